@@ -1,0 +1,47 @@
+import { Flags } from "@oclif/core";
+import { generate } from "../../generator/generate.js";
+import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { OnexCommand } from "../base-command.js";
+
+export default class Generate extends OnexCommand {
+  static override summary = "Generate the typed SDK from the schema manifests.";
+  static override description =
+    "Reads every schemas/v<version>/manifest.yaml and writes types, validators, message classes, subject builders and an index per version. With --check, compares instead of writing and exits 1 naming every stale, missing or extra file.";
+  static override examples = ["<%= config.bin %> generate", "<%= config.bin %> generate --check", "<%= config.bin %> generate --templates my-templates"];
+
+  static override flags = {
+    schemas: Flags.string({ description: "Folder with one v<version>/ folder per protocol version.", default: "schemas" }),
+    out: Flags.string({ description: "Folder the SDK is written to.", default: "generated" }),
+    templates: Flags.string({ description: "Folder whose Handlebars templates override the bundled ones." }),
+    "runtime-import": Flags.string({ description: "Module generated code imports the runtime from.", default: "onex/runtime/codegen-v1" }),
+    check: Flags.boolean({ description: "Compare with the output folder instead of writing; exit 1 if anything differs.", default: false }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Generate);
+    const started = performance.now();
+    const result = await generate({
+      schemasDir: flags.schemas,
+      outDir: flags.out,
+      runtimeImport: flags["runtime-import"],
+      check: flags.check,
+      ...(flags.templates ? { templatesDir: flags.templates } : {}),
+    });
+    const ms = Math.round(performance.now() - started);
+    const versions = result.versions.map((v) => `v${v}`).join(", ");
+    if (flags.check) {
+      if (result.differences.length > 0) {
+        for (const d of result.differences) this.log(`${d.status.padEnd(7)} ${flags.out}/${d.file}`);
+        throw new OnexError(
+          ErrorCode.GeneratedStale,
+          `${result.differences.length} generated file(s) are not current; run \`onex generate\` and commit the result`,
+          { files: result.differences },
+        );
+      }
+      this.logToStderr(`${flags.out}/ is current: ${result.files.size} files for ${versions} (${ms} ms)`);
+      return;
+    }
+    for (const d of result.differences) this.log(`${d.status === "extra" ? "removed" : "wrote  "} ${flags.out}/${d.file}`);
+    this.logToStderr(`generated ${result.files.size} files for ${versions}; ${result.differences.length} changed (${ms} ms)`);
+  }
+}

@@ -1,0 +1,25 @@
+/** Exit codes of the onex command, by error code. Documented in docs/errors.md. */
+import { ErrorCode } from "../runtime/errors.js";
+
+export const ExitCode = {
+  Ok: 0,
+  /** The command ran and found problems: invalid messages, stale generated files. */
+  Findings: 1,
+  /** The command was called wrongly: unknown flag, version or argument. */
+  Usage: 2,
+  /** An input file (manifest, schema, template, message file) is broken or missing. */
+  BadInput: 3,
+  /** A bug in onex. */
+  Internal: 70,
+} as const;
+
+const FINDINGS = new Set<string>([ErrorCode.GeneratedStale, ErrorCode.ValidationFailed, ErrorCode.JsonSyntax, ErrorCode.UnknownType]);
+const USAGE = new Set<string>([ErrorCode.Usage, ErrorCode.UnknownVersion]);
+
+/** The exit code an error with this code ends the command with. */
+export function exitCodeFor(code: string): number {
+  if (FINDINGS.has(code)) return ExitCode.Findings;
+  if (USAGE.has(code)) return ExitCode.Usage;
+  if (code === ErrorCode.Internal) return ExitCode.Internal;
+  return ExitCode.BadInput;
+}

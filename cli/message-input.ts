@@ -1,0 +1,74 @@
+/**
+ * Reading messages from a file or stdin: one JSON document, a JSON array of messages, or
+ * NDJSON (one message per line, streamed so a log of any size reads in constant memory).
+ */
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
+import { ErrorCode, OnexError } from "../runtime/errors.js";
+
+/** One input message: its 1-based line, and its value or why it could not be read. */
+export type InputItem = { line: number; value: unknown } | { line: number; error: OnexError };
+
+/** Opens `path`, or stdin for `-` or no path. */
+export function openInput(path: string | undefined): Readable {
+  if (path === undefined || path === "-") return process.stdin;
+  const stream = createReadStream(path);
+  stream.on("error", () => {}); // reported by the reader below
+  return stream;
+}
+
+/**
+ * Yields every message of the input. The first non-blank line decides the shape: if it is a
+ * complete JSON value the input is NDJSON; otherwise the whole input is one JSON document
+ * (an array yields its elements).
+ */
+export async function* readMessages(input: Readable, file: string): AsyncGenerator<InputItem> {
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let lineNo = 0;
+  let mode: "ndjson" | "document" | undefined;
+  let document = "";
+  let documentStart = 0;
+  try {
+    for await (const line of lines) {
+      lineNo++;
+      if (mode === "document") {
+        document += "\n" + line;
+        continue;
+      }
+      if (line.trim() === "") continue;
+      const parsed = tryParse(line);
+      if (mode === undefined && !parsed.ok && /^\s*[[{]/.test(line)) {
+        mode = "document";
+        document = line;
+        documentStart = lineNo;
+        continue;
+      }
+      mode = "ndjson";
+      yield parsed.ok ? { line: lineNo, value: parsed.value } : { line: lineNo, error: jsonError(file, lineNo, parsed.message) };
+    }
+  } catch (cause) {
+    throw new OnexError(ErrorCode.FileNotFound, `cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { file }, { cause });
+  }
+  if (mode !== "document") return;
+  const parsed = tryParse(document);
+  if (!parsed.ok) {
+    yield { line: documentStart, error: jsonError(file, documentStart, parsed.message) };
+  } else if (Array.isArray(parsed.value)) {
+    for (const value of parsed.value) yield { line: documentStart, value };
+  } else {
+    yield { line: documentStart, value: parsed.value };
+  }
+}
+
+function tryParse(text: string): { ok: true; value: unknown } | { ok: false; message: string } {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch (error) {
+    return { ok: false, message: (error as Error).message };
+  }
+}
+
+function jsonError(file: string, line: number, message: string): OnexError {
+  return new OnexError(ErrorCode.JsonSyntax, `not valid JSON: ${message}`, { file, line });
+}

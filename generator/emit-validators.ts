@@ -1,0 +1,101 @@
+/**
+ * Validators compiled at generation time with ajv's standalone code, so importing the SDK
+ * compiles no schema. ajv emits `require()` for its run-time helpers even in ESM mode; those
+ * calls are rewritten to imports from the runtime's codegen entry point.
+ */
+import standaloneModule from "ajv/dist/standalone/index.js";
+import { ErrorCode, OnexError } from "../runtime/errors.js";
+import type { SchemaSource } from "./load-version.js";
+import { createAjv } from "./meta-schema.js";
+import { schemaIdOf, type JsonSchema, type VersionModel } from "./model.js";
+import { pointerSegments } from "./yaml-file.js";
+
+// ajv is CommonJS: under NodeNext its default export is a property of the module object.
+const standalone = standaloneModule.default;
+
+/** Emits the body of validators.ts (without header). */
+export function emitValidators(model: VersionModel, sources: Map<string, SchemaSource>, runtimeImport: string): string {
+  const ajv = createAjv();
+  for (const s of model.schemas) {
+    const schema = { $id: schemaIdOf(model, s.name), ...toAjvRefs(model, s.schema) };
+    if (!ajv.validateSchema(schema)) {
+      const issue = ajv.errors![0]!;
+      throw schemaError(sources, s.name, pointerSegments(issue.instancePath), `${issue.instancePath || "(root)"} ${issue.message}`);
+    }
+    ajv.addSchema(schema);
+  }
+  for (const s of model.schemas) {
+    try {
+      ajv.getSchema(schemaIdOf(model, s.name));
+    } catch (cause) {
+      const message = (cause as Error).message.replace(/^strict mode: /, "");
+      throw schemaError(sources, s.name, locateInSchema(s.schema, message), message, cause);
+    }
+  }
+  const refs = Object.fromEntries(model.schemas.map((s) => [`raw${s.name}`, schemaIdOf(model, s.name)]));
+  const code = rewriteRequires(standalone(ajv, refs), model);
+  const exports = model.schemas
+    .map((s) => `/** Validates a \`${s.name}\` (${s.kind}). */\nexport const ${s.name}: StandaloneValidator = raw${s.name};`)
+    .join("\n");
+  return [
+    "// @ts-nocheck -- ajv standalone output; the typed exports are at the end of the file.",
+    `import { ajvFormats, ajvRuntime, type StandaloneValidator } from ${JSON.stringify(runtimeImport)};`,
+    "",
+    code.replace(/^"use strict";/, "").replace(/export const (raw\w+) = /g, "const $1 = "),
+    "",
+    exports,
+    "",
+  ].join("\n");
+}
+
+function toAjvRefs(model: VersionModel, schema: JsonSchema): JsonSchema {
+  return JSON.parse(
+    JSON.stringify(schema).replace(/"onex:([A-Za-z0-9]+)(?:#([^"]*))?"/g, (_m, name: string, pointer: string | undefined) =>
+      JSON.stringify(schemaIdOf(model, name) + (pointer ? `#${pointer}` : "")),
+    ),
+  ) as JsonSchema;
+}
+
+const RUNTIME_HELPER = /require\("ajv\/dist\/runtime\/([a-z0-9_]+)"\)\.default/g;
+const FORMATS = /require\("ajv-formats\/dist\/formats"\)\.fullFormats/g;
+
+function rewriteRequires(code: string, model: VersionModel): string {
+  const out = code.replace(RUNTIME_HELPER, (_m, helper: string) => {
+    if (!["equal", "ucs2length", "uri"].includes(helper)) {
+      throw new OnexError(ErrorCode.Internal, `ajv standalone code needs runtime helper "${helper}", which onex/runtime/codegen-v1 does not provide`, { version: model.version });
+    }
+    return `ajvRuntime.${helper}`;
+  }).replace(FORMATS, "ajvFormats");
+  const left = /require\([^)]*\)/.exec(out);
+  if (left) throw new OnexError(ErrorCode.Internal, `ajv standalone code still calls ${left[0]} after rewriting`, { version: model.version });
+  return out;
+}
+
+/** Finds where a compile error points: a schema path in the message, or the unknown keyword's first use. */
+function locateInSchema(schema: JsonSchema, message: string): (string | number)[] {
+  const at = /#(\/[^"\s]*)"/.exec(message);
+  if (at) return pointerSegments(at[1]!);
+  const keyword = /keyword: "([^"]+)"/.exec(message)?.[1];
+  if (!keyword) return [];
+  const search = (node: unknown, path: (string | number)[]): (string | number)[] | undefined => {
+    if (node === null || typeof node !== "object") return undefined;
+    for (const [key, value] of Object.entries(node)) {
+      if (key === keyword) return [...path, key];
+      const found = search(value, [...path, Array.isArray(node) ? Number(key) : key]);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  return search(schema, []) ?? [];
+}
+
+function schemaError(sources: Map<string, SchemaSource>, name: string, path: (string | number)[], message: string, cause?: unknown): OnexError {
+  const yaml = sources.get(name)?.yaml;
+  const where = yaml ? yaml.locate(path) : { file: name };
+  return new OnexError(
+    ErrorCode.SchemaInvalid,
+    `${where.file}:${where.line ?? "?"}:${where.column ?? "?"}: schema ${name} is not valid JSON Schema 2020-12 for onex: ${message}`,
+    { ...where, schema: name },
+    cause === undefined ? undefined : { cause },
+  );
+}

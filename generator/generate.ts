@@ -1,0 +1,101 @@
+/** `onex generate`: every protocol version in the schemas folder -> the typed SDK in the output folder. */
+import { createHash } from "node:crypto";
+import { readdir } from "node:fs/promises";
+import { basename, dirname, resolve } from "node:path";
+import { ErrorCode, OnexError } from "../runtime/errors.js";
+import { emitTypes } from "./emit-types.js";
+import { emitValidators } from "./emit-validators.js";
+import { loadVersion, type LoadedVersion } from "./load-version.js";
+import { loadTemplates, type RenderFn } from "./templates.js";
+import { versionView } from "./views.js";
+import { applyOutput, diffOutput, type FileDifference } from "./writer.js";
+
+export interface GenerateOptions {
+  /** Folder holding one `v<version>/manifest.yaml` per protocol version. */
+  schemasDir: string;
+  /** Folder the SDK is written to. */
+  outDir: string;
+  /** Folder whose templates override the bundled ones, file by file. */
+  templatesDir?: string;
+  /** Module specifier generated code imports the runtime from. */
+  runtimeImport?: string;
+  /** Compare with the output folder instead of writing. */
+  check?: boolean;
+}
+
+export interface GenerateResult {
+  versions: string[];
+  /** Every generated file, relative path -> content. */
+  files: Map<string, string>;
+  /** Files that differed (and were written, unless `check`). */
+  differences: FileDifference[];
+}
+
+/** The runtime entry point generated code imports: the versioned codegen contract. */
+export const DEFAULT_RUNTIME_IMPORT = "onex/runtime/codegen-v1";
+
+const VERSION_TEMPLATES = ["manifest.ts.hbs", "subjects.ts.hbs", "messages.ts.hbs", "index.ts.hbs"] as const;
+
+/** Generates the SDK for every version; writes it, or with `check` only reports differences. */
+export async function generate(options: GenerateOptions): Promise<GenerateResult> {
+  const schemasDir = resolve(options.schemasDir);
+  const outDir = resolve(options.outDir);
+  const runtimeImport = options.runtimeImport ?? DEFAULT_RUNTIME_IMPORT;
+  const render = await loadTemplates([...VERSION_TEMPLATES, "versions.ts.hbs"], options.templatesDir);
+
+  const folders = await listVersionFolders(schemasDir);
+  const loaded = await Promise.all(folders.map((folder) => loadVersion(schemasDir, folder, dirname(schemasDir))));
+
+  const files = new Map<string, string>();
+  for (const version of loaded) {
+    for (const [name, content] of await emitVersion(version, render, runtimeImport)) files.set(`${version.model.id}/${name}`, content);
+  }
+  const combined = createHash("sha256");
+  for (const { model } of loaded) combined.update(`${model.id}\0${model.hash}\0`);
+  files.set(
+    "versions.ts",
+    render("versions.ts.hbs", {
+      manifestFile: `${basename(schemasDir)}/*/manifest.yaml`,
+      hash: combined.digest("hex"),
+      versions: loaded.map(({ model }) => ({ version: model.version, id: model.id })),
+    }),
+  );
+
+  const differences = await diffOutput(outDir, files);
+  if (!options.check) await applyOutput(outDir, files, differences);
+  return { versions: loaded.map(({ model }) => model.version), files, differences };
+}
+
+async function emitVersion({ model, sources }: LoadedVersion, render: RenderFn, runtimeImport: string): Promise<[string, string][]> {
+  const view = versionView(model, runtimeImport);
+  const header = render("header.hbs", view).replace(/\n+$/, "");
+  const out: [string, string][] = [
+    ["types.ts", `${header}\n\n${await emitTypes(model)}`],
+    ["validators.ts", `${header}\n${emitValidators(model, sources, runtimeImport)}`],
+  ];
+  for (const template of VERSION_TEMPLATES) out.push([template.replace(/\.hbs$/, ""), render(template, view)]);
+  return out;
+}
+
+/** The `v<version>` folders of `schemasDir`, oldest version first. */
+async function listVersionFolders(schemasDir: string): Promise<string[]> {
+  const entries = await readdir(schemasDir, { withFileTypes: true }).catch((cause: unknown) => {
+    throw new OnexError(ErrorCode.FileNotFound, `schemas folder ${schemasDir} cannot be read`, { file: schemasDir }, { cause });
+  });
+  const folders = entries.filter((e) => e.isDirectory() && /^v\d+(\.\d+){1,2}$/.test(e.name)).map((e) => e.name);
+  if (folders.length === 0) {
+    throw new OnexError(ErrorCode.FileNotFound, `no version folders (v<version>/manifest.yaml) in ${schemasDir}`, { file: schemasDir });
+  }
+  return folders.sort(compareVersions);
+}
+
+/** Orders `v0.0.9` < `v0.1` < `v0.2` < `v0.10` by numeric parts. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.replace(/^v/, "").split(".").map(Number);
+  const pb = b.replace(/^v/, "").split(".").map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}

@@ -1,0 +1,257 @@
+/**
+ * Loading one protocol version: manifest -> meta-schema check -> schema files -> resolved
+ * references -> composed message schemas. The result is the VersionModel every emitter reads.
+ */
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
+import { ErrorCode, OnexError } from "../runtime/errors.js";
+import { assertManifestShape } from "./meta-schema.js";
+import type { AutoKind, JsonSchema, MessageModel, NamedSchema, SubjectModel, VersionModel } from "./model.js";
+import { parseSubjectTemplate, resolveSubjectParams } from "./subject-template.js";
+import { pointerSegments, readYamlFile, type YamlFile } from "./yaml-file.js";
+
+/** The manifest as the meta-schema guarantees it. */
+interface ManifestDoc {
+  version: string;
+  compatible_with: string[];
+  declared_by: string;
+  schema_manifest_url: string;
+  changelog: { change: string; why: string }[];
+  envelope: string;
+  auto?: Record<string, AutoKind>;
+  subjects: Record<string, { template: string; params: Record<string, string> }>;
+  records?: Record<string, string>;
+  messages: { type: string; name: string; payload: string; subject: string }[];
+}
+
+/** A schema file together with where it came from, for located errors. */
+export interface SchemaSource {
+  yaml: YamlFile;
+  /** The generated name of the file's root schema. */
+  name: string;
+}
+
+export interface LoadedVersion {
+  model: VersionModel;
+  /** Source files by schema name (messages map to the envelope file). */
+  sources: Map<string, SchemaSource>;
+}
+
+/**
+ * Loads `schemasDir/<folder>/manifest.yaml`. `displayRoot` is the folder paths in errors and
+ * headers are shown relative to.
+ */
+export async function loadVersion(schemasDir: string, folder: string, displayRoot: string): Promise<LoadedVersion> {
+  const versionDir = join(schemasDir, folder);
+  const show = (abs: string) => relative(displayRoot, abs).split(sep).join("/");
+  const manifestYaml = await readYamlFile(join(versionDir, "manifest.yaml"), show(join(versionDir, "manifest.yaml")));
+  await assertManifestShape(manifestYaml);
+  const manifest = manifestYaml.value as ManifestDoc;
+  const at = (path: (string | number)[]) => manifestYaml.locate(path);
+
+  if (folder !== `v${manifest.version}`) {
+    const where = at(["version"]);
+    throw new OnexError(ErrorCode.ManifestInvalid, `${where.file}:${where.line}:${where.column}: version "${manifest.version}" does not match its folder ${folder} (expected v${manifest.version})`, { ...where, version: manifest.version });
+  }
+
+  // Names: records, then `<Message>` and `<Message>Payload` per message. All must be unique.
+  const names = new Map<string, (string | number)[]>();
+  const claim = (name: string, path: (string | number)[]) => {
+    const earlier = names.get(name);
+    if (earlier) {
+      const where = at(path);
+      const first = at(earlier);
+      throw new OnexError(ErrorCode.DuplicateName, `${where.file}:${where.line}:${where.column}: type name "${name}" is already used at line ${first.line}`, { ...where, name });
+    }
+    names.set(name, path);
+  };
+  for (const name of Object.keys(manifest.records ?? {})) claim(name, ["records", name]);
+  const seenTypes = new Map<string, number>();
+  manifest.messages.forEach((m, i) => {
+    const earlier = seenTypes.get(m.type);
+    if (earlier !== undefined) {
+      const where = at(["messages", i, "type"]);
+      throw new OnexError(ErrorCode.DuplicateType, `${where.file}:${where.line}:${where.column}: message type "${m.type}" is declared twice (also messages[${earlier}])`, { ...where, type: m.type });
+    }
+    seenTypes.set(m.type, i);
+    claim(m.name, ["messages", i, "name"]);
+    claim(`${m.name}Payload`, ["messages", i, "name"]);
+  });
+
+  // Subjects: placeholders must be whole tokens with a param each.
+  const subjects: SubjectModel[] = Object.entries(manifest.subjects)
+    .map(([key, s]) => parseSubjectTemplate(key, s.template, s.params, (path) => at(["subjects", key, ...path])))
+    .sort((a, b) => compare(a.key, b.key));
+  manifest.messages.forEach((m, i) => {
+    if (!(m.subject in manifest.subjects)) {
+      const where = at(["messages", i, "subject"]);
+      throw new OnexError(ErrorCode.SubjectUnknown, `${where.file}:${where.line}:${where.column}: message "${m.type}" uses subject "${m.subject}", which is not declared under subjects`, { ...where, subject: m.subject });
+    }
+  });
+
+  // Schema files, each read once. A file's generated name comes from the manifest key.
+  const fileNames = new Map<string, string>(); // absolute path -> name
+  const declare = (relPath: string, name: string) => fileNames.set(join(versionDir, relPath), name);
+  const ENVELOPE = "(envelope)";
+  declare(manifest.envelope, ENVELOPE);
+  for (const [name, file] of Object.entries(manifest.records ?? {})) declare(file, name);
+  for (const m of manifest.messages) declare(m.payload, `${m.name}Payload`);
+
+  const sources = new Map<string, SchemaSource>();
+  const hash = createHash("sha256").update(manifestYaml.text);
+  for (const [abs, name] of [...fileNames].sort((a, b) => compare(a[0], b[0]))) {
+    if (!existsSync(abs)) {
+      const path = name === ENVELOPE ? ["envelope"] : manifestPathOf(manifest, name);
+      const where = at(path);
+      throw new OnexError(ErrorCode.FileNotFound, `${where.file}:${where.line}:${where.column}: schema file ${show(abs)} does not exist`, { ...where, missing: show(abs) });
+    }
+    const yaml = await readYamlFile(abs, show(abs));
+    if (yaml.value === null || typeof yaml.value !== "object" || Array.isArray(yaml.value)) {
+      throw new OnexError(ErrorCode.SchemaInvalid, `${yaml.file}:1:1: a schema file must hold a YAML mapping`, { file: yaml.file, line: 1, column: 1 });
+    }
+    hash.update(`\0${show(abs)}\0${yaml.text}`);
+    sources.set(name, { yaml, name });
+  }
+
+  const resolved = new Map<string, JsonSchema>();
+  for (const [abs, name] of fileNames) resolved.set(name, rewriteRefs(sources.get(name)!, abs, fileNames, sources, show));
+
+  const envelope = resolved.get(ENVELOPE)!;
+  const envelopeSource = sources.get(ENVELOPE)!;
+  sources.delete(ENVELOPE);
+  resolved.delete(ENVELOPE);
+
+  const schemas: NamedSchema[] = [];
+  for (const [name, schema] of resolved) {
+    const kind = name.endsWith("Payload") && manifest.messages.some((m) => `${m.name}Payload` === name) ? "payload" : "record";
+    schemas.push(named(name, kind, sources.get(name)!.yaml.file, schema));
+  }
+  const messages: MessageModel[] = [];
+  for (const m of manifest.messages) {
+    const payload = resolved.get(`${m.name}Payload`)!;
+    const description = typeof payload.description === "string" ? payload.description : undefined;
+    const schema = composeMessage(envelope, m.type, m.name, description);
+    schemas.push({ ...named(m.name, "message", envelopeSource.yaml.file, schema), ...(description ? { description } : {}) });
+    sources.set(m.name, { yaml: envelopeSource.yaml, name: m.name });
+    messages.push({ type: m.type, name: m.name, payloadName: `${m.name}Payload`, subject: m.subject, ...(description ? { description } : {}) });
+  }
+
+  for (const subject of subjects) resolveSubjectParams(subject, envelope, resolved, (path) => at(["subjects", subject.key, ...path]));
+
+  const model: VersionModel = {
+    version: manifest.version,
+    id: folder,
+    manifestFile: manifestYaml.file,
+    hash: hash.digest("hex"),
+    compatibleWith: manifest.compatible_with,
+    declaredBy: manifest.declared_by,
+    schemaManifestUrl: manifest.schema_manifest_url,
+    changelog: manifest.changelog,
+    schemaIdBase: manifest.schema_manifest_url.replace(/[^/]*$/, ""),
+    auto: sortKeys(manifest.auto ?? {}),
+    subjects,
+    messages: messages.sort((a, b) => compare(a.type, b.type)),
+    schemas: schemas.sort((a, b) => compare(a.name, b.name)),
+  };
+  return { model, sources };
+}
+
+/** Plain code-unit comparison: the same order on every machine and locale. */
+export function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sortKeys<T>(record: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(record).sort((a, b) => compare(a[0], b[0])));
+}
+
+function named(name: string, kind: NamedSchema["kind"], file: string, schema: JsonSchema): NamedSchema {
+  const description = typeof schema.description === "string" ? schema.description : undefined;
+  return { name, kind, file, schema, ...(description ? { description } : {}) };
+}
+
+function manifestPathOf(manifest: ManifestDoc, name: string): (string | number)[] {
+  if (manifest.records && name in manifest.records) return ["records", name];
+  const i = manifest.messages.findIndex((m) => `${m.name}Payload` === name);
+  return ["messages", i, "payload"];
+}
+
+/** The full schema of one message: the envelope with `type` fixed and `payload` referenced. */
+function composeMessage(envelope: JsonSchema, type: string, name: string, description: string | undefined): JsonSchema {
+  const properties = { ...(envelope.properties as Record<string, JsonSchema>) };
+  properties.type = { description: `Message type, always \`${type}\`.`, const: type };
+  properties.payload = { $ref: `onex:${name}Payload` };
+  const schema: JsonSchema = { ...envelope, properties };
+  if (description) schema.description = `\`${type}\`: ${description}`;
+  else delete schema.description;
+  // Local refs inside the envelope now live inside this message's schema.
+  return JSON.parse(JSON.stringify(schema).replaceAll('"onex:(envelope)', `"onex:${name}`)) as JsonSchema;
+}
+
+/**
+ * Returns a copy of the file's schema with every `$ref` in model form (`onex:Name#ptr`), and
+ * `$schema`/`$id` dropped. A ref to an undeclared or missing file, a remote URL, or a
+ * pointer that does not exist throws ONEX_E_REF_UNRESOLVED located at the ref.
+ */
+function rewriteRefs(
+  source: SchemaSource,
+  ownAbs: string,
+  fileNames: Map<string, string>,
+  sources: Map<string, SchemaSource>,
+  show: (abs: string) => string,
+): JsonSchema {
+  const { yaml } = source;
+  const baseDir = dirname(ownAbs);
+  const fail = (path: (string | number)[], message: string): never => {
+    const where = yaml.locate(path);
+    throw new OnexError(ErrorCode.RefUnresolved, `${where.file}:${where.line ?? "?"}:${where.column ?? "?"}: ${message}`, { ...where, ref: String(pathValue(yaml.value, path)) });
+  };
+  const walk = (node: unknown, path: (string | number)[]): unknown => {
+    if (Array.isArray(node)) return node.map((item, i) => walk(item, [...path, i]));
+    if (node === null || typeof node !== "object") return node;
+    const out: JsonSchema = {};
+    for (const [key, value] of Object.entries(node as JsonSchema)) {
+      if (path.length === 0 && (key === "$schema" || key === "$id")) continue;
+      if (key === "$ref" && typeof value === "string") {
+        out[key] = resolveRef(value, [...path, key]);
+      } else {
+        out[key] = walk(value, [...path, key]);
+      }
+    }
+    return out;
+  };
+  const resolveRef = (ref: string, path: (string | number)[]): string => {
+    const hashAt = ref.indexOf("#");
+    const filePart = hashAt === -1 ? ref : ref.slice(0, hashAt);
+    const pointer = hashAt === -1 ? "" : ref.slice(hashAt + 1);
+    if (/^[a-z][a-z0-9+.-]*:/i.test(filePart)) fail(path, `$ref "${ref}" is a remote reference; onex resolves only files of the manifest`);
+    let targetName = source.name;
+    if (filePart !== "") {
+      const abs = join(baseDir, filePart);
+      const name = fileNames.get(abs);
+      if (name === undefined) {
+        fail(path, existsSync(abs)
+          ? `$ref "${ref}" points at ${show(abs)}, which the manifest does not declare under records`
+          : `$ref "${ref}" points at ${show(abs)}, which does not exist`);
+      }
+      targetName = name!;
+    }
+    const target = sources.get(targetName)!.yaml;
+    if (pointer !== "" && pathValue(target.value, pointerSegments(pointer)) === undefined) {
+      fail(path, `$ref "${ref}": ${pointer} does not exist in ${target.file}`);
+    }
+    return pointer === "" ? `onex:${targetName}` : `onex:${targetName}#${pointer}`;
+  };
+  return walk(yaml.value, []) as JsonSchema;
+}
+
+/** The value at `path` inside `value`, or undefined. */
+export function pathValue(value: unknown, path: readonly (string | number)[]): unknown {
+  let node = value;
+  for (const segment of path) {
+    if (node === null || typeof node !== "object") return undefined;
+    node = (node as Record<string, unknown>)[segment];
+  }
+  return node;
+}

@@ -1,0 +1,64 @@
+/** The views the templates render: the model, with names and snippets worked out in one place. */
+import type { AutoKind, SubjectModel, VersionModel } from "./model.js";
+import { schemaIdOf } from "./model.js";
+
+const AUTO_EXPRESSION: Record<AutoKind, string> = {
+  uuid: "newMessageId()",
+  now: "nowTimestamp()",
+  protocol: "protocolBlock()",
+  version: "version",
+};
+
+/** `event_stream` -> `EventStream` */
+export function pascalCase(key: string): string {
+  return key.replace(/(^|_)([a-z0-9])/g, (_m, _sep, ch: string) => ch.toUpperCase());
+}
+
+function accessor(path: string[]): string {
+  return path.map((s, i) => (/^[A-Za-z_$][\w$]*$/.test(s) ? (i === 0 ? s : `.${s}`) : `[${JSON.stringify(s)}]`)).join("");
+}
+
+function subjectView(subject: SubjectModel) {
+  const pascal = pascalCase(subject.key);
+  return {
+    key: subject.key,
+    pascal,
+    template: subject.template,
+    constName: `${subject.key.toUpperCase()}_SUBJECT_TOKENS`,
+    templateTokens: subject.tokens.map((t) => (typeof t === "string" ? t : null)),
+    tokens: subject.tokens.map((t) => (typeof t === "string" ? { literal: t } : { param: t.param })),
+    params: subject.tokens.flatMap((t, index) => (typeof t === "string" ? [] : [{ name: t.param, index }])),
+  };
+}
+
+/** The view shared by every per-version template. */
+export function versionView(model: VersionModel, runtimeImport: string) {
+  const subjects = model.subjects.map(subjectView);
+  const auto = Object.entries(model.auto).map(([key, kind]) => ({ key, expr: AUTO_EXPRESSION[kind] }));
+  const autoList = ["type", ...auto.map((a) => a.key)].map((k) => `\`${k}\``).join(", ");
+  return {
+    manifestFile: model.manifestFile,
+    hash: model.hash,
+    version: model.version,
+    compatibleWith: model.compatibleWith,
+    declaredBy: model.declaredBy,
+    schemaManifestUrl: model.schemaManifestUrl,
+    changelog: model.changelog,
+    runtimeImport,
+    subjects,
+    dataTypes: model.schemas.filter((s) => s.kind !== "message").map((s) => s.name),
+    messages: model.messages.map((m) => {
+      const subject = model.subjects.find((s) => s.key === m.subject)!;
+      return {
+        name: m.name,
+        type: m.type,
+        description: m.description?.replace(/\s+/g, " ").replace(/\*\//g, "* /"),
+        schemaId: schemaIdOf(model, m.name),
+        auto,
+        autoList,
+        subjectPascal: pascalCase(subject.key),
+        subjectArgs: Object.entries(subject.params).map(([name, path]) => ({ name, access: accessor(path) })),
+      };
+    }),
+  };
+}

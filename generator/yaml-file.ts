@@ -1,0 +1,65 @@
+/** Reading YAML files with enough position information to point users at their mistakes. */
+import { readFile } from "node:fs/promises";
+import { LineCounter, parseDocument, isNode, type Document } from "yaml";
+import { ErrorCode, OnexError } from "../runtime/errors.js";
+
+/** A parsed YAML file that can map a path inside its value back to a line and column. */
+export interface YamlFile {
+  /** Path as shown to users (relative to the working directory). */
+  file: string;
+  text: string;
+  value: unknown;
+  /** `{file, line, column}` of the node at `path`, or of the nearest ancestor that exists. */
+  locate(path: readonly (string | number)[]): { file: string; line?: number; column?: number };
+}
+
+/** Reads and parses one YAML file; throws ONEX_E_FILE_NOT_FOUND or ONEX_E_YAML_SYNTAX. */
+export async function readYamlFile(absPath: string, file: string): Promise<YamlFile> {
+  let text: string;
+  try {
+    text = await readFile(absPath, "utf8");
+  } catch (cause) {
+    throw new OnexError(ErrorCode.FileNotFound, `cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? cause}`, { file }, { cause });
+  }
+  return parseYamlText(text, file);
+}
+
+/** Parses YAML text; throws ONEX_E_YAML_SYNTAX with the first error's position. */
+export function parseYamlText(text: string, file: string): YamlFile {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const problem = doc.errors[0];
+  if (problem) {
+    const pos = lineCounter.linePos(problem.pos[0]);
+    throw new OnexError(ErrorCode.YamlSyntax, `${file}:${pos.line}:${pos.col}: ${firstLine(problem.message)}`, {
+      file,
+      line: pos.line,
+      column: pos.col,
+    });
+  }
+  return { file, text, value: doc.toJS({ maxAliasCount: 100 }) as unknown, locate: (path) => locateIn(doc, lineCounter, file, path) };
+}
+
+function locateIn(doc: Document, lineCounter: LineCounter, file: string, path: readonly (string | number)[]) {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true);
+    if (isNode(node) && node.range) {
+      const pos = lineCounter.linePos(node.range[0]);
+      return { file, line: pos.line, column: pos.col };
+    }
+  }
+  return { file };
+}
+
+/** Splits a JSON Pointer (`/a/b~1c`) into its segments. */
+export function pointerSegments(pointer: string): string[] {
+  if (pointer === "" || pointer === "/") return [];
+  return pointer
+    .replace(/^\//, "")
+    .split("/")
+    .map((s) => decodeURIComponent(s).replace(/~1/g, "/").replace(/~0/g, "~"));
+}
+
+function firstLine(message: string): string {
+  return message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+}

@@ -1,0 +1,20 @@
+/**
+ * The versioned contract between generated code and the runtime. Generated files import
+ * only this entry point, so the runtime can evolve without breaking SDKs generated
+ * earlier: a breaking change gets a new `codegen-v2` beside this one.
+ */
+export { ajvFormats, ajvRuntime } from "./ajv-runtime.js";
+export { ErrorCode, OnexError } from "./errors.js";
+export {
+  OnexMessage,
+  decodeInput,
+  decodeMessage,
+  messageClassOf,
+  messageTypeOf,
+  newMessageId,
+  nowTimestamp,
+  type MessageClass,
+  type MessageInput,
+} from "./message.js";
+export { decodeSubjectToken, encodeSubjectToken, matchSubjectTemplate } from "./subject-token.js";
+export type { StandaloneValidator } from "./validation.js";

@@ -1,0 +1,93 @@
+/**
+ * The one error type of onex. Every failure a user can cause carries a stable string
+ * `code` (documented in docs/errors.md), a message a person can act on, and structured
+ * details a program can act on.
+ */
+
+/** Stable error codes; the string values never change once released. */
+export const ErrorCode = {
+  /** A YAML file (manifest or schema) is not well-formed. */
+  YamlSyntax: "ONEX_E_YAML_SYNTAX",
+  /** A file the manifest names, or the schemas folder itself, does not exist. */
+  FileNotFound: "ONEX_E_FILE_NOT_FOUND",
+  /** A manifest breaks the manifest meta-schema. */
+  ManifestInvalid: "ONEX_E_MANIFEST_INVALID",
+  /** A `$ref` points at a file or location that does not exist or is not declared. */
+  RefUnresolved: "ONEX_E_REF_UNRESOLVED",
+  /** Two messages of one manifest declare the same type. */
+  DuplicateType: "ONEX_E_DUPLICATE_TYPE",
+  /** Two schemas of one manifest would generate the same type name. */
+  DuplicateName: "ONEX_E_DUPLICATE_NAME",
+  /** Two manifests declare the same version. */
+  DuplicateVersion: "ONEX_E_DUPLICATE_VERSION",
+  /** A subject template uses a placeholder with no param, or not as a whole token. */
+  SubjectPlaceholder: "ONEX_E_SUBJECT_PLACEHOLDER",
+  /** A subject param points at an envelope field that is missing or not a required string. */
+  SubjectParam: "ONEX_E_SUBJECT_PARAM",
+  /** A message names a subject template the manifest does not declare. */
+  SubjectUnknown: "ONEX_E_SUBJECT_UNKNOWN",
+  /** A JSON Schema is rejected by the validator compiler (unknown keyword, bad type...). */
+  SchemaInvalid: "ONEX_E_SCHEMA_INVALID",
+  /** A template failed to compile or render. */
+  TemplateError: "ONEX_E_TEMPLATE",
+  /** `onex generate --check` found stale, missing or extra generated files. */
+  GeneratedStale: "ONEX_E_GENERATED_STALE",
+  /** Input is not valid JSON (or not valid UTF-8). */
+  JsonSyntax: "ONEX_E_JSON_SYNTAX",
+  /** A message does not validate against its schema. */
+  ValidationFailed: "ONEX_E_VALIDATION",
+  /** A message's `type` is missing or not a type of the version. */
+  UnknownType: "ONEX_E_UNKNOWN_TYPE",
+  /** A protocol version is not one the toolchain knows. */
+  UnknownVersion: "ONEX_E_UNKNOWN_VERSION",
+  /** A value cannot be encoded as a NATS subject token (empty, or not well-formed Unicode). */
+  SubjectToken: "ONEX_E_SUBJECT_TOKEN",
+  /** A subject does not match its template or holds a malformed token. */
+  SubjectParse: "ONEX_E_SUBJECT_PARSE",
+  /** A command was called with wrong arguments. */
+  Usage: "ONEX_E_USAGE",
+  /** A failure inside onex itself; please report it. */
+  Internal: "ONEX_E_INTERNAL",
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Structured context of an error: where it happened and what it concerns. */
+export interface OnexErrorDetails {
+  file?: string;
+  line?: number;
+  column?: number;
+  version?: string;
+  type?: string;
+  subject?: string;
+  schemaPath?: string;
+  instancePath?: string;
+  [key: string]: unknown;
+}
+
+/** The error every onex failure is reported with. */
+export class OnexError extends Error {
+  override readonly name = "OnexError";
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: OnexErrorDetails = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** `file:line:column` when the error has a location, else undefined. */
+  get location(): string | undefined {
+    const { file, line, column } = this.details;
+    if (file === undefined) return undefined;
+    if (line === undefined) return file;
+    return column === undefined ? `${file}:${line}` : `${file}:${line}:${column}`;
+  }
+}
+
+/** True when `error` is an OnexError, optionally with the given code. */
+export function isOnexError(error: unknown, code?: ErrorCode): error is OnexError {
+  return error instanceof OnexError && (code === undefined || error.code === code);
+}
