@@ -4,14 +4,15 @@
  * calls are rewritten to imports from the runtime's codegen entry point.
  */
 import standaloneModule from "ajv/dist/standalone/index.js";
+import { commonJsDefault } from "../runtime/commonjs.js";
 import { ErrorCode, OnexError } from "../runtime/errors.js";
 import type { SchemaSource } from "./load-version.js";
+import type { Ajv2020 } from "ajv/dist/2020.js";
 import { createAjv } from "./meta-schema.js";
 import { schemaIdOf, type JsonSchema, type VersionModel } from "./model.js";
 import { pointerSegments } from "./yaml-file.js";
 
-// ajv is CommonJS: under NodeNext its default export is a property of the module object.
-const standalone = standaloneModule.default;
+const standalone = commonJsDefault(standaloneModule);
 
 /** Emits the body of validators.ts (without header). */
 export function emitValidators(model: VersionModel, sources: Map<string, SchemaSource>, runtimeImport: string): string {
@@ -33,19 +34,26 @@ export function emitValidators(model: VersionModel, sources: Map<string, SchemaS
     }
   }
   const refs = Object.fromEntries(model.schemas.map((s) => [`raw${s.name}`, schemaIdOf(model, s.name)]));
-  const code = rewriteRequires(standalone(ajv, refs), model);
   const exports = model.schemas
     .map((s) => `/** Validates a \`${s.name}\` (${s.kind}). */\nexport const ${s.name}: StandaloneValidator = raw${s.name};`)
     .join("\n");
   return [
     "// @ts-nocheck -- ajv standalone output; the typed exports are at the end of the file.",
-    `import { ajvFormats, ajvRuntime, type StandaloneValidator } from ${JSON.stringify(runtimeImport)};`,
-    "",
-    code.replace(/^"use strict";/, "").replace(/export const (raw\w+) = /g, "const $1 = "),
+    standaloneValidatorSource(ajv, refs, runtimeImport).replace(/export const (raw\w+) = /g, "const $1 = "),
     "",
     exports,
     "",
   ].join("\n");
+}
+
+/**
+ * ajv's standalone code for `refs` (export name -> schema id) as an ES module that imports
+ * its helpers from `runtimeImport` and calls no `require()`. This is the one path every
+ * generated validator takes, also used by the JSON Schema conformance test.
+ */
+export function standaloneValidatorSource(ajv: Ajv2020, refs: Record<string, string>, runtimeImport: string): string {
+  const code = rewriteRequires(standalone(ajv, refs));
+  return [`import { ajvFormats, ajvRuntime, type StandaloneValidator } from ${JSON.stringify(runtimeImport)};`, "", code.replace(/^"use strict";/, "")].join("\n");
 }
 
 function toAjvRefs(model: VersionModel, schema: JsonSchema): JsonSchema {
@@ -59,15 +67,15 @@ function toAjvRefs(model: VersionModel, schema: JsonSchema): JsonSchema {
 const RUNTIME_HELPER = /require\("ajv\/dist\/runtime\/([a-z0-9_]+)"\)\.default/g;
 const FORMATS = /require\("ajv-formats\/dist\/formats"\)\.fullFormats/g;
 
-function rewriteRequires(code: string, model: VersionModel): string {
+function rewriteRequires(code: string): string {
   const out = code.replace(RUNTIME_HELPER, (_m, helper: string) => {
     if (!["equal", "ucs2length", "uri"].includes(helper)) {
-      throw new OnexError(ErrorCode.Internal, `ajv standalone code needs runtime helper "${helper}", which onex/runtime/codegen-v1 does not provide`, { version: model.version });
+      throw new OnexError(ErrorCode.Internal, `ajv standalone code needs runtime helper "${helper}", which onex/runtime/codegen-v1 does not provide`);
     }
     return `ajvRuntime.${helper}`;
   }).replace(FORMATS, "ajvFormats");
   const left = /require\([^)]*\)/.exec(out);
-  if (left) throw new OnexError(ErrorCode.Internal, `ajv standalone code still calls ${left[0]} after rewriting`, { version: model.version });
+  if (left) throw new OnexError(ErrorCode.Internal, `ajv standalone code still calls ${left[0]} after rewriting`);
   return out;
 }
 

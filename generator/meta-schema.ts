@@ -2,12 +2,12 @@
 import { join } from "node:path";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
+import { commonJsDefault } from "../runtime/commonjs.js";
 import { ErrorCode, OnexError } from "../runtime/errors.js";
 import { PACKAGE_ROOT } from "./package-root.js";
 import { pointerSegments, readYamlFile, type YamlFile } from "./yaml-file.js";
 
-// ajv-formats is CommonJS: under NodeNext its default export is a property of the module object.
-const addFormats = addFormatsModule.default;
+const addFormats = commonJsDefault(addFormatsModule);
 
 /** Where the manifest meta-schema lives in the package. */
 export const MANIFEST_META_SCHEMA = join(PACKAGE_ROOT, "schemas", "manifest.schema.yaml");

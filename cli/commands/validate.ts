@@ -50,7 +50,7 @@ export default class Validate extends OnexCommand {
     }
     const summary = `${checked} message(s) checked against v${version}: ${checked - failed} valid, ${failed} invalid`;
     if (flags.json) this.log(JSON.stringify({ checked, valid: checked - failed, invalid: failed, version }));
-    else this.logToStderr(summary);
     if (failed > 0) throw new OnexError(ErrorCode.ValidationFailed, summary, { version });
+    if (!flags.json) this.logToStderr(summary);
   }
 }

@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import * as v0_1 from "../../generated/v0.1/index.js";
+import * as v0_2 from "../../generated/v0.2/index.js";
+import { ErrorCode, OnexError } from "../../runtime/errors.js";
+
+const trust = { signer: "key-1", level: "basic", zone: "zone.trusted.org", expires_at: "2026-12-01T00:00:00Z" } as const;
+const source = { zone: "zone.trusted.org", entity_type: "node", entity_id: "n-1" } as const;
+
+describe("generated message classes", () => {
+  it("create fills in the envelope and validates", () => {
+    const msg = v0_1.NodeFailed.create({ source, trust, payload: { node_id: "n-1", reason: "disk full", severity: "error" } });
+    expect(msg.type).toBe("event.node.failed");
+    expect(msg.protocol).toEqual(v0_1.protocolBlock());
+    expect(msg.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Date.parse(msg.time)).not.toBeNaN();
+    expect(msg.payload.reason).toBe("disk full");
+  });
+
+  it("encode and parse are inverses, and parse accepts bytes, strings and objects", () => {
+    const msg = v0_1.StateUpdate.create({ source, trust, payload: { state: "idle" } });
+    const bytes = msg.encode();
+    for (const input of [bytes, new TextDecoder().decode(bytes), JSON.parse(new TextDecoder().decode(bytes)) as object]) {
+      const back = v0_1.StateUpdate.parse(input);
+      expect(back).toBeInstanceOf(v0_1.StateUpdate);
+      expect(back.toJSON()).toEqual(msg.toJSON());
+    }
+  });
+
+  it("parse reports the failing schema path with a stable code", () => {
+    const bad = { ...v0_1.StateUpdate.create({ source, trust, payload: { state: "idle" } }).toJSON(), payload: { state: "asleep" } };
+    const error = catchError(() => v0_1.StateUpdate.parse(bad));
+    expect(error.code).toBe(ErrorCode.ValidationFailed);
+    expect(error.details.instancePath).toBe("/payload/state");
+    expect(String(error.details.schemaPath)).toContain("enum");
+  });
+
+  it("create rejects values the schema forbids", () => {
+    const error = catchError(() => v0_1.NodeFailed.create({ source: { ...source, zone: "Not A Zone" }, trust, payload: { node_id: "n", reason: "r", severity: "error" } }));
+    expect(error.code).toBe(ErrorCode.ValidationFailed);
+    expect(error.details.instancePath).toBe("/source/zone");
+  });
+
+  it("parse rejects invalid JSON and invalid UTF-8 with ONEX_E_JSON_SYNTAX", () => {
+    expect(catchError(() => v0_1.StateUpdate.parse("{nope")).code).toBe(ErrorCode.JsonSyntax);
+    expect(catchError(() => v0_1.StateUpdate.parse(new Uint8Array([0xff, 0xfe]))).code).toBe(ErrorCode.JsonSyntax);
+  });
+
+  it("parseMessage dispatches on type and rejects unknown types", () => {
+    const msg = v0_2.AgentStopped.create({ source, trust: { ...trust, level: "verified" }, payload: { agent_id: "a", node_id: "n" } });
+    const parsed = v0_2.parseMessage(msg.encode());
+    expect(parsed).toBeInstanceOf(v0_2.AgentStopped);
+    expect(catchError(() => v0_1.parseMessage(msg.encode())).code).toBe(ErrorCode.UnknownType);
+    expect(catchError(() => v0_1.parseMessage({})).code).toBe(ErrorCode.UnknownType);
+  });
+
+  it("static metadata names type, version and schema id", () => {
+    expect(v0_2.TaskDispatch.type).toBe("signal.task.dispatch");
+    expect(v0_2.TaskDispatch.version).toBe("0.2");
+    expect(v0_2.TaskDispatch.schemaId).toBe("https://onex.dev/schemas/v0.2/TaskDispatch.json");
+    expect(Object.keys(v0_2.messageClasses)).toContain("event.agent.stopped");
+    expect(Object.keys(v0_1.messageClasses)).not.toContain("event.agent.stopped");
+  });
+
+  it("a message knows its subject, and the subject parses back", () => {
+    const msg = v0_1.StateUpdate.create({ source, trust, payload: { state: "busy" } });
+    expect(msg.subject()).toBe("jetstream.onex.zone.zone~2Etrusted~2Eorg.node.n-1.events");
+    expect(v0_1.parseEventSubject(msg.subject())).toEqual({ zone_id: "zone.trusted.org", entity_type: "node", entity_id: "n-1" });
+  });
+});
+
+function catchError(fn: () => unknown): OnexError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof OnexError) return error;
+    throw error;
+  }
+  throw new Error("expected an OnexError");
+}
