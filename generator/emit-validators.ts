@@ -25,7 +25,10 @@ export function emitValidators(model: VersionModel, sources: Map<string, SchemaS
     }
     ajv.addSchema(schema);
   }
-  for (const s of model.schemas) {
+  // Records and payloads first, so an error inside one is reported at its own file, not
+  // at the first message that references it.
+  const KIND_ORDER = { record: 0, payload: 1, message: 2 } as const;
+  for (const s of [...model.schemas].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind])) {
     try {
       ajv.getSchema(schemaIdOf(model, s.name));
     } catch (cause) {
@@ -49,11 +52,18 @@ export function emitValidators(model: VersionModel, sources: Map<string, SchemaS
 /**
  * ajv's standalone code for `refs` (export name -> schema id) as an ES module that imports
  * its helpers from `runtimeImport` and calls no `require()`. This is the one path every
- * generated validator takes, also used by the JSON Schema conformance test.
+ * generated validator takes, also used by the JSON Schema conformance test, which loads
+ * the module as plain JavaScript (`language: "js"`): there the type-only import is left out.
  */
-export function standaloneValidatorSource(ajv: Ajv2020, refs: Record<string, string>, runtimeImport: string): string {
+export function standaloneValidatorSource(
+  ajv: Ajv2020,
+  refs: Record<string, string>,
+  runtimeImport: string,
+  options: { language?: "ts" | "js" } = {},
+): string {
   const code = rewriteRequires(standalone(ajv, refs));
-  return [`import { ajvFormats, ajvRuntime, type StandaloneValidator } from ${JSON.stringify(runtimeImport)};`, "", code.replace(/^"use strict";/, "")].join("\n");
+  const names = options.language === "js" ? "ajvFormats, ajvRuntime" : "ajvFormats, ajvRuntime, type StandaloneValidator";
+  return [`import { ${names} } from ${JSON.stringify(runtimeImport)};`, "", code.replace(/^"use strict";/, "")].join("\n");
 }
 
 function toAjvRefs(model: VersionModel, schema: JsonSchema): JsonSchema {
