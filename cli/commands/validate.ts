@@ -12,7 +12,8 @@ export default class Validate extends OnexCommand {
 
   static override args = {
     version: Args.string({ description: "Protocol version, as v0.2 or 0.2.", required: true }),
-    file: Args.string({ description: "JSON or NDJSON file; - or nothing reads stdin." }),
+    // ignoreStdin: oclif would otherwise read piped stdin into this argument as a file name.
+    file: Args.string({ description: "JSON or NDJSON file; - or nothing reads stdin.", ignoreStdin: true }),
   };
 
   static override flags = {

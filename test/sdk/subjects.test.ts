@@ -1,0 +1,97 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import * as v0_0_9 from "../../generated/v0.0.9/index.js";
+import * as v0_1 from "../../generated/v0.1/index.js";
+import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { decodeSubjectToken, encodeSubjectToken } from "../../runtime/subject-token.js";
+
+const NATS_TOKEN = /^[^\s.*>]+$/;
+
+// Any well-formed string: ASCII-heavy with the characters NATS forbids, plus any code point.
+const value = fc.oneof(
+  fc.string({ unit: fc.constantFrom(".", "*", ">", " ", "\t", "~", "%", "a", "Z", "0", "-", "_", "é", "🚀"), minLength: 1 }),
+  fc.string({ unit: "binary", minLength: 1 }),
+);
+
+describe("subject builders and parsers", () => {
+  it("parse(build(x)) equals x for every valid input, and every token is a legal NATS token", () => {
+    fc.assert(
+      fc.property(value, value, value, (zone_id, entity_type, entity_id) => {
+        const subject = v0_1.buildEventSubject({ zone_id, entity_type, entity_id });
+        const tokens = subject.split(".");
+        expect(tokens).toHaveLength(7);
+        for (const token of tokens) expect(token).toMatch(NATS_TOKEN);
+        expect(v0_1.parseEventSubject(subject)).toEqual({ zone_id, entity_type, entity_id });
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("build(parse(s)) equals s: only the canonical spelling of a token parses", () => {
+    const token = fc.string({ unit: fc.constantFrom("a", "B", "7", "-", "_", "~", "2", "E", "e", "F", "4", "1"), minLength: 1, maxLength: 12 });
+    fc.assert(
+      fc.property(token, (t) => {
+        let decoded: string | undefined;
+        try {
+          decoded = decodeSubjectToken(t);
+        } catch (error) {
+          expect((error as OnexError).code).toBe(ErrorCode.SubjectParse);
+          return;
+        }
+        expect(encodeSubjectToken(decoded)).toBe(t);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("zone ids with dots keep their dots", () => {
+    const subject = v0_1.buildEventSubject({ zone_id: "zone.trusted.org", entity_type: "agent", entity_id: "a 1" });
+    expect(subject).toBe("jetstream.onex.zone.zone~2Etrusted~2Eorg.agent.a~201.events");
+  });
+
+  it("rejects what cannot be encoded", () => {
+    const code = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (error) {
+        return (error as OnexError).code;
+      }
+      return "no error";
+    };
+    expect(code(() => v0_1.buildEventSubject({ zone_id: "", entity_type: "node", entity_id: "n" }))).toBe(ErrorCode.SubjectToken);
+    expect(code(() => encodeSubjectToken("a\uD800b"))).toBe(ErrorCode.SubjectToken);
+  });
+
+  it("rejects subjects that do not match the template or hold malformed tokens", () => {
+    const bad = [
+      "jetstream.onex.zone.z.node.n",
+      "jetstream.onex.zone.z.node.n.events.extra",
+      "nats.onex.zone.z.node.n.events",
+      "jetstream.onex.zone.z~2.node.n.events",
+      "jetstream.onex.zone.z~41.node.n.events",
+      "jetstream.onex.zone.z~e9.node.n.events",
+      "jetstream.onex.zone.~FF.node.n.events",
+      "jetstream.onex.zone..node.n.events",
+    ];
+    for (const subject of bad) {
+      expect(() => v0_1.parseEventSubject(subject), subject).toThrowError(expect.objectContaining({ code: ErrorCode.SubjectParse }));
+    }
+  });
+
+  it("filters use * for parts left open", () => {
+    expect(v0_1.filterEventSubject({ zone_id: "zone.a" })).toBe("jetstream.onex.zone.zone~2Ea.*.*.events");
+    expect(v0_1.filterEventSubject()).toBe("jetstream.onex.zone.*.*.*.events");
+  });
+
+  it("v0.0.9 builds the same subject from its flat envelope", () => {
+    const msg = v0_0_9.StateUpdate.create({
+      zone: "zone.trusted.org",
+      entity_type: "node",
+      entity_id: "n-1",
+      trust: { signer: "k", level: "low", zone: "zone.trusted.org", expires_at: "2027-01-01T00:00:00Z" },
+      payload: { state: "idle" },
+    });
+    expect(msg.protocol_version).toBe("0.0.9");
+    expect(msg.subject()).toBe("jetstream.onex.zone.zone~2Etrusted~2Eorg.node.n-1.events");
+  });
+});
