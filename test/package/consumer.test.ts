@@ -2,7 +2,7 @@
 // compiles a consumer with `tsc --strict` — the way users meet the SDK.
 import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
@@ -71,6 +71,14 @@ beforeAll(async () => {
   execFileSync("npm", ["install", tarball, "--no-audit", "--no-fund", "--prefer-offline", "--ignore-scripts"], { cwd: project, stdio: "pipe" });
   await mkdir(join(project, "src"));
   await writeFile(join(project, "src", "main.ts"), CONSUMER);
+  // The TypeScript examples of the README and docs compile against the package as shipped.
+  for (const doc of ["README.md", "docs/sdk.md"]) {
+    const text = await readFile(join(PROJECT_ROOT, doc), "utf8");
+    const blocks = [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    for (const [i, block] of blocks.entries()) {
+      await writeFile(join(project, "src", `${doc.replace(/\W/g, "-")}-${i}.ts`), `${block}\nexport {};\n`);
+    }
+  }
   await writeFile(
     join(project, "tsconfig.json"),
     JSON.stringify({
@@ -83,7 +91,7 @@ beforeAll(async () => {
 afterAll(removeTempDirs);
 
 describe("the packed SDK in a fresh project", () => {
-  it("compiles under tsc --strict, with wrong fields rejected at compile time", () => {
+  it("compiles under tsc --strict (with the README's and docs' examples), wrong fields rejected at compile time", () => {
     const tsc = join(PROJECT_ROOT, "node_modules", "typescript", "bin", "tsc");
     const result = spawnSync(process.execPath, [tsc, "-p", project, "--strict"], { encoding: "utf8" });
     expect(result.stdout + result.stderr).toBe("");
