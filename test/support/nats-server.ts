@@ -1,0 +1,108 @@
+/**
+ * Starts a real `nats-server` with JetStream for a test file: a free loopback port, a
+ * temporary store folder, stopped (and the folder removed) by `stop()`. Fails loudly when
+ * the binary is missing — `npm test` installs it.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface NatsServer {
+  /** `nats://127.0.0.1:<port>` */
+  url: string;
+  port: number;
+  storeDir: string;
+  process: ChildProcess;
+  /** Stops the server (SIGTERM, then SIGKILL) and removes its store. */
+  stop(): Promise<void>;
+  /** Kills the server with SIGKILL, keeping the store, for crash tests. */
+  kill(): Promise<void>;
+  /** Starts the server again on the same port and store. */
+  restart(): Promise<void>;
+}
+
+export interface NatsServerOptions {
+  /** Extra server config (NATS config syntax), e.g. an authorization block. */
+  config?: string;
+  /** Reuse this store folder instead of a fresh one. */
+  storeDir?: string;
+  port?: number;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `nats-server -js` on loopback and waits until it accepts connections. */
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
+  const storeDir = options.storeDir ?? (await mkdtemp(join(tmpdir(), "onex-nats-")));
+  const port = options.port ?? (await freePort());
+  const configFile = join(storeDir, "server.conf");
+  await writeFile(configFile, options.config ?? "");
+
+  let child: ChildProcess;
+  const launch = async () => {
+    child = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, "-c", configFile], { stdio: ["ignore", "ignore", "pipe"] });
+    await waitForReady(child);
+  };
+  await launch();
+
+  const exited = (proc: ChildProcess) => new Promise<void>((resolve) => (proc.exitCode !== null || proc.signalCode !== null ? resolve() : proc.once("exit", () => resolve())));
+  const server: NatsServer = {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    storeDir,
+    get process() {
+      return child;
+    },
+    async kill() {
+      child.kill("SIGKILL");
+      await exited(child);
+    },
+    async restart() {
+      await launch();
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await exited(child);
+      clearTimeout(timer);
+      if (!options.storeDir) await rm(storeDir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+function waitForReady(child: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let log = "";
+    const fail = (message: string) => {
+      clearTimeout(timer);
+      child.off("exit", onExit);
+      reject(new Error(message));
+    };
+    const onExit = (code: number | null) => fail(`nats-server exited with ${code} before it was ready:\n${log}`);
+    const timer = setTimeout(() => fail(`nats-server did not start within 10 s:\n${log}`), 10_000);
+    child.once("error", (error) => fail(`cannot start nats-server (is it installed? npm test installs it): ${error.message}`));
+    child.once("exit", onExit);
+    child.stderr!.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+      if (log.includes("Server is ready")) {
+        clearTimeout(timer);
+        child.off("exit", onExit);
+        resolve();
+      }
+    });
+  });
+}
