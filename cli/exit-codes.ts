@@ -14,11 +14,27 @@ export const ExitCode = {
 } as const;
 
 const FINDINGS = new Set<string>([ErrorCode.GeneratedStale, ErrorCode.ValidationFailed, ErrorCode.JsonSyntax, ErrorCode.UnknownType]);
-const USAGE = new Set<string>([ErrorCode.Usage, ErrorCode.UnknownVersion]);
+// Verification verdicts are findings: the command ran and the input failed a trust check.
+const TRUST_FINDINGS = new Set<string>([
+  ErrorCode.SignatureMissing,
+  ErrorCode.SignatureInvalid,
+  ErrorCode.SignerUnknown,
+  ErrorCode.TrustExpired,
+  ErrorCode.ZoneMismatch,
+  ErrorCode.OriginMismatch,
+  ErrorCode.GrantInvalid,
+  ErrorCode.GrantNotYetValid,
+  ErrorCode.GrantExpired,
+  ErrorCode.GrantRevoked,
+  ErrorCode.IdentityMismatch,
+  ErrorCode.TraceMismatch,
+  ErrorCode.Replay,
+]);
+const USAGE = new Set<string>([ErrorCode.Usage, ErrorCode.UnknownVersion, ErrorCode.PolicyInvalid]);
 
 /** The exit code an error with this code ends the command with. */
 export function exitCodeFor(code: string): number {
-  if (FINDINGS.has(code)) return ExitCode.Findings;
+  if (FINDINGS.has(code) || TRUST_FINDINGS.has(code)) return ExitCode.Findings;
   if (USAGE.has(code)) return ExitCode.Usage;
   if (code === ErrorCode.Internal) return ExitCode.Internal;
   return ExitCode.BadInput;

@@ -18,8 +18,6 @@ export const ErrorCode = {
   DuplicateType: "ONEX_E_DUPLICATE_TYPE",
   /** Two schemas of one manifest would generate the same type name. */
   DuplicateName: "ONEX_E_DUPLICATE_NAME",
-  /** Two manifests declare the same version. */
-  DuplicateVersion: "ONEX_E_DUPLICATE_VERSION",
   /** A subject template uses a placeholder with no param, or not as a whole token. */
   SubjectPlaceholder: "ONEX_E_SUBJECT_PLACEHOLDER",
   /** A subject param points at an envelope field that is missing or not a required string. */
@@ -44,6 +42,48 @@ export const ErrorCode = {
   SubjectToken: "ONEX_E_SUBJECT_TOKEN",
   /** A subject does not match its template or holds a malformed token. */
   SubjectParse: "ONEX_E_SUBJECT_PARSE",
+  /** A value cannot be canonicalized per RFC 8785: NaN, Infinity, a lone surrogate, a cycle, a non-plain object, or nesting too deep. */
+  CanonicalJson: "ONEX_E_CANONICAL_JSON",
+  /** Key material is not an Ed25519 key in a form onex reads (PEM, compact text, 32 raw bytes). */
+  KeyInvalid: "ONEX_E_KEY_INVALID",
+  /** A message or record that must be signed carries no signature. */
+  SignatureMissing: "ONEX_E_SIGNATURE_MISSING",
+  /** A signature is malformed, names another algorithm, or does not verify with the signer's key. */
+  SignatureInvalid: "ONEX_E_SIGNATURE_INVALID",
+  /** The signer's key id is not in the verifier's key ring. */
+  SignerUnknown: "ONEX_E_SIGNER_UNKNOWN",
+  /** A message's `trust.expires_at` (or a registry entry's age limit) has passed, or is not a valid time. */
+  TrustExpired: "ONEX_E_TRUST_EXPIRED",
+  /** A message's zone is not the zone the receiving session expects, or its source and trust zones differ. */
+  ZoneMismatch: "ONEX_E_ZONE_MISMATCH",
+  /** A message's source entity is not known to hold the key that signed it. */
+  OriginMismatch: "ONEX_E_ORIGIN_MISMATCH",
+  /** A session grant is missing, forged, issued by an unknown authority, for another subject, or out of scope. */
+  GrantInvalid: "ONEX_E_GRANT_INVALID",
+  /** A session grant's `not_before` is still in the future. */
+  GrantNotYetValid: "ONEX_E_GRANT_NOT_YET_VALID",
+  /** A session grant's `expires_at` has passed. */
+  GrantExpired: "ONEX_E_GRANT_EXPIRED",
+  /** A session grant was revoked by its issuer. */
+  GrantRevoked: "ONEX_E_GRANT_REVOKED",
+  /** A node id does not derive from its key, build and zone, or a record names a key or node other than the one it is checked against. */
+  IdentityMismatch: "ONEX_E_IDENTITY_MISMATCH",
+  /** An attestation's `trace_hash` is not the hash of the task and result it claims to attest. */
+  TraceMismatch: "ONEX_E_TRACE_MISMATCH",
+  /** A message id was already accepted inside its validity window, or the message is outside the replay window. */
+  Replay: "ONEX_E_REPLAY",
+  /** A trust policy configuration names an unknown policy or mode. */
+  PolicyInvalid: "ONEX_E_POLICY_INVALID",
+  /** A version transform file (`schemas/vX/from-vY.yaml`) breaks the transform meta-schema or its rules. */
+  TransformInvalid: "ONEX_E_TRANSFORM_INVALID",
+  /** A message type has no counterpart in the version it is migrated to. */
+  NoCounterpart: "ONEX_E_NO_COUNTERPART",
+  /** No chain of transforms connects the two versions. */
+  NoPath: "ONEX_E_NO_PATH",
+  /** A transform turned a valid message of the old version into one the new version rejects. */
+  TransformUnsound: "ONEX_E_TRANSFORM_UNSOUND",
+  /** `onex diff` found a breaking change that no transform covers. */
+  BreakingChange: "ONEX_E_BREAKING_CHANGE",
   /** A command was called with wrong arguments. */
   Usage: "ONEX_E_USAGE",
   /** A failure inside onex itself; please report it. */

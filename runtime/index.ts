@@ -3,3 +3,58 @@ export { ErrorCode, OnexError, isOnexError, type OnexErrorDetails } from "./erro
 export { OnexMessage, type MessageClass, type MessageInput } from "./message.js";
 export { decodeSubjectToken, encodeSubjectToken } from "./subject-token.js";
 export { assertValid, type StandaloneValidator, type ValidationIssue } from "./validation.js";
+
+// O.M.N.I. trust: canonical JSON, keys, signatures, policies and the execution trust chain.
+export { canonicalize, canonicalBytes, MAX_CANONICAL_DEPTH } from "./trust/canonical-json.js";
+export {
+  COMPACT_PRIVATE_PREFIX,
+  COMPACT_PUBLIC_PREFIX,
+  exportPrivateKey,
+  exportPublicKey,
+  generateKeyPair,
+  importPrivateKey,
+  importPublicKey,
+  keyIdOf,
+  keyPairFromSeed,
+  keyRing,
+  publicKeyFromRaw,
+  type KeyFormat,
+  type KeyPair,
+  type KeyResolver,
+  type PublicKey,
+} from "./trust/keys.js";
+export { SIGNATURE_PREFIX, decodeSignature, isValidSignature, signBytes, verifyBytes } from "./trust/signature.js";
+export { envelopeData, type Envelope, type EnvelopeInput, type TrustBlock } from "./trust/envelope.js";
+export { checkTrustExpiry, checkZone, messageSigningBytes, signMessage, verifyMessage, verifyMessageSignature, type VerifyMessageOptions } from "./trust/sign-message.js";
+export {
+  DEFAULT_TRUST_POLICY,
+  PolicyMode,
+  judge,
+  parseTrustPolicy,
+  trustPolicy,
+  type JudgeContext,
+  type PolicyName,
+  type TrustPolicy,
+  type TrustWarning,
+  type Verdict,
+} from "./trust/policy.js";
+export { recordSigningBytes, signRecord, verifyRecordSignature } from "./trust/record-signature.js";
+export type { AgentKeyRecord, ExecutionAttestationRecord, NodeIdentityRecord, RegistryEntryRecord, SessionGrantRecord } from "./trust/records.js";
+export { agentKeyRecord, buildFingerprint, createNodeIdentity, deriveNodeId, issueAgentKey, verifyAgentKey, verifyNodeIdentity } from "./trust/identity.js";
+export { signRegistryEntry, verifyRegistryEntry, type RegistryEntryInput, type VerifyRegistryEntryOptions } from "./trust/registry-entry.js";
+export {
+  ANY_SCOPE,
+  GrantBook,
+  RevocationList,
+  issueSessionGrant,
+  revokeSessionGrant,
+  verifyGrantAuthenticity,
+  verifySessionGrant,
+  type GrantRevocation,
+  type IssueGrantOptions,
+  type VerifyGrantOptions,
+} from "./trust/session-grant.js";
+export { attestExecution, traceHash, verifyAttestation, type AttestInput, type VerifyAttestationOptions } from "./trust/attestation.js";
+export { verifyExecutionChain, type ExecutionChain, type VerifyChainOptions } from "./trust/execution-chain.js";
+export { TrustLedger, type LedgerEntry, type ScoreExplanation, type TrustLedgerOptions } from "./trust/trust-ledger.js";
+export { ReplayGuard, type ReplayGuardOptions } from "./trust/replay-guard.js";

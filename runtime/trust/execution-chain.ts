@@ -1,0 +1,62 @@
+/**
+ * Verifying the execution trust chain end to end: the attestation was signed by the key of
+ * a node identity, that identity is the one the signed registry entry announces, and (when
+ * a grant is given) a zone authority allowed that node to act in the zone at that time.
+ */
+import { ErrorCode, OnexError } from "../errors.js";
+import { verifyAttestation } from "./attestation.js";
+import { verifyNodeIdentity } from "./identity.js";
+import { keyRing, type KeyResolver, type PublicKey } from "./keys.js";
+import type { ExecutionAttestationRecord, NodeIdentityRecord, RegistryEntryRecord, SessionGrantRecord } from "./records.js";
+import { verifyRegistryEntry } from "./registry-entry.js";
+import { verifySessionGrant, type RevocationList } from "./session-grant.js";
+
+/** The links to check, from node identity to attestation. */
+export interface ExecutionChain {
+  identity: NodeIdentityRecord;
+  registryEntry: RegistryEntryRecord;
+  attestation: ExecutionAttestationRecord;
+  /** The task and result the attestation claims to cover. */
+  task: unknown;
+  result: unknown;
+  /** The grant under which the node acted; required when `authorities` is given. */
+  grant?: SessionGrantRecord;
+}
+
+/** What the chain is checked against. */
+export interface VerifyChainOptions {
+  /** Zone authorities; when given, the chain must include a valid grant for the node. */
+  authorities?: KeyResolver;
+  revocations?: RevocationList;
+  /** The message type the grant must cover (default `signal.result.ready`). */
+  messageType?: string;
+  now?: Date | number;
+  /** Registry entries older than this are stale. */
+  maxRegistryAgeMs?: number;
+}
+
+/** Verifies every link; returns the node's key. Throws the code of the first link that fails. */
+export function verifyExecutionChain(chain: ExecutionChain, options: VerifyChainOptions = {}): PublicKey {
+  const nodeKey = verifyNodeIdentity(chain.identity);
+  verifyRegistryEntry(chain.registryEntry, nodeKey, {
+    identity: chain.identity,
+    ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.maxRegistryAgeMs === undefined ? {} : { maxAgeMs: options.maxRegistryAgeMs }),
+  });
+  // Only the node's own key may attest for it: a key ring of exactly that key.
+  verifyAttestation(chain.attestation, { keys: keyRing([nodeKey]), task: chain.task, result: chain.result, node: chain.identity.node_id });
+  if (options.authorities !== undefined) {
+    if (chain.grant === undefined) throw new OnexError(ErrorCode.GrantInvalid, `no session grant for node ${chain.identity.node_id}`, { reason: "missing" });
+    const grant = verifySessionGrant(chain.grant, {
+      authorities: options.authorities,
+      messageType: options.messageType ?? "signal.result.ready",
+      zone: chain.identity.zone,
+      ...(options.revocations === undefined ? {} : { revocations: options.revocations }),
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
+    if (grant.subject !== chain.identity.node_id && grant.subject !== nodeKey.keyId) {
+      throw new OnexError(ErrorCode.GrantInvalid, `grant ${grant.grant_id} is for ${grant.subject}, not node ${chain.identity.node_id}`, { reason: "subject" });
+    }
+  }
+  return nodeKey;
+}

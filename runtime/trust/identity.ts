@@ -1,0 +1,82 @@
+/**
+ * The first links of the execution trust chain: an agent's key record and a node's
+ * identity. A node id is a hash of the node's public key, build fingerprint and zone, so a
+ * rebuilt binary or a move to another zone yields a new id that must be registered anew.
+ */
+import { createHash } from "node:crypto";
+import { ErrorCode, OnexError } from "../errors.js";
+import { canonicalize } from "./canonical-json.js";
+import { generateKeyPair, publicKeyFromRaw, type KeyPair, type PublicKey } from "./keys.js";
+import { assertRecordShape } from "./record-shape.js";
+import type { AgentKeyRecord, NodeIdentityRecord } from "./records.js";
+
+const BUILD_FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
+
+/** `sha256:<hex>` of build artefact bytes: the build fingerprint a node identity is tied to. */
+export function buildFingerprint(artefact: Uint8Array | string): string {
+  return "sha256:" + createHash("sha256").update(artefact).digest("hex");
+}
+
+/** The `AgentKey` record of a keypair; `issuedBy` names the onboarding authority's key id when one issued it. */
+export function agentKeyRecord(key: KeyPair, options: { issuedBy?: string; createdAt?: Date } = {}): AgentKeyRecord {
+  return {
+    key_id: key.keyId,
+    algorithm: "ed25519",
+    public_key: key.publicKey.raw.toString("base64url"),
+    created_at: (options.createdAt ?? new Date()).toISOString(),
+    ...(options.issuedBy === undefined ? {} : { issued_by: options.issuedBy }),
+  };
+}
+
+/** Onboarding: an authority generates a keypair for an agent and records that it issued it. */
+export function issueAgentKey(authority: KeyPair): { key: KeyPair; record: AgentKeyRecord } {
+  const key = generateKeyPair();
+  return { key, record: agentKeyRecord(key, { issuedBy: authority.keyId }) };
+}
+
+/** Checks an `AgentKey` record (the key id is the public key's fingerprint) and returns its public key; throws ONEX_E_KEY_INVALID or ONEX_E_IDENTITY_MISMATCH. */
+export function verifyAgentKey(record: unknown): PublicKey {
+  assertRecordShape(record, { key_id: "string", algorithm: "string", public_key: "string", created_at: "string", "issued_by?": "string" }, "agent key");
+  if (record.algorithm !== "ed25519") throw new OnexError(ErrorCode.KeyInvalid, `unsupported key algorithm "${String(record.algorithm)}"`, { instancePath: "/algorithm" });
+  const key = publicKeyFromRaw(record.public_key as string);
+  if (key.keyId !== record.key_id) {
+    throw new OnexError(ErrorCode.IdentityMismatch, `key id ${String(record.key_id)} is not the fingerprint of the public key (${key.keyId})`, { instancePath: "/key_id" });
+  }
+  return key;
+}
+
+/** The node id of a public key, build fingerprint and zone: `node-` and 128 bits of the SHA-256 of their canonical form. */
+export function deriveNodeId(publicKey: PublicKey | Uint8Array, build: string, zone: string): string {
+  const raw = "raw" in publicKey ? publicKey.raw : Buffer.from(publicKey);
+  // Canonical JSON rather than concatenation, so no choice of fields can collide with another.
+  const input = canonicalize({ build_fingerprint: build, public_key: raw.toString("base64url"), zone });
+  return "node-" + createHash("sha256").update(input).digest("hex").slice(0, 32);
+}
+
+/** The `NodeIdentity` record of a node key in a zone, running the build with `build` fingerprint. */
+export function createNodeIdentity(key: KeyPair | PublicKey, build: string, zone: string): NodeIdentityRecord {
+  if (!BUILD_FINGERPRINT.test(build)) throw new OnexError(ErrorCode.ValidationFailed, `a build fingerprint is "sha256:<64 hex>", not "${build.slice(0, 80)}"`);
+  const publicKey = "publicKey" in key ? key.publicKey : key;
+  return { node_id: deriveNodeId(publicKey, build, zone), public_key: publicKey.raw.toString("base64url"), build_fingerprint: build, zone };
+}
+
+/**
+ * Checks that a `NodeIdentity`'s id derives from its key, build and zone (and, when given,
+ * that the build and zone are the expected ones); returns the node's public key.
+ * Throws ONEX_E_IDENTITY_MISMATCH.
+ */
+export function verifyNodeIdentity(record: unknown, expected: { build?: string; zone?: string } = {}): PublicKey {
+  assertRecordShape(record, { node_id: "string", public_key: "string", build_fingerprint: "string", zone: "string" }, "node identity");
+  const key = publicKeyFromRaw(record.public_key as string);
+  const derived = deriveNodeId(key, record.build_fingerprint as string, record.zone as string);
+  if (derived !== record.node_id) {
+    throw new OnexError(ErrorCode.IdentityMismatch, `node id ${String(record.node_id)} does not derive from its key, build and zone (expected ${derived})`, { instancePath: "/node_id" });
+  }
+  if (expected.build !== undefined && expected.build !== record.build_fingerprint) {
+    throw new OnexError(ErrorCode.IdentityMismatch, `node ${derived} runs build ${String(record.build_fingerprint)}, not the expected ${expected.build}`, { instancePath: "/build_fingerprint" });
+  }
+  if (expected.zone !== undefined && expected.zone !== record.zone) {
+    throw new OnexError(ErrorCode.IdentityMismatch, `node ${derived} belongs to zone ${String(record.zone)}, not ${expected.zone}`, { instancePath: "/zone" });
+  }
+  return key;
+}

@@ -1,0 +1,153 @@
+/**
+ * Ed25519 keys from node:crypto: generation, the key id every signer is named by, and
+ * import/export as PEM (interoperable with OpenSSL) or a compact one-line text form.
+ */
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { ErrorCode, OnexError } from "../errors.js";
+
+/** A public key with its raw bytes and key id, ready for verification. */
+export interface PublicKey {
+  /** Fingerprint of the raw public key; what `trust.signer` and `key_id` fields hold. */
+  readonly keyId: string;
+  /** The 32 raw Ed25519 public key bytes. */
+  readonly raw: Buffer;
+  readonly keyObject: KeyObject;
+}
+
+/** A signing key: the private half and its public key. */
+export interface KeyPair {
+  readonly keyId: string;
+  readonly publicKey: PublicKey;
+  readonly privateKey: KeyObject;
+}
+
+/** Finds the public key of a key id, or undefined when the id is not trusted. */
+export type KeyResolver = (keyId: string) => PublicKey | undefined;
+
+/** Prefixes of the compact text forms; the algorithm travels with the key so a wrong one is caught on import. */
+export const COMPACT_PUBLIC_PREFIX = "ed25519-pub:";
+export const COMPACT_PRIVATE_PREFIX = "ed25519-priv:";
+
+// DER headers of an Ed25519 SubjectPublicKeyInfo and PKCS#8 key (RFC 8410): prefix + 32 raw bytes.
+const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+const PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+const RAW_KEY = /^[A-Za-z0-9_-]{43}$/;
+
+/** A fresh Ed25519 keypair. */
+export function generateKeyPair(): KeyPair {
+  const { privateKey } = generateKeyPairSync("ed25519");
+  return keyPairFromPrivateKey(privateKey);
+}
+
+/** The key id of a raw public key: `key-` and the first 128 bits of its SHA-256, in hex. */
+export function keyIdOf(rawPublicKey: Uint8Array): string {
+  return "key-" + createHash("sha256").update(rawPublicKey).digest("hex").slice(0, 32);
+}
+
+/** The public key of 32 raw bytes (or their base64url form, as records carry it). */
+export function publicKeyFromRaw(raw: Uint8Array | string): PublicKey {
+  const bytes = typeof raw === "string" ? decodeRawKey(raw, "public") : Buffer.from(raw);
+  if (bytes.length !== 32) throw keyError(`an Ed25519 public key is 32 bytes, not ${bytes.length}`);
+  let keyObject: KeyObject;
+  try {
+    keyObject = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, bytes]), format: "der", type: "spki" });
+  } catch (cause) {
+    throw keyError("the bytes are not an Ed25519 public key", cause);
+  }
+  return { keyId: keyIdOf(bytes), raw: bytes, keyObject };
+}
+
+/** The keypair of a 32-byte Ed25519 seed (the raw private key). */
+export function keyPairFromSeed(seed: Uint8Array): KeyPair {
+  if (seed.length !== 32) throw keyError(`an Ed25519 private key seed is 32 bytes, not ${seed.length}`);
+  try {
+    return keyPairFromPrivateKey(createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" }));
+  } catch (cause) {
+    if (cause instanceof OnexError) throw cause;
+    throw keyError("the bytes are not an Ed25519 private key", cause);
+  }
+}
+
+/** Reads a public key from PEM (SPKI), compact text (`ed25519-pub:<base64url>`), or a private key's text (its public half). */
+export function importPublicKey(text: string): PublicKey {
+  const trimmed = text.trim();
+  if (trimmed.startsWith(COMPACT_PUBLIC_PREFIX)) return publicKeyFromRaw(decodeRawKey(trimmed.slice(COMPACT_PUBLIC_PREFIX.length), "public"));
+  if (trimmed.startsWith(COMPACT_PRIVATE_PREFIX) || trimmed.includes("PRIVATE KEY-----")) return importPrivateKey(trimmed).publicKey;
+  if (!trimmed.startsWith("-----BEGIN")) throw keyError(`expected a PEM public key or "${COMPACT_PUBLIC_PREFIX}<base64url>"`);
+  let keyObject: KeyObject;
+  try {
+    keyObject = createPublicKey({ key: trimmed, format: "pem" });
+  } catch (cause) {
+    throw keyError("the PEM text is not a readable public key", cause);
+  }
+  assertEd25519(keyObject);
+  return publicKeyFromRaw(rawPublicKey(keyObject));
+}
+
+/** Reads a private key from PEM (PKCS#8) or compact text (`ed25519-priv:<base64url seed>`). */
+export function importPrivateKey(text: string): KeyPair {
+  const trimmed = text.trim();
+  if (trimmed.startsWith(COMPACT_PRIVATE_PREFIX)) return keyPairFromSeed(decodeRawKey(trimmed.slice(COMPACT_PRIVATE_PREFIX.length), "private"));
+  if (!trimmed.startsWith("-----BEGIN")) throw keyError(`expected a PEM private key or "${COMPACT_PRIVATE_PREFIX}<base64url>"`);
+  let keyObject: KeyObject;
+  try {
+    keyObject = createPrivateKey({ key: trimmed, format: "pem" });
+  } catch (cause) {
+    throw keyError("the PEM text is not a readable, unencrypted private key", cause);
+  }
+  return keyPairFromPrivateKey(keyObject);
+}
+
+/** The public key as PEM (SPKI, what `openssl pkeyutl -pubin` reads) or compact text. */
+export function exportPublicKey(key: PublicKey, format: KeyFormat = "pem"): string {
+  if (format === "compact") return COMPACT_PUBLIC_PREFIX + key.raw.toString("base64url");
+  return key.keyObject.export({ format: "pem", type: "spki" }).toString();
+}
+
+/** The private key as PEM (unencrypted PKCS#8, what `openssl pkeyutl -inkey` reads) or compact text; handle with care. */
+export function exportPrivateKey(pair: KeyPair, format: KeyFormat = "pem"): string {
+  if (format === "compact") {
+    const der = pair.privateKey.export({ format: "der", type: "pkcs8" });
+    return COMPACT_PRIVATE_PREFIX + der.subarray(der.length - 32).toString("base64url");
+  }
+  return pair.privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+}
+
+/** Text forms of a key. */
+export type KeyFormat = "pem" | "compact";
+
+/** A key resolver over a fixed set of public keys (a key ring). */
+export function keyRing(keys: Iterable<PublicKey>): KeyResolver {
+  const byId = new Map<string, PublicKey>();
+  for (const key of keys) byId.set(key.keyId, key);
+  return (keyId) => byId.get(keyId);
+}
+
+function keyPairFromPrivateKey(privateKey: KeyObject): KeyPair {
+  assertEd25519(privateKey);
+  const publicKey = publicKeyFromRaw(rawPublicKey(createPublicKey(privateKey)));
+  return { keyId: publicKey.keyId, publicKey, privateKey };
+}
+
+function rawPublicKey(keyObject: KeyObject): Buffer {
+  const der = keyObject.export({ format: "der", type: "spki" });
+  return der.subarray(der.length - 32);
+}
+
+function assertEd25519(keyObject: KeyObject): void {
+  if (keyObject.asymmetricKeyType !== "ed25519") {
+    throw keyError(`expected an Ed25519 key, got ${keyObject.asymmetricKeyType ?? keyObject.type}`);
+  }
+}
+
+function decodeRawKey(text: string, half: "public" | "private"): Buffer {
+  if (!RAW_KEY.test(text)) throw keyError(`a raw ${half} key is 43 base64url characters (32 bytes)`);
+  const bytes = Buffer.from(text, "base64url");
+  // Reject non-canonical encodings (stray low bits in the last character): one key, one text.
+  if (bytes.toString("base64url") !== text) throw keyError(`the ${half} key is not canonical base64url`);
+  return bytes;
+}
+
+function keyError(message: string, cause?: unknown): OnexError {
+  return new OnexError(ErrorCode.KeyInvalid, message, {}, cause === undefined ? undefined : { cause });
+}

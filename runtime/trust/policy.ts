@@ -1,0 +1,212 @@
+/**
+ * The O.M.N.I. trust policies and the one function that applies them. Transports call
+ * `judge` on every received message and hand its verdict to the handler; they never
+ * re-implement a check.
+ */
+import { ErrorCode, OnexError } from "../errors.js";
+import { envelopeData, sourceEntityOf, toMillis, type Envelope, type EnvelopeInput } from "./envelope.js";
+import type { KeyResolver } from "./keys.js";
+import type { ReplayGuard } from "./replay-guard.js";
+import type { GrantBook } from "./session-grant.js";
+import { checkTrustExpiry, checkZone, verifyMessageSignature } from "./sign-message.js";
+
+/** How a policy failure is treated. */
+export const PolicyMode = {
+  /** Reject the message. */
+  Strict: "strict",
+  /** Accept the message, attach a warning and log it. */
+  Advisory: "advisory",
+  /** Do not check. */
+  Off: "off",
+} as const;
+export type PolicyMode = (typeof PolicyMode)[keyof typeof PolicyMode];
+
+/** The four policies of the specification, each set per deployment. */
+export interface TrustPolicy {
+  /** The message is signed by a known key over its canonical form (node and agent signers). */
+  signature: PolicyMode;
+  /** The message's zone is the receiving session's zone, and its source and trust zones agree. */
+  zone_match: PolicyMode;
+  /** The message's trust has not expired, its signer holds a valid grant when grants are enforced, and its id is not replayed. */
+  token_valid: PolicyMode;
+  /** The source entity (the distributed id) is known to hold the signing key. */
+  origin_check: PolicyMode;
+}
+
+/** The policy names, in the order `judge` applies them. */
+export type PolicyName = keyof TrustPolicy;
+
+/** The specification's defaults. */
+export const DEFAULT_TRUST_POLICY: Readonly<TrustPolicy> = Object.freeze({
+  signature: PolicyMode.Strict,
+  zone_match: PolicyMode.Advisory,
+  token_valid: PolicyMode.Strict,
+  origin_check: PolicyMode.Advisory,
+});
+
+const POLICY_NAMES = Object.keys(DEFAULT_TRUST_POLICY) as PolicyName[];
+const MODES = new Set<string>(Object.values(PolicyMode));
+
+/** The defaults with `overrides` applied; throws ONEX_E_POLICY_INVALID for an unknown policy or mode. */
+export function trustPolicy(overrides: Partial<Record<string, string>> = {}): TrustPolicy {
+  const policy: TrustPolicy = { ...DEFAULT_TRUST_POLICY };
+  for (const [name, mode] of Object.entries(overrides)) {
+    if (mode === undefined) continue;
+    if (!(POLICY_NAMES as string[]).includes(name)) {
+      throw new OnexError(ErrorCode.PolicyInvalid, `unknown trust policy "${name}" (known: ${POLICY_NAMES.join(", ")})`, { policy: name });
+    }
+    if (!MODES.has(mode)) throw new OnexError(ErrorCode.PolicyInvalid, `trust policy ${name} cannot be "${mode}" (strict, advisory or off)`, { policy: name });
+    policy[name as PolicyName] = mode as PolicyMode;
+  }
+  return policy;
+}
+
+/** Parses `signature=strict,zone_match=off` (as a CLI flag or environment variable gives it) into a policy. */
+export function parseTrustPolicy(text: string): TrustPolicy {
+  const overrides: Record<string, string> = {};
+  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const [name, mode, ...rest] = part.split("=");
+    if (!name || !mode || rest.length > 0) throw new OnexError(ErrorCode.PolicyInvalid, `"${part}" is not <policy>=<mode>`, { policy: part });
+    overrides[name.trim()] = mode.trim();
+  }
+  return trustPolicy(overrides);
+}
+
+/** What the receiver knows, for the policies to check a message against. */
+export interface JudgeContext {
+  /** Keys trusted to sign messages (`signature`). */
+  keys: KeyResolver;
+  /** The time to judge at; now by default. */
+  now?: Date | number;
+  /** The receiving session's zone (`zone_match`). */
+  zone?: string;
+  /** When given, `token_valid` requires the signer to hold a valid grant for the message type and zone. */
+  grants?: GrantBook;
+  /** When given, `token_valid` rejects a message id seen before inside its window. */
+  replay?: ReplayGuard;
+  /** The key id a node or agent id is registered with (from registry entries or identities): `origin_check`, and grant subjects. */
+  keyOfEntity?: (entityId: string) => string | undefined;
+  /** Where advisory failures are logged (default: console.warn). */
+  logger?: { warn(message: string, details: Record<string, unknown>): void };
+}
+
+/** An advisory failure the handler receives with the message. */
+export interface TrustWarning {
+  policy: PolicyName;
+  code: OnexError["code"];
+  message: string;
+}
+
+/** The outcome of judging a message. */
+export interface Verdict {
+  accepted: boolean;
+  /** The message as plain data. */
+  message: Envelope;
+  /** Advisory failures; present on accepted messages. */
+  warnings: TrustWarning[];
+  /** The failure that rejected the message (its code is the failing check's). */
+  rejection?: OnexError;
+  /** The key id whose signature verified, when `signature` was checked and passed. */
+  verifiedSigner?: string;
+}
+
+/**
+ * Judges a received message against a policy: checks `signature`, `token_valid`,
+ * `zone_match` and `origin_check` as configured, and returns the verdict. Never throws for
+ * a bad message; throws only for a malformed policy.
+ */
+export function judge(message: EnvelopeInput, context: JudgeContext, policy: TrustPolicy = DEFAULT_TRUST_POLICY): Verdict {
+  for (const name of POLICY_NAMES) {
+    if (!MODES.has(policy[name])) throw new OnexError(ErrorCode.PolicyInvalid, `trust policy ${name} cannot be "${String(policy[name])}"`, { policy: name });
+  }
+  let data: Envelope;
+  try {
+    data = envelopeData(message);
+  } catch (error) {
+    // Not even an envelope: no policy can pass it, whatever the modes.
+    return { accepted: false, message: message as Envelope, warnings: [], rejection: asOnexError(error) };
+  }
+  const now = toMillis(context.now);
+  const verdict: Verdict = { accepted: true, message: data, warnings: [] };
+  const entity = sourceEntityOf(data);
+
+  const fail = (name: PolicyName, error: unknown): boolean => {
+    const failure = asOnexError(error);
+    if (policy[name] === PolicyMode.Strict) {
+      verdict.accepted = false;
+      verdict.rejection = new OnexError(failure.code, failure.message, { ...failure.details, policy: name }, { cause: failure });
+      return true;
+    }
+    const warning: TrustWarning = { policy: name, code: failure.code, message: failure.message };
+    verdict.warnings.push(warning);
+    (context.logger ?? console).warn(`onex trust: ${name} (advisory) ${failure.code}: ${failure.message}`, { ...warning, messageId: data.id });
+    return false;
+  };
+
+  if (policy.signature !== PolicyMode.Off) {
+    try {
+      verdict.verifiedSigner = verifyMessageSignature(data, context.keys).keyId;
+    } catch (error) {
+      if (fail("signature", error)) return verdict;
+    }
+  }
+
+  if (policy.token_valid !== PolicyMode.Off) {
+    try {
+      checkTrustExpiry(data, now);
+      if (context.grants !== undefined) {
+        const signer = String(data.trust.signer);
+        // A grant names a node or agent; it counts only if that entity is registered with the signing key.
+        const subjects = [signer];
+        if (entity !== undefined && entity !== signer && context.keyOfEntity?.(entity) === signer) subjects.push(entity);
+        context.grants.authorize(subjects, String(data.type), String(data.trust.zone), now);
+      }
+    } catch (error) {
+      if (fail("token_valid", error)) return verdict;
+    }
+  }
+
+  if (policy.zone_match !== PolicyMode.Off) {
+    try {
+      checkZone(data, context.zone);
+    } catch (error) {
+      if (fail("zone_match", error)) return verdict;
+    }
+  }
+
+  if (policy.origin_check !== PolicyMode.Off) {
+    try {
+      checkOrigin(data, entity, context);
+    } catch (error) {
+      if (fail("origin_check", error)) return verdict;
+    }
+  }
+
+  // Last, so a message rejected for another reason does not use up its id.
+  if (policy.token_valid !== PolicyMode.Off && context.replay !== undefined) {
+    try {
+      context.replay.accept(data, now);
+    } catch (error) {
+      if (fail("token_valid", error)) return verdict;
+    }
+  }
+  return verdict;
+}
+
+function checkOrigin(data: Envelope, entity: string | undefined, context: JudgeContext): void {
+  const signer = data.trust.signer;
+  if (entity === undefined) throw new OnexError(ErrorCode.OriginMismatch, "the message names no source entity", { instancePath: "/source/entity_id" });
+  const registered = context.keyOfEntity?.(entity);
+  // The signer may be the entity itself (an agent signing with its own key id as entity id).
+  if (registered === undefined && entity !== signer) {
+    throw new OnexError(ErrorCode.OriginMismatch, `source ${entity} is not registered, so signer ${String(signer)} cannot be tied to it`, { entity, signer });
+  }
+  if (registered !== undefined && registered !== signer) {
+    throw new OnexError(ErrorCode.OriginMismatch, `source ${entity} is registered with key ${registered}, but the message is signed by ${String(signer)}`, { entity, signer, registered });
+  }
+}
+
+function asOnexError(error: unknown): OnexError {
+  if (error instanceof OnexError) return error;
+  return new OnexError(ErrorCode.Internal, `trust check failed unexpectedly: ${(error as Error)?.message ?? String(error)}`, {}, { cause: error });
+}

@@ -1,0 +1,68 @@
+/**
+ * Signed registry entries: a node publishes where it is reachable and signs the entry with
+ * its own key, so anyone holding that key (or the node's identity record) can tell a real
+ * entry from one a compromised registry or a man in the middle made up.
+ */
+import { ErrorCode, OnexError } from "../errors.js";
+import { toMillis } from "./envelope.js";
+import type { KeyPair, PublicKey } from "./keys.js";
+import { assertRecordShape } from "./record-shape.js";
+import { signRecord, verifyRecordSignature } from "./record-signature.js";
+import type { NodeIdentityRecord, RegistryEntryRecord } from "./records.js";
+import { verifyNodeIdentity } from "./identity.js";
+
+/** What a node declares about itself when it registers. */
+export type RegistryEntryInput = Omit<RegistryEntryRecord, "key_id" | "registered_at" | "signature"> & { registered_at?: string };
+
+/** A registry entry signed by the node's key; `key_id` is set to that key. */
+export function signRegistryEntry(entry: RegistryEntryInput, nodeKey: KeyPair): RegistryEntryRecord {
+  const { signature: _previous, ...rest } = entry as RegistryEntryInput & { signature?: string };
+  return signRecord<RegistryEntryRecord>({ ...rest, key_id: nodeKey.keyId, registered_at: entry.registered_at ?? new Date().toISOString() }, nodeKey);
+}
+
+/** How a registry entry is checked. */
+export interface VerifyRegistryEntryOptions {
+  /** The node's identity: the entry must name its node id and zone, and be signed by its key. */
+  identity?: NodeIdentityRecord;
+  /** Entries older than this are stale and rejected (ONEX_E_TRUST_EXPIRED); no limit by default. */
+  maxAgeMs?: number;
+  now?: Date | number;
+}
+
+/**
+ * Verifies a registry entry against the node's public key (or its identity record).
+ * Throws ONEX_E_SIGNATURE_MISSING/INVALID, ONEX_E_IDENTITY_MISMATCH or ONEX_E_TRUST_EXPIRED.
+ */
+export function verifyRegistryEntry(entry: unknown, key: PublicKey | undefined, options: VerifyRegistryEntryOptions = {}): RegistryEntryRecord {
+  assertRecordShape(entry, { node_id: "string", address: "string", zone: "string", key_id: "string", health: "object", registered_at: "string", "signature?": "string" }, "registry entry");
+  const record = entry as unknown as RegistryEntryRecord;
+  let nodeKey = key;
+  if (options.identity !== undefined) {
+    const identityKey = verifyNodeIdentity(options.identity);
+    if (nodeKey !== undefined && nodeKey.keyId !== identityKey.keyId) {
+      throw new OnexError(ErrorCode.IdentityMismatch, `the given key ${nodeKey.keyId} is not the key of node ${options.identity.node_id}`);
+    }
+    nodeKey = identityKey;
+    if (record.node_id !== options.identity.node_id) {
+      throw new OnexError(ErrorCode.IdentityMismatch, `the entry is for node ${record.node_id}, the identity is node ${options.identity.node_id}`, { instancePath: "/node_id" });
+    }
+    if (record.zone !== options.identity.zone) {
+      throw new OnexError(ErrorCode.IdentityMismatch, `the entry puts node ${record.node_id} in zone ${record.zone}, its identity is in zone ${options.identity.zone}`, { instancePath: "/zone" });
+    }
+  }
+  if (nodeKey === undefined) throw new OnexError(ErrorCode.SignerUnknown, "no key or node identity to verify the registry entry with");
+  if (record.key_id !== nodeKey.keyId) {
+    throw new OnexError(ErrorCode.IdentityMismatch, `the entry names key ${record.key_id}, node ${record.node_id} holds key ${nodeKey.keyId}`, { instancePath: "/key_id" });
+  }
+  verifyRecordSignature(record, nodeKey, "registry entry");
+  if (options.maxAgeMs !== undefined) {
+    const registered = Date.parse(record.registered_at);
+    const now = toMillis(options.now);
+    if (Number.isNaN(registered) || now - registered > options.maxAgeMs) {
+      throw new OnexError(ErrorCode.TrustExpired, `the registry entry of ${record.node_id} (registered ${record.registered_at}) is older than ${options.maxAgeMs} ms; the node must re-register`, {
+        instancePath: "/registered_at",
+      });
+    }
+  }
+  return record;
+}

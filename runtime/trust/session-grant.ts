@@ -1,0 +1,259 @@
+/**
+ * Session grants: a zone authority signs that a node or agent may send certain message
+ * types in certain zones between `not_before` and `expires_at`. Grants are revocable by
+ * the authority that issued them, through signed revocations.
+ */
+import { randomUUID } from "node:crypto";
+import { ErrorCode, OnexError } from "../errors.js";
+import { toMillis } from "./envelope.js";
+import type { KeyPair, KeyResolver } from "./keys.js";
+import { assertRecordShape } from "./record-shape.js";
+import { signRecord, verifyRecordSignature } from "./record-signature.js";
+import type { SessionGrantRecord } from "./records.js";
+
+/** Scope entries matching every message type or zone. */
+export const ANY_SCOPE = "*";
+
+/** What an authority grants. */
+export interface IssueGrantOptions {
+  /** Node or agent id (or key id) the grant is for. */
+  subject: string;
+  /** The zone the authority speaks for. */
+  zone: string;
+  /** Message types the subject may send (`*` for all). */
+  messageTypes: string[];
+  /** Zones the subject may send in (`*` for all); the authority's zone when omitted. */
+  zones?: string[];
+  notBefore?: Date | number | string;
+  expiresAt: Date | number | string;
+  grantId?: string;
+}
+
+/** A session grant signed by `authority`; `issuer` is the authority's key id. */
+export function issueSessionGrant(authority: KeyPair, options: IssueGrantOptions): SessionGrantRecord {
+  const notBefore = toMillis(options.notBefore);
+  const expiresAt = toMillis(options.expiresAt);
+  if (Number.isNaN(notBefore) || Number.isNaN(expiresAt) || expiresAt <= notBefore) {
+    throw new OnexError(ErrorCode.Usage, "a grant needs valid times with expires_at after not_before");
+  }
+  return signRecord<SessionGrantRecord>(
+    {
+      grant_id: options.grantId ?? randomUUID(),
+      issuer: authority.keyId,
+      subject: options.subject,
+      zone: options.zone,
+      scopes: { message_types: [...options.messageTypes], zones: [...(options.zones ?? [options.zone])] },
+      not_before: new Date(notBefore).toISOString(),
+      expires_at: new Date(expiresAt).toISOString(),
+    },
+    authority,
+  );
+}
+
+/** A signed statement by a grant's issuer that the grant is void; kept until the grant would have expired. */
+export interface GrantRevocation {
+  grant_id: string;
+  issuer: string;
+  revoked_at: string;
+  /** The revoked grant's own expiry: after it, the revocation need not be remembered. */
+  expires_at: string;
+  reason?: string;
+  signature?: string;
+}
+
+/** Revokes `grant`; only its issuer's key can make a revocation others accept. */
+export function revokeSessionGrant(grant: SessionGrantRecord, authority: KeyPair, options: { reason?: string; at?: Date } = {}): GrantRevocation {
+  if (grant.issuer !== authority.keyId) {
+    throw new OnexError(ErrorCode.GrantInvalid, `grant ${grant.grant_id} was issued by ${grant.issuer}; key ${authority.keyId} cannot revoke it`, { reason: "issuer" });
+  }
+  return signRecord<GrantRevocation>(
+    {
+      grant_id: grant.grant_id,
+      issuer: grant.issuer,
+      revoked_at: (options.at ?? new Date()).toISOString(),
+      expires_at: grant.expires_at,
+      ...(options.reason === undefined ? {} : { reason: options.reason }),
+    },
+    authority,
+  );
+}
+
+/** The revoked grants a verifier knows of, forgotten once the grants would have expired anyway. */
+export class RevocationList {
+  readonly #revoked = new Map<string, GrantRevocation>();
+
+  constructor(private readonly authorities: KeyResolver) {}
+
+  /** Adds a revocation after checking its issuer's signature; throws ONEX_E_GRANT_INVALID or ONEX_E_SIGNATURE_INVALID. */
+  add(revocation: unknown): void {
+    assertRecordShape(revocation, { grant_id: "string", issuer: "string", revoked_at: "string", expires_at: "string", "reason?": "string", "signature?": "string" }, "grant revocation");
+    const record = revocation as unknown as GrantRevocation;
+    const key = this.authorities(record.issuer);
+    if (key === undefined || key.keyId !== record.issuer) {
+      throw new OnexError(ErrorCode.GrantInvalid, `revocation of ${record.grant_id} comes from unknown authority ${record.issuer}`, { reason: "issuer" });
+    }
+    verifyRecordSignature(record, key, "grant revocation");
+    this.#revoked.set(revocationKey(record.issuer, record.grant_id), record);
+  }
+
+  /** The revocation of a grant, if its issuer revoked it. */
+  revocationOf(grant: Pick<SessionGrantRecord, "grant_id" | "issuer">): GrantRevocation | undefined {
+    return this.#revoked.get(revocationKey(grant.issuer, grant.grant_id));
+  }
+
+  /** Forgets revocations of grants that have expired by `now`. */
+  prune(now?: Date | number): void {
+    const at = toMillis(now);
+    for (const [id, revocation] of this.#revoked) if (Date.parse(revocation.expires_at) <= at) this.#revoked.delete(id);
+  }
+
+  /** Every remembered revocation. */
+  list(): GrantRevocation[] {
+    return [...this.#revoked.values()];
+  }
+
+  get size(): number {
+    return this.#revoked.size;
+  }
+}
+
+function revocationKey(issuer: string, grantId: string): string {
+  return `${issuer}\u0000${grantId}`;
+}
+
+/** What a grant is checked for. */
+export interface VerifyGrantOptions {
+  /** Zone authorities' keys: the grant's issuer must be one of them. */
+  authorities: KeyResolver;
+  revocations?: RevocationList;
+  now?: Date | number;
+  /** When given, the grant must allow this message type. */
+  messageType?: string;
+  /** When given, the grant must allow this zone. */
+  zone?: string;
+  /** When given, the grant must be for this subject. */
+  subject?: string;
+}
+
+/**
+ * Verifies a session grant: shape, issuer, signature, subject, revocation, time window and
+ * scope. Throws ONEX_E_GRANT_INVALID, ONEX_E_GRANT_REVOKED, ONEX_E_GRANT_NOT_YET_VALID or
+ * ONEX_E_GRANT_EXPIRED (details.reason says which part of an invalid grant failed).
+ */
+export function verifySessionGrant(grant: unknown, options: VerifyGrantOptions): SessionGrantRecord {
+  return checkGrantValidity(verifyGrantAuthenticity(grant, options.authorities), options);
+}
+
+/** Checks a grant's shape, issuer and signature only (not its window, scope or revocation); throws ONEX_E_GRANT_INVALID. */
+export function verifyGrantAuthenticity(grant: unknown, authorities: KeyResolver): SessionGrantRecord {
+  try {
+    assertRecordShape(grant, { grant_id: "string", issuer: "string", subject: "string", zone: "string", scopes: "object", not_before: "string", expires_at: "string", "signature?": "string" }, "session grant");
+    assertRecordShape((grant as { scopes: unknown }).scopes, { message_types: "string[]", zones: "string[]" }, "session grant scopes");
+  } catch (error) {
+    throw grantInvalid(`malformed session grant: ${(error as Error).message}`, "shape");
+  }
+  const record = grant as unknown as SessionGrantRecord;
+  const authority = authorities(record.issuer);
+  if (authority === undefined || authority.keyId !== record.issuer) throw grantInvalid(`grant ${record.grant_id} is issued by ${record.issuer}, which is not a known zone authority`, "issuer");
+  try {
+    verifyRecordSignature(record, authority, "session grant");
+  } catch (error) {
+    throw grantInvalid(`grant ${record.grant_id}: ${(error as Error).message}`, "signature");
+  }
+  if (Number.isNaN(Date.parse(record.not_before)) || Number.isNaN(Date.parse(record.expires_at))) {
+    throw grantInvalid(`grant ${record.grant_id} has an unreadable validity window`, "shape");
+  }
+  return record;
+}
+
+/** The checks of an authentic grant that depend on time, revocations and use. */
+function checkGrantValidity(record: SessionGrantRecord, options: Omit<VerifyGrantOptions, "authorities">): SessionGrantRecord {
+  if (options.subject !== undefined && record.subject !== options.subject) {
+    throw grantInvalid(`grant ${record.grant_id} is for ${record.subject}, not ${options.subject}`, "subject");
+  }
+  const revocation = options.revocations?.revocationOf(record);
+  if (revocation !== undefined) {
+    throw new OnexError(ErrorCode.GrantRevoked, `grant ${record.grant_id} was revoked at ${revocation.revoked_at}${revocation.reason ? ` (${revocation.reason})` : ""}`, { grantId: record.grant_id });
+  }
+  const now = toMillis(options.now);
+  if (now < Date.parse(record.not_before)) throw new OnexError(ErrorCode.GrantNotYetValid, `grant ${record.grant_id} is valid from ${record.not_before}`, { grantId: record.grant_id, notBefore: record.not_before });
+  if (now >= Date.parse(record.expires_at)) throw new OnexError(ErrorCode.GrantExpired, `grant ${record.grant_id} expired at ${record.expires_at}`, { grantId: record.grant_id, expiresAt: record.expires_at });
+  if (options.messageType !== undefined && !inScope(record.scopes.message_types, options.messageType)) {
+    throw grantInvalid(`grant ${record.grant_id} does not cover message type ${options.messageType}`, "scope");
+  }
+  if (options.zone !== undefined && !inScope(record.scopes.zones, options.zone)) {
+    throw grantInvalid(`grant ${record.grant_id} does not cover zone ${options.zone}`, "scope");
+  }
+  return record;
+}
+
+function inScope(scope: string[], value: string): boolean {
+  return scope.includes(value) || scope.includes(ANY_SCOPE);
+}
+
+function grantInvalid(message: string, reason: "shape" | "issuer" | "signature" | "subject" | "scope" | "missing"): OnexError {
+  return new OnexError(ErrorCode.GrantInvalid, message, { reason });
+}
+
+// Most specific first: when no grant passes, the caller hears about the closest miss.
+const FAILURE_RANK: Record<string, number> = {
+  [ErrorCode.GrantRevoked]: 5,
+  [ErrorCode.GrantExpired]: 4,
+  [ErrorCode.GrantNotYetValid]: 3,
+  [ErrorCode.GrantInvalid]: 1,
+};
+
+/** The grants a receiver holds, checked on every message by the `token_valid` policy. */
+export class GrantBook {
+  readonly #bySubject = new Map<string, SessionGrantRecord[]>();
+  readonly revocations: RevocationList;
+
+  constructor(private readonly authorities: KeyResolver, revocations?: RevocationList) {
+    this.revocations = revocations ?? new RevocationList(authorities);
+  }
+
+  /** Adds a grant after checking its issuer and signature (not its time window: future grants may be stored early). */
+  add(grant: unknown): SessionGrantRecord {
+    // A copy, so a caller mutating its object afterwards cannot change a grant already checked.
+    const record = structuredClone(verifyGrantAuthenticity(grant, this.authorities));
+    const list = this.#bySubject.get(record.subject) ?? [];
+    this.#bySubject.set(record.subject, [...list.filter((g) => g.grant_id !== record.grant_id), record]);
+    return record;
+  }
+
+  /** Revokes a grant with a signed revocation from its issuer. */
+  revoke(revocation: unknown): void {
+    this.revocations.add(revocation);
+  }
+
+  /**
+   * The grant that lets one of `subjects` send `messageType` in `zone` at `now`; throws the
+   * closest miss (revoked, expired, not yet valid, out of scope) or ONEX_E_GRANT_INVALID when none exists.
+   */
+  authorize(subjects: readonly string[], messageType: string, zone: string, now?: Date | number): SessionGrantRecord {
+    let closest: OnexError | undefined;
+    for (const subject of subjects) {
+      for (const grant of this.#bySubject.get(subject) ?? []) {
+        try {
+          // Signatures were checked on add; per message only the window, scope and revocations can change.
+          return checkGrantValidity(grant, { revocations: this.revocations, now, messageType, zone, subject });
+        } catch (error) {
+          if (!(error instanceof OnexError)) throw error;
+          if (closest === undefined || (FAILURE_RANK[error.code] ?? 0) > (FAILURE_RANK[closest.code] ?? 0)) closest = error;
+        }
+      }
+    }
+    throw closest ?? grantInvalid(`no session grant for ${subjects.join(" or ")}`, "missing");
+  }
+
+  /** Forgets expired grants and revocations. */
+  prune(now?: Date | number): void {
+    const at = toMillis(now);
+    for (const [subject, grants] of this.#bySubject) {
+      const live = grants.filter((g) => Date.parse(g.expires_at) > at);
+      if (live.length === 0) this.#bySubject.delete(subject);
+      else this.#bySubject.set(subject, live);
+    }
+    this.revocations.prune(at);
+  }
+}

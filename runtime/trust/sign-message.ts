@@ -1,0 +1,90 @@
+/**
+ * Signing and verifying message envelopes. The signature covers the RFC 8785 form of the
+ * whole envelope except `trust.signature` itself, so every field, including the trust
+ * block's signer, level, zone and expiry, is bound to the signature, and key order is not.
+ */
+import { ErrorCode, OnexError } from "../errors.js";
+import { canonicalBytes } from "./canonical-json.js";
+import { envelopeData, sourceZoneOf, toMillis, unsignedEnvelope, type Envelope, type EnvelopeInput } from "./envelope.js";
+import type { KeyPair, KeyResolver, PublicKey } from "./keys.js";
+import { signBytes, verifyBytes } from "./signature.js";
+
+/** The bytes a message's signature covers: the canonical envelope without `trust.signature`. */
+export function messageSigningBytes(message: EnvelopeInput): Buffer {
+  return canonicalBytes(unsignedEnvelope(envelopeData(message)));
+}
+
+/**
+ * Signs a message (plain data or a generated instance) and returns it as plain data with
+ * `trust.signer` set to the key's id and `trust.signature` filled in. The input is not changed.
+ */
+export function signMessage<T extends object>(message: T, key: KeyPair): Envelope {
+  const data = envelopeData(message);
+  const { signature: _previous, ...trust } = data.trust;
+  // The signer names the key that signs, so it is set here rather than trusted from the caller.
+  const unsigned: Envelope = { ...data, trust: { ...trust, signer: key.keyId } };
+  const signature = signBytes(key, canonicalBytes(unsigned));
+  return { ...unsigned, trust: { ...unsigned.trust, signature } };
+}
+
+/**
+ * Checks a message's signature alone and returns the signer's key. Throws
+ * ONEX_E_SIGNATURE_MISSING, ONEX_E_SIGNER_UNKNOWN or ONEX_E_SIGNATURE_INVALID.
+ */
+export function verifyMessageSignature(message: EnvelopeInput, keys: KeyResolver): PublicKey {
+  const data = envelopeData(message);
+  const { signer, signature } = data.trust;
+  if (signature === undefined) throw new OnexError(ErrorCode.SignatureMissing, "the message is not signed (no trust.signature)", { instancePath: "/trust/signature" });
+  if (typeof signer !== "string") throw new OnexError(ErrorCode.SignatureInvalid, "trust.signer is not a key id", { instancePath: "/trust/signer" });
+  const key = keys(signer);
+  if (key === undefined) throw new OnexError(ErrorCode.SignerUnknown, `signer ${signer.slice(0, 128)} is not in the key ring`, { signer: signer.slice(0, 128) });
+  // A resolver mapping an id to a different key would let one key sign for another's id.
+  if (key.keyId !== signer) throw new OnexError(ErrorCode.SignatureInvalid, `the key ring returned key ${key.keyId} for signer ${signer}`, { signer });
+  verifyBytes(key, canonicalBytes(unsignedEnvelope(data)), signature);
+  return key;
+}
+
+/** Throws ONEX_E_TRUST_EXPIRED when `trust.expires_at` is not a valid time or not after `now`. */
+export function checkTrustExpiry(message: EnvelopeInput, now?: Date | number): void {
+  const { expires_at } = envelopeData(message).trust;
+  const expires = typeof expires_at === "string" ? Date.parse(expires_at) : Number.NaN;
+  if (Number.isNaN(expires)) throw new OnexError(ErrorCode.TrustExpired, "trust.expires_at is not a valid RFC 3339 time", { instancePath: "/trust/expires_at" });
+  const at = toMillis(now);
+  if (expires <= at) {
+    throw new OnexError(ErrorCode.TrustExpired, `the message's trust expired at ${expires_at}`, { instancePath: "/trust/expires_at", expiresAt: expires_at, now: new Date(at).toISOString() });
+  }
+}
+
+/**
+ * Throws ONEX_E_ZONE_MISMATCH when the trust zone differs from the zone the source address
+ * claims, or from `expectedZone` (the receiving session's zone) when one is given.
+ */
+export function checkZone(message: EnvelopeInput, expectedZone?: string): void {
+  const data = envelopeData(message);
+  const zone = data.trust.zone;
+  const sourceZone = sourceZoneOf(data);
+  if (sourceZone !== undefined && sourceZone !== zone) {
+    throw new OnexError(ErrorCode.ZoneMismatch, `the signer vouches for zone ${String(zone)} but the message comes from zone ${sourceZone}`, { zone, sourceZone });
+  }
+  if (expectedZone !== undefined && zone !== expectedZone) {
+    throw new OnexError(ErrorCode.ZoneMismatch, `the message is for zone ${String(zone)}, this session is in zone ${expectedZone}`, { zone, expectedZone });
+  }
+}
+
+/** What a strict verification needs beyond the message. */
+export interface VerifyMessageOptions {
+  /** The public keys trusted to sign. */
+  keys: KeyResolver;
+  /** The time to check expiry against; now by default. */
+  now?: Date | number;
+  /** The receiving session's zone; when given, the message's trust zone must equal it. */
+  zone?: string;
+}
+
+/** Verifies signature, expiry and zone, all strictly; returns the signer's key or throws the failing check's code. */
+export function verifyMessage(message: EnvelopeInput, options: VerifyMessageOptions): PublicKey {
+  const key = verifyMessageSignature(message, options.keys);
+  checkTrustExpiry(message, options.now);
+  checkZone(message, options.zone);
+  return key;
+}

@@ -1,0 +1,151 @@
+/**
+ * The trust ledger: a reputation per entity, moved by the `trust_delta` of verified
+ * attestations. Scores stay within fixed bounds, memory stays within fixed bounds, and every
+ * score can be explained from the history the ledger keeps.
+ */
+import { ErrorCode, OnexError } from "../errors.js";
+import { verifyAttestation } from "./attestation.js";
+import type { KeyResolver } from "./keys.js";
+import type { ExecutionAttestationRecord } from "./records.js";
+
+/** One change to an entity's score. */
+export interface LedgerEntry {
+  task_id: string;
+  trace_hash: string;
+  signer: string;
+  /** The delta the attestation proposed. */
+  proposed: number;
+  /** The delta actually applied after clamping the score to its bounds. */
+  applied: number;
+  /** The score after this entry. */
+  score: number;
+  at: string;
+}
+
+/** Why an entity has the score it has: `initial + folded.applied + Σ entries.applied = score`. */
+export interface ScoreExplanation {
+  entity: string;
+  score: number;
+  initial: number;
+  /** Older entries summarised once the history bound was reached. */
+  folded: { count: number; applied: number };
+  entries: LedgerEntry[];
+}
+
+/** Ledger bounds. */
+export interface TrustLedgerOptions {
+  /** Keys whose attestations are accepted. */
+  keys: KeyResolver;
+  /** Score of an entity the ledger has not seen (default 0.5). */
+  initial?: number;
+  /** Score bounds (default [0, 1]). */
+  min?: number;
+  max?: number;
+  /** Entries kept per entity before the oldest are folded into a summary (default 100). */
+  maxHistory?: number;
+  /** Entities kept; the least recently updated is forgotten beyond this (default 10 000). */
+  maxEntities?: number;
+}
+
+interface Account {
+  score: number;
+  folded: { count: number; applied: number };
+  entries: LedgerEntry[];
+  /** trace hashes already applied, so one attestation counts once; bounded with the history. */
+  seen: Set<string>;
+}
+
+/** Reputation per entity, driven by signed attestations. */
+export class TrustLedger {
+  readonly #accounts = new Map<string, Account>();
+  readonly #keys: KeyResolver;
+  readonly #initial: number;
+  readonly #min: number;
+  readonly #max: number;
+  readonly #maxHistory: number;
+  readonly #maxEntities: number;
+
+  constructor(options: TrustLedgerOptions) {
+    this.#keys = options.keys;
+    this.#min = options.min ?? 0;
+    this.#max = options.max ?? 1;
+    this.#initial = options.initial ?? 0.5;
+    this.#maxHistory = Math.max(1, options.maxHistory ?? 100);
+    this.#maxEntities = Math.max(1, options.maxEntities ?? 10_000);
+    if (!(this.#min <= this.#initial && this.#initial <= this.#max)) {
+      throw new OnexError(ErrorCode.Usage, `the initial score ${this.#initial} is outside [${this.#min}, ${this.#max}]`);
+    }
+  }
+
+  /**
+   * Verifies an attestation and applies its delta to the attested node's score; returns the
+   * entry, or undefined when this attestation (same trace hash and signer) was already applied.
+   */
+  apply(attestation: ExecutionAttestationRecord, at: Date = new Date()): LedgerEntry | undefined {
+    verifyAttestation(attestation, { keys: this.#keys });
+    const entity = attestation.node;
+    const account = this.#account(entity);
+    const id = `${attestation.signer}\u0000${attestation.trace_hash}`;
+    if (account.seen.has(id)) return undefined;
+    const before = account.score;
+    const after = Math.min(this.#max, Math.max(this.#min, before + attestation.trust_delta));
+    const entry: LedgerEntry = {
+      task_id: attestation.task_id,
+      trace_hash: attestation.trace_hash,
+      signer: attestation.signer,
+      proposed: attestation.trust_delta,
+      applied: after - before,
+      score: after,
+      at: at.toISOString(),
+    };
+    account.score = after;
+    account.entries.push(entry);
+    account.seen.add(id);
+    while (account.entries.length > this.#maxHistory) {
+      const oldest = account.entries.shift() as LedgerEntry;
+      account.folded.count++;
+      account.folded.applied += oldest.applied;
+      // Folded attestations may be counted again if replayed; the history bound is the price of bounded memory.
+      account.seen.delete(`${oldest.signer}\u0000${oldest.trace_hash}`);
+    }
+    return entry;
+  }
+
+  /** The score of an entity (the initial score when unknown). */
+  score(entity: string): number {
+    return this.#accounts.get(entity)?.score ?? this.#initial;
+  }
+
+  /** The score of an entity with the history that produced it. */
+  explain(entity: string): ScoreExplanation {
+    const account = this.#accounts.get(entity);
+    return {
+      entity,
+      score: account?.score ?? this.#initial,
+      initial: this.#initial,
+      folded: { ...(account?.folded ?? { count: 0, applied: 0 }) },
+      entries: account ? account.entries.map((e) => ({ ...e })) : [],
+    };
+  }
+
+  /** How many entities the ledger remembers. */
+  get size(): number {
+    return this.#accounts.size;
+  }
+
+  #account(entity: string): Account {
+    let account = this.#accounts.get(entity);
+    if (account !== undefined) {
+      // Re-insert so Map order is least-recently-updated first.
+      this.#accounts.delete(entity);
+    } else {
+      account = { score: this.#initial, folded: { count: 0, applied: 0 }, entries: [], seen: new Set() };
+    }
+    this.#accounts.set(entity, account);
+    while (this.#accounts.size > this.#maxEntities) {
+      const oldest = this.#accounts.keys().next().value as string;
+      this.#accounts.delete(oldest);
+    }
+    return account;
+  }
+}
