@@ -56,6 +56,7 @@ export function versionView(model: VersionModel, runtimeImport: string) {
         schemaId: schemaIdOf(model, m.name),
         auto,
         autoList,
+        subjectKey: subject.key,
         subjectPascal: pascalCase(subject.key),
         subjectArgs: Object.entries(subject.params).map(([name, path]) => ({ name, access: accessor(path) })),
       };

@@ -18,6 +18,8 @@ export class AgentStarted extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.2/AgentStarted.json";
   static readonly validate = validators.AgentStarted;
+  /** The key of the subject template this message travels on (see `subjectTemplates`). */
+  static readonly subjectTemplate = "event";
 
   private constructor(data: T.AgentStarted) {
     super();
@@ -63,6 +65,8 @@ export class AgentStopped extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.2/AgentStopped.json";
   static readonly validate = validators.AgentStopped;
+  /** The key of the subject template this message travels on (see `subjectTemplates`). */
+  static readonly subjectTemplate = "event";
 
   private constructor(data: T.AgentStopped) {
     super();
@@ -108,6 +112,8 @@ export class NodeFailed extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.2/NodeFailed.json";
   static readonly validate = validators.NodeFailed;
+  /** The key of the subject template this message travels on (see `subjectTemplates`). */
+  static readonly subjectTemplate = "event";
 
   private constructor(data: T.NodeFailed) {
     super();
@@ -153,6 +159,8 @@ export class NodeRegister extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.2/NodeRegister.json";
   static readonly validate = validators.NodeRegister;
+  /** The key of the subject template this message travels on (see `subjectTemplates`). */
+  static readonly subjectTemplate = "event";
 
   private constructor(data: T.NodeRegister) {
     super();
@@ -198,6 +206,8 @@ export class ResultReady extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.2/ResultReady.json";
   static readonly validate = validators.ResultReady;
+  /** The key of the subject template this message travels on (see `subjectTemplates`). */
+  static readonly subjectTemplate = "event";
 
   private constructor(data: T.ResultReady) {
     super();
@@ -243,6 +253,8 @@ export class StateUpdate extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.2/StateUpdate.json";
   static readonly validate = validators.StateUpdate;
+  /** The key of the subject template this message travels on (see `subjectTemplates`). */
+  static readonly subjectTemplate = "event";
 
   private constructor(data: T.StateUpdate) {
     super();
@@ -288,6 +300,8 @@ export class TaskDispatch extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.2/TaskDispatch.json";
   static readonly validate = validators.TaskDispatch;
+  /** The key of the subject template this message travels on (see `subjectTemplates`). */
+  static readonly subjectTemplate = "event";
 
   private constructor(data: T.TaskDispatch) {
     super();
