@@ -17,12 +17,16 @@ export interface TrustBlock {
 /** An envelope as plain data: any version, with its trust block. */
 export type Envelope = Record<string, unknown> & { trust: TrustBlock };
 
+/** The plain data fields of a message type (a generated class minus its methods), with the trust block. */
+export type MessageData<T> = { [K in keyof T as T[K] extends (...args: never[]) => unknown ? never : K]: T[K] } & Envelope;
+
 /** What the signing functions accept: plain envelope data or a generated message instance. */
 export type EnvelopeInput = object;
 
 /** The plain data of a message (its `toJSON()` when it has one); throws ONEX_E_VALIDATION when it is no envelope with a trust block. */
 export function envelopeData(message: EnvelopeInput): Envelope {
-  const data: unknown = typeof (message as { toJSON?: unknown }).toJSON === "function" ? (message as { toJSON(): unknown }).toJSON() : message;
+  const hasToJSON = message !== null && typeof message === "object" && typeof (message as { toJSON?: unknown }).toJSON === "function";
+  const data: unknown = hasToJSON ? (message as { toJSON(): unknown }).toJSON() : message;
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     throw new OnexError(ErrorCode.ValidationFailed, "a message must be a JSON object", { instancePath: "/" });
   }

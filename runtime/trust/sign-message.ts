@@ -5,7 +5,7 @@
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import { canonicalBytes } from "./canonical-json.js";
-import { envelopeData, sourceZoneOf, toMillis, unsignedEnvelope, type Envelope, type EnvelopeInput } from "./envelope.js";
+import { envelopeData, sourceZoneOf, toMillis, unsignedEnvelope, type Envelope, type EnvelopeInput, type MessageData } from "./envelope.js";
 import type { KeyPair, KeyResolver, PublicKey } from "./keys.js";
 import { signBytes, verifyBytes } from "./signature.js";
 
@@ -18,13 +18,13 @@ export function messageSigningBytes(message: EnvelopeInput): Buffer {
  * Signs a message (plain data or a generated instance) and returns it as plain data with
  * `trust.signer` set to the key's id and `trust.signature` filled in. The input is not changed.
  */
-export function signMessage<T extends object>(message: T, key: KeyPair): Envelope {
+export function signMessage<T extends object>(message: T, key: KeyPair): MessageData<T> {
   const data = envelopeData(message);
   const { signature: _previous, ...trust } = data.trust;
   // The signer names the key that signs, so it is set here rather than trusted from the caller.
   const unsigned: Envelope = { ...data, trust: { ...trust, signer: key.keyId } };
   const signature = signBytes(key, canonicalBytes(unsigned));
-  return { ...unsigned, trust: { ...unsigned.trust, signature } };
+  return { ...unsigned, trust: { ...unsigned.trust, signature } } as MessageData<T>;
 }
 
 /**
