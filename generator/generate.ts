@@ -7,6 +7,8 @@ import { emitTypes } from "./emit-types.js";
 import { emitValidators } from "./emit-validators.js";
 import { loadVersion, type LoadedVersion } from "./load-version.js";
 import { loadTemplates, type RenderFn } from "./templates.js";
+import { emitTransforms, TRANSFORM_TEMPLATES } from "./transforms/emit-adapters.js";
+import { loadTransforms } from "./transforms/load-transforms.js";
 import { versionView } from "./views.js";
 import { applyOutput, diffOutput, type FileDifference } from "./writer.js";
 
@@ -41,7 +43,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const schemasDir = resolve(options.schemasDir);
   const outDir = resolve(options.outDir);
   const runtimeImport = options.runtimeImport ?? DEFAULT_RUNTIME_IMPORT;
-  const render = await loadTemplates([...VERSION_TEMPLATES, "versions.ts.hbs"], options.templatesDir);
+  const render = await loadTemplates([...VERSION_TEMPLATES, "versions.ts.hbs", ...TRANSFORM_TEMPLATES], options.templatesDir);
 
   const folders = await listVersionFolders(schemasDir);
   const loaded = await Promise.all(folders.map((folder) => loadVersion(schemasDir, folder, dirname(schemasDir))));
@@ -50,6 +52,11 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   for (const version of loaded) {
     for (const [name, content] of await emitVersion(version, render, runtimeImport)) files.set(`${version.model.id}/${name}`, content);
   }
+  // Version transforms (schemas/vX/from-vY.yaml) -> generated/transforms/.
+  const models = loaded.map(({ model }) => model);
+  const transforms = await loadTransforms(schemasDir, models, dirname(schemasDir));
+  for (const [name, content] of emitTransforms(transforms, models, render, runtimeImport)) files.set(name, content);
+
   const combined = createHash("sha256");
   for (const { model } of loaded) combined.update(`${model.id}\0${model.hash}\0`);
   files.set(

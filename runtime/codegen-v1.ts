@@ -18,3 +18,22 @@ export {
 } from "./message.js";
 export { decodeSubjectToken, encodeSubjectToken, matchSubjectTemplate } from "./subject-token.js";
 export type { StandaloneValidator } from "./validation.js";
+export {
+  findMigrationPath,
+  jsonEqual,
+  migrateAlongGraph,
+  noCounterpart,
+  packResidue,
+  runTransformStep,
+  unpackResidue,
+  type Direction,
+  type Dropped,
+  type FieldConversion,
+  type GraphStep,
+  type JsonObject,
+  type LensContext,
+  type LensFunction,
+  type ResidueMap,
+  type TransformPair,
+  type VersionGraph,
+} from "./transform.js";

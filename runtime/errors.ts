@@ -84,6 +84,16 @@ export const ErrorCode = {
   TransformUnsound: "ONEX_E_TRANSFORM_UNSOUND",
   /** `onex diff` found a breaking change that no transform covers. */
   BreakingChange: "ONEX_E_BREAKING_CHANGE",
+  /** A version transform file (`schemas/vX/from-vY.yaml`) breaks the transform meta-schema or its rules. */
+  TransformInvalid: "ONEX_E_TRANSFORM_INVALID",
+  /** A message type has no counterpart in the version it is migrated to. */
+  NoCounterpart: "ONEX_E_NO_COUNTERPART",
+  /** No chain of transforms connects the two versions. */
+  NoPath: "ONEX_E_NO_PATH",
+  /** A transform turned a valid message of the old version into one the new version rejects. */
+  TransformUnsound: "ONEX_E_TRANSFORM_UNSOUND",
+  /** `onex diff` found a breaking change that no transform covers. */
+  BreakingChange: "ONEX_E_BREAKING_CHANGE",
   /** A command was called with wrong arguments. */
   Usage: "ONEX_E_USAGE",
   /** A failure inside onex itself; please report it. */

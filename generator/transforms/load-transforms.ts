@@ -1,0 +1,245 @@
+/**
+ * Loading the declarative transforms between adjacent versions (`schemas/vX/from-vY.yaml`):
+ * meta-schema check with located errors, then the rules the meta-schema cannot express
+ * (one operation per lens, lossy markers, every shared message type listed, escape
+ * functions that exist). The result is the lens model the compiler and `onex diff` read.
+ */
+import { existsSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import type { ValidateFunction } from "ajv/dist/2020.js";
+import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { compare } from "../load-version.js";
+import { createAjv } from "../meta-schema.js";
+import type { VersionModel } from "../model.js";
+import { PACKAGE_ROOT } from "../package-root.js";
+import { pointerSegments, readYamlFile, type YamlFile } from "../yaml-file.js";
+
+/** Where the transform meta-schema lives in the package. */
+export const TRANSFORM_META_SCHEMA = join(PACKAGE_ROOT, "schemas", "transform.schema.yaml");
+
+/** The operations a lens can have, written in the upgrade direction. */
+export const LENS_KINDS = ["rename", "add", "remove", "hoist", "plunge", "wrap", "head", "convert", "in", "map", "escape"] as const;
+export type LensKind = (typeof LENS_KINDS)[number];
+
+/** Kinds whose downgrade (or upgrade, for remove/head) can drop data, so the file must say `lossy: true`. */
+const MUST_BE_LOSSY = new Set<LensKind>(["add", "remove", "wrap", "head", "convert"]);
+/** Kinds that never drop data; `lossy: true` on them is a mistake. */
+const NEVER_LOSSY = new Set<LensKind>(["rename", "hoist", "plunge", "in", "map"]);
+
+export type Lens =
+  | { kind: "rename"; from: string; to: string }
+  | { kind: "add" | "remove"; name: string; optional: boolean; default?: unknown }
+  | { kind: "hoist" | "plunge"; host: string; name: string }
+  | { kind: "wrap" | "head"; name: string; hasFallback: boolean; fallback?: unknown }
+  | { kind: "convert"; name: string; mapping: [unknown, unknown][]; fallback: { up: unknown; down: unknown }; id: number }
+  | { kind: "in" | "map"; name: string; lenses: Lens[] }
+  | { kind: "escape"; up: string; down: string; touches: string[] };
+
+/** One adjacent transform, validated. */
+export interface TransformModel {
+  /** The older version, `0.1`. */
+  from: string;
+  /** The newer version, `0.2`. */
+  to: string;
+  /** Path shown in headers and errors, `schemas/v0.2/from-v0.1.yaml`. */
+  file: string;
+  /** sha256 input: the YAML text and the functions module text. */
+  text: string;
+  /** The escape-hatch module's source and its shown path, when the file names one. */
+  functions?: { file: string; source: string };
+  envelope: Lens[];
+  /** Message type -> its own lenses, sorted by type. */
+  types: Map<string, Lens[]>;
+  newTypes: string[];
+  removedTypes: string[];
+}
+
+interface TransformDoc {
+  from: string;
+  to: string;
+  functions?: string;
+  envelope: RawLens[];
+  types: Record<string, RawLens[]>;
+  new_types?: string[];
+  removed_types?: string[];
+}
+type RawLens = Record<string, unknown> & { lossy?: boolean };
+
+let metaValidator: Promise<ValidateFunction> | undefined;
+
+function loadMetaValidator(): Promise<ValidateFunction> {
+  metaValidator ??= readYamlFile(TRANSFORM_META_SCHEMA, "schemas/transform.schema.yaml").then((meta) => createAjv().compile(meta.value as object));
+  return metaValidator;
+}
+
+/**
+ * Loads every `from-v*.yaml` of every version folder. `models` are the loaded versions,
+ * oldest first; each transform must connect a version to the one just before it.
+ */
+export async function loadTransforms(schemasDir: string, models: readonly VersionModel[], displayRoot: string): Promise<TransformModel[]> {
+  const show = (abs: string) => relative(displayRoot, abs).split(sep).join("/");
+  const out: TransformModel[] = [];
+  for (const [index, model] of models.entries()) {
+    const dir = join(schemasDir, model.id);
+    const names = (await readdir(dir)).filter((n) => /^from-v.+\.ya?ml$/.test(n)).sort(compare);
+    for (const name of names) {
+      const yaml = await readYamlFile(join(dir, name), show(join(dir, name)));
+      out.push(await checkTransform(yaml, model, models[index - 1], dir, show));
+    }
+  }
+  return out;
+}
+
+async function checkTransform(
+  yaml: YamlFile,
+  newer: VersionModel,
+  older: VersionModel | undefined,
+  dir: string,
+  show: (abs: string) => string,
+): Promise<TransformModel> {
+  const fail = (path: (string | number)[], message: string): never => {
+    const where = yaml.locate(path);
+    throw new OnexError(ErrorCode.TransformInvalid, `${where.file}:${where.line ?? "?"}:${where.column ?? "?"}: ${message}`, { ...where });
+  };
+  const validate = await loadMetaValidator();
+  if (!validate(yaml.value)) {
+    const issue = validate.errors![0]!;
+    const extra =
+      issue.keyword === "additionalProperties" ? ` "${String(issue.params.additionalProperty)}"` : issue.keyword === "enum" ? ` ${JSON.stringify(issue.params.allowedValues)}` : "";
+    fail(pointerSegments(issue.instancePath), `transform ${issue.instancePath || "(root)"} ${issue.message}${extra}`);
+  }
+  const doc = yaml.value as TransformDoc;
+  if (doc.to !== newer.version) fail(["to"], `"to" is "${doc.to}", but the file is in the folder of v${newer.version}`);
+  if (!older || doc.from !== older.version) {
+    fail(["from"], older ? `"from" is "${doc.from}", but the version before v${newer.version} is v${older.version}; transforms connect adjacent versions` : `v${newer.version} is the oldest version; it has no version to transform from`);
+  }
+  const expectedName = `from-v${doc.from}`;
+  if (!yaml.file.replace(/^.*\//, "").startsWith(`${expectedName}.`)) fail(["from"], `a transform from v${doc.from} must be named ${expectedName}.yaml`);
+
+  let functions: TransformModel["functions"];
+  if (doc.functions !== undefined) {
+    const abs = join(dir, doc.functions);
+    if (!existsSync(abs)) fail(["functions"], `functions module ${show(abs)} does not exist`);
+    functions = { file: show(abs), source: await readFile(abs, "utf8") };
+  }
+
+  let convertIds = 0;
+  const parseLenses = (raw: RawLens[], path: (string | number)[]): Lens[] =>
+    raw.map((item, i) => {
+      const at = [...path, i];
+      const ops = Object.keys(item).filter((k) => (LENS_KINDS as readonly string[]).includes(k)) as LensKind[];
+      if (ops.length !== 1) fail(at, ops.length === 0 ? "a lens needs one operation (" + LENS_KINDS.join(", ") + ")" : `a lens has exactly one operation, this one has ${ops.join(" and ")}`);
+      const kind = ops[0]!;
+      const body = item[kind] as Record<string, unknown>;
+      if (MUST_BE_LOSSY.has(kind) && item.lossy !== true) fail(at, `"${kind}" can drop data in one direction (it then travels in the residue); mark the lens "lossy: true"`);
+      if (NEVER_LOSSY.has(kind) && item.lossy === true) fail([...at, "lossy"], `"${kind}" never drops data; remove "lossy: true"`);
+      switch (kind) {
+        case "rename":
+          return { kind, from: body.from as string, to: body.to as string };
+        case "add":
+        case "remove": {
+          const hasDefault = Object.hasOwn(body, "default");
+          if (hasDefault === (body.optional === true)) fail([...at, kind], `"${kind}" needs either a "default" or "optional: true" (not both)`);
+          return hasDefault ? { kind, name: body.name as string, optional: false, default: body.default } : { kind, name: body.name as string, optional: true };
+        }
+        case "hoist":
+        case "plunge":
+          return { kind, host: body.host as string, name: body.name as string };
+        case "wrap":
+        case "head":
+          return Object.hasOwn(body, "fallback")
+            ? { kind, name: body.name as string, hasFallback: true, fallback: body.fallback }
+            : { kind, name: body.name as string, hasFallback: false };
+        case "convert": {
+          const mapping = (body.mapping as { old: unknown; new: unknown }[]).map((m) => [m.old, m.new] as [unknown, unknown]);
+          const seen = new Set<string>();
+          mapping.forEach(([old], j) => {
+            const key = JSON.stringify(old);
+            if (seen.has(key)) fail([...at, "convert", "mapping", j, "old"], `"convert" maps ${key} twice`);
+            seen.add(key);
+          });
+          return { kind, name: body.name as string, mapping, fallback: body.fallback as { up: unknown; down: unknown }, id: convertIds++ };
+        }
+        case "in":
+        case "map":
+          return { kind, name: body.name as string, lenses: parseLenses(body.lenses as RawLens[], [...at, kind, "lenses"]) };
+        case "escape": {
+          for (const side of ["up", "down"] as const) {
+            const fn = body[side] as string;
+            if (!functions) fail([...at, kind, side], `escape function "${fn}" needs a "functions" module in the transform file`);
+            if (!new RegExp(`export\\s+(async\\s+)?function\\s+${fn.replace(/\$/g, "\\$")}\\b|export\\s+const\\s+${fn.replace(/\$/g, "\\$")}\\b`).test(functions!.source)) {
+              fail([...at, kind, side], `escape function "${fn}" is not exported by ${functions!.file}`);
+            }
+          }
+          return { kind, up: body.up as string, down: body.down as string, touches: body.touches as string[] };
+        }
+      }
+    });
+
+  const envelope = parseLenses(doc.envelope, ["envelope"]);
+  const olderTypes = new Set(older!.messages.map((m) => m.type));
+  const newerTypes = new Set(newer.messages.map((m) => m.type));
+  const types = new Map<string, Lens[]>();
+  for (const type of Object.keys(doc.types).sort(compare)) {
+    if (!olderTypes.has(type) || !newerTypes.has(type)) {
+      fail(["types", type], `"${type}" is not a message type of both v${doc.from} and v${doc.to}; list it under ${olderTypes.has(type) ? "removed_types" : "new_types"}`);
+    }
+    types.set(type, parseLenses(doc.types[type]!, ["types", type]));
+  }
+  for (const type of [...olderTypes].filter((t) => newerTypes.has(t)).sort(compare)) {
+    if (!types.has(type)) fail(["types"], `message type "${type}" is in v${doc.from} and v${doc.to} but has no entry under types (use [] when only the envelope changes)`);
+  }
+  const declared = (key: "new_types" | "removed_types", actual: string[]) => {
+    const list = doc[key] ?? [];
+    list.forEach((type, i) => {
+      if (!actual.includes(type)) fail([key, i], `"${type}" is not a message type only ${key === "new_types" ? `v${doc.to}` : `v${doc.from}`} has`);
+    });
+    for (const type of actual) if (!list.includes(type)) fail([], `message type "${type}" has no counterpart in v${key === "new_types" ? doc.from : doc.to}; declare it under ${key}`);
+    return [...list].sort(compare);
+  };
+  const newTypes = declared("new_types", [...newerTypes].filter((t) => !olderTypes.has(t)).sort(compare));
+  const removedTypes = declared("removed_types", [...olderTypes].filter((t) => !newerTypes.has(t)).sort(compare));
+
+  for (const [type, lenses] of types) {
+    const pointers = new Set<string>();
+    for (const pointer of residuePointers([...envelope, ...lenses], "")) {
+      if (pointers.has(pointer)) fail(["types", type], `two lossy lenses of "${type}" keep residue at ${pointer}; residue pointers must be unique per type`);
+      pointers.add(pointer);
+    }
+  }
+
+  return {
+    from: doc.from,
+    to: doc.to,
+    file: yaml.file,
+    text: yaml.text + (functions ? `\0${functions.source}` : ""),
+    ...(functions ? { functions } : {}),
+    envelope,
+    types,
+    newTypes,
+    removedTypes,
+  };
+}
+
+/** The residue pointer a lens keeps dropped data at: its scope plus the field it works on. */
+export function lensField(lens: Lens): string {
+  switch (lens.kind) {
+    case "rename":
+      return lens.to;
+    case "escape":
+      return lens.touches[0]!;
+    default:
+      return lens.name;
+  }
+}
+
+/** Static residue pointers of lenses that can drop data (inside `map`, `-` stands for any index). */
+function residuePointers(lenses: Lens[], scope: string): string[] {
+  return lenses.flatMap((lens) => {
+    if (lens.kind === "in") return residuePointers(lens.lenses, `${scope}/${lens.name}`);
+    if (lens.kind === "map") return residuePointers(lens.lenses, `${scope}/${lens.name}/-`);
+    if (lens.kind === "rename" || lens.kind === "hoist" || lens.kind === "plunge") return [];
+    return [`${scope}/${lensField(lens)}`];
+  });
+}

@@ -1,0 +1,239 @@
+/**
+ * What generated version adapters share at run time: the residue protocol that makes a
+ * round trip between two versions lossless, and JSON deep equality.
+ *
+ * A generated step converts the fields of a message (everything but `_residue`) with
+ * straight-line code and reports what the target version cannot hold as `dropped`: JSON
+ * Pointer (into the source message, at the stage of the dropping lens) -> value. This file
+ * packs that into the target's `_residue` under the source version's key, and unpacks it
+ * again on the way back. The entry format, for key K:
+ *
+ *   `_residue[K] = { "<pointer>": value, ..., _prior?: <what _residue[K] held before>, _keep?: true }`
+ *
+ * `_prior` keeps a residue entry the message already carried under K (so a message that
+ * went v0.2 -> v0.1 -> v0.2 -> v0.1 still round-trips), `_keep` records that `_residue`
+ * existed and was empty. An entry is only consumed when it is exactly what the reverse
+ * step would have written (checked by running that step); anything else travels through
+ * untouched. That makes each step a bijection between the valid messages of two versions.
+ */
+import { ErrorCode, OnexError } from "./errors.js";
+import { messageTypeOf } from "./message.js";
+import { assertValid } from "./validation.js";
+
+/** A JSON object as adapters see it. */
+export type JsonObject = { [key: string]: unknown };
+
+/** Data a step could not express in its target version: JSON Pointer -> value. */
+export type Dropped = { [pointer: string]: unknown };
+
+/** The residue field of every envelope: version key -> entry object. */
+export type ResidueMap = { [version: string]: JsonObject };
+
+/** A generated straight-line field conversion: returns new fields, records what it dropped. */
+export type FieldConversion = (fields: JsonObject, restore: Dropped, dropped: Dropped) => JsonObject;
+
+/** Context an escape-hatch lens function gets: the protocol blocks of both ends of the step. */
+export interface LensContext {
+  /** A fresh `protocol` block of the version the step reads (v0.0.9 has one too: its manifest values). */
+  sourceProtocol(): JsonObject;
+  /** A fresh `protocol` block of the version the step writes. */
+  targetProtocol(): JsonObject;
+}
+
+/**
+ * An escape-hatch lens: mutates `scope` (a copy the adapter owns; nested values are shared,
+ * so replace them rather than mutate them), may read what it dropped earlier from
+ * `restored`, and returns what it drops now (undefined when nothing).
+ */
+export type LensFunction = (scope: JsonObject, restored: unknown, context: LensContext) => unknown;
+
+/** One adjacent version pair of one message type, as the generator emits it. */
+export interface TransformPair {
+  /** Message type, for error details. */
+  type: string;
+  older: { version: string; validate: (value: unknown) => boolean };
+  newer: { version: string; validate: (value: unknown) => boolean };
+  up: FieldConversion;
+  down: FieldConversion;
+}
+
+/** Which way a step runs over its pair. */
+export type Direction = "up" | "down";
+
+const NO_DATA: Dropped = Object.freeze({}) as Dropped;
+
+/** Runs one adjacent step over a whole message (fields and residue); the input is not modified. */
+export function runTransformStep(message: JsonObject, pair: TransformPair, direction: Direction): JsonObject {
+  const { _residue: residue, ...fields } = message;
+  const reverse: Direction = direction === "up" ? "down" : "up";
+  // The entry the reverse step wrote into this message is keyed by the target version.
+  const readKey = (direction === "up" ? pair.newer : pair.older).version;
+  const writeKey = (direction === "up" ? pair.older : pair.newer).version;
+
+  const read = unpackResidue(residue as ResidueMap | undefined, readKey, (entry, restEmpty) =>
+    entryFits(pair, direction, fields, entry, restEmpty),
+  );
+  const dropped: Dropped = {};
+  const converted = convert(pair, direction)(fields, read.data, dropped);
+  const written = packResidue(read.rest, writeKey, dropped, (entry, restEmpty) => entryFits(pair, reverse, converted, entry, restEmpty));
+  if (written !== undefined) converted._residue = written;
+  return converted;
+}
+
+function convert(pair: TransformPair, direction: Direction): FieldConversion {
+  return direction === "up" ? pair.up : pair.down;
+}
+
+/**
+ * True when `entry`, found in a message with `fields` that `direction` is about to convert,
+ * is exactly what the reverse step writes for the message `direction` produces from it.
+ */
+function entryFits(pair: TransformPair, direction: Direction, fields: JsonObject, entry: unknown, restEmpty: boolean): boolean {
+  if (!isPlainObject(entry)) return false;
+  const { _prior: prior, _keep: keep, ...data } = entry;
+  const hasPrior = Object.hasOwn(entry, "_prior");
+  if (hasPrior && !isPlainObject(prior)) return false;
+  if (Object.hasOwn(entry, "_keep") && (keep !== true || hasPrior || !restEmpty)) return false;
+  if (isEmpty(data) && !(hasPrior && entryFits(pair, direction, fields, prior, restEmpty))) return false;
+  try {
+    const forwardDropped: Dropped = {};
+    const candidate = convert(pair, direction)(fields, data, forwardDropped);
+    // Only steps that drop nothing may consume an entry: otherwise the round trip would
+    // need to interleave two residues, which no transform here does.
+    if (!isEmpty(forwardDropped)) return false;
+    const target = direction === "up" ? pair.newer : pair.older;
+    if (!target.validate(candidate)) return false;
+    const backDropped: Dropped = {};
+    const back = convert(pair, direction === "up" ? "down" : "up")(candidate, NO_DATA, backDropped);
+    return jsonEqual(back, fields) && jsonEqual(backDropped, data);
+  } catch {
+    return false;
+  }
+}
+
+/** Takes the entry under `key` out of `residue` when `fits` accepts it; otherwise leaves everything as is. */
+export function unpackResidue(
+  residue: ResidueMap | undefined,
+  key: string,
+  fits: (entry: unknown, restEmpty: boolean) => boolean,
+): { data: Dropped; rest: ResidueMap | undefined } {
+  if (residue === undefined || !Object.hasOwn(residue, key)) return { data: NO_DATA, rest: residue };
+  const entry = residue[key];
+  const { [key]: _taken, ...others } = residue;
+  if (!fits(entry, isEmpty(others))) return { data: NO_DATA, rest: residue };
+  const { _prior: prior, _keep: keep, ...data } = entry as JsonObject;
+  if (Object.hasOwn(entry as JsonObject, "_prior")) return { data, rest: { ...others, [key]: prior as JsonObject } };
+  return { data, rest: isEmpty(others) && keep !== true ? undefined : others };
+}
+
+/** Adds `dropped` to `residue` under `key`, keeping an entry already there as `_prior` when needed. */
+export function packResidue(
+  residue: ResidueMap | undefined,
+  key: string,
+  dropped: Dropped,
+  fits: (entry: unknown, restEmpty: boolean) => boolean,
+): ResidueMap | undefined {
+  const nothing = isEmpty(dropped);
+  if (residue === undefined) return nothing ? undefined : { [key]: { ...dropped } };
+  if (!Object.hasOwn(residue, key)) {
+    if (nothing) return residue;
+    return { ...residue, [key]: isEmpty(residue) ? { ...dropped, _keep: true } : { ...dropped } };
+  }
+  const { [key]: prior, ...others } = residue;
+  // An entry the other side would not consume can stay as it is: it comes back unchanged.
+  if (nothing && !fits(prior, isEmpty(others))) return residue;
+  return { ...others, [key]: { ...dropped, _prior: prior } };
+}
+
+/** Structural equality of JSON values; object key order does not matter. */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    if (!Object.hasOwn(b, k) || !jsonEqual((a as JsonObject)[k], (b as JsonObject)[k])) return false;
+  }
+  return true;
+}
+
+/** Throws ONEX_E_NO_COUNTERPART: `type` exists in `from` but not in `to`. */
+export function noCounterpart(type: string, from: string, to: string): never {
+  throw new OnexError(ErrorCode.NoCounterpart, `message type "${type}" of v${from} has no counterpart in v${to}`, { type, version: from, from, to });
+}
+
+function isPlainObject(value: unknown): value is JsonObject {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function isEmpty(object: object): boolean {
+  for (const _ in object) return false;
+  return true;
+}
+
+/** One adjacent step of the version graph, as generated/transforms/index.ts declares it. */
+export interface GraphStep {
+  older: string;
+  newer: string;
+  /** Message type -> its pair of adapters. */
+  pairs: { readonly [type: string]: TransformPair };
+  /** Types of `newer` with no counterpart in `older`. */
+  newTypes: readonly string[];
+  /** Types of `older` with no counterpart in `newer`. */
+  removedTypes: readonly string[];
+}
+
+/** The versions the SDK knows (oldest first), their message validators, and the steps between them. */
+export interface VersionGraph {
+  versions: readonly string[];
+  validators: { readonly [version: string]: { readonly [type: string]: (value: unknown) => boolean } };
+  steps: readonly GraphStep[];
+}
+
+/** The steps from `from` to `to`, each with its direction; throws ONEX_E_UNKNOWN_VERSION or ONEX_E_NO_PATH. */
+export function findMigrationPath(graph: VersionGraph, from: string, to: string): { step: GraphStep; direction: Direction }[] {
+  for (const version of [from, to]) {
+    if (!graph.versions.includes(version)) {
+      throw new OnexError(ErrorCode.UnknownVersion, `unknown protocol version "${version}" (known: ${graph.versions.map((v) => `v${v}`).join(", ")})`, { version });
+    }
+  }
+  const a = graph.versions.indexOf(from);
+  const b = graph.versions.indexOf(to);
+  const path: { step: GraphStep; direction: Direction }[] = [];
+  for (let i = a; i !== b; i += a < b ? 1 : -1) {
+    const lo = graph.versions[Math.min(i, a < b ? i + 1 : i - 1)]!;
+    const hi = graph.versions[Math.max(i, a < b ? i + 1 : i - 1)]!;
+    const step = graph.steps.find((s) => s.older === lo && s.newer === hi);
+    if (!step) {
+      throw new OnexError(ErrorCode.NoPath, `no transform connects v${lo} and v${hi}, so v${from} cannot be migrated to v${to} (add schemas/v${hi}/from-v${lo}.yaml)`, { from, to, version: hi });
+    }
+    path.push({ step, direction: a < b ? "up" : "down" });
+  }
+  return path;
+}
+
+/**
+ * Validates `message` against its type in `from`, then runs it through every step to `to`.
+ * Throws ONEX_E_UNKNOWN_TYPE, ONEX_E_VALIDATION, ONEX_E_NO_COUNTERPART or ONEX_E_NO_PATH.
+ */
+export function migrateAlongGraph(graph: VersionGraph, message: unknown, from: string, to: string): JsonObject {
+  const path = findMigrationPath(graph, from, to);
+  const type = messageTypeOf(message, from);
+  const validate = graph.validators[from]?.[type];
+  if (!validate) throw new OnexError(ErrorCode.UnknownType, `"${type}" is not a message type of v${from}`, { version: from, type });
+  assertValid(validate, message, { version: from, type, schemaId: type });
+  let current = message as JsonObject;
+  for (const { step, direction } of path) {
+    const pair = step.pairs[type];
+    const [source, target] = direction === "up" ? [step.older, step.newer] : [step.newer, step.older];
+    if (!pair) noCounterpart(type, source, target);
+    current = runTransformStep(current, pair, direction);
+  }
+  return current;
+}
