@@ -1,0 +1,290 @@
+import { describe, expect, it } from "vitest";
+import * as v0_0_9 from "../../generated/v0.0.9/index.js";
+import * as v0_1 from "../../generated/v0.1/index.js";
+import * as v0_2 from "../../generated/v0.2/index.js";
+import type { StandaloneValidator } from "../../runtime/validation.js";
+import { attestExecution, traceHash, verifyAttestation } from "../../runtime/trust/attestation.js";
+import { verifyExecutionChain } from "../../runtime/trust/execution-chain.js";
+import { agentKeyRecord, buildFingerprint, createNodeIdentity, deriveNodeId, issueAgentKey, verifyAgentKey, verifyNodeIdentity } from "../../runtime/trust/identity.js";
+import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
+import type { AgentKeyRecord, ExecutionAttestationRecord, NodeIdentityRecord, RegistryEntryRecord, SessionGrantRecord } from "../../runtime/trust/records.js";
+import { signRegistryEntry, verifyRegistryEntry } from "../../runtime/trust/registry-entry.js";
+import { GrantBook, issueSessionGrant, RevocationList, revokeSessionGrant, verifySessionGrant } from "../../runtime/trust/session-grant.js";
+import { TrustLedger } from "../../runtime/trust/trust-ledger.js";
+import { catchOnexError, ErrorCode, NOW, ZONE } from "./fixtures.js";
+
+const BUILD = buildFingerprint("onex-node 1.4.2 linux-x64");
+const nodeKey = generateKeyPair();
+const authority = generateKeyPair();
+const authorities = keyRing([authority.publicKey]);
+const identity = createNodeIdentity(nodeKey, BUILD, ZONE);
+const task = { task_id: "t-42", target: identity.node_id, action: "render", priority: 5, input: { scene: "intro" } };
+const result = { task_id: "t-42", status: "succeeded", output: { frames: 3 } };
+
+/** Every version's generated validator of a record, where the version has it. */
+function validatorsOf(record: "AgentKey" | "NodeIdentity" | "RegistryEntry" | "SessionGrant" | "ExecutionAttestation"): StandaloneValidator[] {
+  return [v0_0_9.validators, v0_1.validators, v0_2.validators].flatMap((v) => (record in v ? [(v as Record<string, StandaloneValidator>)[record] as StandaloneValidator] : []));
+}
+
+function expectSchemaValid(record: "AgentKey" | "NodeIdentity" | "RegistryEntry" | "SessionGrant" | "ExecutionAttestation", value: unknown): void {
+  const validators = validatorsOf(record);
+  expect(validators.length).toBeGreaterThan(0);
+  for (const validate of validators) {
+    expect(validate(value), JSON.stringify(validate.errors)).toBe(true);
+  }
+}
+
+function signedEntry(overrides: Partial<RegistryEntryRecord> = {}) {
+  return signRegistryEntry(
+    { node_id: identity.node_id, address: `onex://${ZONE}/node/${identity.node_id}`, zone: ZONE, health: { status: "passing", interval_ms: 5000 }, capabilities: ["render"], registered_at: new Date(NOW - 60_000).toISOString(), ...overrides },
+    nodeKey,
+  );
+}
+
+describe("link 1: agent keypair", () => {
+  it("a self-generated key's record is schema-valid and verifies", () => {
+    const agent = generateKeyPair();
+    const record = agentKeyRecord(agent, { createdAt: new Date(NOW) });
+    expectSchemaValid("AgentKey", record);
+    expect(record.issued_by).toBeUndefined();
+    expect(verifyAgentKey(record).keyId).toBe(agent.keyId);
+  });
+
+  it("a key issued at onboarding names its authority", () => {
+    const { key, record } = issueAgentKey(authority);
+    expectSchemaValid("AgentKey", record);
+    expect(record.issued_by).toBe(authority.keyId);
+    expect(verifyAgentKey(record).keyId).toBe(key.keyId);
+  });
+
+  it("a record whose key id is not the key's fingerprint is rejected", () => {
+    const record = agentKeyRecord(generateKeyPair());
+    const forged: AgentKeyRecord = { ...record, public_key: nodeKey.publicKey.raw.toString("base64url") };
+    expect(catchOnexError(() => verifyAgentKey(forged)).code).toBe(ErrorCode.IdentityMismatch);
+    expect(catchOnexError(() => verifyAgentKey({ ...record, algorithm: "rsa" })).code).toBe(ErrorCode.KeyInvalid);
+    expect(catchOnexError(() => verifyAgentKey({ ...record, public_key: "short" })).code).toBe(ErrorCode.KeyInvalid);
+  });
+});
+
+describe("link 2: node identity", () => {
+  it("is schema-valid and verifies", () => {
+    expectSchemaValid("NodeIdentity", identity);
+    expect(identity.node_id).toMatch(/^node-[0-9a-f]{32}$/);
+    expect(verifyNodeIdentity(identity, { build: BUILD, zone: ZONE }).keyId).toBe(nodeKey.keyId);
+  });
+
+  it("a changed build, zone or key gives a different id", () => {
+    const ids = new Set([
+      identity.node_id,
+      deriveNodeId(nodeKey.publicKey, buildFingerprint("onex-node 1.4.3 linux-x64"), ZONE),
+      deriveNodeId(nodeKey.publicKey, BUILD, "zone.other.org"),
+      deriveNodeId(generateKeyPair().publicKey, BUILD, ZONE),
+    ]);
+    expect(ids.size).toBe(4);
+    expect(deriveNodeId(nodeKey.publicKey.raw, BUILD, ZONE)).toBe(identity.node_id);
+  });
+
+  it("a forged identity (moved zone, swapped build or key, wrong expectations) is rejected", () => {
+    const forgeries: NodeIdentityRecord[] = [
+      { ...identity, zone: "zone.other.org" },
+      { ...identity, build_fingerprint: buildFingerprint("patched") },
+      { ...identity, public_key: generateKeyPair().publicKey.raw.toString("base64url") },
+    ];
+    for (const forged of forgeries) expect(catchOnexError(() => verifyNodeIdentity(forged)).code).toBe(ErrorCode.IdentityMismatch);
+    expect(catchOnexError(() => verifyNodeIdentity(identity, { build: buildFingerprint("other") })).code).toBe(ErrorCode.IdentityMismatch);
+    expect(catchOnexError(() => verifyNodeIdentity(identity, { zone: "zone.other.org" })).code).toBe(ErrorCode.IdentityMismatch);
+  });
+});
+
+describe("link 3: signed registry entry", () => {
+  it("is schema-valid, signed by the node and verifiable with its key or its identity", () => {
+    const entry = signedEntry();
+    expectSchemaValid("RegistryEntry", entry);
+    expect(entry.key_id).toBe(nodeKey.keyId);
+    expect(verifyRegistryEntry(entry, nodeKey.publicKey).node_id).toBe(identity.node_id);
+    expect(verifyRegistryEntry(entry, undefined, { identity }).address).toContain(identity.node_id);
+  });
+
+  it("a forged entry is rejected", () => {
+    const entry = signedEntry();
+    expect(catchOnexError(() => verifyRegistryEntry({ ...entry, address: "onex://evil.org/node/x" }, nodeKey.publicKey)).code).toBe(ErrorCode.SignatureInvalid);
+    expect(catchOnexError(() => verifyRegistryEntry({ ...entry, signature: undefined }, nodeKey.publicKey)).code).toBe(ErrorCode.SignatureMissing);
+    // Signed by another key that claims to be the node.
+    const impostor = generateKeyPair();
+    const byImpostor = signRegistryEntry({ ...entry }, impostor);
+    expect(catchOnexError(() => verifyRegistryEntry(byImpostor, undefined, { identity })).code).toBe(ErrorCode.IdentityMismatch);
+    expect(catchOnexError(() => verifyRegistryEntry({ ...byImpostor, key_id: nodeKey.keyId }, undefined, { identity })).code).toBe(ErrorCode.SignatureInvalid);
+    // Correctly signed, but announcing the node in another zone than its identity.
+    expect(catchOnexError(() => verifyRegistryEntry(signedEntry({ zone: "zone.other.org" }), undefined, { identity })).code).toBe(ErrorCode.IdentityMismatch);
+  });
+
+  it("an entry older than the allowed age is expired", () => {
+    const entry = signedEntry({ registered_at: new Date(NOW - 3_600_000).toISOString() });
+    expect(verifyRegistryEntry(entry, nodeKey.publicKey, { maxAgeMs: 7_200_000, now: NOW }).node_id).toBe(identity.node_id);
+    expect(catchOnexError(() => verifyRegistryEntry(entry, nodeKey.publicKey, { maxAgeMs: 600_000, now: NOW })).code).toBe(ErrorCode.TrustExpired);
+  });
+});
+
+describe("link 4: session grant", () => {
+  const issue = (overrides: Partial<Parameters<typeof issueSessionGrant>[1]> = {}) =>
+    issueSessionGrant(authority, { subject: identity.node_id, zone: ZONE, messageTypes: ["signal.result.ready"], notBefore: NOW - 60_000, expiresAt: NOW + 3_600_000, ...overrides });
+
+  it("is schema-valid, signed by the zone authority and verifies inside its window and scope", () => {
+    const grant = issue();
+    expectSchemaValid("SessionGrant", grant);
+    expect(grant.issuer).toBe(authority.keyId);
+    expect(grant.scopes).toEqual({ message_types: ["signal.result.ready"], zones: [ZONE] });
+    expect(verifySessionGrant(grant, { authorities, now: NOW, messageType: "signal.result.ready", zone: ZONE, subject: identity.node_id }).grant_id).toBe(grant.grant_id);
+  });
+
+  it("expired, not yet valid, revoked, forged and out-of-scope grants fail with their codes", () => {
+    const grant = issue();
+    const check = (g: unknown, extra: object = {}) => catchOnexError(() => verifySessionGrant(g, { authorities, now: NOW, messageType: "signal.result.ready", zone: ZONE, ...extra }));
+    expect(check(grant, { now: NOW + 3_600_000 }).code).toBe(ErrorCode.GrantExpired);
+    expect(check(grant, { now: NOW - 60_001 }).code).toBe(ErrorCode.GrantNotYetValid);
+    const forged: SessionGrantRecord = { ...grant, scopes: { message_types: ["*"], zones: ["*"] } };
+    expect(check(forged)).toMatchObject({ code: ErrorCode.GrantInvalid, details: { reason: "signature" } });
+    expect(check({ ...grant, expires_at: "2099-01-01T00:00:00.000Z" })).toMatchObject({ code: ErrorCode.GrantInvalid, details: { reason: "signature" } });
+    const selfIssued = issueSessionGrant(nodeKey, { subject: identity.node_id, zone: ZONE, messageTypes: ["*"], notBefore: NOW - 1, expiresAt: NOW + 1 });
+    expect(check(selfIssued)).toMatchObject({ code: ErrorCode.GrantInvalid, details: { reason: "issuer" } });
+    expect(check(grant, { messageType: "event.node.register" })).toMatchObject({ code: ErrorCode.GrantInvalid, details: { reason: "scope" } });
+    expect(check(grant, { zone: "zone.other.org" })).toMatchObject({ code: ErrorCode.GrantInvalid, details: { reason: "scope" } });
+    expect(check(grant, { subject: "node-someone-else" })).toMatchObject({ code: ErrorCode.GrantInvalid, details: { reason: "subject" } });
+    expect(check({ grant_id: "g" })).toMatchObject({ code: ErrorCode.GrantInvalid, details: { reason: "shape" } });
+
+    const revocations = new RevocationList(authorities);
+    revocations.add(revokeSessionGrant(grant, authority, { reason: "compromised" }));
+    expect(check(grant, { revocations }).code).toBe(ErrorCode.GrantRevoked);
+    expect(check(grant, { revocations }).message).toContain("compromised");
+  });
+
+  it("only the issuer can revoke, and forged revocations are refused", () => {
+    const grant = issue();
+    const revocations = new RevocationList(authorities);
+    expect(catchOnexError(() => revokeSessionGrant(grant, nodeKey)).code).toBe(ErrorCode.GrantInvalid);
+    const revocation = revokeSessionGrant(grant, authority);
+    expect(catchOnexError(() => revocations.add({ ...revocation, grant_id: "another-grant" })).code).toBe(ErrorCode.SignatureInvalid);
+    const rogue = generateKeyPair();
+    expect(catchOnexError(() => revocations.add({ ...revocation, issuer: rogue.keyId })).code).toBe(ErrorCode.GrantInvalid);
+    expect(revocations.size).toBe(0);
+    revocations.add(revocation);
+    expect(revocations.size).toBe(1);
+    revocations.prune(NOW + 3_600_000);
+    expect(revocations.size).toBe(0);
+  });
+
+  it("a grant book keeps its own copy: mutating the original after adding changes nothing", () => {
+    const book = new GrantBook(authorities);
+    const grant = issue();
+    book.add(grant);
+    grant.scopes.message_types.push("event.node.register");
+    expect(catchOnexError(() => book.authorize([identity.node_id], "event.node.register", ZONE, NOW)).code).toBe(ErrorCode.GrantInvalid);
+    expect(book.authorize([identity.node_id], "signal.result.ready", ZONE, NOW).grant_id).toBe(grant.grant_id);
+  });
+});
+
+describe("link 5: execution attestation", () => {
+  const attest = (overrides: Partial<Parameters<typeof attestExecution>[0]> = {}) =>
+    attestExecution({ task, result, node: identity.node_id, outcome: "succeeded", trustDelta: 0.1, verified: true, executionTime: 1234.5, cost: 0.02, ...overrides }, nodeKey);
+
+  it("is schema-valid, binds the task and result by trace hash and verifies", () => {
+    const attestation = attest();
+    expectSchemaValid("ExecutionAttestation", attestation);
+    expect(attestation.trace_hash).toBe(traceHash(task, result));
+    expect(attestation.trace_hash).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(attestation).toMatchObject({ signer: nodeKey.keyId, cost: 0.02, trust_delta: 0.1, verified: true, execution_time: 1234.5 });
+    expect(verifyAttestation(attestation, { keys: keyRing([nodeKey.publicKey]), task, result }).keyId).toBe(nodeKey.keyId);
+    // The attestation can ride in a v0.1 result message.
+    expect(v0_1.validators.ResultReadyPayload({ ...result, attestation })).toBe(true);
+  });
+
+  it("the trace hash does not depend on key order", () => {
+    expect(traceHash({ b: 1, a: 2 }, { y: [1], x: null })).toBe(traceHash({ a: 2, b: 1 }, { x: null, y: [1] }));
+    expect(traceHash(task, result)).not.toBe(traceHash(task, { ...result, status: "failed" }));
+  });
+
+  it("a forged attestation, or one for another result or task, is rejected", () => {
+    const attestation = attest();
+    const keys = keyRing([nodeKey.publicKey]);
+    expect(catchOnexError(() => verifyAttestation({ ...attestation, trust_delta: 1 }, { keys })).code).toBe(ErrorCode.SignatureInvalid);
+    expect(catchOnexError(() => verifyAttestation(attestation, { keys, task, result: { ...result, output: { frames: 4 } } })).code).toBe(ErrorCode.TraceMismatch);
+    expect(catchOnexError(() => verifyAttestation(attestation, { keys, task: { ...task, task_id: "t-43" }, result })).code).toBe(ErrorCode.TraceMismatch);
+    expect(catchOnexError(() => verifyAttestation(attestation, { keys: keyRing([]) })).code).toBe(ErrorCode.SignerUnknown);
+    expect(catchOnexError(() => attest({ trustDelta: 2 })).code).toBe(ErrorCode.ValidationFailed);
+  });
+});
+
+describe("the whole chain", () => {
+  const registryEntry = signedEntry();
+  const grant = issueSessionGrant(authority, { subject: identity.node_id, zone: ZONE, messageTypes: ["signal.result.ready"], notBefore: NOW - 60_000, expiresAt: NOW + 3_600_000 });
+  const attestation = attestExecution({ task, result, node: identity.node_id, outcome: "succeeded", trustDelta: 0.1, verified: true, executionTime: 50 }, nodeKey);
+  const chain = { identity, registryEntry, grant, attestation, task, result };
+
+  it("verifies end to end", () => {
+    expect(verifyExecutionChain(chain, { authorities, now: NOW, maxRegistryAgeMs: 3_600_000 }).keyId).toBe(nodeKey.keyId);
+  });
+
+  it("breaks at the link that was tampered with", () => {
+    const other = generateKeyPair();
+    const otherAttestation: ExecutionAttestationRecord = attestExecution({ task, result, node: identity.node_id, outcome: "succeeded", trustDelta: 1, verified: true, executionTime: 1 }, other);
+    const revocations = new RevocationList(authorities);
+    revocations.add(revokeSessionGrant(grant, authority));
+    const cases: [object, object, string][] = [
+      [{ identity: { ...identity, zone: "zone.other.org" } }, {}, ErrorCode.IdentityMismatch],
+      [{ registryEntry: { ...registryEntry, address: "onex://evil" } }, {}, ErrorCode.SignatureInvalid],
+      [{ attestation: otherAttestation }, {}, ErrorCode.SignerUnknown],
+      [{ result: { ...result, status: "failed" } }, {}, ErrorCode.TraceMismatch],
+      [{ grant: undefined }, {}, ErrorCode.GrantInvalid],
+      [{}, { now: NOW + 3_600_000 }, ErrorCode.GrantExpired],
+      [{}, { revocations }, ErrorCode.GrantRevoked],
+      [{}, { maxRegistryAgeMs: 1000 }, ErrorCode.TrustExpired],
+    ];
+    for (const [change, options, code] of cases) {
+      expect(catchOnexError(() => verifyExecutionChain({ ...chain, ...change }, { authorities, now: NOW, ...options })).code).toBe(code);
+    }
+  });
+});
+
+describe("trust ledger", () => {
+  const keys = keyRing([nodeKey.publicKey]);
+  const attest = (taskId: string, delta: number, node = identity.node_id) =>
+    attestExecution({ task: { ...task, task_id: taskId }, result: { ...result, task_id: taskId }, node, outcome: delta >= 0 ? "succeeded" : "failed", trustDelta: delta, verified: true, executionTime: 1 }, nodeKey);
+
+  it("applies deltas within bounds and explains every score", () => {
+    const ledger = new TrustLedger({ keys });
+    expect(ledger.score(identity.node_id)).toBe(0.5);
+    ledger.apply(attest("a", 0.3));
+    ledger.apply(attest("b", 0.4)); // clamped: 0.8 + 0.4 → 1
+    ledger.apply(attest("c", -0.25));
+    expect(ledger.score(identity.node_id)).toBeCloseTo(0.75);
+    const why = ledger.explain(identity.node_id);
+    expect(why.entries.map((e) => [e.task_id, e.proposed, Number(e.applied.toFixed(6))])).toEqual([
+      ["a", 0.3, 0.3],
+      ["b", 0.4, 0.2],
+      ["c", -0.25, -0.25],
+    ]);
+    expect(why.initial + why.folded.applied + why.entries.reduce((sum, e) => sum + e.applied, 0)).toBeCloseTo(why.score);
+  });
+
+  it("counts an attestation once and refuses forged ones", () => {
+    const ledger = new TrustLedger({ keys });
+    const attestation = attest("a", 0.1);
+    expect(ledger.apply(attestation)).toBeDefined();
+    expect(ledger.apply(attestation)).toBeUndefined();
+    expect(catchOnexError(() => ledger.apply({ ...attestation, trust_delta: 1, trace_hash: "sha256:" + "0".repeat(64) })).code).toBe(ErrorCode.SignatureInvalid);
+    expect(ledger.score(identity.node_id)).toBeCloseTo(0.6);
+  });
+
+  it("keeps history and entities bounded, folding old entries into an explainable summary", () => {
+    const ledger = new TrustLedger({ keys, maxHistory: 3, maxEntities: 2 });
+    for (let i = 0; i < 10; i++) ledger.apply(attest(`t${i}`, 0.01));
+    const why = ledger.explain(identity.node_id);
+    expect(why.entries).toHaveLength(3);
+    expect(why.folded.count).toBe(7);
+    expect(why.initial + why.folded.applied + why.entries.reduce((sum, e) => sum + e.applied, 0)).toBeCloseTo(why.score);
+    ledger.apply(attest("x", 0.1, "node-b"));
+    ledger.apply(attest("y", 0.1, "node-c"));
+    expect(ledger.size).toBe(2);
+    expect(ledger.explain(identity.node_id).entries).toEqual([]);
+  });
+});
