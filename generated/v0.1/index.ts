@@ -5,7 +5,6 @@
 import { decodeInput, messageClassOf, messageTypeOf, type MessageInput } from "onex/runtime/codegen-v1";
 import { version } from "./manifest.js";
 import { AgentStarted, NodeFailed, NodeRegister, ResultReady, StateUpdate, TaskDispatch } from "./messages.js";
-import { filterEventSubject, parseEventSubject } from "./subjects.js";
 
 export * from "./manifest.js";
 export * from "./messages.js";
@@ -21,11 +20,6 @@ export const messageClasses = {
   "signal.result.ready": ResultReady,
   "signal.state.update": StateUpdate,
   "signal.task.dispatch": TaskDispatch,
-} as const;
-
-/** The subject templates of v0.1 by key, for transports: a wildcard filter and a parser each. */
-export const subjectTemplates = {
-  "event": { template: "jetstream.onex.zone.{zone_id}.{entity_type}.{entity_id}.events", filter: filterEventSubject, parse: parseEventSubject },
 } as const;
 
 /** A message type of v0.1. */

@@ -2,7 +2,7 @@
 // manifest sha256:1a33f635d1344ff219069ca84d54f943ae3bf5e3dc65cb74b1ac7d9792c6ae99
 import { OnexMessage, decodeMessage, newMessageId, nowTimestamp, type MessageInput } from "onex/runtime/codegen-v1";
 import { protocolBlock, version } from "./manifest.js";
-import { buildEventSubject } from "./subjects.js";
+import { buildEventSubject, subjectTemplates } from "./subjects.js";
 import type * as T from "./types.js";
 import * as validators from "./validators.js";
 
@@ -18,8 +18,8 @@ export class AgentStarted extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.1/AgentStarted.json";
   static readonly validate = validators.AgentStarted;
-  /** The key of the subject template this message travels on (see `subjectTemplates`). */
-  static readonly subjectTemplate = "event";
+  /** The subject template this message travels on. */
+  static readonly subjectTemplate = subjectTemplates["event"];
 
   private constructor(data: T.AgentStarted) {
     super();
@@ -65,8 +65,8 @@ export class NodeFailed extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.1/NodeFailed.json";
   static readonly validate = validators.NodeFailed;
-  /** The key of the subject template this message travels on (see `subjectTemplates`). */
-  static readonly subjectTemplate = "event";
+  /** The subject template this message travels on. */
+  static readonly subjectTemplate = subjectTemplates["event"];
 
   private constructor(data: T.NodeFailed) {
     super();
@@ -112,8 +112,8 @@ export class NodeRegister extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.1/NodeRegister.json";
   static readonly validate = validators.NodeRegister;
-  /** The key of the subject template this message travels on (see `subjectTemplates`). */
-  static readonly subjectTemplate = "event";
+  /** The subject template this message travels on. */
+  static readonly subjectTemplate = subjectTemplates["event"];
 
   private constructor(data: T.NodeRegister) {
     super();
@@ -159,8 +159,8 @@ export class ResultReady extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.1/ResultReady.json";
   static readonly validate = validators.ResultReady;
-  /** The key of the subject template this message travels on (see `subjectTemplates`). */
-  static readonly subjectTemplate = "event";
+  /** The subject template this message travels on. */
+  static readonly subjectTemplate = subjectTemplates["event"];
 
   private constructor(data: T.ResultReady) {
     super();
@@ -206,8 +206,8 @@ export class StateUpdate extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.1/StateUpdate.json";
   static readonly validate = validators.StateUpdate;
-  /** The key of the subject template this message travels on (see `subjectTemplates`). */
-  static readonly subjectTemplate = "event";
+  /** The subject template this message travels on. */
+  static readonly subjectTemplate = subjectTemplates["event"];
 
   private constructor(data: T.StateUpdate) {
     super();
@@ -253,8 +253,8 @@ export class TaskDispatch extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.1/TaskDispatch.json";
   static readonly validate = validators.TaskDispatch;
-  /** The key of the subject template this message travels on (see `subjectTemplates`). */
-  static readonly subjectTemplate = "event";
+  /** The subject template this message travels on. */
+  static readonly subjectTemplate = subjectTemplates["event"];
 
   private constructor(data: T.TaskDispatch) {
     super();

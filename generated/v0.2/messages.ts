@@ -2,7 +2,7 @@
 // manifest sha256:d63e423ad2b9ea95eeedf170f86739a459d1acfc621cb2df62f0f5d9752a9024
 import { OnexMessage, decodeMessage, newMessageId, nowTimestamp, type MessageInput } from "onex/runtime/codegen-v1";
 import { protocolBlock, version } from "./manifest.js";
-import { buildEventSubject } from "./subjects.js";
+import { buildEventSubject, subjectTemplates } from "./subjects.js";
 import type * as T from "./types.js";
 import * as validators from "./validators.js";
 
@@ -18,8 +18,8 @@ export class AgentStarted extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.2/AgentStarted.json";
   static readonly validate = validators.AgentStarted;
-  /** The key of the subject template this message travels on (see `subjectTemplates`). */
-  static readonly subjectTemplate = "event";
+  /** The subject template this message travels on. */
+  static readonly subjectTemplate = subjectTemplates["event"];
 
   private constructor(data: T.AgentStarted) {
     super();
@@ -65,8 +65,8 @@ export class AgentStopped extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.2/AgentStopped.json";
   static readonly validate = validators.AgentStopped;
-  /** The key of the subject template this message travels on (see `subjectTemplates`). */
-  static readonly subjectTemplate = "event";
+  /** The subject template this message travels on. */
+  static readonly subjectTemplate = subjectTemplates["event"];
 
   private constructor(data: T.AgentStopped) {
     super();
@@ -112,8 +112,8 @@ export class NodeFailed extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.2/NodeFailed.json";
   static readonly validate = validators.NodeFailed;
-  /** The key of the subject template this message travels on (see `subjectTemplates`). */
-  static readonly subjectTemplate = "event";
+  /** The subject template this message travels on. */
+  static readonly subjectTemplate = subjectTemplates["event"];
 
   private constructor(data: T.NodeFailed) {
     super();
@@ -159,8 +159,8 @@ export class NodeRegister extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.2/NodeRegister.json";
   static readonly validate = validators.NodeRegister;
-  /** The key of the subject template this message travels on (see `subjectTemplates`). */
-  static readonly subjectTemplate = "event";
+  /** The subject template this message travels on. */
+  static readonly subjectTemplate = subjectTemplates["event"];
 
   private constructor(data: T.NodeRegister) {
     super();
@@ -206,8 +206,8 @@ export class ResultReady extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.2/ResultReady.json";
   static readonly validate = validators.ResultReady;
-  /** The key of the subject template this message travels on (see `subjectTemplates`). */
-  static readonly subjectTemplate = "event";
+  /** The subject template this message travels on. */
+  static readonly subjectTemplate = subjectTemplates["event"];
 
   private constructor(data: T.ResultReady) {
     super();
@@ -253,8 +253,8 @@ export class StateUpdate extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.2/StateUpdate.json";
   static readonly validate = validators.StateUpdate;
-  /** The key of the subject template this message travels on (see `subjectTemplates`). */
-  static readonly subjectTemplate = "event";
+  /** The subject template this message travels on. */
+  static readonly subjectTemplate = subjectTemplates["event"];
 
   private constructor(data: T.StateUpdate) {
     super();
@@ -300,8 +300,8 @@ export class TaskDispatch extends OnexMessage {
   static readonly version = version;
   static readonly schemaId = "https://onex.dev/schemas/v0.2/TaskDispatch.json";
   static readonly validate = validators.TaskDispatch;
-  /** The key of the subject template this message travels on (see `subjectTemplates`). */
-  static readonly subjectTemplate = "event";
+  /** The subject template this message travels on. */
+  static readonly subjectTemplate = subjectTemplates["event"];
 
   private constructor(data: T.TaskDispatch) {
     super();
