@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
+import { catchOnexError, ErrorCode, NOW } from "./fixtures.js";
+
+/** A minimal envelope: replay only reads id, time and trust.expires_at. */
+function message(id: string, createdAt: number, expiresAt = createdAt + 3_600_000) {
+  return { id, time: new Date(createdAt).toISOString(), trust: { signer: "k", level: "basic", zone: "z", expires_at: new Date(expiresAt).toISOString() } };
+}
+
+describe("ReplayGuard", () => {
+  it("accepts an id once inside its window, and again once the window has passed", () => {
+    const guard = new ReplayGuard({ windowMs: 60_000 });
+    guard.accept(message("a", NOW), NOW);
+    expect(catchOnexError(() => guard.accept(message("a", NOW), NOW + 1000))).toMatchObject({ code: ErrorCode.Replay, details: { reason: "duplicate", messageId: "a" } });
+    // After the window a replay is refused as stale, not remembered.
+    expect(catchOnexError(() => guard.accept(message("a", NOW), NOW + 60_000))).toMatchObject({ code: ErrorCode.Replay, details: { reason: "stale" } });
+    guard.accept(message("b", NOW), NOW);
+  });
+
+  it("refuses messages from the future beyond the skew, expired ones, and ones without id or time", () => {
+    const guard = new ReplayGuard({ windowMs: 60_000, skewMs: 5000 });
+    guard.accept(message("near-future", NOW + 4000), NOW);
+    expect(catchOnexError(() => guard.accept(message("future", NOW + 6000), NOW)).details.reason).toBe("future");
+    expect(catchOnexError(() => guard.accept(message("expired", NOW - 10_000, NOW - 1), NOW)).details.reason).toBe("expired");
+    expect(catchOnexError(() => guard.accept({ ...message("x", NOW), id: undefined }, NOW)).details.reason).toBe("no-id");
+    expect(catchOnexError(() => guard.accept({ ...message("y", NOW), time: "yesterday" }, NOW)).details.reason).toBe("no-time");
+  });
+
+  it("reads the v0.0.9 timestamp field", () => {
+    const guard = new ReplayGuard();
+    const { time, ...rest } = message("old-version", NOW);
+    guard.accept({ ...rest, timestamp: time }, NOW);
+    expect(catchOnexError(() => guard.accept({ ...rest, timestamp: time }, NOW)).code).toBe(ErrorCode.Replay);
+  });
+
+  it("stays within its memory bound and never lets a forgotten id back in", () => {
+    const guard = new ReplayGuard({ windowMs: 60_000, maxEntries: 100 });
+    for (let i = 0; i < 1000; i++) guard.accept(message(`m${i}`, NOW + i), NOW + 1000);
+    expect(guard.size).toBeLessThanOrEqual(100);
+    // Every id, remembered or forgotten, is refused on replay.
+    for (let i = 0; i < 1000; i++) {
+      expect(catchOnexError(() => guard.accept(message(`m${i}`, NOW + i), NOW + 1000)).code).toBe(ErrorCode.Replay);
+    }
+    // A fresh message newer than everything forgotten is still accepted.
+    guard.accept(message("fresh", NOW + 2000), NOW + 2000);
+  });
+
+  it("forgets expired ids first when full, so normal traffic never saturates", () => {
+    const guard = new ReplayGuard({ windowMs: 1000, maxEntries: 10 });
+    for (let i = 0; i < 100; i++) guard.accept(message(`m${i}`, NOW + i * 500), NOW + i * 500);
+    expect(guard.size).toBeLessThanOrEqual(10);
+    // The latest message's neighbour (still in its window) is remembered.
+    expect(catchOnexError(() => guard.accept(message("m99", NOW + 99 * 500), NOW + 99 * 500)).details.reason).toBe("duplicate");
+  });
+});
