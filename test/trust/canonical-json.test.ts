@@ -59,6 +59,16 @@ describe("canonicalize: strings and keys", () => {
     expect(canonicalize({ a: 1, b: undefined })).toBe('{"a":1}');
   });
 
+  it("agrees with a straightforward reference implementation on arbitrary JSON, small and wide objects alike (property)", () => {
+    const wide = fc.dictionary(fc.string({ unit: "binary" }).filter((k) => (k as string & { isWellFormed(): boolean }).isWellFormed()), fc.jsonValue({ maxDepth: 1 }), { minKeys: 10, maxKeys: 60 });
+    fc.assert(
+      fc.property(fc.oneof(fc.jsonValue(), wide), (value) => {
+        expect(canonicalize(value)).toBe(reference(value));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it("matches JSON.parse round trips for arbitrary JSON (property)", () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {
@@ -71,6 +81,15 @@ describe("canonicalize: strings and keys", () => {
     );
   });
 });
+
+/** RFC 8785 the obvious way: sorted keys, JSON.stringify for strings and numbers. */
+function reference(value: unknown): string {
+  if (Array.isArray(value)) return "[" + value.map(reference).join(",") + "]";
+  if (value !== null && typeof value === "object") {
+    return "{" + Object.keys(value).sort().map((k) => JSON.stringify(k) + ":" + reference((value as Record<string, unknown>)[k])).join(",") + "}";
+  }
+  return JSON.stringify(value === -0 ? 0 : value);
+}
 
 describe("canonicalize: what JSON cannot represent is rejected with ONEX_E_CANONICAL_JSON", () => {
   const cyclic: Record<string, unknown> = { a: 1 };

@@ -1,0 +1,89 @@
+/**
+ * `npm run bench:trust`: the cost of message signing and verification against the bare
+ * Ed25519 operations. The full path signs a typical v0.1 `signal.task.dispatch` (canonical
+ * JSON of the envelope, signature, envelope copy) and verifies it (canonical JSON again,
+ * signer lookup, signature check); the peer is `crypto.sign` + `crypto.verify` over the same
+ * message's canonical bytes, serialized once beforehand. Both run interleaved in the same
+ * process; the printed ratio is the overhead of canonicalization and envelope handling. It
+ * prints; it never fails on timing. Needs the built package (`npm run build`), since the
+ * generated SDK imports `onex/runtime/codegen-v1`.
+ *
+ * BENCH_ROUNDS (default 9) sets interleaved rounds; BENCH_OPS (default 2000) sign+verify pairs per round.
+ */
+import { sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
+import { TaskDispatch } from "../generated/v0.1/index.js";
+import { canonicalize } from "../runtime/trust/canonical-json.js";
+import { generateKeyPair, keyRing } from "../runtime/trust/keys.js";
+import { judge } from "../runtime/trust/policy.js";
+import { messageSigningBytes, signMessage, verifyMessageSignature } from "../runtime/trust/sign-message.js";
+
+const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 9));
+const OPS = Math.max(100, Number(process.env.BENCH_OPS ?? 2000));
+
+const key = generateKeyPair();
+const keys = keyRing([key.publicKey]);
+const zone = "zone.trusted.org";
+const message = TaskDispatch.create({
+  source: { zone, entity_type: "node", entity_id: "node-dispatcher-eu-1" },
+  trust: { signer: key.keyId, level: "verified", zone, expires_at: new Date(Date.now() + 3_600_000).toISOString() },
+  payload: {
+    task_id: "task-7f3c9a",
+    target: "node-render-04",
+    action: "render.frames",
+    priority: 5,
+    deadline: new Date(Date.now() + 600_000).toISOString(),
+    input: { scene: "intro", frames: { from: 1, to: 240 }, resolution: [1920, 1080], quality: 0.85, codec: "av1", tags: ["preview", "hdr"] },
+  },
+});
+const bytes = messageSigningBytes(message);
+const keyOfEntity = (id: string) => (id === "node-dispatcher-eu-1" ? key.keyId : undefined);
+const logger = { warn: () => {} };
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+/** ops/s of `run` executed OPS times. */
+function measure(run: () => void): number {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < OPS; i++) run();
+  return OPS / (Number(process.hrtime.bigint() - start) / 1e9);
+}
+
+// Results go through a sink so the JIT cannot drop the work.
+let sink = 0;
+const raw = () => {
+  const signature = cryptoSign(null, bytes, key.privateKey);
+  if (cryptoVerify(null, bytes, key.publicKey.keyObject, signature)) sink++;
+};
+const full = () => {
+  const signed = signMessage(message, key);
+  if (verifyMessageSignature(signed, keys).keyId === key.keyId) sink++;
+};
+const fullJudged = () => {
+  const signed = signMessage(message, key);
+  if (judge(signed, { keys, zone, keyOfEntity, logger }).accepted) sink++;
+};
+const canonicalOnly = () => {
+  sink += canonicalize(message.toJSON()).length;
+};
+
+for (const run of [raw, full, fullJudged, canonicalOnly]) measure(run); // warm-up
+const results = { raw: [] as number[], full: [] as number[], judged: [] as number[], canonical: [] as number[] };
+const order = [() => results.raw.push(measure(raw)), () => results.full.push(measure(full)), () => results.judged.push(measure(fullJudged)), () => results.canonical.push(measure(canonicalOnly))];
+for (let round = 0; round < ROUNDS; round++) {
+  // Rotate which measurement goes first, so drift in machine load does not favour one of them.
+  for (let i = 0; i < order.length; i++) (order[(round + i) % order.length] as () => void)();
+}
+
+const rawOps = median(results.raw);
+const fullOps = median(results.full);
+const judgedOps = median(results.judged);
+const line = (name: string, ops: number) => `${name.padEnd(52)} ${ops.toFixed(0).padStart(9)} ops/s   ${(rawOps / ops).toFixed(3)}x raw`;
+console.log(`trust bench: v0.1 signal.task.dispatch, ${bytes.length} canonical bytes; median of ${ROUNDS} rounds x ${OPS} ops (node ${process.version})`);
+console.log(line("raw crypto.sign + crypto.verify (pre-serialized)", rawOps));
+console.log(line("signMessage + verifyMessageSignature", fullOps));
+console.log(line("signMessage + judge (default policy)", judgedOps));
+console.log(`${"canonicalize(envelope) alone".padEnd(52)} ${median(results.canonical).toFixed(0).padStart(9)} ops/s`);
+console.log(`ratio full/raw: ${(rawOps / fullOps).toFixed(3)}x (target <= 1.3x)${sink < 0 ? "" : ""}`);
