@@ -84,16 +84,34 @@ export const ErrorCode = {
   TransformUnsound: "ONEX_E_TRANSFORM_UNSOUND",
   /** `onex diff` found a breaking change that no transform covers. */
   BreakingChange: "ONEX_E_BREAKING_CHANGE",
-  /** A version transform file (`schemas/vX/from-vY.yaml`) breaks the transform meta-schema or its rules. */
-  TransformInvalid: "ONEX_E_TRANSFORM_INVALID",
-  /** A message type has no counterpart in the version it is migrated to. */
-  NoCounterpart: "ONEX_E_NO_COUNTERPART",
-  /** No chain of transforms connects the two versions. */
-  NoPath: "ONEX_E_NO_PATH",
-  /** A transform turned a valid message of the old version into one the new version rejects. */
-  TransformUnsound: "ONEX_E_TRANSFORM_UNSOUND",
-  /** `onex diff` found a breaking change that no transform covers. */
-  BreakingChange: "ONEX_E_BREAKING_CHANGE",
+  /** A registry URL has an unknown scheme or malformed options. */
+  RegistryUrl: "ONEX_E_REGISTRY_URL",
+  /** The registry server cannot be reached, or did not answer in time. */
+  RegistryUnavailable: "ONEX_E_REGISTRY_UNAVAILABLE",
+  /** No live registry entry exists at the address (never registered, deregistered, or its TTL lapsed). */
+  NotFound: "ONEX_E_NOT_FOUND",
+  /** A canonical address (`onex://<zone>/<entity_type>/<id>`) is malformed or not in canonical form. */
+  AddressInvalid: "ONEX_E_ADDRESS_INVALID",
+  /** An entry read back from the registry store no longer verifies: it was changed inside the store. */
+  EntryTampered: "ONEX_E_ENTRY_TAMPERED",
+  /** The router found no candidate for a task, or every candidate failed or timed out. */
+  NoRoute: "ONEX_E_NO_ROUTE",
+  /** The NATS server cannot be reached. */
+  ConnectionFailed: "ONEX_E_CONNECTION",
+  /** No JetStream stream accepts the subject (streams not applied yet), or a stream is missing. */
+  NoStream: "ONEX_E_NO_STREAM",
+  /** The stream refused a message because a limit is reached (discard policy `new`). */
+  StreamFull: "ONEX_E_STREAM_FULL",
+  /** The server did not acknowledge a publish in time, even after retries. */
+  PublishTimeout: "ONEX_E_PUBLISH_TIMEOUT",
+  /** Publishing failed for another reason the server gave. */
+  PublishFailed: "ONEX_E_PUBLISH_FAILED",
+  /** The server refused a stream or consumer configuration. */
+  StreamConfig: "ONEX_E_STREAM_CONFIG",
+  /** The connection's permissions do not allow publishing or subscribing on a subject. */
+  PermissionDenied: "ONEX_E_PERMISSION_DENIED",
+  /** A handler gave up on a message `max_deliver` times (dead-letter reason). */
+  HandlerFailed: "ONEX_E_HANDLER_FAILED",
   /** A command was called with wrong arguments. */
   Usage: "ONEX_E_USAGE",
   /** A failure inside onex itself; please report it. */

@@ -1,0 +1,176 @@
+/**
+ * The onex control-plane client on NATS JetStream: typed, validated, signed publishing and
+ * verified, policy-judged subscriptions. Connect once per process and share the client.
+ */
+import { connect as natsConnect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck } from "@nats-io/jetstream";
+import { ErrorCode, OnexError } from "../errors.js";
+import type { MessageClass } from "../message.js";
+import type { KeyPair, KeyResolver } from "../trust/keys.js";
+import { DEFAULT_TRUST_POLICY, type JudgeContext, type TrustPolicy } from "../trust/policy.js";
+import { signMessage } from "../trust/sign-message.js";
+import { assertValid } from "../validation.js";
+import { OnexHeader } from "./headers.js";
+import type { PublishableMessage } from "./protocol-sdk.js";
+import { isRetryable, publishError } from "./publish-errors.js";
+import { openSubscription, type Subscription, type SubscribeOptions } from "./subscription.js";
+import type { TransportMessageClass } from "./protocol-sdk.js";
+
+/** How to connect. */
+export interface ConnectOptions {
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+  servers: string | string[];
+  /** The key this client signs with; its key id becomes `trust.signer`. */
+  identity: KeyPair;
+  /** Keys trusted to sign received messages (`signature` policy). */
+  keys: KeyResolver;
+  /** Trust policy for received messages (defaults: the specification's). */
+  policy?: TrustPolicy;
+  /** The rest of what `judge()` checks against: zone, grants, replay guard, entity keys. */
+  trust?: Omit<JudgeContext, "keys">;
+  /** NATS user and password, or token, when the server requires them. */
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** Client name shown by the server. */
+  name?: string;
+}
+
+/** Publishing knobs. */
+export interface PublishOptions {
+  /** How long to retry (same message id: the server de-duplicates) while the server is unreachable; default 10 s. */
+  retryForMs?: number;
+  /** Per-attempt acknowledgement timeout; default 5 s. */
+  timeoutMs?: number;
+}
+
+/** The result of a publish: the stream and sequence, and whether the server had it already. */
+export interface PublishReceipt {
+  stream: string;
+  sequence: number;
+  duplicate: boolean;
+  subject: string;
+}
+
+/** Connects to NATS and returns the onex client. */
+export async function connect(options: ConnectOptions): Promise<OnexClient> {
+  let nc: NatsConnection;
+  try {
+    nc = await natsConnect({
+      servers: options.servers,
+      name: options.name ?? `onex:${options.identity.keyId}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...(options.user !== undefined ? { user: options.user, pass: options.pass } : {}),
+      ...(options.token !== undefined ? { token: options.token } : {}),
+    });
+  } catch (error) {
+    throw new OnexError(ErrorCode.ConnectionFailed, `cannot connect to ${String(options.servers)}: ${(error as Error).message}`, { servers: options.servers }, { cause: error });
+  }
+  return new OnexClient(nc, options);
+}
+
+/** A connected onex client. */
+export class OnexClient {
+  readonly js: JetStreamClient;
+  readonly #jsm: Promise<JetStreamManager>;
+  readonly #options: ConnectOptions;
+
+  constructor(
+    readonly nc: NatsConnection,
+    options: ConnectOptions,
+  ) {
+    this.#options = options;
+    this.js = jetstream(nc);
+    this.#jsm = jetstreamManager(nc);
+  }
+
+  /** The JetStream manager (streams, consumers). */
+  manager(): Promise<JetStreamManager> {
+    return this.#jsm;
+  }
+
+  /**
+   * Validates, signs and publishes one message on its subject, with its id as `Nats-Msg-Id`
+   * so a retry never stores it twice; resolves once the stream has acknowledged it.
+   */
+  async publish(message: PublishableMessage, options: PublishOptions = {}): Promise<PublishReceipt> {
+    const { subject, bytes, headers, id } = this.#prepare(message);
+    const deadline = Date.now() + (options.retryForMs ?? 10_000);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const ack: PubAck = await this.js.publish(subject, bytes, { msgID: id, headers, timeout: options.timeoutMs ?? 5_000 });
+        return { stream: ack.stream, sequence: ack.seq, duplicate: ack.duplicate, subject };
+      } catch (error) {
+        const failure = publishError(error, subject, id);
+        if (!isRetryable(failure) || Date.now() >= deadline) throw failure;
+        await sleep(Math.min(1_000, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  /**
+   * Publishes many messages with at most `window` acknowledgements outstanding: the
+   * throughput of pipelining, with memory bounded by the window. Resolves with the receipts
+   * in order; the first failure rejects (messages before it are stored).
+   */
+  async publishMany(messages: Iterable<PublishableMessage> | AsyncIterable<PublishableMessage>, options: PublishOptions & { window?: number } = {}): Promise<PublishReceipt[]> {
+    const window = Math.max(1, options.window ?? 256);
+    const receipts: PublishReceipt[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown;
+    let index = 0;
+    for await (const message of messages) {
+      if (failure !== undefined) break;
+      const at = index++;
+      const task: Promise<void> = this.publish(message, options).then(
+        (receipt) => {
+          receipts[at] = receipt;
+        },
+        (error: unknown) => {
+          failure ??= error;
+        },
+      );
+      const tracked = task.finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
+      if (inFlight.size >= window) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    if (failure !== undefined) throw failure;
+    return receipts;
+  }
+
+  /**
+   * Subscribes to messages of the given classes. Each delivery is parsed, verified and judged
+   * by the trust policy before it is yielded; what fails goes to the dead-letter stream.
+   */
+  subscribe<C extends MessageClass>(types: readonly C[], options: SubscribeOptions = {}): Promise<Subscription<ReturnType<C["parse"]>>> {
+    return openSubscription(this, types as unknown as readonly TransportMessageClass[], options, {
+      keys: this.#options.keys,
+      ...this.#options.trust,
+    }, this.#options.policy ?? DEFAULT_TRUST_POLICY) as Promise<Subscription<ReturnType<C["parse"]>>>;
+  }
+
+  /** Drains subscriptions and closes the connection. */
+  async close(): Promise<void> {
+    if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+  }
+
+  #prepare(message: PublishableMessage) {
+    const cls = message.constructor as Partial<TransportMessageClass>;
+    if (typeof cls.validate !== "function" || typeof message.subject !== "function") {
+      throw new OnexError(ErrorCode.ValidationFailed, "publish() takes a generated message instance (create it with <Class>.create or parse)", {});
+    }
+    const data = message.toJSON();
+    assertValid(cls.validate, data, { version: String(cls.version), type: message.type, schemaId: String(cls.schemaId) });
+    const signed = signMessage(data, this.#options.identity);
+    const headers = natsHeaders();
+    headers.set(OnexHeader.Type, message.type);
+    headers.set(OnexHeader.Version, String(cls.version));
+    return { subject: message.subject(), bytes: new TextEncoder().encode(JSON.stringify(signed)), headers, id: message.id };
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

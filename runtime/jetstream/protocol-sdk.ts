@@ -1,0 +1,34 @@
+/**
+ * What the transport needs from a generated SDK module (`onex/v0.1` and friends): its
+ * message classes and subject templates. The runtime takes the module as a value, so it
+ * never imports generated code.
+ */
+import type { MessageClass, OnexMessage } from "../message.js";
+
+/** A generated message class as the transport uses it. */
+export interface TransportMessageClass<M extends OnexMessage = OnexMessage> extends MessageClass<M> {
+  readonly subjectTemplate: SubjectTemplate;
+}
+
+/** A subject template of a generated SDK. */
+export interface SubjectTemplate {
+  /** The manifest key, e.g. `event`. */
+  readonly key: string;
+  readonly template: string;
+  filter(parts?: Record<string, string>): string;
+  parse(subject: string): object;
+}
+
+/** A generated SDK module, e.g. `import * as v0_1 from "onex/v0.1"`. */
+export interface ProtocolSdk {
+  readonly version: string;
+  readonly messageClasses: Readonly<Record<string, TransportMessageClass>>;
+  readonly subjectTemplates: Readonly<Record<string, SubjectTemplate>>;
+}
+
+/** A message instance the client can publish: a generated class instance. */
+export interface PublishableMessage extends OnexMessage {
+  readonly type: string;
+  readonly id: string;
+  subject(): string;
+}

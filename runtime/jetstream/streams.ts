@@ -1,0 +1,122 @@
+/**
+ * The streams a protocol implies: one stream per subject template (all versions share the
+ * subject space, so v0.1 and v0.2 messages live in one stream), and the dead-letter stream.
+ * `applyStreams` creates or updates them idempotently and reports what it changed.
+ */
+import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { ErrorCode, OnexError } from "../errors.js";
+import type { ProtocolSdk } from "./protocol-sdk.js";
+
+/** The dead-letter stream and its subject prefix. */
+export const DEAD_LETTER_STREAM = "ONEX_DLQ";
+export const DEAD_LETTER_SUBJECTS = "onex.dlq.>";
+
+/** Limits of a stream; unset means the server default (unlimited). */
+export interface StreamLimits {
+  maxMessages?: number;
+  maxBytes?: number;
+  maxAgeMs?: number;
+  /** What a full stream does with a new message: refuse it (`new`, the publisher gets ONEX_E_STREAM_FULL) or drop the oldest (`old`). */
+  discard?: "old" | "new";
+  replicas?: number;
+  /** How long the server remembers message ids for de-duplication (default 2 minutes). */
+  duplicateWindowMs?: number;
+}
+
+/** The configuration onex wants for one stream. */
+export interface StreamPlan {
+  name: string;
+  subjects: string[];
+  limits: StreamLimits;
+}
+
+/** The stream name of a subject template key: `event` -> `ONEX_EVENT`. */
+export function streamNameOf(templateKey: string): string {
+  return `ONEX_${templateKey.toUpperCase()}`;
+}
+
+/** The streams the SDKs' subject templates imply, plus the dead-letter stream. */
+export function planStreams(sdks: readonly ProtocolSdk[], limits: StreamLimits = {}, deadLetterLimits: StreamLimits = {}): StreamPlan[] {
+  const byName = new Map<string, StreamPlan>();
+  for (const sdk of sdks) {
+    for (const [key, template] of Object.entries(sdk.subjectTemplates)) {
+      const name = streamNameOf(key);
+      const subject = template.filter();
+      const plan = byName.get(name) ?? { name, subjects: [], limits };
+      if (!plan.subjects.includes(subject)) plan.subjects.push(subject);
+      byName.set(name, plan);
+    }
+  }
+  byName.set(DEAD_LETTER_STREAM, { name: DEAD_LETTER_STREAM, subjects: [DEAD_LETTER_SUBJECTS], limits: deadLetterLimits });
+  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+/** One stream's difference between the plan and the server. */
+export interface StreamChange {
+  name: string;
+  action: "create" | "update" | "unchanged";
+  /** Field -> [server, planned], for updates. */
+  fields: Record<string, [unknown, unknown]>;
+}
+
+const NANOS_PER_MS = 1_000_000;
+
+function desiredConfig(plan: StreamPlan): Partial<StreamConfig> {
+  const l = plan.limits;
+  return {
+    name: plan.name,
+    subjects: [...plan.subjects].sort(),
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_msgs: l.maxMessages ?? -1,
+    max_bytes: l.maxBytes ?? -1,
+    max_age: (l.maxAgeMs ?? 0) * NANOS_PER_MS,
+    discard: l.discard === "new" ? DiscardPolicy.New : DiscardPolicy.Old,
+    num_replicas: l.replicas ?? 1,
+    duplicate_window: (l.duplicateWindowMs ?? 120_000) * NANOS_PER_MS,
+  };
+}
+
+/**
+ * Creates or updates the planned streams so the server matches the plan; with `dryRun`
+ * only reports. Safe to run again and again: an unchanged stream is left alone.
+ */
+export async function applyStreams(jsm: JetStreamManager, plans: readonly StreamPlan[], options: { dryRun?: boolean } = {}): Promise<StreamChange[]> {
+  const changes: StreamChange[] = [];
+  for (const plan of plans) {
+    const desired = desiredConfig(plan) as Partial<StreamConfig> & { name: string };
+    const current = await jsm.streams.info(plan.name).then(
+      (info) => info.config,
+      (error: unknown) => {
+        if (isNotFound(error)) return undefined;
+        throw new OnexError(ErrorCode.StreamConfig, `cannot read stream ${plan.name}: ${(error as Error).message}`, { stream: plan.name }, { cause: error });
+      },
+    );
+    if (current === undefined) {
+      changes.push({ name: plan.name, action: "create", fields: Object.fromEntries(Object.entries(desired).map(([k, v]) => [k, [undefined, v]])) });
+      if (!options.dryRun) await guard(plan.name, () => jsm.streams.add(desired));
+      continue;
+    }
+    const fields: Record<string, [unknown, unknown]> = {};
+    for (const [key, value] of Object.entries(desired)) {
+      const have = key === "subjects" ? [...(current.subjects ?? [])].sort() : (current as unknown as Record<string, unknown>)[key];
+      if (JSON.stringify(have) !== JSON.stringify(value)) fields[key] = [have, value];
+    }
+    const changed = Object.keys(fields).length > 0;
+    changes.push({ name: plan.name, action: changed ? "update" : "unchanged", fields });
+    if (changed && !options.dryRun) await guard(plan.name, () => jsm.streams.update(plan.name, { ...current, ...desired }));
+  }
+  return changes;
+}
+
+function isNotFound(error: unknown): boolean {
+  return /stream not found/i.test((error as Error)?.message ?? "");
+}
+
+async function guard<T>(stream: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw new OnexError(ErrorCode.StreamConfig, `the server refused the configuration of stream ${stream}: ${(error as Error).message}`, { stream }, { cause: error });
+  }
+}

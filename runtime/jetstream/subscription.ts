@@ -1,0 +1,233 @@
+/**
+ * Subscriptions: a pull consumer whose deliveries are parsed, verified and judged by the
+ * trust policy before the caller sees them. What fails goes to the dead-letter stream, so
+ * nothing is dropped silently; in-flight messages are bounded by `maxInFlight`.
+ */
+import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JsMsg } from "@nats-io/jetstream";
+import { ErrorCode, OnexError, isOnexError } from "../errors.js";
+import { judge, type JudgeContext, type TrustPolicy, type TrustWarning } from "../trust/policy.js";
+import { deadLetter } from "./dead-letter.js";
+import { OnexHeader } from "./headers.js";
+import type { TransportMessageClass } from "./protocol-sdk.js";
+import { streamNameOf } from "./streams.js";
+import type { OnexClient } from "./client.js";
+
+/** Where a new consumer starts. An existing durable consumer resumes where it stopped. */
+export type DeliverFrom = "all" | "new" | { fromSequence: number } | { fromTime: Date | string };
+
+/** Subscription options. */
+export interface SubscribeOptions {
+  /** Only messages from this zone / entity type / entity id (subject parts; missing ones match all). */
+  zone?: string;
+  entityType?: string;
+  entityId?: string;
+  /** Subject template params by their manifest names, for templates with other placeholders. */
+  filter?: Record<string, string>;
+  /** Durable consumer name: a subscription with the same name resumes where the last one stopped. */
+  durable?: string;
+  deliver?: DeliverFrom;
+  /** Messages delivered but not yet acknowledged, at most (`max_ack_pending`, and the client's buffer). Default 256. */
+  maxInFlight?: number;
+  /** Deliveries before a message the handler keeps failing is dead-lettered. Default 5. */
+  maxDeliver?: number;
+  /** How long a delivery may stay unacknowledged before redelivery. Default 30 s. */
+  ackWaitMs?: number;
+}
+
+/** One message handed to the caller, verified and judged. */
+export interface Delivery<M> {
+  message: M;
+  /** Advisory trust failures (the message was accepted despite them). */
+  warnings: TrustWarning[];
+  /** The key id whose signature verified, when the signature policy checked it. */
+  signer?: string;
+  subject: string;
+  /** Sequence in the stream: replay from here with `deliver: { fromSequence }`. */
+  sequence: number;
+  /** How often this message has been delivered (1 the first time). */
+  deliveries: number;
+  /** Done: the message will not be delivered again (resolves once the server confirmed). */
+  ack(): Promise<void>;
+  /** Failed: deliver again after `delayMs`; after `maxDeliver` deliveries it is dead-lettered instead. */
+  nak(delayMs?: number): Promise<void>;
+  /** Never deliver again, without dead-lettering. */
+  term(): void;
+  /** Still working: extends the ack deadline. */
+  working(): void;
+}
+
+/** Counts of what a subscription did. */
+export interface SubscriptionStats {
+  delivered: number;
+  deadLettered: number;
+  skipped: number;
+}
+
+/** An open subscription: iterate it for deliveries, `stop()` to end it. */
+export interface Subscription<M> extends AsyncIterable<Delivery<M>> {
+  readonly stream: string;
+  readonly consumer: string;
+  readonly stats: SubscriptionStats;
+  stop(): Promise<void>;
+}
+
+const NANOS_PER_MS = 1_000_000;
+
+/** Opens the consumer and returns the subscription (used by `OnexClient.subscribe`). */
+export async function openSubscription(
+  client: OnexClient,
+  types: readonly TransportMessageClass[],
+  options: SubscribeOptions,
+  context: JudgeContext,
+  policy: TrustPolicy,
+): Promise<Subscription<unknown>> {
+  if (types.length === 0) throw new OnexError(ErrorCode.Usage, "subscribe() needs at least one message class");
+  const template = types[0]!.subjectTemplate;
+  if (types.some((t) => t.subjectTemplate.key !== template.key)) {
+    throw new OnexError(ErrorCode.Usage, "subscribe() takes message classes of one subject template at a time");
+  }
+  const byType = new Map(types.map((t) => [t.type, t]));
+  const stream = streamNameOf(template.key);
+  const parts: Record<string, string> = { ...options.filter };
+  if (options.zone !== undefined) parts.zone_id = options.zone;
+  if (options.entityType !== undefined) parts.entity_type = options.entityType;
+  if (options.entityId !== undefined) parts.entity_id = options.entityId;
+  const maxInFlight = Math.max(1, options.maxInFlight ?? 256);
+  const maxDeliver = Math.max(1, options.maxDeliver ?? 5);
+
+  const jsm = await client.manager();
+  const config: Partial<ConsumerConfig> = {
+    ack_policy: AckPolicy.Explicit,
+    filter_subject: template.filter(parts),
+    max_ack_pending: maxInFlight,
+    max_deliver: maxDeliver,
+    ack_wait: (options.ackWaitMs ?? 30_000) * NANOS_PER_MS,
+    ...deliverPolicy(options.deliver ?? "all"),
+    ...(options.durable !== undefined ? { durable_name: options.durable } : { inactive_threshold: 60_000 * NANOS_PER_MS }),
+  };
+  let info;
+  try {
+    info = options.durable !== undefined ? await jsm.consumers.info(stream, options.durable).catch(() => jsm.consumers.add(stream, config)) : await jsm.consumers.add(stream, config);
+  } catch (error) {
+    const code = /stream not found/i.test((error as Error).message) ? ErrorCode.NoStream : ErrorCode.StreamConfig;
+    throw new OnexError(code, `cannot create the consumer on ${stream}: ${(error as Error).message}`, { stream }, { cause: error });
+  }
+  const consumerName = info.name;
+  const consumer = await client.js.consumers.get(stream, consumerName);
+  const stats: SubscriptionStats = { delivered: 0, deadLettered: 0, skipped: 0 };
+
+  const toDeadLetter = async (msg: JsMsg, reason: OnexError) => {
+    await deadLetter(client.js, msg, consumerName, reason);
+    msg.term(reason.code);
+    stats.deadLettered++;
+  };
+
+  // Messages are pulled in batches of at most `maxInFlight`, one batch at a time, so the
+  // client never holds more than that and no pull is left open when the caller stops.
+  let stopped = false;
+  let batch: { close(): Promise<void | Error> } | undefined;
+  async function* pull(): AsyncGenerator<JsMsg> {
+    while (!stopped) {
+      const current = await consumer.fetch({ max_messages: maxInFlight, expires: 2_000 });
+      batch = current;
+      for await (const msg of current) yield msg;
+      batch = undefined;
+    }
+  }
+
+  async function* deliveries(): AsyncGenerator<Delivery<unknown>> {
+    // Iterated by hand: a for-await would close `pulled` on exit, dropping what the batch holds.
+    const pulled = pull();
+    try {
+      for (let next = await pulled.next(); !next.done; next = await pulled.next()) {
+        const msg = next.value;
+        // Handed back at once rather than left to wait for ack_wait.
+        if (stopped) {
+          msg.nak();
+          continue;
+        }
+        const typeHeader = msg.headers?.get(OnexHeader.Type);
+        // Messages of types this subscription does not handle share the subject; they are not ours to judge.
+        if (typeHeader && !byType.has(typeHeader)) {
+          msg.ack();
+          stats.skipped++;
+          continue;
+        }
+        let message: unknown;
+        try {
+          const cls = byType.get(typeHeader ?? "") ?? classOfBody(msg, byType);
+          message = cls.parse(msg.data);
+        } catch (error) {
+          await toDeadLetter(msg, isOnexError(error) ? error : new OnexError(ErrorCode.ValidationFailed, String(error)));
+          continue;
+        }
+        // A redelivery is the same message again, not a replay: the replay guard sees first deliveries only.
+        const judgeContext = msg.info.deliveryCount > 1 ? { ...context, replay: undefined } : context;
+        const verdict = judge(message as object, judgeContext, policy);
+        if (!verdict.accepted) {
+          await toDeadLetter(msg, verdict.rejection!);
+          continue;
+        }
+        stats.delivered++;
+        yield {
+          message,
+          warnings: verdict.warnings,
+          ...(verdict.verifiedSigner !== undefined ? { signer: verdict.verifiedSigner } : {}),
+          subject: msg.subject,
+          sequence: msg.info.streamSequence,
+          deliveries: msg.info.deliveryCount,
+          ack: () => msg.ackAck().then(() => undefined),
+          nak: async (delayMs?: number) => {
+            if (msg.info.deliveryCount >= maxDeliver) {
+              await toDeadLetter(msg, new OnexError(ErrorCode.HandlerFailed, `the handler failed ${msg.info.deliveryCount} deliveries`, { deliveries: msg.info.deliveryCount }));
+            } else {
+              msg.nak(delayMs);
+            }
+          },
+          term: () => msg.term(),
+          working: () => msg.working(),
+        };
+      }
+    } finally {
+      stopped = true;
+      void batch?.close();
+      // Whatever the current batch still holds goes back to the server.
+      for (let next = await pulled.next(); !next.done; next = await pulled.next()) next.value.nak();
+    }
+  }
+
+  const iterator = deliveries();
+  return {
+    stream,
+    consumer: consumerName,
+    stats,
+    [Symbol.asyncIterator]: () => iterator,
+    async stop() {
+      stopped = true;
+      void batch?.close();
+      await iterator.return(undefined);
+    },
+  };
+}
+
+/** For messages published without the type header (e.g. by another tool): the class of the body's `type`. */
+function classOfBody(msg: JsMsg, byType: Map<string, TransportMessageClass>): TransportMessageClass {
+  let type: unknown;
+  try {
+    type = (JSON.parse(new TextDecoder().decode(msg.data)) as { type?: unknown }).type;
+  } catch (cause) {
+    throw new OnexError(ErrorCode.JsonSyntax, "the message is not valid JSON", { subject: msg.subject }, { cause });
+  }
+  const cls = typeof type === "string" ? byType.get(type) : undefined;
+  if (!cls) throw new OnexError(ErrorCode.UnknownType, `message type ${JSON.stringify(type)} is not one this subscription handles`, { subject: msg.subject });
+  return cls;
+}
+
+function deliverPolicy(from: DeliverFrom): Partial<ConsumerConfig> {
+  if (from === "all") return { deliver_policy: DeliverPolicy.All };
+  if (from === "new") return { deliver_policy: DeliverPolicy.New };
+  if ("fromSequence" in from) return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from.fromSequence };
+  const time = typeof from.fromTime === "string" ? new Date(from.fromTime) : from.fromTime;
+  if (Number.isNaN(time.getTime())) throw new OnexError(ErrorCode.Usage, `deliver.fromTime is not a valid time: ${String(from.fromTime)}`);
+  return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: time.toISOString() };
+}

@@ -1,0 +1,251 @@
+import { headers as natsHeaders, connect as natsConnect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as v0_1 from "../../generated/v0.1/index.js";
+import { ErrorCode } from "../../runtime/errors.js";
+import type { OnexClient } from "../../runtime/jetstream/client.js";
+import { listDeadLetters, replayDeadLetter } from "../../runtime/jetstream/dead-letter.js";
+import { applyStreams, planStreams } from "../../runtime/jetstream/streams.js";
+import type { Delivery, Subscription } from "../../runtime/jetstream/subscription.js";
+import { signMessage } from "../../runtime/trust/sign-message.js";
+import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
+import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { ZONE, applyBundledStreams, client, makeKeys, stateUpdate, taskDispatch } from "./fixtures.js";
+
+let server: NatsServer;
+let raw: NatsConnection;
+const keys = makeKeys();
+let publisher: OnexClient;
+let receiver: OnexClient;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  await applyBundledStreams(server.url);
+  raw = await natsConnect({ servers: server.url });
+  publisher = await client(server.url, keys.node, [keys.node]);
+  receiver = await client(server.url, keys.agent, [keys.node]);
+});
+
+afterAll(async () => {
+  await publisher?.close();
+  await receiver?.close();
+  await raw?.close();
+  await server?.stop();
+});
+
+/** Takes `n` deliveries from a subscription, acknowledging each. */
+async function take<M>(sub: Subscription<M>, n: number, ack = true): Promise<Delivery<M>[]> {
+  const out: Delivery<M>[] = [];
+  if (n === 0) return out;
+  for await (const d of sub) {
+    if (ack) await d.ack();
+    out.push(d);
+    if (out.length === n) break;
+  }
+  return out;
+}
+
+describe("typed, signed publish and subscribe", () => {
+  it("delivers a signed message as an instance of its class, with the signer verified", async () => {
+    const msg = stateUpdate("n-typed", "busy");
+    const receipt = await publisher.publish(msg);
+    expect(receipt).toMatchObject({ stream: "ONEX_EVENT", duplicate: false, subject: msg.subject() });
+
+    const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-typed", deliver: "all" });
+    const [d] = await take(sub, 1);
+    await sub.stop();
+    expect(d!.message).toBeInstanceOf(v0_1.StateUpdate);
+    const state: "idle" | "busy" | "draining" | "offline" = d!.message.payload.state;
+    expect(state).toBe("busy");
+    expect(d!.message.id).toBe(msg.id);
+    expect(d!.message.trust.signer).toBe(keys.node.keyId);
+    expect(d!.message.trust.signature).toMatch(/^ed25519:/);
+    expect(d!.signer).toBe(keys.node.keyId);
+    expect(d!.warnings).toEqual([]);
+    expect(d!.sequence).toBe(receipt.sequence);
+  });
+
+  it("sets type and version headers and de-duplicates by message id", async () => {
+    const msg = stateUpdate("n-dedupe");
+    const first = await publisher.publish(msg);
+    const again = await publisher.publish(msg);
+    expect(again.duplicate).toBe(true);
+    expect(again.sequence).toBe(first.sequence);
+    const stored = (await (await jetstreamManager(raw)).streams.getMessage("ONEX_EVENT", { seq: first.sequence }))!;
+    expect(stored.header.get("Onex-Type")).toBe("signal.state.update");
+    expect(stored.header.get("Onex-Version")).toBe("0.1");
+    expect(stored.header.get("Nats-Msg-Id")).toBe(msg.id);
+  });
+
+  it("refuses to publish a message that no longer validates", async () => {
+    const msg = stateUpdate("n-bad");
+    (msg.payload as { state: string }).state = "asleep";
+    await expect(publisher.publish(msg)).rejects.toMatchObject({ code: ErrorCode.ValidationFailed });
+  });
+
+  it("publishMany pipelines acknowledgements in a bounded window and keeps order", async () => {
+    const messages = Array.from({ length: 500 }, (_, i) => taskDispatch(`t-many-${i}`));
+    const receipts = await publisher.publishMany(messages, { window: 64 });
+    expect(receipts).toHaveLength(500);
+    for (let i = 1; i < receipts.length; i++) expect(receipts[i]!.sequence).toBeGreaterThan(receipts[i - 1]!.sequence);
+  });
+
+  it("filters by zone and entity, and skips types the subscription does not handle", async () => {
+    await publisher.publish(taskDispatch("t-filter"));
+    await publisher.publish(stateUpdate("t-filter"));
+    const sub = await receiver.subscribe([v0_1.TaskDispatch], { zone: ZONE, entityType: "task", entityId: "t-filter" });
+    const [d] = await take(sub, 1);
+    expect(d!.message).toBeInstanceOf(v0_1.TaskDispatch);
+    expect(d!.message.payload.task_id).toBe("t-filter");
+    await sub.stop();
+  });
+});
+
+describe("durable subscriptions and replay", () => {
+  it("a durable consumer resumes where it stopped: nothing lost, nothing twice", async () => {
+    await publisher.publishMany(Array.from({ length: 20 }, () => stateUpdate("n-durable")));
+    const seen: string[] = [];
+    let sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-durable", durable: "durable-test", maxInFlight: 4 });
+    for (const d of await take(sub, 8)) seen.push(d.message.id);
+    await sub.stop();
+    sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-durable", durable: "durable-test", maxInFlight: 4 });
+    for (const d of await take(sub, 12)) seen.push(d.message.id);
+    await sub.stop();
+    expect(new Set(seen).size).toBe(20);
+  });
+
+  it("replays from a sequence and from a time", async () => {
+    const receipts = await publisher.publishMany([0, 1, 2, 3].map((i) => stateUpdate("n-replay", i % 2 ? "busy" : "idle")));
+    const fromSeq = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-replay", deliver: { fromSequence: receipts[2]!.sequence } });
+    const bySeq = await take(fromSeq, 2);
+    await fromSeq.stop();
+    expect(bySeq.map((d) => d.sequence)).toEqual([receipts[2]!.sequence, receipts[3]!.sequence]);
+
+    const fromTime = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-replay", deliver: { fromTime: new Date(Date.now() - 60_000) } });
+    const byTime = await take(fromTime, 4);
+    await fromTime.stop();
+    expect(byTime.map((d) => d.sequence)).toEqual(receipts.map((r) => r.sequence));
+  });
+});
+
+describe("the dead-letter stream", () => {
+  it("forged, expired, malformed, invalid and replayed messages are dead-lettered with their reason and never reach the handler", async () => {
+    const js = jetstream(raw);
+    const subject = stateUpdate("n-dlq").subject();
+    const publishRaw = async (body: string | Uint8Array, id: string) => {
+      const h = natsHeaders();
+      h.set("Onex-Type", "signal.state.update");
+      await js.publish(subject, typeof body === "string" ? new TextEncoder().encode(body) : body, { msgID: id, headers: h });
+    };
+    const good = signMessage(stateUpdate("n-dlq", "idle").toJSON(), keys.node);
+    const forged = signMessage(stateUpdate("n-dlq").toJSON(), keys.stranger);
+    const expiredMsg = stateUpdate("n-dlq");
+    (expiredMsg.trust as { expires_at: string }).expires_at = new Date(Date.now() - 1_000).toISOString();
+    const expired = signMessage(expiredMsg.toJSON(), keys.node);
+    const tampered = { ...signMessage(stateUpdate("n-dlq").toJSON(), keys.node), payload: { state: "offline" } };
+
+    await publishRaw(JSON.stringify(good), "dlq-good");
+    await publishRaw(JSON.stringify(good), "dlq-replayed"); // same message, new de-duplication id: a replay
+    await publishRaw(JSON.stringify(forged), "dlq-forged");
+    await publishRaw(JSON.stringify(expired), "dlq-expired");
+    await publishRaw(JSON.stringify(tampered), "dlq-tampered");
+    await publishRaw("{not json", "dlq-malformed");
+    await publishRaw(JSON.stringify({ ...good, payload: { state: "asleep" } }), "dlq-invalid");
+
+    const guarded = await client(server.url, keys.agent, [keys.node], {
+      trust: { zone: ZONE, replay: new ReplayGuard(), keyOfEntity: () => keys.node.keyId, logger: { warn() {} } },
+    });
+    const sub = await guarded.subscribe([v0_1.StateUpdate], { entityId: "n-dlq", durable: "dlq-test" });
+    const handled: string[] = [];
+    const handler = (async () => {
+      for await (const d of sub) {
+        handled.push(d.message.id);
+        await d.ack();
+      }
+    })();
+    const deadline = Date.now() + 10_000;
+    while (sub.stats.deadLettered < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await sub.stop();
+    await handler;
+    await guarded.close();
+    expect(handled).toEqual([good.id]);
+
+    const letters = (await listDeadLetters(await jetstreamManager(raw))).filter((l) => l.consumer === "dlq-test");
+    const reasons = letters.map((l) => l.reason);
+    expect(reasons).toEqual([
+      ErrorCode.Replay,
+      ErrorCode.SignerUnknown,
+      ErrorCode.TrustExpired,
+      ErrorCode.SignatureInvalid,
+      ErrorCode.JsonSyntax,
+      ErrorCode.ValidationFailed,
+    ]);
+    for (const letter of letters) {
+      expect(letter.subject).toBe(subject);
+      expect(letter.stream).toBe("ONEX_EVENT");
+      expect(letter.originalSequence).toBeGreaterThan(0);
+      expect(letter.deliveries).toBe(1);
+    }
+  });
+
+  it("a message whose handler fails max_deliver times is dead-lettered with the delivery count, and can be replayed", async () => {
+    await publisher.publish(stateUpdate("n-poison", "draining"));
+    const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-poison", durable: "poison", maxDeliver: 3 });
+    let attempts = 0;
+    for await (const d of sub) {
+      attempts++;
+      await d.nak(0);
+      if (attempts === 3) break;
+    }
+    await sub.stop();
+    expect(attempts).toBe(3);
+    const jsm = await jetstreamManager(raw);
+    const letter = (await listDeadLetters(jsm)).find((l) => l.consumer === "poison");
+    expect(letter).toMatchObject({ reason: ErrorCode.HandlerFailed, deliveries: 3, stream: "ONEX_EVENT" });
+
+    const sequence = await replayDeadLetter(jetstream(raw), letter!);
+    const again = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-poison", deliver: { fromSequence: sequence } });
+    const [d] = await take(again, 1);
+    await again.stop();
+    expect(d!.message.payload.state).toBe("draining");
+  });
+});
+
+describe("streams from the manifest", () => {
+  it("apply is idempotent, and --dry-run style planning reports differences without applying them", async () => {
+    const jsm = await jetstreamManager(raw);
+    const plan = planStreams([v0_1]);
+    expect((await applyStreams(jsm, plan)).map((c) => c.action)).toEqual(["unchanged", "unchanged"]);
+    const limited = planStreams([v0_1], { maxMessages: 1_000_000, maxAgeMs: 86_400_000 });
+    const dry = await applyStreams(jsm, limited, { dryRun: true });
+    expect(dry.find((c) => c.name === "ONEX_EVENT")).toMatchObject({ action: "update", fields: { max_msgs: [-1, 1_000_000] } });
+    expect((await jsm.streams.info("ONEX_EVENT")).config.max_msgs).toBe(-1);
+    await applyStreams(jsm, limited);
+    expect((await jsm.streams.info("ONEX_EVENT")).config.max_msgs).toBe(1_000_000);
+    await applyStreams(jsm, plan);
+  });
+
+  it("a full stream with discard `new` is ONEX_E_STREAM_FULL at the publisher", async () => {
+    const small = await startNatsServer();
+    try {
+      await applyBundledStreams(small.url, { maxMessages: 3, discard: "new" });
+      const c = await client(small.url, keys.node, [keys.node]);
+      await c.publishMany([1, 2, 3].map(() => stateUpdate("n-full")));
+      await expect(c.publish(stateUpdate("n-full"), { retryForMs: 0 })).rejects.toMatchObject({ code: ErrorCode.StreamFull });
+      await c.close();
+    } finally {
+      await small.stop();
+    }
+  });
+
+  it("publishing with no stream is ONEX_E_NO_STREAM", async () => {
+    const bare = await startNatsServer();
+    try {
+      const c = await client(bare.url, keys.node, [keys.node]);
+      await expect(c.publish(stateUpdate("n-none"), { retryForMs: 0, timeoutMs: 2_000 })).rejects.toMatchObject({ code: ErrorCode.NoStream });
+      await c.close();
+    } finally {
+      await bare.stop();
+    }
+  });
+});
