@@ -1,0 +1,64 @@
+import { Flags } from "@oclif/core";
+import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { attestExecution } from "../../runtime/trust/attestation.js";
+import { OnexCommand } from "../base-command.js";
+import { readJsonFile, readPrivateKey } from "../key-files.js";
+
+export default class Attest extends OnexCommand {
+  static override summary = "Sign an execution attestation for a task and its result.";
+  static override description =
+    "Computes trace_hash = sha256 of the canonical task and result and signs an ExecutionAttestation with the node's key. --task and --result take the payloads, or whole signal.task.dispatch / signal.result.ready messages (their payloads are used; a result's own attestation is left out). Prints the attestation as JSON.";
+  static override examples = [
+    "<%= config.bin %> attest --key node-1.key --node node-3f2a... --task dispatch.json --result result.json --outcome succeeded --trust-delta 0.05 --execution-time 1830 --cost 0.4 --verified",
+  ];
+
+  static override flags = {
+    key: Flags.string({ description: "The node's private key file.", required: true }),
+    node: Flags.string({ description: "Node id of the node that ran the task.", required: true }),
+    task: Flags.string({ description: "The task: a signal.task.dispatch message or its payload (JSON file).", required: true }),
+    result: Flags.string({ description: "The result: a signal.result.ready message or its payload (JSON file).", required: true }),
+    outcome: Flags.string({ description: "How the task ended.", options: ["succeeded", "failed", "cancelled"], required: true }),
+    "trust-delta": Flags.string({ description: "Proposed reputation change, in [-1, 1].", required: true }),
+    "execution-time": Flags.string({ description: "Wall-clock execution time in ms.", required: true }),
+    cost: Flags.string({ description: "Cost of the execution (>= 0)." }),
+    verified: Flags.boolean({ description: "The result was checked (re-run or validated), not only relayed.", default: false }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Attest);
+    const key = readPrivateKey(flags.key);
+    const task = payloadOf(readJsonFile(flags.task, "task"), "signal.task.dispatch");
+    const result = payloadOf(readJsonFile(flags.result, "result"), "signal.result.ready");
+    if (typeof (task as { task_id?: unknown }).task_id !== "string") throw new OnexError(ErrorCode.ValidationFailed, `${flags.task} has no string task_id`, { file: flags.task });
+    if (result !== null && typeof result === "object" && "attestation" in result) delete (result as { attestation?: unknown }).attestation;
+    const attestation = attestExecution(
+      {
+        task: task as { task_id: string } & Record<string, unknown>,
+        result,
+        node: flags.node,
+        outcome: flags.outcome as "succeeded" | "failed" | "cancelled",
+        trustDelta: number(flags["trust-delta"], "trust-delta"),
+        executionTime: number(flags["execution-time"], "execution-time"),
+        verified: flags.verified,
+        ...(flags.cost === undefined ? {} : { cost: number(flags.cost, "cost") }),
+      },
+      key,
+    );
+    this.log(JSON.stringify(attestation, null, 2));
+    this.logToStderr(`attested task ${attestation.task_id} on ${attestation.node} (${attestation.trace_hash}), signed by ${key.keyId}`);
+  }
+}
+
+/** The payload of a whole message of `type`, or the value itself when it is already a payload. */
+function payloadOf(value: unknown, type: string): Record<string, unknown> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new OnexError(ErrorCode.ValidationFailed, `expected a JSON object (a ${type} message or its payload)`);
+  const record = value as Record<string, unknown>;
+  if (record.type === type && record.payload !== null && typeof record.payload === "object") return { ...(record.payload as Record<string, unknown>) };
+  return { ...record };
+}
+
+function number(text: string, flag: string): number {
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isFinite(value)) throw new OnexError(ErrorCode.Usage, `--${flag} "${text}" is not a number`);
+  return value;
+}

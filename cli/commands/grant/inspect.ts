@@ -1,0 +1,79 @@
+import { Args, Flags } from "@oclif/core";
+import * as v0_1 from "../../../generated/v0.1/index.js";
+import { ErrorCode, OnexError, isOnexError } from "../../../runtime/errors.js";
+import { keyRing } from "../../../runtime/trust/keys.js";
+import { RevocationList, verifySessionGrant } from "../../../runtime/trust/session-grant.js";
+import { assertValid } from "../../../runtime/validation.js";
+import { OnexCommand } from "../../base-command.js";
+import { parseTime, readJsonFile, readPublicKeys } from "../../key-files.js";
+
+export default class GrantInspect extends OnexCommand {
+  static override summary = "Show a session grant and whether it is valid.";
+  static override description =
+    "Validates the grant against the SessionGrant schema and prints its fields and status. With --authority the signature is checked too, and with --revocations whether it was revoked; without --authority the signature is reported as not checked. Exits 1 when the grant is invalid, revoked, expired or not yet valid.";
+  static override examples = ["<%= config.bin %> grant inspect grant.json --authority zone-ca.pub --revocations revocations.json", "<%= config.bin %> grant inspect grant.json --json"];
+
+  static override args = {
+    grant: Args.string({ description: "The grant file (JSON).", required: true }),
+  };
+
+  static override flags = {
+    authority: Flags.string({ description: "Public key file of a zone authority (repeatable).", multiple: true }),
+    revocations: Flags.string({ description: "Revocation list file (JSON array)." }),
+    at: Flags.string({ description: "Judge validity as of this RFC 3339 time instead of now." }),
+    json: Flags.boolean({ description: "Print the grant and its status as JSON.", default: false }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(GrantInspect);
+    const grant = readJsonFile(args.grant, "grant");
+    assertValid(v0_1.validators.SessionGrant, grant, { version: "0.1", schemaId: "SessionGrant" });
+    const record = grant as v0_1.SessionGrant;
+    const now = flags.at === undefined ? Date.now() : parseTime(flags.at, "at");
+    let failure: OnexError | undefined;
+    let signature: "valid" | "not checked" | "invalid" = "not checked";
+    if (flags.authority !== undefined) {
+      const authorities = keyRing(readPublicKeys(flags.authority));
+      const revocations = new RevocationList(authorities);
+      if (flags.revocations !== undefined) {
+        const list = readJsonFile(flags.revocations, "revocation list");
+        for (const revocation of Array.isArray(list) ? list : [list]) revocations.add(revocation);
+      }
+      try {
+        verifySessionGrant(record, { authorities, revocations, now });
+        signature = "valid";
+      } catch (error) {
+        if (!isOnexError(error)) throw error;
+        failure = error;
+        const reason = error.details.reason;
+        signature = error.code === ErrorCode.GrantInvalid && (reason === "signature" || reason === "issuer") ? "invalid" : "valid";
+      }
+    } else if (flags.revocations !== undefined) {
+      throw new OnexError(ErrorCode.Usage, "--revocations needs --authority to check the revocations' signatures");
+    } else if (now < Date.parse(record.not_before)) {
+      failure = new OnexError(ErrorCode.GrantNotYetValid, `grant ${record.grant_id} is valid from ${record.not_before}`);
+    } else if (now >= Date.parse(record.expires_at)) {
+      failure = new OnexError(ErrorCode.GrantExpired, `grant ${record.grant_id} expired at ${record.expires_at}`);
+    }
+    const status = failure === undefined ? "valid" : failure.code;
+    if (flags.json) {
+      this.log(JSON.stringify({ grant: record, status, signature, message: failure?.message ?? null }));
+    } else {
+      const { scopes } = record;
+      this.log(
+        [
+          `grant       ${record.grant_id}`,
+          `subject     ${record.subject}`,
+          `issuer      ${record.issuer}`,
+          `zone        ${record.zone}`,
+          `types       ${scopes.message_types.join(", ") || "(none)"}`,
+          `zones       ${scopes.zones.join(", ") || "(none)"}`,
+          `valid       ${record.not_before} .. ${record.expires_at}`,
+          `signature   ${signature}${signature === "not checked" ? " (pass --authority)" : ""}`,
+          `status      ${status}${failure ? `: ${failure.message}` : ""}`,
+        ].join("\n"),
+      );
+    }
+    if (failure !== undefined) throw failure;
+  }
+}

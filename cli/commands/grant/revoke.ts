@@ -1,0 +1,41 @@
+import { existsSync, writeFileSync } from "node:fs";
+import { Args, Flags } from "@oclif/core";
+import { ErrorCode, OnexError } from "../../../runtime/errors.js";
+import { revokeSessionGrant, verifyGrantAuthenticity } from "../../../runtime/trust/session-grant.js";
+import { keyRing } from "../../../runtime/trust/keys.js";
+import { OnexCommand } from "../../base-command.js";
+import { readJsonFile, readPrivateKey } from "../../key-files.js";
+
+export default class GrantRevoke extends OnexCommand {
+  static override summary = "Revoke a session grant as the authority that issued it.";
+  static override description =
+    "Signs a revocation of the grant with the issuing authority's key. Prints it as JSON, or with --list adds it to a revocation list file (a JSON array, created if missing) that `onex verify --revocations` and `onex grant inspect --revocations` read. Distribute the list to every verifier: a revocation only takes effect where it is known.";
+  static override examples = ["<%= config.bin %> grant revoke grant.json --key zone-ca.key --reason 'node decommissioned' --list revocations.json"];
+
+  static override args = {
+    grant: Args.string({ description: "The grant file (JSON).", required: true }),
+  };
+
+  static override flags = {
+    key: Flags.string({ description: "The issuing authority's private key file.", required: true }),
+    reason: Flags.string({ description: "Why the grant is revoked (recorded in the revocation)." }),
+    list: Flags.string({ description: "Revocation list file to add the revocation to." }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(GrantRevoke);
+    const authority = readPrivateKey(flags.key);
+    // Only a grant this authority really issued can be revoked by it.
+    const grant = verifyGrantAuthenticity(readJsonFile(args.grant, "grant"), keyRing([authority.publicKey]));
+    const revocation = revokeSessionGrant(grant, authority, flags.reason === undefined ? {} : { reason: flags.reason });
+    if (flags.list === undefined) {
+      this.log(JSON.stringify(revocation, null, 2));
+    } else {
+      const existing = existsSync(flags.list) ? readJsonFile(flags.list, "revocation list") : [];
+      if (!Array.isArray(existing)) throw new OnexError(ErrorCode.ValidationFailed, `${flags.list} is not a JSON array of revocations`, { file: flags.list });
+      const list = [...existing.filter((r) => (r as { grant_id?: unknown } | null)?.grant_id !== grant.grant_id || (r as { issuer?: unknown }).issuer !== grant.issuer), revocation];
+      writeFileSync(flags.list, JSON.stringify(list, null, 2) + "\n");
+    }
+    this.logToStderr(`revoked grant ${grant.grant_id} of ${grant.subject}${flags.list ? ` (added to ${flags.list})` : ""}`);
+  }
+}

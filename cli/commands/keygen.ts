@@ -1,0 +1,40 @@
+import { Flags } from "@oclif/core";
+import { exportPrivateKey, exportPublicKey, generateKeyPair } from "../../runtime/trust/keys.js";
+import { OnexCommand } from "../base-command.js";
+import { writePublicFile, writeSecretFile } from "../key-files.js";
+
+export default class Keygen extends OnexCommand {
+  static override summary = "Generate an Ed25519 signing key.";
+  static override description =
+    "Writes <out>.key (the private key, mode 0600) and <out>.pub (the public key), and prints the key id. The private key is printed only with --stdout, which writes no files.";
+  static override examples = ["<%= config.bin %> keygen --out node-1", "<%= config.bin %> keygen --out agent --format compact", "<%= config.bin %> keygen --stdout > vault-import.pem"];
+
+  static override flags = {
+    out: Flags.string({ description: "Path prefix of the key files (<out>.key and <out>.pub).", default: "onex" }),
+    format: Flags.string({ description: "Key file format: PEM (OpenSSL-compatible) or one-line compact text.", options: ["pem", "compact"], default: "pem" }),
+    force: Flags.boolean({ description: "Replace existing key files.", default: false }),
+    stdout: Flags.boolean({ description: "Print the private key to stdout instead of writing files.", default: false }),
+    json: Flags.boolean({ description: "Print the key id and file paths as JSON.", default: false }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Keygen);
+    const format = flags.format as "pem" | "compact";
+    const key = generateKeyPair();
+    if (flags.stdout) {
+      this.log(exportPrivateKey(key, format).trimEnd());
+      this.logToStderr(`key id ${key.keyId} (private key printed to stdout, no files written)`);
+      return;
+    }
+    const privatePath = `${flags.out}.key`;
+    const publicPath = `${flags.out}.pub`;
+    writeSecretFile(privatePath, exportPrivateKey(key, format).trimEnd() + "\n", flags.force);
+    writePublicFile(publicPath, exportPublicKey(key.publicKey, format).trimEnd() + "\n", flags.force);
+    if (flags.json) {
+      this.log(JSON.stringify({ key_id: key.keyId, public_key: key.publicKey.raw.toString("base64url"), private_key_file: privatePath, public_key_file: publicPath }));
+    } else {
+      this.log(key.keyId);
+      this.logToStderr(`wrote ${privatePath} (private, mode 0600) and ${publicPath}`);
+    }
+  }
+}

@@ -1,0 +1,112 @@
+/** The trust commands, run as users run them: the built `onex` (run `npm run build` first; `npm test` does). */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { ExitCode } from "../../cli/exit-codes.js";
+
+const BIN = fileURLToPath(new URL("../../bin/onex.js", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "onex-trust-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function onex(args: string[], input?: string) {
+  const result = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, input, encoding: "utf8" });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const hour = 3_600_000;
+const message = {
+  type: "signal.task.dispatch",
+  id: "6f1c2a4e-1111-4000-8000-000000000001",
+  time: new Date(Date.now() - 1000).toISOString(),
+  protocol: { version: "0.1", compatible_with: ["0.0.9"], declared_by: "onex", schema_manifest_url: "https://onex.dev/schemas/v0.1/manifest.yaml" },
+  source: { zone: "zone.trusted.org", entity_type: "node", entity_id: "node-a" },
+  trust: { signer: "unset", level: "verified", zone: "zone.trusted.org", expires_at: new Date(Date.now() + hour).toISOString() },
+  payload: { task_id: "t-1", target: "node-b", action: "render", priority: 5 },
+};
+
+describe("onex keygen / sign / verify", () => {
+  it("keygen writes the private key with mode 0600 and prints only the key id", () => {
+    const { code, stdout } = onex(["keygen", "--out", "node"]);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toMatch(/^key-[0-9a-f]{32}$/);
+    expect(stdout).not.toContain("PRIVATE");
+    expect(statSync(join(dir, "node.key")).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dir, "node.key"), "utf8")).toContain("BEGIN PRIVATE KEY");
+    expect(readFileSync(join(dir, "node.pub"), "utf8")).toContain("BEGIN PUBLIC KEY");
+    // An existing key is never silently replaced.
+    const again = onex(["keygen", "--out", "node"]);
+    expect(again.code).toBe(ExitCode.Usage);
+    expect(again.stderr).toContain("ONEX_E_USAGE");
+  });
+
+  it("sign then verify accepts; a tampered or foreign message fails with exit 1 and its code", () => {
+    onex(["keygen", "--out", "other", "--format", "compact"]);
+    writeFileSync(join(dir, "msg.json"), JSON.stringify(message));
+    const signed = onex(["sign", "msg.json", "--key", "node.key", "--version", "v0.1"]);
+    expect(signed.code).toBe(0);
+    const line = signed.stdout.trim();
+    expect(JSON.parse(line).trust.signature).toMatch(/^ed25519:/);
+
+    const ok = onex(["verify", "-", "--key", "node.pub", "--json"], line + "\n");
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout.split("\n")[0] as string)).toMatchObject({ accepted: true, code: null });
+
+    const tampered = onex(["verify", "-", "--key", "node.pub"], line.replace('"render"', '"delete"'));
+    expect(tampered.code).toBe(ExitCode.Findings);
+    expect(tampered.stdout).toContain("ONEX_E_SIGNATURE_INVALID");
+
+    const foreign = onex(["verify", "-", "--key", "other.pub", "--json"], line);
+    expect(foreign.code).toBe(ExitCode.Findings);
+    expect(JSON.parse(foreign.stdout.split("\n")[0] as string)).toMatchObject({ accepted: false, code: "ONEX_E_SIGNER_UNKNOWN", policy: "signature" });
+
+    const zone = onex(["verify", "-", "--key", "node.pub", "--zone", "zone.other.org"], line);
+    expect(zone.code).toBe(0);
+    expect(zone.stdout).toContain("warning ONEX_E_ZONE_MISMATCH (zone_match, advisory)");
+    const strictZone = onex(["verify", "-", "--key", "node.pub", "--zone", "zone.other.org", "--policy", "zone_match=strict"], line);
+    expect(strictZone.code).toBe(ExitCode.Findings);
+
+    const badPolicy = onex(["verify", "-", "--key", "node.pub", "--policy", "signature=maybe"], line);
+    expect(badPolicy.code).toBe(ExitCode.Usage);
+    expect(badPolicy.stderr).toContain("ONEX_E_POLICY_INVALID");
+  });
+});
+
+describe("onex grant issue / inspect / revoke", () => {
+  it("issues a grant that inspects as valid, and as revoked once revoked", () => {
+    onex(["keygen", "--out", "ca"]);
+    const issued = onex(["grant", "issue", "--key", "ca.key", "--subject", "node-a", "--zone", "zone.trusted.org", "--type", "signal.task.dispatch", "--expires-in", "1h", "--out", "grant.json"]);
+    expect(issued.code).toBe(0);
+    const grant = JSON.parse(readFileSync(join(dir, "grant.json"), "utf8"));
+    expect(grant).toMatchObject({ subject: "node-a", scopes: { message_types: ["signal.task.dispatch"], zones: ["zone.trusted.org"] } });
+
+    const inspect = onex(["grant", "inspect", "grant.json", "--authority", "ca.pub", "--json"]);
+    expect(inspect.code).toBe(0);
+    expect(JSON.parse(inspect.stdout)).toMatchObject({ status: "valid", signature: "valid" });
+
+    const later = onex(["grant", "inspect", "grant.json", "--authority", "ca.pub", "--at", new Date(Date.now() + 2 * hour).toISOString()]);
+    expect(later.code).toBe(ExitCode.Findings);
+    expect(later.stderr).toContain("ONEX_E_GRANT_EXPIRED");
+
+    expect(onex(["grant", "revoke", "grant.json", "--key", "node.key"]).code).toBe(ExitCode.Findings);
+    expect(onex(["grant", "revoke", "grant.json", "--key", "ca.key", "--list", "revocations.json", "--reason", "rotated"]).code).toBe(0);
+    const revoked = onex(["grant", "inspect", "grant.json", "--authority", "ca.pub", "--revocations", "revocations.json", "--json"]);
+    expect(revoked.code).toBe(ExitCode.Findings);
+    expect(JSON.parse(revoked.stdout)).toMatchObject({ status: "ONEX_E_GRANT_REVOKED" });
+  });
+});
+
+describe("onex attest", () => {
+  it("signs an attestation whose trace hash binds the task and result", () => {
+    writeFileSync(join(dir, "task.json"), JSON.stringify(message));
+    writeFileSync(join(dir, "result.json"), JSON.stringify({ task_id: "t-1", status: "succeeded", output: { frames: 3 } }));
+    const out = onex(["attest", "--key", "node.key", "--node", "node-a", "--task", "task.json", "--result", "result.json", "--outcome", "succeeded", "--trust-delta", "0.1", "--execution-time", "120", "--verified"]);
+    expect(out.code).toBe(0);
+    const attestation = JSON.parse(out.stdout);
+    expect(attestation).toMatchObject({ task_id: "t-1", node: "node-a", outcome: "succeeded", trust_delta: 0.1, verified: true, execution_time: 120 });
+    expect(attestation.trace_hash).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(attestation.signature).toMatch(/^ed25519:/);
+  });
+});
