@@ -9,6 +9,8 @@ export const ExitCode = {
   Usage: 2,
   /** An input file (manifest, schema, template, message file) is broken or missing. */
   BadInput: 3,
+  /** A server the command needs (the registry) cannot be reached. */
+  Unavailable: 69,
   /** A bug in onex. */
   Internal: 70,
 } as const;
@@ -30,12 +32,17 @@ const TRUST_FINDINGS = new Set<string>([
   ErrorCode.TraceMismatch,
   ErrorCode.Replay,
 ]);
+// A registry lookup that finds nothing, or a stored entry that fails re-verification, is a finding too.
+const REGISTRY_FINDINGS = new Set<string>([ErrorCode.NotFound, ErrorCode.EntryTampered, ErrorCode.NoRoute]);
+const REGISTRY_USAGE = new Set<string>([ErrorCode.RegistryUrl, ErrorCode.AddressInvalid]);
 const USAGE = new Set<string>([ErrorCode.Usage, ErrorCode.UnknownVersion, ErrorCode.PolicyInvalid]);
 
 /** The exit code an error with this code ends the command with. */
 export function exitCodeFor(code: string): number {
   if (FINDINGS.has(code) || TRUST_FINDINGS.has(code)) return ExitCode.Findings;
-  if (USAGE.has(code)) return ExitCode.Usage;
+  if (REGISTRY_FINDINGS.has(code)) return ExitCode.Findings;
+  if (USAGE.has(code) || REGISTRY_USAGE.has(code)) return ExitCode.Usage;
+  if (code === ErrorCode.RegistryUnavailable) return ExitCode.Unavailable;
   if (code === ErrorCode.Internal) return ExitCode.Internal;
   return ExitCode.BadInput;
 }

@@ -1,0 +1,202 @@
+/**
+ * The Consul registry adapter (`consul` client, Consul's documented HTTP API). Each entity
+ * is a Consul service with a TTL check (so Consul's own health views show it) and a KV key,
+ * `<prefix><zone token>/<entity_type>/<id token>`, holding the signed entry. The KV key is
+ * acquired by a session with the same TTL and `behavior=delete`, so Consul deletes the
+ * entry when heartbeats stop. A heartbeat renews the session and passes the check. Watches
+ * are blocking queries on the KV prefix (the client's `watch` helper).
+ *
+ * Consul sessions cannot live shorter than 10 s, so the effective TTL is at least that.
+ * A deregistration removes the service before the key; a watcher that sees a key vanish
+ * while its service still exists therefore knows the node expired rather than left.
+ *
+ * No Consul agent runs in CI: this adapter is exercised by the conformance suite only when
+ * CONSUL_HTTP_ADDR is set (see docs/registry.md).
+ */
+import Consul from "consul";
+import { ErrorCode, OnexError } from "../errors.js";
+import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
+import { EntityType, type CanonicalAddress } from "./address.js";
+import { ChangeQueue } from "./change-queue.js";
+import type { RegistryStore, StoreChange, StorePrefix, StoredValue } from "./registry.js";
+
+/** Options of the Consul adapter. */
+export interface ConsulStoreOptions {
+  /** `host:port` of a Consul agent's HTTP API. */
+  host: string;
+  /** KV prefix (default `onex/registry/`). */
+  prefix?: string;
+  ttlMs: number;
+  /** ACL token. */
+  token?: string;
+}
+
+/** Consul's minimum session TTL. */
+export const CONSUL_MIN_TTL_MS = 10_000;
+const ENTITY_TYPES = new Set<string>(Object.values(EntityType));
+
+interface KvItem {
+  Key: string;
+  Value: string | null;
+  ModifyIndex: number;
+  Session?: string;
+}
+
+type ConsulClient = InstanceType<typeof Consul>;
+
+/** Connects to a Consul agent and checks it answers. */
+export async function openConsulStore(options: ConsulStoreOptions): Promise<RegistryStore> {
+  const [host, port] = options.host.split(":");
+  const client = new Consul({ host: host!, port: Number(port ?? 8500), ...(options.token ? { defaults: { token: options.token } } : {}) });
+  try {
+    await client.status.leader();
+  } catch (cause) {
+    throw new OnexError(ErrorCode.RegistryUnavailable, `cannot reach Consul at ${options.host}: ${(cause as Error).message}`, { host: options.host }, { cause });
+  }
+  return new ConsulStore(client, options.prefix ?? "onex/registry/", Math.max(CONSUL_MIN_TTL_MS, options.ttlMs));
+}
+
+class ConsulStore implements RegistryStore {
+  readonly kind = "consul";
+
+  constructor(
+    readonly client: ConsulClient,
+    readonly prefix: string,
+    readonly ttlMs: number,
+  ) {}
+
+  keyOf(key: CanonicalAddress): string {
+    return `${this.prefix}${encodeSubjectToken(key.zone)}/${key.entityType}/${encodeSubjectToken(key.id)}`;
+  }
+
+  serviceIdOf(key: CanonicalAddress): string {
+    return `onex-${encodeSubjectToken(key.zone)}-${key.entityType}-${encodeSubjectToken(key.id)}`;
+  }
+
+  parseKey(raw: string): CanonicalAddress | undefined {
+    if (!raw.startsWith(this.prefix)) return undefined;
+    const parts = raw.slice(this.prefix.length).split("/");
+    if (parts.length !== 3 || !ENTITY_TYPES.has(parts[1]!)) return undefined;
+    try {
+      return { zone: decodeSubjectToken(parts[0]!), entityType: parts[1] as EntityType, id: decodeSubjectToken(parts[2]!) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async put(key: CanonicalAddress, value: string, expectedRevision?: string): Promise<boolean> {
+    const ttl = `${Math.ceil(this.ttlMs / 1_000)}s`;
+    return this.#call(async () => {
+      const serviceId = this.serviceIdOf(key);
+      await this.client.agent.service.register({
+        id: serviceId,
+        name: `onex-${key.entityType}`,
+        tags: [`zone=${key.zone}`, `entity_type=${key.entityType}`],
+        check: { ttl, deregistercriticalserviceafter: "1m", status: "passing" } as never,
+      });
+      const session = (await this.client.session.create({ name: serviceId, ttl, behavior: "delete", lockdelay: "0s" })) as { ID: string };
+      const previous = (await this.client.kv.get({ key: this.keyOf(key) })) as KvItem | null;
+      const ok = await this.client.kv.set({
+        key: this.keyOf(key),
+        value,
+        acquire: session.ID,
+        ...(expectedRevision === undefined ? {} : { cas: expectedRevision === "" ? 0 : Number(expectedRevision) }),
+      });
+      // The previous session held only this key; the new one holds it now.
+      const stale = ok ? previous?.Session : session.ID;
+      if (stale) await this.client.session.destroy(stale).catch(() => undefined);
+      return ok;
+    });
+  }
+
+  async get(key: CanonicalAddress): Promise<StoredValue | undefined> {
+    const item = await this.#call(() => this.client.kv.get({ key: this.keyOf(key) }) as Promise<KvItem | null>);
+    return item?.Value == null ? undefined : { key, value: item.Value, revision: String(item.ModifyIndex) };
+  }
+
+  async heartbeat(key: CanonicalAddress): Promise<boolean> {
+    return this.#call(async () => {
+      const item = (await this.client.kv.get({ key: this.keyOf(key) })) as KvItem | null;
+      if (item === null || !item.Session) return false;
+      const renewed = (await this.client.session.renew(item.Session).catch(() => [])) as unknown[];
+      if (!Array.isArray(renewed) || renewed.length === 0) return false;
+      await this.client.agent.check.pass({ id: `service:${this.serviceIdOf(key)}` }).catch(() => undefined);
+      return true;
+    });
+  }
+
+  async delete(key: CanonicalAddress): Promise<boolean> {
+    return this.#call(async () => {
+      const item = (await this.client.kv.get({ key: this.keyOf(key) })) as KvItem | null;
+      // Service first: a watcher that then sees the key vanish finds no service and reports a departure.
+      await this.client.agent.service.deregister(this.serviceIdOf(key)).catch(() => undefined);
+      if (item === null) return false;
+      await this.client.kv.del({ key: this.keyOf(key) });
+      if (item.Session) await this.client.session.destroy(item.Session).catch(() => undefined);
+      return true;
+    });
+  }
+
+  async list(prefix: StorePrefix): Promise<StoredValue[]> {
+    const items = await this.#call(() => this.client.kv.get({ key: this.#scope(prefix), recurse: true }) as Promise<KvItem[] | KvItem | null>);
+    return this.#values(items, prefix);
+  }
+
+  watch(prefix: StorePrefix, signal: AbortSignal): AsyncIterable<StoreChange> {
+    const queue = new ChangeQueue<StoreChange>(signal);
+    let known: Map<string, StoredValue> | undefined;
+    let chain = Promise.resolve();
+    const watch = this.client.watch({ method: this.client.kv.get, options: { key: this.#scope(prefix), recurse: true } as never });
+    watch.on("change", (data: KvItem[] | KvItem | null) => {
+      // Blocking-query results are whole snapshots; diff them against the last one, in order.
+      chain = chain.then(async () => {
+        const values = this.#values(data, prefix);
+        const next = new Map(values.map((v) => [this.keyOf(v.key), v]));
+        const initial = known === undefined;
+        for (const [k, v] of next) {
+          if (known?.get(k)?.revision !== v.revision) queue.push({ op: "put", stored: v, initial });
+        }
+        for (const [k, v] of known ?? []) {
+          if (next.has(k)) continue;
+          const services = (await this.client.agent.service.list().catch(() => ({}))) as Record<string, unknown>;
+          queue.push({ op: "delete", key: v.key, reason: Object.hasOwn(services, this.serviceIdOf(v.key)) ? "expired" : "deregistered" });
+        }
+        known = next;
+      });
+    });
+    // The helper retries with back-off on errors, which is what carries a watch across agent restarts.
+    watch.on("error", () => undefined);
+    signal.addEventListener("abort", () => watch.end(), { once: true });
+    return queue;
+  }
+
+  async close(): Promise<void> {
+    // The HTTP client holds no connection to close.
+  }
+
+  #scope(prefix: StorePrefix): string {
+    if (prefix.zone === undefined) return this.prefix;
+    return `${this.prefix}${encodeSubjectToken(prefix.zone)}/${prefix.entityType === undefined ? "" : prefix.entityType + "/"}`;
+  }
+
+  #values(items: KvItem[] | KvItem | null, prefix: StorePrefix): StoredValue[] {
+    const list = items === null ? [] : Array.isArray(items) ? items : [items];
+    const values: StoredValue[] = [];
+    for (const item of list) {
+      const key = this.parseKey(item.Key);
+      if (key === undefined || item.Value == null) continue;
+      if (prefix.entityType !== undefined && key.entityType !== prefix.entityType) continue;
+      values.push({ key, value: item.Value, revision: String(item.ModifyIndex) });
+    }
+    return values;
+  }
+
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (cause) {
+      if (cause instanceof OnexError) throw cause;
+      throw new OnexError(ErrorCode.RegistryUnavailable, `Consul request failed: ${(cause as Error).message}`, {}, { cause });
+    }
+  }
+}

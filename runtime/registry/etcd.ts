@@ -1,0 +1,229 @@
+/**
+ * The etcd registry adapter (`etcd3` client). Each entry is one key,
+ * `<prefix><zone token>/<entity_type>/<id token>`, attached to its own lease whose TTL is
+ * the registry TTL: a heartbeat is a lease keep-alive, and etcd itself deletes the key when
+ * the lease lapses, so an expiry is exactly one delete event of exactly that key.
+ *
+ * etcd reports a lease expiry and a deliberate delete the same way, so a deregistration
+ * writes a short-lived `#departed` marker beside the key in the same transaction; watchers
+ * see the marker first and tell the two apart. (`#` never occurs in a token.)
+ */
+import { Etcd3, type IKeyValue } from "etcd3";
+import { ErrorCode, OnexError } from "../errors.js";
+import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
+import { EntityType, type CanonicalAddress } from "./address.js";
+import { ChangeQueue } from "./change-queue.js";
+import type { RegistryStore, StoreChange, StorePrefix, StoredValue } from "./registry.js";
+
+/** Options of the etcd adapter. */
+export interface EtcdStoreOptions {
+  /** Client URLs (`http://host:2379`). */
+  hosts: string[];
+  /** Key prefix (default `/onex/registry/`). */
+  prefix?: string;
+  ttlMs: number;
+  /** How long one call may take before the registry counts as unavailable (default 5 s). */
+  callTimeoutMs?: number;
+}
+
+const DEPARTED = "#departed";
+// Long enough for every watcher to see it, short enough not to pile up.
+const DEPARTED_TTL_S = 30;
+const ENTITY_TYPES = new Set<string>(Object.values(EntityType));
+
+/** Connects to etcd and checks it answers. */
+export async function openEtcdStore(options: EtcdStoreOptions): Promise<RegistryStore> {
+  const client = new Etcd3({ hosts: options.hosts, dialTimeout: options.callTimeoutMs ?? 5_000 });
+  const store = new EtcdStore(client, options.prefix ?? "/onex/registry/", options.ttlMs, options.callTimeoutMs ?? 5_000);
+  try {
+    await store.ping();
+  } catch (cause) {
+    client.close();
+    throw new OnexError(ErrorCode.RegistryUnavailable, `cannot reach etcd at ${options.hosts.join(", ")}: ${(cause as Error).message}`, { hosts: options.hosts }, { cause });
+  }
+  return store;
+}
+
+class EtcdStore implements RegistryStore {
+  readonly kind = "etcd";
+  readonly #ttlSeconds: number;
+
+  constructor(
+    readonly client: Etcd3,
+    readonly prefix: string,
+    readonly ttlMs: number,
+    readonly callTimeoutMs: number,
+  ) {
+    // etcd leases count whole seconds; round up so a node is never expired early.
+    this.#ttlSeconds = Math.max(1, Math.ceil(ttlMs / 1_000));
+  }
+
+  async ping(): Promise<void> {
+    await this.client.get(this.prefix).exec();
+  }
+
+  keyOf(key: CanonicalAddress): string {
+    return `${this.prefix}${encodeSubjectToken(key.zone)}/${key.entityType}/${encodeSubjectToken(key.id)}`;
+  }
+
+  parseKey(raw: string): CanonicalAddress | undefined {
+    if (!raw.startsWith(this.prefix)) return undefined;
+    const parts = raw.slice(this.prefix.length).split("/");
+    if (parts.length !== 3 || !ENTITY_TYPES.has(parts[1]!)) return undefined;
+    try {
+      return { zone: decodeSubjectToken(parts[0]!), entityType: parts[1] as EntityType, id: decodeSubjectToken(parts[2]!) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async put(key: CanonicalAddress, value: string, expectedRevision?: string): Promise<boolean> {
+    const k = this.keyOf(key);
+    return this.#call(async () => {
+      const previous = await this.#raw(k);
+      const { ID: lease } = await this.client.leaseClient.leaseGrant({ TTL: this.#ttlSeconds, ID: 0 });
+      const put = this.client.put(k).value(value).lease(lease);
+      let ok: boolean;
+      if (expectedRevision === undefined) {
+        await put.exec();
+        ok = true;
+      } else {
+        // mod_revision 0 is etcd's "key does not exist".
+        const result = await this.client.if(k, "Mod", "==", expectedRevision === "" ? 0 : expectedRevision).then(put).commit();
+        ok = result.succeeded;
+      }
+      // The old lease only ever held this key; the new one holds it now.
+      const stale = ok ? previous?.lease : lease;
+      if (stale !== undefined && stale !== "0") await this.client.leaseClient.leaseRevoke({ ID: stale }).catch(() => undefined);
+      return ok;
+    });
+  }
+
+  async get(key: CanonicalAddress): Promise<StoredValue | undefined> {
+    const raw = await this.#call(() => this.#raw(this.keyOf(key)));
+    return raw === undefined ? undefined : { key, value: raw.value.toString(), revision: raw.mod_revision };
+  }
+
+  async heartbeat(key: CanonicalAddress): Promise<boolean> {
+    return this.#call(async () => {
+      const raw = await this.#raw(this.keyOf(key));
+      if (raw === undefined || raw.lease === "0") return false;
+      const stream = await this.client.leaseClient.leaseKeepAlive({ deadline: Date.now() + this.callTimeoutMs });
+      try {
+        const response = await new Promise<{ TTL: string }>((resolve, reject) => {
+          stream.on("data", resolve);
+          stream.on("error", reject);
+          stream.write({ ID: raw.lease });
+        });
+        return Number(response.TTL) > 0;
+      } finally {
+        stream.end();
+      }
+    });
+  }
+
+  async delete(key: CanonicalAddress): Promise<boolean> {
+    const k = this.keyOf(key);
+    return this.#call(async () => {
+      const raw = await this.#raw(k);
+      if (raw === undefined) return false;
+      const { ID: markerLease } = await this.client.leaseClient.leaseGrant({ TTL: DEPARTED_TTL_S, ID: 0 });
+      // Marker first, then the delete, in one transaction: watchers see both at one revision, in this order.
+      const result = await this.client
+        .if(k, "Mod", "==", raw.mod_revision)
+        .then(this.client.put(k + DEPARTED).value("").lease(markerLease), this.client.delete().key(k))
+        .commit();
+      if (raw.lease !== "0") await this.client.leaseClient.leaseRevoke({ ID: raw.lease }).catch(() => undefined);
+      return result.succeeded;
+    });
+  }
+
+  async list(prefix: StorePrefix): Promise<StoredValue[]> {
+    const kvs = await this.#call(() => this.client.getAll().prefix(this.#scope(prefix)).exec());
+    const values: StoredValue[] = [];
+    for (const kv of kvs.kvs) {
+      const key = this.parseKey(kv.key.toString());
+      if (key !== undefined && this.#inScope(key, prefix)) values.push({ key, value: kv.value.toString(), revision: kv.mod_revision });
+    }
+    return values;
+  }
+
+  watch(prefix: StorePrefix, signal: AbortSignal): AsyncIterable<StoreChange> {
+    const queue = new ChangeQueue<StoreChange>(signal);
+    const scope = this.#scope(prefix);
+    const departed = new Set<string>();
+    const start = async () => {
+      // Snapshot, then watch from the next revision: nothing between the two is missed.
+      const snapshot = await this.client.getAll().prefix(scope).exec();
+      for (const kv of snapshot.kvs) {
+        const key = this.parseKey(kv.key.toString());
+        if (key !== undefined && this.#inScope(key, prefix)) queue.push({ op: "put", stored: { key, value: kv.value.toString(), revision: kv.mod_revision }, initial: true });
+      }
+      const watcher = await this.client
+        .watch()
+        .prefix(scope)
+        .startRevision(String(Number(snapshot.header.revision) + 1))
+        .create();
+      // etcd3's watch manager reconnects and resumes from the last revision it saw.
+      watcher.on("put", (kv: IKeyValue) => {
+        const raw = kv.key.toString();
+        if (raw.endsWith(DEPARTED)) {
+          departed.add(raw.slice(0, -DEPARTED.length));
+          return;
+        }
+        const key = this.parseKey(raw);
+        if (key !== undefined && this.#inScope(key, prefix)) queue.push({ op: "put", stored: { key, value: kv.value.toString(), revision: kv.mod_revision }, initial: false });
+      });
+      watcher.on("delete", (kv: IKeyValue) => {
+        const raw = kv.key.toString();
+        const key = this.parseKey(raw);
+        if (key === undefined || !this.#inScope(key, prefix)) return;
+        const reason = departed.delete(raw) ? "deregistered" : "expired";
+        queue.push({ op: "delete", key, reason });
+      });
+      const stop = () => void watcher.cancel().catch(() => undefined);
+      if (signal.aborted) stop();
+      else signal.addEventListener("abort", stop, { once: true });
+    };
+    // Until the first snapshot succeeds, keep trying: a watch may start while etcd restarts.
+    const establish = async () => {
+      while (!signal.aborted) {
+        try {
+          await start();
+          return;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      }
+    };
+    void establish();
+    return queue;
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+
+  async #raw(k: string): Promise<IKeyValue | undefined> {
+    const response = await this.client.get(k).exec();
+    return response.kvs[0];
+  }
+
+  #scope(prefix: StorePrefix): string {
+    if (prefix.zone === undefined) return this.prefix;
+    return `${this.prefix}${encodeSubjectToken(prefix.zone)}/${prefix.entityType === undefined ? "" : prefix.entityType + "/"}`;
+  }
+
+  #inScope(key: CanonicalAddress, prefix: StorePrefix): boolean {
+    return prefix.entityType === undefined || key.entityType === prefix.entityType;
+  }
+
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (cause) {
+      if (cause instanceof OnexError) throw cause;
+      throw new OnexError(ErrorCode.RegistryUnavailable, `etcd request failed: ${(cause as Error).message}`, {}, { cause });
+    }
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * The NATS KV registry adapter, the default: NATS is already the control plane, so a
+ * deployment needs no other server. One KV bucket holds one key per entity,
+ * `<zone>.<entity_type>.<id>`, with the bucket's max age as the TTL.
+ *
+ * nats-server before 2.11 has no per-message TTL and writes no marker when max age removes
+ * a message, so KV watchers never hear of an expiry. The adapter therefore tracks each
+ * key's last write time (the server's timestamp) and reports a key as expired once its TTL
+ * passes without a new write; the server's max age then removes it for good. A heartbeat
+ * rewrites the entry with a compare-and-set on its revision, so it can never resurrect an
+ * entry that was deregistered in between.
+ */
+import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { ErrorCode, OnexError } from "../errors.js";
+import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
+import { EntityType, type CanonicalAddress } from "./address.js";
+import { ChangeQueue } from "./change-queue.js";
+import type { RegistryStore, StoreChange, StorePrefix, StoredValue } from "./registry.js";
+
+/** Options of the NATS KV adapter. */
+export interface NatsKvStoreOptions {
+  /** Server URLs (`nats://host:port`). */
+  servers: string[];
+  /** KV bucket (default `onex_registry`). */
+  bucket?: string;
+  /** TTL of a new bucket; an existing bucket keeps its own max age. */
+  ttlMs: number;
+  /** How long to wait for the first connection (default 5 s). */
+  connectTimeoutMs?: number;
+}
+
+const ENTITY_TYPES = new Set<string>(Object.values(EntityType));
+
+/** Connects to NATS and opens (or creates) the registry bucket. */
+export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<RegistryStore> {
+  let nc: NatsConnection;
+  try {
+    // Reconnect forever: a registry outlives server restarts, and pending writes wait for the server.
+    nc = await connect({ servers: options.servers, timeout: options.connectTimeoutMs ?? 5_000, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: "onex-registry" });
+  } catch (cause) {
+    throw new OnexError(ErrorCode.RegistryUnavailable, `cannot reach NATS at ${options.servers.join(", ")}: ${(cause as Error).message}`, { servers: options.servers }, { cause });
+  }
+  const bucket = options.bucket ?? "onex_registry";
+  try {
+    const kvm = new Kvm(nc);
+    let kv: KV;
+    try {
+      kv = await kvm.open(bucket, { bindOnly: true });
+      await kv.status();
+    } catch {
+      kv = await kvm.create(bucket, { ttl: options.ttlMs, history: 1 });
+    }
+    const status = await kv.status();
+    // An existing bucket's max age is the TTL that actually applies.
+    const ttlMs = status.ttl > 0 ? status.ttl : options.ttlMs;
+    return new NatsKvStore(nc, kv, ttlMs);
+  } catch (cause) {
+    await nc.close().catch(() => undefined);
+    if (cause instanceof OnexError) throw cause;
+    throw new OnexError(ErrorCode.RegistryUnavailable, `cannot open the KV bucket ${bucket} (is JetStream enabled?): ${(cause as Error).message}`, { bucket }, { cause });
+  }
+}
+
+/** The KV key of an address: subject tokens with `~` spelled `=`, since KV keys do not allow `~`. */
+export function natsKvKey(key: CanonicalAddress): string {
+  return [kvToken(key.zone), key.entityType, kvToken(key.id)].join(".");
+}
+
+/** The address of a KV key made by natsKvKey, or undefined for any other key. */
+export function parseNatsKvKey(key: string): CanonicalAddress | undefined {
+  const parts = key.split(".");
+  if (parts.length !== 3 || !ENTITY_TYPES.has(parts[1]!)) return undefined;
+  try {
+    return { zone: decodeSubjectToken(parts[0]!.replaceAll("=", "~")), entityType: parts[1] as EntityType, id: decodeSubjectToken(parts[2]!.replaceAll("=", "~")) };
+  } catch {
+    return undefined;
+  }
+}
+
+function kvToken(value: string): string {
+  return encodeSubjectToken(value).replaceAll("~", "=");
+}
+
+function filterOf(prefix: StorePrefix): string {
+  return `${prefix.zone === undefined ? "*" : kvToken(prefix.zone)}.${prefix.entityType ?? "*"}.*`;
+}
+
+function isCasConflict(error: unknown): boolean {
+  return /wrong last sequence|key exists/i.test((error as Error)?.message ?? "");
+}
+
+class NatsKvStore implements RegistryStore {
+  readonly kind = "nats";
+
+  constructor(
+    readonly nc: NatsConnection,
+    readonly kv: KV,
+    readonly ttlMs: number,
+  ) {}
+
+  async put(key: CanonicalAddress, value: string, expectedRevision?: string): Promise<boolean> {
+    const k = natsKvKey(key);
+    return this.#call(async () => {
+      try {
+        if (expectedRevision === undefined) await this.kv.put(k, value);
+        else if (expectedRevision !== "") await this.kv.update(k, value, Number(expectedRevision));
+        else {
+          // "Must not exist" also covers an entry whose TTL lapsed but that max age has not removed yet.
+          const raw = await this.kv.get(k);
+          if (raw !== null && raw.operation === "PUT" && this.#stale(raw)) await this.kv.update(k, value, raw.revision);
+          else await this.kv.create(k, value);
+        }
+        return true;
+      } catch (error) {
+        if (isCasConflict(error)) return false;
+        throw error;
+      }
+    });
+  }
+
+  async get(key: CanonicalAddress): Promise<StoredValue | undefined> {
+    const raw = await this.#call(() => this.kv.get(natsKvKey(key)));
+    if (raw === null || raw.operation !== "PUT" || this.#stale(raw)) return undefined;
+    return { key, value: raw.string(), revision: String(raw.revision), updatedAt: raw.created };
+  }
+
+  async heartbeat(key: CanonicalAddress): Promise<boolean> {
+    const k = natsKvKey(key);
+    return this.#call(async () => {
+      const raw = await this.kv.get(k);
+      if (raw === null || raw.operation !== "PUT" || this.#stale(raw)) return false;
+      try {
+        await this.kv.update(k, raw.value, raw.revision);
+        return true;
+      } catch (error) {
+        if (!isCasConflict(error)) throw error;
+        // Someone wrote in between (a re-registration or a deregistration): alive only if it is still there.
+        const now = await this.kv.get(k);
+        return now !== null && now.operation === "PUT" && !this.#stale(now);
+      }
+    });
+  }
+
+  async delete(key: CanonicalAddress): Promise<boolean> {
+    const k = natsKvKey(key);
+    return this.#call(async () => {
+      const raw = await this.kv.get(k);
+      if (raw === null || raw.operation !== "PUT") return false;
+      await this.kv.delete(k);
+      return !this.#stale(raw);
+    });
+  }
+
+  async list(prefix: StorePrefix): Promise<StoredValue[]> {
+    return this.#call(async () => {
+      const keys: string[] = [];
+      for await (const k of await this.kv.keys(filterOf(prefix))) keys.push(k);
+      const values = await Promise.all(
+        keys.map(async (k) => {
+          const key = parseNatsKvKey(k);
+          return key === undefined ? undefined : this.get(key);
+        }),
+      );
+      return values.filter((v): v is StoredValue => v !== undefined);
+    });
+  }
+
+  watch(prefix: StorePrefix, signal: AbortSignal): AsyncIterable<StoreChange> {
+    const queue = new ChangeQueue<StoreChange>(signal);
+    // Last write per key, to report an expiry that the server itself never announces.
+    const live = new Map<string, { key: CanonicalAddress; created: number }>();
+    const sweep = setInterval(() => {
+      const now = Date.now();
+      for (const [k, state] of live) {
+        if (state.created + this.ttlMs <= now) {
+          live.delete(k);
+          queue.push({ op: "delete", key: state.key, reason: "expired" });
+        }
+      }
+    }, Math.max(50, Math.min(1_000, Math.floor(this.ttlMs / 10))));
+    signal.addEventListener("abort", () => clearInterval(sweep), { once: true });
+
+    const startedAt = Date.now();
+    const pump = async () => {
+      let lastRevision = 0;
+      // The bucket's last sequence when the watch is first established: everything up to it is current state.
+      let initialUpTo = -1;
+      while (!signal.aborted) {
+        try {
+          if (initialUpTo < 0) {
+            // Only asked once: asked later (after an outage) it would count later writes as state too.
+            initialUpTo = 0;
+            initialUpTo = (await this.kv.status()).streamInfo.state.last_seq;
+          }
+          // After a break, resume right after the last revision seen, so no change is lost or repeated.
+          const watcher = await this.kv.watch(lastRevision === 0 ? { key: filterOf(prefix) } : { key: filterOf(prefix), resumeFromRevision: lastRevision + 1 });
+          const stop = () => watcher.stop();
+          signal.addEventListener("abort", stop, { once: true });
+          for await (const entry of watcher) {
+            lastRevision = Math.max(lastRevision, entry.revision);
+            // Current state, not a change: present when the watch was established, or written before watch()
+            // was called (the server may have been down in between).
+            this.#onEntry(entry, entry.revision <= initialUpTo || entry.created.getTime() < startedAt, live, queue);
+          }
+          signal.removeEventListener("abort", stop);
+        } catch (error) {
+          if (signal.aborted || this.nc.isClosed()) break;
+          void error;
+        }
+        if (signal.aborted || this.nc.isClosed()) break;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      clearInterval(sweep);
+      queue.end();
+    };
+    void pump();
+    return queue;
+  }
+
+  async close(): Promise<void> {
+    if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+  }
+
+  #onEntry(entry: KvEntry & { isUpdate: boolean }, initial: boolean, live: Map<string, { key: CanonicalAddress; created: number }>, queue: ChangeQueue<StoreChange>): void {
+    const key = parseNatsKvKey(entry.key);
+    if (key === undefined) return;
+    if (entry.operation !== "PUT") {
+      live.delete(entry.key);
+      queue.push({ op: "delete", key, reason: "deregistered" });
+      return;
+    }
+    if (this.#stale(entry)) return;
+    live.set(entry.key, { key, created: entry.created.getTime() });
+    queue.push({ op: "put", stored: { key, value: entry.string(), revision: String(entry.revision), updatedAt: entry.created }, initial });
+  }
+
+  #stale(entry: KvEntry): boolean {
+    return entry.created.getTime() + this.ttlMs <= Date.now();
+  }
+
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (cause) {
+      if (cause instanceof OnexError) throw cause;
+      throw new OnexError(ErrorCode.RegistryUnavailable, `NATS KV request failed: ${(cause as Error).message}`, {}, { cause });
+    }
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * `openRegistry(url)`: one entry point that picks the adapter by URL scheme, so a
+ * deployment switches registries in configuration, not code.
+ *
+ *   nats://host:4222[,host2:4222]?bucket=onex_registry&ttl=10s
+ *   etcd://host:2379[,host2:2379]?prefix=/onex/registry/&ttl=10s
+ *   consul://host:8500?prefix=onex/registry/&ttl=10s&token=...
+ */
+import { ErrorCode, OnexError } from "../errors.js";
+import type { Registry, RegistryOptions, RegistryStore } from "./registry.js";
+import { DEFAULT_TTL_MS, TrustedRegistry } from "./trusted-registry.js";
+
+/** The URL schemes openRegistry knows. */
+export const REGISTRY_SCHEMES = ["nats", "etcd", "consul"] as const;
+
+/** A registry URL taken apart. */
+export interface RegistryUrl {
+  scheme: (typeof REGISTRY_SCHEMES)[number];
+  /** `host:port` of each server. */
+  hosts: string[];
+  ttlMs: number;
+  params: URLSearchParams;
+}
+
+/** Parses `10s`, `500ms`, `2m` or a plain number of milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!match) throw new OnexError(ErrorCode.RegistryUrl, `"${text}" is not a duration (for example 500ms, 10s, 2m)`, { value: text });
+  const n = Number(match[1]);
+  return Math.round(match[2] === "s" ? n * 1_000 : match[2] === "m" ? n * 60_000 : n);
+}
+
+/** Parses a registry URL; throws ONEX_E_REGISTRY_URL for an unknown scheme or a malformed URL. */
+export function parseRegistryUrl(url: string, defaultTtlMs = DEFAULT_TTL_MS): RegistryUrl {
+  const match = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)(?:\/[^?#]*)?(?:\?([^#]*))?$/i.exec(String(url).trim());
+  if (!match) throw new OnexError(ErrorCode.RegistryUrl, `"${url}" is not a registry URL (nats://host:4222, etcd://host:2379 or consul://host:8500)`, { url });
+  const scheme = match[1]!.toLowerCase();
+  if (!(REGISTRY_SCHEMES as readonly string[]).includes(scheme)) {
+    throw new OnexError(ErrorCode.RegistryUrl, `unknown registry scheme "${scheme}:" (known: ${REGISTRY_SCHEMES.join(", ")})`, { url, scheme });
+  }
+  const hosts = match[2]!.split(",").filter(Boolean);
+  if (hosts.length === 0) throw new OnexError(ErrorCode.RegistryUrl, `"${url}" names no server`, { url });
+  for (const host of hosts) {
+    if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(host)) throw new OnexError(ErrorCode.RegistryUrl, `"${host}" is not host:port`, { url, host });
+  }
+  const params = new URLSearchParams(match[3] ?? "");
+  const ttl = params.get("ttl");
+  const ttlMs = ttl === null ? defaultTtlMs : parseDuration(ttl);
+  if (ttlMs < 1_000) throw new OnexError(ErrorCode.RegistryUrl, `a registry TTL below 1s (${ttlMs} ms) cannot be kept by every adapter`, { url, ttlMs });
+  return { scheme: scheme as RegistryUrl["scheme"], hosts, ttlMs, params };
+}
+
+/** Opens the registry a URL names, with trust checks on every read and write. */
+export async function openRegistry(url: string, options: RegistryOptions = {}): Promise<Registry> {
+  const parsed = parseRegistryUrl(url, options.ttlMs ?? DEFAULT_TTL_MS);
+  return new TrustedRegistry(await openStore(parsed), options);
+}
+
+/** Opens the bare store of a registry URL, without the trust layer (benchmarks and tests compare against it). */
+export async function openStore(parsed: RegistryUrl): Promise<RegistryStore> {
+  switch (parsed.scheme) {
+    case "nats": {
+      const { openNatsKvStore } = await import("./nats-kv.js");
+      return openNatsKvStore({ servers: parsed.hosts.map((h) => `nats://${h}`), bucket: parsed.params.get("bucket") ?? "onex_registry", ttlMs: parsed.ttlMs });
+    }
+    case "etcd": {
+      const { openEtcdStore } = await import("./etcd.js");
+      return openEtcdStore({ hosts: parsed.hosts.map((h) => `http://${h}`), prefix: parsed.params.get("prefix") ?? "/onex/registry/", ttlMs: parsed.ttlMs });
+    }
+    case "consul": {
+      const { openConsulStore } = await import("./consul.js");
+      const token = parsed.params.get("token");
+      return openConsulStore({ host: parsed.hosts[0]!, prefix: parsed.params.get("prefix") ?? "onex/registry/", ttlMs: parsed.ttlMs, ...(token ? { token } : {}) });
+    }
+  }
+}

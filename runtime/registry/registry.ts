@@ -1,0 +1,141 @@
+/**
+ * The one registry interface every adapter (NATS KV, etcd, Consul) offers, and the storage
+ * contract an adapter implements underneath it. Adapters only move bytes and keep TTLs;
+ * everything about trust (verification on register, re-verification on read, zones) lives
+ * once in `trusted-registry.ts`, so no adapter can get it subtly wrong.
+ */
+import type { OnexError } from "../errors.js";
+import type { PublicKey } from "../trust/keys.js";
+import type { PolicyMode } from "../trust/policy.js";
+import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.js";
+import type { CanonicalAddress, EntityType } from "./address.js";
+
+/** The `health.status` values of a registry entry. */
+export const HealthStatus = {
+  Passing: "passing",
+  Warning: "warning",
+  Critical: "critical",
+} as const;
+export type HealthStatus = (typeof HealthStatus)[keyof typeof HealthStatus];
+
+/** An entry read back from the registry, verified against the node's identity. */
+export interface ResolvedEntry {
+  /** The canonical address the entry is stored under. */
+  address: string;
+  parts: CanonicalAddress;
+  entry: RegistryEntryRecord;
+  identity: NodeIdentityRecord;
+  /** The node's public key: the key the entry's signature verified with. */
+  key: PublicKey;
+  /** The store's revision of the entry (NATS KV sequence, etcd mod revision, Consul ModifyIndex). */
+  revision: string;
+  /** When the store last saw a write or heartbeat of the entry, when the store tells. */
+  heartbeatAt?: Date;
+}
+
+/** What `list` and `watch` select; every field narrows. */
+export interface RegistryFilter {
+  zone?: string;
+  entityType?: EntityType;
+  health?: HealthStatus;
+  /** Only entries that declare this capability. */
+  capability?: string;
+}
+
+/** One change seen by `watch`. Heartbeats are not changes. */
+export type RegistryChange =
+  | { kind: "registered"; address: string; entry: ResolvedEntry; initial: boolean }
+  | { kind: "deregistered"; address: string; last?: ResolvedEntry }
+  /** The entry's TTL lapsed without a heartbeat: the node is presumed dead. */
+  | { kind: "expired"; address: string; last?: ResolvedEntry }
+  /** A stored entry no longer verifies; it is not trusted and not listed. */
+  | { kind: "tampered"; address: string; error: OnexError };
+
+/** Options of `watch`. */
+export interface WatchOptions {
+  /** Skip the entries present when the watch starts (default false: they come first, `initial: true`). */
+  updatesOnly?: boolean;
+  /** Ends the watch. `return()` on the iterator ends it too. */
+  signal?: AbortSignal;
+}
+
+/** The registry: canonical address resolution, health, trust-zone assignment and signature-key verification. */
+export interface Registry {
+  /** The adapter's URL scheme: `nats`, `etcd` or `consul`. */
+  readonly kind: string;
+  /** How long an entry lives without a heartbeat. */
+  readonly ttlMs: number;
+  /**
+   * Verifies a signed entry against the node's identity (signature, id derivation, zone,
+   * address) and stores it with a fresh TTL; returns it as `resolve` would.
+   */
+  register(entry: RegistryEntryRecord, identity: NodeIdentityRecord): Promise<ResolvedEntry>;
+  /** Reads and re-verifies the entry at a canonical address; ONEX_E_NOT_FOUND or ONEX_E_ENTRY_TAMPERED. */
+  resolve(address: string): Promise<ResolvedEntry>;
+  /** Live, verified entries matching the filter, sorted by address; tampered ones are reported, not returned. */
+  list(filter?: RegistryFilter): Promise<ResolvedEntry[]>;
+  /** Changes matching the filter, as an async iterator; resumes across server restarts. */
+  watch(filter?: RegistryFilter, options?: WatchOptions): AsyncIterableIterator<RegistryChange>;
+  /** Renews the entry's TTL; ONEX_E_NOT_FOUND when it already lapsed (the node must register again). */
+  heartbeat(address: string): Promise<void>;
+  /** Removes the entry; false when there was none. */
+  deregister(address: string): Promise<boolean>;
+  /** The verified public key of the entity at an address: what its signatures must verify with. */
+  keyFor(address: string): Promise<PublicKey>;
+  /** Closes the connection; iterators from `watch` end. */
+  close(): Promise<void>;
+}
+
+/** How a registry checks what it stores. */
+export interface RegistryOptions {
+  /** Lifetime of an entry without a heartbeat (default 10 s, or the URL's `ttl`). */
+  ttlMs?: number;
+  /** Zones this registry accepts entries for; any zone when absent. */
+  zones?: readonly string[];
+  /** How an entry outside `zones` is treated (`zone_match`); strict by default. */
+  zoneMatch?: PolicyMode;
+  /** Entries signed longer ago than this are refused and, when read, treated as tampered. */
+  maxEntryAgeMs?: number;
+  /** Told about every stored entry that fails re-verification (default: console.warn). */
+  onTampered?: (address: string, error: OnexError) => void;
+  /** Where advisory zone failures are logged (default: console). */
+  logger?: { warn(message: string, details?: Record<string, unknown>): void };
+}
+
+/** A stored value as an adapter returns it. */
+export interface StoredValue {
+  key: CanonicalAddress;
+  value: string;
+  revision: string;
+  updatedAt?: Date;
+}
+
+/** A change at the storage level. */
+export type StoreChange =
+  | { op: "put"; stored: StoredValue; initial: boolean }
+  | { op: "delete"; key: CanonicalAddress; reason: "deregistered" | "expired" };
+
+/** Which keys `list` and `watch` cover at the storage level. */
+export interface StorePrefix {
+  zone?: string;
+  entityType?: EntityType;
+}
+
+/** What an adapter implements: keyed storage with TTLs and change feeds, nothing about trust. */
+export interface RegistryStore {
+  readonly kind: string;
+  readonly ttlMs: number;
+  /** Stores `value` with a fresh TTL. With `expectedRevision` it is a compare-and-set ("" = must not exist); false when the revision moved. */
+  put(key: CanonicalAddress, value: string, expectedRevision?: string): Promise<boolean>;
+  /** The live value at `key`, if any. */
+  get(key: CanonicalAddress): Promise<StoredValue | undefined>;
+  /** Renews the TTL; false when the key is gone. */
+  heartbeat(key: CanonicalAddress): Promise<boolean>;
+  /** Deletes the key; false when there was none. */
+  delete(key: CanonicalAddress): Promise<boolean>;
+  /** Live values under the prefix. */
+  list(prefix: StorePrefix): Promise<StoredValue[]>;
+  /** Current values (`initial: true`), then changes, until `signal` aborts; survives reconnects. */
+  watch(prefix: StorePrefix, signal: AbortSignal): AsyncIterable<StoreChange>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,245 @@
+/**
+ * The registry's trust layer over any adapter's store. A node id derives from the node's
+ * key, build and zone, so storing the identity record beside the signed entry makes every
+ * stored entry self-certifying: a reader re-derives the id from the identity, checks the
+ * address it asked for names that id, and verifies the entry's signature with the
+ * identity's key. Whoever can write to the store can delete entries, but cannot forge or
+ * alter one without that showing up as ONEX_E_ENTRY_TAMPERED.
+ */
+import { ErrorCode, OnexError, isOnexError } from "../errors.js";
+import type { PublicKey } from "../trust/keys.js";
+import { PolicyMode } from "../trust/policy.js";
+import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.js";
+import { verifyNodeIdentity } from "../trust/identity.js";
+import { verifyRegistryEntry } from "../trust/registry-entry.js";
+import { buildAddress, parseAddress, type CanonicalAddress } from "./address.js";
+import type { Registry, RegistryChange, RegistryFilter, RegistryOptions, RegistryStore, ResolvedEntry, StoreChange, StoredValue, WatchOptions } from "./registry.js";
+
+/** Default lifetime of an entry without a heartbeat. */
+export const DEFAULT_TTL_MS = 10_000;
+
+// Bumped if the stored form ever changes, so an old reader refuses rather than misreads.
+const STORED_FORMAT = 1;
+const CAS_ATTEMPTS = 5;
+
+interface StoredRegistration {
+  format: number;
+  entry: RegistryEntryRecord;
+  identity: NodeIdentityRecord;
+}
+
+/** A Registry that verifies on the way in and on the way out, over an adapter's store. */
+export class TrustedRegistry implements Registry {
+  readonly #store: RegistryStore;
+  readonly #options: RegistryOptions;
+  readonly #watches = new Set<AbortController>();
+
+  constructor(store: RegistryStore, options: RegistryOptions = {}) {
+    this.#store = store;
+    this.#options = options;
+  }
+
+  get kind(): string {
+    return this.#store.kind;
+  }
+
+  get ttlMs(): number {
+    return this.#store.ttlMs;
+  }
+
+  async register(entry: RegistryEntryRecord, identity: NodeIdentityRecord): Promise<ResolvedEntry> {
+    const checked = this.#verify(entry, identity);
+    const parts = checked.parts;
+    this.#checkZone(entry.zone);
+    const value = JSON.stringify({ format: STORED_FORMAT, entry, identity } satisfies StoredRegistration);
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const current = await this.#store.get(parts);
+      if (current !== undefined) {
+        const previous = this.#tryDecode(current);
+        // Refuse an older signed entry over a newer one: a replayed registration could otherwise roll back an address change.
+        if (previous !== undefined && Date.parse(previous.entry.registered_at) > Date.parse(entry.registered_at)) {
+          throw new OnexError(ErrorCode.Replay, `the registry holds a newer entry for ${entry.address} (registered ${previous.entry.registered_at}) than this one (${entry.registered_at})`, {
+            address: entry.address,
+          });
+        }
+      }
+      if (await this.#store.put(parts, value, current?.revision ?? "")) {
+        const stored = await this.#store.get(parts);
+        return { ...checked, revision: stored?.revision ?? "", ...(stored?.updatedAt ? { heartbeatAt: stored.updatedAt } : {}) };
+      }
+    }
+    throw new OnexError(ErrorCode.RegistryUnavailable, `the entry at ${entry.address} kept changing while it was registered; try again`, { address: entry.address });
+  }
+
+  async resolve(address: string): Promise<ResolvedEntry> {
+    const parts = parseAddress(address);
+    const stored = await this.#store.get(parts);
+    if (stored === undefined) throw new OnexError(ErrorCode.NotFound, `no live registry entry at ${address}`, { address });
+    return this.#decode(stored);
+  }
+
+  async list(filter: RegistryFilter = {}): Promise<ResolvedEntry[]> {
+    const stored = await this.#store.list({ ...(filter.zone ? { zone: filter.zone } : {}), ...(filter.entityType ? { entityType: filter.entityType } : {}) });
+    const entries: ResolvedEntry[] = [];
+    for (const value of stored) {
+      const resolved = this.#decodeOrReport(value);
+      if (resolved !== undefined && matches(resolved, filter)) entries.push(resolved);
+    }
+    return entries.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  }
+
+  watch(filter: RegistryFilter = {}, options: WatchOptions = {}): AsyncIterableIterator<RegistryChange> {
+    const controller = new AbortController();
+    this.#watches.add(controller);
+    const stop = () => {
+      controller.abort();
+      this.#watches.delete(controller);
+    };
+    if (options.signal?.aborted) stop();
+    options.signal?.addEventListener("abort", stop, { once: true });
+    // Start the store's watch now, not on the first next(): changes made after watch() returns belong to it.
+    const prefix = { ...(filter.zone ? { zone: filter.zone } : {}), ...(filter.entityType ? { entityType: filter.entityType } : {}) };
+    const changes = this.#changes(this.#store.watch(prefix, controller.signal), filter, options);
+    return {
+      next: () => changes.next(),
+      return: async (value?: unknown) => {
+        stop();
+        await changes.return(undefined);
+        return { done: true, value: value as RegistryChange };
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+
+  async heartbeat(address: string): Promise<void> {
+    const parts = parseAddress(address);
+    if (!(await this.#store.heartbeat(parts))) {
+      throw new OnexError(ErrorCode.NotFound, `no live registry entry at ${address} to heartbeat; its TTL lapsed or it was deregistered, so register again`, { address });
+    }
+  }
+
+  async deregister(address: string): Promise<boolean> {
+    return this.#store.delete(parseAddress(address));
+  }
+
+  async keyFor(address: string): Promise<PublicKey> {
+    return (await this.resolve(address)).key;
+  }
+
+  async close(): Promise<void> {
+    for (const controller of this.#watches) controller.abort();
+    this.#watches.clear();
+    await this.#store.close();
+  }
+
+  async *#changes(source: AsyncIterable<StoreChange>, filter: RegistryFilter, options: WatchOptions): AsyncGenerator<RegistryChange> {
+    // The last verified entry per address: heartbeats that rewrite the same entry are not changes,
+    // and an expiry carries the entry that lapsed so a health watcher can say which node died.
+    const last = new Map<string, ResolvedEntry>();
+    for await (const change of source) {
+      if (change.op === "delete") {
+        const address = buildAddress(change.key);
+        const previous = last.get(address);
+        last.delete(address);
+        if (previous === undefined && !sameScope(change.key, filter)) continue;
+        if (previous !== undefined && !matches(previous, filter)) continue;
+        yield change.reason === "expired" ? { kind: "expired", address, ...(previous ? { last: previous } : {}) } : { kind: "deregistered", address, ...(previous ? { last: previous } : {}) };
+        continue;
+      }
+      const address = buildAddress(change.stored.key);
+      let resolved: ResolvedEntry;
+      try {
+        resolved = this.#decode(change.stored);
+      } catch (error) {
+        if (!isOnexError(error, ErrorCode.EntryTampered)) throw error;
+        last.delete(address);
+        this.#report(address, error);
+        yield { kind: "tampered", address, error };
+        continue;
+      }
+      const previous = last.get(address);
+      last.set(address, resolved);
+      if (previous?.entry.signature === resolved.entry.signature) continue;
+      if (!matches(resolved, filter)) continue;
+      if (change.initial && options.updatesOnly) continue;
+      yield { kind: "registered", address, entry: resolved, initial: change.initial };
+    }
+  }
+
+  #verify(entry: RegistryEntryRecord, identity: NodeIdentityRecord): Omit<ResolvedEntry, "revision"> {
+    const key = verifyNodeIdentity(identity);
+    verifyRegistryEntry(entry, key, { identity, ...(this.#options.maxEntryAgeMs !== undefined ? { maxAgeMs: this.#options.maxEntryAgeMs } : {}) });
+    const parts = parseAddress(entry.address);
+    // The address is signed inside the entry, but must also name the same node and zone, or a
+    // node could register itself under another node's address.
+    if (parts.id !== entry.node_id || parts.zone !== entry.zone) {
+      throw new OnexError(ErrorCode.IdentityMismatch, `the entry's address ${entry.address} does not name node ${entry.node_id} in zone ${entry.zone}`, { instancePath: "/address" });
+    }
+    return { address: entry.address, parts, entry, identity, key };
+  }
+
+  #checkZone(zone: string): void {
+    const zones = this.#options.zones;
+    if (zones === undefined || zones.includes(zone)) return;
+    const mode = this.#options.zoneMatch ?? PolicyMode.Strict;
+    if (mode === PolicyMode.Off) return;
+    const message = `this registry serves zones ${zones.join(", ")}, not ${zone}`;
+    if (mode === PolicyMode.Strict) throw new OnexError(ErrorCode.ZoneMismatch, message, { zone, zones: [...zones], policy: "zone_match" });
+    (this.#options.logger ?? console).warn(`onex registry: zone_match (advisory) ${ErrorCode.ZoneMismatch}: ${message}`, { zone });
+  }
+
+  /** Re-verifies a stored value; anything that fails is ONEX_E_ENTRY_TAMPERED, with the failing check as the cause. */
+  #decode(stored: StoredValue): ResolvedEntry {
+    const address = buildAddress(stored.key);
+    let registration: StoredRegistration;
+    try {
+      registration = JSON.parse(stored.value) as StoredRegistration;
+      if (registration?.format !== STORED_FORMAT) throw new OnexError(ErrorCode.ValidationFailed, `stored format ${String(registration?.format)} is not ${STORED_FORMAT}`);
+      const resolved = this.#verify(registration.entry, registration.identity);
+      // The store key must be the address the entry signs, or a valid entry was copied under another key.
+      if (registration.entry.address !== address) throw new OnexError(ErrorCode.IdentityMismatch, `an entry for ${registration.entry.address} is stored under ${address}`);
+      return { ...resolved, revision: stored.revision, ...(stored.updatedAt ? { heartbeatAt: stored.updatedAt } : {}) };
+    } catch (cause) {
+      const code = isOnexError(cause) ? cause.code : ErrorCode.JsonSyntax;
+      throw new OnexError(ErrorCode.EntryTampered, `the stored entry at ${address} does not verify (${code}: ${(cause as Error).message}); it was changed inside the registry and is not trusted`, { address, cause: code }, { cause });
+    }
+  }
+
+  #decodeOrReport(stored: StoredValue): ResolvedEntry | undefined {
+    try {
+      return this.#decode(stored);
+    } catch (error) {
+      if (!isOnexError(error, ErrorCode.EntryTampered)) throw error;
+      this.#report(buildAddress(stored.key), error);
+      return undefined;
+    }
+  }
+
+  #tryDecode(stored: StoredValue): ResolvedEntry | undefined {
+    try {
+      return this.#decode(stored);
+    } catch {
+      // A tampered entry is overwritten by a verified one rather than blocking the node forever.
+      return undefined;
+    }
+  }
+
+  #report(address: string, error: OnexError): void {
+    if (this.#options.onTampered) this.#options.onTampered(address, error);
+    else console.warn(`onex registry: ${error.code}: ${error.message}`);
+  }
+}
+
+function matches(resolved: ResolvedEntry, filter: RegistryFilter): boolean {
+  if (filter.zone !== undefined && resolved.parts.zone !== filter.zone) return false;
+  if (filter.entityType !== undefined && resolved.parts.entityType !== filter.entityType) return false;
+  if (filter.health !== undefined && resolved.entry.health.status !== filter.health) return false;
+  if (filter.capability !== undefined && !(resolved.entry.capabilities ?? []).includes(filter.capability)) return false;
+  return true;
+}
+
+function sameScope(key: CanonicalAddress, filter: RegistryFilter): boolean {
+  return (filter.zone === undefined || key.zone === filter.zone) && (filter.entityType === undefined || key.entityType === filter.entityType);
+}

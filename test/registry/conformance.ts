@@ -1,0 +1,209 @@
+/**
+ * The registry conformance suite: one set of behaviours every adapter must show, run by
+ * each adapter's test file against a real server. Each test works in its own namespace
+ * (bucket or key prefix), so tests never see each other's entries.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCode, type OnexError } from "../../runtime/errors.js";
+import { nodeAddress } from "../../runtime/registry/address.js";
+import { openRegistry, openStore, parseRegistryUrl } from "../../runtime/registry/open-registry.js";
+import type { Registry, RegistryChange, RegistryOptions } from "../../runtime/registry/registry.js";
+import { signRegistryEntry } from "../../runtime/trust/registry-entry.js";
+import { codeOf, eventually, makeNode, nextMatching } from "./fixtures.js";
+
+/** What an adapter's test file provides: a URL per namespace, and teardown. */
+export interface ConformanceTarget {
+  /** The registry URL of a fresh namespace, with the given TTL (`2s`). */
+  urlFor(namespace: string, ttl: string): string;
+  close(): Promise<void>;
+  /** The shortest TTL the server keeps (Consul sessions: 10 s); shorter requests are raised to it. */
+  ttlFloorMs?: number;
+}
+
+let counter = 0;
+const ZONE = "zone.trusted.org";
+
+/** Runs the conformance suite against the target `start` brings up. */
+export function registryConformance(name: string, start: () => Promise<ConformanceTarget>): void {
+  describe(`registry conformance: ${name}`, () => {
+    let target: ConformanceTarget;
+    const open: Registry[] = [];
+    const registry = async (options: RegistryOptions & { ttl?: string } = {}) => {
+      const url = target.urlFor(`conf${process.pid}x${++counter}`, options.ttl ?? "2s");
+      const r = await openRegistry(url, { onTampered: () => undefined, ...options });
+      open.push(r);
+      return { registry: r, url };
+    };
+
+    beforeAll(async () => {
+      target = await start();
+    });
+    afterAll(async () => {
+      await Promise.all(open.map((r) => r.close()));
+      await target?.close();
+    });
+
+    it("registers a signed entry and resolves it, verified, with the node's key", async () => {
+      const { registry: r } = await registry();
+      const node = makeNode(ZONE);
+      const stored = await r.register(node.entry, node.identity);
+      expect(stored.address).toBe(node.address);
+      const resolved = await r.resolve(node.address);
+      expect(resolved.entry).toEqual(node.entry);
+      expect(resolved.identity).toEqual(node.identity);
+      expect(resolved.parts).toEqual({ zone: ZONE, entityType: "node", id: node.identity.node_id });
+      expect(resolved.key.keyId).toBe(node.key.keyId);
+      expect((await r.keyFor(node.address)).keyId).toBe(node.key.keyId);
+      expect(r.ttlMs).toBe(Math.max(2_000, target.ttlFloorMs ?? 0));
+    });
+
+    it("lists by zone, entity type, health and capability", async () => {
+      const { registry: r } = await registry();
+      const a = makeNode("zone.a.org", { capabilities: ["gpu"] });
+      const b = makeNode("zone.a.org", { capabilities: ["cpu"], status: "warning" });
+      const c = makeNode("zone.b.org", { capabilities: ["gpu"] });
+      for (const n of [a, b, c]) await r.register(n.entry, n.identity);
+      const addresses = async (filter: Parameters<Registry["list"]>[0]) => (await r.list(filter)).map((e) => e.address);
+      expect(await addresses({})).toEqual([a.address, b.address, c.address].sort());
+      expect(await addresses({ zone: "zone.a.org" })).toEqual([a.address, b.address].sort());
+      expect(await addresses({ zone: "zone.a.org", entityType: "agent" })).toEqual([]);
+      expect(await addresses({ zone: "zone.a.org", health: "passing" })).toEqual([a.address]);
+      expect(await addresses({ capability: "gpu" })).toEqual([a.address, c.address].sort());
+    });
+
+    it("rejects an entry whose signature, identity, address or zone does not verify", async () => {
+      const { registry: r } = await registry({ zones: [ZONE] });
+      const node = makeNode(ZONE);
+      const other = makeNode(ZONE);
+      // Changed after signing.
+      expect(await codeOf(() => r.register({ ...node.entry, capabilities: ["root"] }, node.identity))).toBe(ErrorCode.SignatureInvalid);
+      // Signed by another node's key.
+      const forged = signRegistryEntry({ node_id: node.identity.node_id, address: node.address, zone: ZONE, health: { status: "passing" } }, other.key);
+      expect(await codeOf(() => r.register(forged, node.identity))).toBe(ErrorCode.IdentityMismatch);
+      // An identity whose id does not derive from its key.
+      expect(await codeOf(() => r.register(node.entry, { ...node.identity, public_key: other.identity.public_key }))).toBe(ErrorCode.IdentityMismatch);
+      // A node registering itself under another node's address.
+      const squatter = signRegistryEntry({ node_id: node.identity.node_id, address: other.address, zone: ZONE, health: { status: "passing" } }, node.key);
+      expect(await codeOf(() => r.register(squatter, node.identity))).toBe(ErrorCode.IdentityMismatch);
+      // A zone this registry does not serve (zone_match, strict).
+      const outsider = makeNode("zone.elsewhere.org");
+      expect(await codeOf(() => r.register(outsider.entry, outsider.identity))).toBe(ErrorCode.ZoneMismatch);
+      expect(await codeOf(() => r.resolve(outsider.address))).toBe(ErrorCode.NotFound);
+      expect(await r.list()).toEqual([]);
+    });
+
+    it("refuses to roll an entry back to an older signed one", async () => {
+      const { registry: r } = await registry();
+      const older = makeNode(ZONE, { registeredAt: "2026-01-01T00:00:00.000Z" });
+      const newer = signRegistryEntry({ ...older.entry, capabilities: ["v2"], registered_at: "2026-01-02T00:00:00.000Z" }, older.key);
+      await r.register(newer, older.identity);
+      expect(await codeOf(() => r.register(older.entry, older.identity))).toBe(ErrorCode.Replay);
+      expect((await r.resolve(older.address)).entry.capabilities).toEqual(["v2"]);
+    });
+
+    it("reports an entry tampered with inside the store, and never returns it", async () => {
+      const tampered: string[] = [];
+      const url = target.urlFor(`conf${process.pid}x${++counter}`, "10s");
+      const r = await openRegistry(url, { onTampered: (address) => tampered.push(address) });
+      open.push(r);
+      const node = makeNode(ZONE);
+      const honest = makeNode(ZONE);
+      await r.register(node.entry, node.identity);
+      await r.register(honest.entry, honest.identity);
+      const changes = r.watch({ zone: ZONE }, { updatesOnly: true });
+
+      // Someone with write access to the store points the node's address elsewhere.
+      const store = await openStore(parseRegistryUrl(url));
+      const raw = await store.get({ zone: ZONE, entityType: "node", id: node.identity.node_id });
+      const value = JSON.parse(raw!.value) as { entry: { capabilities: string[] } };
+      value.entry.capabilities = ["exfiltrate"];
+      expect(await store.put({ zone: ZONE, entityType: "node", id: node.identity.node_id }, JSON.stringify(value))).toBe(true);
+      await store.close();
+
+      const error = (await r.resolve(node.address).catch((e: unknown) => e)) as OnexError;
+      expect(error.code).toBe(ErrorCode.EntryTampered);
+      expect(error.details.cause).toBe(ErrorCode.SignatureInvalid);
+      expect(await codeOf(() => r.keyFor(node.address))).toBe(ErrorCode.EntryTampered);
+      expect((await r.list()).map((e) => e.address)).toEqual([honest.address]);
+      expect(tampered).toContain(node.address);
+      const change = await nextMatching(changes, (c) => c.address === node.address);
+      expect(change.kind).toBe("tampered");
+      await changes.return!();
+      // The node itself can repair it by registering again.
+      const { signature: _s, key_id: _k, registered_at: _r, ...fields } = node.entry;
+      await r.register(signRegistryEntry(fields, node.key), node.identity);
+      expect((await r.resolve(node.address)).entry.capabilities).toEqual(["compute"]);
+    });
+
+    it("deregisters: the entry is gone and watchers are told", async () => {
+      const { registry: r } = await registry();
+      const node = makeNode(ZONE);
+      const changes = r.watch({ zone: ZONE });
+      await r.register(node.entry, node.identity);
+      const seen: RegistryChange[] = [];
+      expect((await nextMatching(changes, (c) => c.address === node.address, 15_000, seen)).kind).toBe("registered");
+      expect(await r.deregister(node.address)).toBe(true);
+      const gone = await nextMatching(changes, (c) => c.address === node.address, 15_000, seen);
+      expect(gone.kind).toBe("deregistered");
+      expect(await codeOf(() => r.resolve(node.address))).toBe(ErrorCode.NotFound);
+      expect(await r.deregister(node.address)).toBe(false);
+      expect(await codeOf(() => r.heartbeat(node.address))).toBe(ErrorCode.NotFound);
+      await changes.return!();
+    });
+
+    it("a heartbeating node stays; a silent one expires, and exactly it is reported", async () => {
+      const { registry: r } = await registry({ ttl: "2s" });
+      const alive = makeNode(ZONE);
+      const dead = makeNode(ZONE);
+      await r.register(alive.entry, alive.identity);
+      await r.register(dead.entry, dead.identity);
+      const changes = r.watch({ zone: ZONE });
+      const beat = setInterval(() => void r.heartbeat(alive.address).catch(() => undefined), 400);
+      try {
+        const seen: RegistryChange[] = [];
+        // Servers may take up to twice the TTL to act on a lapse (Consul sessions do).
+        const expired = await nextMatching(changes, (c) => c.kind === "expired", 3 * r.ttlMs + 10_000, seen);
+        expect(expired.address).toBe(dead.address);
+        expect(expired.kind === "expired" && expired.last?.entry.node_id).toBe(dead.identity.node_id);
+        expect(await codeOf(() => r.resolve(dead.address))).toBe(ErrorCode.NotFound);
+        expect(await codeOf(() => r.heartbeat(dead.address))).toBe(ErrorCode.NotFound);
+        // The heartbeating node outlived the dead one's TTL and is still there, and was never reported.
+        expect((await r.resolve(alive.address)).entry).toEqual(alive.entry);
+        expect(seen.filter((c) => c.address === alive.address && c.kind !== "registered")).toEqual([]);
+        expect((await r.list()).map((e) => e.address)).toEqual([alive.address]);
+      } finally {
+        clearInterval(beat);
+        await changes.return!();
+      }
+    }, 90_000);
+
+    it("heartbeats are not changes, and a watcher that starts late sees current entries first", async () => {
+      const { registry: r } = await registry({ ttl: "5s" });
+      const node = makeNode(ZONE);
+      await r.register(node.entry, node.identity);
+      const changes = r.watch();
+      const first = await nextMatching(changes, () => true);
+      expect(first).toMatchObject({ kind: "registered", address: node.address, initial: true });
+      await r.heartbeat(node.address);
+      await r.heartbeat(node.address);
+      const late = makeNode(ZONE);
+      await r.register(late.entry, late.identity);
+      // The next change after two heartbeats is the new node, not the heartbeats.
+      expect(await nextMatching(changes, () => true)).toMatchObject({ kind: "registered", address: late.address, initial: false });
+      await changes.return!();
+    });
+
+    it("rejects malformed addresses with ONEX_E_ADDRESS_INVALID", async () => {
+      const { registry: r } = await registry();
+      for (const bad of ["onex://Zone.Org/node/n1", "http://zone.org/node/n1", "onex://zone.org/robot/n1", "onex://zone.org/node/a.b", "onex://zone.org/node"]) {
+        expect(await codeOf(() => r.resolve(bad))).toBe(ErrorCode.AddressInvalid);
+      }
+      expect(await codeOf(() => r.resolve(nodeAddress(ZONE, "never-registered")))).toBe(ErrorCode.NotFound);
+    });
+  });
+}
+
+/** Waits until `registry` resolves `address`; for fault tests after a restart. */
+export async function resolvable(registry: Registry, address: string): Promise<void> {
+  await eventually(async () => registry.resolve(address).then(() => true, () => false), 20_000, `${address} resolvable`);
+}

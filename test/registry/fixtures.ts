@@ -1,0 +1,73 @@
+/** Nodes with real keys, identities and signed registry entries, for the registry tests. */
+import { buildFingerprint, createNodeIdentity } from "../../runtime/trust/identity.js";
+import { generateKeyPair, type KeyPair } from "../../runtime/trust/keys.js";
+import type { NodeIdentityRecord, RegistryEntryRecord } from "../../runtime/trust/records.js";
+import { signRegistryEntry } from "../../runtime/trust/registry-entry.js";
+import { nodeAddress } from "../../runtime/registry/address.js";
+
+export interface TestNode {
+  key: KeyPair;
+  identity: NodeIdentityRecord;
+  entry: RegistryEntryRecord;
+  address: string;
+}
+
+/** A fresh node in `zone` with a signed, passing entry. */
+export function makeNode(zone = "zone.trusted.org", options: { capabilities?: string[]; status?: "passing" | "warning" | "critical"; registeredAt?: string; key?: KeyPair } = {}): TestNode {
+  const key = options.key ?? generateKeyPair();
+  const identity = createNodeIdentity(key, buildFingerprint("onex-test-build"), zone);
+  const address = nodeAddress(zone, identity.node_id);
+  const entry = signRegistryEntry(
+    {
+      node_id: identity.node_id,
+      address,
+      zone,
+      health: { status: options.status ?? "passing", interval_ms: 500 },
+      capabilities: options.capabilities ?? ["compute"],
+      ...(options.registeredAt ? { registered_at: options.registeredAt } : {}),
+    },
+    key,
+  );
+  return { key, identity, entry, address };
+}
+
+/** Waits for the first item of an async iterator that satisfies `test`, with a deadline so a test never hangs. */
+export async function nextMatching<T>(iterator: AsyncIterator<T>, test: (item: T) => boolean, timeoutMs = 15_000, seen: T[] = []): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw new Error(`no matching change within ${timeoutMs} ms; saw ${JSON.stringify(seen.map((s) => (s as { kind?: string; address?: string }).kind + " " + (s as { address?: string }).address))}`);
+    let timer: NodeJS.Timeout | undefined;
+    const result = await Promise.race([
+      iterator.next(),
+      new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), remaining))),
+    ]);
+    clearTimeout(timer);
+    if (result === "timeout") continue;
+    if (result.done) throw new Error(`the iterator ended before a matching change; saw ${seen.length} changes`);
+    seen.push(result.value);
+    if (test(result.value)) return result.value;
+  }
+}
+
+/** Polls `probe` until it returns true, with a deadline; for conditions that have no event to wait on. */
+export async function eventually(probe: () => Promise<boolean>, timeoutMs = 15_000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await probe()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what} not reached within ${timeoutMs} ms`);
+}
+
+/** Runs `fn` and returns the OnexError code it rejects with. */
+export async function codeOf(fn: () => Promise<unknown>): Promise<string> {
+  try {
+    await fn();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+    throw error;
+  }
+  throw new Error("expected a rejection");
+}
