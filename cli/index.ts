@@ -1,22 +1,34 @@
 /** The command list oclif loads (explicit, so start-up does not scan folders). */
 import Attest from "./commands/attest.js";
+import DlqList from "./commands/dlq/list.js";
+import DlqReplay from "./commands/dlq/replay.js";
+import DlqShow from "./commands/dlq/show.js";
 import Generate from "./commands/generate.js";
 import GrantInspect from "./commands/grant/inspect.js";
 import GrantIssue from "./commands/grant/issue.js";
 import GrantRevoke from "./commands/grant/revoke.js";
 import Keygen from "./commands/keygen.js";
+import NatsAuth from "./commands/nats-auth.js";
+import Replay from "./commands/replay.js";
 import Sign from "./commands/sign.js";
+import StreamsApply from "./commands/streams/apply.js";
 import Validate from "./commands/validate.js";
 import Verify from "./commands/verify.js";
 
 export const COMMANDS = {
   attest: Attest,
+  "dlq:list": DlqList,
+  "dlq:replay": DlqReplay,
+  "dlq:show": DlqShow,
   generate: Generate,
   "grant:inspect": GrantInspect,
   "grant:issue": GrantIssue,
   "grant:revoke": GrantRevoke,
   keygen: Keygen,
+  "nats-auth": NatsAuth,
+  replay: Replay,
   sign: Sign,
+  "streams:apply": StreamsApply,
   validate: Validate,
   verify: Verify,
 };

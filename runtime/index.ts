@@ -58,3 +58,10 @@ export { attestExecution, traceHash, verifyAttestation, type AttestInput, type V
 export { verifyExecutionChain, type ExecutionChain, type VerifyChainOptions } from "./trust/execution-chain.js";
 export { TrustLedger, type LedgerEntry, type ScoreExplanation, type TrustLedgerOptions } from "./trust/trust-ledger.js";
 export { ReplayGuard, type ReplayGuardOptions } from "./trust/replay-guard.js";
+
+// The control plane on NATS JetStream.
+export { connect, OnexClient, type ConnectOptions, type PublishOptions, type PublishReceipt } from "./jetstream/client.js";
+export type { Delivery, DeliverFrom, Subscription, SubscribeOptions, SubscriptionStats } from "./jetstream/subscription.js";
+export { DEAD_LETTER_STREAM, applyStreams, planStreams, streamNameOf, type StreamChange, type StreamLimits, type StreamPlan } from "./jetstream/streams.js";
+export { getDeadLetter, listDeadLetters, replayDeadLetter, type DeadLetter } from "./jetstream/dead-letter.js";
+export type { ProtocolSdk, PublishableMessage } from "./jetstream/protocol-sdk.js";

@@ -34,6 +34,8 @@ export interface ConnectOptions {
   token?: string;
   /** Client name shown by the server. */
   name?: string;
+  /** Prefix of this client's reply subjects; `onex nats-auth` gives each identity its own (`_INBOX_<user>`). */
+  inboxPrefix?: string;
 }
 
 /** Publishing knobs. */
@@ -63,6 +65,7 @@ export async function connect(options: ConnectOptions): Promise<OnexClient> {
       reconnectTimeWait: 250,
       ...(options.user !== undefined ? { user: options.user, pass: options.pass } : {}),
       ...(options.token !== undefined ? { token: options.token } : {}),
+      ...(options.inboxPrefix !== undefined ? { inboxPrefix: options.inboxPrefix } : {}),
     });
   } catch (error) {
     throw new OnexError(ErrorCode.ConnectionFailed, `cannot connect to ${String(options.servers)}: ${(error as Error).message}`, { servers: options.servers }, { cause: error });

@@ -103,13 +103,18 @@ export async function openSubscription(
     max_deliver: maxDeliver,
     ack_wait: (options.ackWaitMs ?? 30_000) * NANOS_PER_MS,
     ...deliverPolicy(options.deliver ?? "all"),
-    ...(options.durable !== undefined ? { durable_name: options.durable } : { inactive_threshold: 60_000 * NANOS_PER_MS }),
+    // A named consumer is created on a subject that carries its filter, which is what lets
+    // NATS permissions confine an identity to consumers of its own zone (`onex nats-auth`).
+    ...(options.durable !== undefined
+      ? { durable_name: options.durable }
+      : { name: `onex_${globalThis.crypto.randomUUID().replace(/-/g, "")}`, inactive_threshold: 60_000 * NANOS_PER_MS }),
   };
   let info;
   try {
     info = options.durable !== undefined ? await jsm.consumers.info(stream, options.durable).catch(() => jsm.consumers.add(stream, config)) : await jsm.consumers.add(stream, config);
   } catch (error) {
-    const code = /stream not found/i.test((error as Error).message) ? ErrorCode.NoStream : ErrorCode.StreamConfig;
+    const text = (error as Error).message;
+    const code = /permissions violation/i.test(text) ? ErrorCode.PermissionDenied : /stream not found/i.test(text) ? ErrorCode.NoStream : ErrorCode.StreamConfig;
     throw new OnexError(code, `cannot create the consumer on ${stream}: ${(error as Error).message}`, { stream }, { cause: error });
   }
   const consumerName = info.name;

@@ -1,0 +1,34 @@
+/** The flags and connection every command that talks to NATS shares. */
+import { Flags } from "@oclif/core";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { ErrorCode, OnexError } from "../runtime/errors.js";
+
+export const natsFlags = {
+  server: Flags.string({ description: "NATS server URL.", env: "NATS_URL", default: "nats://127.0.0.1:4222" }),
+  user: Flags.string({ description: "NATS user.", env: "NATS_USER" }),
+  password: Flags.string({ description: "NATS password.", env: "NATS_PASSWORD" }),
+};
+
+/** Connects, runs `fn` with the JetStream client and manager, and closes the connection. */
+export async function withJetStream<T>(flags: { server: string; user?: string; password?: string }, fn: (js: JetStreamClient, jsm: JetStreamManager) => Promise<T>): Promise<T> {
+  let nc;
+  try {
+    nc = await connect({ servers: flags.server, ...(flags.user ? { user: flags.user, pass: flags.password } : {}), timeout: 5_000 });
+  } catch (error) {
+    throw new OnexError(ErrorCode.ConnectionFailed, `cannot connect to ${flags.server}: ${(error as Error).message}`, { server: flags.server }, { cause: error });
+  }
+  try {
+    return await fn(jetstream(nc), await jetstreamManager(nc));
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Parses `90s`, `15m`, `24h`, `7d` or plain milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!match) throw new OnexError(ErrorCode.Usage, `"${text}" is not a duration (use 90s, 15m, 24h, 7d or milliseconds)`);
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? "ms") as "ms"];
+  return Number(match[1]) * unit;
+}

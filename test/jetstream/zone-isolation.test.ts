@@ -1,0 +1,95 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { connect as natsConnect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as v0_1 from "../../generated/v0.1/index.js";
+import * as v0_2 from "../../generated/v0.2/index.js";
+import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { inboxPrefixOf } from "../../runtime/jetstream/authorization.js";
+import { applyStreams, planStreams } from "../../runtime/jetstream/streams.js";
+import { runCli } from "../support/run-cli.js";
+import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { removeTempDirs, tempDir } from "../support/temp-schemas.js";
+import { client, makeKeys } from "./fixtures.js";
+
+const keys = makeKeys();
+let server: NatsServer;
+
+function update(zone: string, entity = "n-1"): v0_1.StateUpdate {
+  return v0_1.StateUpdate.create({
+    source: { zone, entity_type: "node", entity_id: entity },
+    trust: { signer: "x", level: "verified", zone, expires_at: new Date(Date.now() + 3_600_000).toISOString() },
+    payload: { state: "idle" },
+  });
+}
+
+beforeAll(async () => {
+  const dir = await tempDir();
+  const identities = join(dir, "identities.yaml");
+  await writeFile(
+    identities,
+    ["- { user: admin, password: admin-pw, role: admin }", "- { user: node-a, password: a-pw, zone: zone.a }", "- { user: node-b, password: b-pw, zone: zone.b }"].join("\n"),
+  );
+  const generated = runCli(["nats-auth", identities]);
+  expect(generated.status).toBe(0);
+  expect(generated.stdout).toContain("authorization {");
+  server = await startNatsServer({ config: generated.stdout });
+  const admin = await natsConnect({ servers: server.url, user: "admin", pass: "admin-pw" });
+  await applyStreams(await jetstreamManager(admin), planStreams([v0_1, v0_2]));
+  await admin.close();
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await removeTempDirs();
+});
+
+const member = (user: string, password: string) =>
+  client(server.url, keys.node, [keys.node], { user, pass: password, inboxPrefix: inboxPrefixOf(user), trust: { logger: { warn() {} } } });
+
+describe("zone isolation from `onex nats-auth`", () => {
+  it("a zone-A identity publishes and subscribes in zone A", async () => {
+    const a = await member("node-a", "a-pw");
+    const msg = update("zone.a");
+    await a.publish(msg);
+    const sub = await a.subscribe([v0_1.StateUpdate], { zone: "zone.a" });
+    for await (const d of sub) {
+      await d.ack();
+      expect(d.message.id).toBe(msg.id);
+      break;
+    }
+    await a.close();
+  });
+
+  it("a zone-A identity can neither publish on zone-B subjects nor read them", async () => {
+    const a = await member("node-a", "a-pw");
+    const b = await member("node-b", "b-pw");
+    await b.publish(update("zone.b"));
+
+    const published = await a.publish(update("zone.b"), { retryForMs: 0, timeoutMs: 2_000 }).catch((e: unknown) => e);
+    expect(published).toBeInstanceOf(OnexError);
+    expect((published as OnexError).code).toBe(ErrorCode.PermissionDenied);
+
+    const subscribed = await a.subscribe([v0_1.StateUpdate], { zone: "zone.b" }).catch((e: unknown) => e);
+    expect(subscribed).toBeInstanceOf(OnexError);
+    expect((subscribed as OnexError).code).toBe(ErrorCode.PermissionDenied);
+
+    const everything = await a.subscribe([v0_1.StateUpdate]).catch((e: unknown) => e);
+    expect((everything as OnexError).code).toBe(ErrorCode.PermissionDenied);
+
+    // A plain core subscription to zone B is refused by the server too.
+    const errors: string[] = [];
+    const core = await natsConnect({ servers: server.url, user: "node-a", pass: "a-pw", inboxPrefix: inboxPrefixOf("node-a") });
+    const statusLoop = (async () => {
+      for await (const s of core.status()) if (s.type === "error") errors.push(String((s as { error?: unknown }).error ?? ""));
+    })();
+    const sneaky = core.subscribe(update("zone.b").subject());
+    const closed = await Promise.race([sneaky.closed.then((e) => String(e ?? "")), new Promise<string>((r) => setTimeout(() => r("still open"), 3_000))]);
+    expect(closed + errors.join(" ")).toMatch(/permissions violation/i);
+    await core.close();
+    await statusLoop;
+    await a.close();
+    await b.close();
+  });
+});
