@@ -65,3 +65,11 @@ export type { Delivery, DeliverFrom, Subscription, SubscribeOptions, Subscriptio
 export { DEAD_LETTER_STREAM, applyStreams, planStreams, streamNameOf, type StreamChange, type StreamLimits, type StreamPlan } from "./jetstream/streams.js";
 export { getDeadLetter, listDeadLetters, replayDeadLetter, type DeadLetter } from "./jetstream/dead-letter.js";
 export type { ProtocolSdk, PublishableMessage } from "./jetstream/protocol-sdk.js";
+
+// Registry and discovery: canonical addresses, one registry interface over NATS KV, etcd and Consul, health, routing.
+export { ADDRESS_SCHEME, EntityType, buildAddress, isCanonicalAddress, nodeAddress, parseAddress, type CanonicalAddress } from "./registry/address.js";
+export { HealthStatus, type Registry, type RegistryChange, type RegistryFilter, type RegistryOptions, type RegistryStore, type ResolvedEntry, type WatchOptions } from "./registry/registry.js";
+export { REGISTRY_SCHEMES, openRegistry, parseRegistryUrl, type RegistryUrl } from "./registry/open-registry.js";
+export { DEFAULT_TTL_MS, TrustedRegistry } from "./registry/trusted-registry.js";
+export { HealthWatcher, type ControlPlaneMessages, type HealthWatcherOptions } from "./registry/health-watcher.js";
+export { Router, type DispatchMessages, type DispatchOutcome, type DispatchTransport, type FallbackProof, type RouteRequest, type RouteResult, type RouterOptions } from "./registry/router.js";

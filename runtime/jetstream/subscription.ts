@@ -32,6 +32,11 @@ export interface SubscribeOptions {
   maxDeliver?: number;
   /** How long a delivery may stay unacknowledged before redelivery. Default 30 s. */
   ackWaitMs?: number;
+  /**
+   * Ids of acknowledged messages remembered (default 10 000): a message delivered again after
+   * its ack was lost (a server crash) is acknowledged and skipped instead of handled twice.
+   */
+  rememberAcked?: number;
 }
 
 /** One message handed to the caller, verified and judged. */
@@ -60,7 +65,10 @@ export interface Delivery<M> {
 export interface SubscriptionStats {
   delivered: number;
   deadLettered: number;
+  /** Messages of types this subscription does not handle. */
   skipped: number;
+  /** Messages delivered again after they were acknowledged, and not handed out twice. */
+  duplicates: number;
 }
 
 /** An open subscription: iterate it for deliveries, `stop()` to end it. */
@@ -119,7 +127,13 @@ export async function openSubscription(
   }
   const consumerName = info.name;
   const consumer = await client.js.consumers.get(stream, consumerName);
-  const stats: SubscriptionStats = { delivered: 0, deadLettered: 0, skipped: 0 };
+  const stats: SubscriptionStats = { delivered: 0, deadLettered: 0, skipped: 0, duplicates: 0 };
+  const acked = new Map<string, true>();
+  const rememberAcked = Math.max(0, options.rememberAcked ?? 10_000);
+  const remember = (id: string) => {
+    acked.set(id, true);
+    if (acked.size > rememberAcked) acked.delete(acked.keys().next().value!);
+  };
 
   const toDeadLetter = async (msg: JsMsg, reason: OnexError) => {
     await deadLetter(client.js, msg, consumerName, reason);
@@ -133,10 +147,17 @@ export async function openSubscription(
   let batch: { close(): Promise<void | Error> } | undefined;
   async function* pull(): AsyncGenerator<JsMsg> {
     while (!stopped) {
-      const current = await consumer.fetch({ max_messages: maxInFlight, expires: 2_000 });
-      batch = current;
-      for await (const msg of current) yield msg;
-      batch = undefined;
+      try {
+        const current = await consumer.fetch({ max_messages: maxInFlight, expires: 2_000 });
+        batch = current;
+        for await (const msg of current) yield msg;
+      } catch {
+        // The server is away (restart, failover): the connection reconnects by itself, and
+        // the durable consumer keeps our place. Try again shortly.
+        if (!stopped) await new Promise((resolve) => setTimeout(resolve, 250));
+      } finally {
+        batch = undefined;
+      }
     }
   }
 
@@ -166,6 +187,12 @@ export async function openSubscription(
           await toDeadLetter(msg, isOnexError(error) ? error : new OnexError(ErrorCode.ValidationFailed, String(error)));
           continue;
         }
+        const id = (message as { id?: unknown }).id;
+        if (typeof id === "string" && acked.has(id)) {
+          msg.ack();
+          stats.duplicates++;
+          continue;
+        }
         // A redelivery is the same message again, not a replay: the replay guard sees first deliveries only.
         const judgeContext = msg.info.deliveryCount > 1 ? { ...context, replay: undefined } : context;
         const verdict = judge(message as object, judgeContext, policy);
@@ -181,7 +208,12 @@ export async function openSubscription(
           subject: msg.subject,
           sequence: msg.info.streamSequence,
           deliveries: msg.info.deliveryCount,
-          ack: () => msg.ackAck().then(() => undefined),
+          ack: async () => {
+            if (typeof id === "string") remember(id);
+            // If the confirmation is lost (the server went away), the message comes back and
+            // the remembered id acknowledges it then; handling it is already done.
+            await msg.ackAck().catch(() => false);
+          },
           nak: async (delayMs?: number) => {
             if (msg.info.deliveryCount >= maxDeliver) {
               await toDeadLetter(msg, new OnexError(ErrorCode.HandlerFailed, `the handler failed ${msg.info.deliveryCount} deliveries`, { deliveries: msg.info.deliveryCount }));
