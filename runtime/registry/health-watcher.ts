@@ -1,0 +1,117 @@
+/**
+ * The health watcher: follows a registry and puts what it sees on the control plane —
+ * `event.node.failed` when a node's TTL lapses without a heartbeat (once per registration),
+ * and `event.node.register` when a node joins — each signed with the watcher's own key, so
+ * receivers know which watcher saw it.
+ *
+ * Publishing is injected (`announce`), not done here: the JetStream client owns the control
+ * plane, and a deployment wires `announce: (m) => controlPlane.publish(m)`. Message classes
+ * are injected too (`messages: v0_1` from the generated SDK), because the runtime never
+ * imports generated code.
+ */
+import type { KeyPair } from "../trust/keys.js";
+import type { Envelope } from "../trust/envelope.js";
+import { signMessage } from "../trust/sign-message.js";
+import { parseAddress } from "./address.js";
+import type { Registry, RegistryChange, ResolvedEntry } from "./registry.js";
+
+type Source = { zone: string; entity_type: "node" | "agent" | "session" | "task"; entity_id: string };
+type Trust = { signer: string; level: "untrusted" | "basic" | "verified" | "trusted"; zone: string; expires_at: string };
+
+/** The control-plane message classes the watcher builds; the generated v0.1 SDK module fits. */
+export interface ControlPlaneMessages {
+  NodeFailed: { create(input: { source: Source; trust: Trust; payload: { node_id: string; reason: string; severity: "warning" | "error" | "fatal" } }): object };
+  NodeRegister: { create(input: { source: Source; trust: Trust; payload: { node_id: string; address: string; build_fingerprint: string; capabilities: string[] } }): object };
+}
+
+/** How a health watcher is wired. */
+export interface HealthWatcherOptions {
+  registry: Registry;
+  /** The watcher's key: every announcement is signed with it. */
+  key: KeyPair;
+  /** The watcher's canonical address (`onex://<zone>/node/<id>`): the source of its announcements. */
+  address: string;
+  /** The zone whose nodes it watches (default: its own). */
+  zone?: string;
+  messages: ControlPlaneMessages;
+  /** Puts a signed message on the control plane. */
+  announce(message: Envelope): Promise<void> | void;
+  /** `trust.level` of announcements (default `verified`). */
+  level?: Trust["level"];
+  /** How long an announcement's trust is valid (default 5 minutes). */
+  trustTtlMs?: number;
+  /** Told when `announce` fails; the announcement is not retried (default: console.warn). */
+  onError?(error: unknown, message: Envelope): void;
+}
+
+/** Watches a zone and announces node failures and joins. */
+export class HealthWatcher {
+  readonly #options: HealthWatcherOptions;
+  readonly #source: Source;
+  // Registrations already announced as failed, so a failure is announced once however often it is seen.
+  readonly #failed = new Set<string>();
+  #changes: AsyncIterableIterator<RegistryChange> | undefined;
+  #loop: Promise<void> | undefined;
+
+  constructor(options: HealthWatcherOptions) {
+    this.#options = options;
+    const self = parseAddress(options.address);
+    this.#source = { zone: self.zone, entity_type: self.entityType, entity_id: self.id };
+  }
+
+  /** Starts watching; the nodes already registered are known but not announced. */
+  start(): void {
+    if (this.#changes) return;
+    this.#changes = this.#options.registry.watch({ zone: this.#options.zone ?? this.#source.zone, entityType: "node" });
+    this.#loop = this.#run(this.#changes);
+  }
+
+  /** Stops watching. */
+  async stop(): Promise<void> {
+    await this.#changes?.return?.();
+    await this.#loop;
+    this.#changes = undefined;
+  }
+
+  async #run(changes: AsyncIterableIterator<RegistryChange>): Promise<void> {
+    for await (const change of changes) {
+      if (change.kind === "expired" && change.last) await this.#nodeFailed(change.last);
+      else if (change.kind === "registered" && !change.initial) await this.#nodeJoined(change.entry);
+    }
+  }
+
+  async #nodeFailed(last: ResolvedEntry): Promise<void> {
+    const once = `${last.address}\u0000${last.entry.registered_at}`;
+    if (this.#failed.has(once)) return;
+    this.#failed.add(once);
+    const reason = `no heartbeat within the registry TTL of ${this.#options.registry.ttlMs} ms (seen by ${this.#options.address})`;
+    await this.#send(this.#options.messages.NodeFailed.create({ source: this.#source, trust: this.#trust(), payload: { node_id: last.entry.node_id, reason, severity: "error" } }));
+  }
+
+  async #nodeJoined(entry: ResolvedEntry): Promise<void> {
+    // A node that comes back under the same registration after a failure may fail again later.
+    this.#failed.delete(`${entry.address}\u0000${entry.entry.registered_at}`);
+    await this.#send(
+      this.#options.messages.NodeRegister.create({
+        source: this.#source,
+        trust: this.#trust(),
+        payload: { node_id: entry.entry.node_id, address: entry.address, build_fingerprint: entry.identity.build_fingerprint, capabilities: entry.entry.capabilities ?? [] },
+      }),
+    );
+  }
+
+  #trust(): Trust {
+    // signer is overwritten by signMessage with the key's id; it is set here because the schema requires it.
+    return { signer: this.#options.key.keyId, level: this.#options.level ?? "verified", zone: this.#source.zone, expires_at: new Date(Date.now() + (this.#options.trustTtlMs ?? 300_000)).toISOString() };
+  }
+
+  async #send(message: object): Promise<void> {
+    const signed = signMessage(message, this.#options.key);
+    try {
+      await this.#options.announce(signed);
+    } catch (error) {
+      if (this.#options.onError) this.#options.onError(error, signed);
+      else console.warn(`onex registry: announcing ${String(signed.type)} failed: ${(error as Error).message}`);
+    }
+  }
+}

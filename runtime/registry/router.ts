@@ -1,0 +1,186 @@
+/**
+ * The task router: picks the node for a `signal.task.dispatch` by entity type, zone,
+ * health and reputation (the trust ledger's score), and when the chosen node fails or does
+ * not answer in time, dispatches to the next candidate with the proof of every earlier
+ * attempt in the message's `fallback` list: which node, why (timeout, failed, unreachable),
+ * and the node's signed failure attestation when it sent one.
+ *
+ * The transport is injected (`dispatch`): request/reply over NATS, the JetStream client, or
+ * anything else that delivers a message to a node and reports how it went.
+ */
+import { ErrorCode, OnexError } from "../errors.js";
+import { verifyAttestation } from "../trust/attestation.js";
+import type { Envelope } from "../trust/envelope.js";
+import type { KeyPair } from "../trust/keys.js";
+import type { ExecutionAttestationRecord } from "../trust/records.js";
+import { signMessage } from "../trust/sign-message.js";
+import type { TrustLedger } from "../trust/trust-ledger.js";
+import { parseAddress, type EntityType } from "./address.js";
+import type { Registry, ResolvedEntry } from "./registry.js";
+
+/** One earlier attempt, as carried in `payload.fallback`. */
+export interface FallbackProof {
+  node_id: string;
+  reason: "timeout" | "failed" | "unreachable";
+  detail?: string;
+  attestation?: { [key: string]: unknown };
+  at: string;
+}
+
+/** How a node answered a dispatch. */
+export type DispatchOutcome = { ok: true; result?: unknown } | { ok: false; attestation?: ExecutionAttestationRecord; detail?: string };
+
+/** Delivers a signed dispatch to a candidate and reports the outcome; should give up after `timeoutMs`. */
+export type DispatchTransport = (candidate: ResolvedEntry, message: Envelope, options: { timeoutMs: number }) => Promise<DispatchOutcome>;
+
+type Source = { zone: string; entity_type: EntityType; entity_id: string };
+type Trust = { signer: string; level: "untrusted" | "basic" | "verified" | "trusted"; zone: string; expires_at: string };
+type DispatchPayload = { task_id: string; target: string; action: string; input?: { [key: string]: unknown }; priority: number; deadline?: string; fallback?: FallbackProof[] };
+
+/** The dispatch message class; the generated v0.1 SDK module fits. */
+export interface DispatchMessages {
+  TaskDispatch: { create(input: { source: Source; trust: Trust; payload: DispatchPayload }): object };
+}
+
+/** How a router is wired. */
+export interface RouterOptions {
+  registry: Registry;
+  /** The router's key: it signs every dispatch. */
+  key: KeyPair;
+  /** The router's canonical address: the source of its dispatches. */
+  address: string;
+  messages: DispatchMessages;
+  dispatch: DispatchTransport;
+  /** Reputation: higher scores are tried first. Without it, candidates go in address order. */
+  ledger?: TrustLedger;
+  /** How long one candidate has to answer (default 5 s). */
+  timeoutMs?: number;
+  /** Candidates tried at most (default: all). */
+  maxAttempts?: number;
+  level?: Trust["level"];
+}
+
+/** What to route. */
+export interface RouteRequest {
+  task_id: string;
+  action: string;
+  input?: { [key: string]: unknown };
+  priority?: number;
+  deadline?: string;
+  /** Entity type of the candidates (default `node`). */
+  entityType?: EntityType;
+  /** Zone of the candidates (default: the router's zone; zone_match). */
+  zone?: string;
+  /** Only candidates declaring this capability. */
+  capability?: string;
+}
+
+/** Where a task ran, and what it took. */
+export interface RouteResult {
+  node: ResolvedEntry;
+  /** The signed dispatch the node accepted, with its `fallback` proof. */
+  message: Envelope;
+  result?: unknown;
+  /** The attempts that failed before it. */
+  fallback: FallbackProof[];
+}
+
+/** Routes dispatches to healthy nodes, best reputation first, falling back with proof. */
+export class Router {
+  readonly #options: RouterOptions;
+  readonly #source: Source;
+
+  constructor(options: RouterOptions) {
+    this.#options = options;
+    const self = parseAddress(options.address);
+    this.#source = { zone: self.zone, entity_type: self.entityType, entity_id: self.id };
+  }
+
+  /** Healthy candidates for a request, best first. */
+  async candidates(request: Pick<RouteRequest, "entityType" | "zone" | "capability">): Promise<ResolvedEntry[]> {
+    const entries = await this.#options.registry.list({
+      zone: request.zone ?? this.#source.zone,
+      entityType: request.entityType ?? "node",
+      health: "passing",
+      ...(request.capability ? { capability: request.capability } : {}),
+    });
+    const ledger = this.#options.ledger;
+    if (ledger === undefined) return entries;
+    // Stable sort: equal scores keep address order, so routing is deterministic.
+    return entries.map((entry, i) => ({ entry, i, score: ledger.score(entry.entry.node_id) })).sort((a, b) => b.score - a.score || a.i - b.i).map((c) => c.entry);
+  }
+
+  /** Dispatches the task to the best candidate, falling back; ONEX_E_NO_ROUTE when none took it. */
+  async route(request: RouteRequest): Promise<RouteResult> {
+    const candidates = (await this.candidates(request)).slice(0, this.#options.maxAttempts ?? Infinity);
+    const timeoutMs = this.#options.timeoutMs ?? 5_000;
+    const fallback: FallbackProof[] = [];
+    for (const candidate of candidates) {
+      const message = signMessage(
+        this.#options.messages.TaskDispatch.create({
+          source: this.#source,
+          trust: this.#trust(),
+          payload: {
+            task_id: request.task_id,
+            target: candidate.entry.node_id,
+            action: request.action,
+            priority: request.priority ?? 5,
+            ...(request.input ? { input: request.input } : {}),
+            ...(request.deadline ? { deadline: request.deadline } : {}),
+            ...(fallback.length > 0 ? { fallback: [...fallback] } : {}),
+          },
+        }),
+        this.#options.key,
+      );
+      const outcome = await this.#attempt(candidate, message, timeoutMs);
+      if ("proof" in outcome) {
+        fallback.push(outcome.proof);
+        continue;
+      }
+      return { node: candidate, message, ...(outcome.result === undefined ? {} : { result: outcome.result }), fallback };
+    }
+    const why = candidates.length === 0 ? "no healthy candidate" : `all ${candidates.length} candidate(s) failed`;
+    throw new OnexError(ErrorCode.NoRoute, `cannot route task ${request.task_id} (${request.entityType ?? "node"} in ${request.zone ?? this.#source.zone}${request.capability ? ` with ${request.capability}` : ""}): ${why}`, {
+      taskId: request.task_id,
+      fallback,
+    });
+  }
+
+  async #attempt(candidate: ResolvedEntry, message: Envelope, timeoutMs: number): Promise<{ result?: unknown } | { proof: FallbackProof }> {
+    const node_id = candidate.entry.node_id;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = Symbol("timeout");
+    try {
+      const outcome = await Promise.race([
+        this.#options.dispatch(candidate, message, { timeoutMs }),
+        new Promise<typeof timedOut>((resolve) => (timer = setTimeout(() => resolve(timedOut), timeoutMs))),
+      ]);
+      if (outcome === timedOut) return { proof: { node_id, reason: "timeout", detail: `no answer within ${timeoutMs} ms`, at: now() } };
+      if (outcome.ok) return outcome.result === undefined ? {} : { result: outcome.result };
+      const proof: FallbackProof = { node_id, reason: "failed", at: now(), ...(outcome.detail ? { detail: outcome.detail } : {}) };
+      if (outcome.attestation !== undefined) {
+        // Only a failure the node itself signed counts as its attestation; anything else is just a claim.
+        try {
+          verifyAttestation(outcome.attestation, { keys: (id) => (id === candidate.key.keyId ? candidate.key : undefined), node: node_id });
+          proof.attestation = outcome.attestation as unknown as { [key: string]: unknown };
+        } catch (error) {
+          proof.detail = `${proof.detail ? proof.detail + "; " : ""}attestation rejected: ${(error as Error).message}`;
+        }
+      }
+      return { proof };
+    } catch (error) {
+      const timeout = /timeout/i.test(String((error as { code?: unknown }).code ?? "")) || /timeout|timed out/i.test((error as Error).message ?? "");
+      return { proof: { node_id, reason: timeout ? "timeout" : "unreachable", detail: (error as Error).message ?? String(error), at: now() } };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #trust(): Trust {
+    return { signer: this.#options.key.keyId, level: this.#options.level ?? "verified", zone: this.#source.zone, expires_at: new Date(Date.now() + 300_000).toISOString() };
+  }
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
