@@ -33,8 +33,9 @@ export interface SubscribeOptions {
   /** How long a delivery may stay unacknowledged before redelivery. Default 30 s. */
   ackWaitMs?: number;
   /**
-   * Ids of acknowledged messages remembered (default 10 000): a message delivered again after
+   * Acknowledged stream sequences remembered (default 10 000): a message delivered again after
    * its ack was lost (a server crash) is acknowledged and skipped instead of handled twice.
+   * (The same message published again is a new sequence: the replay guard judges that.)
    */
   rememberAcked?: number;
 }
@@ -128,10 +129,10 @@ export async function openSubscription(
   const consumerName = info.name;
   const consumer = await client.js.consumers.get(stream, consumerName);
   const stats: SubscriptionStats = { delivered: 0, deadLettered: 0, skipped: 0, duplicates: 0 };
-  const acked = new Map<string, true>();
+  const acked = new Map<number, true>();
   const rememberAcked = Math.max(0, options.rememberAcked ?? 10_000);
-  const remember = (id: string) => {
-    acked.set(id, true);
+  const remember = (sequence: number) => {
+    acked.set(sequence, true);
     if (acked.size > rememberAcked) acked.delete(acked.keys().next().value!);
   };
 
@@ -172,6 +173,11 @@ export async function openSubscription(
           msg.nak();
           continue;
         }
+        if (acked.has(msg.info.streamSequence)) {
+          msg.ack();
+          stats.duplicates++;
+          continue;
+        }
         const typeHeader = msg.headers?.get(OnexHeader.Type);
         // Messages of types this subscription does not handle share the subject; they are not ours to judge.
         if (typeHeader && !byType.has(typeHeader)) {
@@ -185,12 +191,6 @@ export async function openSubscription(
           message = cls.parse(msg.data);
         } catch (error) {
           await toDeadLetter(msg, isOnexError(error) ? error : new OnexError(ErrorCode.ValidationFailed, String(error)));
-          continue;
-        }
-        const id = (message as { id?: unknown }).id;
-        if (typeof id === "string" && acked.has(id)) {
-          msg.ack();
-          stats.duplicates++;
           continue;
         }
         // A redelivery is the same message again, not a replay: the replay guard sees first deliveries only.
@@ -209,7 +209,7 @@ export async function openSubscription(
           sequence: msg.info.streamSequence,
           deliveries: msg.info.deliveryCount,
           ack: async () => {
-            if (typeof id === "string") remember(id);
+            remember(msg.info.streamSequence);
             // If the confirmation is lost (the server went away), the message comes back and
             // the remembered id acknowledges it then; handling it is already done.
             await msg.ackAck().catch(() => false);
