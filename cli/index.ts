@@ -10,6 +10,11 @@ import GrantRevoke from "./commands/grant/revoke.js";
 import Keygen from "./commands/keygen.js";
 import NatsAuth from "./commands/nats-auth.js";
 import Replay from "./commands/replay.js";
+import RegistryDeregister from "./commands/registry/deregister.js";
+import RegistryList from "./commands/registry/list.js";
+import RegistryRegister from "./commands/registry/register.js";
+import RegistryResolve from "./commands/registry/resolve.js";
+import RegistryWatch from "./commands/registry/watch.js";
 import Sign from "./commands/sign.js";
 import StreamsApply from "./commands/streams/apply.js";
 import Validate from "./commands/validate.js";
@@ -27,6 +32,11 @@ export const COMMANDS = {
   keygen: Keygen,
   "nats-auth": NatsAuth,
   replay: Replay,
+  "registry:deregister": RegistryDeregister,
+  "registry:list": RegistryList,
+  "registry:register": RegistryRegister,
+  "registry:resolve": RegistryResolve,
+  "registry:watch": RegistryWatch,
   sign: Sign,
   "streams:apply": StreamsApply,
   validate: Validate,

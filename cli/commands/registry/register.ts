@@ -1,0 +1,54 @@
+import { Args, Flags } from "@oclif/core";
+import { readFile } from "node:fs/promises";
+import { ErrorCode, OnexError } from "../../../runtime/errors.js";
+import type { NodeIdentityRecord, RegistryEntryRecord } from "../../../runtime/trust/records.js";
+import { OnexCommand } from "../../base-command.js";
+import { entryJson, registryFlags, withRegistry } from "../../registry-flags.js";
+
+export default class RegistryRegister extends OnexCommand {
+  static override summary = "Register a signed registry entry.";
+  static override description =
+    "Reads {\"entry\": <signed RegistryEntry>, \"identity\": <NodeIdentity>} and registers it after verifying the signature, the node id and the zone. With --heartbeat it keeps the entry alive until interrupted, then deregisters it.";
+  static override examples = ["<%= config.bin %> registry register node.json --registry nats://127.0.0.1:4222"];
+
+  static override args = {
+    // ignoreStdin: oclif would otherwise read piped stdin into this argument as a file name.
+    file: Args.string({ description: "JSON file with entry and identity; - or nothing reads stdin.", ignoreStdin: true }),
+  };
+
+  static override flags = {
+    ...registryFlags,
+    heartbeat: Flags.boolean({ description: "Keep heart-beating (every third of the TTL) until interrupted.", default: false }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(RegistryRegister);
+    const text = args.file === undefined || args.file === "-" ? await readStdin() : await readFile(args.file, "utf8").catch((cause: Error) => {
+      throw new OnexError(ErrorCode.FileNotFound, `cannot read ${args.file}: ${cause.message}`, { file: args.file });
+    });
+    let input: { entry?: RegistryEntryRecord; identity?: NodeIdentityRecord };
+    try {
+      input = JSON.parse(text) as typeof input;
+    } catch (cause) {
+      throw new OnexError(ErrorCode.JsonSyntax, `the registration is not valid JSON: ${(cause as Error).message}`, { file: args.file ?? "-" });
+    }
+    if (input?.entry === undefined || input.identity === undefined) throw new OnexError(ErrorCode.Usage, 'the registration must be {"entry": ..., "identity": ...}');
+    await withRegistry(flags.registry, async (registry) => {
+      const stored = await registry.register(input.entry!, input.identity!);
+      this.log(JSON.stringify(entryJson(stored)));
+      if (!flags.heartbeat) return;
+      await new Promise<void>((resolve, reject) => {
+        const timer = setInterval(() => void registry.heartbeat(stored.address).catch((error: unknown) => (clearInterval(timer), reject(error))), Math.max(250, registry.ttlMs / 3));
+        process.once("SIGINT", () => (clearInterval(timer), resolve()));
+        process.once("SIGTERM", () => (clearInterval(timer), resolve()));
+      });
+      await registry.deregister(stored.address);
+    });
+  }
+}
+
+async function readStdin(): Promise<string> {
+  let text = "";
+  for await (const chunk of process.stdin) text += chunk;
+  return text;
+}

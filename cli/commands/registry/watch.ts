@@ -1,0 +1,44 @@
+import { Flags } from "@oclif/core";
+import { EntityType } from "../../../runtime/registry/address.js";
+import type { RegistryChange } from "../../../runtime/registry/registry.js";
+import { OnexCommand } from "../../base-command.js";
+import { entryJson, registryFlags, withRegistry } from "../../registry-flags.js";
+
+export default class RegistryWatch extends OnexCommand {
+  static override summary = "Print registry changes as JSON lines until interrupted.";
+  static override description = "Prints the current entries first (kind registered, initial true) unless --updates-only, then registrations, deregistrations, expiries and tampered entries as they happen.";
+  static override examples = ["<%= config.bin %> registry watch --zone zone.trusted.org --registry etcd://127.0.0.1:2379"];
+  static override flags = {
+    ...registryFlags,
+    zone: Flags.string({ description: "Only this zone." }),
+    type: Flags.string({ description: "Only this entity type.", options: Object.values(EntityType) }),
+    "updates-only": Flags.boolean({ description: "Skip the entries present at the start.", default: false }),
+    count: Flags.integer({ description: "Stop after this many changes.", min: 1 }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(RegistryWatch);
+    await withRegistry(flags.registry, async (registry) => {
+      const changes = registry.watch({ ...(flags.zone ? { zone: flags.zone } : {}), ...(flags.type ? { entityType: flags.type as EntityType } : {}) }, { updatesOnly: flags["updates-only"] });
+      const stop = () => void changes.return?.();
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+      let seen = 0;
+      for await (const change of changes) {
+        this.log(JSON.stringify(changeJson(change)));
+        if (flags.count !== undefined && ++seen >= flags.count) break;
+      }
+    });
+  }
+}
+
+function changeJson(change: RegistryChange): Record<string, unknown> {
+  switch (change.kind) {
+    case "registered":
+      return { kind: change.kind, initial: change.initial, ...entryJson(change.entry) };
+    case "tampered":
+      return { kind: change.kind, address: change.address, code: change.error.code, message: change.error.message };
+    default:
+      return { kind: change.kind, address: change.address, ...(change.last ? { node_id: change.last.entry.node_id } : {}) };
+  }
+}

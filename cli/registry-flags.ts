@@ -1,0 +1,23 @@
+/** The `--registry` flag every `onex registry` command shares, and opening the registry it names. */
+import { Flags } from "@oclif/core";
+import { openRegistry } from "../runtime/registry/open-registry.js";
+import type { Registry, ResolvedEntry } from "../runtime/registry/registry.js";
+
+export const registryFlags = {
+  registry: Flags.string({ description: "Registry URL: nats://host:4222, etcd://host:2379 or consul://host:8500 (with ?ttl=10s, ?bucket= or ?prefix=).", env: "ONEX_REGISTRY", required: true }),
+};
+
+/** Opens the registry, runs `fn`, and closes it even when `fn` fails. */
+export async function withRegistry<T>(url: string, fn: (registry: Registry) => Promise<T>): Promise<T> {
+  const registry = await openRegistry(url, { onTampered: (address, error) => process.stderr.write(`warning ${error.code}: ${address}: ${error.message}\n`) });
+  try {
+    return await fn(registry);
+  } finally {
+    await registry.close();
+  }
+}
+
+/** The JSON a command prints for an entry: what it is, where, and the key it verified with. */
+export function entryJson(entry: ResolvedEntry): Record<string, unknown> {
+  return { address: entry.address, key_id: entry.key.keyId, revision: entry.revision, entry: entry.entry, identity: entry.identity };
+}

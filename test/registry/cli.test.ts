@@ -1,0 +1,56 @@
+/** `onex registry ...` against a real etcd: the built command, its output and its exit codes. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
+import { runCli } from "../support/run-cli.js";
+import { makeNode } from "./fixtures.js";
+
+let etcd: EtcdServer;
+beforeAll(async () => {
+  etcd = await startEtcdServer();
+});
+afterAll(async () => etcd?.stop());
+
+describe("onex registry", () => {
+  it("registers, resolves, lists, watches and deregisters", () => {
+    const url = `${etcd.url}?prefix=/cli/&ttl=30s`;
+    const node = makeNode("zone.trusted.org", { capabilities: ["gpu"] });
+    const registered = runCli(["registry", "register", "-", "--registry", url], { input: JSON.stringify({ entry: node.entry, identity: node.identity }) });
+    expect(registered.stderr).toBe("");
+    expect(registered.status).toBe(0);
+    expect(JSON.parse(registered.stdout)).toMatchObject({ address: node.address, key_id: node.key.keyId });
+
+    const resolved = runCli(["registry", "resolve", node.address, "--registry", url]);
+    expect(resolved.status).toBe(0);
+    expect(JSON.parse(resolved.stdout).entry).toEqual(node.entry);
+
+    const listed = runCli(["registry", "list", "--zone", "zone.trusted.org", "--capability", "gpu", "--registry", url]);
+    expect(listed.status).toBe(0);
+    expect(listed.stdout.trim().split("\n").map((l) => JSON.parse(l).address)).toEqual([node.address]);
+
+    const watched = runCli(["registry", "watch", "--count", "1", "--registry", url]);
+    expect(watched.status).toBe(0);
+    expect(JSON.parse(watched.stdout)).toMatchObject({ kind: "registered", initial: true, address: node.address });
+
+    expect(runCli(["registry", "deregister", node.address, "--registry", url]).status).toBe(0);
+    const gone = runCli(["registry", "resolve", node.address, "--registry", url]);
+    expect(gone.status).toBe(1);
+    expect(gone.stderr).toMatch(/^error ONEX_E_NOT_FOUND: /);
+  });
+
+  it("rejects a forged entry, a bad address and an unknown scheme with their codes and exit statuses", () => {
+    const url = `${etcd.url}?prefix=/cli2/`;
+    const node = makeNode();
+    const forged = runCli(["registry", "register", "--registry", url], { input: JSON.stringify({ entry: { ...node.entry, zone: "zone.evil.org" }, identity: node.identity }) });
+    expect(forged.status).toBe(1);
+    expect(forged.stderr).toMatch(/^error ONEX_E_IDENTITY_MISMATCH: /);
+    const bad = runCli(["registry", "resolve", "onex://Zone/node/x", "--registry", url]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^error ONEX_E_ADDRESS_INVALID: /);
+    const scheme = runCli(["registry", "list", "--registry", "redis://127.0.0.1:6379"]);
+    expect(scheme.status).toBe(2);
+    expect(scheme.stderr).toMatch(/^error ONEX_E_REGISTRY_URL: /);
+    const down = runCli(["registry", "list", "--registry", "nats://127.0.0.1:1"]);
+    expect(down.status).toBe(69);
+    expect(down.stderr).toMatch(/^error ONEX_E_REGISTRY_UNAVAILABLE: /);
+  });
+});
