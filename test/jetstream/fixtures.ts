@@ -43,7 +43,7 @@ export async function applyBundledStreams(url: string, limits: StreamLimits = {}
 }
 
 /** A client signing with `identity` and trusting `trusted` keys. */
-export function client(url: string, identity: KeyPair, trusted: KeyPair[], extra: Partial<ConnectOptions> = {}): Promise<OnexClient> {
+export function client(url: string | string[], identity: KeyPair, trusted: KeyPair[], extra: Partial<ConnectOptions> = {}): Promise<OnexClient> {
   // Every source entity counts as registered with the first trusted key (origin_check).
   const keyOfEntity = () => trusted[0]?.keyId;
   return connect({ servers: url, identity, keys: keyRing(trusted.map((k) => k.publicKey)), trust: { zone: ZONE, keyOfEntity, logger: { warn() {} } }, ...extra });
