@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as v0_1 from "../../generated/v0.1/index.js";
+import { ErrorCode } from "../../runtime/errors.js";
+import type { OnexClient } from "../../runtime/jetstream/client.js";
+import { runCli } from "../support/run-cli.js";
+import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { client, makeKeys, stateUpdate } from "./fixtures.js";
+
+const keys = makeKeys();
+let server: NatsServer;
+let publisher: OnexClient;
+const cli = (...args: string[]) => runCli([...args, "--server", server.url]);
+
+beforeAll(async () => {
+  server = await startNatsServer();
+});
+afterAll(async () => {
+  await publisher?.close();
+  await server?.stop();
+});
+
+describe("onex streams, replay and dlq", () => {
+  it("streams apply creates the streams, is idempotent, and --dry-run shows changes without making them", () => {
+    const dry = cli("streams", "apply", "--dry-run");
+    expect(dry.status).toBe(0);
+    expect(dry.stdout).toContain("would create   ONEX_EVENT");
+    expect(dry.stdout).toContain('subjects: undefined -> ["jetstream.onex.zone.*.*.*.events"]');
+    const first = cli("streams", "apply");
+    expect(first.stdout).toMatch(/created\s+ONEX_DLQ/);
+    expect(first.stdout).toMatch(/created\s+ONEX_EVENT/);
+    const again = cli("streams", "apply");
+    expect(again.stdout).toMatch(/unchanged\s+ONEX_DLQ\n\s*unchanged\s+ONEX_EVENT/);
+    const limited = cli("streams", "apply", "--max-age", "7d", "--dry-run");
+    expect(limited.stdout).toContain("would update   ONEX_EVENT");
+    expect(limited.stdout).toContain("max_age: 0 -> 604800000000000");
+  });
+
+  it("replay prints history from a sequence or a time, filtered by type", async () => {
+    publisher = await client(server.url, keys.node, [keys.node]);
+    const first = await publisher.publish(stateUpdate("n-cli", "idle"));
+    await publisher.publish(stateUpdate("n-cli", "busy"));
+    const bySeq = cli("replay", "--from-seq", String(first.sequence + 1));
+    expect(bySeq.status).toBe(0);
+    const lines = bySeq.stdout.trim().split("\n").map((l) => JSON.parse(l) as v0_1.StateUpdate);
+    expect(lines.map((m) => m.payload.state)).toEqual(["busy"]);
+    const since = cli("replay", "--since", new Date(Date.now() - 60_000).toISOString(), "--type", "signal.state.update", "--with-meta");
+    expect(since.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { sequence: number }).sequence)).toEqual([first.sequence, first.sequence + 1]);
+    expect(cli("replay").stderr).toContain(ErrorCode.Usage);
+  });
+
+  it("dlq list, show and replay", async () => {
+    // A receiver that trusts only a stranger's key dead-letters the node's messages.
+    const receiver = await client(server.url, keys.agent, [keys.stranger]);
+    const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-cli", durable: "cli-dlq" });
+    const deadline = Date.now() + 10_000;
+    const consuming = (async () => {
+      for await (const d of sub) await d.ack();
+    })();
+    while (sub.stats.deadLettered < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await sub.stop();
+    await consuming;
+    await receiver.close();
+
+    const list = cli("dlq", "list", "--json");
+    expect(list.status).toBe(0);
+    const letters = list.stdout.trim().split("\n").map((l) => JSON.parse(l) as { sequence: number; reason: string; consumer: string });
+    expect(letters.map((l) => [l.reason, l.consumer])).toEqual([
+      [ErrorCode.SignerUnknown, "cli-dlq"],
+      [ErrorCode.SignerUnknown, "cli-dlq"],
+    ]);
+    const show = cli("dlq", "show", String(letters[0]!.sequence));
+    expect(JSON.parse(show.stdout)).toMatchObject({ reason: ErrorCode.SignerUnknown, subject: stateUpdate("n-cli").subject(), body: { type: "signal.state.update" } });
+    expect(cli("dlq", "show", "999").stderr).toContain(ErrorCode.NotFound);
+    const replay = cli("dlq", "replay", String(letters[0]!.sequence), String(letters[1]!.sequence));
+    expect(replay.status).toBe(0);
+    expect(replay.stdout.trim().split("\n")).toHaveLength(2);
+  });
+
+  it("a server that is not there is ONEX_E_CONNECTION with exit 3", () => {
+    const result = runCli(["dlq", "list", "--server", "nats://127.0.0.1:1"]);
+    expect(result.status).toBe(3);
+    expect(result.stderr).toContain(ErrorCode.ConnectionFailed);
+  });
+});
