@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import { ErrorCode, OnexError } from "../runtime/errors.js";
+import { emitSchemaIndex } from "./emit-schema-index.js";
 import { emitTypes } from "./emit-types.js";
 import { emitValidators } from "./emit-validators.js";
 import { loadVersion, type LoadedVersion } from "./load-version.js";
@@ -81,6 +82,8 @@ async function emitVersion({ model, sources }: LoadedVersion, render: RenderFn, 
     ["validators.ts", `${header}\n${emitValidators(model, sources, runtimeImport)}`],
   ];
   for (const template of VERSION_TEMPLATES) out.push([template.replace(/\.hbs$/, ""), render(template, view)]);
+  // What the deployment publishes for version probing (runtime/negotiation).
+  out.push(["index.json", emitSchemaIndex(model)]);
   return out;
 }
 
