@@ -36,13 +36,16 @@ const TRUST_FINDINGS = new Set<string>([
 const REGISTRY_FINDINGS = new Set<string>([ErrorCode.NotFound, ErrorCode.EntryTampered, ErrorCode.NoRoute]);
 const REGISTRY_USAGE = new Set<string>([ErrorCode.RegistryUrl, ErrorCode.AddressInvalid]);
 const USAGE = new Set<string>([ErrorCode.Usage, ErrorCode.UnknownVersion, ErrorCode.PolicyInvalid]);
+// A negotiation that ran and found the peer incompatible is a finding; a peer that never answered is unavailable.
+const NEGOTIATION_FINDINGS = new Set<string>([ErrorCode.IncompatiblePeer, ErrorCode.SchemaHashMismatch]);
+const NEGOTIATION_UNAVAILABLE = new Set<string>([ErrorCode.NegotiationTimeout, ErrorCode.SchemaIndexUnavailable]);
 
 /** The exit code an error with this code ends the command with. */
 export function exitCodeFor(code: string): number {
   if (FINDINGS.has(code) || TRUST_FINDINGS.has(code)) return ExitCode.Findings;
-  if (REGISTRY_FINDINGS.has(code)) return ExitCode.Findings;
+  if (REGISTRY_FINDINGS.has(code) || NEGOTIATION_FINDINGS.has(code)) return ExitCode.Findings;
   if (USAGE.has(code) || REGISTRY_USAGE.has(code)) return ExitCode.Usage;
-  if (code === ErrorCode.RegistryUnavailable) return ExitCode.Unavailable;
+  if (code === ErrorCode.RegistryUnavailable || NEGOTIATION_UNAVAILABLE.has(code)) return ExitCode.Unavailable;
   if (code === ErrorCode.Internal) return ExitCode.Internal;
   return ExitCode.BadInput;
 }

@@ -84,6 +84,16 @@ export const ErrorCode = {
   TransformUnsound: "ONEX_E_TRANSFORM_UNSOUND",
   /** `onex diff` found a breaking change that no transform covers. */
   BreakingChange: "ONEX_E_BREAKING_CHANGE",
+  /** A peer shares no protocol version with this node and no transform path connects theirs (or it declares none this node can read). */
+  IncompatiblePeer: "ONEX_E_INCOMPATIBLE_PEER",
+  /** A peer (or a schema index) declares a version whose schemas hash differently from the schemas this node knows for it. */
+  SchemaHashMismatch: "ONEX_E_SCHEMA_HASH_MISMATCH",
+  /** A peer did not answer a probe or handshake in time, or nothing serves its negotiation subject. */
+  NegotiationTimeout: "ONEX_E_NEGOTIATION_TIMEOUT",
+  /** A handshake, probe answer or schema index is malformed, or the peer's agreement differs from the one this node computed. */
+  NegotiationInvalid: "ONEX_E_NEGOTIATION_INVALID",
+  /** A schema index file or URL cannot be read. */
+  SchemaIndexUnavailable: "ONEX_E_SCHEMA_INDEX_UNAVAILABLE",
   /** A registry URL has an unknown scheme or malformed options. */
   RegistryUrl: "ONEX_E_REGISTRY_URL",
   /** The registry server cannot be reached, or did not answer in time. */
