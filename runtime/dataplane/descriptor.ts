@@ -1,0 +1,230 @@
+/**
+ * Artifact descriptors: the signed, content-addressed description of a file cut into
+ * pieces. Every piece is checked against its SHA-256 before it is kept, and the root hash
+ * (over the piece digests) is the artifact's id in the swarm, so a descriptor names exactly
+ * one content and the publisher's signature binds name and version to it.
+ */
+import { createHash } from "node:crypto";
+import { open } from "node:fs/promises";
+import { ErrorCode, OnexError } from "../errors.js";
+import type { KeyPair, KeyResolver } from "../trust/keys.js";
+import { DEFAULT_TRUST_POLICY, PolicyMode, type TrustPolicy, type TrustWarning } from "../trust/policy.js";
+import { assertRecordShape } from "../trust/record-shape.js";
+import { signRecord, verifyRecordSignature } from "../trust/record-signature.js";
+
+/** `ArtifactDescriptor` (schemas/v0.2/records/artifact-descriptor.yaml), pinned to the generated type by a test. */
+export interface ArtifactDescriptorRecord {
+  name: string;
+  version: string;
+  media_type: string;
+  size: number;
+  piece_size: number;
+  pieces: string[];
+  root_hash: string;
+  publisher: string;
+  zone: string;
+  published_at: string;
+  signature?: string;
+}
+
+/** 1 MiB: small enough that a corrupt piece costs little to fetch again, large enough that 256 MB is only 256 requests. */
+export const DEFAULT_PIECE_SIZE = 1 << 20;
+export const MIN_PIECE_SIZE = 1 << 14;
+export const MAX_PIECE_SIZE = 1 << 26;
+
+/**
+ * The trust policy data-plane fetches use by default: the specification's defaults, except
+ * that a descriptor from another zone is refused rather than warned about, because fetching
+ * it means running or loading bytes another zone vouches for.
+ */
+export const DATA_PLANE_TRUST_POLICY: Readonly<TrustPolicy> = Object.freeze({ ...DEFAULT_TRUST_POLICY, zone_match: PolicyMode.Strict });
+
+const HEX_DIGEST = /^[0-9a-f]{64}$/;
+const ROOT_HASH = /^sha256:[0-9a-f]{64}$/;
+
+/** Number of pieces of an artifact of `size` bytes cut at `pieceSize`. */
+export function pieceCountOf(size: number, pieceSize: number): number {
+  return Math.ceil(size / pieceSize);
+}
+
+/** Byte length of piece `index` (the last one may be shorter). */
+export function pieceLengthOf(descriptor: Pick<ArtifactDescriptorRecord, "size" | "piece_size">, index: number): number {
+  return Math.min(descriptor.piece_size, descriptor.size - index * descriptor.piece_size);
+}
+
+/** Lower-case hex SHA-256 of one piece. */
+export function pieceDigest(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** `sha256:<hex>` over the concatenated raw piece digests. */
+export function rootHashOf(pieces: readonly string[]): string {
+  const hash = createHash("sha256");
+  for (const piece of pieces) hash.update(Buffer.from(piece, "hex"));
+  return "sha256:" + hash.digest("hex");
+}
+
+/** The hex part of a root hash: a token safe in URLs and file names. */
+export function rootHex(rootHash: string): string {
+  return rootHash.startsWith("sha256:") ? rootHash.slice(7) : rootHash;
+}
+
+/** What `describeFile` needs besides the file. */
+export interface DescribeOptions {
+  name: string;
+  version: string;
+  /** The zone the publisher vouches for the artifact in. */
+  zone: string;
+  mediaType?: string;
+  /** A power of two from 16 KiB to 64 MiB; default 1 MiB. */
+  pieceSize?: number;
+  /** Defaults to now. */
+  publishedAt?: Date;
+}
+
+/** Hashes a file piece by piece and returns its descriptor signed by `key`. Reads the file once, one piece at a time. */
+export async function describeFile(path: string, options: DescribeOptions, key: KeyPair): Promise<ArtifactDescriptorRecord> {
+  const pieceSize = options.pieceSize ?? DEFAULT_PIECE_SIZE;
+  checkPieceSize(pieceSize);
+  const handle = await open(path, "r").catch((cause: unknown) => {
+    throw new OnexError(ErrorCode.FileNotFound, `cannot read ${path}: ${(cause as Error).message}`, { file: path }, { cause });
+  });
+  const pieces: string[] = [];
+  let size = 0;
+  try {
+    const buffer = Buffer.allocUnsafe(pieceSize);
+    for (;;) {
+      // Fill a whole piece: read() may return less than asked before end of file.
+      let filled = 0;
+      while (filled < pieceSize) {
+        const { bytesRead } = await handle.read(buffer, filled, pieceSize - filled, size + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      if (filled === 0) break;
+      pieces.push(pieceDigest(buffer.subarray(0, filled)));
+      size += filled;
+      if (filled < pieceSize) break;
+    }
+  } finally {
+    await handle.close();
+  }
+  const unsigned: ArtifactDescriptorRecord = {
+    name: options.name,
+    version: options.version,
+    media_type: options.mediaType ?? "application/octet-stream",
+    size,
+    piece_size: pieceSize,
+    pieces,
+    root_hash: rootHashOf(pieces),
+    publisher: key.keyId,
+    zone: options.zone,
+    published_at: (options.publishedAt ?? new Date()).toISOString(),
+  };
+  checkConsistency(unsigned);
+  return signRecord(unsigned, key);
+}
+
+/** What a received descriptor is judged against. */
+export interface DescriptorContext {
+  /** Publisher keys trusted to sign descriptors. */
+  keys: KeyResolver;
+  /** The fetching session's zone (`zone_match`). */
+  zone?: string;
+  /** Where advisory failures are logged (default: console.warn). */
+  logger?: { warn(message: string, details: Record<string, unknown>): void };
+}
+
+/** The outcome of judging a descriptor. */
+export interface DescriptorVerdict {
+  accepted: boolean;
+  warnings: TrustWarning[];
+  rejection?: OnexError;
+}
+
+/**
+ * Judges a descriptor the way `judge` judges a message: its shape and consistency always
+ * (ONEX_E_DESCRIPTOR_INVALID), then the `signature` policy (a publisher key in the ring and
+ * a valid signature) and the `zone_match` policy, each strict, advisory or off. Never throws
+ * for a bad descriptor.
+ */
+export function judgeDescriptor(descriptor: unknown, context: DescriptorContext, policy: TrustPolicy = DATA_PLANE_TRUST_POLICY): DescriptorVerdict {
+  const verdict: DescriptorVerdict = { accepted: true, warnings: [] };
+  try {
+    assertDescriptorShape(descriptor);
+    checkConsistency(descriptor);
+  } catch (error) {
+    return { accepted: false, warnings: [], rejection: asDescriptorError(error) };
+  }
+  const record = descriptor as ArtifactDescriptorRecord;
+  const fail = (name: "signature" | "zone_match", error: unknown): boolean => {
+    const failure = asDescriptorError(error);
+    if (policy[name] === PolicyMode.Strict) {
+      verdict.accepted = false;
+      verdict.rejection = new OnexError(ErrorCode.DescriptorInvalid, `artifact ${record.name}@${record.version} refused by the ${name} policy: ${failure.message}`, { ...failure.details, policy: name, reason: failure.code, root_hash: record.root_hash }, { cause: failure });
+      return true;
+    }
+    const warning: TrustWarning = { policy: name, code: failure.code, message: failure.message };
+    verdict.warnings.push(warning);
+    (context.logger ?? console).warn(`onex data plane: ${name} (advisory) ${failure.code}: ${failure.message}`, { ...warning, root_hash: record.root_hash });
+    return false;
+  };
+  if (policy.signature !== PolicyMode.Off) {
+    try {
+      const key = context.keys(record.publisher);
+      if (key === undefined || key.keyId !== record.publisher) throw new OnexError(ErrorCode.SignerUnknown, `publisher ${record.publisher} is not in the key ring`, { signer: record.publisher });
+      verifyRecordSignature(record, key, "artifact descriptor");
+    } catch (error) {
+      if (fail("signature", error)) return verdict;
+    }
+  }
+  if (policy.zone_match !== PolicyMode.Off && context.zone !== undefined && record.zone !== context.zone) {
+    if (fail("zone_match", new OnexError(ErrorCode.ZoneMismatch, `the artifact is vouched for in zone ${record.zone}, not ${context.zone}`, { zone: record.zone, expected: context.zone }))) return verdict;
+  }
+  return verdict;
+}
+
+/** Throws the rejection of `judgeDescriptor` (ONEX_E_DESCRIPTOR_INVALID) unless the descriptor is accepted; returns it typed. */
+export function verifyDescriptor(descriptor: unknown, context: DescriptorContext, policy: TrustPolicy = DATA_PLANE_TRUST_POLICY): ArtifactDescriptorRecord {
+  const verdict = judgeDescriptor(descriptor, context, policy);
+  if (!verdict.accepted) throw verdict.rejection!;
+  return descriptor as ArtifactDescriptorRecord;
+}
+
+function assertDescriptorShape(value: unknown): asserts value is ArtifactDescriptorRecord {
+  assertRecordShape(
+    value,
+    { name: "string", version: "string", media_type: "string", size: "number", piece_size: "number", pieces: "string[]", root_hash: "string", publisher: "string", zone: "string", published_at: "string", "signature?": "string" },
+    "artifact descriptor",
+  );
+}
+
+function checkPieceSize(pieceSize: number): void {
+  if (!Number.isInteger(pieceSize) || pieceSize < MIN_PIECE_SIZE || pieceSize > MAX_PIECE_SIZE || (pieceSize & (pieceSize - 1)) !== 0) {
+    throw new OnexError(ErrorCode.DescriptorInvalid, `piece_size ${pieceSize} is not a power of two from ${MIN_PIECE_SIZE} to ${MAX_PIECE_SIZE}`, { instancePath: "/piece_size" });
+  }
+}
+
+// A descriptor that lies about its own geometry would make a fetcher write outside the file
+// or wait for pieces that cannot exist; these checks make every later index safe.
+function checkConsistency(d: ArtifactDescriptorRecord): void {
+  if (!Number.isSafeInteger(d.size) || d.size < 0) throw new OnexError(ErrorCode.DescriptorInvalid, `size ${d.size} is not a byte count`, { instancePath: "/size" });
+  checkPieceSize(d.piece_size);
+  const expected = pieceCountOf(d.size, d.piece_size);
+  if (d.pieces.length !== expected) {
+    throw new OnexError(ErrorCode.DescriptorInvalid, `${d.size} bytes in pieces of ${d.piece_size} make ${expected} pieces, but the descriptor lists ${d.pieces.length}`, { instancePath: "/pieces" });
+  }
+  const bad = d.pieces.findIndex((p) => !HEX_DIGEST.test(p));
+  if (bad >= 0) throw new OnexError(ErrorCode.DescriptorInvalid, `piece ${bad} is not a lower-case hex SHA-256`, { instancePath: `/pieces/${bad}` });
+  if (!ROOT_HASH.test(d.root_hash) || d.root_hash !== rootHashOf(d.pieces)) {
+    throw new OnexError(ErrorCode.DescriptorInvalid, `root_hash ${d.root_hash} is not the hash of the listed pieces`, { instancePath: "/root_hash" });
+  }
+  if (d.name.length === 0 || d.version.length === 0) throw new OnexError(ErrorCode.DescriptorInvalid, "an artifact needs a name and a version", { instancePath: "/name" });
+}
+
+function asDescriptorError(error: unknown): OnexError {
+  if (error instanceof OnexError) {
+    return error.code === ErrorCode.ValidationFailed ? new OnexError(ErrorCode.DescriptorInvalid, error.message, error.details, { cause: error }) : error;
+  }
+  return new OnexError(ErrorCode.Internal, `descriptor check failed unexpectedly: ${(error as Error)?.message ?? String(error)}`, {}, { cause: error });
+}

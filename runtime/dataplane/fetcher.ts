@@ -1,0 +1,384 @@
+/**
+ * The fetcher: downloads an artifact's pieces from several peers at once, rarest first, with
+ * a bounded number of requests in flight per peer; verifies every piece against the
+ * descriptor before keeping it; drops and reports a peer that serves a corrupt piece and
+ * fetches that piece elsewhere. Pieces are written to the store as they verify, so a piece
+ * server over the same store serves them to others at once.
+ */
+import { Agent, request as httpRequest } from "node:http";
+import { ErrorCode, OnexError } from "../errors.js";
+import { attestExecution } from "../trust/attestation.js";
+import type { KeyPair } from "../trust/keys.js";
+import type { TrustLedger } from "../trust/trust-ledger.js";
+import { Bitfield } from "./bitfield.js";
+import { pieceDigest, pieceLengthOf, rootHex } from "./descriptor.js";
+import type { PieceStore } from "./piece-store.js";
+
+/** A peer that may serve an artifact, as a directory knows it. */
+export interface PeerInfo {
+  /** The peer's node id. */
+  peerId: string;
+  /** Base URL of its piece server. */
+  endpoint: string;
+  /** The pieces it said it holds, when it said so (else the fetcher asks its piece server). */
+  have?: Bitfield;
+}
+
+/** Where a fetcher learns which peers serve an artifact: swarm announcements, the registry, or both. */
+export interface PeerDirectory {
+  /** Peers known to serve (some of) the artifact with this root hash. */
+  peersOf(rootHash: string): PeerInfo[] | Promise<PeerInfo[]>;
+}
+
+/** A peer caught serving a corrupt piece. */
+export interface CorruptPeerReport {
+  peerId: string;
+  endpoint: string;
+  piece: number;
+  expected: string;
+  actual: string;
+}
+
+/** A snapshot of a fetch, for progress displays. */
+export interface FetchProgress {
+  pieces: number;
+  total: number;
+  /** Peers currently usable (reachable, not dropped). */
+  peers: number;
+  inFlight: number;
+  bytesFetched: number;
+  /** Average since the fetch started. */
+  bytesPerSecond: number;
+}
+
+/** What a finished fetch did. */
+export interface FetchResult {
+  /** Pieces downloaded by this fetch (not those resumed from disk). */
+  fetchedPieces: number;
+  resumedPieces: number;
+  bytesFetched: number;
+  /** Bytes fetched from each peer id. */
+  bytesByPeer: Record<string, number>;
+  corruptPeers: CorruptPeerReport[];
+  elapsedMs: number;
+}
+
+/** How to fetch. */
+export interface FetchOptions {
+  store: PieceStore;
+  peers: PeerDirectory;
+  /** This peer's id, never fetched from. */
+  selfPeerId?: string;
+  /** Requests in flight to one peer, at most (default 4). */
+  maxInFlightPerPeer?: number;
+  /** Requests in flight overall, at most (default 16): bounds memory to this many pieces. */
+  maxInFlight?: number;
+  /** One piece request, at most (default 30 s). */
+  requestTimeoutMs?: number;
+  /** Give up with ONEX_E_ARTIFACT_INCOMPLETE after this long without a new piece (default 60 s). */
+  stallTimeoutMs?: number;
+  /** Give up with ONEX_E_NO_PEERS when no peer is known after this long (default 15 s). */
+  discoverTimeoutMs?: number;
+  signal?: AbortSignal;
+  /** Told about each peer dropped for a corrupt piece. */
+  onCorruptPeer?(report: CorruptPeerReport): void;
+  /** A corrupt piece is attested (signed by `key`, negative `trustDelta`) and applied to this ledger. */
+  ledger?: { ledger: TrustLedger; key: KeyPair; trustDelta?: number };
+  onProgress?(progress: FetchProgress): void;
+}
+
+interface PeerState {
+  info: PeerInfo;
+  /** What we know it holds: union of what it announced and what its piece server said. */
+  have: Bitfield | undefined;
+  /** Pieces it answered 404 for (restarted without them): not asked again during this fetch. */
+  refused: Set<number>;
+  inFlight: number;
+  dropped: boolean;
+  /** Consecutive connection failures, and until when it is left alone. */
+  failures: number;
+  backoffUntil: number;
+  lastPoll: number;
+  complete: boolean;
+}
+
+const POLL_INTERVAL_MS = 1_000;
+const TICK_MS = 100;
+
+/** Downloads every missing piece of `options.store`'s artifact and resolves once it is complete, verified and in place. */
+export async function fetchArtifact(options: FetchOptions): Promise<FetchResult> {
+  return new Fetch(options).run();
+}
+
+class Fetch {
+  readonly #o: FetchOptions;
+  readonly #store: PieceStore;
+  readonly #peers = new Map<string, PeerState>();
+  readonly #inFlight = new Set<number>();
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  // A random rank per piece breaks availability ties, so fetchers starting together ask a seeder for different pieces.
+  readonly #tieBreak: Float64Array;
+  readonly #result: FetchResult;
+  readonly #started = Date.now();
+  #lastProgress = Date.now();
+  #wake: (() => void) | undefined;
+  #failure: OnexError | undefined;
+  #lastDirectory = 0;
+
+  constructor(options: FetchOptions) {
+    this.#o = options;
+    this.#store = options.store;
+    this.#tieBreak = new Float64Array(this.#store.descriptor.pieces.length).map(() => Math.random());
+    this.#result = { fetchedPieces: 0, resumedPieces: this.#store.have.count, bytesFetched: 0, bytesByPeer: {}, corruptPeers: [], elapsedMs: 0 };
+  }
+
+  async run(): Promise<FetchResult> {
+    const abort = () => this.#poke();
+    this.#o.signal?.addEventListener("abort", abort);
+    try {
+      while (!this.#store.have.complete) {
+        this.#checkAbort();
+        if (this.#failure) throw this.#failure;
+        await this.#refreshPeers();
+        const started = this.#schedule();
+        this.#report();
+        if (started === 0 && this.#inFlight.size === 0) this.#checkStalled();
+        await this.#sleep(TICK_MS);
+      }
+      // Every piece is in; wait for the requests still running (duplicates) and the final rename.
+      await this.#store.finished();
+      this.#report();
+      this.#result.elapsedMs = Date.now() - this.#started;
+      return this.#result;
+    } finally {
+      this.#o.signal?.removeEventListener("abort", abort);
+      this.#agent.destroy();
+    }
+  }
+
+  #checkAbort(): void {
+    if (this.#o.signal?.aborted) {
+      throw new OnexError(ErrorCode.ArtifactIncomplete, `fetch of ${this.#name()} interrupted with ${this.#missing()} pieces missing; run it again to resume`, { missing: this.#missing() }, { cause: this.#o.signal.reason });
+    }
+  }
+
+  #checkStalled(): void {
+    const now = Date.now();
+    const live = [...this.#peers.values()].filter((p) => !p.dropped);
+    if (live.length === 0 && now - this.#started > (this.#o.discoverTimeoutMs ?? 15_000)) {
+      const dropped = this.#peers.size;
+      throw new OnexError(ErrorCode.NoPeers, dropped > 0 ? `every peer serving ${this.#name()} was dropped for corrupt pieces` : `no peer serves ${this.#name()}`, { root_hash: this.#store.descriptor.root_hash, dropped });
+    }
+    if (now - this.#lastProgress > (this.#o.stallTimeoutMs ?? 60_000)) {
+      throw new OnexError(ErrorCode.ArtifactIncomplete, `no peer has the ${this.#missing()} missing pieces of ${this.#name()} (stalled ${Math.round((now - this.#lastProgress) / 1000)} s); run it again to resume`, { missing: this.#missing(), peers: live.length });
+    }
+  }
+
+  async #refreshPeers(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#lastDirectory >= 250) {
+      this.#lastDirectory = now;
+      const root = this.#store.descriptor.root_hash;
+      for (const info of await this.#o.peers.peersOf(root)) {
+        if (info.peerId === this.#o.selfPeerId) continue;
+        let state = this.#peers.get(info.peerId);
+        if (state === undefined) {
+          state = { info, have: undefined, refused: new Set(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, complete: false };
+          this.#peers.set(info.peerId, state);
+        }
+        state.info = { ...state.info, endpoint: info.endpoint };
+        if (info.have) this.#merge(state, info.have);
+      }
+    }
+    // Announcements can lag or be missing (registry-only peers): ask piece servers directly, in the background.
+    for (const state of this.#peers.values()) {
+      if (state.dropped || state.complete || state.backoffUntil > now || now - state.lastPoll < POLL_INTERVAL_MS) continue;
+      state.lastPoll = now;
+      void this.#poll(state);
+    }
+  }
+
+  async #poll(state: PeerState): Promise<void> {
+    try {
+      const { status, body } = await this.#get(`${state.info.endpoint}/v1/artifacts/${rootHex(this.#store.descriptor.root_hash)}/bitfield`, 1 << 20);
+      if (status !== 200) return;
+      const parsed = JSON.parse(body.toString("utf8")) as { bitfield?: unknown };
+      if (typeof parsed.bitfield !== "string") return;
+      this.#merge(state, Bitfield.fromBase64url(parsed.bitfield, this.#store.descriptor.pieces.length));
+      state.failures = 0;
+      this.#poke();
+    } catch {
+      this.#failed(state);
+    }
+  }
+
+  #merge(state: PeerState, have: Bitfield): void {
+    if (have.length !== this.#store.descriptor.pieces.length) return;
+    if (state.have === undefined) state.have = new Bitfield(have.length);
+    for (let i = 0; i < have.length; i++) if (have.has(i)) state.have.set(i);
+    state.complete = state.have.complete;
+  }
+
+  /** Starts requests for the rarest missing pieces on peers with room; returns how many started. */
+  #schedule(): number {
+    const maxTotal = this.#o.maxInFlight ?? 16;
+    const perPeer = this.#o.maxInFlightPerPeer ?? 4;
+    if (this.#inFlight.size >= maxTotal) return 0;
+    const now = Date.now();
+    const usable = [...this.#peers.values()].filter((p) => !p.dropped && p.backoffUntil <= now && p.have !== undefined);
+    if (usable.length === 0) return 0;
+    const have = this.#store.have;
+    const candidates: { piece: number; availability: number }[] = [];
+    for (let i = 0; i < have.length; i++) {
+      if (have.has(i) || this.#inFlight.has(i)) continue;
+      let availability = 0;
+      for (const peer of usable) if (peer.have!.has(i) && !peer.refused.has(i)) availability++;
+      if (availability > 0) candidates.push({ piece: i, availability });
+    }
+    candidates.sort((a, b) => a.availability - b.availability || this.#tieBreak[a.piece]! - this.#tieBreak[b.piece]!);
+    let started = 0;
+    for (const { piece } of candidates) {
+      if (this.#inFlight.size >= maxTotal) break;
+      let best: PeerState | undefined;
+      for (const peer of usable) {
+        if (peer.inFlight >= perPeer || !peer.have!.has(piece) || peer.refused.has(piece)) continue;
+        // Peers still downloading go before complete ones: spreading the load off the seeders is the point of a swarm.
+        if (best === undefined || rank(peer) < rank(best)) best = peer;
+      }
+      if (best === undefined) continue;
+      this.#request(best, piece);
+      started++;
+    }
+    return started;
+  }
+
+  #request(peer: PeerState, piece: number): void {
+    peer.inFlight++;
+    this.#inFlight.add(piece);
+    const expectedLength = pieceLengthOf(this.#store.descriptor, piece);
+    const url = `${peer.info.endpoint}/v1/artifacts/${rootHex(this.#store.descriptor.root_hash)}/pieces/${piece}`;
+    void this.#get(url, expectedLength)
+      .then(async ({ status, body }) => {
+        if (status === 200) {
+          peer.failures = 0;
+          await this.#accept(peer, piece, body);
+        } else if (status === 404) {
+          peer.refused.add(piece);
+        } else if (status === 503) {
+          peer.backoffUntil = Date.now() + 200;
+        } else {
+          this.#failed(peer);
+        }
+      })
+      .catch((error: unknown) => {
+        if (error instanceof OnexError && error.code !== ErrorCode.PieceCorrupt) this.#failure ??= error;
+        else this.#failed(peer);
+      })
+      .finally(() => {
+        peer.inFlight--;
+        this.#inFlight.delete(piece);
+        this.#poke();
+      });
+  }
+
+  async #accept(peer: PeerState, piece: number, body: Buffer): Promise<void> {
+    const expected = this.#store.descriptor.pieces[piece]!;
+    const actual = pieceDigest(body);
+    if (actual !== expected || body.length !== pieceLengthOf(this.#store.descriptor, piece)) {
+      this.#dropCorrupt(peer, piece, expected, actual);
+      return;
+    }
+    if (await this.#store.writePiece(piece, body)) {
+      this.#result.fetchedPieces++;
+      this.#result.bytesFetched += body.length;
+      this.#result.bytesByPeer[peer.info.peerId] = (this.#result.bytesByPeer[peer.info.peerId] ?? 0) + body.length;
+      this.#lastProgress = Date.now();
+    }
+  }
+
+  #dropCorrupt(peer: PeerState, piece: number, expected: string, actual: string): void {
+    if (peer.dropped) return;
+    peer.dropped = true;
+    const report: CorruptPeerReport = { peerId: peer.info.peerId, endpoint: peer.info.endpoint, piece, expected, actual };
+    this.#result.corruptPeers.push(report);
+    this.#o.onCorruptPeer?.(report);
+    const ledger = this.#o.ledger;
+    if (ledger) {
+      // The ledger moves only on signed attestations: this fetcher attests the failed serve.
+      const task = { task_id: `serve-piece:${rootHex(this.#store.descriptor.root_hash)}:${piece}:${peer.info.peerId}`, root_hash: this.#store.descriptor.root_hash, piece, expected };
+      const attestation = attestExecution(
+        { task, result: { sha256: actual }, node: peer.info.peerId, outcome: "failed", trustDelta: ledger.trustDelta ?? -0.25, verified: true, executionTime: 0 },
+        ledger.key,
+      );
+      ledger.ledger.apply(attestation);
+    }
+  }
+
+  #failed(peer: PeerState): void {
+    peer.failures++;
+    // A peer that went away (killed, restarted) is left alone for a while, longer each time.
+    if (peer.failures >= 2) peer.backoffUntil = Date.now() + Math.min(10_000, 250 * 2 ** Math.min(peer.failures, 6));
+  }
+
+  #get(url: string, maxBytes: number): Promise<{ status: number; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(url, { agent: this.#agent, timeout: this.#o.requestTimeoutMs ?? 30_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (chunk: Buffer) => {
+          size += chunk.length;
+          // A peer sending more than a piece is lying or broken; stop reading rather than buffer it.
+          if (size > maxBytes) req.destroy(new Error(`more than ${maxBytes} bytes`));
+          else chunks.push(chunk);
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks, size) }));
+        res.on("error", reject);
+      });
+      req.on("timeout", () => req.destroy(new Error("request timed out")));
+      req.on("error", reject);
+      req.end();
+    });
+  }
+
+  #report(): void {
+    if (!this.#o.onProgress) return;
+    const elapsed = Math.max(1, Date.now() - this.#started) / 1000;
+    this.#o.onProgress({
+      pieces: this.#store.have.count,
+      total: this.#store.have.length,
+      peers: [...this.#peers.values()].filter((p) => !p.dropped && p.backoffUntil <= Date.now()).length,
+      inFlight: this.#inFlight.size,
+      bytesFetched: this.#result.bytesFetched,
+      bytesPerSecond: this.#result.bytesFetched / elapsed,
+    });
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  #poke(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #missing(): number {
+    return this.#store.have.length - this.#store.have.count;
+  }
+
+  #name(): string {
+    return `${this.#store.descriptor.name}@${this.#store.descriptor.version}`;
+  }
+}
+
+function rank(peer: PeerState): number {
+  return (peer.complete ? 1_000 : 0) + peer.inFlight;
+}

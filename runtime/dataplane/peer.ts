@@ -1,0 +1,161 @@
+/**
+ * A data-plane peer: one piece server, one voice in the zone's swarm, and the artifacts it
+ * publishes, seeds and fetches. What it fetches it serves at once, piece by piece.
+ */
+import type { OnexClient } from "../jetstream/client.js";
+import type { KeyPair, KeyResolver } from "../trust/keys.js";
+import type { TrustPolicy } from "../trust/policy.js";
+import type { TrustLedger } from "../trust/trust-ledger.js";
+import { Bitfield } from "./bitfield.js";
+import { DATA_PLANE_TRUST_POLICY, describeFile, verifyDescriptor, type ArtifactDescriptorRecord, type DescribeOptions } from "./descriptor.js";
+import { fetchArtifact, type FetchOptions, type FetchResult, type PeerDirectory, type PeerInfo } from "./fetcher.js";
+import { PieceServer, type PieceServerOptions } from "./piece-server.js";
+import { PieceStore } from "./piece-store.js";
+import { Swarm, type SwarmMessages } from "./swarm.js";
+
+/** How a peer starts. */
+export interface DataPlanePeerOptions {
+  client: OnexClient;
+  messages: SwarmMessages;
+  /** Signs descriptors this peer publishes (the client signs its messages with its own identity). */
+  key: KeyPair;
+  /** This peer's node id. */
+  peerId: string;
+  zone: string;
+  /** Publisher keys whose descriptors this peer accepts. */
+  publisherKeys: KeyResolver;
+  /** Applied to descriptors (default `DATA_PLANE_TRUST_POLICY`). */
+  policy?: TrustPolicy;
+  server?: PieceServerOptions;
+  /** Further peers (for example the registry's piece servers), beside the swarm's announcements. */
+  directory?: PeerDirectory;
+  /** Corrupt pieces lower the serving peer's score here (attested with `key`). */
+  ledger?: TrustLedger;
+  logger?: { warn(message: string, details?: Record<string, unknown>): void };
+}
+
+/** What `fetch` needs besides the target. */
+export type PeerFetchOptions = Omit<FetchOptions, "store" | "peers" | "selfPeerId" | "ledger"> & {
+  /** How long to wait for the descriptor's announcement (default 10 s). */
+  descriptorTimeoutMs?: number;
+  /** Told about each piece as soon as it is verified and kept. */
+  onPiece?(index: number, have: Bitfield): void;
+};
+
+/** A running peer. */
+export class DataPlanePeer {
+  readonly #o: DataPlanePeerOptions;
+  readonly #stores = new Map<string, PieceStore>();
+
+  private constructor(
+    options: DataPlanePeerOptions,
+    readonly server: PieceServer,
+    readonly swarm: Swarm,
+  ) {
+    this.#o = options;
+  }
+
+  /** Starts the piece server and joins the zone's swarm. */
+  static async start(options: DataPlanePeerOptions): Promise<DataPlanePeer> {
+    const server = await PieceServer.start(options.server);
+    try {
+      const swarm = await Swarm.join({
+        client: options.client,
+        messages: options.messages,
+        peerId: options.peerId,
+        zone: options.zone,
+        endpoint: server.url,
+        // The client replaces the signer with its own key id when it signs; this only fills the field.
+        signer: options.key.keyId,
+        publisherKeys: options.publisherKeys,
+        ...(options.policy ? { policy: options.policy } : {}),
+        ...(options.logger ? { logger: options.logger } : {}),
+      });
+      return new DataPlanePeer(options, server, swarm);
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
+  }
+
+  get peerId(): string {
+    return this.#o.peerId;
+  }
+
+  /** Base URL of this peer's piece server. */
+  get url(): string {
+    return this.server.url;
+  }
+
+  /** Describes `file`, signs the descriptor with the peer's key, and seeds it. */
+  async publish(file: string, options: Omit<DescribeOptions, "zone"> & { zone?: string }): Promise<ArtifactDescriptorRecord> {
+    const descriptor = await describeFile(file, { ...options, zone: options.zone ?? this.#o.zone }, this.#o.key);
+    await this.seed(descriptor, file);
+    return descriptor;
+  }
+
+  /** Serves a complete, verified file and announces it. */
+  async seed(descriptor: ArtifactDescriptorRecord, file: string): Promise<void> {
+    const store = await PieceStore.seed(descriptor, file);
+    this.#stores.set(descriptor.root_hash, store);
+    this.server.add(store);
+    await this.swarm.announce(descriptor, store.have);
+  }
+
+  /**
+   * Fetches an artifact (by name and version from the swarm's announcements, or by a
+   * descriptor in hand) into `out`, serving each piece as soon as it is verified. Resumes
+   * from pieces an earlier, interrupted fetch left verified on disk.
+   */
+  async fetch(target: { name: string; version: string } | ArtifactDescriptorRecord, out: string, options: PeerFetchOptions = {}): Promise<{ descriptor: ArtifactDescriptorRecord; result: FetchResult }> {
+    const descriptor =
+      "root_hash" in target
+        ? verifyDescriptor(target, { keys: this.#o.publisherKeys, zone: this.#o.zone }, this.#o.policy ?? DATA_PLANE_TRUST_POLICY)
+        : await this.swarm.descriptorOf(target.name, target.version, options.descriptorTimeoutMs);
+    const store = await PieceStore.open(descriptor, out);
+    this.#stores.set(descriptor.root_hash, store);
+    this.server.add(store);
+    const { onPiece, descriptorTimeoutMs: _timeout, ...fetchOptions } = options;
+    const stopNoting = store.onPiece((index, have) => {
+      this.swarm.noteHave(descriptor.root_hash);
+      onPiece?.(index, have);
+    });
+    try {
+      await this.swarm.announce(descriptor, store.have);
+      const extra = this.#o.directory;
+      const peers: PeerDirectory = extra
+        ? { peersOf: async (root) => mergePeers(this.swarm.peersOf(root), await extra.peersOf(root)) }
+        : this.swarm;
+      const result = await fetchArtifact({
+        ...fetchOptions,
+        store,
+        peers,
+        selfPeerId: this.#o.peerId,
+        ...(this.#o.ledger ? { ledger: { ledger: this.#o.ledger, key: this.#o.key } } : {}),
+      });
+      await this.swarm.publishHave(descriptor.root_hash);
+      return { descriptor, result };
+    } finally {
+      stopNoting();
+    }
+  }
+
+  /** Pieces of an artifact this peer holds. */
+  haveOf(rootHash: string): Bitfield | undefined {
+    return this.#stores.get(rootHash)?.have;
+  }
+
+  /** Leaves the swarm, stops serving and closes files (partial downloads stay resumable). */
+  async stop(): Promise<void> {
+    await this.swarm.stop();
+    await this.server.stop();
+    await Promise.all([...this.#stores.values()].map((s) => s.close()));
+    this.#stores.clear();
+  }
+}
+
+function mergePeers(a: PeerInfo[], b: PeerInfo[]): PeerInfo[] {
+  const byId = new Map(a.map((p) => [p.peerId, p]));
+  for (const p of b) if (!byId.has(p.peerId)) byId.set(p.peerId, p);
+  return [...byId.values()];
+}

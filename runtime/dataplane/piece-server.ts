@@ -1,0 +1,200 @@
+/**
+ * The piece server every peer runs (`node:http`): it serves the verified pieces of the
+ * artifacts it holds, their bitfields and descriptors, and whole completed files. Pieces
+ * travel peer to peer here, never through the broker.
+ *
+ *   GET /v1/health
+ *   GET /v1/artifacts/{root-hex}/descriptor
+ *   GET /v1/artifacts/{root-hex}/bitfield     {bitfield, have, complete}
+ *   GET /v1/artifacts/{root-hex}/pieces/{i}   the piece's bytes (404 when not held)
+ *   GET /v1/artifacts/{root-hex}/file         the whole file, once complete
+ */
+import { createReadStream } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Transform, type TransformCallback } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { ErrorCode, OnexError } from "../errors.js";
+import { rootHex } from "./descriptor.js";
+import type { PieceSource } from "./piece-store.js";
+
+/** Response header carrying the SHA-256 the server expects the piece to have (the fetcher checks its own copy of the descriptor, not this). */
+export const PIECE_DIGEST_HEADER = "x-onex-piece-sha256";
+
+/** How a piece server runs. */
+export interface PieceServerOptions {
+  /** Listen address; default 127.0.0.1. */
+  host?: string;
+  /** Default 0: a free port. */
+  port?: number;
+  /** Pieces sent at once; more requests get 503 and go to another peer (default 16). */
+  maxUploads?: number;
+  /** Upload rate cap in bytes per second across all requests; unlimited by default. */
+  uploadBytesPerSecond?: number;
+  /** The URL peers reach this server at, when it differs from the listen address (NAT, containers). */
+  publicUrl?: string;
+}
+
+/** What a piece server has sent. */
+export interface PieceServerStats {
+  bytesSent: number;
+  piecesServed: number;
+  filesServed: number;
+  /** Requests refused with 503 because `maxUploads` were in progress. */
+  busy: number;
+}
+
+const PIECE_PATH = /^\/v1\/artifacts\/([0-9a-f]{64})\/(descriptor|bitfield|file|pieces\/(\d{1,9}))$/;
+
+/** A running piece server. */
+export class PieceServer {
+  readonly stats: PieceServerStats = { bytesSent: 0, piecesServed: 0, filesServed: 0, busy: 0 };
+  readonly #sources = new Map<string, PieceSource>();
+  readonly #server: Server;
+  readonly #options: PieceServerOptions;
+  readonly #limiter: RateLimiter | undefined;
+  #uploads = 0;
+  #url = "";
+
+  private constructor(options: PieceServerOptions) {
+    this.#options = options;
+    this.#limiter = options.uploadBytesPerSecond ? new RateLimiter(options.uploadBytesPerSecond) : undefined;
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch((error: unknown) => {
+        if (!res.headersSent) sendJson(res, 500, { error: ErrorCode.Internal, message: (error as Error).message });
+        else res.destroy();
+      });
+    });
+    // Peers keep connections open between pieces; a stopped peer must not wait on them.
+    this.#server.keepAliveTimeout = 5_000;
+  }
+
+  /** Starts a piece server and resolves once it listens. */
+  static async start(options: PieceServerOptions = {}): Promise<PieceServer> {
+    const server = new PieceServer(options);
+    await new Promise<void>((resolve, reject) => {
+      server.#server.once("error", reject);
+      server.#server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+    });
+    const address = server.#server.address() as AddressInfo;
+    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    server.#url = options.publicUrl ?? `http://${host}:${address.port}`;
+    return server;
+  }
+
+  /** Base URL peers fetch from: what the peer announces and registers. */
+  get url(): string {
+    return this.#url;
+  }
+
+  /** Serves the artifact of `source` (its verified pieces, as they arrive). */
+  add(source: PieceSource): void {
+    this.#sources.set(rootHex(source.descriptor.root_hash), source);
+  }
+
+  /** Stops serving an artifact. */
+  remove(rootHash: string): void {
+    this.#sources.delete(rootHex(rootHash));
+  }
+
+  /** Stops listening and cuts open connections (a peer leaving the swarm). */
+  async stop(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeAllConnections();
+    await closed;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://piece-server");
+    if (req.method !== "GET" && req.method !== "HEAD") return sendJson(res, 405, { error: ErrorCode.Usage, message: "only GET" });
+    if (url.pathname === "/v1/health") return sendJson(res, 200, { status: "passing", artifacts: this.#sources.size });
+    const match = PIECE_PATH.exec(url.pathname);
+    const source = match ? this.#sources.get(match[1]!) : undefined;
+    if (!match || !source) return sendJson(res, 404, { error: ErrorCode.NotFound, message: "no such artifact here" });
+    switch (match[2]) {
+      case "descriptor":
+        return sendJson(res, 200, source.descriptor);
+      case "bitfield":
+        return sendJson(res, 200, { bitfield: source.have.toBase64url(), have: source.have.count, complete: source.have.complete });
+      case "file":
+        return this.#sendFile(res, source);
+      default:
+        return this.#sendPiece(res, source, Number(match[3]));
+    }
+  }
+
+  async #sendPiece(res: ServerResponse, source: PieceSource, index: number): Promise<void> {
+    // Only verified pieces are ever served: the bitfield is set after the hash check.
+    if (!source.have.has(index)) return sendJson(res, 404, { error: ErrorCode.NotFound, message: `piece ${index} is not held here` });
+    if (this.#uploads >= (this.#options.maxUploads ?? 16)) {
+      this.stats.busy++;
+      res.setHeader("retry-after", "1");
+      return sendJson(res, 503, { error: "busy", message: "too many uploads in progress" });
+    }
+    this.#uploads++;
+    try {
+      const bytes = await source.readPiece(index);
+      await this.#limiter?.take(bytes.length);
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.length, [PIECE_DIGEST_HEADER]: source.descriptor.pieces[index]! });
+      await new Promise<void>((resolve) => res.end(bytes, () => resolve()));
+      this.stats.bytesSent += bytes.length;
+      this.stats.piecesServed++;
+    } finally {
+      this.#uploads--;
+    }
+  }
+
+  async #sendFile(res: ServerResponse, source: PieceSource): Promise<void> {
+    const path = source.completePath;
+    if (path === undefined) return sendJson(res, 404, { error: ErrorCode.ArtifactIncomplete, message: "the artifact is not complete here" });
+    res.writeHead(200, { "content-type": source.descriptor.media_type, "content-length": source.descriptor.size });
+    const counter = new Transform({
+      transform: (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) => {
+        const pass = () => {
+          this.stats.bytesSent += chunk.length;
+          callback(null, chunk);
+        };
+        if (this.#limiter) this.#limiter.take(chunk.length).then(pass, callback);
+        else pass();
+      },
+    });
+    await pipeline(createReadStream(path), counter, res).catch(() => undefined);
+    this.stats.filesServed++;
+  }
+}
+
+/** A token bucket shared by all uploads of one server: one second of burst. */
+class RateLimiter {
+  #tokens: number;
+  #last = Date.now();
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(readonly bytesPerSecond: number) {
+    if (!(bytesPerSecond > 0)) throw new OnexError(ErrorCode.Usage, `uploadBytesPerSecond must be positive, not ${bytesPerSecond}`);
+    this.#tokens = bytesPerSecond;
+  }
+
+  /** Resolves once `bytes` may be sent; callers are served in order. */
+  take(bytes: number): Promise<void> {
+    this.#queue = this.#queue.then(async () => {
+      for (;;) {
+        const now = Date.now();
+        this.#tokens = Math.min(this.bytesPerSecond, this.#tokens + ((now - this.#last) / 1000) * this.bytesPerSecond);
+        this.#last = now;
+        // A request larger than the bucket waits for a full bucket, then goes (the bucket goes negative).
+        if (this.#tokens >= Math.min(bytes, this.bytesPerSecond)) {
+          this.#tokens -= bytes;
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.ceil(((Math.min(bytes, this.bytesPerSecond) - this.#tokens) / this.bytesPerSecond) * 1000)));
+      }
+    });
+    return this.#queue;
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}

@@ -1,0 +1,227 @@
+/**
+ * Pieces on disk. Downloads write into `<path>.partial` at each piece's offset and record
+ * verified pieces in `<path>.pieces`; only when every piece is verified and the root hash of
+ * the whole file checks out is the partial file renamed to `<path>`. A crash therefore never
+ * leaves a file at `<path>` that looks complete, and a restarted download resumes from the
+ * pieces already verified.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
+import { dirname } from "node:path";
+import { ErrorCode, OnexError } from "../errors.js";
+import { Bitfield } from "./bitfield.js";
+import { pieceDigest, pieceLengthOf, rootHashOf, type ArtifactDescriptorRecord } from "./descriptor.js";
+
+/** What a piece server needs from a store: the descriptor, which pieces are verified, and their bytes. */
+export interface PieceSource {
+  readonly descriptor: ArtifactDescriptorRecord;
+  readonly have: Bitfield;
+  /** The bytes of a verified piece; ONEX_E_NOT_FOUND when the piece is not held. */
+  readPiece(index: number): Promise<Buffer>;
+  /** The completed file, for whole-file downloads; undefined while incomplete. */
+  readonly completePath: string | undefined;
+}
+
+/** Told about each piece once it is verified and written. */
+export type PieceListener = (index: number, have: Bitfield) => void;
+
+/** One artifact's pieces on disk. Open it with `PieceStore.open` (to fetch) or `PieceStore.seed` (a complete file). */
+export class PieceStore implements PieceSource {
+  readonly #listeners = new Set<PieceListener>();
+  #handle: FileHandle | undefined;
+  #complete: boolean;
+  // Writes of the piece record are chained so two pieces finishing together never interleave.
+  #persist: Promise<void> = Promise.resolve();
+  #finishing: Promise<void> | undefined;
+
+  private constructor(
+    readonly descriptor: ArtifactDescriptorRecord,
+    readonly path: string,
+    readonly have: Bitfield,
+    handle: FileHandle | undefined,
+    complete: boolean,
+  ) {
+    this.#handle = handle;
+    this.#complete = complete;
+  }
+
+  /** Where the download is written until it completes. */
+  static partialPathOf(path: string): string {
+    return `${path}.partial`;
+  }
+
+  /** Where the verified pieces of a download are recorded. */
+  static recordPathOf(path: string): string {
+    return `${path}.pieces`;
+  }
+
+  /**
+   * Opens the download of `descriptor` into `path`. A complete file already at `path` is
+   * verified and used as is; otherwise pieces recorded by an interrupted download are
+   * verified again (they may have been half written when it stopped) and kept.
+   */
+  static async open(descriptor: ArtifactDescriptorRecord, path: string): Promise<PieceStore> {
+    const count = descriptor.pieces.length;
+    if (await exists(path)) {
+      await verifyWholeFile(descriptor, path);
+      return new PieceStore(descriptor, path, Bitfield.full(count), await open(path, "r"), true);
+    }
+    await mkdir(dirname(path), { recursive: true });
+    const partial = PieceStore.partialPathOf(path);
+    const record = await readRecord(PieceStore.recordPathOf(path), descriptor);
+    const handle = await open(partial, (await exists(partial)) ? "r+" : "w+");
+    // Sparse: reserves nothing, but lets pieces be written at any offset in any order.
+    await handle.truncate(descriptor.size);
+    const have = new Bitfield(count);
+    for (let i = 0; i < count; i++) {
+      if (!record?.has(i)) continue;
+      const bytes = await readAt(handle, descriptor, i);
+      if (pieceDigest(bytes) === descriptor.pieces[i]) have.set(i);
+    }
+    const store = new PieceStore(descriptor, path, have, handle, false);
+    if (have.complete) await store.#finish();
+    return store;
+  }
+
+  /** A store over a complete file (a publisher seeding what it described); verifies every piece first. */
+  static async seed(descriptor: ArtifactDescriptorRecord, path: string): Promise<PieceStore> {
+    await verifyWholeFile(descriptor, path);
+    return new PieceStore(descriptor, path, Bitfield.full(descriptor.pieces.length), await open(path, "r"), true);
+  }
+
+  get complete(): boolean {
+    return this.#complete;
+  }
+
+  get completePath(): string | undefined {
+    return this.#complete ? this.path : undefined;
+  }
+
+  /** Calls `listener` for every piece verified from now on; returns the function that stops it. */
+  onPiece(listener: PieceListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async readPiece(index: number): Promise<Buffer> {
+    if (!this.have.has(index) || this.#handle === undefined) {
+      throw new OnexError(ErrorCode.NotFound, `piece ${index} of ${this.descriptor.root_hash} is not held here`, { piece: index });
+    }
+    return readAt(this.#handle, this.descriptor, index);
+  }
+
+  /**
+   * Verifies `bytes` against piece `index`'s hash and keeps it: ONEX_E_PIECE_CORRUPT (nothing
+   * written) when the hash differs. Returns false when the piece was already held.
+   */
+  async writePiece(index: number, bytes: Uint8Array): Promise<boolean> {
+    const expected = this.descriptor.pieces[index];
+    if (expected === undefined) throw new OnexError(ErrorCode.PieceCorrupt, `piece ${index} does not exist in ${this.descriptor.root_hash}`, { piece: index });
+    if (bytes.length !== pieceLengthOf(this.descriptor, index) || pieceDigest(bytes) !== expected) {
+      throw new OnexError(ErrorCode.PieceCorrupt, `piece ${index} of ${this.descriptor.name}@${this.descriptor.version} does not match its SHA-256`, { piece: index, root_hash: this.descriptor.root_hash });
+    }
+    if (this.have.has(index)) return false;
+    if (this.#handle === undefined) throw new OnexError(ErrorCode.Internal, "the piece store is closed");
+    await this.#handle.write(bytes, 0, bytes.length, index * this.descriptor.piece_size);
+    // Set the bit only after the bytes are written: a crash in between loses the piece, never trusts a hole.
+    if (!this.have.set(index)) return false;
+    const snapshot = this.have.toBytes();
+    this.#persist = this.#persist.then(() => writeAtomically(PieceStore.recordPathOf(this.path), snapshot));
+    await this.#persist;
+    for (const listener of this.#listeners) listener(index, this.have);
+    if (this.have.complete) await this.#finish();
+    return true;
+  }
+
+  /** Resolves once the artifact is complete, verified and renamed into place. */
+  async finished(): Promise<void> {
+    if (!this.#complete) await this.#finishing;
+    if (!this.#complete) throw new OnexError(ErrorCode.ArtifactIncomplete, `${this.have.length - this.have.count} of ${this.have.length} pieces are missing`, { missing: this.have.length - this.have.count });
+  }
+
+  /** Closes the file; pieces already recorded stay for a later resume. */
+  async close(): Promise<void> {
+    await this.#persist.catch(() => undefined);
+    const handle = this.#handle;
+    this.#handle = undefined;
+    await handle?.close();
+  }
+
+  #finish(): Promise<void> {
+    this.#finishing ??= (async () => {
+      const partial = PieceStore.partialPathOf(this.path);
+      await this.#handle?.sync();
+      // The pieces were each verified on the way in; the root hash over the file as it is on
+      // disk proves nothing changed underneath before the file is declared ready.
+      await verifyWholeFile(this.descriptor, partial);
+      await this.#persist;
+      await this.#handle?.close();
+      await rename(partial, this.path);
+      await rm(PieceStore.recordPathOf(this.path), { force: true });
+      this.#handle = await open(this.path, "r");
+      this.#complete = true;
+    })();
+    return this.#finishing;
+  }
+}
+
+/** Re-hashes every piece of the file at `path`; ONEX_E_PIECE_CORRUPT or ONEX_E_ARTIFACT_INCOMPLETE when it is not the artifact. */
+export async function verifyWholeFile(descriptor: ArtifactDescriptorRecord, path: string): Promise<void> {
+  const info = await stat(path);
+  if (info.size !== descriptor.size) {
+    throw new OnexError(ErrorCode.ArtifactIncomplete, `${path} has ${info.size} bytes, the artifact ${descriptor.size}`, { file: path });
+  }
+  const handle = await open(path, "r");
+  try {
+    const digests: string[] = [];
+    const buffer = Buffer.allocUnsafe(descriptor.piece_size);
+    for (let i = 0; i < descriptor.pieces.length; i++) {
+      const length = pieceLengthOf(descriptor, i);
+      await readFully(handle, buffer, length, i * descriptor.piece_size);
+      const digest = createHash("sha256").update(buffer.subarray(0, length)).digest("hex");
+      if (digest !== descriptor.pieces[i]) throw new OnexError(ErrorCode.PieceCorrupt, `piece ${i} of ${path} does not match its SHA-256`, { file: path, piece: i });
+      digests.push(digest);
+    }
+    if (rootHashOf(digests) !== descriptor.root_hash) throw new OnexError(ErrorCode.PieceCorrupt, `${path} does not hash to ${descriptor.root_hash}`, { file: path });
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readAt(handle: FileHandle, descriptor: ArtifactDescriptorRecord, index: number): Promise<Buffer> {
+  const length = pieceLengthOf(descriptor, index);
+  const buffer = Buffer.allocUnsafe(length);
+  await readFully(handle, buffer, length, index * descriptor.piece_size);
+  return buffer;
+}
+
+async function readFully(handle: FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
+    if (bytesRead === 0) throw new OnexError(ErrorCode.ArtifactIncomplete, `the file ends at ${position + filled}, before the piece does`, { position: position + filled });
+    filled += bytesRead;
+  }
+}
+
+async function readRecord(path: string, descriptor: ArtifactDescriptorRecord): Promise<Bitfield | undefined> {
+  try {
+    return Bitfield.fromBytes(await readFile(path), descriptor.pieces.length);
+  } catch {
+    // No record, or one from another artifact: start over (the partial file is overwritten piece by piece).
+    return undefined;
+  }
+}
+
+async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
+  const temporary = `${path}.tmp`;
+  await writeFile(temporary, bytes);
+  await rename(temporary, path);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}

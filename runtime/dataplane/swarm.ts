@@ -1,0 +1,316 @@
+/**
+ * The swarm on the control plane: peers announce the artifacts they serve
+ * (`event.artifact.announced`, carrying the signed descriptor), say which pieces they hold
+ * (`signal.artifact.have`) and ask for artifacts (`signal.artifact.request`). Every message
+ * is signed and judged by the trust policy like any other; descriptors are judged again on
+ * their own (`judgeDescriptor`), because the announcing peer need not be the publisher.
+ */
+import { ErrorCode, OnexError } from "../errors.js";
+import type { OnexClient } from "../jetstream/client.js";
+import type { PublishableMessage, TransportMessageClass } from "../jetstream/protocol-sdk.js";
+import type { Subscription } from "../jetstream/subscription.js";
+import type { KeyResolver } from "../trust/keys.js";
+import type { TrustPolicy } from "../trust/policy.js";
+import { Bitfield } from "./bitfield.js";
+import { DATA_PLANE_TRUST_POLICY, judgeDescriptor, type ArtifactDescriptorRecord } from "./descriptor.js";
+import type { PeerDirectory, PeerInfo } from "./fetcher.js";
+
+type Source = { zone: string; entity_type: "node"; entity_id: string };
+type Trust = { signer: string; level: "untrusted" | "basic" | "verified" | "trusted"; zone: string; expires_at: string };
+type SwarmClass<P> = TransportMessageClass & { create(input: { source: Source; trust: Trust; payload: P }): PublishableMessage };
+
+/** Payload of `event.artifact.announced`. */
+export interface AnnouncedPayload {
+  descriptor: ArtifactDescriptorRecord;
+  peer_id: string;
+  endpoint: string;
+}
+
+/** Payload of `signal.artifact.have`. */
+export interface HavePayload {
+  root_hash: string;
+  peer_id: string;
+  endpoint: string;
+  bitfield: string;
+  have: number;
+  complete: boolean;
+}
+
+/** Payload of `signal.artifact.request`. */
+export interface RequestPayload {
+  peer_id: string;
+  name?: string;
+  version?: string;
+  root_hash?: string;
+  endpoint?: string;
+}
+
+/** The v0.2 swarm message classes (`import * as v0_2 from "onex/v0.2"`: pass `v0_2`); the runtime never imports generated code. */
+export interface SwarmMessages {
+  ArtifactAnnounced: SwarmClass<AnnouncedPayload>;
+  ArtifactHave: SwarmClass<HavePayload>;
+  ArtifactRequest: SwarmClass<RequestPayload>;
+}
+
+/** How a peer joins the swarm of its zone. */
+export interface SwarmOptions {
+  client: OnexClient;
+  messages: SwarmMessages;
+  /** This peer's node id: the source entity of its messages. */
+  peerId: string;
+  zone: string;
+  /** Base URL of this peer's piece server. */
+  endpoint: string;
+  /** Placeholder for `trust.signer` until the client signs (it sets its own key id). */
+  signer: string;
+  /** Publisher keys trusted to sign descriptors. */
+  publisherKeys: KeyResolver;
+  /** Applied to descriptors (default: `DATA_PLANE_TRUST_POLICY`, zone_match strict). */
+  policy?: TrustPolicy;
+  /** `trust.level` of this peer's messages (default `verified`). */
+  level?: Trust["level"];
+  /** How long this peer's messages stay valid (default 10 minutes). */
+  trustTtlMs?: number;
+  /** `have` messages of one artifact are sent at most this often (default 200 ms): a burst of pieces is one message. */
+  haveIntervalMs?: number;
+  /** Told about refused descriptors and failed publishes (default: console.warn). */
+  logger?: { warn(message: string, details?: Record<string, unknown>): void };
+}
+
+/** An artifact as the swarm knows it. */
+export interface KnownArtifact {
+  descriptor: ArtifactDescriptorRecord;
+  peers: PeerInfo[];
+}
+
+interface PeerRecord {
+  endpoint: string;
+  have: Bitfield | undefined;
+  at: string;
+}
+
+/** Something this peer serves and answers requests for. */
+interface Served {
+  descriptor: ArtifactDescriptorRecord;
+  have: Bitfield;
+}
+
+/** This peer's view of the zone's swarm, and its voice in it. */
+export class Swarm implements PeerDirectory {
+  readonly #o: SwarmOptions;
+  readonly #descriptors = new Map<string, ArtifactDescriptorRecord>();
+  readonly #refused = new Map<string, OnexError>();
+  readonly #peers = new Map<string, Map<string, PeerRecord>>();
+  readonly #served = new Map<string, Served>();
+  readonly #haveTimers = new Map<string, NodeJS.Timeout>();
+  readonly #waiters = new Set<() => void>();
+  #subscription: Subscription<PublishableMessage> | undefined;
+  #loop: Promise<void> | undefined;
+  #stopped = false;
+
+  private constructor(options: SwarmOptions) {
+    this.#o = options;
+  }
+
+  /** Subscribes to the zone's swarm messages (from the start of the stream, so earlier announcements count) and returns the swarm. */
+  static async join(options: SwarmOptions): Promise<Swarm> {
+    const swarm = new Swarm(options);
+    const m = options.messages;
+    swarm.#subscription = (await options.client.subscribe([m.ArtifactAnnounced, m.ArtifactHave, m.ArtifactRequest], { zone: options.zone, entityType: "node", deliver: "all" })) as unknown as Subscription<PublishableMessage>;
+    swarm.#loop = swarm.#consume();
+    return swarm;
+  }
+
+  /** Artifacts announced in the zone whose descriptors the policy accepts. */
+  artifacts(): KnownArtifact[] {
+    return [...this.#descriptors.values()].map((descriptor) => ({ descriptor, peers: this.peersOf(descriptor.root_hash) }));
+  }
+
+  /** Peers serving the artifact, with the pieces they last said they hold. */
+  peersOf(rootHash: string): PeerInfo[] {
+    const peers = this.#peers.get(rootHash);
+    if (!peers) return [];
+    return [...peers.entries()].map(([peerId, p]) => ({ peerId, endpoint: p.endpoint, ...(p.have ? { have: p.have } : {}) }));
+  }
+
+  /**
+   * The accepted descriptor of `name@version`, waiting up to `timeoutMs` for an announcement
+   * (and asking the swarm with `signal.artifact.request`). ONEX_E_DESCRIPTOR_INVALID when the
+   * only descriptors announced are refused by the policy, ONEX_E_NO_PEERS when none arrives.
+   */
+  async descriptorOf(name: string, version: string, timeoutMs = 10_000): Promise<ArtifactDescriptorRecord> {
+    const deadline = Date.now() + timeoutMs;
+    let asked = false;
+    for (;;) {
+      const found = this.#find(name, version);
+      if (found) return found;
+      const refused = this.#refused.get(`${name}@${version}`);
+      if (refused) throw refused;
+      if (Date.now() >= deadline) throw new OnexError(ErrorCode.NoPeers, `no peer in zone ${this.#o.zone} announced ${name}@${version}`, { name, version, zone: this.#o.zone });
+      if (!asked) {
+        asked = true;
+        await this.request({ name, version });
+      }
+      await this.#changed(Math.min(500, deadline - Date.now()));
+    }
+  }
+
+  /** Announces that this peer serves `have` of `descriptor`'s pieces, and answers requests for it from now on. */
+  async announce(descriptor: ArtifactDescriptorRecord, have: Bitfield): Promise<void> {
+    this.#served.set(descriptor.root_hash, { descriptor, have });
+    await this.#publish(this.#o.messages.ArtifactAnnounced, { descriptor, peer_id: this.#o.peerId, endpoint: this.#o.endpoint });
+    await this.publishHave(descriptor.root_hash);
+  }
+
+  /** Stops answering for an artifact (its file went away). */
+  withdraw(rootHash: string): void {
+    this.#served.delete(rootHash);
+  }
+
+  /** Says which pieces of a served artifact this peer holds, now. */
+  async publishHave(rootHash: string): Promise<void> {
+    const served = this.#served.get(rootHash);
+    if (!served || this.#stopped) return;
+    const timer = this.#haveTimers.get(rootHash);
+    if (timer) clearTimeout(timer);
+    this.#haveTimers.delete(rootHash);
+    await this.#publish(this.#o.messages.ArtifactHave, {
+      root_hash: rootHash,
+      peer_id: this.#o.peerId,
+      endpoint: this.#o.endpoint,
+      bitfield: served.have.toBase64url(),
+      have: served.have.count,
+      complete: served.have.complete,
+    });
+  }
+
+  /** Schedules a `have` message soon: pieces verified close together share one message. */
+  noteHave(rootHash: string): void {
+    if (this.#haveTimers.has(rootHash) || this.#stopped) return;
+    const served = this.#served.get(rootHash);
+    // The last piece is announced at once: peers waiting on a complete copy need not wait the interval.
+    const delay = served?.have.complete ? 0 : (this.#o.haveIntervalMs ?? 200);
+    this.#haveTimers.set(
+      rootHash,
+      setTimeout(() => {
+        this.#haveTimers.delete(rootHash);
+        void this.publishHave(rootHash).catch((error: unknown) => this.#warn("have not published", error));
+      }, delay),
+    );
+  }
+
+  /** Asks the zone for an artifact; peers holding it answer with `have`. */
+  async request(query: { name: string; version: string } | { rootHash: string }): Promise<void> {
+    const payload: RequestPayload = "rootHash" in query ? { peer_id: this.#o.peerId, root_hash: query.rootHash } : { peer_id: this.#o.peerId, name: query.name, version: query.version };
+    await this.#publish(this.#o.messages.ArtifactRequest, { ...payload, endpoint: this.#o.endpoint });
+  }
+
+  /** Leaves the swarm: stops the subscription and pending `have` messages. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const timer of this.#haveTimers.values()) clearTimeout(timer);
+    this.#haveTimers.clear();
+    await this.#subscription?.stop().catch(() => undefined);
+    await this.#loop?.catch(() => undefined);
+  }
+
+  #find(name: string, version: string): ArtifactDescriptorRecord | undefined {
+    let newest: ArtifactDescriptorRecord | undefined;
+    for (const d of this.#descriptors.values()) {
+      if (d.name === name && d.version === version && (newest === undefined || d.published_at > newest.published_at)) newest = d;
+    }
+    return newest;
+  }
+
+  async #consume(): Promise<void> {
+    const sub = this.#subscription!;
+    try {
+      for await (const delivery of sub) {
+        const message = delivery.message as unknown as { type: string; payload: unknown; time: string };
+        try {
+          this.#handle(message);
+        } catch (error) {
+          this.#warn(`swarm message ${message.type} ignored`, error);
+        }
+        void delivery.ack();
+        this.#notify();
+      }
+    } catch (error) {
+      if (!this.#stopped) this.#warn("swarm subscription ended", error);
+    }
+  }
+
+  #handle(message: { type: string; payload: unknown; time: string }): void {
+    const m = this.#o.messages;
+    if (message.type === m.ArtifactAnnounced.type) {
+      const p = message.payload as AnnouncedPayload;
+      const verdict = judgeDescriptor(p.descriptor, { keys: this.#o.publisherKeys, zone: this.#o.zone, ...(this.#o.logger ? { logger: { warn: (t, d) => this.#o.logger!.warn(t, d) } } : {}) }, this.#o.policy ?? DATA_PLANE_TRUST_POLICY);
+      if (!verdict.accepted) {
+        this.#refused.set(`${p.descriptor.name}@${p.descriptor.version}`, verdict.rejection!);
+        this.#warn(`descriptor of ${p.descriptor.name}@${p.descriptor.version} from peer ${p.peer_id} refused`, verdict.rejection);
+        return;
+      }
+      this.#descriptors.set(p.descriptor.root_hash, p.descriptor);
+      if (p.peer_id !== this.#o.peerId) this.#peer(p.descriptor.root_hash, p.peer_id, p.endpoint, message.time);
+      return;
+    }
+    if (message.type === m.ArtifactHave.type) {
+      const p = message.payload as HavePayload;
+      const descriptor = this.#descriptors.get(p.root_hash);
+      // Pieces of an artifact without an accepted descriptor cannot be checked; ignore them.
+      if (!descriptor || p.peer_id === this.#o.peerId) return;
+      const record = this.#peer(p.root_hash, p.peer_id, p.endpoint, message.time);
+      if (record) record.have = Bitfield.fromBase64url(p.bitfield, descriptor.pieces.length);
+      return;
+    }
+    if (message.type === m.ArtifactRequest.type) {
+      const p = message.payload as RequestPayload;
+      if (p.peer_id === this.#o.peerId) return;
+      for (const served of this.#served.values()) {
+        const wanted = p.root_hash !== undefined ? served.descriptor.root_hash === p.root_hash : served.descriptor.name === p.name && served.descriptor.version === p.version;
+        if (wanted) this.noteHave(served.descriptor.root_hash);
+      }
+    }
+  }
+
+  /** The record of a peer, updated unless the message is older than what we know. */
+  #peer(rootHash: string, peerId: string, endpoint: string, at: string): PeerRecord | undefined {
+    let peers = this.#peers.get(rootHash);
+    if (!peers) this.#peers.set(rootHash, (peers = new Map()));
+    const known = peers.get(peerId);
+    if (known && known.at > at) return undefined;
+    const record: PeerRecord = { endpoint, have: known?.endpoint === endpoint ? known.have : undefined, at };
+    peers.set(peerId, record);
+    return record;
+  }
+
+  async #publish<P>(cls: SwarmClass<P>, payload: P): Promise<void> {
+    const message = cls.create({
+      source: { zone: this.#o.zone, entity_type: "node", entity_id: this.#o.peerId },
+      trust: { signer: this.#o.signer, level: this.#o.level ?? "verified", zone: this.#o.zone, expires_at: new Date(Date.now() + (this.#o.trustTtlMs ?? 600_000)).toISOString() },
+      payload,
+    });
+    await this.#o.client.publish(message);
+  }
+
+  #changed(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.#waiters.add(done);
+    });
+  }
+
+  #notify(): void {
+    for (const waiter of [...this.#waiters]) waiter();
+  }
+
+  #warn(text: string, error: unknown): void {
+    const detail = error instanceof OnexError ? `${error.code}: ${error.message}` : String((error as Error)?.message ?? error);
+    (this.#o.logger ?? console).warn(`onex swarm: ${text}: ${detail}`, {});
+  }
+}
