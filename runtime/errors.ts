@@ -130,18 +130,6 @@ export const ErrorCode = {
   PermissionDenied: "ONEX_E_PERMISSION_DENIED",
   /** A handler gave up on a message `max_deliver` times (dead-letter reason). */
   HandlerFailed: "ONEX_E_HANDLER_FAILED",
-  /** A registry URL has an unknown scheme or malformed options. */
-  RegistryUrl: "ONEX_E_REGISTRY_URL",
-  /** The registry server cannot be reached, or did not answer in time. */
-  RegistryUnavailable: "ONEX_E_REGISTRY_UNAVAILABLE",
-  /** No live registry entry exists at the address (never registered, deregistered, or its TTL lapsed). */
-  NotFound: "ONEX_E_NOT_FOUND",
-  /** A canonical address (`onex://<zone>/<entity_type>/<id>`) is malformed or not in canonical form. */
-  AddressInvalid: "ONEX_E_ADDRESS_INVALID",
-  /** An entry read back from the registry store no longer verifies: it was changed inside the store. */
-  EntryTampered: "ONEX_E_ENTRY_TAMPERED",
-  /** The router found no candidate for a task, or every candidate failed or timed out. */
-  NoRoute: "ONEX_E_NO_ROUTE",
   /** A command was called with wrong arguments. */
   Usage: "ONEX_E_USAGE",
   /** A failure inside onex itself; please report it. */
