@@ -73,3 +73,26 @@ export { REGISTRY_SCHEMES, openRegistry, parseRegistryUrl, type RegistryUrl } fr
 export { DEFAULT_TTL_MS, TrustedRegistry } from "./registry/trusted-registry.js";
 export { HealthWatcher, type ControlPlaneMessages, type HealthWatcherOptions } from "./registry/health-watcher.js";
 export { Router, type DispatchMessages, type DispatchOutcome, type DispatchTransport, type FallbackProof, type RouteRequest, type RouteResult, type RouterOptions } from "./registry/router.js";
+
+// The data plane: content-addressed artifacts served peer to peer, coordinated on the control plane.
+export { Bitfield } from "./dataplane/bitfield.js";
+export {
+  DATA_PLANE_TRUST_POLICY,
+  DEFAULT_PIECE_SIZE,
+  describeFile,
+  judgeDescriptor,
+  pieceCountOf,
+  pieceDigest,
+  pieceLengthOf,
+  rootHashOf,
+  verifyDescriptor,
+  type ArtifactDescriptorRecord,
+  type DescribeOptions,
+  type DescriptorContext,
+  type DescriptorVerdict,
+} from "./dataplane/descriptor.js";
+export { PieceStore, verifyWholeFile, type PieceListener, type PieceSource } from "./dataplane/piece-store.js";
+export { PIECE_DIGEST_HEADER, PieceServer, type PieceServerOptions, type PieceServerStats } from "./dataplane/piece-server.js";
+export { fetchArtifact, type CorruptPeerReport, type FetchOptions, type FetchProgress, type FetchResult, type PeerDirectory, type PeerInfo } from "./dataplane/fetcher.js";
+export { Swarm, type AnnouncedPayload, type HavePayload, type KnownArtifact, type RequestPayload, type SwarmMessages, type SwarmOptions } from "./dataplane/swarm.js";
+export { DataPlanePeer, type DataPlanePeerOptions, type PeerFetchOptions } from "./dataplane/peer.js";

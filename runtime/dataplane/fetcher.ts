@@ -115,6 +115,7 @@ class Fetch {
   readonly #store: PieceStore;
   readonly #peers = new Map<string, PeerState>();
   readonly #inFlight = new Set<number>();
+  readonly #requests = new Set<Promise<void>>();
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 8 });
   // A random rank per piece breaks availability ties, so fetchers starting together ask a seeder for different pieces.
   readonly #tieBreak: Float64Array;
@@ -152,7 +153,9 @@ class Fetch {
       return this.#result;
     } finally {
       this.#o.signal?.removeEventListener("abort", abort);
+      // Cut what is still downloading and let it settle, so nothing is written after the fetch returns.
       this.#agent.destroy();
+      await Promise.allSettled([...this.#requests]);
     }
   }
 
@@ -257,7 +260,7 @@ class Fetch {
     this.#inFlight.add(piece);
     const expectedLength = pieceLengthOf(this.#store.descriptor, piece);
     const url = `${peer.info.endpoint}/v1/artifacts/${rootHex(this.#store.descriptor.root_hash)}/pieces/${piece}`;
-    void this.#get(url, expectedLength)
+    const request: Promise<void> = this.#get(url, expectedLength)
       .then(async ({ status, body }) => {
         if (status === 200) {
           peer.failures = 0;
@@ -277,8 +280,10 @@ class Fetch {
       .finally(() => {
         peer.inFlight--;
         this.#inFlight.delete(piece);
+        this.#requests.delete(request);
         this.#poke();
       });
+    this.#requests.add(request);
   }
 
   async #accept(peer: PeerState, piece: number, body: Buffer): Promise<void> {

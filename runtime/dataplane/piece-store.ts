@@ -135,7 +135,8 @@ export class PieceStore implements PieceSource {
 
   /** Resolves once the artifact is complete, verified and renamed into place. */
   async finished(): Promise<void> {
-    if (!this.#complete) await this.#finishing;
+    // The last bit is set before the final write settles: start (or join) the finish here too.
+    if (!this.#complete && this.have.complete) await this.#finish();
     if (!this.#complete) throw new OnexError(ErrorCode.ArtifactIncomplete, `${this.have.length - this.have.count} of ${this.have.length} pieces are missing`, { missing: this.have.length - this.have.count });
   }
 

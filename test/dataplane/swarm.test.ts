@@ -81,3 +81,131 @@ describe("swarm distribution", () => {
     expect(seeder.peer.server.stats.piecesServed).toBeGreaterThanOrEqual(64);
   }, 120_000);
 });
+
+/** Serves every piece of a complete store with one byte flipped: a trusted peer gone bad. */
+function lyingSource(honest: PieceSource): PieceSource {
+  return {
+    descriptor: honest.descriptor,
+    have: Bitfield.full(honest.descriptor.pieces.length),
+    completePath: undefined,
+    async readPiece(index) {
+      const bytes = Buffer.from(await honest.readPiece(index));
+      bytes[0] = bytes[0]! ^ 0xff;
+      return bytes;
+    },
+  };
+}
+
+describe("faults", () => {
+  it("a peer serving a corrupt piece is dropped, reported, loses ledger score, and the piece is fetched elsewhere", async () => {
+    const seeder = await peer("seeder-b");
+    const descriptor = await seeder.peer.publish(source, { name: "models/corrupt", version: "1.0.0" });
+    // The liar is trusted on the control plane; only the piece hashes give it away.
+    const liarServer = await PieceServer.start();
+    liarServer.add(lyingSource(await PieceStore.seed(descriptor, source)));
+    const liarClient = await client(nats.url, key("liar"), trusted());
+    const liarSwarm = await Swarm.join({ client: liarClient, messages: v0_2, peerId: "liar-b", zone: ZONE, endpoint: liarServer.url, signer: key("liar").keyId, publisherKeys: keyRing(trusted().map((k) => k.publicKey)), logger: { warn() {} } });
+    await liarSwarm.announce(descriptor, Bitfield.full(descriptor.pieces.length));
+    try {
+      const ledgerKey = key("f1");
+      const ledger = new TrustLedger({ keys: keyRing([ledgerKey.publicKey]) });
+      const before = ledger.score("liar-b");
+      const fetcher = await peer("f1-b", { ledger });
+      const reports: string[] = [];
+      const out = join(work.dir, "b.bin");
+      const { result } = await fetcher.peer.fetch(descriptor, out, { onCorruptPeer: (r) => reports.push(r.peerId), stallTimeoutMs: 30_000 });
+      expect(await sha256File(out)).toBe(sourceHash);
+      expect(reports).toEqual(["liar-b"]);
+      expect(result.corruptPeers).toHaveLength(1);
+      expect(result.corruptPeers[0]!.actual).not.toBe(result.corruptPeers[0]!.expected);
+      // Nothing the liar sent was kept.
+      expect(result.bytesByPeer["liar-b"]).toBeUndefined();
+      expect(ledger.score("liar-b")).toBeLessThan(before);
+      expect(ledger.explain("liar-b").entries[0]).toMatchObject({ signer: ledgerKey.keyId, proposed: -0.25 });
+    } finally {
+      await liarSwarm.stop();
+      await liarServer.stop();
+      await liarClient.close();
+    }
+  }, 120_000);
+
+  it("the seeder dies once every piece has reached a fetcher; the fetchers complete from each other", async () => {
+    // A slow seeder uplink, so the fetchers are still busy when it dies.
+    const seeder = await peer("seeder-c", { server: { uploadBytesPerSecond: 24 * MB } });
+    const descriptor = await seeder.peer.publish(source, { name: "models/orphan", version: "1.0.0" });
+    const fetchers = await Promise.all(["f1-c", "f2-c", "f3-c", "f4-c"].map((id) => peer(id)));
+    const total = descriptor.pieces.length;
+    const union = new Bitfield(total);
+    let killed: Promise<void> | undefined;
+    let incompleteAtKill = 0;
+    let heldAtKill = 0;
+    const onPiece = (index: number) => {
+      union.set(index);
+      if (killed === undefined && union.complete) {
+        const haves = fetchers.map((f) => f.peer.haveOf(descriptor.root_hash)!);
+        incompleteAtKill = haves.filter((h) => !h.complete).length;
+        heldAtKill = haves.reduce((sum, h) => sum + h.count, 0);
+        killed = seeder.close();
+      }
+    };
+    const results = await Promise.all(fetchers.map((f, i) => f.peer.fetch(descriptor, join(work.dir, `c-${i}.bin`), { onPiece, stallTimeoutMs: 30_000 })));
+    await killed;
+    expect(killed).toBeDefined();
+    // The piece that completed the union was at one fetcher only, so at least three were still incomplete.
+    expect(incompleteAtKill).toBeGreaterThanOrEqual(3);
+    expect(heldAtKill).toBeLessThan(4 * total);
+    for (let i = 0; i < 4; i++) expect(await sha256File(join(work.dir, `c-${i}.bin`))).toBe(sourceHash);
+    const afterKill = 4 * total - heldAtKill;
+    const fromFetchers = results.flatMap((r) => Object.entries(r.result.bytesByPeer).filter(([id]) => id !== "seeder-c")).length;
+    expect(afterKill).toBeGreaterThan(0);
+    expect(fromFetchers).toBeGreaterThan(0);
+  }, 120_000);
+
+  it("an interrupted download leaves no file at the output path and resumes from the verified pieces", async () => {
+    const seeder = await peer("seeder-d", { server: { uploadBytesPerSecond: 16 * MB } });
+    const descriptor = await seeder.peer.publish(source, { name: "models/resume", version: "1.0.0" });
+    const out = join(work.dir, "d.bin");
+    const first = await peer("f1-d");
+    const abort = new AbortController();
+    const interrupted = first.peer.fetch(descriptor, out, { signal: abort.signal, onPiece: (_i, have) => have.count >= 10 && abort.abort() });
+    await expect(interrupted).rejects.toSatisfy((e: unknown) => isOnexError(e, ErrorCode.ArtifactIncomplete));
+    const kept = first.peer.haveOf(descriptor.root_hash)!.count;
+    await first.close();
+    expect(kept).toBeGreaterThanOrEqual(10);
+    expect(kept).toBeLessThan(descriptor.pieces.length);
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(PieceStore.partialPathOf(out))).toBe(true);
+
+    const second = await peer("f1-d2");
+    const { result } = await second.peer.fetch(descriptor, out, { stallTimeoutMs: 30_000 });
+    expect(result.resumedPieces).toBe(kept);
+    expect(result.fetchedPieces).toBe(descriptor.pieces.length - kept);
+    expect(await sha256File(out)).toBe(sourceHash);
+  }, 120_000);
+});
+
+describe("trust", () => {
+  it("a descriptor from an untrusted publisher, or from another zone, is refused by the policy", async () => {
+    const stranger = generateKeyPair();
+    const rogue = await startPeer(nats.url, "rogue-e", key("seeder"), trusted(), {});
+    peers.push(rogue);
+    // Signed by a stranger, announced by a trusted peer: the message passes, the descriptor does not.
+    const { describeFile } = await import("../../runtime/dataplane/descriptor.js");
+    const foreign = await describeFile(source, { name: "models/foreign", version: "1.0.0", zone: ZONE, pieceSize: 4 * MB }, stranger);
+    await rogue.peer.swarm.announce(foreign, Bitfield.full(foreign.pieces.length));
+    const otherZone = await describeFile(source, { name: "models/elsewhere", version: "1.0.0", zone: "zone.other.org", pieceSize: 4 * MB }, key("seeder"));
+    await rogue.peer.swarm.announce(otherZone, Bitfield.full(otherZone.pieces.length));
+
+    const fetcher = await peer("f2-e");
+    const refusal = (e: unknown, reason: string) => isOnexError(e, ErrorCode.DescriptorInvalid) && e.details.reason === reason;
+    await expect(fetcher.peer.fetch({ name: "models/foreign", version: "1.0.0" }, join(work.dir, "e1.bin"))).rejects.toSatisfy((e: unknown) => refusal(e, ErrorCode.SignerUnknown));
+    await expect(fetcher.peer.fetch({ name: "models/elsewhere", version: "1.0.0" }, join(work.dir, "e2.bin"))).rejects.toSatisfy((e: unknown) => refusal(e, ErrorCode.ZoneMismatch));
+    await expect(fetcher.peer.fetch(foreign as ArtifactDescriptorRecord, join(work.dir, "e3.bin"))).rejects.toSatisfy((e: unknown) => refusal(e, ErrorCode.SignerUnknown));
+    expect(existsSync(PieceStore.partialPathOf(join(work.dir, "e1.bin")))).toBe(false);
+  }, 60_000);
+
+  it("nothing announced is ONEX_E_NO_PEERS", async () => {
+    const fetcher = await peer("f3-f");
+    await expect(fetcher.peer.fetch({ name: "models/nowhere", version: "9.9.9" }, join(work.dir, "f.bin"), { descriptorTimeoutMs: 1_000 })).rejects.toSatisfy((e: unknown) => isOnexError(e, ErrorCode.NoPeers));
+  }, 30_000);
+});
