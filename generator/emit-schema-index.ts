@@ -5,17 +5,8 @@
  * `onex:<Name>` form), so reformatting a YAML file or moving it does not change them, while
  * any change to what a schema accepts does.
  */
-import { createHash } from "node:crypto";
-import { canonicalize } from "../runtime/trust/canonical-json.js";
+import { contentHashOf, SCHEMA_INDEX_FORMAT } from "../runtime/negotiation/schema-index.js";
 import { schemaIdOf, type VersionModel } from "./model.js";
-
-/** The `format` value of the index files this emitter writes; bump it when the shape changes. */
-export const SCHEMA_INDEX_FORMAT = "onex.schema-index/1";
-
-/** `sha256:<hex>` of the canonical JSON form of `value`. */
-export function contentHashOf(value: unknown): string {
-  return `sha256:${createHash("sha256").update(canonicalize(value)).digest("hex")}`;
-}
 
 /** The index of `model` as pretty-printed, deterministic JSON (the file's content). */
 export function emitSchemaIndex(model: VersionModel): string {

@@ -1,0 +1,213 @@
+/**
+ * Deciding how two deployments talk: the pure part of the handshake. Both sides run
+ * `agreeOnVersion` with the two offers swapped and must reach the same mode and version,
+ * so the rule is symmetric by construction:
+ *
+ * 1. `direct`: the highest version both speak (own version or one they stay compatible
+ *    with) whose schemas hash the same on both sides.
+ * 2. `fallback`: no shared version, but one side's generated adapters convert between the
+ *    two own versions (and were generated from the schemas the other side declares).
+ *    Messages then travel in the older side's version when the newer side converts.
+ * 3. otherwise the peer is rejected with ONEX_E_INCOMPATIBLE_PEER, or with
+ *    ONEX_E_SCHEMA_HASH_MISMATCH when only differing schemas stand in the way.
+ */
+import { ErrorCode, OnexError } from "../errors.js";
+import { findMigrationPath, type VersionGraph } from "../transform.js";
+import type { SchemaIndex } from "./schema-index.js";
+
+/** The `protocol` block every node declares (spec: version, compatible_with, declared_by, schema_manifest_url). */
+export interface ProtocolBlock {
+  version: string;
+  compatible_with: string[];
+  declared_by: string;
+  schema_manifest_url: string;
+}
+
+/** A version and the content hash of its schemas. */
+export interface VersionHash {
+  version: string;
+  content_hash: string;
+}
+
+/** What a deployment declares about itself when it first talks to another. */
+export interface ProtocolOffer {
+  kind: "onex.offer/1";
+  deployment: string;
+  protocol: ProtocolBlock;
+  /** Versions it reads and writes natively: its own and those it stays compatible with. */
+  speaks: VersionHash[];
+  /** Versions its generated adapters convert to and from its own (a transform path exists). */
+  converts: VersionHash[];
+}
+
+/** A finding about the peer that did not by itself decide the outcome. */
+export interface NegotiationFlag {
+  code: typeof ErrorCode.SchemaHashMismatch;
+  version: string;
+  message: string;
+}
+
+/** The outcome both sides agreed on. */
+export interface Agreement {
+  local: { deployment: string; version: string };
+  peer: { deployment: string; version: string };
+  mode: "direct" | "fallback";
+  /** The version directed messages travel in (see the file comment). */
+  version: string;
+  /** Deployments whose adapters convert between the two own versions. */
+  convertedBy: string[];
+  flags: NegotiationFlag[];
+}
+
+/** What a local deployment is made of, for building its offer. */
+export interface OfferInput {
+  deployment: string;
+  /** The deployment's own `protocol` block (the generated `protocolBlock()` of its version). */
+  protocol: ProtocolBlock;
+  /** Schema indexes this deployment knows: its own version's at least. */
+  indexes: readonly SchemaIndex[];
+  /** The version graph of its generated adapters (generated/transforms `versionGraph`), when it has them. */
+  graph?: VersionGraph;
+}
+
+/** Builds the offer a deployment sends (and answers with). Throws ONEX_E_USAGE when its own version has no index. */
+export function buildOffer(input: OfferInput): ProtocolOffer {
+  const hashOf = new Map(input.indexes.map((i) => [i.version, i.content_hash]));
+  const own = input.protocol.version;
+  if (!hashOf.has(own)) throw new OnexError(ErrorCode.Usage, `no schema index for this deployment's own version v${own}`, { version: own });
+  const speaks = [own, ...input.protocol.compatible_with].filter((v, i, all) => hashOf.has(v) && all.indexOf(v) === i);
+  const converts = (input.graph?.versions ?? []).filter((v) => v !== own && hashOf.has(v) && reachable(input.graph!, own, v));
+  const withHash = (version: string): VersionHash => ({ version, content_hash: hashOf.get(version)! });
+  return {
+    kind: "onex.offer/1",
+    deployment: input.deployment,
+    protocol: { ...input.protocol, compatible_with: [...input.protocol.compatible_with] },
+    speaks: speaks.map(withHash),
+    converts: converts.map(withHash),
+  };
+}
+
+function reachable(graph: VersionGraph, from: string, to: string): boolean {
+  try {
+    findMigrationPath(graph, from, to);
+    findMigrationPath(graph, to, from);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Picks how `local` and `peer` talk; throws ONEX_E_INCOMPATIBLE_PEER or ONEX_E_SCHEMA_HASH_MISMATCH. */
+export function agreeOnVersion(local: ProtocolOffer, peer: ProtocolOffer): Agreement {
+  const ours = hashMap([...local.speaks, ...local.converts]);
+  const theirs = hashMap([...peer.speaks, ...peer.converts]);
+  const flags: NegotiationFlag[] = [];
+  const mismatched = new Set<string>();
+  for (const [version, hash] of theirs) {
+    const known = ours.get(version);
+    if (known !== undefined && known !== hash) {
+      mismatched.add(version);
+      flags.push({
+        code: ErrorCode.SchemaHashMismatch,
+        version,
+        message: `"${peer.deployment}" declares v${version} with content hash ${hash}, "${local.deployment}" knows it as ${known}`,
+      });
+    }
+  }
+  const base = {
+    local: { deployment: local.deployment, version: local.protocol.version },
+    peer: { deployment: peer.deployment, version: peer.protocol.version },
+    flags,
+  };
+
+  const peerSpeaks = hashMap(peer.speaks);
+  const common = local.speaks.filter((v) => peerSpeaks.get(v.version) === v.content_hash).map((v) => v.version);
+  if (common.length > 0) {
+    return { ...base, mode: "direct", version: common.sort(compareVersions).at(-1)!, convertedBy: converters(local, peer) };
+  }
+  const convertedBy = converters(local, peer);
+  if (convertedBy.length > 0) {
+    const [older, newer] = compareVersions(local.protocol.version, peer.protocol.version) <= 0 ? [local, peer] : [peer, local];
+    // The newer side converts when it can: older deployments are the likelier to lack adapters.
+    const version = convertedBy.includes(newer.deployment) ? older.protocol.version : newer.protocol.version;
+    return { ...base, mode: "fallback", version, convertedBy };
+  }
+
+  const describe = (o: ProtocolOffer) => {
+    const compat = o.protocol.compatible_with.length > 0 ? `, compatible with ${o.protocol.compatible_with.map((v) => `v${v}`).join(", ")}` : "";
+    return `"${o.deployment}" (v${o.protocol.version}${compat})`;
+  };
+  const readable = [...local.speaks, ...local.converts].map((v) => `v${v.version}`);
+  const details = { local: offerSummary(local), peer: offerSummary(peer), flags };
+  if (mismatched.size > 0) {
+    throw new OnexError(
+      ErrorCode.SchemaHashMismatch,
+      `${describe(peer)} and ${describe(local)} would share ${[...mismatched].map((v) => `v${v}`).join(", ")}, but the schemas hash differently on the two sides. ` +
+        `To make them compatible, regenerate both from the released manifests of those versions (or give the changed schemas a new version).`,
+      { ...details, versions: [...mismatched] },
+    );
+  }
+  throw new OnexError(
+    ErrorCode.IncompatiblePeer,
+    `${describe(peer)} and ${describe(local)} share no protocol version, and no transform path connects v${peer.protocol.version} and v${local.protocol.version}. ` +
+      `To make them compatible, run "${peer.deployment}" at one of ${readable.join(", ")}, or add a transform between v${peer.protocol.version} and v${local.protocol.version} ` +
+      `(schemas/v${later(peer, local)}/from-v${earlier(peer, local)}.yaml), run onex generate, and deploy it on either side.`,
+    details,
+  );
+}
+
+/** Deployments whose adapters convert the other's own version (generated from the same schemas), in a stable order. */
+function converters(local: ProtocolOffer, peer: ProtocolOffer): string[] {
+  const can = (a: ProtocolOffer, b: ProtocolOffer) => {
+    const own = b.speaks.find((v) => v.version === b.protocol.version);
+    return a.converts.some((v) => v.version === b.protocol.version && v.content_hash === own?.content_hash);
+  };
+  return [...(can(local, peer) ? [local.deployment] : []), ...(can(peer, local) ? [peer.deployment] : [])].sort();
+}
+
+function hashMap(list: readonly VersionHash[]): Map<string, string> {
+  return new Map(list.map((v) => [v.version, v.content_hash]));
+}
+
+function offerSummary(o: ProtocolOffer) {
+  return { deployment: o.deployment, version: o.protocol.version, speaks: o.speaks.map((v) => v.version), converts: o.converts.map((v) => v.version) };
+}
+
+function later(a: ProtocolOffer, b: ProtocolOffer): string {
+  return compareVersions(a.protocol.version, b.protocol.version) >= 0 ? a.protocol.version : b.protocol.version;
+}
+
+function earlier(a: ProtocolOffer, b: ProtocolOffer): string {
+  return compareVersions(a.protocol.version, b.protocol.version) < 0 ? a.protocol.version : b.protocol.version;
+}
+
+/** Orders `0.0.9` < `0.1` < `0.2` < `0.10` by numeric parts. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(".").map(Number);
+  const pb = b.split(".").map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Checks that `value` is a well-formed offer; throws ONEX_E_NEGOTIATION_INVALID. */
+export function parseOffer(value: unknown, source: string): ProtocolOffer {
+  const bad = (why: string): never => {
+    throw new OnexError(ErrorCode.NegotiationInvalid, `${source} sent a malformed offer: ${why}`, { source });
+  };
+  if (value === null || typeof value !== "object") bad("not an object");
+  const o = value as Record<string, unknown>;
+  if (o.kind !== "onex.offer/1") bad(`kind is ${JSON.stringify(o.kind)}`);
+  if (typeof o.deployment !== "string" || o.deployment === "") bad("deployment is not a name");
+  const p = o.protocol as Record<string, unknown> | undefined;
+  if (!p || typeof p.version !== "string" || !Array.isArray(p.compatible_with) || typeof p.declared_by !== "string" || typeof p.schema_manifest_url !== "string") {
+    bad("protocol is not {version, compatible_with, declared_by, schema_manifest_url}");
+  }
+  for (const key of ["speaks", "converts"]) {
+    const list = o[key];
+    if (!Array.isArray(list) || list.some((v) => !v || typeof v.version !== "string" || typeof v.content_hash !== "string")) bad(`${key} is not a list of {version, content_hash}`);
+  }
+  return value as ProtocolOffer;
+}

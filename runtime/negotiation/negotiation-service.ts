@@ -1,0 +1,126 @@
+/**
+ * The NATS service endpoint a deployment answers negotiation on: `onex.schemas.<deployment>`
+ * returns its schema indexes (probing), `onex.negotiate.<deployment>` takes a peer's offer
+ * and returns this side's offer with the agreement, or the rejection. Plain request/reply,
+ * so any NATS client (and `nats req`) can probe a deployment.
+ */
+import type { NatsConnection, Subscription as NatsSubscription } from "@nats-io/transport-node";
+import { ErrorCode, OnexError, isOnexError } from "../errors.js";
+import { encodeSubjectToken } from "../subject-token.js";
+import { agreeOnVersion, buildOffer, parseOffer, type Agreement, type OfferInput, type ProtocolBlock, type ProtocolOffer } from "./agreement.js";
+import type { SchemaIndex } from "./schema-index.js";
+
+/** The probe subject of a deployment. */
+export function schemasSubject(deployment: string): string {
+  return `onex.schemas.${encodeSubjectToken(deployment, "deployment")}`;
+}
+
+/** The handshake subject of a deployment. */
+export function negotiateSubject(deployment: string): string {
+  return `onex.negotiate.${encodeSubjectToken(deployment, "deployment")}`;
+}
+
+/** What `onex.schemas.<deployment>` answers (also a file format `probe` reads). */
+export interface SchemasDocument {
+  kind: "onex.schemas/1";
+  deployment: string;
+  protocol: ProtocolBlock;
+  indexes: SchemaIndex[];
+}
+
+/** What `onex.negotiate.<deployment>` answers. */
+export interface HandshakeAnswer {
+  kind: "onex.answer/1";
+  offer: ProtocolOffer;
+  agreement?: Agreement;
+  rejection?: { code: string; message: string; details: Record<string, unknown> };
+}
+
+/** A running negotiation endpoint. */
+export interface NegotiationService {
+  readonly offer: ProtocolOffer;
+  /** Agreements reached with peers that opened a handshake, by peer deployment. */
+  readonly agreements: ReadonlyMap<string, Agreement>;
+  /** Rejections of peers that opened a handshake, by peer deployment. */
+  readonly rejections: ReadonlyMap<string, OnexError>;
+  stop(): Promise<void>;
+}
+
+/** Options of `serveNegotiation`. */
+export interface ServeNegotiationOptions extends OfferInput {
+  /** Called after each handshake a peer opened, with the agreement or the rejection. */
+  onHandshake?: (peer: string, outcome: Agreement | OnexError) => void;
+}
+
+const json = new TextEncoder();
+const text = new TextDecoder();
+
+/** Answers probes and handshakes for `options.deployment` on `nc` until stopped. */
+export function serveNegotiation(nc: NatsConnection, options: ServeNegotiationOptions): NegotiationService {
+  const offer = buildOffer(options);
+  const agreements = new Map<string, Agreement>();
+  const rejections = new Map<string, OnexError>();
+  const document: SchemasDocument = { kind: "onex.schemas/1", deployment: options.deployment, protocol: offer.protocol, indexes: [...options.indexes] };
+  const documentBytes = json.encode(JSON.stringify(document));
+
+  const subs: NatsSubscription[] = [
+    nc.subscribe(schemasSubject(options.deployment), {
+      callback: (error, msg) => {
+        if (!error) msg.respond(documentBytes);
+      },
+    }),
+    nc.subscribe(negotiateSubject(options.deployment), {
+      callback: (error, msg) => {
+        if (error) return;
+        const answer: HandshakeAnswer = { kind: "onex.answer/1", offer };
+        let peerName = "unknown peer";
+        try {
+          const peer = parseOffer(JSON.parse(text.decode(msg.data)), "the peer");
+          peerName = peer.deployment;
+          answer.agreement = agreeOnVersion(offer, peer);
+          agreements.set(peer.deployment, answer.agreement);
+          rejections.delete(peer.deployment);
+          options.onHandshake?.(peer.deployment, answer.agreement);
+        } catch (cause) {
+          const failure = isOnexError(cause) ? cause : new OnexError(ErrorCode.NegotiationInvalid, `the peer sent an unreadable offer: ${(cause as Error).message}`, {}, { cause });
+          answer.rejection = { code: failure.code, message: failure.message, details: failure.details };
+          if (peerName !== "unknown peer") {
+            rejections.set(peerName, failure);
+            agreements.delete(peerName);
+          }
+          options.onHandshake?.(peerName, failure);
+        }
+        msg.respond(json.encode(JSON.stringify(answer)));
+      },
+    }),
+  ];
+
+  return {
+    offer,
+    agreements,
+    rejections,
+    async stop() {
+      for (const sub of subs) sub.unsubscribe();
+    },
+  };
+}
+
+/**
+ * Sends `payload` to `subject` and returns the decoded JSON answer. Throws
+ * ONEX_E_NEGOTIATION_TIMEOUT when nobody serves the subject or the answer is late.
+ */
+export async function requestJson(nc: NatsConnection, subject: string, payload: unknown, timeoutMs: number, peer: string): Promise<unknown> {
+  let reply;
+  try {
+    reply = await nc.request(subject, json.encode(JSON.stringify(payload)), { timeout: timeoutMs });
+  } catch (cause) {
+    const noResponders = /no responders|503/i.test(String((cause as Error)?.message)) || (cause as { isNoResponders?: () => boolean }).isNoResponders?.() === true;
+    const why = noResponders ? `nothing serves ${subject}` : `no answer on ${subject} within ${timeoutMs} ms`;
+    throw new OnexError(ErrorCode.NegotiationTimeout, `cannot negotiate with "${peer}": ${why}`, { peer, subject, timeoutMs, noResponders }, { cause });
+  }
+  try {
+    return JSON.parse(text.decode(reply.data)) as unknown;
+  } catch (cause) {
+    throw new OnexError(ErrorCode.NegotiationInvalid, `"${peer}" answered on ${subject} with invalid JSON`, { peer, subject }, { cause });
+  }
+}
