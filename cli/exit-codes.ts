@@ -39,11 +39,16 @@ const USAGE = new Set<string>([ErrorCode.Usage, ErrorCode.UnknownVersion, ErrorC
 // A negotiation that ran and found the peer incompatible is a finding; a peer that never answered is unavailable.
 const NEGOTIATION_FINDINGS = new Set<string>([ErrorCode.IncompatiblePeer, ErrorCode.SchemaHashMismatch]);
 const NEGOTIATION_UNAVAILABLE = new Set<string>([ErrorCode.NegotiationTimeout, ErrorCode.SchemaIndexUnavailable]);
+// A refused descriptor or a corrupt file is a finding; no peer, or peers that ran dry, means the swarm is unavailable (re-run to resume).
+const DATA_PLANE_FINDINGS = new Set<string>([ErrorCode.DescriptorInvalid, ErrorCode.PieceCorrupt]);
+const DATA_PLANE_UNAVAILABLE = new Set<string>([ErrorCode.NoPeers, ErrorCode.ArtifactIncomplete]);
 
 /** The exit code an error with this code ends the command with. */
 export function exitCodeFor(code: string): number {
   if (FINDINGS.has(code) || TRUST_FINDINGS.has(code)) return ExitCode.Findings;
   if (REGISTRY_FINDINGS.has(code) || NEGOTIATION_FINDINGS.has(code)) return ExitCode.Findings;
+  if (DATA_PLANE_FINDINGS.has(code)) return ExitCode.Findings;
+  if (DATA_PLANE_UNAVAILABLE.has(code)) return ExitCode.Unavailable;
   if (USAGE.has(code) || REGISTRY_USAGE.has(code)) return ExitCode.Usage;
   if (code === ErrorCode.RegistryUnavailable || NEGOTIATION_UNAVAILABLE.has(code)) return ExitCode.Unavailable;
   if (code === ErrorCode.Internal) return ExitCode.Internal;

@@ -1,4 +1,7 @@
 /** The command list oclif loads (explicit, so start-up does not scan folders). */
+import ArtifactFetch from "./commands/artifact/fetch.js";
+import ArtifactLs from "./commands/artifact/ls.js";
+import ArtifactPublish from "./commands/artifact/publish.js";
 import Attest from "./commands/attest.js";
 import DlqList from "./commands/dlq/list.js";
 import DlqReplay from "./commands/dlq/replay.js";
@@ -21,6 +24,9 @@ import Validate from "./commands/validate.js";
 import Verify from "./commands/verify.js";
 
 export const COMMANDS = {
+  "artifact:fetch": ArtifactFetch,
+  "artifact:ls": ArtifactLs,
+  "artifact:publish": ArtifactPublish,
   attest: Attest,
   "dlq:list": DlqList,
   "dlq:replay": DlqReplay,

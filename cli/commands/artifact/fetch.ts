@@ -1,0 +1,67 @@
+import { Args, Flags } from "@oclif/core";
+import { resolve } from "node:path";
+import { OnexCommand } from "../../base-command.js";
+import { artifactFlags, formatRate, parseArtifactRef, progressBar, seedUntilStopped, withPeer } from "../../artifact-peer.js";
+import { parseDuration } from "../../nats-flags.js";
+
+export default class ArtifactFetch extends OnexCommand {
+  static override summary = "Fetch an artifact from the zone's swarm into a file.";
+  static override description =
+    "Finds NAME@VERSION among the swarm's announcements, checks the descriptor against the trust policy, downloads pieces from several peers at once (verifying each), and renames the file into place once its root hash checks out. Serves what it has while it fetches. Run it again after an interruption to resume. A progress bar (pieces, peers, throughput) is shown on a terminal.";
+  static override examples = ["<%= config.bin %> artifact fetch models/llm@1.0.0 --out model.bin --key peer.key --trust publisher.pub --zone zone.trusted.org"];
+
+  static override args = {
+    ref: Args.string({ description: "NAME@VERSION of the artifact.", required: true }),
+  };
+
+  static override flags = {
+    ...artifactFlags,
+    out: Flags.string({ description: "Where the finished file goes (written as OUT.partial until verified).", required: true }),
+    "max-in-flight": Flags.integer({ description: "Piece requests in flight overall.", default: 16 }),
+    "per-peer": Flags.integer({ description: "Piece requests in flight per peer.", default: 4 }),
+    timeout: Flags.string({ description: "How long to wait for an announcement of the artifact.", default: "10s" }),
+    stall: Flags.string({ description: "Give up after this long without a new piece (resumable).", default: "60s" }),
+    "seed-for": Flags.string({ description: "Keep seeding this long after the fetch completes (e.g. 5m)." }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(ArtifactFetch);
+    const ref = parseArtifactRef(args.ref);
+    const out = resolve(flags.out);
+    await withPeer(flags, async (peer) => {
+      const bar = progressBar();
+      try {
+        const { descriptor, result } = await peer.fetch(ref, out, {
+          maxInFlight: flags["max-in-flight"],
+          maxInFlightPerPeer: flags["per-peer"],
+          descriptorTimeoutMs: parseDuration(flags.timeout),
+          stallTimeoutMs: parseDuration(flags.stall),
+          onProgress: (p) => bar.update(p),
+          onCorruptPeer: (r) => this.logToStderr(`dropped peer ${r.peerId} (${r.endpoint}): piece ${r.piece} was corrupt`),
+        });
+        bar.done();
+        const seconds = Math.max(0.001, result.elapsedMs / 1000);
+        this.log(
+          JSON.stringify({
+            name: descriptor.name,
+            version: descriptor.version,
+            root_hash: descriptor.root_hash,
+            out,
+            size: descriptor.size,
+            pieces: descriptor.pieces.length,
+            fetched_pieces: result.fetchedPieces,
+            resumed_pieces: result.resumedPieces,
+            bytes_by_peer: result.bytesByPeer,
+            corrupt_peers: result.corruptPeers.map((r) => r.peerId),
+            seconds: Number(seconds.toFixed(3)),
+            throughput: formatRate(result.bytesFetched / seconds),
+          }),
+        );
+      } catch (error) {
+        bar.done();
+        throw error;
+      }
+      if (flags["seed-for"] !== undefined) await seedUntilStopped(parseDuration(flags["seed-for"]));
+    });
+  }
+}

@@ -1,0 +1,34 @@
+import { Args, Flags } from "@oclif/core";
+import { OnexCommand } from "../../base-command.js";
+import { artifactFlags, seedUntilStopped, withPeer } from "../../artifact-peer.js";
+import { parseDuration } from "../../nats-flags.js";
+
+export default class ArtifactPublish extends OnexCommand {
+  static override summary = "Describe a file as a signed artifact and seed it to the zone's swarm.";
+  static override description =
+    "Hashes FILE piece by piece, signs the descriptor with --key, announces it on the control plane and serves its pieces from a local piece server until interrupted (or for --seed-for). Prints the descriptor as JSON.";
+  static override examples = ["<%= config.bin %> artifact publish model.bin --name models/llm --version 1.0.0 --key peer.key --zone zone.trusted.org"];
+
+  static override args = {
+    file: Args.string({ description: "The file to publish.", required: true }),
+  };
+
+  static override flags = {
+    ...artifactFlags,
+    name: Flags.string({ description: "Artifact name, e.g. models/llm.", required: true }),
+    version: Flags.string({ description: "Artifact version.", required: true }),
+    "media-type": Flags.string({ description: "Media type of the file.", default: "application/octet-stream" }),
+    "piece-size": Flags.integer({ description: "Bytes per piece: a power of two from 16384 to 67108864.", default: 1 << 20 }),
+    "seed-for": Flags.string({ description: "Seed this long (e.g. 10m), then exit; default: until interrupted." }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(ArtifactPublish);
+    await withPeer(flags, async (peer) => {
+      const descriptor = await peer.publish(args.file, { name: flags.name, version: flags.version, mediaType: flags["media-type"], pieceSize: flags["piece-size"] });
+      this.log(JSON.stringify(descriptor));
+      this.logToStderr(`seeding ${descriptor.name}@${descriptor.version} (${descriptor.pieces.length} pieces, ${descriptor.root_hash}) at ${peer.url}`);
+      await seedUntilStopped(flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"]));
+    });
+  }
+}
