@@ -1,0 +1,202 @@
+/**
+ * Rejection and probing against a real nats-server: a peer at the unknown version 9.9 is
+ * rejected from both ends of the handshake with ONEX_E_INCOMPATIBLE_PEER and a message that
+ * names both sides' versions; its messages are refused, not lost; a peer whose v0.1 schemas
+ * hash differently is flagged by probe and rejected with ONEX_E_SCHEMA_HASH_MISMATCH.
+ */
+import { createServer, type Server } from "node:http";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jetstream } from "@nats-io/jetstream";
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { versionGraph } from "../../generated/transforms/index.js";
+import { ErrorCode, isOnexError, type OnexError } from "../../runtime/errors.js";
+import type { OnexClient } from "../../runtime/jetstream/client.js";
+import { OnexHeader } from "../../runtime/jetstream/headers.js";
+import { agreeOnVersion, buildOffer, type ProtocolOffer } from "../../runtime/negotiation/agreement.js";
+import type { FederationNode } from "../../runtime/negotiation/federation-node.js";
+import { negotiate } from "../../runtime/negotiation/handshake.js";
+import { serveNegotiation, type NegotiationService } from "../../runtime/negotiation/negotiation-service.js";
+import { probe } from "../../runtime/negotiation/probe.js";
+import { contentHashOf, readSchemaIndex, type SchemaIndex } from "../../runtime/negotiation/schema-index.js";
+import { generateKeyPair } from "../../runtime/trust/keys.js";
+import { signMessage } from "../../runtime/trust/sign-message.js";
+import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { sampleMessage } from "./samples.js";
+import { applyAllStreams, bundledIndexes, federationClient, receiveAll, startNode } from "./support.js";
+
+let server: NatsServer;
+let client: OnexClient;
+let node: FederationNode;
+let indexes: SchemaIndex[];
+let folder: string;
+const services: NegotiationService[] = [];
+const key = generateKeyPair();
+
+/** An index of `version` cloned from v0.2's, with a consistent content hash. */
+function futureIndex(version: string): SchemaIndex {
+  const base = structuredClone(indexes.find((i) => i.version === "0.2")!);
+  const index = { ...base, version, compatible_with: ["9.8"], schema_manifest_url: `https://onex.dev/schemas/v${version}/manifest.yaml` };
+  return { ...index, content_hash: contentHashOf({ version, messages: index.messages, schemas: index.schemas }) };
+}
+
+/** v0.1's index with one schema changed (as a deployment running edited schemas would publish it). */
+function editedV01Index(): SchemaIndex {
+  const index = structuredClone(indexes.find((i) => i.version === "0.1")!);
+  index.schemas.find((s) => s.name === "StateUpdatePayload")!.hash = `sha256:${"0".repeat(64)}`;
+  return { ...index, content_hash: contentHashOf({ version: index.version, messages: index.messages, schemas: index.schemas }) };
+}
+
+const protocolOf = (index: SchemaIndex) => ({ version: index.version, compatible_with: index.compatible_with, declared_by: "onex", schema_manifest_url: index.schema_manifest_url });
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  await applyAllStreams(server.url);
+  indexes = await bundledIndexes();
+  client = await federationClient(server.url, key, [key]);
+  node = await startNode(client, "deployment-v0.2", "0.2", indexes);
+  folder = await mkdtemp(join(tmpdir(), "onex-negotiation-"));
+  // A deployment at the unknown version 9.9, served on the same server.
+  const future = futureIndex("9.9");
+  services.push(serveNegotiation(client.nc, { deployment: "deployment-v9.9", protocol: protocolOf(future), indexes: [future] }));
+  // A deployment at v0.1 whose schemas were edited without a new version.
+  const edited = editedV01Index();
+  services.push(serveNegotiation(client.nc, { deployment: "deployment-edited", protocol: protocolOf(edited), indexes: [edited] }));
+  await client.nc.flush();
+});
+
+afterAll(async () => {
+  for (const s of services) await s.stop();
+  await node?.stop();
+  await client?.close();
+  await server?.stop();
+  if (folder) await rm(folder, { recursive: true, force: true });
+});
+
+describe("a peer at unknown version 9.9", () => {
+  it("is rejected when it opens the handshake, with both versions named and what would make them compatible", async () => {
+    const offer: ProtocolOffer = buildOffer({ deployment: "deployment-v9.9", protocol: protocolOf(futureIndex("9.9")), indexes: [futureIndex("9.9")] });
+    const error = (await negotiate(client.nc, offer, "deployment-v0.2").catch((e: unknown) => e)) as OnexError;
+    expect(isOnexError(error, ErrorCode.IncompatiblePeer)).toBe(true);
+    expect(error.message).toContain("v9.9");
+    expect(error.message).toContain("v0.2");
+    expect(error.message).toMatch(/To make them compatible/);
+    expect(error.message).toContain("schemas/v9.9/from-v0.2.yaml");
+    // The responder recorded it too.
+    expect(node.rejections.get("deployment-v9.9")?.code).toBe(ErrorCode.IncompatiblePeer);
+    expect(node.agreements.has("deployment-v9.9")).toBe(false);
+  });
+
+  it("is rejected when we open the handshake, and nothing can be sent to it", async () => {
+    const error = (await node.negotiate("deployment-v9.9").catch((e: unknown) => e)) as OnexError;
+    expect(isOnexError(error, ErrorCode.IncompatiblePeer)).toBe(true);
+    expect(error.message).toMatch(/"deployment-v9\.9" \(v9\.9, compatible with v9\.8\) and "deployment-v0\.2" \(v0\.2, compatible with v0\.1\) share no protocol version/);
+    expect(error.details.peer).toMatchObject({ version: "9.9" });
+    const send = await node.publish(sampleMessage("0.2", "signal.state.update", "n-x"), { to: "deployment-v9.9" }).catch((e: unknown) => e);
+    expect(isOnexError(send, ErrorCode.IncompatiblePeer)).toBe(true);
+  });
+
+  it("has its messages on the stream refused with ONEX_E_UNKNOWN_VERSION, after verifying them, not lost", async () => {
+    const data = sampleMessage("0.2", "signal.state.update", "n-future").toJSON() as { protocol: { version: string } } & Record<string, unknown>;
+    data.protocol = { ...data.protocol, version: "9.9" };
+    const signed = signMessage(data, key);
+    const h = natsHeaders();
+    h.set(OnexHeader.Type, "signal.state.update");
+    h.set(OnexHeader.Version, "9.9");
+    const ack = await jetstream(client.nc).publish(subjectOf(data), JSON.stringify(signed), { headers: h, msgID: String(data.id) });
+    const got = await receiveAll(node, 1, 5_000, { fromSequence: ack.seq });
+    expect(got.deliveries).toEqual([]);
+    expect(got.refusals).toHaveLength(1);
+    expect(got.refusals[0]).toMatchObject({ code: ErrorCode.UnknownVersion, fromVersion: "9.9", toVersion: "0.2", signer: key.keyId, sequence: ack.seq });
+  });
+
+  it("is listed by probe with its version, hash, and as unknown here", async () => {
+    const result = await probe("deployment-v9.9", { nc: client.nc, known: indexes });
+    expect(result.deployment).toBe("deployment-v9.9");
+    expect(result.versions).toEqual([expect.objectContaining({ version: "9.9", known: false })]);
+  });
+});
+
+describe("schema hashes", () => {
+  it("flag a peer whose v0.1 differs from the known v0.1, naming the schema", async () => {
+    const result = await probe("deployment-edited", { nc: client.nc, known: indexes });
+    expect(result.versions).toHaveLength(1);
+    expect(result.versions[0]).toMatchObject({ version: "0.1", known: true, matches: false, differingSchemas: ["StateUpdatePayload"], flag: { code: ErrorCode.SchemaHashMismatch } });
+  });
+
+  it("reject a peer whose only shared version hashes differently", async () => {
+    const error = (await node.negotiate("deployment-edited").catch((e: unknown) => e)) as OnexError;
+    expect(isOnexError(error, ErrorCode.SchemaHashMismatch)).toBe(true);
+    expect(error.message).toContain("v0.1");
+  });
+
+  it("match for the bundled deployment over NATS, from a file and from an http URL", async () => {
+    const overNats = await probe("deployment-v0.2", { nc: client.nc, known: indexes });
+    expect(overNats.protocol?.version).toBe("0.2");
+    expect(overNats.versions.map((v) => [v.version, v.matches])).toEqual([["0.0.9", true], ["0.1", true], ["0.2", true]]);
+
+    const file = join(folder, "v0.1.json");
+    await writeFile(file, JSON.stringify(indexes.find((i) => i.version === "0.1")));
+    expect((await probe(file, { known: indexes })).versions).toEqual([expect.objectContaining({ version: "0.1", matches: true })]);
+    expect((await probe(`file://${file}`, { known: indexes })).versions[0]?.matches).toBe(true);
+
+    const body = await readFile(file, "utf8");
+    const http: Server = createServer((req, res) => {
+      if (req.url === "/index.json") res.writeHead(200, { "content-type": "application/json" }).end(body);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const { port } = http.address() as { port: number };
+    try {
+      expect((await probe(`http://127.0.0.1:${port}/index.json`, { known: indexes })).versions[0]?.matches).toBe(true);
+      const missing = await probe(`http://127.0.0.1:${port}/nope.json`, { known: indexes }).catch((e: unknown) => e);
+      expect(isOnexError(missing, ErrorCode.SchemaIndexUnavailable)).toBe(true);
+      expect(isOnexError(await readSchemaIndex(`http://127.0.0.1:${port}/index.json`).then(() => undefined, (e: unknown) => e))).toBe(false);
+    } finally {
+      await new Promise((resolve) => http.close(resolve));
+    }
+  });
+
+  it("catch an index edited without its content hash", async () => {
+    const index = structuredClone(indexes.find((i) => i.version === "0.1")!);
+    index.messages.pop();
+    const file = join(folder, "truncated.json");
+    await writeFile(file, JSON.stringify(index));
+    const error = await readSchemaIndex(file).catch((e: unknown) => e);
+    expect(isOnexError(error, ErrorCode.SchemaHashMismatch)).toBe(true);
+  });
+});
+
+describe("unreachable peers", () => {
+  it("time out with ONEX_E_NEGOTIATION_TIMEOUT when nothing serves the deployment", async () => {
+    const handshake = await node.negotiate("nobody-home").catch((e: unknown) => e);
+    expect(isOnexError(handshake, ErrorCode.NegotiationTimeout)).toBe(true);
+    const probed = await probe("nobody-home", { nc: client.nc, known: indexes, timeoutMs: 300 }).catch((e: unknown) => e);
+    expect(isOnexError(probed, ErrorCode.NegotiationTimeout)).toBe(true);
+  });
+});
+
+describe("the agreement rule", () => {
+  it("is symmetric for every pair of bundled versions, and rejects v0.0.9 with v0.2 only without adapters", () => {
+    const offers = indexes.map((i) => buildOffer({ deployment: `d-${i.version}`, protocol: protocolOf(i), indexes, graph: versionGraph }));
+    for (const a of offers) {
+      for (const b of offers) {
+        if (a === b) continue;
+        const ab = agreeOnVersion(a, b);
+        const ba = agreeOnVersion(b, a);
+        expect([ab.mode, ab.version, ab.convertedBy]).toEqual([ba.mode, ba.version, ba.convertedBy]);
+      }
+    }
+    // Without generated adapters, v0.0.9 and v0.2 share nothing: the fallback exists only through them.
+    const bare = (v: string) => buildOffer({ deployment: `d-${v}`, protocol: protocolOf(indexes.find((i) => i.version === v)!), indexes });
+    expect(() => agreeOnVersion(bare("0.0.9"), bare("0.2"))).toThrow(/share no protocol version/);
+    expect(agreeOnVersion(bare("0.1"), bare("0.2"))).toMatchObject({ mode: "direct", version: "0.1" });
+  });
+});
+
+function subjectOf(data: Record<string, unknown>): string {
+  const source = data.source as { zone: string; entity_type: string; entity_id: string };
+  return sampleMessage("0.2", "signal.state.update", source.entity_id).subject();
+}
