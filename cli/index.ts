@@ -12,6 +12,7 @@ import GrantIssue from "./commands/grant/issue.js";
 import GrantRevoke from "./commands/grant/revoke.js";
 import Keygen from "./commands/keygen.js";
 import NatsAuth from "./commands/nats-auth.js";
+import Negotiate from "./commands/negotiate.js";
 import Replay from "./commands/replay.js";
 import RegistryDeregister from "./commands/registry/deregister.js";
 import RegistryList from "./commands/registry/list.js";
@@ -22,6 +23,7 @@ import Sign from "./commands/sign.js";
 import StreamsApply from "./commands/streams/apply.js";
 import Validate from "./commands/validate.js";
 import Verify from "./commands/verify.js";
+import Versions from "./commands/versions.js";
 
 export const COMMANDS = {
   "artifact:fetch": ArtifactFetch,
@@ -37,6 +39,7 @@ export const COMMANDS = {
   "grant:revoke": GrantRevoke,
   keygen: Keygen,
   "nats-auth": NatsAuth,
+  negotiate: Negotiate,
   replay: Replay,
   "registry:deregister": RegistryDeregister,
   "registry:list": RegistryList,
@@ -47,4 +50,5 @@ export const COMMANDS = {
   "streams:apply": StreamsApply,
   validate: Validate,
   verify: Verify,
+  versions: Versions,
 };
