@@ -1,0 +1,49 @@
+import { Flags } from "@oclif/core";
+import { migrationPath, versionGraph } from "../../generated/transforms/index.js";
+import { buildOffer } from "../../runtime/negotiation/agreement.js";
+import { OnexCommand } from "../base-command.js";
+import { loadBundledIndexes } from "../bundled-indexes.js";
+
+export default class Versions extends OnexCommand {
+  static override summary = "List the bundled protocol versions, their compatibility and the transform paths between them.";
+  static override description =
+    "For each version: what it stays compatible with, its schema content hash (what peers compare when they probe), its message types, and which versions the generated adapters convert it to, with the path and the types that have no counterpart there.";
+  static override examples = ["<%= config.bin %> versions", "<%= config.bin %> versions --json"];
+  static override flags = {
+    json: Flags.boolean({ description: "Print one JSON document.", default: false }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Versions);
+    const indexes = await loadBundledIndexes();
+    const report = indexes.map((index) => {
+      const offer = buildOffer({ deployment: "local", protocol: { version: index.version, compatible_with: index.compatible_with, declared_by: index.declared_by, schema_manifest_url: index.schema_manifest_url }, indexes, graph: versionGraph });
+      const types = index.messages.map((m) => m.type);
+      return {
+        version: index.version,
+        compatible_with: index.compatible_with,
+        content_hash: index.content_hash,
+        types,
+        speaks: offer.speaks.map((v) => v.version),
+        transforms: offer.converts.map(({ version: to }) => {
+          const target = indexes.find((i) => i.version === to)!;
+          const targetTypes = new Set(target.messages.map((m) => m.type));
+          return { to, path: migrationPath(index.version, to), no_counterpart: types.filter((t) => !targetTypes.has(t)) };
+        }),
+      };
+    });
+    if (flags.json) {
+      this.log(JSON.stringify({ versions: report }, null, 2));
+      return;
+    }
+    for (const v of report) {
+      const compat = v.compatible_with.length > 0 ? v.compatible_with.map((c) => `v${c}`).join(", ") : "none";
+      this.log(`v${v.version}  compatible with: ${compat}  ${v.content_hash}`);
+      this.log(`  ${v.types.length} message types: ${v.types.join(", ")}`);
+      for (const t of v.transforms) {
+        const lost = t.no_counterpart.length > 0 ? `  (no counterpart: ${t.no_counterpart.join(", ")})` : "";
+        this.log(`  -> v${t.to} via ${t.path.map((p) => `v${p}`).join(" -> ")}${lost}`);
+      }
+    }
+  }
+}
