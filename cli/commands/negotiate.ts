@@ -1,5 +1,4 @@
 import { Flags } from "@oclif/core";
-import { connect } from "@nats-io/transport-node";
 import { versionGraph } from "../../generated/transforms/index.js";
 import { versions } from "../../generated/versions.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
@@ -9,7 +8,7 @@ import { probe, type ProbeResult } from "../../runtime/negotiation/probe.js";
 import type { SchemaIndex } from "../../runtime/negotiation/schema-index.js";
 import { OnexCommand } from "../base-command.js";
 import { loadBundledIndexes } from "../bundled-indexes.js";
-import { natsFlags, parseDuration } from "../nats-flags.js";
+import { natsFlags, parseDuration, withNats } from "../nats-flags.js";
 import { resolveVersion } from "../sdk.js";
 
 export default class Negotiate extends OnexCommand {
@@ -43,22 +42,15 @@ export default class Negotiate extends OnexCommand {
     let agreement: Agreement | undefined;
     let failure: OnexError | undefined;
     if (overNats) {
-      let nc;
-      try {
-        nc = await connect({ servers: flags.server, ...(flags.user ? { user: flags.user, pass: flags.password } : {}), timeout: 5_000 });
-      } catch (error) {
-        throw new OnexError(ErrorCode.ConnectionFailed, `cannot connect to ${flags.server}: ${(error as Error).message}`, { server: flags.server }, { cause: error });
-      }
-      try {
-        probed = await probe(flags.peer, { nc, known, timeoutMs });
+      probed = await withNats(flags, async (nc) => {
+        const result = await probe(flags.peer, { nc, known, timeoutMs });
         agreement = await negotiate(nc, offer, flags.peer, { timeoutMs }).catch((error: unknown) => {
           if (error instanceof OnexError && (error.code === ErrorCode.IncompatiblePeer || error.code === ErrorCode.SchemaHashMismatch)) failure = error;
           else throw error;
           return undefined;
         });
-      } finally {
-        await nc.close();
-      }
+        return result;
+      });
     } else {
       probed = await probe(flags.peer, { known, timeoutMs });
       try {
