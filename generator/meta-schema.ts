@@ -14,7 +14,9 @@ export const MANIFEST_META_SCHEMA = join(PACKAGE_ROOT, "schemas", "manifest.sche
 
 /** An ajv instance for generation-time work: draft 2020-12, strict, with formats. */
 export function createAjv(options: { strict?: boolean } = {}): Ajv2020 {
-  const ajv = new Ajv2020({ strict: options.strict ?? true, allErrors: false, code: { source: true, esm: true } });
+  // inlineRefs: false keeps each named schema one function that others call, instead of a copy
+  // in every validator that references it: generated code is several times smaller.
+  const ajv = new Ajv2020({ strict: options.strict ?? true, allErrors: false, inlineRefs: false, code: { source: true, esm: true } });
   addFormats(ajv);
   return ajv;
 }
