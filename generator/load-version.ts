@@ -121,6 +121,14 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
   const envelopeSource = sources.get(ENVELOPE)!;
   sources.delete(ENVELOPE);
   resolved.delete(ENVELOPE);
+  // create() fills the `auto` fields in; each must be a field the envelope has.
+  const envelopeFields = Object.keys((envelope.properties as Record<string, unknown> | undefined) ?? {});
+  for (const field of Object.keys(manifest.auto ?? {})) {
+    if (!envelopeFields.includes(field)) {
+      const where = at(["auto", field]);
+      throw new OnexError(ErrorCode.ManifestInvalid, `${where.file}:${where.line}:${where.column}: auto field "${field}" is not a property of the envelope (${envelopeFields.join(", ")})`, { ...where, field });
+    }
+  }
 
   const schemas: NamedSchema[] = [];
   for (const [name, schema] of resolved) {

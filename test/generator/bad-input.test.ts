@@ -75,6 +75,12 @@ const cases: Case[] = [
 ];
 
 describe("bad input to onex generate", () => {
+  it("an auto field the envelope does not have is ONEX_E_MANIFEST_INVALID", async () => {
+    const { schemas, out } = await copySchemas();
+    await editFile(manifest01(schemas), (t) => t.replace("  time: now\n", "  created: now\n"));
+    await expect(generate({ schemasDir: schemas, outDir: out })).rejects.toMatchObject({ code: ErrorCode.ManifestInvalid, details: { line: 26 } });
+  });
+
   for (const c of cases) {
     it(`${c.name}: ${c.code} with file, line and column`, async () => {
       const { schemas, out } = await copySchemas();
