@@ -16,6 +16,8 @@ export const ExitCode = {
 } as const;
 
 const FINDINGS = new Set<string>([ErrorCode.GeneratedStale, ErrorCode.ValidationFailed, ErrorCode.JsonSyntax, ErrorCode.UnknownType]);
+// A message that cannot be migrated, an unsound transform or an uncovered breaking change: the command ran and found it.
+const TRANSFORM_FINDINGS = new Set<string>([ErrorCode.NoCounterpart, ErrorCode.TransformUnsound, ErrorCode.BreakingChange]);
 // Verification verdicts are findings: the command ran and the input failed a trust check.
 const TRUST_FINDINGS = new Set<string>([
   ErrorCode.SignatureMissing,
@@ -35,7 +37,7 @@ const TRUST_FINDINGS = new Set<string>([
 // A registry lookup that finds nothing, or a stored entry that fails re-verification, is a finding too.
 const REGISTRY_FINDINGS = new Set<string>([ErrorCode.NotFound, ErrorCode.EntryTampered, ErrorCode.NoRoute]);
 const REGISTRY_USAGE = new Set<string>([ErrorCode.RegistryUrl, ErrorCode.AddressInvalid]);
-const USAGE = new Set<string>([ErrorCode.Usage, ErrorCode.UnknownVersion, ErrorCode.PolicyInvalid]);
+const USAGE = new Set<string>([ErrorCode.Usage, ErrorCode.UnknownVersion, ErrorCode.PolicyInvalid, ErrorCode.NoPath]);
 // A negotiation that ran and found the peer incompatible is a finding; a peer that never answered is unavailable.
 const NEGOTIATION_FINDINGS = new Set<string>([ErrorCode.IncompatiblePeer, ErrorCode.SchemaHashMismatch]);
 const NEGOTIATION_UNAVAILABLE = new Set<string>([ErrorCode.NegotiationTimeout, ErrorCode.SchemaIndexUnavailable]);
@@ -45,6 +47,7 @@ const DATA_PLANE_UNAVAILABLE = new Set<string>([ErrorCode.NoPeers, ErrorCode.Art
 
 /** The exit code an error with this code ends the command with. */
 export function exitCodeFor(code: string): number {
+  if (TRANSFORM_FINDINGS.has(code)) return ExitCode.Findings;
   if (FINDINGS.has(code) || TRUST_FINDINGS.has(code)) return ExitCode.Findings;
   if (REGISTRY_FINDINGS.has(code) || NEGOTIATION_FINDINGS.has(code)) return ExitCode.Findings;
   if (DATA_PLANE_FINDINGS.has(code)) return ExitCode.Findings;

@@ -11,6 +11,7 @@ import GrantInspect from "./commands/grant/inspect.js";
 import GrantIssue from "./commands/grant/issue.js";
 import GrantRevoke from "./commands/grant/revoke.js";
 import Keygen from "./commands/keygen.js";
+import Migrate from "./commands/migrate.js";
 import NatsAuth from "./commands/nats-auth.js";
 import Negotiate from "./commands/negotiate.js";
 import Replay from "./commands/replay.js";
@@ -38,6 +39,7 @@ export const COMMANDS = {
   "grant:issue": GrantIssue,
   "grant:revoke": GrantRevoke,
   keygen: Keygen,
+  migrate: Migrate,
   "nats-auth": NatsAuth,
   negotiate: Negotiate,
   replay: Replay,

@@ -5,10 +5,14 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
+import { LineCounter, parseAllDocuments } from "yaml";
 import { ErrorCode, OnexError } from "../runtime/errors.js";
 
-/** One input message: its 1-based line, and its value or why it could not be read. */
-export type InputItem = { line: number; value: unknown } | { line: number; error: OnexError };
+/** How the input held its messages: one per line, one JSON document, a JSON array, or YAML documents. */
+export type InputShape = "ndjson" | "document" | "array" | "yaml";
+
+/** One input message: its 1-based line, its value or why it could not be read, the input's shape and (NDJSON) the line itself. */
+export type InputItem = ({ line: number; value: unknown } | { line: number; error: OnexError }) & { shape?: InputShape; raw?: string };
 
 /** Opens `path`, or stdin for `-` or no path. */
 export function openInput(path: string | undefined): Readable {
@@ -45,7 +49,7 @@ export async function* readMessages(input: Readable, file: string): AsyncGenerat
         continue;
       }
       mode = "ndjson";
-      yield parsed.ok ? { line: lineNo, value: parsed.value } : { line: lineNo, error: jsonError(file, lineNo, parsed.message) };
+      yield parsed.ok ? { line: lineNo, value: parsed.value, shape: "ndjson", raw: line } : { line: lineNo, error: jsonError(file, lineNo, parsed.message), shape: "ndjson", raw: line };
     }
   } catch (cause) {
     throw new OnexError(ErrorCode.FileNotFound, `cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { file }, { cause });
@@ -53,11 +57,35 @@ export async function* readMessages(input: Readable, file: string): AsyncGenerat
   if (mode !== "document") return;
   const parsed = tryParse(document);
   if (!parsed.ok) {
-    yield { line: documentStart, error: jsonError(file, documentStart, parsed.message) };
+    yield { line: documentStart, error: jsonError(file, documentStart, parsed.message), shape: "document" };
   } else if (Array.isArray(parsed.value)) {
-    for (const value of parsed.value) yield { line: documentStart, value };
+    for (const value of parsed.value) yield { line: documentStart, value, shape: "array" };
   } else {
-    yield { line: documentStart, value: parsed.value };
+    yield { line: documentStart, value: parsed.value, shape: "document" };
+  }
+}
+
+/** Yields every document of a YAML stream (`---` separated) with the line it starts on; YAML is read whole, not streamed. */
+export async function* readYamlMessages(input: Readable, file: string): AsyncGenerator<InputItem> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of input) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  } catch (cause) {
+    throw new OnexError(ErrorCode.FileNotFound, `cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { file }, { cause });
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  const lineCounter = new LineCounter();
+  for (const doc of parseAllDocuments(text, { lineCounter })) {
+    const line = lineCounter.linePos(doc.range[0]).line;
+    const problem = doc.errors[0];
+    if (problem) {
+      const pos = lineCounter.linePos(problem.pos[0]);
+      yield { line: pos.line, error: new OnexError(ErrorCode.YamlSyntax, `not valid YAML: ${problem.message.split("\n")[0]}`, { file, line: pos.line, column: pos.col }), shape: "yaml" };
+      continue;
+    }
+    const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    if (value === null && doc.contents === null) continue; // an empty document, e.g. after a trailing `---`
+    yield { line, value, shape: "yaml" };
   }
 }
 

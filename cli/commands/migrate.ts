@@ -1,0 +1,166 @@
+import { createWriteStream, type WriteStream } from "node:fs";
+import { once } from "node:events";
+import type { Writable } from "node:stream";
+import { Args, Flags } from "@oclif/core";
+import { stringify as yamlStringify } from "yaml";
+import { migrate, migrationPath } from "../../generated/transforms/index.js";
+import { ErrorCode, OnexError, isOnexError } from "../../runtime/errors.js";
+import { OnexCommand } from "../base-command.js";
+import { ExitCode } from "../exit-codes.js";
+import { openInput, readMessages, readYamlMessages, type InputItem, type InputShape } from "../message-input.js";
+import { resolveVersion } from "../sdk.js";
+
+/** Output is written in chunks of about this many characters: one write per line is the slowest part of a large log. */
+const CHUNK = 1 << 16;
+
+export default class Migrate extends OnexCommand {
+  static override summary = "Move messages from one protocol version to another.";
+  static override description = [
+    "Reads one JSON document, a JSON array, NDJSON (streamed in constant memory) or YAML, validates every message against <from>,",
+    "runs it through the generated adapters (v0.2 -> v0.0.9 passes through v0.1) and writes it in the same shape to stdout or --out.",
+    "Data the target version cannot hold travels in `_residue`, so migrating back restores the message exactly.",
+    "A bad message (not JSON, invalid for <from>, unknown type, no counterpart in <to>) is reported with its line and code;",
+    "--on-error decides what happens next. The summary on stderr counts messages read, written, skipped and dead-lettered.",
+    "",
+    "Exit codes: 0 every message written (or dead-lettered); 1 a bad message stopped the run (fail) or was skipped (skip);",
+    "2 usage (unknown version, no transform path, bad flags); 3 the input cannot be read.",
+  ].join("\n");
+  static override examples = [
+    "<%= config.bin %> migrate v0.2 v0.1 docs/examples/v0.2.ndjson",
+    "cat log.ndjson | <%= config.bin %> migrate 0.2 0.0.9 - --out old.ndjson --on-error dead-letter --dead-letter bad.ndjson",
+  ];
+
+  static override args = {
+    from: Args.string({ description: "Version the input is in, as v0.2 or 0.2.", required: true }),
+    to: Args.string({ description: "Version to write, as v0.1 or 0.1.", required: true }),
+    // ignoreStdin: oclif would otherwise read a piped log into this argument, defeating streaming.
+    file: Args.string({ description: "JSON, NDJSON or YAML file; - or nothing reads stdin.", ignoreStdin: true }),
+  };
+
+  static override flags = {
+    out: Flags.string({ char: "o", description: "Write here instead of stdout." }),
+    "on-error": Flags.string({ description: "What a bad message does: stop the run, skip it, or go to the dead-letter file.", options: ["fail", "skip", "dead-letter"], default: "fail" }),
+    "dead-letter": Flags.string({ description: "NDJSON file for bad messages (implies --on-error dead-letter): line, code, message and the input." }),
+    format: Flags.string({ description: "Input format; auto picks YAML for .yaml/.yml files, else JSON or NDJSON by content.", options: ["auto", "json", "yaml"], default: "auto" }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Migrate);
+    const from = resolveVersion(args.from);
+    const to = resolveVersion(args.to);
+    migrationPath(from, to); // ONEX_E_NO_PATH before any input is read
+    const onError = flags["dead-letter"] !== undefined ? "dead-letter" : flags["on-error"];
+    if (onError === "dead-letter" && flags["dead-letter"] === undefined) {
+      throw new OnexError(ErrorCode.Usage, "--on-error dead-letter needs --dead-letter FILE");
+    }
+    const file = args.file ?? "-";
+    const yaml = flags.format === "yaml" || (flags.format === "auto" && /\.ya?ml$/i.test(file));
+    const items = yaml ? readYamlMessages(openInput(file), file) : readMessages(openInput(file), file);
+
+    const out = new ChunkedWriter(flags.out ? createWriteStream(flags.out) : process.stdout);
+    const deadLetter = flags["dead-letter"] ? new ChunkedWriter(createWriteStream(flags["dead-letter"])) : undefined;
+    const count = { read: 0, written: 0, skipped: 0, deadLettered: 0 };
+    let shape: InputShape | undefined;
+    let stoppedBy: OnexError | undefined;
+    for await (const item of items) {
+      count.read++;
+      shape ??= item.shape;
+      const result = migrateItem(item, from, to);
+      if (!(result instanceof OnexError)) {
+        await out.write(encodeOutput(result, shape, count.written));
+        count.written++;
+        continue;
+      }
+      const type = typeOf(item);
+      this.logToStderr(`${file}:${item.line}: ${type} ${result.code}: ${result.message}`);
+      if (onError === "fail") {
+        stoppedBy = result;
+        break;
+      }
+      if (onError === "skip") {
+        count.skipped++;
+        continue;
+      }
+      count.deadLettered++;
+      await deadLetter!.write(
+        JSON.stringify({ line: item.line, code: result.code, message: result.message, ...("value" in item ? { input: item.value } : { raw: item.raw ?? null }) }) + "\n",
+      );
+    }
+    await out.write(closeOutput(shape, count.written));
+    await out.end(flags.out !== undefined);
+    await deadLetter?.end(true);
+
+    const summary = `migrate v${from} -> v${to}: ${count.read} read, ${count.written} written, ${count.skipped} skipped, ${count.deadLettered} dead-lettered`;
+    this.logToStderr(stoppedBy ? `${summary}; stopped at the first bad message (--on-error fail)` : summary);
+    if (stoppedBy || count.skipped > 0) process.exitCode = ExitCode.Findings;
+  }
+}
+
+function migrateItem(item: InputItem, from: string, to: string): unknown {
+  if ("error" in item) return item.error;
+  try {
+    return migrate(item.value, from, to);
+  } catch (error) {
+    if (isOnexError(error)) return error;
+    throw error;
+  }
+}
+
+function typeOf(item: InputItem): string {
+  const value = "value" in item ? item.value : undefined;
+  const type = value !== null && typeof value === "object" ? (value as { type?: unknown }).type : undefined;
+  return typeof type === "string" ? type : "-";
+}
+
+/** One migrated message in the input's shape: NDJSON stays NDJSON, a JSON array stays an array, YAML stays YAML. */
+function encodeOutput(value: unknown, shape: InputShape | undefined, index: number): string {
+  switch (shape) {
+    case "array":
+      return `${index === 0 ? "[\n" : ",\n"}${indentJson(value)}`;
+    case "document":
+      return `${JSON.stringify(value, null, 2)}\n`;
+    case "yaml":
+      return `${index === 0 ? "" : "---\n"}${yamlStringify(value)}`;
+    default:
+      return `${JSON.stringify(value)}\n`;
+  }
+}
+
+function closeOutput(shape: InputShape | undefined, written: number): string {
+  if (shape !== "array") return "";
+  return written === 0 ? "[]\n" : "\n]\n";
+}
+
+function indentJson(value: unknown): string {
+  return JSON.stringify(value, null, 2)
+    .split("\n")
+    .map((line) => `  ${line}`)
+    .join("\n");
+}
+
+/** Buffers small writes into large ones and waits for `drain`, so memory stays flat on a slow consumer. */
+class ChunkedWriter {
+  private buffer = "";
+
+  constructor(private readonly stream: Writable | WriteStream) {}
+
+  async write(text: string): Promise<void> {
+    this.buffer += text;
+    if (this.buffer.length >= CHUNK) await this.flush();
+  }
+
+  async end(close: boolean): Promise<void> {
+    await this.flush();
+    if (close) {
+      this.stream.end();
+      await once(this.stream, "finish");
+    }
+  }
+
+  private async flush(): Promise<void> {
+    if (this.buffer === "") return;
+    const text = this.buffer;
+    this.buffer = "";
+    if (!this.stream.write(text)) await once(this.stream, "drain");
+  }
+}

@@ -1,0 +1,94 @@
+/** `onex migrate` end to end (built CLI): outputs, bad-input codes with their lines, exit statuses. */
+import { readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { runCli } from "../support/run-cli.js";
+import { PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
+
+const v02 = readFileSync(join(PROJECT_ROOT, "docs/examples/v0.2.ndjson"), "utf8").trim().split("\n");
+const v01 = readFileSync(join(PROJECT_ROOT, "docs/examples/v0.1.ndjson"), "utf8").trim().split("\n");
+const stateUpdate = v02.find((l) => l.includes('"signal.state.update"'))!;
+
+afterAll(removeTempDirs);
+
+describe("onex migrate", () => {
+  it("turns the v0.2 example log into v0.1 NDJSON and back, byte-identical after canonical formatting", () => {
+    const shared = v02.filter((l) => !/agent\.stopped|artifact\./.test(l)).join("\n") + "\n";
+    const down = runCli(["migrate", "v0.2", "v0.1", "-"], { input: shared });
+    expect(down.status).toBe(0);
+    expect(down.stderr).toContain("6 read, 6 written, 0 skipped, 0 dead-lettered");
+    const up = runCli(["migrate", "0.1", "0.2"], { input: down.stdout });
+    expect(up.status).toBe(0);
+    const canonical = (text: string) => text.trim().split("\n").map((l) => JSON.stringify(sortKeys(JSON.parse(l))));
+    expect(canonical(up.stdout)).toEqual(canonical(shared));
+  });
+
+  it.each([
+    ["not JSON", "ONEX_E_JSON_SYNTAX", "{not json"],
+    ["invalid for the source version", "ONEX_E_VALIDATION", JSON.stringify({ ...JSON.parse(stateUpdate), payload: { state: "asleep" } })],
+    ["an unknown type", "ONEX_E_UNKNOWN_TYPE", JSON.stringify({ ...JSON.parse(stateUpdate), type: "event.node.sneezed" })],
+    ["a type with no counterpart", "ONEX_E_NO_COUNTERPART", v02.find((l) => l.includes("event.agent.stopped"))!],
+  ])("stops at a line that is %s: reports line 2 and %s, exits 1", (_what, code, bad) => {
+    const result = runCli(["migrate", "v0.2", "v0.1"], { input: [stateUpdate, bad, stateUpdate].join("\n") + "\n" });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^-:2: \\S+ ${code}: `, "m"));
+    expect(result.stderr).toContain("2 read, 1 written, 0 skipped, 0 dead-lettered; stopped at the first bad message");
+    expect(result.stdout.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("--on-error skip writes the good lines, counts the skipped one and exits 1", () => {
+    const result = runCli(["migrate", "v0.2", "v0.1", "--on-error", "skip"], { input: [stateUpdate, "[1,", stateUpdate].join("\n") + "\n" });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/^-:2: - ONEX_E_JSON_SYNTAX: /m);
+    expect(result.stderr).toContain("3 read, 2 written, 1 skipped, 0 dead-lettered");
+    expect(result.stdout.trim().split("\n")).toHaveLength(2);
+  });
+
+  it("--dead-letter FILE keeps every bad line with its line, code and input, and exits 0", async () => {
+    const dir = await tempDir();
+    const dead = join(dir, "dead.ndjson");
+    const stopped = v02.find((l) => l.includes("event.agent.stopped"))!;
+    const result = runCli(["migrate", "v0.2", "v0.0.9", "--dead-letter", dead], { input: [stateUpdate, stopped, "oops"].join("\n") + "\n" });
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain("3 read, 1 written, 0 skipped, 2 dead-lettered");
+    const letters = readFileSync(dead, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(letters).toEqual([
+      expect.objectContaining({ line: 2, code: "ONEX_E_NO_COUNTERPART", input: JSON.parse(stopped) }),
+      expect.objectContaining({ line: 3, code: "ONEX_E_JSON_SYNTAX", raw: "oops" }),
+    ]);
+  });
+
+  it("reads and writes YAML documents", async () => {
+    const dir = await tempDir();
+    const file = join(dir, "log.yaml");
+    await writeFile(file, `${JSON.stringify(JSON.parse(v01[0]!))}\n---\n${JSON.stringify(JSON.parse(v01[1]!))}\n`);
+    const result = runCli(["migrate", "0.1", "0.2", file]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("---\n");
+    expect(result.stdout).toMatch(/build:\n\s+fingerprint: sha256:/);
+  });
+
+  it("keeps a JSON array an array", () => {
+    const result = runCli(["migrate", "0.1", "0.0.9"], { input: `[${v01.slice(0, 2).join(",\n")}]` });
+    expect(result.status).toBe(0);
+    const out = JSON.parse(result.stdout) as { protocol_version: string }[];
+    expect(out.map((m) => m.protocol_version)).toEqual(["0.0.9", "0.0.9"]);
+  });
+
+  it.each([
+    [["migrate", "v9", "v0.1"], 2, "ONEX_E_UNKNOWN_VERSION"],
+    [["migrate", "v0.2", "v0.1", "--on-error", "dead-letter"], 2, "ONEX_E_USAGE"],
+    [["migrate", "v0.2", "v0.1", "/nonexistent/log.ndjson"], 3, "ONEX_E_FILE_NOT_FOUND"],
+  ])("%j exits %i with %s", (args, status, code) => {
+    const result = runCli(args as string[]);
+    expect(result.status).toBe(status);
+    expect(result.stderr).toContain(`error ${code}`);
+  });
+});
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
+}
