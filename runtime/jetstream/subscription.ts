@@ -103,6 +103,7 @@ export async function openSubscription(
   if (options.entityId !== undefined) parts.entity_id = options.entityId;
   const maxInFlight = Math.max(1, options.maxInFlight ?? 256);
   const maxDeliver = Math.max(1, options.maxDeliver ?? 5);
+  const ackWaitMs = Math.max(1, options.ackWaitMs ?? 30_000);
 
   const jsm = await client.manager();
   const config: Partial<ConsumerConfig> = {
@@ -110,7 +111,7 @@ export async function openSubscription(
     filter_subject: template.filter(parts),
     max_ack_pending: maxInFlight,
     max_deliver: maxDeliver,
-    ack_wait: (options.ackWaitMs ?? 30_000) * NANOS_PER_MS,
+    ack_wait: ackWaitMs * NANOS_PER_MS,
     ...deliverPolicy(options.deliver ?? "all"),
     // A named consumer is created on a subject that carries its filter, which is what lets
     // NATS permissions confine an identity to consumers of its own zone (`onex nats-auth`).
@@ -201,6 +202,22 @@ export async function openSubscription(
           continue;
         }
         stats.delivered++;
+        // On the last allowed delivery the server will not try again, so a handler that hangs
+        // (neither acks nor naks within ack_wait) would leave the message stranded: dead-letter it.
+        let settled = false;
+        const lastChance =
+          msg.info.deliveryCount >= maxDeliver
+            ? setTimeout(() => {
+                if (settled) return;
+                settled = true;
+                const reason = new OnexError(ErrorCode.HandlerFailed, `not acknowledged within ${ackWaitMs} ms on delivery ${msg.info.deliveryCount} of ${maxDeliver}`, { deliveries: msg.info.deliveryCount });
+                toDeadLetter(msg, reason).catch(() => undefined);
+              }, ackWaitMs).unref()
+            : undefined;
+        const settle = () => {
+          settled = true;
+          clearTimeout(lastChance);
+        };
         yield {
           message,
           warnings: verdict.warnings,
@@ -209,19 +226,24 @@ export async function openSubscription(
           sequence: msg.info.streamSequence,
           deliveries: msg.info.deliveryCount,
           ack: async () => {
+            settle();
             remember(msg.info.streamSequence);
             // If the confirmation is lost (the server went away), the message comes back and
             // the remembered id acknowledges it then; handling it is already done.
             await msg.ackAck().catch(() => false);
           },
           nak: async (delayMs?: number) => {
+            settle();
             if (msg.info.deliveryCount >= maxDeliver) {
               await toDeadLetter(msg, new OnexError(ErrorCode.HandlerFailed, `the handler failed ${msg.info.deliveryCount} deliveries`, { deliveries: msg.info.deliveryCount }));
             } else {
               msg.nak(delayMs);
             }
           },
-          term: () => msg.term(),
+          term: () => {
+            settle();
+            msg.term();
+          },
           working: () => msg.working(),
         };
       }

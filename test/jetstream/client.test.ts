@@ -211,6 +211,24 @@ describe("the dead-letter stream", () => {
   });
 });
 
+describe("handlers that never answer", () => {
+  it("a message whose handler hangs on its last delivery is dead-lettered after ack_wait", async () => {
+    await publisher.publish(stateUpdate("n-hang", "offline"));
+    const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-hang", durable: "hang", maxDeliver: 2, ackWaitMs: 300 });
+    const deliveries: number[] = [];
+    for await (const d of sub) {
+      deliveries.push(d.deliveries); // and never ack or nak: the handler hangs
+      if (d.deliveries === 2) break;
+    }
+    const deadline = Date.now() + 10_000;
+    while (sub.stats.deadLettered < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await sub.stop();
+    expect(deliveries).toEqual([1, 2]);
+    const letter = (await listDeadLetters(await jetstreamManager(raw))).find((l) => l.consumer === "hang");
+    expect(letter).toMatchObject({ reason: ErrorCode.HandlerFailed, deliveries: 2 });
+  });
+});
+
 describe("streams from the manifest", () => {
   it("apply is idempotent, and --dry-run style planning reports differences without applying them", async () => {
     const jsm = await jetstreamManager(raw);
