@@ -127,6 +127,15 @@ export async function openSubscription(
     const code = /permissions violation/i.test(text) ? ErrorCode.PermissionDenied : /stream not found/i.test(text) ? ErrorCode.NoStream : ErrorCode.StreamConfig;
     throw new OnexError(code, `cannot create the consumer on ${stream}: ${(error as Error).message}`, { stream }, { cause: error });
   }
+  // A durable consumer keeps its first configuration; resuming it with another filter would
+  // silently deliver something other than what was asked for.
+  if (info.config.filter_subject !== config.filter_subject) {
+    throw new OnexError(
+      ErrorCode.StreamConfig,
+      `durable consumer ${info.name} exists with filter ${info.config.filter_subject ?? "(none)"}, not ${config.filter_subject}; use another name or delete it`,
+      { stream, consumer: info.name },
+    );
+  }
   const consumerName = info.name;
   const consumer = await client.js.consumers.get(stream, consumerName);
   const stats: SubscriptionStats = { delivered: 0, deadLettered: 0, skipped: 0, duplicates: 0 };

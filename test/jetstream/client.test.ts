@@ -114,6 +114,12 @@ describe("durable subscriptions and replay", () => {
     expect(new Set(seen).size).toBe(20);
   });
 
+  it("resuming a durable consumer with another filter is ONEX_E_STREAM_CONFIG", async () => {
+    const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-a", durable: "refiltered" });
+    await sub.stop();
+    await expect(receiver.subscribe([v0_1.StateUpdate], { entityId: "n-b", durable: "refiltered" })).rejects.toMatchObject({ code: ErrorCode.StreamConfig });
+  });
+
   it("replays from a sequence and from a time", async () => {
     const receipts = await publisher.publishMany([0, 1, 2, 3].map((i) => stateUpdate("n-replay", i % 2 ? "busy" : "idle")));
     const fromSeq = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-replay", deliver: { fromSequence: receipts[2]!.sequence } });
