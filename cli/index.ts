@@ -3,6 +3,7 @@ import ArtifactFetch from "./commands/artifact/fetch.js";
 import ArtifactLs from "./commands/artifact/ls.js";
 import ArtifactPublish from "./commands/artifact/publish.js";
 import Attest from "./commands/attest.js";
+import Check from "./commands/check.js";
 import DlqList from "./commands/dlq/list.js";
 import DlqReplay from "./commands/dlq/replay.js";
 import DlqShow from "./commands/dlq/show.js";
@@ -31,6 +32,7 @@ export const COMMANDS = {
   "artifact:ls": ArtifactLs,
   "artifact:publish": ArtifactPublish,
   attest: Attest,
+  check: Check,
   "dlq:list": DlqList,
   "dlq:replay": DlqReplay,
   "dlq:show": DlqShow,

@@ -1,0 +1,41 @@
+/** Transform files are validated like manifests: located errors with ONEX_E_TRANSFORM_INVALID; `onex check` proves soundness. */
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { generate } from "../../generator/generate.js";
+import { runCli } from "../support/run-cli.js";
+import { copySchemas, editFile, removeTempDirs } from "../support/temp-schemas.js";
+
+afterAll(removeTempDirs);
+
+async function generateError(edit: (text: string) => string, file = "v0.2/from-v0.1.yaml"): Promise<{ code: string; message: string }> {
+  const { schemas, out } = await copySchemas();
+  await editFile(join(schemas, file), edit);
+  try {
+    await generate({ schemasDir: schemas, outDir: out, check: true });
+  } catch (error) {
+    return error as { code: string; message: string };
+  }
+  throw new Error("generate accepted the broken transform");
+}
+
+describe("transform files", () => {
+  it.each([
+    ["an unknown operation", (t: string) => t.replace("- rename: { from: action, to: operation }", "- rename: { from: action, to: operation }\n          - swap: { name: x }"), /from-v0\.1\.yaml:\d+:\d+: transform \/types\/signal\.task\.dispatch\/0\/in\/lenses\/1 must NOT have additional properties "swap"/],
+    ["a lossy lens not marked lossy", (t: string) => t.replace(/(- add: \{ name: retry, optional: true \}\n\s+)lossy: true\n\s+/, "$1"), /from-v0\.1\.yaml:\d+:\d+: "add" can drop data/],
+    ["a shared type without an entry", (t: string) => t.replace("  signal.result.ready: []\n", ""), /message type "signal\.result\.ready" is in v0\.1 and v0\.2 but has no entry/],
+    ["an escape function that is not exported", (t: string) => t.replace("down: protocolDown", "down: protocolSideways"), /escape function "protocolSideways" is not exported by schemas\/v0\.2\/from-v0\.1\.ts/],
+    ["a transform between non-adjacent versions", (t: string) => t.replace('from: "0.1"', 'from: "0.0.9"'), /transforms connect adjacent versions/],
+  ])("rejects %s with a located ONEX_E_TRANSFORM_INVALID", async (_what, edit, message) => {
+    const error = await generateError(edit);
+    expect(error.code).toBe("ONEX_E_TRANSFORM_INVALID");
+    expect(error.message).toMatch(message);
+  });
+});
+
+describe("onex check", () => {
+  it("samples every type through every transform and finds them sound", () => {
+    const result = runCli(["check", "--samples", "25", "--seed", "7"]);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toMatch(/transforms sound: \d+ type\/direction pairs x 25 samples validated \(seed 7/);
+  });
+});
