@@ -3,7 +3,7 @@
  * NDJSON (one message per line, streamed so a log of any size reads in constant memory).
  */
 import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
+import { StringDecoder } from "node:string_decoder";
 import type { Readable } from "node:stream";
 import { LineCounter, parseAllDocuments } from "yaml";
 import { ErrorCode, OnexError } from "../runtime/errors.js";
@@ -28,40 +28,61 @@ export function openInput(path: string | undefined): Readable {
  * (an array yields its elements).
  */
 export async function* readMessages(input: Readable, file: string): AsyncGenerator<InputItem> {
-  const lines = createInterface({ input, crlfDelay: Infinity });
+  for await (const batch of readMessageBatches(input, file)) yield* batch;
+}
+
+/**
+ * Like `readMessages`, one batch per chunk read: NDJSON is split by hand rather than line by
+ * line through readline, since per-line awaiting dominates the cost of a large log.
+ */
+export async function* readMessageBatches(input: Readable, file: string): AsyncGenerator<InputItem[]> {
+  const decoder = new StringDecoder("utf8");
+  let carry = "";
   let lineNo = 0;
   let mode: "ndjson" | "document" | undefined;
   let document = "";
   let documentStart = 0;
+  const take = (raw: string, batch: InputItem[]) => {
+    lineNo++;
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (mode === "document") {
+      document += "\n" + line;
+      return;
+    }
+    if (line.trim() === "") return;
+    const parsed = tryParse(line);
+    if (mode === undefined && !parsed.ok && /^\s*[[{]/.test(line)) {
+      mode = "document";
+      document = line;
+      documentStart = lineNo;
+      return;
+    }
+    mode = "ndjson";
+    batch.push(parsed.ok ? { line: lineNo, value: parsed.value, shape: "ndjson", raw: line } : { line: lineNo, error: jsonError(file, lineNo, parsed.message), shape: "ndjson", raw: line });
+  };
   try {
-    for await (const line of lines) {
-      lineNo++;
-      if (mode === "document") {
-        document += "\n" + line;
-        continue;
-      }
-      if (line.trim() === "") continue;
-      const parsed = tryParse(line);
-      if (mode === undefined && !parsed.ok && /^\s*[[{]/.test(line)) {
-        mode = "document";
-        document = line;
-        documentStart = lineNo;
-        continue;
-      }
-      mode = "ndjson";
-      yield parsed.ok ? { line: lineNo, value: parsed.value, shape: "ndjson", raw: line } : { line: lineNo, error: jsonError(file, lineNo, parsed.message), shape: "ndjson", raw: line };
+    for await (const chunk of input) {
+      const lines = (carry + (typeof chunk === "string" ? chunk : decoder.write(chunk as Buffer))).split("\n");
+      carry = lines.pop()!;
+      const batch: InputItem[] = [];
+      for (const line of lines) take(line, batch);
+      if (batch.length > 0) yield batch;
     }
   } catch (cause) {
     throw new OnexError(ErrorCode.FileNotFound, `cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { file }, { cause });
   }
+  const last: InputItem[] = [];
+  carry += decoder.end();
+  if (carry !== "") take(carry, last);
+  if (last.length > 0) yield last;
   if (mode !== "document") return;
   const parsed = tryParse(document);
   if (!parsed.ok) {
-    yield { line: documentStart, error: jsonError(file, documentStart, parsed.message), shape: "document" };
+    yield [{ line: documentStart, error: jsonError(file, documentStart, parsed.message), shape: "document" }];
   } else if (Array.isArray(parsed.value)) {
-    for (const value of parsed.value) yield { line: documentStart, value, shape: "array" };
+    yield parsed.value.map((value: unknown) => ({ line: documentStart, value, shape: "array" as const }));
   } else {
-    yield { line: documentStart, value: parsed.value, shape: "document" };
+    yield [{ line: documentStart, value: parsed.value, shape: "document" }];
   }
 }
 

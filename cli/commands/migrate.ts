@@ -7,7 +7,7 @@ import { migrate, migrationPath } from "../../generated/transforms/index.js";
 import { ErrorCode, OnexError, isOnexError } from "../../runtime/errors.js";
 import { OnexCommand } from "../base-command.js";
 import { ExitCode } from "../exit-codes.js";
-import { openInput, readMessages, readYamlMessages, type InputItem, type InputShape } from "../message-input.js";
+import { openInput, readMessageBatches, readYamlMessages, type InputItem, type InputShape } from "../message-input.js";
 import { resolveVersion } from "../sdk.js";
 
 /** Output is written in chunks of about this many characters: one write per line is the slowest part of a large log. */
@@ -55,36 +55,42 @@ export default class Migrate extends OnexCommand {
     }
     const file = args.file ?? "-";
     const yaml = flags.format === "yaml" || (flags.format === "auto" && /\.ya?ml$/i.test(file));
-    const items = yaml ? readYamlMessages(openInput(file), file) : readMessages(openInput(file), file);
+    const items = yaml ? batchesOf(readYamlMessages(openInput(file), file)) : readMessageBatches(openInput(file), file);
 
     const out = new ChunkedWriter(flags.out ? createWriteStream(flags.out) : process.stdout);
     const deadLetter = flags["dead-letter"] ? new ChunkedWriter(createWriteStream(flags["dead-letter"])) : undefined;
     const count = { read: 0, written: 0, skipped: 0, deadLettered: 0 };
     let shape: InputShape | undefined;
     let stoppedBy: OnexError | undefined;
-    for await (const item of items) {
-      count.read++;
-      shape ??= item.shape;
-      const result = migrateItem(item, from, to);
-      if (!(result instanceof OnexError)) {
-        await out.write(encodeOutput(result, shape, count.written));
-        count.written++;
-        continue;
+    // Each batch is handled synchronously and written once: per-message awaits would cost more than migrating.
+    batches: for await (const batch of items) {
+      let output = "";
+      for (const item of batch) {
+        count.read++;
+        shape ??= item.shape;
+        const result = migrateItem(item, from, to);
+        if (!(result instanceof OnexError)) {
+          output += encodeOutput(result, shape, count.written);
+          count.written++;
+          continue;
+        }
+        const type = typeOf(item);
+        this.logToStderr(`${file}:${item.line}: ${type} ${result.code}: ${result.message}`);
+        if (onError === "fail") {
+          stoppedBy = result;
+          await out.write(output);
+          break batches;
+        }
+        if (onError === "skip") {
+          count.skipped++;
+          continue;
+        }
+        count.deadLettered++;
+        await deadLetter!.write(
+          JSON.stringify({ line: item.line, code: result.code, message: result.message, ...("value" in item ? { input: item.value } : { raw: item.raw ?? null }) }) + "\n",
+        );
       }
-      const type = typeOf(item);
-      this.logToStderr(`${file}:${item.line}: ${type} ${result.code}: ${result.message}`);
-      if (onError === "fail") {
-        stoppedBy = result;
-        break;
-      }
-      if (onError === "skip") {
-        count.skipped++;
-        continue;
-      }
-      count.deadLettered++;
-      await deadLetter!.write(
-        JSON.stringify({ line: item.line, code: result.code, message: result.message, ...("value" in item ? { input: item.value } : { raw: item.raw ?? null }) }) + "\n",
-      );
+      await out.write(output);
     }
     await out.write(closeOutput(shape, count.written));
     await out.end(flags.out !== undefined);
@@ -94,6 +100,10 @@ export default class Migrate extends OnexCommand {
     this.logToStderr(stoppedBy ? `${summary}; stopped at the first bad message (--on-error fail)` : summary);
     if (stoppedBy || count.skipped > 0) process.exitCode = ExitCode.Findings;
   }
+}
+
+async function* batchesOf(items: AsyncIterable<InputItem>): AsyncGenerator<InputItem[]> {
+  for await (const item of items) yield [item];
 }
 
 function migrateItem(item: InputItem, from: string, to: string): unknown {
