@@ -96,3 +96,4 @@ export { PIECE_DIGEST_HEADER, PieceServer, type PieceServerOptions, type PieceSe
 export { fetchArtifact, type CorruptPeerReport, type FetchOptions, type FetchProgress, type FetchResult, type PeerDirectory, type PeerInfo } from "./dataplane/fetcher.js";
 export { Swarm, type AnnouncedPayload, type HavePayload, type KnownArtifact, type RequestPayload, type SwarmMessages, type SwarmOptions } from "./dataplane/swarm.js";
 export { DataPlanePeer, type DataPlanePeerOptions, type PeerFetchOptions } from "./dataplane/peer.js";
+export { PIECE_SERVER_CAPABILITY, pieceServerHealth, registryPeerDirectory } from "./dataplane/registry-directory.js";
