@@ -4,6 +4,7 @@ import ArtifactLs from "./commands/artifact/ls.js";
 import ArtifactPublish from "./commands/artifact/publish.js";
 import Attest from "./commands/attest.js";
 import Check from "./commands/check.js";
+import Diff from "./commands/diff.js";
 import DlqList from "./commands/dlq/list.js";
 import DlqReplay from "./commands/dlq/replay.js";
 import DlqShow from "./commands/dlq/show.js";
@@ -33,6 +34,7 @@ export const COMMANDS = {
   "artifact:publish": ArtifactPublish,
   attest: Attest,
   check: Check,
+  diff: Diff,
   "dlq:list": DlqList,
   "dlq:replay": DlqReplay,
   "dlq:show": DlqShow,

@@ -1,0 +1,180 @@
+/**
+ * The breaking-change report of `onex diff`: per message type, every schema change with its
+ * effect and the lenses covering it, a verdict, and a text rendering for people.
+ */
+import { compare } from "../load-version.js";
+import type { VersionModel } from "../model.js";
+import type { TransformModel } from "../transforms/load-transforms.js";
+import { classify, describeEffect, verdictOf, type ChangeKind, type Effect, type Verdict } from "./classify.js";
+import { compareSchemas, modelResolver } from "./compare-schemas.js";
+import { coverageOf, type Cover } from "./coverage.js";
+
+export interface ChangeReport {
+  kind: ChangeKind;
+  /** JSON Pointer into the message (`-` any array item, `*` any map value). */
+  path: string;
+  detail: string;
+  effect: string;
+  backward: boolean;
+  forward: boolean;
+  breaking: boolean;
+  /** Lenses covering a breaking change; null when coverage is not judged here (non-adjacent versions: see hops). */
+  coveredBy: Cover[] | null;
+}
+
+export interface TypeReport {
+  type: string;
+  status: "unchanged" | "changed" | "added" | "removed";
+  verdict: Verdict;
+  changes: ChangeReport[];
+}
+
+export interface DiffReport {
+  from: string;
+  to: string;
+  /** Transform files from `from` to `to`, in order. */
+  transforms: string[];
+  /** Whether breaking changes were matched to lenses here (adjacent versions) or in `hops`. */
+  coverage: "direct" | "per-hop";
+  types: TypeReport[];
+  records: { added: string[]; removed: string[] };
+  summary: { types: number; changed: number; added: number; removed: number; breaking: number; uncovered: number };
+  /** Non-adjacent versions: the report of each adjacent step, which carries the coverage. */
+  hops?: DiffReport[];
+}
+
+/**
+ * Diffs two loaded versions. With `judgeCoverage` each breaking change is matched to the
+ * lenses of `transform` (the adjacent transform; none at all leaves every breaking change
+ * uncovered); without, coverage is left null.
+ */
+export function diffModels(oldModel: VersionModel, newModel: VersionModel, transform: TransformModel | undefined, judgeCoverage = true): DiffReport {
+  const oldResolve = modelResolver(oldModel);
+  const newResolve = modelResolver(newModel);
+  const oldByType = new Map(oldModel.messages.map((m) => [m.type, m]));
+  const newByType = new Map(newModel.messages.map((m) => [m.type, m]));
+  const schemaOf = (model: VersionModel, name: string) => model.schemas.find((s) => s.name === name)!.schema;
+  const types: TypeReport[] = [];
+
+  for (const type of [...new Set([...oldByType.keys(), ...newByType.keys()])].sort(compare)) {
+    const before = oldByType.get(type);
+    const after = newByType.get(type);
+    if (!before || !after) {
+      const kind: ChangeKind = after ? "message-type-added" : "message-type-removed";
+      const effect = classify({ kind, path: "", detail: "" });
+      const section = after ? "new_types" : "removed_types";
+      const listed = transform !== undefined && (after ? transform.newTypes : transform.removedTypes).includes(type);
+      const change = toReport(
+        { kind, path: "", detail: after ? `new in v${newModel.version}` : `gone in v${newModel.version}` },
+        effect,
+        judgeCoverage ? (listed ? [{ file: transform!.file, section, lens: type }] : []) : null,
+      );
+      types.push({ type, status: after ? "added" : "removed", verdict: verdictOf([effect]), changes: [change] });
+      continue;
+    }
+    const cover = judgeCoverage ? (transform ? coverageOf(transform, type) : () => []) : undefined;
+    const changes = compareSchemas(schemaOf(oldModel, before.name), schemaOf(newModel, after.name), oldResolve, newResolve).map((change) => {
+      const effect = classify(change);
+      return toReport(change, effect, cover ? cover(change.path) : null);
+    });
+    types.push({ type, status: changes.length > 0 ? "changed" : "unchanged", verdict: verdictOf(changes), changes });
+  }
+
+  const recordNames = (model: VersionModel) => new Set(model.schemas.filter((s) => s.kind === "record").map((s) => s.name));
+  const oldRecords = recordNames(oldModel);
+  const newRecords = recordNames(newModel);
+  const all = types.flatMap((t) => t.changes);
+  return {
+    from: oldModel.version,
+    to: newModel.version,
+    transforms: transform ? [transform.file] : [],
+    coverage: "direct",
+    types,
+    records: {
+      added: [...newRecords].filter((r) => !oldRecords.has(r)).sort(compare),
+      removed: [...oldRecords].filter((r) => !newRecords.has(r)).sort(compare),
+    },
+    summary: {
+      types: types.length,
+      changed: types.filter((t) => t.status === "changed").length,
+      added: types.filter((t) => t.status === "added").length,
+      removed: types.filter((t) => t.status === "removed").length,
+      breaking: all.filter((c) => c.breaking).length,
+      uncovered: all.filter((c) => c.breaking && c.coveredBy !== null && c.coveredBy.length === 0).length,
+    },
+  };
+}
+
+/** A report over a chain of versions: the direct schema diff, with coverage judged per adjacent hop. */
+export function chainReport(direct: DiffReport, hops: DiffReport[]): DiffReport {
+  return {
+    ...direct,
+    transforms: hops.flatMap((h) => h.transforms),
+    coverage: "per-hop",
+    summary: { ...direct.summary, uncovered: hops.reduce((n, h) => n + h.summary.uncovered, 0) },
+    hops,
+  };
+}
+
+function toReport(change: { kind: ChangeKind; path: string; detail: string }, effect: Effect, coveredBy: Cover[] | null): ChangeReport {
+  const breaking = effect.backward || effect.forward;
+  return {
+    kind: change.kind,
+    path: change.path,
+    detail: change.detail,
+    effect: describeEffect(effect),
+    backward: effect.backward,
+    forward: effect.forward,
+    breaking,
+    coveredBy: breaking ? coveredBy : coveredBy === null ? null : [],
+  };
+}
+
+/** The report as text for a terminal: one block per message type, then records and a summary. */
+export function formatReport(report: DiffReport): string {
+  const lines: string[] = [];
+  const via = report.transforms.length > 0 ? report.transforms.join(" -> ") : "none";
+  lines.push(`onex diff v${report.from} -> v${report.to} (transforms: ${via})`);
+  if (report.coverage === "per-hop") {
+    lines.push(`Not adjacent: the schema diff below is direct; which lens covers a change is judged per adjacent hop (listed after it).`);
+  }
+  lines.push("");
+  lines.push(...formatTypes(report));
+  if (report.records.added.length > 0 || report.records.removed.length > 0) {
+    lines.push(`records: ${[...report.records.added.map((r) => `+${r}`), ...report.records.removed.map((r) => `-${r}`)].join(", ")} (judged where messages reach them)`);
+  }
+  for (const hop of report.hops ?? []) {
+    lines.push("", `-- hop v${hop.from} -> v${hop.to} (${hop.transforms.join(", ")}) --`, "");
+    lines.push(...formatTypes(hop));
+    lines.push(summaryLine(hop));
+  }
+  lines.push("", summaryLine(report));
+  return lines.join("\n") + "\n";
+}
+
+function formatTypes(report: DiffReport): string[] {
+  const lines: string[] = [];
+  for (const t of report.types) {
+    const breaking = t.changes.filter((c) => c.breaking);
+    const note =
+      t.status === "unchanged"
+        ? "no changes"
+        : `${t.status}, ${t.changes.length} change${t.changes.length === 1 ? "" : "s"}, ${breaking.length} breaking`;
+    lines.push(`${t.type}  ${t.verdict}  (${note})`);
+    for (const c of t.changes) {
+      let cover = "";
+      if (c.breaking && c.coveredBy !== null) {
+        cover = c.coveredBy.length > 0 ? `  covered by ${c.coveredBy.map((k) => `${k.section}: ${k.lens}`).join("; ")}` : "  NOT COVERED";
+      }
+      lines.push(`  ${c.path || "(message)"}  ${c.kind}: ${c.detail}  [${c.effect}]${cover}`);
+    }
+  }
+  return lines;
+}
+
+function summaryLine(report: DiffReport): string {
+  const s = report.summary;
+  const coverage =
+    s.breaking === 0 ? "nothing to cover" : s.uncovered === 0 ? "every breaking change covered by a transform" : `${s.uncovered} breaking change${s.uncovered === 1 ? "" : "s"} NOT covered by any transform`;
+  return `v${report.from} -> v${report.to}: ${s.types} message types (${s.changed} changed, ${s.added} added, ${s.removed} removed), ${s.breaking} breaking changes; ${coverage}.`;
+}
