@@ -71,6 +71,8 @@ export { ADDRESS_SCHEME, EntityType, buildAddress, isCanonicalAddress, nodeAddre
 export { HealthStatus, type Registry, type RegistryChange, type RegistryFilter, type RegistryOptions, type RegistryStore, type ResolvedEntry, type WatchOptions } from "./registry/registry.js";
 export { REGISTRY_SCHEMES, openRegistry, parseRegistryUrl, type RegistryUrl } from "./registry/open-registry.js";
 export { DEFAULT_TTL_MS, TrustedRegistry } from "./registry/trusted-registry.js";
+// Version negotiation between federated deployments.
+export * from "./negotiation/index.js";
 export { HealthWatcher, type ControlPlaneMessages, type HealthWatcherOptions } from "./registry/health-watcher.js";
 export { Router, type DispatchMessages, type DispatchOutcome, type DispatchTransport, type FallbackProof, type RouteRequest, type RouteResult, type RouterOptions } from "./registry/router.js";
 

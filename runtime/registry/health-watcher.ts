@@ -1,17 +1,17 @@
 /**
  * The health watcher: follows a registry and puts what it sees on the control plane —
  * `event.node.failed` when a node's TTL lapses without a heartbeat (once per registration),
- * and `event.node.register` when a node joins — each signed with the watcher's own key, so
- * receivers know which watcher saw it.
+ * and `event.node.register` when a node joins — published by a control-plane client that
+ * signs with the watcher's own key, so receivers know which watcher saw it.
  *
  * Publishing is injected (`announce`), not done here: the JetStream client owns the control
- * plane, and a deployment wires `announce: (m) => controlPlane.publish(m)`. Message classes
+ * plane and signs what it publishes, and a deployment wires
+ * `announce: (m) => controlPlane.publish(m)` with a client whose identity is the watcher's key. Message classes
  * are injected too (`messages: v0_1` from the generated SDK), because the runtime never
  * imports generated code.
  */
+import type { PublishableMessage } from "../jetstream/protocol-sdk.js";
 import type { KeyPair } from "../trust/keys.js";
-import type { Envelope } from "../trust/envelope.js";
-import { signMessage } from "../trust/sign-message.js";
 import { parseAddress } from "./address.js";
 import type { Registry, RegistryChange, ResolvedEntry } from "./registry.js";
 
@@ -20,28 +20,28 @@ type Trust = { signer: string; level: "untrusted" | "basic" | "verified" | "trus
 
 /** The control-plane message classes the watcher builds; the generated v0.1 SDK module fits. */
 export interface ControlPlaneMessages {
-  NodeFailed: { create(input: { source: Source; trust: Trust; payload: { node_id: string; reason: string; severity: "warning" | "error" | "fatal" } }): object };
-  NodeRegister: { create(input: { source: Source; trust: Trust; payload: { node_id: string; address: string; build_fingerprint: string; capabilities: string[] } }): object };
+  NodeFailed: { create(input: { source: Source; trust: Trust; payload: { node_id: string; reason: string; severity: "warning" | "error" | "fatal" } }): PublishableMessage };
+  NodeRegister: { create(input: { source: Source; trust: Trust; payload: { node_id: string; address: string; build_fingerprint: string; capabilities: string[] } }): PublishableMessage };
 }
 
 /** How a health watcher is wired. */
 export interface HealthWatcherOptions {
   registry: Registry;
-  /** The watcher's key: every announcement is signed with it. */
+  /** The watcher's key: announcements name it as signer, and the client that publishes them signs with it. */
   key: KeyPair;
   /** The watcher's canonical address (`onex://<zone>/node/<id>`): the source of its announcements. */
   address: string;
   /** The zone whose nodes it watches (default: its own). */
   zone?: string;
   messages: ControlPlaneMessages;
-  /** Puts a signed message on the control plane. */
-  announce(message: Envelope): Promise<void> | void;
+  /** Signs and puts a message on the control plane, e.g. `(m) => controlPlane.publish(m)`. */
+  announce(message: PublishableMessage): Promise<unknown> | void;
   /** `trust.level` of announcements (default `verified`). */
   level?: Trust["level"];
   /** How long an announcement's trust is valid (default 5 minutes). */
   trustTtlMs?: number;
   /** Told when `announce` fails; the announcement is not retried (default: console.warn). */
-  onError?(error: unknown, message: Envelope): void;
+  onError?(error: unknown, message: PublishableMessage): void;
 }
 
 /** Watches a zone and announces node failures and joins. */
@@ -101,17 +101,16 @@ export class HealthWatcher {
   }
 
   #trust(): Trust {
-    // signer is overwritten by signMessage with the key's id; it is set here because the schema requires it.
+    // The publishing client sets signer to its own key id when it signs; the schema requires the field now.
     return { signer: this.#options.key.keyId, level: this.#options.level ?? "verified", zone: this.#source.zone, expires_at: new Date(Date.now() + (this.#options.trustTtlMs ?? 300_000)).toISOString() };
   }
 
-  async #send(message: object): Promise<void> {
-    const signed = signMessage(message, this.#options.key);
+  async #send(message: PublishableMessage): Promise<void> {
     try {
-      await this.#options.announce(signed);
+      await this.#options.announce(message);
     } catch (error) {
-      if (this.#options.onError) this.#options.onError(error, signed);
-      else console.warn(`onex registry: announcing ${String(signed.type)} failed: ${(error as Error).message}`);
+      if (this.#options.onError) this.#options.onError(error, message);
+      else console.warn(`onex registry: announcing ${message.type} failed: ${(error as Error).message}`);
     }
   }
 }

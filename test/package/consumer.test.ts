@@ -72,7 +72,7 @@ beforeAll(async () => {
   await mkdir(join(project, "src"));
   await writeFile(join(project, "src", "main.ts"), CONSUMER);
   // The TypeScript examples of the README and docs compile against the package as shipped.
-  for (const doc of ["README.md", "docs/sdk.md", "docs/control-plane.md"]) {
+  for (const doc of ["README.md", ...readdirSync(join(PROJECT_ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)]) {
     const text = await readFile(join(PROJECT_ROOT, doc), "utf8");
     const blocks = [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
     for (const [i, block] of blocks.entries()) {

@@ -14,7 +14,7 @@ import { Router, type DispatchTransport, type FallbackProof } from "../../runtim
 import { attestExecution } from "../../runtime/trust/attestation.js";
 import type { Envelope } from "../../runtime/trust/envelope.js";
 import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
-import { verifyMessage } from "../../runtime/trust/sign-message.js";
+import { signMessage, verifyMessage } from "../../runtime/trust/sign-message.js";
 import { TrustLedger } from "../../runtime/trust/trust-ledger.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { eventually, makeNode } from "./fixtures.js";
@@ -43,7 +43,7 @@ describe("health watcher", () => {
     const watcherKey = generateKeyPair();
     const watcher = makeNode(ZONE, { key: watcherKey });
     const announced: Envelope[] = [];
-    const health = new HealthWatcher({ registry: r, key: watcherKey, address: watcher.address, messages: v0_1, announce: (m) => void announced.push(m) });
+    const health = new HealthWatcher({ registry: r, key: watcherKey, address: watcher.address, messages: v0_1, announce: (m) => void announced.push(signMessage(m, watcherKey)) });
     const present = makeNode(ZONE);
     await r.register(present.entry, present.identity);
     health.start();
