@@ -59,6 +59,9 @@ function walk(oldRaw: JsonSchema, newRaw: JsonSchema, path: string, ctx: WalkCon
 }
 
 function walkResolved(oldRaw: JsonSchema, newRaw: JsonSchema, path: string, ctx: WalkContext, out: SchemaChange[]): void {
+  // Equal text without refs is equal meaning; with refs, the same ref may name a changed record.
+  const oldText = JSON.stringify(oldRaw);
+  if (oldText === JSON.stringify(newRaw) && !oldText.includes('"$ref"')) return;
   const oldSchema = deref(oldRaw, ctx.oldResolve);
   const newSchema = deref(newRaw, ctx.newResolve);
   const add = (change: Omit<SchemaChange, "path">) => out.push({ path, ...change });
@@ -80,7 +83,7 @@ function walkResolved(oldRaw: JsonSchema, newRaw: JsonSchema, path: string, ctx:
     }
   }
   if (oldTypes.has("object") && newTypes.has("object")) compareObjects(oldSchema, newSchema, path, ctx, out);
-  if (oldTypes.has("array") && newTypes.has("array")) {
+  if (oldTypes.has("array") && newTypes.has("array") && (oldSchema.items !== undefined || newSchema.items !== undefined)) {
     const oldItems = asSchema(oldSchema.items);
     const newItems = asSchema(newSchema.items);
     walk(oldItems, newItems, `${path}/-`, ctx, out);

@@ -175,6 +175,14 @@ function formatTypes(report: DiffReport): string[] {
 function summaryLine(report: DiffReport): string {
   const s = report.summary;
   const coverage =
-    s.breaking === 0 ? "nothing to cover" : s.uncovered === 0 ? "every breaking change covered by a transform" : `${s.uncovered} breaking change${s.uncovered === 1 ? "" : "s"} NOT covered by any transform`;
+    s.breaking === 0
+      ? "nothing to cover"
+      : report.coverage === "per-hop"
+        ? s.uncovered === 0
+          ? "every hop's breaking changes covered by its transform"
+          : `${s.uncovered} breaking change${s.uncovered === 1 ? "" : "s"} of the hops NOT covered by any transform`
+        : s.uncovered === 0
+          ? "every breaking change covered by a transform"
+          : `${s.uncovered} breaking change${s.uncovered === 1 ? "" : "s"} NOT covered by any transform`;
   return `v${report.from} -> v${report.to}: ${s.types} message types (${s.changed} changed, ${s.added} added, ${s.removed} removed), ${s.breaking} breaking changes; ${coverage}.`;
 }
