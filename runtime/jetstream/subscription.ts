@@ -52,7 +52,7 @@ export interface Delivery<M> {
   sequence: number;
   /** How often this message has been delivered (1 the first time). */
   deliveries: number;
-  /** Done: the message will not be delivered again (resolves once the server confirmed). */
+  /** Done: the message will not be handed out again (a redelivery after a lost ack is acknowledged and skipped). */
   ack(): Promise<void>;
   /** Failed: deliver again after `delayMs`; after `maxDeliver` deliveries it is dead-lettered instead. */
   nak(delayMs?: number): Promise<void>;
@@ -236,10 +236,10 @@ export async function openSubscription(
           deliveries: msg.info.deliveryCount,
           ack: async () => {
             settle();
+            // Not a confirmed ack (a round trip per message): if this one is lost (the server
+            // went away), the message comes back and the remembered sequence acknowledges it then.
             remember(msg.info.streamSequence);
-            // If the confirmation is lost (the server went away), the message comes back and
-            // the remembered id acknowledges it then; handling it is already done.
-            await msg.ackAck().catch(() => false);
+            msg.ack();
           },
           nak: async (delayMs?: number) => {
             settle();
