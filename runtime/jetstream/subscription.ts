@@ -120,12 +120,22 @@ export async function openSubscription(
       : { name: `onex_${globalThis.crypto.randomUUID().replace(/-/g, "")}`, inactive_threshold: 60_000 * NANOS_PER_MS }),
   };
   let info;
-  try {
-    info = options.durable !== undefined ? await jsm.consumers.info(stream, options.durable).catch(() => jsm.consumers.add(stream, config)) : await jsm.consumers.add(stream, config);
-  } catch (error) {
-    const text = (error as Error).message;
-    const code = /permissions violation/i.test(text) ? ErrorCode.PermissionDenied : /stream not found/i.test(text) ? ErrorCode.NoStream : ErrorCode.StreamConfig;
-    throw new OnexError(code, `cannot create the consumer on ${stream}: ${(error as Error).message}`, { stream }, { cause: error });
+  // While a cluster elects a new stream leader (or a server restarts), consumer requests time
+  // out for a few seconds; those are retried, anything else is reported at once.
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      info = options.durable !== undefined ? await jsm.consumers.info(stream, options.durable).catch(() => jsm.consumers.add(stream, config)) : await jsm.consumers.add(stream, config);
+      break;
+    } catch (error) {
+      const text = (error as Error).message;
+      if (/timeout|no responders|jetstream is not enabled|leader/i.test(text) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        continue;
+      }
+      const code = /permissions violation/i.test(text) ? ErrorCode.PermissionDenied : /stream not found/i.test(text) ? ErrorCode.NoStream : ErrorCode.StreamConfig;
+      throw new OnexError(code, `cannot create the consumer on ${stream}: ${text}`, { stream }, { cause: error });
+    }
   }
   // A durable consumer keeps its first configuration; resuming it with another filter would
   // silently deliver something other than what was asked for.
