@@ -15,9 +15,10 @@
  */
 import Consul from "consul";
 import { ErrorCode, OnexError } from "../errors.js";
-import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
-import { EntityType, type CanonicalAddress } from "./address.js";
+import { encodeSubjectToken } from "../subject-token.js";
+import type { CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
+import { parsePathKey, pathKeyOf, pathPrefixOf } from "./store-key.js";
 import type { RegistryStore, StoreChange, StorePrefix, StoredValue } from "./registry.js";
 
 /** Options of the Consul adapter. */
@@ -33,7 +34,6 @@ export interface ConsulStoreOptions {
 
 /** Consul's minimum session TTL. */
 export const CONSUL_MIN_TTL_MS = 10_000;
-const ENTITY_TYPES = new Set<string>(Object.values(EntityType));
 
 interface KvItem {
   Key: string;
@@ -66,7 +66,7 @@ class ConsulStore implements RegistryStore {
   ) {}
 
   keyOf(key: CanonicalAddress): string {
-    return `${this.prefix}${encodeSubjectToken(key.zone)}/${key.entityType}/${encodeSubjectToken(key.id)}`;
+    return pathKeyOf(this.prefix, key);
   }
 
   serviceIdOf(key: CanonicalAddress): string {
@@ -74,14 +74,7 @@ class ConsulStore implements RegistryStore {
   }
 
   parseKey(raw: string): CanonicalAddress | undefined {
-    if (!raw.startsWith(this.prefix)) return undefined;
-    const parts = raw.slice(this.prefix.length).split("/");
-    if (parts.length !== 3 || !ENTITY_TYPES.has(parts[1]!)) return undefined;
-    try {
-      return { zone: decodeSubjectToken(parts[0]!), entityType: parts[1] as EntityType, id: decodeSubjectToken(parts[2]!) };
-    } catch {
-      return undefined;
-    }
+    return parsePathKey(this.prefix, raw);
   }
 
   async put(key: CanonicalAddress, value: string, expectedRevision?: string): Promise<boolean> {
@@ -175,8 +168,7 @@ class ConsulStore implements RegistryStore {
   }
 
   #scope(prefix: StorePrefix): string {
-    if (prefix.zone === undefined) return this.prefix;
-    return `${this.prefix}${encodeSubjectToken(prefix.zone)}/${prefix.entityType === undefined ? "" : prefix.entityType + "/"}`;
+    return pathPrefixOf(this.prefix, prefix);
   }
 
   #values(items: KvItem[] | KvItem | null, prefix: StorePrefix): StoredValue[] {

@@ -10,9 +10,9 @@
  */
 import { Etcd3, type IKeyValue } from "etcd3";
 import { ErrorCode, OnexError } from "../errors.js";
-import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
-import { EntityType, type CanonicalAddress } from "./address.js";
+import type { CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
+import { parsePathKey, pathKeyOf, pathPrefixOf } from "./store-key.js";
 import type { RegistryStore, StoreChange, StorePrefix, StoredValue } from "./registry.js";
 
 /** Options of the etcd adapter. */
@@ -29,7 +29,6 @@ export interface EtcdStoreOptions {
 const DEPARTED = "#departed";
 // Long enough for every watcher to see it, short enough not to pile up.
 const DEPARTED_TTL_S = 30;
-const ENTITY_TYPES = new Set<string>(Object.values(EntityType));
 
 /** Connects to etcd and checks it answers. */
 export async function openEtcdStore(options: EtcdStoreOptions): Promise<RegistryStore> {
@@ -63,18 +62,11 @@ class EtcdStore implements RegistryStore {
   }
 
   keyOf(key: CanonicalAddress): string {
-    return `${this.prefix}${encodeSubjectToken(key.zone)}/${key.entityType}/${encodeSubjectToken(key.id)}`;
+    return pathKeyOf(this.prefix, key);
   }
 
   parseKey(raw: string): CanonicalAddress | undefined {
-    if (!raw.startsWith(this.prefix)) return undefined;
-    const parts = raw.slice(this.prefix.length).split("/");
-    if (parts.length !== 3 || !ENTITY_TYPES.has(parts[1]!)) return undefined;
-    try {
-      return { zone: decodeSubjectToken(parts[0]!), entityType: parts[1] as EntityType, id: decodeSubjectToken(parts[2]!) };
-    } catch {
-      return undefined;
-    }
+    return parsePathKey(this.prefix, raw);
   }
 
   async put(key: CanonicalAddress, value: string, expectedRevision?: string): Promise<boolean> {
@@ -210,8 +202,7 @@ class EtcdStore implements RegistryStore {
   }
 
   #scope(prefix: StorePrefix): string {
-    if (prefix.zone === undefined) return this.prefix;
-    return `${this.prefix}${encodeSubjectToken(prefix.zone)}/${prefix.entityType === undefined ? "" : prefix.entityType + "/"}`;
+    return pathPrefixOf(this.prefix, prefix);
   }
 
   #inScope(key: CanonicalAddress, prefix: StorePrefix): boolean {

@@ -1,0 +1,33 @@
+/**
+ * Keys of registry entries in path-shaped stores (etcd, Consul KV):
+ * `<prefix><zone token>/<entity type>/<id token>`, with the subject token encoding, so a key
+ * holds no `/` of its own and maps back to exactly one canonical address.
+ */
+import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
+import { EntityType, type CanonicalAddress } from "./address.js";
+import type { StorePrefix } from "./registry.js";
+
+const ENTITY_TYPES = new Set<string>(Object.values(EntityType));
+
+/** The store key of an address under `prefix`. */
+export function pathKeyOf(prefix: string, key: CanonicalAddress): string {
+  return `${prefix}${encodeSubjectToken(key.zone)}/${key.entityType}/${encodeSubjectToken(key.id)}`;
+}
+
+/** The key prefix of every entry, of a zone, or of one entity type in a zone. */
+export function pathPrefixOf(prefix: string, of: StorePrefix): string {
+  if (of.zone === undefined) return prefix;
+  return `${prefix}${encodeSubjectToken(of.zone)}/${of.entityType === undefined ? "" : `${of.entityType}/`}`;
+}
+
+/** The address a store key under `prefix` stands for, or undefined for a foreign key. */
+export function parsePathKey(prefix: string, raw: string): CanonicalAddress | undefined {
+  if (!raw.startsWith(prefix)) return undefined;
+  const parts = raw.slice(prefix.length).split("/");
+  if (parts.length !== 3 || !ENTITY_TYPES.has(parts[1]!)) return undefined;
+  try {
+    return { zone: decodeSubjectToken(parts[0]!), entityType: parts[1] as EntityType, id: decodeSubjectToken(parts[2]!) };
+  } catch {
+    return undefined;
+  }
+}
