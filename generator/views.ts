@@ -36,6 +36,8 @@ export function versionView(model: VersionModel, runtimeImport: string) {
   const subjects = model.subjects.map(subjectView);
   const auto = Object.entries(model.auto).map(([key, kind]) => ({ key, expr: AUTO_EXPRESSION[kind] }));
   const autoList = ["type", ...auto.map((a) => a.key)].map((k) => `\`${k}\``).join(", ");
+  // messages.ts imports from manifest.ts only what its auto fields use (and `version`, always).
+  const manifestImports = Object.values(model.auto).includes("protocol") ? "protocolBlock, version" : "version";
   return {
     manifestFile: model.manifestFile,
     hash: model.hash,
@@ -45,6 +47,7 @@ export function versionView(model: VersionModel, runtimeImport: string) {
     schemaManifestUrl: model.schemaManifestUrl,
     changelog: model.changelog,
     runtimeImport,
+    manifestImports,
     subjects,
     dataTypes: model.schemas.filter((s) => s.kind !== "message").map((s) => s.name),
     messages: model.messages.map((m) => {

@@ -1,7 +1,7 @@
 // A slow handler with 100,000 messages waiting: the client holds at most `maxInFlight` of
 // them, so its memory stays flat while the backlog stays on the server.
 import { headers as natsHeaders, connect as natsConnect } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
