@@ -8,20 +8,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./nats-server.js";
+import { startServerProcess, type ServerProcess } from "./server-process.js";
 
-export interface EtcdServer {
+export interface EtcdServer extends ServerProcess {
   /** `etcd://127.0.0.1:<port>`, what openRegistry takes. */
   url: string;
   /** `http://127.0.0.1:<port>`, what the etcd3 client takes. */
   clientUrl: string;
   dataDir: string;
-  process: ChildProcess;
-  /** Stops the server (SIGTERM, then SIGKILL) and removes its data. */
-  stop(): Promise<void>;
-  /** Kills the server with SIGKILL, keeping its data, for crash tests. */
-  kill(): Promise<void>;
-  /** Starts the server again on the same ports and data. */
-  restart(): Promise<void>;
 }
 
 /** Starts a single-member etcd on loopback and waits until it is healthy. */
@@ -42,35 +36,13 @@ export async function startEtcdServer(): Promise<EtcdServer> {
     "--initial-cluster-state", "new",
     "--log-level", "error",
   ];
-  let child: ChildProcess;
   const launch = async () => {
-    child = spawn("etcd", args, { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn("etcd", args, { stdio: ["ignore", "ignore", "pipe"] });
     await waitForHealthy(child, clientUrl);
+    return child;
   };
-  await launch();
-  const exited = (proc: ChildProcess) => new Promise<void>((resolve) => (proc.exitCode !== null || proc.signalCode !== null ? resolve() : proc.once("exit", () => resolve())));
-  return {
-    url: `etcd://127.0.0.1:${clientPort}`,
-    clientUrl,
-    dataDir,
-    get process() {
-      return child;
-    },
-    async kill() {
-      child.kill("SIGKILL");
-      await exited(child);
-    },
-    async restart() {
-      await launch();
-    },
-    async stop() {
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-      await exited(child);
-      clearTimeout(timer);
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
+  const lifecycle = await startServerProcess(launch, () => rm(dataDir, { recursive: true, force: true }));
+  return Object.assign(lifecycle, { url: `etcd://127.0.0.1:${clientPort}`, clientUrl, dataDir });
 }
 
 async function waitForHealthy(child: ChildProcess, clientUrl: string): Promise<void> {

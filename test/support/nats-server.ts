@@ -8,19 +8,13 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startServerProcess, type ServerProcess } from "./server-process.js";
 
-export interface NatsServer {
+export interface NatsServer extends ServerProcess {
   /** `nats://127.0.0.1:<port>` */
   url: string;
   port: number;
   storeDir: string;
-  process: ChildProcess;
-  /** Stops the server (SIGTERM, then SIGKILL) and removes its store. */
-  stop(): Promise<void>;
-  /** Kills the server with SIGKILL, keeping the store, for crash tests. */
-  kill(): Promise<void>;
-  /** Starts the server again on the same port and store. */
-  restart(): Promise<void>;
 }
 
 export interface NatsServerOptions {
@@ -51,37 +45,15 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const configFile = join(storeDir, "server.conf");
   await writeFile(configFile, options.config ?? "");
 
-  let child: ChildProcess;
   const launch = async () => {
-    child = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, "-c", configFile], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, "-c", configFile], { stdio: ["ignore", "ignore", "pipe"] });
     await waitForReady(child);
+    return child;
   };
-  await launch();
-
-  const exited = (proc: ChildProcess) => new Promise<void>((resolve) => (proc.exitCode !== null || proc.signalCode !== null ? resolve() : proc.once("exit", () => resolve())));
-  const server: NatsServer = {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    storeDir,
-    get process() {
-      return child;
-    },
-    async kill() {
-      child.kill("SIGKILL");
-      await exited(child);
-    },
-    async restart() {
-      await launch();
-    },
-    async stop() {
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-      await exited(child);
-      clearTimeout(timer);
-      if (!options.storeDir) await rm(storeDir, { recursive: true, force: true });
-    },
-  };
-  return server;
+  const lifecycle = await startServerProcess(launch, async () => {
+    if (!options.storeDir) await rm(storeDir, { recursive: true, force: true });
+  });
+  return Object.assign(lifecycle, { url: `nats://127.0.0.1:${port}`, port, storeDir });
 }
 
 function waitForReady(child: ChildProcess): Promise<void> {
