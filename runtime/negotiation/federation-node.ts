@@ -23,13 +23,16 @@ export interface NegotiatingSdk extends ProtocolSdk {
   protocolBlock(): ProtocolBlock;
 }
 
+/** A message of an SDK: any instance its classes parse (`NodeRegister | StateUpdate | ...`). */
+export type SdkMessage<S extends ProtocolSdk> = ReturnType<S["messageClasses"][keyof S["messageClasses"]]["parse"]>;
+
 /** What a federation node is made of. */
-export interface FederationNodeOptions {
+export interface FederationNodeOptions<S extends NegotiatingSdk = NegotiatingSdk> {
   client: OnexClient;
   /** This deployment's name: its negotiation subjects are `onex.negotiate.<name>` and `onex.schemas.<name>`. */
   deployment: string;
   /** The SDK of the version this deployment runs. */
-  sdk: NegotiatingSdk;
+  sdk: S;
   /** SDKs of every version it can read (for validating originals before conversion). */
   sources: readonly ProtocolSdk[];
   /** The generated adapters' version graph. */
@@ -55,13 +58,13 @@ export interface FederatedReceipt extends PublishReceipt {
 }
 
 /** One deployment of a federation. */
-export class FederationNode {
-  readonly #options: FederationNodeOptions;
+export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
+  readonly #options: FederationNodeOptions<S>;
   readonly #service: NegotiationService;
   readonly #agreements = new Map<string, Agreement>();
   readonly #rejections = new Map<string, OnexError>();
 
-  private constructor(options: FederationNodeOptions) {
+  private constructor(options: FederationNodeOptions<S>) {
     this.#options = options;
     this.#service = serveNegotiation(options.client.nc, {
       deployment: options.deployment,
@@ -77,7 +80,7 @@ export class FederationNode {
   }
 
   /** Starts serving negotiation for `options.deployment` and returns the node. */
-  static async start(options: FederationNodeOptions): Promise<FederationNode> {
+  static async start<S extends NegotiatingSdk>(options: FederationNodeOptions<S>): Promise<FederationNode<S>> {
     const node = new FederationNode(options);
     // The responder must be registered with the server before a peer's first request.
     await options.client.nc.flush();
@@ -154,8 +157,11 @@ export class FederationNode {
   }
 
   /** Subscribes to every message type of this node's version, from peers of every version, converted to it. */
-  subscribe(options: VersionedSubscribeOptions = {}): Promise<VersionedSubscription<unknown>> {
-    return subscribeVersioned(this.#options.client, { sdk: this.#options.sdk, sources: this.#options.sources, graph: this.#options.graph }, options);
+  subscribe(options: VersionedSubscribeOptions = {}): Promise<VersionedSubscription<SdkMessage<S>>> {
+    // The subscription parses with this node's SDK classes, so its messages are that SDK's.
+    return subscribeVersioned(this.#options.client, { sdk: this.#options.sdk, sources: this.#options.sources, graph: this.#options.graph }, options) as Promise<
+      VersionedSubscription<SdkMessage<S>>
+    >;
   }
 
   /** Stops answering negotiation (the client stays open: it is the caller's). */

@@ -1,6 +1,6 @@
 /** Version negotiation between federated deployments: schema indexes, probing, the handshake, the federation node. */
 export { agreeOnVersion, buildOffer, compareVersions, parseOffer, type Agreement, type NegotiationFlag, type OfferInput, type ProtocolBlock, type ProtocolOffer, type VersionHash } from "./agreement.js";
-export { FederationNode, refusalFor, type FederatedReceipt, type FederationNodeOptions, type NegotiatingSdk, type PeerRefusal } from "./federation-node.js";
+export { FederationNode, refusalFor, type FederatedReceipt, type FederationNodeOptions, type NegotiatingSdk, type PeerRefusal, type SdkMessage } from "./federation-node.js";
 export { negotiate, type NegotiateOptions } from "./handshake.js";
 export { negotiateSubject, schemasSubject, serveNegotiation, type HandshakeAnswer, type NegotiationService, type SchemasDocument, type ServeNegotiationOptions } from "./negotiation-service.js";
 export { probe, type ProbedVersion, type ProbeOptions, type ProbeResult } from "./probe.js";
