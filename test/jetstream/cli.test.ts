@@ -76,9 +76,9 @@ describe("onex streams, replay and dlq", () => {
     expect(replay.stdout.trim().split("\n")).toHaveLength(2);
   });
 
-  it("a server that is not there is ONEX_E_CONNECTION with exit 3", () => {
+  it("a server that is not there is ONEX_E_CONNECTION with exit 69", () => {
     const result = runCli(["dlq", "list", "--server", "nats://127.0.0.1:1"]);
-    expect(result.status).toBe(3);
+    expect(result.status).toBe(69);
     expect(result.stderr).toContain(ErrorCode.ConnectionFailed);
   });
 });
