@@ -60,11 +60,11 @@ export { TrustLedger, type LedgerEntry, type ScoreExplanation, type TrustLedgerO
 export { ReplayGuard, type ReplayGuardOptions } from "./trust/replay-guard.js";
 
 // The control plane on NATS JetStream.
-export { connect, OnexClient, type ConnectOptions, type PublishOptions, type PublishReceipt } from "./jetstream/client.js";
-export type { Delivery, DeliverFrom, Subscription, SubscribeOptions, SubscriptionStats } from "./jetstream/subscription.js";
+export { connect, OnexClient, type ConnectOptions } from "./jetstream/client.js";
+export type { ControlPlane, Delivery, DeliverFrom, PublishOptions, PublishReceipt, Subscription, SubscribeOptions, SubscriptionStats } from "./control-plane.js";
 export { DEAD_LETTER_STREAM, applyStreams, planStreams, streamNameOf, type StreamChange, type StreamLimits, type StreamPlan } from "./jetstream/streams.js";
 export { getDeadLetter, listDeadLetters, replayDeadLetter, type DeadLetter } from "./jetstream/dead-letter.js";
-export type { ProtocolSdk, PublishableMessage } from "./jetstream/protocol-sdk.js";
+export type { ProtocolSdk, PublishableMessage } from "./protocol-sdk.js";
 
 // Registry and discovery: canonical addresses, one registry interface over NATS KV, etcd and Consul, health, routing.
 export { ADDRESS_SCHEME, EntityType, buildAddress, isCanonicalAddress, nodeAddress, parseAddress, type CanonicalAddress } from "./registry/address.js";

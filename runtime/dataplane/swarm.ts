@@ -7,8 +7,8 @@
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import type { OnexClient } from "../jetstream/client.js";
-import type { PublishableMessage, TransportMessageClass } from "../jetstream/protocol-sdk.js";
-import type { Subscription } from "../jetstream/subscription.js";
+import type { PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
+import type { Subscription } from "../control-plane.js";
 import type { KeyResolver } from "../trust/keys.js";
 import type { TrustPolicy } from "../trust/policy.js";
 import { Bitfield } from "./bitfield.js";

@@ -5,7 +5,7 @@
  * identity can read another's replies.
  */
 import { encodeSubjectToken } from "../subject-token.js";
-import type { ProtocolSdk } from "./protocol-sdk.js";
+import type { ProtocolSdk } from "../protocol-sdk.js";
 import { DEAD_LETTER_STREAM, streamNameOf } from "./streams.js";
 
 /** One identity allowed on the NATS server. */

@@ -11,10 +11,12 @@ import { DEFAULT_TRUST_POLICY, type JudgeContext, type TrustPolicy } from "../tr
 import { signMessage } from "../trust/sign-message.js";
 import { assertValid } from "../validation.js";
 import { OnexHeader } from "./headers.js";
-import type { PublishableMessage } from "./protocol-sdk.js";
+import type { PublishableMessage } from "../protocol-sdk.js";
 import { isRetryable, publishError } from "./publish-errors.js";
-import { openSubscription, type Subscription, type SubscribeOptions } from "./subscription.js";
-import type { TransportMessageClass } from "./protocol-sdk.js";
+import type { ControlPlane, PublishOptions, PublishReceipt, SubscribeOptions, Subscription, VersionedReceiver, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
+import { openSubscription } from "./subscription.js";
+import { subscribeVersioned } from "./versioned-subscription.js";
+import type { TransportMessageClass } from "../protocol-sdk.js";
 
 /** How to connect. */
 export interface ConnectOptions {
@@ -38,22 +40,6 @@ export interface ConnectOptions {
   inboxPrefix?: string;
 }
 
-/** Publishing knobs. */
-export interface PublishOptions {
-  /** How long to retry (same message id: the server de-duplicates) while the server is unreachable; default 10 s. */
-  retryForMs?: number;
-  /** Per-attempt acknowledgement timeout; default 5 s. */
-  timeoutMs?: number;
-}
-
-/** The result of a publish: the stream and sequence, and whether the server had it already. */
-export interface PublishReceipt {
-  stream: string;
-  sequence: number;
-  duplicate: boolean;
-  subject: string;
-}
-
 /** Connects to NATS and returns the onex client. */
 export async function connect(options: ConnectOptions): Promise<OnexClient> {
   let nc: NatsConnection;
@@ -74,7 +60,7 @@ export async function connect(options: ConnectOptions): Promise<OnexClient> {
 }
 
 /** A connected onex client. */
-export class OnexClient {
+export class OnexClient implements ControlPlane {
   readonly js: JetStreamClient;
   readonly #jsm: Promise<JetStreamManager>;
   readonly #options: ConnectOptions;
@@ -171,6 +157,11 @@ export class OnexClient {
       keys: this.#options.keys,
       ...this.#options.trust,
     }, this.#options.policy ?? DEFAULT_TRUST_POLICY) as Promise<Subscription<ReturnType<C["parse"]>>>;
+  }
+
+  /** Subscribes to every version `receiver` reads, handing out messages in its own version. */
+  subscribeVersioned(receiver: VersionedReceiver, options: VersionedSubscribeOptions = {}): Promise<VersionedSubscription<unknown>> {
+    return subscribeVersioned(this, receiver, options);
   }
 
   /** Drains subscriptions and closes the connection. */

@@ -5,7 +5,7 @@
  */
 import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
-import type { ProtocolSdk } from "./protocol-sdk.js";
+import type { ProtocolSdk } from "../protocol-sdk.js";
 
 /** The dead-letter stream and its subject prefix. */
 export const DEAD_LETTER_STREAM = "ONEX_DLQ";

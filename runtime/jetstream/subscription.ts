@@ -5,80 +5,13 @@
  */
 import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JsMsg } from "@nats-io/jetstream";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
-import { judge, type JudgeContext, type TrustPolicy, type TrustWarning } from "../trust/policy.js";
+import type { Delivery, DeliverFrom, SubscribeOptions, Subscription, SubscriptionStats } from "../control-plane.js";
+import { judge, type JudgeContext, type TrustPolicy } from "../trust/policy.js";
 import { deadLetter } from "./dead-letter.js";
 import { OnexHeader } from "./headers.js";
-import type { TransportMessageClass } from "./protocol-sdk.js";
+import type { TransportMessageClass } from "../protocol-sdk.js";
 import { streamNameOf } from "./streams.js";
 import type { OnexClient } from "./client.js";
-
-/** Where a new consumer starts. An existing durable consumer resumes where it stopped. */
-export type DeliverFrom = "all" | "new" | { fromSequence: number } | { fromTime: Date | string };
-
-/** Subscription options. */
-export interface SubscribeOptions {
-  /** Only messages from this zone / entity type / entity id (subject parts; missing ones match all). */
-  zone?: string;
-  entityType?: string;
-  entityId?: string;
-  /** Subject template params by their manifest names, for templates with other placeholders. */
-  filter?: Record<string, string>;
-  /** Durable consumer name: a subscription with the same name resumes where the last one stopped. */
-  durable?: string;
-  deliver?: DeliverFrom;
-  /** Messages delivered but not yet acknowledged, at most (`max_ack_pending`, and the client's buffer). Default 256. */
-  maxInFlight?: number;
-  /** Deliveries before a message the handler keeps failing is dead-lettered. Default 5. */
-  maxDeliver?: number;
-  /** How long a delivery may stay unacknowledged before redelivery. Default 30 s. */
-  ackWaitMs?: number;
-  /**
-   * Acknowledged stream sequences remembered (default 10 000): a message delivered again after
-   * its ack was lost (a server crash) is acknowledged and skipped instead of handled twice.
-   * (The same message published again is a new sequence: the replay guard judges that.)
-   */
-  rememberAcked?: number;
-}
-
-/** One message handed to the caller, verified and judged. */
-export interface Delivery<M> {
-  message: M;
-  /** Advisory trust failures (the message was accepted despite them). */
-  warnings: TrustWarning[];
-  /** The key id whose signature verified, when the signature policy checked it. */
-  signer?: string;
-  subject: string;
-  /** Sequence in the stream: replay from here with `deliver: { fromSequence }`. */
-  sequence: number;
-  /** How often this message has been delivered (1 the first time). */
-  deliveries: number;
-  /** Done: the message will not be handed out again (a redelivery after a lost ack is acknowledged and skipped). */
-  ack(): Promise<void>;
-  /** Failed: deliver again after `delayMs`; after `maxDeliver` deliveries it is dead-lettered instead. */
-  nak(delayMs?: number): Promise<void>;
-  /** Never deliver again, without dead-lettering. */
-  term(): void;
-  /** Still working: extends the ack deadline. */
-  working(): void;
-}
-
-/** Counts of what a subscription did. */
-export interface SubscriptionStats {
-  delivered: number;
-  deadLettered: number;
-  /** Messages of types this subscription does not handle. */
-  skipped: number;
-  /** Messages delivered again after they were acknowledged, and not handed out twice. */
-  duplicates: number;
-}
-
-/** An open subscription: iterate it for deliveries, `stop()` to end it. */
-export interface Subscription<M> extends AsyncIterable<Delivery<M>> {
-  readonly stream: string;
-  readonly consumer: string;
-  readonly stats: SubscriptionStats;
-  stop(): Promise<void>;
-}
 
 const NANOS_PER_MS = 1_000_000;
 

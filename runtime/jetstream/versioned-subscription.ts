@@ -10,74 +10,12 @@
  * is refused: the refusal is recorded with its code and the message is acknowledged for
  * this consumer only, so it stays in the stream for receivers that can read it.
  */
-import { ErrorCode, OnexError, isOnexError, type ErrorCode as Code } from "../errors.js";
+import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { decodeInput } from "../message.js";
 import { migrateAlongGraph, findMigrationPath, type JsonObject, type VersionGraph } from "../transform.js";
 import type { OnexClient } from "./client.js";
-import type { ProtocolSdk, TransportMessageClass } from "./protocol-sdk.js";
-import type { Delivery, SubscribeOptions, SubscriptionStats } from "./subscription.js";
-
-/** A message this receiver could not take in its own version. */
-export interface Refusal {
-  /** ONEX_E_NO_COUNTERPART (type has no counterpart), ONEX_E_UNKNOWN_VERSION, or the code the conversion failed with. */
-  code: Code;
-  message: string;
-  type: string;
-  /** The version the message was written in. */
-  fromVersion: string;
-  /** The receiver's version. */
-  toVersion: string;
-  messageId?: string;
-  /** The verified signer of the original, when the signature policy checked it. */
-  signer?: string;
-  subject: string;
-  sequence: number;
-}
-
-/** A delivery converted to the receiver's version. */
-export interface VersionedDelivery<M> extends Delivery<M> {
-  /** The version the sender wrote the message in. */
-  receivedVersion: string;
-  /** The message as received and verified, before conversion. */
-  original: JsonObject;
-  /** Versions the conversion passed through, both ends included (`[v]` when none was needed). */
-  path: string[];
-}
-
-/** Counts of a versioned subscription. */
-export interface VersionedSubscriptionStats extends SubscriptionStats {
-  /** Delivered after conversion from another version. */
-  converted: number;
-  refused: number;
-}
-
-/** Options of a versioned subscription. */
-export interface VersionedSubscribeOptions extends SubscribeOptions {
-  /** Called once per refused message, as it is refused. */
-  onRefusal?: (refusal: Refusal) => void;
-  /** Refusals kept in `refusals` (the most recent); default 1 000. */
-  rememberRefusals?: number;
-}
-
-/** A subscription yielding messages of every version, in the receiver's version. */
-export interface VersionedSubscription<M> extends AsyncIterable<VersionedDelivery<M>> {
-  readonly stream: string;
-  readonly consumer: string;
-  readonly stats: VersionedSubscriptionStats;
-  /** The most recent refusals, oldest first. */
-  readonly refusals: readonly Refusal[];
-  stop(): Promise<void>;
-}
-
-/** What the receive path needs: the receiver's SDK, every SDK it can read, and the adapters between them. */
-export interface VersionedReceiver {
-  /** The receiver's own version's SDK: messages are handed out as its classes. */
-  sdk: ProtocolSdk;
-  /** SDKs of the versions it reads (validation of the original); the receiver's own is added when missing. */
-  sources: readonly ProtocolSdk[];
-  /** The version graph of the generated adapters (generated/transforms `versionGraph`). */
-  graph: VersionGraph;
-}
+import type { ProtocolSdk, TransportMessageClass } from "../protocol-sdk.js";
+import type { Delivery, Refusal, VersionedDelivery, VersionedReceiver, VersionedSubscribeOptions, VersionedSubscription, VersionedSubscriptionStats } from "../control-plane.js";
 
 /** What a source-version parse produced: the original, validated (or, for an unknown version, as received). */
 interface Received {
@@ -93,7 +31,7 @@ interface Received {
 export async function subscribeVersioned(
   client: OnexClient,
   receiver: VersionedReceiver,
-  options: VersionedSubscribeOptions & { templateKey?: string } = {},
+  options: VersionedSubscribeOptions = {},
 ): Promise<VersionedSubscription<unknown>> {
   const target = receiver.sdk;
   const ownClasses = Object.values(target.messageClasses);

@@ -9,9 +9,10 @@
  * peers are talked to at all, and what each of them can be sent.
  */
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
-import type { OnexClient, PublishOptions, PublishReceipt } from "../jetstream/client.js";
-import type { ProtocolSdk, PublishableMessage, TransportMessageClass } from "../jetstream/protocol-sdk.js";
-import { subscribeVersioned, type VersionedSubscribeOptions, type VersionedSubscription } from "../jetstream/versioned-subscription.js";
+import type { OnexClient } from "../jetstream/client.js";
+import type { PublishOptions, PublishReceipt, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
+import type { ProtocolSdk, PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
+import { subscribeVersioned } from "../jetstream/versioned-subscription.js";
 import { findMigrationPath, type VersionGraph } from "../transform.js";
 import type { Agreement, ProtocolBlock } from "./agreement.js";
 import { negotiate } from "./handshake.js";

@@ -5,13 +5,5 @@ export { negotiate, type NegotiateOptions } from "./handshake.js";
 export { negotiateSubject, schemasSubject, serveNegotiation, type HandshakeAnswer, type NegotiationService, type SchemasDocument, type ServeNegotiationOptions } from "./negotiation-service.js";
 export { probe, type ProbedVersion, type ProbeOptions, type ProbeResult } from "./probe.js";
 export { SCHEMA_INDEX_FORMAT, contentHashOf, differingSchemas, parseSchemaIndex, readSchemaIndex, type SchemaIndex, type SchemaIndexMessage, type SchemaIndexSchema } from "./schema-index.js";
-export {
-  declaredVersionOf,
-  subscribeVersioned,
-  type Refusal,
-  type VersionedDelivery,
-  type VersionedReceiver,
-  type VersionedSubscribeOptions,
-  type VersionedSubscription,
-  type VersionedSubscriptionStats,
-} from "../jetstream/versioned-subscription.js";
+export { declaredVersionOf, subscribeVersioned } from "../jetstream/versioned-subscription.js";
+export type { Refusal, VersionedDelivery, VersionedReceiver, VersionedSubscribeOptions, VersionedSubscription, VersionedSubscriptionStats } from "../control-plane.js";

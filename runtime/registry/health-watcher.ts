@@ -10,7 +10,7 @@
  * are injected too (`messages: v0_1` from the generated SDK), because the runtime never
  * imports generated code.
  */
-import type { PublishableMessage } from "../jetstream/protocol-sdk.js";
+import type { PublishableMessage } from "../protocol-sdk.js";
 import type { KeyPair } from "../trust/keys.js";
 import { parseAddress } from "./address.js";
 import type { Registry, RegistryChange, ResolvedEntry } from "./registry.js";

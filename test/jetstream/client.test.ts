@@ -6,7 +6,7 @@ import { ErrorCode } from "../../runtime/errors.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
 import { listDeadLetters, replayDeadLetter } from "../../runtime/jetstream/dead-letter.js";
 import { applyStreams, planStreams } from "../../runtime/jetstream/streams.js";
-import type { Delivery, Subscription } from "../../runtime/jetstream/subscription.js";
+import type { Delivery, Subscription } from "../../runtime/control-plane.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
 import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";

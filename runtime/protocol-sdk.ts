@@ -3,7 +3,7 @@
  * message classes and subject templates. The runtime takes the module as a value, so it
  * never imports generated code.
  */
-import type { MessageClass, OnexMessage } from "../message.js";
+import type { MessageClass, OnexMessage } from "./message.js";
 
 /** A generated message class as the transport uses it. */
 export interface TransportMessageClass<M extends OnexMessage = OnexMessage> extends MessageClass<M> {
