@@ -30,6 +30,8 @@ export const ErrorCode = {
   TemplateError: "ONEX_E_TEMPLATE",
   /** `onex generate --check` found stale, missing or extra generated files. */
   GeneratedStale: "ONEX_E_GENERATED_STALE",
+  /** A schema uses a keyword the AsyncAPI Schema Object (draft-07) cannot express. */
+  AsyncApiUnsupported: "ONEX_E_ASYNCAPI_UNSUPPORTED",
   /** Input is not valid JSON (or not valid UTF-8). */
   JsonSyntax: "ONEX_E_JSON_SYNTAX",
   /** A message does not validate against its schema. */
