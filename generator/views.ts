@@ -18,10 +18,13 @@ function accessor(path: string[]): string {
   return path.map((s, i) => (/^[A-Za-z_$][\w$]*$/.test(s) ? (i === 0 ? s : `.${s}`) : `[${JSON.stringify(s)}]`)).join("");
 }
 
-function subjectView(subject: SubjectModel) {
+function subjectView(subject: SubjectModel, model: VersionModel) {
   const pascal = pascalCase(subject.key);
   return {
     key: subject.key,
+    // The message types of this version that travel on the subject, so a receiver can tell
+    // another subscriber's message from one of a type the protocol does not have.
+    types: model.messages.filter((m) => m.subject === subject.key).map((m) => m.type).sort(),
     pascal,
     template: subject.template,
     constName: `${subject.key.toUpperCase()}_SUBJECT_TOKENS`,
@@ -33,7 +36,7 @@ function subjectView(subject: SubjectModel) {
 
 /** The view shared by every per-version template. */
 export function versionView(model: VersionModel, runtimeImport: string) {
-  const subjects = model.subjects.map(subjectView);
+  const subjects = model.subjects.map((s) => subjectView(s, model));
   const auto = Object.entries(model.auto).map(([key, kind]) => ({ key, expr: AUTO_EXPRESSION[kind] }));
   const autoList = ["type", ...auto.map((a) => a.key)].map((k) => `\`${k}\``).join(", ");
   // messages.ts imports from manifest.ts only what its auto fields use (and `version`, always).

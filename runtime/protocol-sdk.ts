@@ -15,6 +15,8 @@ export interface SubjectTemplate {
   /** The manifest key, e.g. `event`. */
   readonly key: string;
   readonly template: string;
+  /** The message types of this version that travel on subjects of this template. */
+  readonly types: readonly string[];
   filter(parts?: Record<string, string>): string;
   parse(subject: string): object;
 }
