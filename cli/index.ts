@@ -2,6 +2,7 @@
 import ArtifactFetch from "./commands/artifact/fetch.js";
 import ArtifactLs from "./commands/artifact/ls.js";
 import ArtifactPublish from "./commands/artifact/publish.js";
+import AsyncApi from "./commands/asyncapi.js";
 import Attest from "./commands/attest.js";
 import Check from "./commands/check.js";
 import Diff from "./commands/diff.js";
@@ -32,6 +33,7 @@ export const COMMANDS = {
   "artifact:fetch": ArtifactFetch,
   "artifact:ls": ArtifactLs,
   "artifact:publish": ArtifactPublish,
+  asyncapi: AsyncApi,
   attest: Attest,
   check: Check,
   diff: Diff,

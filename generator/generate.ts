@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import { ErrorCode, OnexError } from "../runtime/errors.js";
+import { asyncApiDocument, formatAsyncApi, type AsyncApiFormat } from "./asyncapi/asyncapi-document.js";
 import { emitSchemaIndex } from "./emit-schema-index.js";
 import { emitTypes } from "./emit-types.js";
 import { emitValidators } from "./emit-validators.js";
@@ -24,6 +25,8 @@ export interface GenerateOptions {
   runtimeImport?: string;
   /** Compare with the output folder instead of writing. */
   check?: boolean;
+  /** Also write `v<version>/asyncapi.<format>` per version (off when unset). */
+  asyncapi?: AsyncApiFormat;
 }
 
 export interface GenerateResult {
@@ -52,6 +55,10 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const files = new Map<string, string>();
   for (const version of loaded) {
     for (const [name, content] of await emitVersion(version, render, runtimeImport)) files.set(`${version.model.id}/${name}`, content);
+    if (options.asyncapi) {
+      const document = asyncApiDocument(version.model, { generatedBy: "onex generate" });
+      files.set(`${version.model.id}/asyncapi.${options.asyncapi}`, formatAsyncApi(document, options.asyncapi));
+    }
   }
   // Version transforms (schemas/vX/from-vY.yaml) -> generated/transforms/.
   const models = loaded.map(({ model }) => model);

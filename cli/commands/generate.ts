@@ -7,7 +7,7 @@ export default class Generate extends OnexCommand {
   static override summary = "Generate the typed SDK from the schema manifests.";
   static override description =
     "Reads every schemas/v<version>/manifest.yaml and writes types, validators, message classes, subject builders and an index per version. With --check, compares instead of writing and exits 1 naming every stale, missing or extra file.";
-  static override examples = ["<%= config.bin %> generate", "<%= config.bin %> generate --check", "<%= config.bin %> generate --templates my-templates"];
+  static override examples = ["<%= config.bin %> generate", "<%= config.bin %> generate --check", "<%= config.bin %> generate --templates my-templates", "<%= config.bin %> generate --asyncapi yaml"];
 
   static override flags = {
     schemas: Flags.string({ description: "Folder with one v<version>/ folder per protocol version.", default: "schemas" }),
@@ -15,6 +15,7 @@ export default class Generate extends OnexCommand {
     templates: Flags.string({ description: "Folder whose Handlebars templates override the bundled ones." }),
     "runtime-import": Flags.string({ description: "Module generated code imports the runtime from.", default: "onex/runtime/codegen-v1" }),
     check: Flags.boolean({ description: "Compare with the output folder instead of writing; exit 1 if anything differs.", default: false }),
+    asyncapi: Flags.string({ description: "Also write v<version>/asyncapi.<format> per version (AsyncAPI 3.0; see onex asyncapi).", options: ["yaml", "json"] }),
   };
 
   async run(): Promise<void> {
@@ -26,6 +27,7 @@ export default class Generate extends OnexCommand {
       runtimeImport: flags["runtime-import"],
       check: flags.check,
       ...(flags.templates ? { templatesDir: flags.templates } : {}),
+      ...(flags.asyncapi ? { asyncapi: flags.asyncapi as "yaml" | "json" } : {}),
     });
     const ms = Math.round(performance.now() - started);
     const versions = result.versions.map((v) => `v${v}`).join(", ");

@@ -1,0 +1,99 @@
+/**
+ * Model schemas (JSON Schema 2020-12, refs in `onex:<Name>#<pointer>` form) as AsyncAPI
+ * Schema Objects, the payload format every AsyncAPI 3.0 tool reads (a superset of JSON
+ * Schema draft-07).
+ *
+ * Why not declare the payloads as 2020-12: `@asyncapi/parser` has no 2020-12 schema parser
+ * and warns on that schemaFormat, and Modelina, Studio and the html-template read draft-07.
+ * The keywords onex schemas use are the same in both drafts except for names, so each
+ * schema is translated keyword for keyword (`dependentRequired` and `dependentSchemas`
+ * become draft-07 `dependencies`, `$defs` becomes `definitions`) and accepts exactly what
+ * the original accepts. A keyword with no draft-07 equivalent is refused rather than
+ * dropped, since dropping it would silently widen the contract.
+ */
+import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import type { JsonSchema } from "../model.js";
+import { pascalCase } from "../views.js";
+import { pointerSegments } from "../yaml-file.js";
+
+/** Where the bundled schemas live inside the document. */
+export const SCHEMAS_POINTER = "#/components/schemas/";
+
+/** 2020-12 keywords whose meaning draft-07 cannot express. */
+const NO_DRAFT_07_EQUIVALENT = new Set([
+  "prefixItems",
+  "unevaluatedProperties",
+  "unevaluatedItems",
+  "$dynamicRef",
+  "$dynamicAnchor",
+  "$anchor",
+  "$vocabulary",
+  "minContains",
+  "maxContains",
+]);
+
+/** Keywords whose value is one schema. */
+const SCHEMA_VALUED = new Set(["items", "additionalItems", "additionalProperties", "propertyNames", "contains", "not", "if", "then", "else"]);
+/** Keywords whose value is a map of name -> schema. */
+const SCHEMA_MAP_VALUED = new Set(["properties", "patternProperties", "$defs", "definitions"]);
+/** Keywords whose value is a list of schemas. */
+const SCHEMA_LIST_VALUED = new Set(["allOf", "anyOf", "oneOf"]);
+
+/**
+ * Translates one model schema named `name` (`NodeRegisterPayload`); refs point into
+ * `#/components/schemas/`.
+ *
+ * Every object and enum schema gets a `title` made from the manifest name and the property
+ * path (`NodeRegisterPayloadBuild`, `TrustLevel`): code generators such as Modelina name
+ * their types after it, and without it users get `AnonymousSchema_18`.
+ */
+export function toAsyncApiSchema(schema: JsonSchema, name: string): JsonSchema {
+  const where = name;
+  const walk = (node: JsonSchema, path: string, title = titleAt(name, path)): JsonSchema => {
+    const out: JsonSchema = {};
+    if (typeof node.$ref !== "string" && node.title === undefined && (isObject(node.properties) || Array.isArray(node.enum))) out.title = title;
+    for (const [key, value] of Object.entries(node)) {
+      const at = `${path}/${key}`;
+      if (NO_DRAFT_07_EQUIVALENT.has(key)) {
+        throw new OnexError(
+          ErrorCode.AsyncApiUnsupported,
+          `${where}${path || "/"} uses "${key}", which has no equivalent in the AsyncAPI Schema Object (JSON Schema draft-07); onex asyncapi will not drop it and widen the contract`,
+          { schema: where, pointer: at, keyword: key },
+        );
+      }
+      if (key === "$ref" && typeof value === "string") out.$ref = refOf(value);
+      else if (key === "$defs") out.definitions = mapOfSchemas(value, at);
+      else if (key === "dependentRequired" || key === "dependentSchemas") {
+        const translated = key === "dependentRequired" ? (value as Record<string, unknown>) : mapOfSchemas(value, at);
+        out.dependencies = { ...(out.dependencies as JsonSchema | undefined), ...translated };
+      } else if (SCHEMA_VALUED.has(key) && isObject(value)) out[key] = walk(value, at);
+      else if (SCHEMA_VALUED.has(key) && Array.isArray(value)) out[key] = value.map((item, i) => walk(item as JsonSchema, `${at}/${i}`));
+      else if (SCHEMA_MAP_VALUED.has(key)) out[key] = mapOfSchemas(value, at);
+      else if (SCHEMA_LIST_VALUED.has(key) && Array.isArray(value)) out[key] = value.map((item, i) => walk(item as JsonSchema, `${at}/${i}`));
+      else out[key] = value;
+    }
+    return out;
+  };
+  const mapOfSchemas = (value: unknown, path: string): JsonSchema =>
+    Object.fromEntries(Object.entries(value as JsonSchema).map(([name, sub]) => [name, isObject(sub) ? walk(sub, `${path}/${name}`) : sub]));
+  return walk(schema, "");
+}
+
+/** `onex:Trust` -> `#/components/schemas/Trust`; `onex:X#/$defs/y` -> `#/components/schemas/X/definitions/y`. */
+export function refOf(modelRef: string): string {
+  const match = /^onex:([^#]+)(?:#(.*))?$/.exec(modelRef);
+  if (!match) throw new OnexError(ErrorCode.Internal, `model $ref "${modelRef}" is not in onex:<Name> form`);
+  const segments = match[2] ? pointerSegments(match[2]).map((s) => (s === "$defs" ? "definitions" : s === "dependentSchemas" ? "dependencies" : s)) : [];
+  return `${SCHEMAS_POINTER}${match[1]}${segments.map((s) => `/${s.replaceAll("~", "~0").replaceAll("/", "~1")}`).join("")}`;
+}
+
+/** `NodeRegisterPayload` + `/properties/build/properties/version` -> `NodeRegisterPayloadBuildVersion`. */
+function titleAt(name: string, path: string): string {
+  const parts = path.split("/").filter((segment, i, all) => segment !== "" && !SCHEMA_MAP_VALUED.has(segment) && !(all[i - 1] && SCHEMA_LIST_VALUED.has(all[i - 1]!)) && !SCHEMA_LIST_VALUED.has(segment));
+  const word = (segment: string) => (segment === "items" ? "Item" : segment === "additionalProperties" ? "Value" : pascalCase(segment.replace(/[^A-Za-z0-9_]/g, "_")));
+  return name + parts.map(word).join("");
+}
+
+function isObject(value: unknown): value is JsonSchema {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}

@@ -1,0 +1,42 @@
+// Modelina (AsyncAPI's own code generator) reads every bundled version's AsyncAPI document,
+// names its TypeScript models after the manifest (no AnonymousSchema_N), and what it
+// writes compiles under tsc --strict.
+import { spawnSync } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { TypeScriptGenerator } from "@asyncapi/modelina";
+import { afterAll, describe, expect, it } from "vitest";
+import { versionAsyncApi } from "../../generator/asyncapi/version-asyncapi.js";
+import { versionsIn } from "../../generator/diff/diff-versions.js";
+import { loadVersion } from "../../generator/load-version.js";
+import { PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
+
+afterAll(removeTempDirs);
+
+const SCHEMAS = join(PROJECT_ROOT, "schemas");
+const TSC = join(PROJECT_ROOT, "node_modules", "typescript", "bin", "tsc");
+
+describe("Modelina on the AsyncAPI document", () => {
+  it.each(["0.0.9", "0.1", "0.2"])("v%s: models named after the manifest, compiling under tsc --strict", async (version) => {
+    expect(await versionsIn(SCHEMAS)).toContain(version);
+    const { model } = await loadVersion(SCHEMAS, `v${version}`, PROJECT_ROOT);
+    const document = await versionAsyncApi(SCHEMAS, version, "json");
+
+    const generator = new TypeScriptGenerator({ modelType: "interface", enumType: "union" });
+    const models = await generator.generateCompleteModels(document, { exportType: "named" });
+    const names = models.map((m) => m.modelName);
+    for (const m of model.messages) expect(names).toEqual(expect.arrayContaining([m.name, m.payloadName]));
+    expect(names.filter((n) => /Anonymous/i.test(n))).toEqual([]);
+
+    const dir = await tempDir("onex-modelina-");
+    for (const m of models) await writeFile(join(dir, `${m.modelName}.ts`), m.result);
+    // Modelina's imports carry no extension, so check them as a bundler would resolve them.
+    const tsc = spawnSync(
+      process.execPath,
+      [TSC, "--noEmit", "--strict", "--target", "es2022", "--module", "esnext", "--moduleResolution", "bundler", ...models.map((m) => join(dir, `${m.modelName}.ts`))],
+      { encoding: "utf8" },
+    );
+    expect(tsc.stdout + tsc.stderr).toBe("");
+    expect(tsc.status).toBe(0);
+  });
+});

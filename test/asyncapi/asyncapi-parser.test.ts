@@ -1,0 +1,133 @@
+// The AsyncAPI document of every bundled version, read by the official @asyncapi/parser with
+// its default rule set (the spec's own rules): no error, no warning. The examples it carries
+// must be messages the generated SDK of that version accepts.
+import { join } from "node:path";
+import { Parser, type AsyncAPIDocumentInterface } from "@asyncapi/parser";
+import { parse as parseYaml } from "yaml";
+import { afterAll, describe, expect, it } from "vitest";
+import { asyncApiDocument, formatAsyncApi } from "../../generator/asyncapi/asyncapi-document.js";
+import { versionAsyncApi } from "../../generator/asyncapi/version-asyncapi.js";
+import { versionsIn } from "../../generator/diff/diff-versions.js";
+import { loadVersion } from "../../generator/load-version.js";
+import * as v0_0_9 from "../../generated/v0.0.9/index.js";
+import * as v0_1 from "../../generated/v0.1/index.js";
+import * as v0_2 from "../../generated/v0.2/index.js";
+import { ErrorCode } from "../../runtime/errors.js";
+import { copySchemas, editFile, PROJECT_ROOT, removeTempDirs } from "../support/temp-schemas.js";
+
+afterAll(removeTempDirs);
+
+const SCHEMAS = join(PROJECT_ROOT, "schemas");
+const SDKS: Record<string, { parseMessage(input: object): { type: string } }> = { "0.0.9": v0_0_9, "0.1": v0_1, "0.2": v0_2 };
+/** @stoplight/types DiagnosticSeverity: 0 error, 1 warning, 2 information, 3 hint. */
+const WARNING = 1;
+/**
+ * The one information-level notice expected: the parser recommends AsyncAPI 3.1.0, and the
+ * document is 3.0.0 on purpose (the version the issue asks for and Modelina reads).
+ */
+const EXPECTED_NOTICES = ["asyncapi-latest-version"];
+
+const versions = await versionsIn(SCHEMAS);
+
+describe("every bundled version", () => {
+  it("is found (a test over no versions would prove nothing)", () => {
+    expect(versions).toEqual(["0.0.9", "0.1", "0.2"]);
+  });
+
+  for (const version of versions) {
+    describe(`v${version}`, async () => {
+      const { model } = await loadVersion(SCHEMAS, `v${version}`, PROJECT_ROOT);
+      const yamlText = await versionAsyncApi(SCHEMAS, version, "yaml");
+      const jsonText = await versionAsyncApi(SCHEMAS, version, "json");
+
+      for (const [format, text] of [["yaml", yamlText], ["json", jsonText]] as const) {
+        it(`parses as ${format} with no error or warning`, async () => {
+          const { document, diagnostics } = await new Parser().parse(text);
+          const problems = diagnostics.filter((d) => d.severity <= WARNING).map((d) => `${d.code} at ${d.path.join("/")}: ${d.message}`);
+          expect(problems).toEqual([]);
+          expect(diagnostics.map((d) => String(d.code)).filter((code) => !EXPECTED_NOTICES.includes(code))).toEqual([]);
+          expect(document).toBeDefined();
+        });
+      }
+
+      it("says the same thing in YAML and JSON", () => {
+        expect(parseYaml(yamlText)).toEqual(JSON.parse(jsonText));
+      });
+
+      it("is byte-for-byte the same on every run", async () => {
+        expect(await versionAsyncApi(SCHEMAS, version, "yaml")).toBe(yamlText);
+        expect(formatAsyncApi(asyncApiDocument(model), "yaml")).toBe(yamlText);
+      });
+
+      it("has a channel per subject template, a message per type, a send and a receive operation", async () => {
+        const { document } = await new Parser().parse(yamlText);
+        const doc = document as AsyncAPIDocumentInterface;
+        expect(doc.version()).toBe("3.0.0");
+        expect(doc.info().version()).toBe(version);
+        for (const entry of model.changelog) expect(doc.info().description()).toContain(entry.change);
+        expect(doc.channels().all().map((c) => c.address())).toEqual(model.subjects.map((s) => s.template));
+        expect(
+          doc
+            .allMessages()
+            .all()
+            .map((m) => m.name())
+            .sort(),
+        ).toEqual(model.messages.map((m) => m.type).sort());
+        expect(doc.operations().all().map((o) => `${o.action()} ${o.channels().all()[0]!.address()}`)).toEqual(
+          model.subjects.flatMap((s) => [`send ${s.template}`, `receive ${s.template}`]),
+        );
+        expect(doc.servers().all()[0]!.protocol()).toBe("nats");
+      });
+
+      it("describes each subject parameter's source field and token encoding", async () => {
+        const { document } = await new Parser().parse(yamlText);
+        const channel = document!.channels().all()[0]!;
+        const zone = channel.parameters().get("zone_id")!;
+        expect(zone.location()).toMatch(/^\$message\.payload#\/(source\/)?zone$/);
+        expect(zone.description()).toContain("`zone.trusted.org` travels as `zone~2Etrusted~2Eorg`");
+        expect(channel.description()).toContain("jetstream.onex.zone.zone~2Etrusted~2Eorg.");
+      });
+
+      it("gives every message its headers, the signature trait and an example the generated SDK accepts", async () => {
+        const { document } = await new Parser().parse(yamlText);
+        for (const message of document!.allMessages().all()) {
+          const headers = message.headers()!.json() as { properties: Record<string, { const?: string }> };
+          expect(Object.keys(headers.properties)).toEqual(["Nats-Msg-Id", "Onex-Type", "Onex-Version"]);
+          expect(headers.properties["Onex-Type"]!.const).toBe(message.name());
+          expect(message.traits().all().map((t) => t.description())[0]).toContain("trust.signature");
+          const [example] = message.examples().all();
+          const payload = example!.payload() as { type: string; id: string };
+          expect(example!.headers()).toMatchObject({ "Nats-Msg-Id": payload.id, "Onex-Type": message.name() });
+          // The generated SDK validates against the JSON Schema 2020-12 originals.
+          expect(SDKS[version]!.parseMessage(payload).type).toBe(message.name());
+        }
+      });
+    });
+  }
+});
+
+describe("schemas AsyncAPI cannot express", () => {
+  it("are refused with ONEX_E_ASYNCAPI_UNSUPPORTED naming the schema and keyword, not dropped", async () => {
+    const { schemas } = await copySchemas();
+    await editFile(join(schemas, "v0.2", "messages", "node-register.yaml"), (text) =>
+      text.replace("  capabilities:\n    type: array\n", "  capabilities:\n    type: array\n    prefixItems: [{ type: string }]\n"),
+    );
+    await expect(versionAsyncApi(schemas, "v0.2", "yaml")).rejects.toMatchObject({
+      code: ErrorCode.AsyncApiUnsupported,
+      message: expect.stringContaining('NodeRegisterPayload/properties/capabilities uses "prefixItems"'),
+    });
+  });
+
+  it("translate dependentRequired to draft-07 dependencies rather than lose it", async () => {
+    const text = await versionAsyncApi(SCHEMAS, "v0.2", "json");
+    const doc = JSON.parse(text) as { components: { schemas: Record<string, Record<string, unknown>> } };
+    expect(doc.components.schemas.ArtifactRequestPayload!.dependencies).toEqual({ name: ["version"], version: ["name"] });
+    expect(text).not.toContain("dependentRequired");
+  });
+});
+
+describe("an unknown version", () => {
+  it("is ONEX_E_UNKNOWN_VERSION naming the known ones", async () => {
+    await expect(versionAsyncApi(SCHEMAS, "v9.9", "yaml")).rejects.toMatchObject({ code: ErrorCode.UnknownVersion, message: expect.stringContaining("v0.0.9, v0.1, v0.2") });
+  });
+});
