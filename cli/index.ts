@@ -9,6 +9,7 @@ import Diff from "./commands/diff.js";
 import DlqList from "./commands/dlq/list.js";
 import DlqReplay from "./commands/dlq/replay.js";
 import DlqShow from "./commands/dlq/show.js";
+import Docs from "./commands/docs.js";
 import Generate from "./commands/generate.js";
 import GrantInspect from "./commands/grant/inspect.js";
 import GrantIssue from "./commands/grant/issue.js";
@@ -40,6 +41,7 @@ export const COMMANDS = {
   "dlq:list": DlqList,
   "dlq:replay": DlqReplay,
   "dlq:show": DlqShow,
+  docs: Docs,
   generate: Generate,
   "grant:inspect": GrantInspect,
   "grant:issue": GrantIssue,

@@ -11,8 +11,12 @@ export const DEFAULT_TEMPLATES = join(PACKAGE_ROOT, "templates");
 
 export type RenderFn = (template: string, view: object) => string;
 
-/** Loads the templates, preferring files in `overrideDir`, and returns a renderer. */
-export async function loadTemplates(names: readonly string[], overrideDir?: string): Promise<RenderFn> {
+/**
+ * Loads the templates, preferring files in `overrideDir`, and returns a renderer. With
+ * `html`, output is HTML-escaped and every template whose file name starts with `_` is also
+ * a partial named after the rest of it (`reference-site/_fields.html.hbs` -> `{{> fields}}`).
+ */
+export async function loadTemplates(names: readonly string[], overrideDir?: string, options: { html?: boolean } = {}): Promise<RenderFn> {
   const hbs = Handlebars.create();
   hbs.registerHelper("json", (value: unknown) => JSON.stringify(value));
   const compiled = new Map<string, HandlebarsTemplateDelegate>();
@@ -21,8 +25,10 @@ export async function loadTemplates(names: readonly string[], overrideDir?: stri
     const file = override && existsSync(override) ? override : join(DEFAULT_TEMPLATES, name);
     const text = await readFile(file, "utf8");
     try {
-      const template = hbs.compile(text, { noEscape: true, strict: true });
+      const template = hbs.compile(text, { noEscape: !options.html, strict: true });
       if (name === "header.hbs") hbs.registerPartial("header", text);
+      const partial = options.html ? /(?:^|\/)_([A-Za-z0-9-]+)\.[^/]*hbs$/.exec(name) : null;
+      if (partial) hbs.registerPartial(partial[1]!, template);
       compiled.set(name, template);
     } catch (cause) {
       throw new OnexError(ErrorCode.TemplateError, `template ${file}: ${(cause as Error).message}`, { file }, { cause });

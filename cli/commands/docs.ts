@@ -1,0 +1,33 @@
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Flags } from "@oclif/core";
+import { writeReferenceSite } from "../../generator/reference-site/build-site.js";
+import { OnexCommand } from "../base-command.js";
+
+export default class Docs extends OnexCommand {
+  static override summary = "Write the protocol reference site (static HTML) for every version.";
+  static override description = [
+    "Writes a self-contained reference site: an index, a page per protocol version (message types with every field, records,",
+    "subjects with a worked example, changelog, the transform from the previous version and the `onex diff` report with its",
+    "verdicts) and a page per message type linking to the same type in other versions, with a search box over types and",
+    "fields. Plain files with relative links: open index.html from disk, no server or network needed. Rendered with the",
+    "Handlebars templates in templates/reference-site/, which --templates overrides file by file. See docs/asyncapi.md.",
+    "",
+    "Exit codes: 0 written; 2 usage; 3 a manifest, schema, transform or template is broken.",
+  ].join("\n");
+  static override examples = ["<%= config.bin %> docs --out site", "<%= config.bin %> docs --out site --templates my-templates"];
+
+  static override flags = {
+    out: Flags.string({ description: "Folder the site is written to.", required: true }),
+    schemas: Flags.string({ description: "Folder with one v<version>/ folder per protocol version.", default: "schemas" }),
+    templates: Flags.string({ description: "Folder whose reference-site/*.hbs templates override the bundled ones." }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Docs);
+    const result = await writeReferenceSite({ schemasDir: flags.schemas, outDir: flags.out, ...(flags.templates ? { templatesDir: flags.templates } : {}) });
+    for (const d of result.differences) this.log(`wrote   ${join(flags.out, d.file)}`);
+    const versions = result.versions.map((v) => `v${v}`).join(", ");
+    this.logToStderr(`reference site for ${versions}: ${result.files.size} files, ${result.differences.length} changed; open ${pathToFileURL(join(flags.out, "index.html")).href}`);
+  }
+}

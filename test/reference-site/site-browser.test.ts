@@ -1,0 +1,179 @@
+// The reference site in a real browser: Debian's chromium (installed by `npm test`'s setup,
+// test/setup/run-tests.sh), driven by puppeteer-core, opens the site from disk. Every page
+// loads with no console error, no failed request and nothing fetched from outside the site;
+// every internal link and anchor resolves; the search box finds a field by name.
+//
+// Output (ignored by git): .tmp/test-output/reference-site/site/ (the site) and
+// .tmp/test-output/reference-site/screenshots/ (index.png, message-v0.2-event.node.register.png,
+// search-fingerprint.png).
+import { existsSync } from "node:fs";
+import { mkdir, readdir, rm, stat } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeReferenceSite } from "../../generator/reference-site/build-site.js";
+import { PROJECT_ROOT } from "../support/temp-schemas.js";
+
+const OUTPUT = join(PROJECT_ROOT, ".tmp", "test-output", "reference-site");
+const SITE = join(OUTPUT, "site");
+const SCREENSHOTS = join(OUTPUT, "screenshots");
+const MESSAGE_PAGE = "v0.2/event.node.register.html";
+
+/** The chromium to drive: $CHROMIUM_PATH, else Debian's. Missing is a failure, never a skip. */
+function chromiumPath(): string {
+  const candidates = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"].filter((p): p is string => !!p);
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) {
+    throw new Error(`chromium not found (looked at ${candidates.join(", ")}); npm test installs Debian's chromium (test/setup/run-tests.sh), or set CHROMIUM_PATH`);
+  }
+  return found;
+}
+
+interface PageReport {
+  file: string;
+  problems: string[];
+  ids: string[];
+  links: string[];
+}
+
+let browser: Browser;
+const reports = new Map<string, PageReport>();
+
+/** Opens a site page and records every console error, page error, failed or outside request. */
+async function openPage(file: string): Promise<{ page: Page; report: PageReport }> {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
+  const report: PageReport = { file, problems: [], ids: [], links: [] };
+  page.on("console", (message) => {
+    if (message.type() === "error" || message.type() === "warn") report.problems.push(`console ${message.type()}: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => report.problems.push(`page error: ${String(error)}`));
+  page.on("requestfailed", (request) => report.problems.push(`request failed: ${request.url()} (${request.failure()?.errorText ?? "?"})`));
+  page.on("request", (request) => {
+    const url = request.url();
+    if (!url.startsWith("data:") && !url.startsWith(pathToFileURL(SITE).href + "/")) report.problems.push(`request outside the site: ${url}`);
+  });
+  const response = await page.goto(pathToFileURL(join(SITE, file)).href, { waitUntil: "load" });
+  if (!response) report.problems.push("no response");
+  return { page, report };
+}
+
+async function htmlFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && e.name.endsWith(".html"))
+    .map((e) => relative(dir, join(e.parentPath, e.name)).split(sep).join("/"))
+    .sort();
+}
+
+beforeAll(async () => {
+  await rm(OUTPUT, { recursive: true, force: true });
+  await mkdir(SCREENSHOTS, { recursive: true });
+  await writeReferenceSite({ schemasDir: join(PROJECT_ROOT, "schemas"), outDir: SITE });
+  browser = await puppeteer.launch({
+    executablePath: chromiumPath(),
+    headless: true,
+    // --no-sandbox: CI runs the tests as root, where chromium's sandbox refuses to start.
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check"],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe("the reference site in chromium, from file://", () => {
+  it("loads every page with no console error, no failed request and nothing from outside the site", async () => {
+    const files = await htmlFiles(SITE);
+    // index + a page per version + a page per message type of each version (6 + 6 + 10).
+    expect(files).toHaveLength(1 + 3 + 22);
+    for (const file of files) {
+      const { page, report } = await openPage(file);
+      const found = await page.evaluate(() => ({
+        ids: [...document.querySelectorAll("[id]")].map((e) => e.id),
+        links: [...document.querySelectorAll("a[href]")].map((a) => (a as HTMLAnchorElement).href),
+        title: document.title,
+        stylesApplied: getComputedStyle(document.querySelector("header.top")!).position,
+        searchReady: Array.isArray((window as unknown as { ONEX_SEARCH_INDEX?: unknown[] }).ONEX_SEARCH_INDEX),
+      }));
+      report.ids = found.ids;
+      report.links = found.links;
+      if (found.title === "") report.problems.push("empty title");
+      if (found.stylesApplied !== "sticky") report.problems.push("stylesheet not applied");
+      if (!found.searchReady) report.problems.push("search index not loaded");
+      reports.set(file, report);
+      await page.close();
+    }
+    expect([...reports.values()].flatMap((r) => r.problems.map((p) => `${r.file}: ${p}`))).toEqual([]);
+  }, 180_000);
+
+  it("resolves every internal link to a file of the site, and every #fragment to an element of its page", () => {
+    expect(reports.size).toBeGreaterThan(0);
+    const broken: string[] = [];
+    let checked = 0;
+    for (const report of reports.values()) {
+      for (const link of report.links) {
+        const url = new URL(link);
+        if (url.protocol !== "file:") {
+          broken.push(`${report.file}: ${link} leaves the site`);
+          continue;
+        }
+        const target = fileURLToPath(url);
+        const targetFile = relative(SITE, target).split(sep).join("/");
+        checked++;
+        if (targetFile.startsWith("..") || !existsSync(target)) {
+          broken.push(`${report.file}: ${link} -> missing ${targetFile}`);
+          continue;
+        }
+        const fragment = decodeURIComponent(url.hash.slice(1));
+        if (fragment === "" || !targetFile.endsWith(".html")) continue;
+        const targetReport = reports.get(targetFile);
+        if (!targetReport?.ids.includes(fragment)) broken.push(`${report.file}: ${link} -> no element #${fragment} in ${targetFile}`);
+      }
+    }
+    expect(broken).toEqual([]);
+    expect(checked).toBeGreaterThan(500);
+  });
+
+  it("links each message type to the same type in the other versions", () => {
+    const register = reports.get("v0.1/event.node.register.html")!;
+    for (const other of ["v0.0.9", "v0.2"]) expect(register.links).toContain(pathToFileURL(join(SITE, other, "event.node.register.html")).href);
+    const stopped = reports.get("v0.2/event.agent.stopped.html")!;
+    expect(stopped.links.some((l) => l.includes("/v0.1/event.agent.stopped.html"))).toBe(false);
+  });
+
+  it("finds a field by name with the search box and goes to its row", async () => {
+    const { page, report } = await openPage("index.html");
+    await page.type("#search", "fingerprint");
+    await page.waitForSelector("#search-results li a");
+    const results = await page.$$eval("#search-results li", (items) => items.map((li) => li.textContent ?? ""));
+    expect(results.some((r) => r.startsWith("payload.build.fingerprint") && r.includes("v0.2") && r.includes("event.node.register"))).toBe(true);
+    expect(results.some((r) => r.startsWith("payload.build_fingerprint") && r.includes("v0.1"))).toBe(true);
+    await page.screenshot({ path: join(SCREENSHOTS, "search-fingerprint.png") });
+
+    const href = await page.$eval("#search-results li a", (a) => (a as HTMLAnchorElement).href);
+    await Promise.all([page.waitForNavigation({ waitUntil: "load" }), page.click("#search-results li a")]);
+    const hash = decodeURIComponent(new URL(href).hash.slice(1));
+    expect(page.url()).toBe(href);
+    const row = await page.evaluate((id) => document.getElementById(id)?.textContent ?? null, hash);
+    expect(row).toContain("fingerprint");
+    expect(report.problems).toEqual([]);
+    await page.close();
+  });
+
+  it("saves readable screenshots of the index and a message page", async () => {
+    for (const [file, name] of [
+      ["index.html", "index.png"],
+      [MESSAGE_PAGE, "message-v0.2-event.node.register.png"],
+    ] as const) {
+      const { page, report } = await openPage(file);
+      const path = join(SCREENSHOTS, name);
+      await page.screenshot({ path, fullPage: true });
+      expect(report.problems).toEqual([]);
+      // A blank or failed render is a few kilobytes; a page of tables is far more.
+      expect((await stat(path)).size).toBeGreaterThan(30_000);
+      await page.close();
+    }
+  }, 60_000);
+});
