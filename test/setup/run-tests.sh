@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (`npm test`): makes sure the servers the integration tests start are
 # installed, builds the package (the CLI tests run the built `onex`), then runs vitest.
-# Each integration test starts its own nats-server / etcd on free loopback ports.
+# Each integration test starts its own nats-server / etcd on free loopback ports. Debian's
+# chromium is the real browser test/reference-site drives (puppeteer-core downloads none).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -10,6 +11,8 @@ command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v jq >/dev/null 2>&1 || need+=(jq)
+# fonts-liberation is only a Recommends of chromium; without a font the screenshots show boxes.
+command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-liberation)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "run-tests: missing ${need[*]}; install them (apt-get install -y ${need[*]}) or run as root" >&2
@@ -20,7 +23,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq >/dev/null
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-for bin in nats-server etcd openssl jq; do
+for bin in nats-server etcd openssl jq chromium; do
   command -v "$bin" >/dev/null 2>&1 || { echo "run-tests: $bin is still missing after install" >&2; exit 1; }
 done
 
