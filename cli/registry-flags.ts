@@ -9,7 +9,10 @@ export const registryFlags = {
 
 /** Opens the registry, runs `fn`, and closes it even when `fn` fails. */
 export async function withRegistry<T>(url: string, fn: (registry: Registry) => Promise<T>): Promise<T> {
-  const registry = await openRegistry(url, { onTampered: (address, error) => process.stderr.write(`warning ${error.code}: ${address}: ${error.message}\n`) });
+  const registry = await openRegistry(url, {
+    onTampered: (address, error) => process.stderr.write(`warning ${error.code}: ${address}: ${error.message}\n`),
+    logger: { warn: (message) => process.stderr.write(`warning ${message}\n`) },
+  });
   try {
     return await fn(registry);
   } finally {

@@ -2,7 +2,7 @@
  * A data-plane peer: one piece server, one voice in the zone's swarm, and the artifacts it
  * publishes, seeds and fetches. What it fetches it serves at once, piece by piece.
  */
-import type { OnexClient } from "../jetstream/client.js";
+import type { ControlPlane } from "../control-plane.js";
 import type { KeyPair, KeyResolver } from "../trust/keys.js";
 import type { TrustPolicy } from "../trust/policy.js";
 import type { TrustLedger } from "../trust/trust-ledger.js";
@@ -15,7 +15,7 @@ import { Swarm, type SwarmMessages } from "./swarm.js";
 
 /** How a peer starts. */
 export interface DataPlanePeerOptions {
-  client: OnexClient;
+  client: ControlPlane;
   messages: SwarmMessages;
   /** Signs descriptors this peer publishes (the client signs its messages with its own identity). */
   key: KeyPair;

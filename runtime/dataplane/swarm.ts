@@ -6,9 +6,8 @@
  * their own (`judgeDescriptor`), because the announcing peer need not be the publisher.
  */
 import { ErrorCode, OnexError } from "../errors.js";
-import type { OnexClient } from "../jetstream/client.js";
 import type { PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
-import type { Subscription } from "../control-plane.js";
+import type { ControlPlane, Subscription } from "../control-plane.js";
 import type { KeyResolver } from "../trust/keys.js";
 import type { TrustPolicy } from "../trust/policy.js";
 import { Bitfield } from "./bitfield.js";
@@ -54,7 +53,7 @@ export interface SwarmMessages {
 
 /** How a peer joins the swarm of its zone. */
 export interface SwarmOptions {
-  client: OnexClient;
+  client: ControlPlane;
   messages: SwarmMessages;
   /** This peer's node id: the source entity of its messages. */
   peerId: string;

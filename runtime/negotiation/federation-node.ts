@@ -9,10 +9,9 @@
  * peers are talked to at all, and what each of them can be sent.
  */
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
-import type { OnexClient } from "../jetstream/client.js";
-import type { PublishOptions, PublishReceipt, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { ControlPlane, PublishOptions, PublishReceipt, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
 import type { ProtocolSdk, PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
-import { subscribeVersioned } from "../jetstream/versioned-subscription.js";
 import { findMigrationPath, type VersionGraph } from "../transform.js";
 import type { Agreement, ProtocolBlock } from "./agreement.js";
 import { negotiate } from "./handshake.js";
@@ -29,7 +28,10 @@ export type SdkMessage<S extends ProtocolSdk> = ReturnType<S["messageClasses"][k
 
 /** What a federation node is made of. */
 export interface FederationNodeOptions<S extends NegotiatingSdk = NegotiatingSdk> {
-  client: OnexClient;
+  /** Publishes and receives this deployment's messages. */
+  client: ControlPlane;
+  /** The NATS connection negotiation request/reply runs on (handshakes and probes are plain NATS, not JetStream). */
+  connection: NatsConnection;
   /** This deployment's name: its negotiation subjects are `onex.negotiate.<name>` and `onex.schemas.<name>`. */
   deployment: string;
   /** The SDK of the version this deployment runs. */
@@ -67,7 +69,7 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
 
   private constructor(options: FederationNodeOptions<S>) {
     this.#options = options;
-    this.#service = serveNegotiation(options.client.nc, {
+    this.#service = serveNegotiation(options.connection, {
       deployment: options.deployment,
       protocol: options.sdk.protocolBlock(),
       indexes: options.indexes,
@@ -84,7 +86,7 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
   static async start<S extends NegotiatingSdk>(options: FederationNodeOptions<S>): Promise<FederationNode<S>> {
     const node = new FederationNode(options);
     // The responder must be registered with the server before a peer's first request.
-    await options.client.nc.flush();
+    await options.connection.flush();
     return node;
   }
 
@@ -112,7 +114,7 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
    */
   async negotiate(peer: string): Promise<Agreement> {
     try {
-      const agreement = await negotiate(this.#options.client.nc, this.#service.offer, peer, { timeoutMs: this.#options.timeoutMs ?? 2_000 });
+      const agreement = await negotiate(this.#options.connection, this.#service.offer, peer, { timeoutMs: this.#options.timeoutMs ?? 2_000 });
       this.#agreements.set(peer, agreement);
       this.#rejections.delete(peer);
       return agreement;
@@ -160,7 +162,7 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
   /** Subscribes to every message type of this node's version, from peers of every version, converted to it. */
   subscribe(options: VersionedSubscribeOptions = {}): Promise<VersionedSubscription<SdkMessage<S>>> {
     // The subscription parses with this node's SDK classes, so its messages are that SDK's.
-    return subscribeVersioned(this.#options.client, { sdk: this.#options.sdk, sources: this.#options.sources, graph: this.#options.graph }, options) as Promise<
+    return this.#options.client.subscribeVersioned({ sdk: this.#options.sdk, sources: this.#options.sources, graph: this.#options.graph }, options) as Promise<
       VersionedSubscription<SdkMessage<S>>
     >;
   }

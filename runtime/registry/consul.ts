@@ -10,6 +10,9 @@
  * A deregistration removes the service before the key; a watcher that sees a key vanish
  * while its service still exists therefore knows the node expired rather than left.
  *
+ * A key held by no session (a store writer's plain KV write) is not alive: reads skip it.
+ * High-water marks are plain KV keys under `<prefix without its last "/">#marks/`.
+ *
  * No Consul agent runs in CI: this adapter is exercised by the conformance suite only when
  * CONSUL_HTTP_ADDR is set (see docs/registry.md).
  */
@@ -19,7 +22,7 @@ import { encodeSubjectToken } from "../subject-token.js";
 import type { CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
 import { parsePathKey, pathKeyOf, pathPrefixOf } from "./store-key.js";
-import type { RegistryStore, StoreChange, StorePrefix, StoredValue } from "./registry.js";
+import type { RegistryStore, StoreChange, StoredMark, StorePrefix, StoredValue } from "./registry.js";
 
 /** Options of the Consul adapter. */
 export interface ConsulStoreOptions {
@@ -104,13 +107,13 @@ class ConsulStore implements RegistryStore {
 
   async get(key: CanonicalAddress): Promise<StoredValue | undefined> {
     const item = await this.#call(() => this.client.kv.get({ key: this.keyOf(key) }) as Promise<KvItem | null>);
-    return item?.Value == null ? undefined : { key, value: item.Value, revision: String(item.ModifyIndex) };
+    return item?.Value == null || !item.Session ? undefined : { key, value: item.Value, revision: String(item.ModifyIndex) };
   }
 
-  async heartbeat(key: CanonicalAddress): Promise<boolean> {
+  async heartbeat(key: CanonicalAddress, revision: string): Promise<boolean> {
     return this.#call(async () => {
       const item = (await this.client.kv.get({ key: this.keyOf(key) })) as KvItem | null;
-      if (item === null || !item.Session) return false;
+      if (item === null || !item.Session || String(item.ModifyIndex) !== revision) return false;
       const renewed = (await this.client.session.renew(item.Session).catch(() => [])) as unknown[];
       if (!Array.isArray(renewed) || renewed.length === 0) return false;
       await this.client.agent.check.pass({ id: `service:${this.serviceIdOf(key)}` }).catch(() => undefined);
@@ -128,6 +131,15 @@ class ConsulStore implements RegistryStore {
       if (item.Session) await this.client.session.destroy(item.Session).catch(() => undefined);
       return true;
     });
+  }
+
+  async getMark(key: CanonicalAddress): Promise<StoredMark | undefined> {
+    const item = await this.#call(() => this.client.kv.get({ key: this.#markKey(key) }) as Promise<KvItem | null>);
+    return item?.Value == null ? undefined : { value: item.Value, revision: String(item.ModifyIndex) };
+  }
+
+  async putMark(key: CanonicalAddress, value: string, expectedRevision: string): Promise<boolean> {
+    return this.#call(async () => (await this.client.kv.set({ key: this.#markKey(key), value, cas: expectedRevision === "" ? 0 : Number(expectedRevision) })) as boolean);
   }
 
   async list(prefix: StorePrefix): Promise<StoredValue[]> {
@@ -167,6 +179,10 @@ class ConsulStore implements RegistryStore {
     // The HTTP client holds no connection to close.
   }
 
+  #markKey(key: CanonicalAddress): string {
+    return pathKeyOf(`${this.prefix.replace(/\/$/, "")}#marks/`, key);
+  }
+
   #scope(prefix: StorePrefix): string {
     return pathPrefixOf(this.prefix, prefix);
   }
@@ -176,7 +192,8 @@ class ConsulStore implements RegistryStore {
     const values: StoredValue[] = [];
     for (const item of list) {
       const key = this.parseKey(item.Key);
-      if (key === undefined || item.Value == null) continue;
+      // Held by no session, it would never lapse: not alive.
+      if (key === undefined || item.Value == null || !item.Session) continue;
       if (prefix.entityType !== undefined && key.entityType !== prefix.entityType) continue;
       values.push({ key, value: item.Value, revision: String(item.ModifyIndex) });
     }

@@ -6,14 +6,21 @@
  *
  * etcd reports a lease expiry and a deliberate delete the same way, so a deregistration
  * writes a short-lived `#departed` marker beside the key in the same transaction; watchers
- * see the marker first and tell the two apart. (`#` never occurs in a token.)
+ * see the marker first and tell the two apart. (`#` never occurs in a token.) Any other
+ * delete — a lapse, a revoked lease, `etcdctl del` — is an expiry.
+ *
+ * A key is alive only while it is attached to a lease granted for at most the registry TTL:
+ * a store writer can put a key with no lease, or with a lease of a day, and neither must
+ * keep a node alive. Such a key is skipped by reads and is an expiry to watchers. A lease's
+ * granted TTL never changes, so it is asked once per lease. High-water marks live under
+ * `<prefix without its last "/">#marks/`, outside the entries' prefix, without a lease.
  */
 import { Etcd3, type IKeyValue } from "etcd3";
 import { ErrorCode, OnexError } from "../errors.js";
 import type { CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
 import { parsePathKey, pathKeyOf, pathPrefixOf } from "./store-key.js";
-import type { RegistryStore, StoreChange, StorePrefix, StoredValue } from "./registry.js";
+import type { RegistryStore, StoreChange, StoredMark, StorePrefix, StoredValue } from "./registry.js";
 
 /** Options of the etcd adapter. */
 export interface EtcdStoreOptions {
@@ -46,6 +53,9 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<Registry
 class EtcdStore implements RegistryStore {
   readonly kind = "etcd";
   readonly #ttlSeconds: number;
+  readonly #markPrefix: string;
+  /** Granted TTL (seconds) per lease id. */
+  readonly #grantedTtl = new Map<string, number>();
 
   constructor(
     readonly client: Etcd3,
@@ -55,6 +65,7 @@ class EtcdStore implements RegistryStore {
   ) {
     // etcd leases count whole seconds; round up so a node is never expired early.
     this.#ttlSeconds = Math.max(1, Math.ceil(ttlMs / 1_000));
+    this.#markPrefix = `${prefix.replace(/\/$/, "")}#marks/`;
   }
 
   async ping(): Promise<void> {
@@ -92,14 +103,16 @@ class EtcdStore implements RegistryStore {
   }
 
   async get(key: CanonicalAddress): Promise<StoredValue | undefined> {
-    const raw = await this.#call(() => this.#raw(this.keyOf(key)));
-    return raw === undefined ? undefined : { key, value: raw.value.toString(), revision: raw.mod_revision };
-  }
-
-  async heartbeat(key: CanonicalAddress): Promise<boolean> {
     return this.#call(async () => {
       const raw = await this.#raw(this.keyOf(key));
-      if (raw === undefined || raw.lease === "0") return false;
+      return raw !== undefined && (await this.#alive(raw)) ? { key, value: raw.value.toString(), revision: raw.mod_revision } : undefined;
+    });
+  }
+
+  async heartbeat(key: CanonicalAddress, revision: string): Promise<boolean> {
+    return this.#call(async () => {
+      const raw = await this.#raw(this.keyOf(key));
+      if (raw === undefined || raw.mod_revision !== revision || !(await this.#alive(raw))) return false;
       const stream = await this.client.leaseClient.leaseKeepAlive({ deadline: Date.now() + this.callTimeoutMs });
       try {
         const response = await new Promise<{ TTL: string }>((resolve, reject) => {
@@ -111,6 +124,19 @@ class EtcdStore implements RegistryStore {
       } finally {
         stream.end();
       }
+    });
+  }
+
+  async getMark(key: CanonicalAddress): Promise<StoredMark | undefined> {
+    const raw = await this.#call(() => this.#raw(pathKeyOf(this.#markPrefix, key)));
+    return raw === undefined ? undefined : { value: raw.value.toString(), revision: raw.mod_revision };
+  }
+
+  async putMark(key: CanonicalAddress, value: string, expectedRevision: string): Promise<boolean> {
+    const k = pathKeyOf(this.#markPrefix, key);
+    return this.#call(async () => {
+      const result = await this.client.if(k, "Mod", "==", expectedRevision === "" ? 0 : expectedRevision).then(this.client.put(k).value(value)).commit();
+      return result.succeeded;
     });
   }
 
@@ -131,26 +157,43 @@ class EtcdStore implements RegistryStore {
   }
 
   async list(prefix: StorePrefix): Promise<StoredValue[]> {
-    const kvs = await this.#call(() => this.client.getAll().prefix(this.#scope(prefix)).exec());
-    const values: StoredValue[] = [];
-    for (const kv of kvs.kvs) {
-      const key = this.parseKey(kv.key.toString());
-      if (key !== undefined && this.#inScope(key, prefix)) values.push({ key, value: kv.value.toString(), revision: kv.mod_revision });
-    }
-    return values;
+    return this.#call(async () => {
+      const kvs = await this.client.getAll().prefix(this.#scope(prefix)).exec();
+      const values: StoredValue[] = [];
+      for (const kv of kvs.kvs) {
+        const key = this.parseKey(kv.key.toString());
+        if (key !== undefined && this.#inScope(key, prefix) && (await this.#alive(kv))) values.push({ key, value: kv.value.toString(), revision: kv.mod_revision });
+      }
+      return values;
+    });
   }
 
   watch(prefix: StorePrefix, signal: AbortSignal): AsyncIterable<StoreChange> {
     const queue = new ChangeQueue<StoreChange>(signal);
     const scope = this.#scope(prefix);
     const departed = new Set<string>();
+    // Keys reported alive, so that one losing its lease (or put without one) is an expiry exactly once.
+    const alive = new Set<string>();
+    // Lease lookups are asynchronous; one chain keeps the changes in the order etcd sent them.
+    let chain = Promise.resolve();
+    const onPut = (kv: IKeyValue, initial: boolean) => {
+      const raw = kv.key.toString();
+      const key = this.parseKey(raw);
+      if (key === undefined || !this.#inScope(key, prefix)) return;
+      chain = chain.then(async () => {
+        const live = await this.#alive(kv).catch(() => false);
+        if (live) {
+          alive.add(raw);
+          queue.push({ op: "put", stored: { key, value: kv.value.toString(), revision: kv.mod_revision }, initial });
+        } else if (alive.delete(raw)) {
+          queue.push({ op: "delete", key, reason: "expired" });
+        }
+      });
+    };
     const start = async () => {
       // Snapshot, then watch from the next revision: nothing between the two is missed.
       const snapshot = await this.client.getAll().prefix(scope).exec();
-      for (const kv of snapshot.kvs) {
-        const key = this.parseKey(kv.key.toString());
-        if (key !== undefined && this.#inScope(key, prefix)) queue.push({ op: "put", stored: { key, value: kv.value.toString(), revision: kv.mod_revision }, initial: true });
-      }
+      for (const kv of snapshot.kvs) onPut(kv, true);
       const watcher = await this.client
         .watch()
         .prefix(scope)
@@ -163,15 +206,18 @@ class EtcdStore implements RegistryStore {
           departed.add(raw.slice(0, -DEPARTED.length));
           return;
         }
-        const key = this.parseKey(raw);
-        if (key !== undefined && this.#inScope(key, prefix)) queue.push({ op: "put", stored: { key, value: kv.value.toString(), revision: kv.mod_revision }, initial: false });
+        onPut(kv, false);
       });
       watcher.on("delete", (kv: IKeyValue) => {
         const raw = kv.key.toString();
         const key = this.parseKey(raw);
         if (key === undefined || !this.#inScope(key, prefix)) return;
-        const reason = departed.delete(raw) ? "deregistered" : "expired";
-        queue.push({ op: "delete", key, reason });
+        chain = chain.then(() => {
+          const wasAlive = alive.delete(raw);
+          const reason = departed.delete(raw) ? "deregistered" : "expired";
+          // A key that was never alive here (put without a lease) leaves no one to tell.
+          if (wasAlive) queue.push({ op: "delete", key, reason });
+        });
       });
       const stop = () => void watcher.cancel().catch(() => undefined);
       if (signal.aborted) stop();
@@ -194,6 +240,22 @@ class EtcdStore implements RegistryStore {
 
   async close(): Promise<void> {
     this.client.close();
+  }
+
+  /** Whether the key hangs on a lease granted for at most the registry TTL (etcd deletes it when that lapses). */
+  async #alive(kv: IKeyValue): Promise<boolean> {
+    if (kv.lease === "0" || kv.lease === "") return false;
+    let granted = this.#grantedTtl.get(kv.lease);
+    if (granted === undefined) {
+      const answer = await this.client.leaseClient.leaseTimeToLive({ ID: kv.lease, keys: false });
+      // TTL -1: the lease is gone, and etcd is about to delete the key (or a writer reused a dead id).
+      if (Number(answer.TTL) < 0) return false;
+      granted = Number(answer.grantedTTL);
+      // Bounded: a long-lived watcher sees a new lease per registration.
+      if (this.#grantedTtl.size >= 10_000) this.#grantedTtl.clear();
+      this.#grantedTtl.set(kv.lease, granted);
+    }
+    return granted > 0 && granted <= this.#ttlSeconds;
   }
 
   async #raw(k: string): Promise<IKeyValue | undefined> {

@@ -4,12 +4,12 @@
  * and `event.node.register` when a node joins — published by a control-plane client that
  * signs with the watcher's own key, so receivers know which watcher saw it.
  *
- * Publishing is injected (`announce`), not done here: the JetStream client owns the control
- * plane and signs what it publishes, and a deployment wires
- * `announce: (m) => controlPlane.publish(m)` with a client whose identity is the watcher's key. Message classes
- * are injected too (`messages: v0_1` from the generated SDK), because the runtime never
- * imports generated code.
+ * It publishes through the control plane it is given (`client`), which signs what it
+ * publishes: a deployment passes a client whose identity is the watcher's key. Message
+ * classes are injected too (`messages: v0_1` from the generated SDK), because the runtime
+ * never imports generated code.
  */
+import type { ControlPlane } from "../control-plane.js";
 import type { PublishableMessage } from "../protocol-sdk.js";
 import type { KeyPair } from "../trust/keys.js";
 import { parseAddress } from "./address.js";
@@ -34,13 +34,13 @@ export interface HealthWatcherOptions {
   /** The zone whose nodes it watches (default: its own). */
   zone?: string;
   messages: ControlPlaneMessages;
-  /** Signs and puts a message on the control plane, e.g. `(m) => controlPlane.publish(m)`. */
-  announce(message: PublishableMessage): Promise<unknown> | void;
+  /** Signs and publishes the announcements (a client whose identity is `key`). */
+  client: ControlPlane;
   /** `trust.level` of announcements (default `verified`). */
   level?: Trust["level"];
   /** How long an announcement's trust is valid (default 5 minutes). */
   trustTtlMs?: number;
-  /** Told when `announce` fails; the announcement is not retried (default: console.warn). */
+  /** Told when publishing fails (after the client's own retries); the announcement is dropped (default: console.warn). */
   onError?(error: unknown, message: PublishableMessage): void;
 }
 
@@ -107,7 +107,7 @@ export class HealthWatcher {
 
   async #send(message: PublishableMessage): Promise<void> {
     try {
-      await this.#options.announce(message);
+      await this.#options.client.publish(message);
     } catch (error) {
       if (this.#options.onError) this.#options.onError(error, message);
       else console.warn(`onex registry: announcing ${message.type} failed: ${(error as Error).message}`);

@@ -7,8 +7,14 @@
  * a message, so KV watchers never hear of an expiry. The adapter therefore tracks each
  * key's last write time (the server's timestamp) and reports a key as expired once its TTL
  * passes without a new write; the server's max age then removes it for good. A heartbeat
- * rewrites the entry with a compare-and-set on its revision, so it can never resurrect an
- * entry that was deregistered in between.
+ * rewrites the entry with a compare-and-set on the revision the trust layer verified, so it
+ * can neither resurrect an entry deregistered in between nor refresh bytes someone else wrote.
+ * Liveness is computed from the server's timestamp of the last write, which no client sets,
+ * so it never rests on the bucket's configuration.
+ *
+ * A deregistration purges the key; any other removal (a plain KV delete) is reported as an
+ * expiry, as etcd reports a delete without its departure marker. High-water marks live in a
+ * second bucket, `<bucket>_marks`, without a max age.
  */
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -16,7 +22,7 @@ import { ErrorCode, OnexError } from "../errors.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { EntityType, type CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
-import type { RegistryStore, StoreChange, StorePrefix, StoredValue } from "./registry.js";
+import type { RegistryStore, StoreChange, StoredMark, StorePrefix, StoredValue } from "./registry.js";
 
 /** Options of the NATS KV adapter. */
 export interface NatsKvStoreOptions {
@@ -24,8 +30,10 @@ export interface NatsKvStoreOptions {
   servers: string[];
   /** KV bucket (default `onex_registry`). */
   bucket?: string;
-  /** TTL of a new bucket; an existing bucket keeps its own max age. */
+  /** TTL of a new bucket. An existing bucket keeps its own max age, and a differing `ttlMs` is refused when `ttlGiven`. */
   ttlMs: number;
+  /** The TTL was asked for (`?ttl=`), not defaulted: an existing bucket with another max age is then ONEX_E_REGISTRY_URL. */
+  ttlGiven?: boolean;
   /** How long to wait for the first connection (default 5 s). */
   connectTimeoutMs?: number;
 }
@@ -44,21 +52,33 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
   const bucket = options.bucket ?? "onex_registry";
   try {
     const kvm = new Kvm(nc);
-    let kv: KV;
-    try {
-      kv = await kvm.open(bucket, { bindOnly: true });
-      await kv.status();
-    } catch {
-      kv = await kvm.create(bucket, { ttl: options.ttlMs, history: 1 });
-    }
+    const kv = await openBucket(kvm, bucket, { ttl: options.ttlMs, history: 1 });
     const status = await kv.status();
-    // An existing bucket's max age is the TTL that actually applies.
+    // An existing bucket's max age is the TTL that actually applies; asking for another one is an error, not a silent no-op.
+    if (status.ttl > 0 && status.ttl !== options.ttlMs && options.ttlGiven) {
+      throw new OnexError(
+        ErrorCode.RegistryUrl,
+        `the KV bucket ${bucket} exists with a max age of ${status.ttl} ms, but the URL asks for ttl=${options.ttlMs} ms; drop ?ttl= to use the bucket's, or use another bucket`,
+        { bucket, bucketTtlMs: status.ttl, ttlMs: options.ttlMs },
+      );
+    }
     const ttlMs = status.ttl > 0 ? status.ttl : options.ttlMs;
-    return new NatsKvStore(nc, kv, ttlMs);
+    const marks = await openBucket(kvm, `${bucket}_marks`, { history: 1 });
+    return new NatsKvStore(nc, kv, marks, ttlMs);
   } catch (cause) {
     await nc.close().catch(() => undefined);
     if (cause instanceof OnexError) throw cause;
     throw new OnexError(ErrorCode.RegistryUnavailable, `cannot open the KV bucket ${bucket} (is JetStream enabled?): ${(cause as Error).message}`, { bucket }, { cause });
+  }
+}
+
+async function openBucket(kvm: Kvm, name: string, config: { ttl?: number; history: number }): Promise<KV> {
+  try {
+    const kv = await kvm.open(name, { bindOnly: true });
+    await kv.status();
+    return kv;
+  } catch {
+    return kvm.create(name, config);
   }
 }
 
@@ -96,6 +116,7 @@ class NatsKvStore implements RegistryStore {
   constructor(
     readonly nc: NatsConnection,
     readonly kv: KV,
+    readonly marks: KV,
     readonly ttlMs: number,
   ) {}
 
@@ -125,19 +146,18 @@ class NatsKvStore implements RegistryStore {
     return { key, value: raw.string(), revision: String(raw.revision), updatedAt: raw.created };
   }
 
-  async heartbeat(key: CanonicalAddress): Promise<boolean> {
+  async heartbeat(key: CanonicalAddress, revision: string): Promise<boolean> {
     const k = natsKvKey(key);
     return this.#call(async () => {
       const raw = await this.kv.get(k);
-      if (raw === null || raw.operation !== "PUT" || this.#stale(raw)) return false;
+      if (raw === null || raw.operation !== "PUT" || this.#stale(raw) || String(raw.revision) !== revision) return false;
       try {
         await this.kv.update(k, raw.value, raw.revision);
         return true;
       } catch (error) {
-        if (!isCasConflict(error)) throw error;
-        // Someone wrote in between (a re-registration or a deregistration): alive only if it is still there.
-        const now = await this.kv.get(k);
-        return now !== null && now.operation === "PUT" && !this.#stale(now);
+        // Someone wrote in between (a re-registration, a deregistration, a store writer): the caller reads again.
+        if (isCasConflict(error)) return false;
+        throw error;
       }
     });
   }
@@ -147,17 +167,38 @@ class NatsKvStore implements RegistryStore {
     return this.#call(async () => {
       const raw = await this.kv.get(k);
       if (raw === null || raw.operation !== "PUT") return false;
-      await this.kv.delete(k);
+      // A purge, not a delete: watchers tell a deregistration from any other removal by it.
+      await this.kv.purge(k);
       return !this.#stale(raw);
+    });
+  }
+
+  async getMark(key: CanonicalAddress): Promise<StoredMark | undefined> {
+    const raw = await this.#call(() => this.marks.get(natsKvKey(key)));
+    return raw === null || raw.operation !== "PUT" ? undefined : { value: raw.string(), revision: String(raw.revision) };
+  }
+
+  async putMark(key: CanonicalAddress, value: string, expectedRevision: string): Promise<boolean> {
+    const k = natsKvKey(key);
+    return this.#call(async () => {
+      try {
+        if (expectedRevision === "") await this.marks.create(k, value);
+        else await this.marks.update(k, value, Number(expectedRevision));
+        return true;
+      } catch (error) {
+        if (isCasConflict(error)) return false;
+        throw error;
+      }
     });
   }
 
   async list(prefix: StorePrefix): Promise<StoredValue[]> {
     return this.#call(async () => {
-      const keys: string[] = [];
-      for await (const k of await this.kv.keys(filterOf(prefix))) keys.push(k);
+      // A key written while the listing runs (a heartbeat) can be listed twice.
+      const keys = new Set<string>();
+      for await (const k of await this.kv.keys(filterOf(prefix))) keys.add(k);
       const values = await Promise.all(
-        keys.map(async (k) => {
+        [...keys].map(async (k) => {
           const key = parseNatsKvKey(k);
           return key === undefined ? undefined : this.get(key);
         }),
@@ -227,7 +268,7 @@ class NatsKvStore implements RegistryStore {
     if (key === undefined) return;
     if (entry.operation !== "PUT") {
       live.delete(entry.key);
-      queue.push({ op: "delete", key, reason: "deregistered" });
+      queue.push({ op: "delete", key, reason: entry.operation === "PURGE" ? "deregistered" : "expired" });
       return;
     }
     if (this.#stale(entry)) return;

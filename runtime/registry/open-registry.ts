@@ -61,7 +61,7 @@ export async function openStore(parsed: RegistryUrl): Promise<RegistryStore> {
   switch (parsed.scheme) {
     case "nats": {
       const { openNatsKvStore } = await import("./nats-kv.js");
-      return openNatsKvStore({ servers: parsed.hosts.map((h) => `nats://${h}`), bucket: parsed.params.get("bucket") ?? "onex_registry", ttlMs: parsed.ttlMs });
+      return openNatsKvStore({ servers: parsed.hosts.map((h) => `nats://${h}`), bucket: parsed.params.get("bucket") ?? "onex_registry", ttlMs: parsed.ttlMs, ttlGiven: parsed.params.has("ttl") });
     }
     case "etcd": {
       const { openEtcdStore } = await import("./etcd.js");

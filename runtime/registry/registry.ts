@@ -46,9 +46,9 @@ export interface RegistryFilter {
 export type RegistryChange =
   | { kind: "registered"; address: string; entry: ResolvedEntry; initial: boolean }
   | { kind: "deregistered"; address: string; last?: ResolvedEntry }
-  /** The entry's TTL lapsed without a heartbeat: the node is presumed dead. */
+  /** The entry stopped being alive without a deregistration (TTL lapsed, removed or stripped of its TTL inside the store): the node is presumed dead. */
   | { kind: "expired"; address: string; last?: ResolvedEntry }
-  /** A stored entry no longer verifies; it is not trusted and not listed. */
+  /** A stored entry no longer verifies, or is older than one already seen there (a replay); it is not trusted and not listed. */
   | { kind: "tampered"; address: string; error: OnexError };
 
 /** Options of `watch`. */
@@ -70,13 +70,18 @@ export interface Registry {
    * address) and stores it with a fresh TTL; returns it as `resolve` would.
    */
   register(entry: RegistryEntryRecord, identity: NodeIdentityRecord): Promise<ResolvedEntry>;
-  /** Reads and re-verifies the entry at a canonical address; ONEX_E_NOT_FOUND or ONEX_E_ENTRY_TAMPERED. */
+  /** Reads and re-verifies the entry at a canonical address, freshness included; ONEX_E_NOT_FOUND or ONEX_E_ENTRY_TAMPERED. */
   resolve(address: string): Promise<ResolvedEntry>;
   /** Live, verified entries matching the filter, sorted by address; tampered ones are reported, not returned. */
   list(filter?: RegistryFilter): Promise<ResolvedEntry[]>;
   /** Changes matching the filter, as an async iterator; resumes across server restarts. */
   watch(filter?: RegistryFilter, options?: WatchOptions): AsyncIterableIterator<RegistryChange>;
-  /** Renews the entry's TTL; ONEX_E_NOT_FOUND when it already lapsed (the node must register again). */
+  /**
+   * Renews the entry's TTL after verifying the stored entry, as every read does. When the
+   * stored entry is not the one this registry registered (tampered, replayed, another
+   * writer's), registers that one again; without such a registration it throws
+   * ONEX_E_ENTRY_TAMPERED. ONEX_E_NOT_FOUND when the entry already lapsed (register again).
+   */
   heartbeat(address: string): Promise<void>;
   /** Removes the entry; false when there was none. */
   deregister(address: string): Promise<boolean>;
@@ -96,9 +101,9 @@ export interface RegistryOptions {
   zoneMatch?: PolicyMode;
   /** Entries signed longer ago than this are refused and, when read, treated as tampered. */
   maxEntryAgeMs?: number;
-  /** Told about every stored entry that fails re-verification (default: console.warn). */
+  /** Told about every stored entry that fails re-verification or freshness (default: console.warn). */
   onTampered?: (address: string, error: OnexError) => void;
-  /** Where advisory zone failures are logged (default: console). */
+  /** Where advisory zone failures and heartbeat repairs are logged (default: console). */
   logger?: { warn(message: string, details?: Record<string, unknown>): void };
 }
 
@@ -121,7 +126,21 @@ export interface StorePrefix {
   entityType?: EntityType;
 }
 
-/** What an adapter implements: keyed storage with TTLs and change feeds, nothing about trust. */
+/** The address's high-water mark as stored: the newest registration ever accepted there. */
+export interface StoredMark {
+  value: string;
+  revision: string;
+}
+
+/**
+ * What an adapter implements: keyed storage with TTLs and change feeds, nothing about trust.
+ *
+ * Liveness is the adapter's: an entry is alive only while the TTL the adapter attached to it
+ * runs (a NATS KV write's server timestamp, an etcd lease of at most the TTL, a Consul
+ * session). A value a store writer put without that (an etcd key with no lease or a longer
+ * one, a Consul key held by no session) is not alive: `get` and `list` skip it and `watch`
+ * treats it as gone.
+ */
 export interface RegistryStore {
   readonly kind: string;
   readonly ttlMs: number;
@@ -129,13 +148,17 @@ export interface RegistryStore {
   put(key: CanonicalAddress, value: string, expectedRevision?: string): Promise<boolean>;
   /** The live value at `key`, if any. */
   get(key: CanonicalAddress): Promise<StoredValue | undefined>;
-  /** Renews the TTL; false when the key is gone. */
-  heartbeat(key: CanonicalAddress): Promise<boolean>;
-  /** Deletes the key; false when there was none. */
+  /** Renews the TTL of exactly the value stored at `revision`; false when the key is gone or holds another revision. */
+  heartbeat(key: CanonicalAddress, revision: string): Promise<boolean>;
+  /** Deletes the key as a deregistration (watchers see `deregistered`); false when there was none. Any other removal is `expired`. */
   delete(key: CanonicalAddress): Promise<boolean>;
   /** Live values under the prefix. */
   list(prefix: StorePrefix): Promise<StoredValue[]>;
   /** Current values (`initial: true`), then changes, until `signal` aborts; survives reconnects. */
   watch(prefix: StorePrefix, signal: AbortSignal): AsyncIterable<StoreChange>;
+  /** The address's high-water mark: kept without a TTL, beside the entries, so it outlives lapses and deregistrations. */
+  getMark(key: CanonicalAddress): Promise<StoredMark | undefined>;
+  /** Writes the high-water mark; compare-and-set on `expectedRevision` ("" = must not exist). False when the revision moved. */
+  putMark(key: CanonicalAddress, value: string, expectedRevision: string): Promise<boolean>;
   close(): Promise<void>;
 }

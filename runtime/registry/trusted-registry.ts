@@ -5,6 +5,13 @@
  * address it asked for names that id, and verifies the entry's signature with the
  * identity's key. Whoever can write to the store can delete entries, but cannot forge or
  * alter one without that showing up as ONEX_E_ENTRY_TAMPERED.
+ *
+ * A valid entry signed earlier can still be written back (a replay), so every read also
+ * checks freshness: an entry older than the newest this registry has seen at the address,
+ * or than the address's high-water mark (the newest registration, kept by the store without
+ * a TTL and verified like an entry), is ONEX_E_ENTRY_TAMPERED with cause ONEX_E_REPLAY.
+ * `register` writes the mark before the entry, so a watcher that sees an entry finds its
+ * mark already there, and an entry with no mark was not written by `register`.
  */
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import type { PublicKey } from "../trust/keys.js";
@@ -28,11 +35,23 @@ interface StoredRegistration {
   identity: NodeIdentityRecord;
 }
 
+/** The newest registration seen at an address. */
+interface Newest {
+  at: number;
+  signature: string;
+}
+
+const HEARTBEAT_ATTEMPTS = 3;
+
 /** A Registry that verifies on the way in and on the way out, over an adapter's store. */
 export class TrustedRegistry implements Registry {
   readonly #store: RegistryStore;
   readonly #options: RegistryOptions;
   readonly #watches = new Set<AbortController>();
+  /** The newest verified registration seen per address, by any read or write of this registry. */
+  readonly #newest = new Map<string, Newest>();
+  /** What this registry registered, per address: what a heartbeat keeps alive and repairs. */
+  readonly #own = new Map<string, { entry: RegistryEntryRecord; identity: NodeIdentityRecord }>();
 
   constructor(store: RegistryStore, options: RegistryOptions = {}) {
     this.#store = store;
@@ -52,19 +71,22 @@ export class TrustedRegistry implements Registry {
     const parts = checked.parts;
     this.#checkZone(entry.zone);
     const value = JSON.stringify({ format: STORED_FORMAT, entry, identity } satisfies StoredRegistration);
+    const at = Date.parse(entry.registered_at);
+    // A replayed registration must not roll an address back: refuse anything older than what this
+    // registry saw there, than the stored mark, or than the stored entry.
+    const seen = this.#newest.get(entry.address);
+    if (seen !== undefined && seen.at > at) throw this.#replay(entry.address, new Date(seen.at).toISOString(), entry.registered_at);
+    await this.#raiseMark(parts, entry, value);
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const current = await this.#store.get(parts);
       if (current !== undefined) {
-        const previous = this.#tryDecode(current);
-        // Refuse an older signed entry over a newer one: a replayed registration could otherwise roll back an address change.
-        if (previous !== undefined && Date.parse(previous.entry.registered_at) > Date.parse(entry.registered_at)) {
-          throw new OnexError(ErrorCode.Replay, `the registry holds a newer entry for ${entry.address} (registered ${previous.entry.registered_at}) than this one (${entry.registered_at})`, {
-            address: entry.address,
-          });
-        }
+        const previous = this.#tryVerify(current);
+        if (previous !== undefined && Date.parse(previous.entry.registered_at) > at) throw this.#replay(entry.address, previous.entry.registered_at, entry.registered_at);
       }
       if (await this.#store.put(parts, value, current?.revision ?? "")) {
         const stored = await this.#store.get(parts);
+        this.#own.set(entry.address, { entry, identity });
+        this.#see(entry);
         return { ...checked, revision: stored?.revision ?? "", ...(stored?.updatedAt ? { heartbeatAt: stored.updatedAt } : {}) };
       }
     }
@@ -75,14 +97,14 @@ export class TrustedRegistry implements Registry {
     const parts = parseAddress(address);
     const stored = await this.#store.get(parts);
     if (stored === undefined) throw new OnexError(ErrorCode.NotFound, `no live registry entry at ${address}`, { address });
-    return this.#decode(stored);
+    return this.#read(stored);
   }
 
   async list(filter: RegistryFilter = {}): Promise<ResolvedEntry[]> {
     const stored = await this.#store.list({ ...(filter.zone ? { zone: filter.zone } : {}), ...(filter.entityType ? { entityType: filter.entityType } : {}) });
     const entries: ResolvedEntry[] = [];
     for (const value of stored) {
-      const resolved = this.#decodeOrReport(value);
+      const resolved = await this.#readOrReport(value);
       if (resolved !== undefined && matches(resolved, filter)) entries.push(resolved);
     }
     return entries.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
@@ -115,12 +137,37 @@ export class TrustedRegistry implements Registry {
 
   async heartbeat(address: string): Promise<void> {
     const parts = parseAddress(address);
-    if (!(await this.#store.heartbeat(parts))) {
-      throw new OnexError(ErrorCode.NotFound, `no live registry entry at ${address} to heartbeat; its TTL lapsed or it was deregistered, so register again`, { address });
+    for (let attempt = 0; attempt < HEARTBEAT_ATTEMPTS; attempt++) {
+      const stored = await this.#store.get(parts);
+      if (stored === undefined) {
+        throw new OnexError(ErrorCode.NotFound, `no live registry entry at ${address} to heartbeat; its TTL lapsed or it was deregistered, so register again`, { address });
+      }
+      const own = this.#own.get(address);
+      let resolved: ResolvedEntry;
+      try {
+        resolved = await this.#read(stored);
+      } catch (error) {
+        if (!isOnexError(error, ErrorCode.EntryTampered)) throw error;
+        // Refreshing it would keep a forged or replayed entry alive under this node's name.
+        if (own === undefined) throw error;
+        this.#logger.warn(`onex registry: the stored entry at ${address} is not this node's (${error.message}); registering it again`, { address });
+        await this.register(own.entry, own.identity);
+        return;
+      }
+      if (own !== undefined && resolved.entry.signature !== own.entry.signature) {
+        // Verified, fresh, and not ours: the node registered a newer entry elsewhere, which this one must not overwrite.
+        throw new OnexError(ErrorCode.Replay, `the registry holds a newer entry for ${address} (registered ${resolved.entry.registered_at}) than the one this process registered (${own.entry.registered_at}); another instance of the node registered since`, {
+          address,
+        });
+      }
+      // Only the revision just verified is refreshed: bytes written in between are read and verified again.
+      if (await this.#store.heartbeat(parts, stored.revision)) return;
     }
+    throw new OnexError(ErrorCode.RegistryUnavailable, `the entry at ${address} kept changing while it was heart-beaten; try again`, { address });
   }
 
   async deregister(address: string): Promise<boolean> {
+    this.#own.delete(address);
     return this.#store.delete(parseAddress(address));
   }
 
@@ -135,13 +182,14 @@ export class TrustedRegistry implements Registry {
   }
 
   async *#changes(source: AsyncIterable<StoreChange>, filter: RegistryFilter, options: WatchOptions): AsyncGenerator<RegistryChange> {
-    // The last verified entry per address: heartbeats that rewrite the same entry are not changes,
-    // and an expiry carries the entry that lapsed so a health watcher can say which node died.
-    const last = new Map<string, ResolvedEntry>();
+    // The last verified entry per address (and its stored bytes): heartbeats that rewrite the same
+    // bytes are not changes, and an expiry carries the entry that lapsed so a health watcher can
+    // say which node died.
+    const last = new Map<string, { resolved: ResolvedEntry; bytes: string }>();
     for await (const change of source) {
       if (change.op === "delete") {
         const address = buildAddress(change.key);
-        const previous = last.get(address);
+        const previous = last.get(address)?.resolved;
         last.delete(address);
         if (previous === undefined && !sameScope(change.key, filter)) continue;
         if (previous !== undefined && !matches(previous, filter)) continue;
@@ -149,9 +197,11 @@ export class TrustedRegistry implements Registry {
         continue;
       }
       const address = buildAddress(change.stored.key);
+      const known = last.get(address);
+      if (known !== undefined && change.stored.value === known.bytes) continue;
       let resolved: ResolvedEntry;
       try {
-        resolved = this.#decode(change.stored);
+        resolved = await this.#read(change.stored);
       } catch (error) {
         if (!isOnexError(error, ErrorCode.EntryTampered)) throw error;
         last.delete(address);
@@ -159,9 +209,8 @@ export class TrustedRegistry implements Registry {
         yield { kind: "tampered", address, error };
         continue;
       }
-      const previous = last.get(address);
-      last.set(address, resolved);
-      if (previous?.entry.signature === resolved.entry.signature) continue;
+      last.set(address, { resolved, bytes: change.stored.value });
+      if (known?.resolved.entry.signature === resolved.entry.signature) continue;
       if (!matches(resolved, filter)) continue;
       if (change.initial && options.updatesOnly) continue;
       yield { kind: "registered", address, entry: resolved, initial: change.initial };
@@ -187,10 +236,83 @@ export class TrustedRegistry implements Registry {
     if (mode === PolicyMode.Off) return;
     const message = `this registry serves zones ${zones.join(", ")}, not ${zone}`;
     if (mode === PolicyMode.Strict) throw new OnexError(ErrorCode.ZoneMismatch, message, { zone, zones: [...zones], policy: "zone_match" });
-    (this.#options.logger ?? console).warn(`onex registry: zone_match (advisory) ${ErrorCode.ZoneMismatch}: ${message}`, { zone });
+    this.#logger.warn(`onex registry: zone_match (advisory) ${ErrorCode.ZoneMismatch}: ${message}`, { zone });
   }
 
-  /** Re-verifies a stored value; anything that fails is ONEX_E_ENTRY_TAMPERED, with the failing check as the cause. */
+  get #logger(): { warn(message: string, details?: Record<string, unknown>): void } {
+    return this.#options.logger ?? console;
+  }
+
+  /**
+   * Verifies a stored value and its freshness: the newest entry this registry saw at the
+   * address and the address's high-water mark must not be newer. Anything that fails is
+   * ONEX_E_ENTRY_TAMPERED, with the failing check as the cause (ONEX_E_REPLAY for a stale entry).
+   */
+  async #read(stored: StoredValue, rereadOnce = true): Promise<ResolvedEntry> {
+    const resolved = this.#decode(stored);
+    const { address, entry } = resolved;
+    const at = Date.parse(entry.registered_at);
+    const seen = this.#newest.get(address);
+    if (seen !== undefined && seen.at > at) throw this.#stale(address, entry.registered_at, `this registry already saw an entry there registered ${new Date(seen.at).toISOString()}`);
+    const mark = await this.#markOf(resolved.parts, address);
+    if (mark === undefined) throw this.#stale(address, entry.registered_at, "the address has no high-water mark that verifies, so the entry was not stored by register");
+    if (Date.parse(mark.registered_at) > at) {
+      // register writes the mark first: the entry may be changing right now, so look once more.
+      const again = rereadOnce ? await this.#store.get(resolved.parts) : undefined;
+      if (again !== undefined && again.revision !== stored.revision) return this.#read(again, false);
+      throw this.#stale(address, entry.registered_at, `the address's high-water mark is an entry registered ${mark.registered_at}`);
+    }
+    this.#see(entry);
+    return resolved;
+  }
+
+  /** Raises the address's high-water mark to `entry`; ONEX_E_REPLAY when the mark is newer. */
+  async #raiseMark(parts: CanonicalAddress, entry: RegistryEntryRecord, value: string): Promise<void> {
+    const at = Date.parse(entry.registered_at);
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const current = await this.#store.getMark(parts);
+      // A mark that does not verify is overwritten: it proves nothing, and the node must be able to repair it.
+      const mark = current === undefined ? undefined : this.#tryVerifyMark(current.value, entry.address);
+      if (mark !== undefined && Date.parse(mark.registered_at) > at) throw this.#replay(entry.address, mark.registered_at, entry.registered_at);
+      if (mark !== undefined && mark.signature === entry.signature) return;
+      if (await this.#store.putMark(parts, value, current?.revision ?? "")) return;
+    }
+    throw new OnexError(ErrorCode.RegistryUnavailable, `the high-water mark of ${entry.address} kept changing while it was registered; try again`, { address: entry.address });
+  }
+
+  async #markOf(parts: CanonicalAddress, address: string): Promise<RegistryEntryRecord | undefined> {
+    const mark = await this.#store.getMark(parts);
+    return mark === undefined ? undefined : this.#tryVerifyMark(mark.value, address);
+  }
+
+  #tryVerifyMark(value: string, address: string): RegistryEntryRecord | undefined {
+    try {
+      const registration = JSON.parse(value) as StoredRegistration;
+      if (registration?.format !== STORED_FORMAT || registration.entry?.address !== address) return undefined;
+      return this.#verify(registration.entry, registration.identity).entry;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #see(entry: RegistryEntryRecord): void {
+    const at = Date.parse(entry.registered_at);
+    const seen = this.#newest.get(entry.address);
+    if (seen === undefined || seen.at < at) this.#newest.set(entry.address, { at, signature: entry.signature ?? "" });
+  }
+
+  #replay(address: string, newer: string, offered: string): OnexError {
+    return new OnexError(ErrorCode.Replay, `the registry holds a newer entry for ${address} (registered ${newer}) than this one (${offered})`, { address });
+  }
+
+  #stale(address: string, registeredAt: string, why: string): OnexError {
+    return new OnexError(ErrorCode.EntryTampered, `the stored entry at ${address} (registered ${registeredAt}) is older than the newest registration there (${why}); a replayed entry is not trusted`, {
+      address,
+      cause: ErrorCode.Replay,
+    });
+  }
+
+  /** Re-verifies a stored value's signature, identity and key; anything that fails is ONEX_E_ENTRY_TAMPERED, with the failing check as the cause. */
   #decode(stored: StoredValue): ResolvedEntry {
     const address = buildAddress(stored.key);
     let registration: StoredRegistration;
@@ -207,9 +329,9 @@ export class TrustedRegistry implements Registry {
     }
   }
 
-  #decodeOrReport(stored: StoredValue): ResolvedEntry | undefined {
+  async #readOrReport(stored: StoredValue): Promise<ResolvedEntry | undefined> {
     try {
-      return this.#decode(stored);
+      return await this.#read(stored);
     } catch (error) {
       if (!isOnexError(error, ErrorCode.EntryTampered)) throw error;
       this.#report(buildAddress(stored.key), error);
@@ -217,7 +339,7 @@ export class TrustedRegistry implements Registry {
     }
   }
 
-  #tryDecode(stored: StoredValue): ResolvedEntry | undefined {
+  #tryVerify(stored: StoredValue): ResolvedEntry | undefined {
     try {
       return this.#decode(stored);
     } catch {

@@ -9,7 +9,8 @@ import { nodeAddress } from "../../runtime/registry/address.js";
 import { openRegistry, openStore, parseRegistryUrl } from "../../runtime/registry/open-registry.js";
 import type { Registry, RegistryChange, RegistryOptions } from "../../runtime/registry/registry.js";
 import { signRegistryEntry } from "../../runtime/trust/registry-entry.js";
-import { codeOf, eventually, makeNode, nextMatching } from "./fixtures.js";
+import { codeOf, eventually, makeNode, nextMatching, type TestNode } from "./fixtures.js";
+import type { StoreWriter } from "./store-writer.js";
 
 /** What an adapter's test file provides: a URL per namespace, and teardown. */
 export interface ConformanceTarget {
@@ -18,6 +19,8 @@ export interface ConformanceTarget {
   close(): Promise<void>;
   /** The shortest TTL the server keeps (Consul sessions: 10 s); shorter requests are raised to it. */
   ttlFloorMs?: number;
+  /** Raw write access to a namespace's store, going around onex (the attacker); puts carry a TTL of `ttlSeconds`. */
+  writer(namespace: string, ttlSeconds: number): Promise<StoreWriter>;
 }
 
 let counter = 0;
@@ -29,16 +32,30 @@ export function registryConformance(name: string, start: () => Promise<Conforman
     let target: ConformanceTarget;
     const open: Registry[] = [];
     const registry = async (options: RegistryOptions & { ttl?: string } = {}) => {
-      const url = target.urlFor(`conf${process.pid}x${++counter}`, options.ttl ?? "2s");
-      const r = await openRegistry(url, { onTampered: () => undefined, ...options });
+      const namespace = `conf${process.pid}x${++counter}`;
+      const url = target.urlFor(namespace, options.ttl ?? "2s");
+      const r = await openRegistry(url, { onTampered: () => undefined, logger: { warn() {} }, ...options });
       open.push(r);
-      return { registry: r, url };
+      return { registry: r, url, namespace };
+    };
+    /** Another reader of the same store, with no memory of what `registry` saw (a CLI run, another process). */
+    const reader = async (url: string) => {
+      const r = await openRegistry(url, { onTampered: () => undefined, logger: { warn() {} } });
+      open.push(r);
+      return r;
+    };
+    const writers: StoreWriter[] = [];
+    const writer = async (namespace: string, ttlSeconds: number) => {
+      const w = await target.writer(namespace, ttlSeconds);
+      writers.push(w);
+      return w;
     };
 
     beforeAll(async () => {
       target = await start();
     });
     afterAll(async () => {
+      await Promise.all(writers.map((w) => w.close()));
       await Promise.all(open.map((r) => r.close()));
       await target?.close();
     });
@@ -193,6 +210,87 @@ export function registryConformance(name: string, start: () => Promise<Conforman
       await changes.return!();
     });
 
+    it("refuses a replayed older entry on resolve, list, watch and register, here and in a reader that never saw the newer one", async () => {
+      const { registry: r, url, namespace } = await registry({ ttl: "30s" });
+      const node = makeNode(ZONE, { registeredAt: new Date(Date.now() - 60_000).toISOString() });
+      await r.register(node.entry, node.identity);
+      const w = await writer(namespace, 30);
+      // The store writer keeps the entry signed a minute ago, then the node registers a newer one.
+      const old = (await w.read(partsOf(node)))!;
+      const newer = resign(node, { capabilities: ["v2"] });
+      await r.register(newer, node.identity);
+      const changes = r.watch({ zone: ZONE }, { updatesOnly: true });
+      const fresh = await reader(url);
+
+      await w.put(partsOf(node), old);
+      for (const reading of [r, fresh]) {
+        const error = (await reading.resolve(node.address).catch((e: unknown) => e)) as OnexError;
+        expect(error.code).toBe(ErrorCode.EntryTampered);
+        expect(error.details.cause).toBe(ErrorCode.Replay);
+        expect(await reading.list()).toEqual([]);
+        expect(await codeOf(() => reading.register(node.entry, node.identity))).toBe(ErrorCode.Replay);
+      }
+      const change = await nextMatching(changes, (c) => c.address === node.address);
+      expect(change.kind).toBe("tampered");
+      expect(change.kind === "tampered" && change.error.details.cause).toBe(ErrorCode.Replay);
+      await changes.return!();
+
+      // The mark outlives the entry: after a deregistration the old entry is still refused.
+      await r.register(newer, node.identity);
+      expect(await r.deregister(node.address)).toBe(true);
+      await w.put(partsOf(node), old);
+      const later = await reader(url);
+      expect((await later.resolve(node.address).catch((e: unknown) => e)) as OnexError).toMatchObject({ code: ErrorCode.EntryTampered, details: { cause: ErrorCode.Replay } });
+    });
+
+    it("a heartbeat verifies what it refreshes: it registers its own entry again over a forged or replayed one, and fails loudly without one", async () => {
+      const { registry: r, url, namespace } = await registry({ ttl: "30s" });
+      const node = makeNode(ZONE, { registeredAt: new Date(Date.now() - 60_000).toISOString() });
+      await r.register(node.entry, node.identity);
+      const w = await writer(namespace, 30);
+      const old = (await w.read(partsOf(node)))!;
+      const forged = JSON.parse(old) as { entry: { capabilities: string[] } };
+      forged.entry.capabilities = ["exfiltrate"];
+      await w.put(partsOf(node), JSON.stringify(forged));
+      const bystander = await reader(url);
+      // A heartbeat from a process that did not register the entry cannot repair it, and says so.
+      expect(await codeOf(() => bystander.heartbeat(node.address))).toBe(ErrorCode.EntryTampered);
+      await r.heartbeat(node.address);
+      expect((await bystander.resolve(node.address)).entry).toEqual(node.entry);
+
+      // A replay of an older entry of the node is repaired the same way.
+      const newer = resign(node, { capabilities: ["v2"] });
+      await r.register(newer, node.identity);
+      await w.put(partsOf(node), old);
+      await r.heartbeat(node.address);
+      expect((await (await reader(url)).resolve(node.address)).entry).toEqual(newer);
+    });
+
+    it("reports the same change kinds for the same events: register, heartbeat, raw delete, raw garbage, deregister", async () => {
+      const { registry: r, namespace } = await registry({ ttl: "30s" });
+      const w = await writer(namespace, 30);
+      const node = makeNode(ZONE);
+      const changes = r.watch({ zone: ZONE }, { updatesOnly: true });
+      const seen: RegistryChange[] = [];
+      const next = async () => (await nextMatching(changes, (c) => c.address === node.address, 15_000, seen)).kind;
+      await r.register(node.entry, node.identity);
+      expect(await next()).toBe("registered");
+      await r.heartbeat(node.address);
+      // Removed inside the store, not deregistered by its node: it stopped being alive.
+      await w.delete(partsOf(node));
+      expect(await next()).toBe("expired");
+      await r.register(node.entry, node.identity);
+      expect(await next()).toBe("registered");
+      await w.put(partsOf(node), "{}");
+      expect(await next()).toBe("tampered");
+      await r.register(node.entry, node.identity);
+      expect(await next()).toBe("registered");
+      await r.deregister(node.address);
+      expect(await next()).toBe("deregistered");
+      expect(seen.map((c) => c.kind)).toEqual(["registered", "expired", "registered", "tampered", "registered", "deregistered"]);
+      await changes.return!();
+    });
+
     it("rejects malformed addresses with ONEX_E_ADDRESS_INVALID", async () => {
       const { registry: r } = await registry();
       for (const bad of ["onex://Zone.Org/node/n1", "http://zone.org/node/n1", "onex://zone.org/robot/n1", "onex://zone.org/node/a.b", "onex://zone.org/node"]) {
@@ -201,6 +299,17 @@ export function registryConformance(name: string, start: () => Promise<Conforman
       expect(await codeOf(() => r.resolve(nodeAddress(ZONE, "never-registered")))).toBe(ErrorCode.NotFound);
     });
   });
+}
+
+/** The store key parts of a test node's address. */
+export function partsOf(node: TestNode): { zone: string; entityType: "node"; id: string } {
+  return { zone: node.entry.zone, entityType: "node", id: node.identity.node_id };
+}
+
+/** The node's entry signed again now, with changed fields. */
+export function resign(node: TestNode, change: { capabilities?: string[] }): ReturnType<typeof signRegistryEntry> {
+  const { signature: _s, key_id: _k, registered_at: _r, ...fields } = node.entry;
+  return signRegistryEntry({ ...fields, ...change }, node.key);
 }
 
 /** Waits until `registry` resolves `address`; for fault tests after a restart. */

@@ -1,39 +1,77 @@
 /**
  * Health announcements and routing over a real registry (NATS KV on a test nats-server).
- * `announce` and `dispatch` are in-process functions here: they stand where a deployment
- * wires the JetStream client and request/reply; what is tested is what the registry side
- * decides and signs.
+ * The health watcher publishes through a real control-plane client, and the test reads the
+ * announcements back from JetStream; `dispatch` is an in-process function standing where a
+ * deployment wires request/reply: what is tested is what the registry side decides and signs.
+ * A store writer replaying an older entry must move neither the watcher nor the router.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
+import type { Delivery } from "../../runtime/control-plane.js";
 import { ErrorCode, type OnexError } from "../../runtime/errors.js";
+import type { OnexClient } from "../../runtime/jetstream/client.js";
 import { HealthWatcher } from "../../runtime/registry/health-watcher.js";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
 import type { Registry } from "../../runtime/registry/registry.js";
 import { Router, type DispatchTransport, type FallbackProof } from "../../runtime/registry/router.js";
 import { attestExecution } from "../../runtime/trust/attestation.js";
 import type { Envelope } from "../../runtime/trust/envelope.js";
-import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
-import { signMessage, verifyMessage } from "../../runtime/trust/sign-message.js";
+import { generateKeyPair, keyRing, type KeyPair } from "../../runtime/trust/keys.js";
+import { verifyMessage } from "../../runtime/trust/sign-message.js";
 import { TrustLedger } from "../../runtime/trust/trust-ledger.js";
+import { applyBundledStreams, client as controlPlaneClient } from "../jetstream/fixtures.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { partsOf, resign } from "./conformance.js";
 import { eventually, makeNode } from "./fixtures.js";
+import { natsKvWriter } from "./store-writer.js";
 
 const ZONE = "zone.trusted.org";
 let server: NatsServer;
 let n = 0;
 const open: Registry[] = [];
+const clients: OnexClient[] = [];
 const registry = async (ttl = "2s") => {
-  const r = await openRegistry(`${server.url}?bucket=health${process.pid}x${++n}&ttl=${ttl}`);
+  const bucket = `health${process.pid}x${++n}`;
+  const r = await openRegistry(`${server.url}?bucket=${bucket}&ttl=${ttl}`, { onTampered: () => undefined });
   open.push(r);
-  return r;
+  return Object.assign(r, { bucket });
 };
+
+/** A health watcher publishing through a real client signing with `key`, and everything it published, read back from the stream. */
+async function watcherOn(r: Registry, key: KeyPair) {
+  const self = makeNode(ZONE, { key });
+  const client = await controlPlaneClient(server.url, key, [key]);
+  clients.push(client);
+  const watcher = new HealthWatcher({ registry: r, key, address: self.address, messages: v0_1, client });
+  const announced: Delivery<v0_1.NodeFailed | v0_1.NodeRegister>[] = [];
+  const subscription = await client.subscribe([v0_1.NodeFailed, v0_1.NodeRegister], { zone: ZONE, entityType: "node", entityId: self.identity.node_id, deliver: "all" });
+  const reading = (async () => {
+    for await (const delivery of subscription) {
+      announced.push(delivery);
+      await delivery.ack();
+    }
+  })();
+  return {
+    self,
+    watcher,
+    announced,
+    /** node ids announced as `type`, in order. */
+    nodes: (type: string) => announced.filter((d) => d.message.type === type).map((d) => (d.message.payload as { node_id: string }).node_id),
+    async stop() {
+      await watcher.stop();
+      await subscription.stop();
+      await reading;
+    },
+  };
+}
 
 beforeAll(async () => {
   server = await startNatsServer();
+  await applyBundledStreams(server.url);
 });
 afterAll(async () => {
   await Promise.all(open.map((r) => r.close()));
+  await Promise.all(clients.map((c) => c.close()));
   await server?.stop();
 });
 
@@ -41,36 +79,59 @@ describe("health watcher", () => {
   it("announces a dead node once, signed by the watcher, and a joining node", async () => {
     const r = await registry("2s");
     const watcherKey = generateKeyPair();
-    const watcher = makeNode(ZONE, { key: watcherKey });
-    const announced: Envelope[] = [];
-    const health = new HealthWatcher({ registry: r, key: watcherKey, address: watcher.address, messages: v0_1, announce: (m) => void announced.push(signMessage(m, watcherKey)) });
+    const health = await watcherOn(r, watcherKey);
     const present = makeNode(ZONE);
     await r.register(present.entry, present.identity);
-    health.start();
+    health.watcher.start();
     const dying = makeNode(ZONE);
     await r.register(dying.entry, dying.identity);
     const beat = setInterval(() => void r.heartbeat(present.address).catch(() => undefined), 400);
     try {
-      await eventually(async () => announced.some((m) => m.type === "event.node.failed"), 20_000, "event.node.failed");
-      // Another TTL's worth of watching: still one failure, and only for the node that died.
-      await new Promise((resolve) => setTimeout(resolve, r.ttlMs + 500));
+      await eventually(async () => health.nodes("event.node.failed").length > 0, 20_000, "event.node.failed");
+      // A later node's expiry: every announcement about the first lapse was published before it.
+      const sentinel = makeNode(ZONE);
+      await r.register(sentinel.entry, sentinel.identity);
+      await eventually(async () => health.nodes("event.node.failed").includes(sentinel.identity.node_id), 20_000, "the sentinel's event.node.failed");
     } finally {
       clearInterval(beat);
       await health.stop();
     }
-    const failed = announced.filter((m) => m.type === "event.node.failed");
-    expect(failed).toHaveLength(1);
-    expect((failed[0]!.payload as { node_id: string }).node_id).toBe(dying.identity.node_id);
-    const joined = announced.filter((m) => m.type === "event.node.register");
+    const failed = health.nodes("event.node.failed");
+    expect(failed).toEqual([dying.identity.node_id, expect.any(String)]);
     // The node present before the watcher started is state, not a join.
-    expect(joined.map((m) => (m.payload as { node_id: string }).node_id)).toEqual([dying.identity.node_id]);
-    for (const m of announced) {
-      // Valid v0.1 messages, signed by the watcher's key, from the watcher's address.
-      expect(() => v0_1.parseMessage(m)).not.toThrow();
-      expect(verifyMessage(m, { keys: keyRing([watcherKey.publicKey]), zone: ZONE }).keyId).toBe(watcherKey.keyId);
-      expect(m.source).toEqual({ zone: ZONE, entity_type: "node", entity_id: watcher.identity.node_id });
+    expect(health.nodes("event.node.register").slice(0, 1)).toEqual([dying.identity.node_id]);
+    for (const d of health.announced) {
+      // Valid v0.1 messages, verified by the receiving client as signed by the watcher's key, from the watcher's address.
+      expect(d.signer).toBe(watcherKey.keyId);
+      expect(d.message.source).toEqual({ zone: ZONE, entity_type: "node", entity_id: health.self.identity.node_id });
     }
-    expect((joined[0]!.payload as { build_fingerprint: string }).build_fingerprint).toBe(dying.identity.build_fingerprint);
+    const joined = health.announced.find((d) => d.message.type === "event.node.register")!.message as v0_1.NodeRegister;
+    expect(joined.payload.build_fingerprint).toBe(dying.identity.build_fingerprint);
+  }, 60_000);
+
+  it("does not announce a node again when a store writer puts back its older entry", async () => {
+    const r = await registry("30s");
+    const watcherKey = generateKeyPair();
+    const health = await watcherOn(r, watcherKey);
+    const node = makeNode(ZONE, { registeredAt: new Date(Date.now() - 60_000).toISOString() });
+    await r.register(node.entry, node.identity);
+    const writer = await natsKvWriter(server.url, r.bucket);
+    try {
+      const old = (await writer.read(partsOf(node)))!;
+      await r.register(resign(node, { capabilities: ["v2"] }), node.identity);
+      health.watcher.start();
+      // The node leaves; the writer brings its registration of a minute ago back.
+      await r.deregister(node.address);
+      await writer.put(partsOf(node), old);
+      const sentinel = makeNode(ZONE);
+      await r.register(sentinel.entry, sentinel.identity);
+      await eventually(async () => health.nodes("event.node.register").includes(sentinel.identity.node_id), 20_000, "the sentinel's event.node.register");
+      expect(health.nodes("event.node.register")).toEqual([sentinel.identity.node_id]);
+      expect(await r.resolve(node.address).catch((e: OnexError) => e.details.cause)).toBe(ErrorCode.Replay);
+    } finally {
+      await writer.close();
+      await health.stop();
+    }
   }, 60_000);
 });
 
@@ -125,6 +186,32 @@ describe("router", () => {
     for (const { message, node } of received) {
       expect(v0_1.TaskDispatch.parse(message).payload.target).toBe(node);
       expect(verifyMessage(message, { keys: keyRing([routerKey.publicKey]) }).keyId).toBe(routerKey.keyId);
+    }
+  });
+
+  it("never offers a node whose older, healthier entry a store writer put back", async () => {
+    const r = await registry("30s");
+    const routerKey = generateKeyPair();
+    const self = makeNode(ZONE, { key: routerKey });
+    const node = makeNode(ZONE, { capabilities: ["gpu"], registeredAt: new Date(Date.now() - 60_000).toISOString() });
+    await r.register(node.entry, node.identity);
+    const writer = await natsKvWriter(server.url, r.bucket);
+    try {
+      const old = (await writer.read(partsOf(node)))!;
+      // The node reports itself critical; the writer wants it back in rotation.
+      const { signature: _s, key_id: _k, registered_at: _r, ...fields } = node.entry;
+      const { signRegistryEntry } = await import("../../runtime/trust/registry-entry.js");
+      await r.register(signRegistryEntry({ ...fields, health: { status: "critical" } }, node.key), node.identity);
+      await writer.put(partsOf(node), old);
+      const fresh = await openRegistry(`${server.url}?bucket=${r.bucket}`, { onTampered: () => undefined });
+      open.push(fresh);
+      for (const reading of [r, fresh]) {
+        const router = new Router({ registry: reading, key: routerKey, address: self.address, messages: v0_1, dispatch: async () => ({ ok: true }) });
+        expect(await router.candidates({ capability: "gpu" })).toEqual([]);
+        expect(((await router.route({ task_id: "t-replay", action: "run", capability: "gpu" }).catch((e: unknown) => e)) as OnexError).code).toBe(ErrorCode.NoRoute);
+      }
+    } finally {
+      await writer.close();
     }
   });
 

@@ -3,10 +3,11 @@ import { natsKvKey, parseNatsKvKey } from "../../runtime/registry/nats-kv.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { registryConformance } from "./conformance.js";
 import { registryFaults } from "./faults.js";
+import { natsKvWriter } from "./store-writer.js";
 
 registryConformance("NATS KV", async () => {
   const server = await startNatsServer();
-  return { urlFor: (ns, ttl) => `${server.url}?bucket=${ns}&ttl=${ttl}`, close: () => server.stop() };
+  return { urlFor: (ns, ttl) => `${server.url}?bucket=${ns}&ttl=${ttl}`, writer: (ns) => natsKvWriter(server.url, ns), close: () => server.stop() };
 });
 
 describe("NATS KV registry faults", () => {

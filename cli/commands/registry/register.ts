@@ -1,6 +1,7 @@
 import { Args, Flags } from "@oclif/core";
 import { readFile } from "node:fs/promises";
 import { ErrorCode, OnexError } from "../../../runtime/errors.js";
+import { keepAlive } from "../../../runtime/registry/keep-alive.js";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "../../../runtime/trust/records.js";
 import { OnexCommand } from "../../base-command.js";
 import { entryJson, registryFlags, withRegistry } from "../../registry-flags.js";
@@ -8,7 +9,7 @@ import { entryJson, registryFlags, withRegistry } from "../../registry-flags.js"
 export default class RegistryRegister extends OnexCommand {
   static override summary = "Register a signed registry entry.";
   static override description =
-    "Reads {\"entry\": <signed RegistryEntry>, \"identity\": <NodeIdentity>} and registers it after verifying the signature, the node id and the zone. With --heartbeat it keeps the entry alive until interrupted, then deregisters it.";
+    "Reads {\"entry\": <signed RegistryEntry>, \"identity\": <NodeIdentity>} and registers it after verifying the signature, the node id and the zone. With --heartbeat it keeps the entry alive until interrupted (SIGINT, SIGTERM), then deregisters it: a failed heartbeat (server restart, leader change) is logged on stderr and retried with back-off, a lapsed or replaced entry is registered again, and it exits early only when the registry refuses the entry for a reason retrying cannot fix (exit 1 with that code).";
   static override examples = ["<%= config.bin %> registry register node.json --registry nats://127.0.0.1:4222"];
 
   static override args = {
@@ -18,7 +19,7 @@ export default class RegistryRegister extends OnexCommand {
 
   static override flags = {
     ...registryFlags,
-    heartbeat: Flags.boolean({ description: "Keep heart-beating (every third of the TTL) until interrupted.", default: false }),
+    heartbeat: Flags.boolean({ description: "Keep heart-beating (every third of the TTL) until interrupted, through server restarts.", default: false }),
   };
 
   async run(): Promise<void> {
@@ -37,10 +38,13 @@ export default class RegistryRegister extends OnexCommand {
       const stored = await registry.register(input.entry!, input.identity!);
       this.log(JSON.stringify(entryJson(stored)));
       if (!flags.heartbeat) return;
-      await new Promise<void>((resolve, reject) => {
-        const timer = setInterval(() => void registry.heartbeat(stored.address).catch((error: unknown) => (clearInterval(timer), reject(error))), Math.max(250, registry.ttlMs / 3));
-        process.once("SIGINT", () => (clearInterval(timer), resolve()));
-        process.once("SIGTERM", () => (clearInterval(timer), resolve()));
+      const interrupted = new AbortController();
+      const stop = () => interrupted.abort();
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+      await keepAlive(registry, { entry: input.entry!, identity: input.identity! }, {
+        signal: interrupted.signal,
+        logger: { warn: (message) => process.stderr.write(`${message}\n`) },
       });
       await registry.deregister(stored.address);
     });

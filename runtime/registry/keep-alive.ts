@@ -1,0 +1,83 @@
+/**
+ * Keeping a node registered for as long as it runs: heartbeats every third of the TTL, and
+ * what a long-running node must do when they fail. A server restart or a leader change makes
+ * calls fail for a few seconds (ONEX_E_REGISTRY_UNAVAILABLE); that is retried with a growing
+ * delay, never longer than the heartbeat interval, so the entry is refreshed as soon as the
+ * cluster answers again. An entry that lapsed anyway (an outage longer than the TTL) or was
+ * removed is registered again. Only a refusal no retry can change — a newer registration of
+ * the node elsewhere (ONEX_E_REPLAY), an entry the registry rejects (signature, identity,
+ * zone, age) — ends the loop, with that error.
+ */
+import { ErrorCode, isOnexError } from "../errors.js";
+import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.js";
+import type { Registry } from "./registry.js";
+
+/** How `keepAlive` runs. */
+export interface KeepAliveOptions {
+  /** Ends the loop (resolves). */
+  signal?: AbortSignal;
+  /** Time between heartbeats (default: a third of the registry TTL). */
+  intervalMs?: number;
+  /** First retry delay after a failure, doubled each time up to the interval (default 250 ms). */
+  retryDelayMs?: number;
+  /** Told about every failed attempt, every repair and every recovery (default: console). */
+  logger?: { warn(message: string, details?: Record<string, unknown>): void };
+}
+
+/**
+ * Heartbeats `entry` (already registered through `registry`) until `options.signal` aborts,
+ * retrying through outages and registering again after a lapse. Rejects only with an error
+ * that retrying cannot fix.
+ */
+export async function keepAlive(registry: Registry, registration: { entry: RegistryEntryRecord; identity: NodeIdentityRecord }, options: KeepAliveOptions = {}): Promise<void> {
+  const address = registration.entry.address;
+  const interval = options.intervalMs ?? Math.max(250, Math.floor(registry.ttlMs / 3));
+  const firstRetry = options.retryDelayMs ?? 250;
+  const logger = options.logger ?? console;
+  const signal = options.signal;
+  let failures = 0;
+  while (!signal?.aborted) {
+    await pause(failures === 0 ? interval : Math.min(interval, firstRetry * 2 ** (failures - 1)), signal);
+    if (signal?.aborted) return;
+    try {
+      await beat(registry, registration, logger);
+      if (failures > 0) logger.warn(`onex registry: heartbeat of ${address} restored after ${failures} failed attempt${failures === 1 ? "" : "s"}`, { address, failures });
+      failures = 0;
+    } catch (error) {
+      if (!retryable(error)) throw error;
+      failures++;
+      const code = isOnexError(error) ? error.code : "error";
+      const next = Math.min(interval, firstRetry * 2 ** (failures - 1));
+      logger.warn(`onex registry: heartbeat of ${address} failed (attempt ${failures}, ${code}: ${(error as Error).message}); retrying in ${next} ms`, { address, failures, code });
+    }
+  }
+}
+
+async function beat(registry: Registry, registration: { entry: RegistryEntryRecord; identity: NodeIdentityRecord }, logger: NonNullable<KeepAliveOptions["logger"]>): Promise<void> {
+  try {
+    await registry.heartbeat(registration.entry.address);
+  } catch (error) {
+    if (!isOnexError(error, ErrorCode.NotFound)) throw error;
+    // The entry lapsed (an outage longer than the TTL) or was removed: the node is alive, so it says so again.
+    logger.warn(`onex registry: no live entry at ${registration.entry.address} any more (${error.message}); registering again`, { address: registration.entry.address });
+    await registry.register(registration.entry, registration.identity);
+  }
+}
+
+/** Failures of the connection, not of the entry: they pass when the servers answer again. */
+function retryable(error: unknown): boolean {
+  return !isOnexError(error) || error.code === ErrorCode.RegistryUnavailable;
+}
+
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
