@@ -1,9 +1,70 @@
 #!/usr/bin/env node
 // The onex command: oclif reads the command list from package.json ("oclif" section).
-import { execute, settings } from "@oclif/core";
+import { Config, execute, settings } from "@oclif/core";
 
 // onex always runs its built JavaScript; never let oclif swap in TypeScript sources
 // (it does by default when NODE_ENV is "test" or "development").
 settings.enableAutoTranspile = false;
 
-await execute({ dir: import.meta.url });
+// A closed pipe (`onex ... | head -1`) ends the command quietly with success, as other Unix tools do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error) => {
+    if (error.code === "EPIPE") process.exit(0);
+    throw error;
+  });
+}
+
+const config = await Config.load(import.meta.url);
+const args = helpArguments(process.argv.slice(2));
+const unknown = unknownCommand(config, args);
+if (unknown === undefined) {
+  await execute({ dir: import.meta.url, args, loadOptions: config });
+} else {
+  const suggestion = closestCommand(config, unknown);
+  process.stderr.write(`error ONEX_E_USAGE: unknown command "${unknown}"${suggestion ? `; did you mean "${suggestion}"?` : ""} (see \`onex help\`)\n`);
+  process.exitCode = 2;
+}
+
+/** `onex help [command]` and `-h` mean `--help`, as users of other tools expect. */
+function helpArguments(argv) {
+  if (argv[0] === "help") return [...argv.slice(1), "--help"];
+  return argv.map((arg) => (arg === "-h" ? "--help" : arg));
+}
+
+/** The words naming a command or topic that does not exist, or undefined. */
+function unknownCommand(config, argv) {
+  const words = [];
+  for (const arg of argv) {
+    if (arg.startsWith("-")) break;
+    words.push(arg);
+  }
+  if (words.length === 0) return undefined;
+  for (let n = words.length; n > 0; n--) {
+    const id = words.slice(0, n).join(":");
+    // A command may take further words as arguments; a topic alone shows its commands.
+    if (config.findCommand(id) || (n === words.length && config.findTopic(id))) return undefined;
+  }
+  // The first word, or a topic and the word after it.
+  return config.findTopic(words[0]) && words.length > 1 ? `${words[0]} ${words[1]}` : words[0];
+}
+
+function closestCommand(config, typed) {
+  const names = [...config.commandIDs, ...config.topics.map((t) => t.name)].map((id) => id.replace(/:/g, " "));
+  let best;
+  let bestDistance = Infinity;
+  for (const name of names) {
+    const distance = editDistance(typed, name);
+    if (distance < bestDistance) [best, bestDistance] = [name, distance];
+  }
+  return bestDistance <= Math.max(2, Math.floor(typed.length / 3)) ? best : undefined;
+}
+
+function editDistance(a, b) {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length];
+}

@@ -2,29 +2,51 @@
 import { Command, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "../runtime/errors.js";
 import { ExitCode, exitCodeFor } from "./exit-codes.js";
+import { readFailure, writeFailure } from "./file-errors.js";
+import { printable } from "./terminal-text.js";
+
+// oclif's own argument and flag errors, which are usage errors.
+const OCLIF_USAGE = /Unexpected argument|Missing \d+ required arg|Missing required flag|Nonexistent flag|Expected --|Expected a|exclusive|cannot also be provided|Parsing --|flag .* expects/i;
 
 export abstract class OnexCommand extends Command {
   static override baseFlags = {
     debug: Flags.boolean({ description: "Print stack traces and error details.", default: false, helpGroup: "GLOBAL" }),
   };
 
-  protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
+  protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number }; code?: string; syscall?: string; path?: string }): Promise<void> {
     const debug = this.argv.includes("--debug");
-    if (error instanceof OnexError) {
-      this.logToStderr(`error ${error.code}: ${error.message}`);
-      if (debug) this.logToStderr(JSON.stringify(error.details, null, 2) + "\n" + (error.stack ?? ""));
-      process.exitCode = exitCodeFor(error.code);
+    const failure = error instanceof OnexError ? error : fileSystemFailure(error);
+    if (failure !== undefined) {
+      this.logToStderr(`error ${failure.code}: ${printable(failure.message)}`);
+      if (debug) this.logToStderr(JSON.stringify(failure.details, null, 2) + "\n" + (failure.stack ?? ""));
+      process.exitCode = exitCodeFor(failure.code);
       return;
     }
-    // oclif's own argument and flag errors are usage errors.
-    if (error.oclif?.exit !== undefined || /Unexpected argument|Missing \d+ required arg|Nonexistent flag|Expected --/.test(error.message)) {
+    if (error.oclif?.exit !== undefined || OCLIF_USAGE.test(error.message)) {
       if (error.oclif?.exit === 0) return;
-      this.logToStderr(`error ${ErrorCode.Usage}: ${error.message.split("\n")[0]}`);
+      this.logToStderr(`error ${ErrorCode.Usage}: ${usageMessage(error.message)} (see \`${this.config.bin} ${this.id?.replace(/:/g, " ") ?? ""} --help\`)`);
       process.exitCode = ExitCode.Usage;
       return;
     }
-    this.logToStderr(`error ${ErrorCode.Internal}: ${error.message} (run with --debug for the stack trace; please report it)`);
+    this.logToStderr(`error ${ErrorCode.Internal}: ${printable(error.message)} (run with --debug for the stack trace; please report it)`);
     if (debug) this.logToStderr(error.stack ?? "");
     process.exitCode = ExitCode.Internal;
   }
+}
+
+/** oclif's usage message on one line, naming what is missing or wrong (its first line alone often does not). */
+function usageMessage(message: string): string {
+  const lines = message
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !/^See more help with/.test(line));
+  return printable(lines.join("; ").replace(/:;/g, ":").replace(/\s{2,}/g, " "));
+}
+
+/** A file-system error that escaped a command (a path a library opened) as its ONEX_E_ code, never ONEX_E_INTERNAL. */
+function fileSystemFailure(error: { code?: string; syscall?: string; path?: string }): OnexError | undefined {
+  if (typeof error.code !== "string" || typeof error.syscall !== "string") return undefined;
+  const path = error.path ?? "(unknown path)";
+  if (/^(open|read|stat|lstat|scandir|opendir|readlink|access)$/.test(error.syscall) && !/EEXIST|ENOSPC|EROFS/.test(error.code)) return readFailure(error, path, "file");
+  return writeFailure(error, path);
 }

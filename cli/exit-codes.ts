@@ -11,11 +11,13 @@ export const ExitCode = {
   BadInput: 3,
   /** A server the command needs cannot be reached, or did not answer. */
   Unavailable: 69,
+  /** An output file cannot be written: missing folder, no permission, disk full, a folder in its place (sysexits EX_CANTCREAT). */
+  CantCreate: 73,
   /** A bug in onex. */
   Internal: 70,
 } as const;
 
-const { Findings, Usage, Unavailable, Internal } = ExitCode;
+const { Findings, Usage, Unavailable, CantCreate, Internal } = ExitCode;
 
 /** Every code that does not mean "a broken or missing input" (exit 3). */
 const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
@@ -23,6 +25,8 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.GeneratedStale]: Findings,
   [ErrorCode.ValidationFailed]: Findings,
   [ErrorCode.JsonSyntax]: Findings,
+  [ErrorCode.JsonDuplicateKey]: Findings,
+  [ErrorCode.NumberRange]: Findings,
   [ErrorCode.UnknownType]: Findings,
   [ErrorCode.NoCounterpart]: Findings,
   [ErrorCode.TransformUnsound]: Findings,
@@ -56,6 +60,9 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.NoPath]: Usage,
   [ErrorCode.RegistryUrl]: Usage,
   [ErrorCode.AddressInvalid]: Usage,
+  [ErrorCode.FileExists]: Usage,
+  // CantCreate: an output could not be written.
+  [ErrorCode.WriteFailed]: CantCreate,
   // Unavailable: a server did not answer; running the command again may succeed.
   [ErrorCode.ConnectionFailed]: Unavailable,
   [ErrorCode.PublishTimeout]: Unavailable,

@@ -1,61 +1,137 @@
-/** Reading key and record files for the trust commands, and writing secrets with owner-only permissions. */
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+/**
+ * Key, grant and record files of the trust commands, handled as ssh handles its keys: a
+ * private key readable by others is refused unless the user says otherwise, and key files
+ * are written whole, owner-only from their first byte, never through a symlink.
+ */
+import { fstatSync, openSync, readFileSync, closeSync, constants } from "node:fs";
+import { Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "../runtime/errors.js";
-import { importPrivateKey, importPublicKey, type KeyPair, type PublicKey } from "../runtime/trust/keys.js";
+import { exportPrivateKey, exportPublicKey, importPrivateKey, importPublicKey, type KeyFormat, type KeyPair, type PublicKey } from "../runtime/trust/keys.js";
+import { parseRfc3339 } from "../runtime/trust/rfc3339-time.js";
+import { ZoneAuthorities } from "../runtime/trust/zone-authorities.js";
+import { readFailure } from "./file-errors.js";
+import { decodeUtf8Text, parseJsonBytes } from "./message-input.js";
+import { OutputFile } from "./output-file.js";
 
-/** Reads a file as text, or throws ONEX_E_FILE_NOT_FOUND naming it. */
+/** The flag every command reading a private key shares. */
+export const privateKeyFlags = {
+  "allow-unprotected-key": Flags.boolean({ description: "Use a private key file that other users can read (refused by default, as ssh does).", default: false }),
+};
+
+/** Reads a file's bytes, or throws ONEX_E_FILE_NOT_FOUND / ONEX_E_FILE_UNREADABLE naming it. */
+export function readFileBytes(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw readFailure(cause, path, what);
+  }
+}
+
+/** Reads a file as UTF-8 text (BOM stripped, invalid UTF-8 refused). */
 export function readTextFile(path: string, what: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (cause) {
-    throw new OnexError(ErrorCode.FileNotFound, `cannot read the ${what} ${path}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { file: path }, { cause });
-  }
+  return decodeUtf8Text(readFileBytes(path, what), path);
 }
 
-/** Reads a JSON file, or throws ONEX_E_FILE_NOT_FOUND / ONEX_E_JSON_SYNTAX naming it. */
+/** Reads a JSON file with the one JSON parser (duplicate member names and rounded numbers refused). */
 export function readJsonFile(path: string, what: string): unknown {
-  const text = readTextFile(path, what);
+  const bytes = readFileBytes(path, what);
   try {
-    return JSON.parse(text) as unknown;
-  } catch (cause) {
-    throw new OnexError(ErrorCode.JsonSyntax, `the ${what} ${path} is not valid JSON: ${(cause as Error).message}`, { file: path }, { cause });
+    return parseJsonBytes(bytes, path);
+  } catch (error) {
+    if (error instanceof OnexError) throw new OnexError(error.code, `the ${what} ${path}: ${error.message}`, error.details, { cause: error });
+    throw error;
   }
 }
 
-/** Reads a private key file (PEM or compact text). */
-export function readPrivateKey(path: string): KeyPair {
-  return withFile(path, () => importPrivateKey(readTextFile(path, "private key")));
+/**
+ * Reads a private key file (PEM or compact). Refuses, with ONEX_E_KEY_PERMISSIONS, a file
+ * that group or others may read, unless `allowUnprotected`: a key others can read is a key
+ * others may hold.
+ */
+export function readPrivateKey(path: string, options: { allowUnprotected?: boolean } = {}): KeyPair {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY);
+  } catch (cause) {
+    throw readFailure(cause, path, "private key");
+  }
+  let bytes: Buffer;
+  try {
+    // One descriptor for the mode check and the read, so the file checked is the file read.
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw readFailure(Object.assign(new Error("is a folder"), { code: "EISDIR" }), path, "private key");
+    if ((stat.mode & 0o077) !== 0 && !options.allowUnprotected && process.platform !== "win32") {
+      throw new OnexError(
+        ErrorCode.KeyPermissions,
+        `private key ${path} is readable by others (mode ${(stat.mode & 0o777).toString(8).padStart(4, "0")}); run \`chmod 600 ${path}\`, or pass --allow-unprotected-key`,
+        { file: path, mode: stat.mode & 0o777 },
+      );
+    }
+    bytes = readFileSync(fd);
+  } catch (cause) {
+    if (cause instanceof OnexError) throw cause;
+    throw readFailure(cause, path, "private key");
+  } finally {
+    closeSync(fd);
+  }
+  return withFile(path, () => importPrivateKey(decodeUtf8Text(bytes, path)));
 }
 
-/** Reads public key files (PEM or compact; a private key file yields its public half). */
+/** Reads public key files (PEM or compact; a private key file yields its public half); weak keys are refused. */
 export function readPublicKeys(paths: readonly string[]): PublicKey[] {
   return paths.map((path) => withFile(path, () => importPublicKey(readTextFile(path, "public key"))));
 }
 
 /**
- * Writes a secret with mode 0600. Refuses to replace an existing file unless `overwrite`;
- * an existing file keeps its inode, so its mode is reset explicitly.
+ * Reads `--authority` values, each `ZONE=FILE` or `FILE`: an authority is trusted for one zone
+ * only. A bare FILE speaks for `defaultZone`; without one it is a usage error.
  */
-export function writeSecretFile(path: string, content: string, overwrite: boolean): void {
-  try {
-    writeFileSync(path, content, { mode: 0o600, flag: overwrite ? "w" : "wx" });
-    chmodSync(path, 0o600);
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") throw new OnexError(ErrorCode.Usage, `${path} exists; pass --force to replace it`, { file: path }, { cause });
-    throw new OnexError(ErrorCode.FileNotFound, `cannot write ${path}: ${code ?? (cause as Error).message}`, { file: path }, { cause });
+export function readZoneAuthorities(specs: readonly string[], defaultZone: string | undefined, defaultZoneFlag: string): ZoneAuthorities {
+  const authorities = new ZoneAuthorities();
+  for (const spec of specs) {
+    const eq = spec.indexOf("=");
+    const zone = eq > 0 ? spec.slice(0, eq) : defaultZone;
+    const path = eq > 0 ? spec.slice(eq + 1) : spec;
+    if (zone === undefined || zone === "") {
+      throw new OnexError(ErrorCode.Usage, `--authority ${spec} names no zone: write --authority ZONE=${spec} (an authority speaks for one zone), or give ${defaultZoneFlag}`);
+    }
+    for (const key of readPublicKeys([path])) authorities.trust(zone, key);
   }
+  return authorities;
 }
 
-/** Writes a public file (mode 0644), refusing to replace one unless `overwrite`. */
-export function writePublicFile(path: string, content: string, overwrite: boolean): void {
+/**
+ * Writes a key pair as `<prefix>.key` (0600) and `<prefix>.pub` (0644): both or neither.
+ * Without `force` nothing is written when either file exists.
+ */
+export function writeKeyPairFiles(prefix: string, key: KeyPair, format: KeyFormat, force: boolean): { privatePath: string; publicPath: string } {
+  const privatePath = `${prefix}.key`;
+  const publicPath = `${prefix}.pub`;
+  const secret = OutputFile.create(privatePath, { force, mode: 0o600 });
+  let publicFile: OutputFile;
   try {
-    writeFileSync(path, content, { mode: 0o644, flag: overwrite ? "w" : "wx" });
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") throw new OnexError(ErrorCode.Usage, `${path} exists; pass --force to replace it`, { file: path }, { cause });
-    throw new OnexError(ErrorCode.FileNotFound, `cannot write ${path}: ${code ?? (cause as Error).message}`, { file: path }, { cause });
+    publicFile = OutputFile.create(publicPath, { force, mode: 0o644 });
+  } catch (error) {
+    secret.discard();
+    throw error;
   }
+  try {
+    secret.write(exportPrivateKey(key, format).trimEnd() + "\n");
+    publicFile.write(exportPublicKey(key.publicKey, format).trimEnd() + "\n");
+  } catch (error) {
+    secret.discard();
+    publicFile.discard();
+    throw error;
+  }
+  secret.commit();
+  try {
+    publicFile.commit();
+  } catch (error) {
+    // A private key whose .pub is another key's would sign under a name no one expects.
+    OutputFile.remove(privatePath);
+    throw error;
+  }
+  return { privatePath, publicPath };
 }
 
 /** Parses a duration such as `90s`, `15m`, `12h` or `30d` into ms; throws ONEX_E_USAGE. */
@@ -66,10 +142,10 @@ export function parseDuration(text: string): number {
   return Number(match[1]) * unit;
 }
 
-/** Parses an RFC 3339 time flag; throws ONEX_E_USAGE. */
+/** Parses a time flag as strict RFC 3339 with offset; throws ONEX_E_USAGE. */
 export function parseTime(text: string, flag: string): number {
-  const ms = Date.parse(text);
-  if (Number.isNaN(ms)) throw new OnexError(ErrorCode.Usage, `--${flag} "${text}" is not an RFC 3339 time`);
+  const ms = parseRfc3339(text);
+  if (Number.isNaN(ms)) throw new OnexError(ErrorCode.Usage, `--${flag} "${text}" is not an RFC 3339 time with offset (like 2027-01-01T00:00:00Z)`);
   return ms;
 }
 
@@ -77,7 +153,7 @@ function withFile<T>(path: string, read: () => T): T {
   try {
     return read();
   } catch (error) {
-    if (error instanceof OnexError && error.code === ErrorCode.KeyInvalid) {
+    if (error instanceof OnexError && (error.code === ErrorCode.KeyInvalid || error.code === ErrorCode.KeyWeak)) {
       throw new OnexError(error.code, `${path}: ${error.message}`, { ...error.details, file: path }, { cause: error });
     }
     throw error;

@@ -1,123 +1,361 @@
 /**
- * Reading messages from a file or stdin: one JSON document, a JSON array of messages, or
- * NDJSON (one message per line, streamed so a log of any size reads in constant memory).
+ * The one reader of message input for every command: NDJSON (streamed, so a log of any size
+ * reads in constant memory), one JSON document, a JSON array on one line or many, or YAML
+ * documents. A UTF-8 BOM is stripped; invalid UTF-8 is refused with its line; a malformed
+ * line is that line's problem, never the file's; array elements carry their index and line.
+ * Every byte is looked at a constant number of times, so time is linear in the input.
  */
 import { createReadStream } from "node:fs";
-import { StringDecoder } from "node:string_decoder";
 import type { Readable } from "node:stream";
-import { LineCounter, parseAllDocuments } from "yaml";
+import { LineCounter, parseAllDocuments, visit } from "yaml";
 import { ErrorCode, OnexError } from "../runtime/errors.js";
+import { parseJson, parseJsonWithLines, type BigIntegerMode } from "../runtime/json-text.js";
+import { readFailure } from "./file-errors.js";
 
 /** How the input held its messages: one per line, one JSON document, a JSON array, or YAML documents. */
 export type InputShape = "ndjson" | "document" | "array" | "yaml";
 
-/** One input message: its 1-based line, its value or why it could not be read, the input's shape and (NDJSON) the line itself. */
-export type InputItem = ({ line: number; value: unknown } | { line: number; error: OnexError }) & { shape?: InputShape; raw?: string };
-
-/** Opens `path`, or stdin for `-` or no path. */
-export function openInput(path: string | undefined): Readable {
-  if (path === undefined || path === "-") return process.stdin;
-  const stream = createReadStream(path);
-  stream.on("error", () => {}); // reported by the reader below
-  return stream;
+/** Where an input message came from. */
+interface ItemOrigin {
+  /** 1-based line the message (or its problem) is on. */
+  line: number;
+  shape: InputShape;
+  /** Position in a JSON array. */
+  index?: number;
+  /** The text of a line that could not be read as a message, so a dead letter loses nothing. */
+  raw?: string;
+  /** The bytes of a line that is not valid UTF-8 (its text would not be the same bytes). */
+  rawBytes?: Buffer;
 }
 
-/**
- * Yields every message of the input. The first non-blank line decides the shape: if it is a
- * complete JSON value the input is NDJSON; otherwise the whole input is one JSON document
- * (an array yields its elements).
- */
-export async function* readMessages(input: Readable, file: string): AsyncGenerator<InputItem> {
-  for await (const batch of readMessageBatches(input, file)) yield* batch;
+/** One input message: its value, or why it could not be read. */
+export type InputItem = ({ value: unknown } | { error: OnexError }) & ItemOrigin;
+
+/** What to read and how. */
+export interface ReadInputOptions {
+  /** A file path, or `-` for stdin. */
+  file: string;
+  /** `auto` (default) reads .yaml/.yml files as YAML and anything else as JSON or NDJSON by content. */
+  format?: "auto" | "json" | "yaml";
+  /** Integers beyond 2^53: `bigint` carries them exactly (migrate), `refuse` (default) reports ONEX_E_NUMBER_RANGE. */
+  bigIntegers?: BigIntegerMode;
+  /** Told once when the command waits on a terminal for input. */
+  onTerminal?: (hint: string) => void;
 }
 
-/**
- * Like `readMessages`, one batch per chunk read: NDJSON is split by hand rather than line by
- * line through readline, since per-line awaiting dominates the cost of a large log.
- */
-export async function* readMessageBatches(input: Readable, file: string): AsyncGenerator<InputItem[]> {
-  const decoder = new StringDecoder("utf8");
-  let carry = "";
-  let lineNo = 0;
-  let mode: "ndjson" | "document" | undefined;
-  let document = "";
-  let documentStart = 0;
-  const take = (raw: string, batch: InputItem[]) => {
-    lineNo++;
-    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-    if (mode === "document") {
-      document += "\n" + line;
-      return;
-    }
-    if (line.trim() === "") return;
-    const parsed = tryParse(line);
-    if (mode === undefined && !parsed.ok && /^\s*[[{]/.test(line)) {
-      mode = "document";
-      document = line;
-      documentStart = lineNo;
-      return;
-    }
-    mode = "ndjson";
-    batch.push(parsed.ok ? { line: lineNo, value: parsed.value, shape: "ndjson", raw: line } : { line: lineNo, error: jsonError(file, lineNo, parsed.message), shape: "ndjson", raw: line });
-  };
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Yields every message of the input. */
+export async function* readInput(options: ReadInputOptions): AsyncGenerator<InputItem> {
+  for await (const batch of readInputBatches(options)) yield* batch;
+}
+
+/** Like `readInput`, a batch per chunk read, so a caller can handle each batch synchronously (per-message awaits dominate on large logs). */
+export async function* readInputBatches(options: ReadInputOptions): AsyncGenerator<InputItem[]> {
+  const { file } = options;
+  const input = openInput(file, options.onTerminal);
+  const yaml = options.format === "yaml" || ((options.format ?? "auto") === "auto" && /\.ya?ml$/i.test(file));
+  const bigIntegers = options.bigIntegers ?? "refuse";
   try {
-    for await (const chunk of input) {
-      const lines = (carry + (typeof chunk === "string" ? chunk : decoder.write(chunk as Buffer))).split("\n");
-      carry = lines.pop()!;
-      const batch: InputItem[] = [];
-      for (const line of lines) take(line, batch);
+    if (yaml) {
+      yield readYaml(await readAll(input), file, bigIntegers);
+      return;
+    }
+    const reader = new JsonInputReader(file, bigIntegers);
+    for await (const lines of linesOf(input)) {
+      const batch = reader.take(lines);
       if (batch.length > 0) yield batch;
     }
+    const last = reader.finish();
+    if (last.length > 0) yield last;
   } catch (cause) {
-    throw new OnexError(ErrorCode.FileNotFound, `cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { file }, { cause });
-  }
-  const last: InputItem[] = [];
-  carry += decoder.end();
-  if (carry !== "") take(carry, last);
-  if (last.length > 0) yield last;
-  if (mode !== "document") return;
-  const parsed = tryParse(document);
-  if (!parsed.ok) {
-    yield [{ line: documentStart, error: jsonError(file, documentStart, parsed.message), shape: "document" }];
-  } else if (Array.isArray(parsed.value)) {
-    yield parsed.value.map((value: unknown) => ({ line: documentStart, value, shape: "array" as const }));
-  } else {
-    yield [{ line: documentStart, value: parsed.value, shape: "document" }];
+    if (cause instanceof OnexError) throw cause;
+    throw readFailure(cause, file === "-" ? "stdin" : file, "input");
+  } finally {
+    if (input !== process.stdin) input.destroy();
   }
 }
 
-/** Yields every document of a YAML stream (`---` separated) with the line it starts on; YAML is read whole, not streamed. */
-export async function* readYamlMessages(input: Readable, file: string): AsyncGenerator<InputItem> {
-  const chunks: Buffer[] = [];
+/** Text of a whole file that must be UTF-8 (key, grant and record files): BOM stripped, invalid UTF-8 refused with its line. */
+export function decodeUtf8Text(bytes: Buffer, file: string): string {
+  const body = startsWithBom(bytes) ? bytes.subarray(3) : bytes;
   try {
-    for await (const chunk of input) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
-  } catch (cause) {
-    throw new OnexError(ErrorCode.FileNotFound, `cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { file }, { cause });
+    return strictUtf8.decode(body);
+  } catch {
+    throw invalidUtf8(file, firstInvalidLine(body));
   }
-  const text = Buffer.concat(chunks).toString("utf8");
+}
+
+/** Parses a whole JSON file's bytes (BOM, UTF-8, duplicate names and big integers checked). */
+export function parseJsonBytes(bytes: Buffer, file: string): unknown {
+  return parseJson(decodeUtf8Text(bytes, file), { file });
+}
+
+function openInput(file: string, onTerminal: ((hint: string) => void) | undefined): Readable {
+  if (file !== "-") return createReadStream(file);
+  if (process.stdin.isTTY) onTerminal?.("reading messages from the terminal; end with Ctrl-D, or name a file (run with --help for usage)");
+  return process.stdin;
+}
+
+/** Complete lines per chunk, as bytes without their `\n`; each byte is scanned once. */
+async function* linesOf(input: Readable): AsyncGenerator<Buffer[]> {
+  let pending: Buffer[] = [];
+  for await (const chunk of input) {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+    const lines: Buffer[] = [];
+    let start = 0;
+    for (let nl = bytes.indexOf(0x0a, start); nl !== -1; nl = bytes.indexOf(0x0a, start)) {
+      const piece = bytes.subarray(start, nl);
+      lines.push(pending.length === 0 ? piece : Buffer.concat([...pending, piece]));
+      pending = [];
+      start = nl + 1;
+    }
+    if (start < bytes.length) pending.push(bytes.subarray(start));
+    if (lines.length > 0) yield lines;
+  }
+  if (pending.length > 0) yield [Buffer.concat(pending)];
+}
+
+async function readAll(input: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of input) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks);
+}
+
+/** A line as text, or the error that it is not UTF-8. */
+type DecodedLine = { line: number; text: string } | { line: number; bytes: Buffer; error: OnexError };
+
+/**
+ * Decides the shape from the first lines and reads the rest accordingly. A first line that is
+ * a complete JSON value makes the input line-oriented (NDJSON, or an array on one line); a
+ * first line that is not is either the start of a document or a malformed line, and the next
+ * line tells which: if it is a complete value on its own, the input is NDJSON.
+ */
+class JsonInputReader {
+  private lineNo = 0;
+  private mode: "start" | "undecided" | "lines" | "document" = "start";
+  /** Lines held while the shape is undecided, or the lines of a document. */
+  private held: DecodedLine[] = [];
+  private documentStart = 0;
+  /** The last line parsed alone and its outcome, so a line decided on is not parsed twice (a one-line file may be 100 MB). */
+  private parsed: { decoded: DecodedLine; value: unknown } | { decoded: DecodedLine; error: OnexError } | undefined;
+
+  constructor(
+    private readonly file: string,
+    private readonly bigIntegers: BigIntegerMode,
+  ) {}
+
+  take(lines: Buffer[]): InputItem[] {
+    const out: InputItem[] = [];
+    for (const bytes of lines) this.line(this.decode(bytes), out);
+    return out;
+  }
+
+  finish(): InputItem[] {
+    const out: InputItem[] = [];
+    if (this.mode === "undecided") {
+      // A single non-JSON line with nothing after it: its own error.
+      for (const held of this.held) this.lineItems(held, out);
+    } else if (this.mode === "document") {
+      this.document(out);
+    }
+    this.held = [];
+    return out;
+  }
+
+  private decode(bytes: Buffer): DecodedLine {
+    const line = ++this.lineNo;
+    let body = line === 1 && startsWithBom(bytes) ? bytes.subarray(3) : bytes;
+    if (body.length > 0 && body[body.length - 1] === 0x0d) body = body.subarray(0, body.length - 1);
+    try {
+      return { line, text: strictUtf8.decode(body) };
+    } catch {
+      return { line, bytes: body, error: invalidUtf8(this.file, line) };
+    }
+  }
+
+  private line(decoded: DecodedLine, out: InputItem[]): void {
+    const blank = "text" in decoded && isBlank(decoded.text);
+    switch (this.mode) {
+      case "lines":
+        if (!blank) this.lineItems(decoded, out);
+        return;
+      case "document":
+        this.held.push(decoded);
+        return;
+      case "start": {
+        if (blank) return;
+        const trimmed = "text" in decoded ? decoded.text.trim() : "";
+        if (trimmed === "[" || trimmed === "{") {
+          this.startDocument(decoded);
+          return;
+        }
+        if (this.parsesAlone(decoded)) {
+          this.mode = "lines";
+          this.lineItems(decoded, out);
+          return;
+        }
+        this.mode = "undecided";
+        this.held = [decoded];
+        return;
+      }
+      case "undecided": {
+        if (blank) {
+          this.held.push(decoded);
+          return;
+        }
+        if (this.parsesAlone(decoded)) {
+          // The first line was a malformed NDJSON line: it alone is reported.
+          this.mode = "lines";
+          for (const held of this.held) if (!("text" in held && isBlank(held.text))) this.lineItems(held, out);
+          this.held = [];
+          this.lineItems(decoded, out);
+          return;
+        }
+        const [first, ...rest] = this.held;
+        this.startDocument(first!);
+        this.held.push(...rest, decoded);
+        return;
+      }
+    }
+  }
+
+  private startDocument(first: DecodedLine): void {
+    this.mode = "document";
+    this.documentStart = first.line;
+    this.held = [first];
+  }
+
+  /** True when the line is one complete JSON value (even one refused for a duplicate name or a big number). */
+  private parsesAlone(decoded: DecodedLine): boolean {
+    if (!("text" in decoded)) return false;
+    const outcome = this.parse(decoded as Extract<DecodedLine, { text: string }>);
+    return !("error" in outcome) || outcome.error.code !== ErrorCode.JsonSyntax;
+  }
+
+  private parse(decoded: Extract<DecodedLine, { text: string }>): { value: unknown } | { error: OnexError } {
+    if (this.parsed?.decoded === decoded) return this.parsed;
+    try {
+      this.parsed = { decoded, value: parseJson(decoded.text, { file: this.file, firstLine: decoded.line, bigIntegers: this.bigIntegers }) };
+    } catch (error) {
+      if (!(error instanceof OnexError)) throw error;
+      this.parsed = { decoded, error };
+    }
+    return this.parsed;
+  }
+
+  /** The message(s) of one line: its value, the elements of an array on it, or its error. */
+  private lineItems(decoded: DecodedLine, out: InputItem[]): void {
+    const { line } = decoded;
+    if (!("text" in decoded)) {
+      out.push({ line, error: decoded.error, shape: "ndjson", rawBytes: decoded.bytes });
+      return;
+    }
+    const outcome = this.parse(decoded);
+    this.parsed = undefined;
+    if ("error" in outcome) {
+      out.push({ line, error: outcome.error, shape: "ndjson", raw: decoded.text });
+      return;
+    }
+    const value = outcome.value;
+    if (Array.isArray(value)) value.forEach((element: unknown, index) => out.push({ line, value: element, shape: "array", index }));
+    else out.push({ line, value, shape: "ndjson" });
+  }
+
+  private document(out: InputItem[]): void {
+    const broken = this.held.find((held): held is Extract<DecodedLine, { error: OnexError }> => "error" in held);
+    const text = this.held.map((held) => ("text" in held ? held.text : "")).join("\n");
+    let parsed;
+    try {
+      if (broken !== undefined) throw broken.error;
+      parsed = parseJsonWithLines(text, { file: this.file, firstLine: this.documentStart, bigIntegers: this.bigIntegers });
+    } catch (error) {
+      if (!(error instanceof OnexError)) throw error;
+      this.brokenDocument(error, text, out);
+      return;
+    }
+    if (parsed.elementLines !== undefined) {
+      const lines = parsed.elementLines;
+      (parsed.value as unknown[]).forEach((element, index) => out.push({ line: lines[index]!, value: element, shape: "array", index }));
+    } else {
+      out.push({ line: this.documentStart, value: parsed.value, shape: "document" });
+    }
+  }
+
+  /**
+   * A document that does not parse. If some of its lines are whole JSON objects on their own,
+   * it was NDJSON after all (say, behind a malformed first line): every line is read alone.
+   * Otherwise it is one broken document, reported once at the line of its first error.
+   */
+  private brokenDocument(error: OnexError, text: string, out: InputItem[]): void {
+    const lineWise = this.held.some((held) => "text" in held && /^\s*\{/.test(held.text) && this.parsesAlone(held));
+    if (lineWise) {
+      for (const held of this.held) if (!("text" in held && isBlank(held.text))) this.lineItems(held, out);
+      return;
+    }
+    out.push({ line: error.details.line ?? this.documentStart, error, shape: "document", raw: text });
+  }
+}
+
+/** Every YAML document with the line it starts on; YAML is read whole, not streamed. */
+function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode): InputItem[] {
+  const text = decodeUtf8Text(bytes, file);
   const lineCounter = new LineCounter();
-  for (const doc of parseAllDocuments(text, { lineCounter })) {
+  const items: InputItem[] = [];
+  // intAsBigInt: a YAML integer beyond 2^53 must not be rounded before it can be checked.
+  for (const doc of parseAllDocuments(text, { lineCounter, intAsBigInt: true, uniqueKeys: true })) {
     const line = lineCounter.linePos(doc.range[0]).line;
     const problem = doc.errors[0];
     if (problem) {
       const pos = lineCounter.linePos(problem.pos[0]);
-      yield { line: pos.line, error: new OnexError(ErrorCode.YamlSyntax, `not valid YAML: ${problem.message.split("\n")[0]}`, { file, line: pos.line, column: pos.col }), shape: "yaml" };
+      const duplicate = problem.code === "DUPLICATE_KEY";
+      const message = duplicate ? `a mapping names the same key twice: ${problem.message.split("\n")[0]}` : `not valid YAML: ${problem.message.split("\n")[0]}`;
+      items.push({ line: pos.line, error: new OnexError(duplicate ? ErrorCode.JsonDuplicateKey : ErrorCode.YamlSyntax, message, { file, line: pos.line, column: pos.col }), shape: "yaml" });
       continue;
     }
-    const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
-    if (value === null && doc.contents === null) continue; // an empty document, e.g. after a trailing `---`
-    yield { line, value, shape: "yaml" };
+    if (doc.contents === null) continue; // an empty document, e.g. after a trailing `---`
+    let tooBig: { line: number; text: string } | undefined;
+    visit(doc, {
+      Scalar(_key, node) {
+        if (typeof node.value !== "bigint") return;
+        if (Number.isSafeInteger(Number(node.value))) node.value = Number(node.value);
+        else if (bigIntegers === "refuse") tooBig ??= { line: lineCounter.linePos(node.range?.[0] ?? 0).line, text: String(node.value) };
+      },
+    });
+    if (tooBig !== undefined) {
+      items.push({ line: tooBig.line, error: new OnexError(ErrorCode.NumberRange, `integer ${tooBig.text.slice(0, 40)} is beyond 2^53 and would be changed by rounding`, { file, line: tooBig.line }), shape: "yaml" });
+      continue;
+    }
+    items.push({ line, value: doc.toJS({ maxAliasCount: 100 }) as unknown, shape: "yaml" });
   }
+  return items;
 }
 
-function tryParse(text: string): { ok: true; value: unknown } | { ok: false; message: string } {
-  try {
-    return { ok: true, value: JSON.parse(text) as unknown };
-  } catch (error) {
-    return { ok: false, message: (error as Error).message };
-  }
+function isBlank(text: string): boolean {
+  return text.trim() === "";
 }
 
-function jsonError(file: string, line: number, message: string): OnexError {
-  return new OnexError(ErrorCode.JsonSyntax, `not valid JSON: ${message}`, { file, line });
+function startsWithBom(bytes: Buffer): boolean {
+  return bytes.length >= 3 && bytes.subarray(0, 3).equals(BOM);
+}
+
+function invalidUtf8(file: string, line: number): OnexError {
+  return new OnexError(ErrorCode.JsonSyntax, `line ${line} is not valid UTF-8`, { file, line });
+}
+
+function firstInvalidLine(bytes: Buffer): number {
+  let line = 1;
+  let start = 0;
+  for (let nl = bytes.indexOf(0x0a); ; nl = bytes.indexOf(0x0a, start)) {
+    const end = nl === -1 ? bytes.length : nl;
+    try {
+      strictUtf8.decode(bytes.subarray(start, end));
+    } catch {
+      return line;
+    }
+    if (nl === -1) return line;
+    start = nl + 1;
+    line++;
+  }
 }

@@ -34,6 +34,10 @@ export const ErrorCode = {
   AsyncApiUnsupported: "ONEX_E_ASYNCAPI_UNSUPPORTED",
   /** Input is not valid JSON (or not valid UTF-8). */
   JsonSyntax: "ONEX_E_JSON_SYNTAX",
+  /** A JSON object names the same member twice; RFC 8785 signs I-JSON, which forbids it, and readers disagree on which value wins. */
+  JsonDuplicateKey: "ONEX_E_JSON_DUPLICATE_KEY",
+  /** A number cannot be carried exactly: an integer beyond 2^53 where the reader keeps only doubles, or a value beyond the double range. */
+  NumberRange: "ONEX_E_NUMBER_RANGE",
   /** A message does not validate against its schema. */
   ValidationFailed: "ONEX_E_VALIDATION",
   /** A message's `type` is missing or not a type of the version. */
@@ -48,6 +52,10 @@ export const ErrorCode = {
   CanonicalJson: "ONEX_E_CANONICAL_JSON",
   /** Key material is not an Ed25519 key in a form onex reads (PEM, compact text, 32 raw bytes). */
   KeyInvalid: "ONEX_E_KEY_INVALID",
+  /** An Ed25519 public key is of small order or not canonically encoded: anyone could forge its signatures. */
+  KeyWeak: "ONEX_E_KEY_WEAK",
+  /** A private key file is readable by other users (like ssh, onex refuses it unless told otherwise). */
+  KeyPermissions: "ONEX_E_KEY_PERMISSIONS",
   /** A message or record that must be signed carries no signature. */
   SignatureMissing: "ONEX_E_SIGNATURE_MISSING",
   /** A signature is malformed, names another algorithm, or does not verify with the signer's key. */
@@ -132,6 +140,12 @@ export const ErrorCode = {
   PermissionDenied: "ONEX_E_PERMISSION_DENIED",
   /** A handler gave up on a message `max_deliver` times (dead-letter reason). */
   HandlerFailed: "ONEX_E_HANDLER_FAILED",
+  /** An input file exists but cannot be read: a folder, no permission, an I/O error. */
+  FileUnreadable: "ONEX_E_FILE_UNREADABLE",
+  /** An output file exists and --force was not given. */
+  FileExists: "ONEX_E_FILE_EXISTS",
+  /** An output cannot be written: its folder is missing, permission denied, the disk is full, or it is a folder. */
+  WriteFailed: "ONEX_E_WRITE_FAILED",
   /** A command was called with wrong arguments. */
   Usage: "ONEX_E_USAGE",
   /** A failure inside onex itself; please report it. */

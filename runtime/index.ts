@@ -17,6 +17,8 @@ export {
   keyIdOf,
   keyPairFromSeed,
   keyRing,
+  assertStrongPublicKey,
+  assertUsablePublicKey,
   publicKeyFromRaw,
   type KeyFormat,
   type KeyPair,
@@ -58,6 +60,9 @@ export { attestExecution, traceHash, verifyAttestation, type AttestInput, type V
 export { verifyExecutionChain, type ExecutionChain, type VerifyChainOptions } from "./trust/execution-chain.js";
 export { TrustLedger, type LedgerEntry, type ScoreExplanation, type TrustLedgerOptions } from "./trust/trust-ledger.js";
 export { ReplayGuard, type ReplayGuardOptions } from "./trust/replay-guard.js";
+export { ZoneAuthorities, type ZoneAuthority } from "./trust/zone-authorities.js";
+export { parseRfc3339, isRfc3339 } from "./trust/rfc3339-time.js";
+export { parseJson, parseJsonWithLines, stringifyJson, MAX_JSON_DEPTH, type BigIntegerMode, type JsonParseOptions, type ParsedJson } from "./json-text.js";
 
 // The control plane on NATS JetStream.
 export { connect, OnexClient, type ConnectOptions } from "./jetstream/client.js";

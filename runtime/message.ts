@@ -4,6 +4,7 @@
  * *is* the message: `msg.payload.node_id` reads a field, `msg.toJSON()` gives plain data.
  */
 import { ErrorCode, OnexError } from "./errors.js";
+import { parseJson } from "./json-text.js";
 import { assertValid, type StandaloneValidator } from "./validation.js";
 
 /** What `parse()` accepts: UTF-8 bytes, a JSON string, or an already-parsed value. */
@@ -34,7 +35,7 @@ export abstract class OnexMessage {
   }
 }
 
-/** Turns bytes or a JSON string into a value; objects pass through. */
+/** Turns bytes or a JSON string into a value (ONEX_E_JSON_SYNTAX, ONEX_E_JSON_DUPLICATE_KEY, ONEX_E_NUMBER_RANGE); objects pass through. */
 export function decodeInput(input: MessageInput, version: string): unknown {
   let text: string;
   if (input instanceof Uint8Array) {
@@ -49,9 +50,11 @@ export function decodeInput(input: MessageInput, version: string): unknown {
     return input;
   }
   try {
-    return JSON.parse(text) as unknown;
+    // Duplicate member names and integers a double would round are refused, never guessed at.
+    return parseJson(text);
   } catch (cause) {
-    throw new OnexError(ErrorCode.JsonSyntax, `message is not valid JSON: ${(cause as Error).message}`, { version }, { cause });
+    if (!(cause instanceof OnexError)) throw cause;
+    throw new OnexError(cause.code, `message ${cause.message}`, { ...cause.details, version }, { cause });
   }
 }
 

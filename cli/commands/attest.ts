@@ -2,7 +2,7 @@ import { Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { attestExecution } from "../../runtime/trust/attestation.js";
 import { OnexCommand } from "../base-command.js";
-import { readJsonFile, readPrivateKey } from "../key-files.js";
+import { privateKeyFlags, readJsonFile, readPrivateKey } from "../key-files.js";
 
 export default class Attest extends OnexCommand {
   static override summary = "Sign an execution attestation for a task and its result.";
@@ -22,11 +22,12 @@ export default class Attest extends OnexCommand {
     "execution-time": Flags.string({ description: "Wall-clock execution time in ms.", required: true }),
     cost: Flags.string({ description: "Cost of the execution (>= 0)." }),
     verified: Flags.boolean({ description: "The result was checked (re-run or validated), not only relayed.", default: false }),
+    ...privateKeyFlags,
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Attest);
-    const key = readPrivateKey(flags.key);
+    const key = readPrivateKey(flags.key, { allowUnprotected: flags["allow-unprotected-key"] });
     const task = payloadOf(readJsonFile(flags.task, "task"), "signal.task.dispatch");
     const result = payloadOf(readJsonFile(flags.result, "result"), "signal.result.ready");
     if (typeof (task as { task_id?: unknown }).task_id !== "string") throw new OnexError(ErrorCode.ValidationFailed, `${flags.task} has no string task_id`, { file: flags.task });

@@ -1,12 +1,12 @@
 import { Flags } from "@oclif/core";
-import { exportPrivateKey, exportPublicKey, generateKeyPair } from "../../runtime/trust/keys.js";
+import { exportPrivateKey, generateKeyPair } from "../../runtime/trust/keys.js";
 import { OnexCommand } from "../base-command.js";
-import { writePublicFile, writeSecretFile } from "../key-files.js";
+import { writeKeyPairFiles } from "../key-files.js";
 
 export default class Keygen extends OnexCommand {
   static override summary = "Generate an Ed25519 signing key.";
   static override description =
-    "Writes <out>.key (the private key, mode 0600) and <out>.pub (the public key), and prints the key id. The private key is printed only with --stdout, which writes no files.";
+    "Writes <out>.key (the private key, mode 0600 from its first byte) and <out>.pub (the public key), and prints the key id. Both files are written or neither: an existing file is kept unless --force, which replaces both atomically (a symlink at the target is replaced, never followed). The private key is printed only with --stdout, which writes no files.";
   static override examples = ["<%= config.bin %> keygen --out node-1", "<%= config.bin %> keygen --out agent --format compact", "<%= config.bin %> keygen --stdout > vault-import.pem"];
 
   static override flags = {
@@ -26,10 +26,7 @@ export default class Keygen extends OnexCommand {
       this.logToStderr(`key id ${key.keyId} (private key printed to stdout, no files written)`);
       return;
     }
-    const privatePath = `${flags.out}.key`;
-    const publicPath = `${flags.out}.pub`;
-    writeSecretFile(privatePath, exportPrivateKey(key, format).trimEnd() + "\n", flags.force);
-    writePublicFile(publicPath, exportPublicKey(key.publicKey, format).trimEnd() + "\n", flags.force);
+    const { privatePath, publicPath } = writeKeyPairFiles(flags.out, key, format, flags.force);
     if (flags.json) {
       this.log(JSON.stringify({ key_id: key.keyId, public_key: key.publicKey.raw.toString("base64url"), private_key_file: privatePath, public_key_file: publicPath }));
     } else {

@@ -1,13 +1,14 @@
-import { createWriteStream, type WriteStream } from "node:fs";
 import { once } from "node:events";
-import type { Writable } from "node:stream";
 import { Args, Flags } from "@oclif/core";
 import { stringify as yamlStringify } from "yaml";
 import { migrate, migrationPath } from "../../generated/transforms/index.js";
 import { ErrorCode, OnexError, isOnexError } from "../../runtime/errors.js";
+import { stringifyJson } from "../../runtime/json-text.js";
 import { OnexCommand } from "../base-command.js";
 import { ExitCode } from "../exit-codes.js";
-import { openInput, readMessageBatches, readYamlMessages, type InputItem, type InputShape } from "../message-input.js";
+import { readInputBatches, type InputItem, type InputShape } from "../message-input.js";
+import { OutputFile } from "../output-file.js";
+import { printable } from "../terminal-text.js";
 import { resolveVersion } from "../sdk.js";
 
 /** Output is written in chunks of about this many characters: one write per line is the slowest part of a large log. */
@@ -18,12 +19,13 @@ export default class Migrate extends OnexCommand {
   static override description = [
     "Reads one JSON document, a JSON array, NDJSON (streamed in constant memory) or YAML, validates every message against <from>,",
     "runs it through the generated adapters (v0.2 -> v0.0.9 passes through v0.1) and writes it in the same shape to stdout or --out.",
-    "Data the target version cannot hold travels in `_residue`, so migrating back restores the message exactly.",
+    "Data the target version cannot hold travels in `_residue`, so migrating back restores the message exactly; integers beyond 2^53 are carried digit for digit.",
+    "--out and --dead-letter are written to a temporary file and moved into place when the run succeeds, so a failed run leaves no file; an existing file is replaced only with --force.",
     "A bad message (not JSON, invalid for <from>, unknown type, no counterpart in <to>) is reported with its line and code;",
     "--on-error decides what happens next. The summary on stderr counts messages read, written, skipped and dead-lettered.",
     "",
     "Exit codes: 0 every message written (or dead-lettered); 1 a bad message stopped the run (fail) or was skipped (skip);",
-    "2 usage (unknown version, no transform path, bad flags); 3 the input cannot be read.",
+    "2 usage (unknown version, no transform path, bad flags, an output exists without --force); 3 the input cannot be read; 73 an output cannot be written.",
   ].join("\n");
   static override examples = [
     "<%= config.bin %> migrate v0.2 v0.1 docs/examples/v0.2.ndjson",
@@ -42,6 +44,7 @@ export default class Migrate extends OnexCommand {
     "on-error": Flags.string({ description: "What a bad message does: stop the run, skip it, or go to the dead-letter file.", options: ["fail", "skip", "dead-letter"], default: "fail" }),
     "dead-letter": Flags.string({ description: "NDJSON file for bad messages (implies --on-error dead-letter): line, code, message and the input." }),
     format: Flags.string({ description: "Input format; auto picks YAML for .yaml/.yml files, else JSON or NDJSON by content.", options: ["auto", "json", "yaml"], default: "auto" }),
+    force: Flags.boolean({ description: "Replace --out and --dead-letter files that exist.", default: false }),
   };
 
   async run(): Promise<void> {
@@ -54,11 +57,34 @@ export default class Migrate extends OnexCommand {
       throw new OnexError(ErrorCode.Usage, "--on-error dead-letter needs --dead-letter FILE");
     }
     const file = args.file ?? "-";
-    const yaml = flags.format === "yaml" || (flags.format === "auto" && /\.ya?ml$/i.test(file));
-    const items = yaml ? batchesOf(readYamlMessages(openInput(file), file)) : readMessageBatches(openInput(file), file);
+    // Integers beyond 2^53 travel as BigInt and are written back digit for digit: migrate loses nothing.
+    const items = readInputBatches({ file, format: flags.format as "auto", bigIntegers: "bigint", onTerminal: (hint) => this.logToStderr(hint) });
 
-    const out = new ChunkedWriter(flags.out ? createWriteStream(flags.out) : process.stdout);
-    const deadLetter = flags["dead-letter"] ? new ChunkedWriter(createWriteStream(flags["dead-letter"])) : undefined;
+    // Outputs are created (and checked) only now that the arguments are known good, and committed only on success.
+    const outFile = flags.out === undefined ? undefined : OutputFile.create(flags.out, { force: flags.force });
+    let deadLetterFile: OutputFile | undefined;
+    try {
+      deadLetterFile = flags["dead-letter"] === undefined ? undefined : OutputFile.create(flags["dead-letter"], { force: flags.force });
+    } catch (error) {
+      outFile?.discard();
+      throw error;
+    }
+    const out = new ChunkedWriter(outFile ?? process.stdout);
+    const deadLetter = deadLetterFile === undefined ? undefined : new ChunkedWriter(deadLetterFile);
+    try {
+      await this.migrateAll(items, { from, to, file, onError, out, deadLetter, outFile, deadLetterFile });
+    } catch (error) {
+      outFile?.discard();
+      deadLetterFile?.discard();
+      throw error;
+    }
+  }
+
+  private async migrateAll(
+    items: AsyncGenerator<InputItem[]>,
+    io: { from: string; to: string; file: string; onError: string; out: ChunkedWriter; deadLetter: ChunkedWriter | undefined; outFile: OutputFile | undefined; deadLetterFile: OutputFile | undefined },
+  ): Promise<void> {
+    const { from, to, file, onError, out, deadLetter } = io;
     const count = { read: 0, written: 0, skipped: 0, deadLettered: 0 };
     let shape: InputShape | undefined;
     let stoppedBy: OnexError | undefined;
@@ -75,7 +101,8 @@ export default class Migrate extends OnexCommand {
           continue;
         }
         const type = typeOf(item);
-        this.logToStderr(`${file}:${item.line}: ${type} ${result.code}: ${result.message}`);
+        const at = item.index === undefined ? "" : ` [${item.index}]`;
+        this.logToStderr(`${printable(file)}:${item.line}:${at} ${printable(type)} ${result.code}: ${printable(result.message)}`);
         if (onError === "fail") {
           stoppedBy = result;
           await out.write(output);
@@ -86,15 +113,21 @@ export default class Migrate extends OnexCommand {
           continue;
         }
         count.deadLettered++;
-        await deadLetter!.write(
-          JSON.stringify({ line: item.line, code: result.code, message: result.message, ...("value" in item ? { input: item.value } : { raw: item.raw ?? null }) }) + "\n",
-        );
+        await deadLetter!.write(stringifyJson({ line: item.line, ...(item.index === undefined ? {} : { index: item.index }), code: result.code, message: result.message, ...deadLetterInput(item) }) + "\n");
       }
       await out.write(output);
     }
     await out.write(closeOutput(shape, count.written));
-    await out.end(flags.out !== undefined);
-    await deadLetter?.end(true);
+    await out.end();
+    await deadLetter?.end();
+    // A run stopped by a bad message is a failure: its outputs are not left behind half done.
+    if (stoppedBy) {
+      io.outFile?.discard();
+      io.deadLetterFile?.discard();
+    } else {
+      io.outFile?.commit();
+      io.deadLetterFile?.commit();
+    }
 
     const summary = `migrate v${from} -> v${to}: ${count.read} read, ${count.written} written, ${count.skipped} skipped, ${count.deadLettered} dead-lettered`;
     this.logToStderr(stoppedBy ? `${summary}; stopped at the first bad message (--on-error fail)` : summary);
@@ -102,8 +135,11 @@ export default class Migrate extends OnexCommand {
   }
 }
 
-async function* batchesOf(items: AsyncIterable<InputItem>): AsyncGenerator<InputItem[]> {
-  for await (const item of items) yield [item];
+/** What a dead letter keeps of the input: the message, the line's text, or its bytes when they are not UTF-8. */
+function deadLetterInput(item: InputItem): Record<string, unknown> {
+  if ("value" in item) return { input: item.value };
+  if (item.rawBytes !== undefined) return { raw_base64: item.rawBytes.toString("base64") };
+  return { raw: item.raw ?? null };
 }
 
 function migrateItem(item: InputItem, from: string, to: string): unknown {
@@ -128,11 +164,11 @@ function encodeOutput(value: unknown, shape: InputShape | undefined, index: numb
     case "array":
       return `${index === 0 ? "[\n" : ",\n"}${indentJson(value)}`;
     case "document":
-      return `${JSON.stringify(value, null, 2)}\n`;
+      return `${stringifyJson(value, 2)}\n`;
     case "yaml":
       return `${index === 0 ? "" : "---\n"}${yamlStringify(value)}`;
     default:
-      return `${JSON.stringify(value)}\n`;
+      return `${stringifyJson(value)}\n`;
   }
 }
 
@@ -142,35 +178,32 @@ function closeOutput(shape: InputShape | undefined, written: number): string {
 }
 
 function indentJson(value: unknown): string {
-  return JSON.stringify(value, null, 2)
+  return stringifyJson(value, 2)
     .split("\n")
     .map((line) => `  ${line}`)
     .join("\n");
 }
 
-/** Buffers small writes into large ones and waits for `drain`, so memory stays flat on a slow consumer. */
+/** Buffers small writes into large ones; on stdout it waits for `drain`, so memory stays flat on a slow consumer. */
 class ChunkedWriter {
   private buffer = "";
 
-  constructor(private readonly stream: Writable | WriteStream) {}
+  constructor(private readonly target: OutputFile | NodeJS.WriteStream) {}
 
   async write(text: string): Promise<void> {
     this.buffer += text;
     if (this.buffer.length >= CHUNK) await this.flush();
   }
 
-  async end(close: boolean): Promise<void> {
+  async end(): Promise<void> {
     await this.flush();
-    if (close) {
-      this.stream.end();
-      await once(this.stream, "finish");
-    }
   }
 
   private async flush(): Promise<void> {
     if (this.buffer === "") return;
     const text = this.buffer;
     this.buffer = "";
-    if (!this.stream.write(text)) await once(this.stream, "drain");
+    if (this.target instanceof OutputFile) this.target.write(text);
+    else if (!this.target.write(text)) await once(this.target, "drain");
   }
 }

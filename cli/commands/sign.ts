@@ -2,34 +2,36 @@ import { Args, Flags } from "@oclif/core";
 import { isOnexError, OnexError } from "../../runtime/errors.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
 import { OnexCommand } from "../base-command.js";
-import { readPrivateKey } from "../key-files.js";
-import { openInput, readMessages } from "../message-input.js";
+import { privateKeyFlags, readPrivateKey } from "../key-files.js";
+import { readInput } from "../message-input.js";
 import { loadSdk, resolveVersion } from "../sdk.js";
 
 export default class Sign extends OnexCommand {
   static override summary = "Sign messages with an Ed25519 key.";
   static override description =
-    "Reads JSON or NDJSON messages, sets trust.signer to the key's id and trust.signature to the signature over the canonical envelope, and prints each signed message as one JSON line. With --version, each message is validated before it is signed.";
+    "Reads JSON, NDJSON, a JSON array or YAML messages, sets trust.signer to the key's id and trust.signature to the signature over the canonical envelope, and prints each signed message as one JSON line. With --version, each message is validated before it is signed. The first message that cannot be read or signed stops the run with its line and code. The private key file must be readable by its owner only (chmod 600), unless --allow-unprotected-key.";
   static override examples = ["<%= config.bin %> sign task.json --key node-1.key", "cat outbox.ndjson | <%= config.bin %> sign - --key node-1.key --version v0.1 > signed.ndjson"];
 
   static override args = {
-    file: Args.string({ description: "JSON or NDJSON file; - or nothing reads stdin." }),
+    file: Args.string({ description: "JSON, NDJSON or YAML file; - or nothing reads stdin.", ignoreStdin: true }),
   };
 
   static override flags = {
     key: Flags.string({ description: "Private key file (PEM or compact).", required: true }),
     version: Flags.string({ description: "Validate each message against this protocol version before signing." }),
+    format: Flags.string({ description: "Input format; auto picks YAML for .yaml/.yml files, else JSON or NDJSON by content.", options: ["auto", "json", "yaml"], default: "auto" }),
+    ...privateKeyFlags,
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Sign);
-    const key = readPrivateKey(flags.key);
+    const key = readPrivateKey(flags.key, { allowUnprotected: flags["allow-unprotected-key"] });
     const sdk = flags.version === undefined ? undefined : await loadSdk(resolveVersion(flags.version));
     const file = args.file ?? "-";
     let signed = 0;
-    for await (const item of readMessages(openInput(file), file)) {
-      if ("error" in item) throw item.error;
+    for await (const item of readInput({ file, format: flags.format as "auto", onTerminal: (hint) => this.logToStderr(hint) })) {
       try {
+        if ("error" in item) throw item.error;
         sdk?.parseMessage(item.value as object);
         this.log(JSON.stringify(signMessage(item.value as object, key)));
       } catch (error) {

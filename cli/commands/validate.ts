@@ -1,11 +1,12 @@
 import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError, isOnexError } from "../../runtime/errors.js";
 import { OnexCommand } from "../base-command.js";
-import { openInput, readMessages } from "../message-input.js";
+import { readInput } from "../message-input.js";
+import { printable, printableJson } from "../terminal-text.js";
 import { loadSdk, resolveVersion } from "../sdk.js";
 
 export default class Validate extends OnexCommand {
-  static override summary = "Check JSON or NDJSON messages against a protocol version.";
+  static override summary = "Check JSON, NDJSON or YAML messages against a protocol version.";
   static override description =
     "Validates every message with the generated validators. Prints one line per failure (line, message type, schema path, code) and a summary; exits 1 when any message fails.";
   static override examples = ["<%= config.bin %> validate v0.1 messages.ndjson", "cat log.ndjson | <%= config.bin %> validate 0.2 -"];
@@ -13,11 +14,12 @@ export default class Validate extends OnexCommand {
   static override args = {
     version: Args.string({ description: "Protocol version, as v0.2 or 0.2.", required: true }),
     // ignoreStdin: oclif would otherwise read piped stdin into this argument as a file name.
-    file: Args.string({ description: "JSON or NDJSON file; - or nothing reads stdin.", ignoreStdin: true }),
+    file: Args.string({ description: "JSON, NDJSON or YAML file; - or nothing reads stdin.", ignoreStdin: true }),
   };
 
   static override flags = {
     json: Flags.boolean({ description: "Print each failure and the summary as JSON lines.", default: false }),
+    format: Flags.string({ description: "Input format; auto picks YAML for .yaml/.yml files, else JSON or NDJSON by content.", options: ["auto", "json", "yaml"], default: "auto" }),
   };
 
   async run(): Promise<void> {
@@ -27,7 +29,8 @@ export default class Validate extends OnexCommand {
     const file = args.file ?? "-";
     let checked = 0;
     let failed = 0;
-    for await (const item of readMessages(openInput(file), file)) {
+    // Integers beyond 2^53 are carried exactly, so the schema (not the reader) decides whether they are valid.
+    for await (const item of readInput({ file, format: flags.format as "auto", bigIntegers: "bigint", onTerminal: (hint) => this.logToStderr(hint) })) {
       checked++;
       const value = "value" in item ? item.value : undefined;
       let error: OnexError | undefined = "error" in item ? item.error : undefined;
@@ -43,10 +46,11 @@ export default class Validate extends OnexCommand {
       failed++;
       const type = typeof (value as { type?: unknown } | undefined)?.type === "string" ? (value as { type: string }).type : "-";
       if (flags.json) {
-        this.log(JSON.stringify({ line: item.line, type, code: error.code, schemaPath: error.details.schemaPath ?? null, instancePath: error.details.instancePath ?? null, message: error.message }));
+        this.log(printableJson({ line: item.line, ...(item.index === undefined ? {} : { index: item.index }), type, code: error.code, schemaPath: error.details.schemaPath ?? null, instancePath: error.details.instancePath ?? null, message: error.message }));
       } else {
         const path = error.details.schemaPath ? ` ${String(error.details.schemaPath)}` : "";
-        this.log(`${file}:${item.line}: ${type}${path} ${error.code}: ${error.message}`);
+        const at = item.index === undefined ? "" : ` [${item.index}]`;
+        this.log(`${printable(file)}:${item.line}:${at} ${printable(type)}${printable(path)} ${error.code}: ${printable(error.message)}`);
       }
     }
     const summary = `${checked} message(s) checked against v${version}: ${checked - failed} valid, ${failed} invalid`;

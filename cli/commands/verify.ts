@@ -3,37 +3,43 @@ import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { keyRing } from "../../runtime/trust/keys.js";
 import { judge, parseTrustPolicy, PolicyMode, type JudgeContext } from "../../runtime/trust/policy.js";
 import { verifyRegistryEntry } from "../../runtime/trust/registry-entry.js";
+import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
 import { GrantBook } from "../../runtime/trust/session-grant.js";
 import { OnexCommand } from "../base-command.js";
-import { parseTime, readJsonFile, readPublicKeys } from "../key-files.js";
-import { openInput, readMessages } from "../message-input.js";
+import { parseDuration, parseTime, readJsonFile, readPublicKeys, readZoneAuthorities } from "../key-files.js";
+import { readInput } from "../message-input.js";
+import { printable, printableJson } from "../terminal-text.js";
 
 export default class Verify extends OnexCommand {
   static override summary = "Verify signed messages and judge them by the trust policies.";
   static override description = [
-    "Checks every JSON or NDJSON message with the trust policies (signature, token_valid, zone_match, origin_check; defaults as the specification gives them, change them with --policy).",
-    "Prints one line per message: OK, or the code that rejected it; advisory failures are printed as warnings. Exits 1 when any message is rejected.",
+    "Checks every JSON, NDJSON or YAML message with the trust policies (signature, token_valid, zone_match, origin_check; defaults as the specification gives them, change them with --policy).",
+    "token_valid includes the replay check: a message id seen before in the input, or a message created before the replay window (--replay-window, default 5m) or in the future, is rejected with ONEX_E_REPLAY; judge archived messages with --at.",
+    "Prints one line per message: OK, or the code that rejected it; advisory failures are printed as warnings. Message fields are printed with control characters escaped. Exits 1 when any message is rejected.",
     "origin_check needs to know which key each node is registered with (--entries); without --entries it is off unless --policy sets it.",
+    "An authority is trusted for one zone: --authority ZONE=FILE, or --authority FILE for the --zone zone; its grants count only in that zone.",
   ].join(" ");
   static override examples = [
     "<%= config.bin %> verify signed.ndjson --key node-1.pub",
     "cat signed.ndjson | <%= config.bin %> verify - --key node-1.pub --zone zone.trusted.org --policy zone_match=strict --json",
-    "<%= config.bin %> verify msg.json --key node-1.pub --authority zone-ca.pub --grants grants.json --entries registry.json",
+    "<%= config.bin %> verify msg.json --key node-1.pub --authority zone.trusted.org=zone-ca.pub --grants grants.json --entries registry.json",
   ];
 
   static override args = {
-    file: Args.string({ description: "JSON or NDJSON file; - or nothing reads stdin." }),
+    file: Args.string({ description: "JSON, NDJSON or YAML file; - or nothing reads stdin.", ignoreStdin: true }),
   };
 
   static override flags = {
     key: Flags.string({ description: "Public key file of a trusted signer (repeatable).", required: true, multiple: true }),
-    zone: Flags.string({ description: "The receiving session's zone, for zone_match." }),
+    zone: Flags.string({ description: "The receiving session's zone, for zone_match (and the zone of a bare --authority FILE)." }),
     policy: Flags.string({ description: "Policy overrides, as signature=strict,zone_match=advisory,token_valid=strict,origin_check=off." }),
     at: Flags.string({ description: "Judge as of this RFC 3339 time instead of now." }),
-    authority: Flags.string({ description: "Public key file of a zone authority whose grants count (repeatable; with --grants).", multiple: true }),
+    authority: Flags.string({ description: "Zone authority whose grants count in that zone only, as ZONE=FILE (repeatable; with --grants).", multiple: true }),
     grants: Flags.string({ description: "JSON file with a session grant or an array of them; token_valid then requires one for each message." }),
     revocations: Flags.string({ description: "JSON file with grant revocations (as `onex grant revoke --list` writes)." }),
     entries: Flags.string({ description: "JSON file with signed registry entries (an array); they tie source node ids to keys for origin_check." }),
+    "replay-window": Flags.string({ description: "How long after its creation a message is accepted, as 90s, 5m or 1h.", default: "5m" }),
+    format: Flags.string({ description: "Input format; auto picks YAML for .yaml/.yml files, else JSON or NDJSON by content.", options: ["auto", "json", "yaml"], default: "auto" }),
     json: Flags.boolean({ description: "Print one JSON object per message and a summary line.", default: false }),
   };
 
@@ -43,18 +49,18 @@ export default class Verify extends OnexCommand {
     const policyText = flags.policy ?? "";
     if (flags.entries === undefined && !/\borigin_check\s*=/.test(policyText)) policy.origin_check = PolicyMode.Off;
     const keys = readPublicKeys(flags.key);
-    const context: JudgeContext = { keys: keyRing(keys), logger: { warn: () => {} } };
+    const context: JudgeContext = { keys: keyRing(keys), logger: { warn: () => {} }, replay: new ReplayGuard({ windowMs: parseDuration(flags["replay-window"]) }) };
     if (flags.zone !== undefined) context.zone = flags.zone;
     if (flags.at !== undefined) context.now = parseTime(flags.at, "at");
     if (flags.entries !== undefined) context.keyOfEntity = this.registeredKeys(flags.entries, keys);
-    if (flags.grants !== undefined) context.grants = this.grantBook(flags.grants, flags.authority ?? [], flags.revocations);
+    if (flags.grants !== undefined) context.grants = this.grantBook(flags.grants, flags.authority ?? [], flags.revocations, flags.zone);
     else if (flags.authority !== undefined || flags.revocations !== undefined) throw new OnexError(ErrorCode.Usage, "--authority and --revocations need --grants");
 
     const file = args.file ?? "-";
     let checked = 0;
     let rejected = 0;
     let firstCode: string | undefined;
-    for await (const item of readMessages(openInput(file), file)) {
+    for await (const item of readInput({ file, format: flags.format as "auto", onTerminal: (hint) => this.logToStderr(hint) })) {
       checked++;
       const verdict = "error" in item ? { accepted: false, rejection: item.error, warnings: [], message: undefined } : judge(item.value as object, context, policy);
       const message = verdict.message as { id?: unknown; type?: unknown } | undefined;
@@ -66,13 +72,14 @@ export default class Verify extends OnexCommand {
       }
       if (flags.json) {
         this.log(
-          JSON.stringify({
+          printableJson({
             line: item.line,
             id,
             type,
             accepted: verdict.accepted,
             code: verdict.rejection?.code ?? null,
             policy: verdict.rejection?.details.policy ?? null,
+            reason: verdict.rejection?.details.reason ?? null,
             message: verdict.rejection?.message ?? null,
             signer: "verifiedSigner" in verdict ? (verdict.verifiedSigner ?? null) : null,
             warnings: verdict.warnings,
@@ -80,9 +87,10 @@ export default class Verify extends OnexCommand {
         );
         continue;
       }
-      if (verdict.accepted) this.log(`${file}:${item.line}: OK ${type} ${id}${"verifiedSigner" in verdict && verdict.verifiedSigner ? ` signed by ${verdict.verifiedSigner}` : ""}`);
-      else this.log(`${file}:${item.line}: ${type} ${id} ${verdict.rejection?.code}: ${verdict.rejection?.message}`);
-      for (const warning of verdict.warnings) this.log(`${file}:${item.line}: warning ${warning.code} (${warning.policy}, advisory): ${warning.message}`);
+      const where = `${printable(file)}:${item.line}:`;
+      if (verdict.accepted) this.log(`${where} OK ${printable(type)} ${printable(id)}${"verifiedSigner" in verdict && verdict.verifiedSigner ? ` signed by ${verdict.verifiedSigner}` : ""}`);
+      else this.log(`${where} ${printable(type)} ${printable(id)} ${verdict.rejection?.code}: ${printable(verdict.rejection?.message ?? "")}`);
+      for (const warning of verdict.warnings) this.log(`${where} warning ${warning.code} (${warning.policy}, advisory): ${printable(warning.message)}`);
     }
     const summary = `${checked} message(s) judged: ${checked - rejected} accepted, ${rejected} rejected`;
     if (flags.json) this.log(JSON.stringify({ checked, accepted: checked - rejected, rejected }));
@@ -105,15 +113,15 @@ export default class Verify extends OnexCommand {
         byNode.set(verified.node_id, verified.key_id);
       } catch (error) {
         if (!(error instanceof OnexError)) throw error;
-        this.logToStderr(`warning ${error.code}: ${path}: registry entry ${String((entry as { node_id?: unknown } | null)?.node_id)} skipped: ${error.message}`);
+        this.logToStderr(`warning ${error.code}: ${path}: registry entry ${printable(String((entry as { node_id?: unknown } | null)?.node_id))} skipped: ${printable(error.message)}`);
       }
     }
     return (entity) => byNode.get(entity);
   }
 
-  private grantBook(path: string, authorityFiles: string[], revocationsPath: string | undefined): GrantBook {
-    if (authorityFiles.length === 0) throw new OnexError(ErrorCode.Usage, "--grants needs at least one --authority key to check the grants with");
-    const book = new GrantBook(keyRing(readPublicKeys(authorityFiles)));
+  private grantBook(path: string, authoritySpecs: string[], revocationsPath: string | undefined, zone: string | undefined): GrantBook {
+    if (authoritySpecs.length === 0) throw new OnexError(ErrorCode.Usage, "--grants needs at least one --authority ZONE=FILE to check the grants with");
+    const book = new GrantBook(readZoneAuthorities(authoritySpecs, zone, "--zone"));
     const grants = readJsonFile(path, "grants file");
     for (const grant of Array.isArray(grants) ? grants : [grants]) book.add(grant);
     if (revocationsPath !== undefined) {

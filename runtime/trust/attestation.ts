@@ -7,7 +7,8 @@ import { createHash } from "node:crypto";
 import { ErrorCode, OnexError } from "../errors.js";
 import { canonicalize } from "./canonical-json.js";
 import type { KeyPair, KeyResolver, PublicKey } from "./keys.js";
-import { assertRecordShape } from "./record-shape.js";
+import { EXECUTION_ATTESTATION_SCHEMA } from "./record-schemas.js";
+import { assertRecord } from "./record-shape.js";
 import { signRecord, verifyRecordSignature } from "./record-signature.js";
 import type { ExecutionAttestationRecord } from "./records.js";
 
@@ -68,14 +69,11 @@ export interface VerifyAttestationOptions {
 /**
  * Verifies an attestation's signature (and, given the task and result, its trace hash);
  * returns the signer's key. Throws ONEX_E_SIGNATURE_MISSING/INVALID, ONEX_E_SIGNER_UNKNOWN,
- * ONEX_E_TRACE_MISMATCH or ONEX_E_IDENTITY_MISMATCH.
+ * ONEX_E_TRACE_MISMATCH, ONEX_E_IDENTITY_MISMATCH, or ONEX_E_VALIDATION when it breaks its schema.
  */
 export function verifyAttestation(attestation: unknown, options: VerifyAttestationOptions): PublicKey {
-  assertRecordShape(
-    attestation,
-    { task_id: "string", node: "string", outcome: "string", trace_hash: "string", signer: "string", "cost?": "number", trust_delta: "number", verified: "boolean", execution_time: "number", "signature?": "string" },
-    "execution attestation",
-  );
+  // Before the signature: a signed trust_delta of 1e308 or an unknown outcome must never count.
+  assertRecord(attestation, EXECUTION_ATTESTATION_SCHEMA, "execution attestation");
   const record = attestation as unknown as ExecutionAttestationRecord;
   const key = options.keys(record.signer);
   if (key === undefined || key.keyId !== record.signer) throw new OnexError(ErrorCode.SignerUnknown, `attestation signer ${record.signer} is not in the key ring`, { signer: record.signer });

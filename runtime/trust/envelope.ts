@@ -4,6 +4,7 @@
  * v0.0.9 carries them flat (`zone`, `entity_type`, `entity_id`) and as `timestamp`.
  */
 import { ErrorCode, OnexError } from "../errors.js";
+import { parseRfc3339 } from "./rfc3339-time.js";
 
 /** The `trust` block every envelope carries. */
 export interface TrustBlock {
@@ -60,13 +61,13 @@ export function sourceEntityOf(data: Envelope): string | undefined {
 /** When the sender created the message, in ms since the epoch (`time`, or `timestamp` in v0.0.9); NaN when absent or malformed. */
 export function createdAtOf(data: Envelope): number {
   const time = data.time ?? data.timestamp;
-  return typeof time === "string" ? Date.parse(time) : Number.NaN;
+  return parseRfc3339(time);
 }
 
-/** A point in time as ms since the epoch. */
+/** A point in time as ms since the epoch; a string must be a strict RFC 3339 time (else NaN). */
 export function toMillis(time: Date | number | string | undefined): number {
   if (time === undefined) return Date.now();
   if (typeof time === "number") return time;
-  if (typeof time === "string") return Date.parse(time);
+  if (typeof time === "string") return parseRfc3339(time);
   return time.getTime();
 }

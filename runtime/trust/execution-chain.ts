@@ -6,10 +6,11 @@
 import { ErrorCode, OnexError } from "../errors.js";
 import { verifyAttestation } from "./attestation.js";
 import { verifyNodeIdentity } from "./identity.js";
-import { keyRing, type KeyResolver, type PublicKey } from "./keys.js";
+import { keyRing, type PublicKey } from "./keys.js";
 import type { ExecutionAttestationRecord, NodeIdentityRecord, RegistryEntryRecord, SessionGrantRecord } from "./records.js";
 import { verifyRegistryEntry } from "./registry-entry.js";
 import { verifySessionGrant, type RevocationList } from "./session-grant.js";
+import type { ZoneAuthorities } from "./zone-authorities.js";
 
 /** The links to check, from node identity to attestation. */
 export interface ExecutionChain {
@@ -25,8 +26,8 @@ export interface ExecutionChain {
 
 /** What the chain is checked against. */
 export interface VerifyChainOptions {
-  /** Zone authorities; when given, the chain must include a valid grant for the node. */
-  authorities?: KeyResolver;
+  /** Zone authorities; when given, the chain must include a valid grant for the node from an authority of its zone. */
+  authorities?: ZoneAuthorities;
   revocations?: RevocationList;
   /** The message type the grant must cover (default `signal.result.ready`). */
   messageType?: string;

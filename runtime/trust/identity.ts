@@ -7,7 +7,8 @@ import { createHash } from "node:crypto";
 import { ErrorCode, OnexError } from "../errors.js";
 import { canonicalize } from "./canonical-json.js";
 import { generateKeyPair, publicKeyFromRaw, type KeyPair, type PublicKey } from "./keys.js";
-import { assertRecordShape } from "./record-shape.js";
+import { AGENT_KEY_SCHEMA, NODE_IDENTITY_SCHEMA } from "./record-schemas.js";
+import { assertRecord } from "./record-shape.js";
 import type { AgentKeyRecord, NodeIdentityRecord } from "./records.js";
 
 const BUILD_FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
@@ -36,8 +37,11 @@ export function issueAgentKey(authority: KeyPair): { key: KeyPair; record: Agent
 
 /** Checks an `AgentKey` record (the key id is the public key's fingerprint) and returns its public key; throws ONEX_E_KEY_INVALID or ONEX_E_IDENTITY_MISMATCH. */
 export function verifyAgentKey(record: unknown): PublicKey {
-  assertRecordShape(record, { key_id: "string", algorithm: "string", public_key: "string", created_at: "string", "issued_by?": "string" }, "agent key");
-  if (record.algorithm !== "ed25519") throw new OnexError(ErrorCode.KeyInvalid, `unsupported key algorithm "${String(record.algorithm)}"`, { instancePath: "/algorithm" });
+  // The key itself first, so a wrong algorithm or a weak key is named as what it is.
+  const fields = (record ?? {}) as { algorithm?: unknown; public_key?: unknown };
+  if (typeof fields.algorithm === "string" && fields.algorithm !== "ed25519") throw new OnexError(ErrorCode.KeyInvalid, `unsupported key algorithm "${fields.algorithm.slice(0, 32)}"`, { instancePath: "/algorithm" });
+  if (typeof fields.public_key === "string") publicKeyFromRaw(fields.public_key);
+  assertRecord(record, AGENT_KEY_SCHEMA, "agent key");
   const key = publicKeyFromRaw(record.public_key as string);
   if (key.keyId !== record.key_id) {
     throw new OnexError(ErrorCode.IdentityMismatch, `key id ${String(record.key_id)} is not the fingerprint of the public key (${key.keyId})`, { instancePath: "/key_id" });
@@ -66,7 +70,9 @@ export function createNodeIdentity(key: KeyPair | PublicKey, build: string, zone
  * Throws ONEX_E_IDENTITY_MISMATCH.
  */
 export function verifyNodeIdentity(record: unknown, expected: { build?: string; zone?: string } = {}): PublicKey {
-  assertRecordShape(record, { node_id: "string", public_key: "string", build_fingerprint: "string", zone: "string" }, "node identity");
+  const publicKey = ((record ?? {}) as { public_key?: unknown }).public_key;
+  if (typeof publicKey === "string") publicKeyFromRaw(publicKey); // a weak or malformed key is named as such
+  assertRecord(record, NODE_IDENTITY_SCHEMA, "node identity");
   const key = publicKeyFromRaw(record.public_key as string);
   const derived = deriveNodeId(key, record.build_fingerprint as string, record.zone as string);
   if (derived !== record.node_id) {

@@ -4,6 +4,7 @@
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { ErrorCode, OnexError } from "../errors.js";
+import { weakPublicKeyReason } from "./weak-public-key.js";
 
 /** A public key with its raw bytes and key id, ready for verification. */
 export interface PublicKey {
@@ -48,6 +49,7 @@ export function keyIdOf(rawPublicKey: Uint8Array): string {
 export function publicKeyFromRaw(raw: Uint8Array | string): PublicKey {
   const bytes = typeof raw === "string" ? decodeRawKey(raw, "public") : Buffer.from(raw);
   if (bytes.length !== 32) throw keyError(`an Ed25519 public key is 32 bytes, not ${bytes.length}`);
+  assertStrongPublicKey(bytes);
   let keyObject: KeyObject;
   try {
     keyObject = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, bytes]), format: "der", type: "spki" });
@@ -116,11 +118,26 @@ export function exportPrivateKey(pair: KeyPair, format: KeyFormat = "pem"): stri
 /** Text forms of a key. */
 export type KeyFormat = "pem" | "compact";
 
-/** A key resolver over a fixed set of public keys (a key ring). */
+/** A key resolver over a fixed set of public keys (a key ring); throws ONEX_E_KEY_WEAK or ONEX_E_KEY_INVALID for a key no one should trust. */
 export function keyRing(keys: Iterable<PublicKey>): KeyResolver {
   const byId = new Map<string, PublicKey>();
-  for (const key of keys) byId.set(key.keyId, key);
+  for (const key of keys) {
+    assertUsablePublicKey(key);
+    byId.set(key.keyId, key);
+  }
   return (keyId) => byId.get(keyId);
+}
+
+/** Throws unless `key` is strong and its key id is its fingerprint: keys built by hand enter key rings too. */
+export function assertUsablePublicKey(key: PublicKey): void {
+  assertStrongPublicKey(key.raw);
+  if (key.keyId !== keyIdOf(key.raw)) throw keyError(`key id ${key.keyId} is not the fingerprint of its public key (${keyIdOf(key.raw)})`);
+}
+
+/** Throws ONEX_E_KEY_WEAK for a small-order or non-canonical Ed25519 public key. */
+export function assertStrongPublicKey(raw: Uint8Array): void {
+  const reason = weakPublicKeyReason(raw);
+  if (reason !== undefined) throw new OnexError(ErrorCode.KeyWeak, `refusing Ed25519 public key ${Buffer.from(raw).toString("base64url")}: ${reason}`, { publicKey: Buffer.from(raw).toString("base64url") });
 }
 
 function keyPairFromPrivateKey(privateKey: KeyObject): KeyPair {

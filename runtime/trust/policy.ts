@@ -48,9 +48,9 @@ const POLICY_NAMES = Object.keys(DEFAULT_TRUST_POLICY) as PolicyName[];
 const MODES = new Set<string>(Object.values(PolicyMode));
 
 /** The defaults with `overrides` applied; throws ONEX_E_POLICY_INVALID for an unknown policy or mode. */
-export function trustPolicy(overrides: Partial<Record<string, string>> = {}): TrustPolicy {
+export function trustPolicy(overrides: Partial<Record<string, string>> | ReadonlyMap<string, string> = {}): TrustPolicy {
   const policy: TrustPolicy = { ...DEFAULT_TRUST_POLICY };
-  for (const [name, mode] of Object.entries(overrides)) {
+  for (const [name, mode] of overrides instanceof Map ? overrides : Object.entries(overrides)) {
     if (mode === undefined) continue;
     if (!(POLICY_NAMES as string[]).includes(name)) {
       throw new OnexError(ErrorCode.PolicyInvalid, `unknown trust policy "${name}" (known: ${POLICY_NAMES.join(", ")})`, { policy: name });
@@ -63,11 +63,13 @@ export function trustPolicy(overrides: Partial<Record<string, string>> = {}): Tr
 
 /** Parses `signature=strict,zone_match=off` (as a CLI flag or environment variable gives it) into a policy. */
 export function parseTrustPolicy(text: string): TrustPolicy {
-  const overrides: Record<string, string> = {};
+  // A Map, not an object: a policy named "__proto__" would set the prototype and vanish unchecked.
+  const overrides = new Map<string, string>();
   for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
     const [name, mode, ...rest] = part.split("=");
     if (!name || !mode || rest.length > 0) throw new OnexError(ErrorCode.PolicyInvalid, `"${part}" is not <policy>=<mode>`, { policy: part });
-    overrides[name.trim()] = mode.trim();
+    if (overrides.has(name.trim())) throw new OnexError(ErrorCode.PolicyInvalid, `trust policy ${name.trim()} is set twice`, { policy: name.trim() });
+    overrides.set(name.trim(), mode.trim());
   }
   return trustPolicy(overrides);
 }

@@ -1,39 +1,120 @@
 /**
- * A minimal shape check for trust records arriving from outside: enough that the checks
- * which follow never read a field of the wrong type. Full schema validation is the
- * generated validators' job (`validators.SessionGrant` and friends).
+ * Checking trust records arriving from outside against their schemas before any of their
+ * fields count: a signature proves who wrote a record, not that its values are sane (a
+ * signed trust_delta of 1e308 would move a score to its bound in one step). The runtime
+ * does not import generated code, so the rules of each record schema are restated in
+ * record-schemas.ts; test/trust/record-schemas.test.ts proves they accept nothing the
+ * generated validators reject.
  */
 import { ErrorCode, OnexError } from "../errors.js";
+import { isRfc3339 } from "./rfc3339-time.js";
 
-/** The JSON type a record field must have. */
-export type FieldType = "string" | "number" | "boolean" | "object" | "string[]";
+/** The rule of one record field, as its JSON Schema states it. */
+export type FieldRule =
+  | { type: "string"; minLength?: number; pattern?: RegExp; enum?: readonly string[]; format?: "date-time" | "uri" }
+  | { type: "number" | "integer"; minimum?: number; maximum?: number }
+  | { type: "boolean" }
+  | { type: "string[]" }
+  | { type: "object"; schema: RecordSchema };
 
-/** Throws ONEX_E_VALIDATION unless `value` is an object whose fields have the given types (`?` suffix: optional). */
-export function assertRecordShape(value: unknown, fields: Record<string, FieldType>, what: string): asserts value is Record<string, unknown> {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new OnexError(ErrorCode.ValidationFailed, `the ${what} is not a JSON object`, { instancePath: "/" });
-  }
+/** A closed object schema: required and optional fields, nothing else. */
+export interface RecordSchema {
+  required: Record<string, FieldRule>;
+  optional?: Record<string, FieldRule>;
+}
+
+/** Throws ONEX_E_VALIDATION (with the instance path) unless `value` satisfies `schema`. */
+export function assertRecord(value: unknown, schema: RecordSchema, what: string, path = ""): asserts value is Record<string, unknown> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw invalid(what, path || "/", "is not a JSON object");
   const record = value as Record<string, unknown>;
-  for (const [name, type] of Object.entries(fields)) {
-    const optional = name.endsWith("?");
-    const field = optional ? name.slice(0, -1) : name;
-    const member = record[field];
-    if (member === undefined && optional) continue;
-    if (!hasType(member, type)) {
-      throw new OnexError(ErrorCode.ValidationFailed, `the ${what}'s ${field} must be a ${type}`, { instancePath: `/${field}` });
+  for (const key of Object.keys(record)) {
+    if (!Object.hasOwn(schema.required, key) && !(schema.optional !== undefined && Object.hasOwn(schema.optional, key))) {
+      throw invalid(what, `${path}/${key}`, "is not a field of this record");
     }
+  }
+  for (const [field, rule] of Object.entries(schema.required)) {
+    if (record[field] === undefined) throw invalid(what, `${path}/${field}`, "is missing");
+    checkField(record[field], rule, what, `${path}/${field}`);
+  }
+  for (const [field, rule] of Object.entries(schema.optional ?? {})) {
+    if (record[field] !== undefined) checkField(record[field], rule, what, `${path}/${field}`);
   }
 }
 
-function hasType(value: unknown, type: FieldType): boolean {
-  switch (type) {
-    case "string[]":
-      return Array.isArray(value) && value.every((item) => typeof item === "string");
-    case "object":
-      return value !== null && typeof value === "object" && !Array.isArray(value);
+function checkField(value: unknown, rule: FieldRule, what: string, path: string): void {
+  switch (rule.type) {
+    case "string": {
+      if (typeof value !== "string") throw invalid(what, path, "must be a string");
+      if (rule.minLength !== undefined && [...value].length < rule.minLength) throw invalid(what, path, `must have at least ${rule.minLength} character(s)`);
+      if (rule.pattern !== undefined && !rule.pattern.test(value)) throw invalid(what, path, `must match ${rule.pattern.source}`);
+      if (rule.enum !== undefined && !rule.enum.includes(value)) throw invalid(what, path, `must be one of ${rule.enum.join(", ")}`);
+      if (rule.format === "date-time" && !isRfc3339(value)) throw invalid(what, path, "must be an RFC 3339 time with offset");
+      if (rule.format === "uri" && !isUri(value)) throw invalid(what, path, "must be an absolute URI");
+      return;
+    }
     case "number":
-      return typeof value === "number" && Number.isFinite(value);
-    default:
-      return typeof value === type;
+    case "integer": {
+      if (typeof value !== "number" || !Number.isFinite(value)) throw invalid(what, path, "must be a finite number");
+      if (rule.type === "integer" && !Number.isInteger(value)) throw invalid(what, path, "must be an integer");
+      if (rule.minimum !== undefined && value < rule.minimum) throw invalid(what, path, `must be >= ${rule.minimum}`);
+      if (rule.maximum !== undefined && value > rule.maximum) throw invalid(what, path, `must be <= ${rule.maximum}`);
+      return;
+    }
+    case "boolean":
+      if (typeof value !== "boolean") throw invalid(what, path, "must be a boolean");
+      return;
+    case "string[]":
+      if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) throw invalid(what, path, "must be an array of strings");
+      return;
+    case "object":
+      assertRecord(value, rule.schema, what, path);
+      return;
   }
+}
+
+function isUri(value: string): boolean {
+  // Stricter than needed is fine here: an absolute URI with a scheme, as ajv-formats' "uri" demands.
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$/.test(value)) return false;
+  try {
+    new URL(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function invalid(what: string, path: string, problem: string): OnexError {
+  return new OnexError(ErrorCode.ValidationFailed, `the ${what}'s ${path} ${problem}`, { instancePath: path });
+}
+
+/** The JSON type a field must have, for `assertRecordShape`. */
+export type FieldType = "string" | "number" | "boolean" | "object" | "string[]";
+
+/**
+ * An open shape check (extra fields allowed, `?` suffix: optional), for records that have no
+ * closed schema rules here yet; trust records use `assertRecord` with their full schema.
+ */
+export function assertRecordShape(value: unknown, fields: Record<string, FieldType>, what: string): asserts value is Record<string, unknown> {
+  const schema: RecordSchema = { required: {}, optional: {} };
+  for (const [name, type] of Object.entries(fields)) {
+    const rule: FieldRule = type === "object" ? { type: "object", schema: { required: {} } } : { type };
+    if (name.endsWith("?")) schema.optional![name.slice(0, -1)] = rule;
+    else schema.required[name] = rule;
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw invalid(what, "/", "is not a JSON object");
+  const record = value as Record<string, unknown>;
+  for (const [field, rule] of Object.entries(schema.required)) {
+    if (record[field] === undefined) throw invalid(what, `/${field}`, "is missing");
+    checkOpenField(record[field], rule, what, `/${field}`);
+  }
+  for (const [field, rule] of Object.entries(schema.optional!)) if (record[field] !== undefined) checkOpenField(record[field], rule, what, `/${field}`);
+}
+
+function checkOpenField(value: unknown, rule: FieldRule, what: string, path: string): void {
+  // Objects are only checked to be objects here; their members are the caller's concern.
+  if (rule.type === "object") {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) throw invalid(what, path, "must be an object");
+    return;
+  }
+  checkField(value, rule, what, path);
 }

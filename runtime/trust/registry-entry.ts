@@ -6,7 +6,9 @@
 import { ErrorCode, OnexError } from "../errors.js";
 import { toMillis } from "./envelope.js";
 import type { KeyPair, PublicKey } from "./keys.js";
-import { assertRecordShape } from "./record-shape.js";
+import { REGISTRY_ENTRY_SCHEMA } from "./record-schemas.js";
+import { assertRecord } from "./record-shape.js";
+import { parseRfc3339 } from "./rfc3339-time.js";
 import { signRecord, verifyRecordSignature } from "./record-signature.js";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "./records.js";
 import { verifyNodeIdentity } from "./identity.js";
@@ -34,7 +36,7 @@ export interface VerifyRegistryEntryOptions {
  * Throws ONEX_E_SIGNATURE_MISSING/INVALID, ONEX_E_IDENTITY_MISMATCH or ONEX_E_TRUST_EXPIRED.
  */
 export function verifyRegistryEntry(entry: unknown, key: PublicKey | undefined, options: VerifyRegistryEntryOptions = {}): RegistryEntryRecord {
-  assertRecordShape(entry, { node_id: "string", address: "string", zone: "string", key_id: "string", health: "object", registered_at: "string", "signature?": "string" }, "registry entry");
+  assertRecord(entry, REGISTRY_ENTRY_SCHEMA, "registry entry");
   const record = entry as unknown as RegistryEntryRecord;
   let nodeKey = key;
   if (options.identity !== undefined) {
@@ -56,7 +58,7 @@ export function verifyRegistryEntry(entry: unknown, key: PublicKey | undefined, 
   }
   verifyRecordSignature(record, nodeKey, "registry entry");
   if (options.maxAgeMs !== undefined) {
-    const registered = Date.parse(record.registered_at);
+    const registered = parseRfc3339(record.registered_at);
     const now = toMillis(options.now);
     if (Number.isNaN(registered) || now - registered > options.maxAgeMs) {
       throw new OnexError(ErrorCode.TrustExpired, `the registry entry of ${record.node_id} (registered ${record.registered_at}) is older than ${options.maxAgeMs} ms; the node must re-register`, {

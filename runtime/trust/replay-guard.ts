@@ -8,6 +8,7 @@
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import { createdAtOf, envelopeData, toMillis, type EnvelopeInput } from "./envelope.js";
+import { parseRfc3339 } from "./rfc3339-time.js";
 
 /** Replay guard bounds. */
 export interface ReplayGuardOptions {
@@ -48,7 +49,7 @@ export class ReplayGuard {
     if (Number.isNaN(created)) throw replay(`message ${id} has no readable creation time`, "no-time", id);
     if (created > at + this.skewMs) throw replay(`message ${id} claims to be created in the future (${new Date(created).toISOString()})`, "future", id);
     if (created + this.windowMs <= at) throw replay(`message ${id} is older than the ${this.windowMs} ms replay window`, "stale", id);
-    const expires = Date.parse(data.trust.expires_at);
+    const expires = parseRfc3339(data.trust.expires_at);
     const end = Math.min(created + this.windowMs, Number.isNaN(expires) ? Number.POSITIVE_INFINITY : expires);
     // An expired message is refused here too, so forgetting expired ids stays safe without the expiry policy.
     if (end <= at) throw replay(`message ${id} is past its validity window`, "expired", id);

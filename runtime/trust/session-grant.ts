@@ -6,8 +6,11 @@
 import { randomUUID } from "node:crypto";
 import { ErrorCode, OnexError } from "../errors.js";
 import { toMillis } from "./envelope.js";
-import type { KeyPair, KeyResolver } from "./keys.js";
-import { assertRecordShape } from "./record-shape.js";
+import type { KeyPair } from "./keys.js";
+import { GRANT_REVOCATION_SCHEMA, SESSION_GRANT_SCHEMA } from "./record-schemas.js";
+import { assertRecord } from "./record-shape.js";
+import { parseRfc3339 } from "./rfc3339-time.js";
+import type { ZoneAuthorities } from "./zone-authorities.js";
 import { signRecord, verifyRecordSignature } from "./record-signature.js";
 import type { SessionGrantRecord } from "./records.js";
 
@@ -22,7 +25,7 @@ export interface IssueGrantOptions {
   zone: string;
   /** Message types the subject may send (`*` for all). */
   messageTypes: string[];
-  /** Zones the subject may send in (`*` for all); the authority's zone when omitted. */
+  /** Zones the subject may send in: the authority's zone (the default) or `*`, which means that zone too; an authority speaks for no other zone. */
   zones?: string[];
   notBefore?: Date | number | string;
   expiresAt: Date | number | string;
@@ -35,6 +38,10 @@ export function issueSessionGrant(authority: KeyPair, options: IssueGrantOptions
   const expiresAt = toMillis(options.expiresAt);
   if (Number.isNaN(notBefore) || Number.isNaN(expiresAt) || expiresAt <= notBefore) {
     throw new OnexError(ErrorCode.Usage, "a grant needs valid times with expires_at after not_before");
+  }
+  const foreign = (options.zones ?? []).filter((zone) => zone !== options.zone && zone !== ANY_SCOPE);
+  if (foreign.length > 0) {
+    throw new OnexError(ErrorCode.Usage, `the authority of ${options.zone} cannot grant rights in ${foreign.join(", ")}: a grant counts only in the zone its authority speaks for`, { zone: options.zone, zones: foreign });
   }
   return signRecord<SessionGrantRecord>(
     {
@@ -82,13 +89,14 @@ export function revokeSessionGrant(grant: SessionGrantRecord, authority: KeyPair
 export class RevocationList {
   readonly #revoked = new Map<string, GrantRevocation>();
 
-  constructor(private readonly authorities: KeyResolver) {}
+  constructor(private readonly authorities: ZoneAuthorities) {}
 
-  /** Adds a revocation after checking its issuer's signature; throws ONEX_E_GRANT_INVALID or ONEX_E_SIGNATURE_INVALID. */
+  /** Adds a revocation after checking its schema and its issuer's signature; throws ONEX_E_VALIDATION, ONEX_E_GRANT_INVALID or ONEX_E_SIGNATURE_INVALID. */
   add(revocation: unknown): void {
-    assertRecordShape(revocation, { grant_id: "string", issuer: "string", revoked_at: "string", expires_at: "string", "reason?": "string", "signature?": "string" }, "grant revocation");
+    assertRecord(revocation, GRANT_REVOCATION_SCHEMA, "grant revocation");
     const record = revocation as unknown as GrantRevocation;
-    const key = this.authorities(record.issuer);
+    // Revocations name no zone; revoking only ever takes rights away, so any trusted authority's own grant ids count.
+    const key = this.authorities.anyKeyFor(record.issuer);
     if (key === undefined || key.keyId !== record.issuer) {
       throw new OnexError(ErrorCode.GrantInvalid, `revocation of ${record.grant_id} comes from unknown authority ${record.issuer}`, { reason: "issuer" });
     }
@@ -104,7 +112,7 @@ export class RevocationList {
   /** Forgets revocations of grants that have expired by `now`. */
   prune(now?: Date | number): void {
     const at = toMillis(now);
-    for (const [id, revocation] of this.#revoked) if (Date.parse(revocation.expires_at) <= at) this.#revoked.delete(id);
+    for (const [id, revocation] of this.#revoked) if (parseRfc3339(revocation.expires_at) <= at) this.#revoked.delete(id);
   }
 
   /** Every remembered revocation. */
@@ -123,8 +131,8 @@ function revocationKey(issuer: string, grantId: string): string {
 
 /** What a grant is checked for. */
 export interface VerifyGrantOptions {
-  /** Zone authorities' keys: the grant's issuer must be one of them. */
-  authorities: KeyResolver;
+  /** Zone authorities: the grant's issuer must be an authority of the grant's zone. */
+  authorities: ZoneAuthorities;
   revocations?: RevocationList;
   now?: Date | number;
   /** When given, the grant must allow this message type. */
@@ -144,24 +152,32 @@ export function verifySessionGrant(grant: unknown, options: VerifyGrantOptions):
   return checkGrantValidity(verifyGrantAuthenticity(grant, options.authorities), options);
 }
 
-/** Checks a grant's shape, issuer and signature only (not its window, scope or revocation); throws ONEX_E_GRANT_INVALID. */
-export function verifyGrantAuthenticity(grant: unknown, authorities: KeyResolver): SessionGrantRecord {
+/**
+ * Checks a grant's schema, issuer and signature only (not its window, scope or revocation):
+ * the issuer must be an authority of the grant's own zone, and the grant may name no other
+ * zone. Throws ONEX_E_GRANT_INVALID.
+ */
+export function verifyGrantAuthenticity(grant: unknown, authorities: ZoneAuthorities): SessionGrantRecord {
   try {
-    assertRecordShape(grant, { grant_id: "string", issuer: "string", subject: "string", zone: "string", scopes: "object", not_before: "string", expires_at: "string", "signature?": "string" }, "session grant");
-    assertRecordShape((grant as { scopes: unknown }).scopes, { message_types: "string[]", zones: "string[]" }, "session grant scopes");
+    assertRecord(grant, SESSION_GRANT_SCHEMA, "session grant");
   } catch (error) {
     throw grantInvalid(`malformed session grant: ${(error as Error).message}`, "shape");
   }
   const record = grant as unknown as SessionGrantRecord;
-  const authority = authorities(record.issuer);
-  if (authority === undefined || authority.keyId !== record.issuer) throw grantInvalid(`grant ${record.grant_id} is issued by ${record.issuer}, which is not a known zone authority`, "issuer");
+  const authority = authorities.keyFor(record.issuer, record.zone);
+  if (authority === undefined || authority.keyId !== record.issuer) {
+    const elsewhere = authorities.zonesOf(record.issuer);
+    const why = elsewhere.length > 0 ? `an authority of ${elsewhere.join(", ")} only` : "not a known zone authority";
+    throw grantInvalid(`grant ${record.grant_id} for zone ${record.zone} is issued by ${record.issuer}, which is ${why}`, "issuer");
+  }
   try {
     verifyRecordSignature(record, authority, "session grant");
   } catch (error) {
     throw grantInvalid(`grant ${record.grant_id}: ${(error as Error).message}`, "signature");
   }
-  if (Number.isNaN(Date.parse(record.not_before)) || Number.isNaN(Date.parse(record.expires_at))) {
-    throw grantInvalid(`grant ${record.grant_id} has an unreadable validity window`, "shape");
+  const foreign = record.scopes.zones.filter((zone) => zone !== record.zone && zone !== ANY_SCOPE);
+  if (foreign.length > 0) {
+    throw grantInvalid(`grant ${record.grant_id} from the authority of ${record.zone} names zone ${foreign.join(", ")}, which that authority does not speak for`, "scope");
   }
   return record;
 }
@@ -176,12 +192,13 @@ function checkGrantValidity(record: SessionGrantRecord, options: Omit<VerifyGran
     throw new OnexError(ErrorCode.GrantRevoked, `grant ${record.grant_id} was revoked at ${revocation.revoked_at}${revocation.reason ? ` (${revocation.reason})` : ""}`, { grantId: record.grant_id });
   }
   const now = toMillis(options.now);
-  if (now < Date.parse(record.not_before)) throw new OnexError(ErrorCode.GrantNotYetValid, `grant ${record.grant_id} is valid from ${record.not_before}`, { grantId: record.grant_id, notBefore: record.not_before });
-  if (now >= Date.parse(record.expires_at)) throw new OnexError(ErrorCode.GrantExpired, `grant ${record.grant_id} expired at ${record.expires_at}`, { grantId: record.grant_id, expiresAt: record.expires_at });
+  if (now < parseRfc3339(record.not_before)) throw new OnexError(ErrorCode.GrantNotYetValid, `grant ${record.grant_id} is valid from ${record.not_before}`, { grantId: record.grant_id, notBefore: record.not_before });
+  if (now >= parseRfc3339(record.expires_at)) throw new OnexError(ErrorCode.GrantExpired, `grant ${record.grant_id} expired at ${record.expires_at}`, { grantId: record.grant_id, expiresAt: record.expires_at });
   if (options.messageType !== undefined && !inScope(record.scopes.message_types, options.messageType)) {
     throw grantInvalid(`grant ${record.grant_id} does not cover message type ${options.messageType}`, "scope");
   }
-  if (options.zone !== undefined && !inScope(record.scopes.zones, options.zone)) {
+  // The scope can only narrow the authority's zone, never widen it.
+  if (options.zone !== undefined && (options.zone !== record.zone || !inScope(record.scopes.zones, options.zone))) {
     throw grantInvalid(`grant ${record.grant_id} does not cover zone ${options.zone}`, "scope");
   }
   return record;
@@ -208,7 +225,7 @@ export class GrantBook {
   readonly #bySubject = new Map<string, SessionGrantRecord[]>();
   readonly revocations: RevocationList;
 
-  constructor(private readonly authorities: KeyResolver, revocations?: RevocationList) {
+  constructor(private readonly authorities: ZoneAuthorities, revocations?: RevocationList) {
     this.revocations = revocations ?? new RevocationList(authorities);
   }
 
@@ -250,7 +267,7 @@ export class GrantBook {
   prune(now?: Date | number): void {
     const at = toMillis(now);
     for (const [subject, grants] of this.#bySubject) {
-      const live = grants.filter((g) => Date.parse(g.expires_at) > at);
+      const live = grants.filter((g) => parseRfc3339(g.expires_at) > at);
       if (live.length === 0) this.#bySubject.delete(subject);
       else this.#bySubject.set(subject, live);
     }

@@ -7,6 +7,7 @@ import { ErrorCode, OnexError } from "../errors.js";
 import { canonicalBytes } from "./canonical-json.js";
 import { envelopeData, sourceZoneOf, toMillis, unsignedEnvelope, type Envelope, type EnvelopeInput, type MessageData } from "./envelope.js";
 import type { KeyPair, KeyResolver, PublicKey } from "./keys.js";
+import { parseRfc3339 } from "./rfc3339-time.js";
 import { signBytes, verifyBytes } from "./signature.js";
 
 /** The bytes a message's signature covers: the canonical envelope without `trust.signature`. */
@@ -47,8 +48,8 @@ export function verifyMessageSignature(message: EnvelopeInput, keys: KeyResolver
 /** Throws ONEX_E_TRUST_EXPIRED when `trust.expires_at` is not a valid time or not after `now`. */
 export function checkTrustExpiry(message: EnvelopeInput, now?: Date | number): void {
   const { expires_at } = envelopeData(message).trust;
-  const expires = typeof expires_at === "string" ? Date.parse(expires_at) : Number.NaN;
-  if (Number.isNaN(expires)) throw new OnexError(ErrorCode.TrustExpired, "trust.expires_at is not a valid RFC 3339 time", { instancePath: "/trust/expires_at" });
+  const expires = parseRfc3339(expires_at);
+  if (Number.isNaN(expires)) throw new OnexError(ErrorCode.TrustExpired, "trust.expires_at is not an RFC 3339 time with offset (like 2027-01-01T00:00:00Z)", { instancePath: "/trust/expires_at" });
   const at = toMillis(now);
   if (expires <= at) {
     throw new OnexError(ErrorCode.TrustExpired, `the message's trust expired at ${expires_at}`, { instancePath: "/trust/expires_at", expiresAt: expires_at, now: new Date(at).toISOString() });

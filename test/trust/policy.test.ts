@@ -1,3 +1,4 @@
+import { ZoneAuthorities } from "../../runtime/trust/zone-authorities.js";
 import { describe, expect, it } from "vitest";
 import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
 import { DEFAULT_TRUST_POLICY, judge, parseTrustPolicy, PolicyMode, trustPolicy, type JudgeContext, type PolicyName, type TrustPolicy } from "../../runtime/trust/policy.js";
@@ -35,7 +36,7 @@ const failures: { policy: PolicyName; what: string; code: string; make: () => { 
   { policy: "signature", what: "an unknown signer", code: ErrorCode.SignerUnknown, make: () => ({ message: signMessage(taskDispatch(), stranger), ctx: { keyOfEntity: () => stranger.keyId } }) },
   { policy: "zone_match", what: "another session zone", code: ErrorCode.ZoneMismatch, make: () => ({ message: good(), ctx: { zone: "zone.other.org" } }) },
   { policy: "token_valid", what: "expired trust", code: ErrorCode.TrustExpired, make: () => ({ message: signMessage(taskDispatch(undefined, { expires_at: new Date(NOW - 1).toISOString() }), node) }) },
-  { policy: "token_valid", what: "no grant", code: ErrorCode.GrantInvalid, make: () => ({ message: good(), ctx: { grants: new GrantBook(keyRing([authority.publicKey])) } }) },
+  { policy: "token_valid", what: "no grant", code: ErrorCode.GrantInvalid, make: () => ({ message: good(), ctx: { grants: new GrantBook(new ZoneAuthorities([{ zone: ZONE, key: authority.publicKey }])) } }) },
   { policy: "token_valid", what: "an expired grant", code: ErrorCode.GrantExpired, make: () => ({ message: good(), ctx: { grants: grantBook({ expiresAt: NOW - 1, notBefore: NOW - 10_000 }) } }) },
   { policy: "token_valid", what: "a grant not yet valid", code: ErrorCode.GrantNotYetValid, make: () => ({ message: good(), ctx: { grants: grantBook({ notBefore: NOW + 60_000, expiresAt: NOW + 120_000 }) } }) },
   { policy: "token_valid", what: "a revoked grant", code: ErrorCode.GrantRevoked, make: () => ({ message: good(), ctx: { grants: grantBook({ revoke: true }) } }) },
@@ -46,7 +47,7 @@ const failures: { policy: PolicyName; what: string; code: string; make: () => { 
 ];
 
 function grantBook(options: { notBefore?: number; expiresAt?: number; types?: string[]; revoke?: boolean }): GrantBook {
-  const book = new GrantBook(keyRing([authority.publicKey]));
+  const book = new GrantBook(new ZoneAuthorities([{ zone: ZONE, key: authority.publicKey }]));
   const grant = issueSessionGrant(authority, {
     subject: "node-dispatcher",
     zone: ZONE,

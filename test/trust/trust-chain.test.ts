@@ -1,3 +1,4 @@
+import { ZoneAuthorities } from "../../runtime/trust/zone-authorities.js";
 import { describe, expect, it } from "vitest";
 import * as v0_0_9 from "../../generated/v0.0.9/index.js";
 import * as v0_1 from "../../generated/v0.1/index.js";
@@ -16,7 +17,7 @@ import { catchOnexError, ErrorCode, NOW, ZONE } from "./fixtures.js";
 const BUILD = buildFingerprint("onex-node 1.4.2 linux-x64");
 const nodeKey = generateKeyPair();
 const authority = generateKeyPair();
-const authorities = keyRing([authority.publicKey]);
+const authorities = new ZoneAuthorities([{ zone: ZONE, key: authority.publicKey }]);
 const identity = createNodeIdentity(nodeKey, BUILD, ZONE);
 const task = { task_id: "t-42", target: identity.node_id, action: "render", priority: 5, input: { scene: "intro" } };
 const result = { task_id: "t-42", status: "succeeded", output: { frames: 3 } };

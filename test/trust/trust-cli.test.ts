@@ -39,7 +39,7 @@ describe("onex keygen / sign / verify", () => {
     // An existing key is never silently replaced.
     const again = onex(["keygen", "--out", "node"]);
     expect(again.code).toBe(ExitCode.Usage);
-    expect(again.stderr).toContain("ONEX_E_USAGE");
+    expect(again.stderr).toContain("ONEX_E_FILE_EXISTS");
   });
 
   it("sign then verify accepts; a tampered or foreign message fails with exit 1 and its code", () => {

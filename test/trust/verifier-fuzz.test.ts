@@ -4,6 +4,7 @@
  * right code.
  */
 import fc from "fast-check";
+import { ZoneAuthorities } from "../../runtime/trust/zone-authorities.js";
 import { describe, expect, it } from "vitest";
 import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
 import { DEFAULT_TRUST_POLICY, judge, type JudgeContext } from "../../runtime/trust/policy.js";
@@ -117,7 +118,7 @@ describe("verifier fuzz", () => {
   });
 
   it("expired or not-yet-valid grants and wrong zones end in their codes", () => {
-    const book = new GrantBook(keyRing([authority.publicKey]));
+    const book = new GrantBook(new ZoneAuthorities([{ zone: ZONE, key: authority.publicKey }]));
     book.add(issueSessionGrant(authority, { subject: node.keyId, zone: ZONE, messageTypes: ["signal.task.dispatch"], notBefore: NOW, expiresAt: NOW + 3_600_000 }));
     fc.assert(
       fc.property(fc.integer({ min: -10 * 3_600_000, max: 10 * 3_600_000 }), fc.constantFrom(ZONE, "zone.other.org", "zone"), (offset, zone) => {

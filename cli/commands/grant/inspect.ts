@@ -1,11 +1,11 @@
 import { Args, Flags } from "@oclif/core";
 import * as v0_1 from "../../../generated/v0.1/index.js";
 import { ErrorCode, OnexError, isOnexError } from "../../../runtime/errors.js";
-import { keyRing } from "../../../runtime/trust/keys.js";
+import { parseRfc3339 } from "../../../runtime/trust/rfc3339-time.js";
 import { RevocationList, verifySessionGrant } from "../../../runtime/trust/session-grant.js";
 import { assertValid } from "../../../runtime/validation.js";
 import { OnexCommand } from "../../base-command.js";
-import { parseTime, readJsonFile, readPublicKeys } from "../../key-files.js";
+import { parseTime, readJsonFile, readZoneAuthorities } from "../../key-files.js";
 
 export default class GrantInspect extends OnexCommand {
   static override summary = "Show a session grant and whether it is valid.";
@@ -18,7 +18,7 @@ export default class GrantInspect extends OnexCommand {
   };
 
   static override flags = {
-    authority: Flags.string({ description: "Public key file of a zone authority (repeatable).", multiple: true }),
+    authority: Flags.string({ description: "Zone authority as ZONE=FILE, or FILE for the grant's own zone (repeatable).", multiple: true }),
     revocations: Flags.string({ description: "Revocation list file (JSON array)." }),
     at: Flags.string({ description: "Judge validity as of this RFC 3339 time instead of now." }),
     json: Flags.boolean({ description: "Print the grant and its status as JSON.", default: false }),
@@ -33,7 +33,7 @@ export default class GrantInspect extends OnexCommand {
     let failure: OnexError | undefined;
     let signature: "valid" | "not checked" | "invalid" = "not checked";
     if (flags.authority !== undefined) {
-      const authorities = keyRing(readPublicKeys(flags.authority));
+      const authorities = readZoneAuthorities(flags.authority, record.zone, "a grant with a zone");
       const revocations = new RevocationList(authorities);
       if (flags.revocations !== undefined) {
         const list = readJsonFile(flags.revocations, "revocation list");
@@ -50,9 +50,9 @@ export default class GrantInspect extends OnexCommand {
       }
     } else if (flags.revocations !== undefined) {
       throw new OnexError(ErrorCode.Usage, "--revocations needs --authority to check the revocations' signatures");
-    } else if (now < Date.parse(record.not_before)) {
+    } else if (now < parseRfc3339(record.not_before)) {
       failure = new OnexError(ErrorCode.GrantNotYetValid, `grant ${record.grant_id} is valid from ${record.not_before}`);
-    } else if (now >= Date.parse(record.expires_at)) {
+    } else if (now >= parseRfc3339(record.expires_at)) {
       failure = new OnexError(ErrorCode.GrantExpired, `grant ${record.grant_id} expired at ${record.expires_at}`);
     }
     const status = failure === undefined ? "valid" : failure.code;

@@ -2,12 +2,13 @@ import { Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "../../../runtime/errors.js";
 import { issueSessionGrant } from "../../../runtime/trust/session-grant.js";
 import { OnexCommand } from "../../base-command.js";
-import { parseDuration, parseTime, readPrivateKey, writePublicFile } from "../../key-files.js";
+import { parseDuration, parseTime, privateKeyFlags, readPrivateKey } from "../../key-files.js";
+import { writeOutputFile } from "../../output-file.js";
 
 export default class GrantIssue extends OnexCommand {
   static override summary = "Issue a signed session grant as a zone authority.";
   static override description =
-    "Signs a SessionGrant that lets --subject (a node or agent id, or a key id) send the given message types in the given zones from --not-before (default now) until --expires-at or for --expires-in. Prints the grant as JSON, or writes it to --out.";
+    "Signs a SessionGrant that lets --subject (a node or agent id, or a key id) send the given message types in the given zones from --not-before (default now) until --expires-at or for --expires-in. Prints the grant as JSON, or writes it to --out. An authority speaks for one zone: the grant counts only in --zone, and --in-zone can only repeat it (or be *).";
   static override examples = [
     "<%= config.bin %> grant issue --key zone-ca.key --subject node-3f2a... --zone zone.trusted.org --type signal.task.dispatch --type signal.result.ready --expires-in 12h",
     "<%= config.bin %> grant issue --key zone-ca.key --subject key-9c1e... --zone zone.trusted.org --type '*' --expires-at 2027-01-01T00:00:00Z --out grant.json",
@@ -18,18 +19,19 @@ export default class GrantIssue extends OnexCommand {
     subject: Flags.string({ description: "Node or agent id (or key id) the grant is for.", required: true }),
     zone: Flags.string({ description: "The zone the authority speaks for.", required: true }),
     type: Flags.string({ description: "A message type the subject may send; * for all (repeatable).", required: true, multiple: true }),
-    "in-zone": Flags.string({ description: "A zone the subject may send in; default: --zone (repeatable).", multiple: true }),
+    "in-zone": Flags.string({ description: "A zone the subject may send in: --zone (the default) or *; an authority cannot grant rights in another zone.", multiple: true }),
     "not-before": Flags.string({ description: "Start of validity (RFC 3339); default now." }),
     "expires-at": Flags.string({ description: "End of validity (RFC 3339).", exclusive: ["expires-in"] }),
     "expires-in": Flags.string({ description: "Validity from --not-before, as 90s, 15m, 12h or 30d.", exclusive: ["expires-at"] }),
     id: Flags.string({ description: "Grant id; default a fresh UUID." }),
     out: Flags.string({ description: "Write the grant to this file instead of stdout." }),
     force: Flags.boolean({ description: "Replace --out if it exists.", default: false }),
+    ...privateKeyFlags,
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(GrantIssue);
-    const authority = readPrivateKey(flags.key);
+    const authority = readPrivateKey(flags.key, { allowUnprotected: flags["allow-unprotected-key"] });
     const notBefore = flags["not-before"] === undefined ? Date.now() : parseTime(flags["not-before"], "not-before");
     let expiresAt: number;
     if (flags["expires-at"] !== undefined) expiresAt = parseTime(flags["expires-at"], "expires-at");
@@ -46,7 +48,7 @@ export default class GrantIssue extends OnexCommand {
     });
     const text = JSON.stringify(grant, null, 2);
     if (flags.out === undefined) this.log(text);
-    else writePublicFile(flags.out, text + "\n", flags.force);
+    else writeOutputFile(flags.out, text + "\n", { force: flags.force });
     this.logToStderr(`grant ${grant.grant_id} for ${grant.subject}, valid ${grant.not_before} to ${grant.expires_at}, signed by ${authority.keyId}`);
   }
 }

@@ -1,10 +1,11 @@
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "../../../runtime/errors.js";
 import { revokeSessionGrant, verifyGrantAuthenticity } from "../../../runtime/trust/session-grant.js";
-import { keyRing } from "../../../runtime/trust/keys.js";
+import { ZoneAuthorities } from "../../../runtime/trust/zone-authorities.js";
 import { OnexCommand } from "../../base-command.js";
-import { readJsonFile, readPrivateKey } from "../../key-files.js";
+import { privateKeyFlags, readJsonFile, readPrivateKey } from "../../key-files.js";
+import { writeOutputFile } from "../../output-file.js";
 
 export default class GrantRevoke extends OnexCommand {
   static override summary = "Revoke a session grant as the authority that issued it.";
@@ -19,14 +20,18 @@ export default class GrantRevoke extends OnexCommand {
   static override flags = {
     key: Flags.string({ description: "The issuing authority's private key file.", required: true }),
     reason: Flags.string({ description: "Why the grant is revoked (recorded in the revocation)." }),
-    list: Flags.string({ description: "Revocation list file to add the revocation to." }),
+    list: Flags.string({ description: "Revocation list file to add the revocation to (replaced whole, atomically)." }),
+    ...privateKeyFlags,
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(GrantRevoke);
-    const authority = readPrivateKey(flags.key);
-    // Only a grant this authority really issued can be revoked by it.
-    const grant = verifyGrantAuthenticity(readJsonFile(args.grant, "grant"), keyRing([authority.publicKey]));
+    const authority = readPrivateKey(flags.key, { allowUnprotected: flags["allow-unprotected-key"] });
+    // Only a grant this authority really issued (for the zone the grant names) can be revoked by it.
+    const grantValue = readJsonFile(args.grant, "grant");
+    const grantZone = (grantValue as { zone?: unknown } | null)?.zone;
+    const authorities = typeof grantZone === "string" && grantZone !== "" && grantZone !== "*" ? new ZoneAuthorities([{ zone: grantZone, key: authority.publicKey }]) : new ZoneAuthorities();
+    const grant = verifyGrantAuthenticity(grantValue, authorities);
     const revocation = revokeSessionGrant(grant, authority, flags.reason === undefined ? {} : { reason: flags.reason });
     if (flags.list === undefined) {
       this.log(JSON.stringify(revocation, null, 2));
@@ -34,7 +39,7 @@ export default class GrantRevoke extends OnexCommand {
       const existing = existsSync(flags.list) ? readJsonFile(flags.list, "revocation list") : [];
       if (!Array.isArray(existing)) throw new OnexError(ErrorCode.ValidationFailed, `${flags.list} is not a JSON array of revocations`, { file: flags.list });
       const list = [...existing.filter((r) => (r as { grant_id?: unknown } | null)?.grant_id !== grant.grant_id || (r as { issuer?: unknown }).issuer !== grant.issuer), revocation];
-      writeFileSync(flags.list, JSON.stringify(list, null, 2) + "\n");
+      writeOutputFile(flags.list, JSON.stringify(list, null, 2) + "\n", { force: true });
     }
     this.logToStderr(`revoked grant ${grant.grant_id} of ${grant.subject}${flags.list ? ` (added to ${flags.list})` : ""}`);
   }

@@ -1,0 +1,140 @@
+/**
+ * Writing output files so a failure leaves nothing behind: content goes to a temporary file
+ * beside the target (created exclusively, never through a symlink, with its final mode from
+ * the first byte) and is moved into place only when complete. Without --force the move is a
+ * hard link, which fails if the target appeared meanwhile, so nothing is ever overwritten.
+ */
+import { closeSync, constants, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { basename, dirname, join } from "node:path";
+import { writeFailure } from "./file-errors.js";
+
+/** How an output file is written. */
+export interface OutputFileOptions {
+  /** Replace an existing file (the --force flag). */
+  force: boolean;
+  /** The file's permissions: 0o600 for secrets, 0o644 (the default) otherwise. */
+  mode?: number;
+}
+
+// Temporary files still open when the process exits (an error, or process.exit on a closed pipe) are removed.
+const pending = new Set<string>();
+let cleanupInstalled = false;
+
+/** An output file being written; `commit()` moves it into place, `discard()` removes every trace. */
+export class OutputFile {
+  private fd: number | undefined;
+  private readonly temp: string;
+
+  private constructor(
+    readonly path: string,
+    private readonly options: OutputFileOptions,
+  ) {
+    this.temp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
+  }
+
+  /** Checks the target and opens the temporary file; throws ONEX_E_FILE_EXISTS or ONEX_E_WRITE_FAILED. */
+  static create(path: string, options: OutputFileOptions): OutputFile {
+    const file = new OutputFile(path, options);
+    file.checkTarget();
+    const mode = options.mode ?? 0o644;
+    try {
+      file.fd = openSync(file.temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+      // The umask may have removed bits; a secret must be exactly owner-only, a public file what was asked.
+      fchmodSync(file.fd, mode);
+    } catch (cause) {
+      throw writeFailure(cause, path);
+    }
+    installCleanup();
+    pending.add(file.temp);
+    return file;
+  }
+
+  /** Appends text; throws ONEX_E_WRITE_FAILED (the disk is full, say) after removing the temporary file. */
+  write(text: string | Uint8Array): void {
+    if (this.fd === undefined) throw new Error(`${this.path} is already closed`);
+    try {
+      const bytes = typeof text === "string" ? Buffer.from(text, "utf8") : text;
+      let offset = 0;
+      while (offset < bytes.length) offset += writeSync(this.fd, bytes, offset, bytes.length - offset);
+    } catch (cause) {
+      this.discard();
+      throw writeFailure(cause, this.path);
+    }
+  }
+
+  /** Flushes and moves the file into place. */
+  commit(): void {
+    if (this.fd === undefined) throw new Error(`${this.path} is already closed`);
+    try {
+      fsyncSync(this.fd);
+      closeSync(this.fd);
+      this.fd = undefined;
+      if (this.options.force) {
+        // rename replaces a symlink at the target itself, never the file it points to.
+        renameSync(this.temp, this.path);
+      } else {
+        linkSync(this.temp, this.path);
+        unlinkSync(this.temp);
+      }
+      pending.delete(this.temp);
+    } catch (cause) {
+      this.discard();
+      throw writeFailure(cause, this.path);
+    }
+  }
+
+  /** Removes the temporary file; the target is untouched. */
+  discard(): void {
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already closed by a failed write; nothing more to release
+      }
+      this.fd = undefined;
+    }
+    removeQuietly(this.temp);
+    pending.delete(this.temp);
+  }
+
+  /** Removes a file this output committed, for undoing half of a pair. */
+  static remove(path: string): void {
+    removeQuietly(path);
+  }
+
+  private checkTarget(): void {
+    let stat;
+    try {
+      stat = lstatSync(this.path);
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw writeFailure(cause, this.path);
+    }
+    if (stat.isDirectory()) throw writeFailure(Object.assign(new Error("is a folder"), { code: "EISDIR" }), this.path);
+    if (!this.options.force) throw writeFailure(Object.assign(new Error("exists"), { code: "EEXIST" }), this.path);
+  }
+}
+
+/** Writes a whole file safely (see OutputFile). */
+export function writeOutputFile(path: string, content: string, options: OutputFileOptions): void {
+  const file = OutputFile.create(path, options);
+  file.write(content);
+  file.commit();
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already
+  }
+}
+
+function installCleanup(): void {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  process.once("exit", () => {
+    for (const temp of pending) removeQuietly(temp);
+  });
+}

@@ -1,0 +1,298 @@
+/**
+ * The one JSON text parser of onex. JSON.parse keeps the last of duplicate member names and
+ * rounds integers beyond 2^53 silently; a signed message must mean one thing to every reader
+ * (RFC 8785 assumes I-JSON), so this parser refuses duplicates and never changes a number.
+ * It runs in time linear in its input and reports errors with line and column.
+ */
+import { ErrorCode, OnexError } from "./errors.js";
+
+/** What to do with an integer beyond ±(2^53 - 1), which a double cannot hold exactly. */
+export type BigIntegerMode = "bigint" | "refuse";
+
+/** How a text is parsed. */
+export interface JsonParseOptions {
+  /** `bigint` carries such integers as BigInt (write them back with `stringifyJson`); `refuse` (default) throws ONEX_E_NUMBER_RANGE. */
+  bigIntegers?: BigIntegerMode;
+  /** Named in errors. */
+  file?: string;
+  /** The line the text starts on in its file (default 1), so errors point into the file. */
+  firstLine?: number;
+}
+
+/** A parsed document and, when it is an array, the line each element starts on. */
+export interface ParsedJson {
+  value: unknown;
+  elementLines?: number[];
+}
+
+/** Deepest nesting accepted: deeper input would exhaust the stack. */
+export const MAX_JSON_DEPTH = 1000;
+
+/** Parses one JSON value; throws ONEX_E_JSON_SYNTAX, ONEX_E_JSON_DUPLICATE_KEY or ONEX_E_NUMBER_RANGE with line and column. */
+export function parseJson(text: string, options: JsonParseOptions = {}): unknown {
+  return new JsonTextReader(text, options).document(false).value;
+}
+
+/** Like `parseJson`, also giving the line of every element when the value is an array. */
+export function parseJsonWithLines(text: string, options: JsonParseOptions = {}): ParsedJson {
+  return new JsonTextReader(text, options).document(true);
+}
+
+/** JSON text of `value`; BigInt values (from `bigIntegers: "bigint"`) are written as their exact digits. */
+export function stringifyJson(value: unknown, indent?: number): string {
+  try {
+    return JSON.stringify(value, null, indent);
+  } catch (error) {
+    // Only a BigInt makes JSON.stringify throw on parsed data; the slow path writes it exactly.
+    if (!(error instanceof TypeError) || !/BigInt/i.test(error.message)) throw error;
+    return stringifyExact(value, indent === undefined ? "" : " ".repeat(indent), "");
+  }
+}
+
+function stringifyExact(value: unknown, indent: string, current: string): string {
+  if (typeof value === "bigint") return value.toString();
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  const inner = current + indent;
+  const open = indent === "" ? "" : "\n" + inner;
+  const close = indent === "" ? "" : "\n" + current;
+  const colon = indent === "" ? ":" : ": ";
+  if (Array.isArray(value)) {
+    if (value.length === 0) return "[]";
+    return "[" + open + value.map((item: unknown) => (item === undefined ? "null" : stringifyExact(item, indent, inner))).join("," + open) + close + "]";
+  }
+  const json = (value as { toJSON?: unknown }).toJSON;
+  if (typeof json === "function") return stringifyExact((json as () => unknown).call(value), indent, current);
+  const members = Object.entries(value).filter(([, member]) => member !== undefined && typeof member !== "function");
+  if (members.length === 0) return "{}";
+  return "{" + open + members.map(([key, member]) => JSON.stringify(key) + colon + stringifyExact(member, indent, inner)).join("," + open) + close + "}";
+}
+
+const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
+
+class JsonTextReader {
+  private pos = 0;
+  private line: number;
+  private lineStart = 0;
+  private depth = 0;
+  private readonly bigint: boolean;
+
+  constructor(
+    private readonly text: string,
+    private readonly options: JsonParseOptions,
+  ) {
+    this.line = options.firstLine ?? 1;
+    this.bigint = options.bigIntegers === "bigint";
+  }
+
+  document(withLines: boolean): ParsedJson {
+    this.space();
+    let result: ParsedJson;
+    if (withLines && this.text.charCodeAt(this.pos) === 0x5b) {
+      const elementLines: number[] = [];
+      result = { value: this.array(elementLines), elementLines };
+    } else {
+      result = { value: this.value() };
+    }
+    this.space();
+    if (this.pos < this.text.length) this.fail("unexpected text after the JSON value");
+    return result;
+  }
+
+  private value(): unknown {
+    const c = this.text.charCodeAt(this.pos);
+    switch (c) {
+      case 0x7b:
+        return this.object();
+      case 0x5b:
+        return this.array(undefined);
+      case 0x22:
+        return this.string();
+      case 0x74:
+        return this.literal("true", true);
+      case 0x66:
+        return this.literal("false", false);
+      case 0x6e:
+        return this.literal("null", null);
+      default:
+        if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
+        if (Number.isNaN(c)) this.fail("unexpected end of input");
+        return this.fail(`unexpected character ${describe(this.text, this.pos)}`);
+    }
+  }
+
+  private object(): Record<string, unknown> {
+    this.enter();
+    this.pos++;
+    const object: Record<string, unknown> = {};
+    this.space();
+    if (this.text.charCodeAt(this.pos) === 0x7d) {
+      this.pos++;
+      this.depth--;
+      return object;
+    }
+    for (;;) {
+      if (this.text.charCodeAt(this.pos) !== 0x22) this.fail(this.pos >= this.text.length ? "unexpected end of input" : `expected a member name in double quotes, found ${describe(this.text, this.pos)}`);
+      const keyAt = this.pos;
+      const keyLine = this.line;
+      const keyLineStart = this.lineStart;
+      const key = this.string();
+      this.space();
+      if (this.text.charCodeAt(this.pos) !== 0x3a) this.fail(`expected ":" after member name ${JSON.stringify(key).slice(0, 80)}`);
+      this.pos++;
+      this.space();
+      const member = this.value();
+      if (Object.hasOwn(object, key)) {
+        throw this.error(ErrorCode.JsonDuplicateKey, `member name ${JSON.stringify(key).slice(0, 80)} appears twice in one object`, keyLine, keyAt - keyLineStart + 1, { member: key });
+      }
+      // A member named __proto__ is data, never the object's prototype.
+      if (key === "__proto__") Object.defineProperty(object, key, { value: member, writable: true, enumerable: true, configurable: true });
+      else object[key] = member;
+      this.space();
+      const c = this.text.charCodeAt(this.pos);
+      this.pos++;
+      if (c === 0x2c) {
+        this.space();
+        continue;
+      }
+      if (c === 0x7d) break;
+      this.pos--;
+      this.fail(this.pos >= this.text.length ? "unexpected end of input (an object is not closed)" : `expected "," or "}" in an object, found ${describe(this.text, this.pos)}`);
+    }
+    this.depth--;
+    return object;
+  }
+
+  private array(elementLines: number[] | undefined): unknown[] {
+    this.enter();
+    this.pos++;
+    const array: unknown[] = [];
+    this.space();
+    if (this.text.charCodeAt(this.pos) === 0x5d) {
+      this.pos++;
+      this.depth--;
+      return array;
+    }
+    for (;;) {
+      elementLines?.push(this.line);
+      array.push(this.value());
+      this.space();
+      const c = this.text.charCodeAt(this.pos);
+      this.pos++;
+      if (c === 0x2c) {
+        this.space();
+        continue;
+      }
+      if (c === 0x5d) break;
+      this.pos--;
+      this.fail(this.pos >= this.text.length ? "unexpected end of input (an array is not closed)" : `expected "," or "]" in an array, found ${describe(this.text, this.pos)}`);
+    }
+    this.depth--;
+    return array;
+  }
+
+  private string(): string {
+    const text = this.text;
+    const start = this.pos + 1;
+    for (let i = start; ; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x22) {
+        this.pos = i + 1;
+        return text.slice(start, i);
+      }
+      if (c === 0x5c) return this.escapedString(start, i);
+      if (c < 0x20 || Number.isNaN(c)) {
+        this.pos = i;
+        this.fail(Number.isNaN(c) || c === 0x0a ? "unterminated string" : `control character U+${c.toString(16).padStart(4, "0")} in a string (escape it)`);
+      }
+    }
+  }
+
+  /** The rare string with escapes: find its end, then let JSON.parse decode (and check) the escapes. */
+  private escapedString(start: number, from: number): string {
+    const text = this.text;
+    let i = from;
+    for (;;) {
+      const c = text.charCodeAt(i);
+      if (c === 0x5c) {
+        i += 2;
+        continue;
+      }
+      if (c === 0x22) break;
+      if (c < 0x20 || Number.isNaN(c)) {
+        this.pos = Math.min(i, text.length);
+        this.fail(Number.isNaN(c) || c === 0x0a ? "unterminated string" : `control character U+${c.toString(16).padStart(4, "0")} in a string (escape it)`);
+      }
+      i++;
+    }
+    try {
+      const value = JSON.parse(text.slice(start - 1, i + 1)) as string;
+      this.pos = i + 1;
+      return value;
+    } catch {
+      this.pos = start;
+      return this.fail("invalid escape sequence in a string");
+    }
+  }
+
+  private number(): number | bigint {
+    NUMBER.lastIndex = this.pos;
+    const match = NUMBER.exec(this.text);
+    if (match === null) return this.fail(`malformed number ${describe(this.text, this.pos)}`);
+    const digits = match[0];
+    const value = Number(digits);
+    if (match[1] === undefined && match[2] === undefined) {
+      if (!Number.isSafeInteger(value)) {
+        if (!this.bigint) throw this.numberRange(`integer ${digits.slice(0, 40)} is beyond 2^53 and would be changed by rounding`);
+        this.pos += digits.length;
+        return BigInt(digits);
+      }
+    } else if (!Number.isFinite(value)) {
+      throw this.numberRange(`number ${digits.slice(0, 40)} is beyond the range of a double`);
+    }
+    this.pos += digits.length;
+    return value;
+  }
+
+  private literal<T>(word: string, value: T): T {
+    if (!this.text.startsWith(word, this.pos)) this.fail(`unexpected character ${describe(this.text, this.pos)}`);
+    this.pos += word.length;
+    return value;
+  }
+
+  private space(): void {
+    const text = this.text;
+    for (;;) {
+      const c = text.charCodeAt(this.pos);
+      if (c === 0x20 || c === 0x09 || c === 0x0d) this.pos++;
+      else if (c === 0x0a) {
+        this.pos++;
+        this.line++;
+        this.lineStart = this.pos;
+      } else return;
+    }
+  }
+
+  private enter(): void {
+    if (++this.depth > MAX_JSON_DEPTH) this.fail(`nesting is deeper than ${MAX_JSON_DEPTH}`);
+  }
+
+  private numberRange(message: string): OnexError {
+    return this.error(ErrorCode.NumberRange, message, this.line, this.pos - this.lineStart + 1, {});
+  }
+
+  private fail(message: string): never {
+    throw this.error(ErrorCode.JsonSyntax, message, this.line, this.pos - this.lineStart + 1, {});
+  }
+
+  private error(code: ErrorCode, message: string, line: number, column: number, details: Record<string, unknown>): OnexError {
+    const file = this.options.file;
+    return new OnexError(code, `not valid JSON at line ${line} column ${column}: ${message}`, { ...(file === undefined ? {} : { file }), line, column, ...details });
+  }
+}
+
+/** The character at `pos`, quoted, or "end of input". */
+function describe(text: string, pos: number): string {
+  if (pos >= text.length) return "end of input";
+  const c = text.codePointAt(pos)!;
+  return c < 0x20 || (c >= 0x7f && c <= 0x9f) ? `U+${c.toString(16).padStart(4, "0")}` : JSON.stringify(String.fromCodePoint(c));
+}
