@@ -1,7 +1,9 @@
+import { resolve, sep } from "node:path";
 import { Flags } from "@oclif/core";
 import { generate } from "../../generator/generate.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { OnexCommand } from "../base-command.js";
+import { readFailure, writeFailure } from "../file-errors.js";
 
 export default class Generate extends OnexCommand {
   static override summary = "Generate the typed SDK from the schema manifests.";
@@ -28,6 +30,8 @@ export default class Generate extends OnexCommand {
       check: flags.check,
       ...(flags.templates ? { templatesDir: flags.templates } : {}),
       ...(flags.asyncapi ? { asyncapi: flags.asyncapi as "yaml" | "json" } : {}),
+    }).catch((error: unknown) => {
+      throw fileFailure(error, resolve(flags.out));
     });
     const ms = Math.round(performance.now() - started);
     const versions = result.versions.map((v) => `v${v}`).join(", ");
@@ -46,4 +50,12 @@ export default class Generate extends OnexCommand {
     for (const d of result.differences) this.log(`${d.status === "extra" ? "removed" : "wrote  "} ${flags.out}/${d.file}`);
     this.logToStderr(`generated ${result.files.size} files for ${versions}; ${result.differences.length} changed (${ms} ms)`);
   }
+}
+
+/** A file-system error of the generator as its ONEX_E_ code: a write failure under the output folder, else a read failure. */
+function fileFailure(error: unknown, outDir: string): unknown {
+  const { code, path } = (error ?? {}) as NodeJS.ErrnoException;
+  if (typeof code !== "string" || typeof path !== "string") return error;
+  const inOutput = resolve(path) === outDir || resolve(path).startsWith(outDir + sep);
+  return inOutput ? writeFailure(error, path) : readFailure(error, path, "schema or template file");
 }
