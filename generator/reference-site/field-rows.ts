@@ -63,6 +63,7 @@ export function fieldTable(model: VersionModel, name: string, anchorPrefix = "f-
     const properties = (schema.properties as Record<string, JsonSchema> | undefined) ?? {};
     const required = new Set((schema.required as string[] | undefined) ?? []);
     const dependent = schema.dependentRequired as Record<string, string[]> | undefined;
+    if (prefix === "" && schema.additionalProperties === false) notes.push("Closed: no fields other than these are allowed.");
     for (const [field, needs] of Object.entries(dependent ?? {})) {
       notes.push(`${prefix ? `${prefix}.` : ""}${field} requires ${needs.map((n) => `${prefix ? `${prefix}.` : ""}${n}`).join(", ")}`);
     }
@@ -136,7 +137,8 @@ function rowOf(schema: JsonSchema, path: string, depth: number, name: string, re
     required,
     values,
     defaultValue: Object.hasOwn(schema, "default") ? json(schema.default) : null,
-    bounds: boundsOf(schema),
+    // A record's own rules are in its table; repeating them on every field of its type is noise.
+    bounds: record ? null : boundsOf(schema),
     format: typeof schema.format === "string" ? schema.format : null,
     pattern: typeof schema.pattern === "string" ? schema.pattern : null,
     description: typeof schema.description === "string" ? schema.description.replace(/\s+/g, " ").trim() : null,
