@@ -11,7 +11,7 @@ export type BigIntegerMode = "bigint" | "refuse";
 
 /** How a text is parsed. */
 export interface JsonParseOptions {
-  /** `bigint` carries such integers as BigInt (write them back with `stringifyJson`); `refuse` (default) throws ONEX_E_NUMBER_RANGE. */
+  /** `bigint` carries such integers as BigInt (write them back with `stringifyJson`); `refuse` (default) throws ONEX_E_NUMBER_RANGE unless the double writes back as the same digits. */
   bigIntegers?: BigIntegerMode;
   /** Named in errors. */
   file?: string;
@@ -242,9 +242,13 @@ class JsonTextReader {
     const value = Number(digits);
     if (match[1] === undefined && match[2] === undefined) {
       if (!Number.isSafeInteger(value)) {
-        if (!this.bigint) throw this.numberRange(`integer ${digits.slice(0, 40)} is beyond 2^53 and would be changed by rounding`);
-        this.pos += digits.length;
-        return BigInt(digits);
+        // BigInt keeps the digits as written. Without it, a double is kept only when it writes back as the same digits
+        // (as every integer JSON.stringify wrote does); 9007199254740993 would come back as ...992, so it is refused.
+        if (this.bigint) {
+          this.pos += digits.length;
+          return BigInt(digits);
+        }
+        if (String(value) !== digits) throw this.numberRange(`integer ${digits.slice(0, 40)} is beyond 2^53 and would be changed by rounding`);
       }
     } else if (!Number.isFinite(value)) {
       throw this.numberRange(`number ${digits.slice(0, 40)} is beyond the range of a double`);

@@ -1,0 +1,46 @@
+/** Finding 4: every time field is strict RFC 3339 with an offset, in judge, grants, the replay guard and CLI flags. */
+import { describe, expect, it } from "vitest";
+import { parseTime } from "../../cli/key-files.js";
+import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
+import { judge } from "../../runtime/trust/policy.js";
+import { signRecord } from "../../runtime/trust/record-signature.js";
+import type { SessionGrantRecord } from "../../runtime/trust/records.js";
+import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
+import { isRfc3339, parseRfc3339 } from "../../runtime/trust/rfc3339-time.js";
+import { verifySessionGrant } from "../../runtime/trust/session-grant.js";
+import { checkTrustExpiry, signMessage } from "../../runtime/trust/sign-message.js";
+import { ZoneAuthorities } from "../../runtime/trust/zone-authorities.js";
+import { catchOnexError, ErrorCode, NOW, taskDispatch, ZONE } from "./fixtures.js";
+
+// What Date.parse reads but a trust decision must not: no offset means the verifier's local time.
+const LENIENT = ["2099", "Dec 31 2099", "2099-12-31", "2099-12-31T00:00:00", "2099-12-31 00:00:00Z", "2099-02-30T00:00:00Z", "2099-12-31T24:00:00Z", "2099-12-31T00:00:00+2400", "Thu, 31 Dec 2099 00:00:00 GMT"];
+
+describe("strict RFC 3339 times", () => {
+  it("accepts times with Z or an offset and fractions", () => {
+    expect(parseRfc3339("2099-12-31T23:59:59Z")).toBe(Date.UTC(2099, 11, 31, 23, 59, 59));
+    expect(parseRfc3339("2099-12-31T23:59:59.123456+02:00")).toBe(Date.UTC(2099, 11, 31, 21, 59, 59, 123));
+    expect(isRfc3339("2024-02-29T00:00:00z")).toBe(true);
+  });
+
+  for (const text of LENIENT) {
+    it(`refuses ${JSON.stringify(text)} everywhere`, () => {
+      expect(isRfc3339(text)).toBe(false);
+      const key = generateKeyPair();
+      // Plain data: the generated create() would already refuse the time through its schema.
+      const base = taskDispatch(key.keyId).toJSON() as { trust: Record<string, unknown> } & Record<string, unknown>;
+      const message = signMessage({ ...base, trust: { ...base.trust, expires_at: text } }, key);
+      expect(catchOnexError(() => checkTrustExpiry(message, NOW)).code).toBe(ErrorCode.TrustExpired);
+      const verdict = judge(message, { keys: keyRing([key.publicKey]), now: NOW, logger: { warn: () => {} } });
+      expect(verdict.accepted).toBe(false);
+      expect(verdict.rejection?.code).toBe(ErrorCode.TrustExpired);
+      const grant = signRecord<SessionGrantRecord>(
+        { grant_id: "g", issuer: key.keyId, subject: "s", zone: ZONE, scopes: { message_types: ["*"], zones: ["*"] }, not_before: "2020-01-01T00:00:00Z", expires_at: text },
+        key,
+      );
+      const refused = catchOnexError(() => verifySessionGrant(grant, { authorities: new ZoneAuthorities([{ zone: ZONE, key: key.publicKey }]), now: NOW }));
+      expect([refused.code, refused.details.reason]).toEqual([ErrorCode.GrantInvalid, "shape"]);
+      expect(catchOnexError(() => new ReplayGuard().accept({ ...base, time: text }, NOW)).code).toBe(ErrorCode.Replay);
+      expect(catchOnexError(() => parseTime(text, "at")).code).toBe(ErrorCode.Usage);
+    });
+  }
+});

@@ -1,0 +1,86 @@
+/** Finding 2: small-order and non-canonical Ed25519 public keys are refused wherever a key enters. */
+import { createPublicKey, verify } from "node:crypto";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { agentKeyRecord, createNodeIdentity, verifyAgentKey, verifyNodeIdentity, buildFingerprint } from "../../runtime/trust/identity.js";
+import { COMPACT_PUBLIC_PREFIX, generateKeyPair, importPublicKey, keyIdOf, keyRing, publicKeyFromRaw, type PublicKey } from "../../runtime/trust/keys.js";
+import { signRegistryEntry, verifyRegistryEntry } from "../../runtime/trust/registry-entry.js";
+import { ZoneAuthorities } from "../../runtime/trust/zone-authorities.js";
+import { catchOnexError, ErrorCode } from "./fixtures.js";
+
+const P = 2n ** 255n - 19n;
+const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+
+function encode(y: bigint, signBit = 0): Buffer {
+  const bytes = Buffer.alloc(32);
+  let v = y;
+  for (let i = 0; i < 32; i++) {
+    bytes[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  if (signBit) bytes[31]! |= 0x80;
+  return bytes;
+}
+
+// The libsodium blocklist and its relatives: every point of order 1, 2, 4 or 8, and non-canonical encodings.
+const WEAK: Record<string, Buffer> = {
+  "identity (order 1)": encode(1n),
+  "all zero (order 4)": encode(0n),
+  "order 2 (y = p - 1)": encode(P - 1n),
+  "order 8": Buffer.from("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", "hex"),
+  "order 8 (the other y)": Buffer.from("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", "hex"),
+  "y = p (non-canonical 0)": encode(P),
+  "y = p + 1 (non-canonical identity)": encode(P + 1n),
+  "all ones (y >= p)": Buffer.alloc(32, 0xff),
+  "identity with the sign bit set": encode(1n, 1),
+};
+
+/** A PublicKey built by hand, as a caller could pass one straight into a key ring. */
+function handMade(raw: Buffer): PublicKey {
+  return { keyId: keyIdOf(raw), raw, keyObject: createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: "der", type: "spki" }) };
+}
+
+describe("weak Ed25519 public keys", () => {
+  it("the danger is real: node:crypto verifies R = identity, S = 0 for any message under the identity key", () => {
+    const identity = WEAK["identity (order 1)"]!;
+    const forged = Buffer.concat([identity, Buffer.alloc(32)]);
+    expect(verify(null, Buffer.from("delete everything"), handMade(identity).keyObject, forged)).toBe(true);
+  });
+
+  for (const [name, raw] of Object.entries(WEAK)) {
+    it(`refuses ${name} as raw bytes, compact text, PEM, in a key ring and as a zone authority`, () => {
+      expect(catchOnexError(() => publicKeyFromRaw(raw)).code).toBe(ErrorCode.KeyWeak);
+      expect(catchOnexError(() => importPublicKey(COMPACT_PUBLIC_PREFIX + raw.toString("base64url"))).code).toMatch(/ONEX_E_KEY_(WEAK|INVALID)/);
+      const pem = `-----BEGIN PUBLIC KEY-----\n${Buffer.concat([SPKI_PREFIX, raw]).toString("base64")}\n-----END PUBLIC KEY-----\n`;
+      expect(catchOnexError(() => importPublicKey(pem)).code).toMatch(/ONEX_E_KEY_(WEAK|INVALID)/);
+      expect(catchOnexError(() => keyRing([handMade(raw)])).code).toBe(ErrorCode.KeyWeak);
+      expect(catchOnexError(() => new ZoneAuthorities([{ zone: "zone.a", key: handMade(raw) }])).code).toBe(ErrorCode.KeyWeak);
+    });
+  }
+
+  it("refuses weak keys in agent key records, node identities and registry entries", () => {
+    const weak = WEAK["identity (order 1)"]!.toString("base64url");
+    const agent = agentKeyRecord(generateKeyPair());
+    expect(catchOnexError(() => verifyAgentKey({ ...agent, public_key: weak, key_id: keyIdOf(WEAK["identity (order 1)"]!) })).code).toBe(ErrorCode.KeyWeak);
+    const nodeKey = generateKeyPair();
+    const identity = createNodeIdentity(nodeKey, buildFingerprint("build"), "zone.a");
+    expect(catchOnexError(() => verifyNodeIdentity({ ...identity, public_key: weak })).code).toBe(ErrorCode.KeyWeak);
+    const entry = signRegistryEntry({ node_id: identity.node_id, address: "onex://zone.a/node/x", zone: "zone.a", health: { status: "passing" } }, nodeKey);
+    expect(catchOnexError(() => verifyRegistryEntry(entry, undefined, { identity: { ...identity, public_key: weak } })).code).toBe(ErrorCode.KeyWeak);
+  });
+
+  it("a key ring refuses a hand-made key whose key id is not its fingerprint", () => {
+    const real = generateKeyPair().publicKey;
+    expect(catchOnexError(() => keyRing([{ ...real, keyId: "key-00000000000000000000000000000000" }])).code).toBe(ErrorCode.KeyInvalid);
+  });
+
+  it("accepts every generated key", () => {
+    fc.assert(
+      fc.property(fc.integer(), () => {
+        const key = generateKeyPair().publicKey;
+        expect(publicKeyFromRaw(key.raw).keyId).toBe(key.keyId);
+      }),
+      { numRuns: 50 },
+    );
+  });
+});

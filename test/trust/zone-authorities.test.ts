@@ -1,0 +1,89 @@
+/** Finding 1: an authority's grants count only in the zone it speaks for. */
+import { describe, expect, it } from "vitest";
+import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
+import { judge, DEFAULT_TRUST_POLICY } from "../../runtime/trust/policy.js";
+import { signRecord } from "../../runtime/trust/record-signature.js";
+import type { SessionGrantRecord } from "../../runtime/trust/records.js";
+import { GrantBook, RevocationList, issueSessionGrant, revokeSessionGrant, verifySessionGrant } from "../../runtime/trust/session-grant.js";
+import { signMessage } from "../../runtime/trust/sign-message.js";
+import { ZoneAuthorities } from "../../runtime/trust/zone-authorities.js";
+import { catchOnexError, ErrorCode, NOW, taskDispatch } from "./fixtures.js";
+
+const authorityA = generateKeyPair();
+const authorityB = generateKeyPair();
+const node = generateKeyPair();
+const both = new ZoneAuthorities([
+  { zone: "zone.a", key: authorityA.publicKey },
+  { zone: "zone.b", key: authorityB.publicKey },
+]);
+const window = { notBefore: NOW - 60_000, expiresAt: NOW + 3_600_000 };
+
+/** A grant as a hostile authority of zone.a would sign it by hand, bypassing issueSessionGrant's own check. */
+function forged(fields: Partial<SessionGrantRecord>): SessionGrantRecord {
+  return signRecord<SessionGrantRecord>(
+    {
+      grant_id: "g-forged",
+      issuer: authorityA.keyId,
+      subject: node.keyId,
+      zone: "zone.a",
+      scopes: { message_types: ["*"], zones: ["zone.b"] },
+      not_before: new Date(window.notBefore).toISOString(),
+      expires_at: new Date(window.expiresAt).toISOString(),
+      ...fields,
+    },
+    authorityA,
+  );
+}
+
+describe("zone authorities", () => {
+  it("issueSessionGrant refuses to grant in a zone other than the authority's", () => {
+    const error = catchOnexError(() => issueSessionGrant(authorityA, { subject: node.keyId, zone: "zone.a", zones: ["zone.b"], messageTypes: ["*"], ...window }));
+    expect(error.code).toBe(ErrorCode.Usage);
+    expect(error.message).toContain("zone.b");
+  });
+
+  it("a grant of zone.a's authority naming zone.b in its scope is refused, even with zone.b's authority trusted too", () => {
+    const error = catchOnexError(() => verifySessionGrant(forged({}), { authorities: both, now: NOW, zone: "zone.b" }));
+    expect(error.code).toBe(ErrorCode.GrantInvalid);
+    expect(error.details.reason).toBe("scope");
+  });
+
+  it("a grant claiming zone.b but signed by zone.a's authority is refused: the issuer does not speak for zone.b", () => {
+    const error = catchOnexError(() => verifySessionGrant(forged({ zone: "zone.b" }), { authorities: both, now: NOW, zone: "zone.b" }));
+    expect(error.code).toBe(ErrorCode.GrantInvalid);
+    expect(error.details.reason).toBe("issuer");
+    expect(error.message).toContain("zone.a only");
+  });
+
+  it("a grant counts in its authority's zone and nowhere else, also with a * zone scope", () => {
+    const grant = issueSessionGrant(authorityA, { subject: node.keyId, zone: "zone.a", zones: ["*"], messageTypes: ["*"], ...window });
+    expect(verifySessionGrant(grant, { authorities: both, now: NOW, zone: "zone.a" }).grant_id).toBe(grant.grant_id);
+    expect(catchOnexError(() => verifySessionGrant(grant, { authorities: both, now: NOW, zone: "zone.b" })).code).toBe(ErrorCode.GrantInvalid);
+  });
+
+  it("judge refuses a message in zone.b that holds only zone.a's grant", () => {
+    const book = new GrantBook(both);
+    book.add(issueSessionGrant(authorityA, { subject: node.keyId, zone: "zone.a", zones: ["*"], messageTypes: ["*"], ...window }));
+    const inB = signMessage(taskDispatch(node.keyId, { zone: "zone.b" }), node);
+    const verdict = judge(inB, { keys: keyRing([node.publicKey]), now: NOW, zone: "zone.b", grants: book, logger: { warn: () => {} } }, DEFAULT_TRUST_POLICY);
+    expect(verdict.accepted).toBe(false);
+    expect(verdict.rejection?.code).toBe(ErrorCode.GrantInvalid);
+    const inA = signMessage(taskDispatch(node.keyId, { zone: "zone.a" }), node);
+    expect(judge(inA, { keys: keyRing([node.publicKey]), now: NOW, zone: "zone.a", grants: book, logger: { warn: () => {} } }).accepted).toBe(true);
+  });
+
+  it("revocations are accepted from a trusted authority of any zone, and from nobody else", () => {
+    const grant = issueSessionGrant(authorityB, { subject: node.keyId, zone: "zone.b", messageTypes: ["*"], ...window });
+    const list = new RevocationList(both);
+    list.add(revokeSessionGrant(grant, authorityB, { at: new Date(NOW) }));
+    expect(list.size).toBe(1);
+    const stranger = generateKeyPair();
+    const foreign = issueSessionGrant(stranger, { subject: node.keyId, zone: "zone.b", messageTypes: ["*"], ...window });
+    expect(catchOnexError(() => list.add(revokeSessionGrant(foreign, stranger))).code).toBe(ErrorCode.GrantInvalid);
+  });
+
+  it("an authority cannot be trusted for * or an empty zone", () => {
+    expect(catchOnexError(() => new ZoneAuthorities([{ zone: "*", key: authorityA.publicKey }])).code).toBe(ErrorCode.Usage);
+    expect(catchOnexError(() => new ZoneAuthorities([{ zone: "", key: authorityA.publicKey }])).code).toBe(ErrorCode.Usage);
+  });
+});
