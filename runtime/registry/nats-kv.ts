@@ -16,6 +16,7 @@
  * expiry, as etcd reports a delete without its departure marker. High-water marks live in a
  * second bucket, `<bucket>_marks`, without a max age.
  */
+import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError } from "../errors.js";
@@ -51,7 +52,8 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
   }
   const bucket = options.bucket ?? "onex_registry";
   try {
-    const kvm = new Kvm(nc);
+    // A call fails within a fraction of the TTL, so a heartbeat loop retries well before the entry lapses.
+    const kvm = new Kvm(jetstream(nc, { timeout: Math.min(5_000, Math.max(1_000, Math.floor(options.ttlMs / 5))) }));
     const kv = await openBucket(kvm, bucket, { ttl: options.ttlMs, history: 1 });
     const status = await kv.status();
     // An existing bucket's max age is the TTL that actually applies; asking for another one is an error, not a silent no-op.

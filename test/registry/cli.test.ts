@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
 import { runCli } from "../support/run-cli.js";
-import { makeNode } from "./fixtures.js";
+import { makeNode, partsOf, resign } from "./fixtures.js";
+import { etcdWriter } from "./store-writer.js";
 
 let etcd: EtcdServer;
 beforeAll(async () => {
@@ -35,6 +36,32 @@ describe("onex registry", () => {
     const gone = runCli(["registry", "resolve", node.address, "--registry", url]);
     expect(gone.status).toBe(1);
     expect(gone.stderr).toMatch(/^error ONEX_E_NOT_FOUND: /);
+  });
+
+  it("refuses a replayed older entry in every command, each run as its own process", async () => {
+    const prefix = "/cli3/";
+    const url = `${etcd.url}?prefix=${prefix}&ttl=30s`;
+    const node = makeNode("zone.trusted.org", { registeredAt: new Date(Date.now() - 60_000).toISOString() });
+    expect(runCli(["registry", "register", "--registry", url], { input: JSON.stringify({ entry: node.entry, identity: node.identity }) }).status).toBe(0);
+    const writer = etcdWriter(etcd.clientUrl, prefix, 30);
+    const old = (await writer.read(partsOf(node)))!;
+    const newer = resign(node, { capabilities: ["v2"] });
+    expect(runCli(["registry", "register", "--registry", url], { input: JSON.stringify({ entry: newer, identity: node.identity }) }).status).toBe(0);
+    // The store writer puts the registration of a minute ago back, on a lease of the right size.
+    await writer.put(partsOf(node), old);
+
+    const resolved = runCli(["registry", "resolve", node.address, "--registry", url]);
+    expect(resolved.status).toBe(1);
+    expect(resolved.stderr).toMatch(/^error ONEX_E_ENTRY_TAMPERED: .*replayed/);
+    const listed = runCli(["registry", "list", "--registry", url]);
+    expect(listed.status).toBe(0);
+    expect(listed.stdout).toBe("");
+    expect(listed.stderr).toMatch(/warning ONEX_E_ENTRY_TAMPERED/);
+    const watched = runCli(["registry", "watch", "--count", "1", "--registry", url]);
+    expect(JSON.parse(watched.stdout)).toMatchObject({ kind: "tampered", address: node.address, code: "ONEX_E_ENTRY_TAMPERED" });
+    const again = runCli(["registry", "register", "--registry", url], { input: JSON.stringify({ entry: node.entry, identity: node.identity }) });
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(/^error ONEX_E_REPLAY: /);
   });
 
   it("rejects a forged entry, a bad address and an unknown scheme with their codes and exit statuses", () => {

@@ -9,7 +9,7 @@ import { nodeAddress } from "../../runtime/registry/address.js";
 import { openRegistry, openStore, parseRegistryUrl } from "../../runtime/registry/open-registry.js";
 import type { Registry, RegistryChange, RegistryOptions } from "../../runtime/registry/registry.js";
 import { signRegistryEntry } from "../../runtime/trust/registry-entry.js";
-import { codeOf, eventually, makeNode, nextMatching, type TestNode } from "./fixtures.js";
+import { codeOf, eventually, makeNode, nextMatching, partsOf, resign } from "./fixtures.js";
 import type { StoreWriter } from "./store-writer.js";
 
 /** What an adapter's test file provides: a URL per namespace, and teardown. */
@@ -299,17 +299,6 @@ export function registryConformance(name: string, start: () => Promise<Conforman
       expect(await codeOf(() => r.resolve(nodeAddress(ZONE, "never-registered")))).toBe(ErrorCode.NotFound);
     });
   });
-}
-
-/** The store key parts of a test node's address. */
-export function partsOf(node: TestNode): { zone: string; entityType: "node"; id: string } {
-  return { zone: node.entry.zone, entityType: "node", id: node.identity.node_id };
-}
-
-/** The node's entry signed again now, with changed fields. */
-export function resign(node: TestNode, change: { capabilities?: string[] }): ReturnType<typeof signRegistryEntry> {
-  const { signature: _s, key_id: _k, registered_at: _r, ...fields } = node.entry;
-  return signRegistryEntry({ ...fields, ...change }, node.key);
 }
 
 /** Waits until `registry` resolves `address`; for fault tests after a restart. */

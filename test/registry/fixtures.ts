@@ -31,6 +31,17 @@ export function makeNode(zone = "zone.trusted.org", options: { capabilities?: st
   return { key, identity, entry, address };
 }
 
+/** The store key parts of a test node's address. */
+export function partsOf(node: TestNode): { zone: string; entityType: "node"; id: string } {
+  return { zone: node.entry.zone, entityType: "node", id: node.identity.node_id };
+}
+
+/** The node's entry signed again now, with changed fields. */
+export function resign(node: TestNode, change: { capabilities?: string[] }): ReturnType<typeof signRegistryEntry> {
+  const { signature: _s, key_id: _k, registered_at: _r, ...fields } = node.entry;
+  return signRegistryEntry({ ...fields, ...change }, node.key);
+}
+
 /** Waits for the first item of an async iterator that satisfies `test`, with a deadline so a test never hangs. */
 export async function nextMatching<T>(iterator: AsyncIterator<T>, test: (item: T) => boolean, timeoutMs = 15_000, seen: T[] = []): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -21,8 +21,7 @@ import { verifyMessage } from "../../runtime/trust/sign-message.js";
 import { TrustLedger } from "../../runtime/trust/trust-ledger.js";
 import { applyBundledStreams, client as controlPlaneClient } from "../jetstream/fixtures.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { partsOf, resign } from "./conformance.js";
-import { eventually, makeNode } from "./fixtures.js";
+import { eventually, makeNode, partsOf, resign } from "./fixtures.js";
 import { natsKvWriter } from "./store-writer.js";
 
 const ZONE = "zone.trusted.org";

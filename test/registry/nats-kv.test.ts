@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCode, type OnexError } from "../../runtime/errors.js";
 import { natsKvKey, parseNatsKvKey } from "../../runtime/registry/nats-kv.js";
+import { openRegistry } from "../../runtime/registry/open-registry.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { registryConformance } from "./conformance.js";
 import { registryFaults } from "./faults.js";
@@ -17,6 +19,28 @@ describe("NATS KV registry faults", () => {
   });
   afterAll(async () => server?.stop());
   registryFaults(() => server, (ns, ttl) => `${server.url}?bucket=${ns}&ttl=${ttl}`);
+});
+
+describe("NATS KV buckets", () => {
+  let server: NatsServer;
+  beforeAll(async () => {
+    server = await startNatsServer();
+  });
+  afterAll(async () => server?.stop());
+
+  it("refuse a ?ttl= that differs from an existing bucket's max age, rather than ignore it", async () => {
+    const bucket = `ttl${process.pid}`;
+    await (await openRegistry(`${server.url}?bucket=${bucket}&ttl=5s`)).close();
+    const error = (await openRegistry(`${server.url}?bucket=${bucket}&ttl=2s`).catch((e: unknown) => e)) as OnexError;
+    expect(error.code).toBe(ErrorCode.RegistryUrl);
+    expect(error.message).toMatch(/max age of 5000 ms.*ttl=2000 ms/);
+    // Without ?ttl= the bucket's own max age applies, and so does the same one.
+    for (const url of [`${server.url}?bucket=${bucket}`, `${server.url}?bucket=${bucket}&ttl=5s`]) {
+      const r = await openRegistry(url);
+      expect(r.ttlMs).toBe(5_000);
+      await r.close();
+    }
+  });
 });
 
 describe("NATS KV keys", () => {
