@@ -5,11 +5,11 @@
  * network. Deterministic: no dates, sorted everything, so the site can be committed and
  * diffed like generated code.
  */
-import { readdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { asyncApiDocument, formatAsyncApi } from "../asyncapi/asyncapi-document.js";
-import { compareVersions } from "../generate.js";
+import { versionsIn } from "../diff/diff-versions.js";
 import { loadVersion } from "../load-version.js";
 import { loadTemplates } from "../templates.js";
 import { loadTransforms } from "../transforms/load-transforms.js";
@@ -49,13 +49,12 @@ export const SITE_TEMPLATES = [
 export async function buildReferenceSite(schemasDir: string, templatesDir?: string): Promise<{ versions: string[]; files: Map<string, string> }> {
   const dir = resolve(schemasDir);
   const displayRoot = dirname(dir);
-  const entries = await readdir(dir, { withFileTypes: true }).catch((cause: unknown) => {
+  const versions = await versionsIn(dir).catch((cause: unknown) => {
     throw new OnexError(ErrorCode.FileNotFound, `schemas folder ${schemasDir} cannot be read`, { file: schemasDir }, { cause });
   });
-  const folders = entries.filter((e) => e.isDirectory() && /^v\d+(\.\d+){1,2}$/.test(e.name)).map((e) => e.name).sort(compareVersions);
-  if (folders.length === 0) throw new OnexError(ErrorCode.FileNotFound, `no version folders (v<version>/manifest.yaml) in ${schemasDir}`, { file: schemasDir });
+  if (versions.length === 0) throw new OnexError(ErrorCode.FileNotFound, `no version folders (v<version>/manifest.yaml) in ${schemasDir}`, { file: schemasDir });
   const models = [];
-  for (const folder of folders) models.push((await loadVersion(dir, folder, displayRoot)).model);
+  for (const version of versions) models.push((await loadVersion(dir, `v${version}`, displayRoot)).model);
   const transforms = await loadTransforms(dir, models, displayRoot);
   const transformTexts = new Map<string, string>();
   for (const t of transforms) transformTexts.set(t.file, await readFile(join(displayRoot, t.file), "utf8"));
