@@ -1,0 +1,188 @@
+/** Findings 8-12: one input reader for every command, linear, losing nothing. */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import { readInput, type InputItem, type ReadInputOptions } from "../../cli/message-input.js";
+import { ErrorCode } from "../trust/fixtures.js";
+import { dispatch, onex, scratch } from "./cli-harness.js";
+
+const { dir, remove } = scratch("reader");
+afterAll(remove);
+let files = 0;
+
+/** Reads `content` through the reader from a file (or, given chunks, from a stream fed chunk by chunk). */
+async function read(content: string | Buffer, options: Partial<ReadInputOptions> = {}): Promise<InputItem[]> {
+  const file = join(dir, `input-${files++}${options.format === "yaml" ? ".yaml" : ".json"}`);
+  writeFileSync(file, content);
+  const items: InputItem[] = [];
+  for await (const item of readInput({ file, ...options })) items.push(item);
+  return items;
+}
+
+const summary = (items: InputItem[]) => items.map((item) => ("error" in item ? { line: item.line, code: item.error.code } : { line: item.line, index: item.index }));
+const lines = (values: unknown[]) => values.map((v) => JSON.stringify(v)).join("\n") + "\n";
+const six = [1, 2, 3, 4, 5, 6].map((n) => dispatch(n));
+
+describe("the input reader", () => {
+  it("a malformed first NDJSON line is that line's problem: the 6 valid messages after it are read", async () => {
+    const items = await read("{not json\n" + lines(six));
+    expect(summary(items)).toEqual([{ line: 1, code: ErrorCode.JsonSyntax }, ...six.map((_, i) => ({ line: i + 2, index: undefined }))]);
+    expect(items[0]).toMatchObject({ raw: "{not json" });
+  });
+
+  it("a truncated first line is refused alone too", async () => {
+    const items = await read(JSON.stringify(six[0]).slice(0, 40) + "\n" + lines(six.slice(1)));
+    expect(summary(items).map((s) => s.line)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect("error" in items[0]!).toBe(true);
+  });
+
+  it("a UTF-8 BOM is stripped, in NDJSON, documents and YAML", async () => {
+    expect(summary(await read("\ufeff" + lines(six.slice(0, 2))))).toEqual([{ line: 1 }, { line: 2 }].map((s) => ({ ...s, index: undefined })));
+    expect(summary(await read("\ufeff" + JSON.stringify(six[0], null, 2)))).toEqual([{ line: 1, index: undefined }]);
+    expect(summary(await read("\ufefftype: x\n", { format: "yaml" }))).toEqual([{ line: 1, index: undefined }]);
+  });
+
+  it("a JSON array on one line yields its elements with index and line (what JSON.stringify and jq -c write)", async () => {
+    const items = await read(JSON.stringify(six.slice(0, 3)));
+    expect(summary(items)).toEqual([0, 1, 2].map((index) => ({ line: 1, index })));
+    expect(items.map((i) => i.shape)).toEqual(["array", "array", "array"]);
+  });
+
+  it("elements of a pretty-printed array are located at their own lines", async () => {
+    const items = await read(JSON.stringify(six.slice(0, 3), null, 2));
+    const perElement = JSON.stringify(six[0], null, 2).split("\n").length + 2;
+    expect(summary(items)).toEqual([0, 1, 2].map((index) => ({ line: 2 + index * (perElement - 2), index })));
+  });
+
+  it("invalid UTF-8 is refused with its line, never replaced by U+FFFD; the other lines are read", async () => {
+    const bytes = Buffer.concat([Buffer.from(JSON.stringify(six[0]) + "\n"), Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d, 0x0a]), Buffer.from(JSON.stringify(six[1]) + "\n")]);
+    const items = await read(bytes);
+    expect(summary(items)).toEqual([{ line: 1, index: undefined }, { line: 2, code: ErrorCode.JsonSyntax }, { line: 3, index: undefined }]);
+    expect((items[1] as { rawBytes?: Buffer }).rawBytes).toEqual(bytes.subarray(JSON.stringify(six[0]).length + 1, bytes.length - JSON.stringify(six[1]).length - 2));
+    const broken = await read(Buffer.concat([Buffer.from("[\n"), Buffer.from([0x22, 0xff, 0x22]), Buffer.from("\n]")]));
+    expect(summary(broken)).toEqual([{ line: 2, code: ErrorCode.JsonSyntax }]);
+  });
+
+  it("integers beyond 2^53 are refused with a code by default and carried exactly with bigIntegers: bigint", async () => {
+    const text = JSON.stringify(six[0]).replace('"n":1', '"n":9007199254740993');
+    expect(summary(await read(text))).toEqual([{ line: 1, code: ErrorCode.NumberRange }]);
+    const [item] = await read(text, { bigIntegers: "bigint" });
+    expect(((item as { value: { payload: { input: { n: unknown } } } }).value.payload.input.n)).toBe(9007199254740993n);
+    expect(summary(await read("n: 9007199254740993\n", { format: "yaml" }))).toEqual([{ line: 1, code: ErrorCode.NumberRange }]);
+  });
+
+  it("duplicate member names are refused per line in JSON and per document in YAML", async () => {
+    expect(summary(await read('{"a":1,"a":2}\n{"a":1}\n'))).toEqual([{ line: 1, code: ErrorCode.JsonDuplicateKey }, { line: 2, index: undefined }]);
+    expect(summary(await read("a: 1\na: 2\n", { format: "yaml" }))[0]).toMatchObject({ code: ErrorCode.JsonDuplicateKey });
+  });
+
+  it("a long line split into many small chunks is read in linear time (the old reader re-split it per chunk and never finished)", async () => {
+    const big = JSON.stringify(Array.from({ length: 20_000 }, (_, n) => dispatch(n)));
+    expect(big.length).toBeGreaterThan(10_000_000);
+    const bytes = Buffer.from(big);
+    const chunks = function* () {
+      for (let at = 0; at < bytes.length; at += 1024) yield bytes.subarray(at, at + 1024);
+    };
+    const file = join(dir, "stream.json");
+    writeFileSync(file, "");
+    // Feed through stdin's place: a stream of 1 KiB chunks, like a pipe delivers.
+    const items: InputItem[] = [];
+    const original = Object.getOwnPropertyDescriptor(process, "stdin")!;
+    Object.defineProperty(process, "stdin", { value: Readable.from(chunks(), { objectMode: false }), configurable: true });
+    try {
+      for await (const item of readInput({ file: "-" })) items.push(item);
+    } finally {
+      Object.defineProperty(process, "stdin", original);
+    }
+    expect(items).toHaveLength(20_000);
+    expect(items[19_999]).toMatchObject({ line: 1, index: 19_999 });
+  }, 120_000);
+
+  it("fuzz: any mix of valid and broken NDJSON lines yields every valid message at its line and one error per broken line", async () => {
+    const garbage = fc.oneof(fc.constantFrom("{not json", "[1,", '{"a":', "}", "nul", '"open'), fc.string({ minLength: 1, maxLength: 12 }).filter((s) => !/[\n\r]/.test(s) && !isJson(s)));
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.oneof(fc.integer({ min: 1, max: 99 }).map((n) => ({ ok: true as const, text: JSON.stringify(dispatch(n)) })), garbage.map((text) => ({ ok: false as const, text }))), { minLength: 1, maxLength: 12 }), fc.boolean(), async (rows, crlf) => {
+        const valid = rows.filter((r) => r.ok).length;
+        fc.pre(valid >= 1);
+        const items = await read(rows.map((r) => r.text).join(crlf ? "\r\n" : "\n"));
+        const expected = rows.map((r, i) => ({ line: i + 1, ok: r.ok, text: r.text })).filter((r) => r.ok || r.text.trim() !== "");
+        const values = items.filter((i) => "value" in i);
+        // Every valid line is read at its own line, whatever came before it.
+        expect(values.map((i) => i.line)).toEqual(expected.filter((r) => r.ok).map((r) => r.line));
+        for (const item of items) if ("error" in item) expect(expected.find((r) => r.line === item.line)?.ok ?? false).toBe(false);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("fuzz: NDJSON, a one-line array, a pretty array and a pretty document all read back the same messages", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.jsonValue({ maxDepth: 3 }).map((input) => dispatch(1, { input: { v: input } })), { minLength: 1, maxLength: 5 }), async (generated) => {
+        // As JSON carries them (-0 is written as 0).
+        const messages = JSON.parse(JSON.stringify(generated)) as Record<string, unknown>[];
+        const values = (items: InputItem[]) => items.map((i) => ("value" in i ? i.value : i.error.code));
+        expect(values(await read(lines(messages)))).toEqual(messages);
+        expect(values(await read(JSON.stringify(messages)))).toEqual(messages);
+        expect(values(await read(JSON.stringify(messages, null, 2)))).toEqual(messages);
+        expect(values(await read(JSON.stringify(messages[0], null, 2)))).toEqual([messages[0]]);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe("commands share the reader", () => {
+  it("migrate --dead-letter with a malformed first line writes the 6 valid messages and keeps the bad line's text", () => {
+    writeFileSync(join(dir, "first-bad.ndjson"), "{not json\n" + lines(six));
+    const run = onex(dir, ["migrate", "v0.1", "v0.2", "first-bad.ndjson", "--out", "out.ndjson", "--dead-letter", "dead.ndjson"]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain("7 read, 6 written, 0 skipped, 1 dead-lettered");
+    expect(JSON.parse(require_("dead.ndjson").trim())).toMatchObject({ line: 1, code: ErrorCode.JsonSyntax, raw: "{not json" });
+  });
+
+  it("validate reads a one-line array per element and names the element that fails", () => {
+    const bad = { ...six[1], payload: { ...(six[1]!.payload as object), priority: "high" } };
+    const run = onex(dir, ["validate", "v0.1", "-"], JSON.stringify([six[0], bad, six[2]]));
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^-:1: \[1\] signal\.task\.dispatch/);
+    expect(run.stderr).toContain("3 message(s) checked against v0.1: 2 valid, 1 invalid");
+  });
+
+  it("sign refuses invalid UTF-8 instead of signing replaced text", () => {
+    const bytes = Buffer.concat([Buffer.from(JSON.stringify(six[0]).replace('"render"', '"rend')), Buffer.from([0xff]), Buffer.from('er"')]);
+    expect(onex(dir, ["keygen", "--out", "s"]).code).toBe(0);
+    const run = onex(dir, ["sign", "-", "--key", "s.key"], bytes);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(ErrorCode.JsonSyntax);
+    expect(run.stdout).toBe("");
+  });
+
+  it("migrate round-trips messages with integers above 2^53 byte-identically", () => {
+    // Written as text: a JavaScript number literal would already have rounded 9007199254740993 to ...992.
+    const text = JSON.stringify(dispatch(7, { input: { big: "BIG", bigger: "BIGGER", safe: 42 } })).replace('"BIG"', "9007199254740993").replace('"BIGGER"', "-123456789012345678901234567890");
+    // Start from migrate's own member order, so the comparison is about numbers, not member order.
+    const v01 = onex(dir, ["migrate", "v0.2", "v0.1", "-"], onex(dir, ["migrate", "v0.1", "v0.2", "-"], text + "\n").stdout).stdout;
+    expect(v01).toContain('"big":9007199254740993');
+    expect(v01).toContain('"bigger":-123456789012345678901234567890');
+    const up = onex(dir, ["migrate", "v0.1", "v0.2", "-"], v01);
+    expect(up.code).toBe(0);
+    const back = onex(dir, ["migrate", "v0.2", "v0.1", "-"], up.stdout);
+    expect(back.code).toBe(0);
+    expect(Buffer.from(back.stdout)).toEqual(Buffer.from(v01));
+  });
+});
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function require_(name: string): string {
+  return readFileSync(join(dir, name), "utf8");
+}

@@ -1,0 +1,86 @@
+/** Finding 7: key material handled as ssh handles it. */
+import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { OutputFile } from "../../cli/output-file.js";
+import { importPrivateKey, importPublicKey } from "../../runtime/trust/keys.js";
+import { ErrorCode } from "../trust/fixtures.js";
+import { dispatch, onex, scratch } from "./cli-harness.js";
+
+const { dir, remove } = scratch("keys");
+afterAll(remove);
+
+describe("key files", () => {
+  it("a secret is owner-only from its first byte: the temporary file already has mode 0600 before anything is written", () => {
+    const secret = umaskless(() => OutputFile.create(join(dir, "secret.txt"), { force: false, mode: 0o600 }));
+    const temp = readdirSync(dir).find((name) => name.startsWith(".secret.txt."));
+    expect(temp).toBeDefined();
+    expect(statSync(join(dir, temp!)).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, temp!)).size).toBe(0);
+    secret.write("s3cret\n");
+    secret.commit();
+    expect(statSync(join(dir, "secret.txt")).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dir).filter((name) => name.startsWith(".secret.txt."))).toEqual([]);
+  });
+
+  it("keygen --force never writes through a symlink at the target: the link is replaced and the file it named is untouched", () => {
+    writeFileSync(join(dir, "victim.txt"), "precious\n");
+    symlinkSync(join(dir, "victim.txt"), join(dir, "linked.key"));
+    const refused = onex(dir, ["keygen", "--out", "linked"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(ErrorCode.FileExists);
+    expect(existsSync(join(dir, "linked.pub"))).toBe(false);
+    expect(onex(dir, ["keygen", "--out", "linked", "--force"]).code).toBe(0);
+    expect(readFileSync(join(dir, "victim.txt"), "utf8")).toBe("precious\n");
+    expect(lstatSync(join(dir, "linked.key")).isSymbolicLink()).toBe(false);
+    expect(statSync(join(dir, "linked.key")).mode & 0o777).toBe(0o600);
+  });
+
+  it("keygen with an existing .pub writes nothing, so no private key is left that does not match its .pub", () => {
+    writeFileSync(join(dir, "pair.pub"), "someone else's key\n");
+    const run = onex(dir, ["keygen", "--out", "pair"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(ErrorCode.FileExists);
+    expect(existsSync(join(dir, "pair.key"))).toBe(false);
+    expect(readFileSync(join(dir, "pair.pub"), "utf8")).toBe("someone else's key\n");
+    expect(onex(dir, ["keygen", "--out", "pair", "--force"]).code).toBe(0);
+    const privateKey = importPrivateKey(readFileSync(join(dir, "pair.key"), "utf8"));
+    expect(importPublicKey(readFileSync(join(dir, "pair.pub"), "utf8")).keyId).toBe(privateKey.keyId);
+    expect(readdirSync(dir).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+  });
+
+  it("sign refuses a private key others can read, unless --allow-unprotected-key", () => {
+    expect(onex(dir, ["keygen", "--out", "open"]).code).toBe(0);
+    chmodSync(join(dir, "open.key"), 0o644);
+    const refused = onex(dir, ["sign", "-", "--key", "open.key"], JSON.stringify(dispatch(1)));
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain(ErrorCode.KeyPermissions);
+    expect(refused.stdout).toBe("");
+    const allowed = onex(dir, ["sign", "-", "--key", "open.key", "--allow-unprotected-key"], JSON.stringify(dispatch(1)));
+    expect(allowed.code).toBe(0);
+    expect(allowed.stdout).toContain("ed25519:");
+  });
+
+  it("nats-auth --out writes 0600 and never replaces an existing (0644) file without --force", () => {
+    writeFileSync(join(dir, "ids.yaml"), "- {user: a, password: pw-a, zone: zone.a}\n");
+    writeFileSync(join(dir, "auth.conf"), "old\n", { mode: 0o644 });
+    chmodSync(join(dir, "auth.conf"), 0o644);
+    const refused = onex(dir, ["nats-auth", "ids.yaml", "--out", "auth.conf"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(ErrorCode.FileExists);
+    expect(readFileSync(join(dir, "auth.conf"), "utf8")).toBe("old\n");
+    expect(onex(dir, ["nats-auth", "ids.yaml", "--out", "auth.conf", "--force"]).code).toBe(0);
+    expect(statSync(join(dir, "auth.conf")).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dir, "auth.conf"), "utf8")).toContain("pw-a");
+  });
+});
+
+/** Runs `fn` with a permissive umask, so the mode seen is the one onex asked for, not the umask's. */
+function umaskless<T>(fn: () => T): T {
+  const old = process.umask(0);
+  try {
+    return fn();
+  } finally {
+    process.umask(old);
+  }
+}
