@@ -1,9 +1,8 @@
-import { writeFile } from "node:fs/promises";
 import { Args, Flags } from "@oclif/core";
 import type { AsyncApiFormat } from "../../generator/asyncapi/asyncapi-document.js";
 import { versionAsyncApi } from "../../generator/asyncapi/version-asyncapi.js";
-import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { OnexCommand } from "../base-command.js";
+import { writeOutputFile } from "../output-file.js";
 
 export default class AsyncApi extends OnexCommand {
   static override summary = "Write the AsyncAPI 3.0 document of one protocol version.";
@@ -13,8 +12,8 @@ export default class AsyncApi extends OnexCommand {
     "Onex-Version, an example), a send and a receive operation per channel, NATS bindings and the signature requirement as",
     "a message trait. Output is deterministic. See docs/asyncapi.md.",
     "",
-    "Exit codes: 0 written; 2 usage (unknown version or format); 3 a manifest or schema is broken, or a schema uses a keyword",
-    "AsyncAPI cannot express (ONEX_E_ASYNCAPI_UNSUPPORTED).",
+    "Exit codes: 0 written; 2 usage (unknown version or format, --out exists without --force); 3 a manifest or schema is",
+    "broken, or a schema uses a keyword AsyncAPI cannot express (ONEX_E_ASYNCAPI_UNSUPPORTED); 73 --out cannot be written.",
   ].join("\n");
   static override examples = [
     "<%= config.bin %> asyncapi v0.2",
@@ -30,6 +29,7 @@ export default class AsyncApi extends OnexCommand {
     out: Flags.string({ description: "File to write; standard output when omitted." }),
     schemas: Flags.string({ description: "Folder with one v<version>/ folder per protocol version.", default: "schemas" }),
     server: Flags.string({ description: "host:port of the NATS server the document names.", default: "localhost:4222" }),
+    force: Flags.boolean({ description: "Replace --out if it exists.", default: false }),
   };
 
   async run(): Promise<void> {
@@ -40,9 +40,7 @@ export default class AsyncApi extends OnexCommand {
       process.stdout.write(text);
       return;
     }
-    await writeFile(flags.out, text).catch((cause: unknown) => {
-      throw new OnexError(ErrorCode.FileNotFound, `cannot write ${flags.out}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, { file: flags.out }, { cause });
-    });
+    writeOutputFile(flags.out, text, { force: flags.force });
     this.logToStderr(`wrote ${flags.out} (AsyncAPI 3.0.0, ${format})`);
   }
 }

@@ -13,7 +13,10 @@ export default class Docs extends OnexCommand {
     "fields. Plain files with relative links: open index.html from disk, no server or network needed. Rendered with the",
     "Handlebars templates in templates/reference-site/, which --templates overrides file by file. See docs/asyncapi.md.",
     "",
-    "Exit codes: 0 written; 2 usage; 3 a manifest, schema, transform or template is broken.",
+    "Files it wrote before are rewritten when they change; a file it did not write is replaced only with --force.",
+    "",
+    "Exit codes: 0 written; 2 usage, or a file onex docs did not write is in the way (ONEX_E_FILE_EXISTS); 3 a manifest, schema,",
+    "transform or template is broken; 73 a file cannot be written.",
   ].join("\n");
   static override examples = ["<%= config.bin %> docs --out site", "<%= config.bin %> docs --out site --templates my-templates"];
 
@@ -21,11 +24,12 @@ export default class Docs extends OnexCommand {
     out: Flags.string({ description: "Folder the site is written to.", required: true }),
     schemas: Flags.string({ description: "Folder with one v<version>/ folder per protocol version.", default: "schemas" }),
     templates: Flags.string({ description: "Folder whose reference-site/*.hbs templates override the bundled ones." }),
+    force: Flags.boolean({ description: "Replace files at the site's paths that onex docs did not write.", default: false }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Docs);
-    const result = await writeReferenceSite({ schemasDir: flags.schemas, outDir: flags.out, ...(flags.templates ? { templatesDir: flags.templates } : {}) });
+    const result = await writeReferenceSite({ schemasDir: flags.schemas, outDir: flags.out, force: flags.force, ...(flags.templates ? { templatesDir: flags.templates } : {}) });
     for (const d of result.differences) this.log(`wrote   ${join(flags.out, d.file)}`);
     const versions = result.versions.map((v) => `v${v}`).join(", ");
     this.logToStderr(`reference site for ${versions}: ${result.files.size} files, ${result.differences.length} changed; open ${pathToFileURL(join(flags.out, "index.html")).href}`);

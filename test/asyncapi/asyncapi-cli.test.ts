@@ -26,6 +26,12 @@ describe("onex asyncapi", () => {
     expect(result.stderr).toContain(`wrote ${out}`);
     const doc = JSON.parse(await readFile(out, "utf8")) as { servers: { nats: { host: string } } };
     expect(doc.servers.nats.host).toBe("nats.example.org:4222");
+
+    const again = runCli(["asyncapi", "v0.1", "--out", out]);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toMatch(/^error ONEX_E_FILE_EXISTS: .*exists; pass --force to replace it/);
+    expect(runCli(["asyncapi", "v0.1", "--out", out, "--force"]).status).toBe(0);
+    expect(JSON.parse(await readFile(out, "utf8"))).toMatchObject({ servers: { nats: { host: "localhost:4222" } } });
   });
 
   it("exits 2 with ONEX_E_UNKNOWN_VERSION and no stack trace for an unknown version", () => {

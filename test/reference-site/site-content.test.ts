@@ -2,7 +2,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildReferenceSite } from "../../generator/reference-site/build-site.js";
+import { buildReferenceSite, SITE_MARKER } from "../../generator/reference-site/build-site.js";
 import type { SearchEntry } from "../../generator/reference-site/site-views.js";
 import { DEFAULT_TEMPLATES } from "../../generator/templates.js";
 import { ErrorCode } from "../../runtime/errors.js";
@@ -101,7 +101,7 @@ describe("the index and the search index", () => {
 
   it("indexes message types, records and fields of every version with links into the site", () => {
     const script = page("assets/search-index.js");
-    const entries = JSON.parse(script.replace(/^window\.ONEX_SEARCH_INDEX = /, "").replace(/;\n$/, "")) as SearchEntry[];
+    const entries = JSON.parse(script.replace(/^\/\/ .*\nwindow\.ONEX_SEARCH_INDEX = /, "").replace(/;\n$/, "")) as SearchEntry[];
     expect(entries).toContainEqual({ label: "payload.build.fingerprint", kind: "field", version: "v0.2", context: "event.node.register · string", href: "v0.2/event.node.register.html#f-payload.build.fingerprint" });
     expect(entries).toContainEqual(expect.objectContaining({ label: "signal.artifact.have", kind: "message", version: "v0.2" }));
     expect(entries).toContainEqual(expect.objectContaining({ label: "Trust.signer", kind: "field", version: "v0.0.9" }));
@@ -146,6 +146,18 @@ describe("onex docs", () => {
     const again = runCli(["docs", "--out", out]);
     expect(again.stdout).toBe("");
     expect(again.stderr).toContain("0 changed");
+  });
+
+  it("marks every file it writes, and replaces a file it did not write only with --force (exit 2 otherwise)", async () => {
+    for (const [file, content] of files) expect(content.slice(0, 300), file).toContain(SITE_MARKER);
+    const out = await tempDir();
+    await writeFile(join(out, "index.html"), "<p>our own landing page</p>\n");
+    const refused = runCli(["docs", "--out", out]);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/^error ONEX_E_FILE_EXISTS: .* holds 1 file\(s\) onex docs did not write at paths the site uses \(index\.html\)/);
+    expect(await readFile(join(out, "index.html"), "utf8")).toBe("<p>our own landing page</p>\n");
+    expect(runCli(["docs", "--out", out, "--force"]).status).toBe(0);
+    expect(await readFile(join(out, "index.html"), "utf8")).toBe(files.get("index.html"));
   });
 
   it("exits 2 without --out", () => {
