@@ -40,7 +40,14 @@ function usageMessage(message: string): string {
     .split("\n")
     .map((line) => line.trim())
     .filter((line) => line !== "" && !/^See more help with/.test(line));
-  return printable(lines.join("; ").replace(/:;/g, ":").replace(/\s{2,}/g, " "));
+  return printable(
+    lines
+      .join("; ")
+      .replace(/^The following errors? occurred:;?\s*/, "")
+      .replace(/Missing required flag (?!--)(\S+)/g, "Missing required flag --$1")
+      .replace(/:;/g, ":")
+      .replace(/\s{2,}/g, " "),
+  );
 }
 
 /** A file-system error that escaped a command (a path a library opened) as its ONEX_E_ code, never ONEX_E_INTERNAL. */

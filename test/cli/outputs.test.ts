@@ -1,0 +1,88 @@
+/** Finding 13: outputs that are safe to script. */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { writeFailure } from "../../cli/file-errors.js";
+import { exitCodeFor } from "../../cli/exit-codes.js";
+import { ErrorCode } from "../trust/fixtures.js";
+import { assertNoCrash, BIN, dispatch, onex, scratch } from "./cli-harness.js";
+
+const { dir, remove } = scratch("outputs");
+afterAll(remove);
+const log = Array.from({ length: 3000 }, (_, n) => JSON.stringify(dispatch(n))).join("\n") + "\n";
+writeFileSync(join(dir, "log.ndjson"), log);
+
+const leftovers = () => readdirSync(dir).filter((name) => name.endsWith(".tmp"));
+
+describe("outputs", () => {
+  it("an --out in a missing folder or a folder as --out is ONEX_E_WRITE_FAILED (exit 73), without a stack trace", () => {
+    mkdirSync(join(dir, "a-folder"));
+    for (const out of ["missing/out.ndjson", "a-folder"]) {
+      const run = onex(dir, ["migrate", "v0.1", "v0.2", "log.ndjson", "--out", out]);
+      assertNoCrash(run);
+      expect(run.code).toBe(73);
+      expect(run.stderr).toContain(ErrorCode.WriteFailed);
+    }
+    const deadLetter = onex(dir, ["migrate", "v0.1", "v0.2", "log.ndjson", "--dead-letter", "missing/dead.ndjson"]);
+    expect([deadLetter.code, deadLetter.stderr.includes(ErrorCode.WriteFailed)]).toEqual([73, true]);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it("a missing input leaves no output file behind", () => {
+    const run = onex(dir, ["migrate", "v0.1", "v0.2", "nope.ndjson", "--out", "never.ndjson", "--dead-letter", "never-dead.ndjson"]);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain(ErrorCode.FileNotFound);
+    expect(existsSync(join(dir, "never.ndjson"))).toBe(false);
+    expect(existsSync(join(dir, "never-dead.ndjson"))).toBe(false);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it("a run stopped by a bad message (--on-error fail) leaves no partial --out", () => {
+    writeFileSync(join(dir, "stops.ndjson"), log + "{broken\n");
+    const run = onex(dir, ["migrate", "v0.1", "v0.2", "stops.ndjson", "--out", "partial.ndjson"]);
+    expect(run.code).toBe(1);
+    expect(existsSync(join(dir, "partial.ndjson"))).toBe(false);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it("migrate --out does not overwrite without --force, and replaces atomically with it", () => {
+    writeFileSync(join(dir, "kept.ndjson"), "keep me\n");
+    const refused = onex(dir, ["migrate", "v0.1", "v0.2", "log.ndjson", "--out", "kept.ndjson"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(ErrorCode.FileExists);
+    expect(readFileSync(join(dir, "kept.ndjson"), "utf8")).toBe("keep me\n");
+    const forced = onex(dir, ["migrate", "v0.1", "v0.2", "log.ndjson", "--out", "kept.ndjson", "--force"]);
+    expect(forced.code).toBe(0);
+    expect(readFileSync(join(dir, "kept.ndjson"), "utf8").split("\n")).toHaveLength(3001);
+  });
+
+  for (const args of [["migrate", "v0.1", "v0.2", "log.ndjson"], ["validate", "v0.1", "log.ndjson", "--json"], ["versions"]]) {
+    it(`\`onex ${args[0]} | head -1\` ends quietly with success when the reader closes the pipe`, async () => {
+      const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.stdout.once("data", () => child.stdout.destroy());
+      const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+      expect(stderr).not.toMatch(/ONEX_E_INTERNAL|EPIPE|\n\s+at /);
+      expect(code).toBe(0);
+    });
+  }
+
+  it("ordinary file errors have their codes: malformed YAML to nats-auth, diff --schemas nope, a folder as input", () => {
+    writeFileSync(join(dir, "ids.yaml"), "- {user: a, password: [\n");
+    const yaml = onex(dir, ["nats-auth", "ids.yaml"]);
+    expect([yaml.code, yaml.stderr.includes(ErrorCode.YamlSyntax)]).toEqual([3, true]);
+    const schemas = onex(dir, ["diff", "v0.1", "v0.2", "--schemas", "nope"]);
+    expect([schemas.code, schemas.stderr.includes(ErrorCode.FileNotFound)]).toEqual([3, true]);
+    const folder = onex(dir, ["validate", "v0.1", "a-folder"]);
+    expect([folder.code, folder.stderr.includes(ErrorCode.FileUnreadable)]).toEqual([3, true]);
+    for (const run of [yaml, schemas, folder]) assertNoCrash(run);
+  });
+
+  it("a full disk is ONEX_E_WRITE_FAILED with exit 73, as every write failure", () => {
+    const error = writeFailure(Object.assign(new Error("no space"), { code: "ENOSPC" }), "out.ndjson");
+    expect([error.code, exitCodeFor(error.code)]).toEqual([ErrorCode.WriteFailed, 73]);
+    expect(error.message).toContain("no space left");
+  });
+});
