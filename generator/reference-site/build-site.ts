@@ -105,6 +105,10 @@ export async function writeReferenceSite(options: DocsOptions): Promise<DocsResu
       );
     }
   }
-  await applyOutput(outDir, files, differences);
+  await applyOutput(outDir, files, differences).catch((cause: unknown) => {
+    const { code, path } = cause as NodeJS.ErrnoException;
+    if (typeof code !== "string") throw cause;
+    throw new OnexError(ErrorCode.WriteFailed, `cannot write the site into ${options.outDir}: ${path ?? ""} ${code}`.replace("  ", " "), { file: path ?? options.outDir, errno: code }, { cause });
+  });
   return { versions, files, differences };
 }

@@ -160,6 +160,14 @@ describe("onex docs", () => {
     expect(await readFile(join(out, "index.html"), "utf8")).toBe(files.get("index.html"));
   });
 
+  it("exits 73 with ONEX_E_WRITE_FAILED when --out cannot be written", async () => {
+    const blocker = join(await tempDir(), "a-file");
+    await writeFile(blocker, "not a folder\n");
+    const result = runCli(["docs", "--out", join(blocker, "site")]);
+    expect(result.stderr).toMatch(/^error ONEX_E_WRITE_FAILED: cannot write the site into .*a-file\/site: .*(ENOTDIR|EEXIST)/);
+    expect(result.status).toBe(73);
+  });
+
   it("exits 2 without --out", () => {
     const result = runCli(["docs"]);
     expect(result.status).toBe(2);
