@@ -16,13 +16,21 @@ for (const stream of [process.stdout, process.stderr]) {
 
 const config = await Config.load(import.meta.url);
 const args = helpArguments(process.argv.slice(2));
-const unknown = unknownCommand(config, args);
-if (unknown === undefined) {
+const problem = usageProblem(config, args);
+if (problem === undefined) {
   await execute({ dir: import.meta.url, args, loadOptions: config });
 } else {
-  const suggestion = closestCommand(config, unknown);
-  process.stderr.write(`error ONEX_E_USAGE: unknown command "${unknown}"${suggestion ? `; did you mean "${suggestion}"?` : ""} (see \`onex help\`)\n`);
+  process.stderr.write(`error ONEX_E_USAGE: ${problem}\n`);
   process.exitCode = 2;
+}
+
+/** What is wrong with the command words, in the ONEX_E_USAGE format oclif's own messages lack. */
+function usageProblem(config, argv) {
+  const unknown = unknownCommand(config, argv);
+  if (typeof unknown === "object") return `onex ${unknown.command} takes no arguments; unexpected "${unknown.extra}" (see \`onex help ${unknown.command}\`)`;
+  if (unknown === undefined) return undefined;
+  const suggestion = closestCommand(config, unknown);
+  return `unknown command "${unknown}"${suggestion ? `; did you mean "${suggestion}"?` : ""} (see \`onex help\`)`;
 }
 
 /** `onex help [command]` and `-h` mean `--help`, as users of other tools expect. */
@@ -31,7 +39,7 @@ function helpArguments(argv) {
   return argv.map((arg) => (arg === "-h" ? "--help" : arg));
 }
 
-/** The words naming a command or topic that does not exist, or undefined. */
+/** The words naming a command or topic that does not exist, an argument to a command that takes none, or undefined. */
 function unknownCommand(config, argv) {
   const words = [];
   for (const arg of argv) {
@@ -42,7 +50,9 @@ function unknownCommand(config, argv) {
   for (let n = words.length; n > 0; n--) {
     const id = words.slice(0, n).join(":");
     // A command may take further words as arguments; a topic alone shows its commands.
-    if (config.findCommand(id) || (n === words.length && config.findTopic(id))) return undefined;
+    const command = config.findCommand(id);
+    if (command && n < words.length && Object.keys(command.args ?? {}).length === 0) return { command: words.slice(0, n).join(" "), extra: words[n] };
+    if (command || (n === words.length && config.findTopic(id))) return undefined;
   }
   // The first word, or a topic and the word after it.
   return config.findTopic(words[0]) && words.length > 1 ? `${words[0]} ${words[1]}` : words[0];

@@ -56,17 +56,12 @@ export function readPrivateKey(path: string, options: { allowUnprotected?: boole
     throw readFailure(cause, path, "private key");
   }
   let bytes: Buffer;
+  let mode: number;
   try {
     // One descriptor for the mode check and the read, so the file checked is the file read.
     const stat = fstatSync(fd);
     if (stat.isDirectory()) throw readFailure(Object.assign(new Error("is a folder"), { code: "EISDIR" }), path, "private key");
-    if ((stat.mode & 0o077) !== 0 && !options.allowUnprotected && process.platform !== "win32") {
-      throw new OnexError(
-        ErrorCode.KeyPermissions,
-        `private key ${path} is readable by others (mode ${(stat.mode & 0o777).toString(8).padStart(4, "0")}); run \`chmod 600 ${path}\`, or pass --allow-unprotected-key`,
-        { file: path, mode: stat.mode & 0o777 },
-      );
-    }
+    mode = stat.mode & 0o777;
     bytes = readFileSync(fd);
   } catch (cause) {
     if (cause instanceof OnexError) throw cause;
@@ -74,7 +69,16 @@ export function readPrivateKey(path: string, options: { allowUnprotected?: boole
   } finally {
     closeSync(fd);
   }
-  return withFile(path, () => importPrivateKey(decodeUtf8Text(bytes, path)));
+  // What the file is comes first (a public key passed as --key is named as such), then who may read it.
+  const key = withFile(path, () => importPrivateKey(decodeUtf8Text(bytes, path)));
+  if ((mode & 0o077) !== 0 && !options.allowUnprotected && process.platform !== "win32") {
+    throw new OnexError(
+      ErrorCode.KeyPermissions,
+      `private key ${path} is readable by others (mode ${mode.toString(8).padStart(4, "0")}); run \`chmod 600 ${path}\`, or pass --allow-unprotected-key`,
+      { file: path, mode },
+    );
+  }
+  return key;
 }
 
 /** Reads public key files (PEM or compact; a private key file yields its public half); weak keys are refused. */
@@ -155,6 +159,10 @@ function withFile<T>(path: string, read: () => T): T {
   } catch (error) {
     if (error instanceof OnexError && (error.code === ErrorCode.KeyInvalid || error.code === ErrorCode.KeyWeak)) {
       throw new OnexError(error.code, `${path}: ${error.message}`, { ...error.details, file: path }, { cause: error });
+    }
+    // A key file that is not even UTF-8 text is no key.
+    if (error instanceof OnexError && error.code === ErrorCode.JsonSyntax) {
+      throw new OnexError(ErrorCode.KeyInvalid, `${path}: not a key file (${error.message})`, { ...error.details, file: path }, { cause: error });
     }
     throw error;
   }

@@ -300,7 +300,13 @@ class JsonInputReader {
 
 /** Every YAML document with the line it starts on; YAML is read whole, not streamed. */
 function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode): InputItem[] {
-  const text = decodeUtf8Text(bytes, file);
+  let text: string;
+  try {
+    text = decodeUtf8Text(bytes, file);
+  } catch (error) {
+    if (!(error instanceof OnexError)) throw error;
+    return [{ line: error.details.line ?? 1, error, shape: "yaml" }];
+  }
   const lineCounter = new LineCounter();
   const items: InputItem[] = [];
   // intAsBigInt: a YAML integer beyond 2^53 must not be rounded before it can be checked.

@@ -22,7 +22,7 @@ export default class NatsAuth extends OnexCommand {
     // The one input reader: YAML or JSON, with its codes for unreadable, malformed or duplicate-keyed input.
     let identities: unknown;
     for await (const item of readInput({ file: args.identities, format: "yaml" })) {
-      if ("error" in item) throw item.error;
+      if ("error" in item) throw new OnexError(item.error.code, `${args.identities}: ${item.error.message}`, item.error.details, { cause: item.error });
       identities = item.value;
       break;
     }
