@@ -1,26 +1,26 @@
 /**
  * bench:artifact — distributes a 256 MB artifact to 4 fetchers (a) through the swarm and
  * (b) with each fetcher downloading the whole file from the seeder over plain HTTP, and
- * prints wall time and the bytes the seeder sent, with ratios. Everything runs on loopback
- * in one process against a real nats-server. Loopback has no uplink limit, so the run is
- * repeated with the seeder's upload capped (ONEX_BENCH_UPLINK_MBS, default 100 MB/s), which is
- * the situation a swarm exists for. Timings are printed, never asserted.
+ * prints wall time and the bytes the seeder sent, with ratios. Every peer is its own
+ * process, as deployments run them: the seeder is `onex artifact publish`, the swarm
+ * fetchers `onex artifact fetch` (seeding to each other until all are done), the plain
+ * clients `bench/whole-file-fetch.ts`; only nats-server is shared. Loopback has no uplink
+ * limit, so the run is repeated with the seeder's upload capped (ONEX_BENCH_UPLINK_MBS,
+ * default 100 MB/s), which is the situation a swarm exists for. Wall time runs from starting
+ * the fetch processes to the last one finishing, process start-up and NATS connect included
+ * for both. Timings are printed, never asserted.
  *
- *   npm run bench:artifact            (ONEX_BENCH_SIZE_MB=256, ONEX_BENCH_FETCHERS=4)
+ *   npm run build && npm run bench:artifact       (ONEX_BENCH_SIZE_MB=256, ONEX_BENCH_FETCHERS=4)
  */
-import { createWriteStream } from "node:fs";
-import { rm } from "node:fs/promises";
-import { get } from "node:http";
+import { spawn } from "node:child_process";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
-import * as v0_2 from "../generated/v0.2/index.js";
 import { rootHex } from "../runtime/dataplane/descriptor.js";
-import { DataPlanePeer } from "../runtime/dataplane/peer.js";
-import { verifyWholeFile } from "../runtime/dataplane/piece-store.js";
-import { generateKeyPair, keyRing } from "../runtime/trust/keys.js";
-import { applyBundledStreams, client, ZONE } from "../test/jetstream/fixtures.js";
-import { startNatsServer } from "../test/support/nats-server.js";
+import { publishProcess, startCli, waitForOutput, writeKeyFiles, type CliProcess } from "../test/dataplane/cli-peers.js";
 import { tempDir, writeRandomFile } from "../test/dataplane/fixtures.js";
+import { applyBundledStreams, ZONE } from "../test/jetstream/fixtures.js";
+import { startNatsServer } from "../test/support/nats-server.js";
+import { PROJECT_ROOT } from "../test/support/temp-schemas.js";
 
 const MB = 1 << 20;
 const SIZE = Number(process.env.ONEX_BENCH_SIZE_MB ?? 256) * MB;
@@ -35,69 +35,60 @@ interface Outcome {
 const nats = await startNatsServer();
 await applyBundledStreams(nats.url);
 const work = await tempDir("onex-bench-artifact-");
-const keys = Array.from({ length: FETCHERS + 1 }, () => generateKeyPair());
-const publicKeys = keyRing(keys.map((k) => k.publicKey));
+const seederKey = await writeKeyFiles(work.dir, "seeder");
+const fetcherKeys = await Promise.all(Array.from({ length: FETCHERS }, (_, i) => writeKeyFiles(work.dir, `fetcher-${i}`)));
 const file = join(work.dir, "artifact.bin");
 let round = 0;
 
-async function startPeer(index: number, uplink?: number) {
-  const c = await client(nats.url, keys[index]!, keys);
-  const peer = await DataPlanePeer.start({
-    client: c,
-    messages: v0_2,
-    key: keys[index]!,
-    peerId: `bench-${round}-${index}`,
-    zone: ZONE,
-    publisherKeys: publicKeys,
-    logger: { warn() {} },
-    ...(uplink ? { server: { uploadBytesPerSecond: uplink } } : {}),
-  });
-  return {
-    peer,
-    async close() {
-      await peer.stop();
-      await c.close();
-    },
-  };
+/** Stops the seeder and reads what it served from its last words. */
+async function seederBytes(seeder: CliProcess): Promise<number> {
+  await seeder.stop();
+  const served = /served (\{.*\})/.exec(seeder.stderr());
+  if (!served) throw new Error(`the seeder did not say what it served:\n${seeder.stderr()}`);
+  return (JSON.parse(served[1]!) as { bytes: number }).bytes;
 }
 
-/** (a) One seeder, FETCHERS peers fetching through the swarm at once. */
+function seed(uplink: number | undefined, name: string) {
+  return publishProcess(nats.url, file, { name, version: "1" }, seederKey, ZONE, ["--piece-size", String(MB), ...(uplink ? ["--upload-limit", String(uplink)] : [])]);
+}
+
+/** (a) One seeder, FETCHERS fetch processes through the swarm at once, each seeding until all are done. */
 async function swarm(uplink?: number): Promise<Outcome> {
   round++;
-  const seeder = await startPeer(0, uplink);
-  const descriptor = await seeder.peer.publish(file, { name: `bench/artifact-${round}`, version: "1" });
-  const fetchers = await Promise.all(Array.from({ length: FETCHERS }, (_, i) => startPeer(i + 1)));
+  const seeder = await seed(uplink, `bench/artifact-${round}`);
+  const trust = ["--publisher", seederKey.pub, "--trust", seederKey.pub, ...fetcherKeys.flatMap((k) => ["--trust", k.pub])];
   const started = performance.now();
-  await Promise.all(fetchers.map((f, i) => f.peer.fetch(descriptor, join(work.dir, `swarm-${round}-${i}.bin`), { stallTimeoutMs: 120_000 })));
+  const fetchers = fetcherKeys.map((k, i) =>
+    startCli(["artifact", "fetch", `bench/artifact-${round}@1`, "--out", join(work.dir, `swarm-${round}-${i}.bin`), "--key", k.key, "--zone", ZONE, "--server", nats.url, "--stall", "120s", "--seed-for", "10m", ...trust]),
+  );
+  // Done when every fetcher printed its summary (it then keeps seeding for the others).
+  await Promise.all(fetchers.map((f) => waitForOutput(f, (out) => out.includes('"root_hash"'), 600_000)));
   const wallMs = performance.now() - started;
-  const seederBytes = seeder.peer.server.stats.bytesSent;
-  await Promise.all([seeder.close(), ...fetchers.map((f) => f.close())]);
+  await Promise.all(fetchers.map((f) => f.stop()));
+  const bytes = await seederBytes(seeder);
   for (let i = 0; i < FETCHERS; i++) await rm(join(work.dir, `swarm-${round}-${i}.bin`));
-  return { wallMs, seederBytes };
+  return { wallMs, seederBytes: bytes };
 }
 
-/** (b) FETCHERS clients each GET the whole file from the seeder over plain HTTP, at once; then verify it. */
+/** (b) FETCHERS processes each GET the whole file from the seeder over plain HTTP, at once, then verify it. */
 async function plainHttp(uplink?: number): Promise<Outcome> {
   round++;
-  const seeder = await startPeer(0, uplink);
-  const descriptor = await seeder.peer.publish(file, { name: `bench/plain-${round}`, version: "1" });
-  const url = `${seeder.peer.url}/v1/artifacts/${rootHex(descriptor.root_hash)}/file`;
+  const seeder = await seed(uplink, `bench/plain-${round}`);
+  const descriptorFile = join(work.dir, `descriptor-${round}.json`);
+  const descriptor = JSON.parse(seeder.stdout().trim().split("\n")[0]!) as { root_hash: string };
+  await writeFile(descriptorFile, JSON.stringify(descriptor));
+  const url = `${/at (http:\/\/\S+)/.exec(seeder.stderr())![1]}/v1/artifacts/${rootHex(descriptor.root_hash)}/file`;
   const started = performance.now();
   await Promise.all(
-    Array.from({ length: FETCHERS }, async (_, i) => {
-      const out = join(work.dir, `plain-${round}-${i}.bin`);
-      await new Promise<void>((resolve, reject) => {
-        get(url, (res) => pipeline(res, createWriteStream(out)).then(resolve, reject)).on("error", reject);
-      });
-      // Same end state as the swarm: a file known to be the artifact.
-      await verifyWholeFile(descriptor, out);
+    Array.from({ length: FETCHERS }, (_, i) => {
+      const child = spawn(process.execPath, ["--import", "tsx", join(PROJECT_ROOT, "bench", "whole-file-fetch.ts"), url, join(work.dir, `plain-${round}-${i}.bin`), descriptorFile], { stdio: "inherit" });
+      return new Promise<void>((resolve, reject) => child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`plain client exited ${code}`)))));
     }),
   );
   const wallMs = performance.now() - started;
-  const seederBytes = seeder.peer.server.stats.bytesSent;
-  await seeder.close();
+  const bytes = await seederBytes(seeder);
   for (let i = 0; i < FETCHERS; i++) await rm(join(work.dir, `plain-${round}-${i}.bin`));
-  return { wallMs, seederBytes };
+  return { wallMs, seederBytes: bytes };
 }
 
 function line(label: string, o: Outcome): string {
@@ -106,7 +97,7 @@ function line(label: string, o: Outcome): string {
 
 try {
   await writeRandomFile(file, SIZE);
-  console.log(`artifact ${SIZE / MB} MiB, ${FETCHERS} fetchers, loopback, one process, ${process.platform} ${process.arch}, node ${process.version}`);
+  console.log(`artifact ${SIZE / MB} MiB, ${FETCHERS} fetchers, loopback, one process per peer, ${process.platform} ${process.arch}, node ${process.version}`);
   for (const uplink of [undefined, CAP]) {
     const name = uplink ? `seeder uplink capped at ${uplink / 1_000_000} MB/s` : "no uplink cap";
     const a = await swarm(uplink);

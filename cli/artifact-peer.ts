@@ -4,7 +4,11 @@ import * as v0_2 from "../generated/v0.2/index.js";
 import { DataPlanePeer } from "../runtime/dataplane/peer.js";
 import type { FetchProgress } from "../runtime/dataplane/fetcher.js";
 import { ErrorCode, OnexError } from "../runtime/errors.js";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type OnexClient } from "../runtime/jetstream/client.js";
+import { listDeadLetters } from "../runtime/jetstream/dead-letter.js";
+import { DEAD_LETTER_STREAM } from "../runtime/jetstream/streams.js";
+import { publishersOf, type PublisherGrant } from "../runtime/dataplane/publishers.js";
 import { keyRing } from "../runtime/trust/keys.js";
 import { parseTrustPolicy, type TrustPolicy } from "../runtime/trust/policy.js";
 import { DATA_PLANE_TRUST_POLICY } from "../runtime/dataplane/descriptor.js";
@@ -14,21 +18,40 @@ import { natsFlags } from "./nats-flags.js";
 export const artifactFlags = {
   ...natsFlags,
   key: Flags.string({ description: "Private key this peer signs its swarm messages (and published descriptors) with.", env: "ONEX_KEY", required: true }),
-  trust: Flags.string({ description: "Public key file of a peer or publisher to trust (repeatable); the peer's own key is always trusted.", multiple: true, default: [] }),
+  trust: Flags.string({ description: "Public key file of a swarm peer whose messages are accepted: it may announce and serve pieces, not publish names (repeatable).", multiple: true, default: [] }),
+  publisher: Flags.string({
+    description: "[NAMES=]FILE: public key of a publisher whose descriptors are accepted, for the names given (comma-separated; `models/*` is a prefix), or every name (repeatable). The peer's own key publishes every name.",
+    multiple: true,
+    default: [],
+  }),
   zone: Flags.string({ description: "Trust zone of the swarm.", env: "ONEX_ZONE", required: true }),
   "peer-id": Flags.string({ description: "This peer's node id (default: derived from its key id)." }),
   host: Flags.string({ description: "Address the piece server listens on.", default: "127.0.0.1" }),
   port: Flags.integer({ description: "Port of the piece server (default: a free one).", default: 0 }),
   "public-url": Flags.string({ description: "URL other peers reach the piece server at, when it is not the listen address." }),
   policy: Flags.string({ description: "Trust policy for descriptors, e.g. zone_match=advisory (default: signature and zone_match strict)." }),
+  "upload-limit": Flags.integer({ description: "Cap on the piece server's upload, in bytes per second (default: none).", min: 1 }),
 };
 
-type ArtifactFlags = { server: string; user?: string; password?: string; key: string; trust: string[]; zone: string; "peer-id"?: string; host: string; port: number; "public-url"?: string; policy?: string };
+type ArtifactFlags = { server: string; user?: string; password?: string; key: string; trust: string[]; publisher: string[]; zone: string; "peer-id"?: string; host: string; port: number; "public-url"?: string; policy?: string; "upload-limit"?: number };
+
+/** Reads `--publisher [NAMES=]FILE` grants; the peer's own key may publish every name. */
+export function readPublisherGrants(specs: readonly string[]): PublisherGrant[] {
+  return specs.map((spec) => {
+    const at = spec.indexOf("=");
+    const names = at < 0 ? ["*"] : spec.slice(0, at).split(",").map((n) => n.trim()).filter(Boolean);
+    const file = at < 0 ? spec : spec.slice(at + 1);
+    if (names.length === 0 || file === "") throw new OnexError(ErrorCode.Usage, `--publisher "${spec}" is not [NAMES=]FILE`);
+    return { key: readPublicKeys([file])[0]!, names };
+  });
+}
 
 /** Connects to NATS, starts a peer, runs `fn`, and stops both whatever happens. */
-export async function withPeer<T>(flags: ArtifactFlags, fn: (peer: DataPlanePeer) => Promise<T>): Promise<T> {
+export async function withPeer<T>(flags: ArtifactFlags, fn: (peer: DataPlanePeer, client: OnexClient) => Promise<T>): Promise<T> {
   const key = readPrivateKey(flags.key);
-  const trusted = keyRing([key.publicKey, ...readPublicKeys(flags.trust)]);
+  const publishers = [...publishersOf([key.publicKey]), ...readPublisherGrants(flags.publisher)];
+  // Messages are accepted from peers and publishers (a publisher seeds what it publishes); descriptors from publishers only.
+  const trusted = keyRing([key.publicKey, ...readPublicKeys(flags.trust), ...publishers.map((g) => g.key)]);
   let policy: TrustPolicy = DATA_PLANE_TRUST_POLICY;
   if (flags.policy) {
     parseTrustPolicy(flags.policy); // ONEX_E_POLICY_INVALID for an unknown policy or mode
@@ -54,12 +77,12 @@ export async function withPeer<T>(flags: ArtifactFlags, fn: (peer: DataPlanePeer
       key,
       peerId: flags["peer-id"] ?? `peer-${key.keyId.slice(4, 16)}`,
       zone: flags.zone,
-      publisherKeys: trusted,
+      publishers,
       policy,
-      server: { host: flags.host, port: flags.port, ...(flags["public-url"] ? { publicUrl: flags["public-url"] } : {}) },
+      server: { host: flags.host, port: flags.port, ...(flags["public-url"] ? { publicUrl: flags["public-url"] } : {}), ...(flags["upload-limit"] ? { uploadBytesPerSecond: flags["upload-limit"] } : {}) },
       logger: { warn: (message) => process.stderr.write(`${message}\n`) },
     });
-    return await fn(peer);
+    return await fn(peer, client);
   } finally {
     await peer?.stop().catch(() => undefined);
     await client.close().catch(() => undefined);
@@ -69,6 +92,44 @@ export async function withPeer<T>(flags: ArtifactFlags, fn: (peer: DataPlanePeer
 // parseTrustPolicy fills unnamed policies with the protocol defaults; only the named ones override the data-plane defaults.
 function onlyGiven(text: string): Record<string, string> {
   return Object.fromEntries(text.split(",").map((p) => p.trim().split("=").map((s) => s.trim())).filter((p): p is [string, string] => p.length === 2 && Boolean(p[0]) && Boolean(p[1])));
+}
+
+/**
+ * When nothing acceptable was announced: an announcement this peer's client refused before
+ * the swarm saw it (a peer or publisher outside the key ring) is in the dead-letter stream
+ * under the swarm's consumer. Returns the refusal as an error saying what and why, if there
+ * is one; the original error otherwise.
+ */
+export async function explainNothingAnnounced(error: unknown, peer: DataPlanePeer, client: OnexClient, ref: { name: string; version: string }): Promise<unknown> {
+  if (!(error instanceof OnexError) || error.code !== ErrorCode.NoPeers || error.details.name !== ref.name) return error;
+  const consumer = peer.swarm.consumer;
+  if (consumer === undefined) return error;
+  try {
+    const jsm = await jetstreamManager(client.nc);
+    const last = (await jsm.streams.info(DEAD_LETTER_STREAM)).state.last_seq;
+    // The refusals of this run are the newest letters; older ones belong to other consumers.
+    for (const letter of (await listDeadLetters(jsm, { fromSequence: Math.max(1, last - 999) })).reverse()) {
+      if (letter.consumer !== consumer) continue;
+      let message: { type?: string; payload?: { descriptor?: { name?: string; version?: string }; peer_id?: string }; trust?: { signer?: string } };
+      try {
+        message = JSON.parse(Buffer.from(letter.data).toString("utf8")) as typeof message;
+      } catch {
+        continue;
+      }
+      const d = message.payload?.descriptor;
+      if (message.type !== "event.artifact.announced" || d?.name !== ref.name || d.version !== ref.version) continue;
+      const code = (Object.values(ErrorCode) as string[]).includes(letter.reason) ? (letter.reason as ErrorCode) : ErrorCode.DescriptorInvalid;
+      return new OnexError(
+        code,
+        `the announcement of ${ref.name}@${ref.version} by peer ${String(message.payload?.peer_id)} (signed by ${String(message.trust?.signer)}) was refused by this peer's trust policy (${letter.reason}: ${letter.message}); trust the announcing peer with --trust and its publisher with --publisher`,
+        { name: ref.name, version: ref.version, peer_id: message.payload?.peer_id, signer: message.trust?.signer, reason: letter.reason },
+        { cause: error },
+      );
+    }
+  } catch {
+    // Explaining is best effort: without a dead-letter stream the original error stands.
+  }
+  return error;
 }
 
 /** Splits `name@version` (the name may contain `@` only before the last one). */

@@ -7,10 +7,11 @@
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 import { ErrorCode, OnexError } from "../errors.js";
-import type { KeyPair, KeyResolver } from "../trust/keys.js";
+import type { KeyPair } from "../trust/keys.js";
 import { DEFAULT_TRUST_POLICY, PolicyMode, type TrustPolicy, type TrustWarning } from "../trust/policy.js";
 import { assertRecordShape } from "../trust/record-shape.js";
 import { signRecord, verifyRecordSignature } from "../trust/record-signature.js";
+import { publisherKeyFor, type PublisherGrant } from "./publishers.js";
 
 /** `ArtifactDescriptor` (schemas/v0.2/records/artifact-descriptor.yaml), pinned to the generated type by a test. */
 export interface ArtifactDescriptorRecord {
@@ -127,8 +128,8 @@ export async function describeFile(path: string, options: DescribeOptions, key: 
 
 /** What a received descriptor is judged against. */
 export interface DescriptorContext {
-  /** Publisher keys trusted to sign descriptors. */
-  keys: KeyResolver;
+  /** Who may sign descriptors, and for which names. */
+  publishers: readonly PublisherGrant[];
   /** The fetching session's zone (`zone_match`). */
   zone?: string;
   /** Where advisory failures are logged (default: console.warn). */
@@ -144,8 +145,8 @@ export interface DescriptorVerdict {
 
 /**
  * Judges a descriptor the way `judge` judges a message: its shape and consistency always
- * (ONEX_E_DESCRIPTOR_INVALID), then the `signature` policy (a publisher key in the ring and
- * a valid signature) and the `zone_match` policy, each strict, advisory or off. Never throws
+ * (ONEX_E_DESCRIPTOR_INVALID), then the `signature` policy (a publisher granted the
+ * descriptor's name, and a valid signature by its key) and the `zone_match` policy, each strict, advisory or off. Never throws
  * for a bad descriptor.
  */
 export function judgeDescriptor(descriptor: unknown, context: DescriptorContext, policy: TrustPolicy = DATA_PLANE_TRUST_POLICY): DescriptorVerdict {
@@ -171,9 +172,7 @@ export function judgeDescriptor(descriptor: unknown, context: DescriptorContext,
   };
   if (policy.signature !== PolicyMode.Off) {
     try {
-      const key = context.keys(record.publisher);
-      if (key === undefined || key.keyId !== record.publisher) throw new OnexError(ErrorCode.SignerUnknown, `publisher ${record.publisher} is not in the key ring`, { signer: record.publisher });
-      verifyRecordSignature(record, key, "artifact descriptor");
+      verifyRecordSignature(record, publisherKeyFor(context.publishers, record.publisher, record.name), "artifact descriptor");
     } catch (error) {
       if (fail("signature", error)) return verdict;
     }

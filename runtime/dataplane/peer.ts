@@ -3,7 +3,7 @@
  * publishes, seeds and fetches. What it fetches it serves at once, piece by piece.
  */
 import type { ControlPlane } from "../control-plane.js";
-import type { KeyPair, KeyResolver } from "../trust/keys.js";
+import type { KeyPair } from "../trust/keys.js";
 import type { TrustPolicy } from "../trust/policy.js";
 import type { TrustLedger } from "../trust/trust-ledger.js";
 import { Bitfield } from "./bitfield.js";
@@ -11,6 +11,7 @@ import { DATA_PLANE_TRUST_POLICY, describeFile, verifyDescriptor, type ArtifactD
 import { fetchArtifact, type FetchOptions, type FetchResult, type PeerDirectory, type PeerInfo } from "./fetcher.js";
 import { PieceServer, type PieceServerOptions } from "./piece-server.js";
 import { PieceStore } from "./piece-store.js";
+import type { PublisherGrant } from "./publishers.js";
 import { Swarm, type SwarmMessages } from "./swarm.js";
 
 /** How a peer starts. */
@@ -22,8 +23,8 @@ export interface DataPlanePeerOptions {
   /** This peer's node id. */
   peerId: string;
   zone: string;
-  /** Publisher keys whose descriptors this peer accepts. */
-  publisherKeys: KeyResolver;
+  /** Who may sign the descriptors this peer accepts, for which names. */
+  publishers: readonly PublisherGrant[];
   /** Applied to descriptors (default `DATA_PLANE_TRUST_POLICY`). */
   policy?: TrustPolicy;
   server?: PieceServerOptions;
@@ -67,7 +68,7 @@ export class DataPlanePeer {
         endpoint: server.url,
         // The client replaces the signer with its own key id when it signs; this only fills the field.
         signer: options.key.keyId,
-        publisherKeys: options.publisherKeys,
+        publishers: options.publishers,
         ...(options.policy ? { policy: options.policy } : {}),
         ...(options.logger ? { logger: options.logger } : {}),
       });
@@ -110,7 +111,7 @@ export class DataPlanePeer {
   async fetch(target: { name: string; version: string } | ArtifactDescriptorRecord, out: string, options: PeerFetchOptions = {}): Promise<{ descriptor: ArtifactDescriptorRecord; result: FetchResult }> {
     const descriptor =
       "root_hash" in target
-        ? verifyDescriptor(target, { keys: this.#o.publisherKeys, zone: this.#o.zone }, this.#o.policy ?? DATA_PLANE_TRUST_POLICY)
+        ? verifyDescriptor(target, { publishers: this.#o.publishers, zone: this.#o.zone }, this.#o.policy ?? DATA_PLANE_TRUST_POLICY)
         : await this.swarm.descriptorOf(target.name, target.version, options.descriptorTimeoutMs);
     const store = await PieceStore.open(descriptor, out);
     this.#stores.set(descriptor.root_hash, store);

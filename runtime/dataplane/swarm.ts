@@ -3,16 +3,23 @@
  * (`event.artifact.announced`, carrying the signed descriptor), say which pieces they hold
  * (`signal.artifact.have`) and ask for artifacts (`signal.artifact.request`). Every message
  * is signed and judged by the trust policy like any other; descriptors are judged again on
- * their own (`judgeDescriptor`), because the announcing peer need not be the publisher.
+ * their own (`judgeDescriptor`), because the announcing peer need not be the publisher:
+ * any trusted peer may serve pieces, only a publisher granted the name may say what
+ * `name@version` is.
+ *
+ * Nothing is decided by who speaks first. Every accepted descriptor of a `name@version` is
+ * kept; two with different root hashes are a conflict, refused with both named, never a
+ * silent choice. Refused announcements are kept apart and never hide an accepted one: they
+ * only explain, when nothing acceptable arrived, what was refused and why.
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import type { PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
 import type { ControlPlane, Subscription } from "../control-plane.js";
-import type { KeyResolver } from "../trust/keys.js";
 import type { TrustPolicy } from "../trust/policy.js";
 import { Bitfield } from "./bitfield.js";
 import { DATA_PLANE_TRUST_POLICY, judgeDescriptor, type ArtifactDescriptorRecord } from "./descriptor.js";
 import type { PeerDirectory, PeerInfo } from "./fetcher.js";
+import type { PublisherGrant } from "./publishers.js";
 
 type Source = { zone: string; entity_type: "node"; entity_id: string };
 type Trust = { signer: string; level: "untrusted" | "basic" | "verified" | "trusted"; zone: string; expires_at: string };
@@ -62,8 +69,8 @@ export interface SwarmOptions {
   endpoint: string;
   /** Placeholder for `trust.signer` until the client signs (it sets its own key id). */
   signer: string;
-  /** Publisher keys trusted to sign descriptors. */
-  publisherKeys: KeyResolver;
+  /** Who may sign descriptors, for which names (serving pieces needs only a trusted message signer). */
+  publishers: readonly PublisherGrant[];
   /** Applied to descriptors (default: `DATA_PLANE_TRUST_POLICY`, zone_match strict). */
   policy?: TrustPolicy;
   /** `trust.level` of this peer's messages (default `verified`). */
@@ -80,6 +87,16 @@ export interface SwarmOptions {
 export interface KnownArtifact {
   descriptor: ArtifactDescriptorRecord;
   peers: PeerInfo[];
+  /** Root hashes of other accepted descriptors of the same name@version: when not empty, none of them is fetched by name. */
+  conflictsWith: string[];
+}
+
+/** A descriptor the swarm refused, and who announced it. */
+export interface RefusedAnnouncement {
+  rootHash: string;
+  publisher: string;
+  peerId: string;
+  error: OnexError;
 }
 
 interface PeerRecord {
@@ -97,12 +114,16 @@ interface Served {
 /** This peer's view of the zone's swarm, and its voice in it. */
 export class Swarm implements PeerDirectory {
   readonly #o: SwarmOptions;
+  /** Accepted descriptors by root hash. */
   readonly #descriptors = new Map<string, ArtifactDescriptorRecord>();
-  readonly #refused = new Map<string, OnexError>();
+  /** Refused descriptors by name@version, then root hash. */
+  readonly #refused = new Map<string, Map<string, RefusedAnnouncement>>();
   readonly #peers = new Map<string, Map<string, PeerRecord>>();
   readonly #served = new Map<string, Served>();
   readonly #haveTimers = new Map<string, NodeJS.Timeout>();
   readonly #waiters = new Set<() => void>();
+  /** This peer's own requests by message id, resolved when they come back through the stream. */
+  readonly #echoes = new Map<string, () => void>();
   #subscription: Subscription<PublishableMessage> | undefined;
   #loop: Promise<void> | undefined;
   #stopped = false;
@@ -122,7 +143,23 @@ export class Swarm implements PeerDirectory {
 
   /** Artifacts announced in the zone whose descriptors the policy accepts. */
   artifacts(): KnownArtifact[] {
-    return [...this.#descriptors.values()].map((descriptor) => ({ descriptor, peers: this.peersOf(descriptor.root_hash) }));
+    return [...this.#descriptors.values()].map((descriptor) => ({
+      descriptor,
+      peers: this.peersOf(descriptor.root_hash),
+      conflictsWith: this.#accepted(descriptor.name, descriptor.version)
+        .map((d) => d.root_hash)
+        .filter((h) => h !== descriptor.root_hash),
+    }));
+  }
+
+  /** The control-plane consumer the swarm reads through (where a message it refused is dead-lettered). */
+  get consumer(): string | undefined {
+    return this.#subscription?.consumer;
+  }
+
+  /** Announcements of `name@version` whose descriptors were refused, and why. */
+  refusedOf(name: string, version: string): RefusedAnnouncement[] {
+    return [...(this.#refused.get(refKey(name, version))?.values() ?? [])];
   }
 
   /** Peers serving the artifact, with the pieces they last said they hold. */
@@ -134,21 +171,27 @@ export class Swarm implements PeerDirectory {
 
   /**
    * The accepted descriptor of `name@version`, waiting up to `timeoutMs` for an announcement
-   * (and asking the swarm with `signal.artifact.request`). ONEX_E_DESCRIPTOR_INVALID when the
-   * only descriptors announced are refused by the policy, ONEX_E_NO_PEERS when none arrives.
+   * (and asking the swarm with `signal.artifact.request`). ONEX_E_DESCRIPTOR_INVALID when two
+   * accepted descriptors disagree (a conflict: both root hashes named), or when the deadline
+   * passes with only refused descriptors announced (each named with why); ONEX_E_NO_PEERS
+   * when nothing was announced at all.
    */
   async descriptorOf(name: string, version: string, timeoutMs = 10_000): Promise<ArtifactDescriptorRecord> {
     const deadline = Date.now() + timeoutMs;
-    let asked = false;
+    // Our own request comes back through the stream after everything announced before it, so once
+    // it is back every earlier announcement has been judged: a conflict cannot hide behind a race.
+    let caughtUp = false;
+    const echo = this.#echo(await this.request({ name, version }));
+    void echo.then(() => (caughtUp = true));
     for (;;) {
-      const found = this.#find(name, version);
-      if (found) return found;
-      const refused = this.#refused.get(`${name}@${version}`);
-      if (refused) throw refused;
-      if (Date.now() >= deadline) throw new OnexError(ErrorCode.NoPeers, `no peer in zone ${this.#o.zone} announced ${name}@${version}`, { name, version, zone: this.#o.zone });
-      if (!asked) {
-        asked = true;
-        await this.request({ name, version });
+      const accepted = this.#accepted(name, version);
+      if (accepted.length > 1) throw conflict(name, version, accepted);
+      if (accepted.length === 1 && caughtUp) return accepted[0]!;
+      if (Date.now() >= deadline) {
+        if (accepted.length === 1) return accepted[0]!;
+        const refused = this.refusedOf(name, version);
+        if (refused.length > 0) throw refusedOnly(name, version, refused);
+        throw new OnexError(ErrorCode.NoPeers, `no peer in zone ${this.#o.zone} announced ${name}@${version}`, { name, version, zone: this.#o.zone });
       }
       await this.#changed(Math.min(500, deadline - Date.now()));
     }
@@ -198,10 +241,10 @@ export class Swarm implements PeerDirectory {
     );
   }
 
-  /** Asks the zone for an artifact; peers holding it answer with `have`. */
-  async request(query: { name: string; version: string } | { rootHash: string }): Promise<void> {
+  /** Asks the zone for an artifact; peers holding it answer with `have`. Returns the request's message id. */
+  async request(query: { name: string; version: string } | { rootHash: string }): Promise<string> {
     const payload: RequestPayload = "rootHash" in query ? { peer_id: this.#o.peerId, root_hash: query.rootHash } : { peer_id: this.#o.peerId, name: query.name, version: query.version };
-    await this.#publish(this.#o.messages.ArtifactRequest, { ...payload, endpoint: this.#o.endpoint });
+    return this.#publish(this.#o.messages.ArtifactRequest, { ...payload, endpoint: this.#o.endpoint });
   }
 
   /** Leaves the swarm: stops the subscription and pending `have` messages. */
@@ -213,19 +256,21 @@ export class Swarm implements PeerDirectory {
     await this.#loop?.catch(() => undefined);
   }
 
-  #find(name: string, version: string): ArtifactDescriptorRecord | undefined {
-    let newest: ArtifactDescriptorRecord | undefined;
-    for (const d of this.#descriptors.values()) {
-      if (d.name === name && d.version === version && (newest === undefined || d.published_at > newest.published_at)) newest = d;
-    }
-    return newest;
+  /** Every accepted descriptor of `name@version`, by root hash order. */
+  #accepted(name: string, version: string): ArtifactDescriptorRecord[] {
+    return [...this.#descriptors.values()].filter((d) => d.name === name && d.version === version).sort((a, b) => (a.root_hash < b.root_hash ? -1 : 1));
   }
 
   async #consume(): Promise<void> {
     const sub = this.#subscription!;
     try {
       for await (const delivery of sub) {
-        const message = delivery.message as unknown as { type: string; payload: unknown; time: string };
+        const message = delivery.message as unknown as { id: string; type: string; payload: unknown; time: string };
+        const echoed = this.#echoes.get(message.id);
+        if (echoed) {
+          this.#echoes.delete(message.id);
+          echoed();
+        }
         try {
           this.#handle(message);
         } catch (error) {
@@ -243,12 +288,17 @@ export class Swarm implements PeerDirectory {
     const m = this.#o.messages;
     if (message.type === m.ArtifactAnnounced.type) {
       const p = message.payload as AnnouncedPayload;
-      const verdict = judgeDescriptor(p.descriptor, { keys: this.#o.publisherKeys, zone: this.#o.zone, ...(this.#o.logger ? { logger: { warn: (t, d) => this.#o.logger!.warn(t, d) } } : {}) }, this.#o.policy ?? DATA_PLANE_TRUST_POLICY);
+      const verdict = judgeDescriptor(p.descriptor, { publishers: this.#o.publishers, zone: this.#o.zone, ...(this.#o.logger ? { logger: { warn: (t, d) => this.#o.logger!.warn(t, d) } } : {}) }, this.#o.policy ?? DATA_PLANE_TRUST_POLICY);
       if (!verdict.accepted) {
-        this.#refused.set(`${p.descriptor.name}@${p.descriptor.version}`, verdict.rejection!);
-        this.#warn(`descriptor of ${p.descriptor.name}@${p.descriptor.version} from peer ${p.peer_id} refused`, verdict.rejection);
+        const d = p.descriptor as Partial<ArtifactDescriptorRecord>;
+        const key = refKey(String(d.name), String(d.version));
+        if (!this.#refused.has(key)) this.#refused.set(key, new Map());
+        this.#refused.get(key)!.set(String(d.root_hash), { rootHash: String(d.root_hash), publisher: String(d.publisher), peerId: p.peer_id, error: verdict.rejection! });
+        this.#warn(`descriptor of ${String(d.name)}@${String(d.version)} (${String(d.root_hash)}) from peer ${p.peer_id} refused`, verdict.rejection);
         return;
       }
+      const rivals = this.#accepted(p.descriptor.name, p.descriptor.version).filter((d) => d.root_hash !== p.descriptor.root_hash);
+      if (rivals.length > 0) this.#warn(`peer ${p.peer_id} announced ${p.descriptor.name}@${p.descriptor.version}`, conflict(p.descriptor.name, p.descriptor.version, [...rivals, p.descriptor]));
       this.#descriptors.set(p.descriptor.root_hash, p.descriptor);
       if (p.peer_id !== this.#o.peerId) this.#peer(p.descriptor.root_hash, p.peer_id, p.endpoint, message.time);
       return;
@@ -283,13 +333,19 @@ export class Swarm implements PeerDirectory {
     return record;
   }
 
-  async #publish<P>(cls: SwarmClass<P>, payload: P): Promise<void> {
+  /** Resolves when this peer's message `id` is delivered back to it. */
+  #echo(id: string): Promise<void> {
+    return new Promise((resolve) => this.#echoes.set(id, resolve));
+  }
+
+  async #publish<P>(cls: SwarmClass<P>, payload: P): Promise<string> {
     const message = cls.create({
       source: { zone: this.#o.zone, entity_type: "node", entity_id: this.#o.peerId },
       trust: { signer: this.#o.signer, level: this.#o.level ?? "verified", zone: this.#o.zone, expires_at: new Date(Date.now() + (this.#o.trustTtlMs ?? 600_000)).toISOString() },
       payload,
     });
     await this.#o.client.publish(message);
+    return (message as unknown as { id: string }).id;
   }
 
   #changed(ms: number): Promise<void> {
@@ -312,4 +368,30 @@ export class Swarm implements PeerDirectory {
     const detail = error instanceof OnexError ? `${error.code}: ${error.message}` : String((error as Error)?.message ?? error);
     (this.#o.logger ?? console).warn(`onex swarm: ${text}: ${detail}`, {});
   }
+}
+
+function refKey(name: string, version: string): string {
+  return `${name}\u0000${version}`;
+}
+
+/** Two accepted descriptors name one name@version: neither is used, and both are named. */
+function conflict(name: string, version: string, descriptors: readonly ArtifactDescriptorRecord[]): OnexError {
+  const listed = descriptors.map((d) => `${d.root_hash} (publisher ${d.publisher}, published ${d.published_at})`).join(" and ");
+  return new OnexError(
+    ErrorCode.DescriptorInvalid,
+    `conflicting descriptors for ${name}@${version}: ${listed}; one name and version must mean one content, so neither is fetched. Fetch by root hash, or have the publisher withdraw one`,
+    { name, version, reason: "conflict", root_hashes: descriptors.map((d) => d.root_hash), publishers: descriptors.map((d) => d.publisher) },
+  );
+}
+
+/** Nothing acceptable arrived, only refused descriptors: say which and why. */
+function refusedOnly(name: string, version: string, refused: readonly RefusedAnnouncement[]): OnexError {
+  const listed = refused.map((r) => `${r.rootHash} signed by ${r.publisher}, announced by peer ${r.peerId}: ${r.error.message}`).join("; ");
+  const first = refused[0]!.error;
+  return new OnexError(ErrorCode.DescriptorInvalid, `every descriptor announced for ${name}@${version} was refused: ${listed}`, {
+    ...first.details,
+    name,
+    version,
+    refused: refused.map((r) => ({ root_hash: r.rootHash, publisher: r.publisher, peer_id: r.peerId, code: r.error.code, reason: r.error.details.reason })),
+  }, { cause: first });
 }

@@ -7,13 +7,14 @@ import { Bitfield } from "../../runtime/dataplane/bitfield.js";
 import { describeFile, judgeDescriptor, rootHashOf, verifyDescriptor, type ArtifactDescriptorRecord } from "../../runtime/dataplane/descriptor.js";
 import { PieceStore, verifyWholeFile } from "../../runtime/dataplane/piece-store.js";
 import { ErrorCode, isOnexError } from "../../runtime/errors.js";
-import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
+import { publishersOf } from "../../runtime/dataplane/publishers.js";
+import { generateKeyPair } from "../../runtime/trust/keys.js";
 import { PolicyMode, trustPolicy } from "../../runtime/trust/policy.js";
 import { tempDir, writeRandomFile, ZONE } from "./fixtures.js";
 
 const KB = 1024;
 const publisher = generateKeyPair();
-const keys = keyRing([publisher.publicKey]);
+const publishers = publishersOf([publisher.publicKey]);
 let work: { dir: string; remove(): Promise<void> };
 let file: string;
 let descriptor: ArtifactDescriptorRecord;
@@ -34,7 +35,7 @@ describe("descriptor", () => {
     expect(descriptor.size).toBe(5 * 16 * KB + 123);
     expect(descriptor.root_hash).toBe(rootHashOf(descriptor.pieces));
     expect(descriptor.publisher).toBe(publisher.keyId);
-    expect(verifyDescriptor(descriptor, { keys, zone: ZONE })).toBe(descriptor);
+    expect(verifyDescriptor(descriptor, { publishers, zone: ZONE })).toBe(descriptor);
   });
 
   it("is the generated ArtifactDescriptor type, field for field", () => {
@@ -45,24 +46,34 @@ describe("descriptor", () => {
 
   it("refuses a tampered descriptor: pieces, sizes and root hash must agree, and the signature must cover them", () => {
     const inconsistent = { ...descriptor, size: descriptor.size + 16 * KB };
-    expect(() => verifyDescriptor(inconsistent, { keys })).toThrow(expect.objectContaining({ code: ErrorCode.DescriptorInvalid }));
+    expect(() => verifyDescriptor(inconsistent, { publishers })).toThrow(expect.objectContaining({ code: ErrorCode.DescriptorInvalid }));
     const swapped = { ...descriptor, pieces: [...descriptor.pieces].reverse() };
-    expect(() => verifyDescriptor(swapped, { keys })).toThrow(expect.objectContaining({ code: ErrorCode.DescriptorInvalid }));
+    expect(() => verifyDescriptor(swapped, { publishers })).toThrow(expect.objectContaining({ code: ErrorCode.DescriptorInvalid }));
     const renamed = { ...descriptor, name: "data/other" };
-    const verdict = judgeDescriptor(renamed, { keys });
+    const verdict = judgeDescriptor(renamed, { publishers });
     expect(verdict.accepted).toBe(false);
     expect(verdict.rejection?.details.reason).toBe(ErrorCode.SignatureInvalid);
-    expect(judgeDescriptor({ ...descriptor, pieces: "x" }, { keys }).rejection?.code).toBe(ErrorCode.DescriptorInvalid);
+    expect(judgeDescriptor({ ...descriptor, pieces: "x" }, { publishers }).rejection?.code).toBe(ErrorCode.DescriptorInvalid);
   });
 
   it("applies the policy modes: an unknown publisher or another zone is refused when strict, a warning when advisory", () => {
-    const stranger = keyRing([]);
-    expect(judgeDescriptor(descriptor, { keys: stranger }).rejection?.details.reason).toBe(ErrorCode.SignerUnknown);
-    expect(judgeDescriptor(descriptor, { keys, zone: "zone.other.org" }).rejection?.details.reason).toBe(ErrorCode.ZoneMismatch);
+    expect(judgeDescriptor(descriptor, { publishers: [] }).rejection?.details.reason).toBe(ErrorCode.SignerUnknown);
+    expect(judgeDescriptor(descriptor, { publishers, zone: "zone.other.org" }).rejection?.details.reason).toBe(ErrorCode.ZoneMismatch);
     const lenient = trustPolicy({ zone_match: PolicyMode.Advisory });
-    const warned = judgeDescriptor(descriptor, { keys, zone: "zone.other.org", logger: { warn() {} } }, lenient);
+    const warned = judgeDescriptor(descriptor, { publishers, zone: "zone.other.org", logger: { warn() {} } }, lenient);
     expect(warned.accepted).toBe(true);
     expect(warned.warnings.map((w) => w.code)).toEqual([ErrorCode.ZoneMismatch]);
+  });
+
+  it("binds names to publishers: a key granted other names cannot sign this one", () => {
+    const scoped = [{ key: publisher.publicKey, names: ["models/*", "data/other"] }];
+    const refused = judgeDescriptor(descriptor, { publishers: scoped });
+    expect(refused.rejection?.details.reason).toBe(ErrorCode.SignerUnknown);
+    expect(refused.rejection?.message).toMatch(/may publish models\/\*, data\/other, not data\/set/);
+    expect(judgeDescriptor(descriptor, { publishers: [{ key: publisher.publicKey, names: ["data/*"] }] }).accepted).toBe(true);
+    expect(judgeDescriptor(descriptor, { publishers: [{ key: publisher.publicKey, names: ["data/set"] }] }).accepted).toBe(true);
+    // A prefix grant is a prefix of the name, not of a longer name's neighbour.
+    expect(judgeDescriptor(descriptor, { publishers: [{ key: publisher.publicKey, names: ["data/se"] }] }).accepted).toBe(false);
   });
 
   it("refuses piece sizes that are not a power of two within bounds", async () => {

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import * as v0_2 from "../../generated/v0.2/index.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
 import { DataPlanePeer, type DataPlanePeerOptions } from "../../runtime/dataplane/peer.js";
-import { keyRing, type KeyPair } from "../../runtime/trust/keys.js";
+import { publishersOf } from "../../runtime/dataplane/publishers.js";
+import type { KeyPair } from "../../runtime/trust/keys.js";
 import { client, ZONE } from "../jetstream/fixtures.js";
 
 export { ZONE };
@@ -56,7 +57,7 @@ export async function startPeer(url: string, peerId: string, key: KeyPair, trust
     key,
     peerId,
     zone: ZONE,
-    publisherKeys: keyRing(trusted.map((k) => k.publicKey)),
+    publishers: publishersOf(trusted.map((k) => k.publicKey)),
     logger: quiet,
     ...extra,
   });

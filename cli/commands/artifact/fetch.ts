@@ -1,13 +1,13 @@
 import { Args, Flags } from "@oclif/core";
 import { resolve } from "node:path";
 import { OnexCommand } from "../../base-command.js";
-import { artifactFlags, formatRate, parseArtifactRef, progressBar, seedUntilStopped, withPeer } from "../../artifact-peer.js";
+import { artifactFlags, explainNothingAnnounced, formatRate, parseArtifactRef, progressBar, seedUntilStopped, withPeer } from "../../artifact-peer.js";
 import { parseDuration } from "../../nats-flags.js";
 
 export default class ArtifactFetch extends OnexCommand {
   static override summary = "Fetch an artifact from the zone's swarm into a file.";
   static override description =
-    "Finds NAME@VERSION among the swarm's announcements, checks the descriptor against the trust policy, downloads pieces from several peers at once (verifying each), and renames the file into place once its root hash checks out. Serves what it has while it fetches. Run it again after an interruption to resume. A progress bar (pieces, peers, throughput) is shown on a terminal.";
+    "Finds NAME@VERSION among the swarm's announcements, checks the descriptor against the trust policy (its publisher must be granted the name with --publisher; peers given with --trust may serve pieces, not publish), refuses conflicting descriptors of one NAME@VERSION (naming both root hashes), downloads pieces from several peers at once (verifying each), and renames the file into place once its root hash checks out. Serves what it has while it fetches. Run it again after an interruption to resume. A progress bar (pieces, peers, throughput) is shown on a terminal.";
   static override examples = ["<%= config.bin %> artifact fetch models/llm@1.0.0 --out model.bin --key peer.key --trust publisher.pub --zone zone.trusted.org"];
 
   static override args = {
@@ -28,7 +28,7 @@ export default class ArtifactFetch extends OnexCommand {
     const { args, flags } = await this.parse(ArtifactFetch);
     const ref = parseArtifactRef(args.ref);
     const out = resolve(flags.out);
-    await withPeer(flags, async (peer) => {
+    await withPeer(flags, async (peer, client) => {
       const bar = progressBar();
       try {
         const { descriptor, result } = await peer.fetch(ref, out, {
@@ -59,7 +59,7 @@ export default class ArtifactFetch extends OnexCommand {
         );
       } catch (error) {
         bar.done();
-        throw error;
+        throw await explainNothingAnnounced(error, peer, client, ref);
       }
       if (flags["seed-for"] !== undefined) await seedUntilStopped(parseDuration(flags["seed-for"]));
     });

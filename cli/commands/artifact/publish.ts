@@ -6,7 +6,7 @@ import { parseDuration } from "../../nats-flags.js";
 export default class ArtifactPublish extends OnexCommand {
   static override summary = "Describe a file as a signed artifact and seed it to the zone's swarm.";
   static override description =
-    "Hashes FILE piece by piece, signs the descriptor with --key, announces it on the control plane and serves its pieces from a local piece server until interrupted (or for --seed-for). Prints the descriptor as JSON.";
+    "Hashes FILE piece by piece, signs the descriptor with --key, announces it on the control plane and serves its pieces from a local piece server until interrupted (or for --seed-for). Prints the descriptor as JSON, and on stopping what it served (a line served {pieces, bytes} on stderr).";
   static override examples = ["<%= config.bin %> artifact publish model.bin --name models/llm --version 1.0.0 --key peer.key --zone zone.trusted.org"];
 
   static override args = {
@@ -29,6 +29,8 @@ export default class ArtifactPublish extends OnexCommand {
       this.log(JSON.stringify(descriptor));
       this.logToStderr(`seeding ${descriptor.name}@${descriptor.version} (${descriptor.pieces.length} pieces, ${descriptor.root_hash}) at ${peer.url}`);
       await seedUntilStopped(flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"]));
+      const { piecesServed, bytesSent } = peer.server.stats;
+      this.logToStderr(`served ${JSON.stringify({ pieces: piecesServed, bytes: bytesSent })}`);
     });
   }
 }
