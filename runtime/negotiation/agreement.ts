@@ -11,8 +11,10 @@
  * 3. otherwise the peer is rejected with ONEX_E_INCOMPATIBLE_PEER, or with
  *    ONEX_E_SCHEMA_HASH_MISMATCH when only differing schemas stand in the way.
  */
-import { ErrorCode, OnexError } from "../errors.js";
+import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { findMigrationPath, type VersionGraph } from "../transform.js";
+import type { KeyPair, KeyResolver } from "../trust/keys.js";
+import { signRecord, verifyRecordSignature } from "../trust/record-signature.js";
 import type { SchemaIndex } from "./schema-index.js";
 
 /** The `protocol` block every node declares (spec: version, compatible_with, declared_by, schema_manifest_url). */
@@ -38,6 +40,10 @@ export interface ProtocolOffer {
   speaks: VersionHash[];
   /** Versions its generated adapters convert to and from its own (a transform path exists). */
   converts: VersionHash[];
+  /** Key id the deployment signs its messages with; with `signature`, what lets a receiver tell its messages apart. */
+  signer?: string;
+  /** `signRecord` signature of the offer by `signer`. */
+  signature?: string;
 }
 
 /** A finding about the peer that did not by itself decide the outcome. */
@@ -50,13 +56,20 @@ export interface NegotiationFlag {
 /** The outcome both sides agreed on. */
 export interface Agreement {
   local: { deployment: string; version: string };
-  peer: { deployment: string; version: string };
+  /** `signer`: the key id the peer's offer was signed with, verified; its messages are told apart by it. */
+  peer: { deployment: string; version: string; signer?: string };
   mode: "direct" | "fallback";
   /** The version directed messages travel in (see the file comment). */
   version: string;
   /** Deployments whose adapters convert between the two own versions. */
   convertedBy: string[];
   flags: NegotiationFlag[];
+  /**
+   * Versions not used with this peer on any path: those whose schemas hash differently on
+   * the two sides (the flags), and those whose published index does not verify. Its messages
+   * in them are refused, and nothing is sent to it in them.
+   */
+  unused: string[];
 }
 
 /** What a local deployment is made of, for building its offer. */
@@ -68,6 +81,8 @@ export interface OfferInput {
   indexes: readonly SchemaIndex[];
   /** The version graph of its generated adapters (generated/transforms `versionGraph`), when it has them. */
   graph?: VersionGraph;
+  /** Signs the offer: the key the deployment's messages are signed with. */
+  identity?: KeyPair;
 }
 
 /** Builds the offer a deployment sends (and answers with). Throws ONEX_E_USAGE when its own version has no index. */
@@ -78,13 +93,31 @@ export function buildOffer(input: OfferInput): ProtocolOffer {
   const speaks = [own, ...input.protocol.compatible_with].filter((v, i, all) => hashOf.has(v) && all.indexOf(v) === i);
   const converts = (input.graph?.versions ?? []).filter((v) => v !== own && hashOf.has(v) && reachable(input.graph!, own, v));
   const withHash = (version: string): VersionHash => ({ version, content_hash: hashOf.get(version)! });
-  return {
+  const offer: ProtocolOffer = {
     kind: "onex.offer/1",
     deployment: input.deployment,
     protocol: { ...input.protocol, compatible_with: [...input.protocol.compatible_with] },
     speaks: speaks.map(withHash),
     converts: converts.map(withHash),
   };
+  return input.identity === undefined ? offer : signRecord({ ...offer, signer: input.identity.keyId }, input.identity);
+}
+
+/**
+ * The key id that signed `offer`, verified with `keys`; undefined for an unsigned offer (the
+ * CLI's). Throws ONEX_E_NEGOTIATION_INVALID for a signature that does not verify or a signer
+ * `keys` does not know: an offer must not claim another deployment's messages.
+ */
+export function offerSigner(offer: ProtocolOffer, keys: KeyResolver | undefined): string | undefined {
+  if (offer.signature === undefined || offer.signer === undefined || keys === undefined) return undefined;
+  try {
+    const key = keys(offer.signer);
+    if (key === undefined || key.keyId !== offer.signer) throw new OnexError(ErrorCode.SignerUnknown, `signer ${offer.signer} is not in the key ring`);
+    verifyRecordSignature(offer, key, "protocol offer");
+    return offer.signer;
+  } catch (cause) {
+    throw new OnexError(ErrorCode.NegotiationInvalid, `the offer of "${offer.deployment}" claims signer ${offer.signer} but ${isOnexError(cause) ? cause.message : String(cause)}`, { peer: offer.deployment, signer: offer.signer }, { cause });
+  }
 }
 
 function reachable(graph: VersionGraph, from: string, to: string): boolean {
@@ -118,6 +151,7 @@ export function agreeOnVersion(local: ProtocolOffer, peer: ProtocolOffer): Agree
     local: { deployment: local.deployment, version: local.protocol.version },
     peer: { deployment: peer.deployment, version: peer.protocol.version },
     flags,
+    unused: [...mismatched].sort(compareVersions),
   };
 
   const peerSpeaks = hashMap(peer.speaks);
@@ -137,7 +171,8 @@ export function agreeOnVersion(local: ProtocolOffer, peer: ProtocolOffer): Agree
     const compat = o.protocol.compatible_with.length > 0 ? `, compatible with ${o.protocol.compatible_with.map((v) => `v${v}`).join(", ")}` : "";
     return `"${o.deployment}" (v${o.protocol.version}${compat})`;
   };
-  const readable = [...local.speaks, ...local.converts].map((v) => `v${v.version}`);
+  // A version it speaks may also be one its adapters reach: name each once.
+  const readable = [...new Set([...local.speaks, ...local.converts].map((v) => v.version))].sort(compareVersions).map((v) => `v${v}`);
   const details = { local: offerSummary(local), peer: offerSummary(peer), flags };
   if (mismatched.size > 0) {
     throw new OnexError(
@@ -205,6 +240,7 @@ export function parseOffer(value: unknown, source: string): ProtocolOffer {
   if (!p || typeof p.version !== "string" || !Array.isArray(p.compatible_with) || typeof p.declared_by !== "string" || typeof p.schema_manifest_url !== "string") {
     bad("protocol is not {version, compatible_with, declared_by, schema_manifest_url}");
   }
+  if ((o.signer !== undefined && typeof o.signer !== "string") || (o.signature !== undefined && typeof o.signature !== "string")) bad("signer and signature are not strings");
   for (const key of ["speaks", "converts"]) {
     const list = o[key];
     if (!Array.isArray(list) || list.some((v) => !v || typeof v.version !== "string" || typeof v.content_hash !== "string")) bad(`${key} is not a list of {version, content_hash}`);

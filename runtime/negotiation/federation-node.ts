@@ -7,12 +7,19 @@
  * Each side converts what it receives (the receiver knows which version it wants), so one
  * message in the shared stream serves peers of every version; the agreements decide which
  * peers are talked to at all, and what each of them can be sent.
+ *
+ * An agreement is the law of the link, on every path. Offers are signed with the key the
+ * deployment's messages are signed with, so a receiver knows which agreement a message falls
+ * under: messages of a rejected peer, or in a version found to hash differently with that
+ * peer (`Agreement.unused`), are refused, not converted. A message sent `to` a peer travels
+ * in the agreed version, converted at the sender.
  */
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { ControlPlane, PublishOptions, PublishReceipt, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
+import type { ControlPlane, PublishOptions, PublishReceipt, Refusal, VersionedDelivery, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
 import type { ProtocolSdk, PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
-import { findMigrationPath, type VersionGraph } from "../transform.js";
+import { findMigrationPath, migrateAlongGraph, type JsonObject, type VersionGraph } from "../transform.js";
+import type { KeyPair, KeyResolver } from "../trust/keys.js";
 import type { Agreement, ProtocolBlock } from "./agreement.js";
 import { negotiate } from "./handshake.js";
 import { serveNegotiation, type NegotiationService } from "./negotiation-service.js";
@@ -42,6 +49,10 @@ export interface FederationNodeOptions<S extends NegotiatingSdk = NegotiatingSdk
   graph: VersionGraph;
   /** Schema indexes of the versions it knows (the bundled `generated/v*\/index.json`). */
   indexes: readonly SchemaIndex[];
+  /** The key this deployment's client signs messages with: it signs the offer, so peers tell this deployment's messages apart. */
+  identity: KeyPair;
+  /** Keys that verify peers' offers (the control plane's key ring): a peer's verified signer ties its messages to its agreement. */
+  keys: KeyResolver;
   /** Handshake timeout; default 2 s. */
   timeoutMs?: number;
 }
@@ -50,7 +61,7 @@ export interface FederationNodeOptions<S extends NegotiatingSdk = NegotiatingSdk
 export interface PeerRefusal {
   peer: string;
   version: string;
-  code: typeof ErrorCode.NoCounterpart | typeof ErrorCode.NoPath;
+  code: typeof ErrorCode.NoCounterpart | typeof ErrorCode.NoPath | typeof ErrorCode.SchemaHashMismatch;
   message: string;
 }
 
@@ -66,6 +77,8 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
   readonly #service: NegotiationService;
   readonly #agreements = new Map<string, Agreement>();
   readonly #rejections = new Map<string, OnexError>();
+  /** Peer deployment by the verified key id its offer was signed with. */
+  readonly #signers = new Map<string, string>();
 
   private constructor(options: FederationNodeOptions<S>) {
     this.#options = options;
@@ -74,11 +87,10 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
       protocol: options.sdk.protocolBlock(),
       indexes: options.indexes,
       graph: options.graph,
+      identity: options.identity,
+      keys: options.keys,
       // A peer that opened the handshake is as negotiated as one we opened it with.
-      onHandshake: (peer, outcome) => {
-        if (isOnexError(outcome)) this.#rejections.set(peer, outcome);
-        else this.#agreements.set(peer, outcome);
-      },
+      onHandshake: (peer, outcome, signer) => this.#record(peer, outcome, signer),
     });
   }
 
@@ -114,27 +126,28 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
    */
   async negotiate(peer: string): Promise<Agreement> {
     try {
-      const agreement = await negotiate(this.#options.connection, this.#service.offer, peer, { timeoutMs: this.#options.timeoutMs ?? 2_000 });
-      this.#agreements.set(peer, agreement);
-      this.#rejections.delete(peer);
+      const agreement = await negotiate(this.#options.connection, this.#service.offer, peer, { timeoutMs: this.#options.timeoutMs ?? 2_000, keys: this.#options.keys });
+      this.#record(peer, agreement, agreement.peer.signer);
       return agreement;
     } catch (error) {
       if (isOnexError(error) && (error.code === ErrorCode.IncompatiblePeer || error.code === ErrorCode.SchemaHashMismatch)) {
-        this.#rejections.set(peer, error);
-        this.#agreements.delete(peer);
+        this.#record(peer, error, typeof error.details.signer === "string" ? error.details.signer : undefined);
       }
       throw error;
     }
   }
 
   /**
-   * Publishes `message` in its own version. With `to`, the message is for that peer: it is
-   * refused here (ONEX_E_NO_COUNTERPART, nothing published) when the peer's version cannot
-   * represent it, and a peer not negotiated with is ONEX_E_INCOMPATIBLE_PEER. Without `to`,
-   * it is published for everyone and the receipt lists the peers that cannot read it.
+   * Publishes `message`. With `to`, the message is for that peer: it travels in the agreed
+   * version (converted here when that is not the message's own), it is refused here
+   * (ONEX_E_NO_COUNTERPART, nothing published) when the peer's version cannot represent it,
+   * and a peer not negotiated with is ONEX_E_INCOMPATIBLE_PEER. Without `to`, it is
+   * published in its own version for everyone and the receipt lists the peers that cannot
+   * read it, or must not (a version unused with them).
    */
   async publish(message: PublishableMessage, options: PublishOptions & { to?: string } = {}): Promise<FederatedReceipt> {
     const from = String((message.constructor as Partial<TransportMessageClass>).version ?? this.version);
+    let outgoing = message;
     if (options.to !== undefined) {
       const agreement = this.#agreements.get(options.to);
       if (agreement === undefined) {
@@ -146,36 +159,127 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
           rejected ? { cause: rejected } : undefined,
         );
       }
-      const refusal = refusalFor(this.#options.graph, message.type, from, agreement);
+      // The agreed version first: the peer is never sent one unused with it, whatever the message was written in.
+      try {
+        outgoing = this.#convert(message, from, agreement.version);
+      } catch (error) {
+        if (!isOnexError(error)) throw error;
+        throw new OnexError(error.code, `not sent to "${options.to}": ${error.message}`, { peer: options.to, type: message.type, from, to: agreement.version }, { cause: error });
+      }
+      const refusal = refusalFor(this.#options.graph, message.type, agreement.version, agreement);
       if (refusal) throw new OnexError(refusal.code, `not sent to "${options.to}": ${refusal.message}`, { peer: options.to, type: message.type, from, to: refusal.version });
     }
+    const sent = String((outgoing.constructor as Partial<TransportMessageClass>).version ?? from);
     const refusedBy: PeerRefusal[] = [];
     for (const agreement of this.#agreements.values()) {
-      const refusal = refusalFor(this.#options.graph, message.type, from, agreement);
+      const refusal = refusalFor(this.#options.graph, outgoing.type, sent, agreement);
       if (refusal) refusedBy.push(refusal);
     }
     const { to: _to, ...publishOptions } = options;
-    const receipt = await this.#options.client.publish(message, publishOptions);
+    const receipt = await this.#options.client.publish(outgoing, publishOptions);
     return { ...receipt, refusedBy };
   }
 
-  /** Subscribes to every message type of this node's version, from peers of every version, converted to it. */
-  subscribe(options: VersionedSubscribeOptions = {}): Promise<VersionedSubscription<SdkMessage<S>>> {
-    // The subscription parses with this node's SDK classes, so its messages are that SDK's.
-    return this.#options.client.subscribeVersioned({ sdk: this.#options.sdk, sources: this.#options.sources, graph: this.#options.graph }, options) as Promise<
-      VersionedSubscription<SdkMessage<S>>
-    >;
+  /**
+   * Subscribes to every message type of this node's version, from peers of every version,
+   * converted to it. A message from a peer this node rejected, or in a version unused with
+   * its peer, is refused (recorded, `onRefusal`, acknowledged for this consumer), never converted.
+   */
+  async subscribe(options: VersionedSubscribeOptions = {}): Promise<VersionedSubscription<SdkMessage<S>>> {
+    const inner = await this.#options.client.subscribeVersioned({ sdk: this.#options.sdk, sources: this.#options.sources, graph: this.#options.graph }, options);
+    const own: Refusal[] = [];
+    const remember = Math.max(0, options.rememberRefusals ?? 1_000);
+    let refused = 0;
+    const unlawful = (delivery: VersionedDelivery<unknown>) => this.#unlawful(delivery);
+    async function* deliveries(): AsyncGenerator<VersionedDelivery<SdkMessage<S>>> {
+      for await (const delivery of inner) {
+        const refusal = unlawful(delivery);
+        if (refusal === undefined) {
+          yield delivery as VersionedDelivery<SdkMessage<S>>;
+          continue;
+        }
+        refused++;
+        own.push(refusal);
+        if (own.length > remember) own.shift();
+        options.onRefusal?.(refusal);
+        await delivery.ack();
+      }
+    }
+    const iterator = deliveries();
+    return {
+      stream: inner.stream,
+      consumer: inner.consumer,
+      get stats() {
+        return { ...inner.stats, delivered: inner.stats.delivered - refused, refused: inner.stats.refused + refused };
+      },
+      get refusals() {
+        return [...inner.refusals, ...own];
+      },
+      [Symbol.asyncIterator]: () => iterator,
+      async stop() {
+        await inner.stop();
+        await iterator.return(undefined);
+      },
+    };
   }
 
   /** Stops answering negotiation (the client stays open: it is the caller's). */
   async stop(): Promise<void> {
     await this.#service.stop();
   }
+
+  #record(peer: string, outcome: Agreement | OnexError, signer: string | undefined): void {
+    if (isOnexError(outcome)) {
+      this.#rejections.set(peer, outcome);
+      this.#agreements.delete(peer);
+    } else {
+      this.#agreements.set(peer, outcome);
+      this.#rejections.delete(peer);
+    }
+    if (signer !== undefined) this.#signers.set(signer, peer);
+  }
+
+  /** Why a delivery breaks its sender's agreement (or rejection), or undefined when it does not. */
+  #unlawful(delivery: VersionedDelivery<unknown>): Refusal | undefined {
+    const peer = delivery.signer === undefined ? undefined : this.#signers.get(delivery.signer);
+    if (peer === undefined) return undefined;
+    const from = delivery.receivedVersion;
+    const base = {
+      type: String(delivery.original.type),
+      fromVersion: from,
+      toVersion: this.version,
+      ...(typeof delivery.original.id === "string" ? { messageId: delivery.original.id } : {}),
+      ...(delivery.signer ? { signer: delivery.signer } : {}),
+      subject: delivery.subject,
+      sequence: delivery.sequence,
+    };
+    const rejected = this.#rejections.get(peer);
+    if (rejected !== undefined) return { ...base, code: rejected.code, message: `"${peer}" was rejected in negotiation (${rejected.code}): ${rejected.message}` };
+    const agreement = this.#agreements.get(peer);
+    if (agreement?.unused.includes(from)) {
+      const flag = agreement.flags.find((f) => f.version === from);
+      return { ...base, code: ErrorCode.SchemaHashMismatch, message: `v${from} is not used with "${peer}": ${flag?.message ?? "its schemas hash differently on the two sides"}` };
+    }
+    return undefined;
+  }
+
+  /** `message` in version `to`, through the generated adapters (itself when already there). */
+  #convert(message: PublishableMessage, from: string, to: string): PublishableMessage {
+    if (from === to) return message;
+    const sdk = [this.#options.sdk, ...this.#options.sources].find((s) => s.version === to);
+    const cls = sdk?.messageClasses[message.type];
+    if (cls === undefined) throw new OnexError(ErrorCode.NoCounterpart, `message type "${message.type}" has no class in v${to}, the version agreed for this peer`, { type: message.type, from, to });
+    const data = migrateAlongGraph(this.#options.graph, (message as unknown as { toJSON(): JsonObject }).toJSON(), from, to);
+    return cls.parse(data) as unknown as PublishableMessage;
+  }
 }
 
 /** Why a peer at `agreement.peer.version` cannot represent a `type` message of `from`, or undefined when it can. */
 export function refusalFor(graph: VersionGraph, type: string, from: string, agreement: Agreement): PeerRefusal | undefined {
   const to = agreement.peer.version;
+  if ((agreement.unused ?? []).includes(from)) {
+    return { peer: agreement.peer.deployment, version: to, code: ErrorCode.SchemaHashMismatch, message: `v${from} is not used with "${agreement.peer.deployment}": its schemas hash differently on the two sides` };
+  }
   if (to === from) return undefined;
   try {
     for (const { step, direction } of findMigrationPath(graph, from, to)) {

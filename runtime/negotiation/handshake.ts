@@ -1,17 +1,23 @@
 /**
  * The initiating side of the handshake: send our offer to `onex.negotiate.<peer>`, check
  * the peer's answer, and insist that both sides computed the same agreement — a peer that
- * thinks it talks v0.2 while we think v0.1 would mis-read every message.
+ * thinks it talks v0.2 while we think v0.1 would mis-read every message. The peer's offer is
+ * held to the schema indexes it publishes (`checkPeerOffer`), as `onex negotiate` does: a
+ * version they do not back is not used with it.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ErrorCode, OnexError, type ErrorCode as Code } from "../errors.js";
-import { agreeOnVersion, parseOffer, type Agreement, type ProtocolOffer } from "./agreement.js";
+import { ErrorCode, OnexError, isOnexError, type ErrorCode as Code } from "../errors.js";
+import type { KeyResolver } from "../trust/keys.js";
+import { agreeOnVersion, offerSigner, parseOffer, type Agreement, type NegotiationFlag, type ProtocolOffer } from "./agreement.js";
 import { negotiateSubject, requestJson } from "./negotiation-service.js";
+import { checkPeerOffer, withChecks } from "./offer-check.js";
 
 /** Handshake knobs. */
 export interface NegotiateOptions {
   /** How long to wait for the peer's answer; default 2 s. */
   timeoutMs?: number;
+  /** Verifies a signed offer's signer (`Agreement.peer.signer`); without it the signer is not recorded. */
+  keys?: KeyResolver;
 }
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
@@ -30,8 +36,25 @@ export async function negotiate(nc: NatsConnection, offer: ProtocolOffer, peer: 
   if (theirs.deployment !== peer) {
     throw new OnexError(ErrorCode.NegotiationInvalid, `the handshake for "${peer}" was answered by "${theirs.deployment}"`, { peer, answeredBy: theirs.deployment });
   }
+  const signer = offerSigner(theirs, options.keys);
+  try {
+    return await agreeChecked(nc, offer, theirs, answer, peer, signer, options);
+  } catch (error) {
+    // A rejected peer's verified signer stays known, so its messages can be refused too.
+    if (isOnexError(error) && signer !== undefined) throw new OnexError(error.code, error.message, { ...error.details, signer }, { cause: error.cause ?? error });
+    throw error;
+  }
+}
+
+async function agreeChecked(nc: NatsConnection, offer: ProtocolOffer, theirs: ProtocolOffer, answer: Record<string, unknown>, peer: string, signer: string | undefined, options: NegotiateOptions): Promise<Agreement> {
+  const checked = await checkPeerOffer(nc, theirs, { timeoutMs: options.timeoutMs ?? 2_000, required: true });
   // Our own verdict first: it carries our side of the explanation.
-  const ours = agreeOnVersion(offer, theirs);
+  let ours: Agreement;
+  try {
+    ours = agreeOnVersion(offer, checked.offer);
+  } catch (error) {
+    throw unbacked(error, checked.unverified) ?? error;
+  }
   const rejection = answer.rejection as { code?: unknown; message?: unknown; details?: unknown } | undefined;
   if (rejection !== undefined) {
     const code = typeof rejection.code === "string" && KNOWN_CODES.has(rejection.code) ? (rejection.code as Code) : ErrorCode.IncompatiblePeer;
@@ -39,11 +62,21 @@ export async function negotiate(nc: NatsConnection, offer: ProtocolOffer, peer: 
   }
   const agreement = answer.agreement as Agreement | undefined;
   if (agreement === undefined || agreement.mode !== ours.mode || agreement.version !== ours.version) {
-    throw new OnexError(
+    const why = new OnexError(
       ErrorCode.NegotiationInvalid,
       `"${peer}" agreed on ${agreement ? `${agreement.mode} v${agreement.version}` : "nothing"}, but this side computed ${ours.mode} v${ours.version}: the two onex versions negotiate differently`,
       { peer, ours, theirs: agreement },
     );
+    throw unbacked(why, checked.unverified) ?? why;
   }
-  return ours;
+  return withChecks(ours, checked.unverified, signer);
+}
+
+/** When versions the peer's indexes do not back made the difference, the failure is theirs: a schema hash mismatch naming them. */
+function unbacked(error: unknown, unverified: readonly NegotiationFlag[]): OnexError | undefined {
+  if (unverified.length === 0 || !isOnexError(error)) return undefined;
+  return new OnexError(ErrorCode.SchemaHashMismatch, `${unverified.map((f) => f.message).join("; ")}; without ${unverified.map((f) => `v${f.version}`).join(", ")}: ${error.message}`, {
+    ...error.details,
+    versions: unverified.map((f) => f.version),
+  }, { cause: error });
 }

@@ -7,7 +7,9 @@
 import type { NatsConnection, Subscription as NatsSubscription } from "@nats-io/transport-node";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { encodeSubjectToken } from "../subject-token.js";
-import { agreeOnVersion, buildOffer, parseOffer, type Agreement, type OfferInput, type ProtocolBlock, type ProtocolOffer } from "./agreement.js";
+import type { KeyResolver } from "../trust/keys.js";
+import { agreeOnVersion, buildOffer, offerSigner, parseOffer, type Agreement, type OfferInput, type ProtocolBlock, type ProtocolOffer } from "./agreement.js";
+import { checkPeerOffer, withChecks } from "./offer-check.js";
 import type { SchemaIndex } from "./schema-index.js";
 
 /** The probe subject of a deployment. */
@@ -48,8 +50,12 @@ export interface NegotiationService {
 
 /** Options of `serveNegotiation`. */
 export interface ServeNegotiationOptions extends OfferInput {
-  /** Called after each handshake a peer opened, with the agreement or the rejection. */
-  onHandshake?: (peer: string, outcome: Agreement | OnexError) => void;
+  /** Verifies the signer of a signed offer (`Agreement.peer.signer`). */
+  keys?: KeyResolver;
+  /** How long to wait for an initiator's schema indexes (default 1 s); an initiator publishing none (the CLI) is taken at its word. */
+  probeTimeoutMs?: number;
+  /** Called after each handshake a peer opened, with the agreement or the rejection, and the offer's verified signer. */
+  onHandshake?: (peer: string, outcome: Agreement | OnexError, signer?: string) => void;
 }
 
 const json = new TextEncoder();
@@ -72,28 +78,35 @@ export function serveNegotiation(nc: NatsConnection, options: ServeNegotiationOp
     nc.subscribe(negotiateSubject(options.deployment), {
       callback: (error, msg) => {
         if (error) return;
-        const answer: HandshakeAnswer = { kind: "onex.answer/1", offer };
-        let peerName = "unknown peer";
-        try {
-          const peer = parseOffer(JSON.parse(text.decode(msg.data)), "the peer");
-          peerName = peer.deployment;
-          answer.agreement = agreeOnVersion(offer, peer);
-          agreements.set(peer.deployment, answer.agreement);
-          rejections.delete(peer.deployment);
-          options.onHandshake?.(peer.deployment, answer.agreement);
-        } catch (cause) {
-          const failure = isOnexError(cause) ? cause : new OnexError(ErrorCode.NegotiationInvalid, `the peer sent an unreadable offer: ${(cause as Error).message}`, {}, { cause });
-          answer.rejection = { code: failure.code, message: failure.message, details: failure.details };
-          if (peerName !== "unknown peer") {
-            rejections.set(peerName, failure);
-            agreements.delete(peerName);
-          }
-          options.onHandshake?.(peerName, failure);
-        }
-        msg.respond(json.encode(JSON.stringify(answer)));
+        void answerHandshake(msg);
       },
     }),
   ];
+
+  async function answerHandshake(msg: { data: Uint8Array; respond(data: Uint8Array): boolean }): Promise<void> {
+    const answer: HandshakeAnswer = { kind: "onex.answer/1", offer };
+    let peerName = "unknown peer";
+    let signer: string | undefined;
+    try {
+      const peer = parseOffer(JSON.parse(text.decode(msg.data)), "the peer");
+      peerName = peer.deployment;
+      signer = offerSigner(peer, options.keys);
+      const checked = await checkPeerOffer(nc, peer, { timeoutMs: options.probeTimeoutMs ?? 1_000, required: false });
+      answer.agreement = withChecks(agreeOnVersion(offer, checked.offer), checked.unverified, signer);
+      agreements.set(peer.deployment, answer.agreement);
+      rejections.delete(peer.deployment);
+      options.onHandshake?.(peer.deployment, answer.agreement, signer);
+    } catch (cause) {
+      const failure = isOnexError(cause) ? cause : new OnexError(ErrorCode.NegotiationInvalid, `the peer sent an unreadable offer: ${(cause as Error).message}`, {}, { cause });
+      answer.rejection = { code: failure.code, message: failure.message, details: failure.details };
+      if (peerName !== "unknown peer") {
+        rejections.set(peerName, failure);
+        agreements.delete(peerName);
+      }
+      options.onHandshake?.(peerName, failure, signer);
+    }
+    msg.respond(json.encode(JSON.stringify(answer)));
+  }
 
   return {
     offer,

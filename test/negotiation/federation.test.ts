@@ -13,7 +13,7 @@ import { ErrorCode, isOnexError } from "../../runtime/errors.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
 import { listDeadLetters } from "../../runtime/jetstream/dead-letter.js";
 import { OnexHeader } from "../../runtime/jetstream/headers.js";
-import { declaredVersionOf } from "../../runtime/jetstream/versioned-subscription.js";
+import { declaredVersionOf } from "../../runtime/receive/pipeline.js";
 import type { FederationNode, FederatedReceipt } from "../../runtime/negotiation/federation-node.js";
 import { generateKeyPair, type KeyPair } from "../../runtime/trust/keys.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
@@ -43,7 +43,7 @@ beforeAll(async () => {
   for (const v of VERSIONS) {
     const client = await federationClient(server.url, keys.get(v)!, [...keys.values()]);
     clients.set(v, client);
-    nodes.set(v, await startNode(client, deploymentOf(v), v, indexes));
+    nodes.set(v, await startNode(client, deploymentOf(v), v, indexes, keys.get(v)!, [...keys.values()]));
   }
 });
 
@@ -139,8 +139,10 @@ describe("three deployments at v0.0.9, v0.1 and v0.2", () => {
         expect(d.message).toBeInstanceOf(SDKS[receiver]!.messageClasses[type] as unknown as abstract new (...args: never[]) => unknown);
         expect(declaredVersionOf(d.message)).toBe(receiver);
         // Verified on the original, which came in the sender's version.
-        const sender = VERSIONS.find((v) => keys.get(v)!.keyId === d.signer)!;
-        expect(sender, "signer is one of the three nodes").toBeDefined();
+        const signedBy = VERSIONS.find((v) => keys.get(v)!.keyId === d.signer)!;
+        expect(signedBy, "signer is one of the three nodes").toBeDefined();
+        // A message sent to a peer travels in the version agreed with it (v0.2 to v0.1: direct v0.1).
+        const sender = d.sequence === directSequence() ? "0.1" : signedBy;
         expect(d.receivedVersion).toBe(sender);
         expect(declaredVersionOf(d.original)).toBe(sender);
         expect(d.path).toEqual(sender === receiver ? [receiver] : [sender, ...pathBetween(sender, receiver).slice(1)]);
@@ -180,6 +182,10 @@ describe("three deployments at v0.0.9, v0.1 and v0.2", () => {
     expect(dead.some((d) => d.originalSequence === ack.seq && d.reason === ErrorCode.SignatureInvalid)).toBe(true);
   });
 });
+
+function directSequence(): number {
+  return published.get("0.2")!.find((p) => p.id === "direct")!.receipt.sequence;
+}
 
 function pathBetween(from: string, to: string): string[] {
   const all = versionGraph.versions as readonly string[];

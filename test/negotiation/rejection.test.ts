@@ -56,7 +56,7 @@ beforeAll(async () => {
   await applyAllStreams(server.url);
   indexes = await bundledIndexes();
   client = await federationClient(server.url, key, [key]);
-  node = await startNode(client, "deployment-v0.2", "0.2", indexes);
+  node = await startNode(client, "deployment-v0.2", "0.2", indexes, key, [key]);
   folder = await mkdtemp(join(tmpdir(), "onex-negotiation-"));
   // A deployment at the unknown version 9.9, served on the same server.
   const future = futureIndex("9.9");

@@ -33,9 +33,19 @@ export function federationClient(url: string, identity: KeyPair, trusted: KeyPai
   return connect({ servers: url, identity, keys: keyRing(trusted.map((k) => k.publicKey)), trust: { zone: ZONE, logger: { warn() {} } } });
 }
 
-/** A federation node running `version`, reading every bundled version. */
-export function startNode(client: OnexClient, deployment: string, version: string, indexes: SchemaIndex[]): Promise<FederationNode> {
-  return FederationNode.start({ client, deployment, sdk: SDKS[version]!, sources: Object.values(SDKS), graph: versionGraph, indexes });
+/** A federation node running `version`, reading every bundled version; its offers are signed with `identity`, peers' verified with `trusted`. */
+export function startNode(client: OnexClient, deployment: string, version: string, indexes: SchemaIndex[], identity: KeyPair, trusted: KeyPair[]): Promise<FederationNode> {
+  return FederationNode.start({
+    client,
+    connection: client.nc,
+    deployment,
+    sdk: SDKS[version]!,
+    sources: Object.values(SDKS),
+    graph: versionGraph,
+    indexes,
+    identity,
+    keys: keyRing(trusted.map((k) => k.publicKey)),
+  });
 }
 
 /** What a receiver took in: deliveries (acknowledged) and refusals. */

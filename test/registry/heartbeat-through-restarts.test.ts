@@ -7,8 +7,6 @@
  * barrier: its failure is announced after any announcement about the outage would have
  * been, so the test waits on an event, not on a clock.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
@@ -19,7 +17,7 @@ import { applyBundledStreams, client as controlPlaneClient } from "../jetstream/
 import { startEtcdServer } from "../support/etcd-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import type { ServerProcess } from "../support/server-process.js";
-import { PROJECT_ROOT } from "../support/temp-schemas.js";
+import { startCli } from "../support/cli-process.js";
 import { eventually, makeNode } from "./fixtures.js";
 
 const ZONE = "zone.trusted.org";
@@ -34,18 +32,6 @@ afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
   await controlPlane?.stop();
 });
-
-/** The built CLI as a long-running child process, with its output collected. */
-function startCli(args: string[], input: string): { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, "bin", "onex.js"), ...args], { cwd: PROJECT_ROOT, stdio: ["pipe", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (err += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  child.stdin!.end(input);
-  return { child, stdout: () => out, stderr: () => err, exited };
-}
 
 async function survivesRestart(server: ServerProcess, url: string): Promise<void> {
   const watcherRegistry = await openRegistry(url, { onTampered: () => undefined, logger: { warn() {} } });
@@ -64,7 +50,7 @@ async function survivesRestart(server: ServerProcess, url: string): Promise<void
   const watcher = new HealthWatcher({ registry: watcherRegistry, key: watcherKey, address: self.address, messages: v0_1, client });
 
   const node = makeNode(ZONE);
-  const cli = startCli(["registry", "register", "-", "--heartbeat", "--registry", url], JSON.stringify({ entry: node.entry, identity: node.identity }));
+  const cli = startCli(["registry", "register", "-", "--heartbeat", "--registry", url], { input: JSON.stringify({ entry: node.entry, identity: node.identity }) });
   try {
     await eventually(async () => cli.stdout().includes(node.address) || cli.child.exitCode !== null, 20_000, "the registration");
     expect(cli.child.exitCode).toBeNull();

@@ -1,0 +1,65 @@
+/**
+ * Holding a peer to what it publishes. An offer only states content hashes; the peer's
+ * schema indexes (`onex.schemas.<deployment>`) can be checked: each must hash to what it
+ * declares, and to what the offer says. `onex negotiate` has always probed before it
+ * handshakes; the API handshake checks the same, so a version whose published schemas do not
+ * back the offer is not used with that peer, whichever way the peer is reached.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { ErrorCode, isOnexError } from "../errors.js";
+import type { Agreement, NegotiationFlag, ProtocolOffer, VersionHash } from "./agreement.js";
+import { requestJson, schemasSubject } from "./negotiation-service.js";
+import { parseSchemaIndex } from "./schema-index.js";
+
+/** The offer with the versions its published indexes do not back taken out, and why each was. */
+export interface CheckedOffer {
+  offer: ProtocolOffer;
+  unverified: NegotiationFlag[];
+}
+
+/**
+ * Probes the offering deployment's schema indexes and drops from its offer every version
+ * whose index does not verify or hashes differently from the offer. With `required`, a peer
+ * that publishes no indexes is ONEX_E_NEGOTIATION_TIMEOUT; without (a responder checking an
+ * initiator, which may be a plain CLI), its offer stands as declared.
+ */
+export async function checkPeerOffer(nc: NatsConnection, offer: ProtocolOffer, options: { timeoutMs: number; required: boolean }): Promise<CheckedOffer> {
+  let document: unknown;
+  try {
+    document = await requestJson(nc, schemasSubject(offer.deployment), {}, options.timeoutMs, offer.deployment);
+  } catch (error) {
+    if (!options.required && isOnexError(error, ErrorCode.NegotiationTimeout)) return { offer, unverified: [] };
+    throw error;
+  }
+  const indexes = (document as { kind?: unknown; indexes?: unknown } | null)?.kind === "onex.schemas/1" ? (document as { indexes: unknown }).indexes : undefined;
+  const published = new Map<string, string>();
+  const unverified = new Map<string, NegotiationFlag>();
+  for (const [n, raw] of (Array.isArray(indexes) ? indexes : []).entries()) {
+    try {
+      const index = parseSchemaIndex(raw, `"${offer.deployment}" index ${n}`);
+      published.set(index.version, index.content_hash);
+    } catch (error) {
+      const version = String((raw as { version?: unknown })?.version ?? `#${n}`);
+      unverified.set(version, { code: ErrorCode.SchemaHashMismatch, version, message: `"${offer.deployment}" publishes a v${version} index that does not verify: ${(error as Error).message}` });
+    }
+  }
+  const backed = (v: VersionHash) => {
+    if (published.get(v.version) === v.content_hash) return true;
+    if (!unverified.has(v.version)) {
+      const why = published.has(v.version) ? `publishes it as ${published.get(v.version)}` : "publishes no index of it";
+      unverified.set(v.version, { code: ErrorCode.SchemaHashMismatch, version: v.version, message: `"${offer.deployment}" offers v${v.version} as ${v.content_hash} but ${why}` });
+    }
+    return false;
+  };
+  return {
+    offer: { ...offer, speaks: offer.speaks.filter(backed), converts: offer.converts.filter(backed) },
+    unverified: [...unverified.values()].filter((f) => [...offer.speaks, ...offer.converts].some((v) => v.version === f.version)),
+  };
+}
+
+/** The agreement with the unbacked versions flagged and unused, and the peer's verified signer. */
+export function withChecks(agreement: Agreement, unverified: readonly NegotiationFlag[], signer: string | undefined): Agreement {
+  const unused = [...new Set([...agreement.unused, ...unverified.map((f) => f.version)])].sort();
+  return { ...agreement, peer: { ...agreement.peer, ...(signer ? { signer } : {}) }, flags: [...agreement.flags, ...unverified], unused };
+}
+

@@ -1,0 +1,58 @@
+/**
+ * The built `onex` command as a background process, for tests where it must run beside
+ * servers or peers living in the test process (a synchronous run would block them) or keep
+ * running while the test acts. Needs `npm run build` first, as `npm test` does.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "./temp-schemas.js";
+
+/** A running `onex` process. */
+export interface CliProcess {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit status (null when killed by a signal). */
+  exited: Promise<number | null>;
+  /** SIGINT, then waits for the exit. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `onex ...args` in the background. */
+export function startCli(args: string[], options: { input?: string } = {}): CliProcess {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, "bin", "onex.js"), ...args], { cwd: PROJECT_ROOT, stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+  if (options.input !== undefined) child.stdin!.end(options.input);
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+      return exited;
+    },
+  };
+}
+
+/** Runs `onex ...args` to the end without blocking the test process (several can run at once). */
+export async function runCliAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const cli = startCli(args);
+  const status = await cli.exited;
+  return { status, stdout: cli.stdout(), stderr: cli.stderr() };
+}
+
+/** Waits until `test` holds for the process's output, or it exits first (then throws with what it said). */
+export async function waitForOutput(cli: CliProcess, test: (stdout: string, stderr: string) => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!test(cli.stdout(), cli.stderr())) {
+    if (cli.child.exitCode !== null) throw new Error(`onex exited with ${cli.child.exitCode} before the expected output:\n${cli.stderr()}`);
+    if (Date.now() > deadline) throw new Error(`no expected output within ${timeoutMs} ms:\n${cli.stderr()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
