@@ -134,7 +134,15 @@ function removeQuietly(path: string): void {
 function installCleanup(): void {
   if (cleanupInstalled) return;
   cleanupInstalled = true;
-  process.once("exit", () => {
+  const cleanup = () => {
     for (const temp of pending) removeQuietly(temp);
-  });
+  };
+  process.once("exit", cleanup);
+  // Ctrl-C or a kill during a long migrate: no half-written temporary file stays behind.
+  for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    process.once(signal, () => {
+      cleanup();
+      process.exit(status);
+    });
+  }
 }

@@ -1,7 +1,7 @@
 /** Ed25519 signatures over bytes, in the `ed25519:<base64url>` text form records and envelopes carry. */
 import { sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
 import { ErrorCode, OnexError } from "../errors.js";
-import type { KeyPair, PublicKey } from "./keys.js";
+import { assertUsablePublicKey, type KeyPair, type PublicKey } from "./keys.js";
 
 /** The algorithm prefix of every signature text. */
 export const SIGNATURE_PREFIX = "ed25519:";
@@ -30,8 +30,19 @@ export function decodeSignature(signature: unknown): Buffer {
   return bytes;
 }
 
-/** True when `signature` (text) is a valid signature of `bytes` by `key`; malformed signatures are false. */
+// Keys already found strong: the check is big-integer arithmetic, verification runs per message.
+const checkedKeys = new WeakSet<PublicKey>();
+
+/** The last line of defence: a key that reached verification without passing a key ring is checked here. */
+function assertCheckedKey(key: PublicKey): void {
+  if (checkedKeys.has(key)) return;
+  assertUsablePublicKey(key);
+  checkedKeys.add(key);
+}
+
+/** True when `signature` (text) is a valid signature of `bytes` by `key`; malformed signatures are false. Throws ONEX_E_KEY_WEAK for a weak key. */
 export function isValidSignature(key: PublicKey, bytes: Uint8Array, signature: unknown): boolean {
+  assertCheckedKey(key);
   try {
     return cryptoVerify(null, bytes, key.keyObject, decodeSignature(signature));
   } catch (error) {
@@ -42,6 +53,7 @@ export function isValidSignature(key: PublicKey, bytes: Uint8Array, signature: u
 
 /** Verifies `signature` over `bytes`; throws ONEX_E_SIGNATURE_INVALID when malformed or not made by `key`. */
 export function verifyBytes(key: PublicKey, bytes: Uint8Array, signature: unknown): void {
+  assertCheckedKey(key);
   if (!cryptoVerify(null, bytes, key.keyObject, decodeSignature(signature))) {
     throw invalid(`the signature does not verify with key ${key.keyId}`, { keyId: key.keyId });
   }

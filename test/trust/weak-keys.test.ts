@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { agentKeyRecord, createNodeIdentity, verifyAgentKey, verifyNodeIdentity, buildFingerprint } from "../../runtime/trust/identity.js";
 import { COMPACT_PUBLIC_PREFIX, generateKeyPair, importPublicKey, keyIdOf, keyRing, publicKeyFromRaw, type PublicKey } from "../../runtime/trust/keys.js";
 import { signRegistryEntry, verifyRegistryEntry } from "../../runtime/trust/registry-entry.js";
+import { isValidSignature, verifyBytes } from "../../runtime/trust/signature.js";
 import { ZoneAuthorities } from "../../runtime/trust/zone-authorities.js";
 import { catchOnexError, ErrorCode } from "./fixtures.js";
 
@@ -57,6 +58,13 @@ describe("weak Ed25519 public keys", () => {
       expect(catchOnexError(() => new ZoneAuthorities([{ zone: "zone.a", key: handMade(raw) }])).code).toBe(ErrorCode.KeyWeak);
     });
   }
+
+  it("verification itself refuses a weak key that reached it without a key ring", () => {
+    const identity = handMade(WEAK["identity (order 1)"]!);
+    const forged = "ed25519:" + Buffer.concat([WEAK["identity (order 1)"]!, Buffer.alloc(32)]).toString("base64url");
+    expect(catchOnexError(() => verifyBytes(identity, Buffer.from("delete everything"), forged)).code).toBe(ErrorCode.KeyWeak);
+    expect(catchOnexError(() => isValidSignature(identity, Buffer.from("delete everything"), forged)).code).toBe(ErrorCode.KeyWeak);
+  });
 
   it("refuses weak keys in agent key records, node identities and registry entries", () => {
     const weak = WEAK["identity (order 1)"]!.toString("base64url");
