@@ -289,9 +289,12 @@ class JsonInputReader {
    * Otherwise it is one broken document, reported once at the line of its first error.
    */
   private brokenDocument(error: OnexError, text: string, out: InputItem[]): void {
-    const lineWise = this.held.some((held) => "text" in held && /^\s*\{/.test(held.text) && this.parsesAlone(held));
+    // An array with one object per line (`[`, `{...},`, ..., `]`) is read line by line too: its
+    // brackets are skipped and each element's trailing comma dropped, so one broken element costs only itself.
+    const lines = this.held.map((held) => ("text" in held ? { ...held, text: held.text.replace(/,\s*$/, "") } : held));
+    const lineWise = lines.some((held) => "text" in held && /^\s*\{/.test(held.text) && this.parsesAlone(held));
     if (lineWise) {
-      for (const held of this.held) if (!("text" in held && isBlank(held.text))) this.lineItems(held, out);
+      for (const held of lines) if (!("text" in held && /^\s*[[\]]?\s*$/.test(held.text))) this.lineItems(held, out);
       return;
     }
     out.push({ line: error.details.line ?? this.documentStart, error, shape: "document", raw: text });

@@ -36,7 +36,8 @@ export default class Sign extends OnexCommand {
         this.log(JSON.stringify(signMessage(item.value as object, key)));
       } catch (error) {
         if (!isOnexError(error)) throw error;
-        throw new OnexError(error.code, `${file}:${item.line}: ${error.message}`, { ...error.details, file, line: item.line }, { cause: error });
+        const at = item.index === undefined ? "" : ` [${item.index}]`;
+        throw new OnexError(error.code, `${file}:${item.line}:${at} ${error.message}`, { ...error.details, file, line: item.line, ...(item.index === undefined ? {} : { index: item.index }) }, { cause: error });
       }
       signed++;
     }

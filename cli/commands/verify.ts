@@ -74,6 +74,7 @@ export default class Verify extends OnexCommand {
         this.log(
           printableJson({
             line: item.line,
+            ...(item.index === undefined ? {} : { index: item.index }),
             id,
             type,
             accepted: verdict.accepted,
@@ -87,7 +88,7 @@ export default class Verify extends OnexCommand {
         );
         continue;
       }
-      const where = `${printable(file)}:${item.line}:`;
+      const where = `${printable(file)}:${item.line}:${item.index === undefined ? "" : ` [${item.index}]`}`;
       if (verdict.accepted) this.log(`${where} OK ${printable(type)} ${printable(id)}${"verifiedSigner" in verdict && verdict.verifiedSigner ? ` signed by ${verdict.verifiedSigner}` : ""}`);
       else this.log(`${where} ${printable(type)} ${printable(id)} ${verdict.rejection?.code}: ${printable(verdict.rejection?.message ?? "")}`);
       for (const warning of verdict.warnings) this.log(`${where} warning ${warning.code} (${warning.policy}, advisory): ${printable(warning.message)}`);

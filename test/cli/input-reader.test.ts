@@ -56,6 +56,18 @@ describe("the input reader", () => {
     expect(summary(items)).toEqual([0, 1, 2].map((index) => ({ line: 2 + index * (perElement - 2), index })));
   });
 
+  it("an array with one object per line and a broken element costs only that element", async () => {
+    const text = ["[", JSON.stringify(six[0]) + ",", '{"broken": ,', JSON.stringify(six[1]) + ",", JSON.stringify(six[2]), "]"].join("\n");
+    expect(summary(await read(text))).toEqual([{ line: 2, index: undefined }, { line: 3, code: ErrorCode.JsonSyntax }, { line: 4, index: undefined }, { line: 5, index: undefined }]);
+  });
+
+  it("a pretty document with an error is one error at the line of the error", async () => {
+    const text = JSON.stringify(six[0], null, 2).replace('"action": "render"', '"action": render');
+    const items = await read(text);
+    expect(items).toHaveLength(1);
+    expect(summary(items)[0]).toEqual({ line: text.split("\n").findIndex((l) => l.includes("render")) + 1, code: ErrorCode.JsonSyntax });
+  });
+
   it("invalid UTF-8 is refused with its line, never replaced by U+FFFD; the other lines are read", async () => {
     const bytes = Buffer.concat([Buffer.from(JSON.stringify(six[0]) + "\n"), Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d, 0x0a]), Buffer.from(JSON.stringify(six[1]) + "\n")]);
     const items = await read(bytes);
