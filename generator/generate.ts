@@ -1,13 +1,12 @@
 /** `onex generate`: every protocol version in the schemas folder -> the typed SDK in the output folder. */
 import { createHash } from "node:crypto";
-import { readdir } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
-import { ErrorCode, OnexError } from "../runtime/errors.js";
 import { asyncApiDocument, formatAsyncApi, type AsyncApiFormat } from "./asyncapi/asyncapi-document.js";
 import { emitSchemaIndex } from "./emit-schema-index.js";
 import { emitTypes } from "./emit-types.js";
 import { emitValidators } from "./emit-validators.js";
 import { loadVersion, type LoadedVersion } from "./load-version.js";
+import { requireVersionsIn } from "./protocol-versions.js";
 import { loadTemplates, type RenderFn } from "./templates.js";
 import { emitTransforms, TRANSFORM_TEMPLATES } from "./transforms/emit-adapters.js";
 import { loadTransforms } from "./transforms/load-transforms.js";
@@ -49,8 +48,8 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const runtimeImport = options.runtimeImport ?? DEFAULT_RUNTIME_IMPORT;
   const render = await loadTemplates([...VERSION_TEMPLATES, "versions.ts.hbs", ...TRANSFORM_TEMPLATES], options.templatesDir);
 
-  const folders = await listVersionFolders(schemasDir);
-  const loaded = await Promise.all(folders.map((folder) => loadVersion(schemasDir, folder, dirname(schemasDir))));
+  const versions = await requireVersionsIn(schemasDir);
+  const loaded = await Promise.all(versions.map((version) => loadVersion(schemasDir, `v${version}`, dirname(schemasDir))));
 
   const files = new Map<string, string>();
   for (const version of loaded) {
@@ -92,27 +91,4 @@ async function emitVersion({ model, sources }: LoadedVersion, render: RenderFn, 
   // What the deployment publishes for version probing (runtime/negotiation).
   out.push(["index.json", emitSchemaIndex(model)]);
   return out;
-}
-
-/** The `v<version>` folders of `schemasDir`, oldest version first. */
-async function listVersionFolders(schemasDir: string): Promise<string[]> {
-  const entries = await readdir(schemasDir, { withFileTypes: true }).catch((cause: unknown) => {
-    throw new OnexError(ErrorCode.FileNotFound, `schemas folder ${schemasDir} cannot be read`, { file: schemasDir }, { cause });
-  });
-  const folders = entries.filter((e) => e.isDirectory() && /^v\d+(\.\d+){1,2}$/.test(e.name)).map((e) => e.name);
-  if (folders.length === 0) {
-    throw new OnexError(ErrorCode.FileNotFound, `no version folders (v<version>/manifest.yaml) in ${schemasDir}`, { file: schemasDir });
-  }
-  return folders.sort(compareVersions);
-}
-
-/** Orders `v0.0.9` < `v0.1` < `v0.2` < `v0.10` by numeric parts. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.replace(/^v/, "").split(".").map(Number);
-  const pb = b.replace(/^v/, "").split(".").map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
 }

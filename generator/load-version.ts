@@ -8,6 +8,7 @@ import { dirname, join, relative, sep } from "node:path";
 import { ErrorCode, OnexError } from "../runtime/errors.js";
 import { assertManifestShape } from "./meta-schema.js";
 import type { AutoKind, JsonSchema, MessageModel, NamedSchema, SubjectModel, VersionModel } from "./model.js";
+import { compareVersions, versionsIn } from "./protocol-versions.js";
 import { parseSubjectTemplate, resolveSubjectParams } from "./subject-template.js";
 import { pointerSegments, readYamlFile, type YamlFile } from "./yaml-file.js";
 
@@ -54,6 +55,19 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
     const where = at(["version"]);
     throw new OnexError(ErrorCode.ManifestInvalid, `${where.file}:${where.line}:${where.column}: version "${manifest.version}" does not match its folder ${folder} (expected v${manifest.version})`, { ...where, version: manifest.version });
   }
+
+  // compatible_with promises that peers of this version still accept the versions it names:
+  // only versions this schemas folder holds, and only older ones, have transforms to keep that promise.
+  const known = await versionsIn(schemasDir);
+  manifest.compatible_with.forEach((other, i) => {
+    const where = at(["compatible_with", i]);
+    const problem = !known.includes(other)
+      ? `compatible_with names v${other}, which is not a version of this schemas folder (${known.map((v) => `v${v}`).join(", ")})`
+      : compareVersions(other, manifest.version) >= 0
+        ? `compatible_with names v${other}, which is not older than v${manifest.version}; a version can only stay compatible with earlier ones`
+        : undefined;
+    if (problem) throw new OnexError(ErrorCode.ManifestInvalid, `${where.file}:${where.line}:${where.column}: ${problem}`, { ...where, version: manifest.version });
+  });
 
   // Names: records, then `<Message>` and `<Message>Payload` per message. All must be unique.
   const names = new Map<string, (string | number)[]>();

@@ -26,6 +26,12 @@ export const ErrorCode = {
   SubjectUnknown: "ONEX_E_SUBJECT_UNKNOWN",
   /** A JSON Schema is rejected by the validator compiler (unknown keyword, bad type...). */
   SchemaInvalid: "ONEX_E_SCHEMA_INVALID",
+  /** A folder of the schemas folder looks like a protocol version but is not one (`v0.3-draft`), has no manifest, or repeats a version. */
+  VersionFolder: "ONEX_E_VERSION_FOLDER",
+  /** `$ref`s form a cycle that never reaches a schema of its own (`A` is `B`, `B` is `A`). */
+  RefCycle: "ONEX_E_REF_CYCLE",
+  /** A schema is larger than onex generates code for (too many properties, too deep, too many schemas). */
+  SchemaTooLarge: "ONEX_E_SCHEMA_TOO_LARGE",
   /** A template failed to compile or render. */
   TemplateError: "ONEX_E_TEMPLATE",
   /** `onex generate --check` found stale, missing or extra generated files. */

@@ -1,32 +1,13 @@
 /** `onex diff` as a function: load every version of a schemas folder and its transforms, then report old -> new. */
-import { existsSync } from "node:fs";
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { loadVersion } from "../load-version.js";
+import { versionsIn } from "../protocol-versions.js";
 import type { VersionModel } from "../model.js";
 import { loadTransforms } from "../transforms/load-transforms.js";
 import { chainReport, diffModels, type DiffReport } from "./report.js";
 
-/** Numeric, part by part: 0.0.9 < 0.1 < 0.2 < 0.10. */
-function compareVersionNumbers(a: string, b: string): number {
-  const pa = a.split(".").map(Number);
-  const pb = b.split(".").map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
-/** The versions a schemas folder holds (folders `vX` with a manifest), oldest first. */
-export async function versionsIn(schemasDir: string): Promise<string[]> {
-  const entries = await readdir(schemasDir, { withFileTypes: true });
-  return entries
-    .filter((e) => e.isDirectory() && /^v\d/.test(e.name) && existsSync(join(schemasDir, e.name, "manifest.yaml")))
-    .map((e) => e.name.slice(1))
-    .sort(compareVersionNumbers);
-}
+// The asyncapi tests import versionsIn from here; the rule itself lives in protocol-versions.ts.
+export { versionsIn } from "../protocol-versions.js";
 
 /**
  * Diffs version `from` against the later version `to` (given as `v0.2` or `0.2`) of the

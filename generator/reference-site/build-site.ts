@@ -9,7 +9,7 @@ import { readFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { asyncApiDocument, formatAsyncApi } from "../asyncapi/asyncapi-document.js";
-import { versionsIn } from "../diff/diff-versions.js";
+import { versionsIn } from "../protocol-versions.js";
 import { loadVersion } from "../load-version.js";
 import { loadTemplates } from "../templates.js";
 import { loadTransforms } from "../transforms/load-transforms.js";

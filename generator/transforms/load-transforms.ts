@@ -13,7 +13,9 @@ import { compare } from "../load-version.js";
 import { createAjv } from "../meta-schema.js";
 import type { VersionModel } from "../model.js";
 import { PACKAGE_ROOT } from "../package-root.js";
+import { formatWhere, Problems } from "../problems.js";
 import { pointerSegments, readYamlFile, type YamlFile } from "../yaml-file.js";
+import { checkLensFields } from "./check-lens-fields.js";
 
 /** Where the transform meta-schema lives in the package. */
 export const TRANSFORM_META_SCHEMA = join(PACKAGE_ROOT, "schemas", "transform.schema.yaml");
@@ -80,14 +82,28 @@ function loadMetaValidator(): Promise<ValidateFunction> {
 export async function loadTransforms(schemasDir: string, models: readonly VersionModel[], displayRoot: string): Promise<TransformModel[]> {
   const show = (abs: string) => relative(displayRoot, abs).split(sep).join("/");
   const out: TransformModel[] = [];
+  // Every file is checked, so one run reports the mistakes of all of them.
+  const problems = new Problems();
   for (const [index, model] of models.entries()) {
     const dir = join(schemasDir, model.id);
     const names = (await readdir(dir)).filter((n) => /^from-v.+\.ya?ml$/.test(n)).sort(compare);
     for (const name of names) {
-      const yaml = await readYamlFile(join(dir, name), show(join(dir, name)));
-      out.push(await checkTransform(yaml, model, models[index - 1], dir, show));
+      await problems.collect(async () => {
+        const yaml = await readYamlFile(join(dir, name), show(join(dir, name)));
+        const transform = await checkTransform(yaml, model, models[index - 1], dir, show);
+        const earlier = out.find((t) => t.from === transform.from && t.to === transform.to);
+        if (earlier) {
+          const where = yaml.locate(["from"]);
+          throw new OnexError(ErrorCode.TransformInvalid, `${formatWhere({ file: yaml.file, line: where.line, column: where.column })}: a second transform from v${transform.from} to v${transform.to}; ${earlier.file} already is one, and a hop has exactly one transform file`, { file: yaml.file, line: where.line, column: where.column, other: earlier.file });
+        }
+        const lensProblems = new Problems();
+        checkLensFields(transform, yaml, models[index - 1]!, model, lensProblems);
+        lensProblems.throwIfAny();
+        out.push(transform);
+      });
     }
   }
+  problems.throwIfAny();
   return out;
 }
 

@@ -36,6 +36,6 @@ describe("onex check", () => {
   it("samples every type through every transform and finds them sound", () => {
     const result = runCli(["check", "--samples", "25", "--seed", "7"]);
     expect(result.status).toBe(0);
-    expect(result.stderr).toMatch(/transforms sound: \d+ type\/direction pairs x 25 samples validated \(seed 7/);
+    expect(result.stderr).toMatch(/transforms sound: \d+ type\/direction pairs and \d+ type\/composed-path pairs x 25 samples validated and round-tripped \(seed 7/);
   });
 });

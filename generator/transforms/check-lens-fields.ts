@@ -1,0 +1,220 @@
+/**
+ * Checking that the lenses of a transform fit the schemas they connect. Each message type's
+ * lenses (envelope lenses first) are played over the field names of the older version's
+ * message, and their inverses over the newer one's, the way the compiled adapters run. A
+ * lens that names a field that is not there, or creates one that already is, would otherwise
+ * compile, pass `onex diff` ("covered by add") and silently overwrite or lose data.
+ */
+import { ErrorCode } from "../../runtime/errors.js";
+import { modelResolver, type RefResolver } from "../diff/compare-schemas.js";
+import { didYouMean } from "../did-you-mean.js";
+import type { JsonSchema, VersionModel } from "../model.js";
+import type { Problems } from "../problems.js";
+import type { YamlFile } from "../yaml-file.js";
+import type { Lens, TransformModel } from "./load-transforms.js";
+
+/** What the lenses know about a value: an object's declared fields, an array's items, a scalar, or nothing (escape output, combinators, deep recursion). */
+type Shape = { kind: "object"; fields: Map<string, Shape> } | { kind: "array"; items: Shape } | { kind: "scalar" } | { kind: "unknown" };
+
+const UNKNOWN: Shape = { kind: "unknown" };
+/** Recursive records end here; lenses never reach this deep. */
+const MAX_DEPTH = 12;
+
+/** Reports (into `problems`) every lens of `transform` that names a field wrongly for `older` or `newer`. */
+export function checkLensFields(transform: TransformModel, yaml: YamlFile, older: VersionModel, newer: VersionModel, problems: Problems): void {
+  const oldResolve = modelResolver(older);
+  const newResolve = modelResolver(newer);
+  for (const [type, own] of transform.types) {
+    const lenses: Located[] = [
+      ...transform.envelope.map((lens, i) => ({ lens, at: ["envelope", i] as Path })),
+      ...own.map((lens, i) => ({ lens, at: ["types", type, i] as Path })),
+    ];
+    const messageOf = (model: VersionModel) => model.schemas.find((s) => s.name === model.messages.find((m) => m.type === type)!.name)!.schema;
+    // One mistake per type: what a wrong lens leaves behind would only be reported again by the lenses after it.
+    const found = problems.size;
+    new Player(yaml, problems, type).run(lenses, shapeOf(messageOf(older), oldResolve, 0), "", "up", older);
+    if (problems.size === found) new Player(yaml, problems, type).run(lenses, shapeOf(messageOf(newer), newResolve, 0), "", "down", newer);
+  }
+}
+
+type Path = (string | number)[];
+interface Located {
+  lens: Lens;
+  /** Where the lens is in the transform file. */
+  at: Path;
+}
+
+function shapeOf(raw: JsonSchema, resolve: RefResolver, depth: number): Shape {
+  if (depth > MAX_DEPTH) return UNKNOWN;
+  let schema = raw;
+  for (let hops = 0; typeof schema.$ref === "string" && hops < 32; hops++) {
+    const { $ref, ...siblings } = schema;
+    schema = { ...resolve($ref as string), ...siblings };
+  }
+  if (schema.properties !== null && typeof schema.properties === "object") {
+    const fields = new Map<string, Shape>();
+    for (const [name, sub] of Object.entries(schema.properties as Record<string, JsonSchema>)) fields.set(name, shapeOf(sub, resolve, depth + 1));
+    return { kind: "object", fields };
+  }
+  if (schema.items !== undefined && typeof schema.items === "object") return { kind: "array", items: shapeOf(schema.items as JsonSchema, resolve, depth + 1) };
+  const types = Array.isArray(schema.type) ? schema.type : [schema.type];
+  if (types.length === 1 && typeof types[0] === "string" && types[0] !== "object" && types[0] !== "array") return { kind: "scalar" };
+  // A map, a combinator or no type at all: its fields are not known, so lenses inside it are not judged.
+  return UNKNOWN;
+}
+
+/** The shape a lens gives the field it creates. */
+function createdShape(lens: Lens): Shape {
+  if ((lens.kind === "add" || lens.kind === "remove") && !lens.optional) {
+    const value = lens.default;
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) return { kind: "object", fields: new Map(Object.keys(value).map((k) => [k, UNKNOWN])) };
+    return Array.isArray(value) ? { kind: "array", items: UNKNOWN } : { kind: "scalar" };
+  }
+  return UNKNOWN;
+}
+
+class Player {
+  constructor(
+    private readonly yaml: YamlFile,
+    private readonly problems: Problems,
+    private readonly type: string,
+  ) {}
+
+  /** Set by the first report: the shape after a wrong lens is a guess, so the lenses after it are not judged. */
+  private failed = false;
+
+  /**
+   * Plays `lenses` over `scope` in `direction`: "up" runs them as written over the older
+   * version's shape, "down" runs their inverses in reverse order over the newer one's.
+   */
+  run(lenses: readonly Located[], scope: Shape, pointer: string, direction: "up" | "down", model: VersionModel): void {
+    if (scope.kind !== "object") return;
+    const ordered = direction === "up" ? lenses : [...lenses].reverse();
+    for (const { lens, at } of ordered) {
+      if (this.failed) return;
+      this.step(lens, at, scope, pointer, direction, model);
+    }
+  }
+
+  private step(lens: Lens, at: Path, scope: Shape & { kind: "object" }, pointer: string, direction: "up" | "down", model: VersionModel): void {
+    const v = `v${model.version}`;
+    const where = (field: string) => `${pointer}/${field}`;
+    const subject = at[0] === "envelope" ? `the ${v} envelope` : `${v} ${this.type}`;
+    const report = (key: Path, message: string) => {
+      this.failed = true;
+      const location = this.yaml.locate([...at, lens.kind, ...key]);
+      this.problems.add(ErrorCode.TransformInvalid, { file: location.file, line: location.line, column: location.column }, message, { type: this.type, version: model.version });
+    };
+    const fields = scope.fields;
+    const known = (name: string) => fields.has(name);
+    const missing = (name: string, key: Path, what: string) => {
+      if (known(name)) return false;
+      report(key, `${what}: ${subject} has no field ${where(name)}${didYouMean(name, fields.keys())}`);
+      return true;
+    };
+    const present = (name: string, key: Path, what: string) => {
+      if (!known(name) || fields.get(name)!.kind === "unknown") return false;
+      report(key, what);
+      return true;
+    };
+
+    switch (lens.kind) {
+      case "rename": {
+        const [from, to, fromKey, toKey] = direction === "up" ? [lens.from, lens.to, "from", "to"] : [lens.to, lens.from, "to", "from"];
+        if (missing(from, [fromKey], `rename ${lens.from} -> ${lens.to}`)) return;
+        if (present(to, [toKey], `rename ${lens.from} -> ${lens.to}: ${subject} already has ${where(to)}; the rename would overwrite it`)) return;
+        fields.set(to, fields.get(from)!);
+        fields.delete(from);
+        return;
+      }
+      case "add":
+      case "remove": {
+        // An add creates its field on the way up and drops it on the way down; a remove the reverse.
+        const creates = (lens.kind === "add") === (direction === "up");
+        if (creates) {
+          const message =
+            lens.kind === "add"
+              ? `add "${lens.name}": ${subject} already has ${where(lens.name)}; an add would overwrite it (to change a field, rename or convert it)`
+              : `remove "${lens.name}": ${subject} still declares ${where(lens.name)}; remove a field only where the newer version no longer has it`;
+          if (present(lens.name, ["name"], message)) return;
+          fields.set(lens.name, createdShape(lens));
+        } else {
+          const what = lens.kind === "add" ? `add "${lens.name}" (creates a field the newer version must declare)` : `remove "${lens.name}"`;
+          if (missing(lens.name, ["name"], what)) return;
+          fields.delete(lens.name);
+        }
+        return;
+      }
+      case "hoist":
+      case "plunge": {
+        // A plunge moves `name` into `host` on the way up; a hoist moves it out.
+        const inward = (lens.kind === "plunge") === (direction === "up");
+        const what = `${lens.kind} ${lens.host}.${lens.name}`;
+        if (missing(lens.host, ["host"], what)) return;
+        const host = fields.get(lens.host)!;
+        if (host.kind === "unknown") {
+          fields.delete(lens.name);
+          return;
+        }
+        if (host.kind !== "object") {
+          report(["host"], `${what}: ${where(lens.host)} of ${subject} is not an object`);
+          return;
+        }
+        if (inward) {
+          if (missing(lens.name, ["name"], what)) return;
+          if (host.fields.has(lens.name) && host.fields.get(lens.name)!.kind !== "unknown") {
+            report(["name"], `${what}: ${where(`${lens.host}/${lens.name}`)} of ${subject} already exists; the move would overwrite it`);
+            return;
+          }
+          host.fields.set(lens.name, fields.get(lens.name)!);
+          fields.delete(lens.name);
+        } else {
+          if (!host.fields.has(lens.name)) {
+            report(["name"], `${what}: ${subject} has no field ${where(`${lens.host}/${lens.name}`)}${didYouMean(lens.name, host.fields.keys())}`);
+            return;
+          }
+          if (present(lens.name, ["name"], `${what}: ${subject} already has ${where(lens.name)}; the move would overwrite it`)) return;
+          fields.set(lens.name, host.fields.get(lens.name)!);
+          host.fields.delete(lens.name);
+        }
+        return;
+      }
+      case "wrap":
+      case "head": {
+        if (missing(lens.name, ["name"], `${lens.kind} "${lens.name}"`)) return;
+        const value = fields.get(lens.name)!;
+        const toArray = (lens.kind === "wrap") === (direction === "up");
+        fields.set(lens.name, toArray ? { kind: "array", items: value } : value.kind === "array" ? value.items : UNKNOWN);
+        return;
+      }
+      case "convert":
+        missing(lens.name, ["name"], `convert "${lens.name}"`);
+        return;
+      case "in":
+      case "map": {
+        if (missing(lens.name, ["name"], `${lens.kind} "${lens.name}"`)) return;
+        let inner = fields.get(lens.name)!;
+        if (lens.kind === "map") {
+          if (inner.kind === "unknown") return;
+          if (inner.kind !== "array") {
+            report(["name"], `map "${lens.name}": ${where(lens.name)} of ${subject} is not an array`);
+            return;
+          }
+          inner = inner.items;
+        }
+        if (inner.kind === "unknown") return;
+        if (inner.kind !== "object") {
+          report(["name"], `${lens.kind} "${lens.name}": ${where(lens.name)}${lens.kind === "map" ? " items" : ""} of ${subject} ${lens.kind === "map" ? "are" : "is"} not an object`);
+          return;
+        }
+        const nested = lens.lenses.map((l, j) => ({ lens: l, at: [...at, lens.kind, "lenses", j] }));
+        this.run(nested, inner, `${where(lens.name)}${lens.kind === "map" ? "/-" : ""}`, direction, model);
+        return;
+      }
+      case "escape":
+        // A named function may read and write anything it touches; what it leaves is not known here.
+        for (const field of lens.touches) fields.set(field, UNKNOWN);
+        return;
+    }
+  }
+}

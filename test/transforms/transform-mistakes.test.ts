@@ -1,0 +1,244 @@
+/**
+ * Transform authoring mistakes that used to pass generate, diff and check (issue 14, item 3):
+ * each is refused at generate time, located at the lens in the transform file; and `onex
+ * check` proves round trips, not only validity.
+ */
+import { copyFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { versionGraph } from "../../generated/transforms/index.js";
+import { generate } from "../../generator/generate.js";
+import { loadVersion } from "../../generator/load-version.js";
+import type { VersionModel } from "../../generator/model.js";
+import { checkVersionGraph } from "../../generator/transforms/check-transforms.js";
+import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import type { GraphStep, JsonObject, TransformPair, VersionGraph } from "../../runtime/transform.js";
+import { copySchemas, editFile, PROJECT_ROOT, removeTempDirs } from "../support/temp-schemas.js";
+
+afterAll(removeTempDirs);
+
+const V02 = "v0.2/from-v0.1.yaml";
+
+/** Applies `edits` (file relative to the schemas copy -> edit) and returns what generate throws. */
+async function generateError(edits: Record<string, (text: string) => string>): Promise<OnexError> {
+  const { schemas, out } = await copySchemas();
+  for (const [file, edit] of Object.entries(edits)) await editFile(join(schemas, file), edit);
+  const error = await generate({ schemasDir: schemas, outDir: out, check: true }).then(
+    () => new Error("generate accepted the broken transform"),
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(OnexError);
+  return error as OnexError;
+}
+
+/** The 1-based line of the first occurrence of `needle` in the bundled file. */
+async function lineOf(file: string, needle: string): Promise<number> {
+  const { readFile } = await import("node:fs/promises");
+  const text = await readFile(join(PROJECT_ROOT, "schemas", file), "utf8");
+  const index = text.indexOf(needle);
+  if (index < 0) throw new Error(`${needle} not in ${file}`);
+  return text.slice(0, index).split("\n").length;
+}
+
+interface LensCase {
+  what: string;
+  file: string;
+  edit: (text: string) => string;
+  /** Text on the line the error must point at, in the edited file. */
+  line: (text: string) => number;
+  message: RegExp;
+}
+
+const lineIn = (needle: string) => (text: string) => text.slice(0, text.indexOf(needle)).split("\n").length;
+
+const lensCases: LensCase[] = [
+  {
+    // The issue's example: `reason` still exists when the add runs, so the add would overwrite "drained".
+    what: "an add of a field the older version already has",
+    file: V02,
+    edit: (t) => t.replace("          - rename: { from: reason, to: message }\n", ""),
+    line: lineIn("- add: { name: reason, default: {} }"),
+    message: /add "reason": v0\.1 event\.node\.failed already has \/payload\/reason; an add would overwrite it/,
+  },
+  {
+    what: "a rename of a field that does not exist (a typo)",
+    file: V02,
+    edit: (t) => t.replace("rename: { from: action, to: operation }", "rename: { from: actoin, to: operation }"),
+    line: lineIn("from: actoin"),
+    message: /rename actoin -> operation: v0\.1 signal\.task\.dispatch has no field \/payload\/actoin \(did you mean "action"\?\)/,
+  },
+  {
+    what: "an add of a field the newer version does not declare",
+    file: V02,
+    edit: (t) => t.replace("add: { name: retry, optional: true }", "add: { name: retri, optional: true }"),
+    line: lineIn("name: retri,"),
+    message: /add "retri" \(creates a field the newer version must declare\): v0\.2 signal\.task\.dispatch has no field \/payload\/retri \(did you mean "retry"\?\)/,
+  },
+  {
+    what: "a remove of a field the newer version still declares",
+    file: V02,
+    edit: (t) =>
+      t.replace(
+        "          - add: { name: retry, optional: true }\n",
+        "          - remove: { name: priority, default: 5 }\n            lossy: true\n          - add: { name: retry, optional: true }\n",
+      ),
+    line: lineIn("remove: { name: priority"),
+    message: /remove "priority": v0\.2 signal\.task\.dispatch still declares \/payload\/priority/,
+  },
+  {
+    what: "a plunge into a host that does not exist",
+    file: V02,
+    edit: (t) => t.replace("plunge: { host: build, name: fingerprint }", "plunge: { host: bulid, name: fingerprint }"),
+    line: lineIn("host: bulid"),
+    message: /plunge bulid\.fingerprint: v0\.1 event\.node\.register has no field \/payload\/bulid \(did you mean "build"\?\)/,
+  },
+  {
+    what: "an `in` of a field that does not exist",
+    file: V02,
+    edit: (t) => t.replace("              name: reason\n", "              name: reasons\n"),
+    line: lineIn("name: reasons"),
+    message: /in "reasons": v0\.1 event\.node\.failed has no field \/payload\/reasons/,
+  },
+  {
+    what: "a wrap of a scalar the older version does not have",
+    file: V02,
+    edit: (t) => t.replace("wrap: { name: targets }", "wrap: { name: target }"),
+    line: lineIn("wrap: { name: target }"),
+    message: /wrap "target": v0\.1 signal\.task\.dispatch has no field \/payload\/target/,
+  },
+  {
+    what: "an envelope lens naming a field the envelope does not have",
+    file: "v0.1/from-v0.0.9.yaml",
+    edit: (t) => t.replace("rename: { from: timestamp, to: time }", "rename: { from: timestmp, to: time }"),
+    line: lineIn("from: timestmp"),
+    message: /rename timestmp -> time: the v0\.0\.9 envelope has no field \/timestmp \(did you mean "timestamp"\?\)/,
+  },
+];
+
+describe("lenses are checked against the schemas they connect", () => {
+  for (const c of lensCases) {
+    it(`refuses ${c.what}, located at the lens`, async () => {
+      const { readFile } = await import("node:fs/promises");
+      const edited = c.edit(await readFile(join(PROJECT_ROOT, "schemas", c.file), "utf8"));
+      const error = await generateError({ [c.file]: c.edit });
+      expect(error.code).toBe(ErrorCode.TransformInvalid);
+      expect(error.message).toMatch(c.message);
+      expect(error.details.file).toBe(`schemas/${c.file}`);
+      expect(error.details.line).toBe(c.line(edited));
+      expect(error.message).toContain(`schemas/${c.file}:${c.line(edited)}:`);
+    });
+  }
+
+  it("reports every lens mistake of a run, not only the first", async () => {
+    const error = await generateError({
+      [V02]: (t) => t.replace("rename: { from: action, to: operation }", "rename: { from: actoin, to: operation }").replace("plunge: { host: build, name: fingerprint }", "plunge: { host: bulid, name: fingerprint }"),
+      "v0.1/from-v0.0.9.yaml": (t) => t.replace("rename: { from: timestamp, to: time }", "rename: { from: timestmp, to: time }"),
+    });
+    const problems = error.details.problems as { message: string; file: string }[];
+    expect(problems.map((p) => p.message)).toEqual([
+      expect.stringContaining("rename timestmp -> time"),
+      expect.stringContaining("plunge bulid.fingerprint"),
+      expect.stringContaining("rename actoin -> operation"),
+    ]);
+    expect(error.message).toContain("3 problems:");
+  });
+
+  it("refuses two transform files for one hop, located at the second one's `from`", async () => {
+    const { schemas, out } = await copySchemas();
+    await copyFile(join(schemas, V02), join(schemas, "v0.2", "from-v0.1.yml"));
+    const error = (await generate({ schemasDir: schemas, outDir: out, check: true }).catch((e: unknown) => e)) as OnexError;
+    expect(error).toBeInstanceOf(OnexError);
+    expect(error.code).toBe(ErrorCode.TransformInvalid);
+    expect(error.details.file).toBe("schemas/v0.2/from-v0.1.yml");
+    expect(error.details.line).toBe(await lineOf(V02, 'from: "0.1"'));
+    expect(error.message).toMatch(/a second transform from v0\.1 to v0\.2; schemas\/v0\.2\/from-v0\.1\.yaml already is one/);
+  });
+});
+
+describe("compatible_with names only older versions of the schemas folder", () => {
+  it.each([
+    ["an unknown version", '["0.1"]', '["0.3"]', /compatible_with names v0\.3, which is not a version of this schemas folder \(v0\.0\.9, v0\.1, v0\.2\)/],
+    ["the version itself", '["0.1"]', '["0.2"]', /compatible_with names v0\.2, which is not older than v0\.2/],
+    ["a newer version", '["0.0.9"]', '["0.2"]', /compatible_with names v0\.2, which is not older than v0\.1/],
+  ])("refuses %s, located at the entry", async (_what, before, after, message) => {
+    const file = after === '["0.2"]' && before === '["0.0.9"]' ? "v0.1/manifest.yaml" : "v0.2/manifest.yaml";
+    const error = await generateError({ [file]: (t) => t.replace(`compatible_with: ${before}`, `compatible_with: ${after}`) });
+    expect(error.code).toBe(ErrorCode.ManifestInvalid);
+    expect(error.message).toMatch(message);
+    expect(error.details.file).toBe(`schemas/${file}`);
+    expect(error.details.line).toBe(await lineOf(file, "compatible_with:"));
+    expect(error.details.column).toBe("compatible_with: [".length + 1);
+  });
+});
+
+describe("onex check proves round trips", () => {
+  const schemasDir = join(PROJECT_ROOT, "schemas");
+  const models = new Map<string, VersionModel>();
+  const load = async () => {
+    for (const v of versionGraph.versions) models.set(v, (await loadVersion(schemasDir, `v${v}`, dirname(schemasDir))).model);
+  };
+
+  /** The bundled graph with one adapter replaced. */
+  const withPair = (older: string, type: string, change: (pair: TransformPair) => TransformPair): VersionGraph => ({
+    ...versionGraph,
+    steps: versionGraph.steps.map((s): GraphStep => (s.older === older ? { ...s, pairs: { ...s.pairs, [type]: change(s.pairs[type]!) } } : s)),
+  });
+
+  it("passes the bundled graph: every adjacent pair and every composed path", async () => {
+    await load();
+    const result = checkVersionGraph(versionGraph, models, { samples: 20, seed: 3 });
+    expect(result.steps).toBe(versionGraph.steps.reduce((n, s) => n + 2 * Object.keys(s.pairs).length, 0));
+    // v0.0.9 <-> v0.2 both ways, for the six types all three versions share.
+    expect(result.paths).toBe(12);
+  });
+
+  it("fails an adjacent step whose output is valid but whose way back loses data", async () => {
+    await load();
+    // The downgrade drops `deadline` without keeping it in the residue: v0.1 accepts the result, but nothing brings `deadline` back.
+    const graph = withPair("0.1", "signal.task.dispatch", (pair) => ({
+      ...pair,
+      down: (fields, restore, dropped) => {
+        const out = pair.down(fields, restore, dropped);
+        const payload = { ...(out.payload as JsonObject) };
+        delete payload.deadline;
+        return { ...out, payload };
+      },
+    }));
+    let error: unknown;
+    try {
+      checkVersionGraph(graph, models, { samples: 50, seed: 5 });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(OnexError);
+    const onex = error as OnexError;
+    expect(onex.code).toBe(ErrorCode.TransformUnsound);
+    expect(onex.message).toMatch(/^signal\.task\.dispatch v0\.1 -> v0\.2: the round trip v0\.1 -> v0\.2 -> v0\.1 does not restore the message \(at \/payload\/deadline\)/);
+    expect(onex.details.roundTrip).toBe(true);
+    expect(onex.message).toContain("replay: onex check --seed 5");
+  });
+
+  it("fails a composed path whose adjacent steps pass on sampled messages", async () => {
+    await load();
+    // The upgrade to v0.2 misbehaves only on v0.1 messages carrying the exact protocol block
+    // that the v0.0.9 -> v0.1 step writes: samples of v0.1 alone never meet it, the path v0.0.9 -> v0.2 always does.
+    const graph = withPair("0.1", "signal.task.dispatch", (pair) => ({
+      ...pair,
+      up: (fields, restore, dropped) => {
+        const out = pair.up(fields, restore, dropped);
+        const protocol = fields.protocol as JsonObject | undefined;
+        if (protocol?.schema_manifest_url !== "https://onex.dev/schemas/v0.1/manifest.yaml") return out;
+        const payload = out.payload as JsonObject;
+        return { ...out, payload: { ...payload, operation: `${String(payload.operation)}!` } };
+      },
+    }));
+    let error: unknown;
+    try {
+      checkVersionGraph(graph, models, { samples: 50, seed: 5 });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(OnexError);
+    expect((error as OnexError).message).toMatch(/^signal\.task\.dispatch v0\.0\.9 -> v0\.2: the round trip v0\.0\.9 -> v0\.2 -> v0\.0\.9 does not restore the message \(at \/payload\/action\)/);
+  });
+});
