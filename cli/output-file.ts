@@ -74,8 +74,7 @@ export class OutputFile {
         // rename replaces a symlink at the target itself, never the file it points to.
         renameSync(this.temp, this.path);
       } else {
-        linkSync(this.temp, this.path);
-        unlinkSync(this.temp);
+        commitWithoutReplacing(this.temp, this.path);
       }
       pending.delete(this.temp);
     } catch (cause) {
@@ -121,6 +120,27 @@ export function writeOutputFile(path: string, content: string, options: OutputFi
   const file = OutputFile.create(path, options);
   file.write(content);
   file.commit();
+}
+
+/** Moves `temp` to `path` only if nothing is there: a hard link fails on an existing target, where rename would replace it. */
+function commitWithoutReplacing(temp: string, path: string): void {
+  try {
+    linkSync(temp, path);
+  } catch (cause) {
+    const errno = (cause as NodeJS.ErrnoException).code;
+    // File systems without hard links (FAT, some network mounts): check, then rename; a narrow race, never a silent one.
+    if (errno !== "EPERM" && errno !== "ENOTSUP" && errno !== "EOPNOTSUPP" && errno !== "EXDEV") throw cause;
+    let exists = true;
+    try {
+      lstatSync(path);
+    } catch {
+      exists = false;
+    }
+    if (exists) throw Object.assign(new Error("exists"), { code: "EEXIST" });
+    renameSync(temp, path);
+    return;
+  }
+  unlinkSync(temp);
 }
 
 function removeQuietly(path: string): void {
