@@ -73,12 +73,13 @@ export type { ProtocolSdk, PublishableMessage } from "./protocol-sdk.js";
 
 // Registry and discovery: canonical addresses, one registry interface over NATS KV, etcd and Consul, health, routing.
 export { ADDRESS_SCHEME, EntityType, buildAddress, isCanonicalAddress, nodeAddress, parseAddress, type CanonicalAddress } from "./registry/address.js";
-export { HealthStatus, type Registry, type RegistryChange, type RegistryFilter, type RegistryOptions, type RegistryStore, type ResolvedEntry, type WatchOptions } from "./registry/registry.js";
+export { HealthStatus, type Registry, type RegistryChange, type RegistryFilter, type RegistryOptions, type RegistryStore, type ResolvedEntry, type StoredMark, type WatchOptions } from "./registry/registry.js";
 export { REGISTRY_SCHEMES, openRegistry, parseRegistryUrl, type RegistryUrl } from "./registry/open-registry.js";
 export { DEFAULT_TTL_MS, TrustedRegistry } from "./registry/trusted-registry.js";
 // Version negotiation between federated deployments.
 export * from "./negotiation/index.js";
 export { HealthWatcher, type ControlPlaneMessages, type HealthWatcherOptions } from "./registry/health-watcher.js";
+export { keepAlive, type KeepAliveOptions } from "./registry/keep-alive.js";
 export { Router, type DispatchMessages, type DispatchOutcome, type DispatchTransport, type FallbackProof, type RouteRequest, type RouteResult, type RouterOptions } from "./registry/router.js";
 
 // The data plane: content-addressed artifacts served peer to peer, coordinated on the control plane.
@@ -101,6 +102,7 @@ export {
 export { PieceStore, verifyWholeFile, type PieceListener, type PieceSource } from "./dataplane/piece-store.js";
 export { PIECE_DIGEST_HEADER, PieceServer, type PieceServerOptions, type PieceServerStats } from "./dataplane/piece-server.js";
 export { fetchArtifact, type CorruptPeerReport, type FetchOptions, type FetchProgress, type FetchResult, type PeerDirectory, type PeerInfo } from "./dataplane/fetcher.js";
-export { Swarm, type AnnouncedPayload, type HavePayload, type KnownArtifact, type RequestPayload, type SwarmMessages, type SwarmOptions } from "./dataplane/swarm.js";
+export { Swarm, type AnnouncedPayload, type HavePayload, type KnownArtifact, type RefusedAnnouncement, type RequestPayload, type SwarmMessages, type SwarmOptions } from "./dataplane/swarm.js";
+export { nameMatches, publisherKeyFor, publishersOf, type PublisherGrant } from "./dataplane/publishers.js";
 export { DataPlanePeer, type DataPlanePeerOptions, type PeerFetchOptions } from "./dataplane/peer.js";
 export { PIECE_SERVER_CAPABILITY, pieceServerHealth, registryPeerDirectory } from "./dataplane/registry-directory.js";
