@@ -32,7 +32,12 @@ export const CHANGE_KINDS = [
   "constraint-tightened",
   "constraint-relaxed",
   "constraint-changed",
+  "pattern-property-added",
+  "pattern-property-removed",
+  "branch-added",
+  "branch-removed",
   "combinator-changed",
+  "keyword-changed",
 ] as const;
 export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
@@ -62,10 +67,13 @@ export interface SchemaChange {
   detail: string;
   /** Facts the rules need for property changes. */
   facts?: PropertyFacts;
+  /** Found inside `not`: what the subschema gains, the schema loses, so the effect swaps directions. */
+  inverted?: boolean;
 }
 
 /**
- * For property-added / property-removed. Call the side that lists the property L (new for an
+ * For property-added / property-removed (and pattern-property-*, where L's pattern governs
+ * every property whose name matches, and `required` is false). Call the side that lists the property L (new for an
  * added property, old for a removed one) and the side that lacks it M.
  */
 export interface PropertyFacts {
@@ -80,7 +88,7 @@ export interface PropertyFacts {
 }
 
 /** Effects of the kinds whose effect does not depend on facts. */
-const FIXED_EFFECTS: Record<Exclude<ChangeKind, "property-added" | "property-removed">, Effect> = {
+const FIXED_EFFECTS: Record<Exclude<ChangeKind, "property-added" | "property-removed" | "pattern-property-added" | "pattern-property-removed">, Effect> = {
   // A type old readers do not know: new writers can send it to them.
   "message-type-added": { backward: false, forward: true },
   // Old data of that type has no reader on the new schema.
@@ -114,15 +122,24 @@ const FIXED_EFFECTS: Record<Exclude<ChangeKind, "property-added" | "property-rem
   // Neither side's value set contains the other's (a pattern, format, multipleOf or const swapped for another).
   "const-changed": { backward: true, forward: true },
   "constraint-changed": { backward: true, forward: true },
-  // onex does not reason about anyOf/oneOf/allOf/not; any change to them is treated as breaking both ways.
+  // A branch of anyOf (or of a oneOf whose branches cannot overlap) accepts more values; without it, fewer.
+  "branch-added": { backward: false, forward: true },
+  "branch-removed": { backward: true, forward: false },
+  // Undecidable structurally (a oneOf whose branches may overlap, a changed `if`): the detail says so, and the worst is assumed.
   "combinator-changed": { backward: true, forward: true },
+  // A keyword onex does not analyse (unevaluatedProperties, $dynamicRef...) changed: the worst is assumed.
+  "keyword-changed": { backward: true, forward: true },
 };
 
 /** The compatibility effect of one change. */
 export function classify(change: SchemaChange): Effect {
-  if (change.kind === "property-added") return propertyEffect(change.facts!, "added");
-  if (change.kind === "property-removed") return propertyEffect(change.facts!, "removed");
-  return FIXED_EFFECTS[change.kind];
+  const effect =
+    change.kind === "property-added" || change.kind === "pattern-property-added"
+      ? propertyEffect(change.facts!, "added")
+      : change.kind === "property-removed" || change.kind === "pattern-property-removed"
+        ? propertyEffect(change.facts!, "removed")
+        : FIXED_EFFECTS[change.kind];
+  return change.inverted ? { backward: effect.forward, forward: effect.backward } : effect;
 }
 
 /**

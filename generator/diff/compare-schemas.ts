@@ -3,6 +3,12 @@
  * SchemaChanges the rules in classify.ts can judge. Works on resolved model schemas: a
  * `$ref` (`onex:<Name>#ptr`) is followed through the side's own resolver, so a record
  * changed in the new version shows up under every message path that reaches it.
+ *
+ * Every keyword of JSON Schema 2020-12 that can change what a message accepts is compared;
+ * where the answer depends on what values the subschemas overlap in (a oneOf whose branches
+ * may overlap, a changed `if`), the change is reported as breaking both ways and its detail
+ * says onex could not decide. A keyword this walk does not know is reported the same way,
+ * never ignored.
  */
 import type { JsonSchema, VersionModel } from "../model.js";
 import { pointerSegments } from "../yaml-file.js";
@@ -27,13 +33,25 @@ export function modelResolver(model: VersionModel): RefResolver {
 const JSON_TYPES = ["array", "boolean", "integer", "null", "number", "object", "string"] as const;
 type JsonType = (typeof JSON_TYPES)[number];
 
-/** Lower bounds: a larger value accepts less. */
-const LOWER_BOUNDS = ["minLength", "minimum", "exclusiveMinimum", "minItems", "minProperties", "minContains"] as const;
+/** Lower bounds: a larger value accepts less. (`minimum`/`exclusiveMinimum` are one numeric bound, compared apart.) */
+const LOWER_BOUNDS = ["minLength", "minItems", "minProperties", "minContains"] as const;
 /** Upper bounds: a smaller value accepts less. */
-const UPPER_BOUNDS = ["maxLength", "maximum", "exclusiveMaximum", "maxItems", "maxProperties", "maxContains"] as const;
+const UPPER_BOUNDS = ["maxLength", "maxItems", "maxProperties", "maxContains"] as const;
 /** Constraints whose values cannot be ordered: any change is a swap. */
 const OPAQUE_CONSTRAINTS = ["pattern", "format", "multipleOf"] as const;
-const COMBINATORS = ["allOf", "anyOf", "oneOf", "not", "if", "then", "else"] as const;
+/** Keywords that never change what a schema accepts. */
+const ANNOTATIONS = new Set([
+  "description", "title", "default", "examples", "$comment", "deprecated", "readOnly", "writeOnly",
+  "$id", "$schema", "$anchor", "$defs", "definitions", "contentEncoding", "contentMediaType", "contentSchema",
+]);
+/** Keywords this walk compares; a change to any other keyword that is not an annotation is reported as undecided. */
+const ANALYSED = new Set<string>([
+  "$ref", "type", "const", "enum", "minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum", ...LOWER_BOUNDS, ...UPPER_BOUNDS,
+  ...OPAQUE_CONSTRAINTS, "uniqueItems", "properties", "required", "additionalProperties", "patternProperties", "propertyNames",
+  "dependentRequired", "dependentSchemas", "items", "prefixItems", "contains", "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
+]);
+/** Said in the detail of every change onex cannot decide structurally. */
+const UNDECIDED = "onex cannot decide this structurally, so it treats the change as breaking both ways";
 
 /** Compares the old and new schema of one message (or any two schemas) and lists the changes, in path order. */
 export function compareSchemas(oldSchema: JsonSchema, newSchema: JsonSchema, oldResolve: RefResolver, newResolve: RefResolver): SchemaChange[] {
@@ -49,45 +67,63 @@ interface WalkContext {
   seen: Set<string>;
 }
 
-function walk(oldRaw: JsonSchema, newRaw: JsonSchema, path: string, ctx: WalkContext, out: SchemaChange[]): void {
-  if (oldRaw.$ref === undefined && newRaw.$ref === undefined) return walkResolved(oldRaw, newRaw, path, ctx, out);
+/**
+ * The types a subschema applied in place (allOf, anyOf, oneOf, not, if/then/else,
+ * dependentSchemas) is about: its parent's, unless it says otherwise. `{required: [b]}` in
+ * an object's allOf constrains that object; it is not a schema of any type.
+ */
+interface Inherited {
+  old: Set<JsonType>;
+  new: Set<JsonType>;
+}
+
+/** Walks a pair of subschemas, prefixing each change's detail; `invert` inside `not`; `inPlace: false` for subschemas of other values (items, names). */
+type SubWalk = (oldSub: unknown, newSub: unknown, path: string, prefix: string, options?: { invert?: boolean; inPlace?: boolean }) => void;
+/** Records a change at the current path, or at `path`. */
+type AddChange = (change: Omit<SchemaChange, "path">, path?: string) => void;
+
+function walk(oldRaw: JsonSchema, newRaw: JsonSchema, path: string, ctx: WalkContext, out: SchemaChange[], inherited?: Inherited): void {
+  if (oldRaw.$ref === undefined && newRaw.$ref === undefined) return walkResolved(oldRaw, newRaw, path, ctx, out, inherited);
   const key = `${String(oldRaw.$ref)}|${String(newRaw.$ref)}`;
   if (ctx.seen.has(key)) return;
   ctx.seen.add(key);
-  walkResolved(oldRaw, newRaw, path, ctx, out);
+  walkResolved(oldRaw, newRaw, path, ctx, out, inherited);
   ctx.seen.delete(key);
 }
 
-function walkResolved(oldRaw: JsonSchema, newRaw: JsonSchema, path: string, ctx: WalkContext, out: SchemaChange[]): void {
+function walkResolved(oldRaw: JsonSchema, newRaw: JsonSchema, path: string, ctx: WalkContext, out: SchemaChange[], inherited?: Inherited): void {
   // Equal text without refs is equal meaning; with refs, the same ref may name a changed record.
   const oldText = JSON.stringify(oldRaw);
   if (oldText === JSON.stringify(newRaw) && !oldText.includes('"$ref"')) return;
   const oldSchema = deref(oldRaw, ctx.oldResolve);
   const newSchema = deref(newRaw, ctx.newResolve);
-  const add = (change: Omit<SchemaChange, "path">) => out.push({ path, ...change });
+  const add: AddChange = (change, at = path) => out.push({ path: at, ...change });
 
-  const oldTypes = typesOf(oldSchema);
-  const newTypes = typesOf(newSchema);
+  const oldTypes = typesOf(oldSchema, inherited?.old);
+  const newTypes = typesOf(newSchema, inherited?.new);
   const typeChange = compareTypes(oldTypes, newTypes);
   if (typeChange) {
     add(typeChange);
     // Disjoint types: the keywords of one say nothing about the other's values.
     if (typeChange.kind !== "type-narrowed" && typeChange.kind !== "type-widened") return;
   }
+  const types: Inherited = { old: oldTypes, new: newTypes };
+  const sub: SubWalk = (o, n, at, prefix, options = {}) => {
+    const found: SchemaChange[] = [];
+    walk(asSchema(o), asSchema(n), at, ctx, found, options.inPlace === false ? undefined : types);
+    for (const { inverted, ...change } of found) {
+      const flipped = (options.invert ?? false) !== (inverted ?? false);
+      out.push({ ...change, detail: `${prefix}${change.detail}`, ...(flipped ? { inverted: true } : {}) });
+    }
+  };
 
   compareValues(oldSchema, newSchema, add);
+  compareNumericBounds(oldSchema, newSchema, oldTypes, newTypes, add);
   compareConstraints(oldSchema, newSchema, add);
-  for (const keyword of COMBINATORS) {
-    if (JSON.stringify(oldSchema[keyword]) !== JSON.stringify(newSchema[keyword])) {
-      add({ kind: "combinator-changed", detail: `${keyword} changed; onex does not compare ${keyword} structurally` });
-    }
-  }
-  if (oldTypes.has("object") && newTypes.has("object")) compareObjects(oldSchema, newSchema, path, ctx, out);
-  if (oldTypes.has("array") && newTypes.has("array") && (oldSchema.items !== undefined || newSchema.items !== undefined)) {
-    const oldItems = asSchema(oldSchema.items);
-    const newItems = asSchema(newSchema.items);
-    walk(oldItems, newItems, `${path}/-`, ctx, out);
-  }
+  compareApplicators(oldSchema, newSchema, path, ctx, sub, add);
+  compareUnanalysed(oldSchema, newSchema, add);
+  if (oldTypes.has("object") && newTypes.has("object")) compareObjects(oldSchema, newSchema, path, ctx, out, sub, add);
+  if (oldTypes.has("array") && newTypes.has("array")) compareArrays(oldSchema, newSchema, path, ctx, out, sub, add);
 }
 
 /** The schema a `$ref` names, with the ref's sibling keywords laid over it. */
@@ -104,12 +140,23 @@ function asSchema(value: unknown): JsonSchema {
   return value as JsonSchema;
 }
 
-/** The JSON types a schema admits, from `type`, else from `const`/`enum` values, else from its keywords; every type when nothing says. */
-function typesOf(schema: JsonSchema): Set<JsonType> {
+/** True for a schema that accepts everything: absent, `true`, or only annotations. */
+function acceptsAll(value: unknown): boolean {
+  if (value === undefined || value === true) return true;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+  return Object.keys(value).every((k) => ANNOTATIONS.has(k));
+}
+
+/**
+ * The JSON types a schema admits, from `type`, else from `const`/`enum` values, else (for a
+ * subschema applied in place) its parent's, else from its keywords; every type when nothing says.
+ */
+function typesOf(schema: JsonSchema, inherited?: Set<JsonType>): Set<JsonType> {
   if (typeof schema.type === "string") return withInteger(new Set([schema.type as JsonType]));
   if (Array.isArray(schema.type)) return withInteger(new Set(schema.type as JsonType[]));
   const values = schema.const !== undefined ? [schema.const] : Array.isArray(schema.enum) ? schema.enum : undefined;
   if (values) return new Set(values.map(jsonTypeOf));
+  if (inherited) return inherited;
   if (schema.properties !== undefined || schema.required !== undefined || schema.additionalProperties !== undefined) return new Set(["object"]);
   if (schema.items !== undefined || schema.prefixItems !== undefined) return new Set(["array"]);
   return new Set(JSON_TYPES);
@@ -154,31 +201,86 @@ function typeLabel(types: Set<JsonType>): string {
   return shown.join("|");
 }
 
-/** `const` and `enum`: the value sets a schema pins down. */
-function compareValues(oldSchema: JsonSchema, newSchema: JsonSchema, add: (change: Omit<SchemaChange, "path">) => void): void {
-  const oldConst = oldSchema.const;
-  const newConst = newSchema.const;
-  if (oldConst !== undefined || newConst !== undefined) {
-    const same = JSON.stringify(oldConst) === JSON.stringify(newConst);
-    if (oldConst === undefined) add({ kind: "const-added", detail: `const ${JSON.stringify(newConst)}` });
-    else if (newConst === undefined) add({ kind: "const-removed", detail: `const ${JSON.stringify(oldConst)} removed` });
-    else if (!same) add({ kind: "const-changed", detail: `const ${JSON.stringify(oldConst)} -> ${JSON.stringify(newConst)}` });
+/** The values `const` and `enum` together allow (as JSON text), or undefined when neither is present. */
+function valueSet(schema: JsonSchema): string[] | undefined {
+  const fixed = schema.const !== undefined ? [JSON.stringify(schema.const)] : undefined;
+  const listed = Array.isArray(schema.enum) ? schema.enum.map((v) => JSON.stringify(v)) : undefined;
+  if (fixed && listed) return fixed.filter((v) => listed.includes(v));
+  return fixed ?? listed;
+}
+
+/** `const` and `enum`, compared as one set of allowed values: `enum [x, y]` -> `const x` is a narrowing, not a swap. */
+function compareValues(oldSchema: JsonSchema, newSchema: JsonSchema, add: AddChange): void {
+  const oldValues = valueSet(oldSchema);
+  const newValues = valueSet(newSchema);
+  const onlyConst = (schema: JsonSchema) => schema.const !== undefined && schema.enum === undefined;
+  if (!oldValues && !newValues) return;
+  if (!oldValues) {
+    add(onlyConst(newSchema) ? { kind: "const-added", detail: `const ${newValues![0]}` } : { kind: "constraint-added", detail: `enum [${newValues!.join(", ")}] added` });
+    return;
   }
-  const oldEnum = Array.isArray(oldSchema.enum) ? oldSchema.enum.map((v) => JSON.stringify(v)) : undefined;
-  const newEnum = Array.isArray(newSchema.enum) ? newSchema.enum.map((v) => JSON.stringify(v)) : undefined;
-  if (oldEnum && newEnum) {
-    const removed = oldEnum.filter((v) => !newEnum.includes(v));
-    const added = newEnum.filter((v) => !oldEnum.includes(v));
-    if (removed.length > 0) add({ kind: "enum-narrowed", detail: `enum values removed: ${removed.join(", ")}` });
-    if (added.length > 0) add({ kind: "enum-extended", detail: `enum values added: ${added.join(", ")}` });
-  } else if (newEnum) {
-    add({ kind: "constraint-added", detail: `enum [${newEnum.join(", ")}] added` });
-  } else if (oldEnum) {
-    add({ kind: "constraint-removed", detail: `enum [${oldEnum.join(", ")}] removed` });
+  if (!newValues) {
+    add(onlyConst(oldSchema) ? { kind: "const-removed", detail: `const ${oldValues[0]} removed` } : { kind: "constraint-removed", detail: `enum [${oldValues.join(", ")}] removed` });
+    return;
+  }
+  const removed = oldValues.filter((v) => !newValues.includes(v));
+  const added = newValues.filter((v) => !oldValues.includes(v));
+  if (removed.length === 0 && added.length === 0) return;
+  if (oldValues.length === 1 && newValues.length === 1) {
+    add({ kind: "const-changed", detail: `const ${oldValues[0]} -> ${newValues[0]}` });
+    return;
+  }
+  if (removed.length > 0) add({ kind: "enum-narrowed", detail: `enum values removed: ${removed.join(", ")}` });
+  if (added.length > 0) add({ kind: "enum-extended", detail: `enum values added: ${added.join(", ")}` });
+}
+
+/** One numeric bound: the tighter of `minimum`/`exclusiveMinimum` (or the maximums), as written and as compared. */
+interface NumericBound {
+  value: number;
+  exclusive: boolean;
+  text: string;
+}
+
+function numericBound(schema: JsonSchema, side: "lower" | "upper", integersOnly: boolean): NumericBound | undefined {
+  const [inclusive, exclusive] = side === "lower" ? ["minimum", "exclusiveMinimum"] : ["maximum", "exclusiveMaximum"];
+  const candidates: NumericBound[] = [];
+  for (const [keyword, isExclusive] of [[inclusive, false], [exclusive, true]] as const) {
+    const raw = schema[keyword];
+    if (typeof raw !== "number") continue;
+    // Over the integers `exclusiveMinimum 0` is `minimum 1`: compare the integers each bound lets through.
+    if (integersOnly) {
+      const value = side === "lower" ? (isExclusive ? Math.floor(raw) + 1 : Math.ceil(raw)) : isExclusive ? Math.ceil(raw) - 1 : Math.floor(raw);
+      candidates.push({ value, exclusive: false, text: `${keyword} ${raw}` });
+    } else {
+      candidates.push({ value: raw, exclusive: isExclusive, text: `${keyword} ${raw}` });
+    }
+  }
+  if (candidates.length === 0) return undefined;
+  const text = candidates.map((c) => c.text).join(" and ");
+  const tightest = candidates.reduce((a, b) => (tighterThan(b, a, side) ? b : a));
+  return { ...tightest, text };
+}
+
+/** Is bound `a` tighter than `b` (does it let fewer numbers through)? */
+function tighterThan(a: NumericBound, b: NumericBound, side: "lower" | "upper"): boolean {
+  if (a.value !== b.value) return side === "lower" ? a.value > b.value : a.value < b.value;
+  return a.exclusive && !b.exclusive;
+}
+
+function compareNumericBounds(oldSchema: JsonSchema, newSchema: JsonSchema, oldTypes: Set<JsonType>, newTypes: Set<JsonType>, add: AddChange): void {
+  const integersOnly = (types: Set<JsonType>) => types.has("integer") && !types.has("number");
+  for (const side of ["lower", "upper"] as const) {
+    const o = numericBound(oldSchema, side, integersOnly(oldTypes));
+    const n = numericBound(newSchema, side, integersOnly(newTypes));
+    if (!o && !n) continue;
+    if (!o) add({ kind: "constraint-added", detail: `${n!.text} added` });
+    else if (!n) add({ kind: "constraint-removed", detail: `${o.text} removed` });
+    else if (tighterThan(n, o, side)) add({ kind: "constraint-tightened", detail: `${o.text} -> ${n.text}` });
+    else if (tighterThan(o, n, side)) add({ kind: "constraint-relaxed", detail: `${o.text} -> ${n.text}` });
   }
 }
 
-function compareConstraints(oldSchema: JsonSchema, newSchema: JsonSchema, add: (change: Omit<SchemaChange, "path">) => void): void {
+function compareConstraints(oldSchema: JsonSchema, newSchema: JsonSchema, add: AddChange): void {
   const bound = (keyword: string, lower: boolean) => {
     const o = oldSchema[keyword];
     const n = newSchema[keyword];
@@ -204,6 +306,166 @@ function compareConstraints(oldSchema: JsonSchema, newSchema: JsonSchema, add: (
   if (oldUnique && !newUnique) add({ kind: "constraint-removed", detail: "uniqueItems removed" });
 }
 
+/**
+ * allOf, anyOf, oneOf, not, if/then/else and dependentSchemas: the keywords that apply
+ * subschemas to the same value. Members are matched by equal text first (reordering is no
+ * change), then by position.
+ */
+function compareApplicators(oldSchema: JsonSchema, newSchema: JsonSchema, path: string, ctx: WalkContext, sub: SubWalk, add: AddChange): void {
+  const list = (schema: JsonSchema, keyword: string) => (Array.isArray(schema[keyword]) ? (schema[keyword] as unknown[]) : undefined);
+
+  // allOf: every member holds, so a member added narrows and one removed widens.
+  {
+    const olds = list(oldSchema, "allOf") ?? [];
+    const news = list(newSchema, "allOf") ?? [];
+    const { paired, removed, added } = pairMembers(olds, news);
+    for (const [i, j] of paired) sub(olds[i], news[j], path, `allOf[${j}]: `);
+    for (const i of removed) if (!acceptsAll(olds[i])) add({ kind: "constraint-removed", detail: `allOf member ${JSON.stringify(olds[i])} removed` });
+    for (const j of added) if (!acceptsAll(news[j])) add({ kind: "constraint-added", detail: `allOf member ${JSON.stringify(news[j])} added` });
+  }
+
+  // anyOf, and a oneOf whose branches cannot overlap: one branch holds, so a branch added widens and one removed narrows.
+  for (const keyword of ["anyOf", "oneOf"] as const) {
+    const olds = list(oldSchema, keyword);
+    const news = list(newSchema, keyword);
+    if (!olds && !news) continue;
+    if (!olds || !news) {
+      add(olds ? { kind: "constraint-removed", detail: `${keyword} removed` } : { kind: "constraint-added", detail: `${keyword} added` });
+      continue;
+    }
+    const { paired, removed, added } = pairMembers(olds, news);
+    if (paired.length === 0 && removed.length === 0 && added.length === 0) continue;
+    if (keyword === "oneOf" && !(branchesDisjoint(olds, ctx.oldResolve) && branchesDisjoint(news, ctx.newResolve))) {
+      // A value matching two overlapping branches is rejected: adding, removing or changing a branch can narrow and widen at once.
+      add({ kind: "combinator-changed", detail: `oneOf changed and its branches may overlap; ${UNDECIDED}` });
+      continue;
+    }
+    for (const [i, j] of paired) sub(olds[i], news[j], path, `${keyword}[${j}]: `);
+    for (const i of removed) add({ kind: "branch-removed", detail: `${keyword} branch ${JSON.stringify(olds[i])} removed` });
+    for (const j of added) add({ kind: "branch-added", detail: `${keyword} branch ${JSON.stringify(news[j])} added` });
+  }
+
+  // not: the subschema must fail, so whatever it gains the schema loses.
+  if (oldSchema.not !== undefined || newSchema.not !== undefined) {
+    if (oldSchema.not === undefined) add({ kind: "constraint-added", detail: "not added" });
+    else if (newSchema.not === undefined) add({ kind: "constraint-removed", detail: "not removed" });
+    else sub(oldSchema.not, newSchema.not, path, "not: ", { invert: true });
+  }
+
+  // if/then/else: then and else apply under the `if`; an `if` alone asserts nothing.
+  const conditional = (schema: JsonSchema) => schema.if !== undefined && (!acceptsAll(schema.then) || !acceptsAll(schema.else));
+  if (conditional(oldSchema) || conditional(newSchema)) {
+    if (!conditional(oldSchema)) add({ kind: "constraint-added", detail: "if/then/else added" });
+    else if (!conditional(newSchema)) add({ kind: "constraint-removed", detail: "if/then/else removed" });
+    else if (JSON.stringify(oldSchema.if) !== JSON.stringify(newSchema.if)) add({ kind: "combinator-changed", detail: `if changed, so then/else apply to other values; ${UNDECIDED}` });
+    else {
+      for (const branch of ["then", "else"] as const) {
+        const o = oldSchema[branch];
+        const n = newSchema[branch];
+        if (acceptsAll(o) && acceptsAll(n)) continue;
+        if (acceptsAll(o)) add({ kind: "constraint-added", detail: `${branch} added` });
+        else if (acceptsAll(n)) add({ kind: "constraint-removed", detail: `${branch} removed` });
+        else sub(o, n, path, `${branch}: `);
+      }
+    }
+  }
+
+  // dependentSchemas: a subschema for the whole object, applied when the named property is present.
+  const oldDeps = (oldSchema.dependentSchemas ?? {}) as Record<string, unknown>;
+  const newDeps = (newSchema.dependentSchemas ?? {}) as Record<string, unknown>;
+  for (const name of sortedUnion(Object.keys(oldDeps), Object.keys(newDeps))) {
+    const o = oldDeps[name];
+    const n = newDeps[name];
+    if (acceptsAll(o) && acceptsAll(n)) continue;
+    if (acceptsAll(o)) add({ kind: "constraint-added", detail: `dependentSchemas "${name}" added` });
+    else if (acceptsAll(n)) add({ kind: "constraint-removed", detail: `dependentSchemas "${name}" removed` });
+    else sub(o, n, path, `dependentSchemas "${name}": `);
+  }
+}
+
+/** Members of two lists paired: equal text first (order does not matter to allOf/anyOf/oneOf), then by position; the rest are removed or added. */
+function pairMembers(olds: readonly unknown[], news: readonly unknown[]): { paired: [number, number][]; removed: number[]; added: number[] } {
+  const restOld = [...olds.keys()];
+  const restNew = [...news.keys()];
+  for (const i of [...restOld]) {
+    const text = JSON.stringify(olds[i]);
+    // The same ref may name a changed record: such members are compared, not assumed equal.
+    if (text.includes('"$ref"')) continue;
+    const j = restNew.find((k) => JSON.stringify(news[k]) === text);
+    if (j === undefined) continue;
+    restOld.splice(restOld.indexOf(i), 1);
+    restNew.splice(restNew.indexOf(j), 1);
+  }
+  const paired: [number, number][] = [];
+  while (restOld.length > 0 && restNew.length > 0) paired.push([restOld.shift()!, restNew.shift()!]);
+  return { paired, removed: restOld, added: restNew };
+}
+
+/**
+ * True when no value can match two of `branches`: each pair declares disjoint types, or
+ * requires one property with disjoint `const`/`enum` values (a discriminator).
+ */
+function branchesDisjoint(branches: readonly unknown[], resolve: RefResolver): boolean {
+  const schemas = branches.map((b) => deref(asSchema(b), resolve));
+  const declared = (schema: JsonSchema) =>
+    typeof schema.type === "string" ? withInteger(new Set([schema.type as JsonType])) : Array.isArray(schema.type) ? withInteger(new Set(schema.type as JsonType[])) : undefined;
+  const discriminators = (schema: JsonSchema) => {
+    const required = new Set(Array.isArray(schema.required) ? (schema.required as string[]) : []);
+    const out = new Map<string, string[]>();
+    for (const [name, prop] of Object.entries((schema.properties ?? {}) as Record<string, unknown>)) {
+      const values = valueSet(deref(asSchema(prop), resolve));
+      if (required.has(name) && values) out.set(name, values);
+    }
+    return out;
+  };
+  for (let i = 0; i < schemas.length; i++) {
+    for (let j = i + 1; j < schemas.length; j++) {
+      const typesA = declared(schemas[i]!);
+      const typesB = declared(schemas[j]!);
+      if (typesA && typesB && ![...typesA].some((t) => typesB.has(t))) continue;
+      const a = discriminators(schemas[i]!);
+      const b = discriminators(schemas[j]!);
+      if ([...a].some(([name, values]) => b.has(name) && !values.some((v) => b.get(name)!.includes(v)))) continue;
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Keywords this walk does not analyse: a change to one is reported as undecided, never ignored. */
+function compareUnanalysed(oldSchema: JsonSchema, newSchema: JsonSchema, add: AddChange): void {
+  for (const keyword of sortedUnion(Object.keys(oldSchema), Object.keys(newSchema))) {
+    if (ANALYSED.has(keyword) || ANNOTATIONS.has(keyword)) continue;
+    if (JSON.stringify(oldSchema[keyword]) === JSON.stringify(newSchema[keyword])) continue;
+    add({ kind: "keyword-changed", detail: `${keyword} changed; ${UNDECIDED}` });
+  }
+}
+
+/** items, prefixItems and contains. */
+function compareArrays(oldSchema: JsonSchema, newSchema: JsonSchema, path: string, ctx: WalkContext, out: SchemaChange[], sub: SubWalk, add: AddChange): void {
+  const oldPrefix = Array.isArray(oldSchema.prefixItems) ? (oldSchema.prefixItems as unknown[]) : [];
+  const newPrefix = Array.isArray(newSchema.prefixItems) ? (newSchema.prefixItems as unknown[]) : [];
+  if (oldPrefix.length !== newPrefix.length && (oldSchema.items !== undefined || newSchema.items !== undefined)) {
+    // `items` governs the items after the prefix: moving where the prefix ends moves what `items` applies to.
+    add({ kind: "combinator-changed", detail: `prefixItems changed length beside items; ${UNDECIDED}` });
+  } else {
+    for (let i = 0; i < Math.max(oldPrefix.length, newPrefix.length); i++) {
+      const o = oldPrefix[i];
+      const n = newPrefix[i];
+      if (acceptsAll(o) && acceptsAll(n)) continue;
+      if (acceptsAll(o)) add({ kind: "constraint-added", detail: `prefixItems[${i}] added` }, `${path}/${i}`);
+      else if (acceptsAll(n)) add({ kind: "constraint-removed", detail: `prefixItems[${i}] removed` }, `${path}/${i}`);
+      else sub(o, n, `${path}/${i}`, "", { inPlace: false });
+    }
+  }
+  if (oldSchema.items !== undefined || newSchema.items !== undefined) walk(asSchema(oldSchema.items), asSchema(newSchema.items), `${path}/-`, ctx, out);
+  if (oldSchema.contains !== undefined || newSchema.contains !== undefined) {
+    if (oldSchema.contains === undefined) add({ kind: "constraint-added", detail: "contains added" });
+    else if (newSchema.contains === undefined) add({ kind: "constraint-removed", detail: "contains removed" });
+    else sub(oldSchema.contains, newSchema.contains, `${path}/-`, "contains: ", { inPlace: false });
+  }
+}
+
 function contentModelOf(schema: JsonSchema): ContentModel {
   const extra = schema.additionalProperties;
   if (extra === false) return ContentModel.Closed;
@@ -211,7 +473,7 @@ function contentModelOf(schema: JsonSchema): ContentModel {
   return ContentModel.Partial;
 }
 
-function compareObjects(oldSchema: JsonSchema, newSchema: JsonSchema, path: string, ctx: WalkContext, out: SchemaChange[]): void {
+function compareObjects(oldSchema: JsonSchema, newSchema: JsonSchema, path: string, ctx: WalkContext, out: SchemaChange[], sub: SubWalk, add: AddChange): void {
   const oldProps = (oldSchema.properties ?? {}) as Record<string, JsonSchema>;
   const newProps = (newSchema.properties ?? {}) as Record<string, JsonSchema>;
   const oldRequired = new Set((oldSchema.required ?? []) as string[]);
@@ -229,32 +491,81 @@ function compareObjects(oldSchema: JsonSchema, newSchema: JsonSchema, path: stri
     walk(asSchema(oldSchema.additionalProperties), asSchema(newSchema.additionalProperties), `${path}/*`, ctx, out);
   }
 
-  const names = [...new Set([...Object.keys(oldProps), ...Object.keys(newProps)])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  for (const name of names) {
-    const at = `${path}/${escapePointer(name)}`;
-    const o = oldProps[name];
-    const n = newProps[name];
-    if (o && n) {
-      if (!oldRequired.has(name) && newRequired.has(name)) out.push({ path: at, kind: "required-added", detail: `"${name}" is now required` });
-      if (oldRequired.has(name) && !newRequired.has(name)) out.push({ path: at, kind: "required-removed", detail: `"${name}" is no longer required` });
-      walk(o, n, at, ctx, out);
-      continue;
-    }
-    // Present on one side only: L lists it, M lacks it.
-    const [listing, lacking, listingResolve, lackingResolve] = n ? [n, oldSchema, ctx.newResolve, ctx.oldResolve] : [o!, newSchema, ctx.oldResolve, ctx.newResolve];
-    const lackingModel = n ? oldModel : newModel;
-    const required = n ? newRequired.has(name) : oldRequired.has(name);
+  /** Facts about a property (or pattern) L lists and M lacks, M's unlisted properties being governed by its additionalProperties. */
+  const factsFor = (listing: JsonSchema, listedNew: boolean, required: boolean) => {
+    const [lacking, listingResolve, lackingResolve] = listedNew ? [oldSchema, ctx.newResolve, ctx.oldResolve] : [newSchema, ctx.oldResolve, ctx.newResolve];
+    const lackingModel = listedNew ? oldModel : newModel;
     const extra = asSchema(lacking.additionalProperties);
     // Values M's data may hold for the property (its additionalProperties) against L's schema: do any fail L?
     const lackingAdmitsForeign = lackingModel === ContentModel.Closed ? false : breaksReaderOf(extra, lackingResolve, listing, listingResolve);
     // Values L's data may hold against M's additionalProperties: do any fail M?
     const propertyFitsLacking = lackingModel === ContentModel.Partial ? !breaksReaderOf(listing, listingResolve, extra, lackingResolve) : lackingModel === ContentModel.Open;
+    return { lackingModel, required, lackingAdmitsForeign, propertyFitsLacking };
+  };
+
+  // `required` may name a property `properties` does not list: it is required all the same.
+  const names = sortedUnion([...Object.keys(oldProps), ...oldRequired], [...Object.keys(newProps), ...newRequired]);
+  for (const name of names) {
+    const at = `${path}/${escapePointer(name)}`;
+    const o = oldProps[name];
+    const n = newProps[name];
+    if ((o && n) || (!o && !n)) {
+      if (!oldRequired.has(name) && newRequired.has(name)) out.push({ path: at, kind: "required-added", detail: `"${name}" is now required${o ? "" : " (not listed under properties)"}` });
+      if (oldRequired.has(name) && !newRequired.has(name)) out.push({ path: at, kind: "required-removed", detail: `"${name}" is no longer required${o ? "" : " (not listed under properties)"}` });
+      if (o && n) walk(o, n, at, ctx, out);
+      continue;
+    }
+    // Present on one side only: L lists it, M lacks it.
+    const listing = (n ?? o)!;
+    const listingResolve = n ? ctx.newResolve : ctx.oldResolve;
+    const facts = factsFor(listing, n !== undefined, n ? newRequired.has(name) : oldRequired.has(name));
     out.push({
       path: at,
       kind: n ? "property-added" : "property-removed",
-      detail: `${required ? "required" : "optional"} ${summarise(deref(listing, listingResolve), listingResolve)} ${n ? "added to" : "removed from"} ${lackingModel} content model`,
-      facts: { lackingModel, required, lackingAdmitsForeign, propertyFitsLacking },
+      detail: `${facts.required ? "required" : "optional"} ${summarise(deref(listing, listingResolve), listingResolve)} ${n ? "added to" : "removed from"} ${facts.lackingModel} content model`,
+      facts,
     });
+  }
+
+  // patternProperties: like a property for every name matching the pattern, never required.
+  const oldPatterns = (oldSchema.patternProperties ?? {}) as Record<string, JsonSchema>;
+  const newPatterns = (newSchema.patternProperties ?? {}) as Record<string, JsonSchema>;
+  for (const pattern of sortedUnion(Object.keys(oldPatterns), Object.keys(newPatterns))) {
+    const o = oldPatterns[pattern];
+    const n = newPatterns[pattern];
+    if (o !== undefined && n !== undefined) {
+      sub(o, n, `${path}/*`, `patternProperties "${pattern}": `, { inPlace: false });
+      continue;
+    }
+    const facts = factsFor(asSchema(n ?? o), n !== undefined, false);
+    add({
+      kind: n !== undefined ? "pattern-property-added" : "pattern-property-removed",
+      detail: `patternProperties "${pattern}" ${n !== undefined ? "added to" : "removed from"} ${facts.lackingModel} content model`,
+      facts,
+    }, `${path}/*`);
+  }
+
+  // propertyNames: a schema every name must pass.
+  if (!acceptsAll(oldSchema.propertyNames) || !acceptsAll(newSchema.propertyNames)) {
+    if (acceptsAll(oldSchema.propertyNames)) add({ kind: "constraint-added", detail: `propertyNames ${JSON.stringify(newSchema.propertyNames)} added` });
+    else if (acceptsAll(newSchema.propertyNames)) add({ kind: "constraint-removed", detail: `propertyNames ${JSON.stringify(oldSchema.propertyNames)} removed` });
+    else sub(oldSchema.propertyNames, newSchema.propertyNames, path, "propertyNames: ", { inPlace: false });
+  }
+
+  // dependentRequired: names required when a property is present; more names accept fewer objects.
+  const oldDeps = (oldSchema.dependentRequired ?? {}) as Record<string, string[]>;
+  const newDeps = (newSchema.dependentRequired ?? {}) as Record<string, string[]>;
+  for (const name of sortedUnion(Object.keys(oldDeps), Object.keys(newDeps))) {
+    const o = oldDeps[name] ?? [];
+    const n = newDeps[name] ?? [];
+    const added = n.filter((v) => !o.includes(v));
+    const removed = o.filter((v) => !n.includes(v));
+    if (added.length === 0 && removed.length === 0) continue;
+    const detail = `dependentRequired "${name}": [${o.join(", ")}] -> [${n.join(", ")}]`;
+    const at = `${path}/${escapePointer(name)}`;
+    if (added.length > 0 && removed.length > 0) add({ kind: "constraint-changed", detail }, at);
+    else if (added.length > 0) add({ kind: o.length === 0 ? "constraint-added" : "constraint-tightened", detail }, at);
+    else add({ kind: n.length === 0 ? "constraint-removed" : "constraint-relaxed", detail }, at);
   }
 }
 
@@ -276,4 +587,8 @@ function summarise(schema: JsonSchema, resolve: RefResolver): string {
 
 function escapePointer(name: string): string {
   return name.replaceAll("~", "~0").replaceAll("/", "~1");
+}
+
+function sortedUnion(a: readonly string[], b: readonly string[]): string[] {
+  return [...new Set([...a, ...b])].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
 }
