@@ -1,0 +1,90 @@
+/**
+ * The swarm with every peer as its own `onex artifact` process on a real nats-server, as
+ * deployments run it: one publisher and four fetchers (byte-identical files, pieces flowing
+ * between fetchers), and a fetcher killed with SIGKILL that resumes in a new process without
+ * fetching a verified piece twice. Bounded in time, never timed.
+ */
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PieceStore } from "../../runtime/dataplane/piece-store.js";
+import { applyBundledStreams } from "../jetstream/fixtures.js";
+import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { publishProcess, runCliAsync, startCli, waitForOutput, writeKeyFiles, type CliProcess, type KeyFiles } from "./cli-peers.js";
+import { tempDir, writeRandomFile, ZONE } from "./fixtures.js";
+
+const MB = 1 << 20;
+let nats: NatsServer;
+let work: { dir: string; remove(): Promise<void> };
+let source: string;
+let sourceHash: string;
+let publisher: KeyFiles;
+const running: CliProcess[] = [];
+
+const sha256 = async (path: string) => createHash("sha256").update(await readFile(path)).digest("hex");
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  await applyBundledStreams(nats.url);
+  work = await tempDir();
+  publisher = await writeKeyFiles(work.dir, "publisher");
+  source = join(work.dir, "model.bin");
+  await writeRandomFile(source, 16 * MB - 1);
+  sourceHash = await sha256(source);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(running.map((p) => p.stop()));
+  await nats?.stop();
+  await work?.remove();
+}, 30_000);
+
+/** Fetch flags of a peer trusting the publisher (for `models/*`) and the other fetchers as piece servers. */
+function fetchArgs(ref: string, out: string, key: KeyFiles, peers: KeyFiles[]): string[] {
+  return ["artifact", "fetch", ref, "--out", out, "--key", key.key, "--zone", ZONE, "--server", nats.url, "--publisher", `models/*=${publisher.pub}`, ...peers.flatMap((p) => ["--trust", p.pub])];
+}
+
+describe("peers as processes", () => {
+  it("one publisher and four fetchers: byte-identical files, and pieces flow between the fetchers", async () => {
+    // A slow seeder uplink, so the fetchers have reason to ask each other.
+    const seeder = await publishProcess(nats.url, source, { name: "models/llm", version: "1" }, publisher, ZONE, ["--upload-limit", String(4 * MB)]);
+    running.push(seeder);
+    const keys = await Promise.all([0, 1, 2, 3].map((i) => writeKeyFiles(work.dir, `fetcher-a${i}`)));
+    const fetchers = keys.map((k, i) => startCli([...fetchArgs("models/llm@1", join(work.dir, `a-${i}.bin`), k, [publisher, ...keys]), "--seed-for", "5m", "--stall", "60s"]));
+    running.push(...fetchers);
+    await Promise.all(fetchers.map((f) => waitForOutput(f, (out) => out.includes('"root_hash"'), 110_000)));
+    const summaries = fetchers.map((f) => JSON.parse(f.stdout().trim().split("\n")[0]!) as { root_hash: string; fetched_pieces: number; bytes_by_peer: Record<string, number> });
+    for (let i = 0; i < 4; i++) {
+      expect(await sha256(join(work.dir, `a-${i}.bin`))).toBe(sourceHash);
+      expect(summaries[i]!.root_hash).toBe(seeder.descriptor.root_hash);
+    }
+    const seederId = `peer-${publisher.pair.keyId.slice(4, 16)}`;
+    const fromFetchers = summaries.flatMap((s) => Object.entries(s.bytes_by_peer).filter(([id]) => id !== seederId).map(([, bytes]) => bytes));
+    expect(fromFetchers.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  }, 120_000);
+
+  it("a fetcher killed with SIGKILL resumes in a new process from the pieces it verified", async () => {
+    const seeder = await publishProcess(nats.url, source, { name: "models/resume", version: "1" }, publisher, ZONE, ["--upload-limit", String(2 * MB)]);
+    running.push(seeder);
+    const key = await writeKeyFiles(work.dir, "fetcher-b");
+    const out = join(work.dir, "b.bin");
+    const first = startCli(fetchArgs("models/resume@1", out, key, [publisher]));
+    running.push(first);
+    // The piece record is written after the piece's bytes: once it exists, some piece is verified on disk.
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(PieceStore.recordPathOf(out)) && Date.now() < deadline && first.child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(PieceStore.recordPathOf(out))).toBe(true);
+    first.child.kill("SIGKILL");
+    await first.exited;
+    expect(existsSync(out)).toBe(false);
+
+    const second = await runCliAsync(fetchArgs("models/resume@1", out, key, [publisher]));
+    expect(second.status).toBe(0);
+    const summary = JSON.parse(second.stdout) as { pieces: number; fetched_pieces: number; resumed_pieces: number };
+    expect(summary.resumed_pieces).toBeGreaterThan(0);
+    expect(summary.resumed_pieces + summary.fetched_pieces).toBe(summary.pieces);
+    expect(await sha256(out)).toBe(sourceHash);
+  }, 120_000);
+});
