@@ -8,7 +8,7 @@ import * as v0_1 from "../../generated/v0.1/index.js";
 import * as v0_2 from "../../generated/v0.2/index.js";
 import { migrate } from "../../generated/transforms/index.js";
 import type { NegotiatingSdk } from "../../runtime/negotiation/federation-node.js";
-import type { PublishableMessage } from "../../runtime/jetstream/protocol-sdk.js";
+import type { PublishableMessage } from "../../runtime/protocol-sdk.js";
 
 export const ZONE = "zone.federation.org";
 export const SDKS = { "0.0.9": v0_0_9, "0.1": v0_1, "0.2": v0_2 } as unknown as Record<string, NegotiatingSdk>;
