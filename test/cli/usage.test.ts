@@ -20,6 +20,9 @@ describe("usage", () => {
   it("an extra argument and an unknown flag are ONEX_E_USAGE", () => {
     const extra = onex(dir, ["validate", "v0.1", "a.json", "b.json"]);
     expect([extra.code, /ONEX_E_USAGE: Unexpected argument: b\.json/.test(extra.stderr)]).toEqual([2, true]);
+    // A command that takes no arguments used to be looked up as "versions:extra" and fail outside the ONEX_E_ format.
+    const none = onex(dir, ["versions", "extra"]);
+    expect([none.code, none.stderr]).toEqual([2, 'error ONEX_E_USAGE: onex versions takes no arguments; unexpected "extra" (see `onex help versions`)\n']);
     const flag = onex(dir, ["validate", "v0.1", "--nope"]);
     expect([flag.code, flag.stderr.startsWith(`error ${ErrorCode.Usage}`)]).toEqual([2, true]);
   });
