@@ -181,12 +181,20 @@ export class Swarm implements PeerDirectory {
     // Our own request comes back through the stream after everything announced before it, so once
     // it is back every earlier announcement has been judged: a conflict cannot hide behind a race.
     let caughtUp = false;
-    const echo = this.#echo(await this.request({ name, version }));
-    void echo.then(() => (caughtUp = true));
+    const id = await this.request({ name, version });
+    void this.#echo(id).then(() => (caughtUp = true));
+    try {
+      return await this.#decide(name, version, deadline, () => caughtUp);
+    } finally {
+      this.#echoes.delete(id);
+    }
+  }
+
+  async #decide(name: string, version: string, deadline: number, caughtUp: () => boolean): Promise<ArtifactDescriptorRecord> {
     for (;;) {
       const accepted = this.#accepted(name, version);
       if (accepted.length > 1) throw conflict(name, version, accepted);
-      if (accepted.length === 1 && caughtUp) return accepted[0]!;
+      if (accepted.length === 1 && caughtUp()) return accepted[0]!;
       if (Date.now() >= deadline) {
         if (accepted.length === 1) return accepted[0]!;
         const refused = this.refusedOf(name, version);

@@ -50,6 +50,9 @@ export class HealthWatcher {
   readonly #source: Source;
   // Registrations already announced as failed, so a failure is announced once however often it is seen.
   readonly #failed = new Set<string>();
+  // The registration each address is known to be alive under: one a node's heartbeat merely
+  // restores (after a store writer tampered with it) is not a join.
+  readonly #alive = new Map<string, string>();
   #changes: AsyncIterableIterator<RegistryChange> | undefined;
   #loop: Promise<void> | undefined;
 
@@ -76,12 +79,15 @@ export class HealthWatcher {
   async #run(changes: AsyncIterableIterator<RegistryChange>): Promise<void> {
     for await (const change of changes) {
       if (change.kind === "expired" && change.last) await this.#nodeFailed(change.last);
-      else if (change.kind === "registered" && !change.initial) await this.#nodeJoined(change.entry);
+      else if (change.kind === "registered" && change.initial) this.#alive.set(change.address, change.entry.entry.registered_at);
+      else if (change.kind === "registered") await this.#nodeJoined(change.entry);
+      else if (change.kind === "deregistered") this.#alive.delete(change.address);
     }
   }
 
   async #nodeFailed(last: ResolvedEntry): Promise<void> {
     const once = `${last.address}\u0000${last.entry.registered_at}`;
+    this.#alive.delete(last.address);
     if (this.#failed.has(once)) return;
     this.#failed.add(once);
     const reason = `no heartbeat within the registry TTL of ${this.#options.registry.ttlMs} ms (seen by ${this.#options.address})`;
@@ -89,6 +95,8 @@ export class HealthWatcher {
   }
 
   async #nodeJoined(entry: ResolvedEntry): Promise<void> {
+    if (this.#alive.get(entry.address) === entry.entry.registered_at) return;
+    this.#alive.set(entry.address, entry.entry.registered_at);
     // A node that comes back under the same registration after a failure may fail again later.
     this.#failed.delete(`${entry.address}\u0000${entry.entry.registered_at}`);
     await this.#send(

@@ -134,6 +134,32 @@ describe("health watcher", () => {
   }, 60_000);
 });
 
+describe("health watcher and a store writer", () => {
+  it("does not announce a join when a node's heartbeat restores the entry a writer garbled", async () => {
+    const r = await registry("30s");
+    const health = await watcherOn(r, generateKeyPair());
+    const node = makeNode(ZONE);
+    await r.register(node.entry, node.identity);
+    health.watcher.start();
+    const writer = await natsKvWriter(server.url, r.bucket);
+    try {
+      // Known alive before the watcher started; the writer garbles it; the node's heartbeat puts its own entry back.
+      await eventually(async () => (await r.list()).length === 1, 10_000, "the node listed");
+      await writer.put(partsOf(node), "{}");
+      await eventually(async () => (await r.resolve(node.address).catch((e: OnexError) => e.code)) === ErrorCode.EntryTampered, 10_000, "the garbled entry");
+      await r.heartbeat(node.address);
+      const sentinel = makeNode(ZONE);
+      await r.register(sentinel.entry, sentinel.identity);
+      await eventually(async () => health.nodes("event.node.register").includes(sentinel.identity.node_id), 20_000, "the sentinel's event.node.register");
+      expect(health.nodes("event.node.register")).toEqual([sentinel.identity.node_id]);
+      expect((await r.resolve(node.address)).entry).toEqual(node.entry);
+    } finally {
+      await writer.close();
+      await health.stop();
+    }
+  }, 60_000);
+});
+
 describe("router", () => {
   it("picks by reputation, falls back on timeout and on an attested failure, and carries the proof", async () => {
     const r = await registry("30s");
