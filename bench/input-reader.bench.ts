@@ -63,5 +63,6 @@ const onex = time(process.execPath, [join(ROOT, "bin/onex.js"), "validate", "v0.
 console.log(`onex validate: ${onex.seconds.toFixed(2)} s, ${((onex.seconds * 1000) / size).toFixed(1)} ms/MB (exit ${onex.status}: ${onex.stderr})`);
 const jq = time("jq", ["empty", file]);
 console.log(`jq empty:      ${jq.seconds.toFixed(2)} s, ${((jq.seconds * 1000) / size).toFixed(1)} ms/MB (exit ${jq.status})`);
-console.log(`ratio onex/jq: ${(onex.seconds / jq.seconds).toFixed(2)} (onex also validates every message against its schema)`);
+if (onex.status !== 0 || jq.status !== 0) console.log("a run did not complete: no ratio (is dist/ built? run `npm run build`)");
+else console.log(`ratio onex/jq: ${(onex.seconds / jq.seconds).toFixed(2)} (onex also validates every message against its schema)`);
 rmSync(dir, { recursive: true, force: true });
