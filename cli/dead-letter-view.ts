@@ -1,14 +1,39 @@
-/** How `onex dlq` prints a dead letter. */
+/** How `onex dlq` prints a dead letter. Letters are written by subscribers, so every field is printed with control characters escaped. */
+import { isOnexError } from "../runtime/errors.js";
+import { originalOf } from "../runtime/jetstream/dead-letter-replay.js";
 import type { DeadLetter } from "../runtime/jetstream/dead-letter.js";
+import type { ProtocolSdk } from "../runtime/protocol-sdk.js";
+import { printable, printableJson } from "./terminal-text.js";
 
-/** One line: sequence, reason, origin, deliveries, message type. */
-export function deadLetterLine(letter: DeadLetter): string {
-  const type = letter.headers["Onex-Type"] ?? "-";
-  return `${String(letter.sequence).padStart(6)}  ${letter.reason.padEnd(26)} ${letter.stream}#${letter.originalSequence} ${type} deliveries=${letter.deliveries} consumer=${letter.consumer}`;
+/** Who wrote a letter: the zone the server let it write under (`*` for an unscoped, admin subscription) and the consumer it names. */
+export function writerOf(letter: DeadLetter): string {
+  return `${letter.writerZone ?? "*"}/${letter.consumer}`;
 }
 
-/** A dead letter as data, with the body as text when it is UTF-8. */
-export function deadLetterData(letter: DeadLetter): Record<string, unknown> {
+/**
+ * Where `onex dlq replay` would publish the letter's original: the subject its own source
+ * fields build (signature not checked here), or why it has none.
+ */
+export function targetOf(letter: DeadLetter, sdks: readonly ProtocolSdk[]): string {
+  if (letter.truncatedFrom !== undefined) return `(body cut at ${letter.data.length} of ${letter.truncatedFrom} bytes; the original is ${letter.stream}#${letter.originalSequence})`;
+  try {
+    const { target } = originalOf(letter, letter.data, sdks);
+    return target === letter.subject ? target : `${target} (the letter records ${letter.subject})`;
+  } catch (error) {
+    return `(none: ${isOnexError(error) ? error.message.replace(/^dead letter \d+ is not replayed: /, "") : String(error)})`;
+  }
+}
+
+/** One line: sequence, reason, writer, origin, type, deliveries, target. */
+export function deadLetterLine(letter: DeadLetter, sdks: readonly ProtocolSdk[]): string {
+  const type = letter.headers["Onex-Type"] ?? "-";
+  return printable(
+    `${String(letter.sequence).padStart(6)}  ${letter.reason.padEnd(26)} writer=${writerOf(letter)} from=${letter.stream}#${letter.originalSequence} ${type} deliveries=${letter.deliveries} target=${targetOf(letter, sdks)}`,
+  );
+}
+
+/** A dead letter as data, with the body as JSON when it is, and its writer and target. */
+export function deadLetterData(letter: DeadLetter, sdks: readonly ProtocolSdk[]): Record<string, unknown> {
   const { data, ...rest } = letter;
   let body: unknown;
   try {
@@ -16,5 +41,11 @@ export function deadLetterData(letter: DeadLetter): Record<string, unknown> {
   } catch {
     body = Buffer.from(data).toString("base64");
   }
-  return { ...rest, body };
+  return { ...rest, writer: writerOf(letter), target: targetOf(letter, sdks), body };
+}
+
+/** `deadLetterData` as JSON that is safe on a terminal (JSON.stringify escapes C0 controls in strings; the rest are escaped here). */
+export function deadLetterJson(letter: DeadLetter, sdks: readonly ProtocolSdk[], pretty = false): string {
+  if (!pretty) return printableJson(deadLetterData(letter, sdks));
+  return JSON.stringify(deadLetterData(letter, sdks), null, 2).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

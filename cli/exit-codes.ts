@@ -53,6 +53,8 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.PieceCorrupt]: Findings,
   [ErrorCode.StreamFull]: Findings,
   [ErrorCode.PermissionDenied]: Findings,
+  [ErrorCode.RoutingMismatch]: Findings,
+  [ErrorCode.DeadLetterRefused]: Findings,
   // Usage: the command was called wrongly.
   [ErrorCode.Usage]: Usage,
   [ErrorCode.UnknownVersion]: Usage,
@@ -69,6 +71,7 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.RegistryUnavailable]: Unavailable,
   [ErrorCode.NegotiationTimeout]: Unavailable,
   [ErrorCode.SchemaIndexUnavailable]: Unavailable,
+  [ErrorCode.ConsumerGone]: Unavailable,
   [ErrorCode.NoPeers]: Unavailable,
   [ErrorCode.ArtifactIncomplete]: Unavailable,
   [ErrorCode.Internal]: Internal,

@@ -146,6 +146,12 @@ export const ErrorCode = {
   PermissionDenied: "ONEX_E_PERMISSION_DENIED",
   /** A handler gave up on a message `max_deliver` times (dead-letter reason). */
   HandlerFailed: "ONEX_E_HANDLER_FAILED",
+  /** The subject or `Onex-Type` header a message travelled with disagrees with its signed body (dead-letter reason). */
+  RoutingMismatch: "ONEX_E_ROUTING_MISMATCH",
+  /** A subscription's consumer was deleted on the server; the subscription ended. */
+  ConsumerGone: "ONEX_E_CONSUMER_GONE",
+  /** `onex dlq replay` refused a letter: its original does not verify, disagrees with what the letter records, or belongs to another zone than the letter's writer. */
+  DeadLetterRefused: "ONEX_E_DLQ_REFUSED",
   /** An input file exists but cannot be read: a folder, no permission, an I/O error. */
   FileUnreadable: "ONEX_E_FILE_UNREADABLE",
   /** An output file exists and --force was not given. */

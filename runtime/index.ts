@@ -67,8 +67,13 @@ export { parseJson, parseJsonWithLines, stringifyJson, MAX_JSON_DEPTH, type BigI
 // The control plane on NATS JetStream.
 export { connect, OnexClient, type ConnectOptions } from "./jetstream/client.js";
 export type { ControlPlane, Delivery, DeliverFrom, PublishOptions, PublishReceipt, Subscription, SubscribeOptions, SubscriptionStats } from "./control-plane.js";
-export { DEAD_LETTER_STREAM, applyStreams, planStreams, streamNameOf, type StreamChange, type StreamLimits, type StreamPlan } from "./jetstream/streams.js";
-export { getDeadLetter, listDeadLetters, replayDeadLetter, type DeadLetter } from "./jetstream/dead-letter.js";
+export { DEAD_LETTER_STREAM, applyStreams, planStreams, streamNameOf, zoneStreamNameOf, type StreamChange, type StreamLimits, type StreamPlan } from "./jetstream/streams.js";
+export { getDeadLetter, listDeadLetters, type DeadLetter } from "./jetstream/dead-letter.js";
+export { planReplay, replayDeadLetter, type ReplayCheck, type ReplayPlan } from "./jetstream/dead-letter-replay.js";
+export { inboxPrefixOf, natsAuthorizationConfig, zonesOf, type AuthIdentity } from "./jetstream/authorization.js";
+// The receive pipeline every transport feeds: decode, validate, judge, migrate, deliver or refuse.
+export { typedPipeline, versionedPipeline, type Inbound, type Outcome, type ReceivePipeline, type TrustSettings } from "./receive/pipeline.js";
+export { StoredMessageReplay } from "./receive/stored-message-replay.js";
 export type { ProtocolSdk, PublishableMessage } from "./protocol-sdk.js";
 
 // Registry and discovery: canonical addresses, one registry interface over NATS KV, etcd and Consul, health, routing.

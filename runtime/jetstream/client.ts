@@ -14,8 +14,9 @@ import { OnexHeader } from "./headers.js";
 import type { PublishableMessage } from "../protocol-sdk.js";
 import { isRetryable, publishError } from "./publish-errors.js";
 import type { ControlPlane, PublishOptions, PublishReceipt, SubscribeOptions, Subscription, VersionedReceiver, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
-import { openSubscription } from "./subscription.js";
-import { subscribeVersioned } from "./versioned-subscription.js";
+import { typedPipeline, versionedPipeline, type ReceivePipeline, type TrustSettings } from "../receive/pipeline.js";
+import { StoredMessageReplay } from "../receive/stored-message-replay.js";
+import { HandBackLedger, openSubscription, type OpenSubscription } from "./subscription.js";
 import type { TransportMessageClass } from "../protocol-sdk.js";
 
 /** How to connect. */
@@ -64,6 +65,11 @@ export class OnexClient implements ControlPlane {
   readonly js: JetStreamClient;
   readonly #jsm: Promise<JetStreamManager>;
   readonly #options: ConnectOptions;
+  readonly #trust: TrustSettings;
+  readonly #open = new Set<OpenSubscription>();
+  /** Shared by this client's subscriptions (see HandBackLedger). */
+  readonly handedBack = new HandBackLedger();
+  readonly logger: { warn(message: string, details?: Record<string, unknown>): void };
 
   constructor(
     readonly nc: NatsConnection,
@@ -72,6 +78,14 @@ export class OnexClient implements ControlPlane {
     this.#options = options;
     this.js = jetstream(nc);
     this.#jsm = jetstreamManager(nc);
+    this.logger = options.trust?.logger ?? console;
+    const replay = options.trust?.replay;
+    this.#trust = {
+      context: { keys: options.keys, ...options.trust },
+      policy: options.policy ?? DEFAULT_TRUST_POLICY,
+      // One per client, so the same stored message reaching two of its subscriptions, or coming back after a failed handler, is no replay.
+      ...(replay !== undefined ? { replay: new StoredMessageReplay(replay) } : {}),
+    };
   }
 
   /** The JetStream manager (streams, consumers). */
@@ -153,20 +167,34 @@ export class OnexClient implements ControlPlane {
    * by the trust policy before it is yielded; what fails goes to the dead-letter stream.
    */
   subscribe<C extends MessageClass>(types: readonly C[], options: SubscribeOptions = {}): Promise<Subscription<ReturnType<C["parse"]>>> {
-    return openSubscription(this, types as unknown as readonly TransportMessageClass[], options, {
-      keys: this.#options.keys,
-      ...this.#options.trust,
-    }, this.#options.policy ?? DEFAULT_TRUST_POLICY) as Promise<Subscription<ReturnType<C["parse"]>>>;
+    return this.#subscribe(typedPipeline(types as unknown as readonly TransportMessageClass[], this.#trust), options) as Promise<Subscription<ReturnType<C["parse"]>>>;
   }
 
   /** Subscribes to every version `receiver` reads, handing out messages in its own version. */
   subscribeVersioned(receiver: VersionedReceiver, options: VersionedSubscribeOptions = {}): Promise<VersionedSubscription<unknown>> {
-    return subscribeVersioned(this, receiver, options);
+    return this.#subscribe(versionedPipeline(receiver, options.templateKey, this.#trust), options);
   }
 
-  /** Drains subscriptions and closes the connection. */
+  /** Stops every subscription (handing back what they hold, so their iteration ends), then drains and closes the connection. */
   async close(): Promise<void> {
+    await Promise.all([...this.#open].map((s) => s.stop()));
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+  }
+
+  async #subscribe(pipeline: ReceivePipeline, options: VersionedSubscribeOptions): Promise<VersionedSubscription<unknown>> {
+    const subscription = await openSubscription(this, pipeline, options);
+    this.#open.add(subscription);
+    return {
+      stream: subscription.stream,
+      consumer: subscription.consumer,
+      stats: subscription.stats,
+      refusals: subscription.refusals,
+      [Symbol.asyncIterator]: () => subscription[Symbol.asyncIterator](),
+      stop: async () => {
+        this.#open.delete(subscription);
+        await subscription.stop();
+      },
+    };
   }
 
   #prepare(message: PublishableMessage) {

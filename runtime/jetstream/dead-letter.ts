@@ -1,12 +1,29 @@
 /**
  * The dead-letter stream: messages that cannot be parsed, fail verification or policy, or
- * whose handler gave up `max_deliver` times, kept with why, where from and how often tried.
+ * whose handler gave up, kept with why, where from, who wrote the letter and how often the
+ * message was tried.
+ *
+ * A letter's subject is `onex.dlq.<zone>.<stream>.<consumer>`. The zone token is what the
+ * server lets the writer publish under (`onex nats-auth` gives each member its own zone's
+ * prefix only, `~` is for unscoped subscriptions, which only admins may write), so the zone a
+ * letter names is a fact, not a claim. Everything else in a letter is the writer's word.
  */
+import { createHash } from "node:crypto";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager, JsMsg, StoredMsg } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
+import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { OnexHeader } from "./headers.js";
 import { DEAD_LETTER_STREAM } from "./streams.js";
+
+/** The zone token of letters written by subscriptions that follow no single zone. */
+export const UNSCOPED_LETTER_ZONE = "~";
+
+/** Room kept for the letter's own headers and the protocol line when a body must be cut to fit. */
+const HEADER_ROOM = 4_096;
+/** Headers of the original a letter keeps, each cut to this length: a forger's giant header must not make the letter unsendable. */
+const KEPT_HEADERS = [OnexHeader.Type, OnexHeader.Version, "Nats-Msg-Id"] as const;
+const MAX_HEADER_VALUE = 256;
 
 /** A dead-lettered message as `onex dlq` shows it. */
 export interface DeadLetter {
@@ -14,6 +31,10 @@ export interface DeadLetter {
   sequence: number;
   reason: string;
   message: string;
+  /** The letter's own subject: `onex.dlq.<zone>.<stream>.<consumer>`. */
+  letterSubject: string;
+  /** The zone whose subscription wrote the letter (from the letter's subject, which the server checked), or undefined for an unscoped (admin) subscription. */
+  writerZone: string | undefined;
   stream: string;
   consumer: string;
   subject: string;
@@ -21,30 +42,62 @@ export interface DeadLetter {
   deliveries: number;
   time: string;
   data: Uint8Array;
+  /** The original body's size when the letter holds only its first bytes (it did not fit under the server's max_payload). */
+  truncatedFrom?: number;
+  /** `sha256:<hex>` of the whole original body, for truncated letters. */
+  digest?: string;
   headers: Record<string, string>;
 }
 
-/** Moves a delivered message to the dead-letter stream with the reason; the caller then terms it. */
-export async function deadLetter(js: JetStreamClient, msg: JsMsg, consumer: string, reason: OnexError): Promise<void> {
+/** Where a subscription writes its letters. */
+export interface LetterWriter {
+  /** The subscription's zone, or undefined when it follows every zone. */
+  zone: string | undefined;
+  consumer: string;
+  /** The server's max_payload: a letter never exceeds it. */
+  maxPayload: number;
+}
+
+/** The subject a subscription's letters go to. */
+export function deadLetterSubject(zone: string | undefined, stream: string, consumer: string): string {
+  return `onex.dlq.${zone === undefined ? UNSCOPED_LETTER_ZONE : encodeSubjectToken(zone, "zone")}.${token(stream)}.${token(consumer)}`;
+}
+
+/**
+ * Moves a delivered message to the dead-letter stream with the reason; the caller then
+ * terminates it. A body too large to fit beside the letter's headers is cut, with its size
+ * and digest recorded: the original stays in its stream, where `onex dlq replay` finds it.
+ */
+export async function deadLetter(js: JetStreamClient, msg: JsMsg, writer: LetterWriter, reason: OnexError, deliveries: number): Promise<void> {
   const h = natsHeaders();
-  for (const [key, values] of msg.headers ?? []) for (const value of values) h.append(key, value);
+  for (const key of KEPT_HEADERS) {
+    const value = msg.headers?.get(key);
+    if (value) h.set(key === "Nats-Msg-Id" ? OnexHeader.DlqMsgId : key, value.slice(0, MAX_HEADER_VALUE));
+  }
   h.set(OnexHeader.DlqReason, reason.code);
-  h.set(OnexHeader.DlqMessage, reason.message.slice(0, 1024).replace(/[\r\n]+/g, " "));
+  h.set(OnexHeader.DlqMessage, oneLine(reason.message, 1024));
   h.set(OnexHeader.DlqStream, msg.info.stream);
-  h.set(OnexHeader.DlqConsumer, consumer);
+  h.set(OnexHeader.DlqConsumer, writer.consumer);
   h.set(OnexHeader.DlqSubject, msg.subject);
   h.set(OnexHeader.DlqSequence, String(msg.info.streamSequence));
-  h.set(OnexHeader.DlqDeliveries, String(msg.info.deliveryCount));
-  // The original's own id would be de-duplicated against it; the dead letter gets its own.
-  h.delete("Nats-Msg-Id");
-  await js.publish(`onex.dlq.${token(msg.info.stream)}.${token(consumer)}`, msg.data, {
+  h.set(OnexHeader.DlqDeliveries, String(deliveries));
+  let data = msg.data;
+  const room = Math.max(0, writer.maxPayload - HEADER_ROOM);
+  if (data.length > room) {
+    h.set(OnexHeader.DlqTruncated, String(data.length));
+    h.set(OnexHeader.DlqDigest, digestOf(data));
+    data = data.subarray(0, room);
+  }
+  await js.publish(deadLetterSubject(writer.zone, msg.info.stream, writer.consumer), data, {
     headers: h,
-    msgID: `dlq:${msg.info.stream}:${msg.info.streamSequence}:${consumer}`,
+    // One letter per stored message and consumer, however often the write is retried.
+    msgID: `dlq:${msg.info.stream}:${msg.info.streamSequence}:${writer.consumer}`,
   });
 }
 
-function token(value: string): string {
-  return value.replace(/[^A-Za-z0-9_-]/g, "_") || "_";
+/** `sha256:<hex>` of a body. */
+export function digestOf(data: Uint8Array): string {
+  return `sha256:${createHash("sha256").update(data).digest("hex")}`;
 }
 
 /** The dead letters in sequence order, optionally from a sequence and at most `limit`. */
@@ -68,23 +121,15 @@ export async function getDeadLetter(jsm: JetStreamManager, sequence: number): Pr
   return fromStored(stored);
 }
 
-/**
- * Publishes a dead letter again on its original subject, as a fresh delivery (the
- * de-duplication id is new, the message itself is unchanged), and returns its new sequence.
- */
-export async function replayDeadLetter(js: JetStreamClient, letter: DeadLetter): Promise<number> {
-  const h = natsHeaders();
-  for (const [key, value] of Object.entries(letter.headers)) if (!key.startsWith("Onex-Dlq-") && key !== "Nats-Msg-Id") h.set(key, value);
-  const ack = await js.publish(letter.subject, letter.data, { headers: h, msgID: `replay:${letter.sequence}:${Date.now()}` });
-  return ack.seq;
-}
-
 function fromStored(stored: StoredMsg): DeadLetter {
   const headers = headerRecord(stored.header);
+  const truncated = headers[OnexHeader.DlqTruncated];
   return {
     sequence: stored.seq,
     reason: headers[OnexHeader.DlqReason] ?? "",
     message: headers[OnexHeader.DlqMessage] ?? "",
+    letterSubject: stored.subject,
+    writerZone: writerZoneOf(stored.subject),
     stream: headers[OnexHeader.DlqStream] ?? "",
     consumer: headers[OnexHeader.DlqConsumer] ?? "",
     subject: headers[OnexHeader.DlqSubject] ?? "",
@@ -92,12 +137,37 @@ function fromStored(stored: StoredMsg): DeadLetter {
     deliveries: Number(headers[OnexHeader.DlqDeliveries] ?? 0),
     time: stored.time.toISOString(),
     data: stored.data,
+    ...(truncated !== undefined ? { truncatedFrom: Number(truncated), digest: headers[OnexHeader.DlqDigest] ?? "" } : {}),
     headers,
   };
+}
+
+/** The zone token of a letter's subject, as the server checked it. */
+export function letterZoneToken(letterSubject: string): string {
+  return letterSubject.split(".")[2] ?? "";
+}
+
+/** The zone in a letter's subject, for display (a token onex never writes is shown as it is). */
+function writerZoneOf(letterSubject: string): string | undefined {
+  const zoneToken = letterZoneToken(letterSubject);
+  if (zoneToken === UNSCOPED_LETTER_ZONE) return undefined;
+  try {
+    return decodeSubjectToken(zoneToken, "zone");
+  } catch {
+    return zoneToken;
+  }
 }
 
 function headerRecord(h: MsgHdrs | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, values] of h ?? []) out[key] = values[values.length - 1] ?? "";
   return out;
+}
+
+function token(value: string): string {
+  return value.replace(/[^A-Za-z0-9_-]/g, "_") || "_";
+}
+
+function oneLine(text: string, max: number): string {
+  return text.slice(0, max).replace(/[\r\n]+/g, " ");
 }

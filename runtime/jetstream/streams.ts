@@ -1,11 +1,16 @@
 /**
  * The streams a protocol implies: one stream per subject template (all versions share the
- * subject space, so v0.1 and v0.2 messages live in one stream), and the dead-letter stream.
- * `applyStreams` creates or updates them idempotently and reports what it changed.
+ * subject space, so v0.1 and v0.2 messages live in one stream), the dead-letter stream, and
+ * for each zone named, a zone stream per template that sources that zone's messages from the
+ * shared one. Zone members consume only from their zone's streams: a stream is the only
+ * unit NATS permissions can confine the JetStream API to (consumer names are one namespace
+ * per stream, and `*` matches whole tokens only). `applyStreams` creates or updates them
+ * idempotently and reports what it changed.
  */
 import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
 import type { ProtocolSdk } from "../protocol-sdk.js";
+import { encodeSubjectToken } from "../subject-token.js";
 
 /** The dead-letter stream and its subject prefix. */
 export const DEAD_LETTER_STREAM = "ONEX_DLQ";
@@ -26,7 +31,10 @@ export interface StreamLimits {
 /** The configuration onex wants for one stream. */
 export interface StreamPlan {
   name: string;
+  /** Subjects it stores what is published on; empty for a zone stream, which sources instead. */
   subjects: string[];
+  /** Streams it copies from, each filtered to one subject pattern. */
+  sources?: { name: string; filterSubject: string }[];
   limits: StreamLimits;
 }
 
@@ -35,8 +43,22 @@ export function streamNameOf(templateKey: string): string {
   return `ONEX_${templateKey.toUpperCase()}`;
 }
 
-/** The streams the SDKs' subject templates imply, plus the dead-letter stream. */
-export function planStreams(sdks: readonly ProtocolSdk[], limits: StreamLimits = {}, deadLetterLimits: StreamLimits = {}): StreamPlan[] {
+/**
+ * The stream of template `templateKey` that holds zone `zone`'s messages only:
+ * `ONEX_EVENT~zone~2Etrusted~2Eorg`. (`~` never occurs in a template's stream name, so no
+ * zone stream can share a name with another stream.)
+ */
+export function zoneStreamNameOf(templateKey: string, zone: string): string {
+  return `${streamNameOf(templateKey)}~${encodeSubjectToken(zone, "zone")}`;
+}
+
+/** Whether a subject template carries the zone (a `zone_id` part), so it can have zone streams. */
+export function hasZonePart(template: { template: string }): boolean {
+  return template.template.includes("{zone_id}");
+}
+
+/** The streams the SDKs' subject templates imply, the dead-letter stream, and the zone streams of `zones`. */
+export function planStreams(sdks: readonly ProtocolSdk[], limits: StreamLimits = {}, deadLetterLimits: StreamLimits = {}, zones: readonly string[] = []): StreamPlan[] {
   const byName = new Map<string, StreamPlan>();
   for (const sdk of sdks) {
     for (const [key, template] of Object.entries(sdk.subjectTemplates)) {
@@ -45,6 +67,14 @@ export function planStreams(sdks: readonly ProtocolSdk[], limits: StreamLimits =
       const plan = byName.get(name) ?? { name, subjects: [], limits };
       if (!plan.subjects.includes(subject)) plan.subjects.push(subject);
       byName.set(name, plan);
+      if (!hasZonePart(template)) continue;
+      for (const zone of zones) {
+        const zoneName = zoneStreamNameOf(key, zone);
+        const zonePlan = byName.get(zoneName) ?? { name: zoneName, subjects: [], sources: [], limits };
+        const filterSubject = template.filter({ zone_id: zone });
+        if (!zonePlan.sources!.some((s) => s.filterSubject === filterSubject)) zonePlan.sources!.push({ name, filterSubject });
+        byName.set(zoneName, zonePlan);
+      }
     }
   }
   byName.set(DEAD_LETTER_STREAM, { name: DEAD_LETTER_STREAM, subjects: [DEAD_LETTER_SUBJECTS], limits: deadLetterLimits });
@@ -66,6 +96,7 @@ function desiredConfig(plan: StreamPlan): Partial<StreamConfig> {
   return {
     name: plan.name,
     subjects: [...plan.subjects].sort(),
+    ...(plan.sources !== undefined ? { sources: [...plan.sources].sort((a, b) => (a.filterSubject < b.filterSubject ? -1 : 1)).map((s) => ({ name: s.name, filter_subject: s.filterSubject })) } : {}),
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     max_msgs: l.maxMessages ?? -1,
@@ -99,7 +130,12 @@ export async function applyStreams(jsm: JetStreamManager, plans: readonly Stream
     }
     const fields: Record<string, [unknown, unknown]> = {};
     for (const [key, value] of Object.entries(desired)) {
-      const have = key === "subjects" ? [...(current.subjects ?? [])].sort() : (current as unknown as Record<string, unknown>)[key];
+      const have =
+        key === "subjects"
+          ? [...(current.subjects ?? [])].sort()
+          : key === "sources"
+            ? (current.sources ?? []).map((s) => ({ name: s.name, filter_subject: s.filter_subject })).sort((a, b) => ((a.filter_subject ?? "") < (b.filter_subject ?? "") ? -1 : 1))
+            : (current as unknown as Record<string, unknown>)[key];
       if (JSON.stringify(have) !== JSON.stringify(value)) fields[key] = [have, value];
     }
     const changed = Object.keys(fields).length > 0;

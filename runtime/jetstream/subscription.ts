@@ -1,35 +1,61 @@
 /**
- * Subscriptions: a pull consumer whose deliveries are parsed, verified and judged by the
- * trust policy before the caller sees them. What fails goes to the dead-letter stream, so
- * nothing is dropped silently; in-flight messages are bounded by `maxInFlight`.
+ * Subscriptions on JetStream: a pull consumer feeding the receive pipeline. JetStream
+ * supplies bytes and takes acknowledgements; the pipeline decides what is delivered,
+ * skipped, refused or dead-lettered. In-flight messages are bounded by `maxInFlight`.
+ *
+ * Delivery attempts are counted here, not by the server (the consumer's `max_deliver` is
+ * unlimited): a message the subscription pulled but never handed to the handler — because
+ * it stopped — goes back without using up an attempt, and a message is never left where
+ * the server has stopped delivering it while nobody dead-lettered it.
  */
-import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JsMsg } from "@nats-io/jetstream";
-import { ErrorCode, OnexError, isOnexError } from "../errors.js";
-import type { Delivery, DeliverFrom, SubscribeOptions, Subscription, SubscriptionStats } from "../control-plane.js";
-import { judge, type JudgeContext, type TrustPolicy } from "../trust/policy.js";
+import { AckPolicy, DeliverPolicy, type ConsumerConfig, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { DeliverFrom, Refusal, VersionedDelivery, VersionedSubscribeOptions, VersionedSubscription, VersionedSubscriptionStats } from "../control-plane.js";
+import { ErrorCode, OnexError } from "../errors.js";
+import type { ReceivePipeline } from "../receive/pipeline.js";
 import { deadLetter } from "./dead-letter.js";
 import { OnexHeader } from "./headers.js";
-import type { TransportMessageClass } from "../protocol-sdk.js";
-import { streamNameOf } from "./streams.js";
-import type { OnexClient } from "./client.js";
+import { streamNameOf, zoneStreamNameOf } from "./streams.js";
+
+/** What a subscription needs of its client. */
+export interface SubscriptionTransport {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  manager(): Promise<JetStreamManager>;
+  /** Attempts handed back unused, per stored message, shared by the client's subscriptions. */
+  readonly handedBack: HandBackLedger;
+  readonly logger: { warn(message: string, details?: Record<string, unknown>): void };
+}
+
+/** Counts, per stored message, the deliveries that never reached a handler. */
+export class HandBackLedger {
+  readonly #counts = new Map<string, number>();
+  constructor(readonly remember = 10_000) {}
+  count(storedAs: string): number {
+    return this.#counts.get(storedAs) ?? 0;
+  }
+  add(storedAs: string): void {
+    this.#counts.delete(storedAs);
+    this.#counts.set(storedAs, this.count(storedAs) + 1);
+    if (this.#counts.size > this.remember) this.#counts.delete(this.#counts.keys().next().value!);
+  }
+  forget(storedAs: string): void {
+    this.#counts.delete(storedAs);
+  }
+}
 
 const NANOS_PER_MS = 1_000_000;
+/** How long a pull waits on the server for messages before asking again. */
+const PULL_EXPIRES_MS = 2_000;
 
-/** Opens the consumer and returns the subscription (used by `OnexClient.subscribe`). */
-export async function openSubscription(
-  client: OnexClient,
-  types: readonly TransportMessageClass[],
-  options: SubscribeOptions,
-  context: JudgeContext,
-  policy: TrustPolicy,
-): Promise<Subscription<unknown>> {
-  if (types.length === 0) throw new OnexError(ErrorCode.Usage, "subscribe() needs at least one message class");
-  const template = types[0]!.subjectTemplate;
-  if (types.some((t) => t.subjectTemplate.key !== template.key)) {
-    throw new OnexError(ErrorCode.Usage, "subscribe() takes message classes of one subject template at a time");
-  }
-  const byType = new Map(types.map((t) => [t.type, t]));
-  const stream = streamNameOf(template.key);
+/** A subscription with a `close` for its client to end it with. */
+export interface OpenSubscription extends VersionedSubscription<unknown> {
+  /** Ends iteration: hands back what was pulled and not delivered, and waits for letters in flight. */
+  stop(): Promise<void>;
+}
+
+/** Opens the consumer for `pipeline` and returns the subscription. */
+export async function openSubscription(transport: SubscriptionTransport, pipeline: ReceivePipeline, options: VersionedSubscribeOptions): Promise<OpenSubscription> {
   const parts: Record<string, string> = { ...options.filter };
   if (options.zone !== undefined) parts.zone_id = options.zone;
   if (options.entityType !== undefined) parts.entity_type = options.entityType;
@@ -38,38 +64,21 @@ export async function openSubscription(
   const maxDeliver = Math.max(1, options.maxDeliver ?? 5);
   const ackWaitMs = Math.max(1, options.ackWaitMs ?? 30_000);
 
-  const jsm = await client.manager();
+  const jsm = await transport.manager();
+  const stream = await streamFor(jsm, pipeline.template.key, options.zone);
   const config: Partial<ConsumerConfig> = {
     ack_policy: AckPolicy.Explicit,
-    filter_subject: template.filter(parts),
+    filter_subject: pipeline.template.filter(parts),
     max_ack_pending: maxInFlight,
-    max_deliver: maxDeliver,
+    // Unlimited on the server: attempts are counted by the subscription (see above).
+    max_deliver: -1,
     ack_wait: ackWaitMs * NANOS_PER_MS,
     ...deliverPolicy(options.deliver ?? "all"),
-    // A named consumer is created on a subject that carries its filter, which is what lets
-    // NATS permissions confine an identity to consumers of its own zone (`onex nats-auth`).
     ...(options.durable !== undefined
       ? { durable_name: options.durable }
       : { name: `onex_${globalThis.crypto.randomUUID().replace(/-/g, "")}`, inactive_threshold: 60_000 * NANOS_PER_MS }),
   };
-  let info;
-  // While a cluster elects a new stream leader (or a server restarts), consumer requests time
-  // out for a few seconds; those are retried, anything else is reported at once.
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      info = options.durable !== undefined ? await jsm.consumers.info(stream, options.durable).catch(() => jsm.consumers.add(stream, config)) : await jsm.consumers.add(stream, config);
-      break;
-    } catch (error) {
-      const text = (error as Error).message;
-      if (/timeout|no responders|jetstream is not enabled|leader/i.test(text) && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 250));
-        continue;
-      }
-      const code = /permissions violation/i.test(text) ? ErrorCode.PermissionDenied : /stream not found/i.test(text) ? ErrorCode.NoStream : ErrorCode.StreamConfig;
-      throw new OnexError(code, `cannot create the consumer on ${stream}: ${text}`, { stream }, { cause: error });
-    }
-  }
+  const info = await createConsumer(jsm, stream, config, options.durable);
   // A durable consumer keeps its first configuration; resuming it with another filter would
   // silently deliver something other than what was asked for.
   if (info.config.filter_subject !== config.filter_subject) {
@@ -80,34 +89,82 @@ export async function openSubscription(
     );
   }
   const consumerName = info.name;
-  const consumer = await client.js.consumers.get(stream, consumerName);
-  const stats: SubscriptionStats = { delivered: 0, deadLettered: 0, skipped: 0, duplicates: 0 };
-  const acked = new Map<number, true>();
+  const consumer = await transport.js.consumers.get(stream, consumerName);
+  const writer = { zone: options.zone, consumer: consumerName, maxPayload: transport.nc.info?.max_payload ?? 1024 * 1024 };
+  const refusals: Refusal[] = [];
+  const rememberRefusals = Math.max(0, options.rememberRefusals ?? 1_000);
+  const stats: VersionedSubscriptionStats = { delivered: 0, deadLettered: 0, skipped: 0, duplicates: 0, converted: 0, refused: 0 };
+  const acked = new Map<string, true>();
   const rememberAcked = Math.max(0, options.rememberAcked ?? 10_000);
-  const remember = (sequence: number) => {
-    acked.set(sequence, true);
+  const ledger = transport.handedBack;
+
+  const storedAsOf = (msg: JsMsg) => `${stream}#${msg.info.streamSequence}`;
+  const attemptsOf = (msg: JsMsg) => msg.info.deliveryCount - ledger.count(storedAsOf(msg));
+  const remember = (storedAs: string) => {
+    acked.set(storedAs, true);
     if (acked.size > rememberAcked) acked.delete(acked.keys().next().value!);
   };
 
-  const toDeadLetter = async (msg: JsMsg, reason: OnexError) => {
-    await deadLetter(client.js, msg, consumerName, reason);
-    msg.term(reason.code);
+  // Letters are written concurrently (a flood of forgeries costs round trips in parallel,
+  // not in series) and each rejected message is terminated once its letter is stored; a
+  // delivery is handed out only after the letters of the messages before it are stored.
+  const letters = new Set<Promise<void>>();
+  const toDeadLetter = (msg: JsMsg, reason: OnexError): Promise<void> => {
     stats.deadLettered++;
+    const written = deadLetter(transport.js, msg, writer, reason, attemptsOf(msg)).then(
+      () => {
+        // A plain TERM: nats-server 2.9 ignores `+TERM <reason>` and would deliver it again.
+        msg.term();
+        ledger.forget(storedAsOf(msg));
+      },
+      (error: unknown) => {
+        // Not lost: it comes back after the delay and is judged (and dead-lettered) again.
+        transport.logger.warn(`onex: cannot dead-letter ${storedAsOf(msg)} (${reason.code}): ${(error as Error).message}`, { stream, sequence: msg.info.streamSequence });
+        msg.nak(Math.min(ackWaitMs, 5_000));
+      },
+    );
+    const tracked = written.finally(() => letters.delete(tracked));
+    letters.add(tracked);
+    return tracked;
+  };
+  const lettersStored = async () => {
+    while (letters.size > 0) await Promise.all([...letters]);
+  };
+  const handBack = (msg: JsMsg) => {
+    ledger.add(storedAsOf(msg));
+    msg.nak();
   };
 
-  // Messages are pulled in batches of at most `maxInFlight`, one batch at a time, so the
-  // client never holds more than that and no pull is left open when the caller stops.
   let stopped = false;
-  let batch: { close(): Promise<void | Error> } | undefined;
+  let batch: ConsumerMessages | undefined;
+  let failure: OnexError | undefined;
+
+  /** Why pulling failed: a gone consumer, stream or permission ends the subscription; anything else is the server away. */
+  const diagnose = async (error: unknown): Promise<OnexError | undefined> => {
+    if (stopped || transport.nc.isClosed()) return undefined;
+    const text = (error as Error)?.message ?? String(error);
+    const checked = await jsm.consumers.info(stream, consumerName).then(
+      () => undefined,
+      (e: unknown) => (e as Error)?.message ?? String(e),
+    );
+    const reason = `${text}${checked === undefined ? "" : `; ${checked}`}`;
+    if (/permission/i.test(reason)) return new OnexError(ErrorCode.PermissionDenied, `the subscription to ${stream} lost its permission: ${reason}`, { stream, consumer: consumerName });
+    if (/stream not found/i.test(reason)) return new OnexError(ErrorCode.NoStream, `stream ${stream} is gone: ${reason}`, { stream, consumer: consumerName });
+    if (/consumer (not found|deleted)/i.test(reason)) return new OnexError(ErrorCode.ConsumerGone, `consumer ${consumerName} of ${stream} was deleted: ${reason}`, { stream, consumer: consumerName });
+    return undefined;
+  };
+
+  // Messages are pulled in batches of at most `maxInFlight`, one batch at a time.
   async function* pull(): AsyncGenerator<JsMsg> {
-    while (!stopped) {
+    while (!stopped && !transport.nc.isClosed()) {
       try {
-        const current = await consumer.fetch({ max_messages: maxInFlight, expires: 2_000 });
-        batch = current;
-        for await (const msg of current) yield msg;
-      } catch {
+        batch = await consumer.fetch({ max_messages: maxInFlight, expires: PULL_EXPIRES_MS });
+        for await (const msg of batch) yield msg;
+      } catch (error) {
+        failure = await diagnose(error);
+        if (failure !== undefined) return;
         // The server is away (restart, failover): the connection reconnects by itself, and
-        // the durable consumer keeps our place. Try again shortly.
+        // the consumer keeps our place. Try again shortly.
         if (!stopped) await new Promise((resolve) => setTimeout(resolve, 250));
       } finally {
         batch = undefined;
@@ -115,96 +172,121 @@ export async function openSubscription(
     }
   }
 
-  async function* deliveries(): AsyncGenerator<Delivery<unknown>> {
+  async function* deliveries(): AsyncGenerator<VersionedDelivery<unknown>> {
     // Iterated by hand: a for-await would close `pulled` on exit, dropping what the batch holds.
     const pulled = pull();
     try {
       for (let next = await pulled.next(); !next.done; next = await pulled.next()) {
         const msg = next.value;
-        // Handed back at once rather than left to wait for ack_wait.
         if (stopped) {
-          msg.nak();
+          handBack(msg);
           continue;
         }
-        if (acked.has(msg.info.streamSequence)) {
+        const storedAs = storedAsOf(msg);
+        if (acked.has(storedAs)) {
           msg.ack();
           stats.duplicates++;
           continue;
         }
-        const typeHeader = msg.headers?.get(OnexHeader.Type);
-        // Messages of types this subscription does not handle share the subject; they are not ours to judge.
-        if (typeHeader && !byType.has(typeHeader)) {
+        const attempts = attemptsOf(msg);
+        if (attempts > maxDeliver) {
+          void toDeadLetter(msg, new OnexError(ErrorCode.HandlerFailed, `delivered ${attempts} times and never acknowledged`, { deliveries: attempts }));
+          continue;
+        }
+        const outcome = pipeline.receive({ data: msg.data, subject: msg.subject, typeHeader: msg.headers?.get(OnexHeader.Type) || undefined, storedAs });
+        if (outcome.kind === "skip") {
           msg.ack();
           stats.skipped++;
           continue;
         }
-        let message: unknown;
-        try {
-          const cls = byType.get(typeHeader ?? "") ?? classOfBody(msg, byType);
-          message = cls.parse(msg.data);
-        } catch (error) {
-          await toDeadLetter(msg, isOnexError(error) ? error : new OnexError(ErrorCode.ValidationFailed, String(error)));
+        if (outcome.kind === "reject") {
+          void toDeadLetter(msg, outcome.error);
           continue;
         }
-        // A redelivery is the same message again, not a replay: the replay guard sees first deliveries only.
-        const judgeContext = msg.info.deliveryCount > 1 ? { ...context, replay: undefined } : context;
-        const verdict = judge(message as object, judgeContext, policy);
-        if (!verdict.accepted) {
-          await toDeadLetter(msg, verdict.rejection!);
+        if (outcome.kind === "refuse") {
+          const refusal: Refusal = { ...outcome.refusal, subject: msg.subject, sequence: msg.info.streamSequence };
+          stats.refused++;
+          refusals.push(refusal);
+          if (refusals.length > rememberRefusals) refusals.shift();
+          options.onRefusal?.(refusal);
+          // Acknowledged for this consumer only: the message stays in the stream for others.
+          remember(storedAs);
+          msg.ack();
           continue;
         }
+        await lettersStored();
         stats.delivered++;
-        // On the last allowed delivery the server will not try again, so a handler that hangs
-        // (neither acks nor naks within ack_wait) would leave the message stranded: dead-letter it.
-        let settled = false;
-        const lastChance =
-          msg.info.deliveryCount >= maxDeliver
-            ? setTimeout(() => {
-                if (settled) return;
-                settled = true;
-                const reason = new OnexError(ErrorCode.HandlerFailed, `not acknowledged within ${ackWaitMs} ms on delivery ${msg.info.deliveryCount} of ${maxDeliver}`, { deliveries: msg.info.deliveryCount });
-                toDeadLetter(msg, reason).catch(() => undefined);
-              }, ackWaitMs).unref()
-            : undefined;
-        const settle = () => {
-          settled = true;
-          clearTimeout(lastChance);
-        };
-        yield {
-          message,
-          warnings: verdict.warnings,
-          ...(verdict.verifiedSigner !== undefined ? { signer: verdict.verifiedSigner } : {}),
-          subject: msg.subject,
-          sequence: msg.info.streamSequence,
-          deliveries: msg.info.deliveryCount,
-          ack: async () => {
-            settle();
-            // Not a confirmed ack (a round trip per message): if this one is lost (the server
-            // went away), the message comes back and the remembered sequence acknowledges it then.
-            remember(msg.info.streamSequence);
-            msg.ack();
-          },
-          nak: async (delayMs?: number) => {
-            settle();
-            if (msg.info.deliveryCount >= maxDeliver) {
-              await toDeadLetter(msg, new OnexError(ErrorCode.HandlerFailed, `the handler failed ${msg.info.deliveryCount} deliveries`, { deliveries: msg.info.deliveryCount }));
-            } else {
-              msg.nak(delayMs);
-            }
-          },
-          term: () => {
-            settle();
-            msg.term();
-          },
-          working: () => msg.working(),
-        };
+        if (outcome.path.length > 1) stats.converted++;
+        yield delivery(msg, outcome, attempts);
       }
+      if (failure !== undefined) throw failure;
     } finally {
       stopped = true;
       void batch?.close();
-      // Whatever the current batch still holds goes back to the server.
-      for (let next = await pulled.next(); !next.done; next = await pulled.next()) next.value.nak();
+      // Whatever the current batch still holds goes back to the server, attempts unused.
+      for (let next = await pulled.next(); !next.done; next = await pulled.next()) handBack(next.value);
+      await lettersStored();
     }
+  }
+
+  function delivery(msg: JsMsg, outcome: Extract<ReturnType<ReceivePipeline["receive"]>, { kind: "deliver" }>, attempts: number): VersionedDelivery<unknown> {
+    const storedAs = storedAsOf(msg);
+    // On the last attempt nothing will deliver the message again if the handler hangs (and
+    // its process may be the only subscriber): dead-letter it after ack_wait, unless the
+    // handler settles it or reports progress first.
+    let settled = false;
+    let lastChance: NodeJS.Timeout | undefined;
+    const armLastChance = () => {
+      if (attempts < maxDeliver || settled) return;
+      clearTimeout(lastChance);
+      lastChance = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        void toDeadLetter(msg, new OnexError(ErrorCode.HandlerFailed, `not acknowledged within ${ackWaitMs} ms on attempt ${attempts} of ${maxDeliver}`, { deliveries: attempts }));
+      }, ackWaitMs).unref();
+    };
+    const settle = () => {
+      settled = true;
+      clearTimeout(lastChance);
+    };
+    armLastChance();
+    return {
+      message: outcome.message,
+      warnings: outcome.warnings,
+      ...(outcome.signer !== undefined ? { signer: outcome.signer } : {}),
+      subject: msg.subject,
+      sequence: msg.info.streamSequence,
+      deliveries: attempts,
+      receivedVersion: outcome.receivedVersion,
+      original: outcome.original,
+      path: outcome.path,
+      ack: async () => {
+        if (settled) return;
+        settle();
+        // Not a confirmed ack (a round trip per message): if this one is lost (the server
+        // went away), the message comes back and the remembered sequence acknowledges it then.
+        remember(storedAs);
+        ledger.forget(storedAs);
+        msg.ack();
+      },
+      nak: async (delayMs?: number) => {
+        if (settled) return;
+        settle();
+        if (attempts >= maxDeliver) await toDeadLetter(msg, new OnexError(ErrorCode.HandlerFailed, `the handler failed ${attempts} attempts`, { deliveries: attempts }));
+        else msg.nak(delayMs);
+      },
+      term: () => {
+        if (settled) return;
+        settle();
+        ledger.forget(storedAs);
+        msg.term();
+      },
+      working: () => {
+        if (settled) return;
+        msg.working();
+        armLastChance();
+      },
+    };
   }
 
   const iterator = deliveries();
@@ -212,6 +294,7 @@ export async function openSubscription(
     stream,
     consumer: consumerName,
     stats,
+    refusals,
     [Symbol.asyncIterator]: () => iterator,
     async stop() {
       stopped = true;
@@ -221,17 +304,54 @@ export async function openSubscription(
   };
 }
 
-/** For messages published without the type header (e.g. by another tool): the class of the body's `type`. */
-function classOfBody(msg: JsMsg, byType: Map<string, TransportMessageClass>): TransportMessageClass {
-  let type: unknown;
+/**
+ * The stream a subscription reads: the zone's own stream when it follows one zone and
+ * `onex streams apply` created it (members may read nothing else), the shared one otherwise.
+ */
+async function streamFor(jsm: JetStreamManager, templateKey: string, zone: string | undefined): Promise<string> {
+  const shared = streamNameOf(templateKey);
+  if (zone === undefined) return shared;
+  const own = zoneStreamNameOf(templateKey, zone);
+  const found = await withRetry(() => jsm.streams.info(own)).then(
+    () => true,
+    (error: unknown) => {
+      if (/stream not found/i.test((error as Error).message)) return false;
+      // No permission on this zone's stream is the answer for a member of another zone.
+      throw consumerError(error, own);
+    },
+  );
+  return found ? own : shared;
+}
+
+async function createConsumer(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig>, durable: string | undefined) {
   try {
-    type = (JSON.parse(new TextDecoder().decode(msg.data)) as { type?: unknown }).type;
-  } catch (cause) {
-    throw new OnexError(ErrorCode.JsonSyntax, "the message is not valid JSON", { subject: msg.subject }, { cause });
+    return await withRetry(() => (durable !== undefined ? jsm.consumers.info(stream, durable).catch(() => jsm.consumers.add(stream, config)) : jsm.consumers.add(stream, config)));
+  } catch (error) {
+    throw consumerError(error, stream);
   }
-  const cls = typeof type === "string" ? byType.get(type) : undefined;
-  if (!cls) throw new OnexError(ErrorCode.UnknownType, `message type ${JSON.stringify(type)} is not one this subscription handles`, { subject: msg.subject });
-  return cls;
+}
+
+function consumerError(error: unknown, stream: string): OnexError {
+  const text = (error as Error).message;
+  const code = /permissions violation/i.test(text) ? ErrorCode.PermissionDenied : /stream not found/i.test(text) ? ErrorCode.NoStream : ErrorCode.StreamConfig;
+  const hint = code === ErrorCode.PermissionDenied ? " (a zone member may only read its own zone's streams: subscribe with its zone, after `onex streams apply --identities`)" : "";
+  return new OnexError(code, `cannot create the consumer on ${stream}: ${text}${hint}`, { stream }, { cause: error });
+}
+
+/** While a cluster elects a new stream leader (or a server restarts), JetStream requests time out for a few seconds; those are retried. */
+async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (/timeout|no responders|jetstream is not enabled|leader/i.test((error as Error).message) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        continue;
+      }
+      throw error;
+    }
+  }
 }
 
 function deliverPolicy(from: DeliverFrom): Partial<ConsumerConfig> {

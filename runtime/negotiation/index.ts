@@ -6,5 +6,5 @@ export { checkPeerOffer, withChecks, type CheckedOffer } from "./offer-check.js"
 export { negotiateSubject, schemasSubject, serveNegotiation, type HandshakeAnswer, type NegotiationService, type SchemasDocument, type ServeNegotiationOptions } from "./negotiation-service.js";
 export { probe, type ProbedVersion, type ProbeOptions, type ProbeResult } from "./probe.js";
 export { SCHEMA_INDEX_FORMAT, contentHashOf, differingSchemas, parseSchemaIndex, readSchemaIndex, type SchemaIndex, type SchemaIndexMessage, type SchemaIndexSchema } from "./schema-index.js";
-export { declaredVersionOf, subscribeVersioned } from "../jetstream/versioned-subscription.js";
+export { declaredVersionOf } from "../receive/pipeline.js";
 export type { Refusal, VersionedDelivery, VersionedReceiver, VersionedSubscribeOptions, VersionedSubscription, VersionedSubscriptionStats } from "../control-plane.js";

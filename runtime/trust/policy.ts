@@ -85,7 +85,7 @@ export interface JudgeContext {
   /** When given, `token_valid` requires the signer to hold a valid grant for the message type and zone. */
   grants?: GrantBook;
   /** When given, `token_valid` rejects a message id seen before inside its window. */
-  replay?: ReplayGuard;
+  replay?: Pick<ReplayGuard, "accept">;
   /** The key id a node or agent id is registered with (from registry entries or identities): `origin_check`, and grant subjects. */
   keyOfEntity?: (entityId: string) => string | undefined;
   /** Where advisory failures are logged (default: console.warn). */

@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
-import { listDeadLetters, replayDeadLetter } from "../../runtime/jetstream/dead-letter.js";
+import { listDeadLetters } from "../../runtime/jetstream/dead-letter.js";
+import { planReplay, replayDeadLetter } from "../../runtime/jetstream/dead-letter-replay.js";
+import { keyRing } from "../../runtime/trust/keys.js";
 import { applyStreams, planStreams } from "../../runtime/jetstream/streams.js";
 import type { Delivery, Subscription } from "../../runtime/control-plane.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
@@ -209,7 +211,7 @@ describe("the dead-letter stream", () => {
     const letter = (await listDeadLetters(jsm)).find((l) => l.consumer === "poison");
     expect(letter).toMatchObject({ reason: ErrorCode.HandlerFailed, deliveries: 3, stream: "ONEX_EVENT" });
 
-    const sequence = await replayDeadLetter(jetstream(raw), letter!);
+    const sequence = await replayDeadLetter(jetstream(raw), await planReplay(jsm, letter!, { sdks: [v0_1], keys: keyRing([keys.node.publicKey]) }));
     const again = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-poison", deliver: { fromSequence: sequence } });
     const [d] = await take(again, 1);
     await again.stop();

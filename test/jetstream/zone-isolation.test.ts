@@ -1,13 +1,10 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { connect as natsConnect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
-import * as v0_2 from "../../generated/v0.2/index.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { inboxPrefixOf } from "../../runtime/jetstream/authorization.js";
-import { applyStreams, planStreams } from "../../runtime/jetstream/streams.js";
 import { runCli } from "../support/run-cli.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { removeTempDirs, tempDir } from "../support/temp-schemas.js";
@@ -35,9 +32,10 @@ beforeAll(async () => {
   expect(generated.status).toBe(0);
   expect(generated.stdout).toContain("authorization {");
   server = await startNatsServer({ config: generated.stdout });
-  const admin = await natsConnect({ servers: server.url, user: "admin", pass: "admin-pw" });
-  await applyStreams(await jetstreamManager(admin), planStreams([v0_1, v0_2]));
-  await admin.close();
+  // As an operator does it: the shared streams, and each member zone's own streams.
+  const applied = runCli(["streams", "apply", "--identities", identities, "--server", server.url, "--user", "admin", "--password", "admin-pw"]);
+  expect(applied.stderr).toBe("");
+  expect(applied.stdout).toMatch(/created\s+ONEX_EVENT~zone~2Ea/);
 });
 
 afterAll(async () => {

@@ -13,7 +13,7 @@ import { ErrorCode, isOnexError } from "../../runtime/errors.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
 import { listDeadLetters } from "../../runtime/jetstream/dead-letter.js";
 import { OnexHeader } from "../../runtime/jetstream/headers.js";
-import { declaredVersionOf } from "../../runtime/jetstream/versioned-subscription.js";
+import { declaredVersionOf } from "../../runtime/receive/pipeline.js";
 import type { FederationNode, FederatedReceipt } from "../../runtime/negotiation/federation-node.js";
 import { generateKeyPair, type KeyPair } from "../../runtime/trust/keys.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";

@@ -1,11 +1,14 @@
 import { Flags } from "@oclif/core";
 import { listDeadLetters } from "../../../runtime/jetstream/dead-letter.js";
+import { loadAllSdks } from "../../all-sdks.js";
 import { OnexCommand } from "../../base-command.js";
-import { deadLetterData, deadLetterLine } from "../../dead-letter-view.js";
+import { deadLetterJson, deadLetterLine } from "../../dead-letter-view.js";
 import { natsFlags, withJetStream } from "../../nats-flags.js";
 
 export default class DlqList extends OnexCommand {
-  static override summary = "List dead-lettered messages with their reason, origin and delivery count.";
+  static override summary = "List dead-lettered messages: reason, writer, origin, deliveries and replay target.";
+  static override description =
+    "The writer is the zone the server let the letter be written under (* for an admin's unscoped subscription) and the consumer it names; the target is the subject the original's own source fields build, where `onex dlq replay` would publish it after verifying it.";
   static override flags = {
     ...natsFlags,
     from: Flags.integer({ description: "First dead-letter sequence to list.", default: 1 }),
@@ -16,9 +19,10 @@ export default class DlqList extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(DlqList);
+    const sdks = await loadAllSdks();
     const letters = await withJetStream(flags, async (_js, jsm) => listDeadLetters(jsm, { fromSequence: flags.from, limit: flags.limit }));
     const shown = letters.filter((l) => flags.reason === undefined || l.reason === flags.reason);
-    for (const letter of shown) this.log(flags.json ? JSON.stringify(deadLetterData(letter)) : deadLetterLine(letter));
+    for (const letter of shown) this.log(flags.json ? deadLetterJson(letter, sdks) : deadLetterLine(letter, sdks));
     if (!flags.json) this.logToStderr(`${shown.length} dead letter(s)`);
   }
 }

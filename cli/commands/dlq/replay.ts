@@ -1,23 +1,48 @@
-import { Args } from "@oclif/core";
-import { getDeadLetter, replayDeadLetter } from "../../../runtime/jetstream/dead-letter.js";
+import { Args, Flags } from "@oclif/core";
+import { ErrorCode, OnexError, isOnexError } from "../../../runtime/errors.js";
+import { getDeadLetter } from "../../../runtime/jetstream/dead-letter.js";
+import { planReplay, replayDeadLetter } from "../../../runtime/jetstream/dead-letter-replay.js";
+import { keyRing } from "../../../runtime/trust/keys.js";
+import { loadAllSdks } from "../../all-sdks.js";
 import { OnexCommand } from "../../base-command.js";
+import { readPublicKeys } from "../../key-files.js";
 import { natsFlags, withJetStream } from "../../nats-flags.js";
+import { printable } from "../../terminal-text.js";
 
 export default class DlqReplay extends OnexCommand {
-  static override summary = "Publish dead letters again on their original subjects.";
-  static override description = "Each chosen message is re-published unchanged as a fresh delivery; subscribers verify and judge it again.";
+  static override summary = "Publish dead letters' original messages again, on the subjects their own source fields build.";
+  static override description = [
+    "Nothing a letter says is obeyed: each original is validated in its own version and its signature verified with --key;",
+    "it goes back on the subject its signed source fields build, into its template's event stream only, and only into the zone of the subscriber that wrote the letter.",
+    "A letter that fails a check is refused with ONEX_E_DLQ_REFUSED and left in place; the others are replayed. Exits 1 when any letter is refused.",
+    "A letter whose body was cut to fit under max_payload is replayed from the original in its stream, when that is still stored and matches the letter's digest.",
+  ].join(" ");
+  static override examples = ["<%= config.bin %> dlq replay 17 18 --key node-1.pub --key node-2.pub"];
   static override strict = false;
   static override args = { sequence: Args.integer({ description: "Dead-letter sequences to replay.", required: true }) };
-  static override flags = { ...natsFlags };
+  static override flags = {
+    ...natsFlags,
+    key: Flags.string({ description: "Public key file of a trusted signer (repeatable): originals must verify with one of them.", required: true, multiple: true }),
+  };
 
   async run(): Promise<void> {
     const { argv, flags } = await this.parse(DlqReplay);
+    const check = { sdks: await loadAllSdks(), keys: keyRing(readPublicKeys(flags.key)) };
+    let refused = 0;
     await withJetStream(flags, async (js, jsm) => {
       for (const raw of argv as string[]) {
         const letter = await getDeadLetter(jsm, Number(raw));
-        const sequence = await replayDeadLetter(js, letter);
-        this.log(`replayed ${letter.sequence} -> ${letter.stream}#${sequence} (${letter.subject})`);
+        try {
+          const plan = await planReplay(jsm, letter, check);
+          const sequence = await replayDeadLetter(js, plan);
+          this.log(printable(`replayed ${letter.sequence} -> ${plan.stream}#${sequence} (${plan.target}, signed by ${plan.signer})`));
+        } catch (error) {
+          if (!isOnexError(error) || error.code !== ErrorCode.DeadLetterRefused) throw error;
+          refused++;
+          this.logToStderr(printable(`refused  ${letter.sequence}: ${error.message}`));
+        }
       }
     });
+    if (refused > 0) throw new OnexError(ErrorCode.DeadLetterRefused, `${refused} of ${argv.length} dead letter(s) refused and left in place`, { refused });
   }
 }

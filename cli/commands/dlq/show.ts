@@ -1,17 +1,19 @@
 import { Args } from "@oclif/core";
 import { getDeadLetter } from "../../../runtime/jetstream/dead-letter.js";
+import { loadAllSdks } from "../../all-sdks.js";
 import { OnexCommand } from "../../base-command.js";
-import { deadLetterData } from "../../dead-letter-view.js";
+import { deadLetterJson } from "../../dead-letter-view.js";
 import { natsFlags, withJetStream } from "../../nats-flags.js";
 
 export default class DlqShow extends OnexCommand {
-  static override summary = "Show one dead letter: its headers, reason and message body.";
+  static override summary = "Show one dead letter: its headers, reason, writer, replay target and message body.";
   static override args = { sequence: Args.integer({ description: "Dead-letter sequence (from `onex dlq list`).", required: true }) };
   static override flags = { ...natsFlags };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(DlqShow);
+    const sdks = await loadAllSdks();
     const letter = await withJetStream(flags, async (_js, jsm) => getDeadLetter(jsm, args.sequence));
-    this.log(JSON.stringify(deadLetterData(letter), null, 2));
+    this.log(deadLetterJson(letter, sdks, true));
   }
 }

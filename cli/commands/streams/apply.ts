@@ -1,14 +1,20 @@
 import { Flags } from "@oclif/core";
+import { zonesOf } from "../../../runtime/jetstream/authorization.js";
 import { applyStreams, planStreams, type StreamLimits } from "../../../runtime/jetstream/streams.js";
 import { loadAllSdks } from "../../all-sdks.js";
 import { OnexCommand } from "../../base-command.js";
+import { readIdentities } from "../../identities-file.js";
 import { natsFlags, parseDuration, withJetStream } from "../../nats-flags.js";
 
 export default class StreamsApply extends OnexCommand {
   static override summary = "Create or update the JetStream streams the manifests imply, and the dead-letter stream.";
   static override description =
-    "One stream per subject template (shared by all protocol versions) plus ONEX_DLQ. Idempotent: unchanged streams are left alone. --dry-run prints the difference against the server without changing it.";
-  static override examples = ["<%= config.bin %> streams apply --server nats://127.0.0.1:4222", "<%= config.bin %> streams apply --max-age 7d --discard new --dry-run"];
+    "One stream per subject template (shared by all protocol versions) plus ONEX_DLQ, and per zone (--zone, or every member zone of --identities) a zone stream sourcing that zone's messages: zone members consume from it only. Idempotent: unchanged streams are left alone. --dry-run prints the difference against the server without changing it.";
+  static override examples = [
+    "<%= config.bin %> streams apply --server nats://127.0.0.1:4222",
+    "<%= config.bin %> streams apply --identities identities.yaml",
+    "<%= config.bin %> streams apply --max-age 7d --discard new --dry-run",
+  ];
 
   static override flags = {
     ...natsFlags,
@@ -19,6 +25,8 @@ export default class StreamsApply extends OnexCommand {
     discard: Flags.string({ description: "When full: drop the oldest (old) or refuse new messages (new).", options: ["old", "new"] }),
     replicas: Flags.integer({ description: "Replicas per stream (clustered servers)." }),
     "dlq-max-age": Flags.string({ description: "Age after which dead letters are removed.", default: "30d" }),
+    zone: Flags.string({ description: "A zone to give its own streams (repeatable).", multiple: true }),
+    identities: Flags.string({ description: "The identities file of `onex nats-auth`: every member zone gets its own streams." }),
   };
 
   async run(): Promise<void> {
@@ -30,7 +38,8 @@ export default class StreamsApply extends OnexCommand {
       ...(flags.discard !== undefined ? { discard: flags.discard as "old" | "new" } : {}),
       ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}),
     };
-    const plan = planStreams(await loadAllSdks(), limits, { maxAgeMs: parseDuration(flags["dlq-max-age"]), ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}) });
+    const zones = [...(flags.zone ?? []), ...(flags.identities !== undefined ? zonesOf(await readIdentities(flags.identities)) : [])];
+    const plan = planStreams(await loadAllSdks(), limits, { maxAgeMs: parseDuration(flags["dlq-max-age"]), ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}) }, zones);
     const changes = await withJetStream(flags, async (_js, jsm) => applyStreams(jsm, plan, { dryRun: flags["dry-run"] }));
     for (const change of changes) {
       const verb = flags["dry-run"] && change.action !== "unchanged" ? `would ${change.action}` : change.action === "unchanged" ? "unchanged" : `${change.action}d`;

@@ -1,0 +1,30 @@
+/** The identities file of `onex nats-auth` and `onex streams apply --identities`: a YAML or JSON list of {user, password, zone, role}. */
+import { ErrorCode, OnexError } from "../runtime/errors.js";
+import type { AuthIdentity } from "../runtime/jetstream/authorization.js";
+import { readInput } from "./message-input.js";
+
+/** Reads and checks an identities file; members need a zone. */
+export async function readIdentities(file: string): Promise<AuthIdentity[]> {
+  // The one input reader: YAML or JSON, with its codes for unreadable, malformed or duplicate-keyed input.
+  let identities: unknown;
+  for await (const item of readInput({ file, format: "yaml" })) {
+    if ("error" in item) throw new OnexError(item.error.code, `${file}: ${item.error.message}`, item.error.details, { cause: item.error });
+    identities = item.value;
+    break;
+  }
+  if (!Array.isArray(identities) || identities.some((i) => !isIdentity(i))) {
+    throw new OnexError(ErrorCode.Usage, `${file} must be a list of {user, password, zone, role?}; members need a zone`, { file });
+  }
+  return identities as AuthIdentity[];
+}
+
+function isIdentity(value: unknown): boolean {
+  const i = value as Partial<AuthIdentity> | null;
+  return (
+    i !== null &&
+    typeof i === "object" &&
+    typeof i.user === "string" &&
+    typeof i.password === "string" &&
+    (i.role === "admin" || ((i.role === undefined || i.role === "member") && typeof i.zone === "string" && i.zone !== ""))
+  );
+}

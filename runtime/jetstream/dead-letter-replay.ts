@@ -1,0 +1,121 @@
+/**
+ * Replaying a dead letter without obeying it. A letter is written by a subscriber, and a
+ * member may write letters, so nothing in it is trusted as an instruction: the target
+ * subject is derived from the original message itself — validated in its own version,
+ * its signature verified, its subject built from its signed source fields by the generated
+ * builder — and the message may only go back into the zone of the letter's writer.
+ */
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { ErrorCode, OnexError, isOnexError } from "../errors.js";
+import { decodeInput, type OnexMessage } from "../message.js";
+import type { ProtocolSdk, TransportMessageClass } from "../protocol-sdk.js";
+import { declaredVersionOf } from "../receive/pipeline.js";
+import { encodeSubjectToken } from "../subject-token.js";
+import type { KeyResolver } from "../trust/keys.js";
+import { judge, trustPolicy } from "../trust/policy.js";
+import { digestOf, letterZoneToken, UNSCOPED_LETTER_ZONE, type DeadLetter } from "./dead-letter.js";
+import { OnexHeader } from "./headers.js";
+import { streamNameOf } from "./streams.js";
+
+/** What a replay is checked against. */
+export interface ReplayCheck {
+  /** Every protocol version the operator's tools know. */
+  sdks: readonly ProtocolSdk[];
+  /** Keys trusted to sign messages: an original that does not verify with them is not replayed. */
+  keys: KeyResolver;
+}
+
+/** A letter that passed every check, and where it will go. */
+export interface ReplayPlan {
+  letter: DeadLetter;
+  /** The subject the original's own source fields build. */
+  target: string;
+  /** The event stream that must store it. */
+  stream: string;
+  type: string;
+  version: string;
+  /** The original's bytes, unchanged (from its stream when the letter holds only part of them). */
+  data: Uint8Array;
+  signer: string;
+}
+
+const SIGNATURE_ONLY = trustPolicy({ signature: "strict", token_valid: "off", zone_match: "off", origin_check: "off" });
+
+/** A letter's original message, validated in its own version, and the subject its signed source fields build. */
+export interface LetterOriginal {
+  message: OnexMessage & { subject(): string };
+  cls: TransportMessageClass;
+  version: string;
+  type: string;
+  target: string;
+}
+
+/** Reads a letter's original from `data`; throws ONEX_E_DLQ_REFUSED when it is no valid message of a known version. */
+export function originalOf(letter: DeadLetter, data: Uint8Array, sdks: readonly ProtocolSdk[]): LetterOriginal {
+  let value: unknown;
+  try {
+    value = decodeInput(data, "*");
+  } catch (error) {
+    throw refused(letter, `its body is not a message: ${(error as Error).message}`, error);
+  }
+  const version = declaredVersionOf(value);
+  const sdk = sdks.find((s) => s.version === version);
+  if (sdk === undefined) throw refused(letter, `its body declares protocol version ${JSON.stringify(version)}, which these tools do not know`);
+  const type = String((value as { type?: unknown }).type);
+  const cls = Object.hasOwn(sdk.messageClasses, type) ? sdk.messageClasses[type] : undefined;
+  if (cls === undefined) throw refused(letter, `"${type}" is not a message type of v${sdk.version}`);
+  let message: LetterOriginal["message"];
+  try {
+    message = cls.parse(value as object) as LetterOriginal["message"];
+  } catch (error) {
+    throw refused(letter, `its body is not a valid v${sdk.version} ${type}: ${(error as Error).message}`, error);
+  }
+  return { message, cls, version: sdk.version, type, target: message.subject() };
+}
+
+/** Checks a letter and works out its target; throws ONEX_E_DLQ_REFUSED (the letter is left in place) when it cannot be replayed. */
+export async function planReplay(jsm: JetStreamManager, letter: DeadLetter, check: ReplayCheck): Promise<ReplayPlan> {
+  const data = await originalBody(jsm, letter);
+  const { message, cls, version, type, target } = originalOf(letter, data, check.sdks);
+  const verdict = judge(message, { keys: check.keys, logger: { warn() {} } }, SIGNATURE_ONLY);
+  if (!verdict.accepted) throw refused(letter, `its body does not verify: ${verdict.rejection?.message ?? "rejected"}`, verdict.rejection);
+  if (letter.subject !== target) throw refused(letter, `the letter records subject ${letter.subject}, but the message belongs on ${target}`);
+  const zoneToken = letterZoneToken(letter.letterSubject);
+  const zone = (cls.subjectTemplate.parse(target) as { zone_id?: string }).zone_id;
+  if (zoneToken !== UNSCOPED_LETTER_ZONE && (zone === undefined || encodeSubjectToken(zone, "zone") !== zoneToken)) {
+    throw refused(letter, `the letter was written by a subscriber of zone token ${zoneToken}, but the message is for zone ${String(zone)}`);
+  }
+  return { letter, target, stream: streamNameOf(cls.subjectTemplate.key), type, version, data, signer: verdict.verifiedSigner ?? "" };
+}
+
+/**
+ * Publishes a checked letter's original again on its own subject, as a fresh delivery
+ * (a new de-duplication id, the message itself unchanged), and returns its new sequence.
+ */
+export async function replayDeadLetter(js: JetStreamClient, plan: ReplayPlan): Promise<number> {
+  const h = natsHeaders();
+  h.set(OnexHeader.Type, plan.type);
+  h.set(OnexHeader.Version, plan.version);
+  const ack = await js.publish(plan.target, plan.data, {
+    headers: h,
+    msgID: `replay:${plan.letter.sequence}:${Date.now()}`,
+    // Only the event stream of its template may take it, whatever else listens on the subject.
+    expect: { streamName: plan.stream },
+  });
+  return ack.seq;
+}
+
+/** The original body: the letter's, or — when the letter holds only its first bytes — the stored original, checked against the letter's digest. */
+async function originalBody(jsm: JetStreamManager, letter: DeadLetter): Promise<Uint8Array> {
+  if (letter.truncatedFrom === undefined) return letter.data;
+  const stored = await jsm.streams.getMessage(letter.stream, { seq: letter.originalSequence }).catch(() => null);
+  if (stored === null) throw refused(letter, `the letter holds only ${letter.data.length} of ${letter.truncatedFrom} bytes, and ${letter.stream}#${letter.originalSequence} is no longer stored`);
+  if (digestOf(stored.data) !== letter.digest) throw refused(letter, `${letter.stream}#${letter.originalSequence} is not the message the letter was written for (digest differs)`);
+  return stored.data;
+}
+
+function refused(letter: DeadLetter, why: string, cause?: unknown): OnexError {
+  const code = isOnexError(cause) ? cause.code : undefined;
+  return new OnexError(ErrorCode.DeadLetterRefused, `dead letter ${letter.sequence} is not replayed: ${why}`, { sequence: letter.sequence, ...(code !== undefined ? { cause: code } : {}) }, { cause });
+}

@@ -1,0 +1,218 @@
+/**
+ * The receive pipeline, apart from any transport: bytes and routing facts in, one outcome
+ * out — deliver, skip, refuse or reject — for the transport to act on. Every step happens
+ * in one place and in one order:
+ *
+ *   decode → route (type, version, header) → validate in the sender's version → subject
+ *   agrees with the signed body → verify and judge (replay included, on every delivery) →
+ *   migrate to the receiver's version → deliver.
+ *
+ * Trust is judged on the sender's data: the signature covers the sender's bytes, not our
+ * conversion of them. The pipeline never throws for a bad message.
+ */
+import type { Refusal } from "../control-plane.js";
+import { ErrorCode, OnexError, isOnexError } from "../errors.js";
+import { decodeInput, type OnexMessage } from "../message.js";
+import type { ProtocolSdk, SubjectTemplate, TransportMessageClass } from "../protocol-sdk.js";
+import { findMigrationPath, migrateAlongGraph, type JsonObject, type VersionGraph } from "../transform.js";
+import { judge, type JudgeContext, type TrustPolicy, type TrustWarning } from "../trust/policy.js";
+import type { StoredMessageReplay } from "./stored-message-replay.js";
+
+/** One received message as a transport hands it over. */
+export interface Inbound {
+  data: Uint8Array;
+  subject: string;
+  /** The `Onex-Type` header, when the sender set one: a routing hint that must agree with the signed body. */
+  typeHeader?: string;
+  /** Which stored message this is (stream and sequence): a redelivery is the same stored message, a replay is another. */
+  storedAs: string;
+}
+
+/** What the transport does with a message. */
+export type Outcome =
+  /** Hand it to the caller. */
+  | { kind: "deliver"; message: object; warnings: TrustWarning[]; signer?: string; receivedVersion: string; original: JsonObject; path: string[] }
+  /** Not this receiver's: a type or version another subscriber reads. Acknowledge and move on. */
+  | { kind: "skip" }
+  /** Verified, but this receiver's version cannot represent it. Acknowledge (it stays in the stream for others) and record it. */
+  | { kind: "refuse"; refusal: Omit<Refusal, "subject" | "sequence"> }
+  /** Broken, forged, replayed or misrouted: dead-letter it and never deliver it again. */
+  | { kind: "reject"; error: OnexError };
+
+/** How received messages are judged. */
+export interface TrustSettings {
+  context: JudgeContext;
+  policy: TrustPolicy;
+  /** Replay protection that tells a redelivery from a replay; `context.replay` is ignored when set. */
+  replay?: StoredMessageReplay;
+}
+
+/** A receive pipeline for one subscription. */
+export interface ReceivePipeline {
+  /** The subject template it reads. */
+  readonly template: SubjectTemplate;
+  receive(inbound: Inbound): Outcome;
+}
+
+/** Where a message goes once decoded: a class to validate it with, or no further. */
+type Route = { kind: "class"; cls: TransportMessageClass } | { kind: "skip" } | { kind: "unknown-version" } | { kind: "reject"; error: OnexError };
+
+/** How a validated, accepted message reaches the caller. */
+type Convert = (message: OnexMessage, original: JsonObject, version: string) => { message: object; path: string[] } | { refusal: OnexError };
+
+/**
+ * The pipeline of `subscribe(classes)`: messages of exactly these classes. A message of a
+ * type the subscription does not handle is skipped when another subscriber could read it
+ * (a type of the same version's template, or a message of another version), and rejected
+ * as ONEX_E_UNKNOWN_TYPE when no version it knows has that type.
+ */
+export function typedPipeline(classes: readonly TransportMessageClass[], trust: TrustSettings): ReceivePipeline {
+  if (classes.length === 0) throw new OnexError(ErrorCode.Usage, "subscribe() needs at least one message class");
+  const template = classes[0]!.subjectTemplate;
+  const templateKey = template.key;
+  if (classes.some((c) => c.subjectTemplate.key !== templateKey)) {
+    throw new OnexError(ErrorCode.Usage, "subscribe() takes message classes of one subject template at a time");
+  }
+  const byType = new Map<string, TransportMessageClass>();
+  const typesByVersion = new Map<string, ReadonlySet<string>>();
+  for (const cls of classes) {
+    const other = byType.get(cls.type);
+    if (other !== undefined && other !== cls) throw new OnexError(ErrorCode.Usage, `subscribe() got two classes for "${cls.type}"; use subscribeVersioned to read several versions`, { type: cls.type });
+    byType.set(cls.type, cls);
+    typesByVersion.set(cls.version, new Set(cls.subjectTemplate.types));
+  }
+  const route = (type: string, version: string | undefined): Route => {
+    const cls = byType.get(type);
+    if (cls !== undefined) return { kind: "class", cls };
+    if (version === undefined) return { kind: "reject", error: new OnexError(ErrorCode.ValidationFailed, "the message declares no protocol version", { type }) };
+    const known = typesByVersion.get(version);
+    if (known === undefined || known.has(type)) return { kind: "skip" };
+    return { kind: "reject", error: new OnexError(ErrorCode.UnknownType, `"${type}" is not a message type of v${version} on subject template ${templateKey}`, { type, version }) };
+  };
+  const convert: Convert = (message, _original, version) => ({ message, path: [version] });
+  return pipeline(template, route, convert, trust);
+}
+
+/**
+ * The pipeline of `subscribeVersioned(receiver)`: messages of every version the receiver
+ * reads, validated in their own version, judged, then converted to the receiver's version.
+ * A verified message the receiver's version cannot represent is refused, not dead-lettered.
+ */
+export function versionedPipeline(receiver: { sdk: ProtocolSdk; sources: readonly ProtocolSdk[]; graph: VersionGraph }, templateKey: string | undefined, trust: TrustSettings): ReceivePipeline {
+  const target = receiver.sdk;
+  const key = templateKey ?? Object.values(target.messageClasses)[0]?.subjectTemplate.key;
+  if (key === undefined || target.subjectTemplates[key] === undefined) {
+    throw new OnexError(ErrorCode.Usage, `v${target.version} has no subject template ${JSON.stringify(key)}`, { version: target.version });
+  }
+  const sources = new Map<string, ProtocolSdk>(receiver.sources.map((s) => [s.version, s]));
+  sources.set(target.version, target);
+  const route = (type: string, version: string | undefined): Route => {
+    if (version === undefined) return { kind: "reject", error: new OnexError(ErrorCode.ValidationFailed, "the message declares no protocol version", { type }) };
+    const sdk = sources.get(version);
+    if (sdk === undefined) return { kind: "unknown-version" };
+    const cls = Object.hasOwn(sdk.messageClasses, type) ? sdk.messageClasses[type] : undefined;
+    if (cls === undefined) return { kind: "reject", error: new OnexError(ErrorCode.UnknownType, `"${type}" is not a message type of v${version}`, { type, version }) };
+    return { kind: "class", cls };
+  };
+  const convert: Convert = (message, original, from) => {
+    try {
+      const type = String(original.type);
+      const cls = Object.hasOwn(target.messageClasses, type) ? target.messageClasses[type] : undefined;
+      if (cls === undefined) throw new OnexError(ErrorCode.NoCounterpart, `message type "${type}" of v${from} has no counterpart in v${target.version}`, { type, from, to: target.version });
+      if (from === target.version) return { message, path: [from] };
+      const path = [from, ...findMigrationPath(receiver.graph, from, target.version).map(({ step, direction }) => (direction === "up" ? step.newer : step.older))];
+      return { message: cls.parse(migrateAlongGraph(receiver.graph, original, from, target.version)), path };
+    } catch (error) {
+      return { refusal: isOnexError(error) ? error : new OnexError(ErrorCode.Internal, `conversion failed: ${String(error)}`, {}, { cause: error }) };
+    }
+  };
+  const unknownVersion = (from: string) =>
+    new OnexError(ErrorCode.UnknownVersion, `the message is written in v${from}, which this v${target.version} receiver does not know (it reads ${[...sources.keys()].map((v) => `v${v}`).join(", ")})`, { version: from, from, to: target.version });
+  return pipeline(target.subjectTemplates[key]!, route, convert, trust, (version) => unknownVersion(version), target.version);
+}
+
+/** The version a message body declares: `protocol.version` (v0.1 on) or `protocol_version` (v0.0.9). */
+export function declaredVersionOf(value: unknown): string | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const body = value as { protocol?: { version?: unknown }; protocol_version?: unknown };
+  if (typeof body.protocol?.version === "string") return body.protocol.version;
+  if (typeof body.protocol_version === "string") return body.protocol_version;
+  return undefined;
+}
+
+function pipeline(template: SubjectTemplate, route: (type: string, version: string | undefined) => Route, convert: Convert, trust: TrustSettings, unknownVersion?: (version: string) => OnexError, targetVersion?: string): ReceivePipeline {
+  const judgeOnce = (message: object, storedAs: string) => {
+    const context = trust.replay === undefined ? trust.context : { ...trust.context, replay: trust.replay.forStoredMessage(storedAs) };
+    return judge(message, context, trust.policy);
+  };
+  return {
+    template,
+    receive(inbound: Inbound): Outcome {
+      let value: unknown;
+      try {
+        value = decodeInput(inbound.data, "*");
+      } catch (error) {
+        return reject(error);
+      }
+      if (value === null || typeof value !== "object" || Array.isArray(value)) return reject(new OnexError(ErrorCode.ValidationFailed, "the message is not a JSON object", {}));
+      const type = (value as { type?: unknown }).type;
+      if (typeof type !== "string") return reject(new OnexError(ErrorCode.UnknownType, 'the message has no string "type" field', {}));
+      // The header is not signed: it may only repeat what the body says.
+      if (inbound.typeHeader !== undefined && inbound.typeHeader !== type) {
+        return reject(new OnexError(ErrorCode.RoutingMismatch, `the Onex-Type header says "${inbound.typeHeader}" but the message is "${type}"`, { type, header: inbound.typeHeader }));
+      }
+      const version = declaredVersionOf(value);
+      const where = route(type, version);
+      if (where.kind === "skip") return where;
+      if (where.kind === "reject") return where;
+      if (where.kind === "unknown-version") {
+        // Not readable, but still judged: a forgery is dead-lettered, a genuine message of a newer version refused.
+        const verdict = judgeOnce(value, inbound.storedAs);
+        if (!verdict.accepted) return reject(verdict.rejection);
+        const error = unknownVersion!(version!);
+        return { kind: "refuse", refusal: refusalOf(error, value as JsonObject, version!, targetVersion!, verdict.verifiedSigner) };
+      }
+      let message: OnexMessage & { subject(): string; toJSON(): JsonObject };
+      try {
+        message = where.cls.parse(value) as typeof message;
+      } catch (error) {
+        return reject(error);
+      }
+      // The subject is not signed; the source fields that build it are.
+      const expected = message.subject();
+      if (expected !== inbound.subject) {
+        return reject(new OnexError(ErrorCode.RoutingMismatch, `the message travelled on ${inbound.subject} but its source belongs on ${expected}`, { subject: inbound.subject, expected }));
+      }
+      const verdict = judgeOnce(message, inbound.storedAs);
+      if (!verdict.accepted) return reject(verdict.rejection);
+      const original = message.toJSON();
+      const converted = convert(message, original, where.cls.version);
+      if ("refusal" in converted) return { kind: "refuse", refusal: refusalOf(converted.refusal, original, where.cls.version, targetVersion ?? where.cls.version, verdict.verifiedSigner) };
+      return {
+        kind: "deliver",
+        message: converted.message,
+        warnings: verdict.warnings,
+        ...(verdict.verifiedSigner !== undefined ? { signer: verdict.verifiedSigner } : {}),
+        receivedVersion: where.cls.version,
+        original,
+        path: converted.path,
+      };
+    },
+  };
+}
+
+function reject(error: unknown): Outcome {
+  return { kind: "reject", error: isOnexError(error) ? error : new OnexError(ErrorCode.Internal, `receiving failed unexpectedly: ${String(error)}`, {}, { cause: error }) };
+}
+
+function refusalOf(error: OnexError, original: JsonObject, fromVersion: string, toVersion: string, signer: string | undefined): Omit<Refusal, "subject" | "sequence"> {
+  return {
+    code: error.code,
+    message: error.message,
+    type: String(original.type),
+    fromVersion,
+    toVersion,
+    ...(typeof original.id === "string" ? { messageId: original.id } : {}),
+    ...(signer !== undefined ? { signer } : {}),
+  };
+}
