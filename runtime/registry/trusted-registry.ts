@@ -42,6 +42,7 @@ interface Newest {
 }
 
 const HEARTBEAT_ATTEMPTS = 3;
+const VERIFIED_CACHE = 4_096;
 
 /** A Registry that verifies on the way in and on the way out, over an adapter's store. */
 export class TrustedRegistry implements Registry {
@@ -50,6 +51,12 @@ export class TrustedRegistry implements Registry {
   readonly #watches = new Set<AbortController>();
   /** The newest verified registration seen per address, by any read or write of this registry. */
   readonly #newest = new Map<string, Newest>();
+  /**
+   * Registrations already verified, by their stored JSON. Verifying is a pure function of the
+   * bytes (identity derivation, signature), and watchers, routers and marks present the same
+   * bytes again and again; an entry-age limit depends on the clock, so with one nothing is kept.
+   */
+  readonly #verified = new Map<string, Omit<ResolvedEntry, "revision">>();
   /** What this registry registered, per address: what a heartbeat keeps alive and repairs. */
   readonly #own = new Map<string, { entry: RegistryEntryRecord; identity: NodeIdentityRecord }>();
 
@@ -287,9 +294,8 @@ export class TrustedRegistry implements Registry {
 
   #tryVerifyMark(value: string, address: string): RegistryEntryRecord | undefined {
     try {
-      const registration = JSON.parse(value) as StoredRegistration;
-      if (registration?.format !== STORED_FORMAT || registration.entry?.address !== address) return undefined;
-      return this.#verify(registration.entry, registration.identity).entry;
+      const mark = this.#verifyStored(value);
+      return mark.address === address ? mark.entry : undefined;
     } catch {
       return undefined;
     }
@@ -312,16 +318,28 @@ export class TrustedRegistry implements Registry {
     });
   }
 
+  /** Parses and verifies a stored registration's JSON; throws what the failing check throws. */
+  #verifyStored(text: string): Omit<ResolvedEntry, "revision"> {
+    const registration = JSON.parse(text) as StoredRegistration;
+    const cached = this.#verified.get(text);
+    // Fresh objects every time: a caller changing what it was handed must not change what was verified.
+    if (cached !== undefined) return { ...cached, parts: { ...cached.parts }, entry: registration.entry, identity: registration.identity };
+    if (registration?.format !== STORED_FORMAT) throw new OnexError(ErrorCode.ValidationFailed, `stored format ${String(registration?.format)} is not ${STORED_FORMAT}`);
+    const resolved = this.#verify(registration.entry, registration.identity);
+    if (this.#options.maxEntryAgeMs === undefined) {
+      if (this.#verified.size >= VERIFIED_CACHE) this.#verified.delete(this.#verified.keys().next().value!);
+      this.#verified.set(text, { ...resolved, entry: structuredClone(resolved.entry), identity: structuredClone(resolved.identity) });
+    }
+    return resolved;
+  }
+
   /** Re-verifies a stored value's signature, identity and key; anything that fails is ONEX_E_ENTRY_TAMPERED, with the failing check as the cause. */
   #decode(stored: StoredValue): ResolvedEntry {
     const address = buildAddress(stored.key);
-    let registration: StoredRegistration;
     try {
-      registration = JSON.parse(stored.value) as StoredRegistration;
-      if (registration?.format !== STORED_FORMAT) throw new OnexError(ErrorCode.ValidationFailed, `stored format ${String(registration?.format)} is not ${STORED_FORMAT}`);
-      const resolved = this.#verify(registration.entry, registration.identity);
+      const resolved = this.#verifyStored(stored.value);
       // The store key must be the address the entry signs, or a valid entry was copied under another key.
-      if (registration.entry.address !== address) throw new OnexError(ErrorCode.IdentityMismatch, `an entry for ${registration.entry.address} is stored under ${address}`);
+      if (resolved.address !== address) throw new OnexError(ErrorCode.IdentityMismatch, `an entry for ${resolved.address} is stored under ${address}`);
       return { ...resolved, revision: stored.revision, ...(stored.updatedAt ? { heartbeatAt: stored.updatedAt } : {}) };
     } catch (cause) {
       const code = isOnexError(cause) ? cause.code : ErrorCode.JsonSyntax;
