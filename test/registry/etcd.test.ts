@@ -42,8 +42,10 @@ describe("etcd liveness rests on a registry-sized lease", () => {
     try {
       const node = makeNode(ZONE);
       await r.register(node.entry, node.identity);
-      const changes = r.watch({ zone: ZONE }, { updatesOnly: true });
+      const changes = r.watch({ zone: ZONE });
       const seen: RegistryChange[] = [];
+      // The watch holds the node (its first, initial change) before the writer acts.
+      expect(await nextMatching(changes, (c) => c.address === node.address, 15_000, seen)).toMatchObject({ kind: "registered", initial: true });
       const stored = (await w.raw.range(w.keyOf(partsOf(node))))!;
       expect(stored.lease).not.toBe("0");
       // The store writer deletes the node's lease: etcd drops the key, and watchers hear an expiry.
@@ -60,7 +62,7 @@ describe("etcd liveness rests on a registry-sized lease", () => {
       const sentinel = makeNode(ZONE);
       await r.register(sentinel.entry, sentinel.identity);
       await nextMatching(changes, (c) => c.address === sentinel.address, 15_000, seen);
-      expect(seen.map((c) => `${c.kind} ${c.address === node.address ? "node" : "sentinel"}`)).toEqual(["expired node", "registered sentinel"]);
+      expect(seen.map((c) => `${c.kind} ${c.address === node.address ? "node" : "sentinel"}`)).toEqual(["registered node", "expired node", "registered sentinel"]);
       await changes.return!();
     } finally {
       await w.close();
@@ -75,7 +77,8 @@ describe("etcd liveness rests on a registry-sized lease", () => {
     try {
       const node = makeNode(ZONE);
       await r.register(node.entry, node.identity);
-      const changes = r.watch({ zone: ZONE }, { updatesOnly: true });
+      const changes = r.watch({ zone: ZONE });
+      expect(await nextMatching(changes, (c) => c.address === node.address)).toMatchObject({ kind: "registered", initial: true });
       await w.raw.put(w.keyOf(partsOf(node)), (await w.read(partsOf(node)))!);
       const change = await nextMatching(changes, (c) => c.address === node.address);
       expect(change.kind).toBe("expired");
