@@ -36,7 +36,11 @@ export async function emitTypes(model: VersionModel): Promise<string> {
       $refOptions: { resolve: { external: false } } as never,
     });
   } catch (cause) {
-    throw new OnexError(ErrorCode.SchemaInvalid, `json-schema-to-typescript failed for ${model.manifestFile}: ${(cause as Error).message}`, { file: model.manifestFile, version: model.version }, { cause });
+    if (cause instanceof RangeError) {
+      // Ref cycles are refused before this point, so a stack overflow here means sheer size.
+      throw new OnexError(ErrorCode.SchemaTooLarge, `${model.manifestFile}: the schemas of v${model.version} are too large or too deeply nested for onex to generate types for; split large schemas into records`, { file: model.manifestFile, version: model.version }, { cause });
+    }
+    throw new OnexError(ErrorCode.SchemaInvalid, `json-schema-to-typescript failed for ${model.manifestFile}: ${(cause as Error).message.split("\n")[0]}`, { file: model.manifestFile, version: model.version }, { cause });
   }
   return indentTypeScript(dropRootArtifacts(source));
 }

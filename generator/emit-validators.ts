@@ -32,8 +32,15 @@ export function emitValidators(model: VersionModel, sources: Map<string, SchemaS
     try {
       ajv.getSchema(schemaIdOf(model, s.name));
     } catch (cause) {
+      if (cause instanceof RangeError) {
+        // ajv's generated code for this schema is too deep for the stack; its message would only say so, with the code attached.
+        const yaml = sources.get(s.name)?.yaml;
+        const where = yaml ? yaml.locate([]) : { file: s.name };
+        throw new OnexError(ErrorCode.SchemaTooLarge, `${where.file}:${where.line ?? "?"}:${where.column ?? "?"}: schema ${s.name} is too large for onex to compile a validator for; split it into records`, { ...where, schema: s.name }, { cause });
+      }
       const message = (cause as Error).message.replace(/^strict mode: /, "");
-      throw schemaError(sources, s.name, locateInSchema(s.schema, message), message, cause);
+      const { path, key } = locateInSchema(s.schema, message);
+      throw schemaError(sources, s.name, path, message, cause, key);
     }
   }
   const refs = Object.fromEntries(model.schemas.map((s) => [`raw${s.name}`, schemaIdOf(model, s.name)]));
@@ -89,12 +96,12 @@ function rewriteRequires(code: string): string {
   return out;
 }
 
-/** Finds where a compile error points: a schema path in the message, or the unknown keyword's first use. */
-function locateInSchema(schema: JsonSchema, message: string): (string | number)[] {
+/** Finds where a compile error points: a schema path in the message, or the unknown keyword's first use (`key`: the keyword itself, not its value). */
+function locateInSchema(schema: JsonSchema, message: string): { path: (string | number)[]; key: boolean } {
   const at = /#(\/[^"\s]*)"/.exec(message);
-  if (at) return pointerSegments(at[1]!);
+  if (at) return { path: pointerSegments(at[1]!), key: false };
   const keyword = /keyword: "([^"]+)"/.exec(message)?.[1];
-  if (!keyword) return [];
+  if (!keyword) return { path: [], key: false };
   const search = (node: unknown, path: (string | number)[]): (string | number)[] | undefined => {
     if (node === null || typeof node !== "object") return undefined;
     for (const [key, value] of Object.entries(node)) {
@@ -104,12 +111,16 @@ function locateInSchema(schema: JsonSchema, message: string): (string | number)[
     }
     return undefined;
   };
-  return search(schema, []) ?? [];
+  const found = search(schema, []);
+  return found ? { path: found, key: true } : { path: [], key: false };
 }
 
-function schemaError(sources: Map<string, SchemaSource>, name: string, path: (string | number)[], message: string, cause?: unknown): OnexError {
+function schemaError(sources: Map<string, SchemaSource>, name: string, path: (string | number)[], fullMessage: string, cause?: unknown, key = false): OnexError {
+  // ajv may append the code it generated to a message: a person needs its first line only.
+  const firstLine = fullMessage.split("\n")[0]!;
+  const message = firstLine.length > 300 ? `${firstLine.slice(0, 300)}…` : firstLine;
   const yaml = sources.get(name)?.yaml;
-  const where = yaml ? yaml.locate(path) : { file: name };
+  const where = yaml ? (key ? yaml.locateKey(path) : yaml.locate(path)) : { file: name };
   return new OnexError(
     ErrorCode.SchemaInvalid,
     `${where.file}:${where.line ?? "?"}:${where.column ?? "?"}: schema ${name} is not valid JSON Schema 2020-12 for onex: ${message}`,

@@ -6,6 +6,7 @@ import { emitSchemaIndex } from "./emit-schema-index.js";
 import { emitTypes } from "./emit-types.js";
 import { emitValidators } from "./emit-validators.js";
 import { loadVersion, type LoadedVersion } from "./load-version.js";
+import { Problems } from "./problems.js";
 import { requireVersionsIn } from "./protocol-versions.js";
 import { loadTemplates, type RenderFn } from "./templates.js";
 import { emitTransforms, TRANSFORM_TEMPLATES } from "./transforms/emit-adapters.js";
@@ -49,20 +50,32 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const render = await loadTemplates([...VERSION_TEMPLATES, "versions.ts.hbs", ...TRANSFORM_TEMPLATES], options.templatesDir);
 
   const versions = await requireVersionsIn(schemasDir);
-  const loaded = await Promise.all(versions.map((version) => loadVersion(schemasDir, `v${version}`, dirname(schemasDir))));
+  // Every version is loaded and emitted even when an earlier one fails, so one run reports
+  // the mistakes of all of them (in version order, so the report reads the same every time).
+  const problems = new Problems();
+  const loaded: LoadedVersion[] = [];
+  for (const version of versions) {
+    const one = await problems.collect(() => loadVersion(schemasDir, `v${version}`, dirname(schemasDir)));
+    if (one) loaded.push(one);
+  }
+  // Transforms connect adjacent versions: they can only be checked when every version loaded.
+  problems.throwIfAny();
 
   const files = new Map<string, string>();
   for (const version of loaded) {
-    for (const [name, content] of await emitVersion(version, render, runtimeImport)) files.set(`${version.model.id}/${name}`, content);
-    if (options.asyncapi) {
-      const document = asyncApiDocument(version.model, { generatedBy: "onex generate" });
-      files.set(`${version.model.id}/asyncapi.${options.asyncapi}`, formatAsyncApi(document, options.asyncapi));
-    }
+    await problems.collect(async () => {
+      for (const [name, content] of await emitVersion(version, render, runtimeImport)) files.set(`${version.model.id}/${name}`, content);
+      if (options.asyncapi) {
+        const document = asyncApiDocument(version.model, { generatedBy: "onex generate" });
+        files.set(`${version.model.id}/asyncapi.${options.asyncapi}`, formatAsyncApi(document, options.asyncapi));
+      }
+    });
   }
   // Version transforms (schemas/vX/from-vY.yaml) -> generated/transforms/.
   const models = loaded.map(({ model }) => model);
-  const transforms = await loadTransforms(schemasDir, models, dirname(schemasDir));
-  for (const [name, content] of emitTransforms(transforms, models, render, runtimeImport)) files.set(name, content);
+  const transforms = await problems.collect(() => loadTransforms(schemasDir, models, dirname(schemasDir)));
+  problems.throwIfAny();
+  for (const [name, content] of emitTransforms(transforms!, models, render, runtimeImport)) files.set(name, content);
 
   const combined = createHash("sha256");
   for (const { model } of loaded) combined.update(`${model.id}\0${model.hash}\0`);

@@ -5,9 +5,12 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
-import { ErrorCode, OnexError } from "../runtime/errors.js";
-import { assertManifestShape } from "./meta-schema.js";
+import { ErrorCode } from "../runtime/errors.js";
+import { didYouMean } from "./did-you-mean.js";
+import { manifestProblems } from "./meta-schema.js";
 import type { AutoKind, JsonSchema, MessageModel, NamedSchema, SubjectModel, VersionModel } from "./model.js";
+import { Problems } from "./problems.js";
+import { checkEnvelopeFile, checkSchemaFile } from "./schema-file-checks.js";
 import { compareVersions, versionsIn } from "./protocol-versions.js";
 import { parseSubjectTemplate, resolveSubjectParams } from "./subject-template.js";
 import { pointerSegments, readYamlFile, type YamlFile } from "./yaml-file.js";
@@ -41,32 +44,37 @@ export interface LoadedVersion {
 
 /**
  * Loads `schemasDir/<folder>/manifest.yaml`. `displayRoot` is the folder paths in errors and
- * headers are shown relative to.
+ * headers are shown relative to. Every mistake of the manifest and its schema files is
+ * reported in one OnexError (see problems.ts), each at its own `file:line:column`.
  */
 export async function loadVersion(schemasDir: string, folder: string, displayRoot: string): Promise<LoadedVersion> {
   const versionDir = join(schemasDir, folder);
   const show = (abs: string) => relative(displayRoot, abs).split(sep).join("/");
+  const problems = new Problems();
   const manifestYaml = await readYamlFile(join(versionDir, "manifest.yaml"), show(join(versionDir, "manifest.yaml")));
-  await assertManifestShape(manifestYaml);
+  for (const problem of await manifestProblems(manifestYaml)) problems.add(problem.code, problem, problem.message, problem);
+  // What follows reads the manifest's shape, which only the meta-schema guarantees.
+  problems.throwIfAny();
   const manifest = manifestYaml.value as ManifestDoc;
   const at = (path: (string | number)[]) => manifestYaml.locate(path);
+  const report = (code: ErrorCode, path: (string | number)[], message: string, extra: Record<string, unknown> = {}) => {
+    const where = at(path);
+    problems.add(code, { file: where.file, line: where.line, column: where.column }, message, extra);
+  };
 
   if (folder !== `v${manifest.version}`) {
-    const where = at(["version"]);
-    throw new OnexError(ErrorCode.ManifestInvalid, `${where.file}:${where.line}:${where.column}: version "${manifest.version}" does not match its folder ${folder} (expected v${manifest.version})`, { ...where, version: manifest.version });
+    report(ErrorCode.ManifestInvalid, ["version"], `version "${manifest.version}" does not match its folder ${folder} (expected v${manifest.version})`, { version: manifest.version });
   }
 
   // compatible_with promises that peers of this version still accept the versions it names:
   // only versions this schemas folder holds, and only older ones, have transforms to keep that promise.
   const known = await versionsIn(schemasDir);
   manifest.compatible_with.forEach((other, i) => {
-    const where = at(["compatible_with", i]);
-    const problem = !known.includes(other)
-      ? `compatible_with names v${other}, which is not a version of this schemas folder (${known.map((v) => `v${v}`).join(", ")})`
-      : compareVersions(other, manifest.version) >= 0
-        ? `compatible_with names v${other}, which is not older than v${manifest.version}; a version can only stay compatible with earlier ones`
-        : undefined;
-    if (problem) throw new OnexError(ErrorCode.ManifestInvalid, `${where.file}:${where.line}:${where.column}: ${problem}`, { ...where, version: manifest.version });
+    if (!known.includes(other)) {
+      report(ErrorCode.ManifestInvalid, ["compatible_with", i], `compatible_with names v${other}, which is not a version of this schemas folder (${known.map((v) => `v${v}`).join(", ")})`, { version: manifest.version });
+    } else if (compareVersions(other, manifest.version) >= 0) {
+      report(ErrorCode.ManifestInvalid, ["compatible_with", i], `compatible_with names v${other}, which is not older than v${manifest.version}; a version can only stay compatible with earlier ones`, { version: manifest.version });
+    }
   });
 
   // Names: records, then `<Message>` and `<Message>Payload` per message. All must be unique.
@@ -74,9 +82,8 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
   const claim = (name: string, path: (string | number)[]) => {
     const earlier = names.get(name);
     if (earlier) {
-      const where = at(path);
-      const first = at(earlier);
-      throw new OnexError(ErrorCode.DuplicateName, `${where.file}:${where.line}:${where.column}: type name "${name}" is already used at line ${first.line}`, { ...where, name });
+      report(ErrorCode.DuplicateName, path, `type name "${name}" is already used at line ${at(earlier).line}`, { name });
+      return;
     }
     names.set(name, path);
   };
@@ -85,8 +92,8 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
   manifest.messages.forEach((m, i) => {
     const earlier = seenTypes.get(m.type);
     if (earlier !== undefined) {
-      const where = at(["messages", i, "type"]);
-      throw new OnexError(ErrorCode.DuplicateType, `${where.file}:${where.line}:${where.column}: message type "${m.type}" is declared twice (also messages[${earlier}])`, { ...where, type: m.type });
+      report(ErrorCode.DuplicateType, ["messages", i, "type"], `message type "${m.type}" is declared twice (also messages[${earlier}])`, { type: m.type });
+      return;
     }
     seenTypes.set(m.type, i);
     claim(m.name, ["messages", i, "name"]);
@@ -95,12 +102,11 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
 
   // Subjects: placeholders must be whole tokens with a param each.
   const subjects: SubjectModel[] = Object.entries(manifest.subjects)
-    .map(([key, s]) => parseSubjectTemplate(key, s.template, s.params, (path) => at(["subjects", key, ...path])))
+    .flatMap(([key, s]) => problems.guard(() => parseSubjectTemplate(key, s.template, s.params, (path) => at(["subjects", key, ...path]))) ?? [])
     .sort((a, b) => compare(a.key, b.key));
   manifest.messages.forEach((m, i) => {
     if (!(m.subject in manifest.subjects)) {
-      const where = at(["messages", i, "subject"]);
-      throw new OnexError(ErrorCode.SubjectUnknown, `${where.file}:${where.line}:${where.column}: message "${m.type}" uses subject "${m.subject}", which is not declared under subjects`, { ...where, subject: m.subject });
+      report(ErrorCode.SubjectUnknown, ["messages", i, "subject"], `message "${m.type}" uses subject "${m.subject}", which is not declared under subjects${didYouMean(m.subject, Object.keys(manifest.subjects))}`, { subject: m.subject });
     }
   });
 
@@ -116,20 +122,30 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
   const hash = createHash("sha256").update(manifestYaml.text);
   for (const [abs, name] of [...fileNames].sort((a, b) => compare(a[0], b[0]))) {
     if (!existsSync(abs)) {
-      const path = name === ENVELOPE ? ["envelope"] : manifestPathOf(manifest, name);
-      const where = at(path);
-      throw new OnexError(ErrorCode.FileNotFound, `${where.file}:${where.line}:${where.column}: schema file ${show(abs)} does not exist`, { ...where, missing: show(abs) });
+      report(ErrorCode.FileNotFound, name === ENVELOPE ? ["envelope"] : manifestPathOf(manifest, name), `schema file ${show(abs)} does not exist`, { missing: show(abs) });
+      continue;
     }
-    const yaml = await readYamlFile(abs, show(abs));
+    const yaml = await problems.collect(() => readYamlFile(abs, show(abs)));
+    if (!yaml) continue;
     if (yaml.value === null || typeof yaml.value !== "object" || Array.isArray(yaml.value)) {
-      throw new OnexError(ErrorCode.SchemaInvalid, `${yaml.file}:1:1: a schema file must hold a YAML mapping`, { file: yaml.file, line: 1, column: 1 });
+      problems.add(ErrorCode.SchemaInvalid, { file: yaml.file, line: 1, column: 1 }, yaml.value === null || yaml.value === undefined ? "the schema file is empty; it must hold a JSON Schema (a YAML mapping)" : "a schema file must hold a YAML mapping");
+      continue;
     }
+    checkSchemaFile(yaml, problems);
+    if (name === ENVELOPE) checkEnvelopeFile(yaml, problems);
     hash.update(`\0${show(abs)}\0${yaml.text}`);
     sources.set(name, { yaml, name });
   }
 
+  const refs: RefSite[] = [];
   const resolved = new Map<string, JsonSchema>();
-  for (const [abs, name] of fileNames) resolved.set(name, rewriteRefs(sources.get(name)!, abs, fileNames, sources, show));
+  for (const [abs, name] of fileNames) {
+    const source = sources.get(name);
+    if (source) resolved.set(name, rewriteRefs(source, abs, fileNames, sources, show, problems, refs));
+  }
+  checkRefCycles(refs, resolved, sources, problems);
+  // The model needs every file: stop here with everything found so far.
+  problems.throwIfAny();
 
   const envelope = resolved.get(ENVELOPE)!;
   const envelopeSource = sources.get(ENVELOPE)!;
@@ -139,8 +155,8 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
   const envelopeFields = Object.keys((envelope.properties as Record<string, unknown> | undefined) ?? {});
   for (const field of Object.keys(manifest.auto ?? {})) {
     if (!envelopeFields.includes(field)) {
-      const where = at(["auto", field]);
-      throw new OnexError(ErrorCode.ManifestInvalid, `${where.file}:${where.line}:${where.column}: auto field "${field}" is not a property of the envelope (${envelopeFields.join(", ")})`, { ...where, field });
+      const where = manifestYaml.locateKey(["auto", field]);
+      problems.add(ErrorCode.ManifestInvalid, { file: where.file, line: where.line, column: where.column }, `auto field "${field}" is not a property of the envelope (${envelopeFields.join(", ")})${didYouMean(field, envelopeFields)}`, { field });
     }
   }
 
@@ -159,7 +175,8 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
     messages.push({ type: m.type, name: m.name, payloadName: `${m.name}Payload`, subject: m.subject, ...(description ? { description } : {}) });
   }
 
-  for (const subject of subjects) resolveSubjectParams(subject, envelope, resolved, (path) => at(["subjects", subject.key, ...path]));
+  for (const subject of subjects) problems.guard(() => resolveSubjectParams(subject, envelope, resolved, (path) => at(["subjects", subject.key, ...path])));
+  problems.throwIfAny();
 
   const model: VersionModel = {
     version: manifest.version,
@@ -211,10 +228,18 @@ function composeMessage(envelope: JsonSchema, type: string, name: string, descri
   return JSON.parse(JSON.stringify(schema).replaceAll('"onex:(envelope)', `"onex:${name}`)) as JsonSchema;
 }
 
+/** Where a `$ref` is (schema name and path in its file) and what it became in model form. */
+interface RefSite {
+  name: string;
+  path: (string | number)[];
+  ref: string;
+}
+
 /**
  * Returns a copy of the file's schema with every `$ref` in model form (`onex:Name#ptr`), and
  * `$schema`/`$id` dropped. A ref to an undeclared or missing file, a remote URL, or a
- * pointer that does not exist throws ONEX_E_REF_UNRESOLVED located at the ref.
+ * pointer that does not exist is reported as ONEX_E_REF_UNRESOLVED located at the ref (and
+ * left as it was); every resolved ref is recorded in `sites`.
  */
 function rewriteRefs(
   source: SchemaSource,
@@ -222,12 +247,15 @@ function rewriteRefs(
   fileNames: Map<string, string>,
   sources: Map<string, SchemaSource>,
   show: (abs: string) => string,
+  problems: Problems,
+  sites: RefSite[],
 ): JsonSchema {
   const { yaml } = source;
   const baseDir = dirname(ownAbs);
-  const fail = (path: (string | number)[], message: string): never => {
+  const fail = (path: (string | number)[], message: string): undefined => {
     const where = yaml.locate(path);
-    throw new OnexError(ErrorCode.RefUnresolved, `${where.file}:${where.line ?? "?"}:${where.column ?? "?"}: ${message}`, { ...where, ref: String(pathValue(yaml.value, path)) });
+    problems.add(ErrorCode.RefUnresolved, { file: where.file, line: where.line, column: where.column }, message, { ref: String(pathValue(yaml.value, path)) });
+    return undefined;
   };
   const walk = (node: unknown, path: (string | number)[]): unknown => {
     if (Array.isArray(node)) return node.map((item, i) => walk(item, [...path, i]));
@@ -236,36 +264,78 @@ function rewriteRefs(
     for (const [key, value] of Object.entries(node as JsonSchema)) {
       if (path.length === 0 && (key === "$schema" || key === "$id")) continue;
       if (key === "$ref" && typeof value === "string") {
-        out[key] = resolveRef(value, [...path, key]);
+        const ref = resolveRef(value, [...path, key]);
+        if (ref !== undefined) sites.push({ name: source.name, path: [...path, key], ref });
+        out[key] = ref ?? value;
       } else {
         out[key] = walk(value, [...path, key]);
       }
     }
     return out;
   };
-  const resolveRef = (ref: string, path: (string | number)[]): string => {
+  const resolveRef = (ref: string, path: (string | number)[]): string | undefined => {
     const hashAt = ref.indexOf("#");
     const filePart = hashAt === -1 ? ref : ref.slice(0, hashAt);
     const pointer = hashAt === -1 ? "" : ref.slice(hashAt + 1);
-    if (/^[a-z][a-z0-9+.-]*:/i.test(filePart)) fail(path, `$ref "${ref}" is a remote reference; onex resolves only files of the manifest`);
+    if (/^[a-z][a-z0-9+.-]*:/i.test(filePart)) return fail(path, `$ref "${ref}" is a remote reference; onex resolves only files of the manifest`);
     let targetName = source.name;
     if (filePart !== "") {
       const abs = join(baseDir, filePart);
       const name = fileNames.get(abs);
       if (name === undefined) {
-        fail(path, existsSync(abs)
+        return fail(path, existsSync(abs)
           ? `$ref "${ref}" points at ${show(abs)}, which the manifest does not declare under records`
           : `$ref "${ref}" points at ${show(abs)}, which does not exist`);
       }
-      targetName = name!;
+      targetName = name;
     }
-    const target = sources.get(targetName)!.yaml;
-    if (pointer !== "" && pathValue(target.value, pointerSegments(pointer)) === undefined) {
-      fail(path, `$ref "${ref}": ${pointer} does not exist in ${target.file}`);
+    const target = sources.get(targetName)?.yaml;
+    // A target that failed to load is reported on its own; its pointers cannot be checked.
+    if (target && pointer !== "" && pathValue(target.value, pointerSegments(pointer)) === undefined) {
+      return fail(path, `$ref "${ref}": ${pointer} does not exist in ${target.file}`);
     }
     return pointer === "" ? `onex:${targetName}` : `onex:${targetName}#${pointer}`;
   };
   return walk(yaml.value, []) as JsonSchema;
+}
+
+/**
+ * Refs that only ever lead to other refs (`A` is `$ref: B`, `B` is `$ref: A`) describe no
+ * schema at all; code generators recurse on them until the stack overflows. A record that
+ * refers to itself inside a property is recursion, not a cycle, and passes.
+ */
+function checkRefCycles(sites: readonly RefSite[], resolved: Map<string, JsonSchema>, sources: Map<string, SchemaSource>, problems: Problems): void {
+  const targetOf = (ref: string): unknown => {
+    const match = /^onex:([^#]+)(?:#(.*))?$/.exec(ref);
+    return match ? pathValue(resolved.get(match[1]!), pointerSegments(match[2] ?? "")) : undefined;
+  };
+  const label = (ref: string) => {
+    const match = /^onex:([^#]+)(?:#(.*))?$/.exec(ref)!;
+    return `${sources.get(match[1]!)?.yaml.file ?? match[1]}${match[2] && match[2] !== "/" ? `#${match[2]}` : ""}`;
+  };
+  const reported = new Set<string>();
+  const fileOf = (site: RefSite) => sources.get(site.name)!.yaml;
+  // In file order, so a cycle is reported at the same member every run.
+  const ordered = [...sites].sort((a, b) => compare(fileOf(a).file, fileOf(b).file) || (fileOf(a).locate(a.path).line ?? 0) - (fileOf(b).locate(b.path).line ?? 0));
+  for (const site of ordered) {
+    // The address of the node holding this $ref: the cycle is reported at a ref on it, not at one leading into it.
+    const holder = site.path.slice(0, -1).map((s) => String(s).replaceAll("~", "~0").replaceAll("/", "~1"));
+    const own = holder.length === 0 ? `onex:${site.name}` : `onex:${site.name}#/${holder.join("/")}`;
+    const chain = [site.ref];
+    for (let node = targetOf(site.ref); node !== null && typeof node === "object" && typeof (node as JsonSchema).$ref === "string"; node = targetOf(chain.at(-1)!)) {
+      if (chain.length > sites.length) break;
+      chain.push((node as JsonSchema).$ref as string);
+    }
+    const normalise = (ref: string) => ref.replace(/#\/?$/, "");
+    const back = chain.map(normalise).indexOf(own);
+    if (back === -1) continue;
+    const cycle = chain.slice(0, back + 1).map(normalise);
+    const key = [...cycle].sort().join("|");
+    if (reported.has(key)) continue;
+    reported.add(key);
+    const where = fileOf(site).locate(site.path);
+    problems.add(ErrorCode.RefCycle, { file: where.file, line: where.line, column: where.column }, `$ref cycle: ${[own, ...cycle].map(label).join(" -> ")} never reaches a schema; one of them must say what it is instead of referring on`, { cycle: cycle.map(label) });
+  }
 }
 
 /** The value at `path` inside `value`, or undefined. */

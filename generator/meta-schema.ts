@@ -1,10 +1,12 @@
 /** Validation of manifests against the manifest meta-schema that ships in schemas/. */
 import { join } from "node:path";
-import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import { commonJsDefault } from "../runtime/commonjs.js";
-import { ErrorCode, OnexError } from "../runtime/errors.js";
+import { ErrorCode } from "../runtime/errors.js";
+import { closestName } from "./did-you-mean.js";
 import { PACKAGE_ROOT } from "./package-root.js";
+import type { Problem } from "./problems.js";
 import { pointerSegments, readYamlFile, type YamlFile } from "./yaml-file.js";
 
 const addFormats = commonJsDefault(addFormatsModule);
@@ -13,10 +15,10 @@ const addFormats = commonJsDefault(addFormatsModule);
 export const MANIFEST_META_SCHEMA = join(PACKAGE_ROOT, "schemas", "manifest.schema.yaml");
 
 /** An ajv instance for generation-time work: draft 2020-12, strict, with formats. */
-export function createAjv(options: { strict?: boolean } = {}): Ajv2020 {
+export function createAjv(options: { strict?: boolean; allErrors?: boolean } = {}): Ajv2020 {
   // inlineRefs: false keeps each named schema one function that others call, instead of a copy
   // in every validator that references it: generated code is several times smaller.
-  const ajv = new Ajv2020({ strict: options.strict ?? true, allErrors: false, inlineRefs: false, code: { source: true, esm: true } });
+  const ajv = new Ajv2020({ strict: options.strict ?? true, allErrors: options.allErrors ?? false, verbose: options.allErrors ?? false, inlineRefs: false, logger: false, code: { source: true, esm: true } });
   addFormats(ajv);
   return ajv;
 }
@@ -24,29 +26,74 @@ export function createAjv(options: { strict?: boolean } = {}): Ajv2020 {
 let manifestValidator: Promise<ValidateFunction> | undefined;
 
 function loadManifestValidator(): Promise<ValidateFunction> {
+  // Every error at once (allErrors), with the schema each came from (verbose), so one run reports every mistake with a suggestion.
   manifestValidator ??= readYamlFile(MANIFEST_META_SCHEMA, "schemas/manifest.schema.yaml").then((meta) =>
-    createAjv().compile(meta.value as object),
+    createAjv({ allErrors: true }).compile(meta.value as object),
   );
   return manifestValidator;
 }
 
-/** Throws ONEX_E_MANIFEST_INVALID, located in the YAML, when `manifest` breaks the meta-schema. */
-export async function assertManifestShape(manifest: YamlFile): Promise<void> {
+/**
+ * Every way `manifest` breaks the meta-schema, each located at the offending key (an unknown
+ * or misspelt key, a bad record name) or value, with ONEX_E_MANIFEST_INVALID; [] when it fits.
+ */
+export async function manifestProblems(manifest: YamlFile): Promise<Problem[]> {
+  if (manifest.value === null || manifest.value === undefined) {
+    return [{ code: ErrorCode.ManifestInvalid, file: manifest.file, line: 1, column: 1, message: "the manifest is empty; it needs at least version, compatible_with, declared_by, schema_manifest_url, changelog, envelope, subjects and messages (see docs/manifest.md)" }];
+  }
   const validate = await loadManifestValidator();
-  if (validate(manifest.value)) return;
-  const issue = validate.errors![0]!;
-  const path = pointerSegments(issue.instancePath);
-  const where = manifest.locate(path);
-  const field = issue.instancePath || "(root)";
-  const extra =
-    issue.keyword === "additionalProperties"
-      ? ` "${String(issue.params.additionalProperty)}"`
-      : issue.keyword === "enum"
-        ? ` ${JSON.stringify(issue.params.allowedValues)}`
-        : "";
-  throw new OnexError(
-    ErrorCode.ManifestInvalid,
-    `${where.file}:${where.line ?? "?"}:${where.column ?? "?"}: manifest ${field} ${issue.message}${extra}`,
-    { ...where, instancePath: issue.instancePath, schemaPath: issue.schemaPath },
-  );
+  if (validate(manifest.value)) return [];
+  const errors = validate.errors!;
+  const problems: Problem[] = [];
+  const add = (where: { file: string; line?: number; column?: number }, message: string, error: ErrorObject) =>
+    problems.push({ code: ErrorCode.ManifestInvalid, file: where.file, line: where.line, column: where.column, message, instancePath: error.instancePath, schemaPath: error.schemaPath });
+  const nameErrors = errors.filter((e) => e.keyword === "propertyNames");
+  const unknownKeys = errors.filter((e) => e.keyword === "additionalProperties");
+  /** The unknown key at `instancePath` that is probably `wanted` misspelt. */
+  const misspelling = (instancePath: string, wanted: string) =>
+    unknownKeys.find((e) => e.instancePath === instancePath && closestName(String(e.params.additionalProperty), [wanted]) === wanted);
+
+  for (const error of errors) {
+    const path = pointerSegments(error.instancePath);
+    const field = error.instancePath || "(root)";
+    switch (error.keyword) {
+      case "additionalProperties": {
+        const key = String(error.params.additionalProperty);
+        const known = Object.keys(((error.parentSchema as { properties?: object } | undefined)?.properties ?? {}) as object);
+        const required = ((error.parentSchema as { required?: string[] } | undefined)?.required ?? []).filter((r) => !Object.hasOwn(error.data as object, r));
+        const meant = closestName(key, required) ?? closestName(key, known);
+        const hint = meant ? `; did you mean "${meant}"?${required.includes(meant) ? ` ("${meant}" is required and missing)` : ""}` : known.length > 0 ? ` (known keys: ${known.join(", ")})` : "";
+        add(manifest.locateKey([...path, key]), `unknown key "${key}" in ${field}${hint}`, error);
+        break;
+      }
+      case "required": {
+        const missing = String(error.params.missingProperty);
+        // A misspelt key is reported once, at the misspelling, naming what was meant.
+        if (misspelling(error.instancePath, missing)) break;
+        add(manifest.locate(path), `${field} is missing required key "${missing}"`, error);
+        break;
+      }
+      case "propertyNames": {
+        const key = String(error.params.propertyName);
+        const inner = errors.find((e) => e !== error && e.instancePath === error.instancePath && e.data === key);
+        add(manifest.locateKey([...path, key]), `key "${key}" of ${field} is not a valid name: it ${inner?.message ?? "is invalid"}`, error);
+        break;
+      }
+      case "uniqueItems": {
+        const j = Number(error.params.j);
+        const i = Number(error.params.i);
+        add(manifest.locate([...path, Math.max(i, j)]), `${field} lists ${JSON.stringify((error.data as unknown[])[Math.max(i, j)])} twice (items ${Math.min(i, j)} and ${Math.max(i, j)})`, error);
+        break;
+      }
+      default: {
+        // The inner error of a propertyNames failure is about the key, and reported with it.
+        if (nameErrors.some((e) => e.instancePath === error.instancePath && e.params.propertyName === error.data)) break;
+        const extra = error.keyword === "enum" ? ` ${JSON.stringify(error.params.allowedValues)}` : "";
+        const description = typeof (error.parentSchema as { description?: unknown } | undefined)?.description === "string" ? ` (${(error.parentSchema as { description: string }).description})` : "";
+        const value = error.data === undefined || typeof error.data === "object" ? "" : ` ${JSON.stringify(error.data)}`;
+        add(manifest.locate(path), `manifest ${field}${value} ${error.message}${extra}${error.keyword === "pattern" || error.keyword === "enum" ? description : ""}`, error);
+      }
+    }
+  }
+  return problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
 }

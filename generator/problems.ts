@@ -48,6 +48,17 @@ export class Problems {
     }
   }
 
+  /** Runs `step` now; an OnexError it throws becomes a problem. Returns undefined then. */
+  guard<T>(step: () => T): T | undefined {
+    try {
+      return step();
+    } catch (error) {
+      if (!(error instanceof OnexError)) throw error;
+      this.absorb(error);
+      return undefined;
+    }
+  }
+
   /** Adds the problems an OnexError stands for (every one, if it already lists several). */
   absorb(error: OnexError): void {
     const nested = error.details.problems as Problem[] | undefined;

@@ -1,6 +1,6 @@
 /** Reading YAML files with enough position information to point users at their mistakes. */
 import { readFile } from "node:fs/promises";
-import { LineCounter, parseDocument, isNode, type Document } from "yaml";
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from "yaml";
 import { ErrorCode, OnexError } from "../runtime/errors.js";
 
 /** A parsed YAML file that can map a path inside its value back to a line and column. */
@@ -11,6 +11,8 @@ export interface YamlFile {
   value: unknown;
   /** `{file, line, column}` of the node at `path`, or of the nearest ancestor that exists. */
   locate(path: readonly (string | number)[]): { file: string; line?: number; column?: number };
+  /** Like `locate`, but of the key of the last segment (`paylaod:` itself rather than its value), when the parent is a mapping. */
+  locateKey(path: readonly (string | number)[]): { file: string; line?: number; column?: number };
 }
 
 /** Reads and parses one YAML file; throws ONEX_E_FILE_NOT_FOUND or ONEX_E_YAML_SYNTAX. */
@@ -37,7 +39,26 @@ export function parseYamlText(text: string, file: string): YamlFile {
       column: pos.col,
     });
   }
-  return { file, text, value: doc.toJS({ maxAliasCount: 100 }) as unknown, locate: (path) => locateIn(doc, lineCounter, file, path) };
+  return {
+    file,
+    text,
+    value: doc.toJS({ maxAliasCount: 100 }) as unknown,
+    locate: (path) => locateIn(doc, lineCounter, file, path),
+    locateKey: (path) => locateKeyIn(doc, lineCounter, file, path),
+  };
+}
+
+function locateKeyIn(doc: Document, lineCounter: LineCounter, file: string, path: readonly (string | number)[]) {
+  const parent = path.length === 0 ? doc.contents : doc.getIn(path.slice(0, -1), true);
+  if (isMap(parent)) {
+    const last = String(path.at(-1));
+    const pair = parent.items.find((item) => isScalar(item.key) && String(item.key.value) === last);
+    if (pair && isNode(pair.key) && pair.key.range) {
+      const pos = lineCounter.linePos(pair.key.range[0]);
+      return { file, line: pos.line, column: pos.col };
+    }
+  }
+  return locateIn(doc, lineCounter, file, path);
 }
 
 function locateIn(doc: Document, lineCounter: LineCounter, file: string, path: readonly (string | number)[]) {

@@ -211,7 +211,12 @@ async function checkTransform(
     list.forEach((type, i) => {
       if (!actual.includes(type)) fail([key, i], `"${type}" is not a message type only ${key === "new_types" ? `v${doc.to}` : `v${doc.from}`} has`);
     });
-    for (const type of actual) if (!list.includes(type)) fail([], `message type "${type}" has no counterpart in v${key === "new_types" ? doc.from : doc.to}; declare it under ${key}`);
+    for (const type of actual) {
+      if (list.includes(type)) continue;
+      // Where the type belongs: the list when there is one, else the types it is missing from.
+      const where = yaml.locateKey([doc[key] === undefined ? "types" : key]);
+      throw new OnexError(ErrorCode.TransformInvalid, `${formatWhere({ file: yaml.file, line: where.line, column: where.column })}: message type "${type}" has no counterpart in v${key === "new_types" ? doc.from : doc.to}; declare it under ${key}`, { file: yaml.file, line: where.line, column: where.column });
+    }
     return [...list].sort(compare);
   };
   const newTypes = declared("new_types", [...newerTypes].filter((t) => !olderTypes.has(t)).sort(compare));
