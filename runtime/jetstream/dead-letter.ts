@@ -131,7 +131,7 @@ function fromStored(stored: StoredMsg): DeadLetter {
     letterSubject: stored.subject,
     writerZone: writerZoneOf(stored.subject),
     stream: headers[OnexHeader.DlqStream] ?? "",
-    consumer: headers[OnexHeader.DlqConsumer] ?? "",
+    consumer: headers[OnexHeader.DlqConsumer] ?? stored.subject.split(".").slice(4).join("."),
     subject: headers[OnexHeader.DlqSubject] ?? "",
     originalSequence: Number(headers[OnexHeader.DlqSequence] ?? 0),
     deliveries: Number(headers[OnexHeader.DlqDeliveries] ?? 0),

@@ -1,0 +1,170 @@
+/**
+ * A hostile zone member, with exactly the identity `onex nats-auth` gives it, tries to read,
+ * stall, take over or delete what serves another zone, and to turn the dead-letter stream
+ * into a command channel. Each attack is made with raw nats.js requests, as an attacker
+ * scripts them, against a server running the generated config.
+ */
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import { AckPolicy } from "@nats-io/jetstream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as v0_1 from "../../generated/v0.1/index.js";
+import { ErrorCode } from "../../runtime/errors.js";
+import { deadLetterSubject, listDeadLetters } from "../../runtime/jetstream/dead-letter.js";
+import { OnexHeader } from "../../runtime/jetstream/headers.js";
+import { DEAD_LETTER_STREAM, streamNameOf, zoneStreamNameOf } from "../../runtime/jetstream/streams.js";
+import { signMessage } from "../../runtime/trust/sign-message.js";
+import { removeTempDirs } from "../support/temp-schemas.js";
+import { ZONE_A, ZONE_B, refusedByServer, startTwoZones, update, type TwoZones } from "./zones.js";
+
+const SHARED = streamNameOf("event");
+const STREAM_A = zoneStreamNameOf("event", ZONE_A);
+const STREAM_B = zoneStreamNameOf("event", ZONE_B);
+let zones: TwoZones;
+
+beforeAll(async () => {
+  zones = await startTwoZones();
+});
+
+afterAll(async () => {
+  await zones?.stop();
+  await removeTempDirs();
+});
+
+describe("a zone-A member against zone B's consumers", () => {
+  it("cannot create, update, inspect, delete, pull from or acknowledge on anything that serves zone B, and zone B keeps working", async () => {
+    const b = await zones.member("b");
+    await b.publish(update(ZONE_B, "b-1", "busy"));
+    const tracker = await b.subscribe([v0_1.StateUpdate], { zone: ZONE_B, durable: "b-tracker", maxInFlight: 4 });
+    expect(tracker.stream).toBe(STREAM_B);
+    const first = await tracker[Symbol.asyncIterator]().next();
+    await first.value!.ack();
+
+    const { nc, jsm } = await zones.raw("a");
+    const filterA = `jetstream.onex.zone.zone~2Ea.*.*.events`;
+    const createB = JSON.stringify({ stream_name: STREAM_B, config: { durable_name: "b-tracker", filter_subject: filterA, ack_policy: AckPolicy.Explicit } });
+    const attempts: [string, string][] = [
+      // Re-filter zone B's durable onto zone A's subjects (a create on an existing name is an update).
+      [`$JS.API.CONSUMER.CREATE.${STREAM_B}.b-tracker.${filterA}`, createB],
+      [`$JS.API.CONSUMER.CREATE.${STREAM_B}.b-tracker`, createB],
+      [`$JS.API.CONSUMER.DURABLE.CREATE.${STREAM_B}.b-tracker`, createB],
+      [`$JS.API.CONSUMER.DELETE.${STREAM_B}.b-tracker`, "{}"],
+      [`$JS.API.CONSUMER.INFO.${STREAM_B}.b-tracker`, "{}"],
+      [`$JS.API.CONSUMER.MSG.NEXT.${STREAM_B}.b-tracker`, JSON.stringify({ batch: 10 })],
+      [`$JS.API.CONSUMER.NAMES.${STREAM_B}`, "{}"],
+      [`$JS.API.STREAM.INFO.${STREAM_B}`, "{}"],
+      [`$JS.ACK.${STREAM_B}.b-tracker.1.2.2.0.0`, ""],
+      // The shared stream holds every zone: no consumer of any name, filter or kind there.
+      [`$JS.API.CONSUMER.CREATE.${SHARED}.mine.${filterA}`, JSON.stringify({ stream_name: SHARED, config: { name: "mine", filter_subject: filterA } })],
+      [`$JS.API.CONSUMER.CREATE.${SHARED}`, JSON.stringify({ stream_name: SHARED, config: { filter_subject: filterA } })],
+      [`$JS.API.CONSUMER.MSG.NEXT.${SHARED}.anything`, "{}"],
+      [`$JS.API.STREAM.MSG.GET.${SHARED}`, JSON.stringify({ seq: 1 })],
+      // No stream may be changed or removed, not even the member's own zone stream.
+      [`$JS.API.STREAM.DELETE.${SHARED}`, "{}"],
+      [`$JS.API.STREAM.PURGE.${SHARED}`, "{}"],
+      [`$JS.API.STREAM.UPDATE.${SHARED}`, JSON.stringify({ name: SHARED, subjects: [filterA] })],
+      [`$JS.API.STREAM.DELETE.${STREAM_A}`, "{}"],
+      [`$JS.API.STREAM.DELETE.${DEAD_LETTER_STREAM}`, "{}"],
+      // The dead letters of every zone stay with the operator.
+      [`$JS.API.CONSUMER.CREATE.${DEAD_LETTER_STREAM}`, JSON.stringify({ stream_name: DEAD_LETTER_STREAM, config: {} })],
+      [`$JS.API.STREAM.MSG.GET.${DEAD_LETTER_STREAM}`, JSON.stringify({ seq: 1 })],
+    ];
+    const notRefused: string[] = [];
+    for (const [subject, body] of attempts) if (!(await refusedByServer(nc, subject, body))) notRefused.push(subject);
+    expect(notRefused).toEqual([]);
+
+    // The typed client is refused the same way, with its code.
+    const a = await zones.member("a");
+    await expect(a.subscribe([v0_1.StateUpdate], { zone: ZONE_B, durable: "b-tracker" })).rejects.toMatchObject({ code: ErrorCode.PermissionDenied });
+    await expect(a.subscribe([v0_1.StateUpdate])).rejects.toMatchObject({ code: ErrorCode.PermissionDenied });
+
+    // Zone B's durable is untouched: same filter, and its live subscription gets zone B's next message.
+    const admin = await zones.raw("admin");
+    expect((await (await admin.jsm()).consumers.info(STREAM_B, "b-tracker")).config.filter_subject).toBe("jetstream.onex.zone.zone~2Eb.*.*.events");
+    const next = update(ZONE_B, "b-1", "idle");
+    await b.publish(next);
+    await a.publish(update(ZONE_A, "a-1"));
+    const got = await tracker[Symbol.asyncIterator]().next();
+    expect((got.value!.message as v0_1.StateUpdate).id).toBe(next.id);
+    await got.value!.ack();
+    await tracker.stop();
+    // The member's own zone works as before.
+    const own = await a.subscribe([v0_1.StateUpdate], { zone: ZONE_A });
+    expect(own.stream).toBe(STREAM_A);
+    const mine = await own[Symbol.asyncIterator]().next();
+    expect((mine.value!.message as v0_1.StateUpdate).source.zone).toBe(ZONE_A);
+    await own.stop();
+    void jsm;
+  });
+});
+
+describe("dead letters cannot be turned into commands", () => {
+  it("a member cannot write letters under another zone", async () => {
+    const { nc } = await zones.raw("a");
+    expect(await refusedByServer(nc, deadLetterSubject(ZONE_B, SHARED, "x"))).toBe(true);
+    expect(await refusedByServer(nc, deadLetterSubject(undefined, SHARED, "x"))).toBe(true);
+  });
+
+  it("replay refuses forged letters, leaves them in place, and replays a genuine one to the subject its original builds", async () => {
+    const { js } = await zones.raw("a");
+    const ownLetters = deadLetterSubject(ZONE_A, SHARED, "forger");
+    const letter = async (body: object | string, recordedSubject: string) => {
+      const h = natsHeaders();
+      h.set(OnexHeader.DlqReason, ErrorCode.HandlerFailed);
+      h.set(OnexHeader.DlqStream, SHARED);
+      h.set(OnexHeader.DlqSubject, recordedSubject);
+      h.set(OnexHeader.DlqSequence, "1");
+      return (await js.publish(ownLetters, typeof body === "string" ? body : JSON.stringify(body), { headers: h })).seq;
+    };
+    // 1. A message for zone B, signed with zone A's own trusted key, in a zone-A letter.
+    const intoB = update(ZONE_B, "b-1", "offline");
+    const forgedIntoB = await letter(signMessage(intoB.toJSON(), zones.keys.a), intoB.subject());
+    // 2. A genuine zone-A message whose letter names the JetStream API as its subject.
+    const genuine = update(ZONE_A, "a-1", "draining");
+    const signedGenuine = signMessage(genuine.toJSON(), zones.keys.a);
+    const deleteStream = await letter(signedGenuine, `$JS.API.STREAM.DELETE.${SHARED}`);
+    // 3. A zone-A message changed after signing.
+    const altered = { ...signedGenuine, payload: { state: "offline" } };
+    const tampered = await letter(altered, genuine.subject());
+    // 4. Signed by nobody trusted.
+    const stranger = await letter(signMessage(update(ZONE_A, "a-9").toJSON(), zones.keys.stranger), update(ZONE_A, "a-9").subject());
+    // 5. Not a message at all.
+    const junk = await letter("{\"type\":\"nope\"", genuine.subject());
+    // 6. A genuine letter: the zone-A message on its own subject.
+    const honest = await letter(signedGenuine, genuine.subject());
+
+    const listed = zones.adminCli(["dlq", "list", "--json"]);
+    expect(listed.status).toBe(0);
+    const rows = listed.stdout.trim().split("\n").map((l) => JSON.parse(l) as { sequence: number; writer: string; target: string; reason: string });
+    const row = (seq: number) => rows.find((r) => r.sequence === seq)!;
+    expect(row(forgedIntoB)).toMatchObject({ writer: `${ZONE_A}/forger`, reason: ErrorCode.HandlerFailed, target: intoB.subject() });
+    expect(row(deleteStream).target).toBe(`${genuine.subject()} (the letter records $JS.API.STREAM.DELETE.${SHARED})`);
+    expect(row(junk).target).toMatch(/^\(none: /);
+
+    const refused = zones.adminCli(["dlq", "replay", String(forgedIntoB), String(deleteStream), String(tampered), String(stranger), String(junk), "--key", ...zones.keyFiles.flatMap((k) => [k])]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(ErrorCode.DeadLetterRefused);
+    expect(refused.stderr).toMatch(new RegExp(`refused\\s+${forgedIntoB}: .*zone`));
+    expect(refused.stderr).toMatch(new RegExp(`refused\\s+${deleteStream}: .*records subject`));
+    expect(refused.stderr).toMatch(new RegExp(`refused\\s+${tampered}: .*does not verify`));
+    expect(refused.stderr).toMatch(new RegExp(`refused\\s+${stranger}: .*does not verify`));
+    expect(refused.stderr).toMatch(new RegExp(`refused\\s+${junk}: .*not a message`));
+    expect(refused.stdout).toBe("");
+
+    const admin = await zones.raw("admin");
+    const jsm = await admin.jsm();
+    // Nothing moved: the stream is there, zone B got nothing, every letter is still in place.
+    const shared = await jsm.streams.info(SHARED);
+    const zoneB = await jsm.streams.getMessage(SHARED, { last_by_subj: intoB.subject() }).catch(() => null);
+    expect(zoneB === null || JSON.parse(new TextDecoder().decode(zoneB.data)).id !== intoB.id).toBe(true);
+    const letters = await listDeadLetters(jsm);
+    for (const seq of [forgedIntoB, deleteStream, tampered, stranger, junk]) expect(letters.some((l) => l.sequence === seq)).toBe(true);
+
+    const replayed = zones.adminCli(["dlq", "replay", String(honest), "--key", zones.keyFiles[0]!]);
+    expect(replayed.stderr).toBe("");
+    expect(replayed.status).toBe(0);
+    expect(replayed.stdout).toContain(`-> ${SHARED}#${shared.state.last_seq + 1} (${genuine.subject()}, signed by ${zones.keys.a.keyId})`);
+    const back = (await jsm.streams.getMessage(SHARED, { seq: shared.state.last_seq + 1 }))!;
+    expect(back.subject).toBe(genuine.subject());
+    expect(JSON.parse(new TextDecoder().decode(back.data))).toEqual(signedGenuine);
+  });
+});
