@@ -1,8 +1,10 @@
 import { join, resolve, dirname } from "node:path";
 import { Flags } from "@oclif/core";
 import { loadVersion } from "../../generator/load-version.js";
+import type { VersionModel } from "../../generator/model.js";
 import { versionGraph } from "../../generated/transforms/index.js";
 import { OnexCommand } from "../base-command.js";
+import { reportingEachProblem } from "../problem-lines.js";
 
 export default class Check extends OnexCommand {
   static override summary = "Prove the version transforms sound on sampled messages.";
@@ -22,8 +24,12 @@ export default class Check extends OnexCommand {
     const { checkVersionGraph } = await import("../../generator/transforms/check-transforms.js");
     const schemasDir = resolve(flags.schemas);
     const seed = flags.seed ?? Math.floor(Math.random() * 2 ** 31);
-    const models = new Map(
-      await Promise.all(versionGraph.versions.map(async (v) => [v, (await loadVersion(schemasDir, `v${v}`, dirname(schemasDir))).model] as const)),
+    const models = new Map<string, VersionModel>();
+    await reportingEachProblem(
+      (line) => this.logToStderr(line),
+      async () => {
+        for (const v of versionGraph.versions) models.set(v, (await loadVersion(schemasDir, `v${v}`, dirname(schemasDir))).model);
+      },
     );
     const { steps, paths } = checkVersionGraph(versionGraph, models, { samples: flags.samples, seed });
     this.logToStderr(

@@ -4,6 +4,7 @@ import { diffVersions } from "../../generator/diff/diff-versions.js";
 import { formatReport } from "../../generator/diff/report.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { OnexCommand } from "../base-command.js";
+import { reportingEachProblem } from "../problem-lines.js";
 
 export default class Diff extends OnexCommand {
   static override summary = "Report the breaking changes between two protocol versions.";
@@ -32,7 +33,7 @@ export default class Diff extends OnexCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Diff);
     const schemasDir = resolve(flags.schemas);
-    const report = await diffVersions(schemasDir, args.old, args.new, dirname(schemasDir));
+    const report = await reportingEachProblem((line) => this.logToStderr(line), () => diffVersions(schemasDir, args.old, args.new, dirname(schemasDir)));
     process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + "\n" : formatReport(report));
     if (report.summary.uncovered > 0) {
       const uncovered = [report, ...(report.hops ?? [])]

@@ -4,6 +4,7 @@ import { generate } from "../../generator/generate.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { OnexCommand } from "../base-command.js";
 import { readFailure, writeFailure } from "../file-errors.js";
+import { reportingEachProblem } from "../problem-lines.js";
 
 export default class Generate extends OnexCommand {
   static override summary = "Generate the typed SDK from the schema manifests.";
@@ -23,14 +24,18 @@ export default class Generate extends OnexCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Generate);
     const started = performance.now();
-    const result = await generate({
-      schemasDir: flags.schemas,
-      outDir: flags.out,
-      runtimeImport: flags["runtime-import"],
-      check: flags.check,
-      ...(flags.templates ? { templatesDir: flags.templates } : {}),
-      ...(flags.asyncapi ? { asyncapi: flags.asyncapi as "yaml" | "json" } : {}),
-    }).catch((error: unknown) => {
+    const result = await reportingEachProblem(
+      (line) => this.logToStderr(line),
+      () =>
+        generate({
+          schemasDir: flags.schemas,
+          outDir: flags.out,
+          runtimeImport: flags["runtime-import"],
+          check: flags.check,
+          ...(flags.templates ? { templatesDir: flags.templates } : {}),
+          ...(flags.asyncapi ? { asyncapi: flags.asyncapi as "yaml" | "json" } : {}),
+        }),
+    ).catch((error: unknown) => {
       throw fileFailure(error, resolve(flags.out));
     });
     const ms = Math.round(performance.now() - started);

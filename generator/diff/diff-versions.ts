@@ -1,6 +1,7 @@
 /** `onex diff` as a function: load every version of a schemas folder and its transforms, then report old -> new. */
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { loadVersion } from "../load-version.js";
+import { Problems } from "../problems.js";
 import { versionsIn } from "../protocol-versions.js";
 import type { VersionModel } from "../model.js";
 import { loadTransforms } from "../transforms/load-transforms.js";
@@ -34,8 +35,14 @@ export async function diffVersions(schemasDir: string, from: string, to: string,
     });
   }
   // Transforms are checked against the version before theirs, so load every version up to `to`.
+  // Every version is loaded before reporting, so one run names the mistakes of all of them.
+  const problems = new Problems();
   const models: VersionModel[] = [];
-  for (const version of known.slice(0, newIndex + 1)) models.push((await loadVersion(schemasDir, `v${version}`, displayRoot)).model);
+  for (const version of known.slice(0, newIndex + 1)) {
+    const loaded = await problems.collect(() => loadVersion(schemasDir, `v${version}`, displayRoot));
+    if (loaded) models.push(loaded.model);
+  }
+  problems.throwIfAny();
   const transforms = await loadTransforms(schemasDir, models, displayRoot);
   const step = (i: number) => diffModels(models[i - 1]!, models[i]!, transforms.find((t) => t.from === models[i - 1]!.version && t.to === models[i]!.version));
   if (newIndex === oldIndex + 1) return step(newIndex);
