@@ -10,7 +10,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -19,6 +19,7 @@ import { compile } from "json-schema-to-typescript";
 import { generate } from "../generator/generate.js";
 import { loadVersion } from "../generator/load-version.js";
 import { schemaIdOf, type JsonSchema, type VersionModel } from "../generator/model.js";
+import { versionsIn } from "../generator/protocol-versions.js";
 import { writeSyntheticSchemas } from "./generate-synthetic.js";
 
 const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -49,8 +50,8 @@ async function time(run: () => Promise<unknown>, runs = RUNS): Promise<number> {
 }
 
 async function versionModels(schemasDir: string): Promise<VersionModel[]> {
-  const folders = (await readdir(schemasDir, { withFileTypes: true })).filter((e) => e.isDirectory() && /^v\d/.test(e.name)).map((e) => e.name);
-  return Promise.all(folders.sort().map(async (folder) => (await loadVersion(schemasDir, folder, schemasDir)).model));
+  const versions = await versionsIn(schemasDir);
+  return Promise.all(versions.map(async (version) => (await loadVersion(schemasDir, `v${version}`, schemasDir)).model));
 }
 
 /**

@@ -1,0 +1,76 @@
+/**
+ * One module discovers and orders protocol versions (issue 14, found 5): generate, diff and
+ * the others used to order versions in three places and discover them by two rules, so a
+ * `v0.3-draft` folder with a manifest was a version to `onex diff` and not to `onex generate`.
+ */
+import { cp, mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { diffVersions } from "../../generator/diff/diff-versions.js";
+import { generate } from "../../generator/generate.js";
+import { compareVersions, isVersion, versionsIn } from "../../generator/protocol-versions.js";
+import { ErrorCode } from "../../runtime/errors.js";
+import { copySchemas, editFile, removeTempDirs } from "../support/temp-schemas.js";
+
+afterAll(removeTempDirs);
+
+describe("version order", () => {
+  it("orders by numeric parts, a leading v ignored, 0.1 equal to 0.1.0", () => {
+    const versions = ["0.10", "v0.2", "0.0.9", "1.0", "0.1.1", "0.1"];
+    expect([...versions].sort(compareVersions)).toEqual(["0.0.9", "0.1", "0.1.1", "v0.2", "0.10", "1.0"]);
+    expect(compareVersions("0.1", "0.1.0")).toBe(0);
+  });
+
+  it("knows a version when it sees one", () => {
+    expect(["0.1", "0.0.9", "1.10.2"].every(isVersion)).toBe(true);
+    expect(["0.3-draft", "1", "01.2", "0.1.2.3", ""].some(isVersion)).toBe(false);
+  });
+});
+
+describe("version discovery", () => {
+  it("finds the bundled versions, oldest first, and ignores folders that do not look like versions", async () => {
+    const { schemas } = await copySchemas();
+    await mkdir(join(schemas, "drafts"));
+    expect(await versionsIn(schemas)).toEqual(["0.0.9", "0.1", "0.2"]);
+  });
+
+  it("orders v0.10 after v0.2 (a plain string sort would not)", async () => {
+    const { schemas } = await copySchemas();
+    await cp(join(schemas, "v0.2"), join(schemas, "v0.10"), { recursive: true });
+    expect(await versionsIn(schemas)).toEqual(["0.0.9", "0.1", "0.2", "0.10"]);
+  });
+
+  it.each([
+    ["v0.3-draft", /folder "v0\.3-draft" looks like a protocol version but is not one/],
+    ["v1", /folder "v1" looks like a protocol version/],
+    ["v01.2", /folder "v01\.2" looks like a protocol version/],
+  ])("refuses a folder named %s, which looks like a version but is not one", async (name, message) => {
+    const { schemas } = await copySchemas();
+    await cp(join(schemas, "v0.2"), join(schemas, name), { recursive: true });
+    await expect(versionsIn(schemas)).rejects.toMatchObject({ code: ErrorCode.VersionFolder, message: expect.stringMatching(message) });
+  });
+
+  it("refuses a version folder without a manifest, and two folders naming one version", async () => {
+    const { schemas } = await copySchemas();
+    await mkdir(join(schemas, "v0.3"));
+    await expect(versionsIn(schemas)).rejects.toMatchObject({ code: ErrorCode.VersionFolder, message: expect.stringContaining('version folder "v0.3" has no manifest.yaml') });
+
+    const second = await copySchemas();
+    await cp(join(second.schemas, "v0.1"), join(second.schemas, "v0.1.0"), { recursive: true });
+    await expect(versionsIn(second.schemas)).rejects.toMatchObject({ code: ErrorCode.VersionFolder, message: expect.stringContaining("folders v0.1 and v0.1.0 name the same protocol version") });
+  });
+
+  it("generate and diff agree: a v0.2-draft with a manifest is refused by both, not a version to one and invisible to the other", async () => {
+    const { schemas, out } = await copySchemas();
+    await cp(join(schemas, "v0.2"), join(schemas, "v0.2-draft"), { recursive: true });
+    await editFile(join(schemas, "v0.2-draft", "manifest.yaml"), (t) => t.replace('version: "0.2"', 'version: "0.2-draft"'));
+    await expect(generate({ schemasDir: schemas, outDir: out, check: true })).rejects.toMatchObject({ code: ErrorCode.VersionFolder });
+    await expect(diffVersions(schemas, "v0.1", "v0.2", dirname(schemas))).rejects.toMatchObject({ code: ErrorCode.VersionFolder });
+  });
+
+  it("generate and diff see the same versions", async () => {
+    const { schemas, out } = await copySchemas();
+    const generated = await generate({ schemasDir: schemas, outDir: out, check: true });
+    expect(generated.versions).toEqual(await versionsIn(schemas));
+  });
+});
