@@ -37,6 +37,8 @@ export interface NatsKvStoreOptions {
   ttlGiven?: boolean;
   /** How long to wait for the first connection (default 5 s). */
   connectTimeoutMs?: number;
+  /** Copies of a new bucket (and its marks) on a JetStream cluster: 1, 3 or 5 (default 1). An existing bucket with another count is ONEX_E_REGISTRY_URL. */
+  replicas?: number;
 }
 
 const ENTITY_TYPES = new Set<string>(Object.values(EntityType));
@@ -54,8 +56,12 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
   try {
     // A call fails within a fraction of the TTL, so a heartbeat loop retries well before the entry lapses.
     const kvm = new Kvm(jetstream(nc, { timeout: Math.min(5_000, Math.max(1_000, Math.floor(options.ttlMs / 5))) }));
-    const kv = await openBucket(kvm, bucket, { ttl: options.ttlMs, history: 1 });
+    const replicas = options.replicas ?? 1;
+    const kv = await openBucket(kvm, bucket, { ttl: options.ttlMs, history: 1, replicas });
     const status = await kv.status();
+    if (options.replicas !== undefined && status.replicas !== replicas) {
+      throw new OnexError(ErrorCode.RegistryUrl, `the KV bucket ${bucket} exists with ${status.replicas} replica(s), but the URL asks for replicas=${replicas}`, { bucket, bucketReplicas: status.replicas, replicas });
+    }
     // An existing bucket's max age is the TTL that actually applies; asking for another one is an error, not a silent no-op.
     if (status.ttl > 0 && status.ttl !== options.ttlMs && options.ttlGiven) {
       throw new OnexError(
@@ -65,7 +71,7 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
       );
     }
     const ttlMs = status.ttl > 0 ? status.ttl : options.ttlMs;
-    const marks = await openBucket(kvm, `${bucket}_marks`, { history: 1 });
+    const marks = await openBucket(kvm, `${bucket}_marks`, { history: 1, replicas: status.replicas });
     return new NatsKvStore(nc, kv, marks, ttlMs);
   } catch (cause) {
     await nc.close().catch(() => undefined);
@@ -74,7 +80,7 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
   }
 }
 
-async function openBucket(kvm: Kvm, name: string, config: { ttl?: number; history: number }): Promise<KV> {
+async function openBucket(kvm: Kvm, name: string, config: { ttl?: number; history: number; replicas: number }): Promise<KV> {
   try {
     const kv = await kvm.open(name, { bindOnly: true });
     await kv.status();

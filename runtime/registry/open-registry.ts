@@ -2,7 +2,7 @@
  * `openRegistry(url)`: one entry point that picks the adapter by URL scheme, so a
  * deployment switches registries in configuration, not code.
  *
- *   nats://host:4222[,host2:4222]?bucket=onex_registry&ttl=10s
+ *   nats://host:4222[,host2:4222]?bucket=onex_registry&ttl=10s&replicas=3
  *   etcd://host:2379[,host2:2379]?prefix=/onex/registry/&ttl=10s
  *   consul://host:8500?prefix=onex/registry/&ttl=10s&token=...
  */
@@ -61,7 +61,15 @@ export async function openStore(parsed: RegistryUrl): Promise<RegistryStore> {
   switch (parsed.scheme) {
     case "nats": {
       const { openNatsKvStore } = await import("./nats-kv.js");
-      return openNatsKvStore({ servers: parsed.hosts.map((h) => `nats://${h}`), bucket: parsed.params.get("bucket") ?? "onex_registry", ttlMs: parsed.ttlMs, ttlGiven: parsed.params.has("ttl") });
+      const replicas = parsed.params.get("replicas");
+      if (replicas !== null && !["1", "3", "5"].includes(replicas)) throw new OnexError(ErrorCode.RegistryUrl, `replicas=${replicas} is not 1, 3 or 5`, { replicas });
+      return openNatsKvStore({
+        servers: parsed.hosts.map((h) => `nats://${h}`),
+        bucket: parsed.params.get("bucket") ?? "onex_registry",
+        ttlMs: parsed.ttlMs,
+        ttlGiven: parsed.params.has("ttl"),
+        ...(replicas === null ? {} : { replicas: Number(replicas) }),
+      });
     }
     case "etcd": {
       const { openEtcdStore } = await import("./etcd.js");

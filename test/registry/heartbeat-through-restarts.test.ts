@@ -1,12 +1,15 @@
 /**
  * `onex registry register --heartbeat`, as its own process, keeps a node alive while the
- * registry's server is killed and restarted under it (NATS KV and etcd). A health watcher
+ * registry's server is killed and restarted under it (NATS KV and etcd), and while the
+ * leader of an R3 bucket on a three-node NATS cluster is killed and another elected. A health watcher
  * in the test process follows the zone and publishes on a control plane of its own (a
  * second nats-server that stays up); no `event.node.failed` may be published for the
  * heart-beating node. A node registered after the restart and left to lapse is the
  * barrier: its failure is announced after any announcement about the outage would have
  * been, so the test waits on an event, not on a clock.
  */
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect as natsConnect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
@@ -17,7 +20,8 @@ import { applyBundledStreams, client as controlPlaneClient } from "../jetstream/
 import { startEtcdServer } from "../support/etcd-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import type { ServerProcess } from "../support/server-process.js";
-import { startCli } from "../support/cli-process.js";
+import { startCli, type CliProcess } from "../support/cli-process.js";
+import { startNatsCluster } from "../support/nats-cluster.js";
 import { eventually, makeNode } from "./fixtures.js";
 
 const ZONE = "zone.trusted.org";
@@ -33,7 +37,18 @@ afterAll(async () => {
   await controlPlane?.stop();
 });
 
-async function survivesRestart(server: ServerProcess, url: string): Promise<void> {
+/** Kills and restarts `server` once the heart-beating process has felt it (logged a failed heartbeat, or, as it used to, exited). */
+function restartOf(server: ServerProcess) {
+  return async (cli: CliProcess) => {
+    await server.kill();
+    await eventually(async () => /heartbeat of .* failed/.test(cli.stderr()) || cli.child.exitCode !== null, 30_000, "a failed heartbeat");
+    await server.restart();
+    await eventually(async () => /restored/.test(cli.stderr()) || cli.child.exitCode !== null, 30_000, "the heartbeat to recover");
+  };
+}
+
+/** Runs `disrupt` under a node heart-beating through `onex registry register --heartbeat`, and checks that no failure is announced for it. */
+async function survives(url: string, disrupt: (cli: CliProcess) => Promise<void>): Promise<CliProcess> {
   const watcherRegistry = await openRegistry(url, { onTampered: () => undefined, logger: { warn() {} } });
   const watcherKey = generateKeyPair();
   const self = makeNode(ZONE, { key: watcherKey });
@@ -56,11 +71,7 @@ async function survivesRestart(server: ServerProcess, url: string): Promise<void
     expect(cli.child.exitCode).toBeNull();
     watcher.start();
 
-    await server.kill();
-    // Down until the heart-beating process has felt it: it logged a failed heartbeat (or, as it used to, exited).
-    await eventually(async () => /heartbeat of .* failed/.test(cli.stderr()) || cli.child.exitCode !== null, 30_000, "a failed heartbeat");
-    await server.restart();
-    await eventually(async () => /restored/.test(cli.stderr()) || cli.child.exitCode !== null, 30_000, "the heartbeat to recover");
+    await disrupt(cli);
 
     const sentinel = makeNode(ZONE);
     await eventually(async () => watcherRegistry.register(sentinel.entry, sentinel.identity).then(() => true, () => false), 20_000, "the registry to answer");
@@ -68,7 +79,7 @@ async function survivesRestart(server: ServerProcess, url: string): Promise<void
 
     expect(failed).toEqual([sentinel.identity.node_id]);
     expect(cli.child.exitCode).toBeNull();
-    expect(cli.stderr()).toMatch(/heartbeat of .* failed \(attempt 1, ONEX_E_REGISTRY_UNAVAILABLE/);
+    return cli;
   } finally {
     cli.child.kill("SIGINT");
     const code = await cli.exited;
@@ -84,7 +95,8 @@ describe("onex registry register --heartbeat through a server restart", () => {
   it("NATS KV: retries, logs each failure, and the node is never reported failed", async () => {
     const server = await startNatsServer();
     try {
-      await survivesRestart(server, `${server.url}?bucket=beat${process.pid}&ttl=8s`);
+      const cli = await survives(`${server.url}?bucket=beat${process.pid}&ttl=8s`, restartOf(server));
+      expect(cli.stderr()).toMatch(/heartbeat of .* failed \(attempt 1, ONEX_E_REGISTRY_UNAVAILABLE/);
     } finally {
       await server.stop();
     }
@@ -93,9 +105,33 @@ describe("onex registry register --heartbeat through a server restart", () => {
   it("etcd: retries, logs each failure, and the node is never reported failed", async () => {
     const server = await startEtcdServer();
     try {
-      await survivesRestart(server, `${server.url}?prefix=/beat${process.pid}/&ttl=8s`);
+      const cli = await survives(`${server.url}?prefix=/beat${process.pid}/&ttl=8s`, restartOf(server));
+      expect(cli.stderr()).toMatch(/heartbeat of .* failed \(attempt 1, ONEX_E_REGISTRY_UNAVAILABLE/);
     } finally {
       await server.stop();
+    }
+  }, 120_000);
+
+  it("NATS KV on a three-node cluster: the leader of the bucket is killed, a new one elected, and the node is never reported failed", async () => {
+    const cluster = await startNatsCluster(3);
+    const bucket = `beat${process.pid}c`;
+    const url = `nats://${cluster.urls.map((u) => u.replace("nats://", "")).join(",")}?bucket=${bucket}&ttl=8s&replicas=3`;
+    const nc = await natsConnect({ servers: cluster.urls });
+    try {
+      // The bucket can be created once the cluster can place three replicas.
+      await eventually(async () => openRegistry(url).then((r) => r.close().then(() => true), () => false), 30_000, "an R3 bucket");
+      const jsm = await jetstreamManager(nc);
+      await survives(url, async () => {
+        const leader = (await jsm.streams.info(`KV_${bucket}`)).cluster?.leader;
+        await cluster.nodes.find((n) => n.name === leader)!.kill();
+        await eventually(async () => {
+          const now = await jsm.streams.info(`KV_${bucket}`).catch(() => undefined);
+          return now?.cluster?.leader !== undefined && now.cluster.leader !== leader;
+        }, 30_000, "a new leader of the bucket");
+      });
+    } finally {
+      await nc.close();
+      await cluster.stop();
     }
   }, 120_000);
 });

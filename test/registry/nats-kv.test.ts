@@ -5,6 +5,7 @@ import { openRegistry } from "../../runtime/registry/open-registry.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { registryConformance } from "./conformance.js";
 import { registryFaults } from "./faults.js";
+import { codeOf } from "./fixtures.js";
 import { natsKvWriter } from "./store-writer.js";
 
 registryConformance("NATS KV", async () => {
@@ -28,12 +29,14 @@ describe("NATS KV buckets", () => {
   });
   afterAll(async () => server?.stop());
 
-  it("refuse a ?ttl= that differs from an existing bucket's max age, rather than ignore it", async () => {
+  it("refuse a ?ttl= (or ?replicas=) that differs from an existing bucket's, rather than ignore it", async () => {
     const bucket = `ttl${process.pid}`;
     await (await openRegistry(`${server.url}?bucket=${bucket}&ttl=5s`)).close();
     const error = (await openRegistry(`${server.url}?bucket=${bucket}&ttl=2s`).catch((e: unknown) => e)) as OnexError;
     expect(error.code).toBe(ErrorCode.RegistryUrl);
     expect(error.message).toMatch(/max age of 5000 ms.*ttl=2000 ms/);
+    expect(await codeOf(() => openRegistry(`${server.url}?bucket=${bucket}&replicas=3`))).toBe(ErrorCode.RegistryUrl);
+    expect(await codeOf(() => openRegistry(`${server.url}?bucket=${bucket}&replicas=2`))).toBe(ErrorCode.RegistryUrl);
     // Without ?ttl= the bucket's own max age applies, and so does the same one.
     for (const url of [`${server.url}?bucket=${bucket}`, `${server.url}?bucket=${bucket}&ttl=5s`]) {
       const r = await openRegistry(url);
