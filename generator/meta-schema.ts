@@ -41,12 +41,23 @@ export async function manifestProblems(manifest: YamlFile): Promise<Problem[]> {
   if (manifest.value === null || manifest.value === undefined) {
     return [{ code: ErrorCode.ManifestInvalid, file: manifest.file, line: 1, column: 1, message: "the manifest is empty; it needs at least version, compatible_with, declared_by, schema_manifest_url, changelog, envelope, subjects and messages (see docs/manifest.md)" }];
   }
-  const validate = await loadManifestValidator();
-  if (validate(manifest.value)) return [];
+  return shapeProblems(manifest, await loadManifestValidator(), ErrorCode.ManifestInvalid, "manifest");
+}
+
+/**
+ * Every way `yaml` breaks the meta-schema `validate` was compiled from (with createAjv's
+ * `allErrors`), each with `code` at the offending key or value; [] when it fits. `noun` names
+ * the kind of file in messages ("manifest", "transform").
+ */
+export function shapeProblems(yaml: YamlFile, validate: ValidateFunction, code: ErrorCode, noun: string): Problem[] {
+  if (validate(yaml.value)) return [];
   const errors = validate.errors!;
   const problems: Problem[] = [];
   const add = (where: { file: string; line?: number; column?: number }, message: string, error: ErrorObject) =>
-    problems.push({ code: ErrorCode.ManifestInvalid, file: where.file, line: where.line, column: where.column, message, instancePath: error.instancePath, schemaPath: error.schemaPath });
+    problems.push({ code, file: where.file, line: where.line, column: where.column, message, instancePath: error.instancePath, schemaPath: error.schemaPath });
+  // anyOf/oneOf report every failed branch too; the combinator's own error says it once.
+  const combinatorAt = new Set(errors.filter((e) => e.keyword === "anyOf" || e.keyword === "oneOf").map((e) => e.instancePath));
+  const inBranch = (error: ErrorObject) => /\/(anyOf|oneOf)\/\d+\//.test(error.schemaPath) && combinatorAt.has(error.instancePath);
   const nameErrors = errors.filter((e) => e.keyword === "propertyNames");
   const unknownKeys = errors.filter((e) => e.keyword === "additionalProperties");
   /** The unknown key at `instancePath` that is probably `wanted` misspelt. */
@@ -54,6 +65,7 @@ export async function manifestProblems(manifest: YamlFile): Promise<Problem[]> {
     unknownKeys.find((e) => e.instancePath === instancePath && closestName(String(e.params.additionalProperty), [wanted]) === wanted);
 
   for (const error of errors) {
+    if (inBranch(error)) continue;
     const path = pointerSegments(error.instancePath);
     const field = error.instancePath || "(root)";
     switch (error.keyword) {
@@ -63,26 +75,26 @@ export async function manifestProblems(manifest: YamlFile): Promise<Problem[]> {
         const required = ((error.parentSchema as { required?: string[] } | undefined)?.required ?? []).filter((r) => !Object.hasOwn(error.data as object, r));
         const meant = closestName(key, required) ?? closestName(key, known);
         const hint = meant ? `; did you mean "${meant}"?${required.includes(meant) ? ` ("${meant}" is required and missing)` : ""}` : known.length > 0 ? ` (known keys: ${known.join(", ")})` : "";
-        add(manifest.locateKey([...path, key]), `unknown key "${key}" in ${field}${hint}`, error);
+        add(yaml.locateKey([...path, key]), `unknown key "${key}" in ${field}${hint}`, error);
         break;
       }
       case "required": {
         const missing = String(error.params.missingProperty);
         // A misspelt key is reported once, at the misspelling, naming what was meant.
         if (misspelling(error.instancePath, missing)) break;
-        add(manifest.locate(path), `${field} is missing required key "${missing}"`, error);
+        add(yaml.locate(path), `${field} is missing required key "${missing}"`, error);
         break;
       }
       case "propertyNames": {
         const key = String(error.params.propertyName);
         const inner = errors.find((e) => e !== error && e.instancePath === error.instancePath && e.data === key);
-        add(manifest.locateKey([...path, key]), `key "${key}" of ${field} is not a valid name: it ${inner?.message ?? "is invalid"}`, error);
+        add(yaml.locateKey([...path, key]), `key "${key}" of ${field} is not a valid name: it ${inner?.message ?? "is invalid"}`, error);
         break;
       }
       case "uniqueItems": {
         const j = Number(error.params.j);
         const i = Number(error.params.i);
-        add(manifest.locate([...path, Math.max(i, j)]), `${field} lists ${JSON.stringify((error.data as unknown[])[Math.max(i, j)])} twice (items ${Math.min(i, j)} and ${Math.max(i, j)})`, error);
+        add(yaml.locate([...path, Math.max(i, j)]), `${field} lists ${JSON.stringify((error.data as unknown[])[Math.max(i, j)])} twice (items ${Math.min(i, j)} and ${Math.max(i, j)})`, error);
         break;
       }
       default: {
@@ -91,7 +103,7 @@ export async function manifestProblems(manifest: YamlFile): Promise<Problem[]> {
         const extra = error.keyword === "enum" ? ` ${JSON.stringify(error.params.allowedValues)}` : "";
         const description = typeof (error.parentSchema as { description?: unknown } | undefined)?.description === "string" ? ` (${(error.parentSchema as { description: string }).description})` : "";
         const value = error.data === undefined || typeof error.data === "object" ? "" : ` ${JSON.stringify(error.data)}`;
-        add(manifest.locate(path), `manifest ${field}${value} ${error.message}${extra}${error.keyword === "pattern" || error.keyword === "enum" ? description : ""}`, error);
+        add(yaml.locate(path), `${noun} ${field}${value} ${error.message}${extra}${error.keyword === "pattern" || error.keyword === "enum" ? description : ""}`, error);
       }
     }
   }

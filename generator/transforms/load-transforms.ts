@@ -10,11 +10,11 @@ import { join, relative, sep } from "node:path";
 import type { ValidateFunction } from "ajv/dist/2020.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { compare } from "../load-version.js";
-import { createAjv } from "../meta-schema.js";
+import { createAjv, shapeProblems } from "../meta-schema.js";
 import type { VersionModel } from "../model.js";
 import { PACKAGE_ROOT } from "../package-root.js";
-import { formatWhere, Problems } from "../problems.js";
-import { pointerSegments, readYamlFile, type YamlFile } from "../yaml-file.js";
+import { formatWhere, Problems, problemsError } from "../problems.js";
+import { readYamlFile, type YamlFile } from "../yaml-file.js";
 import { checkLensFields } from "./check-lens-fields.js";
 
 /** Where the transform meta-schema lives in the package. */
@@ -71,7 +71,7 @@ type RawLens = Record<string, unknown> & { lossy?: boolean };
 let metaValidator: Promise<ValidateFunction> | undefined;
 
 function loadMetaValidator(): Promise<ValidateFunction> {
-  metaValidator ??= readYamlFile(TRANSFORM_META_SCHEMA, "schemas/transform.schema.yaml").then((meta) => createAjv().compile(meta.value as object));
+  metaValidator ??= readYamlFile(TRANSFORM_META_SCHEMA, "schemas/transform.schema.yaml").then((meta) => createAjv({ allErrors: true }).compile(meta.value as object));
   return metaValidator;
 }
 
@@ -118,13 +118,9 @@ async function checkTransform(
     const where = yaml.locate(path);
     throw new OnexError(ErrorCode.TransformInvalid, `${where.file}:${where.line ?? "?"}:${where.column ?? "?"}: ${message}`, { ...where });
   };
-  const validate = await loadMetaValidator();
-  if (!validate(yaml.value)) {
-    const issue = validate.errors![0]!;
-    const extra =
-      issue.keyword === "additionalProperties" ? ` "${String(issue.params.additionalProperty)}"` : issue.keyword === "enum" ? ` ${JSON.stringify(issue.params.allowedValues)}` : "";
-    fail(pointerSegments(issue.instancePath), `transform ${issue.instancePath || "(root)"} ${issue.message}${extra}`);
-  }
+  // Every shape mistake of the file at once, each at its key or value.
+  const shape = shapeProblems(yaml, await loadMetaValidator(), ErrorCode.TransformInvalid, "transform");
+  if (shape.length > 0) throw problemsError(shape);
   const doc = yaml.value as TransformDoc;
   if (doc.to !== newer.version) fail(["to"], `"to" is "${doc.to}", but the file is in the folder of v${newer.version}`);
   if (!older || doc.from !== older.version) {

@@ -143,6 +143,23 @@ describe("lenses are checked against the schemas they connect", () => {
     expect(error.message).toContain("3 problems:");
   });
 
+  it("reports every shape mistake of a transform file at once, a misspelt operation at the key with the one meant", async () => {
+    const error = await generateError({
+      [V02]: (t) => t.replace("- rename: { from: action, to: operation }", "- renmae: { from: action, to: operation }").replace('to: "0.2"', 'to: 0.2').replace("fallback: { up: idle, down: busy }", "fallback: { up: idle, down: [busy] }"),
+    });
+    const problems = (error.details.problems as { message: string; line: number; column: number }[]).map((p) => `${p.line}:${p.column} ${p.message}`);
+    const text = await (await import("node:fs/promises")).readFile(join(PROJECT_ROOT, "schemas", V02), "utf8");
+    const at = (needle: string, offset = 0) => {
+      const before = text.slice(0, text.indexOf(needle) + offset);
+      return `${before.split("\n").length}:${before.length - before.lastIndexOf("\n")}`;
+    };
+    expect(problems).toEqual([
+      `${at('to: "0.2"', 4)} transform /to 0.2 must be string`,
+      expect.stringMatching(new RegExp(`^${at("- rename: { from: action", 2)} unknown key "renmae" in /types/signal\\.task\\.dispatch/0/in/lenses/0; did you mean "rename"\\?`)),
+      `${at("down: busy", 6)} transform /types/signal.state.update/0/in/lenses/0/convert/fallback/down must match a schema in anyOf`,
+    ]);
+  });
+
   it("refuses two transform files for one hop, located at the second one's `from`", async () => {
     const { schemas, out } = await copySchemas();
     await copyFile(join(schemas, V02), join(schemas, "v0.2", "from-v0.1.yml"));
