@@ -7,6 +7,7 @@ import { copyFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { versionGraph } from "../../generated/transforms/index.js";
+import { diffVersions } from "../../generator/diff/diff-versions.js";
 import { generate } from "../../generator/generate.js";
 import { loadVersion } from "../../generator/load-version.js";
 import type { VersionModel } from "../../generator/model.js";
@@ -128,6 +129,15 @@ describe("lenses are checked against the schemas they connect", () => {
       expect(error.message).toContain(`schemas/${c.file}:${c.line(edited)}:`);
     });
   }
+
+  it("onex diff refuses the overwriting add too, instead of calling the change covered by it", async () => {
+    const { schemas } = await copySchemas();
+    await editFile(join(schemas, V02), lensCases[0]!.edit);
+    await expect(diffVersions(schemas, "v0.1", "v0.2", dirname(schemas))).rejects.toMatchObject({
+      code: ErrorCode.TransformInvalid,
+      message: expect.stringMatching(/add "reason": v0\.1 event\.node\.failed already has \/payload\/reason/),
+    });
+  });
 
   it("reports every lens mistake of a run, not only the first", async () => {
     const error = await generateError({
