@@ -53,8 +53,14 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
   const problems = new Problems();
   const manifestYaml = await readYamlFile(join(versionDir, "manifest.yaml"), show(join(versionDir, "manifest.yaml")));
   for (const problem of await manifestProblems(manifestYaml)) problems.add(problem.code, problem, problem.message, problem);
-  // What follows reads the manifest's shape, which only the meta-schema guarantees.
-  problems.throwIfAny();
+  if (problems.size > 0) {
+    // What follows reads the manifest's shape, which only the meta-schema guarantees; the
+    // files it names can still be checked on their own, so their mistakes come in this run too.
+    for (const [relPath, path, isEnvelope] of declaredFiles(manifestYaml.value)) {
+      await checkDeclaredFile(join(versionDir, relPath), isEnvelope, manifestYaml, path, show, problems);
+    }
+    problems.throwIfAny();
+  }
   const manifest = manifestYaml.value as ManifestDoc;
   const at = (path: (string | number)[]) => manifestYaml.locate(path);
   const report = (code: ErrorCode, path: (string | number)[], message: string, extra: Record<string, unknown> = {}) => {
@@ -121,18 +127,8 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
   const sources = new Map<string, SchemaSource>();
   const hash = createHash("sha256").update(manifestYaml.text);
   for (const [abs, name] of [...fileNames].sort((a, b) => compare(a[0], b[0]))) {
-    if (!existsSync(abs)) {
-      report(ErrorCode.FileNotFound, name === ENVELOPE ? ["envelope"] : manifestPathOf(manifest, name), `schema file ${show(abs)} does not exist`, { missing: show(abs) });
-      continue;
-    }
-    const yaml = await problems.collect(() => readYamlFile(abs, show(abs)));
+    const yaml = await checkDeclaredFile(abs, name === ENVELOPE, manifestYaml, name === ENVELOPE ? ["envelope"] : manifestPathOf(manifest, name), show, problems);
     if (!yaml) continue;
-    if (yaml.value === null || typeof yaml.value !== "object" || Array.isArray(yaml.value)) {
-      problems.add(ErrorCode.SchemaInvalid, { file: yaml.file, line: 1, column: 1 }, yaml.value === null || yaml.value === undefined ? "the schema file is empty; it must hold a JSON Schema (a YAML mapping)" : "a schema file must hold a YAML mapping");
-      continue;
-    }
-    checkSchemaFile(yaml, problems);
-    if (name === ENVELOPE) checkEnvelopeFile(yaml, problems);
     hash.update(`\0${show(abs)}\0${yaml.text}`);
     sources.set(name, { yaml, name });
   }
@@ -194,6 +190,55 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
     schemas: schemas.sort((a, b) => compare(a.name, b.name)),
   };
   return { model, sources };
+}
+
+/**
+ * Reads one schema file the manifest names and reports what can be judged of it alone: a
+ * missing file (at the manifest entry), YAML syntax, not a mapping, and checkSchemaFile's
+ * (and, for the envelope, checkEnvelopeFile's) problems. Returns the file when it could be read.
+ */
+async function checkDeclaredFile(
+  abs: string,
+  isEnvelope: boolean,
+  manifestYaml: YamlFile,
+  manifestPath: (string | number)[],
+  show: (abs: string) => string,
+  problems: Problems,
+): Promise<YamlFile | undefined> {
+  if (!existsSync(abs)) {
+    const where = manifestYaml.locate(manifestPath);
+    problems.add(ErrorCode.FileNotFound, { file: where.file, line: where.line, column: where.column }, `schema file ${show(abs)} does not exist`, { missing: show(abs) });
+    return undefined;
+  }
+  const yaml = await problems.collect(() => readYamlFile(abs, show(abs)));
+  if (!yaml) return undefined;
+  if (yaml.value === null || typeof yaml.value !== "object" || Array.isArray(yaml.value)) {
+    problems.add(ErrorCode.SchemaInvalid, { file: yaml.file, line: 1, column: 1 }, yaml.value === null || yaml.value === undefined ? "the schema file is empty; it must hold a JSON Schema (a YAML mapping)" : "a schema file must hold a YAML mapping");
+    return undefined;
+  }
+  checkSchemaFile(yaml, problems);
+  if (isEnvelope) checkEnvelopeFile(yaml, problems);
+  return yaml;
+}
+
+/** The schema files a manifest that broke the meta-schema still names recognisably: `[path, manifest path, is the envelope]`, each once. */
+function declaredFiles(value: unknown): [string, (string | number)[], boolean][] {
+  const doc = (value ?? {}) as { envelope?: unknown; records?: unknown; messages?: unknown };
+  const out: [string, (string | number)[], boolean][] = [];
+  const seen = new Set<string>();
+  const take = (file: unknown, path: (string | number)[], isEnvelope: boolean) => {
+    if (typeof file !== "string" || !/\.ya?ml$/.test(file) || seen.has(file)) return;
+    seen.add(file);
+    out.push([file, path, isEnvelope]);
+  };
+  take(doc.envelope, ["envelope"], true);
+  if (doc.records !== null && typeof doc.records === "object" && !Array.isArray(doc.records)) {
+    for (const [name, file] of Object.entries(doc.records)) take(file, ["records", name], false);
+  }
+  if (Array.isArray(doc.messages)) {
+    doc.messages.forEach((m: unknown, i) => take((m as { payload?: unknown } | null)?.payload, ["messages", i, "payload"], false));
+  }
+  return out;
 }
 
 /** Plain code-unit comparison: the same order on every machine and locale. */

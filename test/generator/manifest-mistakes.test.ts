@@ -203,6 +203,22 @@ describe("every mistake of a run at once", () => {
     expect(error.message).toContain("4 problems:");
   });
 
+  it("a manifest that breaks the meta-schema still has its schema files checked in the same run", async () => {
+    const { schemas, out } = await copySchemas();
+    await applyEdits(schemas, [
+      replace(MANIFEST, "declared_by: onex", "declard_by: onex"),
+      replace(ADDRESS, 'pattern: "^[a-z0-9]', 'pattern: "^[a-z0-9'),
+      replace(MANIFEST, "payload: messages/state-update.yaml", "payload: messages/state-updates.yaml"),
+    ]);
+    const error = await generateError(schemas, out);
+    const codes = (error.details.problems as { code: string; file: string; line: number }[]).map((p) => `${p.code} ${p.file}:${p.line}`);
+    expect(codes).toEqual([
+      `${ErrorCode.ManifestInvalid} schemas/v0.1/manifest.yaml:4`,
+      `${ErrorCode.SchemaInvalid} schemas/v0.1/records/address.yaml:12`,
+      `${ErrorCode.FileNotFound} schemas/v0.1/manifest.yaml:71`,
+    ]);
+  });
+
   it("reports every schema-file mistake of a version at once", async () => {
     const { schemas, out } = await copySchemas();
     await applyEdits(schemas, [
