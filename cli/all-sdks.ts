@@ -1,5 +1,5 @@
 /** Every bundled protocol version's SDK module, oldest first. */
-import type { ProtocolSdk } from "../runtime/jetstream/protocol-sdk.js";
+import type { ProtocolSdk } from "../runtime/protocol-sdk.js";
 import { versions } from "../generated/versions.js";
 
 export async function loadAllSdks(): Promise<ProtocolSdk[]> {

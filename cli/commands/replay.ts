@@ -1,6 +1,6 @@
 import { Flags } from "@oclif/core";
 import { readHistory } from "../../runtime/jetstream/history.js";
-import { streamNameOf } from "../../runtime/jetstream/streams.js";
+import { streamNameOf, zoneStreamNameOf } from "../../runtime/jetstream/streams.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { OnexCommand } from "../base-command.js";
 import { natsFlags, withJetStream } from "../nats-flags.js";
@@ -17,6 +17,7 @@ export default class Replay extends OnexCommand {
     type: Flags.string({ description: "Only this message type." }),
     limit: Flags.integer({ description: "Print at most this many." }),
     subject: Flags.string({ description: "Subject template key of the stream.", default: "event" }),
+    zone: Flags.string({ description: "In a zoned deployment: the zone whose stream to read." }),
     "with-meta": Flags.boolean({ description: "Print {sequence, subject, time, type, message} per line.", default: false }),
   };
 
@@ -27,7 +28,7 @@ export default class Replay extends OnexCommand {
     if (fromTime !== undefined && Number.isNaN(fromTime.getTime())) throw new OnexError(ErrorCode.Usage, `--since "${flags.since}" is not a time`);
     let printed = 0;
     await withJetStream(flags, async (js, jsm) => {
-      const history = readHistory(js, jsm, streamNameOf(flags.subject), {
+      const history = readHistory(js, jsm, flags.zone !== undefined ? zoneStreamNameOf(flags.subject, flags.zone) : streamNameOf(flags.subject), {
         ...(flags["from-seq"] !== undefined ? { fromSequence: flags["from-seq"] } : {}),
         ...(fromTime !== undefined ? { fromTime } : {}),
         ...(flags.type !== undefined ? { type: flags.type } : {}),

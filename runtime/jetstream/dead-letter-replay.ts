@@ -16,7 +16,6 @@ import type { KeyResolver } from "../trust/keys.js";
 import { judge, trustPolicy } from "../trust/policy.js";
 import { digestOf, letterZoneToken, UNSCOPED_LETTER_ZONE, type DeadLetter } from "./dead-letter.js";
 import { OnexHeader } from "./headers.js";
-import { streamNameOf } from "./streams.js";
 
 /** What a replay is checked against. */
 export interface ReplayCheck {
@@ -31,8 +30,6 @@ export interface ReplayPlan {
   letter: DeadLetter;
   /** The subject the original's own source fields build. */
   target: string;
-  /** The event stream that must store it. */
-  stream: string;
   type: string;
   version: string;
   /** The original's bytes, unchanged (from its stream when the letter holds only part of them). */
@@ -86,24 +83,19 @@ export async function planReplay(jsm: JetStreamManager, letter: DeadLetter, chec
   if (zoneToken !== UNSCOPED_LETTER_ZONE && (zone === undefined || encodeSubjectToken(zone, "zone") !== zoneToken)) {
     throw refused(letter, `the letter was written by a subscriber of zone token ${zoneToken}, but the message is for zone ${String(zone)}`);
   }
-  return { letter, target, stream: streamNameOf(cls.subjectTemplate.key), type, version, data, signer: verdict.verifiedSigner ?? "" };
+  return { letter, target, type, version, data, signer: verdict.verifiedSigner ?? "" };
 }
 
 /**
  * Publishes a checked letter's original again on its own subject, as a fresh delivery
- * (a new de-duplication id, the message itself unchanged), and returns its new sequence.
+ * (a new de-duplication id, the message itself unchanged), and returns where it is stored.
  */
-export async function replayDeadLetter(js: JetStreamClient, plan: ReplayPlan): Promise<number> {
+export async function replayDeadLetter(js: JetStreamClient, plan: ReplayPlan): Promise<{ stream: string; sequence: number }> {
   const h = natsHeaders();
   h.set(OnexHeader.Type, plan.type);
   h.set(OnexHeader.Version, plan.version);
-  const ack = await js.publish(plan.target, plan.data, {
-    headers: h,
-    msgID: `replay:${plan.letter.sequence}:${Date.now()}`,
-    // Only the event stream of its template may take it, whatever else listens on the subject.
-    expect: { streamName: plan.stream },
-  });
-  return ack.seq;
+  const ack = await js.publish(plan.target, plan.data, { headers: h, msgID: `replay:${plan.letter.sequence}:${Date.now()}` });
+  return { stream: ack.stream, sequence: ack.seq };
 }
 
 /** The original body: the letter's, or — when the letter holds only its first bytes — the stored original, checked against the letter's digest. */

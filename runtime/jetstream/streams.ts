@@ -1,11 +1,17 @@
 /**
  * The streams a protocol implies: one stream per subject template (all versions share the
- * subject space, so v0.1 and v0.2 messages live in one stream), the dead-letter stream, and
- * for each zone named, a zone stream per template that sources that zone's messages from the
- * shared one. Zone members consume only from their zone's streams: a stream is the only
- * unit NATS permissions can confine the JetStream API to (consumer names are one namespace
- * per stream, and `*` matches whole tokens only). `applyStreams` creates or updates them
- * idempotently and reports what it changed.
+ * subject space, so v0.1 and v0.2 messages live in one stream) and the dead-letter stream.
+ *
+ * A zoned deployment (zones named, as `onex streams apply --identities` does) gives each
+ * zone its own stream per template instead of the shared one: zone members touch the
+ * JetStream API on their zone's streams only. A stream is the only unit NATS permissions
+ * can confine that API to — consumer names are one namespace per stream, and `*` matches
+ * whole tokens only — and the zone streams store what is published, rather than copy it
+ * from a shared stream, because a copy (a stream source) re-checks a publisher's
+ * `Nats-Expected-*` headers against the copy and stops at the first that fails
+ * (nats-server 2.9), which would let one member stall its zone.
+ *
+ * `applyStreams` creates or updates them idempotently and reports what it changed.
  */
 import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
@@ -31,10 +37,7 @@ export interface StreamLimits {
 /** The configuration onex wants for one stream. */
 export interface StreamPlan {
   name: string;
-  /** Subjects it stores what is published on; empty for a zone stream, which sources instead. */
   subjects: string[];
-  /** Streams it copies from, each filtered to one subject pattern. */
-  sources?: { name: string; filterSubject: string }[];
   limits: StreamLimits;
 }
 
@@ -57,24 +60,18 @@ export function hasZonePart(template: { template: string }): boolean {
   return template.template.includes("{zone_id}");
 }
 
-/** The streams the SDKs' subject templates imply, the dead-letter stream, and the zone streams of `zones`. */
+/** The streams the SDKs' subject templates imply, and the dead-letter stream; with `zones`, a zone stream per zone instead of each shared stream that carries the zone. */
 export function planStreams(sdks: readonly ProtocolSdk[], limits: StreamLimits = {}, deadLetterLimits: StreamLimits = {}, zones: readonly string[] = []): StreamPlan[] {
   const byName = new Map<string, StreamPlan>();
+  const add = (name: string, subject: string) => {
+    const plan = byName.get(name) ?? { name, subjects: [], limits };
+    if (!plan.subjects.includes(subject)) plan.subjects.push(subject);
+    byName.set(name, plan);
+  };
   for (const sdk of sdks) {
     for (const [key, template] of Object.entries(sdk.subjectTemplates)) {
-      const name = streamNameOf(key);
-      const subject = template.filter();
-      const plan = byName.get(name) ?? { name, subjects: [], limits };
-      if (!plan.subjects.includes(subject)) plan.subjects.push(subject);
-      byName.set(name, plan);
-      if (!hasZonePart(template)) continue;
-      for (const zone of zones) {
-        const zoneName = zoneStreamNameOf(key, zone);
-        const zonePlan = byName.get(zoneName) ?? { name: zoneName, subjects: [], sources: [], limits };
-        const filterSubject = template.filter({ zone_id: zone });
-        if (!zonePlan.sources!.some((s) => s.filterSubject === filterSubject)) zonePlan.sources!.push({ name, filterSubject });
-        byName.set(zoneName, zonePlan);
-      }
+      if (zones.length > 0 && hasZonePart(template)) for (const zone of zones) add(zoneStreamNameOf(key, zone), template.filter({ zone_id: zone }));
+      else add(streamNameOf(key), template.filter());
     }
   }
   byName.set(DEAD_LETTER_STREAM, { name: DEAD_LETTER_STREAM, subjects: [DEAD_LETTER_SUBJECTS], limits: deadLetterLimits });
@@ -96,7 +93,6 @@ function desiredConfig(plan: StreamPlan): Partial<StreamConfig> {
   return {
     name: plan.name,
     subjects: [...plan.subjects].sort(),
-    ...(plan.sources !== undefined ? { sources: [...plan.sources].sort((a, b) => (a.filterSubject < b.filterSubject ? -1 : 1)).map((s) => ({ name: s.name, filter_subject: s.filterSubject })) } : {}),
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     max_msgs: l.maxMessages ?? -1,
@@ -130,12 +126,7 @@ export async function applyStreams(jsm: JetStreamManager, plans: readonly Stream
     }
     const fields: Record<string, [unknown, unknown]> = {};
     for (const [key, value] of Object.entries(desired)) {
-      const have =
-        key === "subjects"
-          ? [...(current.subjects ?? [])].sort()
-          : key === "sources"
-            ? (current.sources ?? []).map((s) => ({ name: s.name, filter_subject: s.filter_subject })).sort((a, b) => ((a.filter_subject ?? "") < (b.filter_subject ?? "") ? -1 : 1))
-            : (current as unknown as Record<string, unknown>)[key];
+      const have = key === "subjects" ? [...(current.subjects ?? [])].sort() : (current as unknown as Record<string, unknown>)[key];
       if (JSON.stringify(have) !== JSON.stringify(value)) fields[key] = [have, value];
     }
     const changed = Object.keys(fields).length > 0;

@@ -35,8 +35,10 @@ export class HandBackLedger {
     return this.#counts.get(storedAs) ?? 0;
   }
   add(storedAs: string): void {
+    const count = this.count(storedAs) + 1;
+    // Re-inserted, so the oldest entry is the one forgotten first.
     this.#counts.delete(storedAs);
-    this.#counts.set(storedAs, this.count(storedAs) + 1);
+    this.#counts.set(storedAs, count);
     if (this.#counts.size > this.remember) this.#counts.delete(this.#counts.keys().next().value!);
   }
   forget(storedAs: string): void {
@@ -223,9 +225,16 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     } finally {
       stopped = true;
       void batch?.close();
-      // Whatever the current batch still holds goes back to the server, attempts unused.
-      for (let next = await pulled.next(); !next.done; next = await pulled.next()) handBack(next.value);
+      // Whatever the current batch still holds goes back to the server, attempts unused —
+      // but only once the server has let go of the pull: a message handed back while it still
+      // holds the request would be sent to it again, into a subscription that is gone.
+      const held: JsMsg[] = [];
+      for (let next = await pulled.next(); !next.done; next = await pulled.next()) held.push(next.value);
+      if (!transport.nc.isClosed()) await jsm.consumers.info(stream, consumerName).catch(() => undefined);
+      for (const msg of held) handBack(msg);
       await lettersStored();
+      // The hand-backs and acks are on the wire, not in a buffer, when stop() returns.
+      if (!transport.nc.isClosed()) await transport.nc.flush().catch(() => undefined);
     }
   }
 
@@ -305,8 +314,8 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
 }
 
 /**
- * The stream a subscription reads: the zone's own stream when it follows one zone and
- * `onex streams apply` created it (members may read nothing else), the shared one otherwise.
+ * The stream a subscription reads: the zone's own stream when it follows one zone of a
+ * zoned deployment (`onex streams apply --identities`), the shared one otherwise.
  */
 async function streamFor(jsm: JetStreamManager, templateKey: string, zone: string | undefined): Promise<string> {
   const shared = streamNameOf(templateKey);
@@ -334,7 +343,12 @@ async function createConsumer(jsm: JetStreamManager, stream: string, config: Par
 function consumerError(error: unknown, stream: string): OnexError {
   const text = (error as Error).message;
   const code = /permissions violation/i.test(text) ? ErrorCode.PermissionDenied : /stream not found/i.test(text) ? ErrorCode.NoStream : ErrorCode.StreamConfig;
-  const hint = code === ErrorCode.PermissionDenied ? " (a zone member may only read its own zone's streams: subscribe with its zone, after `onex streams apply --identities`)" : "";
+  const hint =
+    code === ErrorCode.PermissionDenied
+      ? " (a zone member may only read its own zone's streams: subscribe with its zone, after `onex streams apply --identities`)"
+      : code === ErrorCode.NoStream
+        ? " (run `onex streams apply`; in a zoned deployment each zone has its own streams, so subscribe with a zone)"
+        : "";
   return new OnexError(code, `cannot create the consumer on ${stream}: ${text}${hint}`, { stream }, { cause: error });
 }
 

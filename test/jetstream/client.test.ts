@@ -211,7 +211,7 @@ describe("the dead-letter stream", () => {
     const letter = (await listDeadLetters(jsm)).find((l) => l.consumer === "poison");
     expect(letter).toMatchObject({ reason: ErrorCode.HandlerFailed, deliveries: 3, stream: "ONEX_EVENT" });
 
-    const sequence = await replayDeadLetter(jetstream(raw), await planReplay(jsm, letter!, { sdks: [v0_1], keys: keyRing([keys.node.publicKey]) }));
+    const { sequence } = await replayDeadLetter(jetstream(raw), await planReplay(jsm, letter!, { sdks: [v0_1], keys: keyRing([keys.node.publicKey]) }));
     const again = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-poison", deliver: { fromSequence: sequence } });
     const [d] = await take(again, 1);
     await again.stop();

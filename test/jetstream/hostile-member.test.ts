@@ -53,7 +53,7 @@ describe("a zone-A member against zone B's consumers", () => {
       [`$JS.API.CONSUMER.NAMES.${STREAM_B}`, "{}"],
       [`$JS.API.STREAM.INFO.${STREAM_B}`, "{}"],
       [`$JS.ACK.${STREAM_B}.b-tracker.1.2.2.0.0`, ""],
-      // The shared stream holds every zone: no consumer of any name, filter or kind there.
+      // Were there a shared stream holding every zone: no consumer of any name, filter or kind there.
       [`$JS.API.CONSUMER.CREATE.${SHARED}.mine.${filterA}`, JSON.stringify({ stream_name: SHARED, config: { name: "mine", filter_subject: filterA } })],
       [`$JS.API.CONSUMER.CREATE.${SHARED}`, JSON.stringify({ stream_name: SHARED, config: { filter_subject: filterA } })],
       [`$JS.API.CONSUMER.MSG.NEXT.${SHARED}.anything`, "{}"],
@@ -63,6 +63,9 @@ describe("a zone-A member against zone B's consumers", () => {
       [`$JS.API.STREAM.PURGE.${SHARED}`, "{}"],
       [`$JS.API.STREAM.UPDATE.${SHARED}`, JSON.stringify({ name: SHARED, subjects: [filterA] })],
       [`$JS.API.STREAM.DELETE.${STREAM_A}`, "{}"],
+      [`$JS.API.STREAM.UPDATE.${STREAM_A}`, JSON.stringify({ name: STREAM_A, subjects: ["jetstream.onex.zone.zone~2Eb.*.*.events"] })],
+      // Nor created: a mirror of zone B's stream would copy what zone B keeps.
+      [`$JS.API.STREAM.CREATE.MINE`, JSON.stringify({ name: "MINE", mirror: { name: STREAM_B } })],
       [`$JS.API.STREAM.DELETE.${DEAD_LETTER_STREAM}`, "{}"],
       // The dead letters of every zone stay with the operator.
       [`$JS.API.CONSUMER.CREATE.${DEAD_LETTER_STREAM}`, JSON.stringify({ stream_name: DEAD_LETTER_STREAM, config: {} })],
@@ -152,9 +155,9 @@ describe("dead letters cannot be turned into commands", () => {
 
     const admin = await zones.raw("admin");
     const jsm = await admin.jsm();
-    // Nothing moved: the stream is there, zone B got nothing, every letter is still in place.
-    const shared = await jsm.streams.info(SHARED);
-    const zoneB = await jsm.streams.getMessage(SHARED, { last_by_subj: intoB.subject() }).catch(() => null);
+    // Nothing moved: the streams are there, zone B got nothing, every letter is still in place.
+    const zoneA = await jsm.streams.info(STREAM_A);
+    const zoneB = await jsm.streams.getMessage(STREAM_B, { last_by_subj: intoB.subject() }).catch(() => null);
     expect(zoneB === null || JSON.parse(new TextDecoder().decode(zoneB.data)).id !== intoB.id).toBe(true);
     const letters = await listDeadLetters(jsm);
     for (const seq of [forgedIntoB, deleteStream, tampered, stranger, junk]) expect(letters.some((l) => l.sequence === seq)).toBe(true);
@@ -162,8 +165,8 @@ describe("dead letters cannot be turned into commands", () => {
     const replayed = zones.adminCli(["dlq", "replay", String(honest), "--key", zones.keyFiles[0]!]);
     expect(replayed.stderr).toBe("");
     expect(replayed.status).toBe(0);
-    expect(replayed.stdout).toContain(`-> ${SHARED}#${shared.state.last_seq + 1} (${genuine.subject()}, signed by ${zones.keys.a.keyId})`);
-    const back = (await jsm.streams.getMessage(SHARED, { seq: shared.state.last_seq + 1 }))!;
+    expect(replayed.stdout).toContain(`-> ${STREAM_A}#${zoneA.state.last_seq + 1} (${genuine.subject()}, signed by ${zones.keys.a.keyId})`);
+    const back = (await jsm.streams.getMessage(STREAM_A, { seq: zoneA.state.last_seq + 1 }))!;
     expect(back.subject).toBe(genuine.subject());
     expect(JSON.parse(new TextDecoder().decode(back.data))).toEqual(signedGenuine);
   });

@@ -34,8 +34,8 @@ export default class DlqReplay extends OnexCommand {
         const letter = await getDeadLetter(jsm, Number(raw));
         try {
           const plan = await planReplay(jsm, letter, check);
-          const sequence = await replayDeadLetter(js, plan);
-          this.log(printable(`replayed ${letter.sequence} -> ${plan.stream}#${sequence} (${plan.target}, signed by ${plan.signer})`));
+          const stored = await replayDeadLetter(js, plan);
+          this.log(printable(`replayed ${letter.sequence} -> ${stored.stream}#${stored.sequence} (${plan.target}, signed by ${plan.signer})`));
         } catch (error) {
           if (!isOnexError(error) || error.code !== ErrorCode.DeadLetterRefused) throw error;
           refused++;

@@ -9,7 +9,7 @@ import { natsFlags, parseDuration, withJetStream } from "../../nats-flags.js";
 export default class StreamsApply extends OnexCommand {
   static override summary = "Create or update the JetStream streams the manifests imply, and the dead-letter stream.";
   static override description =
-    "One stream per subject template (shared by all protocol versions) plus ONEX_DLQ, and per zone (--zone, or every member zone of --identities) a zone stream sourcing that zone's messages: zone members consume from it only. Idempotent: unchanged streams are left alone. --dry-run prints the difference against the server without changing it.";
+    "One stream per subject template (shared by all protocol versions) plus ONEX_DLQ, or, in a zoned deployment (--zone, or every member zone of --identities), one stream per zone in place of each shared stream that carries the zone: zone members use the JetStream API on their zone's streams only. Give the same zones every time: a shared stream and zone streams cannot hold the same subjects. Idempotent: unchanged streams are left alone. --dry-run prints the difference against the server without changing it.";
   static override examples = [
     "<%= config.bin %> streams apply --server nats://127.0.0.1:4222",
     "<%= config.bin %> streams apply --identities identities.yaml",

@@ -1,0 +1,256 @@
+/**
+ * What a hostile publisher inside a zone can send, and what a subscription's own life
+ * cycle must survive: replays, floods of forgeries, poison near max_payload, mislabelled
+ * types, and stop / working / close / a deleted consumer. Against a server running the
+ * generated config, with the member identities `onex nats-auth` gives.
+ */
+import { createHash } from "node:crypto";
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as v0_1 from "../../generated/v0.1/index.js";
+import type { Delivery, Subscription } from "../../runtime/control-plane.js";
+import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { listDeadLetters, type DeadLetter } from "../../runtime/jetstream/dead-letter.js";
+import { OnexHeader } from "../../runtime/jetstream/headers.js";
+import { zoneStreamNameOf } from "../../runtime/jetstream/streams.js";
+import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
+import { signMessage } from "../../runtime/trust/sign-message.js";
+import { removeTempDirs } from "../support/temp-schemas.js";
+import { ZONE_A, dispatch, startTwoZones, update, type TwoZones } from "./zones.js";
+
+const STREAM_A = zoneStreamNameOf("event", ZONE_A);
+/** Small enough to fill quickly, large enough for ordinary messages. */
+const MAX_PAYLOAD = 64 * 1024;
+let zones: TwoZones;
+
+beforeAll(async () => {
+  zones = await startTwoZones(`max_payload: ${MAX_PAYLOAD}`);
+});
+
+afterAll(async () => {
+  await zones?.stop();
+  await removeTempDirs();
+});
+
+async function lettersOf(consumer: string): Promise<DeadLetter[]> {
+  const admin = await zones.raw("admin");
+  // In the order of the messages they are for (letters are written concurrently).
+  return (await listDeadLetters(await admin.jsm())).filter((l) => l.consumer === consumer).sort((x, y) => x.originalSequence - y.originalSequence);
+}
+
+async function consumerState(consumer: string) {
+  const admin = await zones.raw("admin");
+  return (await admin.jsm()).consumers.info(STREAM_A, consumer);
+}
+
+/** Publishes raw bytes on a zone-A subject as a zone-A member, with the headers a publisher chooses. */
+async function publishRaw(subject: string, body: string | Uint8Array, type?: string): Promise<void> {
+  const { js } = await zones.raw("a2");
+  const h = natsHeaders();
+  if (type !== undefined) h.set(OnexHeader.Type, type);
+  await js.publish(subject, body, { headers: h });
+}
+
+async function next<M>(sub: Subscription<M>): Promise<Delivery<M>> {
+  const step = await sub[Symbol.asyncIterator]().next();
+  if (step.done) throw new Error("the subscription ended");
+  return step.value;
+}
+
+describe("replays and forgeries", () => {
+  it("a replayed message is refused on every delivery and never reaches the handler", async () => {
+    const a = await zones.member("a", { trust: { zone: ZONE_A, logger: { warn() {} }, replay: new ReplayGuard() } });
+    const original = dispatch(ZONE_A, "t-replay");
+    await a.publish(original);
+    const sub = await a.subscribe([v0_1.TaskDispatch], { zone: ZONE_A, entityId: "t-replay", durable: "replay-victim", ackWaitMs: 1_000 });
+    const first = await next(sub);
+    expect(first.message.id).toBe(original.id);
+    await first.ack();
+
+    // The attacker, a fellow zone member, stores the same signed bytes again under a fresh de-duplication id.
+    const stored = await (await (await zones.raw("admin")).jsm()).streams.getMessage(STREAM_A, { last_by_subj: original.subject() });
+    await publishRaw(original.subject(), stored!.data, original.type);
+    const honest = dispatch(ZONE_A, "t-replay");
+    await a.publish(honest);
+    const second = await next(sub);
+    expect(second.message.id).toBe(honest.id);
+    await second.ack();
+    // Long past ack_wait: had the rejection not been honoured, the replay would have come back by now.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const state = await consumerState("replay-victim");
+    await sub.stop();
+    expect(state.num_ack_pending).toBe(0);
+    expect(state.num_redelivered).toBe(0);
+    const letters = await lettersOf("replay-victim");
+    expect(letters.map((l) => [l.reason, l.deliveries])).toEqual([[ErrorCode.Replay, 1]]);
+  });
+
+  it("a valid message behind ten times maxInFlight forgeries arrives on its first delivery, and each forgery is dead-lettered once", async () => {
+    const a = await zones.member("a");
+    const maxInFlight = 16;
+    const forgeries = 10 * maxInFlight;
+    const forged = update(ZONE_A, "flooded");
+    const { js } = await zones.raw("a2");
+    // No key is needed for this: unsigned and wrongly signed copies.
+    for (let i = 0; i < forgeries; i++) {
+      const body = i % 2 === 0 ? forged.toJSON() : signMessage(update(ZONE_A, "flooded").toJSON(), zones.keys.stranger);
+      await js.publish(forged.subject(), JSON.stringify(body), { msgID: `forgery-${i}` });
+    }
+    const valid = update(ZONE_A, "flooded", "busy");
+    await a.publish(valid);
+    // ack_wait far beyond the test's time limit: a forgery holding its slot until ack_wait would fail the test.
+    const sub = await a.subscribe([v0_1.StateUpdate], { zone: ZONE_A, entityId: "flooded", durable: "flooded", maxInFlight, ackWaitMs: 120_000 });
+    const d = await next(sub);
+    expect(d.message.id).toBe(valid.id);
+    expect(d.deliveries).toBe(1);
+    await d.ack();
+    await sub.stop();
+    expect(sub.stats.deadLettered).toBe(forgeries);
+    const letters = await lettersOf("flooded");
+    expect(letters).toHaveLength(forgeries);
+    expect(new Set(letters.map((l) => l.originalSequence)).size).toBe(forgeries);
+    expect(letters.every((l) => l.deliveries === 1)).toBe(true);
+    const state = await consumerState("flooded");
+    expect(state.num_redelivered).toBe(0);
+    expect(state.num_ack_pending).toBe(0);
+  });
+
+  it("types are judged by the signed body: an unknown type is dead-lettered whichever way it is named, a mislabelled or misrouted message too", async () => {
+    const a = await zones.member("a");
+    const s = update(ZONE_A, "labels");
+    const signed = (m: object) => JSON.stringify(signMessage(m, zones.keys.a));
+    const unknown = { ...update(ZONE_A, "labels").toJSON(), type: "signal.made.up" };
+    await publishRaw(s.subject(), signed(unknown), "signal.made.up");
+    await publishRaw(s.subject(), signed({ ...update(ZONE_A, "labels").toJSON(), type: "signal.other.made.up" }));
+    // A state update labelled as a node registration, which this subscriber would skip unread.
+    await publishRaw(s.subject(), signed(update(ZONE_A, "labels").toJSON()), "event.node.register");
+    // A state update of entity "elsewhere" published on entity "labels"' subject.
+    await publishRaw(s.subject(), signed(update(ZONE_A, "elsewhere").toJSON()), "signal.state.update");
+    const valid = update(ZONE_A, "labels", "busy");
+    await a.publish(valid);
+    const sub = await a.subscribe([v0_1.StateUpdate], { zone: ZONE_A, entityId: "labels", durable: "labels" });
+    const d = await next(sub);
+    expect(d.message.id).toBe(valid.id);
+    await d.ack();
+    await sub.stop();
+    expect((await lettersOf("labels")).map((l) => l.reason)).toEqual([ErrorCode.UnknownType, ErrorCode.UnknownType, ErrorCode.RoutingMismatch, ErrorCode.RoutingMismatch]);
+  });
+});
+
+describe("poison never kills a subscription", () => {
+  it("a refused message of any size up to max_payload is dead-lettered, cut with its size and digest, and the batch goes on", async () => {
+    const a = await zones.member("a");
+    const subject = update(ZONE_A, "poison").subject();
+    // Invalid JSON filling max_payload, with headers of its own.
+    const poison = new Uint8Array(MAX_PAYLOAD - 256).fill(0x7b);
+    await publishRaw(subject, poison, "signal.state.update");
+    const valid = [update(ZONE_A, "poison", "busy"), update(ZONE_A, "poison", "idle")];
+    for (const m of valid) await a.publish(m);
+    const sub = await a.subscribe([v0_1.StateUpdate], { zone: ZONE_A, entityId: "poison", durable: "poison" });
+    const got = [await next(sub), await next(sub)];
+    for (const d of got) await d.ack();
+    await sub.stop();
+    expect(got.map((d) => d.message.id)).toEqual(valid.map((m) => m.id));
+    const [letter] = await lettersOf("poison");
+    expect(letter).toMatchObject({ reason: ErrorCode.JsonSyntax, truncatedFrom: poison.length, digest: `sha256:${createHash("sha256").update(poison).digest("hex")}` });
+    expect(letter!.data.length).toBeLessThan(poison.length);
+  });
+
+  it("a valid message near max_payload whose handler gives up is dead-lettered cut, and replayed whole from its stream", async () => {
+    const a = await zones.member("a");
+    const big = dispatch(ZONE_A, "t-big", { blob: "x".repeat(MAX_PAYLOAD - 2_048) });
+    await a.publish(big);
+    const sub = await a.subscribe([v0_1.TaskDispatch], { zone: ZONE_A, entityId: "t-big", durable: "big", maxDeliver: 1 });
+    const d = await next(sub);
+    await d.nak();
+    await sub.stop();
+    const [letter] = await lettersOf("big");
+    expect(letter).toMatchObject({ reason: ErrorCode.HandlerFailed });
+    expect(letter!.truncatedFrom).toBeGreaterThan(letter!.data.length);
+
+    const replayed = zones.adminCli(["dlq", "replay", String(letter!.sequence), "--key", zones.keyFiles[0]!]);
+    expect(replayed.stderr).toBe("");
+    expect(replayed.status).toBe(0);
+    const again = await a.subscribe([v0_1.TaskDispatch], { zone: ZONE_A, entityId: "t-big", durable: "big-2" });
+    const copies = [await next(again), await next(again)];
+    await again.stop();
+    expect(copies.map((c) => c.message.id)).toEqual([big.id, big.id]);
+    expect(copies[1]!.message.payload.input).toEqual(big.payload.input);
+  });
+});
+
+describe("the life cycle of a subscription", () => {
+  it("stop() cancels the pull and hands back at once what was not delivered, using up no attempt", async () => {
+    const a = await zones.member("a");
+    const sent = Array.from({ length: 15 }, (_, i) => update(ZONE_A, "rounds", i % 2 ? "busy" : "idle"));
+    await a.publishMany(sent);
+    const handled: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      const sub = await a.subscribe([v0_1.StateUpdate], { zone: ZONE_A, entityId: "rounds", durable: "rounds", maxDeliver: 3, maxInFlight: 15 });
+      const d = await next(sub);
+      expect(d.deliveries).toBe(1);
+      handled.push(d.message.id);
+      await d.ack();
+      await sub.stop();
+      // No pull is left open on the server; what the batch held was handed back (NAK), so the
+      // next round gets it at once rather than after the 30 s ack_wait, which would time the test out.
+      expect((await consumerState("rounds")).num_waiting).toBe(0);
+    }
+    const last = await a.subscribe([v0_1.StateUpdate], { zone: ZONE_A, entityId: "rounds", durable: "rounds", maxDeliver: 3, maxInFlight: 15 });
+    for (let i = 0; i < 12; i++) {
+      const d = await next(last);
+      expect(d.deliveries).toBe(1);
+      handled.push(d.message.id);
+      await d.ack();
+    }
+    await last.stop();
+    expect(handled).toEqual(sent.map((m) => m.id));
+    expect(await lettersOf("rounds")).toEqual([]);
+  });
+
+  it("working() keeps a handler on its last attempt from being dead-lettered or redelivered", async () => {
+    const a = await zones.member("a");
+    await a.publish(update(ZONE_A, "slow"));
+    const sub = await a.subscribe([v0_1.StateUpdate], { zone: ZONE_A, entityId: "slow", durable: "slow", maxDeliver: 1, ackWaitMs: 400 });
+    const d = await next(sub);
+    for (let i = 0; i < 6; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      d.working();
+    }
+    await d.ack();
+    const state = await consumerState("slow");
+    await sub.stop();
+    expect(state.num_redelivered).toBe(0);
+    expect(await lettersOf("slow")).toEqual([]);
+  });
+
+  it("close() ends an open iteration", async () => {
+    const a = await zones.member("a");
+    const sub = await a.subscribe([v0_1.StateUpdate], { zone: ZONE_A, entityId: "nobody" });
+    const loop = (async () => {
+      let n = 0;
+      for await (const _ of sub) n++;
+      return n;
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await a.close();
+    expect(await loop).toBe(0);
+  });
+
+  it("a deleted consumer ends the iteration with ONEX_E_CONSUMER_GONE", async () => {
+    const a = await zones.member("a");
+    const sub = await a.subscribe([v0_1.StateUpdate], { zone: ZONE_A, entityId: "gone", durable: "gone" });
+    const loop = (async () => {
+      for await (const _ of sub) void _;
+    })().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const admin = await zones.raw("admin");
+    await (await admin.jsm()).consumers.delete(STREAM_A, "gone");
+    const error = await loop;
+    expect(error).toBeInstanceOf(OnexError);
+    expect((error as OnexError).code).toBe(ErrorCode.ConsumerGone);
+  });
+});
