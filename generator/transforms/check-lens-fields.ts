@@ -14,7 +14,12 @@ import type { YamlFile } from "../yaml-file.js";
 import type { Lens, TransformModel } from "./load-transforms.js";
 
 /** What the lenses know about a value: an object's declared fields, an array's items, a scalar, or nothing (escape output, combinators, deep recursion). */
-type Shape = { kind: "object"; fields: Map<string, Shape> } | { kind: "array"; items: Shape } | { kind: "scalar" } | { kind: "unknown" };
+type Shape =
+  | { kind: "object"; fields: Map<string, Shape> }
+  | { kind: "array"; items: Shape }
+  /** `values`: the JSON text of every value `const`/`enum` allow, when the schema lists them. */
+  | { kind: "scalar"; values?: string[] }
+  | { kind: "unknown" };
 
 const UNKNOWN: Shape = { kind: "unknown" };
 /** Recursive records end here; lenses never reach this deep. */
@@ -57,6 +62,8 @@ function shapeOf(raw: JsonSchema, resolve: RefResolver, depth: number): Shape {
     return { kind: "object", fields };
   }
   if (schema.items !== undefined && typeof schema.items === "object") return { kind: "array", items: shapeOf(schema.items as JsonSchema, resolve, depth + 1) };
+  const values = schema.const !== undefined ? [schema.const] : Array.isArray(schema.enum) ? schema.enum : undefined;
+  if (values) return { kind: "scalar", values: values.map((v) => JSON.stringify(v)) };
   const types = Array.isArray(schema.type) ? schema.type : [schema.type];
   if (types.length === 1 && typeof types[0] === "string" && types[0] !== "object" && types[0] !== "array") return { kind: "scalar" };
   // A map, a combinator or no type at all: its fields are not known, so lenses inside it are not judged.
@@ -187,9 +194,31 @@ class Player {
         fields.set(lens.name, toArray ? { kind: "array", items: value } : value.kind === "array" ? value.items : UNKNOWN);
         return;
       }
-      case "convert":
-        missing(lens.name, ["name"], `convert "${lens.name}"`);
+      case "convert": {
+        if (missing(lens.name, ["name"], `convert "${lens.name}"`)) return;
+        const field = fields.get(lens.name)!;
+        // The values a convert maps from (and falls back to) must be values the field can hold, or that entry can never apply.
+        if (field.kind === "scalar" && field.values) {
+          const allowed = field.values;
+          const side = direction === "up" ? "old" : "new";
+          const bad = lens.mapping.findIndex(([older, newer]) => !allowed.includes(JSON.stringify(direction === "up" ? older : newer)));
+          const fallbackKey = direction === "up" ? "down" : "up";
+          const fallback = lens.fallback[fallbackKey];
+          const list = `(${allowed.join(", ")})`;
+          if (bad !== -1) {
+            const value = lens.mapping[bad]![direction === "up" ? 0 : 1];
+            report(["mapping", bad, side], `convert "${lens.name}": ${JSON.stringify(value)} is not a value ${where(lens.name)} of ${subject} can hold ${list}${didYouMean(String(value), allowed.map((v) => JSON.parse(v) as string).filter((v) => typeof v === "string"))}`);
+            return;
+          }
+          if (!allowed.includes(JSON.stringify(fallback))) {
+            report(["fallback", fallbackKey], `convert "${lens.name}": fallback.${fallbackKey} ${JSON.stringify(fallback)} is not a value ${where(lens.name)} of ${subject} can hold ${list}`);
+            return;
+          }
+        }
+        // What the field holds after the convert is the other version's business.
+        fields.set(lens.name, { kind: "scalar" });
         return;
+      }
       case "in":
       case "map": {
         if (missing(lens.name, ["name"], `${lens.kind} "${lens.name}"`)) return;

@@ -108,6 +108,27 @@ const lensCases: LensCase[] = [
     message: /wrap "target": v0\.1 signal\.task\.dispatch has no field \/payload\/target/,
   },
   {
+    what: "a convert mapping from a value the older version does not have",
+    file: V02,
+    edit: (t) => t.replace("- { old: busy, new: running }", "- { old: bussy, new: running }"),
+    line: lineIn("old: bussy"),
+    message: /convert "state": "bussy" is not a value \/payload\/state of v0\.1 signal\.state\.update can hold \("idle", "busy", "draining", "offline"\) \(did you mean "busy"\?\)/,
+  },
+  {
+    what: "a convert mapping to a value the newer version does not have",
+    file: V02,
+    edit: (t) => t.replace("- { old: busy, new: running }", "- { old: busy, new: runing }"),
+    line: lineIn("new: runing"),
+    message: /convert "state": "runing" is not a value \/payload\/state of v0\.2 signal\.state\.update can hold/,
+  },
+  {
+    what: "a convert fallback the older version cannot hold",
+    file: V02,
+    edit: (t) => t.replace("fallback: { up: idle, down: busy }", "fallback: { up: idle, down: running }"),
+    line: lineIn("fallback: { up: idle, down: running }"),
+    message: /convert "state": fallback\.down "running" is not a value \/payload\/state of v0\.1 signal\.state\.update can hold/,
+  },
+  {
     what: "an envelope lens naming a field the envelope does not have",
     file: "v0.1/from-v0.0.9.yaml",
     edit: (t) => t.replace("rename: { from: timestamp, to: time }", "rename: { from: timestmp, to: time }"),
