@@ -1,0 +1,169 @@
+/** The receive pipeline on its own: bytes in, one outcome out, no transport. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import * as v0_0_9 from "../../generated/v0.0.9/index.js";
+import * as v0_1 from "../../generated/v0.1/index.js";
+import * as v0_2 from "../../generated/v0.2/index.js";
+import { versionGraph } from "../../generated/transforms/index.js";
+import { ErrorCode } from "../../runtime/errors.js";
+import type { ProtocolSdk, TransportMessageClass } from "../../runtime/protocol-sdk.js";
+import { typedPipeline, versionedPipeline, type Inbound, type Outcome, type TrustSettings } from "../../runtime/receive/pipeline.js";
+import { StoredMessageReplay } from "../../runtime/receive/stored-message-replay.js";
+import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
+import { DEFAULT_TRUST_POLICY } from "../../runtime/trust/policy.js";
+import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
+import { signMessage } from "../../runtime/trust/sign-message.js";
+import { PROJECT_ROOT } from "../support/temp-schemas.js";
+
+const ZONE = "zone.trusted.org";
+const key = generateKeyPair();
+const stranger = generateKeyPair();
+const utf8 = new TextEncoder();
+const examples = join(PROJECT_ROOT, "docs", "examples");
+
+/** The first message of `type` in the bundled example log of `version`. */
+function example(version: string, type: string): Record<string, unknown> {
+  const line = readFileSync(join(examples, `${version}.ndjson`), "utf8").split("\n").find((l) => l.includes(`"type":"${type}"`))!;
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
+function trust(replay?: ReplayGuard): TrustSettings {
+  return {
+    context: { keys: keyRing([key.publicKey]), zone: ZONE, keyOfEntity: () => key.keyId, logger: { warn() {} } },
+    policy: DEFAULT_TRUST_POLICY,
+    ...(replay !== undefined ? { replay: new StoredMessageReplay(replay) } : {}),
+  };
+}
+
+function update(entity = "n-1"): v0_1.StateUpdate {
+  return v0_1.StateUpdate.create({
+    source: { zone: ZONE, entity_type: "node", entity_id: entity },
+    trust: { signer: "x", level: "verified", zone: ZONE, expires_at: new Date(Date.now() + 3_600_000).toISOString() },
+    payload: { state: "busy" },
+  });
+}
+
+/** A message as a transport hands it over: signed bytes on the subject the message builds. */
+function inbound(message: { toJSON(): object; subject(): string; type: string }, options: { signer?: typeof key; storedAs?: string; subject?: string; typeHeader?: string | null; body?: object } = {}): Inbound {
+  const body = options.body ?? signMessage(message.toJSON(), options.signer ?? key);
+  return {
+    data: utf8.encode(JSON.stringify(body)),
+    subject: options.subject ?? message.subject(),
+    ...(options.typeHeader === null ? {} : { typeHeader: options.typeHeader ?? message.type }),
+    storedAs: options.storedAs ?? "S#1",
+  };
+}
+
+function codeOf(outcome: Outcome): string {
+  return outcome.kind === "reject" ? outcome.error.code : outcome.kind === "refuse" ? `refuse:${outcome.refusal.code}` : outcome.kind;
+}
+
+const typed = (classes: readonly unknown[], settings = trust()) => typedPipeline(classes as readonly TransportMessageClass[], settings);
+
+describe("typedPipeline", () => {
+  it("delivers a signed message of a handled class as an instance, with its signer", () => {
+    const m = update();
+    const out = typed([v0_1.StateUpdate]).receive(inbound(m));
+    expect(out.kind).toBe("deliver");
+    if (out.kind !== "deliver") return;
+    expect(out.message).toBeInstanceOf(v0_1.StateUpdate);
+    expect((out.message as v0_1.StateUpdate).id).toBe(m.id);
+    expect(out.signer).toBe(key.keyId);
+    expect(out).toMatchObject({ receivedVersion: "0.1", path: ["0.1"] });
+  });
+
+  it("rejects what is broken, forged, mislabelled or misrouted, each with its code", () => {
+    const p = typed([v0_1.StateUpdate]);
+    const m = update();
+    const signed = signMessage(m.toJSON(), key);
+    const cases: [string, Inbound][] = [
+      [ErrorCode.JsonSyntax, { data: utf8.encode("{"), subject: m.subject(), storedAs: "S#1" }],
+      [ErrorCode.JsonSyntax, { data: new Uint8Array([0xff, 0xfe]), subject: m.subject(), storedAs: "S#1" }],
+      [ErrorCode.JsonDuplicateKey, { data: utf8.encode(JSON.stringify(signed).replace('{"', '{"type":"x","')), subject: m.subject(), storedAs: "S#1" }],
+      [ErrorCode.ValidationFailed, { data: utf8.encode("[1]"), subject: m.subject(), storedAs: "S#1" }],
+      [ErrorCode.UnknownType, { data: utf8.encode('{"id":"x"}'), subject: m.subject(), storedAs: "S#1" }],
+      [ErrorCode.SignerUnknown, inbound(m, { signer: stranger })],
+      [ErrorCode.SignatureInvalid, inbound(m, { body: { ...signed, payload: { state: "idle" } } })],
+      [ErrorCode.RoutingMismatch, inbound(m, { typeHeader: "event.node.register" })],
+      [ErrorCode.RoutingMismatch, inbound(m, { subject: update("n-2").subject() })],
+      [ErrorCode.UnknownType, inbound(m, { body: signMessage({ ...m.toJSON(), type: "signal.made.up" }, key), typeHeader: null })],
+      [ErrorCode.UnknownType, inbound(m, { body: signMessage({ ...m.toJSON(), type: "signal.made.up" }, key), typeHeader: "signal.made.up" })],
+    ];
+    expect(cases.map(([, i]) => codeOf(p.receive(i)))).toEqual(cases.map(([code]) => code));
+  });
+
+  it("skips another subscriber's type of the same version, and messages of other versions, judging nothing", () => {
+    const p = typed([v0_1.StateUpdate]);
+    const register = v0_1.NodeRegister.parse(example("v0.1", "event.node.register"));
+    // Unsigned: skipping must not depend on trust.
+    expect(codeOf(p.receive(inbound(register, { body: register.toJSON(), subject: register.subject() })))).toBe("skip");
+    const stopped = Object.values(v0_2.messageClasses).find((c) => !(c.type in v0_1.messageClasses))!;
+    expect(codeOf(p.receive({ data: utf8.encode(JSON.stringify({ type: stopped.type, protocol: { version: "0.2" } })), subject: update().subject(), storedAs: "S#1" }))).toBe("skip");
+  });
+
+  it("judges replay on every delivery: a redelivery of the accepted stored message passes, another stored copy never does", () => {
+    const p = typed([v0_1.StateUpdate], trust(new ReplayGuard()));
+    const m = update();
+    const first = inbound(m, { storedAs: "S#1" });
+    const copy = { ...first, storedAs: "S#2" };
+    expect(codeOf(p.receive(first))).toBe("deliver");
+    expect(codeOf(p.receive(first))).toBe("deliver");
+    for (let delivery = 0; delivery < 3; delivery++) expect(codeOf(p.receive(copy))).toBe(ErrorCode.Replay);
+    expect(codeOf(p.receive(first))).toBe("deliver");
+  });
+
+  it("refuses to be built from classes of two templates or two classes of one type", () => {
+    const other = { ...v0_1.StateUpdate, type: "signal.state.update", version: "9", subjectTemplate: { ...v0_1.StateUpdate.subjectTemplate, key: "other" } };
+    expect(() => typed([v0_1.StateUpdate, other])).toThrow(/one subject template/);
+    expect(() => typed([v0_1.StateUpdate, v0_2.StateUpdate])).toThrow(/two classes/);
+    expect(() => typed([])).toThrow(/at least one/);
+  });
+});
+
+describe("versionedPipeline", () => {
+  const receiver = (sdk: ProtocolSdk) => ({ sdk, sources: [v0_0_9, v0_1, v0_2] as ProtocolSdk[], graph: versionGraph });
+
+  it("judges the sender's bytes, then converts: a v0.1 message reaches a v0.2 receiver as v0.2", () => {
+    const m = update();
+    const out = versionedPipeline(receiver(v0_2), undefined, trust()).receive(inbound(m));
+    expect(out.kind).toBe("deliver");
+    if (out.kind !== "deliver") return;
+    expect(out.message).toBeInstanceOf(v0_2.StateUpdate);
+    expect(out).toMatchObject({ receivedVersion: "0.1", path: ["0.1", "0.2"], signer: key.keyId });
+    expect(out.original.id).toBe(m.id);
+  });
+
+  it("refuses what the receiver's version cannot represent, and rejects a forgery of it", () => {
+    const p = versionedPipeline(receiver(v0_1), undefined, trust());
+    const stopped = v0_2.AgentStopped.parse({ ...example("v0.2", "event.agent.stopped"), trust: update().toJSON().trust });
+    expect(codeOf(p.receive(inbound(stopped)))).toBe(`refuse:${ErrorCode.NoCounterpart}`);
+    const newer = signMessage({ ...update().toJSON(), protocol: { ...(update().toJSON().protocol as object), version: "9.9" } }, key);
+    expect(codeOf(p.receive(inbound(update(), { body: newer })))).toBe(`refuse:${ErrorCode.UnknownVersion}`);
+    expect(codeOf(p.receive(inbound(update(), { body: { ...newer, payload: { state: "idle" } } })))).toBe(ErrorCode.SignatureInvalid);
+    expect(codeOf(p.receive(inbound(stopped, { signer: stranger })))).toBe(ErrorCode.SignerUnknown);
+  });
+});
+
+describe("never throws", () => {
+  it("any bytes, any subject, any header: one of the four outcomes", () => {
+    const pipelines = [typed([v0_1.StateUpdate, v0_1.TaskDispatch], trust(new ReplayGuard())), versionedPipeline({ sdk: v0_2, sources: [v0_0_9, v0_1], graph: versionGraph }, undefined, trust())];
+    const m = update();
+    const body = fc.oneof(
+      fc.uint8Array({ maxLength: 64 }).map((b) => b),
+      fc.jsonValue().map((v) => utf8.encode(JSON.stringify(v))),
+      fc.record({ type: fc.constantFrom("signal.state.update", "x", ""), protocol: fc.record({ version: fc.constantFrom("0.1", "0.2", "0.0.9", "7") }), source: fc.anything() }).map((v) => utf8.encode(JSON.stringify({ ...m.toJSON(), ...v }))),
+    );
+    fc.assert(
+      fc.property(body, fc.constantFrom(m.subject(), "x", ""), fc.option(fc.string({ maxLength: 30 }), { nil: undefined }), (data, subject, typeHeader) => {
+        for (const p of pipelines) {
+          const out = p.receive({ data, subject, ...(typeHeader !== undefined ? { typeHeader } : {}), storedAs: "S#9" });
+          expect(["deliver", "skip", "refuse", "reject"]).toContain(out.kind);
+          if (out.kind === "reject") expect(out.error.code).not.toBe(ErrorCode.Internal);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
