@@ -1,4 +1,4 @@
-/** Where the shared public test corpora live: `../shared/corpora` relative to the project root, never copied in. */
+/** Where the public test corpora live: copied into the repository (test/conformance/corpora, with their licences and source commits), so a fresh clone runs its tests. */
 import { fileURLToPath } from "node:url";
 
-export const CORPORA = fileURLToPath(new URL("../../../shared/corpora/", import.meta.url));
+export const CORPORA = fileURLToPath(new URL("../conformance/corpora/", import.meta.url));
