@@ -156,14 +156,29 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     return undefined;
   };
 
+  // A refused pull or ack is no error of the pull itself: the server reports it on the
+  // connection, and the pull just expires empty. Watch for ours, so a withdrawn permission
+  // ends the subscription instead of being retried in silence.
+  const statuses = transport.nc.status() as AsyncIterable<{ type: string; error?: unknown }> & { stop?(): void };
+  void (async () => {
+    for await (const status of statuses) {
+      const text = status.type === "error" ? String((status.error as Error)?.message ?? status.error) : "";
+      if (!/permissions violation/i.test(text) || !(text.includes(`.${stream}.${consumerName}`) || text.includes(`.${stream}.`))) continue;
+      failure ??= new OnexError(ErrorCode.PermissionDenied, `the subscription to ${stream} lost its permission: ${text}`, { stream, consumer: consumerName });
+      void batch?.close();
+    }
+  })();
+
   // Messages are pulled in batches of at most `maxInFlight`, one batch at a time.
   async function* pull(): AsyncGenerator<JsMsg> {
-    while (!stopped && !transport.nc.isClosed()) {
+    while (!stopped && failure === undefined && !transport.nc.isClosed()) {
       try {
         batch = await consumer.fetch({ max_messages: maxInFlight, expires: PULL_EXPIRES_MS });
+        // The server may have refused this very pull while it was being sent.
+        if (failure !== undefined) void batch.close();
         for await (const msg of batch) yield msg;
       } catch (error) {
-        failure = await diagnose(error);
+        failure ??= await diagnose(error);
         if (failure !== undefined) return;
         // The server is away (restart, failover): the connection reconnects by itself, and
         // the consumer keeps our place. Try again shortly.
@@ -224,6 +239,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       if (failure !== undefined) throw failure;
     } finally {
       stopped = true;
+      statuses.stop?.();
       void batch?.close();
       // Whatever the current batch still holds goes back to the server, attempts unused —
       // but only once the server has let go of the pull: a message handed back while it still

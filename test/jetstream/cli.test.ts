@@ -1,8 +1,12 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
+import { exportPublicKey } from "../../runtime/trust/keys.js";
 import { runCli } from "../support/run-cli.js";
+import { removeTempDirs, tempDir } from "../support/temp-schemas.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { client, makeKeys, stateUpdate } from "./fixtures.js";
 
@@ -17,6 +21,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await publisher?.close();
   await server?.stop();
+  await removeTempDirs();
 });
 
 describe("onex streams, replay and dlq", () => {
@@ -71,7 +76,10 @@ describe("onex streams, replay and dlq", () => {
     const show = cli("dlq", "show", String(letters[0]!.sequence));
     expect(JSON.parse(show.stdout)).toMatchObject({ reason: ErrorCode.SignerUnknown, subject: stateUpdate("n-cli").subject(), body: { type: "signal.state.update" } });
     expect(cli("dlq", "show", "999").stderr).toContain(ErrorCode.NotFound);
-    const replay = cli("dlq", "replay", String(letters[0]!.sequence), String(letters[1]!.sequence));
+    // Replay verifies each original with the keys it is given: the node's.
+    const nodeKey = join(await tempDir(), "node.pub");
+    await writeFile(nodeKey, exportPublicKey(keys.node.publicKey));
+    const replay = cli("dlq", "replay", String(letters[0]!.sequence), String(letters[1]!.sequence), "--key", nodeKey);
     expect(replay.status).toBe(0);
     expect(replay.stdout.trim().split("\n")).toHaveLength(2);
   });
