@@ -18,7 +18,8 @@ const schemasDir = resolve(process.argv[2] ?? "schemas");
 const models = await Promise.all(["v0.0.9", "v0.1", "v0.2"].map(async (f) => (await loadVersion(schemasDir, f, dirname(schemasDir))).model));
 const transform = (await loadTransforms(schemasDir, models, dirname(schemasDir))).find((t) => t.from === "0.1" && t.to === "0.2")!;
 const functions = lensFunctions as unknown as Record<string, (s: JsonObject, r: unknown, c: LensContext) => unknown>;
-const DOWN: LensContext = { sourceProtocol: v02.protocolBlock, targetProtocol: v01.protocolBlock };
+// protocolBlock() is typed as the version's Protocol interface, which has no index signature.
+const DOWN: LensContext = { sourceProtocol: v02.protocolBlock as () => object as () => JsonObject, targetProtocol: v01.protocolBlock as () => object as () => JsonObject };
 
 /** Applies `lenses` to `scope` by walking them, as a run-time lens library does. */
 function interpret(lenses: readonly Lens[], scope: JsonObject, pointer: string, restore: Dropped, dropped: Dropped): void {

@@ -5,18 +5,33 @@
  */
 import { compile } from "json-schema-to-typescript";
 import { ErrorCode, OnexError } from "../runtime/errors.js";
-import type { JsonSchema, VersionModel } from "./model.js";
+import { SDK_TYPE_NAMES, type JsonSchema, type VersionModel } from "./model.js";
+import { checkNestedNames, nameNestedSchemas, type NestedName } from "./type-names.js";
+import { pascalCase } from "./views.js";
 
 /** The name of the union of all message data types in types.ts. */
 export const ANY_MESSAGE_DATA = "AnyMessageData";
 
+/** types.ts: its body (without header) and the names of the nested types it declares, sorted. */
+export interface EmittedTypes {
+  source: string;
+  nestedNames: string[];
+}
+
 /** Emits the body of types.ts (without header). */
-export async function emitTypes(model: VersionModel): Promise<string> {
+export async function emitTypes(model: VersionModel): Promise<EmittedTypes> {
   const $defs: Record<string, JsonSchema> = {};
+  const nested: NestedName[] = [];
   for (const s of model.schemas) {
-    // The title is what names the type; nested titles would mint extra names, so only the root keeps one.
-    $defs[s.name] = { ...(stripTitles(toLocalRefs(s.schema)) as JsonSchema), title: s.name };
+    // The title is what names the type: the root keeps its manifest name, nested schemas get their path's.
+    $defs[s.name] = { ...nameNestedSchemas(toLocalRefs(s.schema), s.name, nested), title: s.name };
   }
+  checkNestedNames(nested, [
+    ...model.schemas.map((s) => s.name),
+    ...model.messages.flatMap((m) => [`${m.name}Init`, `${m.name}Data`]),
+    ...model.subjects.map((s) => `${pascalCase(s.key)}SubjectParts`),
+    ...SDK_TYPE_NAMES,
+  ]);
   $defs[ANY_MESSAGE_DATA] = {
     title: ANY_MESSAGE_DATA,
     description: `Any message of protocol v${model.version}, as plain data.`,
@@ -42,7 +57,15 @@ export async function emitTypes(model: VersionModel): Promise<string> {
     }
     throw new OnexError(ErrorCode.SchemaInvalid, `json-schema-to-typescript failed for ${model.manifestFile}: ${(cause as Error).message.split("\n")[0]}`, { file: model.manifestFile, version: model.version }, { cause });
   }
-  return indentTypeScript(dropRootArtifacts(source));
+  const body = indentTypeScript(dropRootArtifacts(source));
+  // json-schema-to-typescript numbers a name it sees twice (`Trust1`): every declared name
+  // must be one given above, or the output is not what the manifest says.
+  const expected = new Set([...model.schemas.map((s) => s.name), ...nested.map((n) => n.name), ANY_MESSAGE_DATA]);
+  const unexpected = [...body.matchAll(/^export (?:interface|type) (\w+)/gm)].map((m) => m[1]!).filter((n) => !expected.has(n));
+  if (unexpected.length > 0) {
+    throw new OnexError(ErrorCode.Internal, `json-schema-to-typescript declared types onex did not name (${unexpected.join(", ")}) for ${model.manifestFile}`, { file: model.manifestFile, names: unexpected });
+  }
+  return { source: body, nestedNames: [...new Set(nested.map((n) => n.name))].sort() };
 }
 
 const ROOT = "OnexGeneratedRoot";
@@ -61,22 +84,6 @@ function toLocalRefs(schema: JsonSchema): JsonSchema {
       JSON.stringify(`#/$defs/${target}${pointer ?? ""}`),
     ),
   ) as JsonSchema;
-}
-
-function stripTitles(node: unknown): never {
-  if (Array.isArray(node)) return node.map(stripTitles) as never;
-  if (node === null || typeof node !== "object") return node as never;
-  const out: JsonSchema = {};
-  for (const [key, value] of Object.entries(node)) {
-    if (key === "title" && typeof value === "string") continue;
-    // `properties` maps names to schemas; a property *named* title must survive.
-    out[key] = key === "properties" ? mapValues(value as JsonSchema, stripTitles) : stripTitles(value);
-  }
-  return out as never;
-}
-
-function mapValues(record: JsonSchema, fn: (v: unknown) => unknown): JsonSchema {
-  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, fn(v)]));
 }
 
 /**

@@ -44,14 +44,20 @@ export function emitValidators(model: VersionModel, sources: Map<string, SchemaS
     }
   }
   const refs = Object.fromEntries(model.schemas.map((s) => [`raw${s.name}`, schemaIdOf(model, s.name)]));
-  const exports = model.schemas
-    .map((s) => `/** Validates a \`${s.name}\` (${s.kind}). */\nexport const ${s.name}: StandaloneValidator = raw${s.name};`)
+  // Exported under the manifest name through an alias: a local binding named `Object` or
+  // `Math` would shadow the global that ajv's code calls.
+  const typed = model.schemas
+    .map((s) => `/** Validates a \`${s.name}\` (${s.kind}); a type guard for its data. */\nconst validate${s.name}: StandaloneValidator<$T.${s.name}> = raw${s.name};`)
     .join("\n");
+  const exports = model.schemas.map((s) => `  validate${s.name} as ${s.name},`).join("\n");
   return [
     "// @ts-nocheck -- ajv standalone output; the typed exports are at the end of the file.",
+    'import type * as $T from "./types.js";',
     standaloneValidatorSource(ajv, refs, runtimeImport).replace(/export const (raw\w+) = /g, "const $1 = "),
     "",
-    exports,
+    typed,
+    "",
+    `export {\n${exports}\n};`,
     "",
   ].join("\n");
 }

@@ -1,6 +1,6 @@
 /** `onex generate`: every protocol version in the schemas folder -> the typed SDK in the output folder. */
 import { createHash } from "node:crypto";
-import { basename, dirname, resolve } from "node:path";
+import { basename, dirname, relative, resolve, sep } from "node:path";
 import { asyncApiDocument, formatAsyncApi, type AsyncApiFormat } from "./asyncapi/asyncapi-document.js";
 import { emitSchemaIndex } from "./emit-schema-index.js";
 import { emitTypes } from "./emit-types.js";
@@ -8,6 +8,7 @@ import { emitValidators } from "./emit-validators.js";
 import { loadVersion, type LoadedVersion } from "./load-version.js";
 import { Problems } from "./problems.js";
 import { requireVersionsIn } from "./protocol-versions.js";
+import { PACKAGE_VERSION } from "./package-root.js";
 import { loadTemplates, type RenderFn } from "./templates.js";
 import { emitTransforms, TRANSFORM_TEMPLATES } from "./transforms/emit-adapters.js";
 import { loadTransforms } from "./transforms/load-transforms.js";
@@ -47,7 +48,9 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const schemasDir = resolve(options.schemasDir);
   const outDir = resolve(options.outDir);
   const runtimeImport = options.runtimeImport ?? DEFAULT_RUNTIME_IMPORT;
-  const render = await loadTemplates([...VERSION_TEMPLATES, "versions.ts.hbs", ...TRANSFORM_TEMPLATES], options.templatesDir);
+  const render = await loadTemplates([...VERSION_TEMPLATES, "versions.ts.hbs", ...TRANSFORM_TEMPLATES], options.templatesDir, {
+    globals: { generatorVersion: PACKAGE_VERSION, generatorOptions: describeOptions(options, runtimeImport, dirname(schemasDir)) },
+  });
 
   const versions = await requireVersionsIn(schemasDir);
   // Every version is loaded and emitted even when an earlier one fails, so one run reports
@@ -93,11 +96,21 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   return { versions: loaded.map(({ model }) => model.version), files, differences };
 }
 
+/**
+ * The options that shape the output, as headers name them: the same options give the same
+ * text on every machine (a templates folder is shown relative to the schemas folder's parent).
+ */
+function describeOptions(options: GenerateOptions, runtimeImport: string, displayRoot: string): string {
+  const templates = options.templatesDir === undefined ? "bundled" : relative(displayRoot, resolve(options.templatesDir)).split(sep).join("/") || ".";
+  return [`runtime-import=${runtimeImport}`, `templates=${templates}`, ...(options.asyncapi ? [`asyncapi=${options.asyncapi}`] : [])].join(", ");
+}
+
 async function emitVersion({ model, sources }: LoadedVersion, render: RenderFn, runtimeImport: string): Promise<[string, string][]> {
-  const view = versionView(model, runtimeImport);
+  const types = await emitTypes(model);
+  const view = versionView(model, runtimeImport, types.nestedNames);
   const header = render("header.hbs", view).replace(/\n+$/, "");
   const out: [string, string][] = [
-    ["types.ts", `${header}\n\n${await emitTypes(model)}`],
+    ["types.ts", `${header}\n\n${types.source}`],
     ["validators.ts", `${header}\n${emitValidators(model, sources, runtimeImport)}`],
   ];
   for (const template of VERSION_TEMPLATES) out.push([template.replace(/\.hbs$/, ""), render(template, view)]);

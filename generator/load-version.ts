@@ -8,11 +8,12 @@ import { dirname, join, relative, sep } from "node:path";
 import { ErrorCode } from "../runtime/errors.js";
 import { didYouMean } from "./did-you-mean.js";
 import { manifestProblems } from "./meta-schema.js";
-import type { AutoKind, JsonSchema, MessageModel, NamedSchema, SubjectModel, VersionModel } from "./model.js";
+import { SDK_TYPE_NAMES, type AutoKind, type JsonSchema, type MessageModel, type NamedSchema, type SubjectModel, type VersionModel } from "./model.js";
 import { Problems } from "./problems.js";
 import { checkEnvelopeFile, checkSchemaFile } from "./schema-file-checks.js";
 import { compareVersions, versionsIn } from "./protocol-versions.js";
 import { parseSubjectTemplate, resolveSubjectParams } from "./subject-template.js";
+import { pascalCase } from "./views.js";
 import { pointerSegments, readYamlFile, type YamlFile } from "./yaml-file.js";
 
 /** The manifest as the meta-schema guarantees it. */
@@ -93,7 +94,21 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
     }
     names.set(name, path);
   };
-  for (const name of Object.keys(manifest.records ?? {})) claim(name, ["records", name]);
+  // Names the SDK module defines itself, and `<Subject>SubjectParts`, would be shadowed or
+  // clash in the module's exports; every other name is safe, since generated code imports
+  // what it uses under `$` names (see templates/messages.ts.hbs).
+  const reserved = new Map<string, string>([
+    ...SDK_TYPE_NAMES.map((n) => [n, "a name every generated SDK defines"] as [string, string]),
+    ...Object.keys(manifest.subjects).map((key) => [`${pascalCase(key)}SubjectParts`, `the parts type of subject "${key}"`] as [string, string]),
+  ]);
+  const refuseReserved = (name: string, path: (string | number)[]) => {
+    const why = reserved.get(name);
+    if (why) report(ErrorCode.ReservedName, path, `type name "${name}" is reserved: it is ${why}; choose another name`, { name });
+    return why !== undefined;
+  };
+  for (const name of Object.keys(manifest.records ?? {})) {
+    if (!refuseReserved(name, ["records", name])) claim(name, ["records", name]);
+  }
   const seenTypes = new Map<string, number>();
   manifest.messages.forEach((m, i) => {
     const earlier = seenTypes.get(m.type);
@@ -102,8 +117,9 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
       return;
     }
     seenTypes.set(m.type, i);
-    claim(m.name, ["messages", i, "name"]);
-    claim(`${m.name}Payload`, ["messages", i, "name"]);
+    for (const name of [m.name, ...MESSAGE_NAME_SUFFIXES.map((suffix) => `${m.name}${suffix}`)]) {
+      if (!refuseReserved(name, ["messages", i, "name"])) claim(name, ["messages", i, "name"]);
+    }
   });
 
   // Subjects: placeholders must be whole tokens with a param each.
@@ -122,14 +138,24 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
   const ENVELOPE = "(envelope)";
   declare(manifest.envelope, ENVELOPE);
   for (const [name, file] of Object.entries(manifest.records ?? {})) declare(file, name);
-  for (const m of manifest.messages) declare(m.payload, `${m.name}Payload`);
+  // A file declared twice keeps its first name: a record's, or the first message's payload
+  // name when several message types share one payload file (emitted once, referenced by each).
+  for (const m of manifest.messages) {
+    if (!fileNames.has(join(versionDir, m.payload))) declare(m.payload, `${m.name}Payload`);
+  }
+  const payloadNameOf = (m: ManifestDoc["messages"][number]) => fileNames.get(join(versionDir, m.payload))!;
+  manifest.messages.forEach((m, i) => {
+    if (payloadNameOf(m) === ENVELOPE) report(ErrorCode.ManifestInvalid, ["messages", i, "payload"], `message "${m.type}" uses the envelope file ${m.payload} as its payload; a payload is a schema of its own`, { type: m.type });
+  });
 
   const sources = new Map<string, SchemaSource>();
   const hash = createHash("sha256").update(manifestYaml.text);
   for (const [abs, name] of [...fileNames].sort((a, b) => compare(a[0], b[0]))) {
     const yaml = await checkDeclaredFile(abs, name === ENVELOPE, manifestYaml, name === ENVELOPE ? ["envelope"] : manifestPathOf(manifest, name), show, problems);
     if (!yaml) continue;
-    hash.update(`\0${show(abs)}\0${yaml.text}`);
+    // Paths as the manifest names them (relative to its folder): renaming or moving the
+    // schemas folder must not change the hash, only a change to an input's bytes may.
+    hash.update(`\0${relative(versionDir, abs).split(sep).join("/")}\0${yaml.text}`);
     sources.set(name, { yaml, name });
   }
 
@@ -149,6 +175,10 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
   resolved.delete(ENVELOPE);
   // create() fills the `auto` fields in; each must be a field the envelope has.
   const envelopeFields = Object.keys((envelope.properties as Record<string, unknown> | undefined) ?? {});
+  for (const field of envelopeFields.filter((f) => RESERVED_FIELD_NAMES.includes(f))) {
+    const where = envelopeSource.yaml.locateKey(["properties", field]);
+    problems.add(ErrorCode.ReservedName, { file: where.file, line: where.line, column: where.column }, `envelope field "${field}" is reserved: every message has a member of that name (${RESERVED_FIELD_NAMES.filter((n) => !n.startsWith("__")).join(", ")}); rename the field`, { field });
+  }
   for (const field of Object.keys(manifest.auto ?? {})) {
     if (!envelopeFields.includes(field)) {
       const where = manifestYaml.locateKey(["auto", field]);
@@ -158,17 +188,18 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
 
   const schemas: NamedSchema[] = [];
   for (const [name, schema] of resolved) {
-    const kind = name.endsWith("Payload") && manifest.messages.some((m) => `${m.name}Payload` === name) ? "payload" : "record";
+    const kind = !(manifest.records && name in manifest.records) && manifest.messages.some((m) => payloadNameOf(m) === name) ? "payload" : "record";
     schemas.push(named(name, kind, sources.get(name)!.yaml.file, schema));
   }
   const messages: MessageModel[] = [];
   for (const m of manifest.messages) {
-    const payload = resolved.get(`${m.name}Payload`)!;
+    const payloadName = payloadNameOf(m);
+    const payload = resolved.get(payloadName)!;
     const description = typeof payload.description === "string" ? payload.description : undefined;
-    const schema = composeMessage(envelope, m.type, m.name, description);
+    const schema = composeMessage(envelope, m.type, m.name, payloadName, description);
     schemas.push({ ...named(m.name, "message", envelopeSource.yaml.file, schema), ...(description ? { description } : {}) });
     sources.set(m.name, { yaml: envelopeSource.yaml, name: m.name });
-    messages.push({ type: m.type, name: m.name, payloadName: `${m.name}Payload`, subject: m.subject, ...(description ? { description } : {}) });
+    messages.push({ type: m.type, name: m.name, payloadName, subject: m.subject, ...(description ? { description } : {}) });
   }
 
   for (const subject of subjects) problems.guard(() => resolveSubjectParams(subject, envelope, resolved, (path) => at(["subjects", subject.key, ...path])));
@@ -241,6 +272,15 @@ function declaredFiles(value: unknown): [string, (string | number)[], boolean][]
   return out;
 }
 
+/** The names a message `X` brings besides `X`: its payload type, `create()` fields and plain data interface. */
+const MESSAGE_NAME_SUFFIXES = ["Payload", "Init", "Data"] as const;
+
+/**
+ * Members every message instance has (methods of the message class, and Object.prototype's):
+ * an envelope field of that name would replace the method at run time and breaks the class's types.
+ */
+const RESERVED_FIELD_NAMES = ["subject", "encode", "toJSON", ...Object.getOwnPropertyNames(Object.prototype)].sort();
+
 /** Plain code-unit comparison: the same order on every machine and locale. */
 export function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -262,10 +302,10 @@ function manifestPathOf(manifest: ManifestDoc, name: string): (string | number)[
 }
 
 /** The full schema of one message: the envelope with `type` fixed and `payload` referenced. */
-function composeMessage(envelope: JsonSchema, type: string, name: string, description: string | undefined): JsonSchema {
+function composeMessage(envelope: JsonSchema, type: string, name: string, payloadName: string, description: string | undefined): JsonSchema {
   const properties = { ...(envelope.properties as Record<string, JsonSchema>) };
   properties.type = { description: `Message type, always \`${type}\`.`, const: type };
-  properties.payload = { $ref: `onex:${name}Payload` };
+  properties.payload = { $ref: `onex:${payloadName}` };
   const schema: JsonSchema = { ...envelope, properties };
   if (description) schema.description = `\`${type}\`: ${description}`;
   else delete schema.description;

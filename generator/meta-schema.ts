@@ -18,7 +18,9 @@ export const MANIFEST_META_SCHEMA = join(PACKAGE_ROOT, "schemas", "manifest.sche
 export function createAjv(options: { strict?: boolean; allErrors?: boolean } = {}): Ajv2020 {
   // inlineRefs: false keeps each named schema one function that others call, instead of a copy
   // in every validator that references it: generated code is several times smaller.
-  const ajv = new Ajv2020({ strict: options.strict ?? true, allErrors: options.allErrors ?? false, verbose: options.allErrors ?? false, inlineRefs: false, logger: false, code: { source: true, esm: true } });
+  // `lines` puts each statement of ajv's standalone code on its own line, so generated
+  // validators can be reviewed and diffed.
+  const ajv = new Ajv2020({ strict: options.strict ?? true, allErrors: options.allErrors ?? false, verbose: options.allErrors ?? false, inlineRefs: false, logger: false, code: { source: true, esm: true, lines: true } });
   addFormats(ajv);
   return ajv;
 }

@@ -50,7 +50,7 @@ export interface VersionModel {
   id: string;
   /** Manifest path relative to the schemas folder's parent, as shown in headers. */
   manifestFile: string;
-  /** sha256 over the manifest and every schema file it uses. */
+  /** sha256 over the bytes of the manifest and of every schema file it uses (with their paths relative to the manifest), nothing else. */
   hash: string;
   compatibleWith: string[];
   declaredBy: string;
@@ -70,3 +70,6 @@ export interface VersionModel {
 export function schemaIdOf(model: VersionModel, name: string): string {
   return `${model.schemaIdBase}${name}.json`;
 }
+
+/** Type names every generated SDK module declares itself (index.ts, manifest.ts, types.ts): no manifest name or nested type may take one. */
+export const SDK_TYPE_NAMES = ["MessageType", "AnyMessage", "AnyMessageData", "ProtocolBlock"] as const;

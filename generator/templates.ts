@@ -1,9 +1,10 @@
 /** Handlebars templates for the emitted files; a user folder overrides them file by file. */
-import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { existsSync, statSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
 import Handlebars from "handlebars";
 import { ErrorCode, OnexError } from "../runtime/errors.js";
+import { closestName } from "./did-you-mean.js";
 import { PACKAGE_ROOT } from "./package-root.js";
 
 /** The bundled templates folder. */
@@ -15,8 +16,13 @@ export type RenderFn = (template: string, view: object) => string;
  * Loads the templates, preferring files in `overrideDir`, and returns a renderer. With
  * `html`, output is HTML-escaped and every template whose file name starts with `_` is also
  * a partial named after the rest of it (`reference-site/_fields.html.hbs` -> `{{> fields}}`).
+ * `globals` are fields every view gets (the generator's version and options, for headers).
+ * A missing `overrideDir`, or a file in it that has the name of no bundled template, is
+ * refused: either would otherwise fall back to the bundled templates without a word.
  */
-export async function loadTemplates(names: readonly string[], overrideDir?: string, options: { html?: boolean } = {}): Promise<RenderFn> {
+export async function loadTemplates(names: readonly string[], overrideDir?: string, options: { html?: boolean; globals?: Record<string, unknown> } = {}): Promise<RenderFn> {
+  if (overrideDir !== undefined) await checkOverrideDir(overrideDir);
+  const globals = options.globals ?? {};
   const hbs = Handlebars.create();
   hbs.registerHelper("json", (value: unknown) => JSON.stringify(value));
   const compiled = new Map<string, HandlebarsTemplateDelegate>();
@@ -38,9 +44,38 @@ export async function loadTemplates(names: readonly string[], overrideDir?: stri
     const template = compiled.get(name);
     if (!template) throw new OnexError(ErrorCode.Internal, `template ${name} was not loaded`);
     try {
-      return template(view);
+      return template({ ...globals, ...view });
     } catch (cause) {
       throw new OnexError(ErrorCode.TemplateError, `template ${name}: ${(cause as Error).message}`, { file: name }, { cause });
     }
   };
+}
+
+/** Every template file under `dir`, as `/`-separated paths relative to it (dot files left out). */
+async function templateFilesIn(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && !e.name.startsWith("."))
+    .map((e) => relative(dir, join(e.parentPath, e.name)).split(sep).join("/"))
+    .sort();
+}
+
+/** Throws ONEX_E_FILE_NOT_FOUND for a missing folder and ONEX_E_TEMPLATE_UNKNOWN for a file no bundled template is named like. */
+async function checkOverrideDir(dir: string): Promise<void> {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new OnexError(ErrorCode.FileNotFound, `templates folder ${dir} does not exist`, { file: dir, missing: dir });
+  }
+  // Known names are every bundled template, the reference site's included, so one folder can override both.
+  const known = await templateFilesIn(DEFAULT_TEMPLATES);
+  const unknown = (await templateFilesIn(dir)).filter((f) => !known.includes(f));
+  if (unknown.length === 0) return;
+  const described = unknown.map((f) => {
+    const close = closestName(f, known);
+    return close ? `${f} (did you mean ${close}?)` : f;
+  });
+  throw new OnexError(
+    ErrorCode.TemplateUnknown,
+    `templates folder ${dir} holds ${unknown.length === 1 ? "a file" : "files"} named like no template, which would be ignored: ${described.join(", ")}; templates are ${known.join(", ")}`,
+    { file: join(dir, unknown[0]!), unknown },
+  );
 }

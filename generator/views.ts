@@ -2,11 +2,12 @@
 import type { AutoKind, SubjectModel, VersionModel } from "./model.js";
 import { schemaIdOf } from "./model.js";
 
+// messages.ts imports these under `$` names (see templates/messages.ts.hbs).
 const AUTO_EXPRESSION: Record<AutoKind, string> = {
-  uuid: "newMessageId()",
-  now: "nowTimestamp()",
-  protocol: "protocolBlock()",
-  version: "version",
+  uuid: "$newMessageId()",
+  now: "$nowTimestamp()",
+  protocol: "$protocolBlock()",
+  version: "$version",
 };
 
 /** `event_stream` -> `EventStream` */
@@ -35,12 +36,13 @@ function subjectView(subject: SubjectModel, model: VersionModel) {
 }
 
 /** The view shared by every per-version template. */
-export function versionView(model: VersionModel, runtimeImport: string) {
+export function versionView(model: VersionModel, runtimeImport: string, nestedTypeNames: readonly string[] = []) {
   const subjects = model.subjects.map((s) => subjectView(s, model));
   const auto = Object.entries(model.auto).map(([key, kind]) => ({ key, expr: AUTO_EXPRESSION[kind] }));
   const autoList = ["type", ...auto.map((a) => a.key)].map((k) => `\`${k}\``).join(", ");
   // messages.ts imports from manifest.ts only what its auto fields use (and `version`, always).
-  const manifestImports = Object.values(model.auto).includes("protocol") ? "protocolBlock, version" : "version";
+  const protocolField = Object.entries(model.auto).find(([, kind]) => kind === "protocol")?.[0];
+  const manifestImports = protocolField !== undefined ? "protocolBlock as $protocolBlock, version as $version" : "version as $version";
   return {
     manifestFile: model.manifestFile,
     hash: model.hash,
@@ -51,8 +53,10 @@ export function versionView(model: VersionModel, runtimeImport: string) {
     changelog: model.changelog,
     runtimeImport,
     manifestImports,
+    protocolField: protocolField ?? null,
     subjects,
-    dataTypes: model.schemas.filter((s) => s.kind !== "message").map((s) => s.name),
+    // Records, payloads and the types named from a path inside any schema, exported from index.ts.
+    dataTypes: [...model.schemas.filter((s) => s.kind !== "message").map((s) => s.name), ...nestedTypeNames].sort(),
     messages: model.messages.map((m) => {
       const subject = model.subjects.find((s) => s.key === m.subject)!;
       return {

@@ -14,6 +14,7 @@ export {
   newMessageId,
   nowTimestamp,
   type MessageClass,
+  type MessageInit,
   type MessageInput,
 } from "./message.js";
 export { decodeSubjectToken, encodeSubjectToken, matchSubjectTemplate } from "./subject-token.js";

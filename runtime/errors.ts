@@ -8,7 +8,7 @@
 export const ErrorCode = {
   /** A YAML file (manifest or schema) is not well-formed. */
   YamlSyntax: "ONEX_E_YAML_SYNTAX",
-  /** A file the manifest names, or the schemas folder itself, does not exist. */
+  /** A file the manifest names, the schemas folder itself, or the `--templates` folder does not exist. */
   FileNotFound: "ONEX_E_FILE_NOT_FOUND",
   /** A manifest breaks the manifest meta-schema. */
   ManifestInvalid: "ONEX_E_MANIFEST_INVALID",
@@ -34,6 +34,10 @@ export const ErrorCode = {
   SchemaTooLarge: "ONEX_E_SCHEMA_TOO_LARGE",
   /** A template failed to compile or render. */
   TemplateError: "ONEX_E_TEMPLATE",
+  /** A file in the `--templates` folder has the name of no template onex renders (a misspelt name would otherwise be ignored). */
+  TemplateUnknown: "ONEX_E_TEMPLATE_UNKNOWN",
+  /** A manifest name or envelope field would clash with a name the generated SDK defines itself (`MessageType`, `AnyMessage`, the `subject()` method...). */
+  ReservedName: "ONEX_E_RESERVED_NAME",
   /** `onex generate --check` found stale, missing or extra generated files. */
   GeneratedStale: "ONEX_E_GENERATED_STALE",
   /** A schema uses a keyword the AsyncAPI Schema Object (draft-07) cannot express. */

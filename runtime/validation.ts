@@ -10,9 +10,9 @@ export interface ValidationIssue {
   params?: Record<string, unknown>;
 }
 
-/** The shape of a validator ajv's standalone code emits. */
-export interface StandaloneValidator {
-  (data: unknown): boolean;
+/** The shape of a validator ajv's standalone code emits: a type guard for the data type `T` of its schema. */
+export interface StandaloneValidator<T = unknown> {
+  (data: unknown): data is T;
   errors?: ValidationIssue[] | null;
 }
 
@@ -24,7 +24,7 @@ export interface ValidationContext {
 }
 
 /** Validates `value`; throws ONEX_E_VALIDATION naming the failing schema path. */
-export function assertValid(validate: StandaloneValidator, value: unknown, context: ValidationContext): void {
+export function assertValid(validate: Pick<StandaloneValidator, "errors"> & ((data: unknown) => boolean), value: unknown, context: ValidationContext): void {
   if (validate(value)) return;
   const issue = validate.errors?.[0];
   const instancePath = issue?.instancePath || "/";

@@ -1,0 +1,90 @@
+/**
+ * A message owns its data (issue 13, item 3): `create()`, `parse()` and `toJSON()` never share
+ * a mutable object with the caller, so reusing an input object, or changing it after the call,
+ * cannot change a message already built.
+ */
+import { describe, expect, it } from "vitest";
+import * as v0_2 from "../../generated/v0.2/index.js";
+import { ErrorCode, OnexError } from "../../runtime/errors.js";
+
+const zone = "zone.trusted.org";
+const source = { zone, entity_type: "task", entity_id: "t-1" } as const;
+const trust = { signer: "key-1", level: "verified", zone, expires_at: "2030-01-01T00:00:00Z" } as const;
+
+describe("messages own their data", () => {
+  it("three TaskDispatch messages built in a loop from one reused payload object keep three task_ids", () => {
+    const payload: v0_2.TaskDispatchPayload = { task_id: "", targets: ["n-1"], operation: "render", priority: 5, retry: { max_attempts: 2 } };
+    const built: v0_2.TaskDispatch[] = [];
+    for (const id of ["t-1", "t-2", "t-3"]) {
+      payload.task_id = id;
+      payload.retry!.max_attempts = built.length + 1;
+      built.push(v0_2.TaskDispatch.create({ source, trust, payload }));
+    }
+    expect(built.map((m) => m.payload.task_id)).toEqual(["t-1", "t-2", "t-3"]);
+    expect(built.map((m) => m.payload.retry?.max_attempts)).toEqual([1, 2, 3]);
+  });
+
+  it("changing the input after create() leaves the message as it was, and still valid", () => {
+    const fields: v0_2.TaskDispatchInit = { source: { ...source }, trust: { ...trust }, payload: { task_id: "t-1", targets: ["n-1"], operation: "render", priority: 5 } };
+    const msg = v0_2.TaskDispatch.create(fields);
+    fields.source.zone = "Not A Zone";
+    fields.payload.targets.length = 0;
+    (fields.payload as { priority: unknown }).priority = "high";
+    expect(msg.source.zone).toBe(zone);
+    expect(msg.payload.targets).toEqual(["n-1"]);
+    expect(v0_2.TaskDispatch.parse(msg.encode()).toJSON()).toEqual(msg.toJSON());
+  });
+
+  it("parse() of an object keeps a copy: later changes to the object reach neither the message nor what was validated", () => {
+    const data = v0_2.StateUpdate.create({ source, trust, payload: { state: "idle" } }).toJSON() as { payload: { state: string } };
+    const msg = v0_2.StateUpdate.parse(data);
+    data.payload.state = "asleep";
+    expect(msg.payload.state).toBe("idle");
+    expect(v0_2.StateUpdate.is(msg.toJSON())).toBe(true);
+  });
+
+  it("toJSON() hands out a copy: changing it leaves the message unchanged", () => {
+    const msg = v0_2.StateUpdate.create({ source, trust, payload: { state: "idle" } });
+    const json = msg.toJSON() as { payload: { state: string }; source: { zone: string } };
+    json.payload.state = "asleep";
+    json.source.zone = "elsewhere";
+    expect(msg.payload.state).toBe("idle");
+    expect(msg.source.zone).toBe(zone);
+    expect(msg.toJSON()).not.toBe(msg.toJSON());
+  });
+
+  it("the protocol block create() fills in is the message's own", () => {
+    const a = v0_2.StateUpdate.create({ source, trust, payload: { state: "idle" } });
+    const b = v0_2.StateUpdate.create({ source, trust, payload: { state: "idle" } });
+    a.protocol.compatible_with.push("9.9");
+    expect(b.protocol.compatible_with).toEqual(["0.1"]);
+    expect(v0_2.protocolBlock().compatible_with).toEqual(["0.1"]);
+  });
+
+  it("a cyclic input is ONEX_E_VALIDATION, not a stack overflow", () => {
+    const payload: Record<string, unknown> = { state: "idle" };
+    payload.self = payload;
+    const error = catchError(() => v0_2.StateUpdate.parse({ ...v0_2.StateUpdate.create({ source, trust, payload: { state: "idle" } }).toJSON(), payload }));
+    expect(error.code).toBe(ErrorCode.ValidationFailed);
+  });
+
+  it("a member named __proto__ stays a member and never becomes the prototype", () => {
+    const data = JSON.parse(`{"__proto__": {"polluted": true}, "state": "idle"}`) as object;
+    const msg = v0_2.StateUpdate.create({ source, trust, payload: { state: "idle" } });
+    const copy = catchError(() => v0_2.StateUpdate.parse({ ...msg.toJSON(), payload: data }));
+    // StateUpdatePayload forbids extra members, so it is refused; the copy made on the way kept it a member.
+    expect(copy.code).toBe(ErrorCode.ValidationFailed);
+    expect(copy.details.params).toEqual({ additionalProperty: "__proto__" });
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+});
+
+function catchError(fn: () => unknown): OnexError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof OnexError) return error;
+    throw error;
+  }
+  throw new Error("expected an OnexError");
+}
