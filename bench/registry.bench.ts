@@ -1,54 +1,201 @@
 /**
- * Registry benchmark (`npm run bench:registry`): register and resolve operations per second
- * and watch latency of the NATS KV and etcd adapters, against the raw clients doing the same
- * store calls in the same run, with the ratios; and the time from a node's last heartbeat
- * to its expiry being reported. Starts its own nats-server and etcd. Never fails on timing.
+ * Registry benchmark (`npm run bench:registry`): register, resolve and watch on the NATS KV
+ * and etcd adapters, each against two peers measured in the same run, median of several
+ * rounds (each round on fresh addresses):
+ *
+ * - the hand-written peer does the same work with the raw client and onex's public trust
+ *   functions, and nothing else: for register, verify the identity and the entry once and
+ *   write the high-water mark and then the entry, each a compare-and-set on "does not exist"
+ *   (etcd: one transaction); for resolve, read entry and mark together (NATS: two gets sent at
+ *   once; etcd: one transaction), parse, verify both every time, compare their times; for
+ *   watch, a raw watcher that reads the mark and verifies on each event. It has no replay
+ *   memory, no retry on a lost race, no liveness check of etcd leases, no cache.
+ * - the floor is the bare store call: a put (etcd: on a fresh lease, as every entry has one),
+ *   a get, a watch of a put of "x". It verifies nothing and writes no mark.
+ *
+ * `resolve` is timed twice: warm (the registry verified these revisions before: a router or
+ * a health watcher) and cold (a Registry that never saw them: a CLI run, a new process).
+ * Then the time from a node's last heartbeat to its expiry being reported. Starts its own
+ * nats-server and etcd. Never fails on timing.
+ *   BENCH_ROUNDS=5 BENCH_OPS=200 BENCH_WATCH=20 npm run bench:registry
  */
-import { Kvm } from "@nats-io/kv";
+import { availableParallelism } from "node:os";
+import { Kvm, type KV } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { Etcd3 } from "etcd3";
-import { openRegistry, openStore, parseRegistryUrl } from "../runtime/registry/open-registry.js";
+import { natsKvKey, parseNatsKvKey } from "../runtime/registry/nats-kv.js";
+import { openRegistry } from "../runtime/registry/open-registry.js";
 import type { Registry } from "../runtime/registry/registry.js";
-import { makeNode, type TestNode } from "../test/registry/fixtures.js";
+import { parsePathKey, pathKeyOf } from "../runtime/registry/store-key.js";
+import { parseAddress, type CanonicalAddress } from "../runtime/registry/address.js";
+import { verifyNodeIdentity } from "../runtime/trust/identity.js";
+import type { NodeIdentityRecord, RegistryEntryRecord } from "../runtime/trust/records.js";
+import { verifyRegistryEntry } from "../runtime/trust/registry-entry.js";
+import { makeNode, partsOf, type TestNode } from "../test/registry/fixtures.js";
 import { startEtcdServer } from "../test/support/etcd-server.js";
 import { startNatsServer } from "../test/support/nats-server.js";
 
-const OPS = Number(process.env.BENCH_OPS ?? 400);
-const WATCH_SAMPLES = Number(process.env.BENCH_WATCH ?? 50);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const OPS = Number(process.env.BENCH_OPS ?? 200);
+const WATCH_SAMPLES = Number(process.env.BENCH_WATCH ?? 20);
+const TTL_S = 60;
 
-interface RawClient {
-  put(i: number, value: string): Promise<void>;
-  get(i: number): Promise<void>;
-  watchLatency(samples: number): Promise<number[]>;
+/** Raw access to one namespace's entries and marks, as the adapter lays them out. */
+interface RawNamespace {
+  /** Bare put of the entry (etcd: on a lease granted by `prepare`). */
+  put(key: CanonicalAddress, value: string, lease?: string): Promise<void>;
+  get(key: CanonicalAddress): Promise<string | undefined>;
+  putMark(key: CanonicalAddress, value: string): Promise<void>;
+  /** Hand-written verified CAS: mark then entry, both "must not exist" (etcd: one transaction). */
+  createBoth(key: CanonicalAddress, value: string): Promise<void>;
+  /** Entry and mark, read together. */
+  getBoth(key: CanonicalAddress): Promise<[string | undefined, string | undefined]>;
+  /** What must happen before a timed put (etcd: a lease grant); its result goes to `put`. */
+  prepare(): Promise<string | undefined>;
+  /** Calls `onPut(key)` for every entry put from now on; returns a stop function. */
+  watch(onPut: (key: CanonicalAddress) => void): Promise<() => void>;
+}
+
+interface Backend {
+  name: string;
+  url(namespace: string, ttl: string): string;
+  raw(namespace: string): Promise<RawNamespace>;
   close(): Promise<void>;
 }
 
-async function rate(n: number, fn: (i: number) => Promise<void>): Promise<number> {
+interface Registration {
+  format: number;
+  entry: RegistryEntryRecord;
+  identity: NodeIdentityRecord;
+}
+
+const valueOf = (node: TestNode) => JSON.stringify({ format: 1, entry: node.entry, identity: node.identity } satisfies Registration);
+
+/** The verification a careful hand-written reader does: identity derivation once, the entry's signature with its key, the address it is stored under. */
+function verifyByHand(text: string, key: CanonicalAddress): RegistryEntryRecord {
+  const { entry, identity } = JSON.parse(text) as Registration;
+  const nodeKey = verifyNodeIdentity(identity);
+  verifyRegistryEntry(entry, nodeKey);
+  const parts = parseAddress(entry.address);
+  if (entry.node_id !== identity.node_id || entry.zone !== identity.zone || parts.id !== key.id || parts.zone !== key.zone) throw new Error("identity mismatch");
+  return entry;
+}
+
+/** Reads and verifies entry and mark by hand; the mark must be no newer than the entry. */
+async function resolveByHand(raw: RawNamespace, key: CanonicalAddress): Promise<void> {
+  const [entry, mark] = await raw.getBoth(key);
+  if (entry === undefined || mark === undefined) throw new Error("missing");
+  const verified = verifyByHand(entry, key);
+  const markEntry = verifyByHand(mark, key);
+  if (Date.parse(markEntry.registered_at) > Date.parse(verified.registered_at)) throw new Error("replayed");
+}
+
+async function timeOps(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
   const start = performance.now();
   for (let i = 0; i < n; i++) await fn(i);
   return (n / (performance.now() - start)) * 1_000;
 }
 
+async function watchSamples(n: number, raw: RawNamespace, nodes: TestNode[], seen: (node: TestNode) => Promise<void>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const node = nodes[i]!;
+    // The mark register would have written first, so the sample verifies a fresh entry, not a replay.
+    await raw.putMark(partsOf(node), valueOf(node));
+    const lease = await raw.prepare();
+    const start = performance.now();
+    const arrived = seen(node);
+    await raw.put(partsOf(node), valueOf(node), lease);
+    await arrived;
+    out.push(performance.now() - start);
+  }
+  return out;
+}
+
+/** Resolves when `test` holds for something `subscribe` reports; a one-slot waiter list. */
+function waiter<T>(): { wait(test: (item: T) => boolean): Promise<void>; push(item: T): void } {
+  let pending: { test: (item: T) => boolean; resolve: () => void } | undefined;
+  return {
+    wait: (test) => new Promise<void>((resolve) => (pending = { test, resolve })),
+    push: (item) => {
+      if (pending?.test(item)) {
+        const { resolve } = pending;
+        pending = undefined;
+        resolve();
+      }
+    },
+  };
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** From one store write to the registry's verified watch event: the same write the raw sample times. */
-async function registryWatchLatency(registry: Registry, url: string, nodes: TestNode[]): Promise<number[]> {
-  const store = await openStore(parseRegistryUrl(url));
+interface Round {
+  register: number;
+  handRegister: number;
+  rawPut: number;
+  resolveWarm: number;
+  resolveCold: number;
+  handResolve: number;
+  rawGet: number;
+  watch: number;
+  handWatch: number;
+  rawWatch: number;
+}
+
+async function round(backend: Backend, r: number): Promise<Round> {
+  const ns = (what: string) => `b${process.pid}r${r}${what}`;
+  const registry = await openRegistry(backend.url(ns("onex"), `${TTL_S}s`));
+  const onexRaw = await backend.raw(ns("onex"));
+  const handRaw = await backend.raw(ns("hand"));
+  const floorRaw = await backend.raw(ns("floor"));
+  const nodes = Array.from({ length: OPS }, () => makeNode());
+  const handNodes = Array.from({ length: OPS }, () => makeNode());
+  const handValues = handNodes.map(valueOf);
+
+  const register = await timeOps(OPS, (i) => registry.register(nodes[i]!.entry, nodes[i]!.identity));
+  const handRegister = await timeOps(OPS, (i) => {
+    verifyByHand(handValues[i]!, partsOf(handNodes[i]!));
+    return handRaw.createBoth(partsOf(handNodes[i]!), handValues[i]!);
+  });
+  const rawPut = await timeOps(OPS, async (i) => floorRaw.put(partsOf(handNodes[i]!), handValues[i]!, await floorRaw.prepare()));
+
+  const resolveWarm = await timeOps(OPS, (i) => registry.resolve(nodes[i]!.address));
+  const cold = await openRegistry(backend.url(ns("onex"), `${TTL_S}s`));
+  const resolveCold = await timeOps(OPS, (i) => cold.resolve(nodes[i]!.address));
+  await cold.close();
+  const handResolve = await timeOps(OPS, (i) => resolveByHand(handRaw, partsOf(handNodes[i]!)));
+  const rawGet = await timeOps(OPS, (i) => floorRaw.get(partsOf(handNodes[i]!)));
+
+  // Watch: from the entry's put to the watcher holding it (onex and the hand-written peer: verified).
+  const watchNodes = () => Array.from({ length: WATCH_SAMPLES }, () => makeNode());
   const changes = registry.watch({}, { updatesOnly: true });
-  const samples: number[] = [];
-  for (const node of nodes) {
-    const value = JSON.stringify({ format: 1, entry: node.entry, identity: node.identity });
-    // The high-water mark register would have written first, so the watch verifies a fresh entry, not a replay.
-    await store.putMark({ zone: node.identity.zone, entityType: "node", id: node.identity.node_id }, value, "");
-    const start = performance.now();
-    const next = changes.next();
-    await store.put({ zone: node.identity.zone, entityType: "node", id: node.identity.node_id }, value);
-    await next;
-    samples.push(performance.now() - start);
-  }
+  const onexSeen = waiter<string>();
+  const pump = (async () => {
+    for await (const change of changes) onexSeen.push(change.address);
+  })();
+  const watch = median(await watchSamples(WATCH_SAMPLES, onexRaw, watchNodes(), (node) => onexSeen.wait((address) => address === node.address)));
   await changes.return!();
-  await store.close();
-  return samples;
+  await pump;
+
+  const handSeen = waiter<string>();
+  const stopHand = await handRaw.watch((key) => {
+    void (async () => {
+      const [entry, mark] = await handRaw.getBoth(key);
+      const verified = verifyByHand(entry!, key);
+      if (Date.parse(verifyByHand(mark!, key).registered_at) > Date.parse(verified.registered_at)) throw new Error("replayed");
+      handSeen.push(verified.address);
+    })();
+  });
+  const handWatch = median(await watchSamples(WATCH_SAMPLES, handRaw, watchNodes(), (node) => handSeen.wait((address) => address === node.address)));
+  stopHand();
+
+  const rawSeen = waiter<string>();
+  const stopRaw = await floorRaw.watch((key) => rawSeen.push(key.id));
+  const rawWatch = median(await watchSamples(WATCH_SAMPLES, floorRaw, watchNodes(), (node) => rawSeen.wait((id) => id === node.identity.node_id)));
+  stopRaw();
+
+  await registry.close();
+  return { register, handRegister, rawPut, resolveWarm, resolveCold, handResolve, rawGet, watch, handWatch, rawWatch };
 }
 
 async function detectionTime(registry: Registry): Promise<number> {
@@ -62,83 +209,117 @@ async function detectionTime(registry: Registry): Promise<number> {
   return performance.now() - lastBeat;
 }
 
-async function benchAdapter(name: string, url: (ns: string, ttl: string) => string, raw: RawClient): Promise<void> {
-  const registry = await openRegistry(url("bench", "60s"));
-  const nodes = Array.from({ length: OPS }, () => makeNode());
-  const payloads = nodes.map((n) => JSON.stringify({ format: 1, entry: n.entry, identity: n.identity }));
+async function benchBackend(backend: Backend): Promise<void> {
+  const rounds: Round[] = [];
+  for (let r = 0; r < ROUNDS; r++) rounds.push(await round(backend, r));
+  const m = (field: keyof Round) => median(rounds.map((x) => x[field]));
 
-  const regOps = await rate(OPS, (i) => registry.register(nodes[i]!.entry, nodes[i]!.identity).then(() => undefined));
-  const rawPutOps = await rate(OPS, (i) => raw.put(i, payloads[i]!));
-  const resOps = await rate(OPS, (i) => registry.resolve(nodes[i]!.address).then(() => undefined));
-  const rawGetOps = await rate(OPS, (i) => raw.get(i));
-  const watchNodes = Array.from({ length: WATCH_SAMPLES }, () => makeNode());
-  const watchMs = median(await registryWatchLatency(registry, url("bench", "60s"), watchNodes));
-  const rawWatchMs = median(await raw.watchLatency(WATCH_SAMPLES));
-  await registry.close();
-
-  const ttlRegistry = await openRegistry(url("detect", "2s"));
+  const ttlRegistry = await openRegistry(backend.url(`detect${process.pid}`, "2s"));
   const detections: number[] = [];
   for (let i = 0; i < 3; i++) detections.push(await detectionTime(ttlRegistry));
   await ttlRegistry.close();
-  await raw.close();
 
-  const f = (x: number) => x.toFixed(0).padStart(7);
-  console.log(`\n${name} (${OPS} ops, ${WATCH_SAMPLES} watch samples)`);
-  console.log(`  register  ${f(regOps)} ops/s   raw put  ${f(rawPutOps)} ops/s   ratio ${(regOps / rawPutOps).toFixed(2)}`);
-  console.log(`  resolve   ${f(resOps)} ops/s   raw get  ${f(rawGetOps)} ops/s   ratio ${(resOps / rawGetOps).toFixed(2)}`);
-  console.log(`  watch     ${watchMs.toFixed(2).padStart(7)} ms p50  raw      ${rawWatchMs.toFixed(2).padStart(7)} ms p50  ratio ${(watchMs / rawWatchMs).toFixed(2)}`);
+  const ops = (x: number) => `${Math.round(x).toLocaleString("en")} ops/s`.padStart(12);
+  const ms = (x: number) => `${x.toFixed(2)} ms p50`.padStart(12);
+  const row = (what: string, onex: string, peer: string, peerValue: string, ratio: number, unit: string) => console.log(`  ${what.padEnd(16)}${onex}   ${peer.padEnd(34)}${peerValue}   ${ratio.toFixed(2)}${unit}`);
+  console.log(`\n${backend.name} — median of ${ROUNDS} rounds × ${OPS} ops (${WATCH_SAMPLES} watch samples per round)`);
+  console.log(`  ${"onex".padEnd(16)}${"".padEnd(12)}   ${"peer".padEnd(34)}${"".padEnd(12)}   ratio`);
+  row("register", ops(m("register")), "hand-written verified CAS", ops(m("handRegister")), m("register") / m("handRegister"), "× the peer's rate");
+  row("register", ops(m("register")), "floor: raw put", ops(m("rawPut")), m("register") / m("rawPut"), "× (target ≥ 0.5)");
+  row("resolve, warm", ops(m("resolveWarm")), "floor: raw get", ops(m("rawGet")), m("resolveWarm") / m("rawGet"), "× (target ≥ 0.8)");
+  row("resolve, cold", ops(m("resolveCold")), "hand-written verified get", ops(m("handResolve")), m("resolveCold") / m("handResolve"), "× the peer's rate");
+  row("resolve, cold", ops(m("resolveCold")), "floor: raw get", ops(m("rawGet")), m("resolveCold") / m("rawGet"), "×");
+  row("watch", ms(m("watch")), "hand-written verified watch", ms(m("handWatch")), m("watch") / m("handWatch"), "× the peer's time");
+  row("watch", ms(m("watch")), "floor: raw watch", ms(m("rawWatch")), m("watch") / m("rawWatch"), "× (target ≤ 1.5)");
   console.log(`  expiry detected after the last heartbeat, TTL 2 s: ${detections.map((d) => (d / 1000).toFixed(2) + " s").join(", ")}`);
 }
 
+async function natsBackend(url: string): Promise<Backend> {
+  const nc = await connect({ servers: url });
+  const kvm = new Kvm(nc);
+  const open = async (name: string, ttl?: number): Promise<KV> => kvm.create(name, { history: 1, ...(ttl ? { ttl } : {}) });
+  return {
+    name: "NATS KV",
+    url: (ns, ttl) => `${url}?bucket=${ns}&ttl=${ttl}`,
+    async raw(ns) {
+      // The same buckets the adapter opens (or creates) for the namespace.
+      const kv = await open(ns, TTL_S * 1_000);
+      const marks = await open(`${ns}_marks`);
+      return {
+        put: async (key, value) => void (await kv.put(natsKvKey(key), value)),
+        get: async (key) => (await kv.get(natsKvKey(key)))?.string(),
+        putMark: async (key, value) => void (await marks.put(natsKvKey(key), value)),
+        createBoth: async (key, value) => {
+          await marks.create(natsKvKey(key), value);
+          await kv.create(natsKvKey(key), value);
+        },
+        getBoth: async (key) => {
+          const [entry, mark] = await Promise.all([kv.get(natsKvKey(key)), marks.get(natsKvKey(key))]);
+          return [entry?.string(), mark?.string()];
+        },
+        prepare: async () => undefined,
+        watch: async (onPut) => {
+          const watcher = await kv.watch({ key: ">", include: "updates" });
+          void (async () => {
+            for await (const e of watcher) {
+              const key = parseNatsKvKey(e.key);
+              if (e.operation === "PUT" && key !== undefined) onPut(key);
+            }
+          })();
+          return () => watcher.stop();
+        },
+      };
+    },
+    close: () => nc.close(),
+  };
+}
+
+async function etcdBackend(url: string, clientUrl: string): Promise<Backend> {
+  const client = new Etcd3({ hosts: clientUrl });
+  return {
+    name: "etcd",
+    url: (ns, ttl) => `${url}?prefix=/${ns}/&ttl=${ttl}`,
+    async raw(ns) {
+      const entryKey = (key: CanonicalAddress) => pathKeyOf(`/${ns}/`, key);
+      const markKey = (key: CanonicalAddress) => pathKeyOf(`/${ns}#marks/`, key);
+      const grant = async () => (await client.leaseClient.leaseGrant({ TTL: TTL_S, ID: 0 })).ID;
+      return {
+        put: async (key, value, lease) => void (await client.put(entryKey(key)).value(value).lease(lease!).exec()),
+        get: async (key) => (await client.get(entryKey(key)).exec()).kvs[0]?.value.toString(),
+        putMark: async (key, value) => void (await client.put(markKey(key)).value(value).exec()),
+        createBoth: async (key, value) => {
+          const lease = await grant();
+          const result = await client.if(entryKey(key), "Mod", "==", 0).and(markKey(key), "Mod", "==", 0).then(client.put(markKey(key)).value(value), client.put(entryKey(key)).value(value).lease(lease)).commit();
+          if (!result.succeeded) throw new Error("lost a race no one runs");
+        },
+        getBoth: async (key) => {
+          const txn = await client.kv.txn({ compare: [], success: [await client.get(entryKey(key)).op(), await client.get(markKey(key)).op()], failure: [] });
+          return [txn.responses[0]?.response_range.kvs[0]?.value.toString(), txn.responses[1]?.response_range.kvs[0]?.value.toString()];
+        },
+        prepare: grant,
+        watch: async (onPut) => {
+          const watcher = await client.watch().prefix(`/${ns}/`).create();
+          watcher.on("put", (kv) => {
+            const key = parsePathKey(`/${ns}/`, kv.key.toString());
+            if (key !== undefined) onPut(key);
+          });
+          return () => void watcher.cancel();
+        },
+      };
+    },
+    close: async () => client.close(),
+  };
+}
+
 async function main(): Promise<void> {
+  console.log(`bench:registry — ${availableParallelism()} cores; loopback servers started by the bench, on the same machine`);
   const nats = await startNatsServer();
   const etcd = await startEtcdServer();
   try {
-    const nc = await connect({ servers: nats.url });
-    const kv = await new Kvm(nc).create("raw_bench", { history: 1, ttl: 60_000 });
-    await benchAdapter("NATS KV", (ns, ttl) => `${nats.url}?bucket=${ns}&ttl=${ttl}`, {
-      put: async (i, value) => void (await kv.put(`raw.node.n${i}`, value)),
-      get: async (i) => void (await kv.get(`raw.node.n${i}`)),
-      watchLatency: async (samples) => {
-        const watcher = await kv.watch({ key: "w.>", include: "updates" });
-        const it = watcher[Symbol.asyncIterator]();
-        const out: number[] = [];
-        for (let i = 0; i < samples; i++) {
-          const start = performance.now();
-          const next = it.next();
-          await kv.put(`w.node.n${i}`, "x");
-          await next;
-          out.push(performance.now() - start);
-        }
-        watcher.stop();
-        return out;
-      },
-      close: () => nc.close(),
-    });
-
-    const client = new Etcd3({ hosts: etcd.clientUrl });
-    await benchAdapter("etcd", (ns, ttl) => `${etcd.url}?prefix=/${ns}/&ttl=${ttl}`, {
-      // The adapter grants a lease per entry; the raw client does the same so the comparison is like for like.
-      put: async (i, value) => {
-        const { ID } = await client.leaseClient.leaseGrant({ TTL: 60, ID: 0 });
-        await client.put(`/raw/node/n${i}`).value(value).lease(ID).exec();
-      },
-      get: async (i) => void (await client.get(`/raw/node/n${i}`).exec()),
-      watchLatency: async (samples) => {
-        const watcher = await client.watch().prefix("/w/").create();
-        const out: number[] = [];
-        for (let i = 0; i < samples; i++) {
-          const start = performance.now();
-          const seen = new Promise<void>((resolve) => watcher.once("put", () => resolve()));
-          await client.put(`/w/n${i}`).value("x").exec();
-          await seen;
-          out.push(performance.now() - start);
-        }
-        await watcher.cancel();
-        return out;
-      },
-      close: async () => client.close(),
-    });
+    for (const backend of [await natsBackend(nats.url), await etcdBackend(etcd.url, etcd.clientUrl)]) {
+      await benchBackend(backend);
+      await backend.close();
+    }
   } finally {
     await nats.stop();
     await etcd.stop();

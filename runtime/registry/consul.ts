@@ -22,7 +22,7 @@ import { encodeSubjectToken } from "../subject-token.js";
 import type { CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
 import { parsePathKey, pathKeyOf, pathPrefixOf } from "./store-key.js";
-import type { RegistryStore, StoreChange, StoredMark, StorePrefix, StoredValue } from "./registry.js";
+import type { RegistryStore, StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
 
 /** Options of the Consul adapter. */
 export interface ConsulStoreOptions {
@@ -80,9 +80,21 @@ class ConsulStore implements RegistryStore {
     return parsePathKey(this.prefix, raw);
   }
 
-  async put(key: CanonicalAddress, value: string, expectedRevision?: string): Promise<boolean> {
+  async read(key: CanonicalAddress): Promise<StoredSlot> {
+    // Consul's KV transactions need write access for reads too; two reads sent together cost one round trip.
+    const [item, mark] = await this.#call(() => Promise.all([this.client.kv.get({ key: this.keyOf(key) }) as Promise<KvItem | null>, this.client.kv.get({ key: this.#markKey(key) }) as Promise<KvItem | null>]));
+    return {
+      ...(item?.Value != null && item.Session ? { stored: { key, value: item.Value, revision: String(item.ModifyIndex) } } : {}),
+      revision: item === null ? "" : String(item.ModifyIndex),
+      ...(mark?.Value != null ? { mark: { value: mark.Value, revision: String(mark.ModifyIndex) } } : {}),
+    };
+  }
+
+  async write(key: CanonicalAddress, value: string, expected: { revision: string; mark: string }, writeMark: boolean): Promise<WrittenRevisions | undefined> {
     const ttl = `${Math.ceil(this.ttlMs / 1_000)}s`;
     return this.#call(async () => {
+      // Mark first (compare-and-set), so a reader that finds the entry finds its mark.
+      if (writeMark && !((await this.client.kv.set({ key: this.#markKey(key), value, cas: expected.mark === "" ? 0 : Number(expected.mark) })) as boolean)) return undefined;
       const serviceId = this.serviceIdOf(key);
       await this.client.agent.service.register({
         id: serviceId,
@@ -92,16 +104,14 @@ class ConsulStore implements RegistryStore {
       });
       const session = (await this.client.session.create({ name: serviceId, ttl, behavior: "delete", lockdelay: "0s" })) as { ID: string };
       const previous = (await this.client.kv.get({ key: this.keyOf(key) })) as KvItem | null;
-      const ok = await this.client.kv.set({
-        key: this.keyOf(key),
-        value,
-        acquire: session.ID,
-        ...(expectedRevision === undefined ? {} : { cas: expectedRevision === "" ? 0 : Number(expectedRevision) }),
-      });
+      const ok = (await this.client.kv.set({ key: this.keyOf(key), value, acquire: session.ID, cas: expected.revision === "" ? 0 : Number(expected.revision) })) as boolean;
       // The previous session held only this key; the new one holds it now.
       const stale = ok ? previous?.Session : session.ID;
       if (stale) await this.client.session.destroy(stale).catch(() => undefined);
-      return ok;
+      if (!ok) return undefined;
+      const written = (await this.client.kv.get({ key: this.keyOf(key) })) as KvItem | null;
+      const markItem = writeMark ? ((await this.client.kv.get({ key: this.#markKey(key) })) as KvItem | null) : null;
+      return { revision: String(written?.ModifyIndex ?? ""), ...(markItem === null ? {} : { markRevision: String(markItem.ModifyIndex) }) };
     });
   }
 
@@ -136,10 +146,6 @@ class ConsulStore implements RegistryStore {
   async getMark(key: CanonicalAddress): Promise<StoredMark | undefined> {
     const item = await this.#call(() => this.client.kv.get({ key: this.#markKey(key) }) as Promise<KvItem | null>);
     return item?.Value == null ? undefined : { value: item.Value, revision: String(item.ModifyIndex) };
-  }
-
-  async putMark(key: CanonicalAddress, value: string, expectedRevision: string): Promise<boolean> {
-    return this.#call(async () => (await this.client.kv.set({ key: this.#markKey(key), value, cas: expectedRevision === "" ? 0 : Number(expectedRevision) })) as boolean);
   }
 
   async list(prefix: StorePrefix): Promise<StoredValue[]> {

@@ -20,7 +20,7 @@ import { ErrorCode, OnexError } from "../errors.js";
 import type { CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
 import { parsePathKey, pathKeyOf, pathPrefixOf } from "./store-key.js";
-import type { RegistryStore, StoreChange, StoredMark, StorePrefix, StoredValue } from "./registry.js";
+import type { RegistryStore, StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
 
 /** Options of the etcd adapter. */
 export interface EtcdStoreOptions {
@@ -80,25 +80,42 @@ class EtcdStore implements RegistryStore {
     return parsePathKey(this.prefix, raw);
   }
 
-  async put(key: CanonicalAddress, value: string, expectedRevision?: string): Promise<boolean> {
+  async read(key: CanonicalAddress): Promise<StoredSlot> {
     const k = this.keyOf(key);
     return this.#call(async () => {
-      const previous = await this.#raw(k);
-      const { ID: lease } = await this.client.leaseClient.leaseGrant({ TTL: this.#ttlSeconds, ID: 0 });
-      const put = this.client.put(k).value(value).lease(lease);
-      let ok: boolean;
-      if (expectedRevision === undefined) {
-        await put.exec();
-        ok = true;
-      } else {
-        // mod_revision 0 is etcd's "key does not exist".
-        const result = await this.client.if(k, "Mod", "==", expectedRevision === "" ? 0 : expectedRevision).then(put).commit();
-        ok = result.succeeded;
-      }
-      // The old lease only ever held this key; the new one holds it now.
-      const stale = ok ? previous?.lease : lease;
-      if (stale !== undefined && stale !== "0") await this.client.leaseClient.leaseRevoke({ ID: stale }).catch(() => undefined);
-      return ok;
+      // One transaction of two reads: entry and mark in one round trip, at one revision.
+      const txn = await this.client.kv.txn({ compare: [], success: [await this.client.get(k).op(), await this.client.get(this.#markKeyOf(key)).op()], failure: [] });
+      const raw = txn.responses[0]?.response_range.kvs[0];
+      const mark = txn.responses[1]?.response_range.kvs[0];
+      return {
+        ...(raw !== undefined && (await this.#alive(raw)) ? { stored: { key, value: raw.value.toString(), revision: raw.mod_revision } } : {}),
+        revision: raw?.mod_revision ?? "",
+        ...(mark !== undefined ? { mark: { value: mark.value.toString(), revision: mark.mod_revision } } : {}),
+      };
+    });
+  }
+
+  async write(key: CanonicalAddress, value: string, expected: { revision: string; mark: string }, writeMark: boolean): Promise<WrittenRevisions | undefined> {
+    const k = this.keyOf(key);
+    const markKey = this.#markKeyOf(key);
+    return this.#call(async () => {
+      const granted = await this.client.leaseClient.leaseGrant({ TTL: this.#ttlSeconds, ID: 0 });
+      // This store granted it, so its TTL is known: a read of the entry need not ask.
+      this.#rememberGranted(granted.ID, Number(granted.TTL));
+      // One transaction: both revisions compared (mod_revision 0 is etcd's "does not exist"), the
+      // previous value read for its lease, then the mark and the entry written at one revision.
+      const result = await this.client
+        .if(k, "Mod", "==", expected.revision === "" ? 0 : expected.revision)
+        .and(markKey, "Mod", "==", expected.mark === "" ? 0 : expected.mark)
+        .then(this.client.get(k), ...(writeMark ? [this.client.put(markKey).value(value)] : []), this.client.put(k).value(value).lease(granted.ID))
+        .commit();
+      // The old lease only ever held this key; the new one holds it now (or, on a lost race, nothing).
+      // Revoking is housekeeping, not part of the write: it is not waited for.
+      const stale = result.succeeded ? result.responses[0]?.response_range.kvs[0]?.lease : granted.ID;
+      if (stale !== undefined && stale !== "0") void this.client.leaseClient.leaseRevoke({ ID: stale }).catch(() => undefined);
+      if (!result.succeeded) return undefined;
+      const revision = result.header.revision;
+      return { revision, ...(writeMark ? { markRevision: revision } : {}) };
     });
   }
 
@@ -128,16 +145,8 @@ class EtcdStore implements RegistryStore {
   }
 
   async getMark(key: CanonicalAddress): Promise<StoredMark | undefined> {
-    const raw = await this.#call(() => this.#raw(pathKeyOf(this.#markPrefix, key)));
+    const raw = await this.#call(() => this.#raw(this.#markKeyOf(key)));
     return raw === undefined ? undefined : { value: raw.value.toString(), revision: raw.mod_revision };
-  }
-
-  async putMark(key: CanonicalAddress, value: string, expectedRevision: string): Promise<boolean> {
-    const k = pathKeyOf(this.#markPrefix, key);
-    return this.#call(async () => {
-      const result = await this.client.if(k, "Mod", "==", expectedRevision === "" ? 0 : expectedRevision).then(this.client.put(k).value(value)).commit();
-      return result.succeeded;
-    });
   }
 
   async delete(key: CanonicalAddress): Promise<boolean> {
@@ -251,11 +260,19 @@ class EtcdStore implements RegistryStore {
       // TTL -1: the lease is gone, and etcd is about to delete the key (or a writer reused a dead id).
       if (Number(answer.TTL) < 0) return false;
       granted = Number(answer.grantedTTL);
-      // Bounded: a long-lived watcher sees a new lease per registration.
-      if (this.#grantedTtl.size >= 10_000) this.#grantedTtl.clear();
-      this.#grantedTtl.set(kv.lease, granted);
+      this.#rememberGranted(kv.lease, granted);
     }
     return granted > 0 && granted <= this.#ttlSeconds;
+  }
+
+  #rememberGranted(lease: string, ttlSeconds: number): void {
+    // Bounded: a long-lived watcher sees a new lease per registration.
+    if (this.#grantedTtl.size >= 10_000) this.#grantedTtl.clear();
+    this.#grantedTtl.set(lease, ttlSeconds);
+  }
+
+  #markKeyOf(key: CanonicalAddress): string {
+    return pathKeyOf(this.#markPrefix, key);
   }
 
   async #raw(k: string): Promise<IKeyValue | undefined> {

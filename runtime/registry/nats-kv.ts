@@ -23,7 +23,7 @@ import { ErrorCode, OnexError } from "../errors.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { EntityType, type CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
-import type { RegistryStore, StoreChange, StoredMark, StorePrefix, StoredValue } from "./registry.js";
+import type { RegistryStore, StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
 
 /** Options of the NATS KV adapter. */
 export interface NatsKvStoreOptions {
@@ -128,30 +128,37 @@ class NatsKvStore implements RegistryStore {
     readonly ttlMs: number,
   ) {}
 
-  async put(key: CanonicalAddress, value: string, expectedRevision?: string): Promise<boolean> {
-    const k = natsKvKey(key);
-    return this.#call(async () => {
-      try {
-        if (expectedRevision === undefined) await this.kv.put(k, value);
-        else if (expectedRevision !== "") await this.kv.update(k, value, Number(expectedRevision));
-        else {
-          // "Must not exist" also covers an entry whose TTL lapsed but that max age has not removed yet.
-          const raw = await this.kv.get(k);
-          if (raw !== null && raw.operation === "PUT" && this.#stale(raw)) await this.kv.update(k, value, raw.revision);
-          else await this.kv.create(k, value);
-        }
-        return true;
-      } catch (error) {
-        if (isCasConflict(error)) return false;
-        throw error;
-      }
-    });
-  }
-
   async get(key: CanonicalAddress): Promise<StoredValue | undefined> {
     const raw = await this.#call(() => this.kv.get(natsKvKey(key)));
     if (raw === null || raw.operation !== "PUT" || this.#stale(raw)) return undefined;
     return { key, value: raw.string(), revision: String(raw.revision), updatedAt: raw.created };
+  }
+
+  async read(key: CanonicalAddress): Promise<StoredSlot> {
+    const k = natsKvKey(key);
+    // Entries and marks are two streams, so two requests: sent together, they wait for one round trip.
+    const [raw, mark] = await this.#call(() => Promise.all([this.kv.get(k), this.marks.get(k)]));
+    return {
+      ...(raw !== null && raw.operation === "PUT" && !this.#stale(raw) ? { stored: { key, value: raw.string(), revision: String(raw.revision), updatedAt: raw.created } } : {}),
+      revision: raw === null ? "" : String(raw.revision),
+      ...(mark !== null && mark.operation === "PUT" ? { mark: { value: mark.string(), revision: String(mark.revision) } } : {}),
+    };
+  }
+
+  async write(key: CanonicalAddress, value: string, expected: { revision: string; mark: string }, writeMark: boolean): Promise<WrittenRevisions | undefined> {
+    const k = natsKvKey(key);
+    return this.#call(async () => {
+      try {
+        // No transactions across streams: the mark goes first, so a reader that finds the entry finds its mark.
+        const markRevision = writeMark ? await (expected.mark === "" ? this.marks.create(k, value) : this.marks.update(k, value, Number(expected.mark))) : undefined;
+        const revision = expected.revision === "" ? await this.kv.create(k, value) : await this.kv.update(k, value, Number(expected.revision));
+        return { revision: String(revision), ...(markRevision === undefined ? {} : { markRevision: String(markRevision) }) };
+      } catch (error) {
+        // "Must not exist" failed on an entry that lapsed but is not removed yet, too: the caller reads its revision and tries again.
+        if (isCasConflict(error)) return undefined;
+        throw error;
+      }
+    });
   }
 
   async heartbeat(key: CanonicalAddress, revision: string): Promise<boolean> {
@@ -184,20 +191,6 @@ class NatsKvStore implements RegistryStore {
   async getMark(key: CanonicalAddress): Promise<StoredMark | undefined> {
     const raw = await this.#call(() => this.marks.get(natsKvKey(key)));
     return raw === null || raw.operation !== "PUT" ? undefined : { value: raw.string(), revision: String(raw.revision) };
-  }
-
-  async putMark(key: CanonicalAddress, value: string, expectedRevision: string): Promise<boolean> {
-    const k = natsKvKey(key);
-    return this.#call(async () => {
-      try {
-        if (expectedRevision === "") await this.marks.create(k, value);
-        else await this.marks.update(k, value, Number(expectedRevision));
-        return true;
-      } catch (error) {
-        if (isCasConflict(error)) return false;
-        throw error;
-      }
-    });
   }
 
   async list(prefix: StorePrefix): Promise<StoredValue[]> {

@@ -132,6 +132,22 @@ export interface StoredMark {
   revision: string;
 }
 
+/** What is stored at an address, read together: what `register` checks before its compare-and-set. */
+export interface StoredSlot {
+  /** The live entry, if any. */
+  stored?: StoredValue;
+  /** The key's revision whatever it holds (a lapsed entry, a deletion marker, a value that is not alive); "" when it holds nothing. */
+  revision: string;
+  mark?: StoredMark;
+}
+
+/** The revisions a `write` left behind. */
+export interface WrittenRevisions {
+  revision: string;
+  /** Set when the mark was written. */
+  markRevision?: string;
+}
+
 /**
  * What an adapter implements: keyed storage with TTLs and change feeds, nothing about trust.
  *
@@ -144,10 +160,17 @@ export interface StoredMark {
 export interface RegistryStore {
   readonly kind: string;
   readonly ttlMs: number;
-  /** Stores `value` with a fresh TTL. With `expectedRevision` it is a compare-and-set ("" = must not exist); false when the revision moved. */
-  put(key: CanonicalAddress, value: string, expectedRevision?: string): Promise<boolean>;
   /** The live value at `key`, if any. */
   get(key: CanonicalAddress): Promise<StoredValue | undefined>;
+  /** The live value, the key's revision whatever it holds, and the high-water mark, in one round trip where the store allows it. */
+  read(key: CanonicalAddress): Promise<StoredSlot>;
+  /**
+   * Writes the high-water mark (when `writeMark`) and then the entry with a fresh TTL, each a
+   * compare-and-set on `expected` ("" = must not exist): in one transaction where the store
+   * has them (etcd compares both revisions even when the mark is left as it is), otherwise
+   * mark first, so a reader that finds the entry finds its mark. Undefined when a revision moved.
+   */
+  write(key: CanonicalAddress, value: string, expected: { revision: string; mark: string }, writeMark: boolean): Promise<WrittenRevisions | undefined>;
   /** Renews the TTL of exactly the value stored at `revision`; false when the key is gone or holds another revision. */
   heartbeat(key: CanonicalAddress, revision: string): Promise<boolean>;
   /** Deletes the key as a deregistration (watchers see `deregistered`); false when there was none. Any other removal is `expired`. */
@@ -158,7 +181,5 @@ export interface RegistryStore {
   watch(prefix: StorePrefix, signal: AbortSignal): AsyncIterable<StoreChange>;
   /** The address's high-water mark: kept without a TTL, beside the entries, so it outlives lapses and deregistrations. */
   getMark(key: CanonicalAddress): Promise<StoredMark | undefined>;
-  /** Writes the high-water mark; compare-and-set on `expectedRevision` ("" = must not exist). False when the revision moved. */
-  putMark(key: CanonicalAddress, value: string, expectedRevision: string): Promise<boolean>;
   close(): Promise<void>;
 }

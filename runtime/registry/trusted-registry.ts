@@ -17,10 +17,9 @@ import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import type { PublicKey } from "../trust/keys.js";
 import { PolicyMode } from "../trust/policy.js";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.js";
-import { verifyNodeIdentity } from "../trust/identity.js";
-import { verifyRegistryEntry } from "../trust/registry-entry.js";
+import { verifyRegistryEntryOfNode } from "../trust/registry-entry.js";
 import { buildAddress, parseAddress, type CanonicalAddress } from "./address.js";
-import type { Registry, RegistryChange, RegistryFilter, RegistryOptions, RegistryStore, ResolvedEntry, StoreChange, StoredValue, WatchOptions } from "./registry.js";
+import type { Registry, RegistryChange, RegistryFilter, RegistryOptions, RegistryStore, ResolvedEntry, StoreChange, StoredMark, StoredValue, WatchOptions } from "./registry.js";
 
 /** Default lifetime of an entry without a heartbeat. */
 export const DEFAULT_TTL_MS = 10_000;
@@ -41,6 +40,20 @@ interface Newest {
   signature: string;
 }
 
+/** What verifying a stored registration proved, apart from the entry and identity objects (handed out fresh from the bytes). */
+type VerifiedRegistration = Pick<ResolvedEntry, "address" | "parts" | "key">;
+
+/** A registration verified at one revision of one slot (an address's entry or its mark). */
+interface VerifiedSlot {
+  revision: string;
+  bytes: string;
+  verified: VerifiedRegistration;
+  /** When the registration there was signed: what a new registration must not be older than. */
+  registeredAt: string;
+}
+
+type Slot = "entry" | "mark";
+
 const HEARTBEAT_ATTEMPTS = 3;
 const VERIFIED_CACHE = 4_096;
 
@@ -52,11 +65,12 @@ export class TrustedRegistry implements Registry {
   /** The newest verified registration seen per address, by any read or write of this registry. */
   readonly #newest = new Map<string, Newest>();
   /**
-   * Registrations already verified, by their stored JSON. Verifying is a pure function of the
-   * bytes (identity derivation, signature), and watchers, routers and marks present the same
-   * bytes again and again; an entry-age limit depends on the clock, so with one nothing is kept.
+   * What was verified per slot (`entry <address>`, `mark <address>`), at which revision and
+   * bytes: verifying is a pure function of the bytes (identity derivation, signature), and
+   * readers present the same revision again and again. A new revision is verified again, even
+   * with the same bytes; an entry-age limit depends on the clock, so with one nothing is kept.
    */
-  readonly #verified = new Map<string, Omit<ResolvedEntry, "revision">>();
+  readonly #verified = new Map<string, VerifiedSlot>();
   /** What this registry registered, per address: what a heartbeat keeps alive and repairs. */
   readonly #own = new Map<string, { entry: RegistryEntryRecord; identity: NodeIdentityRecord }>();
 
@@ -74,37 +88,58 @@ export class TrustedRegistry implements Registry {
   }
 
   async register(entry: RegistryEntryRecord, identity: NodeIdentityRecord): Promise<ResolvedEntry> {
-    const checked = this.#verify(entry, identity);
-    const parts = checked.parts;
-    this.#checkZone(entry.zone);
     const value = JSON.stringify({ format: STORED_FORMAT, entry, identity } satisfies StoredRegistration);
-    const at = Date.parse(entry.registered_at);
+    // What is verified is what is stored, byte for byte: objects can serialise otherwise than they read (toJSON, getters).
+    const checked = this.#verifyStored(value);
+    const { address, parts } = checked;
+    this.#checkZone(checked.entry.zone);
+    const at = Date.parse(checked.entry.registered_at);
+    const signature = checked.entry.signature;
     // A replayed registration must not roll an address back: refuse anything older than what this
     // registry saw there, than the stored mark, or than the stored entry.
-    const seen = this.#newest.get(entry.address);
-    if (seen !== undefined && seen.at > at) throw this.#replay(entry.address, new Date(seen.at).toISOString(), entry.registered_at);
-    await this.#raiseMark(parts, entry, value);
+    const seen = this.#newest.get(address);
+    if (seen !== undefined && seen.at > at) throw this.#replay(address, new Date(seen.at).toISOString(), checked.entry.registered_at);
+    // The first attempt writes against what this registry last verified there (nothing, for an address
+    // it never saw), which is no newer than `seen`; the compare-and-set proves it is still what is
+    // stored, so no read is needed. When it is not, read, check, and write against what was read.
+    const knownEntry = this.#verified.get(`entry ${address}`);
+    const knownMark = this.#verified.get(`mark ${address}`);
+    for (const known of [knownMark, knownEntry]) {
+      if (known !== undefined && Date.parse(known.registeredAt) > at) throw this.#replay(address, known.registeredAt, checked.entry.registered_at);
+    }
+    let expected = { revision: knownEntry?.revision ?? "", mark: knownMark?.revision ?? "" };
+    // The mark holds the registration's bytes, as the entry does: the same bytes need no write.
+    let writeMark = knownMark?.bytes !== value;
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      const current = await this.#store.get(parts);
-      if (current !== undefined) {
-        const previous = this.#tryVerify(current);
-        if (previous !== undefined && Date.parse(previous.entry.registered_at) > at) throw this.#replay(entry.address, previous.entry.registered_at, entry.registered_at);
+      if (attempt > 0) {
+        const slot = await this.#store.read(parts);
+        // A mark that does not verify is overwritten: it proves nothing, and the node must be able to repair it.
+        const mark = slot.mark === undefined ? undefined : this.#tryVerifyMark(slot.mark, address);
+        if (mark !== undefined && Date.parse(mark.registered_at) > at) throw this.#replay(address, mark.registered_at, checked.entry.registered_at);
+        // A tampered entry is overwritten by a verified one rather than blocking the node forever.
+        const previous = slot.stored === undefined ? undefined : this.#tryVerify(slot.stored);
+        if (previous !== undefined && Date.parse(previous.entry.registered_at) > at) throw this.#replay(address, previous.entry.registered_at, checked.entry.registered_at);
+        expected = { revision: slot.revision, mark: slot.mark?.revision ?? "" };
+        writeMark = mark?.signature !== signature;
       }
-      if (await this.#store.put(parts, value, current?.revision ?? "")) {
-        const stored = await this.#store.get(parts);
-        this.#own.set(entry.address, { entry, identity });
-        this.#see(entry);
-        return { ...checked, revision: stored?.revision ?? "", ...(stored?.updatedAt ? { heartbeatAt: stored.updatedAt } : {}) };
+      const written = await this.#store.write(parts, value, expected, writeMark);
+      if (written !== undefined) {
+        const verified = { address, parts: { ...parts }, key: checked.key };
+        this.#remember("entry", address, written.revision, value, verified, checked.entry.registered_at);
+        if (written.markRevision !== undefined) this.#remember("mark", address, written.markRevision, value, verified, checked.entry.registered_at);
+        this.#own.set(address, { entry, identity });
+        this.#see(checked.entry);
+        return { ...checked, revision: written.revision };
       }
     }
-    throw new OnexError(ErrorCode.RegistryUnavailable, `the entry at ${entry.address} kept changing while it was registered; try again`, { address: entry.address });
+    throw new OnexError(ErrorCode.RegistryUnavailable, `the entry at ${address} kept changing while it was registered; try again`, { address });
   }
 
   async resolve(address: string): Promise<ResolvedEntry> {
     const parts = parseAddress(address);
-    const stored = await this.#store.get(parts);
-    if (stored === undefined) throw new OnexError(ErrorCode.NotFound, `no live registry entry at ${address}`, { address });
-    return this.#read(stored);
+    const slot = await this.#store.read(parts);
+    if (slot.stored === undefined) throw new OnexError(ErrorCode.NotFound, `no live registry entry at ${address}`, { address });
+    return this.#read(slot.stored, Promise.resolve(slot.mark));
   }
 
   async list(filter: RegistryFilter = {}): Promise<ResolvedEntry[]> {
@@ -145,14 +180,14 @@ export class TrustedRegistry implements Registry {
   async heartbeat(address: string): Promise<void> {
     const parts = parseAddress(address);
     for (let attempt = 0; attempt < HEARTBEAT_ATTEMPTS; attempt++) {
-      const stored = await this.#store.get(parts);
+      const { stored, mark } = await this.#store.read(parts);
       if (stored === undefined) {
         throw new OnexError(ErrorCode.NotFound, `no live registry entry at ${address} to heartbeat; its TTL lapsed or it was deregistered, so register again`, { address });
       }
       const own = this.#own.get(address);
       let resolved: ResolvedEntry;
       try {
-        resolved = await this.#read(stored);
+        resolved = await this.#read(stored, Promise.resolve(mark));
       } catch (error) {
         if (!isOnexError(error, ErrorCode.EntryTampered)) throw error;
         // Refreshing it would keep a forged or replayed entry alive under this node's name.
@@ -225,8 +260,7 @@ export class TrustedRegistry implements Registry {
   }
 
   #verify(entry: RegistryEntryRecord, identity: NodeIdentityRecord): Omit<ResolvedEntry, "revision"> {
-    const key = verifyNodeIdentity(identity);
-    verifyRegistryEntry(entry, key, { identity, ...(this.#options.maxEntryAgeMs !== undefined ? { maxAgeMs: this.#options.maxEntryAgeMs } : {}) });
+    const key = verifyRegistryEntryOfNode(entry, identity, this.#options.maxEntryAgeMs !== undefined ? { maxAgeMs: this.#options.maxEntryAgeMs } : {});
     const parts = parseAddress(entry.address);
     // The address is signed inside the entry, but must also name the same node and zone, or a
     // node could register itself under another node's address.
@@ -255,47 +289,40 @@ export class TrustedRegistry implements Registry {
    * address and the address's high-water mark must not be newer. Anything that fails is
    * ONEX_E_ENTRY_TAMPERED, with the failing check as the cause (ONEX_E_REPLAY for a stale entry).
    */
-  async #read(stored: StoredValue, rereadOnce = true): Promise<ResolvedEntry> {
-    const resolved = this.#decode(stored);
+  async #read(stored: StoredValue, markRead?: Promise<StoredMark | undefined>, rereadOnce = true): Promise<ResolvedEntry> {
+    // The mark is asked for before the entry is verified, so the round trip and the verification overlap.
+    const pendingMark = markRead ?? this.#store.getMark(stored.key);
+    let resolved: ResolvedEntry;
+    try {
+      resolved = this.#decode(stored);
+    } catch (error) {
+      pendingMark.catch(() => undefined);
+      throw error;
+    }
     const { address, entry } = resolved;
     const at = Date.parse(entry.registered_at);
     const seen = this.#newest.get(address);
-    if (seen !== undefined && seen.at > at) throw this.#stale(address, entry.registered_at, `this registry already saw an entry there registered ${new Date(seen.at).toISOString()}`);
-    const mark = await this.#markOf(resolved.parts, address);
+    if (seen !== undefined && seen.at > at) {
+      pendingMark.catch(() => undefined);
+      throw this.#stale(address, entry.registered_at, `this registry already saw an entry there registered ${new Date(seen.at).toISOString()}`);
+    }
+    const storedMark = await pendingMark;
+    const mark = storedMark === undefined ? undefined : this.#tryVerifyMark(storedMark, address);
     if (mark === undefined) throw this.#stale(address, entry.registered_at, "the address has no high-water mark that verifies, so the entry was not stored by register");
     if (Date.parse(mark.registered_at) > at) {
       // register writes the mark first: the entry may be changing right now, so look once more.
-      const again = rereadOnce ? await this.#store.get(resolved.parts) : undefined;
-      if (again !== undefined && again.revision !== stored.revision) return this.#read(again, false);
+      const again = rereadOnce ? await this.#store.read(resolved.parts) : undefined;
+      if (again?.stored !== undefined && again.stored.revision !== stored.revision) return this.#read(again.stored, Promise.resolve(again.mark), false);
       throw this.#stale(address, entry.registered_at, `the address's high-water mark is an entry registered ${mark.registered_at}`);
     }
     this.#see(entry);
     return resolved;
   }
 
-  /** Raises the address's high-water mark to `entry`; ONEX_E_REPLAY when the mark is newer. */
-  async #raiseMark(parts: CanonicalAddress, entry: RegistryEntryRecord, value: string): Promise<void> {
-    const at = Date.parse(entry.registered_at);
-    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      const current = await this.#store.getMark(parts);
-      // A mark that does not verify is overwritten: it proves nothing, and the node must be able to repair it.
-      const mark = current === undefined ? undefined : this.#tryVerifyMark(current.value, entry.address);
-      if (mark !== undefined && Date.parse(mark.registered_at) > at) throw this.#replay(entry.address, mark.registered_at, entry.registered_at);
-      if (mark !== undefined && mark.signature === entry.signature) return;
-      if (await this.#store.putMark(parts, value, current?.revision ?? "")) return;
-    }
-    throw new OnexError(ErrorCode.RegistryUnavailable, `the high-water mark of ${entry.address} kept changing while it was registered; try again`, { address: entry.address });
-  }
-
-  async #markOf(parts: CanonicalAddress, address: string): Promise<RegistryEntryRecord | undefined> {
-    const mark = await this.#store.getMark(parts);
-    return mark === undefined ? undefined : this.#tryVerifyMark(mark.value, address);
-  }
-
-  #tryVerifyMark(value: string, address: string): RegistryEntryRecord | undefined {
+  #tryVerifyMark(mark: StoredMark, address: string): RegistryEntryRecord | undefined {
     try {
-      const mark = this.#verifyStored(value);
-      return mark.address === address ? mark.entry : undefined;
+      const verified = this.#verifyStored(mark.value, "mark", address, mark.revision);
+      return verified.address === address ? verified.entry : undefined;
     } catch {
       return undefined;
     }
@@ -318,26 +345,42 @@ export class TrustedRegistry implements Registry {
     });
   }
 
-  /** Parses and verifies a stored registration's JSON; throws what the failing check throws. */
-  #verifyStored(text: string): Omit<ResolvedEntry, "revision"> {
+  /**
+   * Parses and verifies a stored registration's JSON; throws what the failing check throws.
+   * With a slot, a registration verified there at the same revision and bytes is not verified
+   * again; nor are a mark's bytes that are its entry's (register stores the same bytes in both).
+   */
+  #verifyStored(text: string, slot?: Slot, address?: string, revision?: string): Omit<ResolvedEntry, "revision"> {
     const registration = JSON.parse(text) as StoredRegistration;
-    const cached = this.#verified.get(text);
-    // Fresh objects every time: a caller changing what it was handed must not change what was verified.
-    if (cached !== undefined) return { ...cached, parts: { ...cached.parts }, entry: registration.entry, identity: registration.identity };
     if (registration?.format !== STORED_FORMAT) throw new OnexError(ErrorCode.ValidationFailed, `stored format ${String(registration?.format)} is not ${STORED_FORMAT}`);
-    const resolved = this.#verify(registration.entry, registration.identity);
-    if (this.#options.maxEntryAgeMs === undefined) {
-      if (this.#verified.size >= VERIFIED_CACHE) this.#verified.delete(this.#verified.keys().next().value!);
-      this.#verified.set(text, { ...resolved, entry: structuredClone(resolved.entry), identity: structuredClone(resolved.identity) });
+    if (slot === undefined || address === undefined || revision === undefined || this.#options.maxEntryAgeMs !== undefined) return this.#verify(registration.entry, registration.identity);
+    const cached = this.#verified.get(`${slot} ${address}`);
+    const twin = slot === "mark" ? this.#verified.get(`entry ${address}`) : undefined;
+    const known = cached?.revision === revision && cached.bytes === text ? cached : twin?.bytes === text ? twin : undefined;
+    // Fresh objects every time: a caller changing what it was handed must not change what was verified.
+    if (known !== undefined) {
+      if (known !== cached) this.#remember(slot, address, revision, text, known.verified, known.registeredAt);
+      return { ...known.verified, parts: { ...known.verified.parts }, entry: registration.entry, identity: registration.identity };
     }
+    const resolved = this.#verify(registration.entry, registration.identity);
+    this.#remember(slot, address, revision, text, { address: resolved.address, parts: { ...resolved.parts }, key: resolved.key }, resolved.entry.registered_at);
     return resolved;
+  }
+
+  #remember(slot: Slot, address: string, revision: string, bytes: string, verified: VerifiedRegistration, registeredAt: string): void {
+    if (this.#options.maxEntryAgeMs !== undefined) return;
+    const key = `${slot} ${address}`;
+    // Oldest first out; a slot written again moves to the back.
+    this.#verified.delete(key);
+    if (this.#verified.size >= VERIFIED_CACHE) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(key, { revision, bytes, verified, registeredAt });
   }
 
   /** Re-verifies a stored value's signature, identity and key; anything that fails is ONEX_E_ENTRY_TAMPERED, with the failing check as the cause. */
   #decode(stored: StoredValue): ResolvedEntry {
     const address = buildAddress(stored.key);
     try {
-      const resolved = this.#verifyStored(stored.value);
+      const resolved = this.#verifyStored(stored.value, "entry", address, stored.revision);
       // The store key must be the address the entry signs, or a valid entry was copied under another key.
       if (resolved.address !== address) throw new OnexError(ErrorCode.IdentityMismatch, `an entry for ${resolved.address} is stored under ${address}`);
       return { ...resolved, revision: stored.revision, ...(stored.updatedAt ? { heartbeatAt: stored.updatedAt } : {}) };

@@ -71,9 +71,11 @@ export function createNodeIdentity(key: KeyPair | PublicKey, build: string, zone
  */
 export function verifyNodeIdentity(record: unknown, expected: { build?: string; zone?: string } = {}): PublicKey {
   const publicKey = ((record ?? {}) as { public_key?: unknown }).public_key;
-  if (typeof publicKey === "string") publicKeyFromRaw(publicKey); // a weak or malformed key is named as such
+  // Imported before the shape check, so a weak or malformed key is named as such; imported once,
+  // because importing is the costly part (the weak-key check is big-integer arithmetic).
+  const imported = typeof publicKey === "string" ? publicKeyFromRaw(publicKey) : undefined;
   assertRecord(record, NODE_IDENTITY_SCHEMA, "node identity");
-  const key = publicKeyFromRaw(record.public_key as string);
+  const key = imported ?? publicKeyFromRaw(record.public_key as string);
   const derived = deriveNodeId(key, record.build_fingerprint as string, record.zone as string);
   if (derived !== record.node_id) {
     throw new OnexError(ErrorCode.IdentityMismatch, `node id ${String(record.node_id)} does not derive from its key, build and zone (expected ${derived})`, { instancePath: "/node_id" });

@@ -45,14 +45,37 @@ export function verifyRegistryEntry(entry: unknown, key: PublicKey | undefined, 
       throw new OnexError(ErrorCode.IdentityMismatch, `the given key ${nodeKey.keyId} is not the key of node ${options.identity.node_id}`);
     }
     nodeKey = identityKey;
-    if (record.node_id !== options.identity.node_id) {
-      throw new OnexError(ErrorCode.IdentityMismatch, `the entry is for node ${record.node_id}, the identity is node ${options.identity.node_id}`, { instancePath: "/node_id" });
-    }
-    if (record.zone !== options.identity.zone) {
-      throw new OnexError(ErrorCode.IdentityMismatch, `the entry puts node ${record.node_id} in zone ${record.zone}, its identity is in zone ${options.identity.zone}`, { instancePath: "/zone" });
-    }
+    assertEntryOfIdentity(record, options.identity);
   }
   if (nodeKey === undefined) throw new OnexError(ErrorCode.SignerUnknown, "no key or node identity to verify the registry entry with");
+  assertSignedBy(record, nodeKey, options);
+  return record;
+}
+
+/**
+ * Verifies the identity record of a node (id derivation) and an entry against it, as
+ * `verifyRegistryEntry(entry, undefined, { identity })` does, and returns the identity's key:
+ * what a registry hands out. The identity is checked first and its key imported once.
+ */
+export function verifyRegistryEntryOfNode(entry: unknown, identity: NodeIdentityRecord, options: Omit<VerifyRegistryEntryOptions, "identity"> = {}): PublicKey {
+  const key = verifyNodeIdentity(identity);
+  assertRecord(entry, REGISTRY_ENTRY_SCHEMA, "registry entry");
+  const record = entry as unknown as RegistryEntryRecord;
+  assertEntryOfIdentity(record, identity);
+  assertSignedBy(record, key, options);
+  return key;
+}
+
+function assertEntryOfIdentity(record: RegistryEntryRecord, identity: NodeIdentityRecord): void {
+  if (record.node_id !== identity.node_id) {
+    throw new OnexError(ErrorCode.IdentityMismatch, `the entry is for node ${record.node_id}, the identity is node ${identity.node_id}`, { instancePath: "/node_id" });
+  }
+  if (record.zone !== identity.zone) {
+    throw new OnexError(ErrorCode.IdentityMismatch, `the entry puts node ${record.node_id} in zone ${record.zone}, its identity is in zone ${identity.zone}`, { instancePath: "/zone" });
+  }
+}
+
+function assertSignedBy(record: RegistryEntryRecord, nodeKey: PublicKey, options: VerifyRegistryEntryOptions): void {
   if (record.key_id !== nodeKey.keyId) {
     throw new OnexError(ErrorCode.IdentityMismatch, `the entry names key ${record.key_id}, node ${record.node_id} holds key ${nodeKey.keyId}`, { instancePath: "/key_id" });
   }
@@ -66,5 +89,4 @@ export function verifyRegistryEntry(entry: unknown, key: PublicKey | undefined, 
       });
     }
   }
-  return record;
 }

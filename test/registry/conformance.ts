@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, type OnexError } from "../../runtime/errors.js";
 import { nodeAddress } from "../../runtime/registry/address.js";
-import { openRegistry, openStore, parseRegistryUrl } from "../../runtime/registry/open-registry.js";
+import { openRegistry } from "../../runtime/registry/open-registry.js";
 import type { Registry, RegistryChange, RegistryOptions } from "../../runtime/registry/registry.js";
 import { signRegistryEntry } from "../../runtime/trust/registry-entry.js";
 import { codeOf, eventually, makeNode, nextMatching, partsOf, resign } from "./fixtures.js";
@@ -120,7 +120,8 @@ export function registryConformance(name: string, start: () => Promise<Conforman
 
     it("reports an entry tampered with inside the store, and never returns it", async () => {
       const tampered: string[] = [];
-      const url = target.urlFor(`conf${process.pid}x${++counter}`, "10s");
+      const namespace = `conf${process.pid}x${++counter}`;
+      const url = target.urlFor(namespace, "10s");
       const r = await openRegistry(url, { onTampered: (address) => tampered.push(address) });
       open.push(r);
       const node = makeNode(ZONE);
@@ -130,12 +131,10 @@ export function registryConformance(name: string, start: () => Promise<Conforman
       const changes = r.watch({ zone: ZONE }, { updatesOnly: true });
 
       // Someone with write access to the store points the node's address elsewhere.
-      const store = await openStore(parseRegistryUrl(url));
-      const raw = await store.get({ zone: ZONE, entityType: "node", id: node.identity.node_id });
-      const value = JSON.parse(raw!.value) as { entry: { capabilities: string[] } };
+      const w = await writer(namespace, 10);
+      const value = JSON.parse((await w.read(partsOf(node)))!) as { entry: { capabilities: string[] } };
       value.entry.capabilities = ["exfiltrate"];
-      expect(await store.put({ zone: ZONE, entityType: "node", id: node.identity.node_id }, JSON.stringify(value))).toBe(true);
-      await store.close();
+      await w.put(partsOf(node), JSON.stringify(value));
 
       const error = (await r.resolve(node.address).catch((e: unknown) => e)) as OnexError;
       expect(error.code).toBe(ErrorCode.EntryTampered);

@@ -1,0 +1,159 @@
+/**
+ * The registry's fast paths, on both CI backends: a registration is verified once per
+ * revision (the cache is keyed by slot and revision, and a new revision is verified again
+ * even with the same bytes), register stores exactly the bytes it verified, and the
+ * compare-and-set written without a read first still loses to, and refuses, what is stored.
+ * Verifications are counted by wrapping the real function the registry calls.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { ErrorCode, type OnexError } from "../../runtime/errors.js";
+import { openRegistry } from "../../runtime/registry/open-registry.js";
+import type { Registry } from "../../runtime/registry/registry.js";
+import { verifyRegistryEntryOfNode } from "../../runtime/trust/registry-entry.js";
+import { signRegistryEntry } from "../../runtime/trust/registry-entry.js";
+import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
+import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { codeOf, makeNode, partsOf } from "./fixtures.js";
+import { etcdWriter, natsKvWriter, type StoreWriter } from "./store-writer.js";
+
+vi.mock("../../runtime/trust/registry-entry.js", async (original) => {
+  const actual = await original<typeof import("../../runtime/trust/registry-entry.js")>();
+  return { ...actual, verifyRegistryEntryOfNode: vi.fn(actual.verifyRegistryEntryOfNode) };
+});
+
+const verifications = vi.mocked(verifyRegistryEntryOfNode);
+const ZONE = "zone.trusted.org";
+
+let nats: NatsServer;
+let etcd: EtcdServer;
+let counter = 0;
+const open: Registry[] = [];
+const writers: StoreWriter[] = [];
+
+beforeAll(async () => {
+  [nats, etcd] = await Promise.all([startNatsServer(), startEtcdServer()]);
+});
+afterAll(async () => {
+  await Promise.all(writers.map((w) => w.close()));
+  await Promise.all(open.map((r) => r.close()));
+  await Promise.all([nats?.stop(), etcd?.stop()]);
+});
+beforeEach(() => {
+  verifications.mockClear();
+});
+
+const backends = [
+  {
+    name: "NATS KV",
+    url: (ns: string) => `${nats.url}?bucket=${ns}&ttl=30s`,
+    writer: (ns: string) => natsKvWriter(nats.url, ns),
+  },
+  {
+    name: "etcd",
+    url: (ns: string) => `${etcd.url}?prefix=/${ns}/&ttl=30s`,
+    writer: async (ns: string) => etcdWriter(etcd.clientUrl, `/${ns}/`, 30),
+  },
+];
+
+for (const backend of backends) {
+  describe(`registry fast paths: ${backend.name}`, () => {
+    const namespace = async () => {
+      const ns = `cache${process.pid}x${++counter}`;
+      const reader = async () => {
+        const r = await openRegistry(backend.url(ns), { onTampered: () => undefined, logger: { warn() {} } });
+        open.push(r);
+        return r;
+      };
+      const w = await backend.writer(ns);
+      writers.push(w);
+      return { reader, writer: w };
+    };
+
+    it("verifies a registration once per revision, and again when its revision changes, even to the same bytes", async () => {
+      const { reader, writer } = await namespace();
+      const r = await reader();
+      const node = makeNode(ZONE);
+      await r.register(node.entry, node.identity);
+      expect(verifications).toHaveBeenCalledTimes(1);
+      // What register verified and wrote, entry and mark, is what resolve reads: no second verification.
+      expect((await r.resolve(node.address)).entry).toEqual(node.entry);
+      expect((await r.resolve(node.address)).entry).toEqual(node.entry);
+      expect(verifications).toHaveBeenCalledTimes(1);
+
+      // A store writer writes the very same bytes back: a new revision, so verified again, once.
+      const bytes = (await writer.read(partsOf(node)))!;
+      await writer.put(partsOf(node), bytes);
+      const after = await r.resolve(node.address);
+      expect(after.entry).toEqual(node.entry);
+      expect(verifications).toHaveBeenCalledTimes(2);
+      await r.resolve(node.address);
+      expect(verifications).toHaveBeenCalledTimes(2);
+
+      // Different bytes at the next revision are verified, and refused.
+      const forged = JSON.parse(bytes) as { entry: { capabilities: string[] } };
+      forged.entry.capabilities = ["exfiltrate"];
+      await writer.put(partsOf(node), JSON.stringify(forged));
+      const error = (await r.resolve(node.address).catch((e: unknown) => e)) as OnexError;
+      expect(error).toMatchObject({ code: ErrorCode.EntryTampered, details: { cause: ErrorCode.SignatureInvalid } });
+      expect(verifications).toHaveBeenCalledTimes(3);
+    });
+
+    it("hands out fresh objects from a cached verification", async () => {
+      const { reader } = await namespace();
+      const r = await reader();
+      const node = makeNode(ZONE);
+      const registered = await r.register(node.entry, node.identity);
+      registered.entry.capabilities!.push("root");
+      registered.parts.id = "someone-else";
+      const first = await r.resolve(node.address);
+      first.entry.capabilities!.push("root");
+      first.identity.zone = "zone.evil.org";
+      const second = await r.resolve(node.address);
+      expect(second.entry).toEqual(node.entry);
+      expect(second.identity).toEqual(node.identity);
+      expect(second.parts).toEqual(partsOf(node));
+      expect(verifications).toHaveBeenCalledTimes(1);
+    });
+
+    it("a reader that never saw the address verifies entry and mark once when they hold the same bytes", async () => {
+      const { reader } = await namespace();
+      const node = makeNode(ZONE);
+      await (await reader()).register(node.entry, node.identity);
+      const fresh = await reader();
+      expect((await fresh.resolve(node.address)).entry).toEqual(node.entry);
+      expect(verifications).toHaveBeenCalledTimes(2);
+    });
+
+    it("stores exactly the bytes it verified: an entry that serialises otherwise than it reads is refused and nothing is stored", async () => {
+      const { reader } = await namespace();
+      const r = await reader();
+      const node = makeNode(ZONE);
+      const sneaky = { ...node.entry };
+      // Invisible to Object.keys, so a check of the object would pass, but JSON.stringify writes it.
+      Object.defineProperty(sneaky, "toJSON", { enumerable: false, value: () => ({ ...node.entry, capabilities: ["root"] }) });
+      expect(await codeOf(() => r.register(sneaky, node.identity))).toBe(ErrorCode.SignatureInvalid);
+      expect(await codeOf(() => (async () => (await reader()).resolve(node.address))())).toBe(ErrorCode.NotFound);
+    });
+
+    it("register writes without reading first, yet loses to and refuses what is stored: a newer entry, a racing registration", async () => {
+      const { reader } = await namespace();
+      const older = makeNode(ZONE, { registeredAt: new Date(Date.now() - 60_000).toISOString() });
+      const { signature: _s, key_id: _k, registered_at: _r, ...fields } = older.entry;
+      const newer = signRegistryEntry(fields, older.key);
+      // Another process registered the newer entry; this one never saw the address.
+      await (await reader()).register(newer, older.identity);
+      expect(await codeOf(async () => (await reader()).register(older.entry, older.identity))).toBe(ErrorCode.Replay);
+      // Two registries race on a fresh address: one compare-and-set wins, the other reads and writes again or refuses.
+      const raced = makeNode(ZONE, { registeredAt: new Date(Date.now() - 30_000).toISOString() });
+      const rf = { ...raced.entry };
+      const { signature: _s2, key_id: _k2, registered_at: _r2, ...racedFields } = rf;
+      const racedNewer = signRegistryEntry(racedFields, raced.key);
+      const [a, b] = [await reader(), await reader()];
+      const outcomes = await Promise.allSettled([a.register(raced.entry, raced.identity), b.register(racedNewer, raced.identity)]);
+      expect(outcomes[1].status).toBe("fulfilled");
+      if (outcomes[0].status === "rejected") expect((outcomes[0].reason as OnexError).code).toBe(ErrorCode.Replay);
+      const resolved = await (await reader()).resolve(raced.address);
+      expect(resolved.entry).toEqual(racedNewer);
+    });
+  });
+}
