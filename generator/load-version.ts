@@ -106,6 +106,11 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
     if (why) report(ErrorCode.ReservedName, path, `type name "${name}" is reserved: it is ${why}; choose another name`, { name });
     return why !== undefined;
   };
+  const refuseClassName = (name: string, path: (string | number)[]) => {
+    // TypeScript refuses a class named Object in an ES module (TS2725); records are interfaces and may take it.
+    if (name === "Object") report(ErrorCode.ReservedName, path, `message name "Object" is reserved: TypeScript allows no class of that name; choose another name`, { name });
+    return name === "Object";
+  };
   for (const name of Object.keys(manifest.records ?? {})) {
     if (!refuseReserved(name, ["records", name])) claim(name, ["records", name]);
   }
@@ -117,6 +122,7 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
       return;
     }
     seenTypes.set(m.type, i);
+    if (refuseClassName(m.name, ["messages", i, "name"])) return;
     for (const name of [m.name, ...MESSAGE_NAME_SUFFIXES.map((suffix) => `${m.name}${suffix}`)]) {
       if (!refuseReserved(name, ["messages", i, "name"])) claim(name, ["messages", i, "name"]);
     }

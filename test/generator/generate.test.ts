@@ -1,4 +1,5 @@
-import { readdir, readFile, writeFile, mkdir } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readdir, readFile, rename, writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { generate } from "../../generator/generate.js";
@@ -118,6 +119,56 @@ describe("onex generate", () => {
     const result = await generate({ schemasDir: schemas, outDir: out, templatesDir: templates });
     expect(result.files.get("v0.1/subjects.ts")).toContain("// house style");
     expect(result.files.get("v0.1/messages.ts")).not.toContain("// house style");
+  });
+
+  it("--templates refuses a folder that does not exist (ONEX_E_FILE_NOT_FOUND) instead of using the bundled templates", async () => {
+    const { schemas, out } = await copySchemas();
+    const missing = join(await tempDir(), "no-such-folder");
+    await expect(generate({ schemasDir: schemas, outDir: out, templatesDir: missing })).rejects.toMatchObject({ code: ErrorCode.FileNotFound, details: { file: missing } });
+  });
+
+  it("--templates refuses a file named like no template (ONEX_E_TEMPLATE_UNKNOWN), suggesting the likely one, from the CLI with exit 3", async () => {
+    const { root } = await copySchemas();
+    const templates = join(root, "my-templates");
+    await mkdir(templates);
+    await writeFile(join(templates, "mesages.ts.hbs"), "{{> header}}\n// house style\n");
+    const error = await generate({ schemasDir: join(root, "schemas"), outDir: join(root, "generated"), templatesDir: templates }).then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: ErrorCode.TemplateUnknown, details: { unknown: ["mesages.ts.hbs"] } });
+    expect((error as Error).message).toContain("did you mean messages.ts.hbs?");
+    const cli = runCli(["generate", "--schemas", "schemas", "--out", "generated", "--templates", "my-templates"], { cwd: root });
+    expect(cli.status).toBe(3);
+    expect(cli.stderr).toContain(`error ${ErrorCode.TemplateUnknown}:`);
+    expect(existsSync(join(root, "generated"))).toBe(false);
+  });
+
+  it("the input hash in headers depends only on the bytes of the inputs, not on the folder they are in", async () => {
+    const { root, schemas } = await copySchemas();
+    const a = await generate({ schemasDir: schemas, outDir: join(root, "out-a"), check: true });
+    const moved = join(await tempDir(), "protocol-definitions");
+    await rename(schemas, moved);
+    const b = await generate({ schemasDir: moved, outDir: join(root, "out-b"), check: true });
+    const hashLine = (content: string) => content.split("\n").find((l) => l.startsWith("// input sha256:") || l.includes('"manifest_hash"'));
+    for (const [file, content] of a.files) expect(hashLine(b.files.get(file)!), file).toBe(hashLine(content));
+    expect(b.files.get("v0.1/types.ts")!.split("\n")[0]).toContain("protocol-definitions/v0.1/manifest.yaml");
+    // A change to one byte of one input changes the hash of that version.
+    await editFile(join(moved, "v0.1", "records", "trust.yaml"), (t) => `${t}\n`);
+    const c = await generate({ schemasDir: moved, outDir: join(root, "out-c"), check: true });
+    expect(hashLine(c.files.get("v0.1/types.ts")!)).not.toBe(hashLine(a.files.get("v0.1/types.ts")!));
+    expect(hashLine(c.files.get("v0.2/types.ts")!)).toBe(hashLine(a.files.get("v0.2/types.ts")!));
+  });
+
+  it("emits validators one statement per line, reviewable in a diff", async () => {
+    for (const version of ["v0.0.9", "v0.1", "v0.2"]) {
+      const lines = (await readFile(join(PROJECT_ROOT, "generated", version, "validators.ts"), "utf8")).split("\n");
+      // The longest lines are the schema literals ajv keeps for error reports, one statement each.
+      expect(Math.max(...lines.map((l) => l.length)), version).toBeLessThan(2500);
+      expect(lines.length, version).toBeGreaterThan(1000);
+    }
+  });
+
+  it("marks generated/ as generated for review tools (.gitattributes)", async () => {
+    const attributes = await readFile(join(PROJECT_ROOT, ".gitattributes"), "utf8");
+    expect(attributes).toMatch(/^generated\/\*\* linguist-generated=true$/m);
   });
 
   it("a broken template is ONEX_E_TEMPLATE", async () => {

@@ -113,6 +113,22 @@ describe("the packed SDK in a fresh project", () => {
     });
   });
 
+  it("loads through require() in a CommonJS consumer (Node's require(esm), unflagged from 20.19 and 22.12, as the README says)", async () => {
+    const [major, minor] = process.versions.node.split(".").map(Number) as [number, number];
+    const unflagged = major > 22 || (major === 22 && minor >= 12) || (major === 20 && minor >= 19);
+    await writeFile(
+      join(project, "main.cjs"),
+      `const { TaskDispatch } = require("onex/v0.2");\nconst { ErrorCode } = require("onex/runtime");\nconsole.log(JSON.stringify({ type: TaskDispatch.type, code: ErrorCode.ValidationFailed }));\n`,
+    );
+    const result = spawnSync(process.execPath, [join(project, "main.cjs")], { cwd: project, encoding: "utf8" });
+    if (!unflagged) {
+      expect(result.stderr).toContain("ERR_REQUIRE_ESM");
+      return;
+    }
+    expect(result.stderr).toBe("");
+    expect(JSON.parse(result.stdout)).toEqual({ type: "signal.task.dispatch", code: "ONEX_E_VALIDATION" });
+  });
+
   it("ships the onex command", () => {
     const result = spawnSync(process.execPath, [join(project, "node_modules", "onex", "bin", "onex.js"), "--help"], { encoding: "utf8" });
     expect(result.status).toBe(0);
