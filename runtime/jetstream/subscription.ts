@@ -47,8 +47,8 @@ export class HandBackLedger {
 }
 
 const NANOS_PER_MS = 1_000_000;
-/** How long a pull waits on the server for messages before asking again. */
-const PULL_EXPIRES_MS = 2_000;
+/** How long a pull waits on the server for messages before asking again; also the longest `stop()` waits for the pull it cancels. */
+const PULL_EXPIRES_MS = 1_000;
 
 /** A subscription with a `close` for its client to end it with. */
 export interface OpenSubscription extends VersionedSubscription<unknown> {
@@ -163,7 +163,8 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   void (async () => {
     for await (const status of statuses) {
       const text = status.type === "error" ? String((status.error as Error)?.message ?? status.error) : "";
-      if (!/permissions violation/i.test(text) || !(text.includes(`.${stream}.${consumerName}`) || text.includes(`.${stream}.`))) continue;
+      const ours = text.includes(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumerName}"`) || text.includes(`$JS.ACK.${stream}.${consumerName}.`);
+      if (!ours || !/permissions violation/i.test(text)) continue;
       failure ??= new OnexError(ErrorCode.PermissionDenied, `the subscription to ${stream} lost its permission: ${text}`, { stream, consumer: consumerName });
       void batch?.close();
     }
@@ -240,13 +241,12 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     } finally {
       stopped = true;
       statuses.stop?.();
-      void batch?.close();
-      // Whatever the current batch still holds goes back to the server, attempts unused —
-      // but only once the server has let go of the pull: a message handed back while it still
-      // holds the request would be sent to it again, into a subscription that is gone.
+      // The current pull is left to end on the server (at once when full, else within
+      // PULL_EXPIRES_MS), and everything it brings goes back, attempts unused. Closing it
+      // early would drop what the server has already sent: those messages would wait out
+      // ack_wait on the server, each costing an attempt.
       const held: JsMsg[] = [];
       for (let next = await pulled.next(); !next.done; next = await pulled.next()) held.push(next.value);
-      if (!transport.nc.isClosed()) await jsm.consumers.info(stream, consumerName).catch(() => undefined);
       for (const msg of held) handBack(msg);
       await lettersStored();
       // The hand-backs and acks are on the wire, not in a buffer, when stop() returns.
@@ -323,7 +323,6 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     [Symbol.asyncIterator]: () => iterator,
     async stop() {
       stopped = true;
-      void batch?.close();
       await iterator.return(undefined);
     },
   };

@@ -239,30 +239,6 @@ describe("the life cycle of a subscription", () => {
     expect(await loop).toBe(0);
   });
 
-  it("a withdrawn permission ends the iteration with ONEX_E_PERMISSION_DENIED instead of retrying in silence", async () => {
-    const a = await zones.member("a2");
-    const sub = await a.subscribe([v0_1.StateUpdate], { zone: ZONE_A, entityId: "revoked", durable: "revoked" });
-    const loop = (async () => {
-      for await (const _ of sub) void _;
-    })().then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    // The operator withdraws node-a2's pulls and reloads the server's configuration.
-    const config = join(zones.server.storeDir, "server.conf");
-    const text = await readFile(config, "utf8");
-    const pull = `"$JS.API.CONSUMER.MSG.NEXT.${STREAM_A}.*", `;
-    const entry = text.indexOf('user: "node-a2"');
-    expect(text.indexOf(pull, entry)).toBeGreaterThan(entry);
-    await writeFile(config, text.slice(0, entry) + text.slice(entry).replace(pull, ""));
-    zones.server.process.kill("SIGHUP");
-    const error = await loop;
-    expect(error).toBeInstanceOf(OnexError);
-    expect((error as OnexError).code).toBe(ErrorCode.PermissionDenied);
-    // The server answers the diagnosis slowly right after a reload (a few seconds per request).
-  }, 60_000);
-
   it("a deleted consumer ends the iteration with ONEX_E_CONSUMER_GONE", async () => {
     const a = await zones.member("a");
     const sub = await a.subscribe([v0_1.StateUpdate], { zone: ZONE_A, entityId: "gone", durable: "gone" });
@@ -279,4 +255,29 @@ describe("the life cycle of a subscription", () => {
     expect(error).toBeInstanceOf(OnexError);
     expect((error as OnexError).code).toBe(ErrorCode.ConsumerGone);
   });
+
+  it("a withdrawn permission ends the iteration with ONEX_E_PERMISSION_DENIED instead of retrying in silence", async () => {
+    const a = await zones.member("a2");
+    const sub = await a.subscribe([v0_1.StateUpdate], { zone: ZONE_A, entityId: "revoked", durable: "revoked" });
+    const loop = (async () => {
+      for await (const _ of sub) void _;
+    })().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The operator withdraws node-a2's pulls and reloads the server's configuration (last in
+    // this file: after a reload the server answers members' JetStream requests slowly).
+    const config = join(zones.server.storeDir, "server.conf");
+    const text = await readFile(config, "utf8");
+    const pull = `"$JS.API.CONSUMER.MSG.NEXT.${STREAM_A}.*", `;
+    const entry = text.indexOf('user: "node-a2"');
+    expect(text.indexOf(pull, entry)).toBeGreaterThan(entry);
+    await writeFile(config, text.slice(0, entry) + text.slice(entry).replace(pull, ""));
+    zones.server.process.kill("SIGHUP");
+    const error = await loop;
+    expect(error).toBeInstanceOf(OnexError);
+    expect((error as OnexError).code).toBe(ErrorCode.PermissionDenied);
+    // The server answers the diagnosis slowly right after a reload (a few seconds per request).
+  }, 60_000);
 });
