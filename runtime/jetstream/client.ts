@@ -11,13 +11,12 @@ import { DEFAULT_TRUST_POLICY, type JudgeContext, type TrustPolicy } from "../tr
 import { signMessage } from "../trust/sign-message.js";
 import { assertValid } from "../validation.js";
 import { OnexHeader } from "./headers.js";
-import type { PublishableMessage } from "../protocol-sdk.js";
+import type { PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
 import { isRetryable, publishError } from "./publish-errors.js";
 import type { ControlPlane, PublishOptions, PublishReceipt, SubscribeOptions, Subscription, VersionedReceiver, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
 import { typedPipeline, versionedPipeline, type ReceivePipeline, type TrustSettings } from "../receive/pipeline.js";
 import { StoredMessageReplay } from "../receive/stored-message-replay.js";
 import { HandBackLedger, openSubscription, type OpenSubscription } from "./subscription.js";
-import type { TransportMessageClass } from "../protocol-sdk.js";
 
 /** How to connect. */
 export interface ConnectOptions {

@@ -50,11 +50,8 @@ const NANOS_PER_MS = 1_000_000;
 /** How long a pull waits on the server for messages before asking again; also the longest `stop()` waits for the pull it cancels. */
 const PULL_EXPIRES_MS = 1_000;
 
-/** A subscription with a `close` for its client to end it with. */
-export interface OpenSubscription extends VersionedSubscription<unknown> {
-  /** Ends iteration: hands back what was pulled and not delivered, and waits for letters in flight. */
-  stop(): Promise<void>;
-}
+/** An open subscription; `stop()` ends iteration, hands back what was pulled and not delivered, and waits for letters in flight. */
+export type OpenSubscription = VersionedSubscription<unknown>;
 
 /** Opens the consumer for `pipeline` and returns the subscription. */
 export async function openSubscription(transport: SubscriptionTransport, pipeline: ReceivePipeline, options: VersionedSubscribeOptions): Promise<OpenSubscription> {
