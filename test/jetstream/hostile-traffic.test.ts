@@ -18,7 +18,7 @@ import { zoneStreamNameOf } from "../../runtime/jetstream/streams.js";
 import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
 import { removeTempDirs } from "../support/temp-schemas.js";
-import { ZONE_A, dispatch, startTwoZones, update, type TwoZones } from "./zones.js";
+import { ZONE_A, ZONE_B, dispatch, startTwoZones, update, type TwoZones } from "./zones.js";
 
 const STREAM_A = zoneStreamNameOf("event", ZONE_A);
 /** Small enough to fill quickly, large enough for ordinary messages. */
@@ -254,6 +254,23 @@ describe("the life cycle of a subscription", () => {
     const error = await loop;
     expect(error).toBeInstanceOf(OnexError);
     expect((error as OnexError).code).toBe(ErrorCode.ConsumerGone);
+  });
+
+  it("a lost stream ends the iteration with ONEX_E_NO_STREAM", async () => {
+    const b = await zones.member("b");
+    const sub = await b.subscribe([v0_1.StateUpdate], { zone: ZONE_B, durable: "lost" });
+    const loop = (async () => {
+      for await (const _ of sub) void _;
+    })().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const admin = await zones.raw("admin");
+    await (await admin.jsm()).streams.delete(zoneStreamNameOf("event", ZONE_B));
+    const error = await loop;
+    expect(error).toBeInstanceOf(OnexError);
+    expect((error as OnexError).code).toBe(ErrorCode.NoStream);
   });
 
   it("a withdrawn permission ends the iteration with ONEX_E_PERMISSION_DENIED instead of retrying in silence", async () => {
