@@ -1,10 +1,15 @@
 /**
  * The peer for bench:migrate: a Cambria-style interpreter that walks the same lens lists at
- * run time for every message (no compilation), with the same residue handling. Reads NDJSON
- * on stdin, writes the downgraded NDJSON on stdout. Usage: lens-interpreter.ts <schemasDir>
+ * run time for every message (no compilation), with the same residue handling, the same
+ * exact JSON reader and writer and the same validators as onex migrate, so the conversion is
+ * the only difference. Run as a script it reads NDJSON on stdin and writes the downgraded
+ * NDJSON on stdout (usage: lens-interpreter.ts <schemasDir>); imported, `interpretedPairs`
+ * gives the interpreted v0.2 -> v0.1 pairs for timing the conversion alone.
  */
 import { dirname, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { parseJson, stringifyJson } from "../runtime/json-text.js";
 import { loadVersion } from "../generator/load-version.js";
 import { invertLenses } from "../generator/transforms/compile-lenses.js";
 import { loadTransforms, lensField, type Lens } from "../generator/transforms/load-transforms.js";
@@ -14,9 +19,6 @@ import * as v01 from "../generated/v0.1/index.js";
 import * as v02 from "../generated/v0.2/index.js";
 import * as lensFunctions from "../generated/transforms/lenses/v0.1-v0.2.js";
 
-const schemasDir = resolve(process.argv[2] ?? "schemas");
-const models = await Promise.all(["v0.0.9", "v0.1", "v0.2"].map(async (f) => (await loadVersion(schemasDir, f, dirname(schemasDir))).model));
-const transform = (await loadTransforms(schemasDir, models, dirname(schemasDir))).find((t) => t.from === "0.1" && t.to === "0.2")!;
 const functions = lensFunctions as unknown as Record<string, (s: JsonObject, r: unknown, c: LensContext) => unknown>;
 // protocolBlock() is typed as the version's Protocol interface, which has no index signature.
 const DOWN: LensContext = { sourceProtocol: v02.protocolBlock as () => object as () => JsonObject, targetProtocol: v01.protocolBlock as () => object as () => JsonObject };
@@ -86,21 +88,29 @@ function interpret(lenses: readonly Lens[], scope: JsonObject, pointer: string, 
   }
 }
 
-// The same residue runtime as the generated adapters; only the field conversion is interpreted.
-const pairs = new Map<string, TransformPair>();
-for (const [type, own] of transform.types) {
-  const down = invertLenses([...transform.envelope, ...own]);
-  const compiled = versionGraph.steps[1]!.pairs[type]!;
-  pairs.set(type, { ...compiled, down: (fields, restore, dropped) => { const s = { ...fields }; interpret(down, s, "", restore, dropped); return s; } });
+/** The v0.1/v0.2 pairs with their down conversion interpreted from the lens lists in `schemasDir`; the residue runtime is the generated adapters'. */
+export async function interpretedPairs(schemasDir: string): Promise<Map<string, TransformPair>> {
+  const models = await Promise.all(["v0.0.9", "v0.1", "v0.2"].map(async (f) => (await loadVersion(schemasDir, f, dirname(schemasDir))).model));
+  const transform = (await loadTransforms(schemasDir, models, dirname(schemasDir))).find((t) => t.from === "0.1" && t.to === "0.2")!;
+  const pairs = new Map<string, TransformPair>();
+  for (const [type, own] of transform.types) {
+    const down = invertLenses([...transform.envelope, ...own]);
+    const compiled = versionGraph.steps[1]!.pairs[type]!;
+    pairs.set(type, { ...compiled, down: (fields, restore, dropped) => { const s = { ...fields }; interpret(down, s, "", restore, dropped); return s; } });
+  }
+  return pairs;
 }
 
-let out = "";
-for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
-  if (line === "") continue;
-  const message = JSON.parse(line) as JsonObject;
-  const type = message.type as string;
-  if (!versionGraph.validators["0.2"]![type]!(message)) throw new Error(`invalid input: ${line}`);
-  out += JSON.stringify(runTransformStep(message, pairs.get(type)!, "down")) + "\n";
-  if (out.length > 1 << 16) { if (!process.stdout.write(out)) await new Promise((r) => process.stdout.once("drain", r)); out = ""; }
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const pairs = await interpretedPairs(resolve(process.argv[2] ?? "schemas"));
+  let out = "";
+  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    if (line === "") continue;
+    const message = parseJson(line, { bigIntegers: "bigint" }) as JsonObject;
+    const type = message.type as string;
+    if (!versionGraph.validators["0.2"]![type]!(message)) throw new Error(`invalid input: ${line}`);
+    out += stringifyJson(runTransformStep(message, pairs.get(type)!, "down")) + "\n";
+    if (out.length > 1 << 16) { if (!process.stdout.write(out)) await new Promise((r) => process.stdout.once("drain", r)); out = ""; }
+  }
+  process.stdout.write(out);
 }
-process.stdout.write(out);

@@ -1,21 +1,25 @@
 /**
  * bench:migrate — 1,000,000 NDJSON messages v0.2 -> v0.1 through `onex migrate` (compiled
- * adapters, every input validated), through jq running the equivalent program
- * (bench/migrate.jq, no validation), and through a Cambria-style run-time lens interpreter
- * (bench/lens-interpreter.ts, same validation and residue code, lenses walked per message).
- * Prints messages/s, peak RSS and ratios, and onex's peak RSS at a tenth of the input to
- * show memory stays flat. Not a test: it never fails on timing.
- *   BENCH_MESSAGES=200000 npm run bench:migrate
+ * adapters, every input validated, exact JSON reader) on its worker threads (one per core)
+ * and on one thread (`--workers 0`), through jq running the equivalent program
+ * (bench/migrate.jq: no validation, no exact integers), and through a Cambria-style run-time
+ * lens interpreter (bench/lens-interpreter.ts: the same reader, validators, residue code and
+ * writer on one thread, lenses walked per message). Then the conversion alone, compiled
+ * adapters against the interpreter, in process on messages already read and validated.
+ * Median of BENCH_ROUNDS rounds (commands interleaved), with onex's peak RSS at a tenth of
+ * the input to show memory stays flat. Not a test: it never fails on timing.
+ *   BENCH_MESSAGES=200000 BENCH_ROUNDS=3 npm run bench:migrate
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { once } from "node:events";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const N = Number(process.env.BENCH_MESSAGES ?? 1_000_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const dir = mkdtempSync(join(tmpdir(), "onex-bench-migrate-"));
 
 async function writeInput(file: string, count: number): Promise<void> {
@@ -53,6 +57,7 @@ function measure(label: string, command: string, args: string[], input: string, 
 }
 
 const onex = [join(ROOT, "bin/onex.js"), "migrate", "v0.2", "v0.1", "-"];
+const onexOneThread = [...onex, "--workers", "0"];
 const interpreter = ["--import", "tsx", join(ROOT, "bench/lens-interpreter.ts"), join(ROOT, "schemas")];
 const jq = ["-c", "-f", join(ROOT, "bench/migrate.jq")];
 
@@ -62,7 +67,7 @@ await writeInput(sample, 1200);
 const canonical = (cmd: string, args: string[]) =>
   execFileSync("sh", ["-c", `"$0" "$@" < '${sample}' | jq -cS .`, cmd, ...args], { encoding: "utf8", maxBuffer: 1 << 26 });
 const expected = canonical(process.execPath, onex);
-for (const [label, cmd, args] of [["jq", "jq", jq], ["lens interpreter", process.execPath, interpreter]] as const) {
+for (const [label, cmd, args] of [["jq", "jq", jq], ["lens interpreter", process.execPath, interpreter], ["onex --workers 0", process.execPath, onexOneThread]] as const) {
   if (canonical(cmd, [...args]) !== expected) throw new Error(`${label} does not produce the same v0.1 messages as onex migrate`);
 }
 
@@ -72,18 +77,51 @@ await writeInput(input, N);
 await writeInput(small, Math.max(1, Math.floor(N / 10)));
 console.log(`bench:migrate — ${N.toLocaleString("en")} NDJSON messages v0.2 -> v0.1 (outputs cross-checked on 1,200 messages)\n`);
 
-const runs = [
-  measure("onex migrate (compiled adapters)", process.execPath, onex, input, N),
-  measure("jq (bench/migrate.jq)", "jq", jq, input, N),
-  measure("run-time lens interpreter", process.execPath, interpreter, input, N),
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const commands: [string, string, string[]][] = [
+  [`onex migrate, ${availableParallelism()} workers`, process.execPath, onex],
+  ["onex migrate --workers 0 (one thread)", process.execPath, onexOneThread],
+  ["jq (bench/migrate.jq)", "jq", jq],
+  ["run-time lens interpreter (one thread)", process.execPath, interpreter],
 ];
-const smallRun = measure("onex migrate, 1/10 input", process.execPath, onex, small, Math.floor(N / 10));
+const perCommand: Run[][] = commands.map(() => []);
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [i, [label, cmd, args]] of commands.entries()) perCommand[i]!.push(measure(label, cmd, args, input, N));
+}
+const runs = perCommand.map((rs) => ({ ...rs[0]!, rate: median(rs.map((r) => r.rate)), seconds: median(rs.map((r) => r.seconds)), peakMiB: Math.max(...rs.map((r) => r.peakMiB)) }));
+const smallRuns = [measure("onex, 1/10 input", process.execPath, onex, small, Math.floor(N / 10)), measure("onex --workers 0, 1/10 input", process.execPath, onexOneThread, small, Math.floor(N / 10))];
 
 const pad = (s: string, n: number) => s.padEnd(n);
-console.log(`${pad("", 36)}${pad("msgs/s", 12)}${pad("seconds", 10)}peak RSS`);
-for (const r of runs) console.log(`${pad(r.label, 36)}${pad(Math.round(r.rate).toLocaleString("en"), 12)}${pad(r.seconds.toFixed(2), 10)}${r.peakMiB.toFixed(0)} MiB`);
-const [compiled, jqRun, interpreted] = runs as [Run, Run, Run];
-console.log(`\nonex vs jq:               ${(compiled.rate / jqRun.rate).toFixed(1)}x faster (target >= 5x)`);
-console.log(`onex vs lens interpreter: ${(compiled.rate / interpreted.rate).toFixed(2)}x faster`);
-console.log(`onex peak RSS: ${smallRun.peakMiB.toFixed(0)} MiB at ${Math.floor(N / 10).toLocaleString("en")} messages, ${compiled.peakMiB.toFixed(0)} MiB at ${N.toLocaleString("en")} (flat = streaming)`);
+console.log(`${availableParallelism()} cores; median of ${ROUNDS} rounds\n`);
+console.log(`${pad("", 42)}${pad("msgs/s", 12)}${pad("seconds", 10)}peak RSS`);
+for (const r of runs) console.log(`${pad(r.label, 42)}${pad(Math.round(r.rate).toLocaleString("en"), 12)}${pad(r.seconds.toFixed(2), 10)}${r.peakMiB.toFixed(0)} MiB`);
+const [pooled, oneThread, jqRun, interpreted] = runs as [Run, Run, Run, Run];
+console.log(`\nonex (${availableParallelism()} workers) vs jq:        ${(pooled.rate / jqRun.rate).toFixed(1)}x faster (target >= 6x)`);
+console.log(`onex (one thread) vs jq:          ${(oneThread.rate / jqRun.rate).toFixed(1)}x faster`);
+console.log(`onex (one thread) vs interpreter: ${(oneThread.rate / interpreted.rate).toFixed(2)}x faster (same reader, validators and writer)`);
+console.log(`onex peak RSS: ${smallRuns[0]!.peakMiB.toFixed(0)} MiB at ${Math.floor(N / 10).toLocaleString("en")} messages, ${pooled.peakMiB.toFixed(0)} MiB at ${N.toLocaleString("en")}; one thread: ${smallRuns[1]!.peakMiB.toFixed(0)} / ${oneThread.peakMiB.toFixed(0)} MiB (flat = streaming)`);
+
+// The conversion alone: the same messages, read and validated once, converted by each.
+const { interpretedPairs } = await import("./lens-interpreter.js");
+const { versionGraph } = await import("../generated/transforms/index.js");
+const { parseJson } = await import("../runtime/json-text.js");
+const { runTransformStep } = await import("../runtime/transform.js");
+type Message = import("../runtime/transform.js").JsonObject;
+const interpretedByType = await interpretedPairs(join(ROOT, "schemas"));
+const messages = readFileSync(sample, "utf8").trim().split("\n").map((line) => parseJson(line, { bigIntegers: "bigint" }) as Message);
+const step = versionGraph.steps.find((s) => s.older === "0.1" && s.newer === "0.2")!;
+const convertAll = (pairOf: (type: string) => import("../runtime/transform.js").TransformPair, times: number) => {
+  const start = performance.now();
+  for (let t = 0; t < times; t++) for (const message of messages) runTransformStep(message, pairOf(message.type as string), "down");
+  return (messages.length * times) / ((performance.now() - start) / 1_000);
+};
+const compiledRates: number[] = [];
+const interpretedRates: number[] = [];
+for (let round = 0; round < 7; round++) {
+  compiledRates.push(convertAll((type) => step.pairs[type]!, 50));
+  interpretedRates.push(convertAll((type) => interpretedByType.get(type)!, 50));
+}
+const compiledRate = median(compiledRates);
+const interpretedRate = median(interpretedRates);
+console.log(`\nconversion alone (${messages.length.toLocaleString("en")} messages x 50, median of 7): compiled ${Math.round(compiledRate).toLocaleString("en")}/s, interpreted ${Math.round(interpretedRate).toLocaleString("en")}/s, ${(compiledRate / interpretedRate).toFixed(2)}x`);
 rmSync(dir, { recursive: true, force: true });

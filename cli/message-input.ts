@@ -53,6 +53,34 @@ export async function* readInput(options: ReadInputOptions): AsyncGenerator<Inpu
 
 /** Like `readInput`, a batch per chunk read, so a caller can handle each batch synchronously (per-message awaits dominate on large logs). */
 export async function* readInputBatches(options: ReadInputOptions): AsyncGenerator<InputItem[]> {
+  yield* batchesOf(options, false) as AsyncGenerator<InputItem[]>;
+}
+
+/** NDJSON lines handed over unread: `readNdjsonLines(lines, firstLine, ...)` reads them exactly as `readInputBatches` would. */
+export interface LineBatch {
+  lines: Buffer[];
+  /** The 1-based line number of `lines[0]`. */
+  firstLine: number;
+}
+
+/**
+ * Like `readInputBatches`, but once the input is known to be NDJSON the remaining lines are
+ * handed over unread, a batch of at least `LINE_BATCH_BYTES` (or the rest), so a caller can
+ * read them on other threads.
+ */
+export async function* readInputLineBatches(options: ReadInputOptions): AsyncGenerator<InputItem[] | LineBatch> {
+  yield* batchesOf(options, true);
+}
+
+/** Reads NDJSON lines handed over by `readInputLineBatches`: the same items, in order, as reading them in place. */
+export function readNdjsonLines(lines: Buffer[], firstLine: number, file: string, bigIntegers: BigIntegerMode): InputItem[] {
+  return JsonInputReader.forLines(file, bigIntegers, firstLine).take(lines);
+}
+
+/** About how many bytes of NDJSON lines a handed-over batch holds: large enough that handing over costs little per line. */
+const LINE_BATCH_BYTES = 1 << 18;
+
+async function* batchesOf(options: ReadInputOptions, handOver: boolean): AsyncGenerator<InputItem[] | LineBatch> {
   const { file } = options;
   const input = openInput(file, options.onTerminal);
   const yaml = options.format === "yaml" || ((options.format ?? "auto") === "auto" && /\.ya?ml$/i.test(file));
@@ -63,10 +91,25 @@ export async function* readInputBatches(options: ReadInputOptions): AsyncGenerat
       return;
     }
     const reader = new JsonInputReader(file, bigIntegers);
+    let held: LineBatch = { lines: [], firstLine: 0 };
+    let heldBytes = 0;
     for await (const lines of linesOf(input)) {
+      if (handOver && reader.lineOriented) {
+        if (held.lines.length === 0) held = { lines: [], firstLine: reader.nextLine };
+        held.lines.push(...lines);
+        heldBytes += lines.reduce((sum, line) => sum + line.length + 1, 0);
+        reader.skip(lines.length);
+        if (heldBytes >= LINE_BATCH_BYTES) {
+          yield held;
+          held = { lines: [], firstLine: 0 };
+          heldBytes = 0;
+        }
+        continue;
+      }
       const batch = reader.take(lines);
       if (batch.length > 0) yield batch;
     }
+    if (held.lines.length > 0) yield held;
     const last = reader.finish();
     if (last.length > 0) yield last;
   } catch (cause) {
@@ -145,6 +188,29 @@ class JsonInputReader {
     private readonly file: string,
     private readonly bigIntegers: BigIntegerMode,
   ) {}
+
+  /** A reader of lines already known to be NDJSON, the first of them at line `firstLine`. */
+  static forLines(file: string, bigIntegers: BigIntegerMode, firstLine: number): JsonInputReader {
+    const reader = new JsonInputReader(file, bigIntegers);
+    reader.mode = "lines";
+    reader.lineNo = firstLine - 1;
+    return reader;
+  }
+
+  /** True once the input is known to be NDJSON: every later line is read on its own. */
+  get lineOriented(): boolean {
+    return this.mode === "lines";
+  }
+
+  /** The number the next line taken will have. */
+  get nextLine(): number {
+    return this.lineNo + 1;
+  }
+
+  /** Counts lines read elsewhere (by `readNdjsonLines`). */
+  skip(count: number): void {
+    this.lineNo += count;
+  }
 
   take(lines: Buffer[]): InputItem[] {
     const out: InputItem[] = [];

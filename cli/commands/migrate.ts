@@ -1,12 +1,13 @@
 import { once } from "node:events";
+import { availableParallelism } from "node:os";
 import { Args, Flags } from "@oclif/core";
-import { stringify as yamlStringify } from "yaml";
-import { migrate, migrationPath } from "../../generated/transforms/index.js";
-import { ErrorCode, OnexError, isOnexError } from "../../runtime/errors.js";
-import { stringifyJson } from "../../runtime/json-text.js";
+import { migrationPath } from "../../generated/transforms/index.js";
+import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { OnexCommand } from "../base-command.js";
 import { ExitCode } from "../exit-codes.js";
-import { readInputBatches, type InputItem, type InputShape } from "../message-input.js";
+import { readInputLineBatches, readNdjsonLines, type InputItem, type InputShape, type LineBatch } from "../message-input.js";
+import { closeOutput, migrateBatch, type MigratedPiece } from "../migrate-batch.js";
+import { MigratePool } from "../migrate-pool.js";
 import { OutputFile } from "../output-file.js";
 import { printable } from "../terminal-text.js";
 import { resolveVersion } from "../sdk.js";
@@ -21,6 +22,7 @@ export default class Migrate extends OnexCommand {
     "runs it through the generated adapters (v0.2 -> v0.0.9 passes through v0.1) and writes it in the same shape to stdout or --out.",
     "Data the target version cannot hold travels in `_residue`, so migrating back restores the message exactly; integers beyond 2^53 are carried digit for digit.",
     "--out and --dead-letter are written to a temporary file and moved into place when the run succeeds, so a failed run leaves no file; an existing file is replaced only with --force.",
+    "NDJSON input is read, validated and migrated on --workers threads (one per core by default), output in input order.",
     "A bad message (not JSON, invalid for <from>, unknown type, no counterpart in <to>) is reported with its line and code;",
     "--on-error decides what happens next. The summary on stderr counts messages read, written, skipped and dead-lettered.",
     "",
@@ -45,6 +47,7 @@ export default class Migrate extends OnexCommand {
     "dead-letter": Flags.string({ description: "NDJSON file for bad messages (implies --on-error dead-letter): line, code, message and the input." }),
     format: Flags.string({ description: "Input format; auto picks YAML for .yaml/.yml files, else JSON or NDJSON by content.", options: ["auto", "json", "yaml"], default: "auto" }),
     force: Flags.boolean({ description: "Replace --out and --dead-letter files that exist.", default: false }),
+    workers: Flags.integer({ description: "Worker threads for NDJSON input (0: everything on the command's own thread); default: one per core.", min: 0 }),
   };
 
   async run(): Promise<void> {
@@ -58,7 +61,8 @@ export default class Migrate extends OnexCommand {
     }
     const file = args.file ?? "-";
     // Integers beyond 2^53 travel as BigInt and are written back digit for digit: migrate loses nothing.
-    const items = readInputBatches({ file, format: flags.format as "auto", bigIntegers: "bigint", onTerminal: (hint) => this.logToStderr(hint) });
+    const workers = flags.workers ?? availableParallelism();
+    const items = readInputLineBatches({ file, format: flags.format as "auto", bigIntegers: "bigint", onTerminal: (hint) => this.logToStderr(hint) });
 
     // Outputs are created (and checked) only now that the arguments are known good, and committed only on success.
     const outFile = flags.out === undefined ? undefined : OutputFile.create(flags.out, { force: flags.force });
@@ -72,7 +76,7 @@ export default class Migrate extends OnexCommand {
     const out = new ChunkedWriter(outFile ?? process.stdout);
     const deadLetter = deadLetterFile === undefined ? undefined : new ChunkedWriter(deadLetterFile);
     try {
-      await this.migrateAll(items, { from, to, file, onError, out, deadLetter, outFile, deadLetterFile });
+      await this.migrateAll(items, { from, to, file, onError, workers, out, deadLetter, outFile, deadLetterFile });
     } catch (error) {
       outFile?.discard();
       deadLetterFile?.discard();
@@ -81,41 +85,59 @@ export default class Migrate extends OnexCommand {
   }
 
   private async migrateAll(
-    items: AsyncGenerator<InputItem[]>,
-    io: { from: string; to: string; file: string; onError: string; out: ChunkedWriter; deadLetter: ChunkedWriter | undefined; outFile: OutputFile | undefined; deadLetterFile: OutputFile | undefined },
+    batches: AsyncGenerator<InputItem[] | LineBatch>,
+    io: { from: string; to: string; file: string; onError: string; workers: number; out: ChunkedWriter; deadLetter: ChunkedWriter | undefined; outFile: OutputFile | undefined; deadLetterFile: OutputFile | undefined },
   ): Promise<void> {
     const { from, to, file, onError, out, deadLetter } = io;
     const count = { read: 0, written: 0, skipped: 0, deadLettered: 0 };
     let shape: InputShape | undefined;
-    let stoppedBy: OnexError | undefined;
-    // Each batch is handled synchronously and written once: per-message awaits would cost more than migrating.
-    batches: for await (const batch of items) {
-      let output = "";
-      for (const item of batch) {
+    let stoppedBy: string | undefined;
+    // Workers start only when NDJSON lines are handed over, so a small input never pays for them.
+    let pool: MigratePool | undefined;
+    /** Applies --on-error to a batch's pieces, in order; false when the run stops. */
+    const apply = async (pieces: MigratedPiece[]): Promise<boolean> => {
+      for (const piece of pieces) {
+        if ("text" in piece) {
+          count.read += piece.written;
+          count.written += piece.written;
+          await out.write(piece.text);
+          continue;
+        }
         count.read++;
-        shape ??= item.shape;
-        const result = migrateItem(item, from, to);
-        if (!(result instanceof OnexError)) {
-          output += encodeOutput(result, shape, count.written);
-          count.written++;
-          continue;
-        }
-        const type = typeOf(item);
-        const at = item.index === undefined ? "" : ` [${item.index}]`;
-        this.logToStderr(`${printable(file)}:${item.line}:${at} ${printable(type)} ${result.code}: ${printable(result.message)}`);
+        const at = piece.index === undefined ? "" : ` [${piece.index}]`;
+        this.logToStderr(`${printable(file)}:${piece.line}:${at} ${printable(piece.type)} ${piece.code}: ${printable(piece.message)}`);
         if (onError === "fail") {
-          stoppedBy = result;
-          await out.write(output);
-          break batches;
+          stoppedBy = piece.code;
+          return false;
         }
-        if (onError === "skip") {
-          count.skipped++;
+        if (onError === "skip") count.skipped++;
+        else {
+          count.deadLettered++;
+          await deadLetter!.write(piece.letter + "\n");
+        }
+      }
+      return true;
+    };
+    try {
+      // Each batch is handled synchronously and written once: per-message awaits would cost more than migrating.
+      reading: for await (const batch of batches) {
+        // The first message (read here: it decided the input is NDJSON) fixes the output's shape; a
+        // first line holding an array keeps the output an array, which needs every message in turn.
+        if (!Array.isArray(batch) && io.workers > 0 && shape === "ndjson") {
+          pool ??= new MigratePool(io.workers, { file, from, to });
+          pool.submit(batch);
+          while (pool.full) if (!(await apply((await pool.take()).pieces))) break reading;
           continue;
         }
-        count.deadLettered++;
-        await deadLetter!.write(stringifyJson({ line: item.line, ...(item.index === undefined ? {} : { index: item.index }), code: result.code, message: result.message, ...deadLetterInput(item) }) + "\n");
+        while (pool?.pending) if (!(await apply((await pool.take()).pieces))) break reading;
+        const items = Array.isArray(batch) ? batch : readNdjsonHere(batch, file);
+        if (items.length === 0) continue;
+        shape ??= items[0]!.shape;
+        if (!(await apply(migrateBatch(items, from, to, shape, count.written)))) break reading;
       }
-      await out.write(output);
+      while (stoppedBy === undefined && pool?.pending) if (!(await apply((await pool.take()).pieces))) break;
+    } finally {
+      await pool?.close();
     }
     await out.write(closeOutput(shape, count.written));
     await out.end();
@@ -135,53 +157,9 @@ export default class Migrate extends OnexCommand {
   }
 }
 
-/** What a dead letter keeps of the input: the message, the line's text, or its bytes when they are not UTF-8. */
-function deadLetterInput(item: InputItem): Record<string, unknown> {
-  if ("value" in item) return { input: item.value };
-  if (item.rawBytes !== undefined) return { raw_base64: item.rawBytes.toString("base64") };
-  return { raw: item.raw ?? null };
-}
-
-function migrateItem(item: InputItem, from: string, to: string): unknown {
-  if ("error" in item) return item.error;
-  try {
-    return migrate(item.value, from, to);
-  } catch (error) {
-    if (isOnexError(error)) return error;
-    throw error;
-  }
-}
-
-function typeOf(item: InputItem): string {
-  const value = "value" in item ? item.value : undefined;
-  const type = value !== null && typeof value === "object" ? (value as { type?: unknown }).type : undefined;
-  return typeof type === "string" ? type : "-";
-}
-
-/** One migrated message in the input's shape: NDJSON stays NDJSON, a JSON array stays an array, YAML stays YAML. */
-function encodeOutput(value: unknown, shape: InputShape | undefined, index: number): string {
-  switch (shape) {
-    case "array":
-      return `${index === 0 ? "[\n" : ",\n"}${indentJson(value)}`;
-    case "document":
-      return `${stringifyJson(value, 2)}\n`;
-    case "yaml":
-      return `${index === 0 ? "" : "---\n"}${yamlStringify(value)}`;
-    default:
-      return `${stringifyJson(value)}\n`;
-  }
-}
-
-function closeOutput(shape: InputShape | undefined, written: number): string {
-  if (shape !== "array") return "";
-  return written === 0 ? "[]\n" : "\n]\n";
-}
-
-function indentJson(value: unknown): string {
-  return stringifyJson(value, 2)
-    .split("\n")
-    .map((line) => `  ${line}`)
-    .join("\n");
+/** NDJSON lines read on this thread (`--workers 0`). */
+function readNdjsonHere(batch: LineBatch, file: string): InputItem[] {
+  return readNdjsonLines(batch.lines, batch.firstLine, file, "bigint");
 }
 
 /** Buffers small writes into large ones; on stdout it waits for `drain`, so memory stays flat on a slow consumer. */

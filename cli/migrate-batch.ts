@@ -1,0 +1,114 @@
+/**
+ * What `onex migrate` does to a batch of input messages, wherever it runs (in the command's
+ * thread or on a worker): validate and migrate each message, encode the good ones in the
+ * input's shape, and describe each bad one. The result is a list of pieces in input order —
+ * runs of output text and bad messages — so the command applies `--on-error` to them in
+ * order, the same whichever thread produced them.
+ */
+import { stringify as yamlStringify } from "yaml";
+import { migrate } from "../generated/transforms/index.js";
+import { OnexError, isOnexError } from "../runtime/errors.js";
+import { stringifyJson } from "../runtime/json-text.js";
+import type { InputItem, InputShape } from "./message-input.js";
+
+/** Output text of consecutive good messages. */
+export interface WrittenPiece {
+  text: string;
+  written: number;
+}
+
+/** A message that could not be migrated, with its dead letter already written out. */
+export interface BadPiece {
+  line: number;
+  index?: number;
+  /** The message's `type`, or "-". */
+  type: string;
+  code: string;
+  message: string;
+  /** The dead-letter NDJSON line: line, code, message and the input. */
+  letter: string;
+}
+
+export type MigratedPiece = WrittenPiece | BadPiece;
+
+/**
+ * Migrates `items` from `from` to `to`; `shape` is the input's (its first message's) and
+ * `writtenBefore` how many messages were written before this batch (a JSON array's commas).
+ */
+export function migrateBatch(items: InputItem[], from: string, to: string, shape: InputShape, writtenBefore: number): MigratedPiece[] {
+  const pieces: MigratedPiece[] = [];
+  let text = "";
+  let written = 0;
+  for (const item of items) {
+    const result = migrateItem(item, from, to);
+    if (!(result instanceof OnexError)) {
+      text += encodeOutput(result, shape, writtenBefore + written);
+      written++;
+      continue;
+    }
+    if (written > 0) pieces.push({ text, written });
+    writtenBefore += written;
+    text = "";
+    written = 0;
+    pieces.push({
+      line: item.line,
+      ...(item.index === undefined ? {} : { index: item.index }),
+      type: typeOf(item),
+      code: result.code,
+      message: result.message,
+      letter: stringifyJson({ line: item.line, ...(item.index === undefined ? {} : { index: item.index }), code: result.code, message: result.message, ...deadLetterInput(item) }),
+    });
+  }
+  if (written > 0) pieces.push({ text, written });
+  return pieces;
+}
+
+/** What ends the output after the last message in the input's shape. */
+export function closeOutput(shape: InputShape | undefined, written: number): string {
+  if (shape !== "array") return "";
+  return written === 0 ? "[]\n" : "\n]\n";
+}
+
+/** What a dead letter keeps of the input: the message, the line's text, or its bytes when they are not UTF-8. */
+function deadLetterInput(item: InputItem): Record<string, unknown> {
+  if ("value" in item) return { input: item.value };
+  if (item.rawBytes !== undefined) return { raw_base64: item.rawBytes.toString("base64") };
+  return { raw: item.raw ?? null };
+}
+
+function migrateItem(item: InputItem, from: string, to: string): unknown {
+  if ("error" in item) return item.error;
+  try {
+    return migrate(item.value, from, to);
+  } catch (error) {
+    if (isOnexError(error)) return error;
+    throw error;
+  }
+}
+
+function typeOf(item: InputItem): string {
+  const value = "value" in item ? item.value : undefined;
+  const type = value !== null && typeof value === "object" ? (value as { type?: unknown }).type : undefined;
+  return typeof type === "string" ? type : "-";
+}
+
+/** One migrated message in the input's shape: NDJSON stays NDJSON, a JSON array stays an array, YAML stays YAML. */
+function encodeOutput(value: unknown, shape: InputShape, index: number): string {
+  switch (shape) {
+    case "array":
+      return `${index === 0 ? "[\n" : ",\n"}${indentJson(value)}`;
+    case "document":
+      return `${stringifyJson(value, 2)}\n`;
+    case "yaml":
+      return `${index === 0 ? "" : "---\n"}${yamlStringify(value)}`;
+    default:
+      return `${stringifyJson(value)}\n`;
+  }
+}
+
+function indentJson(value: unknown): string {
+  return stringifyJson(value, 2)
+    .split("\n")
+    .map((line) => `  ${line}`)
+    .join("\n");
+}
