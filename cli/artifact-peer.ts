@@ -6,8 +6,7 @@ import type { FetchProgress } from "../runtime/dataplane/fetcher.js";
 import { ErrorCode, OnexError } from "../runtime/errors.js";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type OnexClient } from "../runtime/jetstream/client.js";
-import { listDeadLetters } from "../runtime/jetstream/dead-letter.js";
-import { DEAD_LETTER_STREAM } from "../runtime/jetstream/streams.js";
+import { deadLetterStreamOf, listDeadLetters } from "../runtime/jetstream/dead-letter.js";
 import { publishersOf, type PublisherGrant } from "../runtime/dataplane/publishers.js";
 import { keyRing } from "../runtime/trust/keys.js";
 import { parseTrustPolicy, type TrustPolicy } from "../runtime/trust/policy.js";
@@ -100,15 +99,17 @@ function onlyGiven(text: string): Record<string, string> {
  * under the swarm's consumer. Returns the refusal as an error saying what and why, if there
  * is one; the original error otherwise.
  */
-export async function explainNothingAnnounced(error: unknown, peer: DataPlanePeer, client: OnexClient, ref: { name: string; version: string }): Promise<unknown> {
+export async function explainNothingAnnounced(error: unknown, peer: DataPlanePeer, client: OnexClient, ref: { name: string; version: string }, zone: string): Promise<unknown> {
   if (!(error instanceof OnexError) || error.code !== ErrorCode.NoPeers || error.details.name !== ref.name) return error;
   const consumer = peer.swarm.consumer;
   if (consumer === undefined) return error;
   try {
     const jsm = await jetstreamManager(client.nc);
-    const last = (await jsm.streams.info(DEAD_LETTER_STREAM)).state.last_seq;
+    // The swarm follows one zone: its letters are in that zone's dead-letter stream.
+    const stream = await deadLetterStreamOf(jsm, zone);
+    const last = (await jsm.streams.info(stream)).state.last_seq;
     // The refusals of this run are the newest letters; older ones belong to other consumers.
-    for (const letter of (await listDeadLetters(jsm, { fromSequence: Math.max(1, last - 999) })).reverse()) {
+    for (const letter of (await listDeadLetters(jsm, { stream, fromSequence: Math.max(1, last - 999) })).reverse()) {
       if (letter.consumer !== consumer) continue;
       let message: { type?: string; payload?: { descriptor?: { name?: string; version?: string }; peer_id?: string }; trust?: { signer?: string } };
       try {

@@ -24,11 +24,11 @@ export function targetOf(letter: DeadLetter, sdks: readonly ProtocolSdk[]): stri
   }
 }
 
-/** One line: sequence, reason, writer, origin, type, deliveries, target. */
+/** One line: stream and sequence, reason, writer, origin, type, deliveries, target. */
 export function deadLetterLine(letter: DeadLetter, sdks: readonly ProtocolSdk[]): string {
   const type = letter.headers["Onex-Type"] ?? "-";
   return printable(
-    `${String(letter.sequence).padStart(6)}  ${letter.reason.padEnd(26)} writer=${writerOf(letter)} from=${letter.stream}#${letter.originalSequence} ${type} deliveries=${letter.deliveries} target=${targetOf(letter, sdks)}`,
+    `${letter.deadLetterStream}#${letter.sequence}  ${letter.reason.padEnd(26)} writer=${writerOf(letter)} from=${letter.stream}#${letter.originalSequence} ${type} deliveries=${letter.deliveries} target=${targetOf(letter, sdks)}`,
   );
 }
 

@@ -76,7 +76,8 @@ export class OnexClient implements ControlPlane {
   ) {
     this.#options = options;
     this.js = jetstream(nc);
-    this.#jsm = jetstreamManager(nc);
+    // No account-info check: zone members may not read account-wide counters.
+    this.#jsm = jetstreamManager(nc, { checkAPI: false });
     this.logger = options.trust?.logger ?? console;
     const replay = options.trust?.replay;
     this.#trust = {

@@ -14,19 +14,21 @@ import type { JetStreamClient, JetStreamManager, JsMsg, StoredMsg } from "@nats-
 import { ErrorCode, OnexError } from "../errors.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { OnexHeader } from "./headers.js";
-import { DEAD_LETTER_STREAM } from "./streams.js";
+import { DEAD_LETTER_SUBJECTS, UNSCOPED_LETTER_ZONE } from "./streams.js";
 
-/** The zone token of letters written by subscriptions that follow no single zone. */
-export const UNSCOPED_LETTER_ZONE = "~";
+export { UNSCOPED_LETTER_ZONE };
 
-/** Room kept for the letter's own headers and the protocol line when a body must be cut to fit. */
-const HEADER_ROOM = 4_096;
-/** Headers of the original a letter keeps, each cut to this length: a forger's giant header must not make the letter unsendable. */
+/** Headers of the original a letter keeps, each cut to at most MAX_HEADER_BYTES: a forger's giant header must not make the letter unsendable. */
 const KEPT_HEADERS = [OnexHeader.Type, OnexHeader.Version, "Nats-Msg-Id"] as const;
-const MAX_HEADER_VALUE = 256;
+const MAX_HEADER_BYTES = 256;
+const MAX_REASON_BYTES = 1_024;
+/** Room for what the client adds (`Nats-Msg-Id`) and for the truncation headers. */
+const SPARE_BYTES = 512;
 
 /** A dead-lettered message as `onex dlq` shows it. */
 export interface DeadLetter {
+  /** The dead-letter stream holding it (`ONEX_DLQ`, or a zone's `ONEX_DLQ~<zone>`). */
+  deadLetterStream: string;
   /** Sequence in the dead-letter stream. */
   sequence: number;
   reason: string;
@@ -56,6 +58,11 @@ export interface LetterWriter {
   consumer: string;
   /** The server's max_payload: a letter never exceeds it. */
   maxPayload: number;
+  /**
+   * Random, one per subscription: the letters' de-duplication ids start with it, so nobody
+   * can store a letter under an id ahead of time and make the real one a silent duplicate.
+   */
+  idPrefix: string;
 }
 
 /** The subject a subscription's letters go to. */
@@ -65,34 +72,55 @@ export function deadLetterSubject(zone: string | undefined, stream: string, cons
 
 /**
  * Moves a delivered message to the dead-letter stream with the reason; the caller then
- * terminates it. A body too large to fit beside the letter's headers is cut, with its size
- * and digest recorded: the original stays in its stream, where `onex dlq replay` finds it.
+ * terminates it. Every header is cut to a bounded number of bytes, and a body too large to
+ * fit beside them under the server's max_payload is cut, with its size and digest recorded:
+ * the original stays in its stream, where `onex dlq replay` finds it.
  */
 export async function deadLetter(js: JetStreamClient, msg: JsMsg, writer: LetterWriter, reason: OnexError, deliveries: number): Promise<void> {
   const h = natsHeaders();
   for (const key of KEPT_HEADERS) {
     const value = msg.headers?.get(key);
-    if (value) h.set(key === "Nats-Msg-Id" ? OnexHeader.DlqMsgId : key, value.slice(0, MAX_HEADER_VALUE));
+    if (value) h.set(key === "Nats-Msg-Id" ? OnexHeader.DlqMsgId : key, cutUtf8(value, MAX_HEADER_BYTES));
   }
   h.set(OnexHeader.DlqReason, reason.code);
-  h.set(OnexHeader.DlqMessage, oneLine(reason.message, 1024));
+  h.set(OnexHeader.DlqMessage, cutUtf8(reason.message.replace(/[\r\n]+/g, " "), MAX_REASON_BYTES));
   h.set(OnexHeader.DlqStream, msg.info.stream);
   h.set(OnexHeader.DlqConsumer, writer.consumer);
   h.set(OnexHeader.DlqSubject, msg.subject);
   h.set(OnexHeader.DlqSequence, String(msg.info.streamSequence));
   h.set(OnexHeader.DlqDeliveries, String(deliveries));
   let data = msg.data;
-  const room = Math.max(0, writer.maxPayload - HEADER_ROOM);
+  const room = writer.maxPayload - headerBytes(h) - SPARE_BYTES;
   if (data.length > room) {
     h.set(OnexHeader.DlqTruncated, String(data.length));
     h.set(OnexHeader.DlqDigest, digestOf(data));
-    data = data.subarray(0, room);
+    data = data.subarray(0, Math.max(0, room));
   }
   await js.publish(deadLetterSubject(writer.zone, msg.info.stream, writer.consumer), data, {
     headers: h,
-    // One letter per stored message and consumer, however often the write is retried.
-    msgID: `dlq:${msg.info.stream}:${msg.info.streamSequence}:${writer.consumer}`,
+    // One letter per stored message and subscription, however often the write is retried.
+    msgID: `dlq:${writer.idPrefix}:${msg.info.streamSequence}`,
   });
+}
+
+/** The encoded size of a header block: `NATS/1.0\r\n`, `Key: Value\r\n` each, `\r\n`. */
+function headerBytes(h: MsgHdrs): number {
+  let bytes = 12;
+  for (const [key, values] of h) for (const value of values) bytes += Buffer.byteLength(key) + Buffer.byteLength(value) + 4;
+  return bytes;
+}
+
+/** `text` cut to at most `max` UTF-8 bytes, never inside a character. */
+function cutUtf8(text: string, max: number): string {
+  if (Buffer.byteLength(text) <= max) return text;
+  let out = "";
+  let bytes = 0;
+  for (const ch of text) {
+    bytes += Buffer.byteLength(ch);
+    if (bytes > max) break;
+    out += ch;
+  }
+  return out;
 }
 
 /** `sha256:<hex>` of a body. */
@@ -100,31 +128,65 @@ export function digestOf(data: Uint8Array): string {
   return `sha256:${createHash("sha256").update(data).digest("hex")}`;
 }
 
-/** The dead letters in sequence order, optionally from a sequence and at most `limit`. */
-export async function listDeadLetters(jsm: JetStreamManager, options: { fromSequence?: number; limit?: number } = {}): Promise<DeadLetter[]> {
-  const info = await jsm.streams.info(DEAD_LETTER_STREAM).catch((error: unknown) => {
-    throw new OnexError(ErrorCode.NoStream, `the dead-letter stream ${DEAD_LETTER_STREAM} does not exist; run \`onex streams apply\``, {}, { cause: error });
+/** The dead-letter streams on the server: `ONEX_DLQ`, and one per zone in a zoned deployment. */
+export async function deadLetterStreams(jsm: JetStreamManager): Promise<string[]> {
+  const names: string[] = [];
+  for await (const name of jsm.streams.names(DEAD_LETTER_SUBJECTS)) names.push(name);
+  if (names.length === 0) throw new OnexError(ErrorCode.NoStream, "there is no dead-letter stream; run `onex streams apply`", {});
+  return names.sort();
+}
+
+/** The dead-letter stream that holds the letters of `zone` (undefined: of unscoped subscriptions). */
+export async function deadLetterStreamOf(jsm: JetStreamManager, zone: string | undefined): Promise<string> {
+  const subject = deadLetterSubject(zone, "_", "_");
+  const name = await jsm.streams.find(subject).catch((cause: unknown) => {
+    throw new OnexError(ErrorCode.NoStream, `no dead-letter stream holds ${subject}; run \`onex streams apply\``, { subject }, { cause });
   });
+  return name;
+}
+
+/** Which letters to read: one zone's, one stream's, or (neither given) every dead-letter stream's. */
+export interface LetterQuery {
+  zone?: string;
+  stream?: string;
+  fromSequence?: number;
+  limit?: number;
+}
+
+/** The dead letters in sequence order per stream, optionally from a sequence and at most `limit` per stream. */
+export async function listDeadLetters(jsm: JetStreamManager, query: LetterQuery = {}): Promise<DeadLetter[]> {
+  const streams = query.stream !== undefined ? [query.stream] : query.zone !== undefined ? [await deadLetterStreamOf(jsm, query.zone)] : await deadLetterStreams(jsm);
   const out: DeadLetter[] = [];
-  const limit = options.limit ?? Number.POSITIVE_INFINITY;
-  for (let seq = Math.max(options.fromSequence ?? 1, info.state.first_seq); seq <= info.state.last_seq && out.length < limit; seq++) {
-    const stored = await jsm.streams.getMessage(DEAD_LETTER_STREAM, { seq }).catch(() => null);
-    if (stored) out.push(fromStored(stored));
+  for (const stream of streams) {
+    const info = await jsm.streams.info(stream).catch((error: unknown) => {
+      throw new OnexError(ErrorCode.NoStream, `the dead-letter stream ${stream} does not exist; run \`onex streams apply\``, { stream }, { cause: error });
+    });
+    const limit = query.limit ?? Number.POSITIVE_INFINITY;
+    let taken = 0;
+    for (let seq = Math.max(query.fromSequence ?? 1, info.state.first_seq); seq <= info.state.last_seq && taken < limit; seq++) {
+      const stored = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+      if (stored) {
+        out.push(fromStored(stream, stored));
+        taken++;
+      }
+    }
   }
   return out;
 }
 
-/** One dead letter by its sequence, or ONEX_E_NOT_FOUND. */
-export async function getDeadLetter(jsm: JetStreamManager, sequence: number): Promise<DeadLetter> {
-  const stored = await jsm.streams.getMessage(DEAD_LETTER_STREAM, { seq: sequence }).catch(() => null);
-  if (!stored) throw new OnexError(ErrorCode.NotFound, `no dead letter with sequence ${sequence}`, { sequence });
-  return fromStored(stored);
+/** One dead letter by its sequence in `ONEX_DLQ`, or in the dead-letter stream of `zone`; ONEX_E_NOT_FOUND when there is none. */
+export async function getDeadLetter(jsm: JetStreamManager, sequence: number, zone?: string): Promise<DeadLetter> {
+  const stream = await deadLetterStreamOf(jsm, zone);
+  const stored = await jsm.streams.getMessage(stream, { seq: sequence }).catch(() => null);
+  if (!stored) throw new OnexError(ErrorCode.NotFound, `no dead letter with sequence ${sequence} in ${stream}`, { sequence, stream });
+  return fromStored(stream, stored);
 }
 
-function fromStored(stored: StoredMsg): DeadLetter {
+function fromStored(deadLetterStream: string, stored: StoredMsg): DeadLetter {
   const headers = headerRecord(stored.header);
   const truncated = headers[OnexHeader.DlqTruncated];
   return {
+    deadLetterStream,
     sequence: stored.seq,
     reason: headers[OnexHeader.DlqReason] ?? "",
     message: headers[OnexHeader.DlqMessage] ?? "",
@@ -166,8 +228,4 @@ function headerRecord(h: MsgHdrs | undefined): Record<string, string> {
 
 function token(value: string): string {
   return value.replace(/[^A-Za-z0-9_-]/g, "_") || "_";
-}
-
-function oneLine(text: string, max: number): string {
-  return text.slice(0, max).replace(/[\r\n]+/g, " ");
 }

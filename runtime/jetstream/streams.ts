@@ -3,7 +3,8 @@
  * subject space, so v0.1 and v0.2 messages live in one stream) and the dead-letter stream.
  *
  * A zoned deployment (zones named, as `onex streams apply --identities` does) gives each
- * zone its own stream per template instead of the shared one: zone members touch the
+ * zone its own stream per template instead of the shared one, and its own dead-letter
+ * stream: zone members touch the
  * JetStream API on their zone's streams only. A stream is the only unit NATS permissions
  * can confine that API to — consumer names are one namespace per stream, and `*` matches
  * whole tokens only — and the zone streams store what is published, rather than copy it
@@ -18,9 +19,11 @@ import { ErrorCode, OnexError } from "../errors.js";
 import type { ProtocolSdk } from "../protocol-sdk.js";
 import { encodeSubjectToken } from "../subject-token.js";
 
-/** The dead-letter stream and its subject prefix. */
+/** The dead-letter stream and its subjects; a zoned deployment has one per zone beside it (`ONEX_DLQ~<zone>`). */
 export const DEAD_LETTER_STREAM = "ONEX_DLQ";
 export const DEAD_LETTER_SUBJECTS = "onex.dlq.>";
+/** The zone token of letters written by subscriptions that follow no single zone (never a token of an encoded zone). */
+export const UNSCOPED_LETTER_ZONE = "~";
 
 /** Limits of a stream; unset means the server default (unlimited). */
 export interface StreamLimits {
@@ -74,7 +77,16 @@ export function planStreams(sdks: readonly ProtocolSdk[], limits: StreamLimits =
       else add(streamNameOf(key), template.filter());
     }
   }
-  byName.set(DEAD_LETTER_STREAM, { name: DEAD_LETTER_STREAM, subjects: [DEAD_LETTER_SUBJECTS], limits: deadLetterLimits });
+  if (zones.length === 0) {
+    byName.set(DEAD_LETTER_STREAM, { name: DEAD_LETTER_STREAM, subjects: [DEAD_LETTER_SUBJECTS], limits: deadLetterLimits });
+  } else {
+    // Letters per zone too, so one zone's flood of letters cannot push out another's.
+    byName.set(DEAD_LETTER_STREAM, { name: DEAD_LETTER_STREAM, subjects: [`onex.dlq.${UNSCOPED_LETTER_ZONE}.>`], limits: deadLetterLimits });
+    for (const zone of zones) {
+      const token = encodeSubjectToken(zone, "zone");
+      byName.set(`${DEAD_LETTER_STREAM}~${token}`, { name: `${DEAD_LETTER_STREAM}~${token}`, subjects: [`onex.dlq.${token}.>`], limits: deadLetterLimits });
+    }
+  }
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
@@ -101,6 +113,12 @@ function desiredConfig(plan: StreamPlan): Partial<StreamConfig> {
     discard: l.discard === "new" ? DiscardPolicy.New : DiscardPolicy.Old,
     num_replicas: l.replicas ?? 1,
     duplicate_window: (l.duplicateWindowMs ?? 120_000) * NANOS_PER_MS,
+    // No purge and no message delete through the API: JetStream sends a publish's
+    // acknowledgement to whatever reply subject the publisher chose, with its own authority,
+    // so a member could aim one at `$JS.API.STREAM.PURGE.<another zone's stream>`. Limits
+    // (age, size) still remove messages; an operator who must purge updates the stream first.
+    deny_delete: true,
+    deny_purge: true,
   };
 }
 

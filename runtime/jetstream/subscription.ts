@@ -31,18 +31,18 @@ export interface SubscriptionTransport {
 export class HandBackLedger {
   readonly #counts = new Map<string, number>();
   constructor(readonly remember = 10_000) {}
-  count(storedAs: string): number {
-    return this.#counts.get(storedAs) ?? 0;
+  count(key: string): number {
+    return this.#counts.get(key) ?? 0;
   }
-  add(storedAs: string): void {
-    const count = this.count(storedAs) + 1;
+  add(key: string): void {
+    const count = this.count(key) + 1;
     // Re-inserted, so the oldest entry is the one forgotten first.
-    this.#counts.delete(storedAs);
-    this.#counts.set(storedAs, count);
+    this.#counts.delete(key);
+    this.#counts.set(key, count);
     if (this.#counts.size > this.remember) this.#counts.delete(this.#counts.keys().next().value!);
   }
-  forget(storedAs: string): void {
-    this.#counts.delete(storedAs);
+  forget(key: string): void {
+    this.#counts.delete(key);
   }
 }
 
@@ -89,7 +89,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   }
   const consumerName = info.name;
   const consumer = await transport.js.consumers.get(stream, consumerName);
-  const writer = { zone: options.zone, consumer: consumerName, maxPayload: transport.nc.info?.max_payload ?? 1024 * 1024 };
+  const writer = { zone: options.zone, consumer: consumerName, maxPayload: transport.nc.info?.max_payload ?? 1024 * 1024, idPrefix: globalThis.crypto.randomUUID() };
   const refusals: Refusal[] = [];
   const rememberRefusals = Math.max(0, options.rememberRefusals ?? 1_000);
   const stats: VersionedSubscriptionStats = { delivered: 0, deadLettered: 0, skipped: 0, duplicates: 0, converted: 0, refused: 0 };
@@ -98,7 +98,9 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   const ledger = transport.handedBack;
 
   const storedAsOf = (msg: JsMsg) => `${stream}#${msg.info.streamSequence}`;
-  const attemptsOf = (msg: JsMsg) => msg.info.deliveryCount - ledger.count(storedAsOf(msg));
+  // Delivery counts are per consumer, so hand-backs are too.
+  const handBackKey = (msg: JsMsg) => `${stream}/${consumerName}#${msg.info.streamSequence}`;
+  const attemptsOf = (msg: JsMsg) => msg.info.deliveryCount - ledger.count(handBackKey(msg));
   const remember = (storedAs: string) => {
     acked.set(storedAs, true);
     if (acked.size > rememberAcked) acked.delete(acked.keys().next().value!);
@@ -109,12 +111,12 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   // delivery is handed out only after the letters of the messages before it are stored.
   const letters = new Set<Promise<void>>();
   const toDeadLetter = (msg: JsMsg, reason: OnexError): Promise<void> => {
-    stats.deadLettered++;
     const written = deadLetter(transport.js, msg, writer, reason, attemptsOf(msg)).then(
       () => {
+        stats.deadLettered++;
         // A plain TERM: nats-server 2.9 ignores `+TERM <reason>` and would deliver it again.
         msg.term();
-        ledger.forget(storedAsOf(msg));
+        ledger.forget(handBackKey(msg));
       },
       (error: unknown) => {
         // Not lost: it comes back after the delay and is judged (and dead-lettered) again.
@@ -130,7 +132,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     while (letters.size > 0) await Promise.all([...letters]);
   };
   const handBack = (msg: JsMsg) => {
-    ledger.add(storedAsOf(msg));
+    ledger.add(handBackKey(msg));
     msg.nak();
   };
 
@@ -288,7 +290,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
         // Not a confirmed ack (a round trip per message): if this one is lost (the server
         // went away), the message comes back and the remembered sequence acknowledges it then.
         remember(storedAs);
-        ledger.forget(storedAs);
+        ledger.forget(handBackKey(msg));
         msg.ack();
       },
       nak: async (delayMs?: number) => {
@@ -300,7 +302,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       term: () => {
         if (settled) return;
         settle();
-        ledger.forget(storedAs);
+        ledger.forget(handBackKey(msg));
         msg.term();
       },
       working: () => {

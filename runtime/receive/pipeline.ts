@@ -61,10 +61,10 @@ type Route = { kind: "class"; cls: TransportMessageClass } | { kind: "skip" } | 
 type Convert = (message: OnexMessage, original: JsonObject, version: string) => { message: object; path: string[] } | { refusal: OnexError };
 
 /**
- * The pipeline of `subscribe(classes)`: messages of exactly these classes. A message of a
- * type the subscription does not handle is skipped when another subscriber could read it
- * (a type of the same version's template, or a message of another version), and rejected
- * as ONEX_E_UNKNOWN_TYPE when no version it knows has that type.
+ * The pipeline of `subscribe(classes)`: messages of exactly these classes, in their version.
+ * A message the subscription does not handle is skipped when another subscriber could read
+ * it (another type of the same version's template, or any message of another version), and
+ * rejected as ONEX_E_UNKNOWN_TYPE when the version it declares has no such type.
  */
 export function typedPipeline(classes: readonly TransportMessageClass[], trust: TrustSettings): ReceivePipeline {
   if (classes.length === 0) throw new OnexError(ErrorCode.Usage, "subscribe() needs at least one message class");
@@ -82,9 +82,9 @@ export function typedPipeline(classes: readonly TransportMessageClass[], trust: 
     typesByVersion.set(cls.version, new Set(cls.subjectTemplate.types));
   }
   const route = (type: string, version: string | undefined): Route => {
-    const cls = byType.get(type);
-    if (cls !== undefined) return { kind: "class", cls };
     if (version === undefined) return { kind: "reject", error: new OnexError(ErrorCode.ValidationFailed, "the message declares no protocol version", { type }) };
+    const cls = byType.get(type);
+    if (cls !== undefined && cls.version === version) return { kind: "class", cls };
     const known = typesByVersion.get(version);
     if (known === undefined || known.has(type)) return { kind: "skip" };
     return { kind: "reject", error: new OnexError(ErrorCode.UnknownType, `"${type}" is not a message type of v${version} on subject template ${templateKey}`, { type, version }) };

@@ -19,6 +19,8 @@ import { ZONE_A, ZONE_B, refusedByServer, startTwoZones, update, type TwoZones }
 const SHARED = streamNameOf("event");
 const STREAM_A = zoneStreamNameOf("event", ZONE_A);
 const STREAM_B = zoneStreamNameOf("event", ZONE_B);
+const LETTERS_A = `${DEAD_LETTER_STREAM}~zone~2Ea`;
+const LETTERS_B = `${DEAD_LETTER_STREAM}~zone~2Eb`;
 let zones: TwoZones;
 
 beforeAll(async () => {
@@ -67,9 +69,14 @@ describe("a zone-A member against zone B's consumers", () => {
       // Nor created: a mirror of zone B's stream would copy what zone B keeps.
       [`$JS.API.STREAM.CREATE.MINE`, JSON.stringify({ name: "MINE", mirror: { name: STREAM_B } })],
       [`$JS.API.STREAM.DELETE.${DEAD_LETTER_STREAM}`, "{}"],
-      // The dead letters of every zone stay with the operator.
-      [`$JS.API.CONSUMER.CREATE.${DEAD_LETTER_STREAM}`, JSON.stringify({ stream_name: DEAD_LETTER_STREAM, config: {} })],
-      [`$JS.API.STREAM.MSG.GET.${DEAD_LETTER_STREAM}`, JSON.stringify({ seq: 1 })],
+      // The dead letters of every zone, its own included, stay with the operator.
+      ...[DEAD_LETTER_STREAM, LETTERS_A, LETTERS_B].flatMap((letters): [string, string][] => [
+        [`$JS.API.CONSUMER.CREATE.${letters}`, JSON.stringify({ stream_name: letters, config: {} })],
+        [`$JS.API.STREAM.MSG.GET.${letters}`, JSON.stringify({ seq: 1 })],
+        [`$JS.API.STREAM.INFO.${letters}`, "{}"],
+      ]),
+      // Account-wide counters would show other zones' activity.
+      [`$JS.API.INFO`, "{}"],
     ];
     const notRefused: string[] = [];
     for (const [subject, body] of attempts) if (!(await refusedByServer(nc, subject, body))) notRefused.push(subject);
@@ -137,13 +144,14 @@ describe("dead letters cannot be turned into commands", () => {
 
     const listed = zones.adminCli(["dlq", "list", "--json"]);
     expect(listed.status).toBe(0);
-    const rows = listed.stdout.trim().split("\n").map((l) => JSON.parse(l) as { sequence: number; writer: string; target: string; reason: string });
-    const row = (seq: number) => rows.find((r) => r.sequence === seq)!;
+    const rows = listed.stdout.trim().split("\n").map((l) => JSON.parse(l) as { deadLetterStream: string; sequence: number; writer: string; target: string; reason: string });
+    // A zone's letters are kept in its own dead-letter stream.
+    const row = (seq: number) => rows.find((r) => r.deadLetterStream === LETTERS_A && r.sequence === seq)!;
     expect(row(forgedIntoB)).toMatchObject({ writer: `${ZONE_A}/forger`, reason: ErrorCode.HandlerFailed, target: intoB.subject() });
     expect(row(deleteStream).target).toBe(`${genuine.subject()} (the letter records $JS.API.STREAM.DELETE.${SHARED})`);
     expect(row(junk).target).toMatch(/^\(none: /);
 
-    const refused = zones.adminCli(["dlq", "replay", String(forgedIntoB), String(deleteStream), String(tampered), String(stranger), String(junk), "--key", ...zones.keyFiles.flatMap((k) => [k])]);
+    const refused = zones.adminCli(["dlq", "replay", String(forgedIntoB), String(deleteStream), String(tampered), String(stranger), String(junk), "--zone", ZONE_A, "--key", ...zones.keyFiles]);
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain(ErrorCode.DeadLetterRefused);
     expect(refused.stderr).toMatch(new RegExp(`refused\\s+${forgedIntoB}: .*zone`));
@@ -159,15 +167,61 @@ describe("dead letters cannot be turned into commands", () => {
     const zoneA = await jsm.streams.info(STREAM_A);
     const zoneB = await jsm.streams.getMessage(STREAM_B, { last_by_subj: intoB.subject() }).catch(() => null);
     expect(zoneB === null || JSON.parse(new TextDecoder().decode(zoneB.data)).id !== intoB.id).toBe(true);
-    const letters = await listDeadLetters(jsm);
+    const letters = await listDeadLetters(jsm, { zone: ZONE_A });
     for (const seq of [forgedIntoB, deleteStream, tampered, stranger, junk]) expect(letters.some((l) => l.sequence === seq)).toBe(true);
 
-    const replayed = zones.adminCli(["dlq", "replay", String(honest), "--key", zones.keyFiles[0]!]);
+    const replayed = zones.adminCli(["dlq", "replay", String(honest), "--zone", ZONE_A, "--key", zones.keyFiles[0]!]);
     expect(replayed.stderr).toBe("");
     expect(replayed.status).toBe(0);
     expect(replayed.stdout).toContain(`-> ${STREAM_A}#${zoneA.state.last_seq + 1} (${genuine.subject()}, signed by ${zones.keys.a.keyId})`);
     const back = (await jsm.streams.getMessage(STREAM_A, { seq: zoneA.state.last_seq + 1 }))!;
     expect(back.subject).toBe(genuine.subject());
     expect(JSON.parse(new TextDecoder().decode(back.data))).toEqual(signedGenuine);
+  });
+});
+
+describe("the reply subject of a member's own publish", () => {
+  // JetStream sends a publish's acknowledgement, {"stream":…,"seq":N}, to whatever reply
+  // subject the publisher chose, with its own authority: NATS checks no reply subject.
+  it("cannot purge or delete what another zone or the operator keeps", async () => {
+    const b = await zones.member("b");
+    for (let i = 0; i < 5; i++) await b.publish(update(ZONE_B, `b-keep-${i}`));
+    const admin = await (await zones.raw("admin")).jsm();
+    const before = await Promise.all([STREAM_B, DEAD_LETTER_STREAM, LETTERS_B].map(async (s) => (await admin.streams.info(s)).state));
+    const { nc } = await zones.raw("a");
+    const own = update(ZONE_A, "a-reply").subject();
+    // Above zone B's sequences, so an acknowledgement read as a purge request would purge them all.
+    for (let i = 0; i < 20; i++) await nc.request(own, "x");
+    const targets = [STREAM_B, DEAD_LETTER_STREAM, LETTERS_B].flatMap((s) => [`$JS.API.STREAM.PURGE.${s}`, `$JS.API.STREAM.MSG.DELETE.${s}`]);
+    for (const reply of targets) nc.publish(own, "x", { reply });
+    // The last acknowledgement comes back to the attacker once the stream has answered the others.
+    await nc.request(own, "x");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const after = await Promise.all([STREAM_B, DEAD_LETTER_STREAM, LETTERS_B].map(async (s) => (await admin.streams.info(s)).state));
+    expect(after.map((s) => [s.first_seq, s.messages])).toEqual(before.map((s) => [s.first_seq, s.messages]));
+  });
+
+  it("what it injects into another zone never reaches a handler: it is dead-lettered there, and a letter it injects is refused on replay", async () => {
+    const b = await zones.member("b");
+    const sub = await b.subscribe([v0_1.StateUpdate], { zone: ZONE_B, entityId: "b-victim", durable: "b-victim" });
+    const { nc } = await zones.raw("a");
+    const own = update(ZONE_A, "a-inject").subject();
+    nc.publish(own, "x", { reply: update(ZONE_B, "b-victim").subject() });
+    nc.publish(own, "x", { reply: deadLetterSubject(undefined, SHARED, "admin-looking") });
+    await nc.request(own, "x");
+    const valid = update(ZONE_B, "b-victim", "busy");
+    await b.publish(valid);
+    const first = await sub[Symbol.asyncIterator]().next();
+    expect((first.value!.message as v0_1.StateUpdate).id).toBe(valid.id);
+    await first.value!.ack();
+    await sub.stop();
+    const admin = await (await zones.raw("admin")).jsm();
+    const lettersB = (await listDeadLetters(admin, { zone: ZONE_B })).filter((l) => l.consumer === "b-victim");
+    expect(lettersB.map((l) => l.reason)).toEqual([ErrorCode.UnknownType]);
+    const injected = (await listDeadLetters(admin, { stream: DEAD_LETTER_STREAM })).find((l) => l.letterSubject.endsWith("admin-looking"))!;
+    expect(injected).toBeDefined();
+    const replay = zones.adminCli(["dlq", "replay", String(injected.sequence), "--key", zones.keyFiles[0]!]);
+    expect(replay.status).toBe(1);
+    expect(replay.stderr).toContain(ErrorCode.DeadLetterRefused);
   });
 });

@@ -146,6 +146,9 @@ describe("poison never kills a subscription", () => {
     // Invalid JSON filling max_payload, with headers of its own.
     const poison = new Uint8Array(MAX_PAYLOAD - 256).fill(0x7b);
     await publishRaw(subject, poison, "signal.state.update");
+    // And one whose own header is 3,300 bytes of three-byte characters.
+    const heavy = new Uint8Array(MAX_PAYLOAD - 4_000).fill(0x7b);
+    await publishRaw(subject, heavy, "€".repeat(1_100));
     const valid = [update(ZONE_A, "poison", "busy"), update(ZONE_A, "poison", "idle")];
     for (const m of valid) await a.publish(m);
     const sub = await a.subscribe([v0_1.StateUpdate], { zone: ZONE_A, entityId: "poison", durable: "poison" });
@@ -153,14 +156,17 @@ describe("poison never kills a subscription", () => {
     for (const d of got) await d.ack();
     await sub.stop();
     expect(got.map((d) => d.message.id)).toEqual(valid.map((m) => m.id));
-    const [letter] = await lettersOf("poison");
+    const [letter, heavyLetter] = await lettersOf("poison");
     expect(letter).toMatchObject({ reason: ErrorCode.JsonSyntax, truncatedFrom: poison.length, digest: `sha256:${createHash("sha256").update(poison).digest("hex")}` });
     expect(letter!.data.length).toBeLessThan(poison.length);
+    expect(heavyLetter).toMatchObject({ reason: ErrorCode.JsonSyntax, originalSequence: letter!.originalSequence + 1 });
+    expect(Buffer.byteLength(heavyLetter!.headers["Onex-Type"]!)).toBeLessThanOrEqual(256);
   });
 
   it("a valid message near max_payload whose handler gives up is dead-lettered cut, and replayed whole from its stream", async () => {
     const a = await zones.member("a");
-    const big = dispatch(ZONE_A, "t-big", { blob: "x".repeat(MAX_PAYLOAD - 2_048) });
+    // As large as a publish may be: its letter, with headers of its own, cannot hold it whole.
+    const big = dispatch(ZONE_A, "t-big", { blob: "x".repeat(MAX_PAYLOAD - 1_200) });
     await a.publish(big);
     const sub = await a.subscribe([v0_1.TaskDispatch], { zone: ZONE_A, entityId: "t-big", durable: "big", maxDeliver: 1 });
     const d = await next(sub);
@@ -170,7 +176,7 @@ describe("poison never kills a subscription", () => {
     expect(letter).toMatchObject({ reason: ErrorCode.HandlerFailed });
     expect(letter!.truncatedFrom).toBeGreaterThan(letter!.data.length);
 
-    const replayed = zones.adminCli(["dlq", "replay", String(letter!.sequence), "--key", zones.keyFiles[0]!]);
+    const replayed = zones.adminCli(["dlq", "replay", String(letter!.sequence), "--zone", ZONE_A, "--key", zones.keyFiles[0]!]);
     expect(replayed.stderr).toBe("");
     expect(replayed.status).toBe(0);
     const again = await a.subscribe([v0_1.TaskDispatch], { zone: ZONE_A, entityId: "t-big", durable: "big-2" });

@@ -59,7 +59,7 @@ export default class ArtifactFetch extends OnexCommand {
         );
       } catch (error) {
         bar.done();
-        throw await explainNothingAnnounced(error, peer, client, ref);
+        throw await explainNothingAnnounced(error, peer, client, ref, flags.zone);
       }
       if (flags["seed-for"] !== undefined) await seedUntilStopped(parseDuration(flags["seed-for"]));
     });

@@ -8,19 +8,20 @@ import { natsFlags, withJetStream } from "../../nats-flags.js";
 export default class DlqList extends OnexCommand {
   static override summary = "List dead-lettered messages: reason, writer, origin, deliveries and replay target.";
   static override description =
-    "The writer is the zone the server let the letter be written under (* for an admin's unscoped subscription) and the consumer it names; the target is the subject the original's own source fields build, where `onex dlq replay` would publish it after verifying it.";
+    "Each line starts with the letter's stream and sequence (`onex dlq show` and `replay` take the sequence, and --zone for a zone's stream). The writer is the zone the server let the letter be written under (* for an admin's unscoped subscription) and the consumer it names; the target is the subject the original's own source fields build, where `onex dlq replay` would publish it after verifying it.";
   static override flags = {
     ...natsFlags,
     from: Flags.integer({ description: "First dead-letter sequence to list.", default: 1 }),
     limit: Flags.integer({ description: "List at most this many.", default: 100 }),
     reason: Flags.string({ description: "Only this reason code, e.g. ONEX_E_SIGNATURE_INVALID." }),
+    zone: Flags.string({ description: "Only the letters of this zone's subscriptions (its own dead-letter stream in a zoned deployment); default: every dead-letter stream." }),
     json: Flags.boolean({ description: "Print one JSON object per line.", default: false }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(DlqList);
     const sdks = await loadAllSdks();
-    const letters = await withJetStream(flags, async (_js, jsm) => listDeadLetters(jsm, { fromSequence: flags.from, limit: flags.limit }));
+    const letters = await withJetStream(flags, async (_js, jsm) => listDeadLetters(jsm, { fromSequence: flags.from, limit: flags.limit, ...(flags.zone !== undefined ? { zone: flags.zone } : {}) }));
     const shown = letters.filter((l) => flags.reason === undefined || l.reason === flags.reason);
     for (const letter of shown) this.log(flags.json ? deadLetterJson(letter, sdks) : deadLetterLine(letter, sdks));
     if (!flags.json) this.logToStderr(`${shown.length} dead letter(s)`);

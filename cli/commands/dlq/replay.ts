@@ -22,6 +22,7 @@ export default class DlqReplay extends OnexCommand {
   static override args = { sequence: Args.integer({ description: "Dead-letter sequences to replay.", required: true }) };
   static override flags = {
     ...natsFlags,
+    zone: Flags.string({ description: "The zone whose dead-letter stream holds the letters (a zoned deployment); default ONEX_DLQ." }),
     key: Flags.string({ description: "Public key file of a trusted signer (repeatable): originals must verify with one of them.", required: true, multiple: true }),
   };
 
@@ -31,7 +32,7 @@ export default class DlqReplay extends OnexCommand {
     let refused = 0;
     await withJetStream(flags, async (js, jsm) => {
       for (const raw of argv as string[]) {
-        const letter = await getDeadLetter(jsm, Number(raw));
+        const letter = await getDeadLetter(jsm, Number(raw), flags.zone);
         try {
           const plan = await planReplay(jsm, letter, check);
           const stored = await replayDeadLetter(js, plan);

@@ -1,4 +1,4 @@
-import { Args } from "@oclif/core";
+import { Args, Flags } from "@oclif/core";
 import { getDeadLetter } from "../../../runtime/jetstream/dead-letter.js";
 import { loadAllSdks } from "../../all-sdks.js";
 import { OnexCommand } from "../../base-command.js";
@@ -8,12 +8,12 @@ import { natsFlags, withJetStream } from "../../nats-flags.js";
 export default class DlqShow extends OnexCommand {
   static override summary = "Show one dead letter: its headers, reason, writer, replay target and message body.";
   static override args = { sequence: Args.integer({ description: "Dead-letter sequence (from `onex dlq list`).", required: true }) };
-  static override flags = { ...natsFlags };
+  static override flags = { ...natsFlags, zone: Flags.string({ description: "The zone whose dead-letter stream holds the letter (a zoned deployment); default ONEX_DLQ." }) };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(DlqShow);
     const sdks = await loadAllSdks();
-    const letter = await withJetStream(flags, async (_js, jsm) => getDeadLetter(jsm, args.sequence));
+    const letter = await withJetStream(flags, async (_js, jsm) => getDeadLetter(jsm, args.sequence, flags.zone));
     this.log(deadLetterJson(letter, sdks, true));
   }
 }
