@@ -94,7 +94,8 @@ export async function replayDeadLetter(js: JetStreamClient, plan: ReplayPlan): P
   const h = natsHeaders();
   h.set(OnexHeader.Type, plan.type);
   h.set(OnexHeader.Version, plan.version);
-  const ack = await js.publish(plan.target, plan.data, { headers: h, msgID: `replay:${plan.letter.sequence}:${Date.now()}` });
+  // A random de-duplication id: a predictable one could be stored ahead of time, making the replay a silent duplicate.
+  const ack = await js.publish(plan.target, plan.data, { headers: h, msgID: `replay:${globalThis.crypto.randomUUID()}` });
   return { stream: ack.stream, sequence: ack.seq };
 }
 
