@@ -13,7 +13,7 @@ export async function readIdentities(file: string): Promise<AuthIdentity[]> {
     break;
   }
   if (!Array.isArray(identities) || identities.some((i) => !isIdentity(i))) {
-    throw new OnexError(ErrorCode.Usage, `${file} must be a list of {user, password, zone, role?}; members need a zone`, { file });
+    throw new OnexError(ErrorCode.Usage, `${file} must be a list of {user, password, zone, role?}: every identity, admins included, belongs to one zone`, { file });
   }
   return identities as AuthIdentity[];
 }
@@ -25,6 +25,8 @@ function isIdentity(value: unknown): boolean {
     typeof i === "object" &&
     typeof i.user === "string" &&
     typeof i.password === "string" &&
-    (i.role === "admin" || ((i.role === undefined || i.role === "member") && typeof i.zone === "string" && i.zone !== ""))
+    (i.role === undefined || i.role === "member" || i.role === "admin") &&
+    typeof i.zone === "string" &&
+    i.zone !== ""
   );
 }

@@ -70,7 +70,7 @@ export type { ControlPlane, Delivery, DeliverFrom, PublishOptions, PublishReceip
 export { DEAD_LETTER_STREAM, applyStreams, planStreams, streamNameOf, zoneStreamNameOf, type StreamChange, type StreamLimits, type StreamPlan } from "./jetstream/streams.js";
 export { getDeadLetter, listDeadLetters, type DeadLetter } from "./jetstream/dead-letter.js";
 export { planReplay, replayDeadLetter, type ReplayCheck, type ReplayPlan } from "./jetstream/dead-letter-replay.js";
-export { inboxPrefixOf, natsAuthorizationConfig, zonesOf, type AuthIdentity } from "./jetstream/authorization.js";
+export { accountOf, inboxPrefixOf, natsAccountsConfig, zonesOf, type AuthIdentity } from "./jetstream/authorization.js";
 // The receive pipeline every transport feeds: decode, validate, judge, migrate, deliver or refuse.
 export { typedPipeline, versionedPipeline, type Inbound, type Outcome, type ReceivePipeline, type TrustSettings } from "./receive/pipeline.js";
 export { StoredMessageReplay } from "./receive/stored-message-replay.js";

@@ -1,14 +1,14 @@
 import { Args, Flags } from "@oclif/core";
-import { natsAuthorizationConfig } from "../../runtime/jetstream/authorization.js";
+import { natsAccountsConfig } from "../../runtime/jetstream/authorization.js";
 import { loadAllSdks } from "../all-sdks.js";
 import { OnexCommand } from "../base-command.js";
 import { readIdentities } from "../identities-file.js";
 import { writeOutputFile } from "../output-file.js";
 
 export default class NatsAuth extends OnexCommand {
-  static override summary = "Write a NATS authorization config that confines each identity to its zone's subjects.";
+  static override summary = "Write a NATS accounts config: one account per zone, each member confined to its zone.";
   static override description =
-    "IDENTITIES is a YAML or JSON list of {user, password, zone, role}. Members may publish and subscribe only on their zone's subjects, use the JetStream API only on their zone's own streams (create them with `onex streams apply --identities IDENTITIES`), write dead letters only under their zone, and read replies only under their own inbox prefix (_INBOX_<user>: connect with `inboxPrefix`). Admins are unrestricted. Include the output in nats-server's config.";
+    "IDENTITIES is a YAML or JSON list of {user, password, zone, role}. Each zone is one NATS account with its own JetStream, so nothing of one zone — subjects, streams, replies — is visible from another. Within its zone, a member may publish and subscribe only on the zone's subjects, use the JetStream API only on the zone's event streams, write dead letters only under the zone, and read replies only under its own inbox prefix (_INBOX_<user>: connect with `inboxPrefix`). A zone's admins are unrestricted in its account; `onex streams apply --identities IDENTITIES` connects as them to create each zone's streams. Include the output in nats-server's config.";
   static override examples = ["<%= config.bin %> nats-auth identities.yaml --out auth.conf"];
   static override args = { identities: Args.string({ description: "YAML or JSON file listing the identities.", required: true }) };
   static override flags = {
@@ -19,7 +19,7 @@ export default class NatsAuth extends OnexCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(NatsAuth);
     const identities = await readIdentities(args.identities);
-    const config = natsAuthorizationConfig(await loadAllSdks(), identities);
+    const config = natsAccountsConfig(await loadAllSdks(), identities);
     // Passwords: owner-only from the first byte, written whole, never over an existing file without --force.
     if (flags.out) writeOutputFile(flags.out, config, { force: flags.force, mode: 0o600 });
     else this.log(config.trimEnd());

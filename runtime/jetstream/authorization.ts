@@ -1,15 +1,17 @@
 /**
- * Zone isolation on the wire: a NATS authorization config that confines each member
- * identity to its own zone.
+ * Zone isolation on the wire: a NATS server config with one account per zone, and member
+ * identities confined within their zone's account.
  *
- * A member may publish its zone's subjects (they land in the shared event stream) and
- * subscribe to them, but it touches the JetStream API only on its zone's own streams —
- * consumers, pulls, acknowledgements and stream info there, nothing on any other stream.
- * That is the boundary because NATS permissions match whole subject tokens and a stream's
- * consumers share one namespace: whoever may name one consumer of a stream may name any,
- * so a shared stream cannot be split between zones by permissions (nats ADR-32). Dead
- * letters go under the member's zone prefix only, so the zone a letter names is the
- * writer's, and replies reach it under its own inbox prefix only.
+ * The account is the boundary. NATS checks the subject a client publishes on but never the
+ * reply subject it names, and JetStream sends its acknowledgement of a stored message to
+ * that reply subject with its own authority — so within one account a member could aim
+ * acknowledgements at any subject or JetStream API of every zone. Across accounts it cannot:
+ * subjects, streams and replies of one account are invisible to another.
+ *
+ * Within its zone's account a member may publish its zone's subjects and subscribe to them,
+ * use the JetStream API on its zone's event streams only (consumers, pulls, acks, stream
+ * info), write dead letters under its zone's prefix only, and receive replies under its own
+ * inbox prefix only. A zone's admin is unrestricted within that account.
  */
 import type { ProtocolSdk } from "../protocol-sdk.js";
 import { encodeSubjectToken } from "../subject-token.js";
@@ -21,9 +23,9 @@ export interface AuthIdentity {
   user: string;
   /** Password, or a bcrypt hash of it (`$2a$...`), as NATS accepts. */
   password: string;
-  /** The zone the identity may publish and subscribe in. */
-  zone?: string;
-  /** `admin` may do everything (streams apply, dlq); `member` (default) is confined to its zone. */
+  /** The zone whose account the identity belongs to. */
+  zone: string;
+  /** `admin` may do everything in its zone's account (streams apply, dlq); `member` (default) is confined to its zone's subjects and streams. */
   role?: "admin" | "member";
 }
 
@@ -32,14 +34,19 @@ export function inboxPrefixOf(user: string): string {
   return `_INBOX_${encodeSubjectToken(user, "user")}`;
 }
 
-/** The zones of the member identities: the zone streams `onex streams apply --identities` creates. */
+/** The zones of the identities, each one NATS account. */
 export function zonesOf(identities: readonly AuthIdentity[]): string[] {
-  return [...new Set(identities.flatMap((i) => (i.role !== "admin" && i.zone !== undefined ? [i.zone] : [])))].sort();
+  return [...new Set(identities.map((i) => i.zone))].sort();
+}
+
+/** The NATS account of a zone. */
+export function accountOf(zone: string): string {
+  return `ONEX_ZONE_${encodeSubjectToken(zone, "zone")}`;
 }
 
 /** The publish and subscribe permissions of one zone member. */
 export function zonePermissions(sdks: readonly ProtocolSdk[], identity: AuthIdentity): { publish: string[]; subscribe: string[] } {
-  const zone = identity.zone ?? "";
+  const zone = identity.zone;
   const zoneSubjects = new Set<string>();
   const zoneStreams = new Set<string>();
   for (const sdk of sdks) {
@@ -70,24 +77,25 @@ export function zonePermissions(sdks: readonly ProtocolSdk[], identity: AuthIden
   };
 }
 
-/** The `authorization { ... }` block for a NATS server config. */
-export function natsAuthorizationConfig(sdks: readonly ProtocolSdk[], identities: readonly AuthIdentity[]): string {
-  const users = identities.map((identity) => {
-    const head = `    { user: ${JSON.stringify(identity.user)}, password: ${JSON.stringify(identity.password)}`;
+/** The `accounts { ... }` block for a NATS server config: one account per zone, with JetStream. */
+export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: readonly AuthIdentity[]): string {
+  const list = (subjects: string[]) => `[${subjects.map((s) => JSON.stringify(s)).join(", ")}]`;
+  const userLine = (identity: AuthIdentity) => {
+    const head = `      { user: ${JSON.stringify(identity.user)}, password: ${JSON.stringify(identity.password)}`;
     if (identity.role === "admin") return `${head} }`;
     const p = zonePermissions(sdks, identity);
-    const list = (subjects: string[]) => `[${subjects.map((s) => JSON.stringify(s)).join(", ")}]`;
-    return `${head},\n      permissions: {\n        publish: { allow: ${list(p.publish)} },\n        subscribe: { allow: ${list(p.subscribe)} }\n      }\n    }`;
+    return `${head},\n        permissions: {\n          publish: { allow: ${list(p.publish)} },\n          subscribe: { allow: ${list(p.subscribe)} }\n        }\n      }`;
+  };
+  const accounts = zonesOf(identities).map((zone) => {
+    const users = identities.filter((i) => i.zone === zone).map(userLine);
+    return `  ${JSON.stringify(accountOf(zone))}: {\n    # zone ${JSON.stringify(zone)}\n    jetstream: enabled\n    users: [\n${users.join(",\n")}\n    ]\n  }`;
   });
-  const zones = zonesOf(identities);
   return [
-    "# Generated by `onex nats-auth`: each member identity is confined to its zone.",
-    `# Members consume from their zone's streams only; create them with \`onex streams apply --identities\` (zones: ${zones.join(", ") || "none"}).`,
+    "# Generated by `onex nats-auth`: one account per zone; each member identity is confined to its zone.",
+    "# Create each zone's streams with `onex streams apply --identities` (it connects as each zone's admin).",
     `# Dead letters go under onex.dlq.<zone>.> (${DEAD_LETTER_STREAM}~<zone>), onex.dlq.${UNSCOPED_LETTER_ZONE}.> for admins (${DEAD_LETTER_STREAM}); only admins may read them.`,
-    "authorization {",
-    "  users = [",
-    users.join(",\n"),
-    "  ]",
+    "accounts {",
+    accounts.join("\n"),
     "}",
     "",
   ].join("\n");

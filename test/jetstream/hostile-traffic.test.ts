@@ -35,13 +35,13 @@ afterAll(async () => {
 });
 
 async function lettersOf(consumer: string): Promise<DeadLetter[]> {
-  const admin = await zones.raw("admin");
+  const admin = await zones.raw("adminA");
   // In the order of the messages they are for (letters are written concurrently).
   return (await listDeadLetters(await admin.jsm())).filter((l) => l.consumer === consumer).sort((x, y) => x.originalSequence - y.originalSequence);
 }
 
 async function consumerState(consumer: string) {
-  const admin = await zones.raw("admin");
+  const admin = await zones.raw("adminA");
   return (await admin.jsm()).consumers.info(STREAM_A, consumer);
 }
 
@@ -70,7 +70,7 @@ describe("replays and forgeries", () => {
     await first.ack();
 
     // The attacker, a fellow zone member, stores the same signed bytes again under a fresh de-duplication id.
-    const stored = await (await (await zones.raw("admin")).jsm()).streams.getMessage(STREAM_A, { last_by_subj: original.subject() });
+    const stored = await (await (await zones.raw("adminA")).jsm()).streams.getMessage(STREAM_A, { last_by_subj: original.subject() });
     await publishRaw(original.subject(), stored!.data, original.type);
     const honest = dispatch(ZONE_A, "t-replay");
     await a.publish(honest);
@@ -255,7 +255,7 @@ describe("the life cycle of a subscription", () => {
       (error: unknown) => error,
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const admin = await zones.raw("admin");
+    const admin = await zones.raw("adminA");
     await (await admin.jsm()).consumers.delete(STREAM_A, "gone");
     const error = await loop;
     expect(error).toBeInstanceOf(OnexError);
@@ -272,7 +272,7 @@ describe("the life cycle of a subscription", () => {
       (error: unknown) => error,
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const admin = await zones.raw("admin");
+    const admin = await zones.raw("adminB");
     await (await admin.jsm()).streams.delete(zoneStreamNameOf("event", ZONE_B));
     const error = await loop;
     expect(error).toBeInstanceOf(OnexError);

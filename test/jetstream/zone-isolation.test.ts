@@ -26,16 +26,21 @@ beforeAll(async () => {
   const identities = join(dir, "identities.yaml");
   await writeFile(
     identities,
-    ["- { user: admin, password: admin-pw, role: admin }", "- { user: node-a, password: a-pw, zone: zone.a }", "- { user: node-b, password: b-pw, zone: zone.b }"].join("\n"),
+    [
+      "- { user: admin-a, password: admin-a-pw, zone: zone.a, role: admin }",
+      "- { user: admin-b, password: admin-b-pw, zone: zone.b, role: admin }",
+      "- { user: node-a, password: a-pw, zone: zone.a }",
+      "- { user: node-b, password: b-pw, zone: zone.b }",
+    ].join("\n"),
   );
   const generated = runCli(["nats-auth", identities]);
   expect(generated.status).toBe(0);
-  expect(generated.stdout).toContain("authorization {");
+  expect(generated.stdout).toContain("accounts {");
   server = await startNatsServer({ config: generated.stdout });
-  // As an operator does it: the shared streams, and each member zone's own streams.
-  const applied = runCli(["streams", "apply", "--identities", identities, "--server", server.url, "--user", "admin", "--password", "admin-pw"]);
+  // As an operator does it: each zone's streams, in its account, as its admin.
+  const applied = runCli(["streams", "apply", "--identities", identities, "--server", server.url]);
   expect(applied.stderr).toBe("");
-  expect(applied.stdout).toMatch(/created\s+ONEX_EVENT~zone~2Ea/);
+  expect(applied.stdout).toMatch(/zone zone\.a \(account ONEX_ZONE_zone~2Ea, as admin-a\)\ncreated\s+ONEX_DLQ\ncreated\s+ONEX_DLQ~zone~2Ea\ncreated\s+ONEX_EVENT~zone~2Ea/);
 });
 
 afterAll(async () => {

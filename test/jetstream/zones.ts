@@ -20,11 +20,13 @@ export const ZONE_A = "zone.a";
 export const ZONE_B = "zone.b";
 
 const USERS = {
-  admin: { user: "admin", password: "admin-pw" },
-  a: { user: "node-a", password: "a-pw", zone: ZONE_A },
-  a2: { user: "node-a2", password: "a2-pw", zone: ZONE_A },
-  b: { user: "node-b", password: "b-pw", zone: ZONE_B },
+  adminA: { user: "admin-a", password: "admin-a-pw", zone: ZONE_A, role: "admin" },
+  adminB: { user: "admin-b", password: "admin-b-pw", zone: ZONE_B, role: "admin" },
+  a: { user: "node-a", password: "a-pw", zone: ZONE_A, role: "member" },
+  a2: { user: "node-a2", password: "a2-pw", zone: ZONE_A, role: "member" },
+  b: { user: "node-b", password: "b-pw", zone: ZONE_B, role: "member" },
 } as const;
+type Who = keyof typeof USERS;
 
 /** The deployment and what each party holds. */
 export interface TwoZones {
@@ -35,10 +37,10 @@ export interface TwoZones {
   keyFiles: string[];
   /** A typed client of user `who`, signing with its zone's key and trusting both zones' keys. */
   member(who: "a" | "a2" | "b", extra?: Partial<ConnectOptions>): Promise<OnexClient>;
-  /** A raw NATS connection of user `who`, as an attacker scripts it. */
-  raw(who: "admin" | "a" | "a2" | "b"): Promise<{ nc: NatsConnection; js: JetStreamClient; jsm: () => Promise<JetStreamManager> }>;
-  /** `onex ...args` as the admin. */
-  adminCli(args: string[]): CliResult;
+  /** A raw NATS connection of user `who`, as an attacker (or the zone's admin) scripts it. */
+  raw(who: Who): Promise<{ nc: NatsConnection; js: JetStreamClient; jsm: () => Promise<JetStreamManager> }>;
+  /** `onex ...args` as the admin of `zone`. */
+  adminCli(args: string[], zone?: string): CliResult;
   stop(): Promise<void>;
 }
 
@@ -49,15 +51,20 @@ export async function startTwoZones(serverConfig = ""): Promise<TwoZones> {
   await writeFile(
     identities,
     Object.values(USERS)
-      .map((u) => `- { user: ${u.user}, password: ${u.password}, ${"zone" in u ? `zone: ${u.zone}` : "role: admin"} }`)
+      .map((u) => `- { user: ${u.user}, password: ${u.password}, zone: ${u.zone}, role: ${u.role} }`)
       .join("\n"),
   );
   const generated = runCli(["nats-auth", identities]);
   expect(generated.stderr).toBe("");
   const server = await startNatsServer({ config: `${generated.stdout}\n${serverConfig}` });
-  const adminCli = (args: string[]) => runCli([...args, "--server", server.url, "--user", USERS.admin.user, "--password", USERS.admin.password]);
-  const applied = adminCli(["streams", "apply", "--identities", identities]);
+  const adminCli = (args: string[], zone = ZONE_A) => {
+    const admin = zone === ZONE_A ? USERS.adminA : USERS.adminB;
+    return runCli([...args, "--server", server.url, "--user", admin.user, "--password", admin.password]);
+  };
+  // As an operator does it: each zone's streams, in its account, as its admin.
+  const applied = runCli(["streams", "apply", "--identities", identities, "--server", server.url]);
   expect(applied.stderr).toBe("");
+  expect(applied.status).toBe(0);
 
   const keys = { a: generateKeyPair(), b: generateKeyPair(), stranger: generateKeyPair() };
   const keyFiles = [join(dir, "a.pub"), join(dir, "b.pub")];
@@ -70,7 +77,7 @@ export async function startTwoZones(serverConfig = ""): Promise<TwoZones> {
     dir,
     keys,
     keyFiles,
-    async member(who, extra = {}) {
+    async member(who: "a" | "a2" | "b", extra = {}) {
       const u = USERS[who];
       const c = await connect({
         servers: server.url,

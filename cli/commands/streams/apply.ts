@@ -1,6 +1,7 @@
 import { Flags } from "@oclif/core";
-import { zonesOf } from "../../../runtime/jetstream/authorization.js";
-import { applyStreams, planStreams, type StreamLimits } from "../../../runtime/jetstream/streams.js";
+import { ErrorCode, OnexError } from "../../../runtime/errors.js";
+import { accountOf, zonesOf } from "../../../runtime/jetstream/authorization.js";
+import { applyStreams, planStreams, type StreamChange, type StreamLimits } from "../../../runtime/jetstream/streams.js";
 import { loadAllSdks } from "../../all-sdks.js";
 import { OnexCommand } from "../../base-command.js";
 import { readIdentities } from "../../identities-file.js";
@@ -9,7 +10,7 @@ import { natsFlags, parseDuration, withJetStream } from "../../nats-flags.js";
 export default class StreamsApply extends OnexCommand {
   static override summary = "Create or update the JetStream streams the manifests imply, and the dead-letter stream.";
   static override description =
-    "One stream per subject template (shared by all protocol versions) plus ONEX_DLQ, or, in a zoned deployment (--zone, or every member zone of --identities), one stream per zone in place of each shared stream that carries the zone: zone members use the JetStream API on their zone's streams only. Give the same zones every time: a shared stream and zone streams cannot hold the same subjects. Idempotent: unchanged streams are left alone. --dry-run prints the difference against the server without changing it.";
+    "One stream per subject template (shared by all protocol versions) plus ONEX_DLQ, or, in a zoned deployment, one stream per zone in place of each shared stream that carries the zone, and one dead-letter stream per zone. With --identities (the file of `onex nats-auth`), each zone's streams are created in that zone's NATS account, connecting as one of its admins; --zone names zones for the account connected to. Idempotent: unchanged streams are left alone. --dry-run prints the difference against the server without changing it.";
   static override examples = [
     "<%= config.bin %> streams apply --server nats://127.0.0.1:4222",
     "<%= config.bin %> streams apply --identities identities.yaml",
@@ -25,8 +26,8 @@ export default class StreamsApply extends OnexCommand {
     discard: Flags.string({ description: "When full: drop the oldest (old) or refuse new messages (new).", options: ["old", "new"] }),
     replicas: Flags.integer({ description: "Replicas per stream (clustered servers)." }),
     "dlq-max-age": Flags.string({ description: "Age after which dead letters are removed.", default: "30d" }),
-    zone: Flags.string({ description: "A zone to give its own streams (repeatable).", multiple: true }),
-    identities: Flags.string({ description: "The identities file of `onex nats-auth`: every member zone gets its own streams." }),
+    zone: Flags.string({ description: "A zone whose streams to create in the account connected to (repeatable).", multiple: true }),
+    identities: Flags.string({ description: "The identities file of `onex nats-auth`: each zone's streams are created in its account, connecting as the zone's admin.", exclusive: ["zone"] }),
   };
 
   async run(): Promise<void> {
@@ -38,13 +39,33 @@ export default class StreamsApply extends OnexCommand {
       ...(flags.discard !== undefined ? { discard: flags.discard as "old" | "new" } : {}),
       ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}),
     };
-    const zones = [...(flags.zone ?? []), ...(flags.identities !== undefined ? zonesOf(await readIdentities(flags.identities)) : [])];
-    const plan = planStreams(await loadAllSdks(), limits, { maxAgeMs: parseDuration(flags["dlq-max-age"]), ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}) }, zones);
-    const changes = await withJetStream(flags, async (_js, jsm) => applyStreams(jsm, plan, { dryRun: flags["dry-run"] }));
+    const sdks = await loadAllSdks();
+    const deadLetterLimits = { maxAgeMs: parseDuration(flags["dlq-max-age"]), ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}) };
+    if (flags.identities === undefined) {
+      // One account: the shared streams, or the streams of the zones named.
+      const plan = planStreams(sdks, limits, deadLetterLimits, flags.zone ?? []);
+      this.report(await withJetStream(flags, async (_js, jsm) => applyStreams(jsm, plan, { dryRun: flags["dry-run"] })), flags["dry-run"]);
+      return;
+    }
+    // One account per zone, each reached as one of the zone's admins.
+    const identities = await readIdentities(flags.identities);
+    for (const zone of zonesOf(identities)) {
+      const admin = identities.find((i) => i.zone === zone && i.role === "admin");
+      if (admin === undefined) throw new OnexError(ErrorCode.Usage, `zone ${zone} has no admin in ${flags.identities}: its streams are created as one of its admins`, { zone });
+      if (admin.password.startsWith("$2")) {
+        throw new OnexError(ErrorCode.Usage, `the admin of zone ${zone} has a bcrypt-hashed password in ${flags.identities}; run \`onex streams apply --zone ${zone} --user ${admin.user} --password …\` for that zone`, { zone });
+      }
+      this.log(`zone ${zone} (account ${accountOf(zone)}, as ${admin.user})`);
+      const plan = planStreams(sdks, limits, deadLetterLimits, [zone]);
+      this.report(await withJetStream({ server: flags.server, user: admin.user, password: admin.password }, async (_js, jsm) => applyStreams(jsm, plan, { dryRun: flags["dry-run"] })), flags["dry-run"]);
+    }
+  }
+
+  private report(changes: StreamChange[], dryRun: boolean): void {
     for (const change of changes) {
-      const verb = flags["dry-run"] && change.action !== "unchanged" ? `would ${change.action}` : change.action === "unchanged" ? "unchanged" : `${change.action}d`;
+      const verb = dryRun && change.action !== "unchanged" ? `would ${change.action}` : change.action === "unchanged" ? "unchanged" : `${change.action}d`;
       this.log(`${verb.padEnd(14)} ${change.name}`);
-      if (change.action === "update" || (flags["dry-run"] && change.action === "create")) {
+      if (change.action === "update" || (dryRun && change.action === "create")) {
         for (const [field, [from, to]] of Object.entries(change.fields)) this.log(`    ${field}: ${JSON.stringify(from)} -> ${JSON.stringify(to)}`);
       }
     }
