@@ -4,6 +4,7 @@ import { loadAllSdks } from "../all-sdks.js";
 import { OnexCommand } from "../base-command.js";
 import { readIdentities } from "../identities-file.js";
 import { writeOutputFile } from "../output-file.js";
+import { parseByteSize } from "../byte-size.js";
 
 export default class NatsAuth extends OnexCommand {
   static override summary = "Write a NATS accounts config: one account per zone, each member confined to its zone.";
@@ -14,12 +15,13 @@ export default class NatsAuth extends OnexCommand {
   static override flags = {
     out: Flags.string({ description: "Write the config here (mode 0600: it holds passwords) instead of stdout." }),
     force: Flags.boolean({ description: "Replace --out if it exists.", default: false }),
+    "zone-storage": Flags.string({ description: "JetStream file storage each zone's account may use, like 512MB or 10GB: a zone that fills its own cannot take another's." }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(NatsAuth);
     const identities = await readIdentities(args.identities);
-    const config = natsAccountsConfig(await loadAllSdks(), identities);
+    const config = natsAccountsConfig(await loadAllSdks(), identities, flags["zone-storage"] !== undefined ? { maxFileBytes: parseByteSize(flags["zone-storage"]) } : {});
     // Passwords: owner-only from the first byte, written whole, never over an existing file without --force.
     if (flags.out) writeOutputFile(flags.out, config, { force: flags.force, mode: 0o600 });
     else this.log(config.trimEnd());

@@ -6,7 +6,7 @@ export function publishError(error: unknown, subject: string, id: string): OnexE
   if (error instanceof OnexError) return error;
   const message = (error as Error)?.message ?? String(error);
   const details = { subject, messageId: id };
-  if (/maximum (messages|bytes|messages per subject) exceeded|stream store full|insufficient resources/i.test(message)) {
+  if (/maximum (messages|bytes|messages per subject) exceeded|stream store full|insufficient resources|resource limits exceeded/i.test(message)) {
     return new OnexError(ErrorCode.StreamFull, `the stream refused message ${id}: ${message}`, details, { cause: error });
   }
   // nats.js reports "jetstream is not enabled" when no stream answers on the subject.

@@ -262,6 +262,26 @@ describe("the life cycle of a subscription", () => {
     expect((error as OnexError).code).toBe(ErrorCode.ConsumerGone);
   });
 
+  it("a zone that fills its storage stops only itself", async () => {
+    const limited = await startTwoZones(`max_payload: ${MAX_PAYLOAD}`, ["--zone-storage", "1MB"]);
+    try {
+      const { js } = await limited.raw("a2");
+      const subject = update(ZONE_A, "filler").subject();
+      let refused: unknown;
+      for (let i = 0; i < 64 && refused === undefined; i++) {
+        refused = await js.publish(subject, new Uint8Array(MAX_PAYLOAD - 1_024)).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      }
+      expect(String(refused)).toMatch(/resource limits exceeded for account/i);
+      const b = await limited.member("b");
+      await expect(b.publish(update(ZONE_B, "b-unbothered"), { retryForMs: 0 })).resolves.toMatchObject({ stream: zoneStreamNameOf("event", ZONE_B) });
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it("a lost stream ends the iteration with ONEX_E_NO_STREAM", async () => {
     const b = await zones.member("b");
     const sub = await b.subscribe([v0_1.StateUpdate], { zone: ZONE_B, durable: "lost" });

@@ -44,8 +44,8 @@ export interface TwoZones {
   stop(): Promise<void>;
 }
 
-/** Starts the deployment; `serverConfig` is appended to the generated config (e.g. `max_payload`). */
-export async function startTwoZones(serverConfig = ""): Promise<TwoZones> {
+/** Starts the deployment; `serverConfig` is appended to the generated config (e.g. `max_payload`), `natsAuthFlags` passed to `onex nats-auth`. */
+export async function startTwoZones(serverConfig = "", natsAuthFlags: string[] = []): Promise<TwoZones> {
   const dir = await tempDir();
   const identities = join(dir, "identities.yaml");
   await writeFile(
@@ -54,7 +54,7 @@ export async function startTwoZones(serverConfig = ""): Promise<TwoZones> {
       .map((u) => `- { user: ${u.user}, password: ${u.password}, zone: ${u.zone}, role: ${u.role} }`)
       .join("\n"),
   );
-  const generated = runCli(["nats-auth", identities]);
+  const generated = runCli(["nats-auth", identities, ...natsAuthFlags]);
   expect(generated.stderr).toBe("");
   const server = await startNatsServer({ config: `${generated.stdout}\n${serverConfig}` });
   const adminCli = (args: string[], zone = ZONE_A) => {
