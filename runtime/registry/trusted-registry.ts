@@ -50,6 +50,12 @@ interface VerifiedSlot {
   verified: VerifiedRegistration;
   /** When the registration there was signed: what a new registration must not be older than. */
   registeredAt: string;
+  /**
+   * An entry slot only: this revision was found fresh (no older than its mark and than what this
+   * registry saw). Any later registration, and any replay, rewrites the entry at a new revision,
+   * so while the revision stands its mark need not be read again.
+   */
+  fresh?: boolean;
 }
 
 type Slot = "entry" | "mark";
@@ -129,6 +135,8 @@ export class TrustedRegistry implements Registry {
         if (written.markRevision !== undefined) this.#remember("mark", address, written.markRevision, value, verified, checked.entry.registered_at);
         this.#own.set(address, { entry, identity });
         this.#see(checked.entry);
+        // The mark written (or found to be this registration) with it, in one compare-and-set sequence: fresh.
+        this.#markFresh(address, written.revision);
         return { ...checked, revision: written.revision };
       }
     }
@@ -137,6 +145,12 @@ export class TrustedRegistry implements Registry {
 
   async resolve(address: string): Promise<ResolvedEntry> {
     const parts = parseAddress(address);
+    // An address whose entry was found fresh here: read the entry alone, and its mark only if the entry moved.
+    if (this.#verified.get(`entry ${address}`)?.fresh) {
+      const stored = await this.#store.get(parts);
+      if (stored === undefined) throw new OnexError(ErrorCode.NotFound, `no live registry entry at ${address}`, { address });
+      return this.#read(stored);
+    }
     const slot = await this.#store.read(parts);
     if (slot.stored === undefined) throw new OnexError(ErrorCode.NotFound, `no live registry entry at ${address}`, { address });
     return this.#read(slot.stored, Promise.resolve(slot.mark));
@@ -290,8 +304,10 @@ export class TrustedRegistry implements Registry {
    * ONEX_E_ENTRY_TAMPERED, with the failing check as the cause (ONEX_E_REPLAY for a stale entry).
    */
   async #read(stored: StoredValue, markRead?: Promise<StoredMark | undefined>, rereadOnce = true): Promise<ResolvedEntry> {
+    const known = this.#verified.get(`entry ${buildAddress(stored.key)}`);
+    const fresh = known?.fresh === true && known.revision === stored.revision && known.bytes === stored.value;
     // The mark is asked for before the entry is verified, so the round trip and the verification overlap.
-    const pendingMark = markRead ?? this.#store.getMark(stored.key);
+    const pendingMark = fresh ? Promise.resolve(undefined) : (markRead ?? this.#store.getMark(stored.key));
     let resolved: ResolvedEntry;
     try {
       resolved = this.#decode(stored);
@@ -306,6 +322,7 @@ export class TrustedRegistry implements Registry {
       pendingMark.catch(() => undefined);
       throw this.#stale(address, entry.registered_at, `this registry already saw an entry there registered ${new Date(seen.at).toISOString()}`);
     }
+    if (fresh) return resolved;
     const storedMark = await pendingMark;
     const mark = storedMark === undefined ? undefined : this.#tryVerifyMark(storedMark, address);
     if (mark === undefined) throw this.#stale(address, entry.registered_at, "the address has no high-water mark that verifies, so the entry was not stored by register");
@@ -316,7 +333,13 @@ export class TrustedRegistry implements Registry {
       throw this.#stale(address, entry.registered_at, `the address's high-water mark is an entry registered ${mark.registered_at}`);
     }
     this.#see(entry);
+    this.#markFresh(address, stored.revision);
     return resolved;
+  }
+
+  #markFresh(address: string, revision: string): void {
+    const slot = this.#verified.get(`entry ${address}`);
+    if (slot?.revision === revision) slot.fresh = true;
   }
 
   #tryVerifyMark(mark: StoredMark, address: string): RegistryEntryRecord | undefined {

@@ -98,6 +98,22 @@ for (const backend of backends) {
       expect(verifications).toHaveBeenCalledTimes(3);
     });
 
+    it("a warm reader checks the mark again once the entry's revision moves: the entry it knew, written back, is refused", async () => {
+      const { reader, writer } = await namespace();
+      const node = makeNode(ZONE, { registeredAt: new Date(Date.now() - 60_000).toISOString() });
+      const owner = await reader();
+      await owner.register(node.entry, node.identity);
+      // The warm reader found this entry fresh, and never sees the newer one.
+      const warm = await reader();
+      expect((await warm.resolve(node.address)).entry).toEqual(node.entry);
+      const old = (await writer.read(partsOf(node)))!;
+      const { signature: _s, key_id: _k, registered_at: _r, ...fields } = node.entry;
+      await owner.register(signRegistryEntry({ ...fields, capabilities: ["v2"] }, node.key), node.identity);
+      await writer.put(partsOf(node), old);
+      const error = (await warm.resolve(node.address).catch((e: unknown) => e)) as OnexError;
+      expect(error).toMatchObject({ code: ErrorCode.EntryTampered, details: { cause: ErrorCode.Replay } });
+    });
+
     it("hands out fresh objects from a cached verification", async () => {
       const { reader } = await namespace();
       const r = await reader();
