@@ -115,7 +115,8 @@ describe("onex registry register --heartbeat through a server restart", () => {
   it("NATS KV on a three-node cluster: the leader of the bucket is killed, a new one elected, and the node is never reported failed", async () => {
     const cluster = await startNatsCluster(3);
     const bucket = `beat${process.pid}c`;
-    const url = `nats://${cluster.urls.map((u) => u.replace("nats://", "")).join(",")}?bucket=${bucket}&ttl=8s&replicas=3`;
+    // A longer TTL than the single-server cases: electing a new leader takes seconds more on a busy machine.
+    const url = `nats://${cluster.urls.map((u) => u.replace("nats://", "")).join(",")}?bucket=${bucket}&ttl=15s&replicas=3`;
     const nc = await natsConnect({ servers: cluster.urls });
     try {
       // The bucket can be created once the cluster can place three replicas.
