@@ -329,6 +329,12 @@ async function etcdBackend(url: string, clientUrl: string): Promise<Backend> {
 
 async function main(): Promise<void> {
   console.log(`bench:registry — ${availableParallelism()} cores; loopback servers started by the bench, on the same machine`);
+  console.log("peers, each measured in the same run, interleaved op by op in random order:");
+  console.log("  hand-written: the raw client and onex's public trust functions doing the same work by hand — verify identity and entry once,");
+  console.log("    write mark then entry as compare-and-sets on 'does not exist' (etcd: one transaction), read entry and mark together and");
+  console.log("    verify both every time, watch and verify each event; no replay memory, retries, etcd lease checks or cache");
+  console.log("  floor: the bare store call — put (etcd: on a fresh lease), get, watch of a put; verifies nothing, writes no mark");
+  console.log("  resolve warm: revisions this Registry verified before (a router, a health watcher); cold: a Registry that never saw them");
   const nats = await startNatsServer();
   const etcd = await startEtcdServer();
   try {

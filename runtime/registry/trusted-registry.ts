@@ -177,7 +177,7 @@ export class TrustedRegistry implements Registry {
     options.signal?.addEventListener("abort", stop, { once: true });
     // Start the store's watch now, not on the first next(): changes made after watch() returns belong to it.
     const prefix = { ...(filter.zone ? { zone: filter.zone } : {}), ...(filter.entityType ? { entityType: filter.entityType } : {}) };
-    const changes = this.#changes(this.#store.watch(prefix, controller.signal), filter, options);
+    const changes = this.#changes(this.#store.watch(prefix, controller.signal), filter, options, controller.signal);
     return {
       next: () => changes.next(),
       return: async (value?: unknown) => {
@@ -237,7 +237,7 @@ export class TrustedRegistry implements Registry {
     await this.#store.close();
   }
 
-  async *#changes(source: AsyncIterable<StoreChange>, filter: RegistryFilter, options: WatchOptions): AsyncGenerator<RegistryChange> {
+  async *#changes(source: AsyncIterable<StoreChange>, filter: RegistryFilter, options: WatchOptions, signal: AbortSignal): AsyncGenerator<RegistryChange> {
     // The last verified entry per address (and its stored bytes): heartbeats that rewrite the same
     // bytes are not changes, and an expiry carries the entry that lapsed so a health watcher can
     // say which node died.
@@ -257,7 +257,7 @@ export class TrustedRegistry implements Registry {
       if (known !== undefined && change.stored.value === known.bytes) continue;
       let resolved: ResolvedEntry;
       try {
-        resolved = await this.#read(change.stored);
+        resolved = await this.#readThroughOutages(change.stored, signal);
       } catch (error) {
         if (!isOnexError(error, ErrorCode.EntryTampered)) throw error;
         last.delete(address);
@@ -335,6 +335,21 @@ export class TrustedRegistry implements Registry {
     this.#see(entry);
     this.#markFresh(address, stored.revision);
     return resolved;
+  }
+
+  /**
+   * #read for a watch, which outlives server restarts and leader elections: a mark read that
+   * fails for want of a server is tried again (250 ms, doubling up to 2 s) until the watch stops.
+   */
+  async #readThroughOutages(stored: StoredValue, signal: AbortSignal): Promise<ResolvedEntry> {
+    for (let wait = 250; ; wait = Math.min(2 * wait, 2_000)) {
+      try {
+        return await this.#read(stored);
+      } catch (error) {
+        if (!isOnexError(error, ErrorCode.RegistryUnavailable) || signal.aborted) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
   }
 
   #markFresh(address: string, revision: string): void {
