@@ -14,8 +14,9 @@ import { declaredVersionOf } from "../receive/pipeline.js";
 import { encodeSubjectToken } from "../subject-token.js";
 import type { KeyResolver } from "../trust/keys.js";
 import { judge, trustPolicy } from "../trust/policy.js";
-import { digestOf, letterZoneToken, UNSCOPED_LETTER_ZONE, type DeadLetter } from "./dead-letter.js";
+import { digestOf, letterZoneToken, type DeadLetter } from "./dead-letter.js";
 import { OnexHeader } from "./headers.js";
+import { UNSCOPED_LETTER_ZONE } from "./streams.js";
 
 /** What a replay is checked against. */
 export interface ReplayCheck {

@@ -4,9 +4,11 @@
  * message was tried.
  *
  * A letter's subject is `onex.dlq.<zone>.<stream>.<consumer>`. The zone token is what the
- * server lets the writer publish under (`onex nats-auth` gives each member its own zone's
- * prefix only, `~` is for unscoped subscriptions, which only admins may write), so the zone a
- * letter names is a fact, not a claim. Everything else in a letter is the writer's word.
+ * server lets the writer publish under: `onex nats-auth` gives each member its own zone's
+ * prefix only, and `~`, for unscoped subscriptions, to admins. Across zones that is a fact
+ * (each zone is its own account); within one, a member can still make JetStream store an
+ * acknowledgement under `~` through a reply subject. Everything else in a letter is the
+ * writer's word, which is why replay checks the original itself.
  */
 import { createHash } from "node:crypto";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
@@ -15,8 +17,6 @@ import { ErrorCode, OnexError } from "../errors.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { OnexHeader } from "./headers.js";
 import { DEAD_LETTER_SUBJECTS, UNSCOPED_LETTER_ZONE } from "./streams.js";
-
-export { UNSCOPED_LETTER_ZONE };
 
 /** Headers of the original a letter keeps, each cut to at most MAX_HEADER_BYTES: a forger's giant header must not make the letter unsendable. */
 const KEPT_HEADERS = [OnexHeader.Type, OnexHeader.Version, "Nats-Msg-Id"] as const;

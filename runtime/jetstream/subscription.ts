@@ -22,12 +22,12 @@ export interface SubscriptionTransport {
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   manager(): Promise<JetStreamManager>;
-  /** Attempts handed back unused, per stored message, shared by the client's subscriptions. */
+  /** Deliveries handed back unused, per consumer and stored message, shared by the client's subscriptions. */
   readonly handedBack: HandBackLedger;
   readonly logger: { warn(message: string, details?: Record<string, unknown>): void };
 }
 
-/** Counts, per stored message, the deliveries that never reached a handler. */
+/** Counts, per consumer and stored message, the deliveries that never reached a handler. */
 export class HandBackLedger {
   readonly #counts = new Map<string, number>();
   constructor(readonly remember = 10_000) {}
