@@ -134,10 +134,19 @@ export function assertUsablePublicKey(key: PublicKey): void {
   if (key.keyId !== keyIdOf(key.raw)) throw keyError(`key id ${key.keyId} is not the fingerprint of its public key (${keyIdOf(key.raw)})`);
 }
 
+// Strength is a property of the 32 bytes alone, and checking it is big-integer arithmetic
+// that every import and every verification would otherwise repeat: remember the strong ones.
+const strongKeys = new Map<string, true>();
+const STRONG_KEYS_REMEMBERED = 10_000;
+
 /** Throws ONEX_E_KEY_WEAK for a small-order or non-canonical Ed25519 public key. */
 export function assertStrongPublicKey(raw: Uint8Array): void {
+  const text = Buffer.from(raw).toString("base64url");
+  if (strongKeys.has(text)) return;
   const reason = weakPublicKeyReason(raw);
-  if (reason !== undefined) throw new OnexError(ErrorCode.KeyWeak, `refusing Ed25519 public key ${Buffer.from(raw).toString("base64url")}: ${reason}`, { publicKey: Buffer.from(raw).toString("base64url") });
+  if (reason !== undefined) throw new OnexError(ErrorCode.KeyWeak, `refusing Ed25519 public key ${text}: ${reason}`, { publicKey: text });
+  strongKeys.set(text, true);
+  if (strongKeys.size > STRONG_KEYS_REMEMBERED) strongKeys.delete(strongKeys.keys().next().value!);
 }
 
 function keyPairFromPrivateKey(privateKey: KeyObject): KeyPair {
