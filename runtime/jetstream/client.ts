@@ -16,7 +16,7 @@ import { isRetryable, publishError } from "./publish-errors.js";
 import type { ControlPlane, PublishOptions, PublishReceipt, SubscribeOptions, Subscription, VersionedReceiver, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
 import { typedPipeline, versionedPipeline, type ReceivePipeline, type TrustSettings } from "../receive/pipeline.js";
 import { StoredMessageReplay } from "../receive/stored-message-replay.js";
-import { HandBackLedger, openSubscription, type OpenSubscription } from "./subscription.js";
+import { HandBackLedger, openSubscription } from "./subscription.js";
 
 /** How to connect. */
 export interface ConnectOptions {
@@ -65,7 +65,7 @@ export class OnexClient implements ControlPlane {
   readonly #jsm: Promise<JetStreamManager>;
   readonly #options: ConnectOptions;
   readonly #trust: TrustSettings;
-  readonly #open = new Set<OpenSubscription>();
+  readonly #open = new Set<VersionedSubscription<unknown>>();
   /** Shared by this client's subscriptions (see HandBackLedger). */
   readonly handedBack = new HandBackLedger();
   readonly logger: { warn(message: string, details?: Record<string, unknown>): void };

@@ -50,11 +50,8 @@ const NANOS_PER_MS = 1_000_000;
 /** How long a pull waits on the server for messages before asking again; also the longest `stop()` waits for the pull it cancels. */
 const PULL_EXPIRES_MS = 1_000;
 
-/** An open subscription; `stop()` ends iteration, hands back what was pulled and not delivered, and waits for letters in flight. */
-export type OpenSubscription = VersionedSubscription<unknown>;
-
 /** Opens the consumer for `pipeline` and returns the subscription. */
-export async function openSubscription(transport: SubscriptionTransport, pipeline: ReceivePipeline, options: VersionedSubscribeOptions): Promise<OpenSubscription> {
+export async function openSubscription(transport: SubscriptionTransport, pipeline: ReceivePipeline, options: VersionedSubscribeOptions): Promise<VersionedSubscription<unknown>> {
   const parts: Record<string, string> = { ...options.filter };
   if (options.zone !== undefined) parts.zone_id = options.zone;
   if (options.entityType !== undefined) parts.entity_type = options.entityType;

@@ -3,7 +3,8 @@
  * its own key, NATS connection and piece server, as a deployment runs them (and as the
  * issue's findings were made). Tests that use it need `npm run build` first.
  */
-import { writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { exportPrivateKey, exportPublicKey, generateKeyPair, type KeyPair } from "../../runtime/trust/keys.js";
 import { startCli, waitForOutput, type CliProcess } from "../support/cli-process.js";
@@ -11,6 +12,11 @@ import { startCli, waitForOutput, type CliProcess } from "../support/cli-process
 export { runCliAsync, startCli, waitForOutput, type CliProcess } from "../support/cli-process.js";
 
 /** A key pair written as `<name>.key` (0600) and `<name>.pub`. */
+/** The SHA-256 (hex) of a file's bytes: what a fetch must reproduce. */
+export async function sha256File(path: string): Promise<string> {
+  return createHash("sha256").update(await readFile(path)).digest("hex");
+}
+
 export interface KeyFiles {
   pair: KeyPair;
   key: string;

@@ -5,13 +5,11 @@
  * nobody trusts, and the fetcher. The tests act as the fellow peer and the stranger:
  * announcing first, announcing a conflicting descriptor, announcing with an untrusted key.
  */
-import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyBundledStreams } from "../jetstream/fixtures.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { publishProcess, runCliAsync, writeKeyFiles, type CliProcess, type KeyFiles } from "./cli-peers.js";
+import { publishProcess, runCliAsync, sha256File, writeKeyFiles, type CliProcess, type KeyFiles } from "./cli-peers.js";
 import { tempDir, writeRandomFile, ZONE } from "./fixtures.js";
 
 let nats: NatsServer;
@@ -20,8 +18,6 @@ const keys: Record<"publisher" | "rival" | "fellow" | "stranger" | "fetcher", Ke
 let real: string;
 let fake: string;
 const running: CliProcess[] = [];
-
-const sha256 = async (path: string) => createHash("sha256").update(await readFile(path)).digest("hex");
 
 beforeAll(async () => {
   nats = await startNatsServer();
@@ -70,7 +66,7 @@ describe("artifact names bind to publishers", () => {
     expect(fetched.stderr).not.toMatch(/^error/m);
     expect(fetched.status).toBe(0);
     expect(JSON.parse(fetched.stdout).root_hash).toBe(publisher.descriptor.root_hash);
-    expect(await sha256(out)).toBe(await sha256(real));
+    expect(await sha256File(out)).toBe(await sha256File(real));
 
     const listed = await runCliAsync(["artifact", "ls", "--json", "--wait", "2s", ...fetcherFlags()]);
     expect(listed.status).toBe(0);
@@ -105,7 +101,7 @@ describe("artifact names bind to publishers", () => {
     const out = join(work.dir, "model-7.bin");
     const fetched = await runCliAsync(["artifact", "fetch", "model@7", "--out", out, "--timeout", "5s", ...fetcherFlags()]);
     expect(fetched.status).toBe(0);
-    expect(await sha256(out)).toBe(await sha256(real));
+    expect(await sha256File(out)).toBe(await sha256File(real));
   }, 90_000);
 
   it("an announcement signed by a key nobody trusts is reported as refused (exit 1), not as no peers (exit 69)", async () => {

@@ -4,15 +4,13 @@
  * between fetchers), and a fetcher killed with SIGKILL that resumes in a new process without
  * fetching a verified piece twice. Bounded in time, never timed.
  */
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PieceStore } from "../../runtime/dataplane/piece-store.js";
 import { applyBundledStreams } from "../jetstream/fixtures.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { publishProcess, runCliAsync, startCli, waitForOutput, writeKeyFiles, type CliProcess, type KeyFiles } from "./cli-peers.js";
+import { publishProcess, runCliAsync, sha256File, startCli, waitForOutput, writeKeyFiles, type CliProcess, type KeyFiles } from "./cli-peers.js";
 import { tempDir, writeRandomFile, ZONE } from "./fixtures.js";
 
 const MB = 1 << 20;
@@ -23,8 +21,6 @@ let sourceHash: string;
 let publisher: KeyFiles;
 const running: CliProcess[] = [];
 
-const sha256 = async (path: string) => createHash("sha256").update(await readFile(path)).digest("hex");
-
 beforeAll(async () => {
   nats = await startNatsServer();
   await applyBundledStreams(nats.url);
@@ -32,7 +28,7 @@ beforeAll(async () => {
   publisher = await writeKeyFiles(work.dir, "publisher");
   source = join(work.dir, "model.bin");
   await writeRandomFile(source, 16 * MB - 1);
-  sourceHash = await sha256(source);
+  sourceHash = await sha256File(source);
 }, 60_000);
 
 afterAll(async () => {
@@ -57,7 +53,7 @@ describe("peers as processes", () => {
     await Promise.all(fetchers.map((f) => waitForOutput(f, (out) => out.includes('"root_hash"'), 110_000)));
     const summaries = fetchers.map((f) => JSON.parse(f.stdout().trim().split("\n")[0]!) as { root_hash: string; fetched_pieces: number; bytes_by_peer: Record<string, number> });
     for (let i = 0; i < 4; i++) {
-      expect(await sha256(join(work.dir, `a-${i}.bin`))).toBe(sourceHash);
+      expect(await sha256File(join(work.dir, `a-${i}.bin`))).toBe(sourceHash);
       expect(summaries[i]!.root_hash).toBe(seeder.descriptor.root_hash);
     }
     const seederId = `peer-${publisher.pair.keyId.slice(4, 16)}`;
@@ -85,6 +81,6 @@ describe("peers as processes", () => {
     const summary = JSON.parse(second.stdout) as { pieces: number; fetched_pieces: number; resumed_pieces: number };
     expect(summary.resumed_pieces).toBeGreaterThan(0);
     expect(summary.resumed_pieces + summary.fetched_pieces).toBe(summary.pieces);
-    expect(await sha256(out)).toBe(sourceHash);
+    expect(await sha256File(out)).toBe(sourceHash);
   }, 120_000);
 });
