@@ -1,16 +1,16 @@
 /** The flags, peer start-up and progress display the `onex artifact` commands share. */
 import { Flags } from "@oclif/core";
-import * as v0_2 from "../generated/v0.2/index.js";
-import { DataPlanePeer } from "../runtime/dataplane/peer.js";
-import type { FetchProgress } from "../runtime/dataplane/fetcher.js";
-import { ErrorCode, OnexError } from "../runtime/errors.js";
+import * as v0_2 from "@onex/sdk/v0.2";
+import { DataPlanePeer } from "@onex/runtime/dataplane";
+import type { FetchProgress } from "@onex/runtime/dataplane";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect, type OnexClient } from "../runtime/jetstream/client.js";
-import { deadLetterStreamOf, listDeadLetters } from "../runtime/jetstream/dead-letter.js";
-import { publishersOf, type PublisherGrant } from "../runtime/dataplane/publishers.js";
-import { keyRing } from "../runtime/trust/keys.js";
-import { parseTrustPolicy, type TrustPolicy } from "../runtime/trust/policy.js";
-import { DATA_PLANE_TRUST_POLICY } from "../runtime/dataplane/descriptor.js";
+import { connect, type OnexClient } from "@onex/runtime/jetstream";
+import { deadLetterStreamOf, listDeadLetters } from "@onex/runtime/jetstream";
+import { publishersOf, type PublisherGrant } from "@onex/runtime/dataplane";
+import { keyRing } from "@onex/runtime";
+import { parseTrustPolicy, type TrustPolicy } from "@onex/runtime";
+import { DATA_PLANE_TRUST_POLICY } from "@onex/runtime/dataplane";
 import { readPrivateKey, readPublicKeys } from "./key-files.js";
 import { natsFlags } from "./nats-flags.js";
 

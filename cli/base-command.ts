@@ -1,6 +1,6 @@
 /** What every onex command shares: `--debug`, and errors printed as one clear line with a documented exit code. */
 import { Command, Flags } from "@oclif/core";
-import { ErrorCode, OnexError } from "../runtime/errors.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { ExitCode, exitCodeFor } from "./exit-codes.js";
 import { readFailure, writeFailure } from "./file-errors.js";
 import { printable } from "./terminal-text.js";

@@ -1,8 +1,8 @@
 /** How `onex dlq` prints a dead letter. Letters are written by subscribers, so every field is printed with control characters escaped. */
-import { isOnexError } from "../runtime/errors.js";
-import { originalOf } from "../runtime/jetstream/dead-letter-replay.js";
-import type { DeadLetter } from "../runtime/jetstream/dead-letter.js";
-import type { ProtocolSdk } from "../runtime/protocol-sdk.js";
+import { isOnexError } from "@onex/runtime";
+import { originalOf } from "@onex/runtime/jetstream";
+import type { DeadLetter } from "@onex/runtime/jetstream";
+import type { ProtocolSdk } from "@onex/runtime";
 import { printable, printableJson } from "./terminal-text.js";
 
 /** Who wrote a letter: the zone the server let it write under (`*` for an unscoped, admin subscription) and the consumer it names. */

@@ -1,5 +1,5 @@
 /** Exit codes of the onex command, by error code. Documented in docs/errors.md. */
-import { ErrorCode } from "../runtime/errors.js";
+import { ErrorCode } from "@onex/runtime";
 
 export const ExitCode = {
   Ok: 0,

@@ -1,5 +1,5 @@
 /** The codes of file-system failures: every one a user can cause has its own code and exit status, none is ONEX_E_INTERNAL. */
-import { ErrorCode, OnexError } from "../runtime/errors.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 
 /** Why `path` could not be read: ONEX_E_FILE_NOT_FOUND when it is missing, else ONEX_E_FILE_UNREADABLE (a folder, no permission, I/O). */
 export function readFailure(cause: unknown, path: string, what: string): OnexError {

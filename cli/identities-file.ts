@@ -1,6 +1,6 @@
 /** The identities file of `onex nats-auth` and `onex streams apply --identities`: a YAML or JSON list of {user, password, zone, role}. */
-import { ErrorCode, OnexError } from "../runtime/errors.js";
-import type { AuthIdentity } from "../runtime/jetstream/authorization.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
+import type { AuthIdentity } from "@onex/runtime/jetstream";
 import { readInput } from "./message-input.js";
 
 /** Reads and checks an identities file; members need a zone. */

@@ -5,10 +5,10 @@
  */
 import { fstatSync, openSync, readFileSync, closeSync, constants } from "node:fs";
 import { Flags } from "@oclif/core";
-import { ErrorCode, OnexError } from "../runtime/errors.js";
-import { exportPrivateKey, exportPublicKey, importPrivateKey, importPublicKey, type KeyFormat, type KeyPair, type PublicKey } from "../runtime/trust/keys.js";
-import { parseRfc3339 } from "../runtime/trust/rfc3339-time.js";
-import { ZoneAuthorities } from "../runtime/trust/zone-authorities.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
+import { exportPrivateKey, exportPublicKey, importPrivateKey, importPublicKey, type KeyFormat, type KeyPair, type PublicKey } from "@onex/runtime";
+import { parseRfc3339 } from "@onex/runtime";
+import { ZoneAuthorities } from "@onex/runtime";
 import { readFailure } from "./file-errors.js";
 import { decodeUtf8Text, parseJsonBytes } from "./message-input.js";
 import { OutputFile } from "./output-file.js";

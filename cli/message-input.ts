@@ -8,8 +8,8 @@
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { LineCounter, parseAllDocuments, visit } from "yaml";
-import { ErrorCode, OnexError } from "../runtime/errors.js";
-import { parseJson, parseJsonWithLines, type BigIntegerMode } from "../runtime/json-text.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
+import { parseJson, parseJsonWithLines, type BigIntegerMode } from "@onex/runtime";
 import { readFailure } from "./file-errors.js";
 
 /** How the input held its messages: one per line, one JSON document, a JSON array, or YAML documents. */

@@ -6,9 +6,9 @@
  * order, the same whichever thread produced them.
  */
 import { stringify as yamlStringify } from "yaml";
-import { migrate } from "../generated/transforms/index.js";
-import { OnexError, isOnexError } from "../runtime/errors.js";
-import { stringifyJson } from "../runtime/json-text.js";
+import { migrate } from "@onex/sdk/transforms";
+import { OnexError, isOnexError } from "@onex/runtime";
+import { stringifyJson } from "@onex/runtime";
 import type { InputItem, InputShape } from "./message-input.js";
 
 /** Output text of consecutive good messages. */

@@ -5,7 +5,7 @@
  * worker are in flight, so memory stays flat however long the input is.
  */
 import { Worker } from "node:worker_threads";
-import { ErrorCode, OnexError } from "../runtime/errors.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import type { MigratedPiece } from "./migrate-batch.js";
 import type { LineBatch } from "./message-input.js";
 

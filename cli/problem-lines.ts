@@ -5,7 +5,7 @@
  * per error, and ends with a one-line summary carrying the first problem's code (and so the
  * exit status).
  */
-import { isOnexError, OnexError } from "../runtime/errors.js";
+import { isOnexError, OnexError } from "@onex/runtime";
 import { formatWhere, type Problem } from "../generator/problems.js";
 import { printable } from "./terminal-text.js";
 

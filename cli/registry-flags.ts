@@ -1,7 +1,7 @@
 /** The `--registry` flag every `onex registry` command shares, and opening the registry it names. */
 import { Flags } from "@oclif/core";
-import { openRegistry } from "../runtime/registry/open-registry.js";
-import type { Registry, ResolvedEntry } from "../runtime/registry/registry.js";
+import { openRegistry } from "@onex/runtime/registry";
+import type { Registry, ResolvedEntry } from "@onex/runtime/registry";
 
 export const registryFlags = {
   registry: Flags.string({ description: "Registry URL: nats://host:4222, etcd://host:2379 or consul://host:8500 (with ?ttl=10s, ?bucket= or ?prefix=).", env: "ONEX_REGISTRY", required: true }),

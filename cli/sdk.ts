@@ -1,6 +1,6 @@
 /** Loading the generated SDK of a protocol version the user names as `v0.2` or `0.2`. */
-import { ErrorCode, OnexError } from "../runtime/errors.js";
-import { versions, type Version } from "../generated/versions.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
+import { versions, type Version } from "@onex/sdk/versions";
 
 /** Normalises `v0.2` / `0.2` to a known version, or throws ONEX_E_UNKNOWN_VERSION. */
 export function resolveVersion(input: string): Version {

@@ -5,7 +5,7 @@
  * `onex:<Name>` form), so reformatting a YAML file or moving it does not change them, while
  * any change to what a schema accepts does.
  */
-import { contentHashOf, SCHEMA_INDEX_FORMAT } from "../runtime/negotiation/schema-index.js";
+import { contentHashOf, SCHEMA_INDEX_FORMAT } from "@onex/runtime/negotiation";
 import { schemaIdOf, type VersionModel } from "./model.js";
 
 /** The index of `model` as pretty-printed, deterministic JSON (the file's content). */

@@ -4,7 +4,7 @@
  * its manifest key and references become imports of that one type, never copies.
  */
 import { compile } from "json-schema-to-typescript";
-import { ErrorCode, OnexError } from "../runtime/errors.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { SDK_TYPE_NAMES, type JsonSchema, type VersionModel } from "./model.js";
 import { checkNestedNames, nameNestedSchemas, type NestedName } from "./type-names.js";
 import { pascalCase } from "./views.js";

@@ -4,8 +4,8 @@
  * calls are rewritten to imports from the runtime's codegen entry point.
  */
 import standaloneModule from "ajv/dist/standalone/index.js";
-import { commonJsDefault } from "../runtime/commonjs.js";
-import { ErrorCode, OnexError } from "../runtime/errors.js";
+import { commonJsDefault } from "@onex/runtime";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import type { SchemaSource } from "./load-version.js";
 import type { Ajv2020 } from "ajv/dist/2020.js";
 import { createAjv } from "./meta-schema.js";
@@ -93,7 +93,7 @@ const FORMATS = /require\("ajv-formats\/dist\/formats"\)\.fullFormats/g;
 function rewriteRequires(code: string): string {
   const out = code.replace(RUNTIME_HELPER, (_m, helper: string) => {
     if (!["equal", "ucs2length", "uri"].includes(helper)) {
-      throw new OnexError(ErrorCode.Internal, `ajv standalone code needs runtime helper "${helper}", which onex/runtime/codegen-v1 does not provide`);
+      throw new OnexError(ErrorCode.Internal, `ajv standalone code needs runtime helper "${helper}", which @onex/runtime/codegen-v1 does not provide`);
     }
     return `ajvRuntime.${helper}`;
   }).replace(FORMATS, "ajvFormats");

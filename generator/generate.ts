@@ -39,7 +39,7 @@ export interface GenerateResult {
 }
 
 /** The runtime entry point generated code imports: the versioned codegen contract. */
-export const DEFAULT_RUNTIME_IMPORT = "onex/runtime/codegen-v1";
+export const DEFAULT_RUNTIME_IMPORT = "@onex/runtime/codegen-v1";
 
 const VERSION_TEMPLATES = ["manifest.ts.hbs", "subjects.ts.hbs", "messages.ts.hbs", "index.ts.hbs"] as const;
 

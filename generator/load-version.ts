@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
-import { ErrorCode } from "../runtime/errors.js";
+import { ErrorCode } from "@onex/runtime";
 import { didYouMean } from "./did-you-mean.js";
 import { manifestProblems } from "./meta-schema.js";
 import { SDK_TYPE_NAMES, type AutoKind, type JsonSchema, type MessageModel, type NamedSchema, type SubjectModel, type VersionModel } from "./model.js";

@@ -2,8 +2,8 @@
 import { join } from "node:path";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
-import { commonJsDefault } from "../runtime/commonjs.js";
-import { ErrorCode } from "../runtime/errors.js";
+import { commonJsDefault } from "@onex/runtime";
+import { ErrorCode } from "@onex/runtime";
 import { closestName } from "./did-you-mean.js";
 import { PACKAGE_ROOT } from "./package-root.js";
 import type { Problem } from "./problems.js";

@@ -4,7 +4,7 @@
  * own code and `file:line:column`; the thrown OnexError carries the first one's code and
  * location (so a caller that looks at one error sees the first problem) and lists them all.
  */
-import { ErrorCode, OnexError } from "../runtime/errors.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 
 /** Where a problem is: a file, and the line and column when known. */
 export interface Where {

@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ErrorCode, OnexError } from "../runtime/errors.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 
 /** A version folder: `v` and two or three dot-separated numbers without leading zeros (`v0.1`, `v0.0.9`, `v1.10.2`). */
 const VERSION_FOLDER = /^v(0|[1-9]\d*)(\.(0|[1-9]\d*)){1,2}$/;

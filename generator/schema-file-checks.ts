@@ -4,7 +4,7 @@
  * `$schema`, which ajv 2020 would read with 2020-12 meanings). Each problem is located at the
  * key or value that causes it.
  */
-import { ErrorCode } from "../runtime/errors.js";
+import { ErrorCode } from "@onex/runtime";
 import type { Problems } from "./problems.js";
 import type { YamlFile } from "./yaml-file.js";
 

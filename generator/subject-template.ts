@@ -1,5 +1,5 @@
 /** Checking subject templates from the manifest and the envelope fields that fill them. */
-import { ErrorCode, OnexError } from "../runtime/errors.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import type { JsonSchema, SubjectModel } from "./model.js";
 import { pointerSegments } from "./yaml-file.js";
 

@@ -6,7 +6,7 @@
  * one exported interface whose name changes only when its place in the schema does. It also
  * writes defaults, formats and bounds into the description, where they reach the doc comment.
  */
-import { ErrorCode, OnexError } from "../runtime/errors.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import type { JsonSchema } from "./model.js";
 
 /** A type name given to a nested schema, and where it came from (for clash reports). */

@@ -41,12 +41,19 @@ export async function applyOutput(outDir: string, files: ReadonlyMap<string, str
   }
 }
 
+/**
+ * The output folder may be a package of its own (the bundled one is `@onex/sdk`): its build
+ * output and installed dependencies copy the marker along but are not the generator's.
+ */
+const NOT_GENERATED_DIRS = new Set(["dist", "node_modules"]);
+
 async function listGeneratedFiles(outDir: string): Promise<string[]> {
   const entries = await readdir(outDir, { recursive: true, withFileTypes: true }).catch(() => []);
   const found: string[] = [];
   for (const entry of entries) {
     if (!entry.isFile()) continue;
     const path = join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name);
+    if (relative(outDir, path).split(sep).some((part) => NOT_GENERATED_DIRS.has(part))) continue;
     const head = (await readFile(path, "utf8")).slice(0, 200);
     if (head.includes(GENERATED_MARKER)) found.push(relative(outDir, path).split(sep).join("/"));
   }

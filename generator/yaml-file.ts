@@ -1,7 +1,7 @@
 /** Reading YAML files with enough position information to point users at their mistakes. */
 import { readFile } from "node:fs/promises";
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from "yaml";
-import { ErrorCode, OnexError } from "../runtime/errors.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 
 /** A parsed YAML file that can map a path inside its value back to a line and column. */
 export interface YamlFile {

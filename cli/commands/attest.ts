@@ -1,6 +1,6 @@
 import { Flags } from "@oclif/core";
-import { ErrorCode, OnexError } from "../../runtime/errors.js";
-import { attestExecution } from "../../runtime/trust/attestation.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
+import { attestExecution } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { privateKeyFlags, readJsonFile, readPrivateKey } from "../key-files.js";
 

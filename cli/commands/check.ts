@@ -2,7 +2,7 @@ import { join, resolve, dirname } from "node:path";
 import { Flags } from "@oclif/core";
 import { loadVersion } from "../../generator/load-version.js";
 import type { VersionModel } from "../../generator/model.js";
-import { versionGraph } from "../../generated/transforms/index.js";
+import { versionGraph } from "@onex/sdk/transforms";
 import { OnexCommand } from "../base-command.js";
 import { reportingEachProblem } from "../problem-lines.js";
 

@@ -2,7 +2,7 @@ import { dirname, resolve } from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { diffVersions } from "../../generator/diff/diff-versions.js";
 import { formatReport } from "../../generator/diff/report.js";
-import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { reportingEachProblem } from "../problem-lines.js";
 

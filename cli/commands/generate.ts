@@ -1,7 +1,7 @@
 import { resolve, sep } from "node:path";
 import { Flags } from "@oclif/core";
-import { generate } from "../../generator/generate.js";
-import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { DEFAULT_RUNTIME_IMPORT, generate } from "../../generator/generate.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { readFailure, writeFailure } from "../file-errors.js";
 import { reportingEachProblem } from "../problem-lines.js";
@@ -16,7 +16,7 @@ export default class Generate extends OnexCommand {
     schemas: Flags.string({ description: "Folder with one v<version>/ folder per protocol version.", default: "schemas" }),
     out: Flags.string({ description: "Folder the SDK is written to.", default: "generated" }),
     templates: Flags.string({ description: "Folder whose Handlebars templates override the bundled ones." }),
-    "runtime-import": Flags.string({ description: "Module generated code imports the runtime from.", default: "onex/runtime/codegen-v1" }),
+    "runtime-import": Flags.string({ description: "Module generated code imports the runtime from.", default: DEFAULT_RUNTIME_IMPORT }),
     check: Flags.boolean({ description: "Compare with the output folder instead of writing; exit 1 if anything differs.", default: false }),
     asyncapi: Flags.string({ description: "Also write v<version>/asyncapi.<format> per version (AsyncAPI 3.0; see onex asyncapi).", options: ["yaml", "json"] }),
   };

@@ -1,5 +1,5 @@
 import { Flags } from "@oclif/core";
-import { exportPrivateKey, generateKeyPair } from "../../runtime/trust/keys.js";
+import { exportPrivateKey, generateKeyPair } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { writeKeyPairFiles } from "../key-files.js";
 

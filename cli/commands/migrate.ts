@@ -1,8 +1,8 @@
 import { once } from "node:events";
 import { availableParallelism } from "node:os";
 import { Args, Flags } from "@oclif/core";
-import { migrationPath } from "../../generated/transforms/index.js";
-import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { migrationPath } from "@onex/sdk/transforms";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { ExitCode } from "../exit-codes.js";
 import { readInputLineBatches, readNdjsonLines, type InputItem, type InputShape, type LineBatch } from "../message-input.js";

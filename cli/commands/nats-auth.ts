@@ -1,5 +1,5 @@
 import { Args, Flags } from "@oclif/core";
-import { natsAccountsConfig } from "../../runtime/jetstream/authorization.js";
+import { natsAccountsConfig } from "@onex/runtime/jetstream";
 import { loadAllSdks } from "../all-sdks.js";
 import { OnexCommand } from "../base-command.js";
 import { readIdentities } from "../identities-file.js";

@@ -1,11 +1,11 @@
 import { Flags } from "@oclif/core";
-import { versionGraph } from "../../generated/transforms/index.js";
-import { versions } from "../../generated/versions.js";
-import { ErrorCode, OnexError } from "../../runtime/errors.js";
-import { agreeOnVersion, buildOffer, type Agreement, type ProtocolBlock } from "../../runtime/negotiation/agreement.js";
-import { negotiate } from "../../runtime/negotiation/handshake.js";
-import { probe, type ProbeResult } from "../../runtime/negotiation/probe.js";
-import type { SchemaIndex } from "../../runtime/negotiation/schema-index.js";
+import { versionGraph } from "@onex/sdk/transforms";
+import { versions } from "@onex/sdk/versions";
+import { ErrorCode, OnexError } from "@onex/runtime";
+import { agreeOnVersion, buildOffer, type Agreement, type ProtocolBlock } from "@onex/runtime/negotiation";
+import { negotiate } from "@onex/runtime/negotiation";
+import { probe, type ProbeResult } from "@onex/runtime/negotiation";
+import type { SchemaIndex } from "@onex/runtime/negotiation";
 import { OnexCommand } from "../base-command.js";
 import { loadBundledIndexes } from "../bundled-indexes.js";
 import { natsFlags, parseDuration, withNats } from "../nats-flags.js";

@@ -1,7 +1,7 @@
 import { Flags } from "@oclif/core";
-import { readHistory } from "../../runtime/jetstream/history.js";
-import { streamNameOf, zoneStreamNameOf } from "../../runtime/jetstream/streams.js";
-import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { readHistory } from "@onex/runtime/jetstream";
+import { streamNameOf, zoneStreamNameOf } from "@onex/runtime/jetstream";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { natsFlags, withJetStream } from "../nats-flags.js";
 

@@ -1,6 +1,6 @@
 import { Args, Flags } from "@oclif/core";
-import { isOnexError, OnexError } from "../../runtime/errors.js";
-import { signMessage } from "../../runtime/trust/sign-message.js";
+import { isOnexError, OnexError } from "@onex/runtime";
+import { signMessage } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { privateKeyFlags, readPrivateKey } from "../key-files.js";
 import { readInput } from "../message-input.js";

@@ -1,5 +1,5 @@
 import { Args, Flags } from "@oclif/core";
-import { ErrorCode, OnexError, isOnexError } from "../../runtime/errors.js";
+import { ErrorCode, OnexError, isOnexError } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { readInput } from "../message-input.js";
 import { printable, printableJson } from "../terminal-text.js";

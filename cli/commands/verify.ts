@@ -1,10 +1,10 @@
 import { Args, Flags } from "@oclif/core";
-import { ErrorCode, OnexError } from "../../runtime/errors.js";
-import { keyRing } from "../../runtime/trust/keys.js";
-import { judge, parseTrustPolicy, PolicyMode, type JudgeContext } from "../../runtime/trust/policy.js";
-import { verifyRegistryEntry } from "../../runtime/trust/registry-entry.js";
-import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
-import { GrantBook } from "../../runtime/trust/session-grant.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
+import { keyRing } from "@onex/runtime";
+import { judge, parseTrustPolicy, PolicyMode, type JudgeContext } from "@onex/runtime";
+import { verifyRegistryEntry } from "@onex/runtime";
+import { ReplayGuard } from "@onex/runtime";
+import { GrantBook } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { parseDuration, parseTime, readJsonFile, readPublicKeys, readZoneAuthorities } from "../key-files.js";
 import { readInput } from "../message-input.js";

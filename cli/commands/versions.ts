@@ -1,6 +1,6 @@
 import { Flags } from "@oclif/core";
-import { migrationPath, versionGraph } from "../../generated/transforms/index.js";
-import { buildOffer } from "../../runtime/negotiation/agreement.js";
+import { migrationPath, versionGraph } from "@onex/sdk/transforms";
+import { buildOffer } from "@onex/runtime/negotiation";
 import { OnexCommand } from "../base-command.js";
 import { loadBundledIndexes } from "../bundled-indexes.js";
 

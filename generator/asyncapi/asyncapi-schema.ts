@@ -11,7 +11,7 @@
  * the original accepts. A keyword with no draft-07 equivalent is refused rather than
  * dropped, since dropping it would silently widen the contract.
  */
-import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import type { JsonSchema } from "../model.js";
 import { pascalCase } from "../views.js";
 import { pointerSegments } from "../yaml-file.js";

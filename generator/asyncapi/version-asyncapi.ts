@@ -1,6 +1,6 @@
 /** `onex asyncapi <version>` as a function: load one version of a schemas folder and render its AsyncAPI document. */
 import { dirname, resolve } from "node:path";
-import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { versionsIn } from "../protocol-versions.js";
 import { loadVersion } from "../load-version.js";
 import { asyncApiDocument, formatAsyncApi, type AsyncApiFormat, type AsyncApiOptions } from "./asyncapi-document.js";

@@ -1,5 +1,5 @@
 /** `onex diff` as a function: load every version of a schemas folder and its transforms, then report old -> new. */
-import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { loadVersion } from "../load-version.js";
 import { Problems } from "../problems.js";
 import { versionsIn } from "../protocol-versions.js";

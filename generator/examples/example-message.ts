@@ -10,7 +10,7 @@
  * like never come into play; callers validate the result.
  */
 import fc from "fast-check";
-import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { pathValue } from "../load-version.js";
 import type { JsonSchema, VersionModel } from "../model.js";
 import { pointerSegments } from "../yaml-file.js";

@@ -1,5 +1,5 @@
 /** The subject an example message travels on, token by token, for documentation. */
-import { encodeSubjectToken } from "../../runtime/subject-token.js";
+import { encodeSubjectToken } from "@onex/runtime";
 import { pathValue } from "../load-version.js";
 import type { SubjectModel } from "../model.js";
 

@@ -7,7 +7,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { asyncApiDocument, formatAsyncApi } from "../asyncapi/asyncapi-document.js";
 import { versionsIn } from "../protocol-versions.js";
 import { loadVersion } from "../load-version.js";

@@ -5,7 +5,7 @@
  * lens that names a field that is not there, or creates one that already is, would otherwise
  * compile, pass `onex diff` ("covered by add") and silently overwrite or lose data.
  */
-import { ErrorCode } from "../../runtime/errors.js";
+import { ErrorCode } from "@onex/runtime";
 import { modelResolver, type RefResolver } from "../diff/compare-schemas.js";
 import { didYouMean } from "../did-you-mean.js";
 import type { JsonSchema, VersionModel } from "../model.js";

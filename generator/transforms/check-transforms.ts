@@ -6,8 +6,8 @@
  * Validity alone would pass a transform that silently loses or rewrites data.
  */
 import fc from "fast-check";
-import { ErrorCode, OnexError } from "../../runtime/errors.js";
-import { jsonEqual, migrateAlongGraph, runTransformStep, type JsonObject, type VersionGraph } from "../../runtime/transform.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
+import { jsonEqual, migrateAlongGraph, runTransformStep, type JsonObject, type VersionGraph } from "@onex/runtime";
 import type { VersionModel } from "../model.js";
 import { residueArbitrary, schemaArbitrary } from "./schema-arbitrary.js";
 

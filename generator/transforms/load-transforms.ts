@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import type { ValidateFunction } from "ajv/dist/2020.js";
-import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { compare } from "../load-version.js";
 import { createAjv, shapeProblems } from "../meta-schema.js";
 import type { VersionModel } from "../model.js";

@@ -6,7 +6,7 @@
  * minimum/maximum and `$ref` (in model form, `onex:<Name>#<pointer>`).
  */
 import fc from "fast-check";
-import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { pathValue } from "../load-version.js";
 import type { JsonSchema, VersionModel } from "../model.js";
 import { pointerSegments } from "../yaml-file.js";

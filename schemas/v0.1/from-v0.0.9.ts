@@ -3,7 +3,7 @@
  * generator copies this module into generated/transforms/lenses/; it may import only the
  * runtime's codegen entry point.
  */
-import { jsonEqual, type JsonObject, type LensContext } from "onex/runtime/codegen-v1";
+import { jsonEqual, type JsonObject, type LensContext } from "@onex/runtime/codegen-v1";
 
 /** `protocol_version` -> v0.1's own `protocol` block, or the block a downgrade kept in the residue. */
 export function protocolFromVersion(scope: JsonObject, restored: unknown, context: LensContext): unknown {

@@ -3,7 +3,7 @@
  * generator copies this module into generated/transforms/lenses/; it may import only the
  * runtime's codegen entry point.
  */
-import { jsonEqual, type JsonObject, type LensContext } from "onex/runtime/codegen-v1";
+import { jsonEqual, type JsonObject, type LensContext } from "@onex/runtime/codegen-v1";
 
 /** v0.1 `protocol` block -> v0.2 block. */
 export function protocolUp(scope: JsonObject, _restored: unknown, context: LensContext): unknown {

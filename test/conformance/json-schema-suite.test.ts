@@ -1,7 +1,7 @@
 /**
  * The JSON Schema 2020-12 test suite, run through the path generated validators take:
  * `createAjv` → ajv standalone code → `standaloneValidatorSource` (requires rewritten to
- * imports of `onex/runtime/codegen-v1`) → an ES module written to disk and imported. No case
+ * imports of `@onex/runtime/codegen-v1`) → an ES module written to disk and imported. No case
  * is checked with `ajv.compile` at run time, so a defect of the rewrite or of the runtime
  * entry shows up here. Cases ajv cannot handle are listed in SUITE_EXCEPTIONS with the reason
  * (mirrored in docs/conformance.md); the test fails when a listed case starts passing as well
@@ -24,7 +24,7 @@ const REMOTES_DIR = join(SUITE_ROOT, "remotes");
 // The suite expects `remotes/` to be served here.
 const REMOTE_BASE = "http://localhost:1234/";
 // The specifier generated code uses; vitest aliases it to runtime/codegen-v1.ts.
-const RUNTIME_IMPORT = "onex/runtime/codegen-v1";
+const RUNTIME_IMPORT = "@onex/runtime/codegen-v1";
 
 interface SuiteTest {
   description: string;

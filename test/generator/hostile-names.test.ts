@@ -157,7 +157,7 @@ export const results = [o.subject(), t.type, p.type, m.type, shared.seq, point?.
 describe("hostile names", () => {
   it("globals and runtime names compile and run: the output type-checks under tsc --strict", async () => {
     const { root, schemas, out } = await writeLayout(hostileLayout());
-    await generate({ schemasDir: schemas, outDir: out, runtimeImport: "onex/runtime/codegen-v1" });
+    await generate({ schemasDir: schemas, outDir: out, runtimeImport: "@onex/runtime/codegen-v1" });
     const types = await readFile(join(out, "v0.1", "types.ts"), "utf8");
     const names = [...types.matchAll(/^export (?:interface|type) (\w+)/gm)].map((m) => m[1]!);
     expect(names.filter((n) => /\d$/.test(n))).toEqual([]);
@@ -171,7 +171,7 @@ describe("hostile names", () => {
         compilerOptions: {
           strict: true, noEmit: true, module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", skipLibCheck: true,
           noUncheckedIndexedAccess: true, types: ["node"], typeRoots: [join(PROJECT_ROOT, "node_modules", "@types")],
-          paths: { "onex/runtime/codegen-v1": [join(PROJECT_ROOT, "runtime", "codegen-v1.ts")] },
+          paths: { "@onex/runtime/codegen-v1": [join(PROJECT_ROOT, "runtime", "codegen-v1.ts")] },
         },
         include: ["consumer.ts", "generated"],
       }),

@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
 
 const CONSUMER = `
-import { OnexError, isOnexError } from "onex/runtime";
-import * as v0_0_9 from "onex/v0.0.9";
-import * as v0_1 from "onex/v0.1";
-import * as v0_2 from "onex/v0.2";
+import { OnexError, isOnexError } from "@onex/runtime";
+import * as v0_0_9 from "@onex/sdk/v0.0.9";
+import * as v0_1 from "@onex/sdk/v0.1";
+import * as v0_2 from "@onex/sdk/v0.2";
 
 const source = { zone: "zone.trusted.org", entity_type: "node", entity_id: "n-1" } as const;
 const expires_at = "2030-01-01T00:00:00Z";
@@ -118,7 +118,7 @@ describe("the packed SDK in a fresh project", () => {
     const unflagged = major > 22 || (major === 22 && minor >= 12) || (major === 20 && minor >= 19);
     await writeFile(
       join(project, "main.cjs"),
-      `const { TaskDispatch } = require("onex/v0.2");\nconst { ErrorCode } = require("onex/runtime");\nconsole.log(JSON.stringify({ type: TaskDispatch.type, code: ErrorCode.ValidationFailed }));\n`,
+      `const { TaskDispatch } = require("@onex/sdk/v0.2");\nconst { ErrorCode } = require("@onex/runtime");\nconsole.log(JSON.stringify({ type: TaskDispatch.type, code: ErrorCode.ValidationFailed }));\n`,
     );
     const result = spawnSync(process.execPath, [join(project, "main.cjs")], { cwd: project, encoding: "utf8" });
     if (!unflagged) {

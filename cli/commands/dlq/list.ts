@@ -1,5 +1,5 @@
 import { Flags } from "@oclif/core";
-import { listDeadLetters } from "../../../runtime/jetstream/dead-letter.js";
+import { listDeadLetters } from "@onex/runtime/jetstream";
 import { loadAllSdks } from "../../all-sdks.js";
 import { OnexCommand } from "../../base-command.js";
 import { deadLetterJson, deadLetterLine } from "../../dead-letter-view.js";

@@ -1,8 +1,8 @@
 import { Args, Flags } from "@oclif/core";
-import { ErrorCode, OnexError, isOnexError } from "../../../runtime/errors.js";
-import { getDeadLetter } from "../../../runtime/jetstream/dead-letter.js";
-import { planReplay, replayDeadLetter } from "../../../runtime/jetstream/dead-letter-replay.js";
-import { keyRing } from "../../../runtime/trust/keys.js";
+import { ErrorCode, OnexError, isOnexError } from "@onex/runtime";
+import { getDeadLetter } from "@onex/runtime/jetstream";
+import { planReplay, replayDeadLetter } from "@onex/runtime/jetstream";
+import { keyRing } from "@onex/runtime";
 import { loadAllSdks } from "../../all-sdks.js";
 import { OnexCommand } from "../../base-command.js";
 import { readPublicKeys } from "../../key-files.js";

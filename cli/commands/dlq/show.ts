@@ -1,5 +1,5 @@
 import { Args, Flags } from "@oclif/core";
-import { getDeadLetter } from "../../../runtime/jetstream/dead-letter.js";
+import { getDeadLetter } from "@onex/runtime/jetstream";
 import { loadAllSdks } from "../../all-sdks.js";
 import { OnexCommand } from "../../base-command.js";
 import { deadLetterJson } from "../../dead-letter-view.js";

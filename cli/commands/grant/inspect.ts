@@ -1,9 +1,9 @@
 import { Args, Flags } from "@oclif/core";
-import * as v0_1 from "../../../generated/v0.1/index.js";
-import { ErrorCode, OnexError, isOnexError } from "../../../runtime/errors.js";
-import { parseRfc3339 } from "../../../runtime/trust/rfc3339-time.js";
-import { RevocationList, verifySessionGrant } from "../../../runtime/trust/session-grant.js";
-import { assertValid } from "../../../runtime/validation.js";
+import * as v0_1 from "@onex/sdk/v0.1";
+import { ErrorCode, OnexError, isOnexError } from "@onex/runtime";
+import { parseRfc3339 } from "@onex/runtime";
+import { RevocationList, verifySessionGrant } from "@onex/runtime";
+import { assertValid } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
 import { parseTime, readJsonFile, readZoneAuthorities } from "../../key-files.js";
 

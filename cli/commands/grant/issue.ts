@@ -1,6 +1,6 @@
 import { Flags } from "@oclif/core";
-import { ErrorCode, OnexError } from "../../../runtime/errors.js";
-import { issueSessionGrant } from "../../../runtime/trust/session-grant.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
+import { issueSessionGrant } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
 import { parseDuration, parseTime, privateKeyFlags, readPrivateKey } from "../../key-files.js";
 import { writeOutputFile } from "../../output-file.js";

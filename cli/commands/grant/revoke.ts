@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { Args, Flags } from "@oclif/core";
-import { ErrorCode, OnexError } from "../../../runtime/errors.js";
-import { revokeSessionGrant, verifyGrantAuthenticity } from "../../../runtime/trust/session-grant.js";
-import { ZoneAuthorities } from "../../../runtime/trust/zone-authorities.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
+import { revokeSessionGrant, verifyGrantAuthenticity } from "@onex/runtime";
+import { ZoneAuthorities } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
 import { privateKeyFlags, readJsonFile, readPrivateKey } from "../../key-files.js";
 import { writeOutputFile } from "../../output-file.js";

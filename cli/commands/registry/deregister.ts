@@ -1,5 +1,5 @@
 import { Args } from "@oclif/core";
-import { ErrorCode, OnexError } from "../../../runtime/errors.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
 import { registryFlags, withRegistry } from "../../registry-flags.js";
 

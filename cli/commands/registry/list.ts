@@ -1,6 +1,6 @@
 import { Flags } from "@oclif/core";
-import { EntityType } from "../../../runtime/registry/address.js";
-import { HealthStatus } from "../../../runtime/registry/registry.js";
+import { EntityType } from "@onex/runtime/registry";
+import { HealthStatus } from "@onex/runtime/registry";
 import { OnexCommand } from "../../base-command.js";
 import { entryJson, registryFlags, withRegistry } from "../../registry-flags.js";
 

@@ -1,8 +1,8 @@
 import { Args, Flags } from "@oclif/core";
 import { readFile } from "node:fs/promises";
-import { ErrorCode, OnexError } from "../../../runtime/errors.js";
-import { keepAlive } from "../../../runtime/registry/keep-alive.js";
-import type { NodeIdentityRecord, RegistryEntryRecord } from "../../../runtime/trust/records.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
+import { keepAlive } from "@onex/runtime/registry";
+import type { NodeIdentityRecord, RegistryEntryRecord } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
 import { entryJson, registryFlags, withRegistry } from "../../registry-flags.js";
 

@@ -1,7 +1,7 @@
 import { Flags } from "@oclif/core";
-import { ErrorCode, OnexError } from "../../../runtime/errors.js";
-import { accountOf, zonesOf } from "../../../runtime/jetstream/authorization.js";
-import { applyStreams, planStreams, type StreamChange, type StreamLimits } from "../../../runtime/jetstream/streams.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
+import { accountOf, zonesOf } from "@onex/runtime/jetstream";
+import { applyStreams, planStreams, type StreamChange, type StreamLimits } from "@onex/runtime/jetstream";
 import { loadAllSdks } from "../../all-sdks.js";
 import { OnexCommand } from "../../base-command.js";
 import { readIdentities } from "../../identities-file.js";

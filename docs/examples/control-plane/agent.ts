@@ -8,8 +8,9 @@
  * EXAMPLE_COUNT messages (default: runs until interrupted).
  */
 import { readFile } from "node:fs/promises";
-import { connect, generateKeyPair, importPublicKey, keyRing } from "onex/runtime";
-import * as v0_1 from "onex/v0.1";
+import { generateKeyPair, importPublicKey, keyRing } from "@onex/runtime";
+import { connect } from "@onex/runtime/jetstream";
+import * as v0_1 from "@onex/sdk/v0.1";
 
 const dir = process.env.ONEX_EXAMPLE_DIR ?? ".onex-example";
 const nodeKey = importPublicKey(await readFile(`${dir}/node.pub`, "utf8"));

@@ -7,8 +7,9 @@
  */
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { connect, exportPrivateKey, exportPublicKey, generateKeyPair, importPrivateKey, keyRing } from "onex/runtime";
-import * as v0_1 from "onex/v0.1";
+import { exportPrivateKey, exportPublicKey, generateKeyPair, importPrivateKey, keyRing } from "@onex/runtime";
+import { connect } from "@onex/runtime/jetstream";
+import * as v0_1 from "@onex/sdk/v0.1";
 
 const dir = process.env.ONEX_EXAMPLE_DIR ?? ".onex-example";
 const zone = "zone.trusted.org";
