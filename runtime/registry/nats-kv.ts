@@ -48,7 +48,9 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
   let nc: NatsConnection;
   try {
     // Reconnect forever: a registry outlives server restarts, and pending writes wait for the server.
-    nc = await connect({ servers: options.servers, timeout: options.connectTimeoutMs ?? 5_000, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: "onex-registry" });
+    // No async stack traces: the client would build two Error objects per request for them (~30 us
+    // each time), and every failure reaches the caller as an OnexError naming the operation anyway.
+    nc = await connect({ servers: options.servers, timeout: options.connectTimeoutMs ?? 5_000, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: "onex-registry", noAsyncTraces: true });
   } catch (cause) {
     throw new OnexError(ErrorCode.RegistryUnavailable, `cannot reach NATS at ${options.servers.join(", ")}: ${(cause as Error).message}`, { servers: options.servers }, { cause });
   }
@@ -148,16 +150,21 @@ class NatsKvStore implements RegistryStore {
   async write(key: CanonicalAddress, value: string, expected: { revision: string; mark: string }, writeMark: boolean): Promise<WrittenRevisions | undefined> {
     const k = natsKvKey(key);
     return this.#call(async () => {
-      try {
-        // No transactions across streams: the mark goes first, so a reader that finds the entry finds its mark.
-        const markRevision = writeMark ? await (expected.mark === "" ? this.marks.create(k, value) : this.marks.update(k, value, Number(expected.mark))) : undefined;
-        const revision = expected.revision === "" ? await this.kv.create(k, value) : await this.kv.update(k, value, Number(expected.revision));
-        return { revision: String(revision), ...(markRevision === undefined ? {} : { markRevision: String(markRevision) }) };
-      } catch (error) {
+      // No transactions across streams, so the two compare-and-sets go out together, mark first, and
+      // share one round trip: a server stores what one connection sends in the order sent, so a
+      // reader that finds the entry finds its mark. A cluster orders each stream apart; a reader that
+      // finds no mark reads it once more (TrustedRegistry). When the mark's compare-and-set loses and
+      // the entry's wins, the write still reports a moved revision: the caller reads both and writes
+      // again, or refuses a registration older than the mark that won.
+      const markWrite = writeMark ? (expected.mark === "" ? this.marks.create(k, value) : this.marks.update(k, value, Number(expected.mark))) : Promise.resolve(undefined);
+      const entryWrite = expected.revision === "" ? this.kv.create(k, value) : this.kv.update(k, value, Number(expected.revision));
+      const [mark, entry] = await Promise.allSettled([markWrite, entryWrite]);
+      for (const result of [mark, entry]) {
         // "Must not exist" failed on an entry that lapsed but is not removed yet, too: the caller reads its revision and tries again.
-        if (isCasConflict(error)) return undefined;
-        throw error;
+        if (result.status === "rejected" && !isCasConflict(result.reason)) throw result.reason;
       }
+      if (mark.status === "rejected" || entry.status === "rejected") return undefined;
+      return { revision: String(entry.value), ...(mark.value === undefined ? {} : { markRevision: String(mark.value) }) };
     });
   }
 

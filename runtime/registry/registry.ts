@@ -168,7 +168,8 @@ export interface RegistryStore {
    * Writes the high-water mark (when `writeMark`) and then the entry with a fresh TTL, each a
    * compare-and-set on `expected` ("" = must not exist): in one transaction where the store
    * has them (etcd compares both revisions even when the mark is left as it is), otherwise
-   * mark first, so a reader that finds the entry finds its mark. Undefined when a revision moved.
+   * mark first (NATS KV: sent ahead of the entry in the same round trip), so a reader that finds
+   * the entry finds its mark. Undefined when a revision moved.
    */
   write(key: CanonicalAddress, value: string, expected: { revision: string; mark: string }, writeMark: boolean): Promise<WrittenRevisions | undefined>;
   /** Renews the TTL of exactly the value stored at `revision`; false when the key is gone or holds another revision. */

@@ -10,8 +10,8 @@
  * checks freshness: an entry older than the newest this registry has seen at the address,
  * or than the address's high-water mark (the newest registration, kept by the store without
  * a TTL and verified like an entry), is ONEX_E_ENTRY_TAMPERED with cause ONEX_E_REPLAY.
- * `register` writes the mark before the entry, so a watcher that sees an entry finds its
- * mark already there, and an entry with no mark was not written by `register`.
+ * `register` writes the mark before the entry (or with it), so a watcher that sees an entry
+ * finds its mark already there, and an entry with no mark was not written by `register`.
  */
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import type { PublicKey } from "../trust/keys.js";
@@ -308,6 +308,9 @@ export class TrustedRegistry implements Registry {
     const fresh = known?.fresh === true && known.revision === stored.revision && known.bytes === stored.value;
     // The mark is asked for before the entry is verified, so the round trip and the verification overlap.
     const pendingMark = fresh ? Promise.resolve(undefined) : (markRead ?? this.#store.getMark(stored.key));
+    // Clients send what was asked in a microtask (nats.js flushes its buffer so): step aside for it
+    // once, or the request would wait for the verification it is meant to overlap.
+    if (!fresh && markRead === undefined) await undefined;
     let resolved: ResolvedEntry;
     try {
       resolved = this.#decode(stored);
@@ -324,7 +327,13 @@ export class TrustedRegistry implements Registry {
     }
     if (fresh) return resolved;
     const storedMark = await pendingMark;
-    const mark = storedMark === undefined ? undefined : this.#tryVerifyMark(storedMark, address);
+    let mark = storedMark === undefined ? undefined : this.#tryVerifyMark(storedMark, address);
+    if (mark === undefined && rereadOnce) {
+      // A store that sends mark and entry together without a transaction (NATS KV on a cluster) can
+      // store the entry first: look once more before calling it unmarked.
+      const again = await this.#store.getMark(stored.key);
+      mark = again === undefined ? undefined : this.#tryVerifyMark(again, address);
+    }
     if (mark === undefined) throw this.#stale(address, entry.registered_at, "the address has no high-water mark that verifies, so the entry was not stored by register");
     if (Date.parse(mark.registered_at) > at) {
       // register writes the mark first: the entry may be changing right now, so look once more.
