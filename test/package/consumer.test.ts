@@ -1,5 +1,5 @@
-// Packs onex as npm would publish it, installs the tarball into a fresh project, and
-// compiles a consumer with `tsc --strict` — the way users meet the SDK.
+// Packs the workspace packages as npm would publish them and installs them the way users
+// do: a service installs the generated SDK alone; a platform team installs the toolchain.
 import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -59,47 +59,95 @@ console.log(JSON.stringify({
 }));
 `;
 
-let project: string;
+const TSC = join(PROJECT_ROOT, "node_modules", "typescript", "bin", "tsc");
+const STRICT_NODENEXT = { strict: true, module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", outDir: "out", skipLibCheck: true };
+/** Dependencies a service that only speaks the protocol must never pay for. */
+const TOOLCHAIN_OR_TRANSPORT = /^(onex|@nats-io\/.*|etcd3|consul|@oclif\/.*|handlebars|json-schema-to-typescript|prettier|fast-check|typescript|yaml|@types\/.*)$/;
+
+let tarballs: { runtime: string; sdk: string; toolchain: string };
+let service: string;
+let toolchain: string;
+
+/**
+ * A fresh npm project that installs `tarball`; the workspace packages it depends on are not
+ * published, so `overrides` points npm at their tarballs.
+ */
+async function installInto(prefix: string, tarball: string, overrides: Record<string, string>): Promise<string> {
+  const dir = await tempDir(prefix);
+  await writeFile(join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module", overrides }));
+  execFileSync("npm", ["install", tarball, "--no-audit", "--no-fund", "--prefer-offline", "--ignore-scripts"], { cwd: dir, stdio: "pipe" });
+  await mkdir(join(dir, "src"));
+  await writeFile(join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: STRICT_NODENEXT, include: ["src"] }));
+  return dir;
+}
+
+/** The packages npm installed into `dir`, by name. */
+async function installedPackages(dir: string): Promise<string[]> {
+  const lock = JSON.parse(await readFile(join(dir, "node_modules", ".package-lock.json"), "utf8")) as { packages: Record<string, unknown> };
+  return Object.keys(lock.packages).map((path) => path.slice(path.lastIndexOf("node_modules/") + "node_modules/".length));
+}
+
+/** Runs `source` as an ES module in `dir` and lists every installed file it loaded (paths under node_modules). */
+async function modulesLoadedBy(dir: string, source: string): Promise<string[]> {
+  const log = join(dir, `loaded-${Math.random().toString(36).slice(2)}.txt`);
+  await writeFile(
+    join(dir, "log-hooks.mjs"),
+    `import { appendFileSync } from "node:fs";\nexport async function resolve(specifier, context, next) {\n  const result = await next(specifier, context);\n  if (result.url.startsWith("file:")) appendFileSync(process.env.LOAD_LOG, result.url + "\\n");\n  return result;\n}\n`,
+  );
+  await writeFile(join(dir, "log-loads.mjs"), `import { register } from "node:module";\nregister("./log-hooks.mjs", import.meta.url);\n`);
+  const result = spawnSync(process.execPath, ["--import", "./log-loads.mjs", "--input-type=module", "-e", source], {
+    cwd: dir,
+    encoding: "utf8",
+    env: { ...process.env, LOAD_LOG: log },
+  });
+  expect(result.stderr).toBe("");
+  const loaded = (await readFile(log, "utf8")).trim().split("\n").filter((url) => url.includes("/node_modules/"));
+  return [...new Set(loaded.map((url) => url.slice(url.lastIndexOf("node_modules/") + "node_modules/".length)))];
+}
+
+/** The package a path under node_modules belongs to. */
+const packageOf = (path: string) => path.split("/").slice(0, path.startsWith("@") ? 2 : 1).join("/");
 
 beforeAll(async () => {
   const packDir = await tempDir("onex-pack-");
-  // dist/ is already built by the test command; skip prepare so packing stays fast.
-  execFileSync("npm", ["pack", "--ignore-scripts", "--pack-destination", packDir], { cwd: PROJECT_ROOT, stdio: "pipe" });
-  const tarball = join(packDir, readdirSync(packDir).find((f) => f.endsWith(".tgz"))!);
-  project = await tempDir("onex-consumer-");
-  await writeFile(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-  execFileSync("npm", ["install", tarball, "--no-audit", "--no-fund", "--prefer-offline", "--ignore-scripts"], { cwd: project, stdio: "pipe" });
-  await mkdir(join(project, "src"));
-  await writeFile(join(project, "src", "main.ts"), CONSUMER);
-  // The TypeScript examples of the README and docs compile against the package as shipped.
+  // The builds are already there (the test command builds); skip prepare so packing stays fast.
+  execFileSync("npm", ["pack", "--ignore-scripts", "--workspaces", "--include-workspace-root", "--pack-destination", packDir], { cwd: PROJECT_ROOT, stdio: "pipe" });
+  const tarball = (name: string) => join(packDir, readdirSync(packDir).find((f) => f.startsWith(`${name}-0`) && f.endsWith(".tgz"))!);
+  tarballs = { runtime: tarball("onex-runtime"), sdk: tarball("onex-sdk"), toolchain: tarball("onex") };
+
+  service = await installInto("onex-service-", tarballs.sdk, { "@onex/runtime": `file:${tarballs.runtime}` });
+  await writeFile(join(service, "src", "main.ts"), CONSUMER);
+
+  toolchain = await installInto("onex-toolchain-", tarballs.toolchain, { "@onex/runtime": `file:${tarballs.runtime}`, "@onex/sdk": `file:${tarballs.sdk}` });
+  // The TypeScript examples of the README and docs compile against the packages as shipped.
   for (const doc of ["README.md", ...readdirSync(join(PROJECT_ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)]) {
     const text = await readFile(join(PROJECT_ROOT, doc), "utf8");
     const blocks = [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
     for (const [i, block] of blocks.entries()) {
-      await writeFile(join(project, "src", `${doc.replace(/\W/g, "-")}-${i}.ts`), `${block}\nexport {};\n`);
+      await writeFile(join(toolchain, "src", `${doc.replace(/\W/g, "-")}-${i}.ts`), `${block}\nexport {};\n`);
     }
   }
-  await writeFile(
-    join(project, "tsconfig.json"),
-    JSON.stringify({
-      compilerOptions: { strict: true, module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", outDir: "out", skipLibCheck: true },
-      include: ["src"],
-    }),
-  );
-}, 240_000);
+}, 300_000);
 
 afterAll(removeTempDirs);
 
-describe("the packed SDK in a fresh project", () => {
-  it("compiles under tsc --strict (with the README's and docs' examples), wrong fields rejected at compile time", () => {
-    const tsc = join(PROJECT_ROOT, "node_modules", "typescript", "bin", "tsc");
-    const result = spawnSync(process.execPath, [tsc, "-p", project, "--strict"], { encoding: "utf8" });
+describe("a service that installs only the generated SDK", () => {
+  it("installs at most 10 packages, none of them a transport or the toolchain", async () => {
+    const packages = await installedPackages(service);
+    expect(packages).toContain("@onex/sdk");
+    expect(packages).toContain("@onex/runtime");
+    expect(packages.length, packages.join(", ")).toBeLessThanOrEqual(10);
+    expect(packages.filter((name) => TOOLCHAIN_OR_TRANSPORT.test(name))).toEqual([]);
+  });
+
+  it("compiles under tsc --strict with NodeNext resolution, wrong fields rejected at compile time", () => {
+    const result = spawnSync(process.execPath, [TSC, "-p", service], { encoding: "utf8" });
     expect(result.stdout + result.stderr).toBe("");
     expect(result.status).toBe(0);
   }, 120_000);
 
   it("runs as pure ESM: creates, encodes, parses and builds subjects of every version", () => {
-    const result = spawnSync(process.execPath, [join(project, "out", "main.js")], { cwd: project, encoding: "utf8" });
+    const result = spawnSync(process.execPath, [join(service, "out", "main.js")], { cwd: service, encoding: "utf8" });
     expect(result.stderr).toBe("");
     expect(JSON.parse(result.stdout)).toEqual({
       a: "event.node.failed",
@@ -113,14 +161,28 @@ describe("the packed SDK in a fresh project", () => {
     });
   });
 
+  it("importing ErrorCode loads the runtime core and nothing else: no transport, no third-party package", async () => {
+    const loaded = await modulesLoadedBy(service, `import { ErrorCode } from "@onex/runtime"; if (ErrorCode.ValidationFailed !== "ONEX_E_VALIDATION") process.exit(1);`);
+    expect(loaded.length).toBeGreaterThan(0);
+    expect(loaded.filter((path) => !path.startsWith("@onex/runtime/dist/"))).toEqual([]);
+    expect(loaded.filter((path) => /\/(jetstream|registry|negotiation|dataplane)\//.test(path))).toEqual([]);
+  });
+
+  it("importing a version's SDK loads the SDK, the runtime core and ajv's standalone helpers only", async () => {
+    const loaded = await modulesLoadedBy(service, `const v0_2 = await import("@onex/sdk/v0.2"); if (!v0_2.TaskDispatch) process.exit(1);`);
+    const packages = [...new Set(loaded.map(packageOf))].sort();
+    expect(packages.filter((name) => !/^(@onex\/sdk|@onex\/runtime|ajv|ajv-formats|fast-deep-equal|fast-uri|json-schema-traverse|require-from-string)$/.test(name))).toEqual([]);
+    expect(loaded.filter((path) => /\/(jetstream|registry|negotiation|dataplane)\//.test(path))).toEqual([]);
+  });
+
   it("loads through require() in a CommonJS consumer (Node's require(esm), unflagged from 20.19 and 22.12, as the README says)", async () => {
     const [major, minor] = process.versions.node.split(".").map(Number) as [number, number];
     const unflagged = major > 22 || (major === 22 && minor >= 12) || (major === 20 && minor >= 19);
     await writeFile(
-      join(project, "main.cjs"),
+      join(service, "main.cjs"),
       `const { TaskDispatch } = require("@onex/sdk/v0.2");\nconst { ErrorCode } = require("@onex/runtime");\nconsole.log(JSON.stringify({ type: TaskDispatch.type, code: ErrorCode.ValidationFailed }));\n`,
     );
-    const result = spawnSync(process.execPath, [join(project, "main.cjs")], { cwd: project, encoding: "utf8" });
+    const result = spawnSync(process.execPath, [join(service, "main.cjs")], { cwd: service, encoding: "utf8" });
     if (!unflagged) {
       expect(result.stderr).toContain("ERR_REQUIRE_ESM");
       return;
@@ -128,9 +190,17 @@ describe("the packed SDK in a fresh project", () => {
     expect(result.stderr).toBe("");
     expect(JSON.parse(result.stdout)).toEqual({ type: "signal.task.dispatch", code: "ONEX_E_VALIDATION" });
   });
+});
+
+describe("a platform team that installs the toolchain", () => {
+  it("compiles the README's and docs' examples under tsc --strict", () => {
+    const result = spawnSync(process.execPath, [TSC, "-p", toolchain], { encoding: "utf8" });
+    expect(result.stdout + result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  }, 120_000);
 
   it("ships the onex command", () => {
-    const result = spawnSync(process.execPath, [join(project, "node_modules", "onex", "bin", "onex.js"), "--help"], { encoding: "utf8" });
+    const result = spawnSync(process.execPath, [join(toolchain, "node_modules", "onex", "bin", "onex.js"), "--help"], { encoding: "utf8" });
     expect(result.status).toBe(0);
     expect(result.stdout).toContain("generate");
   });
