@@ -4,8 +4,8 @@
  * calls are rewritten to imports from the runtime's codegen entry point.
  */
 import standaloneModule from "ajv/dist/standalone/index.js";
-import { commonJsDefault } from "@onex/runtime";
-import { ErrorCode, OnexError } from "@onex/runtime";
+import { ErrorCode, OnexError, commonJsDefault } from "@onex/runtime";
+import { runtimeImportLine } from "./codegen-symbols.js";
 import type { SchemaSource } from "./load-version.js";
 import type { Ajv2020 } from "ajv/dist/2020.js";
 import { createAjv } from "./meta-schema.js";
@@ -75,8 +75,8 @@ export function standaloneValidatorSource(
   options: { language?: "ts" | "js" } = {},
 ): string {
   const code = rewriteRequires(standalone(ajv, refs));
-  const names = options.language === "js" ? "ajvFormats, ajvRuntime" : "ajvFormats, ajvRuntime, type StandaloneValidator";
-  return [`import { ${names} } from ${JSON.stringify(runtimeImport)};`, "", code.replace(/^"use strict";/, "")].join("\n");
+  const names = options.language === "js" ? ["ajvFormats", "ajvRuntime"] : ["ajvFormats", "ajvRuntime", "StandaloneValidator"];
+  return [runtimeImportLine(runtimeImport, names), "", code.replace(/^"use strict";/, "")].join("\n");
 }
 
 function toAjvRefs(model: VersionModel, schema: JsonSchema): JsonSchema {

@@ -4,6 +4,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import Handlebars from "handlebars";
 import { ErrorCode, OnexError } from "@onex/runtime";
+import { runtimeImportLine } from "./codegen-symbols.js";
 import { closestName } from "./did-you-mean.js";
 import { PACKAGE_ROOT } from "./package-root.js";
 
@@ -25,6 +26,11 @@ export async function loadTemplates(names: readonly string[], overrideDir?: stri
   const globals = options.globals ?? {};
   const hbs = Handlebars.create();
   hbs.registerHelper("json", (value: unknown) => JSON.stringify(value));
+  // `{{importRuntime "OnexMessage" "MessageInit" alias=true}}`: the one way a template imports the runtime.
+  hbs.registerHelper("importRuntime", (...args: unknown[]) => {
+    const options = args.pop() as Handlebars.HelperOptions;
+    return runtimeImportLine((options.data as { root: { runtimeImport: string } }).root.runtimeImport, args as string[], { alias: options.hash.alias === true });
+  });
   const compiled = new Map<string, HandlebarsTemplateDelegate>();
   for (const name of ["header.hbs", ...names]) {
     const override = overrideDir ? join(overrideDir, name) : undefined;
