@@ -148,8 +148,8 @@ function coldRun(source: string): { wall: number; inProcess: number } {
 }
 
 async function benchColdStart(): Promise<ColdFigures> {
-  const sdkIndex = join(PROJECT_ROOT, "dist", "generated", "v0.1", "index.js");
-  if (!existsSync(sdkIndex)) throw new Error("dist/generated/v0.1/index.js is missing: run `npm run build` first");
+  const sdkIndex = join(PROJECT_ROOT, "generated", "dist", "v0.1", "index.js");
+  if (!existsSync(sdkIndex)) throw new Error("generated/dist/v0.1/index.js is missing: run `npm run build` first");
   const workDir = await mkdtemp(join(tmpdir(), "onex-bench-cold-"));
   try {
     const [model] = await versionModels(join(PROJECT_ROOT, "schemas")).then((ms) => ms.filter((m) => m.id === "v0.1"));
@@ -234,7 +234,7 @@ async function main(): Promise<void> {
 
   const cold = await benchColdStart();
   console.log(`\ncold start, v0.1 (${cold.schemaCount} schemas): fresh node process, import + first validation; median of ${COLD_RUNS}`);
-  console.log(`  generated SDK (dist/generated/v0.1)        wall ${ms(cold.sdkWall)}   in-process ${ms(cold.sdkInProcess)}`);
+  console.log(`  generated SDK (@onex/sdk/v0.1, built)      wall ${ms(cold.sdkWall)}   in-process ${ms(cold.sdkInProcess)}`);
   console.log(`  new Ajv2020() + compile all at start-up    wall ${ms(cold.ajvWall)}   in-process ${ms(cold.ajvInProcess)}`);
   console.log(`  ratio sdk/ajv                              wall ${ratio(cold.sdkWall, cold.ajvWall).padStart(10)}   in-process ${ratio(cold.sdkInProcess, cold.ajvInProcess).padStart(10)}`);
 }
