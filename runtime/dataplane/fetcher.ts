@@ -11,7 +11,7 @@ import { attestExecution } from "../trust/attestation.js";
 import type { KeyPair } from "../trust/keys.js";
 import type { TrustLedger } from "../trust/trust-ledger.js";
 import { Bitfield } from "./bitfield.js";
-import { pieceDigest, pieceLengthOf, rootHex } from "./descriptor.js";
+import { pieceLengthOf, rootHex } from "./descriptor.js";
 import type { PieceStore } from "./piece-store.js";
 
 /** A peer that may serve an artifact, as a directory knows it. */
@@ -287,13 +287,16 @@ class Fetch {
   }
 
   async #accept(peer: PeerState, piece: number, body: Buffer): Promise<void> {
-    const expected = this.#store.descriptor.pieces[piece]!;
-    const actual = pieceDigest(body);
-    if (actual !== expected || body.length !== pieceLengthOf(this.#store.descriptor, piece)) {
+    let written: boolean;
+    try {
+      written = await this.#store.writePiece(piece, body);
+    } catch (error) {
+      if (!(error instanceof OnexError) || error.code !== ErrorCode.PieceCorrupt) throw error;
+      const { expected, actual } = error.details as { expected: string; actual: string };
       this.#dropCorrupt(peer, piece, expected, actual);
       return;
     }
-    if (await this.#store.writePiece(piece, body)) {
+    if (written) {
       this.#result.fetchedPieces++;
       this.#result.bytesFetched += body.length;
       this.#result.bytesByPeer[peer.info.peerId] = (this.#result.bytesByPeer[peer.info.peerId] ?? 0) + body.length;
