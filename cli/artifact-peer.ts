@@ -1,6 +1,5 @@
 /** The flags, peer start-up and progress display the `onex artifact` commands share. */
 import { Flags } from "@oclif/core";
-import * as v0_2 from "@onex/sdk/v0.2";
 import { DataPlanePeer } from "@onex/runtime/dataplane";
 import type { FetchProgress } from "@onex/runtime/dataplane";
 import { ErrorCode, OnexError } from "@onex/runtime";
@@ -10,9 +9,10 @@ import { deadLetterStreamOf, listDeadLetters } from "@onex/runtime/jetstream";
 import { publishersOf, type PublisherGrant } from "@onex/runtime/dataplane";
 import { keyRing } from "@onex/runtime";
 import { parseTrustPolicy, type TrustPolicy } from "@onex/runtime";
-import { DATA_PLANE_TRUST_POLICY } from "@onex/runtime/dataplane";
+import { DATA_PLANE_TRUST_POLICY, SWARM_MESSAGE_TYPES, type SwarmMessages } from "@onex/runtime/dataplane";
 import { readPrivateKey, readPublicKeys } from "./key-files.js";
 import { natsFlags } from "./nats-flags.js";
+import { definesTypes, sdkSpeaking } from "./protocol-choice.js";
 
 export const artifactFlags = {
   ...natsFlags,
@@ -30,9 +30,10 @@ export const artifactFlags = {
   "public-url": Flags.string({ description: "URL other peers reach the piece server at, when it is not the listen address." }),
   policy: Flags.string({ description: "Trust policy for descriptors, e.g. zone_match=advisory (default: signature and zone_match strict)." }),
   "upload-limit": Flags.integer({ description: "Cap on the piece server's upload, in bytes per second (default: none).", min: 1 }),
+  protocol: Flags.string({ description: "Protocol version the swarm's messages are written in (default: the newest bundled version with the artifact messages).", env: "ONEX_PROTOCOL" }),
 };
 
-type ArtifactFlags = { server: string; user?: string; password?: string; key: string; trust: string[]; publisher: string[]; zone: string; "peer-id"?: string; host: string; port: number; "public-url"?: string; policy?: string; "upload-limit"?: number };
+type ArtifactFlags = { server: string; user?: string; password?: string; key: string; trust: string[]; publisher: string[]; zone: string; "peer-id"?: string; host: string; port: number; "public-url"?: string; policy?: string; "upload-limit"?: number; protocol?: string };
 
 /** Reads `--publisher [NAMES=]FILE` grants; the peer's own key may publish every name. */
 export function readPublisherGrants(specs: readonly string[]): PublisherGrant[] {
@@ -48,6 +49,7 @@ export function readPublisherGrants(specs: readonly string[]): PublisherGrant[] 
 /** Connects to NATS, starts a peer, runs `fn`, and stops both whatever happens. */
 export async function withPeer<T>(flags: ArtifactFlags, fn: (peer: DataPlanePeer, client: OnexClient) => Promise<T>): Promise<T> {
   const key = readPrivateKey(flags.key);
+  const sdk = (await sdkSpeaking("the artifact swarm", definesTypes(SWARM_MESSAGE_TYPES), flags.protocol)) as SwarmMessages;
   const publishers = [...publishersOf([key.publicKey]), ...readPublisherGrants(flags.publisher)];
   // Messages are accepted from peers and publishers (a publisher seeds what it publishes); descriptors from publishers only.
   const trusted = keyRing([key.publicKey, ...readPublicKeys(flags.trust), ...publishers.map((g) => g.key)]);
@@ -72,7 +74,7 @@ export async function withPeer<T>(flags: ArtifactFlags, fn: (peer: DataPlanePeer
   try {
     peer = await DataPlanePeer.start({
       client,
-      messages: v0_2,
+      messages: sdk,
       key,
       peerId: flags["peer-id"] ?? `peer-${key.keyId.slice(4, 16)}`,
       zone: flags.zone,

@@ -58,6 +58,7 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
   // Usage: the command was called wrongly.
   [ErrorCode.Usage]: Usage,
   [ErrorCode.UnknownVersion]: Usage,
+  [ErrorCode.SdkMismatch]: Usage,
   [ErrorCode.PolicyInvalid]: Usage,
   [ErrorCode.NoPath]: Usage,
   [ErrorCode.RegistryUrl]: Usage,

@@ -39,6 +39,8 @@ export const CODEGEN_V1_SYMBOLS = {
   TransformPair: "type",
   VersionGraph: "type",
   // The envelope layout (manifest.ts): where the runtime reads a version's envelopes.
+  registerEnvelopeLayout: "value",
+  EnvelopeLayout: "type",
 } as const satisfies Record<string, "value" | "type">;
 
 export type CodegenSymbol = keyof typeof CODEGEN_V1_SYMBOLS;

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { ErrorCode } from "@onex/runtime";
 import { didYouMean } from "./did-you-mean.js";
+import { deriveEnvelopeLayout } from "./envelope-layout.js";
 import { manifestProblems } from "./meta-schema.js";
 import { SDK_TYPE_NAMES, type AutoKind, type JsonSchema, type MessageModel, type NamedSchema, type SubjectModel, type VersionModel } from "./model.js";
 import { Problems } from "./problems.js";
@@ -209,6 +210,9 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
   }
 
   for (const subject of subjects) problems.guard(() => resolveSubjectParams(subject, envelope, resolved, (path) => at(["subjects", subject.key, ...path])));
+  // Where the runtime reads the declared version, time, source and signature of this version's envelopes.
+  const envelopeLayout = deriveEnvelopeLayout(manifest.auto ?? {}, subjects, envelopeFields);
+  if (Array.isArray(envelopeLayout)) for (const problem of envelopeLayout) problems.add(problem.code, at(problem.path), problem.message);
   problems.throwIfAny();
 
   const model: VersionModel = {
@@ -222,6 +226,7 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
     changelog: manifest.changelog,
     schemaIdBase: manifest.schema_manifest_url.replace(/[^/]*$/, ""),
     auto: sortKeys(manifest.auto ?? {}),
+    envelopeLayout: envelopeLayout as Exclude<typeof envelopeLayout, unknown[]>,
     subjects,
     messages: messages.sort((a, b) => compare(a.type, b.type)),
     schemas: schemas.sort((a, b) => compare(a.name, b.name)),

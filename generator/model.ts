@@ -6,6 +6,8 @@
  * naming a schema of the same version; emitters turn it into what their tool expects.
  */
 
+import type { EnvelopeLayoutModel } from "./envelope-layout.js";
+
 export type JsonSchema = { [key: string]: unknown };
 
 export type AutoKind = "uuid" | "now" | "protocol" | "version";
@@ -59,6 +61,8 @@ export interface VersionModel {
   /** Base URI of schema ids: `<base><Name>.json`. */
   schemaIdBase: string;
   auto: Record<string, AutoKind>;
+  /** Where the runtime reads the declared version, time, source and signature of this version's envelopes. */
+  envelopeLayout: EnvelopeLayoutModel;
   subjects: SubjectModel[];
   /** Sorted by type. */
   messages: MessageModel[];

@@ -4,6 +4,7 @@
  * never imports generated code.
  */
 import type { MessageClass, OnexMessage } from "./message.js";
+import type { EnvelopeLayout } from "./trust/envelope.js";
 
 /** A generated message class as the transport uses it. */
 export interface TransportMessageClass<M extends OnexMessage = OnexMessage> extends MessageClass<M> {
@@ -24,6 +25,8 @@ export interface SubjectTemplate {
 /** A generated SDK module, e.g. `import * as v0_1 from "onex/v0.1"`. */
 export interface ProtocolSdk {
   readonly version: string;
+  /** Where this version's envelopes keep the declared version, time, source and signature. */
+  readonly envelope: EnvelopeLayout;
   readonly messageClasses: Readonly<Record<string, TransportMessageClass>>;
   readonly subjectTemplates: Readonly<Record<string, SubjectTemplate>>;
 }

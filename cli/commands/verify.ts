@@ -5,6 +5,7 @@ import { judge, parseTrustPolicy, PolicyMode, type JudgeContext } from "@onex/ru
 import { verifyRegistryEntry } from "@onex/runtime";
 import { ReplayGuard } from "@onex/runtime";
 import { GrantBook } from "@onex/runtime";
+import { loadAllSdks } from "../all-sdks.js";
 import { OnexCommand } from "../base-command.js";
 import { parseDuration, parseTime, readJsonFile, readPublicKeys, readZoneAuthorities } from "../key-files.js";
 import { readInput } from "../message-input.js";
@@ -45,6 +46,8 @@ export default class Verify extends OnexCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Verify);
+    // The runtime reads each version's zone, source and time through the layout its SDK registers on loading.
+    await loadAllSdks();
     const policy = parseTrustPolicy(flags.policy ?? "");
     const policyText = flags.policy ?? "";
     if (flags.entries === undefined && !/\borigin_check\s*=/.test(policyText)) policy.origin_check = PolicyMode.Off;

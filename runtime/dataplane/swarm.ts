@@ -13,7 +13,9 @@
  * only explain, when nothing acceptable arrived, what was refused and why.
  */
 import { ErrorCode, OnexError } from "../errors.js";
-import type { PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
+import type { PublishableMessage } from "../protocol-sdk.js";
+import { MessageBuilder, type ServiceSdk } from "../service-messages.js";
+import { createdAtOf, envelopeData } from "../trust/envelope.js";
 import type { ControlPlane, Subscription } from "../control-plane.js";
 import type { TrustPolicy } from "../trust/policy.js";
 import { Bitfield } from "./bitfield.js";
@@ -21,9 +23,6 @@ import { DATA_PLANE_TRUST_POLICY, judgeDescriptor, type ArtifactDescriptorRecord
 import type { PeerDirectory, PeerInfo } from "./fetcher.js";
 import type { PublisherGrant } from "./publishers.js";
 
-type Source = { zone: string; entity_type: "node"; entity_id: string };
-type Trust = { signer: string; level: "untrusted" | "basic" | "verified" | "trusted"; zone: string; expires_at: string };
-type SwarmClass<P> = TransportMessageClass & { create(input: { source: Source; trust: Trust; payload: P }): PublishableMessage };
 
 /** Payload of `event.artifact.announced`. */
 export interface AnnouncedPayload {
@@ -51,12 +50,15 @@ export interface RequestPayload {
   endpoint?: string;
 }
 
-/** The v0.2 swarm message classes (`import * as v0_2 from "onex/v0.2"`: pass `v0_2`); the runtime never imports generated code. */
-export interface SwarmMessages {
-  ArtifactAnnounced: SwarmClass<AnnouncedPayload>;
-  ArtifactHave: SwarmClass<HavePayload>;
-  ArtifactRequest: SwarmClass<RequestPayload>;
-}
+/**
+ * The SDK the swarm speaks (`import * as v0_2 from "@onex/sdk/v0.2"`: pass `v0_2`): any
+ * generated version with `event.artifact.announced`, `signal.artifact.have` and
+ * `signal.artifact.request`; the runtime never imports generated code.
+ */
+export type SwarmMessages = ServiceSdk;
+
+/** The message types the swarm speaks: an SDK without one of them cannot carry a swarm. */
+export const SWARM_MESSAGE_TYPES = ["event.artifact.announced", "signal.artifact.have", "signal.artifact.request"] as const;
 
 /** How a peer joins the swarm of its zone. */
 export interface SwarmOptions {
@@ -73,8 +75,8 @@ export interface SwarmOptions {
   publishers: readonly PublisherGrant[];
   /** Applied to descriptors (default: `DATA_PLANE_TRUST_POLICY`, zone_match strict). */
   policy?: TrustPolicy;
-  /** `trust.level` of this peer's messages (default `verified`). */
-  level?: Trust["level"];
+  /** `trust.level` of this peer's messages (default `verified`): a level of the SDK's version. */
+  level?: string;
   /** How long this peer's messages stay valid (default 10 minutes). */
   trustTtlMs?: number;
   /** `have` messages of one artifact are sent at most this often (default 200 ms): a burst of pieces is one message. */
@@ -102,7 +104,8 @@ export interface RefusedAnnouncement {
 interface PeerRecord {
   endpoint: string;
   have: Bitfield | undefined;
-  at: string;
+  /** When the message that told us was created (ms since the epoch). */
+  at: number;
 }
 
 /** Something this peer serves and answers requests for. */
@@ -128,15 +131,25 @@ export class Swarm implements PeerDirectory {
   #loop: Promise<void> | undefined;
   #stopped = false;
 
+  readonly #announced: MessageBuilder;
+  readonly #have: MessageBuilder;
+  readonly #request: MessageBuilder;
+
   private constructor(options: SwarmOptions) {
     this.#o = options;
+    this.#announced = new MessageBuilder(options.messages, SWARM_MESSAGE_TYPES[0], "the swarm");
+    this.#have = new MessageBuilder(options.messages, SWARM_MESSAGE_TYPES[1], "the swarm");
+    this.#request = new MessageBuilder(options.messages, SWARM_MESSAGE_TYPES[2], "the swarm");
   }
 
-  /** Subscribes to the zone's swarm messages (from the start of the stream, so earlier announcements count) and returns the swarm. */
+  /**
+   * Subscribes to the zone's swarm messages (from the start of the stream, so earlier
+   * announcements count) and returns the swarm. Throws ONEX_E_SDK_MISMATCH when the SDK lacks
+   * one of the three artifact message types.
+   */
   static async join(options: SwarmOptions): Promise<Swarm> {
     const swarm = new Swarm(options);
-    const m = options.messages;
-    swarm.#subscription = (await options.client.subscribe([m.ArtifactAnnounced, m.ArtifactHave, m.ArtifactRequest], { zone: options.zone, entityType: "node", deliver: "all" })) as unknown as Subscription<PublishableMessage>;
+    swarm.#subscription = (await options.client.subscribe([swarm.#announced.cls, swarm.#have.cls, swarm.#request.cls], { zone: options.zone, entityType: "node", deliver: "all" })) as unknown as Subscription<PublishableMessage>;
     swarm.#loop = swarm.#consume();
     return swarm;
   }
@@ -208,7 +221,7 @@ export class Swarm implements PeerDirectory {
   /** Announces that this peer serves `have` of `descriptor`'s pieces, and answers requests for it from now on. */
   async announce(descriptor: ArtifactDescriptorRecord, have: Bitfield): Promise<void> {
     this.#served.set(descriptor.root_hash, { descriptor, have });
-    await this.#publish(this.#o.messages.ArtifactAnnounced, { descriptor, peer_id: this.#o.peerId, endpoint: this.#o.endpoint });
+    await this.#publish(this.#announced, { descriptor, peer_id: this.#o.peerId, endpoint: this.#o.endpoint });
     await this.publishHave(descriptor.root_hash);
   }
 
@@ -224,7 +237,7 @@ export class Swarm implements PeerDirectory {
     const timer = this.#haveTimers.get(rootHash);
     if (timer) clearTimeout(timer);
     this.#haveTimers.delete(rootHash);
-    await this.#publish(this.#o.messages.ArtifactHave, {
+    await this.#publish(this.#have, {
       root_hash: rootHash,
       peer_id: this.#o.peerId,
       endpoint: this.#o.endpoint,
@@ -252,7 +265,7 @@ export class Swarm implements PeerDirectory {
   /** Asks the zone for an artifact; peers holding it answer with `have`. Returns the request's message id. */
   async request(query: { name: string; version: string } | { rootHash: string }): Promise<string> {
     const payload: RequestPayload = "rootHash" in query ? { peer_id: this.#o.peerId, root_hash: query.rootHash } : { peer_id: this.#o.peerId, name: query.name, version: query.version };
-    return this.#publish(this.#o.messages.ArtifactRequest, { ...payload, endpoint: this.#o.endpoint });
+    return this.#publish(this.#request, { ...payload, endpoint: this.#o.endpoint });
   }
 
   /** Leaves the swarm: stops the subscription and pending `have` messages. */
@@ -273,7 +286,7 @@ export class Swarm implements PeerDirectory {
     const sub = this.#subscription!;
     try {
       for await (const delivery of sub) {
-        const message = delivery.message as unknown as { id: string; type: string; payload: unknown; time: string };
+        const message = delivery.message as unknown as { id: string; type: string; payload: unknown };
         const echoed = this.#echoes.get(message.id);
         if (echoed) {
           this.#echoes.delete(message.id);
@@ -292,9 +305,10 @@ export class Swarm implements PeerDirectory {
     }
   }
 
-  #handle(message: { type: string; payload: unknown; time: string }): void {
-    const m = this.#o.messages;
-    if (message.type === m.ArtifactAnnounced.type) {
+  #handle(message: { type: string; payload: unknown }): void {
+    // Where the creation time is depends on the version: its generated envelope layout says.
+    const at = createdAtOf(envelopeData(message));
+    if (message.type === this.#announced.cls.type) {
       const p = message.payload as AnnouncedPayload;
       const verdict = judgeDescriptor(p.descriptor, { publishers: this.#o.publishers, zone: this.#o.zone, ...(this.#o.logger ? { logger: { warn: (t, d) => this.#o.logger!.warn(t, d) } } : {}) }, this.#o.policy ?? DATA_PLANE_TRUST_POLICY);
       if (!verdict.accepted) {
@@ -308,19 +322,19 @@ export class Swarm implements PeerDirectory {
       const rivals = this.#accepted(p.descriptor.name, p.descriptor.version).filter((d) => d.root_hash !== p.descriptor.root_hash);
       if (rivals.length > 0) this.#warn(`peer ${p.peer_id} announced ${p.descriptor.name}@${p.descriptor.version}`, conflict(p.descriptor.name, p.descriptor.version, [...rivals, p.descriptor]));
       this.#descriptors.set(p.descriptor.root_hash, p.descriptor);
-      if (p.peer_id !== this.#o.peerId) this.#peer(p.descriptor.root_hash, p.peer_id, p.endpoint, message.time);
+      if (p.peer_id !== this.#o.peerId) this.#peer(p.descriptor.root_hash, p.peer_id, p.endpoint, at);
       return;
     }
-    if (message.type === m.ArtifactHave.type) {
+    if (message.type === this.#have.cls.type) {
       const p = message.payload as HavePayload;
       const descriptor = this.#descriptors.get(p.root_hash);
       // Pieces of an artifact without an accepted descriptor cannot be checked; ignore them.
       if (!descriptor || p.peer_id === this.#o.peerId) return;
-      const record = this.#peer(p.root_hash, p.peer_id, p.endpoint, message.time);
+      const record = this.#peer(p.root_hash, p.peer_id, p.endpoint, at);
       if (record) record.have = Bitfield.fromBase64url(p.bitfield, descriptor.pieces.length);
       return;
     }
-    if (message.type === m.ArtifactRequest.type) {
+    if (message.type === this.#request.cls.type) {
       const p = message.payload as RequestPayload;
       if (p.peer_id === this.#o.peerId) return;
       for (const served of this.#served.values()) {
@@ -331,7 +345,7 @@ export class Swarm implements PeerDirectory {
   }
 
   /** The record of a peer, updated unless the message is older than what we know. */
-  #peer(rootHash: string, peerId: string, endpoint: string, at: string): PeerRecord | undefined {
+  #peer(rootHash: string, peerId: string, endpoint: string, at: number): PeerRecord | undefined {
     let peers = this.#peers.get(rootHash);
     if (!peers) this.#peers.set(rootHash, (peers = new Map()));
     const known = peers.get(peerId);
@@ -346,12 +360,12 @@ export class Swarm implements PeerDirectory {
     return new Promise((resolve) => this.#echoes.set(id, resolve));
   }
 
-  async #publish<P>(cls: SwarmClass<P>, payload: P): Promise<string> {
-    const message = cls.create({
-      source: { zone: this.#o.zone, entity_type: "node", entity_id: this.#o.peerId },
-      trust: { signer: this.#o.signer, level: this.#o.level ?? "verified", zone: this.#o.zone, expires_at: new Date(Date.now() + (this.#o.trustTtlMs ?? 600_000)).toISOString() },
-      payload,
-    });
+  async #publish(builder: MessageBuilder, payload: object): Promise<string> {
+    const message = builder.build(
+      { zone: this.#o.zone, entityType: "node", entityId: this.#o.peerId },
+      { signer: this.#o.signer, level: this.#o.level ?? "verified", zone: this.#o.zone, expires_at: new Date(Date.now() + (this.#o.trustTtlMs ?? 600_000)).toISOString() },
+      [payload],
+    );
     await this.#o.client.publish(message);
     return (message as unknown as { id: string }).id;
   }

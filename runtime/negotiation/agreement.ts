@@ -16,6 +16,9 @@ import { findMigrationPath, type VersionGraph } from "../transform.js";
 import type { KeyPair, KeyResolver } from "../trust/keys.js";
 import { signRecord, verifyRecordSignature } from "../trust/record-signature.js";
 import type { SchemaIndex } from "./schema-index.js";
+import { compareVersions } from "../version-order.js";
+
+export { compareVersions };
 
 /** The `protocol` block every node declares (spec: version, compatible_with, declared_by, schema_manifest_url). */
 export interface ProtocolBlock {
@@ -214,17 +217,6 @@ function later(a: ProtocolOffer, b: ProtocolOffer): string {
 
 function earlier(a: ProtocolOffer, b: ProtocolOffer): string {
   return compareVersions(a.protocol.version, b.protocol.version) < 0 ? a.protocol.version : b.protocol.version;
-}
-
-/** Orders `0.0.9` < `0.1` < `0.2` < `0.10` by numeric parts. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(".").map(Number);
-  const pb = b.split(".").map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
 }
 
 /** Checks that `value` is a well-formed offer; throws ONEX_E_NEGOTIATION_INVALID. */

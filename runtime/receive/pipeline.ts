@@ -15,6 +15,7 @@ import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { decodeInput, type OnexMessage } from "../message.js";
 import type { ProtocolSdk, SubjectTemplate, TransportMessageClass } from "../protocol-sdk.js";
 import { findMigrationPath, migrateAlongGraph, type JsonObject, type VersionGraph } from "../transform.js";
+import { declaredVersionOf } from "../trust/envelope.js";
 import { judge, type JudgeContext, type TrustPolicy, type TrustWarning } from "../trust/policy.js";
 import type { StoredMessageReplay } from "./stored-message-replay.js";
 
@@ -131,14 +132,8 @@ export function versionedPipeline(receiver: { sdk: ProtocolSdk; sources: readonl
   return pipeline(target.subjectTemplates[key]!, route, convert, trust, (version) => unknownVersion(version), target.version);
 }
 
-/** The version a message body declares: `protocol.version` (v0.1 on) or `protocol_version` (v0.0.9). */
-export function declaredVersionOf(value: unknown): string | undefined {
-  if (value === null || typeof value !== "object") return undefined;
-  const body = value as { protocol?: { version?: unknown }; protocol_version?: unknown };
-  if (typeof body.protocol?.version === "string") return body.protocol.version;
-  if (typeof body.protocol_version === "string") return body.protocol_version;
-  return undefined;
-}
+/** The version a message body declares, where its version's generated envelope layout says (see trust/envelope.ts). */
+export { declaredVersionOf };
 
 function pipeline(template: SubjectTemplate, route: (type: string, version: string | undefined) => Route, convert: Convert, trust: TrustSettings, unknownVersion?: (version: string) => OnexError, targetVersion?: string): ReceivePipeline {
   const judgeOnce = (message: object, storedAs: string) => {

@@ -5,24 +5,26 @@
  * signs with the watcher's own key, so receivers know which watcher saw it.
  *
  * It publishes through the control plane it is given (`client`), which signs what it
- * publishes: a deployment passes a client whose identity is the watcher's key. Message
- * classes are injected too (`messages: v0_1` from the generated SDK), because the runtime
- * never imports generated code.
+ * publishes: a deployment passes a client whose identity is the watcher's key. The messages
+ * are built with the SDK it is given (`messages: v0_2`, any generated version with
+ * `event.node.failed` and `event.node.register`), because the runtime never imports
+ * generated code: the envelope is laid out as that version's generated layout says, and the
+ * payload takes the shape that version's schema has (a failure reason as a string, or as
+ * `{message, code}`; a build fingerprint flat, or in a `build` object).
  */
 import type { ControlPlane } from "../control-plane.js";
 import type { PublishableMessage } from "../protocol-sdk.js";
+import { MessageBuilder, type ServiceSdk, type TrustInit } from "../service-messages.js";
+import type { EnvelopeSource } from "../trust/envelope.js";
 import type { KeyPair } from "../trust/keys.js";
 import { parseAddress } from "./address.js";
 import type { Registry, RegistryChange, ResolvedEntry } from "./registry.js";
 
-type Source = { zone: string; entity_type: "node" | "agent" | "session" | "task"; entity_id: string };
-type Trust = { signer: string; level: "untrusted" | "basic" | "verified" | "trusted"; zone: string; expires_at: string };
+/** The SDK the watcher builds its announcements with: any generated version module with `event.node.failed` and `event.node.register`. */
+export type ControlPlaneMessages = ServiceSdk;
 
-/** The control-plane message classes the watcher builds; the generated v0.1 SDK module fits. */
-export interface ControlPlaneMessages {
-  NodeFailed: { create(input: { source: Source; trust: Trust; payload: { node_id: string; reason: string; severity: "warning" | "error" | "fatal" } }): PublishableMessage };
-  NodeRegister: { create(input: { source: Source; trust: Trust; payload: { node_id: string; address: string; build_fingerprint: string; capabilities: string[] } }): PublishableMessage };
-}
+/** The `reason.code` of a failure announced for a lapsed TTL, in versions whose reason is structured. */
+export const HEARTBEAT_LAPSED = "heartbeat_lapsed";
 
 /** How a health watcher is wired. */
 export interface HealthWatcherOptions {
@@ -33,21 +35,24 @@ export interface HealthWatcherOptions {
   address: string;
   /** The zone whose nodes it watches (default: its own). */
   zone?: string;
+  /** The SDK of the version announcements are written in (`import * as v0_2 from "@onex/sdk/v0.2"`). */
   messages: ControlPlaneMessages;
   /** Signs and publishes the announcements (a client whose identity is `key`). */
   client: ControlPlane;
-  /** `trust.level` of announcements (default `verified`). */
-  level?: Trust["level"];
+  /** `trust.level` of announcements (default `verified`): a level of the SDK's version. */
+  level?: string;
   /** How long an announcement's trust is valid (default 5 minutes). */
   trustTtlMs?: number;
   /** Told when publishing fails (after the client's own retries); the announcement is dropped (default: console.warn). */
-  onError?(error: unknown, message: PublishableMessage): void;
+  onError?(error: unknown, message: PublishableMessage | undefined): void;
 }
 
 /** Watches a zone and announces node failures and joins. */
 export class HealthWatcher {
   readonly #options: HealthWatcherOptions;
-  readonly #source: Source;
+  readonly #source: EnvelopeSource;
+  readonly #failureMessage: MessageBuilder;
+  readonly #joinMessage: MessageBuilder;
   // Registrations already announced as failed, so a failure is announced once however often it is seen.
   readonly #failed = new Set<string>();
   // The registration each address is known to be alive under: one a node's heartbeat merely
@@ -56,10 +61,13 @@ export class HealthWatcher {
   #changes: AsyncIterableIterator<RegistryChange> | undefined;
   #loop: Promise<void> | undefined;
 
+  /** Throws ONEX_E_SDK_MISMATCH when `messages` lacks `event.node.failed` or `event.node.register`. */
   constructor(options: HealthWatcherOptions) {
     this.#options = options;
     const self = parseAddress(options.address);
-    this.#source = { zone: self.zone, entity_type: self.entityType, entity_id: self.id };
+    this.#source = { zone: self.zone, entityType: self.entityType, entityId: self.id };
+    this.#failureMessage = new MessageBuilder(options.messages, "event.node.failed", "the health watcher");
+    this.#joinMessage = new MessageBuilder(options.messages, "event.node.register", "the health watcher");
   }
 
   /** Starts watching; the nodes already registered are known but not announced. */
@@ -91,7 +99,8 @@ export class HealthWatcher {
     if (this.#failed.has(once)) return;
     this.#failed.add(once);
     const reason = `no heartbeat within the registry TTL of ${this.#options.registry.ttlMs} ms (seen by ${this.#options.address})`;
-    await this.#send(this.#options.messages.NodeFailed.create({ source: this.#source, trust: this.#trust(), payload: { node_id: last.entry.node_id, reason, severity: "error" } }));
+    const payload = { node_id: last.entry.node_id, severity: "error" };
+    await this.#send(() => this.#failureMessage.build(this.#source, this.#trust(), [{ ...payload, reason }, { ...payload, reason: { message: reason, code: HEARTBEAT_LAPSED } }]));
   }
 
   async #nodeJoined(entry: ResolvedEntry): Promise<void> {
@@ -99,26 +108,25 @@ export class HealthWatcher {
     this.#alive.set(entry.address, entry.entry.registered_at);
     // A node that comes back under the same registration after a failure may fail again later.
     this.#failed.delete(`${entry.address}\u0000${entry.entry.registered_at}`);
-    await this.#send(
-      this.#options.messages.NodeRegister.create({
-        source: this.#source,
-        trust: this.#trust(),
-        payload: { node_id: entry.entry.node_id, address: entry.address, build_fingerprint: entry.identity.build_fingerprint, capabilities: entry.entry.capabilities ?? [] },
-      }),
-    );
+    const payload = { node_id: entry.entry.node_id, address: entry.address, capabilities: entry.entry.capabilities ?? [] };
+    const fingerprint = entry.identity.build_fingerprint;
+    // The registry knows a node's build by its fingerprint only; "unknown" is the schema's default version.
+    await this.#send(() => this.#joinMessage.build(this.#source, this.#trust(), [{ ...payload, build_fingerprint: fingerprint }, { ...payload, build: { fingerprint, version: "unknown" } }]));
   }
 
-  #trust(): Trust {
+  #trust(): TrustInit {
     // The publishing client sets signer to its own key id when it signs; the schema requires the field now.
     return { signer: this.#options.key.keyId, level: this.#options.level ?? "verified", zone: this.#source.zone, expires_at: new Date(Date.now() + (this.#options.trustTtlMs ?? 300_000)).toISOString() };
   }
 
-  async #send(message: PublishableMessage): Promise<void> {
+  async #send(build: () => PublishableMessage): Promise<void> {
+    let message: PublishableMessage | undefined;
     try {
+      message = build();
       await this.#options.client.publish(message);
     } catch (error) {
       if (this.#options.onError) this.#options.onError(error, message);
-      else console.warn(`onex registry: announcing ${message.type} failed: ${(error as Error).message}`);
+      else console.warn(`onex registry: announcing ${message?.type ?? "a registry change"} failed: ${(error as Error).message}`);
     }
   }
 }

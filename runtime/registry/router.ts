@@ -6,13 +6,17 @@
  * and the node's signed failure attestation when it sent one.
  *
  * The transport is injected (`dispatch`): request/reply over NATS, the JetStream client, or
- * anything else that delivers a message to a node and reports how it went.
+ * anything else that delivers a message to a node and reports how it went. So is the SDK
+ * (`messages`): any generated version with `signal.task.dispatch`, whose envelope is laid out
+ * as its generated layout says and whose payload names one target and an action, or a list of
+ * targets and an operation.
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import { verifyAttestation } from "../trust/attestation.js";
-import type { Envelope } from "../trust/envelope.js";
+import type { Envelope, EnvelopeSource } from "../trust/envelope.js";
 import type { KeyPair } from "../trust/keys.js";
 import type { ExecutionAttestationRecord } from "../trust/records.js";
+import { MessageBuilder, type ServiceSdk, type TrustInit } from "../service-messages.js";
 import { signMessage } from "../trust/sign-message.js";
 import type { TrustLedger } from "../trust/trust-ledger.js";
 import { parseAddress, type EntityType } from "./address.js";
@@ -33,14 +37,8 @@ export type DispatchOutcome = { ok: true; result?: unknown } | { ok: false; atte
 /** Delivers a signed dispatch to a candidate and reports the outcome; should give up after `timeoutMs`. */
 export type DispatchTransport = (candidate: ResolvedEntry, message: Envelope, options: { timeoutMs: number }) => Promise<DispatchOutcome>;
 
-type Source = { zone: string; entity_type: EntityType; entity_id: string };
-type Trust = { signer: string; level: "untrusted" | "basic" | "verified" | "trusted"; zone: string; expires_at: string };
-type DispatchPayload = { task_id: string; target: string; action: string; input?: { [key: string]: unknown }; priority: number; deadline?: string; fallback?: FallbackProof[] };
-
-/** The dispatch message class; the generated v0.1 SDK module fits. */
-export interface DispatchMessages {
-  TaskDispatch: { create(input: { source: Source; trust: Trust; payload: DispatchPayload }): object };
-}
+/** The SDK the router builds dispatches with: any generated version module with `signal.task.dispatch`. */
+export type DispatchMessages = ServiceSdk;
 
 /** How a router is wired. */
 export interface RouterOptions {
@@ -49,6 +47,7 @@ export interface RouterOptions {
   key: KeyPair;
   /** The router's canonical address: the source of its dispatches. */
   address: string;
+  /** The SDK of the version dispatches are written in (`import * as v0_1 from "@onex/sdk/v0.1"`). */
   messages: DispatchMessages;
   dispatch: DispatchTransport;
   /** Reputation: higher scores are tried first. Without it, candidates go in address order. */
@@ -57,7 +56,8 @@ export interface RouterOptions {
   timeoutMs?: number;
   /** Candidates tried at most (default: all). */
   maxAttempts?: number;
-  level?: Trust["level"];
+  /** `trust.level` of dispatches (default `verified`): a level of the SDK's version. */
+  level?: string;
 }
 
 /** What to route. */
@@ -88,12 +88,15 @@ export interface RouteResult {
 /** Routes dispatches to healthy nodes, best reputation first, falling back with proof. */
 export class Router {
   readonly #options: RouterOptions;
-  readonly #source: Source;
+  readonly #source: EnvelopeSource;
+  readonly #dispatch: MessageBuilder;
 
+  /** Throws ONEX_E_SDK_MISMATCH when `messages` has no `signal.task.dispatch`. */
   constructor(options: RouterOptions) {
     this.#options = options;
     const self = parseAddress(options.address);
-    this.#source = { zone: self.zone, entity_type: self.entityType, entity_id: self.id };
+    this.#source = { zone: self.zone, entityType: self.entityType, entityId: self.id };
+    this.#dispatch = new MessageBuilder(options.messages, "signal.task.dispatch", "the router");
   }
 
   /** Healthy candidates for a request, best first. */
@@ -116,22 +119,23 @@ export class Router {
     const timeoutMs = this.#options.timeoutMs ?? 5_000;
     const fallback: FallbackProof[] = [];
     for (const candidate of candidates) {
-      const message = signMessage(
-        this.#options.messages.TaskDispatch.create({
-          source: this.#source,
-          trust: this.#trust(),
-          payload: {
-            task_id: request.task_id,
-            target: candidate.entry.node_id,
-            action: request.action,
-            priority: request.priority ?? 5,
-            ...(request.input ? { input: request.input } : {}),
-            ...(request.deadline ? { deadline: request.deadline } : {}),
-            ...(fallback.length > 0 ? { fallback: [...fallback] } : {}),
-          },
-        }),
-        this.#options.key,
-      );
+      const common = {
+        task_id: request.task_id,
+        priority: request.priority ?? 5,
+        ...(request.input ? { input: request.input } : {}),
+        ...(request.deadline ? { deadline: request.deadline } : {}),
+        ...(fallback.length > 0 ? { fallback: [...fallback] } : {}),
+      };
+      const { priority: _priority, ...unprioritised } = common;
+      const target = candidate.entry.node_id;
+      // One target and an action, or a list of targets and an operation; a version without priorities gets none.
+      const payloads = [
+        { ...common, target, action: request.action },
+        { ...common, targets: [target], operation: request.action },
+        { ...unprioritised, target, action: request.action },
+        { ...unprioritised, targets: [target], operation: request.action },
+      ];
+      const message = signMessage(this.#dispatch.build(this.#source, this.#trust(), payloads), this.#options.key);
       const outcome = await this.#attempt(candidate, message, timeoutMs);
       if ("proof" in outcome) {
         fallback.push(outcome.proof);
@@ -176,7 +180,7 @@ export class Router {
     }
   }
 
-  #trust(): Trust {
+  #trust(): TrustInit {
     return { signer: this.#options.key.keyId, level: this.#options.level ?? "verified", zone: this.#source.zone, expires_at: new Date(Date.now() + 300_000).toISOString() };
   }
 }

@@ -1,9 +1,15 @@
 /**
  * Reading the trust-relevant fields of an envelope of any protocol version, as plain data.
- * v0.1 and later carry the source address in `source` and the creation time in `time`;
- * v0.0.9 carries them flat (`zone`, `entity_type`, `entity_id`) and as `timestamp`.
+ *
+ * The runtime knows no version's shape. Each generated SDK emits its version's envelope
+ * layout (`envelope` in `generated/<version>/manifest.ts`: JSON Pointers to the declared
+ * version, the creation time, the source zone and entity, and the signature) and registers it
+ * when it loads; the readers here find a message's layout by the version it declares and read
+ * through it. A message of a version no loaded SDK knows is read with the newest layout under
+ * which it declares a version at all, as its sender's deployment presumably does.
  */
 import { ErrorCode, OnexError } from "../errors.js";
+import { compareVersions } from "../version-order.js";
 import { parseRfc3339 } from "./rfc3339-time.js";
 
 /** The `trust` block every envelope carries. */
@@ -24,6 +30,135 @@ export type MessageData<T> = { [K in keyof T as T[K] extends (...args: never[]) 
 /** What the signing functions accept: plain envelope data or a generated message instance. */
 export type EnvelopeInput = object;
 
+/**
+ * Where one protocol version's envelope keeps what the runtime reads, as JSON Pointers
+ * (RFC 6901). `onex generate` emits it per version from the manifest; it is the only place
+ * the runtime learns a version's envelope shape from.
+ */
+export interface EnvelopeLayout {
+  /** The protocol version whose envelopes this describes. */
+  readonly version: string;
+  /** Where a message declares its protocol version (a string). */
+  readonly declaredVersion: string;
+  /** When the sender created the message (an RFC 3339 time). */
+  readonly time: string;
+  /** The zone the source address claims; absent when the version's envelope names none. */
+  readonly zone?: string;
+  /** The source entity's type (`node`, `agent`, ...). */
+  readonly entityType?: string;
+  /** The source entity's id. */
+  readonly entityId?: string;
+  /** The signature: the signed part of a message is the whole envelope without this member. */
+  readonly signature: string;
+}
+
+/** The source address of a message, as the layout places it. */
+export interface EnvelopeSource {
+  zone: string;
+  entityType: string;
+  entityId: string;
+}
+
+interface CompiledLayout {
+  readonly layout: EnvelopeLayout;
+  readonly declaredVersion: readonly string[];
+  readonly time: readonly string[];
+  readonly zone: readonly string[] | undefined;
+  readonly entityType: readonly string[] | undefined;
+  readonly entityId: readonly string[] | undefined;
+  readonly signature: readonly string[];
+}
+
+// On globalThis, so two copies of the runtime in one process (a bundled and an installed one)
+// still share what the loaded SDKs registered.
+const REGISTRY_KEY = Symbol.for("onex.runtime.envelope-layouts/1");
+interface LayoutRegistry {
+  byVersion: Map<string, CompiledLayout>;
+  newestFirst: CompiledLayout[];
+}
+const registry: LayoutRegistry = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] as LayoutRegistry | undefined) ??
+  ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] = { byVersion: new Map(), newestFirst: [] } as LayoutRegistry);
+
+/** The segments of a JSON Pointer (RFC 6901); throws ONEX_E_USAGE for a malformed one. */
+export function pointerSegments(pointer: string): string[] {
+  if (pointer === "") return [];
+  if (!pointer.startsWith("/")) throw new OnexError(ErrorCode.Usage, `"${pointer}" is not a JSON Pointer (it must start with /)`, { pointer });
+  return pointer
+    .slice(1)
+    .split("/")
+    .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+}
+
+function compile(layout: EnvelopeLayout): CompiledLayout {
+  const optional = (pointer: string | undefined) => (pointer === undefined ? undefined : pointerSegments(pointer));
+  const signature = pointerSegments(layout.signature);
+  if (signature.length === 0) throw new OnexError(ErrorCode.Usage, `the envelope layout of v${layout.version} puts the signature at the root`, { version: layout.version });
+  return {
+    layout,
+    declaredVersion: pointerSegments(layout.declaredVersion),
+    time: pointerSegments(layout.time),
+    zone: optional(layout.zone),
+    entityType: optional(layout.entityType),
+    entityId: optional(layout.entityId),
+    signature,
+  };
+}
+
+/**
+ * Makes a version's envelope layout known to the runtime and returns it, frozen. Generated
+ * SDKs call it when they load (through `@onex/runtime/codegen-v1`); a service need not.
+ * A later layout of the same version replaces an earlier one.
+ */
+export function registerEnvelopeLayout(layout: EnvelopeLayout): EnvelopeLayout {
+  const frozen = Object.freeze({ ...layout });
+  const current = registry.byVersion.get(layout.version);
+  if (current !== undefined && JSON.stringify(current.layout) === JSON.stringify(frozen)) return current.layout;
+  registry.byVersion.set(frozen.version, compile(frozen));
+  registry.newestFirst = [...registry.byVersion.values()].sort((a, b) => compareVersions(b.layout.version, a.layout.version));
+  return frozen;
+}
+
+/** The envelope layouts of every loaded SDK, newest version first. */
+export function envelopeLayouts(): readonly EnvelopeLayout[] {
+  return registry.newestFirst.map((c) => c.layout);
+}
+
+function read(value: unknown, path: readonly string[]): unknown {
+  let at = value;
+  for (const segment of path) {
+    if (at === null || typeof at !== "object" || Array.isArray(at) || !Object.hasOwn(at, segment)) return undefined;
+    at = (at as Record<string, unknown>)[segment];
+  }
+  return at;
+}
+
+function compiledLayoutOf(value: unknown): CompiledLayout | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  let fallback: CompiledLayout | undefined;
+  for (const compiled of registry.newestFirst) {
+    const declared = read(value, compiled.declaredVersion);
+    if (declared === compiled.layout.version) return compiled;
+    if (fallback === undefined && typeof declared === "string") fallback = compiled;
+  }
+  return fallback;
+}
+
+/**
+ * The layout a message is read with: its declared version's, or, for a version no loaded
+ * SDK knows, the newest layout under which it declares one; undefined when it declares none.
+ */
+export function envelopeLayoutOf(value: unknown): EnvelopeLayout | undefined {
+  return compiledLayoutOf(value)?.layout;
+}
+
+/** The version a message body declares, read through the loaded SDKs' layouts; undefined when it declares none. */
+export function declaredVersionOf(value: unknown): string | undefined {
+  const compiled = compiledLayoutOf(value);
+  if (compiled === undefined) return undefined;
+  const declared = read(value, compiled.declaredVersion);
+  return typeof declared === "string" ? declared : undefined;
+}
+
 /** The plain data of a message (its `toJSON()` when it has one); throws ONEX_E_VALIDATION when it is no envelope with a trust block. */
 export function envelopeData(message: EnvelopeInput): Envelope {
   const hasToJSON = message !== null && typeof message === "object" && typeof (message as { toJSON?: unknown }).toJSON === "function";
@@ -38,30 +173,89 @@ export function envelopeData(message: EnvelopeInput): Envelope {
   return data as Envelope;
 }
 
-/** The envelope without `trust.signature`: exactly what a message signature covers. */
+// The trust block's own signature member: where the signature is when no loaded SDK knows the
+// message's layout (the O.M.N.I. trust block is the same in every version).
+const TRUST_SIGNATURE = ["trust", "signature"] as const;
+
+/** The envelope without its signature (`trust.signature` in every bundled version): exactly what a message signature covers. */
 export function unsignedEnvelope(data: Envelope): Envelope {
-  const { signature: _signature, ...trust } = data.trust;
-  return { ...data, trust };
+  const path = compiledLayoutOf(data)?.signature ?? TRUST_SIGNATURE;
+  return withoutMember(data, path) as Envelope;
 }
 
-/** The zone the source address claims (`source.zone`, or flat `zone` in v0.0.9). */
+function withoutMember(value: unknown, path: readonly string[]): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  const [head, ...rest] = path;
+  if (head === undefined || !Object.hasOwn(value, head)) return value;
+  const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  if (rest.length === 0) delete copy[head];
+  else copy[head] = withoutMember(copy[head], rest);
+  return copy;
+}
+
+type Member = "zone" | "entityType" | "entityId" | "time";
+
+// A message that declares no version is read with the first layout (newest first) under which
+// the member is present: so a zone or time check never passes merely because the version is missing.
+function readMember(data: Envelope, member: Member): unknown {
+  const compiled = compiledLayoutOf(data);
+  if (compiled !== undefined) {
+    const path = compiled[member];
+    return path === undefined ? undefined : read(data, path);
+  }
+  for (const layout of registry.newestFirst) {
+    const path = layout[member];
+    const value = path === undefined ? undefined : read(data, path);
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
+
+/** The zone the source address claims, where the message's layout puts it. */
 export function sourceZoneOf(data: Envelope): string | undefined {
-  const source = data.source as { zone?: unknown } | undefined;
-  const zone = source !== null && typeof source === "object" ? source.zone : data.zone;
+  const zone = readMember(data, "zone");
   return typeof zone === "string" ? zone : undefined;
 }
 
-/** The id of the source entity (`source.entity_id`, or flat `entity_id` in v0.0.9). */
+/** The id of the source entity, where the message's layout puts it. */
 export function sourceEntityOf(data: Envelope): string | undefined {
-  const source = data.source as { entity_id?: unknown } | undefined;
-  const id = source !== null && typeof source === "object" ? source.entity_id : data.entity_id;
+  const id = readMember(data, "entityId");
   return typeof id === "string" ? id : undefined;
 }
 
-/** When the sender created the message, in ms since the epoch (`time`, or `timestamp` in v0.0.9); NaN when absent or malformed. */
+/** Where the message's layout puts the source entity id, as a JSON Pointer (for error details). */
+export function sourceEntityPointerOf(data: Envelope): string | undefined {
+  return compiledLayoutOf(data)?.layout.entityId;
+}
+
+/** When the sender created the message, in ms since the epoch; NaN when absent or malformed. */
 export function createdAtOf(data: Envelope): number {
-  const time = data.time ?? data.timestamp;
-  return parseRfc3339(time);
+  return parseRfc3339(readMember(data, "time"));
+}
+
+/**
+ * The envelope members that place a message's source, laid out as `layout` says: merged
+ * into what a generated `create()` takes, it builds an envelope of that version. Throws
+ * ONEX_E_SDK_MISMATCH when the version's envelope has no place for a source address.
+ */
+export function envelopeSourceFields(layout: EnvelopeLayout, source: EnvelopeSource): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const places: [string | undefined, string, string][] = [
+    [layout.zone, "zone", source.zone],
+    [layout.entityType, "entity type", source.entityType],
+    [layout.entityId, "entity id", source.entityId],
+  ];
+  for (const [pointer, what, value] of places) {
+    if (pointer === undefined) throw new OnexError(ErrorCode.SdkMismatch, `v${layout.version} envelopes have no source ${what}`, { version: layout.version });
+    const path = pointerSegments(pointer);
+    let at = out;
+    for (const segment of path.slice(0, -1)) {
+      const next = Object.hasOwn(at, segment) ? at[segment] : undefined;
+      at = (next !== null && typeof next === "object" ? next : (at[segment] = {})) as Record<string, unknown>;
+    }
+    at[path[path.length - 1]!] = value;
+  }
+  return out;
 }
 
 /** A point in time as ms since the epoch; a string must be a strict RFC 3339 time (else NaN). */

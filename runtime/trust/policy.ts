@@ -4,7 +4,7 @@
  * re-implement a check.
  */
 import { ErrorCode, OnexError } from "../errors.js";
-import { envelopeData, sourceEntityOf, toMillis, type Envelope, type EnvelopeInput } from "./envelope.js";
+import { envelopeData, sourceEntityOf, sourceEntityPointerOf, toMillis, type Envelope, type EnvelopeInput } from "./envelope.js";
 import type { KeyResolver } from "./keys.js";
 import type { ReplayGuard } from "./replay-guard.js";
 import type { GrantBook } from "./session-grant.js";
@@ -197,7 +197,10 @@ export function judge(message: EnvelopeInput, context: JudgeContext, policy: Tru
 
 function checkOrigin(data: Envelope, entity: string | undefined, context: JudgeContext): void {
   const signer = data.trust.signer;
-  if (entity === undefined) throw new OnexError(ErrorCode.OriginMismatch, "the message names no source entity", { instancePath: "/source/entity_id" });
+  if (entity === undefined) {
+    const where = sourceEntityPointerOf(data);
+    throw new OnexError(ErrorCode.OriginMismatch, "the message names no source entity", where === undefined ? {} : { instancePath: where });
+  }
   const registered = context.keyOfEntity?.(entity);
   // The signer may be the entity itself (an agent signing with its own key id as entity id).
   if (registered === undefined && entity !== signer) {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import * as v0_0_9 from "../../generated/v0.0.9/index.js";
 import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
 import { catchOnexError, ErrorCode, NOW } from "./fixtures.js";
 
@@ -26,11 +27,14 @@ describe("ReplayGuard", () => {
     expect(catchOnexError(() => guard.accept({ ...message("y", NOW), time: "yesterday" }, NOW)).details.reason).toBe("no-time");
   });
 
-  it("reads the v0.0.9 timestamp field", () => {
+  it("reads a v0.0.9 message's creation time where v0.0.9's generated envelope layout puts it", () => {
     const guard = new ReplayGuard();
     const { time, ...rest } = message("old-version", NOW);
-    guard.accept({ ...rest, timestamp: time }, NOW);
-    expect(catchOnexError(() => guard.accept({ ...rest, timestamp: time }, NOW)).code).toBe(ErrorCode.Replay);
+    expect(v0_0_9.envelope.time).toBe("/timestamp");
+    guard.accept({ ...rest, timestamp: time, protocol_version: v0_0_9.version }, NOW);
+    expect(catchOnexError(() => guard.accept({ ...rest, timestamp: time, protocol_version: v0_0_9.version }, NOW)).code).toBe(ErrorCode.Replay);
+    // Read through the layout, not guessed: a v0.0.9 message carrying only a `time` field has no creation time.
+    expect(catchOnexError(() => guard.accept({ ...rest, id: "other", time, protocol_version: v0_0_9.version }, NOW)).details.reason).toBe("no-time");
   });
 
   it("stays within its memory bound and never lets a forgotten id back in", () => {

@@ -1,11 +1,17 @@
 import { Args, Flags } from "@oclif/core";
-import * as v0_1 from "@onex/sdk/v0.1";
 import { ErrorCode, OnexError, isOnexError } from "@onex/runtime";
 import { parseRfc3339 } from "@onex/runtime";
 import { RevocationList, verifySessionGrant } from "@onex/runtime";
-import { assertValid } from "@onex/runtime";
+import { assertValid, type SessionGrantRecord, type StandaloneValidator } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
 import { parseTime, readJsonFile, readZoneAuthorities } from "../../key-files.js";
+import { sdkSpeaking } from "../../protocol-choice.js";
+
+/** The generated `SessionGrant` validator of an SDK, if its version has the record. */
+function sessionGrantValidator(sdk: object): StandaloneValidator | undefined {
+  const validators = (sdk as { validators?: Record<string, StandaloneValidator> }).validators;
+  return validators !== undefined && Object.hasOwn(validators, "SessionGrant") ? validators.SessionGrant : undefined;
+}
 
 export default class GrantInspect extends OnexCommand {
   static override summary = "Show a session grant and whether it is valid.";
@@ -22,13 +28,15 @@ export default class GrantInspect extends OnexCommand {
     revocations: Flags.string({ description: "Revocation list file (JSON array)." }),
     at: Flags.string({ description: "Judge validity as of this RFC 3339 time instead of now." }),
     json: Flags.boolean({ description: "Print the grant and its status as JSON.", default: false }),
+    protocol: Flags.string({ description: "Protocol version whose SessionGrant schema the grant is checked against (default: the newest bundled version with one).", env: "ONEX_PROTOCOL" }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(GrantInspect);
     const grant = readJsonFile(args.grant, "grant");
-    assertValid(v0_1.validators.SessionGrant, grant, { version: "0.1", schemaId: "SessionGrant" });
-    const record = grant as v0_1.SessionGrant;
+    const sdk = await sdkSpeaking("a session grant", (s) => sessionGrantValidator(s) !== undefined, flags.protocol);
+    assertValid(sessionGrantValidator(sdk)!, grant, { version: sdk.version, schemaId: "SessionGrant" });
+    const record = grant as SessionGrantRecord;
     const now = flags.at === undefined ? Date.now() : parseTime(flags.at, "at");
     let failure: OnexError | undefined;
     let signature: "valid" | "not checked" | "invalid" = "not checked";
