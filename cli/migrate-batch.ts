@@ -6,7 +6,6 @@
  * order, the same whichever thread produced them.
  */
 import { stringify as yamlStringify } from "yaml";
-import { migrate } from "@onex/sdk/transforms";
 import { OnexError, isOnexError } from "@onex/runtime";
 import { stringifyJson } from "@onex/runtime";
 import type { InputItem, InputShape } from "./message-input.js";
@@ -31,16 +30,19 @@ export interface BadPiece {
 
 export type MigratedPiece = WrittenPiece | BadPiece;
 
+/** A generated SDK's `migrate` (its transforms module, opened by cli/sdk.ts). */
+export type MigrateFn = (message: unknown, from: string, to: string) => unknown;
+
 /**
  * Migrates `items` from `from` to `to`; `shape` is the input's (its first message's) and
  * `writtenBefore` how many messages were written before this batch (a JSON array's commas).
  */
-export function migrateBatch(items: InputItem[], from: string, to: string, shape: InputShape, writtenBefore: number): MigratedPiece[] {
+export function migrateBatch(items: InputItem[], from: string, to: string, shape: InputShape, writtenBefore: number, migrate: MigrateFn): MigratedPiece[] {
   const pieces: MigratedPiece[] = [];
   let text = "";
   let written = 0;
   for (const item of items) {
-    const result = migrateItem(item, from, to);
+    const result = migrateItem(item, from, to, migrate);
     if (!(result instanceof OnexError)) {
       text += encodeOutput(result, shape, writtenBefore + written);
       written++;
@@ -76,7 +78,7 @@ function deadLetterInput(item: InputItem): Record<string, unknown> {
   return { raw: item.raw ?? null };
 }
 
-function migrateItem(item: InputItem, from: string, to: string): unknown {
+function migrateItem(item: InputItem, from: string, to: string, migrate: MigrateFn): unknown {
   if ("error" in item) return item.error;
   try {
     return migrate(item.value, from, to);

@@ -14,6 +14,8 @@ export interface MigrateWorkerSetup {
   file: string;
   from: string;
   to: string;
+  /** URL of the generated transforms module to migrate with (cli/sdk.ts). */
+  transforms: string;
 }
 
 /** One batch of NDJSON lines, joined with "\n". */

@@ -1,19 +1,275 @@
-/** Loading the generated SDK of a protocol version the user names as `v0.2` or `0.2`. */
-import { ErrorCode, OnexError } from "@onex/runtime";
-import { versions, type Version } from "@onex/sdk/versions";
+/**
+ * The generated SDK a command runs on: the one generated from the schemas folder it is asked
+ * about (`--schemas`), exactly as `onex generate` last wrote it, with no build step.
+ *
+ * - The schemas folder is `--schemas`, else `./schemas` when the current folder has one (the
+ *   project's own), else the schemas onex ships. The SDK is `--generated`, else the
+ *   `generated` folder beside the schemas folder (for the schemas onex ships: `@onex/sdk`).
+ * - Before anything is loaded, the input hashes the generated headers record are compared with
+ *   the schemas' bytes (generator/input-hashes.ts): a missing, added, removed or edited version
+ *   or transform is ONEX_E_SDK_STALE, never a silent run on other versions.
+ * - The SDK is loaded from `@onex/sdk`'s compiled build when that is what the folder is and the
+ *   build is newer than every generated file; otherwise its TypeScript is compiled in memory
+ *   (TypeScript's transpileModule, one file at a time, no type check: `onex generate` and the
+ *   SDK's own build type-check it) into a per-user cache keyed by the sources' hash, so only the
+ *   first run after a generate pays for it (docs/versioning.md gives the cost). Imports of
+ *   `@onex/runtime` are bound to this command's own runtime, so errors and classes are one.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, realpathSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { homedir, tmpdir } from "node:os";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { pathToFileURL } from "node:url";
+import { ErrorCode, OnexError, type ProtocolSdk } from "@onex/runtime";
+import type { JsonObject, VersionGraph } from "@onex/runtime/codegen-v1";
+import { readSchemaIndex, type SchemaIndex } from "@onex/runtime/negotiation";
+import { versions as bundledVersions, type Version } from "@onex/sdk/versions";
+import { headerHash, inputHashes } from "../generator/input-hashes.js";
+import { PACKAGE_ROOT } from "../generator/package-root.js";
+import { compareVersions, requireVersionsIn } from "../generator/protocol-versions.js";
 
-/** Normalises `v0.2` / `0.2` to a known version, or throws ONEX_E_UNKNOWN_VERSION. */
+/** What a generated `transforms/index` module exports. */
+export interface TransformsModule {
+  versionGraph: VersionGraph;
+  migrate(message: unknown, from: string, to: string): JsonObject;
+  migrationPath(from: string, to: string): string[];
+}
+
+/** A version's generated SDK module. */
+export type VersionSdk = ProtocolSdk & { parseMessage(input: object): object };
+
+/** The generated SDK of one schemas folder, current with it. */
+export interface ProjectSdk {
+  schemasDir: string;
+  generatedDir: string;
+  /** `compiled`: @onex/sdk's build; `transpiled`: the generated TypeScript, compiled by this command (cached). */
+  via: "compiled" | "transpiled";
+  /** The versions of the schemas folder, oldest first. */
+  versions: string[];
+  /** Normalises `v0.2` / `0.2` to a version of the schemas folder, or throws ONEX_E_UNKNOWN_VERSION. */
+  resolveVersion(input: string): string;
+  /** The SDK module of a version. */
+  load(version: string): Promise<VersionSdk>;
+  /** The version graph and migrations between the versions. */
+  transforms(): Promise<TransformsModule>;
+  /** URL of the transforms module, for worker threads to import. */
+  transformsUrl: string;
+  /** Every version's schema index (`v<version>/index.json`), checked, oldest first. */
+  indexes(): Promise<SchemaIndex[]>;
+}
+
+export interface SdkFlags {
+  schemas?: string | undefined;
+  generated?: string | undefined;
+}
+
+/** Where the bundled SDK (`@onex/sdk`) lives: its compiled build is under dist/. */
+const SDK_ROOT = realpathSync(dirname(createRequire(import.meta.url).resolve("@onex/sdk/package.json")));
+/** The schemas onex ships, which @onex/sdk is generated from. */
+const OWN_SCHEMAS = join(PACKAGE_ROOT, "schemas");
+
+/** The schemas folder a command works on: `flag`, else `./schemas` when there is one (the project's own), else the schemas onex ships. */
+export function schemasDirOf(flag: string | undefined): string {
+  return resolve(flag ?? (existsSync("schemas") ? "schemas" : OWN_SCHEMAS));
+}
+
+/** Opens the SDK generated from `flags.schemas` (see the module comment for the defaults); ONEX_E_SDK_STALE when it is not current. */
+export async function openProjectSdk(flags: SdkFlags): Promise<ProjectSdk> {
+  const schemasDir = schemasDirOf(flags.schemas);
+  const own = sameFolder(schemasDir, OWN_SCHEMAS);
+  const generatedDir = resolve(flags.generated ?? (own ? SDK_ROOT : join(dirname(schemasDir), "generated")));
+  const versions = await requireVersionsIn(schemasDir);
+  await assertCurrent(schemasDir, generatedDir, versions, flags);
+
+  const compiled = sameFolder(generatedDir, SDK_ROOT) && (await buildIsCurrent(generatedDir));
+  const root = compiled ? join(SDK_ROOT, "dist") : await transpiledSdk(generatedDir);
+  const url = (rel: string) => pathToFileURL(join(root, rel)).href;
+  const transformsUrl = url("transforms/index.js");
+  return {
+    schemasDir,
+    generatedDir,
+    via: compiled ? "compiled" : "transpiled",
+    versions,
+    resolveVersion: (input) => resolveIn(versions, input, schemasDir),
+    load: async (version) => (await import(url(`v${version}/index.js`))) as VersionSdk,
+    transforms: async () => (await import(transformsUrl)) as TransformsModule,
+    transformsUrl,
+    indexes: () => Promise.all(versions.map((v) => readSchemaIndex(join(generatedDir, `v${v}`, "index.json")))),
+  };
+}
+
+function resolveIn(versions: readonly string[], input: string, schemasDir: string): string {
+  const wanted = input.replace(/^v/, "");
+  const found = versions.find((v) => v === wanted) ?? versions.find((v) => /^\d+(\.\d+)*$/.test(wanted) && compareVersions(v, wanted) === 0);
+  if (found === undefined) {
+    throw new OnexError(ErrorCode.UnknownVersion, `unknown protocol version "${input}" (${schemasDir} holds ${versions.map((v) => `v${v}`).join(", ")})`, { version: input, schemas: schemasDir });
+  }
+  return found;
+}
+
+function sameFolder(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
+/** The text of a generated file: its TypeScript, else (an installed @onex/sdk ships no TypeScript) its compiled JavaScript. */
+async function generatedText(generatedDir: string, rel: string): Promise<string | undefined> {
+  for (const file of [join(generatedDir, `${rel}.ts`), join(generatedDir, "dist", `${rel}.js`)]) {
+    const text = await readFile(file, "utf8").catch(() => undefined);
+    if (text !== undefined) return text;
+  }
+  return undefined;
+}
+
+/** ONEX_E_SDK_STALE unless every version, the version list and every transform of `generatedDir` were generated from `schemasDir` as it is now. */
+async function assertCurrent(schemasDir: string, generatedDir: string, versions: readonly string[], flags: SdkFlags): Promise<void> {
+  const expected = await inputHashes(schemasDir, versions);
+  const stale: string[] = [];
+  for (const v of versions) {
+    const id = `v${v}`;
+    const text = await generatedText(generatedDir, `${id}/index`);
+    if (text === undefined) stale.push(`${id} is not generated`);
+    else if (headerHash(text) !== expected.versions.get(id)) stale.push(`${id} was generated from other schemas (edited since)`);
+  }
+  const listed = await generatedText(generatedDir, "versions");
+  const extra = (await readdir(generatedDir, { withFileTypes: true }).catch(() => []))
+    .filter((e) => e.isDirectory() && /^v\d/.test(e.name) && !versions.includes(e.name.slice(1)) && existsSync(join(generatedDir, e.name, "index.json")))
+    .map((e) => e.name);
+  for (const id of extra) stale.push(`${id} is generated but has no version folder in the schemas`);
+  if (listed === undefined) stale.push("versions.ts is not generated");
+  else if (stale.length === 0 && headerHash(listed) !== expected.combined) stale.push("versions.ts lists other versions");
+  for (const [i, v] of versions.entries()) {
+    if (i === 0) continue;
+    const hop = `v${versions[i - 1]}-v${v}`;
+    const text = await generatedText(generatedDir, `transforms/${hop}`);
+    if (text === undefined) stale.push(`the transform ${hop} is not generated`);
+    else if (headerHash(text) !== expected.transforms.get(hop)) stale.push(`the transform ${hop} is not current (its transform file, or a version it connects, changed)`);
+  }
+  if (stale.length === 0) return;
+  const again = ["onex generate", ...(flags.schemas === undefined ? [] : [`--schemas ${flags.schemas}`]), ...(flags.generated === undefined ? [] : [`--out ${flags.generated}`])].join(" ");
+  throw new OnexError(
+    ErrorCode.SdkStale,
+    `the generated SDK in ${generatedDir} is not current with ${schemasDir}: ${stale.join("; ")}. Run \`${again}\`; nothing needs building`,
+    { schemas: schemasDir, generated: generatedDir, stale },
+  );
+}
+
+/** The generated TypeScript files of `generatedDir` (relative paths, `/`-separated), its build and dependencies left out. */
+async function typescriptFiles(generatedDir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) {
+        if (entry.name !== "dist" && entry.name !== "node_modules" && !entry.name.startsWith(".")) await walk(join(dir, entry.name));
+      } else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".d.ts")) {
+        out.push(relative(generatedDir, join(dir, entry.name)).split(sep).join("/"));
+      }
+    }
+  };
+  await walk(generatedDir);
+  return out.sort();
+}
+
+/** True when @onex/sdk's build is at least as new as every generated file (or there is no TypeScript: an installed package). */
+async function buildIsCurrent(generatedDir: string): Promise<boolean> {
+  for (const rel of await typescriptFiles(generatedDir)) {
+    const source = await stat(join(generatedDir, rel));
+    const built = await stat(join(generatedDir, "dist", rel.replace(/\.ts$/, ".js"))).catch(() => undefined);
+    if (built === undefined || built.mtimeMs < source.mtimeMs) return false;
+  }
+  return true;
+}
+
+/** Bare specifiers of the runtime in generated code, bound to this command's own runtime modules. */
+const RUNTIME_SPECIFIER = /(\bfrom\s*|\bimport\s*\(\s*)(["'])(@onex\/runtime(?:\/[A-Za-z0-9._/-]+)?)\2/g;
+
+/** Compiles the generated TypeScript of `generatedDir` into the cache (once per distinct sources) and returns the folder. */
+async function transpiledSdk(generatedDir: string): Promise<string> {
+  const files = await typescriptFiles(generatedDir);
+  const sources = new Map<string, string>();
+  for (const rel of files) sources.set(rel, await readFile(join(generatedDir, rel), "utf8"));
+  const runtimeUrls = new Map<string, string>();
+  for (const text of sources.values()) {
+    for (const m of text.matchAll(RUNTIME_SPECIFIER)) if (!runtimeUrls.has(m[3]!)) runtimeUrls.set(m[3]!, import.meta.resolve(m[3]!));
+  }
+  const key = createHash("sha256");
+  key.update(`onex-sdk-cache/1\0${process.version}\0${JSON.stringify([...runtimeUrls].sort())}\0`);
+  for (const [rel, text] of sources) key.update(`${rel}\0${text}\0`);
+  const digest = key.digest("hex");
+
+  const cacheRoot = await userCacheRoot();
+  const target = cacheRoot === undefined ? undefined : join(cacheRoot, digest);
+  if (target !== undefined && existsSync(join(target, ".complete"))) return target;
+
+  const ts = await loadTypeScript();
+  const building = cacheRoot === undefined ? await mkdtemp(join(tmpdir(), "onex-sdk-")) : await mkdtemp(join(cacheRoot, `${digest}.tmp-`));
+  for (const [rel, text] of sources) {
+    const { outputText } = ts.transpileModule(text, {
+      fileName: rel,
+      reportDiagnostics: false,
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, isolatedModules: true, sourceMap: false, removeComments: false },
+    });
+    const out = join(building, rel.replace(/\.ts$/, ".js"));
+    await mkdir(dirname(out), { recursive: true });
+    await writeFile(out, outputText.replace(RUNTIME_SPECIFIER, (_all, before: string, quote: string, spec: string) => `${before}${quote}${runtimeUrls.get(spec)}${quote}`));
+  }
+  await writeFile(join(building, ".complete"), "");
+  if (target === undefined) return building;
+  try {
+    await rename(building, target);
+  } catch {
+    // Another run filled the same entry first: its output is the same.
+    await rm(building, { recursive: true, force: true });
+    if (!existsSync(join(target, ".complete"))) throw new OnexError(ErrorCode.WriteFailed, `cannot write the compiled SDK to ${target}`, { file: target });
+  }
+  return target;
+}
+
+/**
+ * The folder compiled SDKs are cached in: `$ONEX_CACHE_DIR`, else `$XDG_CACHE_HOME/onex/sdk` or
+ * `~/.cache/onex/sdk`, created for this user only (the cache holds code this command runs). None
+ * when it cannot be created: then every run compiles into a fresh private temporary folder.
+ */
+async function userCacheRoot(): Promise<string | undefined> {
+  const base = process.env.ONEX_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "onex", "sdk");
+  try {
+    await mkdir(base, { recursive: true, mode: 0o700 });
+    const info = await stat(base);
+    if (typeof process.getuid === "function" && info.uid !== process.getuid()) return undefined;
+    if ((info.mode & 0o022) !== 0) return undefined;
+    return base;
+  } catch {
+    return undefined;
+  }
+}
+
+/** TypeScript's compiler, loaded only when generated TypeScript must be compiled. */
+async function loadTypeScript(): Promise<typeof import("typescript")> {
+  try {
+    const module = (await import("typescript")) as { default?: typeof import("typescript") } & typeof import("typescript");
+    return module.default ?? module;
+  } catch (cause) {
+    throw new OnexError(ErrorCode.FileNotFound, "the TypeScript compiler (package typescript) is not installed; onex needs it to load a generated SDK", { file: "typescript" }, { cause });
+  }
+}
+
+/** Normalises `v0.2` / `0.2` to a version of the bundled SDK (`@onex/sdk`), or throws ONEX_E_UNKNOWN_VERSION. */
 export function resolveVersion(input: string): Version {
   const version = input.replace(/^v/, "");
-  if (!Object.hasOwn(versions, version)) {
-    throw new OnexError(ErrorCode.UnknownVersion, `unknown protocol version "${input}" (known: ${Object.keys(versions).map((v) => `v${v}`).join(", ")})`, {
+  if (!Object.hasOwn(bundledVersions, version)) {
+    throw new OnexError(ErrorCode.UnknownVersion, `unknown protocol version "${input}" (known: ${Object.keys(bundledVersions).map((v) => `v${v}`).join(", ")})`, {
       version: input,
     });
   }
   return version as Version;
 }
 
-/** The generated SDK module of `version`. */
+/** The bundled SDK module of `version`. */
 export async function loadSdk(version: Version) {
-  return versions[version]();
+  return bundledVersions[version]();
 }

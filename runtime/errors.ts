@@ -40,6 +40,8 @@ export const ErrorCode = {
   ReservedName: "ONEX_E_RESERVED_NAME",
   /** `onex generate --check` found stale, missing or extra generated files. */
   GeneratedStale: "ONEX_E_GENERATED_STALE",
+  /** A command that runs on the generated SDK (validate, migrate, check, versions, negotiate) found it missing or not current with the schemas it was asked about. */
+  SdkStale: "ONEX_E_SDK_STALE",
   /** A schema uses a keyword the AsyncAPI Schema Object (draft-07) cannot express. */
   AsyncApiUnsupported: "ONEX_E_ASYNCAPI_UNSUPPORTED",
   /** Input is not valid JSON (or not valid UTF-8). */

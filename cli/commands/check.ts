@@ -1,28 +1,32 @@
-import { join, resolve, dirname } from "node:path";
+import { dirname, relative } from "node:path";
 import { Flags } from "@oclif/core";
 import { loadVersion } from "../../generator/load-version.js";
 import type { VersionModel } from "../../generator/model.js";
-import { versionGraph } from "@onex/sdk/transforms";
 import { OnexCommand } from "../base-command.js";
 import { reportingEachProblem } from "../problem-lines.js";
+import { openProjectSdk } from "../sdk.js";
+import { sdkFlags } from "../sdk-flags.js";
 
 export default class Check extends OnexCommand {
   static override summary = "Prove the version transforms sound on sampled messages.";
   static override description =
-    "Samples valid messages of every type of each version from its JSON Schemas (fast-check, residue included), runs every transform in both directions and every composed path between versions further apart, validates each result against the target version and checks that the way back restores the input exactly. Fails with ONEX_E_TRANSFORM_UNSOUND naming the type, the versions, the sample and the failing path. Run it in CI after `onex generate --check`.";
+    "Samples valid messages of every type of each version from its JSON Schemas (fast-check, residue included), runs every transform in both directions and every composed path between versions further apart, validates each result against the target version and checks that the way back restores the input exactly. Fails with ONEX_E_TRANSFORM_UNSOUND naming the type, the versions, the sample and the failing path. Checks the transforms generated from --schemas (ONEX_E_SDK_STALE when they are not current). Run it in CI after `onex generate --check`.";
   static override examples = ["<%= config.bin %> check", "<%= config.bin %> check --samples 1000 --seed 42"];
 
   static override flags = {
     samples: Flags.integer({ description: "Messages sampled per type and direction.", default: 200, min: 1 }),
     seed: Flags.integer({ description: "fast-check seed, to replay a failure (default: random, printed)." }),
-    schemas: Flags.string({ description: "Schemas folder the SDK was generated from.", default: "schemas" }),
+    ...sdkFlags,
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Check);
     // fast-check is needed only here; loading the checker lazily keeps every other command free of it.
     const { checkVersionGraph } = await import("../../generator/transforms/check-transforms.js");
-    const schemasDir = resolve(flags.schemas);
+    // The transforms checked are the ones generated from these schemas (ONEX_E_SDK_STALE when they are not current).
+    const project = await openProjectSdk(flags);
+    const schemasDir = project.schemasDir;
+    const { versionGraph } = await project.transforms();
     const seed = flags.seed ?? Math.floor(Math.random() * 2 ** 31);
     const models = new Map<string, VersionModel>();
     await reportingEachProblem(
@@ -33,7 +37,7 @@ export default class Check extends OnexCommand {
     );
     const { steps, paths } = checkVersionGraph(versionGraph, models, { samples: flags.samples, seed });
     this.logToStderr(
-      `transforms sound: ${steps} type/direction pairs and ${paths} type/composed-path pairs x ${flags.samples} samples validated and round-tripped (seed ${seed}; schemas ${join(flags.schemas)})`,
+      `transforms sound: ${steps} type/direction pairs and ${paths} type/composed-path pairs x ${flags.samples} samples validated and round-tripped (seed ${seed}; ${versionGraph.versions.map((v) => `v${v}`).join(", ")} of ${relative(process.cwd(), schemasDir) || "."})`,
     );
   }
 }

@@ -1,16 +1,16 @@
 import { once } from "node:events";
 import { availableParallelism } from "node:os";
 import { Args, Flags } from "@oclif/core";
-import { migrationPath } from "@onex/sdk/transforms";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { ExitCode } from "../exit-codes.js";
 import { readInputLineBatches, readNdjsonLines, type InputItem, type InputShape, type LineBatch } from "../message-input.js";
-import { closeOutput, migrateBatch, type MigratedPiece } from "../migrate-batch.js";
+import { closeOutput, migrateBatch, type MigratedPiece, type MigrateFn } from "../migrate-batch.js";
 import { MigratePool } from "../migrate-pool.js";
 import { OutputFile } from "../output-file.js";
 import { printable } from "../terminal-text.js";
-import { resolveVersion } from "../sdk.js";
+import { openProjectSdk } from "../sdk.js";
+import { sdkFlags } from "../sdk-flags.js";
 
 /** Output is written in chunks of about this many characters: one write per line is the slowest part of a large log. */
 const CHUNK = 1 << 16;
@@ -22,6 +22,7 @@ export default class Migrate extends OnexCommand {
     "runs it through the generated adapters (v0.2 -> v0.0.9 passes through v0.1) and writes it in the same shape to stdout or --out.",
     "Data the target version cannot hold travels in `_residue`, so migrating back restores the message exactly; integers beyond 2^53 are carried digit for digit.",
     "--out and --dead-letter are written to a temporary file and moved into place when the run succeeds, so a failed run leaves no file; an existing file is replaced only with --force.",
+    "The adapters are the ones generated from --schemas, exactly as `onex generate` last wrote them (ONEX_E_SDK_STALE when they are not current).",
     "NDJSON input is read, validated and migrated on --workers threads (one per core by default), output in input order.",
     "A bad message (not JSON, invalid for <from>, unknown type, no counterpart in <to>) is reported with its line and code;",
     "--on-error decides what happens next. The summary on stderr counts messages read, written, skipped and dead-lettered.",
@@ -42,6 +43,7 @@ export default class Migrate extends OnexCommand {
   };
 
   static override flags = {
+    ...sdkFlags,
     out: Flags.string({ char: "o", description: "Write here instead of stdout." }),
     "on-error": Flags.string({ description: "What a bad message does: stop the run, skip it, or go to the dead-letter file.", options: ["fail", "skip", "dead-letter"], default: "fail" }),
     "dead-letter": Flags.string({ description: "NDJSON file for bad messages (implies --on-error dead-letter): line, code, message and the input." }),
@@ -52,9 +54,11 @@ export default class Migrate extends OnexCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Migrate);
-    const from = resolveVersion(args.from);
-    const to = resolveVersion(args.to);
-    migrationPath(from, to); // ONEX_E_NO_PATH before any input is read
+    const project = await openProjectSdk(flags);
+    const from = project.resolveVersion(args.from);
+    const to = project.resolveVersion(args.to);
+    const transforms = await project.transforms();
+    transforms.migrationPath(from, to); // ONEX_E_NO_PATH before any input is read
     const onError = flags["dead-letter"] !== undefined ? "dead-letter" : flags["on-error"];
     if (onError === "dead-letter" && flags["dead-letter"] === undefined) {
       throw new OnexError(ErrorCode.Usage, "--on-error dead-letter needs --dead-letter FILE");
@@ -76,7 +80,7 @@ export default class Migrate extends OnexCommand {
     const out = new ChunkedWriter(outFile ?? process.stdout);
     const deadLetter = deadLetterFile === undefined ? undefined : new ChunkedWriter(deadLetterFile);
     try {
-      await this.migrateAll(items, { from, to, file, onError, workers, out, deadLetter, outFile, deadLetterFile });
+      await this.migrateAll(items, { from, to, file, onError, workers, out, deadLetter, outFile, deadLetterFile, migrate: transforms.migrate, transformsUrl: project.transformsUrl });
     } catch (error) {
       outFile?.discard();
       deadLetterFile?.discard();
@@ -86,7 +90,7 @@ export default class Migrate extends OnexCommand {
 
   private async migrateAll(
     batches: AsyncGenerator<InputItem[] | LineBatch>,
-    io: { from: string; to: string; file: string; onError: string; workers: number; out: ChunkedWriter; deadLetter: ChunkedWriter | undefined; outFile: OutputFile | undefined; deadLetterFile: OutputFile | undefined },
+    io: { from: string; to: string; file: string; onError: string; workers: number; out: ChunkedWriter; deadLetter: ChunkedWriter | undefined; outFile: OutputFile | undefined; deadLetterFile: OutputFile | undefined; migrate: MigrateFn; transformsUrl: string },
   ): Promise<void> {
     const { from, to, file, onError, out, deadLetter } = io;
     const count = { read: 0, written: 0, skipped: 0, deadLettered: 0 };
@@ -124,7 +128,7 @@ export default class Migrate extends OnexCommand {
         // The first message (read here: it decided the input is NDJSON) fixes the output's shape; a
         // first line holding an array keeps the output an array, which needs every message in turn.
         if (!Array.isArray(batch) && io.workers > 0 && shape === "ndjson") {
-          pool ??= new MigratePool(io.workers, { file, from, to });
+          pool ??= new MigratePool(io.workers, { file, from, to, transforms: io.transformsUrl });
           pool.submit(batch);
           while (pool.full) if (!(await apply((await pool.take()).pieces))) break reading;
           continue;
@@ -133,7 +137,7 @@ export default class Migrate extends OnexCommand {
         const items = Array.isArray(batch) ? batch : readNdjsonHere(batch, file);
         if (items.length === 0) continue;
         shape ??= items[0]!.shape;
-        if (!(await apply(migrateBatch(items, from, to, shape, count.written)))) break reading;
+        if (!(await apply(migrateBatch(items, from, to, shape, count.written, io.migrate)))) break reading;
       }
       while (stoppedBy === undefined && pool?.pending) if (!(await apply((await pool.take()).pieces))) break;
     } finally {

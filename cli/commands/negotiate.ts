@@ -1,15 +1,13 @@
 import { Flags } from "@oclif/core";
-import { versionGraph } from "@onex/sdk/transforms";
-import { versions } from "@onex/sdk/versions";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { agreeOnVersion, buildOffer, type Agreement, type ProtocolBlock } from "@onex/runtime/negotiation";
 import { negotiate } from "@onex/runtime/negotiation";
 import { probe, type ProbeResult } from "@onex/runtime/negotiation";
 import type { SchemaIndex } from "@onex/runtime/negotiation";
 import { OnexCommand } from "../base-command.js";
-import { loadBundledIndexes } from "../bundled-indexes.js";
 import { natsFlags, parseDuration, withNats } from "../nats-flags.js";
-import { resolveVersion } from "../sdk.js";
+import { openProjectSdk } from "../sdk.js";
+import { sdkFlags } from "../sdk-flags.js";
 
 export default class Negotiate extends OnexCommand {
   static override summary = "Probe a peer deployment and print the versions it speaks and the outcome of negotiating with it.";
@@ -22,8 +20,9 @@ export default class Negotiate extends OnexCommand {
   ];
   static override flags = {
     ...natsFlags,
+    ...sdkFlags,
     peer: Flags.string({ description: "Deployment name, file or URL of the peer.", required: true }),
-    as: Flags.string({ description: "The version this side runs (default: the newest bundled)." }),
+    as: Flags.string({ description: "The version this side runs (default: the newest of --schemas)." }),
     deployment: Flags.string({ description: "The name this side introduces itself with in the handshake.", default: "onex-cli" }),
     timeout: Flags.string({ description: "How long to wait for the peer (90s, 500ms...).", default: "2s" }),
     json: Flags.boolean({ description: "Print one JSON document.", default: false }),
@@ -31,8 +30,10 @@ export default class Negotiate extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Negotiate);
-    const known = await loadBundledIndexes();
-    const version = flags.as !== undefined ? resolveVersion(flags.as) : Object.keys(versions).at(-1)!;
+    const project = await openProjectSdk(flags);
+    const known = await project.indexes();
+    const { versionGraph } = await project.transforms();
+    const version = flags.as !== undefined ? project.resolveVersion(flags.as) : project.versions.at(-1)!;
     const own = known.find((i) => i.version === version)!;
     const offer = buildOffer({ deployment: flags.deployment, protocol: protocolOf(own), indexes: known, graph: versionGraph });
     const timeoutMs = parseDuration(flags.timeout);

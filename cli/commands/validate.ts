@@ -3,13 +3,18 @@ import { ErrorCode, OnexError, isOnexError } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { readInput } from "../message-input.js";
 import { printable, printableJson } from "../terminal-text.js";
-import { loadSdk, resolveVersion } from "../sdk.js";
+import { openProjectSdk } from "../sdk.js";
+import { sdkFlags } from "../sdk-flags.js";
 
 export default class Validate extends OnexCommand {
   static override summary = "Check JSON, NDJSON or YAML messages against a protocol version.";
   static override description =
-    "Validates every message with the generated validators. Prints one line per failure (line, message type, schema path, code) and a summary; exits 1 when any message fails.";
-  static override examples = ["<%= config.bin %> validate v0.1 messages.ndjson", "cat log.ndjson | <%= config.bin %> validate 0.2 -"];
+    "Validates every message with the validators generated from --schemas (exactly as `onex generate` last wrote them; ONEX_E_SDK_STALE when they are not current). Prints one line per failure (line, message type, schema path, code) and a summary; exits 1 when any message fails.";
+  static override examples = [
+    "<%= config.bin %> validate v0.1 messages.ndjson",
+    "cat log.ndjson | <%= config.bin %> validate 0.2 -",
+    "<%= config.bin %> validate v0.3 log.ndjson --schemas my-protocol/schemas",
+  ];
 
   static override args = {
     version: Args.string({ description: "Protocol version, as v0.2 or 0.2.", required: true }),
@@ -18,14 +23,16 @@ export default class Validate extends OnexCommand {
   };
 
   static override flags = {
+    ...sdkFlags,
     json: Flags.boolean({ description: "Print each failure and the summary as JSON lines.", default: false }),
     format: Flags.string({ description: "Input format; auto picks YAML for .yaml/.yml files, else JSON or NDJSON by content.", options: ["auto", "json", "yaml"], default: "auto" }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Validate);
-    const version = resolveVersion(args.version);
-    const sdk = await loadSdk(version);
+    const project = await openProjectSdk(flags);
+    const version = project.resolveVersion(args.version);
+    const sdk = await project.load(version);
     const file = args.file ?? "-";
     let checked = 0;
     let failed = 0;

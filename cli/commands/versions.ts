@@ -1,21 +1,24 @@
 import { Flags } from "@oclif/core";
-import { migrationPath, versionGraph } from "@onex/sdk/transforms";
 import { buildOffer } from "@onex/runtime/negotiation";
 import { OnexCommand } from "../base-command.js";
-import { loadBundledIndexes } from "../bundled-indexes.js";
+import { openProjectSdk } from "../sdk.js";
+import { sdkFlags } from "../sdk-flags.js";
 
 export default class Versions extends OnexCommand {
-  static override summary = "List the bundled protocol versions, their compatibility and the transform paths between them.";
+  static override summary = "List the protocol versions of a schemas folder, their compatibility and the transform paths between them.";
   static override description =
-    "For each version: what it stays compatible with, its schema content hash (what peers compare when they probe), its message types, and which versions the generated adapters convert it to, with the path and the types that have no counterpart there.";
+    "Reads the SDK generated from --schemas (ONEX_E_SDK_STALE when it is not current). For each version: what it stays compatible with, its schema content hash (what peers compare when they probe), its message types, and which versions the generated adapters convert it to, with the path and the types that have no counterpart there.";
   static override examples = ["<%= config.bin %> versions", "<%= config.bin %> versions --json"];
   static override flags = {
+    ...sdkFlags,
     json: Flags.boolean({ description: "Print one JSON document.", default: false }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Versions);
-    const indexes = await loadBundledIndexes();
+    const project = await openProjectSdk(flags);
+    const indexes = await project.indexes();
+    const { migrationPath, versionGraph } = await project.transforms();
     const report = indexes.map((index) => {
       const offer = buildOffer({ deployment: "local", protocol: { version: index.version, compatible_with: index.compatible_with, declared_by: index.declared_by, schema_manifest_url: index.schema_manifest_url }, indexes, graph: versionGraph });
       const types = index.messages.map((m) => m.type);

@@ -12,6 +12,11 @@ describe("onex check", () => {
     // value into v0.2, whose maximum is 9.
     const { root, schemas } = await copySchemas();
     await editFile(join(schemas, "v0.1", "messages", "task-dispatch.yaml"), (t) => t.replace("    maximum: 9\n", "    maximum: 99\n"));
+    // check runs on the transforms generated from these schemas: an edit not yet generated is ONEX_E_SDK_STALE.
+    const stale = runCli(["check", "--schemas", join(root, "schemas"), "--samples", "10"]);
+    expect(stale.status).toBe(3);
+    expect(stale.stderr).toContain(`error ${ErrorCode.SdkStale}:`);
+    expect(runCli(["generate", "--schemas", join(root, "schemas"), "--out", join(root, "generated")]).status).toBe(0);
     const result = runCli(["check", "--schemas", join(root, "schemas"), "--samples", "300", "--seed", "7"]);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`error ${ErrorCode.TransformUnsound}: signal.task.dispatch v0.1 -> v0.2`);

@@ -1,0 +1,87 @@
+/**
+ * The input hashes `onex generate` records in every generated file's header
+ * (`// input sha256:<hex>`), computed from the schemas folder alone, without loading,
+ * checking or compiling a version. Commands that run on a generated SDK compare them with the
+ * headers to find out whether that SDK is current with the schemas (cli/sdk.ts).
+ *
+ * The formulas are load-version.ts's (a version's manifest and every file it declares) and
+ * transforms/emit-adapters.ts's (a hop's transform file with both versions' hashes);
+ * test/cli/project-sdk.test.ts checks that both give the same hashes on every bundled version.
+ */
+import { createHash } from "node:crypto";
+import { readFile, readdir } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import { parse as parseYaml } from "yaml";
+
+/** What the headers of one schemas folder's generated SDK should say. */
+export interface InputHashes {
+  /** Version folder (`v0.1`) -> the hash in the headers of `generated/v0.1/*`. */
+  versions: Map<string, string>;
+  /** The hash in the header of `versions.ts`. */
+  combined: string;
+  /** Hop (`v0.1-v0.2`) -> the hash in the header of `transforms/v0.1-v0.2.ts`. */
+  transforms: Map<string, string>;
+}
+
+/**
+ * The input hashes of `versions` (oldest first, as protocol-versions.ts lists them) of
+ * `schemasDir`. A manifest that cannot be read or parsed gives no hash for its version (the
+ * caller reports the version as not current); `onex generate` is where such mistakes are named.
+ */
+export async function inputHashes(schemasDir: string, versions: readonly string[]): Promise<InputHashes> {
+  const ids = versions.map((v) => `v${v}`);
+  const hashes = new Map<string, string>();
+  for (const id of ids) {
+    const hash = await versionHash(join(schemasDir, id)).catch(() => undefined);
+    if (hash !== undefined) hashes.set(id, hash);
+  }
+  const combined = createHash("sha256");
+  for (const id of ids) combined.update(`${id}\0${hashes.get(id) ?? ""}\0`);
+  const transforms = new Map<string, string>();
+  for (const [i, id] of ids.entries()) {
+    const older = ids[i - 1];
+    if (older === undefined) continue;
+    const hash = await transformHash(join(schemasDir, id), hashes.get(older), hashes.get(id)).catch(() => undefined);
+    if (hash !== undefined) transforms.set(`${older}-${id}`, hash);
+  }
+  return { versions: hashes, combined: combined.digest("hex"), transforms };
+}
+
+/** The hash of a version folder: its manifest's bytes, then each declared file's path (as the manifest names it) and bytes, in path order. */
+async function versionHash(versionDir: string): Promise<string> {
+  const manifestText = await readFile(join(versionDir, "manifest.yaml"), "utf8");
+  const manifest = parseYaml(manifestText) as {
+    envelope: string;
+    records?: Record<string, string>;
+    messages: { payload: string }[];
+  };
+  const files = new Set<string>([join(versionDir, manifest.envelope)]);
+  for (const file of Object.values(manifest.records ?? {})) files.add(join(versionDir, file));
+  for (const m of manifest.messages) files.add(join(versionDir, m.payload));
+  const hash = createHash("sha256").update(manifestText);
+  for (const abs of [...files].sort(compare)) {
+    hash.update(`\0${relative(versionDir, abs).split(sep).join("/")}\0${await readFile(abs, "utf8")}`);
+  }
+  return hash.digest("hex");
+}
+
+/** The hash of the one transform file into `versionDir` (and its functions module), with both versions' hashes. */
+async function transformHash(versionDir: string, olderHash: string | undefined, newerHash: string | undefined): Promise<string | undefined> {
+  if (olderHash === undefined || newerHash === undefined) return undefined;
+  const names = (await readdir(versionDir)).filter((n) => /^from-v.+\.ya?ml$/.test(n)).sort(compare);
+  if (names.length !== 1) return undefined;
+  const yamlText = await readFile(join(versionDir, names[0]!), "utf8");
+  const doc = parseYaml(yamlText) as { functions?: string };
+  const functions = typeof doc.functions === "string" ? `\0${await readFile(join(versionDir, doc.functions), "utf8")}` : "";
+  return createHash("sha256").update(`${olderHash}\0${newerHash}\0${yamlText}${functions}`).digest("hex");
+}
+
+/** Plain code-unit comparison, as the generator orders files. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The hash a generated file's header records (`// input sha256:<hex>` in its first lines), if any. */
+export function headerHash(text: string): string | undefined {
+  return /^\/\/ input sha256:([0-9a-f]{64})\b/m.exec(text.slice(0, 2000))?.[1];
+}
