@@ -253,8 +253,8 @@ describe("adding v0.3, as docs/versioning.md says", () => {
     if (result?.payload.result !== undefined) expect(result.payload).not.toHaveProperty("output");
 
     // validate runs v0.3's own validators: a drained node is a message, a degraded state no longer is.
-    const drained = { ...up[0]!, type: "event.node.drained", payload: { node_id: "node-7", tasks_moved: 3 } };
-    delete drained._residue;
+    const { _residue: _, ...plain } = up[0]!;
+    const drained = { ...plain, type: "event.node.drained", payload: { node_id: "node-7", tasks_moved: 3 } };
     expect(ok(onex(root, ["validate", "v0.3", "-"], ndjson([...up, drained]))).stderr).toContain(`${up.length + 1} message(s) checked against v0.3: ${up.length + 1} valid`);
     const degraded = { ...state[0]!, payload: { ...state[0]!.payload, state: "degraded" } };
     const refused = onex(root, ["validate", "v0.3", "-"], ndjson([degraded]));
