@@ -12,12 +12,12 @@ import type { AutoKind, SubjectModel } from "./model.js";
 
 /** A version's envelope layout, as the runtime's `EnvelopeLayout` takes it. */
 export interface EnvelopeLayoutModel {
-  declaredVersion: string;
-  time: string;
+  declaredVersion?: string;
+  time?: string;
   zone?: string;
   entityType?: string;
   entityId?: string;
-  signature: string;
+  signature?: string;
 }
 
 /** A layout problem, located at a manifest path. */
@@ -37,7 +37,7 @@ export function jsonPointer(segments: readonly string[]): string {
 
 /**
  * Derives the layout from the manifest's `auto` fields and subject params; returns the
- * problems instead when the manifest does not say where the version or the time is, or its
+ * problems instead when the manifest gives two places for the version or the time, or its
  * subjects disagree on where the source address is.
  */
 export function deriveEnvelopeLayout(auto: Record<string, AutoKind>, subjects: readonly SubjectModel[], envelopeFields: readonly string[]): EnvelopeLayoutModel | LayoutProblem[] {
@@ -45,25 +45,14 @@ export function deriveEnvelopeLayout(auto: Record<string, AutoKind>, subjects: r
   const fieldsOf = (...kinds: AutoKind[]) => Object.entries(auto).filter(([, kind]) => kinds.includes(kind));
   const declaring = fieldsOf("version", "protocol");
   const timing = fieldsOf("now");
-  if (declaring.length !== 1) {
-    problems.push({
-      code: ErrorCode.ManifestInvalid,
-      path: declaring.length === 0 ? ["auto"] : ["auto", declaring[1]![0]],
-      message:
-        declaring.length === 0
-          ? "no envelope field declares the protocol version: the runtime reads it from the one `auto` field of kind `version` (a string) or `protocol` (the protocol block)"
-          : `two envelope fields declare the protocol version (${declaring.map(([f]) => f).join(", ")}); keep one \`auto\` field of kind version or protocol`,
-    });
+  // A member the manifest does not place is left out (the runtime then has no such fact for
+  // the version: no creation time means replay protection refuses its messages); two places
+  // for one fact are a mistake.
+  if (declaring.length > 1) {
+    problems.push({ code: ErrorCode.ManifestInvalid, path: ["auto", declaring[1]![0]], message: `two envelope fields declare the protocol version (${declaring.map(([f]) => f).join(", ")}); keep one \`auto\` field of kind version or protocol` });
   }
-  if (timing.length !== 1) {
-    problems.push({
-      code: ErrorCode.ManifestInvalid,
-      path: timing.length === 0 ? ["auto"] : ["auto", timing[1]![0]],
-      message:
-        timing.length === 0
-          ? "no envelope field holds the creation time: the runtime reads it (replay protection) from the one `auto` field of kind `now`"
-          : `two envelope fields hold the creation time (${timing.map(([f]) => f).join(", ")}); keep one \`auto\` field of kind now`,
-    });
+  if (timing.length > 1) {
+    problems.push({ code: ErrorCode.ManifestInvalid, path: ["auto", timing[1]![0]], message: `two envelope fields hold the creation time (${timing.map(([f]) => f).join(", ")}); keep one \`auto\` field of kind now` });
   }
   const source: Partial<Record<keyof typeof SOURCE_PARAMS, string>> = {};
   for (const [member, param] of Object.entries(SOURCE_PARAMS) as [keyof typeof SOURCE_PARAMS, string][]) {
@@ -77,15 +66,13 @@ export function deriveEnvelopeLayout(auto: Record<string, AutoKind>, subjects: r
       source[member] ??= pointer;
     }
   }
-  if (!envelopeFields.includes("trust")) {
-    problems.push({ code: ErrorCode.ManifestInvalid, path: ["envelope"], message: "the envelope has no `trust` field: every message carries the O.M.N.I. trust block, whose `signature` the signed part leaves out" });
-  }
   if (problems.length > 0) return problems;
-  const [declaredField, declaredKind] = declaring[0]!;
+  const declared = declaring[0];
   return {
-    declaredVersion: jsonPointer(declaredKind === "protocol" ? [declaredField, "version"] : [declaredField]),
-    time: jsonPointer([timing[0]![0]]),
+    ...(declared === undefined ? {} : { declaredVersion: jsonPointer(declared[1] === "protocol" ? [declared[0], "version"] : [declared[0]]) }),
+    ...(timing[0] === undefined ? {} : { time: jsonPointer([timing[0][0]]) }),
     ...source,
-    signature: jsonPointer(["trust", "signature"]),
+    // The O.M.N.I. trust block's signature: what the signed part of a message leaves out.
+    ...(envelopeFields.includes("trust") ? { signature: jsonPointer(["trust", "signature"]) } : {}),
   };
 }

@@ -38,18 +38,18 @@ export type EnvelopeInput = object;
 export interface EnvelopeLayout {
   /** The protocol version whose envelopes this describes. */
   readonly version: string;
-  /** Where a message declares its protocol version (a string). */
-  readonly declaredVersion: string;
-  /** When the sender created the message (an RFC 3339 time). */
-  readonly time: string;
+  /** Where a message declares its protocol version (a string); absent when the version's envelope does not declare it. */
+  readonly declaredVersion?: string;
+  /** When the sender created the message (an RFC 3339 time); absent when the envelope has no creation time. */
+  readonly time?: string;
   /** The zone the source address claims; absent when the version's envelope names none. */
   readonly zone?: string;
   /** The source entity's type (`node`, `agent`, ...). */
   readonly entityType?: string;
   /** The source entity's id. */
   readonly entityId?: string;
-  /** The signature: the signed part of a message is the whole envelope without this member. */
-  readonly signature: string;
+  /** The signature: the signed part of a message is the whole envelope without this member (default `/trust/signature`, in the trust block). */
+  readonly signature?: string;
 }
 
 /** The source address of a message, as the layout places it. */
@@ -61,8 +61,8 @@ export interface EnvelopeSource {
 
 interface CompiledLayout {
   readonly layout: EnvelopeLayout;
-  readonly declaredVersion: readonly string[];
-  readonly time: readonly string[];
+  readonly declaredVersion: readonly string[] | undefined;
+  readonly time: readonly string[] | undefined;
   readonly zone: readonly string[] | undefined;
   readonly entityType: readonly string[] | undefined;
   readonly entityId: readonly string[] | undefined;
@@ -89,14 +89,18 @@ export function pointerSegments(pointer: string): string[] {
     .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
 
+// The trust block's own signature member: where the signature is when no loaded SDK knows the
+// message's layout (the O.M.N.I. trust block is the same in every version).
+const TRUST_SIGNATURE = ["trust", "signature"] as const;
+
 function compile(layout: EnvelopeLayout): CompiledLayout {
   const optional = (pointer: string | undefined) => (pointer === undefined ? undefined : pointerSegments(pointer));
-  const signature = pointerSegments(layout.signature);
+  const signature = layout.signature === undefined ? [...TRUST_SIGNATURE] : pointerSegments(layout.signature);
   if (signature.length === 0) throw new OnexError(ErrorCode.Usage, `the envelope layout of v${layout.version} puts the signature at the root`, { version: layout.version });
   return {
     layout,
-    declaredVersion: pointerSegments(layout.declaredVersion),
-    time: pointerSegments(layout.time),
+    declaredVersion: optional(layout.declaredVersion),
+    time: optional(layout.time),
     zone: optional(layout.zone),
     entityType: optional(layout.entityType),
     entityId: optional(layout.entityId),
@@ -136,6 +140,7 @@ function compiledLayoutOf(value: unknown): CompiledLayout | undefined {
   if (value === null || typeof value !== "object") return undefined;
   let fallback: CompiledLayout | undefined;
   for (const compiled of registry.newestFirst) {
+    if (compiled.declaredVersion === undefined) continue;
     const declared = read(value, compiled.declaredVersion);
     if (declared === compiled.layout.version) return compiled;
     if (fallback === undefined && typeof declared === "string") fallback = compiled;
@@ -154,7 +159,7 @@ export function envelopeLayoutOf(value: unknown): EnvelopeLayout | undefined {
 /** The version a message body declares, read through the loaded SDKs' layouts; undefined when it declares none. */
 export function declaredVersionOf(value: unknown): string | undefined {
   const compiled = compiledLayoutOf(value);
-  if (compiled === undefined) return undefined;
+  if (compiled?.declaredVersion === undefined) return undefined;
   const declared = read(value, compiled.declaredVersion);
   return typeof declared === "string" ? declared : undefined;
 }
@@ -173,11 +178,7 @@ export function envelopeData(message: EnvelopeInput): Envelope {
   return data as Envelope;
 }
 
-// The trust block's own signature member: where the signature is when no loaded SDK knows the
-// message's layout (the O.M.N.I. trust block is the same in every version).
-const TRUST_SIGNATURE = ["trust", "signature"] as const;
-
-/** The envelope without its signature (`trust.signature` in every bundled version): exactly what a message signature covers. */
+/** The envelope without its signature, where the message's layout puts it: exactly what a message signature covers. */
 export function unsignedEnvelope(data: Envelope): Envelope {
   const path = compiledLayoutOf(data)?.signature ?? TRUST_SIGNATURE;
   return withoutMember(data, path) as Envelope;
