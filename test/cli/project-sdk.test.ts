@@ -1,0 +1,134 @@
+/**
+ * The commands that run on a generated SDK use the one generated from the schemas they are
+ * asked about (--schemas), as `onex generate` last wrote it, with no build step; an SDK that is
+ * not current is ONEX_E_SDK_STALE (run `npm run build` first: the CLI is run as built).
+ */
+import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { headerHash, inputHashes } from "../../generator/input-hashes.js";
+import { loadVersion } from "../../generator/load-version.js";
+import { versionsIn } from "../../generator/protocol-versions.js";
+import { ErrorCode } from "../../runtime/errors.js";
+import { onex, type Run } from "./cli-harness.js";
+import { PROJECT_ROOT, editFile } from "../support/temp-schemas.js";
+
+let root: string;
+let cache: string;
+
+function ok(run: Run): Run {
+  if (run.code !== 0) throw new Error(`exit ${run.code}\n${run.stdout}\n${run.stderr}`);
+  return run;
+}
+
+/** A `signal.state.update` of v0.2 in state `state`. */
+async function stateUpdate(state: string): Promise<string> {
+  const example = (await readFile(join(PROJECT_ROOT, "docs", "examples", "v0.2.ndjson"), "utf8")).split("\n").find((line) => line.includes('"signal.state.update"'))!;
+  const message = JSON.parse(example) as { payload: { state: string } };
+  message.payload.state = state;
+  return JSON.stringify(message) + "\n";
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "onex-project-sdk-"));
+  cache = await mkdtemp(join(tmpdir(), "onex-project-sdk-cache-"));
+  process.env.ONEX_CACHE_DIR = cache;
+  await cp(join(PROJECT_ROOT, "schemas"), join(root, "schemas"), { recursive: true });
+  ok(onex(root, ["generate"]));
+}, 120_000);
+
+afterAll(async () => {
+  delete process.env.ONEX_CACHE_DIR;
+  await rm(root, { recursive: true, force: true });
+  await rm(cache, { recursive: true, force: true });
+});
+
+describe("the input hashes of a schemas folder", () => {
+  it("are the ones onex generate records: every version's, the version list's and every transform's", async () => {
+    const schemas = join(PROJECT_ROOT, "schemas");
+    const versions = await versionsIn(schemas);
+    const hashes = await inputHashes(schemas, versions);
+    for (const v of versions) {
+      const { model } = await loadVersion(schemas, `v${v}`, dirname(schemas));
+      expect(hashes.versions.get(`v${v}`), `v${v}`).toBe(model.hash);
+    }
+    const generated = join(root, "generated");
+    expect(headerHash(await readFile(join(generated, "versions.ts"), "utf8"))).toBe(hashes.combined);
+    expect(hashes.transforms.size).toBe(versions.length - 1);
+    for (const [hop, hash] of hashes.transforms) expect(headerHash(await readFile(join(generated, "transforms", `${hop}.ts`), "utf8")), hop).toBe(hash);
+  }, 60_000);
+});
+
+describe("commands on the user's schemas", () => {
+  it("validate accepts a value added to the user's v0.2 right after onex generate, and says ONEX_E_SDK_STALE before", async () => {
+    const rejected = onex(root, ["validate", "v0.2", "-"], await stateUpdate("paused"));
+    expect(rejected.code).toBe(1);
+    expect(rejected.stdout).toContain(`${ErrorCode.ValidationFailed}:`);
+
+    await editFile(join(root, "schemas", "v0.2", "messages", "state-update.yaml"), (t) => t.replace("enum: [idle, running, draining, degraded, offline]", "enum: [idle, running, draining, degraded, offline, paused]"));
+    for (const args of [["validate", "v0.2", "-"], ["migrate", "v0.2", "v0.1", "-"], ["versions"], ["check", "--samples", "1"], ["negotiate", "--peer", join(root, "generated", "v0.1", "index.json")]]) {
+      const stale = onex(root, args, await stateUpdate("paused"));
+      expect(stale.code, args.join(" ")).toBe(3);
+      expect(stale.stderr).toContain(`error ${ErrorCode.SdkStale}:`);
+      expect(stale.stderr).toContain("v0.2 was generated from other schemas (edited since)");
+      expect(stale.stderr).toContain("Run `onex generate`");
+    }
+
+    ok(onex(root, ["generate"]));
+    // The bundled v0.2 still rejects it: what ran is the user's.
+    expect(ok(onex(root, ["validate", "v0.2", "-"], await stateUpdate("paused"))).stderr).toContain("1 valid, 0 invalid");
+    const empty = await mkdtemp(join(tmpdir(), "onex-project-sdk-empty-"));
+    try {
+      // A folder without schemas/ uses the schemas onex ships, whose v0.2 has no "paused".
+      expect(onex(empty, ["validate", "v0.2", "-"], await stateUpdate("paused")).code).toBe(1);
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  it("--schemas and --generated name the folders from anywhere; an SDK generated elsewhere is not used silently", async () => {
+    const elsewhere = await mkdtemp(join(tmpdir(), "onex-project-sdk-cwd-"));
+    try {
+      const schemas = join(root, "schemas");
+      const versions = JSON.parse(ok(onex(elsewhere, ["versions", "--json", "--schemas", schemas])).stdout) as { versions: { version: string }[] };
+      expect(versions.versions.map((v) => v.version)).toEqual(["0.0.9", "0.1", "0.2"]);
+      ok(onex(elsewhere, ["validate", "v0.2", "-", "--schemas", schemas, "--generated", join(root, "generated")], await stateUpdate("paused")));
+
+      // The bundled SDK is not what these schemas generate.
+      const bundled = onex(elsewhere, ["validate", "v0.2", "-", "--schemas", schemas, "--generated", join(PROJECT_ROOT, "generated")], await stateUpdate("paused"));
+      expect(bundled.code).toBe(3);
+      expect(bundled.stderr).toContain(`error ${ErrorCode.SdkStale}:`);
+      // Nothing generated at all.
+      const none = onex(elsewhere, ["validate", "v0.2", "-", "--schemas", schemas, "--generated", join(elsewhere, "nothing")], "");
+      expect(none.code).toBe(3);
+      expect(none.stderr).toContain("v0.0.9 is not generated");
+      // A version the schemas folder does not hold.
+      const unknown = onex(elsewhere, ["validate", "v0.9", "-", "--schemas", schemas], "");
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toContain(`error ${ErrorCode.UnknownVersion}:`);
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  it("a changed transform file is ONEX_E_SDK_STALE for migrate until it is generated", async () => {
+    await editFile(join(root, "schemas", "v0.2", "from-v0.1.yaml"), (t) => `${t}\n# reviewed\n`);
+    const stale = onex(root, ["migrate", "v0.2", "v0.1", "-"], "");
+    expect(stale.code).toBe(3);
+    expect(stale.stderr).toContain("the transform v0.1-v0.2 is not current");
+    ok(onex(root, ["generate"]));
+    ok(onex(root, ["migrate", "v0.2", "v0.1", "-"], await stateUpdate("running")));
+  }, 120_000);
+
+  it("diff with no versions or --all diffs every adjacent pair; with one version it is a usage error", () => {
+    const all = ok(onex(root, ["diff", "--all", "--json"]));
+    const reports = JSON.parse(all.stdout) as { from: string; to: string }[];
+    expect(reports.map((r) => `${r.from}-${r.to}`)).toEqual(["0.0.9-0.1", "0.1-0.2"]);
+    const one = onex(root, ["diff", "v0.1"]);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toContain(`error ${ErrorCode.Usage}:`);
+    const both = onex(root, ["diff", "v0.1", "v0.2", "--all"]);
+    expect(both.code).toBe(2);
+  }, 120_000);
+});
