@@ -117,6 +117,9 @@ class Fetch {
   readonly #inFlight = new Set<number>();
   readonly #requests = new Set<Promise<void>>();
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  // A piece's buffer is reused once the piece is written: a fetch allocates one per request
+  // in flight, not one per piece, which keeps the garbage collector out of the transfer.
+  readonly #spareBuffers: Buffer[] = [];
   // A random rank per piece breaks availability ties, so fetchers starting together ask a seeder for different pieces.
   readonly #tieBreak: Float64Array;
   readonly #result: FetchResult;
@@ -261,16 +264,20 @@ class Fetch {
     const expectedLength = pieceLengthOf(this.#store.descriptor, piece);
     const url = `${peer.info.endpoint}/v1/artifacts/${rootHex(this.#store.descriptor.root_hash)}/pieces/${piece}`;
     const request: Promise<void> = this.#get(url, expectedLength)
-      .then(async ({ status, body }) => {
-        if (status === 200) {
-          peer.failures = 0;
-          await this.#accept(peer, piece, body);
-        } else if (status === 404) {
-          peer.refused.add(piece);
-        } else if (status === 503) {
-          peer.backoffUntil = Date.now() + 200;
-        } else {
-          this.#failed(peer);
+      .then(async ({ status, body, buffer }) => {
+        try {
+          if (status === 200) {
+            peer.failures = 0;
+            await this.#accept(peer, piece, body);
+          } else if (status === 404) {
+            peer.refused.add(piece);
+          } else if (status === 503) {
+            peer.backoffUntil = Date.now() + 200;
+          } else {
+            this.#failed(peer);
+          }
+        } finally {
+          this.#spareBuffers.push(buffer);
         }
       })
       .catch((error: unknown) => {
@@ -328,23 +335,27 @@ class Fetch {
     if (peer.failures >= 2) peer.backoffUntil = Date.now() + Math.min(10_000, 250 * 2 ** Math.min(peer.failures, 6));
   }
 
-  #get(url: string, maxBytes: number): Promise<{ status: number; body: Buffer }> {
-    return new Promise((resolve, reject) => {
+  /** GETs `url` into a spare piece buffer; the caller hands `buffer` back to the spares when done with `body`. */
+  #get(url: string, maxBytes: number): Promise<{ status: number; body: Buffer; buffer: Buffer }> {
+    const buffer = this.#spareBuffers.pop() ?? Buffer.allocUnsafe(this.#store.descriptor.piece_size);
+    return new Promise<{ status: number; body: Buffer; buffer: Buffer }>((resolve, reject) => {
       const req = httpRequest(url, { agent: this.#agent, timeout: this.#o.requestTimeoutMs ?? 30_000 }, (res) => {
-        const chunks: Buffer[] = [];
         let size = 0;
         res.on("data", (chunk: Buffer) => {
-          size += chunk.length;
           // A peer sending more than a piece is lying or broken; stop reading rather than buffer it.
-          if (size > maxBytes) req.destroy(new Error(`more than ${maxBytes} bytes`));
-          else chunks.push(chunk);
+          if (size + chunk.length > maxBytes) return void req.destroy(new Error(`more than ${maxBytes} bytes`));
+          chunk.copy(buffer, size);
+          size += chunk.length;
         });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks, size) }));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: buffer.subarray(0, size), buffer }));
         res.on("error", reject);
       });
       req.on("timeout", () => req.destroy(new Error("request timed out")));
       req.on("error", reject);
       req.end();
+    }).catch((error: unknown) => {
+      this.#spareBuffers.push(buffer);
+      throw error;
     });
   }
 

@@ -54,6 +54,9 @@ export class PieceServer {
   readonly #options: PieceServerOptions;
   readonly #limiter: RateLimiter | undefined;
   #uploads = 0;
+  // Piece buffers by piece size, reused once a piece is handed to the socket: serving
+  // allocates one per upload in progress, not one per piece.
+  readonly #spareBuffers = new Map<number, Buffer[]>();
   #url = "";
 
   private constructor(options: PieceServerOptions) {
@@ -132,15 +135,20 @@ export class PieceServer {
       return sendJson(res, 503, { error: "busy", message: "too many uploads in progress" });
     }
     this.#uploads++;
+    const spares = this.#spareBuffers.get(source.descriptor.piece_size) ?? [];
+    this.#spareBuffers.set(source.descriptor.piece_size, spares);
+    const buffer = spares.pop() ?? Buffer.allocUnsafe(source.descriptor.piece_size);
     try {
-      const bytes = await source.readPiece(index);
+      const bytes = await source.readPiece(index, buffer);
       await this.#limiter?.take(bytes.length);
       res.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.length, [PIECE_DIGEST_HEADER]: source.descriptor.pieces[index]! });
+      // The callback runs once the bytes are handed to the socket, after which the buffer is free.
       await new Promise<void>((resolve) => res.end(bytes, () => resolve()));
       this.stats.bytesSent += bytes.length;
       this.stats.piecesServed++;
     } finally {
       this.#uploads--;
+      spares.push(buffer);
     }
   }
 

@@ -16,8 +16,11 @@ import { pieceDigest, pieceLengthOf, rootHashOf, type ArtifactDescriptorRecord }
 export interface PieceSource {
   readonly descriptor: ArtifactDescriptorRecord;
   readonly have: Bitfield;
-  /** The bytes of a verified piece; ONEX_E_NOT_FOUND when the piece is not held. */
-  readPiece(index: number): Promise<Buffer>;
+  /**
+   * The bytes of a verified piece; ONEX_E_NOT_FOUND when the piece is not held. With `into`
+   * (at least `piece_size` bytes), they are read into it and a view of it is returned.
+   */
+  readPiece(index: number, into?: Buffer): Promise<Buffer>;
   /** The completed file, for whole-file downloads; undefined while incomplete. */
   readonly completePath: string | undefined;
 }
@@ -30,8 +33,12 @@ export class PieceStore implements PieceSource {
   readonly #listeners = new Set<PieceListener>();
   #handle: FileHandle | undefined;
   #complete: boolean;
-  // Writes of the piece record are chained so two pieces finishing together never interleave.
+  // The piece record is written by one writer at a time, and pieces verified while it writes
+  // share the next write: the record costs a few writes per second, not one per piece.
   #persist: Promise<void> = Promise.resolve();
+  #recordDirty = false;
+  // A record that could not be written fails the next piece written, and the finish.
+  #recordError: unknown;
   #finishing: Promise<void> | undefined;
 
   private constructor(
@@ -103,11 +110,11 @@ export class PieceStore implements PieceSource {
     return () => this.#listeners.delete(listener);
   }
 
-  async readPiece(index: number): Promise<Buffer> {
+  async readPiece(index: number, into?: Buffer): Promise<Buffer> {
     if (!this.have.has(index) || this.#handle === undefined) {
       throw new OnexError(ErrorCode.NotFound, `piece ${index} of ${this.descriptor.root_hash} is not held here`, { piece: index });
     }
-    return readAt(this.#handle, this.descriptor, index);
+    return readAt(this.#handle, this.descriptor, index, into);
   }
 
   /**
@@ -128,17 +135,34 @@ export class PieceStore implements PieceSource {
         actual,
       });
     }
+    if (this.#recordError !== undefined) throw this.#recordError;
     if (this.have.has(index)) return false;
     if (this.#handle === undefined) throw new OnexError(ErrorCode.Internal, "the piece store is closed");
     await this.#handle.write(bytes, 0, bytes.length, index * this.descriptor.piece_size);
     // Set the bit only after the bytes are written: a crash in between loses the piece, never trusts a hole.
     if (!this.have.set(index)) return false;
-    const snapshot = this.have.toBytes();
-    this.#persist = this.#persist.then(() => writeAtomically(PieceStore.recordPathOf(this.path), snapshot));
-    await this.#persist;
+    this.#recordPieces();
     for (const listener of this.#listeners) listener(index, this.have);
     if (this.have.complete) await this.#finish();
     return true;
+  }
+
+  /**
+   * Records the verified pieces for a resume. A crash may lose the last few (they are fetched
+   * again), never record a piece whose bytes were not written: the bit is set after the write
+   * and the record is a snapshot taken after that.
+   */
+  #recordPieces(): void {
+    if (this.#recordDirty) return;
+    this.#recordDirty = true;
+    this.#persist = this.#persist
+      .then(() => {
+        this.#recordDirty = false;
+        return writeAtomically(PieceStore.recordPathOf(this.path), this.have.toBytes());
+      })
+      .catch((error: unknown) => {
+        this.#recordError ??= error;
+      });
   }
 
   /** Resolves once the artifact is complete, verified and renamed into place. */
@@ -165,6 +189,7 @@ export class PieceStore implements PieceSource {
       // disk returns what was written to it.
       await this.#handle?.sync();
       await this.#persist;
+      if (this.#recordError !== undefined) throw this.#recordError;
       await this.#handle?.close();
       await rename(partial, this.path);
       await rm(PieceStore.recordPathOf(this.path), { force: true });
@@ -198,11 +223,11 @@ export async function verifyWholeFile(descriptor: ArtifactDescriptorRecord, path
   }
 }
 
-async function readAt(handle: FileHandle, descriptor: ArtifactDescriptorRecord, index: number): Promise<Buffer> {
+async function readAt(handle: FileHandle, descriptor: ArtifactDescriptorRecord, index: number, into?: Buffer): Promise<Buffer> {
   const length = pieceLengthOf(descriptor, index);
-  const buffer = Buffer.allocUnsafe(length);
+  const buffer = into ?? Buffer.allocUnsafe(length);
   await readFully(handle, buffer, length, index * descriptor.piece_size);
-  return buffer;
+  return buffer.subarray(0, length);
 }
 
 async function readFully(handle: FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
