@@ -1,18 +1,27 @@
 /**
  * `npm run bench:jetstream`: the SDK's own cost on the control plane, against a local
- * nats-server started for the run.
+ * nats-server started for the run. Each side is timed in every round, rounds interleave the
+ * sides, and each figure is the median of the rounds; the ratio is SDK time / peer time.
  *
- * - publish: `client.publishMany` (validate + sign + subject + publish, pipelined acks) against
- *   raw `@nats-io/jetstream` publish of the same serialized bytes plus a bare `crypto.sign`
- *   per message, with the same window of outstanding acks;
- * - subscribe: `client.subscribe` (parse + validate + verify + policy, ack) against a raw
- *   pull consumer that runs a bare `crypto.verify` per message and acks.
+ * - publish: `client.publishMany` (validate + sign + subject + publish, pipelined acks), against
+ *   - the hand-written peer: nats.js publish of each message after the same ajv validator,
+ *     RFC 8785 canonical bytes (onex's canonicalize), an Ed25519 signature and JSON.stringify,
+ *     with the same window of outstanding acks and the same headers; its subjects are computed
+ *     before the clock starts, and it has no retry on a failed publish;
+ *   - the floor: nats.js publish of bytes serialized before the clock starts, plus a bare
+ *     `crypto.sign` per message: no validation, canonicalization or serialization.
+ * - subscribe: `client.subscribe` (parse + validate + verify + policy, ack), against
+ *   - the hand-written peer: a pull consumer fetching `window` at a time, `JSON.parse`, the same
+ *     ajv validator, canonical bytes without `trust.signature`, an Ed25519 verify, ack; no
+ *     replay guard, trust policy (expiry, zone, level), version checks or dead letters;
+ *   - the floor: the same pull consumer with a bare `crypto.verify` of precomputed bytes and
+ *     an ack: no parse, validation or canonicalization.
  *
- * Rounds alternate the two sides; the printed ratio is SDK time / raw time (1.00 = free).
- * BENCH_MESSAGES (default 5000) messages per side per round, BENCH_ROUNDS (default 3).
+ * BENCH_MESSAGES (default 5000) messages per side per round, BENCH_ROUNDS (default 5).
  * It prints; it never fails on timing. Needs `nats-server` on PATH.
  */
 import { sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect as natsConnect, headers as natsHeaders } from "@nats-io/transport-node";
 import * as v0_1 from "../generated/v0.1/index.js";
@@ -25,7 +34,7 @@ import { signMessage } from "../runtime/trust/sign-message.js";
 import { startNatsServer } from "../test/support/nats-server.js";
 
 const MESSAGES = Math.max(500, Number(process.env.BENCH_MESSAGES ?? 5000));
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
 const WINDOW = 256;
 const zone = "zone.trusted.org";
 const key = generateKeyPair();
@@ -46,7 +55,48 @@ try {
   await applyStreams(jsm, planStreams([v0_1, v0_2]));
   const client = await connect({ servers: server.url, identity: key, keys: keyRing([key.publicKey]), trust: { zone, keyOfEntity: () => key.keyId, logger: { warn() {} } } });
 
-  const results = { sdkPub: [] as number[], rawPub: [] as number[], sdkSub: [] as number[], rawSub: [] as number[] };
+  const validate = v0_1.validators.TaskDispatch;
+  const results = { sdkPub: [] as number[], handPub: [] as number[], rawPub: [] as number[], sdkSub: [] as number[], handSub: [] as number[], rawSub: [] as number[] };
+  /** Publishes with at most WINDOW acks outstanding, `prepare` run per message inside the clock. */
+  const windowed = async <T>(items: T[], send: (item: T) => Promise<unknown>): Promise<number> => {
+    const t = performance.now();
+    let active = 0;
+    let wake: (() => void) | undefined;
+    const slotFreed = () => new Promise<void>((resolve) => (wake = resolve));
+    for (const item of items) {
+      while (active >= WINDOW) await slotFreed();
+      active++;
+      void send(item).finally(() => {
+        active--;
+        wake?.();
+      });
+    }
+    while (active > 0) await slotFreed();
+    return performance.now() - t;
+  };
+  /** Pulls `MESSAGES` from a fresh consumer on `entity`, `handle` run per message before its ack. */
+  const pull = async (name: string, entity: string, handle: (data: Uint8Array) => void): Promise<number> => {
+    const info = await jsm.consumers.add("ONEX_EVENT", {
+      name,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: v0_1.filterEventSubject({ entity_id: entity }),
+      max_ack_pending: WINDOW,
+    });
+    const consumer = await js.consumers.get("ONEX_EVENT", info.name);
+    const t = performance.now();
+    let n = 0;
+    while (n < MESSAGES) {
+      const batch = await consumer.fetch({ max_messages: WINDOW, expires: 2_000 });
+      for await (const msg of batch) {
+        handle(msg.data);
+        msg.ack();
+        // Stop as the typed side does, rather than wait for the batch to expire.
+        if (++n === MESSAGES) break;
+      }
+    }
+    return performance.now() - t;
+  };
   for (let round = 0; round < ROUNDS; round++) {
     // Typed publish.
     const typed = Array.from({ length: MESSAGES }, (_, i) => dispatch(i, `sdk-${round}`));
@@ -54,26 +104,32 @@ try {
     await client.publishMany(typed, { window: WINDOW });
     results.sdkPub.push(performance.now() - t);
 
+    // Hand-written publish: validate, canonicalize, sign, serialize, publish.
+    const hand = Array.from({ length: MESSAGES }, (_, i) => dispatch(i, `hand-${round}`)).map((m) => ({ subject: m.subject(), data: m.toJSON() as unknown as v0_1.TaskDispatchData }));
+    results.handPub.push(
+      await windowed(hand, ({ subject, data }) => {
+        if (!validate(data)) throw new Error("invalid");
+        const { signature: _none, ...trust } = data.trust;
+        const unsigned = { ...data, trust: { ...trust, signer: key.keyId } };
+        const signature = `ed25519:${cryptoSign(null, canonicalBytes(unsigned), key.privateKey).toString("base64url")}`;
+        const h = natsHeaders();
+        h.set("Onex-Type", data.type);
+        h.set("Onex-Version", "0.1");
+        return js.publish(subject, JSON.stringify({ ...unsigned, trust: { ...unsigned.trust, signature } }), { msgID: data.id, headers: h });
+      }),
+    );
+
     // Raw publish of the same kind of bytes, with a bare signature each.
     const raw = Array.from({ length: MESSAGES }, (_, i) => dispatch(i, `raw-${round}`));
     const prepared = raw.map((m) => ({ subject: m.subject(), bytes: new TextEncoder().encode(JSON.stringify(signMessage(m, key))), id: m.id, unsigned: canonicalBytes(m.toJSON()) })).map((p) => ({ ...p, signature: cryptoSign(null, p.unsigned, key.privateKey) }));
-    t = performance.now();
-    let active = 0;
-    let wake: (() => void) | undefined;
-    const slotFreed = () => new Promise<void>((resolve) => (wake = resolve));
-    for (const p of prepared) {
-      while (active >= WINDOW) await slotFreed();
-      cryptoSign(null, p.unsigned, key.privateKey);
-      const h = natsHeaders();
-      h.set("Onex-Type", "signal.task.dispatch");
-      active++;
-      void js.publish(p.subject, p.bytes, { msgID: p.id, headers: h }).finally(() => {
-        active--;
-        wake?.();
-      });
-    }
-    while (active > 0) await slotFreed();
-    results.rawPub.push(performance.now() - t);
+    results.rawPub.push(
+      await windowed(prepared, (p) => {
+        cryptoSign(null, p.unsigned, key.privateKey);
+        const h = natsHeaders();
+        h.set("Onex-Type", "signal.task.dispatch");
+        return js.publish(p.subject, p.bytes, { msgID: p.id, headers: h });
+      }),
+    );
 
     // Typed subscribe: parse, validate, verify, judge, ack.
     const sub = await client.subscribe([v0_1.TaskDispatch], { entityId: `sdk-${round}`, maxInFlight: WINDOW });
@@ -89,40 +145,39 @@ try {
       }
     }
 
+    // Hand-written consume: parse, validate, canonicalize, verify, ack.
+    const decoder = new TextDecoder();
+    results.handSub.push(
+      await pull(`hand_${round}`, `hand-${round}`, (bytes) => {
+        const data = JSON.parse(decoder.decode(bytes)) as v0_1.TaskDispatchData;
+        if (!validate(data)) throw new Error("invalid");
+        const { signature, ...trust } = data.trust;
+        if (!cryptoVerify(null, canonicalBytes({ ...data, trust }), key.publicKey.keyObject, Buffer.from(String(signature).slice("ed25519:".length), "base64url"))) throw new Error("bad signature");
+      }),
+    );
+
     // Raw consume with a bare verify.
-    const info = await jsm.consumers.add("ONEX_EVENT", {
-      name: `raw_${round}`,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      filter_subject: v0_1.filterEventSubject({ entity_id: `raw-${round}` }),
-      max_ack_pending: WINDOW,
-    });
-    const consumer = await js.consumers.get("ONEX_EVENT", info.name);
-    t = performance.now();
-    n = 0;
     let i = 0;
-    while (n < MESSAGES) {
-      const batch = await consumer.fetch({ max_messages: WINDOW, expires: 2_000 });
-      for await (const msg of batch) {
+    results.rawSub.push(
+      await pull(`raw_${round}`, `raw-${round}`, () => {
         const p = prepared[i++ % prepared.length]!;
         if (!cryptoVerify(null, p.unsigned, key.publicKey.keyObject, p.signature)) throw new Error("bad signature");
-        msg.ack();
-        // Stop as the typed side does, rather than wait for the batch to expire.
-        if (++n === MESSAGES) break;
-      }
-    }
-    results.rawSub.push(performance.now() - t);
+      }),
+    );
   }
-  await client.close();
-  await nc.close();
 
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const rate = (ms: number) => Math.round((MESSAGES / ms) * 1000);
-  const row = (label: string, sdk: number[], raw: number[]) =>
-    console.log(`${label.padEnd(10)} sdk ${String(rate(median(sdk))).padStart(7)} msg/s   raw ${String(rate(median(raw))).padStart(7)} msg/s   sdk/raw time ${(median(sdk) / median(raw)).toFixed(2)}x`);
-  console.log(`bench:jetstream — ${MESSAGES} signal.task.dispatch messages per side, ${ROUNDS} rounds, window ${WINDOW}, nats-server on loopback`);
-  row("publish", results.sdkPub, results.rawPub);
-  row("subscribe", results.sdkSub, results.rawSub);
+  const rate = (ms: number) => Math.round((MESSAGES / ms) * 1000).toLocaleString("en");
+  const row = (label: string, sdk: number[], peer: string, other: number[], target = "") =>
+    console.log(`  ${label.padEnd(10)} onex ${rate(median(sdk)).padStart(7)} msg/s   ${peer.padEnd(12)} ${rate(median(other)).padStart(7)} msg/s   onex/peer time ${(median(sdk) / median(other)).toFixed(2)}x${target}`);
+  console.log(`bench:jetstream — ${availableParallelism()} cores; ${MESSAGES} signal.task.dispatch messages per side, median of ${ROUNDS} rounds, window ${WINDOW}, nats-server on loopback`);
+  console.log("  hand-written: nats.js + the same ajv validator + canonical bytes + Ed25519 sign/verify (+ JSON.stringify / JSON.parse); floor: pre-serialized bytes + bare sign/verify");
+  row("publish", results.sdkPub, "hand-written", results.handPub, " (target <= 1.15)");
+  row("publish", results.sdkPub, "floor", results.rawPub);
+  row("subscribe", results.sdkSub, "hand-written", results.handSub, " (target <= 1.15)");
+  row("subscribe", results.sdkSub, "floor", results.rawSub);
+  await client.close();
+  await nc.close();
 } finally {
   await server.stop();
 }
