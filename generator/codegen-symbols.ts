@@ -9,6 +9,9 @@
  */
 import { ErrorCode, OnexError } from "@onex/runtime";
 
+/** The specifier generated code imports the runtime from (`onex generate --runtime-import` changes it). */
+export const DEFAULT_RUNTIME_IMPORT = "@onex/runtime/codegen-v1";
+
 export const CODEGEN_V1_SYMBOLS = {
   // Message classes (messages.ts, index.ts).
   OnexMessage: "value",

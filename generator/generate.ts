@@ -1,6 +1,7 @@
 /** `onex generate`: every protocol version in the schemas folder -> the typed SDK in the output folder. */
 import { createHash } from "node:crypto";
 import { basename, dirname, relative, resolve, sep } from "node:path";
+import { DEFAULT_RUNTIME_IMPORT } from "./codegen-symbols.js";
 import { asyncApiDocument, formatAsyncApi, type AsyncApiFormat } from "./asyncapi/asyncapi-document.js";
 import { emitSchemaIndex } from "./emit-schema-index.js";
 import { emitTypes } from "./emit-types.js";
@@ -37,9 +38,6 @@ export interface GenerateResult {
   /** Files that differed (and were written, unless `check`). */
   differences: FileDifference[];
 }
-
-/** The runtime entry point generated code imports: the versioned codegen contract. */
-export const DEFAULT_RUNTIME_IMPORT = "@onex/runtime/codegen-v1";
 
 const VERSION_TEMPLATES = ["manifest.ts.hbs", "subjects.ts.hbs", "messages.ts.hbs", "index.ts.hbs"] as const;
 

@@ -1,6 +1,5 @@
 import { Args, Flags } from "@oclif/core";
 import type { AsyncApiFormat } from "../../generator/asyncapi/asyncapi-document.js";
-import { versionAsyncApi } from "../../generator/asyncapi/version-asyncapi.js";
 import { OnexCommand } from "../base-command.js";
 import { writeOutputFile } from "../output-file.js";
 
@@ -35,6 +34,7 @@ export default class AsyncApi extends OnexCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(AsyncApi);
     const format = (flags.format ?? (flags.out?.endsWith(".json") ? "json" : "yaml")) as AsyncApiFormat;
+    const { versionAsyncApi } = await import("../../generator/asyncapi/version-asyncapi.js");
     const text = await versionAsyncApi(flags.schemas, args.version, format, { server: flags.server });
     if (!flags.out) {
       process.stdout.write(text);

@@ -1,7 +1,6 @@
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Flags } from "@oclif/core";
-import { writeReferenceSite } from "../../generator/reference-site/build-site.js";
 import { OnexCommand } from "../base-command.js";
 
 export default class Docs extends OnexCommand {
@@ -29,6 +28,8 @@ export default class Docs extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Docs);
+    // The generator (json-schema-to-typescript, Handlebars) loads only for the commands that use it.
+    const { writeReferenceSite } = await import("../../generator/reference-site/build-site.js");
     const result = await writeReferenceSite({ schemasDir: flags.schemas, outDir: flags.out, force: flags.force, ...(flags.templates ? { templatesDir: flags.templates } : {}) });
     for (const d of result.differences) this.log(`wrote   ${join(flags.out, d.file)}`);
     const versions = result.versions.map((v) => `v${v}`).join(", ");

@@ -1,6 +1,6 @@
 import { resolve, sep } from "node:path";
 import { Flags } from "@oclif/core";
-import { DEFAULT_RUNTIME_IMPORT, generate } from "../../generator/generate.js";
+import { DEFAULT_RUNTIME_IMPORT } from "../../generator/codegen-symbols.js";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { readFailure, writeFailure } from "../file-errors.js";
@@ -26,8 +26,9 @@ export default class Generate extends OnexCommand {
     const started = performance.now();
     const result = await reportingEachProblem(
       (line) => this.logToStderr(line),
-      () =>
-        generate({
+      // The generator (json-schema-to-typescript, Handlebars, ajv) loads only when a command uses it.
+      async () =>
+        (await import("../../generator/generate.js")).generate({
           schemasDir: flags.schemas,
           outDir: flags.out,
           runtimeImport: flags["runtime-import"],

@@ -7,8 +7,8 @@ import { cp, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import ts from "typescript";
 import { afterAll, describe, expect, it } from "vitest";
-import { CODEGEN_V1_SYMBOLS, runtimeImportLine } from "../../generator/codegen-symbols.js";
-import { DEFAULT_RUNTIME_IMPORT, generate } from "../../generator/generate.js";
+import { CODEGEN_V1_SYMBOLS, DEFAULT_RUNTIME_IMPORT, runtimeImportLine } from "../../generator/codegen-symbols.js";
+import { generate } from "../../generator/generate.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { PROJECT_ROOT, copySchemas, removeTempDirs, tempDir } from "../support/temp-schemas.js";
 
