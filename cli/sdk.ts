@@ -16,8 +16,8 @@
  *   `@onex/runtime` are bound to this command's own runtime, so errors and classes are one.
  */
 import { createHash } from "node:crypto";
-import { existsSync, realpathSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -188,7 +188,14 @@ async function buildIsCurrent(generatedDir: string): Promise<boolean> {
 /** Bare specifiers of the runtime in generated code, bound to this command's own runtime modules. */
 const RUNTIME_SPECIFIER = /(\bfrom\s*|\bimport\s*\(\s*)(["'])(@onex\/runtime(?:\/[A-Za-z0-9._/-]+)?)\2/g;
 
-/** Compiles the generated TypeScript of `generatedDir` into the cache (once per distinct sources) and returns the folder. */
+/** How many compiled SDKs the cache keeps (the most recently made); older ones and the files only they used are removed. */
+const CACHE_KEEP = 8;
+
+/**
+ * Compiles the generated TypeScript of `generatedDir` into the cache and returns the folder.
+ * Each distinct set of sources is one folder; each distinct file is compiled once, so after an
+ * edit of one version only that version's files (and the transforms next to it) are compiled again.
+ */
 async function transpiledSdk(generatedDir: string): Promise<string> {
   const files = await typescriptFiles(generatedDir);
   const sources = new Map<string, string>();
@@ -197,27 +204,38 @@ async function transpiledSdk(generatedDir: string): Promise<string> {
   for (const text of sources.values()) {
     for (const m of text.matchAll(RUNTIME_SPECIFIER)) if (!runtimeUrls.has(m[3]!)) runtimeUrls.set(m[3]!, import.meta.resolve(m[3]!));
   }
-  const key = createHash("sha256");
-  key.update(`onex-sdk-cache/1\0${process.version}\0${JSON.stringify([...runtimeUrls].sort())}\0`);
-  for (const [rel, text] of sources) key.update(`${rel}\0${text}\0`);
-  const digest = key.digest("hex");
+  const salt = `onex-sdk-cache/2\0${process.version}\0${typescriptVersion()}\0${JSON.stringify([...runtimeUrls].sort())}\0`;
+  const fileKeys = new Map([...sources].map(([rel, text]) => [rel, createHash("sha256").update(salt).update(text).digest("hex")]));
+  const digest = createHash("sha256").update(salt).update(JSON.stringify([...fileKeys])).digest("hex");
 
   const cacheRoot = await userCacheRoot();
   const target = cacheRoot === undefined ? undefined : join(cacheRoot, digest);
-  if (target !== undefined && existsSync(join(target, ".complete"))) return target;
+  if (target !== undefined && existsSync(join(target, ".complete"))) {
+    // Its time is its last use: pruning removes the least recently used.
+    await utimes(target, new Date(), new Date()).catch(() => undefined);
+    return target;
+  }
 
-  const ts = await loadTypeScript();
+  let ts: typeof import("typescript") | undefined;
   const building = cacheRoot === undefined ? await mkdtemp(join(tmpdir(), "onex-sdk-")) : await mkdtemp(join(cacheRoot, `${digest}.tmp-`));
   for (const [rel, text] of sources) {
-    const { outputText } = ts.transpileModule(text, {
-      fileName: rel,
-      reportDiagnostics: false,
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, isolatedModules: true, sourceMap: false, removeComments: false },
-    });
+    const cached = cacheRoot === undefined ? undefined : join(cacheRoot, "files", `${fileKeys.get(rel)}.js`);
+    let js = cached === undefined ? undefined : await readFile(cached, "utf8").catch(() => undefined);
+    if (js === undefined) {
+      ts ??= await loadTypeScript();
+      const { outputText } = ts.transpileModule(text, {
+        fileName: rel,
+        reportDiagnostics: false,
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, isolatedModules: true, sourceMap: false, removeComments: false },
+      });
+      js = outputText.replace(RUNTIME_SPECIFIER, (_all, before: string, quote: string, spec: string) => `${before}${quote}${runtimeUrls.get(spec)}${quote}`);
+      if (cached !== undefined) await writeAtomically(cached, js);
+    }
     const out = join(building, rel.replace(/\.ts$/, ".js"));
     await mkdir(dirname(out), { recursive: true });
-    await writeFile(out, outputText.replace(RUNTIME_SPECIFIER, (_all, before: string, quote: string, spec: string) => `${before}${quote}${runtimeUrls.get(spec)}${quote}`));
+    await writeFile(out, js);
   }
+  await writeFile(join(building, ".files"), [...fileKeys.values()].join("\n"));
   await writeFile(join(building, ".complete"), "");
   if (target === undefined) return building;
   try {
@@ -227,7 +245,41 @@ async function transpiledSdk(generatedDir: string): Promise<string> {
     await rm(building, { recursive: true, force: true });
     if (!existsSync(join(target, ".complete"))) throw new OnexError(ErrorCode.WriteFailed, `cannot write the compiled SDK to ${target}`, { file: target });
   }
+  await pruneCache(cacheRoot!, target).catch(() => undefined);
   return target;
+}
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const temp = `${file}.${process.pid}.tmp`;
+  await writeFile(temp, text);
+  await rename(temp, file);
+}
+
+/** Keeps the CACHE_KEEP most recent compiled SDKs (and `keep`), and the compiled files they use. */
+async function pruneCache(cacheRoot: string, keep: string): Promise<void> {
+  const entries = (await readdir(cacheRoot, { withFileTypes: true })).filter((e) => e.isDirectory() && /^[0-9a-f]{64}$/.test(e.name));
+  if (entries.length <= CACHE_KEEP) return;
+  const dated = await Promise.all(entries.map(async (e) => ({ dir: join(cacheRoot, e.name), mtime: (await stat(join(cacheRoot, e.name))).mtimeMs })));
+  dated.sort((a, b) => b.mtime - a.mtime);
+  const kept = dated.slice(0, CACHE_KEEP).map((d) => d.dir);
+  if (!kept.includes(keep)) kept.push(keep);
+  for (const { dir } of dated) if (!kept.includes(dir)) await rm(dir, { recursive: true, force: true });
+  const used = new Set<string>();
+  for (const dir of kept) for (const key of (await readFile(join(dir, ".files"), "utf8").catch(() => "")).split("\n")) used.add(`${key}.js`);
+  for (const name of await readdir(join(cacheRoot, "files")).catch(() => [] as string[])) {
+    if (name.endsWith(".js") && !used.has(name)) await rm(join(cacheRoot, "files", name), { force: true });
+  }
+}
+
+/** The installed TypeScript's version (part of the cache key), without loading the compiler. */
+function typescriptVersion(): string {
+  try {
+    const require = createRequire(import.meta.url);
+    return (JSON.parse(readFileSync(require.resolve("typescript/package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "none";
+  }
 }
 
 /**
