@@ -11,7 +11,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { TypeScriptGenerator } from "@asyncapi/modelina";
@@ -98,6 +98,7 @@ interface GenerateFigures {
   schemaCount: number;
   onex: number;
   jstt: number;
+  jsttNoFormat: number;
   modelina: number;
 }
 
@@ -118,10 +119,14 @@ async function benchGenerate(label: string, schemasDir: string, runs: number): P
     const jstt = await time(async () => {
       for (const { name, schema } of forJstt) await compile(schema as never, name);
     }, runs);
+    // And without it, as onex formats nothing: the conversion alone.
+    const jsttNoFormat = await time(async () => {
+      for (const { name, schema } of forJstt) await compile(schema as never, name, { format: false });
+    }, runs);
     const modelinaTime = await time(async () => {
       for (const { schema } of forModelina) await modelina.generate(schema);
     }, runs);
-    return { label, schemaCount: forJstt.length, onex, jstt, modelina: modelinaTime };
+    return { label, schemaCount: forJstt.length, onex, jstt, jsttNoFormat, modelina: modelinaTime };
   } finally {
     await rm(outDir, { recursive: true, force: true });
   }
@@ -217,11 +222,14 @@ function printGenerate(f: GenerateFigures): void {
   console.log(`\n${f.label} (${f.schemaCount} named schemas)`);
   console.log(`  onex generate (load, validate, types, validators, classes, write)  ${ms(f.onex)}`);
   console.log(`  json-schema-to-typescript, compile() per schema with Prettier       ${ms(f.jstt)}   onex/jstt     ${ratio(f.onex, f.jstt)}`);
+  console.log(`  json-schema-to-typescript, compile() per schema, format: false      ${ms(f.jsttNoFormat)}   onex/jstt     ${ratio(f.onex, f.jsttNoFormat)}`);
   console.log(`  @asyncapi/modelina TypeScriptGenerator, per schema                  ${ms(f.modelina)}   onex/modelina ${ratio(f.onex, f.modelina)}`);
 }
 
 async function main(): Promise<void> {
-  console.log(`onex generate benchmark — node ${process.version}, median of ${RUNS} runs after a warm-up`);
+  console.log(`onex generate benchmark — node ${process.version}, ${availableParallelism()} cores, median of ${RUNS} runs after a warm-up`);
+  console.log("peers get each schema in memory, self-contained (no YAML loading or cross-file $ref resolution, which onex's time includes);");
+  console.log("json-schema-to-typescript and Modelina emit types only, onex also emits validators, classes, subjects and the manifest");
   printGenerate(await benchGenerate("bundled manifests v0.0.9, v0.1, v0.2", BUNDLED_SCHEMAS, RUNS));
 
   const syntheticRoot = await mkdtemp(join(tmpdir(), "onex-bench-schemas-"));
