@@ -8,12 +8,18 @@
  * limit, so the run is repeated with the seeder's upload capped (ONEX_BENCH_UPLINK_MBS,
  * default 100 MB/s), which is the situation a swarm exists for. Wall time runs from starting
  * the fetch processes to the last one finishing, process start-up and NATS connect included
- * for both. Timings are printed, never asserted.
+ * for both. Each figure is the median of ONEX_BENCH_ROUNDS rounds (default 3), the two sides
+ * interleaved so drift in machine load hits both. Timings are printed, never asserted.
  *
- *   npm run build && npm run bench:artifact       (ONEX_BENCH_SIZE_MB=256, ONEX_BENCH_FETCHERS=4)
+ * The peer, (b), is the simplest thing that works: every client streams the whole file from
+ * the one origin and verifies it afterwards. It does not share load, resume, or survive the
+ * origin going away; its cost is all on the origin's uplink.
+ *
+ *   npm run build && npm run bench:artifact       (ONEX_BENCH_SIZE_MB=256, ONEX_BENCH_FETCHERS=4, ONEX_BENCH_ROUNDS=3)
  */
 import { spawn } from "node:child_process";
 import { rm, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { rootHex } from "../runtime/dataplane/descriptor.js";
 import { publishProcess, startCli, waitForOutput, writeKeyFiles, type CliProcess } from "../test/dataplane/cli-peers.js";
@@ -26,6 +32,7 @@ const MB = 1 << 20;
 const SIZE = Number(process.env.ONEX_BENCH_SIZE_MB ?? 256) * MB;
 const FETCHERS = Number(process.env.ONEX_BENCH_FETCHERS ?? 4);
 const CAP = Number(process.env.ONEX_BENCH_UPLINK_MBS ?? 100) * 1_000_000;
+const ROUNDS = Math.max(1, Number(process.env.ONEX_BENCH_ROUNDS ?? 3));
 
 interface Outcome {
   wallMs: number;
@@ -95,13 +102,26 @@ function line(label: string, o: Outcome): string {
   return `  ${label.padEnd(34)} ${(o.wallMs / 1000).toFixed(2).padStart(7)} s   seeder sent ${(o.seederBytes / MB).toFixed(0).padStart(5)} MiB = ${(o.seederBytes / SIZE).toFixed(2)}x the artifact`;
 }
 
+/** The outcome with the median wall time. */
+function median(outcomes: Outcome[]): Outcome {
+  return [...outcomes].sort((x, y) => x.wallMs - y.wallMs)[Math.floor(outcomes.length / 2)]!;
+}
+
 try {
   await writeRandomFile(file, SIZE);
-  console.log(`artifact ${SIZE / MB} MiB, ${FETCHERS} fetchers, loopback, one process per peer, ${process.platform} ${process.arch}, node ${process.version}`);
+  console.log(
+    `artifact ${SIZE / MB} MiB, ${FETCHERS} fetchers, loopback, one process per peer, ${availableParallelism()} cores, ${process.platform} ${process.arch}, node ${process.version}; median of ${ROUNDS} rounds`,
+  );
   for (const uplink of [undefined, CAP]) {
     const name = uplink ? `seeder uplink capped at ${uplink / 1_000_000} MB/s` : "no uplink cap";
-    const a = await swarm(uplink);
-    const b = await plainHttp(uplink);
+    const swarmRuns: Outcome[] = [];
+    const plainRuns: Outcome[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      swarmRuns.push(await swarm(uplink));
+      plainRuns.push(await plainHttp(uplink));
+    }
+    const a = median(swarmRuns);
+    const b = median(plainRuns);
     console.log(`\n${name}`);
     console.log(line("(a) swarm", a));
     console.log(line("(b) each from the seeder over HTTP", b));

@@ -206,9 +206,11 @@ class Fetch {
 
   async #poll(state: PeerState): Promise<void> {
     try {
-      const { status, body } = await this.#get(`${state.info.endpoint}/v1/artifacts/${rootHex(this.#store.descriptor.root_hash)}/bitfield`, 1 << 20);
+      const { status, body, buffer } = await this.#get(`${state.info.endpoint}/v1/artifacts/${rootHex(this.#store.descriptor.root_hash)}/bitfield`, bitfieldAnswerBytes(this.#store.descriptor.pieces.length));
+      const text = body.toString("utf8");
+      this.#release(buffer);
       if (status !== 200) return;
-      const parsed = JSON.parse(body.toString("utf8")) as { bitfield?: unknown };
+      const parsed = JSON.parse(text) as { bitfield?: unknown };
       if (typeof parsed.bitfield !== "string") return;
       this.#merge(state, Bitfield.fromBase64url(parsed.bitfield, this.#store.descriptor.pieces.length));
       state.failures = 0;
@@ -277,7 +279,7 @@ class Fetch {
             this.#failed(peer);
           }
         } finally {
-          this.#spareBuffers.push(buffer);
+          this.#release(buffer);
         }
       })
       .catch((error: unknown) => {
@@ -335,9 +337,10 @@ class Fetch {
     if (peer.failures >= 2) peer.backoffUntil = Date.now() + Math.min(10_000, 250 * 2 ** Math.min(peer.failures, 6));
   }
 
-  /** GETs `url` into a spare piece buffer; the caller hands `buffer` back to the spares when done with `body`. */
+  /** GETs at most `maxBytes` of `url` into a spare buffer; the caller hands `buffer` back with `#release` when done with `body`. */
   #get(url: string, maxBytes: number): Promise<{ status: number; body: Buffer; buffer: Buffer }> {
-    const buffer = this.#spareBuffers.pop() ?? Buffer.allocUnsafe(this.#store.descriptor.piece_size);
+    const pieceSize = this.#store.descriptor.piece_size;
+    const buffer = maxBytes <= pieceSize ? (this.#spareBuffers.pop() ?? Buffer.allocUnsafe(pieceSize)) : Buffer.allocUnsafe(maxBytes);
     return new Promise<{ status: number; body: Buffer; buffer: Buffer }>((resolve, reject) => {
       const req = httpRequest(url, { agent: this.#agent, timeout: this.#o.requestTimeoutMs ?? 30_000 }, (res) => {
         let size = 0;
@@ -354,9 +357,13 @@ class Fetch {
       req.on("error", reject);
       req.end();
     }).catch((error: unknown) => {
-      this.#spareBuffers.push(buffer);
+      this.#release(buffer);
       throw error;
     });
+  }
+
+  #release(buffer: Buffer): void {
+    if (buffer.length === this.#store.descriptor.piece_size) this.#spareBuffers.push(buffer);
   }
 
   #report(): void {
@@ -400,4 +407,9 @@ class Fetch {
 
 function rank(peer: PeerState): number {
   return (peer.complete ? 1_000 : 0) + peer.inFlight;
+}
+
+/** The most a `/bitfield` answer can take: the bitfield in base64url and a few small fields. */
+function bitfieldAnswerBytes(pieces: number): number {
+  return Math.ceil(pieces / 6) + 256;
 }
