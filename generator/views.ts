@@ -1,4 +1,5 @@
 /** The views the templates render: the model, with names and snippets worked out in one place. */
+import { jsonPointer } from "./envelope-layout.js";
 import type { AutoKind, SubjectModel, VersionModel } from "./model.js";
 import { schemaIdOf } from "./model.js";
 
@@ -32,6 +33,13 @@ function subjectView(subject: SubjectModel, model: VersionModel) {
     templateTokens: subject.tokens.map((t) => (typeof t === "string" ? t : null)),
     tokens: subject.tokens.map((t) => (typeof t === "string" ? { literal: t } : { param: t.param })),
     params: subject.tokens.flatMap((t, index) => (typeof t === "string" ? [] : [{ name: t.param, index }])),
+    // The params that carry the source address (those reading the envelope layout's zone and entity): transports filter by them.
+    sourceParams: Object.fromEntries(
+      (["zone", "entityType", "entityId"] as const).flatMap((member) => {
+        const param = Object.entries(subject.params).find(([, path]) => jsonPointer(path) === model.envelopeLayout[member])?.[0];
+        return param === undefined ? [] : [[member, param]];
+      }),
+    ),
   };
 }
 

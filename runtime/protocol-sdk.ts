@@ -18,6 +18,8 @@ export interface SubjectTemplate {
   readonly template: string;
   /** The message types of this version that travel on subjects of this template. */
   readonly types: readonly string[];
+  /** Which params carry the source address (the zone, entity type and entity id the envelope layout locates), for filtering by them. */
+  readonly sourceParams: { readonly zone?: string; readonly entityType?: string; readonly entityId?: string };
   filter(parts?: Record<string, string>): string;
   parse(subject: string): object;
 }

@@ -12,6 +12,8 @@ import { ErrorCode, OnexError, isOnexError } from "./errors.js";
 import type { ProtocolSdk, PublishableMessage, TransportMessageClass } from "./protocol-sdk.js";
 import { envelopeSourceFields, type EnvelopeSource } from "./trust/envelope.js";
 
+const STRUCTURAL_RULES = new Set(["required", "additionalProperties", "type", "unevaluatedProperties"]);
+
 /** A generated message class that builds messages (`create()` fills the auto fields and validates). */
 export interface BuildingMessageClass extends TransportMessageClass {
   create(input: object): PublishableMessage;
@@ -67,6 +69,9 @@ export class MessageBuilder {
         if (!isOnexError(error) || error.code !== ErrorCode.ValidationFailed) throw error;
         const where = String(error.details.instancePath ?? "");
         if (where !== "/payload" && !where.startsWith("/payload/")) throw error;
+        // A missing, extra or differently typed field says the shape is not this version's; any
+        // other rule (a pattern, a bound, a format) says the shape fits and the value is wrong.
+        if (!STRUCTURAL_RULES.has(String(error.details.keyword ?? ""))) throw error;
         first ??= error;
       }
     }

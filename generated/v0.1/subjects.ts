@@ -32,7 +32,7 @@ export function filterEventSubject(parts: Partial<EventSubjectParts> = {}): stri
   return ["jetstream", "onex", "zone", parts.zone_id === undefined ? "*" : encodeSubjectToken(parts.zone_id, "zone_id"), parts.entity_type === undefined ? "*" : encodeSubjectToken(parts.entity_type, "entity_type"), parts.entity_id === undefined ? "*" : encodeSubjectToken(parts.entity_id, "entity_id"), "events"].join(".");
 }
 
-/** The subject templates by key, for transports: the template, the message types it carries, a wildcard filter and a parser each. */
+/** The subject templates by key, for transports: the template, the message types it carries, the params carrying the source address, a wildcard filter and a parser each. */
 export const subjectTemplates = {
-  "event": { key: "event", template: "jetstream.onex.zone.{zone_id}.{entity_type}.{entity_id}.events", types: ["event.agent.started","event.node.failed","event.node.register","signal.result.ready","signal.state.update","signal.task.dispatch"] as readonly string[], filter: filterEventSubject, parse: parseEventSubject },
+  "event": { key: "event", template: "jetstream.onex.zone.{zone_id}.{entity_type}.{entity_id}.events", types: ["event.agent.started","event.node.failed","event.node.register","signal.result.ready","signal.state.update","signal.task.dispatch"] as readonly string[], sourceParams: {"zone":"zone_id","entityType":"entity_type","entityId":"entity_id"}, filter: filterEventSubject, parse: parseEventSubject },
 } as const;

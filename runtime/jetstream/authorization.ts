@@ -15,7 +15,7 @@
  */
 import type { ProtocolSdk } from "../protocol-sdk.js";
 import { encodeSubjectToken } from "../subject-token.js";
-import { DEAD_LETTER_STREAM, UNSCOPED_LETTER_ZONE, hasZonePart, zoneStreamNameOf } from "./streams.js";
+import { DEAD_LETTER_STREAM, UNSCOPED_LETTER_ZONE, hasZonePart, zoneFilterOf, zoneStreamNameOf } from "./streams.js";
 
 /** One identity allowed on the NATS server. */
 export interface AuthIdentity {
@@ -53,7 +53,7 @@ export function zonePermissions(sdks: readonly ProtocolSdk[], identity: AuthIden
     for (const [key, template] of Object.entries(sdk.subjectTemplates)) {
       if (!hasZonePart(template)) continue;
       // The template with the zone fixed and every other part a wildcard: all of the zone, nothing else.
-      zoneSubjects.add(template.filter({ zone_id: zone }));
+      zoneSubjects.add(zoneFilterOf(template, zone));
       zoneStreams.add(zoneStreamNameOf(key, zone));
     }
   }

@@ -80,7 +80,8 @@ export async function planReplay(jsm: JetStreamManager, letter: DeadLetter, chec
   if (!verdict.accepted) throw refused(letter, `its body does not verify: ${verdict.rejection?.message ?? "rejected"}`, verdict.rejection);
   if (letter.subject !== target) throw refused(letter, `the letter records subject ${letter.subject}, but the message belongs on ${target}`);
   const zoneToken = letterZoneToken(letter.letterSubject);
-  const zone = (cls.subjectTemplate.parse(target) as { zone_id?: string }).zone_id;
+  const zoneParam = cls.subjectTemplate.sourceParams.zone;
+  const zone = zoneParam === undefined ? undefined : (cls.subjectTemplate.parse(target) as Record<string, string | undefined>)[zoneParam];
   if (zoneToken !== UNSCOPED_LETTER_ZONE && (zone === undefined || encodeSubjectToken(zone, "zone") !== zoneToken)) {
     throw refused(letter, `the letter was written by a subscriber of zone token ${zoneToken}, but the message is for zone ${String(zone)}`);
   }

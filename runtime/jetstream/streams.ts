@@ -16,7 +16,7 @@
  */
 import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
-import type { ProtocolSdk } from "../protocol-sdk.js";
+import type { ProtocolSdk, SubjectTemplate } from "../protocol-sdk.js";
 import { encodeSubjectToken } from "../subject-token.js";
 
 /** The dead-letter stream and its subjects; a zoned deployment has one per zone beside it (`ONEX_DLQ~<zone>`). */
@@ -58,9 +58,14 @@ export function zoneStreamNameOf(templateKey: string, zone: string): string {
   return `${streamNameOf(templateKey)}~${encodeSubjectToken(zone, "zone")}`;
 }
 
-/** Whether a subject template carries the zone (a `zone_id` part), so it can have zone streams. */
-export function hasZonePart(template: { template: string }): boolean {
-  return template.template.includes("{zone_id}");
+/** Whether a subject template carries the source zone (its generated `sourceParams` name a zone param), so it can have zone streams. */
+export function hasZonePart(template: Pick<SubjectTemplate, "sourceParams">): boolean {
+  return template.sourceParams.zone !== undefined;
+}
+
+/** The filter of a template's subjects of one zone, every other part a wildcard. */
+export function zoneFilterOf(template: Pick<SubjectTemplate, "sourceParams" | "filter">, zone: string): string {
+  return template.filter({ [template.sourceParams.zone!]: zone });
 }
 
 /** The streams the SDKs' subject templates imply, and the dead-letter stream; with `zones`, a zone stream per zone instead of each shared stream that carries the zone. */
@@ -73,7 +78,7 @@ export function planStreams(sdks: readonly ProtocolSdk[], limits: StreamLimits =
   };
   for (const sdk of sdks) {
     for (const [key, template] of Object.entries(sdk.subjectTemplates)) {
-      if (zones.length > 0 && hasZonePart(template)) for (const zone of zones) add(zoneStreamNameOf(key, zone), template.filter({ zone_id: zone }));
+      if (zones.length > 0 && hasZonePart(template)) for (const zone of zones) add(zoneStreamNameOf(key, zone), zoneFilterOf(template, zone));
       else add(streamNameOf(key), template.filter());
     }
   }

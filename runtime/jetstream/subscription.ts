@@ -53,9 +53,11 @@ const PULL_EXPIRES_MS = 1_000;
 /** Opens the consumer for `pipeline` and returns the subscription. */
 export async function openSubscription(transport: SubscriptionTransport, pipeline: ReceivePipeline, options: VersionedSubscribeOptions): Promise<VersionedSubscription<unknown>> {
   const parts: Record<string, string> = { ...options.filter };
-  if (options.zone !== undefined) parts.zone_id = options.zone;
-  if (options.entityType !== undefined) parts.entity_type = options.entityType;
-  if (options.entityId !== undefined) parts.entity_id = options.entityId;
+  // The template's generated sourceParams say which of its parts carry the source address.
+  const { sourceParams } = pipeline.template;
+  if (options.zone !== undefined && sourceParams.zone !== undefined) parts[sourceParams.zone] = options.zone;
+  if (options.entityType !== undefined && sourceParams.entityType !== undefined) parts[sourceParams.entityType] = options.entityType;
+  if (options.entityId !== undefined && sourceParams.entityId !== undefined) parts[sourceParams.entityId] = options.entityId;
   const maxInFlight = Math.max(1, options.maxInFlight ?? 256);
   const maxDeliver = Math.max(1, options.maxDeliver ?? 5);
   const ackWaitMs = Math.max(1, options.ackWaitMs ?? 30_000);
