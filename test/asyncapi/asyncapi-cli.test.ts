@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { GENERATED_MARKER } from "../../generator/writer.js";
 import { runCli } from "../support/run-cli.js";
 import { copySchemas, removeTempDirs, tempDir } from "../support/temp-schemas.js";
+import { BUNDLED_VERSION_FOLDERS } from "../support/bundled-versions.js";
 
 afterAll(removeTempDirs);
 
@@ -53,7 +54,7 @@ describe("onex generate --asyncapi", () => {
     const { root, schemas, out } = await copySchemas();
     const generated = runCli(["generate", "--schemas", schemas, "--out", out, "--asyncapi", "yaml"], { cwd: root });
     expect(generated.status).toBe(0);
-    for (const version of ["v0.0.9", "v0.1", "v0.2"]) {
+    for (const version of BUNDLED_VERSION_FOLDERS) {
       const text = await readFile(join(out, version, "asyncapi.yaml"), "utf8");
       expect(text.slice(0, 200)).toContain(GENERATED_MARKER);
       // The same document `onex asyncapi` prints, apart from the command it names.

@@ -10,6 +10,7 @@ import { versionAsyncApi } from "../../generator/asyncapi/version-asyncapi.js";
 import { versionsIn } from "../../generator/diff/diff-versions.js";
 import { loadVersion } from "../../generator/load-version.js";
 import { PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
+import { BUNDLED_VERSIONS } from "../support/bundled-versions.js";
 
 afterAll(removeTempDirs);
 
@@ -17,7 +18,7 @@ const SCHEMAS = join(PROJECT_ROOT, "schemas");
 const TSC = join(PROJECT_ROOT, "node_modules", "typescript", "bin", "tsc");
 
 describe("Modelina on the AsyncAPI document", () => {
-  it.each(["0.0.9", "0.1", "0.2"])("v%s: models named after the manifest, compiling under tsc --strict", async (version) => {
+  it.each(BUNDLED_VERSIONS)("v%s: models named after the manifest, compiling under tsc --strict", async (version) => {
     expect(await versionsIn(SCHEMAS)).toContain(version);
     const { model } = await loadVersion(SCHEMAS, `v${version}`, PROJECT_ROOT);
     const document = await versionAsyncApi(SCHEMAS, version, "json");

@@ -13,6 +13,7 @@ import { versionsIn } from "../../generator/protocol-versions.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { onex, type Run } from "./cli-harness.js";
 import { PROJECT_ROOT, editFile } from "../support/temp-schemas.js";
+import { BUNDLED_VERSIONS } from "../support/bundled-versions.js";
 
 let root: string;
 let cache: string;
@@ -92,7 +93,7 @@ describe("commands on the user's schemas", () => {
     try {
       const schemas = join(root, "schemas");
       const versions = JSON.parse(ok(onex(elsewhere, ["versions", "--json", "--schemas", schemas])).stdout) as { versions: { version: string }[] };
-      expect(versions.versions.map((v) => v.version)).toEqual(["0.0.9", "0.1", "0.2"]);
+      expect(versions.versions.map((v) => v.version)).toEqual(BUNDLED_VERSIONS);
       ok(onex(elsewhere, ["validate", "v0.2", "-", "--schemas", schemas, "--generated", join(root, "generated")], await stateUpdate("paused")));
 
       // The bundled SDK is not what these schemas generate.

@@ -11,9 +11,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
+import { BUNDLED_VERSION_FOLDERS } from "../support/bundled-versions.js";
 
 const PROJECT_ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const VERSIONS = ["v0.0.9", "v0.1", "v0.2"];
+const VERSIONS = BUNDLED_VERSION_FOLDERS;
 
 async function filesUnder(dir: string, suffix: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });

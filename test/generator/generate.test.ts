@@ -7,6 +7,7 @@ import { PACKAGE_VERSION } from "../../generator/package-root.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { runCli } from "../support/run-cli.js";
 import { PROJECT_ROOT, copySchemas, editFile, removeTempDirs, tempDir } from "../support/temp-schemas.js";
+import { BUNDLED_VERSIONS, BUNDLED_VERSION_FOLDERS } from "../support/bundled-versions.js";
 
 afterAll(removeTempDirs);
 
@@ -25,7 +26,7 @@ describe("onex generate", () => {
   it("the committed generated/ is what the bundled schemas produce", async () => {
     const result = await generate({ schemasDir: join(PROJECT_ROOT, "schemas"), outDir: join(PROJECT_ROOT, "generated"), check: true });
     expect(result.differences).toEqual([]);
-    expect(result.versions).toEqual(["0.0.9", "0.1", "0.2"]);
+    expect(result.versions).toEqual(BUNDLED_VERSIONS);
   });
 
   it("is byte-for-byte deterministic across runs", async () => {
@@ -158,7 +159,7 @@ describe("onex generate", () => {
   });
 
   it("emits validators one statement per line, reviewable in a diff", async () => {
-    for (const version of ["v0.0.9", "v0.1", "v0.2"]) {
+    for (const version of BUNDLED_VERSION_FOLDERS) {
       const lines = (await readFile(join(PROJECT_ROOT, "generated", version, "validators.ts"), "utf8")).split("\n");
       // The longest lines are the schema literals ajv keeps for error reports, one statement each.
       expect(Math.max(...lines.map((l) => l.length)), version).toBeLessThan(2500);

@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../runtime/errors.js";
 import { runCli } from "../support/run-cli.js";
 import { PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
+import { BUNDLED_VERSIONS } from "../support/bundled-versions.js";
 
 afterAll(removeTempDirs);
 
@@ -12,7 +13,7 @@ describe("onex versions and onex negotiate (with index files, no server)", () =>
     const result = runCli(["versions", "--json"]);
     expect(result.status).toBe(0);
     const listed = JSON.parse(result.stdout) as { versions: { version: string }[] };
-    expect(listed.versions.map((v) => v.version)).toEqual(["0.0.9", "0.1", "0.2"]);
+    expect(listed.versions.map((v) => v.version)).toEqual(BUNDLED_VERSIONS);
     expect(runCli(["versions"]).stdout).toContain("-> v0.0.9 via v0.2 -> v0.1 -> v0.0.9");
   });
 
