@@ -11,6 +11,7 @@ import { cp, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compareVersions, versionsIn } from "../../generator/protocol-versions.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { onex, type Run } from "../cli/cli-harness.js";
 import { PROJECT_ROOT, editFile } from "../support/temp-schemas.js";
@@ -193,6 +194,8 @@ beforeAll(async () => {
   cache = await mkdtemp(join(tmpdir(), "onex-tutorial-cache-"));
   process.env.ONEX_CACHE_DIR = cache;
   await cp(join(PROJECT_ROOT, "schemas"), join(root, "schemas"), { recursive: true });
+  // The project as it was at v0.2, whatever versions schemas/ has gained since.
+  for (const v of await versionsIn(join(root, "schemas"))) if (compareVersions(v, "0.2") > 0) await rm(join(root, "schemas", `v${v}`), { recursive: true });
   ok(onex(root, ["generate"]));
   before = await projectFiles(root);
 }, 120_000);
