@@ -125,7 +125,8 @@ describe("commands on the user's schemas", () => {
   it("diff with no versions or --all diffs every adjacent pair; with one version it is a usage error", () => {
     const all = ok(onex(root, ["diff", "--all", "--json"]));
     const reports = JSON.parse(all.stdout) as { from: string; to: string }[];
-    expect(reports.map((r) => `${r.from}-${r.to}`)).toEqual(["0.0.9-0.1", "0.1-0.2"]);
+    expect(reports.map((r) => `${r.from}-${r.to}`)).toEqual(BUNDLED_VERSIONS.slice(1).map((v, i) => `${BUNDLED_VERSIONS[i]}-${v}`));
+    expect(reports.length).toBeGreaterThanOrEqual(2);
     const one = onex(root, ["diff", "v0.1"]);
     expect(one.code).toBe(2);
     expect(one.stderr).toContain(`error ${ErrorCode.Usage}:`);
