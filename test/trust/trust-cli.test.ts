@@ -85,6 +85,11 @@ describe("onex grant issue / inspect / revoke", () => {
     const inspect = onex(["grant", "inspect", "grant.json", "--authority", "ca.pub", "--json"]);
     expect(inspect.code).toBe(0);
     expect(JSON.parse(inspect.stdout)).toMatchObject({ status: "valid", signature: "valid" });
+    // No version is pinned: the newest bundled version with a SessionGrant schema, or the one --protocol names.
+    expect(onex(["grant", "inspect", "grant.json", "--protocol", "v0.1"]).code).toBe(0);
+    const noRecord = onex(["grant", "inspect", "grant.json", "--protocol", "0.0.9"]);
+    expect([noRecord.code, noRecord.stderr]).toEqual([ExitCode.Usage, expect.stringContaining("ONEX_E_SDK_MISMATCH")]);
+    expect(onex(["grant", "inspect", "grant.json", "--protocol", "9.9"]).stderr).toContain("ONEX_E_UNKNOWN_VERSION");
 
     const later = onex(["grant", "inspect", "grant.json", "--authority", "ca.pub", "--at", new Date(Date.now() + 2 * hour).toISOString()]);
     expect(later.code).toBe(ExitCode.Findings);
