@@ -10,7 +10,9 @@
  *     before the clock starts, and it has no retry on a failed publish;
  *   - the floor: nats.js publish of bytes serialized before the clock starts, plus a bare
  *     `crypto.sign` per message: no validation, canonicalization or serialization.
- * - subscribe: `client.subscribe` (parse + validate + verify + policy, ack), against
+ * - subscribe: `client.subscribe` (parse + validate + verify + policy, ack), with signatures
+ *   verified ahead on worker threads (the default: one per core but one) and on the main
+ *   thread alone (`verifyThreads: 0`), against
  *   - the hand-written peer: a pull consumer fetching `window` at a time, `JSON.parse`, the same
  *     ajv validator, canonical bytes without `trust.signature`, an Ed25519 verify, ack; no
  *     replay guard, trust policy (expiry, zone, level), version checks or dead letters;
@@ -27,6 +29,7 @@ import { connect as natsConnect, headers as natsHeaders } from "@nats-io/transpo
 import * as v0_1 from "../generated/v0.1/index.js";
 import * as v0_2 from "../generated/v0.2/index.js";
 import { connect } from "../runtime/jetstream/client.js";
+import { defaultVerifyThreads } from "../runtime/receive/verify-ahead.js";
 import { applyStreams, planStreams } from "../runtime/jetstream/streams.js";
 import { canonicalBytes } from "../runtime/trust/canonical-json.js";
 import { generateKeyPair, keyRing } from "../runtime/trust/keys.js";
@@ -53,10 +56,14 @@ try {
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   await applyStreams(jsm, planStreams([v0_1, v0_2]));
-  const client = await connect({ servers: server.url, identity: key, keys: keyRing([key.publicKey]), trust: { zone, keyOfEntity: () => key.keyId, logger: { warn() {} } } });
+  const options = { servers: server.url, identity: key, keys: keyRing([key.publicKey]), trust: { zone, keyOfEntity: () => key.keyId, logger: { warn() {} } } };
+  // The default: signatures verified ahead on one thread per core but one; and the same on the main thread alone.
+  const client = await connect(options);
+  const oneThread = await connect({ ...options, verifyThreads: 0 });
+  const threads = defaultVerifyThreads();
 
   const validate = v0_1.validators.TaskDispatch;
-  const results = { sdkPub: [] as number[], handPub: [] as number[], rawPub: [] as number[], sdkSub: [] as number[], handSub: [] as number[], rawSub: [] as number[] };
+  const results = { sdkPub: [] as number[], handPub: [] as number[], rawPub: [] as number[], sdkSub: [] as number[], sdkSubOne: [] as number[], handSub: [] as number[], rawSub: [] as number[] };
   /** Publishes with at most WINDOW acks outstanding, `prepare` run per message inside the clock. */
   const windowed = async <T>(items: T[], send: (item: T) => Promise<unknown>): Promise<number> => {
     const t = performance.now();
@@ -131,17 +138,22 @@ try {
       }),
     );
 
-    // Typed subscribe: parse, validate, verify, judge, ack.
-    const sub = await client.subscribe([v0_1.TaskDispatch], { entityId: `sdk-${round}`, maxInFlight: WINDOW });
-    t = performance.now();
-    let n = 0;
-    for await (const d of sub) {
-      d.ack();
-      if (++n === MESSAGES) {
-        // Timed to the last message, as the raw side is: stopping (which waits for the open
-        // pull to end so nothing it brings is lost) is not part of the throughput.
-        results.sdkSub.push(performance.now() - t);
-        break;
+    // Typed subscribe: parse, validate, verify, judge, ack; with verification threads and without.
+    for (const [c, into] of [
+      [client, results.sdkSub],
+      [oneThread, results.sdkSubOne],
+    ] as const) {
+      const sub = await c.subscribe([v0_1.TaskDispatch], { entityId: `sdk-${round}`, maxInFlight: WINDOW });
+      t = performance.now();
+      let n = 0;
+      for await (const d of sub) {
+        d.ack();
+        if (++n === MESSAGES) {
+          // Timed to the last message, as the raw side is: stopping (which waits for the open
+          // pull to end so nothing it brings is lost) is not part of the throughput.
+          into.push(performance.now() - t);
+          break;
+        }
       }
     }
 
@@ -169,14 +181,16 @@ try {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const rate = (ms: number) => Math.round((MESSAGES / ms) * 1000).toLocaleString("en");
   const row = (label: string, sdk: number[], peer: string, other: number[], target = "") =>
-    console.log(`  ${label.padEnd(10)} onex ${rate(median(sdk)).padStart(7)} msg/s   ${peer.padEnd(12)} ${rate(median(other)).padStart(7)} msg/s   onex/peer time ${(median(sdk) / median(other)).toFixed(2)}x${target}`);
+    console.log(`  ${label.padEnd(30)} onex ${rate(median(sdk)).padStart(7)} msg/s   ${peer.padEnd(12)} ${rate(median(other)).padStart(7)} msg/s   onex/peer time ${(median(sdk) / median(other)).toFixed(2)}x${target}`);
   console.log(`bench:jetstream — ${availableParallelism()} cores; ${MESSAGES} signal.task.dispatch messages per side, median of ${ROUNDS} rounds, window ${WINDOW}, nats-server on loopback`);
   console.log("  hand-written: nats.js + the same ajv validator + canonical bytes + Ed25519 sign/verify (+ JSON.stringify / JSON.parse); floor: pre-serialized bytes + bare sign/verify");
   row("publish", results.sdkPub, "hand-written", results.handPub, " (target <= 1.15)");
   row("publish", results.sdkPub, "floor", results.rawPub);
-  row("subscribe", results.sdkSub, "hand-written", results.handSub, " (target <= 1.15)");
-  row("subscribe", results.sdkSub, "floor", results.rawSub);
+  row(`subscribe, ${threads} verify thread${threads === 1 ? "" : "s"}`, results.sdkSub, "hand-written", results.handSub, " (target < 1: past the one-core peer)");
+  row("subscribe, main thread only", results.sdkSubOne, "hand-written", results.handSub, " (target <= 1.15)");
+  row("subscribe, main thread only", results.sdkSubOne, "floor", results.rawSub);
   await client.close();
+  await oneThread.close();
   await nc.close();
 } finally {
   await server.stop();

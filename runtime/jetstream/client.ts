@@ -16,6 +16,7 @@ import { isRetryable, publishError } from "./publish-errors.js";
 import type { ControlPlane, PublishOptions, PublishReceipt, SubscribeOptions, Subscription, VersionedReceiver, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
 import { typedPipeline, versionedPipeline, type ReceivePipeline, type TrustSettings } from "../receive/pipeline.js";
 import { StoredMessageReplay } from "../receive/stored-message-replay.js";
+import { VerifyAhead, defaultVerifyThreads } from "../receive/verify-ahead.js";
 import { HandBackLedger, openSubscription } from "./subscription.js";
 
 /** How to connect. */
@@ -38,6 +39,12 @@ export interface ConnectOptions {
   name?: string;
   /** Prefix of this client's reply subjects; `onex nats-auth` gives each identity its own (`_INBOX_<user>`). */
   inboxPrefix?: string;
+  /**
+   * Threads that verify received signatures ahead of the pipeline (receive/verify-ahead.ts),
+   * started with the first subscription: one per core but one by default, so none on one
+   * core; 0 verifies on the main thread only. Verdicts and refusals are the same either way.
+   */
+  verifyThreads?: number;
 }
 
 /** Connects to NATS and returns the onex client. */
@@ -73,6 +80,7 @@ export class OnexClient implements ControlPlane {
   /** Shared by this client's subscriptions (see HandBackLedger). */
   readonly handedBack = new HandBackLedger();
   readonly logger: { warn(message: string, details?: Record<string, unknown>): void };
+  #verifyAhead: VerifyAhead | undefined;
 
   constructor(
     readonly nc: NatsConnection,
@@ -95,6 +103,14 @@ export class OnexClient implements ControlPlane {
   /** The JetStream manager (streams, consumers). */
   manager(): Promise<JetStreamManager> {
     return this.#jsm;
+  }
+
+  /** The verification threads shared by this client's subscriptions, started on first use; undefined when there are none. */
+  get verifyAhead(): VerifyAhead | undefined {
+    const threads = this.#options.verifyThreads ?? defaultVerifyThreads();
+    if (threads <= 0) return undefined;
+    this.#verifyAhead ??= new VerifyAhead(this.#trust.context.keys, threads);
+    return this.#verifyAhead.active ? this.#verifyAhead : undefined;
   }
 
   /**
@@ -182,6 +198,7 @@ export class OnexClient implements ControlPlane {
   /** Stops every subscription (handing back what they hold, so their iteration ends), then drains and closes the connection. */
   async close(): Promise<void> {
     await Promise.all([...this.#open].map((s) => s.stop()));
+    await this.#verifyAhead?.close();
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }
 

@@ -13,6 +13,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { DeliverFrom, Refusal, VersionedDelivery, VersionedSubscribeOptions, VersionedSubscription, VersionedSubscriptionStats } from "../control-plane.js";
 import { ErrorCode, OnexError } from "../errors.js";
 import type { ReceivePipeline } from "../receive/pipeline.js";
+import type { VerifyAhead } from "../receive/verify-ahead.js";
+import { withVerifiedAhead, type VerifiedAhead } from "../trust/signature.js";
 import { deadLetter } from "./dead-letter.js";
 import { OnexHeader } from "./headers.js";
 import { streamNameOf, zoneStreamNameOf } from "./streams.js";
@@ -25,6 +27,8 @@ export interface SubscriptionTransport {
   /** Deliveries handed back unused, per consumer and stored message, shared by the client's subscriptions. */
   readonly handedBack: HandBackLedger;
   readonly logger: { warn(message: string, details?: Record<string, unknown>): void };
+  /** Threads verifying signatures ahead of the pipeline, when the client has them. */
+  readonly verifyAhead?: VerifyAhead;
 }
 
 /** Counts, per consumer and stored message, the deliveries that never reached a handler. */
@@ -188,12 +192,33 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     }
   }
 
+  // With verification threads, messages are asked for ahead of the one being judged (up to a
+  // pull's worth), and each goes to a thread as soon as it arrives; the pipeline still takes
+  // them one by one, in order, and hands back the ones asked for ahead when it stops.
+  const verifier = transport.verifyAhead;
+  type Pulled = IteratorResult<JsMsg> & { checked?: Promise<VerifiedAhead | undefined> };
+  const ahead: Promise<Pulled>[] = [];
+  const lookahead = verifier === undefined ? 1 : maxInFlight;
+  const nextOf = (pulled: AsyncGenerator<JsMsg>): Promise<Pulled> => {
+    while (ahead.length < lookahead) {
+      const next = pulled.next().then((next: Pulled) => {
+        if (!next.done && verifier !== undefined) next.checked = verifier.submit(next.value.data);
+        return next;
+      });
+      // Taken in turn by the loop or by stop; until then a failure must not count as unhandled.
+      next.catch(() => undefined);
+      ahead.push(next);
+    }
+    return ahead.shift()!;
+  };
+
   async function* deliveries(): AsyncGenerator<VersionedDelivery<unknown>> {
     // Iterated by hand: a for-await would close `pulled` on exit, dropping what the batch holds.
     const pulled = pull();
     try {
-      for (let next = await pulled.next(); !next.done; next = await pulled.next()) {
+      for (let next = await nextOf(pulled); !next.done; next = await nextOf(pulled)) {
         const msg = next.value;
+        const checked = next.checked === undefined ? undefined : await next.checked;
         if (stopped) {
           handBack(msg);
           continue;
@@ -209,7 +234,8 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
           void toDeadLetter(msg, new OnexError(ErrorCode.HandlerFailed, `delivered ${attempts} times and never acknowledged`, { deliveries: attempts }));
           continue;
         }
-        const outcome = pipeline.receive({ data: msg.data, subject: msg.subject, typeHeader: msg.headers?.get(OnexHeader.Type) || undefined, storedAs });
+        const inbound = { data: msg.data, subject: msg.subject, typeHeader: msg.headers?.get(OnexHeader.Type) || undefined, storedAs };
+        const outcome = checked === undefined ? pipeline.receive(inbound) : withVerifiedAhead(checked, () => pipeline.receive(inbound));
         if (outcome.kind === "skip") {
           msg.ack();
           stats.skipped++;
@@ -244,6 +270,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       // early would drop what the server has already sent: those messages would wait out
       // ack_wait on the server, each costing an attempt.
       const held: JsMsg[] = [];
+      for (const next of await Promise.all(ahead.splice(0))) if (!next.done) held.push(next.value);
       for (let next = await pulled.next(); !next.done; next = await pulled.next()) held.push(next.value);
       for (const msg of held) handBack(msg);
       await lettersStored();

@@ -1,0 +1,191 @@
+/**
+ * Ed25519 verification ahead of the receive pipeline, on worker threads: a signature check
+ * costs more than everything else a received message needs, and one core checks only so
+ * many per second. A subscription hands each message's bytes to a worker as soon as it
+ * arrives; the worker parses them, builds the canonical bytes a message signature covers
+ * (the envelope without `trust.signature`) and verifies them with the signer's key, if it
+ * was told that key. The answer is only ever a hint for the same check on the main thread:
+ * the pipeline runs every step as it does without workers, in the same order, and when it
+ * reaches the signature it takes the worker's verdict only if the key, the bytes it
+ * canonicalized itself and the signature are byte for byte the ones the worker checked
+ * (see `withVerifiedAhead` in trust/signature.ts). Anything else — a key the worker was not
+ * told, another envelope layout, an integer JSON.parse rounds, a worker that died — is
+ * verified on the main thread. So the verdicts, the refusals and their order are those of
+ * the single-threaded pipeline; only the time differs.
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import type { KeyResolver } from "../trust/keys.js";
+import type { VerifiedAhead } from "../trust/signature.js";
+
+/** The worker's source: node:crypto and JSON only, so it runs from any build of onex (or none). */
+const WORKER_SOURCE = `
+const { parentPort } = require("node:worker_threads");
+const { createPublicKey, verify } = require("node:crypto");
+const ANSWER_EVERY = 8;
+const keys = new Map();
+const decoder = new TextDecoder();
+// RFC 8785 for parsed JSON values (what trust/canonical-json.ts produces for them).
+function canon(value) {
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "string": return JSON.stringify(value);
+    case "number": return String(value);
+    case "boolean": return value ? "true" : "false";
+  }
+  if (Array.isArray(value)) return "[" + value.map(canon).join(",") + "]";
+  const names = Object.keys(value).sort();
+  let out = "{";
+  for (const name of names) out += (out.length === 1 ? "" : ",") + JSON.stringify(name) + ":" + canon(value[name]);
+  return out + "}";
+}
+parentPort.on("message", (m) => {
+  if (m.keys) {
+    for (const [id, raw] of m.keys) keys.set(id, { raw, object: createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(raw).toString("base64url") }, format: "jwk" }) });
+    return;
+  }
+  let out = [];
+  for (const job of m.jobs) {
+    // Answers go back a few at a time, so the pipeline starts on the first while the rest are checked.
+    if (out.length === ANSWER_EVERY) {
+      parentPort.postMessage(out);
+      out = [];
+    }
+    try {
+      const value = JSON.parse(decoder.decode(job.data));
+      const trust = value !== null && typeof value === "object" ? value.trust : undefined;
+      if (trust === null || typeof trust !== "object" || typeof trust.signer !== "string" || typeof trust.signature !== "string" || !trust.signature.startsWith("ed25519:")) {
+        out.push({ id: job.id });
+        continue;
+      }
+      const key = keys.get(trust.signer);
+      if (key === undefined) {
+        out.push({ id: job.id, signer: trust.signer });
+        continue;
+      }
+      const { signature, ...unsigned } = trust;
+      const bytes = Buffer.from(canon({ ...value, trust: unsigned }), "utf8");
+      const sig = Buffer.from(signature.slice(8), "base64url");
+      out.push({ id: job.id, keyRaw: key.raw, bytes, signature: sig, valid: sig.length === 64 && verify(null, bytes, key.object, sig) });
+    } catch {
+      out.push({ id: job.id });
+    }
+  }
+  parentPort.postMessage(out);
+});
+`;
+
+/** Jobs per message to a thread. */
+const SLICE = 32;
+
+interface Job {
+  id: number;
+  data: Uint8Array;
+}
+
+interface JobResult {
+  id: number;
+  signer?: string;
+  keyRaw?: Uint8Array;
+  bytes?: Uint8Array;
+  signature?: Uint8Array;
+  valid?: boolean;
+}
+
+/** How many verification threads to start by default: one per core but the one the pipeline runs on. */
+export function defaultVerifyThreads(): number {
+  return Math.max(0, availableParallelism() - 1);
+}
+
+/** A pool of verification threads for one key ring. */
+export class VerifyAhead {
+  readonly #keys: KeyResolver;
+  readonly #workers: Worker[];
+  readonly #pending = new Map<number, (result: VerifiedAhead | undefined) => void>();
+  /** Key ids every worker was told (and the raw key told), so a key is sent once. */
+  readonly #told = new Map<string, Uint8Array>();
+  #queued: Job[] = [];
+  #next = 0;
+  #turn = 0;
+  #dead = false;
+
+  constructor(keys: KeyResolver, threads = defaultVerifyThreads()) {
+    this.#keys = keys;
+    this.#workers = Array.from({ length: Math.max(0, threads) }, () => {
+      const worker = new Worker(WORKER_SOURCE, { eval: true });
+      // Never what keeps a process alive: a client not closed still lets it exit.
+      worker.unref();
+      worker.on("message", (results: JobResult[]) => {
+        for (const result of results) this.#settle(result);
+      });
+      // A worker that fails is a worker whose answers are not waited for: everything is verified in the pipeline.
+      const fail = () => this.#fail();
+      worker.on("error", fail);
+      worker.on("exit", fail);
+      return worker;
+    });
+    if (this.#workers.length === 0) this.#dead = true;
+  }
+
+  /** Whether messages are verified ahead at all (threads were started and none failed). */
+  get active(): boolean {
+    return !this.#dead;
+  }
+
+  /** Starts checking one message's signature; resolves with the verdict, or undefined when the pipeline must check it itself. */
+  submit(data: Uint8Array): Promise<VerifiedAhead | undefined> {
+    if (this.#dead) return Promise.resolve(undefined);
+    const id = this.#next++;
+    const result = new Promise<VerifiedAhead | undefined>((resolve) => this.#pending.set(id, resolve));
+    // Copied: the client's buffer is reused for later messages.
+    this.#queued.push({ id, data: data.slice() });
+    // Messages that arrive together go to a worker together: one postMessage per burst.
+    if (this.#queued.length === 1) queueMicrotask(() => this.#flush());
+    return result;
+  }
+
+  async close(): Promise<void> {
+    this.#fail();
+    await Promise.all(this.#workers.map((worker) => worker.terminate()));
+  }
+
+  #flush(): void {
+    const jobs = this.#queued;
+    this.#queued = [];
+    if (jobs.length === 0 || this.#dead) {
+      for (const job of jobs) this.#settle({ id: job.id });
+      return;
+    }
+    // Spread over the threads in slices, so a burst is checked by all of them at once.
+    for (let i = 0; i < jobs.length; i += SLICE) this.#workers[this.#turn++ % this.#workers.length]!.postMessage({ jobs: jobs.slice(i, i + SLICE) });
+  }
+
+  #settle(result: JobResult): void {
+    const resolve = this.#pending.get(result.id);
+    if (resolve === undefined) return;
+    this.#pending.delete(result.id);
+    if (result.signer !== undefined) this.#tell(result.signer);
+    if (result.valid === undefined || result.keyRaw === undefined || result.bytes === undefined || result.signature === undefined) {
+      resolve(undefined);
+      return;
+    }
+    resolve({ keyRaw: result.keyRaw, bytes: result.bytes, signature: result.signature, valid: result.valid });
+  }
+
+  /** Tells every worker the key of a signer it asked about, when the key ring holds one; later messages of that signer are verified ahead. */
+  #tell(signer: string): void {
+    const key = this.#keys(signer);
+    if (key === undefined || key.keyId !== signer) return;
+    const told = this.#told.get(signer);
+    if (told !== undefined && Buffer.compare(told, key.raw) === 0) return;
+    const raw = new Uint8Array(key.raw);
+    this.#told.set(signer, raw);
+    for (const worker of this.#workers) worker.postMessage({ keys: [[signer, raw]] });
+  }
+
+  #fail(): void {
+    this.#dead = true;
+    for (const resolve of this.#pending.values()) resolve(undefined);
+    this.#pending.clear();
+  }
+}
