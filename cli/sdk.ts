@@ -16,7 +16,7 @@
  *   `@onex/runtime` are bound to this command's own runtime, so errors and classes are one.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { homedir, tmpdir } from "node:os";
@@ -185,8 +185,24 @@ async function buildIsCurrent(generatedDir: string): Promise<boolean> {
   return true;
 }
 
-/** Bare specifiers of the runtime in generated code, bound to this command's own runtime modules. */
-const RUNTIME_SPECIFIER = /(\bfrom\s*|\bimport\s*\(\s*)(["'])(@onex\/runtime(?:\/[A-Za-z0-9._/-]+)?)\2/g;
+/** The module an import or export statement of generated code names (one statement per line, as the templates write them). */
+const IMPORT_FROM = /^((?:import|export)\b[^\n]*?\bfrom\s*)(["'])([^"'\n]+)\2/gm;
+
+/**
+ * Where a bare specifier of generated code leads: the runtime (`@onex/runtime...`) is this
+ * command's own, so errors and classes are one; anything else (a `--runtime-import` of your own)
+ * is resolved from the generated folder, as Node would resolve it there.
+ */
+function resolveBare(specifier: string, generatedDir: string): string {
+  try {
+    if (/^@onex\/runtime(\/|$)/.test(specifier)) return import.meta.resolve(specifier);
+    return pathToFileURL(createRequire(join(generatedDir, "package.json")).resolve(specifier)).href;
+  } catch (cause) {
+    throw new OnexError(ErrorCode.FileNotFound, `the generated SDK in ${generatedDir} imports "${specifier}", which cannot be found from there`, { file: generatedDir, module: specifier }, { cause });
+  }
+}
+
+const isBare = (specifier: string) => !/^(\.|\/|[a-z][a-z0-9+.-]*:)/i.test(specifier);
 
 /** How many compiled SDKs the cache keeps (the most recently made); older ones and the files only they used are removed. */
 const CACHE_KEEP = 8;
@@ -202,9 +218,9 @@ async function transpiledSdk(generatedDir: string): Promise<string> {
   for (const rel of files) sources.set(rel, await readFile(join(generatedDir, rel), "utf8"));
   const runtimeUrls = new Map<string, string>();
   for (const text of sources.values()) {
-    for (const m of text.matchAll(RUNTIME_SPECIFIER)) if (!runtimeUrls.has(m[3]!)) runtimeUrls.set(m[3]!, import.meta.resolve(m[3]!));
+    for (const m of text.matchAll(IMPORT_FROM)) if (isBare(m[3]!) && !runtimeUrls.has(m[3]!)) runtimeUrls.set(m[3]!, resolveBare(m[3]!, generatedDir));
   }
-  const salt = `onex-sdk-cache/2\0${process.version}\0${typescriptVersion()}\0${JSON.stringify([...runtimeUrls].sort())}\0`;
+  const salt = `onex-sdk-cache/3\0${process.version}\0${typescriptVersion()}\0${JSON.stringify([...runtimeUrls].sort())}\0`;
   const fileKeys = new Map([...sources].map(([rel, text]) => [rel, createHash("sha256").update(salt).update(text).digest("hex")]));
   const digest = createHash("sha256").update(salt).update(JSON.stringify([...fileKeys])).digest("hex");
 
@@ -218,6 +234,8 @@ async function transpiledSdk(generatedDir: string): Promise<string> {
 
   let ts: typeof import("typescript") | undefined;
   const building = cacheRoot === undefined ? await mkdtemp(join(tmpdir(), "onex-sdk-")) : await mkdtemp(join(cacheRoot, `${digest}.tmp-`));
+  // Without a cache the compiled SDK lives as long as the command.
+  if (cacheRoot === undefined) process.once("exit", () => rmSync(building, { recursive: true, force: true }));
   for (const [rel, text] of sources) {
     const cached = cacheRoot === undefined ? undefined : join(cacheRoot, "files", `${fileKeys.get(rel)}.js`);
     let js = cached === undefined ? undefined : await readFile(cached, "utf8").catch(() => undefined);
@@ -228,7 +246,7 @@ async function transpiledSdk(generatedDir: string): Promise<string> {
         reportDiagnostics: false,
         compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, isolatedModules: true, sourceMap: false, removeComments: false },
       });
-      js = outputText.replace(RUNTIME_SPECIFIER, (_all, before: string, quote: string, spec: string) => `${before}${quote}${runtimeUrls.get(spec)}${quote}`);
+      js = outputText.replace(IMPORT_FROM, (all, before: string, quote: string, spec: string) => (isBare(spec) ? `${before}${quote}${runtimeUrls.get(spec) ?? resolveBare(spec, generatedDir)}${quote}` : all));
       if (cached !== undefined) await writeAtomically(cached, js);
     }
     const out = join(building, rel.replace(/\.ts$/, ".js"));
