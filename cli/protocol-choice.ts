@@ -4,8 +4,7 @@
  * command needs. No command pins a version, so a new version is picked up as soon as it is
  * generated and has what the command uses.
  */
-import { ErrorCode, OnexError, type ProtocolSdk } from "@onex/runtime";
-import { compareVersions } from "@onex/runtime/negotiation";
+import { ErrorCode, OnexError, compareVersions, type ProtocolSdk } from "@onex/runtime";
 import { loadAllSdks } from "./all-sdks.js";
 
 /**

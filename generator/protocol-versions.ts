@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ErrorCode, OnexError } from "@onex/runtime";
+import { ErrorCode, OnexError, compareVersions } from "@onex/runtime";
 
 /** A version folder: `v` and two or three dot-separated numbers without leading zeros (`v0.1`, `v0.0.9`, `v1.10.2`). */
 const VERSION_FOLDER = /^v(0|[1-9]\d*)(\.(0|[1-9]\d*)){1,2}$/;
@@ -18,16 +18,8 @@ export function isVersion(version: string): boolean {
   return VERSION_FOLDER.test(`v${version}`);
 }
 
-/** Orders `0.0.9` < `0.1` < `0.2` < `0.10` (a leading `v` is ignored) by numeric parts; `0.1` equals `0.1.0`. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.replace(/^v/, "").split(".").map(Number);
-  const pb = b.replace(/^v/, "").split(".").map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
+/** The one order of protocol versions (the runtime's: negotiation and envelope layouts use it too). */
+export { compareVersions };
 
 /**
  * The versions a schemas folder holds (`0.0.9`, `0.1`...), oldest first. A folder that looks

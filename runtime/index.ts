@@ -68,6 +68,9 @@ export { TrustLedger, type LedgerEntry, type ScoreExplanation, type TrustLedgerO
 export { ReplayGuard, type ReplayGuardOptions } from "./trust/replay-guard.js";
 export { ZoneAuthorities, type ZoneAuthority } from "./trust/zone-authorities.js";
 export { parseRfc3339, isRfc3339 } from "./trust/rfc3339-time.js";
+// Protocol versions: the one order, and the envelope layouts generated SDKs register (where each version keeps its declared version, time, source and signature).
+export { compareVersions } from "./version-order.js";
+export { declaredVersionOf, envelopeLayoutOf, envelopeLayouts, type EnvelopeLayout } from "./trust/envelope.js";
 // Moving a message between versions along the generated transforms (what `onex migrate` and `onex check` run).
 export { findMigrationPath, jsonEqual, migrateAlongGraph, runTransformStep, type JsonObject, type VersionGraph } from "./transform.js";
 // Loading a CommonJS dependency from ESM the same way under Node, bundlers and vitest.
