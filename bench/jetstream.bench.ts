@@ -19,6 +19,9 @@
  *   - the floor: the same pull consumer with a bare `crypto.verify` of precomputed bytes and
  *     an ack: no parse, validation or canonicalization.
  *
+ * Then latency at a fixed publish rate (BENCH_RATE, default 500 msg/s; BENCH_LATENCY_MESSAGES,
+ * default 2000): p50 and p99 from the publish call to the message in the subscriber's hand.
+ *
  * BENCH_MESSAGES (default 5000) messages per side per round, BENCH_ROUNDS (default 5).
  * It prints; it never fails on timing. Needs `nats-server` on PATH.
  */
@@ -39,6 +42,8 @@ import { startNatsServer } from "../test/support/nats-server.js";
 const MESSAGES = Math.max(500, Number(process.env.BENCH_MESSAGES ?? 5000));
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
 const WINDOW = 256;
+const RATE = Number(process.env.BENCH_RATE ?? 500);
+const LATENCY_MESSAGES = Number(process.env.BENCH_LATENCY_MESSAGES ?? 2000);
 const zone = "zone.trusted.org";
 const key = generateKeyPair();
 
@@ -81,8 +86,28 @@ try {
     while (active > 0) await slotFreed();
     return performance.now() - t;
   };
-  /** Pulls `MESSAGES` from a fresh consumer on `entity`, `handle` run per message before its ack. */
-  const pull = async (name: string, entity: string, handle: (data: Uint8Array) => void): Promise<number> => {
+  /** The hand-written publish: validate, canonicalize, sign, serialize, publish. */
+  const handPublish = (subject: string, data: v0_1.TaskDispatchData) => {
+    if (!validate(data)) throw new Error("invalid");
+    const { signature: _none, ...trust } = data.trust;
+    const unsigned = { ...data, trust: { ...trust, signer: key.keyId } };
+    const signature = `ed25519:${cryptoSign(null, canonicalBytes(unsigned), key.privateKey).toString("base64url")}`;
+    const h = natsHeaders();
+    h.set("Onex-Type", data.type);
+    h.set("Onex-Version", "0.1");
+    return js.publish(subject, JSON.stringify({ ...unsigned, trust: { ...unsigned.trust, signature } }), { msgID: data.id, headers: h });
+  };
+  /** The hand-written receive: parse, validate, canonicalize, verify. */
+  const decoder = new TextDecoder();
+  const handReceive = (bytes: Uint8Array): v0_1.TaskDispatchData => {
+    const data = JSON.parse(decoder.decode(bytes)) as v0_1.TaskDispatchData;
+    if (!validate(data)) throw new Error("invalid");
+    const { signature, ...trust } = data.trust;
+    if (!cryptoVerify(null, canonicalBytes({ ...data, trust }), key.publicKey.keyObject, Buffer.from(String(signature).slice("ed25519:".length), "base64url"))) throw new Error("bad signature");
+    return data;
+  };
+  /** Pulls `count` from a fresh consumer on `entity`, `handle` run per message before its ack. */
+  const pull = async (name: string, entity: string, count: number, handle: (data: Uint8Array) => void): Promise<number> => {
     const info = await jsm.consumers.add("ONEX_EVENT", {
       name,
       ack_policy: AckPolicy.Explicit,
@@ -93,13 +118,13 @@ try {
     const consumer = await js.consumers.get("ONEX_EVENT", info.name);
     const t = performance.now();
     let n = 0;
-    while (n < MESSAGES) {
+    while (n < count) {
       const batch = await consumer.fetch({ max_messages: WINDOW, expires: 2_000 });
       for await (const msg of batch) {
         handle(msg.data);
         msg.ack();
         // Stop as the typed side does, rather than wait for the batch to expire.
-        if (++n === MESSAGES) break;
+        if (++n === count) break;
       }
     }
     return performance.now() - t;
@@ -113,18 +138,7 @@ try {
 
     // Hand-written publish: validate, canonicalize, sign, serialize, publish.
     const hand = Array.from({ length: MESSAGES }, (_, i) => dispatch(i, `hand-${round}`)).map((m) => ({ subject: m.subject(), data: m.toJSON() as unknown as v0_1.TaskDispatchData }));
-    results.handPub.push(
-      await windowed(hand, ({ subject, data }) => {
-        if (!validate(data)) throw new Error("invalid");
-        const { signature: _none, ...trust } = data.trust;
-        const unsigned = { ...data, trust: { ...trust, signer: key.keyId } };
-        const signature = `ed25519:${cryptoSign(null, canonicalBytes(unsigned), key.privateKey).toString("base64url")}`;
-        const h = natsHeaders();
-        h.set("Onex-Type", data.type);
-        h.set("Onex-Version", "0.1");
-        return js.publish(subject, JSON.stringify({ ...unsigned, trust: { ...unsigned.trust, signature } }), { msgID: data.id, headers: h });
-      }),
-    );
+    results.handPub.push(await windowed(hand, ({ subject, data }) => handPublish(subject, data)));
 
     // Raw publish of the same kind of bytes, with a bare signature each.
     const raw = Array.from({ length: MESSAGES }, (_, i) => dispatch(i, `raw-${round}`));
@@ -158,27 +172,62 @@ try {
     }
 
     // Hand-written consume: parse, validate, canonicalize, verify, ack.
-    const decoder = new TextDecoder();
-    results.handSub.push(
-      await pull(`hand_${round}`, `hand-${round}`, (bytes) => {
-        const data = JSON.parse(decoder.decode(bytes)) as v0_1.TaskDispatchData;
-        if (!validate(data)) throw new Error("invalid");
-        const { signature, ...trust } = data.trust;
-        if (!cryptoVerify(null, canonicalBytes({ ...data, trust }), key.publicKey.keyObject, Buffer.from(String(signature).slice("ed25519:".length), "base64url"))) throw new Error("bad signature");
-      }),
-    );
+    results.handSub.push(await pull(`hand_${round}`, `hand-${round}`, MESSAGES, handReceive));
 
     // Raw consume with a bare verify.
     let i = 0;
     results.rawSub.push(
-      await pull(`raw_${round}`, `raw-${round}`, () => {
+      await pull(`raw_${round}`, `raw-${round}`, MESSAGES, () => {
         const p = prepared[i++ % prepared.length]!;
         if (!cryptoVerify(null, p.unsigned, key.publicKey.keyObject, p.signature)) throw new Error("bad signature");
       }),
     );
   }
 
+  // Latency at a fixed publish rate: from the publish call to the message in the subscriber's hand.
+  const paced = async (send: (i: number) => void) => {
+    const start = performance.now();
+    for (let i = 0; i < LATENCY_MESSAGES; i++) {
+      const wait = start + (i * 1_000) / RATE - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      send(i);
+    }
+  };
+  const sentAt = new Map<string, number>();
+  const latency = { sdk: [] as number[], sdkOne: [] as number[], hand: [] as number[] };
+  for (const [c, into, entity] of [
+    [client, latency.sdk, "lat-sdk"],
+    [oneThread, latency.sdkOne, "lat-one"],
+  ] as const) {
+    const sub = await c.subscribe([v0_1.TaskDispatch], { entityId: entity, maxInFlight: WINDOW });
+    const received = (async () => {
+      for await (const d of sub) {
+        into.push(performance.now() - sentAt.get((d.message as v0_1.TaskDispatch).id)!);
+        d.ack();
+        if (into.length === LATENCY_MESSAGES) break;
+      }
+    })();
+    const messages = Array.from({ length: LATENCY_MESSAGES }, (_, i) => dispatch(i, entity));
+    await paced((i) => {
+      sentAt.set(messages[i]!.id, performance.now());
+      void client.publish(messages[i]!);
+    });
+    await received;
+  }
+  {
+    const messages = Array.from({ length: LATENCY_MESSAGES }, (_, i) => dispatch(i, "lat-hand")).map((m) => ({ subject: m.subject(), data: m.toJSON() as unknown as v0_1.TaskDispatchData }));
+    const received = pull("lat_hand", "lat-hand", LATENCY_MESSAGES, (bytes) => {
+      latency.hand.push(performance.now() - sentAt.get(handReceive(bytes).id)!);
+    });
+    await paced((i) => {
+      sentAt.set(messages[i]!.data.id, performance.now());
+      void handPublish(messages[i]!.subject, messages[i]!.data);
+    });
+    await received;
+  }
+
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
   const rate = (ms: number) => Math.round((MESSAGES / ms) * 1000).toLocaleString("en");
   const row = (label: string, sdk: number[], peer: string, other: number[], target = "") =>
     console.log(`  ${label.padEnd(30)} onex ${rate(median(sdk)).padStart(7)} msg/s   ${peer.padEnd(12)} ${rate(median(other)).padStart(7)} msg/s   onex/peer time ${(median(sdk) / median(other)).toFixed(2)}x${target}`);
@@ -189,6 +238,11 @@ try {
   row(`subscribe, ${threads} verify thread${threads === 1 ? "" : "s"}`, results.sdkSub, "hand-written", results.handSub, " (target < 1: past the one-core peer)");
   row("subscribe, main thread only", results.sdkSubOne, "hand-written", results.handSub, " (target <= 1.15)");
   row("subscribe, main thread only", results.sdkSubOne, "floor", results.rawSub);
+  const lat = (label: string, xs: number[]) => console.log(`  ${label.padEnd(40)} p50 ${percentile(xs, 50).toFixed(2).padStart(6)} ms   p99 ${percentile(xs, 99).toFixed(2).padStart(6)} ms`);
+  console.log(`latency, publish call to the subscriber's hand, ${LATENCY_MESSAGES} messages at ${RATE} msg/s:`);
+  lat(`onex, ${threads} verify thread${threads === 1 ? "" : "s"}`, latency.sdk);
+  lat("onex, main thread only", latency.sdkOne);
+  lat("hand-written peer", latency.hand);
   await client.close();
   await oneThread.close();
   await nc.close();
