@@ -64,8 +64,9 @@ parentPort.on("message", (m) => {
         continue;
       }
       const { signature, ...unsigned } = trust;
-      const bytes = Buffer.from(canon({ ...value, trust: unsigned }), "utf8");
-      const sig = Buffer.from(signature.slice(8), "base64url");
+      // Arrays of their own: a small Buffer is a view of a shared 8 KiB slab, all of which a postMessage would copy.
+      const bytes = new Uint8Array(Buffer.from(canon({ ...value, trust: unsigned }), "utf8"));
+      const sig = new Uint8Array(Buffer.from(signature.slice(8), "base64url"));
       out.push({ id: job.id, keyRaw: key.raw, bytes, signature: sig, valid: sig.length === 64 && verify(null, bytes, key.object, sig) });
     } catch {
       out.push({ id: job.id });
