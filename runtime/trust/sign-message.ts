@@ -5,7 +5,7 @@
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import { canonicalBytes } from "./canonical-json.js";
-import { envelopeData, sourceZoneOf, toMillis, unsignedEnvelope, type Envelope, type EnvelopeInput, type MessageData } from "./envelope.js";
+import { envelopeData, envelopeLayouts, sourceZoneOf, toMillis, unsignedEnvelope, type Envelope, type EnvelopeInput, type MessageData } from "./envelope.js";
 import type { KeyPair, KeyResolver, PublicKey } from "./keys.js";
 import { parseRfc3339 } from "./rfc3339-time.js";
 import { signBytes, verifyBytes } from "./signature.js";
@@ -58,10 +58,15 @@ export function checkTrustExpiry(message: EnvelopeInput, now?: Date | number): v
 
 /**
  * Throws ONEX_E_ZONE_MISMATCH when the trust zone differs from the zone the source address
- * claims, or from `expectedZone` (the receiving session's zone) when one is given.
+ * claims, or from `expectedZone` (the receiving session's zone) when one is given. Throws
+ * ONEX_E_UNKNOWN_VERSION when no generated SDK is loaded: where the source zone is depends on
+ * the version, and an unread zone must not pass as an agreeing one.
  */
 export function checkZone(message: EnvelopeInput, expectedZone?: string): void {
   const data = envelopeData(message);
+  if (envelopeLayouts().length === 0) {
+    throw new OnexError(ErrorCode.UnknownVersion, "no protocol SDK is loaded, so the message's source zone cannot be read: import the generated SDK of its version (it registers where its envelope keeps the zone)", {});
+  }
   const zone = data.trust.zone;
   const sourceZone = sourceZoneOf(data);
   if (sourceZone !== undefined && sourceZone !== zone) {

@@ -5,6 +5,9 @@
  * layout the runtime has never seen (a version with yet another shape) works the moment its
  * SDK registers it.
  */
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import * as v0_0_9 from "../../generated/v0.0.9/index.js";
 import * as v0_1 from "../../generated/v0.1/index.js";
@@ -26,6 +29,7 @@ import {
 import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
 import { judge } from "../../runtime/trust/policy.js";
 import { checkZone, signMessage, verifyMessage } from "../../runtime/trust/sign-message.js";
+import { PROJECT_ROOT } from "../support/temp-schemas.js";
 import { catchOnexError, NOW } from "./fixtures.js";
 
 const ZONE = "zone.trusted.org";
@@ -103,5 +107,17 @@ describe("envelope layouts from generated code", () => {
     expect(envelopeSourceFields(v0_0_9.envelope, source)).toEqual({ zone: ZONE, entity_type: "agent", entity_id: "a-1" });
     expect(envelopeSourceFields(v0_2.envelope, source)).toEqual({ source: { zone: ZONE, entity_type: "agent", entity_id: "a-1" } });
     expect(catchOnexError(() => envelopeSourceFields({ version: "7.1", declaredVersion: "/v" }, source)).code).toBe(ErrorCode.SdkMismatch);
+  });
+
+  it("refuses to judge a zone when no SDK is loaded, rather than letting an unread zone pass (built runtime, fresh process)", () => {
+    const runtime = pathToFileURL(join(PROJECT_ROOT, "runtime", "dist", "index.js")).href;
+    const sdk = pathToFileURL(join(PROJECT_ROOT, "generated", "dist", "v0.1", "index.js")).href;
+    const script = (load: string) =>
+      `${load}const { checkZone } = await import(${JSON.stringify(runtime)});
+       try { checkZone({ source: { zone: "zone.a.org", entity_type: "node", entity_id: "n" }, protocol: { version: "0.1" }, trust: { zone: "zone.b.org" } }); console.log("passed"); }
+       catch (error) { console.log(error.code); }`;
+    const run = (load: string) => spawnSync(process.execPath, ["--input-type=module", "-e", script(load)], { encoding: "utf8" }).stdout.trim();
+    expect(run("")).toBe(ErrorCode.UnknownVersion);
+    expect(run(`await import(${JSON.stringify(sdk)});\n`)).toBe(ErrorCode.ZoneMismatch);
   });
 });
