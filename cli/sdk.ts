@@ -26,7 +26,6 @@ import { ErrorCode, OnexError, type ProtocolSdk } from "@onex/runtime";
 import type { JsonObject, VersionGraph } from "@onex/runtime/codegen-v1";
 import { readSchemaIndex, type SchemaIndex } from "@onex/runtime/negotiation";
 import { versions as bundledVersions, type Version } from "@onex/sdk/versions";
-import { headerHash, inputHashes } from "../generator/input-hashes.js";
 import { PACKAGE_ROOT } from "../generator/package-root.js";
 import { compareVersions, requireVersionsIn } from "../generator/protocol-versions.js";
 
@@ -128,6 +127,8 @@ async function generatedText(generatedDir: string, rel: string): Promise<string 
 
 /** ONEX_E_SDK_STALE unless every version, the version list and every transform of `generatedDir` were generated from `schemasDir` as it is now. */
 async function assertCurrent(schemasDir: string, generatedDir: string, versions: readonly string[], flags: SdkFlags): Promise<void> {
+  // Loaded here, not with the command table: YAML is needed only by the commands that open an SDK.
+  const { headerHash, inputHashes } = await import("../generator/input-hashes.js");
   const expected = await inputHashes(schemasDir, versions);
   const stale: string[] = [];
   for (const v of versions) {
