@@ -75,9 +75,10 @@ const REGISTRY_KEY = Symbol.for("onex.runtime.envelope-layouts/1");
 interface LayoutRegistry {
   byVersion: Map<string, CompiledLayout>;
   newestFirst: CompiledLayout[];
+  layouts: readonly EnvelopeLayout[];
 }
 const registry: LayoutRegistry = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] as LayoutRegistry | undefined) ??
-  ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] = { byVersion: new Map(), newestFirst: [] } as LayoutRegistry);
+  ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] = { byVersion: new Map(), newestFirst: [], layouts: [] } as LayoutRegistry);
 
 /** The segments of a JSON Pointer (RFC 6901); throws ONEX_E_USAGE for a malformed one. */
 export function pointerSegments(pointer: string): string[] {
@@ -119,12 +120,13 @@ export function registerEnvelopeLayout(layout: EnvelopeLayout): EnvelopeLayout {
   if (current !== undefined && JSON.stringify(current.layout) === JSON.stringify(frozen)) return current.layout;
   registry.byVersion.set(frozen.version, compile(frozen));
   registry.newestFirst = [...registry.byVersion.values()].sort((a, b) => compareVersions(b.layout.version, a.layout.version));
+  registry.layouts = Object.freeze(registry.newestFirst.map((c) => c.layout));
   return frozen;
 }
 
 /** The envelope layouts of every loaded SDK, newest version first. */
 export function envelopeLayouts(): readonly EnvelopeLayout[] {
-  return registry.newestFirst.map((c) => c.layout);
+  return registry.layouts;
 }
 
 function read(value: unknown, path: readonly string[]): unknown {
