@@ -93,6 +93,8 @@ interface PeerState {
   have: Bitfield | undefined;
   /** Pieces it answered 404 for (restarted without them): not asked again during this fetch. */
   refused: Set<number>;
+  /** Pieces a seeder deferred (429: sent once already, to another peer), and until when. */
+  deferredUntil: Map<number, number>;
   inFlight: number;
   dropped: boolean;
   /** Consecutive connection failures, and until when it is left alone. */
@@ -103,6 +105,8 @@ interface PeerState {
 }
 
 const POLL_INTERVAL_MS = 1_000;
+/** How long a piece a seeder deferred is not asked of it again: about the time the peer that got it takes to announce it. */
+const SEEDER_DEFER_MS = 500;
 const TICK_MS = 100;
 
 /** Downloads every missing piece of `options.store`'s artifact and resolves once it is complete, verified and in place. */
@@ -189,7 +193,7 @@ class Fetch {
         if (info.peerId === this.#o.selfPeerId) continue;
         let state = this.#peers.get(info.peerId);
         if (state === undefined) {
-          state = { info, have: undefined, refused: new Set(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, complete: false };
+          state = { info, have: undefined, refused: new Set(), deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, complete: false };
           this.#peers.set(info.peerId, state);
         }
         state.info = { ...state.info, endpoint: info.endpoint };
@@ -248,12 +252,19 @@ class Fetch {
     for (const { piece } of candidates) {
       if (this.#inFlight.size >= maxTotal) break;
       let best: PeerState | undefined;
+      let heldByDownloader = false;
       for (const peer of usable) {
-        if (peer.inFlight >= perPeer || !peer.have!.has(piece) || peer.refused.has(piece)) continue;
+        if (!peer.have!.has(piece) || peer.refused.has(piece)) continue;
+        heldByDownloader ||= !peer.complete;
+        if ((peer.deferredUntil.get(piece) ?? 0) > now) continue;
+        if (peer.inFlight >= perPeer) continue;
         // Peers still downloading go before complete ones: spreading the load off the seeders is the point of a swarm.
         if (best === undefined || rank(peer) < rank(best)) best = peer;
       }
-      if (best === undefined) continue;
+      // Nor is a piece another downloader holds taken from a seeder because that downloader is
+      // busy: a seeder's uplink is kept for the pieces no downloader has yet, so the origin
+      // sends each piece about once however many fetch.
+      if (best === undefined || (best.complete && heldByDownloader)) continue;
       this.#request(best, piece);
       started++;
     }
@@ -273,6 +284,8 @@ class Fetch {
             await this.#accept(peer, piece, body);
           } else if (status === 404) {
             peer.refused.add(piece);
+          } else if (status === 429) {
+            peer.deferredUntil.set(piece, Date.now() + SEEDER_DEFER_MS);
           } else if (status === 503) {
             peer.backoffUntil = Date.now() + 200;
           } else {

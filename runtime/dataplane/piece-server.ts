@@ -42,13 +42,15 @@ export interface PieceServerStats {
   filesServed: number;
   /** Requests refused with 503 because `maxUploads` were in progress. */
   busy: number;
+  /** Requests a seeder deferred with 429: the piece was sent once already and others were not yet. */
+  deferred: number;
 }
 
 const PIECE_PATH = /^\/v1\/artifacts\/([0-9a-f]{64})\/(descriptor|bitfield|file|pieces\/(\d{1,9}))$/;
 
 /** A running piece server. */
 export class PieceServer {
-  readonly stats: PieceServerStats = { bytesSent: 0, piecesServed: 0, filesServed: 0, busy: 0 };
+  readonly stats: PieceServerStats = { bytesSent: 0, piecesServed: 0, filesServed: 0, busy: 0, deferred: 0 };
   readonly #sources = new Map<string, PieceSource>();
   readonly #server: Server;
   readonly #options: PieceServerOptions;
@@ -57,6 +59,8 @@ export class PieceServer {
   // Piece buffers by piece size, reused once a piece is handed to the socket: serving
   // allocates one per upload in progress, not one per piece.
   readonly #spareBuffers = new Map<number, Buffer[]>();
+  // Which pieces of each complete artifact this server has sent at least once (see #sendPiece).
+  readonly #sentOnce = new Map<string, { sent: Uint8Array; unsent: number }>();
   #url = "";
 
   private constructor(options: PieceServerOptions) {
@@ -98,6 +102,7 @@ export class PieceServer {
   /** Stops serving an artifact. */
   remove(rootHash: string): void {
     this.#sources.delete(rootHex(rootHash));
+    this.#sentOnce.delete(rootHash);
   }
 
   /** Stops listening and cuts open connections (a peer leaving the swarm). */
@@ -134,6 +139,11 @@ export class PieceServer {
       res.setHeader("retry-after", "1");
       return sendJson(res, 503, { error: "busy", message: "too many uploads in progress" });
     }
+    if (this.#deferAsSeeder(source, index)) {
+      this.stats.deferred++;
+      res.setHeader("retry-after", "1");
+      return sendJson(res, 429, { error: "sent", message: `piece ${index} was sent already and others not yet: fetch it from the peers that have it` });
+    }
     this.#uploads++;
     const spares = this.#spareBuffers.get(source.descriptor.piece_size) ?? [];
     this.#spareBuffers.set(source.descriptor.piece_size, spares);
@@ -150,6 +160,28 @@ export class PieceServer {
       this.#uploads--;
       spares.push(buffer);
     }
+  }
+
+  /**
+   * A seeder (a complete copy) sends each piece once before it sends any piece twice: while
+   * some piece has not left it, a request for one that has is deferred with 429, and the
+   * fetcher takes another piece meanwhile and this one from the peer that got it. So the
+   * origin's uplink carries each piece about once however many fetch; once every piece has
+   * been sent, the seeder serves anything (a fetcher that lost a piece, a late peer).
+   */
+  #deferAsSeeder(source: PieceSource, index: number): boolean {
+    if (!source.have.complete) return false;
+    const key = source.descriptor.root_hash;
+    let ledger = this.#sentOnce.get(key);
+    if (ledger === undefined) {
+      ledger = { sent: new Uint8Array(source.descriptor.pieces.length), unsent: source.descriptor.pieces.length };
+      this.#sentOnce.set(key, ledger);
+    }
+    if (ledger.unsent === 0) return false;
+    if (ledger.sent[index] === 1) return true;
+    ledger.sent[index] = 1;
+    ledger.unsent--;
+    return false;
   }
 
   async #sendFile(res: ServerResponse, source: PieceSource): Promise<void> {

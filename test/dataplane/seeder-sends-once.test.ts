@@ -1,0 +1,68 @@
+/**
+ * A seeder sends each piece once before it sends any twice (429 meanwhile), and the fetcher
+ * takes a deferred piece from elsewhere: what keeps the origin's bytes near one copy.
+ */
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describeFile, rootHex, type ArtifactDescriptorRecord } from "../../runtime/dataplane/descriptor.js";
+import { fetchArtifact } from "../../runtime/dataplane/fetcher.js";
+import { PieceServer } from "../../runtime/dataplane/piece-server.js";
+import { PieceStore } from "../../runtime/dataplane/piece-store.js";
+import { generateKeyPair } from "../../runtime/trust/keys.js";
+import { tempDir, writeRandomFile, ZONE } from "./fixtures.js";
+
+const KB = 1024;
+let work: { dir: string; remove(): Promise<void> };
+let descriptor: ArtifactDescriptorRecord;
+let seeded: PieceStore;
+let server: PieceServer;
+
+beforeAll(async () => {
+  work = await tempDir();
+  const file = join(work.dir, "data.bin");
+  await writeRandomFile(file, 4 * 16 * KB);
+  descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: 16 * KB }, generateKeyPair());
+  seeded = await PieceStore.seed(descriptor, file);
+  server = await PieceServer.start();
+  server.add(seeded);
+});
+afterAll(async () => {
+  await server?.stop();
+  await seeded?.close();
+  await work?.remove();
+});
+
+const piece = async (index: number) => (await fetch(`${server.url}/v1/artifacts/${rootHex(descriptor.root_hash)}/pieces/${index}`)).status;
+
+describe("a seeder", () => {
+  it("defers a second request for a piece while another piece has not been sent, then serves anything", async () => {
+    expect(await piece(0)).toBe(200);
+    expect(await piece(0)).toBe(429);
+    expect(await piece(1)).toBe(200);
+    expect(await piece(2)).toBe(200);
+    expect(await piece(1)).toBe(429);
+    expect(server.stats.deferred).toBe(2);
+    expect(await piece(3)).toBe(200);
+    // Every piece has left once: a fetcher that lost one, or a late peer, gets any of them.
+    expect(await piece(0)).toBe(200);
+    expect(await piece(1)).toBe(200);
+    expect(server.stats.piecesServed).toBe(6);
+  });
+
+  it("a fetcher deferred on a piece takes the others first and that one once the seeder has sent them all", async () => {
+    const fresh = await PieceServer.start();
+    fresh.add(seeded);
+    try {
+      // Piece 0 has left this seeder once already (to a peer this fetcher does not know).
+      expect((await fetch(`${fresh.url}/v1/artifacts/${rootHex(descriptor.root_hash)}/pieces/0`)).status).toBe(200);
+      const store = await PieceStore.open(descriptor, join(work.dir, "copy.bin"));
+      const result = await fetchArtifact({ store, peers: { peersOf: async () => [{ peerId: "seeder", endpoint: fresh.url, have: seeded.have }] }, selfPeerId: "me" });
+      await store.close();
+      expect(result.fetchedPieces).toBe(descriptor.pieces.length);
+      expect(fresh.stats.deferred).toBeGreaterThanOrEqual(1);
+      expect(fresh.stats.piecesServed).toBe(descriptor.pieces.length + 1);
+    } finally {
+      await fresh.stop();
+    }
+  });
+});
