@@ -46,6 +46,9 @@ export interface PieceServerStats {
   deferred: number;
 }
 
+/** How long a seeder waits before it sends a piece again, once it has sent every piece. */
+const RESEND_AFTER_MS = 1_000;
+
 const PIECE_PATH = /^\/v1\/artifacts\/([0-9a-f]{64})\/(descriptor|bitfield|file|pieces\/(\d{1,9}))$/;
 
 /** A running piece server. */
@@ -59,8 +62,8 @@ export class PieceServer {
   // Piece buffers by piece size, reused once a piece is handed to the socket: serving
   // allocates one per upload in progress, not one per piece.
   readonly #spareBuffers = new Map<number, Buffer[]>();
-  // Which pieces of each complete artifact this server has sent at least once (see #sendPiece).
-  readonly #sentOnce = new Map<string, { sent: Uint8Array; unsent: number }>();
+  // When this server last sent each piece of a complete artifact, and how many it never sent (see #deferAsSeeder).
+  readonly #sentAt = new Map<string, { sentAt: Float64Array; unsent: number }>();
   #url = "";
 
   private constructor(options: PieceServerOptions) {
@@ -102,7 +105,7 @@ export class PieceServer {
   /** Stops serving an artifact. */
   remove(rootHash: string): void {
     this.#sources.delete(rootHex(rootHash));
-    this.#sentOnce.delete(rootHash);
+    this.#sentAt.delete(rootHash);
   }
 
   /** Stops listening and cuts open connections (a peer leaving the swarm). */
@@ -142,7 +145,7 @@ export class PieceServer {
     if (this.#deferAsSeeder(source, index)) {
       this.stats.deferred++;
       res.setHeader("retry-after", "1");
-      return sendJson(res, 429, { error: "sent", message: `piece ${index} was sent already and others not yet: fetch it from the peers that have it` });
+      return sendJson(res, 429, { error: "sent", message: `piece ${index} was sent a moment ago: fetch it from the peer that has it` });
     }
     this.#uploads++;
     const spares = this.#spareBuffers.get(source.descriptor.piece_size) ?? [];
@@ -165,22 +168,24 @@ export class PieceServer {
   /**
    * A seeder (a complete copy) sends each piece once before it sends any piece twice: while
    * some piece has not left it, a request for one that has is deferred with 429, and the
-   * fetcher takes another piece meanwhile and this one from the peer that got it. So the
-   * origin's uplink carries each piece about once however many fetch; once every piece has
-   * been sent, the seeder serves anything (a fetcher that lost a piece, a late peer).
+   * fetcher takes another piece meanwhile and this one from the peer that got it. Once every
+   * piece has left, a piece is sent again only a second after it last was, the time the peer
+   * that got it takes to say so. So the origin's uplink carries each piece about once however
+   * many fetch, and a fetcher that lost a piece or a peer that joins late waits a second at most.
    */
   #deferAsSeeder(source: PieceSource, index: number): boolean {
     if (!source.have.complete) return false;
     const key = source.descriptor.root_hash;
-    let ledger = this.#sentOnce.get(key);
+    let ledger = this.#sentAt.get(key);
     if (ledger === undefined) {
-      ledger = { sent: new Uint8Array(source.descriptor.pieces.length), unsent: source.descriptor.pieces.length };
-      this.#sentOnce.set(key, ledger);
+      ledger = { sentAt: new Float64Array(source.descriptor.pieces.length), unsent: source.descriptor.pieces.length };
+      this.#sentAt.set(key, ledger);
     }
-    if (ledger.unsent === 0) return false;
-    if (ledger.sent[index] === 1) return true;
-    ledger.sent[index] = 1;
-    ledger.unsent--;
+    const now = Date.now();
+    const last = ledger.sentAt[index]!;
+    if (last > 0 && (ledger.unsent > 0 || now - last < RESEND_AFTER_MS)) return true;
+    if (last === 0) ledger.unsent--;
+    ledger.sentAt[index] = now;
     return false;
   }
 

@@ -1,6 +1,7 @@
 /**
- * A seeder sends each piece once before it sends any twice (429 meanwhile), and the fetcher
- * takes a deferred piece from elsewhere: what keeps the origin's bytes near one copy.
+ * A seeder sends each piece once before it sends any twice, and a piece again only a second
+ * after it last did (429 meanwhile); the fetcher takes a deferred piece later or from
+ * elsewhere: what keeps the origin's bytes near one copy.
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,7 +36,7 @@ afterAll(async () => {
 const piece = async (index: number) => (await fetch(`${server.url}/v1/artifacts/${rootHex(descriptor.root_hash)}/pieces/${index}`)).status;
 
 describe("a seeder", () => {
-  it("defers a second request for a piece while another piece has not been sent, then serves anything", async () => {
+  it("defers a second request for a piece while another has not been sent, and one just sent for a second", async () => {
     expect(await piece(0)).toBe(200);
     expect(await piece(0)).toBe(429);
     expect(await piece(1)).toBe(200);
@@ -43,9 +44,12 @@ describe("a seeder", () => {
     expect(await piece(1)).toBe(429);
     expect(server.stats.deferred).toBe(2);
     expect(await piece(3)).toBe(200);
-    // Every piece has left once: a fetcher that lost one, or a late peer, gets any of them.
+    // Every piece has left once: the one just sent waits for its peer to say it has it...
+    expect(await piece(3)).toBe(429);
+    // ...and a second later a fetcher that lost a piece, or a late peer, gets any of them.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
     expect(await piece(0)).toBe(200);
-    expect(await piece(1)).toBe(200);
+    expect(await piece(3)).toBe(200);
     expect(server.stats.piecesServed).toBe(6);
   });
 
