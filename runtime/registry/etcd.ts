@@ -189,11 +189,18 @@ class EtcdStore implements RegistryStore {
       const raw = kv.key.toString();
       const key = this.parseKey(raw);
       if (key === undefined || !this.#inScope(key, prefix)) return;
+      // A change (not the snapshot) is read with its mark, sent with the lease check rather than after it:
+      // both are read after the change was written, as the reader's own read of the mark would be.
+      const markRead = initial ? undefined : this.getMark(key).then(
+        (mark) => mark ?? null,
+        () => undefined,
+      );
       chain = chain.then(async () => {
         const live = await this.#alive(kv).catch(() => false);
         if (live) {
           alive.add(raw);
-          queue.push({ op: "put", stored: { key, value: kv.value.toString(), revision: kv.mod_revision }, initial });
+          const mark = await markRead;
+          queue.push({ op: "put", stored: { key, value: kv.value.toString(), revision: kv.mod_revision }, initial, ...(mark === undefined ? {} : { mark }) });
         } else if (alive.delete(raw)) {
           queue.push({ op: "delete", key, reason: "expired" });
         }

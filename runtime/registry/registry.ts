@@ -117,7 +117,12 @@ export interface StoredValue {
 
 /** A change at the storage level. */
 export type StoreChange =
-  | { op: "put"; stored: StoredValue; initial: boolean }
+  /**
+   * `mark`, when set, is the address's high-water mark as the adapter read it after the change
+   * arrived (null: there was none), alongside a round trip of its own (etcd's lease check), so
+   * the reader need not read it again; absent, the reader reads it.
+   */
+  | { op: "put"; stored: StoredValue; initial: boolean; mark?: StoredMark | null }
   | { op: "delete"; key: CanonicalAddress; reason: "deregistered" | "expired" };
 
 /** Which keys `list` and `watch` cover at the storage level. */

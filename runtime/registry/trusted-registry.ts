@@ -257,7 +257,7 @@ export class TrustedRegistry implements Registry {
       if (known !== undefined && change.stored.value === known.bytes) continue;
       let resolved: ResolvedEntry;
       try {
-        resolved = await this.#readThroughOutages(change.stored, signal);
+        resolved = await this.#readThroughOutages(change.stored, signal, change.mark);
       } catch (error) {
         if (!isOnexError(error, ErrorCode.EntryTampered)) throw error;
         last.delete(address);
@@ -350,13 +350,16 @@ export class TrustedRegistry implements Registry {
    * #read for a watch, which outlives server restarts and leader elections: a mark read that
    * fails for want of a server is tried again (250 ms, doubling up to 2 s) until the watch stops.
    */
-  async #readThroughOutages(stored: StoredValue, signal: AbortSignal): Promise<ResolvedEntry> {
+  async #readThroughOutages(stored: StoredValue, signal: AbortSignal, mark?: StoredMark | null): Promise<ResolvedEntry> {
+    // The mark the adapter read with the change (etcd), on the first try; every retry reads its own.
+    let markRead = mark === undefined ? undefined : Promise.resolve(mark ?? undefined);
     for (let wait = 250; ; wait = Math.min(2 * wait, 2_000)) {
       try {
-        return await this.#read(stored);
+        return await this.#read(stored, markRead);
       } catch (error) {
         if (!isOnexError(error, ErrorCode.RegistryUnavailable) || signal.aborted) throw error;
       }
+      markRead = undefined;
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
