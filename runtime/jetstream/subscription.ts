@@ -195,14 +195,19 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   // With verification threads, messages are asked for ahead of the one being judged (up to a
   // pull's worth), and each goes to a thread as soon as it arrives; the pipeline still takes
   // them one by one, in order, and hands back the ones asked for ahead when it stops.
+  // A message that arrives while the pipeline waits for it, with none before it, is verified
+  // in the pipeline: a hop to a thread and back would only add to its latency.
   const verifier = transport.verifyAhead;
   type Pulled = IteratorResult<JsMsg> & { checked?: Promise<VerifiedAhead | undefined> };
   const ahead: Promise<Pulled>[] = [];
   const lookahead = verifier === undefined ? 1 : maxInFlight;
+  let arrived = 0;
+  let idle = false;
   const nextOf = (pulled: AsyncGenerator<JsMsg>): Promise<Pulled> => {
     while (ahead.length < lookahead) {
       const next = pulled.next().then((next: Pulled) => {
-        if (!next.done && verifier !== undefined) next.checked = verifier.submit(next.value.data);
+        if (!next.done && verifier !== undefined && (arrived > 0 || !idle)) next.checked = verifier.submit(next.value.data);
+        arrived++;
         return next;
       });
       // Taken in turn by the loop or by stop; until then a failure must not count as unhandled.
@@ -216,7 +221,14 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     // Iterated by hand: a for-await would close `pulled` on exit, dropping what the batch holds.
     const pulled = pull();
     try {
-      for (let next = await nextOf(pulled); !next.done; next = await nextOf(pulled)) {
+      const take = async () => {
+        idle = true;
+        const next = await nextOf(pulled);
+        idle = false;
+        arrived--;
+        return next;
+      };
+      for (let next = await take(); !next.done; next = await take()) {
         const msg = next.value;
         const checked = next.checked === undefined ? undefined : await next.checked;
         if (stopped) {
