@@ -6,8 +6,9 @@
  * - publish: `client.publishMany` (validate + sign + subject + publish, pipelined acks), against
  *   - the hand-written peer: nats.js publish of each message after the same ajv validator,
  *     RFC 8785 canonical bytes (onex's canonicalize), an Ed25519 signature and JSON.stringify,
- *     with the same window of outstanding acks and the same headers; its subjects are computed
- *     before the clock starts, and it has no retry on a failed publish;
+ *     with the same window of outstanding acks and the same headers, on a connection configured as
+ *     onex's (no async stack traces); its subjects are computed before the clock starts, and it
+ *     has no retry on a failed publish;
  *   - the floor: nats.js publish of bytes serialized before the clock starts, plus a bare
  *     `crypto.sign` per message: no validation, canonicalization or serialization.
  * - subscribe: `client.subscribe` (parse + validate + verify + policy, ack), with signatures
@@ -57,7 +58,8 @@ function dispatch(i: number, entity: string): v0_1.TaskDispatch {
 
 const server = await startNatsServer();
 try {
-  const nc = await natsConnect({ servers: server.url });
+  // The peers' connection is configured as onex's is: no async stack traces (two Error objects per request otherwise).
+  const nc = await natsConnect({ servers: server.url, noAsyncTraces: true });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   await applyStreams(jsm, planStreams([v0_1, v0_2]));
