@@ -102,6 +102,8 @@ function line(label: string, o: Outcome): string {
   return `  ${label.padEnd(34)} ${(o.wallMs / 1000).toFixed(2).padStart(7)} s   seeder sent ${(o.seederBytes / MB).toFixed(0).padStart(5)} MiB = ${(o.seederBytes / SIZE).toFixed(2)}x the artifact`;
 }
 
+const brief = (o: Outcome) => `${(o.wallMs / 1000).toFixed(1)}/${(o.seederBytes / SIZE).toFixed(2)}`;
+
 /** The outcome with the median wall time. */
 function median(outcomes: Outcome[]): Outcome {
   return [...outcomes].sort((x, y) => x.wallMs - y.wallMs)[Math.floor(outcomes.length / 2)]!;
@@ -123,6 +125,7 @@ try {
     const a = median(swarmRuns);
     const b = median(plainRuns);
     console.log(`\n${name}`);
+    console.log(`  rounds (wall s / seeder x): swarm ${swarmRuns.map(brief).join(", ")}; HTTP ${plainRuns.map(brief).join(", ")}`);
     console.log(line("(a) swarm", a));
     console.log(line("(b) each from the seeder over HTTP", b));
     console.log(`  ratios (a)/(b): wall time ${(a.wallMs / b.wallMs).toFixed(2)}x, seeder bytes ${(a.seederBytes / b.seederBytes).toFixed(2)}x`);

@@ -196,6 +196,7 @@ class Fetch {
           state = { info, have: undefined, refused: new Set(), deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, complete: false };
           this.#peers.set(info.peerId, state);
         }
+        if (state.info.endpoint !== info.endpoint) forgetProcess(state);
         state.info = { ...state.info, endpoint: info.endpoint };
         if (info.have) this.#merge(state, info.have);
       }
@@ -416,6 +417,22 @@ class Fetch {
   #name(): string {
     return `${this.#store.descriptor.name}@${this.#store.descriptor.version}`;
   }
+}
+
+/**
+ * A peer id at a new endpoint is a new process of that peer (restarted, or fetching again):
+ * what the old one held, refused, or how it failed says nothing of it. Without this, a stale
+ * "complete" from the stream's history makes a fetcher ask a peer for pieces it does not have
+ * yet, and take every piece it refuses from the seeder.
+ */
+function forgetProcess(state: PeerState): void {
+  state.have = undefined;
+  state.complete = false;
+  state.refused.clear();
+  state.deferredUntil.clear();
+  state.failures = 0;
+  state.backoffUntil = 0;
+  state.lastPoll = 0;
 }
 
 function rank(peer: PeerState): number {

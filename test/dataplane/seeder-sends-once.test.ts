@@ -69,4 +69,37 @@ describe("a seeder", () => {
       await fresh.stop();
     }
   });
+
+  it("a peer id at a new endpoint is a new process: a stale complete from history is forgotten, and what it does hold is not taken from the seeder", async () => {
+    const fresh = await PieceServer.start();
+    fresh.add(seeded);
+    const partial = await PieceStore.open(descriptor, join(work.dir, "partial.bin"));
+    for (const i of [0, 1]) await partial.writePiece(i, await seeded.readPiece(i));
+    const peerServer = await PieceServer.start();
+    peerServer.add(partial);
+    const gone = await PieceServer.start();
+    const goneUrl = gone.url;
+    await gone.stop();
+    try {
+      let calls = 0;
+      // The stream's history first: "p" complete, at the endpoint of a process that is gone.
+      // Then "p" again from its new process (two pieces so far), and the seeder.
+      const peersOf = async () =>
+        calls++ === 0
+          ? [{ peerId: "p", endpoint: goneUrl, have: seeded.have }]
+          : [
+              { peerId: "p", endpoint: peerServer.url, have: partial.have },
+              { peerId: "seeder", endpoint: fresh.url, have: seeded.have },
+            ];
+      const store = await PieceStore.open(descriptor, join(work.dir, "restarted.bin"));
+      const result = await fetchArtifact({ store, peers: { peersOf }, selfPeerId: "me" });
+      await store.close();
+      expect(result.fetchedPieces).toBe(descriptor.pieces.length);
+      expect(result.bytesByPeer.p).toBe(2 * 16 * KB);
+      expect(fresh.stats.piecesServed).toBe(descriptor.pieces.length - 2);
+    } finally {
+      await Promise.all([fresh.stop(), peerServer.stop()]);
+      await partial.close();
+    }
+  });
 });
