@@ -128,10 +128,10 @@ export const ErrorCode = {
   EntryTampered: "ONEX_E_ENTRY_TAMPERED",
   /** The router found no candidate for a task, or every candidate failed or timed out. */
   NoRoute: "ONEX_E_NO_ROUTE",
-  /** A piece's bytes do not hash to the SHA-256 its artifact descriptor lists (a peer served it corrupt, or the file on disk changed). */
-  PieceCorrupt: "ONEX_E_PIECE_CORRUPT",
   /** The SDK a service was given lacks a message type the service needs, or no envelope or payload shape the service can build fits that type in the SDK's version. */
   SdkMismatch: "ONEX_E_SDK_MISMATCH",
+  /** A piece's bytes do not hash to the SHA-256 its artifact descriptor lists (a peer served it corrupt, or the file on disk changed). */
+  PieceCorrupt: "ONEX_E_PIECE_CORRUPT",
   /** A fetch ended before every piece was verified (no peer had the rest, or it stalled); run it again to resume. */
   ArtifactIncomplete: "ONEX_E_ARTIFACT_INCOMPLETE",
   /** An artifact descriptor is malformed or inconsistent (piece count, sizes, root hash), or its signer or zone is refused by the trust policy. */
