@@ -107,6 +107,8 @@ interface PeerState {
 const POLL_INTERVAL_MS = 1_000;
 /** How long a piece a seeder deferred is not asked of it again: about the time the peer that got it takes to announce it. */
 const SEEDER_DEFER_MS = 500;
+/** How long a piece only busy downloaders hold waits for them before it is taken from a seeder. */
+const DOWNLOADER_WAIT_MS = 2_000;
 const TICK_MS = 100;
 
 /** Downloads every missing piece of `options.store`'s artifact and resolves once it is complete, verified and in place. */
@@ -124,6 +126,8 @@ class Fetch {
   // A piece's buffer is reused once the piece is written: a fetch allocates one per request
   // in flight, not one per piece, which keeps the garbage collector out of the transfer.
   readonly #spareBuffers: Buffer[] = [];
+  // Pieces held back from a seeder because only busy downloaders have them, and since when.
+  readonly #waitingOnDownloaders = new Map<number, number>();
   // A random rank per piece breaks availability ties, so fetchers starting together ask a seeder for different pieces.
   readonly #tieBreak: Float64Array;
   readonly #result: FetchResult;
@@ -262,10 +266,17 @@ class Fetch {
         // Peers still downloading go before complete ones: spreading the load off the seeders is the point of a swarm.
         if (best === undefined || rank(peer) < rank(best)) best = peer;
       }
+      if (best === undefined) continue;
       // Nor is a piece another downloader holds taken from a seeder because that downloader is
       // busy: a seeder's uplink is kept for the pieces no downloader has yet, so the origin
-      // sends each piece about once however many fetch.
-      if (best === undefined || (best.complete && heldByDownloader)) continue;
+      // sends each piece about once however many fetch. A downloader slow to answer (or one
+      // that only claims pieces) holds a piece up for DOWNLOADER_WAIT_MS at most.
+      if (best.complete && heldByDownloader) {
+        const since = this.#waitingOnDownloaders.get(piece) ?? now;
+        this.#waitingOnDownloaders.set(piece, since);
+        if (now - since < DOWNLOADER_WAIT_MS) continue;
+      }
+      this.#waitingOnDownloaders.delete(piece);
       this.#request(best, piece);
       started++;
     }
@@ -357,6 +368,13 @@ class Fetch {
     const buffer = maxBytes <= pieceSize ? (this.#spareBuffers.pop() ?? Buffer.allocUnsafe(pieceSize)) : Buffer.allocUnsafe(maxBytes);
     return new Promise<{ status: number; body: Buffer; buffer: Buffer }>((resolve, reject) => {
       const req = httpRequest(url, { agent: this.#agent, timeout: this.#o.requestTimeoutMs ?? 30_000 }, (res) => {
+        // Only the status of a refusal (404, 429, 503) matters: its body is not read.
+        if (res.statusCode !== 200) {
+          res.resume();
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: buffer.subarray(0, 0), buffer }));
+          res.on("error", reject);
+          return;
+        }
         let size = 0;
         res.on("data", (chunk: Buffer) => {
           // A peer sending more than a piece is lying or broken; stop reading rather than buffer it.

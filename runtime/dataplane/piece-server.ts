@@ -15,7 +15,7 @@ import type { AddressInfo } from "node:net";
 import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ErrorCode, OnexError } from "../errors.js";
-import { rootHex } from "./descriptor.js";
+import { pieceLengthOf, rootHex } from "./descriptor.js";
 import type { PieceSource } from "./piece-store.js";
 
 /** Response header carrying the SHA-256 the server expects the piece to have (the fetcher checks its own copy of the descriptor, not this). */
@@ -46,8 +46,6 @@ export interface PieceServerStats {
   deferred: number;
 }
 
-/** How long a seeder waits before it sends a piece again, once it has sent every piece. */
-const RESEND_AFTER_MS = 1_000;
 
 const PIECE_PATH = /^\/v1\/artifacts\/([0-9a-f]{64})\/(descriptor|bitfield|file|pieces\/(\d{1,9}))$/;
 
@@ -62,8 +60,8 @@ export class PieceServer {
   // Piece buffers by piece size, reused once a piece is handed to the socket: serving
   // allocates one per upload in progress, not one per piece.
   readonly #spareBuffers = new Map<number, Buffer[]>();
-  // When this server last sent each piece of a complete artifact, and how many it never sent (see #deferAsSeeder).
-  readonly #sentAt = new Map<string, { sentAt: Float64Array; unsent: number }>();
+  // What this server sent of each complete artifact it seeds, by root hash (hex).
+  readonly #sendLedgers = new Map<string, SendLedger>();
   #url = "";
 
   private constructor(options: PieceServerOptions) {
@@ -105,7 +103,7 @@ export class PieceServer {
   /** Stops serving an artifact. */
   remove(rootHash: string): void {
     this.#sources.delete(rootHex(rootHash));
-    this.#sentAt.delete(rootHash);
+    this.#sendLedgers.delete(rootHex(rootHash));
   }
 
   /** Stops listening and cuts open connections (a peer leaving the swarm). */
@@ -130,19 +128,23 @@ export class PieceServer {
       case "file":
         return this.#sendFile(res, source);
       default:
-        return this.#sendPiece(res, source, Number(match[3]));
+        return this.#sendPiece(req, res, source, Number(match[3]));
     }
   }
 
-  async #sendPiece(res: ServerResponse, source: PieceSource, index: number): Promise<void> {
+  async #sendPiece(req: IncomingMessage, res: ServerResponse, source: PieceSource, index: number): Promise<void> {
     // Only verified pieces are ever served: the bitfield is set after the hash check.
     if (!source.have.has(index)) return sendJson(res, 404, { error: ErrorCode.NotFound, message: `piece ${index} is not held here` });
+    const headers = { "content-type": "application/octet-stream", "content-length": pieceLengthOf(source.descriptor, index), [PIECE_DIGEST_HEADER]: source.descriptor.pieces[index]! };
+    // A HEAD sends nothing, so it neither takes an upload slot nor counts as the piece being sent.
+    if (req.method === "HEAD") return void res.writeHead(200, headers).end();
     if (this.#uploads >= (this.#options.maxUploads ?? 16)) {
       this.stats.busy++;
       res.setHeader("retry-after", "1");
       return sendJson(res, 503, { error: "busy", message: "too many uploads in progress" });
     }
-    if (this.#deferAsSeeder(source, index)) {
+    const send = this.#sendLedgerOf(source)?.reserve(index, Date.now());
+    if (send === null) {
       this.stats.deferred++;
       res.setHeader("retry-after", "1");
       return sendJson(res, 429, { error: "sent", message: `piece ${index} was sent a moment ago: fetch it from the peer that has it` });
@@ -151,42 +153,38 @@ export class PieceServer {
     const spares = this.#spareBuffers.get(source.descriptor.piece_size) ?? [];
     this.#spareBuffers.set(source.descriptor.piece_size, spares);
     const buffer = spares.pop() ?? Buffer.allocUnsafe(source.descriptor.piece_size);
+    let sent = false;
     try {
       const bytes = await source.readPiece(index, buffer);
       await this.#limiter?.take(bytes.length);
-      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.length, [PIECE_DIGEST_HEADER]: source.descriptor.pieces[index]! });
-      // The callback runs once the bytes are handed to the socket, after which the buffer is free.
-      await new Promise<void>((resolve) => res.end(bytes, () => resolve()));
-      this.stats.bytesSent += bytes.length;
-      this.stats.piecesServed++;
+      res.writeHead(200, headers);
+      // 'close' follows 'finish' (the bytes handed to the socket) or a dropped connection;
+      // either way the buffer is free again and the upload slot is given back.
+      sent = await new Promise<boolean>((resolve) => {
+        res.once("close", () => resolve(res.writableFinished));
+        res.end(bytes);
+      });
+      if (sent) {
+        this.stats.bytesSent += bytes.length;
+        this.stats.piecesServed++;
+      }
     } finally {
       this.#uploads--;
       spares.push(buffer);
+      if (!sent) send?.undo();
     }
   }
 
-  /**
-   * A seeder (a complete copy) sends each piece once before it sends any piece twice: while
-   * some piece has not left it, a request for one that has is deferred with 429, and the
-   * fetcher takes another piece meanwhile and this one from the peer that got it. Once every
-   * piece has left, a piece is sent again only a second after it last was, the time the peer
-   * that got it takes to say so. So the origin's uplink carries each piece about once however
-   * many fetch, and a fetcher that lost a piece or a peer that joins late waits a second at most.
-   */
-  #deferAsSeeder(source: PieceSource, index: number): boolean {
-    if (!source.have.complete) return false;
-    const key = source.descriptor.root_hash;
-    let ledger = this.#sentAt.get(key);
+  /** The send ledger of a complete artifact this server seeds; undefined while it is still downloading it. */
+  #sendLedgerOf(source: PieceSource): SendLedger | undefined {
+    if (!source.have.complete) return undefined;
+    const key = rootHex(source.descriptor.root_hash);
+    let ledger = this.#sendLedgers.get(key);
     if (ledger === undefined) {
-      ledger = { sentAt: new Float64Array(source.descriptor.pieces.length), unsent: source.descriptor.pieces.length };
-      this.#sentAt.set(key, ledger);
+      ledger = new SendLedger(source.descriptor.pieces.length);
+      this.#sendLedgers.set(key, ledger);
     }
-    const now = Date.now();
-    const last = ledger.sentAt[index]!;
-    if (last > 0 && (ledger.unsent > 0 || now - last < RESEND_AFTER_MS)) return true;
-    if (last === 0) ledger.unsent--;
-    ledger.sentAt[index] = now;
-    return false;
+    return ledger;
   }
 
   async #sendFile(res: ServerResponse, source: PieceSource): Promise<void> {
@@ -207,6 +205,46 @@ export class PieceServer {
     this.stats.filesServed++;
   }
 }
+
+/**
+ * A seeder (a server with the complete artifact) sends each piece once before it sends any
+ * piece twice: while some piece has not left it, a request for one that has is deferred with
+ * 429 for up to FIRST_PASS_DEFER_MS, and the fetcher takes another piece meanwhile and this one
+ * from the peer that got it. Once every piece has left, a piece is sent again only
+ * RESEND_AFTER_MS after it last was, about the time the peer that got it takes to announce it.
+ * So the origin's uplink carries each piece about once however many fetch, and a fetcher whose
+ * piece went to a peer that left, or to nobody it can reach, waits a few seconds at most.
+ */
+class SendLedger {
+  // When each piece was last sent (ms since the epoch; 0: never), and how many never were.
+  readonly #sentAt: Float64Array;
+  #unsent: number;
+
+  constructor(pieces: number) {
+    this.#sentAt = new Float64Array(pieces);
+    this.#unsent = pieces;
+  }
+
+  /** Reserves a send of piece `index` at `now`: null when it was sent too recently; `undo` when the send failed. */
+  reserve(index: number, now: number): { undo(): void } | null {
+    const last = this.#sentAt[index]!;
+    if (last > 0 && now - last < (this.#unsent > 0 ? FIRST_PASS_DEFER_MS : RESEND_AFTER_MS)) return null;
+    if (last === 0) this.#unsent--;
+    this.#sentAt[index] = now;
+    return {
+      undo: () => {
+        if (this.#sentAt[index] !== now) return;
+        this.#sentAt[index] = last;
+        if (last === 0) this.#unsent++;
+      },
+    };
+  }
+}
+
+/** While some piece has not left a seeder, how long a piece that has is deferred at most. */
+const FIRST_PASS_DEFER_MS = 5_000;
+/** Once every piece has left a seeder, how long it waits before it sends a piece again. */
+const RESEND_AFTER_MS = 1_000;
 
 /** A token bucket shared by all uploads of one server: one second of burst. */
 class RateLimiter {

@@ -1,7 +1,7 @@
 /**
  * Pieces on disk. Downloads write into `<path>.partial` at each piece's offset and record
- * verified pieces in `<path>.pieces`; only when every piece is verified and the root hash of
- * the whole file checks out is the partial file renamed to `<path>`. A crash therefore never
+ * verified pieces in `<path>.pieces`; only when every piece is verified (each hashed once, as
+ * it was written) is the partial file renamed to `<path>`. A crash therefore never
  * leaves a file at `<path>` that looks complete, and a restarted download resumes from the
  * pieces already verified.
  */
@@ -138,7 +138,10 @@ export class PieceStore implements PieceSource {
     if (this.#recordError !== undefined) throw this.#recordError;
     if (this.have.has(index)) return false;
     if (this.#handle === undefined) throw new OnexError(ErrorCode.Internal, "the piece store is closed");
-    await this.#handle.write(bytes, 0, bytes.length, index * this.descriptor.piece_size);
+    const partial = PieceStore.partialPathOf(this.path);
+    await this.#handle.write(bytes, 0, bytes.length, index * this.descriptor.piece_size).catch((error: unknown) => {
+      throw writeFailed(partial, error);
+    });
     // Set the bit only after the bytes are written: a crash in between loses the piece, never trusts a hole.
     if (!this.have.set(index)) return false;
     this.#recordPieces();
@@ -161,7 +164,7 @@ export class PieceStore implements PieceSource {
         return writeAtomically(PieceStore.recordPathOf(this.path), this.have.toBytes());
       })
       .catch((error: unknown) => {
-        this.#recordError ??= error;
+        this.#recordError ??= writeFailed(PieceStore.recordPathOf(this.path), error);
       });
   }
 
@@ -259,4 +262,9 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** A local write that failed (a full disk, a removed folder): the fetch stops, it is no peer's fault. */
+function writeFailed(path: string, cause: unknown): OnexError {
+  return new OnexError(ErrorCode.WriteFailed, `cannot write ${path}: ${(cause as Error).message}`, { file: path }, { cause });
 }

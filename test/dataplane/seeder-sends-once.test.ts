@@ -102,4 +102,39 @@ describe("a seeder", () => {
       await partial.close();
     }
   });
+
+  it("a HEAD sends nothing and counts as no send", async () => {
+    const fresh = await PieceServer.start();
+    fresh.add(seeded);
+    try {
+      const url = `${fresh.url}/v1/artifacts/${rootHex(descriptor.root_hash)}/pieces/0`;
+      const head = await fetch(url, { method: "HEAD" });
+      expect(head.status).toBe(200);
+      expect(head.headers.get("content-length")).toBe(String(16 * KB));
+      expect((await fetch(url)).status).toBe(200);
+      expect(fresh.stats.deferred).toBe(0);
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  it("a piece whose only copy went to a peer that left is sent again after a few seconds, though other pieces never left", async () => {
+    const fresh = await PieceServer.start();
+    fresh.add(seeded);
+    try {
+      // Piece 0 left this seeder once, to a peer that is gone; this fetcher holds every other piece already.
+      expect((await fetch(`${fresh.url}/v1/artifacts/${rootHex(descriptor.root_hash)}/pieces/0`)).status).toBe(200);
+      const out = join(work.dir, "lost.bin");
+      const first = await PieceStore.open(descriptor, out);
+      for (let i = 1; i < descriptor.pieces.length; i++) await first.writePiece(i, await seeded.readPiece(i));
+      await first.close();
+      const store = await PieceStore.open(descriptor, out);
+      const result = await fetchArtifact({ store, peers: { peersOf: async () => [{ peerId: "seeder", endpoint: fresh.url, have: seeded.have }] }, selfPeerId: "me" });
+      await store.close();
+      expect(result.fetchedPieces).toBe(1);
+      expect(fresh.stats.deferred).toBeGreaterThanOrEqual(1);
+    } finally {
+      await fresh.stop();
+    }
+  }, 20_000);
 });
