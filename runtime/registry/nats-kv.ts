@@ -159,6 +159,14 @@ class NatsKvStore implements RegistryStore {
       const markWrite = writeMark ? (expected.mark === "" ? this.marks.create(k, value) : this.marks.update(k, value, Number(expected.mark))) : Promise.resolve(undefined);
       const entryWrite = expected.revision === "" ? this.kv.create(k, value) : this.kv.update(k, value, Number(expected.revision));
       const [mark, entry] = await Promise.allSettled([markWrite, entryWrite]);
+      if (mark.status === "rejected" && !isCasConflict(mark.reason) && entry.status === "fulfilled") {
+        // The entry is in but its mark failed outright (a timeout, not a lost compare-and-set):
+        // left so, readers would take the entry for a replay. Write the mark again on its own.
+        const markRevision = await this.#rewriteMark(k, value).catch(() => {
+          throw mark.reason;
+        });
+        return { revision: String(entry.value), markRevision: String(markRevision) };
+      }
       for (const result of [mark, entry]) {
         // "Must not exist" failed on an entry that lapsed but is not removed yet, too: the caller reads its revision and tries again.
         if (result.status === "rejected" && !isCasConflict(result.reason)) throw result.reason;
@@ -166,6 +174,12 @@ class NatsKvStore implements RegistryStore {
       if (mark.status === "rejected" || entry.status === "rejected") return undefined;
       return { revision: String(entry.value), ...(mark.value === undefined ? {} : { markRevision: String(mark.value) }) };
     });
+  }
+
+  /** Sets the mark of `k` to `value` whatever it holds now (the entry beside it is already `value`). */
+  async #rewriteMark(k: string, value: string): Promise<number> {
+    const current = await this.marks.get(k);
+    return current === null || current.operation !== "PUT" ? this.marks.create(k, value) : this.marks.update(k, value, current.revision);
   }
 
   async heartbeat(key: CanonicalAddress, revision: string): Promise<boolean> {

@@ -110,4 +110,25 @@ describe("NATS KV register in one round trip", () => {
     // And the older registration, offered again, is a replay.
     expect(await registry.register(node.entry, node.identity).catch((e: unknown) => (e as OnexError).code)).toBe(ErrorCode.Replay);
   });
+
+  it("a mark write that fails outright while the entry write succeeds is written again, so readers never take the entry for a replay", async () => {
+    const bucket = `rt${process.pid}x${++counter}`;
+    const real = await openNatsKvStore({ servers: [server.url], bucket, ttlMs: 30_000 });
+    stores.push(real);
+    // The mark's first write times out (as a server under load can), the entry's goes through.
+    const marks = (real as unknown as { marks: { create: (...args: unknown[]) => Promise<number> } }).marks;
+    const create = marks.create.bind(marks);
+    let failures = 1;
+    marks.create = async (...args: unknown[]) => {
+      if (failures-- > 0) throw new Error("TIMEOUT");
+      return create(...args);
+    };
+    const node = makeNode();
+    await new TrustedRegistry(real).register(node.entry, node.identity);
+    expect(failures).toBe(-1);
+    const kvm = new Kvm(nc);
+    const k = natsKvKey(partsOf(node));
+    expect((await (await kvm.open(`${bucket}_marks`)).get(k))?.string()).toBe((await (await kvm.open(bucket)).get(k))?.string());
+    expect((await new TrustedRegistry(real).resolve(node.address)).entry).toEqual(node.entry);
+  });
 });
