@@ -59,9 +59,16 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   const parts: Record<string, string> = { ...options.filter };
   // The template's generated sourceParams say which of its parts carry the source address.
   const { sourceParams } = pipeline.template;
-  if (options.zone !== undefined && sourceParams.zone !== undefined) parts[sourceParams.zone] = options.zone;
-  if (options.entityType !== undefined && sourceParams.entityType !== undefined) parts[sourceParams.entityType] = options.entityType;
-  if (options.entityId !== undefined && sourceParams.entityId !== undefined) parts[sourceParams.entityId] = options.entityId;
+  for (const field of ["zone", "entityType", "entityId"] as const) {
+    const value = options[field];
+    if (value === undefined) continue;
+    const param = sourceParams[field];
+    // A filter the subject cannot express would otherwise be dropped, and the subscription would receive every source's messages.
+    if (param === undefined) {
+      throw new OnexError(ErrorCode.Usage, `subject template "${pipeline.template.template}" has no part for the source's ${field}: it cannot be filtered by ${field}`, { template: pipeline.template.key, [field]: value });
+    }
+    parts[param] = value;
+  }
   const maxInFlight = Math.max(1, options.maxInFlight ?? 256);
   const maxDeliver = Math.max(1, options.maxDeliver ?? 5);
   const ackWaitMs = Math.max(1, options.ackWaitMs ?? 30_000);
