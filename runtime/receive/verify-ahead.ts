@@ -188,5 +188,7 @@ export class VerifyAhead {
     this.#dead = true;
     for (const resolve of this.#pending.values()) resolve(undefined);
     this.#pending.clear();
+    // The main thread verifies everything from now on: the other threads would only idle.
+    for (const worker of this.#workers) void worker.terminate().catch(() => undefined);
   }
 }
