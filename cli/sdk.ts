@@ -17,7 +17,7 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, realpathSync, rmSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readFile, readdir, realpath, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -277,7 +277,13 @@ async function writeAtomically(file: string, text: string): Promise<void> {
 
 /** Keeps the CACHE_KEEP most recent compiled SDKs (and `keep`), and the compiled files they use. */
 async function pruneCache(cacheRoot: string, keep: string): Promise<void> {
-  const entries = (await readdir(cacheRoot, { withFileTypes: true })).filter((e) => e.isDirectory() && /^[0-9a-f]{64}$/.test(e.name));
+  const all = await readdir(cacheRoot, { withFileTypes: true });
+  // Folders a run that crashed while compiling left behind, an hour on.
+  for (const e of all.filter((e) => e.isDirectory() && /^[0-9a-f]{64}\.tmp-/.test(e.name))) {
+    const dir = join(cacheRoot, e.name);
+    if (Date.now() - (await stat(dir)).mtimeMs > 3_600_000) await rm(dir, { recursive: true, force: true });
+  }
+  const entries = all.filter((e) => e.isDirectory() && /^[0-9a-f]{64}$/.test(e.name));
   if (entries.length <= CACHE_KEEP) return;
   const dated = await Promise.all(entries.map(async (e) => ({ dir: join(cacheRoot, e.name), mtime: (await stat(join(cacheRoot, e.name))).mtimeMs })));
   dated.sort((a, b) => b.mtime - a.mtime);
@@ -310,13 +316,23 @@ async function userCacheRoot(): Promise<string | undefined> {
   const base = process.env.ONEX_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "onex", "sdk");
   try {
     await mkdir(base, { recursive: true, mode: 0o700 });
-    const info = await stat(base);
-    if (typeof process.getuid === "function" && info.uid !== process.getuid()) return undefined;
-    if ((info.mode & 0o022) !== 0) return undefined;
+    // Not a symlink, and ours alone; and no folder above it that another user could swap it
+    // out of (writable by others without the sticky bit), as ssh's StrictModes checks.
+    const own = await lstat(base);
+    if (!own.isDirectory() || !ownedByMeOrRoot(own) || (own.mode & 0o022) !== 0) return undefined;
+    for (let dir = dirname(await realpath(base)); ; dir = dirname(dir)) {
+      const info = await stat(dir);
+      if (!ownedByMeOrRoot(info) || ((info.mode & 0o022) !== 0 && (info.mode & 0o1000) === 0)) return undefined;
+      if (dirname(dir) === dir) break;
+    }
     return base;
   } catch {
     return undefined;
   }
+}
+
+function ownedByMeOrRoot(info: { uid: number }): boolean {
+  return typeof process.getuid !== "function" || info.uid === process.getuid() || info.uid === 0;
 }
 
 /** TypeScript's compiler, loaded only when generated TypeScript must be compiled. */

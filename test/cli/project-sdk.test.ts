@@ -3,7 +3,7 @@
  * asked about (--schemas), as `onex generate` last wrote it, with no build step; an SDK that is
  * not current is ONEX_E_SDK_STALE (run `npm run build` first: the CLI is run as built).
  */
-import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
+import { chmod, cp, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -133,4 +133,26 @@ describe("commands on the user's schemas", () => {
     const both = onex(root, ["diff", "v0.1", "v0.2", "--all"]);
     expect(both.code).toBe(2);
   }, 120_000);
+});
+
+describe("the compiled-SDK cache", () => {
+  it("is used only when no other user could swap it: under a folder others can write without the sticky bit, each run compiles into a private folder", async () => {
+    const shared = await mkdtemp(join(tmpdir(), "onex-shared-parent-"));
+    await chmod(shared, 0o777);
+    const unsafe = join(shared, "cache");
+    const previous = process.env.ONEX_CACHE_DIR;
+    process.env.ONEX_CACHE_DIR = unsafe;
+    try {
+      ok(onex(root, ["versions"]));
+      // The folder may be made, but nothing is cached in it.
+      expect((await readdir(unsafe).catch(() => [] as string[])).filter((name) => /^[0-9a-f]{64}/.test(name))).toEqual([]);
+      // The same command with the cache under a safe folder fills it.
+      process.env.ONEX_CACHE_DIR = cache;
+      ok(onex(root, ["versions"]));
+      expect((await readdir(cache)).some((name) => /^[0-9a-f]{64}$/.test(name))).toBe(true);
+    } finally {
+      process.env.ONEX_CACHE_DIR = previous;
+      await rm(shared, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
