@@ -5,7 +5,7 @@
  * the copy) and hand out the frozen data. Measured on a typical v0.2 `signal.task.dispatch`,
  * interleaved in one process, beside what `create()` costs in all (validation included), and
  * printed as ratios. It prints; it never fails on timing. Needs the built package
- * (`npm run build`), since the generated SDK imports `onex/runtime/codegen-v1`.
+ * (`npm run build`), since the generated SDK imports `@onex/runtime/codegen-v1`.
  *
  * BENCH_ROUNDS (default 9) sets interleaved rounds; BENCH_OPS (default 20000) operations per round.
  */

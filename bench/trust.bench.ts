@@ -6,7 +6,7 @@
  * message's canonical bytes, serialized once beforehand. Both run interleaved in the same
  * process; the printed ratio is the overhead of canonicalization and envelope handling. It
  * prints; it never fails on timing. Needs the built package (`npm run build`), since the
- * generated SDK imports `onex/runtime/codegen-v1`.
+ * generated SDK imports `@onex/runtime/codegen-v1`.
  *
  * BENCH_ROUNDS (default 9) sets interleaved rounds; BENCH_OPS (default 2000) sign+verify pairs per round.
  */
