@@ -74,7 +74,7 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
     }
     const ttlMs = status.ttl > 0 ? status.ttl : options.ttlMs;
     const marks = await openBucket(kvm, `${bucket}_marks`, { history: 1, replicas: status.replicas });
-    return new NatsKvStore(nc, kv, marks, ttlMs);
+    return new NatsKvStore(nc, kv, marks, ttlMs, nc.info?.cluster === undefined);
   } catch (cause) {
     await nc.close().catch(() => undefined);
     if (cause instanceof OnexError) throw cause;
@@ -128,6 +128,8 @@ class NatsKvStore implements RegistryStore {
     readonly kv: KV,
     readonly marks: KV,
     readonly ttlMs: number,
+    /** Whether the server is alone (not part of a cluster): then it orders what one connection sends across both buckets. */
+    readonly oneServer: boolean,
   ) {}
 
   async get(key: CanonicalAddress): Promise<StoredValue | undefined> {
@@ -150,15 +152,27 @@ class NatsKvStore implements RegistryStore {
   async write(key: CanonicalAddress, value: string, expected: { revision: string; mark: string }, writeMark: boolean): Promise<WrittenRevisions | undefined> {
     const k = natsKvKey(key);
     return this.#call(async () => {
-      // No transactions across streams, so the two compare-and-sets go out together, mark first, and
-      // share one round trip: a server stores what one connection sends in the order sent, so a
-      // reader that finds the entry finds its mark. A cluster orders each stream apart; a reader that
-      // finds no mark reads it once more (TrustedRegistry). When the mark's compare-and-set loses and
-      // the entry's wins, the write still reports a moved revision: the caller reads both and writes
-      // again, or refuses a registration older than the mark that won.
-      const markWrite = writeMark ? (expected.mark === "" ? this.marks.create(k, value) : this.marks.update(k, value, Number(expected.mark))) : Promise.resolve(undefined);
-      const entryWrite = expected.revision === "" ? this.kv.create(k, value) : this.kv.update(k, value, Number(expected.revision));
-      const [mark, entry] = await Promise.allSettled([markWrite, entryWrite]);
+      // No transactions across streams. On one server the two compare-and-sets go out together,
+      // mark first, and share one round trip: a server stores what one connection sends in the
+      // order sent, so a reader that finds the entry finds its mark. A cluster orders each stream
+      // apart (and right after a leader election, far apart): there the entry goes out only once
+      // its mark is stored. When the mark's compare-and-set loses and the entry's wins, the write
+      // still reports a moved revision: the caller reads both and writes again, or refuses a
+      // registration older than the mark that won.
+      const markWrite = () => (writeMark ? (expected.mark === "" ? this.marks.create(k, value) : this.marks.update(k, value, Number(expected.mark))) : Promise.resolve(undefined));
+      const entryWrite = () => (expected.revision === "" ? this.kv.create(k, value) : this.kv.update(k, value, Number(expected.revision)));
+      if (!this.oneServer) {
+        try {
+          const markRevision = await markWrite();
+          const revision = await entryWrite();
+          return { revision: String(revision), ...(markRevision === undefined ? {} : { markRevision: String(markRevision) }) };
+        } catch (error) {
+          // "Must not exist" failed on an entry that lapsed but is not removed yet, too: the caller reads its revision and tries again.
+          if (isCasConflict(error)) return undefined;
+          throw error;
+        }
+      }
+      const [mark, entry] = await Promise.allSettled([markWrite(), entryWrite()]);
       if (mark.status === "rejected" && !isCasConflict(mark.reason) && entry.status === "fulfilled") {
         // The entry is in but its mark failed outright (a timeout, not a lost compare-and-set):
         // left so, readers would take the entry for a replay. Write the mark again on its own.
