@@ -138,9 +138,8 @@ export class PieceStore implements PieceSource {
     if (this.#recordError !== undefined) throw this.#recordError;
     if (this.have.has(index)) return false;
     if (this.#handle === undefined) throw new OnexError(ErrorCode.Internal, "the piece store is closed");
-    const partial = PieceStore.partialPathOf(this.path);
     await this.#handle.write(bytes, 0, bytes.length, index * this.descriptor.piece_size).catch((error: unknown) => {
-      throw writeFailed(partial, error);
+      throw writeFailed(PieceStore.partialPathOf(this.path), error);
     });
     // Set the bit only after the bytes are written: a crash in between loses the piece, never trusts a hole.
     if (!this.have.set(index)) return false;
