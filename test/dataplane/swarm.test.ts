@@ -83,6 +83,13 @@ describe("swarm distribution", () => {
   }, 120_000);
 });
 
+/** Resolves once `peer`'s swarm lists every one of `peerIds` for the artifact (bounded by the test's timeout). */
+async function heardOf(peer: TestPeer, rootHash: string, peerIds: string[]): Promise<void> {
+  while (!peerIds.every((id) => peer.peer.swarm.peersOf(rootHash).some((p) => p.peerId === id))) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Serves every piece of a complete store with one byte flipped: a trusted peer gone bad. */
 function lyingSource(honest: PieceSource): PieceSource {
   return {
@@ -112,6 +119,9 @@ describe("faults", () => {
       const ledger = new TrustLedger({ keys: keyRing([ledgerKey.publicKey]) });
       const before = ledger.score("liar-b");
       const fetcher = await peer("f1-b", { ledger });
+      // Fetch only once the fetcher has heard the liar: otherwise the seeder alone can serve
+      // every piece before the liar's announcement arrives, and there is nothing to catch.
+      await heardOf(fetcher, descriptor.root_hash, ["seeder-b", "liar-b"]);
       const reports: string[] = [];
       const out = join(work.dir, "b.bin");
       const { result } = await fetcher.peer.fetch(descriptor, out, { onCorruptPeer: (r) => reports.push(r.peerId), stallTimeoutMs: 30_000 });
