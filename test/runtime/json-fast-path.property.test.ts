@@ -1,0 +1,123 @@
+/**
+ * parseJson tries JSON.parse first and keeps its result only when it means exactly what the
+ * exact reader gives. These properties compare the two on arbitrary JSON-ish text: clean
+ * JSON, duplicate names (also spelled with escapes), integers around 2^53, numbers beyond a
+ * double, deep nesting and broken text. Value, error code, message, line and column must match.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { MAX_JSON_DEPTH, parseJson, parseJsonExact, type JsonParseOptions } from "../../runtime/json-text.js";
+import { OnexError } from "../../runtime/errors.js";
+
+/** A value as text that tells apart everything the two paths could disagree on: -0, BigInt, key order, prototypes. */
+function describeValue(value: unknown): string {
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "number") return Object.is(value, -0) ? "-0" : String(value);
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(describeValue).join(",")}]`;
+  const proto = Object.getPrototypeOf(value) === Object.prototype ? "" : "(proto!)";
+  return `${proto}{${Object.keys(value)
+    .map((key) => `${JSON.stringify(key)}:${describeValue((value as Record<string, unknown>)[key])}`)
+    .join(",")}}`;
+}
+
+function outcome(parse: (text: string, options: JsonParseOptions) => unknown, text: string, options: JsonParseOptions): string {
+  try {
+    return `value ${describeValue(parse(text, options))}`;
+  } catch (error) {
+    if (!(error instanceof OnexError)) throw error;
+    return `error ${error.code} ${error.message} ${JSON.stringify(error.details)}`;
+  }
+}
+
+function expectSame(text: string): void {
+  for (const options of [{}, { bigIntegers: "bigint" }, { file: "x.ndjson", firstLine: 7 }] as JsonParseOptions[]) {
+    expect(outcome(parseJson, text, options), text).toBe(outcome(parseJsonExact, text, options));
+  }
+}
+
+const space = fc.constantFrom("", "", "", " ", "\n", "\t", "\r\n", " \n  ");
+const key = fc.constantFrom("a", "b", "a:b", ":", "__proto__", "constructor", "0", "1", "\\u0061", "\\u003a", "a\\u003ab", "\\n", "\\\"", "é", "\\ud800");
+const number = fc.oneof(
+  fc.constantFrom("0", "-0", "1.0", "-1.5e3", "1e400", "-1e400", "1e-400", "1E+2", "9007199254740991", "-9007199254740991", "9007199254740992", "9007199254740993", "-9007199254740993", "18446744073709551616", "10000000000000000000", "9007199254740993.0", "1e16", "01", "1.", "-", ".5", "+1"),
+  fc.integer().map(String),
+  fc.double({ noNaN: true, noDefaultInfinity: true }).map(String),
+  fc.bigInt({ min: -(1n << 80n), max: 1n << 80n }).map(String),
+);
+const string = fc.oneof(
+  fc.constantFrom('"x"', '"a:b"', '"::"', '"\\u003a"', '"\\n"', '"\\x"', '"tab\there"', '"\\ud800"', '"\\/"', '"unterminated', '""'),
+  fc.string().map((s) => JSON.stringify(s)),
+);
+const literal = fc.constantFrom("true", "false", "null", "nul", "True");
+
+/** JSON-ish text whose member names come from `names` (few of them, so that names repeat). */
+function jsonish(names: fc.Arbitrary<string>) {
+  return fc.letrec<{ value: string; object: string; array: string; member: string }>((tie) => ({
+    value: fc.oneof({ depthSize: "small", withCrossShrink: true }, number, string, literal, { arbitrary: tie("object"), weight: 4 }, tie("array")),
+    member: fc.tuple(space, names, space, tie("value")).map(([s, k, t, v]) => `${s}"${k}"${t}:${s}${v}${t}`),
+    object: fc.array(tie("member"), { maxLength: 5 }).map((members) => `{${members.join(",")}}`),
+    array: fc.array(fc.tuple(space, tie("value")), { maxLength: 5 }).map((items) => `[${items.map(([s, v]) => s + v).join(",")}]`),
+  })).value;
+}
+const value = jsonish(key);
+/** No escapes in names: the fast path looks at these itself rather than handing them over for a "\u". */
+const plainValue = jsonish(fc.constantFrom("a", "b", ":", "a:b", "__proto__"));
+
+/** Breaks text in one place: a character dropped, one inserted, or the rest cut off. */
+const broken = fc.tuple(value, fc.nat(), fc.constantFrom("drop", "insert", "cut"), fc.constantFrom("{", "}", "[", "]", ":", ",", '"', "\\", " ", "x", "1", "\u0000", "\ufeff")).map(([text, at, how, c]) => {
+  const i = at % (text.length + 1);
+  if (how === "drop") return text.slice(0, i) + text.slice(i + 1);
+  if (how === "insert") return text.slice(0, i) + c + text.slice(i);
+  return text.slice(0, i);
+});
+
+describe("parseJson's JSON.parse fast path agrees with the exact reader", () => {
+  it("on arbitrary JSON-ish text, duplicates, escapes and numbers included", () => {
+    fc.assert(fc.property(fc.tuple(space, value, space), ([a, text, b]) => expectSame(a + text + b)), { numRuns: 3000 });
+  });
+
+  it("on JSON-ish text without escapes in names, where names often repeat", () => {
+    fc.assert(fc.property(plainValue, expectSame), { numRuns: 3000 });
+  });
+
+  it("on broken text", () => {
+    fc.assert(fc.property(broken, expectSame), { numRuns: 2000 });
+  });
+
+  it("on any JSON text", () => {
+    fc.assert(fc.property(fc.json(), expectSame), { numRuns: 1000 });
+  });
+
+  it("on nesting around the depth limit", () => {
+    for (const depth of [MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1, 5 * MAX_JSON_DEPTH]) {
+      expectSame("[".repeat(depth) + "]".repeat(depth));
+      expectSame('{"a":'.repeat(depth) + "1" + "}".repeat(depth));
+      expectSame('{"a":'.repeat(depth - 1) + '{"k":1,"k":2}' + "}".repeat(depth - 1));
+    }
+  });
+
+  it("on the cases the fast path must hand over", () => {
+    for (const text of [
+      '{"a":1,"a":2}',
+      '{"a":"x:y","b":{"c":1},"a":1}',
+      '{"a":"\\u003a","a":1}',
+      '{"a:":1,"a:":1}',
+      '[{"k":[1,{"k":2}],"k":3}]',
+      '{"__proto__":1,"__proto__":2}',
+      '{"__proto__":{"polluted":true}}',
+      '{"n":9007199254740993}',
+      '{"n":10000000000000000000}',
+      "1e400",
+      "-9007199254740992",
+      '"\\u0000"',
+    ]) {
+      expectSame(text);
+    }
+  });
+
+  it("would notice a fast path that kept JSON.parse's result for a duplicate", () => {
+    // The comparison itself can fail: JSON.parse keeps the last duplicate, the exact reader refuses it.
+    const text = '{"a":1,"a":2}';
+    expect(outcome((t) => JSON.parse(t), text, {})).not.toBe(outcome(parseJsonExact, text, {}));
+  });
+});
