@@ -1,7 +1,9 @@
 /**
  * The helpers ajv's standalone validators call at run time. ajv emits `require()` for
  * them even in ESM mode; the generator rewrites those calls to these imports so the
- * generated validators load in a pure ESM consumer.
+ * generated validators load in a pure ESM consumer. The package build bundles these
+ * helpers into the runtime (runtime/bundle.mjs), so a service installs neither ajv nor
+ * ajv-formats; the types below are written out for the same reason.
  */
 import equal from "ajv/dist/runtime/equal.js";
 import ucs2length from "ajv/dist/runtime/ucs2length.js";
@@ -9,9 +11,15 @@ import uri from "ajv/dist/runtime/uri.js";
 import { fullFormats } from "ajv-formats/dist/formats.js";
 import { commonJsDefault } from "./commonjs.js";
 
+/**
+ * A format check as ajv-formats defines one: a pattern, a predicate, or both with a comparison
+ * (number formats check numbers, hence `never` for what they take: any predicate fits).
+ */
+export type FormatCheck = boolean | string | RegExp | ((value: never) => boolean) | { type?: string; validate: string | RegExp | ((value: never) => boolean | Promise<boolean>); compare?: (a: never, b: never) => number | undefined; async?: boolean };
+
 /** Runtime helper modules by the name ajv's standalone code uses for them. */
-export const ajvRuntime: { equal: typeof equal.default; ucs2length: (s: string) => number; uri: unknown } = {
-  equal: commonJsDefault(equal),
+export const ajvRuntime: { equal: (a: unknown, b: unknown) => boolean; ucs2length: (s: string) => number; uri: unknown } = {
+  equal: commonJsDefault(equal) as unknown as (a: unknown, b: unknown) => boolean,
   ucs2length: commonJsDefault(ucs2length),
   uri: commonJsDefault(uri),
 };
@@ -52,4 +60,4 @@ export function dateTimeFormat(value: string): boolean {
 }
 
 /** The format checks of ajv-formats' `full` mode ("date-time" answered by `dateTimeFormat`, to the same effect). */
-export const ajvFormats: typeof fullFormats = { ...fullFormats, "date-time": { ...fullDateTime, validate: dateTimeFormat } };
+export const ajvFormats: Record<string, FormatCheck> = { ...fullFormats, "date-time": { ...fullDateTime, validate: dateTimeFormat } };
