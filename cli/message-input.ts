@@ -56,31 +56,35 @@ export async function* readInputBatches(options: ReadInputOptions): AsyncGenerat
   yield* batchesOf(options, false) as AsyncGenerator<InputItem[]>;
 }
 
-/** NDJSON lines handed over unread: `readNdjsonLines(lines, firstLine, ...)` reads them exactly as `readInputBatches` would. */
-export interface LineBatch {
-  lines: Buffer[];
-  /** The 1-based line number of `lines[0]`. */
+/**
+ * NDJSON lines handed over unread, as the bytes of whole lines (each ending in "\n" but
+ * perhaps the input's last): `readNdjsonBytes(batch.bytes, batch.firstLine, ...)` reads them
+ * exactly as `readInputBatches` would. `bytes` owns its memory, so it can be moved to a worker.
+ */
+export interface ByteBatch {
+  bytes: Buffer;
+  /** The 1-based line number of the first line. */
   firstLine: number;
 }
 
 /**
  * Like `readInputBatches`, but once the input is known to be NDJSON the remaining lines are
  * handed over unread, a batch of at least `LINE_BATCH_BYTES` (or the rest), so a caller can
- * read them on other threads.
+ * read them on other threads. Only counting the lines is left to this thread.
  */
-export async function* readInputLineBatches(options: ReadInputOptions): AsyncGenerator<InputItem[] | LineBatch> {
+export async function* readInputLineBatches(options: ReadInputOptions): AsyncGenerator<InputItem[] | ByteBatch> {
   yield* batchesOf(options, true);
 }
 
-/** Reads NDJSON lines handed over by `readInputLineBatches`: the same items, in order, as reading them in place. */
-export function readNdjsonLines(lines: Buffer[], firstLine: number, file: string, bigIntegers: BigIntegerMode): InputItem[] {
-  return JsonInputReader.forLines(file, bigIntegers, firstLine).take(lines);
+/** Reads the NDJSON lines of a batch handed over by `readInputLineBatches`: the same items, in order, as reading them in place. */
+export function readNdjsonBytes(bytes: Buffer, firstLine: number, file: string, bigIntegers: BigIntegerMode): InputItem[] {
+  return JsonInputReader.forLines(file, bigIntegers, firstLine).take(splitLines(bytes));
 }
 
 /** About how many bytes of NDJSON lines a handed-over batch holds: large enough that handing over costs little per line. */
 const LINE_BATCH_BYTES = 1 << 18;
 
-async function* batchesOf(options: ReadInputOptions, handOver: boolean): AsyncGenerator<InputItem[] | LineBatch> {
+async function* batchesOf(options: ReadInputOptions, handOver: boolean): AsyncGenerator<InputItem[] | ByteBatch> {
   const { file } = options;
   const input = openInput(file, options.onTerminal);
   const yaml = options.format === "yaml" || ((options.format ?? "auto") === "auto" && /\.ya?ml$/i.test(file));
@@ -91,25 +95,41 @@ async function* batchesOf(options: ReadInputOptions, handOver: boolean): AsyncGe
       return;
     }
     const reader = new JsonInputReader(file, bigIntegers);
-    let held: LineBatch = { lines: [], firstLine: 0 };
+    let held: Buffer[] = [];
     let heldBytes = 0;
-    for await (const lines of linesOf(input)) {
-      if (handOver && reader.lineOriented) {
-        if (held.lines.length === 0) held = { lines: [], firstLine: reader.nextLine };
-        held.lines.push(...lines);
-        heldBytes += lines.reduce((sum, line) => sum + line.length + 1, 0);
-        reader.skip(lines.length);
-        if (heldBytes >= LINE_BATCH_BYTES) {
-          yield held;
-          held = { lines: [], firstLine: 0 };
-          heldBytes = 0;
-        }
+    let heldFirstLine = 0;
+    /** Hands over the lines held so far, counted so the next batch knows its first line. */
+    const handOverHeld = (): ByteBatch => {
+      const bytes = joinOwned(held, heldBytes);
+      const batch = { bytes, firstLine: heldFirstLine };
+      reader.skip(countLines(bytes));
+      held = [];
+      heldBytes = 0;
+      return batch;
+    };
+    for await (const block of blocksOf(input)) {
+      if (!handOver) {
+        const items = reader.take(splitLines(block));
+        if (items.length > 0) yield items;
         continue;
       }
-      const batch = reader.take(lines);
-      if (batch.length > 0) yield batch;
+      let rest = block;
+      if (!reader.lineOriented) {
+        // Read here until the shape is known; once it is NDJSON, the block's remaining lines are handed over unread.
+        const lines = splitLines(block);
+        let taken = 0;
+        const items: InputItem[] = [];
+        while (taken < lines.length && !reader.lineOriented) items.push(...reader.take([lines[taken++]!]));
+        if (items.length > 0) yield items;
+        if (taken === lines.length) continue;
+        rest = block.subarray(lines[taken]!.byteOffset - block.byteOffset);
+      }
+      if (held.length === 0) heldFirstLine = reader.nextLine;
+      held.push(rest);
+      heldBytes += rest.length;
+      if (heldBytes >= LINE_BATCH_BYTES) yield handOverHeld();
     }
-    if (held.lines.length > 0) yield held;
+    if (held.length > 0) yield handOverHeld();
     const last = reader.finish();
     if (last.length > 0) yield last;
   } catch (cause) {
@@ -141,23 +161,51 @@ function openInput(file: string, onTerminal: ((hint: string) => void) | undefine
   return process.stdin;
 }
 
-/** Complete lines per chunk, as bytes without their `\n`; each byte is scanned once. */
-async function* linesOf(input: Readable): AsyncGenerator<Buffer[]> {
+/** The input in blocks of whole lines: each block ends with "\n", but the input's last when the input does not. */
+async function* blocksOf(input: Readable): AsyncGenerator<Buffer> {
   let pending: Buffer[] = [];
   for await (const chunk of input) {
     const bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
-    const lines: Buffer[] = [];
-    let start = 0;
-    for (let nl = bytes.indexOf(0x0a, start); nl !== -1; nl = bytes.indexOf(0x0a, start)) {
-      const piece = bytes.subarray(start, nl);
-      lines.push(pending.length === 0 ? piece : Buffer.concat([...pending, piece]));
-      pending = [];
-      start = nl + 1;
+    const end = bytes.lastIndexOf(0x0a) + 1;
+    if (end === 0) {
+      // A line longer than the chunk: its pieces are joined once, when its end arrives.
+      pending.push(bytes);
+      continue;
     }
-    if (start < bytes.length) pending.push(bytes.subarray(start));
-    if (lines.length > 0) yield lines;
+    const head = bytes.subarray(0, end);
+    yield pending.length === 0 ? head : Buffer.concat([...pending, head]);
+    pending = end < bytes.length ? [bytes.subarray(end)] : [];
   }
-  if (pending.length > 0) yield [Buffer.concat(pending)];
+  if (pending.length > 0) yield Buffer.concat(pending);
+}
+
+/** The lines of a block, as bytes without their "\n"; a final "\n" ends the last line rather than starting an empty one. */
+function splitLines(block: Buffer): Buffer[] {
+  const lines: Buffer[] = [];
+  let start = 0;
+  for (let nl = block.indexOf(0x0a, start); nl !== -1; nl = block.indexOf(0x0a, start)) {
+    lines.push(block.subarray(start, nl));
+    start = nl + 1;
+  }
+  if (start < block.length) lines.push(block.subarray(start));
+  return lines;
+}
+
+function countLines(block: Buffer): number {
+  let count = 0;
+  for (let nl = block.indexOf(0x0a); nl !== -1; nl = block.indexOf(0x0a, nl + 1)) count++;
+  return block.length > 0 && block[block.length - 1] !== 0x0a ? count + 1 : count;
+}
+
+/** `parts` joined into a buffer with an ArrayBuffer of its own (Buffer.concat may hand out a slice of a shared pool, which cannot be moved to a worker). */
+function joinOwned(parts: Buffer[], size: number): Buffer {
+  const joined = Buffer.from(new ArrayBuffer(size));
+  let at = 0;
+  for (const part of parts) {
+    joined.set(part, at);
+    at += part.length;
+  }
+  return joined;
 }
 
 async function readAll(input: Readable): Promise<Buffer> {
@@ -207,7 +255,7 @@ class JsonInputReader {
     return this.lineNo + 1;
   }
 
-  /** Counts lines read elsewhere (by `readNdjsonLines`). */
+  /** Counts lines read elsewhere (by `readNdjsonBytes`). */
   skip(count: number): void {
     this.lineNo += count;
   }

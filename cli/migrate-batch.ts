@@ -10,9 +10,9 @@ import { OnexError, isOnexError } from "@onex/runtime";
 import { stringifyJson } from "@onex/runtime";
 import type { InputItem, InputShape } from "./message-input.js";
 
-/** Output text of consecutive good messages. */
+/** Output text of consecutive good messages (UTF-8 bytes when it comes from a worker). */
 export interface WrittenPiece {
-  text: string;
+  text: string | Uint8Array;
   written: number;
 }
 

@@ -1,13 +1,15 @@
 /**
  * Worker threads for `onex migrate` on NDJSON: reading, validating and migrating lines is
  * the whole cost of a large migration, and each line is independent, so batches of lines go
- * to workers round-robin and their results come back in input order. At most two batches per
- * worker are in flight, so memory stays flat however long the input is.
+ * to workers and their results come back in input order. A batch's bytes are moved to the
+ * worker, not copied, and its output comes back as bytes moved the same way, so this thread
+ * only counts lines and writes. At most two batches per worker are in flight, so memory stays
+ * flat however long the input is.
  */
 import { Worker } from "node:worker_threads";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import type { MigratedPiece } from "./migrate-batch.js";
-import type { LineBatch } from "./message-input.js";
+import type { ByteBatch } from "./message-input.js";
 
 /** What every worker is told once. */
 export interface MigrateWorkerSetup {
@@ -18,7 +20,7 @@ export interface MigrateWorkerSetup {
   transforms: string;
 }
 
-/** One batch of NDJSON lines, joined with "\n". */
+/** One batch of NDJSON lines (whole lines, as `readInputLineBatches` hands them over). */
 export interface MigrateJob {
   id: number;
   bytes: Uint8Array;
@@ -29,6 +31,7 @@ export interface MigrateJobResult {
   id: number;
   /** Messages read from the batch. */
   read: number;
+  /** Output text as UTF-8 bytes (moved, not copied), and bad messages, in input order. */
   pieces: MigratedPiece[];
   /** A fault of the worker itself (not a bad message): the run stops with it. */
   failure?: string;
@@ -38,25 +41,26 @@ const IN_FLIGHT_PER_WORKER = 2;
 
 /** A pool of migrate workers that hands back results in the order batches were submitted. */
 export class MigratePool {
-  readonly #workers: Worker[];
+  readonly #workers: { worker: Worker; busy: number }[];
   readonly #waiting = new Map<number, { resolve: (result: MigrateJobResult) => void; reject: (error: Error) => void }>();
   readonly #order: Promise<MigrateJobResult>[] = [];
   #next = 0;
 
   constructor(size: number, setup: MigrateWorkerSetup) {
     this.#workers = Array.from({ length: size }, () => {
-      const worker = new Worker(new URL("./migrate-worker.js", import.meta.url), { workerData: setup });
-      worker.on("message", (result: MigrateJobResult) => {
+      const slot = { worker: new Worker(new URL("./migrate-worker.js", import.meta.url), { workerData: setup }), busy: 0 };
+      slot.worker.on("message", (result: MigrateJobResult) => {
+        slot.busy--;
         const waiting = this.#waiting.get(result.id);
         this.#waiting.delete(result.id);
         if (result.failure !== undefined) waiting?.reject(new OnexError(ErrorCode.Internal, `a migrate worker failed: ${result.failure}`));
         else waiting?.resolve(result);
       });
-      worker.on("error", (error) => {
+      slot.worker.on("error", (error) => {
         for (const waiting of this.#waiting.values()) waiting.reject(error);
         this.#waiting.clear();
       });
-      return worker;
+      return slot;
     });
   }
 
@@ -69,24 +73,19 @@ export class MigratePool {
     return this.#order.length > 0;
   }
 
-  submit(batch: LineBatch): void {
+  /** Moves `batch.bytes` (which must own its ArrayBuffer) to the least busy worker. */
+  submit(batch: ByteBatch): void {
     const id = this.#next++;
-    let size = 0;
-    for (const line of batch.lines) size += line.length + 1;
-    // One buffer of its own, moved (not copied) to the worker.
-    const bytes = new Uint8Array(new ArrayBuffer(Math.max(0, size - 1)));
-    let at = 0;
-    for (const [i, line] of batch.lines.entries()) {
-      if (i > 0) bytes[at++] = 0x0a;
-      bytes.set(line, at);
-      at += line.length;
-    }
     const result = new Promise<MigrateJobResult>((resolve, reject) => this.#waiting.set(id, { resolve, reject }));
     // A rejection is taken by whoever awaits this batch's turn; until then it must not count as unhandled.
     result.catch(() => undefined);
     this.#order.push(result);
+    // Least busy rather than round-robin: a worker slowed by other work on the machine would hold up every turn after its own.
+    const slot = this.#workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+    slot.busy++;
+    const bytes = new Uint8Array(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
     const job: MigrateJob = { id, bytes, firstLine: batch.firstLine };
-    this.#workers[id % this.#workers.length]!.postMessage(job, [bytes.buffer]);
+    slot.worker.postMessage(job, [bytes.buffer as ArrayBuffer]);
   }
 
   /** The oldest batch's result. */
@@ -95,6 +94,6 @@ export class MigratePool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#workers.map((worker) => worker.terminate()));
+    await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
   }
 }

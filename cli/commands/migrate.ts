@@ -4,7 +4,7 @@ import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { ExitCode } from "../exit-codes.js";
-import { readInputLineBatches, readNdjsonLines, type InputItem, type InputShape, type LineBatch } from "../message-input.js";
+import { readInputLineBatches, readNdjsonBytes, type ByteBatch, type InputItem, type InputShape } from "../message-input.js";
 import { closeOutput, migrateBatch, type MigratedPiece, type MigrateFn } from "../migrate-batch.js";
 import { MigratePool } from "../migrate-pool.js";
 import { OutputFile } from "../output-file.js";
@@ -89,7 +89,7 @@ export default class Migrate extends OnexCommand {
   }
 
   private async migrateAll(
-    batches: AsyncGenerator<InputItem[] | LineBatch>,
+    batches: AsyncGenerator<InputItem[] | ByteBatch>,
     io: { from: string; to: string; file: string; onError: string; workers: number; out: ChunkedWriter; deadLetter: ChunkedWriter | undefined; outFile: OutputFile | undefined; deadLetterFile: OutputFile | undefined; migrate: MigrateFn; transformsUrl: string },
   ): Promise<void> {
     const { from, to, file, onError, out, deadLetter } = io;
@@ -162,8 +162,8 @@ export default class Migrate extends OnexCommand {
 }
 
 /** NDJSON lines read on this thread (`--workers 0`). */
-function readNdjsonHere(batch: LineBatch, file: string): InputItem[] {
-  return readNdjsonLines(batch.lines, batch.firstLine, file, "bigint");
+function readNdjsonHere(batch: ByteBatch, file: string): InputItem[] {
+  return readNdjsonBytes(batch.bytes, batch.firstLine, file, "bigint");
 }
 
 /** Buffers small writes into large ones; on stdout it waits for `drain`, so memory stays flat on a slow consumer. */
@@ -172,7 +172,13 @@ class ChunkedWriter {
 
   constructor(private readonly target: OutputFile | NodeJS.WriteStream) {}
 
-  async write(text: string): Promise<void> {
+  /** Text is gathered into chunks; bytes (a worker's whole batch, already large) are written as they are, after what is gathered. */
+  async write(text: string | Uint8Array): Promise<void> {
+    if (typeof text !== "string") {
+      await this.flush();
+      await this.put(text);
+      return;
+    }
     this.buffer += text;
     if (this.buffer.length >= CHUNK) await this.flush();
   }
@@ -185,7 +191,12 @@ class ChunkedWriter {
     if (this.buffer === "") return;
     const text = this.buffer;
     this.buffer = "";
-    if (this.target instanceof OutputFile) this.target.write(text);
-    else if (!this.target.write(text)) await once(this.target, "drain");
+    await this.put(text);
+  }
+
+  private async put(data: string | Uint8Array): Promise<void> {
+    if (data.length === 0) return;
+    if (this.target instanceof OutputFile) this.target.write(data);
+    else if (!this.target.write(data)) await once(this.target, "drain");
   }
 }
