@@ -84,9 +84,20 @@ export function decodeInput(input: MessageInput, version: string): unknown {
  */
 export function decodeMessage(cls: MessageClass, input: MessageInput): Record<string, unknown> {
   const decoded = decodeInput(input, cls.version);
-  const value = decoded === input ? copyMessageData(decoded, cls.type) : decoded;
+  const value = decoded === input && !handedOver.delete(decoded as object) ? copyMessageData(decoded, cls.type) : decoded;
   assertValid(cls.validate, value, { version: cls.version, type: cls.type, schemaId: cls.schemaId });
   return value as Record<string, unknown>;
+}
+
+// Objects the runtime parsed from bytes itself and passes to one `parse` (the receive
+// pipeline reads a message's type and version before it knows its class): nobody else holds
+// them, so that `parse` keeps them instead of copying.
+const handedOver = new WeakSet<object>();
+
+/** Marks `value`, freshly parsed and shared with no one, to be kept rather than copied by the next `parse` it is given to. */
+export function handOver<T extends object>(value: T): T {
+  handedOver.add(value);
+  return value;
 }
 
 /**

@@ -327,7 +327,10 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       sequence: msg.info.streamSequence,
       deliveries: attempts,
       receivedVersion: outcome.receivedVersion,
-      original: outcome.original,
+      // Read when asked for: most handlers never need the bytes parsed a second time.
+      get original() {
+        return outcome.original;
+      },
       path: outcome.path,
       ack: async () => {
         if (settled) return;

@@ -12,7 +12,7 @@
  */
 import type { Refusal } from "../control-plane.js";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
-import { decodeInput, type OnexMessage } from "../message.js";
+import { decodeInput, handOver, type OnexMessage } from "../message.js";
 import type { ProtocolSdk, SubjectTemplate, TransportMessageClass } from "../protocol-sdk.js";
 import { findMigrationPath, migrateAlongGraph, type JsonObject, type VersionGraph } from "../transform.js";
 import { declaredVersionOf } from "../trust/envelope.js";
@@ -169,7 +169,7 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
       }
       let message: OnexMessage & { subject(): string; toJSON(): JsonObject };
       try {
-        message = where.cls.parse(value) as typeof message;
+        message = where.cls.parse(handOver(value)) as typeof message;
       } catch (error) {
         return reject(error);
       }
@@ -180,16 +180,21 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
       }
       const verdict = judgeOnce(message, inbound.storedAs);
       if (!verdict.accepted) return reject(verdict.rejection);
-      const original = message.toJSON();
-      const converted = convert(message, original, where.cls.version);
-      if ("refusal" in converted) return { kind: "refuse", refusal: refusalOf(converted.refusal, original, where.cls.version, targetVersion ?? where.cls.version, verdict.verifiedSigner) };
+      // `value` now lives in `message`. A message delivered as it came still holds it, so the
+      // original is read again from the bytes, and only if asked for; a converted one came
+      // from a copy, and the message that holds `value` goes no further.
+      const converted = convert(message, value as JsonObject, where.cls.version);
+      if ("refusal" in converted) return { kind: "refuse", refusal: refusalOf(converted.refusal, value as JsonObject, where.cls.version, targetVersion ?? where.cls.version, verdict.verifiedSigner) };
+      let original = converted.message === message ? undefined : (value as JsonObject);
       return {
         kind: "deliver",
         message: converted.message,
         warnings: verdict.warnings,
         ...(verdict.verifiedSigner !== undefined ? { signer: verdict.verifiedSigner } : {}),
         receivedVersion: where.cls.version,
-        original,
+        get original(): JsonObject {
+          return (original ??= decodeInput(inbound.data, "*") as JsonObject);
+        },
         path: converted.path,
       };
     },

@@ -12,9 +12,12 @@ export function parseRfc3339(text: unknown): number {
   if (typeof text !== "string") return Number.NaN;
   const m = RFC3339.exec(text);
   if (m === null) return Number.NaN;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) return Number.NaN;
-  if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return Number.NaN;
+  // Read field by field (no intermediate arrays): every received message's times come through here.
+  const year = +m[1]!;
+  const month = +m[2]!;
+  const day = +m[3]!;
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || +m[4]! > 23 || +m[5]! > 59 || +m[6]! > 59) return Number.NaN;
+  if (m[9] !== undefined && (+m[9] > 23 || +m[10]! > 59)) return Number.NaN;
   return Date.parse(text);
 }
 
@@ -23,6 +26,8 @@ export function isRfc3339(text: unknown): text is string {
   return !Number.isNaN(parseRfc3339(text));
 }
 
+const DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : DAYS[month]!;
 }

@@ -61,8 +61,6 @@ console.log(JSON.stringify({
 
 const TSC = join(PROJECT_ROOT, "node_modules", "typescript", "bin", "tsc");
 const STRICT_NODENEXT = { strict: true, module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", outDir: "out", skipLibCheck: true };
-/** Dependencies a service that only speaks the protocol must never pay for. */
-const TOOLCHAIN_OR_TRANSPORT = /^(onex|@nats-io\/.*|etcd3|consul|@oclif\/.*|handlebars|json-schema-to-typescript|prettier|fast-check|typescript|yaml|@types\/.*)$/;
 
 let tarballs: { runtime: string; sdk: string; toolchain: string };
 let service: string;

@@ -144,6 +144,24 @@ describe("versionedPipeline", () => {
     expect(codeOf(p.receive(inbound(update(), { body: { ...newer, payload: { state: "idle" } } })))).toBe(ErrorCode.SignatureInvalid);
     expect(codeOf(p.receive(inbound(stopped, { signer: stranger })))).toBe(ErrorCode.SignerUnknown);
   });
+
+  it("the delivered message and its original share nothing, whether it was converted or not", () => {
+    const m = v0_1.TaskDispatch.create({
+      source: { zone: ZONE, entity_type: "task", entity_id: "t-1" },
+      trust: { signer: "x", level: "verified", zone: ZONE, expires_at: new Date(Date.now() + 3_600_000).toISOString() },
+      payload: { task_id: "task-1", target: "node-1", action: "render", priority: 5, input: { scene: "intro" } },
+    });
+    for (const sdk of [v0_1, v0_2] as ProtocolSdk[]) {
+      const out = versionedPipeline(receiver(sdk), undefined, trust()).receive(inbound(m));
+      if (out.kind !== "deliver") throw new Error(`expected a delivery, got ${codeOf(out)}`);
+      const delivered = out.message as { payload: { input: { scene: string } }; source: { entity_id: string } };
+      delivered.payload.input.scene = "changed";
+      delivered.source.entity_id = "changed";
+      expect(out.original).toMatchObject({ payload: { input: { scene: "intro" } }, source: { entity_id: "t-1" } });
+      (out.original.payload as { task_id: string }).task_id = "changed too";
+      expect((out.message as { payload: { task_id: string } }).payload.task_id).toBe("task-1");
+    }
+  });
 });
 
 describe("never throws", () => {

@@ -22,6 +22,13 @@ describe("strict RFC 3339 times", () => {
     expect(isRfc3339("2024-02-29T00:00:00z")).toBe(true);
   });
 
+  it("knows the Gregorian leap years: every fourth, not every hundredth, every four-hundredth", () => {
+    const feb29 = (year: number) => isRfc3339(`${year}-02-29T00:00:00Z`);
+    expect([1900, 2000, 2023, 2024, 2100, 2400].map(feb29)).toEqual([false, true, false, true, false, true]);
+    expect(isRfc3339("2023-04-31T00:00:00Z")).toBe(false);
+    expect(isRfc3339("2023-12-31T00:00:00Z")).toBe(true);
+  });
+
   for (const text of LENIENT) {
     it(`refuses ${JSON.stringify(text)} everywhere`, () => {
       expect(isRfc3339(text)).toBe(false);
