@@ -65,6 +65,8 @@ export interface ByteBatch {
   bytes: Buffer;
   /** The 1-based line number of the first line. */
   firstLine: number;
+  /** True when these are known to be the input's last lines (a batch that ends exactly at the end of the input may not know). */
+  last: boolean;
 }
 
 /**
@@ -99,9 +101,9 @@ async function* batchesOf(options: ReadInputOptions, handOver: boolean): AsyncGe
     let heldBytes = 0;
     let heldFirstLine = 0;
     /** Hands over the lines held so far, counted so the next batch knows its first line. */
-    const handOverHeld = (): ByteBatch => {
+    const handOverHeld = (last: boolean): ByteBatch => {
       const bytes = joinOwned(held, heldBytes);
-      const batch = { bytes, firstLine: heldFirstLine };
+      const batch = { bytes, firstLine: heldFirstLine, last };
       reader.skip(countLines(bytes));
       held = [];
       heldBytes = 0;
@@ -127,9 +129,9 @@ async function* batchesOf(options: ReadInputOptions, handOver: boolean): AsyncGe
       if (held.length === 0) heldFirstLine = reader.nextLine;
       held.push(rest);
       heldBytes += rest.length;
-      if (heldBytes >= LINE_BATCH_BYTES) yield handOverHeld();
+      if (heldBytes >= LINE_BATCH_BYTES) yield handOverHeld(false);
     }
-    if (held.length > 0) yield handOverHeld();
+    if (held.length > 0) yield handOverHeld(true);
     const last = reader.finish();
     if (last.length > 0) yield last;
   } catch (cause) {

@@ -41,15 +41,21 @@ const IN_FLIGHT_PER_WORKER = 2;
 
 /** A pool of migrate workers that hands back results in the order batches were submitted. */
 export class MigratePool {
-  readonly #workers: { worker: Worker; busy: number }[];
+  readonly #workers: { worker: Worker; busy: number; ready: boolean }[];
+  #ready: { worker: Worker; busy: number; ready: boolean }[] = [];
   readonly #waiting = new Map<number, { resolve: (result: MigrateJobResult) => void; reject: (error: Error) => void }>();
   readonly #order: Promise<MigrateJobResult>[] = [];
   #next = 0;
 
   constructor(size: number, setup: MigrateWorkerSetup) {
     this.#workers = Array.from({ length: size }, () => {
-      const slot = { worker: new Worker(new URL("./migrate-worker.js", import.meta.url), { workerData: setup }), busy: 0 };
-      slot.worker.on("message", (result: MigrateJobResult) => {
+      const slot = { worker: new Worker(new URL("./migrate-worker.js", import.meta.url), { workerData: setup }), busy: 0, ready: false };
+      slot.worker.on("message", (result: MigrateJobResult | "ready") => {
+        if (result === "ready") {
+          slot.ready = true;
+          this.#ready = this.#workers.filter((w) => w.ready);
+          return;
+        }
         slot.busy--;
         const waiting = this.#waiting.get(result.id);
         this.#waiting.delete(result.id);
@@ -64,16 +70,21 @@ export class MigratePool {
     });
   }
 
+  /** Whether some worker has loaded the adapters and takes batches. */
+  get ready(): boolean {
+    return this.#ready.length > 0;
+  }
+
   /** Whether the caller should take a result before submitting more. */
   get full(): boolean {
-    return this.#order.length >= this.#workers.length * IN_FLIGHT_PER_WORKER;
+    return this.#order.length >= this.#ready.length * IN_FLIGHT_PER_WORKER;
   }
 
   get pending(): boolean {
     return this.#order.length > 0;
   }
 
-  /** Moves `batch.bytes` (which must own its ArrayBuffer) to the least busy worker. */
+  /** Moves `batch.bytes` (which must own its ArrayBuffer) to the least busy ready worker; only once `ready`. */
   submit(batch: ByteBatch): void {
     const id = this.#next++;
     const result = new Promise<MigrateJobResult>((resolve, reject) => this.#waiting.set(id, { resolve, reject }));
@@ -81,7 +92,7 @@ export class MigratePool {
     result.catch(() => undefined);
     this.#order.push(result);
     // Least busy rather than round-robin: a worker slowed by other work on the machine would hold up every turn after its own.
-    const slot = this.#workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const slot = this.#ready.reduce((a, b) => (b.busy < a.busy ? b : a));
     slot.busy++;
     const bytes = new Uint8Array(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
     const job: MigrateJob = { id, bytes, firstLine: batch.firstLine };

@@ -13,6 +13,8 @@ const setup = workerData as MigrateWorkerSetup;
 // The same generated transforms the command opened; jobs posted meanwhile wait in the port.
 const { migrate } = (await import(setup.transforms)) as { migrate: MigrateFn };
 const utf8 = new TextEncoder();
+// Told once the adapters are loaded: until then the command migrates batches on its own thread.
+parentPort!.postMessage("ready");
 
 parentPort!.on("message", (job: MigrateJob) => {
   let result: MigrateJobResult;

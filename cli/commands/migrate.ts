@@ -96,7 +96,7 @@ export default class Migrate extends OnexCommand {
     const count = { read: 0, written: 0, skipped: 0, deadLettered: 0 };
     let shape: InputShape | undefined;
     let stoppedBy: string | undefined;
-    // Workers start only when NDJSON lines are handed over, so a small input never pays for them.
+    // Workers start only when NDJSON lines are handed over in more than one batch, so a small input never pays for them.
     let pool: MigratePool | undefined;
     /** Applies --on-error to a batch's pieces, in order; false when the run stops. */
     const apply = async (pieces: MigratedPiece[]): Promise<boolean> => {
@@ -127,11 +127,15 @@ export default class Migrate extends OnexCommand {
       reading: for await (const batch of batches) {
         // The first message (read here: it decided the input is NDJSON) fixes the output's shape; a
         // first line holding an array keeps the output an array, which needs every message in turn.
-        if (!Array.isArray(batch) && io.workers > 0 && shape === "ndjson") {
+        // Workers are not started for an input that ends in its first batch: they would cost more than they save.
+        if (!Array.isArray(batch) && io.workers > 0 && shape === "ndjson" && (pool !== undefined || !batch.last)) {
           pool ??= new MigratePool(io.workers, { file, from, to, transforms: io.transformsUrl });
-          pool.submit(batch);
-          while (pool.full) if (!(await apply((await pool.take()).pieces))) break reading;
-          continue;
+          // Until a worker has loaded the adapters (a fair part of a second), this thread migrates the batches itself.
+          if (pool.ready) {
+            pool.submit(batch);
+            while (pool.full) if (!(await apply((await pool.take()).pieces))) break reading;
+            continue;
+          }
         }
         while (pool?.pending) if (!(await apply((await pool.take()).pieces))) break reading;
         const items = Array.isArray(batch) ? batch : readNdjsonHere(batch, file);
