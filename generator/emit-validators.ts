@@ -23,7 +23,8 @@ export function emitValidators(model: VersionModel, sources: Map<string, SchemaS
       const issue = ajv.errors![0]!;
       throw schemaError(sources, s.name, pointerSegments(issue.instancePath), `${issue.instancePath || "(root)"} ${issue.message}`);
     }
-    ajv.addSchema(schema);
+    // Validated just above, with a located error: ajv need not check it against the meta-schema again.
+    ajv.addSchema(schema, undefined, undefined, false);
   }
   // Records and payloads first, so an error inside one is reported at its own file, not
   // at the first message that references it.

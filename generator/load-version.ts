@@ -194,8 +194,10 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
   }
 
   const schemas: NamedSchema[] = [];
+  // Once, not per schema: asking every message for every schema grows with the square of their number.
+  const payloadNames = new Set(manifest.messages.map(payloadNameOf));
   for (const [name, schema] of resolved) {
-    const kind = !(manifest.records && name in manifest.records) && manifest.messages.some((m) => payloadNameOf(m) === name) ? "payload" : "record";
+    const kind = !(manifest.records && name in manifest.records) && payloadNames.has(name) ? "payload" : "record";
     schemas.push(named(name, kind, sources.get(name)!.yaml.file, schema));
   }
   const messages: MessageModel[] = [];

@@ -20,7 +20,19 @@ export function createAjv(options: { strict?: boolean; allErrors?: boolean } = {
   // in every validator that references it: generated code is several times smaller.
   // `lines` puts each statement of ajv's standalone code on its own line, so generated
   // validators can be reviewed and diffed.
-  const ajv = new Ajv2020({ strict: options.strict ?? true, allErrors: options.allErrors ?? false, verbose: options.allErrors ?? false, inlineRefs: false, logger: false, code: { source: true, esm: true, lines: true } });
+  // optimize: false skips ajv's pass over the generated code that drops unused variables and
+  // empty blocks: it recounts every name of every nested block, and a payload's properties
+  // nest one inside the other, so it costs time quadratic in their number (about 40% of
+  // compiling the 200-message synthetic manifest). The code it leaves is ~7% larger and
+  // accepts and rejects exactly the same data (test/conformance runs the JSON Schema suite through it).
+  const ajv = new Ajv2020({
+    strict: options.strict ?? true,
+    allErrors: options.allErrors ?? false,
+    verbose: options.allErrors ?? false,
+    inlineRefs: false,
+    logger: false,
+    code: { source: true, esm: true, lines: true, optimize: false },
+  });
   addFormats(ajv);
   return ajv;
 }

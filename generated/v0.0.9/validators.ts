@@ -23,6 +23,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -43,16 +44,21 @@ if(_errs1 === errors){
 if(data.key_id !== undefined){
 let data0 = data.key_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate52.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate52.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -62,10 +68,15 @@ var valid0 = true;
 }
 if(valid0){
 if(data.algorithm !== undefined){
+let data1 = data.algorithm;
 const _errs4 = errors;
-if("ed25519" !== data.algorithm){
+if("ed25519" !== data1){
 validate52.errors = [{instancePath:instancePath+"/algorithm",schemaPath:"#/properties/algorithm/const",keyword:"const",params:{allowedValue: "ed25519"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs4){
 }
 var valid0 = _errs4 === errors;
 }
@@ -76,16 +87,21 @@ if(valid0){
 if(data.public_key !== undefined){
 let data2 = data.public_key;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!pattern3.test(data2)){
 validate52.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{43}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{43}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate52.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 var valid0 = _errs5 === errors;
@@ -97,17 +113,24 @@ if(valid0){
 if(data.created_at !== undefined){
 let data3 = data.created_at;
 const _errs7 = errors;
+const _errs8 = errors;
 if(errors === _errs7){
+if((typeof data3 == "number") && (isFinite(data3))){
+}
 if(errors === _errs7){
 if(typeof data3 === "string"){
 if(!(formats0.validate(data3))){
 validate52.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/properties/created_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate52.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/properties/created_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs7){
 }
 }
 }
@@ -118,15 +141,21 @@ var valid0 = true;
 }
 if(valid0){
 if(data.issued_by !== undefined){
+let data4 = data.issued_by;
 const _errs9 = errors;
-if(typeof data.issued_by !== "string"){
+if(typeof data4 !== "string"){
 validate52.errors = [{instancePath:instancePath+"/issued_by",schemaPath:"#/properties/issued_by/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs10 = errors;
+if(errors === _errs9){
 }
 var valid0 = _errs9 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -138,6 +167,8 @@ var valid0 = true;
 else {
 validate52.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate52.errors = vErrors;
@@ -164,6 +195,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -184,6 +216,7 @@ if(_errs1 === errors){
 if(data.signer !== undefined){
 let data0 = data.signer;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
@@ -195,11 +228,15 @@ if(func1(data0) < 1){
 validate56.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate56.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -215,9 +252,15 @@ if(typeof data1 !== "string"){
 validate56.errors = [{instancePath:instancePath+"/level",schemaPath:"#/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs5 = errors;
+const vSchema0 = schema23.properties.level.enum;
 if(!(((data1 === "none") || (data1 === "low")) || (data1 === "high"))){
 validate56.errors = [{instancePath:instancePath+"/level",schemaPath:"#/properties/level/enum",keyword:"enum",params:{allowedValues: schema23.properties.level.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs4){
 }
 var valid0 = _errs4 === errors;
 }
@@ -228,16 +271,21 @@ if(valid0){
 if(data.signature !== undefined){
 let data2 = data.signature;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(!pattern6.test(data2)){
 validate56.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate56.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
@@ -249,6 +297,7 @@ if(valid0){
 if(data.zone !== undefined){
 let data3 = data.zone;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
 if(func1(data3) > 253){
@@ -260,11 +309,15 @@ if(func1(data3) < 1){
 validate56.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate56.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -276,17 +329,24 @@ if(valid0){
 if(data.expires_at !== undefined){
 let data4 = data.expires_at;
 const _errs10 = errors;
+const _errs11 = errors;
 if(errors === _errs10){
+if((typeof data4 == "number") && (isFinite(data4))){
+}
 if(errors === _errs10){
 if(typeof data4 === "string"){
 if(!(formats0.validate(data4))){
 validate56.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate56.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs10){
 }
 }
 }
@@ -294,6 +354,8 @@ var valid0 = _errs10 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -305,6 +367,8 @@ var valid0 = true;
 else {
 validate56.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate56.errors = vErrors;
@@ -325,6 +389,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -345,16 +410,21 @@ if(_errs1 === errors){
 if(data.agent_id !== undefined){
 let data0 = data.agent_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate57.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate57.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -366,16 +436,21 @@ if(valid0){
 if(data.node_id !== undefined){
 let data1 = data.node_id;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) < 1){
 validate57.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate57.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -385,15 +460,21 @@ var valid0 = true;
 }
 if(valid0){
 if(data.capability !== undefined){
+let data2 = data.capability;
 const _errs6 = errors;
-if(typeof data.capability !== "string"){
+if(typeof data2 !== "string"){
 validate57.errors = [{instancePath:instancePath+"/capability",schemaPath:"#/properties/capability/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs7 = errors;
+if(errors === _errs6){
 }
 var valid0 = _errs6 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -403,6 +484,8 @@ var valid0 = true;
 else {
 validate57.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate57.errors = vErrors;
@@ -423,8 +506,10 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
+const _errs1 = errors;
 for(const key0 in data){
 let data0 = data[key0];
 const _errs2 = errors;
@@ -432,15 +517,22 @@ if(!(data0 && typeof data0 == "object" && !Array.isArray(data0))){
 validate55.errors = [{instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
+const _errs3 = errors;
+if(errors === _errs2){
+}
 var valid0 = _errs2 === errors;
 if(!valid0){
 break;
 }
 }
+if(_errs1 === errors){
+}
 }
 else {
 validate55.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate55.errors = vErrors;
@@ -460,6 +552,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -478,10 +571,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("event.agent.started" !== data.type){
+if("event.agent.started" !== data0){
 validate63.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.agent.started"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -492,17 +590,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats12.test(data1))){
 validate63.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate63.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -515,17 +620,24 @@ if(valid0){
 if(data.timestamp !== undefined){
 let data2 = data.timestamp;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate63.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate63.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -536,10 +648,15 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol_version !== undefined){
+let data3 = data.protocol_version;
 const _errs7 = errors;
-if("0.0.9" !== data.protocol_version){
+if("0.0.9" !== data3){
 validate63.errors = [{instancePath:instancePath+"/protocol_version",schemaPath:"#/properties/protocol_version/const",keyword:"const",params:{allowedValue: "0.0.9"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs7){
 }
 var valid0 = _errs7 === errors;
 }
@@ -550,6 +667,7 @@ if(valid0){
 if(data.zone !== undefined){
 let data4 = data.zone;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data4 === "string"){
 if(func1(data4) > 253){
@@ -566,12 +684,16 @@ if(!pattern9.test(data4)){
 validate63.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"+"\""}];
 return false;
 }
+else {
+}
 }
 }
 }
 else {
 validate63.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -587,9 +709,15 @@ if(typeof data5 !== "string"){
 validate63.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs11 = errors;
+const vSchema0 = schema30.properties.entity_type.enum;
 if(!((((data5 === "node") || (data5 === "agent")) || (data5 === "session")) || (data5 === "task"))){
 validate63.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/enum",keyword:"enum",params:{allowedValues: schema30.properties.entity_type.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs10){
 }
 var valid0 = _errs10 === errors;
 }
@@ -600,6 +728,7 @@ if(valid0){
 if(data.entity_id !== undefined){
 let data6 = data.entity_id;
 const _errs12 = errors;
+const _errs13 = errors;
 if(errors === _errs12){
 if(typeof data6 === "string"){
 if(func1(data6) > 256){
@@ -611,11 +740,15 @@ if(func1(data6) < 1){
 validate63.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate63.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs12){
 }
 }
 var valid0 = _errs12 === errors;
@@ -625,10 +758,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data7 = data.trust;
 const _errs14 = errors;
-if(!(validate56(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate56(data7, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs14 === errors;
 }
@@ -637,10 +773,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data8 = data.payload;
 const _errs15 = errors;
-if(!(validate57(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate57(data8, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs15 === errors;
 }
@@ -649,15 +788,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data9 = data._residue;
 const _errs16 = errors;
-if(!(validate55(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate55(data9, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs16 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -674,6 +818,8 @@ var valid0 = true;
 else {
 validate63.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate63.errors = vErrors;
@@ -698,6 +844,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -718,16 +865,21 @@ if(_errs1 === errors){
 if(data.node_id !== undefined){
 let data0 = data.node_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate58.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate58.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -737,10 +889,14 @@ var valid0 = true;
 }
 if(valid0){
 if(data.reason !== undefined){
+let data1 = data.reason;
 const _errs4 = errors;
-if(typeof data.reason !== "string"){
+if(typeof data1 !== "string"){
 validate58.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs5 = errors;
+if(errors === _errs4){
 }
 var valid0 = _errs4 === errors;
 }
@@ -755,14 +911,22 @@ if(typeof data2 !== "string"){
 validate58.errors = [{instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs7 = errors;
+const vSchema0 = schema25.properties.severity.enum;
 if(!(((data2 === "warning") || (data2 === "error")) || (data2 === "fatal"))){
 validate58.errors = [{instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/enum",keyword:"enum",params:{allowedValues: schema25.properties.severity.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs6){
 }
 var valid0 = _errs6 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -772,6 +936,8 @@ var valid0 = true;
 else {
 validate58.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate58.errors = vErrors;
@@ -791,6 +957,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -809,10 +976,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("event.node.failed" !== data.type){
+if("event.node.failed" !== data0){
 validate67.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.node.failed"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -823,17 +995,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats12.test(data1))){
 validate67.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate67.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -846,17 +1025,24 @@ if(valid0){
 if(data.timestamp !== undefined){
 let data2 = data.timestamp;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate67.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate67.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -867,10 +1053,15 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol_version !== undefined){
+let data3 = data.protocol_version;
 const _errs7 = errors;
-if("0.0.9" !== data.protocol_version){
+if("0.0.9" !== data3){
 validate67.errors = [{instancePath:instancePath+"/protocol_version",schemaPath:"#/properties/protocol_version/const",keyword:"const",params:{allowedValue: "0.0.9"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs7){
 }
 var valid0 = _errs7 === errors;
 }
@@ -881,6 +1072,7 @@ if(valid0){
 if(data.zone !== undefined){
 let data4 = data.zone;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data4 === "string"){
 if(func1(data4) > 253){
@@ -897,12 +1089,16 @@ if(!pattern9.test(data4)){
 validate67.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"+"\""}];
 return false;
 }
+else {
+}
 }
 }
 }
 else {
 validate67.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -918,9 +1114,15 @@ if(typeof data5 !== "string"){
 validate67.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs11 = errors;
+const vSchema0 = schema31.properties.entity_type.enum;
 if(!((((data5 === "node") || (data5 === "agent")) || (data5 === "session")) || (data5 === "task"))){
 validate67.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/enum",keyword:"enum",params:{allowedValues: schema31.properties.entity_type.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs10){
 }
 var valid0 = _errs10 === errors;
 }
@@ -931,6 +1133,7 @@ if(valid0){
 if(data.entity_id !== undefined){
 let data6 = data.entity_id;
 const _errs12 = errors;
+const _errs13 = errors;
 if(errors === _errs12){
 if(typeof data6 === "string"){
 if(func1(data6) > 256){
@@ -942,11 +1145,15 @@ if(func1(data6) < 1){
 validate67.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate67.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs12){
 }
 }
 var valid0 = _errs12 === errors;
@@ -956,10 +1163,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data7 = data.trust;
 const _errs14 = errors;
-if(!(validate56(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate56(data7, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs14 === errors;
 }
@@ -968,10 +1178,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data8 = data.payload;
 const _errs15 = errors;
-if(!(validate58(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate58(data8, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate58.errors : vErrors.concat(validate58.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs15 === errors;
 }
@@ -980,15 +1193,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data9 = data._residue;
 const _errs16 = errors;
-if(!(validate55(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate55(data9, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs16 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -1005,6 +1223,8 @@ var valid0 = true;
 else {
 validate67.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate67.errors = vErrors;
@@ -1029,6 +1249,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -1049,16 +1270,21 @@ if(_errs1 === errors){
 if(data.node_id !== undefined){
 let data0 = data.node_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate53.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate53.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -1070,16 +1296,21 @@ if(valid0){
 if(data.public_key !== undefined){
 let data1 = data.public_key;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(!pattern3.test(data1)){
 validate53.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{43}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{43}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate53.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -1091,16 +1322,21 @@ if(valid0){
 if(data.build_fingerprint !== undefined){
 let data2 = data.build_fingerprint;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(!pattern5.test(data2)){
 validate53.errors = [{instancePath:instancePath+"/build_fingerprint",schemaPath:"#/properties/build_fingerprint/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate53.errors = [{instancePath:instancePath+"/build_fingerprint",schemaPath:"#/properties/build_fingerprint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
@@ -1112,22 +1348,29 @@ if(valid0){
 if(data.zone !== undefined){
 let data3 = data.zone;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
 if(func1(data3) < 1){
 validate53.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate53.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -1138,6 +1381,8 @@ var valid0 = true;
 else {
 validate53.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate53.errors = vErrors;
@@ -1160,6 +1405,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -1180,16 +1426,21 @@ if(_errs1 === errors){
 if(data.node_id !== undefined){
 let data0 = data.node_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate59.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate59.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -1201,16 +1452,21 @@ if(valid0){
 if(data.address !== undefined){
 let data1 = data.address;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) < 1){
 validate59.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate59.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -1222,16 +1478,21 @@ if(valid0){
 if(data.build_fingerprint !== undefined){
 let data2 = data.build_fingerprint;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(!pattern5.test(data2)){
 validate59.errors = [{instancePath:instancePath+"/build_fingerprint",schemaPath:"#/properties/build_fingerprint/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate59.errors = [{instancePath:instancePath+"/build_fingerprint",schemaPath:"#/properties/build_fingerprint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
@@ -1243,25 +1504,34 @@ if(valid0){
 if(data.capabilities !== undefined){
 let data3 = data.capabilities;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(Array.isArray(data3)){
 var valid1 = true;
 const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
+let data4 = data3[i0];
 const _errs10 = errors;
-if(typeof data3[i0] !== "string"){
+if(typeof data4 !== "string"){
 validate59.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs11 = errors;
+if(errors === _errs10){
 }
 var valid1 = _errs10 === errors;
 if(!valid1){
 break;
 }
 }
+if(valid1){
+}
 }
 else {
 validate59.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -1273,29 +1543,41 @@ if(valid0){
 if(data.labels !== undefined){
 let data5 = data.labels;
 const _errs12 = errors;
+const _errs13 = errors;
 if(errors === _errs12){
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+const _errs14 = errors;
 for(const key1 in data5){
+let data6 = data5[key1];
 const _errs15 = errors;
-if(typeof data5[key1] !== "string"){
+if(typeof data6 !== "string"){
 validate59.errors = [{instancePath:instancePath+"/labels/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs16 = errors;
+if(errors === _errs15){
 }
 var valid2 = _errs15 === errors;
 if(!valid2){
 break;
 }
 }
+if(_errs14 === errors){
+}
 }
 else {
 validate59.errors = [{instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === _errs12){
 }
 }
 var valid0 = _errs12 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -1307,6 +1589,8 @@ var valid0 = true;
 else {
 validate59.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate59.errors = vErrors;
@@ -1326,6 +1610,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -1344,10 +1629,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("event.node.register" !== data.type){
+if("event.node.register" !== data0){
 validate71.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.node.register"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -1358,17 +1648,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats12.test(data1))){
 validate71.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate71.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -1381,17 +1678,24 @@ if(valid0){
 if(data.timestamp !== undefined){
 let data2 = data.timestamp;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate71.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate71.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -1402,10 +1706,15 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol_version !== undefined){
+let data3 = data.protocol_version;
 const _errs7 = errors;
-if("0.0.9" !== data.protocol_version){
+if("0.0.9" !== data3){
 validate71.errors = [{instancePath:instancePath+"/protocol_version",schemaPath:"#/properties/protocol_version/const",keyword:"const",params:{allowedValue: "0.0.9"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs7){
 }
 var valid0 = _errs7 === errors;
 }
@@ -1416,6 +1725,7 @@ if(valid0){
 if(data.zone !== undefined){
 let data4 = data.zone;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data4 === "string"){
 if(func1(data4) > 253){
@@ -1432,12 +1742,16 @@ if(!pattern9.test(data4)){
 validate71.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"+"\""}];
 return false;
 }
+else {
+}
 }
 }
 }
 else {
 validate71.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -1453,9 +1767,15 @@ if(typeof data5 !== "string"){
 validate71.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs11 = errors;
+const vSchema0 = schema32.properties.entity_type.enum;
 if(!((((data5 === "node") || (data5 === "agent")) || (data5 === "session")) || (data5 === "task"))){
 validate71.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/enum",keyword:"enum",params:{allowedValues: schema32.properties.entity_type.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs10){
 }
 var valid0 = _errs10 === errors;
 }
@@ -1466,6 +1786,7 @@ if(valid0){
 if(data.entity_id !== undefined){
 let data6 = data.entity_id;
 const _errs12 = errors;
+const _errs13 = errors;
 if(errors === _errs12){
 if(typeof data6 === "string"){
 if(func1(data6) > 256){
@@ -1477,11 +1798,15 @@ if(func1(data6) < 1){
 validate71.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate71.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs12){
 }
 }
 var valid0 = _errs12 === errors;
@@ -1491,10 +1816,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data7 = data.trust;
 const _errs14 = errors;
-if(!(validate56(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate56(data7, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs14 === errors;
 }
@@ -1503,10 +1831,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data8 = data.payload;
 const _errs15 = errors;
-if(!(validate59(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate59(data8, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs15 === errors;
 }
@@ -1515,15 +1846,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data9 = data._residue;
 const _errs16 = errors;
-if(!(validate55(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate55(data9, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs16 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -1540,6 +1876,8 @@ var valid0 = true;
 else {
 validate71.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate71.errors = vErrors;
@@ -1564,6 +1902,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -1584,16 +1923,21 @@ if(_errs1 === errors){
 if(data.node_id !== undefined){
 let data0 = data.node_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate54.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -1605,16 +1949,21 @@ if(valid0){
 if(data.address !== undefined){
 let data1 = data.address;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) < 1){
 validate54.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -1626,16 +1975,21 @@ if(valid0){
 if(data.zone !== undefined){
 let data2 = data.zone;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(func1(data2) < 1){
 validate54.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
@@ -1647,16 +2001,21 @@ if(valid0){
 if(data.key_id !== undefined){
 let data3 = data.key_id;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
 if(func1(data3) < 1){
 validate54.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -1668,6 +2027,7 @@ if(valid0){
 if(data.health !== undefined){
 let data4 = data.health;
 const _errs10 = errors;
+const _errs11 = errors;
 if(errors === _errs10){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 let missing1;
@@ -1692,9 +2052,15 @@ if(typeof data5 !== "string"){
 validate54.errors = [{instancePath:instancePath+"/health/status",schemaPath:"#/properties/health/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs14 = errors;
+const vSchema0 = schema21.properties.health.properties.status.enum;
 if(!(((data5 === "passing") || (data5 === "warning")) || (data5 === "critical"))){
 validate54.errors = [{instancePath:instancePath+"/health/status",schemaPath:"#/properties/health/properties/status/enum",keyword:"enum",params:{allowedValues: schema21.properties.health.properties.status.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs13){
 }
 var valid1 = _errs13 === errors;
 }
@@ -1705,17 +2071,24 @@ if(valid1){
 if(data4.check_url !== undefined){
 let data6 = data4.check_url;
 const _errs15 = errors;
+const _errs16 = errors;
 if(errors === _errs15){
+if((typeof data6 == "number") && (isFinite(data6))){
+}
 if(errors === _errs15){
 if(typeof data6 === "string"){
 if(!(formats2(data6))){
 validate54.errors = [{instancePath:instancePath+"/health/check_url",schemaPath:"#/properties/health/properties/check_url/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/health/check_url",schemaPath:"#/properties/health/properties/check_url/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs15){
 }
 }
 }
@@ -1732,18 +2105,25 @@ if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinit
 validate54.errors = [{instancePath:instancePath+"/health/interval_ms",schemaPath:"#/properties/health/properties/interval_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
+const _errs18 = errors;
 if(errors === _errs17){
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 < 100 || isNaN(data7)){
 validate54.errors = [{instancePath:instancePath+"/health/interval_ms",schemaPath:"#/properties/health/properties/interval_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"}];
 return false;
 }
+else {
+}
+}
+if(errors === _errs17){
 }
 }
 var valid1 = _errs17 === errors;
 }
 else {
 var valid1 = true;
+}
+if(valid1){
 }
 }
 }
@@ -1753,6 +2133,8 @@ var valid1 = true;
 else {
 validate54.errors = [{instancePath:instancePath+"/health",schemaPath:"#/properties/health/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === _errs10){
 }
 }
 var valid0 = _errs10 === errors;
@@ -1764,25 +2146,34 @@ if(valid0){
 if(data.capabilities !== undefined){
 let data8 = data.capabilities;
 const _errs19 = errors;
+const _errs20 = errors;
 if(errors === _errs19){
 if(Array.isArray(data8)){
 var valid2 = true;
 const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
+let data9 = data8[i0];
 const _errs21 = errors;
-if(typeof data8[i0] !== "string"){
+if(typeof data9 !== "string"){
 validate54.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs22 = errors;
+if(errors === _errs21){
 }
 var valid2 = _errs21 === errors;
 if(!valid2){
 break;
 }
 }
+if(valid2){
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs19){
 }
 }
 var valid0 = _errs19 === errors;
@@ -1794,17 +2185,24 @@ if(valid0){
 if(data.registered_at !== undefined){
 let data10 = data.registered_at;
 const _errs23 = errors;
+const _errs24 = errors;
 if(errors === _errs23){
+if((typeof data10 == "number") && (isFinite(data10))){
+}
 if(errors === _errs23){
 if(typeof data10 === "string"){
 if(!(formats0.validate(data10))){
 validate54.errors = [{instancePath:instancePath+"/registered_at",schemaPath:"#/properties/registered_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/registered_at",schemaPath:"#/properties/registered_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs23){
 }
 }
 }
@@ -1817,22 +2215,29 @@ if(valid0){
 if(data.signature !== undefined){
 let data11 = data.signature;
 const _errs25 = errors;
+const _errs26 = errors;
 if(errors === _errs25){
 if(typeof data11 === "string"){
 if(!pattern6.test(data11)){
 validate54.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs25){
 }
 }
 var valid0 = _errs25 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -1847,6 +2252,8 @@ var valid0 = true;
 else {
 validate54.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate54.errors = vErrors;
@@ -1871,6 +2278,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -1891,16 +2299,21 @@ if(_errs1 === errors){
 if(data.task_id !== undefined){
 let data0 = data.task_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate60.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate60.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -1916,9 +2329,15 @@ if(typeof data1 !== "string"){
 validate60.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs5 = errors;
+const vSchema0 = schema27.properties.status.enum;
 if(!(((data1 === "succeeded") || (data1 === "failed")) || (data1 === "cancelled"))){
 validate60.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema27.properties.status.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs4){
 }
 var valid0 = _errs4 === errors;
 }
@@ -1933,10 +2352,15 @@ if(!(data2 && typeof data2 == "object" && !Array.isArray(data2))){
 validate60.errors = [{instancePath:instancePath+"/output",schemaPath:"#/properties/output/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
+const _errs7 = errors;
+if(errors === _errs6){
+}
 var valid0 = _errs6 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -1946,6 +2370,8 @@ var valid0 = true;
 else {
 validate60.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate60.errors = vErrors;
@@ -1965,6 +2391,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -1983,10 +2410,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("signal.result.ready" !== data.type){
+if("signal.result.ready" !== data0){
 validate75.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.result.ready"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -1997,17 +2429,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats12.test(data1))){
 validate75.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate75.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -2020,17 +2459,24 @@ if(valid0){
 if(data.timestamp !== undefined){
 let data2 = data.timestamp;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate75.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate75.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -2041,10 +2487,15 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol_version !== undefined){
+let data3 = data.protocol_version;
 const _errs7 = errors;
-if("0.0.9" !== data.protocol_version){
+if("0.0.9" !== data3){
 validate75.errors = [{instancePath:instancePath+"/protocol_version",schemaPath:"#/properties/protocol_version/const",keyword:"const",params:{allowedValue: "0.0.9"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs7){
 }
 var valid0 = _errs7 === errors;
 }
@@ -2055,6 +2506,7 @@ if(valid0){
 if(data.zone !== undefined){
 let data4 = data.zone;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data4 === "string"){
 if(func1(data4) > 253){
@@ -2071,12 +2523,16 @@ if(!pattern9.test(data4)){
 validate75.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"+"\""}];
 return false;
 }
+else {
+}
 }
 }
 }
 else {
 validate75.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -2092,9 +2548,15 @@ if(typeof data5 !== "string"){
 validate75.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs11 = errors;
+const vSchema0 = schema33.properties.entity_type.enum;
 if(!((((data5 === "node") || (data5 === "agent")) || (data5 === "session")) || (data5 === "task"))){
 validate75.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/enum",keyword:"enum",params:{allowedValues: schema33.properties.entity_type.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs10){
 }
 var valid0 = _errs10 === errors;
 }
@@ -2105,6 +2567,7 @@ if(valid0){
 if(data.entity_id !== undefined){
 let data6 = data.entity_id;
 const _errs12 = errors;
+const _errs13 = errors;
 if(errors === _errs12){
 if(typeof data6 === "string"){
 if(func1(data6) > 256){
@@ -2116,11 +2579,15 @@ if(func1(data6) < 1){
 validate75.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate75.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs12){
 }
 }
 var valid0 = _errs12 === errors;
@@ -2130,10 +2597,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data7 = data.trust;
 const _errs14 = errors;
-if(!(validate56(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate56(data7, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs14 === errors;
 }
@@ -2142,10 +2612,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data8 = data.payload;
 const _errs15 = errors;
-if(!(validate60(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate60(data8, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs15 === errors;
 }
@@ -2154,15 +2627,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data9 = data._residue;
 const _errs16 = errors;
-if(!(validate55(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate55(data9, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs16 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -2179,6 +2657,8 @@ var valid0 = true;
 else {
 validate75.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate75.errors = vErrors;
@@ -2203,6 +2683,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -2227,9 +2708,15 @@ if(typeof data0 !== "string"){
 validate61.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs3 = errors;
+const vSchema0 = schema28.properties.state.enum;
 if(!((((data0 === "idle") || (data0 === "busy")) || (data0 === "draining")) || (data0 === "offline"))){
 validate61.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema28.properties.state.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -2238,15 +2725,21 @@ var valid0 = true;
 }
 if(valid0){
 if(data.detail !== undefined){
+let data1 = data.detail;
 const _errs4 = errors;
-if(typeof data.detail !== "string"){
+if(typeof data1 !== "string"){
 validate61.errors = [{instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs5 = errors;
+if(errors === _errs4){
 }
 var valid0 = _errs4 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -2255,6 +2748,8 @@ var valid0 = true;
 else {
 validate61.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate61.errors = vErrors;
@@ -2274,6 +2769,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -2292,10 +2788,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("signal.state.update" !== data.type){
+if("signal.state.update" !== data0){
 validate79.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.state.update"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -2306,17 +2807,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats12.test(data1))){
 validate79.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate79.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -2329,17 +2837,24 @@ if(valid0){
 if(data.timestamp !== undefined){
 let data2 = data.timestamp;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate79.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate79.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -2350,10 +2865,15 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol_version !== undefined){
+let data3 = data.protocol_version;
 const _errs7 = errors;
-if("0.0.9" !== data.protocol_version){
+if("0.0.9" !== data3){
 validate79.errors = [{instancePath:instancePath+"/protocol_version",schemaPath:"#/properties/protocol_version/const",keyword:"const",params:{allowedValue: "0.0.9"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs7){
 }
 var valid0 = _errs7 === errors;
 }
@@ -2364,6 +2884,7 @@ if(valid0){
 if(data.zone !== undefined){
 let data4 = data.zone;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data4 === "string"){
 if(func1(data4) > 253){
@@ -2380,12 +2901,16 @@ if(!pattern9.test(data4)){
 validate79.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"+"\""}];
 return false;
 }
+else {
+}
 }
 }
 }
 else {
 validate79.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -2401,9 +2926,15 @@ if(typeof data5 !== "string"){
 validate79.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs11 = errors;
+const vSchema0 = schema34.properties.entity_type.enum;
 if(!((((data5 === "node") || (data5 === "agent")) || (data5 === "session")) || (data5 === "task"))){
 validate79.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/enum",keyword:"enum",params:{allowedValues: schema34.properties.entity_type.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs10){
 }
 var valid0 = _errs10 === errors;
 }
@@ -2414,6 +2945,7 @@ if(valid0){
 if(data.entity_id !== undefined){
 let data6 = data.entity_id;
 const _errs12 = errors;
+const _errs13 = errors;
 if(errors === _errs12){
 if(typeof data6 === "string"){
 if(func1(data6) > 256){
@@ -2425,11 +2957,15 @@ if(func1(data6) < 1){
 validate79.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate79.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs12){
 }
 }
 var valid0 = _errs12 === errors;
@@ -2439,10 +2975,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data7 = data.trust;
 const _errs14 = errors;
-if(!(validate56(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate56(data7, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs14 === errors;
 }
@@ -2451,10 +2990,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data8 = data.payload;
 const _errs15 = errors;
-if(!(validate61(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate61(data8, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs15 === errors;
 }
@@ -2463,15 +3005,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data9 = data._residue;
 const _errs16 = errors;
-if(!(validate55(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate55(data9, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs16 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -2488,6 +3035,8 @@ var valid0 = true;
 else {
 validate79.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate79.errors = vErrors;
@@ -2512,6 +3061,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -2532,16 +3082,21 @@ if(_errs1 === errors){
 if(data.task_id !== undefined){
 let data0 = data.task_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate62.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate62.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -2553,16 +3108,21 @@ if(valid0){
 if(data.target !== undefined){
 let data1 = data.target;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) < 1){
 validate62.errors = [{instancePath:instancePath+"/target",schemaPath:"#/properties/target/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate62.errors = [{instancePath:instancePath+"/target",schemaPath:"#/properties/target/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -2574,16 +3134,21 @@ if(valid0){
 if(data.action !== undefined){
 let data2 = data.action;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(func1(data2) < 1){
 validate62.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate62.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
@@ -2599,6 +3164,9 @@ if(!(data3 && typeof data3 == "object" && !Array.isArray(data3))){
 validate62.errors = [{instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
+const _errs9 = errors;
+if(errors === _errs8){
+}
 var valid0 = _errs8 === errors;
 }
 else {
@@ -2608,17 +3176,24 @@ if(valid0){
 if(data.deadline !== undefined){
 let data4 = data.deadline;
 const _errs10 = errors;
+const _errs11 = errors;
 if(errors === _errs10){
+if((typeof data4 == "number") && (isFinite(data4))){
+}
 if(errors === _errs10){
 if(typeof data4 === "string"){
 if(!(formats0.validate(data4))){
 validate62.errors = [{instancePath:instancePath+"/deadline",schemaPath:"#/properties/deadline/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate62.errors = [{instancePath:instancePath+"/deadline",schemaPath:"#/properties/deadline/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs10){
 }
 }
 }
@@ -2631,6 +3206,7 @@ if(valid0){
 if(data.fallback !== undefined){
 let data5 = data.fallback;
 const _errs12 = errors;
+const _errs13 = errors;
 if(errors === _errs12){
 if(Array.isArray(data5)){
 var valid1 = true;
@@ -2638,6 +3214,7 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 const _errs14 = errors;
+const _errs15 = errors;
 if(errors === _errs14){
 if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 let missing1;
@@ -2658,16 +3235,21 @@ if(_errs16 === errors){
 if(data6.node_id !== undefined){
 let data7 = data6.node_id;
 const _errs17 = errors;
+const _errs18 = errors;
 if(errors === _errs17){
 if(typeof data7 === "string"){
 if(func1(data7) < 1){
 validate62.errors = [{instancePath:instancePath+"/fallback/" + i0+"/node_id",schemaPath:"#/properties/fallback/items/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate62.errors = [{instancePath:instancePath+"/fallback/" + i0+"/node_id",schemaPath:"#/properties/fallback/items/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs17){
 }
 }
 var valid2 = _errs17 === errors;
@@ -2683,9 +3265,15 @@ if(typeof data8 !== "string"){
 validate62.errors = [{instancePath:instancePath+"/fallback/" + i0+"/reason",schemaPath:"#/properties/fallback/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs20 = errors;
+const vSchema0 = schema29.properties.fallback.items.properties.reason.enum;
 if(!(((data8 === "timeout") || (data8 === "failed")) || (data8 === "unreachable"))){
 validate62.errors = [{instancePath:instancePath+"/fallback/" + i0+"/reason",schemaPath:"#/properties/fallback/items/properties/reason/enum",keyword:"enum",params:{allowedValues: schema29.properties.fallback.items.properties.reason.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs19){
 }
 var valid2 = _errs19 === errors;
 }
@@ -2694,10 +3282,14 @@ var valid2 = true;
 }
 if(valid2){
 if(data6.detail !== undefined){
+let data9 = data6.detail;
 const _errs21 = errors;
-if(typeof data6.detail !== "string"){
+if(typeof data9 !== "string"){
 validate62.errors = [{instancePath:instancePath+"/fallback/" + i0+"/detail",schemaPath:"#/properties/fallback/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs22 = errors;
+if(errors === _errs21){
 }
 var valid2 = _errs21 === errors;
 }
@@ -2712,6 +3304,9 @@ if(!(data10 && typeof data10 == "object" && !Array.isArray(data10))){
 validate62.errors = [{instancePath:instancePath+"/fallback/" + i0+"/attestation",schemaPath:"#/properties/fallback/items/properties/attestation/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
+const _errs24 = errors;
+if(errors === _errs23){
+}
 var valid2 = _errs23 === errors;
 }
 else {
@@ -2721,17 +3316,24 @@ if(valid2){
 if(data6.at !== undefined){
 let data11 = data6.at;
 const _errs25 = errors;
+const _errs26 = errors;
 if(errors === _errs25){
+if((typeof data11 == "number") && (isFinite(data11))){
+}
 if(errors === _errs25){
 if(typeof data11 === "string"){
 if(!(formats0.validate(data11))){
 validate62.errors = [{instancePath:instancePath+"/fallback/" + i0+"/at",schemaPath:"#/properties/fallback/items/properties/at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate62.errors = [{instancePath:instancePath+"/fallback/" + i0+"/at",schemaPath:"#/properties/fallback/items/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs25){
 }
 }
 }
@@ -2739,6 +3341,8 @@ var valid2 = _errs25 === errors;
 }
 else {
 var valid2 = true;
+}
+if(valid2){
 }
 }
 }
@@ -2751,22 +3355,30 @@ else {
 validate62.errors = [{instancePath:instancePath+"/fallback/" + i0,schemaPath:"#/properties/fallback/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
+if(errors === _errs14){
+}
 }
 var valid1 = _errs14 === errors;
 if(!valid1){
 break;
 }
 }
+if(valid1){
+}
 }
 else {
 validate62.errors = [{instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs12){
 }
 }
 var valid0 = _errs12 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -2779,6 +3391,8 @@ var valid0 = true;
 else {
 validate62.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate62.errors = vErrors;
@@ -2798,6 +3412,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -2816,10 +3431,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("signal.task.dispatch" !== data.type){
+if("signal.task.dispatch" !== data0){
 validate83.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.task.dispatch"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -2830,17 +3450,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats12.test(data1))){
 validate83.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate83.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -2853,17 +3480,24 @@ if(valid0){
 if(data.timestamp !== undefined){
 let data2 = data.timestamp;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate83.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate83.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -2874,10 +3508,15 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol_version !== undefined){
+let data3 = data.protocol_version;
 const _errs7 = errors;
-if("0.0.9" !== data.protocol_version){
+if("0.0.9" !== data3){
 validate83.errors = [{instancePath:instancePath+"/protocol_version",schemaPath:"#/properties/protocol_version/const",keyword:"const",params:{allowedValue: "0.0.9"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs7){
 }
 var valid0 = _errs7 === errors;
 }
@@ -2888,6 +3527,7 @@ if(valid0){
 if(data.zone !== undefined){
 let data4 = data.zone;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data4 === "string"){
 if(func1(data4) > 253){
@@ -2904,12 +3544,16 @@ if(!pattern9.test(data4)){
 validate83.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"+"\""}];
 return false;
 }
+else {
+}
 }
 }
 }
 else {
 validate83.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -2925,9 +3569,15 @@ if(typeof data5 !== "string"){
 validate83.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs11 = errors;
+const vSchema0 = schema35.properties.entity_type.enum;
 if(!((((data5 === "node") || (data5 === "agent")) || (data5 === "session")) || (data5 === "task"))){
 validate83.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/enum",keyword:"enum",params:{allowedValues: schema35.properties.entity_type.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs10){
 }
 var valid0 = _errs10 === errors;
 }
@@ -2938,6 +3588,7 @@ if(valid0){
 if(data.entity_id !== undefined){
 let data6 = data.entity_id;
 const _errs12 = errors;
+const _errs13 = errors;
 if(errors === _errs12){
 if(typeof data6 === "string"){
 if(func1(data6) > 256){
@@ -2949,11 +3600,15 @@ if(func1(data6) < 1){
 validate83.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate83.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs12){
 }
 }
 var valid0 = _errs12 === errors;
@@ -2963,10 +3618,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data7 = data.trust;
 const _errs14 = errors;
-if(!(validate56(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate56(data7, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs14 === errors;
 }
@@ -2975,10 +3633,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data8 = data.payload;
 const _errs15 = errors;
-if(!(validate62(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate62(data8, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs15 === errors;
 }
@@ -2987,15 +3648,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data9 = data._residue;
 const _errs16 = errors;
-if(!(validate55(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate55(data9, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs16 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -3012,6 +3678,8 @@ var valid0 = true;
 else {
 validate83.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate83.errors = vErrors;

@@ -22,6 +22,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -42,6 +43,7 @@ if(_errs1 === errors){
 if(data.zone !== undefined){
 let data0 = data.zone;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) > 253){
@@ -58,12 +60,16 @@ if(!pattern3.test(data0)){
 validate52.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"+"\""}];
 return false;
 }
+else {
+}
 }
 }
 }
 else {
 validate52.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -79,9 +85,15 @@ if(typeof data1 !== "string"){
 validate52.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs5 = errors;
+const vSchema0 = schema19.properties.entity_type.enum;
 if(!((((data1 === "node") || (data1 === "agent")) || (data1 === "session")) || (data1 === "task"))){
 validate52.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/enum",keyword:"enum",params:{allowedValues: schema19.properties.entity_type.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs4){
 }
 var valid0 = _errs4 === errors;
 }
@@ -92,6 +104,7 @@ if(valid0){
 if(data.entity_id !== undefined){
 let data2 = data.entity_id;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(func1(data2) > 256){
@@ -103,17 +116,23 @@ if(func1(data2) < 1){
 validate52.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate52.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+if(errors === _errs6){
+}
 }
 var valid0 = _errs6 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -123,6 +142,8 @@ var valid0 = true;
 else {
 validate52.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate52.errors = vErrors;
@@ -146,6 +167,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -166,16 +188,21 @@ if(_errs1 === errors){
 if(data.key_id !== undefined){
 let data0 = data.key_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate53.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate53.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -185,10 +212,15 @@ var valid0 = true;
 }
 if(valid0){
 if(data.algorithm !== undefined){
+let data1 = data.algorithm;
 const _errs4 = errors;
-if("ed25519" !== data.algorithm){
+if("ed25519" !== data1){
 validate53.errors = [{instancePath:instancePath+"/algorithm",schemaPath:"#/properties/algorithm/const",keyword:"const",params:{allowedValue: "ed25519"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs4){
 }
 var valid0 = _errs4 === errors;
 }
@@ -199,16 +231,21 @@ if(valid0){
 if(data.public_key !== undefined){
 let data2 = data.public_key;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!pattern4.test(data2)){
 validate53.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{43}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{43}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate53.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 var valid0 = _errs5 === errors;
@@ -220,17 +257,24 @@ if(valid0){
 if(data.created_at !== undefined){
 let data3 = data.created_at;
 const _errs7 = errors;
+const _errs8 = errors;
 if(errors === _errs7){
+if((typeof data3 == "number") && (isFinite(data3))){
+}
 if(errors === _errs7){
 if(typeof data3 === "string"){
 if(!(formats0.validate(data3))){
 validate53.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/properties/created_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate53.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/properties/created_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs7){
 }
 }
 }
@@ -241,15 +285,21 @@ var valid0 = true;
 }
 if(valid0){
 if(data.issued_by !== undefined){
+let data4 = data.issued_by;
 const _errs9 = errors;
-if(typeof data.issued_by !== "string"){
+if(typeof data4 !== "string"){
 validate53.errors = [{instancePath:instancePath+"/issued_by",schemaPath:"#/properties/issued_by/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs10 = errors;
+if(errors === _errs9){
 }
 var valid0 = _errs9 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -261,6 +311,8 @@ var valid0 = true;
 else {
 validate53.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate53.errors = vErrors;
@@ -286,6 +338,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -304,10 +357,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.version !== undefined){
+let data0 = data.version;
 const _errs2 = errors;
-if("0.1" !== data.version){
+if("0.1" !== data0){
 validate56.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/const",keyword:"const",params:{allowedValue: "0.1"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -318,6 +376,7 @@ if(valid0){
 if(data.compatible_with !== undefined){
 let data1 = data.compatible_with;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
 if(Array.isArray(data1)){
 var valid1 = true;
@@ -325,16 +384,21 @@ const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
 let data2 = data1[i0];
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!pattern9.test(data2)){
 validate56.errors = [{instancePath:instancePath+"/compatible_with/" + i0,schemaPath:"#/properties/compatible_with/items/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+){1,2}$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+){1,2}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate56.errors = [{instancePath:instancePath+"/compatible_with/" + i0,schemaPath:"#/properties/compatible_with/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 var valid1 = _errs5 === errors;
@@ -343,8 +407,10 @@ break;
 }
 }
 if(valid1){
+let valid2;
 let i1 = data1.length;
 let j0;
+valid2 = true;
 if(i1 > 1){
 const indices0 = {};
 for(;i1--;){
@@ -356,16 +422,21 @@ if(typeof indices0[item0] == "number"){
 j0 = indices0[item0];
 validate56.errors = [{instancePath:instancePath+"/compatible_with",schemaPath:"#/properties/compatible_with/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"}];
 return false;
+valid2 = false;
 break;
 }
 indices0[item0] = i1;
 }
+}
+if(valid2){
 }
 }
 }
 else {
 validate56.errors = [{instancePath:instancePath+"/compatible_with",schemaPath:"#/properties/compatible_with/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 var valid0 = _errs3 === errors;
@@ -377,16 +448,21 @@ if(valid0){
 if(data.declared_by !== undefined){
 let data3 = data.declared_by;
 const _errs7 = errors;
+const _errs8 = errors;
 if(errors === _errs7){
 if(typeof data3 === "string"){
 if(func1(data3) < 1){
 validate56.errors = [{instancePath:instancePath+"/declared_by",schemaPath:"#/properties/declared_by/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate56.errors = [{instancePath:instancePath+"/declared_by",schemaPath:"#/properties/declared_by/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs7){
 }
 }
 var valid0 = _errs7 === errors;
@@ -398,17 +474,24 @@ if(valid0){
 if(data.schema_manifest_url !== undefined){
 let data4 = data.schema_manifest_url;
 const _errs9 = errors;
+const _errs10 = errors;
 if(errors === _errs9){
+if((typeof data4 == "number") && (isFinite(data4))){
+}
 if(errors === _errs9){
 if(typeof data4 === "string"){
 if(!(formats2(data4))){
 validate56.errors = [{instancePath:instancePath+"/schema_manifest_url",schemaPath:"#/properties/schema_manifest_url/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate56.errors = [{instancePath:instancePath+"/schema_manifest_url",schemaPath:"#/properties/schema_manifest_url/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs9){
 }
 }
 }
@@ -416,6 +499,8 @@ var valid0 = _errs9 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -426,6 +511,8 @@ var valid0 = true;
 else {
 validate56.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate56.errors = vErrors;
@@ -447,6 +534,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -467,6 +555,7 @@ if(_errs1 === errors){
 if(data.signer !== undefined){
 let data0 = data.signer;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
@@ -478,11 +567,15 @@ if(func1(data0) < 1){
 validate60.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate60.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -498,9 +591,15 @@ if(typeof data1 !== "string"){
 validate60.errors = [{instancePath:instancePath+"/level",schemaPath:"#/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs5 = errors;
+const vSchema0 = schema27.properties.level.enum;
 if(!((((data1 === "untrusted") || (data1 === "basic")) || (data1 === "verified")) || (data1 === "trusted"))){
 validate60.errors = [{instancePath:instancePath+"/level",schemaPath:"#/properties/level/enum",keyword:"enum",params:{allowedValues: schema27.properties.level.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs4){
 }
 var valid0 = _errs4 === errors;
 }
@@ -511,16 +610,21 @@ if(valid0){
 if(data.signature !== undefined){
 let data2 = data.signature;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(!pattern6.test(data2)){
 validate60.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate60.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
@@ -532,6 +636,7 @@ if(valid0){
 if(data.zone !== undefined){
 let data3 = data.zone;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
 if(func1(data3) > 253){
@@ -543,11 +648,15 @@ if(func1(data3) < 1){
 validate60.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate60.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -559,17 +668,24 @@ if(valid0){
 if(data.expires_at !== undefined){
 let data4 = data.expires_at;
 const _errs10 = errors;
+const _errs11 = errors;
 if(errors === _errs10){
+if((typeof data4 == "number") && (isFinite(data4))){
+}
 if(errors === _errs10){
 if(typeof data4 === "string"){
 if(!(formats0.validate(data4))){
 validate60.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate60.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs10){
 }
 }
 }
@@ -577,6 +693,8 @@ var valid0 = _errs10 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -588,6 +706,8 @@ var valid0 = true;
 else {
 validate60.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate60.errors = vErrors;
@@ -608,6 +728,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -628,16 +749,21 @@ if(_errs1 === errors){
 if(data.agent_id !== undefined){
 let data0 = data.agent_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate61.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate61.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -649,16 +775,21 @@ if(valid0){
 if(data.node_id !== undefined){
 let data1 = data.node_id;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) < 1){
 validate61.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate61.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -670,31 +801,42 @@ if(valid0){
 if(data.capabilities !== undefined){
 let data2 = data.capabilities;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(Array.isArray(data2)){
 var valid1 = true;
 const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
+let data3 = data2[i0];
 const _errs8 = errors;
-if(typeof data2[i0] !== "string"){
+if(typeof data3 !== "string"){
 validate61.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs9 = errors;
+if(errors === _errs8){
 }
 var valid1 = _errs8 === errors;
 if(!valid1){
 break;
 }
 }
+if(valid1){
+}
 }
 else {
 validate61.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -704,6 +846,8 @@ var valid0 = true;
 else {
 validate61.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate61.errors = vErrors;
@@ -724,8 +868,10 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
+const _errs1 = errors;
 for(const key0 in data){
 let data0 = data[key0];
 const _errs2 = errors;
@@ -733,15 +879,22 @@ if(!(data0 && typeof data0 == "object" && !Array.isArray(data0))){
 validate58.errors = [{instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
+const _errs3 = errors;
+if(errors === _errs2){
+}
 var valid0 = _errs2 === errors;
 if(!valid0){
 break;
 }
 }
+if(_errs1 === errors){
+}
 }
 else {
 validate58.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate58.errors = vErrors;
@@ -761,6 +914,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -779,10 +933,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("event.agent.started" !== data.type){
+if("event.agent.started" !== data0){
 validate68.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.agent.started"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -793,17 +952,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats18.test(data1))){
 validate68.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate68.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -816,17 +982,24 @@ if(valid0){
 if(data.time !== undefined){
 let data2 = data.time;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate68.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate68.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -837,10 +1010,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
+let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate56(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+if(!(validate56(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs7 === errors;
 }
@@ -849,10 +1025,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.source !== undefined){
+let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data.source, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs8 === errors;
 }
@@ -861,10 +1040,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate60(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate60(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs9 === errors;
 }
@@ -873,10 +1055,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate61(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate61(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs10 === errors;
 }
@@ -885,15 +1070,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate58(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate58(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate58.errors : vErrors.concat(validate58.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -908,6 +1098,8 @@ var valid0 = true;
 else {
 validate68.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate68.errors = vErrors;
@@ -933,6 +1125,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -953,16 +1146,21 @@ if(_errs1 === errors){
 if(data.task_id !== undefined){
 let data0 = data.task_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate54.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -974,16 +1172,21 @@ if(valid0){
 if(data.node !== undefined){
 let data1 = data.node;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) < 1){
 validate54.errors = [{instancePath:instancePath+"/node",schemaPath:"#/properties/node/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/node",schemaPath:"#/properties/node/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -999,9 +1202,15 @@ if(typeof data2 !== "string"){
 validate54.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs7 = errors;
+const vSchema0 = schema21.properties.outcome.enum;
 if(!(((data2 === "succeeded") || (data2 === "failed")) || (data2 === "cancelled"))){
 validate54.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema21.properties.outcome.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs6){
 }
 var valid0 = _errs6 === errors;
 }
@@ -1012,16 +1221,21 @@ if(valid0){
 if(data.trace_hash !== undefined){
 let data3 = data.trace_hash;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
 if(!pattern5.test(data3)){
 validate54.errors = [{instancePath:instancePath+"/trace_hash",schemaPath:"#/properties/trace_hash/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/trace_hash",schemaPath:"#/properties/trace_hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -1033,16 +1247,21 @@ if(valid0){
 if(data.signer !== undefined){
 let data4 = data.signer;
 const _errs10 = errors;
+const _errs11 = errors;
 if(errors === _errs10){
 if(typeof data4 === "string"){
 if(func1(data4) < 1){
 validate54.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs10){
 }
 }
 var valid0 = _errs10 === errors;
@@ -1054,16 +1273,21 @@ if(valid0){
 if(data.cost !== undefined){
 let data5 = data.cost;
 const _errs12 = errors;
+const _errs13 = errors;
 if(errors === _errs12){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 < 0 || isNaN(data5)){
 validate54.errors = [{instancePath:instancePath+"/cost",schemaPath:"#/properties/cost/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/cost",schemaPath:"#/properties/cost/type",keyword:"type",params:{type: "number"},message:"must be number"}];
 return false;
+}
+if(errors === _errs12){
 }
 }
 var valid0 = _errs12 === errors;
@@ -1075,6 +1299,7 @@ if(valid0){
 if(data.trust_delta !== undefined){
 let data6 = data.trust_delta;
 const _errs14 = errors;
+const _errs15 = errors;
 if(errors === _errs14){
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 1 || isNaN(data6)){
@@ -1086,11 +1311,15 @@ if(data6 < -1 || isNaN(data6)){
 validate54.errors = [{instancePath:instancePath+"/trust_delta",schemaPath:"#/properties/trust_delta/minimum",keyword:"minimum",params:{comparison: ">=", limit: -1},message:"must be >= -1"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/trust_delta",schemaPath:"#/properties/trust_delta/type",keyword:"type",params:{type: "number"},message:"must be number"}];
 return false;
+}
+if(errors === _errs14){
 }
 }
 var valid0 = _errs14 === errors;
@@ -1100,10 +1329,14 @@ var valid0 = true;
 }
 if(valid0){
 if(data.verified !== undefined){
+let data7 = data.verified;
 const _errs16 = errors;
-if(typeof data.verified !== "boolean"){
+if(typeof data7 !== "boolean"){
 validate54.errors = [{instancePath:instancePath+"/verified",schemaPath:"#/properties/verified/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
+}
+const _errs17 = errors;
+if(errors === _errs16){
 }
 var valid0 = _errs16 === errors;
 }
@@ -1114,16 +1347,21 @@ if(valid0){
 if(data.execution_time !== undefined){
 let data8 = data.execution_time;
 const _errs18 = errors;
+const _errs19 = errors;
 if(errors === _errs18){
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 < 0 || isNaN(data8)){
 validate54.errors = [{instancePath:instancePath+"/execution_time",schemaPath:"#/properties/execution_time/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/execution_time",schemaPath:"#/properties/execution_time/type",keyword:"type",params:{type: "number"},message:"must be number"}];
 return false;
+}
+if(errors === _errs18){
 }
 }
 var valid0 = _errs18 === errors;
@@ -1135,22 +1373,29 @@ if(valid0){
 if(data.signature !== undefined){
 let data9 = data.signature;
 const _errs20 = errors;
+const _errs21 = errors;
 if(errors === _errs20){
 if(typeof data9 === "string"){
 if(!pattern6.test(data9)){
 validate54.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs20){
 }
 }
 var valid0 = _errs20 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -1167,6 +1412,8 @@ var valid0 = true;
 else {
 validate54.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate54.errors = vErrors;
@@ -1189,6 +1436,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -1209,16 +1457,21 @@ if(_errs1 === errors){
 if(data.node_id !== undefined){
 let data0 = data.node_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate62.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate62.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -1228,10 +1481,14 @@ var valid0 = true;
 }
 if(valid0){
 if(data.reason !== undefined){
+let data1 = data.reason;
 const _errs4 = errors;
-if(typeof data.reason !== "string"){
+if(typeof data1 !== "string"){
 validate62.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs5 = errors;
+if(errors === _errs4){
 }
 var valid0 = _errs4 === errors;
 }
@@ -1246,14 +1503,22 @@ if(typeof data2 !== "string"){
 validate62.errors = [{instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs7 = errors;
+const vSchema0 = schema29.properties.severity.enum;
 if(!(((data2 === "warning") || (data2 === "error")) || (data2 === "fatal"))){
 validate62.errors = [{instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/enum",keyword:"enum",params:{allowedValues: schema29.properties.severity.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs6){
 }
 var valid0 = _errs6 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -1263,6 +1528,8 @@ var valid0 = true;
 else {
 validate62.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate62.errors = vErrors;
@@ -1282,6 +1549,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -1300,10 +1568,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("event.node.failed" !== data.type){
+if("event.node.failed" !== data0){
 validate74.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.node.failed"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -1314,17 +1587,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats18.test(data1))){
 validate74.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate74.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -1337,17 +1617,24 @@ if(valid0){
 if(data.time !== undefined){
 let data2 = data.time;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate74.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate74.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -1358,10 +1645,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
+let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate56(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+if(!(validate56(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs7 === errors;
 }
@@ -1370,10 +1660,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.source !== undefined){
+let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data.source, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs8 === errors;
 }
@@ -1382,10 +1675,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate60(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate60(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs9 === errors;
 }
@@ -1394,10 +1690,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate62(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate62(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs10 === errors;
 }
@@ -1406,15 +1705,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate58(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate58(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate58.errors : vErrors.concat(validate58.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -1429,6 +1733,8 @@ var valid0 = true;
 else {
 validate74.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate74.errors = vErrors;
@@ -1452,6 +1758,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -1472,16 +1779,21 @@ if(_errs1 === errors){
 if(data.node_id !== undefined){
 let data0 = data.node_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate55.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate55.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -1493,16 +1805,21 @@ if(valid0){
 if(data.public_key !== undefined){
 let data1 = data.public_key;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(!pattern4.test(data1)){
 validate55.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{43}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{43}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate55.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -1514,16 +1831,21 @@ if(valid0){
 if(data.build_fingerprint !== undefined){
 let data2 = data.build_fingerprint;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(!pattern5.test(data2)){
 validate55.errors = [{instancePath:instancePath+"/build_fingerprint",schemaPath:"#/properties/build_fingerprint/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate55.errors = [{instancePath:instancePath+"/build_fingerprint",schemaPath:"#/properties/build_fingerprint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
@@ -1535,22 +1857,29 @@ if(valid0){
 if(data.zone !== undefined){
 let data3 = data.zone;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
 if(func1(data3) < 1){
 validate55.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate55.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -1561,6 +1890,8 @@ var valid0 = true;
 else {
 validate55.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate55.errors = vErrors;
@@ -1583,6 +1914,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -1603,16 +1935,21 @@ if(_errs1 === errors){
 if(data.node_id !== undefined){
 let data0 = data.node_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate63.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate63.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -1624,16 +1961,21 @@ if(valid0){
 if(data.address !== undefined){
 let data1 = data.address;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) < 1){
 validate63.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate63.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -1645,16 +1987,21 @@ if(valid0){
 if(data.build_fingerprint !== undefined){
 let data2 = data.build_fingerprint;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(!pattern5.test(data2)){
 validate63.errors = [{instancePath:instancePath+"/build_fingerprint",schemaPath:"#/properties/build_fingerprint/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate63.errors = [{instancePath:instancePath+"/build_fingerprint",schemaPath:"#/properties/build_fingerprint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
@@ -1666,25 +2013,34 @@ if(valid0){
 if(data.capabilities !== undefined){
 let data3 = data.capabilities;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(Array.isArray(data3)){
 var valid1 = true;
 const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
+let data4 = data3[i0];
 const _errs10 = errors;
-if(typeof data3[i0] !== "string"){
+if(typeof data4 !== "string"){
 validate63.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs11 = errors;
+if(errors === _errs10){
 }
 var valid1 = _errs10 === errors;
 if(!valid1){
 break;
 }
 }
+if(valid1){
+}
 }
 else {
 validate63.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -1696,29 +2052,41 @@ if(valid0){
 if(data.labels !== undefined){
 let data5 = data.labels;
 const _errs12 = errors;
+const _errs13 = errors;
 if(errors === _errs12){
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+const _errs14 = errors;
 for(const key1 in data5){
+let data6 = data5[key1];
 const _errs15 = errors;
-if(typeof data5[key1] !== "string"){
+if(typeof data6 !== "string"){
 validate63.errors = [{instancePath:instancePath+"/labels/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs16 = errors;
+if(errors === _errs15){
 }
 var valid2 = _errs15 === errors;
 if(!valid2){
 break;
 }
 }
+if(_errs14 === errors){
+}
 }
 else {
 validate63.errors = [{instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === _errs12){
 }
 }
 var valid0 = _errs12 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -1730,6 +2098,8 @@ var valid0 = true;
 else {
 validate63.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate63.errors = vErrors;
@@ -1749,6 +2119,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -1767,10 +2138,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("event.node.register" !== data.type){
+if("event.node.register" !== data0){
 validate80.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.node.register"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -1781,17 +2157,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats18.test(data1))){
 validate80.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate80.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -1804,17 +2187,24 @@ if(valid0){
 if(data.time !== undefined){
 let data2 = data.time;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate80.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate80.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -1825,10 +2215,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
+let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate56(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+if(!(validate56(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs7 === errors;
 }
@@ -1837,10 +2230,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.source !== undefined){
+let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data.source, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs8 === errors;
 }
@@ -1849,10 +2245,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate60(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate60(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs9 === errors;
 }
@@ -1861,10 +2260,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate63(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate63(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate63.errors : vErrors.concat(validate63.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs10 === errors;
 }
@@ -1873,15 +2275,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate58(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate58(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate58.errors : vErrors.concat(validate58.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -1896,6 +2303,8 @@ var valid0 = true;
 else {
 validate80.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate80.errors = vErrors;
@@ -1921,6 +2330,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -1941,16 +2351,21 @@ if(_errs1 === errors){
 if(data.node_id !== undefined){
 let data0 = data.node_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate57.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate57.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -1962,16 +2377,21 @@ if(valid0){
 if(data.address !== undefined){
 let data1 = data.address;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) < 1){
 validate57.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate57.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -1983,16 +2403,21 @@ if(valid0){
 if(data.zone !== undefined){
 let data2 = data.zone;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(func1(data2) < 1){
 validate57.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate57.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
@@ -2004,16 +2429,21 @@ if(valid0){
 if(data.key_id !== undefined){
 let data3 = data.key_id;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
 if(func1(data3) < 1){
 validate57.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate57.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -2025,6 +2455,7 @@ if(valid0){
 if(data.health !== undefined){
 let data4 = data.health;
 const _errs10 = errors;
+const _errs11 = errors;
 if(errors === _errs10){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 let missing1;
@@ -2049,9 +2480,15 @@ if(typeof data5 !== "string"){
 validate57.errors = [{instancePath:instancePath+"/health/status",schemaPath:"#/properties/health/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs14 = errors;
+const vSchema0 = schema24.properties.health.properties.status.enum;
 if(!(((data5 === "passing") || (data5 === "warning")) || (data5 === "critical"))){
 validate57.errors = [{instancePath:instancePath+"/health/status",schemaPath:"#/properties/health/properties/status/enum",keyword:"enum",params:{allowedValues: schema24.properties.health.properties.status.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs13){
 }
 var valid1 = _errs13 === errors;
 }
@@ -2062,17 +2499,24 @@ if(valid1){
 if(data4.check_url !== undefined){
 let data6 = data4.check_url;
 const _errs15 = errors;
+const _errs16 = errors;
 if(errors === _errs15){
+if((typeof data6 == "number") && (isFinite(data6))){
+}
 if(errors === _errs15){
 if(typeof data6 === "string"){
 if(!(formats2(data6))){
 validate57.errors = [{instancePath:instancePath+"/health/check_url",schemaPath:"#/properties/health/properties/check_url/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate57.errors = [{instancePath:instancePath+"/health/check_url",schemaPath:"#/properties/health/properties/check_url/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs15){
 }
 }
 }
@@ -2089,18 +2533,25 @@ if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinit
 validate57.errors = [{instancePath:instancePath+"/health/interval_ms",schemaPath:"#/properties/health/properties/interval_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
+const _errs18 = errors;
 if(errors === _errs17){
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 < 100 || isNaN(data7)){
 validate57.errors = [{instancePath:instancePath+"/health/interval_ms",schemaPath:"#/properties/health/properties/interval_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"}];
 return false;
 }
+else {
+}
+}
+if(errors === _errs17){
 }
 }
 var valid1 = _errs17 === errors;
 }
 else {
 var valid1 = true;
+}
+if(valid1){
 }
 }
 }
@@ -2110,6 +2561,8 @@ var valid1 = true;
 else {
 validate57.errors = [{instancePath:instancePath+"/health",schemaPath:"#/properties/health/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === _errs10){
 }
 }
 var valid0 = _errs10 === errors;
@@ -2121,25 +2574,34 @@ if(valid0){
 if(data.capabilities !== undefined){
 let data8 = data.capabilities;
 const _errs19 = errors;
+const _errs20 = errors;
 if(errors === _errs19){
 if(Array.isArray(data8)){
 var valid2 = true;
 const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
+let data9 = data8[i0];
 const _errs21 = errors;
-if(typeof data8[i0] !== "string"){
+if(typeof data9 !== "string"){
 validate57.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs22 = errors;
+if(errors === _errs21){
 }
 var valid2 = _errs21 === errors;
 if(!valid2){
 break;
 }
 }
+if(valid2){
+}
 }
 else {
 validate57.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs19){
 }
 }
 var valid0 = _errs19 === errors;
@@ -2151,17 +2613,24 @@ if(valid0){
 if(data.registered_at !== undefined){
 let data10 = data.registered_at;
 const _errs23 = errors;
+const _errs24 = errors;
 if(errors === _errs23){
+if((typeof data10 == "number") && (isFinite(data10))){
+}
 if(errors === _errs23){
 if(typeof data10 === "string"){
 if(!(formats0.validate(data10))){
 validate57.errors = [{instancePath:instancePath+"/registered_at",schemaPath:"#/properties/registered_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate57.errors = [{instancePath:instancePath+"/registered_at",schemaPath:"#/properties/registered_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs23){
 }
 }
 }
@@ -2174,22 +2643,29 @@ if(valid0){
 if(data.signature !== undefined){
 let data11 = data.signature;
 const _errs25 = errors;
+const _errs26 = errors;
 if(errors === _errs25){
 if(typeof data11 === "string"){
 if(!pattern6.test(data11)){
 validate57.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate57.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs25){
 }
 }
 var valid0 = _errs25 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -2204,6 +2680,8 @@ var valid0 = true;
 else {
 validate57.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate57.errors = vErrors;
@@ -2228,6 +2706,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -2248,16 +2727,21 @@ if(_errs1 === errors){
 if(data.task_id !== undefined){
 let data0 = data.task_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate64.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate64.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -2273,9 +2757,15 @@ if(typeof data1 !== "string"){
 validate64.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs5 = errors;
+const vSchema0 = schema31.properties.status.enum;
 if(!(((data1 === "succeeded") || (data1 === "failed")) || (data1 === "cancelled"))){
 validate64.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema31.properties.status.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs4){
 }
 var valid0 = _errs4 === errors;
 }
@@ -2290,6 +2780,9 @@ if(!(data2 && typeof data2 == "object" && !Array.isArray(data2))){
 validate64.errors = [{instancePath:instancePath+"/output",schemaPath:"#/properties/output/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
+const _errs7 = errors;
+if(errors === _errs6){
+}
 var valid0 = _errs6 === errors;
 }
 else {
@@ -2297,15 +2790,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data.attestation !== undefined){
+let data3 = data.attestation;
 const _errs8 = errors;
-if(!(validate54(data.attestation, {instancePath:instancePath+"/attestation",parentData:data,parentDataProperty:"attestation",rootData,dynamicAnchors}))){
+if(!(validate54(data3, {instancePath:instancePath+"/attestation",parentData:data,parentDataProperty:"attestation",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs8 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -2316,6 +2814,8 @@ var valid0 = true;
 else {
 validate64.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate64.errors = vErrors;
@@ -2335,6 +2835,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -2353,10 +2854,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("signal.result.ready" !== data.type){
+if("signal.result.ready" !== data0){
 validate86.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.result.ready"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -2367,17 +2873,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats18.test(data1))){
 validate86.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate86.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -2390,17 +2903,24 @@ if(valid0){
 if(data.time !== undefined){
 let data2 = data.time;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate86.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate86.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -2411,10 +2931,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
+let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate56(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+if(!(validate56(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs7 === errors;
 }
@@ -2423,10 +2946,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.source !== undefined){
+let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data.source, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs8 === errors;
 }
@@ -2435,10 +2961,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate60(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate60(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs9 === errors;
 }
@@ -2447,10 +2976,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate64(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate64(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs10 === errors;
 }
@@ -2459,15 +2991,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate58(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate58(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate58.errors : vErrors.concat(validate58.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -2482,6 +3019,8 @@ var valid0 = true;
 else {
 validate86.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate86.errors = vErrors;
@@ -2505,6 +3044,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -2525,16 +3065,21 @@ if(_errs1 === errors){
 if(data.grant_id !== undefined){
 let data0 = data.grant_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate59.errors = [{instancePath:instancePath+"/grant_id",schemaPath:"#/properties/grant_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate59.errors = [{instancePath:instancePath+"/grant_id",schemaPath:"#/properties/grant_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -2546,16 +3091,21 @@ if(valid0){
 if(data.issuer !== undefined){
 let data1 = data.issuer;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) < 1){
 validate59.errors = [{instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate59.errors = [{instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -2567,16 +3117,21 @@ if(valid0){
 if(data.subject !== undefined){
 let data2 = data.subject;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(func1(data2) < 1){
 validate59.errors = [{instancePath:instancePath+"/subject",schemaPath:"#/properties/subject/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate59.errors = [{instancePath:instancePath+"/subject",schemaPath:"#/properties/subject/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
@@ -2588,16 +3143,21 @@ if(valid0){
 if(data.zone !== undefined){
 let data3 = data.zone;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
 if(func1(data3) < 1){
 validate59.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate59.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -2609,6 +3169,7 @@ if(valid0){
 if(data.scopes !== undefined){
 let data4 = data.scopes;
 const _errs10 = errors;
+const _errs11 = errors;
 if(errors === _errs10){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 let missing1;
@@ -2629,25 +3190,34 @@ if(_errs12 === errors){
 if(data4.message_types !== undefined){
 let data5 = data4.message_types;
 const _errs13 = errors;
+const _errs14 = errors;
 if(errors === _errs13){
 if(Array.isArray(data5)){
 var valid2 = true;
 const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
 const _errs15 = errors;
-if(typeof data5[i0] !== "string"){
+if(typeof data6 !== "string"){
 validate59.errors = [{instancePath:instancePath+"/scopes/message_types/" + i0,schemaPath:"#/properties/scopes/properties/message_types/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs16 = errors;
+if(errors === _errs15){
 }
 var valid2 = _errs15 === errors;
 if(!valid2){
 break;
 }
 }
+if(valid2){
+}
 }
 else {
 validate59.errors = [{instancePath:instancePath+"/scopes/message_types",schemaPath:"#/properties/scopes/properties/message_types/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs13){
 }
 }
 var valid1 = _errs13 === errors;
@@ -2659,31 +3229,42 @@ if(valid1){
 if(data4.zones !== undefined){
 let data7 = data4.zones;
 const _errs17 = errors;
+const _errs18 = errors;
 if(errors === _errs17){
 if(Array.isArray(data7)){
 var valid3 = true;
 const len1 = data7.length;
 for(let i1=0; i1<len1; i1++){
+let data8 = data7[i1];
 const _errs19 = errors;
-if(typeof data7[i1] !== "string"){
+if(typeof data8 !== "string"){
 validate59.errors = [{instancePath:instancePath+"/scopes/zones/" + i1,schemaPath:"#/properties/scopes/properties/zones/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs20 = errors;
+if(errors === _errs19){
 }
 var valid3 = _errs19 === errors;
 if(!valid3){
 break;
 }
 }
+if(valid3){
+}
 }
 else {
 validate59.errors = [{instancePath:instancePath+"/scopes/zones",schemaPath:"#/properties/scopes/properties/zones/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs17){
 }
 }
 var valid1 = _errs17 === errors;
 }
 else {
 var valid1 = true;
+}
+if(valid1){
 }
 }
 }
@@ -2692,6 +3273,8 @@ var valid1 = true;
 else {
 validate59.errors = [{instancePath:instancePath+"/scopes",schemaPath:"#/properties/scopes/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === _errs10){
 }
 }
 var valid0 = _errs10 === errors;
@@ -2703,17 +3286,24 @@ if(valid0){
 if(data.not_before !== undefined){
 let data9 = data.not_before;
 const _errs21 = errors;
+const _errs22 = errors;
 if(errors === _errs21){
+if((typeof data9 == "number") && (isFinite(data9))){
+}
 if(errors === _errs21){
 if(typeof data9 === "string"){
 if(!(formats0.validate(data9))){
 validate59.errors = [{instancePath:instancePath+"/not_before",schemaPath:"#/properties/not_before/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate59.errors = [{instancePath:instancePath+"/not_before",schemaPath:"#/properties/not_before/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs21){
 }
 }
 }
@@ -2726,17 +3316,24 @@ if(valid0){
 if(data.expires_at !== undefined){
 let data10 = data.expires_at;
 const _errs23 = errors;
+const _errs24 = errors;
 if(errors === _errs23){
+if((typeof data10 == "number") && (isFinite(data10))){
+}
 if(errors === _errs23){
 if(typeof data10 === "string"){
 if(!(formats0.validate(data10))){
 validate59.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate59.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs23){
 }
 }
 }
@@ -2749,22 +3346,29 @@ if(valid0){
 if(data.signature !== undefined){
 let data11 = data.signature;
 const _errs25 = errors;
+const _errs26 = errors;
 if(errors === _errs25){
 if(typeof data11 === "string"){
 if(!pattern6.test(data11)){
 validate59.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate59.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs25){
 }
 }
 var valid0 = _errs25 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -2779,6 +3383,8 @@ var valid0 = true;
 else {
 validate59.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate59.errors = vErrors;
@@ -2801,6 +3407,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -2825,9 +3432,15 @@ if(typeof data0 !== "string"){
 validate66.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs3 = errors;
+const vSchema0 = schema32.properties.state.enum;
 if(!((((data0 === "idle") || (data0 === "busy")) || (data0 === "draining")) || (data0 === "offline"))){
 validate66.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema32.properties.state.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -2836,15 +3449,21 @@ var valid0 = true;
 }
 if(valid0){
 if(data.detail !== undefined){
+let data1 = data.detail;
 const _errs4 = errors;
-if(typeof data.detail !== "string"){
+if(typeof data1 !== "string"){
 validate66.errors = [{instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs5 = errors;
+if(errors === _errs4){
 }
 var valid0 = _errs4 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -2853,6 +3472,8 @@ var valid0 = true;
 else {
 validate66.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate66.errors = vErrors;
@@ -2872,6 +3493,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -2890,10 +3512,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("signal.state.update" !== data.type){
+if("signal.state.update" !== data0){
 validate92.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.state.update"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -2904,17 +3531,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats18.test(data1))){
 validate92.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate92.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -2927,17 +3561,24 @@ if(valid0){
 if(data.time !== undefined){
 let data2 = data.time;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate92.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate92.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -2948,10 +3589,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
+let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate56(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+if(!(validate56(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs7 === errors;
 }
@@ -2960,10 +3604,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.source !== undefined){
+let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data.source, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs8 === errors;
 }
@@ -2972,10 +3619,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate60(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate60(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs9 === errors;
 }
@@ -2984,10 +3634,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate66(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate66(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate66.errors : vErrors.concat(validate66.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs10 === errors;
 }
@@ -2996,15 +3649,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate58(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate58(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate58.errors : vErrors.concat(validate58.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -3019,6 +3677,8 @@ var valid0 = true;
 else {
 validate92.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate92.errors = vErrors;
@@ -3043,6 +3703,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -3063,16 +3724,21 @@ if(_errs1 === errors){
 if(data.task_id !== undefined){
 let data0 = data.task_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate67.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate67.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -3084,16 +3750,21 @@ if(valid0){
 if(data.target !== undefined){
 let data1 = data.target;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) < 1){
 validate67.errors = [{instancePath:instancePath+"/target",schemaPath:"#/properties/target/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate67.errors = [{instancePath:instancePath+"/target",schemaPath:"#/properties/target/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -3105,16 +3776,21 @@ if(valid0){
 if(data.action !== undefined){
 let data2 = data.action;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(func1(data2) < 1){
 validate67.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate67.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
@@ -3130,6 +3806,9 @@ if(!(data3 && typeof data3 == "object" && !Array.isArray(data3))){
 validate67.errors = [{instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
+const _errs9 = errors;
+if(errors === _errs8){
+}
 var valid0 = _errs8 === errors;
 }
 else {
@@ -3143,6 +3822,7 @@ if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinit
 validate67.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
+const _errs11 = errors;
 if(errors === _errs10){
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 > 9 || isNaN(data4)){
@@ -3154,7 +3834,11 @@ if(data4 < 0 || isNaN(data4)){
 validate67.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
+else {
 }
+}
+}
+if(errors === _errs10){
 }
 }
 var valid0 = _errs10 === errors;
@@ -3166,17 +3850,24 @@ if(valid0){
 if(data.deadline !== undefined){
 let data5 = data.deadline;
 const _errs12 = errors;
+const _errs13 = errors;
 if(errors === _errs12){
+if((typeof data5 == "number") && (isFinite(data5))){
+}
 if(errors === _errs12){
 if(typeof data5 === "string"){
 if(!(formats0.validate(data5))){
 validate67.errors = [{instancePath:instancePath+"/deadline",schemaPath:"#/properties/deadline/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate67.errors = [{instancePath:instancePath+"/deadline",schemaPath:"#/properties/deadline/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs12){
 }
 }
 }
@@ -3189,6 +3880,7 @@ if(valid0){
 if(data.fallback !== undefined){
 let data6 = data.fallback;
 const _errs14 = errors;
+const _errs15 = errors;
 if(errors === _errs14){
 if(Array.isArray(data6)){
 var valid1 = true;
@@ -3196,6 +3888,7 @@ const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
 let data7 = data6[i0];
 const _errs16 = errors;
+const _errs17 = errors;
 if(errors === _errs16){
 if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
 let missing1;
@@ -3216,16 +3909,21 @@ if(_errs18 === errors){
 if(data7.node_id !== undefined){
 let data8 = data7.node_id;
 const _errs19 = errors;
+const _errs20 = errors;
 if(errors === _errs19){
 if(typeof data8 === "string"){
 if(func1(data8) < 1){
 validate67.errors = [{instancePath:instancePath+"/fallback/" + i0+"/node_id",schemaPath:"#/properties/fallback/items/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate67.errors = [{instancePath:instancePath+"/fallback/" + i0+"/node_id",schemaPath:"#/properties/fallback/items/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs19){
 }
 }
 var valid2 = _errs19 === errors;
@@ -3241,9 +3939,15 @@ if(typeof data9 !== "string"){
 validate67.errors = [{instancePath:instancePath+"/fallback/" + i0+"/reason",schemaPath:"#/properties/fallback/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs22 = errors;
+const vSchema0 = schema33.properties.fallback.items.properties.reason.enum;
 if(!(((data9 === "timeout") || (data9 === "failed")) || (data9 === "unreachable"))){
 validate67.errors = [{instancePath:instancePath+"/fallback/" + i0+"/reason",schemaPath:"#/properties/fallback/items/properties/reason/enum",keyword:"enum",params:{allowedValues: schema33.properties.fallback.items.properties.reason.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs21){
 }
 var valid2 = _errs21 === errors;
 }
@@ -3252,10 +3956,14 @@ var valid2 = true;
 }
 if(valid2){
 if(data7.detail !== undefined){
+let data10 = data7.detail;
 const _errs23 = errors;
-if(typeof data7.detail !== "string"){
+if(typeof data10 !== "string"){
 validate67.errors = [{instancePath:instancePath+"/fallback/" + i0+"/detail",schemaPath:"#/properties/fallback/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs24 = errors;
+if(errors === _errs23){
 }
 var valid2 = _errs23 === errors;
 }
@@ -3270,6 +3978,9 @@ if(!(data11 && typeof data11 == "object" && !Array.isArray(data11))){
 validate67.errors = [{instancePath:instancePath+"/fallback/" + i0+"/attestation",schemaPath:"#/properties/fallback/items/properties/attestation/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
+const _errs26 = errors;
+if(errors === _errs25){
+}
 var valid2 = _errs25 === errors;
 }
 else {
@@ -3279,17 +3990,24 @@ if(valid2){
 if(data7.at !== undefined){
 let data12 = data7.at;
 const _errs27 = errors;
+const _errs28 = errors;
 if(errors === _errs27){
+if((typeof data12 == "number") && (isFinite(data12))){
+}
 if(errors === _errs27){
 if(typeof data12 === "string"){
 if(!(formats0.validate(data12))){
 validate67.errors = [{instancePath:instancePath+"/fallback/" + i0+"/at",schemaPath:"#/properties/fallback/items/properties/at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate67.errors = [{instancePath:instancePath+"/fallback/" + i0+"/at",schemaPath:"#/properties/fallback/items/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs27){
 }
 }
 }
@@ -3297,6 +4015,8 @@ var valid2 = _errs27 === errors;
 }
 else {
 var valid2 = true;
+}
+if(valid2){
 }
 }
 }
@@ -3309,22 +4029,30 @@ else {
 validate67.errors = [{instancePath:instancePath+"/fallback/" + i0,schemaPath:"#/properties/fallback/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
+if(errors === _errs16){
+}
 }
 var valid1 = _errs16 === errors;
 if(!valid1){
 break;
 }
 }
+if(valid1){
+}
 }
 else {
 validate67.errors = [{instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs14){
 }
 }
 var valid0 = _errs14 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -3338,6 +4066,8 @@ var valid0 = true;
 else {
 validate67.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate67.errors = vErrors;
@@ -3357,6 +4087,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -3375,10 +4106,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("signal.task.dispatch" !== data.type){
+if("signal.task.dispatch" !== data0){
 validate98.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.task.dispatch"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -3389,17 +4125,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats18.test(data1))){
 validate98.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate98.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -3412,17 +4155,24 @@ if(valid0){
 if(data.time !== undefined){
 let data2 = data.time;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate98.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate98.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -3433,10 +4183,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
+let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate56(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+if(!(validate56(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs7 === errors;
 }
@@ -3445,10 +4198,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.source !== undefined){
+let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data.source, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs8 === errors;
 }
@@ -3457,10 +4213,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate60(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate60(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs9 === errors;
 }
@@ -3469,10 +4228,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate67(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate67(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs10 === errors;
 }
@@ -3481,15 +4243,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate58(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate58(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate58.errors : vErrors.concat(validate58.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -3504,6 +4271,8 @@ var valid0 = true;
 else {
 validate98.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate98.errors = vErrors;

@@ -22,6 +22,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -42,6 +43,7 @@ if(_errs1 === errors){
 if(data.zone !== undefined){
 let data0 = data.zone;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) > 253){
@@ -58,12 +60,16 @@ if(!pattern3.test(data0)){
 validate52.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"+"\""}];
 return false;
 }
+else {
+}
 }
 }
 }
 else {
 validate52.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -79,9 +85,15 @@ if(typeof data1 !== "string"){
 validate52.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs5 = errors;
+const vSchema0 = schema19.properties.entity_type.enum;
 if(!((((data1 === "node") || (data1 === "agent")) || (data1 === "session")) || (data1 === "task"))){
 validate52.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/enum",keyword:"enum",params:{allowedValues: schema19.properties.entity_type.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs4){
 }
 var valid0 = _errs4 === errors;
 }
@@ -92,6 +104,7 @@ if(valid0){
 if(data.entity_id !== undefined){
 let data2 = data.entity_id;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(func1(data2) > 256){
@@ -103,17 +116,23 @@ if(func1(data2) < 1){
 validate52.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate52.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+if(errors === _errs6){
+}
 }
 var valid0 = _errs6 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -123,6 +142,8 @@ var valid0 = true;
 else {
 validate52.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate52.errors = vErrors;
@@ -146,6 +167,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -166,16 +188,21 @@ if(_errs1 === errors){
 if(data.key_id !== undefined){
 let data0 = data.key_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate53.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate53.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -185,10 +212,15 @@ var valid0 = true;
 }
 if(valid0){
 if(data.algorithm !== undefined){
+let data1 = data.algorithm;
 const _errs4 = errors;
-if("ed25519" !== data.algorithm){
+if("ed25519" !== data1){
 validate53.errors = [{instancePath:instancePath+"/algorithm",schemaPath:"#/properties/algorithm/const",keyword:"const",params:{allowedValue: "ed25519"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs4){
 }
 var valid0 = _errs4 === errors;
 }
@@ -199,16 +231,21 @@ if(valid0){
 if(data.public_key !== undefined){
 let data2 = data.public_key;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!pattern4.test(data2)){
 validate53.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{43}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{43}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate53.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 var valid0 = _errs5 === errors;
@@ -220,17 +257,24 @@ if(valid0){
 if(data.created_at !== undefined){
 let data3 = data.created_at;
 const _errs7 = errors;
+const _errs8 = errors;
 if(errors === _errs7){
+if((typeof data3 == "number") && (isFinite(data3))){
+}
 if(errors === _errs7){
 if(typeof data3 === "string"){
 if(!(formats0.validate(data3))){
 validate53.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/properties/created_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate53.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/properties/created_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs7){
 }
 }
 }
@@ -241,15 +285,21 @@ var valid0 = true;
 }
 if(valid0){
 if(data.issued_by !== undefined){
+let data4 = data.issued_by;
 const _errs9 = errors;
-if(typeof data.issued_by !== "string"){
+if(typeof data4 !== "string"){
 validate53.errors = [{instancePath:instancePath+"/issued_by",schemaPath:"#/properties/issued_by/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs10 = errors;
+if(errors === _errs9){
 }
 var valid0 = _errs9 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -261,6 +311,8 @@ var valid0 = true;
 else {
 validate53.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate53.errors = vErrors;
@@ -286,6 +338,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -304,10 +357,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.version !== undefined){
+let data0 = data.version;
 const _errs2 = errors;
-if("0.2" !== data.version){
+if("0.2" !== data0){
 validate57.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/const",keyword:"const",params:{allowedValue: "0.2"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -318,6 +376,7 @@ if(valid0){
 if(data.compatible_with !== undefined){
 let data1 = data.compatible_with;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
 if(Array.isArray(data1)){
 var valid1 = true;
@@ -325,16 +384,21 @@ const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
 let data2 = data1[i0];
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!pattern14.test(data2)){
 validate57.errors = [{instancePath:instancePath+"/compatible_with/" + i0,schemaPath:"#/properties/compatible_with/items/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+){1,2}$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+){1,2}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate57.errors = [{instancePath:instancePath+"/compatible_with/" + i0,schemaPath:"#/properties/compatible_with/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 var valid1 = _errs5 === errors;
@@ -343,8 +407,10 @@ break;
 }
 }
 if(valid1){
+let valid2;
 let i1 = data1.length;
 let j0;
+valid2 = true;
 if(i1 > 1){
 const indices0 = {};
 for(;i1--;){
@@ -356,16 +422,21 @@ if(typeof indices0[item0] == "number"){
 j0 = indices0[item0];
 validate57.errors = [{instancePath:instancePath+"/compatible_with",schemaPath:"#/properties/compatible_with/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"}];
 return false;
+valid2 = false;
 break;
 }
 indices0[item0] = i1;
 }
+}
+if(valid2){
 }
 }
 }
 else {
 validate57.errors = [{instancePath:instancePath+"/compatible_with",schemaPath:"#/properties/compatible_with/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 var valid0 = _errs3 === errors;
@@ -377,16 +448,21 @@ if(valid0){
 if(data.declared_by !== undefined){
 let data3 = data.declared_by;
 const _errs7 = errors;
+const _errs8 = errors;
 if(errors === _errs7){
 if(typeof data3 === "string"){
 if(func1(data3) < 1){
 validate57.errors = [{instancePath:instancePath+"/declared_by",schemaPath:"#/properties/declared_by/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate57.errors = [{instancePath:instancePath+"/declared_by",schemaPath:"#/properties/declared_by/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs7){
 }
 }
 var valid0 = _errs7 === errors;
@@ -398,17 +474,24 @@ if(valid0){
 if(data.schema_manifest_url !== undefined){
 let data4 = data.schema_manifest_url;
 const _errs9 = errors;
+const _errs10 = errors;
 if(errors === _errs9){
+if((typeof data4 == "number") && (isFinite(data4))){
+}
 if(errors === _errs9){
 if(typeof data4 === "string"){
 if(!(formats4(data4))){
 validate57.errors = [{instancePath:instancePath+"/schema_manifest_url",schemaPath:"#/properties/schema_manifest_url/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate57.errors = [{instancePath:instancePath+"/schema_manifest_url",schemaPath:"#/properties/schema_manifest_url/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs9){
 }
 }
 }
@@ -416,6 +499,8 @@ var valid0 = _errs9 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -426,6 +511,8 @@ var valid0 = true;
 else {
 validate57.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate57.errors = vErrors;
@@ -447,6 +534,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -467,6 +555,7 @@ if(_errs1 === errors){
 if(data.signer !== undefined){
 let data0 = data.signer;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
@@ -478,11 +567,15 @@ if(func1(data0) < 1){
 validate61.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate61.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -498,9 +591,15 @@ if(typeof data1 !== "string"){
 validate61.errors = [{instancePath:instancePath+"/level",schemaPath:"#/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs5 = errors;
+const vSchema0 = schema28.properties.level.enum;
 if(!((((data1 === "untrusted") || (data1 === "basic")) || (data1 === "verified")) || (data1 === "trusted"))){
 validate61.errors = [{instancePath:instancePath+"/level",schemaPath:"#/properties/level/enum",keyword:"enum",params:{allowedValues: schema28.properties.level.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs4){
 }
 var valid0 = _errs4 === errors;
 }
@@ -511,16 +610,21 @@ if(valid0){
 if(data.signature !== undefined){
 let data2 = data.signature;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(!pattern9.test(data2)){
 validate61.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate61.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
@@ -532,6 +636,7 @@ if(valid0){
 if(data.zone !== undefined){
 let data3 = data.zone;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
 if(func1(data3) > 253){
@@ -543,11 +648,15 @@ if(func1(data3) < 1){
 validate61.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate61.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -559,17 +668,24 @@ if(valid0){
 if(data.expires_at !== undefined){
 let data4 = data.expires_at;
 const _errs10 = errors;
+const _errs11 = errors;
 if(errors === _errs10){
+if((typeof data4 == "number") && (isFinite(data4))){
+}
 if(errors === _errs10){
 if(typeof data4 === "string"){
 if(!(formats0.validate(data4))){
 validate61.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate61.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs10){
 }
 }
 }
@@ -577,6 +693,8 @@ var valid0 = _errs10 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -588,6 +706,8 @@ var valid0 = true;
 else {
 validate61.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate61.errors = vErrors;
@@ -608,6 +728,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -628,16 +749,21 @@ if(_errs1 === errors){
 if(data.agent_id !== undefined){
 let data0 = data.agent_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate62.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate62.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -649,16 +775,21 @@ if(valid0){
 if(data.node_id !== undefined){
 let data1 = data.node_id;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) < 1){
 validate62.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate62.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -670,31 +801,42 @@ if(valid0){
 if(data.capabilities !== undefined){
 let data2 = data.capabilities;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(Array.isArray(data2)){
 var valid1 = true;
 const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
+let data3 = data2[i0];
 const _errs8 = errors;
-if(typeof data2[i0] !== "string"){
+if(typeof data3 !== "string"){
 validate62.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs9 = errors;
+if(errors === _errs8){
 }
 var valid1 = _errs8 === errors;
 if(!valid1){
 break;
 }
 }
+if(valid1){
+}
 }
 else {
 validate62.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -704,6 +846,8 @@ var valid0 = true;
 else {
 validate62.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate62.errors = vErrors;
@@ -724,8 +868,10 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
+const _errs1 = errors;
 for(const key0 in data){
 let data0 = data[key0];
 const _errs2 = errors;
@@ -733,15 +879,22 @@ if(!(data0 && typeof data0 == "object" && !Array.isArray(data0))){
 validate59.errors = [{instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
+const _errs3 = errors;
+if(errors === _errs2){
+}
 var valid0 = _errs2 === errors;
 if(!valid0){
 break;
 }
 }
+if(_errs1 === errors){
+}
 }
 else {
 validate59.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate59.errors = vErrors;
@@ -761,6 +914,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -779,10 +933,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("event.agent.started" !== data.type){
+if("event.agent.started" !== data0){
 validate74.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.agent.started"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -793,17 +952,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
 validate74.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate74.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -816,17 +982,24 @@ if(valid0){
 if(data.time !== undefined){
 let data2 = data.time;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate74.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate74.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -837,10 +1010,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
+let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs7 === errors;
 }
@@ -849,10 +1025,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.source !== undefined){
+let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data.source, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs8 === errors;
 }
@@ -861,10 +1040,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs9 === errors;
 }
@@ -873,10 +1055,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate62(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate62(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs10 === errors;
 }
@@ -885,15 +1070,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -908,6 +1098,8 @@ var valid0 = true;
 else {
 validate74.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate74.errors = vErrors;
@@ -932,6 +1124,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -952,16 +1145,21 @@ if(_errs1 === errors){
 if(data.agent_id !== undefined){
 let data0 = data.agent_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate63.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate63.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -973,16 +1171,21 @@ if(valid0){
 if(data.node_id !== undefined){
 let data1 = data.node_id;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) < 1){
 validate63.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate63.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -998,6 +1201,9 @@ if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinit
 validate63.errors = [{instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
+const _errs7 = errors;
+if(errors === _errs6){
+}
 var valid0 = _errs6 === errors;
 }
 else {
@@ -1005,15 +1211,21 @@ var valid0 = true;
 }
 if(valid0){
 if(data.reason !== undefined){
+let data3 = data.reason;
 const _errs8 = errors;
-if(typeof data.reason !== "string"){
+if(typeof data3 !== "string"){
 validate63.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs9 = errors;
+if(errors === _errs8){
 }
 var valid0 = _errs8 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -1024,6 +1236,8 @@ var valid0 = true;
 else {
 validate63.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate63.errors = vErrors;
@@ -1043,6 +1257,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -1061,10 +1276,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("event.agent.stopped" !== data.type){
+if("event.agent.stopped" !== data0){
 validate80.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.agent.stopped"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -1075,17 +1295,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
 validate80.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate80.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -1098,17 +1325,24 @@ if(valid0){
 if(data.time !== undefined){
 let data2 = data.time;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate80.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate80.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -1119,10 +1353,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
+let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs7 === errors;
 }
@@ -1131,10 +1368,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.source !== undefined){
+let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data.source, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs8 === errors;
 }
@@ -1143,10 +1383,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs9 === errors;
 }
@@ -1155,10 +1398,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate63(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate63(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate63.errors : vErrors.concat(validate63.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs10 === errors;
 }
@@ -1167,15 +1413,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -1190,6 +1441,8 @@ var valid0 = true;
 else {
 validate80.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate80.errors = vErrors;
@@ -1220,6 +1473,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -1240,6 +1494,7 @@ if(_errs1 === errors){
 if(data.name !== undefined){
 let data0 = data.name;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) > 200){
@@ -1256,12 +1511,16 @@ if(!pattern5.test(data0)){
 validate54.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._/-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._/-]*$"+"\""}];
 return false;
 }
+else {
+}
 }
 }
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -1273,6 +1532,7 @@ if(valid0){
 if(data.version !== undefined){
 let data1 = data.version;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
@@ -1289,12 +1549,16 @@ if(!pattern6.test(data1)){
 validate54.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._+-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._+-]*$"+"\""}];
 return false;
 }
+else {
+}
 }
 }
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -1306,6 +1570,7 @@ if(valid0){
 if(data.media_type !== undefined){
 let data2 = data.media_type;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(func1(data2) > 255){
@@ -1317,11 +1582,15 @@ if(func1(data2) < 3){
 validate54.errors = [{instancePath:instancePath+"/media_type",schemaPath:"#/properties/media_type/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/media_type",schemaPath:"#/properties/media_type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
@@ -1337,12 +1606,17 @@ if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinit
 validate54.errors = [{instancePath:instancePath+"/size",schemaPath:"#/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
+const _errs9 = errors;
 if(errors === _errs8){
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 < 0 || isNaN(data3)){
 validate54.errors = [{instancePath:instancePath+"/size",schemaPath:"#/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
+else {
+}
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -1358,6 +1632,7 @@ if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinit
 validate54.errors = [{instancePath:instancePath+"/piece_size",schemaPath:"#/properties/piece_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
+const _errs11 = errors;
 if(errors === _errs10){
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 > 67108864 || isNaN(data4)){
@@ -1369,7 +1644,11 @@ if(data4 < 16384 || isNaN(data4)){
 validate54.errors = [{instancePath:instancePath+"/piece_size",schemaPath:"#/properties/piece_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16384},message:"must be >= 16384"}];
 return false;
 }
+else {
 }
+}
+}
+if(errors === _errs10){
 }
 }
 var valid0 = _errs10 === errors;
@@ -1381,6 +1660,7 @@ if(valid0){
 if(data.pieces !== undefined){
 let data5 = data.pieces;
 const _errs12 = errors;
+const _errs13 = errors;
 if(errors === _errs12){
 if(Array.isArray(data5)){
 var valid1 = true;
@@ -1388,16 +1668,21 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 const _errs14 = errors;
+const _errs15 = errors;
 if(errors === _errs14){
 if(typeof data6 === "string"){
 if(!pattern7.test(data6)){
 validate54.errors = [{instancePath:instancePath+"/pieces/" + i0,schemaPath:"#/properties/pieces/items/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/pieces/" + i0,schemaPath:"#/properties/pieces/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs14){
 }
 }
 var valid1 = _errs14 === errors;
@@ -1405,10 +1690,14 @@ if(!valid1){
 break;
 }
 }
+if(valid1){
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/pieces",schemaPath:"#/properties/pieces/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs12){
 }
 }
 var valid0 = _errs12 === errors;
@@ -1420,16 +1709,21 @@ if(valid0){
 if(data.root_hash !== undefined){
 let data7 = data.root_hash;
 const _errs16 = errors;
+const _errs17 = errors;
 if(errors === _errs16){
 if(typeof data7 === "string"){
 if(!pattern8.test(data7)){
 validate54.errors = [{instancePath:instancePath+"/root_hash",schemaPath:"#/properties/root_hash/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/root_hash",schemaPath:"#/properties/root_hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs16){
 }
 }
 var valid0 = _errs16 === errors;
@@ -1441,16 +1735,21 @@ if(valid0){
 if(data.publisher !== undefined){
 let data8 = data.publisher;
 const _errs18 = errors;
+const _errs19 = errors;
 if(errors === _errs18){
 if(typeof data8 === "string"){
 if(func1(data8) < 1){
 validate54.errors = [{instancePath:instancePath+"/publisher",schemaPath:"#/properties/publisher/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/publisher",schemaPath:"#/properties/publisher/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs18){
 }
 }
 var valid0 = _errs18 === errors;
@@ -1462,6 +1761,7 @@ if(valid0){
 if(data.zone !== undefined){
 let data9 = data.zone;
 const _errs20 = errors;
+const _errs21 = errors;
 if(errors === _errs20){
 if(typeof data9 === "string"){
 if(func1(data9) > 253){
@@ -1473,11 +1773,15 @@ if(func1(data9) < 1){
 validate54.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs20){
 }
 }
 var valid0 = _errs20 === errors;
@@ -1489,17 +1793,24 @@ if(valid0){
 if(data.published_at !== undefined){
 let data10 = data.published_at;
 const _errs22 = errors;
+const _errs23 = errors;
 if(errors === _errs22){
+if((typeof data10 == "number") && (isFinite(data10))){
+}
 if(errors === _errs22){
 if(typeof data10 === "string"){
 if(!(formats0.validate(data10))){
 validate54.errors = [{instancePath:instancePath+"/published_at",schemaPath:"#/properties/published_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/published_at",schemaPath:"#/properties/published_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs22){
 }
 }
 }
@@ -1512,22 +1823,29 @@ if(valid0){
 if(data.signature !== undefined){
 let data11 = data.signature;
 const _errs24 = errors;
+const _errs25 = errors;
 if(errors === _errs24){
 if(typeof data11 === "string"){
 if(!pattern9.test(data11)){
 validate54.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate54.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs24){
 }
 }
 var valid0 = _errs24 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -1545,6 +1863,8 @@ var valid0 = true;
 else {
 validate54.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate54.errors = vErrors;
@@ -1564,6 +1884,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -1582,10 +1903,13 @@ break;
 }
 if(_errs1 === errors){
 if(data.descriptor !== undefined){
+let data0 = data.descriptor;
 const _errs2 = errors;
-if(!(validate54(data.descriptor, {instancePath:instancePath+"/descriptor",parentData:data,parentDataProperty:"descriptor",rootData,dynamicAnchors}))){
+if(!(validate54(data0, {instancePath:instancePath+"/descriptor",parentData:data,parentDataProperty:"descriptor",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs2 === errors;
 }
@@ -1596,16 +1920,21 @@ if(valid0){
 if(data.peer_id !== undefined){
 let data1 = data.peer_id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(func1(data1) < 1){
 validate64.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate64.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 var valid0 = _errs3 === errors;
@@ -1617,17 +1946,24 @@ if(valid0){
 if(data.endpoint !== undefined){
 let data2 = data.endpoint;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats4(data2))){
 validate64.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"#/properties/endpoint/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate64.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"#/properties/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -1635,6 +1971,8 @@ var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -1644,6 +1982,8 @@ var valid0 = true;
 else {
 validate64.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate64.errors = vErrors;
@@ -1663,6 +2003,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -1681,10 +2022,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("event.artifact.announced" !== data.type){
+if("event.artifact.announced" !== data0){
 validate86.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.artifact.announced"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -1695,17 +2041,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
 validate86.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate86.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -1718,17 +2071,24 @@ if(valid0){
 if(data.time !== undefined){
 let data2 = data.time;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate86.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate86.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -1739,10 +2099,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
+let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs7 === errors;
 }
@@ -1751,10 +2114,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.source !== undefined){
+let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data.source, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs8 === errors;
 }
@@ -1763,10 +2129,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs9 === errors;
 }
@@ -1775,10 +2144,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate64(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate64(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs10 === errors;
 }
@@ -1787,15 +2159,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -1810,6 +2187,8 @@ var valid0 = true;
 else {
 validate86.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate86.errors = vErrors;
@@ -1837,6 +2216,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -1857,16 +2237,21 @@ if(_errs1 === errors){
 if(data.root_hash !== undefined){
 let data0 = data.root_hash;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(!pattern8.test(data0)){
 validate66.errors = [{instancePath:instancePath+"/root_hash",schemaPath:"#/properties/root_hash/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate66.errors = [{instancePath:instancePath+"/root_hash",schemaPath:"#/properties/root_hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -1878,16 +2263,21 @@ if(valid0){
 if(data.peer_id !== undefined){
 let data1 = data.peer_id;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) < 1){
 validate66.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate66.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -1899,17 +2289,24 @@ if(valid0){
 if(data.endpoint !== undefined){
 let data2 = data.endpoint;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(!(formats4(data2))){
 validate66.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"#/properties/endpoint/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate66.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"#/properties/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 }
@@ -1922,16 +2319,21 @@ if(valid0){
 if(data.bitfield !== undefined){
 let data3 = data.bitfield;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
 if(!pattern19.test(data3)){
 validate66.errors = [{instancePath:instancePath+"/bitfield",schemaPath:"#/properties/bitfield/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_-]*$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate66.errors = [{instancePath:instancePath+"/bitfield",schemaPath:"#/properties/bitfield/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -1947,12 +2349,17 @@ if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinit
 validate66.errors = [{instancePath:instancePath+"/have",schemaPath:"#/properties/have/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
+const _errs11 = errors;
 if(errors === _errs10){
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 < 0 || isNaN(data4)){
 validate66.errors = [{instancePath:instancePath+"/have",schemaPath:"#/properties/have/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
+else {
+}
+}
+if(errors === _errs10){
 }
 }
 var valid0 = _errs10 === errors;
@@ -1962,15 +2369,21 @@ var valid0 = true;
 }
 if(valid0){
 if(data.complete !== undefined){
+let data5 = data.complete;
 const _errs12 = errors;
-if(typeof data.complete !== "boolean"){
+if(typeof data5 !== "boolean"){
 validate66.errors = [{instancePath:instancePath+"/complete",schemaPath:"#/properties/complete/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
+}
+const _errs13 = errors;
+if(errors === _errs12){
 }
 var valid0 = _errs12 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -1983,6 +2396,8 @@ var valid0 = true;
 else {
 validate66.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate66.errors = vErrors;
@@ -2002,6 +2417,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -2020,10 +2436,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("signal.artifact.have" !== data.type){
+if("signal.artifact.have" !== data0){
 validate92.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.artifact.have"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -2034,17 +2455,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
 validate92.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate92.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -2057,17 +2485,24 @@ if(valid0){
 if(data.time !== undefined){
 let data2 = data.time;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate92.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate92.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -2078,10 +2513,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
+let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs7 === errors;
 }
@@ -2090,10 +2528,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.source !== undefined){
+let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data.source, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs8 === errors;
 }
@@ -2102,10 +2543,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs9 === errors;
 }
@@ -2114,10 +2558,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate66(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate66(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate66.errors : vErrors.concat(validate66.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs10 === errors;
 }
@@ -2126,15 +2573,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -2149,6 +2601,8 @@ var valid0 = true;
 else {
 validate92.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate92.errors = vErrors;
@@ -2173,6 +2627,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -2193,16 +2648,21 @@ if(_errs1 === errors){
 if(data.peer_id !== undefined){
 let data0 = data.peer_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate67.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate67.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -2214,6 +2674,7 @@ if(valid0){
 if(data.name !== undefined){
 let data1 = data.name;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) > 200){
@@ -2225,11 +2686,15 @@ if(func1(data1) < 1){
 validate67.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate67.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -2241,6 +2706,7 @@ if(valid0){
 if(data.version !== undefined){
 let data2 = data.version;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(func1(data2) > 64){
@@ -2252,11 +2718,15 @@ if(func1(data2) < 1){
 validate67.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate67.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
@@ -2268,16 +2738,21 @@ if(valid0){
 if(data.root_hash !== undefined){
 let data3 = data.root_hash;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
 if(!pattern8.test(data3)){
 validate67.errors = [{instancePath:instancePath+"/root_hash",schemaPath:"#/properties/root_hash/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate67.errors = [{instancePath:instancePath+"/root_hash",schemaPath:"#/properties/root_hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -2289,17 +2764,24 @@ if(valid0){
 if(data.endpoint !== undefined){
 let data4 = data.endpoint;
 const _errs10 = errors;
+const _errs11 = errors;
 if(errors === _errs10){
+if((typeof data4 == "number") && (isFinite(data4))){
+}
 if(errors === _errs10){
 if(typeof data4 === "string"){
 if(!(formats4(data4))){
 validate67.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"#/properties/endpoint/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate67.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"#/properties/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs10){
 }
 }
 }
@@ -2325,6 +2807,8 @@ validate67.errors = [{instancePath,schemaPath:"#/dependentRequired",keyword:"dep
     deps: "name"},message:"must have property name when property version is present"}];
 return false;
 }
+else {
+}
 }
 }
 }
@@ -2337,6 +2821,8 @@ return false;
 else {
 validate67.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate67.errors = vErrors;
@@ -2356,6 +2842,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -2374,10 +2861,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("signal.artifact.request" !== data.type){
+if("signal.artifact.request" !== data0){
 validate98.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.artifact.request"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -2388,17 +2880,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
 validate98.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate98.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -2411,17 +2910,24 @@ if(valid0){
 if(data.time !== undefined){
 let data2 = data.time;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate98.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate98.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -2432,10 +2938,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
+let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs7 === errors;
 }
@@ -2444,10 +2953,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.source !== undefined){
+let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data.source, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs8 === errors;
 }
@@ -2456,10 +2968,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs9 === errors;
 }
@@ -2468,10 +2983,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate67(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate67(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs10 === errors;
 }
@@ -2480,15 +2998,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -2503,6 +3026,8 @@ var valid0 = true;
 else {
 validate98.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate98.errors = vErrors;
@@ -2526,6 +3051,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -2546,16 +3072,21 @@ if(_errs1 === errors){
 if(data.task_id !== undefined){
 let data0 = data.task_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate55.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate55.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -2567,16 +3098,21 @@ if(valid0){
 if(data.node !== undefined){
 let data1 = data.node;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) < 1){
 validate55.errors = [{instancePath:instancePath+"/node",schemaPath:"#/properties/node/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate55.errors = [{instancePath:instancePath+"/node",schemaPath:"#/properties/node/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -2592,9 +3128,15 @@ if(typeof data2 !== "string"){
 validate55.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs7 = errors;
+const vSchema0 = schema22.properties.outcome.enum;
 if(!(((data2 === "succeeded") || (data2 === "failed")) || (data2 === "cancelled"))){
 validate55.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema22.properties.outcome.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs6){
 }
 var valid0 = _errs6 === errors;
 }
@@ -2605,16 +3147,21 @@ if(valid0){
 if(data.trace_hash !== undefined){
 let data3 = data.trace_hash;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
 if(!pattern8.test(data3)){
 validate55.errors = [{instancePath:instancePath+"/trace_hash",schemaPath:"#/properties/trace_hash/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate55.errors = [{instancePath:instancePath+"/trace_hash",schemaPath:"#/properties/trace_hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -2626,16 +3173,21 @@ if(valid0){
 if(data.signer !== undefined){
 let data4 = data.signer;
 const _errs10 = errors;
+const _errs11 = errors;
 if(errors === _errs10){
 if(typeof data4 === "string"){
 if(func1(data4) < 1){
 validate55.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate55.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs10){
 }
 }
 var valid0 = _errs10 === errors;
@@ -2647,16 +3199,21 @@ if(valid0){
 if(data.cost !== undefined){
 let data5 = data.cost;
 const _errs12 = errors;
+const _errs13 = errors;
 if(errors === _errs12){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 < 0 || isNaN(data5)){
 validate55.errors = [{instancePath:instancePath+"/cost",schemaPath:"#/properties/cost/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
+else {
+}
 }
 else {
 validate55.errors = [{instancePath:instancePath+"/cost",schemaPath:"#/properties/cost/type",keyword:"type",params:{type: "number"},message:"must be number"}];
 return false;
+}
+if(errors === _errs12){
 }
 }
 var valid0 = _errs12 === errors;
@@ -2668,6 +3225,7 @@ if(valid0){
 if(data.trust_delta !== undefined){
 let data6 = data.trust_delta;
 const _errs14 = errors;
+const _errs15 = errors;
 if(errors === _errs14){
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 1 || isNaN(data6)){
@@ -2679,11 +3237,15 @@ if(data6 < -1 || isNaN(data6)){
 validate55.errors = [{instancePath:instancePath+"/trust_delta",schemaPath:"#/properties/trust_delta/minimum",keyword:"minimum",params:{comparison: ">=", limit: -1},message:"must be >= -1"}];
 return false;
 }
+else {
+}
 }
 }
 else {
 validate55.errors = [{instancePath:instancePath+"/trust_delta",schemaPath:"#/properties/trust_delta/type",keyword:"type",params:{type: "number"},message:"must be number"}];
 return false;
+}
+if(errors === _errs14){
 }
 }
 var valid0 = _errs14 === errors;
@@ -2693,10 +3255,14 @@ var valid0 = true;
 }
 if(valid0){
 if(data.verified !== undefined){
+let data7 = data.verified;
 const _errs16 = errors;
-if(typeof data.verified !== "boolean"){
+if(typeof data7 !== "boolean"){
 validate55.errors = [{instancePath:instancePath+"/verified",schemaPath:"#/properties/verified/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
+}
+const _errs17 = errors;
+if(errors === _errs16){
 }
 var valid0 = _errs16 === errors;
 }
@@ -2707,16 +3273,21 @@ if(valid0){
 if(data.execution_time !== undefined){
 let data8 = data.execution_time;
 const _errs18 = errors;
+const _errs19 = errors;
 if(errors === _errs18){
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 < 0 || isNaN(data8)){
 validate55.errors = [{instancePath:instancePath+"/execution_time",schemaPath:"#/properties/execution_time/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
+else {
+}
 }
 else {
 validate55.errors = [{instancePath:instancePath+"/execution_time",schemaPath:"#/properties/execution_time/type",keyword:"type",params:{type: "number"},message:"must be number"}];
 return false;
+}
+if(errors === _errs18){
 }
 }
 var valid0 = _errs18 === errors;
@@ -2728,22 +3299,29 @@ if(valid0){
 if(data.signature !== undefined){
 let data9 = data.signature;
 const _errs20 = errors;
+const _errs21 = errors;
 if(errors === _errs20){
 if(typeof data9 === "string"){
 if(!pattern9.test(data9)){
 validate55.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate55.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs20){
 }
 }
 var valid0 = _errs20 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -2760,6 +3338,8 @@ var valid0 = true;
 else {
 validate55.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate55.errors = vErrors;
@@ -2782,6 +3362,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -2802,16 +3383,21 @@ if(_errs1 === errors){
 if(data.node_id !== undefined){
 let data0 = data.node_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate68.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate68.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -2823,6 +3409,7 @@ if(valid0){
 if(data.reason !== undefined){
 let data1 = data.reason;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 let missing1;
@@ -2841,10 +3428,14 @@ break;
 }
 if(_errs6 === errors){
 if(data1.message !== undefined){
+let data2 = data1.message;
 const _errs7 = errors;
-if(typeof data1.message !== "string"){
+if(typeof data2 !== "string"){
 validate68.errors = [{instancePath:instancePath+"/reason/message",schemaPath:"#/properties/reason/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs8 = errors;
+if(errors === _errs7){
 }
 var valid1 = _errs7 === errors;
 }
@@ -2855,22 +3446,29 @@ if(valid1){
 if(data1.code !== undefined){
 let data3 = data1.code;
 const _errs9 = errors;
+const _errs10 = errors;
 if(errors === _errs9){
 if(typeof data3 === "string"){
 if(func1(data3) < 1){
 validate68.errors = [{instancePath:instancePath+"/reason/code",schemaPath:"#/properties/reason/properties/code/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate68.errors = [{instancePath:instancePath+"/reason/code",schemaPath:"#/properties/reason/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs9){
 }
 }
 var valid1 = _errs9 === errors;
 }
 else {
 var valid1 = true;
+}
+if(valid1){
 }
 }
 }
@@ -2879,6 +3477,8 @@ var valid1 = true;
 else {
 validate68.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -2894,14 +3494,22 @@ if(typeof data4 !== "string"){
 validate68.errors = [{instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs12 = errors;
+const vSchema0 = schema34.properties.severity.enum;
 if(!(((data4 === "warning") || (data4 === "error")) || (data4 === "fatal"))){
 validate68.errors = [{instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/enum",keyword:"enum",params:{allowedValues: schema34.properties.severity.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs11){
 }
 var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -2911,6 +3519,8 @@ var valid0 = true;
 else {
 validate68.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate68.errors = vErrors;
@@ -2930,6 +3540,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -2948,10 +3559,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("event.node.failed" !== data.type){
+if("event.node.failed" !== data0){
 validate104.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.node.failed"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -2962,17 +3578,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
 validate104.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate104.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -2985,17 +3608,24 @@ if(valid0){
 if(data.time !== undefined){
 let data2 = data.time;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate104.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate104.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -3006,10 +3636,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
+let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs7 === errors;
 }
@@ -3018,10 +3651,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.source !== undefined){
+let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data.source, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs8 === errors;
 }
@@ -3030,10 +3666,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs9 === errors;
 }
@@ -3042,10 +3681,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate68(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate68(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs10 === errors;
 }
@@ -3054,15 +3696,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -3077,6 +3724,8 @@ var valid0 = true;
 else {
 validate104.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate104.errors = vErrors;
@@ -3100,6 +3749,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -3120,16 +3770,21 @@ if(_errs1 === errors){
 if(data.node_id !== undefined){
 let data0 = data.node_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate56.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate56.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -3141,16 +3796,21 @@ if(valid0){
 if(data.public_key !== undefined){
 let data1 = data.public_key;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(!pattern4.test(data1)){
 validate56.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{43}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{43}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate56.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -3162,16 +3822,21 @@ if(valid0){
 if(data.build_fingerprint !== undefined){
 let data2 = data.build_fingerprint;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(!pattern8.test(data2)){
 validate56.errors = [{instancePath:instancePath+"/build_fingerprint",schemaPath:"#/properties/build_fingerprint/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate56.errors = [{instancePath:instancePath+"/build_fingerprint",schemaPath:"#/properties/build_fingerprint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
@@ -3183,22 +3848,29 @@ if(valid0){
 if(data.zone !== undefined){
 let data3 = data.zone;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
 if(func1(data3) < 1){
 validate56.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate56.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -3209,6 +3881,8 @@ var valid0 = true;
 else {
 validate56.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate56.errors = vErrors;
@@ -3231,6 +3905,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -3251,16 +3926,21 @@ if(_errs1 === errors){
 if(data.node_id !== undefined){
 let data0 = data.node_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate69.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate69.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -3272,16 +3952,21 @@ if(valid0){
 if(data.address !== undefined){
 let data1 = data.address;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) < 1){
 validate69.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate69.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -3293,6 +3978,7 @@ if(valid0){
 if(data.build !== undefined){
 let data2 = data.build;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 let missing1;
@@ -3313,16 +3999,21 @@ if(_errs8 === errors){
 if(data2.fingerprint !== undefined){
 let data3 = data2.fingerprint;
 const _errs9 = errors;
+const _errs10 = errors;
 if(errors === _errs9){
 if(typeof data3 === "string"){
 if(!pattern8.test(data3)){
 validate69.errors = [{instancePath:instancePath+"/build/fingerprint",schemaPath:"#/properties/build/properties/fingerprint/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate69.errors = [{instancePath:instancePath+"/build/fingerprint",schemaPath:"#/properties/build/properties/fingerprint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs9){
 }
 }
 var valid1 = _errs9 === errors;
@@ -3334,22 +4025,29 @@ if(valid1){
 if(data2.version !== undefined){
 let data4 = data2.version;
 const _errs11 = errors;
+const _errs12 = errors;
 if(errors === _errs11){
 if(typeof data4 === "string"){
 if(func1(data4) < 1){
 validate69.errors = [{instancePath:instancePath+"/build/version",schemaPath:"#/properties/build/properties/version/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate69.errors = [{instancePath:instancePath+"/build/version",schemaPath:"#/properties/build/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs11){
 }
 }
 var valid1 = _errs11 === errors;
 }
 else {
 var valid1 = true;
+}
+if(valid1){
 }
 }
 }
@@ -3358,6 +4056,8 @@ var valid1 = true;
 else {
 validate69.errors = [{instancePath:instancePath+"/build",schemaPath:"#/properties/build/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
@@ -3369,25 +4069,34 @@ if(valid0){
 if(data.capabilities !== undefined){
 let data5 = data.capabilities;
 const _errs13 = errors;
+const _errs14 = errors;
 if(errors === _errs13){
 if(Array.isArray(data5)){
 var valid2 = true;
 const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
 const _errs15 = errors;
-if(typeof data5[i0] !== "string"){
+if(typeof data6 !== "string"){
 validate69.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs16 = errors;
+if(errors === _errs15){
 }
 var valid2 = _errs15 === errors;
 if(!valid2){
 break;
 }
 }
+if(valid2){
+}
 }
 else {
 validate69.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs13){
 }
 }
 var valid0 = _errs13 === errors;
@@ -3399,29 +4108,41 @@ if(valid0){
 if(data.labels !== undefined){
 let data7 = data.labels;
 const _errs17 = errors;
+const _errs18 = errors;
 if(errors === _errs17){
 if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+const _errs19 = errors;
 for(const key2 in data7){
+let data8 = data7[key2];
 const _errs20 = errors;
-if(typeof data7[key2] !== "string"){
+if(typeof data8 !== "string"){
 validate69.errors = [{instancePath:instancePath+"/labels/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs21 = errors;
+if(errors === _errs20){
 }
 var valid3 = _errs20 === errors;
 if(!valid3){
 break;
 }
 }
+if(_errs19 === errors){
+}
 }
 else {
 validate69.errors = [{instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === _errs17){
 }
 }
 var valid0 = _errs17 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -3433,6 +4154,8 @@ var valid0 = true;
 else {
 validate69.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate69.errors = vErrors;
@@ -3452,6 +4175,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -3470,10 +4194,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("event.node.register" !== data.type){
+if("event.node.register" !== data0){
 validate110.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.node.register"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -3484,17 +4213,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
 validate110.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate110.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -3507,17 +4243,24 @@ if(valid0){
 if(data.time !== undefined){
 let data2 = data.time;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate110.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate110.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -3528,10 +4271,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
+let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs7 === errors;
 }
@@ -3540,10 +4286,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.source !== undefined){
+let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data.source, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs8 === errors;
 }
@@ -3552,10 +4301,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs9 === errors;
 }
@@ -3564,10 +4316,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate69(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate69(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs10 === errors;
 }
@@ -3576,15 +4331,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -3599,6 +4359,8 @@ var valid0 = true;
 else {
 validate110.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate110.errors = vErrors;
@@ -3624,6 +4386,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -3644,16 +4407,21 @@ if(_errs1 === errors){
 if(data.node_id !== undefined){
 let data0 = data.node_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate58.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate58.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -3665,16 +4433,21 @@ if(valid0){
 if(data.address !== undefined){
 let data1 = data.address;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) < 1){
 validate58.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate58.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -3686,16 +4459,21 @@ if(valid0){
 if(data.zone !== undefined){
 let data2 = data.zone;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(func1(data2) < 1){
 validate58.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate58.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
@@ -3707,16 +4485,21 @@ if(valid0){
 if(data.key_id !== undefined){
 let data3 = data.key_id;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
 if(func1(data3) < 1){
 validate58.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate58.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -3728,6 +4511,7 @@ if(valid0){
 if(data.health !== undefined){
 let data4 = data.health;
 const _errs10 = errors;
+const _errs11 = errors;
 if(errors === _errs10){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 let missing1;
@@ -3752,9 +4536,15 @@ if(typeof data5 !== "string"){
 validate58.errors = [{instancePath:instancePath+"/health/status",schemaPath:"#/properties/health/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs14 = errors;
+const vSchema0 = schema25.properties.health.properties.status.enum;
 if(!(((data5 === "passing") || (data5 === "warning")) || (data5 === "critical"))){
 validate58.errors = [{instancePath:instancePath+"/health/status",schemaPath:"#/properties/health/properties/status/enum",keyword:"enum",params:{allowedValues: schema25.properties.health.properties.status.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs13){
 }
 var valid1 = _errs13 === errors;
 }
@@ -3765,17 +4555,24 @@ if(valid1){
 if(data4.check_url !== undefined){
 let data6 = data4.check_url;
 const _errs15 = errors;
+const _errs16 = errors;
 if(errors === _errs15){
+if((typeof data6 == "number") && (isFinite(data6))){
+}
 if(errors === _errs15){
 if(typeof data6 === "string"){
 if(!(formats4(data6))){
 validate58.errors = [{instancePath:instancePath+"/health/check_url",schemaPath:"#/properties/health/properties/check_url/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate58.errors = [{instancePath:instancePath+"/health/check_url",schemaPath:"#/properties/health/properties/check_url/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs15){
 }
 }
 }
@@ -3792,18 +4589,25 @@ if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinit
 validate58.errors = [{instancePath:instancePath+"/health/interval_ms",schemaPath:"#/properties/health/properties/interval_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
+const _errs18 = errors;
 if(errors === _errs17){
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 < 100 || isNaN(data7)){
 validate58.errors = [{instancePath:instancePath+"/health/interval_ms",schemaPath:"#/properties/health/properties/interval_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"}];
 return false;
 }
+else {
+}
+}
+if(errors === _errs17){
 }
 }
 var valid1 = _errs17 === errors;
 }
 else {
 var valid1 = true;
+}
+if(valid1){
 }
 }
 }
@@ -3813,6 +4617,8 @@ var valid1 = true;
 else {
 validate58.errors = [{instancePath:instancePath+"/health",schemaPath:"#/properties/health/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === _errs10){
 }
 }
 var valid0 = _errs10 === errors;
@@ -3824,25 +4630,34 @@ if(valid0){
 if(data.capabilities !== undefined){
 let data8 = data.capabilities;
 const _errs19 = errors;
+const _errs20 = errors;
 if(errors === _errs19){
 if(Array.isArray(data8)){
 var valid2 = true;
 const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
+let data9 = data8[i0];
 const _errs21 = errors;
-if(typeof data8[i0] !== "string"){
+if(typeof data9 !== "string"){
 validate58.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs22 = errors;
+if(errors === _errs21){
 }
 var valid2 = _errs21 === errors;
 if(!valid2){
 break;
 }
 }
+if(valid2){
+}
 }
 else {
 validate58.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs19){
 }
 }
 var valid0 = _errs19 === errors;
@@ -3854,17 +4669,24 @@ if(valid0){
 if(data.registered_at !== undefined){
 let data10 = data.registered_at;
 const _errs23 = errors;
+const _errs24 = errors;
 if(errors === _errs23){
+if((typeof data10 == "number") && (isFinite(data10))){
+}
 if(errors === _errs23){
 if(typeof data10 === "string"){
 if(!(formats0.validate(data10))){
 validate58.errors = [{instancePath:instancePath+"/registered_at",schemaPath:"#/properties/registered_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate58.errors = [{instancePath:instancePath+"/registered_at",schemaPath:"#/properties/registered_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs23){
 }
 }
 }
@@ -3877,22 +4699,29 @@ if(valid0){
 if(data.signature !== undefined){
 let data11 = data.signature;
 const _errs25 = errors;
+const _errs26 = errors;
 if(errors === _errs25){
 if(typeof data11 === "string"){
 if(!pattern9.test(data11)){
 validate58.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate58.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs25){
 }
 }
 var valid0 = _errs25 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -3907,6 +4736,8 @@ var valid0 = true;
 else {
 validate58.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate58.errors = vErrors;
@@ -3931,6 +4762,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -3951,16 +4783,21 @@ if(_errs1 === errors){
 if(data.task_id !== undefined){
 let data0 = data.task_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate70.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate70.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -3976,9 +4813,15 @@ if(typeof data1 !== "string"){
 validate70.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs5 = errors;
+const vSchema0 = schema36.properties.status.enum;
 if(!(((data1 === "succeeded") || (data1 === "failed")) || (data1 === "cancelled"))){
 validate70.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema36.properties.status.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs4){
 }
 var valid0 = _errs4 === errors;
 }
@@ -3993,6 +4836,9 @@ if(!(data2 && typeof data2 == "object" && !Array.isArray(data2))){
 validate70.errors = [{instancePath:instancePath+"/output",schemaPath:"#/properties/output/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
+const _errs7 = errors;
+if(errors === _errs6){
+}
 var valid0 = _errs6 === errors;
 }
 else {
@@ -4000,15 +4846,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data.attestation !== undefined){
+let data3 = data.attestation;
 const _errs8 = errors;
-if(!(validate55(data.attestation, {instancePath:instancePath+"/attestation",parentData:data,parentDataProperty:"attestation",rootData,dynamicAnchors}))){
+if(!(validate55(data3, {instancePath:instancePath+"/attestation",parentData:data,parentDataProperty:"attestation",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs8 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -4019,6 +4870,8 @@ var valid0 = true;
 else {
 validate70.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate70.errors = vErrors;
@@ -4038,6 +4891,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -4056,10 +4910,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("signal.result.ready" !== data.type){
+if("signal.result.ready" !== data0){
 validate116.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.result.ready"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -4070,17 +4929,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
 validate116.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate116.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -4093,17 +4959,24 @@ if(valid0){
 if(data.time !== undefined){
 let data2 = data.time;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate116.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate116.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -4114,10 +4987,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
+let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs7 === errors;
 }
@@ -4126,10 +5002,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.source !== undefined){
+let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data.source, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs8 === errors;
 }
@@ -4138,10 +5017,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs9 === errors;
 }
@@ -4150,10 +5032,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate70(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate70(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs10 === errors;
 }
@@ -4162,15 +5047,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -4185,6 +5075,8 @@ var valid0 = true;
 else {
 validate116.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate116.errors = vErrors;
@@ -4208,6 +5100,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -4228,16 +5121,21 @@ if(_errs1 === errors){
 if(data.grant_id !== undefined){
 let data0 = data.grant_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate60.errors = [{instancePath:instancePath+"/grant_id",schemaPath:"#/properties/grant_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate60.errors = [{instancePath:instancePath+"/grant_id",schemaPath:"#/properties/grant_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -4249,16 +5147,21 @@ if(valid0){
 if(data.issuer !== undefined){
 let data1 = data.issuer;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func1(data1) < 1){
 validate60.errors = [{instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate60.errors = [{instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -4270,16 +5173,21 @@ if(valid0){
 if(data.subject !== undefined){
 let data2 = data.subject;
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(func1(data2) < 1){
 validate60.errors = [{instancePath:instancePath+"/subject",schemaPath:"#/properties/subject/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate60.errors = [{instancePath:instancePath+"/subject",schemaPath:"#/properties/subject/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid0 = _errs6 === errors;
@@ -4291,16 +5199,21 @@ if(valid0){
 if(data.zone !== undefined){
 let data3 = data.zone;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
 if(func1(data3) < 1){
 validate60.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate60.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -4312,6 +5225,7 @@ if(valid0){
 if(data.scopes !== undefined){
 let data4 = data.scopes;
 const _errs10 = errors;
+const _errs11 = errors;
 if(errors === _errs10){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 let missing1;
@@ -4332,25 +5246,34 @@ if(_errs12 === errors){
 if(data4.message_types !== undefined){
 let data5 = data4.message_types;
 const _errs13 = errors;
+const _errs14 = errors;
 if(errors === _errs13){
 if(Array.isArray(data5)){
 var valid2 = true;
 const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
 const _errs15 = errors;
-if(typeof data5[i0] !== "string"){
+if(typeof data6 !== "string"){
 validate60.errors = [{instancePath:instancePath+"/scopes/message_types/" + i0,schemaPath:"#/properties/scopes/properties/message_types/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs16 = errors;
+if(errors === _errs15){
 }
 var valid2 = _errs15 === errors;
 if(!valid2){
 break;
 }
 }
+if(valid2){
+}
 }
 else {
 validate60.errors = [{instancePath:instancePath+"/scopes/message_types",schemaPath:"#/properties/scopes/properties/message_types/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs13){
 }
 }
 var valid1 = _errs13 === errors;
@@ -4362,31 +5285,42 @@ if(valid1){
 if(data4.zones !== undefined){
 let data7 = data4.zones;
 const _errs17 = errors;
+const _errs18 = errors;
 if(errors === _errs17){
 if(Array.isArray(data7)){
 var valid3 = true;
 const len1 = data7.length;
 for(let i1=0; i1<len1; i1++){
+let data8 = data7[i1];
 const _errs19 = errors;
-if(typeof data7[i1] !== "string"){
+if(typeof data8 !== "string"){
 validate60.errors = [{instancePath:instancePath+"/scopes/zones/" + i1,schemaPath:"#/properties/scopes/properties/zones/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs20 = errors;
+if(errors === _errs19){
 }
 var valid3 = _errs19 === errors;
 if(!valid3){
 break;
 }
 }
+if(valid3){
+}
 }
 else {
 validate60.errors = [{instancePath:instancePath+"/scopes/zones",schemaPath:"#/properties/scopes/properties/zones/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs17){
 }
 }
 var valid1 = _errs17 === errors;
 }
 else {
 var valid1 = true;
+}
+if(valid1){
 }
 }
 }
@@ -4395,6 +5329,8 @@ var valid1 = true;
 else {
 validate60.errors = [{instancePath:instancePath+"/scopes",schemaPath:"#/properties/scopes/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === _errs10){
 }
 }
 var valid0 = _errs10 === errors;
@@ -4406,17 +5342,24 @@ if(valid0){
 if(data.not_before !== undefined){
 let data9 = data.not_before;
 const _errs21 = errors;
+const _errs22 = errors;
 if(errors === _errs21){
+if((typeof data9 == "number") && (isFinite(data9))){
+}
 if(errors === _errs21){
 if(typeof data9 === "string"){
 if(!(formats0.validate(data9))){
 validate60.errors = [{instancePath:instancePath+"/not_before",schemaPath:"#/properties/not_before/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate60.errors = [{instancePath:instancePath+"/not_before",schemaPath:"#/properties/not_before/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs21){
 }
 }
 }
@@ -4429,17 +5372,24 @@ if(valid0){
 if(data.expires_at !== undefined){
 let data10 = data.expires_at;
 const _errs23 = errors;
+const _errs24 = errors;
 if(errors === _errs23){
+if((typeof data10 == "number") && (isFinite(data10))){
+}
 if(errors === _errs23){
 if(typeof data10 === "string"){
 if(!(formats0.validate(data10))){
 validate60.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate60.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs23){
 }
 }
 }
@@ -4452,22 +5402,29 @@ if(valid0){
 if(data.signature !== undefined){
 let data11 = data.signature;
 const _errs25 = errors;
+const _errs26 = errors;
 if(errors === _errs25){
 if(typeof data11 === "string"){
 if(!pattern9.test(data11)){
 validate60.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate60.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs25){
 }
 }
 var valid0 = _errs25 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -4482,6 +5439,8 @@ var valid0 = true;
 else {
 validate60.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate60.errors = vErrors;
@@ -4504,6 +5463,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -4528,9 +5488,15 @@ if(typeof data0 !== "string"){
 validate72.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs3 = errors;
+const vSchema0 = schema37.properties.state.enum;
 if(!(((((data0 === "idle") || (data0 === "running")) || (data0 === "draining")) || (data0 === "degraded")) || (data0 === "offline"))){
 validate72.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema37.properties.state.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -4539,15 +5505,21 @@ var valid0 = true;
 }
 if(valid0){
 if(data.detail !== undefined){
+let data1 = data.detail;
 const _errs4 = errors;
-if(typeof data.detail !== "string"){
+if(typeof data1 !== "string"){
 validate72.errors = [{instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs5 = errors;
+if(errors === _errs4){
 }
 var valid0 = _errs4 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -4556,6 +5528,8 @@ var valid0 = true;
 else {
 validate72.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate72.errors = vErrors;
@@ -4575,6 +5549,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -4593,10 +5568,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("signal.state.update" !== data.type){
+if("signal.state.update" !== data0){
 validate122.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.state.update"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -4607,17 +5587,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
 validate122.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate122.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -4630,17 +5617,24 @@ if(valid0){
 if(data.time !== undefined){
 let data2 = data.time;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate122.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate122.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -4651,10 +5645,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
+let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs7 === errors;
 }
@@ -4663,10 +5660,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.source !== undefined){
+let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data.source, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs8 === errors;
 }
@@ -4675,10 +5675,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs9 === errors;
 }
@@ -4687,10 +5690,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate72(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate72(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs10 === errors;
 }
@@ -4699,15 +5705,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -4722,6 +5733,8 @@ var valid0 = true;
 else {
 validate122.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate122.errors = vErrors;
@@ -4746,6 +5759,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -4766,16 +5780,21 @@ if(_errs1 === errors){
 if(data.task_id !== undefined){
 let data0 = data.task_id;
 const _errs2 = errors;
+const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(func1(data0) < 1){
 validate73.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate73.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs2){
 }
 }
 var valid0 = _errs2 === errors;
@@ -4787,6 +5806,7 @@ if(valid0){
 if(data.targets !== undefined){
 let data1 = data.targets;
 const _errs4 = errors;
+const _errs5 = errors;
 if(errors === _errs4){
 if(Array.isArray(data1)){
 if(data1.length < 1){
@@ -4799,16 +5819,21 @@ const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
 let data2 = data1[i0];
 const _errs6 = errors;
+const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(func1(data2) < 1){
 validate73.errors = [{instancePath:instancePath+"/targets/" + i0,schemaPath:"#/properties/targets/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate73.errors = [{instancePath:instancePath+"/targets/" + i0,schemaPath:"#/properties/targets/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs6){
 }
 }
 var valid1 = _errs6 === errors;
@@ -4816,11 +5841,15 @@ if(!valid1){
 break;
 }
 }
+if(valid1){
+}
 }
 }
 else {
 validate73.errors = [{instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
@@ -4832,16 +5861,21 @@ if(valid0){
 if(data.operation !== undefined){
 let data3 = data.operation;
 const _errs8 = errors;
+const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
 if(func1(data3) < 1){
 validate73.errors = [{instancePath:instancePath+"/operation",schemaPath:"#/properties/operation/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate73.errors = [{instancePath:instancePath+"/operation",schemaPath:"#/properties/operation/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs8){
 }
 }
 var valid0 = _errs8 === errors;
@@ -4857,6 +5891,9 @@ if(!(data4 && typeof data4 == "object" && !Array.isArray(data4))){
 validate73.errors = [{instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
+const _errs11 = errors;
+if(errors === _errs10){
+}
 var valid0 = _errs10 === errors;
 }
 else {
@@ -4870,6 +5907,7 @@ if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinit
 validate73.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
+const _errs13 = errors;
 if(errors === _errs12){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 9 || isNaN(data5)){
@@ -4881,7 +5919,11 @@ if(data5 < 0 || isNaN(data5)){
 validate73.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
+else {
 }
+}
+}
+if(errors === _errs12){
 }
 }
 var valid0 = _errs12 === errors;
@@ -4893,17 +5935,24 @@ if(valid0){
 if(data.deadline !== undefined){
 let data6 = data.deadline;
 const _errs14 = errors;
+const _errs15 = errors;
 if(errors === _errs14){
+if((typeof data6 == "number") && (isFinite(data6))){
+}
 if(errors === _errs14){
 if(typeof data6 === "string"){
 if(!(formats0.validate(data6))){
 validate73.errors = [{instancePath:instancePath+"/deadline",schemaPath:"#/properties/deadline/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate73.errors = [{instancePath:instancePath+"/deadline",schemaPath:"#/properties/deadline/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs14){
 }
 }
 }
@@ -4916,6 +5965,7 @@ if(valid0){
 if(data.retry !== undefined){
 let data7 = data.retry;
 const _errs16 = errors;
+const _errs17 = errors;
 if(errors === _errs16){
 if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
 let missing1;
@@ -4940,6 +5990,7 @@ if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinit
 validate73.errors = [{instancePath:instancePath+"/retry/max_attempts",schemaPath:"#/properties/retry/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
+const _errs20 = errors;
 if(errors === _errs19){
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 > 100 || isNaN(data8)){
@@ -4951,7 +6002,11 @@ if(data8 < 1 || isNaN(data8)){
 validate73.errors = [{instancePath:instancePath+"/retry/max_attempts",schemaPath:"#/properties/retry/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
+else {
 }
+}
+}
+if(errors === _errs19){
 }
 }
 var valid2 = _errs19 === errors;
@@ -4967,18 +6022,25 @@ if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinit
 validate73.errors = [{instancePath:instancePath+"/retry/backoff_ms",schemaPath:"#/properties/retry/properties/backoff_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
+const _errs22 = errors;
 if(errors === _errs21){
 if((typeof data9 == "number") && (isFinite(data9))){
 if(data9 < 0 || isNaN(data9)){
 validate73.errors = [{instancePath:instancePath+"/retry/backoff_ms",schemaPath:"#/properties/retry/properties/backoff_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
+else {
+}
+}
+if(errors === _errs21){
 }
 }
 var valid2 = _errs21 === errors;
 }
 else {
 var valid2 = true;
+}
+if(valid2){
 }
 }
 }
@@ -4987,6 +6049,8 @@ var valid2 = true;
 else {
 validate73.errors = [{instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === _errs16){
 }
 }
 var valid0 = _errs16 === errors;
@@ -4998,6 +6062,7 @@ if(valid0){
 if(data.fallback !== undefined){
 let data10 = data.fallback;
 const _errs23 = errors;
+const _errs24 = errors;
 if(errors === _errs23){
 if(Array.isArray(data10)){
 var valid3 = true;
@@ -5005,6 +6070,7 @@ const len1 = data10.length;
 for(let i1=0; i1<len1; i1++){
 let data11 = data10[i1];
 const _errs25 = errors;
+const _errs26 = errors;
 if(errors === _errs25){
 if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
 let missing2;
@@ -5025,16 +6091,21 @@ if(_errs27 === errors){
 if(data11.node_id !== undefined){
 let data12 = data11.node_id;
 const _errs28 = errors;
+const _errs29 = errors;
 if(errors === _errs28){
 if(typeof data12 === "string"){
 if(func1(data12) < 1){
 validate73.errors = [{instancePath:instancePath+"/fallback/" + i1+"/node_id",schemaPath:"#/properties/fallback/items/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
+else {
+}
 }
 else {
 validate73.errors = [{instancePath:instancePath+"/fallback/" + i1+"/node_id",schemaPath:"#/properties/fallback/items/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs28){
 }
 }
 var valid4 = _errs28 === errors;
@@ -5050,9 +6121,15 @@ if(typeof data13 !== "string"){
 validate73.errors = [{instancePath:instancePath+"/fallback/" + i1+"/reason",schemaPath:"#/properties/fallback/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+const _errs31 = errors;
+const vSchema0 = schema38.properties.fallback.items.properties.reason.enum;
 if(!(((data13 === "timeout") || (data13 === "failed")) || (data13 === "unreachable"))){
 validate73.errors = [{instancePath:instancePath+"/fallback/" + i1+"/reason",schemaPath:"#/properties/fallback/items/properties/reason/enum",keyword:"enum",params:{allowedValues: schema38.properties.fallback.items.properties.reason.enum},message:"must be equal to one of the allowed values"}];
 return false;
+}
+else {
+}
+if(errors === _errs30){
 }
 var valid4 = _errs30 === errors;
 }
@@ -5061,10 +6138,14 @@ var valid4 = true;
 }
 if(valid4){
 if(data11.detail !== undefined){
+let data14 = data11.detail;
 const _errs32 = errors;
-if(typeof data11.detail !== "string"){
+if(typeof data14 !== "string"){
 validate73.errors = [{instancePath:instancePath+"/fallback/" + i1+"/detail",schemaPath:"#/properties/fallback/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+const _errs33 = errors;
+if(errors === _errs32){
 }
 var valid4 = _errs32 === errors;
 }
@@ -5079,6 +6160,9 @@ if(!(data15 && typeof data15 == "object" && !Array.isArray(data15))){
 validate73.errors = [{instancePath:instancePath+"/fallback/" + i1+"/attestation",schemaPath:"#/properties/fallback/items/properties/attestation/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
+const _errs35 = errors;
+if(errors === _errs34){
+}
 var valid4 = _errs34 === errors;
 }
 else {
@@ -5088,17 +6172,24 @@ if(valid4){
 if(data11.at !== undefined){
 let data16 = data11.at;
 const _errs36 = errors;
+const _errs37 = errors;
 if(errors === _errs36){
+if((typeof data16 == "number") && (isFinite(data16))){
+}
 if(errors === _errs36){
 if(typeof data16 === "string"){
 if(!(formats0.validate(data16))){
 validate73.errors = [{instancePath:instancePath+"/fallback/" + i1+"/at",schemaPath:"#/properties/fallback/items/properties/at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate73.errors = [{instancePath:instancePath+"/fallback/" + i1+"/at",schemaPath:"#/properties/fallback/items/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs36){
 }
 }
 }
@@ -5106,6 +6197,8 @@ var valid4 = _errs36 === errors;
 }
 else {
 var valid4 = true;
+}
+if(valid4){
 }
 }
 }
@@ -5118,22 +6211,30 @@ else {
 validate73.errors = [{instancePath:instancePath+"/fallback/" + i1,schemaPath:"#/properties/fallback/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
+if(errors === _errs25){
+}
 }
 var valid3 = _errs25 === errors;
 if(!valid3){
 break;
 }
 }
+if(valid3){
+}
 }
 else {
 validate73.errors = [{instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
+}
+if(errors === _errs23){
 }
 }
 var valid0 = _errs23 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -5148,6 +6249,8 @@ var valid0 = true;
 else {
 validate73.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate73.errors = vErrors;
@@ -5167,6 +6270,7 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
+const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
@@ -5185,10 +6289,15 @@ break;
 }
 if(_errs1 === errors){
 if(data.type !== undefined){
+let data0 = data.type;
 const _errs2 = errors;
-if("signal.task.dispatch" !== data.type){
+if("signal.task.dispatch" !== data0){
 validate128.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.task.dispatch"},message:"must be equal to constant"}];
 return false;
+}
+else {
+}
+if(errors === _errs2){
 }
 var valid0 = _errs2 === errors;
 }
@@ -5199,17 +6308,24 @@ if(valid0){
 if(data.id !== undefined){
 let data1 = data.id;
 const _errs3 = errors;
+const _errs4 = errors;
 if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
 validate128.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate128.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs3){
 }
 }
 }
@@ -5222,17 +6338,24 @@ if(valid0){
 if(data.time !== undefined){
 let data2 = data.time;
 const _errs5 = errors;
+const _errs6 = errors;
 if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
 validate128.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
+else {
+}
 }
 else {
 validate128.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs5){
 }
 }
 }
@@ -5243,10 +6366,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
+let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data.protocol, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs7 === errors;
 }
@@ -5255,10 +6381,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.source !== undefined){
+let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data.source, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs8 === errors;
 }
@@ -5267,10 +6396,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.trust !== undefined){
+let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data.trust, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs9 === errors;
 }
@@ -5279,10 +6411,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.payload !== undefined){
+let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate73(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+if(!(validate73(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs10 === errors;
 }
@@ -5291,15 +6426,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data._residue !== undefined){
+let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data._residue, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
 errors = vErrors.length;
+}
+else {
 }
 var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
 }
 }
 }
@@ -5314,6 +6454,8 @@ var valid0 = true;
 else {
 validate128.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
+}
+if(errors === 0){
 }
 }
 validate128.errors = vErrors;
