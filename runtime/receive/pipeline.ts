@@ -178,7 +178,9 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
       if (expected !== inbound.subject) {
         return reject(new OnexError(ErrorCode.RoutingMismatch, `the message travelled on ${inbound.subject} but its source belongs on ${expected}`, { subject: inbound.subject, expected }));
       }
-      const verdict = judgeOnce(message, inbound.storedAs);
+      // Judged as the plain data it was parsed into (the message holds the same values), so
+      // reading the envelope copies nothing.
+      const verdict = judgeOnce(value, inbound.storedAs);
       if (!verdict.accepted) return reject(verdict.rejection);
       // `value` now lives in `message`. A message delivered as it came still holds it, so the
       // original is read again from the bytes, and only if asked for; a converted one came
