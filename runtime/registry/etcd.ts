@@ -15,7 +15,7 @@
  * granted TTL never changes, so it is asked once per lease. High-water marks live under
  * `<prefix without its last "/">#marks/`, outside the entries' prefix, without a lease.
  */
-import { Etcd3, type IKeyValue } from "etcd3";
+import { Etcd3, Range, type IKeyValue } from "etcd3";
 import { ErrorCode, OnexError } from "../errors.js";
 import type { CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
@@ -180,44 +180,62 @@ class EtcdStore implements RegistryStore {
   watch(prefix: StorePrefix, signal: AbortSignal): AsyncIterable<StoreChange> {
     const queue = new ChangeQueue<StoreChange>(signal);
     const scope = this.#scope(prefix);
+    const markScope = pathPrefixOf(this.#markPrefix, prefix);
     const departed = new Set<string>();
     // Keys reported alive, so that one losing its lease (or put without one) is an expiry exactly once.
     const alive = new Set<string>();
-    // Lease lookups are asynchronous; one chain keeps the changes in the order etcd sent them.
+    // The marks in scope written since the watch began, by entry key. One watch covers entries and
+    // marks, and etcd sends one watch's events in revision order (a register transaction's mark ahead
+    // of its entry), so the mark held here when an entry arrives is the mark at the entry's revision:
+    // no read. A mark not held here (written before the watch, or dropped) is read by the reader.
+    const marks = new Map<string, StoredMark>();
+    // Changes are pushed in the order etcd sent them; each waits for the liveness of the one before.
     let chain = Promise.resolve();
     const onPut = (kv: IKeyValue, initial: boolean) => {
       const raw = kv.key.toString();
       const key = this.parseKey(raw);
       if (key === undefined || !this.#inScope(key, prefix)) return;
-      // A change (not the snapshot) is read with its mark, sent with the lease check rather than after it:
-      // both are read after the change was written, as the reader's own read of the mark would be.
-      const markRead = initial ? undefined : this.getMark(key).then(
-        (mark) => mark ?? null,
-        () => undefined,
-      );
+      const mark = marks.get(raw);
+      // The lease lookup starts now, and the reader verifies the entry while it runs.
+      const asking = kv.lease !== "0" && kv.lease !== "" && !this.#grantedTtl.has(kv.lease);
+      const lookup = this.#alive(kv).catch(() => false);
       chain = chain.then(async () => {
-        const live = await this.#alive(kv).catch(() => false);
-        if (live) {
-          alive.add(raw);
-          const mark = await markRead;
-          queue.push({ op: "put", stored: { key, value: kv.value.toString(), revision: kv.mod_revision }, initial, ...(mark === undefined ? {} : { mark }) });
-        } else if (alive.delete(raw)) {
-          queue.push({ op: "delete", key, reason: "expired" });
-        }
+        // The client sends the lookup from the event loop's next turn (HTTP/2 writes wait for it):
+        // let it go before the reader's verification holds the thread.
+        if (asking) await new Promise((resolve) => setImmediate(resolve));
+        const live = lookup.then((ok): "alive" | "expired" | "gone" => (ok ? (alive.add(raw), "alive") : alive.delete(raw) ? "expired" : "gone"));
+        queue.push({ op: "put", stored: { key, value: kv.value.toString(), revision: kv.mod_revision }, initial, live, ...(mark === undefined ? {} : { mark: Promise.resolve(mark) }) });
+        await live;
       });
+    };
+    const onMark = (kv: IKeyValue, put: boolean) => {
+      const key = parsePathKey(this.#markPrefix, kv.key.toString());
+      if (key === undefined || (prefix.zone !== undefined && key.zone !== prefix.zone) || !this.#inScope(key, prefix)) return;
+      const entryKey = this.keyOf(key);
+      marks.delete(entryKey);
+      if (!put) return;
+      // Bounded: a watch that runs for months sees a mark per registration; one dropped is read instead.
+      if (marks.size >= 10_000) marks.delete(marks.keys().next().value!);
+      marks.set(entryKey, { value: kv.value.toString(), revision: kv.mod_revision });
     };
     const start = async () => {
       // Snapshot, then watch from the next revision: nothing between the two is missed.
       const snapshot = await this.client.getAll().prefix(scope).exec();
       for (const kv of snapshot.kvs) onPut(kv, true);
+      // One range over the entries and the marks in scope (whatever else lies between them is skipped).
+      const ranges = [Range.prefix(scope), Range.prefix(markScope)];
       const watcher = await this.client
         .watch()
-        .prefix(scope)
+        .inRange(new Range(Buffer.compare(ranges[0]!.start, ranges[1]!.start) < 0 ? ranges[0]!.start : ranges[1]!.start, Buffer.compare(ranges[0]!.end, ranges[1]!.end) > 0 ? ranges[0]!.end : ranges[1]!.end))
         .startRevision(String(Number(snapshot.header.revision) + 1))
         .create();
-      // etcd3's watch manager reconnects and resumes from the last revision it saw.
+      // etcd3's watch manager reconnects and resumes from the last revision it saw; marks held from
+      // before a break are dropped all the same, in case the resumed watch skipped any.
+      watcher.on("disconnected", () => marks.clear());
       watcher.on("put", (kv: IKeyValue) => {
         const raw = kv.key.toString();
+        if (raw.startsWith(markScope)) return onMark(kv, true);
+        if (!raw.startsWith(scope)) return;
         if (raw.endsWith(DEPARTED)) {
           departed.add(raw.slice(0, -DEPARTED.length));
           return;
@@ -226,6 +244,7 @@ class EtcdStore implements RegistryStore {
       });
       watcher.on("delete", (kv: IKeyValue) => {
         const raw = kv.key.toString();
+        if (raw.startsWith(markScope)) return onMark(kv, false);
         const key = this.parseKey(raw);
         if (key === undefined || !this.#inScope(key, prefix)) return;
         chain = chain.then(() => {

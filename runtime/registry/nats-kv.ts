@@ -83,13 +83,15 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
 }
 
 async function openBucket(kvm: Kvm, name: string, config: { ttl?: number; history: number; replicas: number }): Promise<KV> {
+  let status;
   try {
-    const kv = await kvm.open(name, { bindOnly: true });
-    await kv.status();
-    return kv;
+    status = await (await kvm.open(name, { bindOnly: true })).status();
   } catch {
     return kvm.create(name, config);
   }
+  // A bound bucket reads through the JetStream API (a JSON reply, base64 inside) unless told the
+  // stream answers direct gets, which a bucket created by the client does; the reads are the same.
+  return kvm.open(name, { bindOnly: true, allow_direct: status.streamInfo.config.allow_direct === true });
 }
 
 /** The KV key of an address: subject tokens with `~` spelled `=`, since KV keys do not allow `~`. */
@@ -246,7 +248,7 @@ class NatsKvStore implements RegistryStore {
   watch(prefix: StorePrefix, signal: AbortSignal): AsyncIterable<StoreChange> {
     const queue = new ChangeQueue<StoreChange>(signal);
     // Last write per key, to report an expiry that the server itself never announces.
-    const live = new Map<string, { key: CanonicalAddress; created: number }>();
+    const live = new Map<string, { key: CanonicalAddress; created: number; value: string }>();
     const sweep = setInterval(() => {
       const now = Date.now();
       for (const [k, state] of live) {
@@ -299,7 +301,7 @@ class NatsKvStore implements RegistryStore {
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }
 
-  #onEntry(entry: KvEntry & { isUpdate: boolean }, initial: boolean, live: Map<string, { key: CanonicalAddress; created: number }>, queue: ChangeQueue<StoreChange>): void {
+  #onEntry(entry: KvEntry & { isUpdate: boolean }, initial: boolean, live: Map<string, { key: CanonicalAddress; created: number; value: string }>, queue: ChangeQueue<StoreChange>): void {
     const key = parseNatsKvKey(entry.key);
     if (key === undefined) return;
     if (entry.operation !== "PUT") {
@@ -308,8 +310,13 @@ class NatsKvStore implements RegistryStore {
       return;
     }
     if (this.#stale(entry)) return;
-    live.set(entry.key, { key, created: entry.created.getTime() });
-    queue.push({ op: "put", stored: { key, value: entry.string(), revision: String(entry.revision), updatedAt: entry.created }, initial });
+    const value = entry.string();
+    // A change the reader will verify is read with its mark, asked for now: the request goes out
+    // while the reader verifies the entry. A heartbeat (the same bytes again) needs none.
+    const mark = initial || live.get(entry.key)?.value === value ? undefined : this.getMark(key);
+    mark?.catch(() => undefined);
+    live.set(entry.key, { key, created: entry.created.getTime(), value });
+    queue.push({ op: "put", stored: { key, value, revision: String(entry.revision), updatedAt: entry.created }, initial, ...(mark === undefined ? {} : { mark }) });
   }
 
   #stale(entry: KvEntry): boolean {

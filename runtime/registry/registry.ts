@@ -118,11 +118,14 @@ export interface StoredValue {
 /** A change at the storage level. */
 export type StoreChange =
   /**
-   * `mark`, when set, is the address's high-water mark as the adapter read it after the change
-   * arrived (null: there was none), alongside a round trip of its own (etcd's lease check), so
-   * the reader need not read it again; absent, the reader reads it.
+   * `mark`, when set, is the address's high-water mark as of the change or later (undefined:
+   * there was none; rejected: it could not be read), which the adapter knows or asked for as
+   * the change arrived, so the reader verifies the entry while it comes; absent, the reader
+   * reads it. `live`, when set, is whether the value is alive, still being found out (etcd: a
+   * lease lookup) while the reader verifies: `expired` when the key was alive before and is not
+   * now, `gone` when it is not and was not; absent, it is alive.
    */
-  | { op: "put"; stored: StoredValue; initial: boolean; mark?: StoredMark | null }
+  | { op: "put"; stored: StoredValue; initial: boolean; mark?: Promise<StoredMark | undefined>; live?: Promise<"alive" | "expired" | "gone"> }
   | { op: "delete"; key: CanonicalAddress; reason: "deregistered" | "expired" };
 
 /** Which keys `list` and `watch` cover at the storage level. */

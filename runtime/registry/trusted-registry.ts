@@ -242,29 +242,50 @@ export class TrustedRegistry implements Registry {
     // bytes are not changes, and an expiry carries the entry that lapsed so a health watcher can
     // say which node died.
     const last = new Map<string, { resolved: ResolvedEntry; bytes: string }>();
+    const removed = (key: CanonicalAddress, reason: "deregistered" | "expired"): RegistryChange | undefined => {
+      const address = buildAddress(key);
+      const previous = last.get(address)?.resolved;
+      last.delete(address);
+      if (previous === undefined && !sameScope(key, filter)) return undefined;
+      if (previous !== undefined && !matches(previous, filter)) return undefined;
+      return { kind: reason, address, ...(previous ? { last: previous } : {}) };
+    };
     for await (const change of source) {
       if (change.op === "delete") {
-        const address = buildAddress(change.key);
-        const previous = last.get(address)?.resolved;
-        last.delete(address);
-        if (previous === undefined && !sameScope(change.key, filter)) continue;
-        if (previous !== undefined && !matches(previous, filter)) continue;
-        yield change.reason === "expired" ? { kind: "expired", address, ...(previous ? { last: previous } : {}) } : { kind: "deregistered", address, ...(previous ? { last: previous } : {}) };
+        const removal = removed(change.key, change.reason);
+        if (removal !== undefined) yield removal;
         continue;
       }
       const address = buildAddress(change.stored.key);
       const known = last.get(address);
-      if (known !== undefined && change.stored.value === known.bytes) continue;
-      let resolved: ResolvedEntry;
-      try {
-        resolved = await this.#readThroughOutages(change.stored, signal, change.mark);
-      } catch (error) {
+      // Verified while the adapter still finds out whether the value is alive (etcd: a lease lookup);
+      // nothing is reported before both are known.
+      const reading =
+        known !== undefined && change.stored.value === known.bytes
+          ? undefined
+          : this.#readThroughOutages(change.stored, signal, change.mark).then(
+              (resolved) => ({ resolved }),
+              (error: unknown) => ({ error }),
+            );
+      if (reading === undefined) change.mark?.catch(() => undefined);
+      const live = change.live === undefined ? "alive" : await change.live;
+      if (live !== "alive") {
+        await reading;
+        const removal = live === "expired" ? removed(change.stored.key, "expired") : undefined;
+        if (removal !== undefined) yield removal;
+        continue;
+      }
+      const outcome = await reading;
+      if (outcome === undefined) continue;
+      if ("error" in outcome) {
+        const { error } = outcome;
         if (!isOnexError(error, ErrorCode.EntryTampered)) throw error;
         last.delete(address);
         this.#report(address, error);
         yield { kind: "tampered", address, error };
         continue;
       }
+      const { resolved } = outcome;
       last.set(address, { resolved, bytes: change.stored.value });
       if (known?.resolved.entry.signature === resolved.entry.signature) continue;
       if (!matches(resolved, filter)) continue;
@@ -350,9 +371,9 @@ export class TrustedRegistry implements Registry {
    * #read for a watch, which outlives server restarts and leader elections: a mark read that
    * fails for want of a server is tried again (250 ms, doubling up to 2 s) until the watch stops.
    */
-  async #readThroughOutages(stored: StoredValue, signal: AbortSignal, mark?: StoredMark | null): Promise<ResolvedEntry> {
-    // The mark the adapter read with the change (etcd), on the first try; every retry reads its own.
-    let markRead = mark === undefined ? undefined : Promise.resolve(mark ?? undefined);
+  async #readThroughOutages(stored: StoredValue, signal: AbortSignal, mark?: Promise<StoredMark | undefined>): Promise<ResolvedEntry> {
+    // The mark the adapter had or asked for with the change, on the first try; every retry reads its own.
+    let markRead = mark;
     for (let wait = 250; ; wait = Math.min(2 * wait, 2_000)) {
       try {
         return await this.#read(stored, markRead);

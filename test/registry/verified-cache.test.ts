@@ -13,7 +13,8 @@ import { verifyRegistryEntryOfNode } from "../../runtime/trust/registry-entry.js
 import { signRegistryEntry } from "../../runtime/trust/registry-entry.js";
 import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { codeOf, makeNode, partsOf } from "./fixtures.js";
+import type { CanonicalAddress } from "../../runtime/registry/address.js";
+import { codeOf, makeNode, nextMatching, partsOf, resign } from "./fixtures.js";
 import { etcdWriter, natsKvWriter, type StoreWriter } from "./store-writer.js";
 
 vi.mock("../../runtime/trust/registry-entry.js", async (original) => {
@@ -47,11 +48,17 @@ const backends = [
     name: "NATS KV",
     url: (ns: string) => `${nats.url}?bucket=${ns}&ttl=30s`,
     writer: (ns: string) => natsKvWriter(nats.url, ns),
+    markWriter: (ns: string) => natsKvWriter(nats.url, `${ns}_marks`),
   },
   {
     name: "etcd",
     url: (ns: string) => `${etcd.url}?prefix=/${ns}/&ttl=30s`,
     writer: async (ns: string) => etcdWriter(etcd.clientUrl, `/${ns}/`, 30),
+    // Marks live outside the entries' prefix, without a lease.
+    markWriter: async (ns: string) => {
+      const w = etcdWriter(etcd.clientUrl, `/${ns}#marks/`, 30);
+      return { ...w, put: (key: CanonicalAddress, value: string) => w.raw.put(w.keyOf(key), value) };
+    },
   },
 ];
 
@@ -65,8 +72,9 @@ for (const backend of backends) {
         return r;
       };
       const w = await backend.writer(ns);
-      writers.push(w);
-      return { reader, writer: w };
+      const marks = await backend.markWriter(ns);
+      writers.push(w, marks);
+      return { reader, writer: w, marks };
     };
 
     it("verifies a registration once per revision, and again when its revision changes, even to the same bytes", async () => {
@@ -112,6 +120,34 @@ for (const backend of backends) {
       await writer.put(partsOf(node), old);
       const error = (await warm.resolve(node.address).catch((e: unknown) => e)) as OnexError;
       expect(error).toMatchObject({ code: ErrorCode.EntryTampered, details: { cause: ErrorCode.Replay } });
+    });
+
+    it("a watcher judges an entry by the mark at its revision: after a newer mark, the entry it knew written back is tampered", async () => {
+      const { reader, writer, marks } = await namespace();
+      const owner = await reader();
+      const watching = await reader();
+      const changes = watching.watch({ zone: ZONE }, { updatesOnly: true });
+      // A registration seen by the watcher proves the watch is up; the node then registers with its mark while watched.
+      const barrier = makeNode(ZONE);
+      await owner.register(barrier.entry, barrier.identity);
+      await nextMatching(changes, (c) => c.address === barrier.address);
+      const node = makeNode(ZONE, { registeredAt: new Date(Date.now() - 60_000).toISOString() });
+      await owner.register(node.entry, node.identity);
+      expect(await nextMatching(changes, (c) => c.address === node.address)).toMatchObject({ kind: "registered" });
+
+      // A newer registration's mark lands (the entry does not), then the known entry comes back in other
+      // bytes that still verify: the mark now stored, not the one seen with the entry, judges it.
+      const newer = resign(node, { capabilities: ["v2"] });
+      await marks.put(partsOf(node), JSON.stringify({ format: 1, entry: newer, identity: node.identity }));
+      const known = (await writer.read(partsOf(node)))!;
+      await writer.put(partsOf(node), JSON.stringify(JSON.parse(known), null, 1));
+      const change = await nextMatching(changes, (c) => c.address === node.address);
+      expect(change).toMatchObject({ kind: "tampered", error: { details: { cause: ErrorCode.Replay } } });
+
+      // The node registers something newer still, over that mark: a registration again.
+      await owner.register(resign(node, { capabilities: ["v3"] }), node.identity);
+      expect(await nextMatching(changes, (c) => c.address === node.address)).toMatchObject({ kind: "registered" });
+      await changes.return!();
     });
 
     it("hands out fresh objects from a cached verification", async () => {
