@@ -198,13 +198,22 @@ class NatsKvStore implements RegistryStore {
     return current === null || current.operation !== "PUT" ? this.marks.create(k, value) : this.marks.update(k, value, current.revision);
   }
 
-  async heartbeat(key: CanonicalAddress, revision: string): Promise<boolean> {
+  async heartbeat(key: CanonicalAddress, revision: string, read?: StoredValue): Promise<boolean> {
     const k = natsKvKey(key);
     return this.#call(async () => {
-      const raw = await this.kv.get(k);
-      if (raw === null || raw.operation !== "PUT" || this.#stale(raw) || String(raw.revision) !== revision) return false;
+      // The bytes at `revision` as the caller read them need no second read: the compare-and-set on
+      // that revision proves they are still what is stored. Lapsed since that read: not renewed.
+      let value: Uint8Array | string;
+      if (read?.revision === revision && read.updatedAt !== undefined) {
+        if (read.updatedAt.getTime() + this.ttlMs <= Date.now()) return false;
+        value = read.value;
+      } else {
+        const raw = await this.kv.get(k);
+        if (raw === null || raw.operation !== "PUT" || this.#stale(raw) || String(raw.revision) !== revision) return false;
+        value = raw.value;
+      }
       try {
-        await this.kv.update(k, raw.value, raw.revision);
+        await this.kv.update(k, value, Number(revision));
         return true;
       } catch (error) {
         // Someone wrote in between (a re-registration, a deregistration, a store writer): the caller reads again.

@@ -180,8 +180,12 @@ export interface RegistryStore {
    * the entry finds its mark. Undefined when a revision moved.
    */
   write(key: CanonicalAddress, value: string, expected: { revision: string; mark: string }, writeMark: boolean): Promise<WrittenRevisions | undefined>;
-  /** Renews the TTL of exactly the value stored at `revision`; false when the key is gone or holds another revision. */
-  heartbeat(key: CanonicalAddress, revision: string): Promise<boolean>;
+  /**
+   * Renews the TTL of exactly the value stored at `revision`; false when the key is gone or holds
+   * another revision. `read`, when given, is that value as the caller read it, which an adapter that
+   * renews by rewriting (NATS KV) writes back without reading it again.
+   */
+  heartbeat(key: CanonicalAddress, revision: string, read?: StoredValue): Promise<boolean>;
   /** Deletes the key as a deregistration (watchers see `deregistered`); false when there was none. Any other removal is `expired`. */
   delete(key: CanonicalAddress): Promise<boolean>;
   /** Live values under the prefix. */

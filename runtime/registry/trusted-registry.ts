@@ -217,7 +217,7 @@ export class TrustedRegistry implements Registry {
         });
       }
       // Only the revision just verified is refreshed: bytes written in between are read and verified again.
-      if (await this.#store.heartbeat(parts, stored.revision)) return;
+      if (await this.#store.heartbeat(parts, stored.revision, stored)) return;
     }
     throw new OnexError(ErrorCode.RegistryUnavailable, `the entry at ${address} kept changing while it was heart-beaten; try again`, { address });
   }
