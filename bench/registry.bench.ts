@@ -1,22 +1,24 @@
 /**
  * Registry benchmark (`npm run bench:registry`): register, resolve and watch on the NATS KV
  * and etcd adapters, each against two peers measured in the same run, median of several
- * rounds (each round on fresh addresses):
+ * rounds (each round on fresh addresses). The output says what each side does and does not do.
  *
- * - the hand-written peer does the same work with the raw client and onex's public trust
+ * - the hand-written peer does the same checks with the raw client and onex's public trust
  *   functions, and nothing else: for register, verify the identity and the entry once and
  *   write the high-water mark and then the entry, each a compare-and-set on "does not exist"
  *   (etcd: one transaction); for resolve, read entry and mark together (NATS: two gets sent at
  *   once; etcd: one transaction), parse, verify both every time, compare their times; for
- *   watch, a raw watcher that reads the mark and verifies on each event. It has no replay
- *   memory, no retry on a lost race, no liveness check of etcd leases, no cache.
- * - the floor is the bare store call: a put (etcd: on a fresh lease, as every entry has one),
- *   a get, a watch of a put of "x". It verifies nothing and writes no mark.
+ *   watch, a raw watcher that reads entry and mark and verifies both on each event. It has no
+ *   replay memory, no retry on a lost race, no liveness check of etcd leases, no cache.
+ * - the floor is the bare store call: a put (etcd: on a lease granted beforehand, as every
+ *   entry has one), a get, a watch of a put of the entry. It verifies nothing and writes no mark.
  *
- * `resolve` is timed twice: warm (the registry verified these revisions before: a router or
- * a health watcher) and cold (a Registry that never saw them: a CLI run, a new process).
- * Then the time from a node's last heartbeat to its expiry being reported. Starts its own
- * nats-server and etcd. Never fails on timing.
+ * Operations run interleaved op by op in random order; the three watchers run at once, on
+ * connections of their own (as another process's would), sample by sample in random order.
+ * Every NATS connection is configured as onex's. `resolve` is timed twice: warm (the registry
+ * verified these revisions before: a router or a health watcher) and cold (a Registry that
+ * never saw them: a CLI run, a new process). Then the time from a node's last heartbeat to its
+ * expiry being reported. Starts its own nats-server and etcd. Never fails on timing.
  *   BENCH_ROUNDS=5 BENCH_OPS=200 BENCH_WATCH=20 npm run bench:registry
  */
 import { availableParallelism } from "node:os";
@@ -54,12 +56,15 @@ interface RawNamespace {
   prepare(): Promise<string | undefined>;
   /** Calls `onPut(key)` for every entry put from now on; returns a stop function. */
   watch(onPut: (key: CanonicalAddress) => void): Promise<() => void>;
+  /** Closes the connection, when the namespace has one of its own. */
+  close(): Promise<void>;
 }
 
 interface Backend {
   name: string;
   url(namespace: string, ttl: string): string;
-  raw(namespace: string): Promise<RawNamespace>;
+  /** Raw access on the backend's shared connection, or (`own`) on a connection of its own, as a watcher in another process has. */
+  raw(namespace: string, own?: boolean): Promise<RawNamespace>;
   close(): Promise<void>;
 }
 
@@ -112,20 +117,16 @@ async function interleaved(n: number, ops: ((i: number) => Promise<unknown>)[]):
   return spent.map((ms) => (n / ms) * 1_000);
 }
 
-async function watchSamples(n: number, raw: RawNamespace, nodes: TestNode[], seen: (node: TestNode) => Promise<void>): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const node = nodes[i]!;
-    // The mark register would have written first, so the sample verifies a fresh entry, not a replay.
-    await raw.putMark(partsOf(node), valueOf(node));
-    const lease = await raw.prepare();
-    const start = performance.now();
-    const arrived = seen(node);
-    await raw.put(partsOf(node), valueOf(node), lease);
-    await arrived;
-    out.push(performance.now() - start);
-  }
-  return out;
+/** One watch sample: from the entry's put to the watcher holding it. */
+async function watchSample(raw: RawNamespace, node: TestNode, seen: (node: TestNode) => Promise<void>): Promise<number> {
+  // The mark register would have written first, so the sample verifies a fresh entry, not a replay.
+  await raw.putMark(partsOf(node), valueOf(node));
+  const lease = await raw.prepare();
+  const start = performance.now();
+  const arrived = seen(node);
+  await raw.put(partsOf(node), valueOf(node), lease);
+  await arrived;
+  return performance.now() - start;
 }
 
 /** Resolves when `test` holds for something `subscribe` reports; a one-slot waiter list. */
@@ -182,33 +183,43 @@ async function round(backend: Backend, r: number): Promise<Round> {
   const [resolveCold, handResolve] = (await interleaved(OPS, [(i) => cold.resolve(nodes[i]!.address), (i) => resolveByHand(handRaw, partsOf(handNodes[i]!))])) as [number, number];
   await cold.close();
 
-  // Watch: from the entry's put to the watcher holding it (onex and the hand-written peer: verified).
-  const watchNodes = () => Array.from({ length: WATCH_SAMPLES }, () => makeNode());
-  const changes = registry.watch({}, { updatesOnly: true });
+  // Watch: from the entry's put to the watcher holding it. The three watchers run at once, each on
+  // its own namespace and its own connection (as a watcher in another process would), sample i of
+  // each in a fresh random order, so load from others falls on all alike.
+  const watchRegistry = await openRegistry(backend.url(ns("onex"), `${TTL_S}s`));
+  const changes = watchRegistry.watch({}, { updatesOnly: true });
   const onexSeen = waiter<string>();
   const pump = (async () => {
     for await (const change of changes) onexSeen.push(change.address);
   })();
-  const watch = median(await watchSamples(WATCH_SAMPLES, onexRaw, watchNodes(), (node) => onexSeen.wait((address) => address === node.address)));
-  await changes.return!();
-  await pump;
-
+  const handWatcher = await backend.raw(ns("hand"), true);
   const handSeen = waiter<string>();
-  const stopHand = await handRaw.watch((key) => {
+  const stopHand = await handWatcher.watch((key) => {
     void (async () => {
-      const [entry, mark] = await handRaw.getBoth(key);
+      const [entry, mark] = await handWatcher.getBoth(key);
       const verified = verifyByHand(entry!, key);
       if (Date.parse(verifyByHand(mark!, key).registered_at) > Date.parse(verified.registered_at)) throw new Error("replayed");
       handSeen.push(verified.address);
     })();
   });
-  const handWatch = median(await watchSamples(WATCH_SAMPLES, handRaw, watchNodes(), (node) => handSeen.wait((address) => address === node.address)));
-  stopHand();
-
+  const rawWatcher = await backend.raw(ns("floor"), true);
   const rawSeen = waiter<string>();
-  const stopRaw = await floorRaw.watch((key) => rawSeen.push(key.id));
-  const rawWatch = median(await watchSamples(WATCH_SAMPLES, floorRaw, watchNodes(), (node) => rawSeen.wait((id) => id === node.identity.node_id)));
+  const stopRaw = await rawWatcher.watch((key) => rawSeen.push(key.id));
+  const samples: [number[], number[], number[]] = [[], [], []];
+  const watchers: ((i: number) => Promise<number>)[] = [
+    () => watchSample(onexRaw, makeNode(), (node) => onexSeen.wait((address) => address === node.address)),
+    () => watchSample(handRaw, makeNode(), (node) => handSeen.wait((address) => address === node.address)),
+    () => watchSample(floorRaw, makeNode(), (node) => rawSeen.wait((id) => id === node.identity.node_id)),
+  ];
+  for (let i = 0; i < WATCH_SAMPLES; i++) {
+    for (const k of [0, 1, 2].sort(() => Math.random() - 0.5)) samples[k]!.push(await watchers[k]!(i));
+  }
+  const [watch, handWatch, rawWatch] = samples.map(median) as [number, number, number];
+  await changes.return!();
+  await pump;
+  stopHand();
   stopRaw();
+  await Promise.all([watchRegistry.close(), handWatcher.close(), rawWatcher.close(), onexRaw.close(), handRaw.close(), floorRaw.close()]);
 
   await registry.close();
   return { register, handRegister, rawPut, resolveWarm, resolveCold, handResolve, rawGet, watch, handWatch, rawWatch };
@@ -251,17 +262,21 @@ async function benchBackend(backend: Backend): Promise<void> {
 }
 
 async function natsBackend(url: string): Promise<Backend> {
-  const nc = await connect({ servers: url });
-  const kvm = new Kvm(nc);
-  const open = async (name: string, ttl?: number): Promise<KV> => kvm.create(name, { history: 1, ...(ttl ? { ttl } : {}) });
+  // Configured as onex's connection is (no async stack traces: two Error objects fewer per request).
+  const connectLikeOnex = () => connect({ servers: url, noAsyncTraces: true });
+  const nc = await connectLikeOnex();
   return {
     name: "NATS KV",
     url: (ns, ttl) => `${url}?bucket=${ns}&ttl=${ttl}`,
-    async raw(ns) {
+    async raw(ns, own) {
+      const conn = own ? await connectLikeOnex() : nc;
+      const kvm = new Kvm(conn);
+      const open = async (name: string, ttl?: number): Promise<KV> => kvm.create(name, { history: 1, ...(ttl ? { ttl } : {}) });
       // The same buckets the adapter opens (or creates) for the namespace.
       const kv = await open(ns, TTL_S * 1_000);
       const marks = await open(`${ns}_marks`);
       return {
+        close: async () => void (own ? await conn.close() : undefined),
         put: async (key, value) => void (await kv.put(natsKvKey(key), value)),
         get: async (key) => (await kv.get(natsKvKey(key)))?.string(),
         putMark: async (key, value) => void (await marks.put(natsKvKey(key), value)),
@@ -291,15 +306,17 @@ async function natsBackend(url: string): Promise<Backend> {
 }
 
 async function etcdBackend(url: string, clientUrl: string): Promise<Backend> {
-  const client = new Etcd3({ hosts: clientUrl });
+  const shared = new Etcd3({ hosts: clientUrl });
   return {
     name: "etcd",
     url: (ns, ttl) => `${url}?prefix=/${ns}/&ttl=${ttl}`,
-    async raw(ns) {
+    async raw(ns, own) {
+      const client = own ? new Etcd3({ hosts: clientUrl }) : shared;
       const entryKey = (key: CanonicalAddress) => pathKeyOf(`/${ns}/`, key);
       const markKey = (key: CanonicalAddress) => pathKeyOf(`/${ns}#marks/`, key);
       const grant = async () => (await client.leaseClient.leaseGrant({ TTL: TTL_S, ID: 0 })).ID;
       return {
+        close: async () => void (own ? client.close() : undefined),
         put: async (key, value, lease) => void (await client.put(entryKey(key)).value(value).lease(lease!).exec()),
         get: async (key) => (await client.get(entryKey(key)).exec()).kvs[0]?.value.toString(),
         putMark: async (key, value) => void (await client.put(markKey(key)).value(value).exec()),
@@ -323,18 +340,26 @@ async function etcdBackend(url: string, clientUrl: string): Promise<Backend> {
         },
       };
     },
-    close: async () => client.close(),
+    close: async () => shared.close(),
   };
 }
 
 async function main(): Promise<void> {
   console.log(`bench:registry — ${availableParallelism()} cores; loopback servers started by the bench, on the same machine`);
-  console.log("peers, each measured in the same run, interleaved op by op in random order:");
-  console.log("  hand-written: the raw client and onex's public trust functions doing the same work by hand — verify identity and entry once,");
-  console.log("    write mark then entry as compare-and-sets on 'does not exist' (etcd: one transaction), read entry and mark together and");
-  console.log("    verify both every time, watch and verify each event; no replay memory, retries, etcd lease checks or cache");
-  console.log("  floor: the bare store call — put (etcd: on a fresh lease), get, watch of a put; verifies nothing, writes no mark");
+  console.log("each operation against two peers measured in the same run, interleaved op by op (watch: sample by sample) in random order");
+  console.log("  onex register: verify identity and entry, write mark and entry as compare-and-sets (etcd: one transaction with a lease grant first;");
+  console.log("    NATS KV: both sent at once on a single server), remember what was verified; resolve: read (mark too unless this revision was found");
+  console.log("    fresh before), verify unless this revision was verified before, check etcd's lease; watch: verify each changed entry, check it");
+  console.log("    against its mark (NATS KV: one get as the entry arrives; etcd: the mark seen on the same watch, no read) and, on etcd, look up the");
+  console.log("    lease's granted TTL (one round trip for a lease this process did not grant, as in this bench's puts)");
+  console.log("  hand-written: the raw client and onex's public trust functions, the same checks with nothing remembered — register verifies and");
+  console.log("    writes mark then entry as compare-and-sets on 'does not exist' (NATS KV: one after the other; etcd: one transaction);");
+  console.log("    resolve reads entry and mark together and verifies both every time; watch reads entry and mark on each event and verifies both;");
+  console.log("    no replay memory, retries, etcd lease checks or cache");
+  console.log("  floor: the bare store call — put of the entry alone (etcd: on a lease granted beforehand), get, watch of a put (time to the");
+  console.log("    callback); verifies nothing, writes or reads no mark, checks no lease");
   console.log("  resolve warm: revisions this Registry verified before (a router, a health watcher); cold: a Registry that never saw them");
+  console.log("  watchers run on connections of their own (as another process's would), the puts on the bench's; all connections configured as onex's");
   const nats = await startNatsServer();
   const etcd = await startEtcdServer();
   try {
