@@ -196,10 +196,12 @@ class EtcdStore implements RegistryStore {
       const key = this.parseKey(raw);
       if (key === undefined || !this.#inScope(key, prefix)) return;
       const mark = marks.get(raw);
-      // The lease lookup starts now, and the reader verifies the entry while it runs.
       const asking = kv.lease !== "0" && kv.lease !== "" && !this.#grantedTtl.has(kv.lease);
-      const lookup = this.#alive(kv).catch(() => false);
+      // A change's lease lookup starts now, and the reader verifies the entry while it runs; the
+      // snapshot's are asked one at a time, as its entries are handed over, not thousands at once.
+      const early = initial ? undefined : this.#alive(kv).catch(() => false);
       chain = chain.then(async () => {
+        const lookup = early ?? this.#alive(kv).catch(() => false);
         // The client sends the lookup from the event loop's next turn (HTTP/2 writes wait for it):
         // let it go before the reader's verification holds the thread.
         if (asking) await new Promise((resolve) => setImmediate(resolve));
