@@ -5,8 +5,8 @@
  * run, so the ratios compare like with like on this machine. It prints; it never fails on
  * timing. Cold start needs the built package (`npm run build`).
  *
- * BENCH_RUNS (default 3) sets timed runs per measurement; BENCH_MESSAGES (default 200) the
- * size of the synthetic manifest.
+ * BENCH_RUNS (default 3) sets timed rounds (each tool once per round, in turn);
+ * BENCH_MESSAGES (default 200) the size of the synthetic manifest.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -37,16 +37,23 @@ function median(values: number[]): number {
 const ms = (value: number) => `${value.toFixed(0).padStart(7)} ms`;
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 
-/** Median wall time of `RUNS` runs after one untimed warm-up (module loading, JIT). */
-async function time(run: () => Promise<unknown>, runs = RUNS): Promise<number> {
-  await run();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await run();
-    times.push(performance.now() - start);
+/**
+ * Median wall time of each of `runs`, `rounds` times after one untimed warm-up each (module
+ * loading, JIT). Every round times every tool once, in turn, so drift in machine load (other
+ * work on a shared machine) hits all of them alike instead of whichever runs at a busy moment.
+ */
+async function timeInterleaved<K extends string>(runs: Record<K, () => Promise<unknown>>, rounds = RUNS): Promise<Record<K, number>> {
+  const tools = Object.keys(runs) as K[];
+  for (const tool of tools) await runs[tool]();
+  const times = Object.fromEntries(tools.map((tool) => [tool, [] as number[]])) as Record<K, number[]>;
+  for (let i = 0; i < rounds; i++) {
+    for (const tool of tools) {
+      const start = performance.now();
+      await runs[tool]();
+      times[tool].push(performance.now() - start);
+    }
   }
-  return median(times);
+  return Object.fromEntries(tools.map((tool) => [tool, median(times[tool])])) as Record<K, number>;
 }
 
 async function versionModels(schemasDir: string): Promise<VersionModel[]> {
@@ -110,23 +117,28 @@ async function benchGenerate(label: string, schemasDir: string, runs: number): P
   const forModelina = models.flatMap((m) => standaloneSchemas(m, { keepSchemaKeyword: false }));
   const modelina = new TypeScriptGenerator({ modelType: "interface" });
   try {
-    const onex = await time(async () => {
-      // A fresh out dir each run, so every run writes every file.
-      await rm(outDir, { recursive: true, force: true });
-      await generate({ schemasDir, outDir });
-    }, runs);
-    // As users run it: one compile() per schema, with its default Prettier formatting.
-    const jstt = await time(async () => {
-      for (const { name, schema } of forJstt) await compile(schema as never, name);
-    }, runs);
-    // And without it, as onex formats nothing: the conversion alone.
-    const jsttNoFormat = await time(async () => {
-      for (const { name, schema } of forJstt) await compile(schema as never, name, { format: false });
-    }, runs);
-    const modelinaTime = await time(async () => {
-      for (const { schema } of forModelina) await modelina.generate(schema);
-    }, runs);
-    return { label, schemaCount: forJstt.length, onex, jstt, jsttNoFormat, modelina: modelinaTime };
+    const figures = await timeInterleaved(
+      {
+        onex: async () => {
+          // A fresh out dir each run, so every run writes every file.
+          await rm(outDir, { recursive: true, force: true });
+          await generate({ schemasDir, outDir });
+        },
+        // As users run it: one compile() per schema, with its default Prettier formatting.
+        jstt: async () => {
+          for (const { name, schema } of forJstt) await compile(schema as never, name);
+        },
+        // And without it, as onex formats nothing: the conversion alone.
+        jsttNoFormat: async () => {
+          for (const { name, schema } of forJstt) await compile(schema as never, name, { format: false });
+        },
+        modelina: async () => {
+          for (const { schema } of forModelina) await modelina.generate(schema);
+        },
+      },
+      runs,
+    );
+    return { label, schemaCount: forJstt.length, ...figures };
   } finally {
     await rm(outDir, { recursive: true, force: true });
   }
@@ -238,7 +250,7 @@ function printGenerate(f: GenerateFigures): void {
 }
 
 async function main(): Promise<void> {
-  console.log(`onex generate benchmark — node ${process.version}, ${availableParallelism()} cores, median of ${RUNS} runs after a warm-up`);
+  console.log(`onex generate benchmark — node ${process.version}, ${availableParallelism()} cores, median of ${RUNS} rounds after a warm-up, the tools taking turns in each round`);
   console.log("peers get each schema in memory, self-contained (no YAML loading or cross-file $ref resolution, which onex's time includes);");
   console.log("json-schema-to-typescript and Modelina emit types only, onex also emits validators, classes, subjects and the manifest");
   printGenerate(await benchGenerate("bundled manifests v0.0.9, v0.1, v0.2", BUNDLED_SCHEMAS, RUNS));
