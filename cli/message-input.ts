@@ -78,9 +78,20 @@ export async function* readInputLineBatches(options: ReadInputOptions): AsyncGen
   yield* batchesOf(options, true);
 }
 
-/** Reads the NDJSON lines of a batch handed over by `readInputLineBatches`: the same items, in order, as reading them in place. */
-export function readNdjsonBytes(bytes: Buffer, firstLine: number, file: string, bigIntegers: BigIntegerMode): InputItem[] {
-  return JsonInputReader.forLines(file, bigIntegers, firstLine).take(splitLines(bytes));
+/**
+ * Reads the NDJSON lines of a batch handed over by `readInputLineBatches`: the same items, in
+ * order, as reading them in place. One line is read at a time, as the caller asks for the next
+ * item, so a message is migrated and dropped before the next is read: nothing of a batch lives
+ * long enough for the garbage collector to move it to the old generation.
+ */
+export function* readNdjsonBytes(bytes: Buffer, firstLine: number, file: string, bigIntegers: BigIntegerMode): Generator<InputItem> {
+  const reader = JsonInputReader.forLines(file, bigIntegers, firstLine);
+  let start = 0;
+  for (let nl = bytes.indexOf(0x0a, start); nl !== -1; nl = bytes.indexOf(0x0a, start)) {
+    yield* reader.take([bytes.subarray(start, nl)]);
+    start = nl + 1;
+  }
+  if (start < bytes.length) yield* reader.take([bytes.subarray(start)]);
 }
 
 /** About how many bytes of NDJSON lines a handed-over batch holds: large enough that handing over costs little per line. */

@@ -37,7 +37,7 @@ export type MigrateFn = (message: unknown, from: string, to: string) => unknown;
  * Migrates `items` from `from` to `to`; `shape` is the input's (its first message's) and
  * `writtenBefore` how many messages were written before this batch (a JSON array's commas).
  */
-export function migrateBatch(items: InputItem[], from: string, to: string, shape: InputShape, writtenBefore: number, migrate: MigrateFn): MigratedPiece[] {
+export function migrateBatch(items: Iterable<InputItem>, from: string, to: string, shape: InputShape, writtenBefore: number, migrate: MigrateFn): MigratedPiece[] {
   const pieces: MigratedPiece[] = [];
   let text = "";
   let written = 0;

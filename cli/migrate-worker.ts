@@ -29,9 +29,9 @@ parentPort!.on("message", (job: MigrateJob) => {
       moved.push(bytes.buffer as ArrayBuffer);
       return { ...piece, text: bytes };
     });
-    result = { id: job.id, read: items.length, pieces };
+    result = { id: job.id, pieces };
   } catch (error) {
-    result = { id: job.id, read: 0, pieces: [], failure: (error as Error).stack ?? String(error) };
+    result = { id: job.id, pieces: [], failure: (error as Error).stack ?? String(error) };
     moved.length = 0;
   }
   parentPort!.postMessage(result, moved);

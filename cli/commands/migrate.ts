@@ -138,10 +138,13 @@ export default class Migrate extends OnexCommand {
           }
         }
         while (pool?.pending) if (!(await apply((await pool.take()).pieces))) break reading;
-        const items = Array.isArray(batch) ? batch : readNdjsonHere(batch, file);
-        if (items.length === 0) continue;
-        shape ??= items[0]!.shape;
-        if (!(await apply(migrateBatch(items, from, to, shape, count.written, io.migrate)))) break reading;
+        // Handed-over lines are read one at a time as they are migrated; all at once only when they are the first messages (a first line `[]`).
+        const items = Array.isArray(batch) ? batch : shape === undefined ? [...readNdjsonHere(batch, file)] : readNdjsonHere(batch, file);
+        if (Array.isArray(items)) {
+          if (items.length === 0) continue;
+          shape ??= items[0]!.shape;
+        }
+        if (!(await apply(migrateBatch(items, from, to, shape!, count.written, io.migrate)))) break reading;
       }
       while (stoppedBy === undefined && pool?.pending) if (!(await apply((await pool.take()).pieces))) break;
     } finally {
@@ -166,7 +169,7 @@ export default class Migrate extends OnexCommand {
 }
 
 /** NDJSON lines read on this thread (`--workers 0`). */
-function readNdjsonHere(batch: ByteBatch, file: string): InputItem[] {
+function readNdjsonHere(batch: ByteBatch, file: string): Iterable<InputItem> {
   return readNdjsonBytes(batch.bytes, batch.firstLine, file, "bigint");
 }
 

@@ -58,7 +58,7 @@ async function handedOver(file: string): Promise<{ items: unknown[]; batches: By
     if (Array.isArray(batch)) items.push(...batch.map(summary));
     else {
       batches.push(batch);
-      items.push(...readNdjsonBytes(batch.bytes, batch.firstLine, file, "bigint").map(summary));
+      items.push(...[...readNdjsonBytes(batch.bytes, batch.firstLine, file, "bigint")].map(summary));
     }
   }
   return { items, batches };
