@@ -11,6 +11,7 @@
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
+import { Memo } from "./memo.js";
 
 /** The entity types an address can name (the `entity_type` enum of the address record). */
 export const EntityType = {
@@ -64,6 +65,14 @@ export function buildAddress(parts: CanonicalAddress): string {
 
 /** Parses a canonical address; throws ONEX_E_ADDRESS_INVALID for anything that is not one, in canonical form. */
 export function parseAddress(address: string): CanonicalAddress {
+  // Readers parse the same addresses again and again; only what parses is remembered. A fresh
+  // object each time: callers may change what they are handed.
+  return { ...parsedAddresses.get(address, () => parseAddressOnce(address)) };
+}
+
+const parsedAddresses = new Memo<CanonicalAddress>();
+
+function parseAddressOnce(address: string): CanonicalAddress {
   const invalid = (why: string, cause?: unknown) =>
     new OnexError(ErrorCode.AddressInvalid, `"${String(address).slice(0, 120)}" is not a canonical address (onex://<zone>/<entity_type>/<id>): ${why}`, { address: String(address).slice(0, 120) }, { cause });
   if (typeof address !== "string" || !address.startsWith(ADDRESS_SCHEME)) throw invalid(`it must start with ${ADDRESS_SCHEME}`);

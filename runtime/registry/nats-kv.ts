@@ -23,6 +23,7 @@ import { ErrorCode, OnexError } from "../errors.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { EntityType, type CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
+import { Memo, partsKey } from "./memo.js";
 import type { RegistryStore, StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
 
 /** Options of the NATS KV adapter. */
@@ -96,11 +97,20 @@ async function openBucket(kvm: Kvm, name: string, config: { ttl?: number; histor
 
 /** The KV key of an address: subject tokens with `~` spelled `=`, since KV keys do not allow `~`. */
 export function natsKvKey(key: CanonicalAddress): string {
-  return [kvToken(key.zone), key.entityType, kvToken(key.id)].join(".");
+  return kvKeys.get(partsKey(key), () => [kvToken(key.zone), key.entityType, kvToken(key.id)].join("."));
 }
 
 /** The address of a KV key made by natsKvKey, or undefined for any other key. */
 export function parseNatsKvKey(key: string): CanonicalAddress | undefined {
+  const parsed = parsedKvKeys.get(key, () => parseNatsKvKeyOnce(key));
+  // A fresh object each time: callers may change what they are handed.
+  return parsed === undefined ? undefined : { ...parsed };
+}
+
+const kvKeys = new Memo<string>();
+const parsedKvKeys = new Memo<CanonicalAddress | undefined>();
+
+function parseNatsKvKeyOnce(key: string): CanonicalAddress | undefined {
   const parts = key.split(".");
   if (parts.length !== 3 || !ENTITY_TYPES.has(parts[1]!)) return undefined;
   try {

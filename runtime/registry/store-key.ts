@@ -5,13 +5,14 @@
  */
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { EntityType, type CanonicalAddress } from "./address.js";
+import { Memo, partsKey } from "./memo.js";
 import type { StorePrefix } from "./registry.js";
 
 const ENTITY_TYPES = new Set<string>(Object.values(EntityType));
 
 /** The store key of an address under `prefix`. */
 export function pathKeyOf(prefix: string, key: CanonicalAddress): string {
-  return `${prefix}${encodeSubjectToken(key.zone)}/${key.entityType}/${encodeSubjectToken(key.id)}`;
+  return `${prefix}${paths.get(partsKey(key), () => `${encodeSubjectToken(key.zone)}/${key.entityType}/${encodeSubjectToken(key.id)}`)}`;
 }
 
 /** The key prefix of every entry, of a zone, or of one entity type in a zone. */
@@ -23,7 +24,17 @@ export function pathPrefixOf(prefix: string, of: StorePrefix): string {
 /** The address a store key under `prefix` stands for, or undefined for a foreign key. */
 export function parsePathKey(prefix: string, raw: string): CanonicalAddress | undefined {
   if (!raw.startsWith(prefix)) return undefined;
-  const parts = raw.slice(prefix.length).split("/");
+  const path = raw.slice(prefix.length);
+  const parsed = parsedPaths.get(path, () => parsePath(path));
+  // A fresh object each time: callers may change what they are handed.
+  return parsed === undefined ? undefined : { ...parsed };
+}
+
+const paths = new Memo<string>();
+const parsedPaths = new Memo<CanonicalAddress | undefined>();
+
+function parsePath(path: string): CanonicalAddress | undefined {
+  const parts = path.split("/");
   if (parts.length !== 3 || !ENTITY_TYPES.has(parts[1]!)) return undefined;
   try {
     return { zone: decodeSubjectToken(parts[0]!), entityType: parts[1] as EntityType, id: decodeSubjectToken(parts[2]!) };
