@@ -14,9 +14,34 @@ import { pointerSegments } from "./yaml-file.js";
 
 const standalone = commonJsDefault(standaloneModule);
 
+/**
+ * Blocks a validator may open and still be left unevaluated (see `notEvaluated`). V8's parser
+ * overflows its stack somewhere above 3,000 nested blocks; a function with at most this many
+ * `{` cannot nest deeper than this. The validators of the 200-message synthetic manifest open
+ * at most 430 each.
+ */
+const MAX_BLOCKS_UNEVALUATED = 1000;
+
+/**
+ * ajv evaluates the code of every schema it compiles (`new Function`), but onex only emits
+ * that code (standaloneCode takes it from `validate.source`, kept before this step) and never
+ * calls the functions; parsing them was ~10% of compiling a large version. Code that could
+ * nest deeply is still evaluated, so a validator too deep for V8's parser is refused here
+ * (the RangeError below) rather than when the SDK is imported.
+ */
+function notEvaluated(code: string): string {
+  let blocks = 0;
+  for (let at = code.indexOf("{"); at !== -1; at = code.indexOf("{", at + 1)) {
+    if (++blocks > MAX_BLOCKS_UNEVALUATED) return code;
+  }
+  return "return function notEvaluated() { throw new Error(\"onex generate emits this validator's code; it does not run it\"); };";
+}
+
 /** Emits the body of validators.ts (without header). */
 export function emitValidators(model: VersionModel, sources: Map<string, SchemaSource>, runtimeImport: string): string {
-  const ajv = createAjv();
+  // Until the schemas are added, ajv compiles (and runs) the meta-schema it checks them with: that code is evaluated.
+  let emitOnly = false;
+  const ajv = createAjv({ process: (code) => (emitOnly ? notEvaluated(code) : code) });
   for (const s of model.schemas) {
     const schema = { $id: schemaIdOf(model, s.name), ...toAjvRefs(model, s.schema) };
     if (!ajv.validateSchema(schema)) {
@@ -29,6 +54,7 @@ export function emitValidators(model: VersionModel, sources: Map<string, SchemaS
   // Records and payloads first, so an error inside one is reported at its own file, not
   // at the first message that references it.
   const KIND_ORDER = { record: 0, payload: 1, message: 2 } as const;
+  emitOnly = true;
   for (const s of [...model.schemas].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind])) {
     try {
       ajv.getSchema(schemaIdOf(model, s.name));

@@ -15,7 +15,7 @@ const addFormats = commonJsDefault(addFormatsModule);
 export const MANIFEST_META_SCHEMA = join(PACKAGE_ROOT, "schemas", "manifest.schema.yaml");
 
 /** An ajv instance for generation-time work: draft 2020-12, strict, with formats. */
-export function createAjv(options: { strict?: boolean; allErrors?: boolean } = {}): Ajv2020 {
+export function createAjv(options: { strict?: boolean; allErrors?: boolean; process?: (code: string) => string } = {}): Ajv2020 {
   // inlineRefs: false keeps each named schema one function that others call, instead of a copy
   // in every validator that references it: generated code is several times smaller.
   // `lines` puts each statement of ajv's standalone code on its own line, so generated
@@ -31,7 +31,7 @@ export function createAjv(options: { strict?: boolean; allErrors?: boolean } = {
     verbose: options.allErrors ?? false,
     inlineRefs: false,
     logger: false,
-    code: { source: true, esm: true, lines: true, optimize: false },
+    code: { source: true, esm: true, lines: true, optimize: false, ...(options.process ? { process: options.process } : {}) },
   });
   addFormats(ajv);
   return ajv;
