@@ -27,6 +27,7 @@
  * It prints; it never fails on timing. Needs `nats-server` on PATH.
  */
 import { sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect as natsConnect, headers as natsHeaders } from "@nats-io/transport-node";
@@ -57,6 +58,24 @@ function dispatch(i: number, entity: string): v0_1.TaskDispatch {
 }
 
 const server = await startNatsServer();
+
+/** CPU time (ms) used so far by this process (every thread) and by nats-server (Linux /proc; USER_HZ 100). */
+function cpuNow(): { client: number; server: number } {
+  const { user, system } = process.cpuUsage();
+  const stat = readFileSync(`/proc/${server.process.pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { client: (user + system) / 1_000, server: ((Number(fields[11]) + Number(fields[12])) * 1_000) / 100 };
+}
+/** Runs `work`, adding the CPU it took (client and server, per message) to `into`. */
+async function withCpu<T>(into: { client: number[]; server: number[] }, work: () => Promise<T>): Promise<T> {
+  const before = cpuNow();
+  const result = await work();
+  const after = cpuNow();
+  into.client.push(((after.client - before.client) * 1_000) / MESSAGES);
+  into.server.push(((after.server - before.server) * 1_000) / MESSAGES);
+  return result;
+}
+
 try {
   // The peers' connection is configured as onex's is: no async stack traces (two Error objects per request otherwise).
   const nc = await natsConnect({ servers: server.url, noAsyncTraces: true });
@@ -71,6 +90,8 @@ try {
 
   const validate = v0_1.validators.TaskDispatch;
   const results = { sdkPub: [] as number[], handPub: [] as number[], rawPub: [] as number[], sdkSub: [] as number[], sdkSubOne: [] as number[], handSub: [] as number[], rawSub: [] as number[] };
+  const cpu = () => ({ client: [] as number[], server: [] as number[] });
+  const cpuOf = { sdkSub: cpu(), sdkSubOne: cpu(), handSub: cpu() };
   /** Publishes with at most WINDOW acks outstanding, `prepare` run per message inside the clock. */
   const windowed = async <T>(items: T[], send: (item: T) => Promise<unknown>): Promise<number> => {
     const t = performance.now();
@@ -155,26 +176,28 @@ try {
     );
 
     // Typed subscribe: parse, validate, verify, judge, ack; with verification threads and without.
-    for (const [c, into] of [
-      [client, results.sdkSub],
-      [oneThread, results.sdkSubOne],
+    for (const [c, into, cpuInto] of [
+      [client, results.sdkSub, cpuOf.sdkSub],
+      [oneThread, results.sdkSubOne, cpuOf.sdkSubOne],
     ] as const) {
       const sub = await c.subscribe([v0_1.TaskDispatch], { entityId: `sdk-${round}`, maxInFlight: WINDOW });
-      t = performance.now();
-      let n = 0;
-      for await (const d of sub) {
-        d.ack();
-        if (++n === MESSAGES) {
-          // Timed to the last message, as the raw side is: stopping (which waits for the open
-          // pull to end so nothing it brings is lost) is not part of the throughput.
-          into.push(performance.now() - t);
-          break;
+      await withCpu(cpuInto, async () => {
+        t = performance.now();
+        let n = 0;
+        for await (const d of sub) {
+          d.ack();
+          if (++n === MESSAGES) {
+            // Timed to the last message, as the raw side is: stopping (which waits for the open
+            // pull to end so nothing it brings is lost) is not part of the throughput.
+            into.push(performance.now() - t);
+            break;
+          }
         }
-      }
+      });
     }
 
     // Hand-written consume: parse, validate, canonicalize, verify, ack.
-    results.handSub.push(await pull(`hand_${round}`, `hand-${round}`, MESSAGES, handReceive));
+    results.handSub.push(await withCpu(cpuOf.handSub, () => pull(`hand_${round}`, `hand-${round}`, MESSAGES, handReceive)));
 
     // Raw consume with a bare verify.
     let i = 0;
@@ -240,6 +263,14 @@ try {
   row(`subscribe, ${threads} verify thread${threads === 1 ? "" : "s"}`, results.sdkSub, "hand-written", results.handSub, " (target < 1: past the one-core peer)");
   row("subscribe, main thread only", results.sdkSubOne, "hand-written", results.handSub, " (target <= 1.15)");
   row("subscribe, main thread only", results.sdkSubOne, "floor", results.rawSub);
+  // Where the two cores go: when client and server together use about two cores' worth, the
+  // machine, not the SDK, is the limit (verification threads cannot add a core nats-server uses).
+  const cpuRow = (label: string, side: { client: number[]; server: number[] }, ms: number[]) =>
+    console.log(`  ${label.padEnd(40)} client ${median(side.client).toFixed(0).padStart(4)} us/msg   nats-server ${median(side.server).toFixed(0).padStart(4)} us/msg   cores busy ${(((median(side.client) + median(side.server)) * MESSAGES) / 1_000 / median(ms)).toFixed(2)}`);
+  console.log("CPU per message while subscribing (this process, all threads; nats-server from /proc):");
+  cpuRow(`onex, ${threads} verify thread${threads === 1 ? "" : "s"}`, cpuOf.sdkSub, results.sdkSub);
+  cpuRow("onex, main thread only", cpuOf.sdkSubOne, results.sdkSubOne);
+  cpuRow("hand-written peer", cpuOf.handSub, results.handSub);
   const lat = (label: string, xs: number[]) => console.log(`  ${label.padEnd(40)} p50 ${percentile(xs, 50).toFixed(2).padStart(6)} ms   p99 ${percentile(xs, 99).toFixed(2).padStart(6)} ms`);
   console.log(`latency, publish call to the subscriber's hand, ${LATENCY_MESSAGES} messages at ${RATE} msg/s:`);
   lat(`onex, ${threads} verify thread${threads === 1 ? "" : "s"}`, latency.sdk);
