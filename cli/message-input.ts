@@ -41,6 +41,8 @@ export interface ReadInputOptions {
   bigIntegers?: BigIntegerMode;
   /** Told once when the command waits on a terminal for input. */
   onTerminal?: (hint: string) => void;
+  /** Gives the buffer a handed-over batch of `size` bytes is joined into (default: a new one); it must own its ArrayBuffer, which may be larger. */
+  batchBuffer?: (size: number) => Buffer;
 }
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
@@ -113,7 +115,7 @@ async function* batchesOf(options: ReadInputOptions, handOver: boolean): AsyncGe
     let heldFirstLine = 0;
     /** Hands over the lines held so far, counted so the next batch knows its first line. */
     const handOverHeld = (last: boolean): ByteBatch => {
-      const bytes = joinOwned(held, heldBytes);
+      const bytes = joinInto(held, options.batchBuffer?.(heldBytes) ?? Buffer.from(new ArrayBuffer(heldBytes)));
       const batch = { bytes, firstLine: heldFirstLine, last };
       reader.skip(countLines(bytes));
       held = [];
@@ -210,9 +212,8 @@ function countLines(block: Buffer): number {
   return block.length > 0 && block[block.length - 1] !== 0x0a ? count + 1 : count;
 }
 
-/** `parts` joined into a buffer with an ArrayBuffer of its own (Buffer.concat may hand out a slice of a shared pool, which cannot be moved to a worker). */
-function joinOwned(parts: Buffer[], size: number): Buffer {
-  const joined = Buffer.from(new ArrayBuffer(size));
+/** `parts` copied into `joined`, a buffer with an ArrayBuffer of its own (Buffer.concat may hand out a slice of a shared pool, which cannot be moved to a worker). */
+function joinInto(parts: Buffer[], joined: Buffer): Buffer {
   let at = 0;
   for (const part of parts) {
     joined.set(part, at);

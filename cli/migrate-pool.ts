@@ -25,14 +25,53 @@ export interface MigrateJob {
   id: number;
   bytes: Uint8Array;
   firstLine: number;
+  /** A spare buffer to write the output into, when one has come back. */
+  out?: ArrayBuffer;
 }
 
 export interface MigrateJobResult {
   id: number;
   /** Output text as UTF-8 bytes (moved, not copied), and bad messages, in input order. */
   pieces: MigratedPiece[];
+  /** The job's input buffer, moved back for the next batch. */
+  input?: ArrayBuffer;
   /** A fault of the worker itself (not a bad message): the run stops with it. */
   failure?: string;
+}
+
+/** Of the buffers the command's thread would otherwise allocate per batch, how many are kept for reuse, and their least size. */
+const SPARES = 8;
+const SPARE_BYTES = 1 << 19;
+
+/**
+ * Batch buffers that went to a worker and came back, for later batches. Allocating a fresh
+ * ArrayBuffer per batch and direction made V8 run a full collection of the command's thread
+ * every ~200 ms (for "external memory pressure"), most of what that thread spent.
+ */
+export class BatchBuffers {
+  readonly #inputs: ArrayBuffer[] = [];
+  readonly #outputs: ArrayBuffer[] = [];
+
+  /** A buffer of `size` bytes for a batch's lines, in a spare ArrayBuffer when one is large enough. */
+  input(size: number): Buffer {
+    const spare = this.#inputs.findIndex((buffer) => buffer.byteLength >= size);
+    const buffer = spare === -1 ? new ArrayBuffer(Math.max(size, SPARE_BYTES)) : this.#inputs.splice(spare, 1)[0]!;
+    return Buffer.from(buffer, 0, size);
+  }
+
+  /** A spare buffer for a worker to write a batch's output into, if any. */
+  output(): ArrayBuffer | undefined {
+    return this.#outputs.pop();
+  }
+
+  returnInput(buffer: ArrayBuffer): void {
+    if (this.#inputs.length < SPARES) this.#inputs.push(buffer);
+  }
+
+  /** Only once its bytes are written. */
+  returnOutput(buffer: ArrayBuffer): void {
+    if (this.#outputs.length < SPARES) this.#outputs.push(buffer);
+  }
 }
 
 const IN_FLIGHT_PER_WORKER = 2;
@@ -51,7 +90,11 @@ export class MigratePool {
   readonly #order: Promise<MigrateJobResult>[] = [];
   #next = 0;
 
-  constructor(size: number, setup: MigrateWorkerSetup) {
+  constructor(
+    size: number,
+    setup: MigrateWorkerSetup,
+    readonly buffers = new BatchBuffers(),
+  ) {
     this.#workers = Array.from({ length: size }, () => {
       const slot = { worker: new Worker(new URL("./migrate-worker.js", import.meta.url), { workerData: setup, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } }), busy: 0, ready: false };
       slot.worker.on("message", (result: MigrateJobResult | "ready") => {
@@ -61,6 +104,7 @@ export class MigratePool {
           return;
         }
         slot.busy--;
+        if (result.input !== undefined) this.buffers.returnInput(result.input);
         const waiting = this.#waiting.get(result.id);
         this.#waiting.delete(result.id);
         if (result.failure !== undefined) waiting?.reject(new OnexError(ErrorCode.Internal, `a migrate worker failed: ${result.failure}`));
@@ -99,8 +143,9 @@ export class MigratePool {
     const slot = this.#ready.reduce((a, b) => (b.busy < a.busy ? b : a));
     slot.busy++;
     const bytes = new Uint8Array(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
-    const job: MigrateJob = { id, bytes, firstLine: batch.firstLine };
-    slot.worker.postMessage(job, [bytes.buffer as ArrayBuffer]);
+    const out = this.buffers.output();
+    const job: MigrateJob = { id, bytes, firstLine: batch.firstLine, ...(out === undefined ? {} : { out }) };
+    slot.worker.postMessage(job, out === undefined ? [bytes.buffer as ArrayBuffer] : [bytes.buffer as ArrayBuffer, out]);
   }
 
   /** The oldest batch's result. */

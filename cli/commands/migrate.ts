@@ -6,7 +6,7 @@ import { OnexCommand } from "../base-command.js";
 import { ExitCode } from "../exit-codes.js";
 import { readInputLineBatches, readNdjsonBytes, type ByteBatch, type InputItem, type InputShape } from "../message-input.js";
 import { closeOutput, migrateBatch, type MigratedPiece, type MigrateFn } from "../migrate-batch.js";
-import { MigratePool } from "../migrate-pool.js";
+import { BatchBuffers, MigratePool } from "../migrate-pool.js";
 import { OutputFile } from "../output-file.js";
 import { printable } from "../terminal-text.js";
 import { openProjectSdk } from "../sdk.js";
@@ -66,7 +66,8 @@ export default class Migrate extends OnexCommand {
     const file = args.file ?? "-";
     // Integers beyond 2^53 travel as BigInt and are written back digit for digit: migrate loses nothing.
     const workers = flags.workers ?? availableParallelism();
-    const items = readInputLineBatches({ file, format: flags.format as "auto", bigIntegers: "bigint", onTerminal: (hint) => this.logToStderr(hint) });
+    const buffers = new BatchBuffers();
+    const items = readInputLineBatches({ file, format: flags.format as "auto", bigIntegers: "bigint", onTerminal: (hint) => this.logToStderr(hint), batchBuffer: (size) => buffers.input(size) });
 
     // Outputs are created (and checked) only now that the arguments are known good, and committed only on success.
     const outFile = flags.out === undefined ? undefined : OutputFile.create(flags.out, { force: flags.force });
@@ -80,7 +81,7 @@ export default class Migrate extends OnexCommand {
     const out = new ChunkedWriter(outFile ?? process.stdout);
     const deadLetter = deadLetterFile === undefined ? undefined : new ChunkedWriter(deadLetterFile);
     try {
-      await this.migrateAll(items, { from, to, file, onError, workers, out, deadLetter, outFile, deadLetterFile, migrate: transforms.migrate, transformsUrl: project.transformsUrl });
+      await this.migrateAll(items, { from, to, file, onError, workers, out, deadLetter, outFile, deadLetterFile, migrate: transforms.migrate, transformsUrl: project.transformsUrl, buffers });
     } catch (error) {
       outFile?.discard();
       deadLetterFile?.discard();
@@ -90,7 +91,7 @@ export default class Migrate extends OnexCommand {
 
   private async migrateAll(
     batches: AsyncGenerator<InputItem[] | ByteBatch>,
-    io: { from: string; to: string; file: string; onError: string; workers: number; out: ChunkedWriter; deadLetter: ChunkedWriter | undefined; outFile: OutputFile | undefined; deadLetterFile: OutputFile | undefined; migrate: MigrateFn; transformsUrl: string },
+    io: { from: string; to: string; file: string; onError: string; workers: number; out: ChunkedWriter; deadLetter: ChunkedWriter | undefined; outFile: OutputFile | undefined; deadLetterFile: OutputFile | undefined; migrate: MigrateFn; transformsUrl: string; buffers: BatchBuffers },
   ): Promise<void> {
     const { from, to, file, onError, out, deadLetter } = io;
     const count = { read: 0, written: 0, skipped: 0, deadLettered: 0 };
@@ -100,11 +101,14 @@ export default class Migrate extends OnexCommand {
     let pool: MigratePool | undefined;
     /** Applies --on-error to a batch's pieces, in order; false when the run stops. */
     const apply = async (pieces: MigratedPiece[]): Promise<boolean> => {
+      // A worker's output in one buffer of its own goes back to the spares once written (bad lines split it rarely; then it is left to the collector).
+      const texts = pieces.filter((piece) => "text" in piece);
+      const spare = texts.length === 1 && typeof texts[0]!.text !== "string" ? texts[0]!.text.buffer : undefined;
       for (const piece of pieces) {
         if ("text" in piece) {
           count.read += piece.written;
           count.written += piece.written;
-          await out.write(piece.text);
+          await out.write(piece.text, spare && (() => io.buffers.returnOutput(spare as ArrayBuffer)));
           continue;
         }
         count.read++;
@@ -129,7 +133,7 @@ export default class Migrate extends OnexCommand {
         // first line holding an array keeps the output an array, which needs every message in turn.
         // Workers are not started for an input that ends in its first batch: they would cost more than they save.
         if (!Array.isArray(batch) && io.workers > 0 && shape === "ndjson" && (pool !== undefined || !batch.last)) {
-          pool ??= new MigratePool(io.workers, { file, from, to, transforms: io.transformsUrl });
+          pool ??= new MigratePool(io.workers, { file, from, to, transforms: io.transformsUrl }, io.buffers);
           // Until a worker has loaded the adapters (a fair part of a second), this thread migrates the batches itself.
           if (pool.ready) {
             pool.submit(batch);
@@ -179,11 +183,11 @@ class ChunkedWriter {
 
   constructor(private readonly target: OutputFile | NodeJS.WriteStream) {}
 
-  /** Text is gathered into chunks; bytes (a worker's whole batch, already large) are written as they are, after what is gathered. */
-  async write(text: string | Uint8Array): Promise<void> {
+  /** Text is gathered into chunks; bytes (a worker's whole batch, already large) are written as they are, after what is gathered, and `written` is called once they are out. */
+  async write(text: string | Uint8Array, written?: () => void): Promise<void> {
     if (typeof text !== "string") {
       await this.flush();
-      await this.put(text);
+      await this.put(text, written);
       return;
     }
     this.buffer += text;
@@ -201,9 +205,14 @@ class ChunkedWriter {
     await this.put(text);
   }
 
-  private async put(data: string | Uint8Array): Promise<void> {
-    if (data.length === 0) return;
-    if (this.target instanceof OutputFile) this.target.write(data);
-    else if (!this.target.write(data)) await once(this.target, "drain");
+  private async put(data: string | Uint8Array, written?: () => void): Promise<void> {
+    if (data.length === 0) {
+      written?.();
+      return;
+    }
+    if (this.target instanceof OutputFile) {
+      this.target.write(data);
+      written?.();
+    } else if (!this.target.write(data, written && (() => written()))) await once(this.target, "drain");
   }
 }
