@@ -6,7 +6,8 @@
  * lens interpreter (bench/lens-interpreter.ts: the same reader, validators, residue code and
  * writer on one thread, lenses walked per message). Then the conversion alone, compiled
  * adapters against the interpreter, in process on messages already read and validated.
- * Median of BENCH_ROUNDS rounds (commands interleaved), with onex's peak RSS at a tenth of
+ * Median of BENCH_ROUNDS rounds (commands interleaved; use an odd number), with CPU time over
+ * all threads (steadier than wall time on a shared machine) and onex's peak RSS at a tenth of
  * the input to show memory stays flat. Not a test: it never fails on timing.
  *   BENCH_MESSAGES=200000 BENCH_ROUNDS=3 npm run bench:migrate
  */
@@ -44,16 +45,18 @@ async function writeInput(file: string, count: number): Promise<void> {
 interface Run {
   label: string;
   seconds: number;
+  /** User + system CPU time over all threads: what the run costs, whatever else the machine is doing. */
+  cpuSeconds: number;
   peakMiB: number;
   rate: number;
 }
 
-/** Runs a command with stdin from `input` and stdout to /dev/null under GNU time; returns wall time and peak RSS. */
+/** Runs a command with stdin from `input` and stdout to /dev/null under GNU time; returns wall time, CPU time and peak RSS. */
 function measure(label: string, command: string, args: string[], input: string, count: number): Run {
-  const result = spawnSync("/usr/bin/time", ["-f", "%e %M", "sh", "-c", `"$0" "$@" < '${input}' > /dev/null`, command, ...args], { encoding: "utf8", maxBuffer: 1 << 26 });
+  const result = spawnSync("/usr/bin/time", ["-f", "%e %U %S %M", "sh", "-c", `"$0" "$@" < '${input}' > /dev/null`, command, ...args], { encoding: "utf8", maxBuffer: 1 << 26 });
   if (result.status !== 0) throw new Error(`${label} failed (${result.status}): ${result.stderr.slice(-2000)}`);
-  const [seconds, kib] = result.stderr.trim().split("\n").at(-1)!.split(" ").map(Number) as [number, number];
-  return { label, seconds, peakMiB: kib / 1024, rate: count / seconds };
+  const [seconds, user, system, kib] = result.stderr.trim().split("\n").at(-1)!.split(" ").map(Number) as [number, number, number, number];
+  return { label, seconds, cpuSeconds: user + system, peakMiB: kib / 1024, rate: count / seconds };
 }
 
 const onex = [join(ROOT, "bin/onex.js"), "migrate", "v0.2", "v0.1", "-"];
@@ -88,13 +91,13 @@ const perCommand: Run[][] = commands.map(() => []);
 for (let round = 0; round < ROUNDS; round++) {
   for (const [i, [label, cmd, args]] of commands.entries()) perCommand[i]!.push(measure(label, cmd, args, input, N));
 }
-const runs = perCommand.map((rs) => ({ ...rs[0]!, rate: median(rs.map((r) => r.rate)), seconds: median(rs.map((r) => r.seconds)), peakMiB: Math.max(...rs.map((r) => r.peakMiB)) }));
+const runs = perCommand.map((rs) => ({ ...rs[0]!, rate: median(rs.map((r) => r.rate)), seconds: median(rs.map((r) => r.seconds)), cpuSeconds: median(rs.map((r) => r.cpuSeconds)), peakMiB: Math.max(...rs.map((r) => r.peakMiB)) }));
 const smallRuns = [measure("onex, 1/10 input", process.execPath, onex, small, Math.floor(N / 10)), measure("onex --workers 0, 1/10 input", process.execPath, onexOneThread, small, Math.floor(N / 10))];
 
 const pad = (s: string, n: number) => s.padEnd(n);
 console.log(`${availableParallelism()} cores; median of ${ROUNDS} rounds\n`);
-console.log(`${pad("", 42)}${pad("msgs/s", 12)}${pad("seconds", 10)}peak RSS`);
-for (const r of runs) console.log(`${pad(r.label, 42)}${pad(Math.round(r.rate).toLocaleString("en"), 12)}${pad(r.seconds.toFixed(2), 10)}${r.peakMiB.toFixed(0)} MiB`);
+console.log(`${pad("", 42)}${pad("msgs/s", 12)}${pad("seconds", 10)}${pad("CPU s", 9)}${pad("msgs/CPU s", 13)}peak RSS`);
+for (const r of runs) console.log(`${pad(r.label, 42)}${pad(Math.round(r.rate).toLocaleString("en"), 12)}${pad(r.seconds.toFixed(2), 10)}${pad(r.cpuSeconds.toFixed(2), 9)}${pad(Math.round(N / r.cpuSeconds).toLocaleString("en"), 13)}${r.peakMiB.toFixed(0)} MiB`);
 const [pooled, oneThread, jqRun, interpreted] = runs as [Run, Run, Run, Run];
 console.log(`\nonex (${availableParallelism()} workers) vs jq:        ${(pooled.rate / jqRun.rate).toFixed(1)}x faster (target >= 6x)`);
 console.log(`onex (one thread) vs jq:          ${(oneThread.rate / jqRun.rate).toFixed(1)}x faster (what one core reaches)`);
