@@ -9,7 +9,10 @@
  * default 100 MB/s), which is the situation a swarm exists for. Wall time runs from starting
  * the fetch processes to the last one finishing, process start-up and NATS connect included
  * for both. Each figure is the median of ONEX_BENCH_ROUNDS rounds (default 3), the two sides
- * interleaved so drift in machine load hits both. Timings are printed, never asserted.
+ * interleaved so drift in machine load hits both. Beside each, the CPU seconds all the peer
+ * processes of the round used (the seeder's start-up hashing included, on both sides): when
+ * they come to about the cores times the wall time, the machine's CPU is the limit, not the
+ * network or the protocol. Timings are printed, never asserted.
  *
  * The peer, (b), is the simplest thing that works: every client streams the whole file from
  * the one origin and verifies it afterwards. It does not share load, resume, or survive the
@@ -18,6 +21,7 @@
  *   npm run build && npm run bench:artifact       (ONEX_BENCH_SIZE_MB=256, ONEX_BENCH_FETCHERS=4, ONEX_BENCH_ROUNDS=3)
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
@@ -37,6 +41,15 @@ const ROUNDS = Math.max(1, Number(process.env.ONEX_BENCH_ROUNDS ?? 3));
 interface Outcome {
   wallMs: number;
   seederBytes: number;
+  /** CPU seconds of every peer process of the round (seeder and fetchers), from their exit. */
+  cpuS: number;
+}
+
+/** CPU seconds of this process's children that have exited (Linux /proc: cutime + cstime, USER_HZ 100). */
+function reapedChildrenCpuS(): number {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[13]) + Number(fields[14])) / 100;
 }
 
 const nats = await startNatsServer();
@@ -62,6 +75,7 @@ function seed(uplink: number | undefined, name: string) {
 /** (a) One seeder, FETCHERS fetch processes through the swarm at once, each seeding until all are done. */
 async function swarm(uplink?: number): Promise<Outcome> {
   round++;
+  const cpuBefore = reapedChildrenCpuS();
   const seeder = await seed(uplink, `bench/artifact-${round}`);
   const trust = ["--publisher", seederKey.pub, "--trust", seederKey.pub, ...fetcherKeys.flatMap((k) => ["--trust", k.pub])];
   const started = performance.now();
@@ -74,12 +88,13 @@ async function swarm(uplink?: number): Promise<Outcome> {
   await Promise.all(fetchers.map((f) => f.stop()));
   const bytes = await seederBytes(seeder);
   for (let i = 0; i < FETCHERS; i++) await rm(join(work.dir, `swarm-${round}-${i}.bin`));
-  return { wallMs, seederBytes: bytes };
+  return { wallMs, seederBytes: bytes, cpuS: reapedChildrenCpuS() - cpuBefore };
 }
 
 /** (b) FETCHERS processes each GET the whole file from the seeder over plain HTTP, at once, then verify it. */
 async function plainHttp(uplink?: number): Promise<Outcome> {
   round++;
+  const cpuBefore = reapedChildrenCpuS();
   const seeder = await seed(uplink, `bench/plain-${round}`);
   const descriptorFile = join(work.dir, `descriptor-${round}.json`);
   const descriptor = JSON.parse(seeder.stdout().trim().split("\n")[0]!) as { root_hash: string };
@@ -95,11 +110,11 @@ async function plainHttp(uplink?: number): Promise<Outcome> {
   const wallMs = performance.now() - started;
   const bytes = await seederBytes(seeder);
   for (let i = 0; i < FETCHERS; i++) await rm(join(work.dir, `plain-${round}-${i}.bin`));
-  return { wallMs, seederBytes: bytes };
+  return { wallMs, seederBytes: bytes, cpuS: reapedChildrenCpuS() - cpuBefore };
 }
 
 function line(label: string, o: Outcome): string {
-  return `  ${label.padEnd(34)} ${(o.wallMs / 1000).toFixed(2).padStart(7)} s   seeder sent ${(o.seederBytes / MB).toFixed(0).padStart(5)} MiB = ${(o.seederBytes / SIZE).toFixed(2)}x the artifact`;
+  return `  ${label.padEnd(34)} ${(o.wallMs / 1000).toFixed(2).padStart(7)} s   seeder sent ${(o.seederBytes / MB).toFixed(0).padStart(5)} MiB = ${(o.seederBytes / SIZE).toFixed(2)}x the artifact   peers' CPU ${o.cpuS.toFixed(1)} s`;
 }
 
 const brief = (o: Outcome) => `${(o.wallMs / 1000).toFixed(1)}/${(o.seederBytes / SIZE).toFixed(2)}`;
@@ -128,7 +143,7 @@ try {
     console.log(`  rounds (wall s / seeder x): swarm ${swarmRuns.map(brief).join(", ")}; HTTP ${plainRuns.map(brief).join(", ")}`);
     console.log(line("(a) swarm", a));
     console.log(line("(b) each from the seeder over HTTP", b));
-    console.log(`  ratios (a)/(b): wall time ${(a.wallMs / b.wallMs).toFixed(2)}x, seeder bytes ${(a.seederBytes / b.seederBytes).toFixed(2)}x`);
+    console.log(`  ratios (a)/(b): wall time ${(a.wallMs / b.wallMs).toFixed(2)}x, seeder bytes ${(a.seederBytes / b.seederBytes).toFixed(2)}x, peers' CPU ${(a.cpuS / b.cpuS).toFixed(2)}x`);
   }
 } finally {
   await work.remove();
