@@ -7,7 +7,7 @@ import standaloneModule from "ajv/dist/standalone/index.js";
 import { ErrorCode, OnexError, commonJsDefault } from "@onex/runtime";
 import { runtimeImportLine } from "./codegen-symbols.js";
 import type { SchemaSource } from "./load-version.js";
-import type { Ajv2020 } from "ajv/dist/2020.js";
+import type { Ajv2020, ValidateFunction } from "ajv/dist/2020.js";
 import { createAjv } from "./meta-schema.js";
 import { schemaIdOf, type JsonSchema, type VersionModel } from "./model.js";
 import { pointerSegments } from "./yaml-file.js";
@@ -37,24 +37,40 @@ function notEvaluated(code: string): string {
   return "return function notEvaluated() { throw new Error(\"onex generate emits this validator's code; it does not run it\"); };";
 }
 
+let metaSchema: ValidateFunction | undefined;
+
+/**
+ * The JSON Schema 2020-12 meta-schema every named schema is checked with, compiled once per
+ * process: an ajv instance compiles it anew the first time it checks a schema (10-20 ms, for
+ * every version), and each version's validators need an instance of their own. Kept out of
+ * that instance, it also leaves the names ajv numbers in the emitted code (`validate0`,
+ * `schema0`, ...) independent of the meta-schema's own functions.
+ */
+function metaSchemaValidator(): ValidateFunction {
+  if (!metaSchema) {
+    const ajv = createAjv();
+    metaSchema = ajv.getSchema(ajv.defaultMeta() as string)!;
+  }
+  return metaSchema;
+}
+
 /** Emits the body of validators.ts (without header). */
 export function emitValidators(model: VersionModel, sources: Map<string, SchemaSource>, runtimeImport: string): string {
-  // Until the schemas are added, ajv compiles (and runs) the meta-schema it checks them with: that code is evaluated.
-  let emitOnly = false;
-  const ajv = createAjv({ process: (code) => (emitOnly ? notEvaluated(code) : code) });
+  const checkSchema = metaSchemaValidator();
+  // Everything this instance compiles is a named schema of the version: code to emit, not to run.
+  const ajv = createAjv({ process: notEvaluated });
   for (const s of model.schemas) {
     const schema = { $id: schemaIdOf(model, s.name), ...toAjvRefs(model, s.schema) };
-    if (!ajv.validateSchema(schema)) {
-      const issue = ajv.errors![0]!;
+    if (!checkSchema(schema)) {
+      const issue = checkSchema.errors![0]!;
       throw schemaError(sources, s.name, pointerSegments(issue.instancePath), `${issue.instancePath || "(root)"} ${issue.message}`);
     }
-    // Validated just above, with a located error: ajv need not check it against the meta-schema again.
+    // Checked just above, with a located error: ajv need not check it against the meta-schema again.
     ajv.addSchema(schema, undefined, undefined, false);
   }
   // Records and payloads first, so an error inside one is reported at its own file, not
   // at the first message that references it.
   const KIND_ORDER = { record: 0, payload: 1, message: 2 } as const;
-  emitOnly = true;
   for (const s of [...model.schemas].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind])) {
     try {
       ajv.getSchema(schemaIdOf(model, s.name));

@@ -6,16 +6,16 @@ import type * as $T from "./types.js";
 import { ajvFormats, ajvRuntime, type StandaloneValidator } from "@onex/runtime/codegen-v1";
 
 
-const rawAddress = validate52;
-const schema19 = {"$id":"https://onex.dev/schemas/v0.2/Address.json","description":"Canonical source address of an entity; builds the subject the message travels on.","type":"object","additionalProperties":false,"required":["zone","entity_type","entity_id"],"properties":{"zone":{"description":"Trust zone id, for example `zone.trusted.org`.","type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},"entity_type":{"type":"string","enum":["node","agent","session","task"]},"entity_id":{"type":"string","minLength":1,"maxLength":256}}};
-const func1 = ajvRuntime.ucs2length;
-const pattern3 = new RegExp("^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$", "u");
+const rawAddress = validate0;
+const schema0 = {"$id":"https://onex.dev/schemas/v0.2/Address.json","description":"Canonical source address of an entity; builds the subject the message travels on.","type":"object","additionalProperties":false,"required":["zone","entity_type","entity_id"],"properties":{"zone":{"description":"Trust zone id, for example `zone.trusted.org`.","type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},"entity_type":{"type":"string","enum":["node","agent","session","task"]},"entity_id":{"type":"string","minLength":1,"maxLength":256}}};
+const func0 = ajvRuntime.ucs2length;
+const pattern0 = new RegExp("^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$", "u");
 
-function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate0(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/Address.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate52.evaluated;
+const evaluated0 = validate0.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -27,14 +27,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.zone === undefined) && (missing0 = "zone")) || ((data.entity_type === undefined) && (missing0 = "entity_type"))) || ((data.entity_id === undefined) && (missing0 = "entity_id"))){
-validate52.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate0.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "zone") || (key0 === "entity_type")) || (key0 === "entity_id"))){
-validate52.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate0.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -46,18 +46,18 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
-if(func1(data0) > 253){
-validate52.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"}];
+if(func0(data0) > 253){
+validate0.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"}];
 return false;
 }
 else {
-if(func1(data0) < 1){
-validate52.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data0) < 1){
+validate0.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern3.test(data0)){
-validate52.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"+"\""}];
+if(!pattern0.test(data0)){
+validate0.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"+"\""}];
 return false;
 }
 else {
@@ -66,7 +66,7 @@ else {
 }
 }
 else {
-validate52.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate0.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs2){
@@ -82,13 +82,13 @@ if(data.entity_type !== undefined){
 let data1 = data.entity_type;
 const _errs4 = errors;
 if(typeof data1 !== "string"){
-validate52.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate0.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 const _errs5 = errors;
-const vSchema0 = schema19.properties.entity_type.enum;
+const vSchema0 = schema0.properties.entity_type.enum;
 if(!((((data1 === "node") || (data1 === "agent")) || (data1 === "session")) || (data1 === "task"))){
-validate52.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/enum",keyword:"enum",params:{allowedValues: schema19.properties.entity_type.enum},message:"must be equal to one of the allowed values"}];
+validate0.errors = [{instancePath:instancePath+"/entity_type",schemaPath:"#/properties/entity_type/enum",keyword:"enum",params:{allowedValues: schema0.properties.entity_type.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 else {
@@ -107,13 +107,13 @@ const _errs6 = errors;
 const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
-if(func1(data2) > 256){
-validate52.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+if(func0(data2) > 256){
+validate0.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
-if(func1(data2) < 1){
-validate52.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data2) < 1){
+validate0.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
@@ -121,7 +121,7 @@ else {
 }
 }
 else {
-validate52.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate0.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs6){
@@ -140,27 +140,27 @@ if(valid0){
 }
 }
 else {
-validate52.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate0.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate52.errors = vErrors;
+validate0.errors = vErrors;
 return errors === 0;
 }
-validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate0.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const rawAgentKey = validate53;
-const schema20 = {"$id":"https://onex.dev/schemas/v0.2/AgentKey.json","description":"Public half of an agent keypair, self-generated or issued at onboarding.","type":"object","additionalProperties":false,"required":["key_id","algorithm","public_key","created_at"],"properties":{"key_id":{"type":"string","minLength":1},"algorithm":{"const":"ed25519"},"public_key":{"description":"Raw public key, base64url.","type":"string","pattern":"^[A-Za-z0-9_-]{43}$"},"created_at":{"type":"string","format":"date-time"},"issued_by":{"description":"Key id of the authority that issued the key at onboarding; absent when self-generated.","type":"string"}}};
-const pattern4 = new RegExp("^[A-Za-z0-9_-]{43}$", "u");
+const rawAgentKey = validate1;
+const schema1 = {"$id":"https://onex.dev/schemas/v0.2/AgentKey.json","description":"Public half of an agent keypair, self-generated or issued at onboarding.","type":"object","additionalProperties":false,"required":["key_id","algorithm","public_key","created_at"],"properties":{"key_id":{"type":"string","minLength":1},"algorithm":{"const":"ed25519"},"public_key":{"description":"Raw public key, base64url.","type":"string","pattern":"^[A-Za-z0-9_-]{43}$"},"created_at":{"type":"string","format":"date-time"},"issued_by":{"description":"Key id of the authority that issued the key at onboarding; absent when self-generated.","type":"string"}}};
+const pattern1 = new RegExp("^[A-Za-z0-9_-]{43}$", "u");
 const formats0 = ajvFormats["date-time"];
 
-function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate1(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/AgentKey.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate53.evaluated;
+const evaluated0 = validate1.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -172,14 +172,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.key_id === undefined) && (missing0 = "key_id")) || ((data.algorithm === undefined) && (missing0 = "algorithm"))) || ((data.public_key === undefined) && (missing0 = "public_key"))) || ((data.created_at === undefined) && (missing0 = "created_at"))){
-validate53.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate1.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((key0 === "key_id") || (key0 === "algorithm")) || (key0 === "public_key")) || (key0 === "created_at")) || (key0 === "issued_by"))){
-validate53.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate1.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -191,15 +191,15 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
-if(func1(data0) < 1){
-validate53.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data0) < 1){
+validate1.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate53.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate1.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs2){
@@ -215,7 +215,7 @@ if(data.algorithm !== undefined){
 let data1 = data.algorithm;
 const _errs4 = errors;
 if("ed25519" !== data1){
-validate53.errors = [{instancePath:instancePath+"/algorithm",schemaPath:"#/properties/algorithm/const",keyword:"const",params:{allowedValue: "ed25519"},message:"must be equal to constant"}];
+validate1.errors = [{instancePath:instancePath+"/algorithm",schemaPath:"#/properties/algorithm/const",keyword:"const",params:{allowedValue: "ed25519"},message:"must be equal to constant"}];
 return false;
 }
 else {
@@ -234,15 +234,15 @@ const _errs5 = errors;
 const _errs6 = errors;
 if(errors === _errs5){
 if(typeof data2 === "string"){
-if(!pattern4.test(data2)){
-validate53.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{43}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{43}$"+"\""}];
+if(!pattern1.test(data2)){
+validate1.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{43}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{43}$"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate53.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate1.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs5){
@@ -264,14 +264,14 @@ if((typeof data3 == "number") && (isFinite(data3))){
 if(errors === _errs7){
 if(typeof data3 === "string"){
 if(!(formats0.validate(data3))){
-validate53.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/properties/created_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+validate1.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/properties/created_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate53.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/properties/created_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate1.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/properties/created_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs7){
@@ -288,7 +288,7 @@ if(data.issued_by !== undefined){
 let data4 = data.issued_by;
 const _errs9 = errors;
 if(typeof data4 !== "string"){
-validate53.errors = [{instancePath:instancePath+"/issued_by",schemaPath:"#/properties/issued_by/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate1.errors = [{instancePath:instancePath+"/issued_by",schemaPath:"#/properties/issued_by/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 const _errs10 = errors;
@@ -309,29 +309,29 @@ if(valid0){
 }
 }
 else {
-validate53.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate1.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate53.errors = vErrors;
+validate1.errors = vErrors;
 return errors === 0;
 }
-validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate1.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const rawAgentStarted = validate74;
-const schema39 = {"$id":"https://onex.dev/schemas/v0.2/AgentStarted.json","description":"`event.agent.started`: An agent started on a node.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.agent.started`.","const":"event.agent.started"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/AgentStartedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
+const rawAgentStarted = validate22;
+const schema20 = {"$id":"https://onex.dev/schemas/v0.2/AgentStarted.json","description":"`event.agent.started`: An agent started on a node.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.agent.started`.","const":"event.agent.started"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/AgentStartedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
 const formats26 = /^(?:urn:uuid:)?[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
-const schema24 = {"$id":"https://onex.dev/schemas/v0.2/Protocol.json","description":"The protocol block every message carries for version negotiation.","type":"object","additionalProperties":false,"required":["version","compatible_with","declared_by","schema_manifest_url"],"properties":{"version":{"const":"0.2"},"compatible_with":{"description":"Older versions this sender can still read.","type":"array","items":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+){1,2}$"},"uniqueItems":true},"declared_by":{"description":"Who declared this protocol version (an organisation or deployment).","type":"string","minLength":1},"schema_manifest_url":{"type":"string","format":"uri"}}};
-const pattern14 = new RegExp("^[0-9]+(\\.[0-9]+){1,2}$", "u");
+const schema5 = {"$id":"https://onex.dev/schemas/v0.2/Protocol.json","description":"The protocol block every message carries for version negotiation.","type":"object","additionalProperties":false,"required":["version","compatible_with","declared_by","schema_manifest_url"],"properties":{"version":{"const":"0.2"},"compatible_with":{"description":"Older versions this sender can still read.","type":"array","items":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+){1,2}$"},"uniqueItems":true},"declared_by":{"description":"Who declared this protocol version (an organisation or deployment).","type":"string","minLength":1},"schema_manifest_url":{"type":"string","format":"uri"}}};
+const pattern11 = new RegExp("^[0-9]+(\\.[0-9]+){1,2}$", "u");
 const formats4 = ajvFormats.uri;
 
-function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate5(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/Protocol.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate57.evaluated;
+const evaluated0 = validate5.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -343,14 +343,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.version === undefined) && (missing0 = "version")) || ((data.compatible_with === undefined) && (missing0 = "compatible_with"))) || ((data.declared_by === undefined) && (missing0 = "declared_by"))) || ((data.schema_manifest_url === undefined) && (missing0 = "schema_manifest_url"))){
-validate57.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate5.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "version") || (key0 === "compatible_with")) || (key0 === "declared_by")) || (key0 === "schema_manifest_url"))){
-validate57.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate5.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -360,7 +360,7 @@ if(data.version !== undefined){
 let data0 = data.version;
 const _errs2 = errors;
 if("0.2" !== data0){
-validate57.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/const",keyword:"const",params:{allowedValue: "0.2"},message:"must be equal to constant"}];
+validate5.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/const",keyword:"const",params:{allowedValue: "0.2"},message:"must be equal to constant"}];
 return false;
 }
 else {
@@ -387,15 +387,15 @@ const _errs5 = errors;
 const _errs6 = errors;
 if(errors === _errs5){
 if(typeof data2 === "string"){
-if(!pattern14.test(data2)){
-validate57.errors = [{instancePath:instancePath+"/compatible_with/" + i0,schemaPath:"#/properties/compatible_with/items/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+){1,2}$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+){1,2}$"+"\""}];
+if(!pattern11.test(data2)){
+validate5.errors = [{instancePath:instancePath+"/compatible_with/" + i0,schemaPath:"#/properties/compatible_with/items/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+){1,2}$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+){1,2}$"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate57.errors = [{instancePath:instancePath+"/compatible_with/" + i0,schemaPath:"#/properties/compatible_with/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate5.errors = [{instancePath:instancePath+"/compatible_with/" + i0,schemaPath:"#/properties/compatible_with/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs5){
@@ -420,7 +420,7 @@ continue;
 }
 if(typeof indices0[item0] == "number"){
 j0 = indices0[item0];
-validate57.errors = [{instancePath:instancePath+"/compatible_with",schemaPath:"#/properties/compatible_with/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"}];
+validate5.errors = [{instancePath:instancePath+"/compatible_with",schemaPath:"#/properties/compatible_with/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"}];
 return false;
 valid2 = false;
 break;
@@ -433,7 +433,7 @@ if(valid2){
 }
 }
 else {
-validate57.errors = [{instancePath:instancePath+"/compatible_with",schemaPath:"#/properties/compatible_with/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate5.errors = [{instancePath:instancePath+"/compatible_with",schemaPath:"#/properties/compatible_with/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 if(errors === _errs3){
@@ -451,15 +451,15 @@ const _errs7 = errors;
 const _errs8 = errors;
 if(errors === _errs7){
 if(typeof data3 === "string"){
-if(func1(data3) < 1){
-validate57.errors = [{instancePath:instancePath+"/declared_by",schemaPath:"#/properties/declared_by/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data3) < 1){
+validate5.errors = [{instancePath:instancePath+"/declared_by",schemaPath:"#/properties/declared_by/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate57.errors = [{instancePath:instancePath+"/declared_by",schemaPath:"#/properties/declared_by/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate5.errors = [{instancePath:instancePath+"/declared_by",schemaPath:"#/properties/declared_by/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs7){
@@ -481,14 +481,14 @@ if((typeof data4 == "number") && (isFinite(data4))){
 if(errors === _errs9){
 if(typeof data4 === "string"){
 if(!(formats4(data4))){
-validate57.errors = [{instancePath:instancePath+"/schema_manifest_url",schemaPath:"#/properties/schema_manifest_url/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""}];
+validate5.errors = [{instancePath:instancePath+"/schema_manifest_url",schemaPath:"#/properties/schema_manifest_url/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate57.errors = [{instancePath:instancePath+"/schema_manifest_url",schemaPath:"#/properties/schema_manifest_url/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate5.errors = [{instancePath:instancePath+"/schema_manifest_url",schemaPath:"#/properties/schema_manifest_url/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs9){
@@ -509,25 +509,25 @@ if(valid0){
 }
 }
 else {
-validate57.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate5.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate57.errors = vErrors;
+validate5.errors = vErrors;
 return errors === 0;
 }
-validate57.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate5.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema28 = {"$id":"https://onex.dev/schemas/v0.2/Trust.json","description":"O.M.N.I. trust metadata carried by every message.","type":"object","additionalProperties":false,"required":["signer","level","zone","expires_at"],"properties":{"signer":{"description":"Key id of the signing key.","type":"string","minLength":1,"maxLength":128},"level":{"type":"string","enum":["untrusted","basic","verified","trusted"]},"signature":{"description":"`ed25519:<base64url>` over the canonical envelope without this field; absent until signed.","type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"},"zone":{"description":"The trust zone the signer vouches for.","type":"string","minLength":1,"maxLength":253},"expires_at":{"type":"string","format":"date-time"}}};
-const pattern9 = new RegExp("^ed25519:[A-Za-z0-9_-]+$", "u");
+const schema9 = {"$id":"https://onex.dev/schemas/v0.2/Trust.json","description":"O.M.N.I. trust metadata carried by every message.","type":"object","additionalProperties":false,"required":["signer","level","zone","expires_at"],"properties":{"signer":{"description":"Key id of the signing key.","type":"string","minLength":1,"maxLength":128},"level":{"type":"string","enum":["untrusted","basic","verified","trusted"]},"signature":{"description":"`ed25519:<base64url>` over the canonical envelope without this field; absent until signed.","type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"},"zone":{"description":"The trust zone the signer vouches for.","type":"string","minLength":1,"maxLength":253},"expires_at":{"type":"string","format":"date-time"}}};
+const pattern6 = new RegExp("^ed25519:[A-Za-z0-9_-]+$", "u");
 
-function validate61(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate9(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/Trust.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate61.evaluated;
+const evaluated0 = validate9.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -539,14 +539,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.signer === undefined) && (missing0 = "signer")) || ((data.level === undefined) && (missing0 = "level"))) || ((data.zone === undefined) && (missing0 = "zone"))) || ((data.expires_at === undefined) && (missing0 = "expires_at"))){
-validate61.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate9.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((key0 === "signer") || (key0 === "level")) || (key0 === "signature")) || (key0 === "zone")) || (key0 === "expires_at"))){
-validate61.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate9.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -558,13 +558,13 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate61.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func0(data0) > 128){
+validate9.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
-if(func1(data0) < 1){
-validate61.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data0) < 1){
+validate9.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
@@ -572,7 +572,7 @@ else {
 }
 }
 else {
-validate61.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate9.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs2){
@@ -588,13 +588,13 @@ if(data.level !== undefined){
 let data1 = data.level;
 const _errs4 = errors;
 if(typeof data1 !== "string"){
-validate61.errors = [{instancePath:instancePath+"/level",schemaPath:"#/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate9.errors = [{instancePath:instancePath+"/level",schemaPath:"#/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 const _errs5 = errors;
-const vSchema0 = schema28.properties.level.enum;
+const vSchema0 = schema9.properties.level.enum;
 if(!((((data1 === "untrusted") || (data1 === "basic")) || (data1 === "verified")) || (data1 === "trusted"))){
-validate61.errors = [{instancePath:instancePath+"/level",schemaPath:"#/properties/level/enum",keyword:"enum",params:{allowedValues: schema28.properties.level.enum},message:"must be equal to one of the allowed values"}];
+validate9.errors = [{instancePath:instancePath+"/level",schemaPath:"#/properties/level/enum",keyword:"enum",params:{allowedValues: schema9.properties.level.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 else {
@@ -613,15 +613,15 @@ const _errs6 = errors;
 const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
-if(!pattern9.test(data2)){
-validate61.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
+if(!pattern6.test(data2)){
+validate9.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate61.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate9.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs6){
@@ -639,13 +639,13 @@ const _errs8 = errors;
 const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
-if(func1(data3) > 253){
-validate61.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"}];
+if(func0(data3) > 253){
+validate9.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"}];
 return false;
 }
 else {
-if(func1(data3) < 1){
-validate61.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data3) < 1){
+validate9.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
@@ -653,7 +653,7 @@ else {
 }
 }
 else {
-validate61.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate9.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs8){
@@ -675,14 +675,14 @@ if((typeof data4 == "number") && (isFinite(data4))){
 if(errors === _errs10){
 if(typeof data4 === "string"){
 if(!(formats0.validate(data4))){
-validate61.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+validate9.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate61.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate9.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs10){
@@ -704,24 +704,24 @@ if(valid0){
 }
 }
 else {
-validate61.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate9.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate61.errors = vErrors;
+validate9.errors = vErrors;
 return errors === 0;
 }
-validate61.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate9.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema29 = {"$id":"https://onex.dev/schemas/v0.2/AgentStartedPayload.json","description":"An agent started on a node.","type":"object","additionalProperties":false,"required":["agent_id","node_id","capabilities"],"properties":{"agent_id":{"type":"string","minLength":1},"node_id":{"type":"string","minLength":1},"capabilities":{"type":"array","items":{"type":"string"}}}};
+const schema10 = {"$id":"https://onex.dev/schemas/v0.2/AgentStartedPayload.json","description":"An agent started on a node.","type":"object","additionalProperties":false,"required":["agent_id","node_id","capabilities"],"properties":{"agent_id":{"type":"string","minLength":1},"node_id":{"type":"string","minLength":1},"capabilities":{"type":"array","items":{"type":"string"}}}};
 
-function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/AgentStartedPayload.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate62.evaluated;
+const evaluated0 = validate10.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -733,14 +733,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.agent_id === undefined) && (missing0 = "agent_id")) || ((data.node_id === undefined) && (missing0 = "node_id"))) || ((data.capabilities === undefined) && (missing0 = "capabilities"))){
-validate62.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate10.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "agent_id") || (key0 === "node_id")) || (key0 === "capabilities"))){
-validate62.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate10.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -752,15 +752,15 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
-if(func1(data0) < 1){
-validate62.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data0) < 1){
+validate10.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate62.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate10.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs2){
@@ -778,15 +778,15 @@ const _errs4 = errors;
 const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
-if(func1(data1) < 1){
-validate62.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data1) < 1){
+validate10.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate62.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate10.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs4){
@@ -810,7 +810,7 @@ for(let i0=0; i0<len0; i0++){
 let data3 = data2[i0];
 const _errs8 = errors;
 if(typeof data3 !== "string"){
-validate62.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate10.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 const _errs9 = errors;
@@ -825,7 +825,7 @@ if(valid1){
 }
 }
 else {
-validate62.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate10.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 if(errors === _errs6){
@@ -844,24 +844,24 @@ if(valid0){
 }
 }
 else {
-validate62.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate10.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate62.errors = vErrors;
+validate10.errors = vErrors;
 return errors === 0;
 }
-validate62.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate10.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema26 = {"$id":"https://onex.dev/schemas/v0.2/Residue.json","description":"Reserved. Data a version transform could not express in this version, kept so that a round trip back to the version it came from loses nothing. Keyed by that version.","type":"object","additionalProperties":{"type":"object"}};
+const schema7 = {"$id":"https://onex.dev/schemas/v0.2/Residue.json","description":"Reserved. Data a version transform could not express in this version, kept so that a round trip back to the version it came from loses nothing. Keyed by that version.","type":"object","additionalProperties":{"type":"object"}};
 
-function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate7(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/Residue.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate59.evaluated;
+const evaluated0 = validate7.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -876,7 +876,7 @@ for(const key0 in data){
 let data0 = data[key0];
 const _errs2 = errors;
 if(!(data0 && typeof data0 == "object" && !Array.isArray(data0))){
-validate59.errors = [{instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate7.errors = [{instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 const _errs3 = errors;
@@ -891,23 +891,23 @@ if(_errs1 === errors){
 }
 }
 else {
-validate59.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate7.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate59.errors = vErrors;
+validate7.errors = vErrors;
 return errors === 0;
 }
-validate59.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate7.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/AgentStarted.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate74.evaluated;
+const evaluated0 = validate22.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -919,14 +919,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
-validate74.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate22.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
-validate74.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate22.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -936,7 +936,7 @@ if(data.type !== undefined){
 let data0 = data.type;
 const _errs2 = errors;
 if("event.agent.started" !== data0){
-validate74.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.agent.started"},message:"must be equal to constant"}];
+validate22.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.agent.started"},message:"must be equal to constant"}];
 return false;
 }
 else {
@@ -959,14 +959,14 @@ if((typeof data1 == "number") && (isFinite(data1))){
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
-validate74.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
+validate22.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate74.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate22.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs3){
@@ -989,14 +989,14 @@ if((typeof data2 == "number") && (isFinite(data2))){
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
-validate74.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+validate22.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate74.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate22.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs5){
@@ -1012,8 +1012,8 @@ if(valid0){
 if(data.protocol !== undefined){
 let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+if(!(validate5(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
 errors = vErrors.length;
 }
 else {
@@ -1027,8 +1027,8 @@ if(valid0){
 if(data.source !== undefined){
 let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate0(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate0.errors : vErrors.concat(validate0.errors);
 errors = vErrors.length;
 }
 else {
@@ -1042,8 +1042,8 @@ if(valid0){
 if(data.trust !== undefined){
 let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
+if(!(validate9(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate9.errors : vErrors.concat(validate9.errors);
 errors = vErrors.length;
 }
 else {
@@ -1057,8 +1057,8 @@ if(valid0){
 if(data.payload !== undefined){
 let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate62(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
+if(!(validate10(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate10.errors : vErrors.concat(validate10.errors);
 errors = vErrors.length;
 }
 else {
@@ -1072,8 +1072,8 @@ if(valid0){
 if(data._residue !== undefined){
 let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+if(!(validate7(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate7.errors : vErrors.concat(validate7.errors);
 errors = vErrors.length;
 }
 else {
@@ -1096,28 +1096,28 @@ if(valid0){
 }
 }
 else {
-validate74.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate22.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate74.errors = vErrors;
+validate22.errors = vErrors;
 return errors === 0;
 }
-validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const rawAgentStartedPayload = validate62;
+const rawAgentStartedPayload = validate10;
 
-const rawAgentStopped = validate80;
-const schema40 = {"$id":"https://onex.dev/schemas/v0.2/AgentStopped.json","description":"`event.agent.stopped`: An agent stopped on a node.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.agent.stopped`.","const":"event.agent.stopped"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/AgentStoppedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
-const schema30 = {"$id":"https://onex.dev/schemas/v0.2/AgentStoppedPayload.json","description":"An agent stopped on a node.","type":"object","additionalProperties":false,"required":["agent_id","node_id"],"properties":{"agent_id":{"type":"string","minLength":1},"node_id":{"type":"string","minLength":1},"exit_code":{"type":"integer"},"reason":{"type":"string"}}};
+const rawAgentStopped = validate28;
+const schema21 = {"$id":"https://onex.dev/schemas/v0.2/AgentStopped.json","description":"`event.agent.stopped`: An agent stopped on a node.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.agent.stopped`.","const":"event.agent.stopped"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/AgentStoppedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
+const schema11 = {"$id":"https://onex.dev/schemas/v0.2/AgentStoppedPayload.json","description":"An agent stopped on a node.","type":"object","additionalProperties":false,"required":["agent_id","node_id"],"properties":{"agent_id":{"type":"string","minLength":1},"node_id":{"type":"string","minLength":1},"exit_code":{"type":"integer"},"reason":{"type":"string"}}};
 
-function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/AgentStoppedPayload.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate63.evaluated;
+const evaluated0 = validate11.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1129,14 +1129,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.agent_id === undefined) && (missing0 = "agent_id")) || ((data.node_id === undefined) && (missing0 = "node_id"))){
-validate63.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate11.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "agent_id") || (key0 === "node_id")) || (key0 === "exit_code")) || (key0 === "reason"))){
-validate63.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate11.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -1148,15 +1148,15 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
-if(func1(data0) < 1){
-validate63.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data0) < 1){
+validate11.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate63.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate11.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs2){
@@ -1174,15 +1174,15 @@ const _errs4 = errors;
 const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
-if(func1(data1) < 1){
-validate63.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data1) < 1){
+validate11.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate63.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate11.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs4){
@@ -1198,7 +1198,7 @@ if(data.exit_code !== undefined){
 let data2 = data.exit_code;
 const _errs6 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate63.errors = [{instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate11.errors = [{instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 const _errs7 = errors;
@@ -1214,7 +1214,7 @@ if(data.reason !== undefined){
 let data3 = data.reason;
 const _errs8 = errors;
 if(typeof data3 !== "string"){
-validate63.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate11.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 const _errs9 = errors;
@@ -1234,23 +1234,23 @@ if(valid0){
 }
 }
 else {
-validate63.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate11.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate63.errors = vErrors;
+validate11.errors = vErrors;
 return errors === 0;
 }
-validate63.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate11.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/AgentStopped.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate80.evaluated;
+const evaluated0 = validate28.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1262,14 +1262,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
-validate80.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate28.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
-validate80.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate28.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -1279,7 +1279,7 @@ if(data.type !== undefined){
 let data0 = data.type;
 const _errs2 = errors;
 if("event.agent.stopped" !== data0){
-validate80.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.agent.stopped"},message:"must be equal to constant"}];
+validate28.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.agent.stopped"},message:"must be equal to constant"}];
 return false;
 }
 else {
@@ -1302,14 +1302,14 @@ if((typeof data1 == "number") && (isFinite(data1))){
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
-validate80.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
+validate28.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate80.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate28.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs3){
@@ -1332,14 +1332,14 @@ if((typeof data2 == "number") && (isFinite(data2))){
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
-validate80.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+validate28.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate80.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate28.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs5){
@@ -1355,8 +1355,8 @@ if(valid0){
 if(data.protocol !== undefined){
 let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+if(!(validate5(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
 errors = vErrors.length;
 }
 else {
@@ -1370,8 +1370,8 @@ if(valid0){
 if(data.source !== undefined){
 let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate0(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate0.errors : vErrors.concat(validate0.errors);
 errors = vErrors.length;
 }
 else {
@@ -1385,8 +1385,8 @@ if(valid0){
 if(data.trust !== undefined){
 let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
+if(!(validate9(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate9.errors : vErrors.concat(validate9.errors);
 errors = vErrors.length;
 }
 else {
@@ -1400,8 +1400,8 @@ if(valid0){
 if(data.payload !== undefined){
 let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate63(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate63.errors : vErrors.concat(validate63.errors);
+if(!(validate11(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate11.errors : vErrors.concat(validate11.errors);
 errors = vErrors.length;
 }
 else {
@@ -1415,8 +1415,8 @@ if(valid0){
 if(data._residue !== undefined){
 let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+if(!(validate7(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate7.errors : vErrors.concat(validate7.errors);
 errors = vErrors.length;
 }
 else {
@@ -1439,34 +1439,34 @@ if(valid0){
 }
 }
 else {
-validate80.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate28.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate80.errors = vErrors;
+validate28.errors = vErrors;
 return errors === 0;
 }
-validate80.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const rawAgentStoppedPayload = validate63;
+const rawAgentStoppedPayload = validate11;
 
-const rawArtifactAnnounced = validate86;
-const schema41 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactAnnounced.json","description":"`event.artifact.announced`: A peer serves (some of) an artifact at `endpoint`: the publisher when it starts seeding, and every peer that starts serving what it fetched. Carries the signed descriptor so a fetcher can find the artifact by name and version.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.artifact.announced`.","const":"event.artifact.announced"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/ArtifactAnnouncedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
-const schema31 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactAnnouncedPayload.json","description":"A peer serves (some of) an artifact at `endpoint`: the publisher when it starts seeding, and every peer that starts serving what it fetched. Carries the signed descriptor so a fetcher can find the artifact by name and version.","type":"object","additionalProperties":false,"required":["descriptor","peer_id","endpoint"],"properties":{"descriptor":{"$ref":"https://onex.dev/schemas/v0.2/ArtifactDescriptor.json"},"peer_id":{"description":"Node id of the announcing peer (the message's source entity).","type":"string","minLength":1},"endpoint":{"description":"Base URL of the peer's piece server, for example `http://10.0.0.7:7400`.","type":"string","format":"uri"}}};
-const schema21 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactDescriptor.json","description":"A content-addressed artifact (a model, a data set, an agent bundle) cut into pieces of `piece_size` bytes; the last piece may be shorter. Signed by its publisher over the canonical record without `signature`. The root hash names the artifact in the swarm.","type":"object","additionalProperties":false,"required":["name","version","media_type","size","piece_size","pieces","root_hash","publisher","zone","published_at"],"properties":{"name":{"type":"string","minLength":1,"maxLength":200,"pattern":"^[A-Za-z0-9][A-Za-z0-9._/-]*$"},"version":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"},"media_type":{"description":"IANA media type of the whole artifact, for example `application/octet-stream`.","type":"string","minLength":3,"maxLength":255},"size":{"description":"Total size in bytes.","type":"integer","minimum":0},"piece_size":{"description":"Bytes per piece (a power of two from 16 KiB to 64 MiB); every piece but the last has exactly this size.","type":"integer","minimum":16384,"maximum":67108864},"pieces":{"description":"Lower-case hex SHA-256 of every piece, in order.","type":"array","items":{"type":"string","pattern":"^[0-9a-f]{64}$"}},"root_hash":{"description":"`sha256:<hex>` of the concatenated raw piece digests: the artifact's id in the swarm.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"publisher":{"description":"Key id of the publisher's signing key.","type":"string","minLength":1},"zone":{"description":"The trust zone the publisher vouches for the artifact in.","type":"string","minLength":1,"maxLength":253},"published_at":{"type":"string","format":"date-time"},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}}};
-const func6 = Object.prototype.hasOwnProperty;
-const pattern5 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._/-]*$", "u");
-const pattern6 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._+-]*$", "u");
-const pattern7 = new RegExp("^[0-9a-f]{64}$", "u");
-const pattern8 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+const rawArtifactAnnounced = validate34;
+const schema22 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactAnnounced.json","description":"`event.artifact.announced`: A peer serves (some of) an artifact at `endpoint`: the publisher when it starts seeding, and every peer that starts serving what it fetched. Carries the signed descriptor so a fetcher can find the artifact by name and version.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.artifact.announced`.","const":"event.artifact.announced"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/ArtifactAnnouncedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
+const schema12 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactAnnouncedPayload.json","description":"A peer serves (some of) an artifact at `endpoint`: the publisher when it starts seeding, and every peer that starts serving what it fetched. Carries the signed descriptor so a fetcher can find the artifact by name and version.","type":"object","additionalProperties":false,"required":["descriptor","peer_id","endpoint"],"properties":{"descriptor":{"$ref":"https://onex.dev/schemas/v0.2/ArtifactDescriptor.json"},"peer_id":{"description":"Node id of the announcing peer (the message's source entity).","type":"string","minLength":1},"endpoint":{"description":"Base URL of the peer's piece server, for example `http://10.0.0.7:7400`.","type":"string","format":"uri"}}};
+const schema2 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactDescriptor.json","description":"A content-addressed artifact (a model, a data set, an agent bundle) cut into pieces of `piece_size` bytes; the last piece may be shorter. Signed by its publisher over the canonical record without `signature`. The root hash names the artifact in the swarm.","type":"object","additionalProperties":false,"required":["name","version","media_type","size","piece_size","pieces","root_hash","publisher","zone","published_at"],"properties":{"name":{"type":"string","minLength":1,"maxLength":200,"pattern":"^[A-Za-z0-9][A-Za-z0-9._/-]*$"},"version":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"},"media_type":{"description":"IANA media type of the whole artifact, for example `application/octet-stream`.","type":"string","minLength":3,"maxLength":255},"size":{"description":"Total size in bytes.","type":"integer","minimum":0},"piece_size":{"description":"Bytes per piece (a power of two from 16 KiB to 64 MiB); every piece but the last has exactly this size.","type":"integer","minimum":16384,"maximum":67108864},"pieces":{"description":"Lower-case hex SHA-256 of every piece, in order.","type":"array","items":{"type":"string","pattern":"^[0-9a-f]{64}$"}},"root_hash":{"description":"`sha256:<hex>` of the concatenated raw piece digests: the artifact's id in the swarm.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"publisher":{"description":"Key id of the publisher's signing key.","type":"string","minLength":1},"zone":{"description":"The trust zone the publisher vouches for the artifact in.","type":"string","minLength":1,"maxLength":253},"published_at":{"type":"string","format":"date-time"},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}}};
+const func5 = Object.prototype.hasOwnProperty;
+const pattern2 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._/-]*$", "u");
+const pattern3 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._+-]*$", "u");
+const pattern4 = new RegExp("^[0-9a-f]{64}$", "u");
+const pattern5 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
 
-function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate2(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/ArtifactDescriptor.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate54.evaluated;
+const evaluated0 = validate2.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1478,14 +1478,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((((((data.name === undefined) && (missing0 = "name")) || ((data.version === undefined) && (missing0 = "version"))) || ((data.media_type === undefined) && (missing0 = "media_type"))) || ((data.size === undefined) && (missing0 = "size"))) || ((data.piece_size === undefined) && (missing0 = "piece_size"))) || ((data.pieces === undefined) && (missing0 = "pieces"))) || ((data.root_hash === undefined) && (missing0 = "root_hash"))) || ((data.publisher === undefined) && (missing0 = "publisher"))) || ((data.zone === undefined) && (missing0 = "zone"))) || ((data.published_at === undefined) && (missing0 = "published_at"))){
-validate54.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate2.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func6.call(schema21.properties, key0))){
-validate54.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(func5.call(schema2.properties, key0))){
+validate2.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -1497,18 +1497,18 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
-if(func1(data0) > 200){
-validate54.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+if(func0(data0) > 200){
+validate2.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
 return false;
 }
 else {
-if(func1(data0) < 1){
-validate54.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data0) < 1){
+validate2.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern5.test(data0)){
-validate54.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._/-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._/-]*$"+"\""}];
+if(!pattern2.test(data0)){
+validate2.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._/-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._/-]*$"+"\""}];
 return false;
 }
 else {
@@ -1517,7 +1517,7 @@ else {
 }
 }
 else {
-validate54.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate2.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs2){
@@ -1535,18 +1535,18 @@ const _errs4 = errors;
 const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
-if(func1(data1) > 64){
-validate54.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+if(func0(data1) > 64){
+validate2.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
-if(func1(data1) < 1){
-validate54.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data1) < 1){
+validate2.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern6.test(data1)){
-validate54.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._+-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._+-]*$"+"\""}];
+if(!pattern3.test(data1)){
+validate2.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._+-]*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._+-]*$"+"\""}];
 return false;
 }
 else {
@@ -1555,7 +1555,7 @@ else {
 }
 }
 else {
-validate54.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate2.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs4){
@@ -1573,13 +1573,13 @@ const _errs6 = errors;
 const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
-if(func1(data2) > 255){
-validate54.errors = [{instancePath:instancePath+"/media_type",schemaPath:"#/properties/media_type/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
+if(func0(data2) > 255){
+validate2.errors = [{instancePath:instancePath+"/media_type",schemaPath:"#/properties/media_type/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
 return false;
 }
 else {
-if(func1(data2) < 3){
-validate54.errors = [{instancePath:instancePath+"/media_type",schemaPath:"#/properties/media_type/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
+if(func0(data2) < 3){
+validate2.errors = [{instancePath:instancePath+"/media_type",schemaPath:"#/properties/media_type/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
 return false;
 }
 else {
@@ -1587,7 +1587,7 @@ else {
 }
 }
 else {
-validate54.errors = [{instancePath:instancePath+"/media_type",schemaPath:"#/properties/media_type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate2.errors = [{instancePath:instancePath+"/media_type",schemaPath:"#/properties/media_type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs6){
@@ -1603,14 +1603,14 @@ if(data.size !== undefined){
 let data3 = data.size;
 const _errs8 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate54.errors = [{instancePath:instancePath+"/size",schemaPath:"#/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate2.errors = [{instancePath:instancePath+"/size",schemaPath:"#/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 const _errs9 = errors;
 if(errors === _errs8){
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 < 0 || isNaN(data3)){
-validate54.errors = [{instancePath:instancePath+"/size",schemaPath:"#/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate2.errors = [{instancePath:instancePath+"/size",schemaPath:"#/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 else {
@@ -1629,19 +1629,19 @@ if(data.piece_size !== undefined){
 let data4 = data.piece_size;
 const _errs10 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate54.errors = [{instancePath:instancePath+"/piece_size",schemaPath:"#/properties/piece_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate2.errors = [{instancePath:instancePath+"/piece_size",schemaPath:"#/properties/piece_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 const _errs11 = errors;
 if(errors === _errs10){
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 > 67108864 || isNaN(data4)){
-validate54.errors = [{instancePath:instancePath+"/piece_size",schemaPath:"#/properties/piece_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 67108864},message:"must be <= 67108864"}];
+validate2.errors = [{instancePath:instancePath+"/piece_size",schemaPath:"#/properties/piece_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 67108864},message:"must be <= 67108864"}];
 return false;
 }
 else {
 if(data4 < 16384 || isNaN(data4)){
-validate54.errors = [{instancePath:instancePath+"/piece_size",schemaPath:"#/properties/piece_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16384},message:"must be >= 16384"}];
+validate2.errors = [{instancePath:instancePath+"/piece_size",schemaPath:"#/properties/piece_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16384},message:"must be >= 16384"}];
 return false;
 }
 else {
@@ -1671,15 +1671,15 @@ const _errs14 = errors;
 const _errs15 = errors;
 if(errors === _errs14){
 if(typeof data6 === "string"){
-if(!pattern7.test(data6)){
-validate54.errors = [{instancePath:instancePath+"/pieces/" + i0,schemaPath:"#/properties/pieces/items/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
+if(!pattern4.test(data6)){
+validate2.errors = [{instancePath:instancePath+"/pieces/" + i0,schemaPath:"#/properties/pieces/items/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate54.errors = [{instancePath:instancePath+"/pieces/" + i0,schemaPath:"#/properties/pieces/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate2.errors = [{instancePath:instancePath+"/pieces/" + i0,schemaPath:"#/properties/pieces/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs14){
@@ -1694,7 +1694,7 @@ if(valid1){
 }
 }
 else {
-validate54.errors = [{instancePath:instancePath+"/pieces",schemaPath:"#/properties/pieces/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate2.errors = [{instancePath:instancePath+"/pieces",schemaPath:"#/properties/pieces/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 if(errors === _errs12){
@@ -1712,15 +1712,15 @@ const _errs16 = errors;
 const _errs17 = errors;
 if(errors === _errs16){
 if(typeof data7 === "string"){
-if(!pattern8.test(data7)){
-validate54.errors = [{instancePath:instancePath+"/root_hash",schemaPath:"#/properties/root_hash/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
+if(!pattern5.test(data7)){
+validate2.errors = [{instancePath:instancePath+"/root_hash",schemaPath:"#/properties/root_hash/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate54.errors = [{instancePath:instancePath+"/root_hash",schemaPath:"#/properties/root_hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate2.errors = [{instancePath:instancePath+"/root_hash",schemaPath:"#/properties/root_hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs16){
@@ -1738,15 +1738,15 @@ const _errs18 = errors;
 const _errs19 = errors;
 if(errors === _errs18){
 if(typeof data8 === "string"){
-if(func1(data8) < 1){
-validate54.errors = [{instancePath:instancePath+"/publisher",schemaPath:"#/properties/publisher/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data8) < 1){
+validate2.errors = [{instancePath:instancePath+"/publisher",schemaPath:"#/properties/publisher/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate54.errors = [{instancePath:instancePath+"/publisher",schemaPath:"#/properties/publisher/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate2.errors = [{instancePath:instancePath+"/publisher",schemaPath:"#/properties/publisher/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs18){
@@ -1764,13 +1764,13 @@ const _errs20 = errors;
 const _errs21 = errors;
 if(errors === _errs20){
 if(typeof data9 === "string"){
-if(func1(data9) > 253){
-validate54.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"}];
+if(func0(data9) > 253){
+validate2.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"}];
 return false;
 }
 else {
-if(func1(data9) < 1){
-validate54.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data9) < 1){
+validate2.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
@@ -1778,7 +1778,7 @@ else {
 }
 }
 else {
-validate54.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate2.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs20){
@@ -1800,14 +1800,14 @@ if((typeof data10 == "number") && (isFinite(data10))){
 if(errors === _errs22){
 if(typeof data10 === "string"){
 if(!(formats0.validate(data10))){
-validate54.errors = [{instancePath:instancePath+"/published_at",schemaPath:"#/properties/published_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+validate2.errors = [{instancePath:instancePath+"/published_at",schemaPath:"#/properties/published_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate54.errors = [{instancePath:instancePath+"/published_at",schemaPath:"#/properties/published_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate2.errors = [{instancePath:instancePath+"/published_at",schemaPath:"#/properties/published_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs22){
@@ -1826,15 +1826,15 @@ const _errs24 = errors;
 const _errs25 = errors;
 if(errors === _errs24){
 if(typeof data11 === "string"){
-if(!pattern9.test(data11)){
-validate54.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
+if(!pattern6.test(data11)){
+validate2.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate54.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate2.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs24){
@@ -1861,23 +1861,23 @@ if(valid0){
 }
 }
 else {
-validate54.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate2.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate54.errors = vErrors;
+validate2.errors = vErrors;
 return errors === 0;
 }
-validate54.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate2.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/ArtifactAnnouncedPayload.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate64.evaluated;
+const evaluated0 = validate12.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1889,14 +1889,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.descriptor === undefined) && (missing0 = "descriptor")) || ((data.peer_id === undefined) && (missing0 = "peer_id"))) || ((data.endpoint === undefined) && (missing0 = "endpoint"))){
-validate64.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate12.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "descriptor") || (key0 === "peer_id")) || (key0 === "endpoint"))){
-validate64.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate12.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -1905,8 +1905,8 @@ if(_errs1 === errors){
 if(data.descriptor !== undefined){
 let data0 = data.descriptor;
 const _errs2 = errors;
-if(!(validate54(data0, {instancePath:instancePath+"/descriptor",parentData:data,parentDataProperty:"descriptor",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
+if(!(validate2(data0, {instancePath:instancePath+"/descriptor",parentData:data,parentDataProperty:"descriptor",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate2.errors : vErrors.concat(validate2.errors);
 errors = vErrors.length;
 }
 else {
@@ -1923,15 +1923,15 @@ const _errs3 = errors;
 const _errs4 = errors;
 if(errors === _errs3){
 if(typeof data1 === "string"){
-if(func1(data1) < 1){
-validate64.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data1) < 1){
+validate12.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate64.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate12.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs3){
@@ -1953,14 +1953,14 @@ if((typeof data2 == "number") && (isFinite(data2))){
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats4(data2))){
-validate64.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"#/properties/endpoint/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""}];
+validate12.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"#/properties/endpoint/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate64.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"#/properties/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate12.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"#/properties/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs5){
@@ -1980,23 +1980,23 @@ if(valid0){
 }
 }
 else {
-validate64.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate12.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate64.errors = vErrors;
+validate12.errors = vErrors;
 return errors === 0;
 }
-validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate12.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/ArtifactAnnounced.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate86.evaluated;
+const evaluated0 = validate34.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2008,14 +2008,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
-validate86.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate34.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
-validate86.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate34.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2025,7 +2025,7 @@ if(data.type !== undefined){
 let data0 = data.type;
 const _errs2 = errors;
 if("event.artifact.announced" !== data0){
-validate86.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.artifact.announced"},message:"must be equal to constant"}];
+validate34.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.artifact.announced"},message:"must be equal to constant"}];
 return false;
 }
 else {
@@ -2048,14 +2048,14 @@ if((typeof data1 == "number") && (isFinite(data1))){
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
-validate86.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
+validate34.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate86.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate34.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs3){
@@ -2078,14 +2078,14 @@ if((typeof data2 == "number") && (isFinite(data2))){
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
-validate86.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+validate34.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate86.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate34.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs5){
@@ -2101,8 +2101,8 @@ if(valid0){
 if(data.protocol !== undefined){
 let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+if(!(validate5(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
 errors = vErrors.length;
 }
 else {
@@ -2116,8 +2116,8 @@ if(valid0){
 if(data.source !== undefined){
 let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate0(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate0.errors : vErrors.concat(validate0.errors);
 errors = vErrors.length;
 }
 else {
@@ -2131,8 +2131,8 @@ if(valid0){
 if(data.trust !== undefined){
 let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
+if(!(validate9(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate9.errors : vErrors.concat(validate9.errors);
 errors = vErrors.length;
 }
 else {
@@ -2146,8 +2146,8 @@ if(valid0){
 if(data.payload !== undefined){
 let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate64(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
+if(!(validate12(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate12.errors : vErrors.concat(validate12.errors);
 errors = vErrors.length;
 }
 else {
@@ -2161,8 +2161,8 @@ if(valid0){
 if(data._residue !== undefined){
 let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+if(!(validate7(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate7.errors : vErrors.concat(validate7.errors);
 errors = vErrors.length;
 }
 else {
@@ -2185,31 +2185,31 @@ if(valid0){
 }
 }
 else {
-validate86.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate34.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate86.errors = vErrors;
+validate34.errors = vErrors;
 return errors === 0;
 }
-validate86.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const rawArtifactAnnouncedPayload = validate64;
+const rawArtifactAnnouncedPayload = validate12;
 
-const rawArtifactDescriptor = validate54;
+const rawArtifactDescriptor = validate2;
 
-const rawArtifactHave = validate92;
-const schema42 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactHave.json","description":"`signal.artifact.have`: The pieces of an artifact a peer holds, verified, and serves at `endpoint`.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.artifact.have`.","const":"signal.artifact.have"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/ArtifactHavePayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
-const schema32 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactHavePayload.json","description":"The pieces of an artifact a peer holds, verified, and serves at `endpoint`.","type":"object","additionalProperties":false,"required":["root_hash","peer_id","endpoint","bitfield","have","complete"],"properties":{"root_hash":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"peer_id":{"type":"string","minLength":1},"endpoint":{"type":"string","format":"uri"},"bitfield":{"description":"base64url of one bit per piece, most significant bit first (piece 0 is the high bit of byte 0).","type":"string","pattern":"^[A-Za-z0-9_-]*$"},"have":{"description":"Number of pieces set in the bitfield.","type":"integer","minimum":0},"complete":{"type":"boolean"}}};
-const pattern19 = new RegExp("^[A-Za-z0-9_-]*$", "u");
+const rawArtifactHave = validate40;
+const schema23 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactHave.json","description":"`signal.artifact.have`: The pieces of an artifact a peer holds, verified, and serves at `endpoint`.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.artifact.have`.","const":"signal.artifact.have"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/ArtifactHavePayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
+const schema13 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactHavePayload.json","description":"The pieces of an artifact a peer holds, verified, and serves at `endpoint`.","type":"object","additionalProperties":false,"required":["root_hash","peer_id","endpoint","bitfield","have","complete"],"properties":{"root_hash":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"peer_id":{"type":"string","minLength":1},"endpoint":{"type":"string","format":"uri"},"bitfield":{"description":"base64url of one bit per piece, most significant bit first (piece 0 is the high bit of byte 0).","type":"string","pattern":"^[A-Za-z0-9_-]*$"},"have":{"description":"Number of pieces set in the bitfield.","type":"integer","minimum":0},"complete":{"type":"boolean"}}};
+const pattern16 = new RegExp("^[A-Za-z0-9_-]*$", "u");
 
-function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate14(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/ArtifactHavePayload.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate66.evaluated;
+const evaluated0 = validate14.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2221,14 +2221,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((data.root_hash === undefined) && (missing0 = "root_hash")) || ((data.peer_id === undefined) && (missing0 = "peer_id"))) || ((data.endpoint === undefined) && (missing0 = "endpoint"))) || ((data.bitfield === undefined) && (missing0 = "bitfield"))) || ((data.have === undefined) && (missing0 = "have"))) || ((data.complete === undefined) && (missing0 = "complete"))){
-validate66.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate14.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((key0 === "root_hash") || (key0 === "peer_id")) || (key0 === "endpoint")) || (key0 === "bitfield")) || (key0 === "have")) || (key0 === "complete"))){
-validate66.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate14.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2240,15 +2240,15 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
-if(!pattern8.test(data0)){
-validate66.errors = [{instancePath:instancePath+"/root_hash",schemaPath:"#/properties/root_hash/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
+if(!pattern5.test(data0)){
+validate14.errors = [{instancePath:instancePath+"/root_hash",schemaPath:"#/properties/root_hash/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate66.errors = [{instancePath:instancePath+"/root_hash",schemaPath:"#/properties/root_hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate14.errors = [{instancePath:instancePath+"/root_hash",schemaPath:"#/properties/root_hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs2){
@@ -2266,15 +2266,15 @@ const _errs4 = errors;
 const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
-if(func1(data1) < 1){
-validate66.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data1) < 1){
+validate14.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate66.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate14.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs4){
@@ -2296,14 +2296,14 @@ if((typeof data2 == "number") && (isFinite(data2))){
 if(errors === _errs6){
 if(typeof data2 === "string"){
 if(!(formats4(data2))){
-validate66.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"#/properties/endpoint/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""}];
+validate14.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"#/properties/endpoint/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate66.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"#/properties/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate14.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"#/properties/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs6){
@@ -2322,15 +2322,15 @@ const _errs8 = errors;
 const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
-if(!pattern19.test(data3)){
-validate66.errors = [{instancePath:instancePath+"/bitfield",schemaPath:"#/properties/bitfield/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_-]*$"+"\""}];
+if(!pattern16.test(data3)){
+validate14.errors = [{instancePath:instancePath+"/bitfield",schemaPath:"#/properties/bitfield/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_-]*$"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate66.errors = [{instancePath:instancePath+"/bitfield",schemaPath:"#/properties/bitfield/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate14.errors = [{instancePath:instancePath+"/bitfield",schemaPath:"#/properties/bitfield/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs8){
@@ -2346,14 +2346,14 @@ if(data.have !== undefined){
 let data4 = data.have;
 const _errs10 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate66.errors = [{instancePath:instancePath+"/have",schemaPath:"#/properties/have/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate14.errors = [{instancePath:instancePath+"/have",schemaPath:"#/properties/have/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 const _errs11 = errors;
 if(errors === _errs10){
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 < 0 || isNaN(data4)){
-validate66.errors = [{instancePath:instancePath+"/have",schemaPath:"#/properties/have/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate14.errors = [{instancePath:instancePath+"/have",schemaPath:"#/properties/have/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 else {
@@ -2372,7 +2372,7 @@ if(data.complete !== undefined){
 let data5 = data.complete;
 const _errs12 = errors;
 if(typeof data5 !== "boolean"){
-validate66.errors = [{instancePath:instancePath+"/complete",schemaPath:"#/properties/complete/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate14.errors = [{instancePath:instancePath+"/complete",schemaPath:"#/properties/complete/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 const _errs13 = errors;
@@ -2394,23 +2394,23 @@ if(valid0){
 }
 }
 else {
-validate66.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate14.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate66.errors = vErrors;
+validate14.errors = vErrors;
 return errors === 0;
 }
-validate66.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate14.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/ArtifactHave.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate92.evaluated;
+const evaluated0 = validate40.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2422,14 +2422,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
-validate92.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate40.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
-validate92.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate40.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2439,7 +2439,7 @@ if(data.type !== undefined){
 let data0 = data.type;
 const _errs2 = errors;
 if("signal.artifact.have" !== data0){
-validate92.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.artifact.have"},message:"must be equal to constant"}];
+validate40.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.artifact.have"},message:"must be equal to constant"}];
 return false;
 }
 else {
@@ -2462,14 +2462,14 @@ if((typeof data1 == "number") && (isFinite(data1))){
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
-validate92.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
+validate40.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate92.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate40.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs3){
@@ -2492,14 +2492,14 @@ if((typeof data2 == "number") && (isFinite(data2))){
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
-validate92.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+validate40.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate92.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate40.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs5){
@@ -2515,8 +2515,8 @@ if(valid0){
 if(data.protocol !== undefined){
 let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+if(!(validate5(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
 errors = vErrors.length;
 }
 else {
@@ -2530,8 +2530,8 @@ if(valid0){
 if(data.source !== undefined){
 let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate0(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate0.errors : vErrors.concat(validate0.errors);
 errors = vErrors.length;
 }
 else {
@@ -2545,8 +2545,8 @@ if(valid0){
 if(data.trust !== undefined){
 let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
+if(!(validate9(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate9.errors : vErrors.concat(validate9.errors);
 errors = vErrors.length;
 }
 else {
@@ -2560,8 +2560,8 @@ if(valid0){
 if(data.payload !== undefined){
 let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate66(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate66.errors : vErrors.concat(validate66.errors);
+if(!(validate14(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate14.errors : vErrors.concat(validate14.errors);
 errors = vErrors.length;
 }
 else {
@@ -2575,8 +2575,8 @@ if(valid0){
 if(data._residue !== undefined){
 let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+if(!(validate7(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate7.errors : vErrors.concat(validate7.errors);
 errors = vErrors.length;
 }
 else {
@@ -2599,28 +2599,28 @@ if(valid0){
 }
 }
 else {
-validate92.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate40.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate92.errors = vErrors;
+validate40.errors = vErrors;
 return errors === 0;
 }
-validate92.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const rawArtifactHavePayload = validate66;
+const rawArtifactHavePayload = validate14;
 
-const rawArtifactRequest = validate98;
-const schema43 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactRequest.json","description":"`signal.artifact.request`: A peer wants an artifact, by name and version or by root hash (at least one of the two; the runtime refuses a request naming neither); peers holding pieces of it answer with `signal.artifact.have` (and the publisher re-announces it). Pieces themselves travel between piece servers, never through the broker.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.artifact.request`.","const":"signal.artifact.request"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/ArtifactRequestPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
-const schema33 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactRequestPayload.json","description":"A peer wants an artifact, by name and version or by root hash (at least one of the two; the runtime refuses a request naming neither); peers holding pieces of it answer with `signal.artifact.have` (and the publisher re-announces it). Pieces themselves travel between piece servers, never through the broker.","type":"object","additionalProperties":false,"required":["peer_id"],"dependentRequired":{"name":["version"],"version":["name"]},"properties":{"peer_id":{"type":"string","minLength":1},"name":{"type":"string","minLength":1,"maxLength":200},"version":{"type":"string","minLength":1,"maxLength":64},"root_hash":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"endpoint":{"description":"The requester's own piece server, when it already serves what it fetched.","type":"string","format":"uri"}}};
+const rawArtifactRequest = validate46;
+const schema24 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactRequest.json","description":"`signal.artifact.request`: A peer wants an artifact, by name and version or by root hash (at least one of the two; the runtime refuses a request naming neither); peers holding pieces of it answer with `signal.artifact.have` (and the publisher re-announces it). Pieces themselves travel between piece servers, never through the broker.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.artifact.request`.","const":"signal.artifact.request"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/ArtifactRequestPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
+const schema14 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactRequestPayload.json","description":"A peer wants an artifact, by name and version or by root hash (at least one of the two; the runtime refuses a request naming neither); peers holding pieces of it answer with `signal.artifact.have` (and the publisher re-announces it). Pieces themselves travel between piece servers, never through the broker.","type":"object","additionalProperties":false,"required":["peer_id"],"dependentRequired":{"name":["version"],"version":["name"]},"properties":{"peer_id":{"type":"string","minLength":1},"name":{"type":"string","minLength":1,"maxLength":200},"version":{"type":"string","minLength":1,"maxLength":64},"root_hash":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"endpoint":{"description":"The requester's own piece server, when it already serves what it fetched.","type":"string","format":"uri"}}};
 
-function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/ArtifactRequestPayload.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate67.evaluated;
+const evaluated0 = validate15.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2632,14 +2632,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.peer_id === undefined) && (missing0 = "peer_id")){
-validate67.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate15.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((key0 === "peer_id") || (key0 === "name")) || (key0 === "version")) || (key0 === "root_hash")) || (key0 === "endpoint"))){
-validate67.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate15.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2651,15 +2651,15 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
-if(func1(data0) < 1){
-validate67.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data0) < 1){
+validate15.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate67.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate15.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs2){
@@ -2677,13 +2677,13 @@ const _errs4 = errors;
 const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
-if(func1(data1) > 200){
-validate67.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+if(func0(data1) > 200){
+validate15.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
 return false;
 }
 else {
-if(func1(data1) < 1){
-validate67.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data1) < 1){
+validate15.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
@@ -2691,7 +2691,7 @@ else {
 }
 }
 else {
-validate67.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate15.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs4){
@@ -2709,13 +2709,13 @@ const _errs6 = errors;
 const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
-if(func1(data2) > 64){
-validate67.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+if(func0(data2) > 64){
+validate15.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
-if(func1(data2) < 1){
-validate67.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data2) < 1){
+validate15.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
@@ -2723,7 +2723,7 @@ else {
 }
 }
 else {
-validate67.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate15.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs6){
@@ -2741,15 +2741,15 @@ const _errs8 = errors;
 const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
-if(!pattern8.test(data3)){
-validate67.errors = [{instancePath:instancePath+"/root_hash",schemaPath:"#/properties/root_hash/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
+if(!pattern5.test(data3)){
+validate15.errors = [{instancePath:instancePath+"/root_hash",schemaPath:"#/properties/root_hash/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate67.errors = [{instancePath:instancePath+"/root_hash",schemaPath:"#/properties/root_hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate15.errors = [{instancePath:instancePath+"/root_hash",schemaPath:"#/properties/root_hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs8){
@@ -2771,14 +2771,14 @@ if((typeof data4 == "number") && (isFinite(data4))){
 if(errors === _errs10){
 if(typeof data4 === "string"){
 if(!(formats4(data4))){
-validate67.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"#/properties/endpoint/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""}];
+validate15.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"#/properties/endpoint/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate67.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"#/properties/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate15.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"#/properties/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs10){
@@ -2793,7 +2793,7 @@ var valid0 = true;
 if(valid0){
 let missing1;
 if(data.name !== undefined && ((data.version === undefined) && (missing1 = "version"))){
-validate67.errors = [{instancePath,schemaPath:"#/dependentRequired",keyword:"dependentRequired",params:{property: "name",
+validate15.errors = [{instancePath,schemaPath:"#/dependentRequired",keyword:"dependentRequired",params:{property: "name",
     missingProperty: missing1,
     depsCount: 1,
     deps: "version"},message:"must have property version when property name is present"}];
@@ -2801,7 +2801,7 @@ return false;
 }
 else {
 if(data.version !== undefined && ((data.name === undefined) && (missing1 = "name"))){
-validate67.errors = [{instancePath,schemaPath:"#/dependentRequired",keyword:"dependentRequired",params:{property: "version",
+validate15.errors = [{instancePath,schemaPath:"#/dependentRequired",keyword:"dependentRequired",params:{property: "version",
     missingProperty: missing1,
     depsCount: 1,
     deps: "name"},message:"must have property name when property version is present"}];
@@ -2819,23 +2819,23 @@ else {
 }
 }
 else {
-validate67.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate15.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate67.errors = vErrors;
+validate15.errors = vErrors;
 return errors === 0;
 }
-validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate15.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/ArtifactRequest.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate98.evaluated;
+const evaluated0 = validate46.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2847,14 +2847,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
-validate98.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate46.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
-validate98.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate46.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2864,7 +2864,7 @@ if(data.type !== undefined){
 let data0 = data.type;
 const _errs2 = errors;
 if("signal.artifact.request" !== data0){
-validate98.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.artifact.request"},message:"must be equal to constant"}];
+validate46.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.artifact.request"},message:"must be equal to constant"}];
 return false;
 }
 else {
@@ -2887,14 +2887,14 @@ if((typeof data1 == "number") && (isFinite(data1))){
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
-validate98.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
+validate46.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate98.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate46.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs3){
@@ -2917,14 +2917,14 @@ if((typeof data2 == "number") && (isFinite(data2))){
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
-validate98.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+validate46.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate98.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate46.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs5){
@@ -2940,8 +2940,8 @@ if(valid0){
 if(data.protocol !== undefined){
 let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+if(!(validate5(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
 errors = vErrors.length;
 }
 else {
@@ -2955,8 +2955,8 @@ if(valid0){
 if(data.source !== undefined){
 let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate0(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate0.errors : vErrors.concat(validate0.errors);
 errors = vErrors.length;
 }
 else {
@@ -2970,8 +2970,8 @@ if(valid0){
 if(data.trust !== undefined){
 let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
+if(!(validate9(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate9.errors : vErrors.concat(validate9.errors);
 errors = vErrors.length;
 }
 else {
@@ -2985,8 +2985,8 @@ if(valid0){
 if(data.payload !== undefined){
 let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate67(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
+if(!(validate15(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate15.errors : vErrors.concat(validate15.errors);
 errors = vErrors.length;
 }
 else {
@@ -3000,8 +3000,8 @@ if(valid0){
 if(data._residue !== undefined){
 let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+if(!(validate7(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate7.errors : vErrors.concat(validate7.errors);
 errors = vErrors.length;
 }
 else {
@@ -3024,27 +3024,27 @@ if(valid0){
 }
 }
 else {
-validate98.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate46.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate98.errors = vErrors;
+validate46.errors = vErrors;
 return errors === 0;
 }
-validate98.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate46.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const rawArtifactRequestPayload = validate67;
+const rawArtifactRequestPayload = validate15;
 
-const rawExecutionAttestation = validate55;
-const schema22 = {"$id":"https://onex.dev/schemas/v0.2/ExecutionAttestation.json","description":"Attests the outcome of a task on a node; the last link of the execution trust chain.","type":"object","additionalProperties":false,"required":["task_id","node","outcome","trace_hash","signer","trust_delta","verified","execution_time"],"properties":{"task_id":{"type":"string","minLength":1},"node":{"type":"string","minLength":1},"outcome":{"type":"string","enum":["succeeded","failed","cancelled"]},"trace_hash":{"description":"`sha256:<hex>` of the canonical task and result.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"signer":{"type":"string","minLength":1},"cost":{"type":"number","minimum":0},"trust_delta":{"type":"number","minimum":-1,"maximum":1},"verified":{"type":"boolean"},"execution_time":{"description":"Wall-clock execution time in milliseconds.","type":"number","minimum":0},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}}};
+const rawExecutionAttestation = validate3;
+const schema3 = {"$id":"https://onex.dev/schemas/v0.2/ExecutionAttestation.json","description":"Attests the outcome of a task on a node; the last link of the execution trust chain.","type":"object","additionalProperties":false,"required":["task_id","node","outcome","trace_hash","signer","trust_delta","verified","execution_time"],"properties":{"task_id":{"type":"string","minLength":1},"node":{"type":"string","minLength":1},"outcome":{"type":"string","enum":["succeeded","failed","cancelled"]},"trace_hash":{"description":"`sha256:<hex>` of the canonical task and result.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"signer":{"type":"string","minLength":1},"cost":{"type":"number","minimum":0},"trust_delta":{"type":"number","minimum":-1,"maximum":1},"verified":{"type":"boolean"},"execution_time":{"description":"Wall-clock execution time in milliseconds.","type":"number","minimum":0},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}}};
 
-function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate3(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/ExecutionAttestation.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate55.evaluated;
+const evaluated0 = validate3.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3056,14 +3056,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((((data.task_id === undefined) && (missing0 = "task_id")) || ((data.node === undefined) && (missing0 = "node"))) || ((data.outcome === undefined) && (missing0 = "outcome"))) || ((data.trace_hash === undefined) && (missing0 = "trace_hash"))) || ((data.signer === undefined) && (missing0 = "signer"))) || ((data.trust_delta === undefined) && (missing0 = "trust_delta"))) || ((data.verified === undefined) && (missing0 = "verified"))) || ((data.execution_time === undefined) && (missing0 = "execution_time"))){
-validate55.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate3.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func6.call(schema22.properties, key0))){
-validate55.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(func5.call(schema3.properties, key0))){
+validate3.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3075,15 +3075,15 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
-if(func1(data0) < 1){
-validate55.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data0) < 1){
+validate3.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate55.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate3.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs2){
@@ -3101,15 +3101,15 @@ const _errs4 = errors;
 const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
-if(func1(data1) < 1){
-validate55.errors = [{instancePath:instancePath+"/node",schemaPath:"#/properties/node/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data1) < 1){
+validate3.errors = [{instancePath:instancePath+"/node",schemaPath:"#/properties/node/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate55.errors = [{instancePath:instancePath+"/node",schemaPath:"#/properties/node/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate3.errors = [{instancePath:instancePath+"/node",schemaPath:"#/properties/node/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs4){
@@ -3125,13 +3125,13 @@ if(data.outcome !== undefined){
 let data2 = data.outcome;
 const _errs6 = errors;
 if(typeof data2 !== "string"){
-validate55.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate3.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 const _errs7 = errors;
-const vSchema0 = schema22.properties.outcome.enum;
+const vSchema0 = schema3.properties.outcome.enum;
 if(!(((data2 === "succeeded") || (data2 === "failed")) || (data2 === "cancelled"))){
-validate55.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema22.properties.outcome.enum},message:"must be equal to one of the allowed values"}];
+validate3.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema3.properties.outcome.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 else {
@@ -3150,15 +3150,15 @@ const _errs8 = errors;
 const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
-if(!pattern8.test(data3)){
-validate55.errors = [{instancePath:instancePath+"/trace_hash",schemaPath:"#/properties/trace_hash/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
+if(!pattern5.test(data3)){
+validate3.errors = [{instancePath:instancePath+"/trace_hash",schemaPath:"#/properties/trace_hash/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate55.errors = [{instancePath:instancePath+"/trace_hash",schemaPath:"#/properties/trace_hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate3.errors = [{instancePath:instancePath+"/trace_hash",schemaPath:"#/properties/trace_hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs8){
@@ -3176,15 +3176,15 @@ const _errs10 = errors;
 const _errs11 = errors;
 if(errors === _errs10){
 if(typeof data4 === "string"){
-if(func1(data4) < 1){
-validate55.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data4) < 1){
+validate3.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate55.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate3.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs10){
@@ -3203,14 +3203,14 @@ const _errs13 = errors;
 if(errors === _errs12){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 < 0 || isNaN(data5)){
-validate55.errors = [{instancePath:instancePath+"/cost",schemaPath:"#/properties/cost/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate3.errors = [{instancePath:instancePath+"/cost",schemaPath:"#/properties/cost/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 else {
 }
 }
 else {
-validate55.errors = [{instancePath:instancePath+"/cost",schemaPath:"#/properties/cost/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+validate3.errors = [{instancePath:instancePath+"/cost",schemaPath:"#/properties/cost/type",keyword:"type",params:{type: "number"},message:"must be number"}];
 return false;
 }
 if(errors === _errs12){
@@ -3229,12 +3229,12 @@ const _errs15 = errors;
 if(errors === _errs14){
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 1 || isNaN(data6)){
-validate55.errors = [{instancePath:instancePath+"/trust_delta",schemaPath:"#/properties/trust_delta/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"}];
+validate3.errors = [{instancePath:instancePath+"/trust_delta",schemaPath:"#/properties/trust_delta/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"}];
 return false;
 }
 else {
 if(data6 < -1 || isNaN(data6)){
-validate55.errors = [{instancePath:instancePath+"/trust_delta",schemaPath:"#/properties/trust_delta/minimum",keyword:"minimum",params:{comparison: ">=", limit: -1},message:"must be >= -1"}];
+validate3.errors = [{instancePath:instancePath+"/trust_delta",schemaPath:"#/properties/trust_delta/minimum",keyword:"minimum",params:{comparison: ">=", limit: -1},message:"must be >= -1"}];
 return false;
 }
 else {
@@ -3242,7 +3242,7 @@ else {
 }
 }
 else {
-validate55.errors = [{instancePath:instancePath+"/trust_delta",schemaPath:"#/properties/trust_delta/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+validate3.errors = [{instancePath:instancePath+"/trust_delta",schemaPath:"#/properties/trust_delta/type",keyword:"type",params:{type: "number"},message:"must be number"}];
 return false;
 }
 if(errors === _errs14){
@@ -3258,7 +3258,7 @@ if(data.verified !== undefined){
 let data7 = data.verified;
 const _errs16 = errors;
 if(typeof data7 !== "boolean"){
-validate55.errors = [{instancePath:instancePath+"/verified",schemaPath:"#/properties/verified/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate3.errors = [{instancePath:instancePath+"/verified",schemaPath:"#/properties/verified/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 const _errs17 = errors;
@@ -3277,14 +3277,14 @@ const _errs19 = errors;
 if(errors === _errs18){
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 < 0 || isNaN(data8)){
-validate55.errors = [{instancePath:instancePath+"/execution_time",schemaPath:"#/properties/execution_time/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate3.errors = [{instancePath:instancePath+"/execution_time",schemaPath:"#/properties/execution_time/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 else {
 }
 }
 else {
-validate55.errors = [{instancePath:instancePath+"/execution_time",schemaPath:"#/properties/execution_time/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+validate3.errors = [{instancePath:instancePath+"/execution_time",schemaPath:"#/properties/execution_time/type",keyword:"type",params:{type: "number"},message:"must be number"}];
 return false;
 }
 if(errors === _errs18){
@@ -3302,15 +3302,15 @@ const _errs20 = errors;
 const _errs21 = errors;
 if(errors === _errs20){
 if(typeof data9 === "string"){
-if(!pattern9.test(data9)){
-validate55.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
+if(!pattern6.test(data9)){
+validate3.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate55.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate3.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs20){
@@ -3336,26 +3336,26 @@ if(valid0){
 }
 }
 else {
-validate55.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate3.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate55.errors = vErrors;
+validate3.errors = vErrors;
 return errors === 0;
 }
-validate55.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate3.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const rawNodeFailed = validate104;
-const schema44 = {"$id":"https://onex.dev/schemas/v0.2/NodeFailed.json","description":"`event.node.failed`: A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.node.failed`.","const":"event.node.failed"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/NodeFailedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
-const schema34 = {"$id":"https://onex.dev/schemas/v0.2/NodeFailedPayload.json","description":"A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["node_id","reason","severity"],"properties":{"node_id":{"type":"string","minLength":1},"reason":{"type":"object","additionalProperties":false,"required":["message","code"],"properties":{"message":{"type":"string"},"code":{"type":"string","minLength":1,"default":"unspecified"}}},"severity":{"type":"string","enum":["warning","error","fatal"]}}};
+const rawNodeFailed = validate52;
+const schema25 = {"$id":"https://onex.dev/schemas/v0.2/NodeFailed.json","description":"`event.node.failed`: A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.node.failed`.","const":"event.node.failed"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/NodeFailedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
+const schema15 = {"$id":"https://onex.dev/schemas/v0.2/NodeFailedPayload.json","description":"A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["node_id","reason","severity"],"properties":{"node_id":{"type":"string","minLength":1},"reason":{"type":"object","additionalProperties":false,"required":["message","code"],"properties":{"message":{"type":"string"},"code":{"type":"string","minLength":1,"default":"unspecified"}}},"severity":{"type":"string","enum":["warning","error","fatal"]}}};
 
-function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate16(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/NodeFailedPayload.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate68.evaluated;
+const evaluated0 = validate16.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3367,14 +3367,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.node_id === undefined) && (missing0 = "node_id")) || ((data.reason === undefined) && (missing0 = "reason"))) || ((data.severity === undefined) && (missing0 = "severity"))){
-validate68.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate16.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "node_id") || (key0 === "reason")) || (key0 === "severity"))){
-validate68.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate16.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3386,15 +3386,15 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
-if(func1(data0) < 1){
-validate68.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data0) < 1){
+validate16.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate68.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate16.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs2){
@@ -3414,14 +3414,14 @@ if(errors === _errs4){
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 let missing1;
 if(((data1.message === undefined) && (missing1 = "message")) || ((data1.code === undefined) && (missing1 = "code"))){
-validate68.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate16.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs6 = errors;
 for(const key1 in data1){
 if(!((key1 === "message") || (key1 === "code"))){
-validate68.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate16.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3431,7 +3431,7 @@ if(data1.message !== undefined){
 let data2 = data1.message;
 const _errs7 = errors;
 if(typeof data2 !== "string"){
-validate68.errors = [{instancePath:instancePath+"/reason/message",schemaPath:"#/properties/reason/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate16.errors = [{instancePath:instancePath+"/reason/message",schemaPath:"#/properties/reason/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 const _errs8 = errors;
@@ -3449,15 +3449,15 @@ const _errs9 = errors;
 const _errs10 = errors;
 if(errors === _errs9){
 if(typeof data3 === "string"){
-if(func1(data3) < 1){
-validate68.errors = [{instancePath:instancePath+"/reason/code",schemaPath:"#/properties/reason/properties/code/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data3) < 1){
+validate16.errors = [{instancePath:instancePath+"/reason/code",schemaPath:"#/properties/reason/properties/code/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate68.errors = [{instancePath:instancePath+"/reason/code",schemaPath:"#/properties/reason/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate16.errors = [{instancePath:instancePath+"/reason/code",schemaPath:"#/properties/reason/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs9){
@@ -3475,7 +3475,7 @@ if(valid1){
 }
 }
 else {
-validate68.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate16.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === _errs4){
@@ -3491,13 +3491,13 @@ if(data.severity !== undefined){
 let data4 = data.severity;
 const _errs11 = errors;
 if(typeof data4 !== "string"){
-validate68.errors = [{instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate16.errors = [{instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 const _errs12 = errors;
-const vSchema0 = schema34.properties.severity.enum;
+const vSchema0 = schema15.properties.severity.enum;
 if(!(((data4 === "warning") || (data4 === "error")) || (data4 === "fatal"))){
-validate68.errors = [{instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/enum",keyword:"enum",params:{allowedValues: schema34.properties.severity.enum},message:"must be equal to one of the allowed values"}];
+validate16.errors = [{instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/enum",keyword:"enum",params:{allowedValues: schema15.properties.severity.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 else {
@@ -3517,23 +3517,23 @@ if(valid0){
 }
 }
 else {
-validate68.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate16.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate68.errors = vErrors;
+validate16.errors = vErrors;
 return errors === 0;
 }
-validate68.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate16.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/NodeFailed.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate104.evaluated;
+const evaluated0 = validate52.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3545,14 +3545,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
-validate104.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate52.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
-validate104.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate52.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3562,7 +3562,7 @@ if(data.type !== undefined){
 let data0 = data.type;
 const _errs2 = errors;
 if("event.node.failed" !== data0){
-validate104.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.node.failed"},message:"must be equal to constant"}];
+validate52.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.node.failed"},message:"must be equal to constant"}];
 return false;
 }
 else {
@@ -3585,14 +3585,14 @@ if((typeof data1 == "number") && (isFinite(data1))){
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
-validate104.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
+validate52.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate104.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate52.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs3){
@@ -3615,14 +3615,14 @@ if((typeof data2 == "number") && (isFinite(data2))){
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
-validate104.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+validate52.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate104.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate52.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs5){
@@ -3638,8 +3638,8 @@ if(valid0){
 if(data.protocol !== undefined){
 let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+if(!(validate5(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
 errors = vErrors.length;
 }
 else {
@@ -3653,8 +3653,8 @@ if(valid0){
 if(data.source !== undefined){
 let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate0(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate0.errors : vErrors.concat(validate0.errors);
 errors = vErrors.length;
 }
 else {
@@ -3668,8 +3668,8 @@ if(valid0){
 if(data.trust !== undefined){
 let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
+if(!(validate9(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate9.errors : vErrors.concat(validate9.errors);
 errors = vErrors.length;
 }
 else {
@@ -3683,8 +3683,8 @@ if(valid0){
 if(data.payload !== undefined){
 let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate68(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+if(!(validate16(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate16.errors : vErrors.concat(validate16.errors);
 errors = vErrors.length;
 }
 else {
@@ -3698,8 +3698,8 @@ if(valid0){
 if(data._residue !== undefined){
 let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+if(!(validate7(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate7.errors : vErrors.concat(validate7.errors);
 errors = vErrors.length;
 }
 else {
@@ -3722,27 +3722,27 @@ if(valid0){
 }
 }
 else {
-validate104.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate52.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate104.errors = vErrors;
+validate52.errors = vErrors;
 return errors === 0;
 }
-validate104.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const rawNodeFailedPayload = validate68;
+const rawNodeFailedPayload = validate16;
 
-const rawNodeIdentity = validate56;
-const schema23 = {"$id":"https://onex.dev/schemas/v0.2/NodeIdentity.json","description":"Cryptographic node identity tied to a public key, a build fingerprint and a zone.","type":"object","additionalProperties":false,"required":["node_id","public_key","build_fingerprint","zone"],"properties":{"node_id":{"description":"Derived from the public key, build fingerprint and zone.","type":"string","minLength":1},"public_key":{"type":"string","pattern":"^[A-Za-z0-9_-]{43}$"},"build_fingerprint":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"zone":{"type":"string","minLength":1}}};
+const rawNodeIdentity = validate4;
+const schema4 = {"$id":"https://onex.dev/schemas/v0.2/NodeIdentity.json","description":"Cryptographic node identity tied to a public key, a build fingerprint and a zone.","type":"object","additionalProperties":false,"required":["node_id","public_key","build_fingerprint","zone"],"properties":{"node_id":{"description":"Derived from the public key, build fingerprint and zone.","type":"string","minLength":1},"public_key":{"type":"string","pattern":"^[A-Za-z0-9_-]{43}$"},"build_fingerprint":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"zone":{"type":"string","minLength":1}}};
 
-function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate4(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/NodeIdentity.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate56.evaluated;
+const evaluated0 = validate4.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3754,14 +3754,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.node_id === undefined) && (missing0 = "node_id")) || ((data.public_key === undefined) && (missing0 = "public_key"))) || ((data.build_fingerprint === undefined) && (missing0 = "build_fingerprint"))) || ((data.zone === undefined) && (missing0 = "zone"))){
-validate56.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate4.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "node_id") || (key0 === "public_key")) || (key0 === "build_fingerprint")) || (key0 === "zone"))){
-validate56.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate4.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3773,15 +3773,15 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
-if(func1(data0) < 1){
-validate56.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data0) < 1){
+validate4.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate56.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate4.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs2){
@@ -3799,15 +3799,15 @@ const _errs4 = errors;
 const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
-if(!pattern4.test(data1)){
-validate56.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{43}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{43}$"+"\""}];
+if(!pattern1.test(data1)){
+validate4.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{43}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{43}$"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate56.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate4.errors = [{instancePath:instancePath+"/public_key",schemaPath:"#/properties/public_key/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs4){
@@ -3825,15 +3825,15 @@ const _errs6 = errors;
 const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
-if(!pattern8.test(data2)){
-validate56.errors = [{instancePath:instancePath+"/build_fingerprint",schemaPath:"#/properties/build_fingerprint/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
+if(!pattern5.test(data2)){
+validate4.errors = [{instancePath:instancePath+"/build_fingerprint",schemaPath:"#/properties/build_fingerprint/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate56.errors = [{instancePath:instancePath+"/build_fingerprint",schemaPath:"#/properties/build_fingerprint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate4.errors = [{instancePath:instancePath+"/build_fingerprint",schemaPath:"#/properties/build_fingerprint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs6){
@@ -3851,15 +3851,15 @@ const _errs8 = errors;
 const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
-if(func1(data3) < 1){
-validate56.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data3) < 1){
+validate4.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate56.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate4.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs8){
@@ -3879,26 +3879,26 @@ if(valid0){
 }
 }
 else {
-validate56.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate4.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate56.errors = vErrors;
+validate4.errors = vErrors;
 return errors === 0;
 }
-validate56.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate4.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const rawNodeRegister = validate110;
-const schema45 = {"$id":"https://onex.dev/schemas/v0.2/NodeRegister.json","description":"`event.node.register`: A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.node.register`.","const":"event.node.register"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/NodeRegisterPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
-const schema35 = {"$id":"https://onex.dev/schemas/v0.2/NodeRegisterPayload.json","description":"A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["node_id","address","build","capabilities"],"properties":{"node_id":{"type":"string","minLength":1},"address":{"type":"string","minLength":1},"build":{"type":"object","additionalProperties":false,"required":["fingerprint","version"],"properties":{"fingerprint":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"version":{"type":"string","minLength":1,"default":"unknown"}}},"capabilities":{"type":"array","items":{"type":"string"}},"labels":{"description":"Free-form labels; an open map.","type":"object","additionalProperties":{"type":"string"}}}};
+const rawNodeRegister = validate58;
+const schema26 = {"$id":"https://onex.dev/schemas/v0.2/NodeRegister.json","description":"`event.node.register`: A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.node.register`.","const":"event.node.register"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/NodeRegisterPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
+const schema16 = {"$id":"https://onex.dev/schemas/v0.2/NodeRegisterPayload.json","description":"A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["node_id","address","build","capabilities"],"properties":{"node_id":{"type":"string","minLength":1},"address":{"type":"string","minLength":1},"build":{"type":"object","additionalProperties":false,"required":["fingerprint","version"],"properties":{"fingerprint":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"version":{"type":"string","minLength":1,"default":"unknown"}}},"capabilities":{"type":"array","items":{"type":"string"}},"labels":{"description":"Free-form labels; an open map.","type":"object","additionalProperties":{"type":"string"}}}};
 
-function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate17(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/NodeRegisterPayload.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate69.evaluated;
+const evaluated0 = validate17.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3910,14 +3910,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.node_id === undefined) && (missing0 = "node_id")) || ((data.address === undefined) && (missing0 = "address"))) || ((data.build === undefined) && (missing0 = "build"))) || ((data.capabilities === undefined) && (missing0 = "capabilities"))){
-validate69.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate17.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((key0 === "node_id") || (key0 === "address")) || (key0 === "build")) || (key0 === "capabilities")) || (key0 === "labels"))){
-validate69.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate17.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3929,15 +3929,15 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
-if(func1(data0) < 1){
-validate69.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data0) < 1){
+validate17.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate69.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate17.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs2){
@@ -3955,15 +3955,15 @@ const _errs4 = errors;
 const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
-if(func1(data1) < 1){
-validate69.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data1) < 1){
+validate17.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate69.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate17.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs4){
@@ -3983,14 +3983,14 @@ if(errors === _errs6){
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 let missing1;
 if(((data2.fingerprint === undefined) && (missing1 = "fingerprint")) || ((data2.version === undefined) && (missing1 = "version"))){
-validate69.errors = [{instancePath:instancePath+"/build",schemaPath:"#/properties/build/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate17.errors = [{instancePath:instancePath+"/build",schemaPath:"#/properties/build/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs8 = errors;
 for(const key1 in data2){
 if(!((key1 === "fingerprint") || (key1 === "version"))){
-validate69.errors = [{instancePath:instancePath+"/build",schemaPath:"#/properties/build/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate17.errors = [{instancePath:instancePath+"/build",schemaPath:"#/properties/build/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -4002,15 +4002,15 @@ const _errs9 = errors;
 const _errs10 = errors;
 if(errors === _errs9){
 if(typeof data3 === "string"){
-if(!pattern8.test(data3)){
-validate69.errors = [{instancePath:instancePath+"/build/fingerprint",schemaPath:"#/properties/build/properties/fingerprint/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
+if(!pattern5.test(data3)){
+validate17.errors = [{instancePath:instancePath+"/build/fingerprint",schemaPath:"#/properties/build/properties/fingerprint/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate69.errors = [{instancePath:instancePath+"/build/fingerprint",schemaPath:"#/properties/build/properties/fingerprint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate17.errors = [{instancePath:instancePath+"/build/fingerprint",schemaPath:"#/properties/build/properties/fingerprint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs9){
@@ -4028,15 +4028,15 @@ const _errs11 = errors;
 const _errs12 = errors;
 if(errors === _errs11){
 if(typeof data4 === "string"){
-if(func1(data4) < 1){
-validate69.errors = [{instancePath:instancePath+"/build/version",schemaPath:"#/properties/build/properties/version/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data4) < 1){
+validate17.errors = [{instancePath:instancePath+"/build/version",schemaPath:"#/properties/build/properties/version/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate69.errors = [{instancePath:instancePath+"/build/version",schemaPath:"#/properties/build/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate17.errors = [{instancePath:instancePath+"/build/version",schemaPath:"#/properties/build/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs11){
@@ -4054,7 +4054,7 @@ if(valid1){
 }
 }
 else {
-validate69.errors = [{instancePath:instancePath+"/build",schemaPath:"#/properties/build/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate17.errors = [{instancePath:instancePath+"/build",schemaPath:"#/properties/build/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === _errs6){
@@ -4078,7 +4078,7 @@ for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 const _errs15 = errors;
 if(typeof data6 !== "string"){
-validate69.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate17.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 const _errs16 = errors;
@@ -4093,7 +4093,7 @@ if(valid2){
 }
 }
 else {
-validate69.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate17.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 if(errors === _errs13){
@@ -4116,7 +4116,7 @@ for(const key2 in data7){
 let data8 = data7[key2];
 const _errs20 = errors;
 if(typeof data8 !== "string"){
-validate69.errors = [{instancePath:instancePath+"/labels/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate17.errors = [{instancePath:instancePath+"/labels/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 const _errs21 = errors;
@@ -4131,7 +4131,7 @@ if(_errs19 === errors){
 }
 }
 else {
-validate69.errors = [{instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate17.errors = [{instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === _errs17){
@@ -4152,23 +4152,23 @@ if(valid0){
 }
 }
 else {
-validate69.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate17.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate69.errors = vErrors;
+validate17.errors = vErrors;
 return errors === 0;
 }
-validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate17.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/NodeRegister.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate110.evaluated;
+const evaluated0 = validate58.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4180,14 +4180,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
-validate110.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate58.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
-validate110.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate58.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -4197,7 +4197,7 @@ if(data.type !== undefined){
 let data0 = data.type;
 const _errs2 = errors;
 if("event.node.register" !== data0){
-validate110.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.node.register"},message:"must be equal to constant"}];
+validate58.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event.node.register"},message:"must be equal to constant"}];
 return false;
 }
 else {
@@ -4220,14 +4220,14 @@ if((typeof data1 == "number") && (isFinite(data1))){
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
-validate110.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
+validate58.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate110.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate58.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs3){
@@ -4250,14 +4250,14 @@ if((typeof data2 == "number") && (isFinite(data2))){
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
-validate110.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+validate58.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate110.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate58.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs5){
@@ -4273,8 +4273,8 @@ if(valid0){
 if(data.protocol !== undefined){
 let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+if(!(validate5(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
 errors = vErrors.length;
 }
 else {
@@ -4288,8 +4288,8 @@ if(valid0){
 if(data.source !== undefined){
 let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate0(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate0.errors : vErrors.concat(validate0.errors);
 errors = vErrors.length;
 }
 else {
@@ -4303,8 +4303,8 @@ if(valid0){
 if(data.trust !== undefined){
 let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
+if(!(validate9(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate9.errors : vErrors.concat(validate9.errors);
 errors = vErrors.length;
 }
 else {
@@ -4318,8 +4318,8 @@ if(valid0){
 if(data.payload !== undefined){
 let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate69(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
+if(!(validate17(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate17.errors : vErrors.concat(validate17.errors);
 errors = vErrors.length;
 }
 else {
@@ -4333,390 +4333,13 @@ if(valid0){
 if(data._residue !== undefined){
 let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+if(!(validate7(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate7.errors : vErrors.concat(validate7.errors);
 errors = vErrors.length;
 }
 else {
 }
 var valid0 = _errs11 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate110.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-if(errors === 0){
-}
-}
-validate110.errors = vErrors;
-return errors === 0;
-}
-validate110.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-const rawNodeRegisterPayload = validate69;
-
-const rawProtocol = validate57;
-
-const rawRegistryEntry = validate58;
-const schema25 = {"$id":"https://onex.dev/schemas/v0.2/RegistryEntry.json","description":"A registry entry, signed by the node it describes.","type":"object","additionalProperties":false,"required":["node_id","address","zone","key_id","health","registered_at"],"properties":{"node_id":{"type":"string","minLength":1},"address":{"description":"Canonical address, for example `onex://zone.trusted.org/node/n-1`.","type":"string","minLength":1},"zone":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"health":{"type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"type":"string","enum":["passing","warning","critical"]},"check_url":{"type":"string","format":"uri"},"interval_ms":{"type":"integer","minimum":100}}},"capabilities":{"type":"array","items":{"type":"string"}},"registered_at":{"type":"string","format":"date-time"},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}}};
-
-function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://onex.dev/schemas/v0.2/RegistryEntry.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate58.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-const _errs0 = errors;
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if(((((((data.node_id === undefined) && (missing0 = "node_id")) || ((data.address === undefined) && (missing0 = "address"))) || ((data.zone === undefined) && (missing0 = "zone"))) || ((data.key_id === undefined) && (missing0 = "key_id"))) || ((data.health === undefined) && (missing0 = "health"))) || ((data.registered_at === undefined) && (missing0 = "registered_at"))){
-validate58.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((((((((key0 === "node_id") || (key0 === "address")) || (key0 === "zone")) || (key0 === "key_id")) || (key0 === "health")) || (key0 === "capabilities")) || (key0 === "registered_at")) || (key0 === "signature"))){
-validate58.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.node_id !== undefined){
-let data0 = data.node_id;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs2){
-if(typeof data0 === "string"){
-if(func1(data0) < 1){
-validate58.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-}
-}
-else {
-validate58.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(errors === _errs2){
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.address !== undefined){
-let data1 = data.address;
-const _errs4 = errors;
-const _errs5 = errors;
-if(errors === _errs4){
-if(typeof data1 === "string"){
-if(func1(data1) < 1){
-validate58.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-}
-}
-else {
-validate58.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(errors === _errs4){
-}
-}
-var valid0 = _errs4 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.zone !== undefined){
-let data2 = data.zone;
-const _errs6 = errors;
-const _errs7 = errors;
-if(errors === _errs6){
-if(typeof data2 === "string"){
-if(func1(data2) < 1){
-validate58.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-}
-}
-else {
-validate58.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(errors === _errs6){
-}
-}
-var valid0 = _errs6 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.key_id !== undefined){
-let data3 = data.key_id;
-const _errs8 = errors;
-const _errs9 = errors;
-if(errors === _errs8){
-if(typeof data3 === "string"){
-if(func1(data3) < 1){
-validate58.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-}
-}
-else {
-validate58.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(errors === _errs8){
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.health !== undefined){
-let data4 = data.health;
-const _errs10 = errors;
-const _errs11 = errors;
-if(errors === _errs10){
-if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
-let missing1;
-if((data4.status === undefined) && (missing1 = "status")){
-validate58.errors = [{instancePath:instancePath+"/health",schemaPath:"#/properties/health/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
-return false;
-}
-else {
-const _errs12 = errors;
-for(const key1 in data4){
-if(!(((key1 === "status") || (key1 === "check_url")) || (key1 === "interval_ms"))){
-validate58.errors = [{instancePath:instancePath+"/health",schemaPath:"#/properties/health/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs12 === errors){
-if(data4.status !== undefined){
-let data5 = data4.status;
-const _errs13 = errors;
-if(typeof data5 !== "string"){
-validate58.errors = [{instancePath:instancePath+"/health/status",schemaPath:"#/properties/health/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-const _errs14 = errors;
-const vSchema0 = schema25.properties.health.properties.status.enum;
-if(!(((data5 === "passing") || (data5 === "warning")) || (data5 === "critical"))){
-validate58.errors = [{instancePath:instancePath+"/health/status",schemaPath:"#/properties/health/properties/status/enum",keyword:"enum",params:{allowedValues: schema25.properties.health.properties.status.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-else {
-}
-if(errors === _errs13){
-}
-var valid1 = _errs13 === errors;
-}
-else {
-var valid1 = true;
-}
-if(valid1){
-if(data4.check_url !== undefined){
-let data6 = data4.check_url;
-const _errs15 = errors;
-const _errs16 = errors;
-if(errors === _errs15){
-if((typeof data6 == "number") && (isFinite(data6))){
-}
-if(errors === _errs15){
-if(typeof data6 === "string"){
-if(!(formats4(data6))){
-validate58.errors = [{instancePath:instancePath+"/health/check_url",schemaPath:"#/properties/health/properties/check_url/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""}];
-return false;
-}
-else {
-}
-}
-else {
-validate58.errors = [{instancePath:instancePath+"/health/check_url",schemaPath:"#/properties/health/properties/check_url/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(errors === _errs15){
-}
-}
-}
-var valid1 = _errs15 === errors;
-}
-else {
-var valid1 = true;
-}
-if(valid1){
-if(data4.interval_ms !== undefined){
-let data7 = data4.interval_ms;
-const _errs17 = errors;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-validate58.errors = [{instancePath:instancePath+"/health/interval_ms",schemaPath:"#/properties/health/properties/interval_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-const _errs18 = errors;
-if(errors === _errs17){
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 < 100 || isNaN(data7)){
-validate58.errors = [{instancePath:instancePath+"/health/interval_ms",schemaPath:"#/properties/health/properties/interval_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"}];
-return false;
-}
-else {
-}
-}
-if(errors === _errs17){
-}
-}
-var valid1 = _errs17 === errors;
-}
-else {
-var valid1 = true;
-}
-if(valid1){
-}
-}
-}
-}
-}
-}
-else {
-validate58.errors = [{instancePath:instancePath+"/health",schemaPath:"#/properties/health/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-if(errors === _errs10){
-}
-}
-var valid0 = _errs10 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.capabilities !== undefined){
-let data8 = data.capabilities;
-const _errs19 = errors;
-const _errs20 = errors;
-if(errors === _errs19){
-if(Array.isArray(data8)){
-var valid2 = true;
-const len0 = data8.length;
-for(let i0=0; i0<len0; i0++){
-let data9 = data8[i0];
-const _errs21 = errors;
-if(typeof data9 !== "string"){
-validate58.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-const _errs22 = errors;
-if(errors === _errs21){
-}
-var valid2 = _errs21 === errors;
-if(!valid2){
-break;
-}
-}
-if(valid2){
-}
-}
-else {
-validate58.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-if(errors === _errs19){
-}
-}
-var valid0 = _errs19 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.registered_at !== undefined){
-let data10 = data.registered_at;
-const _errs23 = errors;
-const _errs24 = errors;
-if(errors === _errs23){
-if((typeof data10 == "number") && (isFinite(data10))){
-}
-if(errors === _errs23){
-if(typeof data10 === "string"){
-if(!(formats0.validate(data10))){
-validate58.errors = [{instancePath:instancePath+"/registered_at",schemaPath:"#/properties/registered_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
-return false;
-}
-else {
-}
-}
-else {
-validate58.errors = [{instancePath:instancePath+"/registered_at",schemaPath:"#/properties/registered_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(errors === _errs23){
-}
-}
-}
-var valid0 = _errs23 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.signature !== undefined){
-let data11 = data.signature;
-const _errs25 = errors;
-const _errs26 = errors;
-if(errors === _errs25){
-if(typeof data11 === "string"){
-if(!pattern9.test(data11)){
-validate58.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
-return false;
-}
-else {
-}
-}
-else {
-validate58.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(errors === _errs25){
-}
-}
-var valid0 = _errs25 === errors;
 }
 else {
 var valid0 = true;
@@ -4745,17 +4368,18 @@ return errors === 0;
 }
 validate58.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const rawResidue = validate59;
+const rawNodeRegisterPayload = validate17;
 
-const rawResultReady = validate116;
-const schema46 = {"$id":"https://onex.dev/schemas/v0.2/ResultReady.json","description":"`signal.result.ready`: The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.result.ready`.","const":"signal.result.ready"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/ResultReadyPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
-const schema36 = {"$id":"https://onex.dev/schemas/v0.2/ResultReadyPayload.json","description":"The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["task_id","status"],"properties":{"task_id":{"type":"string","minLength":1},"status":{"type":"string","enum":["succeeded","failed","cancelled"]},"output":{"type":"object"},"attestation":{"$ref":"https://onex.dev/schemas/v0.2/ExecutionAttestation.json"}}};
+const rawProtocol = validate5;
 
-function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://onex.dev/schemas/v0.2/ResultReadyPayload.json" */;
+const rawRegistryEntry = validate6;
+const schema6 = {"$id":"https://onex.dev/schemas/v0.2/RegistryEntry.json","description":"A registry entry, signed by the node it describes.","type":"object","additionalProperties":false,"required":["node_id","address","zone","key_id","health","registered_at"],"properties":{"node_id":{"type":"string","minLength":1},"address":{"description":"Canonical address, for example `onex://zone.trusted.org/node/n-1`.","type":"string","minLength":1},"zone":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"health":{"type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"type":"string","enum":["passing","warning","critical"]},"check_url":{"type":"string","format":"uri"},"interval_ms":{"type":"integer","minimum":100}}},"capabilities":{"type":"array","items":{"type":"string"}},"registered_at":{"type":"string","format":"date-time"},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}}};
+
+function validate6(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.2/RegistryEntry.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate70.evaluated;
+const evaluated0 = validate6.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4766,373 +4390,35 @@ const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.task_id === undefined) && (missing0 = "task_id")) || ((data.status === undefined) && (missing0 = "status"))){
-validate70.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+if(((((((data.node_id === undefined) && (missing0 = "node_id")) || ((data.address === undefined) && (missing0 = "address"))) || ((data.zone === undefined) && (missing0 = "zone"))) || ((data.key_id === undefined) && (missing0 = "key_id"))) || ((data.health === undefined) && (missing0 = "health"))) || ((data.registered_at === undefined) && (missing0 = "registered_at"))){
+validate6.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "task_id") || (key0 === "status")) || (key0 === "output")) || (key0 === "attestation"))){
-validate70.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!((((((((key0 === "node_id") || (key0 === "address")) || (key0 === "zone")) || (key0 === "key_id")) || (key0 === "health")) || (key0 === "capabilities")) || (key0 === "registered_at")) || (key0 === "signature"))){
+validate6.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.task_id !== undefined){
-let data0 = data.task_id;
+if(data.node_id !== undefined){
+let data0 = data.node_id;
 const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
-if(func1(data0) < 1){
-validate70.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data0) < 1){
+validate6.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate70.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(errors === _errs2){
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.status !== undefined){
-let data1 = data.status;
-const _errs4 = errors;
-if(typeof data1 !== "string"){
-validate70.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-const _errs5 = errors;
-const vSchema0 = schema36.properties.status.enum;
-if(!(((data1 === "succeeded") || (data1 === "failed")) || (data1 === "cancelled"))){
-validate70.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema36.properties.status.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-else {
-}
-if(errors === _errs4){
-}
-var valid0 = _errs4 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.output !== undefined){
-let data2 = data.output;
-const _errs6 = errors;
-if(!(data2 && typeof data2 == "object" && !Array.isArray(data2))){
-validate70.errors = [{instancePath:instancePath+"/output",schemaPath:"#/properties/output/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-const _errs7 = errors;
-if(errors === _errs6){
-}
-var valid0 = _errs6 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.attestation !== undefined){
-let data3 = data.attestation;
-const _errs8 = errors;
-if(!(validate55(data3, {instancePath:instancePath+"/attestation",parentData:data,parentDataProperty:"attestation",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
-errors = vErrors.length;
-}
-else {
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-}
-}
-}
-}
-}
-}
-}
-else {
-validate70.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-if(errors === 0){
-}
-}
-validate70.errors = vErrors;
-return errors === 0;
-}
-validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-
-function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://onex.dev/schemas/v0.2/ResultReady.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate116.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-const _errs0 = errors;
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
-validate116.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
-validate116.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.type !== undefined){
-let data0 = data.type;
-const _errs2 = errors;
-if("signal.result.ready" !== data0){
-validate116.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.result.ready"},message:"must be equal to constant"}];
-return false;
-}
-else {
-}
-if(errors === _errs2){
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.id !== undefined){
-let data1 = data.id;
-const _errs3 = errors;
-const _errs4 = errors;
-if(errors === _errs3){
-if((typeof data1 == "number") && (isFinite(data1))){
-}
-if(errors === _errs3){
-if(typeof data1 === "string"){
-if(!(formats26.test(data1))){
-validate116.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
-return false;
-}
-else {
-}
-}
-else {
-validate116.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(errors === _errs3){
-}
-}
-}
-var valid0 = _errs3 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.time !== undefined){
-let data2 = data.time;
-const _errs5 = errors;
-const _errs6 = errors;
-if(errors === _errs5){
-if((typeof data2 == "number") && (isFinite(data2))){
-}
-if(errors === _errs5){
-if(typeof data2 === "string"){
-if(!(formats0.validate(data2))){
-validate116.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
-return false;
-}
-else {
-}
-}
-else {
-validate116.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(errors === _errs5){
-}
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.protocol !== undefined){
-let data3 = data.protocol;
-const _errs7 = errors;
-if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
-errors = vErrors.length;
-}
-else {
-}
-var valid0 = _errs7 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.source !== undefined){
-let data4 = data.source;
-const _errs8 = errors;
-if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
-errors = vErrors.length;
-}
-else {
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.trust !== undefined){
-let data5 = data.trust;
-const _errs9 = errors;
-if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
-errors = vErrors.length;
-}
-else {
-}
-var valid0 = _errs9 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.payload !== undefined){
-let data6 = data.payload;
-const _errs10 = errors;
-if(!(validate70(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
-errors = vErrors.length;
-}
-else {
-}
-var valid0 = _errs10 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data._residue !== undefined){
-let data7 = data._residue;
-const _errs11 = errors;
-if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
-errors = vErrors.length;
-}
-else {
-}
-var valid0 = _errs11 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate116.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-if(errors === 0){
-}
-}
-validate116.errors = vErrors;
-return errors === 0;
-}
-validate116.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-const rawResultReadyPayload = validate70;
-
-const rawSessionGrant = validate60;
-const schema27 = {"$id":"https://onex.dev/schemas/v0.2/SessionGrant.json","description":"A time-bound, revocable grant a zone authority issues to a node or agent.","type":"object","additionalProperties":false,"required":["grant_id","issuer","subject","zone","scopes","not_before","expires_at"],"properties":{"grant_id":{"type":"string","minLength":1},"issuer":{"description":"Key id of the zone authority.","type":"string","minLength":1},"subject":{"description":"Id of the node or agent the grant is for.","type":"string","minLength":1},"zone":{"type":"string","minLength":1},"scopes":{"type":"object","additionalProperties":false,"required":["message_types","zones"],"properties":{"message_types":{"type":"array","items":{"type":"string"}},"zones":{"type":"array","items":{"type":"string"}}}},"not_before":{"type":"string","format":"date-time"},"expires_at":{"type":"string","format":"date-time"},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}}};
-
-function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://onex.dev/schemas/v0.2/SessionGrant.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate60.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-const _errs0 = errors;
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((((((data.grant_id === undefined) && (missing0 = "grant_id")) || ((data.issuer === undefined) && (missing0 = "issuer"))) || ((data.subject === undefined) && (missing0 = "subject"))) || ((data.zone === undefined) && (missing0 = "zone"))) || ((data.scopes === undefined) && (missing0 = "scopes"))) || ((data.not_before === undefined) && (missing0 = "not_before"))) || ((data.expires_at === undefined) && (missing0 = "expires_at"))){
-validate60.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((((((((key0 === "grant_id") || (key0 === "issuer")) || (key0 === "subject")) || (key0 === "zone")) || (key0 === "scopes")) || (key0 === "not_before")) || (key0 === "expires_at")) || (key0 === "signature"))){
-validate60.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.grant_id !== undefined){
-let data0 = data.grant_id;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs2){
-if(typeof data0 === "string"){
-if(func1(data0) < 1){
-validate60.errors = [{instancePath:instancePath+"/grant_id",schemaPath:"#/properties/grant_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-}
-}
-else {
-validate60.errors = [{instancePath:instancePath+"/grant_id",schemaPath:"#/properties/grant_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate6.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs2){
@@ -5144,73 +4430,73 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.issuer !== undefined){
-let data1 = data.issuer;
+if(data.address !== undefined){
+let data1 = data.address;
 const _errs4 = errors;
 const _errs5 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
-if(func1(data1) < 1){
-validate60.errors = [{instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data1) < 1){
+validate6.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate60.errors = [{instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate6.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs4){
 }
 }
 var valid0 = _errs4 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.subject !== undefined){
-let data2 = data.subject;
-const _errs6 = errors;
-const _errs7 = errors;
-if(errors === _errs6){
-if(typeof data2 === "string"){
-if(func1(data2) < 1){
-validate60.errors = [{instancePath:instancePath+"/subject",schemaPath:"#/properties/subject/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-}
-}
-else {
-validate60.errors = [{instancePath:instancePath+"/subject",schemaPath:"#/properties/subject/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(errors === _errs6){
-}
-}
-var valid0 = _errs6 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.zone !== undefined){
-let data3 = data.zone;
-const _errs8 = errors;
-const _errs9 = errors;
-if(errors === _errs8){
-if(typeof data3 === "string"){
-if(func1(data3) < 1){
-validate60.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+let data2 = data.zone;
+const _errs6 = errors;
+const _errs7 = errors;
+if(errors === _errs6){
+if(typeof data2 === "string"){
+if(func0(data2) < 1){
+validate6.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate60.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate6.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(errors === _errs6){
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.key_id !== undefined){
+let data3 = data.key_id;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs8){
+if(typeof data3 === "string"){
+if(func0(data3) < 1){
+validate6.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+}
+}
+else {
+validate6.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs8){
@@ -5222,59 +4508,43 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.scopes !== undefined){
-let data4 = data.scopes;
+if(data.health !== undefined){
+let data4 = data.health;
 const _errs10 = errors;
 const _errs11 = errors;
 if(errors === _errs10){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 let missing1;
-if(((data4.message_types === undefined) && (missing1 = "message_types")) || ((data4.zones === undefined) && (missing1 = "zones"))){
-validate60.errors = [{instancePath:instancePath+"/scopes",schemaPath:"#/properties/scopes/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+if((data4.status === undefined) && (missing1 = "status")){
+validate6.errors = [{instancePath:instancePath+"/health",schemaPath:"#/properties/health/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs12 = errors;
 for(const key1 in data4){
-if(!((key1 === "message_types") || (key1 === "zones"))){
-validate60.errors = [{instancePath:instancePath+"/scopes",schemaPath:"#/properties/scopes/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+if(!(((key1 === "status") || (key1 === "check_url")) || (key1 === "interval_ms"))){
+validate6.errors = [{instancePath:instancePath+"/health",schemaPath:"#/properties/health/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs12 === errors){
-if(data4.message_types !== undefined){
-let data5 = data4.message_types;
+if(data4.status !== undefined){
+let data5 = data4.status;
 const _errs13 = errors;
-const _errs14 = errors;
-if(errors === _errs13){
-if(Array.isArray(data5)){
-var valid2 = true;
-const len0 = data5.length;
-for(let i0=0; i0<len0; i0++){
-let data6 = data5[i0];
-const _errs15 = errors;
-if(typeof data6 !== "string"){
-validate60.errors = [{instancePath:instancePath+"/scopes/message_types/" + i0,schemaPath:"#/properties/scopes/properties/message_types/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data5 !== "string"){
+validate6.errors = [{instancePath:instancePath+"/health/status",schemaPath:"#/properties/health/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs16 = errors;
-if(errors === _errs15){
-}
-var valid2 = _errs15 === errors;
-if(!valid2){
-break;
-}
-}
-if(valid2){
-}
+const _errs14 = errors;
+const vSchema0 = schema6.properties.health.properties.status.enum;
+if(!(((data5 === "passing") || (data5 === "warning")) || (data5 === "critical"))){
+validate6.errors = [{instancePath:instancePath+"/health/status",schemaPath:"#/properties/health/properties/status/enum",keyword:"enum",params:{allowedValues: schema6.properties.health.properties.status.enum},message:"must be equal to one of the allowed values"}];
+return false;
 }
 else {
-validate60.errors = [{instancePath:instancePath+"/scopes/message_types",schemaPath:"#/properties/scopes/properties/message_types/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
 }
 if(errors === _errs13){
-}
 }
 var valid1 = _errs13 === errors;
 }
@@ -5282,35 +4552,52 @@ else {
 var valid1 = true;
 }
 if(valid1){
-if(data4.zones !== undefined){
-let data7 = data4.zones;
-const _errs17 = errors;
-const _errs18 = errors;
-if(errors === _errs17){
-if(Array.isArray(data7)){
-var valid3 = true;
-const len1 = data7.length;
-for(let i1=0; i1<len1; i1++){
-let data8 = data7[i1];
-const _errs19 = errors;
-if(typeof data8 !== "string"){
-validate60.errors = [{instancePath:instancePath+"/scopes/zones/" + i1,schemaPath:"#/properties/scopes/properties/zones/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(data4.check_url !== undefined){
+let data6 = data4.check_url;
+const _errs15 = errors;
+const _errs16 = errors;
+if(errors === _errs15){
+if((typeof data6 == "number") && (isFinite(data6))){
+}
+if(errors === _errs15){
+if(typeof data6 === "string"){
+if(!(formats4(data6))){
+validate6.errors = [{instancePath:instancePath+"/health/check_url",schemaPath:"#/properties/health/properties/check_url/format",keyword:"format",params:{format: "uri"},message:"must match format \""+"uri"+"\""}];
 return false;
 }
-const _errs20 = errors;
-if(errors === _errs19){
-}
-var valid3 = _errs19 === errors;
-if(!valid3){
-break;
-}
-}
-if(valid3){
+else {
 }
 }
 else {
-validate60.errors = [{instancePath:instancePath+"/scopes/zones",schemaPath:"#/properties/scopes/properties/zones/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate6.errors = [{instancePath:instancePath+"/health/check_url",schemaPath:"#/properties/health/properties/check_url/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+if(errors === _errs15){
+}
+}
+}
+var valid1 = _errs15 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data4.interval_ms !== undefined){
+let data7 = data4.interval_ms;
+const _errs17 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+validate6.errors = [{instancePath:instancePath+"/health/interval_ms",schemaPath:"#/properties/health/properties/interval_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+const _errs18 = errors;
+if(errors === _errs17){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 100 || isNaN(data7)){
+validate6.errors = [{instancePath:instancePath+"/health/interval_ms",schemaPath:"#/properties/health/properties/interval_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100"}];
+return false;
+}
+else {
+}
 }
 if(errors === _errs17){
 }
@@ -5326,8 +4613,9 @@ if(valid1){
 }
 }
 }
+}
 else {
-validate60.errors = [{instancePath:instancePath+"/scopes",schemaPath:"#/properties/scopes/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate6.errors = [{instancePath:instancePath+"/health",schemaPath:"#/properties/health/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === _errs10){
@@ -5339,38 +4627,47 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.not_before !== undefined){
-let data9 = data.not_before;
+if(data.capabilities !== undefined){
+let data8 = data.capabilities;
+const _errs19 = errors;
+const _errs20 = errors;
+if(errors === _errs19){
+if(Array.isArray(data8)){
+var valid2 = true;
+const len0 = data8.length;
+for(let i0=0; i0<len0; i0++){
+let data9 = data8[i0];
 const _errs21 = errors;
+if(typeof data9 !== "string"){
+validate6.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
 const _errs22 = errors;
 if(errors === _errs21){
-if((typeof data9 == "number") && (isFinite(data9))){
 }
-if(errors === _errs21){
-if(typeof data9 === "string"){
-if(!(formats0.validate(data9))){
-validate60.errors = [{instancePath:instancePath+"/not_before",schemaPath:"#/properties/not_before/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
-return false;
+var valid2 = _errs21 === errors;
+if(!valid2){
+break;
 }
-else {
+}
+if(valid2){
 }
 }
 else {
-validate60.errors = [{instancePath:instancePath+"/not_before",schemaPath:"#/properties/not_before/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate6.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
-if(errors === _errs21){
+if(errors === _errs19){
 }
 }
-}
-var valid0 = _errs21 === errors;
+var valid0 = _errs19 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-if(data.expires_at !== undefined){
-let data10 = data.expires_at;
+if(data.registered_at !== undefined){
+let data10 = data.registered_at;
 const _errs23 = errors;
 const _errs24 = errors;
 if(errors === _errs23){
@@ -5379,14 +4676,14 @@ if((typeof data10 == "number") && (isFinite(data10))){
 if(errors === _errs23){
 if(typeof data10 === "string"){
 if(!(formats0.validate(data10))){
-validate60.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+validate6.errors = [{instancePath:instancePath+"/registered_at",schemaPath:"#/properties/registered_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate60.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate6.errors = [{instancePath:instancePath+"/registered_at",schemaPath:"#/properties/registered_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs23){
@@ -5405,15 +4702,15 @@ const _errs25 = errors;
 const _errs26 = errors;
 if(errors === _errs25){
 if(typeof data11 === "string"){
-if(!pattern9.test(data11)){
-validate60.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
+if(!pattern6.test(data11)){
+validate6.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate60.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate6.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs25){
@@ -5437,26 +4734,28 @@ if(valid0){
 }
 }
 else {
-validate60.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate6.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate60.errors = vErrors;
+validate6.errors = vErrors;
 return errors === 0;
 }
-validate60.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate6.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const rawStateUpdate = validate122;
-const schema47 = {"$id":"https://onex.dev/schemas/v0.2/StateUpdate.json","description":"`signal.state.update`: An entity reports its state.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.state.update`.","const":"signal.state.update"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/StateUpdatePayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
-const schema37 = {"$id":"https://onex.dev/schemas/v0.2/StateUpdatePayload.json","description":"An entity reports its state.","type":"object","additionalProperties":false,"required":["state"],"properties":{"state":{"type":"string","enum":["idle","running","draining","degraded","offline"]},"detail":{"type":"string"}}};
+const rawResidue = validate7;
 
-function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://onex.dev/schemas/v0.2/StateUpdatePayload.json" */;
+const rawResultReady = validate64;
+const schema27 = {"$id":"https://onex.dev/schemas/v0.2/ResultReady.json","description":"`signal.result.ready`: The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.result.ready`.","const":"signal.result.ready"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/ResultReadyPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
+const schema17 = {"$id":"https://onex.dev/schemas/v0.2/ResultReadyPayload.json","description":"The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["task_id","status"],"properties":{"task_id":{"type":"string","minLength":1},"status":{"type":"string","enum":["succeeded","failed","cancelled"]},"output":{"type":"object"},"attestation":{"$ref":"https://onex.dev/schemas/v0.2/ExecutionAttestation.json"}}};
+
+function validate18(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.2/ResultReadyPayload.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate72.evaluated;
+const evaluated0 = validate18.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5467,36 +4766,39 @@ const _errs0 = errors;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.state === undefined) && (missing0 = "state")){
-validate72.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+if(((data.task_id === undefined) && (missing0 = "task_id")) || ((data.status === undefined) && (missing0 = "status"))){
+validate18.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "state") || (key0 === "detail"))){
-validate72.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!((((key0 === "task_id") || (key0 === "status")) || (key0 === "output")) || (key0 === "attestation"))){
+validate18.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.state !== undefined){
-let data0 = data.state;
+if(data.task_id !== undefined){
+let data0 = data.task_id;
 const _errs2 = errors;
-if(typeof data0 !== "string"){
-validate72.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
 const _errs3 = errors;
-const vSchema0 = schema37.properties.state.enum;
-if(!(((((data0 === "idle") || (data0 === "running")) || (data0 === "draining")) || (data0 === "degraded")) || (data0 === "offline"))){
-validate72.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema37.properties.state.enum},message:"must be equal to one of the allowed values"}];
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(func0(data0) < 1){
+validate18.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
+}
+else {
+validate18.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
 if(errors === _errs2){
+}
 }
 var valid0 = _errs2 === errors;
 }
@@ -5504,14 +4806,21 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.detail !== undefined){
-let data1 = data.detail;
+if(data.status !== undefined){
+let data1 = data.status;
 const _errs4 = errors;
 if(typeof data1 !== "string"){
-validate72.errors = [{instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate18.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 const _errs5 = errors;
+const vSchema0 = schema17.properties.status.enum;
+if(!(((data1 === "succeeded") || (data1 === "failed")) || (data1 === "cancelled"))){
+validate18.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema17.properties.status.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+else {
+}
 if(errors === _errs4){
 }
 var valid0 = _errs4 === errors;
@@ -5520,29 +4829,62 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.output !== undefined){
+let data2 = data.output;
+const _errs6 = errors;
+if(!(data2 && typeof data2 == "object" && !Array.isArray(data2))){
+validate18.errors = [{instancePath:instancePath+"/output",schemaPath:"#/properties/output/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+const _errs7 = errors;
+if(errors === _errs6){
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.attestation !== undefined){
+let data3 = data.attestation;
+const _errs8 = errors;
+if(!(validate3(data3, {instancePath:instancePath+"/attestation",parentData:data,parentDataProperty:"attestation",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate3.errors : vErrors.concat(validate3.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
 }
 }
 }
 }
 }
 else {
-validate72.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate18.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate72.errors = vErrors;
+validate18.errors = vErrors;
 return errors === 0;
 }
-validate72.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate18.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate122(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://onex.dev/schemas/v0.2/StateUpdate.json" */;
+function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.2/ResultReady.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate122.evaluated;
+const evaluated0 = validate64.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5554,14 +4896,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
-validate122.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate64.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
-validate122.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate64.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5570,8 +4912,8 @@ if(_errs1 === errors){
 if(data.type !== undefined){
 let data0 = data.type;
 const _errs2 = errors;
-if("signal.state.update" !== data0){
-validate122.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.state.update"},message:"must be equal to constant"}];
+if("signal.result.ready" !== data0){
+validate64.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.result.ready"},message:"must be equal to constant"}];
 return false;
 }
 else {
@@ -5594,14 +4936,14 @@ if((typeof data1 == "number") && (isFinite(data1))){
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
-validate122.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
+validate64.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate122.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate64.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs3){
@@ -5624,14 +4966,14 @@ if((typeof data2 == "number") && (isFinite(data2))){
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
-validate122.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+validate64.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate122.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate64.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs5){
@@ -5647,8 +4989,8 @@ if(valid0){
 if(data.protocol !== undefined){
 let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+if(!(validate5(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
 errors = vErrors.length;
 }
 else {
@@ -5662,8 +5004,8 @@ if(valid0){
 if(data.source !== undefined){
 let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate0(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate0.errors : vErrors.concat(validate0.errors);
 errors = vErrors.length;
 }
 else {
@@ -5677,8 +5019,8 @@ if(valid0){
 if(data.trust !== undefined){
 let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
+if(!(validate9(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate9.errors : vErrors.concat(validate9.errors);
 errors = vErrors.length;
 }
 else {
@@ -5692,8 +5034,8 @@ if(valid0){
 if(data.payload !== undefined){
 let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate72(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
+if(!(validate18(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate18.errors : vErrors.concat(validate18.errors);
 errors = vErrors.length;
 }
 else {
@@ -5707,8 +5049,8 @@ if(valid0){
 if(data._residue !== undefined){
 let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+if(!(validate7(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate7.errors : vErrors.concat(validate7.errors);
 errors = vErrors.length;
 }
 else {
@@ -5731,28 +5073,686 @@ if(valid0){
 }
 }
 else {
-validate122.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate64.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate122.errors = vErrors;
+validate64.errors = vErrors;
 return errors === 0;
 }
-validate122.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const rawStateUpdatePayload = validate72;
+const rawResultReadyPayload = validate18;
 
-const rawTaskDispatch = validate128;
-const schema48 = {"$id":"https://onex.dev/schemas/v0.2/TaskDispatch.json","description":"`signal.task.dispatch`: Dispatch a task to one or more nodes or agents.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.task.dispatch`.","const":"signal.task.dispatch"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/TaskDispatchPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
-const schema38 = {"$id":"https://onex.dev/schemas/v0.2/TaskDispatchPayload.json","description":"Dispatch a task to one or more nodes or agents.","type":"object","additionalProperties":false,"required":["task_id","targets","operation","priority"],"properties":{"task_id":{"type":"string","minLength":1},"targets":{"description":"Ids of the nodes or agents that should run the task.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"operation":{"type":"string","minLength":1},"input":{"type":"object"},"priority":{"type":"integer","minimum":0,"maximum":9,"default":5},"deadline":{"type":"string","format":"date-time"},"retry":{"type":"object","additionalProperties":false,"required":["max_attempts"],"properties":{"max_attempts":{"type":"integer","minimum":1,"maximum":100},"backoff_ms":{"type":"integer","minimum":0}}},"fallback":{"description":"Proof context set by a router that falls back: each earlier candidate the task was dispatched to, and why it did not run it (its failure attestation, or the timeout).","type":"array","items":{"type":"object","additionalProperties":false,"required":["node_id","reason","at"],"properties":{"node_id":{"type":"string","minLength":1},"reason":{"type":"string","enum":["timeout","failed","unreachable"]},"detail":{"type":"string"},"attestation":{"description":"The signed ExecutionAttestation of the failed attempt, when the node sent one.","type":"object"},"at":{"type":"string","format":"date-time"}}}}}};
+const rawSessionGrant = validate8;
+const schema8 = {"$id":"https://onex.dev/schemas/v0.2/SessionGrant.json","description":"A time-bound, revocable grant a zone authority issues to a node or agent.","type":"object","additionalProperties":false,"required":["grant_id","issuer","subject","zone","scopes","not_before","expires_at"],"properties":{"grant_id":{"type":"string","minLength":1},"issuer":{"description":"Key id of the zone authority.","type":"string","minLength":1},"subject":{"description":"Id of the node or agent the grant is for.","type":"string","minLength":1},"zone":{"type":"string","minLength":1},"scopes":{"type":"object","additionalProperties":false,"required":["message_types","zones"],"properties":{"message_types":{"type":"array","items":{"type":"string"}},"zones":{"type":"array","items":{"type":"string"}}}},"not_before":{"type":"string","format":"date-time"},"expires_at":{"type":"string","format":"date-time"},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}}};
 
-function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate8(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.2/SessionGrant.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate8.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.grant_id === undefined) && (missing0 = "grant_id")) || ((data.issuer === undefined) && (missing0 = "issuer"))) || ((data.subject === undefined) && (missing0 = "subject"))) || ((data.zone === undefined) && (missing0 = "zone"))) || ((data.scopes === undefined) && (missing0 = "scopes"))) || ((data.not_before === undefined) && (missing0 = "not_before"))) || ((data.expires_at === undefined) && (missing0 = "expires_at"))){
+validate8.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "grant_id") || (key0 === "issuer")) || (key0 === "subject")) || (key0 === "zone")) || (key0 === "scopes")) || (key0 === "not_before")) || (key0 === "expires_at")) || (key0 === "signature"))){
+validate8.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.grant_id !== undefined){
+let data0 = data.grant_id;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(func0(data0) < 1){
+validate8.errors = [{instancePath:instancePath+"/grant_id",schemaPath:"#/properties/grant_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+}
+}
+else {
+validate8.errors = [{instancePath:instancePath+"/grant_id",schemaPath:"#/properties/grant_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(errors === _errs2){
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.issuer !== undefined){
+let data1 = data.issuer;
+const _errs4 = errors;
+const _errs5 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(func0(data1) < 1){
+validate8.errors = [{instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+}
+}
+else {
+validate8.errors = [{instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(errors === _errs4){
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.subject !== undefined){
+let data2 = data.subject;
+const _errs6 = errors;
+const _errs7 = errors;
+if(errors === _errs6){
+if(typeof data2 === "string"){
+if(func0(data2) < 1){
+validate8.errors = [{instancePath:instancePath+"/subject",schemaPath:"#/properties/subject/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+}
+}
+else {
+validate8.errors = [{instancePath:instancePath+"/subject",schemaPath:"#/properties/subject/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(errors === _errs6){
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.zone !== undefined){
+let data3 = data.zone;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs8){
+if(typeof data3 === "string"){
+if(func0(data3) < 1){
+validate8.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+}
+}
+else {
+validate8.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(errors === _errs8){
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.scopes !== undefined){
+let data4 = data.scopes;
+const _errs10 = errors;
+const _errs11 = errors;
+if(errors === _errs10){
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+let missing1;
+if(((data4.message_types === undefined) && (missing1 = "message_types")) || ((data4.zones === undefined) && (missing1 = "zones"))){
+validate8.errors = [{instancePath:instancePath+"/scopes",schemaPath:"#/properties/scopes/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+return false;
+}
+else {
+const _errs12 = errors;
+for(const key1 in data4){
+if(!((key1 === "message_types") || (key1 === "zones"))){
+validate8.errors = [{instancePath:instancePath+"/scopes",schemaPath:"#/properties/scopes/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs12 === errors){
+if(data4.message_types !== undefined){
+let data5 = data4.message_types;
+const _errs13 = errors;
+const _errs14 = errors;
+if(errors === _errs13){
+if(Array.isArray(data5)){
+var valid2 = true;
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
+const _errs15 = errors;
+if(typeof data6 !== "string"){
+validate8.errors = [{instancePath:instancePath+"/scopes/message_types/" + i0,schemaPath:"#/properties/scopes/properties/message_types/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+const _errs16 = errors;
+if(errors === _errs15){
+}
+var valid2 = _errs15 === errors;
+if(!valid2){
+break;
+}
+}
+if(valid2){
+}
+}
+else {
+validate8.errors = [{instancePath:instancePath+"/scopes/message_types",schemaPath:"#/properties/scopes/properties/message_types/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+if(errors === _errs13){
+}
+}
+var valid1 = _errs13 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data4.zones !== undefined){
+let data7 = data4.zones;
+const _errs17 = errors;
+const _errs18 = errors;
+if(errors === _errs17){
+if(Array.isArray(data7)){
+var valid3 = true;
+const len1 = data7.length;
+for(let i1=0; i1<len1; i1++){
+let data8 = data7[i1];
+const _errs19 = errors;
+if(typeof data8 !== "string"){
+validate8.errors = [{instancePath:instancePath+"/scopes/zones/" + i1,schemaPath:"#/properties/scopes/properties/zones/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+const _errs20 = errors;
+if(errors === _errs19){
+}
+var valid3 = _errs19 === errors;
+if(!valid3){
+break;
+}
+}
+if(valid3){
+}
+}
+else {
+validate8.errors = [{instancePath:instancePath+"/scopes/zones",schemaPath:"#/properties/scopes/properties/zones/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+if(errors === _errs17){
+}
+}
+var valid1 = _errs17 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+}
+}
+}
+}
+}
+else {
+validate8.errors = [{instancePath:instancePath+"/scopes",schemaPath:"#/properties/scopes/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === _errs10){
+}
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.not_before !== undefined){
+let data9 = data.not_before;
+const _errs21 = errors;
+const _errs22 = errors;
+if(errors === _errs21){
+if((typeof data9 == "number") && (isFinite(data9))){
+}
+if(errors === _errs21){
+if(typeof data9 === "string"){
+if(!(formats0.validate(data9))){
+validate8.errors = [{instancePath:instancePath+"/not_before",schemaPath:"#/properties/not_before/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+return false;
+}
+else {
+}
+}
+else {
+validate8.errors = [{instancePath:instancePath+"/not_before",schemaPath:"#/properties/not_before/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(errors === _errs21){
+}
+}
+}
+var valid0 = _errs21 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.expires_at !== undefined){
+let data10 = data.expires_at;
+const _errs23 = errors;
+const _errs24 = errors;
+if(errors === _errs23){
+if((typeof data10 == "number") && (isFinite(data10))){
+}
+if(errors === _errs23){
+if(typeof data10 === "string"){
+if(!(formats0.validate(data10))){
+validate8.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+return false;
+}
+else {
+}
+}
+else {
+validate8.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(errors === _errs23){
+}
+}
+}
+var valid0 = _errs23 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.signature !== undefined){
+let data11 = data.signature;
+const _errs25 = errors;
+const _errs26 = errors;
+if(errors === _errs25){
+if(typeof data11 === "string"){
+if(!pattern6.test(data11)){
+validate8.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/pattern",keyword:"pattern",params:{pattern: "^ed25519:[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^ed25519:[A-Za-z0-9_-]+$"+"\""}];
+return false;
+}
+else {
+}
+}
+else {
+validate8.errors = [{instancePath:instancePath+"/signature",schemaPath:"#/properties/signature/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(errors === _errs25){
+}
+}
+var valid0 = _errs25 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate8.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate8.errors = vErrors;
+return errors === 0;
+}
+validate8.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const rawStateUpdate = validate70;
+const schema28 = {"$id":"https://onex.dev/schemas/v0.2/StateUpdate.json","description":"`signal.state.update`: An entity reports its state.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.state.update`.","const":"signal.state.update"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/StateUpdatePayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
+const schema18 = {"$id":"https://onex.dev/schemas/v0.2/StateUpdatePayload.json","description":"An entity reports its state.","type":"object","additionalProperties":false,"required":["state"],"properties":{"state":{"type":"string","enum":["idle","running","draining","degraded","offline"]},"detail":{"type":"string"}}};
+
+function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.2/StateUpdatePayload.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate20.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.state === undefined) && (missing0 = "state")){
+validate20.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "state") || (key0 === "detail"))){
+validate20.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.state !== undefined){
+let data0 = data.state;
+const _errs2 = errors;
+if(typeof data0 !== "string"){
+validate20.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+const _errs3 = errors;
+const vSchema0 = schema18.properties.state.enum;
+if(!(((((data0 === "idle") || (data0 === "running")) || (data0 === "draining")) || (data0 === "degraded")) || (data0 === "offline"))){
+validate20.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema18.properties.state.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+else {
+}
+if(errors === _errs2){
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.detail !== undefined){
+let data1 = data.detail;
+const _errs4 = errors;
+if(typeof data1 !== "string"){
+validate20.errors = [{instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+const _errs5 = errors;
+if(errors === _errs4){
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+else {
+validate20.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate20.errors = vErrors;
+return errors === 0;
+}
+validate20.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.2/StateUpdate.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate70.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate70.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate70.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.type !== undefined){
+let data0 = data.type;
+const _errs2 = errors;
+if("signal.state.update" !== data0){
+validate70.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.state.update"},message:"must be equal to constant"}];
+return false;
+}
+else {
+}
+if(errors === _errs2){
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.id !== undefined){
+let data1 = data.id;
+const _errs3 = errors;
+const _errs4 = errors;
+if(errors === _errs3){
+if((typeof data1 == "number") && (isFinite(data1))){
+}
+if(errors === _errs3){
+if(typeof data1 === "string"){
+if(!(formats26.test(data1))){
+validate70.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
+return false;
+}
+else {
+}
+}
+else {
+validate70.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(errors === _errs3){
+}
+}
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.time !== undefined){
+let data2 = data.time;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs5){
+if((typeof data2 == "number") && (isFinite(data2))){
+}
+if(errors === _errs5){
+if(typeof data2 === "string"){
+if(!(formats0.validate(data2))){
+validate70.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+return false;
+}
+else {
+}
+}
+else {
+validate70.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(errors === _errs5){
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.protocol !== undefined){
+let data3 = data.protocol;
+const _errs7 = errors;
+if(!(validate5(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.source !== undefined){
+let data4 = data.source;
+const _errs8 = errors;
+if(!(validate0(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate0.errors : vErrors.concat(validate0.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.trust !== undefined){
+let data5 = data.trust;
+const _errs9 = errors;
+if(!(validate9(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate9.errors : vErrors.concat(validate9.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs9 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.payload !== undefined){
+let data6 = data.payload;
+const _errs10 = errors;
+if(!(validate20(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate20.errors : vErrors.concat(validate20.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data7 = data._residue;
+const _errs11 = errors;
+if(!(validate7(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate7.errors : vErrors.concat(validate7.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate70.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate70.errors = vErrors;
+return errors === 0;
+}
+validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const rawStateUpdatePayload = validate20;
+
+const rawTaskDispatch = validate76;
+const schema29 = {"$id":"https://onex.dev/schemas/v0.2/TaskDispatch.json","description":"`signal.task.dispatch`: Dispatch a task to one or more nodes or agents.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.task.dispatch`.","const":"signal.task.dispatch"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/TaskDispatchPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
+const schema19 = {"$id":"https://onex.dev/schemas/v0.2/TaskDispatchPayload.json","description":"Dispatch a task to one or more nodes or agents.","type":"object","additionalProperties":false,"required":["task_id","targets","operation","priority"],"properties":{"task_id":{"type":"string","minLength":1},"targets":{"description":"Ids of the nodes or agents that should run the task.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"operation":{"type":"string","minLength":1},"input":{"type":"object"},"priority":{"type":"integer","minimum":0,"maximum":9,"default":5},"deadline":{"type":"string","format":"date-time"},"retry":{"type":"object","additionalProperties":false,"required":["max_attempts"],"properties":{"max_attempts":{"type":"integer","minimum":1,"maximum":100},"backoff_ms":{"type":"integer","minimum":0}}},"fallback":{"description":"Proof context set by a router that falls back: each earlier candidate the task was dispatched to, and why it did not run it (its failure attestation, or the timeout).","type":"array","items":{"type":"object","additionalProperties":false,"required":["node_id","reason","at"],"properties":{"node_id":{"type":"string","minLength":1},"reason":{"type":"string","enum":["timeout","failed","unreachable"]},"detail":{"type":"string"},"attestation":{"description":"The signed ExecutionAttestation of the failed attempt, when the node sent one.","type":"object"},"at":{"type":"string","format":"date-time"}}}}}};
+
+function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/TaskDispatchPayload.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate73.evaluated;
+const evaluated0 = validate21.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5764,14 +5764,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.task_id === undefined) && (missing0 = "task_id")) || ((data.targets === undefined) && (missing0 = "targets"))) || ((data.operation === undefined) && (missing0 = "operation"))) || ((data.priority === undefined) && (missing0 = "priority"))){
-validate73.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate21.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((((key0 === "task_id") || (key0 === "targets")) || (key0 === "operation")) || (key0 === "input")) || (key0 === "priority")) || (key0 === "deadline")) || (key0 === "retry")) || (key0 === "fallback"))){
-validate73.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate21.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5783,15 +5783,15 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
-if(func1(data0) < 1){
-validate73.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data0) < 1){
+validate21.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate73.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate21.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs2){
@@ -5810,7 +5810,7 @@ const _errs5 = errors;
 if(errors === _errs4){
 if(Array.isArray(data1)){
 if(data1.length < 1){
-validate73.errors = [{instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+validate21.errors = [{instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
 return false;
 }
 else {
@@ -5822,15 +5822,15 @@ const _errs6 = errors;
 const _errs7 = errors;
 if(errors === _errs6){
 if(typeof data2 === "string"){
-if(func1(data2) < 1){
-validate73.errors = [{instancePath:instancePath+"/targets/" + i0,schemaPath:"#/properties/targets/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data2) < 1){
+validate21.errors = [{instancePath:instancePath+"/targets/" + i0,schemaPath:"#/properties/targets/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate73.errors = [{instancePath:instancePath+"/targets/" + i0,schemaPath:"#/properties/targets/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate21.errors = [{instancePath:instancePath+"/targets/" + i0,schemaPath:"#/properties/targets/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs6){
@@ -5846,7 +5846,7 @@ if(valid1){
 }
 }
 else {
-validate73.errors = [{instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate21.errors = [{instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 if(errors === _errs4){
@@ -5864,15 +5864,15 @@ const _errs8 = errors;
 const _errs9 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
-if(func1(data3) < 1){
-validate73.errors = [{instancePath:instancePath+"/operation",schemaPath:"#/properties/operation/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data3) < 1){
+validate21.errors = [{instancePath:instancePath+"/operation",schemaPath:"#/properties/operation/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate73.errors = [{instancePath:instancePath+"/operation",schemaPath:"#/properties/operation/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate21.errors = [{instancePath:instancePath+"/operation",schemaPath:"#/properties/operation/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs8){
@@ -5888,7 +5888,7 @@ if(data.input !== undefined){
 let data4 = data.input;
 const _errs10 = errors;
 if(!(data4 && typeof data4 == "object" && !Array.isArray(data4))){
-validate73.errors = [{instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate21.errors = [{instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 const _errs11 = errors;
@@ -5904,19 +5904,19 @@ if(data.priority !== undefined){
 let data5 = data.priority;
 const _errs12 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate73.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate21.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 const _errs13 = errors;
 if(errors === _errs12){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 9 || isNaN(data5)){
-validate73.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
+validate21.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
 return false;
 }
 else {
 if(data5 < 0 || isNaN(data5)){
-validate73.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate21.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 else {
@@ -5942,14 +5942,14 @@ if((typeof data6 == "number") && (isFinite(data6))){
 if(errors === _errs14){
 if(typeof data6 === "string"){
 if(!(formats0.validate(data6))){
-validate73.errors = [{instancePath:instancePath+"/deadline",schemaPath:"#/properties/deadline/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+validate21.errors = [{instancePath:instancePath+"/deadline",schemaPath:"#/properties/deadline/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate73.errors = [{instancePath:instancePath+"/deadline",schemaPath:"#/properties/deadline/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate21.errors = [{instancePath:instancePath+"/deadline",schemaPath:"#/properties/deadline/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs14){
@@ -5970,14 +5970,14 @@ if(errors === _errs16){
 if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
 let missing1;
 if((data7.max_attempts === undefined) && (missing1 = "max_attempts")){
-validate73.errors = [{instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate21.errors = [{instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs18 = errors;
 for(const key1 in data7){
 if(!((key1 === "max_attempts") || (key1 === "backoff_ms"))){
-validate73.errors = [{instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate21.errors = [{instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5987,19 +5987,19 @@ if(data7.max_attempts !== undefined){
 let data8 = data7.max_attempts;
 const _errs19 = errors;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate73.errors = [{instancePath:instancePath+"/retry/max_attempts",schemaPath:"#/properties/retry/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate21.errors = [{instancePath:instancePath+"/retry/max_attempts",schemaPath:"#/properties/retry/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 const _errs20 = errors;
 if(errors === _errs19){
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 > 100 || isNaN(data8)){
-validate73.errors = [{instancePath:instancePath+"/retry/max_attempts",schemaPath:"#/properties/retry/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"}];
+validate21.errors = [{instancePath:instancePath+"/retry/max_attempts",schemaPath:"#/properties/retry/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"}];
 return false;
 }
 else {
 if(data8 < 1 || isNaN(data8)){
-validate73.errors = [{instancePath:instancePath+"/retry/max_attempts",schemaPath:"#/properties/retry/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate21.errors = [{instancePath:instancePath+"/retry/max_attempts",schemaPath:"#/properties/retry/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 else {
@@ -6019,14 +6019,14 @@ if(data7.backoff_ms !== undefined){
 let data9 = data7.backoff_ms;
 const _errs21 = errors;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate73.errors = [{instancePath:instancePath+"/retry/backoff_ms",schemaPath:"#/properties/retry/properties/backoff_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate21.errors = [{instancePath:instancePath+"/retry/backoff_ms",schemaPath:"#/properties/retry/properties/backoff_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 const _errs22 = errors;
 if(errors === _errs21){
 if((typeof data9 == "number") && (isFinite(data9))){
 if(data9 < 0 || isNaN(data9)){
-validate73.errors = [{instancePath:instancePath+"/retry/backoff_ms",schemaPath:"#/properties/retry/properties/backoff_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate21.errors = [{instancePath:instancePath+"/retry/backoff_ms",schemaPath:"#/properties/retry/properties/backoff_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 else {
@@ -6047,7 +6047,7 @@ if(valid2){
 }
 }
 else {
-validate73.errors = [{instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate21.errors = [{instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === _errs16){
@@ -6075,14 +6075,14 @@ if(errors === _errs25){
 if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
 let missing2;
 if((((data11.node_id === undefined) && (missing2 = "node_id")) || ((data11.reason === undefined) && (missing2 = "reason"))) || ((data11.at === undefined) && (missing2 = "at"))){
-validate73.errors = [{instancePath:instancePath+"/fallback/" + i1,schemaPath:"#/properties/fallback/items/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+validate21.errors = [{instancePath:instancePath+"/fallback/" + i1,schemaPath:"#/properties/fallback/items/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
 const _errs27 = errors;
 for(const key2 in data11){
 if(!(((((key2 === "node_id") || (key2 === "reason")) || (key2 === "detail")) || (key2 === "attestation")) || (key2 === "at"))){
-validate73.errors = [{instancePath:instancePath+"/fallback/" + i1,schemaPath:"#/properties/fallback/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+validate21.errors = [{instancePath:instancePath+"/fallback/" + i1,schemaPath:"#/properties/fallback/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -6094,15 +6094,15 @@ const _errs28 = errors;
 const _errs29 = errors;
 if(errors === _errs28){
 if(typeof data12 === "string"){
-if(func1(data12) < 1){
-validate73.errors = [{instancePath:instancePath+"/fallback/" + i1+"/node_id",schemaPath:"#/properties/fallback/items/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func0(data12) < 1){
+validate21.errors = [{instancePath:instancePath+"/fallback/" + i1+"/node_id",schemaPath:"#/properties/fallback/items/properties/node_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 }
 }
 else {
-validate73.errors = [{instancePath:instancePath+"/fallback/" + i1+"/node_id",schemaPath:"#/properties/fallback/items/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate21.errors = [{instancePath:instancePath+"/fallback/" + i1+"/node_id",schemaPath:"#/properties/fallback/items/properties/node_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs28){
@@ -6118,13 +6118,13 @@ if(data11.reason !== undefined){
 let data13 = data11.reason;
 const _errs30 = errors;
 if(typeof data13 !== "string"){
-validate73.errors = [{instancePath:instancePath+"/fallback/" + i1+"/reason",schemaPath:"#/properties/fallback/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate21.errors = [{instancePath:instancePath+"/fallback/" + i1+"/reason",schemaPath:"#/properties/fallback/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 const _errs31 = errors;
-const vSchema0 = schema38.properties.fallback.items.properties.reason.enum;
+const vSchema0 = schema19.properties.fallback.items.properties.reason.enum;
 if(!(((data13 === "timeout") || (data13 === "failed")) || (data13 === "unreachable"))){
-validate73.errors = [{instancePath:instancePath+"/fallback/" + i1+"/reason",schemaPath:"#/properties/fallback/items/properties/reason/enum",keyword:"enum",params:{allowedValues: schema38.properties.fallback.items.properties.reason.enum},message:"must be equal to one of the allowed values"}];
+validate21.errors = [{instancePath:instancePath+"/fallback/" + i1+"/reason",schemaPath:"#/properties/fallback/items/properties/reason/enum",keyword:"enum",params:{allowedValues: schema19.properties.fallback.items.properties.reason.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 else {
@@ -6141,7 +6141,7 @@ if(data11.detail !== undefined){
 let data14 = data11.detail;
 const _errs32 = errors;
 if(typeof data14 !== "string"){
-validate73.errors = [{instancePath:instancePath+"/fallback/" + i1+"/detail",schemaPath:"#/properties/fallback/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate21.errors = [{instancePath:instancePath+"/fallback/" + i1+"/detail",schemaPath:"#/properties/fallback/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 const _errs33 = errors;
@@ -6157,7 +6157,7 @@ if(data11.attestation !== undefined){
 let data15 = data11.attestation;
 const _errs34 = errors;
 if(!(data15 && typeof data15 == "object" && !Array.isArray(data15))){
-validate73.errors = [{instancePath:instancePath+"/fallback/" + i1+"/attestation",schemaPath:"#/properties/fallback/items/properties/attestation/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate21.errors = [{instancePath:instancePath+"/fallback/" + i1+"/attestation",schemaPath:"#/properties/fallback/items/properties/attestation/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 const _errs35 = errors;
@@ -6179,14 +6179,14 @@ if((typeof data16 == "number") && (isFinite(data16))){
 if(errors === _errs36){
 if(typeof data16 === "string"){
 if(!(formats0.validate(data16))){
-validate73.errors = [{instancePath:instancePath+"/fallback/" + i1+"/at",schemaPath:"#/properties/fallback/items/properties/at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+validate21.errors = [{instancePath:instancePath+"/fallback/" + i1+"/at",schemaPath:"#/properties/fallback/items/properties/at/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate73.errors = [{instancePath:instancePath+"/fallback/" + i1+"/at",schemaPath:"#/properties/fallback/items/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate21.errors = [{instancePath:instancePath+"/fallback/" + i1+"/at",schemaPath:"#/properties/fallback/items/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs36){
@@ -6208,7 +6208,7 @@ if(valid4){
 }
 }
 else {
-validate73.errors = [{instancePath:instancePath+"/fallback/" + i1,schemaPath:"#/properties/fallback/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate21.errors = [{instancePath:instancePath+"/fallback/" + i1,schemaPath:"#/properties/fallback/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === _errs25){
@@ -6223,7 +6223,7 @@ if(valid3){
 }
 }
 else {
-validate73.errors = [{instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate21.errors = [{instancePath:instancePath+"/fallback",schemaPath:"#/properties/fallback/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 if(errors === _errs23){
@@ -6247,23 +6247,23 @@ if(valid0){
 }
 }
 else {
-validate73.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate21.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate73.errors = vErrors;
+validate21.errors = vErrors;
 return errors === 0;
 }
-validate73.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate21.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate128(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/TaskDispatch.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate128.evaluated;
+const evaluated0 = validate76.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6275,14 +6275,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
-validate128.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate76.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
-validate128.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate76.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -6292,7 +6292,7 @@ if(data.type !== undefined){
 let data0 = data.type;
 const _errs2 = errors;
 if("signal.task.dispatch" !== data0){
-validate128.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.task.dispatch"},message:"must be equal to constant"}];
+validate76.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "signal.task.dispatch"},message:"must be equal to constant"}];
 return false;
 }
 else {
@@ -6315,14 +6315,14 @@ if((typeof data1 == "number") && (isFinite(data1))){
 if(errors === _errs3){
 if(typeof data1 === "string"){
 if(!(formats26.test(data1))){
-validate128.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
+validate76.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/format",keyword:"format",params:{format: "uuid"},message:"must match format \""+"uuid"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate128.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs3){
@@ -6345,14 +6345,14 @@ if((typeof data2 == "number") && (isFinite(data2))){
 if(errors === _errs5){
 if(typeof data2 === "string"){
 if(!(formats0.validate(data2))){
-validate128.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+validate76.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
 return false;
 }
 else {
 }
 }
 else {
-validate128.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(errors === _errs5){
@@ -6368,8 +6368,8 @@ if(valid0){
 if(data.protocol !== undefined){
 let data3 = data.protocol;
 const _errs7 = errors;
-if(!(validate57(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+if(!(validate5(data3, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
 errors = vErrors.length;
 }
 else {
@@ -6383,8 +6383,8 @@ if(valid0){
 if(data.source !== undefined){
 let data4 = data.source;
 const _errs8 = errors;
-if(!(validate52(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate0(data4, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate0.errors : vErrors.concat(validate0.errors);
 errors = vErrors.length;
 }
 else {
@@ -6398,8 +6398,8 @@ if(valid0){
 if(data.trust !== undefined){
 let data5 = data.trust;
 const _errs9 = errors;
-if(!(validate61(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
+if(!(validate9(data5, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate9.errors : vErrors.concat(validate9.errors);
 errors = vErrors.length;
 }
 else {
@@ -6413,8 +6413,8 @@ if(valid0){
 if(data.payload !== undefined){
 let data6 = data.payload;
 const _errs10 = errors;
-if(!(validate73(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
+if(!(validate21(data6, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
 errors = vErrors.length;
 }
 else {
@@ -6428,8 +6428,8 @@ if(valid0){
 if(data._residue !== undefined){
 let data7 = data._residue;
 const _errs11 = errors;
-if(!(validate59(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+if(!(validate7(data7, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate7.errors : vErrors.concat(validate7.errors);
 errors = vErrors.length;
 }
 else {
@@ -6452,20 +6452,20 @@ if(valid0){
 }
 }
 else {
-validate128.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 if(errors === 0){
 }
 }
-validate128.errors = vErrors;
+validate76.errors = vErrors;
 return errors === 0;
 }
-validate128.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate76.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const rawTaskDispatchPayload = validate73;
+const rawTaskDispatchPayload = validate21;
 
-const rawTrust = validate61;
+const rawTrust = validate9;
 
 
 /** Validates a `Address` (record); a type guard for its data. */
