@@ -11,7 +11,7 @@
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
-import { Memo } from "./memo.js";
+import { Memo, partsKey } from "./memo.js";
 
 /** The entity types an address can name (the `entity_type` enum of the address record). */
 export const EntityType = {
@@ -47,6 +47,15 @@ export function assertZone(zone: string): void {
 
 /** Builds the canonical address of an entity; throws ONEX_E_ADDRESS_INVALID for a bad zone, type or id. */
 export function buildAddress(parts: CanonicalAddress): string {
+  // Readers build the same addresses again and again; only what is valid is remembered, and
+  // parts that are not even strings are refused as they always were.
+  if (typeof parts.zone !== "string" || typeof parts.entityType !== "string" || typeof parts.id !== "string") return buildAddressOnce(parts);
+  return builtAddresses.get(partsKey(parts), () => buildAddressOnce(parts));
+}
+
+const builtAddresses = new Memo<string>();
+
+function buildAddressOnce(parts: CanonicalAddress): string {
   assertZone(parts.zone);
   if (!ENTITY_TYPES.has(parts.entityType)) {
     throw new OnexError(ErrorCode.AddressInvalid, `"${String(parts.entityType)}" is not an entity type (${[...ENTITY_TYPES].join(", ")})`, { entityType: parts.entityType });

@@ -325,7 +325,8 @@ export class TrustedRegistry implements Registry {
    * ONEX_E_ENTRY_TAMPERED, with the failing check as the cause (ONEX_E_REPLAY for a stale entry).
    */
   async #read(stored: StoredValue, markRead?: Promise<StoredMark | undefined>, rereadOnce = true): Promise<ResolvedEntry> {
-    const known = this.#verified.get(`entry ${buildAddress(stored.key)}`);
+    const storedAt = buildAddress(stored.key);
+    const known = this.#verified.get(`entry ${storedAt}`);
     const fresh = known?.fresh === true && known.revision === stored.revision && known.bytes === stored.value;
     // The mark is asked for before the entry is verified, so the round trip and the verification overlap.
     const pendingMark = fresh ? Promise.resolve(undefined) : (markRead ?? this.#store.getMark(stored.key));
@@ -334,7 +335,7 @@ export class TrustedRegistry implements Registry {
     if (!fresh && markRead === undefined) await undefined;
     let resolved: ResolvedEntry;
     try {
-      resolved = this.#decode(stored);
+      resolved = this.#decode(stored, storedAt);
     } catch (error) {
       pendingMark.catch(() => undefined);
       throw error;
@@ -448,8 +449,7 @@ export class TrustedRegistry implements Registry {
   }
 
   /** Re-verifies a stored value's signature, identity and key; anything that fails is ONEX_E_ENTRY_TAMPERED, with the failing check as the cause. */
-  #decode(stored: StoredValue): ResolvedEntry {
-    const address = buildAddress(stored.key);
+  #decode(stored: StoredValue, address = buildAddress(stored.key)): ResolvedEntry {
     try {
       const resolved = this.#verifyStored(stored.value, "entry", address, stored.revision);
       // The store key must be the address the entry signs, or a valid entry was copied under another key.
