@@ -1,6 +1,6 @@
 /** Handlebars templates for the emitted files; a user folder overrides them file by file. */
-import { existsSync, statSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { readdir } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import Handlebars from "handlebars";
 import { ErrorCode, OnexError } from "@onex/runtime";
@@ -35,7 +35,8 @@ export async function loadTemplates(names: readonly string[], overrideDir?: stri
   for (const name of ["header.hbs", ...names]) {
     const override = overrideDir ? join(overrideDir, name) : undefined;
     const file = override && existsSync(override) ? override : join(DEFAULT_TEMPLATES, name);
-    const text = await readFile(file, "utf8");
+    // Synchronously, as the schemas are read (see writer.ts): a dozen small files.
+    const text = readFileSync(file, "utf8");
     try {
       const template = hbs.compile(text, { noEscape: !options.html, strict: true });
       if (name === "header.hbs") hbs.registerPartial("header", text);
