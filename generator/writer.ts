@@ -16,7 +16,8 @@ export interface FileDifference {
 
 // Files are read and written synchronously: a run touches a few dozen, one after the other,
 // and on a loaded machine every await of a promise-based call waits for the main thread to be
-// scheduled again (37-174 ms against ~15 ms to write the synthetic manifest's nine files).
+// scheduled again (the synthetic manifest's nine files took 37-174 ms to write with promises
+// on the shared 2-core test machine, 13-40 ms synchronously).
 
 /** Lists how `files` (relative path -> content) differ from `outDir`. */
 export async function diffOutput(outDir: string, files: ReadonlyMap<string, string>): Promise<FileDifference[]> {
