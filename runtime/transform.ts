@@ -196,8 +196,23 @@ export interface VersionGraph {
   steps: readonly GraphStep[];
 }
 
+/** One step of a migration path and the way it runs. */
+export type PathStep = { readonly step: GraphStep; readonly direction: Direction };
+
+// Paths found, per graph: migrate and the receive pipeline ask for the same one per message.
+const pathsOf = new WeakMap<VersionGraph, Map<string, readonly PathStep[]>>();
+
 /** The steps from `from` to `to`, each with its direction; throws ONEX_E_UNKNOWN_VERSION or ONEX_E_NO_PATH. */
-export function findMigrationPath(graph: VersionGraph, from: string, to: string): { step: GraphStep; direction: Direction }[] {
+export function findMigrationPath(graph: VersionGraph, from: string, to: string): readonly PathStep[] {
+  let paths = pathsOf.get(graph);
+  if (paths === undefined) pathsOf.set(graph, (paths = new Map()));
+  const key = `${from} ${to}`;
+  let path = paths.get(key);
+  if (path === undefined) paths.set(key, (path = Object.freeze(searchMigrationPath(graph, from, to))));
+  return path;
+}
+
+function searchMigrationPath(graph: VersionGraph, from: string, to: string): PathStep[] {
   for (const version of [from, to]) {
     if (!graph.versions.includes(version)) {
       throw new OnexError(ErrorCode.UnknownVersion, `unknown protocol version "${version}" (known: ${graph.versions.map((v) => `v${v}`).join(", ")})`, { version });
@@ -205,7 +220,7 @@ export function findMigrationPath(graph: VersionGraph, from: string, to: string)
   }
   const a = graph.versions.indexOf(from);
   const b = graph.versions.indexOf(to);
-  const path: { step: GraphStep; direction: Direction }[] = [];
+  const path: PathStep[] = [];
   for (let i = a; i !== b; i += a < b ? 1 : -1) {
     const lo = graph.versions[Math.min(i, a < b ? i + 1 : i - 1)]!;
     const hi = graph.versions[Math.max(i, a < b ? i + 1 : i - 1)]!;
