@@ -6,7 +6,8 @@
  * timing. Cold start needs the built package (`npm run build`).
  *
  * BENCH_RUNS (default 3) sets timed rounds (each tool once per round, in turn);
- * BENCH_MESSAGES (default 200) the size of the synthetic manifest.
+ * BENCH_MESSAGES (default 200) the size of the synthetic manifest; BENCH_COLD_RUNS (default 15)
+ * the cold-start processes per side; BENCH_COLD_ONLY=1 runs the cold start alone.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -25,7 +26,8 @@ import { writeSyntheticSchemas } from "./generate-synthetic.js";
 const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BUNDLED_SCHEMAS = join(PROJECT_ROOT, "schemas");
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
-const COLD_RUNS = Math.max(3, Number(process.env.BENCH_COLD_RUNS ?? 7));
+const COLD_RUNS = Math.max(3, Number(process.env.BENCH_COLD_RUNS ?? 15));
+const COLD_ONLY = process.env.BENCH_COLD_ONLY === "1";
 const MESSAGES = Math.max(1, Number(process.env.BENCH_MESSAGES ?? 200));
 
 function median(values: number[]): number {
@@ -253,14 +255,15 @@ async function main(): Promise<void> {
   console.log(`onex generate benchmark — node ${process.version}, ${availableParallelism()} cores, median of ${RUNS} rounds after a warm-up, the tools taking turns in each round`);
   console.log("peers get each schema in memory, self-contained (no YAML loading or cross-file $ref resolution, which onex's time includes);");
   console.log("json-schema-to-typescript and Modelina emit types only, onex also emits validators, classes, subjects and the manifest");
-  printGenerate(await benchGenerate("bundled manifests v0.0.9, v0.1, v0.2", BUNDLED_SCHEMAS, RUNS));
-
-  const syntheticRoot = await mkdtemp(join(tmpdir(), "onex-bench-schemas-"));
-  try {
-    await writeSyntheticSchemas(BUNDLED_SCHEMAS, syntheticRoot, MESSAGES);
-    printGenerate(await benchGenerate(`synthetic manifest, ${MESSAGES} message types`, syntheticRoot, RUNS));
-  } finally {
-    await rm(syntheticRoot, { recursive: true, force: true });
+  if (!COLD_ONLY) {
+    printGenerate(await benchGenerate("bundled manifests v0.0.9, v0.1, v0.2", BUNDLED_SCHEMAS, RUNS));
+    const syntheticRoot = await mkdtemp(join(tmpdir(), "onex-bench-schemas-"));
+    try {
+      await writeSyntheticSchemas(BUNDLED_SCHEMAS, syntheticRoot, MESSAGES);
+      printGenerate(await benchGenerate(`synthetic manifest, ${MESSAGES} message types`, syntheticRoot, RUNS));
+    } finally {
+      await rm(syntheticRoot, { recursive: true, force: true });
+    }
   }
 
   const cold = await benchColdStart();
