@@ -116,7 +116,7 @@ export interface VersionedDelivery<M> extends Delivery<M> {
   /** The version the sender wrote the message in. */
   receivedVersion: string;
   /** The message as received and verified, before conversion. */
-  original: JsonObject;
+  readonly original: JsonObject;
   /** Versions the conversion passed through, both ends included (`[v]` when none was needed). */
   path: string[];
 }

@@ -39,6 +39,9 @@ export function parseJsonExact(text: string, options: JsonParseOptions = {}): un
   return new JsonTextReader(text, options).document(false).value;
 }
 
+/** Texts longer than this (in UTF-16 units) skip the JSON.parse fast path. */
+const FAST_PATH_MAX_LENGTH = 64 * 1024;
+
 /** `nativeParse` could not vouch for its result: the exact reader decides (and reports any error). */
 const NOT_SURE: unique symbol = Symbol("not sure");
 
@@ -50,6 +53,10 @@ const NOT_SURE: unique symbol = Symbol("not sure");
  * those, and any text JSON.parse refuses, goes to the exact reader.
  */
 function nativeParse(text: string): unknown {
+  // JSON.parse builds the whole value before the depth check below can refuse it: 1 MB of "["
+  // would cost it a hundred times what it costs the exact reader, which stops at the limit.
+  // Messages are far smaller; a larger text goes to the exact reader.
+  if (text.length > FAST_PATH_MAX_LENGTH) return NOT_SURE;
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -80,7 +87,8 @@ function checkedColons(value: object, depth: number, tally: { colons: number }):
     for (const item of value) if (!checkedMember(item, depth, tally)) return false;
     return true;
   }
-  for (const key in value) {
+  // Own keys only: a property someone added to Object.prototype must not count as a member.
+  for (const key of Object.keys(value)) {
     tally.colons += 1 + countColons(key);
     if (!checkedMember((value as Record<string, unknown>)[key], depth, tally)) return false;
   }

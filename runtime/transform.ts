@@ -208,7 +208,7 @@ export function findMigrationPath(graph: VersionGraph, from: string, to: string)
   if (paths === undefined) pathsOf.set(graph, (paths = new Map()));
   const key = `${from} ${to}`;
   let path = paths.get(key);
-  if (path === undefined) paths.set(key, (path = Object.freeze(searchMigrationPath(graph, from, to))));
+  if (path === undefined) paths.set(key, (path = Object.freeze(searchMigrationPath(graph, from, to).map((step) => Object.freeze(step)))));
   return path;
 }
 

@@ -138,7 +138,8 @@ export class VerifyAhead {
     if (this.#dead) return Promise.resolve(undefined);
     const id = this.#next++;
     const result = new Promise<VerifiedAhead | undefined>((resolve) => this.#pending.set(id, resolve));
-    // Copied: the client's buffer is reused for later messages.
+    // Copied: the bytes are a view into the connection's read buffer, and posting a view to a
+    // thread copies the whole buffer under it.
     this.#queued.push({ id, data: data.slice() });
     // Messages that arrive together go to a worker together: one postMessage per burst.
     if (this.#queued.length === 1) queueMicrotask(() => this.#flush());

@@ -270,7 +270,7 @@ export class TrustedRegistry implements Registry {
       if (reading === undefined) change.mark?.catch(() => undefined);
       const live = change.live === undefined ? "alive" : await change.live;
       if (live !== "alive") {
-        await reading;
+        // Not waited for: a read retried through an outage must not hold back the removal.
         const removal = live === "expired" ? removed(change.stored.key, "expired") : undefined;
         if (removal !== undefined) yield removal;
         continue;

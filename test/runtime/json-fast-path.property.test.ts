@@ -115,6 +115,26 @@ describe("parseJson's JSON.parse fast path agrees with the exact reader", () => 
     }
   });
 
+  it("refuses a duplicate even when something has polluted Object.prototype", () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.polluted = 1;
+    try {
+      expectSame('{"a":1,"a":2}');
+      expectSame('{"x":{"a":1,"a":2}}');
+    } finally {
+      delete proto.polluted;
+    }
+  });
+
+  it("leaves a long text to the exact reader, which stops a nesting bomb at the depth limit", () => {
+    const bomb = "[".repeat(200_000) + "]".repeat(200_000);
+    expectSame(bomb);
+    expect(() => parseJson(bomb)).toThrow(expect.objectContaining({ code: "ONEX_E_JSON_SYNTAX" }));
+    const long = JSON.stringify({ items: Array.from({ length: 5_000 }, (_, i) => ({ id: `item-${i}`, at: "2026-01-01T00:00:00Z" })) });
+    expect(long.length).toBeGreaterThan(64 * 1024);
+    expectSame(long);
+  });
+
   it("would notice a fast path that kept JSON.parse's result for a duplicate", () => {
     // The comparison itself can fail: JSON.parse keeps the last duplicate, the exact reader refuses it.
     const text = '{"a":1,"a":2}';

@@ -23,8 +23,9 @@ describe("strict RFC 3339 times", () => {
   });
 
   it("knows the Gregorian leap years: every fourth, not every hundredth, every four-hundredth", () => {
-    const feb29 = (year: number) => isRfc3339(`${year}-02-29T00:00:00Z`);
-    expect([1900, 2000, 2023, 2024, 2100, 2400].map(feb29)).toEqual([false, true, false, true, false, true]);
+    const feb29 = (year: number) => isRfc3339(`${String(year).padStart(4, "0")}-02-29T00:00:00Z`);
+    // Year 0000 too: RFC 3339 counts years in the proleptic Gregorian calendar, where it is a leap year.
+    expect([0, 1900, 2000, 2023, 2024, 2100, 2400].map(feb29)).toEqual([true, false, true, false, true, false, true]);
     expect(isRfc3339("2023-04-31T00:00:00Z")).toBe(false);
     expect(isRfc3339("2023-12-31T00:00:00Z")).toBe(true);
   });
