@@ -10,31 +10,52 @@
 import { ErrorCode, OnexError } from "./errors.js";
 
 const SAFE = /^[A-Za-z0-9_-]$/;
+// Most values (entity ids, types, names) are all safe characters and are their own token: one
+// test instead of a loop. Subjects are built and checked for every message sent and received.
+const ALL_SAFE = /^[A-Za-z0-9_-]+$/;
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** `~XX` for each byte below 0x80 (the common escapes: `.` of zone ids, spaces, `:`). */
+const ASCII_ESCAPE = Array.from({ length: 0x80 }, (_, byte) => "~" + byte.toString(16).toUpperCase().padStart(2, "0"));
 
 /** Encodes one value as a subject token; rejects what no token can hold. */
 export function encodeSubjectToken(value: string, param = "token"): string {
   if (typeof value !== "string" || value.length === 0) {
     throw new OnexError(ErrorCode.SubjectToken, `subject param "${param}" must be a non-empty string`, { param });
   }
+  if (ALL_SAFE.test(value)) return value;
   let out = "";
-  for (const ch of value) {
-    if (SAFE.test(ch)) {
-      out += ch;
+  // Runs of safe characters are copied whole; each other character is escaped byte by byte.
+  let run = 0;
+  for (let i = 0; i < value.length; ) {
+    const c = value.charCodeAt(i);
+    if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d) {
+      i++;
       continue;
     }
-    const cp = ch.codePointAt(0)!;
-    if (cp >= 0xd800 && cp <= 0xdfff) {
-      throw new OnexError(ErrorCode.SubjectToken, `subject param "${param}" holds a lone UTF-16 surrogate`, { param });
+    out += value.slice(run, i);
+    if (c < 0x80) {
+      out += ASCII_ESCAPE[c];
+      i++;
+    } else {
+      const cp = value.codePointAt(i)!;
+      if (cp >= 0xd800 && cp <= 0xdfff) {
+        throw new OnexError(ErrorCode.SubjectToken, `subject param "${param}" holds a lone UTF-16 surrogate`, { param });
+      }
+      const ch = String.fromCodePoint(cp);
+      for (const byte of utf8.encode(ch)) out += "~" + byte.toString(16).toUpperCase().padStart(2, "0");
+      i += ch.length;
     }
-    for (const byte of utf8.encode(ch)) out += "~" + byte.toString(16).toUpperCase().padStart(2, "0");
+    run = i;
   }
-  return out;
+  return out + value.slice(run);
 }
 
 /** Decodes a token made by encodeSubjectToken; rejects any other spelling. */
 export function decodeSubjectToken(token: string, param = "token"): string {
+  // A token of safe characters only is the value itself (and its own canonical spelling).
+  if (typeof token === "string" && ALL_SAFE.test(token)) return token;
   const bytes: number[] = [];
   for (let i = 0; i < token.length; ) {
     const ch = token[i]!;

@@ -44,6 +44,36 @@ describe("subject builders and parsers", () => {
     );
   });
 
+  it("the encoder agrees with its definition, character by character, on any string", () => {
+    // The definition: letters, digits, "_" and "-" stand for themselves, every other
+    // character is "~" and the upper-case hex of each of its UTF-8 bytes, a lone surrogate is refused.
+    const utf8 = new TextEncoder();
+    const byDefinition = (text: string): string => {
+      let out = "";
+      for (const ch of text) {
+        if (/^[A-Za-z0-9_-]$/.test(ch)) out += ch;
+        else if (ch.length === 1 && ch.charCodeAt(0) >= 0xd800 && ch.charCodeAt(0) <= 0xdfff) return "refused";
+        else for (const byte of utf8.encode(ch)) out += "~" + byte.toString(16).toUpperCase().padStart(2, "0");
+      }
+      return out;
+    };
+    const encoded = (text: string): string => {
+      try {
+        return encodeSubjectToken(text);
+      } catch (error) {
+        return error instanceof OnexError && error.code === ErrorCode.SubjectToken ? "refused" : "other error";
+      }
+    };
+    const withSurrogates = fc.string({ unit: fc.constantFrom("a", ".", "~", "\uD800", "\uDC00", "é", "🚀", " "), minLength: 1 });
+    fc.assert(
+      fc.property(fc.oneof(value, withSurrogates), (text) => {
+        expect(encoded(text)).toBe(byDefinition(text));
+        if (byDefinition(text) !== "refused") expect(decodeSubjectToken(encodeSubjectToken(text))).toBe(text);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it("zone ids with dots keep their dots", () => {
     const subject = v0_1.buildEventSubject({ zone_id: "zone.trusted.org", entity_type: "agent", entity_id: "a 1" });
     expect(subject).toBe("jetstream.onex.zone.zone~2Etrusted~2Eorg.agent.a~201.events");
