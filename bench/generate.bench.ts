@@ -10,6 +10,7 @@
  * the cold-start processes per side; BENCH_COLD_ONLY=1 runs the cold start alone.
  */
 import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
@@ -157,13 +158,13 @@ interface ColdFigures {
 }
 
 /**
- * Runs `source` as an ES module in a fresh Node process; returns wall time, its own
+ * Runs the module file `script` in a fresh Node process; returns wall time, its own
  * `performance.now()` at the end (Node's start-up included), and its own time from its first
  * line (before any import) to the end: the import and first validation alone.
  */
-function coldRun(source: string): { wall: number; inProcess: number; own: number } {
+function coldRun(script: string): { wall: number; inProcess: number; own: number } {
   const start = performance.now();
-  const result = spawnSync(process.execPath, ["--input-type=module", "-e", source], { cwd: PROJECT_ROOT, encoding: "utf8" });
+  const result = spawnSync(process.execPath, [script], { cwd: PROJECT_ROOT, encoding: "utf8" });
   const wall = performance.now() - start;
   if (result.status !== 0) throw new Error(`cold-start child failed: ${result.stderr}`);
   const out = JSON.parse(result.stdout) as { valid: boolean; at: number; from: number };
@@ -199,7 +200,13 @@ async function benchColdStart(): Promise<ColdFigures> {
     }).toJSON();
     const messageJson = JSON.stringify(message);
 
-    // Both import dynamically, so the first line runs before any import is loaded.
+    // Each side is a module file, as a service's entry point is: Node has set up its module
+    // loader before the first line runs (with \`node -e\` it would do so inside the timed window,
+    // about 5 ms on each side that no service pays there). Both import dynamically, so the
+    // first line runs before anything is imported; the peer's packages by absolute URL, since
+    // the files live outside the project.
+    const here = createRequire(join(PROJECT_ROOT, "package.json"));
+    const url = (specifier: string) => pathToFileURL(here.resolve(specifier)).href;
     const sdkSource = `
       const from = performance.now();
       const { validators } = await import(${JSON.stringify(pathToFileURL(sdkIndex).href)});
@@ -210,8 +217,8 @@ async function benchColdStart(): Promise<ColdFigures> {
     const ajvSource = `
       const from = performance.now();
       const { readFileSync } = await import("node:fs");
-      const { Ajv2020 } = await import("ajv/dist/2020.js");
-      const { default: addFormats } = await import("ajv-formats");
+      const { Ajv2020 } = await import(${JSON.stringify(url("ajv/dist/2020.js"))});
+      const { default: addFormats } = await import(${JSON.stringify(url("ajv-formats"))});
       const ajv = new Ajv2020({ strict: true });
       addFormats(ajv);
       const schemas = JSON.parse(readFileSync(${JSON.stringify(schemasFile)}, "utf8"));
@@ -220,14 +227,18 @@ async function benchColdStart(): Promise<ColdFigures> {
       const valid = ajv.getSchema(${JSON.stringify(schemaIdOf(model!, "NodeFailed"))})(${messageJson});
       console.log(JSON.stringify({ valid, at: performance.now(), from }));
     `;
-    coldRun(sdkSource);
-    coldRun(ajvSource);
+    const sdkScript = join(workDir, "cold-sdk.mjs");
+    const ajvScript = join(workDir, "cold-ajv.mjs");
+    await writeFile(sdkScript, sdkSource);
+    await writeFile(ajvScript, ajvSource);
+    coldRun(sdkScript);
+    coldRun(ajvScript);
     const sdkRuns: { wall: number; inProcess: number; own: number }[] = [];
     const ajvRuns: { wall: number; inProcess: number; own: number }[] = [];
     // Interleaved, so drift in machine load hits both sides alike.
     for (let i = 0; i < COLD_RUNS; i++) {
-      sdkRuns.push(coldRun(sdkSource));
-      ajvRuns.push(coldRun(ajvSource));
+      sdkRuns.push(coldRun(sdkScript));
+      ajvRuns.push(coldRun(ajvScript));
     }
     return {
       sdkWall: median(sdkRuns.map((r) => r.wall)),
