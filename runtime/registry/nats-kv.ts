@@ -88,11 +88,16 @@ async function openBucket(kvm: Kvm, name: string, config: { ttl?: number; histor
   try {
     status = await (await kvm.open(name, { bindOnly: true })).status();
   } catch {
-    return kvm.create(name, config);
+    const created = await kvm.create(name, config);
+    // Reads of a replicated bucket go to its leader, see below.
+    return config.replicas === 1 ? created : kvm.open(name, { bindOnly: true, allow_direct: false });
   }
-  // A bound bucket reads through the JetStream API (a JSON reply, base64 inside) unless told the
-  // stream answers direct gets, which a bucket created by the client does; the reads are the same.
-  return kvm.open(name, { bindOnly: true, allow_direct: status.streamInfo.config.allow_direct === true });
+  // Direct gets (a raw reply, no JSON API round) are used only when the stream answers them and
+  // has one replica: on a replicated bucket any replica answers a direct get, and one still
+  // catching up (after a leader election, say) would show an older mark than the entry a
+  // watcher just saw, so a fresh registration would be taken for an unmarked one.
+  const stream = status.streamInfo.config;
+  return kvm.open(name, { bindOnly: true, allow_direct: stream.allow_direct === true && stream.num_replicas === 1 });
 }
 
 /** The KV key of an address: subject tokens with `~` spelled `=`, since KV keys do not allow `~`. */
