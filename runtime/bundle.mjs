@@ -30,8 +30,8 @@ for (const target of Object.values(pkg.exports)) {
 }
 
 // tsc writes declarations only; JavaScript left from an earlier build would be shipped and never used.
-for (const entry of readdirSync(DIST, { recursive: true, withFileTypes: true })) {
-  if (entry.isFile() && entry.name.endsWith(".js")) rmSync(join(entry.parentPath, entry.name));
+for (const file of readdirSync(DIST, { recursive: true, encoding: "utf8" })) {
+  if (file.endsWith(".js")) rmSync(join(DIST, file));
 }
 
 const peers = Object.keys(pkg.peerDependencies ?? {});
