@@ -24,21 +24,19 @@
  * default 2000): p50 and p99 from the publish call to the message in the subscriber's hand.
  *
  * BENCH_MESSAGES (default 5000) messages per side per round, BENCH_ROUNDS (default 5).
- * It prints; it never fails on timing. Needs `nats-server` on PATH.
+ * It prints; it never fails on timing. Needs `nats-server` on PATH and `npm run build`.
  */
 import { sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect as natsConnect, headers as natsHeaders } from "@nats-io/transport-node";
-import * as v0_1 from "../generated/v0.1/index.js";
-import * as v0_2 from "../generated/v0.2/index.js";
-import { connect } from "../runtime/jetstream/client.js";
-import { defaultVerifyThreads } from "../runtime/receive/verify-ahead.js";
-import { applyStreams, planStreams } from "../runtime/jetstream/streams.js";
-import { canonicalBytes } from "../runtime/trust/canonical-json.js";
-import { generateKeyPair, keyRing } from "../runtime/trust/keys.js";
-import { signMessage } from "../runtime/trust/sign-message.js";
+// The built packages, as a service installs them (`npm run build` first): the sources run
+// through tsx would time its transform's additions (a `__name` call per closure made).
+import * as v0_1 from "@onex/sdk/v0.1";
+import * as v0_2 from "@onex/sdk/v0.2";
+import { canonicalBytes, generateKeyPair, keyRing, signMessage } from "@onex/runtime";
+import { applyStreams, connect, defaultVerifyThreads, planStreams } from "@onex/runtime/jetstream";
 import { startNatsServer } from "../test/support/nats-server.js";
 
 const MESSAGES = Math.max(500, Number(process.env.BENCH_MESSAGES ?? 5000));

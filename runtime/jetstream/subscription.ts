@@ -141,6 +141,26 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   const lettersStored = async () => {
     while (letters.size > 0) await Promise.all([...letters]);
   };
+  // Acknowledgements wait for the end of the event-loop turn: nats.js writes to the socket
+  // once per turn of microtasks, so acks sent one by one as a burst is handled cost one
+  // write each, and held until the turn ends they leave in one write. They go out before
+  // the next pull, so the server counts them before it weighs that pull against max_ack_pending.
+  let acks: JsMsg[] = [];
+  const sendAcks = () => {
+    const now = acks;
+    acks = [];
+    for (const msg of now) {
+      try {
+        msg.ack();
+      } catch {
+        // The connection closed meanwhile: an ack is never confirmed, and the message comes back.
+      }
+    }
+  };
+  const ack = (msg: JsMsg) => {
+    if (acks.length === 0) setImmediate(sendAcks);
+    acks.push(msg);
+  };
   const handBack = (msg: JsMsg) => {
     ledger.add(handBackKey(msg));
     msg.nak();
@@ -179,11 +199,17 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     }
   })();
 
-  // Messages are pulled in batches of at most `maxInFlight`, one batch at a time.
+  // Messages are pulled one batch at a time: of `maxInFlight` when the pipeline takes them as
+  // they come, of half that when verification threads work ahead (below), so that the next
+  // batch is asked for while the last is judged and the server, holding no more than
+  // `maxInFlight` unacknowledged, can send all of it at once rather than one per ack.
+  const verifier = transport.verifyAhead;
+  const batchSize = verifier === undefined ? maxInFlight : Math.max(1, Math.floor(maxInFlight / 2));
   async function* pull(): AsyncGenerator<JsMsg> {
     while (!stopped && failure === undefined && !transport.nc.isClosed()) {
       try {
-        batch = await consumer.fetch({ max_messages: maxInFlight, expires: PULL_EXPIRES_MS });
+        sendAcks();
+        batch = await consumer.fetch({ max_messages: batchSize, expires: PULL_EXPIRES_MS });
         // The server may have refused this very pull while it was being sent.
         if (failure !== undefined) void batch.close();
         for await (const msg of batch) yield msg;
@@ -200,14 +226,13 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   }
 
   // With verification threads, messages are asked for ahead of the one being judged (up to a
-  // pull's worth), and each goes to a thread as soon as it arrives; the pipeline still takes
+  // batch), and each goes to a thread as soon as it arrives; the pipeline still takes
   // them one by one, in order, and hands back the ones asked for ahead when it stops.
   // A message that arrives while the pipeline waits for it, with none before it, is verified
   // in the pipeline: a hop to a thread and back would only add to its latency.
-  const verifier = transport.verifyAhead;
   type Pulled = IteratorResult<JsMsg> & { checked?: Promise<VerifiedAhead | undefined> };
   const ahead: Promise<Pulled>[] = [];
-  const lookahead = verifier === undefined ? 1 : maxInFlight;
+  const lookahead = verifier === undefined ? 1 : batchSize;
   let arrived = 0;
   let idle = false;
   const nextOf = (pulled: AsyncGenerator<JsMsg>): Promise<Pulled> => {
@@ -244,7 +269,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
         }
         const storedAs = storedAsOf(msg);
         if (acked.has(storedAs)) {
-          msg.ack();
+          ack(msg);
           stats.duplicates++;
           continue;
         }
@@ -256,7 +281,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
         const inbound = { data: msg.data, subject: msg.subject, typeHeader: msg.headers?.get(OnexHeader.Type) || undefined, storedAs };
         const outcome = checked === undefined ? pipeline.receive(inbound) : withVerifiedAhead(checked, () => pipeline.receive(inbound));
         if (outcome.kind === "skip") {
-          msg.ack();
+          ack(msg);
           stats.skipped++;
           continue;
         }
@@ -272,7 +297,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
           options.onRefusal?.(refusal);
           // Acknowledged for this consumer only: the message stays in the stream for others.
           remember(storedAs);
-          msg.ack();
+          ack(msg);
           continue;
         }
         await lettersStored();
@@ -284,6 +309,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     } finally {
       stopped = true;
       statuses.stop?.();
+      sendAcks();
       // The current pull is left to end on the server (at once when full, else within
       // PULL_EXPIRES_MS), and everything it brings goes back, attempts unused. Closing it
       // early would drop what the server has already sent: those messages would wait out
@@ -339,7 +365,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
         // went away), the message comes back and the remembered sequence acknowledges it then.
         remember(storedAs);
         ledger.forget(handBackKey(msg));
-        msg.ack();
+        ack(msg);
       },
       nak: async (delayMs?: number) => {
         if (settled) return;
