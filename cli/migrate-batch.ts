@@ -33,24 +33,44 @@ export type MigratedPiece = WrittenPiece | BadPiece;
 /** A generated SDK's `migrate` (its transforms module, opened by cli/sdk.ts). */
 export type MigrateFn = (message: unknown, from: string, to: string) => unknown;
 
+/** Where a batch's output text goes: gathered into a string, or encoded as it comes (OutputBytes). */
+export interface OutputText {
+  add(text: string): void;
+  /** What was added since the last call, as one piece's text. */
+  take(): string | Uint8Array;
+}
+
+/** Output gathered into one string per piece (the command's own thread writes it as it is). */
+class OutputString implements OutputText {
+  #text = "";
+
+  add(text: string): void {
+    this.#text += text;
+  }
+
+  take(): string {
+    const text = this.#text;
+    this.#text = "";
+    return text;
+  }
+}
+
 /**
  * Migrates `items` from `from` to `to`; `shape` is the input's (its first message's) and
  * `writtenBefore` how many messages were written before this batch (a JSON array's commas).
  */
-export function migrateBatch(items: Iterable<InputItem>, from: string, to: string, shape: InputShape, writtenBefore: number, migrate: MigrateFn): MigratedPiece[] {
+export function migrateBatch(items: Iterable<InputItem>, from: string, to: string, shape: InputShape, writtenBefore: number, migrate: MigrateFn, output: OutputText = new OutputString()): MigratedPiece[] {
   const pieces: MigratedPiece[] = [];
-  let text = "";
   let written = 0;
   for (const item of items) {
     const result = migrateItem(item, from, to, migrate);
     if (!(result instanceof OnexError)) {
-      text += encodeOutput(result, shape, writtenBefore + written);
+      output.add(encodeOutput(result, shape, writtenBefore + written));
       written++;
       continue;
     }
-    if (written > 0) pieces.push({ text, written });
+    if (written > 0) pieces.push({ text: output.take(), written });
     writtenBefore += written;
-    text = "";
     written = 0;
     pieces.push({
       line: item.line,
@@ -61,7 +81,7 @@ export function migrateBatch(items: Iterable<InputItem>, from: string, to: strin
       letter: stringifyJson({ line: item.line, ...(item.index === undefined ? {} : { index: item.index }), code: result.code, message: result.message, ...deadLetterInput(item) }),
     });
   }
-  if (written > 0) pieces.push({ text, written });
+  if (written > 0) pieces.push({ text: output.take(), written });
   return pieces;
 }
 

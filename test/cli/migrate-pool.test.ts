@@ -13,6 +13,7 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { readInputBatches, readInputLineBatches, readNdjsonBytes, type ByteBatch, type InputItem } from "../../cli/message-input.js";
 import { migrateBatch, type MigratedPiece } from "../../cli/migrate-batch.js";
+import { OutputBytes } from "../../cli/migrate-output-bytes.js";
 import { migrate } from "../../generated/transforms/index.js";
 import { scratch } from "./cli-harness.js";
 import { PROJECT_ROOT } from "../support/temp-schemas.js";
@@ -89,6 +90,35 @@ describe("readInputLineBatches", () => {
     // The property is about handed-over lines: most inputs must have been handed over, some in several batches.
     expect(handed).toBeGreaterThan(30);
     expect(several).toBeGreaterThan(3);
+  });
+});
+
+describe("OutputBytes", () => {
+  it("takes pieces whose bytes are the UTF-8 of the texts added, however small the buffer it starts in", () => {
+    const text = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: "binary", maxLength: 40 }), fc.string({ unit: "grapheme", maxLength: 300 }));
+    const step = fc.oneof({ arbitrary: text.map((t) => ({ add: t })), weight: 5 }, fc.constant({ take: true as const }));
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 60 }), fc.integer({ min: 0, max: 64 }), (steps, size) => {
+        const output = new OutputBytes(size % 2 === 0 ? new ArrayBuffer(size) : undefined, size);
+        const expected: string[] = [];
+        const got: Uint8Array[] = [];
+        let pending = "";
+        for (const s of [...steps, { take: true as const }]) {
+          if ("add" in s) {
+            output.add(s.add);
+            pending += s.add;
+            continue;
+          }
+          got.push(output.take());
+          expected.push(pending);
+          pending = "";
+        }
+        // Compared at the end: a piece taken before the buffer grew must still hold its bytes.
+        expect(got.map((piece) => Buffer.from(piece).toString("hex"))).toEqual(expected.map((t) => Buffer.from(t).toString("hex")));
+        for (const piece of got) expect(output.buffers.has(piece.buffer as ArrayBuffer)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
