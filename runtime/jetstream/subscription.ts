@@ -13,8 +13,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { DeliverFrom, Refusal, VersionedDelivery, VersionedSubscribeOptions, VersionedSubscription, VersionedSubscriptionStats } from "../control-plane.js";
 import { ErrorCode, OnexError } from "../errors.js";
 import type { ReceivePipeline } from "../receive/pipeline.js";
-import type { VerifyAhead } from "../receive/verify-ahead.js";
-import { withVerifiedAhead, type VerifiedAhead } from "../trust/signature.js";
+import type { AheadJob, VerifyAhead } from "../receive/verify-ahead.js";
+import { withVerifiedAhead } from "../trust/signature.js";
 import { deadLetter } from "./dead-letter.js";
 import { OnexHeader } from "./headers.js";
 import { streamNameOf, zoneStreamNameOf } from "./streams.js";
@@ -230,7 +230,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   // them one by one, in order, and hands back the ones asked for ahead when it stops.
   // A message that arrives while the pipeline waits for it, with none before it, is verified
   // in the pipeline: a hop to a thread and back would only add to its latency.
-  type Pulled = IteratorResult<JsMsg> & { checked?: Promise<VerifiedAhead | undefined> };
+  type Pulled = IteratorResult<JsMsg> & { checked?: AheadJob };
   const ahead: Promise<Pulled>[] = [];
   const lookahead = verifier === undefined ? 1 : batchSize;
   let arrived = 0;
@@ -262,7 +262,9 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       };
       for (let next = await take(); !next.done; next = await take()) {
         const msg = next.value;
-        const checked = next.checked === undefined ? undefined : await next.checked;
+        // The thread's verdict, or none when no thread had started on it: the pipeline verifies it then.
+        const verdict = next.checked === undefined ? undefined : verifier!.take(next.checked);
+        const checked = verdict === undefined ? undefined : await verdict;
         if (stopped) {
           handBack(msg);
           continue;

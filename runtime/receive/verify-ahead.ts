@@ -12,6 +12,11 @@
  * told, another envelope layout, an integer JSON.parse rounds, a worker that died — is
  * verified on the main thread. So the verdicts, the refusals and their order are those of
  * the single-threaded pipeline; only the time differs.
+ *
+ * Neither side waits for the other while it could work: when the pipeline reaches a message
+ * no thread has started on, it takes the message back and verifies it itself (a slot per job
+ * in shared memory says who has it, claimed by compare-and-swap), so on two cores the
+ * pipeline's thread verifies whatever the verification thread cannot keep up with.
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
@@ -20,11 +25,14 @@ import type { VerifiedAhead } from "../trust/signature.js";
 
 /** The worker's source: node:crypto and JSON only, so it runs from any build of onex (or none). */
 const WORKER_SOURCE = `
-const { parentPort } = require("node:worker_threads");
+const { parentPort, workerData } = require("node:worker_threads");
 const { createPublicKey, verify } = require("node:crypto");
 const ANSWER_EVERY = 8;
 const keys = new Map();
 const decoder = new TextDecoder();
+// Who has each job (see SLOT_* below): a job the pipeline took back is not verified here.
+const slots = new Int32Array(workerData.slots);
+const SLOT_MASK = workerData.mask;
 // RFC 8785 for parsed JSON values (what trust/canonical-json.ts produces for them).
 function canon(value) {
   if (value === null) return "null";
@@ -50,6 +58,10 @@ parentPort.on("message", (m) => {
     if (out.length === ANSWER_EVERY) {
       parentPort.postMessage(out);
       out = [];
+    }
+    if (Atomics.compareExchange(slots, job.id & SLOT_MASK, 0, 1) !== 0) {
+      out.push({ id: job.id });
+      continue;
     }
     try {
       const value = JSON.parse(decoder.decode(job.data));
@@ -79,6 +91,23 @@ parentPort.on("message", (m) => {
 /** Jobs per message to a thread. */
 const SLICE = 32;
 
+/**
+ * One slot per job in flight, in a ring shared with the threads: free (the job is nobody's
+ * yet), a thread's, or taken back by the pipeline. A slot is freed when the thread's answer
+ * for its job arrives, so it is reused only once the thread is done with it.
+ */
+const SLOTS = 1 << 16;
+const SLOT_MASK = SLOTS - 1;
+const SLOT_FREE = 0;
+const SLOT_PIPELINE = 2;
+
+/** A message handed to the threads. */
+export interface AheadJob {
+  readonly id: number;
+  /** Settles with the thread's verdict, or undefined when the pipeline must verify it itself. */
+  readonly result: Promise<VerifiedAhead | undefined>;
+}
+
 interface Job {
   id: number;
   data: Uint8Array;
@@ -103,6 +132,7 @@ export class VerifyAhead {
   readonly #keys: KeyResolver;
   readonly #workers: Worker[];
   readonly #pending = new Map<number, (result: VerifiedAhead | undefined) => void>();
+  readonly #slots = new Int32Array(new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT));
   /** Key ids every worker was told (and the raw key told), so a key is sent once. */
   readonly #told = new Map<string, Uint8Array>();
   #queued: Job[] = [];
@@ -113,7 +143,7 @@ export class VerifyAhead {
   constructor(keys: KeyResolver, threads = defaultVerifyThreads()) {
     this.#keys = keys;
     this.#workers = Array.from({ length: Math.max(0, threads) }, () => {
-      const worker = new Worker(WORKER_SOURCE, { eval: true });
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { slots: this.#slots.buffer, mask: SLOT_MASK } });
       // Never what keeps a process alive: a client not closed still lets it exit.
       worker.unref();
       worker.on("message", (results: JobResult[]) => {
@@ -133,17 +163,29 @@ export class VerifyAhead {
     return !this.#dead;
   }
 
-  /** Starts checking one message's signature; resolves with the verdict, or undefined when the pipeline must check it itself. */
-  submit(data: Uint8Array): Promise<VerifiedAhead | undefined> {
-    if (this.#dead) return Promise.resolve(undefined);
+  /** Starts checking one message's signature. */
+  submit(data: Uint8Array): AheadJob {
     const id = this.#next++;
+    // A slot still held by the job SLOTS before this one (a thread far behind): verified in the pipeline.
+    if (this.#dead || Atomics.load(this.#slots, id & SLOT_MASK) !== SLOT_FREE) return { id, result: Promise.resolve(undefined) };
     const result = new Promise<VerifiedAhead | undefined>((resolve) => this.#pending.set(id, resolve));
     // Copied: the bytes are a view into the connection's read buffer, and posting a view to a
     // thread copies the whole buffer under it.
     this.#queued.push({ id, data: data.slice() });
     // Messages that arrive together go to a worker together: one postMessage per burst.
     if (this.#queued.length === 1) queueMicrotask(() => this.#flush());
-    return result;
+    return { id, result };
+  }
+
+  /**
+   * The verdict on `job` when the pipeline reaches it: the thread's, if one has it or is
+   * working on it; undefined at once if no thread has started on it, which then never will —
+   * the pipeline verifies it itself rather than wait behind the threads' queue.
+   */
+  take(job: AheadJob): Promise<VerifiedAhead | undefined> | undefined {
+    if (!this.#pending.has(job.id)) return job.result;
+    if (Atomics.compareExchange(this.#slots, job.id & SLOT_MASK, SLOT_FREE, SLOT_PIPELINE) === SLOT_FREE) return undefined;
+    return job.result;
   }
 
   async close(): Promise<void> {
@@ -166,6 +208,8 @@ export class VerifyAhead {
     const resolve = this.#pending.get(result.id);
     if (resolve === undefined) return;
     this.#pending.delete(result.id);
+    // The thread is done with the job's slot (it verified it, or found it taken back).
+    Atomics.store(this.#slots, result.id & SLOT_MASK, SLOT_FREE);
     if (result.signer !== undefined) this.#tell(result.signer);
     if (result.valid === undefined || result.keyRaw === undefined || result.bytes === undefined || result.signature === undefined) {
       resolve(undefined);

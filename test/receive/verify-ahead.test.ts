@@ -150,13 +150,13 @@ describe("verification on worker threads", () => {
     pools.push(pool);
     const threaded = typedPipeline([v0_1.TaskDispatch] as unknown as TransportMessageClass[], settings());
     // The threads learn a signer's key from its first message; a subscription's signers recur.
-    await Promise.all([key, other].map((k) => pool.submit(utf8.encode(JSON.stringify(signed(dispatch(-1), k))))));
-    // As a subscription does: everything submitted as it arrives, then judged one by one, in order.
+    await Promise.all([key, other].map((k) => pool.submit(utf8.encode(JSON.stringify(signed(dispatch(-1), k)))).result));
+    // Everything submitted as it arrives, then judged one by one, in order, each verdict awaited.
     const checks = messages.map((m) => pool.submit(m.data));
     const actual: string[] = [];
     const used: VerifiedAhead[] = [];
     for (const [i, m] of messages.entries()) {
-      const checked = await checks[i];
+      const checked = await checks[i]!.result;
       actual.push(describeOutcome(checked === undefined ? threaded.receive(m) : withVerifiedAhead(checked, () => threaded.receive(m))));
       if (checked?.used) used.push(checked);
     }
@@ -167,14 +167,45 @@ describe("verification on worker threads", () => {
     expect(used.some((c) => !c.valid)).toBe(true);
   });
 
+  it("the pipeline takes back what no thread has started on, and the outcomes stay those of one thread", async () => {
+    const messages = traffic();
+    const single = typedPipeline([v0_1.TaskDispatch] as unknown as TransportMessageClass[], settings());
+    const expected = messages.map((m) => describeOutcome(single.receive(m)));
+
+    const pool = new VerifyAhead(keyRing([key.publicKey, other.publicKey]), 1);
+    pools.push(pool);
+    await Promise.all([key, other].map((k) => pool.submit(utf8.encode(JSON.stringify(signed(dispatch(-1), k)))).result));
+    // Taken before the burst is even posted to the thread: the first message is the pipeline's.
+    const jobs = messages.map((m) => pool.submit(m.data));
+    const first = pool.take(jobs[0]!);
+    expect(first).toBeUndefined();
+    // As a subscription does: each judged as soon as it is reached, taken back when no thread has it yet.
+    const threaded = typedPipeline([v0_1.TaskDispatch] as unknown as TransportMessageClass[], settings());
+    const actual: string[] = [];
+    let takenBack = 0;
+    for (const [i, m] of messages.entries()) {
+      const verdict = i === 0 ? first : pool.take(jobs[i]!);
+      if (verdict === undefined) takenBack++;
+      const checked = verdict === undefined ? undefined : await verdict;
+      actual.push(describeOutcome(checked === undefined ? threaded.receive(m) : withVerifiedAhead(checked, () => threaded.receive(m))));
+    }
+    expect(actual).toEqual(expected);
+    expect(takenBack).toBeGreaterThan(0);
+    // What was taken back was never verified by the thread: its answer says so, and frees the slot.
+    expect(await jobs[0]!.result).toBeUndefined();
+    // The thread goes on giving verdicts.
+    const again = pool.submit(at(dispatch(1), signed(dispatch(1)), "S#x").data);
+    expect(await again.result).toMatchObject({ valid: true });
+  });
+
   it("a verdict is taken only for the exact key, bytes and signature it was reached on", async () => {
     const pool = new VerifyAhead(keyRing([key.publicKey]), 1);
     pools.push(pool);
     const m = dispatch(1);
     const body = signed(m);
     // The first message of a signer teaches the threads its key; the next is verified ahead.
-    await pool.submit(at(m, body, "S#1").data);
-    const checked = (await pool.submit(at(m, body, "S#2").data))!;
+    await pool.submit(at(m, body, "S#1").data).result;
+    const checked = (await pool.submit(at(m, body, "S#2").data).result)!;
     expect(checked).toMatchObject({ valid: true });
     // A verdict that lies is never taken for other bytes: the pipeline verifies those itself.
     const lying = { ...checked, valid: true, bytes: new Uint8Array(checked.bytes).fill(0x20, 0, 1) };
@@ -188,9 +219,9 @@ describe("verification on worker threads", () => {
   it("a pool that is closed or has no threads answers nothing, and the pipeline verifies", async () => {
     const none = new VerifyAhead(keyRing([key.publicKey]), 0);
     expect(none.active).toBe(false);
-    expect(await none.submit(utf8.encode("{}"))).toBeUndefined();
+    expect(await none.submit(utf8.encode("{}")).result).toBeUndefined();
     const pool = new VerifyAhead(keyRing([key.publicKey]), 1);
     await pool.close();
-    expect(await pool.submit(utf8.encode("{}"))).toBeUndefined();
+    expect(await pool.submit(utf8.encode("{}")).result).toBeUndefined();
   });
 });
