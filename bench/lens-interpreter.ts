@@ -23,8 +23,20 @@ const functions = lensFunctions as unknown as Record<string, (s: JsonObject, r: 
 // protocolBlock() is typed as the version's Protocol interface, which has no index signature.
 const DOWN: LensContext = { sourceProtocol: v02.protocolBlock as () => object as () => JsonObject, targetProtocol: v01.protocolBlock as () => object as () => JsonObject };
 
-/** Applies `lenses` to `scope` by walking them, as a run-time lens library does. */
-function interpret(lenses: readonly Lens[], scope: JsonObject, pointer: string, restore: Dropped, dropped: Dropped): void {
+/** The escape-hatch functions of a transform and the context they are called with. */
+export interface EscapeHatch {
+  functions: Record<string, (s: JsonObject, r: unknown, c: LensContext) => unknown>;
+  context: LensContext;
+}
+
+const DOWN_ESCAPES: EscapeHatch = { functions, context: DOWN };
+
+/**
+ * Applies `lenses` to `scope` by walking them, as a run-time lens library does, moving and
+ * removing fields with `delete` (test/transforms/compiled-adapters.property.test.ts holds the
+ * compiled adapters to the same output text, key order included).
+ */
+export function interpret(lenses: readonly Lens[], scope: JsonObject, pointer: string, restore: Dropped, dropped: Dropped, escapes: EscapeHatch = DOWN_ESCAPES): void {
   for (const lens of lenses) {
     const key = `${pointer}/${lensField(lens)}`;
     switch (lens.kind) {
@@ -71,16 +83,16 @@ function interpret(lenses: readonly Lens[], scope: JsonObject, pointer: string, 
         break;
       case "in": {
         const inner = scope[lens.name];
-        if (inner && typeof inner === "object") { const copy = { ...(inner as JsonObject) }; scope[lens.name] = copy; interpret(lens.lenses, copy, `${pointer}/${lens.name}`, restore, dropped); }
+        if (inner && typeof inner === "object") { const copy = { ...(inner as JsonObject) }; scope[lens.name] = copy; interpret(lens.lenses, copy, `${pointer}/${lens.name}`, restore, dropped, escapes); }
         break;
       }
       case "map": {
         const items = scope[lens.name];
-        if (Array.isArray(items)) scope[lens.name] = items.map((item: JsonObject, i) => { const copy = { ...item }; interpret(lens.lenses, copy, `${pointer}/${lens.name}/${i}`, restore, dropped); return copy; });
+        if (Array.isArray(items)) scope[lens.name] = items.map((item: JsonObject, i) => { const copy = { ...item }; interpret(lens.lenses, copy, `${pointer}/${lens.name}/${i}`, restore, dropped, escapes); return copy; });
         break;
       }
       case "escape": {
-        const kept = functions[lens.up]!(scope, restore[key], DOWN);
+        const kept = escapes.functions[lens.up]!(scope, restore[key], escapes.context);
         if (kept !== undefined) dropped[key] = kept;
         break;
       }
