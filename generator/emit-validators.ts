@@ -135,7 +135,7 @@ const FORMATS = /require\("ajv-formats\/dist\/formats"\)\.fullFormats/g;
 
 function rewriteRequires(code: string): string {
   const out = code.replace(RUNTIME_HELPER, (_m, helper: string) => {
-    if (!["equal", "ucs2length", "uri"].includes(helper)) {
+    if (!["equal", "ucs2length"].includes(helper)) {
       throw new OnexError(ErrorCode.Internal, `ajv standalone code needs runtime helper "${helper}", which @onex/runtime/codegen-v1 does not provide`);
     }
     return `ajvRuntime.${helper}`;

@@ -7,7 +7,6 @@
  */
 import equal from "ajv/dist/runtime/equal.js";
 import ucs2length from "ajv/dist/runtime/ucs2length.js";
-import uri from "ajv/dist/runtime/uri.js";
 import { fullFormats } from "ajv-formats/dist/formats.js";
 import { commonJsDefault } from "./commonjs.js";
 
@@ -17,11 +16,14 @@ import { commonJsDefault } from "./commonjs.js";
  */
 export type FormatCheck = boolean | string | RegExp | ((value: never) => boolean) | { type?: string; validate: string | RegExp | ((value: never) => boolean | Promise<boolean>); compare?: (a: never, b: never) => number | undefined; async?: boolean };
 
-/** Runtime helper modules by the name ajv's standalone code uses for them. */
-export const ajvRuntime: { equal: (a: unknown, b: unknown) => boolean; ucs2length: (s: string) => number; uri: unknown } = {
+/**
+ * Runtime helper modules by the name ajv's standalone code uses for them: its keywords call
+ * only these two (ajv's `uri` helper resolves schema ids while compiling, never in emitted
+ * code, and would bring a URI library into every service's start-up).
+ */
+export const ajvRuntime: { equal: (a: unknown, b: unknown) => boolean; ucs2length: (s: string) => number } = {
   equal: commonJsDefault(equal) as unknown as (a: unknown, b: unknown) => boolean,
   ucs2length: commonJsDefault(ucs2length),
-  uri: commonJsDefault(uri),
 };
 
 const fullDateTime = fullFormats["date-time"] as { validate: (value: string) => boolean; compare: (a: string, b: string) => number | undefined };

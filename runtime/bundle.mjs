@@ -5,7 +5,7 @@
  *
  * Why bundle: a service's cold start is mostly module loading. Unbundled, importing a
  * version's SDK loaded 16 runtime modules and four CommonJS packages (ajv's standalone
- * helpers and ajv-formats) through Node's CommonJS translator; bundled, it loads four files.
+ * helpers and ajv-formats) through Node's CommonJS translator; bundled, it loads two files.
  * ajv's helpers and ajv-formats are inlined, so a service installs neither; their licences
  * go into dist/THIRD-PARTY-LICENSES.txt. The transports and registry stores stay external:
  * they are optional peers, loaded only by the entry points that need them.
@@ -46,6 +46,8 @@ const result = await build({
   platform: "node",
   target: "node20",
   external: peers.flatMap((name) => [name, `${name}/*`]),
+  // The code every generated SDK links against, in one chunk (see codegen-core.ts).
+  inject: [join(RUNTIME, "codegen-core.ts")],
   metafile: true,
   logLevel: "warning",
 });
