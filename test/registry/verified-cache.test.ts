@@ -127,10 +127,21 @@ for (const backend of backends) {
       const owner = await reader();
       const watching = await reader();
       const changes = watching.watch({ zone: ZONE }, { updatesOnly: true });
-      // A registration seen by the watcher proves the watch is up; the node then registers with its mark while watched.
-      const barrier = makeNode(ZONE);
-      await owner.register(barrier.entry, barrier.identity);
-      await nextMatching(changes, (c) => c.address === barrier.address);
+      // A registration seen by the watcher proves the watch is up (one written before it was is current
+      // state, which updatesOnly skips, so register more until one is seen); the node then registers with its mark while watched.
+      const barriers = new Set<string>();
+      let up = false;
+      const registering = (async () => {
+        while (!up) {
+          const barrier = makeNode(ZONE);
+          barriers.add(barrier.address);
+          await owner.register(barrier.entry, barrier.identity);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      })();
+      await nextMatching(changes, (c) => barriers.has(c.address));
+      up = true;
+      await registering;
       const node = makeNode(ZONE, { registeredAt: new Date(Date.now() - 60_000).toISOString() });
       await owner.register(node.entry, node.identity);
       expect(await nextMatching(changes, (c) => c.address === node.address)).toMatchObject({ kind: "registered" });
@@ -185,6 +196,60 @@ for (const backend of backends) {
       Object.defineProperty(sneaky, "toJSON", { enumerable: false, value: () => ({ ...node.entry, capabilities: ["root"] }) });
       expect(await codeOf(() => r.register(sneaky, node.identity))).toBe(ErrorCode.SignatureInvalid);
       expect(await codeOf(() => (async () => (await reader()).resolve(node.address))())).toBe(ErrorCode.NotFound);
+    });
+
+    it("a registration refused by verification writes no entry and takes nothing away: a new address keeps no mark that counts, a registered one keeps mark and entry", async () => {
+      const { reader, writer, marks } = await namespace();
+      const r = await reader();
+      // A new address: its mark may go out while the entry is verified, but never the entry.
+      const node = makeNode(ZONE);
+      const forged = { ...node.entry, capabilities: ["root"] };
+      expect(await codeOf(() => r.register(forged, node.identity))).toBe(ErrorCode.SignatureInvalid);
+      expect(await writer.read(partsOf(node))).toBeUndefined();
+      expect(await codeOf(async () => (await reader()).resolve(node.address))).toBe(ErrorCode.NotFound);
+      // Whatever mark was left does not verify, so it holds nothing back: the node registers, and fresh readers and watchers trust it.
+      const watching = (await reader()).watch({ zone: ZONE });
+      await r.register(node.entry, node.identity);
+      expect((await (await reader()).resolve(node.address)).entry).toEqual(node.entry);
+      expect(await nextMatching(watching, (c) => c.address === node.address)).toMatchObject({ kind: "registered" });
+      await watching.return!();
+      expect(await marks.read(partsOf(node))).toBe(await writer.read(partsOf(node)));
+
+      // A registered address: a newer, forged registration through a registry that never saw it changes neither mark nor entry.
+      const markBefore = await marks.read(partsOf(node));
+      const entryBefore = await writer.read(partsOf(node));
+      const newerForged = { ...resign(node, { capabilities: ["v2"] }), capabilities: ["root"] };
+      expect(await codeOf(async () => (await reader()).register(newerForged, node.identity))).toBe(ErrorCode.SignatureInvalid);
+      expect(await marks.read(partsOf(node))).toBe(markBefore);
+      expect(await writer.read(partsOf(node))).toBe(entryBefore);
+      expect((await (await reader()).resolve(node.address)).entry).toEqual(node.entry);
+    });
+
+    it("register does not verify again the bytes it registered at the address, and does verify others", async () => {
+      const { reader } = await namespace();
+      const r = await reader();
+      const node = makeNode(ZONE);
+      await r.register(node.entry, node.identity);
+      expect(verifications).toHaveBeenCalledTimes(1);
+      // The same registration again (keepAlive after a lapse, a heartbeat's repair): a new revision, no second verification.
+      const again = await r.register(node.entry, node.identity);
+      expect(verifications).toHaveBeenCalledTimes(1);
+      expect((await (await reader()).resolve(node.address)).revision).toBe(again.revision);
+      verifications.mockClear();
+      // The same entry with another identity is not these bytes: verified, and refused.
+      const other = makeNode(ZONE);
+      expect(await codeOf(() => r.register({ ...node.entry }, other.identity))).toBe(ErrorCode.IdentityMismatch);
+      expect(verifications).toHaveBeenCalledTimes(1);
+      // A newer registration of the node is verified.
+      await r.register(resign(node, { capabilities: ["v2"] }), node.identity);
+      expect(verifications).toHaveBeenCalledTimes(2);
+      // Under an entry-age limit the verdict depends on the clock: verified every time.
+      const aged = await openRegistry(backend.url(`aged${process.pid}x${++counter}`), { maxEntryAgeMs: 60_000, onTampered: () => undefined });
+      open.push(aged);
+      await aged.register(node.entry, node.identity);
+      verifications.mockClear();
+      await aged.register(node.entry, node.identity);
+      expect(verifications.mock.calls.some(([entry]) => JSON.stringify(entry) === JSON.stringify(node.entry))).toBe(true);
     });
 
     it("register writes without reading first, yet loses to and refuses what is stored: a newer entry, a racing registration", async () => {
