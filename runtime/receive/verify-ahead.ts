@@ -33,6 +33,8 @@ const decoder = new TextDecoder();
 // Who has each job (see SLOT_* below): a job the pipeline took back is not verified here.
 const slots = new Int32Array(workerData.slots);
 const SLOT_MASK = workerData.mask;
+// Set while the pipeline waits for an answer: then each answer goes back as soon as it is reached.
+const waiting = new Int32Array(workerData.waiting);
 // RFC 8785 for parsed JSON values (what trust/canonical-json.ts produces for them).
 function canon(value) {
   if (value === null) return "null";
@@ -54,8 +56,9 @@ parentPort.on("message", (m) => {
   }
   let out = [];
   for (const job of m.jobs) {
-    // Answers go back a few at a time, so the pipeline starts on the first while the rest are checked.
-    if (out.length === ANSWER_EVERY) {
+    // Answers go back a few at a time, so the pipeline starts on the first while the rest are
+    // checked, and at once when the pipeline is waiting for one.
+    if (out.length === ANSWER_EVERY || (out.length > 0 && Atomics.load(waiting, 0) === 1)) {
       parentPort.postMessage(out);
       out = [];
     }
@@ -133,6 +136,9 @@ export class VerifyAhead {
   readonly #workers: Worker[];
   readonly #pending = new Map<number, (result: VerifiedAhead | undefined) => void>();
   readonly #slots = new Int32Array(new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT));
+  /** 1 while the pipeline waits for a thread's answer (to the job #awaited), so threads send answers one by one. */
+  readonly #waiting = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+  #awaited = -1;
   /** Key ids every worker was told (and the raw key told), so a key is sent once. */
   readonly #told = new Map<string, Uint8Array>();
   #queued: Job[] = [];
@@ -143,7 +149,7 @@ export class VerifyAhead {
   constructor(keys: KeyResolver, threads = defaultVerifyThreads()) {
     this.#keys = keys;
     this.#workers = Array.from({ length: Math.max(0, threads) }, () => {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { slots: this.#slots.buffer, mask: SLOT_MASK } });
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { slots: this.#slots.buffer, mask: SLOT_MASK, waiting: this.#waiting.buffer } });
       // Never what keeps a process alive: a client not closed still lets it exit.
       worker.unref();
       worker.on("message", (results: JobResult[]) => {
@@ -185,6 +191,8 @@ export class VerifyAhead {
   take(job: AheadJob): Promise<VerifiedAhead | undefined> | undefined {
     if (!this.#pending.has(job.id)) return job.result;
     if (Atomics.compareExchange(this.#slots, job.id & SLOT_MASK, SLOT_FREE, SLOT_PIPELINE) === SLOT_FREE) return undefined;
+    this.#awaited = job.id;
+    Atomics.store(this.#waiting, 0, 1);
     return job.result;
   }
 
@@ -210,6 +218,7 @@ export class VerifyAhead {
     this.#pending.delete(result.id);
     // The thread is done with the job's slot (it verified it, or found it taken back).
     Atomics.store(this.#slots, result.id & SLOT_MASK, SLOT_FREE);
+    if (result.id === this.#awaited) Atomics.store(this.#waiting, 0, 0);
     if (result.signer !== undefined) this.#tell(result.signer);
     if (result.valid === undefined || result.keyRaw === undefined || result.bytes === undefined || result.signature === undefined) {
       resolve(undefined);
