@@ -21,12 +21,13 @@
  *   npm run build && npm run bench:artifact       (ONEX_BENCH_SIZE_MB=256, ONEX_BENCH_FETCHERS=4, ONEX_BENCH_ROUNDS=3)
  */
 import { spawn } from "node:child_process";
+import { build } from "esbuild";
 import { readFileSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { rootHex } from "../runtime/dataplane/descriptor.js";
-import { publishProcess, startCli, waitForOutput, writeKeyFiles, type CliProcess } from "../test/dataplane/cli-peers.js";
+import { publishProcess, startPeer, waitForOutput, writeKeyFiles, type CliProcess } from "../test/dataplane/cli-peers.js";
 import { tempDir, writeRandomFile } from "../test/dataplane/fixtures.js";
 import { applyBundledStreams, ZONE } from "../test/jetstream/fixtures.js";
 import { startNatsServer } from "../test/support/nats-server.js";
@@ -37,19 +38,43 @@ const SIZE = Number(process.env.ONEX_BENCH_SIZE_MB ?? 256) * MB;
 const FETCHERS = Number(process.env.ONEX_BENCH_FETCHERS ?? 4);
 const CAP = Number(process.env.ONEX_BENCH_UPLINK_MBS ?? 100) * 1_000_000;
 const ROUNDS = Math.max(1, Number(process.env.ONEX_BENCH_ROUNDS ?? 3));
+// ONEX_BENCH_CPU_PROF=DIR writes a V8 CPU profile of every peer process into DIR (Node refuses --cpu-prof in NODE_OPTIONS).
+const PROFILE_DIR = process.env.ONEX_BENCH_CPU_PROF;
+// ONEX_BENCH_NODE_ARGS adds options for node to the swarm fetchers (e.g. --trace-gc; their stdout is shown with ONEX_BENCH_VERBOSE).
+const nodeArgs = (role: string) => [
+  ...(PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=round${round}-${role}.cpuprofile`] : []),
+  ...(role.startsWith("fetcher") ? (process.env.ONEX_BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []) : []),
+];
 
 interface Outcome {
   wallMs: number;
   seederBytes: number;
   /** CPU seconds of every peer process of the round (seeder and fetchers), from their exit. */
   cpuS: number;
+  /** Of which the seeder's, from its start (describing and hashing the file) to its stop. */
+  seederCpuS: number;
+  /** Of which the seeder's before the fetchers started (describing, hashing, joining). */
+  seederStartCpuS: number;
+  /** Of which user (not kernel) time, all processes. */
+  userS: number;
 }
 
-/** CPU seconds of this process's children that have exited (Linux /proc: cutime + cstime, USER_HZ 100). */
-function reapedChildrenCpuS(): number {
-  const stat = readFileSync("/proc/self/stat", "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[13]) + Number(fields[14])) / 100;
+/** Fields of a /proc/PID/stat line after the command name. */
+function procStat(pid: number | "self"): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** CPU seconds (user, system) of this process's children that have exited (cutime, cstime; USER_HZ 100). */
+function reapedChildrenCpu(): { user: number; sys: number } {
+  const fields = procStat("self");
+  return { user: Number(fields[13]) / 100, sys: Number(fields[14]) / 100 };
+}
+
+/** CPU seconds a running process has used so far (utime + stime). */
+function processCpuS(pid: number): number {
+  const fields = procStat(pid);
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const nats = await startNatsServer();
@@ -58,10 +83,15 @@ const work = await tempDir("onex-bench-artifact-");
 const seederKey = await writeKeyFiles(work.dir, "seeder");
 const fetcherKeys = await Promise.all(Array.from({ length: FETCHERS }, (_, i) => writeKeyFiles(work.dir, `fetcher-${i}`)));
 const file = join(work.dir, "artifact.bin");
+// The plain client runs as bundled JavaScript, as the swarm fetchers run the built onex:
+// through tsx it paid about a quarter of a CPU second per process transpiling at start-up.
+const plainClient = join(work.dir, "whole-file-fetch.mjs");
+await build({ entryPoints: [join(PROJECT_ROOT, "bench", "whole-file-fetch.ts")], outfile: plainClient, bundle: true, platform: "node", format: "esm", target: "node20", logLevel: "warning" });
 let round = 0;
 
 /** Stops the seeder and reads what it served from its last words. */
-async function seederBytes(seeder: CliProcess): Promise<number> {
+async function seederBytes(seeder: CliProcess, cpu: { seederS: number }): Promise<number> {
+  cpu.seederS = processCpuS(seeder.child.pid!);
   await seeder.stop();
   const served = /served (\{.*\})/.exec(seeder.stderr());
   if (!served) throw new Error(`the seeder did not say what it served:\n${seeder.stderr()}`);
@@ -69,55 +99,66 @@ async function seederBytes(seeder: CliProcess): Promise<number> {
 }
 
 function seed(uplink: number | undefined, name: string) {
-  return publishProcess(nats.url, file, { name, version: "1" }, seederKey, ZONE, ["--piece-size", String(MB), ...(uplink ? ["--upload-limit", String(uplink)] : [])]);
+  return publishProcess(nats.url, file, { name, version: "1" }, seederKey, ZONE, ["--piece-size", String(Number(process.env.ONEX_BENCH_PIECE_KB ?? 1024) * 1024), ...(uplink ? ["--upload-limit", String(uplink)] : [])], nodeArgs("seeder"));
 }
 
 /** (a) One seeder, FETCHERS fetch processes through the swarm at once, each seeding until all are done. */
 async function swarm(uplink?: number): Promise<Outcome> {
   round++;
-  const cpuBefore = reapedChildrenCpuS();
+  const cpuBefore = reapedChildrenCpu();
+  const cpu = { seederS: 0, seederStartS: 0 };
   const seeder = await seed(uplink, `bench/artifact-${round}`);
   const trust = ["--publisher", seederKey.pub, "--trust", seederKey.pub, ...fetcherKeys.flatMap((k) => ["--trust", k.pub])];
+  cpu.seederStartS = processCpuS(seeder.child.pid!);
   const started = performance.now();
   const fetchers = fetcherKeys.map((k, i) =>
-    startCli(["artifact", "fetch", `bench/artifact-${round}@1`, "--out", join(work.dir, `swarm-${round}-${i}.bin`), "--key", k.key, "--zone", ZONE, "--server", nats.url, "--stall", "120s", "--seed-for", "10m", ...trust]),
+    startPeer(["artifact", "fetch", `bench/artifact-${round}@1`, "--out", join(work.dir, `swarm-${round}-${i}.bin`), "--key", k.key, "--zone", ZONE, "--server", nats.url, "--stall", "120s", "--seed-for", "10m", ...trust], nodeArgs(`fetcher${i}`)),
   );
+  if (process.env.ONEX_BENCH_VERBOSE) console.error(`round ${round}: seeder ${seeder.child.pid}, fetchers ${fetchers.map((f) => f.child.pid).join(" ")}`);
   // Done when every fetcher printed its summary (it then keeps seeding for the others).
   await Promise.all(fetchers.map((f) => waitForOutput(f, (out) => out.includes('"root_hash"'), 600_000)));
   const wallMs = performance.now() - started;
   await Promise.all(fetchers.map((f) => f.stop()));
-  const bytes = await seederBytes(seeder);
+  if (process.env.ONEX_BENCH_VERBOSE) for (const f of fetchers) console.error(f.stdout().trim());
+  const bytes = await seederBytes(seeder, cpu);
   for (let i = 0; i < FETCHERS; i++) await rm(join(work.dir, `swarm-${round}-${i}.bin`));
-  return { wallMs, seederBytes: bytes, cpuS: reapedChildrenCpuS() - cpuBefore };
+  return outcome(wallMs, bytes, cpuBefore, cpu);
 }
 
 /** (b) FETCHERS processes each GET the whole file from the seeder over plain HTTP, at once, then verify it. */
 async function plainHttp(uplink?: number): Promise<Outcome> {
   round++;
-  const cpuBefore = reapedChildrenCpuS();
+  const cpuBefore = reapedChildrenCpu();
+  const cpu = { seederS: 0, seederStartS: 0 };
   const seeder = await seed(uplink, `bench/plain-${round}`);
   const descriptorFile = join(work.dir, `descriptor-${round}.json`);
   const descriptor = JSON.parse(seeder.stdout().trim().split("\n")[0]!) as { root_hash: string };
   await writeFile(descriptorFile, JSON.stringify(descriptor));
   const url = `${/at (http:\/\/\S+)/.exec(seeder.stderr())![1]}/v1/artifacts/${rootHex(descriptor.root_hash)}/file`;
+  cpu.seederStartS = processCpuS(seeder.child.pid!);
   const started = performance.now();
   await Promise.all(
     Array.from({ length: FETCHERS }, (_, i) => {
-      const child = spawn(process.execPath, ["--import", "tsx", join(PROJECT_ROOT, "bench", "whole-file-fetch.ts"), url, join(work.dir, `plain-${round}-${i}.bin`), descriptorFile], { stdio: "inherit" });
+      const child = spawn(process.execPath, [...nodeArgs(`plain${i}`), plainClient, url, join(work.dir, `plain-${round}-${i}.bin`), descriptorFile], { stdio: "inherit" });
       return new Promise<void>((resolve, reject) => child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`plain client exited ${code}`)))));
     }),
   );
   const wallMs = performance.now() - started;
-  const bytes = await seederBytes(seeder);
+  const bytes = await seederBytes(seeder, cpu);
   for (let i = 0; i < FETCHERS; i++) await rm(join(work.dir, `plain-${round}-${i}.bin`));
-  return { wallMs, seederBytes: bytes, cpuS: reapedChildrenCpuS() - cpuBefore };
+  return outcome(wallMs, bytes, cpuBefore, cpu);
+}
+
+function outcome(wallMs: number, seederBytes: number, before: { user: number; sys: number }, seeder: { seederS: number; seederStartS: number }): Outcome {
+  const after = reapedChildrenCpu();
+  return { wallMs, seederBytes, cpuS: after.user + after.sys - before.user - before.sys, userS: after.user - before.user, seederCpuS: seeder.seederS, seederStartCpuS: seeder.seederStartS };
 }
 
 function line(label: string, o: Outcome): string {
-  return `  ${label.padEnd(34)} ${(o.wallMs / 1000).toFixed(2).padStart(7)} s   seeder sent ${(o.seederBytes / MB).toFixed(0).padStart(5)} MiB = ${(o.seederBytes / SIZE).toFixed(2)}x the artifact   peers' CPU ${o.cpuS.toFixed(1)} s`;
+  return `  ${label.padEnd(34)} ${(o.wallMs / 1000).toFixed(2).padStart(7)} s   seeder sent ${(o.seederBytes / MB).toFixed(0).padStart(5)} MiB = ${(o.seederBytes / SIZE).toFixed(2)}x the artifact   peers' CPU ${o.cpuS.toFixed(1)} s (seeder ${o.seederStartCpuS.toFixed(1)} starting + ${(o.seederCpuS - o.seederStartCpuS).toFixed(1)} serving, user ${o.userS.toFixed(1)}, kernel ${(o.cpuS - o.userS).toFixed(1)})`;
 }
 
-const brief = (o: Outcome) => `${(o.wallMs / 1000).toFixed(1)}/${(o.seederBytes / SIZE).toFixed(2)}`;
+const brief = (o: Outcome) => `${(o.wallMs / 1000).toFixed(1)}/${(o.seederBytes / SIZE).toFixed(2)}/${o.cpuS.toFixed(1)}`;
 
 /** The outcome with the median wall time. */
 function median(outcomes: Outcome[]): Outcome {
@@ -129,18 +170,28 @@ try {
   console.log(
     `artifact ${SIZE / MB} MiB, ${FETCHERS} fetchers, loopback, one process per peer, ${availableParallelism()} cores, ${process.platform} ${process.arch}, node ${process.version}; median of ${ROUNDS} rounds`,
   );
-  for (const uplink of [undefined, CAP]) {
+  // ONEX_BENCH_CASES=uncapped or capped runs one case only (while exploring).
+  const cases = (process.env.ONEX_BENCH_CASES ?? "uncapped,capped").split(",");
+  for (const uplink of [cases.includes("uncapped") ? undefined : null, cases.includes("capped") ? CAP : null].filter((u) => u !== null)) {
     const name = uplink ? `seeder uplink capped at ${uplink / 1_000_000} MB/s` : "no uplink cap";
     const swarmRuns: Outcome[] = [];
     const plainRuns: Outcome[] = [];
+    // The sides take turns going first: whichever writes its 1 GiB of copies first gets memory
+    // the machine has not used yet (on a VM, the first touch of a page costs several times a
+    // reused one: about 2 s of kernel time per GiB here), and going first always was a handicap.
     for (let i = 0; i < ROUNDS; i++) {
-      swarmRuns.push(await swarm(uplink));
-      plainRuns.push(await plainHttp(uplink));
+      if ((i + Number(process.env.ONEX_BENCH_HTTP_FIRST ?? 0)) % 2 === 0) {
+        swarmRuns.push(await swarm(uplink));
+        plainRuns.push(await plainHttp(uplink));
+      } else {
+        plainRuns.push(await plainHttp(uplink));
+        swarmRuns.push(await swarm(uplink));
+      }
     }
     const a = median(swarmRuns);
     const b = median(plainRuns);
     console.log(`\n${name}`);
-    console.log(`  rounds (wall s / seeder x): swarm ${swarmRuns.map(brief).join(", ")}; HTTP ${plainRuns.map(brief).join(", ")}`);
+    console.log(`  rounds (wall s / seeder x / CPU s): swarm ${swarmRuns.map(brief).join(", ")}; HTTP ${plainRuns.map(brief).join(", ")}`);
     console.log(line("(a) swarm", a));
     console.log(line("(b) each from the seeder over HTTP", b));
     console.log(`  ratios (a)/(b): wall time ${(a.wallMs / b.wallMs).toFixed(2)}x, seeder bytes ${(a.seederBytes / b.seederBytes).toFixed(2)}x, peers' CPU ${(a.cpuS / b.cpuS).toFixed(2)}x`);

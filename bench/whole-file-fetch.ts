@@ -2,7 +2,7 @@
  * One plain HTTP client of bench:artifact, run as its own process: GETs the whole file from
  * the seeder, then verifies it against the descriptor (the same end state as a swarm fetch).
  *
- *   node --import tsx bench/whole-file-fetch.ts URL OUT DESCRIPTOR.json
+ *   node --import tsx bench/whole-file-fetch.ts URL OUT DESCRIPTOR.json   (bench:artifact runs it bundled by esbuild)
  */
 import { createWriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
