@@ -274,7 +274,11 @@ class NatsKvStore implements RegistryStore {
   }
 
   async getMark(key: CanonicalAddress): Promise<StoredMark | undefined> {
-    const raw = await this.#call(() => this.marks.get(natsKvKey(key)));
+    return this.#getMarkAt(natsKvKey(key));
+  }
+
+  async #getMarkAt(k: string): Promise<StoredMark | undefined> {
+    const raw = await this.#call(() => this.marks.get(k));
     return raw === null || raw.operation !== "PUT" ? undefined : { value: raw.string(), revision: String(raw.revision) };
   }
 
@@ -350,9 +354,9 @@ class NatsKvStore implements RegistryStore {
   }
 
   #onEntry(entry: KvEntry & { isUpdate: boolean }, initial: boolean, live: Map<string, { key: CanonicalAddress; created: number; value: string }>, queue: ChangeQueue<StoreChange>): void {
-    const key = parseNatsKvKey(entry.key);
-    if (key === undefined) return;
     if (entry.operation !== "PUT") {
+      const key = parseNatsKvKey(entry.key);
+      if (key === undefined) return;
       live.delete(entry.key);
       queue.push({ op: "delete", key, reason: entry.operation === "PURGE" ? "deregistered" : "expired" });
       return;
@@ -360,8 +364,15 @@ class NatsKvStore implements RegistryStore {
     if (this.#stale(entry)) return;
     const value = entry.string();
     // A change the reader will verify is read with its mark, asked for now: the request goes out
-    // while the reader verifies the entry. A heartbeat (the same bytes again) needs none.
-    const mark = initial || live.get(entry.key)?.value === value ? undefined : this.getMark(key);
+    // while the reader verifies the entry. A heartbeat (the same bytes again) needs none. It is
+    // asked for at the key as delivered, before that key is decoded (a new key's decoding is the
+    // slowest step here); a key in another spelling of the same address gets the mark of the
+    // address's own key instead, below, so no writer can choose which mark judges an entry.
+    const early = initial || live.get(entry.key)?.value === value ? undefined : this.#getMarkAt(entry.key);
+    early?.catch(() => undefined);
+    const key = parseNatsKvKey(entry.key);
+    if (key === undefined) return;
+    const mark = early === undefined || natsKvKey(key) === entry.key ? early : this.getMark(key);
     mark?.catch(() => undefined);
     live.set(entry.key, { key, created: entry.created.getTime(), value });
     queue.push({ op: "put", stored: { key, value, revision: String(entry.revision), updatedAt: entry.created }, initial, ...(mark === undefined ? {} : { mark }) });
