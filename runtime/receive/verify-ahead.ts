@@ -30,6 +30,7 @@ const { createPublicKey, verify } = require("node:crypto");
 const ANSWER_EVERY = 8;
 const keys = new Map();
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 // Who has each job (see SLOT_* below): a job the pipeline took back is not verified here.
 const slots = new Int32Array(workerData.slots);
 const SLOT_MASK = workerData.mask;
@@ -79,10 +80,20 @@ parentPort.on("message", (m) => {
         continue;
       }
       const { signature, ...unsigned } = trust;
-      // Arrays of their own: a small Buffer is a view of a shared 8 KiB slab, all of which a postMessage would copy.
-      const bytes = new Uint8Array(Buffer.from(canon({ ...value, trust: unsigned }), "utf8"));
-      const sig = new Uint8Array(Buffer.from(signature.slice(8), "base64url"));
-      out.push({ id: job.id, keyRaw: key.raw, bytes, signature: sig, valid: sig.length === 64 && verify(null, bytes, key.object, sig) });
+      const sig = Buffer.from(signature.slice(8), "base64url");
+      // Not a signature the pipeline would check: it refuses it itself.
+      if (sig.length !== 64) {
+        out.push({ id: job.id });
+        continue;
+      }
+      const text = canon({ ...value, trust: unsigned });
+      // One array per answer, of its own (a small Buffer is a view of a shared 8 KiB slab, all
+      // of which a postMessage would copy): the key, the signature, the canonical bytes.
+      const packed = new Uint8Array(96 + Buffer.byteLength(text));
+      packed.set(key.raw, 0);
+      packed.set(sig, 32);
+      encoder.encodeInto(text, packed.subarray(96));
+      out.push({ id: job.id, packed, valid: verify(null, packed.subarray(96), key.object, sig) });
     } catch {
       out.push({ id: job.id });
     }
@@ -119,9 +130,8 @@ interface Job {
 interface JobResult {
   id: number;
   signer?: string;
-  keyRaw?: Uint8Array;
-  bytes?: Uint8Array;
-  signature?: Uint8Array;
+  /** The 32 bytes of the key, the 64 of the signature, then the canonical bytes checked. */
+  packed?: Uint8Array;
   valid?: boolean;
 }
 
@@ -221,11 +231,12 @@ export class VerifyAhead {
     Atomics.store(this.#slots, result.id & SLOT_MASK, SLOT_FREE);
     if (result.id === this.#awaited) Atomics.store(this.#waiting, 0, 0);
     if (result.signer !== undefined) this.#tell(result.signer);
-    if (result.valid === undefined || result.keyRaw === undefined || result.bytes === undefined || result.signature === undefined) {
+    const { packed, valid } = result;
+    if (valid === undefined || packed === undefined) {
       resolve(undefined);
       return;
     }
-    resolve({ keyRaw: result.keyRaw, bytes: result.bytes, signature: result.signature, valid: result.valid });
+    resolve({ keyRaw: packed.subarray(0, 32), signature: packed.subarray(32, 96), bytes: packed.subarray(96), valid });
   }
 
   /** Tells every worker the key of a signer it asked about, when the key ring holds one; later messages of that signer are verified ahead. */
