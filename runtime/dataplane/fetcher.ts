@@ -5,13 +5,13 @@
  * fetches that piece elsewhere. Pieces are written to the store as they verify, so a piece
  * server over the same store serves them to others at once.
  */
-import { Agent, request as httpRequest } from "node:http";
 import { ErrorCode, OnexError } from "../errors.js";
 import { attestExecution } from "../trust/attestation.js";
 import type { KeyPair } from "../trust/keys.js";
 import type { TrustLedger } from "../trust/trust-ledger.js";
 import { Bitfield } from "./bitfield.js";
 import { pieceLengthOf, rootHex } from "./descriptor.js";
+import { PieceClient } from "./piece-client.js";
 import type { PieceStore } from "./piece-store.js";
 
 /** A peer that may serve an artifact, as a directory knows it. */
@@ -122,7 +122,8 @@ class Fetch {
   readonly #peers = new Map<string, PeerState>();
   readonly #inFlight = new Set<number>();
   readonly #requests = new Set<Promise<void>>();
-  readonly #agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  // Keep-alive connections whose reads land in the piece's buffer (see piece-client.ts).
+  readonly #client: PieceClient;
   // A piece's buffer is reused once the piece is written: a fetch allocates one per request
   // in flight, not one per piece, which keeps the garbage collector out of the transfer.
   readonly #spareBuffers: Buffer[] = [];
@@ -140,6 +141,7 @@ class Fetch {
   constructor(options: FetchOptions) {
     this.#o = options;
     this.#store = options.store;
+    this.#client = new PieceClient(options.requestTimeoutMs ?? 30_000);
     this.#tieBreak = new Float64Array(this.#store.descriptor.pieces.length).map(() => Math.random());
     this.#result = { fetchedPieces: 0, resumedPieces: this.#store.have.count, bytesFetched: 0, bytesByPeer: {}, corruptPeers: [], elapsedMs: 0 };
   }
@@ -165,7 +167,7 @@ class Fetch {
     } finally {
       this.#o.signal?.removeEventListener("abort", abort);
       // Cut what is still downloading and let it settle, so nothing is written after the fetch returns.
-      this.#agent.destroy();
+      this.#client.destroy();
       await Promise.allSettled([...this.#requests]);
     }
   }
@@ -363,35 +365,18 @@ class Fetch {
   }
 
   /** GETs at most `maxBytes` of `url` into a spare buffer; the caller hands `buffer` back with `#release` when done with `body`. */
-  #get(url: string, maxBytes: number): Promise<{ status: number; body: Buffer; buffer: Buffer }> {
+  async #get(url: string, maxBytes: number): Promise<{ status: number; body: Buffer; buffer: Buffer }> {
     const pieceSize = this.#store.descriptor.piece_size;
     const buffer = maxBytes <= pieceSize ? (this.#spareBuffers.pop() ?? Buffer.allocUnsafe(pieceSize)) : Buffer.allocUnsafe(maxBytes);
-    return new Promise<{ status: number; body: Buffer; buffer: Buffer }>((resolve, reject) => {
-      const req = httpRequest(url, { agent: this.#agent, timeout: this.#o.requestTimeoutMs ?? 30_000 }, (res) => {
-        // Only the status of a refusal (404, 429, 503) matters: its body is not read.
-        if (res.statusCode !== 200) {
-          res.resume();
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: buffer.subarray(0, 0), buffer }));
-          res.on("error", reject);
-          return;
-        }
-        let size = 0;
-        res.on("data", (chunk: Buffer) => {
-          // A peer sending more than a piece is lying or broken; stop reading rather than buffer it.
-          if (size + chunk.length > maxBytes) return void req.destroy(new Error(`more than ${maxBytes} bytes`));
-          chunk.copy(buffer, size);
-          size += chunk.length;
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: buffer.subarray(0, size), buffer }));
-        res.on("error", reject);
-      });
-      req.on("timeout", () => req.destroy(new Error("request timed out")));
-      req.on("error", reject);
-      req.end();
-    }).catch((error: unknown) => {
+    try {
+      // Only the status of a refusal (404, 429, 503) matters: its body is read and dropped.
+      // A peer sending more than `maxBytes` is lying or broken: the client refuses to read it.
+      const { status, length } = await this.#client.get(url, buffer, maxBytes);
+      return { status, body: buffer.subarray(0, length), buffer };
+    } catch (error) {
       this.#release(buffer);
       throw error;
-    });
+    }
   }
 
   #release(buffer: Buffer): void {
