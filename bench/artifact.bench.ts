@@ -29,7 +29,7 @@ import { join } from "node:path";
 import { rootHex } from "../runtime/dataplane/descriptor.js";
 import { publishProcess, startPeer, waitForOutput, writeKeyFiles, type CliProcess } from "../test/dataplane/cli-peers.js";
 import { tempDir, writeRandomFile } from "../test/dataplane/fixtures.js";
-import { applyBundledStreams, ZONE } from "../test/jetstream/fixtures.js";
+import { applyBundledStreams } from "../test/jetstream/fixtures.js";
 import { startNatsServer } from "../test/support/nats-server.js";
 import { PROJECT_ROOT } from "../test/support/temp-schemas.js";
 
@@ -99,8 +99,16 @@ async function seederBytes(seeder: CliProcess, cpu: { seederS: number }): Promis
 }
 
 function seed(uplink: number | undefined, name: string) {
-  return publishProcess(nats.url, file, { name, version: "1" }, seederKey, ZONE, ["--piece-size", String(Number(process.env.ONEX_BENCH_PIECE_KB ?? 1024) * 1024), ...(uplink ? ["--upload-limit", String(uplink)] : [])], nodeArgs("seeder"));
+  return publishProcess(nats.url, file, { name, version: "1" }, seederKey, zoneOf(round), ["--piece-size", String(Number(process.env.ONEX_BENCH_PIECE_KB ?? 1024) * 1024), ...(uplink ? ["--upload-limit", String(uplink)] : [])], nodeArgs("seeder"));
 }
+
+/**
+ * Each round's peers meet in a zone of their own, so each round starts from the same state: a
+ * swarm reads its zone's stream from the start and checks every earlier announcement before
+ * it decides, and in one zone the fetchers of the tenth round replayed (verified, judged) the
+ * nine rounds before theirs, about 120 signed messages a round. (The streams refuse purges.)
+ */
+const zoneOf = (r: number) => `zone.round${r}.org`;
 
 /** (a) One seeder, FETCHERS fetch processes through the swarm at once, each seeding until all are done. */
 async function swarm(uplink?: number): Promise<Outcome> {
@@ -112,7 +120,7 @@ async function swarm(uplink?: number): Promise<Outcome> {
   cpu.seederStartS = processCpuS(seeder.child.pid!);
   const started = performance.now();
   const fetchers = fetcherKeys.map((k, i) =>
-    startPeer(["artifact", "fetch", `bench/artifact-${round}@1`, "--out", join(work.dir, `swarm-${round}-${i}.bin`), "--key", k.key, "--zone", ZONE, "--server", nats.url, "--stall", "120s", "--seed-for", "10m", ...trust], nodeArgs(`fetcher${i}`)),
+    startPeer(["artifact", "fetch", `bench/artifact-${round}@1`, "--out", join(work.dir, `swarm-${round}-${i}.bin`), "--key", k.key, "--zone", zoneOf(round), "--server", nats.url, "--stall", "120s", "--seed-for", "10m", ...trust], nodeArgs(`fetcher${i}`)),
   );
   if (process.env.ONEX_BENCH_VERBOSE) console.error(`round ${round}: seeder ${seeder.child.pid}, fetchers ${fetchers.map((f) => f.child.pid).join(" ")}`);
   // Done when every fetcher printed its summary (it then keeps seeding for the others).

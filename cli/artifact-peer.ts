@@ -12,6 +12,8 @@ import { parseTrustPolicy, type TrustPolicy } from "@onex/runtime";
 import { DATA_PLANE_TRUST_POLICY, SWARM_MESSAGE_TYPES, type SwarmMessages } from "@onex/runtime/dataplane";
 import { readPrivateKey, readPublicKeys } from "./key-files.js";
 import { natsFlags } from "./nats-flags.js";
+import { compareVersions } from "@onex/runtime";
+import { versions } from "@onex/sdk/versions";
 import { definesTypes, sdkSpeaking } from "./protocol-choice.js";
 
 export const artifactFlags = {
@@ -49,7 +51,7 @@ export function readPublisherGrants(specs: readonly string[]): PublisherGrant[] 
 /** Connects to NATS, starts a peer, runs `fn`, and stops both whatever happens. */
 export async function withPeer<T>(flags: ArtifactFlags, fn: (peer: DataPlanePeer, client: OnexClient) => Promise<T>): Promise<T> {
   const key = readPrivateKey(flags.key);
-  const sdk = (await sdkSpeaking("the artifact swarm", definesTypes(SWARM_MESSAGE_TYPES), flags.protocol)) as SwarmMessages;
+  const sdk = await swarmSdk(flags.protocol);
   const publishers = [...publishersOf([key.publicKey]), ...readPublisherGrants(flags.publisher)];
   // Messages are accepted from peers and publishers (a publisher seeds what it publishes); descriptors from publishers only.
   const trusted = keyRing([key.publicKey, ...readPublicKeys(flags.trust), ...publishers.map((g) => g.key)]);
@@ -88,6 +90,23 @@ export async function withPeer<T>(flags: ArtifactFlags, fn: (peer: DataPlanePeer
     await peer?.stop().catch(() => undefined);
     await client.close().catch(() => undefined);
   }
+}
+
+/**
+ * The SDK the swarm speaks: the one `--protocol` names, else the newest bundled version with
+ * the artifact messages, as `sdkSpeaking` picks it; but loaded newest first and no further
+ * than needed, since every peer process pays for each SDK it loads (~10-20 ms of CPU each).
+ */
+async function swarmSdk(requested: string | undefined): Promise<SwarmMessages> {
+  const fits = definesTypes(SWARM_MESSAGE_TYPES);
+  if (requested === undefined) {
+    for (const version of Object.keys(versions).sort((a, b) => compareVersions(b, a)) as (keyof typeof versions)[]) {
+      const sdk = (await versions[version]()) as unknown as Parameters<typeof fits>[0];
+      if (fits(sdk)) return sdk as SwarmMessages;
+    }
+  }
+  // A version asked for, or none fits: the shared choice says which and why.
+  return (await sdkSpeaking("the artifact swarm", fits, requested)) as SwarmMessages;
 }
 
 // parseTrustPolicy fills unnamed policies with the protocol defaults; only the named ones override the data-plane defaults.
