@@ -29,7 +29,7 @@ export type Dropped = { [pointer: string]: unknown };
 /** The residue field of every envelope: version key -> entry object. */
 export type ResidueMap = { [version: string]: JsonObject };
 
-/** A generated straight-line field conversion: returns new fields, records what it dropped. */
+/** A generated straight-line field conversion: returns new fields (never modifying `fields`, which may be the message itself), records what it dropped. */
 export type FieldConversion = (fields: JsonObject, restore: Dropped, dropped: Dropped) => JsonObject;
 
 /** Context an escape-hatch lens function gets: the protocol blocks of both ends of the step. */
@@ -66,13 +66,20 @@ const NO_DATA: Dropped = Object.freeze({}) as Dropped;
 export function runTransformStep(message: JsonObject, pair: TransformPair, direction: Direction): JsonObject {
   // Adapters copy what they change and never write to their input, so a message without
   // residue is its own fields: copying it without `_residue` cost ~0.8 us a message.
-  const hasResidue = Object.hasOwn(message, "_residue");
-  const residue = hasResidue ? message._residue : undefined;
-  const fields = hasResidue ? withoutResidue(message) : message;
+  const writeKey = (direction === "up" ? pair.older : pair.newer).version;
+  if (!Object.hasOwn(message, "_residue")) {
+    // What unpackResidue and packResidue do when there is no residue, without their closures
+    // and records (most messages carry none): the dropped data, if any, is the whole residue.
+    const dropped: Dropped = {};
+    const converted = convert(pair, direction)(message, NO_DATA, dropped);
+    if (!isEmpty(dropped)) converted._residue = { [writeKey]: dropped };
+    return converted;
+  }
+  const residue = message._residue;
+  const fields = withoutResidue(message);
   const reverse: Direction = direction === "up" ? "down" : "up";
   // The entry the reverse step wrote into this message is keyed by the target version.
   const readKey = (direction === "up" ? pair.newer : pair.older).version;
-  const writeKey = (direction === "up" ? pair.older : pair.newer).version;
 
   const read = unpackResidue(residue as ResidueMap | undefined, readKey, (entry, restEmpty) =>
     entryFits(pair, direction, fields, entry, restEmpty),
@@ -213,13 +220,19 @@ const pathsOf = new WeakMap<VersionGraph, Map<string, readonly PathStep[]>>();
 
 /** The steps from `from` to `to`, each with its direction; throws ONEX_E_UNKNOWN_VERSION or ONEX_E_NO_PATH. */
 export function findMigrationPath(graph: VersionGraph, from: string, to: string): readonly PathStep[] {
+  // A run asks for one path per message: the last one found is answered without building its key.
+  const last = lastPath;
+  if (last !== undefined && last.graph === graph && last.from === from && last.to === to) return last.path;
   let paths = pathsOf.get(graph);
   if (paths === undefined) pathsOf.set(graph, (paths = new Map()));
   const key = `${from} ${to}`;
   let path = paths.get(key);
   if (path === undefined) paths.set(key, (path = Object.freeze(searchMigrationPath(graph, from, to).map((step) => Object.freeze(step)))));
+  lastPath = { graph, from, to, path };
   return path;
 }
+
+let lastPath: { graph: VersionGraph; from: string; to: string; path: readonly PathStep[] } | undefined;
 
 function searchMigrationPath(graph: VersionGraph, from: string, to: string): PathStep[] {
   for (const version of [from, to]) {
