@@ -138,7 +138,7 @@ export class PieceStore implements PieceSource {
     if (this.#recordError !== undefined) throw this.#recordError;
     if (this.have.has(index)) return false;
     if (this.#handle === undefined) throw new OnexError(ErrorCode.Internal, "the piece store is closed");
-    await this.#handle.write(bytes, 0, bytes.length, index * this.descriptor.piece_size).catch((error: unknown) => {
+    await writeInChunks(this.#handle, bytes, index * this.descriptor.piece_size).catch((error: unknown) => {
       throw writeFailed(PieceStore.partialPathOf(this.path), error);
     });
     // Set the bit only after the bytes are written: a crash in between loses the piece, never trusts a hole.
@@ -238,6 +238,23 @@ async function readFully(handle: FileHandle, buffer: Buffer, length: number, pos
     const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
     if (bytesRead === 0) throw new OnexError(ErrorCode.ArtifactIncomplete, `the file ends at ${position + filled}, before the piece does`, { position: position + filled });
     filled += bytesRead;
+  }
+}
+
+/**
+ * Bytes per write of a piece. The kernel sizes the page-cache folios of a write by its length:
+ * a 1 MiB write takes 1 MiB folios, contiguous memory that on a VM is often memory the guest
+ * never touched, each page of which then faults to the host on first write. Measured on the
+ * 2-core VM (perf, bench:artifact): four fetchers spent 2.2-2.8 s of kernel time copying 1 GiB
+ * into the page cache in 1 MiB writes, against 0.2-0.4 s for the plain clients writing the same
+ * bytes 64 KiB at a time. 64 KiB is what a file write stream uses.
+ */
+const WRITE_CHUNK = 64 * 1024;
+
+async function writeInChunks(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  for (let offset = 0; offset < bytes.length; ) {
+    const { bytesWritten } = await handle.write(bytes, offset, Math.min(WRITE_CHUNK, bytes.length - offset), position + offset);
+    offset += bytesWritten;
   }
 }
 
