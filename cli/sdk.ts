@@ -176,12 +176,24 @@ async function typescriptFiles(generatedDir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** True when @onex/sdk's build is at least as new as every generated file (or there is no TypeScript: an installed package). */
-async function buildIsCurrent(generatedDir: string): Promise<boolean> {
-  for (const rel of await typescriptFiles(generatedDir)) {
-    const source = await stat(join(generatedDir, rel));
-    const built = await stat(join(generatedDir, "dist", rel.replace(/\.ts$/, ".js"))).catch(() => undefined);
-    if (built === undefined || built.mtimeMs < source.mtimeMs) return false;
+/**
+ * True when @onex/sdk's build is at least as new as every generated file (or there is no
+ * TypeScript: an installed package). Its entry points (`versions.js`, `transforms/index.js`,
+ * each version's `index.js`) are bundles of many generated files (generated/bundle.mjs), so
+ * every file is compared with the oldest of them: a file compiled again on its own (`tsc`
+ * without the bundling) leaves the bundles stale, and the build is not taken.
+ */
+export async function buildIsCurrent(generatedDir: string): Promise<boolean> {
+  const sources = await typescriptFiles(generatedDir);
+  const entries = sources.filter((rel) => rel === "versions.ts" || /^[^/]+\/index\.ts$/.test(rel));
+  let built = Infinity;
+  for (const rel of entries) {
+    const entry = await stat(join(generatedDir, "dist", rel.replace(/\.ts$/, ".js"))).catch(() => undefined);
+    if (entry === undefined) return false;
+    built = Math.min(built, entry.mtimeMs);
+  }
+  for (const rel of sources) {
+    if ((await stat(join(generatedDir, rel))).mtimeMs > built) return false;
   }
   return true;
 }

@@ -151,20 +151,24 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   // the server counts them before it weighs that pull against max_ack_pending) and on stop.
   let acks: JsMsg[] = [];
   let ackTimer: NodeJS.Timeout | undefined;
+  const ackNow = (msg: JsMsg) => {
+    try {
+      msg.ack();
+    } catch {
+      // The connection closed meanwhile: an ack is never confirmed, and the message comes back.
+    }
+  };
   const sendAcks = () => {
     clearTimeout(ackTimer);
     ackTimer = undefined;
     const now = acks;
     acks = [];
-    for (const msg of now) {
-      try {
-        msg.ack();
-      } catch {
-        // The connection closed meanwhile: an ack is never confirmed, and the message comes back.
-      }
-    }
+    for (const msg of now) ackNow(msg);
   };
   const ack = (msg: JsMsg) => {
+    // Once stopped, nothing is left to send them with: a handler's ack after stop() (and
+    // before client.close() drains the connection) goes out as it is given.
+    if (stopped) return ackNow(msg);
     acks.push(msg);
     if (acks.length >= ACK_BURST) sendAcks();
     else ackTimer ??= setTimeout(sendAcks, ACK_DELAY_MS);
@@ -271,7 +275,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       for (let next = await take(); !next.done; next = await take()) {
         const msg = next.value;
         // The thread's verdict, or none when no thread had started on it: the pipeline verifies it then.
-        const verdict = next.checked === undefined ? undefined : verifier!.take(next.checked);
+        const verdict = stopped || next.checked === undefined ? undefined : verifier!.take(next.checked);
         const checked = verdict === undefined ? undefined : await verdict;
         if (stopped) {
           handBack(msg);
@@ -329,7 +333,9 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       for (let next = await pulled.next(); !next.done; next = await pulled.next()) held.push(next.value);
       for (const msg of held) handBack(msg);
       await lettersStored();
-      // The hand-backs and acks are on the wire, not in a buffer, when stop() returns.
+      // The hand-backs and acks are on the wire, not in a buffer, when stop() returns (acks
+      // given while it waited included; from now on each goes out as it is given).
+      sendAcks();
       if (!transport.nc.isClosed()) await transport.nc.flush().catch(() => undefined);
     }
   }

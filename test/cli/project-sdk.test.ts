@@ -156,3 +156,33 @@ describe("the compiled-SDK cache", () => {
     }
   }, 60_000);
 });
+
+describe("taking @onex/sdk's build as current", () => {
+  it("only when every generated file is older than every bundled entry point, since one entry bundles many files", async () => {
+    const { buildIsCurrent } = await import("../../cli/sdk.js");
+    const { mkdir, utimes, writeFile } = await import("node:fs/promises");
+    const dir = await mkdtemp(join(tmpdir(), "onex-build-current-"));
+    try {
+      const files = ["versions.ts", "v0.1/index.ts", "v0.1/validators.ts", "dist/versions.js", "dist/v0.1/index.js", "dist/v0.1/validators.js"];
+      for (const file of files) {
+        await mkdir(dirname(join(dir, file)), { recursive: true });
+        await writeFile(join(dir, file), "");
+      }
+      const at = (file: string, seconds: number) => utimes(join(dir, file), seconds, seconds);
+      for (const file of files) await at(file, file.startsWith("dist/") ? 2_000 : 1_000);
+      expect(await buildIsCurrent(dir)).toBe(true);
+      // validators.ts compiled again on its own: its .js is newer, but the bundle holding it is not.
+      await at("v0.1/validators.ts", 3_000);
+      await at("dist/v0.1/validators.js", 4_000);
+      expect(await buildIsCurrent(dir)).toBe(false);
+      await at("dist/v0.1/index.js", 5_000);
+      await at("dist/versions.js", 5_000);
+      expect(await buildIsCurrent(dir)).toBe(true);
+      // An entry point that was never built.
+      await rm(join(dir, "dist", "versions.js"));
+      expect(await buildIsCurrent(dir)).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -116,6 +116,27 @@ describe("durable subscriptions and replay", () => {
     expect(new Set(seen).size).toBe(20);
   });
 
+  it("an ack given after the loop ends, right before the client closes, is not lost: a resumed durable consumer does not hand the message out again", async () => {
+    await publisher.publishMany(Array.from({ length: 3 }, () => stateUpdate("n-late-ack")));
+    const seen: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      const own = await client(server.url, keys.agent, [keys.node]);
+      const sub = await own.subscribe([v0_1.StateUpdate], { entityId: "n-late-ack", durable: "late-ack", ackWaitMs: 500 });
+      let first: Delivery<v0_1.StateUpdate> | undefined;
+      for await (const d of sub) {
+        first = d;
+        break;
+      }
+      // The loop has stopped the subscription; the handler acknowledges afterwards, then closes.
+      seen.push(first!.message.id);
+      await first!.ack();
+      await own.close();
+      // Longer than ackWaitMs: an ack that never left would have the message redelivered.
+      await new Promise((resolve) => setTimeout(resolve, 700));
+    }
+    expect(new Set(seen).size).toBe(3);
+  });
+
   it("resuming a durable consumer with another filter is ONEX_E_STREAM_CONFIG", async () => {
     const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-a", durable: "refiltered" });
     await sub.stop();
