@@ -91,13 +91,18 @@ export class DataPlanePeer {
   /** Describes `file`, signs the descriptor with the peer's key, and seeds it. */
   async publish(file: string, options: Omit<DescribeOptions, "zone"> & { zone?: string }): Promise<ArtifactDescriptorRecord> {
     const descriptor = await describeFile(file, { ...options, zone: options.zone ?? this.#o.zone }, this.#o.key);
-    await this.seed(descriptor, file);
+    // describeFile has just hashed every piece: seeding hashes nothing again.
+    await this.#serve(await PieceStore.described(descriptor, file));
     return descriptor;
   }
 
-  /** Serves a complete, verified file and announces it. */
+  /** Serves a complete file, verified against the descriptor first, and announces it. */
   async seed(descriptor: ArtifactDescriptorRecord, file: string): Promise<void> {
-    const store = await PieceStore.seed(descriptor, file);
+    await this.#serve(await PieceStore.seed(descriptor, file));
+  }
+
+  async #serve(store: PieceStore): Promise<void> {
+    const descriptor = store.descriptor;
     this.#stores.set(descriptor.root_hash, store);
     this.server.add(store);
     await this.swarm.announce(descriptor, store.have);

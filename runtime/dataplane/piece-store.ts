@@ -96,6 +96,17 @@ export class PieceStore implements PieceSource {
     return new PieceStore(descriptor, path, Bitfield.full(descriptor.pieces.length), await open(path, "r"), true);
   }
 
+  /**
+   * A store over the file `describeFile` just hashed into `descriptor` (a publisher seeding
+   * what it describes): not hashed a second time. Pieces served from it are checked by every
+   * fetcher, as all pieces are.
+   */
+  static async described(descriptor: ArtifactDescriptorRecord, path: string): Promise<PieceStore> {
+    const info = await stat(path);
+    if (info.size !== descriptor.size) throw new OnexError(ErrorCode.ArtifactIncomplete, `${path} has ${info.size} bytes, the artifact ${descriptor.size}`, { file: path });
+    return new PieceStore(descriptor, path, Bitfield.full(descriptor.pieces.length), await open(path, "r"), true);
+  }
+
   get complete(): boolean {
     return this.#complete;
   }

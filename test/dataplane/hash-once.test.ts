@@ -47,6 +47,19 @@ describe("hashing a download", () => {
     await Promise.all([store.close(), seeded.close()]);
   });
 
+  it("a publisher hashes its file once: describing it; seeding what it just described hashes nothing more", async () => {
+    hashes.sha256 = 0;
+    const descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: 16 * KB }, generateKeyPair());
+    const described = hashes.sha256;
+    // One hash per piece, and a few more for the root hash and the key id.
+    expect(described).toBeGreaterThanOrEqual(descriptor.pieces.length);
+    expect(described).toBeLessThan(descriptor.pieces.length + 4);
+    const store = await PieceStore.described(descriptor, file);
+    expect(hashes.sha256).toBe(described);
+    expect((await store.readPiece(2)).length).toBe(16 * KB);
+    await store.close();
+  });
+
   it("a corrupt piece is refused with the digest it has, so the fetcher can report the peer without hashing it again", async () => {
     const descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: 16 * KB }, generateKeyPair());
     const seeded = await PieceStore.seed(descriptor, file);
