@@ -347,9 +347,8 @@ async function etcdBackend(url: string, clientUrl: string): Promise<Backend> {
 async function main(): Promise<void> {
   console.log(`bench:registry — ${availableParallelism()} cores; loopback servers started by the bench, on the same machine`);
   console.log("each operation against two peers measured in the same run, interleaved op by op (watch: sample by sample) in random order");
-  console.log("  onex register: verify identity and entry, write mark and entry as compare-and-sets (etcd: one transaction, its lease granted while");
-  console.log("    the entry is verified; NATS KV on a single server: a mark created where none is sent while the entry is verified, the entry once");
-  console.log("    it is, both together otherwise), remember what was verified; resolve: read (mark too unless this revision was found");
+  console.log("  onex register: verify identity and entry, write mark and entry as compare-and-sets (etcd: one transaction with a lease grant first;");
+  console.log("    NATS KV: both sent at once on a single server), remember what was verified; resolve: read (mark too unless this revision was found");
   console.log("    fresh before), verify unless this revision was verified before, check etcd's lease; watch: verify each changed entry, check it");
   console.log("    against its mark (NATS KV: one get as the entry arrives; etcd: the mark seen on the same watch, no read) and, on etcd, look up the");
   console.log("    lease's granted TTL (one round trip for a lease this process did not grant, as in this bench's puts)");

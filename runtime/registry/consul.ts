@@ -90,10 +90,8 @@ class ConsulStore implements RegistryStore {
     };
   }
 
-  async write(key: CanonicalAddress, value: string, expected: { revision: string; mark: string }, writeMark: boolean, verified?: Promise<void>): Promise<WrittenRevisions | undefined> {
+  async write(key: CanonicalAddress, value: string, expected: { revision: string; mark: string }, writeMark: boolean): Promise<WrittenRevisions | undefined> {
     const ttl = `${Math.ceil(this.ttlMs / 1_000)}s`;
-    // Nothing goes out before the caller's verification: Consul's calls are sequential anyway.
-    if (verified !== undefined) await verified;
     return this.#call(async () => {
       // Mark first (compare-and-set), so a reader that finds the entry finds its mark.
       if (writeMark && !((await this.client.kv.set({ key: this.#markKey(key), value, cas: expected.mark === "" ? 0 : Number(expected.mark) })) as boolean)) return undefined;

@@ -95,23 +95,11 @@ class EtcdStore implements RegistryStore {
     });
   }
 
-  async write(key: CanonicalAddress, value: string, expected: { revision: string; mark: string }, writeMark: boolean, verified?: Promise<void>): Promise<WrittenRevisions | undefined> {
+  async write(key: CanonicalAddress, value: string, expected: { revision: string; mark: string }, writeMark: boolean): Promise<WrittenRevisions | undefined> {
     const k = this.keyOf(key);
     const markKey = this.#markKeyOf(key);
     return this.#call(async () => {
-      // The lease is asked for while the caller verifies: a lease holds nothing until the transaction
-      // below attaches the entry, which waits for the verification (one that fails revokes the lease).
-      const granting = this.client.leaseClient.leaseGrant({ TTL: this.#ttlSeconds, ID: 0 });
-      granting.catch(() => undefined);
-      if (verified !== undefined) {
-        try {
-          await verified;
-        } catch (error) {
-          void granting.then((lease) => this.client.leaseClient.leaseRevoke({ ID: lease.ID })).catch(() => undefined);
-          throw error;
-        }
-      }
-      const granted = await granting;
+      const granted = await this.client.leaseClient.leaseGrant({ TTL: this.#ttlSeconds, ID: 0 });
       // This store granted it, so its TTL is known: a read of the entry need not ask.
       this.#rememberGranted(granted.ID, Number(granted.TTL));
       // One transaction: both revisions compared (mod_revision 0 is etcd's "does not exist"), the

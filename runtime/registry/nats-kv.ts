@@ -133,19 +133,6 @@ function filterOf(prefix: StorePrefix): string {
   return `${prefix.zone === undefined ? "*" : kvToken(prefix.zone)}.${prefix.entityType ?? "*"}.*`;
 }
 
-/** A promise's outcome as a value, so one left waiting while the caller verifies is never an unhandled rejection. */
-function settle<T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> {
-  return promise.then(
-    (value) => ({ status: "fulfilled", value }),
-    (reason: unknown) => ({ status: "rejected", reason }),
-  );
-}
-
-function settledValue<T>(result: PromiseSettledResult<T>): T {
-  if (result.status === "rejected") throw result.reason;
-  return result.value;
-}
-
 function isCasConflict(error: unknown): boolean {
   return /wrong last sequence|key exists/i.test((error as Error)?.message ?? "");
 }
@@ -179,7 +166,7 @@ class NatsKvStore implements RegistryStore {
     };
   }
 
-  async write(key: CanonicalAddress, value: string, expected: { revision: string; mark: string }, writeMark: boolean, verified?: Promise<void>): Promise<WrittenRevisions | undefined> {
+  async write(key: CanonicalAddress, value: string, expected: { revision: string; mark: string }, writeMark: boolean): Promise<WrittenRevisions | undefined> {
     const k = natsKvKey(key);
     return this.#call(async () => {
       // No transactions across streams. On one server the two compare-and-sets go out together,
@@ -191,20 +178,9 @@ class NatsKvStore implements RegistryStore {
       // registration older than the mark that won.
       const markWrite = () => (writeMark ? (expected.mark === "" ? this.marks.create(k, value) : this.marks.update(k, value, Number(expected.mark))) : Promise.resolve(undefined));
       const entryWrite = () => (expected.revision === "" ? this.kv.create(k, value) : this.kv.update(k, value, Number(expected.revision)));
-      // A mark created where none is goes out now, while the caller verifies (see RegistryStore.write):
-      // its round trip overlaps the verification, and the entry follows once that succeeds.
-      const markAhead = verified !== undefined && writeMark && expected.mark === "" ? settle(markWrite()) : undefined;
-      if (verified !== undefined) {
-        try {
-          await verified;
-        } catch (error) {
-          await markAhead;
-          throw error;
-        }
-      }
       if (!this.oneServer) {
         try {
-          const markRevision = markAhead === undefined ? await markWrite() : settledValue(await markAhead);
+          const markRevision = await markWrite();
           const revision = await entryWrite();
           return { revision: String(revision), ...(markRevision === undefined ? {} : { markRevision: String(markRevision) }) };
         } catch (error) {
@@ -213,7 +189,7 @@ class NatsKvStore implements RegistryStore {
           throw error;
         }
       }
-      const [mark, entry] = await Promise.all([markAhead ?? settle(markWrite()), settle(entryWrite())]);
+      const [mark, entry] = await Promise.allSettled([markWrite(), entryWrite()]);
       if (mark.status === "rejected" && !isCasConflict(mark.reason) && entry.status === "fulfilled") {
         // The entry is in but its mark failed outright (a timeout, not a lost compare-and-set):
         // left so, readers would take the entry for a replay. Write the mark again on its own.

@@ -178,15 +178,8 @@ export interface RegistryStore {
    * has them (etcd compares both revisions even when the mark is left as it is), otherwise
    * mark first (NATS KV: sent ahead of the entry in the same round trip), so a reader that finds
    * the entry finds its mark. Undefined when a revision moved.
-   *
-   * `verified`, when given, is the trust layer still verifying `value`: until it resolves the
-   * adapter writes nothing but a mark created where none is (`expected.mark` ""), and work that
-   * writes nothing (an etcd lease grant); when it rejects, the adapter writes nothing more and the
-   * write rejects. An address with no mark has no entry a reader accepts, so a created mark that
-   * then fails verification takes nothing away (it verifies as no mark, and the next registration
-   * overwrites it), while its round trip overlaps the verification.
    */
-  write(key: CanonicalAddress, value: string, expected: { revision: string; mark: string }, writeMark: boolean, verified?: Promise<void>): Promise<WrittenRevisions | undefined>;
+  write(key: CanonicalAddress, value: string, expected: { revision: string; mark: string }, writeMark: boolean): Promise<WrittenRevisions | undefined>;
   /**
    * Renews the TTL of exactly the value stored at `revision`; false when the key is gone or holds
    * another revision. `read`, when given, is that value as the caller read it, which an adapter that

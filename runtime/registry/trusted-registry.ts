@@ -19,7 +19,7 @@ import { PolicyMode } from "../trust/policy.js";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.js";
 import { verifyRegistryEntryOfNode } from "../trust/registry-entry.js";
 import { buildAddress, parseAddress, type CanonicalAddress } from "./address.js";
-import type { Registry, RegistryChange, RegistryFilter, RegistryOptions, RegistryStore, ResolvedEntry, StoreChange, StoredMark, StoredValue, WatchOptions, WrittenRevisions } from "./registry.js";
+import type { Registry, RegistryChange, RegistryFilter, RegistryOptions, RegistryStore, ResolvedEntry, StoreChange, StoredMark, StoredValue, WatchOptions } from "./registry.js";
 
 /** Default lifetime of an entry without a heartbeat. */
 export const DEFAULT_TTL_MS = 10_000;
@@ -60,19 +60,6 @@ interface VerifiedSlot {
 
 type Slot = "entry" | "mark";
 
-/** A registration's first write, started while its entry is verified (see `#writeAhead`). */
-interface WriteAhead {
-  /** The address the entry claims: the one written to. */
-  address: string;
-  expected: { revision: string; mark: string };
-  writeMark: boolean;
-  written: Promise<WrittenRevisions | undefined>;
-  /** The entry verified and passed every check: the store may write the rest. */
-  accept(): void;
-  /** The entry was refused: the store writes nothing more. */
-  refuse(reason: unknown): void;
-}
-
 const HEARTBEAT_ATTEMPTS = 3;
 const VERIFIED_CACHE = 4_096;
 
@@ -108,42 +95,27 @@ export class TrustedRegistry implements Registry {
 
   async register(entry: RegistryEntryRecord, identity: NodeIdentityRecord): Promise<ResolvedEntry> {
     const value = JSON.stringify({ format: STORED_FORMAT, entry, identity } satisfies StoredRegistration);
-    // The first write starts while the entry is verified, when the checks that need no signature
-    // pass on what the entry claims: the store writes nothing before the verification succeeds but
-    // a mark created where none is, and work that writes nothing (RegistryStore.write).
-    const ahead = this.#writeAhead(value);
-    // Clients send what was asked from a microtask (nats.js) or the event loop's next turn (etcd's
-    // HTTP/2): let it go before the verification holds the thread.
-    if (ahead !== undefined) await new Promise((resolve) => setImmediate(resolve));
-    let checked: Omit<ResolvedEntry, "revision">;
-    try {
-      // What is verified is what is stored, byte for byte: objects can serialise otherwise than they read (toJSON, getters).
-      checked = this.#verifyToRegister(value, ahead);
-      this.#checkZone(checked.entry.zone);
-      const at = Date.parse(checked.entry.registered_at);
-      // A replayed registration must not roll an address back: refuse anything older than what this
-      // registry saw there, than the stored mark, or than the stored entry.
-      const seen = this.#newest.get(checked.address);
-      if (seen !== undefined && seen.at > at) throw this.#replay(checked.address, new Date(seen.at).toISOString(), checked.entry.registered_at);
-      for (const known of [this.#verified.get(`mark ${checked.address}`), this.#verified.get(`entry ${checked.address}`)]) {
-        if (known !== undefined && Date.parse(known.registeredAt) > at) throw this.#replay(checked.address, known.registeredAt, checked.entry.registered_at);
-      }
-    } catch (error) {
-      if (ahead !== undefined) {
-        ahead.refuse(error);
-        await ahead.written.catch(() => undefined);
-      }
-      throw error;
-    }
-    ahead?.accept();
+    // What is verified is what is stored, byte for byte: objects can serialise otherwise than they read (toJSON, getters).
+    const checked = this.#verifyToRegister(value);
     const { address, parts } = checked;
+    this.#checkZone(checked.entry.zone);
     const at = Date.parse(checked.entry.registered_at);
     const signature = checked.entry.signature;
+    // A replayed registration must not roll an address back: refuse anything older than what this
+    // registry saw there, than the stored mark, or than the stored entry.
+    const seen = this.#newest.get(address);
+    if (seen !== undefined && seen.at > at) throw this.#replay(address, new Date(seen.at).toISOString(), checked.entry.registered_at);
     // The first attempt writes against what this registry last verified there (nothing, for an address
-    // it never saw), which is no newer than what it saw; the compare-and-set proves it is still what
-    // is stored, so no read is needed. When it is not, read, check, and write against what was read.
-    const first = ahead ?? this.#firstWrite(value, address);
-    let { expected, writeMark } = first;
+    // it never saw), which is no newer than `seen`; the compare-and-set proves it is still what is
+    // stored, so no read is needed. When it is not, read, check, and write against what was read.
+    const knownEntry = this.#verified.get(`entry ${address}`);
+    const knownMark = this.#verified.get(`mark ${address}`);
+    for (const known of [knownMark, knownEntry]) {
+      if (known !== undefined && Date.parse(known.registeredAt) > at) throw this.#replay(address, known.registeredAt, checked.entry.registered_at);
+    }
+    let expected = { revision: knownEntry?.revision ?? "", mark: knownMark?.revision ?? "" };
+    // The mark holds the registration's bytes, as the entry does: the same bytes need no write.
+    let writeMark = knownMark?.bytes !== value;
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       if (attempt > 0) {
         const slot = await this.#store.read(parts);
@@ -156,7 +128,7 @@ export class TrustedRegistry implements Registry {
         expected = { revision: slot.revision, mark: slot.mark?.revision ?? "" };
         writeMark = mark?.signature !== signature;
       }
-      const written = attempt === 0 && ahead !== undefined ? await ahead.written : await this.#store.write(parts, value, expected, writeMark);
+      const written = await this.#store.write(parts, value, expected, writeMark);
       if (written !== undefined) {
         const verified = { address, parts: { ...parts }, key: checked.key };
         this.#remember("entry", address, written.revision, value, verified, checked.entry.registered_at);
@@ -171,61 +143,20 @@ export class TrustedRegistry implements Registry {
     throw new OnexError(ErrorCode.RegistryUnavailable, `the entry at ${address} kept changing while it was registered; try again`, { address });
   }
 
-  /** The first write of a registration: against what this registry last verified at the address, the mark left as it is when it already holds these bytes. */
-  #firstWrite(value: string, address: string): { expected: { revision: string; mark: string }; writeMark: boolean } {
-    const knownEntry = this.#verified.get(`entry ${address}`);
-    const knownMark = this.#verified.get(`mark ${address}`);
-    return { expected: { revision: knownEntry?.revision ?? "", mark: knownMark?.revision ?? "" }, writeMark: knownMark?.bytes !== value };
-  }
-
-  /**
-   * Starts a registration's first write before its entry is verified, when what the entry claims
-   * passes every check that needs no signature (address, zone, not older than anything seen there);
-   * otherwise undefined, and the registration is verified and refused, or written, as before.
-   */
-  #writeAhead(value: string): WriteAhead | undefined {
-    let claimed: RegistryEntryRecord;
-    let parts: CanonicalAddress;
-    try {
-      claimed = (JSON.parse(value) as StoredRegistration).entry;
-      if (typeof claimed?.address !== "string" || typeof claimed.zone !== "string" || typeof claimed.registered_at !== "string") return undefined;
-      parts = parseAddress(claimed.address);
-    } catch {
-      return undefined;
-    }
-    const address = claimed.address;
-    const zones = this.#options.zones;
-    if (zones !== undefined && !zones.includes(claimed.zone) && (this.#options.zoneMatch ?? PolicyMode.Strict) === PolicyMode.Strict) return undefined;
-    const at = Date.parse(claimed.registered_at);
-    if (Number.isNaN(at) || (this.#newest.get(address)?.at ?? -Infinity) > at) return undefined;
-    for (const slot of ["entry", "mark"] as const) {
-      const known = this.#verified.get(`${slot} ${address}`);
-      if (known !== undefined && Date.parse(known.registeredAt) > at) return undefined;
-    }
-    const { expected, writeMark } = this.#firstWrite(value, address);
-    let accept!: () => void;
-    let refuse!: (reason: unknown) => void;
-    const verified = new Promise<void>((resolve, reject) => {
-      accept = resolve;
-      refuse = reject;
-    });
-    verified.catch(() => undefined);
-    const written = this.#store.write(parts, value, expected, writeMark, verified);
-    written.catch(() => undefined);
-    return { address, expected, writeMark, written, accept, refuse: (reason) => refuse(reason) };
-  }
-
   /**
    * Verifies a registration's bytes for `register`. Bytes this registry verified at the address
-   * (a node registering the same entry again: a heartbeat's repair, keepAlive after a lapse) are
-   * not verified again, unless an entry-age limit makes the verdict depend on the clock.
+   * they claim (a node registering the same entry again: keepAlive after a lapse, a heartbeat
+   * repairing a replaced entry) take that verdict; others are verified, and so is everything
+   * under an entry-age limit, whose verdict depends on the clock.
    */
-  #verifyToRegister(value: string, ahead: WriteAhead | undefined): Omit<ResolvedEntry, "revision"> {
-    if (ahead !== undefined && this.#options.maxEntryAgeMs === undefined) {
-      const known = [this.#verified.get(`entry ${ahead.address}`), this.#verified.get(`mark ${ahead.address}`)].find((slot) => slot?.bytes === value);
-      if (known !== undefined) {
-        const registration = JSON.parse(value) as StoredRegistration;
-        return { ...known.verified, parts: { ...known.verified.parts }, entry: registration.entry, identity: registration.identity };
+  #verifyToRegister(value: string): Omit<ResolvedEntry, "revision"> {
+    if (this.#options.maxEntryAgeMs === undefined) {
+      const registration = JSON.parse(value) as StoredRegistration;
+      const claimed = registration?.entry?.address;
+      if (typeof claimed === "string") {
+        const known = [this.#verified.get(`entry ${claimed}`), this.#verified.get(`mark ${claimed}`)].find((slot) => slot?.bytes === value);
+        // Fresh objects every time: a caller changing what it was handed must not change what was verified.
+        if (known !== undefined) return { ...known.verified, parts: { ...known.verified.parts }, entry: registration.entry, identity: registration.identity };
       }
     }
     return this.#verifyStored(value);

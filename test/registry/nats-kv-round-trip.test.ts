@@ -4,8 +4,7 @@
  * finds the entry before its mark (a cluster orders each stream apart) looks once more rather
  * than calling it unmarked, an entry whose mark is really gone is still refused, and a mark
  * write that loses its compare-and-set while the entry write wins ends, after the retry, with
- * both holding the registration. While the trust layer still verifies, only a mark created
- * where none is may go out; a refused verification writes no entry and no mark over another.
+ * both holding the registration.
  */
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -131,29 +130,5 @@ describe("NATS KV register in one round trip", () => {
     const k = natsKvKey(partsOf(node));
     expect((await (await kvm.open(`${bucket}_marks`)).get(k))?.string()).toBe((await (await kvm.open(bucket)).get(k))?.string());
     expect((await new TrustedRegistry(real).resolve(node.address)).entry).toEqual(node.entry);
-  });
-
-  it("while the caller verifies, write sends only a mark created where none is; a refused verification writes no entry and no mark over another", async () => {
-    const s = await store();
-    const node = makeNode();
-    const k = natsKvKey(partsOf(node));
-    const value = JSON.stringify({ format: 1, entry: node.entry, identity: node.identity });
-    const refused = new Error("refused");
-    // A new address: the mark may have gone out, the entry never does, and the write rejects.
-    await expect(s.store.write(partsOf(node), value, { revision: "", mark: "" }, true, Promise.reject(refused))).rejects.toThrow();
-    expect(await s.entries.get(k)).toBeNull();
-    // A registered address: a mark update waits for the verification, so a refusal leaves mark and entry as they were.
-    await new TrustedRegistry(s.store).register(node.entry, node.identity);
-    const mark = (await s.marks.get(k))!;
-    const entry = (await s.entries.get(k))!;
-    const newer = JSON.stringify({ format: 1, entry: resign(node, { capabilities: ["v2"] }), identity: node.identity });
-    await expect(s.store.write(partsOf(node), newer, { revision: String(entry.revision), mark: String(mark.revision) }, true, Promise.reject(refused))).rejects.toThrow();
-    expect((await s.marks.get(k))?.revision).toBe(mark.revision);
-    expect((await s.entries.get(k))?.revision).toBe(entry.revision);
-    // A verification that succeeds lets the rest go out: both hold the registration.
-    const written = await s.store.write(partsOf(node), newer, { revision: String(entry.revision), mark: String(mark.revision) }, true, Promise.resolve());
-    expect(written?.markRevision).toBeDefined();
-    expect((await s.entries.get(k))?.string()).toBe(newer);
-    expect((await s.marks.get(k))?.string()).toBe(newer);
   });
 });

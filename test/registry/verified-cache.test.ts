@@ -198,16 +198,17 @@ for (const backend of backends) {
       expect(await codeOf(() => (async () => (await reader()).resolve(node.address))())).toBe(ErrorCode.NotFound);
     });
 
-    it("a registration refused by verification writes no entry and takes nothing away: a new address keeps no mark that counts, a registered one keeps mark and entry", async () => {
+    it("a registration refused by verification writes nothing: a new address stays empty, a registered one keeps mark and entry", async () => {
       const { reader, writer, marks } = await namespace();
       const r = await reader();
-      // A new address: its mark may go out while the entry is verified, but never the entry.
+      // A new address: nothing is written.
       const node = makeNode(ZONE);
       const forged = { ...node.entry, capabilities: ["root"] };
       expect(await codeOf(() => r.register(forged, node.identity))).toBe(ErrorCode.SignatureInvalid);
       expect(await writer.read(partsOf(node))).toBeUndefined();
+      expect(await marks.read(partsOf(node))).toBeUndefined();
       expect(await codeOf(async () => (await reader()).resolve(node.address))).toBe(ErrorCode.NotFound);
-      // Whatever mark was left does not verify, so it holds nothing back: the node registers, and fresh readers and watchers trust it.
+      // The refusal holds nothing back: the node registers, and fresh readers and watchers trust it.
       const watching = (await reader()).watch({ zone: ZONE });
       await r.register(node.entry, node.identity);
       expect((await (await reader()).resolve(node.address)).entry).toEqual(node.entry);
