@@ -14,7 +14,7 @@ import type { DeliverFrom, Refusal, VersionedDelivery, VersionedSubscribeOptions
 import { ErrorCode, OnexError } from "../errors.js";
 import type { ReceivePipeline } from "../receive/pipeline.js";
 import type { AheadJob, VerifyAhead } from "../receive/verify-ahead.js";
-import { withVerifiedAhead } from "../trust/signature.js";
+import { withVerifiedAhead, type VerifiedAhead } from "../trust/signature.js";
 import { deadLetter } from "./dead-letter.js";
 import { OnexHeader } from "./headers.js";
 import { streamNameOf, zoneStreamNameOf } from "./streams.js";
@@ -274,9 +274,14 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       };
       for (let next = await take(); !next.done; next = await take()) {
         const msg = next.value;
-        // The thread's verdict, or none when no thread had started on it: the pipeline verifies it then.
-        const verdict = stopped || next.checked === undefined ? undefined : verifier!.take(next.checked);
-        const checked = verdict === undefined ? undefined : await verdict;
+        let checked: VerifiedAhead | undefined;
+        if (!stopped && next.checked !== undefined) {
+          const verdict = verifier!.take(next.checked);
+          // While a thread works toward this message, this thread verifies the newest ones no
+          // thread has started on, letting the event loop run between them for the answer.
+          while (!verifier!.settled(next.checked) && verifier!.steal()) await new Promise((resolve) => setImmediate(resolve));
+          checked = await verdict;
+        }
         if (stopped) {
           handBack(msg);
           continue;

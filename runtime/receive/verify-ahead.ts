@@ -13,13 +13,16 @@
  * verified on the main thread. So the verdicts, the refusals and their order are those of
  * the single-threaded pipeline; only the time differs.
  *
- * Neither side waits for the other while it could work: when the pipeline reaches a message
- * no thread has started on, it takes the message back and verifies it itself (a slot per job
- * in shared memory says who has it, claimed by compare-and-swap), so on two cores the
- * pipeline's thread verifies whatever the verification thread cannot keep up with.
+ * Neither side idles while the other has work: while the pipeline waits for a thread's
+ * verdict on the message it has reached, it verifies, itself, the newest messages no thread
+ * has started on (a slot per job in shared memory says who has it, claimed by
+ * compare-and-swap), working from the other end of the queue, so on two cores both threads
+ * verify. Its own verdicts are taken under the same byte-for-byte rule as a thread's.
  */
+import { verify as cryptoVerify } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { canonicalBytes } from "../trust/canonical-json.js";
 import type { KeyResolver } from "../trust/keys.js";
 import type { VerifiedAhead } from "../trust/signature.js";
 
@@ -118,9 +121,19 @@ const SLOT_PIPELINE = 2;
 /** A message handed to the threads. */
 export interface AheadJob {
   readonly id: number;
-  /** Settles with the thread's verdict, or undefined when the pipeline must verify it itself. */
+  /** Settles with a verdict, or undefined when the pipeline must verify it itself. */
   readonly result: Promise<VerifiedAhead | undefined>;
 }
+
+/** A job not yet answered by its thread. */
+interface Entry {
+  data: Uint8Array;
+  resolve: (result: VerifiedAhead | undefined) => void;
+  /** Its verdict is out (from this thread, which stole it); the thread's answer only frees the slot. */
+  done: boolean;
+}
+
+const decoder = new TextDecoder();
 
 interface Job {
   id: number;
@@ -144,7 +157,8 @@ export function defaultVerifyThreads(): number {
 export class VerifyAhead {
   readonly #keys: KeyResolver;
   readonly #workers: Worker[];
-  readonly #pending = new Map<number, (result: VerifiedAhead | undefined) => void>();
+  /** Jobs submitted and not yet answered by their thread, oldest first. */
+  readonly #pending = new Map<number, Entry>();
   readonly #slots = new Int32Array(new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT));
   /** 1 while the pipeline waits for a thread's answer (to the job #awaited), so threads send answers one by one. */
   readonly #waiting = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
@@ -184,10 +198,11 @@ export class VerifyAhead {
     const id = this.#next++;
     // A slot still held by the job SLOTS before this one (a thread far behind): verified in the pipeline.
     if (this.#dead || Atomics.load(this.#slots, id & SLOT_MASK) !== SLOT_FREE) return { id, result: Promise.resolve(undefined) };
-    const result = new Promise<VerifiedAhead | undefined>((resolve) => this.#pending.set(id, resolve));
     // Copied: the bytes are a view into the connection's read buffer, and posting a view to a
     // thread copies the whole buffer under it.
-    this.#queued.push({ id, data: data.slice() });
+    const own = data.slice();
+    const result = new Promise<VerifiedAhead | undefined>((resolve) => this.#pending.set(id, { data: own, resolve, done: false }));
+    this.#queued.push({ id, data: own });
     // Messages that arrive in one turn of the event loop go to a worker together, at its end:
     // a postMessage costs ~20 µs, and the subscription hands messages over one microtask apart.
     if (this.#queued.length === 1) setImmediate(() => this.#flush());
@@ -195,16 +210,37 @@ export class VerifyAhead {
   }
 
   /**
-   * The verdict on `job` when the pipeline reaches it: the thread's, if one has it or is
-   * working on it; undefined at once if no thread has started on it, which then never will —
-   * the pipeline verifies it itself rather than wait behind the threads' queue.
+   * The verdict on `job` when the pipeline reaches it. Until it is settled (`settled`), the
+   * pipeline's thread should `steal()`: threads answer one by one meanwhile.
    */
-  take(job: AheadJob): Promise<VerifiedAhead | undefined> | undefined {
-    if (!this.#pending.has(job.id)) return job.result;
-    if (Atomics.compareExchange(this.#slots, job.id & SLOT_MASK, SLOT_FREE, SLOT_PIPELINE) === SLOT_FREE) return undefined;
-    this.#awaited = job.id;
-    Atomics.store(this.#waiting, 0, 1);
+  take(job: AheadJob): Promise<VerifiedAhead | undefined> {
+    if (!this.settled(job)) {
+      // Jobs still waiting for the end of the event-loop turn go to the threads now.
+      this.#flush();
+      this.#awaited = job.id;
+      Atomics.store(this.#waiting, 0, 1);
+    }
     return job.result;
+  }
+
+  /** Whether `job` has its verdict (or its answer that there is none). */
+  settled(job: AheadJob): boolean {
+    return this.#pending.get(job.id)?.done ?? true;
+  }
+
+  /**
+   * Verifies here the newest job no thread has started on, as a thread would (its verdict is
+   * taken under the same byte-for-byte rule); false when there is none.
+   */
+  steal(): boolean {
+    const newestFirst = [...this.#pending].reverse();
+    for (const [id, entry] of newestFirst) {
+      if (entry.done || Atomics.compareExchange(this.#slots, id & SLOT_MASK, SLOT_FREE, SLOT_PIPELINE) !== SLOT_FREE) continue;
+      entry.done = true;
+      entry.resolve(this.#verifyHere(entry.data));
+      return true;
+    }
+    return false;
   }
 
   async close(): Promise<void> {
@@ -214,8 +250,9 @@ export class VerifyAhead {
 
   #flush(): void {
     const jobs = this.#queued;
+    if (jobs.length === 0) return;
     this.#queued = [];
-    if (jobs.length === 0 || this.#dead) {
+    if (this.#dead) {
       for (const job of jobs) this.#settle({ id: job.id });
       return;
     }
@@ -224,19 +261,35 @@ export class VerifyAhead {
   }
 
   #settle(result: JobResult): void {
-    const resolve = this.#pending.get(result.id);
-    if (resolve === undefined) return;
+    const entry = this.#pending.get(result.id);
+    if (entry === undefined) return;
     this.#pending.delete(result.id);
-    // The thread is done with the job's slot (it verified it, or found it taken back).
+    // The thread is done with the job's slot (it verified it, or found it stolen).
     Atomics.store(this.#slots, result.id & SLOT_MASK, SLOT_FREE);
     if (result.id === this.#awaited) Atomics.store(this.#waiting, 0, 0);
     if (result.signer !== undefined) this.#tell(result.signer);
+    if (entry.done) return;
+    entry.done = true;
     const { packed, valid } = result;
-    if (valid === undefined || packed === undefined) {
-      resolve(undefined);
-      return;
+    entry.resolve(valid === undefined || packed === undefined ? undefined : { keyRaw: packed.subarray(0, 32), signature: packed.subarray(32, 96), bytes: packed.subarray(96), valid });
+  }
+
+  /** What a thread does with a job, done on this thread (see WORKER_SOURCE); undefined where a thread would give no verdict. */
+  #verifyHere(data: Uint8Array): VerifiedAhead | undefined {
+    try {
+      const value = JSON.parse(decoder.decode(data)) as { trust?: Record<string, unknown> } | null;
+      const trust = value !== null && typeof value === "object" ? value.trust : undefined;
+      if (trust === null || typeof trust !== "object" || typeof trust.signer !== "string" || typeof trust.signature !== "string" || !trust.signature.startsWith("ed25519:")) return undefined;
+      const key = this.#keys(trust.signer);
+      if (key === undefined || key.keyId !== trust.signer) return undefined;
+      const { signature, ...unsigned } = trust;
+      const sig = Buffer.from((signature as string).slice(8), "base64url");
+      if (sig.length !== 64) return undefined;
+      const bytes = canonicalBytes({ ...value, trust: unsigned });
+      return { keyRaw: key.raw, bytes, signature: sig, valid: cryptoVerify(null, bytes, key.keyObject, sig) };
+    } catch {
+      return undefined;
     }
-    resolve({ keyRaw: packed.subarray(0, 32), signature: packed.subarray(32, 96), bytes: packed.subarray(96), valid });
   }
 
   /** Tells every worker the key of a signer it asked about, when the key ring holds one; later messages of that signer are verified ahead. */
@@ -252,7 +305,7 @@ export class VerifyAhead {
 
   #fail(): void {
     this.#dead = true;
-    for (const resolve of this.#pending.values()) resolve(undefined);
+    for (const entry of this.#pending.values()) if (!entry.done) entry.resolve(undefined);
     this.#pending.clear();
     // The main thread verifies everything from now on: the other threads would only idle.
     for (const worker of this.#workers) void worker.terminate().catch(() => undefined);
