@@ -49,6 +49,21 @@ function renamedField(object: JsonObject, from: string, to: string): JsonObject 
   return copy;
 }
 
+/**
+ * `object` with `name` set to `value`: where it already is, else last (as `o[name] = value`),
+ * in a new object built key by key. Adding a property to an object made by spreading another
+ * makes V8 allocate a new hidden class for every such object (~200 bytes of old generation
+ * per message, and JSON.stringify cannot reuse what it knew of the class). `object` may be any
+ * value, as a spread's may: only its own enumerable members are copied.
+ */
+function withField(object: unknown, name: string, value: unknown): JsonObject {
+  const copy: JsonObject = {};
+  const from = object as JsonObject;
+  for (const key in from) if (Object.hasOwn(from, key)) setField(copy, key, key === name ? value : from[key]);
+  if (!(isObject(object) && Object.hasOwn(object, name))) setField(copy, name, value);
+  return copy;
+}
+
 /** A member named __proto__ is data, never the object's prototype. */
 function setField(object: JsonObject, key: string, value: unknown): void {
   if (key === "__proto__") Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true });
@@ -61,6 +76,7 @@ void isObject;
 void isEmptyObject;
 void withoutField;
 void renamedField;
+void withField;
 
 function t0Convert0Up(value: unknown): unknown {
   switch (value) {
@@ -222,17 +238,17 @@ function t5Convert0Down(value: unknown): unknown {
 function upAgentStarted(fields: JsonObject, restore: Dropped, dropped: Dropped): JsonObject {
   let s0: JsonObject = { ...fields };
   if (Object.hasOwn(s0, "timestamp")) s0 = renamedField(s0, "timestamp", "time");
-  s0["source"] = Object.hasOwn(restore, "/source") ? restore["/source"] : {};
+  s0 = withField(s0, "source", Object.hasOwn(restore, "/source") ? restore["/source"] : {});
   if (Object.hasOwn(s0, "zone")) {
-    s0["source"] = { ...(s0["source"] as JsonObject | undefined), "zone": s0["zone"] };
+    s0 = withField(s0, "source", withField(s0["source"], "zone", s0["zone"]));
     s0 = withoutField(s0, "zone");
   }
   if (Object.hasOwn(s0, "entity_type")) {
-    s0["source"] = { ...(s0["source"] as JsonObject | undefined), "entity_type": s0["entity_type"] };
+    s0 = withField(s0, "source", withField(s0["source"], "entity_type", s0["entity_type"]));
     s0 = withoutField(s0, "entity_type");
   }
   if (Object.hasOwn(s0, "entity_id")) {
-    s0["source"] = { ...(s0["source"] as JsonObject | undefined), "entity_id": s0["entity_id"] };
+    s0 = withField(s0, "source", withField(s0["source"], "entity_id", s0["entity_id"]));
     s0 = withoutField(s0, "entity_id");
   }
   {
@@ -310,7 +326,7 @@ function downAgentStarted(fields: JsonObject, restore: Dropped, dropped: Dropped
     if (isObject(h3) && Object.hasOwn(h3, "entity_id")) {
       const { ["entity_id"]: value, ...rest } = h3;
       s0["source"] = rest;
-      s0["entity_id"] = value;
+      s0 = withField(s0, "entity_id", value);
     }
   }
   {
@@ -318,7 +334,7 @@ function downAgentStarted(fields: JsonObject, restore: Dropped, dropped: Dropped
     if (isObject(h4) && Object.hasOwn(h4, "entity_type")) {
       const { ["entity_type"]: value, ...rest } = h4;
       s0["source"] = rest;
-      s0["entity_type"] = value;
+      s0 = withField(s0, "entity_type", value);
     }
   }
   {
@@ -326,7 +342,7 @@ function downAgentStarted(fields: JsonObject, restore: Dropped, dropped: Dropped
     if (isObject(h5) && Object.hasOwn(h5, "zone")) {
       const { ["zone"]: value, ...rest } = h5;
       s0["source"] = rest;
-      s0["zone"] = value;
+      s0 = withField(s0, "zone", value);
     }
   }
   if (Object.hasOwn(s0, "source")) {
@@ -350,17 +366,17 @@ const AGENT_STARTED: TransformPair = {
 function upNodeFailed(fields: JsonObject, restore: Dropped, dropped: Dropped): JsonObject {
   let s0: JsonObject = { ...fields };
   if (Object.hasOwn(s0, "timestamp")) s0 = renamedField(s0, "timestamp", "time");
-  s0["source"] = Object.hasOwn(restore, "/source") ? restore["/source"] : {};
+  s0 = withField(s0, "source", Object.hasOwn(restore, "/source") ? restore["/source"] : {});
   if (Object.hasOwn(s0, "zone")) {
-    s0["source"] = { ...(s0["source"] as JsonObject | undefined), "zone": s0["zone"] };
+    s0 = withField(s0, "source", withField(s0["source"], "zone", s0["zone"]));
     s0 = withoutField(s0, "zone");
   }
   if (Object.hasOwn(s0, "entity_type")) {
-    s0["source"] = { ...(s0["source"] as JsonObject | undefined), "entity_type": s0["entity_type"] };
+    s0 = withField(s0, "source", withField(s0["source"], "entity_type", s0["entity_type"]));
     s0 = withoutField(s0, "entity_type");
   }
   if (Object.hasOwn(s0, "entity_id")) {
-    s0["source"] = { ...(s0["source"] as JsonObject | undefined), "entity_id": s0["entity_id"] };
+    s0 = withField(s0, "source", withField(s0["source"], "entity_id", s0["entity_id"]));
     s0 = withoutField(s0, "entity_id");
   }
   {
@@ -416,7 +432,7 @@ function downNodeFailed(fields: JsonObject, restore: Dropped, dropped: Dropped):
     if (isObject(h2) && Object.hasOwn(h2, "entity_id")) {
       const { ["entity_id"]: value, ...rest } = h2;
       s0["source"] = rest;
-      s0["entity_id"] = value;
+      s0 = withField(s0, "entity_id", value);
     }
   }
   {
@@ -424,7 +440,7 @@ function downNodeFailed(fields: JsonObject, restore: Dropped, dropped: Dropped):
     if (isObject(h3) && Object.hasOwn(h3, "entity_type")) {
       const { ["entity_type"]: value, ...rest } = h3;
       s0["source"] = rest;
-      s0["entity_type"] = value;
+      s0 = withField(s0, "entity_type", value);
     }
   }
   {
@@ -432,7 +448,7 @@ function downNodeFailed(fields: JsonObject, restore: Dropped, dropped: Dropped):
     if (isObject(h4) && Object.hasOwn(h4, "zone")) {
       const { ["zone"]: value, ...rest } = h4;
       s0["source"] = rest;
-      s0["zone"] = value;
+      s0 = withField(s0, "zone", value);
     }
   }
   if (Object.hasOwn(s0, "source")) {
@@ -456,17 +472,17 @@ const NODE_FAILED: TransformPair = {
 function upNodeRegister(fields: JsonObject, restore: Dropped, dropped: Dropped): JsonObject {
   let s0: JsonObject = { ...fields };
   if (Object.hasOwn(s0, "timestamp")) s0 = renamedField(s0, "timestamp", "time");
-  s0["source"] = Object.hasOwn(restore, "/source") ? restore["/source"] : {};
+  s0 = withField(s0, "source", Object.hasOwn(restore, "/source") ? restore["/source"] : {});
   if (Object.hasOwn(s0, "zone")) {
-    s0["source"] = { ...(s0["source"] as JsonObject | undefined), "zone": s0["zone"] };
+    s0 = withField(s0, "source", withField(s0["source"], "zone", s0["zone"]));
     s0 = withoutField(s0, "zone");
   }
   if (Object.hasOwn(s0, "entity_type")) {
-    s0["source"] = { ...(s0["source"] as JsonObject | undefined), "entity_type": s0["entity_type"] };
+    s0 = withField(s0, "source", withField(s0["source"], "entity_type", s0["entity_type"]));
     s0 = withoutField(s0, "entity_type");
   }
   if (Object.hasOwn(s0, "entity_id")) {
-    s0["source"] = { ...(s0["source"] as JsonObject | undefined), "entity_id": s0["entity_id"] };
+    s0 = withField(s0, "source", withField(s0["source"], "entity_id", s0["entity_id"]));
     s0 = withoutField(s0, "entity_id");
   }
   {
@@ -522,7 +538,7 @@ function downNodeRegister(fields: JsonObject, restore: Dropped, dropped: Dropped
     if (isObject(h2) && Object.hasOwn(h2, "entity_id")) {
       const { ["entity_id"]: value, ...rest } = h2;
       s0["source"] = rest;
-      s0["entity_id"] = value;
+      s0 = withField(s0, "entity_id", value);
     }
   }
   {
@@ -530,7 +546,7 @@ function downNodeRegister(fields: JsonObject, restore: Dropped, dropped: Dropped
     if (isObject(h3) && Object.hasOwn(h3, "entity_type")) {
       const { ["entity_type"]: value, ...rest } = h3;
       s0["source"] = rest;
-      s0["entity_type"] = value;
+      s0 = withField(s0, "entity_type", value);
     }
   }
   {
@@ -538,7 +554,7 @@ function downNodeRegister(fields: JsonObject, restore: Dropped, dropped: Dropped
     if (isObject(h4) && Object.hasOwn(h4, "zone")) {
       const { ["zone"]: value, ...rest } = h4;
       s0["source"] = rest;
-      s0["zone"] = value;
+      s0 = withField(s0, "zone", value);
     }
   }
   if (Object.hasOwn(s0, "source")) {
@@ -562,17 +578,17 @@ const NODE_REGISTER: TransformPair = {
 function upResultReady(fields: JsonObject, restore: Dropped, dropped: Dropped): JsonObject {
   let s0: JsonObject = { ...fields };
   if (Object.hasOwn(s0, "timestamp")) s0 = renamedField(s0, "timestamp", "time");
-  s0["source"] = Object.hasOwn(restore, "/source") ? restore["/source"] : {};
+  s0 = withField(s0, "source", Object.hasOwn(restore, "/source") ? restore["/source"] : {});
   if (Object.hasOwn(s0, "zone")) {
-    s0["source"] = { ...(s0["source"] as JsonObject | undefined), "zone": s0["zone"] };
+    s0 = withField(s0, "source", withField(s0["source"], "zone", s0["zone"]));
     s0 = withoutField(s0, "zone");
   }
   if (Object.hasOwn(s0, "entity_type")) {
-    s0["source"] = { ...(s0["source"] as JsonObject | undefined), "entity_type": s0["entity_type"] };
+    s0 = withField(s0, "source", withField(s0["source"], "entity_type", s0["entity_type"]));
     s0 = withoutField(s0, "entity_type");
   }
   if (Object.hasOwn(s0, "entity_id")) {
-    s0["source"] = { ...(s0["source"] as JsonObject | undefined), "entity_id": s0["entity_id"] };
+    s0 = withField(s0, "source", withField(s0["source"], "entity_id", s0["entity_id"]));
     s0 = withoutField(s0, "entity_id");
   }
   {
@@ -600,7 +616,7 @@ function upResultReady(fields: JsonObject, restore: Dropped, dropped: Dropped): 
     const v2 = s0["payload"];
     if (isObject(v2)) {
       let s2: JsonObject = { ...v2 };
-      if (Object.hasOwn(restore, "/payload/attestation")) s2["attestation"] = restore["/payload/attestation"];
+      if (Object.hasOwn(restore, "/payload/attestation")) s2 = withField(s2, "attestation", restore["/payload/attestation"]);
       s0["payload"] = s2;
     }
   }
@@ -647,7 +663,7 @@ function downResultReady(fields: JsonObject, restore: Dropped, dropped: Dropped)
     if (isObject(h3) && Object.hasOwn(h3, "entity_id")) {
       const { ["entity_id"]: value, ...rest } = h3;
       s0["source"] = rest;
-      s0["entity_id"] = value;
+      s0 = withField(s0, "entity_id", value);
     }
   }
   {
@@ -655,7 +671,7 @@ function downResultReady(fields: JsonObject, restore: Dropped, dropped: Dropped)
     if (isObject(h4) && Object.hasOwn(h4, "entity_type")) {
       const { ["entity_type"]: value, ...rest } = h4;
       s0["source"] = rest;
-      s0["entity_type"] = value;
+      s0 = withField(s0, "entity_type", value);
     }
   }
   {
@@ -663,7 +679,7 @@ function downResultReady(fields: JsonObject, restore: Dropped, dropped: Dropped)
     if (isObject(h5) && Object.hasOwn(h5, "zone")) {
       const { ["zone"]: value, ...rest } = h5;
       s0["source"] = rest;
-      s0["zone"] = value;
+      s0 = withField(s0, "zone", value);
     }
   }
   if (Object.hasOwn(s0, "source")) {
@@ -687,17 +703,17 @@ const RESULT_READY: TransformPair = {
 function upStateUpdate(fields: JsonObject, restore: Dropped, dropped: Dropped): JsonObject {
   let s0: JsonObject = { ...fields };
   if (Object.hasOwn(s0, "timestamp")) s0 = renamedField(s0, "timestamp", "time");
-  s0["source"] = Object.hasOwn(restore, "/source") ? restore["/source"] : {};
+  s0 = withField(s0, "source", Object.hasOwn(restore, "/source") ? restore["/source"] : {});
   if (Object.hasOwn(s0, "zone")) {
-    s0["source"] = { ...(s0["source"] as JsonObject | undefined), "zone": s0["zone"] };
+    s0 = withField(s0, "source", withField(s0["source"], "zone", s0["zone"]));
     s0 = withoutField(s0, "zone");
   }
   if (Object.hasOwn(s0, "entity_type")) {
-    s0["source"] = { ...(s0["source"] as JsonObject | undefined), "entity_type": s0["entity_type"] };
+    s0 = withField(s0, "source", withField(s0["source"], "entity_type", s0["entity_type"]));
     s0 = withoutField(s0, "entity_type");
   }
   if (Object.hasOwn(s0, "entity_id")) {
-    s0["source"] = { ...(s0["source"] as JsonObject | undefined), "entity_id": s0["entity_id"] };
+    s0 = withField(s0, "source", withField(s0["source"], "entity_id", s0["entity_id"]));
     s0 = withoutField(s0, "entity_id");
   }
   {
@@ -753,7 +769,7 @@ function downStateUpdate(fields: JsonObject, restore: Dropped, dropped: Dropped)
     if (isObject(h2) && Object.hasOwn(h2, "entity_id")) {
       const { ["entity_id"]: value, ...rest } = h2;
       s0["source"] = rest;
-      s0["entity_id"] = value;
+      s0 = withField(s0, "entity_id", value);
     }
   }
   {
@@ -761,7 +777,7 @@ function downStateUpdate(fields: JsonObject, restore: Dropped, dropped: Dropped)
     if (isObject(h3) && Object.hasOwn(h3, "entity_type")) {
       const { ["entity_type"]: value, ...rest } = h3;
       s0["source"] = rest;
-      s0["entity_type"] = value;
+      s0 = withField(s0, "entity_type", value);
     }
   }
   {
@@ -769,7 +785,7 @@ function downStateUpdate(fields: JsonObject, restore: Dropped, dropped: Dropped)
     if (isObject(h4) && Object.hasOwn(h4, "zone")) {
       const { ["zone"]: value, ...rest } = h4;
       s0["source"] = rest;
-      s0["zone"] = value;
+      s0 = withField(s0, "zone", value);
     }
   }
   if (Object.hasOwn(s0, "source")) {
@@ -793,17 +809,17 @@ const STATE_UPDATE: TransformPair = {
 function upTaskDispatch(fields: JsonObject, restore: Dropped, dropped: Dropped): JsonObject {
   let s0: JsonObject = { ...fields };
   if (Object.hasOwn(s0, "timestamp")) s0 = renamedField(s0, "timestamp", "time");
-  s0["source"] = Object.hasOwn(restore, "/source") ? restore["/source"] : {};
+  s0 = withField(s0, "source", Object.hasOwn(restore, "/source") ? restore["/source"] : {});
   if (Object.hasOwn(s0, "zone")) {
-    s0["source"] = { ...(s0["source"] as JsonObject | undefined), "zone": s0["zone"] };
+    s0 = withField(s0, "source", withField(s0["source"], "zone", s0["zone"]));
     s0 = withoutField(s0, "zone");
   }
   if (Object.hasOwn(s0, "entity_type")) {
-    s0["source"] = { ...(s0["source"] as JsonObject | undefined), "entity_type": s0["entity_type"] };
+    s0 = withField(s0, "source", withField(s0["source"], "entity_type", s0["entity_type"]));
     s0 = withoutField(s0, "entity_type");
   }
   if (Object.hasOwn(s0, "entity_id")) {
-    s0["source"] = { ...(s0["source"] as JsonObject | undefined), "entity_id": s0["entity_id"] };
+    s0 = withField(s0, "source", withField(s0["source"], "entity_id", s0["entity_id"]));
     s0 = withoutField(s0, "entity_id");
   }
   {
@@ -831,7 +847,7 @@ function upTaskDispatch(fields: JsonObject, restore: Dropped, dropped: Dropped):
     const v2 = s0["payload"];
     if (isObject(v2)) {
       let s2: JsonObject = { ...v2 };
-      s2["priority"] = Object.hasOwn(restore, "/payload/priority") ? restore["/payload/priority"] : 5;
+      s2 = withField(s2, "priority", Object.hasOwn(restore, "/payload/priority") ? restore["/payload/priority"] : 5);
       s0["payload"] = s2;
     }
   }
@@ -879,7 +895,7 @@ function downTaskDispatch(fields: JsonObject, restore: Dropped, dropped: Dropped
     if (isObject(h3) && Object.hasOwn(h3, "entity_id")) {
       const { ["entity_id"]: value, ...rest } = h3;
       s0["source"] = rest;
-      s0["entity_id"] = value;
+      s0 = withField(s0, "entity_id", value);
     }
   }
   {
@@ -887,7 +903,7 @@ function downTaskDispatch(fields: JsonObject, restore: Dropped, dropped: Dropped
     if (isObject(h4) && Object.hasOwn(h4, "entity_type")) {
       const { ["entity_type"]: value, ...rest } = h4;
       s0["source"] = rest;
-      s0["entity_type"] = value;
+      s0 = withField(s0, "entity_type", value);
     }
   }
   {
@@ -895,7 +911,7 @@ function downTaskDispatch(fields: JsonObject, restore: Dropped, dropped: Dropped
     if (isObject(h5) && Object.hasOwn(h5, "zone")) {
       const { ["zone"]: value, ...rest } = h5;
       s0["source"] = rest;
-      s0["zone"] = value;
+      s0 = withField(s0, "zone", value);
     }
   }
   if (Object.hasOwn(s0, "source")) {

@@ -49,6 +49,21 @@ function renamedField(object: JsonObject, from: string, to: string): JsonObject 
   return copy;
 }
 
+/**
+ * `object` with `name` set to `value`: where it already is, else last (as `o[name] = value`),
+ * in a new object built key by key. Adding a property to an object made by spreading another
+ * makes V8 allocate a new hidden class for every such object (~200 bytes of old generation
+ * per message, and JSON.stringify cannot reuse what it knew of the class). `object` may be any
+ * value, as a spread's may: only its own enumerable members are copied.
+ */
+function withField(object: unknown, name: string, value: unknown): JsonObject {
+  const copy: JsonObject = {};
+  const from = object as JsonObject;
+  for (const key in from) if (Object.hasOwn(from, key)) setField(copy, key, key === name ? value : from[key]);
+  if (!(isObject(object) && Object.hasOwn(object, name))) setField(copy, name, value);
+  return copy;
+}
+
 /** A member named __proto__ is data, never the object's prototype. */
 function setField(object: JsonObject, key: string, value: unknown): void {
   if (key === "__proto__") Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true });
@@ -61,6 +76,7 @@ void isObject;
 void isEmptyObject;
 void withoutField;
 void renamedField;
+void withField;
 
 function t4Convert0Up(value: unknown): unknown {
   switch (value) {
@@ -132,16 +148,16 @@ function upNodeFailed(fields: JsonObject, restore: Dropped, dropped: Dropped): J
     if (isObject(v1)) {
       let s1: JsonObject = { ...v1 };
       if (Object.hasOwn(s1, "reason")) s1 = renamedField(s1, "reason", "message");
-      s1["reason"] = Object.hasOwn(restore, "/payload/reason") ? restore["/payload/reason"] : {};
+      s1 = withField(s1, "reason", Object.hasOwn(restore, "/payload/reason") ? restore["/payload/reason"] : {});
       if (Object.hasOwn(s1, "message")) {
-        s1["reason"] = { ...(s1["reason"] as JsonObject | undefined), "message": s1["message"] };
+        s1 = withField(s1, "reason", withField(s1["reason"], "message", s1["message"]));
         s1 = withoutField(s1, "message");
       }
       {
         const v2 = s1["reason"];
         if (isObject(v2)) {
           let s2: JsonObject = { ...v2 };
-          s2["code"] = Object.hasOwn(restore, "/payload/reason/code") ? restore["/payload/reason/code"] : "unspecified";
+          s2 = withField(s2, "code", Object.hasOwn(restore, "/payload/reason/code") ? restore["/payload/reason/code"] : "unspecified");
           s1["reason"] = s2;
         }
       }
@@ -175,7 +191,7 @@ function downNodeFailed(fields: JsonObject, restore: Dropped, dropped: Dropped):
         if (isObject(h3) && Object.hasOwn(h3, "message")) {
           const { ["message"]: value, ...rest } = h3;
           s1["reason"] = rest;
-          s1["message"] = value;
+          s1 = withField(s1, "message", value);
         }
       }
       if (Object.hasOwn(s1, "reason")) {
@@ -213,17 +229,17 @@ function upNodeRegister(fields: JsonObject, restore: Dropped, dropped: Dropped):
     const v1 = s0["payload"];
     if (isObject(v1)) {
       let s1: JsonObject = { ...v1 };
-      s1["build"] = Object.hasOwn(restore, "/payload/build") ? restore["/payload/build"] : {};
+      s1 = withField(s1, "build", Object.hasOwn(restore, "/payload/build") ? restore["/payload/build"] : {});
       if (Object.hasOwn(s1, "build_fingerprint")) s1 = renamedField(s1, "build_fingerprint", "fingerprint");
       if (Object.hasOwn(s1, "fingerprint")) {
-        s1["build"] = { ...(s1["build"] as JsonObject | undefined), "fingerprint": s1["fingerprint"] };
+        s1 = withField(s1, "build", withField(s1["build"], "fingerprint", s1["fingerprint"]));
         s1 = withoutField(s1, "fingerprint");
       }
       {
         const v2 = s1["build"];
         if (isObject(v2)) {
           let s2: JsonObject = { ...v2 };
-          s2["version"] = Object.hasOwn(restore, "/payload/build/version") ? restore["/payload/build/version"] : "unknown";
+          s2 = withField(s2, "version", Object.hasOwn(restore, "/payload/build/version") ? restore["/payload/build/version"] : "unknown");
           s1["build"] = s2;
         }
       }
@@ -257,7 +273,7 @@ function downNodeRegister(fields: JsonObject, restore: Dropped, dropped: Dropped
         if (isObject(h3) && Object.hasOwn(h3, "fingerprint")) {
           const { ["fingerprint"]: value, ...rest } = h3;
           s1["build"] = rest;
-          s1["fingerprint"] = value;
+          s1 = withField(s1, "fingerprint", value);
         }
       }
       if (Object.hasOwn(s1, "fingerprint")) s1 = renamedField(s1, "fingerprint", "build_fingerprint");
@@ -388,7 +404,7 @@ function upTaskDispatch(fields: JsonObject, restore: Dropped, dropped: Dropped):
       if (Object.hasOwn(s1, "action")) s1 = renamedField(s1, "action", "operation");
       if (Object.hasOwn(s1, "target")) s1 = renamedField(s1, "target", "targets");
       if (Object.hasOwn(s1, "targets")) s1["targets"] = Object.hasOwn(restore, "/payload/targets") ? restore["/payload/targets"] : [s1["targets"]];
-      if (Object.hasOwn(restore, "/payload/retry")) s1["retry"] = restore["/payload/retry"];
+      if (Object.hasOwn(restore, "/payload/retry")) s1 = withField(s1, "retry", restore["/payload/retry"]);
       s0["payload"] = s1;
     }
   }

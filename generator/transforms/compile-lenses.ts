@@ -7,8 +7,10 @@
  * A field is taken out of an object by copying the object without it (`withoutField`,
  * `renamedField` in templates/transform-pair.ts.hbs), never with `delete`: V8 turns an
  * object that loses a property other than its last into a slow dictionary, so each rename
- * cost ~1 µs and JSON.stringify then took twice as long on the result. The copies keep the
- * key order `delete` gave, so the output is the same text.
+ * cost ~1 µs and JSON.stringify then took twice as long on the result. A field is added by
+ * a copy too (`withField`): adding one to an object made by spreading another gives that
+ * object a hidden class of its own. The copies keep the key order assignment and `delete`
+ * gave, so the output is the same text.
  */
 import type { Lens } from "./load-transforms.js";
 import { lensField } from "./load-transforms.js";
@@ -106,9 +108,9 @@ export function compileConversion(lenses: readonly Lens[], names: CompileNames, 
         return;
       case "add":
         if (lens.optional) {
-          emit(depth, `if (Object.hasOwn(restore, ${key})) ${field(lens.name)} = restore[${key}];`);
+          emit(depth, `if (Object.hasOwn(restore, ${key})) ${s} = withField(${s}, ${JSON.stringify(lens.name)}, restore[${key}]);`);
         } else {
-          emit(depth, `${field(lens.name)} = Object.hasOwn(restore, ${key}) ? restore[${key}] : ${literal(lens.default)};`);
+          emit(depth, `${s} = withField(${s}, ${JSON.stringify(lens.name)}, Object.hasOwn(restore, ${key}) ? restore[${key}] : ${literal(lens.default)});`);
         }
         return;
       case "remove":
@@ -124,7 +126,7 @@ export function compileConversion(lenses: readonly Lens[], names: CompileNames, 
         return;
       case "plunge":
         emit(depth, `if (${has(lens.name)}) {`);
-        emit(depth + 1, `${field(lens.host)} = { ...(${field(lens.host)} as JsonObject | undefined), ${JSON.stringify(lens.name)}: ${field(lens.name)} };`);
+        emit(depth + 1, `${s} = withField(${s}, ${JSON.stringify(lens.host)}, withField(${field(lens.host)}, ${JSON.stringify(lens.name)}, ${field(lens.name)}));`);
         emit(depth + 1, `${s} = withoutField(${s}, ${JSON.stringify(lens.name)});`);
         emit(depth, "}");
         return;
@@ -135,7 +137,7 @@ export function compileConversion(lenses: readonly Lens[], names: CompileNames, 
         emit(depth + 1, `if (isObject(${host}) && Object.hasOwn(${host}, ${JSON.stringify(lens.name)})) {`);
         emit(depth + 2, `const { [${JSON.stringify(lens.name)}]: value, ...rest } = ${host};`);
         emit(depth + 2, `${field(lens.host)} = rest;`);
-        emit(depth + 2, `${field(lens.name)} = value;`);
+        emit(depth + 2, `${s} = withField(${s}, ${JSON.stringify(lens.name)}, value);`);
         emit(depth + 1, "}");
         emit(depth, "}");
         return;
