@@ -92,3 +92,46 @@ describe("weak Ed25519 public keys", () => {
     );
   });
 });
+
+describe("the on-curve check by Jacobi symbol", () => {
+  it("agrees with Euler's criterion, a^((p-1)/2) mod p, on random values and on the edges", async () => {
+    const { jacobi, modPow } = await import("../../runtime/trust/weak-public-key.js");
+    const euler = (a: bigint) => {
+      const r = modPow(a, (P - 1n) / 2n, P);
+      return r === 0n ? 0 : r === 1n ? 1 : -1;
+    };
+    const big = fc.bigInt({ min: 0n, max: P - 1n });
+    fc.assert(fc.property(big, (a) => jacobi(a, P) === euler(a)), { numRuns: 300 });
+    for (const a of [0n, 1n, 2n, P - 1n, P - 2n, (P - 1n) / 2n]) expect(jacobi(a, P)).toBe(euler(a));
+  });
+
+  it("gives the textbook check's verdict on random bytes and on real keys", async () => {
+    const { weakPublicKeyReason } = await import("../../runtime/trust/weak-public-key.js");
+    const { modPow } = await import("../../runtime/trust/weak-public-key.js");
+    const D = (((-121665n * modPow(121666n, P - 2n, P)) % P) + P) % P;
+    // The check as first written: x² = u · v^(p-2), on the curve when x² is 0 or a square.
+    const textbook = (raw: Uint8Array): boolean => {
+      let y = 0n;
+      for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(raw[i]!);
+      y &= (1n << 255n) - 1n;
+      if (y >= P) return false;
+      const y2 = (y * y) % P;
+      const x2 = (((y2 - 1n + P) % P) * modPow((D * y2 + 1n) % P, P - 2n, P)) % P;
+      return x2 === 0n || modPow(x2, (P - 1n) / 2n, P) === 1n;
+    };
+    const offCurve = (raw: Uint8Array) => weakPublicKeyReason(raw) === "the bytes are not a point on the Ed25519 curve";
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (raw) => {
+        const reason = weakPublicKeyReason(raw);
+        if (reason?.includes("canonically")) return true;
+        return offCurve(raw) === !textbook(raw);
+      }),
+      { numRuns: 300 },
+    );
+    for (let i = 0; i < 20; i++) {
+      const raw = generateKeyPair().publicKey.raw;
+      expect(textbook(raw)).toBe(true);
+      expect(weakPublicKeyReason(raw)).toBeUndefined();
+    }
+  });
+});
