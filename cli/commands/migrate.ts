@@ -6,6 +6,7 @@ import { OnexCommand } from "../base-command.js";
 import { ExitCode } from "../exit-codes.js";
 import { readInputLineBatches, readNdjsonBytes, type ByteBatch, type InputItem, type InputShape } from "../message-input.js";
 import { closeOutput, migrateBatch, type MigratedPiece, type MigrateFn } from "../migrate-batch.js";
+import { OutputBytes } from "../migrate-output-bytes.js";
 import { BatchBuffers, MigratePool } from "../migrate-pool.js";
 import { OutputFile } from "../output-file.js";
 import { printable } from "../terminal-text.js";
@@ -148,7 +149,10 @@ export default class Migrate extends OnexCommand {
           if (items.length === 0) continue;
           shape ??= items[0]!.shape;
         }
-        const pieces = migrateBatch(items, from, to, shape!, count.written, io.migrate);
+        // Handed-over lines are encoded as they are migrated, into a recycled buffer, as a worker does: a batch's text
+        // joined into one string lived through collections into the old generation, so peak RSS grew with the input.
+        const output = Array.isArray(batch) ? undefined : new OutputBytes(io.buffers.output(), batch.bytes.length + (batch.bytes.length >> 3));
+        const pieces = migrateBatch(items, from, to, shape!, count.written, io.migrate, output);
         // Migrated, its lines are no longer needed (dead letters were written out): the buffer serves a later batch,
         // as a worker's does, rather than a fresh 256 KiB each time (peak RSS on one thread grew with the input).
         if (!Array.isArray(batch)) io.buffers.returnInput(batch.bytes.buffer as ArrayBuffer);
