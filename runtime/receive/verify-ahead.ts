@@ -34,7 +34,7 @@ const ANSWER_EVERY = 8;
 const keys = new Map();
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-// Who has each job (see SLOT_* below): a job the pipeline took back is not verified here.
+// Who has each job (see SLOT_* below): a job the pipeline's thread stole is not verified here.
 const slots = new Int32Array(workerData.slots);
 const SLOT_MASK = workerData.mask;
 // Set while the pipeline waits for an answer: then each answer goes back as soon as it is reached.
@@ -110,7 +110,7 @@ const SLICE = 32;
 
 /**
  * One slot per job in flight, in a ring shared with the threads: free (the job is nobody's
- * yet), a thread's, or taken back by the pipeline. A slot is freed when the thread's answer
+ * yet), a thread's, or stolen by the pipeline's thread. A slot is freed when the thread's answer
  * for its job arrives, so it is reused only once the thread is done with it.
  */
 const SLOTS = 1 << 16;
@@ -129,7 +129,7 @@ export interface AheadJob {
 interface Entry {
   data: Uint8Array;
   resolve: (result: VerifiedAhead | undefined) => void;
-  /** Its verdict is out (from this thread, which stole it); the thread's answer only frees the slot. */
+  /** Its verdict is out; for a job this thread stole, the thread's answer only frees the slot. */
   done: boolean;
 }
 
