@@ -101,6 +101,8 @@ interface PeerState {
   failures: number;
   backoffUntil: number;
   lastPoll: number;
+  /** A poll of its piece server is on its way: a peer that never answers gets no second one meanwhile. */
+  polling: boolean;
   complete: boolean;
 }
 
@@ -199,7 +201,7 @@ class Fetch {
         if (info.peerId === this.#o.selfPeerId) continue;
         let state = this.#peers.get(info.peerId);
         if (state === undefined) {
-          state = { info, have: undefined, refused: new Set(), deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, complete: false };
+          state = { info, have: undefined, refused: new Set(), deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, polling: false, complete: false };
           this.#peers.set(info.peerId, state);
         }
         if (state.info.endpoint !== info.endpoint) forgetProcess(state);
@@ -209,9 +211,10 @@ class Fetch {
     }
     // Announcements can lag or be missing (registry-only peers): ask piece servers directly, in the background.
     for (const state of this.#peers.values()) {
-      if (state.dropped || state.complete || state.backoffUntil > now || now - state.lastPoll < POLL_INTERVAL_MS) continue;
+      if (state.dropped || state.complete || state.polling || state.backoffUntil > now || now - state.lastPoll < POLL_INTERVAL_MS) continue;
       state.lastPoll = now;
-      void this.#poll(state);
+      state.polling = true;
+      void this.#poll(state).finally(() => (state.polling = false));
     }
   }
 

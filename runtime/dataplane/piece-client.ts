@@ -16,6 +16,12 @@ import { connect, type Socket } from "node:net";
 
 /** Bytes a response head may take (status line and headers). */
 const MAX_HEAD_BYTES = 16 * 1024;
+/**
+ * Connections open to one piece server at most, as node:http's agent was set to: requests
+ * beyond them wait for one to come free. Without a cap, peer ids (chosen by their senders)
+ * that all name one silent endpoint made a fetcher open a connection for every poll.
+ */
+const MAX_CONNECTIONS_PER_SERVER = 8;
 /** Body bytes of a refusal (404, 429, 503: small JSON) that are read, and dropped, at most. */
 const MAX_REFUSAL_BYTES = 64 * 1024;
 
@@ -194,6 +200,9 @@ function parseHead(head: string, x: Exchange): string | undefined {
 export class PieceClient {
   readonly #idle = new Map<string, Connection[]>();
   readonly #open = new Set<Connection>();
+  /** Connections open per server, and the requests waiting for one to come free. */
+  readonly #openPer = new Map<string, number>();
+  readonly #waiting = new Map<string, (() => void)[]>();
   #destroyed = false;
 
   constructor(private readonly timeoutMs = 30_000) {}
@@ -220,7 +229,7 @@ export class PieceClient {
     const key = `${target.hostname}:${target.port || "80"}`;
     const request = `GET ${target.pathname}${target.search} HTTP/1.1\r\nhost: ${target.host}\r\nconnection: keep-alive\r\n\r\n`;
     for (;;) {
-      const connection = this.#take(
+      const connection = await this.#take(
         key,
         target.hostname.replace(/^\[|\]$/g, ""),
         Number(target.port || 80),
@@ -255,36 +264,62 @@ export class PieceClient {
     }
   }
 
-  /** Closes every connection (requests in progress reject). */
+  /** Closes every connection (requests in progress, and those waiting for one, reject). */
   destroy(): void {
     this.#destroyed = true;
     for (const connection of this.#open) connection.socket.destroy();
     this.#idle.clear();
+    for (const wake of [...this.#waiting.values()].flat()) wake();
+    this.#waiting.clear();
   }
 
-  #take(key: string, host: string, port: number): Connection {
-    const idle = this.#idle.get(key);
-    while (idle !== undefined && idle.length > 0) {
-      const connection = idle.pop()!;
-      if (connection.closed) continue;
-      connection.reused = true;
-      return connection;
+  /** An idle connection to the server, else a new one, else (at the cap) the first to come free. */
+  async #take(key: string, host: string, port: number): Promise<Connection> {
+    for (;;) {
+      const idle = this.#idle.get(key);
+      while (idle !== undefined && idle.length > 0) {
+        const connection = idle.pop()!;
+        if (connection.closed || connection.socket.destroyed) continue;
+        connection.reused = true;
+        return connection;
+      }
+      if (this.#destroyed) throw new Error("the piece client is closed");
+      const open = this.#openPer.get(key) ?? 0;
+      if (open < MAX_CONNECTIONS_PER_SERVER) break;
+      await new Promise<void>((resolve) => {
+        const list = this.#waiting.get(key);
+        if (list === undefined) this.#waiting.set(key, [resolve]);
+        else list.push(resolve);
+      });
     }
-    if (this.#destroyed) throw new Error("the piece client is closed");
+    this.#openPer.set(key, (this.#openPer.get(key) ?? 0) + 1);
     const connection = new Connection(host, port, (c) => {
       this.#open.delete(c);
       const list = this.#idle.get(key);
       const at = list?.indexOf(c) ?? -1;
       if (at >= 0) list!.splice(at, 1);
+      const open = (this.#openPer.get(key) ?? 1) - 1;
+      if (open === 0) this.#openPer.delete(key);
+      else this.#openPer.set(key, open);
+      this.#wakeOne(key);
     });
     this.#open.add(connection);
     return connection;
   }
 
   #give(key: string, connection: Connection): void {
-    if (connection.closed || this.#destroyed) return;
+    // A connection the answer closed (`connection: close`) is destroyed before its close event.
+    if (connection.closed || connection.socket.destroyed || this.#destroyed) return;
     let idle = this.#idle.get(key);
     if (idle === undefined) this.#idle.set(key, (idle = []));
     idle.push(connection);
+    this.#wakeOne(key);
+  }
+
+  #wakeOne(key: string): void {
+    const list = this.#waiting.get(key);
+    const wake = list?.shift();
+    if (list !== undefined && list.length === 0) this.#waiting.delete(key);
+    wake?.();
   }
 }

@@ -122,6 +122,43 @@ describe("piece client", () => {
     expect(connections()).toBe(2);
   });
 
+  it("refuses bytes that arrive later, while no request waits, and the next request goes out on a new connection", async () => {
+    const ok = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+    let firstClosed!: Promise<void>;
+    const { url, connections } = await rawServer((socket, n) => {
+      socket.write(ok);
+      if (n !== 0) return;
+      firstClosed = new Promise((resolve) => socket.on("close", () => resolve()));
+      // An answer to nothing, once the client holds the connection idle.
+      setTimeout(() => socket.write(ok), 50);
+    });
+    const c = client();
+    expect(await c.get(`${url}/p`, Buffer.alloc(16), 16)).toEqual({ status: 200, length: 2 });
+    // The client drops the connection the stray bytes came on, without a crash.
+    await firstClosed;
+    expect(await c.get(`${url}/p`, Buffer.alloc(16), 16)).toEqual({ status: 200, length: 2 });
+    expect(connections()).toBe(2);
+  });
+
+  it("opens at most 8 connections to one server: more requests wait for one to come free", async () => {
+    let open = 0;
+    let most = 0;
+    const server = createServer((socket) => {
+      most = Math.max(most, ++open);
+      // Read (and drop) what comes, so the client closing the connection is seen at once.
+      socket.resume();
+      socket.on("close", () => open--);
+      socket.on("error", () => undefined);
+    });
+    const url = await listen(server);
+    const c = client(300);
+    // A silent server (or many made-up peer ids that all name it): every request times out.
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => c.get(`${url}/p`, Buffer.alloc(4), 4)));
+    expect(results.every((r) => r.status === "rejected")).toBe(true);
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(8);
+  });
+
   it("retries on a new connection when the server closed the idle one as the request went out", async () => {
     const { url, connections } = await rawServer((socket, n) => {
       // The first connection answers once and closes as soon as the next request arrives, without a byte.
