@@ -3,13 +3,11 @@
  * its own key, NATS connection and piece server, as a deployment runs them (and as the
  * issue's findings were made). Tests that use it need `npm run build` first.
  */
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { exportPrivateKey, exportPublicKey, generateKeyPair, type KeyPair } from "../../runtime/trust/keys.js";
 import { startCli, waitForOutput, type CliProcess } from "../support/cli-process.js";
-import { PROJECT_ROOT } from "../support/temp-schemas.js";
 
 export { runCliAsync, startCli, waitForOutput, type CliProcess } from "../support/cli-process.js";
 
@@ -35,27 +33,11 @@ export async function writeKeyFiles(dir: string, name: string): Promise<KeyFiles
 }
 
 /**
- * `onex ...args` in the background like `startCli`, with options for node itself before the
+ * `onex ...args` in the background (`startCli`), with options for node itself before the
  * script (bench:artifact passes `--cpu-prof` this way: Node refuses it in NODE_OPTIONS).
  */
 export function startPeer(args: string[], nodeArgs: readonly string[] = []): CliProcess {
-  if (nodeArgs.length === 0) return startCli(args);
-  const child = spawn(process.execPath, [...nodeArgs, join(PROJECT_ROOT, "bin", "onex.js"), ...args], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
-      return exited;
-    },
-  };
+  return startCli(args, { nodeArgs });
 }
 
 /** `onex artifact publish FILE`, seeding until stopped; resolves once it seeds, with its descriptor. */

@@ -18,9 +18,9 @@ export interface CliProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts `onex ...args` in the background. */
-export function startCli(args: string[], options: { input?: string } = {}): CliProcess {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, "bin", "onex.js"), ...args], { cwd: PROJECT_ROOT, stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+/** Starts `onex ...args` in the background (`nodeArgs`: options for node itself, such as --cpu-prof). */
+export function startCli(args: string[], options: { input?: string; nodeArgs?: readonly string[] } = {}): CliProcess {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(PROJECT_ROOT, "bin", "onex.js"), ...args], { cwd: PROJECT_ROOT, stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
   if (options.input !== undefined) child.stdin!.end(options.input);
   let out = "";
   let err = "";
