@@ -9,13 +9,20 @@
  *   node cli/write-oclif-manifest.mjs
  */
 import { Config } from "@oclif/core";
-import { rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const FILE = join(ROOT, "oclif.manifest.json");
+const BUILT = join(ROOT, "dist", "cli", "commands");
 
+// oclif takes every module under dist/cli/commands for a command, and tsc never removes the
+// output of a source that was deleted or renamed: such leftovers go, not into the manifest.
+for (const file of readdirSync(BUILT, { recursive: true, encoding: "utf8" })) {
+  const source = file.replace(/\.d\.ts$|\.js$/, ".ts");
+  if (source !== file && !existsSync(join(ROOT, "cli", "commands", source))) rmSync(join(BUILT, file));
+}
 rmSync(FILE, { force: true });
 const config = await Config.load(ROOT);
 const manifest = config.getPluginsList().find((plugin) => plugin.root === config.root)?.manifest;

@@ -286,10 +286,22 @@ export class PieceClient {
       if (this.#destroyed) throw new Error("the piece client is closed");
       const open = this.#openPer.get(key) ?? 0;
       if (open < MAX_CONNECTIONS_PER_SERVER) break;
-      await new Promise<void>((resolve) => {
+      // As long as a request may take: a server that holds every connection does not hold its waiters forever.
+      await new Promise<void>((resolve, reject) => {
+        const wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          const list = this.#waiting.get(key);
+          const at = list?.indexOf(wake) ?? -1;
+          if (at >= 0) list!.splice(at, 1);
+          if (list?.length === 0) this.#waiting.delete(key);
+          reject(new Error(`request timed out waiting for one of the ${MAX_CONNECTIONS_PER_SERVER} connections to ${key}`));
+        }, this.timeoutMs);
         const list = this.#waiting.get(key);
-        if (list === undefined) this.#waiting.set(key, [resolve]);
-        else list.push(resolve);
+        if (list === undefined) this.#waiting.set(key, [wake]);
+        else list.push(wake);
       });
     }
     this.#openPer.set(key, (this.#openPer.get(key) ?? 0) + 1);

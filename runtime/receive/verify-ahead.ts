@@ -166,6 +166,8 @@ export class VerifyAhead {
   /** Key ids every worker was told (and the raw key told), so a key is sent once. */
   readonly #told = new Map<string, Uint8Array>();
   #queued: Job[] = [];
+  /** Ids of pending jobs in the order submitted: `steal` takes from the end. */
+  #stealable: number[] = [];
   #next = 0;
   #turn = 0;
   #dead = false;
@@ -197,12 +199,15 @@ export class VerifyAhead {
   submit(data: Uint8Array): AheadJob {
     const id = this.#next++;
     // A slot still held by the job SLOTS before this one (a thread far behind): verified in the pipeline.
-    if (this.#dead || Atomics.load(this.#slots, id & SLOT_MASK) !== SLOT_FREE) return { id, result: Promise.resolve(undefined) };
+    if (this.#dead || Atomics.load(this.#slots, id & SLOT_MASK) !== SLOT_FREE || this.#pending.has(id - SLOTS)) return { id, result: Promise.resolve(undefined) };
     // Copied: the bytes are a view into the connection's read buffer, and posting a view to a
     // thread copies the whole buffer under it.
     const own = data.slice();
     const result = new Promise<VerifiedAhead | undefined>((resolve) => this.#pending.set(id, { data: own, resolve, done: false }));
     this.#queued.push({ id, data: own });
+    this.#stealable.push(id);
+    // Ids of jobs long answered are dropped now and then, so the stack stays the size of the queue.
+    if (this.#stealable.length > 2 * this.#pending.size + 64) this.#stealable = this.#stealable.filter((at) => this.#pending.get(at)?.done === false);
     // Messages that arrive in one turn of the event loop go to a worker together, at its end:
     // a postMessage costs ~20 µs, and the subscription hands messages over one microtask apart.
     if (this.#queued.length === 1) setImmediate(() => this.#flush());
@@ -233,10 +238,12 @@ export class VerifyAhead {
    * taken under the same byte-for-byte rule); false when there is none.
    */
   steal(): boolean {
-    const newestFirst = [...this.#pending].reverse();
-    for (const [id, entry] of newestFirst) {
-      if (entry.done || Atomics.compareExchange(this.#slots, id & SLOT_MASK, SLOT_FREE, SLOT_PIPELINE) !== SLOT_FREE) continue;
+    // Newest first; an id a thread has (or has answered) is dropped on the way.
+    for (let id = this.#stealable.pop(); id !== undefined; id = this.#stealable.pop()) {
+      const entry = this.#pending.get(id);
+      if (entry === undefined || entry.done || Atomics.compareExchange(this.#slots, id & SLOT_MASK, SLOT_FREE, SLOT_PIPELINE) !== SLOT_FREE) continue;
       entry.done = true;
+      if (id === this.#awaited) Atomics.store(this.#waiting, 0, 0);
       entry.resolve(this.#verifyHere(entry.data));
       return true;
     }
@@ -307,6 +314,7 @@ export class VerifyAhead {
     this.#dead = true;
     for (const entry of this.#pending.values()) if (!entry.done) entry.resolve(undefined);
     this.#pending.clear();
+    this.#stealable = [];
     // The main thread verifies everything from now on: the other threads would only idle.
     for (const worker of this.#workers) void worker.terminate().catch(() => undefined);
   }

@@ -41,7 +41,7 @@ export function weakPublicKeyReason(raw: Uint8Array): string | undefined {
 
 /** The Jacobi symbol (a/n) for odd n > 0: the Legendre symbol when n is prime (1: a square, -1: not, 0: a ≡ 0). */
 export function jacobi(a: bigint, n: bigint): number {
-  let x = a % n;
+  let x = ((a % n) + n) % n;
   let m = n;
   let result = 1;
   while (x !== 0n) {

@@ -159,6 +159,26 @@ describe("piece client", () => {
     expect(most).toBeLessThanOrEqual(8);
   });
 
+  it("a request waiting for a connection gives up as a request would, when a server holds all 8 with a trickle", async () => {
+    const trickles: NodeJS.Timeout[] = [];
+    const server = createServer((socket) => {
+      socket.resume();
+      // A byte of a head that never ends, often enough that no connection goes idle.
+      trickles.push(setInterval(() => socket.write("H"), 30));
+      socket.on("error", () => undefined);
+    });
+    const url = await listen(server);
+    const c = client(300);
+    try {
+      const held = Array.from({ length: 8 }, () => c.get(`${url}/p`, Buffer.alloc(4), 4));
+      for (const h of held) h.catch(() => undefined);
+      await expect(c.get(`${url}/p`, Buffer.alloc(4), 4)).rejects.toThrow(/waiting for one of the 8 connections/);
+    } finally {
+      c.destroy();
+      for (const t of trickles) clearInterval(t);
+    }
+  });
+
   it("retries on a new connection when the server closed the idle one as the request went out", async () => {
     const { url, connections } = await rawServer((socket, n) => {
       // The first connection answers once and closes as soon as the next request arrives, without a byte.
