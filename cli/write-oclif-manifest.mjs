@@ -4,7 +4,8 @@
  * loads only the module of the command it runs; without it, oclif loads every command
  * module (and all they import) to learn the same facts, which was most of a short command's
  * start-up (`onex --version` 0.32 s). Any earlier manifest is removed first, since oclif
- * would read it instead of the commands.
+ * would read it instead of the commands. It also writes the one-file copies of the packages
+ * every run loads (cli/vendor-bundles.mjs).
  *
  *   node cli/write-oclif-manifest.mjs
  */
@@ -12,6 +13,7 @@ import { Config } from "@oclif/core";
 import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeVendorBundles } from "./vendor-bundles.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const FILE = join(ROOT, "oclif.manifest.json");
@@ -28,3 +30,4 @@ const config = await Config.load(ROOT);
 const manifest = config.getPluginsList().find((plugin) => plugin.root === config.root)?.manifest;
 if (manifest === undefined || Object.keys(manifest.commands).length === 0) throw new Error("oclif found no onex commands: build first (tsc writes dist/cli/commands)");
 writeFileSync(FILE, `${JSON.stringify(manifest, null, 2)}\n`);
+await writeVendorBundles(ROOT);

@@ -1,0 +1,78 @@
+/**
+ * bin/onex.js loads @oclif/core and yaml from the build's one-file copies (dist/cli/vendor,
+ * cli/vendor-bundles.mjs) instead of their hundreds of modules: these tests hold it to loading
+ * the copy, sharing it with every importer, loading yaml only when something reads YAML, and
+ * falling back to the installed package when the copy is of another version.
+ */
+import { spawnSync } from "node:child_process";
+import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PROJECT_ROOT } from "../support/temp-schemas.js";
+
+const require = createRequire(join(PROJECT_ROOT, "package.json"));
+const version = (name: string) => (require(`${name}/package.json`) as { version: string }).version;
+
+// Prints, at exit, the CommonJS files the run loaded (every import of a CommonJS package lands in require.cache).
+const REPORT = `data:text/javascript,${encodeURIComponent(
+  `import { createRequire } from "node:module"; const r = createRequire(process.cwd() + "/"); process.on("exit", () => process.stderr.write("LOADED " + JSON.stringify(Object.keys(r.cache)) + "\\n"));`,
+)}`;
+
+function run(args: string[], cwd = PROJECT_ROOT): { status: number | null; stdout: string; stderr: string; loaded: string[] } {
+  const result = spawnSync(process.execPath, ["--import", REPORT, join(PROJECT_ROOT, "bin", "onex.js"), ...args], { cwd, encoding: "utf8", timeout: 60_000 });
+  const line = /^LOADED (.*)$/m.exec(result.stderr);
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr.replace(/^LOADED .*\n/m, ""), loaded: line ? (JSON.parse(line[1]!) as string[]) : [] };
+}
+
+const under = (loaded: string[], folder: string) => loaded.filter((file) => file.includes(`/node_modules/${folder}/`) && !file.endsWith("package.json"));
+
+describe("vendored packages", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "onex-vendored-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("oclif runs from its one-file copy, and yaml is not loaded by a run that reads no YAML", () => {
+    const { status, stdout, loaded } = run(["--version"]);
+    expect(status).toBe(0);
+    expect(stdout).toMatch(/^onex\/\d/);
+    expect(loaded).toContain(join(PROJECT_ROOT, "dist", "cli", "vendor", `@oclif+core@${version("@oclif/core")}.cjs`));
+    // Only the package's entry file, under which the copy is registered: none of its modules.
+    expect(under(loaded, "@oclif/core")).toEqual([require.resolve("@oclif/core")]);
+    // (The package's entry file is listed: the copy waits under it until something imports yaml.)
+    expect(loaded.filter((file) => file.includes("yaml") && file !== require.resolve("yaml") && !file.endsWith("package.json"))).toEqual([]);
+  });
+
+  it("a command importing @oclif/core and yaml shares the copies; YAML is read with its lines", async () => {
+    const file = join(dir, "twice.yaml");
+    await writeFile(file, "a: 1\na: 2\n");
+    const { status, stdout, loaded } = run(["validate", "v0.1", file]);
+    expect(status).toBe(1);
+    expect(stdout).toContain("twice.yaml:2:");
+    expect(stdout).toContain("ONEX_E_JSON_DUPLICATE_KEY");
+    expect(loaded).toContain(join(PROJECT_ROOT, "dist", "cli", "vendor", `yaml@${version("yaml")}.cjs`));
+    expect(under(loaded, "yaml")).toEqual([require.resolve("yaml")]);
+    expect(under(loaded, "@oclif/core")).toEqual([require.resolve("@oclif/core")]);
+  });
+
+  it("a copy of another version than the installed one is not used: the package's own modules load", async () => {
+    // An onex package tree whose dist/cli/vendor holds copies of versions not installed.
+    const tree = join(dir, "package");
+    await mkdir(join(tree, "bin"), { recursive: true });
+    await mkdir(join(tree, "dist", "cli", "vendor"), { recursive: true });
+    await symlink(join(PROJECT_ROOT, "node_modules"), join(tree, "node_modules"));
+    for (const file of ["package.json", "oclif.manifest.json", join("bin", "onex.js")]) await copyFile(join(PROJECT_ROOT, file), join(tree, file));
+    for (const stale of ["@oclif+core@0.0.1.cjs", "yaml@0.0.1.cjs"]) await writeFile(join(tree, "dist", "cli", "vendor", stale), 'throw new Error("a stale copy was loaded");\n');
+    const result = spawnSync(process.execPath, ["--import", REPORT, join(tree, "bin", "onex.js"), "--version"], { cwd: tree, encoding: "utf8", timeout: 60_000 });
+    expect(result.stderr).not.toContain("stale");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^onex\/\d/);
+    const loaded = JSON.parse(/^LOADED (.*)$/m.exec(result.stderr)![1]!) as string[];
+    expect(under(loaded, "@oclif/core").length).toBeGreaterThan(50);
+  });
+});
