@@ -1,6 +1,6 @@
 /**
- * A migrate worker's output, encoded to UTF-8 message by message into one buffer that is then
- * moved to the command's thread. Gathering a batch into one string and encoding it at the end
+ * A migrate batch's output, encoded to UTF-8 message by message into one buffer (a shared
+ * output slot a worker's output is written from, or memory of its own). Gathering a batch into one string and encoding it at the end
  * cost ~0.6 µs a message (the joined string is flattened, then encoded, and lives through
  * collections until then); writing each message's text into the buffer as it comes costs ~0.1.
  */
@@ -10,12 +10,14 @@ export class OutputBytes implements OutputText {
   #buffer: Buffer;
   #used = 0;
   #taken = 0;
-  /** Every ArrayBuffer a piece was taken from (a buffer outgrown keeps the pieces taken before). */
-  readonly buffers = new Set<ArrayBuffer>();
+  /** Every buffer a piece was taken from (a buffer outgrown keeps the pieces taken before). */
+  readonly buffers = new Set<ArrayBufferLike>();
 
-  /** Into `spare` (an output buffer that came back) when given, else a new buffer of `size` bytes. */
-  constructor(spare: ArrayBuffer | undefined, size: number) {
-    this.#buffer = Buffer.from(spare ?? new ArrayBuffer(size));
+  /** Into `spare` (a recycled buffer, or the bytes of a shared output slot) when given, else a new buffer of `size` bytes. */
+  constructor(spare: ArrayBuffer | Uint8Array | undefined, size: number) {
+    if (spare === undefined) this.#buffer = Buffer.from(new ArrayBuffer(size));
+    else if (spare instanceof Uint8Array) this.#buffer = Buffer.from(spare.buffer, spare.byteOffset, spare.byteLength);
+    else this.#buffer = Buffer.from(spare);
   }
 
   add(text: string): void {
@@ -25,8 +27,8 @@ export class OutputBytes implements OutputText {
   }
 
   take(): Uint8Array {
-    const piece = new Uint8Array(this.#buffer.buffer, this.#taken, this.#used - this.#taken);
-    this.buffers.add(this.#buffer.buffer as ArrayBuffer);
+    const piece = new Uint8Array(this.#buffer.buffer, this.#buffer.byteOffset + this.#taken, this.#used - this.#taken);
+    this.buffers.add(this.#buffer.buffer);
     this.#taken = this.#used;
     return piece;
   }

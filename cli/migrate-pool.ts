@@ -1,10 +1,10 @@
 /**
  * Worker threads for `onex migrate` on NDJSON: reading, validating and migrating lines is
  * the whole cost of a large migration, and each line is independent, so batches of lines go
- * to workers and their results come back in input order. A batch's bytes are moved to the
- * worker, not copied, and its output comes back as bytes moved the same way, so this thread
- * only counts lines and writes. At most two batches per worker are in flight, so memory stays
- * flat however long the input is.
+ * to workers and their results come back in input order. A batch's bytes are read into memory
+ * shared with the workers (BatchBuffers) and its output is written by the worker into shared
+ * memory too, so nothing is copied and this thread only counts lines and writes. At most two
+ * batches per worker are in flight, so memory stays flat however long the input is.
  */
 import { Worker } from "node:worker_threads";
 import { ErrorCode, OnexError } from "@onex/runtime";
@@ -20,57 +20,100 @@ export interface MigrateWorkerSetup {
   transforms: string;
 }
 
+/** What a worker is started with: the setup and the batch memory it shares with the command's thread. */
+export interface MigrateWorkerData extends MigrateWorkerSetup {
+  inputs: SharedArrayBuffer[];
+  outputs: SharedArrayBuffer[];
+}
+
 /** One batch of NDJSON lines (whole lines, as `readInputLineBatches` hands them over). */
 export interface MigrateJob {
   id: number;
-  bytes: Uint8Array;
+  /** The lines: the first `length` bytes of shared input slot `input`, or bytes of their own (moved). */
+  input: number | Uint8Array;
+  length: number;
   firstLine: number;
-  /** A spare buffer to write the output into, when one has come back. */
-  out?: ArrayBuffer;
+  /** The shared output slot to write the output into, when one is free. */
+  output?: number;
+}
+
+/** Output text in the job's shared output slot: bytes `start` to `end`. */
+export interface SharedTextPiece {
+  shared: [start: number, end: number];
+  written: number;
+}
+
+/** A result as a worker posts it. */
+export interface MigrateJobMessage {
+  id: number;
+  pieces: (MigratedPiece | SharedTextPiece)[];
+  failure?: string;
 }
 
 export interface MigrateJobResult {
   id: number;
-  /** Output text as UTF-8 bytes (moved, not copied), and bad messages, in input order. */
+  /** Output text as UTF-8 bytes and bad messages, in input order. */
   pieces: MigratedPiece[];
-  /** The job's input buffer, moved back for the next batch. */
-  input?: ArrayBuffer;
+  /** To call once the output text is written: the memory it is in serves a later batch. */
+  written: () => void;
   /** A fault of the worker itself (not a bad message): the run stops with it. */
   failure?: string;
 }
 
-/** Of the buffers the command's thread would otherwise allocate per batch, how many are kept for reuse, and their least size. */
-const SPARES = 8;
-const SPARE_BYTES = 1 << 19;
+/** Batches in flight at once, at most (see IN_FLIGHT_PER_WORKER), and a few more being read and written. */
+const SLOTS = 8;
+/** Input batches are a little over 256 KiB (LINE_BATCH_BYTES in message-input.ts); a larger one gets memory of its own. */
+const INPUT_SLOT_BYTES = 1 << 19;
+/** A batch's output is about the size of its input; when larger, the rest goes to memory of its own. */
+const OUTPUT_SLOT_BYTES = (1 << 19) + (1 << 17);
 
 /**
- * Batch buffers that went to a worker and came back, for later batches. Allocating a fresh
- * ArrayBuffer per batch and direction made V8 run a full collection of the command's thread
- * every ~200 ms (for "external memory pressure"), most of what that thread spent.
+ * The memory batches are read into and their output written into: a few slots of
+ * SharedArrayBuffer, shared with every worker once when it starts, so a batch is handed over
+ * and its output handed back by slot number. Moving a new or returned ArrayBuffer to a thread
+ * counts as external memory there: the command's thread ran a full collection every ~100 ms
+ * (with concurrent marking and sweeping on V8's helper threads, ~1.2 CPU s per million
+ * messages in all) for the ~1.3 GB that came back from its workers. A batch larger than a slot,
+ * or one read while every slot is in use, gets an ArrayBuffer of its own, moved as before.
  */
 export class BatchBuffers {
-  readonly #inputs: ArrayBuffer[] = [];
-  readonly #outputs: ArrayBuffer[] = [];
+  readonly inputs = Array.from({ length: SLOTS }, () => new SharedArrayBuffer(INPUT_SLOT_BYTES));
+  readonly outputs = Array.from({ length: SLOTS }, () => new SharedArrayBuffer(OUTPUT_SLOT_BYTES));
+  readonly #freeInputs = this.inputs.map((_, slot) => slot);
+  readonly #freeOutputs = this.outputs.map((_, slot) => slot);
 
-  /** A buffer of `size` bytes for a batch's lines, in a spare ArrayBuffer when one is large enough. */
+  /** A buffer of `size` bytes for a batch's lines: the start of a free input slot when it fits. */
   input(size: number): Buffer {
-    const spare = this.#inputs.findIndex((buffer) => buffer.byteLength >= size);
-    const buffer = spare === -1 ? new ArrayBuffer(Math.max(size, SPARE_BYTES)) : this.#inputs.splice(spare, 1)[0]!;
-    return Buffer.from(buffer, 0, size);
+    const slot = size <= INPUT_SLOT_BYTES ? this.#freeInputs.pop() : undefined;
+    return slot === undefined ? Buffer.from(new ArrayBuffer(size)) : Buffer.from(this.inputs[slot]!, 0, size);
   }
 
-  /** A spare buffer for a worker to write a batch's output into, if any. */
-  output(): ArrayBuffer | undefined {
-    return this.#outputs.pop();
+  /** The input slot `bytes` are in, if any. */
+  inputSlot(bytes: Uint8Array): number | undefined {
+    const slot = this.inputs.indexOf(bytes.buffer as SharedArrayBuffer);
+    return slot === -1 ? undefined : slot;
   }
 
-  returnInput(buffer: ArrayBuffer): void {
-    if (this.#inputs.length < SPARES) this.#inputs.push(buffer);
+  /** Once a batch's lines are read: their slot serves a later batch. */
+  returnInput(bytes: Uint8Array): void {
+    const slot = this.inputSlot(bytes);
+    if (slot !== undefined) this.#freeInputs.push(slot);
   }
 
-  /** Only once its bytes are written. */
-  returnOutput(buffer: ArrayBuffer): void {
-    if (this.#outputs.length < SPARES) this.#outputs.push(buffer);
+  /** A free output slot, if any. */
+  outputSlot(): number | undefined {
+    return this.#freeOutputs.pop();
+  }
+
+  /** Output slot `slot` as bytes, to write a batch's output into on this thread. */
+  outputBytes(slot: number): Uint8Array {
+    return new Uint8Array(this.outputs[slot]!);
+  }
+
+  /** Only once the output text in it is written: the output slot `buffer` is (other memory is left to the collector). */
+  returnOutput(buffer: ArrayBufferLike): void {
+    const slot = this.outputs.indexOf(buffer as SharedArrayBuffer);
+    if (slot !== -1 && !this.#freeOutputs.includes(slot)) this.#freeOutputs.push(slot);
   }
 }
 
@@ -86,7 +129,7 @@ const YOUNG_GENERATION_MB = 8;
 export class MigratePool {
   readonly #workers: { worker: Worker; busy: number; ready: boolean }[];
   #ready: { worker: Worker; busy: number; ready: boolean }[] = [];
-  readonly #waiting = new Map<number, { resolve: (result: MigrateJobResult) => void; reject: (error: Error) => void }>();
+  readonly #waiting = new Map<number, { resolve: (result: MigrateJobResult) => void; reject: (error: Error) => void; bytes: Uint8Array; output: number | undefined }>();
   readonly #order: Promise<MigrateJobResult>[] = [];
   #next = 0;
 
@@ -95,20 +138,31 @@ export class MigratePool {
     setup: MigrateWorkerSetup,
     readonly buffers = new BatchBuffers(),
   ) {
+    const workerData: MigrateWorkerData = { ...setup, inputs: buffers.inputs, outputs: buffers.outputs };
     this.#workers = Array.from({ length: size }, () => {
-      const slot = { worker: new Worker(new URL("./migrate-worker.js", import.meta.url), { workerData: setup, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } }), busy: 0, ready: false };
-      slot.worker.on("message", (result: MigrateJobResult | "ready") => {
-        if (result === "ready") {
+      const slot = { worker: new Worker(new URL("./migrate-worker.js", import.meta.url), { workerData, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } }), busy: 0, ready: false };
+      slot.worker.on("message", (message: MigrateJobMessage | "ready") => {
+        if (message === "ready") {
           slot.ready = true;
           this.#ready = this.#workers.filter((w) => w.ready);
           return;
         }
         slot.busy--;
-        if (result.input !== undefined) this.buffers.returnInput(result.input);
-        const waiting = this.#waiting.get(result.id);
-        this.#waiting.delete(result.id);
-        if (result.failure !== undefined) waiting?.reject(new OnexError(ErrorCode.Internal, `a migrate worker failed: ${result.failure}`));
-        else waiting?.resolve(result);
+        const waiting = this.#waiting.get(message.id);
+        this.#waiting.delete(message.id);
+        if (waiting === undefined) return;
+        // The worker has read every line: the batch's slot serves a later batch.
+        this.buffers.returnInput(waiting.bytes);
+        const output = waiting.output === undefined ? undefined : this.buffers.outputs[waiting.output]!;
+        const written = () => output && this.buffers.returnOutput(output);
+        if (message.failure !== undefined) {
+          written();
+          waiting.reject(new OnexError(ErrorCode.Internal, `a migrate worker failed: ${message.failure}`));
+          return;
+        }
+        // Output in the shared slot is read where it is: a view, not a copy.
+        const pieces = message.pieces.map((piece) => ("shared" in piece ? { text: new Uint8Array(output!, piece.shared[0], piece.shared[1] - piece.shared[0]), written: piece.written } : piece));
+        waiting.resolve({ id: message.id, pieces, written });
       });
       slot.worker.on("error", (error) => {
         for (const waiting of this.#waiting.values()) waiting.reject(error);
@@ -132,20 +186,25 @@ export class MigratePool {
     return this.#order.length > 0;
   }
 
-  /** Moves `batch.bytes` (which must own its ArrayBuffer) to the least busy ready worker; only once `ready`. */
+  /**
+   * Hands `batch.bytes` to the least busy ready worker, by slot number when they are in an input
+   * slot (else they are moved: they must own their ArrayBuffer); only once `ready`.
+   */
   submit(batch: ByteBatch): void {
     const id = this.#next++;
-    const result = new Promise<MigrateJobResult>((resolve, reject) => this.#waiting.set(id, { resolve, reject }));
+    const bytes = batch.bytes;
+    const output = this.buffers.outputSlot();
+    const result = new Promise<MigrateJobResult>((resolve, reject) => this.#waiting.set(id, { resolve, reject, bytes, output }));
     // A rejection is taken by whoever awaits this batch's turn; until then it must not count as unhandled.
     result.catch(() => undefined);
     this.#order.push(result);
     // Least busy rather than round-robin: a worker slowed by other work on the machine would hold up every turn after its own.
     const slot = this.#ready.reduce((a, b) => (b.busy < a.busy ? b : a));
     slot.busy++;
-    const bytes = new Uint8Array(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
-    const out = this.buffers.output();
-    const job: MigrateJob = { id, bytes, firstLine: batch.firstLine, ...(out === undefined ? {} : { out }) };
-    slot.worker.postMessage(job, out === undefined ? [bytes.buffer as ArrayBuffer] : [bytes.buffer as ArrayBuffer, out]);
+    const shared = this.buffers.inputSlot(bytes);
+    const input = shared ?? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const job: MigrateJob = { id, input, length: bytes.byteLength, firstLine: batch.firstLine, ...(output === undefined ? {} : { output }) };
+    slot.worker.postMessage(job, shared === undefined ? [bytes.buffer as ArrayBuffer] : []);
   }
 
   /** The oldest batch's result. */

@@ -7,7 +7,7 @@ import { ExitCode } from "../exit-codes.js";
 import { readInputLineBatches, readNdjsonBytes, type ByteBatch, type InputItem, type InputShape } from "../message-input.js";
 import { closeOutput, migrateBatch, type MigratedPiece, type MigrateFn } from "../migrate-batch.js";
 import { OutputBytes } from "../migrate-output-bytes.js";
-import { BatchBuffers, MigratePool } from "../migrate-pool.js";
+import { BatchBuffers, MigratePool, type MigrateJobResult } from "../migrate-pool.js";
 import { OutputFile } from "../output-file.js";
 import { printable } from "../terminal-text.js";
 import { openProjectSdk } from "../sdk.js";
@@ -100,16 +100,17 @@ export default class Migrate extends OnexCommand {
     let stoppedBy: string | undefined;
     // Workers start only when NDJSON lines are handed over in more than one batch, so a small input never pays for them.
     let pool: MigratePool | undefined;
-    /** Applies --on-error to a batch's pieces, in order; false when the run stops. */
-    const apply = async (pieces: MigratedPiece[]): Promise<boolean> => {
-      // A worker's output in one buffer of its own goes back to the spares once written (bad lines split it rarely; then it is left to the collector).
-      const texts = pieces.filter((piece) => "text" in piece);
-      const spare = texts.length === 1 && typeof texts[0]!.text !== "string" ? texts[0]!.text.buffer : undefined;
-      for (const piece of pieces) {
+    /** Applies --on-error to a batch's pieces, in order; false when the run stops. `written` is called once all their text is out. */
+    const apply = async (pieces: MigratedPiece[], written: () => void = () => undefined): Promise<boolean> => {
+      // Writes finish in order, so the last text's write tells when the memory the output is in can serve a later batch.
+      let last = -1;
+      for (const [i, piece] of pieces.entries()) if ("text" in piece) last = i;
+      if (last === -1) written();
+      for (const [i, piece] of pieces.entries()) {
         if ("text" in piece) {
           count.read += piece.written;
           count.written += piece.written;
-          await out.write(piece.text, spare && (() => io.buffers.returnOutput(spare as ArrayBuffer)));
+          await out.write(piece.text, i === last ? written : undefined);
           continue;
         }
         count.read++;
@@ -127,6 +128,7 @@ export default class Migrate extends OnexCommand {
       }
       return true;
     };
+    const applyResult = (result: MigrateJobResult): Promise<boolean> => apply(result.pieces, result.written);
     try {
       // Each batch is handled synchronously and written once: per-message awaits would cost more than migrating.
       reading: for await (const batch of batches) {
@@ -138,11 +140,11 @@ export default class Migrate extends OnexCommand {
           // Until a worker has loaded the adapters (a fair part of a second), this thread migrates the batches itself.
           if (pool.ready) {
             pool.submit(batch);
-            while (pool.full) if (!(await apply((await pool.take()).pieces))) break reading;
+            while (pool.full) if (!(await applyResult(await pool.take()))) break reading;
             continue;
           }
         }
-        while (pool?.pending) if (!(await apply((await pool.take()).pieces))) break reading;
+        while (pool?.pending) if (!(await applyResult(await pool.take()))) break reading;
         // Handed-over lines are read one at a time as they are migrated; all at once only when they are the first messages (a first line `[]`).
         const items = Array.isArray(batch) ? batch : shape === undefined ? [...readNdjsonHere(batch, file)] : readNdjsonHere(batch, file);
         if (Array.isArray(items)) {
@@ -151,14 +153,15 @@ export default class Migrate extends OnexCommand {
         }
         // Handed-over lines are encoded as they are migrated, into a recycled buffer, as a worker does: a batch's text
         // joined into one string lived through collections into the old generation, so peak RSS grew with the input.
-        const output = Array.isArray(batch) ? undefined : new OutputBytes(io.buffers.output(), batch.bytes.length + (batch.bytes.length >> 3));
+        const slot = Array.isArray(batch) ? undefined : io.buffers.outputSlot();
+        const output = Array.isArray(batch) ? undefined : new OutputBytes(slot === undefined ? undefined : io.buffers.outputBytes(slot), batch.bytes.length + (batch.bytes.length >> 3));
         const pieces = migrateBatch(items, from, to, shape!, count.written, io.migrate, output);
-        // Migrated, its lines are no longer needed (dead letters were written out): the buffer serves a later batch,
+        // Migrated, its lines are no longer needed (dead letters were written out): the slot serves a later batch,
         // as a worker's does, rather than a fresh 256 KiB each time (peak RSS on one thread grew with the input).
-        if (!Array.isArray(batch)) io.buffers.returnInput(batch.bytes.buffer as ArrayBuffer);
-        if (!(await apply(pieces))) break reading;
+        if (!Array.isArray(batch)) io.buffers.returnInput(batch.bytes);
+        if (!(await apply(pieces, () => slot !== undefined && io.buffers.returnOutput(io.buffers.outputs[slot]!)))) break reading;
       }
-      while (stoppedBy === undefined && pool?.pending) if (!(await apply((await pool.take()).pieces))) break;
+      while (stoppedBy === undefined && pool?.pending) if (!(await applyResult(await pool.take()))) break;
     } finally {
       await pool?.close();
     }
@@ -191,7 +194,7 @@ class ChunkedWriter {
 
   constructor(private readonly target: OutputFile | NodeJS.WriteStream) {}
 
-  /** Text is gathered into chunks; bytes (a worker's whole batch, already large) are written as they are, after what is gathered, and `written` is called once they are out. */
+  /** Text is gathered into chunks; bytes (a worker's whole batch, already large) are written as they are, after what is gathered, and `written` is called once they are out (text: once gathered). */
   async write(text: string | Uint8Array, written?: () => void): Promise<void> {
     if (typeof text !== "string") {
       await this.flush();
@@ -199,6 +202,7 @@ class ChunkedWriter {
       return;
     }
     this.buffer += text;
+    written?.();
     if (this.buffer.length >= CHUNK) await this.flush();
   }
 
