@@ -126,22 +126,39 @@ export class DataPlanePeer {
       this.swarm.noteHave(descriptor.root_hash);
       onPiece?.(index, have);
     });
+    // The announcement (two publishes, each waiting for the stream's ack) goes out while the
+    // first pieces are requested: the fetch needs nothing from it, and peers need it only once
+    // this peer has pieces to serve. A failed announcement stops the fetch and is its error.
+    const stop = new AbortController();
+    const outer = fetchOptions.signal;
+    const forward = () => stop.abort(outer?.reason);
+    if (outer?.aborted) forward();
+    else outer?.addEventListener("abort", forward, { once: true });
+    const announced = this.swarm.announce(descriptor, store.have).catch((error: unknown) => {
+      stop.abort(error);
+      throw error;
+    });
     try {
-      await this.swarm.announce(descriptor, store.have);
       const extra = this.#o.directory;
       const peers: PeerDirectory = extra
         ? { peersOf: async (root) => mergePeers(this.swarm.peersOf(root), await extra.peersOf(root)) }
         : this.swarm;
-      const result = await fetchArtifact({
+      const fetching = fetchArtifact({
         ...fetchOptions,
+        signal: stop.signal,
         store,
         peers,
         selfPeerId: this.#o.peerId,
         ...(this.#o.ledger ? { ledger: { ledger: this.#o.ledger, key: this.#o.key } } : {}),
       });
+      // Both settle before this returns: nothing is written to the store after a fetch ends.
+      const [announce, fetch] = await Promise.allSettled([announced, fetching]);
+      if (announce.status === "rejected") throw announce.reason;
+      if (fetch.status === "rejected") throw fetch.reason;
       await this.swarm.publishHave(descriptor.root_hash);
-      return { descriptor, result };
+      return { descriptor, result: fetch.value };
     } finally {
+      outer?.removeEventListener("abort", forward);
       stopNoting();
     }
   }
