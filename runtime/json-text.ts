@@ -124,9 +124,12 @@ function memberOf(item: unknown, depth: number): number {
  * member count) leaves the text to the general check.
  */
 function namesBeforeColons(text: string): number {
-  if (text.includes(" :") || text.includes("\t:") || text.includes("\n:") || text.includes("\r:")) return -1;
   let count = 0;
-  for (let at = text.indexOf(":"); at !== -1; at = text.indexOf(":", at + 1)) if (text.charCodeAt(at - 1) === 0x22) count++;
+  for (let at = text.indexOf(":"); at !== -1; at = text.indexOf(":", at + 1)) {
+    const before = text.charCodeAt(at - 1);
+    if (before === 0x22) count++;
+    else if (before === 0x20 || before === 0x09 || before === 0x0a || before === 0x0d) return -1;
+  }
   return count;
 }
 
