@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // The onex command: oclif reads the command list from package.json ("oclif" section).
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import Module, { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const require = createRequire(import.meta.url);
-// Before anything imports them: see useVendored.
-useVendored("@oclif/core");
-useVendored("yaml", { lazy: true });
+// Before anything imports them: see useVendoredPackages.
+useVendoredPackages(fileURLToPath(new URL("../dist/cli/vendor/", import.meta.url)));
 const { Config, execute, settings } = await import("@oclif/core");
 
 // onex always runs its built JavaScript; never let oclif swap in TypeScript sources
@@ -88,31 +88,55 @@ function editDistance(a, b) {
 }
 
 /**
- * Loads the CommonJS package `name` from the build's one-file copy of it
- * (dist/cli/vendor, see cli/vendor-bundles.mjs) when that copy was built from the installed
- * version: a module at a time, @oclif/core took 85 ms of CPU to load and yaml 32; as one
- * file, 40 and 7. The copy goes into require.cache under the package's own entry file, which
- * `import` of a CommonJS package reads too, so every importer gets this one copy. `lazy`
- * loads it only when something first imports the package (not every command reads YAML).
+ * Loads @oclif/core, yaml and the NATS client from the build's one-file copies of them
+ * (dist/cli/vendor, see cli/vendor-bundles.mjs): a module at a time, @oclif/core took 85 ms
+ * of CPU to load, yaml 32 and the NATS client 36; as one file each, 40, 7 and 17. Each
+ * package's copy goes into require.cache under the package's own entry module, which
+ * `import` of a CommonJS package reads too, so every importer gets this one copy; it loads
+ * when something first imports the package (not every command reads YAML or speaks NATS).
+ * A file is used only when every package in it is the version installed.
  */
-function useVendored(name, { lazy = false } = {}) {
-  let entry;
-  let file;
+function useVendoredPackages(dir) {
+  let vendored;
   try {
-    entry = require.resolve(name);
-    file = fileURLToPath(new URL(`../dist/cli/vendor/${name.replace("/", "+")}@${require(`${name}/package.json`).version}.cjs`, import.meta.url));
+    vendored = JSON.parse(readFileSync(join(dir, "vendored.json"), "utf8"));
   } catch {
-    return; // not installed where a package is looked for: Node finds it (or fails) as usual
+    return; // not built: every package loads as usual
   }
-  if (!existsSync(file)) return;
-  const load = () => {
-    require(file);
-    return require.cache[file];
-  };
-  if (!lazy) {
-    require.cache[entry] = load();
-    return;
+  for (const [file, packages] of Object.entries(vendored)) {
+    const entries = {};
+    try {
+      for (const [name, version] of Object.entries(packages)) {
+        entries[name] = require.resolve(name);
+        if (installedVersion(entries[name], name) !== version) throw new Error(`${name} is not ${version}`);
+      }
+    } catch {
+      continue; // another version (or none) installed: its own modules load
+    }
+    for (const [name, entry] of Object.entries(entries)) {
+      const settle = (module) => Object.defineProperty(require.cache, entry, { value: module, writable: true, configurable: true, enumerable: true });
+      const load = () => {
+        const module = new Module(entry);
+        module.filename = entry;
+        module.exports = require(join(dir, file))[name];
+        module.loaded = true;
+        settle(module);
+        return module;
+      };
+      Object.defineProperty(require.cache, entry, { get: load, set: settle, configurable: true, enumerable: true });
+    }
   }
-  const settle = (module) => Object.defineProperty(require.cache, entry, { value: module, writable: true, configurable: true, enumerable: true });
-  Object.defineProperty(require.cache, entry, { get: () => (settle(load()), require.cache[entry]), set: settle, configurable: true, enumerable: true });
+}
+
+/** The version of the installed package whose entry module is `entry` (its nearest package.json naming it). */
+function installedVersion(entry, name) {
+  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+      if (pkg.name === name) return pkg.version;
+    } catch {
+      // no package.json here: look further up
+    }
+  }
+  return undefined;
 }

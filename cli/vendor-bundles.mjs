@@ -1,59 +1,87 @@
 /**
- * Writes dist/cli/vendor/: one CommonJS file for each third-party package an onex run loads
- * that is made of many small CommonJS modules, built from the installed package by esbuild.
- * bin/onex.js loads the package from that file (see `useVendored` there), so every importer
- * — oclif itself, onex's commands, the runtime — gets the one copy. Node loads a module at a
- * time (resolve, stat, read, wrap, compile), and one file costs a fraction of a hundred:
- * @oclif/core (158 modules) 85 -> 40 ms of CPU, yaml (72) 32 -> 7 ms, paid by every run.
- * The file is named by the package's version: bin/onex.js uses it only while that version is
- * the one installed, and the package's own files otherwise. Run by
+ * Writes dist/cli/vendor/: the third-party packages an onex run loads that are made of many
+ * small CommonJS modules, each built by esbuild into one CommonJS file, and vendored.json,
+ * which names the packages each file holds and their versions. bin/onex.js loads a package
+ * from its file (see `useVendoredPackages` there) while that version is the one installed,
+ * so every importer — oclif itself, onex's commands, the runtime — gets the one copy. Node
+ * loads a module at a time (resolve, stat, read, wrap, compile), and one file costs a
+ * fraction of a hundred: @oclif/core (158 modules) 85 -> 40 ms of CPU, yaml (72) 32 -> 7,
+ * the NATS client (70) 36 -> 17. Like @onex/runtime's bundles, the files hold the code of
+ * the packages' own dependencies too (THIRD-PARTY-LICENSES.txt lists them). Run by
  * cli/write-oclif-manifest.mjs, which `npm run build` runs.
  */
 import { build } from "esbuild";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
-/** The packages bundled, and what to leave out of each. */
+/** Each file and the packages it holds (they share what they import, as one copy). */
 const VENDORED = {
   // oclif loads TypeScript tooling only to run TypeScript sources, which onex never does.
-  "@oclif/core": { external: ["typescript", "ts-node"] },
-  yaml: { external: [] },
+  "oclif-core.cjs": { packages: ["@oclif/core"], external: ["typescript", "ts-node"] },
+  "yaml.cjs": { packages: ["yaml"], external: [] },
+  // Every NATS entry point onex imports, in one file: two files would hold two nats-cores.
+  "nats.cjs": { packages: ["@nats-io/transport-node", "@nats-io/jetstream", "@nats-io/kv"], external: [] },
 };
 
-/** The file bin/onex.js looks for: dist/cli/vendor/<name with + for />@<version>.cjs */
-export function vendoredFile(root, name, version) {
-  return join(root, "dist", "cli", "vendor", `${name.replace("/", "+")}@${version}.cjs`);
+/** The version of the installed package whose entry module is `entry` (its nearest package.json naming it). */
+export function installedVersion(entry, name) {
+  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+      if (pkg.name === name) return pkg.version;
+    } catch {
+      // no package.json here: look further up
+    }
+  }
+  return undefined;
 }
 
 export async function writeVendorBundles(root) {
   const require = createRequire(join(root, "package.json"));
   const dir = join(root, "dist", "cli", "vendor");
   mkdirSync(dir, { recursive: true });
-  const written = [];
-  for (const [name, { external }] of Object.entries(VENDORED)) {
-    const { version } = JSON.parse(readFileSync(require.resolve(`${name}/package.json`), "utf8"));
-    const { outputFiles } = await build({
-      entryPoints: [require.resolve(name)],
+  const index = {};
+  const inlined = new Map();
+  for (const [file, { packages, external }] of Object.entries(VENDORED)) {
+    const { outputFiles, metafile } = await build({
+      // The file's exports: each package's, by name.
+      stdin: { contents: `module.exports = {${packages.map((name) => `${JSON.stringify(name)}: require(${JSON.stringify(name)})`).join(", ")}};`, resolveDir: root, sourcefile: file },
       bundle: true,
       write: false,
+      metafile: true,
       platform: "node",
       format: "cjs",
       target: "node20",
       external,
-      // oclif reads its package.json through __dirname from lib/index.js and lib/cache.js: in
-      // the bundle __dirname names the folder of the package's entry module (lib/), as it did there.
+      // oclif reads its package.json through __dirname from lib/index.js and lib/cache.js: in the
+      // file, __dirname names the folder of the first package's entry module (lib/), as it did there.
       define: { __dirname: "__vendoredDirname" },
-      banner: { js: `const __vendoredDirname = require("node:path").dirname(require.resolve(${JSON.stringify(name)}));` },
+      banner: { js: `const __vendoredDirname = require("node:path").dirname(require.resolve(${JSON.stringify(packages[0])}));` },
       logLevel: "warning",
     });
     // Moved into place whole: an onex started meanwhile sees the old file or the new one.
-    const file = vendoredFile(root, name, version);
-    writeFileSync(`${file}.tmp`, outputFiles[0].contents);
-    renameSync(`${file}.tmp`, file);
-    written.push(file);
+    writeFileSync(join(dir, `${file}.tmp`), outputFiles[0].contents);
+    renameSync(join(dir, `${file}.tmp`), join(dir, file));
+    index[file] = Object.fromEntries(packages.map((name) => [name, installedVersion(require.resolve(name), name)]));
+    for (const input of Object.keys(metafile.inputs)) {
+      const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+      if (match) inlined.set(match[1], join(root, input.slice(0, match.index + match[0].length)));
+    }
   }
-  // Copies of versions no longer installed are never used again.
-  for (const file of readdirSync(dir)) if (!written.includes(join(dir, file))) rmSync(join(dir, file));
-  return written;
+  writeFileSync(join(dir, "vendored.json.tmp"), `${JSON.stringify(index, null, 2)}\n`);
+  renameSync(join(dir, "vendored.json.tmp"), join(dir, "vendored.json"));
+  writeFileSync(join(dir, "THIRD-PARTY-LICENSES.txt"), `The files of onex's dist/cli/vendor include code of the following packages, under these licences.\n\n${notices(inlined).join("\n---\n\n")}`);
+  // Files no longer written (an older layout) are never loaded again.
+  const kept = new Set([...Object.keys(VENDORED), "vendored.json", "THIRD-PARTY-LICENSES.txt"]);
+  for (const file of readdirSync(dir)) if (!kept.has(file)) rmSync(join(dir, file));
+}
+
+/** The licence of every package inlined, as @onex/runtime's bundle lists them. */
+function notices(packages) {
+  return [...packages].sort(([a], [b]) => a.localeCompare(b)).map(([name, root]) => {
+    const licence = readdirSync(root).find((file) => /^licen[cs]e/i.test(file));
+    const { version, license } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+    return `${name}@${version} (${license})\n\n${licence === undefined ? `(no licence file; package.json says ${license})` : readFileSync(join(root, licence), "utf8").trim()}\n`;
+  });
 }

@@ -1,8 +1,9 @@
 /**
- * bin/onex.js loads @oclif/core and yaml from the build's one-file copies (dist/cli/vendor,
- * cli/vendor-bundles.mjs) instead of their hundreds of modules: these tests hold it to loading
- * the copy, sharing it with every importer, loading yaml only when something reads YAML, and
- * falling back to the installed package when the copy is of another version.
+ * bin/onex.js loads @oclif/core, yaml and the NATS client from the build's one-file copies
+ * (dist/cli/vendor, cli/vendor-bundles.mjs) instead of their hundreds of modules: these tests
+ * hold it to loading the copies, sharing them with every importer, loading one only when
+ * something imports it, and falling back to the installed packages when a copy is of another
+ * version.
  */
 import { spawnSync } from "node:child_process";
 import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
@@ -13,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../support/temp-schemas.js";
 
 const require = createRequire(join(PROJECT_ROOT, "package.json"));
-const version = (name: string) => (require(`${name}/package.json`) as { version: string }).version;
+const vendored = (file: string) => join(PROJECT_ROOT, "dist", "cli", "vendor", file);
 
 // Prints, at exit, the CommonJS files the run loaded (every import of a CommonJS package lands in require.cache).
 const REPORT = `data:text/javascript,${encodeURIComponent(
@@ -41,11 +42,12 @@ describe("vendored packages", () => {
     const { status, stdout, loaded } = run(["--version"]);
     expect(status).toBe(0);
     expect(stdout).toMatch(/^onex\/\d/);
-    expect(loaded).toContain(join(PROJECT_ROOT, "dist", "cli", "vendor", `@oclif+core@${version("@oclif/core")}.cjs`));
+    expect(loaded).toContain(vendored("oclif-core.cjs"));
     // Only the package's entry file, under which the copy is registered: none of its modules.
     expect(under(loaded, "@oclif/core")).toEqual([require.resolve("@oclif/core")]);
-    // (The package's entry file is listed: the copy waits under it until something imports yaml.)
-    expect(loaded.filter((file) => file.includes("yaml") && file !== require.resolve("yaml") && !file.endsWith("package.json"))).toEqual([]);
+    // (The packages' entry files are listed: the copies wait under them until something imports them.)
+    expect(loaded).not.toContain(vendored("yaml.cjs"));
+    expect(loaded).not.toContain(vendored("nats.cjs"));
   });
 
   it("a command importing @oclif/core and yaml shares the copies; YAML is read with its lines", async () => {
@@ -55,9 +57,20 @@ describe("vendored packages", () => {
     expect(status).toBe(1);
     expect(stdout).toContain("twice.yaml:2:");
     expect(stdout).toContain("ONEX_E_JSON_DUPLICATE_KEY");
-    expect(loaded).toContain(join(PROJECT_ROOT, "dist", "cli", "vendor", `yaml@${version("yaml")}.cjs`));
+    expect(loaded).toContain(vendored("yaml.cjs"));
     expect(under(loaded, "yaml")).toEqual([require.resolve("yaml")]);
     expect(under(loaded, "@oclif/core")).toEqual([require.resolve("@oclif/core")]);
+  });
+
+  it("a command speaking NATS loads the NATS client's copy, one for all its entry points", () => {
+    // Nothing listens on port 9: the command fails to connect, after importing the client.
+    const { status, stderr, loaded } = run(["streams", "apply", "--server", "nats://127.0.0.1:9"]);
+    expect(stderr).toContain("ONEX_E_");
+    expect(status).not.toBe(0);
+    expect(loaded).toContain(vendored("nats.cjs"));
+    // Of node_modules/@nats-io, only entry modules are listed, and the modules they re-export,
+    // whose source Node's import reads for export names (never running them): not the client.
+    expect(loaded.filter((file) => file.includes("jetstream/lib/jsclient") || file.includes("nats-core/lib/protocol"))).toEqual([]);
   });
 
   it("a copy of another version than the installed one is not used: the package's own modules load", async () => {
@@ -67,7 +80,8 @@ describe("vendored packages", () => {
     await mkdir(join(tree, "dist", "cli", "vendor"), { recursive: true });
     await symlink(join(PROJECT_ROOT, "node_modules"), join(tree, "node_modules"));
     for (const file of ["package.json", "oclif.manifest.json", join("bin", "onex.js")]) await copyFile(join(PROJECT_ROOT, file), join(tree, file));
-    for (const stale of ["@oclif+core@0.0.1.cjs", "yaml@0.0.1.cjs"]) await writeFile(join(tree, "dist", "cli", "vendor", stale), 'throw new Error("a stale copy was loaded");\n');
+    await writeFile(join(tree, "dist", "cli", "vendor", "vendored.json"), JSON.stringify({ "oclif-core.cjs": { "@oclif/core": "0.0.1" }, "yaml.cjs": { yaml: "0.0.1" } }));
+    for (const stale of ["oclif-core.cjs", "yaml.cjs"]) await writeFile(join(tree, "dist", "cli", "vendor", stale), 'throw new Error("a stale copy was loaded");\n');
     const result = spawnSync(process.execPath, ["--import", REPORT, join(tree, "bin", "onex.js"), "--version"], { cwd: tree, encoding: "utf8", timeout: 60_000 });
     expect(result.stderr).not.toContain("stale");
     expect(result.status).toBe(0);
