@@ -14,7 +14,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { once } from "node:events";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -87,15 +87,19 @@ const commands: [string, string, string[]][] = [
   ["jq (bench/migrate.jq)", "jq", jq],
   ["run-time lens interpreter (one thread)", process.execPath, interpreter],
 ];
+// Wall time on a shared machine depends on what else runs there: the load average tells how busy it was
+// (a run adds about 1 on one thread, 2 on workers, to the 1-minute figure).
+const loadAtStart = loadavg().map((l) => l.toFixed(2)).join(", ");
 const perCommand: Run[][] = commands.map(() => []);
 for (let round = 0; round < ROUNDS; round++) {
   for (const [i, [label, cmd, args]] of commands.entries()) perCommand[i]!.push(measure(label, cmd, args, input, N));
 }
 const runs = perCommand.map((rs) => ({ ...rs[0]!, rate: median(rs.map((r) => r.rate)), seconds: median(rs.map((r) => r.seconds)), cpuSeconds: median(rs.map((r) => r.cpuSeconds)), peakMiB: Math.max(...rs.map((r) => r.peakMiB)) }));
+const loadAtEnd = loadavg().map((l) => l.toFixed(2)).join(", ");
 const smallRuns = [measure("onex, 1/10 input", process.execPath, onex, small, Math.floor(N / 10)), measure("onex --workers 0, 1/10 input", process.execPath, onexOneThread, small, Math.floor(N / 10))];
 
 const pad = (s: string, n: number) => s.padEnd(n);
-console.log(`${availableParallelism()} cores; median of ${ROUNDS} rounds\n`);
+console.log(`${availableParallelism()} cores; median of ${ROUNDS} rounds; load average (1, 5, 15 min) ${loadAtStart} before the rounds, ${loadAtEnd} after\n`);
 console.log(`${pad("", 42)}${pad("msgs/s", 12)}${pad("seconds", 10)}${pad("CPU s", 9)}${pad("msgs/CPU s", 13)}peak RSS`);
 for (const r of runs) console.log(`${pad(r.label, 42)}${pad(Math.round(r.rate).toLocaleString("en"), 12)}${pad(r.seconds.toFixed(2), 10)}${pad(r.cpuSeconds.toFixed(2), 9)}${pad(Math.round(N / r.cpuSeconds).toLocaleString("en"), 13)}${r.peakMiB.toFixed(0)} MiB`);
 const [pooled, oneThread, jqRun, interpreted] = runs as [Run, Run, Run, Run];
