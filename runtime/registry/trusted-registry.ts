@@ -19,6 +19,7 @@ import { PolicyMode } from "../trust/policy.js";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.js";
 import { verifyRegistryEntryOfNode } from "../trust/registry-entry.js";
 import { buildAddress, parseAddress, type CanonicalAddress } from "./address.js";
+import { copyJson } from "./copy-json.js";
 import type { Registry, RegistryChange, RegistryFilter, RegistryOptions, RegistryStore, ResolvedEntry, StoreChange, StoredMark, StoredValue, WatchOptions } from "./registry.js";
 
 /** Default lifetime of an entry without a heartbeat. */
@@ -40,8 +41,8 @@ interface Newest {
   signature: string;
 }
 
-/** What verifying a stored registration proved, apart from the entry and identity objects (handed out fresh from the bytes). */
-type VerifiedRegistration = Pick<ResolvedEntry, "address" | "parts" | "key">;
+/** What verifying a stored registration proved, with copies of its entry and identity that are never handed out (see handOut). */
+type VerifiedRegistration = Pick<ResolvedEntry, "address" | "parts" | "key" | "entry" | "identity">;
 
 /** A registration verified at one revision of one slot (an address's entry or its mark). */
 interface VerifiedSlot {
@@ -130,7 +131,7 @@ export class TrustedRegistry implements Registry {
       }
       const written = await this.#store.write(parts, value, expected, writeMark);
       if (written !== undefined) {
-        const verified = { address, parts: { ...parts }, key: checked.key };
+        const verified = { address, parts: { ...parts }, key: checked.key, entry: copyJson(checked.entry), identity: copyJson(checked.identity) };
         this.#remember("entry", address, written.revision, value, verified, checked.entry.registered_at);
         if (written.markRevision !== undefined) this.#remember("mark", address, written.markRevision, value, verified, checked.entry.registered_at);
         this.#own.set(address, { entry, identity });
@@ -150,16 +151,16 @@ export class TrustedRegistry implements Registry {
    * under an entry-age limit, whose verdict depends on the clock.
    */
   #verifyToRegister(value: string): Omit<ResolvedEntry, "revision"> {
+    const registration = JSON.parse(value) as StoredRegistration;
     if (this.#options.maxEntryAgeMs === undefined) {
-      const registration = JSON.parse(value) as StoredRegistration;
       const claimed = registration?.entry?.address;
       if (typeof claimed === "string") {
         const known = [this.#verified.get(`entry ${claimed}`), this.#verified.get(`mark ${claimed}`)].find((slot) => slot?.bytes === value);
-        // Fresh objects every time: a caller changing what it was handed must not change what was verified.
-        if (known !== undefined) return { ...known.verified, parts: { ...known.verified.parts }, entry: registration.entry, identity: registration.identity };
+        // The objects just parsed are fresh: a caller changing them changes nothing that was verified.
+        if (known !== undefined) return { address: known.verified.address, parts: { ...known.verified.parts }, key: known.verified.key, entry: registration.entry, identity: registration.identity };
       }
     }
-    return this.#verifyStored(value);
+    return this.#verifyParsed(registration);
   }
 
   async resolve(address: string): Promise<ResolvedEntry> {
@@ -442,20 +443,24 @@ export class TrustedRegistry implements Registry {
    * again; nor are a mark's bytes that are its entry's (register stores the same bytes in both).
    */
   #verifyStored(text: string, slot?: Slot, address?: string, revision?: string): Omit<ResolvedEntry, "revision"> {
-    const registration = JSON.parse(text) as StoredRegistration;
-    if (registration?.format !== STORED_FORMAT) throw new OnexError(ErrorCode.ValidationFailed, `stored format ${String(registration?.format)} is not ${STORED_FORMAT}`);
-    if (slot === undefined || address === undefined || revision === undefined || this.#options.maxEntryAgeMs !== undefined) return this.#verify(registration.entry, registration.identity);
+    if (slot === undefined || address === undefined || revision === undefined || this.#options.maxEntryAgeMs !== undefined) return this.#verifyParsed(JSON.parse(text) as StoredRegistration);
     const cached = this.#verified.get(`${slot} ${address}`);
     const twin = slot === "mark" ? this.#verified.get(`entry ${address}`) : undefined;
     const known = cached?.revision === revision && cached.bytes === text ? cached : twin?.bytes === text ? twin : undefined;
-    // Fresh objects every time: a caller changing what it was handed must not change what was verified.
     if (known !== undefined) {
       if (known !== cached) this.#remember(slot, address, revision, text, known.verified, known.registeredAt);
-      return { ...known.verified, parts: { ...known.verified.parts }, entry: registration.entry, identity: registration.identity };
+      // Exactly the bytes verified before: copies of what they parsed to stand for parsing them again.
+      return handOut(known.verified);
     }
-    const resolved = this.#verify(registration.entry, registration.identity);
-    this.#remember(slot, address, revision, text, { address: resolved.address, parts: { ...resolved.parts }, key: resolved.key }, resolved.entry.registered_at);
+    const resolved = this.#verifyParsed(JSON.parse(text) as StoredRegistration);
+    this.#remember(slot, address, revision, text, { address: resolved.address, parts: { ...resolved.parts }, key: resolved.key, entry: copyJson(resolved.entry), identity: copyJson(resolved.identity) }, resolved.entry.registered_at);
     return resolved;
+  }
+
+  /** Verifies a parsed stored registration (format, entry against identity, address); throws what the failing check throws. */
+  #verifyParsed(registration: StoredRegistration): Omit<ResolvedEntry, "revision"> {
+    if (registration?.format !== STORED_FORMAT) throw new OnexError(ErrorCode.ValidationFailed, `stored format ${String(registration?.format)} is not ${STORED_FORMAT}`);
+    return this.#verify(registration.entry, registration.identity);
   }
 
   #remember(slot: Slot, address: string, revision: string, bytes: string, verified: VerifiedRegistration, registeredAt: string): void {
@@ -503,6 +508,11 @@ export class TrustedRegistry implements Registry {
     if (this.#options.onTampered) this.#options.onTampered(address, error);
     else console.warn(`onex registry: ${error.code}: ${error.message}`);
   }
+}
+
+/** A cached verification as a read hands it out: fresh objects every time, so a caller changing what it was handed changes neither what was verified nor what the next caller gets. */
+function handOut(verified: VerifiedRegistration): Omit<ResolvedEntry, "revision"> {
+  return { address: verified.address, parts: { ...verified.parts }, key: verified.key, entry: copyJson(verified.entry), identity: copyJson(verified.identity) };
 }
 
 function matches(resolved: ResolvedEntry, filter: RegistryFilter): boolean {

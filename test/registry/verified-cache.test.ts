@@ -171,11 +171,25 @@ for (const backend of backends) {
       const first = await r.resolve(node.address);
       first.entry.capabilities!.push("root");
       first.identity.zone = "zone.evil.org";
+      first.entry.health.status = "critical";
       const second = await r.resolve(node.address);
       expect(second.entry).toEqual(node.entry);
       expect(second.identity).toEqual(node.identity);
       expect(second.parts).toEqual(partsOf(node));
       expect(verifications).toHaveBeenCalledTimes(1);
+      // A reader that never saw the address takes the mark's verdict from the entry's (the same
+      // bytes): what it hands out from either is its own copy too, however deep the change.
+      const fresh = await reader();
+      const cold = await fresh.resolve(node.address);
+      cold.entry.health.status = "critical";
+      cold.entry.capabilities!.length = 0;
+      cold.identity.public_key = "";
+      const warm = await fresh.resolve(node.address);
+      expect(warm.entry).toEqual(node.entry);
+      expect(warm.identity).toEqual(node.identity);
+      expect(warm.entry).not.toBe(cold.entry);
+      expect(warm.entry.health).not.toBe(cold.entry.health);
+      expect(verifications).toHaveBeenCalledTimes(2);
     });
 
     it("a reader that never saw the address verifies entry and mark once when they hold the same bytes", async () => {
