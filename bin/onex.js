@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import Module, { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import vm from "node:vm";
 
 const require = createRequire(import.meta.url);
 // Before anything imports them: see useVendoredPackages.
@@ -103,7 +104,7 @@ function useVendoredPackages(dir) {
   } catch {
     return; // not built: every package loads as usual
   }
-  for (const [file, packages] of Object.entries(vendored)) {
+  for (const [file, { packages, codeCache }] of Object.entries(vendored)) {
     const entries = {};
     try {
       for (const [name, version] of Object.entries(packages)) {
@@ -118,7 +119,7 @@ function useVendoredPackages(dir) {
       const load = () => {
         const module = new Module(entry);
         module.filename = entry;
-        module.exports = require(join(dir, file))[name];
+        module.exports = requireVendored(join(dir, file), codeCache && join(dir, codeCache))[name];
         module.loaded = true;
         settle(module);
         return module;
@@ -126,6 +127,33 @@ function useVendoredPackages(dir) {
       Object.defineProperty(require.cache, entry, { get: load, set: settle, configurable: true, enumerable: true });
     }
   }
+}
+
+/**
+ * require() of a vendored file, compiled with the V8 code cache the build made of it (its code
+ * as compiled by loading it once), so V8 neither parses it nor compiles the functions that
+ * run as it loads: yaml 8.5 -> 4.6 ms of CPU, the NATS client 18 -> 10. V8 refuses a cache
+ * made by another V8 or with other flags, and compiles as usual then. (The build makes none
+ * for a file that calls import(), which a script compiled from a cache cannot do on Node 20.)
+ */
+function requireVendored(file, cacheFile) {
+  if (require.cache[file]) return require.cache[file].exports;
+  let cachedData;
+  try {
+    if (cacheFile !== undefined) cachedData = readFileSync(cacheFile);
+  } catch {
+    // no cache: required as usual
+  }
+  if (cachedData === undefined) return require(file);
+  const module = new Module(file);
+  module.filename = file;
+  require.cache[file] = module;
+  // The wrapper Node puts around a CommonJS module, exactly as cli/vendor-bundles.mjs compiled it.
+  const source = `(function (exports, require, module, __filename, __dirname) { ${readFileSync(file, "utf8")}\n});`;
+  const wrapper = new vm.Script(source, { filename: file, cachedData }).runInThisContext();
+  wrapper.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
+  module.loaded = true;
+  return module.exports;
 }
 
 /** The version of the installed package whose entry module is `entry` (its nearest package.json naming it). */

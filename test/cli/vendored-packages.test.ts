@@ -6,10 +6,13 @@
  * version.
  */
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Script } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../support/temp-schemas.js";
 
@@ -71,6 +74,19 @@ describe("vendored packages", () => {
     // Of node_modules/@nats-io, only entry modules are listed, and the modules they re-export,
     // whose source Node's import reads for export names (never running them): not the client.
     expect(loaded.filter((file) => file.includes("jetstream/lib/jsclient") || file.includes("nats-core/lib/protocol"))).toEqual([]);
+  });
+
+  it("the code caches the build made are accepted by this Node's V8, and name the file they were made from", () => {
+    const index = JSON.parse(readFileSync(vendored("vendored.json"), "utf8")) as Record<string, { codeCache?: string }>;
+    const cached = Object.entries(index).filter(([, v]) => v.codeCache !== undefined);
+    expect(cached.map(([file]) => file).sort()).toEqual(["nats.cjs", "yaml.cjs"]);
+    for (const [file, { codeCache }] of cached) {
+      const code = readFileSync(vendored(file), "utf8");
+      expect(codeCache).toContain(createHash("sha256").update(code).digest("hex").slice(0, 16));
+      // Compiled as bin/onex.js compiles it.
+      const script = new Script(`(function (exports, require, module, __filename, __dirname) { ${code}\n});`, { filename: vendored(file), cachedData: readFileSync(vendored(codeCache!)) });
+      expect(script.cachedDataRejected).toBe(false);
+    }
   });
 
   it("a copy of another version than the installed one is not used: the package's own modules load", async () => {
