@@ -193,10 +193,14 @@ export class Swarm implements PeerDirectory {
     const deadline = Date.now() + timeoutMs;
     // Our own request comes back through the stream after everything announced before it, so once
     // it is back every earlier announcement has been judged: a conflict cannot hide behind a race.
+    // It is awaited from before it is published: it can come back before the publish is
+    // acknowledged, and an echo missed would hold the fetch until the deadline.
     let caughtUp = false;
-    const id = await this.request({ name, version });
+    const request = this.#message(this.#request, { peer_id: this.#o.peerId, name, version, endpoint: this.#o.endpoint });
+    const id = (request as unknown as { id: string }).id;
     void this.#echo(id).then(() => (caughtUp = true));
     try {
+      await this.#o.client.publish(request);
       return await this.#decide(name, version, deadline, () => caughtUp);
     } finally {
       this.#echoes.delete(id);
@@ -361,13 +365,17 @@ export class Swarm implements PeerDirectory {
   }
 
   async #publish(builder: MessageBuilder, payload: object): Promise<string> {
-    const message = builder.build(
+    const message = this.#message(builder, payload);
+    await this.#o.client.publish(message);
+    return (message as unknown as { id: string }).id;
+  }
+
+  #message(builder: MessageBuilder, payload: object): PublishableMessage {
+    return builder.build(
       { zone: this.#o.zone, entityType: "node", entityId: this.#o.peerId },
       { signer: this.#o.signer, level: this.#o.level ?? "verified", zone: this.#o.zone, expires_at: new Date(Date.now() + (this.#o.trustTtlMs ?? 600_000)).toISOString() },
       [payload],
     );
-    await this.#o.client.publish(message);
-    return (message as unknown as { id: string }).id;
   }
 
   #changed(ms: number): Promise<void> {
