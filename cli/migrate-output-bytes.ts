@@ -1,8 +1,9 @@
 /**
- * A migrate batch's output, encoded to UTF-8 message by message into one buffer (a shared
- * output slot a worker's output is written from, or memory of its own). Gathering a batch into one string and encoding it at the end
- * cost ~0.6 µs a message (the joined string is flattened, then encoded, and lives through
- * collections until then); writing each message's text into the buffer as it comes costs ~0.1.
+ * A migrate batch's output, encoded to UTF-8 message by message into one buffer: a shared
+ * output slot (cli/migrate-pool.ts) the command's thread writes from, or memory of its own.
+ * Gathering a batch into one string and encoding it at the end cost ~0.6 µs a message (the
+ * joined string is flattened, then encoded, and lives through collections until then); writing
+ * each message's text into the buffer as it comes costs ~0.1.
  */
 import type { OutputText } from "./migrate-batch.js";
 
