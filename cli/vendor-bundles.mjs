@@ -7,9 +7,10 @@
  * loads a module at a time (resolve, stat, read, wrap, compile), and one file costs a
  * fraction of a hundred: @oclif/core (158 modules) 85 -> 40 ms of CPU, yaml (72) 32 -> 7,
  * the NATS client (70) 36 -> 17; with the V8 code cache written beside yaml's and the NATS
- * client's (compiled code, so V8 does not parse and compile them again), 4.6 and 10. Like @onex/runtime's bundles, the files hold the code of
- * the packages' own dependencies too (THIRD-PARTY-LICENSES.txt lists them). Run by
- * cli/write-oclif-manifest.mjs, which `npm run build` runs.
+ * client's (compiled code, so V8 does not parse and compile them again), 4.6 and 10. Like
+ * @onex/runtime's bundles, the files hold the code of the packages' own dependencies too
+ * (THIRD-PARTY-LICENSES.txt lists them). Run by cli/write-oclif-manifest.mjs, which
+ * `npm run build` runs.
  */
 import { build } from "esbuild";
 import { createHash } from "node:crypto";
