@@ -4,7 +4,6 @@ import { readFileSync } from "node:fs";
 import Module, { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import vm from "node:vm";
 
 const require = createRequire(import.meta.url);
 // Before anything imports them: see useVendoredPackages.
@@ -95,7 +94,8 @@ function editDistance(a, b) {
  * package's copy goes into require.cache under the package's own entry module, which
  * `import` of a CommonJS package reads too, so every importer gets this one copy; it loads
  * when something first imports the package (not every command reads YAML or speaks NATS).
- * A file is used only when every package in it is the version installed.
+ * A file is used only when every package in it is the version installed, and only if it
+ * loads: a missing or broken copy leaves the package to load from its own modules.
  */
 function useVendoredPackages(dir) {
   let vendored;
@@ -104,7 +104,7 @@ function useVendoredPackages(dir) {
   } catch {
     return; // not built: every package loads as usual
   }
-  for (const [file, { packages, codeCache }] of Object.entries(vendored)) {
+  for (const [file, { packages }] of Object.entries(vendored)) {
     const entries = {};
     try {
       for (const [name, version] of Object.entries(packages)) {
@@ -117,9 +117,19 @@ function useVendoredPackages(dir) {
     for (const [name, entry] of Object.entries(entries)) {
       const settle = (module) => Object.defineProperty(require.cache, entry, { value: module, writable: true, configurable: true, enumerable: true });
       const load = () => {
+        let exports;
+        try {
+          exports = require(join(dir, file))[name];
+        } catch {
+          // A copy that is missing, cut short or broken: the package's own modules load instead.
+        }
+        if (exports === undefined) {
+          delete require.cache[entry];
+          return undefined;
+        }
         const module = new Module(entry);
         module.filename = entry;
-        module.exports = requireVendored(join(dir, file), codeCache && join(dir, codeCache))[name];
+        module.exports = exports;
         module.loaded = true;
         settle(module);
         return module;
@@ -127,33 +137,6 @@ function useVendoredPackages(dir) {
       Object.defineProperty(require.cache, entry, { get: load, set: settle, configurable: true, enumerable: true });
     }
   }
-}
-
-/**
- * require() of a vendored file, compiled with the V8 code cache the build made of it (its code
- * as compiled by loading it once), so V8 neither parses it nor compiles the functions that
- * run as it loads: yaml 8.5 -> 4.6 ms of CPU, the NATS client 18 -> 10. V8 refuses a cache
- * made by another V8 or with other flags, and compiles as usual then. (The build makes none
- * for a file that calls import(), which a script compiled from a cache cannot do on Node 20.)
- */
-function requireVendored(file, cacheFile) {
-  if (require.cache[file]) return require.cache[file].exports;
-  let cachedData;
-  try {
-    if (cacheFile !== undefined) cachedData = readFileSync(cacheFile);
-  } catch {
-    // no cache: required as usual
-  }
-  if (cachedData === undefined) return require(file);
-  const module = new Module(file);
-  module.filename = file;
-  require.cache[file] = module;
-  // The wrapper Node puts around a CommonJS module, exactly as cli/vendor-bundles.mjs compiled it.
-  const source = `(function (exports, require, module, __filename, __dirname) { ${readFileSync(file, "utf8")}\n});`;
-  const wrapper = new vm.Script(source, { filename: file, cachedData }).runInThisContext();
-  wrapper.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
-  module.loaded = true;
-  return module.exports;
 }
 
 /** The version of the installed package whose entry module is `entry` (its nearest package.json naming it). */

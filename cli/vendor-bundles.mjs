@@ -6,18 +6,14 @@
  * so every importer — oclif itself, onex's commands, the runtime — gets the one copy. Node
  * loads a module at a time (resolve, stat, read, wrap, compile), and one file costs a
  * fraction of a hundred: @oclif/core (158 modules) 85 -> 40 ms of CPU, yaml (72) 32 -> 7,
- * the NATS client (70) 36 -> 17; with the V8 code cache written beside yaml's and the NATS
- * client's (compiled code, so V8 does not parse and compile them again), 4.6 and 10. Like
- * @onex/runtime's bundles, the files hold the code of the packages' own dependencies too
- * (THIRD-PARTY-LICENSES.txt lists them). Run by cli/write-oclif-manifest.mjs, which
+ * the NATS client (70) 36 -> 17. Like @onex/runtime's bundles, the files hold the code of
+ * the packages' own dependencies too (THIRD-PARTY-LICENSES.txt lists them). Run by cli/write-oclif-manifest.mjs, which
  * `npm run build` runs.
  */
 import { build } from "esbuild";
-import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import vm from "node:vm";
 
 /** Each file and the packages it holds (they share what they import, as one copy). */
 const VENDORED = {
@@ -65,11 +61,9 @@ export async function writeVendorBundles(root) {
       logLevel: "warning",
     });
     // Moved into place whole: an onex started meanwhile sees the old file or the new one.
-    const code = outputFiles[0].text;
-    writeFileSync(join(dir, `${file}.tmp`), code);
+    writeFileSync(join(dir, `${file}.tmp`), outputFiles[0].contents);
     renameSync(join(dir, `${file}.tmp`), join(dir, file));
-    const codeCache = writeCodeCache(dir, file, code);
-    index[file] = { packages: Object.fromEntries(packages.map((name) => [name, installedVersion(require.resolve(name), name)])), ...(codeCache ? { codeCache } : {}) };
+    index[file] = { packages: Object.fromEntries(packages.map((name) => [name, installedVersion(require.resolve(name), name)])) };
     for (const input of Object.keys(metafile.inputs)) {
       const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
       if (match) inlined.set(match[1], join(root, input.slice(0, match.index + match[0].length)));
@@ -79,29 +73,8 @@ export async function writeVendorBundles(root) {
   renameSync(join(dir, "vendored.json.tmp"), join(dir, "vendored.json"));
   writeFileSync(join(dir, "THIRD-PARTY-LICENSES.txt"), `The files of onex's dist/cli/vendor include code of the following packages, under these licences.\n\n${notices(inlined).join("\n---\n\n")}`);
   // Files no longer written (an older layout) are never loaded again.
-  const kept = new Set([...Object.keys(VENDORED), ...Object.values(index).map((v) => v.codeCache), "vendored.json", "THIRD-PARTY-LICENSES.txt"]);
+  const kept = new Set([...Object.keys(VENDORED), "vendored.json", "THIRD-PARTY-LICENSES.txt"]);
   for (const file of readdirSync(dir)) if (!kept.has(file)) rmSync(join(dir, file));
-}
-
-/**
- * Writes the V8 code cache of a vendored file, taken after loading the file once as
- * bin/onex.js loads it (so it holds the functions that run as it loads), named by the file's
- * content: V8 checks a cache against the source's length, not its text, so a cache is never
- * used with a file it was not made from. Returns the cache's name, or undefined for a file
- * that calls import(): Node (20) runs a script compiled from a cache without its import()
- * (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), and oclif imports each command's module.
- */
-function writeCodeCache(dir, file, code) {
-  if (/\bimport\(/.test(code)) return undefined;
-  const path = join(dir, file);
-  // The wrapper Node puts around a CommonJS module, exactly as bin/onex.js compiles it.
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) { ${code}\n});`, { filename: path });
-  const module = { exports: {} };
-  script.runInThisContext().call(module.exports, module.exports, createRequire(path), module, path, dirname(path));
-  const name = `${file}.${createHash("sha256").update(code).digest("hex").slice(0, 16)}.v8cache`;
-  writeFileSync(join(dir, `${name}.tmp`), script.createCachedData());
-  renameSync(join(dir, `${name}.tmp`), join(dir, name));
-  return name;
 }
 
 /** The licence of every package inlined, as @onex/runtime's bundle lists them. */

@@ -6,13 +6,11 @@
  * version.
  */
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Script } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../support/temp-schemas.js";
 
@@ -76,17 +74,35 @@ describe("vendored packages", () => {
     expect(loaded.filter((file) => file.includes("jetstream/lib/jsclient") || file.includes("nats-core/lib/protocol"))).toEqual([]);
   });
 
-  it("the code caches the build made are accepted by this Node's V8, and name the file they were made from", () => {
-    const index = JSON.parse(readFileSync(vendored("vendored.json"), "utf8")) as Record<string, { codeCache?: string }>;
-    const cached = Object.entries(index).filter(([, v]) => v.codeCache !== undefined);
-    expect(cached.map(([file]) => file).sort()).toEqual(["nats.cjs", "yaml.cjs"]);
-    for (const [file, { codeCache }] of cached) {
-      const code = readFileSync(vendored(file), "utf8");
-      expect(codeCache).toContain(createHash("sha256").update(code).digest("hex").slice(0, 16));
-      // Compiled as bin/onex.js compiles it.
-      const script = new Script(`(function (exports, require, module, __filename, __dirname) { ${code}\n});`, { filename: vendored(file), cachedData: readFileSync(vendored(codeCache!)) });
-      expect(script.cachedDataRejected).toBe(false);
+  it("a copy that is missing, empty or cut short is not used: the package's own modules load", async () => {
+    // An onex package tree whose vendored.json names the installed versions, beside broken copies.
+    const tree = join(dir, "broken");
+    const vendor = join(tree, "dist", "cli", "vendor");
+    await mkdir(join(tree, "bin"), { recursive: true });
+    await mkdir(vendor, { recursive: true });
+    await symlink(join(PROJECT_ROOT, "node_modules"), join(tree, "node_modules"));
+    await symlink(join(PROJECT_ROOT, "dist", "cli", "commands"), join(tree, "dist", "cli", "commands"));
+    for (const file of ["package.json", "oclif.manifest.json", join("bin", "onex.js")]) await copyFile(join(PROJECT_ROOT, file), join(tree, file));
+    await copyFile(vendored("vendored.json"), join(vendor, "vendored.json"));
+    await writeFile(join(vendor, "oclif-core.cjs"), "");
+    await writeFile(join(vendor, "yaml.cjs"), readFileSync(vendored("yaml.cjs"), "utf8").slice(0, 5_000));
+    // nats.cjs is missing.
+    const yamlFile = join(dir, "twice-again.yaml");
+    await writeFile(yamlFile, "a: 1\na: 2\n");
+    for (const [args, status, output] of [
+      [["--version"], 0, /^onex\/\d/],
+      [["validate", "v0.1", yamlFile], 1, /twice-again\.yaml:2:.*ONEX_E_JSON_DUPLICATE_KEY/],
+      [["streams", "apply", "--server", "nats://127.0.0.1:9"], 1, /ONEX_E_/],
+    ] as const) {
+      const result = spawnSync(process.execPath, ["--import", REPORT, join(tree, "bin", "onex.js"), ...args], { cwd: tree, encoding: "utf8", timeout: 60_000 });
+      expect(`${result.stdout}${result.stderr}`).toMatch(output);
+      if (args[0] !== "streams") expect(result.status).toBe(status);
+      else expect(result.status).not.toBe(0);
+      expect(result.stderr).not.toMatch(/SyntaxError|TypeError|Cannot find module/);
     }
+    const loaded = JSON.parse(/^LOADED (.*)$/m.exec(spawnSync(process.execPath, ["--import", REPORT, join(tree, "bin", "onex.js"), "validate", "v0.1", yamlFile], { cwd: tree, encoding: "utf8", timeout: 60_000 }).stderr)![1]!) as string[];
+    expect(under(loaded, "@oclif/core").length).toBeGreaterThan(50);
+    expect(under(loaded, "yaml").length).toBeGreaterThan(10);
   });
 
   it("a copy of another version than the installed one is not used: the package's own modules load", async () => {
