@@ -6,6 +6,7 @@ import type { ControlPlane } from "../control-plane.js";
 import type { KeyPair } from "../trust/keys.js";
 import type { TrustPolicy } from "../trust/policy.js";
 import type { TrustLedger } from "../trust/trust-ledger.js";
+import { isOnexError, OnexError } from "../errors.js";
 import { Bitfield } from "./bitfield.js";
 import { DATA_PLANE_TRUST_POLICY, describeFile, verifyDescriptor, type ArtifactDescriptorRecord, type DescribeOptions } from "./descriptor.js";
 import { fetchArtifact, type FetchOptions, type FetchResult, type PeerDirectory, type PeerInfo } from "./fetcher.js";
@@ -153,7 +154,13 @@ export class DataPlanePeer {
       });
       // Both settle before this returns: nothing is written to the store after a fetch ends.
       const [announce, fetch] = await Promise.allSettled([announced, fetching]);
-      if (announce.status === "rejected") throw announce.reason;
+      if (announce.status === "rejected") {
+        const error: unknown = announce.reason;
+        // Every piece may have arrived first: then the file is in place and verified, and it is
+        // only this peer's place in the swarm that failed, which the error must not hide.
+        if (fetch.status === "fulfilled" && isOnexError(error)) throw new OnexError(error.code, `${out} was fetched and verified, but announcing this peer failed: ${error.message}`, error.details, { cause: error });
+        throw error;
+      }
       if (fetch.status === "rejected") throw fetch.reason;
       await this.swarm.publishHave(descriptor.root_hash);
       return { descriptor, result: fetch.value };

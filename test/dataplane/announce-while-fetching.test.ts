@@ -1,6 +1,7 @@
 /**
  * A fetch requests its first pieces while its announcement is on the way to the stream, and a
- * failed announcement still fails the fetch with its own error. The fetcher's control plane
+ * failed announcement still fails the fetch with its own error (saying so when the file is
+ * already in place). The fetcher's control plane
  * is the real JetStream client with its announcements held back or refused.
  */
 import { existsSync } from "node:fs";
@@ -81,5 +82,19 @@ describe("announcing while fetching", () => {
     const out = join(work.dir, "refused.bin");
     await expect(f.peer.fetch({ name: "models/small", version: "1.0.0" }, out, { stallTimeoutMs: 30_000 })).rejects.toMatchObject({ code: ErrorCode.ConnectionFailed, message: "the stream did not take the announcement" });
     expect(existsSync(out)).toBe(false);
+  }, 30_000);
+
+  it("an announcement refused after every piece arrived fails the fetch saying the file is in place, and leaves it there verified", async () => {
+    let allIn!: () => void;
+    const complete = new Promise<void>((resolve) => (allIn = resolve));
+    const f = await fetcher("late", async () => {
+      await complete;
+      throw new OnexError(ErrorCode.ConnectionFailed, "the stream did not take the announcement");
+    });
+    const out = join(work.dir, "late.bin");
+    const onPiece = (_index: number, have: { complete: boolean }) => have.complete && allIn();
+    const fetching = f.peer.fetch({ name: "models/small", version: "1.0.0" }, out, { stallTimeoutMs: 30_000, onPiece });
+    await expect(fetching).rejects.toMatchObject({ code: ErrorCode.ConnectionFailed, message: `${out} was fetched and verified, but announcing this peer failed: the stream did not take the announcement` });
+    expect(await sha256File(out)).toBe(await sha256File(source));
   }, 30_000);
 });
