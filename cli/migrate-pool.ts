@@ -148,12 +148,20 @@ export class MigratePool {
   readonly #waiting = new Map<number, { resolve: (result: MigrateJobResult) => void; reject: (error: Error) => void; bytes: Uint8Array; output: number | undefined }>();
   readonly #order: Promise<MigrateJobResult>[] = [];
   #next = 0;
+  /** Why the pool stopped: a worker failed or exited on its own. Every waiting and later batch fails with it. */
+  #failure: OnexError | undefined;
+  #closing = false;
+  #rejectFailed!: (error: OnexError) => void;
+  /** Rejected with the pool's failure when it fails (never resolved), so a caller waiting on something else can stop at once. */
+  readonly failed = new Promise<never>((_, reject) => (this.#rejectFailed = reject));
 
   constructor(
     size: number,
     setup: MigrateWorkerSetup,
     readonly buffers = new BatchBuffers(),
   ) {
+    // Not an unhandled rejection when nobody is waiting on it: submit and take throw the failure too.
+    this.failed.catch(() => undefined);
     const workerData: MigrateWorkerData = { ...setup, inputs: buffers.inputs, outputs: buffers.outputs };
     this.#workers = Array.from({ length: size }, () => {
       const slot = { worker: new Worker(new URL("./migrate-worker.js", import.meta.url), { workerData, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } }), busy: 0, ready: false };
@@ -180,17 +188,34 @@ export class MigratePool {
         const pieces = message.pieces.map((piece) => ("shared" in piece ? { text: new Uint8Array(output!, piece.shared[0], piece.shared[1] - piece.shared[0]), written: piece.written } : piece));
         waiting.resolve({ id: message.id, pieces, written });
       });
-      slot.worker.on("error", (error) => {
-        for (const waiting of this.#waiting.values()) waiting.reject(error);
-        this.#waiting.clear();
-      });
+      // A worker that throws outside a job, or exits, takes no more batches: were it left in the ready list, the
+      // batches given to it would be lost (a message to a gone worker is dropped) and the run would wait for them forever.
+      slot.worker.on("error", (error) => this.#fail(`a migrate worker failed: ${String(error)}`));
+      slot.worker.on("messageerror", (error) => this.#fail(`a migrate worker's message could not be read: ${String(error)}`));
+      slot.worker.on("exit", (code) => this.#fail(`a migrate worker exited (code ${code})${slot.ready ? "" : " before loading the adapters"}`));
       return slot;
     });
   }
 
-  /** Whether some worker has loaded the adapters and takes batches. */
+  /** Whether some worker has loaded the adapters and takes batches; throws once the pool has failed (even before any was ready). */
   get ready(): boolean {
+    if (this.#failure !== undefined) throw this.#failure;
     return this.#ready.length > 0;
+  }
+
+  /**
+   * Stops the pool for good (not while closing: workers then exit as asked): every waiting batch
+   * and every later submit and take fails with an internal error, and the other workers are
+   * ended so they do not keep the process running.
+   */
+  #fail(message: string): void {
+    if (this.#closing || this.#failure !== undefined) return;
+    this.#failure = new OnexError(ErrorCode.Internal, message);
+    this.#rejectFailed(this.#failure);
+    for (const waiting of this.#waiting.values()) waiting.reject(this.#failure);
+    this.#waiting.clear();
+    this.#ready = [];
+    for (const { worker } of this.#workers) void worker.terminate();
   }
 
   /** Whether the caller should take a result before submitting more. */
@@ -207,6 +232,7 @@ export class MigratePool {
    * slot (else they are moved: they must own their ArrayBuffer); only once `ready`.
    */
   submit(batch: ByteBatch): void {
+    if (this.#failure !== undefined) throw this.#failure;
     const id = this.#next++;
     const bytes = batch.bytes;
     const output = this.buffers.outputSlot();
@@ -225,10 +251,12 @@ export class MigratePool {
 
   /** The oldest batch's result. */
   async take(): Promise<MigrateJobResult> {
+    if (this.#failure !== undefined) throw this.#failure;
     return this.#order.shift()!;
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
   }
 }

@@ -29,7 +29,7 @@ export default class Migrate extends OnexCommand {
     "--on-error decides what happens next. The summary on stderr counts messages read, written, skipped and dead-lettered.",
     "",
     "Exit codes: 0 every message written (or dead-lettered); 1 a bad message stopped the run (fail) or was skipped (skip);",
-    "2 usage (unknown version, no transform path, bad flags, an output exists without --force); 3 the input cannot be read; 73 an output cannot be written.",
+    "2 usage (unknown version, no transform path, bad flags, an output exists without --force); 3 the input cannot be read; 70 a worker failed or exited (a bug); 73 an output cannot be written.",
   ].join("\n");
   static override examples = [
     "<%= config.bin %> migrate v0.2 v0.1 docs/examples/v0.2.ndjson",
@@ -131,7 +131,7 @@ export default class Migrate extends OnexCommand {
     const applyResult = (result: MigrateJobResult): Promise<boolean> => apply(result.pieces, result.written);
     try {
       // Each batch is handled synchronously and written once: per-message awaits would cost more than migrating.
-      reading: for await (const batch of batches) {
+      reading: for await (const batch of untilFailed(batches, () => pool, file)) {
         // The first message (read here: it decided the input is NDJSON) fixes the output's shape; a
         // first line holding an array keeps the output an array, which needs every message in turn.
         // Workers are not started for an input that ends in its first batch: they would cost more than they save.
@@ -180,6 +180,34 @@ export default class Migrate extends OnexCommand {
     const summary = `migrate v${from} -> v${to}: ${count.read} read, ${count.written} written, ${count.skipped} skipped, ${count.deadLettered} dead-lettered`;
     this.logToStderr(stoppedBy ? `${summary}; stopped at the first bad message (--on-error fail)` : summary);
     if (stoppedBy || count.skipped > 0) process.exitCode = ExitCode.Findings;
+  }
+}
+
+/**
+ * The input's batches, except that a failed worker pool ends the wait for the next one: the run
+ * stops as soon as a worker is gone, even while the input is quiet (a pipe between writes),
+ * rather than at its next batch. The read under way is abandoned; on stdin, which the reader
+ * leaves open, it is ended here so it does not keep the process running.
+ */
+async function* untilFailed<T>(batches: AsyncGenerator<T>, pool: () => MigratePool | undefined, file: string): AsyncGenerator<T> {
+  let abandoned = false;
+  try {
+    for (;;) {
+      const failed = pool()?.failed;
+      const next = batches.next();
+      const result = failed === undefined ? await next : await Promise.race([next, failed.catch((error: unknown) => ({ failure: error }))]);
+      if ("failure" in result) {
+        abandoned = true;
+        next.catch(() => undefined);
+        if (file === "-") process.stdin.destroy();
+        throw result.failure;
+      }
+      if (result.done === true) return;
+      yield result.value;
+    }
+  } finally {
+    // Ended early by the caller (a bad message stopped the run): the reader closes its input. Not while a read is under way.
+    if (!abandoned) await batches.return(undefined);
   }
 }
 

@@ -158,3 +158,99 @@ describe("MigratePool", () => {
     }
   });
 });
+
+describe("MigratePool when a worker is gone", () => {
+  const realTransforms = pathToFileURL(join(PROJECT_ROOT, "generated/dist/transforms/index.js")).href;
+  /** A transforms module for the workers: the generated one, plus `onLoad` (run in each worker as it loads) and `inMigrate` (run as each message is migrated). */
+  const transformsWith = (name: string, onLoad: string, inMigrate = ""): string => {
+    const file = join(dir, `${name}.mjs`);
+    writeFileSync(file, `import { migrate as real } from ${JSON.stringify(realTransforms)};\nlet calls = 0;\n${onLoad}\nexport function migrate(...args) { calls++; ${inMigrate} return real(...args); }\n`);
+    return pathToFileURL(file).href;
+  };
+  const loadPool = async () => ((await import(pathToFileURL(join(PROJECT_ROOT, "dist/cli/migrate-pool.js")).href)) as typeof import("../../cli/migrate-pool.js")).MigratePool;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  /** What `promise` settles with, or "hung" after `ms`. */
+  const settled = <T>(promise: Promise<T>, ms = 10_000) =>
+    Promise.race([promise.then((value) => ({ value }), (error: unknown) => ({ error })), sleep(ms).then(() => "hung" as const)]);
+  const internal = (outcome: unknown, message: RegExp) => {
+    expect(outcome).not.toBe("hung");
+    const error = (outcome as { error?: { code?: string; message?: string } }).error;
+    expect(error?.code).toBe("ONEX_E_INTERNAL");
+    expect(error?.message).toMatch(message);
+  };
+
+  const file = join(dir, "gone.ndjson");
+  writeFileSync(file, Array.from({ length: 2_000 }, (_, i) => examples[i % examples.length]!).join("\n") + "\n");
+
+  it("fails every later submit and take with an internal error when a worker dies while idle (a batch given to it was lost)", async () => {
+    const MigratePool = await loadPool();
+    const { batches } = await handedOver(file);
+    // Each worker throws outside any job, a while after it said it was ready.
+    const pool = new MigratePool(2, { file, from: "0.2", to: "0.1", transforms: transformsWith("idle-throw", "setTimeout(() => { throw new Error('adapters failed later'); }, 300);") });
+    try {
+      for (let i = 0; i < 500 && !pool.ready; i++) await sleep(10);
+      await sleep(800);
+      const outcome = await settled(
+        (async () => {
+          pool.submit({ ...batches[0]!, bytes: Buffer.from(new Uint8Array(batches[0]!.bytes)) });
+          return pool.take();
+        })(),
+      );
+      internal(outcome, /a migrate worker failed: Error: adapters failed later/);
+      await expect(settled(pool.failed)).resolves.toMatchObject({ error: { code: "ONEX_E_INTERNAL" } });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("rejects the batches in flight when a worker exits in the middle of one", async () => {
+    const MigratePool = await loadPool();
+    const { batches } = await handedOver(file);
+    expect(batches.length).toBeGreaterThan(3);
+    // Each worker exits in the middle of its second batch or so.
+    const pool = new MigratePool(2, { file, from: "0.2", to: "0.1", transforms: transformsWith("exit-mid-batch", "", "if (calls === 500) process.exit(7);") });
+    try {
+      for (let i = 0; i < 500 && !pool.ready; i++) await sleep(10);
+      const outcome = await settled(
+        (async () => {
+          for (let round = 0; round < 20; round++)
+            for (const batch of batches) {
+              pool.submit({ ...batch, bytes: Buffer.from(new Uint8Array(batch.bytes)) });
+              while (pool.full) {
+                const { written } = await pool.take();
+                written();
+              }
+            }
+          while (pool.pending) (await pool.take()).written();
+        })(),
+      );
+      internal(outcome, /a migrate worker exited \(code 7\)/);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("fails, rather than never becoming ready, when every worker dies loading the adapters", async () => {
+    const MigratePool = await loadPool();
+    for (const [name, extra, message] of [
+      ["throw-on-load", "throw new Error('adapters broken');", /a migrate worker failed: Error: adapters broken/],
+      ["exit-on-load", "process.exit(5);", /a migrate worker exited \(code 5\) before loading the adapters/],
+    ] as const) {
+      const pool = new MigratePool(2, { file, from: "0.2", to: "0.1", transforms: transformsWith(name, extra) });
+      try {
+        const outcome = await settled(
+          (async () => {
+            for (;;) {
+              if (pool.ready) return "ready";
+              await sleep(10);
+            }
+          })(),
+        );
+        internal(outcome, message);
+        await expect(pool.take()).rejects.toMatchObject({ code: "ONEX_E_INTERNAL" });
+      } finally {
+        await pool.close();
+      }
+    }
+  });
+});
