@@ -7,7 +7,6 @@
  */
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
-import { LineCounter, parseAllDocuments, visit } from "yaml";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { parseJson, parseJsonWithLines, type BigIntegerMode, type JsonParseOptions } from "@onex/runtime";
 import { readFailure } from "./file-errors.js";
@@ -142,7 +141,7 @@ async function* batchesOf(options: ReadInputOptions, handOver: boolean): AsyncGe
   const bigIntegers = options.bigIntegers ?? "refuse";
   try {
     if (yaml) {
-      yield readYaml(await readAll(input), file, bigIntegers);
+      yield await readYaml(await readAll(input), file, bigIntegers);
       return;
     }
     const reader = new JsonInputReader(file, bigIntegers);
@@ -465,8 +464,12 @@ class JsonInputReader {
   }
 }
 
-/** Every YAML document with the line it starts on; YAML is read whole, not streamed. */
-function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode): InputItem[] {
+/**
+ * Every YAML document with the line it starts on; YAML is read whole, not streamed. The yaml
+ * package is loaded only here: every migrate worker imports this module, and loading it took
+ * each ~35 ms at start-up for input that is never YAML.
+ */
+async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode): Promise<InputItem[]> {
   let text: string;
   try {
     text = decodeUtf8Text(bytes, file);
@@ -474,6 +477,7 @@ function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode): Inp
     if (!(error instanceof OnexError)) throw error;
     return [{ line: error.details.line ?? 1, error, shape: "yaml" }];
   }
+  const { LineCounter, parseAllDocuments, visit } = await import("yaml");
   const lineCounter = new LineCounter();
   const items: InputItem[] = [];
   // intAsBigInt: a YAML integer beyond 2^53 must not be rounded before it can be checked.
