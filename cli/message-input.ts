@@ -5,7 +5,7 @@
  * line is that line's problem, never the file's; array elements carry their index and line.
  * Every byte is looked at a constant number of times, so time is linear in the input.
  */
-import { createReadStream } from "node:fs";
+import { createReadStream, fstatSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { parseJson, parseJsonWithLines, type BigIntegerMode, type JsonParseOptions } from "@onex/runtime";
@@ -205,10 +205,27 @@ export function parseJsonBytes(bytes: Buffer, file: string): unknown {
   return parseJson(decodeUtf8Text(bytes, file), { file });
 }
 
+/**
+ * Bytes read at a time from a file: four times the 64 KiB default, so a quarter of the reads,
+ * the joins of a line cut by a read, and the batches' copies (onex migrate on 200,000 messages,
+ * 2 workers, interleaved runs: 3.59 -> 3.45 s of CPU; 128 KiB: 3.50 s).
+ */
+const READ_BYTES = 1 << 18;
+
 function openInput(file: string, onTerminal: ((hint: string) => void) | undefined): Readable {
-  if (file !== "-") return createReadStream(file);
+  if (file !== "-") return createReadStream(file, { highWaterMark: READ_BYTES });
+  // stdin redirected from a file (`< log.ndjson`) is read as a file is, from where it stands; a pipe or a terminal as it comes.
+  if (stdinIsFile()) return createReadStream("", { fd: 0, autoClose: false, highWaterMark: READ_BYTES });
   if (process.stdin.isTTY) onTerminal?.("reading messages from the terminal; end with Ctrl-D, or name a file (run with --help for usage)");
   return process.stdin;
+}
+
+function stdinIsFile(): boolean {
+  try {
+    return fstatSync(0).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** The input in blocks of whole lines: each block ends with "\n", but the input's last when the input does not. */
