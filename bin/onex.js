@@ -2,8 +2,9 @@
 // The onex command: oclif reads the command list from package.json ("oclif" section).
 import { readFileSync } from "node:fs";
 import Module, { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { installedVersion } from "./installed-version.js";
 
 const require = createRequire(import.meta.url);
 // Before anything imports them: see useVendoredPackages.
@@ -137,17 +138,4 @@ function useVendoredPackages(dir) {
       Object.defineProperty(require.cache, entry, { get: load, set: settle, configurable: true, enumerable: true });
     }
   }
-}
-
-/** The version of the installed package whose entry module is `entry` (its nearest package.json naming it). */
-function installedVersion(entry, name) {
-  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
-      if (pkg.name === name) return pkg.version;
-    } catch {
-      // no package.json here: look further up
-    }
-  }
-  return undefined;
 }

@@ -13,7 +13,8 @@
 import { build } from "esbuild";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
+import { installedVersion } from "../bin/installed-version.js";
 
 /** Each file and the packages it holds (they share what they import, as one copy). */
 const VENDORED = {
@@ -24,18 +25,6 @@ const VENDORED = {
   "nats.cjs": { packages: ["@nats-io/transport-node", "@nats-io/jetstream", "@nats-io/kv"], external: [] },
 };
 
-/** The version of the installed package whose entry module is `entry` (its nearest package.json naming it). */
-export function installedVersion(entry, name) {
-  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
-      if (pkg.name === name) return pkg.version;
-    } catch {
-      // no package.json here: look further up
-    }
-  }
-  return undefined;
-}
 
 export async function writeVendorBundles(root) {
   const require = createRequire(join(root, "package.json"));

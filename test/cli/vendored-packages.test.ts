@@ -82,7 +82,7 @@ describe("vendored packages", () => {
     await mkdir(vendor, { recursive: true });
     await symlink(join(PROJECT_ROOT, "node_modules"), join(tree, "node_modules"));
     await symlink(join(PROJECT_ROOT, "dist", "cli", "commands"), join(tree, "dist", "cli", "commands"));
-    for (const file of ["package.json", "oclif.manifest.json", join("bin", "onex.js")]) await copyFile(join(PROJECT_ROOT, file), join(tree, file));
+    for (const file of ["package.json", "oclif.manifest.json", join("bin", "onex.js"), join("bin", "installed-version.js")]) await copyFile(join(PROJECT_ROOT, file), join(tree, file));
     await copyFile(vendored("vendored.json"), join(vendor, "vendored.json"));
     await writeFile(join(vendor, "oclif-core.cjs"), "");
     await writeFile(join(vendor, "yaml.cjs"), readFileSync(vendored("yaml.cjs"), "utf8").slice(0, 5_000));
@@ -111,7 +111,7 @@ describe("vendored packages", () => {
     await mkdir(join(tree, "bin"), { recursive: true });
     await mkdir(join(tree, "dist", "cli", "vendor"), { recursive: true });
     await symlink(join(PROJECT_ROOT, "node_modules"), join(tree, "node_modules"));
-    for (const file of ["package.json", "oclif.manifest.json", join("bin", "onex.js")]) await copyFile(join(PROJECT_ROOT, file), join(tree, file));
+    for (const file of ["package.json", "oclif.manifest.json", join("bin", "onex.js"), join("bin", "installed-version.js")]) await copyFile(join(PROJECT_ROOT, file), join(tree, file));
     await writeFile(join(tree, "dist", "cli", "vendor", "vendored.json"), JSON.stringify({ "oclif-core.cjs": { "@oclif/core": "0.0.1" }, "yaml.cjs": { yaml: "0.0.1" } }));
     for (const stale of ["oclif-core.cjs", "yaml.cjs"]) await writeFile(join(tree, "dist", "cli", "vendor", stale), 'throw new Error("a stale copy was loaded");\n');
     const result = spawnSync(process.execPath, ["--import", REPORT, join(tree, "bin", "onex.js"), "--version"], { cwd: tree, encoding: "utf8", timeout: 60_000 });
