@@ -1,7 +1,8 @@
 /**
  * `npm run bench:jetstream`: the SDK's own cost on the control plane, against a local
  * nats-server started for the run. Each side is timed in every round, rounds interleave the
- * sides, and each figure is the median of the rounds; the ratio is SDK time / peer time.
+ * sides (taking turns going first), and each figure is the median of the rounds; the ratio is
+ * SDK time / peer time.
  *
  * - publish: `client.publishMany` (validate + sign + subject + publish, pipelined acks), against
  *   - the hand-written peer: nats.js publish of each message after the same ajv validator,
@@ -151,36 +152,37 @@ try {
     return performance.now() - t;
   };
   for (let round = 0; round < ROUNDS; round++) {
-    // Typed publish.
+    // Every side's messages are made before any clock starts.
     const typed = Array.from({ length: MESSAGES }, (_, i) => dispatch(i, `sdk-${round}`));
-    let t = performance.now();
-    await client.publishMany(typed, { window: WINDOW });
-    results.sdkPub.push(performance.now() - t);
-
-    // Hand-written publish: validate, canonicalize, sign, serialize, publish.
     const hand = Array.from({ length: MESSAGES }, (_, i) => dispatch(i, `hand-${round}`)).map((m) => ({ subject: m.subject(), data: m.toJSON() as unknown as v0_1.TaskDispatchData }));
-    results.handPub.push(await windowed(hand, ({ subject, data }) => handPublish(subject, data)));
-
-    // Raw publish of the same kind of bytes, with a bare signature each.
     const raw = Array.from({ length: MESSAGES }, (_, i) => dispatch(i, `raw-${round}`));
     const prepared = raw.map((m) => ({ subject: m.subject(), bytes: new TextEncoder().encode(JSON.stringify(signMessage(m, key))), id: m.id, unsigned: canonicalBytes(m.toJSON()) })).map((p) => ({ ...p, signature: cryptoSign(null, p.unsigned, key.privateKey) }));
-    results.rawPub.push(
-      await windowed(prepared, (p) => {
-        cryptoSign(null, p.unsigned, key.privateKey);
-        const h = natsHeaders();
-        h.set("Onex-Type", "signal.task.dispatch");
-        return js.publish(p.subject, p.bytes, { msgID: p.id, headers: h });
-      }),
-    );
 
+    const publishes: (() => Promise<void>)[] = [
+      // Typed publish.
+      async () => {
+        const t = performance.now();
+        await client.publishMany(typed, { window: WINDOW });
+        results.sdkPub.push(performance.now() - t);
+      },
+      // Hand-written publish: validate, canonicalize, sign, serialize, publish.
+      async () => void results.handPub.push(await windowed(hand, ({ subject, data }) => handPublish(subject, data))),
+      // Raw publish of the same kind of bytes, with a bare signature each.
+      async () =>
+        void results.rawPub.push(
+          await windowed(prepared, (p) => {
+            cryptoSign(null, p.unsigned, key.privateKey);
+            const h = natsHeaders();
+            h.set("Onex-Type", "signal.task.dispatch");
+            return js.publish(p.subject, p.bytes, { msgID: p.id, headers: h });
+          }),
+        ),
+    ];
     // Typed subscribe: parse, validate, verify, judge, ack; with verification threads and without.
-    for (const [c, into, cpuInto] of [
-      [client, results.sdkSub, cpuOf.sdkSub],
-      [oneThread, results.sdkSubOne, cpuOf.sdkSubOne],
-    ] as const) {
+    const typedSubscribe = (c: typeof client, into: number[], cpuInto: ReturnType<typeof cpu>) => async () => {
       const sub = await c.subscribe([v0_1.TaskDispatch], { entityId: `sdk-${round}`, maxInFlight: WINDOW });
       await withCpu(cpuInto, async () => {
-        t = performance.now();
+        const t = performance.now();
         let n = 0;
         for await (const d of sub) {
           d.ack();
@@ -192,19 +194,26 @@ try {
           }
         }
       });
-    }
-
-    // Hand-written consume: parse, validate, canonicalize, verify, ack.
-    results.handSub.push(await withCpu(cpuOf.handSub, () => pull(`hand_${round}`, `hand-${round}`, MESSAGES, handReceive)));
-
-    // Raw consume with a bare verify.
+    };
     let i = 0;
-    results.rawSub.push(
-      await pull(`raw_${round}`, `raw-${round}`, MESSAGES, () => {
-        const p = prepared[i++ % prepared.length]!;
-        if (!cryptoVerify(null, p.unsigned, key.publicKey.keyObject, p.signature)) throw new Error("bad signature");
-      }),
-    );
+    const subscribes: (() => Promise<void>)[] = [
+      typedSubscribe(client, results.sdkSub, cpuOf.sdkSub),
+      typedSubscribe(oneThread, results.sdkSubOne, cpuOf.sdkSubOne),
+      // Hand-written consume: parse, validate, canonicalize, verify, ack.
+      async () => void results.handSub.push(await withCpu(cpuOf.handSub, () => pull(`hand_${round}`, `hand-${round}`, MESSAGES, handReceive))),
+      // Raw consume with a bare verify.
+      async () =>
+        void results.rawSub.push(
+          await pull(`raw_${round}`, `raw-${round}`, MESSAGES, () => {
+            const p = prepared[i++ % prepared.length]!;
+            if (!cryptoVerify(null, p.unsigned, key.publicKey.keyObject, p.signature)) throw new Error("bad signature");
+          }),
+        ),
+    ];
+    // The sides take turns going first, so none always follows the same phase (its garbage, its
+    // consumer's clean-up).
+    for (const phase of round % 2 === 0 ? publishes : publishes.reverse()) await phase();
+    for (const phase of round % 2 === 0 ? subscribes : subscribes.reverse()) await phase();
   }
 
   // Latency at a fixed publish rate: from the publish call to the message in the subscriber's hand.
