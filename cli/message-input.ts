@@ -5,7 +5,8 @@
  * line is that line's problem, never the file's; array elements carry their index and line.
  * Every byte is looked at a constant number of times, so time is linear in the input.
  */
-import { createReadStream, fstatSync } from "node:fs";
+import { close, createReadStream, fstat, fstatSync, open, read } from "node:fs";
+import { promisify } from "node:util";
 import type { Readable } from "node:stream";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { parseJson, parseJsonWithLines, type BigIntegerMode, type JsonParseOptions } from "@onex/runtime";
@@ -40,8 +41,14 @@ export interface ReadInputOptions {
   bigIntegers?: BigIntegerMode;
   /** Told once when the command waits on a terminal for input. */
   onTerminal?: (hint: string) => void;
-  /** Gives the buffer a handed-over batch of `size` bytes is joined into (default: a new one); it must own its ArrayBuffer, which may be larger. */
+  /**
+   * Gives the buffer a handed-over batch of `size` bytes is read or joined into (default: a new
+   * one); it must own its ArrayBuffer, which may be larger. Once the input is known to be NDJSON,
+   * a regular file is read straight into these buffers, and each read's whole lines are a batch.
+   */
   batchBuffer?: (size: number) => Buffer;
+  /** Takes back a buffer from `batchBuffer` that holds no batch after all (a line longer than it moved to a larger one). */
+  unusedBatchBuffer?: (buffer: Buffer) => void;
 }
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
@@ -72,8 +79,10 @@ export interface ByteBatch {
 
 /**
  * Like `readInputBatches`, but once the input is known to be NDJSON the remaining lines are
- * handed over unread, a batch of at least `LINE_BATCH_BYTES` (or the rest), so a caller can
- * read them on other threads. Only counting the lines is left to this thread.
+ * handed over unread, so a caller can read them on other threads: a regular file's lines as
+ * each read left them (about `READ_BYTES`, in a buffer from `batchBuffer`), a stream's in
+ * batches of at least `LINE_BATCH_BYTES` (or the rest). Only counting the lines is left to
+ * this thread.
  */
 export async function* readInputLineBatches(options: ReadInputOptions): AsyncGenerator<InputItem[] | ByteBatch> {
   yield* batchesOf(options, true);
@@ -136,15 +145,22 @@ const LINE_BATCH_BYTES = 1 << 18;
 
 async function* batchesOf(options: ReadInputOptions, handOver: boolean): AsyncGenerator<InputItem[] | ByteBatch> {
   const { file } = options;
-  const input = openInput(file, options.onTerminal);
   const yaml = options.format === "yaml" || ((options.format ?? "auto") === "auto" && /\.ya?ml$/i.test(file));
   const bigIntegers = options.bigIntegers ?? "refuse";
+  let input: InputSource | undefined;
   try {
+    input = await openInput(file, options.onTerminal, !yaml);
     if (yaml) {
-      yield await readYaml(await readAll(input), file, bigIntegers);
+      yield await readYaml(await readAll(input as Readable), file, bigIntegers);
       return;
     }
     const reader = new JsonInputReader(file, bigIntegers);
+    // Once the lines are NDJSON, a file is read straight into the buffers batches are handed over in.
+    const lineBuffers = handOver && options.batchBuffer !== undefined;
+    const buffers: BlockBuffers = {
+      get: (size) => (lineBuffers && reader.lineOriented ? options.batchBuffer!(size) : Buffer.allocUnsafeSlow(size)),
+      unused: (buffer) => options.unusedBatchBuffer?.(buffer),
+    };
     let held: Buffer[] = [];
     let heldBytes = 0;
     let heldFirstLine = 0;
@@ -157,22 +173,29 @@ async function* batchesOf(options: ReadInputOptions, handOver: boolean): AsyncGe
       heldBytes = 0;
       return batch;
     };
-    for await (const block of blocksOf(input)) {
+    for await (const block of input instanceof FileInput ? input.blocks(buffers) : streamBlocks(input)) {
       if (!handOver) {
-        const items = reader.take(splitLines(block));
+        const items = reader.take(splitLines(block.bytes));
         if (items.length > 0) yield items;
         continue;
       }
-      let rest = block;
+      let rest = block.bytes;
       if (!reader.lineOriented) {
         // Read here until the shape is known; once it is NDJSON, the block's remaining lines are handed over unread.
-        const lines = splitLines(block);
+        const lines = splitLines(rest);
         let taken = 0;
         const items: InputItem[] = [];
         while (taken < lines.length && !reader.lineOriented) items.push(...reader.take([lines[taken++]!]));
         if (items.length > 0) yield items;
         if (taken === lines.length) continue;
-        rest = block.subarray(lines[taken]!.byteOffset - block.byteOffset);
+        rest = rest.subarray(lines[taken]!.byteOffset - rest.byteOffset);
+      } else if (block.own) {
+        // Read into a buffer of its own (a batch buffer): these lines are a batch as they are, no copy.
+        if (held.length > 0) yield handOverHeld(false);
+        const batch = { bytes: rest, firstLine: reader.nextLine, last: block.last };
+        reader.skip(countLines(rest));
+        yield batch;
+        continue;
       }
       if (held.length === 0) heldFirstLine = reader.nextLine;
       held.push(rest);
@@ -186,7 +209,8 @@ async function* batchesOf(options: ReadInputOptions, handOver: boolean): AsyncGe
     if (cause instanceof OnexError) throw cause;
     throw readFailure(cause, file === "-" ? "stdin" : file, "input");
   } finally {
-    if (input !== process.stdin) input.destroy();
+    if (input instanceof FileInput) await input.close();
+    else if (input !== undefined && input !== process.stdin) input.destroy();
   }
 }
 
@@ -206,19 +230,108 @@ export function parseJsonBytes(bytes: Buffer, file: string): unknown {
 }
 
 /**
- * Bytes read at a time from a file: over four times the 64 KiB default, so a quarter of the
- * reads, the joins of a line cut by a read, and the batches' copies (onex migrate on 200,000
- * messages, 2 workers, interleaved runs: 3.59 -> 3.45 s of CPU; 128 KiB: 3.50 s). A little
- * more than a handed-over batch, so one read makes one batch: with reads of exactly 256 KiB
- * every other batch took two (~512 KiB, often too large for a shared slot: peak RSS at
- * 1,000,000 messages 181 MiB).
+ * Bytes read at a time: over four times the 64 KiB default, so a quarter of the reads, the
+ * joins of a line cut by a read, and the batches' copies (onex migrate on 200,000 messages,
+ * 2 workers, interleaved runs: 3.59 -> 3.45 s of CPU; 128 KiB: 3.50 s). A little more than a
+ * handed-over batch, so one read of a pipe's stream makes one batch: with reads of exactly
+ * 256 KiB every other batch took two (~512 KiB, often too large for a shared slot).
  */
 const READ_BYTES = (1 << 18) + (1 << 15);
 
-function openInput(file: string, onTerminal: ((hint: string) => void) | undefined): Readable {
-  if (file !== "-") return createReadStream(file, { highWaterMark: READ_BYTES });
-  // stdin redirected from a file (`< log.ndjson`) is read as a file is, from where it stands; a pipe or a terminal as it comes.
-  if (stdinIsFile()) return createReadStream("", { fd: 0, autoClose: false, highWaterMark: READ_BYTES });
+/** A block of whole lines: each ends with "\n", but the input's last when the input does not. */
+interface Block {
+  bytes: Buffer;
+  /** The block starts its buffer, which holds nothing else in use: it can be handed over as it is. */
+  own: boolean;
+  /** Nothing follows in the input. */
+  last: boolean;
+}
+
+/** Where a file's blocks are read into. */
+interface BlockBuffers {
+  get(size: number): Buffer;
+  /** A buffer from `get` that holds no block after all. */
+  unused(buffer: Buffer): void;
+}
+
+type InputSource = Readable | FileInput;
+
+const openFile = promisify(open);
+const statFile = promisify(fstat);
+const readFile = promisify(read);
+const closeFile = promisify(close);
+
+/** A regular file (or stdin redirected from one), read straight into the caller's buffers. */
+class FileInput {
+  constructor(
+    private readonly fd: number,
+    private readonly owned: boolean,
+  ) {}
+
+  /**
+   * The file's blocks of whole lines, from where it stands. Each is read into a buffer of its
+   * own from `buffers` (a batch buffer, once the lines are NDJSON), so it can be handed over
+   * without a copy: the line cut by a read is copied to the start of the next buffer, and a
+   * line longer than a buffer moves to one twice the size. A stream of the file would read
+   * into new memory each time (256 KiB and up: the C library served those from its heap,
+   * which grew with the input, 98 -> 139 MiB of peak RSS at 100,000 -> 1,000,000 messages
+   * on one thread) and join the cut line to the next read in more.
+   */
+  async *blocks(buffers: BlockBuffers): AsyncGenerator<Block> {
+    let tail = Buffer.allocUnsafeSlow(0);
+    let tailBytes = 0;
+    for (;;) {
+      let buffer = buffers.get(tailBytes < READ_BYTES >> 1 ? READ_BYTES : tailBytes * 2);
+      tail.copy(buffer, 0, 0, tailBytes);
+      let used = tailBytes;
+      let end = 0;
+      let eof = false;
+      // A regular file fills the buffer in one read but at its end, where a second read says so.
+      while (!eof) {
+        if (used === buffer.length) {
+          end = buffer.lastIndexOf(0x0a, used - 1) + 1;
+          if (end > 0) break;
+          // A line longer than the buffer: it moves to a larger one.
+          const larger = buffers.get(buffer.length * 2);
+          buffer.copy(larger, 0, 0, used);
+          buffers.unused(buffer);
+          buffer = larger;
+        }
+        const { bytesRead } = await readFile(this.fd, buffer, used, buffer.length - used, null);
+        used += bytesRead;
+        eof = bytesRead === 0;
+      }
+      if (eof) {
+        if (used > 0) yield { bytes: buffer.subarray(0, used), own: true, last: true };
+        else buffers.unused(buffer);
+        return;
+      }
+      // The line cut by the read is kept aside for the next buffer, so this one's lines can go as they are.
+      tailBytes = used - end;
+      if (tail.length < tailBytes) tail = Buffer.allocUnsafeSlow(Math.max(tailBytes, 1 << 12));
+      buffer.copy(tail, 0, end, used);
+      yield { bytes: buffer.subarray(0, end), own: true, last: false };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.owned) await closeFile(this.fd);
+  }
+}
+
+/**
+ * The input: a regular file (named, or stdin redirected from one: read from where it stands)
+ * as a FileInput when `direct`, else a stream; a pipe or a terminal as it comes.
+ */
+async function openInput(file: string, onTerminal: ((hint: string) => void) | undefined, direct: boolean): Promise<InputSource> {
+  if (file !== "-") {
+    if (!direct) return createReadStream(file, { highWaterMark: READ_BYTES });
+    const fd = await openFile(file, "r");
+    if ((await statFile(fd).catch(() => undefined))?.isFile() === true) return new FileInput(fd, true);
+    // A FIFO, a device, a folder: read as a stream, which reports what is wrong with it as before.
+    return createReadStream("", { fd, highWaterMark: READ_BYTES });
+  }
+  if (stdinIsFile()) return direct ? new FileInput(0, false) : createReadStream("", { fd: 0, autoClose: false, highWaterMark: READ_BYTES });
   if (process.stdin.isTTY) onTerminal?.("reading messages from the terminal; end with Ctrl-D, or name a file (run with --help for usage)");
   return process.stdin;
 }
@@ -231,8 +344,8 @@ function stdinIsFile(): boolean {
   }
 }
 
-/** The input in blocks of whole lines: each block ends with "\n", but the input's last when the input does not. */
-async function* blocksOf(input: Readable): AsyncGenerator<Buffer> {
+/** A stream's blocks of whole lines. */
+async function* streamBlocks(input: Readable): AsyncGenerator<Block> {
   let pending: Buffer[] = [];
   for await (const chunk of input) {
     const bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
@@ -243,10 +356,10 @@ async function* blocksOf(input: Readable): AsyncGenerator<Buffer> {
       continue;
     }
     const head = bytes.subarray(0, end);
-    yield pending.length === 0 ? head : Buffer.concat([...pending, head]);
+    yield { bytes: pending.length === 0 ? head : Buffer.concat([...pending, head]), own: false, last: false };
     pending = end < bytes.length ? [bytes.subarray(end)] : [];
   }
-  if (pending.length > 0) yield Buffer.concat(pending);
+  if (pending.length > 0) yield { bytes: Buffer.concat(pending), own: false, last: true };
 }
 
 /** The lines of a block, as bytes without their "\n"; a final "\n" ends the last line rather than starting an empty one. */

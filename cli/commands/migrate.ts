@@ -68,7 +68,7 @@ export default class Migrate extends OnexCommand {
     // Integers beyond 2^53 travel as BigInt and are written back digit for digit: migrate loses nothing.
     const workers = flags.workers ?? availableParallelism();
     const buffers = new BatchBuffers(workers);
-    const items = readInputLineBatches({ file, format: flags.format as "auto", bigIntegers: "bigint", onTerminal: (hint) => this.logToStderr(hint), batchBuffer: (size) => buffers.input(size) });
+    const items = readInputLineBatches({ file, format: flags.format as "auto", bigIntegers: "bigint", onTerminal: (hint) => this.logToStderr(hint), batchBuffer: (size) => buffers.input(size), unusedBatchBuffer: (buffer) => buffers.returnInput(buffer) });
 
     // Outputs are created (and checked) only now that the arguments are known good, and committed only on success.
     const outFile = flags.out === undefined ? undefined : OutputFile.create(flags.out, { force: flags.force });
