@@ -5,10 +5,21 @@
  * runs of output text and bad messages — so the command applies `--on-error` to them in
  * order, the same whichever thread produced them.
  */
-import { stringify as yamlStringify } from "yaml";
 import { OnexError, isOnexError } from "@onex/runtime";
 import { stringifyJson } from "@onex/runtime";
 import type { InputItem, InputShape } from "./message-input.js";
+
+/**
+ * yaml's stringify, loaded by `loadYamlOutput` only for YAML output: every migrate worker
+ * imports this module, and loading the yaml package (a module at a time on a worker, which
+ * has no one-file copy) took each ~40 ms of CPU at start-up, before it could take a batch.
+ */
+let yamlStringify: ((value: unknown) => string) | undefined;
+
+/** Loads what `migrateBatch` needs to write YAML; call it before migrating messages whose shape is "yaml". */
+export async function loadYamlOutput(): Promise<void> {
+  yamlStringify ??= (await import("yaml")).stringify;
+}
 
 /** Output text of consecutive good messages (UTF-8 bytes when it comes from a worker). */
 export interface WrittenPiece {
@@ -122,6 +133,7 @@ function encodeOutput(value: unknown, shape: InputShape, index: number): string 
     case "document":
       return `${stringifyJson(value, 2)}\n`;
     case "yaml":
+      if (yamlStringify === undefined) throw new Error("YAML output before loadYamlOutput()");
       return `${index === 0 ? "" : "---\n"}${yamlStringify(value)}`;
     default:
       return `${stringifyJson(value)}\n`;

@@ -5,7 +5,7 @@ import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { ExitCode } from "../exit-codes.js";
 import { readInputLineBatches, readNdjsonBytes, type ByteBatch, type InputItem, type InputShape } from "../message-input.js";
-import { closeOutput, migrateBatch, type MigratedPiece, type MigrateFn } from "../migrate-batch.js";
+import { closeOutput, loadYamlOutput, migrateBatch, type MigratedPiece, type MigrateFn } from "../migrate-batch.js";
 import { OutputBytes } from "../migrate-output-bytes.js";
 import { BatchBuffers, MigratePool, type MigrateJobResult } from "../migrate-pool.js";
 import { OutputFile } from "../output-file.js";
@@ -150,6 +150,7 @@ export default class Migrate extends OnexCommand {
         if (Array.isArray(items)) {
           if (items.length === 0) continue;
           shape ??= items[0]!.shape;
+          if (shape === "yaml") await loadYamlOutput();
         }
         // Handed-over lines are encoded as they are migrated, into a recycled buffer, as a worker does: a batch's text
         // joined into one string lived through collections into the old generation, so peak RSS grew with the input.
