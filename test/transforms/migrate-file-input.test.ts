@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BIN, scratch } from "../cli/cli-harness.js";
 import { PROJECT_ROOT } from "../support/temp-schemas.js";
+import { expectSameOutput } from "./same-output.js";
 
 interface Run {
   code: number | null;
@@ -22,8 +23,6 @@ interface Run {
 
 const { dir, remove } = scratch("migrate-file-input");
 afterAll(remove);
-
-// Outputs are several MB: compared with Buffer.equals (a deep comparison takes seconds each).
 
 /** Runs the built onex with stdin from `stdin`: bytes through a pipe, or an open file descriptor. */
 function onex(args: string[], stdin: Buffer | number, dead?: string): Run {
@@ -81,7 +80,7 @@ describe("onex migrate reading a regular file", () => {
     const dead = join(dir, `named-${workers}.dead`);
     const named = onex(["migrate", "v0.2", "v0.1", file, "--workers", String(workers), "--dead-letter", dead], Buffer.alloc(0), dead);
     expect(named.code).toBe(0);
-    expect(named.stdout.equals(piped.stdout)).toBe(true);
+    expectSameOutput(named.stdout, piped.stdout);
     expect(named.letters).toBe(piped.letters);
     expect(named.stderr.replaceAll(file, "-")).toBe(piped.stderr);
   });
@@ -92,7 +91,7 @@ describe("onex migrate reading a regular file", () => {
     try {
       const redirected = onex(["migrate", "v0.2", "v0.1", "-", "--workers", String(workers), "--dead-letter", dead], fd, dead);
       expect(redirected.code).toBe(0);
-      expect(redirected.stdout.equals(piped.stdout)).toBe(true);
+      expectSameOutput(redirected.stdout, piped.stdout);
       expect(redirected.letters).toBe(piped.letters);
       expect(redirected.stderr).toBe(piped.stderr);
     } finally {
@@ -108,7 +107,7 @@ describe("onex migrate reading a regular file", () => {
       const rest = onex(["migrate", "v0.2", "v0.1", "-", "--workers", "2", "--on-error", "skip"], fd);
       const restPiped = onex(["migrate", "v0.2", "v0.1", "-", "--workers", "0", "--on-error", "skip"], input.subarray(skipped));
       expect(rest.code).toBe(restPiped.code);
-      expect(rest.stdout.equals(restPiped.stdout)).toBe(true);
+      expectSameOutput(rest.stdout, restPiped.stdout);
       expect(rest.stderr).toBe(restPiped.stderr);
     } finally {
       closeSync(fd);
@@ -123,7 +122,7 @@ describe("onex migrate reading a regular file", () => {
     const fromFile = onex(["migrate", "v0.2", "v0.1", arrayFile], Buffer.alloc(0));
     const fromPipe = onex(["migrate", "v0.2", "v0.1", "-"], array);
     expect(fromFile.code).toBe(0);
-    expect(fromFile.stdout.equals(fromPipe.stdout)).toBe(true);
+    expectSameOutput(fromFile.stdout, fromPipe.stdout);
     expect(fromFile.stdout.toString("utf8").startsWith("[\n")).toBe(true);
   });
 

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BIN, scratch } from "../cli/cli-harness.js";
 import { PROJECT_ROOT } from "../support/temp-schemas.js";
+import { expectSameOutput } from "./same-output.js";
 
 function onex(cwd: string, args: string[], input: string): { code: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [BIN, ...args], { cwd, input, encoding: "utf8", timeout: 120_000, maxBuffer: 1 << 28 });
@@ -38,7 +39,7 @@ describe("onex migrate on workers, batches larger than a shared slot", () => {
     const alone = onex(dir, ["migrate", "v0.2", "v0.1", "-", "--workers", "0"], input);
     expect(pooled.code).toBe(0);
     expect(pooled.stderr).toContain("4000 read, 4000 written, 0 skipped, 0 dead-lettered");
-    expect(Buffer.from(pooled.stdout)).toEqual(Buffer.from(alone.stdout));
+    expectSameOutput(pooled.stdout, alone.stdout);
     expect(pooled.stdout.split("\n").filter((l) => l.includes('"blob"'))).toHaveLength(6);
   });
 });

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BIN, scratch } from "../cli/cli-harness.js";
 import { PROJECT_ROOT } from "../support/temp-schemas.js";
+import { expectSameOutput } from "./same-output.js";
 
 /** Runs the built onex with room for a few megabytes of output. */
 function onex(cwd: string, args: string[], input: string): { code: number | null; stdout: string; stderr: string } {
@@ -58,7 +59,7 @@ describe("onex migrate --workers", () => {
     const { pooled, alone } = both([], lines.join("\n") + "\n", "order");
     expect(pooled.code).toBe(0);
     expect(pooled.stderr).toContain("3000 read, 3000 written, 0 skipped, 0 dead-lettered");
-    expect(Buffer.from(pooled.stdout)).toEqual(Buffer.from(alone.stdout));
+    expectSameOutput(pooled.stdout, alone.stdout);
     const ids = pooled.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { id: string }).id.slice(-12));
     expect(ids).toEqual(lines.map((_, i) => String(i).padStart(12, "0")));
   });
@@ -85,7 +86,7 @@ describe("onex migrate --workers", () => {
       [2_201, "ONEX_E_JSON_SYNTAX"],
       [3_000, "ONEX_E_UNKNOWN_TYPE"],
     ]);
-    expect(Buffer.from(pooled.stdout)).toEqual(Buffer.from(alone.stdout));
+    expectSameOutput(pooled.stdout, alone.stdout);
     expect(pooled.stderr).toBe(alone.stderr);
   });
 
@@ -94,7 +95,7 @@ describe("onex migrate --workers", () => {
       const { pooled, alone } = both(["--on-error", mode], input.replace("{not json\n", `${lines[1]}\n`), mode);
       expect(pooled.code).toBe(1);
       expect(pooled.code).toBe(alone.code);
-      expect(Buffer.from(pooled.stdout)).toEqual(Buffer.from(alone.stdout));
+      expectSameOutput(pooled.stdout, alone.stdout);
       expect(pooled.stderr).toBe(alone.stderr);
     }
     const { pooled } = both(["--on-error", "fail"], input.replace("{not json\n", `${lines[1]}\n`), "fail-check");
@@ -118,6 +119,6 @@ describe("onex migrate --workers", () => {
     expect(there.code).toBe(0);
     const back = onex(dir, ["migrate", "v0.2", "v0.1", "-", "--workers", "2"], there.stdout);
     expect(back.code).toBe(0);
-    expect(Buffer.from(back.stdout)).toEqual(Buffer.from(text));
+    expectSameOutput(back.stdout, text);
   });
 });
