@@ -230,11 +230,12 @@ export function parseJsonBytes(bytes: Buffer, file: string): unknown {
 }
 
 /**
- * Bytes read at a time: over four times the 64 KiB default, so a quarter of the reads, the
- * joins of a line cut by a read, and the batches' copies (onex migrate on 200,000 messages,
- * 2 workers, interleaved runs: 3.59 -> 3.45 s of CPU; 128 KiB: 3.50 s). A little more than a
- * handed-over batch, so one read of a pipe's stream makes one batch: with reads of exactly
- * 256 KiB every other batch took two (~512 KiB, often too large for a shared slot).
+ * Bytes read at a time from a file: over four times the 64 KiB default, so a quarter of the
+ * reads and of the lines cut by a read (onex migrate on 200,000 messages, 2 workers,
+ * interleaved runs: 3.59 -> 3.45 s of CPU; 128 KiB: 3.50 s). Each read of a regular file is a
+ * batch (FileInput), a little more than the LINE_BATCH_BYTES a stream's chunks are gathered
+ * to, and fits a shared slot with room for a cut line; a stream of a file (YAML, a FIFO) reads
+ * as much. A pipe comes in the chunks the pipe gives.
  */
 const READ_BYTES = (1 << 18) + (1 << 15);
 
