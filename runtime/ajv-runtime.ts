@@ -28,32 +28,64 @@ export const ajvRuntime: { equal: (a: unknown, b: unknown) => boolean; ucs2lengt
 
 const fullDateTime = fullFormats["date-time"] as { validate: (value: string) => boolean; compare: (a: string, b: string) => number | undefined };
 
-// The shape nearly every date-time has (RFC 3339 with "T" and an offset), checked in one pass.
-// Any string that has it splits, in ajv-formats, into exactly its date and its time, which
-// match ajv-formats' own DATE and TIME; the numbers are then judged by its very rules below.
-const COMMON_DATE_TIME = /^(\d\d\d\d)-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d(?:\.\d+)?)(?:[Zz]|([+-])(\d\d):(\d\d))$/;
 const DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
+/** The two-digit number at `at`, or -1 when either character is not an ASCII digit. */
+function twoDigits(value: string, at: number): number {
+  const tens = value.charCodeAt(at) - 48;
+  const ones = value.charCodeAt(at + 1) - 48;
+  return tens >= 0 && tens <= 9 && ones >= 0 && ones <= 9 ? tens * 10 + ones : -1;
+}
+
 /**
- * ajv-formats' `full` "date-time" (strict time zone), answering exactly as it does: strings of
- * the common shape are judged here, in one regular expression and a few comparisons, every
- * other string by ajv-formats itself (under half the time on a typical timestamp: 0.48 against 1.1 µs here).
+ * ajv-formats' `full` "date-time" (strict time zone), answering exactly as it does. Strings of
+ * the shape nearly every date-time has, `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, are judged
+ * here, character by character; ajv-formats splits any such string into exactly that date and
+ * time, and the numbers are judged below by its very rules. Every other string goes to
+ * ajv-formats itself. A `toISOString()` timestamp: 0.08–0.09 µs, against 1.1 µs in ajv-formats
+ * and 0.27–0.44 µs for the regular expression with captures this replaced (a message holds two
+ * or more: migrate and every receive validate them).
  */
 export function dateTimeFormat(value: string): boolean {
-  const m = COMMON_DATE_TIME.exec(value);
-  if (m === null) return fullDateTime.validate(value);
-  const year = +m[1]!;
-  const month = +m[2]!;
-  const day = +m[3]!;
+  const length = value.length;
+  // 84 | 32 = 116: "T" or "t".
+  if (length < 20 || value.charCodeAt(4) !== 45 || value.charCodeAt(7) !== 45 || (value.charCodeAt(10) | 32) !== 116 || value.charCodeAt(13) !== 58 || value.charCodeAt(16) !== 58) return fullDateTime.validate(value);
+  const century = twoDigits(value, 0);
+  const yearOfCentury = twoDigits(value, 2);
+  const month = twoDigits(value, 5);
+  const day = twoDigits(value, 8);
+  const hr = twoDigits(value, 11);
+  const min = twoDigits(value, 14);
+  const wholeSec = twoDigits(value, 17);
+  if (century < 0 || yearOfCentury < 0 || month < 0 || day < 0 || hr < 0 || min < 0 || wholeSec < 0) return fullDateTime.validate(value);
+  let at = 19;
+  if (value.charCodeAt(at) === 46) {
+    const first = ++at;
+    while (at < length && value.charCodeAt(at) >= 48 && value.charCodeAt(at) <= 57) at++;
+    if (at === first) return fullDateTime.validate(value);
+  }
+  const fractionEnd = at;
+  let tzSign = 1;
+  let tzH = 0;
+  let tzM = 0;
+  const zone = value.charCodeAt(at);
+  if ((zone | 32) === 122) {
+    // "Z" or "z"
+    if (at + 1 !== length) return fullDateTime.validate(value);
+  } else if ((zone === 43 || zone === 45) && at + 6 === length && value.charCodeAt(at + 3) === 58) {
+    tzH = twoDigits(value, at + 1);
+    tzM = twoDigits(value, at + 4);
+    if (tzH < 0 || tzM < 0) return fullDateTime.validate(value);
+    if (zone === 45) tzSign = -1;
+  } else return fullDateTime.validate(value);
+
+  const year = century * 100 + yearOfCentury;
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   if (!(month >= 1 && month <= 12 && day >= 1 && day <= (month === 2 && leap ? 29 : DAYS[month]!))) return false;
-  const hr = +m[4]!;
-  const min = +m[5]!;
-  const sec = +m[6]!;
-  const tzSign = m[7] === "-" ? -1 : 1;
-  const tzH = +(m[8] ?? 0);
-  const tzM = +(m[9] ?? 0);
   if (tzH > 23 || tzM > 59) return false;
+  // ajv-formats reads the seconds with their fraction as one number, so "59.99999999999999999"
+  // is 60: only 59 and 60 can round across the limits below, so only they are read that way.
+  const sec = fractionEnd > 19 && (wholeSec === 59 || wholeSec === 60) ? +value.slice(17, fractionEnd) : wholeSec;
   if (hr <= 23 && min <= 59 && sec < 60) return true;
   // A leap second: 23:59:60 in UTC only.
   const utcMin = min - tzM * tzSign;

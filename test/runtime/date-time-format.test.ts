@@ -24,7 +24,7 @@ const dateTime = fc
     hour: near,
     minute: fc.oneof(fc.constantFrom("59", "00", "60"), two),
     second: fc.oneof(two, fc.constant("60"), fc.constant("61")),
-    fraction: fc.oneof(fc.constant(""), digits(1).map((d) => `.${d}`), digits(9).map((d) => `.${d}`), fc.constant(".")),
+    fraction: fc.oneof(fc.constant(""), digits(1).map((d) => `.${d}`), digits(9).map((d) => `.${d}`), fc.constant("."), fc.constantFrom(".99999999999999999", ".9999999999999999999999")),
     offset: fc.oneof(
       fc.constantFrom("Z", "z", "", "+00:00", "-00:00", "+01:00", "-01:00", "+0100", "+23:59", "+24:00", "-12:60", "+1:00"),
       fc.tuple(fc.constantFrom("+", "-"), two, two).map(([s, h, m]) => `${s}${h}:${m}`),
@@ -86,6 +86,15 @@ describe("date-time format", () => {
       "2024-01-01T00:00:00+23:60",
       "２０２４-01-01T00:00:00Z",
       "2024-01-01T00:00:00Z\n",
+      // Seconds and fraction are read as one number: these round to 60 and 61.
+      "2024-12-31T23:59:59.99999999999999999Z",
+      "2024-12-31T22:59:59.99999999999999999Z",
+      "2024-12-31T23:59:60.99999999999999999Z",
+      "2024-12-31T23:59:58.99999999999999999Z",
+      "2024-01-01T00:00:00.Z",
+      "2024-01-01T00:00:00.5+01:0",
+      "2024-01-01T00:00:00.5+01:000",
+      "2024-01-01T00:00:00Zz",
     ]) {
       expect(dateTimeFormat(value), value).toBe(reference(value));
     }
