@@ -24,7 +24,8 @@
  * Then latency at a fixed publish rate (BENCH_RATE, default 500 msg/s; BENCH_LATENCY_MESSAGES,
  * default 2000): p50 and p99 from the publish call to the message in the subscriber's hand.
  *
- * BENCH_MESSAGES (default 5000) messages per side per round, BENCH_ROUNDS (default 5).
+ * BENCH_MESSAGES (default 5000) messages per side per round, BENCH_ROUNDS (default 7: a round's
+ * publish phase lasts about half a second, and single rounds move by ±15%).
  * It prints; it never fails on timing. Needs `nats-server` on PATH and `npm run build`.
  */
 import { sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
@@ -41,7 +42,7 @@ import { applyStreams, connect, defaultVerifyThreads, planStreams } from "@onex/
 import { startNatsServer } from "../test/support/nats-server.js";
 
 const MESSAGES = Math.max(500, Number(process.env.BENCH_MESSAGES ?? 5000));
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 7));
 const WINDOW = 256;
 const RATE = Number(process.env.BENCH_RATE ?? 500);
 const LATENCY_MESSAGES = Number(process.env.BENCH_LATENCY_MESSAGES ?? 2000);
@@ -90,7 +91,7 @@ try {
   const validate = v0_1.validators.TaskDispatch;
   const results = { sdkPub: [] as number[], handPub: [] as number[], rawPub: [] as number[], sdkSub: [] as number[], sdkSubOne: [] as number[], handSub: [] as number[], rawSub: [] as number[] };
   const cpu = () => ({ client: [] as number[], server: [] as number[] });
-  const cpuOf = { sdkSub: cpu(), sdkSubOne: cpu(), handSub: cpu() };
+  const cpuOf = { sdkPub: cpu(), handPub: cpu(), sdkSub: cpu(), sdkSubOne: cpu(), handSub: cpu() };
   /** Publishes with at most WINDOW acks outstanding, `prepare` run per message inside the clock. */
   const windowed = async <T>(items: T[], send: (item: T) => Promise<unknown>): Promise<number> => {
     const t = performance.now();
@@ -160,13 +161,14 @@ try {
 
     const publishes: (() => Promise<void>)[] = [
       // Typed publish.
-      async () => {
-        const t = performance.now();
-        await client.publishMany(typed, { window: WINDOW });
-        results.sdkPub.push(performance.now() - t);
-      },
+      async () =>
+        withCpu(cpuOf.sdkPub, async () => {
+          const t = performance.now();
+          await client.publishMany(typed, { window: WINDOW });
+          results.sdkPub.push(performance.now() - t);
+        }),
       // Hand-written publish: validate, canonicalize, sign, serialize, publish.
-      async () => void results.handPub.push(await windowed(hand, ({ subject, data }) => handPublish(subject, data))),
+      async () => void results.handPub.push(await withCpu(cpuOf.handPub, () => windowed(hand, ({ subject, data }) => handPublish(subject, data)))),
       // Raw publish of the same kind of bytes, with a bare signature each.
       async () =>
         void results.rawPub.push(
@@ -274,10 +276,12 @@ try {
   // machine, not the SDK, is the limit (verification threads cannot add a core nats-server uses).
   const cpuRow = (label: string, side: { client: number[]; server: number[] }, ms: number[]) =>
     console.log(`  ${label.padEnd(40)} client ${median(side.client).toFixed(0).padStart(4)} us/msg   nats-server ${median(side.server).toFixed(0).padStart(4)} us/msg   cores busy ${(((median(side.client) + median(side.server)) * MESSAGES) / 1_000 / median(ms)).toFixed(2)}`);
-  console.log("CPU per message while subscribing (this process, all threads; nats-server from /proc):");
-  cpuRow(`onex, ${threads} verify thread${threads === 1 ? "" : "s"}`, cpuOf.sdkSub, results.sdkSub);
-  cpuRow("onex, main thread only", cpuOf.sdkSubOne, results.sdkSubOne);
-  cpuRow("hand-written peer", cpuOf.handSub, results.handSub);
+  console.log("CPU per message (this process, all threads; nats-server from /proc):");
+  cpuRow("publish, onex", cpuOf.sdkPub, results.sdkPub);
+  cpuRow("publish, hand-written peer", cpuOf.handPub, results.handPub);
+  cpuRow(`subscribe, onex, ${threads} verify thread${threads === 1 ? "" : "s"}`, cpuOf.sdkSub, results.sdkSub);
+  cpuRow("subscribe, onex, main thread only", cpuOf.sdkSubOne, results.sdkSubOne);
+  cpuRow("subscribe, hand-written peer", cpuOf.handSub, results.handSub);
   const lat = (label: string, xs: number[]) => console.log(`  ${label.padEnd(40)} p50 ${percentile(xs, 50).toFixed(2).padStart(6)} ms   p99 ${percentile(xs, 99).toFixed(2).padStart(6)} ms`);
   console.log(`latency, publish call to the subscriber's hand, ${LATENCY_MESSAGES} messages at ${RATE} msg/s:`);
   lat(`onex, ${threads} verify thread${threads === 1 ? "" : "s"}`, latency.sdk);
