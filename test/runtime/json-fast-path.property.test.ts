@@ -7,28 +7,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MAX_JSON_DEPTH, parseJson, parseJsonExact, type JsonParseOptions } from "../../runtime/json-text.js";
-import { OnexError } from "../../runtime/errors.js";
+import { outcome } from "./json-outcome.js";
 
-/** A value as text that tells apart everything the two paths could disagree on: -0, BigInt, key order, prototypes. */
-function describeValue(value: unknown): string {
-  if (typeof value === "bigint") return `${value}n`;
-  if (typeof value === "number") return Object.is(value, -0) ? "-0" : String(value);
-  if (value === null || typeof value !== "object") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(describeValue).join(",")}]`;
-  const proto = Object.getPrototypeOf(value) === Object.prototype ? "" : "(proto!)";
-  return `${proto}{${Object.keys(value)
-    .map((key) => `${JSON.stringify(key)}:${describeValue((value as Record<string, unknown>)[key])}`)
-    .join(",")}}`;
-}
-
-function outcome(parse: (text: string, options: JsonParseOptions) => unknown, text: string, options: JsonParseOptions): string {
-  try {
-    return `value ${describeValue(parse(text, options))}`;
-  } catch (error) {
-    if (!(error instanceof OnexError)) throw error;
-    return `error ${error.code} ${error.message} ${JSON.stringify(error.details)}`;
-  }
-}
 
 function expectSame(text: string): void {
   for (const options of [{}, { bigIntegers: "bigint" }, { file: "x.ndjson", firstLine: 7 }] as JsonParseOptions[]) {

@@ -11,8 +11,7 @@ import { closeSync, openSync, readFileSync, readSync, writeFileSync } from "node
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BIN, scratch } from "../cli/cli-harness.js";
-import { PROJECT_ROOT } from "../support/temp-schemas.js";
-import { expectSameOutput } from "./same-output.js";
+import { examples, expectSameOutput } from "./migrate-harness.js";
 
 interface Run {
   code: number | null;
@@ -41,10 +40,6 @@ function onex(args: string[], stdin: Buffer | number, dead?: string): Run {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr.toString("utf8"), letters };
 }
 
-const examples = readFileSync(join(PROJECT_ROOT, "docs/examples/v0.2.ndjson"), "utf8")
-  .trim()
-  .split("\n")
-  .filter((l) => !/agent\.stopped|artifact\./.test(l));
 const dispatch = examples.find((l) => l.includes('"type":"signal.task.dispatch"'))!;
 
 /** Line `i` of a log: mostly ordinary messages (distinct ids), now and then something a read boundary could break. */

@@ -4,23 +4,10 @@
  * outgrows one. Lines of several hundred KB force both, between ordinary batches that use
  * the slots: the output must still be byte for byte that of one thread (`--workers 0`).
  */
-import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { BIN, scratch } from "../cli/cli-harness.js";
-import { PROJECT_ROOT } from "../support/temp-schemas.js";
-import { expectSameOutput } from "./same-output.js";
+import { scratch } from "../cli/cli-harness.js";
+import { examples, expectSameOutput, onex } from "./migrate-harness.js";
 
-function onex(cwd: string, args: string[], input: string): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [BIN, ...args], { cwd, input, encoding: "utf8", timeout: 120_000, maxBuffer: 1 << 28 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-const examples = readFileSync(join(PROJECT_ROOT, "docs/examples/v0.2.ndjson"), "utf8")
-  .trim()
-  .split("\n")
-  .filter((l) => !/agent\.stopped|artifact\./.test(l));
 const dispatch = examples.find((l) => l.includes('"type":"signal.task.dispatch"'))!;
 
 const { dir, remove } = scratch("migrate-shared-slots");

@@ -5,24 +5,13 @@
  * `--on-error` mode, with bad lines early, in later batches and last; integers beyond 2^53
  * survive the trip through a worker exactly.
  */
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { BIN, scratch } from "../cli/cli-harness.js";
+import { scratch } from "../cli/cli-harness.js";
 import { PROJECT_ROOT } from "../support/temp-schemas.js";
-import { expectSameOutput } from "./same-output.js";
+import { examples, expectSameOutput, onex } from "./migrate-harness.js";
 
-/** Runs the built onex with room for a few megabytes of output. */
-function onex(cwd: string, args: string[], input: string): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [BIN, ...args], { cwd, input, encoding: "utf8", timeout: 120_000, maxBuffer: 1 << 28 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-const examples = readFileSync(join(PROJECT_ROOT, "docs/examples/v0.2.ndjson"), "utf8")
-  .trim()
-  .split("\n")
-  .filter((l) => !/agent\.stopped|artifact\./.test(l));
 const stopped = readFileSync(join(PROJECT_ROOT, "docs/examples/v0.2.ndjson"), "utf8")
   .split("\n")
   .find((l) => l.includes("event.agent.stopped"))!;
