@@ -297,8 +297,9 @@ class JsonTextReader {
       if (Object.hasOwn(object, key)) {
         throw this.error(ErrorCode.JsonDuplicateKey, `member name ${JSON.stringify(key).slice(0, 80)} appears twice in one object`, keyLine, keyAt - keyLineStart + 1, { member: key });
       }
-      // A member named __proto__ is data, never the object's prototype.
-      if (key === "__proto__") Object.defineProperty(object, key, { value: member, writable: true, enumerable: true, configurable: true });
+      // A member is always an own data property, as JSON.parse makes it: a name Object.prototype
+      // answers to (__proto__, or a setter someone defined there) would not become one by assignment.
+      if (key in Object.prototype) Object.defineProperty(object, key, { value: member, writable: true, enumerable: true, configurable: true });
       else object[key] = member;
       this.space();
       const c = this.text.charCodeAt(this.pos);

@@ -106,6 +106,22 @@ describe("parseJson's JSON.parse fast path agrees with the exact reader", () => 
     }
   });
 
+  it("makes every member an own property, as JSON.parse does, even past a setter defined on Object.prototype", () => {
+    let swallowed = 0;
+    Object.defineProperty(Object.prototype, "swallowed", { set: () => void swallowed++, configurable: true });
+    try {
+      // A \u escape and an integer beyond 2^53 each send the text to the exact reader.
+      for (const text of ['{"swallowed":"\\u0041","n":1}', '{"swallowed":1,"n":9007199254740993}', '{"toString":1,"constructor":{"swallowed":2}}']) {
+        expectSame(text);
+        const value = parseJson(text, { bigIntegers: "bigint" }) as Record<string, unknown>;
+        expect(Object.keys(value)).toEqual(Object.keys(JSON.parse(text) as object));
+      }
+      expect(swallowed).toBe(0);
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).swallowed;
+    }
+  });
+
   it("leaves a long text to the exact reader, which stops a nesting bomb at the depth limit", () => {
     const bomb = "[".repeat(200_000) + "]".repeat(200_000);
     expectSame(bomb);
