@@ -3,7 +3,7 @@
  * verified, policy-judged subscriptions. Connect once per process and share the client.
  */
 import { connect as natsConnect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
 import type { MessageClass } from "../message.js";
 import type { KeyPair, KeyResolver } from "../trust/keys.js";
@@ -13,6 +13,8 @@ import { assertValid } from "../validation.js";
 import { OnexHeader } from "./headers.js";
 import type { PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
 import { isRetryable, publishError } from "./publish-errors.js";
+import { ReplyInbox } from "./reply-inbox.js";
+import { publishToStream } from "./stream-publish.js";
 import type { ControlPlane, PublishOptions, PublishReceipt, SubscribeOptions, Subscription, VersionedReceiver, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
 import { typedPipeline, versionedPipeline, type ReceivePipeline, type TrustSettings } from "../receive/pipeline.js";
 import { StoredMessageReplay } from "../receive/stored-message-replay.js";
@@ -74,6 +76,8 @@ export async function connect(options: ConnectOptions): Promise<OnexClient> {
 export class OnexClient implements ControlPlane {
   readonly js: JetStreamClient;
   readonly #jsm: Promise<JetStreamManager>;
+  /** Where publishes' acknowledgements arrive (see ReplyInbox: js.publish costs an Error per message). */
+  readonly #replies: ReplyInbox;
   readonly #options: ConnectOptions;
   readonly #trust: TrustSettings;
   readonly #open = new Set<VersionedSubscription<unknown>>();
@@ -88,6 +92,7 @@ export class OnexClient implements ControlPlane {
   ) {
     this.#options = options;
     this.js = jetstream(nc);
+    this.#replies = new ReplyInbox(nc, options.inboxPrefix);
     // No account-info check: zone members may not read account-wide counters.
     this.#jsm = jetstreamManager(nc, { checkAPI: false });
     this.logger = options.trust?.logger ?? console;
@@ -122,7 +127,7 @@ export class OnexClient implements ControlPlane {
     const deadline = Date.now() + (options.retryForMs ?? 10_000);
     for (let attempt = 0; ; attempt++) {
       try {
-        const ack: PubAck = await this.js.publish(subject, bytes, { msgID: id, headers, timeout: options.timeoutMs ?? 5_000 });
+        const ack = await publishToStream(this.#replies, subject, bytes, headers, id, options.timeoutMs ?? 5_000);
         return { stream: ack.stream, sequence: ack.seq, duplicate: ack.duplicate, subject };
       } catch (error) {
         const failure = publishError(error, subject, id);

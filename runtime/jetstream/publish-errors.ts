@@ -1,7 +1,7 @@
 /** Turning JetStream publish failures into onex errors a caller can act on. */
 import { ErrorCode, OnexError } from "../errors.js";
 
-/** Maps a failure of `js.publish` to a typed OnexError. */
+/** Maps a failure of a JetStream publish (publishToStream, nats.js's `js.publish`) to a typed OnexError. */
 export function publishError(error: unknown, subject: string, id: string): OnexError {
   if (error instanceof OnexError) return error;
   const message = (error as Error)?.message ?? String(error);
