@@ -127,7 +127,7 @@ export class OnexClient implements ControlPlane {
     const deadline = Date.now() + (options.retryForMs ?? 10_000);
     for (let attempt = 0; ; attempt++) {
       try {
-        const ack = await publishToStream(this.#replies, subject, bytes, headers, id, options.timeoutMs ?? 5_000);
+        const ack = await publishToStream(this.#replies, subject, bytes, headers, options.timeoutMs ?? 5_000, id);
         return { stream: ack.stream, sequence: ack.seq, duplicate: ack.duplicate, subject };
       } catch (error) {
         const failure = publishError(error, subject, id);

@@ -1,4 +1,4 @@
-/** A JetStream publish on a client's reply inbox: the message, its id as `Nats-Msg-Id`, and the stream's acknowledgement read. */
+/** A JetStream publish on a reply inbox: the message (with its id as `Nats-Msg-Id` when it has one), and the stream's acknowledgement read. */
 import type { MsgHdrs } from "@nats-io/transport-node";
 import type { ReplyInbox } from "./reply-inbox.js";
 
@@ -14,10 +14,11 @@ const utf8 = new TextDecoder();
 /**
  * Publishes `bytes` on `subject` and resolves with the stream's acknowledgement. A refusal
  * rejects with the server's own description ("maximum messages exceeded", "wrong last
- * sequence"), as nats.js's `js.publish` does, so `publishError` types it.
+ * sequence"), as nats.js's `js.publish` does, so `publishError` types it, and its JetStream
+ * error code as `errCode` (10071: a compare-and-set's expected sequence is not the last).
  */
-export async function publishToStream(inbox: ReplyInbox, subject: string, bytes: Uint8Array, headers: MsgHdrs, messageId: string, timeoutMs: number): Promise<StreamAck> {
-  headers.set("Nats-Msg-Id", messageId);
+export async function publishToStream(inbox: ReplyInbox, subject: string, bytes: Uint8Array, headers: MsgHdrs, timeoutMs: number, messageId?: string): Promise<StreamAck> {
+  if (messageId !== undefined) headers.set("Nats-Msg-Id", messageId);
   const reply = await inbox.request(subject, bytes, headers, timeoutMs);
   const ack = JSON.parse(utf8.decode(reply.data)) as { stream?: unknown; seq?: unknown; duplicate?: unknown; error?: { code?: number; err_code?: number; description?: string } };
   if (ack.error !== undefined) {

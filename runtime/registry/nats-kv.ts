@@ -20,10 +20,12 @@ import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError } from "../errors.js";
+import { ReplyInbox } from "../jetstream/reply-inbox.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { EntityType, type CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
 import { Memo, partsKey } from "./memo.js";
+import { KvBucket } from "./nats-kv-bucket.js";
 import type { RegistryStore, StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
 
 /** Options of the NATS KV adapter. */
@@ -58,9 +60,10 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
   const bucket = options.bucket ?? "onex_registry";
   try {
     // A call fails within a fraction of the TTL, so a heartbeat loop retries well before the entry lapses.
-    const kvm = new Kvm(jetstream(nc, { timeout: Math.min(5_000, Math.max(1_000, Math.floor(options.ttlMs / 5))) }));
+    const timeoutMs = Math.min(5_000, Math.max(1_000, Math.floor(options.ttlMs / 5)));
+    const kvm = new Kvm(jetstream(nc, { timeout: timeoutMs }));
     const replicas = options.replicas ?? 1;
-    const kv = await openBucket(kvm, bucket, { ttl: options.ttlMs, history: 1, replicas });
+    const { kv, direct } = await openBucket(kvm, bucket, { ttl: options.ttlMs, history: 1, replicas });
     const status = await kv.status();
     if (options.replicas !== undefined && status.replicas !== replicas) {
       throw new OnexError(ErrorCode.RegistryUrl, `the KV bucket ${bucket} exists with ${status.replicas} replica(s), but the URL asks for replicas=${replicas}`, { bucket, bucketReplicas: status.replicas, replicas });
@@ -75,7 +78,8 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
     }
     const ttlMs = status.ttl > 0 ? status.ttl : options.ttlMs;
     const marks = await openBucket(kvm, `${bucket}_marks`, { history: 1, replicas: status.replicas });
-    return new NatsKvStore(nc, kv, marks, ttlMs, nc.info?.cluster === undefined);
+    const inbox = new ReplyInbox(nc);
+    return new NatsKvStore(nc, kv, new KvBucket(kv, bucket, direct, inbox, timeoutMs), new KvBucket(marks.kv, `${bucket}_marks`, marks.direct, inbox, timeoutMs), ttlMs, nc.info?.cluster === undefined);
   } catch (cause) {
     await nc.close().catch(() => undefined);
     if (cause instanceof OnexError) throw cause;
@@ -83,21 +87,24 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
   }
 }
 
-async function openBucket(kvm: Kvm, name: string, config: { ttl?: number; history: number; replicas: number }): Promise<KV> {
+/** Opens (or creates) a bucket, and says whether it is read by direct gets. */
+async function openBucket(kvm: Kvm, name: string, config: { ttl?: number; history: number; replicas: number }): Promise<{ kv: KV; direct: boolean }> {
   let status;
   try {
     status = await (await kvm.open(name, { bindOnly: true })).status();
   } catch {
     const created = await kvm.create(name, config);
     // Reads of a replicated bucket go to its leader, see below.
-    return config.replicas === 1 ? created : kvm.open(name, { bindOnly: true, allow_direct: false });
+    if (config.replicas === 1) return { kv: created, direct: (await created.status()).streamInfo.config.allow_direct === true };
+    return { kv: await kvm.open(name, { bindOnly: true, allow_direct: false }), direct: false };
   }
   // Direct gets (a raw reply, no JSON API round) are used only when the stream answers them and
   // has one replica: on a replicated bucket any replica answers a direct get, and one still
   // catching up (after a leader election, say) would show an older mark than the entry a
   // watcher just saw, so a fresh registration would be taken for an unmarked one.
   const stream = status.streamInfo.config;
-  return kvm.open(name, { bindOnly: true, allow_direct: stream.allow_direct === true && stream.num_replicas === 1 });
+  const direct = stream.allow_direct === true && stream.num_replicas === 1;
+  return { kv: await kvm.open(name, { bindOnly: true, allow_direct: direct }), direct };
 }
 
 /** The KV key of an address: subject tokens with `~` spelled `=`, since KV keys do not allow `~`. */
@@ -142,15 +149,17 @@ class NatsKvStore implements RegistryStore {
 
   constructor(
     readonly nc: NatsConnection,
+    /** The entries' bucket, for what is not a single read or write: listing, watching, purging. */
     readonly kv: KV,
-    readonly marks: KV,
+    readonly entries: KvBucket,
+    readonly marks: KvBucket,
     readonly ttlMs: number,
     /** Whether the server is alone (not part of a cluster): then it orders what one connection sends across both buckets. */
     readonly oneServer: boolean,
   ) {}
 
   async get(key: CanonicalAddress): Promise<StoredValue | undefined> {
-    const raw = await this.#call(() => this.kv.get(natsKvKey(key)));
+    const raw = await this.#call(() => this.entries.get(natsKvKey(key)));
     if (raw === null || raw.operation !== "PUT" || this.#stale(raw)) return undefined;
     return { key, value: raw.string(), revision: String(raw.revision), updatedAt: raw.created };
   }
@@ -158,7 +167,7 @@ class NatsKvStore implements RegistryStore {
   async read(key: CanonicalAddress): Promise<StoredSlot> {
     const k = natsKvKey(key);
     // Entries and marks are two streams, so two requests: sent together, they wait for one round trip.
-    const [raw, mark] = await this.#call(() => Promise.all([this.kv.get(k), this.marks.get(k)]));
+    const [raw, mark] = await this.#call(() => Promise.all([this.entries.get(k), this.marks.get(k)]));
     return {
       ...(raw !== null && raw.operation === "PUT" && !this.#stale(raw) ? { stored: { key, value: raw.string(), revision: String(raw.revision), updatedAt: raw.created } } : {}),
       revision: raw === null ? "" : String(raw.revision),
@@ -177,7 +186,7 @@ class NatsKvStore implements RegistryStore {
       // still reports a moved revision: the caller reads both and writes again, or refuses a
       // registration older than the mark that won.
       const markWrite = () => (writeMark ? (expected.mark === "" ? this.marks.create(k, value) : this.marks.update(k, value, Number(expected.mark))) : Promise.resolve(undefined));
-      const entryWrite = () => (expected.revision === "" ? this.kv.create(k, value) : this.kv.update(k, value, Number(expected.revision)));
+      const entryWrite = () => (expected.revision === "" ? this.entries.create(k, value) : this.entries.update(k, value, Number(expected.revision)));
       if (!this.oneServer) {
         try {
           const markRevision = await markWrite();
@@ -223,12 +232,12 @@ class NatsKvStore implements RegistryStore {
         if (read.updatedAt.getTime() + this.ttlMs <= Date.now()) return false;
         value = read.value;
       } else {
-        const raw = await this.kv.get(k);
+        const raw = await this.entries.get(k);
         if (raw === null || raw.operation !== "PUT" || this.#stale(raw) || String(raw.revision) !== revision) return false;
         value = raw.value;
       }
       try {
-        await this.kv.update(k, value, Number(revision));
+        await this.entries.update(k, value, Number(revision));
         return true;
       } catch (error) {
         // Someone wrote in between (a re-registration, a deregistration, a store writer): the caller reads again.
@@ -241,7 +250,7 @@ class NatsKvStore implements RegistryStore {
   async delete(key: CanonicalAddress): Promise<boolean> {
     const k = natsKvKey(key);
     return this.#call(async () => {
-      const raw = await this.kv.get(k);
+      const raw = await this.entries.get(k);
       if (raw === null || raw.operation !== "PUT") return false;
       // A purge, not a delete: watchers tell a deregistration from any other removal by it.
       await this.kv.purge(k);
@@ -354,7 +363,7 @@ class NatsKvStore implements RegistryStore {
     queue.push({ op: "put", stored: { key, value, revision: String(entry.revision), updatedAt: entry.created }, initial, ...(mark === undefined ? {} : { mark }) });
   }
 
-  #stale(entry: KvEntry): boolean {
+  #stale(entry: { created: Date }): boolean {
     return entry.created.getTime() + this.ttlMs <= Date.now();
   }
 

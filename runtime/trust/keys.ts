@@ -44,8 +44,19 @@ export function keyIdOf(rawPublicKey: Uint8Array): string {
   return "key-" + createHash("sha256").update(rawPublicKey).digest("hex").slice(0, 32);
 }
 
+// Importing a key is a JWK parse inside OpenSSL plus a SHA-256 for its id, about 30 µs, and a
+// process meets the same keys again and again: a registry verifies every new revision of a node's
+// entry (each NATS KV heartbeat is one), a node registers with the key it holds. So imported keys
+// are remembered by the text they were imported from (the same text always imports to the same
+// key, or fails). A KeyObject cannot be changed; the raw bytes can, so each caller gets its own.
+const importedKeys = new Map<string, PublicKey>();
+const IMPORTED_KEYS_REMEMBERED = 10_000;
+
 /** The public key of 32 raw bytes (or their base64url form, as records carry it). */
 export function publicKeyFromRaw(raw: Uint8Array | string): PublicKey {
+  const text = typeof raw === "string" ? raw : Buffer.from(raw).toString("base64url");
+  const known = importedKeys.get(text);
+  if (known !== undefined) return { keyId: known.keyId, raw: Buffer.from(known.raw), keyObject: known.keyObject };
   const bytes = typeof raw === "string" ? decodeRawKey(raw, "public") : Buffer.from(raw);
   if (bytes.length !== 32) throw keyError(`an Ed25519 public key is 32 bytes, not ${bytes.length}`);
   assertStrongPublicKey(bytes);
@@ -56,7 +67,10 @@ export function publicKeyFromRaw(raw: Uint8Array | string): PublicKey {
   } catch (cause) {
     throw keyError("the bytes are not an Ed25519 public key", cause);
   }
-  return { keyId: keyIdOf(bytes), raw: bytes, keyObject };
+  const key = { keyId: keyIdOf(bytes), raw: bytes, keyObject };
+  importedKeys.set(text, { ...key, raw: Buffer.from(bytes) });
+  if (importedKeys.size > IMPORTED_KEYS_REMEMBERED) importedKeys.delete(importedKeys.keys().next().value!);
+  return key;
 }
 
 /** The keypair of a 32-byte Ed25519 seed (the raw private key). */

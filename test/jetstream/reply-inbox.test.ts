@@ -66,7 +66,7 @@ describe("ReplyInbox", () => {
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(late).toBeDefined();
     // The inbox still works after a reply to nobody.
-    responder.subscribe("ok.fast", { callback: (_error, msg) => msg.respond(bytes("fast")) });
+    responder.subscribe("ok.fast", { callback: (_error, msg) => void msg.respond(bytes("fast")) });
     await responder.flush();
     expect(text((await inbox.request("ok.fast", bytes("y"), undefined, 5_000)).data)).toBe("fast");
   });
@@ -78,8 +78,8 @@ describe("ReplyInbox", () => {
 
   it("fails a request on a subject the identity may not publish on with the server's permissions violation, and only that request", async () => {
     const responder = await open({ user: "free", pass: "free-pw" });
-    responder.subscribe("ok.echo2", { callback: (_error, msg) => msg.respond(msg.data) });
-    responder.subscribe("denied.echo", { callback: (_error, msg) => msg.respond(msg.data) });
+    responder.subscribe("ok.echo2", { callback: (_error, msg) => void msg.respond(msg.data) });
+    responder.subscribe("denied.echo", { callback: (_error, msg) => void msg.respond(msg.data) });
     await responder.flush();
     const inbox = new ReplyInbox(await open({ user: "limited", pass: "limited-pw" }), "_INBOX_limited");
     const [denied, allowed] = await Promise.allSettled([inbox.request("denied.echo", bytes("x"), undefined, 5_000), inbox.request("ok.echo2", bytes("y"), undefined, 5_000)]);
@@ -89,7 +89,7 @@ describe("ReplyInbox", () => {
 
   it("fails what waits when the server refuses the inbox's subscription, and tries again on the next request", async () => {
     const responder = await open({ user: "free", pass: "free-pw" });
-    responder.subscribe("ok.echo3", { callback: (_error, msg) => msg.respond(msg.data) });
+    responder.subscribe("ok.echo3", { callback: (_error, msg) => void msg.respond(msg.data) });
     await responder.flush();
     // Not the identity's inbox prefix: the server refuses the subscription.
     const inbox = new ReplyInbox(await open({ user: "limited", pass: "limited-pw" }));
