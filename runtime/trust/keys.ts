@@ -56,7 +56,7 @@ const IMPORTED_KEYS_REMEMBERED = 10_000;
 export function publicKeyFromRaw(raw: Uint8Array | string): PublicKey {
   const text = typeof raw === "string" ? raw : Buffer.from(raw).toString("base64url");
   const known = importedKeys.get(text);
-  if (known !== undefined) return { keyId: known.keyId, raw: Buffer.from(known.raw), keyObject: known.keyObject };
+  if (known !== undefined) return handOut({ keyId: known.keyId, raw: Buffer.from(known.raw), keyObject: known.keyObject });
   const bytes = typeof raw === "string" ? decodeRawKey(raw, "public") : Buffer.from(raw);
   if (bytes.length !== 32) throw keyError(`an Ed25519 public key is 32 bytes, not ${bytes.length}`);
   assertStrongPublicKey(bytes);
@@ -70,6 +70,12 @@ export function publicKeyFromRaw(raw: Uint8Array | string): PublicKey {
   const key = { keyId: keyIdOf(bytes), raw: bytes, keyObject };
   importedKeys.set(text, { ...key, raw: Buffer.from(bytes) });
   if (importedKeys.size > IMPORTED_KEYS_REMEMBERED) importedKeys.delete(importedKeys.keys().next().value!);
+  return handOut(key);
+}
+
+/** A key publicKeyFromRaw made, known usable: strong, and named by the fingerprint of its bytes. */
+function handOut(key: PublicKey): PublicKey {
+  checkedKeys.add(key);
   return key;
 }
 
@@ -142,10 +148,18 @@ export function keyRing(keys: Iterable<PublicKey>): KeyResolver {
   return (keyId) => byId.get(keyId);
 }
 
-/** Throws unless `key` is strong and its key id is its fingerprint: keys built by hand enter key rings too. */
+// Key objects already found usable (every one publicKeyFromRaw makes is): verification asks per message.
+const checkedKeys = new WeakSet<PublicKey>();
+
+/**
+ * Throws unless `key` is strong and its key id is its fingerprint: keys built by hand enter key
+ * rings too, and verification checks every key it is given here, as a last line of defence.
+ */
 export function assertUsablePublicKey(key: PublicKey): void {
+  if (checkedKeys.has(key)) return;
   assertStrongPublicKey(key.raw);
   if (key.keyId !== keyIdOf(key.raw)) throw keyError(`key id ${key.keyId} is not the fingerprint of its public key (${keyIdOf(key.raw)})`);
+  checkedKeys.add(key);
 }
 
 // Strength is a property of the 32 bytes alone, and checking it is big-integer arithmetic

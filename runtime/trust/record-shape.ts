@@ -32,44 +32,71 @@ export function assertRecord(value: unknown, schema: RecordSchema, what: string,
       throw invalid(what, `${path}/${key}`, "is not a field of this record");
     }
   }
-  for (const [field, rule] of Object.entries(schema.required)) {
-    if (record[field] === undefined) throw invalid(what, `${path}/${field}`, "is missing");
-    checkField(record[field], rule, what, `${path}/${field}`);
+  const { required, optional } = fieldsOf(schema);
+  for (const [field, rule] of required) {
+    const member = record[field];
+    if (member === undefined) throw invalid(what, `${path}/${field}`, "is missing");
+    checkField(member, rule, what, path, field);
   }
-  for (const [field, rule] of Object.entries(schema.optional ?? {})) {
-    if (record[field] !== undefined) checkField(record[field], rule, what, `${path}/${field}`);
+  for (const [field, rule] of optional) {
+    const member = record[field];
+    if (member !== undefined) checkField(member, rule, what, path, field);
   }
 }
 
-function checkField(value: unknown, rule: FieldRule, what: string, path: string): void {
+// A schema's fields as lists, made once: every verification of a record walks them (a registry entry
+// is checked on every first read of a revision), and a field's path is spelled only for an error.
+const fieldLists = new WeakMap<RecordSchema, { required: [string, FieldRule][]; optional: [string, FieldRule][] }>();
+
+function fieldsOf(schema: RecordSchema): { required: [string, FieldRule][]; optional: [string, FieldRule][] } {
+  let lists = fieldLists.get(schema);
+  if (lists === undefined) {
+    lists = { required: Object.entries(schema.required), optional: Object.entries(schema.optional ?? {}) };
+    fieldLists.set(schema, lists);
+  }
+  return lists;
+}
+
+function checkField(value: unknown, rule: FieldRule, what: string, parent: string, field: string): void {
+  const fail = (problem: string) => invalid(what, `${parent}/${field}`, problem);
   switch (rule.type) {
     case "string": {
-      if (typeof value !== "string") throw invalid(what, path, "must be a string");
-      if (rule.minLength !== undefined && [...value].length < rule.minLength) throw invalid(what, path, `must have at least ${rule.minLength} character(s)`);
-      if (rule.pattern !== undefined && !rule.pattern.test(value)) throw invalid(what, path, `must match ${rule.pattern.source}`);
-      if (rule.enum !== undefined && !rule.enum.includes(value)) throw invalid(what, path, `must be one of ${rule.enum.join(", ")}`);
-      if (rule.format === "date-time" && !isRfc3339(value)) throw invalid(what, path, "must be an RFC 3339 time with offset");
-      if (rule.format === "uri" && !isUri(value)) throw invalid(what, path, "must be an absolute URI");
+      if (typeof value !== "string") throw fail("must be a string");
+      if (rule.minLength !== undefined && !hasCodePoints(value, rule.minLength)) throw fail(`must have at least ${rule.minLength} character(s)`);
+      if (rule.pattern !== undefined && !rule.pattern.test(value)) throw fail(`must match ${rule.pattern.source}`);
+      if (rule.enum !== undefined && !rule.enum.includes(value)) throw fail(`must be one of ${rule.enum.join(", ")}`);
+      if (rule.format === "date-time" && !isRfc3339(value)) throw fail("must be an RFC 3339 time with offset");
+      if (rule.format === "uri" && !isUri(value)) throw fail("must be an absolute URI");
       return;
     }
     case "number":
     case "integer": {
-      if (typeof value !== "number" || !Number.isFinite(value)) throw invalid(what, path, "must be a finite number");
-      if (rule.type === "integer" && !Number.isInteger(value)) throw invalid(what, path, "must be an integer");
-      if (rule.minimum !== undefined && value < rule.minimum) throw invalid(what, path, `must be >= ${rule.minimum}`);
-      if (rule.maximum !== undefined && value > rule.maximum) throw invalid(what, path, `must be <= ${rule.maximum}`);
+      if (typeof value !== "number" || !Number.isFinite(value)) throw fail("must be a finite number");
+      if (rule.type === "integer" && !Number.isInteger(value)) throw fail("must be an integer");
+      if (rule.minimum !== undefined && value < rule.minimum) throw fail(`must be >= ${rule.minimum}`);
+      if (rule.maximum !== undefined && value > rule.maximum) throw fail(`must be <= ${rule.maximum}`);
       return;
     }
     case "boolean":
-      if (typeof value !== "boolean") throw invalid(what, path, "must be a boolean");
+      if (typeof value !== "boolean") throw fail("must be a boolean");
       return;
     case "string[]":
-      if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) throw invalid(what, path, "must be an array of strings");
+      if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) throw fail("must be an array of strings");
       return;
     case "object":
-      assertRecord(value, rule.schema, what, path);
+      assertRecord(value, rule.schema, what, `${parent}/${field}`);
       return;
   }
+}
+
+/** Whether `value` has at least `count` characters as JSON Schema counts them (code points, a lone surrogate being one). */
+function hasCodePoints(value: string, count: number): boolean {
+  // A code point is one or two UTF-16 units, so the length alone decides most strings.
+  if (value.length >= 2 * count) return true;
+  if (value.length < count) return false;
+  let points = 0;
+  for (const _ of value) if (++points >= count) return true;
+  return false;
 }
 
 function isUri(value: string): boolean {
@@ -105,16 +132,16 @@ export function assertRecordShape(value: unknown, fields: Record<string, FieldTy
   const record = value as Record<string, unknown>;
   for (const [field, rule] of Object.entries(schema.required)) {
     if (record[field] === undefined) throw invalid(what, `/${field}`, "is missing");
-    checkOpenField(record[field], rule, what, `/${field}`);
+    checkOpenField(record[field], rule, what, field);
   }
-  for (const [field, rule] of Object.entries(schema.optional!)) if (record[field] !== undefined) checkOpenField(record[field], rule, what, `/${field}`);
+  for (const [field, rule] of Object.entries(schema.optional!)) if (record[field] !== undefined) checkOpenField(record[field], rule, what, field);
 }
 
-function checkOpenField(value: unknown, rule: FieldRule, what: string, path: string): void {
+function checkOpenField(value: unknown, rule: FieldRule, what: string, field: string): void {
   // Objects are only checked to be objects here; their members are the caller's concern.
   if (rule.type === "object") {
-    if (value === null || typeof value !== "object" || Array.isArray(value)) throw invalid(what, path, "must be an object");
+    if (value === null || typeof value !== "object" || Array.isArray(value)) throw invalid(what, `/${field}`, "must be an object");
     return;
   }
-  checkField(value, rule, what, path);
+  checkField(value, rule, what, "", field);
 }

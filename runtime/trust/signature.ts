@@ -30,19 +30,10 @@ export function decodeSignature(signature: unknown): Buffer {
   return bytes;
 }
 
-// Keys already found strong: the check is big-integer arithmetic, verification runs per message.
-const checkedKeys = new WeakSet<PublicKey>();
-
-/** The last line of defence: a key that reached verification without passing a key ring is checked here. */
-function assertCheckedKey(key: PublicKey): void {
-  if (checkedKeys.has(key)) return;
-  assertUsablePublicKey(key);
-  checkedKeys.add(key);
-}
 
 /** True when `signature` (text) is a valid signature of `bytes` by `key`; malformed signatures are false. Throws ONEX_E_KEY_WEAK for a weak key. */
 export function isValidSignature(key: PublicKey, bytes: Uint8Array, signature: unknown): boolean {
-  assertCheckedKey(key);
+  assertUsablePublicKey(key);
   try {
     return cryptoVerify(null, bytes, key.keyObject, decodeSignature(signature));
   } catch (error) {
@@ -53,7 +44,7 @@ export function isValidSignature(key: PublicKey, bytes: Uint8Array, signature: u
 
 /** Verifies `signature` over `bytes`; throws ONEX_E_SIGNATURE_INVALID when malformed or not made by `key`. */
 export function verifyBytes(key: PublicKey, bytes: Uint8Array, signature: unknown): void {
-  assertCheckedKey(key);
+  assertUsablePublicKey(key);
   const decoded = decodeSignature(signature);
   if (!(takeVerifiedAhead(key, bytes, decoded) ?? cryptoVerify(null, bytes, key.keyObject, decoded))) {
     throw invalid(`the signature does not verify with key ${key.keyId}`, { keyId: key.keyId });

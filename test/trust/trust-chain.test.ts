@@ -1,4 +1,7 @@
+import { createHash } from "node:crypto";
+import fc from "fast-check";
 import { ZoneAuthorities } from "../../runtime/trust/zone-authorities.js";
+import { canonicalize } from "../../runtime/trust/canonical-json.js";
 import { describe, expect, it } from "vitest";
 import * as v0_0_9 from "../../generated/v0.0.9/index.js";
 import * as v0_1 from "../../generated/v0.1/index.js";
@@ -83,6 +86,23 @@ describe("link 2: node identity", () => {
     ]);
     expect(ids.size).toBe(4);
     expect(deriveNodeId(nodeKey.publicKey.raw, BUILD, ZONE)).toBe(identity.node_id);
+  });
+
+  it("derives the textbook id every time, remembered or not, and never confuses inputs that differ only in where one field ends", () => {
+    const keys = [nodeKey.publicKey, generateKeyPair().publicKey];
+    const textbook = (key: Uint8Array, build: string, zone: string) =>
+      "node-" + createHash("sha256").update(canonicalize({ build_fingerprint: build, public_key: Buffer.from(key).toString("base64url"), zone })).digest("hex").slice(0, 32);
+    const text = fc.string({ unit: fc.constantFrom("a", ".", ",", '"', "\\", "\u0000", "[", "]", "\u00e9") });
+    fc.assert(
+      fc.property(fc.constantFrom(...keys), text, text, fc.nat(8), (key, build, zone, cut) => {
+        for (let i = 0; i < 2; i++) expect(deriveNodeId(key, build, zone)).toBe(textbook(key.raw, build, zone));
+        // The same characters split elsewhere between build and zone.
+        const joined = build + zone;
+        const at = Math.min(cut, joined.length);
+        if (at !== build.length) expect(deriveNodeId(key, joined.slice(0, at), joined.slice(at))).not.toBe(deriveNodeId(key, build, zone));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("a forged identity (moved zone, swapped build or key, wrong expectations) is rejected", () => {
