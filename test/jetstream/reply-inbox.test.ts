@@ -56,6 +56,24 @@ describe("ReplyInbox", () => {
     expect(replies.map((r) => text(r.data))).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}/t${i}`));
   });
 
+  it("names each request's reply subject with a token of 96 random bits, never one a counter would give", async () => {
+    // Reply subjects travel with the messages: a token that counted would let anyone who saw one name the next.
+    const responder = await open({ user: "free", pass: "free-pw" });
+    const replies: string[] = [];
+    responder.subscribe("ok.tokens", { callback: (_error, msg) => (replies.push(msg.reply!), void msg.respond(bytes(""))) });
+    await responder.flush();
+    const inbox = new ReplyInbox(await open({ user: "free", pass: "free-pw" }));
+    for (let i = 0; i < 1_000; i++) await inbox.request("ok.tokens", bytes(""), undefined, 5_000);
+    const prefix = replies[0]!.slice(0, replies[0]!.lastIndexOf(".") + 1);
+    const tokens = replies.map((reply) => reply.slice(prefix.length));
+    expect(replies.every((reply) => reply.startsWith(prefix))).toBe(true);
+    expect(tokens.every((token) => /^[A-Za-z0-9_-]{16}$/.test(token))).toBe(true);
+    expect(new Set(tokens).size).toBe(tokens.length);
+    // Every bit of the 96 varies across the tokens seen.
+    const bits = tokens.map((token) => Buffer.from(token, "base64url"));
+    for (let bit = 0; bit < 96; bit++) expect(new Set(bits.map((b) => (b[bit >> 3]! >> (bit & 7)) & 1)).size).toBe(2);
+  });
+
   it("times out a request no one answers, and ignores the answer that comes after", async () => {
     const responder = await open({ user: "free", pass: "free-pw" });
     let late: string | undefined;
