@@ -58,30 +58,29 @@ function fieldsOf(schema: RecordSchema): { required: [string, FieldRule][]; opti
 }
 
 function checkField(value: unknown, rule: FieldRule, what: string, parent: string, field: string): void {
-  const fail = (problem: string) => invalid(what, `${parent}/${field}`, problem);
   switch (rule.type) {
     case "string": {
-      if (typeof value !== "string") throw fail("must be a string");
-      if (rule.minLength !== undefined && !hasCodePoints(value, rule.minLength)) throw fail(`must have at least ${rule.minLength} character(s)`);
-      if (rule.pattern !== undefined && !rule.pattern.test(value)) throw fail(`must match ${rule.pattern.source}`);
-      if (rule.enum !== undefined && !rule.enum.includes(value)) throw fail(`must be one of ${rule.enum.join(", ")}`);
-      if (rule.format === "date-time" && !isRfc3339(value)) throw fail("must be an RFC 3339 time with offset");
-      if (rule.format === "uri" && !isUri(value)) throw fail("must be an absolute URI");
+      if (typeof value !== "string") throw invalidAt(what, parent, field, "must be a string");
+      if (rule.minLength !== undefined && !hasCodePoints(value, rule.minLength)) throw invalidAt(what, parent, field, `must have at least ${rule.minLength} character(s)`);
+      if (rule.pattern !== undefined && !rule.pattern.test(value)) throw invalidAt(what, parent, field, `must match ${rule.pattern.source}`);
+      if (rule.enum !== undefined && !rule.enum.includes(value)) throw invalidAt(what, parent, field, `must be one of ${rule.enum.join(", ")}`);
+      if (rule.format === "date-time" && !isRfc3339(value)) throw invalidAt(what, parent, field, "must be an RFC 3339 time with offset");
+      if (rule.format === "uri" && !isUri(value)) throw invalidAt(what, parent, field, "must be an absolute URI");
       return;
     }
     case "number":
     case "integer": {
-      if (typeof value !== "number" || !Number.isFinite(value)) throw fail("must be a finite number");
-      if (rule.type === "integer" && !Number.isInteger(value)) throw fail("must be an integer");
-      if (rule.minimum !== undefined && value < rule.minimum) throw fail(`must be >= ${rule.minimum}`);
-      if (rule.maximum !== undefined && value > rule.maximum) throw fail(`must be <= ${rule.maximum}`);
+      if (typeof value !== "number" || !Number.isFinite(value)) throw invalidAt(what, parent, field, "must be a finite number");
+      if (rule.type === "integer" && !Number.isInteger(value)) throw invalidAt(what, parent, field, "must be an integer");
+      if (rule.minimum !== undefined && value < rule.minimum) throw invalidAt(what, parent, field, `must be >= ${rule.minimum}`);
+      if (rule.maximum !== undefined && value > rule.maximum) throw invalidAt(what, parent, field, `must be <= ${rule.maximum}`);
       return;
     }
     case "boolean":
-      if (typeof value !== "boolean") throw fail("must be a boolean");
+      if (typeof value !== "boolean") throw invalidAt(what, parent, field, "must be a boolean");
       return;
     case "string[]":
-      if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) throw fail("must be an array of strings");
+      if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) throw invalidAt(what, parent, field, "must be an array of strings");
       return;
     case "object":
       assertRecord(value, rule.schema, what, `${parent}/${field}`);
@@ -108,6 +107,10 @@ function isUri(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+function invalidAt(what: string, parent: string, field: string, problem: string): OnexError {
+  return invalid(what, `${parent}/${field}`, problem);
 }
 
 function invalid(what: string, path: string, problem: string): OnexError {
