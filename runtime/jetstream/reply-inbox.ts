@@ -76,7 +76,10 @@ export class ReplyInbox {
 
   #onReply(reply: Msg): void {
     const prefix = this.#replyPrefix;
-    if (prefix === undefined || !reply.subject.startsWith(prefix)) return;
+    // What the server answers (an acknowledgement, a direct get, a status) asks for no reply; a
+    // message that does was sent here by someone else (a consumer a member pointed at a reply
+    // subject it saw), and waits on nothing.
+    if (prefix === undefined || !reply.subject.startsWith(prefix) || reply.reply) return;
     const pending = this.#settle(reply.subject.slice(prefix.length));
     if (pending === undefined) return;
     if (reply.data.length === 0 && reply.headers?.code === 503) pending.reject(new Error(`no responders on ${pending.subject}`));

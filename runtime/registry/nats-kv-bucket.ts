@@ -4,7 +4,8 @@
  * request that succeeds, ~20 µs of a ~200 µs read here). They are the requests nats.js's KV
  * makes: a direct get of the key's last message, and a publish on the key's subject with
  * `Nats-Expected-Last-Subject-Sequence`. A replicated bucket is read through its leader (see
- * nats-kv.ts), by nats.js.
+ * nats-kv.ts), by nats.js. Subjects are the default API prefix's and a bucket's own, as the
+ * registry creates its buckets (no JetStream domain, no mirrored bucket).
  */
 import type { KV } from "@nats-io/kv";
 import { headers as natsHeaders } from "@nats-io/transport-node";
@@ -13,7 +14,8 @@ import { publishToStream } from "../jetstream/stream-publish.js";
 
 /** A key's last message, as nats.js's KvEntry gives it. */
 export interface KvRecord {
-  operation: "PUT" | "DEL" | "PURGE";
+  /** `PUT`, `DEL` or `PURGE` as written, or whatever else a store writer put in `KV-Operation`: only `PUT` is a value. */
+  operation: string;
   revision: number;
   /** The server's timestamp of the write. */
   created: Date;
@@ -46,13 +48,15 @@ export class KvBucket {
     const found = reply.headers;
     if (found?.code === 404) return null;
     if (found === undefined || found.code !== 0) throw new Error(`direct get of ${key} in ${this.name} failed: ${found?.code ?? "no headers"} ${found?.description ?? ""}`.trimEnd());
-    if (found.get("Nats-Subject") !== subject) return null;
-    const operation = found.get("KV-Operation");
+    // The stored message's own headers come first and the server's after them: whoever writes to
+    // the bucket can write a `Nats-Sequence` or `Nats-Time-Stamp` of their own, so the server's
+    // are the last ones, as nats.js reads them. The operation is the writer's, read as nats.js does.
+    if (found.last("Nats-Subject") !== subject) return null;
     const value = reply.data;
     return {
-      operation: operation === "DEL" || operation === "PURGE" ? operation : "PUT",
-      revision: Number(found.get("Nats-Sequence")),
-      created: new Date(Date.parse(found.get("Nats-Time-Stamp"))),
+      operation: found.get("Nats-Marker-Reason") === "MaxAge" ? "PURGE" : found.get("KV-Operation") || "PUT",
+      revision: parseInt(found.last("Nats-Sequence")),
+      created: new Date(Date.parse(found.last("Nats-Time-Stamp"))),
       value,
       string: () => fromUtf8.decode(value),
     };

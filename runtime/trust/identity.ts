@@ -56,12 +56,15 @@ export function deriveNodeId(publicKey: PublicKey | Uint8Array, build: string, z
   // Every verification of a node's identity derives its id again (a registry: each new revision of
   // the node's entry), so the ids of the inputs met are remembered, as keys are remembered. The
   // inputs as a JSON array name them unambiguously, at a fraction of the canonical form's cost.
-  const memoKey = JSON.stringify([build, zone, publicKeyText]);
-  const known = derivedIds.get(memoKey);
+  // Only inputs of the sizes a real identity has are remembered (a zone id, a build fingerprint),
+  // so the memory stays small whatever a caller passes.
+  const memoKey = typeof build === "string" && typeof zone === "string" && build.length + zone.length <= REMEMBERED_INPUT_CHARS ? JSON.stringify([build, zone, publicKeyText]) : undefined;
+  const known = memoKey === undefined ? undefined : derivedIds.get(memoKey);
   if (known !== undefined) return known;
   // Canonical JSON rather than concatenation, so no choice of fields can collide with another.
   const input = canonicalize({ build_fingerprint: build, public_key: publicKeyText, zone });
   const id = "node-" + createHash("sha256").update(input).digest("hex").slice(0, 32);
+  if (memoKey === undefined) return id;
   derivedIds.set(memoKey, id);
   if (derivedIds.size > DERIVED_IDS_REMEMBERED) derivedIds.delete(derivedIds.keys().next().value!);
   return id;
@@ -69,6 +72,7 @@ export function deriveNodeId(publicKey: PublicKey | Uint8Array, build: string, z
 
 const derivedIds = new Map<string, string>();
 const DERIVED_IDS_REMEMBERED = 10_000;
+const REMEMBERED_INPUT_CHARS = 512;
 
 /** The `NodeIdentity` record of a node key in a zone, running the build with `build` fingerprint. */
 export function createNodeIdentity(key: KeyPair | PublicKey, build: string, zone: string): NodeIdentityRecord {

@@ -75,7 +75,7 @@ export function publicKeyFromRaw(raw: Uint8Array | string): PublicKey {
 
 /** A key publicKeyFromRaw made, known usable: strong, and named by the fingerprint of its bytes. */
 function handOut(key: PublicKey): PublicKey {
-  checkedKeys.add(key);
+  rememberChecked(key);
   return key;
 }
 
@@ -148,18 +148,24 @@ export function keyRing(keys: Iterable<PublicKey>): KeyResolver {
   return (keyId) => byId.get(keyId);
 }
 
-// Key objects already found usable (every one publicKeyFromRaw makes is): verification asks per message.
-const checkedKeys = new WeakSet<PublicKey>();
+// Key objects already found usable (every one publicKeyFromRaw makes is), with what they held
+// then: verification asks per message, and a key object's fields can still be changed after.
+const checkedKeys = new WeakMap<PublicKey, { keyId: string; raw: Buffer; keyObject: KeyObject }>();
 
 /**
  * Throws unless `key` is strong and its key id is its fingerprint: keys built by hand enter key
  * rings too, and verification checks every key it is given here, as a last line of defence.
  */
 export function assertUsablePublicKey(key: PublicKey): void {
-  if (checkedKeys.has(key)) return;
+  const checked = checkedKeys.get(key);
+  if (checked !== undefined && checked.keyId === key.keyId && checked.keyObject === key.keyObject && checked.raw.equals(key.raw)) return;
   assertStrongPublicKey(key.raw);
   if (key.keyId !== keyIdOf(key.raw)) throw keyError(`key id ${key.keyId} is not the fingerprint of its public key (${keyIdOf(key.raw)})`);
-  checkedKeys.add(key);
+  rememberChecked(key);
+}
+
+function rememberChecked(key: PublicKey): void {
+  checkedKeys.set(key, { keyId: key.keyId, raw: Buffer.from(key.raw), keyObject: key.keyObject });
 }
 
 // Strength is a property of the 32 bytes alone, and checking it is big-integer arithmetic

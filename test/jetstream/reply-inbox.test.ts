@@ -74,6 +74,20 @@ describe("ReplyInbox", () => {
     for (let bit = 0; bit < 96; bit++) expect(new Set(bits.map((b) => (b[bit >> 3]! >> (bit & 7)) & 1)).size).toBe(2);
   });
 
+  it("takes no message that asks for a reply as a reply: the server's answers never do", async () => {
+    const responder = await open({ user: "free", pass: "free-pw" });
+    responder.subscribe("ok.baited", {
+      callback: (_error, msg) => {
+        // Someone who saw the reply subject gets there first, with a message of its own.
+        responder.publish(msg.reply!, bytes("forged"), { reply: "ok.anything" });
+        void msg.respond(bytes("genuine"));
+      },
+    });
+    await responder.flush();
+    const inbox = new ReplyInbox(await open({ user: "free", pass: "free-pw" }));
+    expect(text((await inbox.request("ok.baited", bytes("x"), undefined, 5_000)).data)).toBe("genuine");
+  });
+
   it("times out a request no one answers, and ignores the answer that comes after", async () => {
     const responder = await open({ user: "free", pass: "free-pw" });
     let late: string | undefined;

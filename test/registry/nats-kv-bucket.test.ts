@@ -4,7 +4,7 @@
  * a key can be in, and the same outcome for every write.
  */
 import { Kvm, type KV } from "@nats-io/kv";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ReplyInbox } from "../../runtime/jetstream/reply-inbox.js";
 import { KvBucket, type KvRecord } from "../../runtime/registry/nats-kv-bucket.js";
@@ -32,7 +32,7 @@ afterAll(async () => {
 /** What nats.js's KV reads for the key, in the record's terms. */
 async function oracle(key: string): Promise<Omit<KvRecord, "string"> | null> {
   const entry = await kv.get(key);
-  return entry === null ? null : { operation: entry.operation, revision: entry.revision, created: entry.created, value: entry.value };
+  return entry === null ? null : { operation: entry.operation as string, revision: entry.revision, created: entry.created, value: entry.value };
 }
 
 const read = async (key: string) => {
@@ -58,6 +58,28 @@ describe("KvBucket", () => {
     expect(await read("k.one")).toEqual(await oracle("k.one"));
     // A key that only shares a prefix with another is not the other.
     expect(await read("k")).toBeNull();
+  });
+
+  it("reads the server's sequence, time and subject, not the ones a store writer puts in its own headers", async () => {
+    const forged = (operation?: string) => {
+      const h = headers();
+      h.set("Nats-Sequence", "12345");
+      h.set("Nats-Time-Stamp", "2099-01-01T00:00:00Z");
+      h.set("Nats-Subject", "$KV.bucket_test.f.other");
+      if (operation !== undefined) h.set("KV-Operation", operation);
+      return h;
+    };
+    for (const [key, operation] of [["f.a", undefined], ["f.b", "del"], ["f.c", "PURGE"]] as const) {
+      await nc.request(`$KV.bucket_test.${key}`, new TextEncoder().encode("forged"), { headers: forged(operation), timeout: 2_000 });
+      const record = await read(key);
+      expect(record).toEqual(await oracle(key));
+      expect(record!.created.getTime()).toBeLessThanOrEqual(Date.now());
+    }
+    const marker = headers();
+    marker.set("Nats-Marker-Reason", "MaxAge");
+    await nc.request("$KV.bucket_test.f.d", new TextEncoder().encode(""), { headers: marker, timeout: 2_000 });
+    expect(await read("f.d")).toEqual(await oracle("f.d"));
+    expect((await read("f.d"))?.operation).toBe("PURGE");
   });
 
   it("creates only where a key holds nothing or a delete or purge marker, as nats.js's create", async () => {

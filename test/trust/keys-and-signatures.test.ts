@@ -99,6 +99,13 @@ describe("keys", () => {
       const message = Buffer.from("signed");
       expect(isValidSignature(again, message, signBytes(pair, message))).toBe(true);
     }
+    // A key object changed after its import is checked again when it verifies.
+    const renamed = publicKeyFromRaw(text);
+    (renamed as { keyId: string }).keyId = "key-" + "0".repeat(32);
+    expect(catchOnexError(() => verifyBytes(renamed, Buffer.from("x"), signBytes(pair, Buffer.from("x")))).code).toBe(ErrorCode.KeyInvalid);
+    const emptied = publicKeyFromRaw(text);
+    emptied.raw.fill(0);
+    expect(catchOnexError(() => verifyBytes(emptied, Buffer.from("x"), signBytes(pair, Buffer.from("x")))).code).toBe(ErrorCode.KeyWeak);
     // Remembering a key changes nothing for text that is not one: the same key with a stray low bit set in its last character.
     const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     expect(catchOnexError(() => publicKeyFromRaw(text.slice(0, 42) + alphabet[alphabet.indexOf(text[42]!) | 1])).code).toBe(ErrorCode.KeyInvalid);
