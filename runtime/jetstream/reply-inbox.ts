@@ -1,6 +1,7 @@
 /**
- * Request and reply on one wildcard inbox per client, for the publish hot path: what nats.js's
- * `request()` does, without the Error it builds for every request that succeeds. nats.js
+ * Request and reply on one wildcard inbox per connection, for the hot paths (typed publish, the
+ * registry's NATS KV reads and writes): what nats.js's `request()` does, without the Error it
+ * builds for every request that succeeds. nats.js
  * settles a request from its reply and then cancels it, and the cancel constructs
  * `RequestError("cancelled")` whether or not anything can still see it; capturing that Error's
  * stack is about 10 µs of the ~25 µs of client CPU a pipelined JetStream publish costs here.
