@@ -45,6 +45,7 @@ export interface NatsKvStoreOptions {
 }
 
 const ENTITY_TYPES = new Set<string>(Object.values(EntityType));
+const utf8 = new TextEncoder();
 
 /** Connects to NATS and opens (or creates) the registry bucket. */
 export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<RegistryStore> {
@@ -79,7 +80,7 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
     const ttlMs = status.ttl > 0 ? status.ttl : options.ttlMs;
     const marks = await openBucket(kvm, `${bucket}_marks`, { history: 1, replicas: status.replicas });
     const inbox = new ReplyInbox(nc);
-    return new NatsKvStore(nc, kv, new KvBucket(kv, bucket, direct, inbox, timeoutMs), new KvBucket(marks.kv, `${bucket}_marks`, marks.direct, inbox, timeoutMs), ttlMs, nc.info?.cluster === undefined);
+    return new NatsKvStore(nc, new KvBucket(kv, bucket, direct, inbox, timeoutMs), new KvBucket(marks.kv, `${bucket}_marks`, marks.direct, inbox, timeoutMs), ttlMs, nc.info?.cluster === undefined);
   } catch (cause) {
     await nc.close().catch(() => undefined);
     if (cause instanceof OnexError) throw cause;
@@ -149,8 +150,6 @@ class NatsKvStore implements RegistryStore {
 
   constructor(
     readonly nc: NatsConnection,
-    /** The entries' bucket, for what is not a single read or write: listing, watching, purging. */
-    readonly kv: KV,
     readonly entries: KvBucket,
     readonly marks: KvBucket,
     readonly ttlMs: number,
@@ -177,6 +176,8 @@ class NatsKvStore implements RegistryStore {
 
   async write(key: CanonicalAddress, value: string, expected: { revision: string; mark: string }, writeMark: boolean): Promise<WrittenRevisions | undefined> {
     const k = natsKvKey(key);
+    // Encoded once for both writes: the mark holds the registration's bytes, as the entry does.
+    const bytes = utf8.encode(value);
     return this.#call(async () => {
       // No transactions across streams. On one server the two compare-and-sets go out together,
       // mark first, and share one round trip: a server stores what one connection sends in the
@@ -185,8 +186,8 @@ class NatsKvStore implements RegistryStore {
       // its mark is stored. When the mark's compare-and-set loses and the entry's wins, the write
       // still reports a moved revision: the caller reads both and writes again, or refuses a
       // registration older than the mark that won.
-      const markWrite = () => (writeMark ? (expected.mark === "" ? this.marks.create(k, value) : this.marks.update(k, value, Number(expected.mark))) : Promise.resolve(undefined));
-      const entryWrite = () => (expected.revision === "" ? this.entries.create(k, value) : this.entries.update(k, value, Number(expected.revision)));
+      const markWrite = () => (writeMark ? (expected.mark === "" ? this.marks.create(k, bytes) : this.marks.update(k, bytes, Number(expected.mark))) : Promise.resolve(undefined));
+      const entryWrite = () => (expected.revision === "" ? this.entries.create(k, bytes) : this.entries.update(k, bytes, Number(expected.revision)));
       if (!this.oneServer) {
         try {
           const markRevision = await markWrite();
@@ -202,7 +203,7 @@ class NatsKvStore implements RegistryStore {
       if (mark.status === "rejected" && !isCasConflict(mark.reason) && entry.status === "fulfilled") {
         // The entry is in but its mark failed outright (a timeout, not a lost compare-and-set):
         // left so, readers would take the entry for a replay. Write the mark again on its own.
-        const markRevision = await this.#rewriteMark(k, value).catch(() => {
+        const markRevision = await this.#rewriteMark(k, bytes).catch(() => {
           throw mark.reason;
         });
         return { revision: String(entry.value), markRevision: String(markRevision) };
@@ -217,7 +218,7 @@ class NatsKvStore implements RegistryStore {
   }
 
   /** Sets the mark of `k` to `value` whatever it holds now (the entry beside it is already `value`). */
-  async #rewriteMark(k: string, value: string): Promise<number> {
+  async #rewriteMark(k: string, value: Uint8Array): Promise<number> {
     const current = await this.marks.get(k);
     return current === null || current.operation !== "PUT" ? this.marks.create(k, value) : this.marks.update(k, value, current.revision);
   }
@@ -253,7 +254,7 @@ class NatsKvStore implements RegistryStore {
       const raw = await this.entries.get(k);
       if (raw === null || raw.operation !== "PUT") return false;
       // A purge, not a delete: watchers tell a deregistration from any other removal by it.
-      await this.kv.purge(k);
+      await this.entries.kv.purge(k);
       return !this.#stale(raw);
     });
   }
@@ -271,7 +272,7 @@ class NatsKvStore implements RegistryStore {
     return this.#call(async () => {
       // A key written while the listing runs (a heartbeat) can be listed twice.
       const keys = new Set<string>();
-      for await (const k of await this.kv.keys(filterOf(prefix))) keys.add(k);
+      for await (const k of await this.entries.kv.keys(filterOf(prefix))) keys.add(k);
       const values = await Promise.all(
         [...keys].map(async (k) => {
           const key = parseNatsKvKey(k);
@@ -307,10 +308,10 @@ class NatsKvStore implements RegistryStore {
           if (initialUpTo < 0) {
             // Only asked once: asked later (after an outage) it would count later writes as state too.
             initialUpTo = 0;
-            initialUpTo = (await this.kv.status()).streamInfo.state.last_seq;
+            initialUpTo = (await this.entries.kv.status()).streamInfo.state.last_seq;
           }
           // After a break, resume right after the last revision seen, so no change is lost or repeated.
-          const watcher = await this.kv.watch(lastRevision === 0 ? { key: filterOf(prefix) } : { key: filterOf(prefix), resumeFromRevision: lastRevision + 1 });
+          const watcher = await this.entries.kv.watch(lastRevision === 0 ? { key: filterOf(prefix) } : { key: filterOf(prefix), resumeFromRevision: lastRevision + 1 });
           const stop = () => watcher.stop();
           signal.addEventListener("abort", stop, { once: true });
           for await (const entry of watcher) {

@@ -56,7 +56,7 @@ const IMPORTED_KEYS_REMEMBERED = 10_000;
 export function publicKeyFromRaw(raw: Uint8Array | string): PublicKey {
   const text = typeof raw === "string" ? raw : Buffer.from(raw).toString("base64url");
   const known = importedKeys.get(text);
-  if (known !== undefined) return handOut({ keyId: known.keyId, raw: Buffer.from(known.raw), keyObject: known.keyObject });
+  if (known !== undefined) return rememberChecked({ keyId: known.keyId, raw: Buffer.from(known.raw), keyObject: known.keyObject });
   const bytes = typeof raw === "string" ? decodeRawKey(raw, "public") : Buffer.from(raw);
   if (bytes.length !== 32) throw keyError(`an Ed25519 public key is 32 bytes, not ${bytes.length}`);
   assertStrongPublicKey(bytes);
@@ -70,13 +70,7 @@ export function publicKeyFromRaw(raw: Uint8Array | string): PublicKey {
   const key = { keyId: keyIdOf(bytes), raw: bytes, keyObject };
   importedKeys.set(text, { ...key, raw: Buffer.from(bytes) });
   if (importedKeys.size > IMPORTED_KEYS_REMEMBERED) importedKeys.delete(importedKeys.keys().next().value!);
-  return handOut(key);
-}
-
-/** A key publicKeyFromRaw made, known usable: strong, and named by the fingerprint of its bytes. */
-function handOut(key: PublicKey): PublicKey {
-  rememberChecked(key);
-  return key;
+  return rememberChecked(key);
 }
 
 /** The keypair of a 32-byte Ed25519 seed (the raw private key). */
@@ -164,8 +158,10 @@ export function assertUsablePublicKey(key: PublicKey): void {
   rememberChecked(key);
 }
 
-function rememberChecked(key: PublicKey): void {
+/** Remembers `key` as usable (publicKeyFromRaw's keys are by construction: strong, named by their fingerprint). */
+function rememberChecked(key: PublicKey): PublicKey {
   checkedKeys.set(key, { keyId: key.keyId, raw: Buffer.from(key.raw), keyObject: key.keyObject });
+  return key;
 }
 
 // Strength is a property of the 32 bytes alone, and checking it is big-integer arithmetic
