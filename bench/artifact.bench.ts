@@ -8,7 +8,7 @@
  * limit, so the run is repeated with the seeder's upload capped (ONEX_BENCH_UPLINK_MBS,
  * default 100 MB/s), which is the situation a swarm exists for. Wall time runs from starting
  * the fetch processes to the last one finishing, process start-up and NATS connect included
- * for both. Each figure is the median of ONEX_BENCH_ROUNDS rounds (default 3), the two sides
+ * for both. Each figure is the median of ONEX_BENCH_ROUNDS rounds (default 3), the sides
  * interleaved so drift in machine load hits both. Beside each, the CPU seconds all the peer
  * processes of the round used (the seeder's start-up hashing included, on both sides): when
  * they come to about the cores times the wall time, the machine's CPU is the limit, not the
@@ -16,7 +16,12 @@
  *
  * The peer, (b), is the simplest thing that works: every client streams the whole file from
  * the one origin and verifies it afterwards. It does not share load, resume, or survive the
- * origin going away; its cost is all on the origin's uplink.
+ * origin going away; its cost is all on the origin's uplink. It also never flushes its file
+ * to disk: the bench removes each round's files while the kernel still holds them dirty, so
+ * (b)'s bytes never reach the disk at all, where every swarm fetcher syncs its file before it
+ * renames it into place (the promise that a crash never leaves a complete-looking file). (c)
+ * is (b) with that same flush (fsync before the verification), the same end state on disk as
+ * a swarm fetch.
  *
  *   npm run build && npm run bench:artifact       (ONEX_BENCH_SIZE_MB=256, ONEX_BENCH_FETCHERS=4, ONEX_BENCH_ROUNDS=3)
  */
@@ -133,8 +138,8 @@ async function swarm(uplink?: number): Promise<Outcome> {
   return outcome(wallMs, bytes, cpuBefore, cpu);
 }
 
-/** (b) FETCHERS processes each GET the whole file from the seeder over plain HTTP, at once, then verify it. */
-async function plainHttp(uplink?: number): Promise<Outcome> {
+/** (b) FETCHERS processes each GET the whole file from the seeder over plain HTTP, at once, then verify it; (c) with `sync`, flush it to disk first. */
+async function plainHttp(uplink: number | undefined, sync: boolean): Promise<Outcome> {
   round++;
   const cpuBefore = reapedChildrenCpu();
   const cpu = { seederS: 0, seederStartS: 0 };
@@ -147,7 +152,7 @@ async function plainHttp(uplink?: number): Promise<Outcome> {
   const started = performance.now();
   await Promise.all(
     Array.from({ length: FETCHERS }, (_, i) => {
-      const child = spawn(process.execPath, [...nodeArgs(`plain${i}`), plainClient, url, join(work.dir, `plain-${round}-${i}.bin`), descriptorFile], { stdio: "inherit" });
+      const child = spawn(process.execPath, [...nodeArgs(`plain${i}`), plainClient, url, join(work.dir, `plain-${round}-${i}.bin`), descriptorFile, ...(sync ? ["--sync"] : [])], { stdio: "inherit" });
       return new Promise<void>((resolve, reject) => child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`plain client exited ${code}`)))));
     }),
   );
@@ -182,27 +187,26 @@ try {
   const cases = (process.env.ONEX_BENCH_CASES ?? "uncapped,capped").split(",");
   for (const uplink of [cases.includes("uncapped") ? undefined : null, cases.includes("capped") ? CAP : null].filter((u) => u !== null)) {
     const name = uplink ? `seeder uplink capped at ${uplink / 1_000_000} MB/s` : "no uplink cap";
-    const swarmRuns: Outcome[] = [];
-    const plainRuns: Outcome[] = [];
+    const sides = [() => swarm(uplink), () => plainHttp(uplink, false), () => plainHttp(uplink, true)];
+    const runs: Outcome[][] = sides.map(() => []);
     // The sides take turns going first: whichever writes its 1 GiB of copies first gets memory
     // the machine has not used yet (on a VM, the first touch of a page costs several times a
     // reused one: about 2 s of kernel time per GiB here), and going first always was a handicap.
     for (let i = 0; i < ROUNDS; i++) {
-      if ((i + Number(process.env.ONEX_BENCH_HTTP_FIRST ?? 0)) % 2 === 0) {
-        swarmRuns.push(await swarm(uplink));
-        plainRuns.push(await plainHttp(uplink));
-      } else {
-        plainRuns.push(await plainHttp(uplink));
-        swarmRuns.push(await swarm(uplink));
+      for (let k = 0; k < sides.length; k++) {
+        const side = (i + k) % sides.length;
+        runs[side]!.push(await sides[side]!());
       }
     }
-    const a = median(swarmRuns);
-    const b = median(plainRuns);
+    const [a, b, c] = runs.map(median) as [Outcome, Outcome, Outcome];
+    const [swarmRuns, plainRuns, syncedRuns] = runs as [Outcome[], Outcome[], Outcome[]];
     console.log(`\n${name}`);
-    console.log(`  rounds (wall s / seeder x / CPU s): swarm ${swarmRuns.map(brief).join(", ")}; HTTP ${plainRuns.map(brief).join(", ")}`);
+    console.log(`  rounds (wall s / seeder x / CPU s): swarm ${swarmRuns.map(brief).join(", ")}; HTTP ${plainRuns.map(brief).join(", ")}; HTTP + fsync ${syncedRuns.map(brief).join(", ")}`);
     console.log(line("(a) swarm", a));
     console.log(line("(b) each from the seeder over HTTP", b));
+    console.log(line("(c) as (b), then fsync", c));
     console.log(`  ratios (a)/(b): wall time ${(a.wallMs / b.wallMs).toFixed(2)}x, seeder bytes ${(a.seederBytes / b.seederBytes).toFixed(2)}x, peers' CPU ${(a.cpuS / b.cpuS).toFixed(2)}x`);
+    console.log(`  ratios (a)/(c): wall time ${(a.wallMs / c.wallMs).toFixed(2)}x, seeder bytes ${(a.seederBytes / c.seederBytes).toFixed(2)}x, peers' CPU ${(a.cpuS / c.cpuS).toFixed(2)}x`);
   }
 } finally {
   await work.remove();
