@@ -5,7 +5,8 @@
  * makes: a direct get of the key's last message, and a publish on the key's subject with
  * `Nats-Expected-Last-Subject-Sequence`. A replicated bucket is read through its leader (see
  * nats-kv.ts), by nats.js. Subjects are the default API prefix's and a bucket's own, as the
- * registry creates its buckets (no JetStream domain, no mirrored bucket).
+ * registry creates its buckets: no JetStream domain, and no mirror or stream of other
+ * subjects (openNatsKvStore refuses those).
  */
 import type { KV } from "@nats-io/kv";
 import { headers as natsHeaders } from "@nats-io/transport-node";

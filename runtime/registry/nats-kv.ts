@@ -104,6 +104,17 @@ async function openBucket(kvm: Kvm, name: string, config: { ttl?: number; histor
   // catching up (after a leader election, say) would show an older mark than the entry a
   // watcher just saw, so a fresh registration would be taken for an unmarked one.
   const stream = status.streamInfo.config;
+  // A mirror holds its origin's subjects (and takes no writes); a sourced stream may hold others.
+  // Read as a bucket of its own, either would answer "not found" for every key: refuse it instead.
+  if (stream.mirror !== undefined) {
+    const origin = stream.mirror.name.replace(/^KV_/, "");
+    throw new OnexError(ErrorCode.RegistryUrl, `the KV bucket ${name} is a mirror of ${origin}, which the registry can neither read as its own keys nor write: name ${origin} in the URL`, { bucket: name, mirrorOf: origin });
+  }
+  if ((stream.sources?.length ?? 0) > 0 || stream.subjects?.length !== 1 || stream.subjects[0] !== `$KV.${name}.>`) {
+    throw new OnexError(ErrorCode.RegistryUrl, `the KV bucket ${name} is not a plain bucket (its stream holds ${JSON.stringify(stream.subjects ?? [])}${stream.sources?.length ? " and has sources" : ""}); the registry needs one whose stream holds exactly $KV.${name}.>`, {
+      bucket: name,
+    });
+  }
   const direct = stream.allow_direct === true && stream.num_replicas === 1;
   return { kv: await kvm.open(name, { bindOnly: true, allow_direct: direct }), direct };
 }

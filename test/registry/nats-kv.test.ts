@@ -1,3 +1,6 @@
+import { jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, type OnexError } from "../../runtime/errors.js";
 import { natsKvKey, parseNatsKvKey } from "../../runtime/registry/nats-kv.js";
@@ -42,6 +45,31 @@ describe("NATS KV buckets", () => {
       const r = await openRegistry(url);
       expect(r.ttlMs).toBe(5_000);
       await r.close();
+    }
+  });
+
+  it("refuse a mirror, or a stream holding other subjects, rather than read every key as missing", async () => {
+    const origin = `orig${process.pid}`;
+    const registry = await openRegistry(`${server.url}?bucket=${origin}`);
+    const nc = await connect({ servers: server.url });
+    try {
+      const kvm = new Kvm(nc);
+      await kvm.create(`mirror${process.pid}`, { mirror: { name: origin } });
+      const mirror = (await openRegistry(`${server.url}?bucket=mirror${process.pid}`).catch((e: unknown) => e)) as OnexError;
+      expect(mirror.code).toBe(ErrorCode.RegistryUrl);
+      expect(mirror.message).toContain(`a mirror of ${origin}`);
+      // The entries' bucket is plain but its marks are a mirror: refused as well.
+      await kvm.create(`plain${process.pid}`, { history: 1 });
+      await kvm.create(`plain${process.pid}_marks`, { mirror: { name: `${origin}_marks` } });
+      expect(await codeOf(() => openRegistry(`${server.url}?bucket=plain${process.pid}`))).toBe(ErrorCode.RegistryUrl);
+      // A stream named as a bucket's but holding more than the bucket's own subjects.
+      await jetstreamManager(nc).then((jsm) => jsm.streams.add({ name: `KV_wide${process.pid}`, subjects: [`$KV.wide${process.pid}.>`, `elsewhere${process.pid}.>`], max_msgs_per_subject: 1 }));
+      const wide = (await openRegistry(`${server.url}?bucket=wide${process.pid}`).catch((e: unknown) => e)) as OnexError;
+      expect(wide.code).toBe(ErrorCode.RegistryUrl);
+      expect(wide.message).toContain("not a plain bucket");
+    } finally {
+      await nc.close();
+      await registry.close();
     }
   });
 });
