@@ -9,7 +9,7 @@
  * default 100 MB/s), which is the situation a swarm exists for. Wall time runs from starting
  * the fetch processes to the last one finishing, process start-up and NATS connect included
  * for both. Each figure is the median of ONEX_BENCH_ROUNDS rounds (default 3), the sides
- * interleaved so drift in machine load hits both. Beside each, the CPU seconds all the peer
+ * interleaved so drift in machine load hits all. Beside each, the CPU seconds all the peer
  * processes of the round used (the seeder's start-up hashing included, on both sides): when
  * they come to about the cores times the wall time, the machine's CPU is the limit, not the
  * network or the protocol. Timings are printed, never asserted.

@@ -88,7 +88,7 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
   }
 }
 
-/** Opens (or creates) a bucket, and says whether it is read by direct gets. */
+/** Opens (or creates) a bucket, and says whether it is read by direct gets; refuses a stream that is not a plain bucket. */
 async function openBucket(kvm: Kvm, name: string, config: { ttl?: number; history: number; replicas: number }): Promise<{ kv: KV; direct: boolean }> {
   let status;
   try {
@@ -99,10 +99,6 @@ async function openBucket(kvm: Kvm, name: string, config: { ttl?: number; histor
     if (config.replicas === 1) return { kv: created, direct: (await created.status()).streamInfo.config.allow_direct === true };
     return { kv: await kvm.open(name, { bindOnly: true, allow_direct: false }), direct: false };
   }
-  // Direct gets (a raw reply, no JSON API round) are used only when the stream answers them and
-  // has one replica: on a replicated bucket any replica answers a direct get, and one still
-  // catching up (after a leader election, say) would show an older mark than the entry a
-  // watcher just saw, so a fresh registration would be taken for an unmarked one.
   const stream = status.streamInfo.config;
   // A mirror holds its origin's subjects (and takes no writes); a sourced stream may hold others.
   // Read as a bucket of its own, either would answer "not found" for every key: refuse it instead.
@@ -115,6 +111,10 @@ async function openBucket(kvm: Kvm, name: string, config: { ttl?: number; histor
       bucket: name,
     });
   }
+  // Direct gets (a raw reply, no JSON API round) are used only when the stream answers them and
+  // has one replica: on a replicated bucket any replica answers a direct get, and one still
+  // catching up (after a leader election, say) would show an older mark than the entry a
+  // watcher just saw, so a fresh registration would be taken for an unmarked one.
   const direct = stream.allow_direct === true && stream.num_replicas === 1;
   return { kv: await kvm.open(name, { bindOnly: true, allow_direct: direct }), direct };
 }
