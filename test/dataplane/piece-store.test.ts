@@ -1,7 +1,8 @@
 /**
  * The piece store writes each piece in 64 KiB writes (page-cache folios sized for memory a VM
  * already backs; see piece-store.ts): pieces of 1 MiB, and a last piece that is not a multiple
- * of 64 KiB, written in any order, make exactly the original file.
+ * of 64 KiB, written in any order, make exactly the original file. Past 32 MiB a download's
+ * writeback runs beside its writes, and a store closed while it runs resumes where it stopped.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -33,5 +34,24 @@ describe("piece store writes", () => {
     await store.finished();
     expect((await readFile(out)).equals(await readFile(file))).toBe(true);
     await Promise.all([store.close(), seeded.close()]);
+  });
+
+  it("a download past its first writeback, closed while that writeback runs, resumes and completes", async () => {
+    const big = join(work.dir, "big.bin");
+    await writeRandomFile(big, 40 * MB + 5);
+    const descriptor = await describeFile(big, { name: "data/big", version: "1", zone: ZONE, pieceSize: MB }, generateKeyPair());
+    const seeded = await PieceStore.seed(descriptor, big);
+    const out = join(work.dir, "big-copy.bin");
+    const order = descriptor.pieces.map((_, i) => i).sort(() => Math.random() - 0.5);
+    // 33 MiB written: the first writeback starts with the 32nd piece, and the store closes while it may still run.
+    const first = await PieceStore.open(descriptor, out);
+    for (const i of order.slice(0, 33)) expect(await first.writePiece(i, Buffer.from(await seeded.readPiece(i)))).toBe(true);
+    await first.close();
+    const resumed = await PieceStore.open(descriptor, out);
+    expect(resumed.have.count).toBe(33);
+    for (const i of order.slice(33)) expect(await resumed.writePiece(i, Buffer.from(await seeded.readPiece(i)))).toBe(true);
+    await resumed.finished();
+    expect((await readFile(out)).equals(await readFile(big))).toBe(true);
+    await Promise.all([resumed.close(), seeded.close()]);
   });
 });
