@@ -65,5 +65,6 @@ describe("peers from the registry", () => {
     expect(result.fetchedPieces).toBe(descriptor.pieces.length);
     expect(Object.keys(result.bytesByPeer)).toEqual([identity.node_id]);
     expect(await sha256File(out)).toBe(await sha256File(source));
+    await store.close();
   }, 120_000);
 });

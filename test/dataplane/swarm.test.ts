@@ -110,7 +110,8 @@ describe("faults", () => {
     const descriptor = await seeder.peer.publish(source, { name: "models/corrupt", version: "1.0.0" });
     // The liar is trusted on the control plane; only the piece hashes give it away.
     const liarServer = await PieceServer.start();
-    liarServer.add(lyingSource(await PieceStore.seed(descriptor, source)));
+    const liarStore = await PieceStore.seed(descriptor, source);
+    liarServer.add(lyingSource(liarStore));
     const liarClient = await client(nats.url, key("liar"), trusted());
     const liarSwarm = await Swarm.join({ client: liarClient, messages: v0_2, peerId: "liar-b", zone: ZONE, endpoint: liarServer.url, signer: key("liar").keyId, publishers: publishersOf(trusted().map((k) => k.publicKey)), logger: { warn() {} } });
     await liarSwarm.announce(descriptor, Bitfield.full(descriptor.pieces.length));
@@ -136,6 +137,7 @@ describe("faults", () => {
     } finally {
       await liarSwarm.stop();
       await liarServer.stop();
+      await liarStore.close();
       await liarClient.close();
     }
   }, 120_000);
