@@ -185,6 +185,20 @@ function keyPairFromPrivateKey(privateKey: KeyObject): KeyPair {
   return { keyId: publicKey.keyId, publicKey, privateKey };
 }
 
+// The public half of each private key that signed here, derived from the private key itself: a
+// KeyPair is a plain object, and its publicKey could name another key than the one that signs.
+const signerKeys = new WeakMap<KeyObject, Buffer>();
+
+/** The 32 raw bytes of the public key of `privateKey` (an Ed25519 private key), worked out once per key object. */
+export function publicKeyBytesOf(privateKey: KeyObject): Buffer {
+  let raw = signerKeys.get(privateKey);
+  if (raw === undefined) {
+    raw = rawPublicKey(createPublicKey(privateKey));
+    signerKeys.set(privateKey, raw);
+  }
+  return raw;
+}
+
 function rawPublicKey(keyObject: KeyObject): Buffer {
   const der = keyObject.export({ format: "der", type: "spki" });
   return der.subarray(der.length - 32);
