@@ -82,18 +82,30 @@ export class PieceStore implements PieceSource {
     await mkdir(dirname(path), { recursive: true });
     const partial = PieceStore.partialPathOf(path);
     const record = await readRecord(PieceStore.recordPathOf(path), descriptor);
-    const handle = await open(partial, (await exists(partial)) ? "r+" : "w+");
-    // Sparse: reserves nothing, but lets pieces be written at any offset in any order.
-    await handle.truncate(descriptor.size);
-    const have = new Bitfield(count);
-    for (let i = 0; i < count; i++) {
-      if (!record?.has(i)) continue;
-      const bytes = await readAt(handle, descriptor, i);
-      if (pieceDigest(bytes) === descriptor.pieces[i]) have.set(i);
+    const resuming = await exists(partial);
+    const handle = await open(partial, resuming ? "r+" : "w+");
+    try {
+      // Sparse: reserves nothing, but lets pieces be written at any offset in any order. Refused
+      // when the artifact is larger than a file may be here (the file system's or the process's limit).
+      await handle.truncate(descriptor.size).catch((error: unknown) => {
+        throw writeFailed(partial, error, `cannot make a ${descriptor.size}-byte file`);
+      });
+      const have = new Bitfield(count);
+      for (let i = 0; i < count; i++) {
+        if (!record?.has(i)) continue;
+        const bytes = await readAt(handle, descriptor, i);
+        if (pieceDigest(bytes) === descriptor.pieces[i]) have.set(i);
+      }
+      const store = new PieceStore(descriptor, path, have, handle, false);
+      if (have.complete) await store.#finish();
+      return store;
+    } catch (error) {
+      // No store to close it: the caller gets the error, not an open file (closing twice is
+      // harmless), nor a file made here for nothing; a download resumed keeps what it holds.
+      await handle.close().catch(() => undefined);
+      if (!resuming) await rm(partial, { force: true }).catch(() => undefined);
+      throw error;
     }
-    const store = new PieceStore(descriptor, path, have, handle, false);
-    if (have.complete) await store.#finish();
-    return store;
   }
 
   /** A store over a complete file (a publisher seeding what it described); verifies every piece first. */
@@ -331,6 +343,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** A local write that failed (a full disk, a removed folder): the fetch stops, it is no peer's fault. */
-function writeFailed(path: string, cause: unknown): OnexError {
-  return new OnexError(ErrorCode.WriteFailed, `cannot write ${path}: ${(cause as Error).message}`, { file: path }, { cause });
+function writeFailed(path: string, cause: unknown, what = "cannot write"): OnexError {
+  const errno = (cause as NodeJS.ErrnoException)?.code;
+  return new OnexError(ErrorCode.WriteFailed, `${what} ${path}: ${(cause as Error).message}`, { file: path, ...(errno === undefined ? {} : { errno }) }, { cause });
 }

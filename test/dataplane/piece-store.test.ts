@@ -3,9 +3,13 @@
  * already backs; see piece-store.ts): pieces of 1 MiB, and a last piece that is not a multiple
  * of 64 KiB, written in any order, make exactly the original file. Past 32 MiB a download's
  * writeback runs beside its writes, and a store closed while it runs resumes where it stopped.
+ * A download that cannot have its file (larger than a file may be) fails with its code and
+ * leaves neither a file nor an open handle.
  */
-import { readFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeFile } from "../../runtime/dataplane/descriptor.js";
 import { PieceStore } from "../../runtime/dataplane/piece-store.js";
@@ -53,5 +57,19 @@ describe("piece store writes", () => {
     await resumed.finished();
     expect((await readFile(out)).equals(await readFile(big))).toBe(true);
     await Promise.all([resumed.close(), seeded.close()]);
+  });
+
+  it("an artifact larger than a file may be here: ONEX_E_WRITE_FAILED, no file left, no handle left open", async () => {
+    const descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: MB }, generateKeyPair());
+    const descriptorPath = join(work.dir, "descriptor.json");
+    await writeFile(descriptorPath, JSON.stringify(descriptor));
+    const into = join(work.dir, "limited");
+    await mkdir(into);
+    // The process may write files of 1 MiB at most (RLIMIT_FSIZE): the 5 MiB artifact's file is refused by the kernel.
+    const child = spawnSync("bash", ["-c", 'ulimit -f 1024 && exec node --import tsx "$0" "$1" "$2"', fileURLToPath(new URL("./open-store.ts", import.meta.url)), descriptorPath, join(into, "data.bin")], { encoding: "utf8" });
+    expect(child.stderr).toBe("");
+    const outcome = JSON.parse(child.stdout) as { code?: string; message?: string; details?: { errno?: string }; leftOpen: number; files: string[] };
+    expect(outcome).toMatchObject({ code: "ONEX_E_WRITE_FAILED", details: { errno: "EFBIG" }, leftOpen: 0, files: [] });
+    expect(outcome.message).toContain(`cannot make a ${descriptor.size}-byte file`);
   });
 });

@@ -1,0 +1,19 @@
+/**
+ * Run by piece-store.test.ts in a child process whose file-size limit (`ulimit -f`) is below the
+ * artifact's size: opens a piece store for the descriptor at argv[2] to download into argv[3],
+ * and prints what came of it as one JSON line.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { PieceStore } from "../../runtime/dataplane/piece-store.js";
+
+const [descriptorPath, out] = process.argv.slice(2) as [string, string];
+const openFiles = () => readdirSync("/proc/self/fd").length;
+const before = openFiles();
+let error: { code?: string; message?: string; details?: unknown } | undefined;
+try {
+  await (await PieceStore.open(JSON.parse(readFileSync(descriptorPath, "utf8")), out)).close();
+} catch (caught) {
+  error = caught as typeof error;
+}
+console.log(JSON.stringify({ code: error?.code, message: error?.message, details: error?.details, leftOpen: openFiles() - before, files: readdirSync(dirname(out)) }));
