@@ -2,7 +2,7 @@
  * Ed25519 keys from node:crypto: generation, the key id every signer is named by, and
  * import/export as PEM (interoperable with OpenSSL) or a compact one-line text form.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { KeyObject, createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
 import { ErrorCode, OnexError } from "../errors.js";
 import { weakPublicKeyReason } from "./weak-public-key.js";
 
@@ -147,15 +147,26 @@ export function keyRing(keys: Iterable<PublicKey>): KeyResolver {
 const checkedKeys = new WeakMap<PublicKey, { keyId: string; raw: Buffer; keyObject: KeyObject }>();
 
 /**
- * Throws unless `key` is strong and its key id is its fingerprint: keys built by hand enter key
- * rings too, and verification checks every key it is given here, as a last line of defence.
+ * Throws unless `key` is strong, its key id is its fingerprint and its key object is the key of
+ * its raw bytes: keys built by hand enter key rings too, and verification checks every key it is
+ * given here, as a last line of defence.
  */
 export function assertUsablePublicKey(key: PublicKey): void {
   const checked = checkedKeys.get(key);
   if (checked !== undefined && checked.keyId === key.keyId && checked.keyObject === key.keyObject && checked.raw.equals(key.raw)) return;
   assertStrongPublicKey(key.raw);
   if (key.keyId !== keyIdOf(key.raw)) throw keyError(`key id ${key.keyId} is not the fingerprint of its public key (${keyIdOf(key.raw)})`);
+  // Signatures are checked with the key object, trust is decided on the raw bytes and the id: one key.
+  if (!isPublicKeyOf(key.keyObject, key.raw)) throw keyError(`the key object of ${key.keyId} is not the public key of its raw bytes`);
   rememberChecked(key);
+}
+
+function isPublicKeyOf(keyObject: KeyObject, raw: Buffer): boolean {
+  try {
+    return keyObject.type === "public" && keyObject.asymmetricKeyType === "ed25519" && rawPublicKey(keyObject).equals(raw);
+  } catch {
+    return false;
+  }
 }
 
 /** Remembers `key` as usable (publicKeyFromRaw's keys are by construction: strong, named by their fingerprint). */
@@ -187,16 +198,17 @@ function keyPairFromPrivateKey(privateKey: KeyObject): KeyPair {
 
 // The public half of each private key that signed here, derived from the private key itself: a
 // KeyPair is a plain object, and its publicKey could name another key than the one that signs.
-const signerKeys = new WeakMap<KeyObject, Buffer>();
+const signerKeys = new WeakMap<KeyObject, string>();
 
-/** The 32 raw bytes of the public key of `privateKey` (an Ed25519 private key), worked out once per key object. */
-export function publicKeyBytesOf(privateKey: KeyObject): Buffer {
-  let raw = signerKeys.get(privateKey);
-  if (raw === undefined) {
-    raw = rawPublicKey(createPublicKey(privateKey));
-    signerKeys.set(privateKey, raw);
+/** The raw public key (base64url) of an Ed25519 private KeyObject, worked out once per key object; undefined for anything else. */
+export function publicKeyTextOf(privateKey: unknown): string | undefined {
+  if (!(privateKey instanceof KeyObject) || privateKey.type !== "private" || privateKey.asymmetricKeyType !== "ed25519") return undefined;
+  let text = signerKeys.get(privateKey);
+  if (text === undefined) {
+    text = rawPublicKey(createPublicKey(privateKey)).toString("base64url");
+    signerKeys.set(privateKey, text);
   }
-  return raw;
+  return text;
 }
 
 function rawPublicKey(keyObject: KeyObject): Buffer {

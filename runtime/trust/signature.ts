@@ -11,7 +11,12 @@ const SIGNATURE_TEXT = /^ed25519:[A-Za-z0-9_-]{86}$/;
 
 /** Signs `bytes`, returning `ed25519:<base64url>`. */
 export function signBytes(key: KeyPair, bytes: Uint8Array): string {
-  return SIGNATURE_PREFIX + cryptoSign(null, bytes, key.privateKey).toString("base64url");
+  return signBytesWith(key.privateKey, bytes);
+}
+
+/** Signs `bytes` with a private key, returning `ed25519:<base64url>`. */
+export function signBytesWith(privateKey: KeyPair["privateKey"], bytes: Uint8Array): string {
+  return SIGNATURE_PREFIX + cryptoSign(null, bytes, privateKey).toString("base64url");
 }
 
 /** The 64 signature bytes of a signature text; throws ONEX_E_SIGNATURE_INVALID when it is malformed or names another algorithm. */

@@ -11,6 +11,8 @@ import { isValidSignature } from "../../runtime/trust/signature.js";
 import { catchOnexError, ErrorCode } from "./fixtures.js";
 
 const alice = generateKeyPair();
+/** Key material `createPublicKey` would take for `key`: what a getter could hand a second reader. */
+const keyMaterialOf = (key: PublicKey) => ({ key: key.keyObject.export({ format: "der", type: "spki" }), format: "der", type: "spki" });
 const bob = generateKeyPair();
 
 type AnyRecord = Record<string, unknown> & { signature?: string };
@@ -47,6 +49,28 @@ describe("records verified where they were signed", () => {
     const record = sign({ node_id: "n-3" }, mislabelled);
     expect(verdict(record, bob.publicKey)).toBe(ErrorCode.SignatureInvalid);
     expect(verdict(record, alice.publicKey)).toBe("valid");
+  });
+
+  it("refuse what a key pair signs when its private key reads as another key the second time", () => {
+    // A getter: Mallory's private key signs, then the victim's public key material is what a second
+    // read would find. The signature is Mallory's, and the victim's key must not verify it.
+    let reads = 0;
+    const shifty = {
+      keyId: bob.keyId,
+      publicKey: bob.publicKey,
+      get privateKey() {
+        reads++;
+        return reads === 1 ? alice.privateKey : (keyMaterialOf(bob.publicKey) as unknown as KeyPair["privateKey"]);
+      },
+    } as KeyPair;
+    const record = sign({ node_id: "n-5" }, shifty);
+    expect(verdict(record, bob.publicKey)).toBe(ErrorCode.SignatureInvalid);
+  });
+
+  it("refuse a key whose key object is another key than its raw bytes, signed here or not", () => {
+    const chimera: PublicKey = { keyId: alice.keyId, raw: alice.publicKey.raw, keyObject: bob.publicKey.keyObject };
+    expect(verdict(sign({ node_id: "n-6" }, alice), chimera)).toBe(ErrorCode.KeyInvalid);
+    expect(verdict(sign({ node_id: "n-6" }, bob), chimera)).toBe(ErrorCode.KeyInvalid);
   });
 
   it("refuse a key whose id is not its fingerprint, as for a record signed elsewhere", () => {
