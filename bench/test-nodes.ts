@@ -34,8 +34,10 @@ let worker: Worker | undefined;
  */
 export async function nodesSignedElsewhere(count: number): Promise<TestNode[]> {
   // A worker thread does not inherit the TypeScript loader the bench runs under: it registers it, then loads this file.
-  worker ??= new Worker(`import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); })`, { eval: true });
-  worker.unref();
+  if (worker === undefined) {
+    worker = new Worker(`import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); })`, { eval: true });
+    worker.unref();
+  }
   const thread = worker;
   const nodes = await new Promise<TestNode[]>((resolve, reject) => {
     thread.once("error", reject);

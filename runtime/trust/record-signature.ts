@@ -20,8 +20,8 @@ function signingText(record: object): string {
 // a record is checked by comparing those (the canonical text, character for character, and the
 // key) instead of by the Ed25519 arithmetic, about 130 µs of CPU on a 2-core machine. The signer's
 // key is derived from the private KeyObject that signed (read once: a KeyPair is a plain object,
-// whose publicKey, or a getter, could name another key); only texts up to 8 KiB are kept. Any other
-// record verifies as always.
+// whose publicKey, or a getter, could name another key); only texts of up to 8,192 characters are
+// kept. Any other record verifies as always.
 const signedHere = new Map<string, { signer: string; text: string }>();
 const SIGNED_HERE_REMEMBERED = 1_024;
 const SIGNED_HERE_MAX_TEXT = 8_192;
