@@ -6,8 +6,8 @@
  * pieces already verified.
  */
 import { createHash } from "node:crypto";
-import { writeSync } from "node:fs";
-import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
+import { constants, writeSync } from "node:fs";
+import { lstat, mkdir, open, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ErrorCode, OnexError } from "../errors.js";
 import { Bitfield } from "./bitfield.js";
@@ -75,16 +75,23 @@ export class PieceStore implements PieceSource {
    */
   static async open(descriptor: ArtifactDescriptorRecord, path: string): Promise<PieceStore> {
     const count = descriptor.pieces.length;
-    if (await exists(path)) {
+    const existing = await stat(path).catch(() => undefined);
+    if (existing !== undefined) {
+      if (!existing.isFile()) throw new OnexError(ErrorCode.WriteFailed, `cannot write ${path}: it exists and is not a regular file`, { file: path });
       await verifyWholeFile(descriptor, path);
       return new PieceStore(descriptor, path, Bitfield.full(count), await open(path, "r"), true);
     }
     await mkdir(dirname(path), { recursive: true });
     const partial = PieceStore.partialPathOf(path);
     const record = await readRecord(PieceStore.recordPathOf(path), descriptor);
-    const resuming = await exists(partial);
-    const handle = await open(partial, resuming ? "r+" : "w+");
+    // The partial file is opened, or made, never through a link: a link planted beside the target
+    // (in a shared folder) would have the download written over whatever it points at.
+    const resuming = (await lstat(partial).catch(() => undefined)) !== undefined;
+    const handle = await open(partial, (resuming ? 0 : constants.O_CREAT | constants.O_EXCL) | constants.O_RDWR | constants.O_NOFOLLOW, 0o644).catch((error: unknown) => {
+      throw writeFailed(partial, error, (error as NodeJS.ErrnoException).code === "ELOOP" ? "refusing to write through the link" : "cannot open");
+    });
     try {
+      if (!(await handle.stat()).isFile()) throw new OnexError(ErrorCode.WriteFailed, `cannot write ${partial}: it is not a regular file`, { file: partial });
       // Sparse: reserves nothing, but lets pieces be written at any offset in any order. Refused
       // when the artifact is larger than a file may be here (the file system's or the process's limit).
       await handle.truncate(descriptor.size).catch((error: unknown) => {
@@ -321,25 +328,40 @@ function writeInChunks(handle: FileHandle, bytes: Uint8Array, position: number):
 }
 
 async function readRecord(path: string, descriptor: ArtifactDescriptorRecord): Promise<Bitfield | undefined> {
+  const expected = Math.ceil(descriptor.pieces.length / 8);
+  let handle: FileHandle | undefined;
   try {
-    return Bitfield.fromBytes(await readFile(path), descriptor.pieces.length);
+    // Not through a link, and only a regular file of the record's size: anything else (a link to
+    // a device that never ends, say) is no record.
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const info = await handle.stat();
+    if (!info.isFile() || info.size !== expected) return undefined;
+    const bytes = Buffer.alloc(expected);
+    await readFully(handle, bytes, expected, 0);
+    return Bitfield.fromBytes(bytes, descriptor.pieces.length);
   } catch {
     // No record, or one from another artifact: start over (the partial file is overwritten piece by piece).
     return undefined;
+  } finally {
+    await handle?.close();
   }
 }
 
+/** Writes `bytes` to a fresh file beside `path` (made here, not through a link) and moves it into place. */
 async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
   const temporary = `${path}.tmp`;
-  await writeFile(temporary, bytes);
-  await rename(temporary, path);
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
+  // A leftover temporary (or a link planted there) is removed, not written through.
+  await rm(temporary, { force: true });
+  const handle = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  try {
+    await handle.writeFile(bytes);
+    await handle.close();
+    await rename(temporary, path);
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await rm(temporary, { force: true }).catch(() => undefined);
+    throw error;
+  }
 }
 
 /** A local write that failed (a full disk, a removed folder): the fetch stops, it is no peer's fault. */

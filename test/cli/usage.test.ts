@@ -27,6 +27,13 @@ describe("usage", () => {
     expect([flag.code, flag.stderr.startsWith(`error ${ErrorCode.Usage}`)]).toEqual([2, true]);
   });
 
+  it("a fetch that could never request a piece is ONEX_E_USAGE, not a wait for the stall", () => {
+    for (const flag of ["--max-in-flight", "--per-peer"]) {
+      const none = onex(dir, ["artifact", "fetch", "data/set@1", "--out", "x.bin", "--key", "k.pem", flag, "0"]);
+      expect([none.code, none.stderr]).toEqual([2, expect.stringMatching(new RegExp(`^error ONEX_E_USAGE: Parsing ${flag}; Expected an integer greater than or equal to 1`))]);
+    }
+  });
+
   it("an unknown command gets ONEX_E_USAGE with a suggestion, also inside a topic", () => {
     const top = onex(dir, ["valdate", "v0.1"]);
     expect(top.code).toBe(2);

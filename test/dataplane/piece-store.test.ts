@@ -4,10 +4,11 @@
  * of 64 KiB, written in any order, make exactly the original file. Past 32 MiB a download's
  * writeback runs beside its writes, and a store closed while it runs resumes where it stopped.
  * A download that cannot have its file (larger than a file may be) fails with its code and
- * leaves neither a file nor an open handle.
+ * leaves neither a file nor an open handle. Links planted beside the target (a shared folder)
+ * are never written through.
  */
 import { spawnSync } from "node:child_process";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -71,5 +72,42 @@ describe("piece store writes", () => {
     const outcome = JSON.parse(child.stdout) as { code?: string; message?: string; details?: { errno?: string }; leftOpen: number; files: string[] };
     expect(outcome).toMatchObject({ code: "ONEX_E_WRITE_FAILED", details: { errno: "EFBIG" }, leftOpen: 0, files: [] });
     expect(outcome.message).toContain(`cannot make a ${descriptor.size}-byte file`);
+  });
+
+  describe("links planted beside the target", () => {
+    const VICTIM = "someone else's file\n";
+
+    it("at the partial file: refused with ONEX_E_WRITE_FAILED, and what it points at is untouched", async () => {
+      const descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: MB }, generateKeyPair());
+      const dir = join(work.dir, "link-partial");
+      await mkdir(dir);
+      await writeFile(join(dir, "victim.txt"), VICTIM);
+      await symlink(join(dir, "victim.txt"), join(dir, "out.bin.partial"));
+      await expect(PieceStore.open(descriptor, join(dir, "out.bin"))).rejects.toMatchObject({ code: "ONEX_E_WRITE_FAILED", details: { errno: "ELOOP" } });
+      await symlink(join(dir, "nowhere.txt"), join(dir, "dangling.bin.partial"));
+      await expect(PieceStore.open(descriptor, join(dir, "dangling.bin"))).rejects.toMatchObject({ code: "ONEX_E_WRITE_FAILED", details: { errno: "ELOOP" } });
+      expect(await readFile(join(dir, "victim.txt"), "utf8")).toBe(VICTIM);
+      await expect(lstat(join(dir, "nowhere.txt"))).rejects.toMatchObject({ code: "ENOENT" });
+    });
+
+    it("at the record's temporary file: removed, not written through; a record linked to a device is no record", async () => {
+      const descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: MB }, generateKeyPair());
+      const seeded = await PieceStore.seed(descriptor, file);
+      const dir = join(work.dir, "link-record");
+      await mkdir(dir);
+      await writeFile(join(dir, "victim.txt"), VICTIM);
+      await symlink(join(dir, "victim.txt"), join(dir, "out.bin.pieces.tmp"));
+      // A record that never ends: read as one, it would fill the memory.
+      await symlink("/dev/zero", join(dir, "out.bin.pieces"));
+      const store = await PieceStore.open(descriptor, join(dir, "out.bin"));
+      expect(store.have.count).toBe(0);
+      expect(await store.writePiece(0, Buffer.from(await seeded.readPiece(0)))).toBe(true);
+      await store.close();
+      expect(await readFile(join(dir, "victim.txt"), "utf8")).toBe(VICTIM);
+      expect((await lstat(join(dir, "out.bin.pieces"))).isFile()).toBe(true);
+      const resumed = await PieceStore.open(descriptor, join(dir, "out.bin"));
+      expect(resumed.have.count).toBe(1);
+      await Promise.all([resumed.close(), seeded.close()]);
+    });
   });
 });

@@ -17,8 +17,8 @@ export default class ArtifactFetch extends OnexCommand {
   static override flags = {
     ...artifactFlags,
     out: Flags.string({ description: "Where the finished file goes (written as OUT.partial until verified).", required: true }),
-    "max-in-flight": Flags.integer({ description: "Piece requests in flight overall.", default: 16 }),
-    "per-peer": Flags.integer({ description: "Piece requests in flight per peer.", default: 4 }),
+    "max-in-flight": Flags.integer({ description: "Piece requests in flight overall.", default: 16, min: 1 }),
+    "per-peer": Flags.integer({ description: "Piece requests in flight per peer.", default: 4, min: 1 }),
     timeout: Flags.string({ description: "How long to wait for an announcement of the artifact.", default: "10s" }),
     stall: Flags.string({ description: "Give up after this long without a new piece (resumable).", default: "60s" }),
     "seed-for": Flags.string({ description: "Keep seeding this long after the fetch completes (e.g. 5m)." }),
