@@ -5,6 +5,7 @@
  * one content and the publisher's signature binds name and version to it.
  */
 import { createHash } from "node:crypto";
+import { constants } from "node:fs";
 import { open } from "node:fs/promises";
 import { ErrorCode, OnexError } from "../errors.js";
 import type { KeyPair } from "../trust/keys.js";
@@ -87,12 +88,17 @@ export interface DescribeOptions {
 export async function describeFile(path: string, options: DescribeOptions, key: KeyPair): Promise<ArtifactDescriptorRecord> {
   const pieceSize = options.pieceSize ?? DEFAULT_PIECE_SIZE;
   checkPieceSize(pieceSize);
-  const handle = await open(path, "r").catch((cause: unknown) => {
-    throw new OnexError(ErrorCode.FileNotFound, `cannot read ${path}: ${(cause as Error).message}`, { file: path }, { cause });
+  // Non-blocking, so a FIFO does not hold the open until a writer comes; only a regular file is read.
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch((cause: unknown) => {
+    const errno = (cause as NodeJS.ErrnoException).code;
+    throw new OnexError(errno === "ENOENT" || errno === "ENOTDIR" ? ErrorCode.FileNotFound : ErrorCode.FileUnreadable, `cannot read ${path}: ${(cause as Error).message}`, { file: path, ...(errno === undefined ? {} : { errno }) }, { cause });
   });
   const pieces: string[] = [];
   let size = 0;
   try {
+    const info = await handle.stat();
+    // A folder, a FIFO or a device (one that never ends, like /dev/zero) has no size to describe.
+    if (!info.isFile()) throw new OnexError(ErrorCode.FileUnreadable, `cannot read ${path}: ${info.isDirectory() ? "it is a folder" : "it is not a regular file"}`, { file: path });
     const buffer = Buffer.allocUnsafe(pieceSize);
     for (;;) {
       // Fill a whole piece: read() may return less than asked before end of file.

@@ -123,6 +123,12 @@ class Fetch {
   readonly #store: PieceStore;
   readonly #peers = new Map<string, PeerState>();
   readonly #inFlight = new Set<number>();
+  /**
+   * Piece requests whose 200 body is arriving. A fetch with none stalls once no piece came for
+   * the stall time, whatever else is in flight (refusals, a peer answering 429 to everything);
+   * one still arriving is bounded by its transfer deadline (transfer-deadline.ts).
+   */
+  #receiving = 0;
   readonly #requests = new Set<Promise<void>>();
   // Keep-alive connections whose reads land in the piece's buffer (see piece-client.ts).
   readonly #client: PieceClient;
@@ -156,9 +162,9 @@ class Fetch {
         this.#checkAbort();
         if (this.#failure) throw this.#failure;
         await this.#refreshPeers();
-        const started = this.#schedule();
+        this.#schedule();
         this.#report();
-        if (started === 0 && this.#inFlight.size === 0) this.#checkStalled();
+        if (this.#receiving === 0) this.#checkStalled();
         await this.#sleep(TICK_MS);
       }
       // Every piece is in; wait for the requests still running (duplicates) and the final rename.
@@ -241,14 +247,14 @@ class Fetch {
     state.complete = state.have.complete;
   }
 
-  /** Starts requests for the rarest missing pieces on peers with room; returns how many started. */
-  #schedule(): number {
+  /** Starts requests for the rarest missing pieces on peers with room. */
+  #schedule(): void {
     const maxTotal = this.#o.maxInFlight ?? 16;
     const perPeer = this.#o.maxInFlightPerPeer ?? 4;
-    if (this.#inFlight.size >= maxTotal) return 0;
+    if (this.#inFlight.size >= maxTotal) return;
     const now = Date.now();
     const usable = [...this.#peers.values()].filter((p) => !p.dropped && p.backoffUntil <= now && p.have !== undefined);
-    if (usable.length === 0) return 0;
+    if (usable.length === 0) return;
     const have = this.#store.have;
     const candidates: { piece: number; availability: number }[] = [];
     for (let i = 0; i < have.length; i++) {
@@ -258,7 +264,6 @@ class Fetch {
       if (availability > 0) candidates.push({ piece: i, availability });
     }
     candidates.sort((a, b) => a.availability - b.availability || this.#tieBreak[a.piece]! - this.#tieBreak[b.piece]!);
-    let started = 0;
     for (const { piece } of candidates) {
       if (this.#inFlight.size >= maxTotal) break;
       let best: PeerState | undefined;
@@ -283,9 +288,7 @@ class Fetch {
       }
       this.#waitingOnDownloaders.delete(piece);
       this.#request(best, piece);
-      started++;
     }
-    return started;
   }
 
   #request(peer: PeerState, piece: number): void {
@@ -293,7 +296,12 @@ class Fetch {
     this.#inFlight.add(piece);
     const expectedLength = pieceLengthOf(this.#store.descriptor, piece);
     const url = `${peer.info.endpoint}/v1/artifacts/${rootHex(this.#store.descriptor.root_hash)}/pieces/${piece}`;
-    const request: Promise<void> = this.#get(url, expectedLength)
+    let receiving = false;
+    const onBody = () => {
+      receiving = true;
+      this.#receiving++;
+    };
+    const request: Promise<void> = this.#get(url, expectedLength, onBody)
       .then(async ({ status, body, buffer }) => {
         try {
           if (status === 200) {
@@ -317,6 +325,7 @@ class Fetch {
         else this.#failed(peer);
       })
       .finally(() => {
+        if (receiving) this.#receiving--;
         peer.inFlight--;
         this.#inFlight.delete(piece);
         this.#requests.delete(request);
@@ -368,13 +377,13 @@ class Fetch {
   }
 
   /** GETs at most `maxBytes` of `url` into a spare buffer; the caller hands `buffer` back with `#release` when done with `body`. */
-  async #get(url: string, maxBytes: number): Promise<{ status: number; body: Buffer; buffer: Buffer }> {
+  async #get(url: string, maxBytes: number, onBody?: () => void): Promise<{ status: number; body: Buffer; buffer: Buffer }> {
     const pieceSize = this.#store.descriptor.piece_size;
     const buffer = maxBytes <= pieceSize ? (this.#spareBuffers.pop() ?? Buffer.allocUnsafe(pieceSize)) : Buffer.allocUnsafe(maxBytes);
     try {
       // Only the status of a refusal (404, 429, 503) matters: its body is read and dropped.
       // A peer sending more than `maxBytes` is lying or broken: the client refuses to read it.
-      const { status, length } = await this.#client.get(url, buffer, maxBytes);
+      const { status, length } = await this.#client.get(url, buffer, maxBytes, onBody);
       return { status, body: buffer.subarray(0, length), buffer };
     } catch (error) {
       this.#release(buffer);

@@ -13,6 +13,7 @@
  * caller hashes the piece.
  */
 import { connect, type Socket } from "node:net";
+import { transferDeadlineMs } from "./transfer-deadline.js";
 
 /** Bytes a response head may take (status line and headers). */
 const MAX_HEAD_BYTES = 16 * 1024;
@@ -50,6 +51,8 @@ interface Exchange {
   close: boolean;
   /** Whether any byte of the answer arrived (a reused connection closed before that is retried). */
   answered: boolean;
+  /** Called once a 200's head is in: its body is on the way. */
+  onBody?: () => void;
 }
 
 /** One keep-alive connection to a piece server. */
@@ -59,6 +62,8 @@ class Connection {
   exchange: Exchange | undefined;
   reused = false;
   closed = false;
+  /** Cuts the exchange in progress once it has taken longer than its bytes may (transfer-deadline.ts). */
+  #deadline: NodeJS.Timeout | undefined;
 
   constructor(host: string, port: number, onClosed: (c: Connection) => void) {
     this.socket = connect({
@@ -124,7 +129,10 @@ class Connection {
             `more than the ${x.bodyLength} bytes announced`,
           ),
         );
-      if (x.status === 200) this.head.copy(x.into, 0, end + 4, x.headBytes);
+      if (x.status === 200) {
+        this.head.copy(x.into, 0, end + 4, x.headBytes);
+        x.onBody?.();
+      }
       x.bodyBytes = early;
     } else {
       x.bodyBytes += n;
@@ -140,6 +148,7 @@ class Connection {
 
   #done(x: Exchange): void {
     this.exchange = undefined;
+    clearTimeout(this.#deadline);
     this.socket.setTimeout(0);
     if (x.close) this.socket.destroy();
     x.resolve({
@@ -152,6 +161,7 @@ class Connection {
     const x = this.exchange;
     if (x === undefined) return;
     this.exchange = undefined;
+    clearTimeout(this.#deadline);
     this.socket.destroy();
     x.reject(Object.assign(error, { retryable: this.reused && !x.answered }));
   }
@@ -159,6 +169,8 @@ class Connection {
   send(request: string, x: Exchange, timeoutMs: number): void {
     this.exchange = x;
     this.socket.setTimeout(timeoutMs);
+    const deadlineMs = transferDeadlineMs(x.maxBytes, timeoutMs);
+    this.#deadline = setTimeout(() => this.socket.destroy(new Error(`request timed out: the answer took longer than ${deadlineMs} ms`)), deadlineMs);
     this.socket.write(request);
   }
 }
@@ -209,13 +221,15 @@ export class PieceClient {
 
   /**
    * GETs `url` and reads a 200's body into `into` (at most `maxBytes`, which `into` must hold);
-   * other statuses' bodies are read and dropped. Rejects on a connection error, a timeout, or
-   * a response it refuses to read (`PieceProtocolError`).
+   * other statuses' bodies are read and dropped; `onBody` is called when a 200's body starts.
+   * Rejects on a connection error, a timeout (idle, or the whole answer past its transfer
+   * deadline), or a response it refuses to read (`PieceProtocolError`).
    */
   async get(
     url: string,
     into: Buffer,
     maxBytes: number,
+    onBody?: () => void,
   ): Promise<PieceResponse> {
     if (maxBytes > into.length)
       throw new RangeError(
@@ -249,6 +263,7 @@ export class PieceClient {
               bodyBytes: 0,
               close: false,
               answered: false,
+              ...(onBody === undefined ? {} : { onBody }),
             },
             this.timeoutMs,
           );

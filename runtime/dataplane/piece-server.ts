@@ -17,6 +17,10 @@ import { pipeline } from "node:stream/promises";
 import { ErrorCode, OnexError } from "../errors.js";
 import { pieceLengthOf, rootHex } from "./descriptor.js";
 import type { PieceSource } from "./piece-store.js";
+import { transferDeadlineMs } from "./transfer-deadline.js";
+
+/** The idle allowance of a piece upload before its bytes count against it (transfer-deadline.ts). */
+const UPLOAD_IDLE_MS = 30_000;
 
 /** Response header carrying the SHA-256 the server expects the piece to have (the fetcher checks its own copy of the descriptor, not this). */
 export const PIECE_DIGEST_HEADER = "x-onex-piece-sha256";
@@ -160,10 +164,13 @@ export class PieceServer {
       res.writeHead(200, headers);
       // 'close' follows 'finish' (the bytes handed to the socket) or a dropped connection;
       // either way the buffer is free again and the upload slot is given back.
+      // A reader slower than the slowest rate that counts loses the connection: it would hold the
+      // upload slot and the buffer for as long as it liked, and 16 of them would shut the seeder.
+      const deadline = setTimeout(() => res.destroy(), transferDeadlineMs(bytes.length, UPLOAD_IDLE_MS));
       sent = await new Promise<boolean>((resolve) => {
         res.once("close", () => resolve(res.writableFinished));
         res.end(bytes);
-      });
+      }).finally(() => clearTimeout(deadline));
       if (sent) {
         this.stats.bytesSent += bytes.length;
         this.stats.piecesServed++;

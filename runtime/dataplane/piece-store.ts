@@ -81,7 +81,9 @@ export class PieceStore implements PieceSource {
       await verifyWholeFile(descriptor, path);
       return new PieceStore(descriptor, path, Bitfield.full(count), await open(path, "r"), true);
     }
-    await mkdir(dirname(path), { recursive: true });
+    await mkdir(dirname(path), { recursive: true }).catch((error: unknown) => {
+      throw writeFailed(dirname(path), error, "cannot make the folder");
+    });
     const partial = PieceStore.partialPathOf(path);
     const record = await readRecord(PieceStore.recordPathOf(path), descriptor);
     // The partial file is opened, or made, never through a link: a link planted beside the target

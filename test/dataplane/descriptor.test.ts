@@ -1,4 +1,5 @@
 /** Descriptors, pieces on disk and bitfields, without servers. */
+import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -78,6 +79,15 @@ describe("descriptor", () => {
 
   it("refuses piece sizes that are not a power of two within bounds", async () => {
     await expect(describeFile(file, { name: "x", version: "1", zone: ZONE, pieceSize: 1000 }, publisher)).rejects.toSatisfy(code(ErrorCode.DescriptorInvalid));
+  });
+
+  it("describes only a regular file: a folder, a FIFO with no writer and a device that never ends are ONEX_E_FILE_UNREADABLE at once", async () => {
+    const fifo = join(work.dir, "pipe");
+    execFileSync("mkfifo", [fifo]);
+    for (const path of [work.dir, fifo, "/dev/zero"]) {
+      await expect(describeFile(path, { name: "x", version: "1", zone: ZONE }, publisher)).rejects.toMatchObject({ code: ErrorCode.FileUnreadable });
+    }
+    await expect(describeFile(join(work.dir, "missing.bin"), { name: "x", version: "1", zone: ZONE }, publisher)).rejects.toMatchObject({ code: ErrorCode.FileNotFound });
   });
 });
 

@@ -1,0 +1,98 @@
+/**
+ * Peers that answer, but never usefully: one that sends a piece a byte at a time (each byte
+ * keeps an idle timeout from firing), one that answers 429 to every request. A fetch must
+ * neither hang on them nor spin forever: the trickle is cut at its transfer deadline and the
+ * piece fetched from an honest seeder; a fetch that only ever hears refusals stalls with
+ * ONEX_E_ARTIFACT_INCOMPLETE. Each test is only bounded in time.
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Bitfield } from "../../runtime/dataplane/bitfield.js";
+import { describeFile, type ArtifactDescriptorRecord } from "../../runtime/dataplane/descriptor.js";
+import { fetchArtifact, type PeerInfo } from "../../runtime/dataplane/fetcher.js";
+import { PieceServer } from "../../runtime/dataplane/piece-server.js";
+import { PieceStore } from "../../runtime/dataplane/piece-store.js";
+import { generateKeyPair } from "../../runtime/trust/keys.js";
+import { tempDir, writeRandomFile, ZONE } from "./fixtures.js";
+
+const PIECE = 16 * 1024;
+let work: { dir: string; remove(): Promise<void> };
+let file: string;
+let descriptor: ArtifactDescriptorRecord;
+let seeder: PieceServer;
+let seeded: PieceStore;
+const hostile: Server[] = [];
+
+/** A raw HTTP peer that claims every piece and answers each piece request with `answer`. */
+async function hostilePeer(answer: (socket: Socket) => void, of: ArtifactDescriptorRecord = descriptor): Promise<PeerInfo> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => undefined);
+    let pending = "";
+    socket.on("data", (chunk) => {
+      pending += chunk.toString("latin1");
+      while (pending.includes("\r\n\r\n")) {
+        pending = pending.slice(pending.indexOf("\r\n\r\n") + 4);
+        answer(socket);
+      }
+    });
+  });
+  server.on("close", () => sockets.forEach((s) => s.destroy()));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  hostile.push(server);
+  const { port } = server.address() as { port: number };
+  return { peerId: `hostile-${port}`, endpoint: `http://127.0.0.1:${port}`, have: Bitfield.full(of.pieces.length) };
+}
+
+beforeAll(async () => {
+  work = await tempDir();
+  file = join(work.dir, "data.bin");
+  await writeRandomFile(file, 16 * PIECE);
+  descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: PIECE }, generateKeyPair());
+  seeded = await PieceStore.seed(descriptor, file);
+  seeder = await PieceServer.start();
+  seeder.add(seeded);
+});
+
+afterAll(async () => {
+  for (const server of hostile) server.close();
+  await seeder?.stop();
+  await seeded?.close();
+  await work?.remove();
+});
+
+describe("a fetch among hostile peers", () => {
+  it("a peer that sends a piece a byte at a time is cut at the transfer deadline, and the fetch completes from the seeder", async () => {
+    const trickler = await hostilePeer((socket) => {
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${PIECE}\r\n\r\n`);
+      const drip = setInterval(() => (socket.destroyed ? clearInterval(drip) : socket.write("x")), 100);
+    });
+    const out = join(work.dir, "trickled.bin");
+    const store = await PieceStore.open(descriptor, out);
+    const result = await fetchArtifact({
+      store,
+      peers: { peersOf: () => [trickler, { peerId: "seeder", endpoint: seeder.url, have: Bitfield.full(descriptor.pieces.length) }] },
+      requestTimeoutMs: 500,
+      stallTimeoutMs: 10_000,
+    });
+    await store.close();
+    expect((await readFile(out)).equals(await readFile(file))).toBe(true);
+    expect(result.bytesByPeer[trickler.peerId] ?? 0).toBe(0);
+  }, 60_000);
+
+  it("a fetch that hears only 429s stalls with ONEX_E_ARTIFACT_INCOMPLETE instead of asking forever", async () => {
+    // Enough pieces, and answers slow enough (50 ms), that some piece not deferred after its 429 is
+    // always there to ask for, and a request is nearly always in flight.
+    const many = join(work.dir, "many.bin");
+    await writeRandomFile(many, 200 * PIECE);
+    const manyPieces = await describeFile(many, { name: "data/many", version: "1", zone: ZONE, pieceSize: PIECE }, generateKeyPair());
+    const refuser = await hostilePeer((socket) => void setTimeout(() => socket.write('HTTP/1.1 429 Too Many Requests\r\ncontent-length: 2\r\nretry-after: 1\r\n\r\n{}'), 50), manyPieces);
+    const store = await PieceStore.open(manyPieces, join(work.dir, "refused.bin"));
+    await expect(fetchArtifact({ store, peers: { peersOf: () => [refuser] }, requestTimeoutMs: 500, stallTimeoutMs: 2_000 })).rejects.toMatchObject({ code: "ONEX_E_ARTIFACT_INCOMPLETE" });
+    await store.close();
+  }, 30_000);
+});
