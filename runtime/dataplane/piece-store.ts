@@ -78,6 +78,10 @@ export class PieceStore implements PieceSource {
     const existing = await stat(path).catch(() => undefined);
     if (existing !== undefined) {
       if (!existing.isFile()) throw new OnexError(ErrorCode.WriteFailed, `cannot write ${path}: it exists and is not a regular file`, { file: path });
+      // A file already there is never overwritten: one of another size is not this artifact, and no fetch could make it so.
+      if (existing.size !== descriptor.size) {
+        throw new OnexError(ErrorCode.PieceCorrupt, `${path} exists and is not this artifact (${existing.size} bytes, the artifact ${descriptor.size}); move it away or fetch into another path`, { file: path });
+      }
       await verifyWholeFile(descriptor, path);
       return new PieceStore(descriptor, path, Bitfield.full(count), await open(path, "r"), true);
     }

@@ -74,6 +74,18 @@ describe("piece store writes", () => {
     expect(outcome.message).toContain(`cannot make a ${descriptor.size}-byte file`);
   });
 
+  it("an OUT already there that is not this artifact is left alone: another size is ONEX_E_PIECE_CORRUPT, a folder ONEX_E_WRITE_FAILED", async () => {
+    const descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: MB }, generateKeyPair());
+    const dir = join(work.dir, "occupied");
+    await mkdir(join(dir, "folder.bin"), { recursive: true });
+    await writeFile(join(dir, "notes.txt"), "not the artifact\n");
+    await expect(PieceStore.open(descriptor, join(dir, "notes.txt"))).rejects.toMatchObject({ code: "ONEX_E_PIECE_CORRUPT" });
+    expect(await readFile(join(dir, "notes.txt"), "utf8")).toBe("not the artifact\n");
+    await expect(PieceStore.open(descriptor, join(dir, "folder.bin"))).rejects.toMatchObject({ code: "ONEX_E_WRITE_FAILED" });
+    // A path under a file: the folder cannot be made.
+    await expect(PieceStore.open(descriptor, join(dir, "notes.txt", "x.bin"))).rejects.toMatchObject({ code: "ONEX_E_WRITE_FAILED" });
+  });
+
   describe("links planted beside the target", () => {
     const VICTIM = "someone else's file\n";
 
