@@ -158,19 +158,22 @@ export class PieceServer {
     this.#spareBuffers.set(source.descriptor.piece_size, spares);
     const buffer = spares.pop() ?? Buffer.allocUnsafe(source.descriptor.piece_size);
     let sent = false;
+    // 'close' follows 'finish' (the bytes handed to the socket) or a dropped connection; either
+    // way the buffer is free again and the upload slot is given back. Listened for from the start:
+    // a peer that leaves while the piece is read or waits for the rate limit has closed already.
+    const closed = new Promise<void>((resolve) => res.once("close", resolve));
     try {
       const bytes = await source.readPiece(index, buffer);
       await this.#limiter?.take(bytes.length);
-      res.writeHead(200, headers);
-      // 'close' follows 'finish' (the bytes handed to the socket) or a dropped connection;
-      // either way the buffer is free again and the upload slot is given back.
-      // A reader slower than the slowest rate that counts loses the connection: it would hold the
-      // upload slot and the buffer for as long as it liked, and 16 of them would shut the seeder.
-      const deadline = setTimeout(() => res.destroy(), transferDeadlineMs(bytes.length, UPLOAD_IDLE_MS));
-      sent = await new Promise<boolean>((resolve) => {
-        res.once("close", () => resolve(res.writableFinished));
+      if (!res.destroyed) {
+        res.writeHead(200, headers);
+        // A reader slower than the slowest rate that counts loses the connection: it would hold the
+        // upload slot and the buffer for as long as it liked, and 16 of them would shut the seeder.
+        const deadline = setTimeout(() => res.destroy(), transferDeadlineMs(bytes.length, UPLOAD_IDLE_MS));
         res.end(bytes);
-      }).finally(() => clearTimeout(deadline));
+        await closed.finally(() => clearTimeout(deadline));
+        sent = res.writableFinished;
+      }
       if (sent) {
         this.stats.bytesSent += bytes.length;
         this.stats.piecesServed++;

@@ -3,14 +3,16 @@
  * keeps an idle timeout from firing), one that answers 429 to every request. A fetch must
  * neither hang on them nor spin forever: the trickle is cut at its transfer deadline and the
  * piece fetched from an honest seeder; a fetch that only ever hears refusals stalls with
- * ONEX_E_ARTIFACT_INCOMPLETE. Each test is only bounded in time.
+ * ONEX_E_ARTIFACT_INCOMPLETE. And a peer that leaves a seeder mid-upload does not keep its
+ * upload slot. Each test is only bounded in time.
  */
+import { request } from "node:http";
 import { createServer, type Server, type Socket } from "node:net";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bitfield } from "../../runtime/dataplane/bitfield.js";
-import { describeFile, type ArtifactDescriptorRecord } from "../../runtime/dataplane/descriptor.js";
+import { describeFile, rootHex, type ArtifactDescriptorRecord } from "../../runtime/dataplane/descriptor.js";
 import { fetchArtifact, type PeerInfo } from "../../runtime/dataplane/fetcher.js";
 import { PieceServer } from "../../runtime/dataplane/piece-server.js";
 import { PieceStore } from "../../runtime/dataplane/piece-store.js";
@@ -95,4 +97,37 @@ describe("a fetch among hostile peers", () => {
     await expect(fetchArtifact({ store, peers: { peersOf: () => [refuser] }, requestTimeoutMs: 500, stallTimeoutMs: 2_000 })).rejects.toMatchObject({ code: "ONEX_E_ARTIFACT_INCOMPLETE" });
     await store.close();
   }, 30_000);
+
+  it("a peer that leaves while its piece waits for the upload limit gives its upload slot back", async () => {
+    // One upload at a time, one piece a second: the first piece empties the bucket.
+    const limited = await PieceServer.start({ maxUploads: 1, uploadBytesPerSecond: PIECE });
+    limited.add(seeded);
+    const url = (i: number) => `${limited.url}/v1/artifacts/${rootHex(descriptor.root_hash)}/pieces/${i}`;
+    try {
+      expect((await get(url(0))).status).toBe(200);
+      // The second request takes the slot and waits for the bucket; its peer leaves meanwhile.
+      const leaving = request(url(1));
+      leaving.on("error", () => undefined);
+      leaving.end();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      leaving.destroy();
+      // Once the bucket has refilled, the slot is free for the next peer (it was held for ever).
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect((await get(url(2))).status).toBe(200);
+    } finally {
+      await limited.stop();
+    }
+  }, 30_000);
 });
+
+/** A GET read to its end; resolves with the status. */
+function get(url: string): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    request(url, (res) => {
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode ?? 0 }));
+    })
+      .on("error", reject)
+      .end();
+  });
+}

@@ -1,8 +1,9 @@
 /**
  * The swarm with every peer as its own `onex artifact` process on a real nats-server, as
  * deployments run it: one publisher and four fetchers (byte-identical files, pieces flowing
- * between fetchers), and a fetcher killed with SIGKILL that resumes in a new process without
- * fetching a verified piece twice. Bounded in time, never timed.
+ * between fetchers), a fetcher killed with SIGKILL that resumes in a new process without
+ * fetching a verified piece twice, and one stopped with SIGTERM that says it was interrupted.
+ * Bounded in time, never timed.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -82,5 +83,21 @@ describe("peers as processes", () => {
     expect(summary.resumed_pieces).toBeGreaterThan(0);
     expect(summary.resumed_pieces + summary.fetched_pieces).toBe(summary.pieces);
     expect(await sha256File(out)).toBe(sourceHash);
+  }, 120_000);
+
+  it("a fetcher stopped with SIGTERM says so (ONEX_E_ARTIFACT_INCOMPLETE, exit 69) and leaves its verified pieces to resume", async () => {
+    const seeder = await publishProcess(nats.url, source, { name: "models/interrupt", version: "1" }, publisher, ZONE, ["--upload-limit", String(2 * MB)]);
+    running.push(seeder);
+    const key = await writeKeyFiles(work.dir, "fetcher-c");
+    const out = join(work.dir, "c.bin");
+    const fetcher = startCli(fetchArgs("models/interrupt@1", out, key, [publisher]));
+    running.push(fetcher);
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(PieceStore.recordPathOf(out)) && Date.now() < deadline && fetcher.child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(PieceStore.recordPathOf(out))).toBe(true);
+    fetcher.child.kill("SIGTERM");
+    expect(await fetcher.exited).toBe(69);
+    expect(fetcher.stderr()).toMatch(/error ONEX_E_ARTIFACT_INCOMPLETE: fetch of models\/interrupt@1 interrupted with \d+ pieces missing; run it again to resume/);
+    expect([existsSync(out), existsSync(PieceStore.partialPathOf(out))]).toEqual([false, true]);
   }, 120_000);
 });

@@ -30,8 +30,14 @@ export default class ArtifactFetch extends OnexCommand {
     const out = resolve(flags.out);
     await withPeer(flags, async (peer, client) => {
       const bar = progressBar();
+      // Ctrl-C or a kill stops the fetch as an interruption (ONEX_E_ARTIFACT_INCOMPLETE, resumable), with its message.
+      const interrupted = new AbortController();
+      const interrupt = (signal: NodeJS.Signals) => interrupted.abort(new Error(`interrupted by ${signal}`));
+      process.once("SIGINT", interrupt);
+      process.once("SIGTERM", interrupt);
       try {
         const { descriptor, result } = await peer.fetch(ref, out, {
+          signal: interrupted.signal,
           maxInFlight: flags["max-in-flight"],
           maxInFlightPerPeer: flags["per-peer"],
           descriptorTimeoutMs: parseDuration(flags.timeout),
@@ -60,6 +66,9 @@ export default class ArtifactFetch extends OnexCommand {
       } catch (error) {
         bar.done();
         throw await explainNothingAnnounced(error, peer, client, ref, flags.zone);
+      } finally {
+        process.off("SIGINT", interrupt);
+        process.off("SIGTERM", interrupt);
       }
       if (flags["seed-for"] !== undefined) await seedUntilStopped(parseDuration(flags["seed-for"]));
     });
