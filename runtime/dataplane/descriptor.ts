@@ -204,7 +204,8 @@ function assertDescriptorShape(value: unknown): asserts value is ArtifactDescrip
   );
 }
 
-function checkPieceSize(pieceSize: number): void {
+/** Throws ONEX_E_DESCRIPTOR_INVALID unless `pieceSize` is a power of two within the bounds. */
+export function checkPieceSize(pieceSize: number): void {
   if (!Number.isInteger(pieceSize) || pieceSize < MIN_PIECE_SIZE || pieceSize > MAX_PIECE_SIZE || (pieceSize & (pieceSize - 1)) !== 0) {
     throw new OnexError(ErrorCode.DescriptorInvalid, `piece_size ${pieceSize} is not a power of two from ${MIN_PIECE_SIZE} to ${MAX_PIECE_SIZE}`, { instancePath: "/piece_size" });
   }

@@ -2,6 +2,7 @@
 export { Bitfield } from "./bitfield.js";
 export {
   DATA_PLANE_TRUST_POLICY,
+  checkPieceSize,
   DEFAULT_PIECE_SIZE,
   describeFile,
   judgeDescriptor,

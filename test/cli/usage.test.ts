@@ -27,6 +27,11 @@ describe("usage", () => {
     expect([flag.code, flag.stderr.startsWith(`error ${ErrorCode.Usage}`)]).toEqual([2, true]);
   });
 
+  it("a piece size a descriptor cannot have is ONEX_E_USAGE before anything connects", () => {
+    const bad = onex(dir, ["artifact", "publish", "model.bin", "--name", "models/x", "--version", "1", "--key", "k.pem", "--zone", "z", "--piece-size", "1000"]);
+    expect([bad.code, bad.stderr]).toEqual([2, "error ONEX_E_USAGE: --piece-size: piece_size 1000 is not a power of two from 16384 to 67108864\n"]);
+  });
+
   it("a fetch that could never request a piece is ONEX_E_USAGE, not a wait for the stall", () => {
     for (const flag of ["--max-in-flight", "--per-peer"]) {
       const none = onex(dir, ["artifact", "fetch", "data/set@1", "--out", "x.bin", "--key", "k.pem", flag, "0"]);

@@ -1,4 +1,6 @@
 import { Args, Flags } from "@oclif/core";
+import { ErrorCode, OnexError } from "@onex/runtime";
+import { checkPieceSize } from "@onex/runtime/dataplane";
 import { OnexCommand } from "../../base-command.js";
 import { artifactFlags, seedUntilStopped, withPeer } from "../../artifact-peer.js";
 import { parseDuration } from "../../nats-flags.js";
@@ -24,6 +26,12 @@ export default class ArtifactPublish extends OnexCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(ArtifactPublish);
+    // A calling mistake, caught before anything connects (the descriptor would be refused later as invalid).
+    try {
+      checkPieceSize(flags["piece-size"]);
+    } catch (error) {
+      throw new OnexError(ErrorCode.Usage, `--piece-size: ${(error as Error).message}`);
+    }
     await withPeer(flags, async (peer) => {
       const descriptor = await peer.publish(args.file, { name: flags.name, version: flags.version, mediaType: flags["media-type"], pieceSize: flags["piece-size"] });
       this.log(JSON.stringify(descriptor));
