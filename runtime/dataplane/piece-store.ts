@@ -11,6 +11,7 @@ import { lstat, mkdir, open, rename, rm, stat, type FileHandle } from "node:fs/p
 import { dirname } from "node:path";
 import { ErrorCode, OnexError } from "../errors.js";
 import { Bitfield } from "./bitfield.js";
+import { takeDownloadLock, type DownloadLock } from "./download-lock.js";
 import { pieceDigest, pieceLengthOf, rootHashOf, type ArtifactDescriptorRecord } from "./descriptor.js";
 
 /** What a piece server needs from a store: the descriptor, which pieces are verified, and their bytes. */
@@ -46,6 +47,8 @@ export class PieceStore implements PieceSource {
   #unsynced = 0;
   #syncing: Promise<void> | undefined;
   #syncError: unknown;
+  /** Held while this store downloads (download-lock.ts); released once complete or closed. */
+  readonly #lock: DownloadLock | undefined;
 
   private constructor(
     readonly descriptor: ArtifactDescriptorRecord,
@@ -53,9 +56,11 @@ export class PieceStore implements PieceSource {
     readonly have: Bitfield,
     handle: FileHandle | undefined,
     complete: boolean,
+    lock?: DownloadLock,
   ) {
     this.#handle = handle;
     this.#complete = complete;
+    this.#lock = lock;
   }
 
   /** Where the download is written until it completes. */
@@ -66,6 +71,11 @@ export class PieceStore implements PieceSource {
   /** Where the verified pieces of a download are recorded. */
   static recordPathOf(path: string): string {
     return `${path}.pieces`;
+  }
+
+  /** Held by the process downloading into `path` (download-lock.ts). */
+  static lockPathOf(path: string): string {
+    return `${path}.lock`;
   }
 
   /**
@@ -89,14 +99,17 @@ export class PieceStore implements PieceSource {
       throw writeFailed(dirname(path), error, "cannot make the folder");
     });
     const partial = PieceStore.partialPathOf(path);
-    const record = await readRecord(PieceStore.recordPathOf(path), descriptor);
-    // The partial file is opened, or made, never through a link: a link planted beside the target
-    // (in a shared folder) would have the download written over whatever it points at.
-    const resuming = (await lstat(partial).catch(() => undefined)) !== undefined;
-    const handle = await open(partial, (resuming ? 0 : constants.O_CREAT | constants.O_EXCL) | constants.O_RDWR | constants.O_NOFOLLOW, 0o644).catch((error: unknown) => {
-      throw writeFailed(partial, error, (error as NodeJS.ErrnoException).code === "ELOOP" ? "refusing to write through the link" : "cannot open");
-    });
+    const lock = await takeDownloadLock(PieceStore.lockPathOf(path), path);
+    let handle: FileHandle | undefined;
+    let resuming = false;
     try {
+      const record = await readRecord(PieceStore.recordPathOf(path), descriptor);
+      // The partial file is opened, or made, never through a link: a link planted beside the target
+      // (in a shared folder) would have the download written over whatever it points at.
+      resuming = (await lstat(partial).catch(() => undefined)) !== undefined;
+      handle = await open(partial, (resuming ? 0 : constants.O_CREAT | constants.O_EXCL) | constants.O_RDWR | constants.O_NOFOLLOW, 0o644).catch((error: unknown) => {
+        throw writeFailed(partial, error, (error as NodeJS.ErrnoException).code === "ELOOP" ? "refusing to write through the link" : "cannot open");
+      });
       if (!(await handle.stat()).isFile()) throw new OnexError(ErrorCode.WriteFailed, `cannot write ${partial}: it is not a regular file`, { file: partial });
       // Sparse: reserves nothing, but lets pieces be written at any offset in any order. Refused
       // when the artifact is larger than a file may be here (the file system's or the process's limit).
@@ -109,14 +122,17 @@ export class PieceStore implements PieceSource {
         const bytes = await readAt(handle, descriptor, i);
         if (pieceDigest(bytes) === descriptor.pieces[i]) have.set(i);
       }
-      const store = new PieceStore(descriptor, path, have, handle, false);
+      const store = new PieceStore(descriptor, path, have, handle, false, lock);
       if (have.complete) await store.#finish();
       return store;
     } catch (error) {
       // No store to close it: the caller gets the error, not an open file (closing twice is
-      // harmless), nor a file made here for nothing; a download resumed keeps what it holds.
-      await handle.close().catch(() => undefined);
-      if (!resuming) await rm(partial, { force: true }).catch(() => undefined);
+      // harmless), nor a file made here for nothing, nor the lock; a download resumed keeps what it holds.
+      if (handle !== undefined) {
+        await handle.close().catch(() => undefined);
+        if (!resuming) await rm(partial, { force: true }).catch(() => undefined);
+      }
+      await lock.release().catch(() => undefined);
       throw error;
     }
   }
@@ -238,6 +254,7 @@ export class PieceStore implements PieceSource {
     const handle = this.#handle;
     this.#handle = undefined;
     await handle?.close();
+    await this.#lock?.release();
   }
 
   #finish(): Promise<void> {
@@ -255,6 +272,7 @@ export class PieceStore implements PieceSource {
       await this.#handle?.close();
       await rename(partial, this.path);
       await rm(PieceStore.recordPathOf(this.path), { force: true });
+      await this.#lock?.release();
       this.#handle = await open(this.path, "r");
       this.#complete = true;
     })();

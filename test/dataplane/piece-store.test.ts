@@ -86,6 +86,25 @@ describe("piece store writes", () => {
     await expect(PieceStore.open(descriptor, join(dir, "notes.txt", "x.bin"))).rejects.toMatchObject({ code: "ONEX_E_WRITE_FAILED" });
   });
 
+  it("one download into a path at a time: a second is refused while the first holds it, and a lock a dead process left is taken over", async () => {
+    const descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: MB }, generateKeyPair());
+    const dir = join(work.dir, "locked");
+    await mkdir(dir);
+    const out = join(dir, "out.bin");
+    const first = await PieceStore.open(descriptor, out);
+    await expect(PieceStore.open(descriptor, out)).rejects.toMatchObject({ code: "ONEX_E_WRITE_FAILED", details: { holder: process.pid } });
+    await first.close();
+    const second = await PieceStore.open(descriptor, out);
+    await second.close();
+    // A process that has exited left its lock behind (killed, say).
+    const gone = spawnSync("true").pid!;
+    await writeFile(PieceStore.lockPathOf(out), `${gone}\n`);
+    const third = await PieceStore.open(descriptor, out);
+    expect(await readFile(PieceStore.lockPathOf(out), "utf8")).toBe(`${process.pid}\n`);
+    await third.close();
+    await expect(lstat(PieceStore.lockPathOf(out))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
   describe("links planted beside the target", () => {
     const VICTIM = "someone else's file\n";
 
