@@ -43,6 +43,22 @@ function fetchArgs(ref: string, out: string, key: KeyFiles, peers: KeyFiles[]): 
   return ["artifact", "fetch", ref, "--out", out, "--key", key.key, "--zone", ZONE, "--server", nats.url, "--publisher", `models/*=${publisher.pub}`, ...peers.flatMap((p) => ["--trust", p.pub])];
 }
 
+/**
+ * A seeder of `name`@1 at 2 MB/s and a fetcher of it into `<label>.bin`, left running until its
+ * first verified piece is on disk (the piece record is written after the piece's bytes).
+ */
+async function fetchUntilAPieceIsOnDisk(name: string, label: string): Promise<{ fetcher: CliProcess; out: string; key: KeyFiles }> {
+  running.push(await publishProcess(nats.url, source, { name, version: "1" }, publisher, ZONE, ["--upload-limit", String(2 * MB)]));
+  const key = await writeKeyFiles(work.dir, `fetcher-${label}`);
+  const out = join(work.dir, `${label}.bin`);
+  const fetcher = startCli(fetchArgs(`${name}@1`, out, key, [publisher]));
+  running.push(fetcher);
+  const deadline = Date.now() + 60_000;
+  while (!existsSync(PieceStore.recordPathOf(out)) && Date.now() < deadline && fetcher.child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+  expect(existsSync(PieceStore.recordPathOf(out))).toBe(true);
+  return { fetcher, out, key };
+}
+
 describe("peers as processes", () => {
   it("one publisher and four fetchers: byte-identical files, and pieces flow between the fetchers", async () => {
     // A slow seeder uplink, so the fetchers have reason to ask each other.
@@ -63,16 +79,7 @@ describe("peers as processes", () => {
   }, 120_000);
 
   it("a fetcher killed with SIGKILL resumes in a new process from the pieces it verified", async () => {
-    const seeder = await publishProcess(nats.url, source, { name: "models/resume", version: "1" }, publisher, ZONE, ["--upload-limit", String(2 * MB)]);
-    running.push(seeder);
-    const key = await writeKeyFiles(work.dir, "fetcher-b");
-    const out = join(work.dir, "b.bin");
-    const first = startCli(fetchArgs("models/resume@1", out, key, [publisher]));
-    running.push(first);
-    // The piece record is written after the piece's bytes: once it exists, some piece is verified on disk.
-    const deadline = Date.now() + 60_000;
-    while (!existsSync(PieceStore.recordPathOf(out)) && Date.now() < deadline && first.child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
-    expect(existsSync(PieceStore.recordPathOf(out))).toBe(true);
+    const { fetcher: first, out, key } = await fetchUntilAPieceIsOnDisk("models/resume", "b");
     first.child.kill("SIGKILL");
     await first.exited;
     expect(existsSync(out)).toBe(false);
@@ -86,15 +93,7 @@ describe("peers as processes", () => {
   }, 120_000);
 
   it("a fetcher stopped with SIGTERM says so (ONEX_E_ARTIFACT_INCOMPLETE, exit 69) and leaves its verified pieces to resume", async () => {
-    const seeder = await publishProcess(nats.url, source, { name: "models/interrupt", version: "1" }, publisher, ZONE, ["--upload-limit", String(2 * MB)]);
-    running.push(seeder);
-    const key = await writeKeyFiles(work.dir, "fetcher-c");
-    const out = join(work.dir, "c.bin");
-    const fetcher = startCli(fetchArgs("models/interrupt@1", out, key, [publisher]));
-    running.push(fetcher);
-    const deadline = Date.now() + 60_000;
-    while (!existsSync(PieceStore.recordPathOf(out)) && Date.now() < deadline && fetcher.child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
-    expect(existsSync(PieceStore.recordPathOf(out))).toBe(true);
+    const { fetcher, out } = await fetchUntilAPieceIsOnDisk("models/interrupt", "c");
     fetcher.child.kill("SIGTERM");
     expect(await fetcher.exited).toBe(69);
     expect(fetcher.stderr()).toMatch(/error ONEX_E_ARTIFACT_INCOMPLETE: fetch of models\/interrupt@1 interrupted with \d+ pieces missing; run it again to resume/);
