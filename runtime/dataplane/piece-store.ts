@@ -374,9 +374,13 @@ async function readRecord(path: string, descriptor: ArtifactDescriptorRecord): P
 /** Writes `bytes` to a fresh file beside `path` (made here, not through a link) and moves it into place. */
 async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
   const temporary = `${path}.tmp`;
+  const create = () => open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   // A leftover temporary (or a link planted there) is removed, not written through.
-  await rm(temporary, { force: true });
-  const handle = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  const handle = await create().catch(async (error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    await rm(temporary, { force: true });
+    return create();
+  });
   try {
     await handle.writeFile(bytes);
     await handle.close();
