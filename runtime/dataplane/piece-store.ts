@@ -355,9 +355,9 @@ async function readRecord(path: string, descriptor: ArtifactDescriptorRecord): P
   const expected = Math.ceil(descriptor.pieces.length / 8);
   let handle: FileHandle | undefined;
   try {
-    // Not through a link, and only a regular file of the record's size: anything else (a link to
-    // a device that never ends, say) is no record.
-    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // Not through a link, not waiting on a FIFO, and only a regular file of the record's size:
+    // anything else (a link to a device that never ends, say) is no record.
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     const info = await handle.stat();
     if (!info.isFile() || info.size !== expected) return undefined;
     const bytes = Buffer.alloc(expected);

@@ -7,7 +7,7 @@
  * leaves neither a file nor an open handle. Links planted beside the target (a shared folder)
  * are never written through.
  */
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { lstat, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -139,6 +139,11 @@ describe("piece store writes", () => {
       const resumed = await PieceStore.open(descriptor, join(dir, "out.bin"));
       expect(resumed.have.count).toBe(1);
       await Promise.all([resumed.close(), seeded.close()]);
+      // A FIFO with no writer where the record goes: no record, and no wait for a writer.
+      execFileSync("mkfifo", [join(dir, "fifo.bin.pieces")]);
+      const beside = await PieceStore.open(descriptor, join(dir, "fifo.bin"));
+      expect(beside.have.count).toBe(0);
+      await beside.close();
     });
   });
 });
