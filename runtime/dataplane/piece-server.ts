@@ -17,10 +17,7 @@ import { pipeline } from "node:stream/promises";
 import { ErrorCode, OnexError } from "../errors.js";
 import { pieceLengthOf, rootHex } from "./descriptor.js";
 import type { PieceSource } from "./piece-store.js";
-import { transferDeadlineMs } from "./transfer-deadline.js";
-
-/** The idle allowance of a piece upload before its bytes count against it (transfer-deadline.ts). */
-const UPLOAD_IDLE_MS = 30_000;
+import { transferDeadlineMs, UPLOAD_IDLE_MS } from "./transfer-deadline.js";
 
 /** Response header carrying the SHA-256 the server expects the piece to have (the fetcher checks its own copy of the descriptor, not this). */
 export const PIECE_DIGEST_HEADER = "x-onex-piece-sha256";

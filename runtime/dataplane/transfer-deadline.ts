@@ -8,6 +8,9 @@
 /** The slowest a piece may move: 16 KiB/s (a 1 MiB piece may take 64 s, a 64 MiB one 68 min). */
 export const MIN_TRANSFER_BYTES_PER_SECOND = 16 * 1024;
 
+/** The idle allowance a piece server gives each upload, as a fetcher's request timeout does by default. */
+export const UPLOAD_IDLE_MS = 30_000;
+
 /** How long `bytes` may take in all: `baseMs` (the idle allowance) plus the bytes at the slowest rate. */
 export function transferDeadlineMs(bytes: number, baseMs: number): number {
   return baseMs + Math.ceil((bytes / MIN_TRANSFER_BYTES_PER_SECOND) * 1000);
