@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { constants, writeSync } from "node:fs";
 import { lstat, mkdir, open, rename, rm, stat, type FileHandle } from "node:fs/promises";
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import { ErrorCode, OnexError } from "../errors.js";
 import { Bitfield } from "./bitfield.js";
 import { takeDownloadLock, type DownloadLock } from "./download-lock.js";
@@ -95,6 +95,7 @@ export class PieceStore implements PieceSource {
       await verifyWholeFile(descriptor, path);
       return new PieceStore(descriptor, path, Bitfield.full(count), await open(path, "r"), true);
     }
+    checkCompanionNames(path);
     await mkdir(dirname(path), { recursive: true }).catch((error: unknown) => {
       throw writeFailed(dirname(path), error, "cannot make the folder");
     });
@@ -393,6 +394,24 @@ async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
 }
 
 /** A local write that failed (a full disk, a removed folder): the fetch stops, it is no peer's fault. */
+/** The longest name a download keeps beside its target: the record's temporary file (`writeAtomically`). */
+const LONGEST_COMPANION = ".pieces.tmp";
+/** The longest file name ext4, XFS, Btrfs, tmpfs and APFS take, in bytes. */
+const NAME_MAX = 255;
+
+/**
+ * Refuses a target whose companion files could not be made, before anything is: otherwise the
+ * name fits `OUT.partial` and fails only at the record's first write, with pieces already fetched.
+ */
+function checkCompanionNames(path: string): void {
+  const longest = Buffer.byteLength(basename(path) + LONGEST_COMPANION);
+  if (longest <= NAME_MAX) return;
+  throw new OnexError(ErrorCode.WriteFailed, `cannot download into ${path}: its name is too long for the files a download keeps beside it (${basename(path)}${LONGEST_COMPANION} would be ${longest} bytes, more than ${NAME_MAX}); choose a shorter name`, {
+    file: path,
+    errno: "ENAMETOOLONG",
+  });
+}
+
 function writeFailed(path: string, cause: unknown, what = "cannot write"): OnexError {
   const errno = (cause as NodeJS.ErrnoException)?.code;
   return new OnexError(ErrorCode.WriteFailed, `${what} ${path}: ${(cause as Error).message}`, { file: path, ...(errno === undefined ? {} : { errno }) }, { cause });

@@ -8,7 +8,7 @@
  * are never written through.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { lstat, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -84,6 +84,22 @@ describe("piece store writes", () => {
     await expect(PieceStore.open(descriptor, join(dir, "folder.bin"))).rejects.toMatchObject({ code: "ONEX_E_WRITE_FAILED" });
     // A path under a file: the folder cannot be made.
     await expect(PieceStore.open(descriptor, join(dir, "notes.txt", "x.bin"))).rejects.toMatchObject({ code: "ONEX_E_WRITE_FAILED" });
+  });
+
+  it("a name too long for the files kept beside it is refused before anything is made; one byte shorter downloads", async () => {
+    const descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: MB }, generateKeyPair());
+    const dir = join(work.dir, "long-names");
+    await mkdir(dir);
+    // 245 bytes: OUT.partial (253) fits the 255-byte limit, OUT.pieces.tmp (256) does not.
+    await expect(PieceStore.open(descriptor, join(dir, `${"a".repeat(241)}.bin`))).rejects.toMatchObject({ code: "ONEX_E_WRITE_FAILED", details: { errno: "ENAMETOOLONG" } });
+    expect(await readdir(dir)).toEqual([]);
+    const fits = join(dir, `${"b".repeat(240)}.bin`);
+    const seeded = await PieceStore.seed(descriptor, file);
+    const store = await PieceStore.open(descriptor, fits);
+    for (let i = 0; i < descriptor.pieces.length; i++) await store.writePiece(i, Buffer.from(await seeded.readPiece(i)));
+    await store.finished();
+    expect((await readFile(fits)).equals(await readFile(file))).toBe(true);
+    await Promise.all([store.close(), seeded.close()]);
   });
 
   it("one download into a path at a time: a second is refused while the first holds it, and a lock a dead process left is taken over", async () => {
