@@ -2,6 +2,7 @@
  * Text from messages made safe to print: a forged field must not be able to start a new
  * output line (a fake "OK"), move the cursor, or send terminal escape sequences.
  */
+import { stringifyJson } from "@onex/runtime";
 
 // C0 and C1 controls, DEL, line and paragraph separators, and the bidirectional overrides that reorder what a reader sees.
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
@@ -11,7 +12,7 @@ export function printable(text: string): string {
   return text.replace(UNSAFE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
 }
 
-/** JSON text of `value` with the controls JSON.stringify leaves raw (C1, separators, bidi) escaped too; still valid JSON. */
+/** JSON text of `value` (BigInt as its digits) with the controls JSON.stringify leaves raw (C1, separators, bidi) escaped too; still valid JSON. */
 export function printableJson(value: unknown): string {
-  return JSON.stringify(value).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return stringifyJson(value).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

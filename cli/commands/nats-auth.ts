@@ -1,5 +1,5 @@
 import { Args, Flags } from "@oclif/core";
-import { natsAccountsConfig } from "@onex/runtime/jetstream";
+import { DEFAULT_ZONE_CONSUMERS, natsAccountsConfig, type ZoneAccountLimits } from "@onex/runtime/jetstream";
 import { loadAllSdks } from "../all-sdks.js";
 import { OnexCommand } from "../base-command.js";
 import { readIdentities } from "../identities-file.js";
@@ -16,12 +16,20 @@ export default class NatsAuth extends OnexCommand {
     out: Flags.string({ description: "Write the config here (mode 0600: it holds passwords) instead of stdout." }),
     force: Flags.boolean({ description: "Replace --out if it exists.", default: false }),
     "zone-storage": Flags.string({ description: "JetStream file storage each zone's account may use, like 512MB or 10GB: a zone that fills its own cannot take another's." }),
+    "zone-consumers": Flags.integer({
+      description: `JetStream consumers each zone's account may hold (one per subscription): their state costs the server memory and disk no storage limit counts. Default ${DEFAULT_ZONE_CONSUMERS}.`,
+      min: 1,
+    }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(NatsAuth);
     const identities = await readIdentities(args.identities);
-    const config = natsAccountsConfig(await loadAllSdks(), identities, flags["zone-storage"] !== undefined ? { maxFileBytes: parseByteSize(flags["zone-storage"]) } : {});
+    const limits: ZoneAccountLimits = {
+      ...(flags["zone-storage"] !== undefined ? { maxFileBytes: parseByteSize(flags["zone-storage"]) } : {}),
+      ...(flags["zone-consumers"] !== undefined ? { maxConsumers: flags["zone-consumers"] } : {}),
+    };
+    const config = natsAccountsConfig(await loadAllSdks(), identities, limits);
     // Passwords: owner-only from the first byte, written whole, never over an existing file without --force.
     if (flags.out) writeOutputFile(flags.out, config, { force: flags.force, mode: 0o600 });
     else this.log(config.trimEnd());

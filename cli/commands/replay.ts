@@ -1,14 +1,16 @@
 import { Flags } from "@oclif/core";
 import { readHistory } from "@onex/runtime/jetstream";
 import { streamNameOf, zoneStreamNameOf } from "@onex/runtime/jetstream";
-import { ErrorCode, OnexError } from "@onex/runtime";
+import { ErrorCode, isOnexError, OnexError, parseJson } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
+import { decodeUtf8Text } from "../message-input.js";
 import { natsFlags, withJetStream } from "../nats-flags.js";
+import { printable, printableJson } from "../terminal-text.js";
 
 export default class Replay extends OnexCommand {
   static override summary = "Print a stream's history from a sequence or a time, as NDJSON.";
   static override description =
-    "Reads stored messages without acknowledging anything. Each line is the message as stored; --with-meta wraps it with its sequence, subject and time. Subscribers re-deliver history with `deliver: { fromSequence }` or `{ fromTime }`.";
+    "Reads stored messages without acknowledging anything. Each line is one stored message as JSON on one line, with control characters escaped; --with-meta wraps it with its sequence, subject and time. A stored body that is not JSON is reported on stderr with its sequence and not printed, and the command then exits 1. Subscribers re-deliver history with `deliver: { fromSequence }` or `{ fromTime }`.";
   static override examples = ["<%= config.bin %> replay --from-seq 1000 --type signal.task.dispatch", "<%= config.bin %> replay --since 2026-11-27T10:00:00Z > history.ndjson"];
   static override flags = {
     ...natsFlags,
@@ -27,6 +29,8 @@ export default class Replay extends OnexCommand {
     const fromTime = flags.since !== undefined ? new Date(flags.since) : undefined;
     if (fromTime !== undefined && Number.isNaN(fromTime.getTime())) throw new OnexError(ErrorCode.Usage, `--since "${flags.since}" is not a time`);
     let printed = 0;
+    let unreadable: OnexError | undefined;
+    let unreadableCount = 0;
     await withJetStream(flags, async (js, jsm) => {
       const history = readHistory(js, jsm, flags.zone !== undefined ? zoneStreamNameOf(flags.subject, flags.zone) : streamNameOf(flags.subject), {
         ...(flags["from-seq"] !== undefined ? { fromSequence: flags["from-seq"] } : {}),
@@ -35,11 +39,27 @@ export default class Replay extends OnexCommand {
         ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
       });
       for await (const entry of history) {
-        const text = new TextDecoder().decode(entry.data);
-        this.log(flags["with-meta"] ? JSON.stringify({ sequence: entry.sequence, subject: entry.subject, time: entry.time, type: entry.type, message: JSON.parse(text) as unknown }) : text);
+        // Whatever a publisher stored is read as JSON and written back on one line: a body with
+        // line breaks would add records to the output, and one with terminal escapes would reach
+        // the reader's terminal.
+        let message: unknown;
+        try {
+          const where = `stored message ${entry.sequence}`;
+          message = parseJson(decodeUtf8Text(Buffer.from(entry.data), where), { file: where, bigIntegers: "bigint" });
+        } catch (error) {
+          if (!isOnexError(error)) throw error;
+          this.logToStderr(printable(`onex replay: sequence ${entry.sequence} on ${entry.subject} not printed: ${error.code} ${error.message}`));
+          unreadable ??= error;
+          unreadableCount++;
+          continue;
+        }
+        this.log(printableJson(flags["with-meta"] ? { sequence: entry.sequence, subject: entry.subject, time: entry.time, type: entry.type, message } : message));
         printed++;
       }
     });
     this.logToStderr(`${printed} message(s)`);
+    if (unreadable !== undefined) {
+      throw new OnexError(unreadable.code, `${unreadableCount} stored message(s) are not JSON and were not printed (see above)`, { count: unreadableCount });
+    }
   }
 }

@@ -13,6 +13,7 @@
  * info), write dead letters under its zone's prefix only, and receive replies under its own
  * inbox prefix only. A zone's admin is unrestricted within that account.
  */
+import { ErrorCode, OnexError } from "../errors.js";
 import type { ProtocolSdk } from "../protocol-sdk.js";
 import { encodeSubjectToken } from "../subject-token.js";
 import { DEAD_LETTER_STREAM, UNSCOPED_LETTER_ZONE, hasZonePart, zoneFilterOf, zoneStreamNameOf } from "./streams.js";
@@ -81,11 +82,23 @@ export function zonePermissions(sdks: readonly ProtocolSdk[], identity: AuthIden
 export interface ZoneAccountLimits {
   /** JetStream file storage a zone may use at most, in bytes: one zone filling its own cannot take another's. */
   maxFileBytes?: number;
+  /** Consumers a zone may have at most (default DEFAULT_ZONE_CONSUMERS): their state is not counted as storage. */
+  maxConsumers?: number;
 }
+
+/**
+ * Consumers a zone's account may hold by default. Each costs the server memory and disk that
+ * no storage limit counts (~44 KB of memory each on nats-server 2.9), so a member creating
+ * them without end would exhaust what every zone shares. A subscription uses one.
+ */
+export const DEFAULT_ZONE_CONSUMERS = 1000;
 
 /** The `accounts { ... }` block for a NATS server config: one account per zone, with JetStream. */
 export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: readonly AuthIdentity[], limits: ZoneAccountLimits = {}): string {
-  const jetstream = limits.maxFileBytes !== undefined ? `{ max_file: ${limits.maxFileBytes}, max_mem: 0 }` : "enabled";
+  const maxConsumers = limits.maxConsumers ?? DEFAULT_ZONE_CONSUMERS;
+  if (!Number.isSafeInteger(maxConsumers) || maxConsumers < 1) throw new OnexError(ErrorCode.Usage, `a zone's consumer limit must be a whole number of at least 1, not ${maxConsumers}`);
+  const storage = limits.maxFileBytes !== undefined ? `max_file: ${limits.maxFileBytes}, max_mem: 0, ` : "";
+  const jetstream = `{ ${storage}max_consumers: ${maxConsumers} }`;
   const list = (subjects: string[]) => `[${subjects.map((s) => JSON.stringify(s)).join(", ")}]`;
   const userLine = (identity: AuthIdentity) => {
     const head = `      { user: ${JSON.stringify(identity.user)}, password: ${JSON.stringify(identity.password)}`;

@@ -15,7 +15,7 @@ import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { decodeInput, handOver, type OnexMessage } from "../message.js";
 import type { ProtocolSdk, SubjectTemplate, TransportMessageClass } from "../protocol-sdk.js";
 import { findMigrationPath, migrateAlongGraph, type JsonObject, type VersionGraph } from "../transform.js";
-import { declaredVersionOf } from "../trust/envelope.js";
+import { declaredVersionOf, versionIsLoaded } from "../trust/envelope.js";
 import { judge, type JudgeContext, type TrustPolicy, type TrustWarning } from "../trust/policy.js";
 import type { StoredMessageReplay } from "./stored-message-replay.js";
 
@@ -56,7 +56,7 @@ export interface ReceivePipeline {
 }
 
 /** Where a message goes once decoded: a class to validate it with, or no further. */
-type Route = { kind: "class"; cls: TransportMessageClass } | { kind: "skip" } | { kind: "unknown-version" } | { kind: "reject"; error: OnexError };
+type Route = { kind: "class"; cls: TransportMessageClass } | { kind: "skip" } | { kind: "skip-if-trusted" } | { kind: "unknown-version" } | { kind: "reject"; error: OnexError };
 
 /** How a validated, accepted message reaches the caller. */
 type Convert = (message: OnexMessage, original: JsonObject, version: string) => { message: object; path: string[] } | { refusal: OnexError };
@@ -65,7 +65,10 @@ type Convert = (message: OnexMessage, original: JsonObject, version: string) => 
  * The pipeline of `subscribe(classes)`: messages of exactly these classes, in their version.
  * A message the subscription does not handle is skipped when another subscriber could read
  * it (another type of the same version's template, or any message of another version), and
- * rejected as ONEX_E_UNKNOWN_TYPE when the version it declares has no such type.
+ * rejected as ONEX_E_UNKNOWN_TYPE when the version it declares has no such type. A message of
+ * another version is skipped unjudged only when the type is one this version has too and the
+ * process knows the version; otherwise (a type only newer versions have, or a made-up one) it
+ * is judged first, so a forgery nobody here can read is dead-lettered, not passed over.
  */
 export function typedPipeline(classes: readonly TransportMessageClass[], trust: TrustSettings): ReceivePipeline {
   if (classes.length === 0) throw new OnexError(ErrorCode.Usage, "subscribe() needs at least one message class");
@@ -82,12 +85,15 @@ export function typedPipeline(classes: readonly TransportMessageClass[], trust: 
     byType.set(cls.type, cls);
     typesByVersion.set(cls.version, new Set(cls.subjectTemplate.types));
   }
+  // Every type the subscribed versions send on the template.
+  const ownTypes = new Set([...typesByVersion.values()].flatMap((types) => [...types]));
   const route = (type: string, version: string | undefined): Route => {
     if (version === undefined) return { kind: "reject", error: new OnexError(ErrorCode.ValidationFailed, "the message declares no protocol version", { type }) };
     const cls = byType.get(type);
     if (cls !== undefined && cls.version === version) return { kind: "class", cls };
     const known = typesByVersion.get(version);
-    if (known === undefined || known.has(type)) return { kind: "skip" };
+    if (known === undefined) return ownTypes.has(type) && versionIsLoaded(version) ? { kind: "skip" } : { kind: "skip-if-trusted" };
+    if (known.has(type)) return { kind: "skip" };
     return { kind: "reject", error: new OnexError(ErrorCode.UnknownType, `"${type}" is not a message type of v${version} on subject template ${templateKey}`, { type, version }) };
   };
   const convert: Convert = (message, _original, version) => ({ message, path: [version] });
@@ -160,6 +166,11 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
       const where = route(type, version);
       if (where.kind === "skip") return where;
       if (where.kind === "reject") return where;
+      if (where.kind === "skip-if-trusted") {
+        // Nobody here can tell whether the type exists: judged, then left to another subscriber.
+        const verdict = judgeOnce(value, inbound.storedAs);
+        return verdict.accepted ? { kind: "skip" } : reject(verdict.rejection);
+      }
       if (where.kind === "unknown-version") {
         // Not readable, but still judged: a forgery is dead-lettered, a genuine message of a newer version refused.
         const verdict = judgeOnce(value, inbound.storedAs);

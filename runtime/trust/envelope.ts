@@ -129,6 +129,11 @@ export function envelopeLayouts(): readonly EnvelopeLayout[] {
   return registry.layouts;
 }
 
+/** Whether an SDK of `version` is loaded (its envelope layout registered). */
+export function versionIsLoaded(version: string): boolean {
+  return registry.byVersion.has(version);
+}
+
 function read(value: unknown, path: readonly string[]): unknown {
   let at = value;
   for (const segment of path) {

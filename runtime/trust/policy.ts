@@ -4,7 +4,7 @@
  * re-implement a check.
  */
 import { ErrorCode, OnexError } from "../errors.js";
-import { envelopeData, sourceEntityOf, sourceEntityPointerOf, toMillis, type Envelope, type EnvelopeInput } from "./envelope.js";
+import { envelopeData, sourceEntityOf, sourceEntityPointerOf, sourceZoneOf, toMillis, type Envelope, type EnvelopeInput } from "./envelope.js";
 import type { KeyResolver } from "./keys.js";
 import type { ReplayGuard } from "./replay-guard.js";
 import type { GrantBook } from "./session-grant.js";
@@ -161,7 +161,13 @@ export function judge(message: EnvelopeInput, context: JudgeContext, policy: Tru
         // A grant names a node or agent; it counts only if that entity is registered with the signing key.
         const subjects = [signer];
         if (entity !== undefined && entity !== signer && context.keyOfEntity?.(entity) === signer) subjects.push(entity);
-        context.grants.authorize(subjects, String(data.type), String(data.trust.zone), now);
+        // The grant must hold in every zone the message claims: the zone its signer vouches for
+        // and the zone it comes from (whose subjects and stream carry it). A grant of one zone
+        // must not carry a message into another, whatever `zone_match` says of the difference.
+        const zone = String(data.trust.zone);
+        context.grants.authorize(subjects, String(data.type), zone, now);
+        const sourceZone = sourceZoneOf(data);
+        if (sourceZone !== undefined && sourceZone !== zone) context.grants.authorize(subjects, String(data.type), sourceZone, now);
       }
     } catch (error) {
       if (fail("token_valid", error)) return verdict;

@@ -229,3 +229,27 @@ describe("the reply subject of a member's own publish", () => {
     expect(replay.stderr).toContain(ErrorCode.DeadLetterRefused);
   });
 });
+
+describe("history a member stored, as an operator reads it", () => {
+  it("onex replay prints each stored message on one line with controls escaped, and reports a body that is not JSON instead of printing it", async () => {
+    const a = await zones.member("a");
+    const genuine = update(ZONE_A, "history", "busy");
+    const published = await a.publish(genuine);
+    const { nc } = await zones.raw("a2");
+    const subject = genuine.subject();
+    const fakeOk = "\u001b[2J\u001b[1;31mOK all messages verified\u001b[0m";
+    // A body that would print as two records, the second a copy of the genuine one, then a terminal escape.
+    await nc.request(subject, `{"note":"x"}\n${JSON.stringify(signMessage(genuine.toJSON(), zones.keys.a))}\n${fakeOk}`);
+    // Valid JSON whose strings carry a line break, an escape and a bidirectional override.
+    await nc.request(subject, JSON.stringify({ note: `line\u2028break ${fakeOk} \u202eevil` }, null, 2));
+    await nc.request(subject, "not json");
+    const out = zones.adminCli(["replay", "--zone", ZONE_A, "--from-seq", String(published.sequence)]);
+    expect(out.status).toBe(1);
+    expect(out.stderr).toContain(ErrorCode.JsonSyntax);
+    expect(out.stderr).toContain("2 stored message(s) are not JSON");
+    expect(out.stderr).not.toMatch(/[\u001b\u2028\u202e]/);
+    expect(out.stdout).not.toMatch(/[\u001b\u2028\u202e]/);
+    const lines = out.stdout.trimEnd().split("\n");
+    expect(lines.map((l) => JSON.parse(l) as { id?: string; note?: string }).map((m) => m.id ?? m.note)).toEqual([genuine.id, `line\u2028break ${fakeOk} \u202eevil`]);
+  });
+});

@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
@@ -15,7 +16,10 @@ import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { listDeadLetters, type DeadLetter } from "../../runtime/jetstream/dead-letter.js";
 import { OnexHeader } from "../../runtime/jetstream/headers.js";
 import { zoneStreamNameOf } from "../../runtime/jetstream/streams.js";
+import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
 import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
+import { GrantBook, issueSessionGrant } from "../../runtime/trust/session-grant.js";
+import { ZoneAuthorities } from "../../runtime/trust/zone-authorities.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
 import { removeTempDirs } from "../support/temp-schemas.js";
 import { ZONE_A, ZONE_B, dispatch, startTwoZones, update, type TwoZones } from "./zones.js";
@@ -149,6 +153,53 @@ describe("replays and forgeries", () => {
   });
 });
 
+describe("grants and versions", () => {
+  it("a key granted only in zone B cannot get a message into zone A by naming zone B in its trust block", async () => {
+    const authorityA = generateKeyPair();
+    const authorityB = generateKeyPair();
+    const attacker = generateKeyPair();
+    const grants = new GrantBook(new ZoneAuthorities([{ zone: ZONE_A, key: authorityA.publicKey }, { zone: ZONE_B, key: authorityB.publicKey }]));
+    const hour = Date.now() + 3_600_000;
+    grants.add(issueSessionGrant(authorityA, { subject: zones.keys.a.keyId, zone: ZONE_A, messageTypes: ["*"], expiresAt: hour }));
+    grants.add(issueSessionGrant(authorityB, { subject: attacker.keyId, zone: ZONE_B, messageTypes: ["*"], expiresAt: hour }));
+    const trusted = keyRing([zones.keys.a.publicKey, attacker.publicKey]);
+    // The receiver enforces grants with the default policy, under which zone_match is advisory.
+    const receiver = await zones.member("a", { keys: trusted, trust: { zone: ZONE_A, grants, logger: { warn() {} } } });
+    // The attacker holds a zone-A member's credentials and a key a zone-B authority granted.
+    const evil = await zones.member("a2", { identity: attacker, keys: trusted });
+    const crossing = update(ZONE_A, "grant-target", "offline");
+    await evil.publish(v0_1.StateUpdate.parse({ ...crossing.toJSON(), trust: { ...crossing.trust, zone: ZONE_B } }));
+    const honest = update(ZONE_A, "grant-target", "busy");
+    await receiver.publish(honest);
+    const sub = await receiver.subscribe([v0_1.StateUpdate], { zone: ZONE_A, entityId: "grant-target", durable: "grant-target" });
+    const d = await next(sub);
+    expect(d.message.id).toBe(honest.id);
+    await d.ack();
+    await sub.stop();
+    expect((await lettersOf("grant-target")).map((l) => l.reason)).toEqual([ErrorCode.GrantInvalid]);
+  });
+
+  it("a forgery in a version no subscriber here reads, or of a type only it would have, is dead-lettered, not skipped", async () => {
+    const a = await zones.member("a");
+    const subject = update(ZONE_A, "versions").subject();
+    const body = update(ZONE_A, "versions").toJSON() as unknown as { protocol: object };
+    const as = (type: string, version: string) => ({ ...body, type, protocol: { ...body.protocol, version } });
+    for (const [type, version] of [["signal.made.up", "9.9"], ["signal.made.up", "0.0.9"], ["signal.state.update", "9.9"]] as const) {
+      await publishRaw(subject, JSON.stringify(signMessage(as(type, version), zones.keys.stranger)), type);
+    }
+    // Signed by a trusted key, a message of another version is left to that version's subscribers.
+    await publishRaw(subject, JSON.stringify(signMessage(as("signal.made.up", "9.9"), zones.keys.a)), "signal.made.up");
+    const valid = update(ZONE_A, "versions", "busy");
+    await a.publish(valid);
+    const sub = await a.subscribe([v0_1.StateUpdate], { zone: ZONE_A, entityId: "versions", durable: "versions" });
+    const d = await next(sub);
+    expect(d.message.id).toBe(valid.id);
+    await d.ack();
+    await sub.stop();
+    expect((await lettersOf("versions")).map((l) => l.reason)).toEqual([ErrorCode.SignerUnknown, ErrorCode.SignerUnknown, ErrorCode.SignerUnknown]);
+  });
+});
+
 describe("poison never kills a subscription", () => {
   it("a refused message of any size up to max_payload is dead-lettered, cut with its size and digest, and the batch goes on", async () => {
     const a = await zones.member("a");
@@ -279,6 +330,31 @@ describe("the life cycle of a subscription", () => {
       expect(String(refused)).toMatch(/resource limits exceeded for account/i);
       const b = await limited.member("b");
       await expect(b.publish(update(ZONE_B, "b-unbothered"), { retryForMs: 0 })).resolves.toMatchObject({ stream: zoneStreamNameOf("event", ZONE_B) });
+    } finally {
+      await limited.stop();
+    }
+  });
+
+  it("a zone that creates consumers without end is stopped at its account's limit, and another zone still subscribes", async () => {
+    const limited = await startTwoZones("", ["--zone-consumers", "5"]);
+    try {
+      // As an attacker scripts it (a member may not read the account's $JS.API.INFO).
+      const jsm = await jetstreamManager((await limited.raw("a2")).nc, { checkAPI: false });
+      let refused: unknown;
+      let created = 0;
+      for (let i = 0; i < 20 && refused === undefined; i++) {
+        refused = await jsm.consumers.add(STREAM_A, { durable_name: `flood-${i}`, ack_policy: AckPolicy.Explicit }).then(
+          () => void created++,
+          (error: unknown) => error,
+        );
+      }
+      expect(String(refused)).toMatch(/maximum consumers limit reached/i);
+      expect(created).toBe(5);
+      const b = await limited.member("b");
+      await b.publish(update(ZONE_B, "b-unbothered"));
+      const sub = await b.subscribe([v0_1.StateUpdate], { zone: ZONE_B });
+      expect((await next(sub)).message.source.entity_id).toBe("b-unbothered");
+      await sub.stop();
     } finally {
       await limited.stop();
     }

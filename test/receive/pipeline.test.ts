@@ -94,13 +94,34 @@ describe("typedPipeline", () => {
     expect(cases.map(([, i]) => codeOf(p.receive(i)))).toEqual(cases.map(([code]) => code));
   });
 
-  it("skips another subscriber's type of the same version, and messages of other versions, judging nothing", () => {
+  it("skips another subscriber's type of the same version, and other versions' messages of types this version has, judging nothing", () => {
     const p = typed([v0_1.StateUpdate]);
     const register = v0_1.NodeRegister.parse(example("v0.1", "event.node.register"));
-    // Unsigned: skipping must not depend on trust.
+    // Unsigned: skipping these must not depend on trust (nor cost a verification).
     expect(codeOf(p.receive(inbound(register, { body: register.toJSON(), subject: register.subject() })))).toBe("skip");
+    const newer = update().toJSON() as unknown as { protocol: object };
+    expect(codeOf(p.receive({ data: utf8.encode(JSON.stringify({ ...newer, protocol: { ...newer.protocol, version: "0.2" } })), subject: update().subject(), storedAs: "S#1" }))).toBe("skip");
+  });
+
+  it("judges another version's message before skipping it when this version lacks its type or the version is not loaded: forgeries are dead-lettered", () => {
+    const p = typed([v0_1.StateUpdate]);
+    const m = update();
+    const as = (type: string, version: string) => ({ ...m.toJSON(), type, protocol: { ...(m.toJSON() as unknown as { protocol: object }).protocol, version } });
     const stopped = Object.values(v0_2.messageClasses).find((c) => !(c.type in v0_1.messageClasses))!;
-    expect(codeOf(p.receive({ data: utf8.encode(JSON.stringify({ type: stopped.type, protocol: { version: "0.2" } })), subject: update().subject(), storedAs: "S#1" }))).toBe("skip");
+    const cases: [string, object][] = [
+      [stopped.type, "0.2"],
+      ["signal.made.up", "0.2"],
+      ["signal.made.up", "0.0.9"],
+      ["signal.made.up", "9.9"],
+      [m.type, "9.9"],
+    ].map(([type, version]) => [`${type}@${version}`, as(type!, version!)]);
+    for (const [label, body] of cases) {
+      // Signed by a key nobody trusts, or not at all: refused and dead-lettered.
+      expect([label, codeOf(p.receive(inbound(m, { body: signMessage(body, stranger), typeHeader: null })))]).toEqual([label, ErrorCode.SignerUnknown]);
+      expect([label, codeOf(p.receive(inbound(m, { body: { ...body, trust: { ...m.trust, signature: "AAAA" } }, typeHeader: null })))]).not.toEqual([label, "skip"]);
+      // Signed by a trusted key: left to a subscriber of that version.
+      expect([label, codeOf(p.receive(inbound(m, { body: signMessage(body, key), typeHeader: null })))]).toEqual([label, "skip"]);
+    }
   });
 
   it("judges replay on every delivery: a redelivery of the accepted stored message passes, another stored copy never does", () => {

@@ -72,6 +72,19 @@ describe("zone authorities", () => {
     expect(judge(inA, { keys: keyRing([node.publicKey]), now: NOW, zone: "zone.a", grants: book, logger: { warn: () => {} } }).accepted).toBe(true);
   });
 
+  it("judge refuses a message from zone.a that claims zone.b in its trust block, signed by a key granted only in zone.b", () => {
+    const book = new GrantBook(both);
+    book.add(issueSessionGrant(authorityB, { subject: node.keyId, zone: "zone.b", messageTypes: ["*"], ...window }));
+    const crossing = taskDispatch(node.keyId, { zone: "zone.a" });
+    const claimsB = signMessage({ ...crossing.toJSON(), trust: { ...crossing.trust, zone: "zone.b" } }, node);
+    // zone_match is advisory by default: the grant alone must keep the message out of zone.a.
+    const verdict = judge(claimsB, { keys: keyRing([node.publicKey]), now: NOW, zone: "zone.a", grants: book, logger: { warn: () => {} } }, DEFAULT_TRUST_POLICY);
+    expect(verdict.accepted).toBe(false);
+    expect(verdict.rejection?.code).toBe(ErrorCode.GrantInvalid);
+    // The same grant carries a message that is in zone.b through and through.
+    expect(judge(signMessage(taskDispatch(node.keyId, { zone: "zone.b" }), node), { keys: keyRing([node.publicKey]), now: NOW, zone: "zone.b", grants: book, logger: { warn: () => {} } }).accepted).toBe(true);
+  });
+
   it("revocations are accepted from a trusted authority of any zone, and from nobody else", () => {
     const grant = issueSessionGrant(authorityB, { subject: node.keyId, zone: "zone.b", messageTypes: ["*"], ...window });
     const list = new RevocationList(both);
