@@ -16,10 +16,20 @@ const { Config, execute, settings } = await import("@oclif/core");
 settings.enableAutoTranspile = false;
 
 // A closed pipe (`onex ... | head -1`) ends the command quietly with success, as other Unix tools do.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on("error", (error) => {
+// Any other failure to write (a full disk, `> /dev/full`) is ONEX_E_WRITE_FAILED, exit 73, not a
+// stack trace; temporary output files are removed on the way out, as on every exit.
+for (const [stream, name] of [[process.stdout, "standard output"], [process.stderr, "standard error"]]) {
+  // Ahead of @oclif/core's own listener, which rethrows.
+  stream.prependListener("error", (error) => {
     if (error.code === "EPIPE") process.exit(0);
-    throw error;
+    if (stream === process.stdout) {
+      try {
+        process.stderr.write(`error ONEX_E_WRITE_FAILED: cannot write ${name}: ${error.code ?? error.message}\n`);
+      } catch {
+        // stderr is gone too: the exit status alone tells
+      }
+    }
+    process.exit(73);
   });
 }
 

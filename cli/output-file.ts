@@ -111,6 +111,9 @@ export class OutputFile {
       throw writeFailure(cause, this.path);
     }
     if (stat.isDirectory()) throw writeFailure(Object.assign(new Error("is a folder"), { code: "EISDIR" }), this.path);
+    // A device, pipe or socket is never replaced, with --force or without: the move into place
+    // would turn /dev/null into a plain file. Output meant for one goes to stdout, redirected.
+    if (!stat.isFile() && !stat.isSymbolicLink()) throw writeFailure(new Error("it is not a regular file (a device, a pipe or a socket); write to stdout and redirect it there instead"), this.path);
     if (!this.options.force) throw writeFailure(Object.assign(new Error("exists"), { code: "EEXIST" }), this.path);
   }
 }
@@ -158,8 +161,8 @@ function installCleanup(): void {
     for (const temp of pending) removeQuietly(temp);
   };
   process.once("exit", cleanup);
-  // Ctrl-C or a kill during a long migrate: no half-written temporary file stays behind.
-  for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  // Ctrl-C, a kill or a closed terminal during a long migrate: no half-written temporary file stays behind.
+  for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129], ["SIGQUIT", 131]] as const) {
     process.once(signal, () => {
       cleanup();
       process.exit(status);

@@ -1,5 +1,7 @@
 import { once } from "node:events";
+import { statSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
@@ -15,6 +17,9 @@ import { sdkFlags } from "../sdk-flags.js";
 
 /** Output is written in chunks of about this many characters: one write per line is the slowest part of a large log. */
 const CHUNK = 1 << 16;
+
+/** More threads than this only add memory: each holds its batches' shared buffers, and the command's one thread reads and writes for all. */
+const MAX_WORKERS = 64;
 
 export default class Migrate extends OnexCommand {
   static override summary = "Move messages from one protocol version to another.";
@@ -50,7 +55,7 @@ export default class Migrate extends OnexCommand {
     "dead-letter": Flags.string({ description: "NDJSON file for bad messages (implies --on-error dead-letter): line, code, message and the input." }),
     format: Flags.string({ description: "Input format; auto picks YAML for .yaml/.yml files, else JSON or NDJSON by content.", options: ["auto", "json", "yaml"], default: "auto" }),
     force: Flags.boolean({ description: "Replace --out and --dead-letter files that exist.", default: false }),
-    workers: Flags.integer({ description: "Worker threads for NDJSON input (0: everything on the command's own thread); default: one per core.", min: 0 }),
+    workers: Flags.integer({ description: "Worker threads for NDJSON input (0: everything on the command's own thread, at most 64); default: one per core, at most 64.", min: 0, max: MAX_WORKERS }),
   };
 
   async run(): Promise<void> {
@@ -66,10 +71,13 @@ export default class Migrate extends OnexCommand {
     }
     const file = args.file ?? "-";
     // Integers beyond 2^53 travel as BigInt and are written back digit for digit: migrate loses nothing.
-    const workers = flags.workers ?? availableParallelism();
+    const workers = flags.workers ?? Math.min(availableParallelism(), MAX_WORKERS);
     const buffers = new BatchBuffers(workers);
     const items = readInputLineBatches({ file, format: flags.format as "auto", bigIntegers: "bigint", onTerminal: (hint) => this.logToStderr(hint), batchBuffer: (size) => buffers.input(size), unusedBatchBuffer: (buffer) => buffers.returnInput(buffer) });
 
+    if (flags.out !== undefined && flags["dead-letter"] !== undefined && sameFile(flags.out, flags["dead-letter"])) {
+      throw new OnexError(ErrorCode.Usage, `--out and --dead-letter name the same file (${flags.out}); one would replace the other`);
+    }
     // Outputs are created (and checked) only now that the arguments are known good, and committed only on success.
     const outFile = flags.out === undefined ? undefined : OutputFile.create(flags.out, { force: flags.force });
     let deadLetterFile: OutputFile | undefined;
@@ -175,7 +183,13 @@ export default class Migrate extends OnexCommand {
       io.deadLetterFile?.discard();
     } else {
       io.outFile?.commit();
-      io.deadLetterFile?.commit();
+      try {
+        io.deadLetterFile?.commit();
+      } catch (error) {
+        // Half a pair is no result: the migrated messages go too, so the run can be made again whole.
+        if (io.outFile !== undefined) OutputFile.remove(io.outFile.path);
+        throw error;
+      }
     }
 
     const summary = `migrate v${from} -> v${to}: ${count.read} read, ${count.written} written, ${count.skipped} skipped, ${count.deadLettered} dead-lettered`;
@@ -255,5 +269,16 @@ class ChunkedWriter {
       this.target.write(data);
       written?.();
     } else if (!this.target.write(data, written && (() => written()))) await once(this.target, "drain");
+  }
+}
+
+/** Whether two paths name one file: the same path, or (both existing) the same file through a link. */
+function sameFile(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
   }
 }

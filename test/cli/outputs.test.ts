@@ -1,11 +1,12 @@
 /** Finding 13: outputs that are safe to script. */
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeFailure } from "../../cli/file-errors.js";
 import { exitCodeFor } from "../../cli/exit-codes.js";
 import { ErrorCode } from "../trust/fixtures.js";
+import { PROJECT_ROOT } from "../support/temp-schemas.js";
 import { assertNoCrash, BIN, dispatch, onex, scratch } from "./cli-harness.js";
 
 const { dir, remove } = scratch("outputs");
@@ -78,6 +79,63 @@ describe("outputs", () => {
     const folder = onex(dir, ["validate", "v0.1", "a-folder"]);
     expect([folder.code, folder.stderr.includes(ErrorCode.FileUnreadable)]).toEqual([3, true]);
     for (const run of [yaml, schemas, folder]) assertNoCrash(run);
+  });
+
+  it("--force never replaces a pipe (or a device) with a plain file: ONEX_E_WRITE_FAILED, the pipe stays", () => {
+    const fifo = join(dir, "a-pipe");
+    execFileSync("mkfifo", [fifo]);
+    for (const args of [["migrate", "v0.1", "v0.2", "log.ndjson", "--out", "a-pipe", "--force"], ["asyncapi", "v0.1", "--schemas", join(PROJECT_ROOT, "schemas"), "--out", "a-pipe", "--force"]]) {
+      const run = onex(dir, args);
+      assertNoCrash(run);
+      expect([args[0], run.code, run.stderr.includes(ErrorCode.WriteFailed)]).toEqual([args[0], 73, true]);
+      expect(lstatSync(fifo).isFIFO()).toBe(true);
+    }
+    expect(leftovers()).toEqual([]);
+  });
+
+  it("--out and --dead-letter naming one file, by path or through a link, is ONEX_E_USAGE before anything is written", () => {
+    writeFileSync(join(dir, "bad-mixed.ndjson"), log + "{broken\n");
+    const same = onex(dir, ["migrate", "v0.1", "v0.2", "bad-mixed.ndjson", "--out", "both.ndjson", "--dead-letter", "./both.ndjson", "--force"]);
+    expect([same.code, same.stderr.includes(ErrorCode.Usage)]).toEqual([2, true]);
+    expect(existsSync(join(dir, "both.ndjson"))).toBe(false);
+    writeFileSync(join(dir, "target.ndjson"), "keep me\n");
+    symlinkSync("target.ndjson", join(dir, "link.ndjson"));
+    const linked = onex(dir, ["migrate", "v0.1", "v0.2", "bad-mixed.ndjson", "--out", "target.ndjson", "--dead-letter", "link.ndjson", "--force"]);
+    expect([linked.code, linked.stderr.includes(ErrorCode.Usage)]).toEqual([2, true]);
+    expect(readFileSync(join(dir, "target.ndjson"), "utf8")).toBe("keep me\n");
+    expect(leftovers()).toEqual([]);
+  });
+
+  it("standard output on a full device is ONEX_E_WRITE_FAILED, exit 73, without a stack trace", () => {
+    for (const args of [["migrate", "v0.1", "v0.2", "log.ndjson"], ["versions"]]) {
+      const run = spawnSync("sh", ["-c", `"$0" "$@" > /dev/full`, process.execPath, BIN, ...args], { cwd: dir, encoding: "utf8" });
+      assertNoCrash({ code: run.status, stdout: run.stdout, stderr: run.stderr });
+      expect([args[0], run.status, run.stderr]).toEqual([args[0], 73, "error ONEX_E_WRITE_FAILED: cannot write standard output: ENOSPC\n"]);
+    }
+  });
+
+  for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+    it(`migrate stopped by ${signal} mid-run leaves neither its outputs nor their temporary files`, async () => {
+      const out = `stopped-${signal}.ndjson`;
+      const child = spawn(process.execPath, [BIN, "migrate", "v0.1", "v0.2", "-", "--out", out, "--dead-letter", `dead-${signal}.ndjson`], { cwd: dir, stdio: ["pipe", "ignore", "pipe"] });
+      // Input that has begun but not ended: the run is under way, its temporary files open.
+      // What it has not read when it stops is refused by the closed pipe, as expected.
+      child.stdin.on("error", () => undefined);
+      child.stdin.write(log);
+      while (!readdirSync(dir).some((name) => name.startsWith(`.${out}.`))) await new Promise((resolve) => setTimeout(resolve, 20));
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      child.kill(signal);
+      expect(await exited).toBe(status);
+      child.stdin.destroy();
+      expect(existsSync(join(dir, out))).toBe(false);
+      expect(leftovers()).toEqual([]);
+    });
+  }
+
+  it("migrate --workers above 64 is ONEX_E_USAGE", () => {
+    const run = onex(dir, ["migrate", "v0.1", "v0.2", "log.ndjson", "--workers", "9999999999"]);
+    assertNoCrash(run);
+    expect(run.code).toBe(2);
   });
 
   it("a full disk is ONEX_E_WRITE_FAILED with exit 73, as every write failure", () => {
