@@ -13,6 +13,9 @@ import type * as Newer from "../v0.1/types.js";
 import * as newerValidators from "../v0.1/validators.js";
 import * as lensFunctions from "./lenses/v0.0.9-v0.1.js";
 
+/** How an escape-hatch lens is called; one may declare fewer parameters, as JavaScript allows. */
+type Lens = (scope: JsonObject, restored: unknown, context: LensContext) => unknown;
+
 // A protocol block is a JSON object; its generated interface just has no index signature.
 const asJson = (block: () => object) => block as () => JsonObject;
 const UP_CONTEXT: LensContext = { sourceProtocol: asJson(olderProtocol), targetProtocol: asJson(newerProtocol) };
@@ -252,7 +255,7 @@ function upAgentStarted(fields: JsonObject, restore: Dropped, dropped: Dropped):
     s0 = withoutField(s0, "entity_id");
   }
   {
-    const kept = lensFunctions.protocolFromVersion(s0, restore["/protocol_version"], UP_CONTEXT);
+    const kept = (lensFunctions.protocolFromVersion satisfies Lens as Lens)(s0, restore["/protocol_version"], UP_CONTEXT);
     if (kept !== undefined) dropped["/protocol_version"] = kept;
   }
   {
@@ -318,7 +321,7 @@ function downAgentStarted(fields: JsonObject, restore: Dropped, dropped: Dropped
     }
   }
   {
-    const kept = lensFunctions.protocolToVersion(s0, restore["/protocol_version"], DOWN_CONTEXT);
+    const kept = (lensFunctions.protocolToVersion satisfies Lens as Lens)(s0, restore["/protocol_version"], DOWN_CONTEXT);
     if (kept !== undefined) dropped["/protocol_version"] = kept;
   }
   {
@@ -380,7 +383,7 @@ function upNodeFailed(fields: JsonObject, restore: Dropped, dropped: Dropped): J
     s0 = withoutField(s0, "entity_id");
   }
   {
-    const kept = lensFunctions.protocolFromVersion(s0, restore["/protocol_version"], UP_CONTEXT);
+    const kept = (lensFunctions.protocolFromVersion satisfies Lens as Lens)(s0, restore["/protocol_version"], UP_CONTEXT);
     if (kept !== undefined) dropped["/protocol_version"] = kept;
   }
   {
@@ -424,7 +427,7 @@ function downNodeFailed(fields: JsonObject, restore: Dropped, dropped: Dropped):
     }
   }
   {
-    const kept = lensFunctions.protocolToVersion(s0, restore["/protocol_version"], DOWN_CONTEXT);
+    const kept = (lensFunctions.protocolToVersion satisfies Lens as Lens)(s0, restore["/protocol_version"], DOWN_CONTEXT);
     if (kept !== undefined) dropped["/protocol_version"] = kept;
   }
   {
@@ -486,7 +489,7 @@ function upNodeRegister(fields: JsonObject, restore: Dropped, dropped: Dropped):
     s0 = withoutField(s0, "entity_id");
   }
   {
-    const kept = lensFunctions.protocolFromVersion(s0, restore["/protocol_version"], UP_CONTEXT);
+    const kept = (lensFunctions.protocolFromVersion satisfies Lens as Lens)(s0, restore["/protocol_version"], UP_CONTEXT);
     if (kept !== undefined) dropped["/protocol_version"] = kept;
   }
   {
@@ -530,7 +533,7 @@ function downNodeRegister(fields: JsonObject, restore: Dropped, dropped: Dropped
     }
   }
   {
-    const kept = lensFunctions.protocolToVersion(s0, restore["/protocol_version"], DOWN_CONTEXT);
+    const kept = (lensFunctions.protocolToVersion satisfies Lens as Lens)(s0, restore["/protocol_version"], DOWN_CONTEXT);
     if (kept !== undefined) dropped["/protocol_version"] = kept;
   }
   {
@@ -592,7 +595,7 @@ function upResultReady(fields: JsonObject, restore: Dropped, dropped: Dropped): 
     s0 = withoutField(s0, "entity_id");
   }
   {
-    const kept = lensFunctions.protocolFromVersion(s0, restore["/protocol_version"], UP_CONTEXT);
+    const kept = (lensFunctions.protocolFromVersion satisfies Lens as Lens)(s0, restore["/protocol_version"], UP_CONTEXT);
     if (kept !== undefined) dropped["/protocol_version"] = kept;
   }
   {
@@ -655,7 +658,7 @@ function downResultReady(fields: JsonObject, restore: Dropped, dropped: Dropped)
     }
   }
   {
-    const kept = lensFunctions.protocolToVersion(s0, restore["/protocol_version"], DOWN_CONTEXT);
+    const kept = (lensFunctions.protocolToVersion satisfies Lens as Lens)(s0, restore["/protocol_version"], DOWN_CONTEXT);
     if (kept !== undefined) dropped["/protocol_version"] = kept;
   }
   {
@@ -717,7 +720,7 @@ function upStateUpdate(fields: JsonObject, restore: Dropped, dropped: Dropped): 
     s0 = withoutField(s0, "entity_id");
   }
   {
-    const kept = lensFunctions.protocolFromVersion(s0, restore["/protocol_version"], UP_CONTEXT);
+    const kept = (lensFunctions.protocolFromVersion satisfies Lens as Lens)(s0, restore["/protocol_version"], UP_CONTEXT);
     if (kept !== undefined) dropped["/protocol_version"] = kept;
   }
   {
@@ -761,7 +764,7 @@ function downStateUpdate(fields: JsonObject, restore: Dropped, dropped: Dropped)
     }
   }
   {
-    const kept = lensFunctions.protocolToVersion(s0, restore["/protocol_version"], DOWN_CONTEXT);
+    const kept = (lensFunctions.protocolToVersion satisfies Lens as Lens)(s0, restore["/protocol_version"], DOWN_CONTEXT);
     if (kept !== undefined) dropped["/protocol_version"] = kept;
   }
   {
@@ -823,7 +826,7 @@ function upTaskDispatch(fields: JsonObject, restore: Dropped, dropped: Dropped):
     s0 = withoutField(s0, "entity_id");
   }
   {
-    const kept = lensFunctions.protocolFromVersion(s0, restore["/protocol_version"], UP_CONTEXT);
+    const kept = (lensFunctions.protocolFromVersion satisfies Lens as Lens)(s0, restore["/protocol_version"], UP_CONTEXT);
     if (kept !== undefined) dropped["/protocol_version"] = kept;
   }
   {
@@ -887,7 +890,7 @@ function downTaskDispatch(fields: JsonObject, restore: Dropped, dropped: Dropped
     }
   }
   {
-    const kept = lensFunctions.protocolToVersion(s0, restore["/protocol_version"], DOWN_CONTEXT);
+    const kept = (lensFunctions.protocolToVersion satisfies Lens as Lens)(s0, restore["/protocol_version"], DOWN_CONTEXT);
     if (kept !== undefined) dropped["/protocol_version"] = kept;
   }
   {

@@ -13,6 +13,9 @@ import type * as Newer from "../v0.2/types.js";
 import * as newerValidators from "../v0.2/validators.js";
 import * as lensFunctions from "./lenses/v0.1-v0.2.js";
 
+/** How an escape-hatch lens is called; one may declare fewer parameters, as JavaScript allows. */
+type Lens = (scope: JsonObject, restored: unknown, context: LensContext) => unknown;
+
 // A protocol block is a JSON object; its generated interface just has no index signature.
 const asJson = (block: () => object) => block as () => JsonObject;
 const UP_CONTEXT: LensContext = { sourceProtocol: asJson(olderProtocol), targetProtocol: asJson(newerProtocol) };
@@ -112,7 +115,7 @@ function t4Convert0Down(value: unknown): unknown {
 function upAgentStarted(fields: JsonObject, restore: Dropped, dropped: Dropped): JsonObject {
   let s0: JsonObject = { ...fields };
   {
-    const kept = lensFunctions.protocolUp(s0, restore["/protocol"], UP_CONTEXT);
+    const kept = (lensFunctions.protocolUp satisfies Lens as Lens)(s0, restore["/protocol"], UP_CONTEXT);
     if (kept !== undefined) dropped["/protocol"] = kept;
   }
   return s0;
@@ -122,7 +125,7 @@ function upAgentStarted(fields: JsonObject, restore: Dropped, dropped: Dropped):
 function downAgentStarted(fields: JsonObject, restore: Dropped, dropped: Dropped): JsonObject {
   let s0: JsonObject = { ...fields };
   {
-    const kept = lensFunctions.protocolDown(s0, restore["/protocol"], DOWN_CONTEXT);
+    const kept = (lensFunctions.protocolDown satisfies Lens as Lens)(s0, restore["/protocol"], DOWN_CONTEXT);
     if (kept !== undefined) dropped["/protocol"] = kept;
   }
   return s0;
@@ -140,7 +143,7 @@ const AGENT_STARTED: TransformPair = {
 function upNodeFailed(fields: JsonObject, restore: Dropped, dropped: Dropped): JsonObject {
   let s0: JsonObject = { ...fields };
   {
-    const kept = lensFunctions.protocolUp(s0, restore["/protocol"], UP_CONTEXT);
+    const kept = (lensFunctions.protocolUp satisfies Lens as Lens)(s0, restore["/protocol"], UP_CONTEXT);
     if (kept !== undefined) dropped["/protocol"] = kept;
   }
   {
@@ -204,7 +207,7 @@ function downNodeFailed(fields: JsonObject, restore: Dropped, dropped: Dropped):
     }
   }
   {
-    const kept = lensFunctions.protocolDown(s0, restore["/protocol"], DOWN_CONTEXT);
+    const kept = (lensFunctions.protocolDown satisfies Lens as Lens)(s0, restore["/protocol"], DOWN_CONTEXT);
     if (kept !== undefined) dropped["/protocol"] = kept;
   }
   return s0;
@@ -222,7 +225,7 @@ const NODE_FAILED: TransformPair = {
 function upNodeRegister(fields: JsonObject, restore: Dropped, dropped: Dropped): JsonObject {
   let s0: JsonObject = { ...fields };
   {
-    const kept = lensFunctions.protocolUp(s0, restore["/protocol"], UP_CONTEXT);
+    const kept = (lensFunctions.protocolUp satisfies Lens as Lens)(s0, restore["/protocol"], UP_CONTEXT);
     if (kept !== undefined) dropped["/protocol"] = kept;
   }
   {
@@ -286,7 +289,7 @@ function downNodeRegister(fields: JsonObject, restore: Dropped, dropped: Dropped
     }
   }
   {
-    const kept = lensFunctions.protocolDown(s0, restore["/protocol"], DOWN_CONTEXT);
+    const kept = (lensFunctions.protocolDown satisfies Lens as Lens)(s0, restore["/protocol"], DOWN_CONTEXT);
     if (kept !== undefined) dropped["/protocol"] = kept;
   }
   return s0;
@@ -304,7 +307,7 @@ const NODE_REGISTER: TransformPair = {
 function upResultReady(fields: JsonObject, restore: Dropped, dropped: Dropped): JsonObject {
   let s0: JsonObject = { ...fields };
   {
-    const kept = lensFunctions.protocolUp(s0, restore["/protocol"], UP_CONTEXT);
+    const kept = (lensFunctions.protocolUp satisfies Lens as Lens)(s0, restore["/protocol"], UP_CONTEXT);
     if (kept !== undefined) dropped["/protocol"] = kept;
   }
   return s0;
@@ -314,7 +317,7 @@ function upResultReady(fields: JsonObject, restore: Dropped, dropped: Dropped): 
 function downResultReady(fields: JsonObject, restore: Dropped, dropped: Dropped): JsonObject {
   let s0: JsonObject = { ...fields };
   {
-    const kept = lensFunctions.protocolDown(s0, restore["/protocol"], DOWN_CONTEXT);
+    const kept = (lensFunctions.protocolDown satisfies Lens as Lens)(s0, restore["/protocol"], DOWN_CONTEXT);
     if (kept !== undefined) dropped["/protocol"] = kept;
   }
   return s0;
@@ -332,7 +335,7 @@ const RESULT_READY: TransformPair = {
 function upStateUpdate(fields: JsonObject, restore: Dropped, dropped: Dropped): JsonObject {
   let s0: JsonObject = { ...fields };
   {
-    const kept = lensFunctions.protocolUp(s0, restore["/protocol"], UP_CONTEXT);
+    const kept = (lensFunctions.protocolUp satisfies Lens as Lens)(s0, restore["/protocol"], UP_CONTEXT);
     if (kept !== undefined) dropped["/protocol"] = kept;
   }
   {
@@ -376,7 +379,7 @@ function downStateUpdate(fields: JsonObject, restore: Dropped, dropped: Dropped)
     }
   }
   {
-    const kept = lensFunctions.protocolDown(s0, restore["/protocol"], DOWN_CONTEXT);
+    const kept = (lensFunctions.protocolDown satisfies Lens as Lens)(s0, restore["/protocol"], DOWN_CONTEXT);
     if (kept !== undefined) dropped["/protocol"] = kept;
   }
   return s0;
@@ -394,7 +397,7 @@ const STATE_UPDATE: TransformPair = {
 function upTaskDispatch(fields: JsonObject, restore: Dropped, dropped: Dropped): JsonObject {
   let s0: JsonObject = { ...fields };
   {
-    const kept = lensFunctions.protocolUp(s0, restore["/protocol"], UP_CONTEXT);
+    const kept = (lensFunctions.protocolUp satisfies Lens as Lens)(s0, restore["/protocol"], UP_CONTEXT);
     if (kept !== undefined) dropped["/protocol"] = kept;
   }
   {
@@ -434,7 +437,7 @@ function downTaskDispatch(fields: JsonObject, restore: Dropped, dropped: Dropped
     }
   }
   {
-    const kept = lensFunctions.protocolDown(s0, restore["/protocol"], DOWN_CONTEXT);
+    const kept = (lensFunctions.protocolDown satisfies Lens as Lens)(s0, restore["/protocol"], DOWN_CONTEXT);
     if (kept !== undefined) dropped["/protocol"] = kept;
   }
   return s0;

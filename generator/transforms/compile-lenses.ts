@@ -208,7 +208,8 @@ export function compileConversion(lenses: readonly Lens[], names: CompileNames, 
         // For the downgrade `lens` is already inverted, so `up` names the function of this direction.
         const fn = lens.up;
         emit(depth, "{");
-        emit(depth + 1, `const kept = ${names.functions}.${fn}(${s}, restore[${key}], ${names.context});`);
+        // Checked against the lens signature, then called as one (see the Lens type in the template).
+        emit(depth + 1, `const kept = (${names.functions}.${fn} satisfies Lens as Lens)(${s}, restore[${key}], ${names.context});`);
         emit(depth + 1, `if (kept !== undefined) dropped[${key}] = kept;`);
         emit(depth, "}");
         return;

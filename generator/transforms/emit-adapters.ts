@@ -45,6 +45,8 @@ export function emitTransforms(transforms: readonly TransformModel[], models: re
       return {
         type,
         name: message.name,
+        // A message class may be renamed between versions (its type stays): each side by its own name.
+        olderName: older.messages.find((m) => m.type === type)!.name,
         method: message.name.charAt(0).toLowerCase() + message.name.slice(1),
         constName: `${message.name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`,
         up: indent(compileConversion(upLenses, names("UP_CONTEXT"), prefix, "up")),

@@ -6,6 +6,7 @@
  * and migrate v0.3 -> v0.0.9 -> v0.3. Nothing but schemas/v0.3 is written by hand: no runtime,
  * package.json, CI or test file, and no build step.
  */
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cp, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -73,7 +74,9 @@ async function writeV03(schemas: string): Promise<void> {
       .replace(
         "messages:\n",
         "messages:\n  - type: event.node.drained\n    name: NodeDrained\n    payload: messages/node-drained.yaml\n    subject: event\n",
-      ),
+      )
+      // The class of a type may be renamed (the type, which is the protocol's, stays).
+      .replace("    name: AgentStopped\n", "    name: AgentHalted\n"),
   );
   await editFile(join(v03, "records", "protocol.yaml"), (text) => text.replace('const: "0.2"', 'const: "0.3"'));
   await editFile(join(v03, "messages", "result-ready.yaml"), (text) => text.replace("  output:\n", "  result:\n"));
@@ -221,6 +224,28 @@ describe("adding v0.3, as docs/versioning.md says", () => {
     const generated = ok(onex(root, ["generate"]));
     expect(generated.stderr).toMatch(/generated \d+ files for v0\.0\.9, v0\.1, v0\.2, v0\.3/);
     expect(ok(onex(root, ["generate", "--check"])).stderr).toContain("is current");
+
+    // What was generated type-checks (tsc, strict), the class renamed between v0.2 and v0.3 included.
+    const v03Class = (await readFile(join(root, "generated", "v0.3", "index.ts"), "utf8")).match(/\bAgentHalted\b/);
+    expect(v03Class).not.toBeNull();
+    const checker = await mkdtemp(join(tmpdir(), "onex-tutorial-tsc-"));
+    try {
+      await writeFile(
+        join(checker, "tsconfig.json"),
+        JSON.stringify({
+          compilerOptions: {
+            strict: true, noEmit: true, module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", skipLibCheck: true,
+            types: ["node"], typeRoots: [join(PROJECT_ROOT, "node_modules", "@types")],
+            paths: { "@onex/runtime/codegen-v1": [join(PROJECT_ROOT, "runtime", "codegen-v1.ts")] },
+          },
+          include: [join(root, "generated", "**", "*.ts")],
+        }),
+      );
+      const tsc = spawnSync(process.execPath, [join(PROJECT_ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", checker], { encoding: "utf8" });
+      expect(tsc.stdout + tsc.stderr).toBe("");
+    } finally {
+      await rm(checker, { recursive: true, force: true });
+    }
 
     // diff with no versions: every adjacent pair, v0.2 -> v0.3 included; every breaking change covered.
     const all = ok(onex(root, ["diff"]));
