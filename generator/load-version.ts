@@ -398,18 +398,62 @@ function rewriteRefs(
 }
 
 /**
- * Refs that only ever lead to other refs (`A` is `$ref: B`, `B` is `$ref: A`) describe no
- * schema at all; code generators recurse on them until the stack overflows. A record that
- * refers to itself inside a property is recursion, not a cycle, and passes.
+ * Refs that lead back to where they stand without descending into the instance (`A` is
+ * `$ref: B`, `B` is `allOf: [$ref: A]`) describe no schema at all: generators and validators
+ * recurse on them until the stack overflows. What applies at the same place in the instance
+ * is followed: `$ref`, `allOf`/`anyOf`/`oneOf`, `not`, `if`/`then`/`else` and
+ * `dependentSchemas`. A record that refers to itself inside a property is recursion, not a
+ * cycle, and passes.
  */
 function checkRefCycles(sites: readonly RefSite[], resolved: Map<string, JsonSchema>, sources: Map<string, SchemaSource>, problems: Problems): void {
-  const targetOf = (ref: string): unknown => {
-    const match = /^onex:([^#]+)(?:#(.*))?$/.exec(ref);
+  const parse = (location: string) => /^onex:([^#]+)(?:#(.*))?$/.exec(location);
+  const schemaAt = (location: string): unknown => {
+    const match = parse(location);
     return match ? pathValue(resolved.get(match[1]!), pointerSegments(match[2] ?? "")) : undefined;
   };
-  const label = (ref: string) => {
-    const match = /^onex:([^#]+)(?:#(.*))?$/.exec(ref)!;
+  const label = (location: string) => {
+    const match = parse(location)!;
     return `${sources.get(match[1]!)?.yaml.file ?? match[1]}${match[2] && match[2] !== "/" ? `#${match[2]}` : ""}`;
+  };
+  const normalise = (location: string) => location.replace(/#\/?$/, "");
+  const child = (location: string, ...segments: (string | number)[]) => {
+    const tail = segments.map((s) => String(s).replaceAll("~", "~0").replaceAll("/", "~1")).join("/");
+    return location.includes("#") ? `${location}/${tail}` : `${location}#/${tail}`;
+  };
+  /** The schemas that apply at the same place in the instance as the one at `location`. */
+  const samePlace = (location: string): string[] => {
+    const node = schemaAt(location);
+    if (node === null || typeof node !== "object" || Array.isArray(node)) return [];
+    const schema = node as Record<string, unknown>;
+    const next: string[] = [];
+    if (typeof schema.$ref === "string") next.push(normalise(schema.$ref));
+    for (const key of ["allOf", "anyOf", "oneOf"]) {
+      const list = schema[key];
+      if (Array.isArray(list)) list.forEach((_, i) => next.push(child(location, key, i)));
+    }
+    for (const key of ["not", "if", "then", "else"]) if (schema[key] !== null && typeof schema[key] === "object") next.push(child(location, key));
+    const dependent = schema.dependentSchemas;
+    if (dependent !== null && typeof dependent === "object") for (const name of Object.keys(dependent)) next.push(child(location, "dependentSchemas", name));
+    return next;
+  };
+  /** A path of same-place steps from `from` back to `to`, or undefined. */
+  const pathBack = (from: string, to: string): string[] | undefined => {
+    const cameFrom = new Map<string, string | undefined>([[from, undefined]]);
+    const queue = [from];
+    while (queue.length > 0) {
+      const at = queue.shift()!;
+      if (at === to) {
+        const path: string[] = [];
+        for (let step: string | undefined = at; step !== undefined; step = cameFrom.get(step)) path.unshift(step);
+        return path;
+      }
+      for (const next of samePlace(at)) {
+        if (cameFrom.has(next)) continue;
+        cameFrom.set(next, at);
+        queue.push(next);
+      }
+    }
+    return undefined;
   };
   const reported = new Set<string>();
   const fileOf = (site: RefSite) => sources.get(site.name)!.yaml;
@@ -417,18 +461,12 @@ function checkRefCycles(sites: readonly RefSite[], resolved: Map<string, JsonSch
   const ordered = [...sites].sort((a, b) => compare(fileOf(a).file, fileOf(b).file) || (fileOf(a).locate(a.path).line ?? 0) - (fileOf(b).locate(b.path).line ?? 0));
   for (const site of ordered) {
     // The address of the node holding this $ref: the cycle is reported at a ref on it, not at one leading into it.
-    const holder = site.path.slice(0, -1).map((s) => String(s).replaceAll("~", "~0").replaceAll("/", "~1"));
-    const own = holder.length === 0 ? `onex:${site.name}` : `onex:${site.name}#/${holder.join("/")}`;
-    const chain = [site.ref];
-    for (let node = targetOf(site.ref); node !== null && typeof node === "object" && typeof (node as JsonSchema).$ref === "string"; node = targetOf(chain.at(-1)!)) {
-      if (chain.length > sites.length) break;
-      chain.push((node as JsonSchema).$ref as string);
-    }
-    const normalise = (ref: string) => ref.replace(/#\/?$/, "");
-    const back = chain.map(normalise).indexOf(own);
-    if (back === -1) continue;
-    const cycle = chain.slice(0, back + 1).map(normalise);
-    const key = [...cycle].sort().join("|");
+    const holder = site.path.slice(0, -1);
+    const own = holder.length === 0 ? `onex:${site.name}` : child(`onex:${site.name}`, ...holder);
+    const cycle = pathBack(normalise(site.ref), own);
+    if (cycle === undefined) continue;
+    // Reported once per cycle, at the first of its refs in file order.
+    const key = [...new Set(cycle)].sort().join("|");
     if (reported.has(key)) continue;
     reported.add(key);
     const where = fileOf(site).locate(site.path);

@@ -109,6 +109,22 @@ const mistakes: Mistake[] = [
     message: /\$ref cycle: schemas\/v0\.1\/records\/loop\.yaml -> schemas\/v0\.1\/records\/loop\.yaml never reaches a schema/,
   },
   {
+    what: "two records that include each other through allOf and anyOf",
+    edits: [declareRecord("Ping", "records/ping.yaml"), declareRecord("Pong", "records/pong.yaml"), write("v0.1/records/ping.yaml", "allOf:\n  - $ref: pong.yaml\n"), write("v0.1/records/pong.yaml", "anyOf:\n  - type: string\n  - $ref: ping.yaml\n"), useRecord("../records/ping.yaml")],
+    code: ErrorCode.RefCycle,
+    file: "v0.1/records/ping.yaml",
+    at: { needle: "pong.yaml" },
+    message: /\$ref cycle: schemas\/v0\.1\/records\/ping\.yaml#\/allOf\/0 -> schemas\/v0\.1\/records\/pong\.yaml -> schemas\/v0\.1\/records\/pong\.yaml#\/anyOf\/1 -> schemas\/v0\.1\/records\/ping\.yaml -> schemas\/v0\.1\/records\/ping\.yaml#\/allOf\/0 never reaches a schema/,
+  },
+  {
+    what: "a schema that applies itself under not",
+    edits: [declareRecord("Loop", "records/loop.yaml"), write("v0.1/records/loop.yaml", "type: object\nnot:\n  $ref: '#'\n"), useRecord("../records/loop.yaml")],
+    code: ErrorCode.RefCycle,
+    file: "v0.1/records/loop.yaml",
+    at: { needle: "'#'" },
+    message: /\$ref cycle: schemas\/v0\.1\/records\/loop\.yaml#\/not -> schemas\/v0\.1\/records\/loop\.yaml -> schemas\/v0\.1\/records\/loop\.yaml#\/not never reaches a schema/,
+  },
+  {
     what: "an object with 2,100 properties",
     edits: [replace(NODE_FAILED, "properties:\n", `properties:\n${Array.from({ length: 2100 }, (_, i) => `  f${i}:\n    type: string\n`).join("")}`)],
     code: ErrorCode.SchemaTooLarge,
