@@ -4,7 +4,7 @@
  * the authority that issued them, through signed revocations.
  */
 import { randomUUID } from "node:crypto";
-import { ErrorCode, OnexError } from "../errors.js";
+import { ErrorCode, isOnexError, OnexError } from "../errors.js";
 import { toMillis } from "./envelope.js";
 import type { KeyPair } from "./keys.js";
 import { GRANT_REVOCATION_SCHEMA, SESSION_GRANT_SCHEMA } from "./record-schemas.js";
@@ -39,11 +39,13 @@ export function issueSessionGrant(authority: KeyPair, options: IssueGrantOptions
   if (Number.isNaN(notBefore) || Number.isNaN(expiresAt) || expiresAt <= notBefore) {
     throw new OnexError(ErrorCode.Usage, "a grant needs valid times with expires_at after not_before");
   }
+  // RFC 3339 has four-digit years: a later time has no form every verifier reads.
+  if (notBefore < 0 || expiresAt > LAST_RFC3339_TIME) throw new OnexError(ErrorCode.Usage, "a grant's times must lie between 1970 and the end of 9999");
   const foreign = (options.zones ?? []).filter((zone) => zone !== options.zone && zone !== ANY_SCOPE);
   if (foreign.length > 0) {
     throw new OnexError(ErrorCode.Usage, `the authority of ${options.zone} cannot grant rights in ${foreign.join(", ")}: a grant counts only in the zone its authority speaks for`, { zone: options.zone, zones: foreign });
   }
-  return signRecord<SessionGrantRecord>(
+  const grant = signRecord<SessionGrantRecord>(
     {
       grant_id: options.grantId ?? randomUUID(),
       issuer: authority.keyId,
@@ -55,7 +57,18 @@ export function issueSessionGrant(authority: KeyPair, options: IssueGrantOptions
     },
     authority,
   );
+  // Never hand out a grant its verifiers would refuse (an empty id or subject, say).
+  try {
+    assertRecord(grant, SESSION_GRANT_SCHEMA, "session grant");
+  } catch (error) {
+    if (!isOnexError(error)) throw error;
+    throw new OnexError(ErrorCode.Usage, `cannot issue this grant: ${error.message}`, error.details, { cause: error });
+  }
+  return grant;
 }
+
+/** 9999-12-31T23:59:59.999Z, the last time RFC 3339 writes. */
+const LAST_RFC3339_TIME = 253_402_300_799_999;
 
 /** A signed statement by a grant's issuer that the grant is void; kept until the grant would have expired. */
 export interface GrantRevocation {
