@@ -63,16 +63,24 @@ function nativeParse(text: string): unknown {
   } catch {
     return NOT_SURE;
   }
-  if (value === null || typeof value !== "object") return typeof value === "number" && !plainNumber(value) ? NOT_SURE : value;
+  if (value === null || typeof value !== "object") return typeof value === "number" && (!plainNumber(value) || (value === 0 && MAY_UNDERFLOW.test(text))) ? NOT_SURE : value;
   // The usual message: nothing dropped, told by counting names rather than every ":" (below).
+  sawZero = false;
   const members = memberCount(value);
   if (members === NOT_PLAIN) return NOT_SURE;
+  // JSON.parse makes 0 of a number too small for a double (1e-400), which the exact reader refuses.
+  if (sawZero && MAY_UNDERFLOW.test(text)) return NOT_SURE;
   if (members === namesBeforeColons(text)) return value;
   return tallyColons(text, value) ? value : NOT_SURE;
 }
 
 /** `memberCount` found a number or a depth the exact reader would treat otherwise. */
 const NOT_PLAIN = -1;
+
+/** Whether the last `memberCount` met a 0, which may be a number too small for a double (then the text matches MAY_UNDERFLOW). */
+let sawZero = false;
+/** A negative exponent, or a fraction of hundreds of digits: how a number too small for a double is written. */
+const MAY_UNDERFLOW = /[0-9][eE]-|\.[0-9]{300}/;
 
 /**
  * How many members the value parsed from a text holds, objects within objects and arrays
@@ -111,7 +119,10 @@ function membersWithin(value: object, depth: number): number {
 /** Members within one element or member value. */
 function memberOf(item: unknown, depth: number): number {
   if (typeof item === "object") return item === null ? 0 : membersWithin(item, depth + 1);
-  if (typeof item === "number") return plainNumber(item) ? 0 : NOT_PLAIN;
+  if (typeof item === "number") {
+    if (item === 0) sawZero = true;
+    return plainNumber(item) ? 0 : NOT_PLAIN;
+  }
   return 0;
 }
 
@@ -221,6 +232,18 @@ function stringifyExact(value: unknown, indent: string, current: string): string
 }
 
 const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
+
+/** The exact value of a JSON number (or of a double's own text), when it is an integer; undefined otherwise. */
+function exactInteger(digits: string): bigint | undefined {
+  const [, sign, whole, fraction = "", exponent = "0"] = /^(-?)([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?$/.exec(digits)!;
+  const written = whole! + fraction;
+  const mantissa = written.replace(/0+$/, "");
+  // Only called for a finite double of 2^53 or more, so a positive scale is a few hundred at most.
+  const scale = Number(exponent) - fraction.length + (written.length - mantissa.length);
+  if (scale < 0) return undefined;
+  const value = BigInt(mantissa) * 10n ** BigInt(scale);
+  return sign === "-" ? -value : value;
+}
 
 class JsonTextReader {
   private pos = 0;
@@ -406,6 +429,17 @@ class JsonTextReader {
       }
     } else if (!Number.isFinite(value)) {
       throw this.numberRange(`number ${digits.slice(0, 40)} is beyond the range of a double`);
+    } else if (value === 0 ? /[1-9]/.test(match[0].split(/[eE]/)[0]!) : Number.isInteger(value) && !Number.isSafeInteger(value)) {
+      // A fraction or an exponent may still write an integer beyond 2^53 (9007199254740993.0), or a
+      // number too small for a double (1e-400): the double would be another number, not a rounding of a fraction.
+      if (value === 0) throw this.numberRange(`number ${digits.slice(0, 40)} is too small for a double and would become 0`);
+      // Written as the double writes itself (1.0000000000000001e+21, as JSON.stringify does) it means that double.
+      const exact = exactInteger(digits);
+      if (exact !== undefined && exact !== exactInteger(String(value))) {
+        if (!this.bigint) throw this.numberRange(`integer ${digits.slice(0, 40)} is beyond 2^53 and would be changed by rounding`);
+        this.pos += digits.length;
+        return exact;
+      }
     }
     this.pos += digits.length;
     return value;

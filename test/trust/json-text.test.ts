@@ -36,6 +36,18 @@ describe("parseJson", () => {
     expect(catchOnexError(() => parseJson("1e400")).code).toBe(ErrorCode.NumberRange);
   });
 
+  it("treats an integer beyond 2^53 written with a fraction or an exponent as one, and refuses a number a double would make 0", () => {
+    for (const text of ["9007199254740993.0", "9.007199254740993e15", "10000000000000001e0", "-90071992547409930e-1"]) {
+      for (const wrapped of [text, `{"n":${text}}`, `[0,${text}]`]) expect([wrapped, catchOnexError(() => parseJson(wrapped)).code]).toEqual([wrapped, ErrorCode.NumberRange]);
+    }
+    expect(parseJson('{"n":9.007199254740993e15,"m":-90071992547409930e-1}', { bigIntegers: "bigint" })).toEqual({ n: 9007199254740993n, m: -9007199254740993n });
+    // The same values where a double holds them exactly, and fractions, which every reader rounds alike, pass as doubles.
+    // So does a double as JSON.stringify writes it: its shortest form, not its exact decimal value.
+    expect(parseJson('[9007199254740992.0,1e18,1e300,9007199254740993.5,0.1,0e-5,0.0,1.0000000000000001e+21]')).toEqual([9007199254740992, 1e18, 1e300, 9007199254740994, 0.1, 0, 0, 1.0000000000000001e21]);
+    for (const text of ["1e-400", `0.${"0".repeat(400)}1`, '{"a":0,"b":1e-400}', "[0, -2.5E-999]"]) expect([text, catchOnexError(() => parseJson(text)).code]).toEqual([text, ErrorCode.NumberRange]);
+    expect(parseJson('{"a":0,"zone":"node-7e-5"}')).toEqual({ a: 0, zone: "node-7e-5" });
+  });
+
   it("reports syntax errors with line and column", () => {
     const error = catchOnexError(() => parseJson('[\n  {"a": tru}\n]', { file: "x.json", firstLine: 10 }));
     expect(error.code).toBe(ErrorCode.JsonSyntax);
