@@ -588,7 +588,8 @@ class JsonInputReader {
   private brokenDocument(error: OnexError, text: string, out: InputItem[]): void {
     // An array with one object per line (`[`, `{...},`, ..., `]`) is read line by line too: its
     // brackets are skipped and each element's trailing comma dropped, so one broken element costs only itself.
-    const lines = this.held.map((held) => ("text" in held ? { ...held, text: held.text.replace(/,\s*$/, "") } : held));
+    // Only an object's comma: a line like `0,` is no element of such an array, and stays broken.
+    const lines = this.held.map((held) => ("text" in held && /^\s*\{/.test(held.text) ? { ...held, text: held.text.replace(/,\s*$/, "") } : held));
     const lineWise = lines.some((held) => "text" in held && /^\s*\{/.test(held.text) && this.parsesAlone(held));
     if (lineWise) {
       for (const held of lines) if (!("text" in held && /^\s*[[\]]?\s*$/.test(held.text))) this.lineItems(held, out);
@@ -611,11 +612,19 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
     if (!(error instanceof OnexError)) throw error;
     return [{ line: error.details.line ?? 1, error, shape: "yaml" }];
   }
-  const { LineCounter, parseAllDocuments, visit } = await import("yaml");
+  const jsonLines = secondTopLevelJsonLine(text);
+  if (jsonLines !== undefined) {
+    // NDJSON read as YAML is one document with an error on every line: hundreds of thousands of
+    // them, and the YAML parser's memory, for one mistaken format.
+    const message = `line ${jsonLines} starts a second JSON value in one YAML document: this looks like NDJSON, one JSON message a line; read it with --format ndjson (or name the file .ndjson)`;
+    return [{ line: jsonLines, error: new OnexError(ErrorCode.YamlSyntax, message, { file, line: jsonLines }), shape: "yaml" }];
+  }
+  const { LineCounter, isScalar, parseAllDocuments, visit } = await import("yaml");
   const lineCounter = new LineCounter();
   const items: InputItem[] = [];
+  const lineOf = (node: { range?: [number, number, number] | null }) => lineCounter.linePos(node.range?.[0] ?? 0).line;
   // intAsBigInt: a YAML integer beyond 2^53 must not be rounded before it can be checked.
-  for (const doc of parseAllDocuments(text, { lineCounter, intAsBigInt: true, uniqueKeys: true })) {
+  for (const doc of parseAllDocuments(text, { lineCounter, intAsBigInt: true, uniqueKeys: true, prettyErrors: false })) {
     const line = lineCounter.linePos(doc.range[0]).line;
     const problem = doc.errors[0];
     if (problem) {
@@ -626,21 +635,90 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
       continue;
     }
     if (doc.contents === null) continue; // an empty document, e.g. after a trailing `---`
-    let tooBig: { line: number; text: string } | undefined;
+    // A message read from YAML must be what the same message in JSON would be: JSON values only,
+    // names that stay distinct as JSON's strings, and numbers carried as the JSON reader carries them.
+    let refused: OnexError | undefined;
+    const refuse = (code: ErrorCode, node: { range?: [number, number, number] | null }, message: string) => {
+      const line = lineOf(node);
+      refused ??= new OnexError(code, message, { file, line });
+    };
+    const checkTag = (node: { tag?: string; range?: [number, number, number] | null }) => {
+      if (node.tag !== undefined && !JSON_TAGS.has(node.tag)) refuse(ErrorCode.YamlSyntax, node, `the tag ${node.tag} makes a value JSON does not have; write the value plainly`);
+    };
     visit(doc, {
+      Seq(_key, node) {
+        checkTag(node);
+      },
+      Map(_key, node) {
+        checkTag(node);
+        const names = new Set<string>();
+        for (const pair of node.items) {
+          const key = pair.key;
+          if (!isScalar(key) || (key.value !== null && typeof key.value === "object")) {
+            refuse(ErrorCode.YamlSyntax, node, "a mapping key is a collection; JSON names are strings");
+            continue;
+          }
+          // The name toJS gives the key: 1 and "1", true and "true", null and "" are one JSON name.
+          const name = key.value === null ? "" : String(key.value);
+          if (names.has(name)) refuse(ErrorCode.JsonDuplicateKey, key, `a mapping names the same key twice once keys are JSON names: ${JSON.stringify(name)}`);
+          names.add(name);
+        }
+      },
       Scalar(_key, node) {
-        if (typeof node.value !== "bigint") return;
-        if (Number.isSafeInteger(Number(node.value))) node.value = Number(node.value);
-        else if (bigIntegers === "refuse") tooBig ??= { line: lineCounter.linePos(node.range?.[0] ?? 0).line, text: String(node.value) };
+        checkTag(node);
+        if (typeof node.value === "bigint") {
+          if (Number.isSafeInteger(Number(node.value))) node.value = Number(node.value);
+          else if (bigIntegers === "refuse") refuse(ErrorCode.NumberRange, node, `integer ${String(node.value).slice(0, 40)} is beyond 2^53 and would be changed by rounding`);
+        } else if (typeof node.value === "number") {
+          if (!Number.isFinite(node.value)) refuse(ErrorCode.NumberRange, node, `number ${String(node.source).slice(0, 40)} is not a finite number, which JSON cannot hold`);
+          // Written as JSON writes numbers, it is read as the JSON reader reads it (exact integers, no underflow to 0).
+          else if (typeof node.source === "string" && JSON_NUMBER.test(node.source)) {
+            try {
+              node.value = parseJson(node.source, { bigIntegers });
+            } catch (error) {
+              if (!(error instanceof OnexError)) throw error;
+              refuse(error.code as ErrorCode, node, error.message);
+            }
+          } else if (node.value === 0 && /[1-9]/.test(String(node.source).split(/[eE]/)[0]!)) refuse(ErrorCode.NumberRange, node, `number ${String(node.source).slice(0, 40)} is too small for a double and would become 0`);
+        }
       },
     });
-    if (tooBig !== undefined) {
-      items.push({ line: tooBig.line, error: new OnexError(ErrorCode.NumberRange, `integer ${tooBig.text.slice(0, 40)} is beyond 2^53 and would be changed by rounding`, { file, line: tooBig.line }), shape: "yaml" });
+    if (refused !== undefined) {
+      items.push({ line: refused.details.line ?? line, error: refused, shape: "yaml" });
       continue;
     }
     items.push({ line, value: doc.toJS({ maxAliasCount: 100 }) as unknown, shape: "yaml" });
   }
   return items;
+}
+
+/** The YAML tags of JSON's own values: any other (`!!binary`, `!!timestamp`, `!custom`) would make something else. */
+const JSON_TAGS = new Set(["str", "int", "float", "bool", "null", "map", "seq"].map((t) => `tag:yaml.org,2002:${t}`));
+
+/** A YAML number written as JSON writes numbers. */
+const JSON_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
+
+/**
+ * The line of a second JSON value starting at the first column within one YAML document (no
+ * `---` between): never valid YAML, and what NDJSON read as YAML looks like.
+ */
+function secondTopLevelJsonLine(text: string): number | undefined {
+  let seen = false;
+  let line = 0;
+  for (let start = 0; start < text.length; ) {
+    line++;
+    const c = text.charCodeAt(start);
+    if (c === 0x7b || c === 0x5b) {
+      if (seen) return line;
+      seen = true;
+    } else if (text.startsWith("---", start) || text.startsWith("...", start)) {
+      seen = false;
+    }
+    const next = text.indexOf("\n", start);
+    if (next === -1) break;
+    start = next + 1;
+  }
+  return undefined;
 }
 
 function isBlank(text: string): boolean {

@@ -32,6 +32,10 @@ describe("the input reader", () => {
     expect(items[0]).toMatchObject({ raw: "{not json" });
   });
 
+  it("behind a malformed first line, a value with a trailing comma is a broken line, not that value (a fuzz counterexample)", async () => {
+    expect(summary(await read(`:\n0,\n${JSON.stringify(six[0])}\n`))).toEqual([{ line: 1, code: ErrorCode.JsonSyntax }, { line: 2, code: ErrorCode.JsonSyntax }, { line: 3, index: undefined }]);
+  });
+
   it("a truncated first line is refused alone too", async () => {
     const items = await read(JSON.stringify(six[0]).slice(0, 40) + "\n" + lines(six.slice(1)));
     expect(summary(items).map((s) => s.line)).toEqual([1, 2, 3, 4, 5, 6]);
@@ -88,6 +92,37 @@ describe("the input reader", () => {
   it("duplicate member names are refused per line in JSON and per document in YAML", async () => {
     expect(summary(await read('{"a":1,"a":2}\n{"a":1}\n'))).toEqual([{ line: 1, code: ErrorCode.JsonDuplicateKey }, { line: 2, index: undefined }]);
     expect(summary(await read("a: 1\na: 2\n", { format: "yaml" }))[0]).toMatchObject({ code: ErrorCode.JsonDuplicateKey });
+  });
+
+  it("YAML gives what the same message in JSON would: JSON names and values only, numbers read as JSON reads them", async () => {
+    const yaml = (text: string, options: Partial<ReadInputOptions> = {}) => read(`ok: 1\n---\n${text}---\nok: 2\n`, { format: "yaml", ...options });
+    const refusals: [string, string][] = [
+      ["a: { 1: x, '1': y }\n", ErrorCode.JsonDuplicateKey],
+      ["true: x\n'true': y\n", ErrorCode.JsonDuplicateKey],
+      ["~: x\n'': y\n", ErrorCode.JsonDuplicateKey],
+      ["? [a, b]\n: x\n", ErrorCode.YamlSyntax],
+      ["a: !!binary aGVsbG8=\n", ErrorCode.YamlSyntax],
+      ["a: !!timestamp 2001-12-14\n", ErrorCode.YamlSyntax],
+      ["a: !custom bar\n", ErrorCode.YamlSyntax],
+      ["a: .inf\n", ErrorCode.NumberRange],
+      ["a: .nan\n", ErrorCode.NumberRange],
+      ["a: 1e-400\n", ErrorCode.NumberRange],
+      ["a: 9007199254740993.0\n", ErrorCode.NumberRange],
+    ];
+    for (const [text, code] of refusals) {
+      // The document is refused (at the line of what is refused); the documents around it are read.
+      const items = await yaml(text);
+      expect([text, items.map((item) => ("error" in item ? item.error.code : "read"))]).toEqual([text, ["read", code, "read"]]);
+      expect(items[1]!.line).toBeGreaterThanOrEqual(3);
+    }
+    const [, exact] = await yaml("a: 9.007199254740993e15\nb: !!str 5\nc: 1.5\n", { bigIntegers: "bigint" });
+    expect((exact as { value: unknown }).value).toEqual({ a: 9007199254740993n, b: "5", c: 1.5 });
+  });
+
+  it("NDJSON read as YAML is one clear error at its second line, not a parser running out of memory", async () => {
+    const items = await read(lines(Array.from({ length: 20_000 }, (_, n) => dispatch(n))), { format: "yaml" });
+    expect(summary(items)).toEqual([{ line: 2, code: ErrorCode.YamlSyntax }]);
+    expect((items[0] as { error: Error }).error.message).toContain("--format ndjson");
   });
 
   it("a long line split into many small chunks is read in linear time (the old reader re-split it per chunk and never finished)", async () => {
