@@ -84,12 +84,21 @@ export function keyPairFromSeed(seed: Uint8Array): KeyPair {
   }
 }
 
+/** One PEM block and nothing after it: OpenSSL reads the first of several and ignores what follows. */
+const ONE_PEM_BLOCK = /^-----BEGIN ([A-Z0-9 ]+)-----\r?\n[A-Za-z0-9+/=\r\n]*-----END \1-----$/;
+
+/** Refuses a key file with a second key, or anything else, beside its PEM block: which key it meant is not known. */
+function assertOnePemBlock(text: string): void {
+  if (!ONE_PEM_BLOCK.test(text)) throw keyError("the PEM text must be one key block and nothing else (it holds more than one, or text around it)");
+}
+
 /** Reads a public key from PEM (SPKI), compact text (`ed25519-pub:<base64url>`), or a private key's text (its public half). */
 export function importPublicKey(text: string): PublicKey {
   const trimmed = text.trim();
   if (trimmed.startsWith(COMPACT_PUBLIC_PREFIX)) return publicKeyFromRaw(decodeRawKey(trimmed.slice(COMPACT_PUBLIC_PREFIX.length), "public"));
   if (trimmed.startsWith(COMPACT_PRIVATE_PREFIX) || trimmed.includes("PRIVATE KEY-----")) return importPrivateKey(trimmed).publicKey;
   if (!trimmed.startsWith("-----BEGIN")) throw keyError(`expected a PEM public key or "${COMPACT_PUBLIC_PREFIX}<base64url>"`);
+  assertOnePemBlock(trimmed);
   let keyObject: KeyObject;
   try {
     keyObject = createPublicKey({ key: trimmed, format: "pem" });
@@ -105,6 +114,7 @@ export function importPrivateKey(text: string): KeyPair {
   const trimmed = text.trim();
   if (trimmed.startsWith(COMPACT_PRIVATE_PREFIX)) return keyPairFromSeed(decodeRawKey(trimmed.slice(COMPACT_PRIVATE_PREFIX.length), "private"));
   if (!trimmed.startsWith("-----BEGIN")) throw keyError(`expected a PEM private key or "${COMPACT_PRIVATE_PREFIX}<base64url>"`);
+  assertOnePemBlock(trimmed);
   let keyObject: KeyObject;
   try {
     keyObject = createPrivateKey({ key: trimmed, format: "pem" });

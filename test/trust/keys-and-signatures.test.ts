@@ -81,6 +81,19 @@ describe("keys", () => {
     expect(catchOnexError(() => importPublicKey(input)).code).toBe(ErrorCode.KeyInvalid);
   });
 
+  it("rejects a key file holding two PEM keys, or text after its key: which key it meant is not known", () => {
+    const [a, b] = [generateKeyPair(), generateKeyPair()];
+    for (const text of [exportPublicKey(a.publicKey) + exportPublicKey(b.publicKey), exportPublicKey(a.publicKey) + "garbage\n"]) {
+      expect(catchOnexError(() => importPublicKey(text)).code).toBe(ErrorCode.KeyInvalid);
+    }
+    for (const text of [exportPrivateKey(a) + exportPrivateKey(b), exportPrivateKey(a) + "garbage\n"]) {
+      expect(catchOnexError(() => importPrivateKey(text)).code).toBe(ErrorCode.KeyInvalid);
+      expect(catchOnexError(() => importPublicKey(text)).code).toBe(ErrorCode.KeyInvalid);
+    }
+    // Line ends of either kind, and blank lines around the block, are fine.
+    expect(importPublicKey(`\n${exportPublicKey(a.publicKey).replaceAll("\n", "\r\n")}\n\n`).keyId).toBe(a.keyId);
+  });
+
   it("rejects raw keys of the wrong length", () => {
     expect(catchOnexError(() => publicKeyFromRaw(Buffer.alloc(31))).code).toBe(ErrorCode.KeyInvalid);
     expect(catchOnexError(() => keyPairFromSeed(Buffer.alloc(33))).code).toBe(ErrorCode.KeyInvalid);
