@@ -332,9 +332,19 @@ async function openInput(file: string, onTerminal: ((hint: string) => void) | un
     // A FIFO, a device, a folder: read as a stream, which reports what is wrong with it as before.
     return createReadStream("", { fd, highWaterMark: READ_BYTES });
   }
+  if (stdinIsFolder()) throw Object.assign(new Error("is a folder"), { code: "EISDIR" });
   if (stdinIsFile()) return direct ? new FileInput(0, false) : createReadStream("", { fd: 0, autoClose: false, highWaterMark: READ_BYTES });
   if (process.stdin.isTTY) onTerminal?.("reading messages from the terminal; end with Ctrl-D, or name a file (run with --help for usage)");
   return process.stdin;
+}
+
+/** `< folder`: reading it gives nothing, which would pass for empty input. */
+function stdinIsFolder(): boolean {
+  try {
+    return fstatSync(0).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function stdinIsFile(): boolean {

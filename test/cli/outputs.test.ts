@@ -132,6 +132,13 @@ describe("outputs", () => {
     });
   }
 
+  it("standard input that is a folder is ONEX_E_FILE_UNREADABLE, not an empty input", () => {
+    for (const command of [["validate", "v0.1", "-"], ["migrate", "v0.1", "v0.2", "-"]]) {
+      const run = spawnSync("sh", ["-c", `"$0" "$@" < "${dir}"`, process.execPath, BIN, ...command], { encoding: "utf8" });
+      expect([command[0], run.status, run.stderr]).toEqual([command[0], 3, "error ONEX_E_FILE_UNREADABLE: cannot read the input stdin: it is a folder (EISDIR)\n"]);
+    }
+  });
+
   it("migrate --workers above 64 is ONEX_E_USAGE", () => {
     const run = onex(dir, ["migrate", "v0.1", "v0.2", "log.ndjson", "--workers", "9999999999"]);
     assertNoCrash(run);
