@@ -1,5 +1,5 @@
 import { Flags } from "@oclif/core";
-import { exportPrivateKey, generateKeyPair } from "@onex/runtime";
+import { ErrorCode, exportPrivateKey, generateKeyPair, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { writeKeyPairFiles } from "../key-files.js";
 
@@ -20,6 +20,9 @@ export default class Keygen extends OnexCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Keygen);
     const format = flags.format as "pem" | "compact";
+    if (flags.stdout && flags.json) throw new OnexError(ErrorCode.Usage, "--json describes the files keygen writes; --stdout writes none (the private key is the output)");
+    // An empty prefix or one ending in "/" would name hidden files ".key" and ".pub" nobody asked for.
+    if (!flags.stdout && (flags.out === "" || /[/\\]$/.test(flags.out))) throw new OnexError(ErrorCode.Usage, `--out "${flags.out}" names no file: give a path prefix such as node-1 or keys/node-1`);
     const key = generateKeyPair();
     if (flags.stdout) {
       this.log(exportPrivateKey(key, format).trimEnd());
