@@ -36,6 +36,13 @@ describe("the input reader", () => {
     expect(summary(await read(`:\n0,\n${JSON.stringify(six[0])}\n`))).toEqual([{ line: 1, code: ErrorCode.JsonSyntax }, { line: 2, code: ErrorCode.JsonSyntax }, { line: 3, index: undefined }]);
   });
 
+  it("a huge field is shown cut in a report line, once, not echoed whole", () => {
+    const run = onex(dir, ["validate", "v0.1", "-"], JSON.stringify({ ...six[0], type: "x".repeat(100_000) }) + "\n");
+    expect(run.code).toBe(1);
+    expect(run.stdout.length + run.stderr.length).toBeLessThan(10_000);
+    expect(run.stdout).toContain("(98000 more characters)");
+  });
+
   it("a truncated first line is refused alone too", async () => {
     const items = await read(JSON.stringify(six[0]).slice(0, 40) + "\n" + lines(six.slice(1)));
     expect(summary(items).map((s) => s.line)).toEqual([1, 2, 3, 4, 5, 6]);
