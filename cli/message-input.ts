@@ -626,7 +626,7 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
   if (jsonLines !== undefined) {
     // NDJSON read as YAML is one document with an error on every line: hundreds of thousands of
     // them, and the YAML parser's memory, for one mistaken format.
-    const message = `line ${jsonLines} starts a second JSON value in one YAML document: this looks like NDJSON, one JSON message a line; read it with --format ndjson (or name the file .ndjson)`;
+    const message = `line ${jsonLines} starts a second JSON value in one YAML document: this looks like NDJSON, one JSON message a line; read it with --format json (or name the file .ndjson)`;
     return [{ line: jsonLines, error: new OnexError(ErrorCode.YamlSyntax, message, { file, line: jsonLines }), shape: "yaml" }];
   }
   const { LineCounter, isScalar, parseAllDocuments, visit } = await import("yaml");
@@ -665,7 +665,7 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
         for (const pair of node.items) {
           const key = pair.key;
           if (!isScalar(key) || (key.value !== null && typeof key.value === "object")) {
-            refuse(ErrorCode.YamlSyntax, node, "a mapping key is a collection; JSON names are strings");
+            refuse(ErrorCode.YamlSyntax, node, "a mapping key is not a plain value (a collection, or an alias); JSON names are strings");
             continue;
           }
           // The name toJS gives the key: 1 and "1", true and "true", null and "" are one JSON name.
@@ -676,7 +676,9 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
       },
       Scalar(_key, node) {
         checkTag(node);
-        if (typeof node.value === "bigint") {
+        // YAML 1.1 resolves some plain values to objects without a tag (2025-06-01 to a Date).
+        if (node.value !== null && typeof node.value === "object") refuse(ErrorCode.YamlSyntax, node, `${String(node.source).slice(0, 40)} is read as a value JSON does not have; quote it`);
+        else if (typeof node.value === "bigint") {
           if (Number.isSafeInteger(Number(node.value))) node.value = Number(node.value);
           else if (bigIntegers === "refuse") refuse(ErrorCode.NumberRange, node, `integer ${String(node.value).slice(0, 40)} is beyond 2^53 and would be changed by rounding`);
         } else if (typeof node.value === "number") {
@@ -709,26 +711,37 @@ const JSON_TAGS = new Set(["str", "int", "float", "bool", "null", "map", "seq"].
 const JSON_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
 
 /**
- * The line of a second JSON value starting at the first column within one YAML document (no
- * `---` between): never valid YAML, and what NDJSON read as YAML looks like.
+ * The line of a second JSON value at the first column, after one that is a whole JSON value on
+ * its own line, within one YAML document (no `---` between): never valid YAML, and what NDJSON
+ * read as YAML looks like. (JSON spread over lines, `[` alone on a line, is YAML and passes.)
  */
 function secondTopLevelJsonLine(text: string): number | undefined {
   let seen = false;
   let line = 0;
   for (let start = 0; start < text.length; ) {
     line++;
+    const next = text.indexOf("\n", start);
+    const end = next === -1 ? text.length : next;
     const c = text.charCodeAt(start);
     if (c === 0x7b || c === 0x5b) {
       if (seen) return line;
-      seen = true;
+      seen = isJsonValue(text.slice(start, end));
     } else if (text.startsWith("---", start) || text.startsWith("...", start)) {
       seen = false;
     }
-    const next = text.indexOf("\n", start);
     if (next === -1) break;
     start = next + 1;
   }
   return undefined;
+}
+
+function isJsonValue(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isBlank(text: string): boolean {

@@ -4,7 +4,7 @@
  * the first byte) and is moved into place only when complete. Without --force the move is a
  * hard link, which fails if the target appeared meanwhile, so nothing is ever overwritten.
  */
-import { closeSync, constants, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { writeFailure } from "./file-errors.js";
@@ -38,6 +38,8 @@ export class OutputFile {
     const file = new OutputFile(path, options);
     file.checkTarget();
     const mode = options.mode ?? 0o644;
+    // Before the file exists: a signal between its making and its cleanup's would leave it behind.
+    installCleanup();
     try {
       file.fd = openSync(file.temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
       // The umask may have removed bits; a secret must be exactly owner-only, a public file what was asked.
@@ -45,7 +47,6 @@ export class OutputFile {
     } catch (cause) {
       throw writeFailure(cause, path);
     }
-    installCleanup();
     pending.add(file.temp);
     return file;
   }
@@ -113,7 +114,9 @@ export class OutputFile {
     if (stat.isDirectory()) throw writeFailure(Object.assign(new Error("is a folder"), { code: "EISDIR" }), this.path);
     // A device, pipe or socket is never replaced, with --force or without: the move into place
     // would turn /dev/null into a plain file. Output meant for one goes to stdout, redirected.
-    if (!stat.isFile() && !stat.isSymbolicLink()) throw writeFailure(new Error("it is not a regular file (a device, a pipe or a socket); write to stdout and redirect it there instead"), this.path);
+    // A link is replaced itself, never followed; but one to a device (/dev/stdout) is as good as the device.
+    const target = stat.isSymbolicLink() ? statSync(this.path, { throwIfNoEntry: false }) : stat;
+    if (target !== undefined && !target.isFile()) throw writeFailure(new Error("it is not a regular file (a device, a pipe or a socket); write to stdout and redirect it there instead"), this.path);
     if (!this.options.force) throw writeFailure(Object.assign(new Error("exists"), { code: "EEXIST" }), this.path);
   }
 }

@@ -79,8 +79,12 @@ const NOT_PLAIN = -1;
 
 /** Whether the last `memberCount` met a 0, which may be a number too small for a double (then the text matches MAY_UNDERFLOW). */
 let sawZero = false;
-/** A negative exponent, or a fraction of hundreds of digits: how a number too small for a double is written. */
-const MAY_UNDERFLOW = /[0-9][eE]-|\.[0-9]{300}/;
+/**
+ * How a number too small for a double is written: an exponent of -100 or below, or a fraction
+ * with hundreds of leading zeros (smaller numbers never reach 0). Ending as a number ends, so
+ * text in strings (a UUID's "7e-1234-") does not send the message to the exact reader.
+ */
+const MAY_UNDERFLOW = /[0-9][eE]-0*[1-9][0-9]{2,}(?=[\s,\]}]|$)|\.0{200}/;
 
 /**
  * How many members the value parsed from a text holds, objects within objects and arrays
@@ -433,9 +437,10 @@ class JsonTextReader {
       // A fraction or an exponent may still write an integer beyond 2^53 (9007199254740993.0), or a
       // number too small for a double (1e-400): the double would be another number, not a rounding of a fraction.
       if (value === 0) throw this.numberRange(`number ${digits.slice(0, 40)} is too small for a double and would become 0`);
-      // Written as the double writes itself (1.0000000000000001e+21, as JSON.stringify does) it means that double.
+      // Written as a double is written, it means that double: its shortest form (1.0000000000000001e+21,
+      // as JSON.stringify writes it) or its 17 significant digits (9.2233720368547758e+18, as C's %.17g does).
       const exact = exactInteger(digits);
-      if (exact !== undefined && exact !== exactInteger(String(value))) {
+      if (exact !== undefined && exact !== exactInteger(String(value)) && exact !== exactInteger(value.toPrecision(17))) {
         if (!this.bigint) throw this.numberRange(`integer ${digits.slice(0, 40)} is beyond 2^53 and would be changed by rounding`);
         this.pos += digits.length;
         return exact;

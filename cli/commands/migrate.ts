@@ -1,7 +1,7 @@
 import { once } from "node:events";
-import { statSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
@@ -272,9 +272,16 @@ class ChunkedWriter {
   }
 }
 
-/** Whether two paths name one file: the same path, or (both existing) the same file through a link. */
+/** Whether two paths name one file: the same path once folder links are followed, or (both existing) the same file through a link. */
 function sameFile(a: string, b: string): boolean {
-  if (resolve(a) === resolve(b)) return true;
+  const real = (path: string) => {
+    try {
+      return join(realpathSync(dirname(resolve(path))), basename(path));
+    } catch {
+      return resolve(path);
+    }
+  };
+  if (real(a) === real(b)) return true;
   try {
     const [x, y] = [statSync(a), statSync(b)];
     return x.dev === y.dev && x.ino === y.ino;

@@ -17,7 +17,7 @@ export default class NatsAuth extends OnexCommand {
     force: Flags.boolean({ description: "Replace --out if it exists.", default: false }),
     "zone-storage": Flags.string({ description: "JetStream file storage each zone's account may use, like 512MB or 10GB: a zone that fills its own cannot take another's." }),
     "zone-consumers": Flags.integer({
-      description: `JetStream consumers each zone's account may hold (one per subscription): their state costs the server memory and disk no storage limit counts. Default ${DEFAULT_ZONE_CONSUMERS}.`,
+      description: `JetStream consumers each of a zone's streams may hold (one per subscription; nats-server counts an account's limit per stream): their state costs the server memory and disk no storage limit counts. Default ${DEFAULT_ZONE_CONSUMERS}.`,
       min: 1,
     }),
   };

@@ -30,6 +30,7 @@ export const envelope: $EnvelopeLayout = $registerEnvelopeLayout({
   entityType: "/source/entity_type",
   entityId: "/source/entity_id",
   signature: "/trust/signature",
+  messageTypes: ["event.agent.started","event.node.failed","event.node.register","signal.result.ready","signal.state.update","signal.task.dispatch"],
 });
 
 /** A fresh copy of the `protocol` block every message of this version carries. */

@@ -30,6 +30,7 @@ export const envelope: $EnvelopeLayout = $registerEnvelopeLayout({
   entityType: "/source/entity_type",
   entityId: "/source/entity_id",
   signature: "/trust/signature",
+  messageTypes: ["event.agent.started","event.agent.stopped","event.artifact.announced","event.node.failed","event.node.register","signal.artifact.have","signal.artifact.request","signal.result.ready","signal.state.update","signal.task.dispatch"],
 });
 
 /** A fresh copy of the `protocol` block every message of this version carries. */

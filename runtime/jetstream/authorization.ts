@@ -82,14 +82,16 @@ export function zonePermissions(sdks: readonly ProtocolSdk[], identity: AuthIden
 export interface ZoneAccountLimits {
   /** JetStream file storage a zone may use at most, in bytes: one zone filling its own cannot take another's. */
   maxFileBytes?: number;
-  /** Consumers a zone may have at most (default DEFAULT_ZONE_CONSUMERS): their state is not counted as storage. */
+  /** Consumers each of a zone's streams may have at most (default DEFAULT_ZONE_CONSUMERS): their state is not counted as storage. */
   maxConsumers?: number;
 }
 
 /**
- * Consumers a zone's account may hold by default. Each costs the server memory and disk that
- * no storage limit counts (~44 KB of memory each on nats-server 2.9), so a member creating
- * them without end would exhaust what every zone shares. A subscription uses one.
+ * Consumers each stream of a zone's account may hold by default (nats-server applies an
+ * account's `max_consumers` to each of its streams; a member may make consumers only on its
+ * zone's event streams). Each costs the server memory and disk that no storage limit counts
+ * (~44 KB of memory each on nats-server 2.9), so a member creating them without end would
+ * exhaust what every zone shares. A subscription uses one.
  */
 export const DEFAULT_ZONE_CONSUMERS = 1000;
 

@@ -15,7 +15,7 @@ import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { decodeInput, handOver, type OnexMessage } from "../message.js";
 import type { ProtocolSdk, SubjectTemplate, TransportMessageClass } from "../protocol-sdk.js";
 import { findMigrationPath, migrateAlongGraph, type JsonObject, type VersionGraph } from "../transform.js";
-import { declaredVersionOf, versionIsLoaded } from "../trust/envelope.js";
+import { declaredVersionOf, versionHasType } from "../trust/envelope.js";
 import { judge, type JudgeContext, type TrustPolicy, type TrustWarning } from "../trust/policy.js";
 import type { StoredMessageReplay } from "./stored-message-replay.js";
 
@@ -66,9 +66,9 @@ type Convert = (message: OnexMessage, original: JsonObject, version: string) => 
  * A message the subscription does not handle is skipped when another subscriber could read
  * it (another type of the same version's template, or any message of another version), and
  * rejected as ONEX_E_UNKNOWN_TYPE when the version it declares has no such type. A message of
- * another version is skipped unjudged only when the type is one this version has too and the
- * process knows the version; otherwise (a type only newer versions have, or a made-up one) it
- * is judged first, so a forgery nobody here can read is dead-lettered, not passed over.
+ * another version is skipped unjudged only when a loaded SDK of that version has its type;
+ * otherwise (a version not loaded here, or a type it does not have) it is judged first, so a
+ * forgery nobody here can read is dead-lettered, not passed over.
  */
 export function typedPipeline(classes: readonly TransportMessageClass[], trust: TrustSettings): ReceivePipeline {
   if (classes.length === 0) throw new OnexError(ErrorCode.Usage, "subscribe() needs at least one message class");
@@ -85,14 +85,12 @@ export function typedPipeline(classes: readonly TransportMessageClass[], trust: 
     byType.set(cls.type, cls);
     typesByVersion.set(cls.version, new Set(cls.subjectTemplate.types));
   }
-  // Every type the subscribed versions send on the template.
-  const ownTypes = new Set([...typesByVersion.values()].flatMap((types) => [...types]));
   const route = (type: string, version: string | undefined): Route => {
     if (version === undefined) return { kind: "reject", error: new OnexError(ErrorCode.ValidationFailed, "the message declares no protocol version", { type }) };
     const cls = byType.get(type);
     if (cls !== undefined && cls.version === version) return { kind: "class", cls };
     const known = typesByVersion.get(version);
-    if (known === undefined) return ownTypes.has(type) && versionIsLoaded(version) ? { kind: "skip" } : { kind: "skip-if-trusted" };
+    if (known === undefined) return versionHasType(version, type) === true ? { kind: "skip" } : { kind: "skip-if-trusted" };
     if (known.has(type)) return { kind: "skip" };
     return { kind: "reject", error: new OnexError(ErrorCode.UnknownType, `"${type}" is not a message type of v${version} on subject template ${templateKey}`, { type, version }) };
   };

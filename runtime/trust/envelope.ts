@@ -50,6 +50,8 @@ export interface EnvelopeLayout {
   readonly entityId?: string;
   /** The signature: the signed part of a message is the whole envelope without this member (default `/trust/signature`, in the trust block). */
   readonly signature?: string;
+  /** Every message type of the version: a subscriber of another version tells a type this one has from a made-up one without judging it. */
+  readonly messageTypes?: readonly string[];
 }
 
 /** The source address of a message, as the layout places it. */
@@ -61,6 +63,7 @@ export interface EnvelopeSource {
 
 interface CompiledLayout {
   readonly layout: EnvelopeLayout;
+  readonly types: ReadonlySet<string> | undefined;
   readonly declaredVersion: readonly string[] | undefined;
   readonly time: readonly string[] | undefined;
   readonly zone: readonly string[] | undefined;
@@ -100,6 +103,7 @@ function compile(layout: EnvelopeLayout): CompiledLayout {
   if (signature.length === 0) throw new OnexError(ErrorCode.Usage, `the envelope layout of v${layout.version} puts the signature at the root`, { version: layout.version });
   return {
     layout,
+    types: layout.messageTypes === undefined ? undefined : new Set(layout.messageTypes),
     declaredVersion: optional(layout.declaredVersion),
     time: optional(layout.time),
     zone: optional(layout.zone),
@@ -115,7 +119,7 @@ function compile(layout: EnvelopeLayout): CompiledLayout {
  * A later layout of the same version replaces an earlier one.
  */
 export function registerEnvelopeLayout(layout: EnvelopeLayout): EnvelopeLayout {
-  const frozen = Object.freeze({ ...layout });
+  const frozen = Object.freeze({ ...layout, ...(layout.messageTypes === undefined ? {} : { messageTypes: Object.freeze([...layout.messageTypes]) }) });
   const current = registry.byVersion.get(layout.version);
   if (current !== undefined && JSON.stringify(current.layout) === JSON.stringify(frozen)) return current.layout;
   registry.byVersion.set(frozen.version, compile(frozen));
@@ -129,9 +133,9 @@ export function envelopeLayouts(): readonly EnvelopeLayout[] {
   return registry.layouts;
 }
 
-/** Whether an SDK of `version` is loaded (its envelope layout registered). */
-export function versionIsLoaded(version: string): boolean {
-  return registry.byVersion.has(version);
+/** Whether `version` has message type `type`; undefined when no loaded SDK of that version says. */
+export function versionHasType(version: string, type: string): boolean | undefined {
+  return registry.byVersion.get(version)?.types?.has(type);
 }
 
 function read(value: unknown, path: readonly string[]): unknown {

@@ -122,6 +122,8 @@ describe("the input reader", () => {
       expect([text, items.map((item) => ("error" in item ? item.error.code : "read"))]).toEqual([text, ["read", code, "read"]]);
       expect(items[1]!.line).toBeGreaterThanOrEqual(3);
     }
+    // YAML 1.1 makes a Date of a plain date, with no tag.
+    expect(summary(await read("%YAML 1.1\n---\nbuilt: 2025-06-01\n", { format: "yaml" }))).toEqual([{ line: 3, code: ErrorCode.YamlSyntax }]);
     const [, exact] = await yaml("a: 9.007199254740993e15\nb: !!str 5\nc: 1.5\n", { bigIntegers: "bigint" });
     expect((exact as { value: unknown }).value).toEqual({ a: 9007199254740993n, b: "5", c: 1.5 });
   });
@@ -129,7 +131,10 @@ describe("the input reader", () => {
   it("NDJSON read as YAML is one clear error at its second line, not a parser running out of memory", async () => {
     const items = await read(lines(Array.from({ length: 20_000 }, (_, n) => dispatch(n))), { format: "yaml" });
     expect(summary(items)).toEqual([{ line: 2, code: ErrorCode.YamlSyntax }]);
-    expect((items[0] as { error: Error }).error.message).toContain("--format ndjson");
+    expect((items[0] as { error: Error }).error.message).toContain("--format json");
+    // JSON spread over lines is YAML, and is read: an array with one object a line, an object with one at the first column.
+    const spread = `[\n${lines(six.slice(0, 2)).trim().split("\n").join(",\n")}\n]\n`;
+    expect(summary(await read(spread, { format: "yaml" }))).toEqual([{ line: 1, index: undefined }]);
   });
 
   it("a long line split into many small chunks is read in linear time (the old reader re-split it per chunk and never finished)", async () => {

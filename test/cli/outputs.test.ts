@@ -90,6 +90,11 @@ describe("outputs", () => {
       expect([args[0], run.code, run.stderr.includes(ErrorCode.WriteFailed)]).toEqual([args[0], 73, true]);
       expect(lstatSync(fifo).isFIFO()).toBe(true);
     }
+    // A link to it (as /dev/stdout is a link) is refused the same way, and stays a link.
+    symlinkSync("a-pipe", join(dir, "pipe-link"));
+    const linked = onex(dir, ["migrate", "v0.1", "v0.2", "log.ndjson", "--out", "pipe-link", "--force"]);
+    expect([linked.code, linked.stderr.includes(ErrorCode.WriteFailed)]).toEqual([73, true]);
+    expect(lstatSync(join(dir, "pipe-link")).isSymbolicLink()).toBe(true);
     expect(leftovers()).toEqual([]);
   });
 
@@ -103,6 +108,12 @@ describe("outputs", () => {
     const linked = onex(dir, ["migrate", "v0.1", "v0.2", "bad-mixed.ndjson", "--out", "target.ndjson", "--dead-letter", "link.ndjson", "--force"]);
     expect([linked.code, linked.stderr.includes(ErrorCode.Usage)]).toEqual([2, true]);
     expect(readFileSync(join(dir, "target.ndjson"), "utf8")).toBe("keep me\n");
+    // Through a link to the folder, before either file exists.
+    mkdirSync(join(dir, "real-folder"));
+    symlinkSync("real-folder", join(dir, "linked-folder"));
+    const viaFolder = onex(dir, ["migrate", "v0.1", "v0.2", "bad-mixed.ndjson", "--out", "real-folder/x.ndjson", "--dead-letter", "linked-folder/x.ndjson", "--force"]);
+    expect([viaFolder.code, viaFolder.stderr.includes(ErrorCode.Usage)]).toEqual([2, true]);
+    expect(readdirSync(join(dir, "real-folder"))).toEqual([]);
     expect(leftovers()).toEqual([]);
   });
 

@@ -94,23 +94,28 @@ describe("typedPipeline", () => {
     expect(cases.map(([, i]) => codeOf(p.receive(i)))).toEqual(cases.map(([code]) => code));
   });
 
-  it("skips another subscriber's type of the same version, and other versions' messages of types this version has, judging nothing", () => {
+  it("skips another subscriber's type of the same version, and other loaded versions' messages of their own types, judging nothing", () => {
     const p = typed([v0_1.StateUpdate]);
     const register = v0_1.NodeRegister.parse(example("v0.1", "event.node.register"));
     // Unsigned: skipping these must not depend on trust (nor cost a verification).
     expect(codeOf(p.receive(inbound(register, { body: register.toJSON(), subject: register.subject() })))).toBe("skip");
     const newer = update().toJSON() as unknown as { protocol: object };
-    expect(codeOf(p.receive({ data: utf8.encode(JSON.stringify({ ...newer, protocol: { ...newer.protocol, version: "0.2" } })), subject: update().subject(), storedAs: "S#1" }))).toBe("skip");
+    const stopped = Object.values(v0_2.messageClasses).find((c) => !(c.type in v0_1.messageClasses))!;
+    for (const type of ["signal.state.update", stopped.type]) {
+      const body = { ...newer, type, protocol: { ...newer.protocol, version: "0.2" } };
+      expect([type, codeOf(p.receive({ data: utf8.encode(JSON.stringify(body)), subject: update().subject(), storedAs: "S#1" }))]).toEqual([type, "skip"]);
+    }
   });
 
-  it("judges another version's message before skipping it when this version lacks its type or the version is not loaded: forgeries are dead-lettered", () => {
-    const p = typed([v0_1.StateUpdate]);
+  it("judges another version's message before skipping it when that version is not loaded or lacks its type: forgeries are dead-lettered", () => {
+    const p = typed([v0_2.StateUpdate]);
     const m = update();
     const as = (type: string, version: string) => ({ ...m.toJSON(), type, protocol: { ...(m.toJSON() as unknown as { protocol: object }).protocol, version } });
     const stopped = Object.values(v0_2.messageClasses).find((c) => !(c.type in v0_1.messageClasses))!;
     const cases: [string, object][] = [
-      [stopped.type, "0.2"],
-      ["signal.made.up", "0.2"],
+      // A v0.2 type labelled v0.1, which has no such type: no v0.1 subscriber would ever read it.
+      [stopped.type, "0.1"],
+      ["signal.made.up", "0.1"],
       ["signal.made.up", "0.0.9"],
       ["signal.made.up", "9.9"],
       [m.type, "9.9"],

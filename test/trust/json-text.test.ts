@@ -43,8 +43,14 @@ describe("parseJson", () => {
     expect(parseJson('{"n":9.007199254740993e15,"m":-90071992547409930e-1}', { bigIntegers: "bigint" })).toEqual({ n: 9007199254740993n, m: -9007199254740993n });
     // The same values where a double holds them exactly, and fractions, which every reader rounds alike, pass as doubles.
     // So does a double as JSON.stringify writes it: its shortest form, not its exact decimal value.
-    expect(parseJson('[9007199254740992.0,1e18,1e300,9007199254740993.5,0.1,0e-5,0.0,1.0000000000000001e+21]')).toEqual([9007199254740992, 1e18, 1e300, 9007199254740994, 0.1, 0, 0, 1.0000000000000001e21]);
-    for (const text of ["1e-400", `0.${"0".repeat(400)}1`, '{"a":0,"b":1e-400}', "[0, -2.5E-999]"]) expect([text, catchOnexError(() => parseJson(text)).code]).toEqual([text, ErrorCode.NumberRange]);
+    // So does a double in its 17 significant digits, as C's printf("%.17g") writes it (2^63, 1e23).
+    expect(parseJson('[9007199254740992.0,1e18,1e300,9007199254740993.5,0.1,0e-5,0.0,1.0000000000000001e+21,9.2233720368547758e+18,9.9999999999999992e+22]')).toEqual([
+      9007199254740992, 1e18, 1e300, 9007199254740994, 0.1, 0, 0, 1.0000000000000001e21, 2 ** 63, 1e23,
+    ]);
+    expect(parseJson("[9.2233720368547758e+18]", { bigIntegers: "bigint" })).toEqual([2 ** 63]);
+    for (const text of ["1e-400", `0.${"0".repeat(400)}1`, '{"a":0,"b":1e-400}', "[0, -2.5E-999]", '{"a":0,"b":1e-0400 }', `{"a":0,"b":0.${"0".repeat(250)}1e-99}`]) {
+      expect([text, catchOnexError(() => parseJson(text)).code]).toEqual([text, ErrorCode.NumberRange]);
+    }
     expect(parseJson('{"a":0,"zone":"node-7e-5"}')).toEqual({ a: 0, zone: "node-7e-5" });
   });
 
