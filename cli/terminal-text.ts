@@ -7,13 +7,19 @@ import { stringifyJson } from "@onex/runtime";
 // C0 and C1 controls, DEL, line and paragraph separators, and the bidirectional overrides that reorder what a reader sees.
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
-/** Characters of one piece of text a report line shows: a 50 MB field must not make a 50 MB line. */
+/** `text` with every control character shown as a `\u{..}` escape. */
+export function printable(text: string): string {
+  return text.replace(UNSAFE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+}
+
+/** Characters of one field a per-message report line shows, half from its start and half from its end. */
 const SHOWN_CHARACTERS = 2000;
 
-/** `text` with every control character shown as a `\u{..}` escape, cut after SHOWN_CHARACTERS. */
-export function printable(text: string): string {
-  const shown = text.length > SHOWN_CHARACTERS ? `${text.slice(0, SHOWN_CHARACTERS)}… (${text.length - SHOWN_CHARACTERS} more characters)` : text;
-  return shown.replace(UNSAFE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+/** A field taken from a message (its type, id, or an error message quoting it) as `printable`, its middle cut when long: a 50 MB field must not make a 50 MB line. */
+export function printableField(text: string): string {
+  if (text.length <= SHOWN_CHARACTERS) return printable(text);
+  const half = SHOWN_CHARACTERS / 2;
+  return printable(`${text.slice(0, half)}…(${text.length - SHOWN_CHARACTERS} characters not shown)…${text.slice(-half)}`);
 }
 
 /** JSON text of `value` (BigInt as its digits) with the controls JSON.stringify leaves raw (C1, separators, bidi) escaped too; still valid JSON. */

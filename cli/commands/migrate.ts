@@ -11,7 +11,7 @@ import { closeOutput, loadYamlOutput, migrateBatch, type MigratedPiece, type Mig
 import { OutputBytes } from "../migrate-output-bytes.js";
 import { BatchBuffers, MigratePool, type MigrateJobResult } from "../migrate-pool.js";
 import { OutputFile } from "../output-file.js";
-import { printable } from "../terminal-text.js";
+import { printable, printableField } from "../terminal-text.js";
 import { openProjectSdk } from "../sdk.js";
 import { sdkFlags } from "../sdk-flags.js";
 
@@ -123,7 +123,7 @@ export default class Migrate extends OnexCommand {
         }
         count.read++;
         const at = piece.index === undefined ? "" : ` [${piece.index}]`;
-        this.logToStderr(`${printable(file)}:${piece.line}:${at} ${printable(piece.type)} ${piece.code}: ${printable(piece.message)}`);
+        this.logToStderr(`${printable(file)}:${piece.line}:${at} ${printableField(piece.type)} ${piece.code}: ${printableField(piece.message)}`);
         if (onError === "fail") {
           stoppedBy = piece.code;
           return false;

@@ -2,7 +2,7 @@ import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError, isOnexError } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { readInput } from "../message-input.js";
-import { printable, printableJson } from "../terminal-text.js";
+import { printable, printableField, printableJson } from "../terminal-text.js";
 import { openProjectSdk } from "../sdk.js";
 import { sdkFlags } from "../sdk-flags.js";
 
@@ -57,7 +57,7 @@ export default class Validate extends OnexCommand {
       } else {
         const path = error.details.schemaPath ? ` ${String(error.details.schemaPath)}` : "";
         const at = item.index === undefined ? "" : ` [${item.index}]`;
-        this.log(`${printable(file)}:${item.line}:${at} ${printable(type)}${printable(path)} ${error.code}: ${printable(error.message)}`);
+        this.log(`${printable(file)}:${item.line}:${at} ${printableField(type)}${printableField(path)} ${error.code}: ${printableField(error.message)}`);
       }
     }
     const summary = `${checked} message(s) checked against v${version}: ${checked - failed} valid, ${failed} invalid`;

@@ -9,7 +9,7 @@ import { loadAllSdks } from "../all-sdks.js";
 import { OnexCommand } from "../base-command.js";
 import { parseDuration, parseTime, readJsonFile, readPublicKeys, readZoneAuthorities } from "../key-files.js";
 import { readInput } from "../message-input.js";
-import { printable, printableJson } from "../terminal-text.js";
+import { printable, printableField, printableJson } from "../terminal-text.js";
 
 export default class Verify extends OnexCommand {
   static override summary = "Verify signed messages and judge them by the trust policies.";
@@ -92,9 +92,9 @@ export default class Verify extends OnexCommand {
         continue;
       }
       const where = `${printable(file)}:${item.line}:${item.index === undefined ? "" : ` [${item.index}]`}`;
-      if (verdict.accepted) this.log(`${where} OK ${printable(type)} ${printable(id)}${"verifiedSigner" in verdict && verdict.verifiedSigner ? ` signed by ${verdict.verifiedSigner}` : ""}`);
-      else this.log(`${where} ${printable(type)} ${printable(id)} ${verdict.rejection?.code}: ${printable(verdict.rejection?.message ?? "")}`);
-      for (const warning of verdict.warnings) this.log(`${where} warning ${warning.code} (${warning.policy}, advisory): ${printable(warning.message)}`);
+      if (verdict.accepted) this.log(`${where} OK ${printableField(type)} ${printableField(id)}${"verifiedSigner" in verdict && verdict.verifiedSigner ? ` signed by ${verdict.verifiedSigner}` : ""}`);
+      else this.log(`${where} ${printableField(type)} ${printableField(id)} ${verdict.rejection?.code}: ${printableField(verdict.rejection?.message ?? "")}`);
+      for (const warning of verdict.warnings) this.log(`${where} warning ${warning.code} (${warning.policy}, advisory): ${printableField(warning.message)}`);
     }
     const summary = `${checked} message(s) judged: ${checked - rejected} accepted, ${rejected} rejected`;
     if (flags.json) this.log(JSON.stringify({ checked, accepted: checked - rejected, rejected }));

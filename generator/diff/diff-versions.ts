@@ -29,7 +29,8 @@ export async function diffVersions(schemasDir: string, from: string, to: string,
   const oldIndex = known.indexOf(oldVersion);
   const newIndex = known.indexOf(newVersion);
   if (oldIndex >= newIndex) {
-    throw new OnexError(ErrorCode.Usage, `onex diff compares an older version with a newer one; v${oldVersion} is not older than v${newVersion} (try onex diff v${newVersion} v${oldVersion})`, {
+    const hint = oldIndex === newIndex ? "name two different versions" : `try onex diff v${newVersion} v${oldVersion}`;
+    throw new OnexError(ErrorCode.Usage, `onex diff compares an older version with a newer one; v${oldVersion} is not older than v${newVersion} (${hint})`, {
       from: oldVersion,
       to: newVersion,
     });

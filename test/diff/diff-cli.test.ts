@@ -135,6 +135,9 @@ describe("onex diff v0.0.9 v0.1 and v0.0.9 v0.2", () => {
     const reversed = runCli(["diff", "v0.2", "v0.1"]);
     expect(reversed.status).toBe(2);
     expect(reversed.stderr).toContain("ONEX_E_USAGE");
+    expect(reversed.stderr).toContain("try onex diff v0.1 v0.2");
+    const same = runCli(["diff", "v0.1", "v0.1"]);
+    expect([same.status, same.stderr.includes("name two different versions")]).toEqual([2, true]);
     const unknown = runCli(["diff", "v0.1", "v9.9"]);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain("ONEX_E_UNKNOWN_VERSION");
