@@ -25,6 +25,7 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.GeneratedStale]: Findings,
   [ErrorCode.ValidationFailed]: Findings,
   [ErrorCode.JsonSyntax]: Findings,
+  [ErrorCode.LineTooLong]: Findings,
   [ErrorCode.JsonDuplicateKey]: Findings,
   [ErrorCode.NumberRange]: Findings,
   [ErrorCode.UnknownType]: Findings,

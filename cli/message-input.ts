@@ -174,6 +174,13 @@ async function* batchesOf(options: ReadInputOptions, handOver: boolean): AsyncGe
       return batch;
     };
     for await (const block of input instanceof FileInput ? input.blocks(buffers) : streamBlocks(input)) {
+      if (block.overlong !== undefined) {
+        // Its own item, in order: the lines before it go first.
+        if (held.length > 0) yield handOverHeld(false);
+        const items = reader.tooLong(block.overlong);
+        if (items.length > 0) yield items;
+        continue;
+      }
       if (!handOver) {
         const items = reader.take(splitLines(block.bytes));
         if (items.length > 0) yield items;
@@ -246,6 +253,23 @@ interface Block {
   own: boolean;
   /** Nothing follows in the input. */
   last: boolean;
+  /** The block stands for one line longer than MAX_LINE_BYTES, of this many bytes, skipped unread (`bytes` is empty). */
+  overlong?: number;
+}
+
+/**
+ * The longest line read: 64 MiB, the most NATS carries in one message, so no message is
+ * longer. A longer line is skipped without being held (reading `/dev/zero` as input, or a
+ * line longer than a string may be, would otherwise exhaust memory) and is ONEX_E_LINE_TOO_LONG.
+ * A file's line is found to be too long once it fills a read buffer, which grows by doubling:
+ * lines somewhat longer may still be read whole.
+ */
+export const MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+const NO_BYTES = Buffer.alloc(0);
+
+function overlongBlock(bytes: number, last: boolean): Block {
+  return { bytes: NO_BYTES, own: false, last, overlong: bytes };
 }
 
 /** Where a file's blocks are read into. */
@@ -288,10 +312,15 @@ class FileInput {
       let end = 0;
       let eof = false;
       // A regular file fills the buffer in one read but at its end, where a second read says so.
+      let overlong = false;
       while (!eof) {
         if (used === buffer.length) {
           end = buffer.lastIndexOf(0x0a, used - 1) + 1;
           if (end > 0) break;
+          if (used > MAX_LINE_BYTES) {
+            overlong = true;
+            break;
+          }
           // A line longer than the buffer: it moves to a larger one.
           const larger = buffers.get(buffer.length * 2);
           buffer.copy(larger, 0, 0, used);
@@ -301,6 +330,16 @@ class FileInput {
         const { bytesRead } = await readFile(this.fd, buffer, used, buffer.length - used, null);
         used += bytesRead;
         eof = bytesRead === 0;
+      }
+      if (overlong) {
+        // No message is this long: the rest of the line is read past, never held.
+        const skipped = await this.#skipLine(buffer, used);
+        buffers.unused(buffer);
+        yield overlongBlock(skipped.bytes, skipped.rest === undefined);
+        if (skipped.rest === undefined) return;
+        tail = skipped.rest;
+        tailBytes = tail.length;
+        continue;
       }
       if (eof) {
         if (used > 0) yield { bytes: buffer.subarray(0, used), own: true, last: true };
@@ -312,6 +351,23 @@ class FileInput {
       if (tail.length < tailBytes) tail = Buffer.allocUnsafeSlow(Math.max(tailBytes, 1 << 12));
       buffer.copy(tail, 0, end, used);
       yield { bytes: buffer.subarray(0, end), own: true, last: false };
+    }
+  }
+
+  /** Reads past the line `buffer` is full of (`used` bytes so far): its length, and what follows its end (undefined at the end of input). */
+  async #skipLine(buffer: Buffer, used: number): Promise<{ bytes: number; rest: Buffer<ArrayBuffer> | undefined }> {
+    let bytes = used;
+    for (;;) {
+      const { bytesRead } = await readFile(this.fd, buffer, 0, buffer.length, null);
+      if (bytesRead === 0) return { bytes, rest: undefined };
+      const nl = buffer.subarray(0, bytesRead).indexOf(0x0a);
+      if (nl === -1) {
+        bytes += bytesRead;
+        continue;
+      }
+      const rest = Buffer.allocUnsafeSlow(bytesRead - nl - 1);
+      buffer.copy(rest, 0, nl + 1, bytesRead);
+      return { bytes: bytes + nl, rest };
     }
   }
 
@@ -358,19 +414,41 @@ function stdinIsFile(): boolean {
 /** A stream's blocks of whole lines. */
 async function* streamBlocks(input: Readable): AsyncGenerator<Block> {
   let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  /** Bytes of a line too long to hold, read past so far; -1 when none is being read past. */
+  let skipping = -1;
   for await (const chunk of input) {
-    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+    let bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+    if (skipping === -1 && pendingBytes > 0 && pendingBytes + (bytes.indexOf(0x0a) === -1 ? bytes.length : bytes.indexOf(0x0a)) > MAX_LINE_BYTES) {
+      // The line held so far grows past what any message can be: it is read past from here.
+      skipping = pendingBytes;
+      pending = [];
+      pendingBytes = 0;
+    }
+    if (skipping !== -1) {
+      const nl = bytes.indexOf(0x0a);
+      if (nl === -1) {
+        skipping += bytes.length;
+        continue;
+      }
+      yield overlongBlock(skipping + nl, false);
+      skipping = -1;
+      bytes = bytes.subarray(nl + 1);
+    }
     const end = bytes.lastIndexOf(0x0a) + 1;
     if (end === 0) {
       // A line longer than the chunk: its pieces are joined once, when its end arrives.
-      pending.push(bytes);
+      if (bytes.length > 0) pending.push(bytes);
+      pendingBytes += bytes.length;
       continue;
     }
     const head = bytes.subarray(0, end);
     yield { bytes: pending.length === 0 ? head : Buffer.concat([...pending, head]), own: false, last: false };
     pending = end < bytes.length ? [bytes.subarray(end)] : [];
+    pendingBytes = bytes.length - end;
   }
-  if (pending.length > 0) yield { bytes: Buffer.concat(pending), own: false, last: true };
+  if (skipping !== -1) yield overlongBlock(skipping, true);
+  else if (pending.length > 0) yield { bytes: Buffer.concat(pending), own: false, last: true };
 }
 
 /** The lines of a block, as bytes without their "\n"; a final "\n" ends the last line rather than starting an empty one. */
@@ -456,6 +534,15 @@ class JsonInputReader {
   take(lines: Buffer[]): InputItem[] {
     const out: InputItem[] = [];
     for (const bytes of lines) this.line(this.decode(bytes), out);
+    return out;
+  }
+
+  /** The next line, `bytes` long and skipped unread: ONEX_E_LINE_TOO_LONG, read as a malformed line is. */
+  tooLong(bytes: number): InputItem[] {
+    const out: InputItem[] = [];
+    const line = ++this.lineNo;
+    const error = new OnexError(ErrorCode.LineTooLong, `line ${line} is ${bytes} bytes, longer than any message can be (${MAX_LINE_BYTES} bytes); it was skipped unread`, { file: this.file, line, bytes });
+    this.line({ line, bytes: NO_BYTES, error }, out);
     return out;
   }
 

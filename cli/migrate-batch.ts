@@ -105,7 +105,8 @@ export function closeOutput(shape: InputShape | undefined, written: number): str
 /** What a dead letter keeps of the input: the message, the line's text, or its bytes when they are not UTF-8. */
 function deadLetterInput(item: InputItem): Record<string, unknown> {
   if ("value" in item) return { input: item.value };
-  if (item.rawBytes !== undefined) return { raw_base64: item.rawBytes.toString("base64") };
+  // A line too long to hold was never read: it has no bytes to keep (rawBytes is empty).
+  if (item.rawBytes !== undefined && item.rawBytes.length > 0) return { raw_base64: item.rawBytes.toString("base64") };
   return { raw: item.raw ?? null };
 }
 

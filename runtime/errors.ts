@@ -46,6 +46,8 @@ export const ErrorCode = {
   AsyncApiUnsupported: "ONEX_E_ASYNCAPI_UNSUPPORTED",
   /** Input is not valid JSON (or not valid UTF-8). */
   JsonSyntax: "ONEX_E_JSON_SYNTAX",
+  /** A line of input is longer than any message can be; it is skipped unread. */
+  LineTooLong: "ONEX_E_LINE_TOO_LONG",
   /** A JSON object names the same member twice; RFC 8785 signs I-JSON, which forbids it, and readers disagree on which value wins. */
   JsonDuplicateKey: "ONEX_E_JSON_DUPLICATE_KEY",
   /** A number cannot be carried exactly: an integer beyond 2^53 where the reader keeps only doubles, or a value beyond the double range. */

@@ -1,4 +1,5 @@
 /** Findings 8-12: one input reader for every command, linear, losing nothing. */
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -6,7 +7,8 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { readInput, type InputItem, type ReadInputOptions } from "../../cli/message-input.js";
 import { ErrorCode } from "../trust/fixtures.js";
-import { dispatch, onex, scratch } from "./cli-harness.js";
+import type { OnexError } from "../../runtime/errors.js";
+import { BIN, dispatch, onex, scratch } from "./cli-harness.js";
 
 const { dir, remove } = scratch("reader");
 afterAll(remove);
@@ -42,6 +44,24 @@ describe("the input reader", () => {
     expect(run.stdout.length + run.stderr.length).toBeLessThan(10_000);
     expect(run.stdout).toContain("…(98000 characters not shown)…");
   });
+
+  it("a line longer than any message is skipped unread, from a file or a pipe, and only it is refused", async () => {
+    // 100 MiB: past the 64 MiB limit and the read buffer that finds it (which grows by doubling).
+    const file = join(dir, "long-line.ndjson");
+    writeFileSync(file, Buffer.concat([Buffer.from(lines(six.slice(0, 1))), Buffer.alloc(100 << 20, 0x61), Buffer.from("\n" + lines(six.slice(1, 2)))]));
+    const expected = [{ line: 1, index: undefined }, { line: 2, code: ErrorCode.LineTooLong }, { line: 3, index: undefined }];
+    const fromFile: InputItem[] = [];
+    for await (const item of readInput({ file })) fromFile.push(item);
+    expect(summary(fromFile)).toEqual(expected);
+    expect((fromFile[1] as { error: OnexError }).error.details).toMatchObject({ line: 2, bytes: 100 << 20 });
+    const piped = spawnSync("sh", ["-c", `cat "$0" | "$1" "$2" validate v0.1 -`, file, process.execPath, BIN], { encoding: "utf8" });
+    expect([piped.status, piped.stdout]).toEqual([1, `-:2: - ${ErrorCode.LineTooLong}: line 2 is ${100 << 20} bytes, longer than any message can be (${64 << 20} bytes); it was skipped unread\n`]);
+    // migrate on its workers: the two messages are written, the long line dead-lettered with its line and size only.
+    const migrated = spawnSync(process.execPath, [BIN, "migrate", "v0.1", "v0.2", file, "--workers", "2", "--dead-letter", join(dir, "long-dead.ndjson")], { encoding: "utf8", maxBuffer: 1 << 20 });
+    expect(migrated.status).toBe(0);
+    expect(migrated.stdout.trim().split("\n")).toHaveLength(2);
+    expect(JSON.parse(readFileSync(join(dir, "long-dead.ndjson"), "utf8"))).toMatchObject({ line: 2, code: ErrorCode.LineTooLong, raw: null });
+  }, 60_000);
 
   it("a truncated first line is refused alone too", async () => {
     const items = await read(JSON.stringify(six[0]).slice(0, 40) + "\n" + lines(six.slice(1)));
