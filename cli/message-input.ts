@@ -770,15 +770,18 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
           else if (bigIntegers === "refuse") refuse(ErrorCode.NumberRange, node, `integer ${String(node.value).slice(0, 40)} is beyond 2^53 and would be changed by rounding`);
         } else if (typeof node.value === "number") {
           if (!Number.isFinite(node.value)) refuse(ErrorCode.NumberRange, node, `number ${String(node.source).slice(0, 40)} is not a finite number, which JSON cannot hold`);
-          // Written as JSON writes numbers, it is read as the JSON reader reads it (exact integers, no underflow to 0).
-          else if (typeof node.source === "string" && JSON_NUMBER.test(node.source)) {
-            try {
-              node.value = parseJson(node.source, { bigIntegers });
-            } catch (error) {
-              if (!(error instanceof OnexError)) throw error;
-              refuse(error.code as ErrorCode, node, error.message);
+          else {
+            // Read by the JSON reader, so a number means the same in YAML as in JSON (exact integers, no underflow to 0).
+            const text = typeof node.source === "string" ? jsonNumberText(node.source) : undefined;
+            if (text !== undefined) {
+              try {
+                node.value = parseJson(text, { bigIntegers });
+              } catch (error) {
+                if (!(error instanceof OnexError)) throw error;
+                refuse(error.code as ErrorCode, node, error.message);
+              }
             }
-          } else if (node.value === 0 && /[1-9]/.test(String(node.source).split(/[eE]/)[0]!)) refuse(ErrorCode.NumberRange, node, `number ${String(node.source).slice(0, 40)} is too small for a double and would become 0`);
+          }
         }
       },
     });
@@ -794,8 +797,13 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
 /** The YAML tags of JSON's own values: any other (`!!binary`, `!!timestamp`, `!custom`) would make something else. */
 const JSON_TAGS = new Set(["str", "int", "float", "bool", "null", "map", "seq"].map((t) => `tag:yaml.org,2002:${t}`));
 
-/** A YAML number written as JSON writes numbers. */
-const JSON_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
+/** A YAML float's text in JSON's syntax (`+.5` is `0.5`, `5.` is `5`, `007.5` is `7.5`); undefined when it has none. */
+function jsonNumberText(source: string): string | undefined {
+  const match = /^([-+]?)([0-9]*)(?:\.([0-9]*))?([eE][-+]?[0-9]+)?$/.exec(source);
+  if (match === null || (match[2] === "" && !match[3])) return undefined;
+  const whole = match[2]!.replace(/^0+(?=[0-9])/, "") || "0";
+  return `${match[1] === "-" ? "-" : ""}${whole}${match[3] ? `.${match[3]}` : ""}${match[4] ?? ""}`;
+}
 
 /**
  * The line of a second JSON value at the first column, after one that is a whole JSON value on

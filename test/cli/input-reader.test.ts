@@ -135,6 +135,7 @@ describe("the input reader", () => {
       ["a: .nan\n", ErrorCode.NumberRange],
       ["a: 1e-400\n", ErrorCode.NumberRange],
       ["a: 9007199254740993.0\n", ErrorCode.NumberRange],
+      ["a: +.1e-400\n", ErrorCode.NumberRange],
     ];
     for (const [text, code] of refusals) {
       // The document is refused (at the line of what is refused); the documents around it are read.
@@ -144,8 +145,8 @@ describe("the input reader", () => {
     }
     // YAML 1.1 makes a Date of a plain date, with no tag.
     expect(summary(await read("%YAML 1.1\n---\nbuilt: 2025-06-01\n", { format: "yaml" }))).toEqual([{ line: 3, code: ErrorCode.YamlSyntax }]);
-    const [, exact] = await yaml("a: 9.007199254740993e15\nb: !!str 5\nc: 1.5\n", { bigIntegers: "bigint" });
-    expect((exact as { value: unknown }).value).toEqual({ a: 9007199254740993n, b: "5", c: 1.5 });
+    const [, exact] = await yaml("a: 9.007199254740993e15\nb: !!str 5\nc: 1.5\nd: +.5\ne: 5.\n", { bigIntegers: "bigint" });
+    expect((exact as { value: unknown }).value).toEqual({ a: 9007199254740993n, b: "5", c: 1.5, d: 0.5, e: 5 });
   });
 
   it("NDJSON read as YAML is one clear error at its second line, not a parser running out of memory", async () => {
