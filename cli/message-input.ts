@@ -12,15 +12,15 @@ import { ErrorCode, OnexError } from "@onex/runtime";
 import { parseJson, parseJsonWithLines, type BigIntegerMode, type JsonParseOptions } from "@onex/runtime";
 import { readFailure } from "./file-errors.js";
 
-/** How the input held its messages: one per line, one JSON document, a JSON array, or YAML documents. */
-export type InputShape = "ndjson" | "document" | "array" | "yaml";
+/** How the input held its messages: one per line, one JSON document, a JSON array, YAML documents, or a YAML sequence. */
+export type InputShape = "ndjson" | "document" | "array" | "yaml" | "yaml-sequence";
 
 /** Where an input message came from. */
 interface ItemOrigin {
   /** 1-based line the message (or its problem) is on. */
   line: number;
   shape: InputShape;
-  /** Position in a JSON array. */
+  /** Position in a JSON array or a YAML sequence. */
   index?: number;
   /** The text of a line that could not be read as a message, so a dead letter loses nothing. */
   raw?: string;
@@ -716,7 +716,7 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
     const message = `line ${jsonLines} starts a second JSON value in one YAML document: this looks like NDJSON, one JSON message a line; read it with --format json (or name the file .ndjson)`;
     return [{ line: jsonLines, error: new OnexError(ErrorCode.YamlSyntax, message, { file, line: jsonLines }), shape: "yaml" }];
   }
-  const { LineCounter, isScalar, parseAllDocuments, visit } = await import("yaml");
+  const { LineCounter, isScalar, isSeq, parseAllDocuments, visit } = await import("yaml");
   const lineCounter = new LineCounter();
   const items: InputItem[] = [];
   const lineOf = (node: { range?: [number, number, number] | null }) => lineCounter.linePos(node.range?.[0] ?? 0).line;
@@ -789,7 +789,12 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
       items.push({ line: refused.details.line ?? line, error: refused, shape: "yaml" });
       continue;
     }
-    items.push({ line, value: doc.toJS({ maxAliasCount: 100 }) as unknown, shape: "yaml" });
+    const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    // A sequence at the top is a list of messages, as a JSON array is: each element on its own line.
+    if (Array.isArray(value) && isSeq(doc.contents)) {
+      const elements = doc.contents.items as { range?: [number, number, number] | null }[];
+      value.forEach((element, index) => items.push({ line: lineOf(elements[index]!), value: element, shape: "yaml-sequence", index }));
+    } else items.push({ line, value, shape: "yaml" });
   }
   return items;
 }

@@ -16,7 +16,7 @@ import type { InputItem, InputShape } from "./message-input.js";
  */
 let yamlStringify: ((value: unknown) => string) | undefined;
 
-/** Loads what `migrateBatch` needs to write YAML; call it before migrating messages whose shape is "yaml". */
+/** Loads what `migrateBatch` needs to write YAML; call it before migrating messages whose shape is "yaml" or "yaml-sequence". */
 export async function loadYamlOutput(): Promise<void> {
   yamlStringify ??= (await import("yaml")).stringify;
 }
@@ -98,6 +98,7 @@ export function migrateBatch(items: Iterable<InputItem>, from: string, to: strin
 
 /** What ends the output after the last message in the input's shape. */
 export function closeOutput(shape: InputShape | undefined, written: number): string {
+  if (shape === "yaml-sequence") return written === 0 ? "[]\n" : "";
   if (shape !== "array") return "";
   return written === 0 ? "[]\n" : "\n]\n";
 }
@@ -126,7 +127,7 @@ function typeOf(item: InputItem): string {
   return typeof type === "string" ? type : "-";
 }
 
-/** One migrated message in the input's shape: NDJSON stays NDJSON, a JSON array stays an array, YAML stays YAML. */
+/** One migrated message in the input's shape: NDJSON stays NDJSON, a JSON array stays an array, YAML stays YAML (documents or a sequence). */
 function encodeOutput(value: unknown, shape: InputShape, index: number): string {
   switch (shape) {
     case "array":
@@ -136,6 +137,10 @@ function encodeOutput(value: unknown, shape: InputShape, index: number): string 
     case "yaml":
       if (yamlStringify === undefined) throw new Error("YAML output before loadYamlOutput()");
       return `${index === 0 ? "" : "---\n"}${yamlStringify(value)}`;
+    case "yaml-sequence":
+      // One-element sequences written one after another are one sequence.
+      if (yamlStringify === undefined) throw new Error("YAML output before loadYamlOutput()");
+      return yamlStringify([value]);
     default:
       return `${stringifyJson(value)}\n`;
   }

@@ -158,7 +158,7 @@ export default class Migrate extends OnexCommand {
         if (Array.isArray(items)) {
           if (items.length === 0) continue;
           shape ??= items[0]!.shape;
-          if (shape === "yaml") await loadYamlOutput();
+          if (shape === "yaml" || shape === "yaml-sequence") await loadYamlOutput();
         }
         // Handed-over lines are encoded as they are migrated, into a recycled buffer, as a worker does: a batch's text
         // joined into one string lived through collections into the old generation, so peak RSS grew with the input.

@@ -155,7 +155,24 @@ describe("the input reader", () => {
     expect((items[0] as { error: Error }).error.message).toContain("--format json");
     // JSON spread over lines is YAML, and is read: an array with one object a line, an object with one at the first column.
     const spread = `[\n${lines(six.slice(0, 2)).trim().split("\n").join(",\n")}\n]\n`;
-    expect(summary(await read(spread, { format: "yaml" }))).toEqual([{ line: 1, index: undefined }]);
+    expect(summary(await read(spread, { format: "yaml" }))).toEqual([{ line: 2, index: 0 }, { line: 3, index: 1 }]);
+  });
+
+  it("a YAML sequence is a list of messages, as a JSON array is, and migrate writes it back as one", async () => {
+    const text = "- " + JSON.stringify(six[0]) + "\n-\n  " + Object.entries(six[1]!).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join("\n  ") + "\n";
+    const items = await read(`${text}---\n${JSON.stringify(six[2])}\n`, { format: "yaml" });
+    expect(summary(items)).toEqual([{ line: 1, index: 0 }, { line: 3, index: 1 }, { line: 3 + Object.keys(six[1]!).length, index: undefined }]);
+    expect(items.map((item) => ("value" in item ? item.value : item.error))).toEqual(six.slice(0, 3));
+    const file = join(dir, "list.yaml");
+    writeFileSync(file, text);
+    const forth = onex(dir, ["migrate", "v0.1", "v0.2", file]);
+    expect(forth.code).toBe(0);
+    expect(forth.stdout.split("\n").filter((line) => line.startsWith("- "))).toHaveLength(2);
+    writeFileSync(join(dir, "list-v0.2.yaml"), forth.stdout);
+    const back = onex(dir, ["migrate", "v0.2", "v0.1", join(dir, "list-v0.2.yaml")]);
+    expect(back.code).toBe(0);
+    const { parse } = await import("yaml");
+    expect(parse(back.stdout)).toEqual(six.slice(0, 2));
   });
 
   it("a long line split into many small chunks is read in linear time (the old reader re-split it per chunk and never finished)", async () => {
