@@ -1,5 +1,10 @@
-/** The flags of every command that runs on a generated SDK (cli/sdk.ts). */
+/** The flags of every command that runs on a generated SDK (cli/sdk.ts), and of those that read the schemas alone. */
 import { Flags } from "@oclif/core";
+
+/** The schemas folder of a command that reads the schemas, not the generated SDK (schemasDirOf in cli/sdk.ts). */
+export const schemasFlag = Flags.string({
+  description: "Schemas folder holding the versions and their transforms (default: ./schemas when there is one, else the schemas onex ships).",
+});
 
 export const sdkFlags = {
   schemas: Flags.string({

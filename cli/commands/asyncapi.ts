@@ -2,6 +2,8 @@ import { Args, Flags } from "@oclif/core";
 import type { AsyncApiFormat } from "../../generator/asyncapi/asyncapi-document.js";
 import { OnexCommand } from "../base-command.js";
 import { writeOutputFile } from "../output-file.js";
+import { schemasDirOf } from "../sdk.js";
+import { schemasFlag } from "../sdk-flags.js";
 
 export default class AsyncApi extends OnexCommand {
   static override summary = "Write the AsyncAPI 3.0 document of one protocol version.";
@@ -26,7 +28,7 @@ export default class AsyncApi extends OnexCommand {
   static override flags = {
     format: Flags.string({ description: "yaml or json; by default taken from the --out extension, else yaml.", options: ["yaml", "json"] }),
     out: Flags.string({ description: "File to write; standard output when omitted." }),
-    schemas: Flags.string({ description: "Folder with one v<version>/ folder per protocol version.", default: "schemas" }),
+    schemas: schemasFlag,
     server: Flags.string({ description: "host:port of the NATS server the document names.", default: "localhost:4222" }),
     force: Flags.boolean({ description: "Replace --out if it exists.", default: false }),
   };
@@ -35,7 +37,7 @@ export default class AsyncApi extends OnexCommand {
     const { args, flags } = await this.parse(AsyncApi);
     const format = (flags.format ?? (flags.out?.endsWith(".json") ? "json" : "yaml")) as AsyncApiFormat;
     const { versionAsyncApi } = await import("../../generator/asyncapi/version-asyncapi.js");
-    const text = await versionAsyncApi(flags.schemas, args.version, format, { server: flags.server });
+    const text = await versionAsyncApi(schemasDirOf(flags.schemas), args.version, format, { server: flags.server });
     if (!flags.out) {
       process.stdout.write(text);
       return;

@@ -8,6 +8,7 @@ import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { reportingEachProblem } from "../problem-lines.js";
 import { schemasDirOf } from "../sdk.js";
+import { schemasFlag } from "../sdk-flags.js";
 
 export default class Diff extends OnexCommand {
   static override summary = "Report the breaking changes between two protocol versions.";
@@ -33,7 +34,7 @@ export default class Diff extends OnexCommand {
   static override flags = {
     json: Flags.boolean({ description: "Print the report as JSON (with --all: one JSON array of reports).", default: false }),
     all: Flags.boolean({ description: "Diff every adjacent pair of versions of the schemas folder (what no versions does).", default: false }),
-    schemas: Flags.string({ description: "Schemas folder holding the versions and their transforms (default: ./schemas when there is one, else the schemas onex ships)." }),
+    schemas: schemasFlag,
   };
 
   async run(): Promise<void> {

@@ -2,6 +2,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Flags } from "@oclif/core";
 import { OnexCommand } from "../base-command.js";
+import { schemasDirOf } from "../sdk.js";
+import { schemasFlag } from "../sdk-flags.js";
 
 export default class Docs extends OnexCommand {
   static override summary = "Write the protocol reference site (static HTML) for every version.";
@@ -21,7 +23,7 @@ export default class Docs extends OnexCommand {
 
   static override flags = {
     out: Flags.string({ description: "Folder the site is written to.", required: true }),
-    schemas: Flags.string({ description: "Folder with one v<version>/ folder per protocol version.", default: "schemas" }),
+    schemas: schemasFlag,
     templates: Flags.string({ description: "Folder whose reference-site/*.hbs templates override the bundled ones." }),
     force: Flags.boolean({ description: "Replace files at the site's paths that onex docs did not write.", default: false }),
   };
@@ -30,7 +32,7 @@ export default class Docs extends OnexCommand {
     const { flags } = await this.parse(Docs);
     // The generator (json-schema-to-typescript, Handlebars) loads only for the commands that use it.
     const { writeReferenceSite } = await import("../../generator/reference-site/build-site.js");
-    const result = await writeReferenceSite({ schemasDir: flags.schemas, outDir: flags.out, force: flags.force, ...(flags.templates ? { templatesDir: flags.templates } : {}) });
+    const result = await writeReferenceSite({ schemasDir: schemasDirOf(flags.schemas), outDir: flags.out, force: flags.force, ...(flags.templates ? { templatesDir: flags.templates } : {}) });
     for (const d of result.differences) this.log(`wrote   ${join(flags.out, d.file)}`);
     const versions = result.versions.map((v) => `v${v}`).join(", ");
     this.logToStderr(`reference site for ${versions}: ${result.files.size} files, ${result.differences.length} changed; open ${pathToFileURL(join(flags.out, "index.html")).href}`);

@@ -122,6 +122,22 @@ describe("commands on the user's schemas", () => {
     ok(onex(root, ["migrate", "v0.2", "v0.1", "-"], await stateUpdate("running")));
   }, 120_000);
 
+  it("asyncapi and docs read the schemas folder every other command reads: ./schemas, else the schemas onex ships", async () => {
+    await editFile(join(root, "schemas", "v0.2", "messages", "state-update.yaml"), (t) => t.replace("degraded, offline", "degraded, asleep, offline"));
+    expect(ok(onex(root, ["asyncapi", "v0.2"])).stdout).toContain("asleep");
+    const empty = await mkdtemp(join(tmpdir(), "onex-project-sdk-empty-"));
+    try {
+      const shipped = ok(onex(empty, ["asyncapi", "v0.2"])).stdout;
+      expect(shipped).not.toContain("asleep");
+      expect(shipped).toBe(ok(onex(empty, ["asyncapi", "v0.2", "--schemas", join(PROJECT_ROOT, "schemas")])).stdout);
+      ok(onex(empty, ["docs", "--out", "site"]));
+      expect(await readFile(join(empty, "site", "index.html"), "utf8")).toContain("v0.2");
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+    ok(onex(root, ["generate"])); // the tests after this one run on a current SDK
+  }, 120_000);
+
   it("diff with no versions or --all diffs every adjacent pair; with one version it is a usage error", () => {
     const all = ok(onex(root, ["diff", "--all", "--json"]));
     const reports = JSON.parse(all.stdout) as { from: string; to: string }[];
