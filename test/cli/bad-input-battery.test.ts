@@ -89,6 +89,7 @@ const CASES: Record<string, Case> = {
   "grant issue: lenient time": { args: ["grant", "issue", "--key", "k.key", "--subject", "s", "--zone", "zone.a", "--type", "*", "--expires-at", "2099"], code: Usage, exit: 2 },
   "grant issue: empty --id": { args: ["grant", "issue", "--key", "k.key", ...grant, "--id", ""], code: Usage, exit: 2 },
   "grant issue: --expires-in past the year 9999": { args: ["grant", "issue", "--key", "k.key", "--subject", "s", "--zone", "zone.a", "--type", "*", "--expires-in", "99999999999999d"], code: Usage, exit: 2 },
+  "grant issue: a misspelt --type": { args: ["grant", "issue", "--key", "k.key", "--subject", "s", "--zone", "zone.a", "--type", "signal.task.dispach", "--expires-in", "1h"], code: Usage, exit: 2 },
   "grant revoke: binary grant": { args: ["grant", "revoke", "binary.dat", "--key", "k.key"], code: JsonSyntax, exit: 1 },
   "grant revoke: --list is a folder": { args: ["grant", "revoke", "dup.json", "--key", "k.key", "--list", "folder"], code: JsonDuplicateKey, exit: 1 },
   "grant inspect: empty": { args: ["grant", "inspect", "empty.json"], code: JsonSyntax, exit: 1 },

@@ -81,6 +81,10 @@ describe("onex grant issue / inspect / revoke", () => {
     expect(issued.code).toBe(0);
     const grant = JSON.parse(readFileSync(join(dir, "grant.json"), "utf8"));
     expect(grant).toMatchObject({ subject: "node-a", scopes: { message_types: ["signal.task.dispatch"], zones: ["zone.trusted.org"] } });
+    // A misspelt type would grant nothing: refused, with the type meant.
+    const misspelt = onex(["grant", "issue", "--key", "ca.key", "--subject", "node-a", "--zone", "zone.trusted.org", "--type", "signal.task.dispach", "--expires-in", "1h"]);
+    expect([misspelt.code, misspelt.stdout]).toEqual([ExitCode.Usage, ""]);
+    expect(misspelt.stderr).toContain('"signal.task.dispach" (did you mean "signal.task.dispatch"?)');
 
     const inspect = onex(["grant", "inspect", "grant.json", "--authority", "ca.pub", "--json"]);
     expect(inspect.code).toBe(0);
