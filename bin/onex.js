@@ -33,6 +33,16 @@ for (const [stream, name] of [[process.stdout, "standard output"], [process.stde
   });
 }
 
+// oclif flushes standard output with an empty write as a command ends; a device that refuses
+// every write (`> /dev/full`) must not fail a command that printed nothing there.
+const writeStdout = process.stdout.write.bind(process.stdout);
+process.stdout.write = (chunk, ...rest) => {
+  if (chunk.length > 0) return writeStdout(chunk, ...rest);
+  const callback = rest.find((arg) => typeof arg === "function");
+  if (callback !== undefined) process.nextTick(callback);
+  return true;
+};
+
 const config = await Config.load(import.meta.url);
 const args = helpArguments(process.argv.slice(2));
 const problem = usageProblem(config, args);

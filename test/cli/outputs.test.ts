@@ -123,6 +123,13 @@ describe("outputs", () => {
       assertNoCrash({ code: run.status, stdout: run.stdout, stderr: run.stderr });
       expect([args[0], run.status, run.stderr]).toEqual([args[0], 73, "error ONEX_E_WRITE_FAILED: cannot write standard output: ENOSPC\n"]);
     }
+    // A command that prints nothing on standard output ends as it would anywhere else.
+    const full = (args: string[]) => spawnSync("sh", ["-c", `"$0" "$@" > /dev/full`, process.execPath, BIN, ...args], { cwd: dir, encoding: "utf8" });
+    const written = full(["migrate", "v0.1", "v0.2", "log.ndjson", "--out", "full-device.ndjson"]);
+    expect([written.status, written.stderr]).toEqual([0, expect.stringMatching(/^migrate v0.1 -> v0.2: \d+ read/)]);
+    expect(readFileSync(join(dir, "full-device.ndjson"), "utf8").length).toBeGreaterThan(0);
+    const usage = full(["migrate", "v0.1"]);
+    expect([usage.status, usage.stderr]).toEqual([2, expect.stringMatching(/^error ONEX_E_USAGE: Missing 1 required arg/)]);
   });
 
   for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
