@@ -778,7 +778,8 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
                 node.value = parseJson(text, { bigIntegers });
               } catch (error) {
                 if (!(error instanceof OnexError)) throw error;
-                refuse(error.code as ErrorCode, node, error.message);
+                // The JSON reader's position is within the number's text; the line is the document's.
+                refuse(error.code as ErrorCode, node, error.message.replace(/ at line 1 column \d+:/, ":"));
               }
             }
           }

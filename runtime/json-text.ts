@@ -483,7 +483,9 @@ class JsonTextReader {
 
   private error(code: ErrorCode, message: string, line: number, column: number, details: Record<string, unknown>): OnexError {
     const file = this.options.file;
-    return new OnexError(code, `not valid JSON at line ${line} column ${column}: ${message}`, { ...(file === undefined ? {} : { file }), line, column, ...details });
+    // A number out of range is valid JSON that onex will not change, not a syntax error.
+    const what = code === ErrorCode.NumberRange ? "a number onex will not change" : "not valid JSON";
+    return new OnexError(code, `${what} at line ${line} column ${column}: ${message}`, { ...(file === undefined ? {} : { file }), line, column, ...details });
   }
 }
 
