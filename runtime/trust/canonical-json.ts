@@ -7,7 +7,7 @@
 import { ErrorCode, OnexError } from "../errors.js";
 
 // Node 20 ships String.prototype.isWellFormed; the ES2023 lib does not declare it yet.
-type WellFormedString = string & { isWellFormed(): boolean };
+export type WellFormedString = string & { isWellFormed(): boolean };
 
 
 /** Deepest nesting accepted: deeper input would exhaust the stack, and no protocol message needs it. */
@@ -144,7 +144,7 @@ function sortKeys(keys: string[]): string[] {
 }
 
 /** A JSON Pointer segment; a key with a lone surrogate is shown escaped so the error message stays well-formed. */
-function printableSegment(segment: string): string {
+export function printableSegment(segment: string): string {
   const printable = (segment as WellFormedString).isWellFormed() ? segment : JSON.stringify(segment).slice(1, -1);
   return printable.replace(/~/g, "~0").replace(/\//g, "~1");
 }

@@ -3,9 +3,11 @@
  * a mutable object with the caller, so reusing an input object, or changing it after the call,
  * cannot change a message already built.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import * as v0_2 from "../../generated/v0.2/index.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { canonicalize } from "../../runtime/trust/canonical-json.js";
 
 const zone = "zone.trusted.org";
 const source = { zone, entity_type: "task", entity_id: "t-1" } as const;
@@ -66,6 +68,63 @@ describe("messages own their data", () => {
     payload.self = payload;
     const error = catchError(() => v0_2.StateUpdate.parse({ ...v0_2.StateUpdate.create({ source, trust, payload: { state: "idle" } }).toJSON(), payload }));
     expect(error.code).toBe(ErrorCode.ValidationFailed);
+  });
+
+  it("what JSON cannot carry is refused by create() with its path, never turned into something else on the way to the wire", () => {
+    const ready = (output: Record<string, unknown>) => v0_2.ResultReady.create({ source, trust, payload: { task_id: "t-1", status: "failed", output } });
+    const cases: [Record<string, unknown>, string][] = [
+      [{ when: new Date(0) }, "/payload/output/when"],
+      [{ tags: new Set(["a"]) }, "/payload/output/tags"],
+      [{ index: new Map([["a", 1]]) }, "/payload/output/index"],
+      [{ deep: { n: Number.NaN } }, "/payload/output/deep/n"],
+      [{ big: 10n }, "/payload/output/big"],
+      [{ list: [1, undefined] }, "/payload/output/list/1"],
+      [{ call: () => 1 }, "/payload/output/call"],
+      [{ text: "a\ud800" }, "/payload/output/text"],
+      [{ "\udc00": 1 }, "/payload/output/\\udc00"],
+    ];
+    for (const [output, path] of cases) {
+      const error = catchError(() => ready(output));
+      expect([error.code, error.details.instancePath], path).toEqual([ErrorCode.CanonicalJson, path]);
+    }
+    // An undefined member is no member, as in JSON; the message holds what its bytes hold.
+    expect(ready({ kept: 1, gone: undefined }).payload.output).toEqual({ kept: 1 });
+  });
+
+  it("create() refuses exactly the values canonicalize refuses, and what it keeps survives encode() and parse()", () => {
+    const anything = fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withNullPrototype: true, withSparseArray: true, withTypedArray: true, withBoxedValues: true, withObjectString: true, maxDepth: 3 });
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), anything, { maxKeys: 4 }), (output) => {
+        let canonical: string | OnexError;
+        try {
+          canonical = canonicalize(output);
+        } catch (error) {
+          canonical = error as OnexError;
+        }
+        let msg: v0_2.ResultReady | OnexError;
+        try {
+          msg = ready(output);
+        } catch (error) {
+          msg = error as OnexError;
+        }
+        if (canonical instanceof OnexError) {
+          // Both refuse; create() names the first bad value in its own walk's order, a value canonicalize refuses too.
+          if (!(msg instanceof OnexError)) throw new Error(`accepted what canonicalize refuses: ${canonical.message}`);
+          expect(msg.code).toBe(ErrorCode.CanonicalJson);
+          const path = String(msg.details.instancePath).split("/").slice(3).map((segment) => segment.replace(/~1/g, "/").replace(/~0/g, "~"));
+          const bad = path.reduce<unknown>((value, key) => (value as Record<string, unknown>)[key], output);
+          expect(() => canonicalize(bad)).toThrow();
+        } else {
+          if (msg instanceof OnexError) throw msg;
+          expect(canonicalize(msg.payload.output)).toBe(canonical);
+          expect(canonicalize(v0_2.ResultReady.parse(msg.encode()).toJSON())).toBe(canonicalize(msg.toJSON()));
+        }
+      }),
+      { numRuns: 500 },
+    );
+    function ready(output: Record<string, unknown>) {
+      return v0_2.ResultReady.create({ source, trust, payload: { task_id: "t-1", status: "failed", output } });
+    }
   });
 
   it("a member named __proto__ stays a member and never becomes the prototype", () => {
