@@ -6,13 +6,15 @@ import { readInput } from "./message-input.js";
 /** Reads and checks an identities file; members need a zone. */
 export async function readIdentities(file: string): Promise<AuthIdentity[]> {
   // The one input reader: YAML or JSON, with its codes for unreadable, malformed or duplicate-keyed input.
-  let identities: unknown;
+  // A list reads as its elements, each with its index; anything else (a mapping, a second document) is no list of identities.
+  const identities: unknown[] = [];
+  let list = true;
   for await (const item of readInput({ file, format: "yaml" })) {
     if ("error" in item) throw new OnexError(item.error.code, `${file}: ${item.error.message}`, item.error.details, { cause: item.error });
-    identities = item.value;
-    break;
+    if (item.index !== identities.length) list = false;
+    identities.push(item.value);
   }
-  if (!Array.isArray(identities) || identities.some((i) => !isIdentity(i))) {
+  if (!list || identities.some((i) => !isIdentity(i))) {
     throw new OnexError(ErrorCode.Usage, `${file} must be a list of {user, password, zone, role?}: every identity, admins included, belongs to one zone`, { file });
   }
   return identities as AuthIdentity[];

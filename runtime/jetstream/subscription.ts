@@ -8,7 +8,7 @@
  * it stopped — goes back without using up an attempt, and a message is never left where
  * the server has stopped delivering it while nobody dead-lettered it.
  */
-import { AckPolicy, DeliverPolicy, type ConsumerConfig, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, type ConsumerConfig, type ConsumerInfo, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { DeliverFrom, Refusal, VersionedDelivery, VersionedSubscribeOptions, VersionedSubscription, VersionedSubscriptionStats } from "../control-plane.js";
 import { ErrorCode, OnexError } from "../errors.js";
@@ -90,16 +90,8 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       ? { durable_name: options.durable }
       : { name: `onex_${globalThis.crypto.randomUUID().replace(/-/g, "")}`, inactive_threshold: 60_000 * NANOS_PER_MS }),
   };
-  const info = await createConsumer(jsm, stream, config, options.durable);
-  // A durable consumer keeps its first configuration; resuming it with another filter would
-  // silently deliver something other than what was asked for.
-  if (info.config.filter_subject !== config.filter_subject) {
-    throw new OnexError(
-      ErrorCode.StreamConfig,
-      `durable consumer ${info.name} exists with filter ${info.config.filter_subject ?? "(none)"}, not ${config.filter_subject}; use another name or delete it`,
-      { stream, consumer: info.name },
-    );
-  }
+  const created = await createConsumer(jsm, stream, config, options.durable);
+  const info = options.durable === undefined ? created : await resumeDurable(jsm, stream, created, config);
   const consumerName = info.name;
   const consumer = await transport.js.consumers.get(stream, consumerName);
   const writer = { zone: options.zone, consumer: consumerName, maxPayload: transport.nc.info?.max_payload ?? 1024 * 1024, idPrefix: globalThis.crypto.randomUUID() };
@@ -439,6 +431,31 @@ async function streamFor(jsm: JetStreamManager, templateKey: string, zone: strin
     },
   );
   return found ? own : shared;
+}
+
+/**
+ * A durable consumer that exists keeps its own configuration, set by an earlier deployment or by
+ * anyone in the zone; the subscription's is what it must run with. Another filter would deliver
+ * other messages, and another acknowledgement policy, or a push consumer, would acknowledge or
+ * deliver past the subscription's handlers: those are refused. Acknowledgement wait, messages in
+ * flight and the server's delivery limit are updated to the subscription's, or refused when the
+ * server will not change them: with the old ones, a slow handler's messages come back while it
+ * still works on them, and a limit on the server would drop a message before it is dead-lettered.
+ */
+async function resumeDurable(jsm: JetStreamManager, stream: string, info: ConsumerInfo, config: Partial<ConsumerConfig>): Promise<ConsumerInfo> {
+  const refuse = (what: string) =>
+    new OnexError(ErrorCode.StreamConfig, `durable consumer ${info.name} on ${stream} exists with ${what}; use another name or delete it`, { stream, consumer: info.name });
+  const found = info.config;
+  if (found.filter_subject !== config.filter_subject) throw refuse(`filter ${found.filter_subject ?? "(none)"}, not ${config.filter_subject}`);
+  if (found.ack_policy !== AckPolicy.Explicit) throw refuse(`acknowledgement policy ${found.ack_policy}, not explicit: its messages would count as handled before any handler ran`);
+  if (found.deliver_subject) throw refuse(`a push delivery subject (${found.deliver_subject}); onex pulls`);
+  const wanted = { ack_wait: config.ack_wait!, max_ack_pending: config.max_ack_pending!, max_deliver: config.max_deliver! };
+  if (found.ack_wait === wanted.ack_wait && found.max_ack_pending === wanted.max_ack_pending && found.max_deliver === wanted.max_deliver) return info;
+  try {
+    return await withRetry(() => jsm.consumers.update(stream, info.name, wanted));
+  } catch (error) {
+    throw consumerError(error, stream);
+  }
 }
 
 async function createConsumer(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig>, durable: string | undefined) {

@@ -182,6 +182,22 @@ describe("dead letters cannot be turned into commands", () => {
 describe("the reply subject of a member's own publish", () => {
   // JetStream sends a publish's acknowledgement, {"stream":…,"seq":N}, to whatever reply
   // subject the publisher chose, with its own authority: NATS checks no reply subject.
+  it("a durable consumer planted in its own zone is refused or brought to the subscription's settings, never used as found", async () => {
+    const { nc } = await zones.raw("a");
+    const api = async (subject: string, body: object) => JSON.parse(new TextDecoder().decode((await nc.request(subject, JSON.stringify(body))).data)) as { error?: unknown; config?: Record<string, unknown> };
+    const plant = (name: string, config: object) => api(`$JS.API.CONSUMER.DURABLE.CREATE.${STREAM_A}.${name}`, { stream_name: STREAM_A, config: { durable_name: name, filter_subject: "jetstream.onex.zone.zone~2Ea.*.*.events", ...config } });
+    // Acknowledged on delivery: a handler's failure would lose the message.
+    expect((await plant("planted-none", { ack_policy: AckPolicy.None })).error).toBeUndefined();
+    // Explicit, but with settings that redeliver a slow handler's message, stall it, and drop it on the server.
+    expect((await plant("planted-slack", { ack_policy: AckPolicy.Explicit, ack_wait: 1_000_000_000, max_ack_pending: 1, max_deliver: 1 })).error).toBeUndefined();
+    const victim = await zones.member("a2");
+    await expect(victim.subscribe([v0_1.StateUpdate], { zone: ZONE_A, durable: "planted-none" })).rejects.toMatchObject({ code: ErrorCode.StreamConfig, message: expect.stringContaining("acknowledgement policy none") });
+    const sub = await victim.subscribe([v0_1.StateUpdate], { zone: ZONE_A, durable: "planted-slack", ackWaitMs: 60_000, maxInFlight: 10, maxDeliver: 3 });
+    const now = (await api(`$JS.API.CONSUMER.INFO.${STREAM_A}.planted-slack`, {})).config!;
+    expect([now.ack_wait, now.max_ack_pending, now.max_deliver]).toEqual([60_000_000_000, 10, -1]);
+    await sub.stop();
+  });
+
   it("cannot purge or delete what another zone or the operator keeps", async () => {
     const b = await zones.member("b");
     for (let i = 0; i < 5; i++) await b.publish(update(ZONE_B, `b-keep-${i}`));
