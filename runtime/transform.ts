@@ -285,9 +285,24 @@ export function migrateAlongGraph(graph: VersionGraph, message: unknown, from: s
   assertValid(validate, message, { version: from, type, schemaId: type });
   let current = message as JsonObject;
   for (const { step, direction } of path) {
+    const [source, target] = direction === "up" ? [step.older, step.newer] : [step.newer, step.older];
     const pair = step.pairs[type];
-    if (!pair) noCounterpart(type, direction === "up" ? step.older : step.newer, direction === "up" ? step.newer : step.older);
-    current = runTransformStep(current, pair, direction);
+    if (!pair) noCounterpart(type, source, target);
+    try {
+      current = runTransformStep(current, pair, direction);
+    } catch (error) {
+      if (error instanceof OnexError) throw error;
+      // An escape function's own failure is this message's problem, reported with it, not the run's.
+      throw new OnexError(ErrorCode.TransformUnsound, `the transform v${source} -> v${target} of ${type} failed on this message: ${(error as Error)?.message ?? String(error)}`, { type, from: source, to: target }, { cause: error });
+    }
+  }
+  // What lenses and escape functions made must be a message of `to`: a default of the wrong
+  // type, or an escape function's mistake, is caught here rather than written as if migrated.
+  try {
+    if (path.length > 0) assertValid(graph.validators[to]![type]!, current, { version: to, type, schemaId: type });
+  } catch (error) {
+    if (!(error instanceof OnexError)) throw error;
+    throw new OnexError(ErrorCode.TransformUnsound, `the transforms from v${from} made a message v${to} refuses: ${error.message}`, { ...error.details, from, to }, { cause: error });
   }
   return current;
 }

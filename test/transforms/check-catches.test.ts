@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { dispatch } from "../cli/cli-harness.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { runCli } from "../support/run-cli.js";
 import { copySchemas, editFile, removeTempDirs } from "../support/temp-schemas.js";
@@ -22,5 +24,30 @@ describe("onex check", () => {
     expect(result.stderr).toContain(`error ${ErrorCode.TransformUnsound}: signal.task.dispatch v0.1 -> v0.2`);
     expect(result.stderr).toContain("/payload/priority");
     expect(result.stderr).toContain("replay: onex check --seed 7");
+  });
+});
+
+describe("onex migrate on a transform that is wrong for some messages", () => {
+  it("refuses each message a transform made invalid for the target, or failed on, with its line; the others are written", async () => {
+    const { root, schemas } = await copySchemas();
+    // As above: v0.1 allows priorities up to 99, v0.2 only up to 9, and the transform copies the value.
+    await editFile(join(schemas, "v0.1", "messages", "task-dispatch.yaml"), (t) => t.replace("    maximum: 9\n", "    maximum: 99\n"));
+    // And an escape function that fails on one message.
+    await editFile(join(schemas, "v0.2", "from-v0.1.ts"), (t) =>
+      t.replace("  scope.protocol = swapProtocol(scope.protocol as JsonObject, context);\n  return undefined;\n}\n\n/** v0.2", '  if (scope.id === "6f1c2a4e-1111-4000-8000-000000000003") throw new Error("cannot convert this one");\n  scope.protocol = swapProtocol(scope.protocol as JsonObject, context);\n  return undefined;\n}\n\n/** v0.2'),
+    );
+    expect(runCli(["generate", "--schemas", join(root, "schemas"), "--out", join(root, "generated")]).status).toBe(0);
+    const messages = [1, 2, 3, 4].map((n) => dispatch(n));
+    (messages[1]!.payload as { priority: number }).priority = 50;
+    const input = messages.map((m) => JSON.stringify(m)).join("\n") + "\n";
+    const letters = join(root, "letters.ndjson");
+    const run = runCli(["migrate", "v0.1", "v0.2", "-", "--schemas", join(root, "schemas"), "--dead-letter", letters], { input });
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { id: string }).id)).toEqual([messages[0]!.id, messages[3]!.id]);
+    expect(run.stderr).toContain(`-:2: signal.task.dispatch ${ErrorCode.TransformUnsound}: the transforms from v0.1 made a message v0.2 refuses: signal.task.dispatch (v0.2): /payload/priority`);
+    expect(run.stderr).toContain(`-:3: signal.task.dispatch ${ErrorCode.TransformUnsound}: the transform v0.1 -> v0.2 of signal.task.dispatch failed on this message: cannot convert this one`);
+    const lettered = readFileSync(letters, "utf8").trim().split("\n").map((line) => JSON.parse(line) as { line: number; code: string; input: unknown });
+    expect(lettered.map((l) => [l.line, l.code])).toEqual([[2, ErrorCode.TransformUnsound], [3, ErrorCode.TransformUnsound]]);
+    expect(lettered.map((l) => l.input)).toEqual([messages[1], messages[2]]);
   });
 });
