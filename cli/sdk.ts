@@ -27,6 +27,7 @@ import type { JsonObject, VersionGraph } from "@onex/runtime/codegen-v1";
 import { readSchemaIndex, type SchemaIndex } from "@onex/runtime/negotiation";
 import { versions as bundledVersions, type Version } from "@onex/sdk/versions";
 import { PACKAGE_ROOT } from "../generator/package-root.js";
+import { loadTypeScript } from "../generator/load-typescript.js";
 import { compareVersions, requireVersionsIn } from "../generator/protocol-versions.js";
 
 /** What a generated `transforms/index` module exports. */
@@ -253,7 +254,7 @@ async function transpiledSdk(generatedDir: string): Promise<string> {
     const cached = cacheRoot === undefined ? undefined : join(cacheRoot, "files", `${fileKeys.get(rel)}.js`);
     let js = cached === undefined ? undefined : await readFile(cached, "utf8").catch(() => undefined);
     if (js === undefined) {
-      ts ??= await loadTypeScript();
+      ts ??= await loadTypeScript("load a generated SDK");
       const { outputText } = ts.transpileModule(text, {
         fileName: rel,
         reportDiagnostics: false,
@@ -345,16 +346,6 @@ async function userCacheRoot(): Promise<string | undefined> {
 
 function ownedByMeOrRoot(info: { uid: number }): boolean {
   return typeof process.getuid !== "function" || info.uid === process.getuid() || info.uid === 0;
-}
-
-/** TypeScript's compiler, loaded only when generated TypeScript must be compiled. */
-async function loadTypeScript(): Promise<typeof import("typescript")> {
-  try {
-    const module = (await import("typescript")) as { default?: typeof import("typescript") } & typeof import("typescript");
-    return module.default ?? module;
-  } catch (cause) {
-    throw new OnexError(ErrorCode.FileNotFound, "the TypeScript compiler (package typescript) is not installed; onex needs it to load a generated SDK", { file: "typescript" }, { cause });
-  }
 }
 
 /** Normalises `v0.2` / `0.2` to a version of the bundled SDK (`@onex/sdk`), or throws ONEX_E_UNKNOWN_VERSION. */

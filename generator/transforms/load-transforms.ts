@@ -16,6 +16,7 @@ import { PACKAGE_ROOT } from "../package-root.js";
 import { formatWhere, Problems, problemsError } from "../problems.js";
 import { readYamlFile, type YamlFile } from "../yaml-file.js";
 import { checkLensFields } from "./check-lens-fields.js";
+import { exportedFunctions } from "./functions-module.js";
 
 /** Where the transform meta-schema lives in the package. */
 export const TRANSFORM_META_SCHEMA = join(PACKAGE_ROOT, "schemas", "transform.schema.yaml");
@@ -135,6 +136,7 @@ async function checkTransform(
     if (!existsSync(abs)) fail(["functions"], `functions module ${show(abs)} does not exist`);
     functions = { file: show(abs), source: await readFile(abs, "utf8") };
   }
+  const exported = functions === undefined ? new Set<string>() : await exportedFunctions(functions.file, functions.source);
 
   let convertIds = 0;
   const parseLenses = (raw: RawLens[], path: (string | number)[]): Lens[] =>
@@ -180,7 +182,7 @@ async function checkTransform(
           for (const side of ["up", "down"] as const) {
             const fn = body[side] as string;
             if (!functions) fail([...at, kind, side], `escape function "${fn}" needs a "functions" module in the transform file`);
-            if (!new RegExp(`export\\s+(async\\s+)?function\\s+${fn.replace(/\$/g, "\\$")}\\b|export\\s+const\\s+${fn.replace(/\$/g, "\\$")}\\b`).test(functions!.source)) {
+            if (!exported.has(fn)) {
               fail([...at, kind, side], `escape function "${fn}" is not exported by ${functions!.file}`);
             }
           }

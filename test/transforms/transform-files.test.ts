@@ -32,6 +32,28 @@ describe("transform files", () => {
   });
 });
 
+describe("the escape functions module", () => {
+  const TS = "v0.2/from-v0.1.ts";
+  it.each([
+    ["a module that does not parse", (t: string) => t.replace("function swapProtocol(", "function swapProtocol((("), /from-v0\.1\.ts:\d+:\d+: the functions module does not parse/],
+    ["an export that is commented out", (t: string) => t.replace("export function protocolDown", "// export function protocolDown() {}\nfunction protocolDownX"), /escape function "protocolDown" is not exported/],
+    ["an import of node:fs", (t: string) => `import { writeFileSync } from "node:fs";\n${t}`, /from-v0\.1\.ts:1:\d+: the functions module imports "node:fs"; it may import only "@onex\/runtime\/codegen-v1"/],
+    ["a relative import", (t: string) => `export { helper } from "./helper.js";\n${t}`, /from-v0\.1\.ts:1:\d+: the functions module imports "\.\/helper\.js"/],
+    ["a module loaded at run time", (t: string) => t.replace("return undefined;", "void import(String(scope.id));\n  return undefined;"), /the functions module imports a module named at run time/],
+    ["a require", (t: string) => t.replace("return undefined;", 'require("child_process");\n  return undefined;'), /the functions module imports "child_process"/],
+  ])("refuses %s with a located ONEX_E_TRANSFORM_INVALID", async (_what, edit, message) => {
+    const error = await generateError(edit, TS);
+    expect(error.code).toBe("ONEX_E_TRANSFORM_INVALID");
+    expect(error.message).toMatch(message);
+  });
+
+  it("accepts an escape function exported by name, as TypeScript allows", async () => {
+    const { schemas, out } = await copySchemas();
+    await editFile(join(schemas, TS), (t) => t.replace("export function protocolDown", "function protocolDown") + "\nexport { protocolDown };\n");
+    await expect(generate({ schemasDir: schemas, outDir: out })).resolves.toBeDefined();
+  });
+});
+
 describe("onex check", () => {
   it("samples every type through every transform and finds them sound", () => {
     const result = runCli(["check", "--samples", "25", "--seed", "7"]);
