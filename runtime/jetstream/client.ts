@@ -110,6 +110,11 @@ export class OnexClient implements ControlPlane {
     return this.#jsm;
   }
 
+  /** The replay protection shared by this client's subscriptions, when `trust.replay` is set. */
+  get replay(): StoredMessageReplay | undefined {
+    return this.#trust.replay;
+  }
+
   /** The verification threads shared by this client's subscriptions, started on first use; undefined when there are none. */
   get verifyAhead(): VerifyAhead | undefined {
     const threads = this.#options.verifyThreads ?? defaultVerifyThreads();

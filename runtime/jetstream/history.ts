@@ -19,7 +19,7 @@ export interface HistoryEntry {
 export interface HistoryOptions {
   fromSequence?: number;
   fromTime?: Date;
-  /** Only messages of this type (by the type header). */
+  /** Only messages of this type (the body's; a header may say anything). */
   type?: string;
   limit?: number;
 }
@@ -42,7 +42,8 @@ export async function* readHistory(js: JetStreamClient, jsm: JetStreamManager, s
   try {
     for await (const msg of messages) {
       if (msg.seq > last) break;
-      const type = msg.headers?.get(OnexHeader.Type) || undefined;
+      // The body's type, which its signature covers; the header only when the body has none.
+      const type = bodyField(msg.data, "type") ?? (msg.headers?.get(OnexHeader.Type) || undefined);
       if (options.type === undefined || type === options.type) {
         yield { sequence: msg.seq, subject: msg.subject, time: new Date(msg.info.timestampNanos / 1_000_000).toISOString(), type, data: msg.data };
         if (++count >= limit) break;
@@ -51,5 +52,15 @@ export async function* readHistory(js: JetStreamClient, jsm: JetStreamManager, s
     }
   } finally {
     await messages.close();
+  }
+}
+
+/** A string member of a stored message's body (`type`, `id`), when the body is a JSON object with one; read without judging it. */
+export function bodyField(data: Uint8Array, name: "id" | "type"): string | undefined {
+  try {
+    const value = (JSON.parse(new TextDecoder().decode(data)) as Record<string, unknown> | null)?.[name];
+    return typeof value === "string" ? value : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -15,6 +15,8 @@ import { ErrorCode, OnexError } from "../errors.js";
 import type { ReceivePipeline } from "../receive/pipeline.js";
 import type { AheadJob, VerifyAhead } from "../receive/verify-ahead.js";
 import { withVerifiedAhead, type VerifiedAhead } from "../trust/signature.js";
+import type { StoredMessageReplay } from "../receive/stored-message-replay.js";
+import { bodyField } from "./history.js";
 import { deadLetter } from "./dead-letter.js";
 import { OnexHeader } from "./headers.js";
 import { streamNameOf, zoneStreamNameOf } from "./streams.js";
@@ -29,6 +31,8 @@ export interface SubscriptionTransport {
   readonly logger: { warn(message: string, details?: Record<string, unknown>): void };
   /** Threads verifying signatures ahead of the pipeline, when the client has them. */
   readonly verifyAhead?: VerifyAhead;
+  /** The client's replay protection, when it has one: told each subscription's recent history as it opens. */
+  readonly replay?: StoredMessageReplay;
 }
 
 /** Counts, per consumer and stored message, the deliveries that never reached a handler. */
@@ -93,6 +97,8 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   const created = await createConsumer(jsm, stream, config, options.durable);
   const info = options.durable === undefined ? created : await resumeDurable(jsm, stream, created, config);
   const consumerName = info.name;
+  // After the consumer exists, so what is published meanwhile is judged as it arrives.
+  if (transport.replay !== undefined) await seedReplay(transport, stream, config.filter_subject!, transport.replay);
   const consumer = await transport.js.consumers.get(stream, consumerName);
   const writer = { zone: options.zone, consumer: consumerName, maxPayload: transport.nc.info?.max_payload ?? 1024 * 1024, idPrefix: globalThis.crypto.randomUUID() };
   const refusals: Refusal[] = [];
@@ -289,7 +295,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
           void toDeadLetter(msg, new OnexError(ErrorCode.HandlerFailed, `delivered ${attempts} times and never acknowledged`, { deliveries: attempts }));
           continue;
         }
-        const inbound = { data: msg.data, subject: msg.subject, typeHeader: msg.headers?.get(OnexHeader.Type) || undefined, storedAs };
+        const inbound = { data: msg.data, subject: msg.subject, typeHeader: msg.headers?.get(OnexHeader.Type) || undefined, versionHeader: msg.headers?.get(OnexHeader.Version) || undefined, storedAs };
         const outcome = checked === undefined ? pipeline.receive(inbound) : withVerifiedAhead(checked, () => pipeline.receive(inbound));
         if (outcome.kind === "skip") {
           ack(msg);
@@ -431,6 +437,39 @@ async function streamFor(jsm: JetStreamManager, templateKey: string, zone: strin
     },
   );
   return found ? own : shared;
+}
+
+/**
+ * Tells `replay` which stored message first held each id on `filter` within the replay window:
+ * a process that restarts remembers nothing, and a message captured before it would pass as
+ * new if published again. Read with a consumer of its own that acknowledges nothing, removed
+ * afterwards; it costs one read of the window's messages on the filter as a subscription opens.
+ */
+async function seedReplay(transport: SubscriptionTransport, stream: string, filter: string, replay: StoredMessageReplay): Promise<void> {
+  const jsm = await transport.manager();
+  const since = new Date(Date.now() - replay.historyMs).toISOString();
+  const name = `onex_seed_${globalThis.crypto.randomUUID().replace(/-/g, "")}`;
+  const info = await withRetry(() =>
+    jsm.consumers.add(stream, { name, filter_subject: filter, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.StartTime, opt_start_time: since, inactive_threshold: 60_000 * NANOS_PER_MS }),
+  ).catch((error: unknown) => {
+    throw consumerError(error, stream);
+  });
+  try {
+    const reader = await transport.js.consumers.get(stream, name);
+    let pending = info.num_pending;
+    while (pending > 0) {
+      let read = 0;
+      for await (const msg of await reader.fetch({ max_messages: Math.min(pending, 1_000), expires: 5_000 })) {
+        read++;
+        pending = msg.info.pending;
+        const id = bodyField(msg.data, "id");
+        if (id !== undefined) replay.seed(id, `${stream}#${msg.seq}`);
+      }
+      if (read === 0) break;
+    }
+  } finally {
+    await jsm.consumers.delete(stream, name).catch(() => undefined);
+  }
 }
 
 /**

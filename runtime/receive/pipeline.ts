@@ -25,6 +25,8 @@ export interface Inbound {
   subject: string;
   /** The `Onex-Type` header, when the sender set one: a routing hint that must agree with the signed body. */
   typeHeader?: string;
+  /** The `Onex-Version` header, when the sender set one: like the type header, it must agree with the body. */
+  versionHeader?: string;
   /** Which stored message this is (stream and sequence): a redelivery is the same stored message, a replay is another. */
   storedAs: string;
 }
@@ -161,6 +163,9 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
         return reject(new OnexError(ErrorCode.RoutingMismatch, `the Onex-Type header says "${inbound.typeHeader}" but the message is "${type}"`, { type, header: inbound.typeHeader }));
       }
       const version = declaredVersionOf(value);
+      if (inbound.versionHeader !== undefined && inbound.versionHeader !== version) {
+        return reject(new OnexError(ErrorCode.RoutingMismatch, `the Onex-Version header says "${inbound.versionHeader}" but the message declares ${version === undefined ? "no version" : `"${version}"`}`, { version, header: inbound.versionHeader }));
+      }
       const where = route(type, version);
       if (where.kind === "skip") return where;
       if (where.kind === "reject") return where;

@@ -3,13 +3,21 @@
  * message again when its handler failed or its acknowledgement was lost: that is the same
  * message, and must pass. A replay is the same message id stored a second time (published
  * again): that must be refused, on every delivery, not only the first.
+ *
+ * A guard's memory starts empty with its process, so a message captured before a restart
+ * could be published again and accepted after it. The transport therefore tells it which
+ * stored message first held each id in the stream's recent history (`seed`), as a
+ * subscription opens: any other stored message with that id is a replay.
  */
+import { ErrorCode, OnexError } from "../errors.js";
 import type { ReplayGuard } from "../trust/replay-guard.js";
 
 /** Wraps a replay guard; one per process (or client), shared by its subscriptions. */
 export class StoredMessageReplay {
   /** id → the stored message it was first accepted as, in insertion order. */
   readonly #acceptedAs = new Map<string, string>();
+  /** id → the first stored message holding it, learnt from the stream's history (see seed). */
+  readonly #storedFirst = new Map<string, string>();
 
   constructor(
     readonly guard: Pick<ReplayGuard, "accept">,
@@ -17,12 +25,27 @@ export class StoredMessageReplay {
     readonly remember = 100_000,
   ) {}
 
+  /** How far back a stream's history must be read for `seed`: the guard's window and clock skew (5.5 minutes for a guard that does not say). */
+  get historyMs(): number {
+    const { windowMs, skewMs } = this.guard as Partial<ReplayGuard>;
+    return (windowMs ?? 5 * 60_000) + (skewMs ?? 30_000);
+  }
+
+  /** Records that `storedAs` holds message `id`; called in stream order, so the first call for an id names the original. */
+  seed(id: string, storedAs: string): void {
+    if (this.#storedFirst.has(id)) return;
+    this.#storedFirst.set(id, storedAs);
+    if (this.#storedFirst.size > this.remember) this.#storedFirst.delete(this.#storedFirst.keys().next().value!);
+  }
+
   /** The guard to judge one delivery of stored message `storedAs` (e.g. `ONEX_EVENT#42`) with. */
   forStoredMessage(storedAs: string): Pick<ReplayGuard, "accept"> {
     return {
       accept: (message, now) => {
         const id = (message as { id?: unknown }).id;
         if (typeof id === "string" && this.#acceptedAs.get(id) === storedAs) return;
+        const first = typeof id === "string" ? this.#storedFirst.get(id) : undefined;
+        if (first !== undefined && first !== storedAs) throw new OnexError(ErrorCode.Replay, `message ${String(id)} was already stored as ${first}`, { reason: "duplicate", messageId: id });
         this.guard.accept(message, now);
         if (typeof id !== "string") return;
         this.#acceptedAs.set(id, storedAs);

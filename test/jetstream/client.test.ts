@@ -217,6 +217,51 @@ describe("the dead-letter stream", () => {
     }
   });
 
+  it("a message captured before a restart and published again is refused after it, before or after the subscription opens", async () => {
+    const js = jetstream(raw);
+    const original = signMessage(stateUpdate("n-restart", "busy").toJSON(), keys.node);
+    const subject = stateUpdate("n-restart").subject();
+    const publishRaw = async (body: object, id: string) => {
+      const h = natsHeaders();
+      h.set("Onex-Type", "signal.state.update");
+      return js.publish(subject, new TextEncoder().encode(JSON.stringify(body)), { msgID: id, headers: h });
+    };
+    const guarded = () => client(server.url, keys.agent, [keys.node], { trust: { zone: ZONE, replay: new ReplayGuard(), keyOfEntity: () => keys.node.keyId, logger: { warn() {} } } });
+    const handle = async (c: OnexClient, expected: { delivered: number; deadLettered: number }) => {
+      const sub = await c.subscribe([v0_1.StateUpdate], { entityId: "n-restart", durable: "restarting" });
+      const handled: string[] = [];
+      const handler = (async () => {
+        for await (const d of sub) {
+          handled.push(`${d.message.id}#${d.sequence}`);
+          await d.ack();
+        }
+      })();
+      return {
+        sub,
+        async settle() {
+          const deadline = Date.now() + 10_000;
+          while ((sub.stats.delivered < expected.delivered || sub.stats.deadLettered < expected.deadLettered) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+          await sub.stop();
+          await handler;
+          await c.close();
+          return { handled, stats: { delivered: sub.stats.delivered, deadLettered: sub.stats.deadLettered } };
+        },
+      };
+    };
+    const stored = await publishRaw(original, "restart-original");
+    const first = await (await handle(await guarded(), { delivered: 1, deadLettered: 0 })).settle();
+    expect(first.handled).toEqual([`${original.id}#${stored.seq}`]);
+
+    // While the service is down, and after it is back: the captured bytes under a new de-duplication id.
+    await publishRaw(original, "restart-replay-1");
+    const second = await handle(await guarded(), { delivered: 0, deadLettered: 2 });
+    await publishRaw(original, "restart-replay-2");
+    const after = await second.settle();
+    expect(after).toEqual({ handled: [], stats: { delivered: 0, deadLettered: 2 } });
+    const letters = (await listDeadLetters(await jetstreamManager(raw))).filter((l) => l.consumer === "restarting");
+    expect(letters.map((l) => l.reason)).toEqual([ErrorCode.Replay, ErrorCode.Replay]);
+  });
+
   it("a message whose handler fails max_deliver times is dead-lettered with the delivery count, and can be replayed", async () => {
     await publisher.publish(stateUpdate("n-poison", "draining"));
     const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-poison", durable: "poison", maxDeliver: 3 });

@@ -87,6 +87,8 @@ describe("typedPipeline", () => {
       [ErrorCode.SignerUnknown, inbound(m, { signer: stranger })],
       [ErrorCode.SignatureInvalid, inbound(m, { body: { ...signed, payload: { state: "idle" } } })],
       [ErrorCode.RoutingMismatch, inbound(m, { typeHeader: "event.node.register" })],
+      [ErrorCode.RoutingMismatch, { ...inbound(m), versionHeader: "0.2" }],
+      ["deliver", { ...inbound(m), versionHeader: "0.1" }],
       [ErrorCode.RoutingMismatch, inbound(m, { subject: update("n-2").subject() })],
       [ErrorCode.UnknownType, inbound(m, { body: signMessage({ ...m.toJSON(), type: "signal.made.up" }, key), typeHeader: null })],
       [ErrorCode.UnknownType, inbound(m, { body: signMessage({ ...m.toJSON(), type: "signal.made.up" }, key), typeHeader: "signal.made.up" })],
