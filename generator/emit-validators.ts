@@ -11,6 +11,7 @@ import type { Ajv2020, ValidateFunction } from "ajv/dist/2020.js";
 import { createAjv } from "./meta-schema.js";
 import { schemaIdOf, type JsonSchema, type VersionModel } from "./model.js";
 import { pointerSegments } from "./yaml-file.js";
+import { formatWhere } from "./problems.js";
 
 const standalone = commonJsDefault(standaloneModule);
 
@@ -91,7 +92,7 @@ export function emitValidators(model: VersionModel, sources: Map<string, SchemaS
         // ajv's generated code for this schema is too deep for the stack; its message would only say so, with the code attached.
         const yaml = sources.get(s.name)?.yaml;
         const where = yaml ? yaml.locate([]) : { file: s.name };
-        throw new OnexError(ErrorCode.SchemaTooLarge, `${where.file}:${where.line ?? "?"}:${where.column ?? "?"}: schema ${s.name} is too large for onex to compile a validator for; split it into records`, { ...where, schema: s.name }, { cause });
+        throw new OnexError(ErrorCode.SchemaTooLarge, `${formatWhere(where)}: schema ${s.name} is too large for onex to compile a validator for; split it into records`, { ...where, schema: s.name }, { cause });
       }
       const message = (cause as Error).message.replace(/^strict mode: /, "");
       const { path, key } = locateInSchema(s.schema, message);
@@ -184,7 +185,7 @@ function schemaError(sources: Map<string, SchemaSource>, name: string, path: (st
   const where = yaml ? (key ? yaml.locateKey(path) : yaml.locate(path)) : { file: name };
   return new OnexError(
     ErrorCode.SchemaInvalid,
-    `${where.file}:${where.line ?? "?"}:${where.column ?? "?"}: schema ${name} is not valid JSON Schema 2020-12 for onex: ${message}`,
+    `${formatWhere(where)}: schema ${name} is not valid JSON Schema 2020-12 for onex: ${message}`,
     { ...where, schema: name },
     cause === undefined ? undefined : { cause },
   );

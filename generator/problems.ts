@@ -22,7 +22,9 @@ export interface Problem extends Where {
 
 /** `file:line:column` (or as much of it as is known). */
 export function formatWhere(where: Where): string {
-  return `${where.file}:${where.line ?? "?"}:${where.column ?? "?"}`;
+  // A problem of the file as a whole (an empty file, a misnamed one) has no line to name.
+  if (where.line === undefined) return where.file;
+  return `${where.file}:${where.line}${where.column === undefined ? "" : `:${where.column}`}`;
 }
 
 /** The problems of one run, in the order they were found. */

@@ -2,6 +2,7 @@
 import { ErrorCode, OnexError } from "@onex/runtime";
 import type { JsonSchema, SubjectModel } from "./model.js";
 import { pointerSegments } from "./yaml-file.js";
+import { formatWhere } from "./problems.js";
 
 type Locate = (path: (string | number)[]) => { file: string; line?: number; column?: number };
 
@@ -16,7 +17,7 @@ const LITERAL = /^[^\s.*>{}]+$/;
 export function parseSubjectTemplate(key: string, template: string, params: Record<string, string>, locate: Locate): SubjectModel {
   const fail = (message: string, path: (string | number)[] = ["template"]): never => {
     const where = locate(path);
-    throw new OnexError(ErrorCode.SubjectPlaceholder, `${where.file}:${where.line ?? "?"}:${where.column ?? "?"}: subject "${key}": ${message}`, { ...where, subject: template });
+    throw new OnexError(ErrorCode.SubjectPlaceholder, `${formatWhere(where)}: subject "${key}": ${message}`, { ...where, subject: template });
   };
   const used = new Set<string>();
   const tokens = template.split(".").map((token) => {
@@ -59,7 +60,7 @@ export function resolveSubjectParams(subject: SubjectModel, envelope: JsonSchema
       const where = locate(["params", param]);
       throw new OnexError(
         ErrorCode.SubjectParam,
-        `${where.file}:${where.line ?? "?"}:${where.column ?? "?"}: subject "${subject.key}" param "${param}" must point at a required string field of the envelope, but /${path.join("/")} is not one`,
+        `${formatWhere(where)}: subject "${subject.key}" param "${param}" must point at a required string field of the envelope, but /${path.join("/")} is not one`,
         { ...where, subject: subject.template },
       );
     }

@@ -87,7 +87,12 @@ export async function loadTransforms(schemasDir: string, models: readonly Versio
   const problems = new Problems();
   for (const [index, model] of models.entries()) {
     const dir = join(schemasDir, model.id);
-    const names = (await readdir(dir)).filter((n) => /^from-v.+\.ya?ml$/.test(n)).sort(compare);
+    const entries = await readdir(dir);
+    // `from-0.2.yaml` would otherwise be ignored, and the hop left without its transform in silence.
+    for (const name of entries.filter((n) => /^from-.*\.ya?ml$/i.test(n) && !/^from-v.+\.ya?ml$/.test(n))) {
+      problems.add(ErrorCode.TransformInvalid, { file: show(join(dir, name)) }, `a transform file is named from-v<older version>.yaml (here from-v${models[index - 1]?.version ?? "<older>"}.yaml); this one would not be read`);
+    }
+    const names = entries.filter((n) => /^from-v.+\.ya?ml$/.test(n)).sort(compare);
     for (const name of names) {
       await problems.collect(async () => {
         const yaml = await readYamlFile(join(dir, name), show(join(dir, name)));
@@ -117,7 +122,7 @@ async function checkTransform(
 ): Promise<TransformModel> {
   const fail = (path: (string | number)[], message: string): never => {
     const where = yaml.locate(path);
-    throw new OnexError(ErrorCode.TransformInvalid, `${where.file}:${where.line ?? "?"}:${where.column ?? "?"}: ${message}`, { ...where });
+    throw new OnexError(ErrorCode.TransformInvalid, `${formatWhere(where)}: ${message}`, { ...where });
   };
   // Every shape mistake of the file at once, each at its key or value.
   const shape = shapeProblems(yaml, await loadMetaValidator(), ErrorCode.TransformInvalid, "transform");

@@ -1,4 +1,5 @@
 /** Transform files are validated like manifests: located errors with ONEX_E_TRANSFORM_INVALID; `onex check` proves soundness. */
+import { cp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { generate } from "../../generator/generate.js";
@@ -51,6 +52,28 @@ describe("the escape functions module", () => {
     const { schemas, out } = await copySchemas();
     await editFile(join(schemas, TS), (t) => t.replace("export function protocolDown", "function protocolDown") + "\nexport { protocolDown };\n");
     await expect(generate({ schemasDir: schemas, outDir: out })).resolves.toBeDefined();
+  });
+});
+
+describe("a version without a transform from the one before", () => {
+  it("generates, validates and lists; migrate across the gap says ONEX_E_NO_PATH; a misnamed transform file is refused, not ignored", async () => {
+    const { root, schemas } = await copySchemas();
+    const v03 = join(schemas, "v0.3");
+    await cp(join(schemas, "v0.2"), v03, { recursive: true });
+    await rm(join(v03, "from-v0.1.yaml"));
+    await rm(join(v03, "from-v0.1.ts"));
+    await editFile(join(v03, "manifest.yaml"), (t) => t.replace('version: "0.2"', 'version: "0.3"').replace(/compatible_with: .*/, 'compatible_with: ["0.2"]'));
+    await editFile(join(v03, "records", "protocol.yaml"), (t) => t.replace('"0.2"', '"0.3"'));
+    const cli = (args: string[], input = "") => runCli([...args], { cwd: root, input });
+    expect(cli(["generate"]).status).toBe(0);
+    expect(cli(["versions"]).stdout).toContain("v0.3  compatible with: v0.2");
+    expect(cli(["validate", "v0.3", "-"]).status).toBe(0);
+    const gap = cli(["migrate", "v0.2", "v0.3", "-"]);
+    expect([gap.status, gap.stderr]).toEqual([2, expect.stringContaining("ONEX_E_NO_PATH: no transform connects v0.2 and v0.3")]);
+
+    await writeFile(join(v03, "from-0.2.yaml"), "from: \"0.2\"\n");
+    const misnamed = cli(["generate"]);
+    expect([misnamed.status, misnamed.stderr]).toEqual([3, expect.stringContaining("ONEX_E_TRANSFORM_INVALID: schemas/v0.3/from-0.2.yaml: a transform file is named from-v<older version>.yaml (here from-v0.2.yaml)")]);
   });
 });
 
