@@ -18,6 +18,9 @@ export abstract class OnexCommand extends Command {
     const failure = error instanceof OnexError ? error : fileSystemFailure(error);
     if (failure !== undefined) {
       this.logToStderr(`error ${failure.code}: ${printable(failure.message)}`);
+      // Lines an error carries beside its message (onex check's sample and replay command): each its own line, escaped as the message is.
+      const lines = failure.details.lines;
+      if (Array.isArray(lines)) for (const line of lines) this.logToStderr(`  ${printable(String(line))}`);
       if (debug) this.logToStderr(JSON.stringify(failure.details, null, 2) + "\n" + (failure.stack ?? ""));
       process.exitCode = exitCodeFor(failure.code);
       return;

@@ -42,8 +42,9 @@ export function checkVersionGraph(graph: VersionGraph, models: ReadonlyMap<strin
   const fail = (type: string, from: string, to: string, problem: string, sample: unknown, extra: Record<string, unknown>, lines: string[]): never => {
     throw new OnexError(
       ErrorCode.TransformUnsound,
-      `${type} v${from} -> v${to}: ${problem}\n  sample: ${JSON.stringify(sample)}\n${lines.map((l) => `  ${l}\n`).join("")}  replay: onex check --seed ${options.seed}`,
-      { type, from, to, sample, seed: options.seed, ...extra },
+      `${type} v${from} -> v${to}: ${problem}`,
+      // Shown under the message, a line each (see OnexCommand.catch).
+      { type, from, to, sample, seed: options.seed, ...extra, lines: [`sample: ${JSON.stringify(sample)}`, ...lines, `replay: onex check --seed ${options.seed}`] },
     );
   };
   const assertValid = (type: string, source: string, target: string, sample: unknown, out: unknown) => {

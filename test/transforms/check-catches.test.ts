@@ -23,7 +23,9 @@ describe("onex check", () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`error ${ErrorCode.TransformUnsound}: signal.task.dispatch v0.1 -> v0.2`);
     expect(result.stderr).toContain("/payload/priority");
-    expect(result.stderr).toContain("replay: onex check --seed 7");
+    // The sample and the replay command each on a line of their own, not escaped into the message's line.
+    expect(result.stderr).toMatch(/\n {2}sample: \{.*\}\n(.*\n)* {2}replay: onex check --seed 7\n/);
+    expect(result.stderr).not.toContain("\\u{a}");
   });
 });
 

@@ -263,7 +263,7 @@ describe("onex check proves round trips", () => {
     expect(onex.code).toBe(ErrorCode.TransformUnsound);
     expect(onex.message).toMatch(/^signal\.task\.dispatch v0\.1 -> v0\.2: the round trip v0\.1 -> v0\.2 -> v0\.1 does not restore the message \(at \/payload\/deadline\)/);
     expect(onex.details.roundTrip).toBe(true);
-    expect(onex.message).toContain("replay: onex check --seed 5");
+    expect(onex.details.lines).toContain("replay: onex check --seed 5");
   });
 
   it("fails a composed path whose adjacent steps pass on sampled messages", async () => {
