@@ -25,7 +25,7 @@ export default class Migrate extends OnexCommand {
   static override summary = "Move messages from one protocol version to another.";
   static override description = [
     "Reads one JSON document, a JSON array, NDJSON (streamed in constant memory) or YAML, validates every message against <from>,",
-    "runs it through the generated adapters (v0.2 -> v0.0.9 passes through v0.1) and writes it in the same shape to stdout or --out.",
+    "runs it through the generated adapters (v0.2 -> v0.0.9 passes through v0.1), validates it against <to> and writes it in the same shape to stdout or --out.",
     "Data the target version cannot hold travels in `_residue`, so migrating back restores the message exactly; integers beyond 2^53 are carried digit for digit.",
     "--out and --dead-letter are written to a temporary file and moved into place when the run succeeds, so a failed run leaves no file; an existing file is replaced only with --force.",
     "The adapters are the ones generated from --schemas, exactly as `onex generate` last wrote them (ONEX_E_SDK_STALE when they are not current).",
@@ -51,7 +51,7 @@ export default class Migrate extends OnexCommand {
   static override flags = {
     ...sdkFlags,
     out: Flags.string({ char: "o", description: "Write here instead of stdout." }),
-    "on-error": Flags.string({ description: "What a bad message does: stop the run, skip it, or go to the dead-letter file.", options: ["fail", "skip", "dead-letter"], default: "fail" }),
+    "on-error": Flags.string({ description: "What a bad message does: stop the run (fail, the default without --dead-letter), skip it, or go to the dead-letter file.", options: ["fail", "skip", "dead-letter"] }),
     "dead-letter": Flags.string({ description: "NDJSON file for bad messages (implies --on-error dead-letter): line, code, message and the input." }),
     format: Flags.string({ description: "Input format; auto picks YAML for .yaml/.yml files, else JSON or NDJSON by content.", options: ["auto", "json", "yaml"], default: "auto" }),
     force: Flags.boolean({ description: "Replace --out and --dead-letter files that exist.", default: false }),
@@ -65,9 +65,12 @@ export default class Migrate extends OnexCommand {
     const to = project.resolveVersion(args.to);
     const transforms = await project.transforms();
     transforms.migrationPath(from, to); // ONEX_E_NO_PATH before any input is read
-    const onError = flags["dead-letter"] !== undefined ? "dead-letter" : flags["on-error"];
+    const onError = flags["on-error"] ?? (flags["dead-letter"] !== undefined ? "dead-letter" : "fail");
     if (onError === "dead-letter" && flags["dead-letter"] === undefined) {
       throw new OnexError(ErrorCode.Usage, "--on-error dead-letter needs --dead-letter FILE");
+    }
+    if (onError !== "dead-letter" && flags["dead-letter"] !== undefined) {
+      throw new OnexError(ErrorCode.Usage, `--on-error ${onError} and --dead-letter ask for two things: a bad message would ${onError === "fail" ? "stop the run" : "be skipped"}, and the dead-letter file stay empty; choose one`);
     }
     const file = args.file ?? "-";
     // Integers beyond 2^53 travel as BigInt and are written back digit for digit: migrate loses nothing.

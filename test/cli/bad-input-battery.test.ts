@@ -60,6 +60,7 @@ const CASES: Record<string, Case> = {
   "migrate: unwritable --out": { args: ["migrate", "v0.1", "v0.2", "msgs.ndjson", "--out", "no/such/m4.out"], code: WriteFailed, exit: 73 },
   "migrate: --out is a folder": { args: ["migrate", "v0.1", "v0.2", "msgs.ndjson", "--out", "folder"], code: WriteFailed, exit: 73 },
   "migrate: --out exists": { args: ["migrate", "v0.1", "v0.2", "msgs.ndjson", "--out", "exists.out"], code: FileExists, exit: 2 },
+  "migrate: --on-error fail with --dead-letter": { args: ["migrate", "v0.1", "v0.2", "msgs.ndjson", "--on-error", "fail", "--dead-letter", "dl.ndjson"], code: Usage, exit: 2, absent: ["dl.ndjson"] },
   "migrate: unknown version": { args: ["migrate", "v0.1", "v9", "msgs.ndjson"], code: ErrorCode.UnknownVersion, exit: 2 },
   "sign: missing key": { args: ["sign", "msgs.ndjson", "--key", "nope.key"], code: FileNotFound, exit: 3 },
   "sign: key is a folder": { args: ["sign", "msgs.ndjson", "--key", "folder"], code: FileUnreadable, exit: 3 },
