@@ -88,7 +88,9 @@ export function typedPipeline(classes: readonly TransportMessageClass[], trust: 
     typesByVersion.set(cls.version, new Set(cls.subjectTemplate.types));
   }
   const route = (type: string, version: string | undefined): Route => {
-    if (version === undefined) return { kind: "reject", error: new OnexError(ErrorCode.ValidationFailed, "the message declares no protocol version", { type }) };
+    // No loaded SDK's envelope layout reads a version in it: another version's message (v0.0.9's
+    // layout, its SDK not imported here), judged and left to others, or a forgery, dead-lettered.
+    if (version === undefined) return { kind: "skip-if-trusted" };
     const cls = byType.get(type);
     if (cls !== undefined && cls.version === version) return { kind: "class", cls };
     const known = typesByVersion.get(version);
@@ -114,7 +116,7 @@ export function versionedPipeline(receiver: { sdk: ProtocolSdk; sources: readonl
   const sources = new Map<string, ProtocolSdk>(receiver.sources.map((s) => [s.version, s]));
   sources.set(target.version, target);
   const route = (type: string, version: string | undefined): Route => {
-    if (version === undefined) return { kind: "reject", error: new OnexError(ErrorCode.ValidationFailed, "the message declares no protocol version", { type }) };
+    if (version === undefined) return { kind: "skip-if-trusted" }; // as in typedPipeline
     const sdk = sources.get(version);
     if (sdk === undefined) return { kind: "unknown-version" };
     const cls = Object.hasOwn(sdk.messageClasses, type) ? sdk.messageClasses[type] : undefined;
