@@ -149,9 +149,12 @@ export interface VersionedSubscription<M> extends AsyncIterable<VersionedDeliver
 }
 
 /** What the versioned receive path needs: the receiver's SDK, every SDK it can read, and the adapters between them. */
-export interface VersionedReceiver {
+/** Any message of an SDK's version: the union of what its classes' `parse` returns (`AnyMessage` of a generated SDK). */
+export type MessageOf<S extends ProtocolSdk> = { [T in keyof S["messageClasses"]]: ReturnType<S["messageClasses"][T]["parse"]> }[keyof S["messageClasses"]];
+
+export interface VersionedReceiver<S extends ProtocolSdk = ProtocolSdk> {
   /** The receiver's own version's SDK: messages are handed out as its classes. */
-  sdk: ProtocolSdk;
+  sdk: S;
   /** SDKs of the versions it reads (validation of the original); the receiver's own is added when missing. */
   sources: readonly ProtocolSdk[];
   /** The version graph of the generated adapters (generated/transforms `versionGraph`). */
@@ -165,5 +168,5 @@ export interface ControlPlane {
   /** Delivers verified, judged messages of the given classes. */
   subscribe<C extends MessageClass>(types: readonly C[], options?: SubscribeOptions): Promise<Subscription<ReturnType<C["parse"]>>>;
   /** Delivers verified, judged messages of every version `receiver` reads, converted to its own. */
-  subscribeVersioned(receiver: VersionedReceiver, options?: VersionedSubscribeOptions): Promise<VersionedSubscription<unknown>>;
+  subscribeVersioned<S extends ProtocolSdk>(receiver: VersionedReceiver<S>, options?: VersionedSubscribeOptions): Promise<VersionedSubscription<MessageOf<S>>>;
 }

@@ -11,11 +11,11 @@ import { DEFAULT_TRUST_POLICY, type JudgeContext, type TrustPolicy } from "../tr
 import { signMessage } from "../trust/sign-message.js";
 import { assertValid } from "../validation.js";
 import { OnexHeader } from "./headers.js";
-import type { PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
+import type { ProtocolSdk, PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
 import { isRetryable, publishError } from "./publish-errors.js";
 import { ReplyInbox } from "./reply-inbox.js";
 import { publishToStream } from "./stream-publish.js";
-import type { ControlPlane, PublishOptions, PublishReceipt, SubscribeOptions, Subscription, VersionedReceiver, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
+import type { ControlPlane, MessageOf, PublishOptions, PublishReceipt, SubscribeOptions, Subscription, VersionedReceiver, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
 import { typedPipeline, versionedPipeline, type ReceivePipeline, type TrustSettings } from "../receive/pipeline.js";
 import { StoredMessageReplay } from "../receive/stored-message-replay.js";
 import { VerifyAhead, defaultVerifyThreads } from "../receive/verify-ahead.js";
@@ -201,8 +201,8 @@ export class OnexClient implements ControlPlane {
   }
 
   /** Subscribes to every version `receiver` reads, handing out messages in its own version. */
-  subscribeVersioned(receiver: VersionedReceiver, options: VersionedSubscribeOptions = {}): Promise<VersionedSubscription<unknown>> {
-    return this.#subscribe(versionedPipeline(receiver, options.templateKey, this.#trust), options);
+  subscribeVersioned<S extends ProtocolSdk>(receiver: VersionedReceiver<S>, options: VersionedSubscribeOptions = {}): Promise<VersionedSubscription<MessageOf<S>>> {
+    return this.#subscribe(versionedPipeline(receiver, options.templateKey, this.#trust), options) as Promise<VersionedSubscription<MessageOf<S>>>;
   }
 
   /** Stops every subscription (handing back what they hold, so their iteration ends), then drains and closes the connection. */

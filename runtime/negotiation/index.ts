@@ -7,4 +7,4 @@ export { negotiateSubject, schemasSubject, serveNegotiation, type HandshakeAnswe
 export { probe, type ProbedVersion, type ProbeOptions, type ProbeResult } from "./probe.js";
 export { SCHEMA_INDEX_FORMAT, contentHashOf, differingSchemas, parseSchemaIndex, readSchemaIndex, type SchemaIndex, type SchemaIndexMessage, type SchemaIndexSchema } from "./schema-index.js";
 export { declaredVersionOf } from "../receive/pipeline.js";
-export type { Refusal, VersionedDelivery, VersionedReceiver, VersionedSubscribeOptions, VersionedSubscription, VersionedSubscriptionStats } from "../control-plane.js";
+export type { MessageOf, Refusal, VersionedDelivery, VersionedReceiver, VersionedSubscribeOptions, VersionedSubscription, VersionedSubscriptionStats } from "../control-plane.js";

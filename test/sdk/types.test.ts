@@ -5,6 +5,9 @@
 import { describe, expect, expectTypeOf, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import * as v0_2 from "../../generated/v0.2/index.js";
+import { versionGraph } from "../../generated/transforms/index.js";
+import type { MessageOf, VersionedSubscription } from "../../runtime/control-plane.js";
+import type { OnexClient } from "../../runtime/jetstream/client.js";
 
 const zone = "zone.trusted.org";
 const source = { zone, entity_type: "task", entity_id: "t-1" } as const;
@@ -33,6 +36,14 @@ describe("the SDK's exported types", () => {
     expectTypeOf<v0_2.TaskDispatchData["payload"]>().toEqualTypeOf<v0_2.TaskDispatchPayload>();
     const data: v0_2.AnyMessageData = v0_2.StateUpdate.create({ source, trust, payload: { state: "idle" } }).toJSON() as unknown as v0_2.StateUpdateData;
     expect(data.type).toBe("signal.state.update");
+  });
+
+  it("a versioned subscription hands out the receiver's version's messages, typed", () => {
+    expectTypeOf<MessageOf<typeof v0_1>>().toEqualTypeOf<v0_1.AnyMessage>();
+    // Inferred from the receiver, as a service writes it (never called: the type is what is checked).
+    const subscribe = (client: OnexClient) => client.subscribeVersioned({ sdk: v0_2, sources: [v0_1], graph: versionGraph });
+    expectTypeOf<Awaited<ReturnType<typeof subscribe>>>().toEqualTypeOf<VersionedSubscription<v0_2.AnyMessage>>();
+    expect(Object.keys(v0_1.messageClasses)).toContain("signal.state.update");
   });
 
   it("nested objects are exported types named from their path, never numbered", () => {
