@@ -281,6 +281,7 @@ function upAgentStarted(fields: JsonObject, restore: Dropped, dropped: Dropped):
       let s2: JsonObject = { ...v2 };
       if (Object.hasOwn(s2, "capability")) s2 = renamedField(s2, "capability", "capabilities");
       if (Object.hasOwn(s2, "capabilities")) s2["capabilities"] = Object.hasOwn(restore, "/payload/capabilities") ? restore["/payload/capabilities"] : [s2["capabilities"]];
+      else if (Object.hasOwn(restore, "/payload/capabilities")) s2["capabilities"] = restore["/payload/capabilities"];
       s0["payload"] = s2;
     }
   }

@@ -407,6 +407,7 @@ function upTaskDispatch(fields: JsonObject, restore: Dropped, dropped: Dropped):
       if (Object.hasOwn(s1, "action")) s1 = renamedField(s1, "action", "operation");
       if (Object.hasOwn(s1, "target")) s1 = renamedField(s1, "target", "targets");
       if (Object.hasOwn(s1, "targets")) s1["targets"] = Object.hasOwn(restore, "/payload/targets") ? restore["/payload/targets"] : [s1["targets"]];
+      else if (Object.hasOwn(restore, "/payload/targets")) s1["targets"] = restore["/payload/targets"];
       if (Object.hasOwn(restore, "/payload/retry")) s1 = withField(s1, "retry", restore["/payload/retry"]);
       s0["payload"] = s1;
     }

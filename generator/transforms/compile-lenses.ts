@@ -144,6 +144,8 @@ export function compileConversion(lenses: readonly Lens[], names: CompileNames, 
       }
       case "wrap":
         emit(depth, `if (${has(lens.name)}) ${field(lens.name)} = Object.hasOwn(restore, ${key}) ? restore[${key}] : [${field(lens.name)}];`);
+        // An empty array had no first element: its head left the field out and kept the array in the residue.
+        emit(depth, `else if (Object.hasOwn(restore, ${key})) ${field(lens.name)} = restore[${key}];`);
         return;
       case "head":
         emit(depth, `if (${has(lens.name)}) {`);

@@ -29,6 +29,27 @@ describe("onex check", () => {
   });
 });
 
+describe("wrap and head of an array that may be empty", () => {
+  it("round-trips the empty array through the residue when the single field may be left out", async () => {
+    const { root, schemas } = await copySchemas();
+    // Both versions may leave the field out, and v0.2 may list no targets: [] has no head, so v0.1 leaves it out and keeps [] aside.
+    await editFile(join(schemas, "v0.1", "messages", "task-dispatch.yaml"), (t) => t.replace("required: [task_id, target, action, priority]", "required: [task_id, action, priority]"));
+    await editFile(join(schemas, "v0.0.9", "messages", "task-dispatch.yaml"), (t) => t.replace("required: [task_id, target, action]", "required: [task_id, action]"));
+    await editFile(join(schemas, "v0.2", "messages", "task-dispatch.yaml"), (t) => t.replace("    minItems: 1\n", "    minItems: 0\n").replace("required: [task_id, targets, operation, priority]", "required: [task_id, operation, priority]"));
+    expect(runCli(["generate", "--schemas", join(root, "schemas"), "--out", join(root, "generated")]).status).toBe(0);
+    const result = runCli(["check", "--schemas", join(root, "schemas"), "--samples", "200", "--seed", "11"]);
+    expect([result.status, result.stderr]).toEqual([0, expect.stringContaining("transforms sound")]);
+    const v02 = runCli(["migrate", "v0.1", "v0.2", "-", "--schemas", join(root, "schemas")], { input: JSON.stringify(dispatch(1)) + "\n" });
+    const up = JSON.parse(v02.stdout) as { payload: { targets: string[] } };
+    up.payload.targets = [];
+    const down = runCli(["migrate", "v0.2", "v0.1", "-", "--schemas", join(root, "schemas")], { input: JSON.stringify(up) + "\n" });
+    expect(down.status).toBe(0);
+    expect((JSON.parse(down.stdout) as { payload: Record<string, unknown> }).payload.target).toBeUndefined();
+    const back = runCli(["migrate", "v0.1", "v0.2", "-", "--schemas", join(root, "schemas")], { input: down.stdout });
+    expect(JSON.parse(back.stdout)).toEqual(up);
+  });
+});
+
 describe("onex migrate on a transform that is wrong for some messages", () => {
   it("refuses each message a transform made invalid for the target, or failed on, with its line; the others are written", async () => {
     const { root, schemas } = await copySchemas();
