@@ -8,6 +8,7 @@
 import { ErrorCode } from "@onex/runtime";
 import { modelResolver, type RefResolver } from "../diff/compare-schemas.js";
 import { didYouMean } from "../did-you-mean.js";
+import { createAjv } from "../meta-schema.js";
 import type { JsonSchema, VersionModel } from "../model.js";
 import type { Problems } from "../problems.js";
 import type { YamlFile } from "../yaml-file.js";
@@ -17,8 +18,8 @@ import type { Lens, TransformModel } from "./load-transforms.js";
 type Shape =
   | { kind: "object"; fields: Map<string, Shape> }
   | { kind: "array"; items: Shape }
-  /** `values`: the JSON text of every value `const`/`enum` allow, when the schema lists them. */
-  | { kind: "scalar"; values?: string[] }
+  /** `values`: the JSON text of every value `const`/`enum` allow, when the schema lists them; `schema`: the field's, where it is declared. */
+  | { kind: "scalar"; values?: string[]; schema?: JsonSchema }
   | { kind: "unknown" };
 
 const UNKNOWN: Shape = { kind: "unknown" };
@@ -63,9 +64,9 @@ function shapeOf(raw: JsonSchema, resolve: RefResolver, depth: number): Shape {
   }
   if (schema.items !== undefined && typeof schema.items === "object") return { kind: "array", items: shapeOf(schema.items as JsonSchema, resolve, depth + 1) };
   const values = schema.const !== undefined ? [schema.const] : Array.isArray(schema.enum) ? schema.enum : undefined;
-  if (values) return { kind: "scalar", values: values.map((v) => JSON.stringify(v)) };
+  if (values) return { kind: "scalar", values: values.map((v) => JSON.stringify(v)), schema };
   const types = Array.isArray(schema.type) ? schema.type : [schema.type];
-  if (types.length === 1 && typeof types[0] === "string" && types[0] !== "object" && types[0] !== "array") return { kind: "scalar" };
+  if (types.length === 1 && typeof types[0] === "string" && types[0] !== "object" && types[0] !== "array") return { kind: "scalar", schema };
   // A map, a combinator or no type at all: its fields are not known, so lenses inside it are not judged.
   return UNKNOWN;
 }
@@ -78,6 +79,21 @@ function createdShape(lens: Lens): Shape {
     return Array.isArray(value) ? { kind: "array", items: UNKNOWN } : { kind: "scalar" };
   }
   return UNKNOWN;
+}
+
+let scalarChecker: ReturnType<typeof createAjv> | undefined;
+
+/** Why `value` cannot be the value of a field of `shape` (a lens's default), or undefined when it can, or the shape does not say. */
+function defaultProblem(value: unknown, shape: Shape): string | undefined {
+  const kind = value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
+  if (shape.kind === "object" && kind !== "object") return "is not an object";
+  if (shape.kind === "array" && kind !== "array") return "is not an array";
+  if (shape.kind !== "scalar" || shape.schema === undefined) return undefined;
+  // The field's own schema decides, formats included, as the generated validator will.
+  scalarChecker ??= createAjv({ strict: false });
+  if (scalarChecker.validate(shape.schema, value)) return undefined;
+  const issue = scalarChecker.errors?.[0];
+  return `is not valid (${issue?.message ?? "fails its schema"})`;
 }
 
 class Player {
@@ -148,6 +164,12 @@ class Player {
         } else {
           const what = lens.kind === "add" ? `add "${lens.name}" (creates a field the newer version must declare)` : `remove "${lens.name}"`;
           if (missing(lens.name, ["name"], what)) return;
+          // The default becomes this field's value when the lens creates it: it must be one the field can hold.
+          const problem = lens.optional ? undefined : defaultProblem(lens.default, fields.get(lens.name)!);
+          if (problem !== undefined) {
+            report(["default"], `${lens.kind} "${lens.name}": the default ${JSON.stringify(lens.default)} ${problem} for ${where(lens.name)} of ${subject}`);
+            return;
+          }
           fields.delete(lens.name);
         }
         return;
@@ -191,6 +213,11 @@ class Player {
         if (missing(lens.name, ["name"], `${lens.kind} "${lens.name}"`)) return;
         const value = fields.get(lens.name)!;
         const toArray = (lens.kind === "wrap") === (direction === "up");
+        // A wrap takes a single value into a list, a head a list to its first element: the other way round is a mistake.
+        if (toArray ? value.kind === "array" : value.kind === "object" || value.kind === "scalar") {
+          report(["name"], `${lens.kind} "${lens.name}": ${where(lens.name)} of ${subject} is ${toArray ? "already an array" : "not an array"}; ${lens.kind === "wrap" ? "wrap makes an array of a single value" : "head takes the first element of an array"}`);
+          return;
+        }
         fields.set(lens.name, toArray ? { kind: "array", items: value } : value.kind === "array" ? value.items : UNKNOWN);
         return;
       }

@@ -129,6 +129,20 @@ const lensCases: LensCase[] = [
     message: /convert "state": fallback\.down "running" is not a value \/payload\/state of v0\.1 signal\.state\.update can hold/,
   },
   {
+    what: "an add whose default the new field cannot hold",
+    file: V02,
+    edit: (t) => t.replace("- add: { name: version, default: unknown }", "- add: { name: version, default: 42 }"),
+    line: lineIn("default: 42"),
+    message: /add "version": the default 42 is not valid \(must be string\) for \/payload\/build\/version of v0\.2 event\.node\.register/,
+  },
+  {
+    what: "a wrap of a field that already is an array",
+    file: V02,
+    edit: (t) => t.replace("          - rename: { from: action, to: operation }\n", "          - rename: { from: action, to: operation }\n          - wrap: { name: fallback }\n            lossy: true\n"),
+    line: lineIn("wrap: { name: fallback }"),
+    message: /wrap "fallback": \/payload\/fallback of v0\.1 signal\.task\.dispatch is already an array; wrap makes an array of a single value/,
+  },
+  {
     what: "an envelope lens naming a field the envelope does not have",
     file: "v0.1/from-v0.0.9.yaml",
     edit: (t) => t.replace("rename: { from: timestamp, to: time }", "rename: { from: timestmp, to: time }"),
