@@ -38,10 +38,12 @@ export interface SchemaIndex {
   declared_by: string;
   schema_manifest_url: string;
   manifest_hash: string;
-  /** `sha256:` of the canonical `{version, messages, schemas}`: equal hashes mean peers read messages the same way. */
+  /** `sha256:` of the canonical `{version, messages, schemas, subjects}`: equal hashes mean peers exchange messages the same way. */
   content_hash: string;
   messages: SchemaIndexMessage[];
   schemas: SchemaIndexSchema[];
+  /** Subject template key -> template. Absent from indexes written before it was added, whose hash does not cover it. */
+  subjects?: Record<string, string>;
 }
 
 /** `sha256:<hex>` of the canonical JSON form of `value` (the hash the generator writes). */
@@ -80,8 +82,12 @@ export function parseSchemaIndex(value: unknown, source = "schema index"): Schem
   };
   entries("messages", ["type", "name", "schema_id", "subject", "hash"]);
   entries("schemas", ["name", "kind", "schema_id", "hash"]);
+  const subjects = index.subjects;
+  if (subjects !== undefined && (subjects === null || typeof subjects !== "object" || Array.isArray(subjects) || Object.values(subjects).some((t) => typeof t !== "string"))) {
+    invalid('"subjects" is not an object of subject templates');
+  }
   const parsed = value as SchemaIndex;
-  const computed = contentHashOf({ version: parsed.version, messages: parsed.messages, schemas: parsed.schemas });
+  const computed = contentHashOf({ version: parsed.version, messages: parsed.messages, schemas: parsed.schemas, ...(parsed.subjects === undefined ? {} : { subjects: parsed.subjects }) });
   if (computed !== parsed.content_hash) {
     throw new OnexError(ErrorCode.SchemaHashMismatch, `${source} (v${parsed.version}) declares content_hash ${parsed.content_hash} but its entries hash to ${computed}: it was edited or truncated`, {
       source,
@@ -129,10 +135,14 @@ async function fetchText(url: string, timeoutMs: number): Promise<string> {
   return response.text();
 }
 
-/** Per-schema differences between two indexes of the same version: names whose hash differs, or that only one side has. */
-export function differingSchemas(ours: SchemaIndex, theirs: { schemas: readonly { name: string; hash: string }[] }): string[] {
+/** Differences between two indexes of the same version: schema names whose hash differs or that only one side has, then `subject <key>` for each subject template that differs. */
+export function differingSchemas(ours: SchemaIndex, theirs: { schemas: readonly { name: string; hash: string }[]; subjects?: Record<string, string> }): string[] {
   const mine = new Map(ours.schemas.map((s) => [s.name, s.hash]));
   const other = new Map(theirs.schemas.map((s) => [s.name, s.hash]));
   const names = new Set([...mine.keys(), ...other.keys()]);
-  return [...names].filter((name) => mine.get(name) !== other.get(name)).sort();
+  const schemas = [...names].filter((name) => mine.get(name) !== other.get(name)).sort();
+  // Subject templates, named `subject <key>`, when both indexes list them.
+  if (ours.subjects === undefined || theirs.subjects === undefined) return schemas;
+  const keys = new Set([...Object.keys(ours.subjects), ...Object.keys(theirs.subjects)]);
+  return [...schemas, ...[...keys].filter((key) => ours.subjects![key] !== theirs.subjects![key]).sort().map((key) => `subject ${key}`)];
 }
