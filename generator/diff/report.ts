@@ -38,6 +38,12 @@ export interface DiffReport {
   coverage: "direct" | "per-hop";
   types: TypeReport[];
   records: { added: string[]; removed: string[] };
+  /**
+   * Subject templates that differ by key: messages of the two versions travel on other subjects
+   * (another stream), so a subscriber of one does not receive the other's. No lens covers that;
+   * it is reported beside the schema changes, not counted among them.
+   */
+  subjects: { key: string; from: string | null; to: string | null }[];
   summary: { types: number; changed: number; added: number; removed: number; breaking: number; uncovered: number };
   /** Non-adjacent versions: the report of each adjacent step, which carries the coverage. */
   hops?: DiffReport[];
@@ -94,6 +100,7 @@ export function diffModels(oldModel: VersionModel, newModel: VersionModel, trans
       added: [...newRecords].filter((r) => !oldRecords.has(r)).sort(compare),
       removed: [...oldRecords].filter((r) => !newRecords.has(r)).sort(compare),
     },
+    subjects: subjectChanges(oldModel, newModel),
     summary: {
       types: types.length,
       changed: types.filter((t) => t.status === "changed").length,
@@ -103,6 +110,15 @@ export function diffModels(oldModel: VersionModel, newModel: VersionModel, trans
       uncovered: all.filter((c) => c.breaking && c.coveredBy !== null && c.coveredBy.length === 0).length,
     },
   };
+}
+
+function subjectChanges(oldModel: VersionModel, newModel: VersionModel): DiffReport["subjects"] {
+  const before = new Map(oldModel.subjects.map((s) => [s.key, s.template]));
+  const after = new Map(newModel.subjects.map((s) => [s.key, s.template]));
+  return [...new Set([...before.keys(), ...after.keys()])]
+    .sort(compare)
+    .filter((key) => before.get(key) !== after.get(key))
+    .map((key) => ({ key, from: before.get(key) ?? null, to: after.get(key) ?? null }));
 }
 
 /** A report over a chain of versions: the direct schema diff, with coverage judged per adjacent hop. */
@@ -142,6 +158,9 @@ export function formatReport(report: DiffReport): string {
   lines.push(...formatTypes(report));
   if (report.records.added.length > 0 || report.records.removed.length > 0) {
     lines.push(`records: ${[...report.records.added.map((r) => `+${r}`), ...report.records.removed.map((r) => `-${r}`)].join(", ")} (judged where messages reach them)`);
+  }
+  for (const { key, from, to } of report.subjects) {
+    lines.push(`subject ${key}: ${from ?? "(none)"} -> ${to ?? "(none)"} (the two versions' messages travel on different subjects: a subscriber of one does not receive the other's)`);
   }
   for (const hop of report.hops ?? []) {
     lines.push("", `-- hop v${hop.from} -> v${hop.to} (${hop.transforms.join(", ")}) --`, "");

@@ -168,3 +168,15 @@ describe("an uncovered breaking change", () => {
     expect(chain.stderr).toContain("ONEX_E_BREAKING_CHANGE");
   });
 });
+
+describe("a subject template that changes", () => {
+  it("is reported beside the schema changes, as text and JSON", async () => {
+    const { schemas } = await copySchemas();
+    await editFile(join(schemas, "v0.2", "manifest.yaml"), (text) => text.replace('{entity_id}.events"', '{entity_id}.evts"'));
+    const text = runCli(["diff", "v0.1", "v0.2", "--schemas", schemas]);
+    expect(text.stdout).toContain("subject event: jetstream.onex.zone.{zone_id}.{entity_type}.{entity_id}.events -> jetstream.onex.zone.{zone_id}.{entity_type}.{entity_id}.evts (the two versions' messages travel on different subjects");
+    const report = JSON.parse(runCli(["diff", "v0.1", "v0.2", "--schemas", schemas, "--json"]).stdout) as DiffReport;
+    expect(report.subjects).toEqual([{ key: "event", from: "jetstream.onex.zone.{zone_id}.{entity_type}.{entity_id}.events", to: "jetstream.onex.zone.{zone_id}.{entity_type}.{entity_id}.evts" }]);
+    expect(JSON.parse(runCli(["diff", "v0.1", "v0.2", "--json"]).stdout)).toMatchObject({ subjects: [] });
+  });
+});
