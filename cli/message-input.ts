@@ -260,9 +260,8 @@ interface Block {
 /**
  * The longest line read: 64 MiB, the most NATS carries in one message, so no message is
  * longer. A longer line is skipped without being held (reading `/dev/zero` as input, or a
- * line longer than a string may be, would otherwise exhaust memory) and is ONEX_E_LINE_TOO_LONG.
- * A file's line is found to be too long once it fills a read buffer, which grows by doubling:
- * lines somewhat longer may still be read whole.
+ * line longer than a string may be, would otherwise exhaust memory) and is ONEX_E_LINE_TOO_LONG,
+ * from a file as through a pipe: a file's read buffer grows to one byte more than this at most.
  */
 export const MAX_LINE_BYTES = 64 * 1024 * 1024;
 
@@ -306,7 +305,8 @@ class FileInput {
     let tail = Buffer.allocUnsafeSlow(0);
     let tailBytes = 0;
     for (;;) {
-      let buffer = buffers.get(tailBytes < READ_BYTES >> 1 ? READ_BYTES : tailBytes * 2);
+      // Never larger than the longest line plus one byte: a line that fills it is too long, whatever its length.
+      let buffer = buffers.get(tailBytes < READ_BYTES >> 1 ? READ_BYTES : Math.min(tailBytes * 2, MAX_LINE_BYTES + 1));
       tail.copy(buffer, 0, 0, tailBytes);
       let used = tailBytes;
       let end = 0;
@@ -322,7 +322,7 @@ class FileInput {
             break;
           }
           // A line longer than the buffer: it moves to a larger one.
-          const larger = buffers.get(buffer.length * 2);
+          const larger = buffers.get(Math.min(buffer.length * 2, MAX_LINE_BYTES + 1));
           buffer.copy(larger, 0, 0, used);
           buffers.unused(buffer);
           buffer = larger;

@@ -63,6 +63,15 @@ describe("the input reader", () => {
     expect(JSON.parse(readFileSync(join(dir, "long-dead.ndjson"), "utf8"))).toMatchObject({ line: 2, code: ErrorCode.LineTooLong, raw: null });
   }, 60_000);
 
+  it("from a file, a line one byte over the limit is too long and one at the limit is read, as through a pipe", async () => {
+    const limit = 64 << 20;
+    const file = join(dir, "at-the-limit.ndjson");
+    writeFileSync(file, Buffer.concat([Buffer.alloc(limit + 1, 0x61), Buffer.from("\n"), Buffer.alloc(limit, 0x61), Buffer.from("\n" + lines(six.slice(0, 1)))]));
+    const items: InputItem[] = [];
+    for await (const item of readInput({ file })) items.push(item);
+    expect(summary(items)).toEqual([{ line: 1, code: ErrorCode.LineTooLong }, { line: 2, code: ErrorCode.JsonSyntax }, { line: 3, index: undefined }]);
+  }, 60_000);
+
   it("a truncated first line is refused alone too", async () => {
     const items = await read(JSON.stringify(six[0]).slice(0, 40) + "\n" + lines(six.slice(1)));
     expect(summary(items).map((s) => s.line)).toEqual([1, 2, 3, 4, 5, 6]);
