@@ -13,7 +13,7 @@
  * that the data interfaces (mutable, as json-schema-to-typescript emits them) cannot show.
  */
 import { ErrorCode, OnexError } from "./errors.js";
-import { MAX_JSON_DEPTH, parseJson } from "./json-text.js";
+import { MAX_JSON_DEPTH, parseJson, stringifyJson } from "./json-text.js";
 import { printableSegment, type WellFormedString } from "./trust/canonical-json.js";
 import { assertValid, type StandaloneValidator } from "./validation.js";
 
@@ -53,9 +53,9 @@ export abstract class OnexMessage {
     return copyMessageData(this, "message") as Record<string, unknown>;
   }
 
-  /** The message as UTF-8 JSON bytes. */
+  /** The message as UTF-8 JSON bytes (a BigInt as its exact digits). */
   encode(): Uint8Array {
-    return utf8.encode(JSON.stringify(this));
+    return utf8.encode(stringifyJson(this));
   }
 }
 
@@ -110,7 +110,7 @@ export function handOver<T extends object>(value: T): T {
  * enumerable string-keyed properties, so getters are read once), with undefined members
  * dropped as JSON drops them. What JSON cannot carry is refused here, as canonicalize refuses
  * it (ONEX_E_CANONICAL_JSON with the path), rather than becoming something else on the way to
- * the wire: a Date, Map, Set or other class instance (a generated message excepted), a bigint,
+ * the wire: a Date, Map, Set or other class instance (a generated message excepted),
  * NaN or ±Infinity, a function or symbol, undefined in an array, a string with a lone UTF-16
  * surrogate. Nesting deeper than parseJson allows, which is also what a cycle looks like, is
  * ONEX_E_VALIDATION.
@@ -140,6 +140,9 @@ function copyJsonData(value: unknown, what: string, depth: number): unknown {
       if (!Number.isFinite(value)) throw new NotJson(`is ${String(value)}, which is not a JSON number`);
       return value;
     case "boolean":
+      return value;
+    // An integer beyond 2^53, carried exactly as the JSON reader's bigint mode reads it; encode() writes its digits.
+    case "bigint":
       return value;
     case "object":
       break;

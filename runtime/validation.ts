@@ -26,6 +26,10 @@ export interface ValidationContext {
 /** Validates `value`; throws ONEX_E_VALIDATION naming the failing schema path. */
 export function assertValid(validate: Pick<StandaloneValidator, "errors"> & ((data: unknown) => boolean), value: unknown, context: ValidationContext): void {
   if (validate(value)) return;
+  // Integers beyond 2^53 are carried as BigInt (migrate and validate read them exactly), which a
+  // validator's "integer" or "number" refuses; the schema is asked about their value instead.
+  // Only on failure, and only for values holding one: the hot path never walks a message twice.
+  if (holdsBigInt(value, 0) && validate(withNumbers(value))) return;
   const issue = validate.errors?.[0];
   const instancePath = issue?.instancePath || "/";
   const schemaPath = issue?.schemaPath ?? "";
@@ -49,4 +53,27 @@ function describeIssue(issue: ValidationIssue | undefined): string {
   if (issue.keyword === "enum") return `${issue.message}: ${JSON.stringify(params.allowedValues)}`;
   if (issue.keyword === "const") return `must equal ${JSON.stringify(params.allowedValue)}`;
   return issue.message ?? `fails "${issue.keyword}"`;
+}
+
+function holdsBigInt(value: unknown, depth: number): boolean {
+  if (typeof value === "bigint") return true;
+  if (value === null || typeof value !== "object" || depth > 1000) return false;
+  for (const item of Array.isArray(value) ? value : Object.values(value)) if (holdsBigInt(item, depth + 1)) return true;
+  return false;
+}
+
+/**
+ * A copy of `value` with each BigInt as the nearest double. A bound within rounding distance of
+ * such an integer (above 2^53) is judged on the rounded value; schemas' bounds are far below.
+ */
+function withNumbers(value: unknown): unknown {
+  if (typeof value === "bigint") return Number(value);
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map(withNumbers);
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (key === "__proto__") Object.defineProperty(out, key, { value: withNumbers(item), enumerable: true, writable: true, configurable: true });
+    else out[key] = withNumbers(item);
+  }
+  return out;
 }

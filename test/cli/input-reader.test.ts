@@ -9,6 +9,7 @@ import { readInput, type InputItem, type ReadInputOptions } from "../../cli/mess
 import { ErrorCode } from "../trust/fixtures.js";
 import type { OnexError } from "../../runtime/errors.js";
 import { BIN, dispatch, onex, scratch } from "./cli-harness.js";
+import { PROJECT_ROOT } from "../support/temp-schemas.js";
 
 const { dir, remove } = scratch("reader");
 afterAll(remove);
@@ -277,6 +278,23 @@ describe("commands share the reader", () => {
     const back = onex(dir, ["migrate", "v0.2", "v0.1", "-"], up.stdout);
     expect(back.code).toBe(0);
     expect(Buffer.from(back.stdout)).toEqual(Buffer.from(v01));
+  });
+
+  it("an integer above 2^53 in an integer field is judged by the schema's bounds, not refused as no integer", () => {
+    const withPriority = (digits: string) => JSON.stringify(dispatch(8)).replace('"priority":5', `"priority":${digits}`) + "\n";
+    const { parse } = JSON;
+    expect(parse(withPriority("7")).payload.priority).toBe(7);
+    // v0.1's priority is an integer of at most 9: 10^20 breaks the bound, and is reported as such.
+    const above = onex(dir, ["validate", "v0.1", "-"], withPriority("100000000000000000000"));
+    expect([above.code, above.stdout]).toEqual([1, expect.stringContaining("/payload/priority must be <= 9")]);
+    // v0.2's exit_code is an integer without bounds: 2^64 is one.
+    const stopped = readFileSync(join(PROJECT_ROOT, "docs", "examples", "v0.2.ndjson"), "utf8").split("\n").find((line) => line.includes('"event.agent.stopped"'))!;
+    expect(onex(dir, ["validate", "v0.2", "-"], stopped.replace(/"exit_code":\d+/, '"exit_code":18446744073709551616') + "\n").code).toBe(0);
+    // In an open field it is any integer, carried exactly.
+    const open = JSON.stringify(dispatch(9, { input: { big: "BIG" } })).replace('"BIG"', "18446744073709551616") + "\n";
+    expect(onex(dir, ["validate", "v0.1", "-"], open).code).toBe(0);
+    const migrated = onex(dir, ["migrate", "v0.1", "v0.2", "-"], open);
+    expect([migrated.code, migrated.stdout.includes('"big":18446744073709551616')]).toEqual([0, true]);
   });
 });
 

@@ -77,7 +77,6 @@ describe("messages own their data", () => {
       [{ tags: new Set(["a"]) }, "/payload/output/tags"],
       [{ index: new Map([["a", 1]]) }, "/payload/output/index"],
       [{ deep: { n: Number.NaN } }, "/payload/output/deep/n"],
-      [{ big: 10n }, "/payload/output/big"],
       [{ list: [1, undefined] }, "/payload/output/list/1"],
       [{ call: () => 1 }, "/payload/output/call"],
       [{ text: "a\ud800" }, "/payload/output/text"],
@@ -89,10 +88,12 @@ describe("messages own their data", () => {
     }
     // An undefined member is no member, as in JSON; the message holds what its bytes hold.
     expect(ready({ kept: 1, gone: undefined }).payload.output).toEqual({ kept: 1 });
+    // A BigInt is how onex carries an integer beyond 2^53 exactly (the JSON reader's bigint mode): kept, and encoded as its digits.
+    expect(new TextDecoder().decode(ready({ big: 2n ** 64n }).encode())).toContain('"big":18446744073709551616');
   });
 
-  it("create() refuses exactly the values canonicalize refuses, and what it keeps survives encode() and parse()", () => {
-    const anything = fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withNullPrototype: true, withSparseArray: true, withTypedArray: true, withBoxedValues: true, withObjectString: true, maxDepth: 3 });
+  it("create() refuses exactly the values canonicalize refuses (BigInt aside, above), and what it keeps survives encode() and parse()", () => {
+    const anything = fc.anything({ withDate: true, withMap: true, withSet: true, withNullPrototype: true, withSparseArray: true, withTypedArray: true, withBoxedValues: true, withObjectString: true, maxDepth: 3 });
     fc.assert(
       fc.property(fc.dictionary(fc.string(), anything, { maxKeys: 4 }), (output) => {
         let canonical: string | OnexError;
