@@ -43,7 +43,7 @@ export async function* readHistory(js: JetStreamClient, jsm: JetStreamManager, s
     for await (const msg of messages) {
       if (msg.seq > last) break;
       // The body's type, which its signature covers; the header only when the body has none.
-      const type = bodyField(msg.data, "type") ?? (msg.headers?.get(OnexHeader.Type) || undefined);
+      const type = bodyType(msg.data) ?? (msg.headers?.get(OnexHeader.Type) || undefined);
       if (options.type === undefined || type === options.type) {
         yield { sequence: msg.seq, subject: msg.subject, time: new Date(msg.info.timestampNanos / 1_000_000).toISOString(), type, data: msg.data };
         if (++count >= limit) break;
@@ -55,11 +55,17 @@ export async function* readHistory(js: JetStreamClient, jsm: JetStreamManager, s
   }
 }
 
-/** A string member of a stored message's body (`type`, `id`), when the body is a JSON object with one; read without judging it. */
-export function bodyField(data: Uint8Array, name: "id" | "type"): string | undefined {
+/** The `type` of a stored message's body, when the body is a JSON object with a string one; read without judging it. */
+export function bodyType(data: Uint8Array): string | undefined {
+  const type = bodyOf(data)?.type;
+  return typeof type === "string" ? type : undefined;
+}
+
+/** A stored message's body as a JSON object, or undefined when it is none. */
+export function bodyOf(data: Uint8Array): Record<string, unknown> | undefined {
   try {
-    const value = (JSON.parse(new TextDecoder().decode(data)) as Record<string, unknown> | null)?.[name];
-    return typeof value === "string" ? value : undefined;
+    const body = JSON.parse(new TextDecoder().decode(data)) as unknown;
+    return body !== null && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }

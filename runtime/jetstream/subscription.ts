@@ -16,7 +16,8 @@ import type { ReceivePipeline } from "../receive/pipeline.js";
 import type { AheadJob, VerifyAhead } from "../receive/verify-ahead.js";
 import { withVerifiedAhead, type VerifiedAhead } from "../trust/signature.js";
 import type { StoredMessageReplay } from "../receive/stored-message-replay.js";
-import { bodyField } from "./history.js";
+import { signatureOf } from "../trust/envelope.js";
+import { bodyOf } from "./history.js";
 import { deadLetter } from "./dead-letter.js";
 import { OnexHeader } from "./headers.js";
 import { streamNameOf, zoneStreamNameOf } from "./streams.js";
@@ -440,10 +441,11 @@ async function streamFor(jsm: JetStreamManager, templateKey: string, zone: strin
 }
 
 /**
- * Tells `replay` which stored message first held each id on `filter` within the replay window:
- * a process that restarts remembers nothing, and a message captured before it would pass as
- * new if published again. Read with a consumer of its own that acknowledges nothing, removed
- * afterwards; it costs one read of the window's messages on the filter as a subscription opens.
+ * Tells `replay` which stored message first held each id, and its signature, on `filter` within
+ * the replay window: a process that restarts remembers nothing, and a message captured before it
+ * would pass as new if published again. Read with a consumer of its own that acknowledges
+ * nothing, removed afterwards; it costs one read of the window's messages on the filter as a
+ * subscription opens. The replay remembers the newest ids it is told (100,000 by default).
  */
 async function seedReplay(transport: SubscriptionTransport, stream: string, filter: string, replay: StoredMessageReplay): Promise<void> {
   const jsm = await transport.manager();
@@ -462,8 +464,9 @@ async function seedReplay(transport: SubscriptionTransport, stream: string, filt
       for await (const msg of await reader.fetch({ max_messages: Math.min(pending, 1_000), expires: 5_000 })) {
         read++;
         pending = msg.info.pending;
-        const id = bodyField(msg.data, "id");
-        if (id !== undefined) replay.seed(id, `${stream}#${msg.seq}`);
+        const body = bodyOf(msg.data);
+        const signature = signatureOf(body);
+        if (typeof body?.id === "string" && typeof signature === "string") replay.seed(body.id, `${stream}#${msg.seq}`, signature);
       }
       if (read === 0) break;
     }

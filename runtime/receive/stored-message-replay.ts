@@ -6,18 +6,23 @@
  *
  * A guard's memory starts empty with its process, so a message captured before a restart
  * could be published again and accepted after it. The transport therefore tells it which
- * stored message first held each id in the stream's recent history (`seed`), as a
- * subscription opens: any other stored message with that id is a replay.
+ * stored message first held each id, with which signature, in the stream's recent history
+ * (`seed`), as a subscription opens: another stored message with that id and that signature is
+ * a copy of it, a replay. Only a copy: the history is read unverified, so a forgery stored
+ * first under an id a genuine message later takes (ids a producer makes predictable) must not
+ * make the genuine one a replay; a replay cannot change the signature (Ed25519 signatures of
+ * one message are unique: malleated ones are refused), so it is still caught.
  */
 import { ErrorCode, OnexError } from "../errors.js";
+import { signatureOf } from "../trust/envelope.js";
 import type { ReplayGuard } from "../trust/replay-guard.js";
 
 /** Wraps a replay guard; one per process (or client), shared by its subscriptions. */
 export class StoredMessageReplay {
   /** id → the stored message it was first accepted as, in insertion order. */
   readonly #acceptedAs = new Map<string, string>();
-  /** id → the first stored message holding it, learnt from the stream's history (see seed). */
-  readonly #storedFirst = new Map<string, string>();
+  /** id → the first stored message holding it and its signature, learnt from the stream's history (see seed). */
+  readonly #storedFirst = new Map<string, { storedAs: string; signature: string }>();
 
   constructor(
     readonly guard: Pick<ReplayGuard, "accept">,
@@ -31,10 +36,10 @@ export class StoredMessageReplay {
     return (windowMs ?? 5 * 60_000) + (skewMs ?? 30_000);
   }
 
-  /** Records that `storedAs` holds message `id`; called in stream order, so the first call for an id names the original. */
-  seed(id: string, storedAs: string): void {
+  /** Records that `storedAs` holds message `id` signed `signature`; called in stream order, so the first call for an id names the original. */
+  seed(id: string, storedAs: string, signature: string): void {
     if (this.#storedFirst.has(id)) return;
-    this.#storedFirst.set(id, storedAs);
+    this.#storedFirst.set(id, { storedAs, signature });
     if (this.#storedFirst.size > this.remember) this.#storedFirst.delete(this.#storedFirst.keys().next().value!);
   }
 
@@ -45,7 +50,9 @@ export class StoredMessageReplay {
         const id = (message as { id?: unknown }).id;
         if (typeof id === "string" && this.#acceptedAs.get(id) === storedAs) return;
         const first = typeof id === "string" ? this.#storedFirst.get(id) : undefined;
-        if (first !== undefined && first !== storedAs) throw new OnexError(ErrorCode.Replay, `message ${String(id)} was already stored as ${first}`, { reason: "duplicate", messageId: id });
+        if (first !== undefined && first.storedAs !== storedAs && first.signature === signatureOf(message)) {
+          throw new OnexError(ErrorCode.Replay, `message ${String(id)} was already stored as ${first.storedAs}`, { reason: "duplicate", messageId: id });
+        }
         this.guard.accept(message, now);
         if (typeof id !== "string") return;
         this.#acceptedAs.set(id, storedAs);

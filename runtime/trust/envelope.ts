@@ -175,6 +175,11 @@ export function declaredVersionOf(value: unknown): string | undefined {
   return typeof declared === "string" ? declared : undefined;
 }
 
+/** The signature a message body carries, where its version's layout keeps it (the trust block's `signature` when no loaded layout reads it). */
+export function signatureOf(value: unknown): unknown {
+  return read(value, compiledLayoutOf(value)?.signature ?? TRUST_SIGNATURE);
+}
+
 /** The plain data of a message (its `toJSON()` when it has one); throws ONEX_E_VALIDATION when it is no envelope with a trust block. */
 export function envelopeData(message: EnvelopeInput): Envelope {
   const hasToJSON = message !== null && typeof message === "object" && typeof (message as { toJSON?: unknown }).toJSON === "function";

@@ -262,6 +262,23 @@ describe("the dead-letter stream", () => {
     expect(letters.map((l) => l.reason)).toEqual([ErrorCode.Replay, ErrorCode.Replay]);
   });
 
+  it("a forgery stored first under the id a genuine message then takes does not make the genuine one a replay", async () => {
+    const js = jetstream(raw);
+    const genuine = signMessage(stateUpdate("n-preempt", "busy").toJSON(), keys.node);
+    const forged = signMessage({ ...genuine, payload: { state: "offline" } }, keys.stranger);
+    const subject = stateUpdate("n-preempt").subject();
+    const h = natsHeaders();
+    h.set("Onex-Type", "signal.state.update");
+    await js.publish(subject, new TextEncoder().encode(JSON.stringify(forged)), { msgID: "preempt-forged", headers: h });
+    const stored = await js.publish(subject, new TextEncoder().encode(JSON.stringify(genuine)), { msgID: "preempt-genuine", headers: h });
+    const c = await client(server.url, keys.agent, [keys.node], { trust: { zone: ZONE, replay: new ReplayGuard(), keyOfEntity: () => keys.node.keyId, logger: { warn() {} } } });
+    const sub = await c.subscribe([v0_1.StateUpdate], { entityId: "n-preempt", deliver: "all" });
+    const [d] = await take(sub, 1);
+    await sub.stop();
+    await c.close();
+    expect([d!.message.id, d!.sequence]).toEqual([genuine.id, stored.seq]);
+  });
+
   it("a message whose handler fails max_deliver times is dead-lettered with the delivery count, and can be replayed", async () => {
     await publisher.publish(stateUpdate("n-poison", "draining"));
     const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-poison", durable: "poison", maxDeliver: 3 });
