@@ -18,6 +18,7 @@
  */
 import { ErrorCode, OnexError } from "./errors.js";
 import { messageTypeOf } from "./message.js";
+import { declaredVersionOf } from "./trust/envelope.js";
 import { assertValid } from "./validation.js";
 
 /** A JSON object as adapters see it. */
@@ -282,7 +283,14 @@ export function migrateAlongGraph(graph: VersionGraph, message: unknown, from: s
   const type = messageTypeOf(message, from);
   const validate = graph.validators[from]?.[type];
   if (!validate) throw new OnexError(ErrorCode.UnknownType, `"${type}" is not a message type of v${from}`, { version: from, type });
-  assertValid(validate, message, { version: from, type, schemaId: type });
+  try {
+    assertValid(validate, message, { version: from, type, schemaId: type });
+  } catch (error) {
+    // A line of another version in a log of `from` (a mixed log): say which, not only what fails.
+    const declared = declaredVersionOf(message);
+    if (!(error instanceof OnexError) || declared === undefined || declared === from || graph.validators[declared] === undefined) throw error;
+    throw new OnexError(error.code, `${error.message}; the message declares v${declared}: migrate it from v${declared}`, { ...error.details, declared });
+  }
   let current = message as JsonObject;
   for (const { step, direction } of path) {
     const [source, target] = direction === "up" ? [step.older, step.newer] : [step.newer, step.older];

@@ -1,5 +1,5 @@
 import { Args, Flags } from "@oclif/core";
-import { ErrorCode, OnexError, isOnexError } from "@onex/runtime";
+import { ErrorCode, OnexError, declaredVersionOf, isOnexError } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { readInput } from "../message-input.js";
 import { printable, printableField, printableJson } from "../terminal-text.js";
@@ -36,6 +36,7 @@ export default class Validate extends OnexCommand {
     const file = args.file ?? "-";
     let checked = 0;
     let failed = 0;
+    let otherVersions: Promise<unknown> | undefined;
     // Integers beyond 2^53 are carried exactly, so the schema (not the reader) decides whether they are valid.
     for await (const item of readInput({ file, format: flags.format as "auto", bigIntegers: "bigint", onTerminal: (hint) => this.logToStderr(hint) })) {
       checked++;
@@ -47,6 +48,14 @@ export default class Validate extends OnexCommand {
         } catch (caught) {
           if (!isOnexError(caught)) throw caught;
           error = caught;
+          // A line of another version (a mixed log): say which, not only what fails. The other
+          // versions' SDKs (their envelope layouts) are loaded the first time a line fails.
+          otherVersions ??= Promise.all(project.versions.map((v) => project.load(v)));
+          await otherVersions;
+          const declared = declaredVersionOf(value);
+          if (declared !== undefined && declared !== version && project.versions.includes(declared)) {
+            error = new OnexError(caught.code, `${caught.message}; the message declares v${declared}: validate it against v${declared}`, { ...caught.details, declared });
+          }
         }
       }
       if (!error) continue;

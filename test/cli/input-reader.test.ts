@@ -280,6 +280,16 @@ describe("commands share the reader", () => {
     expect(Buffer.from(back.stdout)).toEqual(Buffer.from(v01));
   });
 
+  it("a line of another version in a log says which version it declares, in validate and migrate", () => {
+    const example = (version: string) => readFileSync(join(PROJECT_ROOT, "docs", "examples", `v${version}.ndjson`), "utf8").split("\n")[0]! + "\n";
+    for (const older of ["0.1", "0.0.9"]) {
+      const validated = onex(dir, ["validate", "v0.2", "-"], example(older));
+      expect([validated.code, validated.stdout]).toEqual([1, expect.stringContaining(`; the message declares v${older}: validate it against v${older}`)]);
+      const migrated = onex(dir, ["migrate", "v0.2", "v0.1", "-"], example(older));
+      expect([migrated.code, migrated.stderr]).toEqual([1, expect.stringContaining(`; the message declares v${older}: migrate it from v${older}`)]);
+    }
+  });
+
   it("an integer above 2^53 in an integer field is judged by the schema's bounds, not refused as no integer", () => {
     const withPriority = (digits: string) => JSON.stringify(dispatch(8)).replace('"priority":5', `"priority":${digits}`) + "\n";
     const { parse } = JSON;
