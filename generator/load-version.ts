@@ -5,12 +5,13 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
-import { ErrorCode } from "@onex/runtime";
+import { ErrorCode, OnexError } from "@onex/runtime";
+import { modelResolver } from "./diff/compare-schemas.js";
 import { didYouMean } from "./did-you-mean.js";
 import { deriveEnvelopeLayout } from "./envelope-layout.js";
 import { manifestProblems } from "./meta-schema.js";
 import { SDK_TYPE_NAMES, type AutoKind, type JsonSchema, type MessageModel, type NamedSchema, type SubjectModel, type VersionModel } from "./model.js";
-import { Problems } from "./problems.js";
+import { formatWhere, Problems } from "./problems.js";
 import { checkEnvelopeFile, checkSchemaFile } from "./schema-file-checks.js";
 import { compareVersions, versionsIn } from "./protocol-versions.js";
 import { parseSubjectTemplate, resolveSubjectParams } from "./subject-template.js";
@@ -233,7 +234,32 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
     messages: messages.sort((a, b) => compare(a.type, b.type)),
     schemas: schemas.sort((a, b) => compare(a.name, b.name)),
   };
+  // The envelope's declared version may be pinned (`const: "0.2"` in the protocol record): then
+  // to the manifest's version, or no message this version creates would pass its own validator.
+  const pinned = model.envelopeLayout.declaredVersion === undefined || messages.length === 0 ? undefined : pinnedValues(model, messages[0]!.name, model.envelopeLayout.declaredVersion);
+  if (pinned !== undefined && !pinned.includes(manifest.version)) {
+    const where = manifestYaml.locate(["version"]);
+    throw new OnexError(
+      ErrorCode.ManifestInvalid,
+      `${formatWhere(where)}: the manifest says version "${manifest.version}", but the envelope's ${model.envelopeLayout.declaredVersion} allows only ${pinned.map((v) => JSON.stringify(v)).join(", ")}: every message of v${manifest.version} would fail its own schema`,
+      { ...where, allowed: pinned },
+    );
+  }
   return { model, sources };
+}
+
+/** The values `const`/`enum` allow at `pointer` in message `name`'s schema, following `$ref`s; undefined when it does not list them. */
+function pinnedValues(model: VersionModel, name: string, pointer: string): unknown[] | undefined {
+  const resolve = modelResolver(model);
+  let schema: JsonSchema | undefined = model.schemas.find((s) => s.name === name)?.schema;
+  const follow = (node: JsonSchema | undefined) => {
+    for (let hops = 0; node !== undefined && typeof node.$ref === "string" && hops < 32; hops++) node = resolve(node.$ref);
+    return node;
+  };
+  for (const segment of pointerSegments(pointer)) schema = (follow(schema)?.properties as Record<string, JsonSchema> | undefined)?.[segment];
+  schema = follow(schema);
+  if (schema === undefined) return undefined;
+  return schema.const !== undefined ? [schema.const] : Array.isArray(schema.enum) ? schema.enum : undefined;
 }
 
 /**
