@@ -77,11 +77,12 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
 
   // compatible_with promises that peers of this version still accept the versions it names:
   // only versions this schemas folder holds, and only older ones, have transforms to keep that promise.
+  // Their age is judged only when the version is the folder's: after a wrong version it would follow from that mistake.
   const known = await versionsIn(schemasDir);
   manifest.compatible_with.forEach((other, i) => {
     if (!known.includes(other)) {
       report(ErrorCode.ManifestInvalid, ["compatible_with", i], `compatible_with names v${other}, which is not a version of this schemas folder (${known.map((v) => `v${v}`).join(", ")})`, { version: manifest.version });
-    } else if (compareVersions(other, manifest.version) >= 0) {
+    } else if (folder === `v${manifest.version}` && compareVersions(other, manifest.version) >= 0) {
       report(ErrorCode.ManifestInvalid, ["compatible_with", i], `compatible_with names v${other}, which is not older than v${manifest.version}; a version can only stay compatible with earlier ones`, { version: manifest.version });
     }
   });
