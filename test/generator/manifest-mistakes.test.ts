@@ -206,6 +206,15 @@ describe("every mistake of a run at once", () => {
     replace("v0.2/manifest.yaml", "declared_by: onex", "declared_by: 42"),
   ];
 
+  it("reports a version that does not match its folder once, without the compatible_with mistakes that follow from it", async () => {
+    const { schemas, out } = await copySchemas();
+    // v0.2's manifest says "0.1", so its compatible_with ["0.1"] would look like a version compatible with itself.
+    await applyEdits(schemas, [replace("v0.2/manifest.yaml", 'version: "0.2"', 'version: "0.1"')]);
+    const error = await generateError(schemas, out);
+    expect(error.message).toMatch(/version "0\.1" does not match its folder v0\.2/);
+    expect(error.details.problems ?? [error]).toHaveLength(1);
+  });
+
   it("reports every meta-schema mistake of every version, in file and line order", async () => {
     const { schemas, out } = await copySchemas();
     await applyEdits(schemas, several);
