@@ -26,6 +26,9 @@ const receive = (body: object) =>
     data: new TextEncoder().encode(JSON.stringify(body)),
     subject: v0_1.StateUpdate.create({ source: { zone: "zone.trusted.org", entity_type: "node", entity_id: "n-1" }, trust: { signer: "k", level: "verified", zone: "zone.trusted.org", expires_at: new Date(Date.now() + 60_000).toISOString() }, payload: { state: "idle" } }).subject(),
     storedAs: "S#1",
+    // As onex's publisher sends it: headers naming the type and the version, which no loaded layout can check here.
+    typeHeader: "signal.state.update",
+    versionHeader: "0.0.9",
   });
 const codeOf = (outcome: Outcome) => (outcome.kind === "reject" ? outcome.error.code : outcome.kind);
 
