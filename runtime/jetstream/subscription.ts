@@ -99,7 +99,12 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   const info = options.durable === undefined ? created : await resumeDurable(jsm, stream, created, config);
   const consumerName = info.name;
   // After the consumer exists, so what is published meanwhile is judged as it arrives.
-  if (transport.replay !== undefined) await seedReplay(transport, stream, config.filter_subject!, transport.replay);
+  if (transport.replay !== undefined) {
+    await seedReplay(transport, stream, config.filter_subject!, transport.replay).catch(async (error: unknown) => {
+      if (options.durable === undefined) await jsm.consumers.delete(stream, info.name).catch(() => undefined);
+      throw error;
+    });
+  }
   const consumer = await transport.js.consumers.get(stream, consumerName);
   const writer = { zone: options.zone, consumer: consumerName, maxPayload: transport.nc.info?.max_payload ?? 1024 * 1024, idPrefix: globalThis.crypto.randomUUID() };
   const refusals: Refusal[] = [];
@@ -447,6 +452,9 @@ async function streamFor(jsm: JetStreamManager, templateKey: string, zone: strin
  * nothing, removed afterwards; it costs one read of the window's messages on the filter as a
  * subscription opens. The replay remembers the newest ids it is told (100,000 by default).
  */
+/** How long opening a subscription may spend reading the replay window (well inside an idle consumer's 60 s). */
+const SEED_MS = 20_000;
+
 async function seedReplay(transport: SubscriptionTransport, stream: string, filter: string, replay: StoredMessageReplay): Promise<void> {
   const jsm = await transport.manager();
   const since = new Date(Date.now() - replay.historyMs).toISOString();
@@ -458,15 +466,23 @@ async function seedReplay(transport: SubscriptionTransport, stream: string, filt
   });
   try {
     const reader = await transport.js.consumers.get(stream, name);
-    let pending = info.num_pending;
-    while (pending > 0) {
+    // What was stored when the subscription opened, and no more: a publisher that never stops
+    // must not keep it from opening (what comes later is judged as it arrives).
+    let left = info.num_pending;
+    const deadline = Date.now() + SEED_MS;
+    while (left > 0) {
+      if (Date.now() > deadline) {
+        transport.logger.warn(`onex: read ${info.num_pending - left} of the ${info.num_pending} messages of the replay window on ${filter} in ${SEED_MS / 1000} s; copies of the ${left} newest are judged by the replay guard alone`, { stream, filter });
+        break;
+      }
       let read = 0;
-      for await (const msg of await reader.fetch({ max_messages: Math.min(pending, 1_000), expires: 5_000 })) {
+      for await (const msg of await reader.fetch({ max_messages: Math.min(left, 1_000), expires: 5_000 })) {
         read++;
-        pending = msg.info.pending;
+        left--;
         const body = bodyOf(msg.data);
         const signature = signatureOf(body);
         if (typeof body?.id === "string" && typeof signature === "string") replay.seed(body.id, `${stream}#${msg.seq}`, signature);
+        if (left === 0) break;
       }
       if (read === 0) break;
     }

@@ -262,6 +262,29 @@ describe("the dead-letter stream", () => {
     expect(letters.map((l) => l.reason)).toEqual([ErrorCode.Replay, ErrorCode.Replay]);
   });
 
+  it("a subscription with a replay guard opens while a publisher keeps publishing on its subjects", async () => {
+    const subject = stateUpdate("n-busy").subject();
+    let opened = false;
+    let sent = 0;
+    const body = new TextEncoder().encode(JSON.stringify(signMessage(stateUpdate("n-busy").toJSON(), keys.node)));
+    const publishing = (async () => {
+      // Until the subscription is open, as fast as the server takes them: reading the window must not wait for the publisher to stop.
+      while (!opened) {
+        for (let i = 0; i < 1_000; i++, sent++) raw.publish(subject, body);
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    while (sent < 50) await new Promise((r) => setTimeout(r, 10));
+    const c = await client(server.url, keys.agent, [keys.node], { trust: { zone: ZONE, replay: new ReplayGuard(), keyOfEntity: () => keys.node.keyId, logger: { warn() {} } } });
+    const sub = await c.subscribe([v0_1.StateUpdate], { entityId: "n-busy", deliver: "new" });
+    opened = true;
+    await publishing;
+    await raw.flush();
+    await sub.stop();
+    await c.close();
+    expect(sent).toBeGreaterThan(50);
+  }, 60_000);
+
   it("a forgery stored first under the id a genuine message then takes does not make the genuine one a replay", async () => {
     const js = jetstream(raw);
     const genuine = signMessage(stateUpdate("n-preempt", "busy").toJSON(), keys.node);
