@@ -125,6 +125,8 @@ export function copyMessageData(value: unknown, what: string): unknown {
   }
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Thrown where a value is not JSON; each container on the way out adds its key to the path. */
 class NotJson {
   readonly path: string[] = [];
@@ -142,7 +144,9 @@ function copyJsonData(value: unknown, what: string, depth: number): unknown {
     case "boolean":
       return value;
     // An integer beyond 2^53, carried exactly as the JSON reader's bigint mode reads it; encode() writes its digits.
+    // One a double holds exactly is a number in JSON, and must be given as one.
     case "bigint":
+      if (value >= -MAX_SAFE && value <= MAX_SAFE) throw new NotJson(`is the bigint ${String(value)}, which JSON holds as a number: give it as one`);
       return value;
     case "object":
       break;

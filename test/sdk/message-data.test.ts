@@ -79,6 +79,7 @@ describe("messages own their data", () => {
       [{ deep: { n: Number.NaN } }, "/payload/output/deep/n"],
       [{ list: [1, undefined] }, "/payload/output/list/1"],
       [{ call: () => 1 }, "/payload/output/call"],
+      [{ small: 5n }, "/payload/output/small"],
       [{ text: "a\ud800" }, "/payload/output/text"],
       [{ "\udc00": 1 }, "/payload/output/\\udc00"],
     ];
