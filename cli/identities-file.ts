@@ -14,7 +14,8 @@ export async function readIdentities(file: string): Promise<AuthIdentity[]> {
     if (item.index !== identities.length) list = false;
     identities.push(item.value);
   }
-  if (!list || identities.some((i) => !isIdentity(i))) {
+  // An empty list would configure a server with no users at all, which nats-server then runs without authentication.
+  if (!list || identities.length === 0 || identities.some((i) => !isIdentity(i))) {
     throw new OnexError(ErrorCode.Usage, `${file} must be a list of {user, password, zone, role?}: every identity, admins included, belongs to one zone`, { file });
   }
   return identities as AuthIdentity[];

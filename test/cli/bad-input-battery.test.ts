@@ -97,6 +97,7 @@ const CASES: Record<string, Case> = {
   "grant inspect: a folder": { args: ["grant", "inspect", "folder"], code: FileUnreadable, exit: 3 },
   "nats-auth: missing": { args: ["nats-auth", "nope.yaml"], code: FileNotFound, exit: 3 },
   "nats-auth: binary": { args: ["nats-auth", "binary.dat"], code: JsonSyntax, exit: 1 },
+  "nats-auth: an empty identities file": { args: ["nats-auth", "empty.json"], code: Usage, exit: 2 },
   "nats-auth: not YAML": { args: ["nats-auth", "msgs.ndjson"], code: YamlSyntax, exit: 3 },
   "diff: --schemas missing": { args: ["diff", "v0.1", "v0.2", "--schemas", "nope"], code: FileNotFound, exit: 3 },
   "diff: --schemas a file": { args: ["diff", "v0.1", "v0.2", "--schemas", "binary.dat"], code: FileNotFound, exit: 3 },
