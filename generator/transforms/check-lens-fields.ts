@@ -89,9 +89,17 @@ function defaultProblem(value: unknown, shape: Shape): string | undefined {
   if (shape.kind === "object" && kind !== "object") return "is not an object";
   if (shape.kind === "array" && kind !== "array") return "is not an array";
   if (shape.kind !== "scalar" || shape.schema === undefined) return undefined;
-  // The field's own schema decides, formats included, as the generated validator will.
+  // The field's own schema decides, formats included, as the generated validator will. One that
+  // reaches other schemas (`$ref` in `allOf`) is not judged here: `onex check` and migrate's
+  // validation of what a transform makes judge it.
   scalarChecker ??= createAjv({ strict: false });
-  if (scalarChecker.validate(shape.schema, value)) return undefined;
+  let valid: boolean;
+  try {
+    valid = scalarChecker.validate(shape.schema, value) as boolean;
+  } catch {
+    return undefined;
+  }
+  if (valid) return undefined;
   const issue = scalarChecker.errors?.[0];
   return `is not valid (${issue?.message ?? "fails its schema"})`;
 }

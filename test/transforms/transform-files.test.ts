@@ -48,6 +48,14 @@ describe("the escape functions module", () => {
     expect(error.message).toMatch(message);
   });
 
+  it("a default for a field whose schema reaches another schema is left to check and migrate, not a crash", async () => {
+    const { schemas, out } = await copySchemas();
+    await writeFile(join(schemas, "v0.2", "records", "build-version.yaml"), "type: string\nminLength: 1\n");
+    await editFile(join(schemas, "v0.2", "manifest.yaml"), (t) => t.replace("records:\n", "records:\n  BuildVersion: records/build-version.yaml\n"));
+    await editFile(join(schemas, "v0.2", "messages", "node-register.yaml"), (t) => t.replace("      version:\n        type: string\n", "      version:\n        type: string\n        allOf: [{ $ref: ../records/build-version.yaml }]\n"));
+    await expect(generate({ schemasDir: schemas, outDir: out })).resolves.toBeDefined();
+  });
+
   it("accepts an escape function exported by name, as TypeScript allows", async () => {
     const { schemas, out } = await copySchemas();
     await editFile(join(schemas, TS), (t) => t.replace("export function protocolDown", "function protocolDown") + "\nexport { protocolDown };\n");
