@@ -5,7 +5,9 @@
  * into code that drops fields), and refuse `export { name }`. The module is copied into the
  * generated SDK and runs wherever it is installed, so it may import nothing but the
  * runtime's codegen entry point: another module would not be there (a relative import), or
- * would give a transform powers no transform needs (`node:fs`).
+ * would give a transform powers no transform needs (`node:fs`). This keeps mistakes out, not
+ * a hostile author: code can still reach modules through globals (`process.getBuiltinModule`,
+ * `eval`), and the module is trusted as a build script is.
  */
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { loadTypeScript } from "../load-typescript.js";
@@ -25,12 +27,15 @@ export async function exportedFunctions(file: string, source: string): Promise<S
   const syntax = transpiled.diagnostics?.find((d) => d.category === ts.DiagnosticCategory.Error);
   if (syntax !== undefined) fail(syntax.start ?? 0, `the functions module does not parse: ${ts.flattenDiagnosticMessageText(syntax.messageText, " ")}`);
 
+  // Names exported with a value at run time: not a default export, an ambient `declare`, an
+  // overload signature without a body, or a variable without an initial value.
   const exported = new Set<string>();
-  const isExported = (node: import("typescript").Node) => ts.canHaveModifiers(node) && (ts.getModifiers(node) ?? []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
+  const has = (node: import("typescript").Node, kind: import("typescript").SyntaxKind) => ts.canHaveModifiers(node) && (ts.getModifiers(node) ?? []).some((m) => m.kind === kind);
+  const isExported = (node: import("typescript").Node) => has(node, ts.SyntaxKind.ExportKeyword) && !has(node, ts.SyntaxKind.DefaultKeyword) && !has(node, ts.SyntaxKind.DeclareKeyword);
   for (const statement of parsed.statements) {
-    if (ts.isFunctionDeclaration(statement) && statement.name && isExported(statement)) exported.add(statement.name.text);
+    if (ts.isFunctionDeclaration(statement) && statement.name && statement.body && isExported(statement)) exported.add(statement.name.text);
     else if (ts.isVariableStatement(statement) && isExported(statement)) {
-      for (const declaration of statement.declarationList.declarations) if (ts.isIdentifier(declaration.name)) exported.add(declaration.name.text);
+      for (const declaration of statement.declarationList.declarations) if (ts.isIdentifier(declaration.name) && declaration.initializer) exported.add(declaration.name.text);
     } else if (ts.isExportDeclaration(statement) && !statement.isTypeOnly && statement.exportClause && ts.isNamedExports(statement.exportClause)) {
       for (const element of statement.exportClause.elements) if (!element.isTypeOnly) exported.add(element.name.text);
     }

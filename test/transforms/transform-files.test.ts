@@ -38,6 +38,9 @@ describe("the escape functions module", () => {
   it.each([
     ["a module that does not parse", (t: string) => t.replace("function swapProtocol(", "function swapProtocol((("), /from-v0\.1\.ts:\d+:\d+: the functions module does not parse/],
     ["an export that is commented out", (t: string) => t.replace("export function protocolDown", "// export function protocolDown() {}\nfunction protocolDownX"), /escape function "protocolDown" is not exported/],
+    ["a default export of the name", (t: string) => t.replace("export function protocolDown", "export default function protocolDown"), /escape function "protocolDown" is not exported/],
+    ["an ambient declaration of the name", (t: string) => t.replace("export function protocolDown", "export declare function protocolDown(scope: JsonObject, restored: unknown, context: LensContext): unknown;\nfunction protocolDownX"), /escape function "protocolDown" is not exported/],
+    ["an exported variable without a value", (t: string) => t.replace("export function protocolDown", "export let protocolDown: unknown;\nfunction protocolDownX"), /escape function "protocolDown" is not exported/],
     ["an import of node:fs", (t: string) => `import { writeFileSync } from "node:fs";\n${t}`, /from-v0\.1\.ts:1:\d+: the functions module imports "node:fs"; it may import only "@onex\/runtime\/codegen-v1"/],
     ["a relative import", (t: string) => `export { helper } from "./helper.js";\n${t}`, /from-v0\.1\.ts:1:\d+: the functions module imports "\.\/helper\.js"/],
     ["a module loaded at run time", (t: string) => t.replace("return undefined;", "void import(String(scope.id));\n  return undefined;"), /the functions module imports a module named at run time/],
