@@ -61,6 +61,17 @@ export function checkVersionGraph(graph: VersionGraph, models: ReadonlyMap<strin
     ]);
   };
 
+  // A transform that throws (an escape function's mistake) or makes what its target refuses
+  // (migrateAlongGraph validates) fails the check with the sample, as any other unsound result.
+  const attempt = (type: string, source: string, target: string, sample: unknown, transform: () => JsonObject): JsonObject => {
+    try {
+      return transform();
+    } catch (error) {
+      if (error instanceof OnexError && error.code !== ErrorCode.TransformUnsound) throw error;
+      return fail(type, source, target, `the transform failed: ${(error as Error)?.message ?? String(error)}`, sample, {}, []);
+    }
+  };
+
   // Every result is validated before any round trip is judged: a result the target rejects is
   // the more basic mistake, and its residue would make the round trip fail too.
   const trips: { type: string; source: string; target: string; sample: unknown; out: JsonObject; back: () => unknown }[] = [];
@@ -70,9 +81,9 @@ export function checkVersionGraph(graph: VersionGraph, models: ReadonlyMap<strin
       for (const direction of ["up", "down"] as const) {
         const [source, target] = direction === "up" ? [step.older, step.newer] : [step.newer, step.older];
         for (const sample of samples(source, type)) {
-          const out = runTransformStep(sample as JsonObject, pair, direction);
+          const out = attempt(type, source, target, sample, () => runTransformStep(sample as JsonObject, pair, direction));
           assertValid(type, source, target, sample, out);
-          trips.push({ type, source, target, sample, out, back: () => runTransformStep(out, pair, direction === "up" ? "down" : "up") });
+          trips.push({ type, source, target, sample, out, back: () => attempt(type, target, source, out, () => runTransformStep(out, pair, direction === "up" ? "down" : "up")) });
         }
         steps++;
       }
@@ -91,9 +102,9 @@ export function checkVersionGraph(graph: VersionGraph, models: ReadonlyMap<strin
       const types = Object.keys(graph.validators[from] ?? {}).filter((type) => between.every((v) => graph.validators[v]?.[type] !== undefined));
       for (const type of types.sort()) {
         for (const sample of samples(from, type)) {
-          const out = migrateAlongGraph(graph, sample, from, to);
+          const out = attempt(type, from, to, sample, () => migrateAlongGraph(graph, sample, from, to));
           assertValid(type, from, to, sample, out);
-          trips.push({ type, source: from, target: to, sample, out, back: () => migrateAlongGraph(graph, out, to, from) });
+          trips.push({ type, source: from, target: to, sample, out, back: () => attempt(type, to, from, out, () => migrateAlongGraph(graph, out, to, from)) });
         }
         paths++;
       }

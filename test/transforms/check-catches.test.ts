@@ -29,6 +29,17 @@ describe("onex check", () => {
   });
 });
 
+describe("onex check on an escape function that throws", () => {
+  it("fails with ONEX_E_TRANSFORM_UNSOUND and the sample, not as an internal error", async () => {
+    const { root, schemas } = await copySchemas();
+    await editFile(join(schemas, "v0.2", "from-v0.1.ts"), (t) => t.replace("/** v0.2 `protocol` block -> v0.1 block. */\nexport function protocolDown(scope: JsonObject, _restored: unknown, context: LensContext): unknown {\n", '/** v0.2 `protocol` block -> v0.1 block. */\nexport function protocolDown(scope: JsonObject, _restored: unknown, context: LensContext): unknown {\n  if (scope.type === "signal.state.update") throw new Error("boom");\n'));
+    expect(runCli(["generate", "--schemas", join(root, "schemas"), "--out", join(root, "generated")]).status).toBe(0);
+    const result = runCli(["check", "--schemas", join(root, "schemas"), "--samples", "3", "--seed", "5"]);
+    expect([result.status, result.stderr]).toEqual([1, expect.stringContaining(`error ${ErrorCode.TransformUnsound}: signal.state.update v0.2 -> v0.1: the transform failed: boom`)]);
+    expect(result.stderr).toContain("replay: onex check --seed 5");
+  });
+});
+
 describe("wrap and head of an array that may be empty", () => {
   it("round-trips the empty array through the residue when the single field may be left out", async () => {
     const { root, schemas } = await copySchemas();
