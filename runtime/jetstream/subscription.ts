@@ -8,7 +8,7 @@
  * it stopped — goes back without using up an attempt, and a message is never left where
  * the server has stopped delivering it while nobody dead-lettered it.
  */
-import { AckPolicy, DeliverPolicy, type ConsumerConfig, type ConsumerInfo, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, ReplayPolicy, type ConsumerConfig, type ConsumerInfo, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { DeliverFrom, Refusal, VersionedDelivery, VersionedSubscribeOptions, VersionedSubscription, VersionedSubscriptionStats } from "../control-plane.js";
 import { ErrorCode, OnexError } from "../errors.js";
@@ -495,7 +495,7 @@ async function seedReplay(transport: SubscriptionTransport, stream: string, filt
  * A durable consumer that exists keeps its own configuration, set by an earlier deployment or by
  * anyone in the zone; the subscription's is what it must run with. Another filter would deliver
  * other messages, and another acknowledgement policy, or a push consumer, would acknowledge or
- * deliver past the subscription's handlers: those are refused. Acknowledgement wait, messages in
+ * deliver past the subscription's handlers, and settings onex never makes: those are refused. Acknowledgement wait, messages in
  * flight and the server's delivery limit are updated to the subscription's, or refused when the
  * server will not change them: with the old ones, a slow handler's messages come back while it
  * still works on them, and a limit on the server would drop a message before it is dead-lettered.
@@ -507,6 +507,17 @@ async function resumeDurable(jsm: JetStreamManager, stream: string, info: Consum
   if (found.filter_subject !== config.filter_subject) throw refuse(`filter ${found.filter_subject ?? "(none)"}, not ${config.filter_subject}`);
   if (found.ack_policy !== AckPolicy.Explicit) throw refuse(`acknowledgement policy ${found.ack_policy}, not explicit: its messages would count as handled before any handler ran`);
   if (found.deliver_subject) throw refuse(`a push delivery subject (${found.deliver_subject}); onex pulls`);
+  // Settings onex never makes, each of which would change what a handler gets or when: message
+  // bodies left out, delivery at the original pace, smaller pulls, its own redelivery schedule.
+  const foreign = [
+    found.headers_only ? "headers only (no bodies)" : undefined,
+    found.replay_policy !== undefined && found.replay_policy !== ReplayPolicy.Instant ? `replay policy ${found.replay_policy}` : undefined,
+    (found.max_batch ?? 0) > 0 ? `a pull batch limit of ${found.max_batch}` : undefined,
+    (found.max_expires ?? 0) > 0 ? "a pull expiry limit" : undefined,
+    (found.backoff ?? []).length > 0 ? "a redelivery backoff" : undefined,
+    (found.rate_limit_bps ?? 0) > 0 ? "a rate limit" : undefined,
+  ].filter((what) => what !== undefined);
+  if (foreign.length > 0) throw refuse(`${foreign.join(", ")}, which onex subscriptions do not use`);
   const wanted = { ack_wait: config.ack_wait!, max_ack_pending: config.max_ack_pending!, max_deliver: config.max_deliver! };
   if (found.ack_wait === wanted.ack_wait && found.max_ack_pending === wanted.max_ack_pending && found.max_deliver === wanted.max_deliver) return info;
   try {

@@ -190,8 +190,11 @@ describe("the reply subject of a member's own publish", () => {
     expect((await plant("planted-none", { ack_policy: AckPolicy.None })).error).toBeUndefined();
     // Explicit, but with settings that redeliver a slow handler's message, stall it, and drop it on the server.
     expect((await plant("planted-slack", { ack_policy: AckPolicy.Explicit, ack_wait: 1_000_000_000, max_ack_pending: 1, max_deliver: 1 })).error).toBeUndefined();
+    // Explicit, but handing out headers without bodies.
+    expect((await plant("planted-headers", { ack_policy: AckPolicy.Explicit, headers_only: true })).error).toBeUndefined();
     const victim = await zones.member("a2");
     await expect(victim.subscribe([v0_1.StateUpdate], { zone: ZONE_A, durable: "planted-none" })).rejects.toMatchObject({ code: ErrorCode.StreamConfig, message: expect.stringContaining("acknowledgement policy none") });
+    await expect(victim.subscribe([v0_1.StateUpdate], { zone: ZONE_A, durable: "planted-headers" })).rejects.toMatchObject({ code: ErrorCode.StreamConfig, message: expect.stringContaining("headers only (no bodies)") });
     const sub = await victim.subscribe([v0_1.StateUpdate], { zone: ZONE_A, durable: "planted-slack", ackWaitMs: 60_000, maxInFlight: 10, maxDeliver: 3 });
     const now = (await api(`$JS.API.CONSUMER.INFO.${STREAM_A}.planted-slack`, {})).config!;
     expect([now.ack_wait, now.max_ack_pending, now.max_deliver]).toEqual([60_000_000_000, 10, -1]);
