@@ -108,12 +108,17 @@ function compareWithKnown(source: string, document: unknown, known: readonly Sch
     const mine = ours.get(index.version);
     const entry: ProbedVersion = { version: index.version, content_hash: index.content_hash, compatible_with: index.compatible_with, known: mine !== undefined };
     if (mine !== undefined) {
-      entry.matches = mine.content_hash === index.content_hash;
+      // Equal schemas on other subjects do not reach each other either.
+      const differing = differingSchemas(mine, index);
+      entry.matches = mine.content_hash === index.content_hash && differing.length === 0;
       if (!entry.matches) {
-        entry.differingSchemas = differingSchemas(mine, index);
+        entry.differingSchemas = differing;
         entry.flag = {
           code: ErrorCode.SchemaHashMismatch,
-          message: `v${index.version} hashes to ${index.content_hash}, this node knows it as ${mine.content_hash} (differing: ${entry.differingSchemas.join(", ") || "message list"})`,
+          message:
+            mine.content_hash === index.content_hash
+              ? `v${index.version} is published on other subjects than this node publishes it (differing: ${differing.join(", ")})`
+              : `v${index.version} hashes to ${index.content_hash}, this node knows it as ${mine.content_hash} (differing: ${differing.join(", ") || "message list"})`,
         };
       }
     }

@@ -38,11 +38,11 @@ export interface SchemaIndex {
   declared_by: string;
   schema_manifest_url: string;
   manifest_hash: string;
-  /** `sha256:` of the canonical `{version, messages, schemas, subjects}`: equal hashes mean peers exchange messages the same way. */
+  /** `sha256:` of the canonical `{version, messages, schemas}`: equal hashes mean peers read messages the same way. */
   content_hash: string;
   messages: SchemaIndexMessage[];
   schemas: SchemaIndexSchema[];
-  /** Subject template key -> template. Absent from indexes written before it was added, whose hash does not cover it. */
+  /** Subject template key -> template with each placeholder as the envelope pointer it reads (`{/source/zone}`); absent from older indexes. */
   subjects?: Record<string, string>;
 }
 
@@ -87,7 +87,7 @@ export function parseSchemaIndex(value: unknown, source = "schema index"): Schem
     invalid('"subjects" is not an object of subject templates');
   }
   const parsed = value as SchemaIndex;
-  const computed = contentHashOf({ version: parsed.version, messages: parsed.messages, schemas: parsed.schemas, ...(parsed.subjects === undefined ? {} : { subjects: parsed.subjects }) });
+  const computed = contentHashOf({ version: parsed.version, messages: parsed.messages, schemas: parsed.schemas });
   if (computed !== parsed.content_hash) {
     throw new OnexError(ErrorCode.SchemaHashMismatch, `${source} (v${parsed.version}) declares content_hash ${parsed.content_hash} but its entries hash to ${computed}: it was edited or truncated`, {
       source,
