@@ -6,7 +6,7 @@
  * any change to what a schema accepts does.
  */
 import { contentHashOf, SCHEMA_INDEX_FORMAT } from "@onex/runtime/negotiation";
-import { jsonPointer } from "./envelope-layout.js";
+import { resolvedTemplate } from "./subject-template.js";
 import { schemaIdOf, type VersionModel } from "./model.js";
 
 /** The index of `model` as pretty-printed, deterministic JSON (the file's content). */
@@ -18,7 +18,7 @@ export function emitSchemaIndex(model: VersionModel): string {
   // from (so renaming a placeholder changes nothing, and moving a field does): two deployments
   // that read a message the same way but publish it on other subjects do not reach each other.
   // Compared beside the content hash (probe), not in it, so older indexes still hash the same.
-  const subjects = Object.fromEntries(model.subjects.map((s) => [s.key, s.template.replace(/\{([^}]+)\}/g, (_, param: string) => `{${jsonPointer(s.params[param] ?? [])}}`)]));
+  const subjects = Object.fromEntries(model.subjects.map((s) => [s.key, resolvedTemplate(s)]));
   // The content hash covers exactly what decides whether two deployments read a message the
   // same way; runtime/negotiation/schema-index.ts recomputes it the same way.
   const content_hash = contentHashOf({ version: model.version, messages, schemas });

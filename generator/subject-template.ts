@@ -3,6 +3,7 @@ import { ErrorCode, OnexError } from "@onex/runtime";
 import type { JsonSchema, SubjectModel } from "./model.js";
 import { pointerSegments } from "./yaml-file.js";
 import { formatWhere } from "./problems.js";
+import { jsonPointer } from "./envelope-layout.js";
 
 type Locate = (path: (string | number)[]) => { file: string; line?: number; column?: number };
 
@@ -76,4 +77,9 @@ function deref(node: JsonSchema | undefined, schemas: Map<string, JsonSchema>): 
     node = target as JsonSchema | undefined;
   }
   return node;
+}
+
+/** The template with each placeholder written as the envelope field it reads (`{/source/zone}`): what decides the subjects, whatever the placeholders are named. */
+export function resolvedTemplate(subject: SubjectModel): string {
+  return subject.template.replace(/\{([^}]+)\}/g, (_, param: string) => `{${jsonPointer(subject.params[param] ?? [])}}`);
 }

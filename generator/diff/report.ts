@@ -8,6 +8,7 @@ import type { TransformModel } from "../transforms/load-transforms.js";
 import { classify, describeEffect, verdictOf, type ChangeKind, type Effect, type Verdict } from "./classify.js";
 import { compareSchemas, modelResolver } from "./compare-schemas.js";
 import { coverageOf, type Cover } from "./coverage.js";
+import { resolvedTemplate } from "../subject-template.js";
 
 export interface ChangeReport {
   kind: ChangeKind;
@@ -113,8 +114,8 @@ export function diffModels(oldModel: VersionModel, newModel: VersionModel, trans
 }
 
 function subjectChanges(oldModel: VersionModel, newModel: VersionModel): DiffReport["subjects"] {
-  const before = new Map(oldModel.subjects.map((s) => [s.key, s.template]));
-  const after = new Map(newModel.subjects.map((s) => [s.key, s.template]));
+  const before = new Map(oldModel.subjects.map((s) => [s.key, resolvedTemplate(s)]));
+  const after = new Map(newModel.subjects.map((s) => [s.key, resolvedTemplate(s)]));
   return [...new Set([...before.keys(), ...after.keys()])]
     .sort(compare)
     .filter((key) => before.get(key) !== after.get(key))

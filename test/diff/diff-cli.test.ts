@@ -174,9 +174,13 @@ describe("a subject template that changes", () => {
     const { schemas } = await copySchemas();
     await editFile(join(schemas, "v0.2", "manifest.yaml"), (text) => text.replace('{entity_id}.events"', '{entity_id}.evts"'));
     const text = runCli(["diff", "v0.1", "v0.2", "--schemas", schemas]);
-    expect(text.stdout).toContain("subject event: jetstream.onex.zone.{zone_id}.{entity_type}.{entity_id}.events -> jetstream.onex.zone.{zone_id}.{entity_type}.{entity_id}.evts (the two versions' messages travel on different subjects");
+    expect(text.stdout).toContain("subject event: jetstream.onex.zone.{/source/zone}.{/source/entity_type}.{/source/entity_id}.events -> jetstream.onex.zone.{/source/zone}.{/source/entity_type}.{/source/entity_id}.evts (the two versions' messages travel on different subjects");
     const report = JSON.parse(runCli(["diff", "v0.1", "v0.2", "--schemas", schemas, "--json"]).stdout) as DiffReport;
-    expect(report.subjects).toEqual([{ key: "event", from: "jetstream.onex.zone.{zone_id}.{entity_type}.{entity_id}.events", to: "jetstream.onex.zone.{zone_id}.{entity_type}.{entity_id}.evts" }]);
+    expect(report.subjects).toEqual([{ key: "event", from: "jetstream.onex.zone.{/source/zone}.{/source/entity_type}.{/source/entity_id}.events", to: "jetstream.onex.zone.{/source/zone}.{/source/entity_type}.{/source/entity_id}.evts" }]);
     expect(JSON.parse(runCli(["diff", "v0.1", "v0.2", "--json"]).stdout)).toMatchObject({ subjects: [] });
+    // A placeholder renamed is the same subjects; a field read in another place is not.
+    const { schemas: renamed } = await copySchemas();
+    await editFile(join(renamed, "v0.2", "manifest.yaml"), (t) => t.replace("{zone_id}", "{zone}").replace("      zone_id: /source/zone", "      zone: /source/zone"));
+    expect((JSON.parse(runCli(["diff", "v0.1", "v0.2", "--schemas", renamed, "--json"]).stdout) as DiffReport).subjects).toEqual([]);
   });
 });
