@@ -85,6 +85,9 @@ describe("onex grant issue / inspect / revoke", () => {
     const misspelt = onex(["grant", "issue", "--key", "ca.key", "--subject", "node-a", "--zone", "zone.trusted.org", "--type", "signal.task.dispach", "--expires-in", "1h"]);
     expect([misspelt.code, misspelt.stdout]).toEqual([ExitCode.Usage, ""]);
     expect(misspelt.stderr).toContain('"signal.task.dispach" (did you mean "signal.task.dispatch"?)');
+    // A type of a version not in these schemas yet is issued on request.
+    const ahead = onex(["grant", "issue", "--key", "ca.key", "--subject", "node-a", "--zone", "zone.trusted.org", "--type", "signal.task.cancel", "--expires-in", "1h", "--allow-unknown-type"]);
+    expect([ahead.code, JSON.parse(ahead.stdout).scopes.message_types]).toEqual([0, ["signal.task.cancel"]]);
 
     const inspect = onex(["grant", "inspect", "grant.json", "--authority", "ca.pub", "--json"]);
     expect(inspect.code).toBe(0);

@@ -4,14 +4,17 @@ import { issueSessionGrant } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
 import { parseDuration, parseTime, privateKeyFlags, readPrivateKey } from "../../key-files.js";
 import { writeOutputFile } from "../../output-file.js";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { didYouMean } from "../../../generator/did-you-mean.js";
-import { openProjectSdk } from "../../sdk.js";
-import { sdkFlags } from "../../sdk-flags.js";
+import { requireVersionsIn } from "../../../generator/protocol-versions.js";
+import { schemasDirOf } from "../../sdk.js";
+import { schemasFlag } from "../../sdk-flags.js";
 
 export default class GrantIssue extends OnexCommand {
   static override summary = "Issue a signed session grant as a zone authority.";
   static override description =
-    "Signs a SessionGrant that lets --subject (a node or agent id, or a key id) send the given message types in the given zones from --not-before (default now) until --expires-at or for --expires-in. Every --type must be a message type of a version of the schemas (--schemas), or *. Prints the grant as JSON, or writes it to --out. An authority speaks for one zone: the grant counts only in --zone, and --in-zone can only repeat it (or be *).";
+    "Signs a SessionGrant that lets --subject (a node or agent id, or a key id) send the given message types in the given zones from --not-before (default now) until --expires-at or for --expires-in. Every --type must be a message type of a version of the schemas (--schemas), or * (or pass --allow-unknown-type). Prints the grant as JSON, or writes it to --out. An authority speaks for one zone: the grant counts only in --zone, and --in-zone can only repeat it (or be *).";
   static override examples = [
     "<%= config.bin %> grant issue --key zone-ca.key --subject node-3f2a... --zone zone.trusted.org --type signal.task.dispatch --type signal.result.ready --expires-in 12h",
     "<%= config.bin %> grant issue --key zone-ca.key --subject key-9c1e... --zone zone.trusted.org --type '*' --expires-at 2027-01-01T00:00:00Z --out grant.json",
@@ -30,7 +33,8 @@ export default class GrantIssue extends OnexCommand {
     out: Flags.string({ description: "Write the grant to this file instead of stdout." }),
     force: Flags.boolean({ description: "Replace --out if it exists.", default: false }),
     ...privateKeyFlags,
-    ...sdkFlags,
+    schemas: schemasFlag,
+    "allow-unknown-type": Flags.boolean({ description: "Issue the grant for types no version of the schemas has (yet).", default: false }),
   };
 
   async run(): Promise<void> {
@@ -41,7 +45,7 @@ export default class GrantIssue extends OnexCommand {
     if (flags["expires-at"] !== undefined) expiresAt = parseTime(flags["expires-at"], "expires-at");
     else if (flags["expires-in"] !== undefined) expiresAt = notBefore + parseDuration(flags["expires-in"]);
     else throw new OnexError(ErrorCode.Usage, "a grant needs --expires-at or --expires-in");
-    await assertKnownTypes(flags.type, flags);
+    if (!flags["allow-unknown-type"]) await assertKnownTypes(flags.type, schemasDirOf(flags.schemas));
     const grant = issueSessionGrant(authority, {
       subject: flags.subject,
       zone: flags.zone,
@@ -58,14 +62,31 @@ export default class GrantIssue extends OnexCommand {
   }
 }
 
-/** A misspelt type would grant nothing, and the subject's messages would be refused for a reason nobody sees at issue time. */
-async function assertKnownTypes(types: string[], flags: { schemas?: string | undefined; generated?: string | undefined }): Promise<void> {
+/**
+ * A misspelt type would grant nothing, and the subject's messages would be refused for a reason
+ * nobody sees at issue time. The types are read from the manifests, so no generated SDK is needed.
+ */
+async function assertKnownTypes(types: string[], schemasDir: string): Promise<void> {
   const named = types.filter((type) => type !== "*");
   if (named.length === 0) return;
-  const sdk = await openProjectSdk(flags);
-  const known = new Set((await sdk.indexes()).flatMap((index) => index.messages.map((message) => message.type)));
+  const { parse } = await import("yaml");
+  const known = new Set<string>();
+  const hint = "name your protocol's schemas with --schemas, or issue it anyway with --allow-unknown-type";
+  const versions = await requireVersionsIn(schemasDir).catch((error: unknown) => {
+    throw error instanceof OnexError ? new OnexError(error.code, `${error.message}; ${hint}`, error.details, { cause: error }) : error;
+  });
+  for (const version of versions) {
+    const file = join(schemasDir, `v${version}`, "manifest.yaml");
+    let manifest: { messages?: { type?: unknown }[] } | null;
+    try {
+      manifest = parse(await readFile(file, "utf8")) as typeof manifest;
+    } catch (cause) {
+      throw new OnexError(ErrorCode.YamlSyntax, `${file} cannot be read as a manifest (${(cause as Error).message.split("\n")[0]}); ${hint}`, { file }, { cause });
+    }
+    for (const message of Array.isArray(manifest?.messages) ? manifest.messages : []) if (typeof message?.type === "string") known.add(message.type);
+  }
   const unknown = named.filter((type) => !known.has(type));
   if (unknown.length === 0) return;
   const each = unknown.map((type) => `"${type}"${didYouMean(type, known)}`).join(", ");
-  throw new OnexError(ErrorCode.Usage, `no version of ${sdk.schemasDir} has the message type${unknown.length === 1 ? "" : "s"} ${each}; name your protocol's schemas with --schemas`, { types: unknown });
+  throw new OnexError(ErrorCode.Usage, `no version of ${schemasDir} has the message type${unknown.length === 1 ? "" : "s"} ${each}; ${hint}`, { types: unknown });
 }
