@@ -1,11 +1,11 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { issueSessionGrant } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
 import { parseDuration, parseTime, privateKeyFlags, readPrivateKey } from "../../key-files.js";
 import { writeOutputFile } from "../../output-file.js";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { didYouMean } from "../../../generator/did-you-mean.js";
 import { requireVersionsIn } from "../../../generator/protocol-versions.js";
 import { schemasDirOf } from "../../sdk.js";
