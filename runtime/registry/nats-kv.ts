@@ -16,8 +16,8 @@
  * expiry, as etcd reports a delete without its departure marker. High-water marks live in a
  * second bucket, `<bucket>_marks`, without a max age.
  */
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
+import { jetstream, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError } from "../errors.js";
 import { ReplyInbox } from "../jetstream/reply-inbox.js";
@@ -26,6 +26,7 @@ import { EntityType, type CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
 import { Memo, partsKey } from "./memo.js";
 import { KvBucket } from "./nats-kv-bucket.js";
+import { watchKv, type WatchedRecord } from "./nats-kv-watch.js";
 import type { RegistryStore, StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
 
 /** Options of the NATS KV adapter. */
@@ -62,7 +63,8 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
   try {
     // A call fails within a fraction of the TTL, so a heartbeat loop retries well before the entry lapses.
     const timeoutMs = Math.min(5_000, Math.max(1_000, Math.floor(options.ttlMs / 5)));
-    const kvm = new Kvm(jetstream(nc, { timeout: timeoutMs }));
+    const js = jetstream(nc, { timeout: timeoutMs });
+    const kvm = new Kvm(js);
     const replicas = options.replicas ?? 1;
     const { kv, direct } = await openBucket(kvm, bucket, { ttl: options.ttlMs, history: 1, replicas });
     const status = await kv.status();
@@ -80,7 +82,8 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
     const ttlMs = status.ttl > 0 ? status.ttl : options.ttlMs;
     const marks = await openBucket(kvm, `${bucket}_marks`, { history: 1, replicas: status.replicas });
     const inbox = new ReplyInbox(nc);
-    return new NatsKvStore(nc, new KvBucket(kv, bucket, direct, inbox, timeoutMs), new KvBucket(marks.kv, `${bucket}_marks`, marks.direct, inbox, timeoutMs), ttlMs, nc.info?.cluster === undefined);
+    const entries = new KvBucket(kv, bucket, direct, inbox, timeoutMs);
+    return new NatsKvStore(nc, await js.jetstreamManager(false), entries, new KvBucket(marks.kv, `${bucket}_marks`, marks.direct, inbox, timeoutMs), ttlMs, nc.info?.cluster === undefined);
   } catch (cause) {
     await nc.close().catch(() => undefined);
     if (cause instanceof OnexError) throw cause;
@@ -161,6 +164,8 @@ class NatsKvStore implements RegistryStore {
 
   constructor(
     readonly nc: NatsConnection,
+    /** Creates and deletes the consumers of watches. */
+    readonly jsm: JetStreamManager,
     readonly entries: KvBucket,
     readonly marks: KvBucket,
     readonly ttlMs: number,
@@ -310,6 +315,8 @@ class NatsKvStore implements RegistryStore {
     signal.addEventListener("abort", () => clearInterval(sweep), { once: true });
 
     const startedAt = Date.now();
+    // A stalled watch (its consumer's node died) is noticed after two missed heartbeats: within a fifth of the TTL.
+    const heartbeatMs = Math.min(5_000, Math.max(250, Math.floor(this.ttlMs / 10)));
     const pump = async () => {
       let lastRevision = 0;
       // The bucket's last sequence when the watch is first established: everything up to it is current state.
@@ -322,16 +329,13 @@ class NatsKvStore implements RegistryStore {
             initialUpTo = (await this.entries.kv.status()).streamInfo.state.last_seq;
           }
           // After a break, resume right after the last revision seen, so no change is lost or repeated.
-          const watcher = await this.entries.kv.watch(lastRevision === 0 ? { key: filterOf(prefix) } : { key: filterOf(prefix), resumeFromRevision: lastRevision + 1 });
-          const stop = () => watcher.stop();
-          signal.addEventListener("abort", stop, { once: true });
+          const watcher = watchKv(this.nc, this.jsm, this.entries.name, { filter: filterOf(prefix), ...(lastRevision === 0 ? {} : { fromRevision: lastRevision + 1 }), heartbeatMs, signal });
           for await (const entry of watcher) {
             lastRevision = Math.max(lastRevision, entry.revision);
             // Current state, not a change: present when the watch was established, or written before watch()
             // was called (the server may have been down in between).
             this.#onEntry(entry, entry.revision <= initialUpTo || entry.created.getTime() < startedAt, live, queue);
           }
-          signal.removeEventListener("abort", stop);
         } catch (error) {
           if (signal.aborted || this.nc.isClosed()) break;
           void error;
@@ -350,7 +354,7 @@ class NatsKvStore implements RegistryStore {
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }
 
-  #onEntry(entry: KvEntry & { isUpdate: boolean }, initial: boolean, live: Map<string, { key: CanonicalAddress; created: number; value: string }>, queue: ChangeQueue<StoreChange>): void {
+  #onEntry(entry: WatchedRecord, initial: boolean, live: Map<string, { key: CanonicalAddress; created: number; value: string }>, queue: ChangeQueue<StoreChange>): void {
     if (entry.operation !== "PUT") {
       const key = parseNatsKvKey(entry.key);
       if (key === undefined) return;

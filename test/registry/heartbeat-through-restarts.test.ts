@@ -1,14 +1,15 @@
 /**
  * `onex registry register --heartbeat`, as its own process, keeps a node alive while the
- * registry's server is killed and restarted under it (NATS KV and etcd), and while the
- * leader of an R3 bucket on a three-node NATS cluster is killed and another elected. A health watcher
+ * registry's server is killed and restarted under it (NATS KV and etcd), and while a node
+ * of a three-node NATS cluster with an R3 bucket is killed: the bucket's leader, or the one
+ * holding the health watcher's watch. A health watcher
  * in the test process follows the zone and publishes on a control plane of its own (a
  * second nats-server that stays up); no `event.node.failed` may be published for the
  * heart-beating node. A node registered after the restart and left to lapse is the
  * barrier: its failure is announced after any announcement about the outage would have
  * been, so the test waits on an event, not on a clock.
  */
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
@@ -113,26 +114,48 @@ describe("onex registry register --heartbeat through a server restart", () => {
   }, 120_000);
 
   it("NATS KV on a three-node cluster: the leader of the bucket is killed, a new one elected, and the node is never reported failed", async () => {
-    const cluster = await startNatsCluster(3);
-    const bucket = `beat${process.pid}c`;
-    // A longer TTL than the single-server cases: electing a new leader takes seconds more on a busy machine.
-    const url = `nats://${cluster.urls.map((u) => u.replace("nats://", "")).join(",")}?bucket=${bucket}&ttl=15s&replicas=3`;
-    const nc = await natsConnect({ servers: cluster.urls });
-    try {
-      // The bucket can be created once the cluster can place three replicas.
-      await eventually(async () => openRegistry(url).then((r) => r.close().then(() => true), () => false), 30_000, "an R3 bucket");
-      const jsm = await jetstreamManager(nc);
-      await survives(url, async () => {
-        const leader = (await jsm.streams.info(`KV_${bucket}`)).cluster?.leader;
-        await cluster.nodes.find((n) => n.name === leader)!.kill();
-        await eventually(async () => {
-          const now = await jsm.streams.info(`KV_${bucket}`).catch(() => undefined);
-          return now?.cluster?.leader !== undefined && now.cluster.leader !== leader;
-        }, 30_000, "a new leader of the bucket");
-      });
-    } finally {
-      await nc.close();
-      await cluster.stop();
-    }
+    await onCluster("c", async (jsm, bucket) => (await jsm.streams.info(`KV_${bucket}`)).cluster?.leader);
+  }, 120_000);
+
+  it("NATS KV on a three-node cluster: the node holding the health watcher's watch is killed, the watch resumes on another, and the node is never reported failed", async () => {
+    await onCluster("w", async (jsm, bucket) => {
+      // The watch's consumer is the bucket's only one (the heartbeat reads through the leader), made as the watcher starts.
+      let host: string | undefined;
+      await eventually(async () => {
+        for await (const consumer of jsm.consumers.list(`KV_${bucket}`)) host = consumer.cluster?.leader;
+        return host !== undefined;
+      }, 20_000, "the watch's consumer");
+      return host;
+    });
   }, 120_000);
 });
+
+/**
+ * Runs `survives` on a three-node cluster with an R3 bucket, killing the node `victim` names
+ * once the node heart-beats, and waiting until the bucket has a leader on another node.
+ */
+async function onCluster(suffix: string, victim: (jsm: JetStreamManager, bucket: string) => Promise<string | undefined>): Promise<void> {
+  const cluster = await startNatsCluster(3);
+  const bucket = `beat${process.pid}${suffix}`;
+  // A longer TTL than the single-server cases: electing a new leader takes seconds more on a busy machine.
+  const url = `nats://${cluster.urls.map((u) => u.replace("nats://", "")).join(",")}?bucket=${bucket}&ttl=15s&replicas=3`;
+  const nc = await natsConnect({ servers: cluster.urls });
+  try {
+    // The bucket can be created once the cluster can place three replicas.
+    await eventually(async () => openRegistry(url).then((r) => r.close().then(() => true), () => false), 30_000, "an R3 bucket");
+    const jsm = await jetstreamManager(nc);
+    await survives(url, async () => {
+      const name = await victim(jsm, bucket);
+      const node = cluster.nodes.find((n) => n.name === name);
+      expect(node, `a node named ${name}`).toBeDefined();
+      await node!.kill();
+      await eventually(async () => {
+        const now = await jsm.streams.info(`KV_${bucket}`).catch(() => undefined);
+        return now?.cluster?.leader !== undefined && now.cluster.leader !== name;
+      }, 30_000, "a leader of the bucket on a live node");
+    });
+  } finally {
+    await nc.close();
+    await cluster.stop();
+  }
+}

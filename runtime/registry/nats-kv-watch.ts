@@ -1,0 +1,128 @@
+/**
+ * A watch of a NATS KV bucket's keys that notices within seconds when it stops hearing from
+ * the server.
+ *
+ * nats.js's KV watch is an ordered push consumer whose idle heartbeat is fixed at 30 s: when
+ * the cluster node holding its consumer dies, it notices after two missed heartbeats, a
+ * minute later. A registry whose TTL is shorter would miss every registration and lapse of
+ * that minute. This watch asks for heartbeats at `heartbeatMs`, and ends with
+ * WatchInterrupted as soon as two are missed or a delivery is skipped, so the caller
+ * resumes from the last revision it saw on a consumer the cluster can place on a live node.
+ */
+import { AckPolicy, DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
+import { createInbox, nanos, nuid, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import type { KvRecord } from "./nats-kv-bucket.js";
+
+/** A key's write as the watch delivers it. */
+export interface WatchedRecord extends KvRecord {
+  key: string;
+}
+
+/** The watch stopped hearing from the server, or missed a delivery: resume after the last revision seen. */
+export class WatchInterrupted extends Error {}
+
+export interface KvWatchOptions {
+  /** The bucket's keys to watch: a KV key filter (`zone.node.>`). */
+  filter: string;
+  /** The first revision to deliver; without it, each key's last value, then every change. */
+  fromRevision?: number;
+  /** How often the server sends a heartbeat when there is nothing to deliver. */
+  heartbeatMs: number;
+  signal: AbortSignal;
+}
+
+const fromUtf8 = new TextDecoder();
+
+/** Watches `bucket` until `signal` aborts (then it ends) or the watch is interrupted (then it throws WatchInterrupted). */
+export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket: string, options: KvWatchOptions): AsyncGenerator<WatchedRecord> {
+  const stream = `KV_${bucket}`;
+  const prefix = `$KV.${bucket}.`;
+  const name = `onex_watch_${nuid.next()}`;
+  const inbox = createInbox();
+  // Subscribed before the consumer exists, so its first delivery has somewhere to go.
+  const sub = nc.subscribe(inbox);
+  let interrupted: string | undefined;
+  const interrupt = (why: string) => {
+    interrupted ??= why;
+    sub.unsubscribe();
+  };
+  const onAbort = () => sub.unsubscribe();
+  options.signal.addEventListener("abort", onAbort, { once: true });
+  let heard = Date.now();
+  const monitor = setInterval(() => {
+    // Deliveries still waiting to be read are the server talking, not silence.
+    if (sub.getPending() === 0 && Date.now() - heard > 2 * options.heartbeatMs) interrupt(`no heartbeat from the server for ${Date.now() - heard} ms`);
+  }, options.heartbeatMs);
+  try {
+    await jsm.consumers.add(stream, {
+      name,
+      deliver_subject: inbox,
+      filter_subject: prefix + options.filter,
+      ...(options.fromRevision === undefined ? { deliver_policy: DeliverPolicy.LastPerSubject } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: options.fromRevision }),
+      ack_policy: AckPolicy.None,
+      max_deliver: 1,
+      flow_control: true,
+      idle_heartbeat: nanos(options.heartbeatMs),
+      // A consumer of this watch alone: in memory, on one node, and removed by the server
+      // should this process die without deleting it.
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: nanos(Math.max(30_000, 10 * options.heartbeatMs)),
+    });
+    heard = Date.now();
+    let delivered = 0;
+    for await (const msg of sub) {
+      heard = Date.now();
+      if (msg.reply === undefined || msg.reply === "" || !msg.reply.startsWith("$JS.ACK.")) {
+        answerStatus(nc, msg);
+        continue;
+      }
+      const ack = ackInfo(msg.reply);
+      if (ack === undefined || ack.deliverySeq !== delivered + 1) {
+        interrupt(`delivery ${ack?.deliverySeq ?? "?"} after ${delivered}`);
+        break;
+      }
+      delivered = ack.deliverySeq;
+      if (!msg.subject.startsWith(prefix)) continue;
+      const value = msg.data;
+      yield {
+        key: msg.subject.slice(prefix.length),
+        operation: msg.headers?.get("KV-Operation") || "PUT",
+        revision: ack.streamSeq,
+        created: new Date(Math.floor(ack.timestampNanos / 1e6)),
+        value,
+        string: () => fromUtf8.decode(value),
+      };
+    }
+  } finally {
+    clearInterval(monitor);
+    options.signal.removeEventListener("abort", onAbort);
+    sub.unsubscribe();
+    if (!nc.isClosed()) void jsm.consumers.delete(stream, name).catch(() => undefined);
+  }
+  if (interrupted !== undefined && !options.signal.aborted) throw new WatchInterrupted(interrupted);
+}
+
+/** Answers the server's flow-control requests and stall notices; heartbeats need no answer. */
+function answerStatus(nc: NatsConnection, msg: Msg): void {
+  if (msg.headers?.code !== 100) return;
+  if (msg.headers.description === "FlowControl Request") msg.respond();
+  const stalled = msg.headers.get("Nats-Consumer-Stalled");
+  if (stalled) nc.publish(stalled);
+}
+
+/**
+ * The stream sequence, delivery sequence and timestamp in a delivery's reply subject:
+ * `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<delivery seq>.<nanos>.<pending>`,
+ * or with a domain and account hash after `ACK` (and possibly more tokens at the end).
+ */
+function ackInfo(reply: string): { streamSeq: number; deliverySeq: number; timestampNanos: number } | undefined {
+  const tokens = reply.split(".");
+  const at = tokens.length === 9 ? 4 : tokens.length >= 11 ? 6 : -1;
+  if (at < 0) return undefined;
+  const streamSeq = Number(tokens[at + 1]);
+  const deliverySeq = Number(tokens[at + 2]);
+  const timestampNanos = Number(tokens[at + 3]);
+  if (!Number.isSafeInteger(streamSeq) || !Number.isSafeInteger(deliverySeq) || !Number.isFinite(timestampNanos)) return undefined;
+  return { streamSeq, deliverySeq, timestampNanos };
+}
