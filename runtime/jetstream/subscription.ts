@@ -82,7 +82,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   const ackWaitMs = Math.max(1, options.ackWaitMs ?? 30_000);
 
   const jsm = await transport.manager();
-  const stream = await streamFor(jsm, pipeline.template.key, options.zone);
+  const { name: stream, replicas } = await streamFor(jsm, pipeline.template.key, options.zone);
   const config: Partial<ConsumerConfig> = {
     ack_policy: AckPolicy.Explicit,
     filter_subject: pipeline.template.filter(parts),
@@ -93,7 +93,13 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     ...deliverPolicy(options.deliver ?? "all"),
     ...(options.durable !== undefined
       ? { durable_name: options.durable }
-      : { name: `onex_${globalThis.crypto.randomUUID().replace(/-/g, "")}`, inactive_threshold: 60_000 * NANOS_PER_MS }),
+      : {
+          name: `onex_${globalThis.crypto.randomUUID().replace(/-/g, "")}`,
+          inactive_threshold: 60_000 * NANOS_PER_MS,
+          // As many copies as the stream has (a durable's default): an ephemeral consumer is
+          // otherwise kept on one node, and a subscription whose node dies never hears again.
+          ...(replicas === undefined ? {} : { num_replicas: replicas }),
+        }),
   };
   const created = await createConsumer(jsm, stream, config, options.durable);
   const info = options.durable === undefined ? created : await resumeDurable(jsm, stream, created, config);
@@ -430,19 +436,23 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
  * The stream a subscription reads: the zone's own stream when it follows one zone of a
  * zoned deployment (`onex streams apply --identities`), the shared one otherwise.
  */
-async function streamFor(jsm: JetStreamManager, templateKey: string, zone: string | undefined): Promise<string> {
+async function streamFor(jsm: JetStreamManager, templateKey: string, zone: string | undefined): Promise<{ name: string; replicas: number | undefined }> {
   const shared = streamNameOf(templateKey);
-  if (zone === undefined) return shared;
-  const own = zoneStreamNameOf(templateKey, zone);
-  const found = await withRetry(() => jsm.streams.info(own)).then(
-    () => true,
-    (error: unknown) => {
-      if (/stream not found/i.test((error as Error).message)) return false;
-      // No permission on this zone's stream is the answer for a member of another zone.
-      throw consumerError(error, own);
-    },
-  );
-  return found ? own : shared;
+  if (zone !== undefined) {
+    const own = zoneStreamNameOf(templateKey, zone);
+    const found = await withRetry(() => jsm.streams.info(own)).then(
+      (info) => info,
+      (error: unknown) => {
+        if (/stream not found/i.test((error as Error).message)) return undefined;
+        // No permission on this zone's stream is the answer for a member of another zone.
+        throw consumerError(error, own);
+      },
+    );
+    if (found !== undefined) return { name: own, replicas: found.config.num_replicas };
+  }
+  // Whatever is wrong with the shared stream, creating the consumer reports it (and waits out an election).
+  const info = await jsm.streams.info(shared).catch(() => undefined);
+  return { name: shared, replicas: info?.config.num_replicas };
 }
 
 /**

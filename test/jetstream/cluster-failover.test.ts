@@ -1,5 +1,6 @@
 // An R3 stream on a three-node cluster loses the node that leads it, under load: no
-// acknowledged message is lost, and publisher and subscriber fail over to the others.
+// acknowledged message is lost, and publisher and subscriber fail over to the others. A
+// subscription without a durable name loses the node its consumer leads, and hears on.
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,9 +13,10 @@ import { client, makeKeys, stateUpdate } from "./fixtures.js";
 const keys = makeKeys();
 let cluster: NatsCluster;
 
-beforeAll(async () => {
-  cluster = await startNatsCluster(3);
-  const nc = await natsConnect({ servers: cluster.urls });
+/** A three-node cluster with the bundled streams at three replicas. */
+async function clusterWithStreams(): Promise<NatsCluster> {
+  const started = await startNatsCluster(3);
+  const nc = await natsConnect({ servers: started.urls });
   const jsm = await jetstreamManager(nc);
   // Stream creation waits for the cluster to be able to place three replicas.
   const deadline = Date.now() + 30_000;
@@ -28,6 +30,11 @@ beforeAll(async () => {
     }
   }
   await nc.close();
+  return started;
+}
+
+beforeAll(async () => {
+  cluster = await clusterWithStreams();
 }, 60_000);
 
 afterAll(async () => {
@@ -68,5 +75,45 @@ describe("a three-node cluster losing a node", () => {
     expect(newLeader).not.toBe(leader);
     await publisher.close();
     await receiver.close();
+  }, 120_000);
+
+  it("a subscription without a durable name hears on after the node leading its consumer dies", async () => {
+    const own = await clusterWithStreams();
+    const publisher = await client(own.urls, keys.node, [keys.node]);
+    const receiver = await client(own.urls, keys.agent, [keys.node]);
+    try {
+      const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-ephemeral", ackWaitMs: 5_000 });
+      const received: string[] = [];
+      const reading = (async () => {
+        for await (const d of sub) {
+          received.push(d.message.id);
+          await d.ack();
+        }
+      })();
+      const before = stateUpdate("n-ephemeral");
+      await publisher.publish(before, { retryForMs: 30_000 });
+      while (!received.includes(before.id)) await new Promise((r) => setTimeout(r, 20));
+
+      // The subscription's consumer is the stream's only one.
+      const jsm = await publisher.manager();
+      const consumers = [];
+      for await (const c of jsm.consumers.list("ONEX_EVENT")) consumers.push(c);
+      expect(consumers).toHaveLength(1);
+      const host = consumers[0]!.cluster?.leader;
+      await own.nodes.find((n) => n.name === host)!.kill();
+
+      const after = stateUpdate("n-ephemeral");
+      await publisher.publish(after, { retryForMs: 30_000, timeoutMs: 1_000 });
+      // Without a copy of the consumer on another node, nothing published after the kill ever arrives.
+      const deadline = Date.now() + 60_000;
+      while (!received.includes(after.id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(received).toEqual([before.id, after.id]);
+      await sub.stop();
+      await reading;
+    } finally {
+      await publisher.close();
+      await receiver.close();
+      await own.stop();
+    }
   }, 120_000);
 });
