@@ -35,6 +35,7 @@ const fromUtf8 = new TextDecoder();
 
 /** Watches `bucket` until `signal` aborts (then it ends) or the watch is interrupted (then it throws WatchInterrupted). */
 export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket: string, options: KvWatchOptions): AsyncGenerator<WatchedRecord> {
+  if (options.signal.aborted) return;
   const stream = `KV_${bucket}`;
   const prefix = `$KV.${bucket}.`;
   const name = `onex_watch_${nuid.next()}`;
@@ -48,11 +49,8 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
   };
   const onAbort = () => sub.unsubscribe();
   options.signal.addEventListener("abort", onAbort, { once: true });
-  let heard = Date.now();
-  const monitor = setInterval(() => {
-    // Deliveries still waiting to be read are the server talking, not silence.
-    if (sub.getPending() === 0 && Date.now() - heard > 2 * options.heartbeatMs) interrupt(`no heartbeat from the server for ${Date.now() - heard} ms`);
-  }, options.heartbeatMs);
+  let heard = performance.now();
+  let monitor: NodeJS.Timeout | undefined;
   try {
     await jsm.consumers.add(stream, {
       name,
@@ -63,17 +61,34 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
       max_deliver: 1,
       flow_control: true,
       idle_heartbeat: nanos(options.heartbeatMs),
-      // A consumer of this watch alone: in memory, on one node, and removed by the server
-      // should this process die without deleting it.
+      // A consumer of this watch alone: in memory, on one node, and removed by the server soon
+      // after this process stops listening (the watch gives up on it sooner still).
       mem_storage: true,
       num_replicas: 1,
-      inactive_threshold: nanos(Math.max(30_000, 10 * options.heartbeatMs)),
+      inactive_threshold: nanos(Math.max(5_000, 3 * options.heartbeatMs)),
     });
-    heard = Date.now();
+    heard = performance.now();
+    // Checked twice per heartbeat, after the socket has been read (timers run first in Node's
+    // loop, and a loop busy elsewhere for a while must not pass for a silent server).
+    monitor = setInterval(
+      () =>
+        setImmediate(() => {
+          // Deliveries still waiting to be read are the server talking, not silence.
+          const silent = performance.now() - heard;
+          if (sub.getPending() === 0 && silent > 2 * options.heartbeatMs) interrupt(`no heartbeat from the server for ${Math.round(silent)} ms`);
+        }),
+      options.heartbeatMs / 2,
+    );
     let delivered = 0;
     for await (const msg of sub) {
-      heard = Date.now();
+      heard = performance.now();
       if (msg.reply === undefined || msg.reply === "" || !msg.reply.startsWith("$JS.ACK.")) {
+        // A heartbeat names the last delivery sent: one lost at the end of the stream shows here.
+        const last = msg.headers?.code === 100 ? msg.headers.get("Nats-Last-Consumer") : "";
+        if (last !== "" && Number(last) !== delivered) {
+          interrupt(`the server sent delivery ${last}, the last one received is ${delivered}`);
+          break;
+        }
         answerStatus(nc, msg);
         continue;
       }
@@ -98,7 +113,12 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
     clearInterval(monitor);
     options.signal.removeEventListener("abort", onAbort);
     sub.unsubscribe();
-    if (!nc.isClosed()) void jsm.consumers.delete(stream, name).catch(() => undefined);
+    if (!nc.isClosed()) {
+      const deleting = jsm.consumers.delete(stream, name).catch(() => undefined);
+      // Awaited when the watch ends for good, so a store that closes next leaves no consumer
+      // behind; not when it resumes, as the consumer's node may be the one that died.
+      if (options.signal.aborted) await deleting;
+    }
   }
   if (interrupted !== undefined && !options.signal.aborted) throw new WatchInterrupted(interrupted);
 }

@@ -161,6 +161,8 @@ function isCasConflict(error: unknown): boolean {
 
 class NatsKvStore implements RegistryStore {
   readonly kind = "nats";
+  readonly #closing = new AbortController();
+  readonly #pumps = new Set<Promise<void>>();
 
   constructor(
     readonly nc: NatsConnection,
@@ -299,7 +301,9 @@ class NatsKvStore implements RegistryStore {
     });
   }
 
-  watch(prefix: StorePrefix, signal: AbortSignal): AsyncIterable<StoreChange> {
+  watch(prefix: StorePrefix, caller: AbortSignal): AsyncIterable<StoreChange> {
+    // Ends when the caller aborts or the store closes.
+    const signal = AbortSignal.any([caller, this.#closing.signal]);
     const queue = new ChangeQueue<StoreChange>(signal);
     // Last write per key, to report an expiry that the server itself never announces.
     const live = new Map<string, { key: CanonicalAddress; created: number; value: string }>();
@@ -315,7 +319,7 @@ class NatsKvStore implements RegistryStore {
     signal.addEventListener("abort", () => clearInterval(sweep), { once: true });
 
     const startedAt = Date.now();
-    // A stalled watch (its consumer's node died) is noticed after two missed heartbeats: within a fifth of the TTL.
+    // A stalled watch (its consumer's node died) is noticed after two missed heartbeats: within a quarter of the TTL.
     const heartbeatMs = Math.min(5_000, Math.max(250, Math.floor(this.ttlMs / 10)));
     const pump = async () => {
       let lastRevision = 0;
@@ -327,6 +331,7 @@ class NatsKvStore implements RegistryStore {
             // Only asked once: asked later (after an outage) it would count later writes as state too.
             initialUpTo = 0;
             initialUpTo = (await this.entries.kv.status()).streamInfo.state.last_seq;
+            if (signal.aborted) break;
           }
           // After a break, resume right after the last revision seen, so no change is lost or repeated.
           const watcher = watchKv(this.nc, this.jsm, this.entries.name, { filter: filterOf(prefix), ...(lastRevision === 0 ? {} : { fromRevision: lastRevision + 1 }), heartbeatMs, signal });
@@ -346,11 +351,16 @@ class NatsKvStore implements RegistryStore {
       clearInterval(sweep);
       queue.end();
     };
-    void pump();
+    const pumping = pump();
+    this.#pumps.add(pumping);
+    void pumping.finally(() => this.#pumps.delete(pumping));
     return queue;
   }
 
   async close(): Promise<void> {
+    // Watches first, so each deletes its consumer while the connection is still open.
+    this.#closing.abort();
+    await Promise.all(this.#pumps);
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }
 

@@ -1,0 +1,149 @@
+/**
+ * The NATS KV watch (runtime/registry/nats-kv-watch.ts) against a real nats-server: it gives
+ * up on its consumer when a delivery is lost, even the last one with nothing written after
+ * it (the heartbeat names it); it does not take a busy event loop for a silent server; and a
+ * store that closes, or a watch aborted at once, leaves no consumer on the server.
+ */
+import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openNatsKvStore } from "../../runtime/registry/nats-kv.js";
+import { watchKv, WatchInterrupted, type WatchedRecord } from "../../runtime/registry/nats-kv-watch.js";
+import { freePort, startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { eventually } from "./fixtures.js";
+
+let server: NatsServer;
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await connect({ servers: server.url });
+  jsm = await jetstreamManager(nc);
+});
+afterAll(async () => {
+  await nc?.close();
+  await server?.stop();
+});
+
+async function bucket(name: string): Promise<KV> {
+  return new Kvm(jetstream(nc)).create(name, { history: 1 });
+}
+
+async function consumersOf(bucketName: string): Promise<string[]> {
+  return (await jsm.consumers.list(`KV_${bucketName}`).next()).map((c) => c.name);
+}
+
+/** Runs a watch in the background, recording what it delivers and how it ended. */
+function follow(watch: AsyncGenerator<WatchedRecord>) {
+  const seen: string[] = [];
+  let ended: "done" | Error | undefined;
+  const done = (async () => {
+    try {
+      for await (const record of watch) seen.push(`${record.key}=${record.string()}`);
+      ended = "done";
+    } catch (error) {
+      ended = error as Error;
+    }
+  })();
+  return { seen, done, ended: () => ended };
+}
+
+/** A TCP proxy in front of the server that can drop the next frame holding `marker` and cut the connection with it. */
+async function lossyProxy(): Promise<{ url: string; dropNextWith(marker: string): void; close(): void }> {
+  let marker: string | undefined;
+  const sockets: Socket[] = [];
+  const proxy: Server = createServer((client) => {
+    const upstream = tcpConnect(server.port, "127.0.0.1");
+    sockets.push(client, upstream);
+    client.on("data", (data) => upstream.write(data));
+    upstream.on("data", (data) => {
+      if (marker !== undefined && data.toString("latin1").includes(marker)) {
+        marker = undefined;
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      client.write(data);
+    });
+    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+      a.on("error", () => b.destroy());
+      a.on("close", () => b.destroy());
+    }
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => proxy.listen(port, "127.0.0.1", resolve));
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    dropNextWith: (m) => (marker = m),
+    close: () => {
+      for (const s of sockets) s.destroy();
+      proxy.close();
+    },
+  };
+}
+
+describe("the NATS KV watch", () => {
+  it("gives up on its consumer when the last delivery is lost and nothing is written after it", async () => {
+    const kv = await bucket("lossy");
+    await kv.put("z.node.a", "1");
+    const proxy = await lossyProxy();
+    const watcher = await connect({ servers: proxy.url, reconnectTimeWait: 50, maxReconnectAttempts: -1 });
+    const abort = new AbortController();
+    try {
+      const watch = follow(watchKv(watcher, await jetstreamManager(watcher), "lossy", { filter: "*.*.*", heartbeatMs: 1_000, signal: abort.signal }));
+      await eventually(async () => watch.seen.includes("z.node.a=1"), 10_000, "the first value");
+      // The delivery of b is lost with the connection, which comes back before a heartbeat is missed.
+      proxy.dropNextWith("$KV.lossy.z.node.b");
+      await kv.put("z.node.b", "2");
+      await eventually(async () => watch.ended() !== undefined, 20_000, "the watch to give up");
+      expect(watch.ended()).toBeInstanceOf(WatchInterrupted);
+      expect(watch.seen).toEqual(["z.node.a=1"]);
+    } finally {
+      abort.abort();
+      await watcher.close();
+      proxy.close();
+    }
+  }, 40_000);
+
+  it("does not take an event loop busy for several heartbeats for a silent server", async () => {
+    const kv = await bucket("busy");
+    await kv.put("z.node.a", "1");
+    const abort = new AbortController();
+    const watch = follow(watchKv(nc, jsm, "busy", { filter: "*.*.*", heartbeatMs: 250, signal: abort.signal }));
+    try {
+      await eventually(async () => watch.seen.includes("z.node.a=1"), 10_000, "the first value");
+      const [consumer] = await consumersOf("busy");
+      // Busy for four heartbeats, while the server keeps sending them.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1_000);
+      await kv.put("z.node.b", "2");
+      await eventually(async () => watch.seen.includes("z.node.b=2"), 10_000, "the second value");
+      expect(watch.ended()).toBeUndefined();
+      expect(await consumersOf("busy")).toEqual([consumer]);
+    } finally {
+      abort.abort();
+      await watch.done;
+    }
+    expect(watch.ended()).toBe("done");
+  }, 30_000);
+
+  it("leaves no consumer behind when its store closes, or when it is aborted as it starts", async () => {
+    const store = await openNatsKvStore({ servers: [server.url], bucket: "closing", ttlMs: 5_000 });
+    const running = store.watch({}, new AbortController().signal)[Symbol.asyncIterator]();
+    const first = running.next();
+    await eventually(async () => (await consumersOf("closing")).length === 1, 10_000, "the watch's consumer");
+    await store.close();
+    await first;
+    expect(await consumersOf("closing")).toEqual([]);
+
+    const again = await openNatsKvStore({ servers: [server.url], bucket: "closing", ttlMs: 5_000 });
+    const abort = new AbortController();
+    const aborted = again.watch({}, abort.signal)[Symbol.asyncIterator]();
+    abort.abort();
+    expect((await aborted.next()).done).toBe(true);
+    await again.close();
+    expect(await consumersOf("closing")).toEqual([]);
+  }, 30_000);
+});
