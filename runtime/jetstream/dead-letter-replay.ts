@@ -16,6 +16,7 @@ import type { KeyResolver } from "../trust/keys.js";
 import { judge, trustPolicy } from "../trust/policy.js";
 import { digestOf, letterZoneToken, type DeadLetter } from "./dead-letter.js";
 import { OnexHeader } from "./headers.js";
+import { storedMessage } from "./with-retry.js";
 import { UNSCOPED_LETTER_ZONE } from "./streams.js";
 
 /** What a replay is checked against. */
@@ -104,7 +105,7 @@ export async function replayDeadLetter(js: JetStreamClient, plan: ReplayPlan): P
 /** The original body: the letter's, or — when the letter holds only its first bytes — the stored original, checked against the letter's digest. */
 async function originalBody(jsm: JetStreamManager, letter: DeadLetter): Promise<Uint8Array> {
   if (letter.truncatedFrom === undefined) return letter.data;
-  const stored = await jsm.streams.getMessage(letter.stream, { seq: letter.originalSequence }).catch(() => null);
+  const stored = await storedMessage(jsm, letter.stream, letter.originalSequence);
   if (stored === null) throw refused(letter, `the letter holds only ${letter.data.length} of ${letter.truncatedFrom} bytes, and ${letter.stream}#${letter.originalSequence} is no longer stored`);
   if (digestOf(stored.data) !== letter.digest) throw refused(letter, `${letter.stream}#${letter.originalSequence} is not the message the letter was written for (digest differs)`);
   return stored.data;

@@ -17,6 +17,7 @@ import { ErrorCode, OnexError } from "../errors.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { OnexHeader } from "./headers.js";
 import { DEAD_LETTER_SUBJECTS, UNSCOPED_LETTER_ZONE } from "./streams.js";
+import { storedMessage } from "./with-retry.js";
 
 /** Headers of the original a letter keeps, each cut to at most MAX_HEADER_BYTES: a forger's giant header must not make the letter unsendable. */
 const KEPT_HEADERS = [OnexHeader.Type, OnexHeader.Version, "Nats-Msg-Id"] as const;
@@ -164,7 +165,7 @@ export async function listDeadLetters(jsm: JetStreamManager, query: LetterQuery 
     const limit = query.limit ?? Number.POSITIVE_INFINITY;
     let taken = 0;
     for (let seq = Math.max(query.fromSequence ?? 1, info.state.first_seq); seq <= info.state.last_seq && taken < limit; seq++) {
-      const stored = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+      const stored = await storedMessage(jsm, stream, seq);
       if (stored) {
         out.push(fromStored(stream, stored));
         taken++;
@@ -177,7 +178,7 @@ export async function listDeadLetters(jsm: JetStreamManager, query: LetterQuery 
 /** One dead letter by its sequence in `ONEX_DLQ`, or in the dead-letter stream of `zone`; ONEX_E_NOT_FOUND when there is none. */
 export async function getDeadLetter(jsm: JetStreamManager, sequence: number, zone?: string): Promise<DeadLetter> {
   const stream = await deadLetterStreamOf(jsm, zone);
-  const stored = await jsm.streams.getMessage(stream, { seq: sequence }).catch(() => null);
+  const stored = await storedMessage(jsm, stream, sequence);
   if (!stored) throw new OnexError(ErrorCode.NotFound, `no dead letter with sequence ${sequence} in ${stream}`, { sequence, stream });
   return fromStored(stream, stored);
 }

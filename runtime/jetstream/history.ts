@@ -2,9 +2,10 @@
  * Reading a stream's history from a sequence or a time, without a durable consumer and
  * without acknowledging anything: what `onex replay` prints.
  */
-import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
 import { OnexHeader } from "./headers.js";
+import { readStored } from "./stored-reader.js";
 
 /** One stored message. */
 export interface HistoryEntry {
@@ -31,27 +32,15 @@ export async function* readHistory(js: JetStreamClient, jsm: JetStreamManager, s
   });
   const last = info.state.last_seq;
   if (info.state.messages === 0 || (options.fromSequence ?? 0) > last) return;
-  const start =
-    options.fromTime !== undefined
-      ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: options.fromTime.toISOString() }
-      : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, options.fromSequence ?? 1) };
-  const consumer = await js.consumers.get(stream, start);
+  const from = options.fromTime !== undefined ? { time: options.fromTime } : { sequence: Math.max(1, options.fromSequence ?? 1) };
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   let count = 0;
-  const messages = await consumer.consume();
-  try {
-    for await (const msg of messages) {
-      if (msg.seq > last) break;
-      // The body's type, which its signature covers; the header only when the body has none.
-      const type = bodyType(msg.data) ?? (msg.headers?.get(OnexHeader.Type) || undefined);
-      if (options.type === undefined || type === options.type) {
-        yield { sequence: msg.seq, subject: msg.subject, time: new Date(msg.info.timestampNanos / 1_000_000).toISOString(), type, data: msg.data };
-        if (++count >= limit) break;
-      }
-      if (msg.seq >= last || msg.info.pending === 0) break;
-    }
-  } finally {
-    await messages.close();
+  for await (const msg of readStored(js, jsm, stream, { from, upTo: last })) {
+    // The body's type, which its signature covers; the header only when the body has none.
+    const type = bodyType(msg.data) ?? (msg.headers?.get(OnexHeader.Type) || undefined);
+    if (options.type !== undefined && type !== options.type) continue;
+    yield { sequence: msg.seq, subject: msg.subject, time: new Date(msg.info.timestampNanos / 1_000_000).toISOString(), type, data: msg.data };
+    if (++count >= limit) return;
   }
 }
 

@@ -18,6 +18,8 @@ import { withVerifiedAhead, type VerifiedAhead } from "../trust/signature.js";
 import type { StoredMessageReplay } from "../receive/stored-message-replay.js";
 import { signatureOf } from "../trust/envelope.js";
 import { bodyOf } from "./history.js";
+import { readStored } from "./stored-reader.js";
+import { withRetry } from "./with-retry.js";
 import { deadLetter } from "./dead-letter.js";
 import { OnexHeader } from "./headers.js";
 import { streamNameOf, zoneStreamNameOf } from "./streams.js";
@@ -467,37 +469,25 @@ const SEED_MS = 20_000;
 
 async function seedReplay(transport: SubscriptionTransport, stream: string, filter: string, replay: StoredMessageReplay): Promise<void> {
   const jsm = await transport.manager();
-  const since = new Date(Date.now() - replay.historyMs).toISOString();
-  const name = `onex_seed_${globalThis.crypto.randomUUID().replace(/-/g, "")}`;
-  const info = await withRetry(() =>
-    jsm.consumers.add(stream, { name, filter_subject: filter, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.StartTime, opt_start_time: since, inactive_threshold: 60_000 * NANOS_PER_MS }),
-  ).catch((error: unknown) => {
-    throw consumerError(error, stream);
-  });
-  try {
-    const reader = await transport.js.consumers.get(stream, name);
-    // What was stored when the subscription opened, and no more: a publisher that never stops
-    // must not keep it from opening (what comes later is judged as it arrives).
-    let left = info.num_pending;
-    const deadline = Date.now() + SEED_MS;
-    while (left > 0) {
-      if (Date.now() > deadline) {
-        transport.logger.warn(`onex: read ${info.num_pending - left} of the ${info.num_pending} messages of the replay window on ${filter} in ${SEED_MS / 1000} s; copies of the ${left} newest are judged by the replay guard alone`, { stream, filter });
-        break;
-      }
-      let read = 0;
-      for await (const msg of await reader.fetch({ max_messages: Math.min(left, 1_000), expires: 5_000 })) {
-        read++;
-        left--;
-        const body = bodyOf(msg.data);
-        const signature = signatureOf(body);
-        if (typeof body?.id === "string" && typeof signature === "string") replay.seed(body.id, `${stream}#${msg.seq}`, signature);
-        if (left === 0) break;
-      }
-      if (read === 0) break;
-    }
-  } finally {
-    await jsm.consumers.delete(stream, name).catch(() => undefined);
+  // What was stored when the subscription opened, and no more: a publisher that never stops
+  // must not keep it from opening (what comes later is judged as it arrives).
+  const upTo = await withRetry(() => jsm.streams.info(stream)).then(
+    (info) => info.state.last_seq,
+    (error: unknown) => {
+      throw consumerError(error, stream);
+    },
+  );
+  const from = { time: new Date(Date.now() - replay.historyMs) };
+  const signal = AbortSignal.timeout(SEED_MS);
+  let read = 0;
+  for await (const msg of readStored(transport.js, jsm, stream, { filter, from, upTo, signal })) {
+    read++;
+    const body = bodyOf(msg.data);
+    const signature = signatureOf(body);
+    if (typeof body?.id === "string" && typeof signature === "string") replay.seed(body.id, `${stream}#${msg.seq}`, signature);
+  }
+  if (signal.aborted) {
+    transport.logger.warn(`onex: read ${read} messages of the replay window on ${filter} in ${SEED_MS / 1000} s, not all of it; copies of later ones are judged by the replay guard alone`, { stream, filter });
   }
 }
 
@@ -555,22 +545,6 @@ function consumerError(error: unknown, stream: string): OnexError {
         ? " (run `onex streams apply`; in a zoned deployment each zone has its own streams, so subscribe with a zone)"
         : "";
   return new OnexError(code, `cannot create the consumer on ${stream}: ${text}${hint}`, { stream }, { cause: error });
-}
-
-/** While a cluster elects a new stream leader (or a server restarts), JetStream requests time out for a few seconds; those are retried. */
-async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (/timeout|no responders|jetstream is not enabled|leader/i.test((error as Error).message) && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 250));
-        continue;
-      }
-      throw error;
-    }
-  }
 }
 
 function deliverPolicy(from: DeliverFrom): Partial<ConsumerConfig> {

@@ -1,14 +1,20 @@
 // An R3 stream on a three-node cluster loses the node that leads it, under load: no
 // acknowledged message is lost, and publisher and subscriber fail over to the others. A
-// subscription without a durable name loses the node its consumer leads, and hears on.
+// subscription without a durable name loses the node its consumer leads, and hears on; so
+// do the readers of stored messages (`onex replay`, a subscription's replay window) mid-read,
+// and `onex dlq list` while the dead-letter stream elects a new leader.
 import { connect as natsConnect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import * as v0_2 from "../../generated/v0.2/index.js";
+import { deadLetterSubject, listDeadLetters } from "../../runtime/jetstream/dead-letter.js";
+import { readHistory } from "../../runtime/jetstream/history.js";
 import { applyStreams, planStreams } from "../../runtime/jetstream/streams.js";
+import { StoredMessageReplay } from "../../runtime/receive/stored-message-replay.js";
+import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
 import { startNatsCluster, type NatsCluster } from "../support/nats-cluster.js";
-import { client, makeKeys, stateUpdate } from "./fixtures.js";
+import { client, makeKeys, stateUpdate, ZONE } from "./fixtures.js";
 
 const keys = makeKeys();
 let cluster: NatsCluster;
@@ -116,4 +122,93 @@ describe("a three-node cluster losing a node", () => {
       await own.stop();
     }
   }, 120_000);
+
+  it("onex replay's reader reads every stored message once when the node holding its consumer dies mid-read", async () => {
+    const own = await clusterWithStreams();
+    const publisher = await client(own.urls, keys.node, [keys.node]);
+    try {
+      const receipts = await publisher.publishMany(Array.from({ length: 3_000 }, () => stateUpdate("n-history")));
+      const stored = receipts.map((r) => r.sequence);
+      const jsm = await publisher.manager();
+      const read: number[] = [];
+      for await (const entry of readHistory(publisher.js, jsm, "ONEX_EVENT", {})) {
+        read.push(entry.sequence);
+        // Mid-read, with the reader paused: the node leading its consumer dies.
+        if (read.length === 500) {
+          const host = await readerHost(jsm);
+          await own.nodes.find((n) => n.name === host)!.kill();
+        }
+      }
+      expect(read).toEqual(stored);
+    } finally {
+      await publisher.close();
+      await own.stop();
+    }
+  }, 120_000);
+
+  it("a subscription with a replay guard opens, having read its whole replay window, when the node holding the reading consumer dies", async () => {
+    const own = await clusterWithStreams();
+    const publisher = await client(own.urls, keys.node, [keys.node]);
+    const receiver = await client(own.urls, keys.agent, [keys.node], { trust: { zone: ZONE, replay: new ReplayGuard(), keyOfEntity: () => keys.node.keyId, logger: { warn() {} } } });
+    const seed = StoredMessageReplay.prototype.seed;
+    const seeded: string[] = [];
+    const jsm = await publisher.manager();
+    let killing: Promise<void> | undefined;
+    const spy = vi.spyOn(StoredMessageReplay.prototype, "seed").mockImplementation(function (this: StoredMessageReplay, id, storedAs, signature) {
+      seeded.push(id);
+      // A millisecond per message, so the node dies while the window is read.
+      const until = Date.now() + 1;
+      while (Date.now() < until);
+      if (seeded.length === 300) killing = readerHost(jsm).then((host) => own.nodes.find((n) => n.name === host)!.kill());
+      return seed.call(this, id, storedAs, signature);
+    });
+    try {
+      const messages = Array.from({ length: 3_000 }, () => stateUpdate("n-seed"));
+      await publisher.publishMany(messages);
+      const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-seed", deliver: "new" });
+      await killing;
+      expect(killing).toBeDefined();
+      expect(seeded).toEqual(messages.map((m) => m.id));
+      await sub.stop();
+    } finally {
+      spy.mockRestore();
+      await publisher.close();
+      await receiver.close();
+      await own.stop();
+    }
+  }, 120_000);
+
+  it("onex dlq list lists every letter while the dead-letter stream's leader is killed and another elected", async () => {
+    const own = await clusterWithStreams();
+    const nc = await natsConnect({ servers: own.urls });
+    try {
+      const js = jetstream(nc);
+      const jsm = await jetstreamManager(nc);
+      const subject = deadLetterSubject(undefined, "ONEX_EVENT", "failover");
+      const written = 2_000;
+      for (let i = 0; i < written; i += 200) await Promise.all(Array.from({ length: 200 }, (_, j) => js.publish(subject, new TextEncoder().encode(`{"n":${i + j}}`))));
+      const leader = (await jsm.streams.info("ONEX_DLQ")).cluster!.leader!;
+      const getMessage = jsm.streams.getMessage.bind(jsm.streams);
+      let calls = 0;
+      vi.spyOn(jsm.streams, "getMessage").mockImplementation(async (stream, query) => {
+        // The leader dies while the letters are read one by one.
+        if (++calls === 300) void own.nodes.find((n) => n.name === leader)!.kill();
+        return getMessage(stream, query);
+      });
+      const letters = await listDeadLetters(jsm, { stream: "ONEX_DLQ" });
+      expect(letters.map((l) => new TextDecoder().decode(l.data))).toEqual(Array.from({ length: written }, (_, n) => `{"n":${n}}`));
+    } finally {
+      vi.restoreAllMocks();
+      await nc.close();
+      await own.stop();
+    }
+  }, 120_000);
 });
+
+/** The node leading the consumer reading ONEX_EVENT's stored messages (runtime/jetstream/stored-reader.ts names them onex_read_*). */
+async function readerHost(jsm: JetStreamManager): Promise<string> {
+  const readers = [];
+  for await (const c of jsm.consumers.list("ONEX_EVENT")) if (c.name.startsWith("onex_read_")) readers.push(c);
+  expect(readers).toHaveLength(1);
+  return readers[0]!.cluster!.leader!;
+}

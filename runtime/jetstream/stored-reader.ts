@@ -1,0 +1,126 @@
+/**
+ * Reads what a stream stored, in order, with a consumer of its own that acknowledges nothing:
+ * `onex replay`, and the replay window a subscription reads as it opens.
+ *
+ * Such a consumer has one copy. When the node holding it dies, nats.js's own readers wait for
+ * it for ever (its ordered consumer recreates itself only once the server says the consumer
+ * is gone, and a dead node says nothing). This reader gives up on a consumer that has sent
+ * nothing for a few seconds, and goes on with a new one from right after the last message it
+ * read: nothing is skipped or read twice.
+ */
+import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { ErrorCode, OnexError } from "../errors.js";
+import { jetStreamFailure } from "./with-retry.js";
+
+export interface StoredReadOptions {
+  /** Only messages on this subject filter. */
+  filter?: string;
+  /** Where to start: a sequence, or the first message stored at or after a time. */
+  from: { sequence: number } | { time: Date };
+  /** The last sequence to read (what was stored when the read began). */
+  upTo: number;
+  /** Ends the read early, quietly (the caller says what it missed). */
+  signal?: AbortSignal;
+  /** How long to wait without a message before a consumer is given up (default 5 s). */
+  stallMs?: number;
+  /** How long to go on without reading anything before failing with ONEX_E_CONNECTION (default 30 s). */
+  patienceMs?: number;
+}
+
+const NANOS_PER_MS = 1_000_000;
+const BATCH = 1_000;
+
+/** Yields the stored messages from `from` up to `upTo`, in order, each once. */
+export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, stream: string, options: StoredReadOptions): AsyncGenerator<JsMsg> {
+  const stallMs = options.stallMs ?? 5_000;
+  const patienceMs = options.patienceMs ?? 30_000;
+  let last = 0;
+  let progress = Date.now();
+  let lastError: unknown;
+  while (!options.signal?.aborted) {
+    if (Date.now() - progress > patienceMs) {
+      throw jetStreamFailure(lastError, `reading ${stream} (no progress for ${patienceMs / 1000} s)`, { stream, lastSequence: last });
+    }
+    const name = `onex_read_${globalThis.crypto.randomUUID().replace(/-/g, "")}`;
+    const start: Partial<ConsumerConfig> =
+      last > 0 || "sequence" in options.from
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: last > 0 ? last + 1 : (options.from as { sequence: number }).sequence }
+        : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: options.from.time.toISOString() };
+    try {
+      const created = await jsm.consumers.add(stream, {
+        name,
+        ack_policy: AckPolicy.None,
+        ...start,
+        ...(options.filter === undefined ? {} : { filter_subject: options.filter }),
+        mem_storage: true,
+        num_replicas: 1,
+        inactive_threshold: 60_000 * NANOS_PER_MS,
+      });
+      if (created.num_pending === 0) return;
+      const consumer = await js.consumers.get(stream, name);
+      for (;;) {
+        // A pull ends well before the consumer is taken for stalled.
+        const batch = await consumer.fetch({ max_messages: BATCH, expires: Math.max(1_000, stallMs / 2) });
+        const messages = batch[Symbol.asyncIterator]();
+        let read = 0;
+        for (;;) {
+          const next = await untilStalled(messages.next(), stallMs, options.signal);
+          if (next === "stalled") {
+            await batch.close();
+            throw new Error(`no message from the consumer for ${stallMs} ms`);
+          }
+          if (next === "aborted") {
+            await batch.close();
+            return;
+          }
+          if (next.done) break;
+          const msg = next.value;
+          read++;
+          if (msg.seq <= last) continue;
+          last = msg.seq;
+          progress = Date.now();
+          if (msg.seq > options.upTo) return;
+          yield msg;
+          if (msg.seq === options.upTo || msg.info.pending === 0) return;
+        }
+        // A pull that expired empty: the end of what matches, when the consumer says nothing is
+        // left; a consumer that cannot say, or says otherwise, is given up (its node may be gone).
+        if (read === 0) {
+          const pending = (await consumer.info()).num_pending;
+          if (pending === 0) return;
+          throw new Error(`the consumer sent nothing with ${pending} messages pending`);
+        }
+      }
+    } catch (error) {
+      if (error instanceof OnexError) throw error;
+      // What waiting does not mend is said at once.
+      const failure = jetStreamFailure(error, `reading ${stream}`, { stream, lastSequence: last });
+      if (failure.code !== ErrorCode.ConnectionFailed) throw failure;
+      lastError = error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    } finally {
+      void jsm.consumers.delete(stream, name).catch(() => undefined);
+    }
+  }
+}
+
+/** `next`, or "stalled" after `ms`, or "aborted" when `signal` aborts first. */
+async function untilStalled<T>(next: Promise<T>, ms: number, signal: AbortSignal | undefined): Promise<T | "stalled" | "aborted"> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    return await Promise.race([
+      next,
+      new Promise<"stalled">((resolve) => (timer = setTimeout(() => resolve("stalled"), ms))),
+      new Promise<"aborted">((resolve) => {
+        if (signal === undefined) return;
+        if (signal.aborted) resolve("aborted");
+        onAbort = () => resolve("aborted");
+        signal.addEventListener("abort", onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
+  }
+}

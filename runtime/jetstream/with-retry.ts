@@ -1,0 +1,43 @@
+/**
+ * JetStream requests retried through what passes by itself: a cluster electing a new stream
+ * leader, or a server restarting, answers nothing (or "no responders") for a few seconds.
+ */
+import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
+import { ErrorCode, OnexError } from "../errors.js";
+
+/** While a cluster elects a new stream leader (or a server restarts), JetStream requests time out for a few seconds; those are retried. */
+export async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (/timeout|no responders|jetstream is not enabled|leader/i.test((error as Error).message) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        continue;
+      }
+      throw error;
+    }
+  }
+}
+
+/**
+ * The message stored at `seq`, or null when the stream holds none there (removed, or never
+ * written: the server's "no message found"). A request that goes unanswered is retried, and
+ * one that still fails throws, so a leader election never passes for a missing message.
+ */
+export async function storedMessage(jsm: JetStreamManager, stream: string, seq: number): Promise<StoredMsg | null> {
+  try {
+    return await withRetry(() => jsm.streams.getMessage(stream, { seq }));
+  } catch (error) {
+    throw jetStreamFailure(error, `reading ${stream}#${seq}`, { stream, sequence: seq });
+  }
+}
+
+/** A JetStream request's failure as an OnexError: not permitted, no such stream, or no answer. */
+export function jetStreamFailure(error: unknown, doing: string, details: Record<string, unknown>): OnexError {
+  const text = (error as Error)?.message ?? String(error);
+  if (/permission/i.test(text)) return new OnexError(ErrorCode.PermissionDenied, `${doing} is not permitted: ${text}`, details, { cause: error });
+  if (/stream not found/i.test(text)) return new OnexError(ErrorCode.NoStream, `${doing} failed, the stream is gone: ${text}`, details, { cause: error });
+  return new OnexError(ErrorCode.ConnectionFailed, `${doing} failed: ${text}`, details, { cause: error });
+}
