@@ -35,7 +35,7 @@ export async function* readHistory(js: JetStreamClient, jsm: JetStreamManager, s
   const from = options.fromTime !== undefined ? { time: options.fromTime } : { sequence: Math.max(1, options.fromSequence ?? 1) };
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   let count = 0;
-  for await (const msg of readStored(js, jsm, stream, { from, upTo: last })) {
+  for await (const msg of readStored(js, jsm, stream, { from, upTo: last, averageBytes: info.state.bytes / info.state.messages })) {
     // The body's type, which its signature covers; the header only when the body has none.
     const type = bodyType(msg.data) ?? (msg.headers?.get(OnexHeader.Type) || undefined);
     if (options.type !== undefined && type !== options.type) continue;

@@ -9,7 +9,7 @@
  * read: nothing is skipped or read twice.
  */
 import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
-import { ErrorCode, OnexError } from "../errors.js";
+import { OnexError } from "../errors.js";
 import { jetStreamFailure } from "./with-retry.js";
 
 export interface StoredReadOptions {
@@ -19,6 +19,8 @@ export interface StoredReadOptions {
   from: { sequence: number } | { time: Date };
   /** The last sequence to read (what was stored when the read began). */
   upTo: number;
+  /** The stream's bytes per message on average (from its info): the first pulls are sized by it. */
+  averageBytes?: number;
   /** Ends the read early, quietly (the caller says what it missed). */
   signal?: AbortSignal;
   /** How long to wait without a message before a consumer is given up (default 5 s). */
@@ -29,6 +31,8 @@ export interface StoredReadOptions {
 
 const NANOS_PER_MS = 1_000_000;
 const BATCH = 1_000;
+/** A pull's bytes, as far as the largest message read so far tells: well under the 64 MiB a server holds for a client before dropping it as slow (and what was in flight with it). */
+const BATCH_BYTES = 16 * 1024 * 1024;
 
 /** Yields the stored messages from `from` up to `upTo`, in order, each once. */
 export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, stream: string, options: StoredReadOptions): AsyncGenerator<JsMsg> {
@@ -37,6 +41,7 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
   let last = 0;
   let progress = Date.now();
   let lastError: unknown;
+  let largest = Math.max(1, Math.ceil(options.averageBytes ?? 1));
   while (!options.signal?.aborted) {
     if (Date.now() - progress > patienceMs) {
       throw jetStreamFailure(lastError, `reading ${stream} (no progress for ${patienceMs / 1000} s)`, { stream, lastSequence: last });
@@ -58,23 +63,30 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
       });
       if (created.num_pending === 0) return;
       const consumer = await js.consumers.get(stream, name);
+      // The consumer acknowledges nothing, so what the server sent counts as read even when it
+      // never arrived (a connection dropped as slow): a delivery skipped gives the consumer up.
+      let delivered = 0;
       for (;;) {
         // A pull ends well before the consumer is taken for stalled.
-        const batch = await consumer.fetch({ max_messages: BATCH, expires: Math.max(1_000, stallMs / 2) });
+        const batch = await consumer.fetch({ max_messages: Math.max(1, Math.min(BATCH, Math.floor(BATCH_BYTES / largest))), expires: Math.max(1_000, stallMs / 2) });
         const messages = batch[Symbol.asyncIterator]();
         let read = 0;
         for (;;) {
           const next = await untilStalled(messages.next(), stallMs, options.signal);
+          // Not awaited: a pull closes only once what it holds is read.
           if (next === "stalled") {
-            await batch.close();
-            throw new Error(`no message from the consumer for ${stallMs} ms`);
+            void batch.close().catch(() => undefined);
+            throw new ConsumerLost(`no message from the consumer for ${stallMs} ms`);
           }
           if (next === "aborted") {
-            await batch.close();
+            void batch.close().catch(() => undefined);
             return;
           }
           if (next.done) break;
           const msg = next.value;
+          if (msg.info.deliverySequence !== delivered + 1) throw new ConsumerLost(`delivery ${msg.info.deliverySequence} came after ${delivered}`);
+          delivered = msg.info.deliverySequence;
+          largest = Math.max(largest, msg.data.length);
           read++;
           if (msg.seq <= last) continue;
           last = msg.seq;
@@ -86,16 +98,16 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
         // A pull that expired empty: the end of what matches, when the consumer says nothing is
         // left; a consumer that cannot say, or says otherwise, is given up (its node may be gone).
         if (read === 0) {
-          const pending = (await consumer.info()).num_pending;
-          if (pending === 0) return;
-          throw new Error(`the consumer sent nothing with ${pending} messages pending`);
+          const info = await consumer.info();
+          if (info.delivered.consumer_seq !== delivered) throw new ConsumerLost(`the consumer sent ${info.delivered.consumer_seq} messages, ${delivered} arrived`);
+          if (info.num_pending === 0) return;
+          throw new ConsumerLost(`the consumer sent nothing with ${info.num_pending} messages pending`);
         }
       }
     } catch (error) {
       if (error instanceof OnexError) throw error;
       // What waiting does not mend is said at once.
-      const failure = jetStreamFailure(error, `reading ${stream}`, { stream, lastSequence: last });
-      if (failure.code !== ErrorCode.ConnectionFailed) throw failure;
+      if (!(error instanceof ConsumerLost) && !TRANSIENT.test((error as Error)?.message ?? "")) throw jetStreamFailure(error, `reading ${stream}`, { stream, lastSequence: last });
       lastError = error;
       await new Promise((resolve) => setTimeout(resolve, 250));
     } finally {
@@ -103,6 +115,12 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
     }
   }
 }
+
+/** The consumer went silent or lost deliveries: read on with a new one. */
+class ConsumerLost extends Error {}
+
+/** What a server restart, a lost node or a leader election says; it passes by itself. */
+const TRANSIENT = /timeout|no responders|jetstream is not enabled|leader|heartbeat|consumer not found|connection|disconnect/i;
 
 /** `next`, or "stalled" after `ms`, or "aborted" when `signal` aborts first. */
 async function untilStalled<T>(next: Promise<T>, ms: number, signal: AbortSignal | undefined): Promise<T | "stalled" | "aborted"> {

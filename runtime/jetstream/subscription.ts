@@ -471,16 +471,14 @@ async function seedReplay(transport: SubscriptionTransport, stream: string, filt
   const jsm = await transport.manager();
   // What was stored when the subscription opened, and no more: a publisher that never stops
   // must not keep it from opening (what comes later is judged as it arrives).
-  const upTo = await withRetry(() => jsm.streams.info(stream)).then(
-    (info) => info.state.last_seq,
-    (error: unknown) => {
-      throw consumerError(error, stream);
-    },
-  );
+  const { state } = await withRetry(() => jsm.streams.info(stream)).catch((error: unknown) => {
+    throw consumerError(error, stream);
+  });
   const from = { time: new Date(Date.now() - replay.historyMs) };
   const signal = AbortSignal.timeout(SEED_MS);
   let read = 0;
-  for await (const msg of readStored(transport.js, jsm, stream, { filter, from, upTo, signal })) {
+  const averageBytes = state.bytes / Math.max(1, state.messages);
+  for await (const msg of readStored(transport.js, jsm, stream, { filter, from, upTo: state.last_seq, averageBytes, signal })) {
     read++;
     const body = bodyOf(msg.data);
     const signature = signatureOf(body);
