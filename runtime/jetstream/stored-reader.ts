@@ -10,7 +10,7 @@
  */
 import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { OnexError } from "../errors.js";
-import { jetStreamFailure } from "./with-retry.js";
+import { jetStreamFailure, UNANSWERED } from "./with-retry.js";
 
 export interface StoredReadOptions {
   /** Only messages on this subject filter. */
@@ -107,7 +107,7 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
     } catch (error) {
       if (error instanceof OnexError) throw error;
       // What waiting does not mend is said at once.
-      if (!(error instanceof ConsumerLost) && !TRANSIENT.test((error as Error)?.message ?? "")) throw jetStreamFailure(error, `reading ${stream}`, { stream, lastSequence: last });
+      if (!(error instanceof ConsumerLost) && !UNANSWERED.test((error as Error)?.message ?? "") && !CONSUMER_GONE.test((error as Error)?.message ?? "")) throw jetStreamFailure(error, `reading ${stream}`, { stream, lastSequence: last });
       lastError = error;
       await new Promise((resolve) => setTimeout(resolve, 250));
     } finally {
@@ -119,8 +119,8 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
 /** The consumer went silent or lost deliveries: read on with a new one. */
 class ConsumerLost extends Error {}
 
-/** What a server restart, a lost node or a leader election says; it passes by itself. */
-const TRANSIENT = /timeout|no responders|jetstream is not enabled|leader|heartbeat|consumer not found|connection|disconnect/i;
+/** What a consumer lost with its node, or a connection moving to another server, says besides an unanswered request. */
+const CONSUMER_GONE = /heartbeat|consumer not found|connection|disconnect/i;
 
 /** `next`, or "stalled" after `ms`, or "aborted" when `signal` aborts first. */
 async function untilStalled<T>(next: Promise<T>, ms: number, signal: AbortSignal | undefined): Promise<T | "stalled" | "aborted"> {

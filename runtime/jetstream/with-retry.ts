@@ -5,6 +5,9 @@
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
 
+/** What a JetStream request that went unanswered says: a server restarting, or a stream or cluster electing its leader. */
+export const UNANSWERED = /timeout|no responders|jetstream is not enabled|leader/i;
+
 /** While a cluster elects a new stream leader (or a server restarts), JetStream requests time out for a few seconds; those are retried. */
 export async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + 15_000;
@@ -12,7 +15,7 @@ export async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (error) {
-      if (/timeout|no responders|jetstream is not enabled|leader/i.test((error as Error).message) && Date.now() < deadline) {
+      if (UNANSWERED.test((error as Error).message) && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 250));
         continue;
       }
