@@ -28,6 +28,7 @@
  * never saw them: a CLI run, a new process). Then the time from a node's last heartbeat to its
  * expiry being reported. Starts its own nats-server and etcd. Never fails on timing.
  *   BENCH_ROUNDS=5 BENCH_OPS=200 BENCH_WATCH=20 npm run bench:registry
+ *   BENCH_BACKEND=etcd npm run bench:registry     (one backend only: "NATS KV" or "etcd")
  */
 import { availableParallelism } from "node:os";
 import { Kvm, type KV } from "@nats-io/kv";
@@ -459,7 +460,7 @@ async function main(): Promise<void> {
   const etcd = await startEtcdServer();
   try {
     for (const backend of [await natsBackend(nats.url), await etcdBackend(etcd.url, etcd.clientUrl)]) {
-      await benchBackend(backend);
+      if (process.env.BENCH_BACKEND === undefined || process.env.BENCH_BACKEND === backend.name) await benchBackend(backend);
       await backend.close();
     }
   } finally {

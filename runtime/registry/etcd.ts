@@ -182,32 +182,47 @@ class EtcdStore implements RegistryStore {
     const scope = this.#scope(prefix);
     const markScope = pathPrefixOf(this.#markPrefix, prefix);
     const departed = new Set<string>();
-    // Keys reported alive, so that one losing its lease (or put without one) is an expiry exactly once.
-    const alive = new Set<string>();
+    // Keys reported alive, at the revision reported, so that one losing its lease (or put without
+    // one) is an expiry exactly once.
+    const alive = new Map<string, string>();
     // The marks in scope written since the watch began, by entry key. One watch covers entries and
     // marks, and etcd sends one watch's events in revision order (a register transaction's mark ahead
     // of its entry), so the mark held here when an entry arrives is the mark at the entry's revision:
     // no read. A mark not held here (written before the watch, or dropped) is read by the reader.
     const marks = new Map<string, StoredMark>();
-    // Changes are pushed in the order etcd sent them; each waits for the liveness of the one before.
+    // Changes are pushed in the order etcd sent them; the snapshot's each wait for the liveness of the one before.
     let chain = Promise.resolve();
     const onPut = (kv: IKeyValue, initial: boolean) => {
       const raw = kv.key.toString();
       const key = this.parseKey(raw);
       if (key === undefined || !this.#inScope(key, prefix)) return;
       const mark = marks.get(raw);
-      const asking = kv.lease !== "0" && kv.lease !== "" && !this.#grantedTtl.has(kv.lease);
-      // A change's lease lookup starts now, and the reader verifies the entry while it runs; the
-      // snapshot's are asked one at a time, as its entries are handed over, not thousands at once.
-      const early = initial ? undefined : this.#alive(kv).catch(() => false);
+      const put = { op: "put" as const, stored: { key, value: kv.value.toString(), revision: kv.mod_revision }, initial, ...(mark === undefined ? {} : { mark: Promise.resolve(mark) }) };
+      const known = this.#knownLiveness(kv);
+      if (!initial && known === undefined) {
+        // A put on a lease this process has not seen: reported alive as it arrives, with its lease
+        // looked up meanwhile. etcd takes no put on a lease that does not exist, so the key is alive
+        // now; a lease granted for longer than the TTL only must not keep it alive, and such a key is
+        // reported expired once the lookup answers. A writer able to put it could as well put it on
+        // a lease of the TTL, alive for a whole TTL: waiting for the lookup (one round trip, the most
+        // of a watch's latency) would keep out nothing a writer cannot do otherwise.
+        chain = chain.then(() => {
+          alive.set(raw, kv.mod_revision);
+          queue.push(put);
+          void this.#confirmLease(kv, signal).then((verdict) => {
+            // A lease gone (revoked, lapsed) takes its key with it: that delete is the change, with its reason.
+            if (verdict !== "too long" || alive.get(raw) !== kv.mod_revision) return;
+            alive.delete(raw);
+            queue.push({ op: "delete", key, reason: "expired" });
+          });
+        });
+        return;
+      }
+      // The snapshot's leases are asked one at a time, as its entries are handed over, not thousands at once.
       chain = chain.then(async () => {
-        const lookup = early ?? this.#alive(kv).catch(() => false);
-        // The client sends the lookup from the event loop's next turn (HTTP/2 writes wait for it):
-        // let it go before the reader's verification holds the thread.
-        if (asking) await new Promise((resolve) => setImmediate(resolve));
-        const live = lookup.then((ok): "alive" | "expired" | "gone" => (ok ? (alive.add(raw), "alive") : alive.delete(raw) ? "expired" : "gone"));
-        queue.push({ op: "put", stored: { key, value: kv.value.toString(), revision: kv.mod_revision }, initial, live, ...(mark === undefined ? {} : { mark: Promise.resolve(mark) }) });
-        await live;
+        const ok = known ?? (await this.#alive(kv).catch(() => false));
+        const live = ok ? (alive.set(raw, kv.mod_revision), "alive") : alive.delete(raw) ? "expired" : "gone";
+        queue.push({ ...put, live: Promise.resolve(live) });
       });
     };
     const onMark = (kv: IKeyValue, put: boolean) => {
@@ -281,16 +296,35 @@ class EtcdStore implements RegistryStore {
 
   /** Whether the key hangs on a lease granted for at most the registry TTL (etcd deletes it when that lapses). */
   async #alive(kv: IKeyValue): Promise<boolean> {
+    return this.#knownLiveness(kv) ?? (await this.#lookUpLease(kv.lease)) === "alive";
+  }
+
+  /** Whether the key is alive, when that is known without asking etcd: no lease, or a lease looked up before. */
+  #knownLiveness(kv: IKeyValue): boolean | undefined {
     if (kv.lease === "0" || kv.lease === "") return false;
-    let granted = this.#grantedTtl.get(kv.lease);
-    if (granted === undefined) {
-      const answer = await this.client.leaseClient.leaseTimeToLive({ ID: kv.lease, keys: false });
-      // TTL -1: the lease is gone, and etcd is about to delete the key (or a writer reused a dead id).
-      if (Number(answer.TTL) < 0) return false;
-      granted = Number(answer.grantedTTL);
-      this.#rememberGranted(kv.lease, granted);
+    const granted = this.#grantedTtl.get(kv.lease);
+    return granted === undefined ? undefined : granted > 0 && granted <= this.#ttlSeconds;
+  }
+
+  async #lookUpLease(lease: string): Promise<"alive" | "too long" | "gone"> {
+    const answer = await this.client.leaseClient.leaseTimeToLive({ ID: lease, keys: false });
+    // TTL -1: the lease is gone, and etcd is about to delete the key (or a writer reused a dead id).
+    if (Number(answer.TTL) < 0) return "gone";
+    const granted = Number(answer.grantedTTL);
+    this.#rememberGranted(lease, granted);
+    return granted > 0 && granted <= this.#ttlSeconds ? "alive" : "too long";
+  }
+
+  /** The lease of a key reported alive as it arrived, looked up until etcd answers (or the watch stops). */
+  async #confirmLease(kv: IKeyValue, signal: AbortSignal): Promise<"alive" | "too long" | "gone"> {
+    for (let wait = 250; ; wait = Math.min(2 * wait, 2_000)) {
+      try {
+        return await this.#lookUpLease(kv.lease);
+      } catch {
+        if (signal.aborted) return "alive";
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
     }
-    return granted > 0 && granted <= this.#ttlSeconds;
   }
 
   #rememberGranted(lease: string, ttlSeconds: number): void {
