@@ -209,12 +209,16 @@ class EtcdStore implements RegistryStore {
         chain = chain.then(() => {
           alive.set(raw, kv.mod_revision);
           queue.push(put);
-          void this.#confirmLease(kv, signal).then((verdict) => {
-            // A lease gone (revoked, lapsed) takes its key with it: that delete is the change, with its reason.
-            if (verdict !== "too long" || alive.get(raw) !== kv.mod_revision) return;
-            alive.delete(raw);
-            queue.push({ op: "delete", key, reason: "expired" });
-          });
+          // Asked from the loop's next turn, once the reader has verified the entry: the client's
+          // work to send a request would otherwise come first.
+          setImmediate(() =>
+            void this.#confirmLease(kv, signal).then((verdict) => {
+              // A lease gone (revoked, lapsed) takes its key with it: that delete is the change, with its reason.
+              if (verdict !== "too long" || alive.get(raw) !== kv.mod_revision) return;
+              alive.delete(raw);
+              queue.push({ op: "delete", key, reason: "expired" });
+            }),
+          );
         });
         return;
       }
