@@ -12,9 +12,11 @@
  * A key is alive only while it is attached to a lease granted for at most the registry TTL:
  * a store writer can put a key with no lease, or with a lease of a day, and neither must
  * keep a node alive. Such a key is skipped by reads and is an expiry to watchers. A lease's
- * granted TTL never changes, so it is asked once per lease. High-water marks live under
+ * granted TTL is remembered for one TTL: a writer can revoke a lease and grant its id again
+ * for longer, and must gain no more by it than by granting a lease of the TTL. High-water marks live under
  * `<prefix without its last "/">#marks/`, outside the entries' prefix, without a lease.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { Etcd3, Range, type IKeyValue } from "etcd3";
 import { ErrorCode, OnexError } from "../errors.js";
 import type { CanonicalAddress } from "./address.js";
@@ -54,8 +56,8 @@ class EtcdStore implements RegistryStore {
   readonly kind = "etcd";
   readonly #ttlSeconds: number;
   readonly #markPrefix: string;
-  /** Granted TTL (seconds) per lease id. */
-  readonly #grantedTtl = new Map<string, number>();
+  /** Granted TTL (seconds) per lease id, and when it was learnt (Date.now()). */
+  readonly #grantedTtl = new Map<string, { seconds: number; at: number }>();
 
   constructor(
     readonly client: Etcd3,
@@ -181,7 +183,11 @@ class EtcdStore implements RegistryStore {
     const queue = new ChangeQueue<StoreChange>(signal);
     const scope = this.#scope(prefix);
     const markScope = pathPrefixOf(this.#markPrefix, prefix);
-    const departed = new Set<string>();
+    // The keys a `#departed` marker was put beside at `departedAt`: a deregistration puts its marker
+    // and deletes its key in one transaction, at one revision, so only a delete at that revision
+    // is one. (A marker a writer puts alone, ahead of a node's lapse, must not make it a departure.)
+    let departed = new Set<string>();
+    let departedAt = "";
     // Keys reported alive, at the revision reported, so that one losing its lease (or put without
     // one) is an expiry exactly once.
     const alive = new Map<string, string>();
@@ -212,7 +218,7 @@ class EtcdStore implements RegistryStore {
           // Asked from the loop's next turn, once the reader has verified the entry: the client's
           // work to send a request would otherwise come first.
           setImmediate(() =>
-            void this.#confirmLease(kv, signal).then((verdict) => {
+            void this.#confirmLease(kv.lease, signal).then((verdict) => {
               // A lease gone (revoked, lapsed) takes its key with it: that delete is the change, with its reason.
               if (verdict !== "too long" || alive.get(raw) !== kv.mod_revision) return;
               alive.delete(raw);
@@ -224,7 +230,7 @@ class EtcdStore implements RegistryStore {
       }
       // The snapshot's leases are asked one at a time, as its entries are handed over, not thousands at once.
       chain = chain.then(async () => {
-        const ok = known ?? (await this.#alive(kv).catch(() => false));
+        const ok = known ?? (await this.#confirmLease(kv.lease, signal)) === "alive";
         const live = ok ? (alive.set(raw, kv.mod_revision), "alive") : alive.delete(raw) ? "expired" : "gone";
         queue.push({ ...put, live: Promise.resolve(live) });
       });
@@ -258,6 +264,7 @@ class EtcdStore implements RegistryStore {
         if (raw.startsWith(markScope)) return onMark(kv, true);
         if (!raw.startsWith(scope)) return;
         if (raw.endsWith(DEPARTED)) {
+          if (kv.mod_revision !== departedAt) [departed, departedAt] = [new Set(), kv.mod_revision];
           departed.add(raw.slice(0, -DEPARTED.length));
           return;
         }
@@ -270,7 +277,7 @@ class EtcdStore implements RegistryStore {
         if (key === undefined || !this.#inScope(key, prefix)) return;
         chain = chain.then(() => {
           const wasAlive = alive.delete(raw);
-          const reason = departed.delete(raw) ? "deregistered" : "expired";
+          const reason = kv.mod_revision === departedAt && departed.delete(raw) ? "deregistered" : "expired";
           // A key that was never alive here (put without a lease) leaves no one to tell.
           if (wasAlive) queue.push({ op: "delete", key, reason });
         });
@@ -303,11 +310,12 @@ class EtcdStore implements RegistryStore {
     return this.#knownLiveness(kv) ?? (await this.#lookUpLease(kv.lease)) === "alive";
   }
 
-  /** Whether the key is alive, when that is known without asking etcd: no lease, or a lease looked up before. */
+  /** Whether the key is alive, when that is known without asking etcd: no lease, or a lease looked up within the last TTL. */
   #knownLiveness(kv: IKeyValue): boolean | undefined {
     if (kv.lease === "0" || kv.lease === "") return false;
     const granted = this.#grantedTtl.get(kv.lease);
-    return granted === undefined ? undefined : granted > 0 && granted <= this.#ttlSeconds;
+    if (granted === undefined || granted.at + this.ttlMs <= Date.now()) return undefined;
+    return granted.seconds > 0 && granted.seconds <= this.#ttlSeconds;
   }
 
   async #lookUpLease(lease: string): Promise<"alive" | "too long" | "gone"> {
@@ -319,22 +327,26 @@ class EtcdStore implements RegistryStore {
     return granted > 0 && granted <= this.#ttlSeconds ? "alive" : "too long";
   }
 
-  /** The lease of a key reported alive as it arrived, looked up until etcd answers (or the watch stops). */
-  async #confirmLease(kv: IKeyValue, signal: AbortSignal): Promise<"alive" | "too long" | "gone"> {
-    for (let wait = 250; ; wait = Math.min(2 * wait, 2_000)) {
+  /**
+   * A watched key's lease, looked up until etcd answers (a watch outlives leader elections and
+   * restarts); undefined once the watch stops. A lookup that failed once must not hide a live
+   * node from the watch for good, nor leave a long lease standing as alive.
+   */
+  async #confirmLease(lease: string, signal: AbortSignal): Promise<"alive" | "too long" | "gone" | undefined> {
+    for (let wait = 250; !signal.aborted; wait = Math.min(2 * wait, 2_000)) {
       try {
-        return await this.#lookUpLease(kv.lease);
+        return await this.#lookUpLease(lease);
       } catch {
-        if (signal.aborted) return "alive";
-        await new Promise((resolve) => setTimeout(resolve, wait));
+        await sleep(wait, undefined, { signal }).catch(() => undefined);
       }
     }
+    return undefined;
   }
 
   #rememberGranted(lease: string, ttlSeconds: number): void {
     // Bounded: a long-lived watcher sees a new lease per registration.
     if (this.#grantedTtl.size >= 10_000) this.#grantedTtl.clear();
-    this.#grantedTtl.set(lease, ttlSeconds);
+    this.#grantedTtl.set(lease, { seconds: ttlSeconds, at: Date.now() });
   }
 
   #markKeyOf(key: CanonicalAddress): string {

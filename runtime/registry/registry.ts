@@ -163,7 +163,8 @@ export interface WrittenRevisions {
  * runs (a NATS KV write's server timestamp, an etcd lease of at most the TTL, a Consul
  * session). A value a store writer put without that (an etcd key with no lease or a longer
  * one, a Consul key held by no session) is not alive: `get` and `list` skip it and `watch`
- * treats it as gone.
+ * treats it as gone (etcd: a put on a lease not yet looked up is alive as it arrives, and a
+ * longer lease is an expiry once the lookup answers).
  */
 export interface RegistryStore {
   readonly kind: string;

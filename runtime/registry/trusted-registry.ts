@@ -278,8 +278,8 @@ export class TrustedRegistry implements Registry {
       }
       const address = buildAddress(change.stored.key);
       const known = last.get(address);
-      // Verified while the adapter still finds out whether the value is alive (etcd: a lease lookup);
-      // nothing is reported before both are known.
+      // Verified while the adapter still finds out whether the value is alive (etcd: a lease lookup
+      // of the snapshot's entries); nothing is reported before both are known.
       const reading =
         known !== undefined && change.stored.value === known.bytes
           ? undefined

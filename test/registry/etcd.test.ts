@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../runtime/errors.js";
-import { openRegistry } from "../../runtime/registry/open-registry.js";
-import type { RegistryChange } from "../../runtime/registry/registry.js";
+import { openRegistry, openStore, parseRegistryUrl } from "../../runtime/registry/open-registry.js";
+import type { RegistryChange, RegistryStore } from "../../runtime/registry/registry.js";
+import { TrustedRegistry } from "../../runtime/registry/trusted-registry.js";
 import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
 import { registryConformance } from "./conformance.js";
 import { codeOf, makeNode, nextMatching, partsOf } from "./fixtures.js";
@@ -89,6 +90,109 @@ describe("etcd liveness rests on a registry-sized lease", () => {
     } finally {
       await w.close();
       await r.close();
+    }
+  });
+
+  it("a #departed marker a writer puts beside a live key does not make the node's later lapse a departure", async () => {
+    const prefix = `/lease${process.pid}c/`;
+    const owner = await openRegistry(`${server.url}?prefix=${prefix}&ttl=2s`);
+    const watcher = await openRegistry(`${server.url}?prefix=${prefix}&ttl=2s`);
+    const w = etcdWriter(server.clientUrl, prefix, 2);
+    try {
+      const node = makeNode(ZONE);
+      const changes = watcher.watch({ zone: ZONE }, { updatesOnly: true });
+      const seen: RegistryChange[] = [];
+      // A barrier: the watch is running once it reports a registration made after it started.
+      const early = makeNode(ZONE);
+      await owner.register(early.entry, early.identity);
+      await nextMatching(changes, (c) => c.address === early.address, 15_000, seen);
+      await owner.register(node.entry, node.identity);
+      await nextMatching(changes, (c) => c.address === node.address, 15_000, seen);
+      // The marker a deregistration writes, put alone ahead of time; then the node stops heartbeating.
+      await w.raw.put(`${w.keyOf(partsOf(node))}#departed`, "");
+      const lapse = await nextMatching(changes, (c) => c.address === node.address, 15_000, seen);
+      expect(lapse.kind).toBe("expired");
+      await changes.return!();
+    } finally {
+      await w.close();
+      await watcher.close();
+      await owner.close();
+    }
+  });
+
+  it("a lease id granted again for a day keeps the dead node's entry alive no longer than a TTL, even for the process that granted it", async () => {
+    const prefix = `/lease${process.pid}d/`;
+    const r = await openRegistry(`${server.url}?prefix=${prefix}&ttl=2s`, { onTampered: () => undefined });
+    const w = etcdWriter(server.clientUrl, prefix, 2);
+    try {
+      const node = makeNode(ZONE);
+      await r.register(node.entry, node.identity);
+      const stored = (await w.raw.range(w.keyOf(partsOf(node))))!;
+      // The writer revokes the node's lease, grants its id again for a day and puts the entry back on it.
+      await w.raw.revoke(stored.lease);
+      expect(await w.raw.grant(86_400, stored.lease)).toBe(stored.lease);
+      await w.raw.put(w.keyOf(partsOf(node)), stored.value, stored.lease);
+      // The registering process learnt that id's TTL when it granted it; a TTL later it asks again.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect(await codeOf(() => r.resolve(node.address))).toBe(ErrorCode.NotFound);
+      expect(await r.list()).toEqual([]);
+    } finally {
+      await w.close();
+      await r.close();
+    }
+  });
+
+  /** A registry over its own store, whose etcd client's lease lookups fail as `fail` says (a leader election, say). */
+  async function registryWithFailingLookups(url: string, fail: () => boolean): Promise<{ registry: TrustedRegistry; lookups: () => number }> {
+    const store = (await openStore(parseRegistryUrl(url))) as RegistryStore & { client: { leaseClient: { leaseTimeToLive: (request: unknown) => Promise<unknown> } } };
+    const leases = store.client.leaseClient;
+    const lookUp = leases.leaseTimeToLive.bind(leases);
+    let lookups = 0;
+    leases.leaseTimeToLive = async (request) => {
+      lookups++;
+      if (fail()) throw new Error("etcdserver: leader changed");
+      return lookUp(request);
+    };
+    return { registry: new TrustedRegistry(store, { onTampered: () => undefined }), lookups: () => lookups };
+  }
+
+  it("a lease lookup that fails while a watch takes its snapshot is asked again: the node is not left out", async () => {
+    const prefix = `/lease${process.pid}e/`;
+    const owner = await openRegistry(`${server.url}?prefix=${prefix}&ttl=30s`);
+    let failures = 1;
+    const { registry } = await registryWithFailingLookups(`${server.url}?prefix=${prefix}&ttl=30s`, () => failures-- > 0);
+    try {
+      const node = makeNode(ZONE);
+      await owner.register(node.entry, node.identity);
+      const changes = registry.watch({ zone: ZONE });
+      expect(await nextMatching(changes, (c) => c.address === node.address, 15_000)).toMatchObject({ kind: "registered", initial: true });
+      await changes.return!();
+    } finally {
+      await registry.close();
+      await owner.close();
+    }
+  });
+
+  it("a watch whose lease lookups keep failing stops asking when it stops", async () => {
+    const prefix = `/lease${process.pid}f/`;
+    const owner = await openRegistry(`${server.url}?prefix=${prefix}&ttl=30s`);
+    const { registry, lookups } = await registryWithFailingLookups(`${server.url}?prefix=${prefix}&ttl=30s`, () => true);
+    try {
+      const changes = registry.watch({ zone: ZONE }, { updatesOnly: true });
+      const barrier = makeNode(ZONE);
+      await owner.register(barrier.entry, barrier.identity);
+      // Reported as it arrives; its lease lookup fails and is tried again, 250 ms, 500 ms, 1 s, 2 s apart.
+      await nextMatching(changes, (c) => c.address === barrier.address, 15_000);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(lookups()).toBeGreaterThan(1);
+      await changes.return!();
+      await registry.close();
+      const asked = lookups();
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect(lookups()).toBe(asked);
+    } finally {
+      await registry.close();
+      await owner.close();
     }
   });
 });

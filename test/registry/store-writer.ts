@@ -62,8 +62,8 @@ export function etcdWriter(clientUrl: string, prefix: string, leaseSeconds: numb
 
 /** etcd v3 calls over HTTP, as etcdctl makes them. */
 export interface EtcdRaw {
-  /** A new lease; its id. */
-  grant(ttlSeconds: number): Promise<string>;
+  /** A new lease (with the id given, which a writer may choose: a revoked lease's, say); its id. */
+  grant(ttlSeconds: number, id?: string): Promise<string>;
   revoke(lease: string): Promise<void>;
   /** Puts a key, on a lease or (lease "0") on none. */
   put(key: string, value: string, lease?: string): Promise<void>;
@@ -79,8 +79,8 @@ export function etcdRaw(clientUrl: string): EtcdRaw {
     return (await response.json()) as Record<string, unknown>;
   };
   return {
-    async grant(ttlSeconds) {
-      return String((await call("lease/grant", { TTL: ttlSeconds })).ID);
+    async grant(ttlSeconds, id) {
+      return String((await call("lease/grant", { TTL: ttlSeconds, ...(id === undefined ? {} : { ID: id }) })).ID);
     },
     async revoke(lease) {
       await call("lease/revoke", { ID: lease });
