@@ -13,8 +13,9 @@
  * a store writer can put a key with no lease, or with a lease of a day, and neither must
  * keep a node alive. Such a key is skipped by reads and is an expiry to watchers. A lease's
  * granted TTL is remembered for one TTL: a writer can revoke a lease and grant its id again
- * for longer, and must gain no more by it than by granting a lease of the TTL. High-water marks live under
- * `<prefix without its last "/">#marks/`, outside the entries' prefix, without a lease.
+ * for longer, and must gain no more by it than by granting a lease of the TTL. High-water
+ * marks live under `<prefix without its last "/">#marks/`, outside the entries' prefix,
+ * without a lease.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { Etcd3, Range, type IKeyValue } from "etcd3";
