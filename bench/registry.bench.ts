@@ -414,6 +414,9 @@ async function etcdBackend(url: string, clientUrl: string): Promise<Backend> {
 }
 
 async function main(): Promise<void> {
+  const only = process.env.BENCH_BACKEND;
+  // A misspelt name would otherwise bench nothing and say so nowhere.
+  if (only !== undefined && only !== "NATS KV" && only !== "etcd") throw new Error(`BENCH_BACKEND is "NATS KV" or "etcd", not ${JSON.stringify(only)}`);
   console.log(`bench:registry — ${availableParallelism()} cores; loopback servers started by the bench, on the same machine`);
   console.log("each operation against two peers measured in the same run, interleaved op by op (watch: sample by sample) in random order");
   console.log("  onex register: verify identity and entry, write mark and entry as compare-and-sets (etcd: one transaction with a lease grant first;");
@@ -460,7 +463,7 @@ async function main(): Promise<void> {
   const etcd = await startEtcdServer();
   try {
     for (const backend of [await natsBackend(nats.url), await etcdBackend(etcd.url, etcd.clientUrl)]) {
-      if (process.env.BENCH_BACKEND === undefined || process.env.BENCH_BACKEND === backend.name) await benchBackend(backend);
+      if (only === undefined || only === backend.name) await benchBackend(backend);
       await backend.close();
     }
   } finally {
