@@ -46,6 +46,8 @@ export interface NatsKvStoreOptions {
 }
 
 const ENTITY_TYPES = new Set<string>(Object.values(EntityType));
+/** Keys whose last published mark a watch keeps, waiting for their entries. */
+const MARKS_TAPPED = 1_024;
 const utf8 = new TextEncoder();
 
 /** Connects to NATS and opens (or creates) the registry bucket. */
@@ -317,6 +319,7 @@ class NatsKvStore implements RegistryStore {
       }
     }, Math.max(50, Math.min(1_000, Math.floor(this.ttlMs / 10))));
     signal.addEventListener("abort", () => clearInterval(sweep), { once: true });
+    const tapped = this.oneServer ? this.#tapMarks(prefix, queue, signal) : undefined;
 
     const startedAt = Date.now();
     // A stalled watch (its consumer's node died) is noticed after two missed heartbeats: within a quarter of the TTL.
@@ -339,7 +342,7 @@ class NatsKvStore implements RegistryStore {
             lastRevision = Math.max(lastRevision, entry.revision);
             // Current state, not a change: present when the watch was established, or written before watch()
             // was called (the server may have been down in between).
-            this.#onEntry(entry, entry.revision <= initialUpTo || entry.created.getTime() < startedAt, live, queue);
+            this.#onEntry(entry, entry.revision <= initialUpTo || entry.created.getTime() < startedAt, live, queue, tapped);
           }
         } catch (error) {
           if (signal.aborted || this.nc.isClosed()) break;
@@ -364,7 +367,39 @@ class NatsKvStore implements RegistryStore {
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }
 
-  #onEntry(entry: WatchedRecord, initial: boolean, live: Map<string, { key: CanonicalAddress; created: number; value: string }>, queue: ChangeQueue<StoreChange>): void {
+  /**
+   * Subscribes to the marks as they are published, ahead of the watch's consumer, on the same
+   * connection. A lone server hands a published message to its subscribers as it reads it, before
+   * the stream stores it, and sends a connection what it has for it in order: so every mark
+   * stored before an entry reaches this connection before that entry's delivery does. The last
+   * mark published at each key (its bytes; none once deleted) is what `#onEntry` compares an
+   * entry with. A published mark may still lose its compare-and-set, so the stored mark is read
+   * anyway (`#onEntry`). Not on a cluster, where a publish reaches other servers' clients by routes.
+   */
+  #tapMarks(prefix: StorePrefix, queue: ChangeQueue<StoreChange>, signal: AbortSignal): Map<string, string> {
+    const tapped = new Map<string, string>();
+    const subjectPrefix = `$KV.${this.marks.name}.`;
+    const sub = this.nc.subscribe(subjectPrefix + filterOf(prefix), {
+      callback: (error, msg) => {
+        if (error !== null) return;
+        const k = msg.subject.slice(subjectPrefix.length);
+        const key = parseNatsKvKey(k);
+        // Entries are judged by the mark at their address's own key only (#onEntry).
+        if (key === undefined || natsKvKey(key) !== k) return;
+        // Oldest first out: a mark whose entry never comes is not kept for long.
+        tapped.delete(k);
+        if ((msg.headers?.get("KV-Operation") || "PUT") !== "PUT") return;
+        if (tapped.size >= MARKS_TAPPED) tapped.delete(tapped.keys().next().value!);
+        const value = msg.string();
+        tapped.set(k, value);
+        queue.push({ op: "mark", key, value });
+      },
+    });
+    signal.addEventListener("abort", () => sub.unsubscribe(), { once: true });
+    return tapped;
+  }
+
+  #onEntry(entry: WatchedRecord, initial: boolean, live: Map<string, { key: CanonicalAddress; created: number; value: string }>, queue: ChangeQueue<StoreChange>, tapped?: Map<string, string>): void {
     if (entry.operation !== "PUT") {
       const key = parseNatsKvKey(entry.key);
       if (key === undefined) return;
@@ -374,12 +409,34 @@ class NatsKvStore implements RegistryStore {
     }
     if (this.#stale(entry)) return;
     const value = entry.string();
+    const changed = !initial && live.get(entry.key)?.value !== value;
+    if (changed && tapped?.get(entry.key) === value) {
+      const key = parseNatsKvKey(entry.key);
+      // Only at the address's own key: no writer chooses which mark judges an entry (below).
+      if (key !== undefined && natsKvKey(key) === entry.key) {
+        tapped.delete(entry.key);
+        live.set(entry.key, { key, created: entry.created.getTime(), value });
+        const stored = { key, value, revision: String(entry.revision), updatedAt: entry.created };
+        // The entry's own bytes were the last mark published at its key (#tapMarks): reported
+        // without waiting for the stored mark, which is read once the report is on its way
+        // (promise callbacks run before setImmediate's) and sends the entry back to be checked
+        // against it unless it holds these bytes too.
+        queue.push({ op: "put", stored, initial, markSeen: true });
+        setImmediate(() => {
+          const mark = this.#getMarkAt(entry.key);
+          mark.then((read) => read?.value !== value, () => true).then((differs) => {
+            if (differs && live.get(entry.key)?.value === value) queue.push({ op: "put", stored, initial, recheck: true, mark });
+          });
+        });
+        return;
+      }
+    }
     // A change the reader will verify is read with its mark, asked for now: the request goes out
     // while the reader verifies the entry. A heartbeat (the same bytes again) needs none. It is
     // asked for at the key as delivered, before that key is decoded (a new key's decoding is the
     // slowest step here); a key in another spelling of the same address gets the mark of the
     // address's own key instead, below, so no writer can choose which mark judges an entry.
-    const early = initial || live.get(entry.key)?.value === value ? undefined : this.#getMarkAt(entry.key);
+    const early = changed ? this.#getMarkAt(entry.key) : undefined;
     early?.catch(() => undefined);
     const key = parseNatsKvKey(entry.key);
     if (key === undefined) return;

@@ -124,9 +124,18 @@ export type StoreChange =
    * reads it. `live`, when set, is whether the value is alive, still being found out (etcd: a
    * lease lookup) while the reader verifies: `expired` when the key was alive before and is not
    * now, `gone` when it is not and was not; absent, it is alive.
+   *
+   * `markSeen`: these exact bytes were published as the address's mark after the watch began and
+   * before the entry, with no other mark since (NATS KV on one server: the marks' publishes reach
+   * the watch's connection ahead of the entries stored after them). The reader may report the
+   * entry without the stored mark; the adapter reads it anyway and, unless it holds these bytes,
+   * sends the entry again with `recheck` and that read as `mark`, which the reader checks as any
+   * other change, reporting nothing when it passes.
    */
-  | { op: "put"; stored: StoredValue; initial: boolean; mark?: Promise<StoredMark | undefined>; live?: Promise<"alive" | "expired" | "gone"> }
-  | { op: "delete"; key: CanonicalAddress; reason: "deregistered" | "expired" };
+  | { op: "put"; stored: StoredValue; initial: boolean; mark?: Promise<StoredMark | undefined>; live?: Promise<"alive" | "expired" | "gone">; markSeen?: true; recheck?: true }
+  | { op: "delete"; key: CanonicalAddress; reason: "deregistered" | "expired" }
+  /** A mark as it was published, before its entry arrives (see `markSeen`): the reader may verify its bytes ahead of the entry. */
+  | { op: "mark"; key: CanonicalAddress; value: string };
 
 /** Which keys `list` and `watch` cover at the storage level. */
 export interface StorePrefix {

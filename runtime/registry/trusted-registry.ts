@@ -63,6 +63,8 @@ type Slot = "entry" | "mark";
 
 const HEARTBEAT_ATTEMPTS = 3;
 const VERIFIED_CACHE = 4_096;
+/** Marks a watch verified as they were published, waiting for their entries. */
+const AHEAD_VERIFIED = 1_024;
 
 /** A Registry that verifies on the way in and on the way out, over an adapter's store. */
 export class TrustedRegistry implements Registry {
@@ -270,7 +272,13 @@ export class TrustedRegistry implements Registry {
       if (previous !== undefined && !matches(previous, filter)) return undefined;
       return { kind: reason, address, ...(previous ? { last: previous } : {}) };
     };
+    // Registrations verified as their marks were published, before their entries arrive (StoreChange `markSeen`).
+    const ahead = new Map<string, VerifiedSlot>();
     for await (const change of source) {
+      if (change.op === "mark") {
+        this.#verifyAhead(change.key, change.value, ahead);
+        continue;
+      }
       if (change.op === "delete") {
         const removal = removed(change.key, change.reason);
         if (removal !== undefined) yield removal;
@@ -278,12 +286,23 @@ export class TrustedRegistry implements Registry {
       }
       const address = buildAddress(change.stored.key);
       const known = last.get(address);
+      // A recheck concerns an entry reported on its published mark; one refused then, or since replaced, needs none.
+      if (change.recheck && known?.bytes !== change.stored.value) {
+        change.mark?.catch(() => undefined);
+        continue;
+      }
+      const early = change.markSeen ? ahead.get(address) : undefined;
+      if (early !== undefined) {
+        ahead.delete(address);
+        // Remembered at the entry's revision, as if verified there: #decode takes them.
+        if (early.bytes === change.stored.value) this.#remember("entry", address, change.stored.revision, early.bytes, early.verified, early.registeredAt);
+      }
       // Verified while the adapter still finds out whether the value is alive (etcd: a lease lookup
       // of the snapshot's entries); nothing is reported before both are known.
       const reading =
-        known !== undefined && change.stored.value === known.bytes
+        known !== undefined && change.stored.value === known.bytes && !change.recheck
           ? undefined
-          : this.#readThroughOutages(change.stored, signal, change.mark).then(
+          : (change.markSeen ? this.#readMarkSeen(change.stored) : this.#readThroughOutages(change.stored, signal, change.mark)).then(
               (resolved) => ({ resolved }),
               (error: unknown) => ({ error }),
             );
@@ -312,6 +331,27 @@ export class TrustedRegistry implements Registry {
       if (change.initial && options.updatesOnly) continue;
       yield { kind: "registered", address, entry: resolved, initial: change.initial };
     }
+  }
+
+  /**
+   * Verifies a mark's bytes as they were published, for the entry expected next at `key`
+   * (StoreChange `markSeen`), while that entry is on its way. Bytes that fail are left to the
+   * entry's own check.
+   */
+  #verifyAhead(key: CanonicalAddress, value: string, ahead: Map<string, VerifiedSlot>): void {
+    const address = buildAddress(key);
+    let resolved: Omit<ResolvedEntry, "revision">;
+    try {
+      resolved = this.#verifyParsed(JSON.parse(value) as StoredRegistration);
+    } catch {
+      return;
+    }
+    if (resolved.address !== address) return;
+    // Oldest first out: a mark whose entry never comes (its compare-and-set lost) is not kept for long.
+    ahead.delete(address);
+    if (ahead.size >= AHEAD_VERIFIED) ahead.delete(ahead.keys().next().value!);
+    // The objects were parsed here and are handed to no one: #decode hands out copies.
+    ahead.set(address, { revision: "", bytes: value, verified: resolved, registeredAt: resolved.entry.registered_at });
   }
 
   #verify(entry: RegistryEntryRecord, identity: NodeIdentityRecord): Omit<ResolvedEntry, "revision"> {
@@ -362,10 +402,11 @@ export class TrustedRegistry implements Registry {
     }
     const { address, entry } = resolved;
     const at = Date.parse(entry.registered_at);
-    const seen = this.#newest.get(address);
-    if (seen !== undefined && seen.at > at) {
+    try {
+      this.#assertNotOlderThanSeen(resolved);
+    } catch (error) {
       pendingMark.catch(() => undefined);
-      throw this.#stale(address, entry.registered_at, `this registry already saw an entry there registered ${new Date(seen.at).toISOString()}`);
+      throw error;
     }
     if (fresh) return resolved;
     const storedMark = await pendingMark;
@@ -386,6 +427,27 @@ export class TrustedRegistry implements Registry {
     this.#see(entry);
     this.#markFresh(address, stored.revision);
     return resolved;
+  }
+
+  /**
+   * #read for an entry whose own bytes were published as its mark just before it (StoreChange
+   * `markSeen`): that mark is no newer than the entry, so only what this registry saw can find it
+   * stale. The adapter checks the stored mark after, and sends the entry again if it differs.
+   * Not marked fresh: a later read of the revision still reads its mark.
+   */
+  async #readMarkSeen(stored: StoredValue): Promise<ResolvedEntry> {
+    const resolved = this.#decode(stored);
+    this.#assertNotOlderThanSeen(resolved);
+    this.#see(resolved.entry);
+    return resolved;
+  }
+
+  /** Throws ONEX_E_ENTRY_TAMPERED (cause ONEX_E_REPLAY) when this registry saw a newer entry at the address. */
+  #assertNotOlderThanSeen({ address, entry }: Omit<ResolvedEntry, "revision">): void {
+    const seen = this.#newest.get(address);
+    if (seen !== undefined && seen.at > Date.parse(entry.registered_at)) {
+      throw this.#stale(address, entry.registered_at, `this registry already saw an entry there registered ${new Date(seen.at).toISOString()}`);
+    }
   }
 
   /**

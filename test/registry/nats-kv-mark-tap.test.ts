@@ -1,0 +1,158 @@
+/**
+ * On one NATS server a registry watch reports a registration on the mark its node published just
+ * ahead of the entry, seen on the watch's own connection, and reads the stored mark after. The
+ * attacker here is a store writer who can publish to both buckets: one who announces an old entry
+ * with a mark that is never stored (its compare-and-set fails) gets it reported for at most the
+ * round trip of that read, then refused; a watch that saw the newer registration refuses it at
+ * once. A watch whose user may not subscribe to the marks reads every mark, as before.
+ */
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCode, type OnexError } from "../../runtime/errors.js";
+import { natsKvKey } from "../../runtime/registry/nats-kv.js";
+import { openRegistry, type Registry, type RegistryChange } from "../../runtime/registry/index.js";
+import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { makeNode, nextMatching, partsOf, resign, type TestNode } from "./fixtures.js";
+
+const ZONE = "zone.trusted.org";
+let server: NatsServer;
+let attacker: NatsConnection;
+let counter = 0;
+const registries: Registry[] = [];
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  attacker = await connect({ servers: server.url });
+});
+afterAll(async () => {
+  await Promise.all(registries.map((r) => r.close()));
+  await attacker?.close();
+  await server?.stop();
+});
+
+async function open(url: string, bucket: string): Promise<Registry> {
+  const registry = await openRegistry(`${url}?bucket=${bucket}&ttl=30s`);
+  registries.push(registry);
+  return registry;
+}
+
+/** A watch of every change, started once it has reported a registration made after it began. */
+async function liveWatch(registry: Registry, writer: Registry): Promise<AsyncIterableIterator<RegistryChange>> {
+  const changes = registry.watch({ zone: ZONE }, { updatesOnly: true });
+  const sentinel = makeNode(ZONE);
+  const seen = nextMatching(changes, (c) => c.address === sentinel.address);
+  await writer.register(sentinel.entry, sentinel.identity);
+  await seen;
+  return changes;
+}
+
+/** The store writer's move: `bytes` published as the address's mark with a compare-and-set that fails (nothing is stored), then put as its entry. */
+async function announceAndPut(bucket: string, node: TestNode, bytes: string, nc = attacker): Promise<void> {
+  const js = jetstream(nc);
+  const stale = headers();
+  stale.set("Nats-Expected-Last-Subject-Sequence", "999999");
+  await expect(js.publish(`$KV.${bucket}_marks.${natsKvKey(partsOf(node))}`, bytes, { headers: stale })).rejects.toThrow(/wrong last sequence/i);
+  const entries: KV = await new Kvm(nc).open(bucket, { bindOnly: true });
+  await entries.put(natsKvKey(partsOf(node)), bytes);
+}
+
+/** A node registered a minute ago (what the writer keeps), then again now; returns the old bytes. */
+async function registeredTwice(r: Registry, bucket: string, node: TestNode, nc = attacker): Promise<string> {
+  await r.register(node.entry, node.identity);
+  const old = (await (await new Kvm(nc).open(bucket, { bindOnly: true })).get(natsKvKey(partsOf(node))))!.string();
+  await r.register(resign(node, { capabilities: ["v2"] }), node.identity);
+  return old;
+}
+
+describe("NATS KV watch on one server: marks seen as they are published", () => {
+  it("a replayed entry announced by a mark that is never stored is reported, then refused once the stored mark is read", async () => {
+    const bucket = `tap${process.pid}x${++counter}`;
+    const r = await open(server.url, bucket);
+    const node = makeNode(ZONE, { registeredAt: new Date(Date.now() - 60_000).toISOString() });
+    const old = await registeredTwice(r, bucket, node);
+    // The node leaves; its mark (the newer registration) stays.
+    expect(await r.deregister(node.address)).toBe(true);
+    // A watcher that never saw the node: nothing it holds tells it the old entry is old.
+    const watcher = await open(server.url, bucket);
+    const changes = await liveWatch(watcher, r);
+
+    await announceAndPut(bucket, node, old);
+    const seen: RegistryChange[] = [];
+    const refused = await nextMatching(changes, (c) => c.address === node.address && c.kind === "tampered", 15_000, seen);
+    expect(refused.kind === "tampered" && refused.error.details.cause).toBe(ErrorCode.Replay);
+    // Reported on the published mark first (the old code read the mark before it reported, and refused at once).
+    const first = seen.find((c) => c.address === node.address);
+    expect(first?.kind).toBe("registered");
+    expect(first?.kind === "registered" && first.entry.entry.registered_at).toBe(node.entry.registered_at);
+    // Every read refuses it: the stored mark is the newer registration.
+    const error = (await watcher.resolve(node.address).catch((e: unknown) => e)) as OnexError;
+    expect(error).toMatchObject({ code: ErrorCode.EntryTampered, details: { cause: ErrorCode.Replay } });
+    await changes.return!();
+  });
+
+  it("a watch that saw the newer registration refuses the replay at once, whatever mark was published before it", async () => {
+    const bucket = `tap${process.pid}x${++counter}`;
+    const r = await open(server.url, bucket);
+    const watcher = await open(server.url, bucket);
+    const changes = await liveWatch(watcher, r);
+    const node = makeNode(ZONE, { registeredAt: new Date(Date.now() - 60_000).toISOString() });
+    const old = await registeredTwice(r, bucket, node);
+    const newer = await nextMatching(changes, (c) => c.address === node.address && c.kind === "registered" && c.entry.entry.capabilities?.includes("v2") === true);
+    expect(newer.kind).toBe("registered");
+
+    await announceAndPut(bucket, node, old);
+    const next = await nextMatching(changes, (c) => c.address === node.address);
+    expect(next.kind).toBe("tampered");
+    expect(next.kind === "tampered" && next.error.details.cause).toBe(ErrorCode.Replay);
+    await changes.return!();
+  });
+
+  it("a registration is reported once, on its published mark, and the stored mark's check adds nothing", async () => {
+    const bucket = `tap${process.pid}x${++counter}`;
+    const r = await open(server.url, bucket);
+    const watcher = await open(server.url, bucket);
+    const changes = await liveWatch(watcher, r);
+    const nodes = Array.from({ length: 5 }, () => makeNode(ZONE));
+    for (const node of nodes) await r.register(node.entry, node.identity);
+    // Each is reported once; a second report or a refusal would come before the last sentinel.
+    const last = makeNode(ZONE);
+    await r.register(last.entry, last.identity);
+    const seen: RegistryChange[] = [];
+    await nextMatching(changes, (c) => c.address === last.address, 15_000, seen);
+    expect(seen.map((c) => [c.kind, c.address])).toEqual([...nodes, last].map((n) => ["registered", n.address]));
+    await changes.return!();
+  });
+});
+
+describe("NATS KV watch whose user may not subscribe to the marks", () => {
+  let guarded: NatsServer;
+  let writer: NatsConnection;
+  beforeAll(async () => {
+    // Connections without credentials are user `w`, who may publish and read but not subscribe to KV subjects (a watch consumer delivers to an inbox).
+    guarded = await startNatsServer({ config: `no_auth_user: w\nauthorization { users = [ { user: w, password: w, permissions: { subscribe: { deny: ["$KV.>"] } } } ] }` });
+    writer = await connect({ servers: guarded.url });
+  });
+  afterAll(async () => {
+    await Promise.all(registries.splice(0).map((r) => r.close()));
+    await writer?.close();
+    await guarded?.stop();
+  });
+
+  it("reads each mark before it reports: a replay announced by a mark is refused at once", async () => {
+    const bucket = `tap${process.pid}x${++counter}`;
+    const r = await open(guarded.url, bucket);
+    const node = makeNode(ZONE, { registeredAt: new Date(Date.now() - 60_000).toISOString() });
+    const old = await registeredTwice(r, bucket, node, writer);
+    expect(await r.deregister(node.address)).toBe(true);
+    const watcher = await open(guarded.url, bucket);
+    const changes = await liveWatch(watcher, r);
+
+    await announceAndPut(bucket, node, old, writer);
+    const first = await nextMatching(changes, (c) => c.address === node.address);
+    expect(first.kind).toBe("tampered");
+    expect(first.kind === "tampered" && first.error.details.cause).toBe(ErrorCode.Replay);
+    await changes.return!();
+  });
+});
