@@ -38,9 +38,13 @@ async function open(url: string, bucket: string): Promise<Registry> {
   return registry;
 }
 
-/** A watch of every change, started once it has reported a registration made after it began. */
+/**
+ * A watch of the zone, returned once it has reported a registration made after it began. Not
+ * `updatesOnly`: a registration written while the watch is being established is current state,
+ * which that option leaves out.
+ */
 async function liveWatch(registry: Registry, writer: Registry): Promise<AsyncIterableIterator<RegistryChange>> {
-  const changes = registry.watch({ zone: ZONE }, { updatesOnly: true });
+  const changes = registry.watch({ zone: ZONE });
   const sentinel = makeNode(ZONE);
   const seen = nextMatching(changes, (c) => c.address === sentinel.address);
   await writer.register(sentinel.entry, sentinel.identity);
