@@ -22,12 +22,13 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError } from "../errors.js";
 import { ReplyInbox } from "../jetstream/reply-inbox.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
-import { EntityType, type CanonicalAddress } from "./address.js";
+import { EntityType, buildAddress, type CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
 import { Memo, partsKey } from "./memo.js";
-import { KvBucket } from "./nats-kv-bucket.js";
+import { KvBucket, type KvRecord } from "./nats-kv-bucket.js";
+import { MarkTap } from "./nats-kv-mark-tap.js";
 import { watchKv, type WatchedRecord } from "./nats-kv-watch.js";
-import type { RegistryStore, StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
+import type { MarkPublished, RegistryStore, StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
 
 /** Options of the NATS KV adapter. */
 export interface NatsKvStoreOptions {
@@ -46,8 +47,6 @@ export interface NatsKvStoreOptions {
 }
 
 const ENTITY_TYPES = new Set<string>(Object.values(EntityType));
-/** Keys whose last published mark a watch keeps, waiting for their entries. */
-const MARKS_TAPPED = 1_024;
 const utf8 = new TextEncoder();
 
 /** Connects to NATS and opens (or creates) the registry bucket. */
@@ -129,6 +128,12 @@ export function natsKvKey(key: CanonicalAddress): string {
   return kvKeys.get(partsKey(key), () => [kvToken(key.zone), key.entityType, kvToken(key.id)].join("."));
 }
 
+/** The address of a KV key in its address's own spelling (natsKvKey's), or undefined. */
+function canonicalKvKey(key: string): CanonicalAddress | undefined {
+  const address = parseNatsKvKey(key);
+  return address !== undefined && natsKvKey(address) === key ? address : undefined;
+}
+
 /** The address of a KV key made by natsKvKey, or undefined for any other key. */
 export function parseNatsKvKey(key: string): CanonicalAddress | undefined {
   const parsed = parsedKvKeys.get(key, () => parseNatsKvKeyOnce(key));
@@ -143,7 +148,10 @@ function parseNatsKvKeyOnce(key: string): CanonicalAddress | undefined {
   const parts = key.split(".");
   if (parts.length !== 3 || !ENTITY_TYPES.has(parts[1]!)) return undefined;
   try {
-    return { zone: decodeSubjectToken(parts[0]!.replaceAll("=", "~")), entityType: parts[1] as EntityType, id: decodeSubjectToken(parts[2]!.replaceAll("=", "~")) };
+    const address = { zone: decodeSubjectToken(parts[0]!.replaceAll("=", "~")), entityType: parts[1] as EntityType, id: decodeSubjectToken(parts[2]!.replaceAll("=", "~")) };
+    // A key no address spells (a bad zone, an id too long) is foreign: the trust layer would refuse its address outright.
+    buildAddress(address);
+    return address;
   } catch {
     return undefined;
   }
@@ -303,7 +311,7 @@ class NatsKvStore implements RegistryStore {
     });
   }
 
-  watch(prefix: StorePrefix, caller: AbortSignal): AsyncIterable<StoreChange> {
+  watch(prefix: StorePrefix, caller: AbortSignal, onMarkPublished?: MarkPublished): AsyncIterable<StoreChange> {
     // Ends when the caller aborts or the store closes.
     const signal = AbortSignal.any([caller, this.#closing.signal]);
     const queue = new ChangeQueue<StoreChange>(signal);
@@ -319,7 +327,7 @@ class NatsKvStore implements RegistryStore {
       }
     }, Math.max(50, Math.min(1_000, Math.floor(this.ttlMs / 10))));
     signal.addEventListener("abort", () => clearInterval(sweep), { once: true });
-    const tapped = this.oneServer ? this.#tapMarks(prefix, queue, signal) : undefined;
+    const tap = this.oneServer ? new MarkTap(this.nc, `$KV.${this.marks.name}.`, filterOf(prefix), canonicalKvKey, signal, onMarkPublished) : undefined;
 
     const startedAt = Date.now();
     // A stalled watch (its consumer's node died) is noticed after two missed heartbeats: within a quarter of the TTL.
@@ -342,7 +350,7 @@ class NatsKvStore implements RegistryStore {
             lastRevision = Math.max(lastRevision, entry.revision);
             // Current state, not a change: present when the watch was established, or written before watch()
             // was called (the server may have been down in between).
-            this.#onEntry(entry, entry.revision <= initialUpTo || entry.created.getTime() < startedAt, live, queue, tapped);
+            this.#onEntry(entry, entry.revision <= initialUpTo || entry.created.getTime() < startedAt, live, queue, tap);
           }
         } catch (error) {
           if (signal.aborted || this.nc.isClosed()) break;
@@ -367,39 +375,7 @@ class NatsKvStore implements RegistryStore {
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }
 
-  /**
-   * Subscribes to the marks as they are published, ahead of the watch's consumer, on the same
-   * connection. A lone server hands a published message to its subscribers as it reads it, before
-   * the stream stores it, and sends a connection what it has for it in order: so every mark
-   * stored before an entry reaches this connection before that entry's delivery does. The last
-   * mark published at each key (its bytes; none once deleted) is what `#onEntry` compares an
-   * entry with. A published mark may still lose its compare-and-set, so the stored mark is read
-   * anyway (`#onEntry`). Not on a cluster, where a publish reaches other servers' clients by routes.
-   */
-  #tapMarks(prefix: StorePrefix, queue: ChangeQueue<StoreChange>, signal: AbortSignal): Map<string, string> {
-    const tapped = new Map<string, string>();
-    const subjectPrefix = `$KV.${this.marks.name}.`;
-    const sub = this.nc.subscribe(subjectPrefix + filterOf(prefix), {
-      callback: (error, msg) => {
-        if (error !== null) return;
-        const k = msg.subject.slice(subjectPrefix.length);
-        const key = parseNatsKvKey(k);
-        // Entries are judged by the mark at their address's own key only (#onEntry).
-        if (key === undefined || natsKvKey(key) !== k) return;
-        // Oldest first out: a mark whose entry never comes is not kept for long.
-        tapped.delete(k);
-        if ((msg.headers?.get("KV-Operation") || "PUT") !== "PUT") return;
-        if (tapped.size >= MARKS_TAPPED) tapped.delete(tapped.keys().next().value!);
-        const value = msg.string();
-        tapped.set(k, value);
-        queue.push({ op: "mark", key, value });
-      },
-    });
-    signal.addEventListener("abort", () => sub.unsubscribe(), { once: true });
-    return tapped;
-  }
-
-  #onEntry(entry: WatchedRecord, initial: boolean, live: Map<string, { key: CanonicalAddress; created: number; value: string }>, queue: ChangeQueue<StoreChange>, tapped?: Map<string, string>): void {
+  #onEntry(entry: WatchedRecord, initial: boolean, live: Map<string, { key: CanonicalAddress; created: number; value: string }>, queue: ChangeQueue<StoreChange>, tap?: MarkTap): void {
     if (entry.operation !== "PUT") {
       const key = parseNatsKvKey(entry.key);
       if (key === undefined) return;
@@ -410,26 +386,16 @@ class NatsKvStore implements RegistryStore {
     if (this.#stale(entry)) return;
     const value = entry.string();
     const changed = !initial && live.get(entry.key)?.value !== value;
-    if (changed && tapped?.get(entry.key) === value) {
-      const key = parseNatsKvKey(entry.key);
-      // Only at the address's own key: no writer chooses which mark judges an entry (below).
-      if (key !== undefined && natsKvKey(key) === entry.key) {
-        tapped.delete(entry.key);
-        live.set(entry.key, { key, created: entry.created.getTime(), value });
-        const stored = { key, value, revision: String(entry.revision), updatedAt: entry.created };
-        // The entry's own bytes were the last mark published at its key (#tapMarks): reported
-        // without waiting for the stored mark, which is read once the report is on its way
-        // (promise callbacks run before setImmediate's) and sends the entry back to be checked
-        // against it unless it holds these bytes too.
-        queue.push({ op: "put", stored, initial, markSeen: true });
-        setImmediate(() => {
-          const mark = this.#getMarkAt(entry.key);
-          mark.then((read) => read?.value !== value, () => true).then((differs) => {
-            if (differs && live.get(entry.key)?.value === value) queue.push({ op: "put", stored, initial, recheck: true, mark });
-          });
-        });
-        return;
-      }
+    const seenAt = changed && tap !== undefined ? canonicalKvKey(entry.key) : undefined;
+    if (seenAt !== undefined && tap!.take(entry.key, value)) {
+      live.set(entry.key, { key: seenAt, created: entry.created.getTime(), value });
+      const stored = { key: seenAt, value, revision: String(entry.revision), updatedAt: entry.created };
+      // The entry's own bytes were the last mark published at its key (MarkTap): reported without
+      // waiting for the stored mark, which is read once the report is on its way (promise
+      // callbacks run before setImmediate's).
+      queue.push({ op: "put", stored, initial, markSeen: true });
+      setImmediate(() => void this.#confirmMarkSeen(entry.key, stored, tap!, live, queue));
+      return;
     }
     // A change the reader will verify is read with its mark, asked for now: the request goes out
     // while the reader verifies the entry. A heartbeat (the same bytes again) needs none. It is
@@ -444,6 +410,31 @@ class NatsKvStore implements RegistryStore {
     mark?.catch(() => undefined);
     live.set(entry.key, { key, created: entry.created.getTime(), value });
     queue.push({ op: "put", stored: { key, value, revision: String(entry.revision), updatedAt: entry.created }, initial, ...(mark === undefined ? {} : { mark }) });
+  }
+
+  /**
+   * Reads the entry and the stored mark of an entry reported on its published mark. A stored mark
+   * other than the entry's bytes sends the entry back to be checked against it (`recheck`), as
+   * long as the key still holds those bytes (a newer value comes through the watch and is
+   * judged itself); from then on that key's entries are read first. A read that fails leaves the
+   * check to the reader, which reads through the outage.
+   */
+  async #confirmMarkSeen(k: string, stored: StoredValue, tap: MarkTap, live: Map<string, { value: string }>, queue: ChangeQueue<StoreChange>): Promise<void> {
+    let entry: KvRecord | null;
+    let mark: KvRecord | null;
+    try {
+      [entry, mark] = await this.#call(() => Promise.all([this.entries.get(k), this.marks.get(k)]));
+    } catch {
+      tap.distrust(k);
+      if (live.get(k)?.value === stored.value) queue.push({ op: "put", stored, initial: false, recheck: true });
+      return;
+    }
+    const storedMark = mark !== null && mark.operation === "PUT" ? { value: mark.string(), revision: String(mark.revision) } : undefined;
+    if (storedMark?.value === stored.value) return;
+    tap.distrust(k);
+    // The same bytes at a later revision (a heartbeat's rewrite) are still this entry.
+    if (entry === null || entry.operation !== "PUT" || entry.string() !== stored.value || live.get(k)?.value !== stored.value) return;
+    queue.push({ op: "put", stored, initial: false, recheck: true, mark: Promise.resolve(storedMark) });
   }
 
   #stale(entry: { created: Date }): boolean {

@@ -129,13 +129,14 @@ export type StoreChange =
    * before the entry, with no other mark since (NATS KV on one server: the marks' publishes reach
    * the watch's connection ahead of the entries stored after them). The reader may report the
    * entry without the stored mark; the adapter reads it anyway and, unless it holds these bytes,
-   * sends the entry again with `recheck` and that read as `mark`, which the reader checks as any
-   * other change, reporting nothing when it passes.
+   * sends the entry again with `recheck` (and the mark it read as `mark`, when it could read it),
+   * which the reader checks as any other change, reporting nothing when it passes.
    */
   | { op: "put"; stored: StoredValue; initial: boolean; mark?: Promise<StoredMark | undefined>; live?: Promise<"alive" | "expired" | "gone">; markSeen?: true; recheck?: true }
-  | { op: "delete"; key: CanonicalAddress; reason: "deregistered" | "expired" }
-  /** A mark as it was published, before its entry arrives (see `markSeen`): the reader may verify its bytes ahead of the entry. */
-  | { op: "mark"; key: CanonicalAddress; value: string };
+  | { op: "delete"; key: CanonicalAddress; reason: "deregistered" | "expired" };
+
+/** Called with each mark as it is published, ahead of its entry (StoreChange `markSeen`): the reader may verify its bytes before the entry arrives. */
+export type MarkPublished = (key: CanonicalAddress, value: string) => void;
 
 /** Which keys `list` and `watch` cover at the storage level. */
 export interface StorePrefix {
@@ -200,8 +201,12 @@ export interface RegistryStore {
   delete(key: CanonicalAddress): Promise<boolean>;
   /** Live values under the prefix. */
   list(prefix: StorePrefix): Promise<StoredValue[]>;
-  /** Current values (`initial: true`), then changes, until `signal` aborts; survives reconnects. */
-  watch(prefix: StorePrefix, signal: AbortSignal): AsyncIterable<StoreChange>;
+  /**
+   * Current values (`initial: true`), then changes, until `signal` aborts; survives reconnects.
+   * An adapter that sees marks as they are published (NATS KV on one server) hands each to
+   * `onMarkPublished` as it arrives, synchronously.
+   */
+  watch(prefix: StorePrefix, signal: AbortSignal, onMarkPublished?: MarkPublished): AsyncIterable<StoreChange>;
   /** The address's high-water mark: kept without a TTL, beside the entries, so it outlives lapses and deregistrations. */
   getMark(key: CanonicalAddress): Promise<StoredMark | undefined>;
   close(): Promise<void>;

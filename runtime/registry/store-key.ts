@@ -4,7 +4,7 @@
  * holds no `/` of its own and maps back to exactly one canonical address.
  */
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
-import { EntityType, type CanonicalAddress } from "./address.js";
+import { EntityType, buildAddress, type CanonicalAddress } from "./address.js";
 import { Memo, partsKey } from "./memo.js";
 import type { StorePrefix } from "./registry.js";
 
@@ -37,7 +37,10 @@ function parsePath(path: string): CanonicalAddress | undefined {
   const parts = path.split("/");
   if (parts.length !== 3 || !ENTITY_TYPES.has(parts[1]!)) return undefined;
   try {
-    return { zone: decodeSubjectToken(parts[0]!), entityType: parts[1] as EntityType, id: decodeSubjectToken(parts[2]!) };
+    const address = { zone: decodeSubjectToken(parts[0]!), entityType: parts[1] as EntityType, id: decodeSubjectToken(parts[2]!) };
+    // A key no address spells (a bad zone, an id too long) is foreign: the trust layer would refuse its address outright.
+    buildAddress(address);
+    return address;
   } catch {
     return undefined;
   }

@@ -199,7 +199,18 @@ export class TrustedRegistry implements Registry {
     options.signal?.addEventListener("abort", stop, { once: true });
     // Start the store's watch now, not on the first next(): changes made after watch() returns belong to it.
     const prefix = { ...(filter.zone ? { zone: filter.zone } : {}), ...(filter.entityType ? { entityType: filter.entityType } : {}) };
-    const changes = this.#changes(this.#store.watch(prefix, controller.signal), filter, options, controller.signal);
+    // Registrations verified as their marks were published, before their entries arrive (StoreChange `markSeen`).
+    const ahead = new Map<string, VerifiedSlot>();
+    let checkedThisTurn = false;
+    const onMarkPublished = (key: CanonicalAddress, value: string) => {
+      // One check a turn of the event loop: marks published by the thousand (which nothing stores
+      // if their compare-and-sets fail) cost no more than the entries they would announce.
+      if (checkedThisTurn) return;
+      checkedThisTurn = true;
+      setImmediate(() => (checkedThisTurn = false));
+      this.#verifyAhead(key, value, ahead);
+    };
+    const changes = this.#changes(this.#store.watch(prefix, controller.signal, onMarkPublished), filter, options, controller.signal, ahead);
     return {
       next: () => changes.next(),
       return: async (value?: unknown) => {
@@ -259,7 +270,7 @@ export class TrustedRegistry implements Registry {
     await this.#store.close();
   }
 
-  async *#changes(source: AsyncIterable<StoreChange>, filter: RegistryFilter, options: WatchOptions, signal: AbortSignal): AsyncGenerator<RegistryChange> {
+  async *#changes(source: AsyncIterable<StoreChange>, filter: RegistryFilter, options: WatchOptions, signal: AbortSignal, ahead: Map<string, VerifiedSlot>): AsyncGenerator<RegistryChange> {
     // The last verified entry per address (and its stored bytes): heartbeats that rewrite the same
     // bytes are not changes, and an expiry carries the entry that lapsed so a health watcher can
     // say which node died.
@@ -272,13 +283,7 @@ export class TrustedRegistry implements Registry {
       if (previous !== undefined && !matches(previous, filter)) return undefined;
       return { kind: reason, address, ...(previous ? { last: previous } : {}) };
     };
-    // Registrations verified as their marks were published, before their entries arrive (StoreChange `markSeen`).
-    const ahead = new Map<string, VerifiedSlot>();
     for await (const change of source) {
-      if (change.op === "mark") {
-        this.#verifyAhead(change.key, change.value, ahead);
-        continue;
-      }
       if (change.op === "delete") {
         const removal = removed(change.key, change.reason);
         if (removal !== undefined) yield removal;
@@ -302,7 +307,7 @@ export class TrustedRegistry implements Registry {
       const reading =
         known !== undefined && change.stored.value === known.bytes && !change.recheck
           ? undefined
-          : (change.markSeen ? this.#readMarkSeen(change.stored) : this.#readThroughOutages(change.stored, signal, change.mark)).then(
+          : (change.markSeen ? this.#readMarkSeen(change.stored) : this.#readThroughOutages(change.stored, signal, change.mark, !change.recheck)).then(
               (resolved) => ({ resolved }),
               (error: unknown) => ({ error }),
             );
@@ -319,6 +324,9 @@ export class TrustedRegistry implements Registry {
       if ("error" in outcome) {
         const { error } = outcome;
         if (!isOnexError(error, ErrorCode.EntryTampered)) throw error;
+        // Older than what this registry saw, and no longer what is stored: superseded (by this
+        // registry's own next registration, say), not put back; what replaced it comes through the watch.
+        if (error.details.cause === ErrorCode.Replay && (await this.#superseded(change.stored))) continue;
         last.delete(address);
         this.#report(address, error);
         yield { kind: "tampered", address, error };
@@ -339,9 +347,11 @@ export class TrustedRegistry implements Registry {
    * entry's own check.
    */
   #verifyAhead(key: CanonicalAddress, value: string, ahead: Map<string, VerifiedSlot>): void {
-    const address = buildAddress(key);
+    let address: string;
     let resolved: Omit<ResolvedEntry, "revision">;
     try {
+      address = buildAddress(key);
+      if (ahead.get(address)?.bytes === value) return;
       resolved = this.#verifyParsed(JSON.parse(value) as StoredRegistration);
     } catch {
       return;
@@ -383,8 +393,11 @@ export class TrustedRegistry implements Registry {
    * Verifies a stored value and its freshness: the newest entry this registry saw at the
    * address and the address's high-water mark must not be newer. Anything that fails is
    * ONEX_E_ENTRY_TAMPERED, with the failing check as the cause (ONEX_E_REPLAY for a stale entry).
+   * Without `bySeen`, only the mark judges freshness: a watch's recheck of an entry it reported
+   * on its published mark, when this registry may have registered a newer one since (which the
+   * watch reports in turn), asks only whether the store's mark refuses it.
    */
-  async #read(stored: StoredValue, markRead?: Promise<StoredMark | undefined>, rereadOnce = true): Promise<ResolvedEntry> {
+  async #read(stored: StoredValue, markRead?: Promise<StoredMark | undefined>, rereadOnce = true, bySeen = true): Promise<ResolvedEntry> {
     const storedAt = buildAddress(stored.key);
     const known = this.#verified.get(`entry ${storedAt}`);
     const fresh = known?.fresh === true && known.revision === stored.revision && known.bytes === stored.value;
@@ -403,7 +416,7 @@ export class TrustedRegistry implements Registry {
     const { address, entry } = resolved;
     const at = Date.parse(entry.registered_at);
     try {
-      this.#assertNotOlderThanSeen(resolved);
+      if (bySeen) this.#assertNotOlderThanSeen(resolved);
     } catch (error) {
       pendingMark.catch(() => undefined);
       throw error;
@@ -454,17 +467,26 @@ export class TrustedRegistry implements Registry {
    * #read for a watch, which outlives server restarts and leader elections: a mark read that
    * fails for want of a server is tried again (250 ms, doubling up to 2 s) until the watch stops.
    */
-  async #readThroughOutages(stored: StoredValue, signal: AbortSignal, mark?: Promise<StoredMark | undefined>): Promise<ResolvedEntry> {
+  async #readThroughOutages(stored: StoredValue, signal: AbortSignal, mark?: Promise<StoredMark | undefined>, bySeen = true): Promise<ResolvedEntry> {
     // The mark the adapter had or asked for with the change, on the first try; every retry reads its own.
     let markRead = mark;
     for (let wait = 250; ; wait = Math.min(2 * wait, 2_000)) {
       try {
-        return await this.#read(stored, markRead);
+        return await this.#read(stored, markRead, true, bySeen);
       } catch (error) {
         if (!isOnexError(error, ErrorCode.RegistryUnavailable) || signal.aborted) throw error;
       }
       markRead = undefined;
       await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  /** Whether the store holds other bytes than `stored` at its key by now (or nothing); false when it cannot be read. */
+  async #superseded(stored: StoredValue): Promise<boolean> {
+    try {
+      return (await this.#store.read(stored.key)).stored?.value !== stored.value;
+    } catch {
+      return false;
     }
   }
 

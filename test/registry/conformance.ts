@@ -242,6 +242,21 @@ export function registryConformance(name: string, start: () => Promise<Conforman
       expect((await later.resolve(node.address).catch((e: unknown) => e)) as OnexError).toMatchObject({ code: ErrorCode.EntryTampered, details: { cause: ErrorCode.Replay } });
     });
 
+    it("a key no address spells (an id too long, a zone that is not DNS labels) is foreign: watch and list pass over it", async () => {
+      const { registry: r, namespace } = await registry({ ttl: "30s" });
+      const w = await writer(namespace, 30);
+      const changes = r.watch();
+      await w.put({ zone: ZONE, entityType: "node", id: "x".repeat(300) }, "{}");
+      await w.put({ zone: "Not_A.Zone", entityType: "node", id: "node-1" }, "{}");
+      const node = makeNode(ZONE);
+      await r.register(node.entry, node.identity);
+      const seen: RegistryChange[] = [];
+      await nextMatching(changes, (c) => c.address === node.address, 15_000, seen);
+      expect(seen.map((c) => [c.kind, c.address])).toEqual([["registered", node.address]]);
+      expect((await r.list()).map((e) => e.address)).toEqual([node.address]);
+      await changes.return!();
+    });
+
     it("a heartbeat verifies what it refreshes: it registers its own entry again over a forged or replayed one, and fails loudly without one", async () => {
       const { registry: r, url, namespace } = await registry({ ttl: "30s" });
       const node = makeNode(ZONE, { registeredAt: new Date(Date.now() - 60_000).toISOString() });

@@ -93,6 +93,45 @@ describe("NATS KV watch on one server: marks seen as they are published", () => 
     // Every read refuses it: the stored mark is the newer registration.
     const error = (await watcher.resolve(node.address).catch((e: unknown) => e)) as OnexError;
     expect(error).toMatchObject({ code: ErrorCode.EntryTampered, details: { cause: ErrorCode.Replay } });
+
+    // Once caught, the address's entries are read first: the same trick again (the old entry in
+    // another spelling, so the watch takes it for a change) is refused at once.
+    await announceAndPut(bucket, node, `${old} `);
+    const again = await nextMatching(changes, (c) => c.address === node.address);
+    expect(again.kind).toBe("tampered");
+    await changes.return!();
+  });
+
+  it("a mark published at a key no address spells is passed over, and the watch goes on", async () => {
+    const bucket = `tap${process.pid}x${++counter}`;
+    const r = await open(server.url, bucket);
+    const watcher = await open(server.url, bucket);
+    const changes = await liveWatch(watcher, r);
+    attacker.publish(`$KV.${bucket}_marks.${natsKvKey({ zone: ZONE, entityType: "node", id: "x".repeat(300) })}`, "{}");
+    attacker.publish(`$KV.${bucket}_marks.BAD.node.x`, "{}");
+    await attacker.flush();
+    const node = makeNode(ZONE);
+    await r.register(node.entry, node.identity);
+    expect((await nextMatching(changes, (c) => c.address === node.address)).kind).toBe("registered");
+    await changes.return!();
+  });
+
+  it("a registry that watches its own registrations, made back to back, reports each and refuses none", async () => {
+    const bucket = `tap${process.pid}x${++counter}`;
+    const r = await open(server.url, bucket);
+    const changes = await liveWatch(r, r);
+    const node = makeNode(ZONE);
+    for (let i = 0; i < 10; i++) {
+      await r.register(resign(node, { capabilities: [`a${i}`] }), node.identity);
+      await r.register(resign(node, { capabilities: [`b${i}`] }), node.identity);
+    }
+    const last = makeNode(ZONE);
+    await r.register(last.entry, last.identity);
+    const seen: RegistryChange[] = [];
+    await nextMatching(changes, (c) => c.address === last.address, 15_000, seen);
+    // Each registration is reported (a superseded one may be skipped), none refused.
+    expect(seen.filter((c) => c.kind !== "registered")).toEqual([]);
+    expect(seen.filter((c) => c.address === node.address).at(-1)).toMatchObject({ kind: "registered", entry: { entry: { capabilities: ["b9"] } } });
     await changes.return!();
   });
 
