@@ -380,7 +380,8 @@ class NatsKvStore implements RegistryStore {
       const key = parseNatsKvKey(entry.key);
       if (key === undefined) return;
       live.delete(entry.key);
-      queue.push({ op: "delete", key, reason: entry.operation === "PURGE" ? "deregistered" : "expired" });
+      // A removal marker in the current state is an address that holds nothing, not a departure now.
+      if (!initial) queue.push({ op: "delete", key, reason: entry.operation === "PURGE" ? "deregistered" : "expired" });
       return;
     }
     if (this.#stale(entry)) return;

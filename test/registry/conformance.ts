@@ -242,6 +242,20 @@ export function registryConformance(name: string, start: () => Promise<Conforman
       expect((await later.resolve(node.address).catch((e: unknown) => e)) as OnexError).toMatchObject({ code: ErrorCode.EntryTampered, details: { cause: ErrorCode.Replay } });
     });
 
+    it("a watch begun after a node left reports nothing of it, and then what comes", async () => {
+      const { registry: r } = await registry({ ttl: "30s" });
+      const gone = makeNode(ZONE);
+      await r.register(gone.entry, gone.identity);
+      expect(await r.deregister(gone.address)).toBe(true);
+      const changes = r.watch({ zone: ZONE });
+      const node = makeNode(ZONE);
+      await r.register(node.entry, node.identity);
+      const seen: RegistryChange[] = [];
+      await nextMatching(changes, (c) => c.address === node.address, 15_000, seen);
+      expect(seen.map((c) => [c.kind, c.address])).toEqual([["registered", node.address]]);
+      await changes.return!();
+    });
+
     it("a key no address spells (an id too long, a zone that is not DNS labels) is foreign: watch and list pass over it", async () => {
       const { registry: r, namespace } = await registry({ ttl: "30s" });
       const w = await writer(namespace, 30);
