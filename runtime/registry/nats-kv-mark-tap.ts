@@ -8,7 +8,8 @@
  * without reading the stored mark first; the watch reads it after (nats-kv.ts `#onEntry`). A
  * published mark may still lose its compare-and-set, or never be meant to win: a key whose
  * stored mark once turned out otherwise is read first for the rest of the watch, so a store
- * writer announcing old entries gains one early report per address, not a stream of them.
+ * writer announcing old entries gains the early reports of one round trip per address, not a
+ * stream of them.
  * Not for a cluster, where a publish reaches other servers' clients over routes.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
