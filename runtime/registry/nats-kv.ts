@@ -350,7 +350,7 @@ class NatsKvStore implements RegistryStore {
             lastRevision = Math.max(lastRevision, entry.revision);
             // Current state, not a change: present when the watch was established, or written before watch()
             // was called (the server may have been down in between).
-            this.#onEntry(entry, entry.revision <= initialUpTo || entry.created.getTime() < startedAt, live, queue, tap);
+            this.#onEntry(entry, { stored: entry.revision <= initialUpTo, written: entry.created.getTime() < startedAt }, live, queue, tap);
           }
         } catch (error) {
           if (signal.aborted || this.nc.isClosed()) break;
@@ -375,15 +375,23 @@ class NatsKvStore implements RegistryStore {
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }
 
-  #onEntry(entry: WatchedRecord, initial: boolean, live: Map<string, { key: CanonicalAddress; created: number; value: string }>, queue: ChangeQueue<StoreChange>, tap?: MarkTap): void {
+  /**
+   * One delivery of the watch. `before` says whether it was in the stream when the watch was
+   * established (`stored`) or written, by the server's clock, before watch() was called (`written`).
+   */
+  #onEntry(entry: WatchedRecord, before: { stored: boolean; written: boolean }, live: Map<string, { key: CanonicalAddress; created: number; value: string }>, queue: ChangeQueue<StoreChange>, tap?: MarkTap): void {
     if (entry.operation !== "PUT") {
       const key = parseNatsKvKey(entry.key);
       if (key === undefined) return;
-      live.delete(entry.key);
-      // A removal marker in the current state is an address that holds nothing, not a departure now.
-      if (!initial) queue.push({ op: "delete", key, reason: entry.operation === "PURGE" ? "deregistered" : "expired" });
+      const shown = live.delete(entry.key);
+      // A removal already in the stream when the watch began, of a key the watch has shown no
+      // value of, is an address that holds nothing, not a departure now. By the stream's
+      // sequence, not the clock: a server clock behind this one must not hide a real departure.
+      if (shown || !before.stored) queue.push({ op: "delete", key, reason: entry.operation === "PURGE" ? "deregistered" : "expired" });
       return;
     }
+    // Current state, not a change.
+    const initial = before.stored || before.written;
     if (this.#stale(entry)) return;
     const value = entry.string();
     const changed = !initial && live.get(entry.key)?.value !== value;

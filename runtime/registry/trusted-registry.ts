@@ -324,8 +324,8 @@ export class TrustedRegistry implements Registry {
       if ("error" in outcome) {
         const { error } = outcome;
         if (!isOnexError(error, ErrorCode.EntryTampered)) throw error;
-        // Older than what this registry saw, and no longer what is stored: superseded (by this
-        // registry's own next registration, say), not put back; what replaced it comes through the watch.
+        // Superseded by a newer registration that passes every check (this registry's own next
+        // one, say), not put back: that registration comes through the watch.
         if (error.details.cause === ErrorCode.Replay && (await this.#superseded(change.stored))) continue;
         last.delete(address);
         this.#report(address, error);
@@ -481,10 +481,18 @@ export class TrustedRegistry implements Registry {
     }
   }
 
-  /** Whether the store holds other bytes than `stored` at its key by now (or nothing); false when it cannot be read. */
+  /**
+   * Whether the store now holds, at `stored`'s key, a registration newer than `stored`'s that
+   * passes every check a read makes; false when it holds `stored`, nothing, anything refused
+   * (another entry put back), or cannot be read.
+   */
   async #superseded(stored: StoredValue): Promise<boolean> {
     try {
-      return (await this.#store.read(stored.key)).stored?.value !== stored.value;
+      const slot = await this.#store.read(stored.key);
+      if (slot.stored === undefined || slot.stored.value === stored.value) return false;
+      const current = await this.#read(slot.stored, Promise.resolve(slot.mark), false);
+      const refused = (JSON.parse(stored.value) as StoredRegistration).entry.registered_at;
+      return Date.parse(current.entry.registered_at) > Date.parse(refused);
     } catch {
       return false;
     }

@@ -102,6 +102,26 @@ describe("NATS KV watch on one server: marks seen as they are published", () => 
     await changes.return!();
   });
 
+  it("a replay rewritten in new bytes again and again is refused while the writes go on", async () => {
+    const bucket = `tap${process.pid}x${++counter}`;
+    const r = await open(server.url, bucket);
+    const node = makeNode(ZONE, { registeredAt: new Date(Date.now() - 60_000).toISOString() });
+    const old = await registeredTwice(r, bucket, node);
+    expect(await r.deregister(node.address)).toBe(true);
+    const watcher = await open(server.url, bucket);
+    const changes = await liveWatch(watcher, r);
+    let refused = false;
+    const watching = nextMatching(changes, (c) => c.address === node.address && c.kind === "tampered", 60_000).then(() => (refused = true));
+    await announceAndPut(bucket, node, old);
+    // The same old registration, each time with one more space after the JSON: new bytes every write.
+    const entries: KV = await new Kvm(attacker).open(bucket, { bindOnly: true });
+    let writes = 0;
+    while (!refused && writes < 2_000) await entries.put(natsKvKey(partsOf(node)), old + " ".repeat(++writes));
+    expect(refused).toBe(true);
+    await watching;
+    await changes.return!();
+  });
+
   it("a mark published at a key no address spells is passed over, and the watch goes on", async () => {
     const bucket = `tap${process.pid}x${++counter}`;
     const r = await open(server.url, bucket);

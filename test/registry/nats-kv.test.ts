@@ -8,7 +8,7 @@ import { openRegistry } from "../../runtime/registry/open-registry.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { registryConformance } from "./conformance.js";
 import { registryFaults } from "./faults.js";
-import { codeOf } from "./fixtures.js";
+import { codeOf, makeNode, nextMatching } from "./fixtures.js";
 import { natsKvWriter } from "./store-writer.js";
 
 registryConformance("NATS KV", async () => {
@@ -23,6 +23,36 @@ describe("NATS KV registry faults", () => {
   });
   afterAll(async () => server?.stop());
   registryFaults(() => server, (ns, ttl) => `${server.url}?bucket=${ns}&ttl=${ttl}`);
+});
+
+describe("NATS KV watch, first state", () => {
+  let server: NatsServer;
+  beforeAll(async () => {
+    server = await startNatsServer();
+  });
+  afterAll(async () => server?.stop());
+
+  it("a deregistration just after the watch began is reported, with this host's clock ahead of the server's", async () => {
+    const url = `${server.url}?bucket=skew${process.pid}&ttl=30s`;
+    const r = await openRegistry(url);
+    const node = makeNode("zone.trusted.org");
+    await r.register(node.entry, node.identity);
+    const realNow = Date.now;
+    // The server's timestamps then read 3 s earlier than this clock: every write, old or new, looks older than the watch.
+    Date.now = () => realNow() + 3_000;
+    const watcher = await openRegistry(url);
+    try {
+      const changes = watcher.watch({ zone: "zone.trusted.org" });
+      expect(await nextMatching(changes, (c) => c.address === node.address)).toMatchObject({ kind: "registered", initial: true });
+      expect(await r.deregister(node.address)).toBe(true);
+      expect((await nextMatching(changes, (c) => c.address === node.address)).kind).toBe("deregistered");
+      await changes.return!();
+    } finally {
+      Date.now = realNow;
+      await watcher.close();
+      await r.close();
+    }
+  });
 });
 
 describe("NATS KV buckets", () => {
