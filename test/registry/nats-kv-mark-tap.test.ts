@@ -70,17 +70,24 @@ async function registeredTwice(r: Registry, bucket: string, node: TestNode, nc =
   return old;
 }
 
+/**
+ * A node registered a minute ago, then again now, then gone (its mark, the newer registration,
+ * stays), and a watch by a registry that never saw it: nothing the watch holds tells it the old
+ * entry is old. Returns the old bytes, which the store writer kept.
+ */
+async function departedNode(url: string, nc = attacker) {
+  const bucket = `tap${process.pid}x${++counter}`;
+  const r = await open(url, bucket);
+  const node = makeNode(ZONE, { registeredAt: new Date(Date.now() - 60_000).toISOString() });
+  const old = await registeredTwice(r, bucket, node, nc);
+  expect(await r.deregister(node.address)).toBe(true);
+  const watcher = await open(url, bucket);
+  return { bucket, node, old, watcher, changes: await liveWatch(watcher, r) };
+}
+
 describe("NATS KV watch on one server: marks seen as they are published", () => {
   it("a replayed entry announced by a mark that is never stored is reported, then refused once the stored mark is read", async () => {
-    const bucket = `tap${process.pid}x${++counter}`;
-    const r = await open(server.url, bucket);
-    const node = makeNode(ZONE, { registeredAt: new Date(Date.now() - 60_000).toISOString() });
-    const old = await registeredTwice(r, bucket, node);
-    // The node leaves; its mark (the newer registration) stays.
-    expect(await r.deregister(node.address)).toBe(true);
-    // A watcher that never saw the node: nothing it holds tells it the old entry is old.
-    const watcher = await open(server.url, bucket);
-    const changes = await liveWatch(watcher, r);
+    const { bucket, node, old, watcher, changes } = await departedNode(server.url);
 
     await announceAndPut(bucket, node, old);
     const seen: RegistryChange[] = [];
@@ -103,13 +110,7 @@ describe("NATS KV watch on one server: marks seen as they are published", () => 
   });
 
   it("a replay rewritten in new bytes again and again is refused while the writes go on", async () => {
-    const bucket = `tap${process.pid}x${++counter}`;
-    const r = await open(server.url, bucket);
-    const node = makeNode(ZONE, { registeredAt: new Date(Date.now() - 60_000).toISOString() });
-    const old = await registeredTwice(r, bucket, node);
-    expect(await r.deregister(node.address)).toBe(true);
-    const watcher = await open(server.url, bucket);
-    const changes = await liveWatch(watcher, r);
+    const { bucket, node, old, changes } = await departedNode(server.url);
     let refused = false;
     const watching = nextMatching(changes, (c) => c.address === node.address && c.kind === "tampered", 60_000).then(() => (refused = true));
     await announceAndPut(bucket, node, old);
@@ -204,13 +205,7 @@ describe("NATS KV watch whose user may not subscribe to the marks", () => {
   });
 
   it("reads each mark before it reports: a replay announced by a mark is refused at once", async () => {
-    const bucket = `tap${process.pid}x${++counter}`;
-    const r = await open(guarded.url, bucket);
-    const node = makeNode(ZONE, { registeredAt: new Date(Date.now() - 60_000).toISOString() });
-    const old = await registeredTwice(r, bucket, node, writer);
-    expect(await r.deregister(node.address)).toBe(true);
-    const watcher = await open(guarded.url, bucket);
-    const changes = await liveWatch(watcher, r);
+    const { bucket, node, old, changes } = await departedNode(guarded.url, writer);
 
     await announceAndPut(bucket, node, old, writer);
     const first = await nextMatching(changes, (c) => c.address === node.address);
