@@ -12,6 +12,7 @@ import { createAjv } from "./meta-schema.js";
 import { schemaIdOf, type JsonSchema, type VersionModel } from "./model.js";
 import { pointerSegments } from "./yaml-file.js";
 import { formatWhere } from "./problems.js";
+import { outputCheckId, outputCheckSchema } from "./transforms/same-schema-members.js";
 
 const standalone = commonJsDefault(standaloneModule);
 
@@ -67,6 +68,18 @@ function metaSchemaValidator(): ValidateFunction {
   return metaSchema;
 }
 
+/**
+ * The check a migration step into this version runs on its output: message `name` (of type
+ * `type`) as reached from version `from`, whose members `unchanged` have the same schema in
+ * both versions (see transforms/same-schema-members.ts).
+ */
+export interface OutputCheckRequest {
+  from: string;
+  type: string;
+  name: string;
+  unchanged: string[];
+}
+
 /** Emits the body of validators.ts (without header). */
 export function emitValidators(model: VersionModel, sources: Map<string, SchemaSource>, runtimeImport: string): string {
   const checkSchema = metaSchemaValidator();
@@ -114,6 +127,40 @@ export function emitValidators(model: VersionModel, sources: Map<string, SchemaS
     typed,
     "",
     `export {\n${exports}\n};`,
+    "",
+  ].join("\n");
+}
+
+/**
+ * Emits step-output-checks.ts: what a migration step into this version checks of its output,
+ * by source version and type. A module of its own, so the SDK's `validators` namespace holds
+ * the schemas' validators only; its ajv code repeats the record validators the checks call.
+ */
+export function emitStepOutputChecks(model: VersionModel, checks: readonly OutputCheckRequest[], runtimeImport: string): string {
+  // The version's schemas were checked against the meta-schema by emitValidators.
+  const ajv = createAjv({ process: notEvaluated });
+  for (const s of model.schemas) ajv.addSchema({ $id: schemaIdOf(model, s.name), ...toAjvRefs(model, s.schema) }, undefined, undefined, false);
+  for (const check of checks) {
+    ajv.addSchema({ $id: outputCheckId(model, check.name, check.from), ...toAjvRefs(model, outputCheckSchema(model, check.name, check.unchanged)) }, undefined, undefined, false);
+  }
+  const refs = Object.fromEntries(checks.map((check, i) => [`check${i}`, outputCheckId(model, check.name, check.from)]));
+  const byFrom = new Map<string, string[]>();
+  checks.forEach((check, i) => {
+    // Member by member with constant names, which V8 reads as fast as a property access.
+    const same = check.unchanged.map((member) => `output[${JSON.stringify(member)}] === input[${JSON.stringify(member)}]`).join(" && ");
+    byFrom.set(check.from, [...(byFrom.get(check.from) ?? []), `    ${JSON.stringify(check.type)}: { validate: check${i}, unchanged: (output, input) => ${same} },`]);
+  });
+  const table = [...byFrom].map(([from, entries]) => `  ${JSON.stringify(from)}: {\n${entries.join("\n")}\n  },`).join("\n");
+  return [
+    "// @ts-nocheck -- ajv standalone output; the typed export is at the end of the file.",
+    checks.length === 0 ? "" : standaloneValidatorSource(ajv, refs, runtimeImport).replace(/export const (check\d+) = /g, "const $1 = "),
+    "",
+    "/**",
+    " * By source version and type: the message's validator without the members both versions give",
+    " * the same schema, and whether the step passed each of those on as it read it (then it is",
+    " * valid already). See runtime/transform.ts, OutputCheck.",
+    " */",
+    `export const stepOutputChecks: { readonly [from: string]: { readonly [type: string]: { readonly validate: (value: unknown) => boolean; readonly unchanged: (output: Record<string, unknown>, input: Record<string, unknown>) => boolean } } } = {${table === "" ? "" : `\n${table}\n`}};`,
     "",
   ].join("\n");
 }

@@ -5,14 +5,16 @@ import { DEFAULT_RUNTIME_IMPORT } from "./codegen-symbols.js";
 import { asyncApiDocument, formatAsyncApi, type AsyncApiFormat } from "./asyncapi/asyncapi-document.js";
 import { emitSchemaIndex } from "./emit-schema-index.js";
 import { emitTypes } from "./emit-types.js";
-import { emitValidators } from "./emit-validators.js";
+import { emitStepOutputChecks, emitValidators, type OutputCheckRequest } from "./emit-validators.js";
 import { loadVersion, type LoadedVersion } from "./load-version.js";
+import type { VersionModel } from "./model.js";
 import { Problems } from "./problems.js";
 import { requireVersionsIn } from "./protocol-versions.js";
 import { PACKAGE_VERSION } from "./package-root.js";
 import { loadTemplates, type RenderFn } from "./templates.js";
 import { emitTransforms, TRANSFORM_TEMPLATES } from "./transforms/emit-adapters.js";
-import { loadTransforms } from "./transforms/load-transforms.js";
+import { loadTransforms, type TransformModel } from "./transforms/load-transforms.js";
+import { sameSchemaMembers } from "./transforms/same-schema-members.js";
 import { versionView } from "./views.js";
 import { applyOutput, diffOutput, type FileDifference } from "./writer.js";
 
@@ -62,19 +64,25 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   // Transforms connect adjacent versions: they can only be checked when every version loaded.
   problems.throwIfAny();
 
+  // Version transforms (schemas/vX/from-vY.yaml) -> generated/transforms/. Loaded before the
+  // versions are emitted, as each version's validators include the checks of the steps into
+  // it; their problems are reported after the versions', as the versions come first.
+  const models = loaded.map(({ model }) => model);
+  const transformProblems = new Problems();
+  const transforms = await transformProblems.collect(() => loadTransforms(schemasDir, models, dirname(schemasDir)));
+  const checks = outputChecks(transforms ?? [], models);
+
   const files = new Map<string, string>();
   for (const version of loaded) {
     await problems.collect(async () => {
-      for (const [name, content] of await emitVersion(version, render, runtimeImport)) files.set(`${version.model.id}/${name}`, content);
+      for (const [name, content] of await emitVersion(version, render, runtimeImport, checks.get(version.model.version))) files.set(`${version.model.id}/${name}`, content);
       if (options.asyncapi) {
         const document = asyncApiDocument(version.model, { generatedBy: "onex generate" });
         files.set(`${version.model.id}/asyncapi.${options.asyncapi}`, formatAsyncApi(document, options.asyncapi));
       }
     });
   }
-  // Version transforms (schemas/vX/from-vY.yaml) -> generated/transforms/.
-  const models = loaded.map(({ model }) => model);
-  const transforms = await problems.collect(() => loadTransforms(schemasDir, models, dirname(schemasDir)));
+  for (const problem of transformProblems.list) problems.add(problem.code, problem, problem.message, problem);
   problems.throwIfAny();
   for (const [name, content] of emitTransforms(transforms!, models, render, runtimeImport)) files.set(name, content);
 
@@ -103,13 +111,36 @@ function describeOptions(options: GenerateOptions, runtimeImport: string, displa
   return [`runtime-import=${runtimeImport}`, `templates=${templates}`, ...(options.asyncapi ? [`asyncapi=${options.asyncapi}`] : [])].join(", ");
 }
 
-async function emitVersion({ model, sources }: LoadedVersion, render: RenderFn, runtimeImport: string): Promise<[string, string][]> {
+/**
+ * The output checks of every step, by the version the step writes: for each message type a
+ * transform connects, the members both versions describe with the same schema.
+ */
+function outputChecks(transforms: readonly TransformModel[], models: readonly VersionModel[]): Map<string, OutputCheckRequest[]> {
+  const byVersion = new Map(models.map((m) => [m.version, m]));
+  const checks = new Map<string, OutputCheckRequest[]>(models.map((m) => [m.version, []]));
+  for (const t of transforms) {
+    const older = byVersion.get(t.from)!;
+    const newer = byVersion.get(t.to)!;
+    for (const type of t.types.keys()) {
+      const olderName = older.messages.find((m) => m.type === type)!.name;
+      const newerName = newer.messages.find((m) => m.type === type)!.name;
+      const unchanged = sameSchemaMembers(older, olderName, newer, newerName);
+      if (unchanged.length === 0) continue;
+      checks.get(t.to)!.push({ from: t.from, type, name: newerName, unchanged });
+      checks.get(t.from)!.push({ from: t.to, type, name: olderName, unchanged });
+    }
+  }
+  return checks;
+}
+
+async function emitVersion({ model, sources }: LoadedVersion, render: RenderFn, runtimeImport: string, checks: readonly OutputCheckRequest[] = []): Promise<[string, string][]> {
   const types = await emitTypes(model);
   const view = versionView(model, runtimeImport, types.nestedNames);
   const header = render("header.hbs", view).replace(/\n+$/, "");
   const out: [string, string][] = [
     ["types.ts", `${header}\n\n${types.source}`],
     ["validators.ts", `${header}\n${emitValidators(model, sources, runtimeImport)}`],
+    ["step-output-checks.ts", `${header}\n${emitStepOutputChecks(model, checks, runtimeImport)}`],
   ];
   for (const template of VERSION_TEMPLATES) out.push([template.replace(/\.hbs$/, ""), render(template, view)]);
   // What the deployment publishes for version probing (runtime/negotiation).

@@ -37,7 +37,10 @@ export function checkVersionGraph(graph: VersionGraph, models: ReadonlyMap<strin
   const samples = (version: string, type: string): unknown[] => {
     const model = models.get(version)!;
     const name = model.messages.find((m) => m.type === type)!.name;
-    return fc.sample(schemaArbitrary(model, name, { Residue: residue }), { numRuns: options.samples, seed: options.seed + runs++ });
+    // Frozen, so a transform that writes into a value it was passed (rather than replacing it)
+    // fails here: migrate takes a member a step passes on as the very value it read to be
+    // unchanged, and checked already (runtime/transform.ts, passesOutputCheck).
+    return fc.sample(schemaArbitrary(model, name, { Residue: residue }), { numRuns: options.samples, seed: options.seed + runs++ }).map(deepFreeze);
   };
   const fail = (type: string, from: string, to: string, problem: string, sample: unknown, extra: Record<string, unknown>, lines: string[]): never => {
     throw new OnexError(
@@ -68,7 +71,8 @@ export function checkVersionGraph(graph: VersionGraph, models: ReadonlyMap<strin
       return transform();
     } catch (error) {
       if (error instanceof OnexError && error.code !== ErrorCode.TransformUnsound) throw error;
-      return fail(type, source, target, `the transform failed: ${(error as Error)?.message ?? String(error)}`, sample, {}, []);
+      const written = error instanceof TypeError && /read.only|not extensible|frozen/i.test(error.message) ? " (a transform must not write into a value it was passed: copy it, change the copy)" : "";
+      return fail(type, source, target, `the transform failed: ${(error as Error)?.message ?? String(error)}${written}`, sample, {}, []);
     }
   };
 
@@ -83,7 +87,7 @@ export function checkVersionGraph(graph: VersionGraph, models: ReadonlyMap<strin
         for (const sample of samples(source, type)) {
           const out = attempt(type, source, target, sample, () => runTransformStep(sample as JsonObject, pair, direction));
           assertValid(type, source, target, sample, out);
-          trips.push({ type, source, target, sample, out, back: () => attempt(type, target, source, out, () => runTransformStep(out, pair, direction === "up" ? "down" : "up")) });
+          trips.push({ type, source, target, sample, out, back: () => attempt(type, target, source, out, () => runTransformStep(deepFreeze(out), pair, direction === "up" ? "down" : "up")) });
         }
         steps++;
       }
@@ -104,7 +108,7 @@ export function checkVersionGraph(graph: VersionGraph, models: ReadonlyMap<strin
         for (const sample of samples(from, type)) {
           const out = attempt(type, from, to, sample, () => migrateAlongGraph(graph, sample, from, to));
           assertValid(type, from, to, sample, out);
-          trips.push({ type, source: from, target: to, sample, out, back: () => attempt(type, to, from, out, () => migrateAlongGraph(graph, out, to, from)) });
+          trips.push({ type, source: from, target: to, sample, out, back: () => attempt(type, to, from, out, () => migrateAlongGraph(graph, deepFreeze(out), to, from)) });
         }
         paths++;
       }
@@ -113,6 +117,15 @@ export function checkVersionGraph(graph: VersionGraph, models: ReadonlyMap<strin
 
   for (const trip of trips) assertRestored(trip.type, trip.source, trip.target, trip.sample, trip.out, trip.back());
   return { steps, paths };
+}
+
+/** `value`, and every object and array within it, frozen. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const member of Object.values(value)) deepFreeze(member);
+  }
+  return value;
 }
 
 /** The JSON Pointer of the first place two JSON values differ, "" when they differ at the top. */

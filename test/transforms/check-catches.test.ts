@@ -85,3 +85,27 @@ describe("onex migrate on a transform that is wrong for some messages", () => {
     expect(lettered.map((l) => l.input)).toEqual([messages[1], messages[2]]);
   });
 });
+
+describe("an escape function that writes into a value it was passed", () => {
+  it("fails onex check, which runs transforms on frozen samples; migrate still checks a member it replaced", async () => {
+    const { root, schemas } = await copySchemas();
+    // `source` has the same schema in v0.1 and v0.2, so migrate takes it unchecked when the
+    // step passes it on as it read it: writing into it in place would go unseen there.
+    await editFile(join(schemas, "v0.2", "from-v0.1.ts"), (t) =>
+      t.replace(
+        "export function protocolUp(scope: JsonObject, _restored: unknown, context: LensContext): unknown {\n",
+        'export function protocolUp(scope: JsonObject, _restored: unknown, context: LensContext): unknown {\n  if (scope.id === "6f1c2a4e-1111-4000-8000-000000000002") scope.source = { zone: "NOT A ZONE" };\n  else (scope.source as JsonObject).zone = String((scope.source as JsonObject).zone);\n',
+      ),
+    );
+    expect(runCli(["generate", "--schemas", join(root, "schemas"), "--out", join(root, "generated")]).status).toBe(0);
+    const check = runCli(["check", "--schemas", join(root, "schemas"), "--samples", "3", "--seed", "5"]);
+    expect(check.status).toBe(1);
+    expect(check.stderr).toMatch(/v0\.1 -> v0\.2: the transform failed: Cannot assign to read only property 'zone' .*\(a transform must not write into a value it was passed: copy it, change the copy\)/);
+    // A member replaced by another value is checked in full, as any member the step changed.
+    const input = [1, 2, 3].map((n) => JSON.stringify(dispatch(n))).join("\n") + "\n";
+    const run = runCli(["migrate", "v0.1", "v0.2", "-", "--schemas", join(root, "schemas"), "--on-error", "skip"], { input });
+    expect(run.status).toBe(1);
+    expect(run.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { id: string }).id)).toEqual([dispatch(1).id, dispatch(3).id]);
+    expect(run.stderr).toContain(`-:2: signal.task.dispatch ${ErrorCode.TransformUnsound}: the transforms from v0.1 made a message v0.2 refuses: signal.task.dispatch (v0.2): /source`);
+  });
+});
