@@ -81,7 +81,7 @@ export interface OutputCheckRequest {
 }
 
 /** Emits the body of validators.ts (without header). */
-export function emitValidators(model: VersionModel, sources: Map<string, SchemaSource>, runtimeImport: string): string {
+export function emitValidators(model: VersionModel, sources: Map<string, SchemaSource>, runtimeImport: string, checks: readonly OutputCheckRequest[] = []): string {
   const checkSchema = metaSchemaValidator();
   // Everything this instance compiles is a named schema of the version: code to emit, not to run.
   const ajv = createAjv({ process: notEvaluated });
@@ -112,7 +112,16 @@ export function emitValidators(model: VersionModel, sources: Map<string, SchemaS
       throw schemaError(sources, s.name, path, message, cause, key);
     }
   }
-  const refs = Object.fromEntries(model.schemas.map((s) => [`raw${s.name}`, schemaIdOf(model, s.name)]));
+  // The output checks of steps into this version, compiled by the same instance, so they call
+  // the version's own record validators. A name with "_" cannot be a schema's (type names are
+  // letters and digits).
+  for (const check of checks) {
+    ajv.addSchema({ $id: outputCheckId(model, check.name, check.from), ...toAjvRefs(model, outputCheckSchema(model, check.name, check.unchanged)) }, undefined, undefined, false);
+  }
+  const refs = Object.fromEntries([
+    ...model.schemas.map((s) => [`raw${s.name}`, schemaIdOf(model, s.name)]),
+    ...checks.map((check, i) => [`raw_check${i}`, outputCheckId(model, check.name, check.from)]),
+  ]);
   // Exported under the manifest name through an alias: a local binding named `Object` or
   // `Math` would shadow the global that ajv's code calls.
   const typed = model.schemas
@@ -128,40 +137,27 @@ export function emitValidators(model: VersionModel, sources: Map<string, SchemaS
     "",
     `export {\n${exports}\n};`,
     "",
+    stepOutputChecks(checks),
+    "",
   ].join("\n");
 }
 
 /**
- * Emits step-output-checks.ts: what a migration step into this version checks of its output,
- * by source version and type. A module of its own, so the SDK's `validators` namespace holds
- * the schemas' validators only; its ajv code repeats the record validators the checks call.
+ * The `stepOutputChecks` export: by source version and type, the message's validator without
+ * the members both versions give the same schema, and whether a step passed each of those on
+ * as it read it. index.ts leaves it out of the SDK's `validators` namespace.
  */
-export function emitStepOutputChecks(model: VersionModel, checks: readonly OutputCheckRequest[], runtimeImport: string): string {
-  // The version's schemas were checked against the meta-schema by emitValidators.
-  const ajv = createAjv({ process: notEvaluated });
-  for (const s of model.schemas) ajv.addSchema({ $id: schemaIdOf(model, s.name), ...toAjvRefs(model, s.schema) }, undefined, undefined, false);
-  for (const check of checks) {
-    ajv.addSchema({ $id: outputCheckId(model, check.name, check.from), ...toAjvRefs(model, outputCheckSchema(model, check.name, check.unchanged)) }, undefined, undefined, false);
-  }
-  const refs = Object.fromEntries(checks.map((check, i) => [`check${i}`, outputCheckId(model, check.name, check.from)]));
+function stepOutputChecks(checks: readonly OutputCheckRequest[]): string {
   const byFrom = new Map<string, string[]>();
   checks.forEach((check, i) => {
     // Member by member with constant names, which V8 reads as fast as a property access.
     const same = check.unchanged.map((member) => `output[${JSON.stringify(member)}] === input[${JSON.stringify(member)}]`).join(" && ");
-    byFrom.set(check.from, [...(byFrom.get(check.from) ?? []), `    ${JSON.stringify(check.type)}: { validate: check${i}, unchanged: (output, input) => ${same} },`]);
+    byFrom.set(check.from, [...(byFrom.get(check.from) ?? []), `    ${JSON.stringify(check.type)}: { validate: raw_check${i}, unchanged: (output, input) => ${same} },`]);
   });
   const table = [...byFrom].map(([from, entries]) => `  ${JSON.stringify(from)}: {\n${entries.join("\n")}\n  },`).join("\n");
   return [
-    "// @ts-nocheck -- ajv standalone output; the typed export is at the end of the file.",
-    checks.length === 0 ? "" : standaloneValidatorSource(ajv, refs, runtimeImport).replace(/export const (check\d+) = /g, "const $1 = "),
-    "",
-    "/**",
-    " * By source version and type: the message's validator without the members both versions give",
-    " * the same schema, and whether the step passed each of those on as it read it (then it is",
-    " * valid already). See runtime/transform.ts, OutputCheck.",
-    " */",
+    "/** What a migration step into this version checks of its output (runtime/transform.ts, OutputCheck), by source version and type. */",
     `export const stepOutputChecks: { readonly [from: string]: { readonly [type: string]: { readonly validate: (value: unknown) => boolean; readonly unchanged: (output: Record<string, unknown>, input: Record<string, unknown>) => boolean } } } = {${table === "" ? "" : `\n${table}\n`}};`,
-    "",
   ].join("\n");
 }
 

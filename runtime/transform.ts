@@ -43,7 +43,8 @@ export interface LensContext {
 
 /**
  * An escape-hatch lens: mutates `scope` (a copy the adapter owns; nested values are shared,
- * so replace them rather than mutate them), may read what it dropped earlier from
+ * so replace them rather than mutate them: `onex check` runs lenses on frozen samples, and
+ * migrate takes a member passed on as it was for unchanged), may read what it dropped earlier from
  * `restored`, and returns what it drops now (undefined when nothing).
  */
 export type LensFunction = (scope: JsonObject, restored: unknown, context: LensContext) => unknown;

@@ -4284,6 +4284,1444 @@ const rawTaskDispatchPayload = validate15;
 
 const rawTrust = validate8;
 
+const raw_check0 = validate52;
+const schema21 = {"$id":"https://onex.dev/schemas/v0.1/AgentStarted.from-v0.0.9.json","description":"`event.agent.started`: An agent started on a node.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":true,"id":true,"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.1/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.1/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.1/AgentStartedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}}};
+
+function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.1/AgentStarted.from-v0.0.9.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate52.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate52.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate52.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.time !== undefined){
+let data0 = data.time;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs2){
+if((typeof data0 == "number") && (isFinite(data0))){
+}
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(!(formats0.validate(data0))){
+validate52.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+return false;
+}
+else {
+}
+}
+else {
+validate52.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(errors === _errs2){
+}
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.protocol !== undefined){
+let data1 = data.protocol;
+const _errs4 = errors;
+if(!(validate4(data1, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate4.errors : vErrors.concat(validate4.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.source !== undefined){
+let data2 = data.source;
+const _errs5 = errors;
+if(!(validate0(data2, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate0.errors : vErrors.concat(validate0.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.trust !== undefined){
+let data3 = data.trust;
+const _errs6 = errors;
+if(!(validate8(data3, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate8.errors : vErrors.concat(validate8.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.payload !== undefined){
+let data4 = data.payload;
+const _errs7 = errors;
+if(!(validate9(data4, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate9.errors : vErrors.concat(validate9.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data5 = data._residue;
+const _errs8 = errors;
+if(!(validate6(data5, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate6.errors : vErrors.concat(validate6.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate52.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate52.errors = vErrors;
+return errors === 0;
+}
+validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const raw_check1 = validate58;
+const schema22 = {"$id":"https://onex.dev/schemas/v0.1/NodeFailed.from-v0.0.9.json","description":"`event.node.failed`: A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":true,"id":true,"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.1/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.1/Trust.json"},"payload":true,"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}}};
+
+function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.1/NodeFailed.from-v0.0.9.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate58.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate58.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate58.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.time !== undefined){
+let data0 = data.time;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs2){
+if((typeof data0 == "number") && (isFinite(data0))){
+}
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(!(formats0.validate(data0))){
+validate58.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+return false;
+}
+else {
+}
+}
+else {
+validate58.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(errors === _errs2){
+}
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.protocol !== undefined){
+let data1 = data.protocol;
+const _errs4 = errors;
+if(!(validate4(data1, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate4.errors : vErrors.concat(validate4.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.source !== undefined){
+let data2 = data.source;
+const _errs5 = errors;
+if(!(validate0(data2, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate0.errors : vErrors.concat(validate0.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.trust !== undefined){
+let data3 = data.trust;
+const _errs6 = errors;
+if(!(validate8(data3, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate8.errors : vErrors.concat(validate8.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data4 = data._residue;
+const _errs7 = errors;
+if(!(validate6(data4, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate6.errors : vErrors.concat(validate6.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate58.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate58.errors = vErrors;
+return errors === 0;
+}
+validate58.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const raw_check2 = validate63;
+const schema23 = {"$id":"https://onex.dev/schemas/v0.1/NodeRegister.from-v0.0.9.json","description":"`event.node.register`: A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":true,"id":true,"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.1/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.1/Trust.json"},"payload":true,"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}}};
+
+function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.1/NodeRegister.from-v0.0.9.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate63.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate63.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate63.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.time !== undefined){
+let data0 = data.time;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs2){
+if((typeof data0 == "number") && (isFinite(data0))){
+}
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(!(formats0.validate(data0))){
+validate63.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+return false;
+}
+else {
+}
+}
+else {
+validate63.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(errors === _errs2){
+}
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.protocol !== undefined){
+let data1 = data.protocol;
+const _errs4 = errors;
+if(!(validate4(data1, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate4.errors : vErrors.concat(validate4.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.source !== undefined){
+let data2 = data.source;
+const _errs5 = errors;
+if(!(validate0(data2, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate0.errors : vErrors.concat(validate0.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.trust !== undefined){
+let data3 = data.trust;
+const _errs6 = errors;
+if(!(validate8(data3, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate8.errors : vErrors.concat(validate8.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data4 = data._residue;
+const _errs7 = errors;
+if(!(validate6(data4, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate6.errors : vErrors.concat(validate6.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate63.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate63.errors = vErrors;
+return errors === 0;
+}
+validate63.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const raw_check3 = validate68;
+const schema24 = {"$id":"https://onex.dev/schemas/v0.1/ResultReady.from-v0.0.9.json","description":"`signal.result.ready`: The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":true,"id":true,"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.1/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.1/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.1/ResultReadyPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}}};
+
+function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.1/ResultReady.from-v0.0.9.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate68.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate68.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate68.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.time !== undefined){
+let data0 = data.time;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs2){
+if((typeof data0 == "number") && (isFinite(data0))){
+}
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(!(formats0.validate(data0))){
+validate68.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+return false;
+}
+else {
+}
+}
+else {
+validate68.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(errors === _errs2){
+}
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.protocol !== undefined){
+let data1 = data.protocol;
+const _errs4 = errors;
+if(!(validate4(data1, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate4.errors : vErrors.concat(validate4.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.source !== undefined){
+let data2 = data.source;
+const _errs5 = errors;
+if(!(validate0(data2, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate0.errors : vErrors.concat(validate0.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.trust !== undefined){
+let data3 = data.trust;
+const _errs6 = errors;
+if(!(validate8(data3, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate8.errors : vErrors.concat(validate8.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.payload !== undefined){
+let data4 = data.payload;
+const _errs7 = errors;
+if(!(validate12(data4, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate12.errors : vErrors.concat(validate12.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data5 = data._residue;
+const _errs8 = errors;
+if(!(validate6(data5, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate6.errors : vErrors.concat(validate6.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate68.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate68.errors = vErrors;
+return errors === 0;
+}
+validate68.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const raw_check4 = validate74;
+const schema25 = {"$id":"https://onex.dev/schemas/v0.1/StateUpdate.from-v0.0.9.json","description":"`signal.state.update`: An entity reports its state.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":true,"id":true,"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.1/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.1/Trust.json"},"payload":true,"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}}};
+
+function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.1/StateUpdate.from-v0.0.9.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate74.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate74.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate74.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.time !== undefined){
+let data0 = data.time;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs2){
+if((typeof data0 == "number") && (isFinite(data0))){
+}
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(!(formats0.validate(data0))){
+validate74.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+return false;
+}
+else {
+}
+}
+else {
+validate74.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(errors === _errs2){
+}
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.protocol !== undefined){
+let data1 = data.protocol;
+const _errs4 = errors;
+if(!(validate4(data1, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate4.errors : vErrors.concat(validate4.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.source !== undefined){
+let data2 = data.source;
+const _errs5 = errors;
+if(!(validate0(data2, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate0.errors : vErrors.concat(validate0.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.trust !== undefined){
+let data3 = data.trust;
+const _errs6 = errors;
+if(!(validate8(data3, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate8.errors : vErrors.concat(validate8.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data4 = data._residue;
+const _errs7 = errors;
+if(!(validate6(data4, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate6.errors : vErrors.concat(validate6.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate74.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate74.errors = vErrors;
+return errors === 0;
+}
+validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const raw_check5 = validate79;
+const schema26 = {"$id":"https://onex.dev/schemas/v0.1/TaskDispatch.from-v0.0.9.json","description":"`signal.task.dispatch`: Dispatch a task to a node or agent.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":true,"id":true,"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.1/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.1/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.1/TaskDispatchPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}}};
+
+function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.1/TaskDispatch.from-v0.0.9.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate79.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate79.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate79.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.time !== undefined){
+let data0 = data.time;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs2){
+if((typeof data0 == "number") && (isFinite(data0))){
+}
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(!(formats0.validate(data0))){
+validate79.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""}];
+return false;
+}
+else {
+}
+}
+else {
+validate79.errors = [{instancePath:instancePath+"/time",schemaPath:"#/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(errors === _errs2){
+}
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.protocol !== undefined){
+let data1 = data.protocol;
+const _errs4 = errors;
+if(!(validate4(data1, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate4.errors : vErrors.concat(validate4.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.source !== undefined){
+let data2 = data.source;
+const _errs5 = errors;
+if(!(validate0(data2, {instancePath:instancePath+"/source",parentData:data,parentDataProperty:"source",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate0.errors : vErrors.concat(validate0.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.trust !== undefined){
+let data3 = data.trust;
+const _errs6 = errors;
+if(!(validate8(data3, {instancePath:instancePath+"/trust",parentData:data,parentDataProperty:"trust",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate8.errors : vErrors.concat(validate8.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.payload !== undefined){
+let data4 = data.payload;
+const _errs7 = errors;
+if(!(validate15(data4, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate15.errors : vErrors.concat(validate15.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data5 = data._residue;
+const _errs8 = errors;
+if(!(validate6(data5, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate6.errors : vErrors.concat(validate6.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate79.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate79.errors = vErrors;
+return errors === 0;
+}
+validate79.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const raw_check6 = validate85;
+const schema27 = {"$id":"https://onex.dev/schemas/v0.1/AgentStarted.from-v0.2.json","description":"`event.agent.started`: An agent started on a node.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":true,"id":true,"time":true,"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":true,"trust":true,"payload":true,"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}}};
+
+function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.1/AgentStarted.from-v0.2.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate85.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate85.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate85.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.protocol !== undefined){
+let data0 = data.protocol;
+const _errs2 = errors;
+if(!(validate4(data0, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate4.errors : vErrors.concat(validate4.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data1 = data._residue;
+const _errs3 = errors;
+if(!(validate6(data1, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate6.errors : vErrors.concat(validate6.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+else {
+validate85.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate85.errors = vErrors;
+return errors === 0;
+}
+validate85.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const raw_check7 = validate88;
+const schema28 = {"$id":"https://onex.dev/schemas/v0.1/NodeFailed.from-v0.2.json","description":"`event.node.failed`: A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":true,"id":true,"time":true,"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":true,"trust":true,"payload":{"$ref":"https://onex.dev/schemas/v0.1/NodeFailedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}}};
+
+function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.1/NodeFailed.from-v0.2.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate88.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate88.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate88.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.protocol !== undefined){
+let data0 = data.protocol;
+const _errs2 = errors;
+if(!(validate4(data0, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate4.errors : vErrors.concat(validate4.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.payload !== undefined){
+let data1 = data.payload;
+const _errs3 = errors;
+if(!(validate10(data1, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate10.errors : vErrors.concat(validate10.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data2 = data._residue;
+const _errs4 = errors;
+if(!(validate6(data2, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate6.errors : vErrors.concat(validate6.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+}
+else {
+validate88.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate88.errors = vErrors;
+return errors === 0;
+}
+validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const raw_check8 = validate92;
+const schema29 = {"$id":"https://onex.dev/schemas/v0.1/NodeRegister.from-v0.2.json","description":"`event.node.register`: A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":true,"id":true,"time":true,"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":true,"trust":true,"payload":{"$ref":"https://onex.dev/schemas/v0.1/NodeRegisterPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}}};
+
+function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.1/NodeRegister.from-v0.2.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate92.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate92.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate92.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.protocol !== undefined){
+let data0 = data.protocol;
+const _errs2 = errors;
+if(!(validate4(data0, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate4.errors : vErrors.concat(validate4.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.payload !== undefined){
+let data1 = data.payload;
+const _errs3 = errors;
+if(!(validate11(data1, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate11.errors : vErrors.concat(validate11.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data2 = data._residue;
+const _errs4 = errors;
+if(!(validate6(data2, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate6.errors : vErrors.concat(validate6.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+}
+else {
+validate92.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate92.errors = vErrors;
+return errors === 0;
+}
+validate92.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const raw_check9 = validate96;
+const schema30 = {"$id":"https://onex.dev/schemas/v0.1/ResultReady.from-v0.2.json","description":"`signal.result.ready`: The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":true,"id":true,"time":true,"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":true,"trust":true,"payload":true,"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}}};
+
+function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.1/ResultReady.from-v0.2.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate96.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate96.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate96.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.protocol !== undefined){
+let data0 = data.protocol;
+const _errs2 = errors;
+if(!(validate4(data0, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate4.errors : vErrors.concat(validate4.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data1 = data._residue;
+const _errs3 = errors;
+if(!(validate6(data1, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate6.errors : vErrors.concat(validate6.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+else {
+validate96.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate96.errors = vErrors;
+return errors === 0;
+}
+validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const raw_check10 = validate99;
+const schema31 = {"$id":"https://onex.dev/schemas/v0.1/StateUpdate.from-v0.2.json","description":"`signal.state.update`: An entity reports its state.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":true,"id":true,"time":true,"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":true,"trust":true,"payload":{"$ref":"https://onex.dev/schemas/v0.1/StateUpdatePayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}}};
+
+function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.1/StateUpdate.from-v0.2.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate99.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate99.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate99.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.protocol !== undefined){
+let data0 = data.protocol;
+const _errs2 = errors;
+if(!(validate4(data0, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate4.errors : vErrors.concat(validate4.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.payload !== undefined){
+let data1 = data.payload;
+const _errs3 = errors;
+if(!(validate14(data1, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate14.errors : vErrors.concat(validate14.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data2 = data._residue;
+const _errs4 = errors;
+if(!(validate6(data2, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate6.errors : vErrors.concat(validate6.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+}
+else {
+validate99.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate99.errors = vErrors;
+return errors === 0;
+}
+validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const raw_check11 = validate103;
+const schema32 = {"$id":"https://onex.dev/schemas/v0.1/TaskDispatch.from-v0.2.json","description":"`signal.task.dispatch`: Dispatch a task to a node or agent.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":true,"id":true,"time":true,"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":true,"trust":true,"payload":{"$ref":"https://onex.dev/schemas/v0.1/TaskDispatchPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}}};
+
+function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.1/TaskDispatch.from-v0.2.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate103.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate103.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate103.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.protocol !== undefined){
+let data0 = data.protocol;
+const _errs2 = errors;
+if(!(validate4(data0, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate4.errors : vErrors.concat(validate4.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.payload !== undefined){
+let data1 = data.payload;
+const _errs3 = errors;
+if(!(validate15(data1, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate15.errors : vErrors.concat(validate15.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data2 = data._residue;
+const _errs4 = errors;
+if(!(validate6(data2, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate6.errors : vErrors.concat(validate6.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+}
+else {
+validate103.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate103.errors = vErrors;
+return errors === 0;
+}
+validate103.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 /** Validates a `Address` (record); a type guard for its data. */
 const validateAddress: StandaloneValidator<$T.Address> = rawAddress;
@@ -4350,4 +5788,24 @@ export {
   validateTaskDispatch as TaskDispatch,
   validateTaskDispatchPayload as TaskDispatchPayload,
   validateTrust as Trust,
+};
+
+/** What a migration step into this version checks of its output (runtime/transform.ts, OutputCheck), by source version and type. */
+export const stepOutputChecks: { readonly [from: string]: { readonly [type: string]: { readonly validate: (value: unknown) => boolean; readonly unchanged: (output: Record<string, unknown>, input: Record<string, unknown>) => boolean } } } = {
+  "0.0.9": {
+    "event.agent.started": { validate: raw_check0, unchanged: (output, input) => output["type"] === input["type"] && output["id"] === input["id"] },
+    "event.node.failed": { validate: raw_check1, unchanged: (output, input) => output["type"] === input["type"] && output["id"] === input["id"] && output["payload"] === input["payload"] },
+    "event.node.register": { validate: raw_check2, unchanged: (output, input) => output["type"] === input["type"] && output["id"] === input["id"] && output["payload"] === input["payload"] },
+    "signal.result.ready": { validate: raw_check3, unchanged: (output, input) => output["type"] === input["type"] && output["id"] === input["id"] },
+    "signal.state.update": { validate: raw_check4, unchanged: (output, input) => output["type"] === input["type"] && output["id"] === input["id"] && output["payload"] === input["payload"] },
+    "signal.task.dispatch": { validate: raw_check5, unchanged: (output, input) => output["type"] === input["type"] && output["id"] === input["id"] },
+  },
+  "0.2": {
+    "event.agent.started": { validate: raw_check6, unchanged: (output, input) => output["type"] === input["type"] && output["id"] === input["id"] && output["time"] === input["time"] && output["source"] === input["source"] && output["trust"] === input["trust"] && output["payload"] === input["payload"] },
+    "event.node.failed": { validate: raw_check7, unchanged: (output, input) => output["type"] === input["type"] && output["id"] === input["id"] && output["time"] === input["time"] && output["source"] === input["source"] && output["trust"] === input["trust"] },
+    "event.node.register": { validate: raw_check8, unchanged: (output, input) => output["type"] === input["type"] && output["id"] === input["id"] && output["time"] === input["time"] && output["source"] === input["source"] && output["trust"] === input["trust"] },
+    "signal.result.ready": { validate: raw_check9, unchanged: (output, input) => output["type"] === input["type"] && output["id"] === input["id"] && output["time"] === input["time"] && output["source"] === input["source"] && output["trust"] === input["trust"] && output["payload"] === input["payload"] },
+    "signal.state.update": { validate: raw_check10, unchanged: (output, input) => output["type"] === input["type"] && output["id"] === input["id"] && output["time"] === input["time"] && output["source"] === input["source"] && output["trust"] === input["trust"] },
+    "signal.task.dispatch": { validate: raw_check11, unchanged: (output, input) => output["type"] === input["type"] && output["id"] === input["id"] && output["time"] === input["time"] && output["source"] === input["source"] && output["trust"] === input["trust"] },
+  },
 };

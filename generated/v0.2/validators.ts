@@ -6467,6 +6467,544 @@ const rawTaskDispatchPayload = validate21;
 
 const rawTrust = validate9;
 
+const raw_check0 = validate82;
+const schema30 = {"$id":"https://onex.dev/schemas/v0.2/AgentStarted.from-v0.1.json","description":"`event.agent.started`: An agent started on a node.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":true,"id":true,"time":true,"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":true,"trust":true,"payload":true,"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
+
+function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.2/AgentStarted.from-v0.1.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate82.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate82.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate82.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.protocol !== undefined){
+let data0 = data.protocol;
+const _errs2 = errors;
+if(!(validate5(data0, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data1 = data._residue;
+const _errs3 = errors;
+if(!(validate7(data1, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate7.errors : vErrors.concat(validate7.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+else {
+validate82.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate82.errors = vErrors;
+return errors === 0;
+}
+validate82.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const raw_check1 = validate85;
+const schema31 = {"$id":"https://onex.dev/schemas/v0.2/NodeFailed.from-v0.1.json","description":"`event.node.failed`: A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":true,"id":true,"time":true,"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":true,"trust":true,"payload":{"$ref":"https://onex.dev/schemas/v0.2/NodeFailedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
+
+function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.2/NodeFailed.from-v0.1.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate85.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate85.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate85.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.protocol !== undefined){
+let data0 = data.protocol;
+const _errs2 = errors;
+if(!(validate5(data0, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.payload !== undefined){
+let data1 = data.payload;
+const _errs3 = errors;
+if(!(validate16(data1, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate16.errors : vErrors.concat(validate16.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data2 = data._residue;
+const _errs4 = errors;
+if(!(validate7(data2, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate7.errors : vErrors.concat(validate7.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+}
+else {
+validate85.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate85.errors = vErrors;
+return errors === 0;
+}
+validate85.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const raw_check2 = validate89;
+const schema32 = {"$id":"https://onex.dev/schemas/v0.2/NodeRegister.from-v0.1.json","description":"`event.node.register`: A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":true,"id":true,"time":true,"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":true,"trust":true,"payload":{"$ref":"https://onex.dev/schemas/v0.2/NodeRegisterPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
+
+function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.2/NodeRegister.from-v0.1.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate89.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate89.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate89.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.protocol !== undefined){
+let data0 = data.protocol;
+const _errs2 = errors;
+if(!(validate5(data0, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.payload !== undefined){
+let data1 = data.payload;
+const _errs3 = errors;
+if(!(validate17(data1, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate17.errors : vErrors.concat(validate17.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data2 = data._residue;
+const _errs4 = errors;
+if(!(validate7(data2, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate7.errors : vErrors.concat(validate7.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+}
+else {
+validate89.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate89.errors = vErrors;
+return errors === 0;
+}
+validate89.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const raw_check3 = validate93;
+const schema33 = {"$id":"https://onex.dev/schemas/v0.2/ResultReady.from-v0.1.json","description":"`signal.result.ready`: The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":true,"id":true,"time":true,"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":true,"trust":true,"payload":true,"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
+
+function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.2/ResultReady.from-v0.1.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate93.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate93.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate93.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.protocol !== undefined){
+let data0 = data.protocol;
+const _errs2 = errors;
+if(!(validate5(data0, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data1 = data._residue;
+const _errs3 = errors;
+if(!(validate7(data1, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate7.errors : vErrors.concat(validate7.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+else {
+validate93.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate93.errors = vErrors;
+return errors === 0;
+}
+validate93.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const raw_check4 = validate96;
+const schema34 = {"$id":"https://onex.dev/schemas/v0.2/StateUpdate.from-v0.1.json","description":"`signal.state.update`: An entity reports its state.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":true,"id":true,"time":true,"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":true,"trust":true,"payload":{"$ref":"https://onex.dev/schemas/v0.2/StateUpdatePayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
+
+function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.2/StateUpdate.from-v0.1.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate96.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate96.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate96.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.protocol !== undefined){
+let data0 = data.protocol;
+const _errs2 = errors;
+if(!(validate5(data0, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.payload !== undefined){
+let data1 = data.payload;
+const _errs3 = errors;
+if(!(validate20(data1, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate20.errors : vErrors.concat(validate20.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data2 = data._residue;
+const _errs4 = errors;
+if(!(validate7(data2, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate7.errors : vErrors.concat(validate7.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+}
+else {
+validate96.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate96.errors = vErrors;
+return errors === 0;
+}
+validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const raw_check5 = validate100;
+const schema35 = {"$id":"https://onex.dev/schemas/v0.2/TaskDispatch.from-v0.1.json","description":"`signal.task.dispatch`: Dispatch a task to one or more nodes or agents.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":true,"id":true,"time":true,"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":true,"trust":true,"payload":{"$ref":"https://onex.dev/schemas/v0.2/TaskDispatchPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
+
+function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://onex.dev/schemas/v0.2/TaskDispatch.from-v0.1.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate100.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.type === undefined) && (missing0 = "type")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.time === undefined) && (missing0 = "time"))) || ((data.protocol === undefined) && (missing0 = "protocol"))) || ((data.source === undefined) && (missing0 = "source"))) || ((data.trust === undefined) && (missing0 = "trust"))) || ((data.payload === undefined) && (missing0 = "payload"))){
+validate100.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "type") || (key0 === "id")) || (key0 === "time")) || (key0 === "protocol")) || (key0 === "source")) || (key0 === "trust")) || (key0 === "payload")) || (key0 === "_residue"))){
+validate100.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.protocol !== undefined){
+let data0 = data.protocol;
+const _errs2 = errors;
+if(!(validate5(data0, {instancePath:instancePath+"/protocol",parentData:data,parentDataProperty:"protocol",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate5.errors : vErrors.concat(validate5.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.payload !== undefined){
+let data1 = data.payload;
+const _errs3 = errors;
+if(!(validate21(data1, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data._residue !== undefined){
+let data2 = data._residue;
+const _errs4 = errors;
+if(!(validate7(data2, {instancePath:instancePath+"/_residue",parentData:data,parentDataProperty:"_residue",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate7.errors : vErrors.concat(validate7.errors);
+errors = vErrors.length;
+}
+else {
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+}
+}
+}
+}
+}
+}
+else {
+validate100.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(errors === 0){
+}
+}
+validate100.errors = vErrors;
+return errors === 0;
+}
+validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 /** Validates a `Address` (record); a type guard for its data. */
 const validateAddress: StandaloneValidator<$T.Address> = rawAddress;
@@ -6560,4 +7098,16 @@ export {
   validateTaskDispatch as TaskDispatch,
   validateTaskDispatchPayload as TaskDispatchPayload,
   validateTrust as Trust,
+};
+
+/** What a migration step into this version checks of its output (runtime/transform.ts, OutputCheck), by source version and type. */
+export const stepOutputChecks: { readonly [from: string]: { readonly [type: string]: { readonly validate: (value: unknown) => boolean; readonly unchanged: (output: Record<string, unknown>, input: Record<string, unknown>) => boolean } } } = {
+  "0.1": {
+    "event.agent.started": { validate: raw_check0, unchanged: (output, input) => output["type"] === input["type"] && output["id"] === input["id"] && output["time"] === input["time"] && output["source"] === input["source"] && output["trust"] === input["trust"] && output["payload"] === input["payload"] },
+    "event.node.failed": { validate: raw_check1, unchanged: (output, input) => output["type"] === input["type"] && output["id"] === input["id"] && output["time"] === input["time"] && output["source"] === input["source"] && output["trust"] === input["trust"] },
+    "event.node.register": { validate: raw_check2, unchanged: (output, input) => output["type"] === input["type"] && output["id"] === input["id"] && output["time"] === input["time"] && output["source"] === input["source"] && output["trust"] === input["trust"] },
+    "signal.result.ready": { validate: raw_check3, unchanged: (output, input) => output["type"] === input["type"] && output["id"] === input["id"] && output["time"] === input["time"] && output["source"] === input["source"] && output["trust"] === input["trust"] && output["payload"] === input["payload"] },
+    "signal.state.update": { validate: raw_check4, unchanged: (output, input) => output["type"] === input["type"] && output["id"] === input["id"] && output["time"] === input["time"] && output["source"] === input["source"] && output["trust"] === input["trust"] },
+    "signal.task.dispatch": { validate: raw_check5, unchanged: (output, input) => output["type"] === input["type"] && output["id"] === input["id"] && output["time"] === input["time"] && output["source"] === input["source"] && output["trust"] === input["trust"] },
+  },
 };

@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { versionGraph } from "../../generated/transforms/index.js";
-import { stepOutputChecks } from "../../generated/v0.1/step-output-checks.js";
+import { stepOutputChecks } from "../../generated/v0.1/validators.js";
 import { loadVersion } from "../../generator/load-version.js";
 import type { NamedSchema, VersionModel } from "../../generator/model.js";
 import { sameSchemaMembers } from "../../generator/transforms/same-schema-members.js";
