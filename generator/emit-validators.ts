@@ -7,7 +7,7 @@ import standaloneModule from "ajv/dist/standalone/index.js";
 import { ErrorCode, OnexError, commonJsDefault } from "@onex/runtime";
 import { runtimeImportLine } from "./codegen-symbols.js";
 import type { SchemaSource } from "./load-version.js";
-import type { Ajv2020, ValidateFunction } from "ajv/dist/2020.js";
+import { _, Name, type Ajv2020, type KeywordCxt, type ValidateFunction } from "ajv/dist/2020.js";
 import { createAjv } from "./meta-schema.js";
 import { schemaIdOf, type JsonSchema, type VersionModel } from "./model.js";
 import { pointerSegments } from "./yaml-file.js";
@@ -81,7 +81,7 @@ export interface OutputCheckRequest {
 }
 
 /** Emits the body of validators.ts (without header). */
-export function emitValidators(model: VersionModel, sources: Map<string, SchemaSource>, runtimeImport: string, checks: readonly OutputCheckRequest[] = []): string {
+export function emitValidators(model: VersionModel, sources: Map<string, SchemaSource>, runtimeImport: string): string {
   const checkSchema = metaSchemaValidator();
   // Everything this instance compiles is a named schema of the version: code to emit, not to run.
   const ajv = createAjv({ process: notEvaluated });
@@ -112,16 +112,7 @@ export function emitValidators(model: VersionModel, sources: Map<string, SchemaS
       throw schemaError(sources, s.name, path, message, cause, key);
     }
   }
-  // The output checks of steps into this version, compiled by the same instance, so they call
-  // the version's own record validators. A name with "_" cannot be a schema's (type names are
-  // letters and digits).
-  for (const check of checks) {
-    ajv.addSchema({ $id: outputCheckId(model, check.name, check.from), ...toAjvRefs(model, outputCheckSchema(model, check.name, check.unchanged)) }, undefined, undefined, false);
-  }
-  const refs = Object.fromEntries([
-    ...model.schemas.map((s) => [`raw${s.name}`, schemaIdOf(model, s.name)]),
-    ...checks.map((check, i) => [`raw_check${i}`, outputCheckId(model, check.name, check.from)]),
-  ]);
+  const refs = Object.fromEntries(model.schemas.map((s) => [`raw${s.name}`, schemaIdOf(model, s.name)]));
   // Exported under the manifest name through an alias: a local binding named `Object` or
   // `Math` would shadow the global that ajv's code calls.
   const typed = model.schemas
@@ -137,28 +128,65 @@ export function emitValidators(model: VersionModel, sources: Map<string, SchemaS
     "",
     `export {\n${exports}\n};`,
     "",
-    stepOutputChecks(checks),
-    "",
   ].join("\n");
 }
 
 /**
- * The `stepOutputChecks` export: by source version and type, the message's validator without
- * the members both versions give the same schema, and whether a step passed each of those on
- * as it read it. index.ts leaves it out of the SDK's `validators` namespace.
+ * Emits step-output-checks.ts: what a migration step into this version checks of its output,
+ * by source version and type (runtime/transform.ts, OutputCheck). A module of its own, loaded
+ * with the transforms only, so the SDK's validators stay as they are. Members that are a
+ * named schema call that schema's validator from validators.ts (the `onexValidator` keyword
+ * below) rather than carrying a second copy of it.
  */
-function stepOutputChecks(checks: readonly OutputCheckRequest[]): string {
+export function emitStepOutputChecks(model: VersionModel, checks: readonly OutputCheckRequest[], runtimeImport: string): string {
+  // The version's schemas were checked against the meta-schema by emitValidators.
+  const ajv = createAjv({ process: notEvaluated });
+  ajv.addKeyword({
+    keyword: "onexValidator",
+    schemaType: "string",
+    // A failed check only sends the output to the full validator, which reports the error.
+    code: (cxt: KeywordCxt) => cxt.fail(_`!${new Name(VALIDATORS)}.${new Name(cxt.schema as string)}(${cxt.data})`),
+  });
+  for (const s of model.schemas) ajv.addSchema({ $id: schemaIdOf(model, s.name), ...toAjvRefs(model, s.schema) }, undefined, undefined, false);
+  // A validator called on its own starts a dynamic scope of its own: where $dynamicAnchor is
+  // used, members keep their $ref and ajv compiles them here.
+  const dynamicScope = JSON.stringify(model.schemas.map((s) => s.schema)).includes('"$dynamicAnchor"');
+  for (const check of checks) {
+    const schema = outputCheckSchema(model, check.name, check.unchanged);
+    const properties = schema.properties as Record<string, unknown>;
+    for (const [member, subschema] of Object.entries(properties)) {
+      const named = dynamicScope ? undefined : namedRef(model, subschema);
+      if (named !== undefined) properties[member] = { onexValidator: named };
+    }
+    ajv.addSchema({ $id: outputCheckId(model, check.name, check.from), ...toAjvRefs(model, schema) }, undefined, undefined, false);
+  }
+  const refs = Object.fromEntries(checks.map((check, i) => [`check${i}`, outputCheckId(model, check.name, check.from)]));
   const byFrom = new Map<string, string[]>();
   checks.forEach((check, i) => {
     // Member by member with constant names, which V8 reads as fast as a property access.
     const same = check.unchanged.map((member) => `output[${JSON.stringify(member)}] === input[${JSON.stringify(member)}]`).join(" && ");
-    byFrom.set(check.from, [...(byFrom.get(check.from) ?? []), `    ${JSON.stringify(check.type)}: { validate: raw_check${i}, unchanged: (output, input) => ${same} },`]);
+    byFrom.set(check.from, [...(byFrom.get(check.from) ?? []), `    ${JSON.stringify(check.type)}: { validate: check${i}, unchanged: (output, input) => ${same} },`]);
   });
   const table = [...byFrom].map(([from, entries]) => `  ${JSON.stringify(from)}: {\n${entries.join("\n")}\n  },`).join("\n");
   return [
-    "/** What a migration step into this version checks of its output (runtime/transform.ts, OutputCheck), by source version and type. */",
+    "// @ts-nocheck -- ajv standalone output; the typed export is at the end of the file.",
+    `import * as ${VALIDATORS} from "./validators.js";`,
+    checks.length === 0 ? "" : standaloneValidatorSource(ajv, refs, runtimeImport).replace(/export const (check\d+) = /g, "const $1 = "),
+    "",
+    "/** By source version and type: the message's validator without the members both versions give the same schema, and whether a step passed each of those on as it read it. */",
     `export const stepOutputChecks: { readonly [from: string]: { readonly [type: string]: { readonly validate: (value: unknown) => boolean; readonly unchanged: (output: Record<string, unknown>, input: Record<string, unknown>) => boolean } } } = {${table === "" ? "" : `\n${table}\n`}};`,
+    "",
   ].join("\n");
+}
+
+/** What step-output-checks.ts imports validators.ts as: `$` starts no name ajv's code uses. */
+const VALIDATORS = "$validators";
+
+/** The schema `subschema` only refers to, by name (`{ $ref: "onex:Name" }` and nothing else). */
+function namedRef(model: VersionModel, subschema: unknown): string | undefined {
+  if (subschema === null || typeof subschema !== "object" || Object.keys(subschema).length !== 1) return undefined;
+  const match = /^onex:([A-Za-z0-9]+)$/.exec(String((subschema as { $ref?: unknown }).$ref));
+  return match && model.schemas.some((s) => s.name === match[1]) ? match[1] : undefined;
 }
 
 /**

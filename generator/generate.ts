@@ -5,7 +5,7 @@ import { DEFAULT_RUNTIME_IMPORT } from "./codegen-symbols.js";
 import { asyncApiDocument, formatAsyncApi, type AsyncApiFormat } from "./asyncapi/asyncapi-document.js";
 import { emitSchemaIndex } from "./emit-schema-index.js";
 import { emitTypes } from "./emit-types.js";
-import { emitValidators, type OutputCheckRequest } from "./emit-validators.js";
+import { emitStepOutputChecks, emitValidators, type OutputCheckRequest } from "./emit-validators.js";
 import { loadVersion, type LoadedVersion } from "./load-version.js";
 import type { VersionModel } from "./model.js";
 import { Problems } from "./problems.js";
@@ -139,7 +139,8 @@ async function emitVersion({ model, sources }: LoadedVersion, render: RenderFn, 
   const header = render("header.hbs", view).replace(/\n+$/, "");
   const out: [string, string][] = [
     ["types.ts", `${header}\n\n${types.source}`],
-    ["validators.ts", `${header}\n${emitValidators(model, sources, runtimeImport, checks)}`],
+    ["validators.ts", `${header}\n${emitValidators(model, sources, runtimeImport)}`],
+    ["step-output-checks.ts", `${header}\n${emitStepOutputChecks(model, checks, runtimeImport)}`],
   ];
   for (const template of VERSION_TEMPLATES) out.push([template.replace(/\.hbs$/, ""), render(template, view)]);
   // What the deployment publishes for version probing (runtime/negotiation).

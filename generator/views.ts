@@ -65,8 +65,6 @@ export function versionView(model: VersionModel, runtimeImport: string, nestedTy
     // manifest.ts: where the runtime reads this version's envelopes (pointers in a fixed order).
     envelopeLayout: (["declaredVersion", "time", "zone", "entityType", "entityId", "signature"] as const).flatMap((key) => (model.envelopeLayout[key] === undefined ? [] : [{ key, pointer: model.envelopeLayout[key] }])),
     messageTypes: model.messages.map((m) => m.type).sort(),
-    // index.ts: the `validators` of the SDK, one per named schema.
-    schemaNames: model.schemas.map((s) => s.name),
     subjects,
     // Records, payloads and the types named from a path inside any schema, exported from index.ts.
     dataTypes: [...model.schemas.filter((s) => s.kind !== "message").map((s) => s.name), ...nestedTypeNames].sort(),

@@ -312,8 +312,12 @@ export function migrateAlongGraph(graph: VersionGraph, message: unknown, from: s
   const type = messageTypeOf(message, from);
   const validate = graph.validators[from]?.[type];
   if (!validate) throw new OnexError(ErrorCode.UnknownType, `"${type}" is not a message type of v${from}`, { version: from, type });
+  // Valid as read, before assertValid's second try for integers read as BigInt (which a
+  // validator's "integer" refuses): the output check below relies on the members it leaves out
+  // having passed as they are.
+  const validAsRead = validate(message);
   try {
-    assertValid(validate, message, { version: from, type, schemaId: type });
+    if (!validAsRead) assertValid(validate, message, { version: from, type, schemaId: type });
   } catch (error) {
     // A line of another version in a log of `from` (a mixed log): say which, not only what fails.
     const declared = declaredVersionOf(message);
@@ -335,8 +339,9 @@ export function migrateAlongGraph(graph: VersionGraph, message: unknown, from: s
   }
   // What lenses and escape functions made must be a message of `to`: a default of the wrong
   // type, or an escape function's mistake, is caught here rather than written as if migrated.
-  // One step: the members it passed on unchanged were checked on input, under the same schema.
-  const only = path.length === 1 ? path[0]! : undefined;
+  // One step, from an input valid as read: the members it passed on unchanged were checked on
+  // input, under the same schema.
+  const only = path.length === 1 && validAsRead ? path[0]! : undefined;
   const check = only === undefined ? undefined : (only.direction === "up" ? only.step.pairs[type]!.newer : only.step.pairs[type]!.older).check;
   try {
     if (path.length > 0 && !(check !== undefined && passesOutputCheck(check, current, message as JsonObject))) {

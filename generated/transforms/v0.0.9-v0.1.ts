@@ -8,9 +8,11 @@ import { jsonEqual, runTransformStep, type Dropped, type JsonObject, type LensCo
 import { protocolBlock as olderProtocol } from "../v0.0.9/manifest.js";
 import type * as Older from "../v0.0.9/types.js";
 import * as olderValidators from "../v0.0.9/validators.js";
+import { stepOutputChecks as olderChecks } from "../v0.0.9/step-output-checks.js";
 import { protocolBlock as newerProtocol } from "../v0.1/manifest.js";
 import type * as Newer from "../v0.1/types.js";
 import * as newerValidators from "../v0.1/validators.js";
+import { stepOutputChecks as newerChecks } from "../v0.1/step-output-checks.js";
 import * as lensFunctions from "./lenses/v0.0.9-v0.1.js";
 
 /** How an escape-hatch lens is called; one may declare fewer parameters, as JavaScript allows. */
@@ -360,8 +362,8 @@ function downAgentStarted(fields: JsonObject, restore: Dropped, dropped: Dropped
 
 const AGENT_STARTED: TransformPair = {
   type: "event.agent.started",
-  older: { version: "0.0.9", validate: olderValidators.AgentStarted, check: olderValidators.stepOutputChecks["0.1"]?.["event.agent.started"] },
-  newer: { version: "0.1", validate: newerValidators.AgentStarted, check: newerValidators.stepOutputChecks["0.0.9"]?.["event.agent.started"] },
+  older: { version: "0.0.9", validate: olderValidators.AgentStarted, check: olderChecks["0.1"]?.["event.agent.started"] },
+  newer: { version: "0.1", validate: newerValidators.AgentStarted, check: newerChecks["0.0.9"]?.["event.agent.started"] },
   up: upAgentStarted,
   down: downAgentStarted,
 };
@@ -466,8 +468,8 @@ function downNodeFailed(fields: JsonObject, restore: Dropped, dropped: Dropped):
 
 const NODE_FAILED: TransformPair = {
   type: "event.node.failed",
-  older: { version: "0.0.9", validate: olderValidators.NodeFailed, check: olderValidators.stepOutputChecks["0.1"]?.["event.node.failed"] },
-  newer: { version: "0.1", validate: newerValidators.NodeFailed, check: newerValidators.stepOutputChecks["0.0.9"]?.["event.node.failed"] },
+  older: { version: "0.0.9", validate: olderValidators.NodeFailed, check: olderChecks["0.1"]?.["event.node.failed"] },
+  newer: { version: "0.1", validate: newerValidators.NodeFailed, check: newerChecks["0.0.9"]?.["event.node.failed"] },
   up: upNodeFailed,
   down: downNodeFailed,
 };
@@ -572,8 +574,8 @@ function downNodeRegister(fields: JsonObject, restore: Dropped, dropped: Dropped
 
 const NODE_REGISTER: TransformPair = {
   type: "event.node.register",
-  older: { version: "0.0.9", validate: olderValidators.NodeRegister, check: olderValidators.stepOutputChecks["0.1"]?.["event.node.register"] },
-  newer: { version: "0.1", validate: newerValidators.NodeRegister, check: newerValidators.stepOutputChecks["0.0.9"]?.["event.node.register"] },
+  older: { version: "0.0.9", validate: olderValidators.NodeRegister, check: olderChecks["0.1"]?.["event.node.register"] },
+  newer: { version: "0.1", validate: newerValidators.NodeRegister, check: newerChecks["0.0.9"]?.["event.node.register"] },
   up: upNodeRegister,
   down: downNodeRegister,
 };
@@ -697,8 +699,8 @@ function downResultReady(fields: JsonObject, restore: Dropped, dropped: Dropped)
 
 const RESULT_READY: TransformPair = {
   type: "signal.result.ready",
-  older: { version: "0.0.9", validate: olderValidators.ResultReady, check: olderValidators.stepOutputChecks["0.1"]?.["signal.result.ready"] },
-  newer: { version: "0.1", validate: newerValidators.ResultReady, check: newerValidators.stepOutputChecks["0.0.9"]?.["signal.result.ready"] },
+  older: { version: "0.0.9", validate: olderValidators.ResultReady, check: olderChecks["0.1"]?.["signal.result.ready"] },
+  newer: { version: "0.1", validate: newerValidators.ResultReady, check: newerChecks["0.0.9"]?.["signal.result.ready"] },
   up: upResultReady,
   down: downResultReady,
 };
@@ -803,8 +805,8 @@ function downStateUpdate(fields: JsonObject, restore: Dropped, dropped: Dropped)
 
 const STATE_UPDATE: TransformPair = {
   type: "signal.state.update",
-  older: { version: "0.0.9", validate: olderValidators.StateUpdate, check: olderValidators.stepOutputChecks["0.1"]?.["signal.state.update"] },
-  newer: { version: "0.1", validate: newerValidators.StateUpdate, check: newerValidators.stepOutputChecks["0.0.9"]?.["signal.state.update"] },
+  older: { version: "0.0.9", validate: olderValidators.StateUpdate, check: olderChecks["0.1"]?.["signal.state.update"] },
+  newer: { version: "0.1", validate: newerValidators.StateUpdate, check: newerChecks["0.0.9"]?.["signal.state.update"] },
   up: upStateUpdate,
   down: downStateUpdate,
 };
@@ -929,8 +931,8 @@ function downTaskDispatch(fields: JsonObject, restore: Dropped, dropped: Dropped
 
 const TASK_DISPATCH: TransformPair = {
   type: "signal.task.dispatch",
-  older: { version: "0.0.9", validate: olderValidators.TaskDispatch, check: olderValidators.stepOutputChecks["0.1"]?.["signal.task.dispatch"] },
-  newer: { version: "0.1", validate: newerValidators.TaskDispatch, check: newerValidators.stepOutputChecks["0.0.9"]?.["signal.task.dispatch"] },
+  older: { version: "0.0.9", validate: olderValidators.TaskDispatch, check: olderChecks["0.1"]?.["signal.task.dispatch"] },
+  newer: { version: "0.1", validate: newerValidators.TaskDispatch, check: newerChecks["0.0.9"]?.["signal.task.dispatch"] },
   up: upTaskDispatch,
   down: downTaskDispatch,
 };

@@ -14,28 +14,7 @@ export * from "./subjects.js";
 export type { AgentKey, AgentStartedPayload, NodeFailedPayload, NodeIdentity, NodeRegisterPayload, RegistryEntry, RegistryEntryHealth, Residue, ResultReadyPayload, StateUpdatePayload, TaskDispatchPayload, TaskDispatchPayloadFallbackItem, Trust } from "./types.js";
 /** The plain data of each message type (what `toJSON()` returns, and what a validator's type guard narrows to). */
 export type { AnyMessageData, AgentStarted as AgentStartedData, NodeFailed as NodeFailedData, NodeRegister as NodeRegisterData, ResultReady as ResultReadyData, StateUpdate as StateUpdateData, TaskDispatch as TaskDispatchData } from "./types.js";
-import * as $validators from "./validators.js";
-
-/** The validator of each named schema, by name (validators.ts also holds what migration steps check). */
-export const validators = Object.freeze({
-  AgentKey: $validators.AgentKey,
-  AgentStarted: $validators.AgentStarted,
-  AgentStartedPayload: $validators.AgentStartedPayload,
-  NodeFailed: $validators.NodeFailed,
-  NodeFailedPayload: $validators.NodeFailedPayload,
-  NodeIdentity: $validators.NodeIdentity,
-  NodeRegister: $validators.NodeRegister,
-  NodeRegisterPayload: $validators.NodeRegisterPayload,
-  RegistryEntry: $validators.RegistryEntry,
-  Residue: $validators.Residue,
-  ResultReady: $validators.ResultReady,
-  ResultReadyPayload: $validators.ResultReadyPayload,
-  StateUpdate: $validators.StateUpdate,
-  StateUpdatePayload: $validators.StateUpdatePayload,
-  TaskDispatch: $validators.TaskDispatch,
-  TaskDispatchPayload: $validators.TaskDispatchPayload,
-  Trust: $validators.Trust,
-});
+export * as validators from "./validators.js";
 
 /** Every message class of v0.0.9, by message type. */
 export const messageClasses = {

@@ -14,32 +14,7 @@ export * from "./subjects.js";
 export type { Address, AgentKey, AgentStartedPayload, ExecutionAttestation, NodeFailedPayload, NodeIdentity, NodeRegisterPayload, Protocol, RegistryEntry, RegistryEntryHealth, Residue, ResultReadyPayload, SessionGrant, SessionGrantScopes, StateUpdatePayload, TaskDispatchPayload, TaskDispatchPayloadFallbackItem, Trust } from "./types.js";
 /** The plain data of each message type (what `toJSON()` returns, and what a validator's type guard narrows to). */
 export type { AnyMessageData, AgentStarted as AgentStartedData, NodeFailed as NodeFailedData, NodeRegister as NodeRegisterData, ResultReady as ResultReadyData, StateUpdate as StateUpdateData, TaskDispatch as TaskDispatchData } from "./types.js";
-import * as $validators from "./validators.js";
-
-/** The validator of each named schema, by name (validators.ts also holds what migration steps check). */
-export const validators = Object.freeze({
-  Address: $validators.Address,
-  AgentKey: $validators.AgentKey,
-  AgentStarted: $validators.AgentStarted,
-  AgentStartedPayload: $validators.AgentStartedPayload,
-  ExecutionAttestation: $validators.ExecutionAttestation,
-  NodeFailed: $validators.NodeFailed,
-  NodeFailedPayload: $validators.NodeFailedPayload,
-  NodeIdentity: $validators.NodeIdentity,
-  NodeRegister: $validators.NodeRegister,
-  NodeRegisterPayload: $validators.NodeRegisterPayload,
-  Protocol: $validators.Protocol,
-  RegistryEntry: $validators.RegistryEntry,
-  Residue: $validators.Residue,
-  ResultReady: $validators.ResultReady,
-  ResultReadyPayload: $validators.ResultReadyPayload,
-  SessionGrant: $validators.SessionGrant,
-  StateUpdate: $validators.StateUpdate,
-  StateUpdatePayload: $validators.StateUpdatePayload,
-  TaskDispatch: $validators.TaskDispatch,
-  TaskDispatchPayload: $validators.TaskDispatchPayload,
-  Trust: $validators.Trust,
-});
+export * as validators from "./validators.js";
 
 /** Every message class of v0.1, by message type. */
 export const messageClasses = {

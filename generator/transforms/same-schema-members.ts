@@ -2,7 +2,7 @@
  * Which members of a message type two versions describe with the same schema. A migration
  * checks its output against the target version; a member it passes on unchanged from a
  * validated input, under the same schema, is valid already, so the check a step runs on its
- * output (emitted as `stepOutputChecks` in the target's validators.ts) leaves those members
+ * output (generated/v<version>/step-output-checks.ts, by emitStepOutputChecks) leaves those members
  * out. The comparison follows `$ref`s, so a record shared by both versions compares by its
  * content, and ignores only annotations that never change what validates.
  */
@@ -13,17 +13,20 @@ import { pointerSegments } from "../yaml-file.js";
 /** Keywords that describe a schema without changing what it accepts. */
 const ANNOTATIONS = new Set(["description", "title", "$comment", "examples"]);
 
-/** Keywords whose value is data, compared as written: a `$ref` inside a `const` is not a reference. */
-const DATA = new Set(["const", "enum", "default"]);
+/** Keywords whose value is one schema. */
+const SCHEMA = new Set(["items", "additionalItems", "additionalProperties", "unevaluatedItems", "unevaluatedProperties", "propertyNames", "contains", "not", "if", "then", "else"]);
 
-/** Keywords whose value maps names (of members, of definitions) to schemas: every name counts, "description" too. */
-const NAME_MAPS = new Set(["properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependentRequired"]);
+/** Keywords whose value is a list of schemas. */
+const SCHEMA_LIST = new Set(["allOf", "anyOf", "oneOf", "prefixItems"]);
+
+/** Keywords whose value maps names (of members, of definitions) to schemas or to lists of names: every name counts, "description" too. */
+const SCHEMA_MAP = new Set(["properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependentRequired", "dependencies"]);
 
 /**
- * Keywords whose meaning depends on more than the schema they are in (the dynamic scope, a
- * base URI): a subschema using one is never taken as the same, whatever it reads like.
+ * Keywords whose meaning depends on the dynamic scope: a message of a version that uses one
+ * anywhere gets no output check, as its check schema would itself become that scope.
  */
-const CONTEXTUAL = new Set(["$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor", "$anchor", "$id"]);
+const DYNAMIC = /"\$(dynamicRef|dynamicAnchor|recursiveRef|recursiveAnchor)"/;
 
 /**
  * The member every step writes itself when it drops or restores data (runtime/transform.ts):
@@ -33,6 +36,7 @@ const RESIDUE_MEMBER = "_residue";
 
 /** Top-level members of message `aName` in `a` and `bName` in `b` whose schemas accept exactly the same values, in `a`'s order. */
 export function sameSchemaMembers(a: VersionModel, aName: string, b: VersionModel, bName: string): string[] {
+  if ([a, b].some((model) => DYNAMIC.test(JSON.stringify(model.schemas.map((s) => s.schema))))) return [];
   const aProperties = messageProperties(a, aName);
   const bProperties = messageProperties(b, bName);
   return Object.keys(aProperties).filter(
@@ -71,29 +75,36 @@ class Comparison {
     private readonly b: VersionModel,
   ) {}
 
+  /**
+   * Whether two schemas accept the same values: keyword by keyword, annotations aside, `$ref`
+   * by what it points at, subschemas as schemas, anything else (`const`, `enum`, `pattern`,
+   * `required`, a keyword not listed above) exactly as written. Text naming a schema outside
+   * a `$ref` is never the same: the generator rewrites it into each version's own schema id.
+   */
   same(x: unknown, y: unknown): boolean {
-    if (x === null || y === null || typeof x !== "object" || typeof y !== "object") return x === y;
-    if (Array.isArray(x) || Array.isArray(y)) {
-      return Array.isArray(x) && Array.isArray(y) && x.length === y.length && x.every((item, i) => this.same(item, y[i]));
-    }
-    const xKeys = schemaKeys(x as JsonSchema);
-    const yKeys = schemaKeys(y as JsonSchema);
-    if (xKeys === undefined || yKeys === undefined || xKeys.length !== yKeys.length || xKeys.some((key, i) => key !== yKeys[i])) return false;
+    if (typeof x === "boolean" || typeof y === "boolean") return x === y;
+    if (!isObject(x) || !isObject(y)) return false;
+    const xKeys = Object.keys(x).filter((key) => !ANNOTATIONS.has(key)).sort();
+    const yKeys = Object.keys(y).filter((key) => !ANNOTATIONS.has(key)).sort();
+    if (xKeys.length !== yKeys.length || xKeys.some((key, i) => key !== yKeys[i])) return false;
     return xKeys.every((key) => {
-      const xValue = (x as JsonSchema)[key];
-      const yValue = (y as JsonSchema)[key];
+      const xValue = x[key];
+      const yValue = y[key];
       if (key === "$ref") return this.#sameTarget(xValue, yValue);
-      if (DATA.has(key)) return JSON.stringify(xValue) === JSON.stringify(yValue);
-      if (NAME_MAPS.has(key)) return this.#sameMap(xValue, yValue);
-      return this.same(xValue, yValue);
+      if (SCHEMA.has(key)) return this.same(xValue, yValue);
+      if (SCHEMA_LIST.has(key)) return Array.isArray(xValue) && Array.isArray(yValue) && xValue.length === yValue.length && xValue.every((item, i) => this.same(item, yValue[i]));
+      if (SCHEMA_MAP.has(key)) return this.#sameMap(xValue, yValue);
+      return sameText(xValue, yValue);
     });
   }
 
+  /** Name -> schema maps (`dependentRequired` and `dependencies` may map to lists of names, compared as written). */
   #sameMap(x: unknown, y: unknown): boolean {
-    if (x === null || y === null || typeof x !== "object" || typeof y !== "object" || Array.isArray(x) || Array.isArray(y)) return this.same(x, y);
+    if (!isObject(x) || !isObject(y)) return false;
     const xNames = Object.keys(x).sort();
     const yNames = Object.keys(y).sort();
-    return xNames.length === yNames.length && xNames.every((name, i) => name === yNames[i] && this.same((x as JsonSchema)[name], (y as JsonSchema)[name]));
+    if (xNames.length !== yNames.length) return false;
+    return xNames.every((name, i) => name === yNames[i] && !name.startsWith("onex:") && (Array.isArray(x[name]) ? sameText(x[name], y[name]) : this.same(x[name], y[name])));
   }
 
   #sameTarget(xRef: unknown, yRef: unknown): boolean {
@@ -112,10 +123,14 @@ class Comparison {
   }
 }
 
-/** A schema object's keywords that matter, sorted; undefined when one makes it contextual. */
-function schemaKeys(schema: JsonSchema): string[] | undefined {
-  const keys = Object.keys(schema).filter((key) => !ANNOTATIONS.has(key));
-  return keys.some((key) => CONTEXTUAL.has(key)) ? undefined : keys.sort();
+function isObject(value: unknown): value is JsonSchema {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** The same JSON as written, holding no text the generator would rewrite into a version's schema id. */
+function sameText(x: unknown, y: unknown): boolean {
+  const text = JSON.stringify(x);
+  return text === JSON.stringify(y) && !text.includes('"onex:');
 }
 
 /** What a model-form `$ref` (`onex:Name` or `onex:Name#/pointer`) points at in `model`. */

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { dispatch } from "../cli/cli-harness.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { runCli } from "../support/run-cli.js";
-import { copySchemas, editFile, removeTempDirs } from "../support/temp-schemas.js";
+import { copySchemas, editFile, PROJECT_ROOT, removeTempDirs } from "../support/temp-schemas.js";
 
 afterAll(removeTempDirs);
 
@@ -107,5 +107,23 @@ describe("an escape function that writes into a value it was passed", () => {
     expect(run.status).toBe(1);
     expect(run.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { id: string }).id)).toEqual([dispatch(1).id, dispatch(3).id]);
     expect(run.stderr).toContain(`-:2: signal.task.dispatch ${ErrorCode.TransformUnsound}: the transforms from v0.1 made a message v0.2 refuses: signal.task.dispatch (v0.2): /source`);
+  });
+});
+
+describe("a step's output check on a message holding an integer beyond 2^53", () => {
+  it("refuses what the target refuses once the integer is read as a number, as the full check does", async () => {
+    const { root, schemas } = await copySchemas();
+    // `seq` has the same schema in both versions, so the output check leaves it out; v0.2 refuses
+    // any message whose `seq` is above 1000, which only a number (not a BigInt) shows.
+    const seq = "  seq:\n    type: integer\n";
+    await editFile(join(schemas, "v0.1", "envelope.yaml"), (t) => t + seq);
+    await editFile(join(schemas, "v0.2", "envelope.yaml"), (t) => t + seq + "if:\n  required: [seq]\n  properties:\n    seq: { type: integer, minimum: 1001 }\nthen: false\n");
+    expect(runCli(["generate", "--schemas", join(root, "schemas"), "--out", join(root, "generated")]).status).toBe(0);
+    const started = readFileSync(join(PROJECT_ROOT, "docs/examples/v0.1.ndjson"), "utf8").split("\n").find((line) => line.includes('"event.agent.started"'))!;
+    const input = [started.replace(/}$/, ',"seq":5}'), started.replace(/}$/, ',"seq":1152921504606846976}')].join("\n") + "\n";
+    const run = runCli(["migrate", "v0.1", "v0.2", "-", "--schemas", join(root, "schemas"), "--on-error", "skip"], { input });
+    expect(run.stdout.trim().split("\n")).toHaveLength(1);
+    expect(run.stdout).toContain('"seq":5}');
+    expect(run.stderr).toContain(`-:2: event.agent.started ${ErrorCode.TransformUnsound}: the transforms from v0.1 made a message v0.2 refuses`);
   });
 });

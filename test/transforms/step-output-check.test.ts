@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { versionGraph } from "../../generated/transforms/index.js";
-import { stepOutputChecks } from "../../generated/v0.1/validators.js";
+import { stepOutputChecks } from "../../generated/v0.1/step-output-checks.js";
 import { loadVersion } from "../../generator/load-version.js";
 import type { NamedSchema, VersionModel } from "../../generator/model.js";
 import { sameSchemaMembers } from "../../generator/transforms/same-schema-members.js";
@@ -19,10 +19,10 @@ import { PROJECT_ROOT } from "../support/temp-schemas.js";
 const schemasDir = join(PROJECT_ROOT, "schemas");
 const load = async (version: string) => (await loadVersion(schemasDir, `v${version}`, dirname(schemasDir))).model;
 
-/** A model holding only `schemas` (all that the comparison reads), with a message `M` of `properties`. */
-function model(properties: Record<string, unknown>, records: Record<string, unknown> = {}): VersionModel {
+/** A model holding only `schemas` (all that the comparison reads), with a message `M` of `properties` (and `root` keywords). */
+function model(properties: Record<string, unknown>, records: Record<string, unknown> = {}, root: Record<string, unknown> = {}): VersionModel {
   const schemas: NamedSchema[] = [
-    { name: "M", kind: "message", file: "envelope.yaml", schema: { type: "object", properties } },
+    { name: "M", kind: "message", file: "envelope.yaml", schema: { type: "object", ...root, properties } },
     ...Object.entries(records).map(([name, schema]): NamedSchema => ({ name, kind: "record", file: `${name}.yaml`, schema: schema as Record<string, unknown> })),
   ];
   return { schemas } as VersionModel;
@@ -49,9 +49,24 @@ describe("members two versions give the same schema", () => {
     // `const` is data: the same reference text in two versions is the same value, whatever it names.
     const constRef = (name: string) => model({ c: { const: { $ref: `onex:${name}` } } }, { A: { type: "string" }, B: { type: "string" } });
     expect(sameSchemaMembers(constRef("A"), "M", constRef("B"), "M")).toEqual([]);
-    // Keywords read in the dynamic scope are never taken as the same.
-    const dynamic = model({ d: { $dynamicRef: "#node" } });
+    // Text naming a schema is rewritten into each version's own schema id wherever it is, so
+    // outside a `$ref` it never reads the same: in data, in a pattern, as a member's name.
+    for (const properties of [{ e: { enum: ["onex:A", "plain"] } }, { p: { type: "string", pattern: "onex:A" } }, { o: { type: "object", properties: { "onex:A": { type: "string" } } } }]) {
+      const same = model(properties, { A: { type: "string" } });
+      expect(sameSchemaMembers(same, "M", same, "M")).toEqual([]);
+    }
+    // Every map of names counts each name, those that read like annotations too.
+    const depending = (on: string[]) => model({ m: { type: "object", properties: { title: { type: "string" } }, dependencies: { title: on } } });
+    expect(sameSchemaMembers(depending([]), "M", depending(["lang"]), "M")).toEqual([]);
+    expect(sameSchemaMembers(depending(["lang"]), "M", depending(["lang"]), "M")).toEqual(["m"]);
+  });
+
+  it("leaves no member unchecked where a version uses the dynamic scope, which the check schema would become", () => {
+    const plain = model({ id: { type: "string" }, replies: { type: "array" } });
+    const dynamic = model({ id: { type: "string" }, replies: { type: "array", items: { $dynamicRef: "#msg" } } }, {}, { $dynamicAnchor: "msg" });
+    expect(sameSchemaMembers(plain, "M", plain, "M")).toEqual(["id", "replies"]);
     expect(sameSchemaMembers(dynamic, "M", dynamic, "M")).toEqual([]);
+    expect(sameSchemaMembers(plain, "M", dynamic, "M")).toEqual([]);
   });
 
   it("ends on recursive records, telling a difference deep inside them", () => {
