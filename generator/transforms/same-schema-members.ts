@@ -40,7 +40,7 @@ export function sameSchemaMembers(a: VersionModel, aName: string, b: VersionMode
   const aProperties = messageProperties(a, aName);
   const bProperties = messageProperties(b, bName);
   return Object.keys(aProperties).filter(
-    (member) => member !== RESIDUE_MEMBER && Object.hasOwn(bProperties, member) && new Comparison(a, b).same(aProperties[member], bProperties[member]),
+    (member) => member !== RESIDUE_MEMBER && !namesSchema(member) && Object.hasOwn(bProperties, member) && new Comparison(a, b).same(aProperties[member], bProperties[member]),
   );
 }
 
@@ -67,8 +67,14 @@ function messageProperties(model: VersionModel, name: string): Record<string, un
 
 /** One comparison of two subschemas, each read in its own version. */
 class Comparison {
-  /** Reference pairs being compared: met again inside themselves (a recursive schema), they are taken as the same, as a recursion that finds no difference is none. */
-  readonly #open = new Set<string>();
+  /**
+   * Reference pairs compared or being compared. Met again inside themselves (a recursive
+   * schema), a pair is taken as the same: a recursion that finds no difference is none. Met
+   * again after, it is not compared twice (a record reached by many paths would cost time
+   * exponential in their depth): every comparison is a conjunction, so a pair found different
+   * has already made the whole comparison false.
+   */
+  readonly #seen = new Set<string>();
 
   constructor(
     private readonly a: VersionModel,
@@ -104,23 +110,24 @@ class Comparison {
     const xNames = Object.keys(x).sort();
     const yNames = Object.keys(y).sort();
     if (xNames.length !== yNames.length) return false;
-    return xNames.every((name, i) => name === yNames[i] && !name.startsWith("onex:") && (Array.isArray(x[name]) ? sameText(x[name], y[name]) : this.same(x[name], y[name])));
+    return xNames.every((name, i) => name === yNames[i] && !namesSchema(name) && (Array.isArray(x[name]) ? sameText(x[name], y[name]) : this.same(x[name], y[name])));
   }
 
   #sameTarget(xRef: unknown, yRef: unknown): boolean {
     if (typeof xRef !== "string" || typeof yRef !== "string") return false;
     const pair = `${xRef}\0${yRef}`;
-    if (this.#open.has(pair)) return true;
+    if (this.#seen.has(pair)) return true;
     const x = resolve(this.a, xRef);
     const y = resolve(this.b, yRef);
     if (x === undefined || y === undefined) return false;
-    this.#open.add(pair);
-    try {
-      return this.same(x, y);
-    } finally {
-      this.#open.delete(pair);
-    }
+    this.#seen.add(pair);
+    return this.same(x, y);
   }
+}
+
+/** Whether a member's name holds text the generator would rewrite into a version's schema id (in any version, the name then differs). */
+function namesSchema(name: string): boolean {
+  return name.includes("onex:");
 }
 
 function isObject(value: unknown): value is JsonSchema {
@@ -130,7 +137,7 @@ function isObject(value: unknown): value is JsonSchema {
 /** The same JSON as written, holding no text the generator would rewrite into a version's schema id. */
 function sameText(x: unknown, y: unknown): boolean {
   const text = JSON.stringify(x);
-  return text === JSON.stringify(y) && !text.includes('"onex:');
+  return text === JSON.stringify(y) && !text.includes("onex:");
 }
 
 /** What a model-form `$ref` (`onex:Name` or `onex:Name#/pointer`) points at in `model`. */

@@ -51,7 +51,13 @@ describe("members two versions give the same schema", () => {
     expect(sameSchemaMembers(constRef("A"), "M", constRef("B"), "M")).toEqual([]);
     // Text naming a schema is rewritten into each version's own schema id wherever it is, so
     // outside a `$ref` it never reads the same: in data, in a pattern, as a member's name.
-    for (const properties of [{ e: { enum: ["onex:A", "plain"] } }, { p: { type: "string", pattern: "onex:A" } }, { o: { type: "object", properties: { "onex:A": { type: "string" } } } }]) {
+    for (const properties of [
+      { e: { enum: ["onex:A", "plain"] } },
+      { p: { type: "string", pattern: "onex:A" } },
+      { o: { type: "object", properties: { "onex:A": { type: "string" } } } },
+      { o: { type: "object", properties: { 'a"onex:A': { type: "string" } } } },
+      { "onex:A": { type: "string" } },
+    ]) {
       const same = model(properties, { A: { type: "string" } });
       expect(sameSchemaMembers(same, "M", same, "M")).toEqual([]);
     }
@@ -67,6 +73,15 @@ describe("members two versions give the same schema", () => {
     expect(sameSchemaMembers(plain, "M", plain, "M")).toEqual(["id", "replies"]);
     expect(sameSchemaMembers(dynamic, "M", dynamic, "M")).toEqual([]);
     expect(sameSchemaMembers(plain, "M", dynamic, "M")).toEqual([]);
+  });
+
+  it("compares a record reached by many paths once", () => {
+    // Each level refers to the next twice: 2^40 paths to the last, which a comparison walking every path would never finish.
+    const levels = (leaf: string) =>
+      Object.fromEntries(Array.from({ length: 41 }, (_, i) => [`L${i}`, i === 40 ? { type: leaf } : { type: "object", properties: { a: { $ref: `onex:L${i + 1}` }, b: { $ref: `onex:L${i + 1}` } } }]));
+    const dag = (leaf: string) => model({ d: { $ref: "onex:L0" } }, levels(leaf));
+    expect(sameSchemaMembers(dag("string"), "M", dag("string"), "M")).toEqual(["d"]);
+    expect(sameSchemaMembers(dag("string"), "M", dag("number"), "M")).toEqual([]);
   });
 
   it("ends on recursive records, telling a difference deep inside them", () => {
