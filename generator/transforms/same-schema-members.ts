@@ -36,13 +36,22 @@ const RESIDUE_MEMBER = "_residue";
 
 /** Top-level members of message `aName` in `a` and `bName` in `b` whose schemas accept exactly the same values, in `a`'s order. */
 export function sameSchemaMembers(a: VersionModel, aName: string, b: VersionModel, bName: string): string[] {
-  if ([a, b].some((model) => DYNAMIC.test(JSON.stringify(model.schemas.map((s) => s.schema))))) return [];
+  if (usesDynamicScope(a) || usesDynamicScope(b)) return [];
   const aProperties = messageProperties(a, aName);
   const bProperties = messageProperties(b, bName);
   return Object.keys(aProperties).filter(
     (member) => member !== RESIDUE_MEMBER && !namesSchema(member) && Object.hasOwn(bProperties, member) && new Comparison(a, b).same(aProperties[member], bProperties[member]),
   );
 }
+
+/** Whether any schema of `model` uses a DYNAMIC keyword: read once per model, not once per message type. */
+function usesDynamicScope(model: VersionModel): boolean {
+  let uses = dynamicScope.get(model);
+  if (uses === undefined) dynamicScope.set(model, (uses = DYNAMIC.test(JSON.stringify(model.schemas.map((s) => s.schema)))));
+  return uses;
+}
+
+const dynamicScope = new WeakMap<VersionModel, boolean>();
 
 /** The message's schema with the members `unchanged` left unchecked: what a step still checks of its output. */
 export function outputCheckSchema(model: VersionModel, name: string, unchanged: readonly string[]): JsonSchema {
