@@ -148,14 +148,13 @@ export function emitStepOutputChecks(model: VersionModel, checks: readonly Outpu
     code: (cxt: KeywordCxt) => cxt.fail(_`!${new Name(VALIDATORS)}.${new Name(cxt.schema as string)}(${cxt.data})`),
   });
   for (const s of model.schemas) ajv.addSchema({ $id: schemaIdOf(model, s.name), ...toAjvRefs(model, s.schema) }, undefined, undefined, false);
-  // A validator called on its own starts a dynamic scope of its own: where $dynamicAnchor is
-  // used, members keep their $ref and ajv compiles them here.
-  const dynamicScope = JSON.stringify(model.schemas.map((s) => s.schema)).includes('"$dynamicAnchor"');
+  // Called on its own, a validator starts a dynamic scope of its own: no check is made for a
+  // version that uses the dynamic scope (sameSchemaMembers), so none is called from one here.
   for (const check of checks) {
     const schema = outputCheckSchema(model, check.name, check.unchanged);
     const properties = schema.properties as Record<string, unknown>;
     for (const [member, subschema] of Object.entries(properties)) {
-      const named = dynamicScope ? undefined : namedRef(model, subschema);
+      const named = namedRef(model, subschema);
       if (named !== undefined) properties[member] = { onexValidator: named };
     }
     ajv.addSchema({ $id: outputCheckId(model, check.name, check.from), ...toAjvRefs(model, schema) }, undefined, undefined, false);
@@ -170,8 +169,7 @@ export function emitStepOutputChecks(model: VersionModel, checks: readonly Outpu
   const table = [...byFrom].map(([from, entries]) => `  ${JSON.stringify(from)}: {\n${entries.join("\n")}\n  },`).join("\n");
   return [
     "// @ts-nocheck -- ajv standalone output; the typed export is at the end of the file.",
-    `import * as ${VALIDATORS} from "./validators.js";`,
-    checks.length === 0 ? "" : standaloneValidatorSource(ajv, refs, runtimeImport).replace(/export const (check\d+) = /g, "const $1 = "),
+    checks.length === 0 ? "" : `import * as ${VALIDATORS} from "./validators.js";\n${standaloneValidatorSource(ajv, refs, runtimeImport).replace(/export const (check\d+) = /g, "const $1 = ")}`,
     "",
     "/** By source version and type: the message's validator without the members both versions give the same schema, and whether a step passed each of those on as it read it. */",
     `export const stepOutputChecks: { readonly [from: string]: { readonly [type: string]: { readonly validate: (value: unknown) => boolean; readonly unchanged: (output: Record<string, unknown>, input: Record<string, unknown>) => boolean } } } = {${table === "" ? "" : `\n${table}\n`}};`,
