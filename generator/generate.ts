@@ -65,8 +65,8 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   problems.throwIfAny();
 
   // Version transforms (schemas/vX/from-vY.yaml) -> generated/transforms/. Loaded before the
-  // versions are emitted, as each version's validators include the checks of the steps into
-  // it; their problems are reported after the versions', as the versions come first.
+  // versions are emitted, as each version's step-output-checks.ts holds the checks of the steps
+  // into it; their problems are reported after the versions', as the versions come first.
   const models = loaded.map(({ model }) => model);
   const transformProblems = new Problems();
   const transforms = await transformProblems.collect(() => loadTransforms(schemasDir, models, dirname(schemasDir)));
