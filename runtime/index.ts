@@ -32,6 +32,7 @@ export {
   type PublicKey,
 } from "./trust/keys.js";
 export { SIGNATURE_PREFIX, decodeSignature, isValidSignature, signBytes, verifyBytes } from "./trust/signature.js";
+export { ed25519Library } from "./trust/ed25519-verify.js";
 export { envelopeData, type Envelope, type EnvelopeInput, type MessageData, type TrustBlock } from "./trust/envelope.js";
 export { checkTrustExpiry, checkZone, messageSigningBytes, signMessage, verifyMessage, verifyMessageSignature, type VerifyMessageOptions } from "./trust/sign-message.js";
 export {

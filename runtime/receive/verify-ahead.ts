@@ -19,17 +19,24 @@
  * compare-and-swap), working from the other end of the queue, so on two cores both threads
  * verify. Its own verdicts are taken under the same byte-for-byte rule as a thread's.
  */
-import { verify as cryptoVerify } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { canonicalBytes } from "../trust/canonical-json.js";
+import { smallOrderR, sodiumNativePath, verifyEd25519 } from "../trust/ed25519-verify.js";
 import type { KeyResolver } from "../trust/keys.js";
 import type { VerifiedAhead } from "../trust/signature.js";
 
-/** The worker's source: node:crypto and JSON only, so it runs from any build of onex (or none). */
+/**
+ * The worker's source: node:crypto and JSON only (and sodium-native when the pipeline's thread
+ * found it), so it runs from any build of onex (or none). It verifies by verifyEd25519's rule:
+ * R of small order refused (the same function's source), then libsodium or OpenSSL.
+ */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
-const { createPublicKey, verify } = require("node:crypto");
+const { createPublicKey, verify: opensslVerify } = require("node:crypto");
+const smallOrderR = ${smallOrderR.toString()};
+const sodium = workerData.sodium === undefined ? undefined : require(workerData.sodium);
+const verify = (message, key, signature) => !smallOrderR(signature) && (sodium === undefined ? opensslVerify(null, message, key.object, signature) : sodium.crypto_sign_verify_detached(signature, message, key.raw));
 const ANSWER_EVERY = 8;
 const keys = new Map();
 const decoder = new TextDecoder();
@@ -96,7 +103,7 @@ parentPort.on("message", (m) => {
       packed.set(key.raw, 0);
       packed.set(sig, 32);
       encoder.encodeInto(text, packed.subarray(96));
-      out.push({ id: job.id, packed, valid: verify(null, packed.subarray(96), key.object, sig) });
+      out.push({ id: job.id, packed, valid: verify(packed.subarray(96), key, sig) });
     } catch {
       out.push({ id: job.id });
     }
@@ -175,7 +182,7 @@ export class VerifyAhead {
   constructor(keys: KeyResolver, threads = defaultVerifyThreads()) {
     this.#keys = keys;
     this.#workers = Array.from({ length: Math.max(0, threads) }, () => {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { slots: this.#slots.buffer, mask: SLOT_MASK, waiting: this.#waiting.buffer } });
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { slots: this.#slots.buffer, mask: SLOT_MASK, waiting: this.#waiting.buffer, sodium: sodiumNativePath() } });
       // Never what keeps a process alive: a client not closed still lets it exit.
       worker.unref();
       worker.on("message", (results: JobResult[]) => {
@@ -293,7 +300,7 @@ export class VerifyAhead {
       const sig = Buffer.from((signature as string).slice(8), "base64url");
       if (sig.length !== 64) return undefined;
       const bytes = canonicalBytes({ ...value, trust: unsigned });
-      return { keyRaw: key.raw, bytes, signature: sig, valid: cryptoVerify(null, bytes, key.keyObject, sig) };
+      return { keyRaw: key.raw, bytes, signature: sig, valid: verifyEd25519(key, bytes, sig) };
     } catch {
       return undefined;
     }

@@ -1,6 +1,7 @@
 /** Ed25519 signatures over bytes, in the `ed25519:<base64url>` text form records and envelopes carry. */
-import { sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
+import { sign as cryptoSign } from "node:crypto";
 import { ErrorCode, OnexError } from "../errors.js";
+import { verifyEd25519 } from "./ed25519-verify.js";
 import { assertUsablePublicKey, type KeyPair, type PublicKey } from "./keys.js";
 
 /** The algorithm prefix of every signature text. */
@@ -40,7 +41,7 @@ export function decodeSignature(signature: unknown): Buffer {
 export function isValidSignature(key: PublicKey, bytes: Uint8Array, signature: unknown): boolean {
   assertUsablePublicKey(key);
   try {
-    return cryptoVerify(null, bytes, key.keyObject, decodeSignature(signature));
+    return verifyEd25519(key, bytes, decodeSignature(signature));
   } catch (error) {
     if (error instanceof OnexError) return false;
     throw error;
@@ -51,7 +52,7 @@ export function isValidSignature(key: PublicKey, bytes: Uint8Array, signature: u
 export function verifyBytes(key: PublicKey, bytes: Uint8Array, signature: unknown): void {
   assertUsablePublicKey(key);
   const decoded = decodeSignature(signature);
-  if (!(takeVerifiedAhead(key, bytes, decoded) ?? cryptoVerify(null, bytes, key.keyObject, decoded))) {
+  if (!(takeVerifiedAhead(key, bytes, decoded) ?? verifyEd25519(key, bytes, decoded))) {
     throw invalid(`the signature does not verify with key ${key.keyId}`, { keyId: key.keyId });
   }
 }

@@ -4,8 +4,10 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
+import { identityRSignature } from "../trust/fixtures.js";
 
 const CONSUMER = `
 import { OnexError, isOnexError } from "@onex/runtime";
@@ -183,6 +185,21 @@ describe("a service that installs only the generated SDK", () => {
     expect(sources.filter((source) => /^(jetstream|registry|negotiation|dataplane)\//.test(source))).toEqual([]);
     // Bundled: a handful of runtime files, not one per source module.
     expect(loaded.filter((path) => path.startsWith("@onex/runtime/")).length).toBeLessThan(sources.filter((source) => !source.includes("node_modules/")).length);
+  });
+
+  it("verifies with OpenSSL without sodium-native, under the rule libsodium's verdicts follow", () => {
+    const seed = randomBytes(32);
+    const source = `import { ed25519Library, isValidSignature, keyPairFromSeed, signBytes } from "@onex/runtime";
+const pair = keyPairFromSeed(Buffer.from(process.env.SEED, "hex"));
+const message = Buffer.from("m");
+console.log(JSON.stringify({ library: ed25519Library(), genuine: isValidSignature(pair.publicKey, message, signBytes(pair, message)), identityR: isValidSignature(pair.publicKey, message, process.env.SIGNATURE) }));`;
+    const result = spawnSync(process.execPath, ["--input-type=module", "-e", source], {
+      cwd: service,
+      encoding: "utf8",
+      env: { ...process.env, SEED: seed.toString("hex"), SIGNATURE: "ed25519:" + identityRSignature(seed, Buffer.from("m")).toString("base64url") },
+    });
+    expect(result.stderr).toBe("");
+    expect(JSON.parse(result.stdout)).toEqual({ library: "OpenSSL", genuine: true, identityR: false });
   });
 
   it("loads through require() in a CommonJS consumer (Node's require(esm), unflagged from 20.19 and 22.12, as the README says)", async () => {

@@ -12,14 +12,18 @@ import type { TransportMessageClass } from "../../runtime/protocol-sdk.js";
 import { typedPipeline, type Inbound, type Outcome, type TrustSettings } from "../../runtime/receive/pipeline.js";
 import { StoredMessageReplay } from "../../runtime/receive/stored-message-replay.js";
 import { VerifyAhead } from "../../runtime/receive/verify-ahead.js";
-import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
+import { randomBytes } from "node:crypto";
+import { canonicalBytes } from "../../runtime/trust/canonical-json.js";
+import { generateKeyPair, keyPairFromSeed, keyRing } from "../../runtime/trust/keys.js";
 import { DEFAULT_TRUST_POLICY } from "../../runtime/trust/policy.js";
 import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
 import { withVerifiedAhead, type VerifiedAhead } from "../../runtime/trust/signature.js";
+import { identityRSignature } from "../trust/fixtures.js";
 
 const ZONE = "zone.trusted.org";
-const key = generateKeyPair();
+const seed = randomBytes(32);
+const key = keyPairFromSeed(seed);
 const other = generateKeyPair();
 const stranger = generateKeyPair();
 const utf8 = new TextEncoder();
@@ -60,7 +64,7 @@ function traffic(): Inbound[] {
     const m = dispatch(i);
     const body = signed(m);
     const storedAs = next();
-    switch (i % 15) {
+    switch (i % 16) {
       case 0: // genuine, by a second trusted key
         out.push(at(m, signed(m, other), storedAs));
         break;
@@ -120,6 +124,14 @@ function traffic(): Inbound[] {
         // unsigned
         const t = structuredClone(body);
         delete t.trust.signature;
+        out.push(at(m, t, storedAs));
+        break;
+      }
+      case 14: {
+        // the signer's second signature, R = the identity: OpenSSL alone accepts it, a thread must refuse it as the pipeline does
+        const { signature: _, ...unsigned } = body.trust;
+        const t = structuredClone(body);
+        t.trust.signature = "ed25519:" + identityRSignature(seed, canonicalBytes({ ...body, trust: unsigned })).toString("base64url");
         out.push(at(m, t, storedAs));
         break;
       }

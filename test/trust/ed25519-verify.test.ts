@@ -1,0 +1,121 @@
+/**
+ * One verdict on every signature whichever library verifies (trust/ed25519-verify.ts):
+ * libsodium when sodium-native is installed, OpenSSL otherwise. The two differ on a signature
+ * whose R is of small order, which onex refuses before either runs; these tests hold each
+ * library to that rule on the Wycheproof vectors, on such signatures and on mutated genuine ones.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { ed25519Library, libsodiumEd25519, opensslEd25519, smallOrderR, underOnexRule, verifyEd25519 } from "../../runtime/trust/ed25519-verify.js";
+import { keyPairFromSeed, publicKeyFromRaw } from "../../runtime/trust/keys.js";
+import { isValidSignature, signBytes, verifyBytes } from "../../runtime/trust/signature.js";
+import { CORPORA } from "./corpus-paths.js";
+import { catchOnexError, ErrorCode, identityRSignature } from "./fixtures.js";
+
+const sodium = libsodiumEd25519();
+const withOpenssl = underOnexRule(opensslEd25519);
+const withSodium = sodium && underOnexRule(sodium);
+
+describe("the Ed25519 library", () => {
+  it("is libsodium in this project's install (sodium-native is a dependency of the toolchain)", () => {
+    expect(ed25519Library()).toBe("libsodium");
+    expect(sodium).toBeDefined();
+  });
+});
+
+describe("OpenSSL and libsodium under onex's rule give one verdict", () => {
+  const wycheproof = JSON.parse(readFileSync(join(CORPORA, "wycheproof", "ed25519_test.json"), "utf8")) as {
+    testGroups: { publicKey: { pk: string }; tests: { tcId: number; msg: string; sig: string; result: string }[] }[];
+  };
+
+  it("on every Wycheproof vector, the expected one", () => {
+    let checked = 0;
+    for (const group of wycheproof.testGroups) {
+      const key = publicKeyFromRaw(Buffer.from(group.publicKey.pk, "hex"));
+      for (const vector of group.tests) {
+        const message = Buffer.from(vector.msg, "hex");
+        const signature = Buffer.from(vector.sig, "hex");
+        const expected = vector.result === "valid";
+        expect([withOpenssl(key, message, signature), withSodium!(key, message, signature)], `tcId ${vector.tcId}`).toEqual([expected, expected]);
+        checked++;
+      }
+    }
+    expect(checked).toBe(151);
+  });
+
+  it("on a key owner's second signature with R = the identity: OpenSSL alone accepts it, onex refuses it with either library", () => {
+    const seed = randomBytes(32);
+    const pair = keyPairFromSeed(seed);
+    const message = Buffer.from('{"a":1}');
+    const signature = identityRSignature(seed, message);
+    // What the rule is for: without it the two libraries disagree.
+    expect(opensslEd25519(pair.publicKey, message, signature)).toBe(true);
+    expect(sodium!(pair.publicKey, message, signature)).toBe(false);
+    expect(withOpenssl(pair.publicKey, message, signature)).toBe(false);
+    expect(withSodium!(pair.publicKey, message, signature)).toBe(false);
+    const text = "ed25519:" + signature.toString("base64url");
+    expect(isValidSignature(pair.publicKey, message, text)).toBe(false);
+    expect(catchOnexError(() => verifyBytes(pair.publicKey, message, text)).code).toBe(ErrorCode.SignatureInvalid);
+    // The key's ordinary signature of the same message verifies.
+    expect(isValidSignature(pair.publicKey, message, signBytes(pair, message))).toBe(true);
+  });
+
+  it("on genuine signatures, and on them with a byte of the signature or the message changed (fast-check)", () => {
+    const pair = keyPairFromSeed(randomBytes(32));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.option(fc.record({ at: fc.nat(), xor: fc.integer({ min: 1, max: 255 }), inMessage: fc.boolean() })), (message, change) => {
+        const signature = Buffer.from(signBytes(pair, message).slice(8), "base64url");
+        const bytes = Buffer.from(message);
+        if (change !== null) {
+          const target = change.inMessage && bytes.length > 0 ? bytes : signature;
+          target[change.at % target.length]! ^= change.xor;
+        }
+        const verdict = withOpenssl(pair.publicKey, bytes, signature);
+        expect(withSodium!(pair.publicKey, bytes, signature)).toBe(verdict);
+        expect(verifyEd25519(pair.publicKey, bytes, signature)).toBe(verdict);
+        if (change === null) expect(verdict).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe("smallOrderR", () => {
+  const P = 2n ** 255n - 19n;
+  const Y8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022n;
+  // The y coordinates of the points of order dividing 8, and p, p + 1 written for 0 and 1.
+  const blocked = new Set([0n, 1n, P - 1n, Y8, P - Y8, P, P + 1n]);
+  const encode = (y: bigint, signBit: boolean) => {
+    const bytes = Buffer.alloc(32);
+    for (let i = 0; i < 32; i++, y >>= 8n) bytes[i] = Number(y & 255n);
+    if (signBit) bytes[31]! |= 0x80;
+    return bytes;
+  };
+  const yOf = (bytes: Uint8Array) => bytes.subarray(0, 32).reduceRight((value, byte, i) => (value << 8n) | BigInt(i === 31 ? byte & 0x7f : byte), 0n);
+
+  it("holds every small-order encoding, with either sign bit, and refuses a signature over it whatever S", () => {
+    const pair = keyPairFromSeed(randomBytes(32));
+    const s = Buffer.from(signBytes(pair, Buffer.from("m")).slice(8), "base64url").subarray(32);
+    for (const y of blocked) {
+      for (const signBit of [false, true]) {
+        const r = encode(y, signBit);
+        expect(smallOrderR(r), `y = ${y}, sign ${signBit}`).toBe(true);
+        expect(withOpenssl(pair.publicKey, Buffer.from("m"), Buffer.concat([r, s]))).toBe(false);
+        expect(withSodium!(pair.publicKey, Buffer.from("m"), Buffer.concat([r, s]))).toBe(false);
+      }
+    }
+  });
+
+  it("is exactly membership of y in that set (fast-check, biased to near misses)", () => {
+    const near = fc.tuple(fc.constantFrom(...blocked), fc.integer({ min: -2, max: 2 }), fc.boolean()).map(([y, d, sign]) => encode((y + BigInt(d) + 2n ** 255n) % 2n ** 255n, sign));
+    fc.assert(
+      fc.property(fc.oneof(near, fc.uint8Array({ minLength: 32, maxLength: 32 })), (r) => {
+        expect(smallOrderR(r)).toBe(blocked.has(yOf(r)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
