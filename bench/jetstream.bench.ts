@@ -18,7 +18,7 @@
  *   - the hand-written peer: a pull consumer fetching `window` at a time, `JSON.parse`, the same
  *     ajv validator, canonical bytes without `trust.signature`, an Ed25519 verify, ack; no
  *     replay guard, trust policy (expiry, zone, level), version checks or dead letters;
- *   - the floor: the same pull consumer with a bare `crypto.verify` of precomputed bytes and
+ *   - the floor: the same pull consumer with a bare Ed25519 verify of precomputed bytes and
  *     an ack: no parse, validation or canonicalization.
  *
  * Then latency at a fixed publish rate (BENCH_RATE, default 500 msg/s; BENCH_LATENCY_MESSAGES,
@@ -29,6 +29,7 @@
  * It prints; it never fails on timing. Needs `nats-server` on PATH and `npm run build`.
  */
 import { sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
+import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -37,7 +38,7 @@ import { connect as natsConnect, headers as natsHeaders } from "@nats-io/transpo
 // through tsx would time its transform's additions (a `__name` call per closure made).
 import * as v0_1 from "@onex/sdk/v0.1";
 import * as v0_2 from "@onex/sdk/v0.2";
-import { canonicalBytes, generateKeyPair, keyRing, signMessage } from "@onex/runtime";
+import { canonicalBytes, ed25519Library, generateKeyPair, keyRing, signMessage } from "@onex/runtime";
 import { applyStreams, connect, defaultVerifyThreads, planStreams } from "@onex/runtime/jetstream";
 import { startNatsServer } from "../test/support/nats-server.js";
 
@@ -48,6 +49,14 @@ const RATE = Number(process.env.BENCH_RATE ?? 500);
 const LATENCY_MESSAGES = Number(process.env.BENCH_LATENCY_MESSAGES ?? 2000);
 const zone = "zone.trusted.org";
 const key = generateKeyPair();
+/**
+ * The peers verify with the library onex verifies with (sodium-native's libsodium when it is
+ * installed, else node:crypto's OpenSSL), so the ratios are onex's own cost; what libsodium
+ * gains over OpenSSL is `npm run bench:trust`'s to print.
+ */
+const sodium = ed25519Library() === "libsodium" ? (createRequire(import.meta.url)("sodium-native") as { crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean }) : undefined;
+const peerVerify = (message: Uint8Array, signature: Uint8Array): boolean =>
+  sodium === undefined ? cryptoVerify(null, message, key.publicKey.keyObject, signature) : sodium.crypto_sign_verify_detached(signature, message, key.publicKey.raw);
 
 function dispatch(i: number, entity: string): v0_1.TaskDispatch {
   return v0_1.TaskDispatch.create({
@@ -126,7 +135,7 @@ try {
     const data = JSON.parse(decoder.decode(bytes)) as v0_1.TaskDispatchData;
     if (!validate(data)) throw new Error("invalid");
     const { signature, ...trust } = data.trust;
-    if (!cryptoVerify(null, canonicalBytes({ ...data, trust }), key.publicKey.keyObject, Buffer.from(String(signature).slice("ed25519:".length), "base64url"))) throw new Error("bad signature");
+    if (!peerVerify(canonicalBytes({ ...data, trust }), Buffer.from(String(signature).slice("ed25519:".length), "base64url"))) throw new Error("bad signature");
     return data;
   };
   /** Pulls `count` from a fresh consumer on `entity`, `handle` run per message before its ack. */
@@ -208,7 +217,7 @@ try {
         void results.rawSub.push(
           await pull(`raw_${round}`, `raw-${round}`, MESSAGES, () => {
             const p = prepared[i++ % prepared.length]!;
-            if (!cryptoVerify(null, p.unsigned, key.publicKey.keyObject, p.signature)) throw new Error("bad signature");
+            if (!peerVerify(p.unsigned, p.signature)) throw new Error("bad signature");
           }),
         ),
     ];
@@ -266,6 +275,7 @@ try {
   const row = (label: string, sdk: number[], peer: string, other: number[], target = "") =>
     console.log(`  ${label.padEnd(30)} onex ${rate(median(sdk)).padStart(7)} msg/s   ${peer.padEnd(12)} ${rate(median(other)).padStart(7)} msg/s   onex/peer time ${(median(sdk) / median(other)).toFixed(2)}x${target}`);
   console.log(`bench:jetstream — ${availableParallelism()} cores; ${MESSAGES} signal.task.dispatch messages per side, median of ${ROUNDS} rounds, window ${WINDOW}, nats-server on loopback`);
+  console.log(`Ed25519: every side verifies with ${ed25519Library()}${sodium === undefined ? "" : " (sodium-native)"}, as onex does, and signs with OpenSSL (node:crypto)`);
   console.log("  hand-written: nats.js + the same ajv validator + canonical bytes + Ed25519 sign/verify (+ JSON.stringify / JSON.parse); floor: pre-serialized bytes + bare sign/verify");
   row("publish", results.sdkPub, "hand-written", results.handPub, " (target <= 1.15)");
   row("publish", results.sdkPub, "floor", results.rawPub);

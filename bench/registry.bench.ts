@@ -44,6 +44,7 @@ import { Etcd3 } from "etcd3";
 import {
   assertStrongPublicKey,
   decodeSubjectToken,
+  ed25519Library,
   encodeSubjectToken,
   verifyNodeIdentity,
   verifyRegistryEntry,
@@ -428,6 +429,7 @@ async function main(): Promise<void> {
   // A misspelt name would otherwise bench nothing and say so nowhere.
   if (only !== undefined && only !== "NATS KV" && only !== "etcd") throw new Error(`BENCH_BACKEND is "NATS KV" or "etcd", not ${JSON.stringify(only)}`);
   console.log(`bench:registry — ${availableParallelism()} cores; loopback servers started by the bench, on the same machine`);
+  console.log(`Ed25519: onex verifies with ${ed25519Library()}${ed25519Library() === "libsodium" ? " (sodium-native)" : ""}, and so do the hand-written peers, which call its trust functions`);
   console.log("each operation against two peers measured in the same run, interleaved op by op (watch: sample by sample) in random order");
   console.log("  onex register: verify identity and entry, write mark and entry as compare-and-sets (etcd: one transaction with a lease grant first;");
   console.log("    NATS KV: both sent at once on a single server), remember what was verified; resolve: read (mark too unless this revision was found");

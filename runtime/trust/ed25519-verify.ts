@@ -55,32 +55,41 @@ interface Sodium {
   crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
 }
 
-/** Where `sodium-native` was found, null when it is not installed; undefined until first looked for. */
-let sodiumPath: string | null | undefined;
-let sodium: Sodium | undefined;
+/** libsodium's binding; null when `sodium-native` is not installed or does not load; undefined until first looked for. */
+let sodium: Sodium | null | undefined;
+let sodiumPath: string | undefined;
 
 /**
- * The path `sodium-native` loads from, or undefined when it is not installed. Looked for
- * on the first verification, not at import: loading it takes ~20 ms, which a program that
- * never verifies (or a CLI command's cold start) should not pay.
+ * Loads `sodium-native` on the first verification, not at import: loading it takes ~20 ms,
+ * which a program that never verifies (or a CLI command's cold start) should not pay. A copy
+ * that does not load (built for another platform) leaves verification to OpenSSL, whose
+ * verdicts under the rule are the same.
  */
-export function sodiumNativePath(): string | undefined {
-  if (sodiumPath === undefined) {
+function loadSodium(): Sodium | undefined {
+  if (sodium === undefined) {
     try {
-      sodiumPath = createRequire(import.meta.url).resolve("sodium-native");
+      const require = createRequire(import.meta.url);
+      const path = require.resolve("sodium-native");
+      sodium = require(path) as Sodium;
+      sodiumPath = path;
     } catch {
-      sodiumPath = null;
+      sodium = null;
     }
   }
-  return sodiumPath ?? undefined;
+  return sodium ?? undefined;
 }
 
-/** libsodium's verification, or undefined when `sodium-native` is not installed. */
+/** The path `sodium-native` was loaded from (for verification threads to load the same), or undefined when it is not used. */
+export function sodiumNativePath(): string | undefined {
+  loadSodium();
+  return sodiumPath;
+}
+
+/** libsodium's verification, or undefined when `sodium-native` is not installed or does not load. */
 export function libsodiumEd25519(): Ed25519Verifier | undefined {
-  const path = sodiumNativePath();
-  if (path === undefined) return undefined;
-  sodium ??= createRequire(import.meta.url)(path) as Sodium;
-  const verify = sodium.crypto_sign_verify_detached;
+  const binding = loadSodium();
+  if (binding === undefined) return undefined;
+  const verify = binding.crypto_sign_verify_detached;
   return (key, message, signature) => verify(signature, message, key.raw);
 }
 
@@ -89,9 +98,9 @@ export function underOnexRule(library: Ed25519Verifier): Ed25519Verifier {
   return (key, message, signature) => signature.length === 64 && !smallOrderR(signature) && library(key, message, signature);
 }
 
-/** Which library verifies in this process: "libsodium" when `sodium-native` is installed, else "OpenSSL". */
+/** Which library verifies in this process: "libsodium" when `sodium-native` is installed (and loads), else "OpenSSL". */
 export function ed25519Library(): "libsodium" | "OpenSSL" {
-  return sodiumNativePath() === undefined ? "OpenSSL" : "libsodium";
+  return loadSodium() === undefined ? "OpenSSL" : "libsodium";
 }
 
 let chosen: Ed25519Verifier | undefined;
