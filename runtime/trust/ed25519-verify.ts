@@ -11,9 +11,10 @@
  * a message they already signed). Such an R is refused here before either library runs, as
  * libsodium refuses it. On keys the two agree once `assertUsablePublicKey` has refused the
  * weak ones (weak-public-key.ts); the Wycheproof vectors and those signatures are tested
- * against both (test/trust/ed25519-verify.test.ts).
+ * against both (test/trust/ed25519-verify.test.ts). That rests on both checking the equation
+ * without the cofactor, so a libsodium is used only once it gives the known answers below.
  */
-import { verify as opensslVerify, type KeyObject } from "node:crypto";
+import { createPublicKey, verify as opensslVerify, type KeyObject } from "node:crypto";
 import { createRequire } from "node:module";
 
 /** A public key as verification needs it: its 32 raw bytes (libsodium) and its KeyObject (OpenSSL). */
@@ -55,28 +56,70 @@ interface Sodium {
   crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
 }
 
-/** libsodium's binding; null when `sodium-native` is not installed or does not load; undefined until first looked for. */
+/** libsodium's binding; null when `sodium-native` is not installed, does not load or fails the known answers; undefined until first looked for. */
 let sodium: Sodium | null | undefined;
 let sodiumPath: string | undefined;
 
 /**
  * Loads `sodium-native` on the first verification, not at import: loading it takes ~20 ms,
  * which a program that never verifies (or a CLI command's cold start) should not pay. A copy
- * that does not load (built for another platform) leaves verification to OpenSSL, whose
- * verdicts under the rule are the same.
+ * that does not load (built for another platform) or does not give the known answers leaves
+ * verification to OpenSSL, whose verdicts under the rule are the same.
  */
 function loadSodium(): Sodium | undefined {
   if (sodium === undefined) {
     try {
       const require = createRequire(import.meta.url);
       const path = require.resolve("sodium-native");
-      sodium = require(path) as Sodium;
-      sodiumPath = path;
+      const binding = require(path) as Sodium;
+      sodium = givesKnownAnswers(sodiumVerifier(binding)) ? binding : null;
+      if (sodium !== null) sodiumPath = path;
     } catch {
       sodium = null;
     }
   }
   return sodium ?? undefined;
+}
+
+function sodiumVerifier(binding: Sodium): Ed25519Verifier {
+  const verify = binding.crypto_sign_verify_detached;
+  // The binding takes typed arrays only; node:crypto also takes a string (as UTF-8) or a DataView, which callers in JavaScript may pass.
+  return (key, message, signature) => verify(signature, message instanceof Uint8Array ? message : asBytes(message), key.raw);
+}
+
+function asBytes(message: unknown): Uint8Array {
+  if (typeof message === "string") return Buffer.from(message, "utf8");
+  if (ArrayBuffer.isView(message)) return new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
+  // Anything else, refused as node:crypto refuses it.
+  throw new TypeError(`a message to verify is bytes or a string, not ${typeof message}`);
+}
+
+/**
+ * What a library must answer before onex verifies with it. Made from the seed 32 × 0x6f: a
+ * genuine signature, which verifies, and one whose R is a genuine R plus a point of order 8
+ * (R = rB + T, S = r + h·a), which does not. libsodium up to 1.0.20, like OpenSSL, checks
+ * [S]B = R + [h]A without the cofactor; a libsodium that checked it with the cofactor (as its
+ * unreleased main line does) would accept the second where OpenSSL refuses it, and such
+ * signatures are not refused by the rule (R is not of small order), so it is not used.
+ */
+export const ED25519_KNOWN_ANSWERS = {
+  publicKey: "c86d01ad8b2fb694b22ff60e3c9d9e7ed90db5604772b74450d40913b9a9cbaf",
+  message: "onex: libsodium must verify without the cofactor",
+  genuine: "89a5d073509ca66ef4097a1a046296d1a099f983e4803bb33d4cd8f280106cf7ce6ed679ba3c6d6f8972afeaaeb385d00b6bd56abd0ab162e387aa0c95696e0d",
+  torsionR: "8d38499fa13fd4146c3865ab5c7f315e04141ab8c69f309d66b93ee392398da22fad3a276156922af5ca6fddc9ee6a28e8aebb8320c126b94dbae28ebc152c0f",
+};
+
+/** Whether `library` verifies the genuine known signature and refuses the one with a torsion component in R. */
+export function givesKnownAnswers(library: Ed25519Verifier): boolean {
+  const KNOWN = ED25519_KNOWN_ANSWERS;
+  const raw = Buffer.from(KNOWN.publicKey, "hex");
+  const key = { raw, keyObject: createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") }, format: "jwk" }) };
+  const message = Buffer.from(KNOWN.message);
+  try {
+    return library(key, message, Buffer.from(KNOWN.genuine, "hex")) === true && library(key, message, Buffer.from(KNOWN.torsionR, "hex")) === false;
+  } catch {
+    return false;
+  }
 }
 
 /** The path `sodium-native` was loaded from (for verification threads to load the same), or undefined when it is not used. */
@@ -85,12 +128,10 @@ export function sodiumNativePath(): string | undefined {
   return sodiumPath;
 }
 
-/** libsodium's verification, or undefined when `sodium-native` is not installed or does not load. */
+/** libsodium's verification, or undefined when `sodium-native` is not installed, does not load or fails the known answers. */
 export function libsodiumEd25519(): Ed25519Verifier | undefined {
   const binding = loadSodium();
-  if (binding === undefined) return undefined;
-  const verify = binding.crypto_sign_verify_detached;
-  return (key, message, signature) => verify(signature, message, key.raw);
+  return binding === undefined ? undefined : sodiumVerifier(binding);
 }
 
 /** `library` under onex's rule: 64 bytes whose R is not of small order, then the library's verdict. */
@@ -98,7 +139,7 @@ export function underOnexRule(library: Ed25519Verifier): Ed25519Verifier {
   return (key, message, signature) => signature.length === 64 && !smallOrderR(signature) && library(key, message, signature);
 }
 
-/** Which library verifies in this process: "libsodium" when `sodium-native` is installed (and loads), else "OpenSSL". */
+/** Which library verifies in this process: "libsodium" when `sodium-native` is installed (and loads, and gives the known answers), else "OpenSSL". */
 export function ed25519Library(): "libsodium" | "OpenSSL" {
   return loadSodium() === undefined ? "OpenSSL" : "libsodium";
 }

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
-import { identityRSignature } from "../trust/fixtures.js";
+import { identityRSignature } from "../trust/ed25519-points.js";
 
 const CONSUMER = `
 import { OnexError, isOnexError } from "@onex/runtime";

@@ -19,7 +19,7 @@ import { DEFAULT_TRUST_POLICY } from "../../runtime/trust/policy.js";
 import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
 import { withVerifiedAhead, type VerifiedAhead } from "../../runtime/trust/signature.js";
-import { identityRSignature } from "../trust/fixtures.js";
+import { identityRSignature } from "../trust/ed25519-points.js";
 
 const ZONE = "zone.trusted.org";
 const seed = randomBytes(32);

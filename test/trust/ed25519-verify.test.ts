@@ -2,18 +2,20 @@
  * One verdict on every signature whichever library verifies (trust/ed25519-verify.ts):
  * libsodium when sodium-native is installed, OpenSSL otherwise. The two differ on a signature
  * whose R is of small order, which onex refuses before either runs; these tests hold each
- * library to that rule on the Wycheproof vectors, on such signatures and on mutated genuine ones.
+ * library to that rule on the Wycheproof vectors, on such signatures and on mutated genuine ones,
+ * and hold a libsodium to the known answers that show it checks without the cofactor.
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ed25519Library, libsodiumEd25519, opensslEd25519, smallOrderR, underOnexRule, verifyEd25519 } from "../../runtime/trust/ed25519-verify.js";
+import { ED25519_KNOWN_ANSWERS, ed25519Library, givesKnownAnswers, libsodiumEd25519, opensslEd25519, smallOrderR, underOnexRule, verifyEd25519, type Ed25519Verifier } from "../../runtime/trust/ed25519-verify.js";
 import { keyPairFromSeed, publicKeyFromRaw } from "../../runtime/trust/keys.js";
 import { isValidSignature, signBytes, verifyBytes } from "../../runtime/trust/signature.js";
 import { CORPORA } from "./corpus-paths.js";
-import { catchOnexError, ErrorCode, identityRSignature } from "./fixtures.js";
+import { add, BASE, challenge, identityRSignature, L, littleEndian, multiply, secretScalar, signWithNonce, TORSION_8, verifiesWithCofactor } from "./ed25519-points.js";
+import { catchOnexError, ErrorCode } from "./fixtures.js";
 
 const sodium = libsodiumEd25519();
 const withOpenssl = underOnexRule(opensslEd25519);
@@ -80,6 +82,57 @@ describe("OpenSSL and libsodium under onex's rule give one verdict", () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe("the known answers a libsodium must give before onex uses it", () => {
+  const known = ED25519_KNOWN_ANSWERS;
+  const publicKey = Buffer.from(known.publicKey, "hex");
+  const message = Buffer.from(known.message);
+
+  it("are what they claim: the seed 32 × 0x6f's key, its signature, and one with R = rB + T (T of order 8), S = r + k·a", () => {
+    const seed = Buffer.alloc(32, 0x6f);
+    const pair = keyPairFromSeed(seed);
+    expect(pair.publicKey.raw.toString("hex")).toBe(known.publicKey);
+    expect(signBytes(pair, message)).toBe("ed25519:" + Buffer.from(known.genuine, "hex").toString("base64url"));
+    const torsionR = Buffer.from(known.torsionR, "hex");
+    const a = secretScalar(seed);
+    const r = littleEndian(torsionR.subarray(32)) - challenge(torsionR.subarray(0, 32), publicKey, message) * a;
+    const nonce = ((r % L) + L) % L;
+    expect(signWithNonce(a, message, nonce, add(multiply(nonce, BASE), TORSION_8)).toString("hex")).toBe(known.torsionR);
+    // Not of small order, so the rule does not refuse it: the library's equation decides.
+    expect(smallOrderR(torsionR)).toBe(false);
+    // With the cofactor it verifies; without it, it does not.
+    expect(verifiesWithCofactor(publicKey, message, torsionR)).toBe(true);
+    expect(verifiesWithCofactor(publicKey, message, Buffer.from(known.genuine, "hex"))).toBe(true);
+  });
+
+  it("OpenSSL and the installed libsodium give them; a verifier checking with the cofactor, or accepting or refusing everything, does not", () => {
+    expect(givesKnownAnswers(opensslEd25519)).toBe(true);
+    expect(givesKnownAnswers(sodium!)).toBe(true);
+    const withCofactor: Ed25519Verifier = (key, m, signature) => verifiesWithCofactor(key.raw, m, signature);
+    expect(givesKnownAnswers(withCofactor)).toBe(false);
+    expect(givesKnownAnswers(() => true)).toBe(false);
+    expect(givesKnownAnswers(() => false)).toBe(false);
+    expect(
+      givesKnownAnswers(() => {
+        throw new Error("a library that throws");
+      }),
+    ).toBe(false);
+  });
+});
+
+describe("messages passed from JavaScript as a string or a DataView", () => {
+  it("verify as node:crypto reads them, with either library", () => {
+    const pair = keyPairFromSeed(randomBytes(32));
+    const text = '{"a":"é"}';
+    const bytes = Buffer.from(text);
+    const signature = Buffer.from(signBytes(pair, bytes).slice(8), "base64url");
+    for (const message of [text, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)] as unknown as Uint8Array[]) {
+      expect(withOpenssl(pair.publicKey, message, signature)).toBe(true);
+      expect(withSodium!(pair.publicKey, message, signature)).toBe(true);
+      expect(isValidSignature(pair.publicKey, message, "ed25519:" + signature.toString("base64url"))).toBe(true);
+    }
   });
 });
 
