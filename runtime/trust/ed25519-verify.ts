@@ -97,10 +97,10 @@ function asBytes(message: unknown): Uint8Array {
 /**
  * What a library must answer before onex verifies with it. Made from the seed 32 × 0x6f: a
  * genuine signature, which verifies, and one whose R is a genuine R plus a point of order 8
- * (R = rB + T, S = r + h·a), which does not. libsodium up to 1.0.20, like OpenSSL, checks
- * [S]B = R + [h]A without the cofactor; a libsodium that checked it with the cofactor (as its
- * unreleased main line does) would accept the second where OpenSSL refuses it, and such
- * signatures are not refused by the rule (R is not of small order), so it is not used.
+ * (R = rB + T, S = r + h·a), which does not. libsodium 1.0.20 (sodium-native 4.3), like
+ * OpenSSL, checks [S]B = R + [h]A without the cofactor; a libsodium that checked it with the
+ * cofactor would accept the second where OpenSSL refuses it, and the rule does not refuse such
+ * signatures (R is not of small order), so such a libsodium is not used.
  */
 export const ED25519_KNOWN_ANSWERS = {
   publicKey: "c86d01ad8b2fb694b22ff60e3c9d9e7ed90db5604772b74450d40913b9a9cbaf",
