@@ -13,6 +13,7 @@
  * that the data interfaces (mutable, as json-schema-to-typescript emits them) cannot show.
  */
 import { ErrorCode, OnexError } from "./errors.js";
+import { setJsonMember } from "./json-member.js";
 import { MAX_JSON_DEPTH, parseJson, stringifyJson } from "./json-text.js";
 import { printableSegment, type WellFormedString } from "./trust/canonical-json.js";
 import { assertValid, type StandaloneValidator } from "./validation.js";
@@ -41,10 +42,8 @@ export abstract class OnexMessage {
   protected constructor(data: object) {
     for (const key of Object.keys(data)) {
       const value = (data as Record<string, unknown>)[key];
-      // A member named `__proto__` must stay a field, which plain assignment would not make it;
-      // every other name is assigned (several times cheaper than defineProperty, per message).
-      if (key === "__proto__") Object.defineProperty(this, key, { value, enumerable: true, writable: true, configurable: true });
-      else (this as Record<string, unknown>)[key] = value;
+      // A member named `__proto__` must stay a field, which plain assignment would not make it.
+      setJsonMember(this, key, value);
     }
   }
 
@@ -186,9 +185,7 @@ function copyJsonData(value: unknown, what: string, depth: number): unknown {
       if (error instanceof NotJson) error.path.unshift(key);
       throw error;
     }
-    // A plain assignment to `__proto__` would set the prototype instead of a member.
-    if (key === "__proto__") Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
-    else out[key] = item;
+    setJsonMember(out, key, item);
   }
   return out;
 }

@@ -17,6 +17,7 @@
  * untouched. That makes each step a bijection between the valid messages of two versions.
  */
 import { ErrorCode, OnexError } from "./errors.js";
+import { setJsonMember } from "./json-member.js";
 import { messageTypeOf } from "./message.js";
 import { declaredVersionOf } from "./trust/envelope.js";
 import { assertValid } from "./validation.js";
@@ -118,15 +119,9 @@ export function runTransformStep(message: JsonObject, pair: TransformPair, direc
  */
 function withResidue(converted: JsonObject, residue: ResidueMap): JsonObject {
   const copy: JsonObject = {};
-  for (const key in converted) if (Object.hasOwn(converted, key)) setMember(copy, key, key === "_residue" ? residue : converted[key]);
+  for (const key in converted) if (Object.hasOwn(converted, key)) setJsonMember(copy, key, key === "_residue" ? residue : converted[key]);
   if (!Object.hasOwn(converted, "_residue")) copy._residue = residue;
   return copy;
-}
-
-/** A member named __proto__ is data, never the object's prototype. */
-function setMember(object: JsonObject, key: string, value: unknown): void {
-  if (key === "__proto__") Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true });
-  else object[key] = value;
 }
 
 function withoutResidue(message: JsonObject): JsonObject {

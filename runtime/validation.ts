@@ -1,5 +1,6 @@
 /** Running the generated standalone validators and reporting their failures. */
 import { ErrorCode, OnexError } from "./errors.js";
+import { setJsonMember } from "./json-member.js";
 
 /** One failure as ajv reports it. */
 export interface ValidationIssue {
@@ -72,8 +73,7 @@ function withNumbers(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withNumbers);
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    if (key === "__proto__") Object.defineProperty(out, key, { value: withNumbers(item), enumerable: true, writable: true, configurable: true });
-    else out[key] = withNumbers(item);
+    setJsonMember(out, key, withNumbers(item));
   }
   return out;
 }

@@ -1,3 +1,5 @@
+import { setJsonMember } from "../json-member.js";
+
 /**
  * Deep copies of parsed JSON. A registry hands out fresh entry and identity objects on every read
  * (a caller changing what it was handed must change neither what was verified nor what the next
@@ -10,9 +12,7 @@ export function copyJson<T>(value: T): T {
   const copy: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
     const member = copyJson((value as Record<string, unknown>)[key]);
-    // JSON.parse makes "__proto__" an own member; assigning it would set the copy's prototype instead.
-    if (key === "__proto__") Object.defineProperty(copy, key, { value: member, enumerable: true, writable: true, configurable: true });
-    else copy[key] = member;
+    setJsonMember(copy, key, member);
   }
   return copy as T;
 }

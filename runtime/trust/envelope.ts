@@ -9,6 +9,7 @@
  * which it declares a version at all, as its sender's deployment presumably does.
  */
 import { ErrorCode, OnexError } from "../errors.js";
+import { setJsonMember } from "../json-member.js";
 import { compareVersions } from "../version-order.js";
 import { parseRfc3339 } from "./rfc3339-time.js";
 
@@ -200,13 +201,20 @@ export function unsignedEnvelope(data: Envelope): Envelope {
   return withoutMember(data, path) as Envelope;
 }
 
-function withoutMember(value: unknown, path: readonly string[]): unknown {
+/**
+ * `value` without the member at `path`, copying only the objects on the way. Copied key by
+ * key, never with `delete`, which turns an object into a slow dictionary for the canonical
+ * writer that reads it next.
+ */
+function withoutMember(value: unknown, path: readonly string[], depth = 0): unknown {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
-  const [head, ...rest] = path;
+  const head = path[depth];
   if (head === undefined || !Object.hasOwn(value, head)) return value;
-  const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
-  if (rest.length === 0) delete copy[head];
-  else copy[head] = withoutMember(copy[head], rest);
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    if (key !== head) setJsonMember(copy, key, (value as Record<string, unknown>)[key]);
+    else if (depth + 1 < path.length) setJsonMember(copy, key, withoutMember((value as Record<string, unknown>)[key], path, depth + 1));
+  }
   return copy;
 }
 

@@ -26,6 +26,7 @@ import {
   unsignedEnvelope,
   type Envelope,
 } from "../../runtime/trust/envelope.js";
+import { canonicalize } from "../../runtime/trust/canonical-json.js";
 import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
 import { judge } from "../../runtime/trust/policy.js";
 import { checkZone, signMessage, verifyMessage } from "../../runtime/trust/sign-message.js";
@@ -83,6 +84,15 @@ describe("envelope layouts from generated code", () => {
       const verdict = judge(signed, { keys: keyRing([key.publicKey]), now: NOW, keyOfEntity: (id) => (id === sourceEntityOf(data) ? key.keyId : undefined) });
       expect(verdict.warnings).toEqual([]);
     }
+  });
+
+  it("leaves out the signature alone: members named __proto__ stay data, the message is not changed", () => {
+    const data = JSON.parse('{"__proto__":{"x":1},"type":"signal.state.update","protocol":{"version":"0.1"},"trust":{"__proto__":"t","signer":"k","signature":"ed25519:x","level":"basic"},"payload":{}}') as Envelope;
+    const before = canonicalize(data);
+    const unsigned = unsignedEnvelope(data);
+    expect(canonicalize(unsigned)).toBe('{"__proto__":{"x":1},"payload":{},"protocol":{"version":"0.1"},"trust":{"__proto__":"t","level":"basic","signer":"k"},"type":"signal.state.update"}');
+    expect(Object.getPrototypeOf(unsigned.trust)).toBe(Object.prototype);
+    expect(canonicalize(data)).toBe(before);
   });
 
   it("reads a message of a version it does not know with the newest layout under which it declares one", () => {

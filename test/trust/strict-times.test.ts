@@ -1,4 +1,5 @@
 /** Finding 4: every time field is strict RFC 3339 with an offset, in judge, grants, the replay guard and CLI flags. */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseTime } from "../../cli/key-files.js";
 import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
@@ -20,6 +21,42 @@ describe("strict RFC 3339 times", () => {
     expect(parseRfc3339("2099-12-31T23:59:59Z")).toBe(Date.UTC(2099, 11, 31, 23, 59, 59));
     expect(parseRfc3339("2099-12-31T23:59:59.123456+02:00")).toBe(Date.UTC(2099, 11, 31, 21, 59, 59, 123));
     expect(isRfc3339("2024-02-29T00:00:00z")).toBe(true);
+  });
+
+  it("reads exactly what the grammar with Date.parse read (fast-check, near misses included)", () => {
+    // The reader before it went character by character: the RFC 3339 grammar as a pattern, the field ranges, then Date.parse.
+    const PATTERN = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
+    const reference = (text: string): number => {
+      const m = PATTERN.exec(text);
+      if (m === null) return Number.NaN;
+      const [year, month, day] = [+m[1]!, +m[2]!, +m[3]!];
+      const days = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month]!;
+      if (month < 1 || month > 12 || day < 1 || day > days || +m[4]! > 23 || +m[5]! > 59 || +m[6]! > 59) return Number.NaN;
+      if (m[9] !== undefined && (+m[9] > 23 || +m[10]! > 59)) return Number.NaN;
+      return Date.parse(text);
+    };
+    const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, "0"));
+    const time = fc
+      .tuple(
+        fc.integer({ min: 0, max: 9999 }).map((n) => String(n).padStart(4, "0")),
+        two(13),
+        two(32),
+        fc.constantFrom("T", "t", " ", "x"),
+        two(25),
+        two(61),
+        two(61),
+        fc.option(fc.stringMatching(/^\.[0-9]{0,11}$/), { nil: "" }),
+        fc.oneof(fc.constantFrom("Z", "z", "", "+", "Zz", "-00:00"), fc.tuple(fc.constantFrom("+", "-"), two(25), fc.constantFrom(":", ""), two(61)).map((p) => p.join(""))),
+      )
+      .map(([y, mo, d, t, h, mi, se, fraction, offset]) => `${y}-${mo}-${d}${t}${h}:${mi}:${se}${fraction}${offset}`);
+    // Single-character changes anywhere, so every separator and digit position is tried wrong.
+    const changed = fc.tuple(time, fc.nat(), fc.constantFrom("", "0", "9", ":", "-", "T", "Z", ".", "+", "a", "٣")).map(([text, at, c]) => text.slice(0, at % (text.length + 1)) + c + text.slice((at % (text.length + 1)) + 1));
+    fc.assert(
+      fc.property(fc.oneof(time, changed, fc.string()), (text) => {
+        expect(parseRfc3339(text)).toBe(reference(text));
+      }),
+      { numRuns: 20_000 },
+    );
   });
 
   it("knows the Gregorian leap years: every fourth, not every hundredth, every four-hundredth", () => {
