@@ -19,7 +19,9 @@
  *     ajv validator, canonical bytes without `trust.signature`, an Ed25519 verify, ack; no
  *     replay guard, trust policy (expiry, zone, level), version checks or dead letters;
  *   - the floor: the same pull consumer with a bare Ed25519 verify of precomputed bytes and
- *     an ack: no parse, validation or canonicalization.
+ *     an ack: no parse, validation or canonicalization;
+ *   - beside them, when onex verifies with libsodium, the hand-written peer verifying with
+ *     node:crypto (OpenSSL) alone, as a service without sodium-native would.
  *
  * Then latency at a fixed publish rate (BENCH_RATE, default 500 msg/s; BENCH_LATENCY_MESSAGES,
  * default 2000): p50 and p99 from the publish call to the message in the subscriber's hand.
@@ -57,6 +59,8 @@ const key = generateKeyPair();
 const sodium = ed25519Library() === "libsodium" ? (createRequire(import.meta.url)("sodium-native") as { crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean }) : undefined;
 const peerVerify = (message: Uint8Array, signature: Uint8Array): boolean =>
   sodium === undefined ? cryptoVerify(null, message, key.publicKey.keyObject, signature) : sodium.crypto_sign_verify_detached(signature, message, key.publicKey.raw);
+/** A second hand-written subscriber with node:crypto alone (OpenSSL), what a peer without sodium-native verifies with: printed beside, not the target. */
+const opensslVerify = (message: Uint8Array, signature: Uint8Array): boolean => cryptoVerify(null, message, key.publicKey.keyObject, signature);
 
 function dispatch(i: number, entity: string): v0_1.TaskDispatch {
   return v0_1.TaskDispatch.create({
@@ -98,7 +102,7 @@ try {
   const threads = defaultVerifyThreads();
 
   const validate = v0_1.validators.TaskDispatch;
-  const results = { sdkPub: [] as number[], handPub: [] as number[], rawPub: [] as number[], sdkSub: [] as number[], sdkSubOne: [] as number[], handSub: [] as number[], rawSub: [] as number[] };
+  const results = { sdkPub: [] as number[], handPub: [] as number[], rawPub: [] as number[], sdkSub: [] as number[], sdkSubOne: [] as number[], handSub: [] as number[], handSubOpenssl: [] as number[], rawSub: [] as number[] };
   const cpu = () => ({ client: [] as number[], server: [] as number[] });
   const cpuOf = { sdkPub: cpu(), handPub: cpu(), sdkSub: cpu(), sdkSubOne: cpu(), handSub: cpu() };
   /** Publishes with at most WINDOW acks outstanding, `prepare` run per message inside the clock. */
@@ -131,13 +135,14 @@ try {
   };
   /** The hand-written receive: parse, validate, canonicalize, verify. */
   const decoder = new TextDecoder();
-  const handReceive = (bytes: Uint8Array): v0_1.TaskDispatchData => {
+  const handReceiveWith = (verify: typeof peerVerify) => (bytes: Uint8Array): v0_1.TaskDispatchData => {
     const data = JSON.parse(decoder.decode(bytes)) as v0_1.TaskDispatchData;
     if (!validate(data)) throw new Error("invalid");
     const { signature, ...trust } = data.trust;
-    if (!peerVerify(canonicalBytes({ ...data, trust }), Buffer.from(String(signature).slice("ed25519:".length), "base64url"))) throw new Error("bad signature");
+    if (!verify(canonicalBytes({ ...data, trust }), Buffer.from(String(signature).slice("ed25519:".length), "base64url"))) throw new Error("bad signature");
     return data;
   };
+  const handReceive = handReceiveWith(peerVerify);
   /** Pulls `count` from a fresh consumer on `entity`, `handle` run per message before its ack. */
   const pull = async (name: string, entity: string, count: number, handle: (data: Uint8Array) => void): Promise<number> => {
     const info = await jsm.consumers.add("ONEX_EVENT", {
@@ -212,6 +217,8 @@ try {
       typedSubscribe(oneThread, results.sdkSubOne, cpuOf.sdkSubOne),
       // Hand-written consume: parse, validate, canonicalize, verify, ack.
       async () => void results.handSub.push(await withCpu(cpuOf.handSub, () => pull(`hand_${round}`, `hand-${round}`, MESSAGES, handReceive))),
+      // The same with OpenSSL, when the peer above verifies with libsodium.
+      ...(sodium === undefined ? [] : [async () => void results.handSubOpenssl.push(await pull(`handossl_${round}`, `hand-${round}`, MESSAGES, handReceiveWith(opensslVerify)))]),
       // Raw consume with a bare verify.
       async () =>
         void results.rawSub.push(
@@ -275,13 +282,17 @@ try {
   const row = (label: string, sdk: number[], peer: string, other: number[], target = "") =>
     console.log(`  ${label.padEnd(30)} onex ${rate(median(sdk)).padStart(7)} msg/s   ${peer.padEnd(12)} ${rate(median(other)).padStart(7)} msg/s   onex/peer time ${(median(sdk) / median(other)).toFixed(2)}x${target}`);
   console.log(`bench:jetstream — ${availableParallelism()} cores; ${MESSAGES} signal.task.dispatch messages per side, median of ${ROUNDS} rounds, window ${WINDOW}, nats-server on loopback`);
-  console.log(`Ed25519: every side verifies with ${ed25519Library()}${sodium === undefined ? "" : " (sodium-native)"}, as onex does, and signs with OpenSSL (node:crypto)`);
+  console.log(`Ed25519: every side verifies with ${ed25519Library()}${sodium === undefined ? "" : " (sodium-native)"}, as onex does (but "hand, OpenSSL": node:crypto), and signs with OpenSSL (node:crypto)`);
   console.log("  hand-written: nats.js + the same ajv validator + canonical bytes + Ed25519 sign/verify (+ JSON.stringify / JSON.parse); floor: pre-serialized bytes + bare sign/verify");
   row("publish", results.sdkPub, "hand-written", results.handPub, " (target <= 1.15)");
   row("publish", results.sdkPub, "floor", results.rawPub);
   row(`subscribe, ${threads} verify thread${threads === 1 ? "" : "s"}`, results.sdkSub, "hand-written", results.handSub, " (target < 1: past the one-core peer)");
   row("subscribe, main thread only", results.sdkSubOne, "hand-written", results.handSub, " (target <= 1.15)");
   row("subscribe, main thread only", results.sdkSubOne, "floor", results.rawSub);
+  if (sodium !== undefined) {
+    row(`subscribe, ${threads} verify thread${threads === 1 ? "" : "s"}`, results.sdkSub, "hand, OpenSSL", results.handSubOpenssl, " (the peer with node:crypto alone)");
+    row("subscribe, main thread only", results.sdkSubOne, "hand, OpenSSL", results.handSubOpenssl);
+  }
   // Where the two cores go: when client and server together use about two cores' worth, the
   // machine, not the SDK, is the limit (verification threads cannot add a core nats-server uses).
   const cpuRow = (label: string, side: { client: number[]; server: number[] }, ms: number[]) =>
