@@ -42,7 +42,6 @@ export abstract class OnexMessage {
   protected constructor(data: object) {
     for (const key of Object.keys(data)) {
       const value = (data as Record<string, unknown>)[key];
-      // A member named `__proto__` must stay a field, which plain assignment would not make it.
       setJsonMember(this, key, value);
     }
   }

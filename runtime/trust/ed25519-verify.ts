@@ -111,12 +111,12 @@ export const ED25519_KNOWN_ANSWERS = {
 
 /** Whether `library` verifies the genuine known signature and refuses the one with a torsion component in R. */
 export function givesKnownAnswers(library: Ed25519Verifier): boolean {
-  const KNOWN = ED25519_KNOWN_ANSWERS;
-  const raw = Buffer.from(KNOWN.publicKey, "hex");
+  const { publicKey, message, genuine, torsionR } = ED25519_KNOWN_ANSWERS;
+  const raw = Buffer.from(publicKey, "hex");
   const key = { raw, keyObject: createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") }, format: "jwk" }) };
-  const message = Buffer.from(KNOWN.message);
+  const bytes = Buffer.from(message);
   try {
-    return library(key, message, Buffer.from(KNOWN.genuine, "hex")) === true && library(key, message, Buffer.from(KNOWN.torsionR, "hex")) === false;
+    return library(key, bytes, Buffer.from(genuine, "hex")) === true && library(key, bytes, Buffer.from(torsionR, "hex")) === false;
   } catch {
     return false;
   }

@@ -9,7 +9,7 @@
  * anything else. The grammar is RFC 3339 section 5.6: full-date "T" full-time, a fraction of
  * 1 to 9 digits (milliseconds are its first three, as Date.parse reads them), and an offset:
  * "Z" or ±hh:mm. Read character by character, without a regular expression or Date.parse
- * (every received message's expiry comes through here: ~0.2 against ~1–2 µs).
+ * (every received message's expiry comes through here: ~0.1 against 0.8–2 µs).
  */
 export function parseRfc3339(text: unknown): number {
   if (typeof text !== "string" || text.length < 20) return Number.NaN;
