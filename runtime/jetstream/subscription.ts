@@ -12,7 +12,7 @@ import { AckPolicy, DeliverPolicy, ReplayPolicy, type ConsumerConfig, type Consu
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { DeliverFrom, Refusal, VersionedDelivery, VersionedSubscribeOptions, VersionedSubscription, VersionedSubscriptionStats } from "../control-plane.js";
 import { ErrorCode, OnexError } from "../errors.js";
-import type { ReceivePipeline } from "../receive/pipeline.js";
+import type { Outcome, ReceivePipeline } from "../receive/pipeline.js";
 import type { AheadJob, VerifyAhead } from "../receive/verify-ahead.js";
 import { withVerifiedAhead, type VerifiedAhead } from "../trust/signature.js";
 import type { StoredMessageReplay } from "../receive/stored-message-replay.js";
@@ -357,7 +357,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     }
   }
 
-  function delivery(msg: JsMsg, outcome: Extract<ReturnType<ReceivePipeline["receive"]>, { kind: "deliver" }>, attempts: number): VersionedDelivery<unknown> {
+  function delivery(msg: JsMsg, outcome: Delivered, attempts: number): VersionedDelivery<unknown> {
     const storedAs = storedAsOf(msg);
     // On the last attempt nothing will deliver the message again if the handler hangs (and
     // its process may be the only subscriber): dead-letter it after ack_wait, unless the
@@ -378,19 +378,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       clearTimeout(lastChance);
     };
     armLastChance();
-    return {
-      message: outcome.message,
-      warnings: outcome.warnings,
-      ...(outcome.signer !== undefined ? { signer: outcome.signer } : {}),
-      subject: msg.subject,
-      sequence: msg.info.streamSequence,
-      deliveries: attempts,
-      receivedVersion: outcome.receivedVersion,
-      // Read when asked for: most handlers never need the bytes parsed a second time.
-      get original() {
-        return outcome.original;
-      },
-      path: outcome.path,
+    return new JetStreamDelivery(outcome, msg.subject, msg.info.streamSequence, attempts, {
       ack: async () => {
         if (settled) return;
         settle();
@@ -417,7 +405,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
         msg.working();
         armLastChance();
       },
-    };
+    });
   }
 
   const iterator = deliveries();
@@ -552,4 +540,48 @@ function deliverPolicy(from: DeliverFrom): Partial<ConsumerConfig> {
   const time = typeof from.fromTime === "string" ? new Date(from.fromTime) : from.fromTime;
   if (Number.isNaN(time.getTime())) throw new OnexError(ErrorCode.Usage, `deliver.fromTime is not a valid time: ${String(from.fromTime)}`);
   return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: time.toISOString() };
+}
+
+type Delivered = Extract<Outcome, { kind: "deliver" }>;
+
+/**
+ * A delivery as its handler gets it. A class, for the `original` getter (see Delivered in
+ * receive/pipeline.ts); ack, nak, term and working are functions of its own, so a handler may
+ * pass them on unbound.
+ */
+class JetStreamDelivery implements VersionedDelivery<unknown> {
+  readonly message: unknown;
+  readonly warnings: Delivered["warnings"];
+  declare readonly signer?: string;
+  readonly receivedVersion: string;
+  readonly path: string[];
+  readonly ack: () => Promise<void>;
+  readonly nak: (delayMs?: number) => Promise<void>;
+  readonly term: () => void;
+  readonly working: () => void;
+  readonly #outcome: Delivered;
+
+  constructor(
+    outcome: Delivered,
+    readonly subject: string,
+    readonly sequence: number,
+    readonly deliveries: number,
+    settle: Pick<JetStreamDelivery, "ack" | "nak" | "term" | "working">,
+  ) {
+    this.message = outcome.message;
+    this.warnings = outcome.warnings;
+    if (outcome.signer !== undefined) (this as { signer?: string }).signer = outcome.signer;
+    this.receivedVersion = outcome.receivedVersion;
+    this.path = outcome.path;
+    this.ack = settle.ack;
+    this.nak = settle.nak;
+    this.term = settle.term;
+    this.working = settle.working;
+    this.#outcome = outcome;
+  }
+
+  /** Read when asked for: most handlers never need the bytes parsed a second time. */
+  get original(): Delivered["original"] {
+    return this.#outcome.original;
+  }
 }

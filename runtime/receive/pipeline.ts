@@ -204,20 +204,40 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
       // from a copy, and the message that holds `value` goes no further.
       const converted = convert(message, value as JsonObject, where.cls.version);
       if ("refusal" in converted) return { kind: "refuse", refusal: refusalOf(converted.refusal, value as JsonObject, where.cls.version, targetVersion ?? where.cls.version, verdict.verifiedSigner) };
-      let original = converted.message === message ? undefined : (value as JsonObject);
-      return {
-        kind: "deliver",
-        message: converted.message,
-        warnings: verdict.warnings,
-        ...(verdict.verifiedSigner !== undefined ? { signer: verdict.verifiedSigner } : {}),
-        receivedVersion: where.cls.version,
-        get original(): JsonObject {
-          return (original ??= decodeInput(inbound.data, "*") as JsonObject);
-        },
-        path: converted.path,
-      };
+      return new Delivered(converted.message, verdict.warnings, verdict.verifiedSigner, where.cls.version, converted.message === message ? undefined : (value as JsonObject), inbound.data, converted.path);
     },
   };
+}
+
+/**
+ * The "deliver" outcome. A class, for its `original` getter: an object literal with a getter
+ * (or a spread) is given a hidden class of its own, each time, and with one a message V8's
+ * young-generation collections kept promoting about 2 KB a message to the old generation.
+ */
+class Delivered {
+  readonly kind = "deliver";
+  declare readonly signer?: string;
+  #original: JsonObject | undefined;
+  readonly #data: Uint8Array;
+
+  constructor(
+    readonly message: object,
+    readonly warnings: TrustWarning[],
+    signer: string | undefined,
+    readonly receivedVersion: string,
+    /** The data as received, when the message delivered no longer holds it (it was converted); otherwise read again from `data` when asked for. */
+    original: JsonObject | undefined,
+    data: Uint8Array,
+    readonly path: string[],
+  ) {
+    if (signer !== undefined) (this as { signer?: string }).signer = signer;
+    this.#original = original;
+    this.#data = data;
+  }
+
+  get original(): JsonObject {
+    return (this.#original ??= decodeInput(this.#data, "*") as JsonObject);
+  }
 }
 
 function reject(error: unknown): Outcome {

@@ -11,6 +11,7 @@ import { applyStreams, planStreams } from "../../runtime/jetstream/streams.js";
 import type { Delivery, Subscription } from "../../runtime/control-plane.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
 import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
+import { sameFastShape } from "../support/hidden-class.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { ZONE, applyBundledStreams, client, makeKeys, stateUpdate, taskDispatch } from "./fixtures.js";
 
@@ -90,6 +91,17 @@ describe("typed, signed publish and subscribe", () => {
     const receipts = await publisher.publishMany(messages, { window: 64 });
     expect(receipts).toHaveLength(500);
     for (let i = 1; i < receipts.length; i++) expect(receipts[i]!.sequence).toBeGreaterThan(receipts[i - 1]!.sequence);
+  });
+
+  it("hands out deliveries with fast properties and one hidden class, whose original is still read when asked for", async () => {
+    const sent = [stateUpdate("n-shape", "busy"), stateUpdate("n-shape", "idle")];
+    for (const m of sent) await publisher.publish(m);
+    const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-shape", deliver: "all" });
+    const [a, b] = await take(sub, 2);
+    await sub.stop();
+    expect(sameFastShape(a!, b!)).toBe(true);
+    expect([a!.original.id, b!.original.id]).toEqual(sent.map((m) => m.id));
+    expect(a!.signer).toBe(keys.node.keyId);
   });
 
   it("filters by zone and entity, and skips types the subscription does not handle", async () => {

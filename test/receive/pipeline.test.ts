@@ -15,6 +15,7 @@ import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
 import { DEFAULT_TRUST_POLICY } from "../../runtime/trust/policy.js";
 import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
+import { sameFastShape } from "../support/hidden-class.js";
 import { PROJECT_ROOT } from "../support/temp-schemas.js";
 
 const ZONE = "zone.trusted.org";
@@ -189,6 +190,18 @@ describe("versionedPipeline", () => {
       (out.original.payload as { task_id: string }).task_id = "changed too";
       expect((out.message as { payload: { task_id: string } }).payload.task_id).toBe("task-1");
     }
+  });
+});
+
+describe("the outcome's shape", () => {
+  it("every delivery has fast properties and one hidden class, converted or not", () => {
+    const p = typed([v0_1.StateUpdate]);
+    const versioned = versionedPipeline({ sdk: v0_2, sources: [v0_1], graph: versionGraph }, undefined, trust());
+    const [a, b, c, d] = [p.receive(inbound(update("n-1"))), p.receive(inbound(update("n-2"))), versioned.receive(inbound(update("n-3"))), versioned.receive(inbound(update("n-4")))];
+    for (const out of [a, b, c, d]) expect(out!.kind).toBe("deliver");
+    expect(sameFastShape(a!, b!)).toBe(true);
+    expect(sameFastShape(c!, d!)).toBe(true);
+    expect(sameFastShape(a!, c!)).toBe(true);
   });
 });
 
