@@ -8,7 +8,7 @@ import { listDeadLetters } from "../../runtime/jetstream/dead-letter.js";
 import { planReplay, replayDeadLetter } from "../../runtime/jetstream/dead-letter-replay.js";
 import { keyRing } from "../../runtime/trust/keys.js";
 import { applyStreams, planStreams } from "../../runtime/jetstream/streams.js";
-import type { Delivery, Subscription } from "../../runtime/control-plane.js";
+import type { Delivery, Subscription, VersionedDelivery } from "../../runtime/control-plane.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
 import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
 import { sameFastShape } from "../support/hidden-class.js";
@@ -100,7 +100,7 @@ describe("typed, signed publish and subscribe", () => {
     const [a, b] = await take(sub, 2);
     await sub.stop();
     expect(sameFastShape(a!, b!)).toBe(true);
-    expect([a!.original.id, b!.original.id]).toEqual(sent.map((m) => m.id));
+    expect([a!, b!].map((d) => (d as unknown as VersionedDelivery<unknown>).original.id)).toEqual(sent.map((m) => m.id));
     expect(a!.signer).toBe(keys.node.keyId);
   });
 

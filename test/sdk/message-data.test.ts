@@ -7,6 +7,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import * as v0_2 from "../../generated/v0.2/index.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { handOver } from "../../runtime/message.js";
 import { canonicalize } from "../../runtime/trust/canonical-json.js";
 
 const zone = "zone.trusted.org";
@@ -43,6 +44,17 @@ describe("messages own their data", () => {
     data.payload.state = "asleep";
     expect(msg.payload.state).toBe("idle");
     expect(v0_2.StateUpdate.is(msg.toJSON())).toBe(true);
+  });
+
+  it("an object the runtime handed over is kept by the next parse() alone: given to any later one, it is copied", () => {
+    const handed = v0_2.StateUpdate.create({ source, trust, payload: { state: "idle" } }).toJSON() as { payload: { state: string } };
+    const other = v0_2.StateUpdate.create({ source, trust, payload: { state: "running" } }).toJSON();
+    expect(v0_2.StateUpdate.parse(handOver(handed)).payload).toBe(handed.payload);
+    handOver(handed);
+    v0_2.StateUpdate.parse(other);
+    const later = v0_2.StateUpdate.parse(handed);
+    handed.payload.state = "asleep";
+    expect(later.payload.state).toBe("idle");
   });
 
   it("toJSON() hands out a copy: changing it leaves the message unchanged", () => {
