@@ -115,7 +115,7 @@ export interface Refusal {
 export interface VersionedDelivery<M> extends Delivery<M> {
   /** The version the sender wrote the message in. */
   receivedVersion: string;
-  /** The message as received and verified, before conversion. */
+  /** The message as received and verified, before conversion: parsed from the bytes again when read (a getter, so a spread or JSON.stringify of the delivery leaves it out). */
   readonly original: JsonObject;
   /** Versions the conversion passed through, both ends included (`[v]` when none was needed). */
   path: string[];

@@ -89,16 +89,16 @@ export function decodeMessage(cls: MessageClass, input: MessageInput): Record<st
   const handed = handedOver;
   handedOver = undefined;
   const decoded = decodeInput(input, cls.version);
-  const value = decoded !== input || decoded === handed ? decoded : copyMessageData(decoded, cls.type);
+  const value = decoded !== input || (handed !== undefined && decoded === handed) ? decoded : copyMessageData(decoded, cls.type);
   assertValid(cls.validate, value, { version: cls.version, type: cls.type, schemaId: cls.schemaId });
   return value as Record<string, unknown>;
 }
 
 // The object the runtime parsed from bytes itself and passes to the very next `parse` (the
 // receive pipeline reads a message's type and version before it knows its class): nobody else
-// holds it, so that `parse` keeps it instead of copying. One slot, not a WeakSet (an add and a
-// delete per message cost ~1 µs): any `parse` empties it, so an object handed over but given to
-// a later `parse` than the next is copied, as any caller's object is.
+// holds it, so that `parse` keeps it instead of copying. One slot, not a WeakSet: any `parse`
+// empties it, so an object handed over but given to a later `parse` than the next is copied,
+// as any caller's object is.
 let handedOver: object | undefined;
 
 /** Marks `value`, freshly parsed and shared with no one, to be kept rather than copied by the next `parse`, if it is given to that one. */

@@ -357,7 +357,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     }
   }
 
-  function delivery(msg: JsMsg, outcome: Delivered, attempts: number): VersionedDelivery<unknown> {
+  function delivery(msg: JsMsg, outcome: DeliverOutcome, attempts: number): VersionedDelivery<unknown> {
     const storedAs = storedAsOf(msg);
     // On the last attempt nothing will deliver the message again if the handler hangs (and
     // its process may be the only subscriber): dead-letter it after ack_wait, unless the
@@ -378,34 +378,33 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       clearTimeout(lastChance);
     };
     armLastChance();
-    return new JetStreamDelivery(outcome, msg.subject, msg.info.streamSequence, attempts, {
-      ack: async () => {
-        if (settled) return;
-        settle();
-        // Not a confirmed ack (a round trip per message): if this one is lost (the server
-        // went away), the message comes back and the remembered sequence acknowledges it then.
-        remember(storedAs);
-        ledger.forget(handBackKey(msg));
-        ack(msg);
-      },
-      nak: async (delayMs?: number) => {
-        if (settled) return;
-        settle();
-        if (attempts >= maxDeliver) await toDeadLetter(msg, new OnexError(ErrorCode.HandlerFailed, `the handler failed ${attempts} attempts`, { deliveries: attempts }));
-        else msg.nak(delayMs);
-      },
-      term: () => {
-        if (settled) return;
-        settle();
-        ledger.forget(handBackKey(msg));
-        msg.term();
-      },
-      working: () => {
-        if (settled) return;
-        msg.working();
-        armLastChance();
-      },
-    });
+    const onAck = async () => {
+      if (settled) return;
+      settle();
+      // Not a confirmed ack (a round trip per message): if this one is lost (the server
+      // went away), the message comes back and the remembered sequence acknowledges it then.
+      remember(storedAs);
+      ledger.forget(handBackKey(msg));
+      ack(msg);
+    };
+    const onNak = async (delayMs?: number) => {
+      if (settled) return;
+      settle();
+      if (attempts >= maxDeliver) await toDeadLetter(msg, new OnexError(ErrorCode.HandlerFailed, `the handler failed ${attempts} attempts`, { deliveries: attempts }));
+      else msg.nak(delayMs);
+    };
+    const onTerm = () => {
+      if (settled) return;
+      settle();
+      ledger.forget(handBackKey(msg));
+      msg.term();
+    };
+    const onWorking = () => {
+      if (settled) return;
+      msg.working();
+      armLastChance();
+    };
+    return new JetStreamDelivery(outcome, msg.subject, msg.info.streamSequence, attempts, onAck, onNak, onTerm, onWorking);
   }
 
   const iterator = deliveries();
@@ -542,46 +541,47 @@ function deliverPolicy(from: DeliverFrom): Partial<ConsumerConfig> {
   return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: time.toISOString() };
 }
 
-type Delivered = Extract<Outcome, { kind: "deliver" }>;
+type DeliverOutcome = Extract<Outcome, { kind: "deliver" }>;
+
+/** Where a delivery keeps its outcome: a symbol, not a #private field, so `original` still reads through a Proxy of the delivery. */
+const OUTCOME = Symbol("outcome");
 
 /**
- * A delivery as its handler gets it. A class, for the `original` getter (see Delivered in
- * receive/pipeline.ts); ack, nak, term and working are functions of its own, so a handler may
- * pass them on unbound.
+ * A delivery as its handler gets it. A class, so that its `original` getter (reading the
+ * outcome's, which parses the bytes again only when asked for) is on the prototype: an object
+ * literal with a getter is a dictionary, and one per message cost subscribing ~12 µs of CPU a
+ * message in garbage collection (docs/performance.md). `original` is therefore not an own
+ * property: `{...delivery}`, `Object.keys` and `JSON.stringify` leave it out. ack, nak, term
+ * and working are functions of the delivery's own, so a handler may pass them on unbound.
  */
 class JetStreamDelivery implements VersionedDelivery<unknown> {
   readonly message: unknown;
-  readonly warnings: Delivered["warnings"];
+  readonly warnings: DeliverOutcome["warnings"];
   declare readonly signer?: string;
   readonly receivedVersion: string;
   readonly path: string[];
-  readonly ack: () => Promise<void>;
-  readonly nak: (delayMs?: number) => Promise<void>;
-  readonly term: () => void;
-  readonly working: () => void;
-  readonly #outcome: Delivered;
+  declare readonly [OUTCOME]: DeliverOutcome;
 
   constructor(
-    outcome: Delivered,
+    outcome: DeliverOutcome,
     readonly subject: string,
     readonly sequence: number,
     readonly deliveries: number,
-    settle: Pick<JetStreamDelivery, "ack" | "nak" | "term" | "working">,
+    readonly ack: () => Promise<void>,
+    readonly nak: (delayMs?: number) => Promise<void>,
+    readonly term: () => void,
+    readonly working: () => void,
   ) {
     this.message = outcome.message;
     this.warnings = outcome.warnings;
     if (outcome.signer !== undefined) (this as { signer?: string }).signer = outcome.signer;
     this.receivedVersion = outcome.receivedVersion;
     this.path = outcome.path;
-    this.ack = settle.ack;
-    this.nak = settle.nak;
-    this.term = settle.term;
-    this.working = settle.working;
-    this.#outcome = outcome;
+    // Not enumerable: a spread or JSON.stringify of a delivery shows what it did before.
+    Object.defineProperty(this, OUTCOME, { value: outcome });
   }
 
-  /** Read when asked for: most handlers never need the bytes parsed a second time. */
-  get original(): Delivered["original"] {
-    return this.#outcome.original;
+  get original(): DeliverOutcome["original"] {
+    return this[OUTCOME].original;
   }
 }

@@ -210,9 +210,10 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
 }
 
 /**
- * The "deliver" outcome. A class, for its `original` getter: an object literal with a getter
- * (or a spread) is given a hidden class of its own, each time, and with one a message V8's
- * young-generation collections kept promoting about 2 KB a message to the old generation.
+ * The "deliver" outcome. A class, for its `original` getter: V8 makes an object literal with a
+ * getter a dictionary, and with one such outcome and one such delivery per message its
+ * young-generation collections promoted 3.7 KB a message to the old generation
+ * (docs/performance.md).
  */
 class Delivered {
   readonly kind = "deliver";

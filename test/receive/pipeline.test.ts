@@ -194,7 +194,7 @@ describe("versionedPipeline", () => {
 });
 
 describe("the outcome's shape", () => {
-  it("every delivery has fast properties and one hidden class, converted or not", () => {
+  it("deliveries have fast properties and, signed alike, one hidden class, converted or not", () => {
     const p = typed([v0_1.StateUpdate]);
     const versioned = versionedPipeline({ sdk: v0_2, sources: [v0_1], graph: versionGraph }, undefined, trust());
     const [a, b, c, d] = [p.receive(inbound(update("n-1"))), p.receive(inbound(update("n-2"))), versioned.receive(inbound(update("n-3"))), versioned.receive(inbound(update("n-4")))];

@@ -57,6 +57,10 @@ describe("messages own their data", () => {
     expect(later.payload.state).toBe("idle");
   });
 
+  it("parse(undefined) is refused as what JSON cannot carry, with nothing handed over", () => {
+    expect(() => v0_2.StateUpdate.parse(undefined as never)).toThrow(expect.objectContaining({ code: ErrorCode.CanonicalJson }));
+  });
+
   it("toJSON() hands out a copy: changing it leaves the message unchanged", () => {
     const msg = v0_2.StateUpdate.create({ source, trust, payload: { state: "idle" } });
     const json = msg.toJSON() as { payload: { state: string }; source: { zone: string } };
