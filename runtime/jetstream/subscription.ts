@@ -577,7 +577,7 @@ class JetStreamDelivery implements VersionedDelivery<unknown> {
     if (outcome.signer !== undefined) (this as { signer?: string }).signer = outcome.signer;
     this.receivedVersion = outcome.receivedVersion;
     this.path = outcome.path;
-    // Not enumerable: a spread or JSON.stringify of a delivery shows what it did before.
+    // Not enumerable: a spread, Object.keys or JSON.stringify of a delivery leaves the outcome out.
     Object.defineProperty(this, OUTCOME, { value: outcome });
   }
 
