@@ -88,7 +88,14 @@ export interface FetchOptions {
 }
 
 interface PeerState {
-  info: PeerInfo;
+  /**
+   * Its id and the endpoint it last announced, as fields of their own rather than a copy of
+   * the directory's PeerInfo: every state then has one hidden class, so the scheduler's code
+   * stays optimized (a spread copy per refresh gave `info` objects of two shapes, and V8
+   * recompiled the scheduler each time it met the other one).
+   */
+  readonly peerId: string;
+  endpoint: string;
   /** What we know it holds: union of what it announced and what its piece server said. */
   have: Bitfield | undefined;
   /** Pieces it answered 404 for (restarted without them): not asked again during this fetch. */
@@ -139,6 +146,8 @@ class Fetch {
   readonly #waitingOnDownloaders = new Map<number, number>();
   // A random rank per piece breaks availability ties, so fetchers starting together ask a seeder for different pieces.
   readonly #tieBreak: Float64Array;
+  // How many usable peers hold each piece, as last counted by #rarestFirst (its sort's key).
+  readonly #availability: Uint32Array;
   readonly #result: FetchResult;
   readonly #started = Date.now();
   #lastProgress = Date.now();
@@ -151,6 +160,7 @@ class Fetch {
     this.#store = options.store;
     this.#client = new PieceClient(options.requestTimeoutMs ?? 30_000);
     this.#tieBreak = new Float64Array(this.#store.descriptor.pieces.length).map(() => Math.random());
+    this.#availability = new Uint32Array(this.#store.descriptor.pieces.length);
     this.#result = { fetchedPieces: 0, resumedPieces: this.#store.have.count, bytesFetched: 0, bytesByPeer: {}, corruptPeers: [], elapsedMs: 0 };
   }
 
@@ -207,11 +217,13 @@ class Fetch {
         if (info.peerId === this.#o.selfPeerId) continue;
         let state = this.#peers.get(info.peerId);
         if (state === undefined) {
-          state = { info, have: undefined, refused: new Set(), deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, polling: false, complete: false };
+          state = { peerId: info.peerId, endpoint: info.endpoint, have: undefined, refused: new Set(), deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, polling: false, complete: false };
           this.#peers.set(info.peerId, state);
         }
-        if (state.info.endpoint !== info.endpoint) forgetProcess(state);
-        state.info = { ...state.info, endpoint: info.endpoint };
+        if (state.endpoint !== info.endpoint) {
+          forgetProcess(state);
+          state.endpoint = info.endpoint;
+        }
         if (info.have) this.#merge(state, info.have);
       }
     }
@@ -226,7 +238,7 @@ class Fetch {
 
   async #poll(state: PeerState): Promise<void> {
     try {
-      const { status, body, buffer } = await this.#get(`${state.info.endpoint}/v1/artifacts/${rootHex(this.#store.descriptor.root_hash)}/bitfield`, bitfieldAnswerBytes(this.#store.descriptor.pieces.length));
+      const { status, body, buffer } = await this.#get(`${state.endpoint}/v1/artifacts/${rootHex(this.#store.descriptor.root_hash)}/bitfield`, bitfieldAnswerBytes(this.#store.descriptor.pieces.length));
       const text = body.toString("utf8");
       this.#release(buffer);
       if (status !== 200) return;
@@ -250,52 +262,66 @@ class Fetch {
   /** Starts requests for the rarest missing pieces on peers with room. */
   #schedule(): void {
     const maxTotal = this.#o.maxInFlight ?? 16;
-    const perPeer = this.#o.maxInFlightPerPeer ?? 4;
     if (this.#inFlight.size >= maxTotal) return;
     const now = Date.now();
     const usable = [...this.#peers.values()].filter((p) => !p.dropped && p.backoffUntil <= now && p.have !== undefined);
     if (usable.length === 0) return;
+    for (const piece of this.#rarestFirst(usable)) {
+      if (this.#inFlight.size >= maxTotal) break;
+      const peer = this.#peerFor(piece, usable, now);
+      if (peer !== undefined) this.#request(peer, piece);
+    }
+  }
+
+  /** The missing pieces not in flight that some usable peer holds, rarest first (ties in a random order of this fetch's own). */
+  #rarestFirst(usable: PeerState[]): number[] {
     const have = this.#store.have;
-    const candidates: { piece: number; availability: number }[] = [];
+    const availability = this.#availability;
+    const pieces: number[] = [];
     for (let i = 0; i < have.length; i++) {
       if (have.has(i) || this.#inFlight.has(i)) continue;
-      let availability = 0;
-      for (const peer of usable) if (peer.have!.has(i) && !peer.refused.has(i)) availability++;
-      if (availability > 0) candidates.push({ piece: i, availability });
+      let count = 0;
+      for (const peer of usable) if (peer.have!.has(i) && !peer.refused.has(i)) count++;
+      if (count === 0) continue;
+      availability[i] = count;
+      pieces.push(i);
     }
-    candidates.sort((a, b) => a.availability - b.availability || this.#tieBreak[a.piece]! - this.#tieBreak[b.piece]!);
-    for (const { piece } of candidates) {
-      if (this.#inFlight.size >= maxTotal) break;
-      let best: PeerState | undefined;
-      let heldByDownloader = false;
-      for (const peer of usable) {
-        if (!peer.have!.has(piece) || peer.refused.has(piece)) continue;
-        heldByDownloader ||= !peer.complete;
-        if ((peer.deferredUntil.get(piece) ?? 0) > now) continue;
-        if (peer.inFlight >= perPeer) continue;
-        // Peers still downloading go before complete ones: spreading the load off the seeders is the point of a swarm.
-        if (best === undefined || rank(peer) < rank(best)) best = peer;
-      }
-      if (best === undefined) continue;
-      // Nor is a piece another downloader holds taken from a seeder because that downloader is
-      // busy: a seeder's uplink is kept for the pieces no downloader has yet, so the origin
-      // sends each piece about once however many fetch. A downloader slow to answer (or one
-      // that only claims pieces) holds a piece up for DOWNLOADER_WAIT_MS at most.
-      if (best.complete && heldByDownloader) {
-        const since = this.#waitingOnDownloaders.get(piece) ?? now;
-        this.#waitingOnDownloaders.set(piece, since);
-        if (now - since < DOWNLOADER_WAIT_MS) continue;
-      }
-      this.#waitingOnDownloaders.delete(piece);
-      this.#request(best, piece);
+    const tieBreak = this.#tieBreak;
+    return pieces.sort((a, b) => availability[a]! - availability[b]! || tieBreak[a]! - tieBreak[b]!);
+  }
+
+  /** The peer to ask for `piece` now, if any: one with room that holds it, downloaders before complete peers. */
+  #peerFor(piece: number, usable: PeerState[], now: number): PeerState | undefined {
+    const perPeer = this.#o.maxInFlightPerPeer ?? 4;
+    let best: PeerState | undefined;
+    let heldByDownloader = false;
+    for (const peer of usable) {
+      if (!peer.have!.has(piece) || peer.refused.has(piece)) continue;
+      heldByDownloader ||= !peer.complete;
+      if ((peer.deferredUntil.get(piece) ?? 0) > now) continue;
+      if (peer.inFlight >= perPeer) continue;
+      // Peers still downloading go before complete ones: spreading the load off the seeders is the point of a swarm.
+      if (best === undefined || rank(peer) < rank(best)) best = peer;
     }
+    if (best === undefined) return undefined;
+    // Nor is a piece another downloader holds taken from a seeder because that downloader is
+    // busy: a seeder's uplink is kept for the pieces no downloader has yet, so the origin
+    // sends each piece about once however many fetch. A downloader slow to answer (or one
+    // that only claims pieces) holds a piece up for DOWNLOADER_WAIT_MS at most.
+    if (best.complete && heldByDownloader) {
+      const since = this.#waitingOnDownloaders.get(piece) ?? now;
+      this.#waitingOnDownloaders.set(piece, since);
+      if (now - since < DOWNLOADER_WAIT_MS) return undefined;
+    }
+    this.#waitingOnDownloaders.delete(piece);
+    return best;
   }
 
   #request(peer: PeerState, piece: number): void {
     peer.inFlight++;
     this.#inFlight.add(piece);
     const expectedLength = pieceLengthOf(this.#store.descriptor, piece);
-    const url = `${peer.info.endpoint}/v1/artifacts/${rootHex(this.#store.descriptor.root_hash)}/pieces/${piece}`;
+    const url = `${peer.endpoint}/v1/artifacts/${rootHex(this.#store.descriptor.root_hash)}/pieces/${piece}`;
     let receiving = false;
     const onBody = () => {
       receiving = true;
@@ -347,7 +373,7 @@ class Fetch {
     if (written) {
       this.#result.fetchedPieces++;
       this.#result.bytesFetched += body.length;
-      this.#result.bytesByPeer[peer.info.peerId] = (this.#result.bytesByPeer[peer.info.peerId] ?? 0) + body.length;
+      this.#result.bytesByPeer[peer.peerId] = (this.#result.bytesByPeer[peer.peerId] ?? 0) + body.length;
       this.#lastProgress = Date.now();
     }
   }
@@ -355,15 +381,15 @@ class Fetch {
   #dropCorrupt(peer: PeerState, piece: number, expected: string, actual: string): void {
     if (peer.dropped) return;
     peer.dropped = true;
-    const report: CorruptPeerReport = { peerId: peer.info.peerId, endpoint: peer.info.endpoint, piece, expected, actual };
+    const report: CorruptPeerReport = { peerId: peer.peerId, endpoint: peer.endpoint, piece, expected, actual };
     this.#result.corruptPeers.push(report);
     this.#o.onCorruptPeer?.(report);
     const ledger = this.#o.ledger;
     if (ledger) {
       // The ledger moves only on signed attestations: this fetcher attests the failed serve.
-      const task = { task_id: `serve-piece:${rootHex(this.#store.descriptor.root_hash)}:${piece}:${peer.info.peerId}`, root_hash: this.#store.descriptor.root_hash, piece, expected };
+      const task = { task_id: `serve-piece:${rootHex(this.#store.descriptor.root_hash)}:${piece}:${peer.peerId}`, root_hash: this.#store.descriptor.root_hash, piece, expected };
       const attestation = attestExecution(
-        { task, result: { sha256: actual }, node: peer.info.peerId, outcome: "failed", trustDelta: ledger.trustDelta ?? -0.25, verified: true, executionTime: 0 },
+        { task, result: { sha256: actual }, node: peer.peerId, outcome: "failed", trustDelta: ledger.trustDelta ?? -0.25, verified: true, executionTime: 0 },
         ledger.key,
       );
       ledger.ledger.apply(attestation);
