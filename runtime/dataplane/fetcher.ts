@@ -148,6 +148,15 @@ class Fetch {
   readonly #tieBreak: Float64Array;
   // How many usable peers hold each piece, as last counted by #rarestFirst (its sort's key).
   readonly #availability: Uint32Array;
+  // The rarest-first order #rarestFirst last gave, over the usable peers it counted, kept until
+  // what it counted changes (a peer's pieces, a refusal, who is usable): counting every piece
+  // again on each scheduling pass, one per finished request, made a fetch quadratic in its
+  // pieces (4 ms a pass at 10,240 pieces, a 10 GiB artifact at the default piece size).
+  #order: number[] = [];
+  /** Where in #order the first piece not yet held is: a held piece stays held, so a pass never looks before it again. */
+  #orderStart = 0;
+  #orderPeers: PeerState[] = [];
+  #orderStale = true;
   readonly #result: FetchResult;
   readonly #started = Date.now();
   #lastProgress = Date.now();
@@ -223,6 +232,7 @@ class Fetch {
         if (state.endpoint !== info.endpoint) {
           forgetProcess(state);
           state.endpoint = info.endpoint;
+          this.#orderStale = true;
         }
         if (info.have) this.#merge(state, info.have);
       }
@@ -255,7 +265,9 @@ class Fetch {
   #merge(state: PeerState, have: Bitfield): void {
     if (have.length !== this.#store.descriptor.pieces.length) return;
     if (state.have === undefined) state.have = new Bitfield(have.length);
+    const known = state.have.count;
     for (let i = 0; i < have.length; i++) if (have.has(i)) state.have.set(i);
+    if (state.have.count !== known) this.#orderStale = true;
     state.complete = state.have.complete;
   }
 
@@ -266,20 +278,35 @@ class Fetch {
     const now = Date.now();
     const usable = [...this.#peers.values()].filter((p) => !p.dropped && p.backoffUntil <= now && p.have !== undefined);
     if (usable.length === 0) return;
-    for (const piece of this.#rarestFirst(usable)) {
-      if (this.#inFlight.size >= maxTotal) break;
+    if (this.#orderStale || !samePeers(usable, this.#orderPeers)) {
+      this.#order = this.#rarestFirst(usable);
+      this.#orderStart = 0;
+      this.#orderPeers = usable;
+      this.#orderStale = false;
+    }
+    const perPeer = this.#o.maxInFlightPerPeer ?? 4;
+    const have = this.#store.have;
+    const order = this.#order;
+    while (this.#orderStart < order.length && have.has(order[this.#orderStart]!)) this.#orderStart++;
+    for (let k = this.#orderStart; k < order.length; k++) {
+      if (this.#inFlight.size >= maxTotal || usable.every((p) => p.inFlight >= perPeer)) break;
+      const piece = order[k]!;
+      if (have.has(piece) || this.#inFlight.has(piece)) continue;
       const peer = this.#peerFor(piece, usable, now);
       if (peer !== undefined) this.#request(peer, piece);
     }
   }
 
-  /** The missing pieces not in flight that some usable peer holds, rarest first (ties in a random order of this fetch's own). */
+  /**
+   * The missing pieces that some usable peer holds, rarest first (ties in a random order of this
+   * fetch's own). Pieces in flight stay in: a request that fails leaves its piece to a later pass.
+   */
   #rarestFirst(usable: PeerState[]): number[] {
     const have = this.#store.have;
     const availability = this.#availability;
     const pieces: number[] = [];
     for (let i = 0; i < have.length; i++) {
-      if (have.has(i) || this.#inFlight.has(i)) continue;
+      if (have.has(i)) continue;
       let count = 0;
       for (const peer of usable) if (peer.have!.has(i) && !peer.refused.has(i)) count++;
       if (count === 0) continue;
@@ -335,6 +362,7 @@ class Fetch {
             await this.#accept(peer, piece, body);
           } else if (status === 404) {
             peer.refused.add(piece);
+            this.#orderStale = true;
           } else if (status === 429) {
             peer.deferredUntil.set(piece, Date.now() + SEEDER_DEFER_MS);
           } else if (status === 503) {
@@ -474,6 +502,11 @@ function forgetProcess(state: PeerState): void {
   state.failures = 0;
   state.backoffUntil = 0;
   state.lastPoll = 0;
+}
+
+/** Whether two lists hold the same peers in the same order (the peers map keeps its order). */
+function samePeers(a: PeerState[], b: PeerState[]): boolean {
+  return a.length === b.length && a.every((peer, i) => peer === b[i]);
 }
 
 function rank(peer: PeerState): number {
