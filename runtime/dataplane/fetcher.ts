@@ -100,6 +100,8 @@ interface PeerState {
   have: Bitfield | undefined;
   /** Pieces it answered 404 for (restarted without them): not asked again during this fetch. */
   refused: Set<number>;
+  /** How many pieces this fetch lacks that it holds and has not refused (kept up to date by #merge, #refuse and #onPiece). */
+  wanted: number;
   /** Pieces a seeder deferred (429: sent once already, to another peer), and until when. */
   deferredUntil: Map<number, number>;
   inFlight: number;
@@ -146,10 +148,10 @@ class Fetch {
   readonly #waitingOnDownloaders = new Map<number, number>();
   // A random rank per piece breaks availability ties, so fetchers starting together ask a seeder for different pieces.
   readonly #tieBreak: Float64Array;
-  // How many usable peers hold each piece, as last counted by #rarestFirst (its sort's key).
+  // How many usable peers hold each piece and have not refused it, as last counted by #rarestFirst (its sort's key).
   readonly #availability: Uint32Array;
   // The rarest-first order #rarestFirst last gave, over the usable peers it counted, kept until
-  // what it counted changes (a peer's pieces, a refusal, who is usable): counting every piece
+  // what it counted changes (a peer's pieces, a refusal, a peer at a new endpoint, who is usable): counting every piece
   // again on each scheduling pass, one per finished request, made a fetch quadratic in its
   // pieces (4 ms a pass at 10,240 pieces, a 10 GiB artifact at the default piece size).
   #order: number[] = [];
@@ -176,6 +178,8 @@ class Fetch {
   async run(): Promise<FetchResult> {
     const abort = () => this.#poke();
     this.#o.signal?.addEventListener("abort", abort);
+    // Told as each piece's bit is set, in the same turn, so no peer's `wanted` misses a piece.
+    const stopCounting = this.#store.onPiece((piece) => this.#onPiece(piece));
     try {
       while (!this.#store.have.complete) {
         this.#checkAbort();
@@ -192,6 +196,7 @@ class Fetch {
       this.#result.elapsedMs = Date.now() - this.#started;
       return this.#result;
     } finally {
+      stopCounting();
       this.#o.signal?.removeEventListener("abort", abort);
       // Cut what is still downloading and let it settle, so nothing is written after the fetch returns.
       this.#client.destroy();
@@ -226,7 +231,7 @@ class Fetch {
         if (info.peerId === this.#o.selfPeerId) continue;
         let state = this.#peers.get(info.peerId);
         if (state === undefined) {
-          state = { peerId: info.peerId, endpoint: info.endpoint, have: undefined, refused: new Set(), deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, polling: false, complete: false };
+          state = { peerId: info.peerId, endpoint: info.endpoint, have: undefined, refused: new Set(), wanted: 0, deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, polling: false, complete: false };
           this.#peers.set(info.peerId, state);
         }
         if (state.endpoint !== info.endpoint) {
@@ -265,9 +270,12 @@ class Fetch {
   #merge(state: PeerState, have: Bitfield): void {
     if (have.length !== this.#store.descriptor.pieces.length) return;
     if (state.have === undefined) state.have = new Bitfield(have.length);
-    const known = state.have.count;
-    for (let i = 0; i < have.length; i++) if (have.has(i)) state.have.set(i);
-    if (state.have.count !== known) this.#orderStale = true;
+    const mine = this.#store.have;
+    for (let i = 0; i < have.length; i++) {
+      if (!have.has(i) || !state.have.set(i)) continue;
+      this.#orderStale = true;
+      if (!mine.has(i) && !state.refused.has(i)) state.wanted++;
+    }
     state.complete = state.have.complete;
   }
 
@@ -288,13 +296,45 @@ class Fetch {
     const have = this.#store.have;
     const order = this.#order;
     while (this.#orderStart < order.length && have.has(order[this.#orderStart]!)) this.#orderStart++;
-    for (let k = this.#orderStart; k < order.length; k++) {
-      if (this.#inFlight.size >= maxTotal || usable.every((p) => p.inFlight >= perPeer)) break;
+    let worthWalking = this.#worthWalking(usable, perPeer);
+    for (let k = this.#orderStart; k < order.length && worthWalking; k++) {
+      if (this.#inFlight.size >= maxTotal) break;
       const piece = order[k]!;
       if (have.has(piece) || this.#inFlight.has(piece)) continue;
       const peer = this.#peerFor(piece, usable, now);
-      if (peer !== undefined) this.#request(peer, piece);
+      if (peer === undefined) continue;
+      this.#request(peer, piece);
+      worthWalking = this.#worthWalking(usable, perPeer);
     }
+  }
+
+  /**
+   * Whether a pass may still find a piece to ask for: some usable peer with room holds a piece
+   * this fetch lacks, has not refused, and is not already asking another peer for. Without it, a
+   * pass walked the rest of the order whenever the peers holding the missing pieces were full
+   * and the peers with room held none (a peer that announces nothing costs nothing to add).
+   */
+  #worthWalking(usable: PeerState[], perPeer: number): boolean {
+    for (const peer of usable) {
+      if (peer.inFlight >= perPeer || peer.wanted === 0) continue;
+      let askedElsewhere = 0;
+      for (const piece of this.#inFlight) if (peer.have!.has(piece) && !peer.refused.has(piece)) askedElsewhere++;
+      if (peer.wanted > askedElsewhere) return true;
+    }
+    return false;
+  }
+
+  /** A peer answered 404 for `piece`: it is not asked for it again during this fetch. */
+  #refuse(peer: PeerState, piece: number): void {
+    if (peer.refused.has(piece)) return;
+    peer.refused.add(piece);
+    if (peer.have?.has(piece) && !this.#store.have.has(piece)) peer.wanted--;
+    this.#orderStale = true;
+  }
+
+  /** The store holds `piece` now: no peer is wanted for it any more. */
+  #onPiece(piece: number): void {
+    for (const peer of this.#peers.values()) if (peer.have?.has(piece) && !peer.refused.has(piece)) peer.wanted--;
   }
 
   /**
@@ -349,13 +389,15 @@ class Fetch {
     this.#inFlight.add(piece);
     const request = this.#exchange(peer, piece);
     this.#requests.add(request);
-    void request.then(() => this.#requests.delete(request));
+    const settled = () => this.#requests.delete(request);
+    void request.then(settled, settled);
   }
 
   /**
    * One piece request, from asking to accepting or refusing the answer; it never rejects (a
-   * failure is the peer's, or the fetch's #failure). An async method because V8 does not inline
-   * one: written as a promise chain, all of it was compiled into each scheduling pass.
+   * failure is the peer's, or the fetch's #failure). A method of its own, too large for V8 to
+   * inline into #schedule: as a promise chain in #request, its set-up was compiled into every
+   * scheduling pass.
    */
   async #exchange(peer: PeerState, piece: number): Promise<void> {
     let receiving = false;
@@ -371,8 +413,7 @@ class Fetch {
           peer.failures = 0;
           await this.#accept(peer, piece, body);
         } else if (status === 404) {
-          peer.refused.add(piece);
-          this.#orderStale = true;
+          this.#refuse(peer, piece);
         } else if (status === 429) {
           peer.deferredUntil.set(piece, Date.now() + SEEDER_DEFER_MS);
         } else if (status === 503) {
@@ -502,6 +543,7 @@ class Fetch {
  */
 function forgetProcess(state: PeerState): void {
   state.have = undefined;
+  state.wanted = 0;
   state.complete = false;
   state.refused.clear();
   state.deferredUntil.clear();

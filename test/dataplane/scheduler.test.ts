@@ -1,0 +1,131 @@
+/**
+ * The fetcher's scheduler keeps its rarest-first order between passes and stops a pass once no
+ * peer with room holds a piece it could be asked for (fetcher.ts `#order`, `wanted`). Both are
+ * shortcuts a wrong count turns into a stall: a piece left out of the order, or a peer thought
+ * to hold nothing, is never asked for. These fetches give the counts every way to go wrong
+ * (refusals of every kind, resets, backoffs, a peer moving between endpoints with a different
+ * bitfield each time, peers that announce nothing) and must still end with the whole file.
+ * Each test is only bounded in time.
+ */
+import { createServer, request, type Server } from "node:http";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Bitfield } from "../../runtime/dataplane/bitfield.js";
+import { describeFile, type ArtifactDescriptorRecord } from "../../runtime/dataplane/descriptor.js";
+import { fetchArtifact, type PeerInfo } from "../../runtime/dataplane/fetcher.js";
+import { PieceServer } from "../../runtime/dataplane/piece-server.js";
+import { PieceStore } from "../../runtime/dataplane/piece-store.js";
+import { generateKeyPair } from "../../runtime/trust/keys.js";
+import { tempDir, writeRandomFile, ZONE } from "./fixtures.js";
+
+const PIECE = 16 * 1024;
+const PIECES = 400;
+let work: { dir: string; remove(): Promise<void> };
+let file: string;
+let descriptor: ArtifactDescriptorRecord;
+let seeded: PieceStore;
+const honest: PieceServer[] = [];
+const proxies: Server[] = [];
+
+/** A peer in front of `target` that answers a piece request, with probability `p`, with one of `statuses` (0: the connection is cut). */
+async function unreliable(target: string, p: number, statuses: number[]): Promise<string> {
+  const server = createServer((req, res) => {
+    if (req.url!.includes("/pieces/") && Math.random() < p) {
+      const status = statuses[Math.floor(Math.random() * statuses.length)]!;
+      if (status === 0) return void req.socket.destroy();
+      res.statusCode = status;
+      return void res.end("{}");
+    }
+    const upstream = request(target + req.url!, (answer) => {
+      res.writeHead(answer.statusCode!, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on("error", () => res.destroy());
+    upstream.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  proxies.push(server);
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+/** A peer that serves nothing: 404 to every request, its bitfield included. */
+async function empty(): Promise<string> {
+  const server = createServer((_req, res) => {
+    res.statusCode = 404;
+    res.end("{}");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  proxies.push(server);
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+function randomBitfield(fraction: number): Bitfield {
+  const bits = new Bitfield(PIECES);
+  for (let i = 0; i < PIECES; i++) if (Math.random() < fraction) bits.set(i);
+  return bits;
+}
+
+beforeAll(async () => {
+  work = await tempDir();
+  file = join(work.dir, "data.bin");
+  await writeRandomFile(file, PIECES * PIECE);
+  descriptor = await describeFile(file, { name: "data/scheduler", version: "1", zone: ZONE, pieceSize: PIECE }, generateKeyPair());
+  seeded = await PieceStore.seed(descriptor, file);
+  for (let i = 0; i < 3; i++) {
+    const server = await PieceServer.start();
+    server.add(seeded);
+    honest.push(server);
+  }
+}, 60_000);
+
+afterAll(async () => {
+  for (const server of proxies) {
+    server.closeAllConnections();
+    server.close();
+  }
+  for (const server of honest) await server.stop();
+  await seeded?.close();
+  await work?.remove();
+});
+
+async function fetchAll(name: string, peersOf: () => PeerInfo[]): Promise<void> {
+  const out = join(work.dir, name);
+  const store = await PieceStore.open(descriptor, out);
+  try {
+    await fetchArtifact({ store, peers: { peersOf }, maxInFlightPerPeer: 2, maxInFlight: 4, requestTimeoutMs: 1_000, stallTimeoutMs: 8_000 });
+  } finally {
+    await store.close();
+  }
+  expect((await readFile(out)).equals(await readFile(file))).toBe(true);
+}
+
+describe("the fetcher's scheduler", () => {
+  for (const round of [1, 2]) {
+    it(`completes among refusing, resetting, backing-off peers and one moving between endpoints (round ${round})`, async () => {
+      // The one complete peer refuses half its requests: 503 (backoff), 429 (deferral), 500 (a failure) or a cut connection.
+      const seeder = await unreliable(honest[0]!.url, 0.5, [503, 429, 500, 0]);
+      // Claims every piece and answers 404 to most: refusals, each of which recounts the order.
+      const liar = await unreliable(honest[1]!.url, 0.9, [404]);
+      // One peer id at two endpoints in turn, a new random bitfield each time: forgotten and counted anew.
+      const mover = [await unreliable(honest[2]!.url, 0.3, [404, 503]), await unreliable(honest[2]!.url, 0.3, [429, 0])];
+      let refreshes = 0;
+      await fetchAll(`chaos-${round}.bin`, () => {
+        refreshes++;
+        return [
+          { peerId: "seeder", endpoint: seeder, have: Bitfield.full(PIECES) },
+          { peerId: "liar", endpoint: liar, have: Bitfield.full(PIECES) },
+          { peerId: "mover", endpoint: mover[Math.floor(refreshes / 6) % 2]!, have: randomBitfield(0.3) },
+        ];
+      });
+    }, 60_000);
+  }
+
+  it("completes from a busy seeder while peers with room announce nothing", async () => {
+    const nobody = await Promise.all([empty(), empty(), empty()]);
+    await fetchAll("idle-peers.bin", () => [
+      { peerId: "seeder", endpoint: honest[0]!.url, have: Bitfield.full(PIECES) },
+      ...nobody.map((endpoint, i) => ({ peerId: `nobody-${i}`, endpoint, have: new Bitfield(PIECES) })),
+    ]);
+  }, 60_000);
+});
