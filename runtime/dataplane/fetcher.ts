@@ -148,12 +148,14 @@ class Fetch {
   readonly #waitingOnDownloaders = new Map<number, number>();
   // A random rank per piece breaks availability ties, so fetchers starting together ask a seeder for different pieces.
   readonly #tieBreak: Float64Array;
-  // How many usable peers hold each piece and have not refused it, as last counted by #rarestFirst (its sort's key).
+  // How many usable peers hold each piece and have not refused it, as last counted by
+  // #rarestFirst (its sort's key).
   readonly #availability: Uint32Array;
   // The rarest-first order #rarestFirst last gave, over the usable peers it counted, kept until
-  // what it counted changes (a peer's pieces, a refusal, a peer at a new endpoint, who is usable): counting every piece
-  // again on each scheduling pass, one per finished request, made a fetch quadratic in its
-  // pieces (4 ms a pass at 10,240 pieces, a 10 GiB artifact at the default piece size).
+  // what it counted changes (a peer's pieces, a refusal, a peer at a new endpoint, who is
+  // usable): counting every piece again on each scheduling pass, one per finished request, made
+  // a fetch quadratic in its pieces (4 ms a pass at 10,240 pieces, a 10 GiB artifact at the
+  // default piece size).
   #order: number[] = [];
   /** Where in #order the first piece not yet held is: a held piece stays held, so a pass never looks before it again. */
   #orderStart = 0;
