@@ -96,6 +96,8 @@ interface PeerState {
    */
   readonly peerId: string;
   endpoint: string;
+  /** Which process of the peer this state describes: forgetProcess counts it up, so an answer from an earlier process is not charged to a later one. */
+  incarnation: number;
   /** What we know it holds: union of what it announced and what its piece server said. */
   have: Bitfield | undefined;
   /** Pieces it answered 404 for (restarted without them): not asked again during this fetch. */
@@ -233,7 +235,7 @@ class Fetch {
         if (info.peerId === this.#o.selfPeerId) continue;
         let state = this.#peers.get(info.peerId);
         if (state === undefined) {
-          state = { peerId: info.peerId, endpoint: info.endpoint, have: undefined, refused: new Set(), wanted: 0, deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, polling: false, complete: false };
+          state = { peerId: info.peerId, endpoint: info.endpoint, incarnation: 0, have: undefined, refused: new Set(), wanted: 0, deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, polling: false, complete: false };
           this.#peers.set(info.peerId, state);
         }
         if (state.endpoint !== info.endpoint) {
@@ -254,18 +256,19 @@ class Fetch {
   }
 
   async #poll(state: PeerState): Promise<void> {
+    const incarnation = state.incarnation;
     try {
       const { status, body, buffer } = await this.#get(`${state.endpoint}/v1/artifacts/${rootHex(this.#store.descriptor.root_hash)}/bitfield`, bitfieldAnswerBytes(this.#store.descriptor.pieces.length));
       const text = body.toString("utf8");
       this.#release(buffer);
-      if (status !== 200) return;
+      if (status !== 200 || state.incarnation !== incarnation) return;
       const parsed = JSON.parse(text) as { bitfield?: unknown };
       if (typeof parsed.bitfield !== "string") return;
       this.#merge(state, Bitfield.fromBase64url(parsed.bitfield, this.#store.descriptor.pieces.length));
       state.failures = 0;
       this.#poke();
     } catch {
-      this.#failed(state);
+      if (state.incarnation === incarnation) this.#failed(state);
     }
   }
 
@@ -402,6 +405,7 @@ class Fetch {
    * scheduling pass.
    */
   async #exchange(peer: PeerState, piece: number): Promise<void> {
+    const incarnation = peer.incarnation;
     let receiving = false;
     const onBody = () => {
       receiving = true;
@@ -412,8 +416,11 @@ class Fetch {
       const { status, body, buffer } = await this.#get(url, pieceLengthOf(this.#store.descriptor, piece), onBody);
       try {
         if (status === 200) {
-          peer.failures = 0;
+          if (peer.incarnation === incarnation) peer.failures = 0;
           await this.#accept(peer, piece, body);
+        } else if (peer.incarnation !== incarnation) {
+          // A refusal or failure of the peer's earlier process (it moved while this was asked)
+          // says nothing of the new one: charged to it, a 404 kept it from ever being asked for the piece.
         } else if (status === 404) {
           this.#refuse(peer, piece);
         } else if (status === 429) {
@@ -428,7 +435,7 @@ class Fetch {
       }
     } catch (error) {
       if (error instanceof OnexError && error.code !== ErrorCode.PieceCorrupt) this.#failure ??= error;
-      else this.#failed(peer);
+      else if (peer.incarnation === incarnation) this.#failed(peer);
     } finally {
       if (receiving) this.#receiving--;
       peer.inFlight--;
@@ -544,6 +551,7 @@ class Fetch {
  * yet, and take every piece it refuses from the seeder.
  */
 function forgetProcess(state: PeerState): void {
+  state.incarnation++;
   state.have = undefined;
   state.wanted = 0;
   state.complete = false;

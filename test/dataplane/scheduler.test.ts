@@ -4,7 +4,8 @@
  * shortcuts a wrong count turns into a stall: a piece left out of the order, or a peer thought
  * to hold nothing, is never asked for. These fetches give the counts every way to go wrong
  * (refusals of every kind, resets, backoffs, a peer moving between endpoints with a different
- * bitfield each time, peers that announce nothing) and must still end with the whole file.
+ * bitfield each time, peers that announce nothing, a refusal from a peer's earlier process)
+ * and must still end with the whole file.
  * Each test is only bounded in time.
  */
 import { createServer, request, type Server } from "node:http";
@@ -120,6 +121,24 @@ describe("the fetcher's scheduler", () => {
       });
     }, 60_000);
   }
+
+  it("a refusal from a peer's earlier process, answered after it moved, is not charged to the new one", async () => {
+    // The old process answers 404 600 ms after being asked: within the request timeout, and after
+    // the next directory refresh (250 ms on) has the peer at a new endpoint, the only one serving
+    // the file. Charged to the new process, those 404s kept the fetch from ever asking it for
+    // those pieces, and the fetch stalled.
+    const old = createServer((_req, res) => {
+      setTimeout(() => {
+        res.statusCode = 404;
+        res.end("{}");
+      }, 600);
+    });
+    await new Promise<void>((resolve) => old.listen(0, "127.0.0.1", resolve));
+    proxies.push(old);
+    const before = `http://127.0.0.1:${(old.address() as { port: number }).port}`;
+    let refreshes = 0;
+    await fetchAll("moved.bin", () => [{ peerId: "mover", endpoint: refreshes++ === 0 ? before : honest[0]!.url, have: Bitfield.full(PIECES) }]);
+  }, 60_000);
 
   it("completes from a busy seeder while peers with room announce nothing", async () => {
     const nobody = await Promise.all([empty(), empty(), empty()]);
