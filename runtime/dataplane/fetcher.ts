@@ -306,7 +306,7 @@ class Fetch {
       if (this.#inFlight.size >= maxTotal) break;
       const piece = order[k]!;
       if (have.has(piece) || this.#inFlight.has(piece)) continue;
-      const peer = this.#peerFor(piece, usable, now);
+      const peer = this.#peerFor(piece, usable, perPeer, now);
       if (peer === undefined) continue;
       this.#request(peer, piece);
       worthWalking = this.#worthWalking(usable, perPeer);
@@ -363,8 +363,7 @@ class Fetch {
   }
 
   /** The peer to ask for `piece` now, if any: one with room that holds it, downloaders before complete peers. */
-  #peerFor(piece: number, usable: PeerState[], now: number): PeerState | undefined {
-    const perPeer = this.#o.maxInFlightPerPeer ?? 4;
+  #peerFor(piece: number, usable: PeerState[], perPeer: number, now: number): PeerState | undefined {
     let best: PeerState | undefined;
     let heldByDownloader = false;
     for (const peer of usable) {

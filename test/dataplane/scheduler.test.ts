@@ -45,17 +45,21 @@ async function unreliable(target: string, p: number, statuses: number[]): Promis
     upstream.on("error", () => res.destroy());
     upstream.end();
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  proxies.push(server);
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return listen(server);
 }
 
 /** A peer that serves nothing: 404 to every request, its bitfield included. */
 async function empty(): Promise<string> {
-  const server = createServer((_req, res) => {
-    res.statusCode = 404;
-    res.end("{}");
-  });
+  return listen(
+    createServer((_req, res) => {
+      res.statusCode = 404;
+      res.end("{}");
+    }),
+  );
+}
+
+/** Starts `server` on a free loopback port (closed after the tests) and gives its base URL. */
+async function listen(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   proxies.push(server);
   return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -127,15 +131,14 @@ describe("the fetcher's scheduler", () => {
     // the next directory refresh (250 ms on) has the peer at a new endpoint, the only one serving
     // the file. Charged to the new process, those 404s kept the fetch from ever asking it for
     // those pieces, and the fetch stalled.
-    const old = createServer((_req, res) => {
-      setTimeout(() => {
-        res.statusCode = 404;
-        res.end("{}");
-      }, 600);
-    });
-    await new Promise<void>((resolve) => old.listen(0, "127.0.0.1", resolve));
-    proxies.push(old);
-    const before = `http://127.0.0.1:${(old.address() as { port: number }).port}`;
+    const before = await listen(
+      createServer((_req, res) => {
+        setTimeout(() => {
+          res.statusCode = 404;
+          res.end("{}");
+        }, 600);
+      }),
+    );
     let refreshes = 0;
     await fetchAll("moved.bin", () => [{ peerId: "mover", endpoint: refreshes++ === 0 ? before : honest[0]!.url, have: Bitfield.full(PIECES) }]);
   }, 60_000);
