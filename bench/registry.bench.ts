@@ -30,7 +30,7 @@
  * verified these revisions before: a router or a health watcher) and cold (a Registry that
  * never saw them: a CLI run, a new process). Then the time from a node's last heartbeat to its
  * expiry being reported. Starts its own nats-server and etcd. Never fails on timing.
- *   BENCH_ROUNDS=5 BENCH_OPS=200 BENCH_WATCH=20 npm run bench:registry
+ *   BENCH_ROUNDS=5 BENCH_OPS=200 BENCH_WATCH=100 npm run bench:registry
  *   BENCH_BACKEND=etcd npm run bench:registry     (one backend only: "NATS KV" or "etcd")
  */
 import { availableParallelism } from "node:os";
@@ -59,7 +59,7 @@ import { BUILD, makeNode, nodesSignedElsewhere, type TestNode } from "./test-nod
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const OPS = Number(process.env.BENCH_OPS ?? 200);
-const WATCH_SAMPLES = Number(process.env.BENCH_WATCH ?? 20);
+const WATCH_SAMPLES = Number(process.env.BENCH_WATCH ?? 100);
 const TTL_S = 60;
 
 /** Raw access to one namespace's entries and marks, as the adapter lays them out. */

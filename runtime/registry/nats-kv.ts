@@ -125,7 +125,7 @@ async function openBucket(kvm: Kvm, name: string, config: { ttl?: number; histor
 
 /** The KV key of an address: subject tokens with `~` spelled `=`, since KV keys do not allow `~`. */
 export function natsKvKey(key: CanonicalAddress): string {
-  return kvKeys.get(partsKey(key), () => [kvToken(key.zone), key.entityType, kvToken(key.id)].join("."));
+  return kvKeys.get(partsKey(key), () => [zoneKvTokens.get(key.zone, () => kvToken(key.zone)), key.entityType, kvToken(key.id)].join("."));
 }
 
 /** The address of a KV key in its address's own spelling (natsKvKey's), or undefined. */
@@ -143,12 +143,16 @@ export function parseNatsKvKey(key: string): CanonicalAddress | undefined {
 
 const kvKeys = new Memo<string>();
 const parsedKvKeys = new Memo<CanonicalAddress | undefined>();
+// A new node's key costs its zone's token again, the slow part of a key (escaped dots): a
+// registry's keys name few zones, so their tokens are remembered apart.
+const zoneKvTokens = new Memo<string>(256);
+const zonesOfKvTokens = new Memo<string>(256);
 
 function parseNatsKvKeyOnce(key: string): CanonicalAddress | undefined {
   const parts = key.split(".");
   if (parts.length !== 3 || !ENTITY_TYPES.has(parts[1]!)) return undefined;
   try {
-    const address = { zone: decodeSubjectToken(parts[0]!.replaceAll("=", "~")), entityType: parts[1] as EntityType, id: decodeSubjectToken(parts[2]!.replaceAll("=", "~")) };
+    const address = { zone: zonesOfKvTokens.get(parts[0]!, () => decodeSubjectToken(parts[0]!.replaceAll("=", "~"))), entityType: parts[1] as EntityType, id: decodeSubjectToken(parts[2]!.replaceAll("=", "~")) };
     // A key no address spells (a bad zone, an id too long) is foreign: the trust layer would refuse its address outright.
     buildAddress(address);
     return address;
