@@ -100,8 +100,13 @@ interface PeerState {
   incarnation: number;
   /** What we know it holds: union of what it announced and what its piece server said. */
   have: Bitfield | undefined;
-  /** Pieces it answered 404 for (restarted without them): not asked again during this fetch. */
-  refused: Set<number>;
+  /**
+   * Pieces it answered 404 for, and when: not asked again, unless a poll sent after the refusal
+   * finds it holding them (a new process at the same endpoint that has since got them, see #poll).
+   */
+  refused: Map<number, number>;
+  /** The bitfield its piece server last answered (base64url), to tell when what it holds changed. */
+  lastBitfield: string | undefined;
   /** How many pieces this fetch lacks that it holds and has not refused (kept up to date by #merge, #refuse and #onPiece). */
   wanted: number;
   /** Pieces a seeder deferred (429: sent once already, to another peer), and until when. */
@@ -123,6 +128,10 @@ const SEEDER_DEFER_MS = 500;
 /** How long a piece only busy downloaders hold waits for them before it is taken from a seeder. */
 const DOWNLOADER_WAIT_MS = 2_000;
 const TICK_MS = 100;
+/** How often the directory is asked for the artifact's peers. */
+const DIRECTORY_INTERVAL_MS = 250;
+/** A directory lookup that has not answered in this long no longer holds the next one back. */
+const DIRECTORY_PATIENCE_MS = 10_000;
 
 /** Downloads every missing piece of `options.store`'s artifact and resolves once it is complete, verified and in place. */
 export async function fetchArtifact(options: FetchOptions): Promise<FetchResult> {
@@ -150,14 +159,15 @@ class Fetch {
   readonly #waitingOnDownloaders = new Map<number, number>();
   // A random rank per piece breaks availability ties, so fetchers starting together ask a seeder for different pieces.
   readonly #tieBreak: Float64Array;
-  // How many usable peers hold each piece and have not refused it, as last counted by
+  // How many known peers hold each piece and had not refused it, as last counted by
   // #rarestFirst (its sort's key).
   readonly #availability: Uint32Array;
-  // The rarest-first order #rarestFirst last gave, over the usable peers it counted, kept until
-  // what it counted changes (a peer's pieces, a refusal, a peer at a new endpoint, who is
-  // usable): counting every piece again on each scheduling pass, one per finished request, made
-  // a fetch quadratic in its pieces (4 ms a pass at 10,240 pieces, a 10 GiB artifact at the
-  // default piece size).
+  // The rarest-first order #rarestFirst last gave, over the peers it counted, kept until what
+  // it counted grows (a peer's pieces, a refusal lifted, a peer at a new endpoint, a peer known
+  // or dropped): counting every piece again on each scheduling pass, one per finished request,
+  // made a fetch quadratic in its pieces (4 ms a pass at 10,240 pieces, a 10 GiB artifact at the
+  // default piece size). What takes a holder away (a refusal, a backoff) does not recount it: the
+  // order stays a superset of what can be asked, and #peerFor passes over what cannot.
   #order: number[] = [];
   /** Where in #order the first piece not yet held is: a held piece stays held, so a pass never looks before it again. */
   #orderStart = 0;
@@ -168,7 +178,13 @@ class Fetch {
   #lastProgress = Date.now();
   #wake: (() => void) | undefined;
   #failure: OnexError | undefined;
+  /** When the directory was last asked, and which lookup that was (they count up). */
   #lastDirectory = 0;
+  #lookups = 0;
+  /** The lookup whose answer was applied last: an older one answering late is dropped. */
+  #appliedLookup = 0;
+  /** Why the last lookup failed, until one succeeds: named when the fetch gives up. */
+  #directoryError: unknown;
 
   constructor(options: FetchOptions) {
     this.#o = options;
@@ -188,7 +204,7 @@ class Fetch {
       while (!this.#store.have.complete) {
         this.#checkAbort();
         if (this.#failure) throw this.#failure;
-        await this.#refreshPeers();
+        this.#refreshPeers();
         this.#schedule();
         this.#report();
         if (this.#receiving === 0) this.#checkStalled();
@@ -217,46 +233,87 @@ class Fetch {
   #checkStalled(): void {
     const now = Date.now();
     const live = [...this.#peers.values()].filter((p) => !p.dropped);
+    const directory = this.#directoryError === undefined ? {} : { cause: this.#directoryError };
+    const failing = this.#directoryError === undefined ? "" : `; the peer directory's last lookup failed: ${(this.#directoryError as Error)?.message ?? String(this.#directoryError)}`;
     if (live.length === 0 && now - this.#started > (this.#o.discoverTimeoutMs ?? 15_000)) {
       const dropped = this.#peers.size;
-      throw new OnexError(ErrorCode.NoPeers, dropped > 0 ? `every peer serving ${this.#name()} was dropped for corrupt pieces` : `no peer serves ${this.#name()}`, { root_hash: this.#store.descriptor.root_hash, dropped });
+      throw new OnexError(ErrorCode.NoPeers, `${dropped > 0 ? `every peer serving ${this.#name()} was dropped for corrupt pieces` : `no peer serves ${this.#name()}`}${failing}`, { root_hash: this.#store.descriptor.root_hash, dropped }, directory);
     }
     if (now - this.#lastProgress > (this.#o.stallTimeoutMs ?? 60_000)) {
-      throw new OnexError(ErrorCode.ArtifactIncomplete, `no peer has the ${this.#missing()} missing pieces of ${this.#name()} (stalled ${Math.round((now - this.#lastProgress) / 1000)} s); run it again to resume`, { missing: this.#missing(), peers: live.length });
+      throw new OnexError(ErrorCode.ArtifactIncomplete, `no peer has the ${this.#missing()} missing pieces of ${this.#name()} (stalled ${Math.round((now - this.#lastProgress) / 1000)} s)${failing}; run it again to resume`, { missing: this.#missing(), peers: live.length }, directory);
     }
   }
 
-  async #refreshPeers(): Promise<void> {
+  /**
+   * Asks the directory for the artifact's peers (every DIRECTORY_INTERVAL_MS) and their piece
+   * servers for what they hold. A directory that answers at once (the swarm's announcements) is
+   * applied now; one that answers later (a registry over the network) is applied when it does,
+   * without holding up the passes, the stall check or an abort meanwhile. A lookup that fails
+   * leaves the peers known so far; one that never answers holds the next back for
+   * DIRECTORY_PATIENCE_MS at most, and an answer older than one applied is dropped.
+   */
+  #refreshPeers(): void {
     const now = Date.now();
-    if (now - this.#lastDirectory >= 250) {
+    const pending = this.#lookups > this.#appliedLookup && now - this.#lastDirectory < DIRECTORY_PATIENCE_MS;
+    if (now - this.#lastDirectory >= DIRECTORY_INTERVAL_MS && !pending) {
       this.#lastDirectory = now;
-      const root = this.#store.descriptor.root_hash;
-      for (const info of await this.#o.peers.peersOf(root)) {
-        if (info.peerId === this.#o.selfPeerId) continue;
-        let state = this.#peers.get(info.peerId);
-        if (state === undefined) {
-          state = { peerId: info.peerId, endpoint: info.endpoint, incarnation: 0, have: undefined, refused: new Set(), wanted: 0, deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, polling: false, complete: false };
-          this.#peers.set(info.peerId, state);
-        }
-        if (state.endpoint !== info.endpoint) {
-          forgetProcess(state);
-          state.endpoint = info.endpoint;
-          this.#orderStale = true;
-        }
-        if (info.have) this.#merge(state, info.have);
+      const lookup = ++this.#lookups;
+      const apply = (infos: PeerInfo[]) => {
+        if (lookup < this.#appliedLookup) return;
+        this.#appliedLookup = lookup;
+        this.#directoryError = undefined;
+        this.#applyDirectory(infos);
+      };
+      const failed = (error: unknown) => {
+        if (lookup < this.#appliedLookup) return;
+        this.#appliedLookup = lookup;
+        this.#directoryError = error;
+      };
+      try {
+        const found = this.#o.peers.peersOf(this.#store.descriptor.root_hash);
+        if (Array.isArray(found)) apply(found);
+        else
+          void found.then(
+            (infos) => {
+              apply(infos);
+              this.#poke();
+            },
+            failed,
+          );
+      } catch (error) {
+        failed(error);
       }
     }
-    // Announcements can lag or be missing (registry-only peers): ask piece servers directly, in the background.
+    // Announcements can lag or be missing (registry-only peers): ask piece servers directly, in the
+    // background. A complete peer is asked only while it refuses pieces (see #poll).
     for (const state of this.#peers.values()) {
-      if (state.dropped || state.complete || state.polling || state.backoffUntil > now || now - state.lastPoll < POLL_INTERVAL_MS) continue;
+      if (state.dropped || (state.complete && state.refused.size === 0) || state.polling || state.backoffUntil > now || now - state.lastPoll < POLL_INTERVAL_MS) continue;
       state.lastPoll = now;
       state.polling = true;
       void this.#poll(state).finally(() => (state.polling = false));
     }
   }
 
+  #applyDirectory(infos: PeerInfo[]): void {
+    for (const info of infos) {
+      if (info.peerId === this.#o.selfPeerId) continue;
+      let state = this.#peers.get(info.peerId);
+      if (state === undefined) {
+        state = { peerId: info.peerId, endpoint: info.endpoint, incarnation: 0, have: undefined, refused: new Map(), lastBitfield: undefined, wanted: 0, deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, polling: false, complete: false };
+        this.#peers.set(info.peerId, state);
+      }
+      if (state.endpoint !== info.endpoint) {
+        forgetProcess(state);
+        state.endpoint = info.endpoint;
+        this.#orderStale = true;
+      }
+      if (info.have) this.#merge(state, info.have);
+    }
+  }
+
   async #poll(state: PeerState): Promise<void> {
     const incarnation = state.incarnation;
+    const asked = Date.now();
     try {
       const { status, body, buffer } = await this.#get(`${state.endpoint}/v1/artifacts/${rootHex(this.#store.descriptor.root_hash)}/bitfield`, bitfieldAnswerBytes(this.#store.descriptor.pieces.length));
       const text = body.toString("utf8");
@@ -264,7 +321,16 @@ class Fetch {
       if (status !== 200 || state.incarnation !== incarnation) return;
       const parsed = JSON.parse(text) as { bitfield?: unknown };
       if (typeof parsed.bitfield !== "string") return;
-      this.#merge(state, Bitfield.fromBase64url(parsed.bitfield, this.#store.descriptor.pieces.length));
+      const holds = Bitfield.fromBase64url(parsed.bitfield, this.#store.descriptor.pieces.length);
+      this.#merge(state, holds);
+      // A piece it refused and now says it holds, asked after the refusal, it got since: a new
+      // process at the same endpoint (a seeder restarted on its port, say) that has loaded or
+      // fetched it. Taken back only when what it holds changed, so a peer that claims pieces and
+      // refuses them is not asked for them again at every poll.
+      if (parsed.bitfield !== state.lastBitfield) {
+        for (const [piece, at] of state.refused) if (at < asked && holds.has(piece)) this.#unrefuse(state, piece);
+      }
+      state.lastBitfield = parsed.bitfield;
       state.failures = 0;
       this.#poke();
     } catch {
@@ -289,12 +355,15 @@ class Fetch {
     const maxTotal = this.#o.maxInFlight ?? 16;
     if (this.#inFlight.size >= maxTotal) return;
     const now = Date.now();
-    const usable = [...this.#peers.values()].filter((p) => !p.dropped && p.backoffUntil <= now && p.have !== undefined);
+    // The order is counted over every peer known to hold pieces, backed off or not: recounted
+    // each time a backoff began or ended, busy peers (503: 200 ms) cost a recount per answer.
+    const known = [...this.#peers.values()].filter((p) => !p.dropped && p.have !== undefined);
+    const usable = known.filter((p) => p.backoffUntil <= now);
     if (usable.length === 0) return;
-    if (this.#orderStale || !samePeers(usable, this.#orderPeers)) {
-      this.#order = this.#rarestFirst(usable);
+    if (this.#orderStale || !samePeers(known, this.#orderPeers)) {
+      this.#order = this.#rarestFirst(known);
       this.#orderStart = 0;
-      this.#orderPeers = usable;
+      this.#orderPeers = known;
       this.#orderStale = false;
     }
     const perPeer = this.#o.maxInFlightPerPeer ?? 4;
@@ -329,11 +398,21 @@ class Fetch {
     return false;
   }
 
-  /** A peer answered 404 for `piece`: it is not asked for it again during this fetch. */
+  /**
+   * A peer answered 404 for `piece`: it is not asked for it again unless a later poll finds it
+   * holding the piece. The order is not counted again (one recount per refusal made a peer that
+   * claims every piece and refuses each cost time quadratic in the pieces).
+   */
   #refuse(peer: PeerState, piece: number): void {
     if (peer.refused.has(piece)) return;
-    peer.refused.add(piece);
+    peer.refused.set(piece, Date.now());
     if (peer.have?.has(piece) && !this.#store.have.has(piece)) peer.wanted--;
+  }
+
+  /** A refused piece the peer holds now (#poll): it may be asked for it again. */
+  #unrefuse(peer: PeerState, piece: number): void {
+    if (!peer.refused.delete(piece)) return;
+    if (peer.have?.has(piece) && !this.#store.have.has(piece)) peer.wanted++;
     this.#orderStale = true;
   }
 
@@ -343,17 +422,18 @@ class Fetch {
   }
 
   /**
-   * The missing pieces that some usable peer holds, rarest first (ties in a random order of this
-   * fetch's own). Pieces in flight stay in: a request that fails leaves its piece to a later pass.
+   * The missing pieces that one of `peers` holds and has not refused, rarest first (ties in a
+   * random order of this fetch's own). Pieces in flight stay in: a request that fails leaves its
+   * piece to a later pass.
    */
-  #rarestFirst(usable: PeerState[]): number[] {
+  #rarestFirst(peers: PeerState[]): number[] {
     const have = this.#store.have;
     const availability = this.#availability;
     const pieces: number[] = [];
     for (let i = 0; i < have.length; i++) {
       if (have.has(i)) continue;
       let count = 0;
-      for (const peer of usable) if (peer.have!.has(i) && !peer.refused.has(i)) count++;
+      for (const peer of peers) if (peer.have!.has(i) && !peer.refused.has(i)) count++;
       if (count === 0) continue;
       availability[i] = count;
       pieces.push(i);
@@ -555,6 +635,7 @@ function forgetProcess(state: PeerState): void {
   state.wanted = 0;
   state.complete = false;
   state.refused.clear();
+  state.lastBitfield = undefined;
   state.deferredUntil.clear();
   state.failures = 0;
   state.backoffUntil = 0;

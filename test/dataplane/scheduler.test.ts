@@ -4,17 +4,18 @@
  * shortcuts a wrong count turns into a stall: a piece left out of the order, or a peer thought
  * to hold nothing, is never asked for. These fetches give the counts every way to go wrong
  * (refusals of every kind, resets, backoffs, a peer moving between endpoints with a different
- * bitfield each time, peers that announce nothing, a refusal from a peer's earlier process)
- * and must still end with the whole file.
+ * bitfield each time, peers that announce nothing, a refusal from a peer's earlier process, a
+ * peer restarted at the same endpoint) and must still end with the whole file; so must a fetch
+ * whose peer directory fails or stops answering.
  * Each test is only bounded in time.
  */
-import { createServer, request, type Server } from "node:http";
+import { createServer, request, type Server, type ServerResponse } from "node:http";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bitfield } from "../../runtime/dataplane/bitfield.js";
 import { describeFile, type ArtifactDescriptorRecord } from "../../runtime/dataplane/descriptor.js";
-import { fetchArtifact, type PeerInfo } from "../../runtime/dataplane/fetcher.js";
+import { fetchArtifact, type PeerDirectory } from "../../runtime/dataplane/fetcher.js";
 import { PieceServer } from "../../runtime/dataplane/piece-server.js";
 import { PieceStore } from "../../runtime/dataplane/piece-store.js";
 import { generateKeyPair } from "../../runtime/trust/keys.js";
@@ -38,6 +39,21 @@ async function unreliable(target: string, p: number, statuses: number[]): Promis
       res.statusCode = status;
       return void res.end("{}");
     }
+    const upstream = request(target + req.url!, (answer) => {
+      res.writeHead(answer.statusCode!, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on("error", () => res.destroy());
+    upstream.end();
+  });
+  return listen(server);
+}
+
+/** A peer in front of `target` whose `hook` may answer a request itself (returning true); `piece` is the piece asked for, if any. */
+async function intercepting(target: string, hook: (res: ServerResponse, piece: number | undefined, url: string) => boolean): Promise<string> {
+  const server = createServer((req, res) => {
+    const asked = /\/pieces\/(\d+)$/.exec(req.url!);
+    if (hook(res, asked ? Number(asked[1]) : undefined, req.url!)) return;
     const upstream = request(target + req.url!, (answer) => {
       res.writeHead(answer.statusCode!, answer.headers);
       answer.pipe(res);
@@ -94,7 +110,7 @@ afterAll(async () => {
   await work?.remove();
 });
 
-async function fetchAll(name: string, peersOf: () => PeerInfo[]): Promise<void> {
+async function fetchAll(name: string, peersOf: PeerDirectory["peersOf"]): Promise<void> {
   const out = join(work.dir, name);
   const store = await PieceStore.open(descriptor, out);
   try {
@@ -143,11 +159,68 @@ describe("the fetcher's scheduler", () => {
     await fetchAll("moved.bin", () => [{ peerId: "mover", endpoint: refreshes++ === 0 ? before : honest[0]!.url, have: Bitfield.full(PIECES) }]);
   }, 60_000);
 
+  it("asks a peer restarted at the same endpoint again for what it refused once it holds it", async () => {
+    // The only peer, announced complete, restarts on its port: for its first second it holds
+    // nothing (an empty bitfield, 404 to every piece), then everything. Its refusals lasted for
+    // the whole fetch, a complete peer was never polled, and the fetch stalled.
+    const restarted = Date.now();
+    const loading = () => Date.now() - restarted < 1_000;
+    const seeder = await intercepting(honest[0]!.url, (res, piece, url) => {
+      const bitfield = url.endsWith("/bitfield");
+      if (!loading() || (piece === undefined && !bitfield)) return false;
+      res.setHeader("content-type", "application/json");
+      if (!bitfield) res.statusCode = 404;
+      res.end(bitfield ? JSON.stringify({ bitfield: new Bitfield(PIECES).toBase64url() }) : "{}");
+      return true;
+    });
+    await fetchAll("restarted.bin", () => [{ peerId: "seeder", endpoint: seeder, have: Bitfield.full(PIECES) }]);
+  }, 60_000);
+
   it("completes from a busy seeder while peers with room announce nothing", async () => {
     const nobody = await Promise.all([empty(), empty(), empty()]);
     await fetchAll("idle-peers.bin", () => [
       { peerId: "seeder", endpoint: honest[0]!.url, have: Bitfield.full(PIECES) },
       ...nobody.map((endpoint, i) => ({ peerId: `nobody-${i}`, endpoint, have: new Bitfield(PIECES) })),
     ]);
+  }, 60_000);
+});
+
+describe("the fetcher's peer directory", () => {
+  /** The seeder, slowed to about 10 ms a piece: the fetch spans many directory lookups (one each 250 ms). */
+  const slowSeeder = () =>
+    intercepting(honest[0]!.url, (_res, piece) => {
+      if (piece === undefined) return false;
+      const until = Date.now() + 10;
+      while (Date.now() < until);
+      return false;
+    });
+
+  it("a lookup that fails, by throwing or by rejecting, leaves the peers known so far", async () => {
+    const seeder = await slowSeeder();
+    let lookups = 0;
+    await fetchAll("directory-fails.bin", () => {
+      lookups++;
+      if (lookups % 3 === 2) throw new Error("the registry could not be reached");
+      if (lookups % 3 === 0) return Promise.reject(new Error("the registry timed out"));
+      return [{ peerId: "seeder", endpoint: seeder, have: Bitfield.full(PIECES) }];
+    });
+    expect(lookups).toBeGreaterThan(3);
+  }, 60_000);
+
+  it("a lookup that never answers holds up nothing", async () => {
+    const seeder = await slowSeeder();
+    let lookups = 0;
+    await fetchAll("directory-hangs.bin", () => (lookups++ === 0 ? Promise.resolve([{ peerId: "seeder", endpoint: seeder, have: Bitfield.full(PIECES) }]) : new Promise(() => {})));
+  }, 60_000);
+
+  it("a fetch that finds no peer names the directory's failure", async () => {
+    const store = await PieceStore.open(descriptor, join(work.dir, "no-directory.bin"));
+    const failure = new Error("the registry could not be reached");
+    try {
+      const fetching = fetchArtifact({ store, peers: { peersOf: () => Promise.reject(failure) }, discoverTimeoutMs: 500 });
+      await expect(fetching).rejects.toMatchObject({ code: "ONEX_E_NO_PEERS", message: expect.stringContaining(failure.message), cause: failure });
+    } finally {
+      await store.close();
+    }
   }, 60_000);
 });
