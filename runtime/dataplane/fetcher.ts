@@ -66,7 +66,11 @@ export interface FetchResult {
 /** How to fetch. */
 export interface FetchOptions {
   store: PieceStore;
-  peers: PeerDirectory;
+  /**
+   * Where peers are looked up; with several, each is asked on its own (one that fails or is
+   * slow holds up no other), and where two name the same peer id the first one's answer counts.
+   */
+  peers: PeerDirectory | readonly PeerDirectory[];
   /** This peer's id, never fetched from. */
   selfPeerId?: string;
   /** Requests in flight to one peer, at most (default 4). */
@@ -100,14 +104,12 @@ interface PeerState {
   incarnation: number;
   /** What we know it holds: union of what it announced and what its piece server said. */
   have: Bitfield | undefined;
-  /**
-   * Pieces it answered 404 for, and when: not asked again, unless a poll sent after the refusal
-   * finds it holding them (a new process at the same endpoint that has since got them, see #poll).
-   */
-  refused: Map<number, number>;
-  /** The bitfield its piece server last answered (base64url), to tell when what it holds changed. */
-  lastBitfield: string | undefined;
-  /** How many pieces this fetch lacks that it holds and has not refused (kept up to date by #merge, #refuse and #onPiece). */
+  /** Pieces it answered 404 for: not asked for again until its refusals are lifted (see #liftRefusals). */
+  refused: Set<number>;
+  /** When its refusals are lifted (0: none pending), and how long the next ones stand. */
+  liftAt: number;
+  liftDelay: number;
+  /** How many pieces this fetch lacks that it holds and has not refused (kept up to date by #merge, #refuse, #liftRefusals and #onPiece). */
   wanted: number;
   /** Pieces a seeder deferred (429: sent once already, to another peer), and until when. */
   deferredUntil: Map<number, number>;
@@ -128,10 +130,25 @@ const SEEDER_DEFER_MS = 500;
 /** How long a piece only busy downloaders hold waits for them before it is taken from a seeder. */
 const DOWNLOADER_WAIT_MS = 2_000;
 const TICK_MS = 100;
-/** How often the directory is asked for the artifact's peers. */
+/** How often each directory is asked for the artifact's peers. */
 const DIRECTORY_INTERVAL_MS = 250;
 /** A directory lookup that has not answered in this long no longer holds the next one back. */
 const DIRECTORY_PATIENCE_MS = 10_000;
+/** How long a peer's first refusals stand; each time they are lifted, the next stand twice as long, up to REFUSAL_MAX_MS. */
+const REFUSAL_FIRST_MS = 1_000;
+const REFUSAL_MAX_MS = 30_000;
+
+/** A directory, its last answer, and its lookups. */
+interface DirectoryState {
+  readonly directory: PeerDirectory;
+  answer: PeerInfo[];
+  /** When it was last asked; which lookup that was (they count up); the one whose answer or failure counts now. */
+  asked: number;
+  lookups: number;
+  settled: number;
+  /** Why its last lookup failed, until one succeeds. */
+  failure: { error: unknown } | undefined;
+}
 
 /** Downloads every missing piece of `options.store`'s artifact and resolves once it is complete, verified and in place. */
 export async function fetchArtifact(options: FetchOptions): Promise<FetchResult> {
@@ -162,12 +179,13 @@ class Fetch {
   // How many known peers hold each piece and had not refused it, as last counted by
   // #rarestFirst (its sort's key).
   readonly #availability: Uint32Array;
-  // The rarest-first order #rarestFirst last gave, over the peers it counted, kept until what
-  // it counted grows (a peer's pieces, a refusal lifted, a peer at a new endpoint, a peer known
-  // or dropped): counting every piece again on each scheduling pass, one per finished request,
-  // made a fetch quadratic in its pieces (4 ms a pass at 10,240 pieces, a 10 GiB artifact at the
-  // default piece size). What takes a holder away (a refusal, a backoff) does not recount it: the
-  // order stays a superset of what can be asked, and #peerFor passes over what cannot.
+  // The rarest-first order #rarestFirst last gave, over the peers it counted, kept until what it
+  // counted changes in a way that matters (a peer's pieces, refusals lifted, a peer at a new
+  // endpoint, a peer known or dropped): counting every piece again on each scheduling pass, one
+  // per finished request, made a fetch quadratic in its pieces (4 ms a pass at 10,240 pieces, a
+  // 10 GiB artifact at the default piece size). A refusal or a backoff, which only take a holder
+  // away for a while, do not recount it: the order stays a superset of what can be asked, and
+  // #peerFor passes over what cannot.
   #order: number[] = [];
   /** Where in #order the first piece not yet held is: a held piece stays held, so a pass never looks before it again. */
   #orderStart = 0;
@@ -178,13 +196,7 @@ class Fetch {
   #lastProgress = Date.now();
   #wake: (() => void) | undefined;
   #failure: OnexError | undefined;
-  /** When the directory was last asked, and which lookup that was (they count up). */
-  #lastDirectory = 0;
-  #lookups = 0;
-  /** The lookup whose answer was applied last: an older one answering late is dropped. */
-  #appliedLookup = 0;
-  /** Why the last lookup failed, until one succeeds: named when the fetch gives up. */
-  #directoryError: unknown;
+  readonly #directories: DirectoryState[];
 
   constructor(options: FetchOptions) {
     this.#o = options;
@@ -193,6 +205,8 @@ class Fetch {
     this.#tieBreak = new Float64Array(this.#store.descriptor.pieces.length).map(() => Math.random());
     this.#availability = new Uint32Array(this.#store.descriptor.pieces.length);
     this.#result = { fetchedPieces: 0, resumedPieces: this.#store.have.count, bytesFetched: 0, bytesByPeer: {}, corruptPeers: [], elapsedMs: 0 };
+    const directories = Array.isArray(options.peers) ? (options.peers as readonly PeerDirectory[]) : [options.peers as PeerDirectory];
+    this.#directories = directories.map((directory) => ({ directory, answer: [], asked: 0, lookups: 0, settled: 0, failure: undefined }));
   }
 
   async run(): Promise<FetchResult> {
@@ -205,6 +219,7 @@ class Fetch {
         this.#checkAbort();
         if (this.#failure) throw this.#failure;
         this.#refreshPeers();
+        this.#liftRefusals();
         this.#schedule();
         this.#report();
         if (this.#receiving === 0) this.#checkStalled();
@@ -233,8 +248,9 @@ class Fetch {
   #checkStalled(): void {
     const now = Date.now();
     const live = [...this.#peers.values()].filter((p) => !p.dropped);
-    const directory = this.#directoryError === undefined ? {} : { cause: this.#directoryError };
-    const failing = this.#directoryError === undefined ? "" : `; the peer directory's last lookup failed: ${(this.#directoryError as Error)?.message ?? String(this.#directoryError)}`;
+    const failure = this.#directories.find((d) => d.failure !== undefined)?.failure;
+    const directory = failure === undefined ? {} : { cause: failure.error };
+    const failing = failure === undefined ? "" : `; the peer directory's last lookup failed: ${failure.error instanceof Error && failure.error.message !== "" ? failure.error.message : String(failure.error)}`;
     if (live.length === 0 && now - this.#started > (this.#o.discoverTimeoutMs ?? 15_000)) {
       const dropped = this.#peers.size;
       throw new OnexError(ErrorCode.NoPeers, `${dropped > 0 ? `every peer serving ${this.#name()} was dropped for corrupt pieces` : `no peer serves ${this.#name()}`}${failing}`, { root_hash: this.#store.descriptor.root_hash, dropped }, directory);
@@ -244,76 +260,90 @@ class Fetch {
     }
   }
 
-  /**
-   * Asks the directory for the artifact's peers (every DIRECTORY_INTERVAL_MS) and their piece
-   * servers for what they hold. A directory that answers at once (the swarm's announcements) is
-   * applied now; one that answers later (a registry over the network) is applied when it does,
-   * without holding up the passes, the stall check or an abort meanwhile. A lookup that fails
-   * leaves the peers known so far; one that never answers holds the next back for
-   * DIRECTORY_PATIENCE_MS at most, and an answer older than one applied is dropped.
-   */
+  /** Asks the directories for the artifact's peers, and the peers' piece servers for what they hold. */
   #refreshPeers(): void {
     const now = Date.now();
-    const pending = this.#lookups > this.#appliedLookup && now - this.#lastDirectory < DIRECTORY_PATIENCE_MS;
-    if (now - this.#lastDirectory >= DIRECTORY_INTERVAL_MS && !pending) {
-      this.#lastDirectory = now;
-      const lookup = ++this.#lookups;
-      const apply = (infos: PeerInfo[]) => {
-        if (lookup < this.#appliedLookup) return;
-        this.#appliedLookup = lookup;
-        this.#directoryError = undefined;
-        this.#applyDirectory(infos);
-      };
-      const failed = (error: unknown) => {
-        if (lookup < this.#appliedLookup) return;
-        this.#appliedLookup = lookup;
-        this.#directoryError = error;
-      };
-      try {
-        const found = this.#o.peers.peersOf(this.#store.descriptor.root_hash);
-        if (Array.isArray(found)) apply(found);
-        else
-          void found.then(
-            (infos) => {
-              apply(infos);
-              this.#poke();
-            },
-            failed,
-          );
-      } catch (error) {
-        failed(error);
-      }
-    }
-    // Announcements can lag or be missing (registry-only peers): ask piece servers directly, in the
-    // background. A complete peer is asked only while it refuses pieces (see #poll).
+    for (const directory of this.#directories) this.#lookUp(directory, now);
+    // Announcements can lag or be missing (registry-only peers): ask piece servers directly, in the background.
     for (const state of this.#peers.values()) {
-      if (state.dropped || (state.complete && state.refused.size === 0) || state.polling || state.backoffUntil > now || now - state.lastPoll < POLL_INTERVAL_MS) continue;
+      if (state.dropped || state.complete || state.polling || state.backoffUntil > now || now - state.lastPoll < POLL_INTERVAL_MS) continue;
       state.lastPoll = now;
       state.polling = true;
       void this.#poll(state).finally(() => (state.polling = false));
     }
   }
 
-  #applyDirectory(infos: PeerInfo[]): void {
-    for (const info of infos) {
-      if (info.peerId === this.#o.selfPeerId) continue;
-      let state = this.#peers.get(info.peerId);
-      if (state === undefined) {
-        state = { peerId: info.peerId, endpoint: info.endpoint, incarnation: 0, have: undefined, refused: new Map(), lastBitfield: undefined, wanted: 0, deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, polling: false, complete: false };
-        this.#peers.set(info.peerId, state);
+  /**
+   * Asks `d` for the artifact's peers, every DIRECTORY_INTERVAL_MS. An answer given at once (the
+   * swarm's announcements) is applied now; one given later (a registry over the network) when it
+   * comes, holding up no pass, stall check or abort meanwhile. A lookup that fails leaves the
+   * peers known so far; one that never answers holds the next back for DIRECTORY_PATIENCE_MS at
+   * most; an answer older than one already counted is dropped.
+   */
+  #lookUp(d: DirectoryState, now: number): void {
+    const pending = d.lookups > d.settled && now - d.asked < DIRECTORY_PATIENCE_MS;
+    if (now - d.asked < DIRECTORY_INTERVAL_MS || pending) return;
+    d.asked = now;
+    const lookup = ++d.lookups;
+    const settle = (answer: PeerInfo[] | undefined, failure?: { error: unknown }) => {
+      if (lookup < d.settled) return;
+      d.settled = lookup;
+      d.failure = failure;
+      if (failure !== undefined) return;
+      try {
+        d.answer = answer!;
+        this.#applyDirectories();
+      } catch (error) {
+        // Not a list of peers: a failed lookup, whatever of it was applied.
+        d.answer = [];
+        d.failure = { error };
       }
-      if (state.endpoint !== info.endpoint) {
-        forgetProcess(state);
-        state.endpoint = info.endpoint;
-        this.#orderStale = true;
-      }
-      if (info.have) this.#merge(state, info.have);
+    };
+    try {
+      const found = d.directory.peersOf(this.#store.descriptor.root_hash);
+      if (Array.isArray(found)) settle(found);
+      else
+        void Promise.resolve(found).then(
+          (answer) => {
+            settle(answer);
+            this.#poke();
+          },
+          (error: unknown) => settle(undefined, { error }),
+        );
+    } catch (error) {
+      settle(undefined, { error });
     }
+  }
+
+  /** Applies the directories' last answers; where two name the same peer id, the first one's. */
+  #applyDirectories(): void {
+    const named = new Set<string>();
+    for (const d of this.#directories) {
+      for (const info of d.answer) {
+        if (named.has(info.peerId)) continue;
+        named.add(info.peerId);
+        this.#applyPeer(info);
+      }
+    }
+  }
+
+  #applyPeer(info: PeerInfo): void {
+    if (info.peerId === this.#o.selfPeerId) return;
+    let state = this.#peers.get(info.peerId);
+    if (state === undefined) {
+      state = { peerId: info.peerId, endpoint: info.endpoint, incarnation: 0, have: undefined, refused: new Set(), liftAt: 0, liftDelay: REFUSAL_FIRST_MS, wanted: 0, deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, polling: false, complete: false };
+      this.#peers.set(info.peerId, state);
+    }
+    if (state.endpoint !== info.endpoint) {
+      forgetProcess(state);
+      state.endpoint = info.endpoint;
+      this.#orderStale = true;
+    }
+    if (info.have) this.#merge(state, info.have);
   }
 
   async #poll(state: PeerState): Promise<void> {
     const incarnation = state.incarnation;
-    const asked = Date.now();
     try {
       const { status, body, buffer } = await this.#get(`${state.endpoint}/v1/artifacts/${rootHex(this.#store.descriptor.root_hash)}/bitfield`, bitfieldAnswerBytes(this.#store.descriptor.pieces.length));
       const text = body.toString("utf8");
@@ -321,16 +351,7 @@ class Fetch {
       if (status !== 200 || state.incarnation !== incarnation) return;
       const parsed = JSON.parse(text) as { bitfield?: unknown };
       if (typeof parsed.bitfield !== "string") return;
-      const holds = Bitfield.fromBase64url(parsed.bitfield, this.#store.descriptor.pieces.length);
-      this.#merge(state, holds);
-      // A piece it refused and now says it holds, asked after the refusal, it got since: a new
-      // process at the same endpoint (a seeder restarted on its port, say) that has loaded or
-      // fetched it. Taken back only when what it holds changed, so a peer that claims pieces and
-      // refuses them is not asked for them again at every poll.
-      if (parsed.bitfield !== state.lastBitfield) {
-        for (const [piece, at] of state.refused) if (at < asked && holds.has(piece)) this.#unrefuse(state, piece);
-      }
-      state.lastBitfield = parsed.bitfield;
+      this.#merge(state, Bitfield.fromBase64url(parsed.bitfield, this.#store.descriptor.pieces.length));
       state.failures = 0;
       this.#poke();
     } catch {
@@ -399,26 +420,46 @@ class Fetch {
   }
 
   /**
-   * A peer answered 404 for `piece`: it is not asked for it again unless a later poll finds it
-   * holding the piece. The order is not counted again (one recount per refusal made a peer that
-   * claims every piece and refuses each cost time quadratic in the pieces).
+   * A peer answered 404 for `piece`: it is not asked for it again until its refusals are lifted.
+   * The order is not counted again (one recount per refusal made a peer that claims every piece
+   * and refuses each cost time quadratic in the pieces).
    */
   #refuse(peer: PeerState, piece: number): void {
     if (peer.refused.has(piece)) return;
-    peer.refused.set(piece, Date.now());
+    peer.refused.add(piece);
     if (peer.have?.has(piece) && !this.#store.have.has(piece)) peer.wanted--;
+    if (peer.liftAt === 0) peer.liftAt = Date.now() + peer.liftDelay;
   }
 
-  /** A refused piece the peer holds now (#poll): it may be asked for it again. */
-  #unrefuse(peer: PeerState, piece: number): void {
-    if (!peer.refused.delete(piece)) return;
-    if (peer.have?.has(piece) && !this.#store.have.has(piece)) peer.wanted++;
-    this.#orderStale = true;
+  /**
+   * Lifts the refusals that have stood their time: a peer that refused pieces it claims may have
+   * got them since (a new process at the same endpoint, say a seeder restarted on its port that
+   * refused while it loaded the file, announced still complete). A peer's refusals stand 1 s
+   * the first time and twice as long each time after, up to 30 s: one that claims pieces and
+   * refuses them is asked for each again after about 1, 3, 7, 15 and 31 s and then every 30 s,
+   * whatever it announces, and one refusal lifted costs one recount of the order.
+   */
+  #liftRefusals(): void {
+    const now = Date.now();
+    for (const peer of this.#peers.values()) {
+      if (peer.liftAt === 0 || now < peer.liftAt) continue;
+      peer.liftAt = 0;
+      peer.liftDelay = Math.min(2 * peer.liftDelay, REFUSAL_MAX_MS);
+      for (const piece of peer.refused) {
+        if (!peer.have?.has(piece) || this.#store.have.has(piece)) continue;
+        peer.wanted++;
+        this.#orderStale = true;
+      }
+      peer.refused.clear();
+    }
   }
 
-  /** The store holds `piece` now: no peer is wanted for it any more. */
+  /** The store holds `piece` now: no peer is wanted for it any more, nor its refusal kept. */
   #onPiece(piece: number): void {
-    for (const peer of this.#peers.values()) if (peer.have?.has(piece) && !peer.refused.has(piece)) peer.wanted--;
+    for (const peer of this.#peers.values()) {
+      if (peer.have?.has(piece) && !peer.refused.has(piece)) peer.wanted--;
+      peer.refused.delete(piece);
+    }
   }
 
   /**
@@ -635,7 +676,8 @@ function forgetProcess(state: PeerState): void {
   state.wanted = 0;
   state.complete = false;
   state.refused.clear();
-  state.lastBitfield = undefined;
+  state.liftAt = 0;
+  state.liftDelay = REFUSAL_FIRST_MS;
   state.deferredUntil.clear();
   state.failures = 0;
   state.backoffUntil = 0;

@@ -9,7 +9,7 @@ import type { TrustLedger } from "../trust/trust-ledger.js";
 import { isOnexError, OnexError } from "../errors.js";
 import { Bitfield } from "./bitfield.js";
 import { DATA_PLANE_TRUST_POLICY, describeFile, verifyDescriptor, type ArtifactDescriptorRecord, type DescribeOptions } from "./descriptor.js";
-import { fetchArtifact, type FetchOptions, type FetchResult, type PeerDirectory, type PeerInfo } from "./fetcher.js";
+import { fetchArtifact, type FetchOptions, type FetchResult, type PeerDirectory } from "./fetcher.js";
 import { PieceServer, type PieceServerOptions } from "./piece-server.js";
 import { PieceStore } from "./piece-store.js";
 import type { PublisherGrant } from "./publishers.js";
@@ -140,10 +140,9 @@ export class DataPlanePeer {
       throw error;
     });
     try {
+      // The swarm first: where both name a peer id, its announcement (with what the peer holds) counts.
       const extra = this.#o.directory;
-      const peers: PeerDirectory = extra
-        ? { peersOf: async (root) => mergePeers(this.swarm.peersOf(root), await extra.peersOf(root)) }
-        : this.swarm;
+      const peers = extra ? [this.swarm, extra] : this.swarm;
       const fetching = fetchArtifact({
         ...fetchOptions,
         signal: stop.signal,
@@ -182,10 +181,4 @@ export class DataPlanePeer {
     await Promise.all([...this.#stores.values()].map((s) => s.close()));
     this.#stores.clear();
   }
-}
-
-function mergePeers(a: PeerInfo[], b: PeerInfo[]): PeerInfo[] {
-  const byId = new Map(a.map((p) => [p.peerId, p]));
-  for (const p of b) if (!byId.has(p.peerId)) byId.set(p.peerId, p);
-  return [...byId.values()];
 }

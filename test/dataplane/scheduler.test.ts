@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bitfield } from "../../runtime/dataplane/bitfield.js";
 import { describeFile, type ArtifactDescriptorRecord } from "../../runtime/dataplane/descriptor.js";
-import { fetchArtifact, type PeerDirectory } from "../../runtime/dataplane/fetcher.js";
+import { fetchArtifact, type PeerDirectory, type PeerInfo } from "../../runtime/dataplane/fetcher.js";
 import { PieceServer } from "../../runtime/dataplane/piece-server.js";
 import { PieceStore } from "../../runtime/dataplane/piece-store.js";
 import { generateKeyPair } from "../../runtime/trust/keys.js";
@@ -39,29 +39,33 @@ async function unreliable(target: string, p: number, statuses: number[]): Promis
       res.statusCode = status;
       return void res.end("{}");
     }
-    const upstream = request(target + req.url!, (answer) => {
-      res.writeHead(answer.statusCode!, answer.headers);
-      answer.pipe(res);
-    });
-    upstream.on("error", () => res.destroy());
-    upstream.end();
+    forward(res, target + req.url!);
   });
   return listen(server);
 }
 
-/** A peer in front of `target` whose `hook` may answer a request itself (returning true); `piece` is the piece asked for, if any. */
-async function intercepting(target: string, hook: (res: ServerResponse, piece: number | undefined, url: string) => boolean): Promise<string> {
+/**
+ * A peer in front of `target` whose `hook` may answer a request itself (returning true); `piece`
+ * is the piece asked for, if any. Piece requests it passes on are answered `delayMs` late.
+ */
+async function intercepting(target: string, hook: (res: ServerResponse, piece: number | undefined) => boolean, delayMs = 0): Promise<string> {
   const server = createServer((req, res) => {
     const asked = /\/pieces\/(\d+)$/.exec(req.url!);
-    if (hook(res, asked ? Number(asked[1]) : undefined, req.url!)) return;
-    const upstream = request(target + req.url!, (answer) => {
-      res.writeHead(answer.statusCode!, answer.headers);
-      answer.pipe(res);
-    });
-    upstream.on("error", () => res.destroy());
-    upstream.end();
+    if (hook(res, asked ? Number(asked[1]) : undefined)) return;
+    if (asked && delayMs > 0) setTimeout(() => forward(res, target + req.url!), delayMs);
+    else forward(res, target + req.url!);
   });
   return listen(server);
+}
+
+/** Answers `res` with what `url` answers. */
+function forward(res: ServerResponse, url: string): void {
+  const upstream = request(url, (answer) => {
+    res.writeHead(answer.statusCode!, answer.headers);
+    answer.pipe(res);
+  });
+  upstream.on("error", () => res.destroy());
+  upstream.end();
 }
 
 /** A peer that serves nothing: 404 to every request, its bitfield included. */
@@ -110,11 +114,11 @@ afterAll(async () => {
   await work?.remove();
 });
 
-async function fetchAll(name: string, peersOf: PeerDirectory["peersOf"]): Promise<void> {
+async function fetchAll(name: string, peers: PeerDirectory["peersOf"] | PeerDirectory[]): Promise<void> {
   const out = join(work.dir, name);
   const store = await PieceStore.open(descriptor, out);
   try {
-    await fetchArtifact({ store, peers: { peersOf }, maxInFlightPerPeer: 2, maxInFlight: 4, requestTimeoutMs: 1_000, stallTimeoutMs: 8_000 });
+    await fetchArtifact({ store, peers: Array.isArray(peers) ? peers : { peersOf: peers }, maxInFlightPerPeer: 2, maxInFlight: 4, requestTimeoutMs: 1_000, stallTimeoutMs: 8_000 });
   } finally {
     await store.close();
   }
@@ -159,20 +163,28 @@ describe("the fetcher's scheduler", () => {
     await fetchAll("moved.bin", () => [{ peerId: "mover", endpoint: refreshes++ === 0 ? before : honest[0]!.url, have: Bitfield.full(PIECES) }]);
   }, 60_000);
 
-  it("asks a peer restarted at the same endpoint again for what it refused once it holds it", async () => {
-    // The only peer, announced complete, restarts on its port: for its first second it holds
-    // nothing (an empty bitfield, 404 to every piece), then everything. Its refusals lasted for
-    // the whole fetch, a complete peer was never polled, and the fetch stalled.
-    const restarted = Date.now();
-    const loading = () => Date.now() - restarted < 1_000;
-    const seeder = await intercepting(honest[0]!.url, (res, piece, url) => {
-      const bitfield = url.endsWith("/bitfield");
-      if (!loading() || (piece === undefined && !bitfield)) return false;
-      res.setHeader("content-type", "application/json");
-      if (!bitfield) res.statusCode = 404;
-      res.end(bitfield ? JSON.stringify({ bitfield: new Bitfield(PIECES).toBase64url() }) : "{}");
-      return true;
-    });
+  it("asks a peer restarted at the same endpoint again for what it refused, however often it restarts", async () => {
+    // The only peer, announced complete, restarts twice on its port: while it loads the file it
+    // answers 404 to every request, its bitfield included (as a piece server does before the
+    // artifact is added), and then serves everything again. Refusals lasted for the whole fetch
+    // and the fetch stalled; lifted when the bitfield changed, a second restart (the same full
+    // bitfield before and after) stalled it as well.
+    const started = Date.now();
+    const down = () => {
+      const t = Date.now() - started;
+      return t < 1_000 || (t >= 1_500 && t < 2_500);
+    };
+    // Pieces are answered 15 ms late, so the fetch spans both restarts.
+    const seeder = await intercepting(
+      honest[0]!.url,
+      (res) => {
+        if (!down()) return false;
+        res.statusCode = 404;
+        res.end("{}");
+        return true;
+      },
+      15,
+    );
     await fetchAll("restarted.bin", () => [{ peerId: "seeder", endpoint: seeder, have: Bitfield.full(PIECES) }]);
   }, 60_000);
 
@@ -185,15 +197,10 @@ describe("the fetcher's scheduler", () => {
   }, 60_000);
 });
 
-describe("the fetcher's peer directory", () => {
-  /** The seeder, slowed to about 10 ms a piece: the fetch spans many directory lookups (one each 250 ms). */
-  const slowSeeder = () =>
-    intercepting(honest[0]!.url, (_res, piece) => {
-      if (piece === undefined) return false;
-      const until = Date.now() + 10;
-      while (Date.now() < until);
-      return false;
-    });
+describe("the fetcher's peer directories", () => {
+  /** The seeder, its pieces answered 10 ms late: the fetch spans many directory lookups (one each 250 ms). */
+  const slowSeeder = () => intercepting(honest[0]!.url, () => false, 10);
+  const seederAt = (endpoint: string) => [{ peerId: "seeder", endpoint, have: Bitfield.full(PIECES) }];
 
   it("a lookup that fails, by throwing or by rejecting, leaves the peers known so far", async () => {
     const seeder = await slowSeeder();
@@ -202,7 +209,7 @@ describe("the fetcher's peer directory", () => {
       lookups++;
       if (lookups % 3 === 2) throw new Error("the registry could not be reached");
       if (lookups % 3 === 0) return Promise.reject(new Error("the registry timed out"));
-      return [{ peerId: "seeder", endpoint: seeder, have: Bitfield.full(PIECES) }];
+      return seederAt(seeder);
     });
     expect(lookups).toBeGreaterThan(3);
   }, 60_000);
@@ -210,7 +217,24 @@ describe("the fetcher's peer directory", () => {
   it("a lookup that never answers holds up nothing", async () => {
     const seeder = await slowSeeder();
     let lookups = 0;
-    await fetchAll("directory-hangs.bin", () => (lookups++ === 0 ? Promise.resolve([{ peerId: "seeder", endpoint: seeder, have: Bitfield.full(PIECES) }]) : new Promise(() => {})));
+    await fetchAll("directory-hangs.bin", () => (lookups++ === 0 ? Promise.resolve(seederAt(seeder)) : new Promise(() => {})));
+  }, 60_000);
+
+  it("an answer that is not a list of peers is a failed lookup, not a crash", async () => {
+    const seeder = await slowSeeder();
+    let lookups = 0;
+    const garbage = [null, [null], "peers", [{ peerId: "x" }]] as unknown as PeerInfo[][];
+    await fetchAll("directory-garbage.bin", () => {
+      const i = lookups++;
+      return i === 0 ? seederAt(seeder) : Promise.resolve(garbage[i % garbage.length]!);
+    });
+  }, 60_000);
+
+  it("a directory that fails or never answers holds up no other", async () => {
+    const seeder = await slowSeeder();
+    const silent: PeerDirectory = { peersOf: () => new Promise(() => {}) };
+    const failing: PeerDirectory = { peersOf: () => Promise.reject(new Error("the registry could not be reached")) };
+    await fetchAll("directories.bin", [silent, failing, { peersOf: () => seederAt(seeder) }]);
   }, 60_000);
 
   it("a fetch that finds no peer names the directory's failure", async () => {
