@@ -104,12 +104,14 @@ interface PeerState {
   incarnation: number;
   /** What we know it holds: union of what it announced and what its piece server said. */
   have: Bitfield | undefined;
-  /** Pieces it answered 404 for: not asked for again until its refusals are lifted (see #liftRefusals). */
+  /** Pieces it answered 404 for: not asked for again, but for a probe a second, until its refusals are lifted (see #probeRefusals). */
   refused: Set<number>;
-  /** When its refusals are lifted (0: none pending), and how long the next ones stand. */
-  liftAt: number;
+  /** When a refused piece may next be asked of it as a probe. */
+  probeAt: number;
+  /** When its refusals were last lifted, and how long until they may be lifted again. */
+  liftedAt: number;
   liftDelay: number;
-  /** How many pieces this fetch lacks that it holds and has not refused (kept up to date by #merge, #refuse, #liftRefusals and #onPiece). */
+  /** How many pieces this fetch lacks that it holds and has not refused (kept up to date by #merge, #refuse, #lift, #onPiece and forgetProcess). */
   wanted: number;
   /** Pieces a seeder deferred (429: sent once already, to another peer), and until when. */
   deferredUntil: Map<number, number>;
@@ -134,14 +136,16 @@ const TICK_MS = 100;
 const DIRECTORY_INTERVAL_MS = 250;
 /** A directory lookup that has not answered in this long no longer holds the next one back. */
 const DIRECTORY_PATIENCE_MS = 10_000;
-/** How long a peer's first refusals stand; each time they are lifted, the next stand twice as long, up to REFUSAL_MAX_MS. */
-const REFUSAL_FIRST_MS = 1_000;
-const REFUSAL_MAX_MS = 30_000;
+/** How often a peer that refused pieces is asked for one of them again (a probe). */
+const PROBE_INTERVAL_MS = 1_000;
+/** A peer's refusals are lifted at most this often at first, and half as often each time after, down to once in REFUSAL_LIFT_MAX_MS. */
+const REFUSAL_LIFT_FIRST_MS = 1_000;
+const REFUSAL_LIFT_MAX_MS = 30_000;
 
-/** A directory, its last answer, and its lookups. */
+/** A directory, the peer ids of its last answer, and its lookups. */
 interface DirectoryState {
   readonly directory: PeerDirectory;
-  answer: PeerInfo[];
+  ids: Set<string>;
   /** When it was last asked; which lookup that was (they count up); the one whose answer or failure counts now. */
   asked: number;
   lookups: number;
@@ -206,7 +210,7 @@ class Fetch {
     this.#availability = new Uint32Array(this.#store.descriptor.pieces.length);
     this.#result = { fetchedPieces: 0, resumedPieces: this.#store.have.count, bytesFetched: 0, bytesByPeer: {}, corruptPeers: [], elapsedMs: 0 };
     const directories = Array.isArray(options.peers) ? (options.peers as readonly PeerDirectory[]) : [options.peers as PeerDirectory];
-    this.#directories = directories.map((directory) => ({ directory, answer: [], asked: 0, lookups: 0, settled: 0, failure: undefined }));
+    this.#directories = directories.map((directory) => ({ directory, ids: new Set<string>(), asked: 0, lookups: 0, settled: 0, failure: undefined }));
   }
 
   async run(): Promise<FetchResult> {
@@ -219,7 +223,6 @@ class Fetch {
         this.#checkAbort();
         if (this.#failure) throw this.#failure;
         this.#refreshPeers();
-        this.#liftRefusals();
         this.#schedule();
         this.#report();
         if (this.#receiving === 0) this.#checkStalled();
@@ -248,9 +251,11 @@ class Fetch {
   #checkStalled(): void {
     const now = Date.now();
     const live = [...this.#peers.values()].filter((p) => !p.dropped);
-    const failure = this.#directories.find((d) => d.failure !== undefined)?.failure;
+    const failed = this.#directories.findIndex((d) => d.failure !== undefined);
+    const failure = this.#directories[failed]?.failure;
     const directory = failure === undefined ? {} : { cause: failure.error };
-    const failing = failure === undefined ? "" : `; the peer directory's last lookup failed: ${failure.error instanceof Error && failure.error.message !== "" ? failure.error.message : String(failure.error)}`;
+    const which = this.#directories.length === 1 ? "the peer directory's" : `peer directory ${failed + 1} of ${this.#directories.length}'s`;
+    const failing = failure === undefined ? "" : `; ${which} last lookup failed: ${failure.error instanceof Error && failure.error.message !== "" ? failure.error.message : String(failure.error)}`;
     if (live.length === 0 && now - this.#started > (this.#o.discoverTimeoutMs ?? 15_000)) {
       const dropped = this.#peers.size;
       throw new OnexError(ErrorCode.NoPeers, `${dropped > 0 ? `every peer serving ${this.#name()} was dropped for corrupt pieces` : `no peer serves ${this.#name()}`}${failing}`, { root_hash: this.#store.descriptor.root_hash, dropped }, directory);
@@ -276,28 +281,22 @@ class Fetch {
   /**
    * Asks `d` for the artifact's peers, every DIRECTORY_INTERVAL_MS. An answer given at once (the
    * swarm's announcements) is applied now; one given later (a registry over the network) when it
-   * comes, holding up no pass, stall check or abort meanwhile. A lookup that fails leaves the
-   * peers known so far; one that never answers holds the next back for DIRECTORY_PATIENCE_MS at
-   * most; an answer older than one already counted is dropped.
+   * comes, holding up no pass, stall check or abort meanwhile. A lookup that fails, or answers
+   * something other than a list of peers, leaves the peers known so far; one that never answers
+   * holds the next back for DIRECTORY_PATIENCE_MS at most; an answer older than one already
+   * counted is dropped.
    */
   #lookUp(d: DirectoryState, now: number): void {
     const pending = d.lookups > d.settled && now - d.asked < DIRECTORY_PATIENCE_MS;
     if (now - d.asked < DIRECTORY_INTERVAL_MS || pending) return;
     d.asked = now;
     const lookup = ++d.lookups;
-    const settle = (answer: PeerInfo[] | undefined, failure?: { error: unknown }) => {
+    const settle = (answer: unknown, failure?: { error: unknown }) => {
       if (lookup < d.settled) return;
       d.settled = lookup;
-      d.failure = failure;
-      if (failure !== undefined) return;
-      try {
-        d.answer = answer!;
-        this.#applyDirectories();
-      } catch (error) {
-        // Not a list of peers: a failed lookup, whatever of it was applied.
-        d.answer = [];
-        d.failure = { error };
-      }
+      const peers = failure === undefined ? asPeers(answer) : undefined;
+      d.failure = failure ?? (peers === undefined ? { error: new TypeError("the directory answered something other than a list of peers (each a peerId, an endpoint and a Bitfield or none)") } : undefined);
+      if (peers !== undefined) this.#applyDirectory(d, peers);
     };
     try {
       const found = d.directory.peersOf(this.#store.descriptor.root_hash);
@@ -315,23 +314,18 @@ class Fetch {
     }
   }
 
-  /** Applies the directories' last answers; where two name the same peer id, the first one's. */
-  #applyDirectories(): void {
-    const named = new Set<string>();
-    for (const d of this.#directories) {
-      for (const info of d.answer) {
-        if (named.has(info.peerId)) continue;
-        named.add(info.peerId);
-        this.#applyPeer(info);
-      }
-    }
+  /** Applies `d`'s answer, but for the peer ids an earlier directory's last answer names: the first one's counts. */
+  #applyDirectory(d: DirectoryState, peers: PeerInfo[]): void {
+    d.ids = new Set(peers.map((p) => p.peerId));
+    const earlier = this.#directories.slice(0, this.#directories.indexOf(d));
+    for (const info of peers) if (!earlier.some((e) => e.ids.has(info.peerId))) this.#applyPeer(info);
   }
 
   #applyPeer(info: PeerInfo): void {
     if (info.peerId === this.#o.selfPeerId) return;
     let state = this.#peers.get(info.peerId);
     if (state === undefined) {
-      state = { peerId: info.peerId, endpoint: info.endpoint, incarnation: 0, have: undefined, refused: new Set(), liftAt: 0, liftDelay: REFUSAL_FIRST_MS, wanted: 0, deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, polling: false, complete: false };
+      state = { peerId: info.peerId, endpoint: info.endpoint, incarnation: 0, have: undefined, refused: new Set(), probeAt: 0, liftedAt: 0, liftDelay: REFUSAL_LIFT_FIRST_MS, wanted: 0, deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, polling: false, complete: false };
       this.#peers.set(info.peerId, state);
     }
     if (state.endpoint !== info.endpoint) {
@@ -401,6 +395,7 @@ class Fetch {
       this.#request(peer, piece);
       worthWalking = this.#worthWalking(usable, perPeer);
     }
+    this.#probeRefusals(usable, perPeer, now);
   }
 
   /**
@@ -428,30 +423,47 @@ class Fetch {
     if (peer.refused.has(piece)) return;
     peer.refused.add(piece);
     if (peer.have?.has(piece) && !this.#store.have.has(piece)) peer.wanted--;
-    if (peer.liftAt === 0) peer.liftAt = Date.now() + peer.liftDelay;
+    if (peer.refused.size === 1) peer.probeAt = Date.now() + PROBE_INTERVAL_MS;
   }
 
   /**
-   * Lifts the refusals that have stood their time: a peer that refused pieces it claims may have
-   * got them since (a new process at the same endpoint, say a seeder restarted on its port that
-   * refused while it loaded the file, announced still complete). A peer's refusals stand 1 s
-   * the first time and twice as long each time after, up to 30 s: one that claims pieces and
-   * refuses them is asked for each again after about 1, 3, 7, 15 and 31 s and then every 30 s,
-   * whatever it announces, and one refusal lifted costs one recount of the order.
+   * Asks each peer with room that refused pieces it claims for one of them again, once a second
+   * (a probe): a peer that refused may have got them since, as a new process at the same
+   * endpoint (a seeder restarted on its port refuses everything while it loads the file, and
+   * stays announced complete). A probe answered with the piece lifts the peer's refusals
+   * (#lift); one refused costs one request, so a peer that claims pieces and refuses them is
+   * asked for one a second, whatever it announces.
    */
-  #liftRefusals(): void {
-    const now = Date.now();
-    for (const peer of this.#peers.values()) {
-      if (peer.liftAt === 0 || now < peer.liftAt) continue;
-      peer.liftAt = 0;
-      peer.liftDelay = Math.min(2 * peer.liftDelay, REFUSAL_MAX_MS);
+  #probeRefusals(usable: PeerState[], perPeer: number, now: number): void {
+    const maxTotal = this.#o.maxInFlight ?? 16;
+    const have = this.#store.have;
+    for (const peer of usable) {
+      if (peer.refused.size === 0 || now < peer.probeAt || peer.inFlight >= perPeer || this.#inFlight.size >= maxTotal) continue;
       for (const piece of peer.refused) {
-        if (!peer.have?.has(piece) || this.#store.have.has(piece)) continue;
-        peer.wanted++;
-        this.#orderStale = true;
+        if (!peer.have!.has(piece) || have.has(piece) || this.#inFlight.has(piece)) continue;
+        peer.probeAt = now + PROBE_INTERVAL_MS;
+        this.#request(peer, piece);
+        break;
       }
-      peer.refused.clear();
     }
+  }
+
+  /**
+   * The peer served a piece it had refused: it holds what it refused, or some of it, now. Its
+   * refusals are lifted, at most once a second at first and half as often each time after (down
+   * to once in 30 s), so a peer that serves only the pieces it is asked for again cannot make
+   * the fetch ask it for every refused piece after every one.
+   */
+  #lift(peer: PeerState, now: number): void {
+    if (now - peer.liftedAt < peer.liftDelay) return;
+    if (peer.liftedAt !== 0) peer.liftDelay = Math.min(2 * peer.liftDelay, REFUSAL_LIFT_MAX_MS);
+    peer.liftedAt = now;
+    for (const piece of peer.refused) {
+      if (!peer.have?.has(piece) || this.#store.have.has(piece)) continue;
+      peer.wanted++;
+      this.#orderStale = true;
+    }
+    peer.refused.clear();
   }
 
   /** The store holds `piece` now: no peer is wanted for it any more, nor its refusal kept. */
@@ -526,6 +538,7 @@ class Fetch {
    */
   async #exchange(peer: PeerState, piece: number): Promise<void> {
     const incarnation = peer.incarnation;
+    const probe = peer.refused.has(piece);
     let receiving = false;
     const onBody = () => {
       receiving = true;
@@ -538,6 +551,7 @@ class Fetch {
         if (status === 200) {
           if (peer.incarnation === incarnation) peer.failures = 0;
           await this.#accept(peer, piece, body);
+          if (probe && peer.incarnation === incarnation && !peer.dropped) this.#lift(peer, Date.now());
         } else if (peer.incarnation !== incarnation) {
           // A refusal or failure of the peer's earlier process (it moved while this was asked)
           // says nothing of the new one: charged to it, a 404 kept it from ever being asked for the piece.
@@ -676,12 +690,22 @@ function forgetProcess(state: PeerState): void {
   state.wanted = 0;
   state.complete = false;
   state.refused.clear();
-  state.liftAt = 0;
-  state.liftDelay = REFUSAL_FIRST_MS;
+  state.probeAt = 0;
+  state.liftedAt = 0;
+  state.liftDelay = REFUSAL_LIFT_FIRST_MS;
   state.deferredUntil.clear();
   state.failures = 0;
   state.backoffUntil = 0;
   state.lastPoll = 0;
+}
+
+/** `answer` if it is a list of peers (each a peer id, an endpoint, and a Bitfield or none), else undefined. */
+function asPeers(answer: unknown): PeerInfo[] | undefined {
+  if (!Array.isArray(answer)) return undefined;
+  for (const p of answer as Partial<PeerInfo>[]) {
+    if (typeof p?.peerId !== "string" || typeof p.endpoint !== "string" || (p.have !== undefined && !(p.have instanceof Bitfield))) return undefined;
+  }
+  return answer as PeerInfo[];
 }
 
 /** Whether two lists hold the same peers in the same order (the peers map keeps its order). */

@@ -114,11 +114,11 @@ afterAll(async () => {
   await work?.remove();
 });
 
-async function fetchAll(name: string, peers: PeerDirectory["peersOf"] | PeerDirectory[]): Promise<void> {
+async function fetchAll(name: string, peers: PeerDirectory["peersOf"] | PeerDirectory[], stallTimeoutMs = 8_000): Promise<void> {
   const out = join(work.dir, name);
   const store = await PieceStore.open(descriptor, out);
   try {
-    await fetchArtifact({ store, peers: Array.isArray(peers) ? peers : { peersOf: peers }, maxInFlightPerPeer: 2, maxInFlight: 4, requestTimeoutMs: 1_000, stallTimeoutMs: 8_000 });
+    await fetchArtifact({ store, peers: Array.isArray(peers) ? peers : { peersOf: peers }, maxInFlightPerPeer: 2, maxInFlight: 4, requestTimeoutMs: 1_000, stallTimeoutMs });
   } finally {
     await store.close();
   }
@@ -188,6 +188,19 @@ describe("the fetcher's scheduler", () => {
     await fetchAll("restarted.bin", () => [{ peerId: "seeder", endpoint: seeder, have: Bitfield.full(PIECES) }]);
   }, 60_000);
 
+  it("asks a restarted peer again as soon as it is back, however long it was away", async () => {
+    // Down for 8 s of a 12 s stall time: refusals lifted after 1, 3, 7 and 15 s asked it again
+    // too late, and the fetch stalled.
+    const started = Date.now();
+    const seeder = await intercepting(honest[0]!.url, (res) => {
+      if (Date.now() - started >= 8_000) return false;
+      res.statusCode = 404;
+      res.end("{}");
+      return true;
+    });
+    await fetchAll("away.bin", () => [{ peerId: "seeder", endpoint: seeder, have: Bitfield.full(PIECES) }], 12_000);
+  }, 60_000);
+
   it("completes from a busy seeder while peers with room announce nothing", async () => {
     const nobody = await Promise.all([empty(), empty(), empty()]);
     await fetchAll("idle-peers.bin", () => [
@@ -228,6 +241,18 @@ describe("the fetcher's peer directories", () => {
       const i = lookups++;
       return i === 0 ? seederAt(seeder) : Promise.resolve(garbage[i % garbage.length]!);
     });
+  }, 60_000);
+
+  it("a directory that answers something other than a list of peers has failed, and the fetch says so", async () => {
+    for (const garbage of [[{ peerId: "x" }], "peers", [{ peerId: "x", endpoint: "http://127.0.0.1:9", have: "all" }]]) {
+      const store = await PieceStore.open(descriptor, join(work.dir, "garbage-directory.bin"));
+      try {
+        const fetching = fetchArtifact({ store, peers: { peersOf: () => garbage as unknown as PeerInfo[] }, selfPeerId: "me", discoverTimeoutMs: 500 });
+        await expect(fetching).rejects.toMatchObject({ code: "ONEX_E_NO_PEERS", message: expect.stringContaining("something other than a list of peers") });
+      } finally {
+        await store.close();
+      }
+    }
   }, 60_000);
 
   it("a directory that fails or never answers holds up no other", async () => {
