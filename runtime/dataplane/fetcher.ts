@@ -415,9 +415,10 @@ class Fetch {
   }
 
   /**
-   * A peer answered 404 for `piece`: it is not asked for it again until its refusals are lifted.
-   * The order is not counted again (one recount per refusal made a peer that claims every piece
-   * and refuses each cost time quadratic in the pieces).
+   * A peer answered 404 for `piece`: it is not asked for it again, but as a probe
+   * (#probeRefusals), until its refusals are lifted. The order is not counted again (one recount
+   * per refusal made a peer that claims every piece and refuses each cost time quadratic in the
+   * pieces).
    */
   #refuse(peer: PeerState, piece: number): void {
     if (peer.refused.has(piece)) return;
