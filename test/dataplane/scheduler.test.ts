@@ -130,7 +130,7 @@ describe("the fetcher's scheduler", () => {
     it(`completes among refusing, resetting, backing-off peers and one moving between endpoints (round ${round})`, async () => {
       // The one complete peer refuses half its requests: 503 (backoff), 429 (deferral), 500 (a failure) or a cut connection.
       const seeder = await unreliable(honest[0]!.url, 0.5, [503, 429, 500, 0]);
-      // Claims every piece and answers 404 to most: refusals, each of which recounts the order.
+      // Claims every piece and answers 404 to most: refusals, probed and lifted as it serves some.
       const liar = await unreliable(honest[1]!.url, 0.9, [404]);
       // One peer id at two endpoints in turn, a new random bitfield each time: forgotten and counted anew.
       const mover = [await unreliable(honest[2]!.url, 0.3, [404, 503]), await unreliable(honest[2]!.url, 0.3, [429, 0])];
