@@ -31,17 +31,17 @@ const honest: PieceServer[] = [];
 const proxies: Server[] = [];
 
 /** A peer in front of `target` that answers a piece request, with probability `p`, with one of `statuses` (0: the connection is cut). */
-async function unreliable(target: string, p: number, statuses: number[]): Promise<string> {
-  const server = createServer((req, res) => {
-    if (req.url!.includes("/pieces/") && Math.random() < p) {
-      const status = statuses[Math.floor(Math.random() * statuses.length)]!;
-      if (status === 0) return void req.socket.destroy();
+function unreliable(target: string, p: number, statuses: number[]): Promise<string> {
+  return intercepting(target, (res, piece) => {
+    if (piece === undefined || Math.random() >= p) return false;
+    const status = statuses[Math.floor(Math.random() * statuses.length)]!;
+    if (status === 0) res.socket?.destroy();
+    else {
       res.statusCode = status;
-      return void res.end("{}");
+      res.end("{}");
     }
-    forward(res, target + req.url!);
+    return true;
   });
-  return listen(server);
 }
 
 /**
