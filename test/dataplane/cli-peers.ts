@@ -43,6 +43,8 @@ export function startPeer(args: string[], nodeArgs: readonly string[] = []): Cli
 /** `onex artifact publish FILE`, seeding until stopped; resolves once it seeds, with its descriptor. */
 export async function publishProcess(server: string, file: string, ref: { name: string; version: string }, key: KeyFiles, zone: string, extra: string[] = [], nodeArgs: readonly string[] = []): Promise<CliProcess & { descriptor: { root_hash: string } }> {
   const cli = startPeer(["artifact", "publish", file, "--name", ref.name, "--version", ref.version, "--key", key.key, "--zone", zone, "--server", server, ...(extra.includes("--piece-size") ? [] : ["--piece-size", String(1 << 16)]), ...extra], nodeArgs);
-  await waitForOutput(cli, (_out, err) => err.includes("seeding "));
+  // The descriptor (a line of stdout) and the notice (stderr) come through separate pipes: a large
+  // descriptor can still be arriving when the notice is read.
+  await waitForOutput(cli, (out, err) => err.includes("seeding ") && out.includes("\n"));
   return Object.assign(cli, { descriptor: JSON.parse(cli.stdout().trim().split("\n")[0]!) as { root_hash: string } });
 }
