@@ -11,6 +11,12 @@
  * prints; it never fails on timing. Needs the built package (`npm run build`), since the
  * generated SDK imports `@onex/runtime/codegen-v1`.
  *
+ * Then the replay memories a subscription keeps over a long run (a process's ReplayGuard and
+ * StoredMessageReplay, 100,000 ids each by default): the time to accept a message while they
+ * fill (the first 100,000) against once they are full and forget their oldest id for each new
+ * one (messages 200,000-300,000). The two should be about equal: memory is bounded, and
+ * forgetting must not cost more as a subscription runs on.
+ *
  * BENCH_ROUNDS (default 9) sets interleaved rounds; BENCH_OPS (default 2000) sign+verify pairs per round.
  */
 import { sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
@@ -18,7 +24,9 @@ import { TaskDispatch } from "../generated/v0.1/index.js";
 import { canonicalize } from "../runtime/trust/canonical-json.js";
 import { ed25519Library, libsodiumEd25519 } from "../runtime/trust/ed25519-verify.js";
 import { generateKeyPair, keyRing } from "../runtime/trust/keys.js";
+import { StoredMessageReplay } from "../runtime/receive/stored-message-replay.js";
 import { judge } from "../runtime/trust/policy.js";
+import { ReplayGuard } from "../runtime/trust/replay-guard.js";
 import { messageSigningBytes, signMessage, verifyMessageSignature } from "../runtime/trust/sign-message.js";
 
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 9));
@@ -110,3 +118,18 @@ if (sodium === undefined) console.log("Ed25519 verify alone, libsodium: sodium-n
 else console.log(`${"Ed25519 verify alone, libsodium (sodium-native)".padEnd(52)} ${median(results.sodium).toFixed(0).padStart(9)} ops/s   ${(median(results.sodium) / median(results.openssl)).toFixed(2)}x OpenSSL's rate`);
 console.log(`onex verifies with ${ed25519Library()}; the raw peer signs and verifies with OpenSSL`);
 console.log(`ratio full/raw: ${(rawOps / fullOps).toFixed(3)}x (target <= 1.3x)${sink < 0 ? "" : ""}`);
+
+// Replay memories over a long subscription: µs per accepted message, filling and full.
+const replay = new StoredMessageReplay(new ReplayGuard());
+const envelope = message.toJSON() as Record<string, unknown>;
+// Created 0.1 ms apart, as a stream delivers them: each forgotten id's window ends before the next one's.
+const firstCreated = Date.now() - 60_000;
+const acceptRange = (from: number, to: number): number => {
+  const start = process.hrtime.bigint();
+  for (let i = from; i < to; i++) replay.forStoredMessage(`ONEX_EVENT#${i}`).accept({ ...envelope, id: `m-${i}`, time: new Date(firstCreated + i / 10).toISOString() } as never);
+  return Number(process.hrtime.bigint() - start) / 1_000 / (to - from);
+};
+const filling = acceptRange(0, 100_000);
+acceptRange(100_000, 200_000);
+const whenFull = acceptRange(200_000, 300_000);
+console.log(`replay memories (100,000 ids each): ${filling.toFixed(2)} µs a message while filling, ${whenFull.toFixed(2)} µs once full (messages 200,000-300,000): ${(whenFull / filling).toFixed(2)}x`);

@@ -23,6 +23,7 @@ import { withRetry } from "./with-retry.js";
 import { deadLetter } from "./dead-letter.js";
 import { OnexHeader } from "./headers.js";
 import { streamNameOf, zoneStreamNameOf } from "./streams.js";
+import { forgetOldest } from "../forget-oldest.js";
 
 /** What a subscription needs of its client. */
 export interface SubscriptionTransport {
@@ -50,7 +51,7 @@ export class HandBackLedger {
     // Re-inserted, so the oldest entry is the one forgotten first.
     this.#counts.delete(key);
     this.#counts.set(key, count);
-    if (this.#counts.size > this.remember) this.#counts.delete(this.#counts.keys().next().value!);
+    if (this.#counts.size > this.remember) forgetOldest(this.#counts);
   }
   forget(key: string): void {
     this.#counts.delete(key);
@@ -128,7 +129,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   const attemptsOf = (msg: JsMsg) => msg.info.deliveryCount - ledger.count(handBackKey(msg));
   const remember = (storedAs: string) => {
     acked.set(storedAs, true);
-    if (acked.size > rememberAcked) acked.delete(acked.keys().next().value!);
+    if (acked.size > rememberAcked) forgetOldest(acked);
   };
 
   // Letters are written concurrently (a flood of forgeries costs round trips in parallel,

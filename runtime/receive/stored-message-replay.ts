@@ -16,6 +16,7 @@
 import { ErrorCode, OnexError } from "../errors.js";
 import { signatureOf } from "../trust/envelope.js";
 import type { ReplayGuard } from "../trust/replay-guard.js";
+import { forgetOldest } from "../forget-oldest.js";
 
 /** Wraps a replay guard; one per process (or client), shared by its subscriptions. */
 export class StoredMessageReplay {
@@ -40,7 +41,7 @@ export class StoredMessageReplay {
   seed(id: string, storedAs: string, signature: string): void {
     if (this.#storedFirst.has(id)) return;
     this.#storedFirst.set(id, { storedAs, signature });
-    if (this.#storedFirst.size > this.remember) this.#storedFirst.delete(this.#storedFirst.keys().next().value!);
+    if (this.#storedFirst.size > this.remember) forgetOldest(this.#storedFirst);
   }
 
   /** The guard to judge one delivery of stored message `storedAs` (e.g. `ONEX_EVENT#42`) with. */
@@ -56,7 +57,7 @@ export class StoredMessageReplay {
         this.guard.accept(message, now);
         if (typeof id !== "string") return;
         this.#acceptedAs.set(id, storedAs);
-        if (this.#acceptedAs.size > this.remember) this.#acceptedAs.delete(this.#acceptedAs.keys().next().value!);
+        if (this.#acceptedAs.size > this.remember) forgetOldest(this.#acceptedAs);
       },
     };
   }

@@ -24,6 +24,7 @@ import type { CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
 import { parsePathKey, pathKeyOf, pathPrefixOf } from "./store-key.js";
 import type { RegistryStore, StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
+import { forgetOldest } from "../forget-oldest.js";
 
 /** Options of the etcd adapter. */
 export interface EtcdStoreOptions {
@@ -243,7 +244,7 @@ class EtcdStore implements RegistryStore {
       marks.delete(entryKey);
       if (!put) return;
       // Bounded: a watch that runs for months sees a mark per registration; one dropped is read instead.
-      if (marks.size >= 10_000) marks.delete(marks.keys().next().value!);
+      if (marks.size >= 10_000) forgetOldest(marks);
       marks.set(entryKey, { value: kv.value.toString(), revision: kv.mod_revision });
     };
     const start = async () => {

@@ -1,3 +1,5 @@
+import { forgetOldest } from "../forget-oldest.js";
+
 /**
  * Bounded memos of pure functions of strings. The registry turns the same keys and addresses
  * into each other on every read, write and watch event, and the subject-token codec under them
@@ -14,7 +16,7 @@ export class Memo<T> {
     if (this.#cache.has(key)) return this.#cache.get(key) as T;
     const value = make();
     // Oldest first out.
-    if (this.#cache.size >= this.size) this.#cache.delete(this.#cache.keys().next().value!);
+    if (this.#cache.size >= this.size) forgetOldest(this.#cache);
     this.#cache.set(key, value);
     return value;
   }

@@ -15,6 +15,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { CanonicalAddress } from "./address.js";
 import type { MarkPublished } from "./registry.js";
+import { forgetOldest } from "../forget-oldest.js";
 
 /** Keys whose last published mark is kept, waiting for their entries; and keys read first. */
 const KEYS_KEPT = 1_024;
@@ -41,7 +42,7 @@ export class MarkTap {
         if (key === undefined) return;
         this.#published.delete(k);
         if ((msg.headers?.get("KV-Operation") || "PUT") !== "PUT") return;
-        if (this.#published.size >= KEYS_KEPT) this.#published.delete(this.#published.keys().next().value!);
+        if (this.#published.size >= KEYS_KEPT) forgetOldest(this.#published);
         const value = msg.string();
         this.#published.set(k, value);
         onMarkPublished?.(key, value);

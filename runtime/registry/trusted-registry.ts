@@ -21,6 +21,7 @@ import { verifyRegistryEntryOfNode } from "../trust/registry-entry.js";
 import { buildAddress, parseAddress, type CanonicalAddress } from "./address.js";
 import { copyJson } from "./copy-json.js";
 import type { Registry, RegistryChange, RegistryFilter, RegistryOptions, RegistryStore, ResolvedEntry, StoreChange, StoredMark, StoredValue, WatchOptions } from "./registry.js";
+import { forgetOldest } from "../forget-oldest.js";
 
 /** Default lifetime of an entry without a heartbeat. */
 export const DEFAULT_TTL_MS = 10_000;
@@ -359,7 +360,7 @@ export class TrustedRegistry implements Registry {
     if (resolved.address !== address) return;
     // Oldest first out: a mark whose entry never comes (its compare-and-set lost) is not kept for long.
     ahead.delete(address);
-    if (ahead.size >= AHEAD_VERIFIED) ahead.delete(ahead.keys().next().value!);
+    if (ahead.size >= AHEAD_VERIFIED) forgetOldest(ahead);
     // The objects were parsed here and are handed to no one: #decode hands out copies.
     ahead.set(address, { revision: "", bytes: value, verified: resolved, registeredAt: resolved.entry.registered_at });
   }
@@ -560,7 +561,7 @@ export class TrustedRegistry implements Registry {
     const key = `${slot} ${address}`;
     // Oldest first out; a slot written again moves to the back.
     this.#verified.delete(key);
-    if (this.#verified.size >= VERIFIED_CACHE) this.#verified.delete(this.#verified.keys().next().value!);
+    if (this.#verified.size >= VERIFIED_CACHE) forgetOldest(this.#verified);
     this.#verified.set(key, { revision, bytes, verified, registeredAt });
   }
 

@@ -10,6 +10,7 @@ import { generateKeyPair, publicKeyFromRaw, type KeyPair, type PublicKey } from 
 import { AGENT_KEY_SCHEMA, NODE_IDENTITY_SCHEMA } from "./record-schemas.js";
 import { assertRecord } from "./record-shape.js";
 import type { AgentKeyRecord, NodeIdentityRecord } from "./records.js";
+import { forgetOldest } from "../forget-oldest.js";
 
 const BUILD_FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
 
@@ -66,7 +67,7 @@ export function deriveNodeId(publicKey: PublicKey | Uint8Array, build: string, z
   const id = "node-" + createHash("sha256").update(input).digest("hex").slice(0, 32);
   if (memoKey === undefined) return id;
   derivedIds.set(memoKey, id);
-  if (derivedIds.size > DERIVED_IDS_REMEMBERED) derivedIds.delete(derivedIds.keys().next().value!);
+  if (derivedIds.size > DERIVED_IDS_REMEMBERED) forgetOldest(derivedIds);
   return id;
 }
 

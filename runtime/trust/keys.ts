@@ -5,6 +5,7 @@
 import { KeyObject, createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
 import { ErrorCode, OnexError } from "../errors.js";
 import { weakPublicKeyReason } from "./weak-public-key.js";
+import { forgetOldest } from "../forget-oldest.js";
 
 /** A public key with its raw bytes and key id, ready for verification. */
 export interface PublicKey {
@@ -69,7 +70,7 @@ export function publicKeyFromRaw(raw: Uint8Array | string): PublicKey {
   }
   const key = { keyId: keyIdOf(bytes), raw: bytes, keyObject };
   importedKeys.set(text, { ...key, raw: Buffer.from(bytes) });
-  if (importedKeys.size > IMPORTED_KEYS_REMEMBERED) importedKeys.delete(importedKeys.keys().next().value!);
+  if (importedKeys.size > IMPORTED_KEYS_REMEMBERED) forgetOldest(importedKeys);
   return rememberChecked(key);
 }
 
@@ -197,7 +198,7 @@ export function assertStrongPublicKey(raw: Uint8Array): void {
   const reason = weakPublicKeyReason(raw);
   if (reason !== undefined) throw new OnexError(ErrorCode.KeyWeak, `refusing Ed25519 public key ${text}: ${reason}`, { publicKey: text });
   strongKeys.set(text, true);
-  if (strongKeys.size > STRONG_KEYS_REMEMBERED) strongKeys.delete(strongKeys.keys().next().value!);
+  if (strongKeys.size > STRONG_KEYS_REMEMBERED) forgetOldest(strongKeys);
 }
 
 function keyPairFromPrivateKey(privateKey: KeyObject): KeyPair {

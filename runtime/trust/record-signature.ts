@@ -3,6 +3,7 @@ import { ErrorCode, OnexError } from "../errors.js";
 import { canonicalize } from "./canonical-json.js";
 import { assertUsablePublicKey, publicKeyTextOf, type KeyPair, type PublicKey } from "./keys.js";
 import { signBytesWith, verifyBytes } from "./signature.js";
+import { forgetOldest } from "../forget-oldest.js";
 
 /** The bytes a record's signature covers. */
 export function recordSigningBytes(record: object): Buffer {
@@ -35,7 +36,7 @@ export function signRecord<T extends { signature?: string }>(record: T, key: Key
   if (signer !== undefined && text.length <= SIGNED_HERE_MAX_TEXT) {
     signedHere.delete(signature);
     signedHere.set(signature, { signer, text });
-    if (signedHere.size > SIGNED_HERE_REMEMBERED) signedHere.delete(signedHere.keys().next().value!);
+    if (signedHere.size > SIGNED_HERE_REMEMBERED) forgetOldest(signedHere);
   }
   return { ...record, signature };
 }

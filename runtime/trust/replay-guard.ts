@@ -9,6 +9,7 @@
 import { ErrorCode, OnexError } from "../errors.js";
 import { createdAtOf, envelopeData, toMillis, type EnvelopeInput } from "./envelope.js";
 import { parseRfc3339 } from "./rfc3339-time.js";
+import { forgetOldest } from "../forget-oldest.js";
 
 /** Replay guard bounds. */
 export interface ReplayGuardOptions {
@@ -72,8 +73,7 @@ export class ReplayGuard {
       this.#nextSweep = now + this.windowMs / 16;
     }
     while (this.#seen.size >= this.maxEntries) {
-      const [oldestId, oldestEnd] = this.#seen.entries().next().value as [string, number];
-      this.#seen.delete(oldestId);
+      const [, oldestEnd] = forgetOldest(this.#seen)!;
       this.#lowWater = Math.max(this.#lowWater, oldestEnd);
     }
     this.#seen.set(id, end);

@@ -7,6 +7,7 @@ import { ErrorCode, OnexError } from "../errors.js";
 import { verifyAttestation } from "./attestation.js";
 import type { KeyResolver } from "./keys.js";
 import type { ExecutionAttestationRecord } from "./records.js";
+import { forgetOldest } from "../forget-oldest.js";
 
 /** One change to an entity's score. */
 export interface LedgerEntry {
@@ -143,8 +144,7 @@ export class TrustLedger {
     }
     this.#accounts.set(entity, account);
     while (this.#accounts.size > this.#maxEntities) {
-      const oldest = this.#accounts.keys().next().value as string;
-      this.#accounts.delete(oldest);
+      forgetOldest(this.#accounts);
     }
     return account;
   }

@@ -1,0 +1,62 @@
+/**
+ * forgetOldest keeps an iterator per Map between calls (runtime/forget-oldest.ts): it must
+ * still forget exactly the entry `map.keys().next()` names, whatever happened to the map
+ * since — insertions, updates in place, re-insertions, deletions anywhere, clear, the map
+ * emptied and filled again, and V8 rebuilding its table as it grows and shrinks.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { forgetOldest } from "../../runtime/forget-oldest.js";
+
+type Op = { kind: "set" | "update" | "reinsert" | "delete"; key: number } | { kind: "forget" } | { kind: "clear" } | { kind: "fill"; count: number };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constantFrom("set" as const, "update" as const, "reinsert" as const, "delete" as const), key: fc.integer({ min: 0, max: 40 }) }) },
+  { weight: 4, arbitrary: fc.constant({ kind: "forget" as const }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("fill" as const), count: fc.integer({ min: 1, max: 300 }) }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "clear" as const }) },
+);
+
+describe("forgetOldest", () => {
+  it("forgets the first entry in insertion order, as a fresh iterator finds it", () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+        const map = new Map<number, number>();
+        let fresh = 1_000;
+        for (const o of ops) {
+          if (o.kind === "set") map.set(o.key, o.key);
+          else if (o.kind === "update") {
+            if (map.has(o.key)) map.set(o.key, -o.key);
+          } else if (o.kind === "reinsert") {
+            map.delete(o.key);
+            map.set(o.key, o.key);
+          } else if (o.kind === "delete") map.delete(o.key);
+          else if (o.kind === "clear") map.clear();
+          else if (o.kind === "fill") for (let i = 0; i < o.count; i++, fresh++) map.set(fresh, fresh);
+          else {
+            const expected = map.entries().next();
+            const before = map.size;
+            const forgotten = forgetOldest(map);
+            if (expected.done === true) expect(forgotten).toBeUndefined();
+            else {
+              expect(forgotten).toEqual(expected.value);
+              expect(map.has(expected.value[0])).toBe(false);
+            }
+            expect(map.size).toBe(Math.max(0, before - 1));
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("trims a map as a first-in, first-out memory of its last entries", () => {
+    const map = new Map<string, number>();
+    for (let i = 0; i < 50_000; i++) {
+      map.set(`id-${i}`, i);
+      if (map.size > 1_000) forgetOldest(map);
+    }
+    expect(map.size).toBe(1_000);
+    expect([...map.values()]).toEqual(Array.from({ length: 1_000 }, (_, i) => 49_000 + i));
+  });
+});
