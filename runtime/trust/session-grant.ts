@@ -263,7 +263,13 @@ export class GrantBook {
   authorize(subjects: readonly string[], messageType: string, zone: string, now?: Date | number): SessionGrantRecord {
     let closest: OnexError | undefined;
     for (const subject of subjects) {
-      for (const grant of this.#bySubject.get(subject) ?? []) {
+      const grants = this.#bySubject.get(subject) ?? [];
+      // Newest first: a subject whose grants are renewed holds a grant per renewal until pruned,
+      // and the live one is the last added. Oldest first, each message built and caught an error
+      // for every expired grant before it (5.8 µs each: 139 µs a message after a day of hourly
+      // renewals, 956 µs after a week).
+      for (let i = grants.length - 1; i >= 0; i--) {
+        const grant = grants[i]!;
         try {
           // Signatures were checked on add; per message only the window, scope and revocations can change.
           return checkGrantValidity(grant, { revocations: this.revocations, now, messageType, zone, subject });
@@ -276,7 +282,11 @@ export class GrantBook {
     throw closest ?? grantInvalid(`no session grant for ${subjects.join(" or ")}`, "missing");
   }
 
-  /** Forgets expired grants and revocations. */
+  /**
+   * Forgets grants and revocations expired at `now`. A book that judges live traffic should
+   * call it now and then (hourly, say): a renewed grant stays until pruned, since the book
+   * also judges archived messages as of an earlier time (`onex verify --at`).
+   */
   prune(now?: Date | number): void {
     const at = toMillis(now);
     for (const [subject, grants] of this.#bySubject) {

@@ -202,6 +202,26 @@ describe("link 4: session grant", () => {
     expect(catchOnexError(() => book.authorize([identity.node_id], "event.node.register", ZONE, NOW)).code).toBe(ErrorCode.GrantInvalid);
     expect(book.authorize([identity.node_id], "signal.result.ready", ZONE, NOW).grant_id).toBe(grant.grant_id);
   });
+
+  it("a subject's renewed grants are tried newest first; an older one still answers when the newest does not, and prune forgets the expired", () => {
+    const book = new GrantBook(authorities);
+    const HOUR = 3_600_000;
+    // A week of hourly renewals, each valid for its hour and a minute; the last one live at NOW.
+    const renewals = Array.from({ length: 168 }, (_, i) => issue({ notBefore: NOW - (168 - i) * HOUR + 60_000, expiresAt: NOW - (167 - i) * HOUR + 120_000 }));
+    for (const grant of renewals) book.add(grant);
+    const live = renewals.at(-1)!;
+    expect(book.authorize([identity.node_id], "signal.result.ready", ZONE, NOW).grant_id).toBe(live.grant_id);
+    // In the minute two renewals overlap, the newer answers.
+    expect(book.authorize([identity.node_id], "signal.result.ready", ZONE, NOW - HOUR + 90_000).grant_id).toBe(live.grant_id);
+    // Revoked, the newest gives way to the one before it while that one's minute of overlap lasts.
+    const previous = renewals.at(-2)!;
+    book.revoke(revokeSessionGrant(live, authority, { at: new Date(NOW) }));
+    expect(book.authorize([identity.node_id], "signal.result.ready", ZONE, NOW - HOUR + 90_000).grant_id).toBe(previous.grant_id);
+    // With none valid, the closest miss is named, as before: revoked outranks expired.
+    expect(catchOnexError(() => book.authorize([identity.node_id], "signal.result.ready", ZONE, NOW)).code).toBe(ErrorCode.GrantRevoked);
+    book.prune(NOW + 2 * HOUR);
+    expect(catchOnexError(() => book.authorize([identity.node_id], "signal.result.ready", ZONE, NOW)).code).toBe(ErrorCode.GrantInvalid);
+  });
 });
 
 describe("link 5: execution attestation", () => {
