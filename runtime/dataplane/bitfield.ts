@@ -59,6 +59,23 @@ export class Bitfield {
     return true;
   }
 
+  /**
+   * Sets every piece `other` holds (of the same length) and calls `onAdded` with each one that
+   * was not set before, in order. A byte at a time, passing over bytes that add nothing: a peer's
+   * directory answer is merged every 250 ms, most of it pieces already known.
+   */
+  merge(other: Bitfield, onAdded: (index: number) => void): void {
+    const own = this.#bytes;
+    const theirs = other.#bytes;
+    for (let b = 0; b < own.length; b++) {
+      const added = theirs[b]! & ~own[b]!;
+      if (added === 0) continue;
+      own[b] = own[b]! | added;
+      this.#count += BITS_SET[added]!;
+      for (let bit = 0; bit < 8; bit++) if ((added & (0x80 >> bit)) !== 0) onAdded(b * 8 + bit);
+    }
+  }
+
   /** Indexes not set, in order. */
   missing(): number[] {
     const out: number[] = [];

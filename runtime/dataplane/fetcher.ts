@@ -357,11 +357,10 @@ class Fetch {
     if (have.length !== this.#store.descriptor.pieces.length) return;
     if (state.have === undefined) state.have = new Bitfield(have.length);
     const mine = this.#store.have;
-    for (let i = 0; i < have.length; i++) {
-      if (!have.has(i) || !state.have.set(i)) continue;
+    state.have.merge(have, (i) => {
       this.#orderStale = true;
       if (!mine.has(i) && !state.refused.has(i)) state.wanted++;
-    }
+    });
     state.complete = state.have.complete;
   }
 

@@ -1,7 +1,7 @@
 /**
- * Bitfield reads a peer's bytes a byte at a time (runtime/dataplane/bitfield.ts): what it holds
- * must be exactly the bits below `length`, read one by one, with the spare bits of the last byte
- * ignored, and its count those bits' number.
+ * Bitfield reads and merges a peer's bytes a byte at a time (runtime/dataplane/bitfield.ts):
+ * what it holds must be exactly the bits below `length`, read one by one, with the spare bits of
+ * the last byte ignored, and its count those bits' number.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -23,6 +23,28 @@ describe("Bitfield", () => {
           const again = Bitfield.fromBytes(field.toBytes(), length);
           expect(again.toBase64url()).toBe(field.toBase64url());
           expect(again.count).toBe(field.count);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("merges another's pieces, naming each piece it did not hold, in order", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 200 }).chain((length) => {
+          const bytes = fc.uint8Array({ minLength: Math.ceil(length / 8), maxLength: Math.ceil(length / 8) });
+          return fc.tuple(fc.constant(length), bytes, bytes);
+        }),
+        ([length, mine, theirs]) => {
+          const field = Bitfield.fromBytes(mine, length);
+          const other = Bitfield.fromBytes(theirs, length);
+          const before = Array.from({ length }, (_, i) => field.has(i));
+          const added: number[] = [];
+          field.merge(other, (i) => added.push(i));
+          expect(added).toEqual(before.flatMap((held, i) => (!held && other.has(i) ? [i] : [])));
+          expect(Array.from({ length }, (_, i) => field.has(i))).toEqual(before.map((held, i) => held || other.has(i)));
+          expect(field.count).toBe(Array.from({ length }, (_, i) => field.has(i)).filter(Boolean).length);
         },
       ),
       { numRuns: 500 },
