@@ -18,7 +18,11 @@ import { MessageBuilder, type ServiceSdk, type TrustInit } from "../service-mess
 import type { EnvelopeSource } from "../trust/envelope.js";
 import type { KeyPair } from "../trust/keys.js";
 import { parseAddress } from "./address.js";
+import { forgetOldest } from "../forget-oldest.js";
 import type { Registry, RegistryChange, ResolvedEntry } from "./registry.js";
+
+/** Addresses whose announced failure is remembered (one a node whose id changes at every start leaves behind). */
+const FAILED_REMEMBERED = 100_000;
 
 /** The SDK the watcher builds its announcements with: any generated version module with `event.node.failed` and `event.node.register`. */
 export type ControlPlaneMessages = ServiceSdk;
@@ -53,8 +57,9 @@ export class HealthWatcher {
   readonly #source: EnvelopeSource;
   readonly #failureMessage: MessageBuilder;
   readonly #joinMessage: MessageBuilder;
-  // Registrations already announced as failed, so a failure is announced once however often it is seen.
-  readonly #failed = new Set<string>();
+  // The registration announced as failed per address, so a failure is announced once however
+  // often it is seen; the addresses not heard of for longest are forgotten past FAILED_REMEMBERED.
+  readonly #failed = new Map<string, string>();
   // The registration each address is known to be alive under: one a node's heartbeat merely
   // restores (after a store writer tampered with it) is not a join.
   readonly #alive = new Map<string, string>();
@@ -94,10 +99,11 @@ export class HealthWatcher {
   }
 
   async #nodeFailed(last: ResolvedEntry): Promise<void> {
-    const once = `${last.address}\u0000${last.entry.registered_at}`;
     this.#alive.delete(last.address);
-    if (this.#failed.has(once)) return;
-    this.#failed.add(once);
+    if (this.#failed.get(last.address) === last.entry.registered_at) return;
+    this.#failed.delete(last.address);
+    this.#failed.set(last.address, last.entry.registered_at);
+    if (this.#failed.size > FAILED_REMEMBERED) forgetOldest(this.#failed);
     const reason = `no heartbeat within the registry TTL of ${this.#options.registry.ttlMs} ms (seen by ${this.#options.address})`;
     const payload = { node_id: last.entry.node_id, severity: "error" };
     await this.#send(() => this.#failureMessage.build(this.#source, this.#trust(), [{ ...payload, reason }, { ...payload, reason: { message: reason, code: HEARTBEAT_LAPSED } }]));
@@ -106,8 +112,8 @@ export class HealthWatcher {
   async #nodeJoined(entry: ResolvedEntry): Promise<void> {
     if (this.#alive.get(entry.address) === entry.entry.registered_at) return;
     this.#alive.set(entry.address, entry.entry.registered_at);
-    // A node that comes back under the same registration after a failure may fail again later.
-    this.#failed.delete(`${entry.address}\u0000${entry.entry.registered_at}`);
+    // A node that comes back after a failure (under the same registration or a new one) may fail again later.
+    this.#failed.delete(entry.address);
     const payload = { node_id: entry.entry.node_id, address: entry.address, capabilities: entry.entry.capabilities ?? [] };
     const fingerprint = entry.identity.build_fingerprint;
     // The registry knows a node's build by its fingerprint only; "unknown" is the schema's default version.
