@@ -65,6 +65,7 @@ export class Bitfield {
    * directory answer is merged every 250 ms, most of it pieces already known.
    */
   merge(other: Bitfield, onAdded: (index: number) => void): void {
+    if (other.length !== this.length) throw new OnexError(ErrorCode.Internal, `a bitfield of ${other.length} pieces merged into one of ${this.length}`);
     const own = this.#bytes;
     const theirs = other.#bytes;
     for (let b = 0; b < own.length; b++) {

@@ -66,12 +66,6 @@ const HEARTBEAT_ATTEMPTS = 3;
 const VERIFIED_CACHE = 4_096;
 /** Marks a watch verified as they were published, waiting for their entries. */
 const AHEAD_VERIFIED = 1_024;
-/**
- * Addresses whose newest registration is remembered: a registry that sees node after node come
- * and go would otherwise keep one for every address it ever saw. One forgotten still has its
- * high-water mark in the store, which refuses a replayed entry there.
- */
-const NEWEST_REMEMBERED = 100_000;
 
 /** A Registry that verifies on the way in and on the way out, over an adapter's store. */
 export class TrustedRegistry implements Registry {
@@ -522,11 +516,7 @@ export class TrustedRegistry implements Registry {
   #see(entry: RegistryEntryRecord): void {
     const at = Date.parse(entry.registered_at);
     const seen = this.#newest.get(entry.address);
-    if (seen !== undefined && seen.at >= at) return;
-    // Re-inserted, so the addresses forgotten first are those not registered again for longest.
-    this.#newest.delete(entry.address);
-    this.#newest.set(entry.address, { at, signature: entry.signature ?? "" });
-    if (this.#newest.size > NEWEST_REMEMBERED) forgetOldest(this.#newest);
+    if (seen === undefined || seen.at < at) this.#newest.set(entry.address, { at, signature: entry.signature ?? "" });
   }
 
   #replay(address: string, newer: string, offered: string): OnexError {

@@ -73,8 +73,7 @@ export class ReplayGuard {
       this.#nextSweep = now + this.windowMs / 16;
     }
     while (this.#seen.size >= this.maxEntries) {
-      const [, oldestEnd] = forgetOldest(this.#seen)!;
-      this.#lowWater = Math.max(this.#lowWater, oldestEnd);
+      for (const [, end] of forgetOldest(this.#seen)) this.#lowWater = Math.max(this.#lowWater, end);
     }
     this.#seen.set(id, end);
   }

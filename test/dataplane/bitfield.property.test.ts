@@ -54,6 +54,7 @@ describe("Bitfield", () => {
   it("is refused at any other byte length, and full() sets every piece", () => {
     expect(() => Bitfield.fromBase64url(Buffer.alloc(3).toString("base64url"), 17)).not.toThrow();
     expect(() => Bitfield.fromBase64url(Buffer.alloc(2).toString("base64url"), 17)).toThrow(/3 bytes, not 2/);
+    expect(() => Bitfield.full(13).merge(Bitfield.full(16), () => {})).toThrow(/16 pieces merged into one of 13/);
     const full = Bitfield.full(13);
     expect(full.count).toBe(13);
     expect(full.complete).toBe(true);

@@ -18,7 +18,8 @@ describe("ChangeQueue", () => {
         const pulled: number[] = [];
         for (const [push, pull] of steps) {
           for (let i = 0; i < push; i++) queue.push(pushed++);
-          for (let i = 0; i < Math.min(pull, pushed - pulled.length); i++) pulled.push((await pulls.next()).value as number);
+          const waiting = Math.min(pull, pushed - pulled.length);
+          for (let i = 0; i < waiting; i++) pulled.push((await pulls.next()).value as number);
         }
         queue.end();
         for (let next = await pulls.next(); next.done !== true; next = await pulls.next()) pulled.push(next.value);
