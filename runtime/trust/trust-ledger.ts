@@ -44,7 +44,7 @@ export interface TrustLedgerOptions {
   max?: number;
   /** Entries kept per entity before the oldest are folded into a summary (default 100). */
   maxHistory?: number;
-  /** Entities kept; the least recently updated is forgotten beyond this (default 10 000). */
+  /** Entities kept; beyond this the least recently updated (a 64th of them) are forgotten (default 10 000). */
   maxEntities?: number;
 }
 
