@@ -452,8 +452,14 @@ async function streamFor(jsm: JetStreamManager, templateKey: string, zone: strin
  * nothing, removed afterwards; it costs one read of the window's messages on the filter as a
  * subscription opens. The replay remembers the newest ids it is told (100,000 by default).
  */
-/** How long opening a subscription may spend reading the replay window (well inside an idle consumer's 60 s). */
-const SEED_MS = 20_000;
+/**
+ * How long opening a subscription may spend reading the replay window. A window of a million
+ * messages reads in a few seconds; what takes longer is a failover mid-read, which can wait out
+ * a JetStream meta-leader election (about 14 s on an idle three-node cluster, more under load).
+ * The subscription's own consumer sits idle meanwhile, and the server removes an ephemeral one
+ * after 60 s: this leaves it 15 s.
+ */
+const SEED_MS = 45_000;
 
 async function seedReplay(transport: SubscriptionTransport, stream: string, filter: string, replay: StoredMessageReplay): Promise<void> {
   const jsm = await transport.manager();
@@ -466,7 +472,8 @@ async function seedReplay(transport: SubscriptionTransport, stream: string, filt
   const signal = AbortSignal.timeout(SEED_MS);
   let read = 0;
   const averageBytes = state.bytes / Math.max(1, state.messages);
-  for await (const msg of readStored(transport.js, jsm, stream, { filter, from, upTo: state.last_seq, averageBytes, signal })) {
+  // The budget ends the read, quietly, before the reader's own patience would fail it.
+  for await (const msg of readStored(transport.js, jsm, stream, { filter, from, upTo: state.last_seq, averageBytes, signal, patienceMs: SEED_MS })) {
     read++;
     const body = bodyOf(msg.data);
     const signature = signatureOf(body);

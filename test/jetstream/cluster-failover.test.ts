@@ -163,8 +163,9 @@ describe("a three-node cluster losing a node", () => {
       return seed.call(this, id, storedAs, signature);
     });
     try {
-      // 1,500 messages: with the node's death and the reader's move, the read stays well inside
-      // the 20 s a subscription may spend on it even on a loaded machine (3,000 took 12.6 s idle).
+      // 1,500 messages take 1.5 s; the reader's move to another node takes 6–15 s idle (the most
+      // when the dead node led the cluster's metadata), well inside the 45 s a subscription may
+      // spend on the read.
       const messages = Array.from({ length: 1_500 }, () => stateUpdate("n-seed"));
       await publisher.publishMany(messages);
       const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-seed", deliver: "new" });
