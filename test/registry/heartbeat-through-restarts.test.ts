@@ -5,9 +5,9 @@
  * holding the health watcher's watch. A health watcher
  * in the test process follows the zone and publishes on a control plane of its own (a
  * second nats-server that stays up); no `event.node.failed` may be published for the
- * heart-beating node. A node registered after the restart and left to lapse is the
- * barrier: its failure is announced after any announcement about the outage would have
- * been, so the test waits on an event, not on a clock.
+ * heart-beating node. A node registered after the restart, kept alive until the watcher
+ * announces it joined, then left to lapse is the barrier: its failure is announced after any
+ * announcement about the outage would have been, so the test waits on an event, not on a clock.
  */
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
@@ -56,10 +56,11 @@ async function survives(url: string, disrupt: (cli: CliProcess) => Promise<void>
   const client = await controlPlaneClient(controlPlane.url, watcherKey, [watcherKey]);
   clients.push(client);
   const failed: string[] = [];
-  const subscription = await client.subscribe([v0_1.NodeFailed], { zone: ZONE, entityType: "node", entityId: self.identity.node_id, deliver: "new" });
+  const joined: string[] = [];
+  const subscription = await client.subscribe([v0_1.NodeFailed, v0_1.NodeRegister], { zone: ZONE, entityType: "node", entityId: self.identity.node_id, deliver: "new" });
   const reading = (async () => {
     for await (const delivery of subscription) {
-      failed.push(delivery.message.payload.node_id);
+      (delivery.message instanceof v0_1.NodeFailed ? failed : joined).push(delivery.message.payload.node_id);
       await delivery.ack();
     }
   })();
@@ -74,8 +75,19 @@ async function survives(url: string, disrupt: (cli: CliProcess) => Promise<void>
 
     await disrupt(cli);
 
+    // Registered again every 2 s until the watcher says it joined: while the watch is still being
+    // resumed on a live node, a node that registers and lapses leaves nothing in the bucket to
+    // see (max age removes its value without a marker), and no failure would ever be announced.
     const sentinel = makeNode(ZONE);
-    await eventually(async () => watcherRegistry.register(sentinel.entry, sentinel.identity).then(() => true, () => false), 20_000, "the registry to answer");
+    let registeredAt = 0;
+    await eventually(
+      async () => {
+        if (Date.now() - registeredAt > 2_000 && (await watcherRegistry.register(sentinel.entry, sentinel.identity).then(() => true, () => false))) registeredAt = Date.now();
+        return joined.includes(sentinel.identity.node_id);
+      },
+      60_000,
+      "the sentinel's event.node.register",
+    );
     await eventually(async () => failed.includes(sentinel.identity.node_id), 60_000, "the sentinel's event.node.failed");
 
     expect(failed).toEqual([sentinel.identity.node_id]);
