@@ -50,6 +50,11 @@ export class Bitfield {
     return index >= 0 && index < this.length && (this.#bytes[index >> 3]! & (0x80 >> (index & 7))) !== 0;
   }
 
+  /** Raw byte `index`: pieces 8·index to 8·index + 7, the first in bit 0x80. */
+  byteAt(index: number): number {
+    return this.#bytes[index]!;
+  }
+
   /** Sets piece `index`; false when it was already set. */
   set(index: number): boolean {
     if (index < 0 || index >= this.length || !Number.isInteger(index)) throw new OnexError(ErrorCode.Internal, `piece ${index} is outside 0..${this.length - 1}`);

@@ -12,6 +12,7 @@ import type { TrustLedger } from "../trust/trust-ledger.js";
 import { Bitfield } from "./bitfield.js";
 import { pieceLengthOf, rootHex } from "./descriptor.js";
 import { PieceClient } from "./piece-client.js";
+import { PiecePicker } from "./piece-picker.js";
 import type { PieceStore } from "./piece-store.js";
 
 /** A peer that may serve an artifact, as a directory knows it. */
@@ -178,23 +179,10 @@ class Fetch {
   readonly #spareBuffers: Buffer[] = [];
   // Pieces held back from a seeder because only busy downloaders have them, and since when.
   readonly #waitingOnDownloaders = new Map<number, number>();
-  // A random rank per piece breaks availability ties, so fetchers starting together ask a seeder for different pieces.
-  readonly #tieBreak: Float64Array;
-  // How many known peers hold each piece and had not refused it, as last counted by
-  // #rarestFirst (its sort's key).
-  readonly #availability: Uint32Array;
-  // The rarest-first order #rarestFirst last gave, over the peers it counted, kept until what it
-  // counted changes in a way that matters (a peer's pieces, refusals lifted, a peer at a new
-  // endpoint, a peer known or dropped): counting every piece again on each scheduling pass, one
-  // per finished request, made a fetch quadratic in its pieces (4 ms a pass at 10,240 pieces, a
-  // 10 GiB artifact at the default piece size). A refusal or a backoff, which only take a holder
-  // away for a while, do not recount it: the order stays a superset of what can be asked, and
-  // #peerFor passes over what cannot.
-  #order: number[] = [];
-  /** Where in #order the first piece not yet held is: a held piece stays held, so a pass never looks before it again. */
-  #orderStart = 0;
-  #orderPeers: PeerState[] = [];
-  #orderStale = true;
+  // The missing pieces, rarest first: each piece counts the peers that hold it, are not dropped
+  // and have not refused it (backed off or not), kept up to date by #merge, #refuse, #lift,
+  // #onPiece and #withdrawAll.
+  readonly #picker: PiecePicker;
   readonly #result: FetchResult;
   readonly #started = Date.now();
   #lastProgress = Date.now();
@@ -206,8 +194,7 @@ class Fetch {
     this.#o = options;
     this.#store = options.store;
     this.#client = new PieceClient(options.requestTimeoutMs ?? 30_000);
-    this.#tieBreak = new Float64Array(this.#store.descriptor.pieces.length).map(() => Math.random());
-    this.#availability = new Uint32Array(this.#store.descriptor.pieces.length);
+    this.#picker = new PiecePicker(this.#store.have.length, (piece) => this.#store.have.has(piece));
     this.#result = { fetchedPieces: 0, resumedPieces: this.#store.have.count, bytesFetched: 0, bytesByPeer: {}, corruptPeers: [], elapsedMs: 0 };
     const directories = Array.isArray(options.peers) ? (options.peers as readonly PeerDirectory[]) : [options.peers as PeerDirectory];
     this.#directories = directories.map((directory) => ({ directory, ids: new Set<string>(), asked: 0, lookups: 0, settled: 0, failure: undefined }));
@@ -329,9 +316,9 @@ class Fetch {
       this.#peers.set(info.peerId, state);
     }
     if (state.endpoint !== info.endpoint) {
+      this.#withdrawAll(state);
       forgetProcess(state);
       state.endpoint = info.endpoint;
-      this.#orderStale = true;
     }
     if (info.have) this.#merge(state, info.have);
   }
@@ -358,8 +345,9 @@ class Fetch {
     if (state.have === undefined) state.have = new Bitfield(have.length);
     const mine = this.#store.have;
     state.have.merge(have, (i) => {
-      this.#orderStale = true;
-      if (!mine.has(i) && !state.refused.has(i)) state.wanted++;
+      if (state.refused.has(i)) return;
+      if (!state.dropped) this.#picker.offer(i);
+      if (!mine.has(i)) state.wanted++;
     });
     state.complete = state.have.complete;
   }
@@ -369,30 +357,25 @@ class Fetch {
     const maxTotal = this.#o.maxInFlight ?? 16;
     if (this.#inFlight.size >= maxTotal) return;
     const now = Date.now();
-    // The order is counted over every peer known to hold pieces, backed off or not: recounted
-    // each time a backoff began or ended, busy peers (503: 200 ms) cost a recount per answer.
-    const known = [...this.#peers.values()].filter((p) => !p.dropped && p.have !== undefined);
-    const usable = known.filter((p) => p.backoffUntil <= now);
+    const usable = [...this.#peers.values()].filter((p) => !p.dropped && p.have !== undefined && p.backoffUntil <= now);
     if (usable.length === 0) return;
-    if (this.#orderStale || !samePeers(known, this.#orderPeers)) {
-      this.#order = this.#rarestFirst(known);
-      this.#orderStart = 0;
-      this.#orderPeers = known;
-      this.#orderStale = false;
-    }
     const perPeer = this.#o.maxInFlightPerPeer ?? 4;
-    const have = this.#store.have;
-    const order = this.#order;
-    while (this.#orderStart < order.length && have.has(order[this.#orderStart]!)) this.#orderStart++;
-    let worthWalking = this.#worthWalking(usable, perPeer);
-    for (let k = this.#orderStart; k < order.length && worthWalking; k++) {
-      if (this.#inFlight.size >= maxTotal) break;
-      const piece = order[k]!;
-      if (have.has(piece) || this.#inFlight.has(piece)) continue;
-      const peer = this.#peerFor(piece, usable, perPeer, now);
-      if (peer === undefined) continue;
-      this.#request(peer, piece);
-      worthWalking = this.#worthWalking(usable, perPeer);
+    if (this.#worthWalking(usable, perPeer)) {
+      this.#picker.forEachRarest(
+        // Only pieces some peer with room holds: a pass skips those only busy peers hold eight at a time.
+        (byte) => {
+          let offered = 0;
+          for (const peer of usable) if (peer.inFlight < perPeer) offered |= peer.have!.byteAt(byte);
+          return offered;
+        },
+        (piece) => {
+          if (this.#inFlight.has(piece)) return true;
+          const peer = this.#peerFor(piece, usable, perPeer, now);
+          if (peer === undefined) return true;
+          this.#request(peer, piece);
+          return this.#inFlight.size < maxTotal && this.#worthWalking(usable, perPeer);
+        },
+      );
     }
     this.#probeRefusals(usable, perPeer, now);
   }
@@ -415,13 +398,12 @@ class Fetch {
 
   /**
    * A peer answered 404 for `piece`: it is not asked for it again, but as a probe
-   * (#probeRefusals), until its refusals are lifted. The order is not counted again (one recount
-   * per refusal made a peer that claims every piece and refuses each cost time quadratic in the
-   * pieces).
+   * (#probeRefusals), until its refusals are lifted.
    */
   #refuse(peer: PeerState, piece: number): void {
     if (peer.refused.has(piece)) return;
     peer.refused.add(piece);
+    if (peer.have?.has(piece) && !peer.dropped) this.#picker.withdraw(piece);
     if (peer.have?.has(piece) && !this.#store.have.has(piece)) peer.wanted--;
     if (peer.refused.size === 1) peer.probeAt = Date.now() + PROBE_INTERVAL_MS;
   }
@@ -459,40 +441,28 @@ class Fetch {
     if (peer.liftedAt !== 0) peer.liftDelay = Math.min(2 * peer.liftDelay, REFUSAL_LIFT_MAX_MS);
     peer.liftedAt = now;
     for (const piece of peer.refused) {
-      if (!peer.have?.has(piece) || this.#store.have.has(piece)) continue;
-      peer.wanted++;
-      this.#orderStale = true;
+      if (!peer.have?.has(piece)) continue;
+      this.#picker.offer(piece);
+      if (!this.#store.have.has(piece)) peer.wanted++;
     }
     peer.refused.clear();
   }
 
   /** The store holds `piece` now: no peer is wanted for it any more, nor its refusal kept. */
   #onPiece(piece: number): void {
+    this.#picker.take(piece);
     for (const peer of this.#peers.values()) {
-      if (peer.have?.has(piece) && !peer.refused.has(piece)) peer.wanted--;
-      peer.refused.delete(piece);
+      const refused = peer.refused.delete(piece);
+      if (!peer.have?.has(piece)) continue;
+      if (!refused) peer.wanted--;
+      else if (!peer.dropped) this.#picker.offer(piece);
     }
   }
 
-  /**
-   * The missing pieces that one of `peers` holds and has not refused, rarest first (ties in a
-   * random order of this fetch's own). Pieces in flight stay in: a request that fails leaves its
-   * piece to a later pass.
-   */
-  #rarestFirst(peers: PeerState[]): number[] {
-    const have = this.#store.have;
-    const availability = this.#availability;
-    const pieces: number[] = [];
-    for (let i = 0; i < have.length; i++) {
-      if (have.has(i)) continue;
-      let count = 0;
-      for (const peer of peers) if (peer.have!.has(i) && !peer.refused.has(i)) count++;
-      if (count === 0) continue;
-      availability[i] = count;
-      pieces.push(i);
-    }
-    const tieBreak = this.#tieBreak;
-    return pieces.sort((a, b) => availability[a]! - availability[b]! || tieBreak[a]! - tieBreak[b]!);
+  /** `state` no longer offers what it held (it was dropped, or is a new process now): the picker's counts lose it. */
+  #withdrawAll(state: PeerState): void {
+    if (state.dropped || state.have === undefined) return;
+    for (let piece = 0; piece < state.have.length; piece++) if (state.have.has(piece) && !state.refused.has(piece)) this.#picker.withdraw(piece);
   }
 
   /** The peer to ask for `piece` now, if any: one with room that holds it, downloaders before complete peers. */
@@ -598,6 +568,7 @@ class Fetch {
 
   #dropCorrupt(peer: PeerState, piece: number, expected: string, actual: string): void {
     if (peer.dropped) return;
+    this.#withdrawAll(peer);
     peer.dropped = true;
     const report: CorruptPeerReport = { peerId: peer.peerId, endpoint: peer.endpoint, piece, expected, actual };
     this.#result.corruptPeers.push(report);
@@ -706,11 +677,6 @@ function asPeers(answer: unknown): PeerInfo[] | undefined {
     if (typeof p?.peerId !== "string" || typeof p.endpoint !== "string" || (p.have !== undefined && !(p.have instanceof Bitfield))) return undefined;
   }
   return answer as PeerInfo[];
-}
-
-/** Whether two lists hold the same peers in the same order (the peers map keeps its order). */
-function samePeers(a: PeerState[], b: PeerState[]): boolean {
-  return a.length === b.length && a.every((peer, i) => peer === b[i]);
 }
 
 function rank(peer: PeerState): number {

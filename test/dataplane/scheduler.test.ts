@@ -1,6 +1,6 @@
 /**
- * The fetcher's scheduler keeps its rarest-first order between passes and stops a pass once no
- * peer with room holds a piece it could be asked for (fetcher.ts `#order`, `wanted`). Both are
+ * The fetcher's scheduler keeps its rarest-first order a change at a time and stops a pass once
+ * no peer with room holds a piece it could be asked for (fetcher.ts `#picker`, `wanted`). Both are
  * shortcuts a wrong count turns into a stall: a piece left out of the order, or a peer thought
  * to hold nothing, is never asked for. These fetches give the counts every way to go wrong
  * (refusals of every kind, resets, backoffs, a peer moving between endpoints with a different
