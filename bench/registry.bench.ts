@@ -23,6 +23,9 @@
  *   design can reach; onex's ratio to it is what verification and onex's own work add.
  * - a watch sample runs from the start of a registration's writes, as register makes them, to the
  *   watcher holding the entry.
+ * - list: the registry's list of a namespace's 2 × OPS nodes (verified revisions remembered) and
+ *   a registry view's (kept by a watch, from memory), against the raw read of every entry's
+ *   bytes, unverified (NATS KV: the keys, then a get of each; etcd: one range read).
  *
  * Operations run interleaved op by op in random order; the three watchers run at once, on
  * connections of their own (as another process's would), sample by sample in random order.
@@ -60,6 +63,7 @@ import { BUILD, makeNode, nodesSignedElsewhere, type TestNode } from "./test-nod
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const OPS = Number(process.env.BENCH_OPS ?? 200);
 const WATCH_SAMPLES = Number(process.env.BENCH_WATCH ?? 100);
+const LISTS = 20;
 const TTL_S = 60;
 
 /** Raw access to one namespace's entries and marks, as the adapter lays them out. */
@@ -73,6 +77,8 @@ interface RawNamespace {
   writeLikeOnex(key: CanonicalAddress, value: string, lease?: string): Promise<void>;
   /** Entry and mark, read together. */
   getBoth(key: CanonicalAddress): Promise<[string | undefined, string | undefined]>;
+  /** Every entry's bytes, unverified (NATS KV: the keys, then a get of each, as the adapter lists; etcd: one range read). */
+  list(): Promise<string[]>;
   /** What must happen before a timed put (etcd: a lease grant); its result goes to `put`. */
   prepare(): Promise<string | undefined>;
   /**
@@ -199,6 +205,9 @@ interface Round {
   resolveCold: number;
   handResolve: number;
   rawGet: number;
+  list: number;
+  viewList: number;
+  rawList: number;
   watch: number;
   handWatch: number;
   rawWatch: number;
@@ -233,6 +242,11 @@ async function round(backend: Backend, r: number): Promise<Round> {
   const [resolveWarm, rawGet] = (await interleaved(OPS, [(i) => registry.resolve(nodes[i]!.address), (i) => floorRaw.get(partsOf(handNodes[i]!))])) as [number, number];
   const [resolveCold, handResolve] = (await interleaved(OPS, [(i) => cold.resolve(nodes[i]!.address), (i) => resolveByHand(handRaw, partsOf(handNodes[i]!))])) as [number, number];
   await cold.close();
+  // Listing the namespace's 2 × OPS nodes: the registry reads and verifies them (the verified
+  // revisions remembered), a view of it answers from memory, the raw list reads them unverified.
+  const view = await registry.view();
+  const [list, viewList, rawList] = (await interleaved(LISTS, [() => registry.list(), () => view.list(), () => onexRaw.list()])) as [number, number, number];
+  await view.close();
 
   // Watch: from the entry's put to the watcher holding it. The four watchers run at once, each on
   // its own namespace and its own connection (as a watcher in another process would), sample i of
@@ -278,7 +292,7 @@ async function round(backend: Backend, r: number): Promise<Round> {
   await Promise.all([watchRegistry.close(), handWatcher.close(), rawWatcher.close(), designWatcher.close(), onexRaw.close(), handRaw.close(), floorRaw.close(), designRaw.close()]);
 
   await registry.close();
-  return { registerOwn, register, handRegister, rawPut, designPut, resolveWarm, resolveCold, handResolve, rawGet, watch, handWatch, rawWatch, designWatch };
+  return { registerOwn, register, handRegister, rawPut, designPut, resolveWarm, resolveCold, handResolve, rawGet, list, viewList, rawList, watch, handWatch, rawWatch, designWatch };
 }
 
 async function detectionTime(registry: Registry): Promise<number> {
@@ -314,6 +328,8 @@ async function benchBackend(backend: Backend): Promise<void> {
   row("resolve, warm", ops(m("resolveWarm")), "floor: raw get", ops(m("rawGet")), m("resolveWarm") / m("rawGet"), "× (target ≥ 0.8)");
   row("resolve, cold", ops(m("resolveCold")), "hand-written verified get", ops(m("handResolve")), m("resolveCold") / m("handResolve"), "× the peer's rate");
   row("resolve, cold", ops(m("resolveCold")), "floor: raw get", ops(m("rawGet")), m("resolveCold") / m("rawGet"), "×");
+  row(`list, ${2 * OPS} nodes`, ops(m("list")), "floor: raw list, unverified", ops(m("rawList")), m("list") / m("rawList"), "×");
+  row(`view list`, ops(m("viewList")), "floor: raw list, unverified", ops(m("rawList")), m("viewList") / m("rawList"), `× (a registry view: ${(m("viewList") / m("list")).toFixed(0)}× the registry's list)`);
   row("watch", ms(m("watch")), "hand-written verified watch", ms(m("handWatch")), m("watch") / m("handWatch"), "× the peer's time");
   row("watch", ms(m("watch")), "floor: raw watch", ms(m("rawWatch")), m("watch") / m("rawWatch"), "× (target ≤ 1.5)");
   row("watch", ms(m("watch")), "raw watch + the design's wait", ms(m("designWatch")), m("watch") / m("designWatch"), `× (that wait: ${(m("designWatch") / m("rawWatch")).toFixed(2)}× the raw watch)`);
@@ -346,6 +362,11 @@ async function natsBackend(url: string): Promise<Backend> {
         getBoth: async (key) => {
           const [entry, mark] = await Promise.all([kv.get(natsKvKey(key)), marks.get(natsKvKey(key))]);
           return [entry?.string(), mark?.string()];
+        },
+        list: async () => {
+          const keys: string[] = [];
+          for await (const k of await kv.keys()) keys.push(k);
+          return (await Promise.all(keys.map(async (k) => (await kv.get(k))?.string()))).filter((v): v is string => v !== undefined);
         },
         prepare: async () => undefined,
         watch: async (onPut, readLikeOnex) => {
@@ -405,6 +426,7 @@ async function etcdBackend(url: string, clientUrl: string): Promise<Backend> {
           const txn = await client.kv.txn({ compare: [], success: [await client.get(entryKey(key)).op(), await client.get(markKey(key)).op()], failure: [] });
           return [txn.responses[0]?.response_range.kvs[0]?.value.toString(), txn.responses[1]?.response_range.kvs[0]?.value.toString()];
         },
+        list: async () => Object.values(await client.getAll().prefix(`/${ns}/`).strings()),
         prepare: grant,
         watch: async (onPut, readLikeOnex) => {
           const watcher = await client.watch().prefix(`/${ns}/`).create();
@@ -447,6 +469,8 @@ async function main(): Promise<void> {
   console.log("    lease grant, one transaction), and a raw watch that holds what onex's design holds before it reports (NATS KV: the mark as");
   console.log("    published; etcd: the lease's TTL, which onex's watch no longer waits for)");
   console.log("  a watch sample: from the start of a registration's writes (mark and entry, as register makes them) to the watcher holding the entry");
+  console.log("  list: the registry reads and verifies every entry (unless verified at that revision); a view answers from what its watch reported;");
+  console.log("    the raw list reads every entry's bytes and verifies nothing (NATS KV: the keys, then a get of each; etcd: one range read)");
   console.log("  register, own: entries the registering process signed itself, as a node registers (the entry's signature is checked against");
   console.log("    what this process signed, without the Ed25519 arithmetic); every other row's entries were signed on another thread, as a CLI's");
   console.log("    registration file or any entry a registry reads back, and verify in full");

@@ -19,9 +19,11 @@ export function pieceServerHealth(endpoint: string): { status: "passing"; check_
 
 /**
  * Every healthy, verified piece server of `zone` in the registry. The fetcher asks each one
- * which pieces of the artifact it holds, so this need not know who has what.
+ * which pieces of the artifact it holds, so this need not know who has what. A fetcher asks
+ * every 250 ms: give it a view of the registry (`await registry.view(zone)`), which lists from
+ * memory, rather than the registry, which reads and verifies the zone's every entry each time.
  */
-export function registryPeerDirectory(registry: Registry, zone: string): PeerDirectory {
+export function registryPeerDirectory(registry: Pick<Registry, "list">, zone: string): PeerDirectory {
   return {
     async peersOf(): Promise<PeerInfo[]> {
       const entries = await registry.list({ zone, health: "passing", capability: PIECE_SERVER_CAPABILITY });

@@ -9,6 +9,7 @@ import type { PublicKey } from "../trust/keys.js";
 import type { PolicyMode } from "../trust/policy.js";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.js";
 import type { CanonicalAddress, EntityType } from "./address.js";
+import type { RegistryView } from "./registry-view.js";
 
 /** The `health.status` values of a registry entry. */
 export const HealthStatus = {
@@ -40,6 +41,15 @@ export interface RegistryFilter {
   health?: HealthStatus;
   /** Only entries that declare this capability. */
   capability?: string;
+}
+
+/** Whether `resolved` is one `filter` selects. */
+export function matchesFilter(resolved: ResolvedEntry, filter: RegistryFilter): boolean {
+  if (filter.zone !== undefined && resolved.parts.zone !== filter.zone) return false;
+  if (filter.entityType !== undefined && resolved.parts.entityType !== filter.entityType) return false;
+  if (filter.health !== undefined && resolved.entry.health.status !== filter.health) return false;
+  if (filter.capability !== undefined && !(resolved.entry.capabilities ?? []).includes(filter.capability)) return false;
+  return true;
 }
 
 /** One change seen by `watch`. Heartbeats are not changes. */
@@ -76,6 +86,11 @@ export interface Registry {
   list(filter?: RegistryFilter): Promise<ResolvedEntry[]>;
   /** Changes matching the filter, as an async iterator; resumes across server restarts. */
   watch(filter?: RegistryFilter, options?: WatchOptions): AsyncIterableIterator<RegistryChange>;
+  /**
+   * A live view of `zone`'s entries (every zone's without one), kept by one watch: its `list`
+   * answers as this one does, from memory (registry-view.ts). For whatever lists often.
+   */
+  view(zone?: string): Promise<RegistryView>;
   /**
    * Renews the entry's TTL after verifying the stored entry, as every read does. When the
    * stored entry is not the one this registry registered (tampered, replayed, another

@@ -42,7 +42,12 @@ export type DispatchMessages = ServiceSdk;
 
 /** How a router is wired. */
 export interface RouterOptions {
-  registry: Registry;
+  /**
+   * Where candidates are listed, on every `route`: a registry, or a view of one
+   * (`await registry.view(zone)`), which lists from memory rather than reading and verifying
+   * the zone's every entry each time.
+   */
+  registry: Pick<Registry, "list">;
   /** The router's key: it signs every dispatch. */
   key: KeyPair;
   /** The router's canonical address: the source of its dispatches. */

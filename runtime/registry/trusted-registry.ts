@@ -20,7 +20,8 @@ import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.j
 import { verifyRegistryEntryOfNode } from "../trust/registry-entry.js";
 import { buildAddress, parseAddress, type CanonicalAddress } from "./address.js";
 import { copyJson } from "./copy-json.js";
-import type { Registry, RegistryChange, RegistryFilter, RegistryOptions, RegistryStore, ResolvedEntry, StoreChange, StoredMark, StoredValue, WatchOptions } from "./registry.js";
+import { matchesFilter, type Registry, type RegistryChange, type RegistryFilter, type RegistryOptions, type RegistryStore, type ResolvedEntry, type StoreChange, type StoredMark, type StoredValue, type WatchOptions } from "./registry.js";
+import { RegistryView } from "./registry-view.js";
 import { forgetOldest } from "../forget-oldest.js";
 
 /** Default lifetime of an entry without a heartbeat. */
@@ -184,7 +185,7 @@ export class TrustedRegistry implements Registry {
     const entries: ResolvedEntry[] = [];
     for (const value of stored) {
       const resolved = await this.#readOrReport(value);
-      if (resolved !== undefined && matches(resolved, filter)) entries.push(resolved);
+      if (resolved !== undefined && matchesFilter(resolved, filter)) entries.push(resolved);
     }
     return entries.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   }
@@ -223,6 +224,10 @@ export class TrustedRegistry implements Registry {
         return this;
       },
     };
+  }
+
+  view(zone?: string): Promise<RegistryView> {
+    return RegistryView.open(this, zone, this.#options.maxEntryAgeMs);
   }
 
   async heartbeat(address: string): Promise<void> {
@@ -281,7 +286,7 @@ export class TrustedRegistry implements Registry {
       const previous = last.get(address)?.resolved;
       last.delete(address);
       if (previous === undefined && !sameScope(key, filter)) return undefined;
-      if (previous !== undefined && !matches(previous, filter)) return undefined;
+      if (previous !== undefined && !matchesFilter(previous, filter)) return undefined;
       return { kind: reason, address, ...(previous ? { last: previous } : {}) };
     };
     for await (const change of source) {
@@ -336,7 +341,7 @@ export class TrustedRegistry implements Registry {
       const { resolved } = outcome;
       last.set(address, { resolved, bytes: change.stored.value });
       if (known?.resolved.entry.signature === resolved.entry.signature) continue;
-      if (!matches(resolved, filter)) continue;
+      if (!matchesFilter(resolved, filter)) continue;
       if (change.initial && options.updatesOnly) continue;
       yield { kind: "registered", address, entry: resolved, initial: change.initial };
     }
@@ -606,14 +611,6 @@ export class TrustedRegistry implements Registry {
 /** A cached verification as a read hands it out: fresh objects every time, so a caller changing what it was handed changes neither what was verified nor what the next caller gets. */
 function handOut(verified: VerifiedRegistration): Omit<ResolvedEntry, "revision"> {
   return { address: verified.address, parts: { ...verified.parts }, key: verified.key, entry: copyJson(verified.entry), identity: copyJson(verified.identity) };
-}
-
-function matches(resolved: ResolvedEntry, filter: RegistryFilter): boolean {
-  if (filter.zone !== undefined && resolved.parts.zone !== filter.zone) return false;
-  if (filter.entityType !== undefined && resolved.parts.entityType !== filter.entityType) return false;
-  if (filter.health !== undefined && resolved.entry.health.status !== filter.health) return false;
-  if (filter.capability !== undefined && !(resolved.entry.capabilities ?? []).includes(filter.capability)) return false;
-  return true;
 }
 
 function sameScope(key: CanonicalAddress, filter: RegistryFilter): boolean {

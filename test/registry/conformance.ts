@@ -320,6 +320,66 @@ export function registryConformance(name: string, start: () => Promise<Conforman
       await changes.return!();
     });
 
+    it("a view lists as list does, from memory, and follows registrations, changes of health, tampering, departures and lapses", async () => {
+      const { registry: r, namespace, url } = await registry({ ttl: "3s" });
+      const a = makeNode(ZONE, { capabilities: ["gpu"] });
+      const b = makeNode(ZONE);
+      const silent = makeNode(ZONE);
+      const elsewhere = makeNode("zone.elsewhere.org");
+      for (const n of [a, elsewhere]) await r.register(n.entry, n.identity);
+      const view = await r.view(ZONE);
+      const listed = async (filter: Parameters<Registry["list"]>[0] = {}) => (await view.list(filter)).map((e) => e.address);
+      // Heart-beaten by another process, which puts back no entry of its own over a tampered one.
+      const other = await reader(url);
+      const beat = setInterval(() => void [a, b].map((n) => other.heartbeat(n.address).catch(() => undefined)), 500);
+      try {
+        expect((await view.list()).map((e) => [e.address, e.entry, e.identity, e.key.keyId])).toEqual((await r.list({ zone: ZONE })).map((e) => [e.address, e.entry, e.identity, e.key.keyId]));
+        expect(Object.isFrozen((await view.list())[0]!.entry.capabilities)).toBe(true);
+        expect(await codeOf(() => view.list({ zone: "zone.elsewhere.org" }))).toBe(ErrorCode.ZoneMismatch);
+
+        await r.register(b.entry, b.identity);
+        await r.register(silent.entry, silent.identity);
+        await eventually(async () => (await listed()).length === 3, 15_000, "the new nodes in the view");
+        expect(await listed()).toEqual([a.address, b.address, silent.address].sort());
+        expect(await listed({ capability: "gpu", entityType: "node" })).toEqual([a.address]);
+
+        // A node that turns critical is no longer listed as passing (a watch filtered by health would never say so).
+        const { signature: _s, key_id: _k, registered_at: _r, ...fields } = b.entry;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        await r.register(signRegistryEntry({ ...fields, health: { status: "critical" } }, b.key), b.identity);
+        await eventually(async () => !(await listed({ health: "passing" })).includes(b.address), 15_000, "the critical node out of the passing ones");
+        expect(await listed()).toContain(b.address);
+
+        // Bytes a store writer changed are not listed; a silent node lapses; a deregistered one leaves.
+        const w = await writer(namespace, 3);
+        const value = JSON.parse((await w.read(partsOf(a)))!) as { entry: { capabilities: string[] } };
+        value.entry.capabilities = ["exfiltrate"];
+        await w.put(partsOf(a), JSON.stringify(value));
+        await eventually(async () => !(await listed()).includes(a.address), 15_000, "the tampered entry out of the view");
+        await eventually(async () => !(await listed()).includes(silent.address), 3 * r.ttlMs + 10_000, "the silent node out of the view");
+        expect(await r.deregister(b.address)).toBe(true);
+        await eventually(async () => (await listed()).length === 0, 15_000, "the deregistered node out of the view");
+        expect((await r.list({ zone: ZONE })).map((e) => e.address)).toEqual([]);
+      } finally {
+        clearInterval(beat);
+        await view.close();
+      }
+      expect(await codeOf(() => view.list())).toBe(ErrorCode.RegistryUnavailable);
+    }, 90_000);
+
+    it("a view applies the registry's entry-age limit as it lists, and rejects once its registry is closed", async () => {
+      const { registry: r } = await registry({ ttl: "30s", maxEntryAgeMs: 1_500 });
+      const node = makeNode(ZONE);
+      await r.register(node.entry, node.identity);
+      const view = await r.view(ZONE);
+      expect((await view.list()).map((e) => e.address)).toEqual([node.address]);
+      await new Promise((resolve) => setTimeout(resolve, 1_600));
+      expect(await view.list()).toEqual([]);
+      expect(await r.list()).toEqual([]);
+      await r.close();
+      await eventually(async () => view.list().then(() => false, (error: OnexError) => error.code === ErrorCode.RegistryUnavailable), 10_000, "the view to reject");
+    });
+
     it("rejects malformed addresses with ONEX_E_ADDRESS_INVALID", async () => {
       const { registry: r } = await registry();
       for (const bad of ["onex://Zone.Org/node/n1", "http://zone.org/node/n1", "onex://zone.org/robot/n1", "onex://zone.org/node/a.b", "onex://zone.org/node"]) {

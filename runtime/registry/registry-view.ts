@@ -1,0 +1,108 @@
+/**
+ * A live view of a registry's verified entries in a zone, kept by one watch: `list` answers from
+ * memory. A registry's own `list` reads every entry of the zone from the store and verifies each
+ * one it has not verified at that revision (14 µs a node, 57 µs past the 2,048 addresses its
+ * cache holds), so whatever lists often should keep a view: a router choosing a node for each
+ * task, a fetcher's peer directory every 250 ms.
+ *
+ * It holds what the watch reported: registered entries, verified as they came, gone again when
+ * deregistered, expired or tampered with. It is as fresh as the watch (a change arrives about a
+ * round trip after it is stored), and an entry's `heartbeatAt` is that of the registration
+ * reported (heartbeats are not changes). An entry-age limit is applied as `list` is called, as
+ * the registry applies it to what it reads. A view whose watch failed rejects every `list` with
+ * that failure: it does not answer from a memory it can no longer keep.
+ */
+import { ErrorCode, OnexError } from "../errors.js";
+import { parseRfc3339 } from "../trust/rfc3339-time.js";
+import type { Registry, RegistryChange, RegistryFilter, ResolvedEntry } from "./registry.js";
+import { matchesFilter } from "./registry.js";
+
+export class RegistryView {
+  readonly #zone: string | undefined;
+  readonly #maxEntryAgeMs: number | undefined;
+  readonly #changes: AsyncIterableIterator<RegistryChange>;
+  readonly #entries = new Map<string, ResolvedEntry>();
+  /** The entries by address, built again on the first `list` after a change. */
+  #sorted: ResolvedEntry[] | undefined;
+  #failure: OnexError | undefined;
+  readonly #following: Promise<void>;
+
+  private constructor(zone: string | undefined, maxEntryAgeMs: number | undefined, changes: AsyncIterableIterator<RegistryChange>, entries: ResolvedEntry[]) {
+    this.#zone = zone;
+    this.#maxEntryAgeMs = maxEntryAgeMs;
+    this.#changes = changes;
+    for (const entry of entries) this.#entries.set(entry.address, freeze(entry));
+    this.#following = this.#follow();
+  }
+
+  /**
+   * Opens a view of `zone` (every zone without one): a watch, then one `list`, whose entries the
+   * watch's changes update from then on. A change made while the list runs comes through the
+   * watch as well, and changes arrive in the order they were stored, so the view ends up as the
+   * store is. Used by a registry's `view`, which knows its entry-age limit.
+   */
+  static async open(registry: Pick<Registry, "watch" | "list">, zone: string | undefined, maxEntryAgeMs: number | undefined): Promise<RegistryView> {
+    const scope = zone === undefined ? {} : { zone };
+    const changes = registry.watch(scope, { updatesOnly: true });
+    let entries: ResolvedEntry[];
+    try {
+      entries = await registry.list(scope);
+    } catch (error) {
+      await changes.return?.();
+      throw error;
+    }
+    return new RegistryView(zone, maxEntryAgeMs, changes, entries);
+  }
+
+  /**
+   * The live, verified entries matching `filter`, sorted by address, as the registry's `list`
+   * would give them (they are shared between calls, and frozen). A filter naming another zone
+   * than the view's is ONEX_E_ZONE_MISMATCH; a view whose watch failed, or that was closed,
+   * rejects with why.
+   */
+  async list(filter: RegistryFilter = {}): Promise<ResolvedEntry[]> {
+    if (this.#failure !== undefined) throw this.#failure;
+    if (filter.zone !== undefined && this.#zone !== undefined && filter.zone !== this.#zone) {
+      throw new OnexError(ErrorCode.ZoneMismatch, `this registry view holds zone ${this.#zone}, not ${filter.zone}`, { zone: filter.zone, zones: [this.#zone] });
+    }
+    this.#sorted ??= [...this.#entries.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+    const now = Date.now();
+    const maxAge = this.#maxEntryAgeMs;
+    return this.#sorted.filter((entry) => matchesFilter(entry, filter) && (maxAge === undefined || now - parseRfc3339(entry.entry.registered_at) <= maxAge));
+  }
+
+  /** Ends the view's watch; `list` rejects from then on. */
+  async close(): Promise<void> {
+    this.#failure ??= new OnexError(ErrorCode.RegistryUnavailable, "this registry view was closed");
+    await this.#changes.return?.();
+    await this.#following;
+  }
+
+  async #follow(): Promise<void> {
+    try {
+      for await (const change of this.#changes) {
+        if (change.kind === "registered") this.#entries.set(change.address, freeze(change.entry));
+        else this.#entries.delete(change.address);
+        this.#sorted = undefined;
+      }
+      this.#failure ??= new OnexError(ErrorCode.RegistryUnavailable, "the registry view's watch ended: its registry was closed");
+    } catch (error) {
+      this.#failure ??=
+        error instanceof OnexError ? error : new OnexError(ErrorCode.RegistryUnavailable, `the registry view's watch failed: ${(error as Error)?.message ?? String(error)}`, {}, { cause: error });
+    }
+  }
+}
+
+/** `entry` with its records frozen, so no caller can change what the next one is handed. */
+function freeze(entry: ResolvedEntry): ResolvedEntry {
+  deepFreeze(entry.entry);
+  deepFreeze(entry.identity);
+  Object.freeze(entry.parts);
+  return Object.freeze(entry);
+}
+
+function deepFreeze(value: unknown): void {
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const inner of Object.values(value)) deepFreeze(inner);
+}
