@@ -20,8 +20,9 @@ export class PiecePicker {
   /** #byOffers[c]: the wanted pieces c peers offer (c ≥ 1), laid out as #wanted; #sizes[c]: how many. */
   readonly #byOffers: Uint8Array[] = [new Uint8Array(0)];
   readonly #sizes: number[] = [0];
-  /** The byte (eight pieces) each count's walk starts at. */
+  /** The piece each count's walk starts at (in its byte, then on a byte at a time, then that byte's first pieces last). */
   readonly #startByte: number;
+  readonly #startBit: number;
 
   /** Every piece `held` says is not set is wanted; none is offered yet. */
   constructor(
@@ -31,7 +32,9 @@ export class PiecePicker {
     this.#offers = new Uint32Array(length);
     this.#wanted = new Uint8Array(Math.ceil(length / 8));
     for (let i = 0; i < length; i++) if (!held(i)) this.#wanted[i >> 3]! |= 0x80 >> (i & 7);
-    this.#startByte = Math.floor(Math.random() * this.#wanted.length);
+    const start = Math.floor(Math.random() * length);
+    this.#startByte = start >> 3;
+    this.#startBit = start & 7;
   }
 
   /** How many peers offer `piece`. */
@@ -77,9 +80,12 @@ export class PiecePicker {
     for (let count = 1; count < this.#byOffers.length; count++) {
       if (this.#sizes[count] === 0) continue;
       const pieces = this.#byOffers[count]!;
-      for (let k = 0, byte = this.#startByte; k < bytes; k++, byte = byte + 1 === bytes ? 0 : byte + 1) {
-        if (pieces[byte] === 0 || (pieces[byte]! & mask(byte)) === 0) continue;
-        for (let bit = 0; bit < 8; bit++) {
+      for (let k = 0, byte = this.#startByte; k <= bytes; k++, byte = byte + 1 === bytes ? 0 : byte + 1) {
+        // The start byte is read twice: from the start bit first, its earlier bits last.
+        const from = k === 0 ? this.#startBit : 0;
+        const to = k === bytes ? this.#startBit : 8;
+        if (from >= to || pieces[byte] === 0 || (pieces[byte]! & mask(byte)) === 0) continue;
+        for (let bit = from; bit < to; bit++) {
           const one = 0x80 >> bit;
           if ((pieces[byte]! & one) !== 0 && (mask(byte) & one) !== 0 && !visit(byte * 8 + bit)) return;
         }
