@@ -173,6 +173,7 @@ class ConsulStore implements RegistryStore {
           queue.push({ op: "delete", key: v.key, reason: Object.hasOwn(services, this.serviceIdOf(v.key)) ? "expired" : "deregistered" });
         }
         known = next;
+        if (initial) queue.push({ op: "synced" });
       });
     });
     // The helper retries with back-off on errors, which is what carries a watch across agent restarts.

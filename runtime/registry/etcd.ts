@@ -207,7 +207,8 @@ class EtcdStore implements RegistryStore {
       const mark = marks.get(raw);
       const put = { op: "put" as const, stored: { key, value: kv.value.toString(), revision: kv.mod_revision }, initial, ...(mark === undefined ? {} : { mark: Promise.resolve(mark) }) };
       const known = this.#knownLiveness(kv);
-      if (!initial && known === undefined) {
+      // A cached "alive" is not taken for good either: a writer can revoke a lease and grant its id again for a day.
+      if (known === true || (!initial && known === undefined)) {
         // A put on a lease this process has not seen: reported alive as it arrives, with its lease
         // looked up meanwhile. etcd takes no put on a lease that does not exist, so the key is alive
         // now; a lease granted for longer than the TTL only must not keep it alive, and such a key is
@@ -284,6 +285,8 @@ class EtcdStore implements RegistryStore {
           if (wasAlive) queue.push({ op: "delete", key, reason });
         });
       });
+      // The snapshot's changes are all on the chain, ahead of any the watch sends.
+      chain = chain.then(() => queue.push({ op: "synced" }));
       const stop = () => void watcher.cancel().catch(() => undefined);
       if (signal.aborted) stop();
       else signal.addEventListener("abort", stop, { once: true });

@@ -29,6 +29,13 @@ export interface KvWatchOptions {
   /** How often the server sends a heartbeat when there is nothing to deliver. */
   heartbeatMs: number;
   signal: AbortSignal;
+  /**
+   * Called once every message the consumer held when it was made has been delivered and the
+   * caller has taken it (its first state, with no `fromRevision`: each key's last value), or at
+   * once when there was none. Counted, not read from a delivery's pending count, which writes
+   * arriving all the time may never let fall to zero.
+   */
+  onCaughtUp?: () => void;
 }
 
 const fromUtf8 = new TextDecoder();
@@ -52,7 +59,7 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
   let heard = performance.now();
   let monitor: NodeJS.Timeout | undefined;
   try {
-    await jsm.consumers.add(stream, {
+    const created = await jsm.consumers.add(stream, {
       name,
       deliver_subject: inbox,
       filter_subject: prefix + options.filter,
@@ -68,6 +75,8 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
       inactive_threshold: nanos(Math.max(5_000, 3 * options.heartbeatMs)),
     });
     heard = performance.now();
+    const held = created.num_pending;
+    if (held === 0) options.onCaughtUp?.();
     // Checked twice per heartbeat, after the socket has been read (timers run first in Node's
     // loop, and a loop busy elsewhere for a while must not pass for a silent server).
     monitor = setInterval(
@@ -98,7 +107,10 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
         break;
       }
       delivered = ack.deliverySeq;
-      if (!msg.subject.startsWith(prefix)) continue;
+      if (!msg.subject.startsWith(prefix)) {
+        if (delivered === held) options.onCaughtUp?.();
+        continue;
+      }
       const value = msg.data;
       yield {
         key: msg.subject.slice(prefix.length),
@@ -108,6 +120,7 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
         value,
         string: () => fromUtf8.decode(value),
       };
+      if (delivered === held) options.onCaughtUp?.();
     }
   } finally {
     clearInterval(monitor);

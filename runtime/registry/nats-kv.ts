@@ -300,18 +300,25 @@ class NatsKvStore implements RegistryStore {
     return raw === null || raw.operation !== "PUT" ? undefined : { value: raw.string(), revision: String(raw.revision) };
   }
 
+  /**
+   * Each key's last value, read by one consumer up to what it held when it was made. nats.js's
+   * `keys()` ends only once a delivery finds nothing pending or a heartbeat comes, which entries
+   * rewritten by heartbeats all the time can put off for good (a listing that never ended), and a
+   * get of each key cost a round trip apiece.
+   */
   async list(prefix: StorePrefix): Promise<StoredValue[]> {
     return this.#call(async () => {
-      // A key written while the listing runs (a heartbeat) can be listed twice.
-      const keys = new Set<string>();
-      for await (const k of await this.entries.kv.keys(filterOf(prefix))) keys.add(k);
-      const values = await Promise.all(
-        [...keys].map(async (k) => {
-          const key = parseNatsKvKey(k);
-          return key === undefined ? undefined : this.get(key);
-        }),
-      );
-      return values.filter((v): v is StoredValue => v !== undefined);
+      const values = new Map<string, StoredValue>();
+      const read = new AbortController();
+      const watching = watchKv(this.nc, this.jsm, this.entries.name, { filter: filterOf(prefix), heartbeatMs: this.#heartbeatMs, signal: read.signal, onCaughtUp: () => read.abort() });
+      for await (const entry of watching) {
+        // Only an address's own spelling of its key: get and resolve read no other.
+        const key = canonicalKvKey(entry.key);
+        if (key === undefined) continue;
+        if (entry.operation !== "PUT" || this.#stale(entry)) values.delete(entry.key);
+        else values.set(entry.key, { key, value: entry.string(), revision: String(entry.revision), updatedAt: entry.created });
+      }
+      return [...values.values()];
     });
   }
 
@@ -334,12 +341,16 @@ class NatsKvStore implements RegistryStore {
     const tap = this.oneServer ? new MarkTap(this.nc, `$KV.${this.marks.name}.`, filterOf(prefix), canonicalKvKey, signal, onMarkPublished) : undefined;
 
     const startedAt = Date.now();
-    // A stalled watch (its consumer's node died) is noticed after two missed heartbeats: within a quarter of the TTL.
-    const heartbeatMs = Math.min(5_000, Math.max(250, Math.floor(this.ttlMs / 10)));
+    const heartbeatMs = this.#heartbeatMs;
     const pump = async () => {
       let lastRevision = 0;
       // The bucket's last sequence when the watch is first established: everything up to it is current state.
       let initialUpTo = -1;
+      let synced = false;
+      const caughtUp = () => {
+        if (!synced) queue.push({ op: "synced" });
+        synced = true;
+      };
       while (!signal.aborted) {
         try {
           if (initialUpTo < 0) {
@@ -349,7 +360,7 @@ class NatsKvStore implements RegistryStore {
             if (signal.aborted) break;
           }
           // After a break, resume right after the last revision seen, so no change is lost or repeated.
-          const watcher = watchKv(this.nc, this.jsm, this.entries.name, { filter: filterOf(prefix), ...(lastRevision === 0 ? {} : { fromRevision: lastRevision + 1 }), heartbeatMs, signal });
+          const watcher = watchKv(this.nc, this.jsm, this.entries.name, { filter: filterOf(prefix), ...(lastRevision === 0 ? {} : { fromRevision: lastRevision + 1 }), heartbeatMs, signal, onCaughtUp: caughtUp });
           for await (const entry of watcher) {
             lastRevision = Math.max(lastRevision, entry.revision);
             // Current state, not a change: present when the watch was established, or written before watch()
@@ -385,7 +396,8 @@ class NatsKvStore implements RegistryStore {
    */
   #onEntry(entry: WatchedRecord, before: { stored: boolean; written: boolean }, live: Map<string, { key: CanonicalAddress; created: number; value: string }>, queue: ChangeQueue<StoreChange>, tap?: MarkTap): void {
     if (entry.operation !== "PUT") {
-      const key = parseNatsKvKey(entry.key);
+      // Only an address's own spelling of its key is its key: list and get read no other.
+      const key = canonicalKvKey(entry.key);
       if (key === undefined) return;
       const shown = live.delete(entry.key);
       // A removal already in the stream when the watch began, of a key the watch has shown no
@@ -417,10 +429,9 @@ class NatsKvStore implements RegistryStore {
     // address's own key instead, below, so no writer can choose which mark judges an entry.
     const early = changed ? this.#getMarkAt(entry.key) : undefined;
     early?.catch(() => undefined);
-    const key = parseNatsKvKey(entry.key);
+    const key = canonicalKvKey(entry.key);
     if (key === undefined) return;
-    const mark = early === undefined || natsKvKey(key) === entry.key ? early : this.getMark(key);
-    mark?.catch(() => undefined);
+    const mark = early;
     live.set(entry.key, { key, created: entry.created.getTime(), value });
     queue.push({ op: "put", stored: { key, value, revision: String(entry.revision), updatedAt: entry.created }, initial, ...(mark === undefined ? {} : { mark }) });
   }
@@ -448,6 +459,11 @@ class NatsKvStore implements RegistryStore {
     // The same bytes at a later revision (a heartbeat's rewrite) are still this entry.
     if (entry === null || entry.operation !== "PUT" || entry.string() !== stored.value || live.get(k)?.value !== stored.value) return;
     queue.push({ op: "put", stored, initial: false, recheck: true, mark: Promise.resolve(storedMark) });
+  }
+
+  /** A stalled watch (its consumer's node died) is noticed after two missed heartbeats: within a quarter of the TTL. */
+  get #heartbeatMs(): number {
+    return Math.min(5_000, Math.max(250, Math.floor(this.ttlMs / 10)));
   }
 
   #stale(entry: { created: Date }): boolean {

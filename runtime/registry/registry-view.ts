@@ -5,7 +5,7 @@
  * cache holds), so whatever lists often should keep a view: a router choosing a node for each
  * task, a fetcher's peer directory every 250 ms.
  *
- * It holds what the watch reported: registered entries, verified as they came, gone again when
+ * It holds what the watch reported, from its first state on: registered entries, verified as they came, gone again when
  * deregistered, expired or tampered with. It is as fresh as the watch (a change arrives about a
  * round trip after it is stored), and an entry's `heartbeatAt` is that of the registration
  * reported (heartbeats are not changes). An entry-age limit is applied as `list` is called, as
@@ -17,6 +17,9 @@ import { parseRfc3339 } from "../trust/rfc3339-time.js";
 import type { Registry, RegistryChange, RegistryFilter, ResolvedEntry } from "./registry.js";
 import { matchesFilter } from "./registry.js";
 
+/** How long opening a view may wait for its watch's first state (an unreachable store: a registry call fails sooner). */
+const OPEN_TIMEOUT_MS = 15_000;
+
 export class RegistryView {
   readonly #zone: string | undefined;
   readonly #maxEntryAgeMs: number | undefined;
@@ -27,31 +30,35 @@ export class RegistryView {
   #failure: OnexError | undefined;
   readonly #following: Promise<void>;
 
-  private constructor(zone: string | undefined, maxEntryAgeMs: number | undefined, changes: AsyncIterableIterator<RegistryChange>, entries: ResolvedEntry[]) {
+  private constructor(zone: string | undefined, maxEntryAgeMs: number | undefined, changes: AsyncIterableIterator<RegistryChange>) {
     this.#zone = zone;
     this.#maxEntryAgeMs = maxEntryAgeMs;
     this.#changes = changes;
-    for (const entry of entries) this.#entries.set(entry.address, freeze(entry));
     this.#following = this.#follow();
   }
 
   /**
-   * Opens a view of `zone` (every zone without one): a watch, then one `list`, whose entries the
-   * watch's changes update from then on. A change made while the list runs comes through the
-   * watch as well, and changes arrive in the order they were stored, so the view ends up as the
-   * store is. Used by a registry's `view`, which knows its entry-age limit.
+   * Opens a view of `zone` (every zone without one) and resolves once its watch has reported
+   * every entry stored when it began. The view is the watch's own first state, not a `list` read
+   * beside it: a list read at another revision than the watch's (or judging an etcd lease
+   * otherwise) keeps entries the watch never reports gone, and misses those it reports as first
+   * state. ONEX_E_REGISTRY_UNAVAILABLE when that first state takes longer than `timeoutMs`.
+   * Used by a registry's `view`, which knows its entry-age limit.
    */
-  static async open(registry: Pick<Registry, "watch" | "list">, zone: string | undefined, maxEntryAgeMs: number | undefined): Promise<RegistryView> {
-    const scope = zone === undefined ? {} : { zone };
-    const changes = registry.watch(scope, { updatesOnly: true });
-    let entries: ResolvedEntry[];
-    try {
-      entries = await registry.list(scope);
-    } catch (error) {
-      await changes.return?.();
-      throw error;
+  static async open(registry: Pick<Registry, "watch">, zone: string | undefined, maxEntryAgeMs: number | undefined, timeoutMs = OPEN_TIMEOUT_MS): Promise<RegistryView> {
+    let synced!: () => void;
+    const ready = new Promise<void>((resolve) => (synced = resolve));
+    const view = new RegistryView(zone, maxEntryAgeMs, registry.watch(zone === undefined ? {} : { zone }, { onSynced: () => synced() }));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    const outcome = await Promise.race([ready.then(() => "synced" as const), view.#following, late]);
+    clearTimeout(timer);
+    if (outcome !== "synced" || view.#failure !== undefined) {
+      const failure = view.#failure ?? new OnexError(ErrorCode.RegistryUnavailable, `the registry's watch did not report ${zone ?? "every zone"}'s entries within ${timeoutMs} ms`, { zone, timeoutMs });
+      await view.close();
+      throw failure;
     }
-    return new RegistryView(zone, maxEntryAgeMs, changes, entries);
+    return view;
   }
 
   /**
@@ -89,6 +96,8 @@ export class RegistryView {
     } catch (error) {
       this.#failure ??=
         error instanceof OnexError ? error : new OnexError(ErrorCode.RegistryUnavailable, `the registry view's watch failed: ${(error as Error)?.message ?? String(error)}`, {}, { cause: error });
+      // A failed watch's store watch (a consumer on the server, timers) ends with it.
+      await this.#changes.return?.().catch(() => undefined);
     }
   }
 }

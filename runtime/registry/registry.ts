@@ -67,6 +67,8 @@ export interface WatchOptions {
   updatesOnly?: boolean;
   /** Ends the watch. `return()` on the iterator ends it too. */
   signal?: AbortSignal;
+  /** Called once every entry present when the watch began has been reported (or, with `updatesOnly`, passed over). */
+  onSynced?: () => void;
 }
 
 /** The registry: canonical address resolution, health, trust-zone assignment and signature-key verification. */
@@ -148,7 +150,9 @@ export type StoreChange =
    * which the reader checks as any other change, reporting nothing when it passes.
    */
   | { op: "put"; stored: StoredValue; initial: boolean; mark?: Promise<StoredMark | undefined>; live?: Promise<"alive" | "expired" | "gone">; markSeen?: true; recheck?: true }
-  | { op: "delete"; key: CanonicalAddress; reason: "deregistered" | "expired" };
+  | { op: "delete"; key: CanonicalAddress; reason: "deregistered" | "expired" }
+  /** Every value present when the watch began has been handed over (once per watch). */
+  | { op: "synced" };
 
 /** Called with each mark as it is published, ahead of its entry (StoreChange `markSeen`): the reader may verify its bytes before the entry arrives. */
 export type MarkPublished = (key: CanonicalAddress, value: string) => void;

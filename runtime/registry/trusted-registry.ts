@@ -290,6 +290,10 @@ export class TrustedRegistry implements Registry {
       return { kind: reason, address, ...(previous ? { last: previous } : {}) };
     };
     for await (const change of source) {
+      if (change.op === "synced") {
+        options.onSynced?.();
+        continue;
+      }
       if (change.op === "delete") {
         const removal = removed(change.key, change.reason);
         if (removal !== undefined) yield removal;

@@ -55,6 +55,55 @@ describe("NATS KV watch, first state", () => {
   });
 });
 
+describe("NATS KV list", () => {
+  let server: NatsServer;
+  beforeAll(async () => {
+    server = await startNatsServer();
+  });
+  afterAll(async () => server?.stop());
+
+  it("ends while entries are rewritten all the time, each listed once, and a view of the zone lists the same", async () => {
+    const url = `${server.url}?bucket=busy${process.pid}&ttl=30s`;
+    const r = await openRegistry(url);
+    const nodes = Array.from({ length: 5 }, () => makeNode("zone.trusted.org"));
+    for (const node of nodes) await r.register(node.entry, node.identity);
+    // Heartbeats rewrite every entry every 20 ms: a listing that waited for a quiet moment might never end.
+    let beating = true;
+    const beats = nodes.map(async (node) => {
+      while (beating) {
+        await r.heartbeat(node.address).catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    });
+    const view = await r.view("zone.trusted.org");
+    try {
+      const expected = nodes.map((n) => n.address).sort();
+      for (let i = 0; i < 30; i++) {
+        const listed = await Promise.race([r.list({ zone: "zone.trusted.org" }), new Promise<"unfinished">((resolve) => setTimeout(() => resolve("unfinished"), 10_000))]);
+        expect(listed === "unfinished" ? listed : listed.map((e) => e.address)).toEqual(expected);
+      }
+      expect((await view.list()).map((e) => e.address)).toEqual(expected);
+    } finally {
+      beating = false;
+      await Promise.all(beats);
+      await view.close();
+      await r.close();
+    }
+  }, 120_000);
+
+  it("a view of a registry whose server is down fails with ONEX_E_REGISTRY_UNAVAILABLE, not a wait for ever", async () => {
+    const own = await startNatsServer();
+    const r = await openRegistry(`${own.url}?bucket=down${process.pid}&ttl=30s`, { logger: { warn() {} } });
+    try {
+      await own.kill();
+      expect(await codeOf(() => r.view("zone.trusted.org"))).toBe(ErrorCode.RegistryUnavailable);
+    } finally {
+      await r.close();
+      await own.stop();
+    }
+  }, 60_000);
+});
+
 describe("NATS KV buckets", () => {
   let server: NatsServer;
   beforeAll(async () => {
