@@ -5,12 +5,12 @@
  * cache holds), so whatever lists often should keep a view: a router choosing a node for each
  * task, a fetcher's peer directory every 250 ms.
  *
- * It holds what the watch reported, from its first state on: registered entries, verified as they came, gone again when
- * deregistered, expired or tampered with. It is as fresh as the watch (a change arrives about a
- * round trip after it is stored), and an entry's `heartbeatAt` is that of the registration
- * reported (heartbeats are not changes). An entry-age limit is applied as `list` is called, as
- * the registry applies it to what it reads. A view whose watch failed rejects every `list` with
- * that failure: it does not answer from a memory it can no longer keep.
+ * It holds what the watch reported, from its first state on: registered entries, verified as
+ * they came, gone again when deregistered, expired or tampered with. It is as fresh as the watch
+ * (a change arrives about a round trip after it is stored), and an entry's `heartbeatAt` is that
+ * of the registration reported (heartbeats are not changes). An entry-age limit is applied as
+ * `list` is called, as the registry applies it to what it reads. A view whose watch failed
+ * rejects every `list` with that failure: it does not answer from a memory it can no longer keep.
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import { parseRfc3339 } from "../trust/rfc3339-time.js";
