@@ -328,7 +328,13 @@ class NatsKvStore implements RegistryStore {
     const queue = new ChangeQueue<StoreChange>(signal);
     // Last write per key, to report an expiry that the server itself never announces.
     const live = new Map<string, { key: CanonicalAddress; created: number; value: string }>();
+    // Whether the watch has delivered everything its consumer held when made. Between a break and
+    // that point the watch is blind: the writes it has not yet read may be heartbeats, and a
+    // resume can take longer than the TTL (a meta-leader election), so the sweep waits and then
+    // judges each key by the last write the resumed watch delivered.
+    let current = false;
     const sweep = setInterval(() => {
+      if (!current) return;
       const now = Date.now();
       for (const [k, state] of live) {
         if (state.created + this.ttlMs <= now) {
@@ -348,6 +354,7 @@ class NatsKvStore implements RegistryStore {
       let initialUpTo = -1;
       let synced = false;
       const caughtUp = () => {
+        current = true;
         if (!synced) queue.push({ op: "synced" });
         synced = true;
       };
@@ -371,6 +378,7 @@ class NatsKvStore implements RegistryStore {
           if (signal.aborted || this.nc.isClosed()) break;
           void error;
         }
+        current = false;
         if (signal.aborted || this.nc.isClosed()) break;
         await new Promise((resolve) => setTimeout(resolve, 250));
       }

@@ -7,11 +7,11 @@
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openNatsKvStore } from "../../runtime/registry/nats-kv.js";
 import { watchKv, WatchInterrupted, type WatchedRecord } from "../../runtime/registry/nats-kv-watch.js";
-import { freePort, startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { startNatsProxy } from "../support/nats-proxy.js";
+import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { eventually } from "./fixtures.js";
 
 let server: NatsServer;
@@ -51,45 +51,11 @@ function follow(watch: AsyncGenerator<WatchedRecord>) {
   return { seen, done, ended: () => ended };
 }
 
-/** A TCP proxy in front of the server that can drop the next frame holding `marker` and cut the connection with it. */
-async function lossyProxy(): Promise<{ url: string; dropNextWith(marker: string): void; close(): void }> {
-  let marker: string | undefined;
-  const sockets: Socket[] = [];
-  const proxy: Server = createServer((client) => {
-    const upstream = tcpConnect(server.port, "127.0.0.1");
-    sockets.push(client, upstream);
-    client.on("data", (data) => upstream.write(data));
-    upstream.on("data", (data) => {
-      if (marker !== undefined && data.toString("latin1").includes(marker)) {
-        marker = undefined;
-        client.destroy();
-        upstream.destroy();
-        return;
-      }
-      client.write(data);
-    });
-    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
-      a.on("error", () => b.destroy());
-      a.on("close", () => b.destroy());
-    }
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve) => proxy.listen(port, "127.0.0.1", resolve));
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    dropNextWith: (m) => (marker = m),
-    close: () => {
-      for (const s of sockets) s.destroy();
-      proxy.close();
-    },
-  };
-}
-
 describe("the NATS KV watch", () => {
   it("gives up on its consumer when the last delivery is lost and nothing is written after it", async () => {
     const kv = await bucket("lossy");
     await kv.put("z.node.a", "1");
-    const proxy = await lossyProxy();
+    const proxy = await startNatsProxy(server.port);
     const watcher = await connect({ servers: proxy.url, reconnectTimeWait: 50, maxReconnectAttempts: -1 });
     const abort = new AbortController();
     try {

@@ -5,10 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, type OnexError } from "../../runtime/errors.js";
 import { natsKvKey, parseNatsKvKey } from "../../runtime/registry/nats-kv.js";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
+import type { RegistryChange } from "../../runtime/registry/registry.js";
+import { startNatsProxy } from "../support/nats-proxy.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { registryConformance } from "./conformance.js";
 import { registryFaults } from "./faults.js";
-import { codeOf, makeNode, nextMatching } from "./fixtures.js";
+import { codeOf, eventually, makeNode, nextMatching } from "./fixtures.js";
 import { natsKvWriter } from "./store-writer.js";
 
 registryConformance("NATS KV", async () => {
@@ -53,6 +55,50 @@ describe("NATS KV watch, first state", () => {
       await r.close();
     }
   });
+});
+
+describe("NATS KV watch, blind for longer than the TTL", () => {
+  let server: NatsServer;
+  beforeAll(async () => {
+    server = await startNatsServer();
+  });
+  afterAll(async () => server?.stop());
+
+  // The watch's connection hears nothing for three TTLs (as when the node holding its consumer
+  // dies and electing another takes that long) while a node heart-beats on the server and
+  // another lapses. The watch must not judge the heart-beating node by the last heartbeat it
+  // happened to read, and must still report the lapse once it hears the server again.
+  it("reports no heart-beating node expired, and reports the one that lapsed once it hears again", async () => {
+    const query = `?bucket=blind${process.pid}&ttl=2s`;
+    const proxy = await startNatsProxy(server.port);
+    const writer = await openRegistry(server.url + query);
+    const watcher = await openRegistry(proxy.url + query, { logger: { warn() {} } });
+    const [alive, lapsing] = [makeNode("zone.trusted.org"), makeNode("zone.trusted.org")];
+    await writer.register(alive.entry, alive.identity);
+    const beat = setInterval(() => void writer.heartbeat(alive.address).catch(() => undefined), 400);
+    const changes = watcher.watch({ zone: "zone.trusted.org" });
+    const seen: RegistryChange[] = [];
+    const reading = (async () => {
+      for await (const change of changes) seen.push(change);
+    })();
+    try {
+      await eventually(async () => seen.some((c) => c.address === alive.address), 10_000, "the heart-beating node");
+      await writer.register(lapsing.entry, lapsing.identity);
+      await eventually(async () => seen.some((c) => c.address === lapsing.address), 10_000, "the node that will lapse");
+      proxy.hold();
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      proxy.release();
+      await eventually(async () => seen.some((c) => c.kind === "expired" && c.address === lapsing.address), 30_000, "the lapse reported");
+      expect(seen.filter((c) => c.kind === "expired").map((c) => c.address)).toEqual([lapsing.address]);
+    } finally {
+      clearInterval(beat);
+      await changes.return!();
+      await reading;
+      await watcher.close();
+      await writer.close();
+      proxy.close();
+    }
+  }, 60_000);
 });
 
 describe("NATS KV list", () => {

@@ -1,0 +1,62 @@
+/**
+ * A TCP proxy in front of a nats-server, for tests of what a client does when the network
+ * misbehaves: it can drop the next frame from the server holding a marker (cutting the
+ * connection with it, as a lost delivery is lost), or hold everything the server sends for a
+ * while (the client hears nothing and its requests get no answer, as when the node holding
+ * its consumer is gone) and then pass it on.
+ */
+import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
+import { freePort } from "./nats-server.js";
+
+export interface NatsProxy {
+  /** `nats://127.0.0.1:<port>` of the proxy. */
+  url: string;
+  /** Drops the next frame from the server that holds `marker`, and cuts the connection it came on. */
+  dropNextWith(marker: string): void;
+  /** Holds what the server sends from now on, until `release`. */
+  hold(): void;
+  /** Passes on what was held, and what comes after. */
+  release(): void;
+  close(): void;
+}
+
+export async function startNatsProxy(serverPort: number): Promise<NatsProxy> {
+  let marker: string | undefined;
+  let held: (() => void)[] | undefined;
+  const sockets: Socket[] = [];
+  const proxy: Server = createServer((client) => {
+    const upstream = tcpConnect(serverPort, "127.0.0.1");
+    sockets.push(client, upstream);
+    client.on("data", (data) => upstream.write(data));
+    upstream.on("data", (data) => {
+      if (marker !== undefined && data.toString("latin1").includes(marker)) {
+        marker = undefined;
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      if (held !== undefined) held.push(() => client.write(data));
+      else client.write(data);
+    });
+    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+      a.on("error", () => b.destroy());
+      a.on("close", () => b.destroy());
+    }
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => proxy.listen(port, "127.0.0.1", resolve));
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    dropNextWith: (m) => (marker = m),
+    hold: () => (held ??= []),
+    release: () => {
+      const writes = held ?? [];
+      held = undefined;
+      for (const write of writes) write();
+    },
+    close: () => {
+      for (const s of sockets) s.destroy();
+      proxy.close();
+    },
+  };
+}
