@@ -33,7 +33,8 @@ export interface KvWatchOptions {
    * Called once every message the consumer held when it was made has been delivered and the
    * caller has taken it (its first state, with no `fromRevision`: each key's last value), or at
    * once when there was none. Counted, not read from a delivery's pending count, which writes
-   * arriving all the time may never let fall to zero.
+   * arriving all the time may never let fall to zero; or else on the server's first idle
+   * heartbeat, when the count can no longer be reached.
    */
   onCaughtUp?: () => void;
 }
@@ -76,7 +77,12 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
     });
     heard = performance.now();
     const held = created.num_pending;
-    if (held === 0) options.onCaughtUp?.();
+    let caughtUp = false;
+    const catchUp = () => {
+      if (!caughtUp) options.onCaughtUp?.();
+      caughtUp = true;
+    };
+    if (held === 0) catchUp();
     // Checked twice per heartbeat, after the socket has been read (timers run first in Node's
     // loop, and a loop busy elsewhere for a while must not pass for a silent server).
     monitor = setInterval(
@@ -98,6 +104,10 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
           interrupt(`the server sent delivery ${last}, the last one received is ${delivered}`);
           break;
         }
+        // An idle heartbeat comes only when the consumer has had nothing to deliver for a while
+        // (a stalled one says so): it has delivered all it held, even when fewer messages than
+        // it counted at its creation were left to deliver (max age removed one before its turn).
+        if (msg.headers?.code === 100 && msg.headers.description.toLowerCase() === "idle heartbeat" && !msg.headers.get("Nats-Consumer-Stalled")) catchUp();
         answerStatus(nc, msg);
         continue;
       }
@@ -108,7 +118,7 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
       }
       delivered = ack.deliverySeq;
       if (!msg.subject.startsWith(prefix)) {
-        if (delivered === held) options.onCaughtUp?.();
+        if (delivered === held) catchUp();
         continue;
       }
       const value = msg.data;
@@ -120,7 +130,7 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
         value,
         string: () => fromUtf8.decode(value),
       };
-      if (delivered === held) options.onCaughtUp?.();
+      if (delivered === held) catchUp();
     }
   } finally {
     clearInterval(monitor);

@@ -1,8 +1,10 @@
 /**
  * The NATS KV watch (runtime/registry/nats-kv-watch.ts) against a real nats-server: it gives
  * up on its consumer when a delivery is lost, even the last one with nothing written after
- * it (the heartbeat names it); it does not take a busy event loop for a silent server; and a
- * store that closes, or a watch aborted at once, leaves no consumer on the server.
+ * it (the heartbeat names it); it counts itself caught up on an idle heartbeat when its
+ * consumer delivers fewer messages than it counted; it does not take a busy event loop for a
+ * silent server; and a store that closes, or a watch aborted at once, leaves no consumer on
+ * the server.
  */
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
@@ -73,6 +75,33 @@ describe("the NATS KV watch", () => {
       proxy.close();
     }
   }, 40_000);
+
+  it("counts itself caught up on the server's idle heartbeat when fewer messages are left to deliver than its consumer counted", async () => {
+    const kv = await bucket("short");
+    await kv.put("z.node.a", "1");
+    const proxy = await startNatsProxy(server.port);
+    const watcher = await connect({ servers: proxy.url });
+    const abort = new AbortController();
+    let caughtUp = 0;
+    // The consumer's creation answer counts a second message that never comes, as when max age
+    // removes one between the consumer's creation and its turn.
+    const rewrite = proxy.rewriteNext('"num_pending":1,', '"num_pending":2,');
+    const watch = follow(watchKv(watcher, await jetstreamManager(watcher), "short", { filter: "*.*.*", heartbeatMs: 250, signal: abort.signal, onCaughtUp: () => caughtUp++ }));
+    try {
+      await eventually(async () => watch.seen.includes("z.node.a=1"), 10_000, "the first value");
+      expect(rewrite.done()).toBe(true);
+      await eventually(async () => caughtUp > 0, 10_000, "the watch to count itself caught up");
+      await kv.put("z.node.b", "2");
+      await eventually(async () => watch.seen.includes("z.node.b=2"), 10_000, "the second value");
+      expect(caughtUp).toBe(1);
+      expect(watch.ended()).toBeUndefined();
+    } finally {
+      abort.abort();
+      await watch.done;
+      await watcher.close();
+      proxy.close();
+    }
+  }, 30_000);
 
   it("does not take an event loop busy for several heartbeats for a silent server", async () => {
     const kv = await bucket("busy");

@@ -1,9 +1,10 @@
 /**
  * A TCP proxy in front of a nats-server, for tests of what a client does when the network
  * misbehaves: it can drop the next frame from the server holding a marker (cutting the
- * connection with it, as a lost delivery is lost), or hold everything the server sends for a
- * while (the client hears nothing and its requests get no answer, as when the node holding
- * its consumer is gone) and then pass it on.
+ * connection with it, as a lost delivery is lost), change a text in the next frame holding it
+ * (an answer the server might give in a race the test cannot win on purpose), or hold
+ * everything the server sends for a while (the client hears nothing and its requests get no
+ * answer, as when the node holding its consumer is gone) and then pass it on.
  */
 import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
 import { freePort } from "./nats-server.js";
@@ -13,6 +14,8 @@ export interface NatsProxy {
   url: string;
   /** Drops the next frame from the server that holds `marker`, and cuts the connection it came on. */
   dropNextWith(marker: string): void;
+  /** Replaces `from` with `to` in the next frame from the server holding `from` (the same length, so the frame's byte count holds); `done` tells whether it has. */
+  rewriteNext(from: string, to: string): { done(): boolean };
   /** Holds what the server sends from now on, until `release`. */
   hold(): void;
   /** Passes on what was held, and what comes after. */
@@ -22,6 +25,7 @@ export interface NatsProxy {
 
 export async function startNatsProxy(serverPort: number): Promise<NatsProxy> {
   let marker: string | undefined;
+  let rewrite: { from: string; to: string; done: boolean } | undefined;
   let held: (() => void)[] | undefined;
   const sockets: Socket[] = [];
   const proxy: Server = createServer((client) => {
@@ -34,6 +38,11 @@ export async function startNatsProxy(serverPort: number): Promise<NatsProxy> {
         client.destroy();
         upstream.destroy();
         return;
+      }
+      if (rewrite !== undefined && data.toString("latin1").includes(rewrite.from)) {
+        data = Buffer.from(data.toString("latin1").replace(rewrite.from, rewrite.to), "latin1");
+        rewrite.done = true;
+        rewrite = undefined;
       }
       if (held !== undefined) held.push(() => client.write(data));
       else client.write(data);
@@ -48,6 +57,12 @@ export async function startNatsProxy(serverPort: number): Promise<NatsProxy> {
   return {
     url: `nats://127.0.0.1:${port}`,
     dropNextWith: (m) => (marker = m),
+    rewriteNext: (from, to) => {
+      if (from.length !== to.length) throw new Error("a rewrite must keep the frame's length");
+      const wanted = { from, to, done: false };
+      rewrite = wanted;
+      return { done: () => wanted.done };
+    },
     hold: () => (held ??= []),
     release: () => {
       const writes = held ?? [];
