@@ -33,10 +33,13 @@ export interface KvWatchOptions {
    * Called once every message the consumer held when it was made has been delivered and the
    * caller has taken it (its first state, with no `fromRevision`: each key's last value), or at
    * once when there was none. Counted, not read from a delivery's pending count, which writes
-   * arriving all the time may never let fall to zero; or else on the server's first idle
-   * heartbeat, when the count can no longer be reached.
+   * arriving all the time may never let fall to zero; or else, when an idle heartbeat comes
+   * first, once the server says nothing is left to deliver (the count can no longer be reached
+   * when max age removed a counted message before its turn).
    */
   onCaughtUp?: () => void;
+  /** Called each time the consumer is heard from: a delivery in order, or a heartbeat naming the last delivery received. */
+  onHeard?: () => void;
 }
 
 const fromUtf8 = new TextDecoder();
@@ -59,6 +62,8 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
   options.signal.addEventListener("abort", onAbort, { once: true });
   let heard = performance.now();
   let monitor: NodeJS.Timeout | undefined;
+  // Set as the watch ends: an answer about its consumer that comes later says nothing of the next one.
+  let over = false;
   try {
     const created = await jsm.consumers.add(stream, {
       name,
@@ -79,10 +84,27 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
     const held = created.num_pending;
     let caughtUp = false;
     const catchUp = () => {
-      if (!caughtUp) options.onCaughtUp?.();
+      if (!caughtUp && !over) options.onCaughtUp?.();
       caughtUp = true;
     };
     if (held === 0) catchUp();
+    // The deliveries the caller has taken (`delivered` counts one handed out but not yet taken).
+    let taken = 0;
+    // Asked when an idle heartbeat comes before the count is reached. The server's own count of
+    // what is left decides, not the heartbeat: one can come while messages wait on a store error,
+    // and anyone who can publish on the delivery subject can send one.
+    let asking = false;
+    const askIfCaughtUp = () => {
+      if (caughtUp || asking) return;
+      asking = true;
+      jsm.consumers
+        .info(stream, name)
+        .then((info) => {
+          if (info.num_pending === 0 && taken >= info.delivered.consumer_seq) catchUp();
+        })
+        .catch(() => undefined)
+        .finally(() => (asking = false));
+    };
     // Checked twice per heartbeat, after the socket has been read (timers run first in Node's
     // loop, and a loop busy elsewhere for a while must not pass for a silent server).
     monitor = setInterval(
@@ -104,10 +126,8 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
           interrupt(`the server sent delivery ${last}, the last one received is ${delivered}`);
           break;
         }
-        // An idle heartbeat comes only when the consumer has had nothing to deliver for a while
-        // (a stalled one says so): it has delivered all it held, even when fewer messages than
-        // it counted at its creation were left to deliver (max age removed one before its turn).
-        if (msg.headers?.code === 100 && msg.headers.description.toLowerCase() === "idle heartbeat" && !msg.headers.get("Nats-Consumer-Stalled")) catchUp();
+        options.onHeard?.();
+        if (msg.headers?.code === 100 && msg.headers.description.toLowerCase() === "idle heartbeat") askIfCaughtUp();
         answerStatus(nc, msg);
         continue;
       }
@@ -117,8 +137,10 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
         break;
       }
       delivered = ack.deliverySeq;
+      options.onHeard?.();
       if (!msg.subject.startsWith(prefix)) {
-        if (delivered === held) catchUp();
+        taken = delivered;
+        if (taken === held) catchUp();
         continue;
       }
       const value = msg.data;
@@ -130,9 +152,11 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
         value,
         string: () => fromUtf8.decode(value),
       };
-      if (delivered === held) catchUp();
+      taken = delivered;
+      if (taken === held) catchUp();
     }
   } finally {
+    over = true;
     clearInterval(monitor);
     options.signal.removeEventListener("abort", onAbort);
     sub.unsubscribe();

@@ -328,14 +328,17 @@ class NatsKvStore implements RegistryStore {
     const queue = new ChangeQueue<StoreChange>(signal);
     // Last write per key, to report an expiry that the server itself never announces.
     const live = new Map<string, { key: CanonicalAddress; created: number; value: string }>();
-    // Whether the watch has delivered everything its consumer held when made. Between a break and
-    // that point the watch is blind: the writes it has not yet read may be heartbeats, and a
-    // resume can take longer than the TTL (a meta-leader election), so the sweep waits and then
-    // judges each key by the last write the resumed watch delivered.
+    // Whether the watch has delivered everything its consumer held when made, and when it last
+    // heard from its consumer. A key is judged at that moment, not now: writes not read yet may
+    // be heartbeats. The watch goes silent before it notices it is broken (two missed heartbeats),
+    // and this process's event loop may be busy while deliveries wait to be read; once it is
+    // resumed (which can take longer than the TTL: a meta-leader election), the sweep waits until
+    // the new consumer has delivered what it held, and judges each key by the last write it did.
     let current = false;
+    let heardAt = 0;
     const sweep = setInterval(() => {
       if (!current) return;
-      const now = Date.now();
+      const now = heardAt;
       for (const [k, state] of live) {
         if (state.created + this.ttlMs <= now) {
           live.delete(k);
@@ -367,7 +370,7 @@ class NatsKvStore implements RegistryStore {
             if (signal.aborted) break;
           }
           // After a break, resume right after the last revision seen, so no change is lost or repeated.
-          const watcher = watchKv(this.nc, this.jsm, this.entries.name, { filter: filterOf(prefix), ...(lastRevision === 0 ? {} : { fromRevision: lastRevision + 1 }), heartbeatMs, signal, onCaughtUp: caughtUp });
+          const watcher = watchKv(this.nc, this.jsm, this.entries.name, { filter: filterOf(prefix), ...(lastRevision === 0 ? {} : { fromRevision: lastRevision + 1 }), heartbeatMs, signal, onCaughtUp: caughtUp, onHeard: () => (heardAt = Date.now()) });
           for await (const entry of watcher) {
             lastRevision = Math.max(lastRevision, entry.revision);
             // Current state, not a change: present when the watch was established, or written before watch()

@@ -6,6 +6,7 @@ import { ErrorCode, type OnexError } from "../../runtime/errors.js";
 import { natsKvKey, parseNatsKvKey } from "../../runtime/registry/nats-kv.js";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
 import type { RegistryChange } from "../../runtime/registry/registry.js";
+import { startCli } from "../support/cli-process.js";
 import { startNatsProxy } from "../support/nats-proxy.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { registryConformance } from "./conformance.js";
@@ -97,6 +98,38 @@ describe("NATS KV watch, blind for longer than the TTL", () => {
       await watcher.close();
       await writer.close();
       proxy.close();
+    }
+  }, 60_000);
+
+  // The watching process is busy for 1.5 TTLs (a long collection, a CPU-bound task) while a node
+  // heart-beats from another process. When it wakes, its timers run before its socket is read:
+  // the heartbeats written meanwhile are waiting there, so the node must be judged by when the
+  // watch last heard from the server, not by the clock.
+  it("reports no heart-beating node expired after its own event loop was busy for longer than the TTL", async () => {
+    const url = `${server.url}?bucket=busy${process.pid}&ttl=3s`;
+    const watcher = await openRegistry(url, { logger: { warn() {} } });
+    const node = makeNode("zone.trusted.org");
+    const cli = startCli(["registry", "register", "-", "--heartbeat", "--registry", url], { input: JSON.stringify({ entry: node.entry, identity: node.identity }) });
+    const changes = watcher.watch({ zone: "zone.trusted.org" });
+    const seen: RegistryChange[] = [];
+    const reading = (async () => {
+      for await (const change of changes) seen.push(change);
+    })();
+    try {
+      await eventually(async () => seen.some((c) => c.address === node.address), 20_000, "the heart-beating node");
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4_500);
+      // Heard again (a heartbeat's write arrives within a second), then the node lapses for real: its failure is the barrier.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const killedAt = seen.length;
+      cli.child.kill("SIGKILL");
+      await cli.exited;
+      await eventually(async () => seen.slice(killedAt).some((c) => c.kind === "expired"), 20_000, "the lapse reported");
+      expect(seen.filter((c) => c.kind === "expired").map((c) => c.address)).toEqual([node.address]);
+    } finally {
+      cli.child.kill("SIGKILL");
+      await changes.return!();
+      await reading;
+      await watcher.close();
     }
   }, 60_000);
 });

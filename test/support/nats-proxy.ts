@@ -14,7 +14,11 @@ export interface NatsProxy {
   url: string;
   /** Drops the next frame from the server that holds `marker`, and cuts the connection it came on. */
   dropNextWith(marker: string): void;
-  /** Replaces `from` with `to` in the next frame from the server holding `from` (the same length, so the frame's byte count holds); `done` tells whether it has. */
+  /**
+   * Replaces `from` with `to` in the next frame from the server holding `from` (the same length,
+   * so the frame's byte count holds); `done` tells whether it has. Matched within one read from
+   * the socket: a test asserts `done()`, so a text split between two reads fails it, not passes it.
+   */
   rewriteNext(from: string, to: string): { done(): boolean };
   /** Holds what the server sends from now on, until `release`. */
   hold(): void;
