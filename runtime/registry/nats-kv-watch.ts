@@ -38,8 +38,14 @@ export interface KvWatchOptions {
    * when max age removed a counted message before its turn).
    */
   onCaughtUp?: () => void;
-  /** Called each time the consumer is heard from: a delivery in order, or a heartbeat naming the last delivery received. */
-  onHeard?: () => void;
+  /**
+   * Called with a time (ms since the epoch) up to which every write the consumer was to deliver
+   * has been delivered: a delivery's own server timestamp (the stream is in order), or this
+   * host's clock when an idle heartbeat names the last delivery received and nothing is queued
+   * behind it (the consumer had nothing left). Not on flow-control requests or stalled
+   * heartbeats, which come while messages wait.
+   */
+  onHeard?: (upTo: number) => void;
 }
 
 const fromUtf8 = new TextDecoder();
@@ -126,8 +132,10 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
           interrupt(`the server sent delivery ${last}, the last one received is ${delivered}`);
           break;
         }
-        options.onHeard?.();
-        if (msg.headers?.code === 100 && msg.headers.description.toLowerCase() === "idle heartbeat") askIfCaughtUp();
+        if (msg.headers?.code === 100 && msg.headers.description.toLowerCase() === "idle heartbeat" && !msg.headers.get("Nats-Consumer-Stalled")) {
+          if (last !== "" && sub.getPending() === 0) options.onHeard?.(Date.now());
+          askIfCaughtUp();
+        }
         answerStatus(nc, msg);
         continue;
       }
@@ -137,7 +145,8 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
         break;
       }
       delivered = ack.deliverySeq;
-      options.onHeard?.();
+      const created = Math.floor(ack.timestampNanos / 1e6);
+      options.onHeard?.(created);
       if (!msg.subject.startsWith(prefix)) {
         taken = delivered;
         if (taken === held) catchUp();
@@ -148,7 +157,7 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
         key: msg.subject.slice(prefix.length),
         operation: msg.headers?.get("KV-Operation") || "PUT",
         revision: ack.streamSeq,
-        created: new Date(Math.floor(ack.timestampNanos / 1e6)),
+        created: new Date(created),
         value,
         string: () => fromUtf8.decode(value),
       };

@@ -328,24 +328,25 @@ class NatsKvStore implements RegistryStore {
     const queue = new ChangeQueue<StoreChange>(signal);
     // Last write per key, to report an expiry that the server itself never announces.
     const live = new Map<string, { key: CanonicalAddress; created: number; value: string }>();
-    // Whether the watch has delivered everything its consumer held when made, and when it last
-    // heard from its consumer. A key is judged at that moment, not now: writes not read yet may
-    // be heartbeats. The watch goes silent before it notices it is broken (two missed heartbeats),
-    // and this process's event loop may be busy while deliveries wait to be read; once it is
-    // resumed (which can take longer than the TTL: a meta-leader election), the sweep waits until
-    // the new consumer has delivered what it held, and judges each key by the last write it did.
+    // Whether the watch has delivered everything its consumer held when made, and up to when it
+    // has read every write (watchKv `onHeard`). A key is judged at that time, not now: writes not
+    // read yet may be heartbeats. A watch goes silent before it notices it is broken (two missed
+    // heartbeats), and this process's event loop may be busy while deliveries wait on its socket;
+    // once it is resumed (which can take longer than the TTL: a meta-leader election), the sweep
+    // waits until the new consumer has delivered what it held. Run after the socket is read
+    // (setImmediate), so a loop that was busy judges what it has caught up on.
     let current = false;
-    let heardAt = 0;
-    const sweep = setInterval(() => {
+    let readUpTo = 0;
+    const judge = () => {
       if (!current) return;
-      const now = heardAt;
       for (const [k, state] of live) {
-        if (state.created + this.ttlMs <= now) {
+        if (state.created + this.ttlMs <= readUpTo) {
           live.delete(k);
           queue.push({ op: "delete", key: state.key, reason: "expired" });
         }
       }
-    }, Math.max(50, Math.min(1_000, Math.floor(this.ttlMs / 10))));
+    };
+    const sweep = setInterval(() => setImmediate(judge), Math.max(50, Math.min(1_000, Math.floor(this.ttlMs / 10))));
     signal.addEventListener("abort", () => clearInterval(sweep), { once: true });
     const tap = this.oneServer ? new MarkTap(this.nc, `$KV.${this.marks.name}.`, filterOf(prefix), canonicalKvKey, signal, onMarkPublished) : undefined;
 
@@ -370,7 +371,7 @@ class NatsKvStore implements RegistryStore {
             if (signal.aborted) break;
           }
           // After a break, resume right after the last revision seen, so no change is lost or repeated.
-          const watcher = watchKv(this.nc, this.jsm, this.entries.name, { filter: filterOf(prefix), ...(lastRevision === 0 ? {} : { fromRevision: lastRevision + 1 }), heartbeatMs, signal, onCaughtUp: caughtUp, onHeard: () => (heardAt = Date.now()) });
+          const watcher = watchKv(this.nc, this.jsm, this.entries.name, { filter: filterOf(prefix), ...(lastRevision === 0 ? {} : { fromRevision: lastRevision + 1 }), heartbeatMs, signal, onCaughtUp: caughtUp, onHeard: (upTo) => (readUpTo = Math.max(readUpTo, upTo)) });
           for await (const entry of watcher) {
             lastRevision = Math.max(lastRevision, entry.revision);
             // Current state, not a change: present when the watch was established, or written before watch()

@@ -103,8 +103,8 @@ describe("NATS KV watch, blind for longer than the TTL", () => {
 
   // The watching process is busy for 1.5 TTLs (a long collection, a CPU-bound task) while a node
   // heart-beats from another process. When it wakes, its timers run before its socket is read:
-  // the heartbeats written meanwhile are waiting there, so the node must be judged by when the
-  // watch last heard from the server, not by the clock.
+  // the heartbeats written meanwhile are waiting there, so the node must be judged by how far
+  // the watch has read, not by the clock.
   it("reports no heart-beating node expired after its own event loop was busy for longer than the TTL", async () => {
     const url = `${server.url}?bucket=busy${process.pid}&ttl=3s`;
     const watcher = await openRegistry(url, { logger: { warn() {} } });
