@@ -39,11 +39,11 @@ export interface KvWatchOptions {
    */
   onCaughtUp?: () => void;
   /**
-   * Called with a time (ms since the epoch) up to which every write the consumer was to deliver
-   * has been delivered: a delivery's own server timestamp (the stream is in order), or this
-   * host's clock when an idle heartbeat names the last delivery received and nothing is queued
-   * behind it (the consumer had nothing left). Not on flow-control requests or stalled
-   * heartbeats, which come while messages wait.
+   * Called with a time (ms since the epoch, by the server's clock) up to which every write the
+   * consumer was to deliver has been delivered: a delivery's own timestamp (the stream is in
+   * order), or, for an idle heartbeat naming the last delivery received (the consumer had
+   * nothing left), the earliest the server can have sent it. Not on flow-control requests or
+   * stalled heartbeats, which come while messages wait.
    */
   onHeard?: (upTo: number) => void;
 }
@@ -88,6 +88,12 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
     });
     heard = performance.now();
     const held = created.num_pending;
+    // The server sends an idle heartbeat a heartbeat interval after its last delivery or
+    // heartbeat, and delivers nothing before the consumer exists: the k-th heartbeat since the
+    // last delivery was sent no earlier than `sentAfter` + k intervals. Read from the server's
+    // clock, not this host's, which may have been busy while the heartbeat waited on the socket.
+    let sentAfter = Date.parse(created.created);
+    let beats = 0;
     let caughtUp = false;
     const catchUp = () => {
       if (!caughtUp && !over) options.onCaughtUp?.();
@@ -133,7 +139,7 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
           break;
         }
         if (msg.headers?.code === 100 && msg.headers.description.toLowerCase() === "idle heartbeat" && !msg.headers.get("Nats-Consumer-Stalled")) {
-          if (last !== "" && sub.getPending() === 0) options.onHeard?.(Date.now());
+          if (last !== "") options.onHeard?.(sentAfter + ++beats * options.heartbeatMs);
           askIfCaughtUp();
         }
         answerStatus(nc, msg);
@@ -145,8 +151,10 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
         break;
       }
       delivered = ack.deliverySeq;
-      const created = Math.floor(ack.timestampNanos / 1e6);
-      options.onHeard?.(created);
+      const storedAt = Math.floor(ack.timestampNanos / 1e6);
+      sentAfter = Math.max(sentAfter, storedAt);
+      beats = 0;
+      options.onHeard?.(storedAt);
       if (!msg.subject.startsWith(prefix)) {
         taken = delivered;
         if (taken === held) catchUp();
@@ -157,7 +165,7 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
         key: msg.subject.slice(prefix.length),
         operation: msg.headers?.get("KV-Operation") || "PUT",
         revision: ack.streamSeq,
-        created: new Date(created),
+        created: new Date(storedAt),
         value,
         string: () => fromUtf8.decode(value),
       };

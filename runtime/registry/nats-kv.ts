@@ -328,13 +328,13 @@ class NatsKvStore implements RegistryStore {
     const queue = new ChangeQueue<StoreChange>(signal);
     // Last write per key, to report an expiry that the server itself never announces.
     const live = new Map<string, { key: CanonicalAddress; created: number; value: string }>();
-    // Whether the watch has delivered everything its consumer held when made, and up to when it
-    // has read every write (watchKv `onHeard`). A key is judged at that time, not now: writes not
-    // read yet may be heartbeats. A watch goes silent before it notices it is broken (two missed
-    // heartbeats), and this process's event loop may be busy while deliveries wait on its socket;
-    // once it is resumed (which can take longer than the TTL: a meta-leader election), the sweep
-    // waits until the new consumer has delivered what it held. Run after the socket is read
-    // (setImmediate), so a loop that was busy judges what it has caught up on.
+    // Whether the watch has delivered everything its consumer held when made, and up to when (by
+    // the server's clock) it has read every write (watchKv `onHeard`). A key is judged at that
+    // time, not now: writes not read yet may be heartbeats. A watch goes silent before it notices
+    // it is broken (two missed heartbeats), and this process's event loop may be busy while
+    // deliveries wait on its socket; once it is resumed (which can take longer than the TTL: a
+    // meta-leader election), the sweep waits until the new consumer has delivered what it held.
+    // Run after the socket is read (setImmediate), so a loop that was busy judges what it read.
     let current = false;
     let readUpTo = 0;
     const judge = () => {
