@@ -139,7 +139,9 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
           break;
         }
         if (msg.headers?.code === 100 && msg.headers.description.toLowerCase() === "idle heartbeat" && !msg.headers.get("Nats-Consumer-Stalled")) {
-          if (last !== "") options.onHeard?.(sentAfter + ++beats * options.heartbeatMs);
+          // Never past this host's clock: heartbeats published on the delivery subject by anyone
+          // else must not move it further than the clock alone would.
+          if (last !== "") options.onHeard?.(Math.min(sentAfter + ++beats * options.heartbeatMs, Date.now()));
           askIfCaughtUp();
         }
         answerStatus(nc, msg);
