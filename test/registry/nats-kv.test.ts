@@ -28,7 +28,7 @@ describe("NATS KV registry faults", () => {
   registryFaults(() => server, (ns, ttl) => `${server.url}?bucket=${ns}&ttl=${ttl}`);
 });
 
-describe("NATS KV watch, first state", () => {
+describe("NATS KV watch", () => {
   let server: NatsServer;
   beforeAll(async () => {
     server = await startNatsServer();
@@ -56,20 +56,12 @@ describe("NATS KV watch, first state", () => {
       await r.close();
     }
   });
-});
-
-describe("NATS KV watch, blind for longer than the TTL", () => {
-  let server: NatsServer;
-  beforeAll(async () => {
-    server = await startNatsServer();
-  });
-  afterAll(async () => server?.stop());
 
   // The watch's connection hears nothing for three TTLs (as when the node holding its consumer
   // dies and electing another takes that long) while a node heart-beats on the server and
   // another lapses. The watch must not judge the heart-beating node by the last heartbeat it
   // happened to read, and must still report the lapse once it hears the server again.
-  it("reports no heart-beating node expired, and reports the one that lapsed once it hears again", async () => {
+  it("blind for longer than the TTL: reports no heart-beating node expired, and reports the one that lapsed once it hears again", async () => {
     const query = `?bucket=blind${process.pid}&ttl=2s`;
     const proxy = await startNatsProxy(server.port);
     const writer = await openRegistry(server.url + query);
@@ -106,7 +98,7 @@ describe("NATS KV watch, blind for longer than the TTL", () => {
   // the heartbeats written meanwhile are waiting there, so the node must be judged by how far
   // the watch has read, not by the clock.
   it("reports no heart-beating node expired after its own event loop was busy for longer than the TTL", async () => {
-    const url = `${server.url}?bucket=busy${process.pid}&ttl=3s`;
+    const url = `${server.url}?bucket=loop${process.pid}&ttl=3s`;
     const watcher = await openRegistry(url, { logger: { warn() {} } });
     const node = makeNode("zone.trusted.org");
     const cli = startCli(["registry", "register", "-", "--heartbeat", "--registry", url], { input: JSON.stringify({ entry: node.entry, identity: node.identity }) });
