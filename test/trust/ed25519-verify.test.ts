@@ -6,11 +6,13 @@
  * and hold a libsodium to the known answers that show it checks without the cofactor.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ED25519_KNOWN_ANSWERS, ed25519Library, givesKnownAnswers, libsodiumEd25519, opensslEd25519, smallOrderR, underOnexRule, verifyEd25519, type Ed25519Verifier } from "../../runtime/trust/ed25519-verify.js";
+import { ED25519_KNOWN_ANSWERS, ed25519Library, givesKnownAnswers, libsodiumEd25519, opensslEd25519, smallOrderR, sodiumAddonPath, sodiumNativePath, underOnexRule, verifyEd25519, type Ed25519Verifier } from "../../runtime/trust/ed25519-verify.js";
 import { keyPairFromSeed, publicKeyFromRaw } from "../../runtime/trust/keys.js";
 import { isValidSignature, signBytes, verifyBytes } from "../../runtime/trust/signature.js";
 import { CORPORA } from "./corpus-paths.js";
@@ -25,6 +27,31 @@ describe("the Ed25519 library", () => {
   it("is libsodium in this project's install (sodium-native is a dependency of the toolchain)", () => {
     expect(ed25519Library()).toBe("libsodium");
     expect(sodium).toBeDefined();
+  });
+
+  it("is loaded from sodium-native's prebuilt addon for this platform, the file its own entry point picks", () => {
+    const entry = createRequire(import.meta.url).resolve("sodium-native");
+    expect(sodiumNativePath()).toBe(join(dirname(entry), "prebuilds", `${process.platform}-${process.arch}`, "sodium-native.node"));
+  });
+
+  it("takes the addon named for the package's version first, and the package's entry point when it holds no addon for this platform", () => {
+    const root = mkdtempSync(join(tmpdir(), "onex-sodium-layout-"));
+    try {
+      const pkg = join(root, "node_modules", "sodium-native");
+      mkdirSync(pkg, { recursive: true });
+      writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "sodium-native", version: "9.8.7", main: "index.js" }));
+      writeFileSync(join(pkg, "index.js"), "module.exports = {};");
+      const from = createRequire(join(root, "caller.js"));
+      expect(sodiumAddonPath(from)).toBe(join(pkg, "index.js"));
+      const prebuilds = join(pkg, "prebuilds", `${process.platform}-${process.arch}`);
+      mkdirSync(prebuilds, { recursive: true });
+      writeFileSync(join(prebuilds, "sodium-native.node"), "");
+      expect(sodiumAddonPath(from)).toBe(join(prebuilds, "sodium-native.node"));
+      writeFileSync(join(prebuilds, "sodium-native@9.8.7.node"), "");
+      expect(sodiumAddonPath(from)).toBe(join(prebuilds, "sodium-native@9.8.7.node"));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
