@@ -93,7 +93,12 @@ function loadSodium(): Sodium | undefined {
 export function sodiumAddonPath(require: NodeJS.Require): string {
   const entry = require.resolve("sodium-native");
   const dir = dirname(entry);
-  const { version } = require(join(dir, "package.json")) as { version?: unknown };
+  let version: unknown;
+  try {
+    ({ version } = require(join(dir, "package.json")) as { version?: unknown });
+  } catch {
+    return entry; // not the layout this knows (an entry point below the package's root)
+  }
   // require-addon's host: Alpine's musl libc has prebuilds of its own.
   const host = `${process.platform}-${process.arch}${process.platform === "linux" && existsSync("/etc/alpine-release") ? "-musl" : ""}`;
   const candidates = [...(typeof version === "string" ? [`sodium-native@${version}.node`] : []), "sodium-native.node"].map((file) => join(dir, "prebuilds", host, file));

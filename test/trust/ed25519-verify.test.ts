@@ -34,23 +34,33 @@ describe("the Ed25519 library", () => {
     expect(sodiumNativePath()).toBe(join(dirname(entry), "prebuilds", `${process.platform}-${process.arch}`, "sodium-native.node"));
   });
 
-  it("takes the addon named for the package's version first, and the package's entry point when it holds no addon for this platform", () => {
-    const root = mkdtempSync(join(tmpdir(), "onex-sodium-layout-"));
-    try {
+  it("takes the addon named for the package's version first, and the package's entry point when it holds no addon for this platform or is laid out otherwise", () => {
+    const roots: string[] = [];
+    const host = `${process.platform}-${process.arch}`;
+    /** A sodium-native package in a fresh folder: its entry point and the addon files given, under prebuilds/<host>/. */
+    const fakePackage = (main: string, addons: string[]) => {
+      const root = mkdtempSync(join(tmpdir(), "onex-sodium-layout-"));
+      roots.push(root);
       const pkg = join(root, "node_modules", "sodium-native");
-      mkdirSync(pkg, { recursive: true });
-      writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "sodium-native", version: "9.8.7", main: "index.js" }));
-      writeFileSync(join(pkg, "index.js"), "module.exports = {};");
-      const from = createRequire(join(root, "caller.js"));
-      expect(sodiumAddonPath(from)).toBe(join(pkg, "index.js"));
-      const prebuilds = join(pkg, "prebuilds", `${process.platform}-${process.arch}`);
-      mkdirSync(prebuilds, { recursive: true });
-      writeFileSync(join(prebuilds, "sodium-native.node"), "");
-      expect(sodiumAddonPath(from)).toBe(join(prebuilds, "sodium-native.node"));
-      writeFileSync(join(prebuilds, "sodium-native@9.8.7.node"), "");
-      expect(sodiumAddonPath(from)).toBe(join(prebuilds, "sodium-native@9.8.7.node"));
+      mkdirSync(join(pkg, dirname(main)), { recursive: true });
+      writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "sodium-native", version: "9.8.7", main }));
+      writeFileSync(join(pkg, main), "module.exports = {};");
+      mkdirSync(join(pkg, "prebuilds", host), { recursive: true });
+      for (const addon of addons) writeFileSync(join(pkg, "prebuilds", host, addon), "");
+      return { pkg, addonPath: () => sodiumAddonPath(createRequire(join(root, "caller.js"))) };
+    };
+    try {
+      const none = fakePackage("index.js", []);
+      expect(none.addonPath()).toBe(join(none.pkg, "index.js"));
+      const plain = fakePackage("index.js", ["sodium-native.node"]);
+      expect(plain.addonPath()).toBe(join(plain.pkg, "prebuilds", host, "sodium-native.node"));
+      const versioned = fakePackage("index.js", ["sodium-native.node", "sodium-native@9.8.7.node"]);
+      expect(versioned.addonPath()).toBe(join(versioned.pkg, "prebuilds", host, "sodium-native@9.8.7.node"));
+      // An entry point below the package's root: no package.json beside it, so through the entry point.
+      const nested = fakePackage("lib/index.js", ["sodium-native.node"]);
+      expect(nested.addonPath()).toBe(join(nested.pkg, "lib", "index.js"));
     } finally {
-      rmSync(root, { recursive: true, force: true });
+      for (const root of roots) rmSync(root, { recursive: true, force: true });
     }
   });
 });
