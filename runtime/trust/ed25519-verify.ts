@@ -86,7 +86,7 @@ function loadSodium(): Sodium | undefined {
 /**
  * Where to load `sodium-native` from: its prebuilt addon when the package holds one for this
  * platform, else the package itself. The package's entry point finds that same file through
- * require-addon, whose resolver (seven more modules) took 12 of the 15 ms of CPU that loading
+ * require-addon, whose resolver (seven more modules) took about 11 of the 15–19 ms of CPU that loading
  * the package cost; its first two candidates are the ones tried here, in its order. A package
  * laid out otherwise (a build from source, a later layout) loads through its entry point.
  */
