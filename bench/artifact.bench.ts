@@ -12,7 +12,8 @@
  * interleaved so drift in machine load hits all. Beside each, the CPU seconds all the peer
  * processes of the round used (the seeder's start-up hashing included, on both sides): when
  * they come to about the cores times the wall time, the machine's CPU is the limit, not the
- * network or the protocol. Timings are printed, never asserted.
+ * network or the protocol. And what the work directory's disk wrote meanwhile and how long it
+ * was busy (see diskCounters). Timings are printed, never asserted.
  *
  * The peer, (b), is the simplest thing that works: every client streams the whole file from
  * the one origin and verifies it afterwards. It does not share load, resume, or survive the
@@ -27,8 +28,8 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { build } from "esbuild";
-import { readFileSync } from "node:fs";
-import { rm, writeFile } from "node:fs/promises";
+import { readFileSync, statSync } from "node:fs";
+import { open, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, freemem } from "node:os";
 import { join } from "node:path";
 import { rootHex } from "../runtime/dataplane/descriptor.js";
@@ -62,6 +63,13 @@ interface Outcome {
   seederStartCpuS: number;
   /** Of which user (not kernel) time, all processes. */
   userS: number;
+  /** What the work directory's disk wrote while the peers ran, and how long it was busy; undefined off a block device (tmpfs). */
+  disk: DiskWork | undefined;
+}
+
+interface DiskWork {
+  writtenBytes: number;
+  busyS: number;
 }
 
 /** Fields of a /proc/PID/stat line after the command name. */
@@ -80,6 +88,33 @@ function reapedChildrenCpu(): { user: number; sys: number } {
 function processCpuS(pid: number): number {
   const fields = procStat(pid);
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * The block device's counters (/sys/dev/block/MAJOR:MINOR/stat): bytes written and the time it
+ * had I/O in flight. A swarm fetcher syncs its file before it reports, so its round waits for the
+ * disk to take 4 × the artifact; (b) removes its files before they are written back, so its
+ * disk does nothing. On a VM whose disk is slower than the transfer, that wait is the swarm's
+ * floor, and it moves with the disk (here, a 1 GiB file written and flushed took 1.9-3.0 s when
+ * new, 0.33 s when rewritten in place: each round's files are new): the figures say how much of
+ * a round it was.
+ */
+function diskCounters(path: string): DiskWork | undefined {
+  const dev = statSync(path).dev;
+  const major = (dev >> 8) & 0xfff;
+  const minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
+  try {
+    const fields = readFileSync(`/sys/dev/block/${major}:${minor}/stat`, "utf8").trim().split(/\s+/).map(Number);
+    // Field 7: sectors written (512 bytes each, whatever the device's own size); field 10: ms with I/O in flight.
+    return { writtenBytes: fields[6]! * 512, busyS: fields[9]! / 1000 };
+  } catch {
+    return undefined; // not a block device (tmpfs), or no sysfs
+  }
+}
+
+function diskSince(before: DiskWork | undefined): DiskWork | undefined {
+  const after = diskCounters(work.dir);
+  return before && after && { writtenBytes: after.writtenBytes - before.writtenBytes, busyS: after.busyS - before.busyS };
 }
 
 const nats = await startNatsServer();
@@ -123,6 +158,7 @@ async function swarm(uplink?: number): Promise<Outcome> {
   const seeder = await seed(uplink, `bench/artifact-${round}`);
   const trust = ["--publisher", seederKey.pub, "--trust", seederKey.pub, ...fetcherKeys.flatMap((k) => ["--trust", k.pub])];
   cpu.seederStartS = processCpuS(seeder.child.pid!);
+  const disk = diskCounters(work.dir);
   const started = performance.now();
   const fetchers = fetcherKeys.map((k, i) =>
     startPeer(["artifact", "fetch", `bench/artifact-${round}@1`, "--out", join(work.dir, `swarm-${round}-${i}.bin`), "--key", k.key, "--zone", zoneOf(round), "--server", nats.url, "--stall", "120s", "--seed-for", "10m", ...trust], nodeArgs(`fetcher${i}`)),
@@ -131,11 +167,12 @@ async function swarm(uplink?: number): Promise<Outcome> {
   // Done when every fetcher printed its summary (it then keeps seeding for the others).
   await Promise.all(fetchers.map((f) => waitForOutput(f, (out) => out.includes('"root_hash"'), 600_000)));
   const wallMs = performance.now() - started;
+  const written = diskSince(disk);
   await Promise.all(fetchers.map((f) => f.stop()));
   if (process.env.ONEX_BENCH_VERBOSE) for (const f of fetchers) console.error(f.stdout().trim());
   const bytes = await seederBytes(seeder, cpu);
   for (let i = 0; i < FETCHERS; i++) await rm(join(work.dir, `swarm-${round}-${i}.bin`));
-  return outcome(wallMs, bytes, cpuBefore, cpu);
+  return outcome(wallMs, bytes, cpuBefore, cpu, written);
 }
 
 /** (b) FETCHERS processes each GET the whole file from the seeder over plain HTTP, at once, then verify it; (c) with `sync`, flush it to disk first. */
@@ -149,6 +186,7 @@ async function plainHttp(uplink: number | undefined, sync: boolean): Promise<Out
   await writeFile(descriptorFile, JSON.stringify(descriptor));
   const url = `${/at (http:\/\/\S+)/.exec(seeder.stderr())![1]}/v1/artifacts/${rootHex(descriptor.root_hash)}/file`;
   cpu.seederStartS = processCpuS(seeder.child.pid!);
+  const disk = diskCounters(work.dir);
   const started = performance.now();
   await Promise.all(
     Array.from({ length: FETCHERS }, (_, i) => {
@@ -157,21 +195,24 @@ async function plainHttp(uplink: number | undefined, sync: boolean): Promise<Out
     }),
   );
   const wallMs = performance.now() - started;
+  const written = diskSince(disk);
   const bytes = await seederBytes(seeder, cpu);
   for (let i = 0; i < FETCHERS; i++) await rm(join(work.dir, `plain-${round}-${i}.bin`));
-  return outcome(wallMs, bytes, cpuBefore, cpu);
+  return outcome(wallMs, bytes, cpuBefore, cpu, written);
 }
 
-function outcome(wallMs: number, seederBytes: number, before: { user: number; sys: number }, seeder: { seederS: number; seederStartS: number }): Outcome {
+function outcome(wallMs: number, seederBytes: number, before: { user: number; sys: number }, seeder: { seederS: number; seederStartS: number }, disk: DiskWork | undefined): Outcome {
   const after = reapedChildrenCpu();
-  return { wallMs, seederBytes, cpuS: after.user + after.sys - before.user - before.sys, userS: after.user - before.user, seederCpuS: seeder.seederS, seederStartCpuS: seeder.seederStartS };
+  return { wallMs, seederBytes, cpuS: after.user + after.sys - before.user - before.sys, userS: after.user - before.user, seederCpuS: seeder.seederS, seederStartCpuS: seeder.seederStartS, disk };
 }
 
 function line(label: string, o: Outcome): string {
-  return `  ${label.padEnd(34)} ${(o.wallMs / 1000).toFixed(2).padStart(7)} s   seeder sent ${(o.seederBytes / MB).toFixed(0).padStart(5)} MiB = ${(o.seederBytes / SIZE).toFixed(2)}x the artifact   peers' CPU ${o.cpuS.toFixed(1)} s (seeder ${o.seederStartCpuS.toFixed(1)} starting + ${(o.seederCpuS - o.seederStartCpuS).toFixed(1)} serving, user ${o.userS.toFixed(1)}, kernel ${(o.cpuS - o.userS).toFixed(1)})`;
+  return `  ${label.padEnd(34)} ${(o.wallMs / 1000).toFixed(2).padStart(7)} s   seeder sent ${(o.seederBytes / MB).toFixed(0).padStart(5)} MiB = ${(o.seederBytes / SIZE).toFixed(2)}x the artifact   peers' CPU ${o.cpuS.toFixed(1)} s (seeder ${o.seederStartCpuS.toFixed(1)} starting + ${(o.seederCpuS - o.seederStartCpuS).toFixed(1)} serving, user ${o.userS.toFixed(1)}, kernel ${(o.cpuS - o.userS).toFixed(1)})${diskText(o.disk)}`;
 }
 
-const brief = (o: Outcome) => `${(o.wallMs / 1000).toFixed(1)}/${(o.seederBytes / SIZE).toFixed(2)}/${o.cpuS.toFixed(1)}`;
+const diskText = (d: DiskWork | undefined) => (d === undefined ? "" : `   disk wrote ${(d.writtenBytes / MB).toFixed(0)} MiB, busy ${d.busyS.toFixed(1)} s`);
+
+const brief = (o: Outcome) => `${(o.wallMs / 1000).toFixed(1)}/${(o.seederBytes / SIZE).toFixed(2)}/${o.cpuS.toFixed(1)}${o.disk ? `/${o.disk.busyS.toFixed(1)}` : ""}`;
 
 /**
  * Touches as much memory as a round uses, and frees it. On a VM, memory the guest has not
@@ -193,6 +234,10 @@ function median(outcomes: Outcome[]): Outcome {
 
 try {
   await writeRandomFile(file, SIZE);
+  // On the disk before the rounds: left dirty, the kernel wrote it back 30 s later, into whichever round ran then.
+  const artifact = await open(file, "r+");
+  await artifact.sync();
+  await artifact.close();
   // A round holds the artifact's copies in the page cache and the peers' processes: no side's first round meets untouched memory.
   warmMemory((FETCHERS + 2) * SIZE);
   console.log(
@@ -216,7 +261,7 @@ try {
     const [a, b, c] = runs.map(median) as [Outcome, Outcome, Outcome];
     const [swarmRuns, plainRuns, syncedRuns] = runs as [Outcome[], Outcome[], Outcome[]];
     console.log(`\n${name}`);
-    console.log(`  rounds (wall s / seeder x / CPU s): swarm ${swarmRuns.map(brief).join(", ")}; HTTP ${plainRuns.map(brief).join(", ")}; HTTP + fsync ${syncedRuns.map(brief).join(", ")}`);
+    console.log(`  rounds (wall s / seeder x / CPU s${diskCounters(work.dir) ? " / disk busy s" : ""}): swarm ${swarmRuns.map(brief).join(", ")}; HTTP ${plainRuns.map(brief).join(", ")}; HTTP + fsync ${syncedRuns.map(brief).join(", ")}`);
     console.log(line("(a) swarm", a));
     console.log(line("(b) each from the seeder over HTTP", b));
     console.log(line("(c) as (b), then fsync", c));
