@@ -95,9 +95,9 @@ function processCpuS(pid: number): number {
  * had I/O in flight. A swarm fetcher syncs its file before it reports, so its round waits for the
  * disk to take 4 × the artifact; (b) removes its files before they are written back, so its
  * disk does nothing. On a VM whose disk is slower than the transfer, that wait is the swarm's
- * floor, and it moves with the disk (here, a 1 GiB file written and flushed took 1.9-3.0 s when
- * new, 0.33 s when rewritten in place: each round's files are new): the figures say how much of
- * a round it was.
+ * floor, and it moves with the disk (here, a 1 GiB file written and flushed took 0.75-3.7 s as a
+ * new file, and 0.33 s rewritten in place; each round's files are new): the figures say how
+ * much of a round it was.
  */
 function diskCounters(path: string): DiskWork | undefined {
   const dev = statSync(path).dev;
