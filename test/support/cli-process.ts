@@ -46,13 +46,36 @@ export async function runCliAsync(args: string[]): Promise<{ status: number | nu
   return { status, stdout: cli.stdout(), stderr: cli.stderr() };
 }
 
-/** Waits until `test` holds for the process's output, or it exits first (then throws with what it said). */
+/**
+ * Waits until `test` holds for the process's output, or it exits first (then throws with what
+ * it said). Asked again as each piece of output arrives, not on a timer: bench:artifact times
+ * its swarm fetchers to the line they print, and polling every 50 ms added up to 50 ms to each
+ * round of theirs and nothing to the plain downloads it times to their exit.
+ */
 export async function waitForOutput(cli: CliProcess, test: (stdout: string, stderr: string) => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!test(cli.stdout(), cli.stderr())) {
-    if (cli.child.exitCode !== null) throw new Error(`onex exited with ${cli.child.exitCode} before the expected output:\n${cli.stderr()}`);
-    if (Date.now() > deadline) throw new Error(`no expected output within ${timeoutMs} ms:\n${cli.stderr()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const { child } = cli;
+  const holds = () => test(cli.stdout(), cli.stderr());
+  await new Promise<void>((resolve, reject) => {
+    const settle = (error?: Error) => {
+      clearTimeout(timer);
+      child.stdout!.off("data", check);
+      child.stderr!.off("data", check);
+      child.off("close", closed);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    // Registered after startCli's own listeners, so the output read includes the new piece.
+    const check = () => {
+      if (holds()) settle();
+    };
+    // "close" comes once the output is read to its end, unlike "exit".
+    const closed = () => settle(holds() ? undefined : new Error(`onex exited with ${child.exitCode} before the expected output:\n${cli.stderr()}`));
+    const timer = setTimeout(() => settle(new Error(`no expected output within ${timeoutMs} ms:\n${cli.stderr()}`)), timeoutMs);
+    child.stdout!.on("data", check);
+    child.stderr!.on("data", check);
+    child.once("close", closed);
+    if (holds()) settle();
+    else if (child.stdout!.readableEnded && child.stderr!.readableEnded && (child.exitCode !== null || child.signalCode !== null)) closed();
+  });
 }
 
