@@ -165,18 +165,37 @@ export function parseArtifactRef(ref: string): { name: string; version: string }
   return { name: ref.slice(0, at), version: ref.slice(at + 1) };
 }
 
-/** Seeds until SIGINT/SIGTERM, or for `ms` when given. */
-export function seedUntilStopped(ms?: number): Promise<void> {
+/**
+ * Aborted by SIGINT or SIGTERM from now until `release()`. A fetch that goes on seeding holds
+ * one for both: when the fetch's listener gave way to the seeding's, a signal sent in between
+ * was lost (Node stops watching a signal when its last listener goes, and drops one caught for
+ * that watcher but not yet delivered), and the process then seeded for all of --seed-for.
+ */
+export function stopSignals(): { signal: AbortSignal; release(): void } {
+  const stopped = new AbortController();
+  const stop = (name: NodeJS.Signals) => stopped.abort(new Error(`interrupted by ${name}`));
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  return {
+    signal: stopped.signal,
+    release() {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+    },
+  };
+}
+
+/** Seeds until `stop` is aborted (at once if it already is), or for `ms` when given. */
+export function seedUntilStopped(stop: AbortSignal, ms?: number): Promise<void> {
   return new Promise((resolve) => {
+    if (stop.aborted) return resolve();
     const done = () => {
       clearTimeout(timer);
-      process.off("SIGINT", done);
-      process.off("SIGTERM", done);
+      stop.removeEventListener("abort", done);
       resolve();
     };
     const timer = ms === undefined ? undefined : setTimeout(done, ms);
-    process.once("SIGINT", done);
-    process.once("SIGTERM", done);
+    stop.addEventListener("abort", done);
   });
 }
 

@@ -2,7 +2,8 @@
  * The swarm with every peer as its own `onex artifact` process on a real nats-server, as
  * deployments run it: one publisher and four fetchers (byte-identical files, pieces flowing
  * between fetchers), a fetcher killed with SIGKILL that resumes in a new process without
- * fetching a verified piece twice, and one stopped with SIGTERM that says it was interrupted.
+ * fetching a verified piece twice, fetchers signalled as they print their summary that stop
+ * rather than seed on, and one stopped with SIGTERM that says it was interrupted.
  * Bounded in time, never timed.
  */
 import { existsSync } from "node:fs";
@@ -91,6 +92,25 @@ describe("peers as processes", () => {
     expect(summary.resumed_pieces + summary.fetched_pieces).toBe(summary.pieces);
     expect(await sha256File(out)).toBe(sourceHash);
   }, 120_000);
+
+  it("a fetcher told to stop as it prints its summary stops: no signal is lost between the fetch and the seeding", async () => {
+    // The signal goes out from the summary's own output event, as close to the fetch's end as a
+    // caller can send it: the fetch's listener once gave way to the seeding's there, and a signal
+    // sent in between was dropped, leaving the process to seed for all of --seed-for.
+    const small = join(work.dir, "small.bin");
+    await writeRandomFile(small, MB);
+    running.push(await publishProcess(nats.url, small, { name: "models/stop", version: "1" }, publisher, ZONE));
+    for (let i = 0; i < 8; i++) {
+      const key = await writeKeyFiles(work.dir, `fetcher-d${i}`);
+      const fetcher = startCli([...fetchArgs("models/stop@1", join(work.dir, `d-${i}.bin`), key, [publisher]), "--seed-for", "10m"]);
+      running.push(fetcher);
+      fetcher.child.stdout!.on("data", () => {
+        if (fetcher.stdout().includes('"root_hash"')) fetcher.child.kill("SIGINT");
+      });
+      const exit = await Promise.race([fetcher.exited, new Promise((resolve) => setTimeout(resolve, 15_000, "still running"))]);
+      expect(exit, `fetch ${i}: ${fetcher.stdout()}${fetcher.stderr()}`).toBe(0);
+    }
+  }, 200_000);
 
   it("a fetcher stopped with SIGTERM says so (ONEX_E_ARTIFACT_INCOMPLETE, exit 69) and leaves its verified pieces to resume", async () => {
     const { fetcher, out } = await fetchUntilAPieceIsOnDisk("models/interrupt", "c");

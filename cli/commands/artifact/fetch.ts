@@ -1,7 +1,7 @@
 import { Args, Flags } from "@oclif/core";
 import { resolve } from "node:path";
 import { OnexCommand } from "../../base-command.js";
-import { artifactFlags, explainNothingAnnounced, formatRate, parseArtifactRef, progressBar, seedUntilStopped, withPeer } from "../../artifact-peer.js";
+import { artifactFlags, explainNothingAnnounced, formatRate, parseArtifactRef, progressBar, seedUntilStopped, stopSignals, withPeer } from "../../artifact-peer.js";
 import { parseDuration } from "../../nats-flags.js";
 
 export default class ArtifactFetch extends OnexCommand {
@@ -30,47 +30,46 @@ export default class ArtifactFetch extends OnexCommand {
     const out = resolve(flags.out);
     await withPeer(flags, async (peer, client) => {
       const bar = progressBar();
-      // Ctrl-C or a kill stops the fetch as an interruption (ONEX_E_ARTIFACT_INCOMPLETE, resumable), with its message.
-      const interrupted = new AbortController();
-      const interrupt = (signal: NodeJS.Signals) => interrupted.abort(new Error(`interrupted by ${signal}`));
-      process.once("SIGINT", interrupt);
-      process.once("SIGTERM", interrupt);
+      // Ctrl-C or a kill stops the fetch as an interruption (ONEX_E_ARTIFACT_INCOMPLETE, resumable),
+      // with its message; once the file is in place, it stops the seeding.
+      const stop = stopSignals();
       try {
-        const { descriptor, result } = await peer.fetch(ref, out, {
-          signal: interrupted.signal,
-          maxInFlight: flags["max-in-flight"],
-          maxInFlightPerPeer: flags["per-peer"],
-          descriptorTimeoutMs: parseDuration(flags.timeout),
-          stallTimeoutMs: parseDuration(flags.stall),
-          onProgress: (p) => bar.update(p),
-          onCorruptPeer: (r) => this.logToStderr(`dropped peer ${r.peerId} (${r.endpoint}): piece ${r.piece} was corrupt`),
-        });
-        bar.done();
-        const seconds = Math.max(0.001, result.elapsedMs / 1000);
-        this.log(
-          JSON.stringify({
-            name: descriptor.name,
-            version: descriptor.version,
-            root_hash: descriptor.root_hash,
-            out,
-            size: descriptor.size,
-            pieces: descriptor.pieces.length,
-            fetched_pieces: result.fetchedPieces,
-            resumed_pieces: result.resumedPieces,
-            bytes_by_peer: result.bytesByPeer,
-            corrupt_peers: result.corruptPeers.map((r) => r.peerId),
-            seconds: Number(seconds.toFixed(3)),
-            throughput: formatRate(result.bytesFetched / seconds),
-          }),
-        );
-      } catch (error) {
-        bar.done();
-        throw await explainNothingAnnounced(error, peer, client, ref, flags.zone);
+        try {
+          const { descriptor, result } = await peer.fetch(ref, out, {
+            signal: stop.signal,
+            maxInFlight: flags["max-in-flight"],
+            maxInFlightPerPeer: flags["per-peer"],
+            descriptorTimeoutMs: parseDuration(flags.timeout),
+            stallTimeoutMs: parseDuration(flags.stall),
+            onProgress: (p) => bar.update(p),
+            onCorruptPeer: (r) => this.logToStderr(`dropped peer ${r.peerId} (${r.endpoint}): piece ${r.piece} was corrupt`),
+          });
+          bar.done();
+          const seconds = Math.max(0.001, result.elapsedMs / 1000);
+          this.log(
+            JSON.stringify({
+              name: descriptor.name,
+              version: descriptor.version,
+              root_hash: descriptor.root_hash,
+              out,
+              size: descriptor.size,
+              pieces: descriptor.pieces.length,
+              fetched_pieces: result.fetchedPieces,
+              resumed_pieces: result.resumedPieces,
+              bytes_by_peer: result.bytesByPeer,
+              corrupt_peers: result.corruptPeers.map((r) => r.peerId),
+              seconds: Number(seconds.toFixed(3)),
+              throughput: formatRate(result.bytesFetched / seconds),
+            }),
+          );
+        } catch (error) {
+          bar.done();
+          throw await explainNothingAnnounced(error, peer, client, ref, flags.zone);
+        }
+        if (flags["seed-for"] !== undefined) await seedUntilStopped(stop.signal, parseDuration(flags["seed-for"]));
       } finally {
-        process.off("SIGINT", interrupt);
-        process.off("SIGTERM", interrupt);
+        stop.release();
       }
-      if (flags["seed-for"] !== undefined) await seedUntilStopped(parseDuration(flags["seed-for"]));
     });
   }
 }

@@ -2,7 +2,7 @@ import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { checkPieceSize } from "@onex/runtime/dataplane";
 import { OnexCommand } from "../../base-command.js";
-import { artifactFlags, seedUntilStopped, withPeer } from "../../artifact-peer.js";
+import { artifactFlags, seedUntilStopped, stopSignals, withPeer } from "../../artifact-peer.js";
 import { parseDuration } from "../../nats-flags.js";
 
 export default class ArtifactPublish extends OnexCommand {
@@ -36,7 +36,12 @@ export default class ArtifactPublish extends OnexCommand {
       const descriptor = await peer.publish(args.file, { name: flags.name, version: flags.version, mediaType: flags["media-type"], pieceSize: flags["piece-size"] });
       this.log(JSON.stringify(descriptor));
       this.logToStderr(`seeding ${descriptor.name}@${descriptor.version} (${descriptor.pieces.length} pieces, ${descriptor.root_hash}) at ${peer.url}`);
-      await seedUntilStopped(flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"]));
+      const stop = stopSignals();
+      try {
+        await seedUntilStopped(stop.signal, flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"]));
+      } finally {
+        stop.release();
+      }
       const { piecesServed, bytesSent } = peer.server.stats;
       this.logToStderr(`served ${JSON.stringify({ pieces: piecesServed, bytes: bytesSent })}`);
     });
