@@ -91,7 +91,7 @@ function processCpuS(pid: number): number {
 }
 
 /**
- * The block device's counters (/sys/dev/block/MAJOR:MINOR/stat): bytes written and the time it
+ * The work directory's block device's counters (/sys/dev/block/MAJOR:MINOR/stat): bytes written and the time it
  * had I/O in flight. A swarm fetcher syncs its file before it reports, so its round waits for the
  * disk to take 4 × the artifact; (b) removes its files before they are written back, so its
  * disk does nothing. On a VM whose disk is slower than the transfer, that wait is the swarm's
@@ -99,8 +99,8 @@ function processCpuS(pid: number): number {
  * new file, and 0.33 s rewritten in place; each round's files are new): the figures say how
  * much of a round it was.
  */
-function diskCounters(path: string): DiskWork | undefined {
-  const dev = statSync(path).dev;
+function diskCounters(): DiskWork | undefined {
+  const dev = statSync(work.dir).dev;
   const major = (dev >> 8) & 0xfff;
   const minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
   try {
@@ -113,7 +113,7 @@ function diskCounters(path: string): DiskWork | undefined {
 }
 
 function diskSince(before: DiskWork | undefined): DiskWork | undefined {
-  const after = diskCounters(work.dir);
+  const after = diskCounters();
   return before && after && { writtenBytes: after.writtenBytes - before.writtenBytes, busyS: after.busyS - before.busyS };
 }
 
@@ -158,7 +158,7 @@ async function swarm(uplink?: number): Promise<Outcome> {
   const seeder = await seed(uplink, `bench/artifact-${round}`);
   const trust = ["--publisher", seederKey.pub, "--trust", seederKey.pub, ...fetcherKeys.flatMap((k) => ["--trust", k.pub])];
   cpu.seederStartS = processCpuS(seeder.child.pid!);
-  const disk = diskCounters(work.dir);
+  const disk = diskCounters();
   const started = performance.now();
   const fetchers = fetcherKeys.map((k, i) =>
     startPeer(["artifact", "fetch", `bench/artifact-${round}@1`, "--out", join(work.dir, `swarm-${round}-${i}.bin`), "--key", k.key, "--zone", zoneOf(round), "--server", nats.url, "--stall", "120s", "--seed-for", "10m", ...trust], nodeArgs(`fetcher${i}`)),
@@ -186,7 +186,7 @@ async function plainHttp(uplink: number | undefined, sync: boolean): Promise<Out
   await writeFile(descriptorFile, JSON.stringify(descriptor));
   const url = `${/at (http:\/\/\S+)/.exec(seeder.stderr())![1]}/v1/artifacts/${rootHex(descriptor.root_hash)}/file`;
   cpu.seederStartS = processCpuS(seeder.child.pid!);
-  const disk = diskCounters(work.dir);
+  const disk = diskCounters();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: FETCHERS }, (_, i) => {
@@ -261,7 +261,7 @@ try {
     const [a, b, c] = runs.map(median) as [Outcome, Outcome, Outcome];
     const [swarmRuns, plainRuns, syncedRuns] = runs as [Outcome[], Outcome[], Outcome[]];
     console.log(`\n${name}`);
-    console.log(`  rounds (wall s / seeder x / CPU s${diskCounters(work.dir) ? " / disk busy s" : ""}): swarm ${swarmRuns.map(brief).join(", ")}; HTTP ${plainRuns.map(brief).join(", ")}; HTTP + fsync ${syncedRuns.map(brief).join(", ")}`);
+    console.log(`  rounds (wall s / seeder x / CPU s${diskCounters() ? " / disk busy s" : ""}): swarm ${swarmRuns.map(brief).join(", ")}; HTTP ${plainRuns.map(brief).join(", ")}; HTTP + fsync ${syncedRuns.map(brief).join(", ")}`);
     console.log(line("(a) swarm", a));
     console.log(line("(b) each from the seeder over HTTP", b));
     console.log(line("(c) as (b), then fsync", c));
