@@ -7,13 +7,17 @@
  * loads a module at a time (resolve, stat, read, wrap, compile), and one file costs a
  * fraction of a hundred: @oclif/core (158 modules) 85 -> 40 ms of CPU, yaml (72) 32 -> 7,
  * the NATS client (70) 36 -> 17. Like @onex/runtime's bundles, the files hold the code of
- * the packages' own dependencies too (THIRD-PARTY-LICENSES.txt lists them). Run by cli/write-oclif-manifest.mjs, which
- * `npm run build` runs.
+ * the packages' own dependencies too (THIRD-PARTY-LICENSES.txt lists them). Beside each file,
+ * FILE.cache: V8's code cache of it, which bin/vendored-file.js compiles it with (its calls
+ * of `import()` rewritten for that). Run by cli/write-oclif-manifest.mjs, which `npm run
+ * build` runs.
  */
 import { build } from "esbuild";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { installedVersion } from "../bin/installed-version.js";
 
 /** Each file and the packages it holds (they share what they import, as one copy). */
@@ -50,8 +54,10 @@ export async function writeVendorBundles(root) {
       logLevel: "warning",
     });
     // Moved into place whole: an onex started meanwhile sees the old file or the new one.
-    writeFileSync(join(dir, `${file}.tmp`), outputFiles[0].contents);
+    rmSync(join(dir, `${file}.cache`), { force: true });
+    writeFileSync(join(dir, `${file}.tmp`), withoutImportCalls(file, outputFiles[0].text));
     renameSync(join(dir, `${file}.tmp`), join(dir, file));
+    makeCodeCache(root, join(dir, file));
     index[file] = { packages: Object.fromEntries(packages.map((name) => [name, installedVersion(require.resolve(name), name)])) };
     for (const input of Object.keys(metafile.inputs)) {
       const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
@@ -62,8 +68,31 @@ export async function writeVendorBundles(root) {
   renameSync(join(dir, "vendored.json.tmp"), join(dir, "vendored.json"));
   writeFileSync(join(dir, "THIRD-PARTY-LICENSES.txt"), `The files of onex's dist/cli/vendor include code of the following packages, under these licences.\n\n${notices(inlined).join("\n---\n\n")}`);
   // Files no longer written (an older layout) are never loaded again.
-  const kept = new Set([...Object.keys(VENDORED), "vendored.json", "THIRD-PARTY-LICENSES.txt"]);
+  const kept = new Set([...Object.keys(VENDORED).flatMap((file) => [file, `${file}.cache`]), "vendored.json", "THIRD-PARTY-LICENSES.txt"]);
   for (const file of readdirSync(dir)) if (!kept.has(file)) rmSync(join(dir, file));
+}
+
+/**
+ * The file's `import()` calls made `__onexImport()` calls, which bin/vendored-file.js gives
+ * it: code compiled with a code cache cannot use `import()` on Node 20. The packages import
+ * only by `await import(url)`; a copy with any other call left is refused, here, rather than
+ * failing when a command first reaches it.
+ */
+export function withoutImportCalls(file, code) {
+  const rewritten = code.replace(/\bawait import\(/g, "await __onexImport(");
+  const left = /(?<![\w$."'`])import\(/.exec(rewritten);
+  if (left) throw new Error(`${file} calls import() other than as \`await import(\`: ${rewritten.slice(left.index - 80, left.index + 40)}`);
+  return rewritten;
+}
+
+/**
+ * Writes FILE.cache, the copy's code cache for bin/vendored-file.js: taken in a fresh node
+ * process once the file has run, so it holds the functions its loading compiled too.
+ */
+function makeCodeCache(root, file) {
+  const make = `const { runVendoredFile, writeCodeCache } = await import(process.argv[1]); writeCodeCache(runVendoredFile(process.argv[2]));`;
+  const run = spawnSync(process.execPath, ["--input-type=module", "-e", make, pathToFileURL(join(root, "bin", "vendored-file.js")).href, file], { stdio: "inherit" });
+  if (run.status !== 0) throw new Error(`the code cache of ${file} was not written (exit ${run.status})`);
 }
 
 /** The licence of every package inlined, as @onex/runtime's bundle lists them. */

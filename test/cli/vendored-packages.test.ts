@@ -3,7 +3,7 @@
  * (dist/cli/vendor, cli/vendor-bundles.mjs) instead of their hundreds of modules: these tests
  * hold it to loading the copies, sharing them with every importer, loading one only when
  * something imports it, and falling back to the installed packages when a copy is of another
- * version.
+ * version; and to compiling a copy with its code cache only when the cache was made from it.
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -11,6 +11,7 @@ import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promis
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../support/temp-schemas.js";
 
@@ -26,6 +27,12 @@ function run(args: string[], cwd = PROJECT_ROOT): { status: number | null; stdou
   const result = spawnSync(process.execPath, ["--import", REPORT, join(PROJECT_ROOT, "bin", "onex.js"), ...args], { cwd, encoding: "utf8", timeout: 60_000 });
   const line = /^LOADED (.*)$/m.exec(result.stderr);
   return { status: result.status, stdout: result.stdout, stderr: result.stderr.replace(/^LOADED .*\n/m, ""), loaded: line ? (JSON.parse(line[1]!) as string[]) : [] };
+}
+
+/** Runs ES module `source` in a fresh node, with bin/vendored-file.js's functions in scope. */
+function withVendoredFile(source: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const imports = `import { runVendoredFile, writeCodeCache } from ${JSON.stringify(pathToFileURL(join(PROJECT_ROOT, "bin", "vendored-file.js")).href)};`;
+  return spawnSync(process.execPath, ["--input-type=module", "-e", `${imports}\n${source}`, ...args], { encoding: "utf8", timeout: 60_000 });
 }
 
 const under = (loaded: string[], folder: string) => loaded.filter((file) => file.includes(`/node_modules/${folder}/`) && !file.endsWith("package.json"));
@@ -74,6 +81,42 @@ describe("vendored packages", () => {
     expect(loaded.filter((file) => file.includes("jetstream/lib/jsclient") || file.includes("nats-core/lib/protocol"))).toEqual([]);
   });
 
+  it("every copy runs compiled from the code cache the build made of it", () => {
+    const files = ["oclif-core.cjs", "yaml.cjs", "nats.cjs"].map(vendored);
+    const result = withVendoredFile(`for (const file of process.argv.slice(1)) console.log(runVendoredFile(file).script.cachedDataRejected);`, ...files);
+    expect(result.stderr).toBe("");
+    // false: V8 took the cache (true would be a cache it refused, undefined none given).
+    expect(result.stdout.trim().split("\n")).toEqual(["false", "false", "false"]);
+  });
+
+  it("a code cache is used only for the source it was made from, though V8 checks only the source's length", async () => {
+    const file = join(dir, "same-length.cjs");
+    await writeFile(file, 'module.exports = "alpha";\n');
+    expect(withVendoredFile(`writeCodeCache(runVendoredFile(process.argv[1]));`, file).status).toBe(0);
+    // The same length, other code: V8 itself would accept the cache and run "alpha".
+    await writeFile(file, 'module.exports = "omega";\n');
+    const result = withVendoredFile(`const { module, script } = runVendoredFile(process.argv[1]); console.log(module.exports, script.cachedDataRejected);`, file);
+    expect(result.stdout.trim()).toBe("omega undefined");
+  });
+
+  it("a code cache cut short is refused and the copy compiles from its source", async () => {
+    const file = join(dir, "cut-short.cjs");
+    await writeFile(file, 'module.exports = (a) => a + 1;\n');
+    expect(withVendoredFile(`writeCodeCache(runVendoredFile(process.argv[1]));`, file).status).toBe(0);
+    const cache = readFileSync(`${file}.cache`);
+    await writeFile(`${file}.cache`, cache.subarray(0, 32 + Math.floor((cache.length - 32) / 2)));
+    const result = withVendoredFile(`const { module, script } = runVendoredFile(process.argv[1]); console.log(module.exports(41), script.cachedDataRejected);`, file);
+    expect(result.stdout.trim()).toBe("42 true");
+  });
+
+  it("the build gives the copies __onexImport for import(), and refuses a copy that calls import() otherwise", () => {
+    const rewrite = (code: string) =>
+      spawnSync(process.execPath, ["--input-type=module", "-e", `import { withoutImportCalls } from ${JSON.stringify(pathToFileURL(join(PROJECT_ROOT, "cli", "vendor-bundles.mjs")).href)}; try { console.log(withoutImportCalls("copy.cjs", process.argv[1])); } catch (error) { console.log("refused:", error.message); }`, code], { encoding: "utf8", timeout: 60_000 }).stdout.trim();
+    expect(rewrite('const m = await import(url); const s = "import() failed";')).toBe('const m = await __onexImport(url); const s = "import() failed";');
+    expect(rewrite("const pending = import(url);")).toMatch(/^refused: copy\.cjs calls import\(\)/);
+    for (const file of ["oclif-core.cjs", "yaml.cjs", "nats.cjs"]) expect(readFileSync(vendored(file), "utf8")).not.toMatch(/await import\(/);
+  });
+
   it("a copy that is missing, empty or cut short is not used: the package's own modules load", async () => {
     // An onex package tree whose vendored.json names the installed versions, beside broken copies.
     const tree = join(dir, "broken");
@@ -82,7 +125,7 @@ describe("vendored packages", () => {
     await mkdir(vendor, { recursive: true });
     await symlink(join(PROJECT_ROOT, "node_modules"), join(tree, "node_modules"));
     await symlink(join(PROJECT_ROOT, "dist", "cli", "commands"), join(tree, "dist", "cli", "commands"));
-    for (const file of ["package.json", "oclif.manifest.json", join("bin", "onex.js"), join("bin", "installed-version.js")]) await copyFile(join(PROJECT_ROOT, file), join(tree, file));
+    for (const file of ["package.json", "oclif.manifest.json", join("bin", "onex.js"), join("bin", "installed-version.js"), join("bin", "vendored-file.js")]) await copyFile(join(PROJECT_ROOT, file), join(tree, file));
     await copyFile(vendored("vendored.json"), join(vendor, "vendored.json"));
     await writeFile(join(vendor, "oclif-core.cjs"), "");
     await writeFile(join(vendor, "yaml.cjs"), readFileSync(vendored("yaml.cjs"), "utf8").slice(0, 5_000));
@@ -111,7 +154,7 @@ describe("vendored packages", () => {
     await mkdir(join(tree, "bin"), { recursive: true });
     await mkdir(join(tree, "dist", "cli", "vendor"), { recursive: true });
     await symlink(join(PROJECT_ROOT, "node_modules"), join(tree, "node_modules"));
-    for (const file of ["package.json", "oclif.manifest.json", join("bin", "onex.js"), join("bin", "installed-version.js")]) await copyFile(join(PROJECT_ROOT, file), join(tree, file));
+    for (const file of ["package.json", "oclif.manifest.json", join("bin", "onex.js"), join("bin", "installed-version.js"), join("bin", "vendored-file.js")]) await copyFile(join(PROJECT_ROOT, file), join(tree, file));
     await writeFile(join(tree, "dist", "cli", "vendor", "vendored.json"), JSON.stringify({ "oclif-core.cjs": { "@oclif/core": "0.0.1" }, "yaml.cjs": { yaml: "0.0.1" } }));
     for (const stale of ["oclif-core.cjs", "yaml.cjs"]) await writeFile(join(tree, "dist", "cli", "vendor", stale), 'throw new Error("a stale copy was loaded");\n');
     const result = spawnSync(process.execPath, ["--import", REPORT, join(tree, "bin", "onex.js"), "--version"], { cwd: tree, encoding: "utf8", timeout: 60_000 });
