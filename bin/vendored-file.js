@@ -38,7 +38,6 @@ export function runVendoredFile(file) {
   const script = new Script(`(function (exports, require, module, __filename, __dirname, __onexImport) {${bytes.toString("utf8")}\n})`, { filename: file, cachedData });
   const module = new Module(file);
   module.filename = file;
-  module.paths = Module._nodeModulePaths(dirname(file));
   const require = createRequire(file);
   require.cache[file] = module;
   try {
