@@ -128,31 +128,38 @@ async function generatedText(generatedDir: string, rel: string): Promise<string 
 
 /** ONEX_E_SDK_STALE unless every version, the version list and every transform of `generatedDir` were generated from `schemasDir` as it is now. */
 async function assertCurrent(schemasDir: string, generatedDir: string, versions: readonly string[], flags: SdkFlags): Promise<void> {
-  // Loaded here, not with the command table: YAML is needed only by the commands that open an SDK.
   const { headerHash, inputHashes } = await import("../generator/input-hashes.js");
-  const expected = await inputHashes(schemasDir, versions);
+  const hops = versions.slice(1).map((v, i) => `v${versions[i]}-v${v}`);
+  const texts = new Map<string, string | undefined>();
+  for (const rel of [...versions.map((v) => `v${v}/index`), "versions", ...hops.map((hop) => `transforms/${hop}`)]) texts.set(rel, await generatedText(generatedDir, rel));
+  const recorded = (rel: string) => {
+    const text = texts.get(rel);
+    return text === undefined ? undefined : headerHash(text);
+  };
+  const expected = await inputHashes(schemasDir, versions, {
+    versions: new Map(versions.map((v) => [`v${v}`, recorded(`v${v}/index`)])),
+    transforms: new Map(hops.map((hop) => [hop, recorded(`transforms/${hop}`)])),
+  });
   const stale: string[] = [];
   for (const v of versions) {
     const id = `v${v}`;
-    const text = await generatedText(generatedDir, `${id}/index`);
+    const text = texts.get(`${id}/index`);
     if (text === undefined) stale.push(`${id} is not generated`);
     else if (headerHash(text) !== expected.versions.get(id)) stale.push(`${id} was generated from other schemas (edited since)`);
   }
-  const listed = await generatedText(generatedDir, "versions");
+  const listed = texts.get("versions");
   const extra = (await readdir(generatedDir, { withFileTypes: true }).catch(() => []))
     .filter((e) => e.isDirectory() && /^v\d/.test(e.name) && !versions.includes(e.name.slice(1)) && existsSync(join(generatedDir, e.name, "index.json")))
     .map((e) => e.name);
   for (const id of extra) stale.push(`${id} is generated but has no version folder in the schemas`);
   if (listed === undefined) stale.push("versions.ts is not generated");
   else if (stale.length === 0 && headerHash(listed) !== expected.combined) stale.push("versions.ts lists other versions");
-  for (const [i, v] of versions.entries()) {
-    if (i === 0) continue;
-    const hop = `v${versions[i - 1]}-v${v}`;
-    const text = await generatedText(generatedDir, `transforms/${hop}`);
+  for (const [i, hop] of hops.entries()) {
+    const text = texts.get(`transforms/${hop}`);
     const hash = expected.transforms.get(hop);
     // A hop without a transform file is a gap in the version graph (migrate says ONEX_E_NO_PATH), not staleness.
     if (hash === undefined) {
-      if (text !== undefined) stale.push(`the transform ${hop} is generated but v${v} has no transform file from v${versions[i - 1]} now`);
+      if (text !== undefined) stale.push(`the transform ${hop} is generated but v${versions[i + 1]} has no transform file from v${versions[i]} now`);
     } else if (text === undefined) stale.push(`the transform ${hop} is not generated`);
     else if (headerHash(text) !== hash) stale.push(`the transform ${hop} is not current (its transform file, or a version it connects, changed)`);
   }

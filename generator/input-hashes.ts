@@ -7,11 +7,17 @@
  * The formulas are load-version.ts's (a version's manifest and every file it declares) and
  * transforms/emit-adapters.ts's (a hop's transform file with both versions' hashes);
  * test/cli/project-sdk.test.ts checks that both give the same hashes on every bundled version.
+ *
+ * Which files a manifest declares, and a transform file's functions module, take a YAML parse
+ * to know, and a command's first YAML parse costs it 40-80 ms of CPU (the parser's code runs
+ * cold) for a few kilobytes. So, told what the headers record, a hash is first computed from
+ * the files the text merely mentions; when that gives the recorded hash, those were the files
+ * (any other set would hash otherwise), and YAML is never loaded. When it does not, the text
+ * is parsed and the hash computed exactly, as without a record.
  */
 import { createHash } from "node:crypto";
-import { readFile, readdir } from "node:fs/promises";
+import { readFile, readdir, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
-import { parse as parseYaml } from "yaml";
 
 /** What the headers of one schemas folder's generated SDK should say. */
 export interface InputHashes {
@@ -23,16 +29,23 @@ export interface InputHashes {
   transforms: Map<string, string>;
 }
 
+/** What a generated SDK's headers record: version folder -> hash, hop (`v0.1-v0.2`) -> hash (undefined: no such file). */
+export interface RecordedHashes {
+  versions: ReadonlyMap<string, string | undefined>;
+  transforms: ReadonlyMap<string, string | undefined>;
+}
+
 /**
  * The input hashes of `versions` (oldest first, as protocol-versions.ts lists them) of
  * `schemasDir`. A manifest that cannot be read or parsed gives no hash for its version (the
  * caller reports the version as not current); `onex generate` is where such mistakes are named.
+ * With `recorded`, a hash that comes out as recorded is found without parsing YAML (see above).
  */
-export async function inputHashes(schemasDir: string, versions: readonly string[]): Promise<InputHashes> {
+export async function inputHashes(schemasDir: string, versions: readonly string[], recorded?: RecordedHashes): Promise<InputHashes> {
   const ids = versions.map((v) => `v${v}`);
   const hashes = new Map<string, string>();
   for (const id of ids) {
-    const hash = await versionHash(join(schemasDir, id)).catch(() => undefined);
+    const hash = await versionHash(join(schemasDir, id), recorded?.versions.get(id)).catch(() => undefined);
     if (hash !== undefined) hashes.set(id, hash);
   }
   const combined = createHash("sha256");
@@ -41,16 +54,21 @@ export async function inputHashes(schemasDir: string, versions: readonly string[
   for (const [i, id] of ids.entries()) {
     const older = ids[i - 1];
     if (older === undefined) continue;
-    const hash = await transformHash(join(schemasDir, id), hashes.get(older), hashes.get(id)).catch(() => undefined);
-    if (hash !== undefined) transforms.set(`${older}-${id}`, hash);
+    const hop = `${older}-${id}`;
+    const hash = await transformHash(join(schemasDir, id), hashes.get(older), hashes.get(id), recorded?.transforms.get(hop)).catch(() => undefined);
+    if (hash !== undefined) transforms.set(hop, hash);
   }
   return { versions: hashes, combined: combined.digest("hex"), transforms };
 }
 
 /** The hash of a version folder: its manifest's bytes, then each declared file's path (as the manifest names it) and bytes, in path order. */
-async function versionHash(versionDir: string): Promise<string> {
+async function versionHash(versionDir: string, recorded: string | undefined): Promise<string> {
   const manifestText = await readFile(join(versionDir, "manifest.yaml"), "utf8");
-  const manifest = parseYaml(manifestText) as {
+  if (recorded !== undefined) {
+    const hash = await hashOfVersion(versionDir, manifestText, await existing(versionDir, mentionedFiles(manifestText)));
+    if (hash === recorded) return hash;
+  }
+  const manifest = (await parseYaml(manifestText)) as {
     envelope: string;
     records?: Record<string, string>;
     messages: { payload: string }[];
@@ -58,6 +76,10 @@ async function versionHash(versionDir: string): Promise<string> {
   const files = new Set<string>([join(versionDir, manifest.envelope)]);
   for (const file of Object.values(manifest.records ?? {})) files.add(join(versionDir, file));
   for (const m of manifest.messages) files.add(join(versionDir, m.payload));
+  return hashOfVersion(versionDir, manifestText, files);
+}
+
+async function hashOfVersion(versionDir: string, manifestText: string, files: ReadonlySet<string>): Promise<string> {
   const hash = createHash("sha256").update(manifestText);
   for (const abs of [...files].sort(compare)) {
     hash.update(`\0${relative(versionDir, abs).split(sep).join("/")}\0${await readFile(abs, "utf8")}`);
@@ -66,14 +88,42 @@ async function versionHash(versionDir: string): Promise<string> {
 }
 
 /** The hash of the one transform file into `versionDir` (and its functions module), with both versions' hashes. */
-async function transformHash(versionDir: string, olderHash: string | undefined, newerHash: string | undefined): Promise<string | undefined> {
+async function transformHash(versionDir: string, olderHash: string | undefined, newerHash: string | undefined, recorded: string | undefined): Promise<string | undefined> {
   if (olderHash === undefined || newerHash === undefined) return undefined;
   const names = (await readdir(versionDir)).filter((n) => /^from-v.+\.ya?ml$/.test(n)).sort(compare);
   if (names.length !== 1) return undefined;
   const yamlText = await readFile(join(versionDir, names[0]!), "utf8");
-  const doc = parseYaml(yamlText) as { functions?: string };
-  const functions = typeof doc.functions === "string" ? `\0${await readFile(join(versionDir, doc.functions), "utf8")}` : "";
-  return createHash("sha256").update(`${olderHash}\0${newerHash}\0${yamlText}${functions}`).digest("hex");
+  const hashWith = async (functions: string | undefined) => {
+    const text = functions === undefined ? "" : `\0${await readFile(join(versionDir, functions), "utf8")}`;
+    return createHash("sha256").update(`${olderHash}\0${newerHash}\0${yamlText}${text}`).digest("hex");
+  };
+  if (recorded !== undefined) {
+    const mentioned = /^functions:[ \t]*["']?([^"'#\s]+)/m.exec(yamlText)?.[1];
+    const hash = await hashWith(mentioned).catch(() => undefined);
+    if (hash === recorded) return hash;
+  }
+  const doc = (await parseYaml(yamlText)) as { functions?: string };
+  return hashWith(typeof doc.functions === "string" ? doc.functions : undefined);
+}
+
+/** Every relative path with a .json, .yaml or .yml name the text names anywhere (values, comments, URLs' tails). */
+function mentionedFiles(text: string): string[] {
+  return text.match(/[\w./-]+\.(?:json|ya?ml)\b/g) ?? [];
+}
+
+/** Of `paths` (relative to `dir`), the files that exist, as absolute paths. */
+async function existing(dir: string, paths: readonly string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (const path of new Set(paths.map((p) => join(dir, p)))) {
+    if (await stat(path).then((s) => s.isFile(), () => false)) found.add(path);
+  }
+  return found;
+}
+
+/** YAML's parser, loaded only when a hash needs it (see the module comment). */
+async function parseYaml(text: string): Promise<unknown> {
+  const { parse } = await import("yaml");
+  return parse(text);
 }
 
 /** Plain code-unit comparison, as the generator orders files. */

@@ -61,6 +61,53 @@ describe("the input hashes of a schemas folder", () => {
   }, 60_000);
 });
 
+describe("the input hashes, told what the headers record", () => {
+  /** The exact hashes of `schemas` (every manifest and transform file parsed as YAML). */
+  async function exact(schemas: string) {
+    return inputHashes(schemas, await versionsIn(schemas));
+  }
+
+  it("come out the same when the record holds (found from the files the texts mention) and when it does not", async () => {
+    const schemas = join(PROJECT_ROOT, "schemas");
+    const versions = await versionsIn(schemas);
+    const truth = await exact(schemas);
+    expect(await inputHashes(schemas, versions, truth)).toEqual(truth);
+    // A record that no longer holds (an SDK generated from other schemas) is answered exactly, not echoed.
+    const wrong = "0".repeat(64);
+    const stale = await inputHashes(schemas, versions, { versions: new Map(versions.map((v) => [`v${v}`, wrong])), transforms: new Map([...truth.transforms.keys()].map((hop) => [hop, wrong])) });
+    expect(stale).toEqual(truth);
+  }, 60_000);
+
+  it("a manifest that mentions a file it does not declare, and a functions module named in quotes, still hash as onex generate hashes them", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "onex-input-hashes-"));
+    try {
+      const schemas = join(dir, "schemas");
+      await cp(join(PROJECT_ROOT, "schemas"), schemas, { recursive: true });
+      const versions = await versionsIn(schemas);
+      const [older, newer] = versions.slice(-2).map((v) => `v${v}`) as [string, string];
+      const before = await exact(schemas);
+      // An existing schema file named in a comment only: the mentioned files are not the declared ones.
+      const declared = (await readdir(join(schemas, newer, "messages")))[0]!;
+      await cp(join(schemas, newer, "messages", declared), join(schemas, newer, "messages", "undeclared.yaml"));
+      await editFile(join(schemas, newer, "manifest.yaml"), (t) => `# Not declared: messages/undeclared.yaml\n${t}`);
+      const transform = (await readdir(join(schemas, newer))).find((n) => /^from-v.+\.yaml$/.test(n))!;
+      await editFile(join(schemas, newer, transform), (t) => t.replace(/^functions: (\S+)/m, 'functions: "$1" # its functions module'));
+      const after = await exact(schemas);
+      const { model } = await loadVersion(schemas, newer, dir);
+      expect(after.versions.get(newer)).toBe(model.hash);
+      expect(after.versions.get(newer)).not.toBe(before.versions.get(newer));
+      // Told the true hashes, every one is found, whether from the mentions or by parsing.
+      expect(await inputHashes(schemas, versions, after)).toEqual(after);
+      // Told the hashes from before the edits, the edited version and its transform differ, the others do not.
+      const answered = await inputHashes(schemas, versions, before);
+      expect(answered).toEqual(after);
+      expect(answered.transforms.get(`${older}-${newer}`)).not.toBe(before.transforms.get(`${older}-${newer}`));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe("commands on the user's schemas", () => {
   it("validate accepts a value added to the user's v0.2 right after onex generate, and says ONEX_E_SDK_STALE before", async () => {
     const rejected = onex(root, ["validate", "v0.2", "-"], await stateUpdate("paused"));

@@ -70,6 +70,15 @@ describe("vendored packages", () => {
     expect(under(loaded, "@oclif/core")).toEqual([require.resolve("@oclif/core")]);
   });
 
+  it("a command on the generated SDK reading JSON loads no YAML: the SDK's currency is checked from the files the manifests mention", async () => {
+    const file = join(dir, "message.json");
+    await writeFile(file, '{"type": "no.such.type"}\n');
+    const { status, stdout, loaded } = run(["validate", "v0.1", file]);
+    expect(status).toBe(1);
+    expect(stdout).toContain("ONEX_E_UNKNOWN_TYPE");
+    expect(loaded).not.toContain(vendored("yaml.cjs"));
+  });
+
   it("a command speaking NATS loads the NATS client's copy, one for all its entry points", () => {
     // Nothing listens on port 9: the command fails to connect, after importing the client.
     const { status, stderr, loaded } = run(["streams", "apply", "--server", "nats://127.0.0.1:9"]);
