@@ -13,8 +13,8 @@
  * build` runs.
  */
 import { build } from "esbuild";
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -54,7 +54,6 @@ export async function writeVendorBundles(root) {
       logLevel: "warning",
     });
     // Moved into place whole: an onex started meanwhile sees the old file or the new one.
-    rmSync(join(dir, `${file}.cache`), { force: true });
     writeFileSync(join(dir, `${file}.tmp`), withoutImportCalls(file, outputFiles[0].text));
     renameSync(join(dir, `${file}.tmp`), join(dir, file));
     makeCodeCache(root, join(dir, file));
@@ -81,7 +80,7 @@ export async function writeVendorBundles(root) {
 export function withoutImportCalls(file, code) {
   const rewritten = code.replace(/\bawait import\(/g, "await __onexImport(");
   const left = /(?<![\w$."'`])import\(/.exec(rewritten);
-  if (left) throw new Error(`${file} calls import() other than as \`await import(\`: ${rewritten.slice(left.index - 80, left.index + 40)}`);
+  if (left) throw new Error(`${file} calls import() other than as \`await import(\`: ${rewritten.slice(Math.max(0, left.index - 80), left.index + 40)}`);
   return rewritten;
 }
 
