@@ -36,6 +36,13 @@ export interface KvWatchOptions {
    * arriving all the time may never let fall to zero; or else, when an idle heartbeat comes
    * first, once the server says nothing is left to deliver (the count can no longer be reached
    * when max age removed a counted message before its turn).
+   *
+   * For a first state, the count alone is not enough: nats-server (2.9) delivers each key's last
+   * value from a list of sequences taken as the consumer is made, and a key rewritten before its
+   * turn has its turn taken by the next message on (another key's, delivered twice). So the
+   * count is reached while that key's new value is still to come. The watch also asks which
+   * keys the stream holds as the consumer is made, and is caught up only when each has been
+   * delivered, or is found gone (max age) when the count is reached.
    */
   onCaughtUp?: () => void;
   /**
@@ -71,7 +78,9 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
   // Set as the watch ends: an answer about its consumer that comes later says nothing of the next one.
   let over = false;
   try {
-    const created = await jsm.consumers.add(stream, {
+    // With no `fromRevision`, the keys the stream holds, asked beside the consumer's creation.
+    const holding = options.fromRevision === undefined ? keysHeld(jsm, stream, prefix + options.filter) : undefined;
+    const creating = jsm.consumers.add(stream, {
       name,
       deliver_subject: inbox,
       filter_subject: prefix + options.filter,
@@ -86,6 +95,7 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
       num_replicas: 1,
       inactive_threshold: nanos(Math.max(5_000, 3 * options.heartbeatMs)),
     });
+    const [created, keys] = await Promise.all([creating, holding]);
     heard = performance.now();
     const held = created.num_pending;
     // The server sends an idle heartbeat a heartbeat interval after its last delivery or
@@ -99,13 +109,38 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
       if (!caughtUp && !over) options.onCaughtUp?.();
       caughtUp = true;
     };
-    if (held === 0) catchUp();
     // The deliveries the caller has taken (`delivered` counts one handed out but not yet taken).
     let taken = 0;
+    // A question to the server about the consumer or the keys is on its way.
+    let asking = false;
+    // The keys held when the watch began that it has not delivered yet (subjects).
+    const unseen = new Set(keys);
+    // Once the count is reached with keys still unseen: those without a message left (max age
+    // removed it) are not waited for. Asked at most once a heartbeat interval, one key at a time
+    // (there are few: keys rewritten during the first state), until every key is seen.
+    let lookedAt = -Infinity;
+    const lookForGone = () => {
+      if (caughtUp || asking || performance.now() - lookedAt < options.heartbeatMs) return;
+      asking = true;
+      lookedAt = performance.now();
+      void (async () => {
+        for (const subject of [...unseen]) {
+          if (over) return;
+          if ((await jsm.streams.getMessage(stream, { last_by_subj: subject })) === null) unseen.delete(subject);
+        }
+        if (unseen.size === 0) catchUp();
+      })()
+        .catch(() => undefined)
+        .finally(() => (asking = false));
+    };
+    const counted = () => {
+      if (taken < held) return;
+      if (unseen.size === 0) catchUp();
+      else lookForGone();
+    };
     // Asked when an idle heartbeat comes before the count is reached. The server's own count of
     // what is left decides, not the heartbeat: one can come while messages wait on a store error,
     // and anyone who can publish on the delivery subject can send one.
-    let asking = false;
     const askIfCaughtUp = () => {
       if (caughtUp || asking) return;
       asking = true;
@@ -117,6 +152,7 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
         .catch(() => undefined)
         .finally(() => (asking = false));
     };
+    counted();
     // Checked twice per heartbeat, after the socket has been read (timers run first in Node's
     // loop, and a loop busy elsewhere for a while must not pass for a silent server).
     monitor = setInterval(
@@ -159,7 +195,7 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
       options.onHeard?.(storedAt);
       if (!msg.subject.startsWith(prefix)) {
         taken = delivered;
-        if (taken === held) catchUp();
+        counted();
         continue;
       }
       const value = msg.data;
@@ -172,7 +208,8 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
         string: () => fromUtf8.decode(value),
       };
       taken = delivered;
-      if (taken === held) catchUp();
+      unseen.delete(msg.subject);
+      counted();
     }
   } finally {
     over = true;
@@ -211,4 +248,10 @@ function ackInfo(reply: string): { streamSeq: number; deliverySeq: number; times
   const timestampNanos = Number(tokens[at + 3]);
   if (!Number.isSafeInteger(streamSeq) || !Number.isSafeInteger(deliverySeq) || !Number.isFinite(timestampNanos)) return undefined;
   return { streamSeq, deliverySeq, timestampNanos };
+}
+
+/** The subjects `filter` names in `stream` that hold a message now (nats.js pages through them). */
+async function keysHeld(jsm: JetStreamManager, stream: string, filter: string): Promise<string[]> {
+  const info = await jsm.streams.info(stream, { subjects_filter: filter });
+  return Object.keys(info.state.subjects ?? {});
 }

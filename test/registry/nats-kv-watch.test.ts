@@ -2,8 +2,9 @@
  * The NATS KV watch (runtime/registry/nats-kv-watch.ts) against a real nats-server: it gives
  * up on its consumer when a delivery is lost, even the last one with nothing written after
  * it (the heartbeat names it); it counts itself caught up on an idle heartbeat when its
- * consumer delivers fewer messages than it counted; it does not take a busy event loop for a
- * silent server; and a store that closes, or a watch aborted at once, leaves no consumer on
+ * consumer delivers fewer messages than it counted; it is not caught up before every key it
+ * began with has been delivered (or aged out), though the server gives a key rewritten before
+ * its turn a duplicate instead; it does not take a busy event loop for a silent server; and a store that closes, or a watch aborted at once, leaves no consumer on
  * the server.
  */
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
@@ -102,6 +103,88 @@ describe("the NATS KV watch", () => {
       proxy.close();
     }
   }, 30_000);
+
+  // nats-server delivers a first state from the sequences of each key's last value, taken as the
+  // consumer is made; a key rewritten before its turn gives its turn to the next message on.
+  // The server is made to wait at its turn: it sends a 2 MiB flow-control window of large values
+  // and no more until the client answers, and the proxy holds everything until the rewrite.
+  const LARGE = "x".repeat(256 * 1024);
+  const keyOf = (i: number) => `z.node.k${String(i).padStart(2, "0")}`;
+
+  /** A watch of `name` through a held proxy, with the server stalled part-way through the first state. */
+  async function stalledWatch(name: string, kv: KV) {
+    for (let i = 0; i < 20; i++) await kv.put(keyOf(i), `${i}:${LARGE}`);
+    const proxy = await startNatsProxy(server.port);
+    const watcher = await connect({ servers: proxy.url });
+    const abort = new AbortController();
+    const seenAtCaughtUp: string[][] = [];
+    const watcherJsm = await jetstreamManager(watcher, { timeout: 30_000 });
+    proxy.hold();
+    const watch = follow(watchKv(watcher, watcherJsm, name, { filter: "*.*.*", heartbeatMs: 1_000, signal: abort.signal, onCaughtUp: () => seenAtCaughtUp.push([...watch.seen]) }));
+    await eventually(async () => (await consumersOf(name)).length === 1, 10_000, "the watch's consumer");
+    const [consumer] = await consumersOf(name);
+    // Stalled: what it has sent stops growing, short of every key.
+    let sent = -1;
+    await eventually(
+      async () => {
+        const now = (await jsm.consumers.info(`KV_${name}`, consumer!)).delivered.consumer_seq;
+        const still = now > 0 && now === sent;
+        sent = now;
+        if (!still) await new Promise((resolve) => setTimeout(resolve, 250));
+        return still;
+      },
+      10_000,
+      "the server to wait for flow control",
+    );
+    expect(sent).toBeLessThan(15);
+    const end = async () => {
+      abort.abort();
+      await watch.done;
+      await watcher.close();
+      proxy.close();
+    };
+    return { proxy, watch, seenAtCaughtUp, end };
+  }
+
+  const keysIn = (seen: string[]) => [...new Set(seen.map((s) => s.slice(0, s.indexOf("="))))].sort();
+
+  it("counts itself caught up only once every key has been delivered, when one rewritten before its turn gave that turn to another", async () => {
+    const kv = await bucket("turns");
+    const { proxy, watch, seenAtCaughtUp, end } = await stalledWatch("turns", kv);
+    try {
+      // k18's turn goes to k19, delivered twice: the count is reached with k18's new value still to come.
+      await kv.put(keyOf(18), "18:new");
+      proxy.release();
+      await eventually(async () => seenAtCaughtUp.length > 0, 20_000, "the watch to count itself caught up");
+      expect(keysIn(seenAtCaughtUp[0]!)).toEqual(Array.from({ length: 20 }, (_, i) => keyOf(i)));
+      expect(seenAtCaughtUp[0]).toContain(`${keyOf(18)}=18:new`);
+    } finally {
+      await end();
+    }
+  }, 60_000);
+
+  it("does not wait for a key that max age removed before its turn, while writes keep coming", async () => {
+    const kv = await new Kvm(jetstream(nc)).create("aging", { history: 1, ttl: 2_000 });
+    const { proxy, watch, seenAtCaughtUp, end } = await stalledWatch("aging", kv);
+    // Every key but k18 is kept alive by writes, which go on all through the test: no idle heartbeat comes.
+    let writing = true;
+    const writes = (async () => {
+      while (writing) {
+        for (let i = 0; i < 20; i++) if (i !== 18) await kv.put(keyOf(i), `${i}:again`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    try {
+      await eventually(async () => (await jsm.streams.getMessage("KV_aging", { last_by_subj: `$KV.aging.${keyOf(18)}` })) === null, 20_000, "k18 to age out");
+      proxy.release();
+      await eventually(async () => seenAtCaughtUp.length > 0, 20_000, "the watch to count itself caught up");
+      expect(keysIn(seenAtCaughtUp[0]!)).toEqual(Array.from({ length: 20 }, (_, i) => keyOf(i)).filter((k) => k !== keyOf(18)));
+    } finally {
+      writing = false;
+      await writes;
+      await end();
+    }
+  }, 60_000);
 
   it("does not take an event loop busy for several heartbeats for a silent server", async () => {
     const kv = await bucket("busy");
