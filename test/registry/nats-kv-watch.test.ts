@@ -150,7 +150,7 @@ describe("the NATS KV watch", () => {
 
   it("counts itself caught up only once every key has been delivered, when one rewritten before its turn gave that turn to another", async () => {
     const kv = await bucket("turns");
-    const { proxy, watch, seenAtCaughtUp, end } = await stalledWatch("turns", kv);
+    const { proxy, seenAtCaughtUp, end } = await stalledWatch("turns", kv);
     try {
       // k18's turn goes to k19, delivered twice: the count is reached with k18's new value still to come.
       await kv.put(keyOf(18), "18:new");
@@ -165,7 +165,7 @@ describe("the NATS KV watch", () => {
 
   it("does not wait for a key that max age removed before its turn, while writes keep coming", async () => {
     const kv = await new Kvm(jetstream(nc)).create("aging", { history: 1, ttl: 2_000 });
-    const { proxy, watch, seenAtCaughtUp, end } = await stalledWatch("aging", kv);
+    const { proxy, seenAtCaughtUp, end } = await stalledWatch("aging", kv);
     // Every key but k18 is kept alive by writes, which go on all through the test: no idle heartbeat comes.
     let writing = true;
     const writes = (async () => {
