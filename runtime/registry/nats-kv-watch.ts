@@ -42,9 +42,11 @@ export interface KvWatchOptions {
    * turn has its turn taken by the next message on (another key's, delivered twice). So the
    * count is reached while that key's new value is still to come. The watch also asks which
    * keys the stream holds as the consumer is made, and is caught up only when each has been
-   * delivered, or is found gone (max age) when the count is reached.
+   * delivered or, asked with `get` once the count is reached, holds nothing (max age removed it).
    */
   onCaughtUp?: () => void;
+  /** The key's last message (a value or a delete marker), or null when it holds none: the store's own read. */
+  get: (key: string) => Promise<unknown>;
   /**
    * Called with a time (ms since the epoch, by the server's clock) up to which every write the
    * consumer was to deliver has been delivered: a delivery's own timestamp (the stream is in
@@ -79,7 +81,7 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
   let over = false;
   try {
     // With no `fromRevision`, the keys the stream holds, asked beside the consumer's creation.
-    const holding = options.fromRevision === undefined ? keysHeld(jsm, stream, prefix + options.filter) : undefined;
+    const holding = options.fromRevision === undefined ? keysHeld(jsm, stream, prefix, options.filter) : Promise.resolve([]);
     const creating = jsm.consumers.add(stream, {
       name,
       deliver_subject: inbox,
@@ -95,7 +97,11 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
       num_replicas: 1,
       inactive_threshold: nanos(Math.max(5_000, 3 * options.heartbeatMs)),
     });
-    const [created, keys] = await Promise.all([creating, holding]);
+    // Both settled before either fails the watch, so the consumer is there for `finally` to delete.
+    const [creation, holdingKeys] = await Promise.allSettled([creating, holding]);
+    if (creation.status === "rejected") throw creation.reason;
+    if (holdingKeys.status === "rejected") throw holdingKeys.reason;
+    const created = creation.value;
     heard = performance.now();
     const held = created.num_pending;
     // The server sends an idle heartbeat a heartbeat interval after its last delivery or
@@ -113,44 +119,60 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
     let taken = 0;
     // A question to the server about the consumer or the keys is on its way.
     let asking = false;
-    // The keys held when the watch began that it has not delivered yet (subjects).
-    const unseen = new Set(keys);
-    // Once the count is reached with keys still unseen: those without a message left (max age
-    // removed it) are not waited for. Asked at most once a heartbeat interval, one key at a time
-    // (there are few: keys rewritten during the first state), until every key is seen.
-    let lookedAt = -Infinity;
+    // The keys held when the watch began that it has not delivered yet.
+    const unseen = new Set(holdingKeys.value);
+    // Whether the count was reached, or the server said nothing was left to deliver.
+    let settled = false;
+    // Once settled with keys still unseen, those that hold nothing (max age removed them) are not
+    // waited for. Keys rewritten during the first state come within milliseconds, so the keys
+    // are first asked a heartbeat interval after settling, then at most once an interval, one at
+    // a time; a server that cannot answer three times running interrupts the watch, not hangs it.
+    let nextLook = 0;
+    let failedLooks = 0;
     const lookForGone = () => {
-      if (caughtUp || asking || performance.now() - lookedAt < options.heartbeatMs) return;
+      if (caughtUp || asking || performance.now() < nextLook) return;
       asking = true;
-      lookedAt = performance.now();
       void (async () => {
-        for (const subject of [...unseen]) {
-          if (over) return;
-          if ((await jsm.streams.getMessage(stream, { last_by_subj: subject })) === null) unseen.delete(subject);
+        for (const key of [...unseen]) {
+          if (over || caughtUp) return;
+          if (unseen.has(key) && (await options.get(key)) === null) unseen.delete(key);
         }
         if (unseen.size === 0) catchUp();
       })()
-        .catch(() => undefined)
-        .finally(() => (asking = false));
+        .then(
+          () => (failedLooks = 0),
+          () => {
+            if (++failedLooks === 3) interrupt("the server did not say three times running which keys of the first state are left");
+          },
+        )
+        .finally(() => {
+          asking = false;
+          nextLook = performance.now() + options.heartbeatMs;
+        });
     };
-    const counted = () => {
-      if (taken < held) return;
+    const settle = () => {
+      if (!settled) nextLook = performance.now() + options.heartbeatMs;
+      settled = true;
       if (unseen.size === 0) catchUp();
       else lookForGone();
     };
-    // Asked when an idle heartbeat comes before the count is reached. The server's own count of
+    // Asked when an idle heartbeat comes before the watch is settled. The server's own count of
     // what is left decides, not the heartbeat: one can come while messages wait on a store error,
     // and anyone who can publish on the delivery subject can send one.
     const askIfCaughtUp = () => {
       if (caughtUp || asking) return;
+      if (settled) return settle();
       asking = true;
       jsm.consumers
         .info(stream, name)
         .then((info) => {
-          if (info.num_pending === 0 && taken >= info.delivered.consumer_seq) catchUp();
+          if (info.num_pending === 0 && taken >= info.delivered.consumer_seq) settle();
         })
         .catch(() => undefined)
         .finally(() => (asking = false));
+    };
+    const counted = () => {
+      if (taken >= held || settled) settle();
     };
     counted();
     // Checked twice per heartbeat, after the socket has been read (timers run first in Node's
@@ -208,7 +230,7 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
         string: () => fromUtf8.decode(value),
       };
       taken = delivered;
-      unseen.delete(msg.subject);
+      unseen.delete(msg.subject.slice(prefix.length));
       counted();
     }
   } finally {
@@ -250,8 +272,14 @@ function ackInfo(reply: string): { streamSeq: number; deliverySeq: number; times
   return { streamSeq, deliverySeq, timestampNanos };
 }
 
-/** The subjects `filter` names in `stream` that hold a message now (nats.js pages through them). */
-async function keysHeld(jsm: JetStreamManager, stream: string, filter: string): Promise<string[]> {
-  const info = await jsm.streams.info(stream, { subjects_filter: filter });
-  return Object.keys(info.state.subjects ?? {});
+/**
+ * The keys under `prefix` + `filter` that hold a message in `stream` now (nats.js pages through
+ * them, 100,000 a page on nats-server 2.9). Not a key with a wildcard token, which a client
+ * writing around the KV API can make: asked for by its subject it would name other keys.
+ */
+async function keysHeld(jsm: JetStreamManager, stream: string, prefix: string, filter: string): Promise<string[]> {
+  const info = await jsm.streams.info(stream, { subjects_filter: prefix + filter });
+  return Object.keys(info.state.subjects ?? {})
+    .map((subject) => subject.slice(prefix.length))
+    .filter((key) => !key.split(".").some((token) => token === "*" || token === ">"));
 }

@@ -310,7 +310,7 @@ class NatsKvStore implements RegistryStore {
     return this.#call(async () => {
       const values = new Map<string, StoredValue>();
       const read = new AbortController();
-      const watching = watchKv(this.nc, this.jsm, this.entries.name, { filter: filterOf(prefix), heartbeatMs: this.#heartbeatMs, signal: read.signal, onCaughtUp: () => read.abort() });
+      const watching = watchKv(this.nc, this.jsm, this.entries.name, { filter: filterOf(prefix), heartbeatMs: this.#heartbeatMs, signal: read.signal, onCaughtUp: () => read.abort(), get: (k) => this.entries.get(k) });
       for await (const entry of watching) {
         // Only an address's own spelling of its key: get and resolve read no other.
         const key = canonicalKvKey(entry.key);
@@ -371,7 +371,7 @@ class NatsKvStore implements RegistryStore {
             if (signal.aborted) break;
           }
           // After a break, resume right after the last revision seen, so no change is lost or repeated.
-          const watcher = watchKv(this.nc, this.jsm, this.entries.name, { filter: filterOf(prefix), ...(lastRevision === 0 ? {} : { fromRevision: lastRevision + 1 }), heartbeatMs, signal, onCaughtUp: caughtUp, onHeard: (upTo) => (readUpTo = Math.max(readUpTo, upTo)) });
+          const watcher = watchKv(this.nc, this.jsm, this.entries.name, { filter: filterOf(prefix), ...(lastRevision === 0 ? {} : { fromRevision: lastRevision + 1 }), heartbeatMs, signal, onCaughtUp: caughtUp, onHeard: (upTo) => (readUpTo = Math.max(readUpTo, upTo)), get: (k) => this.entries.get(k) });
           for await (const entry of watcher) {
             lastRevision = Math.max(lastRevision, entry.revision);
             // Current state, not a change: present when the watch was established, or written before watch()

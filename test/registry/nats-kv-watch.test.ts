@@ -4,7 +4,8 @@
  * it (the heartbeat names it); it counts itself caught up on an idle heartbeat when its
  * consumer delivers fewer messages than it counted; it is not caught up before every key it
  * began with has been delivered (or aged out), though the server gives a key rewritten before
- * its turn a duplicate instead; it does not take a busy event loop for a silent server; and a store that closes, or a watch aborted at once, leaves no consumer on
+ * its turn a duplicate instead, and is interrupted when it cannot learn which keys are left;
+ * it does not take a busy event loop for a silent server; and a store that closes, or a watch aborted at once, leaves no consumer on
  * the server.
  */
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
@@ -62,7 +63,7 @@ describe("the NATS KV watch", () => {
     const watcher = await connect({ servers: proxy.url, reconnectTimeWait: 50, maxReconnectAttempts: -1 });
     const abort = new AbortController();
     try {
-      const watch = follow(watchKv(watcher, await jetstreamManager(watcher), "lossy", { filter: "*.*.*", heartbeatMs: 1_000, signal: abort.signal }));
+      const watch = follow(watchKv(watcher, await jetstreamManager(watcher), "lossy", { filter: "*.*.*", heartbeatMs: 1_000, signal: abort.signal, get: (k) => kv.get(k) }));
       await eventually(async () => watch.seen.includes("z.node.a=1"), 10_000, "the first value");
       // The delivery of b is lost with the connection, which comes back before a heartbeat is missed.
       proxy.dropNextWith("$KV.lossy.z.node.b");
@@ -87,7 +88,7 @@ describe("the NATS KV watch", () => {
     // The consumer's creation answer counts a second message that never comes, as when max age
     // removes one between the consumer's creation and its turn.
     const rewrite = proxy.rewriteNext('"num_pending":1,', '"num_pending":2,');
-    const watch = follow(watchKv(watcher, await jetstreamManager(watcher), "short", { filter: "*.*.*", heartbeatMs: 250, signal: abort.signal, onCaughtUp: () => caughtUp++ }));
+    const watch = follow(watchKv(watcher, await jetstreamManager(watcher), "short", { filter: "*.*.*", heartbeatMs: 250, signal: abort.signal, onCaughtUp: () => caughtUp++, get: (k) => kv.get(k) }));
     try {
       await eventually(async () => watch.seen.includes("z.node.a=1"), 10_000, "the first value");
       expect(rewrite.done()).toBe(true);
@@ -112,7 +113,7 @@ describe("the NATS KV watch", () => {
   const keyOf = (i: number) => `z.node.k${String(i).padStart(2, "0")}`;
 
   /** A watch of `name` through a held proxy, with the server stalled part-way through the first state. */
-  async function stalledWatch(name: string, kv: KV) {
+  async function stalledWatch(name: string, kv: KV, get: (key: string) => Promise<unknown> = (k) => kv.get(k)) {
     for (let i = 0; i < 20; i++) await kv.put(keyOf(i), `${i}:${LARGE}`);
     const proxy = await startNatsProxy(server.port);
     const watcher = await connect({ servers: proxy.url });
@@ -120,7 +121,7 @@ describe("the NATS KV watch", () => {
     const seenAtCaughtUp: string[][] = [];
     const watcherJsm = await jetstreamManager(watcher, { timeout: 30_000 });
     proxy.hold();
-    const watch = follow(watchKv(watcher, watcherJsm, name, { filter: "*.*.*", heartbeatMs: 1_000, signal: abort.signal, onCaughtUp: () => seenAtCaughtUp.push([...watch.seen]) }));
+    const watch = follow(watchKv(watcher, watcherJsm, name, { filter: "*.*.*", heartbeatMs: 1_000, signal: abort.signal, onCaughtUp: () => seenAtCaughtUp.push([...watch.seen]), get }));
     await eventually(async () => (await consumersOf(name)).length === 1, 10_000, "the watch's consumer");
     const [consumer] = await consumersOf(name);
     // Stalled: what it has sent stops growing, short of every key.
@@ -163,10 +164,12 @@ describe("the NATS KV watch", () => {
     }
   }, 60_000);
 
-  it("does not wait for a key that max age removed before its turn, while writes keep coming", async () => {
-    const kv = await new Kvm(jetstream(nc)).create("aging", { history: 1, ttl: 2_000 });
-    const { proxy, seenAtCaughtUp, end } = await stalledWatch("aging", kv);
-    // Every key but k18 is kept alive by writes, which go on all through the test: no idle heartbeat comes.
+  async function agingBucket(name: string) {
+    return new Kvm(jetstream(nc)).create(name, { history: 1, ttl: 2_000 });
+  }
+
+  /** Writes every key but k18 again and again, so no idle heartbeat comes; returns a stop. */
+  function keepWriting(kv: KV): () => Promise<void> {
     let writing = true;
     const writes = (async () => {
       while (writing) {
@@ -174,14 +177,41 @@ describe("the NATS KV watch", () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })();
+    return async () => {
+      writing = false;
+      await writes;
+    };
+  }
+
+  const gone = (bucketName: string, key: string) => async () => (await jsm.streams.getMessage(`KV_${bucketName}`, { last_by_subj: `$KV.${bucketName}.${key}` })) === null;
+
+  it("does not wait for a key that max age removed before its turn, while writes keep coming", async () => {
+    const kv = await agingBucket("aging");
+    const { proxy, seenAtCaughtUp, end } = await stalledWatch("aging", kv);
+    const stop = keepWriting(kv);
     try {
-      await eventually(async () => (await jsm.streams.getMessage("KV_aging", { last_by_subj: `$KV.aging.${keyOf(18)}` })) === null, 20_000, "k18 to age out");
+      await eventually(gone("aging", keyOf(18)), 20_000, "k18 to age out");
       proxy.release();
       await eventually(async () => seenAtCaughtUp.length > 0, 20_000, "the watch to count itself caught up");
       expect(keysIn(seenAtCaughtUp[0]!)).toEqual(Array.from({ length: 20 }, (_, i) => keyOf(i)).filter((k) => k !== keyOf(18)));
     } finally {
-      writing = false;
-      await writes;
+      await stop();
+      await end();
+    }
+  }, 60_000);
+
+  it("is interrupted, not left waiting, when the server cannot say whether a key it has not delivered is left", async () => {
+    const kv = await agingBucket("unanswered");
+    const { proxy, watch, seenAtCaughtUp, end } = await stalledWatch("unanswered", kv, () => Promise.reject(new Error("no answer")));
+    const stop = keepWriting(kv);
+    try {
+      await eventually(gone("unanswered", keyOf(18)), 20_000, "k18 to age out");
+      proxy.release();
+      await eventually(async () => watch.ended() !== undefined, 20_000, "the watch to end");
+      expect(watch.ended()).toBeInstanceOf(WatchInterrupted);
+      expect(seenAtCaughtUp).toEqual([]);
+    } finally {
+      await stop();
       await end();
     }
   }, 60_000);
@@ -190,7 +220,7 @@ describe("the NATS KV watch", () => {
     const kv = await bucket("busy");
     await kv.put("z.node.a", "1");
     const abort = new AbortController();
-    const watch = follow(watchKv(nc, jsm, "busy", { filter: "*.*.*", heartbeatMs: 250, signal: abort.signal }));
+    const watch = follow(watchKv(nc, jsm, "busy", { filter: "*.*.*", heartbeatMs: 250, signal: abort.signal, get: (k) => kv.get(k) }));
     try {
       await eventually(async () => watch.seen.includes("z.node.a=1"), 10_000, "the first value");
       const [consumer] = await consumersOf("busy");
