@@ -5,8 +5,8 @@
  * consumer delivers fewer messages than it counted; it is not caught up before every key it
  * began with has been delivered (or aged out), though the server gives a key rewritten before
  * its turn a duplicate instead, and is interrupted when it cannot learn which keys are left;
- * it does not take a busy event loop for a silent server; and a store that closes, or a watch aborted at once, leaves no consumer on
- * the server.
+ * it does not take a busy event loop for a silent server; and a store that closes, or a watch
+ * aborted at once, leaves no consumer on the server.
  */
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
