@@ -152,7 +152,11 @@ describe("a three-node cluster losing a node", () => {
     const receiver = await client(own.urls, keys.agent, [keys.node], { trust: { zone: ZONE, replay: new ReplayGuard(), keyOfEntity: () => keys.node.keyId, logger: { warn() {} } } });
     const seed = StoredMessageReplay.prototype.seed;
     const seeded: string[] = [];
-    const jsm = await publisher.manager();
+    // The test's own question (which node holds the reader) is asked while seeding holds this
+    // process's event loop a millisecond a message: on a connection of its own, with time to
+    // wait (under a full suite's load it outlasted nats.js's 5 s default once).
+    const control = await natsConnect({ servers: own.urls });
+    const jsm = await jetstreamManager(control, { timeout: 30_000 });
     let killing: Promise<void> | undefined;
     const spy = vi.spyOn(StoredMessageReplay.prototype, "seed").mockImplementation(function (this: StoredMessageReplay, id, storedAs, signature) {
       seeded.push(id);
@@ -175,6 +179,7 @@ describe("a three-node cluster losing a node", () => {
       await sub.stop();
     } finally {
       spy.mockRestore();
+      await control.close();
       await publisher.close();
       await receiver.close();
       await own.stop();
