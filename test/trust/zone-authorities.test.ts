@@ -95,6 +95,24 @@ describe("zone authorities", () => {
     expect(catchOnexError(() => list.add(revokeSessionGrant(foreign, stranger))).code).toBe(ErrorCode.GrantInvalid);
   });
 
+  it("a trusted authority of another zone cannot revoke a grant it did not issue, even by naming its grant id", () => {
+    const grant = issueSessionGrant(authorityA, { subject: node.keyId, zone: "zone.a", messageTypes: ["*"], ...window });
+    // Zone B's authority signs, by hand, a revocation carrying zone A's grant id: its own key as issuer, valid signature.
+    const hostile = signRecord({ grant_id: grant.grant_id, issuer: authorityB.keyId, revoked_at: new Date(NOW).toISOString(), expires_at: grant.expires_at }, authorityB);
+    const list = new RevocationList(both);
+    list.add(hostile);
+    expect(list.revocationOf(grant)).toBeUndefined();
+    expect(verifySessionGrant(grant, { authorities: both, revocations: list, now: NOW }).grant_id).toBe(grant.grant_id);
+    const book = new GrantBook(both);
+    book.add(grant);
+    book.revoke(hostile);
+    const message = signMessage(taskDispatch(node.keyId, { zone: "zone.a" }), node);
+    expect(judge(message, { keys: keyRing([node.publicKey]), now: NOW, zone: "zone.a", grants: book, logger: { warn: () => {} } }, DEFAULT_TRUST_POLICY).accepted).toBe(true);
+    // The grant's own issuer still can.
+    book.revoke(revokeSessionGrant(grant, authorityA, { at: new Date(NOW) }));
+    expect(judge(message, { keys: keyRing([node.publicKey]), now: NOW, zone: "zone.a", grants: book, logger: { warn: () => {} } }, DEFAULT_TRUST_POLICY).rejection?.code).toBe(ErrorCode.GrantRevoked);
+  });
+
   it("an authority cannot be trusted for * or an empty zone", () => {
     expect(catchOnexError(() => new ZoneAuthorities([{ zone: "*", key: authorityA.publicKey }])).code).toBe(ErrorCode.Usage);
     expect(catchOnexError(() => new ZoneAuthorities([{ zone: "", key: authorityA.publicKey }])).code).toBe(ErrorCode.Usage);
