@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, type OnexError } from "../../runtime/errors.js";
 import { nodeAddress } from "../../runtime/registry/address.js";
+import { keepAlive } from "../../runtime/registry/keep-alive.js";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
 import type { Registry, RegistryChange, RegistryOptions } from "../../runtime/registry/registry.js";
 import { signRegistryEntry } from "../../runtime/trust/registry-entry.js";
@@ -291,6 +292,24 @@ export function registryConformance(name: string, start: () => Promise<Conforman
       await r.register(newer, node.identity);
       await w.put(partsOf(node), old);
       await r.heartbeat(node.address);
+      expect((await (await reader(url)).resolve(node.address)).entry).toEqual(newer);
+    });
+
+    it("an instance whose node registered a newer entry elsewhere gets ONEX_E_REPLAY from heartbeat, and keepAlive ends with it, leaving the newer entry", async () => {
+      const { registry: first, url } = await registry({ ttl: "30s" });
+      const node = makeNode(ZONE, { registeredAt: new Date(Date.now() - 60_000).toISOString() });
+      await first.register(node.entry, node.identity);
+      // Another instance of the same node, in another process, registers a newer entry.
+      const newer = resign(node, { capabilities: ["v2"] });
+      await (await reader(url)).register(newer, node.identity);
+      expect(await codeOf(() => first.heartbeat(node.address))).toBe(ErrorCode.Replay);
+      const stopped = AbortSignal.timeout(10_000);
+      const ended = await keepAlive(first, { entry: node.entry, identity: node.identity }, { intervalMs: 20, signal: stopped, logger: { warn() {} } }).then(
+        () => undefined,
+        (error: OnexError) => error.code,
+      );
+      expect(stopped.aborted).toBe(false);
+      expect(ended).toBe(ErrorCode.Replay);
       expect((await (await reader(url)).resolve(node.address)).entry).toEqual(newer);
     });
 
