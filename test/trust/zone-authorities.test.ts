@@ -4,7 +4,7 @@ import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
 import { judge, DEFAULT_TRUST_POLICY } from "../../runtime/trust/policy.js";
 import { signRecord } from "../../runtime/trust/record-signature.js";
 import type { SessionGrantRecord } from "../../runtime/trust/records.js";
-import { GrantBook, RevocationList, issueSessionGrant, revokeSessionGrant, verifySessionGrant } from "../../runtime/trust/session-grant.js";
+import { GrantBook, RevocationList, issueSessionGrant, revokeSessionGrant, verifySessionGrant, type GrantRevocation } from "../../runtime/trust/session-grant.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
 import { ZoneAuthorities } from "../../runtime/trust/zone-authorities.js";
 import { catchOnexError, ErrorCode, NOW, taskDispatch } from "./fixtures.js";
@@ -98,7 +98,7 @@ describe("zone authorities", () => {
   it("a trusted authority of another zone cannot revoke a grant it did not issue, even by naming its grant id", () => {
     const grant = issueSessionGrant(authorityA, { subject: node.keyId, zone: "zone.a", messageTypes: ["*"], ...window });
     // Zone B's authority signs, by hand, a revocation carrying zone A's grant id: its own key as issuer, valid signature.
-    const hostile = signRecord({ grant_id: grant.grant_id, issuer: authorityB.keyId, revoked_at: new Date(NOW).toISOString(), expires_at: grant.expires_at }, authorityB);
+    const hostile = signRecord<GrantRevocation>({ grant_id: grant.grant_id, issuer: authorityB.keyId, revoked_at: new Date(NOW).toISOString(), expires_at: grant.expires_at }, authorityB);
     const list = new RevocationList(both);
     list.add(hostile);
     expect(list.revocationOf(grant)).toBeUndefined();
