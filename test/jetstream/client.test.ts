@@ -2,7 +2,7 @@ import { headers as natsHeaders, connect as natsConnect, type NatsConnection } f
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
-import { ErrorCode } from "../../runtime/errors.js";
+import { ErrorCode, type OnexError } from "../../runtime/errors.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
 import { listDeadLetters } from "../../runtime/jetstream/dead-letter.js";
 import { planReplay, replayDeadLetter } from "../../runtime/jetstream/dead-letter-replay.js";
@@ -12,6 +12,7 @@ import type { Delivery, Subscription, VersionedDelivery } from "../../runtime/co
 import { signMessage } from "../../runtime/trust/sign-message.js";
 import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
 import { sameFastShape } from "../support/hidden-class.js";
+import { startNatsProxy } from "../support/nats-proxy.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { ZONE, applyBundledStreams, client, makeKeys, stateUpdate, taskDispatch } from "./fixtures.js";
 
@@ -393,6 +394,44 @@ describe("streams from the manifest", () => {
       await c.close();
     } finally {
       await bare.stop();
+    }
+  });
+
+  it("a server whose acknowledgements never arrive is ONEX_E_PUBLISH_TIMEOUT once the retries run out, and the retries store the message once", async () => {
+    const proxy = await startNatsProxy(server.port);
+    const c = await client(proxy.url, keys.node, [keys.node]);
+    try {
+      const msg = stateUpdate("n-unacknowledged");
+      proxy.hold();
+      const error = await c.publish(msg, { timeoutMs: 200, retryForMs: 600 }).catch((e: OnexError) => e);
+      expect(error).toMatchObject({ code: ErrorCode.PublishTimeout, details: { subject: msg.subject(), messageId: msg.id } });
+      proxy.release();
+      // Every attempt reached the server under the same Nats-Msg-Id: one copy is stored.
+      const info = await (await jetstreamManager(raw)).streams.info("ONEX_EVENT", { subjects_filter: msg.subject() });
+      expect(info.state.subjects).toEqual({ [msg.subject()]: 1 });
+    } finally {
+      await c.close();
+      proxy.close();
+    }
+  });
+
+  it("a publish the stream refuses for a reason of its own (a message over its size limit) is ONEX_E_PUBLISH_FAILED with the server's reason, not retried", async () => {
+    const small = await startNatsServer();
+    try {
+      await applyBundledStreams(small.url);
+      const conn = await natsConnect({ servers: small.url });
+      const jsm = await jetstreamManager(conn);
+      const { config } = await jsm.streams.info("ONEX_EVENT");
+      await jsm.streams.update("ONEX_EVENT", { ...config, max_msg_size: 64 });
+      const c = await client(small.url, keys.node, [keys.node]);
+      const error = await c.publish(stateUpdate("n-too-big"), { retryForMs: 10_000 }).catch((e: OnexError) => e);
+      expect(error).toMatchObject({ code: ErrorCode.PublishFailed });
+      expect((error as OnexError).message).toMatch(/size/i);
+      expect((await jsm.streams.info("ONEX_EVENT")).state.messages).toBe(0);
+      await c.close();
+      await conn.close();
+    } finally {
+      await small.stop();
     }
   });
 });
