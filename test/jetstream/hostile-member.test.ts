@@ -219,6 +219,33 @@ describe("the reply subject of a member's own publish", () => {
     expect(after.map((s) => [s.first_seq, s.messages])).toEqual(before.map((s) => [s.first_seq, s.messages]));
   });
 
+  it("cannot purge or delete messages of its own zone's streams either, through the reply subject or the API", async () => {
+    const { nc } = await zones.raw("a");
+    const own = update(ZONE_A, "a-own-reply").subject();
+    // Each of account A's streams holds a letter or message first, so a purge up to an acknowledgement's sequence would show.
+    await nc.request(deadLetterSubject(ZONE_A, SHARED, "purge-bait"), "x");
+    nc.publish(own, "x", { reply: deadLetterSubject(undefined, SHARED, "purge-bait") });
+    for (let i = 0; i < 20; i++) await nc.request(own, "x");
+    const adminA = await (await zones.raw("adminA")).jsm();
+    const mine = [STREAM_A, LETTERS_A, DEAD_LETTER_STREAM];
+    const state = () => Promise.all(mine.map(async (s) => (await adminA.streams.info(s)).state));
+    const before = await state();
+    expect(before.map((s) => s.messages > 0)).toEqual([true, true, true]);
+    const targets = mine.flatMap((s) => [`$JS.API.STREAM.PURGE.${s}`, `$JS.API.STREAM.MSG.DELETE.${s}`]);
+    // An acknowledgement reads as {"stream":…,"seq":N}: a purge of everything below N, or a delete of message N (the one just stored).
+    for (const reply of targets) nc.publish(own, "x", { reply });
+    await nc.request(own, "x");
+    // Asked directly, the API refuses the member outright.
+    const notRefused: string[] = [];
+    for (const subject of targets) if (!(await refusedByServer(nc, subject, JSON.stringify({ seq: 1 })))) notRefused.push(subject);
+    expect(notRefused).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const after = await state();
+    // Nothing removed: the letters as they were, the zone stream grown by exactly what was published.
+    expect(after.map((s) => [s.first_seq, s.num_deleted ?? 0])).toEqual(before.map((s) => [s.first_seq, s.num_deleted ?? 0]));
+    expect(after.map((s) => s.messages)).toEqual([before[0]!.messages + targets.length + 1, before[1]!.messages, before[2]!.messages]);
+  });
+
   it("reaches nothing of another zone, and a letter it aims at its own zone's dead-letter stream is refused on replay", async () => {
     const b = await zones.member("b");
     const sub = await b.subscribe([v0_1.StateUpdate], { zone: ZONE_B, entityId: "b-victim", durable: "b-victim" });
