@@ -4,11 +4,12 @@
  * into a command channel. Each attack is made with raw nats.js requests, as an attacker
  * scripts them, against a server running the generated config.
  */
-import { headers as natsHeaders } from "@nats-io/transport-node";
+import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import { ErrorCode } from "../../runtime/errors.js";
+import { inboxPrefixOf } from "../../runtime/jetstream/authorization.js";
 import { deadLetterSubject, listDeadLetters } from "../../runtime/jetstream/dead-letter.js";
 import { OnexHeader } from "../../runtime/jetstream/headers.js";
 import { DEAD_LETTER_STREAM, streamNameOf, zoneStreamNameOf } from "../../runtime/jetstream/streams.js";
@@ -104,6 +105,34 @@ describe("a zone-A member against zone B's consumers", () => {
     expect((mine.value!.message as v0_1.StateUpdate).source.zone).toBe(ZONE_A);
     await own.stop();
     void jsm;
+  });
+});
+
+describe("replies of another identity", () => {
+  /** Whether the server refuses `nc` a subscription on `subject` (a permissions error ends it); false if it stays open 2 s. */
+  const subscriptionRefused = async (nc: NatsConnection, subject: string) => {
+    const sub = nc.subscribe(subject);
+    const listening = (async () => {
+      try {
+        for await (const _ of sub) return "heard";
+        return "ended";
+      } catch (error) {
+        return /permissions violation/i.test(String((error as Error).message)) ? "refused" : "failed";
+      }
+    })();
+    const outcome = await Promise.race([listening, new Promise<string>((resolve) => setTimeout(() => resolve("open"), 2_000))]);
+    sub.unsubscribe();
+    return outcome === "refused";
+  };
+
+  it("a member cannot listen under another member's reply prefix, or any other but its own", async () => {
+    const { nc } = await zones.raw("a");
+    const refused: Record<string, boolean> = {};
+    for (const subject of [`${inboxPrefixOf("node-a2")}.>`, `${inboxPrefixOf("node-b")}.>`, "_INBOX.>", "_INBOX_node-a2.*", ">"]) refused[subject] = await subscriptionRefused(nc, subject);
+    expect(Object.entries(refused).filter(([, ok]) => !ok)).toEqual([]);
+    // Its own prefix is its own: a subscription there stays open, and a request's reply comes back there.
+    expect(await subscriptionRefused(nc, `${inboxPrefixOf("node-a")}.mine`)).toBe(false);
+    expect(await refusedByServer(nc, update(ZONE_A, "a-own-inbox").subject(), "x")).toBe(false);
   });
 });
 
