@@ -224,6 +224,18 @@ describe("the reply subject of a member's own publish", () => {
     const victim = await zones.member("a2");
     await expect(victim.subscribe([v0_1.StateUpdate], { zone: ZONE_A, durable: "planted-none" })).rejects.toMatchObject({ code: ErrorCode.StreamConfig, message: expect.stringContaining("acknowledgement policy none") });
     await expect(victim.subscribe([v0_1.StateUpdate], { zone: ZONE_A, durable: "planted-headers" })).rejects.toMatchObject({ code: ErrorCode.StreamConfig, message: expect.stringContaining("headers only (no bodies)") });
+    // Explicit, but delivering somewhere else, at the original pace, in small pulls or on its own redelivery schedule.
+    const foreign: [string, object, string][] = [
+      ["planted-push", { ack_policy: AckPolicy.Explicit, deliver_subject: `${inboxPrefixOf("node-a")}.push`, rate_limit_bps: 1_000 }, "a push delivery subject"],
+      ["planted-pace", { ack_policy: AckPolicy.Explicit, replay_policy: "original" }, "replay policy original"],
+      ["planted-batch", { ack_policy: AckPolicy.Explicit, max_batch: 1 }, "a pull batch limit of 1"],
+      ["planted-expiry", { ack_policy: AckPolicy.Explicit, max_expires: 1_000_000 }, "a pull expiry limit"],
+      ["planted-backoff", { ack_policy: AckPolicy.Explicit, max_deliver: 5, backoff: [1_000_000_000, 2_000_000_000] }, "a redelivery backoff"],
+    ];
+    for (const [name, config, what] of foreign) {
+      expect((await plant(name, config)).error).toBeUndefined();
+      await expect(victim.subscribe([v0_1.StateUpdate], { zone: ZONE_A, durable: name })).rejects.toMatchObject({ code: ErrorCode.StreamConfig, message: expect.stringContaining(what) });
+    }
     const sub = await victim.subscribe([v0_1.StateUpdate], { zone: ZONE_A, durable: "planted-slack", ackWaitMs: 60_000, maxInFlight: 10, maxDeliver: 3 });
     const now = (await api(`$JS.API.CONSUMER.INFO.${STREAM_A}.planted-slack`, {})).config!;
     expect([now.ack_wait, now.max_ack_pending, now.max_deliver]).toEqual([60_000_000_000, 10, -1]);
