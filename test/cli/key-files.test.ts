@@ -49,16 +49,36 @@ describe("key files", () => {
     expect(readdirSync(dir).filter((name) => name.endsWith(".tmp"))).toEqual([]);
   });
 
-  it("sign refuses a private key others can read, unless --allow-unprotected-key", () => {
+  it("every command that signs refuses a private key others can read, before it writes or connects; --allow-unprotected-key lets the offline ones use it", () => {
     expect(onex(dir, ["keygen", "--out", "open"]).code).toBe(0);
-    chmodSync(join(dir, "open.key"), 0o644);
-    const refused = onex(dir, ["sign", "-", "--key", "open.key"], JSON.stringify(dispatch(1)));
-    expect(refused.code).toBe(3);
-    expect(refused.stderr).toContain(ErrorCode.KeyPermissions);
-    expect(refused.stdout).toBe("");
-    const allowed = onex(dir, ["sign", "-", "--key", "open.key", "--allow-unprotected-key"], JSON.stringify(dispatch(1)));
-    expect(allowed.code).toBe(0);
-    expect(allowed.stdout).toContain("ed25519:");
+    chmodSync(join(dir, "open.key"), 0o640);
+    writeFileSync(join(dir, "open-task.json"), JSON.stringify(dispatch(1)));
+    writeFileSync(join(dir, "open-result.json"), JSON.stringify({ task_id: "t-1", status: "succeeded" }));
+    const issue = ["grant", "issue", "--key", "open.key", "--subject", "node-a", "--zone", "zone.trusted.org", "--type", "signal.task.dispatch", "--expires-in", "1h"];
+    const issued = onex(dir, [...issue, "--allow-unprotected-key"]);
+    expect(issued.code).toBe(0);
+    writeFileSync(join(dir, "open-grant.json"), issued.stdout);
+    // An address nothing listens on: a command that connected before it read the key would fail otherwise.
+    const nowhere = ["--server", "nats://127.0.0.1:1"];
+    const commands: Record<string, { args: string[]; offline: boolean }> = {
+      sign: { args: ["sign", "open-task.json", "--key", "open.key"], offline: true },
+      attest: { args: ["attest", "--key", "open.key", "--node", "node-a", "--task", "open-task.json", "--result", "open-result.json", "--outcome", "succeeded", "--trust-delta", "0", "--execution-time", "1"], offline: true },
+      "grant issue": { args: issue, offline: true },
+      "grant revoke": { args: ["grant", "revoke", "open-grant.json", "--key", "open.key", "--list", "open-revocations.json"], offline: true },
+      "artifact publish": { args: ["artifact", "publish", "open-task.json", "--name", "models/x", "--version", "1", "--key", "open.key", "--zone", "zone.trusted.org", ...nowhere], offline: false },
+      "artifact fetch": { args: ["artifact", "fetch", "models/x@1", "--key", "open.key", "--zone", "zone.trusted.org", "--out", "open-fetched.bin", ...nowhere], offline: false },
+    };
+    const outcomes = Object.fromEntries(
+      Object.entries(commands).map(([name, { args }]) => {
+        const run = onex(dir, args);
+        return [name, { code: run.code, refused: run.stderr.includes(ErrorCode.KeyPermissions), stdout: run.stdout }];
+      }),
+    );
+    expect(outcomes).toEqual(Object.fromEntries(Object.keys(commands).map((name) => [name, { code: 3, refused: true, stdout: "" }])));
+    expect(readdirSync(dir).filter((name) => name.startsWith("open-revocations") || name.startsWith("open-fetched"))).toEqual([]);
+    for (const [name, { args, offline }] of Object.entries(commands)) {
+      if (offline) expect([name, onex(dir, [...args, "--allow-unprotected-key"]).code]).toEqual([name, 0]);
+    }
   });
 
   it("nats-auth --out writes 0600 and never replaces an existing (0644) file without --force", () => {
