@@ -6,6 +6,7 @@
  * at hand as a subscription uses them, and every outcome (kind, code, message) must match.
  */
 import { afterAll, describe, expect, it } from "vitest";
+import { ErrorCode } from "../../runtime/errors.js";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import * as v0_2 from "../../generated/v0.2/index.js";
 import type { TransportMessageClass } from "../../runtime/protocol-sdk.js";
@@ -14,7 +15,7 @@ import { StoredMessageReplay } from "../../runtime/receive/stored-message-replay
 import { VerifyAhead } from "../../runtime/receive/verify-ahead.js";
 import { randomBytes } from "node:crypto";
 import { canonicalBytes } from "../../runtime/trust/canonical-json.js";
-import { generateKeyPair, keyPairFromSeed, keyRing } from "../../runtime/trust/keys.js";
+import { generateKeyPair, keyPairFromSeed, keyRing, type KeyResolver, type PublicKey } from "../../runtime/trust/keys.js";
 import { DEFAULT_TRUST_POLICY } from "../../runtime/trust/policy.js";
 import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
@@ -234,6 +235,26 @@ describe("verification on worker threads", () => {
     const out = withVerifiedAhead(lying, () => typedPipeline([v0_1.TaskDispatch] as unknown as TransportMessageClass[], settings()).receive(at(m, tampered, "S#3")));
     expect(describeOutcome(out)).toMatch(/^reject ONEX_E_SIGNATURE_INVALID/);
     expect(lying.used).toBeUndefined();
+  });
+
+  it("a resolver that hands out a key whose key object is another key's is ONEX_E_KEY_INVALID, with or without a thread's verdict", async () => {
+    // keyRing refuses such a key outright; a resolver written by hand can still return one.
+    const chimera: PublicKey = { keyId: key.keyId, raw: key.publicKey.raw, keyObject: other.publicKey.keyObject };
+    expect(() => keyRing([chimera])).toThrow(expect.objectContaining({ code: ErrorCode.KeyInvalid }));
+    const byHand: KeyResolver = (keyId) => (keyId === key.keyId ? chimera : undefined);
+    const trust = (): TrustSettings => ({ ...settings(), context: { ...settings().context, keys: byHand } });
+    const m = dispatch(900);
+    const message = at(m, signed(m), "S#900");
+    const single = typedPipeline([v0_1.TaskDispatch] as unknown as TransportMessageClass[], trust());
+    expect(describeOutcome(single.receive(message))).toMatch(/^reject ONEX_E_KEY_INVALID/);
+    const pool = new VerifyAhead(byHand, 1);
+    pools.push(pool);
+    await pool.submit(message.data).result;
+    const checked = await pool.submit(message.data).result;
+    // The thread verified with the raw bytes and found the signature good; the key is refused before its verdict counts.
+    expect(checked?.valid).toBe(true);
+    const threaded = typedPipeline([v0_1.TaskDispatch] as unknown as TransportMessageClass[], trust());
+    expect(describeOutcome(withVerifiedAhead(checked, () => threaded.receive(message)))).toMatch(/^reject ONEX_E_KEY_INVALID/);
   });
 
   it("a pool that is closed or has no threads answers nothing, and the pipeline verifies", async () => {
