@@ -131,6 +131,27 @@ describe("replays and forgeries", () => {
     expect(state.num_ack_pending).toBe(0);
   });
 
+  it("a durable made again dead-letters the same stored forgery again: each subscription's letter ids are its own, so none can be stored ahead of it", async () => {
+    const forged = update(ZONE_A, "lettered-twice");
+    await publishRaw(forged.subject(), JSON.stringify(forged.toJSON()));
+    const a = await zones.member("a");
+    for (let run = 0; run < 2; run++) {
+      // The same durable name each time, deleted in between (an operator's reset): it reads the stream from the start again.
+      const sub = await a.subscribe([v0_1.StateUpdate], { zone: ZONE_A, entityId: "lettered-twice", durable: "lettered-twice", deliver: "all" });
+      // Pulled while iterated: the forgery is dead-lettered on the way to a valid message that never comes.
+      const iterating = endOf(sub);
+      for (let i = 0; i < 200 && sub.stats.deadLettered === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      await sub.stop();
+      expect(await iterating).toBeUndefined();
+      expect(sub.stats.deadLettered).toBe(1);
+      await (await (await zones.raw("adminA")).jsm()).consumers.delete(STREAM_A, "lettered-twice");
+    }
+    // Two letters of one stored message: had the second's id been the first's (a name and a sequence anyone can know), it would be a silent duplicate.
+    const letters = await lettersOf("lettered-twice");
+    expect(letters.map((l) => l.reason)).toEqual([ErrorCode.SignatureMissing, ErrorCode.SignatureMissing]);
+    expect(new Set(letters.map((l) => l.originalSequence)).size).toBe(1);
+  });
+
   it("types are judged by the signed body: an unknown type is dead-lettered whichever way it is named, a mislabelled or misrouted message too", async () => {
     const a = await zones.member("a");
     const s = update(ZONE_A, "labels");
