@@ -73,7 +73,9 @@ describe("a zone-A member against zone B's consumers", () => {
       // The dead letters of every zone, its own included, stay with the operator.
       ...[DEAD_LETTER_STREAM, LETTERS_A, LETTERS_B].flatMap((letters): [string, string][] => [
         [`$JS.API.CONSUMER.CREATE.${letters}`, JSON.stringify({ stream_name: letters, config: {} })],
+        [`$JS.API.CONSUMER.MSG.NEXT.${letters}.any`, JSON.stringify({ batch: 1 })],
         [`$JS.API.STREAM.MSG.GET.${letters}`, JSON.stringify({ seq: 1 })],
+        [`$JS.API.DIRECT.GET.${letters}`, JSON.stringify({ seq: 1 })],
         [`$JS.API.STREAM.INFO.${letters}`, "{}"],
       ]),
       // Account-wide counters would show other zones' activity.
