@@ -28,6 +28,11 @@ beforeAll(() => {
   writeFileSync(join(dir, "binary.dat"), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 151 + 7) % 256)));
   writeFileSync(join(dir, "dup.json"), '{"grant_id":"g","grant_id":"h"}');
   writeFileSync(join(dir, "exists.out"), "keep\n");
+  // A task and a result whose only fault is a member named twice (the second value would win in JSON.parse).
+  writeFileSync(join(dir, "dup-task.json"), JSON.stringify(dispatch(1)).replace('"priority":5', '"priority":5,"priority":6'));
+  writeFileSync(join(dir, "dup-result.json"), '{"task_id":"t-1","status":"succeeded","status":"failed"}');
+  writeFileSync(join(dir, "one-task.json"), JSON.stringify(dispatch(1)));
+  writeFileSync(join(dir, "no-grants.json"), "[]");
   writeFileSync(join(dir, "msgs.ndjson"), [1, 2, 3].map((n) => JSON.stringify(dispatch(n))).join("\n") + "\n");
   // Huge: a 24 MB array on one line (valid), and a 24 MB line of nothing that is JSON.
   writeFileSync(join(dir, "huge.json"), JSON.stringify(Array.from({ length: 40_000 }, (_, n) => dispatch(n))));
@@ -84,6 +89,9 @@ const CASES: Record<string, Case> = {
   "attest: missing task": { args: ["attest", "--key", "k.key", "--task", "nope.json", ...task], code: FileNotFound, exit: 3 },
   "attest: binary task": { args: ["attest", "--key", "k.key", "--task", "binary.dat", ...task], code: JsonSyntax, exit: 1 },
   "attest: RSA key": { args: ["attest", "--key", "rsa.key", "--task", "msgs.ndjson", ...task], code: KeyInvalid, exit: 3 },
+  "attest: duplicate names in the task": { args: ["attest", "--key", "k.key", "--task", "dup-task.json", ...task], code: JsonDuplicateKey, exit: 1 },
+  "attest: duplicate names in the result": { args: ["attest", "--key", "k.key", "--task", "one-task.json", ...task.map((a) => (a === "msgs.ndjson" ? "dup-result.json" : a))], code: JsonDuplicateKey, exit: 1 },
+  "verify: duplicate names in revocations": { args: ["verify", "msgs.ndjson", "--key", "k.pub", "--authority", "zone.a=k.pub", "--grants", "no-grants.json", "--revocations", "dup.json"], code: JsonDuplicateKey, exit: 1 },
   "grant issue: missing key": { args: ["grant", "issue", "--key", "nope.key", ...grant], code: FileNotFound, exit: 3 },
   "grant issue: unwritable --out": { args: ["grant", "issue", "--key", "k.key", ...grant, "--out", "no/such/g.json"], code: WriteFailed, exit: 73 },
   "grant issue: --out exists": { args: ["grant", "issue", "--key", "k.key", ...grant, "--out", "exists.out"], code: FileExists, exit: 2 },
