@@ -166,6 +166,14 @@ describe("an uncovered breaking change", () => {
     const chain = runCli(["diff", "v0.0.9", "v0.2", "--schemas", schemas]);
     expect(chain.status).toBe(1);
     expect(chain.stderr).toContain("ONEX_E_BREAKING_CHANGE");
+
+    // The CI gate: with no versions named (or --all), every adjacent pair is checked, and this one fails it.
+    for (const args of [[], ["--all"]]) {
+      const gate = runCli(["diff", ...args, "--schemas", schemas]);
+      expect([args, gate.status]).toEqual([args, 1]);
+      expect(gate.stderr).toContain("error ONEX_E_BREAKING_CHANGE:");
+      expect(gate.stderr).toContain("event.agent.started /payload/capabilities");
+    }
   });
 });
 
@@ -174,6 +182,8 @@ describe("a subject template that changes", () => {
     const { schemas } = await copySchemas();
     await editFile(join(schemas, "v0.2", "manifest.yaml"), (text) => text.replace('{entity_id}.events"', '{entity_id}.evts"'));
     const text = runCli(["diff", "v0.1", "v0.2", "--schemas", schemas]);
+    // Reported, not a failure: the exit status is the schema changes' alone.
+    expect(text.status).toBe(0);
     expect(text.stdout).toContain("subject event: jetstream.onex.zone.{/source/zone}.{/source/entity_type}.{/source/entity_id}.events -> jetstream.onex.zone.{/source/zone}.{/source/entity_type}.{/source/entity_id}.evts (the two versions' messages travel on different subjects");
     const report = JSON.parse(runCli(["diff", "v0.1", "v0.2", "--schemas", schemas, "--json"]).stdout) as DiffReport;
     expect(report.subjects).toEqual([{ key: "event", from: "jetstream.onex.zone.{/source/zone}.{/source/entity_type}.{/source/entity_id}.events", to: "jetstream.onex.zone.{/source/zone}.{/source/entity_type}.{/source/entity_id}.evts" }]);
