@@ -143,6 +143,43 @@ const lensCases: LensCase[] = [
     message: /wrap "fallback": \/payload\/fallback of v0\.1 signal\.task\.dispatch is already an array; wrap makes an array of a single value/,
   },
   {
+    what: "a rename onto a name that is already taken",
+    file: V02,
+    edit: (t) => t.replace("rename: { from: action, to: operation }", "rename: { from: action, to: priority }"),
+    line: lineIn("to: priority }"),
+    message: /rename action -> priority: v0\.1 signal\.task\.dispatch already has \/payload\/priority; the rename would overwrite it/,
+  },
+  {
+    what: "a hoist onto a name that is already taken",
+    file: V02,
+    edit: (t) => t.replace("          - plunge: { host: build, name: fingerprint }\n", "          - plunge: { host: build, name: fingerprint }\n          - add: { name: fingerprint, default: none }\n            lossy: true\n          - hoist: { host: build, name: fingerprint }\n"),
+    line: lineIn("- hoist: { host: build"),
+    message: /hoist build\.fingerprint: .*already has \/payload\/fingerprint; the move would overwrite it/,
+  },
+  {
+    what: "an `in` of a field that is not an object",
+    file: V02,
+    edit: (t) => t.replace("          - add: { name: retry, optional: true }\n", "          - in: { name: priority, lenses: [] }\n          - add: { name: retry, optional: true }\n"),
+    line: lineIn("- in: { name: priority"),
+    message: /in "priority": \/payload\/priority of v0\.1 signal\.task\.dispatch is not an object/,
+  },
+  {
+    what: "a `map` of a field that is not an array",
+    file: V02,
+    edit: (t) => t.replace("          - add: { name: retry, optional: true }\n", "          - map: { name: priority, lenses: [] }\n          - add: { name: retry, optional: true }\n"),
+    line: lineIn("- map: { name: priority"),
+    message: /map "priority": \/payload\/priority of v0\.1 signal\.task\.dispatch is not an array/,
+  },
+  ...["rename: { from: action, to: operation }", "plunge: { host: build, name: fingerprint }", "in:\n        name: payload\n        lenses:\n          - rename: { from: reason"].map(
+    (lens): LensCase => ({
+      what: `\`lossy: true\` on a lens that never drops data (${lens.split(":")[0]})`,
+      file: V02,
+      edit: (t) => t.replace(`- ${lens}`, lens.startsWith("in:") ? `- lossy: true # never\n      ${lens}` : `- ${lens}\n            lossy: true # never`),
+      line: lineIn("lossy: true # never"),
+      message: new RegExp(`"${lens.split(":")[0]}" never drops data; remove "lossy: true"`),
+    }),
+  ),
+  {
     what: "an envelope lens naming a field the envelope does not have",
     file: "v0.1/from-v0.0.9.yaml",
     edit: (t) => t.replace("rename: { from: timestamp, to: time }", "rename: { from: timestmp, to: time }"),
