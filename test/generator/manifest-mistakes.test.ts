@@ -87,6 +87,10 @@ const mistakes: Mistake[] = [
   // --- Schema files.
   { what: "a $ref to a file that does not exist", edits: [replace("v0.1/messages/result-ready.yaml", "../records/execution-attestation.yaml", "../records/missing.yaml")], code: ErrorCode.RefUnresolved, file: "v0.1/messages/result-ready.yaml", at: { needle: "../records/missing.yaml" }, message: /\$ref "\.\.\/records\/missing\.yaml" points at schemas\/v0\.1\/records\/missing\.yaml, which does not exist/ },
   { what: "a $ref to a pointer that does not exist", edits: [useRecord("../records/address.yaml#/properties/zoen")], code: ErrorCode.RefUnresolved, file: NODE_FAILED, at: { needle: "../records/address.yaml#" }, message: /\/properties\/zoen does not exist in schemas\/v0\.1\/records\/address\.yaml/ },
+  { what: "a $ref to a remote URL", edits: [useRecord("https://example.com/schemas/address.yaml")], code: ErrorCode.RefUnresolved, file: NODE_FAILED, at: { needle: "https://example.com" }, message: /\$ref "https:\/\/example\.com\/schemas\/address\.yaml" is a remote reference; onex resolves only files of the manifest/ },
+  { what: "a $ref to a file not declared under records", edits: [write("v0.1/records/stray.yaml", "type: string\n"), useRecord("../records/stray.yaml")], code: ErrorCode.RefUnresolved, file: NODE_FAILED, at: { needle: "../records/stray.yaml" }, message: /\$ref "\.\.\/records\/stray\.yaml" points at schemas\/v0\.1\/records\/stray\.yaml, which the manifest does not declare under records/ },
+  { what: "an unknown format", edits: [replace(NODE_FAILED, "  reason:\n    type: string", "  reason:\n    type: string\n    format: iri")], code: ErrorCode.SchemaInvalid, file: NODE_FAILED, at: { needle: "type: string\n    format: iri" }, message: /unknown format "iri"/ },
+  { what: "a keyword without the type it applies to", edits: [replace(NODE_FAILED, "  reason:\n    type: string", "  reason:\n    maxLength: 10")], code: ErrorCode.SchemaInvalid, file: NODE_FAILED, at: { needle: "maxLength: 10" }, message: /missing type "string" for keyword "maxLength"/ },
   { what: "an unknown JSON Schema keyword", edits: [replace(NODE_FAILED, "  reason:\n    type: string", "  reason:\n    type: string\n    maxLenght: 10")], code: ErrorCode.SchemaInvalid, file: NODE_FAILED, at: { needle: "maxLenght" }, message: /unknown keyword: "maxLenght"/ },
   { what: "an invalid regular expression", edits: [replace(ADDRESS, 'pattern: "^[a-z0-9]', 'pattern: "^[a-z0-9')], code: ErrorCode.SchemaInvalid, file: ADDRESS, at: { needle: '"^[a-z0-9([' }, message: /pattern ".*" is not a valid regular expression/ },
   { what: "an invalid patternProperties regex", edits: [replace(NODE_FAILED, "properties:\n", "patternProperties:\n  \"^x-(\":\n    type: string\nproperties:\n")], code: ErrorCode.SchemaInvalid, file: NODE_FAILED, at: { needle: '"^x-("' }, message: /patternProperties key "\^x-\(" is not a valid regular expression/ },
@@ -132,6 +136,23 @@ const mistakes: Mistake[] = [
     file: NODE_FAILED,
     at: { needle: "properties:" },
     message: /this object lists 2103 properties; onex generates validators for at most 1000 per object/,
+  },
+  {
+    what: "subschemas nested 40 deep",
+    edits: [replace(NODE_FAILED, "properties:\n", `properties:\n  deep:\n${Array.from({ length: 40 }, (_, i) => `${"  ".repeat(2 * i + 2)}type: object\n${"  ".repeat(2 * i + 2)}properties:\n${"  ".repeat(2 * i + 3)}d:\n`).join("")}${"  ".repeat(82)}type: string\n`)],
+    code: ErrorCode.SchemaTooLarge,
+    file: NODE_FAILED,
+    // The first subschema past the limit.
+    at: { needle: `\n${" ".repeat(66)}d:`, offset: 67 },
+    message: /subschemas are nested more than 32 deep here; move the inner part into a record and \$ref it/,
+  },
+  {
+    what: "20,001 subschemas in one file",
+    edits: [replace(NODE_FAILED, "properties:\n", `properties:\n${Array.from({ length: 25 }, (_, i) => `  g${i}:\n    anyOf:\n${Array.from({ length: 801 }, () => "      - type: string\n").join("")}`).join("")}`)],
+    code: ErrorCode.SchemaTooLarge,
+    file: NODE_FAILED,
+    at: { line: 1, column: 1 },
+    message: /the schema has more than 20000 subschemas; split it into records/,
   },
   // --- The schemas folder and transforms.
   {
