@@ -132,7 +132,7 @@ describe("outputs", () => {
     expect([usage.status, usage.stderr]).toEqual([2, expect.stringMatching(/^error ONEX_E_USAGE: Missing 1 required arg/)]);
   });
 
-  for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129], ["SIGQUIT", 131]] as const) {
     it(`migrate stopped by ${signal} mid-run leaves neither its outputs nor their temporary files`, async () => {
       const out = `stopped-${signal}.ndjson`;
       const child = spawn(process.execPath, [BIN, "migrate", "v0.1", "v0.2", "-", "--out", out, "--dead-letter", `dead-${signal}.ndjson`], { cwd: dir, stdio: ["pipe", "ignore", "pipe"] });
@@ -146,6 +146,7 @@ describe("outputs", () => {
       expect(await exited).toBe(status);
       child.stdin.destroy();
       expect(existsSync(join(dir, out))).toBe(false);
+      expect(existsSync(join(dir, `dead-${signal}.ndjson`))).toBe(false);
       expect(leftovers()).toEqual([]);
     });
   }
