@@ -41,7 +41,16 @@ export async function loadTemplates(names: readonly string[], overrideDir?: stri
       const template = hbs.compile(text, { noEscape: !options.html, strict: true });
       if (name === "header.hbs") hbs.registerPartial("header", text);
       const partial = options.html ? /(?:^|\/)_([A-Za-z0-9-]+)\.[^/]*hbs$/.exec(name) : null;
-      if (partial) hbs.registerPartial(partial[1]!, template);
+      // A partial's failure names the partial, not only the page that included it.
+      if (partial) {
+        hbs.registerPartial(partial[1]!, (context: unknown, runtime?: Handlebars.RuntimeOptions) => {
+          try {
+            return template(context, runtime);
+          } catch (cause) {
+            throw cause instanceof PartialFailure ? cause : new PartialFailure(name, cause);
+          }
+        });
+      }
       compiled.set(name, template);
     } catch (cause) {
       throw new OnexError(ErrorCode.TemplateError, `template ${file}: ${(cause as Error).message}`, { file }, { cause });
@@ -53,9 +62,28 @@ export async function loadTemplates(names: readonly string[], overrideDir?: stri
     try {
       return template({ ...globals, ...view });
     } catch (cause) {
-      throw new OnexError(ErrorCode.TemplateError, `template ${name}: ${(cause as Error).message}`, { file: name }, { cause });
+      const failed = cause instanceof PartialFailure ? cause.template : name;
+      const where = failed === name ? name : `${failed} (included by ${name})`;
+      throw new OnexError(ErrorCode.TemplateError, `template ${where}: ${templateProblem(cause instanceof PartialFailure ? cause.cause : cause)}`, { file: failed }, { cause });
     }
   };
+}
+
+/** A partial that failed while a page rendered: which one, and why. */
+class PartialFailure extends Error {
+  constructor(
+    readonly template: string,
+    override readonly cause: unknown,
+  ) {
+    super(`template ${template} failed`);
+  }
+}
+
+/** Handlebars' message said plainly: strict mode's `"x" not defined in [object Object] - 2:115` names the field and where it is (1-based). */
+function templateProblem(cause: unknown): string {
+  const message = (cause as Error)?.message ?? String(cause);
+  const missing = /^"([^"]*)" not defined in [\s\S]* - (\d+):(\d+)$/.exec(message);
+  return missing ? `line ${missing[2]}, column ${Number(missing[3]) + 1}: "${missing[1]}" is not a field here (misspelt?)` : message;
 }
 
 /** Every template file under `dir`, as `/`-separated paths relative to it (dot files left out). */

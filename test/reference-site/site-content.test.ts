@@ -133,6 +133,20 @@ describe("site output", () => {
     await writeFile(join(dir, "reference-site", "index.html.hbs"), "{{#each versions}}never closed");
     await expect(buildReferenceSite(SCHEMAS, dir)).rejects.toMatchObject({ code: ErrorCode.TemplateError, message: expect.stringContaining("index.html.hbs") });
   });
+
+  it("reports a misspelt field as ONEX_E_TEMPLATE (strict mode), not an empty cell", async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, "reference-site"));
+    const foot = await readFile(join(DEFAULT_TEMPLATES, "reference-site", "_foot.html.hbs"), "utf8");
+    await writeFile(join(dir, "reference-site", "_foot.html.hbs"), foot.replace("</footer>", "{{maintainr}}</footer>"));
+    // Where the field name stands, in the partial.
+    const at = foot.split("\n").findIndex((line) => line.includes("</footer>"));
+    await expect(buildReferenceSite(SCHEMAS, dir)).rejects.toMatchObject({
+      code: ErrorCode.TemplateError,
+      message: `template reference-site/_foot.html.hbs (included by reference-site/index.html.hbs): line ${at + 1}, column ${foot.split("\n")[at]!.indexOf("</footer>") + 3}: "maintainr" is not a field here (misspelt?)`,
+      details: { file: "reference-site/_foot.html.hbs" },
+    });
+  });
 });
 
 describe("onex docs", () => {
