@@ -11,7 +11,7 @@ import { startNatsProxy } from "../support/nats-proxy.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { registryConformance } from "./conformance.js";
 import { registryFaults } from "./faults.js";
-import { codeOf, eventually, makeNode, nextMatching } from "./fixtures.js";
+import { codeOf, eventually, makeNode, nextMatching, resign } from "./fixtures.js";
 import { natsKvWriter } from "./store-writer.js";
 
 registryConformance("NATS KV", async () => {
@@ -92,6 +92,41 @@ describe("NATS KV watch", () => {
       proxy.close();
     }
   }, 60_000);
+
+  it("onex registry register --heartbeat deregisters and exits 0 on SIGINT and SIGTERM, and exits 1 with ONEX_E_REPLAY once the node registered a newer entry elsewhere", async () => {
+    const url = `${server.url}?bucket=cli${process.pid}&ttl=3s`;
+    const reader = await openRegistry(url, { logger: { warn() {} } });
+    const running: ReturnType<typeof startCli>[] = [];
+    const heartbeat = (node: ReturnType<typeof makeNode>) => {
+      const cli = startCli(["registry", "register", "-", "--heartbeat", "--registry", url], { input: JSON.stringify({ entry: node.entry, identity: node.identity }) });
+      running.push(cli);
+      return cli;
+    };
+    const ended = (cli: ReturnType<typeof startCli>) => Promise.race([cli.exited, new Promise<string>((resolve) => setTimeout(() => resolve("still running"), 20_000))]);
+    try {
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        const node = makeNode("zone.trusted.org");
+        const cli = heartbeat(node);
+        await eventually(async () => cli.stdout().includes(node.address) || cli.child.exitCode !== null, 20_000, "the registration");
+        expect((await reader.resolve(node.address)).entry).toEqual(node.entry);
+        cli.child.kill(signal);
+        expect([signal, await ended(cli)]).toEqual([signal, 0]);
+        expect(await codeOf(() => reader.resolve(node.address))).toBe(ErrorCode.NotFound);
+      }
+      const node = makeNode("zone.trusted.org", { registeredAt: new Date(Date.now() - 60_000).toISOString() });
+      const cli = heartbeat(node);
+      await eventually(async () => cli.stdout().includes(node.address) || cli.child.exitCode !== null, 20_000, "the registration");
+      // Another instance of the node registers a newer entry: the next heartbeat (a third of the TTL) finds it.
+      const newer = resign(node, { capabilities: ["v2"] });
+      await reader.register(newer, node.identity);
+      expect(await ended(cli)).toBe(1);
+      expect(cli.stderr()).toContain(`error ${ErrorCode.Replay}:`);
+      expect((await reader.resolve(node.address)).entry).toEqual(newer);
+    } finally {
+      for (const cli of running) cli.child.kill("SIGKILL");
+      await reader.close();
+    }
+  }, 90_000);
 
   // The watching process is busy for 1.5 TTLs (a long collection, a CPU-bound task) while a node
   // heart-beats from another process. When it wakes, its timers run before its socket is read:
