@@ -86,6 +86,21 @@ describe("messages own their data", () => {
     expect(error.code).toBe(ErrorCode.ValidationFailed);
   });
 
+  it("an input nested more than 1000 levels deep is ONEX_E_VALIDATION too, by create() and parse(); 1000 levels are data", () => {
+    const nested = (levels: number) => {
+      const root: Record<string, unknown> = {};
+      let at = root;
+      for (let i = 1; i < levels; i++) at = (at.x = {}) as Record<string, unknown>;
+      return root;
+    };
+    const output = (levels: number) => ({ source, trust, payload: { task_id: "t-1", status: "failed" as const, output: { deep: nested(levels) } } });
+    expect(catchError(() => v0_2.ResultReady.create(output(1_001))).code).toBe(ErrorCode.ValidationFailed);
+    const stored = v0_2.ResultReady.create(output(10)).toJSON() as { payload: object };
+    expect(catchError(() => v0_2.ResultReady.parse({ ...stored, payload: { ...stored.payload, output: { deep: nested(1_001) } } })).code).toBe(ErrorCode.ValidationFailed);
+    // Counted from the message: its envelope and payload are levels too.
+    expect(v0_2.ResultReady.create(output(990)).payload.output).toEqual({ deep: nested(990) });
+  });
+
   it("what JSON cannot carry is refused by create() with its path, never turned into something else on the way to the wire", () => {
     const ready = (output: Record<string, unknown>) => v0_2.ResultReady.create({ source, trust, payload: { task_id: "t-1", status: "failed", output } });
     const cases: [Record<string, unknown>, string][] = [
