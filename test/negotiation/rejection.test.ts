@@ -18,7 +18,7 @@ import { OnexHeader } from "../../runtime/jetstream/headers.js";
 import { agreeOnVersion, buildOffer, type ProtocolOffer } from "../../runtime/negotiation/agreement.js";
 import type { FederationNode } from "../../runtime/negotiation/federation-node.js";
 import { negotiate } from "../../runtime/negotiation/handshake.js";
-import { serveNegotiation, type NegotiationService } from "../../runtime/negotiation/negotiation-service.js";
+import { negotiateSubject, schemasSubject, serveNegotiation, type NegotiationService } from "../../runtime/negotiation/negotiation-service.js";
 import { probe } from "../../runtime/negotiation/probe.js";
 import { contentHashOf, readSchemaIndex, type SchemaIndex } from "../../runtime/negotiation/schema-index.js";
 import { generateKeyPair } from "../../runtime/trust/keys.js";
@@ -189,6 +189,29 @@ describe("unreachable peers", () => {
     expect(isOnexError(handshake, ErrorCode.NegotiationTimeout)).toBe(true);
     const probed = await probe("nobody-home", { nc: client.nc, known: indexes, timeoutMs: 300 }).catch((e: unknown) => e);
     expect(isOnexError(probed, ErrorCode.NegotiationTimeout)).toBe(true);
+  });
+});
+
+describe("a peer whose answer disagrees with the rule", () => {
+  it("is refused with ONEX_E_NEGOTIATION_INVALID naming both agreements, not taken at its word", async () => {
+    const v02 = indexes.find((i) => i.version === "0.2")!;
+    const offer = buildOffer({ deployment: "deployment-liar", protocol: protocolOf(v02), indexes });
+    const honest = agreeOnVersion(offer, offer);
+    const claimed = { ...honest, version: honest.version === "0.1" ? "0.2" : "0.1" };
+    const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+    // Its schemas are the bundled ones; only its answer says something the rule does not.
+    const subscriptions = [
+      client.nc.subscribe(schemasSubject("deployment-liar"), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.schemas/1", deployment: "deployment-liar", protocol: offer.protocol, indexes })) }),
+      client.nc.subscribe(negotiateSubject("deployment-liar"), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.answer/1", offer, agreement: claimed })) }),
+    ];
+    try {
+      await client.nc.flush();
+      const error = (await node.negotiate("deployment-liar").catch((e: unknown) => e)) as OnexError;
+      expect(isOnexError(error, ErrorCode.NegotiationInvalid)).toBe(true);
+      expect(error.message).toContain(`agreed on ${claimed.mode} v${claimed.version}, but this side computed ${honest.mode} v${honest.version}`);
+    } finally {
+      for (const subscription of subscriptions) subscription.unsubscribe();
+    }
   });
 });
 
