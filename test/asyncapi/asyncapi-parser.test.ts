@@ -12,7 +12,8 @@ import { loadVersion } from "../../generator/load-version.js";
 import * as v0_0_9 from "../../generated/v0.0.9/index.js";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import * as v0_2 from "../../generated/v0.2/index.js";
-import { ErrorCode } from "../../runtime/errors.js";
+import { ErrorCode, type OnexError } from "../../runtime/errors.js";
+import { runCli } from "../support/run-cli.js";
 import { copySchemas, editFile, PROJECT_ROOT, removeTempDirs } from "../support/temp-schemas.js";
 import { BUNDLED_VERSIONS } from "../support/bundled-versions.js";
 
@@ -118,6 +119,25 @@ describe("schemas AsyncAPI cannot express", () => {
       code: ErrorCode.AsyncApiUnsupported,
       message: expect.stringContaining('NodeRegisterPayload/properties/capabilities uses "prefixItems"'),
     });
+  });
+
+  it("refuses the other keywords with no draft-07 equivalent the same way, and the CLI exits 3", async () => {
+    const keywords: Record<string, string> = {
+      unevaluatedItems: "    unevaluatedItems: false\n",
+      minContains: "    contains: { type: string }\n    minContains: 2\n",
+      $dynamicRef: "    $dynamicRef: '#'\n",
+    };
+    for (const [keyword, lines] of Object.entries(keywords)) {
+      const { schemas } = await copySchemas();
+      await editFile(join(schemas, "v0.2", "messages", "node-register.yaml"), (text) => text.replace("  capabilities:\n    type: array\n", `  capabilities:\n    type: array\n${lines}`));
+      const error = await versionAsyncApi(schemas, "v0.2", "yaml").then(() => undefined, (e: OnexError) => e);
+      expect([keyword, error?.code, error?.message.includes(`uses "${keyword}"`)]).toEqual([keyword, ErrorCode.AsyncApiUnsupported, true]);
+    }
+    const { schemas } = await copySchemas();
+    await editFile(join(schemas, "v0.2", "messages", "node-register.yaml"), (text) => text.replace("additionalProperties: false\n", "unevaluatedProperties: false\n"));
+    const cli = runCli(["asyncapi", "v0.2", "--schemas", schemas]);
+    expect([cli.status, cli.stderr]).toEqual([3, expect.stringContaining(`error ${ErrorCode.AsyncApiUnsupported}:`)]);
+    expect(cli.stderr).toContain('uses "unevaluatedProperties"');
   });
 
   it("translate dependentRequired to draft-07 dependencies rather than lose it", async () => {
