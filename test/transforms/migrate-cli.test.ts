@@ -24,6 +24,20 @@ describe("onex migrate", () => {
     expect(canonical(up.stdout)).toEqual(canonical(shared));
   });
 
+  it("each example file holds every message type of its version, and v0.1's and v0.0.9's survive a trip to v0.2 and back", async () => {
+    const sdks = { "v0.0.9": await import("../../generated/v0.0.9/index.js"), "v0.1": await import("../../generated/v0.1/index.js"), "v0.2": await import("../../generated/v0.2/index.js") };
+    const canonical = (text: string) => text.trim().split("\n").map((l) => JSON.stringify(sortKeys(JSON.parse(l))));
+    for (const [version, sdk] of Object.entries(sdks)) {
+      const lines = readFileSync(join(PROJECT_ROOT, `docs/examples/${version}.ndjson`), "utf8").trim().split("\n");
+      expect([version, [...new Set(lines.map((l) => (JSON.parse(l) as { type: string }).type))].sort()]).toEqual([version, Object.keys(sdk.messageClasses).sort()]);
+      if (version === "v0.2") continue;
+      const up = runCli(["migrate", version, "v0.2"], { input: lines.join("\n") + "\n" });
+      const back = runCli(["migrate", "v0.2", version], { input: up.stdout });
+      expect([version, up.status, back.status]).toEqual([version, 0, 0]);
+      expect(canonical(back.stdout)).toEqual(canonical(lines.join("\n")));
+    }
+  });
+
   it.each([
     ["not JSON", "ONEX_E_JSON_SYNTAX", "{not json"],
     ["invalid for the source version", "ONEX_E_VALIDATION", JSON.stringify({ ...JSON.parse(stateUpdate), payload: { state: "asleep" } })],
