@@ -3,7 +3,7 @@
  * asked about (--schemas), as `onex generate` last wrote it, with no build step; an SDK that is
  * not current is ONEX_E_SDK_STALE (run `npm run build` first: the CLI is run as built).
  */
-import { chmod, cp, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -218,6 +218,37 @@ describe("the compiled-SDK cache", () => {
       await rm(shared, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe("the compiled-SDK cache's size and mode", () => {
+  it("is made for this user alone (0700) and keeps the eight most recently made SDKs, with only the compiled files they use", async () => {
+    const fresh = join(await mkdtemp(join(tmpdir(), "onex-cache-parent-")), "sdk");
+    const previous = process.env.ONEX_CACHE_DIR;
+    process.env.ONEX_CACHE_DIR = fresh;
+    try {
+      ok(onex(root, ["versions"]));
+      expect((await stat(fresh)).mode & 0o777).toBe(0o700);
+      // Nine SDKs made earlier, a day apart, each using a compiled file of its own.
+      const name = (i: number) => i.toString(16).padStart(64, "0");
+      for (let i = 1; i <= 9; i++) {
+        await mkdir(join(fresh, name(i)));
+        await writeFile(join(fresh, name(i), ".files"), `old-${i}\n`);
+        await writeFile(join(fresh, "files", `old-${i}.js`), "");
+        const at = new Date(Date.now() - (10 - i) * 86_400_000);
+        await utimes(join(fresh, name(i)), at, at);
+      }
+      const made = (await readdir(fresh)).filter((entry) => /^[0-9a-f]{64}$/.test(entry) && !entry.startsWith("0".repeat(60)));
+      // With its own SDK gone, the next run compiles it again and prunes the cache.
+      await rm(join(fresh, made[0]!), { recursive: true });
+      ok(onex(root, ["versions"]));
+      const sdks = (await readdir(fresh)).filter((entry) => /^[0-9a-f]{64}$/.test(entry)).sort();
+      expect(sdks).toEqual([...[3, 4, 5, 6, 7, 8, 9].map(name), made[0]!].sort());
+      expect((await readdir(join(fresh, "files"))).filter((file) => file.startsWith("old-")).sort()).toEqual([3, 4, 5, 6, 7, 8, 9].map((i) => `old-${i}.js`));
+    } finally {
+      process.env.ONEX_CACHE_DIR = previous;
+      await rm(dirname(fresh), { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe("taking @onex/sdk's build as current", () => {
