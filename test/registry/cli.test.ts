@@ -23,6 +23,10 @@ describe("onex registry", () => {
     const resolved = runCli(["registry", "resolve", node.address, "--registry", url]);
     expect(resolved.status).toBe(0);
     expect(JSON.parse(resolved.stdout).entry).toEqual(node.entry);
+    // --registry may come from ONEX_REGISTRY instead.
+    const fromEnv = runCli(["registry", "resolve", node.address], { env: { ONEX_REGISTRY: url } });
+    expect([fromEnv.status, fromEnv.stderr]).toEqual([0, ""]);
+    expect(JSON.parse(fromEnv.stdout).entry).toEqual(node.entry);
 
     const listed = runCli(["registry", "list", "--zone", "zone.trusted.org", "--capability", "gpu", "--registry", url]);
     expect(listed.status).toBe(0);

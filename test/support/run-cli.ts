@@ -9,11 +9,12 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `onex ...args` to completion, optionally feeding stdin. */
-export function runCli(args: string[], options: { input?: string; cwd?: string } = {}): CliResult {
+/** Runs `onex ...args` to completion, optionally feeding stdin and with variables added to the environment. */
+export function runCli(args: string[], options: { input?: string; cwd?: string; env?: Record<string, string> } = {}): CliResult {
   const result = spawnSync(process.execPath, [join(PROJECT_ROOT, "bin", "onex.js"), ...args], {
     cwd: options.cwd ?? PROJECT_ROOT,
     input: options.input ?? "",
+    ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
     encoding: "utf8",
     timeout: 60_000,
   });
