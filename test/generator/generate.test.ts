@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { generate } from "../../generator/generate.js";
 import { PACKAGE_VERSION } from "../../generator/package-root.js";
+import { DEFAULT_TEMPLATES } from "../../generator/templates.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { runCli } from "../support/run-cli.js";
 import { PROJECT_ROOT, copySchemas, editFile, removeTempDirs, tempDir } from "../support/temp-schemas.js";
@@ -140,6 +141,17 @@ describe("onex generate", () => {
     expect(cli.status).toBe(3);
     expect(cli.stderr).toContain(`error ${ErrorCode.TemplateUnknown}:`);
     expect(existsSync(join(root, "generated"))).toBe(false);
+  });
+
+  it("--templates ignores dot files (an editor's swap file, .DS_Store) and uses the folder's templates", async () => {
+    const { root } = await copySchemas();
+    const templates = join(root, "my-templates");
+    await mkdir(templates);
+    await writeFile(join(templates, ".DS_Store"), "\u0000\u0001");
+    await writeFile(join(templates, ".messages.ts.hbs.swp"), "{{#each never closed");
+    await writeFile(join(templates, "messages.ts.hbs"), (await readFile(join(DEFAULT_TEMPLATES, "messages.ts.hbs"), "utf8")).replace("{{> header}}", "{{> header}}\n// house style"));
+    await generate({ schemasDir: join(root, "schemas"), outDir: join(root, "generated"), templatesDir: templates });
+    expect(await readFile(join(root, "generated", "v0.1", "messages.ts"), "utf8")).toContain("// house style");
   });
 
   it("the input hash in headers depends only on the bytes of the inputs, not on the folder they are in", async () => {
