@@ -6,7 +6,9 @@
  * this thread gives: the output bytes and the bad messages with their dead letters).
  * The pool runs the built workers (dist/cli), as the CLI does.
  */
-import { writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { readdirSync, writeFileSync } from "node:fs";
+import { cp } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import fc from "fast-check";
@@ -15,7 +17,7 @@ import { readInputBatches, readInputLineBatches, readNdjsonBytes, type ByteBatch
 import { migrateBatch, type MigratedPiece } from "../../cli/migrate-batch.js";
 import { OutputBytes } from "../../cli/migrate-output-bytes.js";
 import { migrate } from "../../generated/transforms/index.js";
-import { scratch } from "./cli-harness.js";
+import { onex, scratch } from "./cli-harness.js";
 import { PROJECT_ROOT } from "../support/temp-schemas.js";
 
 const { dir, remove } = scratch("migrate-pool");
@@ -254,4 +256,44 @@ describe("MigratePool when a worker is gone", () => {
       }
     }
   });
+});
+
+describe("onex migrate when a worker is gone", () => {
+  it("ends the run with ONEX_E_INTERNAL, exit 70, leaving neither --out nor --dead-letter nor a temporary file", async () => {
+    // A project whose v0.1 -> v0.2 escape function ends the worker thread it runs on (a thread has no stdin file descriptor).
+    const root = join(dir, "crashing-project");
+    await cp(join(PROJECT_ROOT, "schemas"), join(root, "schemas"), { recursive: true });
+    const functions = join(root, "schemas", "v0.2", "from-v0.1.ts");
+    const original = readFileSync(functions, "utf8");
+    const marker = "export function protocolUp(scope: JsonObject, _restored: unknown, context: LensContext): unknown {\n";
+    expect(original).toContain(marker);
+    writeFileSync(functions, original.replace(marker, `${marker}  if ((process.stdin as { fd?: number }).fd === undefined) process.exit(9);\n`));
+    const previousCache = process.env.ONEX_CACHE_DIR;
+    process.env.ONEX_CACHE_DIR = join(dir, "crashing-cache");
+    try {
+      expect(onex(root, ["generate"]).code).toBe(0);
+      const v01 = readFileSync(join(PROJECT_ROOT, "docs/examples/v0.1.ndjson"), "utf8").trim().split("\n");
+      const chunk = Array.from({ length: 2_000 }, (_, i) => v01[i % v01.length]!).join("\n") + "\n";
+      // Lines keep coming until the run ends: this thread migrates them until a worker has loaded the adapters, and the first batch a worker takes ends it.
+      const child = spawn(process.execPath, [join(PROJECT_ROOT, "bin", "onex.js"), "migrate", "v0.1", "v0.2", "-", "--out", "out.ndjson", "--dead-letter", "dead.ndjson", "--workers", "2"], { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.stdin.on("error", () => undefined);
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      let done = false;
+      void exited.then(() => (done = true));
+      for (let i = 0; i < 600 && !done; i++) {
+        child.stdin.write(chunk);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      child.stdin.end();
+      expect([await exited, stdout]).toEqual([70, ""]);
+      expect(stderr).toMatch(/^error ONEX_E_INTERNAL: .*worker/m);
+      expect(readdirSync(root).filter((name) => !["schemas", "generated"].includes(name))).toEqual([]);
+    } finally {
+      process.env.ONEX_CACHE_DIR = previousCache;
+    }
+  }, 180_000);
 });
