@@ -109,7 +109,10 @@ describe("a fetch among hostile peers", () => {
       const leaving = request(url(1));
       leaving.on("error", () => undefined);
       leaving.end();
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // While it holds the one slot, another peer is told to come back later, not queued.
+      const busy = await get(url(2));
+      expect([busy.status, Number(busy.retryAfter) > 0]).toEqual([503, true]);
       leaving.destroy();
       // Once the bucket has refilled, the slot is free for the next peer (it was held for ever).
       await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -120,12 +123,12 @@ describe("a fetch among hostile peers", () => {
   }, 30_000);
 });
 
-/** A GET read to its end; resolves with the status. */
-function get(url: string): Promise<{ status: number }> {
+/** A GET read to its end; resolves with the status and the retry-after header. */
+function get(url: string): Promise<{ status: number; retryAfter?: string }> {
   return new Promise((resolve, reject) => {
     request(url, (res) => {
       res.resume();
-      res.on("end", () => resolve({ status: res.statusCode ?? 0 }));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, ...(typeof res.headers["retry-after"] === "string" ? { retryAfter: res.headers["retry-after"] } : {}) }));
     })
       .on("error", reject)
       .end();
