@@ -127,7 +127,7 @@ describe("onex registry register --heartbeat through a server restart", () => {
 
   it("NATS KV on a three-node cluster: the leader of the bucket is killed, a new one elected, and the node is never reported failed", async () => {
     await onCluster("c", async (jsm, bucket) => (await jsm.streams.info(`KV_${bucket}`)).cluster?.leader);
-  }, 120_000);
+  }, 180_000);
 
   it("NATS KV on a three-node cluster: the node holding the health watcher's watch is killed, the watch resumes on another, and the node is never reported failed", async () => {
     await onCluster("w", async (jsm, bucket) => {
@@ -139,7 +139,7 @@ describe("onex registry register --heartbeat through a server restart", () => {
       }, 20_000, "the watch's consumer");
       return host;
     });
-  }, 120_000);
+  }, 180_000);
 });
 
 /**
@@ -153,8 +153,17 @@ async function onCluster(suffix: string, victim: (jsm: JetStreamManager, bucket:
   const url = `nats://${cluster.urls.map((u) => u.replace("nats://", "")).join(",")}?bucket=${bucket}&ttl=15s&replicas=3`;
   const nc = await natsConnect({ servers: cluster.urls });
   try {
-    // The bucket can be created once the cluster can place three replicas.
-    await eventually(async () => openRegistry(url).then((r) => r.close().then(() => true), () => false), 30_000, "an R3 bucket");
+    // The bucket can be created once the cluster can place three replicas: on a busy machine the
+    // cluster's first elections can take most of a minute. The last refusal is kept for the failure.
+    let refused = "";
+    const created = () =>
+      openRegistry(url).then(
+        (r) => r.close().then(() => true),
+        (error: Error) => ((refused = error.message), false),
+      );
+    await eventually(created, 60_000, "an R3 bucket").catch((error: Error) => {
+      throw new Error(`${error.message}; the last attempt: ${refused}`);
+    });
     const jsm = await jetstreamManager(nc);
     await survives(url, async () => {
       const name = await victim(jsm, bucket);
