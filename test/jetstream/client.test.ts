@@ -415,7 +415,7 @@ describe("streams from the manifest", () => {
     }
   });
 
-  it("a publish the stream refuses for a reason of its own (a message over its size limit) is ONEX_E_PUBLISH_FAILED with the server's reason, not retried", async () => {
+  it("a publish the stream refuses for a reason of its own (a message over its size limit) is ONEX_E_PUBLISH_FAILED with the server's reason, and nothing is stored", async () => {
     const small = await startNatsServer();
     try {
       await applyBundledStreams(small.url);
