@@ -229,6 +229,9 @@ function rewriteRequires(code: string): string {
 
 /** Finds where a compile error points: a schema path in the message, or the unknown keyword's first use (`key`: the keyword itself, not its value). */
 function locateInSchema(schema: JsonSchema, message: string): { path: (string | number)[]; key: boolean } {
+  // ajv names the subschema of an unknown format ("#" for the root): the mistake is its `format` value.
+  const format = /^unknown format ".*" ignored in schema at path "#(\/[^"\s]*)?"/.exec(message);
+  if (format) return { path: [...pointerSegments(format[1] ?? ""), "format"], key: false };
   const at = /#(\/[^"\s]*)"/.exec(message);
   if (at) return { path: pointerSegments(at[1]!), key: false };
   const keyword = /keyword: "([^"]+)"/.exec(message)?.[1];
