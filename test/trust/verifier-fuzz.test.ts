@@ -10,6 +10,7 @@ import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
 import { DEFAULT_TRUST_POLICY, judge, type JudgeContext } from "../../runtime/trust/policy.js";
 import { GrantBook, issueSessionGrant } from "../../runtime/trust/session-grant.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
+import { paths, valueAt, withAt } from "../support/json-paths.js";
 import { ErrorCode, NOW, taskDispatch, ZONE } from "./fixtures.js";
 
 const node = generateKeyPair();
@@ -19,25 +20,6 @@ const signed = signMessage(taskDispatch(), node);
 const quiet = { warn: () => {} };
 const ctx = (extra: Partial<JudgeContext> = {}): JudgeContext => ({ keys: keyRing([node.publicKey, other.publicKey]), now: NOW, zone: ZONE, logger: quiet, ...extra });
 const RUNS = { numRuns: 300 };
-
-/** Every path to a leaf or container of a JSON value. */
-function paths(value: unknown, prefix: string[] = []): string[][] {
-  const out: string[][] = prefix.length ? [prefix] : [];
-  if (value !== null && typeof value === "object") for (const [k, v] of Object.entries(value)) out.push(...paths(v, [...prefix, k]));
-  return out;
-}
-
-/** A deep copy of `value` with the member at `path` replaced (or deleted when `replacement` is undefined). */
-function withAt(value: unknown, path: string[], replacement: unknown): unknown {
-  const copy = structuredClone(value) as Record<string, unknown>;
-  let at: Record<string, unknown> = copy;
-  for (const key of path.slice(0, -1)) at = at[key] as Record<string, unknown>;
-  const last = path[path.length - 1] as string;
-  if (replacement === undefined && Array.isArray(at)) at.splice(Number(last), 1);
-  else if (replacement === undefined) delete at[last];
-  else at[last] = replacement;
-  return copy;
-}
 
 /** The codes a change at `path` may be rejected with. */
 function expectedCodes(path: string[], replacement: unknown): string[] {
@@ -60,7 +42,7 @@ describe("verifier fuzz", () => {
   it("any changed or removed field is rejected with the code of what was changed", () => {
     fc.assert(
       fc.property(fc.constantFrom(...allPaths), fc.option(fc.jsonValue(), { nil: undefined }), (path, replacement) => {
-        const original = path.reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], signed);
+        const original = valueAt(signed, path);
         fc.pre(JSON.stringify(replacement) !== JSON.stringify(original));
         const tampered = withAt(signed, path, replacement) as object;
         const verdict = judge(tampered, ctx());
@@ -74,7 +56,7 @@ describe("verifier fuzz", () => {
   it("an added top-level or nested member is rejected", () => {
     fc.assert(
       fc.property(fc.constantFrom<string[]>([], ["payload"], ["payload", "input"], ["trust"], ["source"]), fc.string({ minLength: 1 }), fc.jsonValue(), (path, key, value) => {
-        const container = path.reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], signed) as Record<string, unknown>;
+        const container = valueAt(signed, path) as Record<string, unknown>;
         fc.pre(!(key in container) && key !== "__proto__" && !(path.join("/") === "trust" && key === "signature"));
         const tampered = withAt(signed, [...path, key], value) as object;
         expect(judge(tampered, ctx()).rejection?.code).toBe(ErrorCode.SignatureInvalid);
