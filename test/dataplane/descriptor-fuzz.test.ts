@@ -1,5 +1,5 @@
 /**
- * Fuzzing the descriptor check (dataplane.md): whatever a peer or the stream hands a fetcher as
+ * Fuzzing the descriptor check (data-plane.md): whatever a peer or the stream hands a fetcher as
  * an artifact's descriptor, `judgeDescriptor` returns a verdict (never throws), refuses with
  * ONEX_E_DESCRIPTOR_INVALID anything but exactly what a granted publisher signed, and accepts a
  * descriptor its publisher did sign only when its geometry holds together (a byte count, a
