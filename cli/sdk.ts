@@ -117,13 +117,13 @@ function sameFolder(a: string, b: string): boolean {
   }
 }
 
-/** The text of a generated file: its TypeScript, else (an installed @onex/sdk ships no TypeScript) its compiled JavaScript. */
-async function generatedText(generatedDir: string, rel: string): Promise<string | undefined> {
-  for (const file of [join(generatedDir, `${rel}.ts`), join(generatedDir, "dist", `${rel}.js`)]) {
-    const text = await readFile(file, "utf8").catch(() => undefined);
-    if (text !== undefined) return text;
-  }
-  return undefined;
+/**
+ * The text of a generated file: its TypeScript where the folder holds the generated sources (a
+ * checkout), else its compiled JavaScript (an installed @onex/sdk ships no TypeScript). Never the
+ * one for the other: a module `onex generate` removed may still have a build left behind.
+ */
+async function generatedText(generatedDir: string, rel: string, sources: boolean): Promise<string | undefined> {
+  return readFile(sources ? join(generatedDir, `${rel}.ts`) : join(generatedDir, "dist", `${rel}.js`), "utf8").catch(() => undefined);
 }
 
 /** ONEX_E_SDK_STALE unless every version, the version list and every transform of `generatedDir` were generated from `schemasDir` as it is now. */
@@ -131,7 +131,8 @@ async function assertCurrent(schemasDir: string, generatedDir: string, versions:
   const { headerHash, inputHashes } = await import("../generator/input-hashes.js");
   const hops = versions.slice(1).map((v, i) => `v${versions[i]}-v${v}`);
   const texts = new Map<string, string | undefined>();
-  for (const rel of [...versions.map((v) => `v${v}/index`), "versions", ...hops.map((hop) => `transforms/${hop}`)]) texts.set(rel, await generatedText(generatedDir, rel));
+  const sources = ["versions", ...versions.map((v) => `v${v}/index`)].some((rel) => existsSync(join(generatedDir, `${rel}.ts`)));
+  for (const rel of [...versions.map((v) => `v${v}/index`), "versions", ...hops.map((hop) => `transforms/${hop}`)]) texts.set(rel, await generatedText(generatedDir, rel, sources));
   const recorded = (rel: string) => {
     const text = texts.get(rel);
     return text === undefined ? undefined : headerHash(text);

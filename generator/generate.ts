@@ -39,6 +39,8 @@ export interface GenerateResult {
   files: Map<string, string>;
   /** Files that differed (and were written, unless `check`). */
   differences: FileDifference[];
+  /** Adjacent versions with no transform between them (`to` has no `from-v<from>.yaml`): migrate and negotiation cannot cross there. */
+  gaps: { from: string; to: string }[];
 }
 
 const VERSION_TEMPLATES = ["manifest.ts.hbs", "subjects.ts.hbs", "messages.ts.hbs", "index.ts.hbs"] as const;
@@ -99,7 +101,9 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
 
   const differences = await diffOutput(outDir, files);
   if (!options.check) await applyOutput(outDir, files, differences);
-  return { versions: loaded.map(({ model }) => model.version), files, differences };
+  const generated = loaded.map(({ model }) => model.version);
+  const gaps = generated.slice(1).map((to, i) => ({ from: generated[i]!, to })).filter(({ from, to }) => !transforms!.some((t) => t.from === from && t.to === to));
+  return { versions: generated, files, differences, gaps };
 }
 
 /**

@@ -39,6 +39,7 @@ export async function applyOutput(outDir: string, files: ReadonlyMap<string, str
     const path = join(outDir, file);
     if (status === "extra") {
       rmSync(path);
+      removeCompiled(outDir, file);
     } else {
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, files.get(file)!);
@@ -51,6 +52,19 @@ export async function applyOutput(outDir: string, files: ReadonlyMap<string, str
  * output and installed dependencies copy the marker along but are not the generator's.
  */
 const NOT_GENERATED_DIRS = new Set(["dist", "node_modules"]);
+
+/**
+ * The bundled SDK's build (`npm run build`) compiles each generated module to `dist/<path>.js`
+ * beside its `.d.ts`, and never removes what it compiled before. A removed module's compiled
+ * files would outlive it, and an installed SDK is read from them (a transform removed from the
+ * schemas would still be found): they go with the module.
+ */
+function removeCompiled(outDir: string, file: string): void {
+  if (!file.endsWith(".ts")) return;
+  const base = join(outDir, "dist", file.slice(0, -".ts".length));
+  if (!readIfExists(`${base}.js`)?.slice(0, 200).includes(GENERATED_MARKER)) return;
+  for (const suffix of [".js", ".d.ts", ".js.map", ".d.ts.map"]) rmSync(`${base}${suffix}`, { force: true });
+}
 
 function readIfExists(path: string): string | undefined {
   try {

@@ -41,6 +41,10 @@ export default class Generate extends OnexCommand {
     });
     const ms = Math.round(performance.now() - started);
     const versions = result.versions.map((v) => `v${v}`).join(", ");
+    // Allowed (a version may break with the one before it on purpose), but never unnoticed.
+    for (const { from, to } of result.gaps) {
+      this.logToStderr(`note: v${to} has no transform from v${from} (${flags.schemas}/v${to}/from-v${from}.yaml): onex migrate and a negotiation fallback cannot cross between them (ONEX_E_NO_PATH), and onex diff fails on every breaking change`);
+    }
     if (flags.check) {
       if (result.differences.length > 0) {
         for (const d of result.differences) this.log(`${d.status.padEnd(7)} ${flags.out}/${d.file}`);

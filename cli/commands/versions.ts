@@ -39,7 +39,7 @@ export default class Versions extends OnexCommand {
       this.log(JSON.stringify({ versions: report }, null, 2));
       return;
     }
-    for (const v of report) {
+    for (const [i, v] of report.entries()) {
       const compat = v.compatible_with.length > 0 ? v.compatible_with.map((c) => `v${c}`).join(", ") : "none";
       this.log(`v${v.version}  compatible with: ${compat}  ${v.content_hash}`);
       this.log(`  ${v.types.length} message types: ${v.types.join(", ")}`);
@@ -47,6 +47,8 @@ export default class Versions extends OnexCommand {
         const lost = t.no_counterpart.length > 0 ? `  (no counterpart: ${t.no_counterpart.join(", ")})` : "";
         this.log(`  -> v${t.to} via ${t.path.map((p) => `v${p}`).join(" -> ")}${lost}`);
       }
+      const previous = report[i - 1]?.version;
+      if (previous !== undefined && !v.transforms.some((t) => t.to === previous)) this.log(`  no transform from v${previous}: nothing converts between them (onex migrate: ONEX_E_NO_PATH)`);
     }
   }
 }

@@ -14,6 +14,7 @@ import { createAjv, shapeProblems } from "../meta-schema.js";
 import type { VersionModel } from "../model.js";
 import { PACKAGE_ROOT } from "../package-root.js";
 import { formatWhere, Problems, problemsError } from "../problems.js";
+import { didYouMean } from "../did-you-mean.js";
 import { readYamlFile, type YamlFile } from "../yaml-file.js";
 import { checkLensFields } from "./check-lens-fields.js";
 import { exportedFunctions } from "./functions-module.js";
@@ -93,9 +94,14 @@ export async function loadTransforms(schemasDir: string, models: readonly Versio
       problems.add(ErrorCode.TransformInvalid, { file: show(join(dir, name)) }, `a transform file is named from-v<older version>.yaml (here from-v${models[index - 1]?.version ?? "<older>"}.yaml); this one would not be read`);
     }
     const names = entries.filter((n) => /^from-v.+\.ya?ml$/.test(n)).sort(compare);
+    // A transform's functions module left without its transform file (a folder copied from the
+    // version before, its transform file replaced) would otherwise lie there unread.
+    const namedModules = new Set<string>();
     for (const name of names) {
       await problems.collect(async () => {
         const yaml = await readYamlFile(join(dir, name), show(join(dir, name)));
+        const functions = (yaml.value as { functions?: unknown } | null)?.functions;
+        if (typeof functions === "string") namedModules.add(join(dir, functions));
         const transform = await checkTransform(yaml, model, models[index - 1], dir, show);
         const earlier = out.find((t) => t.from === transform.from && t.to === transform.to);
         if (earlier) {
@@ -107,6 +113,9 @@ export async function loadTransforms(schemasDir: string, models: readonly Versio
         lensProblems.throwIfAny();
         out.push(transform);
       });
+    }
+    for (const name of entries.filter((n) => /^from-v.+\.[cm]?ts$/.test(n) && !namedModules.has(join(dir, n)))) {
+      problems.add(ErrorCode.TransformInvalid, { file: show(join(dir, name)), line: 1, column: 1 }, `no transform file of v${model.version} names this functions module (with "functions: ${name}"); remove it, or name it in the transform it belongs to`);
     }
   }
   problems.throwIfAny();
@@ -212,7 +221,7 @@ async function checkTransform(
   const declared = (key: "new_types" | "removed_types", actual: string[]) => {
     const list = doc[key] ?? [];
     list.forEach((type, i) => {
-      if (!actual.includes(type)) fail([key, i], `"${type}" is not a message type only ${key === "new_types" ? `v${doc.to}` : `v${doc.from}`} has`);
+      if (!actual.includes(type)) fail([key, i], `"${type}" is not a message type only ${key === "new_types" ? `v${doc.to}` : `v${doc.from}`} has${didYouMean(type, actual)}`);
     });
     for (const type of actual) {
       if (list.includes(type)) continue;

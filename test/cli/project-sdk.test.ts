@@ -169,6 +169,40 @@ describe("commands on the user's schemas", () => {
     ok(onex(root, ["migrate", "v0.2", "v0.1", "-"], await stateUpdate("running")));
   }, 120_000);
 
+  it("a removed transform: generate notes the gap, versions shows it, and the transform's build left behind is removed, and not taken for it", async () => {
+    const moved = ["from-v0.1.yaml", "from-v0.1.ts"].map((name) => join(root, "schemas", "v0.2", name));
+    const kept = await Promise.all(moved.map((file) => readFile(file, "utf8")));
+    // What `npm run build` leaves of the transform: its compiled module (which keeps the header) and declarations.
+    const built = join(root, "generated", "dist", "transforms", "v0.1-v0.2");
+    const transform = await readFile(join(root, "generated", "transforms", "v0.1-v0.2.ts"), "utf8");
+    const build = async () => {
+      await mkdir(dirname(built), { recursive: true });
+      await writeFile(`${built}.js`, transform);
+      await writeFile(`${built}.d.ts`, "export {};\n");
+    };
+    try {
+      await build();
+      await Promise.all(moved.map((file) => rm(file)));
+      const generated = ok(onex(root, ["generate"]));
+      expect(generated.stderr).toContain("note: v0.2 has no transform from v0.1 (schemas/v0.2/from-v0.1.yaml)");
+      expect(generated.stdout).toContain("removed generated/transforms/v0.1-v0.2.ts");
+      expect(await readdir(dirname(built))).toEqual([]);
+      expect(ok(onex(root, ["generate", "--check"])).stderr).toContain("note: v0.2 has no transform from v0.1");
+
+      // A build of another checkout left behind (a branch switched after `npm run build`): the sources decide.
+      await build();
+      const versions = ok(onex(root, ["versions"]));
+      const v0_2 = versions.stdout.slice(versions.stdout.indexOf("v0.2  compatible with"));
+      expect(v0_2).toContain("no transform from v0.1: nothing converts between them");
+      expect(v0_2).not.toContain("-> v0.1 via");
+    } finally {
+      await Promise.all(moved.map((file, i) => writeFile(file, kept[i]!)));
+      await rm(join(root, "generated", "dist"), { recursive: true, force: true });
+    }
+    ok(onex(root, ["generate"]));
+    expect(ok(onex(root, ["versions"])).stdout).toContain("-> v0.1 via v0.2 -> v0.1");
+  }, 180_000);
+
   it("asyncapi and docs read the schemas folder every other command reads: ./schemas, else the schemas onex ships", async () => {
     await editFile(join(root, "schemas", "v0.2", "messages", "state-update.yaml"), (t) => t.replace("degraded, offline", "degraded, asleep, offline"));
     expect(ok(onex(root, ["asyncapi", "v0.2"])).stdout).toContain("asleep");

@@ -164,6 +164,15 @@ const mistakes: Mistake[] = [
     message: /folder "v0\.2-draft" looks like a protocol version but is not one/,
   },
   { what: "a type only the newer version has, not listed under new_types", edits: [replace("v0.2/from-v0.1.yaml", "new_types: [event.agent.stopped, ", "new_types: [")], code: ErrorCode.TransformInvalid, file: "v0.2/from-v0.1.yaml", at: { needle: "new_types:" }, message: /message type "event\.agent\.stopped" has no counterpart in v0\.1; declare it under new_types/ },
+  { what: "a misspelt type under new_types", edits: [replace("v0.2/from-v0.1.yaml", "new_types: [event.agent.stopped, ", "new_types: [event.agent.stoped, ")], code: ErrorCode.TransformInvalid, file: "v0.2/from-v0.1.yaml", at: { needle: "event.agent.stoped" }, message: /"event\.agent\.stoped" is not a message type only v0\.2 has \(did you mean "event\.agent\.stopped"\?\)/ },
+  {
+    what: "a functions module no transform names (left from the version before)",
+    edits: [{ run: (schemas) => writeFile(join(schemas, "v0.2", "from-v0.0.9.ts"), "export function up() {}\n") }],
+    code: ErrorCode.TransformInvalid,
+    file: "v0.2/from-v0.0.9.ts",
+    at: { line: 1, column: 1 },
+    message: /no transform file of v0\.2 names this functions module \(with "functions: from-v0\.0\.9\.ts"\)/,
+  },
   { what: "a YAML syntax error", edits: [replace(MANIFEST, 'compatible_with: ["0.0.9"]', 'compatible_with: ["0.0.9"')], code: ErrorCode.YamlSyntax, file: MANIFEST, at: { needle: "declared_by" }, message: /schemas\/v0\.1\/manifest\.yaml:4:1: / },
   { what: "a key given twice", edits: [replace(MANIFEST, "declared_by: onex\n", "declared_by: onex\ndeclared_by: someone\n")], code: ErrorCode.YamlSyntax, file: MANIFEST, at: { needle: "declared_by: someone" }, message: /Map keys must be unique/ },
 ];
