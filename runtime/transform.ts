@@ -20,7 +20,7 @@ import { ErrorCode, OnexError } from "./errors.js";
 import { setJsonMember } from "./json-member.js";
 import { messageTypeOf } from "./message.js";
 import { declaredVersionOf } from "./trust/envelope.js";
-import { assertValid } from "./validation.js";
+import { assertValid, isValid } from "./validation.js";
 
 /** A JSON object as adapters see it. */
 export type JsonObject = { [key: string]: unknown };
@@ -151,7 +151,7 @@ function entryFits(pair: TransformPair, direction: Direction, fields: JsonObject
     // need to interleave two residues, which no transform here does.
     if (!isEmpty(forwardDropped)) return false;
     const target = direction === "up" ? pair.newer : pair.older;
-    if (!target.validate(candidate)) return false;
+    if (!isValid(target.validate, candidate)) return false;
     const backDropped: Dropped = {};
     const back = convert(pair, direction === "up" ? "down" : "up")(candidate, NO_DATA, backDropped);
     return jsonEqual(back, fields) && jsonEqual(backDropped, data);

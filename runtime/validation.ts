@@ -24,13 +24,19 @@ export interface ValidationContext {
   schemaId: string;
 }
 
+/**
+ * Whether `validate` accepts `value`. Integers beyond 2^53 are carried as BigInt (migrate and
+ * validate read them exactly), which a validator's "integer" or "number" refuses; the schema is
+ * asked about their value instead. Only on failure, and only for values holding one: the hot path
+ * never walks a message twice.
+ */
+export function isValid(validate: (data: unknown) => boolean, value: unknown): boolean {
+  return validate(value) || (holdsBigInt(value, 0) && validate(withNumbers(value)));
+}
+
 /** Validates `value`; throws ONEX_E_VALIDATION naming the failing schema path. */
 export function assertValid(validate: Pick<StandaloneValidator, "errors"> & ((data: unknown) => boolean), value: unknown, context: ValidationContext): void {
-  if (validate(value)) return;
-  // Integers beyond 2^53 are carried as BigInt (migrate and validate read them exactly), which a
-  // validator's "integer" or "number" refuses; the schema is asked about their value instead.
-  // Only on failure, and only for values holding one: the hot path never walks a message twice.
-  if (holdsBigInt(value, 0) && validate(withNumbers(value))) return;
+  if (isValid(validate, value)) return;
   const issue = validate.errors?.[0];
   const instancePath = issue?.instancePath || "/";
   const schemaPath = issue?.schemaPath ?? "";

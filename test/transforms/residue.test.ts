@@ -1,8 +1,12 @@
 /** The residue protocol on hand-picked messages: what a downgrade keeps, and entries that only look like residue. */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { migrate, migrateV0_2ToV0_1, migrateV0_1ToV0_2 } from "../../generated/transforms/index.js";
 import type * as V01 from "../../generated/v0.1/types.js";
 import type * as V02 from "../../generated/v0.2/types.js";
+import { parseJson, stringifyJson } from "../../runtime/json-text.js";
+import { PROJECT_ROOT } from "../support/temp-schemas.js";
 
 const envelope02 = {
   id: "9b2f8a57-5b8e-4a53-9e43-1b1f4f7f0a10",
@@ -66,5 +70,17 @@ describe("residue", () => {
     expect((oldest.trust as { level: string }).level).toBe("low");
     expect(oldest._residue).toEqual({ "0.2": { "/payload/state": "degraded" }, "0.1": { "/trust/level": "verified" } });
     expect(migrate(oldest, "0.0.9", "0.2")).toEqual(m);
+  });
+
+  it("restores a dropped member holding an integer beyond 2^53, as migrate reads it (BigInt), digit for digit", async () => {
+    const examples = await readFile(join(PROJECT_ROOT, "docs", "examples", "v0.2.ndjson"), "utf8");
+    const dispatch = examples.split("\n").find((line) => line.includes('"signal.task.dispatch"') && line.includes('"backoff_ms":'))!;
+    const text = dispatch.replace(/"backoff_ms":\d+/, '"backoff_ms":9007199254740993');
+    const message = parseJson(text, { bigIntegers: "bigint" });
+    const down = migrate(message, "0.2", "0.1");
+    // v0.1 has no retry: the member travels in the residue.
+    expect(stringifyJson(down._residue)).toContain('"backoff_ms":9007199254740993');
+    const back = migrate(parseJson(stringifyJson(down), { bigIntegers: "bigint" }), "0.1", "0.2");
+    expect(back).toEqual(message);
   });
 });
