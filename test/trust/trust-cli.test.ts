@@ -1,6 +1,6 @@
 /** The trust commands, run as users run them: the built `onex` (run `npm run build` first; `npm test` does). */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -107,6 +107,22 @@ describe("onex grant issue / inspect / revoke", () => {
     const revoked = onex(["grant", "inspect", "grant.json", "--authority", "ca.pub", "--revocations", "revocations.json", "--json"]);
     expect(revoked.code).toBe(ExitCode.Findings);
     expect(JSON.parse(revoked.stdout)).toMatchObject({ status: "ONEX_E_GRANT_REVOKED" });
+  });
+
+  it("adds a revocation to the file a linked list points to, which verifiers read, and refuses a link to nothing", () => {
+    writeFileSync(join(dir, "shared-revocations.json"), "[]\n");
+    symlinkSync("shared-revocations.json", join(dir, "linked-revocations.json"));
+    expect(onex(["grant", "revoke", "grant.json", "--key", "ca.key", "--list", "linked-revocations.json"]).code).toBe(0);
+    expect(lstatSync(join(dir, "linked-revocations.json")).isSymbolicLink()).toBe(true);
+    const revoked = onex(["grant", "inspect", "grant.json", "--authority", "ca.pub", "--revocations", "shared-revocations.json", "--json"]);
+    expect(JSON.parse(revoked.stdout)).toMatchObject({ status: "ONEX_E_GRANT_REVOKED" });
+
+    symlinkSync("missing-revocations.json", join(dir, "dangling-revocations.json"));
+    const dangling = onex(["grant", "revoke", "grant.json", "--key", "ca.key", "--list", "dangling-revocations.json"]);
+    expect(dangling.code).not.toBe(0);
+    expect(dangling.stderr).toContain("ONEX_E_FILE_NOT_FOUND");
+    expect(lstatSync(join(dir, "dangling-revocations.json")).isSymbolicLink()).toBe(true);
+    expect(existsSync(join(dir, "missing-revocations.json"))).toBe(false);
   });
 });
 

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, lstatSync, realpathSync } from "node:fs";
 import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { revokeSessionGrant, verifyGrantAuthenticity } from "@onex/runtime";
@@ -36,11 +36,25 @@ export default class GrantRevoke extends OnexCommand {
     if (flags.list === undefined) {
       this.log(JSON.stringify(revocation, null, 2));
     } else {
-      const existing = existsSync(flags.list) ? readJsonFile(flags.list, "revocation list") : [];
+      const file = listFile(flags.list);
+      const existing = existsSync(file) ? readJsonFile(file, "revocation list") : [];
       if (!Array.isArray(existing)) throw new OnexError(ErrorCode.ValidationFailed, `${flags.list} is not a JSON array of revocations`, { file: flags.list });
       const list = [...existing.filter((r) => (r as { grant_id?: unknown } | null)?.grant_id !== grant.grant_id || (r as { issuer?: unknown }).issuer !== grant.issuer), revocation];
-      writeOutputFile(flags.list, JSON.stringify(list, null, 2) + "\n", { force: true });
+      writeOutputFile(file, JSON.stringify(list, null, 2) + "\n", { force: true });
     }
     this.logToStderr(`revoked grant ${grant.grant_id} of ${grant.subject}${flags.list ? ` (added to ${flags.list})` : ""}`);
   }
+}
+
+/**
+ * The file a revocation list path stands for. Verifiers read a list through a link as the file
+ * it points to: the revocation goes into that file, not into a new one put in the link's place,
+ * which would leave every verifier reading the list without it. A link to nothing is refused.
+ */
+function listFile(path: string): string {
+  if (existsSync(path)) return realpathSync(path);
+  if (lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) {
+    throw new OnexError(ErrorCode.FileNotFound, `the revocation list ${path} is a link to a file that does not exist; create that file (an empty list is []) or name the list itself`, { file: path });
+  }
+  return path;
 }
