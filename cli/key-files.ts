@@ -3,7 +3,7 @@
  * private key readable by others is refused unless the user says otherwise, and key files
  * are written whole, owner-only from their first byte, never through a symlink.
  */
-import { fstatSync, openSync, readFileSync, closeSync, constants } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import { Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { exportPrivateKey, exportPublicKey, importPrivateKey, importPublicKey, type KeyFormat, type KeyPair, type PublicKey } from "@onex/runtime";
@@ -18,12 +18,52 @@ export const privateKeyFlags = {
   "allow-unprotected-key": Flags.boolean({ description: "Use a private key file that other users can read (refused by default, as ssh does).", default: false }),
 };
 
+/**
+ * The most a key, grant, record or list file holds. These files are small; a path to something
+ * that never ends (/dev/zero, /dev/urandom) would otherwise be read until memory runs out.
+ * Pipes stay readable (`--key <(pass show node.key)`): they end.
+ */
+export const MAX_SMALL_FILE_BYTES = 64 * 1024 * 1024;
+
 /** Reads a file's bytes, or throws ONEX_E_FILE_NOT_FOUND / ONEX_E_FILE_UNREADABLE naming it. */
 export function readFileBytes(path: string, what: string): Buffer {
+  return readOpenFile(path, what, () => undefined).bytes;
+}
+
+/**
+ * Opens `path`, checks it with `check` (its stat, on the descriptor read), and reads at most
+ * MAX_SMALL_FILE_BYTES of it; every failure is ONEX_E_FILE_NOT_FOUND or ONEX_E_FILE_UNREADABLE.
+ */
+function readOpenFile<T>(path: string, what: string, check: (stat: Stats) => T): { bytes: Buffer; checked: T } {
+  let fd: number;
   try {
-    return readFileSync(path);
+    fd = openSync(path, constants.O_RDONLY);
   } catch (cause) {
     throw readFailure(cause, path, what);
+  }
+  try {
+    // One descriptor for the checks and the read, so the file checked is the file read.
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw Object.assign(new Error("is a folder"), { code: "EISDIR" });
+    const checked = check(stat);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      const read = readSync(fd, chunk, 0, chunk.length, null);
+      if (read === 0) break;
+      total += read;
+      if (total > MAX_SMALL_FILE_BYTES) {
+        throw new OnexError(ErrorCode.FileUnreadable, `cannot read the ${what} ${path}: it holds more than ${MAX_SMALL_FILE_BYTES / (1024 * 1024)} MiB, which no ${what} does (a device such as /dev/zero never ends)`, { file: path });
+      }
+      chunks.push(chunk.subarray(0, read));
+    }
+    return { bytes: Buffer.concat(chunks, total), checked };
+  } catch (cause) {
+    if (cause instanceof OnexError) throw cause;
+    throw readFailure(cause, path, what);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -49,26 +89,7 @@ export function readJsonFile(path: string, what: string): unknown {
  * others may hold.
  */
 export function readPrivateKey(path: string, options: { allowUnprotected?: boolean } = {}): KeyPair {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY);
-  } catch (cause) {
-    throw readFailure(cause, path, "private key");
-  }
-  let bytes: Buffer;
-  let mode: number;
-  try {
-    // One descriptor for the mode check and the read, so the file checked is the file read.
-    const stat = fstatSync(fd);
-    if (stat.isDirectory()) throw readFailure(Object.assign(new Error("is a folder"), { code: "EISDIR" }), path, "private key");
-    mode = stat.mode & 0o777;
-    bytes = readFileSync(fd);
-  } catch (cause) {
-    if (cause instanceof OnexError) throw cause;
-    throw readFailure(cause, path, "private key");
-  } finally {
-    closeSync(fd);
-  }
+  const { bytes, checked: mode } = readOpenFile(path, "private key", (stat) => stat.mode & 0o777);
   // What the file is comes first (a public key passed as --key is named as such), then who may read it.
   const key = withFile(path, () => importPrivateKey(decodeUtf8Text(bytes, path)));
   if ((mode & 0o077) !== 0 && !options.allowUnprotected && process.platform !== "win32") {

@@ -27,6 +27,7 @@ beforeAll(() => {
   mkdirSync(join(dir, "folder"));
   writeFileSync(join(dir, "binary.dat"), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 151 + 7) % 256)));
   writeFileSync(join(dir, "dup.json"), '{"grant_id":"g","grant_id":"h"}');
+  writeFileSync(join(dir, "dup-registration.json"), '{"entry":{"capabilities":["evil"]},"entry":{},"identity":{}}');
   writeFileSync(join(dir, "exists.out"), "keep\n");
   // A task and a result whose only fault is a member named twice (the second value would win in JSON.parse).
   writeFileSync(join(dir, "dup-task.json"), JSON.stringify(dispatch(1)).replace('"priority":5', '"priority":5,"priority":6'));
@@ -114,6 +115,18 @@ const CASES: Record<string, Case> = {
   "negotiate: peer file missing": { args: ["negotiate", "--peer", "./nope.json"], code: ErrorCode.SchemaIndexUnavailable, exit: 69 },
   "negotiate: peer file binary": { args: ["negotiate", "--peer", "./binary.dat"], code: ErrorCode.NegotiationInvalid, exit: 3 },
   "generate: --schemas missing": { args: ["generate", "--schemas", "nope"], code: FileNotFound, exit: 3 },
+  // Key, grant and record files that never end are refused once larger than any such file, not read until memory runs out.
+  "sign: key is a device that never ends": { args: ["sign", "msgs.ndjson", "--key", "/dev/zero"], code: FileUnreadable, exit: 3 },
+  "verify: key is a device that never ends": { args: ["verify", "msgs.ndjson", "--key", "/dev/zero"], code: FileUnreadable, exit: 3 },
+  "verify: --entries a device that never ends": { args: ["verify", "msgs.ndjson", "--key", "k.pub", "--entries", "/dev/zero"], code: FileUnreadable, exit: 3 },
+  "verify: --grants a device that never ends": { args: ["verify", "msgs.ndjson", "--key", "k.pub", "--authority", "zone.a=k.pub", "--grants", "/dev/zero"], code: FileUnreadable, exit: 3 },
+  "grant inspect: a device that never ends": { args: ["grant", "inspect", "/dev/zero"], code: FileUnreadable, exit: 3 },
+  "attest: --task a device that never ends": { args: ["attest", "--key", "k.key", "--task", "/dev/zero", ...task], code: FileUnreadable, exit: 3 },
+  // A registration is read as every record file is, before any registry is asked (none listens at this address).
+  "registry register: duplicate names": { args: ["registry", "register", "dup-registration.json", "--registry", "nats://127.0.0.1:1"], code: JsonDuplicateKey, exit: 1 },
+  "registry register: invalid UTF-8": { args: ["registry", "register", "binary.dat", "--registry", "nats://127.0.0.1:1"], code: JsonSyntax, exit: 1 },
+  "registry register: a folder": { args: ["registry", "register", "folder", "--registry", "nats://127.0.0.1:1"], code: FileUnreadable, exit: 3 },
+  "registry register: a device that never ends": { args: ["registry", "register", "/dev/zero", "--registry", "nats://127.0.0.1:1"], code: FileUnreadable, exit: 3 },
 };
 
 const leftovers = () => readdirSync(dir).filter((name) => name.endsWith(".tmp"));

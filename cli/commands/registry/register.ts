@@ -1,9 +1,10 @@
 import { Args, Flags } from "@oclif/core";
-import { readFile } from "node:fs/promises";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { keepAlive } from "@onex/runtime/registry";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
+import { MAX_SMALL_FILE_BYTES, readJsonFile } from "../../key-files.js";
+import { parseJsonBytes } from "../../message-input.js";
 import { entryJson, registryFlags, withRegistry } from "../../registry-flags.js";
 
 export default class RegistryRegister extends OnexCommand {
@@ -24,15 +25,9 @@ export default class RegistryRegister extends OnexCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(RegistryRegister);
-    const text = args.file === undefined || args.file === "-" ? await readStdin() : await readFile(args.file, "utf8").catch((cause: Error) => {
-      throw new OnexError(ErrorCode.FileNotFound, `cannot read ${args.file}: ${cause.message}`, { file: args.file });
-    });
-    let input: { entry?: RegistryEntryRecord; identity?: NodeIdentityRecord };
-    try {
-      input = JSON.parse(text) as typeof input;
-    } catch (cause) {
-      throw new OnexError(ErrorCode.JsonSyntax, `the registration is not valid JSON: ${(cause as Error).message}`, { file: args.file ?? "-" });
-    }
+    // The one JSON reader of every record file: duplicate member names, invalid UTF-8 and rounded numbers refused.
+    const fromStdin = args.file === undefined || args.file === "-";
+    const input = (fromStdin ? parseJsonBytes(await readStdin(), "-") : readJsonFile(args.file!, "registration")) as { entry?: RegistryEntryRecord; identity?: NodeIdentityRecord } | null;
     if (input?.entry === undefined || input.identity === undefined) throw new OnexError(ErrorCode.Usage, 'the registration must be {"entry": ..., "identity": ...}');
     await withRegistry(flags.registry, async (registry) => {
       const stored = await registry.register(input.entry!, input.identity!);
@@ -51,8 +46,14 @@ export default class RegistryRegister extends OnexCommand {
   }
 }
 
-async function readStdin(): Promise<string> {
-  let text = "";
-  for await (const chunk of process.stdin) text += chunk;
-  return text;
+/** Standard input's bytes, at most what a registration file may hold. */
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > MAX_SMALL_FILE_BYTES) throw new OnexError(ErrorCode.FileUnreadable, `cannot read the registration on stdin: it holds more than ${MAX_SMALL_FILE_BYTES / (1024 * 1024)} MiB`, { file: "-" });
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
 }
