@@ -1,5 +1,5 @@
 import { Flags } from "@oclif/core";
-import { ErrorCode, OnexError } from "@onex/runtime";
+import { ErrorCode, OnexError, parseJson } from "@onex/runtime";
 import { attestExecution } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { privateKeyFlags, readJsonFile, readPrivateKey } from "../key-files.js";
@@ -27,6 +27,10 @@ export default class Attest extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Attest);
+    // Read before any file, so a bad number is refused whatever else is wrong, and nothing is signed with it.
+    const trustDelta = number(flags["trust-delta"], "trust-delta");
+    const executionTime = number(flags["execution-time"], "execution-time");
+    const cost = flags.cost === undefined ? undefined : number(flags.cost, "cost");
     const key = readPrivateKey(flags.key, { allowUnprotected: flags["allow-unprotected-key"] });
     const task = payloadOf(readJsonFile(flags.task, "task"), "signal.task.dispatch");
     const result = payloadOf(readJsonFile(flags.result, "result"), "signal.result.ready");
@@ -38,10 +42,10 @@ export default class Attest extends OnexCommand {
         result,
         node: flags.node,
         outcome: flags.outcome as "succeeded" | "failed" | "cancelled",
-        trustDelta: number(flags["trust-delta"], "trust-delta"),
-        executionTime: number(flags["execution-time"], "execution-time"),
+        trustDelta,
+        executionTime,
         verified: flags.verified,
-        ...(flags.cost === undefined ? {} : { cost: number(flags.cost, "cost") }),
+        ...(cost === undefined ? {} : { cost }),
       },
       key,
     );
@@ -58,8 +62,21 @@ function payloadOf(value: unknown, type: string): Record<string, unknown> {
   return { ...record };
 }
 
+/** JSON's number syntax, decimal only: Number() would also take 0x10, 0b1, " 1" or "" (as 0). */
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+/**
+ * A number flag, read by onex's JSON reader so the attestation signs exactly the number given:
+ * ONEX_E_USAGE when it is no decimal number, ONEX_E_NUMBER_RANGE when a double cannot hold it
+ * (1e-400 would sign 0, 9007199254740993 would sign ...992, 1e400 is beyond a double).
+ */
 function number(text: string, flag: string): number {
-  const value = Number(text);
-  if (text.trim() === "" || !Number.isFinite(value)) throw new OnexError(ErrorCode.Usage, `--${flag} "${text}" is not a number`);
-  return value;
+  if (!JSON_NUMBER.test(text)) throw new OnexError(ErrorCode.Usage, `--${flag} "${text}" is not a decimal number (for example 0.05, 1830 or 2.5e3)`, { flag, value: text });
+  try {
+    return parseJson(text) as number;
+  } catch (error) {
+    if (!(error instanceof OnexError)) throw error;
+    // The reader's "at line 1 column 1" means nothing for a flag; name the flag instead.
+    throw new OnexError(error.code as ErrorCode, `--${flag}: ${error.message.replace(/ at line 1 column \d+:/, ":")}`, { flag, value: text });
+  }
 }

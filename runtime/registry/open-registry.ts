@@ -22,6 +22,14 @@ export interface RegistryUrl {
   params: URLSearchParams;
 }
 
+/**
+ * The longest registry TTL: 24 h, the most every adapter keeps. Consul refuses a session TTL
+ * above 24h, etcd a lease above its MaxLeaseTTL (9e9 s) and NATS a max age beyond int64
+ * nanoseconds (~292 years); past those the server's refusal came back as ONEX_E_REGISTRY_UNAVAILABLE,
+ * which promises a retry may help. Heartbeats every TTL/3 also stay within setTimeout's 2^31 ms.
+ */
+export const MAX_TTL_MS = 86_400_000;
+
 /** Parses `10s`, `500ms`, `2m` or a plain number of milliseconds. */
 export function parseDuration(text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
@@ -47,6 +55,8 @@ export function parseRegistryUrl(url: string, defaultTtlMs = DEFAULT_TTL_MS): Re
   const ttl = params.get("ttl");
   const ttlMs = ttl === null ? defaultTtlMs : parseDuration(ttl);
   if (ttlMs < 1_000) throw new OnexError(ErrorCode.RegistryUrl, `a registry TTL below 1s (${ttlMs} ms) cannot be kept by every adapter`, { url, ttlMs });
+  // Written negated so a `ttlMs` option that is no number (NaN) is refused too.
+  if (!(ttlMs <= MAX_TTL_MS)) throw new OnexError(ErrorCode.RegistryUrl, `a registry TTL above 24h (1440m, 86400s; ${ttl ?? `${ttlMs} ms`} given) cannot be kept by every adapter (Consul's session TTL is at most 24h)`, { url, ttlMs });
   return { scheme: scheme as RegistryUrl["scheme"], hosts, ttlMs, params };
 }
 

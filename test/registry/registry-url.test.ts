@@ -1,8 +1,13 @@
 /** Registry URLs as users write them (registry.md): what parses, and what is ONEX_E_REGISTRY_URL with the reason. */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { ExitCode } from "../../cli/exit-codes.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { parseRegistryUrl } from "../../runtime/registry/open-registry.js";
+import { onex, scratch } from "../cli/cli-harness.js";
+import { makeNode } from "./fixtures.js";
 
 const refusal = (url: string) => {
   try {
@@ -20,12 +25,20 @@ describe("parseRegistryUrl", () => {
     expect(parseRegistryUrl("etcd://[::1]:2379").ttlMs).toBe(10_000);
     expect(parseRegistryUrl("consul://localhost:8500?ttl=1s").ttlMs).toBe(1_000);
     expect(parseRegistryUrl("ETCD://h:2379/?ttl=1500").ttlMs).toBe(1_500);
+    // 24 h, the longest TTL, in each unit.
+    expect(["1440m", "86400s", "86400000ms", "86400000"].map((ttl) => parseRegistryUrl(`consul://h:8500?ttl=${ttl}`).ttlMs)).toEqual([86_400_000, 86_400_000, 86_400_000, 86_400_000]);
   });
 
-  it("refuses, with the reason, a TTL below 1 s, a malformed duration, no server, a malformed host, an unknown scheme and what is no URL", () => {
+  it("refuses, with the reason, a TTL below 1 s, a TTL above 24 h, a malformed duration, no server, a malformed host, an unknown scheme and what is no URL", () => {
     const cases: Record<string, RegExp> = {
       "nats://h:4222?ttl=500ms": /TTL below 1s \(500 ms\)/,
       "nats://h:4222?ttl=0.5s": /TTL below 1s \(500 ms\)/,
+      // Beyond what a server keeps (Consul 24h, etcd 9e9 s, NATS ~292 years): the server's own refusal was ONEX_E_REGISTRY_UNAVAILABLE.
+      "consul://h:8500?ttl=1441m": /TTL above 24h \(1440m, 86400s; 1441m given\)/,
+      "nats://h:4222?ttl=86400001": /TTL above 24h \(1440m, 86400s; 86400001 given\)/,
+      "etcd://127.0.0.1:12379?ttl=99999999999999999s": /TTL above 24h .*99999999999999999s given/,
+      "nats://127.0.0.1:4222?bucket=hb2&ttl=9999999999s": /TTL above 24h .*9999999999s given/,
+      [`etcd://h:2379?ttl=${"9".repeat(400)}`]: /TTL above 24h/,
       "nats://h:4222?ttl=abc": /"abc" is not a duration/,
       "nats://h:4222?ttl=10h": /"10h" is not a duration/,
       "nats://": /names no server/,
@@ -38,6 +51,22 @@ describe("parseRegistryUrl", () => {
     };
     const outcomes = Object.fromEntries(Object.keys(cases).map((url) => [url, refusal(url)]));
     for (const [url, reason] of Object.entries(cases)) expect(outcomes[url]).toMatch(new RegExp(`^${ErrorCode.RegistryUrl}: .*${reason.source}`));
+  });
+
+  it("onex registry register refuses a TTL above 24 h as ONEX_E_REGISTRY_URL (exit 2) before it connects, not as a retryable ONEX_E_REGISTRY_UNAVAILABLE", () => {
+    const { dir, remove } = scratch("registry-ttl");
+    try {
+      const node = makeNode();
+      writeFileSync(join(dir, "node.json"), JSON.stringify({ entry: node.entry, identity: node.identity }));
+      // Port 1: nothing listens, so an URL that got as far as connecting would be exit 69, not 2.
+      for (const url of ["etcd://127.0.0.1:1?ttl=99999999999999999s", "nats://127.0.0.1:1?bucket=hb2&ttl=9999999999s", "consul://127.0.0.1:1?ttl=1441m"]) {
+        const run = onex(dir, ["registry", "register", "node.json", "--registry", url]);
+        expect([run.code, run.stdout], url).toEqual([ExitCode.Usage, ""]);
+        expect(run.stderr, url).toMatch(new RegExp(`^error ${ErrorCode.RegistryUrl}: a registry TTL above 24h`));
+      }
+    } finally {
+      remove();
+    }
   });
 
   it("answers any text with a parse or ONEX_E_REGISTRY_URL, never another error (fast-check)", () => {
