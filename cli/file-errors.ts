@@ -32,7 +32,8 @@ function describeErrno(errno: string | undefined, cause: unknown): string {
     case "EROFS":
       return "read-only file system (EROFS)";
     case "ELOOP":
-      return "it is a symbolic link, which onex does not follow here (ELOOP)";
+      // A loop of links, or a link where onex opens none (its temporary output files).
+      return "a loop of symbolic links, or a link where onex follows none (ELOOP)";
     case undefined:
       return (cause as Error)?.message ?? String(cause);
     default:

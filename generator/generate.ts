@@ -1,5 +1,6 @@
 /** `onex generate`: every protocol version in the schemas folder -> the typed SDK in the output folder. */
 import { createHash } from "node:crypto";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { basename, dirname, relative, resolve, sep } from "node:path";
 import { DEFAULT_RUNTIME_IMPORT } from "./codegen-symbols.js";
 import { asyncApiDocument, formatAsyncApi, type AsyncApiFormat } from "./asyncapi/asyncapi-document.js";
@@ -50,6 +51,10 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const schemasDir = resolve(options.schemasDir);
   const outDir = resolve(options.outDir);
   const runtimeImport = options.runtimeImport ?? DEFAULT_RUNTIME_IMPORT;
+  if (outDir === schemasDir || outDir.startsWith(schemasDir + sep)) {
+    // Generated files there would be read back as schema files, or a version folder as a folder of generated code.
+    throw new OnexError(ErrorCode.Usage, `the output folder ${options.outDir} is inside the schemas folder ${options.schemasDir}; write the SDK beside it (the default is generated/)`, { out: options.outDir, schemas: options.schemasDir });
+  }
   const render = await loadTemplates([...VERSION_TEMPLATES, "versions.ts.hbs", ...TRANSFORM_TEMPLATES], options.templatesDir, {
     globals: { generatorVersion: PACKAGE_VERSION, generatorOptions: describeOptions(options, runtimeImport, dirname(schemasDir)) },
   });

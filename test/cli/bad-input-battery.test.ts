@@ -115,6 +115,8 @@ const CASES: Record<string, Case> = {
   "negotiate: peer file missing": { args: ["negotiate", "--peer", "./nope.json"], code: ErrorCode.SchemaIndexUnavailable, exit: 69 },
   "negotiate: peer file binary": { args: ["negotiate", "--peer", "./binary.dat"], code: ErrorCode.NegotiationInvalid, exit: 3 },
   "generate: --schemas missing": { args: ["generate", "--schemas", "nope"], code: FileNotFound, exit: 3 },
+  "generate: --out inside --schemas": { args: ["generate", "--schemas", "folder", "--out", "folder/v0.2"], code: Usage, exit: 2 },
+  "generate: --out the --schemas folder": { args: ["generate", "--schemas", "folder", "--out", "folder"], code: Usage, exit: 2 },
   // Key, grant and record files that never end are refused once larger than any such file, not read until memory runs out.
   "sign: key is a device that never ends": { args: ["sign", "msgs.ndjson", "--key", "/dev/zero"], code: FileUnreadable, exit: 3 },
   "verify: key is a device that never ends": { args: ["verify", "msgs.ndjson", "--key", "/dev/zero"], code: FileUnreadable, exit: 3 },
