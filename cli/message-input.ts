@@ -790,7 +790,15 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
       items.push({ line: refused.details.line ?? line, error: refused, shape: "yaml" });
       continue;
     }
-    const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      // Aliases that would expand past the limit (a "billion laughs" document): the document's mistake, at its line.
+      if (!(error instanceof ReferenceError) || !/alias/i.test(error.message)) throw error;
+      items.push({ line, error: new OnexError(ErrorCode.YamlSyntax, `not valid YAML for onex: its aliases expand to too many values (${error.message}); write the values out`, { file, line }), shape: "yaml" });
+      continue;
+    }
     // A sequence at the top is a list of messages, as a JSON array is: each element on its own line.
     if (Array.isArray(value) && isSeq(doc.contents)) {
       const elements = doc.contents.items as { range?: [number, number, number] | null }[];

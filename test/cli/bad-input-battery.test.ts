@@ -27,6 +27,8 @@ beforeAll(() => {
   mkdirSync(join(dir, "folder"));
   writeFileSync(join(dir, "binary.dat"), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 151 + 7) % 256)));
   writeFileSync(join(dir, "dup.json"), '{"grant_id":"g","grant_id":"h"}');
+  // A "billion laughs" YAML document: each line's aliases multiply the one before nine times.
+  writeFileSync(join(dir, "laughs.yaml"), ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]", ..."bcdefg".split("").map((name, i) => `${name}: &${name} [${Array(9).fill(`*${"abcdefg"[i]}`).join(", ")}]`)].join("\n") + "\n");
   writeFileSync(join(dir, "dup-registration.json"), '{"entry":{"capabilities":["evil"]},"entry":{},"identity":{}}');
   writeFileSync(join(dir, "exists.out"), "keep\n");
   // A task and a result whose only fault is a member named twice (the second value would win in JSON.parse).
@@ -149,6 +151,17 @@ describe("the bad-input battery", () => {
       expect(leftovers()).toEqual([]);
     });
   }
+
+  it("validate and migrate: a YAML document whose aliases would expand past the limit is ONEX_E_YAML_SYNTAX at its line", () => {
+    for (const args of [["validate", "v0.2", "laughs.yaml"], ["migrate", "v0.2", "v0.1", "laughs.yaml", "--out", "m5.out"]]) {
+      const run = onex(dir, args);
+      assertNoCrash(run);
+      expect(run.code).toBe(1);
+      expect(run.stderr + run.stdout).toContain(`laughs.yaml:1: - ${YamlSyntax}: not valid YAML for onex: its aliases expand to too many values`);
+    }
+    expect(readdirSync(dir)).not.toContain("m5.out");
+    expect(leftovers()).toEqual([]);
+  });
 
   for (const args of [["validate", "v0.1", "huge.json", "--json"], ["migrate", "v0.1", "v0.2", "huge.json"], ["sign", "huge.json", "--key", "k.key"], ["verify", "huge.json", "--key", "k.pub"], ["diff", "v0.1", "v0.2", "--schemas", SCHEMAS], ["versions"]]) {
     it(`${args[0]}: a closed pipe ends quietly with exit 0`, async () => {
