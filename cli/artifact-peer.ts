@@ -1,6 +1,8 @@
 /** The flags, peer start-up and progress display the `onex artifact` commands share. */
 import { Flags } from "@oclif/core";
+import { createServer } from "node:net";
 import { DataPlanePeer } from "@onex/runtime/dataplane";
+import { assertZone } from "@onex/runtime/registry";
 import type { FetchProgress } from "@onex/runtime/dataplane";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -11,7 +13,7 @@ import { keyRing } from "@onex/runtime";
 import { parseTrustPolicy, type TrustPolicy } from "@onex/runtime";
 import { DATA_PLANE_TRUST_POLICY, SWARM_MESSAGE_TYPES, type SwarmMessages } from "@onex/runtime/dataplane";
 import { readPrivateKey, readPublicKeys } from "./key-files.js";
-import { natsFlags } from "./nats-flags.js";
+import { natsFlags, parseDuration } from "./nats-flags.js";
 import { compareVersions } from "@onex/runtime";
 import { versions } from "@onex/sdk/versions";
 import { definesTypes, sdkSpeaking } from "./protocol-choice.js";
@@ -28,7 +30,8 @@ export const artifactFlags = {
   zone: Flags.string({ description: "Trust zone of the swarm.", env: "ONEX_ZONE", required: true }),
   "peer-id": Flags.string({ description: "This peer's node id (default: derived from its key id)." }),
   host: Flags.string({ description: "Address the piece server listens on.", default: "127.0.0.1" }),
-  port: Flags.integer({ description: "Port of the piece server (default: a free one).", default: 0 }),
+  // Bounds here make oclif refuse a port no socket can have as ONEX_E_USAGE, before any work.
+  port: Flags.integer({ description: "Port of the piece server (default: a free one).", default: 0, min: 0, max: 65535 }),
   "public-url": Flags.string({ description: "URL other peers reach the piece server at, when it is not the listen address." }),
   policy: Flags.string({ description: "Trust policy for descriptors, e.g. zone_match=advisory (default: signature and zone_match strict)." }),
   "upload-limit": Flags.integer({ description: "Cap on the piece server's upload, in bytes per second (default: none).", min: 1 }),
@@ -48,8 +51,88 @@ export function readPublisherGrants(specs: readonly string[]): PublisherGrant[] 
   });
 }
 
-/** Connects to NATS, starts a peer, runs `fn`, and stops both whatever happens. */
+// What the v0.2 schemas accept (records/artifact-descriptor.yaml; zones: records/address.yaml). A value
+// they refuse fails only when a message is validated, after connecting (and, for publish,
+// hashing), as ONEX_E_VALIDATION naming a message field instead of the flag: checked here first.
+const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/;
+const ARTIFACT_VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
+// RFC 3986 characters only: the announced endpoint must pass the schema's `uri` format.
+const URI_CHARACTERS = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+$/;
+
+/** The milliseconds of a duration flag; ONEX_E_USAGE naming the flag when it is none. */
+export function durationFlag(flag: string, text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    throw new OnexError(ErrorCode.Usage, `--${flag}: ${(error as Error).message}`);
+  }
+}
+
+/** ONEX_E_USAGE unless `name` and `version` can be an artifact's; `where` says where they came from (`--name`, `"a@1": NAME`). */
+export function checkArtifactName(name: string, version: string, where: { name: string; version: string }): void {
+  if (!ARTIFACT_NAME.test(name)) throw new OnexError(ErrorCode.Usage, `${where.name} "${name}" is not an artifact name (up to 200 letters, digits and ._/-, starting with a letter or digit)`);
+  if (!ARTIFACT_VERSION.test(version)) throw new OnexError(ErrorCode.Usage, `${where.version} "${version}" is not an artifact version (up to 64 letters, digits and ._+-, starting with a letter or digit)`);
+}
+
+/** ONEX_E_USAGE for a shared flag the swarm's messages could not carry; checks nothing outside the process. */
+function checkPeerFlags(flags: ArtifactFlags): void {
+  try {
+    assertZone(flags.zone);
+  } catch (error) {
+    throw new OnexError(ErrorCode.Usage, `--zone: ${(error as Error).message}`);
+  }
+  const peerId = flags["peer-id"];
+  if (peerId !== undefined && (peerId === "" || peerId.length > 256)) throw new OnexError(ErrorCode.Usage, `--peer-id must have 1 to 256 characters`);
+  const url = flags["public-url"];
+  if (url !== undefined) {
+    // Peers fetch `${endpoint}/v1/...` over plain HTTP (the piece client speaks nothing else):
+    // a query, a fragment or a trailing slash would break those URLs, credentials are not sent.
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined || !URI_CHARACTERS.test(url) || parsed.protocol !== "http:" || parsed.hostname === "" || parsed.username !== "" || parsed.password !== "" || parsed.search !== "" || parsed.hash !== "" || url.endsWith("/")) {
+      throw new OnexError(ErrorCode.Usage, `--public-url "${url}" is not http://HOST[:PORT][/PATH] (no trailing /, query or fragment)`);
+    }
+  }
+}
+
+/**
+ * ONEX_E_USAGE when the piece server cannot listen at --host and --port (an unknown host, an
+ * address not of this machine, a port in use): the user chose them, and --port 0 takes a free
+ * port. Undefined for any other failure. (Node's errors carry a syscall, so the base command
+ * would report them as an output file that cannot be written.)
+ */
+function listenFailure(error: unknown, host: string, port: number): OnexError | undefined {
+  const { code, syscall } = (error ?? {}) as NodeJS.ErrnoException;
+  if (syscall !== "listen" && syscall !== "getaddrinfo") return undefined;
+  const address = `${host}:${port}`;
+  const why =
+    code === "EADDRINUSE" ? `--port ${port}: ${address} is already in use (choose another port, or 0 for a free one)`
+    : code === "ENOTFOUND" || code === "EAI_AGAIN" ? `--host ${host}: no such host to listen on (${code})`
+    : code === "EADDRNOTAVAIL" ? `--host ${host}: not an address of this machine, cannot listen on ${address} (${code})`
+    : code === "EACCES" ? `--port ${port}: not permitted to listen on ${address} (${code})`
+    : `--host ${host} --port ${port}: cannot listen on ${address} (${code ?? String(error)})`;
+  return new OnexError(ErrorCode.Usage, why, { host, port, ...(code ? { errno: code } : {}) }, { cause: error });
+}
+
+/** Listens at --host and --port once and lets go: the piece server's address is refused before the peer connects to anything. */
+async function checkListen(host: string, port: number): Promise<void> {
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once("error", (error) => reject(listenFailure(error, host, port) ?? error));
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
+
+/**
+ * Checks the shared flags (the commands check their own before calling), connects to NATS,
+ * starts a peer, runs `fn`, and stops both whatever happens.
+ */
 export async function withPeer<T>(flags: ArtifactFlags, fn: (peer: DataPlanePeer, client: OnexClient) => Promise<T>): Promise<T> {
+  checkPeerFlags(flags);
   const key = readPrivateKey(flags.key);
   const sdk = await swarmSdk(flags.protocol);
   const publishers = [...publishersOf([key.publicKey]), ...readPublisherGrants(flags.publisher)];
@@ -60,6 +143,8 @@ export async function withPeer<T>(flags: ArtifactFlags, fn: (peer: DataPlanePeer
     parseTrustPolicy(flags.policy); // ONEX_E_POLICY_INVALID for an unknown policy or mode
     policy = { ...DATA_PLANE_TRUST_POLICY, ...onlyGiven(flags.policy) } as TrustPolicy;
   }
+  // Last before connecting, so the address is as free as it can be when the peer starts.
+  await checkListen(flags.host, flags.port);
   let client: OnexClient;
   try {
     client = await connect({
@@ -88,6 +173,9 @@ export async function withPeer<T>(flags: ArtifactFlags, fn: (peer: DataPlanePeer
       policy,
       server: { host: flags.host, port: flags.port, ...(flags["public-url"] ? { publicUrl: flags["public-url"] } : {}), ...(flags["upload-limit"] ? { uploadBytesPerSecond: flags["upload-limit"] } : {}) },
       logger: { warn: (message) => process.stderr.write(`${message}\n`) },
+    }).catch((error: unknown) => {
+      // Something took the port since checkListen: the same refusal.
+      throw listenFailure(error, flags.host, flags.port) ?? error;
     });
     return await fn(peer, client);
   } finally {
@@ -162,7 +250,11 @@ export async function explainNothingAnnounced(error: unknown, peer: DataPlanePee
 export function parseArtifactRef(ref: string): { name: string; version: string } {
   const at = ref.lastIndexOf("@");
   if (at <= 0 || at === ref.length - 1) throw new OnexError(ErrorCode.Usage, `"${ref}" is not NAME@VERSION`);
-  return { name: ref.slice(0, at), version: ref.slice(at + 1) };
+  const name = ref.slice(0, at);
+  const version = ref.slice(at + 1);
+  // No descriptor could carry another name: refused now, not after --timeout as ONEX_E_NO_PEERS.
+  checkArtifactName(name, version, { name: `"${ref}": NAME`, version: `"${ref}": VERSION` });
+  return { name, version };
 }
 
 /**

@@ -1,8 +1,9 @@
 import { Args, Flags } from "@oclif/core";
+import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
-import { artifactFlags, explainNothingAnnounced, formatRate, parseArtifactRef, progressBar, seedUntilStopped, stopSignals, withPeer } from "../../artifact-peer.js";
-import { parseDuration } from "../../nats-flags.js";
+import { artifactFlags, durationFlag, explainNothingAnnounced, formatRate, parseArtifactRef, progressBar, seedUntilStopped, stopSignals, withPeer } from "../../artifact-peer.js";
 
 export default class ArtifactFetch extends OnexCommand {
   static override summary = "Fetch an artifact from the zone's swarm into a file.";
@@ -28,6 +29,14 @@ export default class ArtifactFetch extends OnexCommand {
     const { args, flags } = await this.parse(ArtifactFetch);
     const ref = parseArtifactRef(args.ref);
     const out = resolve(flags.out);
+    // Every flag is checked before anything connects or is written: a bad --seed-for found only
+    // after the download left a finished file and a success line behind an exit of 2.
+    const descriptorTimeoutMs = durationFlag("timeout", flags.timeout);
+    const stallTimeoutMs = durationFlag("stall", flags.stall);
+    const seedForMs = flags["seed-for"] === undefined ? undefined : durationFlag("seed-for", flags["seed-for"]);
+    // The store refuses such an --out too (as docs/data-plane.md says), but only once the descriptor is in.
+    const existing = await stat(out).catch(() => undefined);
+    if (existing !== undefined && !existing.isFile()) throw new OnexError(ErrorCode.WriteFailed, `cannot write ${out}: it exists and is not a regular file`, { file: out });
     await withPeer(flags, async (peer, client) => {
       const bar = progressBar();
       // Ctrl-C or a kill stops the fetch as an interruption (ONEX_E_ARTIFACT_INCOMPLETE, resumable),
@@ -39,8 +48,8 @@ export default class ArtifactFetch extends OnexCommand {
             signal: stop.signal,
             maxInFlight: flags["max-in-flight"],
             maxInFlightPerPeer: flags["per-peer"],
-            descriptorTimeoutMs: parseDuration(flags.timeout),
-            stallTimeoutMs: parseDuration(flags.stall),
+            descriptorTimeoutMs,
+            stallTimeoutMs,
             onProgress: (p) => bar.update(p),
             onCorruptPeer: (r) => this.logToStderr(`dropped peer ${r.peerId} (${r.endpoint}): piece ${r.piece} was corrupt`),
           });
@@ -66,7 +75,7 @@ export default class ArtifactFetch extends OnexCommand {
           bar.done();
           throw await explainNothingAnnounced(error, peer, client, ref, flags.zone);
         }
-        if (flags["seed-for"] !== undefined) await seedUntilStopped(stop.signal, parseDuration(flags["seed-for"]));
+        if (seedForMs !== undefined) await seedUntilStopped(stop.signal, seedForMs);
       } finally {
         stop.release();
       }

@@ -1,7 +1,6 @@
 import { Flags } from "@oclif/core";
 import { OnexCommand } from "../../base-command.js";
-import { artifactFlags, withPeer } from "../../artifact-peer.js";
-import { parseDuration } from "../../nats-flags.js";
+import { artifactFlags, durationFlag, withPeer } from "../../artifact-peer.js";
 
 export default class ArtifactLs extends OnexCommand {
   static override summary = "List the artifacts announced in the zone, with the peers serving them.";
@@ -16,8 +15,9 @@ export default class ArtifactLs extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ArtifactLs);
+    const waitMs = durationFlag("wait", flags.wait); // a bad --wait is refused before connecting
     await withPeer(flags, async (peer) => {
-      await new Promise((resolve) => setTimeout(resolve, parseDuration(flags.wait)));
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
       const artifacts = peer.swarm.artifacts().sort((a, b) => `${a.descriptor.name}@${a.descriptor.version}`.localeCompare(`${b.descriptor.name}@${b.descriptor.version}`));
       for (const { descriptor, peers, conflictsWith } of artifacts) {
         const complete = peers.filter((p) => p.have?.complete).length;

@@ -2,8 +2,7 @@ import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { checkPieceSize } from "@onex/runtime/dataplane";
 import { OnexCommand } from "../../base-command.js";
-import { artifactFlags, seedUntilStopped, stopSignals, withPeer } from "../../artifact-peer.js";
-import { parseDuration } from "../../nats-flags.js";
+import { artifactFlags, durationFlag, checkArtifactName, seedUntilStopped, stopSignals, withPeer } from "../../artifact-peer.js";
 
 export default class ArtifactPublish extends OnexCommand {
   static override summary = "Describe a file as a signed artifact and seed it to the zone's swarm.";
@@ -26,19 +25,24 @@ export default class ArtifactPublish extends OnexCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(ArtifactPublish);
-    // A calling mistake, caught before anything connects (the descriptor would be refused later as invalid).
+    // Calling mistakes are refused before anything connects, is hashed or announced (the descriptor
+    // would be refused later as invalid, and a bad --seed-for was found only after announcing).
     try {
       checkPieceSize(flags["piece-size"]);
     } catch (error) {
       throw new OnexError(ErrorCode.Usage, `--piece-size: ${(error as Error).message}`);
     }
+    checkArtifactName(flags.name, flags.version, { name: "--name", version: "--version" });
+    // records/artifact-descriptor.yaml: media_type has 3 to 255 characters.
+    if (flags["media-type"].length < 3 || flags["media-type"].length > 255) throw new OnexError(ErrorCode.Usage, `--media-type "${flags["media-type"]}" is not a media type (3 to 255 characters, e.g. application/octet-stream)`);
+    const seedForMs = flags["seed-for"] === undefined ? undefined : durationFlag("seed-for", flags["seed-for"]);
     await withPeer(flags, async (peer) => {
       const descriptor = await peer.publish(args.file, { name: flags.name, version: flags.version, mediaType: flags["media-type"], pieceSize: flags["piece-size"] });
       this.log(JSON.stringify(descriptor));
       this.logToStderr(`seeding ${descriptor.name}@${descriptor.version} (${descriptor.pieces.length} pieces, ${descriptor.root_hash}) at ${peer.url}`);
       const stop = stopSignals();
       try {
-        await seedUntilStopped(stop.signal, flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"]));
+        await seedUntilStopped(stop.signal, seedForMs);
       } finally {
         stop.release();
       }
