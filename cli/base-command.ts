@@ -13,6 +13,17 @@ export abstract class OnexCommand extends Command {
     debug: Flags.boolean({ description: "Print stack traces and error details.", default: false, helpGroup: "GLOBAL" }),
   };
 
+  /**
+   * Prints `text` on stdout and waits until it is written, so nothing said after it (a "printed"
+   * on stderr) stands beside output that never arrived: a full disk is ONEX_E_WRITE_FAILED. A
+   * closed pipe is left to bin/onex.js, which ends quietly.
+   */
+  protected async print(text: string): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      process.stdout.write(`${text}\n`, (error) => (error && (error as NodeJS.ErrnoException).code !== "EPIPE" ? reject(writeFailure(error, "stdout")) : resolve()));
+    });
+  }
+
   protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number }; code?: string; syscall?: string; path?: string }): Promise<void> {
     const debug = this.argv.includes("--debug");
     const failure = error instanceof OnexError ? error : fileSystemFailure(error);

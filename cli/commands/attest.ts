@@ -49,7 +49,7 @@ export default class Attest extends OnexCommand {
       },
       key,
     );
-    this.log(JSON.stringify(attestation, null, 2));
+    await this.print(JSON.stringify(attestation, null, 2));
     this.logToStderr(`attested task ${attestation.task_id} on ${attestation.node} (${attestation.trace_hash}), signed by ${key.keyId}`);
   }
 }

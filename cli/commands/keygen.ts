@@ -25,7 +25,7 @@ export default class Keygen extends OnexCommand {
     if (!flags.stdout && (flags.out === "" || /[/\\]$/.test(flags.out))) throw new OnexError(ErrorCode.Usage, `--out "${flags.out}" names no file: give a path prefix such as node-1 or keys/node-1`);
     const key = generateKeyPair();
     if (flags.stdout) {
-      this.log(exportPrivateKey(key, format).trimEnd());
+      await this.print(exportPrivateKey(key, format).trimEnd());
       this.logToStderr(`key id ${key.keyId} (private key printed to stdout, no files written)`);
       return;
     }

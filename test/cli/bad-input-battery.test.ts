@@ -4,7 +4,7 @@
  * ends with its documented code and exit status, no stack trace, and no file left behind.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -151,6 +151,21 @@ describe("the bad-input battery", () => {
       expect(leftovers()).toEqual([]);
     });
   }
+
+  it("keygen --stdout and attest on a full disk: ONEX_E_WRITE_FAILED, with no line saying the key or attestation was printed", () => {
+    writeFileSync(join(dir, "one-result.json"), '{"task_id":"t-1","status":"succeeded","output":{}}');
+    for (const args of [["keygen", "--stdout"], ["attest", "--key", "k.key", "--task", "one-task.json", ...task.map((a) => (a === "msgs.ndjson" ? "one-result.json" : a))]]) {
+      const full = openSync("/dev/full", "w");
+      try {
+        const run = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, stdio: ["ignore", full, "pipe"], encoding: "utf8", timeout: 60_000 });
+        expect(run.status, run.stderr).toBe(exitCodeFor(WriteFailed));
+        expect(run.stderr).toMatch(new RegExp(`^error ${WriteFailed}: `, "m"));
+        expect(run.stderr).not.toMatch(/printed|attested/);
+      } finally {
+        closeSync(full);
+      }
+    }
+  });
 
   it("validate and migrate: a YAML document whose aliases would expand past the limit is ONEX_E_YAML_SYNTAX at its line", () => {
     for (const args of [["validate", "v0.2", "laughs.yaml"], ["migrate", "v0.2", "v0.1", "laughs.yaml", "--out", "m5.out"]]) {
