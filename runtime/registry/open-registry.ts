@@ -49,7 +49,9 @@ export function parseRegistryUrl(url: string, defaultTtlMs = DEFAULT_TTL_MS): Re
   const hosts = match[2]!.split(",").filter(Boolean);
   if (hosts.length === 0) throw new OnexError(ErrorCode.RegistryUrl, `"${url}" names no server`, { url });
   for (const host of hosts) {
-    if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(host)) throw new OnexError(ErrorCode.RegistryUrl, `"${host}" is not host:port`, { url, host });
+    const port = /^(?:[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?$/.exec(host);
+    if (port === null) throw new OnexError(ErrorCode.RegistryUrl, `"${host}" is not host:port`, { url, host });
+    if (port[1] !== undefined && (Number(port[1]) < 1 || Number(port[1]) > 65_535)) throw new OnexError(ErrorCode.RegistryUrl, `"${host}" names port ${port[1]}; a port is 1 to 65535`, { url, host });
   }
   const params = new URLSearchParams(match[3] ?? "");
   const ttl = params.get("ttl");

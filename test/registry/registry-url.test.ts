@@ -45,6 +45,8 @@ describe("parseRegistryUrl", () => {
       "etcd://,": /names no server/,
       "nats://a b:4222": /"a b:4222" is not host:port/,
       "nats://h:port": /"h:port" is not host:port/,
+      "etcd://h:99999": /"h:99999" names port 99999; a port is 1 to 65535/,
+      "nats://[::1]:0": /"\[::1\]:0" names port 0; a port is 1 to 65535/,
       "redis://h:6379": /unknown registry scheme "redis:"/,
       "h:4222": /is not a registry URL/,
       "": /is not a registry URL/,
