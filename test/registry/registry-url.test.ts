@@ -29,7 +29,7 @@ describe("parseRegistryUrl", () => {
     expect(["1440m", "86400s", "86400000ms", "86400000"].map((ttl) => parseRegistryUrl(`consul://h:8500?ttl=${ttl}`).ttlMs)).toEqual([86_400_000, 86_400_000, 86_400_000, 86_400_000]);
   });
 
-  it("refuses, with the reason, a TTL below 1 s, a TTL above 24 h, a malformed duration, no server, a malformed host, an unknown scheme and what is no URL", () => {
+  it("refuses, with the reason, a TTL below 1 s, a TTL above 24 h, a malformed duration, no server, a malformed host, a port out of range, an unknown scheme and what is no URL", () => {
     const cases: Record<string, RegExp> = {
       "nats://h:4222?ttl=500ms": /TTL below 1s \(500 ms\)/,
       "nats://h:4222?ttl=0.5s": /TTL below 1s \(500 ms\)/,
