@@ -89,13 +89,15 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
 
   // Names: records, then `<Message>` and `<Message>Payload` per message. All must be unique.
   const names = new Map<string, (string | number)[]>();
-  const claim = (name: string, path: (string | number)[]) => {
+  /** Claims `name` for `path`; false (and reported) when it is taken. */
+  const claim = (name: string, path: (string | number)[]): boolean => {
     const earlier = names.get(name);
     if (earlier) {
       report(ErrorCode.DuplicateName, path, `type name "${name}" is already used at line ${at(earlier).line}`, { name });
-      return;
+      return false;
     }
     names.set(name, path);
+    return true;
   };
   // Names the SDK module defines itself, and `<Subject>SubjectParts`, would be shadowed or
   // clash in the module's exports; every other name is safe, since generated code imports
@@ -126,8 +128,9 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
     }
     seenTypes.set(m.type, i);
     if (refuseClassName(m.name, ["messages", i, "name"])) return;
+    // One mistake, one report: a name taken by another message takes its Payload, Init and Data names too.
     for (const name of [m.name, ...MESSAGE_NAME_SUFFIXES.map((suffix) => `${m.name}${suffix}`)]) {
-      if (!refuseReserved(name, ["messages", i, "name"])) claim(name, ["messages", i, "name"]);
+      if (!refuseReserved(name, ["messages", i, "name"]) && !claim(name, ["messages", i, "name"])) break;
     }
   });
 

@@ -238,6 +238,21 @@ describe("hostile names", () => {
     });
   }
 
+  it("two messages with one name are one problem, not one for each type the name makes (Payload, Init, Data)", async () => {
+    const { schemas, out } = await writeLayout({
+      messages: [
+        { name: "Ab", type: "event.a.b", payload: "messages/p.yaml" },
+        { name: "Ab", type: "event.a.c", payload: "messages/p.yaml" },
+      ],
+      records: [],
+      files: { "messages/p.yaml": "type: object\n" },
+    });
+    const error = await generate({ schemasDir: schemas, outDir: out }).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(OnexError);
+    const problems = ((error as OnexError).details.problems ?? [(error as OnexError).details]) as { code: string; name: string }[];
+    expect(problems.map((p) => [p.code, p.name])).toEqual([[ErrorCode.DuplicateName, "Ab"]]);
+  });
+
   it("a path name that equals another name is ONEX_E_DUPLICATE_NAME, never a numbered type", async () => {
     const { schemas, out } = await writeLayout({
       messages: [{ name: "Ab", type: "event.a.b", payload: "messages/p.yaml" }],
