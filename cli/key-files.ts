@@ -46,17 +46,19 @@ function readOpenFile<T>(path: string, what: string, check: (stat: Stats) => T):
     const stat = fstatSync(fd);
     if (stat.isDirectory()) throw Object.assign(new Error("is a folder"), { code: "EISDIR" });
     const checked = check(stat);
+    const tooLarge = () => new OnexError(ErrorCode.FileUnreadable, `cannot read the ${what} ${path}: it holds more than ${MAX_SMALL_FILE_BYTES / (1024 * 1024)} MiB, which no ${what} does (a device such as /dev/zero never ends)`, { file: path });
+    if (stat.isFile() && stat.size > MAX_SMALL_FILE_BYTES) throw tooLarge();
+    // One scratch buffer, each read copied out at its length: a pipe giving a few bytes a read
+    // must not hold a whole buffer per read.
+    const scratch = Buffer.allocUnsafe(64 * 1024);
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
-      const chunk = Buffer.allocUnsafe(64 * 1024);
-      const read = readSync(fd, chunk, 0, chunk.length, null);
+      const read = readSync(fd, scratch, 0, scratch.length, null);
       if (read === 0) break;
       total += read;
-      if (total > MAX_SMALL_FILE_BYTES) {
-        throw new OnexError(ErrorCode.FileUnreadable, `cannot read the ${what} ${path}: it holds more than ${MAX_SMALL_FILE_BYTES / (1024 * 1024)} MiB, which no ${what} does (a device such as /dev/zero never ends)`, { file: path });
-      }
-      chunks.push(chunk.subarray(0, read));
+      if (total > MAX_SMALL_FILE_BYTES) throw tooLarge();
+      chunks.push(Buffer.from(scratch.subarray(0, read)));
     }
     return { bytes: Buffer.concat(chunks, total), checked };
   } catch (cause) {

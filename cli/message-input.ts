@@ -743,6 +743,10 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
       if (node.tag !== undefined && !JSON_TAGS.has(node.tag)) refuse(ErrorCode.YamlSyntax, node, `the tag ${node.tag} makes a value JSON does not have; write the value plainly`);
     };
     visit(doc, {
+      Alias(_key, node, path) {
+        // An alias inside the value it names (`a: &x [*x]`) makes a value that never ends.
+        if (path.includes(node.resolve(doc) as never)) refuse(ErrorCode.YamlSyntax, node, `the alias *${node.source} is inside the value it names, which would never end; write the value out`);
+      },
       Seq(_key, node) {
         checkTag(node);
       },
@@ -794,9 +798,10 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
     try {
       value = doc.toJS({ maxAliasCount: 100 });
     } catch (error) {
-      // Aliases that would expand past the limit (a "billion laughs" document): the document's mistake, at its line.
-      if (!(error instanceof ReferenceError) || !/alias/i.test(error.message)) throw error;
-      items.push({ line, error: new OnexError(ErrorCode.YamlSyntax, `not valid YAML for onex: its aliases expand to too many values (${error.message}); write the values out`, { file, line }), shape: "yaml" });
+      // An alias with no anchor before it, or aliases that would expand past the limit (a "billion laughs" document): the document's mistake, at its line.
+      if (!(error instanceof ReferenceError)) throw error;
+      const why = /Excessive alias count/i.test(error.message) ? `its aliases expand to too many values (${error.message}); write the values out` : error.message;
+      items.push({ line, error: new OnexError(ErrorCode.YamlSyntax, `not valid YAML for onex: ${why}`, { file, line }), shape: "yaml" });
       continue;
     }
     // A sequence at the top is a list of messages, as a JSON array is: each element on its own line.

@@ -1,7 +1,8 @@
 /** `onex generate`: every protocol version in the schemas folder -> the typed SDK in the output folder. */
 import { createHash } from "node:crypto";
 import { ErrorCode, OnexError } from "@onex/runtime";
-import { basename, dirname, relative, resolve, sep } from "node:path";
+import { realpathSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { DEFAULT_RUNTIME_IMPORT } from "./codegen-symbols.js";
 import { asyncApiDocument, formatAsyncApi, type AsyncApiFormat } from "./asyncapi/asyncapi-document.js";
 import { emitSchemaIndex } from "./emit-schema-index.js";
@@ -51,7 +52,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const schemasDir = resolve(options.schemasDir);
   const outDir = resolve(options.outDir);
   const runtimeImport = options.runtimeImport ?? DEFAULT_RUNTIME_IMPORT;
-  if (outDir === schemasDir || outDir.startsWith(schemasDir + sep)) {
+  if (isWithin(realPathOf(outDir), realPathOf(schemasDir))) {
     // Generated files there would be read back as schema files, or a version folder as a folder of generated code.
     throw new OnexError(ErrorCode.Usage, `the output folder ${options.outDir} is inside the schemas folder ${options.schemasDir}; write the SDK beside it (the default is generated/)`, { out: options.outDir, schemas: options.schemasDir });
   }
@@ -155,4 +156,20 @@ async function emitVersion({ model, sources }: LoadedVersion, render: RenderFn, 
   // What the deployment publishes for version probing (runtime/negotiation).
   out.push(["index.json", emitSchemaIndex(model)]);
   return out;
+}
+
+/** `path` with links resolved: its own real path, or its nearest existing folder's with the rest appended. */
+function realPathOf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    const parent = dirname(path);
+    return parent === path ? path : join(realPathOf(parent), basename(path));
+  }
+}
+
+/** Whether `path` is `folder` or inside it. */
+function isWithin(path: string, folder: string): boolean {
+  const rel = relative(folder, path);
+  return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }

@@ -50,8 +50,8 @@ export default class AsyncApi extends OnexCommand {
   }
 }
 
-/** A DNS name or IPv4 address: dot-separated labels of letters, digits and inner hyphens. */
-const HOST_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+/** A host name or IPv4 address: dot-separated labels of letters, digits, inner hyphens and underscores (Compose and Kubernetes names: nats_1), an optional final dot. */
+const HOST_NAME = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
 /**
  * The `host:port` the document names in `servers.nats.host`, where tools connect: refused

@@ -97,9 +97,13 @@ export async function loadTransforms(schemasDir: string, models: readonly Versio
     // A transform's functions module left without its transform file (a folder copied from the
     // version before, its transform file replaced) would otherwise lie there unread.
     const namedModules = new Set<string>();
+    let unread = false;
     for (const name of names) {
       await problems.collect(async () => {
-        const yaml = await readYamlFile(join(dir, name), show(join(dir, name)));
+        const yaml = await readYamlFile(join(dir, name), show(join(dir, name))).catch((error: unknown) => {
+          unread = true;
+          throw error;
+        });
         const functions = (yaml.value as { functions?: unknown } | null)?.functions;
         if (typeof functions === "string") namedModules.add(join(dir, functions));
         const transform = await checkTransform(yaml, model, models[index - 1], dir, show);
@@ -114,7 +118,9 @@ export async function loadTransforms(schemasDir: string, models: readonly Versio
         out.push(transform);
       });
     }
-    for (const name of entries.filter((n) => /^from-v.+\.[cm]?ts$/.test(n) && !namedModules.has(join(dir, n)))) {
+    // Only modules: not a test or declaration file beside one; and not when a transform file could not be read, which may name it.
+    const isModule = (n: string) => /^from-v[^/]+\.[cm]?ts$/.test(n) && !/\.(d|test|spec)\.[cm]?ts$/.test(n);
+    for (const name of unread ? [] : entries.filter((n) => isModule(n) && !namedModules.has(join(dir, n)))) {
       problems.add(ErrorCode.TransformInvalid, { file: show(join(dir, name)), line: 1, column: 1 }, `no transform file of v${model.version} names this functions module (with "functions: ${name}"); remove it, or name it in the transform it belongs to`);
     }
   }

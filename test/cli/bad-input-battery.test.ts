@@ -4,7 +4,7 @@
  * ends with its documented code and exit status, no stack trace, and no file left behind.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,6 +25,7 @@ beforeAll(() => {
   writeFileSync(join(dir, "empty.json"), "");
   chmodSync(join(dir, "empty.json"), 0o600);
   mkdirSync(join(dir, "folder"));
+  symlinkSync("folder", join(dir, "link-into-folder"));
   writeFileSync(join(dir, "binary.dat"), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 151 + 7) % 256)));
   writeFileSync(join(dir, "dup.json"), '{"grant_id":"g","grant_id":"h"}');
   // A "billion laughs" YAML document: each line's aliases multiply the one before nine times.
@@ -119,6 +120,7 @@ const CASES: Record<string, Case> = {
   "generate: --schemas missing": { args: ["generate", "--schemas", "nope"], code: FileNotFound, exit: 3 },
   "generate: --out inside --schemas": { args: ["generate", "--schemas", "folder", "--out", "folder/v0.2"], code: Usage, exit: 2 },
   "generate: --out the --schemas folder": { args: ["generate", "--schemas", "folder", "--out", "folder"], code: Usage, exit: 2 },
+  "generate: --out a link into --schemas": { args: ["generate", "--schemas", "folder", "--out", "link-into-folder/generated"], code: Usage, exit: 2 },
   // Key, grant and record files that never end are refused once larger than any such file, not read until memory runs out.
   "sign: key is a device that never ends": { args: ["sign", "msgs.ndjson", "--key", "/dev/zero"], code: FileUnreadable, exit: 3 },
   "verify: key is a device that never ends": { args: ["verify", "msgs.ndjson", "--key", "/dev/zero"], code: FileUnreadable, exit: 3 },
@@ -176,6 +178,18 @@ describe("the bad-input battery", () => {
     }
     expect(readdirSync(dir)).not.toContain("m5.out");
     expect(leftovers()).toEqual([]);
+  });
+
+  it("migrate: an alias inside the value it names, and an alias with no anchor, are ONEX_E_YAML_SYNTAX at their line", () => {
+    writeFileSync(join(dir, "circular.yaml"), "type: signal.task.dispatch\nid: &x [*x]\n");
+    writeFileSync(join(dir, "unanchored.yaml"), "type: signal.task.dispatch\nid: *nowhere\n");
+    for (const [file, line, why] of [["circular.yaml", 2, "the alias *x is inside the value it names"], ["unanchored.yaml", 1, "Unresolved alias"]] as const) {
+      const run = onex(dir, ["migrate", "v0.2", "v0.1", file]);
+      assertNoCrash(run);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`${file}:${line}: - ${YamlSyntax}: `);
+      expect(run.stderr).toContain(why);
+    }
   });
 
   for (const args of [["validate", "v0.1", "huge.json", "--json"], ["migrate", "v0.1", "v0.2", "huge.json"], ["sign", "huge.json", "--key", "k.key"], ["verify", "huge.json", "--key", "k.pub"], ["diff", "v0.1", "v0.2", "--schemas", SCHEMAS], ["versions"]]) {

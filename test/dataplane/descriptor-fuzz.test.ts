@@ -59,7 +59,7 @@ describe("descriptor fuzz", () => {
     );
   });
 
-  it("any JSON at all is a verdict, never an exception, and accepted only when it is the signed descriptor", () => {
+  it("any JSON at all is a verdict, never an exception: a refusal with ONEX_E_DESCRIPTOR_INVALID", () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {
         const verdict = judgeDescriptor(value, context);

@@ -1,6 +1,6 @@
 /** The trust commands, run as users run them: the built `onex` (run `npm run build` first; `npm test` does). */
 import { spawnSync } from "node:child_process";
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -123,6 +123,13 @@ describe("onex grant issue / inspect / revoke", () => {
     expect(dangling.stderr).toContain("ONEX_E_FILE_NOT_FOUND");
     expect(lstatSync(join(dir, "dangling-revocations.json")).isSymbolicLink()).toBe(true);
     expect(existsSync(join(dir, "missing-revocations.json"))).toBe(false);
+
+    // A hard-linked list: a new file in its place would leave the other name without the revocation.
+    linkSync(join(dir, "shared-revocations.json"), join(dir, "hard-revocations.json"));
+    const before = readFileSync(join(dir, "shared-revocations.json"), "utf8");
+    const hard = onex(["grant", "revoke", "grant.json", "--key", "ca.key", "--list", "hard-revocations.json"]);
+    expect([hard.code, hard.stderr]).toEqual([73, expect.stringContaining("ONEX_E_WRITE_FAILED: the revocation list hard-revocations.json has 2 hard links")]);
+    expect(readFileSync(join(dir, "shared-revocations.json"), "utf8")).toBe(before);
   });
 });
 

@@ -38,7 +38,7 @@ export default class ArtifactPublish extends OnexCommand {
     const seedForMs = flags["seed-for"] === undefined ? undefined : durationFlag("seed-for", flags["seed-for"]);
     await withPeer(flags, async (peer) => {
       const descriptor = await peer.publish(args.file, { name: flags.name, version: flags.version, mediaType: flags["media-type"], pieceSize: flags["piece-size"] });
-      this.log(JSON.stringify(descriptor));
+      await this.print(JSON.stringify(descriptor));
       this.logToStderr(`seeding ${descriptor.name}@${descriptor.version} (${descriptor.pieces.length} pieces, ${descriptor.root_hash}) at ${peer.url}`);
       const stop = stopSignals();
       try {

@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, realpathSync } from "node:fs";
+import { existsSync, lstatSync, realpathSync, statSync } from "node:fs";
 import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { revokeSessionGrant, verifyGrantAuthenticity } from "@onex/runtime";
@@ -34,7 +34,7 @@ export default class GrantRevoke extends OnexCommand {
     const grant = verifyGrantAuthenticity(grantValue, authorities);
     const revocation = revokeSessionGrant(grant, authority, flags.reason === undefined ? {} : { reason: flags.reason });
     if (flags.list === undefined) {
-      this.log(JSON.stringify(revocation, null, 2));
+      await this.print(JSON.stringify(revocation, null, 2));
     } else {
       const file = listFile(flags.list);
       const existing = existsSync(file) ? readJsonFile(file, "revocation list") : [];
@@ -52,7 +52,13 @@ export default class GrantRevoke extends OnexCommand {
  * which would leave every verifier reading the list without it. A link to nothing is refused.
  */
 function listFile(path: string): string {
-  if (existsSync(path)) return realpathSync(path);
+  if (existsSync(path)) {
+    const file = realpathSync(path);
+    // A file put in its place would leave every other name of a hard-linked list without the revocation.
+    const links = statSync(file).nlink;
+    if (links > 1) throw new OnexError(ErrorCode.WriteFailed, `the revocation list ${path} has ${links} hard links; a new list put in its place would leave the others without the revocation: keep one file, and link to it with symbolic links`, { file: path, nlink: links });
+    return file;
+  }
   if (lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) {
     throw new OnexError(ErrorCode.FileNotFound, `the revocation list ${path} is a link to a file that does not exist; create that file (an empty list is []) or name the list itself`, { file: path });
   }
