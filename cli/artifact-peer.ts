@@ -13,7 +13,7 @@ import { keyRing } from "@onex/runtime";
 import { parseTrustPolicy, type TrustPolicy } from "@onex/runtime";
 import { DATA_PLANE_TRUST_POLICY, SWARM_MESSAGE_TYPES, type SwarmMessages } from "@onex/runtime/dataplane";
 import { readPrivateKey, readPublicKeys } from "./key-files.js";
-import { natsFlags, parseDuration } from "./nats-flags.js";
+import { natsFlags } from "./nats-flags.js";
 import { compareVersions } from "@onex/runtime";
 import { versions } from "@onex/sdk/versions";
 import { definesTypes, sdkSpeaking } from "./protocol-choice.js";
@@ -58,15 +58,6 @@ const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/;
 const ARTIFACT_VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
 // RFC 3986 characters only: the announced endpoint must pass the schema's `uri` format.
 const URI_CHARACTERS = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+$/;
-
-/** The milliseconds of a duration flag; ONEX_E_USAGE naming the flag when it is none. */
-export function durationFlag(flag: string, text: string): number {
-  try {
-    return parseDuration(text);
-  } catch (error) {
-    throw new OnexError(ErrorCode.Usage, `--${flag}: ${(error as Error).message}`);
-  }
-}
 
 /** ONEX_E_USAGE unless `name` and `version` can be an artifact's; `where` says where they came from (`--name`, `"a@1": NAME`). */
 export function checkArtifactName(name: string, version: string, where: { name: string; version: string }): void {

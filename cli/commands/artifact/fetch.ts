@@ -3,7 +3,8 @@ import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
-import { artifactFlags, durationFlag, explainNothingAnnounced, formatRate, parseArtifactRef, progressBar, seedUntilStopped, stopSignals, withPeer } from "../../artifact-peer.js";
+import { parseDuration } from "../../nats-flags.js";
+import { artifactFlags, explainNothingAnnounced, formatRate, parseArtifactRef, progressBar, seedUntilStopped, stopSignals, withPeer } from "../../artifact-peer.js";
 
 export default class ArtifactFetch extends OnexCommand {
   static override summary = "Fetch an artifact from the zone's swarm into a file.";
@@ -31,9 +32,9 @@ export default class ArtifactFetch extends OnexCommand {
     const out = resolve(flags.out);
     // Every flag is checked before anything connects or is written: a bad --seed-for found only
     // after the download left a finished file and a success line behind an exit of 2.
-    const descriptorTimeoutMs = durationFlag("timeout", flags.timeout);
-    const stallTimeoutMs = durationFlag("stall", flags.stall);
-    const seedForMs = flags["seed-for"] === undefined ? undefined : durationFlag("seed-for", flags["seed-for"]);
+    const descriptorTimeoutMs = parseDuration(flags.timeout, "timeout");
+    const stallTimeoutMs = parseDuration(flags.stall, "stall");
+    const seedForMs = flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"], "seed-for");
     // The store refuses such an --out too (as docs/data-plane.md says), but only once the descriptor is in.
     const existing = await stat(out).catch(() => undefined);
     if (existing !== undefined && !existing.isFile()) throw new OnexError(ErrorCode.WriteFailed, `cannot write ${out}: it exists and is not a regular file`, { file: out });
