@@ -161,14 +161,6 @@ export function writeKeyPairFiles(prefix: string, key: KeyPair, format: KeyForma
   return { privatePath, publicPath };
 }
 
-/** Parses a duration such as `90s`, `15m`, `12h` or `30d` into ms; throws ONEX_E_USAGE. */
-export function parseDuration(text: string): number {
-  const match = /^(\d+)(ms|s|m|h|d)$/.exec(text.trim());
-  if (!match) throw new OnexError(ErrorCode.Usage, `"${text}" is not a duration like 90s, 15m, 12h or 30d`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "ms" | "s" | "m" | "h" | "d"];
-  return Number(match[1]) * unit;
-}
-
 /** Parses a time flag as strict RFC 3339 with offset; throws ONEX_E_USAGE. */
 export function parseTime(text: string, flag: string): number {
   const ms = parseRfc3339(text);

@@ -32,10 +32,3 @@ export function withJetStream<T>(flags: NatsFlags, fn: (js: JetStreamClient, jsm
   return withNats(flags, async (nc) => fn(jetstream(nc), await jetstreamManager(nc)));
 }
 
-/** Parses `90s`, `15m`, `24h`, `7d` or plain milliseconds; a refusal names `flag` when given. */
-export function parseDuration(text: string, flag?: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!match) throw new OnexError(ErrorCode.Usage, `${flag === undefined ? "" : `--${flag}: `}"${text}" is not a duration (use 90s, 15m, 24h, 7d or milliseconds)`);
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? "ms") as "ms"];
-  return Number(match[1]) * unit;
-}

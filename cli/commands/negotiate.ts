@@ -5,7 +5,8 @@ import { negotiate } from "@onex/runtime/negotiation";
 import { probe, type ProbeResult } from "@onex/runtime/negotiation";
 import type { SchemaIndex } from "@onex/runtime/negotiation";
 import { OnexCommand } from "../base-command.js";
-import { natsFlags, parseDuration, withNats } from "../nats-flags.js";
+import { MAX_WAIT_MS, parseDuration } from "../duration.js";
+import { natsFlags, withNats } from "../nats-flags.js";
 import { openProjectSdk } from "../sdk.js";
 import { sdkFlags } from "../sdk-flags.js";
 
@@ -36,7 +37,7 @@ export default class Negotiate extends OnexCommand {
     const version = flags.as !== undefined ? project.resolveVersion(flags.as) : project.versions.at(-1)!;
     const own = known.find((i) => i.version === version)!;
     const offer = buildOffer({ deployment: flags.deployment, protocol: protocolOf(own), indexes: known, graph: versionGraph });
-    const timeoutMs = parseDuration(flags.timeout);
+    const timeoutMs = parseDuration(flags.timeout, "timeout", MAX_WAIT_MS);
     const overNats = !/^(https?:|file:)/i.test(flags.peer) && !/[\\/]/.test(flags.peer) && !flags.peer.endsWith(".json");
 
     let probed: ProbeResult;

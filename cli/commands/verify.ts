@@ -7,7 +7,8 @@ import { ReplayGuard } from "@onex/runtime";
 import { GrantBook } from "@onex/runtime";
 import { loadAllSdks } from "../all-sdks.js";
 import { OnexCommand } from "../base-command.js";
-import { parseDuration, parseTime, readJsonFile, readPublicKeys, readZoneAuthorities } from "../key-files.js";
+import { parseDuration } from "../duration.js";
+import { parseTime, readJsonFile, readPublicKeys, readZoneAuthorities } from "../key-files.js";
 import { readInput } from "../message-input.js";
 import { printable, printableField, printableJson } from "../terminal-text.js";
 
@@ -52,7 +53,7 @@ export default class Verify extends OnexCommand {
     const policyText = flags.policy ?? "";
     if (flags.entries === undefined && !/\borigin_check\s*=/.test(policyText)) policy.origin_check = PolicyMode.Off;
     const keys = readPublicKeys(flags.key);
-    const context: JudgeContext = { keys: keyRing(keys), logger: { warn: () => {} }, replay: new ReplayGuard({ windowMs: parseDuration(flags["replay-window"]) }) };
+    const context: JudgeContext = { keys: keyRing(keys), logger: { warn: () => {} }, replay: new ReplayGuard({ windowMs: parseDuration(flags["replay-window"], "replay-window") }) };
     if (flags.zone !== undefined) context.zone = flags.zone;
     if (flags.at !== undefined) context.now = parseTime(flags.at, "at");
     if (flags.entries !== undefined) context.keyOfEntity = this.registeredKeys(flags.entries, keys);

@@ -117,6 +117,11 @@ const CASES: Record<string, Case> = {
   "versions: extra argument": { args: ["versions", "extra"], code: Usage, exit: 2 },
   "negotiate: peer file missing": { args: ["negotiate", "--peer", "./nope.json"], code: ErrorCode.SchemaIndexUnavailable, exit: 69 },
   "negotiate: peer file binary": { args: ["negotiate", "--peer", "./binary.dat"], code: ErrorCode.NegotiationInvalid, exit: 3 },
+  // Node's timers hold at most 2^31 - 1 ms: a longer --timeout fired at once.
+  "negotiate: --timeout longer than a timer can wait": { args: ["negotiate", "--peer", "./nope.json", "--timeout", "30d"], code: Usage, exit: 2 },
+  // JetStream takes max_age in nanoseconds as a 64-bit integer: the server answered "invalid JSON".
+  "streams apply: --max-age past what JetStream holds": { args: ["streams", "apply", "--max-age", "999999999999d", "--dry-run", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2 },
+  "streams apply: --dlq-max-age that is no duration": { args: ["streams", "apply", "--dlq-max-age", "a month", "--dry-run", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2 },
   "generate: --schemas missing": { args: ["generate", "--schemas", "nope"], code: FileNotFound, exit: 3 },
   "generate: --out inside --schemas": { args: ["generate", "--schemas", "folder", "--out", "folder/v0.2"], code: Usage, exit: 2 },
   "generate: --out the --schemas folder": { args: ["generate", "--schemas", "folder", "--out", "folder"], code: Usage, exit: 2 },

@@ -3,7 +3,7 @@ import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
-import { parseDuration } from "../../nats-flags.js";
+import { MAX_WAIT_MS, parseDuration } from "../../duration.js";
 import { artifactFlags, explainNothingAnnounced, formatRate, parseArtifactRef, progressBar, seedUntilStopped, stopSignals, withPeer } from "../../artifact-peer.js";
 
 export default class ArtifactFetch extends OnexCommand {
@@ -32,9 +32,9 @@ export default class ArtifactFetch extends OnexCommand {
     const out = resolve(flags.out);
     // Every flag is checked before anything connects or is written: a bad --seed-for found only
     // after the download left a finished file and a success line behind an exit of 2.
-    const descriptorTimeoutMs = parseDuration(flags.timeout, "timeout");
-    const stallTimeoutMs = parseDuration(flags.stall, "stall");
-    const seedForMs = flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"], "seed-for");
+    const descriptorTimeoutMs = parseDuration(flags.timeout, "timeout", MAX_WAIT_MS);
+    const stallTimeoutMs = parseDuration(flags.stall, "stall", MAX_WAIT_MS);
+    const seedForMs = flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"], "seed-for", MAX_WAIT_MS);
     // The store refuses such an --out too (as docs/data-plane.md says), but only once the descriptor is in.
     const existing = await stat(out).catch(() => undefined);
     if (existing !== undefined && !existing.isFile()) throw new OnexError(ErrorCode.WriteFailed, `cannot write ${out}: it exists and is not a regular file`, { file: out });

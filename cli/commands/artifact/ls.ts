@@ -1,7 +1,7 @@
 import { Flags } from "@oclif/core";
 import { OnexCommand } from "../../base-command.js";
 import { artifactFlags, withPeer } from "../../artifact-peer.js";
-import { parseDuration } from "../../nats-flags.js";
+import { MAX_WAIT_MS, parseDuration } from "../../duration.js";
 
 export default class ArtifactLs extends OnexCommand {
   static override summary = "List the artifacts announced in the zone, with the peers serving them.";
@@ -16,7 +16,7 @@ export default class ArtifactLs extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ArtifactLs);
-    const waitMs = parseDuration(flags.wait, "wait"); // a bad --wait is refused before connecting
+    const waitMs = parseDuration(flags.wait, "wait", MAX_WAIT_MS); // a bad --wait is refused before connecting
     await withPeer(flags, async (peer) => {
       await new Promise((resolve) => setTimeout(resolve, waitMs));
       const artifacts = peer.swarm.artifacts().sort((a, b) => `${a.descriptor.name}@${a.descriptor.version}`.localeCompare(`${b.descriptor.name}@${b.descriptor.version}`));

@@ -2,7 +2,7 @@ import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { checkPieceSize } from "@onex/runtime/dataplane";
 import { OnexCommand } from "../../base-command.js";
-import { parseDuration } from "../../nats-flags.js";
+import { MAX_WAIT_MS, parseDuration } from "../../duration.js";
 import { artifactFlags, checkArtifactName, seedUntilStopped, stopSignals, withPeer } from "../../artifact-peer.js";
 
 export default class ArtifactPublish extends OnexCommand {
@@ -36,7 +36,7 @@ export default class ArtifactPublish extends OnexCommand {
     checkArtifactName(flags.name, flags.version, { name: "--name", version: "--version" });
     // records/artifact-descriptor.yaml: media_type has 3 to 255 characters.
     if (flags["media-type"].length < 3 || flags["media-type"].length > 255) throw new OnexError(ErrorCode.Usage, `--media-type "${flags["media-type"]}" is not a media type (3 to 255 characters, e.g. application/octet-stream)`);
-    const seedForMs = flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"], "seed-for");
+    const seedForMs = flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"], "seed-for", MAX_WAIT_MS);
     await withPeer(flags, async (peer) => {
       const descriptor = await peer.publish(args.file, { name: flags.name, version: flags.version, mediaType: flags["media-type"], pieceSize: flags["piece-size"] });
       await this.print(JSON.stringify(descriptor));

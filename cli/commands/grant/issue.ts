@@ -4,7 +4,8 @@ import { Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { issueSessionGrant } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
-import { parseDuration, parseTime, privateKeyFlags, readPrivateKey } from "../../key-files.js";
+import { parseDuration } from "../../duration.js";
+import { parseTime, privateKeyFlags, readPrivateKey } from "../../key-files.js";
 import { writeOutputFile } from "../../output-file.js";
 import { didYouMean } from "../../../generator/did-you-mean.js";
 import { requireVersionsIn } from "../../../generator/protocol-versions.js";
@@ -43,7 +44,7 @@ export default class GrantIssue extends OnexCommand {
     const notBefore = flags["not-before"] === undefined ? Date.now() : parseTime(flags["not-before"], "not-before");
     let expiresAt: number;
     if (flags["expires-at"] !== undefined) expiresAt = parseTime(flags["expires-at"], "expires-at");
-    else if (flags["expires-in"] !== undefined) expiresAt = notBefore + parseDuration(flags["expires-in"]);
+    else if (flags["expires-in"] !== undefined) expiresAt = notBefore + parseDuration(flags["expires-in"], "expires-in");
     else throw new OnexError(ErrorCode.Usage, "a grant needs --expires-at or --expires-in");
     if (!flags["allow-unknown-type"]) await assertKnownTypes(flags.type, schemasDirOf(flags.schemas));
     const grant = issueSessionGrant(authority, {

@@ -5,7 +5,11 @@ import { applyStreams, planStreams, type StreamChange, type StreamLimits } from 
 import { loadAllSdks } from "../../all-sdks.js";
 import { OnexCommand } from "../../base-command.js";
 import { readIdentities } from "../../identities-file.js";
-import { natsFlags, parseDuration, withJetStream } from "../../nats-flags.js";
+import { parseDuration } from "../../duration.js";
+import { natsFlags, withJetStream } from "../../nats-flags.js";
+
+/** The longest age a stream can keep messages: JetStream takes it in nanoseconds, as a signed 64-bit integer (about 292 years). */
+const MAX_STREAM_AGE_MS = Math.floor((2 ** 63 - 1) / 1e6);
 
 export default class StreamsApply extends OnexCommand {
   static override summary = "Create or update the JetStream streams the manifests imply, and the dead-letter stream.";
@@ -35,12 +39,12 @@ export default class StreamsApply extends OnexCommand {
     const limits: StreamLimits = {
       ...(flags["max-msgs"] !== undefined ? { maxMessages: flags["max-msgs"] } : {}),
       ...(flags["max-bytes"] !== undefined ? { maxBytes: flags["max-bytes"] } : {}),
-      ...(flags["max-age"] !== undefined ? { maxAgeMs: parseDuration(flags["max-age"]) } : {}),
+      ...(flags["max-age"] !== undefined ? { maxAgeMs: parseDuration(flags["max-age"], "max-age", MAX_STREAM_AGE_MS) } : {}),
       ...(flags.discard !== undefined ? { discard: flags.discard as "old" | "new" } : {}),
       ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}),
     };
     const sdks = await loadAllSdks();
-    const deadLetterLimits = { maxAgeMs: parseDuration(flags["dlq-max-age"]), ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}) };
+    const deadLetterLimits = { maxAgeMs: parseDuration(flags["dlq-max-age"], "dlq-max-age", MAX_STREAM_AGE_MS), ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}) };
     if (flags.identities === undefined) {
       // One account: the shared streams, or the streams of the zones named.
       const plan = planStreams(sdks, limits, deadLetterLimits, flags.zone ?? []);
