@@ -54,6 +54,7 @@ export function readPublisherGrants(specs: readonly string[]): PublisherGrant[] 
 // What the v0.2 schemas accept (records/artifact-descriptor.yaml; zones: records/address.yaml). A value
 // they refuse fails only when a message is validated, after connecting (and, for publish,
 // hashing), as ONEX_E_VALIDATION naming a message field instead of the flag: checked here first.
+// test/cli/artifact-flag-schema.test.ts holds these checks to every version's schema.
 const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/;
 const ARTIFACT_VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
 // RFC 3986 characters only: the announced endpoint must pass the schema's `uri` format.
@@ -63,6 +64,12 @@ const URI_CHARACTERS = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+$/;
 export function checkArtifactName(name: string, version: string, where: { name: string; version: string }): void {
   if (!ARTIFACT_NAME.test(name)) throw new OnexError(ErrorCode.Usage, `${where.name} "${name}" is not an artifact name (up to 200 letters, digits and ._/-, starting with a letter or digit)`);
   if (!ARTIFACT_VERSION.test(version)) throw new OnexError(ErrorCode.Usage, `${where.version} "${version}" is not an artifact version (up to 64 letters, digits and ._+-, starting with a letter or digit)`);
+}
+
+/** ONEX_E_USAGE unless `mediaType` can be an artifact's: 3 to 255 characters, counted as the schema counts them (code points). */
+export function checkMediaType(mediaType: string): void {
+  const length = [...mediaType].length;
+  if (length < 3 || length > 255) throw new OnexError(ErrorCode.Usage, `--media-type "${mediaType}" is not a media type (3 to 255 characters, e.g. application/octet-stream)`);
 }
 
 /** ONEX_E_USAGE for a shared flag the swarm's messages could not carry; checks nothing outside the process. */

@@ -3,7 +3,7 @@ import { ErrorCode, OnexError } from "@onex/runtime";
 import { checkPieceSize } from "@onex/runtime/dataplane";
 import { OnexCommand } from "../../base-command.js";
 import { MAX_WAIT_MS, parseDuration } from "../../duration.js";
-import { artifactFlags, checkArtifactName, seedUntilStopped, stopSignals, withPeer } from "../../artifact-peer.js";
+import { artifactFlags, checkArtifactName, checkMediaType, seedUntilStopped, stopSignals, withPeer } from "../../artifact-peer.js";
 
 export default class ArtifactPublish extends OnexCommand {
   static override summary = "Describe a file as a signed artifact and seed it to the zone's swarm.";
@@ -34,8 +34,7 @@ export default class ArtifactPublish extends OnexCommand {
       throw new OnexError(ErrorCode.Usage, `--piece-size: ${(error as Error).message}`);
     }
     checkArtifactName(flags.name, flags.version, { name: "--name", version: "--version" });
-    // records/artifact-descriptor.yaml: media_type has 3 to 255 characters.
-    if (flags["media-type"].length < 3 || flags["media-type"].length > 255) throw new OnexError(ErrorCode.Usage, `--media-type "${flags["media-type"]}" is not a media type (3 to 255 characters, e.g. application/octet-stream)`);
+    checkMediaType(flags["media-type"]);
     const seedForMs = flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"], "seed-for", MAX_WAIT_MS);
     await withPeer(flags, async (peer) => {
       const descriptor = await peer.publish(args.file, { name: flags.name, version: flags.version, mediaType: flags["media-type"], pieceSize: flags["piece-size"] });
