@@ -13,6 +13,7 @@
  * caller hashes the piece.
  */
 import { connect, type Socket } from "node:net";
+import { after, MAX_TIMER_MS, type Timer } from "../timer.js";
 import { transferDeadlineMs } from "./transfer-deadline.js";
 
 /** Bytes a response head may take (status line and headers). */
@@ -63,7 +64,7 @@ class Connection {
   reused = false;
   closed = false;
   /** Cuts the exchange in progress once it has taken longer than its bytes may (transfer-deadline.ts). */
-  #deadline: NodeJS.Timeout | undefined;
+  #deadline: Timer | undefined;
 
   constructor(host: string, port: number, onClosed: (c: Connection) => void) {
     this.socket = connect({
@@ -148,7 +149,7 @@ class Connection {
 
   #done(x: Exchange): void {
     this.exchange = undefined;
-    clearTimeout(this.#deadline);
+    this.#deadline?.cancel();
     this.socket.setTimeout(0);
     if (x.close) this.socket.destroy();
     x.resolve({
@@ -161,16 +162,17 @@ class Connection {
     const x = this.exchange;
     if (x === undefined) return;
     this.exchange = undefined;
-    clearTimeout(this.#deadline);
+    this.#deadline?.cancel();
     this.socket.destroy();
     x.reject(Object.assign(error, { retryable: this.reused && !x.answered }));
   }
 
   send(request: string, x: Exchange, timeoutMs: number): void {
     this.exchange = x;
-    this.socket.setTimeout(timeoutMs);
+    // An idle timeout longer than a Node timer holds is none at all (the deadline still runs).
+    this.socket.setTimeout(timeoutMs <= MAX_TIMER_MS ? timeoutMs : 0);
     const deadlineMs = transferDeadlineMs(x.maxBytes, timeoutMs);
-    this.#deadline = setTimeout(() => this.socket.destroy(new Error(`request timed out: the answer took longer than ${deadlineMs} ms`)), deadlineMs);
+    this.#deadline = after(deadlineMs, () => this.socket.destroy(new Error(`request timed out: the answer took longer than ${deadlineMs} ms`)));
     this.socket.write(request);
   }
 }

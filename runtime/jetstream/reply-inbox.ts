@@ -13,12 +13,13 @@
  */
 import { randomFillSync } from "node:crypto";
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { after, type Timer } from "../timer.js";
 
 interface Pending {
   subject: string;
   resolve(reply: Msg): void;
   reject(error: Error): void;
-  timer: ReturnType<typeof setTimeout>;
+  timer: Timer;
 }
 
 /** The part of a nats.js permission error this needs (`PermissionViolationError`). */
@@ -51,10 +52,10 @@ export class ReplyInbox {
       }
       const replyPrefix = this.#subscribe();
       const token = randomToken();
-      const timer = setTimeout(() => {
+      const timer = after(timeoutMs, () => {
         this.#pending.delete(token);
         reject(new Error(`timeout: no reply on ${subject} within ${timeoutMs} ms`));
-      }, timeoutMs);
+      });
       this.#pending.set(token, { subject, resolve, reject, timer });
       try {
         this.#nc.publish(subject, data, { reply: replyPrefix + token, ...(headers !== undefined ? { headers } : {}) });
@@ -91,7 +92,7 @@ export class ReplyInbox {
     const pending = this.#pending.get(token);
     if (pending === undefined) return undefined;
     this.#pending.delete(token);
-    clearTimeout(pending.timer);
+    pending.timer.cancel();
     return pending;
   }
 

@@ -10,6 +10,7 @@
  */
 import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { OnexError } from "../errors.js";
+import { after, type Timer } from "../timer.js";
 import { jetStreamFailure, UNANSWERED } from "./with-retry.js";
 
 export interface StoredReadOptions {
@@ -124,12 +125,12 @@ const CONSUMER_GONE = /heartbeat|consumer not found|connection|disconnect/i;
 
 /** `next`, or "stalled" after `ms`, or "aborted" when `signal` aborts first. */
 async function untilStalled<T>(next: Promise<T>, ms: number, signal: AbortSignal | undefined): Promise<T | "stalled" | "aborted"> {
-  let timer: NodeJS.Timeout | undefined;
+  let timer: Timer | undefined;
   let onAbort: (() => void) | undefined;
   try {
     return await Promise.race([
       next,
-      new Promise<"stalled">((resolve) => (timer = setTimeout(() => resolve("stalled"), ms))),
+      new Promise<"stalled">((resolve) => (timer = after(ms, () => resolve("stalled")))),
       new Promise<"aborted">((resolve) => {
         if (signal === undefined) return;
         if (signal.aborted) resolve("aborted");
@@ -138,7 +139,7 @@ async function untilStalled<T>(next: Promise<T>, ms: number, signal: AbortSignal
       }),
     ]);
   } finally {
-    clearTimeout(timer);
+    timer?.cancel();
     if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
   }
 }

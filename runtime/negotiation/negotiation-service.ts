@@ -11,6 +11,7 @@ import type { KeyResolver } from "../trust/keys.js";
 import { agreeOnVersion, buildOffer, offerSigner, parseOffer, type Agreement, type OfferInput, type ProtocolBlock, type ProtocolOffer } from "./agreement.js";
 import { checkPeerOffer, withChecks } from "./offer-check.js";
 import type { SchemaIndex } from "./schema-index.js";
+import { MAX_TIMER_MS } from "../timer.js";
 
 /** The probe subject of a deployment. */
 export function schemasSubject(deployment: string): string {
@@ -125,7 +126,8 @@ export function serveNegotiation(nc: NatsConnection, options: ServeNegotiationOp
 export async function requestJson(nc: NatsConnection, subject: string, payload: unknown, timeoutMs: number, peer: string): Promise<unknown> {
   let reply;
   try {
-    reply = await nc.request(subject, json.encode(JSON.stringify(payload)), { timeout: timeoutMs });
+    // nats.js arms one Node timer, which fires a longer wait at once: a longer one (Infinity) waits the longest it can.
+    reply = await nc.request(subject, json.encode(JSON.stringify(payload)), { timeout: Math.min(timeoutMs, MAX_TIMER_MS) });
   } catch (cause) {
     const noResponders = /no responders|503/i.test(String((cause as Error)?.message)) || (cause as { isNoResponders?: () => boolean }).isNoResponders?.() === true;
     const why = noResponders ? `nothing serves ${subject}` : `no answer on ${subject} within ${timeoutMs} ms`;

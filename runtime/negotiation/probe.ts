@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError } from "../errors.js";
 import type { ProtocolBlock } from "./agreement.js";
+import { timeoutSignal } from "../timer.js";
 import { requestJson, schemasSubject } from "./negotiation-service.js";
 import { differingSchemas, parseSchemaIndex, type SchemaIndex } from "./schema-index.js";
 
@@ -71,7 +72,7 @@ async function readDocument(location: string, timeoutMs: number): Promise<unknow
   if (/^https?:\/\//i.test(location)) {
     let response: Response;
     try {
-      response = await fetch(location, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "application/json" } });
+      response = await fetch(location, { signal: timeoutSignal(timeoutMs), headers: { accept: "application/json" } });
     } catch (cause) {
       throw new OnexError(ErrorCode.SchemaIndexUnavailable, `cannot fetch ${location}: ${(cause as Error).message}`, { url: location }, { cause });
     }

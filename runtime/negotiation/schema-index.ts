@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { ErrorCode, OnexError } from "../errors.js";
+import { timeoutSignal } from "../timer.js";
 import { canonicalize } from "../trust/canonical-json.js";
 
 /** The index format this runtime reads. */
@@ -127,7 +128,7 @@ async function readText(location: string): Promise<string> {
 async function fetchText(url: string, timeoutMs: number): Promise<string> {
   let response: Response;
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "application/json" } });
+    response = await fetch(url, { signal: timeoutSignal(timeoutMs), headers: { accept: "application/json" } });
   } catch (cause) {
     throw new OnexError(ErrorCode.SchemaIndexUnavailable, `cannot fetch schema index ${url}: ${(cause as Error).message}`, { url }, { cause });
   }

@@ -19,6 +19,7 @@ import type { ExecutionAttestationRecord } from "../trust/records.js";
 import { MessageBuilder, type ServiceSdk, type TrustInit } from "../service-messages.js";
 import { signMessage } from "../trust/sign-message.js";
 import type { TrustLedger } from "../trust/trust-ledger.js";
+import { after, type Timer } from "../timer.js";
 import { parseAddress, type EntityType } from "./address.js";
 import type { Registry, ResolvedEntry } from "./registry.js";
 
@@ -157,12 +158,12 @@ export class Router {
 
   async #attempt(candidate: ResolvedEntry, message: Envelope, timeoutMs: number): Promise<{ result?: unknown } | { proof: FallbackProof }> {
     const node_id = candidate.entry.node_id;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Timer | undefined;
     const timedOut = Symbol("timeout");
     try {
       const outcome = await Promise.race([
         this.#options.dispatch(candidate, message, { timeoutMs }),
-        new Promise<typeof timedOut>((resolve) => (timer = setTimeout(() => resolve(timedOut), timeoutMs))),
+        new Promise<typeof timedOut>((resolve) => (timer = after(timeoutMs, () => resolve(timedOut)))),
       ]);
       if (outcome === timedOut) return { proof: { node_id, reason: "timeout", detail: `no answer within ${timeoutMs} ms`, at: now() } };
       if (outcome.ok) return outcome.result === undefined ? {} : { result: outcome.result };
@@ -181,7 +182,7 @@ export class Router {
       const timeout = /timeout/i.test(String((error as { code?: unknown }).code ?? "")) || /timeout|timed out/i.test((error as Error).message ?? "");
       return { proof: { node_id, reason: timeout ? "timeout" : "unreachable", detail: (error as Error).message ?? String(error), at: now() } };
     } finally {
-      clearTimeout(timer);
+      timer?.cancel();
     }
   }
 

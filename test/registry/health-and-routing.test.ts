@@ -240,6 +240,22 @@ describe("router", () => {
     }
   });
 
+  it("waits as long as timeoutMs says, past what one Node timer holds (it timed out at once)", async () => {
+    const r = await registry("30s");
+    const routerKey = generateKeyPair();
+    const self = makeNode(ZONE, { key: routerKey });
+    const node = makeNode(ZONE);
+    await r.register(node.entry, node.identity);
+    // Answers after 50 ms: a router whose timer fired at once moved on and found no other candidate.
+    const dispatch: DispatchTransport = () => new Promise((resolve) => setTimeout(() => resolve({ ok: true, result: { done: true } }), 50));
+    for (const timeoutMs of [30 * 86_400_000, Infinity]) {
+      const router = new Router({ registry: r, key: routerKey, address: self.address, messages: v0_1, dispatch, timeoutMs });
+      const routed = await router.route({ task_id: `t-long-${timeoutMs}`, action: "run", capability: "compute" });
+      expect(routed.node.entry.node_id).toBe(node.identity.node_id);
+      expect(routed.result).toEqual({ done: true });
+    }
+  });
+
   it("refuses a failure attestation the node did not sign, and reports ONEX_E_NO_ROUTE with every attempt", async () => {
     const r = await registry("30s");
     const routerKey = generateKeyPair();
