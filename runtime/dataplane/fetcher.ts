@@ -160,6 +160,22 @@ export async function fetchArtifact(options: FetchOptions): Promise<FetchResult>
   return new Fetch(options).run();
 }
 
+/**
+ * ONEX_E_USAGE for a limit no fetch can work with: with `maxInFlight` 0 (or NaN) nothing was ever
+ * requested, and the fetch ended a minute later as stalled, blaming the peers. Timeouts may be
+ * any length above 0, Infinity for none.
+ */
+function checkOptions(options: FetchOptions): void {
+  for (const name of ["maxInFlight", "maxInFlightPerPeer"] as const) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1)) throw new OnexError(ErrorCode.Usage, `fetchArtifact: ${name} must be a whole number of at least 1, not ${value}`);
+  }
+  for (const name of ["requestTimeoutMs", "stallTimeoutMs", "discoverTimeoutMs"] as const) {
+    const value = options[name];
+    if (value !== undefined && !(value > 0)) throw new OnexError(ErrorCode.Usage, `fetchArtifact: ${name} must be more than 0 ms (Infinity for no limit), not ${value}`);
+  }
+}
+
 class Fetch {
   readonly #o: FetchOptions;
   readonly #store: PieceStore;
@@ -191,6 +207,7 @@ class Fetch {
   readonly #directories: DirectoryState[];
 
   constructor(options: FetchOptions) {
+    checkOptions(options);
     this.#o = options;
     this.#store = options.store;
     this.#client = new PieceClient(options.requestTimeoutMs ?? 30_000);

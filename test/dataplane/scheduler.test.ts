@@ -273,3 +273,30 @@ describe("the fetcher's peer directories", () => {
     }
   }, 60_000);
 });
+
+describe("the fetcher's options", () => {
+  it("a limit no fetch can work with is ONEX_E_USAGE at once (with maxInFlight 0 it stalled a minute later, blaming the peers)", async () => {
+    const store = await PieceStore.open(descriptor, join(work.dir, "bad-options.bin"));
+    const peers = { peersOf: () => [] };
+    try {
+      for (const [name, value] of [["maxInFlight", 0], ["maxInFlight", Number.NaN], ["maxInFlightPerPeer", 1.5], ["requestTimeoutMs", 0], ["stallTimeoutMs", -1], ["discoverTimeoutMs", Number.NaN]] as const) {
+        await expect(fetchArtifact({ store, peers, [name]: value })).rejects.toMatchObject({ code: "ONEX_E_USAGE", message: expect.stringContaining(`${name} must be`) });
+      }
+      expect(store.have.count).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("takes Infinity for a timeout: no limit", async () => {
+    const out = join(work.dir, "no-limits.bin");
+    const store = await PieceStore.open(descriptor, out);
+    try {
+      const peers = { peersOf: () => [{ peerId: "seeder", endpoint: honest[0]!.url, have: Bitfield.full(PIECES) }] };
+      await fetchArtifact({ store, peers, requestTimeoutMs: Infinity, stallTimeoutMs: Infinity, discoverTimeoutMs: Infinity });
+    } finally {
+      await store.close();
+    }
+    expect((await readFile(out)).equals(await readFile(file))).toBe(true);
+  }, 60_000);
+});
