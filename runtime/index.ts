@@ -6,6 +6,7 @@
  * etcd3, consul) are optional peers that a service installs only when it uses them.
  */
 export { ErrorCode, OnexError, isOnexError, type OnexErrorDetails } from "./errors.js";
+export { MAX_TIMER_MS } from "./timer.js";
 export { OnexMessage, type MessageClass, type MessageInput } from "./message.js";
 export { decodeSubjectToken, encodeSubjectToken } from "./subject-token.js";
 export { assertValid, type StandaloneValidator, type ValidationIssue } from "./validation.js";

@@ -162,13 +162,13 @@ export async function fetchArtifact(options: FetchOptions): Promise<FetchResult>
 
 /**
  * ONEX_E_USAGE for a limit no fetch can work with: with `maxInFlight` 0 (or NaN) nothing was ever
- * requested, and the fetch ended a minute later as stalled, blaming the peers. Timeouts may be
- * any length above 0, Infinity for none.
+ * requested, and the fetch ended a minute later as stalled, blaming the peers. Limits are whole
+ * numbers of at least 1 and timeouts any length above 0, Infinity for none.
  */
-function checkOptions(options: FetchOptions): void {
+export function checkFetchOptions(options: Omit<FetchOptions, "store" | "peers">): void {
   for (const name of ["maxInFlight", "maxInFlightPerPeer"] as const) {
     const value = options[name];
-    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1)) throw new OnexError(ErrorCode.Usage, `fetchArtifact: ${name} must be a whole number of at least 1, not ${value}`);
+    if (value !== undefined && !((Number.isSafeInteger(value) && value >= 1) || value === Infinity)) throw new OnexError(ErrorCode.Usage, `fetchArtifact: ${name} must be a whole number of at least 1 (Infinity for no limit), not ${value}`);
   }
   for (const name of ["requestTimeoutMs", "stallTimeoutMs", "discoverTimeoutMs"] as const) {
     const value = options[name];
@@ -207,7 +207,7 @@ class Fetch {
   readonly #directories: DirectoryState[];
 
   constructor(options: FetchOptions) {
-    checkOptions(options);
+    checkFetchOptions(options);
     this.#o = options;
     this.#store = options.store;
     this.#client = new PieceClient(options.requestTimeoutMs ?? 30_000);

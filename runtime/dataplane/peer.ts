@@ -9,7 +9,7 @@ import type { TrustLedger } from "../trust/trust-ledger.js";
 import { isOnexError, OnexError } from "../errors.js";
 import { Bitfield } from "./bitfield.js";
 import { DATA_PLANE_TRUST_POLICY, describeFile, verifyDescriptor, type ArtifactDescriptorRecord, type DescribeOptions } from "./descriptor.js";
-import { fetchArtifact, type FetchOptions, type FetchResult, type PeerDirectory } from "./fetcher.js";
+import { checkFetchOptions, fetchArtifact, type FetchOptions, type FetchResult, type PeerDirectory } from "./fetcher.js";
 import { PieceServer, type PieceServerOptions } from "./piece-server.js";
 import { PieceStore } from "./piece-store.js";
 import type { PublisherGrant } from "./publishers.js";
@@ -115,6 +115,8 @@ export class DataPlanePeer {
    * from pieces an earlier, interrupted fetch left verified on disk.
    */
   async fetch(target: { name: string; version: string } | ArtifactDescriptorRecord, out: string, options: PeerFetchOptions = {}): Promise<{ descriptor: ArtifactDescriptorRecord; result: FetchResult }> {
+    // Before the descriptor is waited for or a file made.
+    checkFetchOptions(options);
     const descriptor =
       "root_hash" in target
         ? verifyDescriptor(target, { publishers: this.#o.publishers, zone: this.#o.zone }, this.#o.policy ?? DATA_PLANE_TRUST_POLICY)

@@ -169,7 +169,8 @@ class Connection {
 
   send(request: string, x: Exchange, timeoutMs: number): void {
     this.exchange = x;
-    // An idle timeout longer than a Node timer holds is none at all (the deadline still runs).
+    // An idle timeout longer than one Node timer holds is none: the transfer deadline (a chain of
+    // timers, runtime/timer.ts) bounds the exchange, unless it too is Infinity.
     this.socket.setTimeout(timeoutMs <= MAX_TIMER_MS ? timeoutMs : 0);
     const deadlineMs = transferDeadlineMs(x.maxBytes, timeoutMs);
     this.#deadline = after(deadlineMs, () => this.socket.destroy(new Error(`request timed out: the answer took longer than ${deadlineMs} ms`)));
@@ -306,16 +307,16 @@ export class PieceClient {
       // As long as a request may take: a server that holds every connection does not hold its waiters forever.
       await new Promise<void>((resolve, reject) => {
         const wake = () => {
-          clearTimeout(timer);
+          timer.cancel();
           resolve();
         };
-        const timer = setTimeout(() => {
+        const timer = after(this.timeoutMs, () => {
           const list = this.#waiting.get(key);
           const at = list?.indexOf(wake) ?? -1;
           if (at >= 0) list!.splice(at, 1);
           if (list?.length === 0) this.#waiting.delete(key);
           reject(new Error(`request timed out waiting for one of the ${MAX_CONNECTIONS_PER_SERVER} connections to ${key}`));
-        }, this.timeoutMs);
+        });
         const list = this.#waiting.get(key);
         if (list === undefined) this.#waiting.set(key, [wake]);
         else list.push(wake);

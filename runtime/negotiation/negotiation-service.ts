@@ -124,14 +124,15 @@ export function serveNegotiation(nc: NatsConnection, options: ServeNegotiationOp
  * ONEX_E_NEGOTIATION_TIMEOUT when nobody serves the subject or the answer is late.
  */
 export async function requestJson(nc: NatsConnection, subject: string, payload: unknown, timeoutMs: number, peer: string): Promise<unknown> {
+  // nats.js arms one Node timer, which fires a longer wait at once: a longer one (Infinity) waits the longest one can.
+  const waitedMs = Math.min(timeoutMs, MAX_TIMER_MS);
   let reply;
   try {
-    // nats.js arms one Node timer, which fires a longer wait at once: a longer one (Infinity) waits the longest it can.
-    reply = await nc.request(subject, json.encode(JSON.stringify(payload)), { timeout: Math.min(timeoutMs, MAX_TIMER_MS) });
+    reply = await nc.request(subject, json.encode(JSON.stringify(payload)), { timeout: waitedMs });
   } catch (cause) {
     const noResponders = /no responders|503/i.test(String((cause as Error)?.message)) || (cause as { isNoResponders?: () => boolean }).isNoResponders?.() === true;
-    const why = noResponders ? `nothing serves ${subject}` : `no answer on ${subject} within ${timeoutMs} ms`;
-    throw new OnexError(ErrorCode.NegotiationTimeout, `cannot negotiate with "${peer}": ${why}`, { peer, subject, timeoutMs, noResponders }, { cause });
+    const why = noResponders ? `nothing serves ${subject}` : `no answer on ${subject} within ${waitedMs} ms`;
+    throw new OnexError(ErrorCode.NegotiationTimeout, `cannot negotiate with "${peer}": ${why}`, { peer, subject, timeoutMs: waitedMs, noResponders }, { cause });
   }
   try {
     return JSON.parse(text.decode(reply.data)) as unknown;

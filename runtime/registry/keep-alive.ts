@@ -11,6 +11,7 @@
 import { ErrorCode, isOnexError } from "../errors.js";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.js";
 import type { Registry } from "./registry.js";
+import { after } from "../timer.js";
 
 /** How `keepAlive` runs. */
 export interface KeepAliveOptions {
@@ -73,11 +74,11 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
     const done = () => {
-      clearTimeout(timer);
+      timer.cancel();
       signal?.removeEventListener("abort", done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const timer = after(ms, done);
     signal?.addEventListener("abort", done, { once: true });
   });
 }

@@ -93,10 +93,10 @@ describe("artifact fetch refuses a bad flag before fetching anything", () => {
     ["a --seed-for that is no duration (was found after the file was in place)", ["--seed-for=-5m"], 2, "ONEX_E_USAGE", "--seed-for"],
     ["a --timeout that is no duration", ["--timeout=soon"], 2, "ONEX_E_USAGE", "--timeout"],
     ["a --stall that is no duration", ["--stall=later"], 2, "ONEX_E_USAGE", "--stall"],
-    // Node's timers hold at most 2^31 - 1 ms: a longer wait fired at once (a fetch gave up on the spot).
-    ["a --timeout longer than a timer can wait (fired at once)", ["--timeout=30d"], 2, "ONEX_E_USAGE", /--timeout: 30d is longer than the 24\.8 days it can be/],
-    ["a --stall longer than a timer can wait (fired at once)", ["--stall=25d"], 2, "ONEX_E_USAGE", "--stall"],
-    ["a --seed-for longer than a timer can wait (stopped seeding at once)", ["--seed-for=600h"], 2, "ONEX_E_USAGE", "--seed-for"],
+    ["a --stall of 0 (gave up before the first piece)", ["--stall=0s"], 2, "ONEX_E_USAGE", "--stall must be longer than 0"],
+    ["a --timeout without a unit (seconds or milliseconds?)", ["--timeout=5000"], 2, "ONEX_E_USAGE", /--timeout: "5000" is not a duration \(add a unit/],
+    // Node's timers hold at most 2^31 - 1 ms: a longer seeding stopped at once.
+    ["a --seed-for longer than a timer can wait (stopped seeding at once)", ["--seed-for=600h"], 2, "ONEX_E_USAGE", /--seed-for: 600h is longer than the 24\.8 days it can be/],
     ["a --port above 65535 (was ONEX_E_INTERNAL)", ["--port=99999"], 2, "ONEX_E_USAGE", "--port"],
     ["a negative --port (was ONEX_E_INTERNAL)", ["--port=-1"], 2, "ONEX_E_USAGE", "--port"],
     ["a --host that is no address of this machine (was ONEX_E_WRITE_FAILED)", ["--host=192.0.2.1"], 2, "ONEX_E_USAGE", /--host 192\.0\.2\.1: not an address of this machine/],

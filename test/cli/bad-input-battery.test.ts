@@ -117,7 +117,7 @@ const CASES: Record<string, Case> = {
   "versions: extra argument": { args: ["versions", "extra"], code: Usage, exit: 2 },
   "negotiate: peer file missing": { args: ["negotiate", "--peer", "./nope.json"], code: ErrorCode.SchemaIndexUnavailable, exit: 69 },
   "negotiate: peer file binary": { args: ["negotiate", "--peer", "./binary.dat"], code: ErrorCode.NegotiationInvalid, exit: 3 },
-  // Node's timers hold at most 2^31 - 1 ms: a longer --timeout fired at once.
+  // Node's timers hold at most 2^31 - 1 ms: a longer --timeout (nats.js arms one) fired at once.
   "negotiate: --timeout longer than a timer can wait": { args: ["negotiate", "--peer", "./nope.json", "--timeout", "30d"], code: Usage, exit: 2 },
   // JetStream takes max_age in nanoseconds as a 64-bit integer: the server answered "invalid JSON".
   "streams apply: --max-age past what JetStream holds": { args: ["streams", "apply", "--max-age", "999999999999d", "--dry-run", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2 },
