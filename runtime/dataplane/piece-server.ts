@@ -22,6 +22,16 @@ import { transferDeadlineMs, UPLOAD_IDLE_MS } from "./transfer-deadline.js";
 /** Response header carrying the SHA-256 the server expects the piece to have (the fetcher checks its own copy of the descriptor, not this). */
 export const PIECE_DIGEST_HEADER = "x-onex-piece-sha256";
 
+/**
+ * ONEX_E_USAGE for limits no server can work with: `maxUploads` 0 refused every request and NaN
+ * lifted the limit; an `uploadBytesPerSecond` of 0 or NaN meant no cap at all.
+ */
+function checkServerOptions(options: PieceServerOptions): void {
+  const { maxUploads, uploadBytesPerSecond } = options;
+  if (maxUploads !== undefined && !(Number.isSafeInteger(maxUploads) && maxUploads >= 1)) throw new OnexError(ErrorCode.Usage, `PieceServer: maxUploads must be a whole number of at least 1, not ${maxUploads}`);
+  if (uploadBytesPerSecond !== undefined && !(uploadBytesPerSecond > 0)) throw new OnexError(ErrorCode.Usage, `PieceServer: uploadBytesPerSecond must be more than 0 (Infinity for no cap), not ${uploadBytesPerSecond}`);
+}
+
 /** How a piece server runs. */
 export interface PieceServerOptions {
   /** Listen address; default 127.0.0.1. */
@@ -67,7 +77,9 @@ export class PieceServer {
 
   private constructor(options: PieceServerOptions) {
     this.#options = options;
-    this.#limiter = options.uploadBytesPerSecond ? new RateLimiter(options.uploadBytesPerSecond) : undefined;
+    checkServerOptions(options);
+    // Infinity is no cap: a bucket refilled at Infinity × 0 ms was NaN, and the server stopped serving.
+    this.#limiter = options.uploadBytesPerSecond === undefined || options.uploadBytesPerSecond === Infinity ? undefined : new RateLimiter(options.uploadBytesPerSecond);
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) sendJson(res, 500, { error: ErrorCode.Internal, message: (error as Error).message });

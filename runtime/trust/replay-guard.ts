@@ -11,6 +11,9 @@ import { createdAtOf, envelopeData, toMillis, type EnvelopeInput } from "./envel
 import { parseRfc3339 } from "./rfc3339-time.js";
 import { forgetOldest } from "../forget-oldest.js";
 
+/** The most milliseconds a Date spans either side of 1970: a window longer than that is no time. */
+const MAX_DATE_MS = 8.64e15;
+
 /** Replay guard bounds. */
 export interface ReplayGuardOptions {
   /** How long after creation a message is accepted, and so remembered at most (default 5 minutes). */
@@ -34,7 +37,12 @@ export class ReplayGuard {
   constructor(options: ReplayGuardOptions = {}) {
     this.windowMs = options.windowMs ?? 5 * 60_000;
     this.skewMs = options.skewMs ?? 30_000;
-    this.maxEntries = Math.max(1, options.maxEntries ?? 100_000);
+    this.maxEntries = options.maxEntries ?? 100_000;
+    // A window of NaN accepted the same message twice (every comparison with NaN is false), and one
+    // a Date cannot hold broke every subscription that reads the stream's history.
+    if (!(this.windowMs > 0 && this.windowMs <= MAX_DATE_MS)) throw new OnexError(ErrorCode.Usage, `ReplayGuard: windowMs must be more than 0 ms and at most ${MAX_DATE_MS}, not ${this.windowMs}`);
+    if (!(this.skewMs >= 0 && this.skewMs <= MAX_DATE_MS)) throw new OnexError(ErrorCode.Usage, `ReplayGuard: skewMs must be 0 ms or more and at most ${MAX_DATE_MS}, not ${this.skewMs}`);
+    if (!(Number.isSafeInteger(this.maxEntries) && this.maxEntries >= 1)) throw new OnexError(ErrorCode.Usage, `ReplayGuard: maxEntries must be a whole number of at least 1, not ${this.maxEntries}`);
   }
 
   /**

@@ -98,6 +98,24 @@ describe("a fetch among hostile peers", () => {
     await store.close();
   }, 30_000);
 
+  it("limits no server can work with are ONEX_E_USAGE; Infinity is no cap (a bucket refilled at Infinity × 0 ms stopped the server)", async () => {
+    for (const options of [{ maxUploads: 0 }, { maxUploads: Number.NaN }, { maxUploads: 1.5 }, { uploadBytesPerSecond: 0 }, { uploadBytesPerSecond: Number.NaN }, { uploadBytesPerSecond: -1 }]) {
+      await expect(PieceServer.start(options)).rejects.toMatchObject({ code: "ONEX_E_USAGE", message: expect.stringContaining(Object.keys(options)[0]!) });
+    }
+    const uncapped = await PieceServer.start({ maxUploads: 2, uploadBytesPerSecond: Infinity });
+    uncapped.add(seeded);
+    const url = (i: number) => `${uncapped.url}/v1/artifacts/${rootHex(descriptor.root_hash)}/pieces/${i}`;
+    try {
+      for (let round = 0; round < 3; round++) {
+        // Other pieces each round: a seeder sends a piece once before it sends it again (429).
+        const answers = await Promise.all([2 * round, 2 * round + 1].map((i) => get(url(i))));
+        expect(answers.map((a) => a.status)).toEqual([200, 200]);
+      }
+    } finally {
+      await uncapped.stop();
+    }
+  }, 30_000);
+
   it("a peer that leaves while its piece waits for the upload limit gives its upload slot back", async () => {
     // One upload at a time, one piece a second: the first piece empties the bucket.
     const limited = await PieceServer.start({ maxUploads: 1, uploadBytesPerSecond: PIECE });

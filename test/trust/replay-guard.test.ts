@@ -9,6 +9,27 @@ function message(id: string, createdAt: number, expiresAt = createdAt + 3_600_00
 }
 
 describe("ReplayGuard", () => {
+  it("refuses bounds it cannot keep, as ONEX_E_USAGE (a window of NaN accepted one message twice)", () => {
+    const bad: ConstructorParameters<typeof ReplayGuard>[0][] = [
+      { windowMs: Number.NaN },
+      { windowMs: 0 },
+      { windowMs: -1 },
+      { windowMs: Infinity },
+      { windowMs: 1e17 },
+      { skewMs: Number.NaN },
+      { skewMs: -1 },
+      { skewMs: Infinity },
+      { maxEntries: Number.NaN },
+      { maxEntries: 0 },
+      { maxEntries: 1.5 },
+    ];
+    for (const options of bad) expect(catchOnexError(() => new ReplayGuard(options))).toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining(Object.keys(options!)[0]!) });
+    // What it still takes: a replay inside a window of a year is refused.
+    const guard = new ReplayGuard({ windowMs: 365 * 86_400_000, skewMs: 0, maxEntries: 1 });
+    guard.accept(message("a", NOW), NOW);
+    expect(catchOnexError(() => guard.accept(message("a", NOW), NOW + 1000))).toMatchObject({ code: ErrorCode.Replay, details: { reason: "duplicate" } });
+  });
+
   it("accepts an id once inside its window, and again once the window has passed", () => {
     const guard = new ReplayGuard({ windowMs: 60_000 });
     guard.accept(message("a", NOW), NOW);
