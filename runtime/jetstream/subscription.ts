@@ -16,6 +16,7 @@ import type { Outcome, ReceivePipeline } from "../receive/pipeline.js";
 import type { AheadJob, VerifyAhead } from "../receive/verify-ahead.js";
 import { withVerifiedAhead, type VerifiedAhead } from "../trust/signature.js";
 import type { StoredMessageReplay } from "../receive/stored-message-replay.js";
+import { MAX_TIMER_MS } from "../timer.js";
 import { signatureOf } from "../trust/envelope.js";
 import { bodyOf } from "./history.js";
 import { readStored } from "./stored-reader.js";
@@ -65,6 +66,17 @@ const ACK_DELAY_MS = 2;
 /** How long a pull waits on the server for messages before asking again; also the longest `stop()` waits for the pull it cancels. */
 const PULL_EXPIRES_MS = 1_000;
 
+/**
+ * A subscription's count or duration option: a whole number from 1 to `max`, else ONEX_E_USAGE.
+ * Math.max(1, x) let NaN through (an unbounded buffer, a consumer with the server's defaults)
+ * and Infinity (a pull of Infinity messages that never filled); a fraction reached the server
+ * as invalid JSON.
+ */
+function wholeOption(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!(Number.isSafeInteger(value) && value >= 1 && value <= max)) throw new OnexError(ErrorCode.Usage, `subscribe: ${name} must be a whole number from 1 to ${max}, not ${value}`);
+  return value;
+}
+
 /** Opens the consumer for `pipeline` and returns the subscription. */
 export async function openSubscription(transport: SubscriptionTransport, pipeline: ReceivePipeline, options: VersionedSubscribeOptions): Promise<VersionedSubscription<unknown>> {
   const parts: Record<string, string> = { ...options.filter };
@@ -80,9 +92,11 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     }
     parts[param] = value;
   }
-  const maxInFlight = Math.max(1, options.maxInFlight ?? 256);
-  const maxDeliver = Math.max(1, options.maxDeliver ?? 5);
-  const ackWaitMs = Math.max(1, options.ackWaitMs ?? 30_000);
+  const maxInFlight = wholeOption("maxInFlight", options.maxInFlight ?? 256);
+  const maxDeliver = wholeOption("maxDeliver", options.maxDeliver ?? 5);
+  // The last delivery's deadline is a timer here: Node fires one past 2^31 - 1 ms at once, which
+  // dead-lettered the message before its handler could answer.
+  const ackWaitMs = wholeOption("ackWaitMs", options.ackWaitMs ?? 30_000, MAX_TIMER_MS);
 
   const jsm = await transport.manager();
   const { name: stream, replicas } = await streamFor(jsm, pipeline.template.key, options.zone);
@@ -389,6 +403,9 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       ack(msg);
     };
     const onNak = async (delayMs?: number) => {
+      // The server takes the delay in whole nanoseconds: Infinity, NaN or a negative delay
+      // redelivered at once and used up the message's attempts in a moment.
+      if (delayMs !== undefined && !(Number.isSafeInteger(delayMs) && delayMs >= 0)) throw new OnexError(ErrorCode.Usage, `nak: delayMs must be a whole number of milliseconds, 0 or more, not ${delayMs}`);
       if (settled) return;
       settle();
       if (attempts >= maxDeliver) await toDeadLetter(msg, new OnexError(ErrorCode.HandlerFailed, `the handler failed ${attempts} attempts`, { deliveries: attempts }));

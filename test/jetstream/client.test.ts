@@ -341,6 +341,30 @@ describe("the dead-letter stream", () => {
   });
 });
 
+describe("subscription options", () => {
+  it("a count or duration no subscription can work with is ONEX_E_USAGE before anything is made", async () => {
+    const bad = [{ maxInFlight: Infinity }, { maxInFlight: Number.NaN }, { maxInFlight: 2.5 }, { maxInFlight: 0 }, { maxDeliver: Number.NaN }, { ackWaitMs: 3e9 }, { ackWaitMs: Infinity }, { ackWaitMs: 1.5 }];
+    const jsm = await jetstreamManager(raw);
+    const consumersBefore = (await jsm.streams.info("ONEX_EVENT")).state.consumer_count;
+    for (const options of bad) {
+      await expect(receiver.subscribe([v0_1.StateUpdate], { entityId: "n-options", durable: "options", ...options })).rejects.toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining(Object.keys(options)[0]!) });
+    }
+    expect((await jsm.streams.info("ONEX_EVENT")).state.consumer_count).toBe(consumersBefore);
+  });
+
+  it("a nak delay the server cannot take is refused, and the message stays the handler's (Infinity redelivered at once, using up its attempts)", async () => {
+    await publisher.publish(stateUpdate("n-nak", "draining"));
+    const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-nak", durable: "nak-delays", maxDeliver: 2 });
+    const [d] = await take(sub, 1);
+    for (const delay of [Infinity, Number.NaN, -5, 1.5]) await expect(d!.nak(delay)).rejects.toMatchObject({ code: ErrorCode.Usage });
+    await d!.ack();
+    await sub.stop();
+    const jsm = await jetstreamManager(raw);
+    expect((await listDeadLetters(jsm)).some((l) => l.consumer === "nak-delays")).toBe(false);
+    expect(d!.deliveries).toBe(1);
+  });
+});
+
 describe("handlers that never answer", () => {
   it("a message whose handler hangs on its last delivery is dead-lettered after ack_wait", async () => {
     await publisher.publish(stateUpdate("n-hang", "offline"));
