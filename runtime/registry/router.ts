@@ -99,6 +99,11 @@ export class Router {
 
   /** Throws ONEX_E_SDK_MISMATCH when `messages` has no `signal.task.dispatch`. */
   constructor(options: RouterOptions) {
+    // A timeout of 0 or NaN dispatched the task to every candidate (each may run it) and then
+    // reported that all had failed; a maxAttempts of -1 skipped the last candidate.
+    const { timeoutMs, maxAttempts } = options;
+    if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new OnexError(ErrorCode.Usage, `Router: timeoutMs must be more than 0 ms (Infinity for no limit), not ${timeoutMs}`);
+    if (maxAttempts !== undefined && !((Number.isSafeInteger(maxAttempts) && maxAttempts >= 1) || maxAttempts === Infinity)) throw new OnexError(ErrorCode.Usage, `Router: maxAttempts must be a whole number of at least 1 (Infinity for every candidate), not ${maxAttempts}`);
     this.#options = options;
     const self = parseAddress(options.address);
     this.#source = { zone: self.zone, entityType: self.entityType, entityId: self.id };

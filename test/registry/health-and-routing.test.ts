@@ -240,6 +240,21 @@ describe("router", () => {
     }
   });
 
+  it("refuses a timeout or attempt count no route can work with (a timeout of 0 sent the task to every candidate)", async () => {
+    const r = await registry("30s");
+    const routerKey = generateKeyPair();
+    const self = makeNode(ZONE, { key: routerKey });
+    let dispatched = 0;
+    const dispatch: DispatchTransport = async () => {
+      dispatched++;
+      return { ok: true };
+    };
+    for (const bad of [{ timeoutMs: 0 }, { timeoutMs: Number.NaN }, { timeoutMs: -1 }, { maxAttempts: -1 }, { maxAttempts: Number.NaN }, { maxAttempts: 0 }, { maxAttempts: 1.5 }]) {
+      expect(() => new Router({ registry: r, key: routerKey, address: self.address, messages: v0_1, dispatch, ...bad })).toThrow(expect.objectContaining({ code: ErrorCode.Usage, message: expect.stringContaining(Object.keys(bad)[0]!) }));
+    }
+    expect(dispatched).toBe(0);
+  });
+
   it("waits as long as timeoutMs says, past what one Node timer holds (it timed out at once)", async () => {
     const r = await registry("30s");
     const routerKey = generateKeyPair();
