@@ -70,6 +70,8 @@ export function zoneFilterOf(template: Pick<SubjectTemplate, "sourceParams" | "f
 
 /** The streams the SDKs' subject templates imply, and the dead-letter stream; with `zones`, a zone stream per zone instead of each shared stream that carries the zone. */
 export function planStreams(sdks: readonly ProtocolSdk[], limits: StreamLimits = {}, deadLetterLimits: StreamLimits = {}, zones: readonly string[] = []): StreamPlan[] {
+  checkLimits(limits);
+  checkLimits(deadLetterLimits);
   const byName = new Map<string, StreamPlan>();
   const add = (name: string, subject: string) => {
     const plan = byName.get(name) ?? { name, subjects: [], limits };
@@ -104,6 +106,24 @@ export interface StreamChange {
 }
 
 const NANOS_PER_MS = 1_000_000;
+/** The longest age or window JetStream holds: nanoseconds in a signed 64-bit integer (about 292 years). */
+const MAX_STREAM_MS = Math.floor((2 ** 63 - 1) / NANOS_PER_MS);
+
+/**
+ * ONEX_E_USAGE for a limit the server would misread: 0 or NaN messages, bytes or age made an
+ * unlimited stream, a negative count was taken, a fraction reached the server as invalid JSON
+ * (and an unset limit, which is unlimited, is the way to say so).
+ */
+function checkLimits(l: StreamLimits): void {
+  const whole = (name: keyof StreamLimits, value: number | undefined, max = Number.MAX_SAFE_INTEGER) => {
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1 && value <= max)) throw new OnexError(ErrorCode.Usage, `stream limits: ${name} must be a whole number from 1 to ${max} (leave it out for no limit), not ${value}`);
+  };
+  whole("maxMessages", l.maxMessages);
+  whole("maxBytes", l.maxBytes);
+  whole("maxAgeMs", l.maxAgeMs, MAX_STREAM_MS);
+  whole("replicas", l.replicas, 5);
+  whole("duplicateWindowMs", l.duplicateWindowMs, MAX_STREAM_MS);
+}
 
 function desiredConfig(plan: StreamPlan): Partial<StreamConfig> {
   const l = plan.limits;

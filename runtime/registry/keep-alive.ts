@@ -8,7 +8,7 @@
  * the node elsewhere (ONEX_E_REPLAY), an entry the registry rejects (signature, identity,
  * zone, age) — ends the loop, with that error.
  */
-import { ErrorCode, isOnexError } from "../errors.js";
+import { ErrorCode, isOnexError, OnexError } from "../errors.js";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.js";
 import type { Registry } from "./registry.js";
 import { after } from "../timer.js";
@@ -34,6 +34,10 @@ export async function keepAlive(registry: Registry, registration: { entry: Regis
   const address = registration.entry.address;
   const interval = options.intervalMs ?? Math.max(250, Math.floor(registry.ttlMs / 3));
   const firstRetry = options.retryDelayMs ?? 250;
+  // NaN waited 0 ms: about 900 heartbeats a second, against the registry every node shares.
+  for (const [name, value] of [["intervalMs", interval], ["retryDelayMs", firstRetry]] as const) {
+    if (!(value > 0 && value < Infinity)) throw new OnexError(ErrorCode.Usage, `keepAlive: ${name} must be a number of milliseconds above 0, not ${value}`);
+  }
   const logger = options.logger ?? console;
   const signal = options.signal;
   let failures = 0;

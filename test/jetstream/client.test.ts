@@ -397,6 +397,16 @@ describe("streams from the manifest", () => {
     await applyStreams(jsm, plan);
   });
 
+  it("a limit the server would misread is ONEX_E_USAGE before anything is sent (0 or NaN made an unlimited stream, a fraction was invalid JSON)", async () => {
+    const jsm = await jetstreamManager(raw);
+    const before = (await jsm.streams.info("ONEX_EVENT")).config;
+    for (const bad of [{ maxMessages: 0 }, { maxMessages: Number.NaN }, { maxMessages: -5 }, { maxBytes: 1.5 }, { maxAgeMs: Infinity }, { maxAgeMs: Number.NaN }, { replicas: 0 }, { duplicateWindowMs: 0.5 }]) {
+      expect(() => planStreams([v0_1], bad)).toThrow(expect.objectContaining({ code: ErrorCode.Usage, message: expect.stringContaining(Object.keys(bad)[0]!) }));
+      expect(() => planStreams([v0_1], {}, bad)).toThrow(expect.objectContaining({ code: ErrorCode.Usage }));
+    }
+    expect((await jsm.streams.info("ONEX_EVENT")).config).toEqual(before);
+  });
+
   it("a full stream with discard `new` is ONEX_E_STREAM_FULL at the publisher", async () => {
     const small = await startNatsServer();
     try {

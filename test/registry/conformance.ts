@@ -313,6 +313,19 @@ export function registryConformance(name: string, start: () => Promise<Conforman
       expect((await (await reader(url)).resolve(node.address)).entry).toEqual(newer);
     });
 
+    it("keepAlive refuses an interval or retry delay it cannot keep, before its first heartbeat (NaN beat about 900 times a second)", async () => {
+      const { registry: r } = await registry({ ttl: "30s" });
+      const node = makeNode(ZONE);
+      await r.register(node.entry, node.identity);
+      for (const bad of [{ intervalMs: Number.NaN }, { intervalMs: 0 }, { intervalMs: Infinity }, { retryDelayMs: Number.NaN }, { retryDelayMs: -1 }]) {
+        const ended = await keepAlive(r, { entry: node.entry, identity: node.identity }, { ...bad, logger: { warn() {} } }).then(
+          () => undefined,
+          (error: OnexError) => error,
+        );
+        expect(ended).toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining(Object.keys(bad)[0]!) });
+      }
+    });
+
     it("reports the same change kinds for the same events: register, heartbeat, raw delete, raw garbage, deregister", async () => {
       const { registry: r, namespace } = await registry({ ttl: "30s" });
       const w = await writer(namespace, 30);
