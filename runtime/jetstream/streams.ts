@@ -107,7 +107,7 @@ export interface StreamChange {
 
 const NANOS_PER_MS = 1_000_000;
 /** The longest age or window JetStream holds: nanoseconds in a signed 64-bit integer (about 292 years). */
-const MAX_STREAM_MS = Math.floor((2 ** 63 - 1) / NANOS_PER_MS);
+export const MAX_STREAM_AGE_MS = Math.floor((2 ** 63 - 1) / NANOS_PER_MS);
 
 /**
  * ONEX_E_USAGE for a limit the server would misread: 0 or NaN messages, bytes or age made an
@@ -120,9 +120,9 @@ function checkLimits(l: StreamLimits): void {
   };
   whole("maxMessages", l.maxMessages);
   whole("maxBytes", l.maxBytes);
-  whole("maxAgeMs", l.maxAgeMs, MAX_STREAM_MS);
+  whole("maxAgeMs", l.maxAgeMs, MAX_STREAM_AGE_MS);
   whole("replicas", l.replicas, 5);
-  whole("duplicateWindowMs", l.duplicateWindowMs, MAX_STREAM_MS);
+  whole("duplicateWindowMs", l.duplicateWindowMs, MAX_STREAM_AGE_MS);
 }
 
 function desiredConfig(plan: StreamPlan): Partial<StreamConfig> {

@@ -1,15 +1,12 @@
 import { Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
-import { accountOf, zonesOf } from "@onex/runtime/jetstream";
+import { accountOf, MAX_STREAM_AGE_MS, zonesOf } from "@onex/runtime/jetstream";
 import { applyStreams, planStreams, type StreamChange, type StreamLimits } from "@onex/runtime/jetstream";
 import { loadAllSdks } from "../../all-sdks.js";
 import { OnexCommand } from "../../base-command.js";
 import { readIdentities } from "../../identities-file.js";
 import { parseDuration } from "../../duration.js";
 import { natsFlags, withJetStream } from "../../nats-flags.js";
-
-/** The longest age a stream can keep messages: JetStream takes it in nanoseconds, as a signed 64-bit integer (about 292 years). */
-const MAX_STREAM_AGE_MS = Math.floor((2 ** 63 - 1) / 1e6);
 
 export default class StreamsApply extends OnexCommand {
   static override summary = "Create or update the JetStream streams the manifests imply, and the dead-letter stream.";
@@ -24,11 +21,11 @@ export default class StreamsApply extends OnexCommand {
   static override flags = {
     ...natsFlags,
     "dry-run": Flags.boolean({ description: "Show what would change; change nothing.", default: false }),
-    "max-msgs": Flags.integer({ description: "Messages kept per stream at most." }),
-    "max-bytes": Flags.integer({ description: "Bytes kept per stream at most." }),
+    "max-msgs": Flags.integer({ description: "Messages kept per stream at most.", min: 1 }),
+    "max-bytes": Flags.integer({ description: "Bytes kept per stream at most.", min: 1 }),
     "max-age": Flags.string({ description: "Age after which messages are removed (e.g. 7d)." }),
     discard: Flags.string({ description: "When full: drop the oldest (old) or refuse new messages (new).", options: ["old", "new"] }),
-    replicas: Flags.integer({ description: "Replicas per stream (clustered servers)." }),
+    replicas: Flags.integer({ description: "Replicas per stream (clustered servers).", min: 1, max: 5 }),
     "dlq-max-age": Flags.string({ description: "Age after which dead letters are removed.", default: "30d" }),
     zone: Flags.string({ description: "A zone whose streams to create in the account connected to (repeatable).", multiple: true }),
     identities: Flags.string({ description: "The identities file of `onex nats-auth`: each zone's streams are created in its account, connecting as the zone's admin.", exclusive: ["zone"] }),
