@@ -14,6 +14,7 @@ import { pieceLengthOf, rootHex } from "./descriptor.js";
 import { PieceClient } from "./piece-client.js";
 import { PiecePicker } from "./piece-picker.js";
 import type { PieceStore } from "./piece-store.js";
+import { checkPositive, checkWhole } from "../option-check.js";
 
 /** A peer that may serve an artifact, as a directory knows it. */
 export interface PeerInfo {
@@ -166,14 +167,8 @@ export async function fetchArtifact(options: FetchOptions): Promise<FetchResult>
  * numbers of at least 1 and timeouts any length above 0, Infinity for none.
  */
 export function checkFetchOptions(options: Omit<FetchOptions, "store" | "peers">): void {
-  for (const name of ["maxInFlight", "maxInFlightPerPeer"] as const) {
-    const value = options[name];
-    if (value !== undefined && !((Number.isSafeInteger(value) && value >= 1) || value === Infinity)) throw new OnexError(ErrorCode.Usage, `fetchArtifact: ${name} must be a whole number of at least 1 (Infinity for no limit), not ${value}`);
-  }
-  for (const name of ["requestTimeoutMs", "stallTimeoutMs", "discoverTimeoutMs"] as const) {
-    const value = options[name];
-    if (value !== undefined && !(value > 0)) throw new OnexError(ErrorCode.Usage, `fetchArtifact: ${name} must be more than 0 ms (Infinity for no limit), not ${value}`);
-  }
+  for (const name of ["maxInFlight", "maxInFlightPerPeer"] as const) checkWhole("fetchArtifact", name, options[name], { infinity: true });
+  for (const name of ["requestTimeoutMs", "stallTimeoutMs", "discoverTimeoutMs"] as const) checkPositive("fetchArtifact", name, options[name]);
 }
 
 class Fetch {

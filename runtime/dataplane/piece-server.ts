@@ -18,6 +18,7 @@ import { ErrorCode, OnexError } from "../errors.js";
 import { pieceLengthOf, rootHex } from "./descriptor.js";
 import type { PieceSource } from "./piece-store.js";
 import { transferDeadlineMs, UPLOAD_IDLE_MS } from "./transfer-deadline.js";
+import { checkPositive, checkWhole } from "../option-check.js";
 
 /** Response header carrying the SHA-256 the server expects the piece to have (the fetcher checks its own copy of the descriptor, not this). */
 export const PIECE_DIGEST_HEADER = "x-onex-piece-sha256";
@@ -27,9 +28,8 @@ export const PIECE_DIGEST_HEADER = "x-onex-piece-sha256";
  * lifted the limit; an `uploadBytesPerSecond` of 0 or NaN meant no cap at all.
  */
 function checkServerOptions(options: PieceServerOptions): void {
-  const { maxUploads, uploadBytesPerSecond } = options;
-  if (maxUploads !== undefined && !(Number.isSafeInteger(maxUploads) && maxUploads >= 1)) throw new OnexError(ErrorCode.Usage, `PieceServer: maxUploads must be a whole number of at least 1, not ${maxUploads}`);
-  if (uploadBytesPerSecond !== undefined && !(uploadBytesPerSecond > 0)) throw new OnexError(ErrorCode.Usage, `PieceServer: uploadBytesPerSecond must be more than 0 (Infinity for no cap), not ${uploadBytesPerSecond}`);
+  checkWhole("PieceServer", "maxUploads", options.maxUploads);
+  checkPositive("PieceServer", "uploadBytesPerSecond", options.uploadBytesPerSecond);
 }
 
 /** How a piece server runs. */

@@ -18,6 +18,7 @@ import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, typ
 import { ErrorCode, OnexError } from "../errors.js";
 import type { ProtocolSdk, SubjectTemplate } from "../protocol-sdk.js";
 import { encodeSubjectToken } from "../subject-token.js";
+import { checkWhole } from "../option-check.js";
 
 /** The dead-letter stream and its subjects; a zoned deployment has one per zone beside it (`ONEX_DLQ~<zone>`). */
 export const DEAD_LETTER_STREAM = "ONEX_DLQ";
@@ -115,14 +116,11 @@ export const MAX_STREAM_AGE_MS = Math.floor((2 ** 63 - 1) / NANOS_PER_MS);
  * (and an unset limit, which is unlimited, is the way to say so).
  */
 function checkLimits(l: StreamLimits): void {
-  const whole = (name: keyof StreamLimits, value: number | undefined, max = Number.MAX_SAFE_INTEGER) => {
-    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1 && value <= max)) throw new OnexError(ErrorCode.Usage, `stream limits: ${name} must be a whole number from 1 to ${max} (leave it out for no limit), not ${value}`);
-  };
-  whole("maxMessages", l.maxMessages);
-  whole("maxBytes", l.maxBytes);
-  whole("maxAgeMs", l.maxAgeMs, MAX_STREAM_AGE_MS);
-  whole("replicas", l.replicas, 5);
-  whole("duplicateWindowMs", l.duplicateWindowMs, MAX_STREAM_AGE_MS);
+  checkWhole("stream limits", "maxMessages", l.maxMessages);
+  checkWhole("stream limits", "maxBytes", l.maxBytes);
+  checkWhole("stream limits", "maxAgeMs", l.maxAgeMs, { max: MAX_STREAM_AGE_MS });
+  checkWhole("stream limits", "replicas", l.replicas, { max: 5 });
+  checkWhole("stream limits", "duplicateWindowMs", l.duplicateWindowMs, { max: MAX_STREAM_AGE_MS });
 }
 
 function desiredConfig(plan: StreamPlan): Partial<StreamConfig> {

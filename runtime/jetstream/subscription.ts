@@ -25,6 +25,7 @@ import { deadLetter } from "./dead-letter.js";
 import { OnexHeader } from "./headers.js";
 import { streamNameOf, zoneStreamNameOf } from "./streams.js";
 import { forgetOldest } from "../forget-oldest.js";
+import { checkWhole } from "../option-check.js";
 
 /** What a subscription needs of its client. */
 export interface SubscriptionTransport {
@@ -67,13 +68,11 @@ const ACK_DELAY_MS = 2;
 const PULL_EXPIRES_MS = 1_000;
 
 /**
- * A subscription's count or duration option: a whole number from 1 to `max`, else ONEX_E_USAGE.
- * Math.max(1, x) let NaN through (an unbounded buffer, a consumer with the server's defaults)
- * and Infinity (a pull of Infinity messages that never filled); a fraction reached the server
- * as invalid JSON.
+ * A subscription's count or duration option. NaN was an unbounded buffer and a consumer with the
+ * server's defaults, Infinity a pull that never filled, a fraction invalid JSON at the server.
  */
-function wholeOption(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!(Number.isSafeInteger(value) && value >= 1 && value <= max)) throw new OnexError(ErrorCode.Usage, `subscribe: ${name} must be a whole number from 1 to ${max}, not ${value}`);
+function wholeOption(name: string, value: number, max?: number): number {
+  checkWhole("subscribe", name, value, { max });
   return value;
 }
 

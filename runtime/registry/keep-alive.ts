@@ -8,10 +8,11 @@
  * the node elsewhere (ONEX_E_REPLAY), an entry the registry rejects (signature, identity,
  * zone, age) — ends the loop, with that error.
  */
-import { ErrorCode, isOnexError, OnexError } from "../errors.js";
+import { ErrorCode, isOnexError } from "../errors.js";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.js";
 import type { Registry } from "./registry.js";
 import { after } from "../timer.js";
+import { checkPositive } from "../option-check.js";
 
 /** How `keepAlive` runs. */
 export interface KeepAliveOptions {
@@ -35,9 +36,8 @@ export async function keepAlive(registry: Registry, registration: { entry: Regis
   const interval = options.intervalMs ?? Math.max(250, Math.floor(registry.ttlMs / 3));
   const firstRetry = options.retryDelayMs ?? 250;
   // NaN waited 0 ms: about 900 heartbeats a second, against the registry every node shares.
-  for (const [name, value] of [["intervalMs", interval], ["retryDelayMs", firstRetry]] as const) {
-    if (!(value > 0 && value < Infinity)) throw new OnexError(ErrorCode.Usage, `keepAlive: ${name} must be a number of milliseconds above 0, not ${value}`);
-  }
+  checkPositive("keepAlive", "intervalMs", interval, { finite: true });
+  checkPositive("keepAlive", "retryDelayMs", firstRetry, { finite: true });
   const logger = options.logger ?? console;
   const signal = options.signal;
   let failures = 0;

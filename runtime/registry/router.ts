@@ -22,6 +22,7 @@ import type { TrustLedger } from "../trust/trust-ledger.js";
 import { after, type Timer } from "../timer.js";
 import { parseAddress, type EntityType } from "./address.js";
 import type { Registry, ResolvedEntry } from "./registry.js";
+import { checkPositive, checkWhole } from "../option-check.js";
 
 /** One earlier attempt, as carried in `payload.fallback`. */
 export interface FallbackProof {
@@ -101,9 +102,8 @@ export class Router {
   constructor(options: RouterOptions) {
     // A timeout of 0 or NaN dispatched the task to every candidate (each may run it) and then
     // reported that all had failed; a maxAttempts of -1 skipped the last candidate.
-    const { timeoutMs, maxAttempts } = options;
-    if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new OnexError(ErrorCode.Usage, `Router: timeoutMs must be more than 0 ms (Infinity for no limit), not ${timeoutMs}`);
-    if (maxAttempts !== undefined && !((Number.isSafeInteger(maxAttempts) && maxAttempts >= 1) || maxAttempts === Infinity)) throw new OnexError(ErrorCode.Usage, `Router: maxAttempts must be a whole number of at least 1 (Infinity for every candidate), not ${maxAttempts}`);
+    checkPositive("Router", "timeoutMs", options.timeoutMs);
+    checkWhole("Router", "maxAttempts", options.maxAttempts, { infinity: true });
     this.#options = options;
     const self = parseAddress(options.address);
     this.#source = { zone: self.zone, entityType: self.entityType, entityId: self.id };
