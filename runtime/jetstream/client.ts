@@ -5,6 +5,7 @@
 import { connect as natsConnect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
+import { checkWhole } from "../option-check.js";
 import type { MessageClass } from "../message.js";
 import type { KeyPair, KeyResolver } from "../trust/keys.js";
 import { DEFAULT_TRUST_POLICY, type JudgeContext, type TrustPolicy } from "../trust/policy.js";
@@ -49,8 +50,12 @@ export interface ConnectOptions {
   verifyThreads?: number;
 }
 
+/** More verification threads than any machine onex runs on has cores (0 is allowed too: none). */
+const MAX_VERIFY_THREADS = 256;
+
 /** Connects to NATS and returns the onex client. */
 export async function connect(options: ConnectOptions): Promise<OnexClient> {
+  if (options.verifyThreads !== 0) checkWhole("connect", "verifyThreads", options.verifyThreads, { max: MAX_VERIFY_THREADS });
   let nc: NatsConnection;
   try {
     nc = await natsConnect({
@@ -119,7 +124,7 @@ export class OnexClient implements ControlPlane {
   get verifyAhead(): VerifyAhead | undefined {
     const threads = this.#options.verifyThreads ?? defaultVerifyThreads();
     if (threads <= 0) return undefined;
-    this.#verifyAhead ??= new VerifyAhead(this.#trust.context.keys, threads);
+    this.#verifyAhead ??= new VerifyAhead(threads);
     return this.#verifyAhead.active ? this.#verifyAhead : undefined;
   }
 

@@ -12,9 +12,8 @@ import { AckPolicy, DeliverPolicy, ReplayPolicy, type ConsumerConfig, type Consu
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { DeliverFrom, Refusal, VersionedDelivery, VersionedSubscribeOptions, VersionedSubscription, VersionedSubscriptionStats } from "../control-plane.js";
 import { ErrorCode, OnexError } from "../errors.js";
-import type { Outcome, ReceivePipeline } from "../receive/pipeline.js";
+import type { Inbound, Outcome, Prepared, ReceivePipeline } from "../receive/pipeline.js";
 import type { AheadJob, VerifyAhead } from "../receive/verify-ahead.js";
-import { withVerifiedAhead, type VerifiedAhead } from "../trust/signature.js";
 import type { StoredMessageReplay } from "../receive/stored-message-replay.js";
 import { MAX_TIMER_MS } from "../timer.js";
 import { signatureOf } from "../trust/envelope.js";
@@ -137,6 +136,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   const ledger = transport.handedBack;
 
   const storedAsOf = (msg: JsMsg) => `${stream}#${msg.info.streamSequence}`;
+  const inboundOf = (msg: JsMsg): Inbound => ({ data: msg.data, subject: msg.subject, typeHeader: msg.headers?.get(OnexHeader.Type) || undefined, versionHeader: msg.headers?.get(OnexHeader.Version) || undefined, storedAs: storedAsOf(msg) });
   // Delivery counts are per consumer, so hand-backs are too.
   const handBackKey = (msg: JsMsg) => `${stream}/${consumerName}#${msg.info.streamSequence}`;
   const attemptsOf = (msg: JsMsg) => msg.info.deliveryCount - ledger.count(handBackKey(msg));
@@ -264,11 +264,12 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   }
 
   // With verification threads, messages are asked for ahead of the one being judged (up to a
-  // batch), and each goes to a thread as soon as it arrives; the pipeline still takes
-  // them one by one, in order, and hands back the ones asked for ahead when it stops.
-  // A message that arrives while the pipeline waits for it, with none before it, is verified
-  // in the pipeline: a hop to a thread and back would only add to its latency.
-  type Pulled = IteratorResult<JsMsg> & { checked?: AheadJob };
+  // batch), and each is prepared as soon as it arrives (everything but its signature's
+  // arithmetic, which goes to a thread); the pipeline still finishes them one by one, in order,
+  // and hands back the ones asked for ahead when it stops. A message that arrives while the
+  // pipeline waits for it, with none before it, is judged at once on this thread: a hop to a
+  // thread and back would only add to its latency.
+  type Pulled = IteratorResult<JsMsg> & { prepared?: Prepared; checked?: AheadJob };
   const ahead: Promise<Pulled>[] = [];
   const lookahead = verifier === undefined ? 1 : batchSize;
   let arrived = 0;
@@ -276,7 +277,10 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   const nextOf = (pulled: AsyncGenerator<JsMsg>): Promise<Pulled> => {
     while (ahead.length < lookahead) {
       const next = pulled.next().then((next: Pulled) => {
-        if (!next.done && verifier !== undefined && (arrived > 0 || !idle)) next.checked = verifier.submit(next.value.data);
+        if (!next.done && verifier !== undefined && (arrived > 0 || !idle)) {
+          next.prepared = pipeline.prepare(inboundOf(next.value));
+          if (next.prepared.check !== undefined) next.checked = verifier.submit(next.prepared.check);
+        }
         arrived++;
         return next;
       });
@@ -300,13 +304,13 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       };
       for (let next = await take(); !next.done; next = await take()) {
         const msg = next.value;
-        let checked: VerifiedAhead | undefined;
+        let valid: boolean | undefined;
         if (!stopped && next.checked !== undefined) {
           const verdict = verifier!.take(next.checked);
           // While a thread works toward this message, this thread verifies the newest ones no
           // thread has started on, letting the event loop run between them for the answer.
           while (!verifier!.settled(next.checked) && verifier!.steal()) await new Promise((resolve) => setImmediate(resolve));
-          checked = await verdict;
+          valid = await verdict;
         }
         if (stopped) {
           handBack(msg);
@@ -323,8 +327,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
           void toDeadLetter(msg, new OnexError(ErrorCode.HandlerFailed, `delivered ${attempts} times and never acknowledged`, { deliveries: attempts }));
           continue;
         }
-        const inbound = { data: msg.data, subject: msg.subject, typeHeader: msg.headers?.get(OnexHeader.Type) || undefined, versionHeader: msg.headers?.get(OnexHeader.Version) || undefined, storedAs };
-        const outcome = checked === undefined ? pipeline.receive(inbound) : withVerifiedAhead(checked, () => pipeline.receive(inbound));
+        const outcome = next.prepared === undefined ? pipeline.receive(inboundOf(msg)) : next.prepared.finish(valid);
         if (outcome.kind === "skip") {
           ack(msg);
           stats.skipped++;

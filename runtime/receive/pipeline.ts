@@ -16,7 +16,12 @@ import { decodeInput, handOver, type OnexMessage } from "../message.js";
 import type { ProtocolSdk, SubjectTemplate, TransportMessageClass } from "../protocol-sdk.js";
 import { findMigrationPath, migrateAlongGraph, type JsonObject, type VersionGraph } from "../transform.js";
 import { declaredVersionOf, versionHasType } from "../trust/envelope.js";
-import { judge, type JudgeContext, type TrustPolicy, type TrustWarning } from "../trust/policy.js";
+import { verifyEd25519 } from "../trust/ed25519-verify.js";
+import type { Envelope } from "../trust/envelope.js";
+import type { KeyResolver, PublicKey } from "../trust/keys.js";
+import { judgeWith, PolicyMode, type JudgeContext, type TrustPolicy, type TrustWarning, type Verdict } from "../trust/policy.js";
+import { messageSignatureCheck, verifyMessageSignature, type SignatureCheck } from "../trust/sign-message.js";
+import { signatureNotVerified } from "../trust/signature.js";
 import type { StoredMessageReplay } from "./stored-message-replay.js";
 
 /** One received message as a transport hands it over. */
@@ -54,7 +59,23 @@ export interface TrustSettings {
 export interface ReceivePipeline {
   /** The subject template it reads. */
   readonly template: SubjectTemplate;
+  /** The message's outcome: `prepare(inbound).finish()`. */
   receive(inbound: Inbound): Outcome;
+  /**
+   * Every step up to the arithmetic of the signature check: decoding, routing, validation, the
+   * subject check, the signer's key and the bytes its signature covers. Nothing is recorded or
+   * logged until `finish`, so messages may be prepared as they arrive, their signatures
+   * verified on other threads, and finished one by one, in order.
+   */
+  prepare(inbound: Inbound): Prepared;
+}
+
+/** A received message prepared for its outcome (see `ReceivePipeline.prepare`). */
+export interface Prepared {
+  /** The signature left to verify, when the message has one the policy checks and that can be verified: `verifyEd25519(key, bytes, signature)`. */
+  readonly check: SignatureCheck | undefined;
+  /** The outcome, given the verdict on `check` when it was verified elsewhere; without one it is verified here. */
+  finish(valid?: boolean): Outcome;
 }
 
 /** Where a message goes once decoded: a class to validate it with, or no further. */
@@ -144,60 +165,72 @@ export function versionedPipeline(receiver: { sdk: ProtocolSdk; sources: readonl
 export { declaredVersionOf };
 
 function pipeline(template: SubjectTemplate, route: (type: string, version: string | undefined) => Route, convert: Convert, trust: TrustSettings, unknownVersion?: (version: string) => OnexError, targetVersion?: string): ReceivePipeline {
-  const judgeOnce = (message: object, storedAs: string) => {
-    const context = trust.replay === undefined ? trust.context : { ...trust.context, replay: trust.replay.forStoredMessage(storedAs) };
-    return judge(message, context, trust.policy);
-  };
-  return {
-    template,
-    receive(inbound: Inbound): Outcome {
-      let value: unknown;
+  /**
+   * The message's trust, judged when finished: its signature check (all but the arithmetic)
+   * made now, so that only the arithmetic is left to `finish`, or to a thread before it.
+   */
+  const judged = (value: object, storedAs: string, then: (verdict: Verdict) => Outcome): Prepared => {
+    let check: SignatureCheck | undefined;
+    if (trust.policy.signature !== PolicyMode.Off) {
       try {
-        value = decodeInput(inbound.data, "*");
-      } catch (error) {
-        return reject(error);
+        check = messageSignatureCheck(value, trust.context.keys);
+      } catch {
+        // Not verifiable: the judgement's own signature step fails the same way, when finished.
       }
-      if (value === null || typeof value !== "object" || Array.isArray(value)) return reject(new OnexError(ErrorCode.ValidationFailed, "the message is not a JSON object", {}));
-      const type = (value as { type?: unknown }).type;
-      if (typeof type !== "string") return reject(new OnexError(ErrorCode.UnknownType, 'the message has no string "type" field', {}));
-      // The header is not signed: it may only repeat what the body says.
-      if (inbound.typeHeader !== undefined && inbound.typeHeader !== type) {
-        return reject(new OnexError(ErrorCode.RoutingMismatch, `the Onex-Type header says "${inbound.typeHeader}" but the message is "${type}"`, { type, header: inbound.typeHeader }));
-      }
-      const version = declaredVersionOf(value);
-      // Checked only against a version a loaded layout reads: one it cannot read (v0.0.9's, its SDK not imported) is judged below.
-      if (inbound.versionHeader !== undefined && version !== undefined && inbound.versionHeader !== version) {
-        return reject(new OnexError(ErrorCode.RoutingMismatch, `the Onex-Version header says "${inbound.versionHeader}" but the message declares "${version}"`, { version, header: inbound.versionHeader }));
-      }
-      const where = route(type, version);
-      if (where.kind === "skip") return where;
-      if (where.kind === "reject") return where;
-      if (where.kind === "skip-if-trusted") {
-        // Nobody here can tell whether the type exists: judged, then left to another subscriber.
-        const verdict = judgeOnce(value, inbound.storedAs);
-        return verdict.accepted ? { kind: "skip" } : reject(verdict.rejection);
-      }
-      if (where.kind === "unknown-version") {
-        // Not readable, but still judged: a forgery is dead-lettered, a genuine message of a newer version refused.
-        const verdict = judgeOnce(value, inbound.storedAs);
+    }
+    return new Judged(check, (valid) => {
+      const context = trust.replay === undefined ? trust.context : { ...trust.context, replay: trust.replay.forStoredMessage(storedAs) };
+      return then(judgeWith(value, context, trust.policy, check === undefined ? verifyMessageSignature : verdictOn(check, valid)));
+    });
+  };
+  const prepare = (inbound: Inbound): Prepared => {
+    let value: unknown;
+    try {
+      value = decodeInput(inbound.data, "*");
+    } catch (error) {
+      return settled(reject(error));
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) return settled(reject(new OnexError(ErrorCode.ValidationFailed, "the message is not a JSON object", {})));
+    const type = (value as { type?: unknown }).type;
+    if (typeof type !== "string") return settled(reject(new OnexError(ErrorCode.UnknownType, 'the message has no string "type" field', {})));
+    // The header is not signed: it may only repeat what the body says.
+    if (inbound.typeHeader !== undefined && inbound.typeHeader !== type) {
+      return settled(reject(new OnexError(ErrorCode.RoutingMismatch, `the Onex-Type header says "${inbound.typeHeader}" but the message is "${type}"`, { type, header: inbound.typeHeader })));
+    }
+    const version = declaredVersionOf(value);
+    // Checked only against a version a loaded layout reads: one it cannot read (v0.0.9's, its SDK not imported) is judged below.
+    if (inbound.versionHeader !== undefined && version !== undefined && inbound.versionHeader !== version) {
+      return settled(reject(new OnexError(ErrorCode.RoutingMismatch, `the Onex-Version header says "${inbound.versionHeader}" but the message declares "${version}"`, { version, header: inbound.versionHeader })));
+    }
+    const where = route(type, version);
+    if (where.kind === "skip") return settled(where);
+    if (where.kind === "reject") return settled(where);
+    if (where.kind === "skip-if-trusted") {
+      // Nobody here can tell whether the type exists: judged, then left to another subscriber.
+      return judged(value, inbound.storedAs, (verdict) => (verdict.accepted ? { kind: "skip" } : reject(verdict.rejection)));
+    }
+    if (where.kind === "unknown-version") {
+      // Not readable, but still judged: a forgery is dead-lettered, a genuine message of a newer version refused.
+      return judged(value, inbound.storedAs, (verdict) => {
         if (!verdict.accepted) return reject(verdict.rejection);
         const error = unknownVersion!(version!);
         return { kind: "refuse", refusal: refusalOf(error, value as JsonObject, version!, targetVersion!, verdict.verifiedSigner) };
-      }
-      let message: OnexMessage & { subject(): string; toJSON(): JsonObject };
-      try {
-        message = where.cls.parse(handOver(value)) as typeof message;
-      } catch (error) {
-        return reject(error);
-      }
-      // The subject is not signed; the source fields that build it are.
-      const expected = message.subject();
-      if (expected !== inbound.subject) {
-        return reject(new OnexError(ErrorCode.RoutingMismatch, `the message travelled on ${inbound.subject} but its source belongs on ${expected}`, { subject: inbound.subject, expected }));
-      }
-      // Judged as the plain data it was parsed into (the message holds the same values), so
-      // reading the envelope copies nothing.
-      const verdict = judgeOnce(value, inbound.storedAs);
+      });
+    }
+    let message: OnexMessage & { subject(): string; toJSON(): JsonObject };
+    try {
+      message = where.cls.parse(handOver(value)) as typeof message;
+    } catch (error) {
+      return settled(reject(error));
+    }
+    // The subject is not signed; the source fields that build it are.
+    const expected = message.subject();
+    if (expected !== inbound.subject) {
+      return settled(reject(new OnexError(ErrorCode.RoutingMismatch, `the message travelled on ${inbound.subject} but its source belongs on ${expected}`, { subject: inbound.subject, expected })));
+    }
+    // Judged as the plain data it was parsed into (the message holds the same values), so
+    // reading the envelope copies nothing.
+    return judged(value, inbound.storedAs, (verdict) => {
       if (!verdict.accepted) return reject(verdict.rejection);
       // `value` now lives in `message`. A message delivered as it came still holds it, so the
       // original is read again from the bytes, and only if asked for; a converted one came
@@ -205,7 +238,49 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
       const converted = convert(message, value as JsonObject, where.cls.version);
       if ("refusal" in converted) return { kind: "refuse", refusal: refusalOf(converted.refusal, value as JsonObject, where.cls.version, targetVersion ?? where.cls.version, verdict.verifiedSigner) };
       return new Delivered(converted.message, verdict.warnings, verdict.verifiedSigner, where.cls.version, converted.message === message ? undefined : (value as JsonObject), inbound.data, converted.path);
-    },
+    });
+  };
+  return { template, prepare, receive: (inbound) => prepare(inbound).finish() };
+}
+
+/** A message whose outcome was known before its trust was judged. */
+class Settled implements Prepared {
+  readonly check = undefined;
+  constructor(readonly outcome: Outcome) {}
+  finish(): Outcome {
+    return this.outcome;
+  }
+}
+
+function settled(outcome: Outcome): Prepared {
+  return new Settled(outcome);
+}
+
+/** A message judged when finished, its signature check prepared. */
+class Judged implements Prepared {
+  readonly #finish: (valid: boolean | undefined) => Outcome;
+  constructor(
+    readonly check: SignatureCheck | undefined,
+    finish: (valid: boolean | undefined) => Outcome,
+  ) {
+    this.#finish = finish;
+  }
+  finish(valid?: boolean): Outcome {
+    return this.#finish(valid);
+  }
+}
+
+/**
+ * The judgement's signature step, given the verdict on `check` (or verifying it here). The
+ * key ring is asked again: a verdict holds only for the key it was reached with, so a signer
+ * whose key changed since the check was prepared is verified afresh.
+ */
+function verdictOn(check: SignatureCheck, valid: boolean | undefined): (data: Envelope, keys: KeyResolver) => PublicKey {
+  return (data, keys) => {
+    const key = keys(check.key.keyId);
+    if (key !== check.key) return verifyMessageSignature(data, keys);
+    if (!(valid ?? verifyEd25519(key, check.bytes, check.signature))) throw signatureNotVerified(key);
+    return key;
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import { envelopeData, sourceEntityOf, sourceEntityPointerOf, sourceZoneOf, toMillis, type Envelope, type EnvelopeInput } from "./envelope.js";
-import type { KeyResolver } from "./keys.js";
+import type { KeyResolver, PublicKey } from "./keys.js";
 import type { ReplayGuard } from "./replay-guard.js";
 import type { GrantBook } from "./session-grant.js";
 import { checkTrustExpiry, checkZone, verifyMessageSignature } from "./sign-message.js";
@@ -118,6 +118,15 @@ export interface Verdict {
  * a bad message; throws only for a malformed policy.
  */
 export function judge(message: EnvelopeInput, context: JudgeContext, policy: TrustPolicy = DEFAULT_TRUST_POLICY): Verdict {
+  return judgeWith(message, context, policy, verifyMessageSignature);
+}
+
+/**
+ * `judge`, with its signature step done by `verifySignature` (which returns the signer's key
+ * or throws as `verifyMessageSignature` does): the receive pipeline's step takes a verdict
+ * reached on another thread for the exact check it prepared.
+ */
+export function judgeWith(message: EnvelopeInput, context: JudgeContext, policy: TrustPolicy, verifySignature: (data: Envelope, keys: KeyResolver) => PublicKey): Verdict {
   for (const name of POLICY_NAMES) {
     if (!MODES.has(policy[name])) throw new OnexError(ErrorCode.PolicyInvalid, `trust policy ${name} cannot be "${String(policy[name])}"`, { policy: name });
   }
@@ -147,7 +156,7 @@ export function judge(message: EnvelopeInput, context: JudgeContext, policy: Tru
 
   if (policy.signature !== PolicyMode.Off) {
     try {
-      verdict.verifiedSigner = verifyMessageSignature(data, context.keys).keyId;
+      verdict.verifiedSigner = verifySignature(data, context.keys).keyId;
     } catch (error) {
       if (fail("signature", error)) return verdict;
     }

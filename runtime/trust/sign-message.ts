@@ -8,7 +8,8 @@ import { canonicalBytes } from "./canonical-json.js";
 import { envelopeData, envelopeLayouts, sourceZoneOf, toMillis, unsignedEnvelope, type Envelope, type EnvelopeInput, type MessageData } from "./envelope.js";
 import type { KeyPair, KeyResolver, PublicKey } from "./keys.js";
 import { parseRfc3339 } from "./rfc3339-time.js";
-import { signBytes, verifyBytes } from "./signature.js";
+import { verifyEd25519 } from "./ed25519-verify.js";
+import { signBytes, signatureNotVerified, signatureToVerify } from "./signature.js";
 
 /** The bytes a message's signature covers: the canonical envelope without `trust.signature`. */
 export function messageSigningBytes(message: EnvelopeInput): Buffer {
@@ -33,6 +34,26 @@ export function signMessage<T extends object>(message: T, key: KeyPair): Message
  * ONEX_E_SIGNATURE_MISSING, ONEX_E_SIGNER_UNKNOWN or ONEX_E_SIGNATURE_INVALID.
  */
 export function verifyMessageSignature(message: EnvelopeInput, keys: KeyResolver): PublicKey {
+  const { key, bytes, signature } = messageSignatureCheck(message, keys);
+  if (!verifyEd25519(key, bytes, signature)) throw signatureNotVerified(key);
+  return key;
+}
+
+/** A message signature found, its key resolved and checked, ready for the arithmetic alone. */
+export interface SignatureCheck {
+  readonly key: PublicKey;
+  /** The bytes the signature covers: the canonical envelope without `trust.signature`. */
+  readonly bytes: Uint8Array;
+  /** The 64 bytes of the signature. */
+  readonly signature: Uint8Array;
+}
+
+/**
+ * Everything `verifyMessageSignature` does before it verifies, with the same errors in the
+ * same order; what is left is `verifyEd25519(key, bytes, signature)`, which the receive
+ * pipeline may hand to another thread (receive/verify-ahead.ts).
+ */
+export function messageSignatureCheck(message: EnvelopeInput, keys: KeyResolver): SignatureCheck {
   const data = envelopeData(message);
   const { signer, signature } = data.trust;
   if (signature === undefined) throw new OnexError(ErrorCode.SignatureMissing, "the message is not signed (no trust.signature)", { instancePath: "/trust/signature" });
@@ -41,8 +62,8 @@ export function verifyMessageSignature(message: EnvelopeInput, keys: KeyResolver
   if (key === undefined) throw new OnexError(ErrorCode.SignerUnknown, `signer ${signer.slice(0, 128)} is not in the key ring`, { signer: signer.slice(0, 128) });
   // A resolver mapping an id to a different key would let one key sign for another's id.
   if (key.keyId !== signer) throw new OnexError(ErrorCode.SignatureInvalid, `the key ring returned key ${key.keyId} for signer ${signer}`, { signer });
-  verifyBytes(key, canonicalBytes(unsignedEnvelope(data)), signature);
-  return key;
+  const bytes = canonicalBytes(unsignedEnvelope(data));
+  return { key, bytes, signature: signatureToVerify(key, signature) };
 }
 
 /** Throws ONEX_E_TRUST_EXPIRED when `trust.expires_at` is not a valid time or not after `now`. */

@@ -50,47 +50,23 @@ export function isValidSignature(key: PublicKey, bytes: Uint8Array, signature: u
 
 /** Verifies `signature` over `bytes`; throws ONEX_E_SIGNATURE_INVALID when malformed or not made by `key`. */
 export function verifyBytes(key: PublicKey, bytes: Uint8Array, signature: unknown): void {
-  assertUsablePublicKey(key);
-  const decoded = decodeSignature(signature);
-  if (!(takeVerifiedAhead(key, bytes, decoded) ?? verifyEd25519(key, bytes, decoded))) {
-    throw invalid(`the signature does not verify with key ${key.keyId}`, { keyId: key.keyId });
-  }
+  const decoded = signatureToVerify(key, signature);
+  if (!verifyEd25519(key, bytes, decoded)) throw signatureNotVerified(key);
 }
-
-/** A verdict reached elsewhere (a verification thread) on exactly these key, bytes and signature. */
-export interface VerifiedAhead {
-  keyRaw: Uint8Array;
-  bytes: Uint8Array;
-  signature: Uint8Array;
-  valid: boolean;
-  /** Set once `verifyBytes` took the verdict instead of verifying. */
-  used?: boolean;
-}
-
-let ahead: VerifiedAhead | undefined;
 
 /**
- * Runs `fn` (synchronous) with `checked` at hand: the first `verifyBytes` in it whose key,
- * bytes and signature equal the checked ones byte for byte takes its verdict instead of
- * verifying again (Ed25519 verification is deterministic, so the verdict is the same). Every
- * other check runs as always, in the same order; any other verification verifies.
+ * Everything `verifyBytes` checks before the arithmetic, in its order: the key is usable
+ * (ONEX_E_KEY_WEAK, ONEX_E_KEY_INVALID), the signature well formed (ONEX_E_SIGNATURE_INVALID).
+ * Returns the 64 signature bytes to verify.
  */
-export function withVerifiedAhead<T>(checked: VerifiedAhead | undefined, fn: () => T): T {
-  const outer = ahead;
-  ahead = checked;
-  try {
-    return fn();
-  } finally {
-    ahead = outer;
-  }
+export function signatureToVerify(key: PublicKey, signature: unknown): Buffer {
+  assertUsablePublicKey(key);
+  return decodeSignature(signature);
 }
 
-function takeVerifiedAhead(key: PublicKey, bytes: Uint8Array, signature: Uint8Array): boolean | undefined {
-  const checked = ahead;
-  if (checked === undefined || checked.used) return undefined;
-  if (Buffer.compare(checked.signature, signature) !== 0 || Buffer.compare(checked.keyRaw, key.raw) !== 0 || Buffer.compare(checked.bytes, bytes) !== 0) return undefined;
-  checked.used = true;
-  return checked.valid;
+/** The error of a well-formed signature that `key` did not make. */
+export function signatureNotVerified(key: PublicKey): OnexError {
+  return invalid(`the signature does not verify with key ${key.keyId}`, { keyId: key.keyId });
 }
 
 function invalid(message: string, details: Record<string, unknown> = {}): OnexError {

@@ -2,24 +2,26 @@
  * Verification on worker threads (receive/verify-ahead.ts) refuses exactly what the
  * single-threaded pipeline refuses, in the same order: the same messages — genuine, forged,
  * tampered, signed by strangers, malformed, expired, replayed, of other versions — go through
- * two identical pipelines, one verifying everything itself, one with the threads' verdicts
- * at hand as a subscription uses them, and every outcome (kind, code, message) must match.
+ * two identical pipelines, one judging each message at once, one preparing every message as it
+ * arrives, handing its signature's arithmetic to the threads and finishing in order with their
+ * verdicts, as a subscription does; every outcome (kind, code, message) must match.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../runtime/errors.js";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import * as v0_2 from "../../generated/v0.2/index.js";
 import type { TransportMessageClass } from "../../runtime/protocol-sdk.js";
-import { typedPipeline, type Inbound, type Outcome, type TrustSettings } from "../../runtime/receive/pipeline.js";
+import { typedPipeline, type Inbound, type Outcome, type ReceivePipeline, type TrustSettings } from "../../runtime/receive/pipeline.js";
 import { StoredMessageReplay } from "../../runtime/receive/stored-message-replay.js";
 import { VerifyAhead } from "../../runtime/receive/verify-ahead.js";
 import { randomBytes } from "node:crypto";
 import { canonicalBytes } from "../../runtime/trust/canonical-json.js";
-import { generateKeyPair, keyPairFromSeed, keyRing, type KeyResolver, type PublicKey } from "../../runtime/trust/keys.js";
-import { DEFAULT_TRUST_POLICY } from "../../runtime/trust/policy.js";
+import { generateKeyPair, keyPairFromSeed, keyRing, publicKeyFromRaw, type KeyResolver, type PublicKey } from "../../runtime/trust/keys.js";
+import { DEFAULT_TRUST_POLICY, PolicyMode } from "../../runtime/trust/policy.js";
 import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
-import { withVerifiedAhead, type VerifiedAhead } from "../../runtime/trust/signature.js";
+import { verifyEd25519 } from "../../runtime/trust/ed25519-verify.js";
+import type { SignatureCheck } from "../../runtime/trust/sign-message.js";
 import { identityRSignature } from "../trust/ed25519-points.js";
 
 const ZONE = "zone.trusted.org";
@@ -153,65 +155,61 @@ function describeOutcome(outcome: Outcome): string {
   return outcome.kind;
 }
 
+const pipelineOf = (trust = settings()) => typedPipeline([v0_1.TaskDispatch] as unknown as TransportMessageClass[], trust);
+
+/** Prepares every message as it arrives and hands its check to the pool, as a subscription does. */
+function arriving(pool: VerifyAhead, pipeline: ReceivePipeline, messages: Inbound[]) {
+  return messages.map((m) => {
+    const prepared = pipeline.prepare(m);
+    return { prepared, job: prepared.check === undefined ? undefined : pool.submit(prepared.check) };
+  });
+}
+
 describe("verification on worker threads", () => {
   it("refuses exactly what the single-threaded pipeline refuses, in the same order", async () => {
     const messages = traffic();
-    const single = typedPipeline([v0_1.TaskDispatch] as unknown as TransportMessageClass[], settings());
+    const single = pipelineOf();
     const expected = messages.map((m) => describeOutcome(single.receive(m)));
 
-    const pool = new VerifyAhead(keyRing([key.publicKey, other.publicKey]), 2);
+    const pool = new VerifyAhead(2);
     pools.push(pool);
-    const threaded = typedPipeline([v0_1.TaskDispatch] as unknown as TransportMessageClass[], settings());
-    // The threads learn a signer's key from its first message; a subscription's signers recur.
-    await Promise.all([key, other].map((k) => pool.submit(utf8.encode(JSON.stringify(signed(dispatch(-1), k)))).result));
-    // Everything submitted as it arrives, then judged one by one, in order, each verdict awaited.
-    const checks = messages.map((m) => pool.submit(m.data));
+    // Everything prepared and submitted as it arrives, then finished one by one, in order, each verdict awaited.
+    const jobs = arriving(pool, pipelineOf(), messages);
     const actual: string[] = [];
-    const used: VerifiedAhead[] = [];
-    for (const [i, m] of messages.entries()) {
-      const checked = await checks[i]!.result;
-      actual.push(describeOutcome(checked === undefined ? threaded.receive(m) : withVerifiedAhead(checked, () => threaded.receive(m))));
-      if (checked?.used) used.push(checked);
+    const verdicts: boolean[] = [];
+    for (const { prepared, job } of jobs) {
+      const valid = job === undefined ? undefined : await job.result;
+      if (valid !== undefined) verdicts.push(valid);
+      actual.push(describeOutcome(prepared.finish(valid)));
     }
     expect(actual).toEqual(expected);
     // The outcomes are varied, and the threads' verdicts were taken, both ways.
     expect(new Set(expected.map((e) => e.split(":")[0]!.split(" ").slice(0, 2).join(" "))).size).toBeGreaterThan(6);
-    expect(used.some((c) => c.valid)).toBe(true);
-    expect(used.some((c) => !c.valid)).toBe(true);
+    expect(verdicts).toContain(true);
+    expect(verdicts).toContain(false);
   });
 
-  it("while the pipeline waits for a thread, it verifies the newest messages no thread has started, and the outcomes stay those of one thread", async () => {
+  it("while the pipeline waits for a thread, it verifies the newest checks no thread has started, and the outcomes stay those of one thread", async () => {
     const messages = traffic();
-    const single = typedPipeline([v0_1.TaskDispatch] as unknown as TransportMessageClass[], settings());
+    const single = pipelineOf();
     const expected = messages.map((m) => describeOutcome(single.receive(m)));
 
-    const pool = new VerifyAhead(keyRing([key.publicKey, other.publicKey]), 2);
+    const pool = new VerifyAhead(2);
     pools.push(pool);
-    await Promise.all([key, other].map((k) => pool.submit(utf8.encode(JSON.stringify(signed(dispatch(-1), k)))).result));
-    const threaded = typedPipeline([v0_1.TaskDispatch] as unknown as TransportMessageClass[], settings());
+    const jobs = arriving(pool, pipelineOf(), messages);
     const actual: string[] = [];
-    let used = 0;
     let stolen = 0;
-    const half = Math.floor(messages.length / 2);
-    // The first half with the threads' verdicts only.
-    const first = messages.slice(0, half).map((m) => pool.submit(m.data));
-    for (const [i, m] of messages.slice(0, half).entries()) {
-      const checked = await first[i]!.result;
-      actual.push(describeOutcome(checked === undefined ? threaded.receive(m) : withVerifiedAhead(checked, () => threaded.receive(m))));
-      if (checked?.used) used++;
-    }
-    expect(used).toBeGreaterThan(0);
-    // The second half as a subscription takes it: stealing from the newest end while it waits.
-    const second = messages.slice(half).map((m) => pool.submit(m.data));
-    for (const [i, m] of messages.slice(half).entries()) {
-      const job = second[i]!;
-      const verdict = pool.take(job);
-      while (!pool.settled(job) && pool.steal()) {
-        stolen++;
-        await new Promise((resolve) => setImmediate(resolve));
+    for (const { prepared, job } of jobs) {
+      let valid: boolean | undefined;
+      if (job !== undefined) {
+        const verdict = pool.take(job);
+        while (!pool.settled(job) && pool.steal()) {
+          stolen++;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        valid = await verdict;
       }
-      const checked = await verdict;
-      actual.push(describeOutcome(checked === undefined ? threaded.receive(m) : withVerifiedAhead(checked, () => threaded.receive(m))));
+      actual.push(describeOutcome(prepared.finish(valid)));
     }
     expect(actual).toEqual(expected);
     // The pipeline's own thread verified some while it waited (the first steal comes before the
@@ -219,25 +217,66 @@ describe("verification on worker threads", () => {
     expect(stolen).toBeGreaterThan(0);
   });
 
-  it("a verdict is taken only for the exact key, bytes and signature it was reached on", async () => {
-    const pool = new VerifyAhead(keyRing([key.publicKey]), 1);
+  it("a thread's verdict is the single-threaded verdict on the check it was given, a forgery's included", async () => {
+    const pool = new VerifyAhead(1);
     pools.push(pool);
-    const m = dispatch(1);
-    const body = signed(m);
-    // The first message of a signer teaches the threads its key; the next is verified ahead.
-    await pool.submit(at(m, body, "S#1").data).result;
-    const checked = (await pool.submit(at(m, body, "S#2").data).result)!;
-    expect(checked).toMatchObject({ valid: true });
-    // A verdict that lies is never taken for other bytes: the pipeline verifies those itself.
-    const lying = { ...checked, valid: true, bytes: new Uint8Array(checked.bytes).fill(0x20, 0, 1) };
-    const tampered = structuredClone(body);
-    tampered.payload.priority = 9;
-    const out = withVerifiedAhead(lying, () => typedPipeline([v0_1.TaskDispatch] as unknown as TransportMessageClass[], settings()).receive(at(m, tampered, "S#3")));
-    expect(describeOutcome(out)).toMatch(/^reject ONEX_E_SIGNATURE_INVALID/);
-    expect(lying.used).toBeUndefined();
+    const checks: SignatureCheck[] = [];
+    for (const m of traffic()) {
+      const check = pipelineOf().prepare(m).check;
+      if (check === undefined) continue;
+      checks.push(check);
+      // The same key and signature over other bytes, and a signature with one bit flipped.
+      const flipped = new Uint8Array(check.signature);
+      flipped[40]! ^= 1;
+      checks.push({ ...check, bytes: Buffer.concat([check.bytes, Buffer.from(" ")]) }, { ...check, signature: flipped });
+    }
+    const threads = await Promise.all(checks.map((check) => pool.submit(check).result));
+    expect(threads).toEqual(checks.map(({ key, bytes, signature }) => verifyEd25519(key, bytes, signature)));
+    expect(threads.filter((valid) => valid === true).length).toBeGreaterThan(10);
   });
 
-  it("a resolver that hands out a key whose key object is another key's is ONEX_E_KEY_INVALID, with or without a thread's verdict", async () => {
+  it("preparing records and logs nothing: a message prepared and never finished uses up no id, and advisory warnings come out in order", async () => {
+    const warned: string[] = [];
+    const advisory = { ...settings(), policy: { ...DEFAULT_TRUST_POLICY, signature: PolicyMode.Advisory } };
+    advisory.context.logger = { warn: (text: string) => void warned.push(text) };
+    const pipeline = pipelineOf(advisory);
+    const m = dispatch(700);
+    const body = signed(m);
+    const forged = signed(dispatch(701));
+    forged.payload.priority = 9;
+    // Prepared as if pulled, then dropped (the subscription stopped): nothing is remembered of it.
+    pipeline.prepare(at(m, body, "S#700"));
+    const forgedFirst = pipeline.prepare(at(dispatch(701), forged, "S#701"));
+    const stored = pipeline.prepare(at(m, body, "S#702"));
+    expect(warned).toEqual([]);
+    expect(describeOutcome(forgedFirst.finish())).toMatch(/^deliver/);
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(/signature \(advisory\) ONEX_E_SIGNATURE_INVALID/);
+    // The genuine copy is not a replay of the one prepared and dropped: its id is still unused.
+    expect(describeOutcome(stored.finish(true))).toMatch(/^deliver/);
+    expect(describeOutcome(pipeline.receive(at(m, body, "S#703")))).toMatch(/^reject ONEX_E_REPLAY/);
+  });
+
+  it("a verdict holds only for the key it was reached with: a signer whose key changed before the message is finished is verified afresh", () => {
+    let ring = keyRing([key.publicKey]);
+    const trust = settings();
+    trust.context.keys = (keyId) => ring(keyId);
+    const pipeline = pipelineOf(trust);
+    const m = dispatch(800);
+    const dropped = pipeline.prepare(at(m, signed(m), "S#800"));
+    const renewed = pipeline.prepare(at(m, signed(m), "S#801"));
+    expect(dropped.check?.key).toBe(key.publicKey);
+    // The key ring drops the signer (a revocation) before the verdict is taken: refused, whatever the verdict.
+    ring = keyRing([other.publicKey]);
+    expect(describeOutcome(dropped.finish(true))).toMatch(/^reject ONEX_E_SIGNER_UNKNOWN/);
+    // The ring holds the signer's key again, as another object: the message is verified here, and a wrong verdict is not taken.
+    ring = keyRing([publicKeyFromRaw(key.publicKey.raw)]);
+    expect(describeOutcome(renewed.finish(false))).toMatch(/^deliver/);
+    // With the key it was reached with, the verdict is the one taken.
+    expect(describeOutcome(pipelineOf().prepare(at(m, signed(m), "S#802")).finish(false))).toMatch(/^reject ONEX_E_SIGNATURE_INVALID/);
+  });
+
+  it("a resolver that hands out a key whose key object is another key's is ONEX_E_KEY_INVALID, and no check reaches a thread", () => {
     // keyRing refuses such a key outright; a resolver written by hand can still return one.
     const chimera: PublicKey = { keyId: key.keyId, raw: key.publicKey.raw, keyObject: other.publicKey.keyObject };
     expect(() => keyRing([chimera])).toThrow(expect.objectContaining({ code: ErrorCode.KeyInvalid }));
@@ -245,24 +284,20 @@ describe("verification on worker threads", () => {
     const trust = (): TrustSettings => ({ ...settings(), context: { ...settings().context, keys: byHand } });
     const m = dispatch(900);
     const message = at(m, signed(m), "S#900");
-    const single = typedPipeline([v0_1.TaskDispatch] as unknown as TransportMessageClass[], trust());
-    expect(describeOutcome(single.receive(message))).toMatch(/^reject ONEX_E_KEY_INVALID/);
-    const pool = new VerifyAhead(byHand, 1);
-    pools.push(pool);
-    await pool.submit(message.data).result;
-    const checked = await pool.submit(message.data).result;
-    // The thread verified with the raw bytes and found the signature good; the key is refused before its verdict counts.
-    expect(checked?.valid).toBe(true);
-    const threaded = typedPipeline([v0_1.TaskDispatch] as unknown as TransportMessageClass[], trust());
-    expect(describeOutcome(withVerifiedAhead(checked, () => threaded.receive(message)))).toMatch(/^reject ONEX_E_KEY_INVALID/);
+    expect(describeOutcome(pipelineOf(trust()).receive(message))).toMatch(/^reject ONEX_E_KEY_INVALID/);
+    const prepared = pipelineOf(trust()).prepare(message);
+    expect(prepared.check).toBeUndefined();
+    expect(describeOutcome(prepared.finish(true))).toMatch(/^reject ONEX_E_KEY_INVALID/);
   });
 
   it("a pool that is closed or has no threads answers nothing, and the pipeline verifies", async () => {
-    const none = new VerifyAhead(keyRing([key.publicKey]), 0);
+    const m = dispatch(1);
+    const check = pipelineOf().prepare(at(m, signed(m), "S#1")).check!;
+    const none = new VerifyAhead(0);
     expect(none.active).toBe(false);
-    expect(await none.submit(utf8.encode("{}")).result).toBeUndefined();
-    const pool = new VerifyAhead(keyRing([key.publicKey]), 1);
+    expect(await none.submit(check).result).toBeUndefined();
+    const pool = new VerifyAhead(1);
     await pool.close();
-    expect(await pool.submit(utf8.encode("{}")).result).toBeUndefined();
+    expect(await pool.submit(check).result).toBeUndefined();
   });
 });
