@@ -352,6 +352,15 @@ describe("subscription options", () => {
     expect((await jsm.streams.info("ONEX_EVENT")).state.consumer_count).toBe(consumersBefore);
   });
 
+  it("a verification thread count no machine can start is ONEX_E_USAGE (Infinity was a RangeError at the first subscription)", async () => {
+    for (const verifyThreads of [Infinity, Number.NaN, -1, 1.5, 1e6]) {
+      await expect(client(server.url, keys.node, [keys.node], { verifyThreads })).rejects.toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining("verifyThreads") });
+    }
+    const none = await client(server.url, keys.node, [keys.node], { verifyThreads: 0 });
+    expect(none.verifyAhead).toBeUndefined();
+    await none.close();
+  });
+
   it("a nak delay the server cannot take is refused, and the message stays the handler's (Infinity redelivered at once, using up its attempts)", async () => {
     await publisher.publish(stateUpdate("n-nak", "draining"));
     const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-nak", durable: "nak-delays", maxDeliver: 2 });
