@@ -131,9 +131,11 @@ export class VerifyAhead {
   #turn = 0;
   #dead = false;
 
-  constructor(threads = defaultVerifyThreads()) {
+  /** `library` "OpenSSL" makes the threads verify with node:crypto even where libsodium is loaded (the two give the same verdicts: tested). */
+  constructor(threads = defaultVerifyThreads(), library?: "OpenSSL") {
+    const sodium = library === "OpenSSL" ? undefined : sodiumNativePath();
     this.#workers = Array.from({ length: Math.max(0, threads) }, () => {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { slots: this.#slots.buffer, mask: SLOT_MASK, waiting: this.#waiting.buffer, sodium: sodiumNativePath() } });
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { slots: this.#slots.buffer, mask: SLOT_MASK, waiting: this.#waiting.buffer, sodium } });
       // Never what keeps a process alive: a client not closed still lets it exit.
       worker.unref();
       worker.on("message", (answers: number[]) => {

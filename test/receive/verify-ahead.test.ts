@@ -217,8 +217,8 @@ describe("verification on worker threads", () => {
     expect(stolen).toBeGreaterThan(0);
   });
 
-  it("a thread's verdict is the single-threaded verdict on the check it was given, a forgery's included", async () => {
-    const pool = new VerifyAhead(1);
+  it.each([["the library this process verifies with"], ["OpenSSL"]] as const)("a thread's verdict is the single-threaded verdict on the check it was given, a forgery's included (%s)", async (library) => {
+    const pool = new VerifyAhead(1, library === "OpenSSL" ? library : undefined);
     pools.push(pool);
     const checks: SignatureCheck[] = [];
     for (const m of traffic()) {
