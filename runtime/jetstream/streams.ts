@@ -121,7 +121,17 @@ function checkLimits(l: StreamLimits): void {
   checkWhole("stream limits", "maxAgeMs", l.maxAgeMs, { max: MAX_STREAM_AGE_MS });
   checkWhole("stream limits", "replicas", l.replicas, { max: 5 });
   checkWhole("stream limits", "duplicateWindowMs", l.duplicateWindowMs, { max: MAX_STREAM_AGE_MS });
+  // The server's own rules, said before anything is sent: it refuses a shorter age, and ids kept longer than their messages.
+  if (l.maxAgeMs !== undefined && l.maxAgeMs < MIN_STREAM_AGE_MS) throw new OnexError(ErrorCode.Usage, `stream limits: maxAgeMs must be at least ${MIN_STREAM_AGE_MS} (JetStream's shortest), not ${l.maxAgeMs}`);
+  if (l.maxAgeMs !== undefined && l.duplicateWindowMs !== undefined && l.duplicateWindowMs > l.maxAgeMs) {
+    throw new OnexError(ErrorCode.Usage, `stream limits: duplicateWindowMs (${l.duplicateWindowMs}) cannot be longer than maxAgeMs (${l.maxAgeMs}): the server keeps no message id longer than its message`);
+  }
 }
+
+/** JetStream's shortest message age. */
+const MIN_STREAM_AGE_MS = 100;
+/** JetStream's default de-duplication window, shortened to the stream's age where that is shorter (the server refuses a longer one). */
+const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
 
 function desiredConfig(plan: StreamPlan): Partial<StreamConfig> {
   const l = plan.limits;
@@ -135,7 +145,7 @@ function desiredConfig(plan: StreamPlan): Partial<StreamConfig> {
     max_age: (l.maxAgeMs ?? 0) * NANOS_PER_MS,
     discard: l.discard === "new" ? DiscardPolicy.New : DiscardPolicy.Old,
     num_replicas: l.replicas ?? 1,
-    duplicate_window: (l.duplicateWindowMs ?? 120_000) * NANOS_PER_MS,
+    duplicate_window: (l.duplicateWindowMs ?? Math.min(DEFAULT_DUPLICATE_WINDOW_MS, l.maxAgeMs ?? Infinity)) * NANOS_PER_MS,
     // No purge and no message delete through the API: JetStream sends a publish's
     // acknowledgement to whatever reply subject the publisher chose, with its own authority,
     // so a member could aim one at `$JS.API.STREAM.PURGE.<another zone's stream>`. Limits

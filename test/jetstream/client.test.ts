@@ -409,11 +409,20 @@ describe("streams from the manifest", () => {
   it("a limit the server would misread is ONEX_E_USAGE before anything is sent (0 or NaN made an unlimited stream, a fraction was invalid JSON)", async () => {
     const jsm = await jetstreamManager(raw);
     const before = (await jsm.streams.info("ONEX_EVENT")).config;
-    for (const bad of [{ maxMessages: 0 }, { maxMessages: Number.NaN }, { maxMessages: -5 }, { maxBytes: 1.5 }, { maxAgeMs: Infinity }, { maxAgeMs: Number.NaN }, { replicas: 0 }, { duplicateWindowMs: 0.5 }]) {
+    for (const bad of [{ maxMessages: 0 }, { maxMessages: Number.NaN }, { maxMessages: -5 }, { maxBytes: 1.5 }, { maxAgeMs: Infinity }, { maxAgeMs: Number.NaN }, { maxAgeMs: 99 }, { replicas: 0 }, { duplicateWindowMs: 0.5 }, { duplicateWindowMs: 60_001, maxAgeMs: 60_000 }]) {
       expect(() => planStreams([v0_1], bad)).toThrow(expect.objectContaining({ code: ErrorCode.Usage, message: expect.stringContaining(Object.keys(bad)[0]!) }));
       expect(() => planStreams([v0_1], {}, bad)).toThrow(expect.objectContaining({ code: ErrorCode.Usage }));
     }
     expect((await jsm.streams.info("ONEX_EVENT")).config).toEqual(before);
+  });
+
+  it("an age shorter than the default duplicate window shortens the window to it: the server took no age under 2 minutes, and applying again changes nothing", async () => {
+    const jsm = await jetstreamManager(raw);
+    const short = planStreams([v0_1], { maxAgeMs: 60_000 });
+    expect((await applyStreams(jsm, short)).find((c) => c.name === "ONEX_EVENT")).toMatchObject({ action: "update", fields: { max_age: [0, 60_000_000_000], duplicate_window: [120_000_000_000, 60_000_000_000] } });
+    expect((await applyStreams(jsm, short)).map((c) => c.action)).toEqual(["unchanged", "unchanged"]);
+    await applyStreams(jsm, planStreams([v0_1]));
+    expect((await jsm.streams.info("ONEX_EVENT")).config).toMatchObject({ max_age: 0, duplicate_window: 120_000_000_000 });
   });
 
   it("a full stream with discard `new` is ONEX_E_STREAM_FULL at the publisher", async () => {
