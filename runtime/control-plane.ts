@@ -12,9 +12,9 @@ import type { TrustWarning } from "./trust/policy.js";
 
 /** Publishing knobs. */
 export interface PublishOptions {
-  /** How long to retry (same message id: the server de-duplicates) while the server is unreachable; default 10 s. */
+  /** How long to retry (same message id: the server de-duplicates) while the server is unreachable; default 10 s, 0 for one attempt, Infinity for no limit. */
   retryForMs?: number;
-  /** Per-attempt acknowledgement timeout; default 5 s. */
+  /** Per-attempt acknowledgement timeout; default 5 s, more than 0, Infinity for no limit. */
   timeoutMs?: number;
 }
 

@@ -7,6 +7,7 @@ import type { KeyPair } from "../trust/keys.js";
 import type { TrustPolicy } from "../trust/policy.js";
 import type { TrustLedger } from "../trust/trust-ledger.js";
 import { isOnexError, OnexError } from "../errors.js";
+import { checkPositive } from "../option-check.js";
 import { Bitfield } from "./bitfield.js";
 import { DATA_PLANE_TRUST_POLICY, describeFile, verifyDescriptor, type ArtifactDescriptorRecord, type DescribeOptions } from "./descriptor.js";
 import { checkFetchOptions, fetchArtifact, type FetchOptions, type FetchResult, type PeerDirectory } from "./fetcher.js";
@@ -38,7 +39,7 @@ export interface DataPlanePeerOptions {
 
 /** What `fetch` needs besides the target. */
 export type PeerFetchOptions = Omit<FetchOptions, "store" | "peers" | "selfPeerId" | "ledger"> & {
-  /** How long to wait for the descriptor's announcement (default 10 s). */
+  /** How long to wait for the descriptor's announcement (default 10 s): more than 0, Infinity for no limit. */
   descriptorTimeoutMs?: number;
   /** Told about each piece as soon as it is verified and kept. */
   onPiece?(index: number, have: Bitfield): void;
@@ -115,8 +116,10 @@ export class DataPlanePeer {
    * from pieces an earlier, interrupted fetch left verified on disk.
    */
   async fetch(target: { name: string; version: string } | ArtifactDescriptorRecord, out: string, options: PeerFetchOptions = {}): Promise<{ descriptor: ArtifactDescriptorRecord; result: FetchResult }> {
-    // Before the descriptor is waited for or a file made.
+    // Before the descriptor is waited for or a file made. A descriptor timeout of NaN set a
+    // deadline no time reaches, and the wait polled every millisecond for good.
     checkFetchOptions(options);
+    checkPositive("DataPlanePeer.fetch", "descriptorTimeoutMs", options.descriptorTimeoutMs);
     const descriptor =
       "root_hash" in target
         ? verifyDescriptor(target, { publishers: this.#o.publishers, zone: this.#o.zone }, this.#o.policy ?? DATA_PLANE_TRUST_POLICY)

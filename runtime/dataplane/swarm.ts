@@ -13,6 +13,7 @@
  * only explain, when nothing acceptable arrived, what was refused and why.
  */
 import { ErrorCode, OnexError } from "../errors.js";
+import { checkPositive } from "../option-check.js";
 import type { PublishableMessage } from "../protocol-sdk.js";
 import { MessageBuilder, type ServiceSdk } from "../service-messages.js";
 import { createdAtOf, envelopeData } from "../trust/envelope.js";
@@ -77,7 +78,7 @@ export interface SwarmOptions {
   policy?: TrustPolicy;
   /** `trust.level` of this peer's messages (default `verified`): a level of the SDK's version. */
   level?: string;
-  /** How long this peer's messages stay valid (default 10 minutes). */
+  /** How long this peer's messages stay valid (default 10 minutes): more than 0 and finite, as `trust.expires_at` is a time. */
   trustTtlMs?: number;
   /** `have` messages of one artifact are sent at most this often (default 200 ms): a burst of pieces is one message. */
   haveIntervalMs?: number;
@@ -136,6 +137,10 @@ export class Swarm implements PeerDirectory {
   readonly #request: MessageBuilder;
 
   private constructor(options: SwarmOptions) {
+    // Every message's `trust.expires_at` is now plus this: Infinity or NaN was a RangeError at the
+    // first announcement (an invalid Date), after the swarm had joined. The schema requires a
+    // time there, so there is no "never expires".
+    checkPositive("Swarm", "trustTtlMs", options.trustTtlMs, { finite: true });
     this.#o = options;
     this.#announced = new MessageBuilder(options.messages, SWARM_MESSAGE_TYPES[0], "the swarm");
     this.#have = new MessageBuilder(options.messages, SWARM_MESSAGE_TYPES[1], "the swarm");
@@ -190,6 +195,8 @@ export class Swarm implements PeerDirectory {
    * when nothing was announced at all.
    */
   async descriptorOf(name: string, version: string, timeoutMs = 10_000): Promise<ArtifactDescriptorRecord> {
+    // Before the request goes out: NaN set a deadline no time reaches, polled every millisecond.
+    checkPositive("Swarm.descriptorOf", "timeoutMs", timeoutMs);
     const deadline = Date.now() + timeoutMs;
     // Our own request comes back through the stream after everything announced before it, so once
     // it is back every earlier announcement has been judged: a conflict cannot hide behind a race.

@@ -5,7 +5,7 @@
 import { connect as natsConnect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
-import { checkWhole } from "../option-check.js";
+import { checkPositive, checkWhole } from "../option-check.js";
 import type { MessageClass } from "../message.js";
 import type { KeyPair, KeyResolver } from "../trust/keys.js";
 import { DEFAULT_TRUST_POLICY, type JudgeContext, type TrustPolicy } from "../trust/policy.js";
@@ -133,6 +133,7 @@ export class OnexClient implements ControlPlane {
    * so a retry never stores it twice; resolves once the stream has acknowledged it.
    */
   async publish(message: PublishableMessage, options: PublishOptions = {}): Promise<PublishReceipt> {
+    checkPublishOptions("publish", options);
     const { subject, bytes, headers, id } = this.#prepare(message);
     const deadline = Date.now() + (options.retryForMs ?? 10_000);
     for (let attempt = 0; ; attempt++) {
@@ -150,10 +151,14 @@ export class OnexClient implements ControlPlane {
   /**
    * Publishes many messages with at most `window` acknowledgements outstanding: the
    * throughput of pipelining, with memory bounded by the window. Resolves with the receipts
-   * in order; the first failure rejects (messages before it are stored).
+   * in order; the first failure rejects (messages before it are stored). `window` (default 256)
+   * is a whole number of at least 1, Infinity for no limit.
    */
   async publishMany(messages: Iterable<PublishableMessage> | AsyncIterable<PublishableMessage>, options: PublishOptions & { window?: number } = {}): Promise<PublishReceipt[]> {
-    const window = Math.max(1, options.window ?? 256);
+    checkPublishOptions("publishMany", options);
+    // A window of NaN let every publish go out at once (`active >= NaN` is never true); Infinity asks for that.
+    checkWhole("publishMany", "window", options.window, { infinity: true });
+    const window = options.window ?? 256;
     const receipts: PublishReceipt[] = [];
     let failure: unknown;
     let active = 0;
@@ -249,6 +254,18 @@ export class OnexClient implements ControlPlane {
 }
 
 const utf8 = new TextEncoder();
+
+/**
+ * A publish's timeouts, before anything is sent. A `timeoutMs` of 0 or NaN fired the reply timer
+ * at once, so a message the stream stored was retried for 10 s and reported
+ * ONEX_E_PUBLISH_TIMEOUT; a `retryForMs` of NaN made a deadline no time reaches, so a publish to
+ * a subject no stream took never settled. Both may be Infinity (the reply timer is `after`'s,
+ * which waits any length), and `retryForMs` 0: one attempt.
+ */
+function checkPublishOptions(owner: string, options: PublishOptions): void {
+  checkPositive(owner, "timeoutMs", options.timeoutMs);
+  if (options.retryForMs !== 0) checkPositive(owner, "retryForMs", options.retryForMs);
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -14,6 +14,7 @@ import { createHash } from "node:crypto";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager, JsMsg, StoredMsg } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
+import { checkWhole } from "../option-check.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { OnexHeader } from "./headers.js";
 import { DEAD_LETTER_SUBJECTS, UNSCOPED_LETTER_ZONE } from "./streams.js";
@@ -150,12 +151,17 @@ export async function deadLetterStreamOf(jsm: JetStreamManager, zone: string | u
 export interface LetterQuery {
   zone?: string;
   stream?: string;
+  /** A dead-letter stream sequence, a whole number (0 or 1: the first letter). */
   fromSequence?: number;
+  /** At most this many per stream, a whole number of at least 1 (Infinity, or left out: no limit). */
   limit?: number;
 }
 
-/** The dead letters in sequence order per stream, optionally from a sequence and at most `limit` per stream. */
+/** The dead letters in sequence order per stream, optionally from a sequence and at most `limit` per stream; ONEX_E_USAGE for a sequence or limit that is no whole number. */
 export async function listDeadLetters(jsm: JetStreamManager, query: LetterQuery = {}): Promise<DeadLetter[]> {
+  // A sequence of NaN listed nothing (no sequence is at least NaN), as did a limit of NaN; 0 keeps its meaning, the first letter.
+  if (query.fromSequence !== 0) checkWhole("listDeadLetters", "fromSequence", query.fromSequence);
+  checkWhole("listDeadLetters", "limit", query.limit, { infinity: true });
   const streams = query.stream !== undefined ? [query.stream] : query.zone !== undefined ? [await deadLetterStreamOf(jsm, query.zone)] : await deadLetterStreams(jsm);
   const out: DeadLetter[] = [];
   for (const stream of streams) {
@@ -164,7 +170,8 @@ export async function listDeadLetters(jsm: JetStreamManager, query: LetterQuery 
     });
     const limit = query.limit ?? Number.POSITIVE_INFINITY;
     let taken = 0;
-    for (let seq = Math.max(query.fromSequence ?? 1, info.state.first_seq); seq <= info.state.last_seq && taken < limit; seq++) {
+    // At least 1: an empty stream's first and last sequences are 0, and a read of sequence 0 is a bad request.
+    for (let seq = Math.max(1, query.fromSequence ?? 1, info.state.first_seq); seq <= info.state.last_seq && taken < limit; seq++) {
       const stored = await storedMessage(jsm, stream, seq);
       if (stored) {
         out.push(fromStored(stream, stored));

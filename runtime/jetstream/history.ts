@@ -4,6 +4,7 @@
  */
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
+import { checkWhole } from "../option-check.js";
 import { OnexHeader } from "./headers.js";
 import { readStored } from "./stored-reader.js";
 
@@ -18,15 +19,21 @@ export interface HistoryEntry {
 
 /** Where to start and what to keep. */
 export interface HistoryOptions {
+  /** A stream sequence, a whole number (0 or 1: the first message). */
   fromSequence?: number;
   fromTime?: Date;
   /** Only messages of this type (the body's; a header may say anything). */
   type?: string;
+  /** At most this many, a whole number of at least 1 (Infinity, or left out: no limit). */
   limit?: number;
 }
 
-/** Yields the stream's messages from the start point up to the last one stored when called. */
+/** Yields the stream's messages from the start point up to the last one stored when called; ONEX_E_USAGE for a sequence or limit that is no whole number. */
 export async function* readHistory(js: JetStreamClient, jsm: JetStreamManager, stream: string, options: HistoryOptions): AsyncGenerator<HistoryEntry> {
+  // Before the stream is asked: a limit of 0 yielded one message, and a sequence of NaN was sent
+  // to the server and came back as ONEX_E_CONNECTION. 0 keeps its meaning, the first message.
+  if (options.fromSequence !== 0) checkWhole("readHistory", "fromSequence", options.fromSequence);
+  checkWhole("readHistory", "limit", options.limit, { infinity: true });
   const info = await jsm.streams.info(stream).catch((cause: unknown) => {
     throw new OnexError(ErrorCode.NoStream, `stream ${stream} does not exist`, { stream }, { cause });
   });

@@ -15,6 +15,7 @@
  * in the agreed version, converted at the sender.
  */
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
+import { checkPositive } from "../option-check.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { ControlPlane, PublishOptions, PublishReceipt, Refusal, VersionedDelivery, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
 import type { ProtocolSdk, PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
@@ -53,7 +54,7 @@ export interface FederationNodeOptions<S extends NegotiatingSdk = NegotiatingSdk
   identity: KeyPair;
   /** Keys that verify peers' offers (the control plane's key ring): a peer's verified signer ties its messages to its agreement. */
   keys: KeyResolver;
-  /** Handshake timeout; default 2 s. */
+  /** Handshake timeout; default 2 s, more than 0. */
   timeoutMs?: number;
 }
 
@@ -96,6 +97,8 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
 
   /** Starts serving negotiation for `options.deployment` and returns the node. */
   static async start<S extends NegotiatingSdk>(options: FederationNodeOptions<S>): Promise<FederationNode<S>> {
+    // Before anything is served, not at the first handshake (nats.js waits its default second for 0 or NaN).
+    checkPositive("FederationNode", "timeoutMs", options.timeoutMs);
     const node = new FederationNode(options);
     // The responder must be registered with the server before a peer's first request.
     await options.connection.flush();

@@ -7,6 +7,7 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError, isOnexError, type ErrorCode as Code } from "../errors.js";
+import { checkPositive } from "../option-check.js";
 import type { KeyResolver } from "../trust/keys.js";
 import { agreeOnVersion, offerSigner, parseOffer, type Agreement, type NegotiationFlag, type ProtocolOffer } from "./agreement.js";
 import { negotiateSubject, requestJson } from "./negotiation-service.js";
@@ -14,7 +15,7 @@ import { checkPeerOffer, withChecks } from "./offer-check.js";
 
 /** Handshake knobs. */
 export interface NegotiateOptions {
-  /** How long to wait for the peer's answer; default 2 s. */
+  /** How long to wait for the peer's answer; default 2 s, more than 0 (Infinity: the 24.8 days one nats.js timer holds). */
   timeoutMs?: number;
   /** Verifies a signed offer's signer (`Agreement.peer.signer`); without it the signer is not recorded. */
   keys?: KeyResolver;
@@ -28,6 +29,8 @@ const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
  * ONEX_E_NEGOTIATION_TIMEOUT or ONEX_E_NEGOTIATION_INVALID.
  */
 export async function negotiate(nc: NatsConnection, offer: ProtocolOffer, peer: string, options: NegotiateOptions = {}): Promise<Agreement> {
+  // nats.js takes a request timeout of 0 or NaN as none given and waits its default second.
+  checkPositive("negotiate", "timeoutMs", options.timeoutMs);
   const answer = (await requestJson(nc, negotiateSubject(peer), offer, options.timeoutMs ?? 2_000, peer)) as Record<string, unknown> | null;
   if (answer === null || typeof answer !== "object" || answer.kind !== "onex.answer/1") {
     throw new OnexError(ErrorCode.NegotiationInvalid, `"${peer}" did not answer the handshake with an onex answer`, { peer });

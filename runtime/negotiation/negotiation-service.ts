@@ -12,6 +12,7 @@ import { agreeOnVersion, buildOffer, offerSigner, parseOffer, type Agreement, ty
 import { checkPeerOffer, withChecks } from "./offer-check.js";
 import type { SchemaIndex } from "./schema-index.js";
 import { MAX_TIMER_MS } from "../timer.js";
+import { checkPositive } from "../option-check.js";
 
 /** The probe subject of a deployment. */
 export function schemasSubject(deployment: string): string {
@@ -53,7 +54,7 @@ export interface NegotiationService {
 export interface ServeNegotiationOptions extends OfferInput {
   /** Verifies the signer of a signed offer (`Agreement.peer.signer`). */
   keys?: KeyResolver;
-  /** How long to wait for an initiator's schema indexes (default 1 s); an initiator publishing none (the CLI) is taken at its word. */
+  /** How long to wait for an initiator's schema indexes (default 1 s, more than 0); an initiator publishing none (the CLI) is taken at its word. */
   probeTimeoutMs?: number;
   /** Called after each handshake a peer opened, with the agreement or the rejection, and the offer's verified signer. */
   onHandshake?: (peer: string, outcome: Agreement | OnexError, signer?: string) => void;
@@ -64,6 +65,8 @@ const text = new TextDecoder();
 
 /** Answers probes and handshakes for `options.deployment` on `nc` until stopped. */
 export function serveNegotiation(nc: NatsConnection, options: ServeNegotiationOptions): NegotiationService {
+  // Before anything is served: nats.js waits its default second for 0 or NaN.
+  checkPositive("serveNegotiation", "probeTimeoutMs", options.probeTimeoutMs);
   const offer = buildOffer(options);
   const agreements = new Map<string, Agreement>();
   const rejections = new Map<string, OnexError>();

@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError } from "../errors.js";
+import { checkPositive } from "../option-check.js";
 import type { ProtocolBlock } from "./agreement.js";
 import { timeoutSignal } from "../timer.js";
 import { requestJson, schemasSubject } from "./negotiation-service.js";
@@ -41,6 +42,7 @@ export interface ProbeOptions {
   nc?: NatsConnection;
   /** The schema indexes this node knows (the bundled `generated/v*\/index.json`). */
   known: readonly SchemaIndex[];
+  /** How long to wait for the answer (default 2 s): more than 0, Infinity for no limit. */
   timeoutMs?: number;
 }
 
@@ -49,6 +51,8 @@ export interface ProbeOptions {
  * schema index or schemas document file (path or `file://`), or an `http(s)://` URL of one.
  */
 export async function probe(target: string, options: ProbeOptions): Promise<ProbeResult> {
+  // Over NATS, nats.js waits its default second for a timeout of 0 or NaN; over HTTP they aborted at once.
+  checkPositive("probe", "timeoutMs", options.timeoutMs);
   const timeoutMs = options.timeoutMs ?? 2_000;
   let source: string;
   let document: unknown;

@@ -19,6 +19,7 @@ import type { EnvelopeSource } from "../trust/envelope.js";
 import type { KeyPair } from "../trust/keys.js";
 import { parseAddress } from "./address.js";
 import { forgetOldest } from "../forget-oldest.js";
+import { checkPositive } from "../option-check.js";
 import type { Registry, RegistryChange, ResolvedEntry } from "./registry.js";
 
 /** Addresses whose announced failure is remembered (one a node whose id changes at every start leaves behind). */
@@ -45,7 +46,7 @@ export interface HealthWatcherOptions {
   client: ControlPlane;
   /** `trust.level` of announcements (default `verified`): a level of the SDK's version. */
   level?: string;
-  /** How long an announcement's trust is valid (default 5 minutes). */
+  /** How long an announcement's trust is valid (default 5 minutes): more than 0 and finite, as `trust.expires_at` is a time. */
   trustTtlMs?: number;
   /** Told when publishing fails (after the client's own retries); the announcement is dropped (default: console.warn). */
   onError?(error: unknown, message: PublishableMessage | undefined): void;
@@ -66,8 +67,12 @@ export class HealthWatcher {
   #changes: AsyncIterableIterator<RegistryChange> | undefined;
   #loop: Promise<void> | undefined;
 
-  /** Throws ONEX_E_SDK_MISMATCH when `messages` lacks `event.node.failed` or `event.node.register`. */
+  /** Throws ONEX_E_SDK_MISMATCH when `messages` lacks `event.node.failed` or `event.node.register`, ONEX_E_USAGE for a `trustTtlMs` that is not a finite number above 0. */
   constructor(options: HealthWatcherOptions) {
+    // Each announcement's `trust.expires_at` is now plus this: Infinity or NaN was a RangeError
+    // (an invalid Date) for every announcement, each reported to onError and dropped. The schema
+    // requires a time there, so there is no "never expires".
+    checkPositive("HealthWatcher", "trustTtlMs", options.trustTtlMs, { finite: true });
     this.#options = options;
     const self = parseAddress(options.address);
     this.#source = { zone: self.zone, entityType: self.entityType, entityId: self.id };

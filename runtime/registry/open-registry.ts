@@ -64,7 +64,14 @@ export function parseRegistryUrl(url: string, defaultTtlMs = DEFAULT_TTL_MS): Re
 
 /** Opens the registry a URL names, with trust checks on every read and write. */
 export async function openRegistry(url: string, options: RegistryOptions = {}): Promise<Registry> {
-  const parsed = parseRegistryUrl(url, options.ttlMs ?? DEFAULT_TTL_MS);
+  // The option is the caller's code, not the URL (a `?ttl=` is parsed to whole milliseconds): a
+  // fraction reached NATS as nanoseconds that are no integer ("invalid JSON", reported as
+  // ONEX_E_REGISTRY_UNAVAILABLE), and it is held to the URL's bounds.
+  const ttlMs = options.ttlMs;
+  if (ttlMs !== undefined && !(Number.isSafeInteger(ttlMs) && ttlMs >= 1_000 && ttlMs <= MAX_TTL_MS)) {
+    throw new OnexError(ErrorCode.Usage, `openRegistry: ttlMs must be a whole number of milliseconds from 1000 (1 s) to ${MAX_TTL_MS} (24 h), not ${ttlMs}`, { ttlMs });
+  }
+  const parsed = parseRegistryUrl(url, ttlMs ?? DEFAULT_TTL_MS);
   return new TrustedRegistry(await openStore(parsed), options);
 }
 

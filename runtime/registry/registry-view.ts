@@ -13,6 +13,8 @@
  * rejects every `list` with that failure: it does not answer from a memory it can no longer keep.
  */
 import { ErrorCode, OnexError } from "../errors.js";
+import { checkPositive } from "../option-check.js";
+import { after, type Timer } from "../timer.js";
 import { parseRfc3339 } from "../trust/rfc3339-time.js";
 import type { Registry, RegistryChange, RegistryFilter, ResolvedEntry } from "./registry.js";
 import { matchesFilter } from "./registry.js";
@@ -42,17 +44,20 @@ export class RegistryView {
    * every entry stored when it began. The view is the watch's own first state, not a `list` read
    * beside it: a list read at another revision than the watch's (or judging an etcd lease
    * otherwise) keeps entries the watch never reports gone, and misses those it reports as first
-   * state. ONEX_E_REGISTRY_UNAVAILABLE when that first state takes longer than `timeoutMs`.
+   * state. ONEX_E_REGISTRY_UNAVAILABLE when that first state takes longer than `timeoutMs`
+   * (more than 0, Infinity for no limit; anything else is ONEX_E_USAGE before the watch begins).
    * Used by a registry's `view`, which knows its entry-age limit.
    */
   static async open(registry: Pick<Registry, "watch">, zone: string | undefined, maxEntryAgeMs: number | undefined, timeoutMs = OPEN_TIMEOUT_MS): Promise<RegistryView> {
+    checkPositive("RegistryView.open", "timeoutMs", timeoutMs);
     let synced!: () => void;
     const ready = new Promise<void>((resolve) => (synced = resolve));
     const view = new RegistryView(zone, maxEntryAgeMs, registry.watch(zone === undefined ? {} : { zone }, { onSynced: () => synced() }));
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    // `after`, not setTimeout: a Node timer fires Infinity (or anything past 24.8 days) at once, and the view failed before its watch could report.
+    let timer: Timer | undefined;
+    const late = new Promise<void>((resolve) => (timer = after(timeoutMs, resolve)));
     const outcome = await Promise.race([ready.then(() => "synced" as const), view.#following, late]);
-    clearTimeout(timer);
+    timer?.cancel();
     if (outcome !== "synced" || view.#failure !== undefined) {
       const failure = view.#failure ?? new OnexError(ErrorCode.RegistryUnavailable, `the registry's watch did not report ${zone ?? "every zone"}'s entries within ${timeoutMs} ms`, { zone, timeoutMs });
       await view.close();

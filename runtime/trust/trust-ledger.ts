@@ -8,6 +8,7 @@ import { verifyAttestation } from "./attestation.js";
 import type { KeyResolver } from "./keys.js";
 import type { ExecutionAttestationRecord } from "./records.js";
 import { forgetOldest } from "../forget-oldest.js";
+import { checkWhole } from "../option-check.js";
 
 /** One change to an entity's score. */
 export interface LedgerEntry {
@@ -42,9 +43,9 @@ export interface TrustLedgerOptions {
   /** Score bounds (default [0, 1]). */
   min?: number;
   max?: number;
-  /** Entries kept per entity before the oldest are folded into a summary (default 100). */
+  /** Entries kept per entity before the oldest are folded into a summary (default 100): a whole number of at least 1, Infinity to keep all. */
   maxHistory?: number;
-  /** Entities kept; beyond this the least recently updated (a 64th of them) are forgotten (default 10 000). */
+  /** Entities kept; beyond this the least recently updated (a 64th of them) are forgotten (default 10 000): a whole number of at least 1, Infinity to keep all. */
   maxEntities?: number;
 }
 
@@ -67,12 +68,15 @@ export class TrustLedger {
   readonly #maxEntities: number;
 
   constructor(options: TrustLedgerOptions) {
+    // NaN passed `Math.max(1, …)` and bounded nothing (`length > NaN` is never true): memory grew with every attestation.
+    checkWhole("TrustLedger", "maxHistory", options.maxHistory, { infinity: true });
+    checkWhole("TrustLedger", "maxEntities", options.maxEntities, { infinity: true });
     this.#keys = options.keys;
     this.#min = options.min ?? 0;
     this.#max = options.max ?? 1;
     this.#initial = options.initial ?? 0.5;
-    this.#maxHistory = Math.max(1, options.maxHistory ?? 100);
-    this.#maxEntities = Math.max(1, options.maxEntities ?? 10_000);
+    this.#maxHistory = options.maxHistory ?? 100;
+    this.#maxEntities = options.maxEntities ?? 10_000;
     if (!(this.#min <= this.#initial && this.#initial <= this.#max)) {
       throw new OnexError(ErrorCode.Usage, `the initial score ${this.#initial} is outside [${this.#min}, ${this.#max}]`);
     }

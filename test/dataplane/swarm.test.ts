@@ -223,3 +223,20 @@ describe("trust", () => {
     await expect(fetcher.peer.fetch({ name: "models/nowhere", version: "9.9.9" }, join(work.dir, "f.bin"), { descriptorTimeoutMs: 1_000 })).rejects.toSatisfy((e: unknown) => isOnexError(e, ErrorCode.NoPeers));
   }, 30_000);
 });
+
+describe("options", () => {
+  it("a descriptor wait or a trust TTL no swarm can work with is ONEX_E_USAGE before anything is asked or joined (a wait of NaN polled every millisecond for good, a TTL of Infinity was a RangeError at the first announcement)", async () => {
+    const fetcher = await peer("f4-g");
+    const out = join(work.dir, "g.bin");
+    // 0 first: without the check it gives up at once with ONEX_E_NO_PEERS, where NaN waits for good.
+    for (const descriptorTimeoutMs of [0, -1, Number.NaN]) {
+      await expect(fetcher.peer.fetch({ name: "models/nowhere", version: "9.9.9" }, out, { descriptorTimeoutMs })).rejects.toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining("descriptorTimeoutMs") });
+      await expect(fetcher.peer.swarm.descriptorOf("models/nowhere", "9.9.9", descriptorTimeoutMs)).rejects.toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining("timeoutMs") });
+    }
+    expect(existsSync(PieceStore.partialPathOf(out))).toBe(false);
+    for (const trustTtlMs of [Infinity, Number.NaN, -1, 0]) {
+      const joining = Swarm.join({ client: fetcher.client, messages: v0_2, peerId: "f4-g", zone: ZONE, endpoint: fetcher.peer.url, signer: key("f4").keyId, publishers: publishersOf(trusted().map((k) => k.publicKey)), logger: { warn() {} }, trustTtlMs });
+      await expect(joining).rejects.toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining("trustTtlMs") });
+    }
+  });
+});

@@ -5,6 +5,7 @@ import * as v0_1 from "../../generated/v0.1/index.js";
 import { ErrorCode, type OnexError } from "../../runtime/errors.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
 import { listDeadLetters } from "../../runtime/jetstream/dead-letter.js";
+import { readHistory } from "../../runtime/jetstream/history.js";
 import { planReplay, replayDeadLetter } from "../../runtime/jetstream/dead-letter-replay.js";
 import { keyRing } from "../../runtime/trust/keys.js";
 import { applyStreams, planStreams } from "../../runtime/jetstream/streams.js";
@@ -359,6 +360,43 @@ describe("subscription options", () => {
     const none = await client(server.url, keys.node, [keys.node], { verifyThreads: 0 });
     expect(none.verifyAhead).toBeUndefined();
     await none.close();
+  });
+
+  it("a publish timeout, retry time or window no publish can work with is ONEX_E_USAGE before anything is sent (a timeout of 0 reported a stored message as ONEX_E_PUBLISH_TIMEOUT, a retryForMs of NaN never settled, a window of NaN sent everything at once)", async () => {
+    const jsm = await jetstreamManager(raw);
+    const storedBefore = (await jsm.streams.info("ONEX_EVENT")).state.messages;
+    // A negative retry time first: without the check it is one attempt, stored at once, and this fails fast.
+    for (const options of [{ retryForMs: -1 }, { retryForMs: Number.NaN }, { timeoutMs: 0 }, { timeoutMs: Number.NaN }, { timeoutMs: -5 }]) {
+      await expect(publisher.publish(stateUpdate("n-publish-options"), options)).rejects.toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining(Object.keys(options)[0]!) });
+    }
+    for (const options of [{ window: Number.NaN }, { window: 0 }, { window: 1.5 }, { timeoutMs: 0 }, { retryForMs: Number.NaN }]) {
+      await expect(publisher.publishMany([1, 2, 3].map(() => stateUpdate("n-publish-options")), options)).rejects.toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining(Object.keys(options)[0]!) });
+    }
+    expect((await jsm.streams.info("ONEX_EVENT")).state.messages).toBe(storedBefore);
+    // Infinity is no limit, and a retry time of 0 one attempt.
+    expect(await publisher.publish(stateUpdate("n-publish-options"), { timeoutMs: Infinity, retryForMs: Infinity })).toMatchObject({ duplicate: false });
+    expect(await publisher.publish(stateUpdate("n-publish-options"), { retryForMs: 0 })).toMatchObject({ duplicate: false });
+    expect(await publisher.publishMany([1, 2].map(() => stateUpdate("n-publish-options")), { window: Infinity })).toHaveLength(2);
+  });
+
+  it("a history or dead-letter read from a sequence, or up to a limit, that is no whole number is ONEX_E_USAGE (a limit of 0 yielded one message, a sequence of NaN was ONEX_E_CONNECTION or listed nothing)", async () => {
+    await publisher.publish(stateUpdate("n-history-options"));
+    const js = jetstream(raw);
+    const jsm = await jetstreamManager(raw);
+    const read = async (options: Parameters<typeof readHistory>[3]) => {
+      const sequences: number[] = [];
+      for await (const entry of readHistory(js, jsm, "ONEX_EVENT", options)) sequences.push(entry.sequence);
+      return sequences;
+    };
+    for (const options of [{ limit: 0 }, { limit: Number.NaN }, { limit: 2.5 }, { fromSequence: Number.NaN }, { fromSequence: -1 }, { fromSequence: 1.5 }, { fromSequence: Infinity }]) {
+      await expect(read(options)).rejects.toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining(Object.keys(options)[0]!) });
+      await expect(listDeadLetters(jsm, options)).rejects.toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining(Object.keys(options)[0]!) });
+    }
+    // 0 keeps its meaning: from the first message.
+    const { first_seq: first } = (await jsm.streams.info("ONEX_EVENT")).state;
+    expect(await read({ fromSequence: 0, limit: 1 })).toEqual([first]);
+    expect(await read({ fromSequence: 1, limit: Infinity })).not.toEqual([]);
+    await listDeadLetters(jsm, { fromSequence: 0, limit: Infinity });
   });
 
   it("a nak delay the server cannot take is refused, and the message stays the handler's (Infinity redelivered at once, using up its attempts)", async () => {

@@ -16,15 +16,15 @@ import { ErrorCode, isOnexError, type OnexError } from "../../runtime/errors.js"
 import type { OnexClient } from "../../runtime/jetstream/client.js";
 import { OnexHeader } from "../../runtime/jetstream/headers.js";
 import { agreeOnVersion, buildOffer, type ProtocolOffer } from "../../runtime/negotiation/agreement.js";
-import type { FederationNode } from "../../runtime/negotiation/federation-node.js";
+import { FederationNode } from "../../runtime/negotiation/federation-node.js";
 import { negotiate } from "../../runtime/negotiation/handshake.js";
 import { negotiateSubject, schemasSubject, serveNegotiation, type NegotiationService } from "../../runtime/negotiation/negotiation-service.js";
 import { probe } from "../../runtime/negotiation/probe.js";
 import { contentHashOf, readSchemaIndex, type SchemaIndex } from "../../runtime/negotiation/schema-index.js";
-import { generateKeyPair } from "../../runtime/trust/keys.js";
+import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { sampleMessage } from "./samples.js";
+import { SDKS, sampleMessage } from "./samples.js";
 import { applyAllStreams, bundledIndexes, federationClient, receiveAll, startNode } from "./support.js";
 
 let server: NatsServer;
@@ -189,6 +189,24 @@ describe("unreachable peers", () => {
     expect(isOnexError(handshake, ErrorCode.NegotiationTimeout)).toBe(true);
     const probed = await probe("nobody-home", { nc: client.nc, known: indexes, timeoutMs: 300 }).catch((e: unknown) => e);
     expect(isOnexError(probed, ErrorCode.NegotiationTimeout)).toBe(true);
+  });
+});
+
+describe("timeouts", () => {
+  it("a timeout no request can wait is ONEX_E_USAGE before anything is sent or served (0 or NaN waited nats.js's default second)", async () => {
+    const v02 = indexes.find((i) => i.version === "0.2")!;
+    const offer = buildOffer({ deployment: "deployment-hasty", protocol: protocolOf(v02), indexes });
+    const usage = { code: ErrorCode.Usage, message: expect.stringContaining("timeoutMs") };
+    for (const timeoutMs of [0, Number.NaN, -1]) {
+      await expect(negotiate(client.nc, offer, "deployment-v0.2", { timeoutMs })).rejects.toMatchObject(usage);
+      await expect(probe("deployment-v0.2", { nc: client.nc, known: indexes, timeoutMs })).rejects.toMatchObject(usage);
+      expect(() => serveNegotiation(client.nc, { deployment: "deployment-hasty", protocol: protocolOf(v02), indexes, probeTimeoutMs: timeoutMs })).toThrow(expect.objectContaining({ ...usage, message: expect.stringContaining("probeTimeoutMs") }));
+      await expect(FederationNode.start({ client, connection: client.nc, deployment: "deployment-hasty", sdk: SDKS["0.2"]!, sources: Object.values(SDKS), graph: versionGraph, indexes, identity: key, keys: keyRing([key.publicKey]), timeoutMs })).rejects.toMatchObject(usage);
+    }
+    // Nothing answers for the deployment a refused service or node would have served.
+    const probed = await probe("deployment-hasty", { nc: client.nc, known: indexes, timeoutMs: 300 }).catch((e: unknown) => e);
+    expect(isOnexError(probed, ErrorCode.NegotiationTimeout)).toBe(true);
+    expect((await negotiate(client.nc, offer, "deployment-v0.2", { timeoutMs: Infinity })).version).toBe("0.2");
   });
 });
 

@@ -134,6 +134,20 @@ describe("health watcher", () => {
   }, 60_000);
 });
 
+describe("health watcher options", () => {
+  it("refuses a trust TTL that is no time as ONEX_E_USAGE as it is made (Infinity or NaN was a RangeError at each announcement, which was dropped)", async () => {
+    const r = await registry("30s");
+    const key = generateKeyPair();
+    const self = makeNode(ZONE, { key });
+    const client = await controlPlaneClient(server.url, key, [key]);
+    clients.push(client);
+    for (const trustTtlMs of [Infinity, Number.NaN, -1, 0]) {
+      expect(() => new HealthWatcher({ registry: r, key, address: self.address, messages: v0_1, client, trustTtlMs })).toThrow(expect.objectContaining({ code: ErrorCode.Usage, message: expect.stringContaining("trustTtlMs") }));
+    }
+    expect(() => new HealthWatcher({ registry: r, key, address: self.address, messages: v0_1, client, trustTtlMs: 60_000 })).not.toThrow();
+  });
+});
+
 describe("health watcher and a store writer", () => {
   it("does not announce a join when a node's heartbeat restores the entry a writer garbled", async () => {
     const r = await registry("30s");

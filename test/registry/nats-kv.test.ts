@@ -233,6 +233,23 @@ describe("NATS KV buckets", () => {
     }
   });
 
+  it("refuse a ttlMs option that is no whole number of milliseconds from 1 s to 24 h as ONEX_E_USAGE before a bucket is made (a fraction reached the server as invalid JSON, ONEX_E_REGISTRY_UNAVAILABLE)", async () => {
+    const bucket = `ttlopt${process.pid}`;
+    for (const ttlMs of [1_000.3333333333, 1_500.5, Number.NaN, Infinity, 999, 86_400_001]) {
+      await expect(openRegistry(`${server.url}?bucket=${bucket}`, { ttlMs })).rejects.toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining("ttlMs") });
+    }
+    const nc = await connect({ servers: server.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      expect(await jsm.streams.info(`KV_${bucket}`).then(() => "made", () => "none")).toBe("none");
+    } finally {
+      await nc.close();
+    }
+    const r = await openRegistry(`${server.url}?bucket=${bucket}`, { ttlMs: 1_001 });
+    expect(r.ttlMs).toBe(1_001);
+    await r.close();
+  });
+
   it("refuse a mirror, or a stream holding other subjects, rather than read every key as missing", async () => {
     const origin = `orig${process.pid}`;
     const registry = await openRegistry(`${server.url}?bucket=${origin}`);

@@ -11,6 +11,7 @@ import { ErrorCode, type OnexError } from "../../runtime/errors.js";
 import { natsKvKey } from "../../runtime/registry/nats-kv.js";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
 import type { Registry } from "../../runtime/registry/registry.js";
+import { RegistryView } from "../../runtime/registry/registry-view.js";
 import { signRegistryEntry } from "../../runtime/trust/registry-entry.js";
 import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
@@ -154,6 +155,30 @@ describe("a registry view over NATS KV", () => {
       await w.close();
       await r.close();
       await nc.close();
+    }
+  });
+
+  it("opens with a timeout of Infinity, no limit (it failed at once), and refuses 0, NaN or a negative one before it watches", async () => {
+    const r = await openRegistry(`${server.url}?bucket=opening${process.pid}&ttl=30s`, quiet);
+    let watches = 0;
+    const counted: Pick<Registry, "watch"> = {
+      watch: (...args) => {
+        watches++;
+        return r.watch(...args);
+      },
+    };
+    try {
+      const node = makeNode(ZONE);
+      await r.register(node.entry, node.identity);
+      const view = await RegistryView.open(counted, ZONE, undefined, Infinity);
+      expect(addresses(await view.list())).toEqual([node.address]);
+      await view.close();
+      for (const timeoutMs of [0, Number.NaN, -1]) {
+        await expect(RegistryView.open(counted, ZONE, undefined, timeoutMs)).rejects.toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining("timeoutMs") });
+      }
+      expect(watches).toBe(1);
+    } finally {
+      await r.close();
     }
   });
 

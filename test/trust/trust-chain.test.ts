@@ -328,4 +328,16 @@ describe("trust ledger", () => {
     expect(ledger.size).toBe(2);
     expect(ledger.explain(identity.node_id).entries).toEqual([]);
   });
+
+  it("refuses a history or entity bound that bounds nothing as ONEX_E_USAGE (maxHistory NaN kept every entry: `length > NaN` is never true)", () => {
+    for (const bad of [{ maxHistory: Number.NaN }, { maxHistory: 0 }, { maxHistory: -1 }, { maxHistory: 2.5 }, { maxEntities: Number.NaN }, { maxEntities: 0 }]) {
+      const error = catchOnexError(() => new TrustLedger({ keys, ...bad }));
+      expect(error.code).toBe(ErrorCode.Usage);
+      expect(error.message).toContain(Object.keys(bad)[0]);
+    }
+    // Infinity keeps everything, as asked.
+    const ledger = new TrustLedger({ keys, maxHistory: Infinity, maxEntities: Infinity });
+    for (let i = 0; i < 5; i++) ledger.apply(attest(`u${i}`, 0.01));
+    expect(ledger.explain(identity.node_id).entries).toHaveLength(5);
+  });
 });
