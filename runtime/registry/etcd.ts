@@ -35,6 +35,8 @@ export interface EtcdStoreOptions {
   ttlMs: number;
   /** How long one call may take before the registry counts as unavailable (default 5 s). */
   callTimeoutMs?: number;
+  /** Told once per key and lease of a key a read skips as not alive by the TTL rule (on no lease, or a lease granted for longer than the TTL). */
+  logger?: { warn(message: string, details?: Record<string, unknown>): void };
 }
 
 const DEPARTED = "#departed";
@@ -44,7 +46,7 @@ const DEPARTED_TTL_S = 30;
 /** Connects to etcd and checks it answers. */
 export async function openEtcdStore(options: EtcdStoreOptions): Promise<RegistryStore> {
   const client = new Etcd3({ hosts: options.hosts, dialTimeout: options.callTimeoutMs ?? 5_000 });
-  const store = new EtcdStore(client, options.prefix ?? "/onex/registry/", options.ttlMs, options.callTimeoutMs ?? 5_000);
+  const store = new EtcdStore(client, options.prefix ?? "/onex/registry/", options.ttlMs, options.callTimeoutMs ?? 5_000, options.logger);
   try {
     await store.ping();
   } catch (cause) {
@@ -60,13 +62,18 @@ class EtcdStore implements RegistryStore {
   readonly #markPrefix: string;
   /** Granted TTL (seconds) per lease id, and when it was learnt (Date.now()). */
   readonly #grantedTtl = new Map<string, { seconds: number; at: number }>();
+  readonly #logger: EtcdStoreOptions["logger"];
+  /** Keys (with their lease) a read was told are not alive, so each is said once. */
+  readonly #toldNotAlive = new Set<string>();
 
   constructor(
     readonly client: Etcd3,
     readonly prefix: string,
     readonly ttlMs: number,
     readonly callTimeoutMs: number,
+    logger?: EtcdStoreOptions["logger"],
   ) {
+    this.#logger = logger;
     // etcd leases count whole seconds; round up so a node is never expired early.
     this.#ttlSeconds = Math.max(1, Math.ceil(ttlMs / 1_000));
     this.#markPrefix = `${prefix.replace(/\/$/, "")}#marks/`;
@@ -312,7 +319,28 @@ class EtcdStore implements RegistryStore {
 
   /** Whether the key hangs on a lease granted for at most the registry TTL (etcd deletes it when that lapses). */
   async #alive(kv: IKeyValue): Promise<boolean> {
-    return this.#knownLiveness(kv) ?? (await this.#lookUpLease(kv.lease)) === "alive";
+    const alive = this.#knownLiveness(kv) ?? (await this.#lookUpLease(kv.lease)) === "alive";
+    if (!alive) this.#tellNotAlive(kv);
+    return alive;
+  }
+
+  /**
+   * Says why a read skips a key whose lease did not just lapse: a key on no lease, or on a lease
+   * granted for longer than this registry's TTL. Both are a store writer's doing (the TTL rule
+   * keeps them from holding a node alive), or a registry opened with a shorter `?ttl=` than its
+   * nodes register with, which would otherwise see no entry at all without a word.
+   */
+  #tellNotAlive(kv: IKeyValue): void {
+    const granted = this.#grantedTtl.get(kv.lease)?.seconds;
+    const leased = kv.lease !== "0" && kv.lease !== "";
+    if (this.#logger === undefined || (leased && !(granted !== undefined && granted > this.#ttlSeconds))) return;
+    const raw = kv.key.toString();
+    const told = `${raw} ${kv.lease}`;
+    if (this.#toldNotAlive.has(told)) return;
+    if (this.#toldNotAlive.size >= 10_000) this.#toldNotAlive.clear();
+    this.#toldNotAlive.add(told);
+    const why = leased ? `its lease was granted for ${granted} s, longer than this registry's TTL of ${this.#ttlSeconds} s` : "it is on no lease";
+    this.#logger.warn(`onex registry: ${raw} is not alive by the TTL rule, as ${why}: reads skip it. A registry opened with a shorter ?ttl= than its nodes register with sees none of them; open it with theirs.`, { key: raw, lease: kv.lease, ...(granted === undefined ? {} : { grantedSeconds: granted }), ttlSeconds: this.#ttlSeconds });
   }
 
   /** Whether the key is alive, when that is known without asking etcd: no lease, or a lease looked up within the last TTL. */

@@ -72,11 +72,11 @@ export async function openRegistry(url: string, options: RegistryOptions = {}): 
     throw new OnexError(ErrorCode.Usage, `openRegistry: ttlMs must be a whole number of milliseconds from 1000 (1 s) to ${MAX_TTL_MS} (24 h), not ${ttlMs}`, { ttlMs });
   }
   const parsed = parseRegistryUrl(url, ttlMs ?? DEFAULT_TTL_MS);
-  return new TrustedRegistry(await openStore(parsed), options);
+  return new TrustedRegistry(await openStore(parsed, options.logger ?? console), options);
 }
 
-/** Opens the bare store of a registry URL, without the trust layer (benchmarks and tests compare against it). */
-export async function openStore(parsed: RegistryUrl): Promise<RegistryStore> {
+/** Opens the bare store of a registry URL, without the trust layer (benchmarks and tests compare against it); `logger` hears what the store says of entries it skips. */
+export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["logger"]): Promise<RegistryStore> {
   switch (parsed.scheme) {
     case "nats": {
       const { openNatsKvStore } = await import("./nats-kv.js");
@@ -92,7 +92,7 @@ export async function openStore(parsed: RegistryUrl): Promise<RegistryStore> {
     }
     case "etcd": {
       const { openEtcdStore } = await import("./etcd.js");
-      return openEtcdStore({ hosts: parsed.hosts.map((h) => `http://${h}`), prefix: parsed.params.get("prefix") ?? "/onex/registry/", ttlMs: parsed.ttlMs });
+      return openEtcdStore({ hosts: parsed.hosts.map((h) => `http://${h}`), prefix: parsed.params.get("prefix") ?? "/onex/registry/", ttlMs: parsed.ttlMs, ...(logger === undefined ? {} : { logger }) });
     }
     case "consul": {
       const { openConsulStore } = await import("./consul.js");

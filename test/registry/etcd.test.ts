@@ -38,7 +38,8 @@ describe("etcd liveness rests on a registry-sized lease", () => {
 
   it("a revoked lease is an expiry; the dead node's entry put back without a lease, or on a lease of a day, is not kept alive", async () => {
     const prefix = `/lease${process.pid}a/`;
-    const r = await openRegistry(`${server.url}?prefix=${prefix}&ttl=3s`, { onTampered: () => undefined });
+    const warned: string[] = [];
+    const r = await openRegistry(`${server.url}?prefix=${prefix}&ttl=3s`, { onTampered: () => undefined, logger: { warn: (message) => void warned.push(message) } });
     const w = etcdWriter(server.clientUrl, prefix, 3);
     try {
       const node = makeNode(ZONE);
@@ -59,6 +60,8 @@ describe("etcd liveness rests on a registry-sized lease", () => {
       await w.raw.put(w.keyOf(partsOf(node)), stored.value, await w.raw.grant(86_400));
       expect(await codeOf(() => r.resolve(node.address))).toBe(ErrorCode.NotFound);
       expect(await codeOf(() => r.heartbeat(node.address))).toBe(ErrorCode.NotFound);
+      // Each skipped key is said once per lease, with why.
+      expect(warned).toEqual([expect.stringContaining("is not alive by the TTL rule, as it is on no lease"), expect.stringContaining("its lease was granted for 86400 s, longer than this registry's TTL of 3 s")]);
       // Barrier: a node registered now is the next change. The put without a lease never was one; the
       // put on a lease of a day was alive as it arrived (etcd took it on a live lease), and expired as
       // soon as the watch learnt how long its lease runs.
@@ -70,6 +73,24 @@ describe("etcd liveness rests on a registry-sized lease", () => {
     } finally {
       await w.close();
       await r.close();
+    }
+  });
+
+  it("a registry opened with a shorter TTL than its nodes register with says why it lists none of them", async () => {
+    const prefix = `/lease${process.pid}d/`;
+    const nodes = await openRegistry(`${server.url}?prefix=${prefix}&ttl=10s`);
+    const warned: string[] = [];
+    const shorter = await openRegistry(`${server.url}?prefix=${prefix}&ttl=5s`, { logger: { warn: (message) => void warned.push(message) } });
+    try {
+      const node = makeNode(ZONE);
+      await nodes.register(node.entry, node.identity);
+      expect((await nodes.list()).map((e) => e.address)).toEqual([node.address]);
+      expect(await shorter.list()).toEqual([]);
+      expect(await shorter.list()).toEqual([]);
+      expect(warned).toEqual([expect.stringMatching(/is not alive by the TTL rule, as its lease was granted for 10 s, longer than this registry's TTL of 5 s: reads skip it\. A registry opened with a shorter \?ttl= than its nodes register with sees none of them/)]);
+    } finally {
+      await shorter.close();
+      await nodes.close();
     }
   });
 
