@@ -10,11 +10,11 @@ const UNITS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as con
 
 /**
  * Parses a duration flag: a number and its unit (`250ms`, `90s`, `1.5m`, `24h`, `7d`), into
- * whole milliseconds no larger than `maxMs`. A bare number is refused rather than guessed at
- * (`--expires-in 3600` meant seconds to some and milliseconds to others). Anything else is
- * ONEX_E_USAGE naming the flag.
+ * whole milliseconds no larger than `maxMs`, and above 0 where `positive` says so (a wait of
+ * none). A bare number is refused rather than guessed at (`--expires-in 3600` meant seconds to
+ * some and milliseconds to others). Anything else is ONEX_E_USAGE naming the flag.
  */
-export function parseDuration(text: string, flag: string, maxMs = Number.MAX_SAFE_INTEGER): number {
+export function parseDuration(text: string, flag: string, maxMs = Number.MAX_SAFE_INTEGER, positive = false): number {
   const match = /^(\d+)(?:\.(\d+))?(ms|s|m|h|d)$/.exec(text.trim());
   if (!match) {
     const bare = /^\d+(?:\.\d+)?$/.test(text.trim()) ? ` (add a unit: ${text.trim()}ms or ${text.trim()}s)` : " (use 250ms, 90s, 1.5m, 24h or 7d)";
@@ -26,6 +26,7 @@ export function parseDuration(text: string, flag: string, maxMs = Number.MAX_SAF
   const scaled = (BigInt(whole!) * scale + BigInt(fraction || "0")) * BigInt(UNITS[unit as keyof typeof UNITS]);
   if (scaled > BigInt(maxMs) * scale) throw new OnexError(ErrorCode.Usage, `--${flag}: ${text} is longer than the ${describe(maxMs)} it can be`);
   if (scaled % scale !== 0n) throw new OnexError(ErrorCode.Usage, `--${flag}: ${text} is not a whole number of milliseconds`);
+  if (positive && scaled === 0n) throw new OnexError(ErrorCode.Usage, `--${flag} must be longer than 0`);
   return Number(scaled / scale);
 }
 

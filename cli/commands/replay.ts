@@ -14,10 +14,10 @@ export default class Replay extends OnexCommand {
   static override examples = ["<%= config.bin %> replay --from-seq 1000 --type signal.task.dispatch", "<%= config.bin %> replay --since 2026-11-27T10:00:00Z > history.ndjson"];
   static override flags = {
     ...natsFlags,
-    "from-seq": Flags.integer({ description: "First stream sequence.", exclusive: ["since"] }),
+    "from-seq": Flags.integer({ description: "First stream sequence.", exclusive: ["since"], min: 0 }),
     since: Flags.string({ description: "Start at this time (RFC 3339).", exclusive: ["from-seq"] }),
     type: Flags.string({ description: "Only this message type." }),
-    limit: Flags.integer({ description: "Print at most this many." }),
+    limit: Flags.integer({ description: "Print at most this many.", min: 1 }),
     subject: Flags.string({ description: "Subject template key of the stream.", default: "event" }),
     zone: Flags.string({ description: "In a zoned deployment: the zone whose stream to read." }),
     "with-meta": Flags.boolean({ description: "Print {sequence, subject, time, type, message} per line.", default: false }),

@@ -53,7 +53,7 @@ export default class Verify extends OnexCommand {
     const policyText = flags.policy ?? "";
     if (flags.entries === undefined && !/\borigin_check\s*=/.test(policyText)) policy.origin_check = PolicyMode.Off;
     const keys = readPublicKeys(flags.key);
-    const context: JudgeContext = { keys: keyRing(keys), logger: { warn: () => {} }, replay: new ReplayGuard({ windowMs: parseDuration(flags["replay-window"], "replay-window") }) };
+    const context: JudgeContext = { keys: keyRing(keys), logger: { warn: () => {} }, replay: new ReplayGuard({ windowMs: parseDuration(flags["replay-window"], "replay-window", undefined, true) }) };
     if (flags.zone !== undefined) context.zone = flags.zone;
     if (flags.at !== undefined) context.now = parseTime(flags.at, "at");
     if (flags.entries !== undefined) context.keyOfEntity = this.registeredKeys(flags.entries, keys);

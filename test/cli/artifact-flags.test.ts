@@ -94,6 +94,7 @@ describe("artifact fetch refuses a bad flag before fetching anything", () => {
     ["a --timeout that is no duration", ["--timeout=soon"], 2, "ONEX_E_USAGE", "--timeout"],
     ["a --stall that is no duration", ["--stall=later"], 2, "ONEX_E_USAGE", "--stall"],
     ["a --stall of 0 (gave up before the first piece)", ["--stall=0s"], 2, "ONEX_E_USAGE", "--stall must be longer than 0"],
+    ["a --timeout of 0 (gave up before any announcement)", ["--timeout=0s"], 2, "ONEX_E_USAGE", "--timeout must be longer than 0"],
     ["a --timeout without a unit (seconds or milliseconds?)", ["--timeout=5000"], 2, "ONEX_E_USAGE", /--timeout: "5000" is not a duration \(add a unit/],
     // Node's timers hold at most 2^31 - 1 ms: a longer seeding stopped at once.
     ["a --seed-for longer than a timer can wait (stopped seeding at once)", ["--seed-for=600h"], 2, "ONEX_E_USAGE", /--seed-for: 600h is longer than the 24\.8 days it can be/],

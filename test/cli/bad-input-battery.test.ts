@@ -119,6 +119,17 @@ const CASES: Record<string, Case> = {
   "negotiate: peer file binary": { args: ["negotiate", "--peer", "./binary.dat"], code: ErrorCode.NegotiationInvalid, exit: 3 },
   // Node's timers hold at most 2^31 - 1 ms: a longer --timeout (nats.js arms one) fired at once.
   "negotiate: --timeout longer than a timer can wait": { args: ["negotiate", "--peer", "./nope.json", "--timeout", "30d"], code: Usage, exit: 2 },
+  // nats.js takes a request timeout of 0 as none given, and waited its default second.
+  "negotiate: --timeout of 0": { args: ["negotiate", "--peer", "./nope.json", "--timeout", "0s"], code: Usage, exit: 2 },
+  // A limit of 0 printed one message (replay) or listed nothing (dlq list); a negative sequence read from the start.
+  "replay: --limit 0": { args: ["replay", "--limit", "0", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2 },
+  "replay: --from-seq below 0": { args: ["replay", "--from-seq=-5", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2 },
+  "dlq list: --limit 0": { args: ["dlq", "list", "--limit", "0", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2 },
+  "dlq list: --from below 0": { args: ["dlq", "list", "--from=-1", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2 },
+  // Durations that must be more than none, refused by the flag rather than by the option under it.
+  "verify: --replay-window of 0": { args: ["verify", "msgs.ndjson", "--key", "k.pub", "--replay-window", "0s"], code: Usage, exit: 2 },
+  "streams apply: --max-age of 0": { args: ["streams", "apply", "--max-age", "0s", "--dry-run", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2 },
+  "grant issue: --expires-in of 0": { args: ["grant", "issue", "--key", "k.key", "--subject", "s", "--zone", "zone.a", "--type", "*", "--expires-in", "0s"], code: Usage, exit: 2 },
   // JetStream takes max_age in nanoseconds as a 64-bit integer: the server answered "invalid JSON".
   "streams apply: --max-age past what JetStream holds": { args: ["streams", "apply", "--max-age", "999999999999d", "--dry-run", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2 },
   "streams apply: --dlq-max-age that is no duration": { args: ["streams", "apply", "--dlq-max-age", "a month", "--dry-run", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2 },

@@ -33,9 +33,9 @@ export default class ArtifactFetch extends OnexCommand {
     // Every flag is checked before anything connects or is written: a bad --seed-for found only
     // after the download left a finished file and a success line behind an exit of 2.
     // --timeout and --stall are compared with the clock, not set as timers: any length works.
-    const descriptorTimeoutMs = parseDuration(flags.timeout, "timeout");
-    const stallTimeoutMs = parseDuration(flags.stall, "stall");
-    if (stallTimeoutMs === 0) throw new OnexError(ErrorCode.Usage, "--stall must be longer than 0 (a fetch with none gives up before its first piece)");
+    // A wait of none would give up before the announcement, or before the first piece.
+    const descriptorTimeoutMs = parseDuration(flags.timeout, "timeout", undefined, true);
+    const stallTimeoutMs = parseDuration(flags.stall, "stall", undefined, true);
     const seedForMs = flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"], "seed-for", MAX_WAIT_MS);
     // The store refuses such an --out too (as docs/data-plane.md says), but only once the descriptor is in.
     const existing = await stat(out).catch(() => undefined);

@@ -36,12 +36,12 @@ export default class StreamsApply extends OnexCommand {
     const limits: StreamLimits = {
       ...(flags["max-msgs"] !== undefined ? { maxMessages: flags["max-msgs"] } : {}),
       ...(flags["max-bytes"] !== undefined ? { maxBytes: flags["max-bytes"] } : {}),
-      ...(flags["max-age"] !== undefined ? { maxAgeMs: parseDuration(flags["max-age"], "max-age", MAX_STREAM_AGE_MS) } : {}),
+      ...(flags["max-age"] !== undefined ? { maxAgeMs: parseDuration(flags["max-age"], "max-age", MAX_STREAM_AGE_MS, true) } : {}),
       ...(flags.discard !== undefined ? { discard: flags.discard as "old" | "new" } : {}),
       ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}),
     };
     const sdks = await loadAllSdks();
-    const deadLetterLimits = { maxAgeMs: parseDuration(flags["dlq-max-age"], "dlq-max-age", MAX_STREAM_AGE_MS), ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}) };
+    const deadLetterLimits = { maxAgeMs: parseDuration(flags["dlq-max-age"], "dlq-max-age", MAX_STREAM_AGE_MS, true), ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}) };
     if (flags.identities === undefined) {
       // One account: the shared streams, or the streams of the zones named.
       const plan = planStreams(sdks, limits, deadLetterLimits, flags.zone ?? []);
