@@ -5,15 +5,22 @@
  */
 import { ErrorCode, OnexError } from "./errors.js";
 
-/** A count or limit: a whole number from 1 to `max`; Infinity too where `infinity` says it means "no limit". */
-export function checkWhole(owner: string, name: string, value: number | undefined, options: { max?: number; infinity?: boolean } = {}): void {
+/** A count or limit: a whole number from 1 (0 where `zero` says it means something) to `max`; Infinity too where `infinity` says it means "no limit". */
+export function checkWhole(owner: string, name: string, value: number | undefined, options: { max?: number; infinity?: boolean; zero?: boolean } = {}): void {
   const max = options.max ?? Number.MAX_SAFE_INTEGER;
-  if (value === undefined || (Number.isSafeInteger(value) && value >= 1 && value <= max) || (options.infinity && value === Infinity)) return;
-  throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be a whole number from 1 to ${max}${options.infinity ? " (Infinity for no limit)" : ""}, not ${value}`);
+  const min = options.zero ? 0 : 1;
+  if (value === undefined || (Number.isSafeInteger(value) && value >= min && value <= max) || (options.infinity && value === Infinity)) return;
+  throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be a whole number from ${min} to ${max}${options.infinity ? " (Infinity for no limit)" : ""}, not ${describe(value)}`);
 }
 
-/** A duration or rate: more than 0; Infinity too unless `finite`. */
-export function checkPositive(owner: string, name: string, value: number | undefined, options: { finite?: boolean } = {}): void {
-  if (value === undefined || (value > 0 && (!options.finite || value < Infinity))) return;
-  throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be more than 0${options.finite ? "" : " (Infinity for no limit)"}, not ${value}`);
+/** A duration or rate: a number more than 0 (or 0 where `zero` says it means something); Infinity too unless `finite`. */
+export function checkPositive(owner: string, name: string, value: number | undefined, options: { finite?: boolean; zero?: boolean } = {}): void {
+  // typeof first: a string such as "5000" compares as a number and then concatenates (`Date.now() + "5000"`).
+  if (value === undefined || (typeof value === "number" && (value > 0 || (options.zero && value === 0)) && (!options.finite || value < Infinity))) return;
+  throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be ${options.zero ? "0 or more" : "more than 0"}${options.finite ? "" : " (Infinity for no limit)"}, not ${describe(value)}`);
+}
+
+/** A value as the message shows it: a string quoted, so "5000" is not mistaken for 5000. */
+function describe(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
 }

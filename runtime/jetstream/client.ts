@@ -55,7 +55,7 @@ const MAX_VERIFY_THREADS = 256;
 
 /** Connects to NATS and returns the onex client. */
 export async function connect(options: ConnectOptions): Promise<OnexClient> {
-  if (options.verifyThreads !== 0) checkWhole("connect", "verifyThreads", options.verifyThreads, { max: MAX_VERIFY_THREADS });
+  checkWhole("connect", "verifyThreads", options.verifyThreads, { max: MAX_VERIFY_THREADS, zero: true });
   let nc: NatsConnection;
   try {
     nc = await natsConnect({
@@ -264,7 +264,7 @@ const utf8 = new TextEncoder();
  */
 function checkPublishOptions(owner: string, options: PublishOptions): void {
   checkPositive(owner, "timeoutMs", options.timeoutMs);
-  if (options.retryForMs !== 0) checkPositive(owner, "retryForMs", options.retryForMs);
+  checkPositive(owner, "retryForMs", options.retryForMs, { zero: true });
 }
 
 function sleep(ms: number): Promise<void> {

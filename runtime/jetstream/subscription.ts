@@ -363,7 +363,8 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       // early would drop what the server has already sent: those messages would wait out
       // ack_wait on the server, each costing an attempt.
       const held: JsMsg[] = [];
-      for (const next of await Promise.all(ahead.splice(0))) if (!next.done) held.push(next.value);
+      // Settled one by one: one that failed (the pull did) must not keep the rest from going back.
+      for (const next of await Promise.allSettled(ahead.splice(0))) if (next.status === "fulfilled" && !next.value.done) held.push(next.value.value);
       for (let next = await pulled.next(); !next.done; next = await pulled.next()) held.push(next.value);
       for (const msg of held) handBack(msg);
       await lettersStored();

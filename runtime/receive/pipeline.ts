@@ -18,7 +18,7 @@ import { findMigrationPath, migrateAlongGraph, type JsonObject, type VersionGrap
 import { declaredVersionOf, versionHasType } from "../trust/envelope.js";
 import { verifyEd25519 } from "../trust/ed25519-verify.js";
 import type { Envelope } from "../trust/envelope.js";
-import type { KeyResolver, PublicKey } from "../trust/keys.js";
+import { assertUsablePublicKey, type KeyResolver, type PublicKey } from "../trust/keys.js";
 import { judgeWith, PolicyMode, type JudgeContext, type TrustPolicy, type TrustWarning, type Verdict } from "../trust/policy.js";
 import { messageSignatureCheck, verifyMessageSignature, type SignatureCheck } from "../trust/sign-message.js";
 import { signatureNotVerified } from "../trust/signature.js";
@@ -178,9 +178,11 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
         // Not verifiable: the judgement's own signature step fails the same way, when finished.
       }
     }
+    // The key's bytes as the check was made with them: a key object changed in place since is another key.
+    const keyRaw = check === undefined ? undefined : Buffer.from(check.key.raw);
     return new Judged(check, (valid) => {
       const context = trust.replay === undefined ? trust.context : { ...trust.context, replay: trust.replay.forStoredMessage(storedAs) };
-      return then(judgeWith(value, context, trust.policy, check === undefined ? verifyMessageSignature : verdictOn(check, valid)));
+      return then(judgeWith(value, context, trust.policy, check === undefined ? verifyMessageSignature : verdictOn(check, keyRaw!, valid)));
     });
   };
   const prepare = (inbound: Inbound): Prepared => {
@@ -223,8 +225,14 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
     } catch (error) {
       return settled(reject(error));
     }
-    // The subject is not signed; the source fields that build it are.
-    const expected = message.subject();
+    // The subject is not signed; the source fields that build it are. A source no subject can
+    // carry (a lone surrogate in an id passes the schema) is the message's fault, like any other.
+    let expected: string;
+    try {
+      expected = message.subject();
+    } catch (error) {
+      return settled(reject(error));
+    }
     if (expected !== inbound.subject) {
       return settled(reject(new OnexError(ErrorCode.RoutingMismatch, `the message travelled on ${inbound.subject} but its source belongs on ${expected}`, { subject: inbound.subject, expected })));
     }
@@ -272,13 +280,16 @@ class Judged implements Prepared {
 
 /**
  * The judgement's signature step, given the verdict on `check` (or verifying it here). The
- * key ring is asked again: a verdict holds only for the key it was reached with, so a signer
- * whose key changed since the check was prepared is verified afresh.
+ * key ring is asked again: a verdict holds only for the key bytes it was reached with
+ * (`keyRaw`), so a signer whose key changed since the check was prepared is verified afresh.
+ * The key the ring hands out now is checked as any verified key is (a resolver may hand out a
+ * new object each time, or change one in place).
  */
-function verdictOn(check: SignatureCheck, valid: boolean | undefined): (data: Envelope, keys: KeyResolver) => PublicKey {
+function verdictOn(check: SignatureCheck, keyRaw: Uint8Array, valid: boolean | undefined): (data: Envelope, keys: KeyResolver) => PublicKey {
   return (data, keys) => {
     const key = keys(check.key.keyId);
-    if (key !== check.key) return verifyMessageSignature(data, keys);
+    if (key === undefined || key.keyId !== check.key.keyId || Buffer.compare(key.raw, keyRaw) !== 0) return verifyMessageSignature(data, keys);
+    assertUsablePublicKey(key);
     if (!(valid ?? verifyEd25519(key, check.bytes, check.signature))) throw signatureNotVerified(key);
     return key;
   };

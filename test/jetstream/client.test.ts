@@ -319,6 +319,31 @@ describe("the dead-letter stream", () => {
     expect([d!.message.id, d!.sequence]).toEqual([genuine.id, stored.seq]);
   });
 
+  it.each([0, 1])("a source no subject can carry (a lone surrogate in an id) is dead-lettered, and the subscription goes on (%i verification threads)", async (verifyThreads) => {
+    const entity = `n-surrogate-${verifyThreads}`;
+    const subject = stateUpdate(entity).subject();
+    const h = natsHeaders();
+    h.set("Onex-Type", "signal.state.update");
+    const poison = (n: number) => {
+      const body = signMessage(stateUpdate(entity).toJSON(), keys.node) as unknown as { source: { entity_id: string } };
+      body.source.entity_id = "\ud800";
+      return jetstream(raw).publish(subject, new TextEncoder().encode(JSON.stringify(body)), { msgID: `${entity}-poison-${n}`, headers: h });
+    };
+    // Two in a row, so that with a thread both are in the look-ahead at once.
+    const first = await publisher.publish(stateUpdate(entity, "idle"));
+    await poison(1);
+    await poison(2);
+    const last = await publisher.publish(stateUpdate(entity, "draining"));
+    const reader = await client(server.url, keys.agent, [keys.node], { verifyThreads });
+    const sub = await reader.subscribe([v0_1.StateUpdate], { entityId: entity, durable: `surrogate-${verifyThreads}` });
+    const delivered = await take(sub, 2);
+    await sub.stop();
+    await reader.close();
+    expect(delivered.map((d) => d.sequence)).toEqual([first.sequence, last.sequence]);
+    const letters = (await listDeadLetters(await jetstreamManager(raw))).filter((l) => l.consumer === `surrogate-${verifyThreads}`);
+    expect(letters.map((l) => l.reason)).toEqual([ErrorCode.SubjectToken, ErrorCode.SubjectToken]);
+  });
+
   it("a message whose handler fails max_deliver times is dead-lettered with the delivery count, and can be replayed", async () => {
     await publisher.publish(stateUpdate("n-poison", "draining"));
     const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-poison", durable: "poison", maxDeliver: 3 });
@@ -366,7 +391,8 @@ describe("subscription options", () => {
     const jsm = await jetstreamManager(raw);
     const storedBefore = (await jsm.streams.info("ONEX_EVENT")).state.messages;
     // A negative retry time first: without the check it is one attempt, stored at once, and this fails fast.
-    for (const options of [{ retryForMs: -1 }, { retryForMs: Number.NaN }, { timeoutMs: 0 }, { timeoutMs: Number.NaN }, { timeoutMs: -5 }]) {
+    // A string from plain JavaScript compared as a number and then concatenated (`Date.now() + "5000"`).
+    for (const options of [{ retryForMs: -1 }, { retryForMs: Number.NaN }, { timeoutMs: 0 }, { timeoutMs: Number.NaN }, { timeoutMs: -5 }, { retryForMs: "5000" as unknown as number }]) {
       await expect(publisher.publish(stateUpdate("n-publish-options"), options)).rejects.toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining(Object.keys(options)[0]!) });
     }
     for (const options of [{ window: Number.NaN }, { window: 0 }, { window: 1.5 }, { timeoutMs: 0 }, { retryForMs: Number.NaN }]) {
