@@ -13,11 +13,13 @@ export function checkWhole(owner: string, name: string, value: number | undefine
   throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be a whole number from ${min} to ${max}${options.infinity ? " (Infinity for no limit)" : ""}, not ${describe(value)}`);
 }
 
-/** A duration or rate: a number more than 0 (or 0 where `zero` says it means something); Infinity too unless `finite`. */
-export function checkPositive(owner: string, name: string, value: number | undefined, options: { finite?: boolean; zero?: boolean } = {}): void {
+/** A duration or rate: a number more than 0 (or 0 where `zero` says it means something) and at most `max`; Infinity too unless `finite` or a `max` is given. */
+export function checkPositive(owner: string, name: string, value: number | undefined, options: { finite?: boolean; zero?: boolean; max?: number } = {}): void {
+  const limit = options.max ?? (options.finite ? Number.MAX_VALUE : Infinity);
   // typeof first: a string such as "5000" compares as a number and then concatenates (`Date.now() + "5000"`).
-  if (value === undefined || (typeof value === "number" && (value > 0 || (options.zero && value === 0)) && (!options.finite || value < Infinity))) return;
-  throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be ${options.zero ? "0 or more" : "more than 0"}${options.finite ? "" : " (Infinity for no limit)"}, not ${describe(value)}`);
+  if (value === undefined || (typeof value === "number" && (value > 0 || (options.zero && value === 0)) && value <= limit)) return;
+  const range = options.max !== undefined ? ` and at most ${options.max}` : options.finite ? "" : " (Infinity for no limit)";
+  throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be ${options.zero ? "0 or more" : "more than 0"}${range}, not ${describe(value)}`);
 }
 
 /** A value as the message shows it: a string quoted, so "5000" is not mistaken for 5000. */

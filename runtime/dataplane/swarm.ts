@@ -17,6 +17,7 @@ import { checkPositive } from "../option-check.js";
 import type { PublishableMessage } from "../protocol-sdk.js";
 import { MessageBuilder, type ServiceSdk } from "../service-messages.js";
 import { createdAtOf, envelopeData } from "../trust/envelope.js";
+import { LAST_RFC3339_TIME } from "../trust/rfc3339-time.js";
 import type { ControlPlane, Subscription } from "../control-plane.js";
 import type { TrustPolicy } from "../trust/policy.js";
 import { Bitfield } from "./bitfield.js";
@@ -140,7 +141,9 @@ export class Swarm implements PeerDirectory {
     // Every message's `trust.expires_at` is now plus this: Infinity or NaN was a RangeError at the
     // first announcement (an invalid Date), after the swarm had joined. The schema requires a
     // time there, so there is no "never expires".
-    checkPositive("Swarm", "trustTtlMs", options.trustTtlMs, { finite: true });
+    checkPositive("Swarm", "trustTtlMs", options.trustTtlMs, { max: LAST_RFC3339_TIME - Date.now() });
+    // A have interval of NaN or a negative one read as 0 (a have message per piece) without saying so; 0 asks for that.
+    checkPositive("Swarm", "haveIntervalMs", options.haveIntervalMs, { finite: true, zero: true });
     this.#o = options;
     this.#announced = new MessageBuilder(options.messages, SWARM_MESSAGE_TYPES[0], "the swarm");
     this.#have = new MessageBuilder(options.messages, SWARM_MESSAGE_TYPES[1], "the swarm");

@@ -4,6 +4,7 @@
  * the way in — its `content_hash` must be the hash of its own entries — so a truncated or
  * edited index is caught before anyone compares it with another.
  */
+import { checkPositive } from "../option-check.js";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -105,6 +106,8 @@ export function parseSchemaIndex(value: unknown, source = "schema index"): Schem
  * ONEX_E_SCHEMA_INDEX_UNAVAILABLE when it cannot be read, and what `parseSchemaIndex` throws.
  */
 export async function readSchemaIndex(location: string | URL, options: { timeoutMs?: number } = {}): Promise<SchemaIndex> {
+  // 0 or NaN aborted the request at once, blaming the server.
+  checkPositive("readSchemaIndex", "timeoutMs", options.timeoutMs);
   const text = String(location);
   const raw = /^https?:\/\//i.test(text) ? await fetchText(text, options.timeoutMs ?? 5_000) : await readText(text);
   let value: unknown;

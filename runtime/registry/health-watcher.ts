@@ -17,6 +17,7 @@ import type { PublishableMessage } from "../protocol-sdk.js";
 import { MessageBuilder, type ServiceSdk, type TrustInit } from "../service-messages.js";
 import type { EnvelopeSource } from "../trust/envelope.js";
 import type { KeyPair } from "../trust/keys.js";
+import { LAST_RFC3339_TIME } from "../trust/rfc3339-time.js";
 import { parseAddress } from "./address.js";
 import { forgetOldest } from "../forget-oldest.js";
 import { checkPositive } from "../option-check.js";
@@ -72,7 +73,7 @@ export class HealthWatcher {
     // Each announcement's `trust.expires_at` is now plus this: Infinity or NaN was a RangeError
     // (an invalid Date) for every announcement, each reported to onError and dropped. The schema
     // requires a time there, so there is no "never expires".
-    checkPositive("HealthWatcher", "trustTtlMs", options.trustTtlMs, { finite: true });
+    checkPositive("HealthWatcher", "trustTtlMs", options.trustTtlMs, { max: LAST_RFC3339_TIME - Date.now() });
     this.#options = options;
     const self = parseAddress(options.address);
     this.#source = { zone: self.zone, entityType: self.entityType, entityId: self.id };

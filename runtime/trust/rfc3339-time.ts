@@ -4,6 +4,9 @@
  * so every time field of a message or record is read here and nowhere else.
  */
 
+/** 9999-12-31T23:59:59.999Z, the last time RFC 3339 writes. */
+export const LAST_RFC3339_TIME = 253_402_300_799_999;
+
 /**
  * Ms since the epoch of an RFC 3339 time with offset (`2027-01-01T00:00:00Z`); NaN for
  * anything else. The grammar is RFC 3339 section 5.6: full-date "T" full-time, a fraction of

@@ -9,7 +9,7 @@ import { toMillis } from "./envelope.js";
 import type { KeyPair } from "./keys.js";
 import { GRANT_REVOCATION_SCHEMA, SESSION_GRANT_SCHEMA } from "./record-schemas.js";
 import { assertRecord } from "./record-shape.js";
-import { parseRfc3339 } from "./rfc3339-time.js";
+import { LAST_RFC3339_TIME, parseRfc3339 } from "./rfc3339-time.js";
 import type { ZoneAuthorities } from "./zone-authorities.js";
 import { signRecord, verifyRecordSignature } from "./record-signature.js";
 import type { SessionGrantRecord } from "./records.js";
@@ -66,9 +66,6 @@ export function issueSessionGrant(authority: KeyPair, options: IssueGrantOptions
   }
   return grant;
 }
-
-/** 9999-12-31T23:59:59.999Z, the last time RFC 3339 writes. */
-const LAST_RFC3339_TIME = 253_402_300_799_999;
 
 /** A signed statement by a grant's issuer that the grant is void; kept until the grant would have expired. */
 export interface GrantRevocation {

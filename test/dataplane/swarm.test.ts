@@ -234,9 +234,10 @@ describe("options", () => {
       await expect(fetcher.peer.swarm.descriptorOf("models/nowhere", "9.9.9", descriptorTimeoutMs)).rejects.toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining("timeoutMs") });
     }
     expect(existsSync(PieceStore.partialPathOf(out))).toBe(false);
-    for (const trustTtlMs of [Infinity, Number.NaN, -1, 0]) {
-      const joining = Swarm.join({ client: fetcher.client, messages: v0_2, peerId: "f4-g", zone: ZONE, endpoint: fetcher.peer.url, signer: key("f4").keyId, publishers: publishersOf(trusted().map((k) => k.publicKey)), logger: { warn() {} }, trustTtlMs });
-      await expect(joining).rejects.toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining("trustTtlMs") });
+    // 1e16 ms from now is past the year 9999, where no trust.expires_at can be written.
+    for (const options of [{ trustTtlMs: Infinity }, { trustTtlMs: Number.NaN }, { trustTtlMs: -1 }, { trustTtlMs: 0 }, { trustTtlMs: 1e16 }, { haveIntervalMs: Number.NaN }, { haveIntervalMs: -1 }]) {
+      const joining = Swarm.join({ client: fetcher.client, messages: v0_2, peerId: "f4-g", zone: ZONE, endpoint: fetcher.peer.url, signer: key("f4").keyId, publishers: publishersOf(trusted().map((k) => k.publicKey)), logger: { warn() {} }, ...options });
+      await expect(joining).rejects.toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining(Object.keys(options)[0]!) });
     }
   });
 });

@@ -202,6 +202,8 @@ describe("timeouts", () => {
       await expect(probe("deployment-v0.2", { nc: client.nc, known: indexes, timeoutMs })).rejects.toMatchObject(usage);
       expect(() => serveNegotiation(client.nc, { deployment: "deployment-hasty", protocol: protocolOf(v02), indexes, probeTimeoutMs: timeoutMs })).toThrow(expect.objectContaining({ ...usage, message: expect.stringContaining("probeTimeoutMs") }));
       await expect(FederationNode.start({ client, connection: client.nc, deployment: "deployment-hasty", sdk: SDKS["0.2"]!, sources: Object.values(SDKS), graph: versionGraph, indexes, identity: key, keys: keyRing([key.publicKey]), timeoutMs })).rejects.toMatchObject(usage);
+      // Over HTTP, 0 or NaN aborted the request at once and blamed the server (ONEX_E_SCHEMA_INDEX_UNAVAILABLE).
+      await expect(readSchemaIndex("http://127.0.0.1:1/index.json", { timeoutMs })).rejects.toMatchObject(usage);
     }
     // Nothing answers for the deployment a refused service or node would have served.
     const probed = await probe("deployment-hasty", { nc: client.nc, known: indexes, timeoutMs: 300 }).catch((e: unknown) => e);
