@@ -5,10 +5,10 @@
  */
 import { ErrorCode, OnexError } from "./errors.js";
 
-/** A count or limit: a whole number from 1 (0 where `zero` says it means something) to `max`; Infinity too where `infinity` says it means "no limit". */
-export function checkWhole(owner: string, name: string, value: number | undefined, options: { max?: number; infinity?: boolean; zero?: boolean } = {}): void {
+/** A count or limit: a whole number from `min` (default 1; 0 where it means something) to `max`; Infinity too where `infinity` says it means "no limit". */
+export function checkWhole(owner: string, name: string, value: number | undefined, options: { min?: number; max?: number; infinity?: boolean } = {}): void {
   const max = options.max ?? Number.MAX_SAFE_INTEGER;
-  const min = options.zero ? 0 : 1;
+  const min = options.min ?? 1;
   if (value === undefined || (Number.isSafeInteger(value) && value >= min && value <= max) || (options.infinity && value === Infinity)) return;
   throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be a whole number from ${min} to ${max}${options.infinity ? " (Infinity for no limit)" : ""}, not ${describe(value)}`);
 }

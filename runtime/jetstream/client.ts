@@ -55,7 +55,7 @@ const MAX_VERIFY_THREADS = 256;
 
 /** Connects to NATS and returns the onex client. */
 export async function connect(options: ConnectOptions): Promise<OnexClient> {
-  checkWhole("connect", "verifyThreads", options.verifyThreads, { max: MAX_VERIFY_THREADS, zero: true });
+  checkWhole("connect", "verifyThreads", options.verifyThreads, { min: 0, max: MAX_VERIFY_THREADS });
   let nc: NatsConnection;
   try {
     nc = await natsConnect({

@@ -160,7 +160,7 @@ export interface LetterQuery {
 /** The dead letters in sequence order per stream, optionally from a sequence and at most `limit` per stream; ONEX_E_USAGE for a sequence or limit that is no whole number. */
 export async function listDeadLetters(jsm: JetStreamManager, query: LetterQuery = {}): Promise<DeadLetter[]> {
   // A sequence of NaN listed nothing (no sequence is at least NaN), as did a limit of NaN; 0 keeps its meaning, the first letter.
-  checkWhole("listDeadLetters", "fromSequence", query.fromSequence, { zero: true });
+  checkWhole("listDeadLetters", "fromSequence", query.fromSequence, { min: 0 });
   checkWhole("listDeadLetters", "limit", query.limit, { infinity: true });
   const streams = query.stream !== undefined ? [query.stream] : query.zone !== undefined ? [await deadLetterStreamOf(jsm, query.zone)] : await deadLetterStreams(jsm);
   const out: DeadLetter[] = [];

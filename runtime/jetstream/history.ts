@@ -32,7 +32,7 @@ export interface HistoryOptions {
 export async function* readHistory(js: JetStreamClient, jsm: JetStreamManager, stream: string, options: HistoryOptions): AsyncGenerator<HistoryEntry> {
   // Before the stream is asked: a limit of 0 yielded one message, and a sequence of NaN was sent
   // to the server and came back as ONEX_E_CONNECTION. 0 keeps its meaning, the first message.
-  checkWhole("readHistory", "fromSequence", options.fromSequence, { zero: true });
+  checkWhole("readHistory", "fromSequence", options.fromSequence, { min: 0 });
   checkWhole("readHistory", "limit", options.limit, { infinity: true });
   const info = await jsm.streams.info(stream).catch((cause: unknown) => {
     throw new OnexError(ErrorCode.NoStream, `stream ${stream} does not exist`, { stream }, { cause });

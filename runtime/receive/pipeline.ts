@@ -190,23 +190,23 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
     try {
       value = decodeInput(inbound.data, "*");
     } catch (error) {
-      return settled(reject(error));
+      return new Settled(reject(error));
     }
-    if (value === null || typeof value !== "object" || Array.isArray(value)) return settled(reject(new OnexError(ErrorCode.ValidationFailed, "the message is not a JSON object", {})));
+    if (value === null || typeof value !== "object" || Array.isArray(value)) return new Settled(reject(new OnexError(ErrorCode.ValidationFailed, "the message is not a JSON object", {})));
     const type = (value as { type?: unknown }).type;
-    if (typeof type !== "string") return settled(reject(new OnexError(ErrorCode.UnknownType, 'the message has no string "type" field', {})));
+    if (typeof type !== "string") return new Settled(reject(new OnexError(ErrorCode.UnknownType, 'the message has no string "type" field', {})));
     // The header is not signed: it may only repeat what the body says.
     if (inbound.typeHeader !== undefined && inbound.typeHeader !== type) {
-      return settled(reject(new OnexError(ErrorCode.RoutingMismatch, `the Onex-Type header says "${inbound.typeHeader}" but the message is "${type}"`, { type, header: inbound.typeHeader })));
+      return new Settled(reject(new OnexError(ErrorCode.RoutingMismatch, `the Onex-Type header says "${inbound.typeHeader}" but the message is "${type}"`, { type, header: inbound.typeHeader })));
     }
     const version = declaredVersionOf(value);
     // Checked only against a version a loaded layout reads: one it cannot read (v0.0.9's, its SDK not imported) is judged below.
     if (inbound.versionHeader !== undefined && version !== undefined && inbound.versionHeader !== version) {
-      return settled(reject(new OnexError(ErrorCode.RoutingMismatch, `the Onex-Version header says "${inbound.versionHeader}" but the message declares "${version}"`, { version, header: inbound.versionHeader })));
+      return new Settled(reject(new OnexError(ErrorCode.RoutingMismatch, `the Onex-Version header says "${inbound.versionHeader}" but the message declares "${version}"`, { version, header: inbound.versionHeader })));
     }
     const where = route(type, version);
-    if (where.kind === "skip") return settled(where);
-    if (where.kind === "reject") return settled(where);
+    if (where.kind === "skip") return new Settled(where);
+    if (where.kind === "reject") return new Settled(where);
     if (where.kind === "skip-if-trusted") {
       // Nobody here can tell whether the type exists: judged, then left to another subscriber.
       return judged(value, inbound.storedAs, (verdict) => (verdict.accepted ? { kind: "skip" } : reject(verdict.rejection)));
@@ -223,7 +223,7 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
     try {
       message = where.cls.parse(handOver(value)) as typeof message;
     } catch (error) {
-      return settled(reject(error));
+      return new Settled(reject(error));
     }
     // The subject is not signed; the source fields that build it are. A source no subject can
     // carry (a lone surrogate in an id passes the schema) is the message's fault, like any other.
@@ -231,10 +231,10 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
     try {
       expected = message.subject();
     } catch (error) {
-      return settled(reject(error));
+      return new Settled(reject(error));
     }
     if (expected !== inbound.subject) {
-      return settled(reject(new OnexError(ErrorCode.RoutingMismatch, `the message travelled on ${inbound.subject} but its source belongs on ${expected}`, { subject: inbound.subject, expected })));
+      return new Settled(reject(new OnexError(ErrorCode.RoutingMismatch, `the message travelled on ${inbound.subject} but its source belongs on ${expected}`, { subject: inbound.subject, expected })));
     }
     // Judged as the plain data it was parsed into (the message holds the same values), so
     // reading the envelope copies nothing.
@@ -258,10 +258,6 @@ class Settled implements Prepared {
   finish(): Outcome {
     return this.outcome;
   }
-}
-
-function settled(outcome: Outcome): Prepared {
-  return new Settled(outcome);
 }
 
 /** A message judged when finished, its signature check prepared. */

@@ -7,6 +7,7 @@
  *   consul://host:8500?prefix=onex/registry/&ttl=10s&token=...
  */
 import { ErrorCode, OnexError } from "../errors.js";
+import { checkWhole } from "../option-check.js";
 import type { Registry, RegistryOptions, RegistryStore } from "./registry.js";
 import { DEFAULT_TTL_MS, TrustedRegistry } from "./trusted-registry.js";
 
@@ -29,6 +30,8 @@ export interface RegistryUrl {
  * which promises a retry may help. Heartbeats every TTL/3 also stay within setTimeout's 2^31 ms.
  */
 export const MAX_TTL_MS = 86_400_000;
+/** The shortest TTL every adapter can keep (1 s). */
+const MIN_TTL_MS = 1_000;
 
 /** Parses `10s`, `500ms`, `2m` or a plain number of milliseconds. */
 export function parseDuration(text: string): number {
@@ -56,7 +59,7 @@ export function parseRegistryUrl(url: string, defaultTtlMs = DEFAULT_TTL_MS): Re
   const params = new URLSearchParams(match[3] ?? "");
   const ttl = params.get("ttl");
   const ttlMs = ttl === null ? defaultTtlMs : parseDuration(ttl);
-  if (ttlMs < 1_000) throw new OnexError(ErrorCode.RegistryUrl, `a registry TTL below 1s (${ttlMs} ms) cannot be kept by every adapter`, { url, ttlMs });
+  if (ttlMs < MIN_TTL_MS) throw new OnexError(ErrorCode.RegistryUrl, `a registry TTL below 1s (${ttlMs} ms) cannot be kept by every adapter`, { url, ttlMs });
   // Written negated so a `ttlMs` option that is no number (NaN) is refused too.
   if (!(ttlMs <= MAX_TTL_MS)) throw new OnexError(ErrorCode.RegistryUrl, `a registry TTL above 24h (1440m, 86400s; ${ttl ?? `${ttlMs} ms`} given) cannot be kept by every adapter (Consul's session TTL is at most 24h)`, { url, ttlMs });
   return { scheme: scheme as RegistryUrl["scheme"], hosts, ttlMs, params };
@@ -67,11 +70,8 @@ export async function openRegistry(url: string, options: RegistryOptions = {}): 
   // The option is the caller's code, not the URL (a `?ttl=` is parsed to whole milliseconds): a
   // fraction reached NATS as nanoseconds that are no integer ("invalid JSON", reported as
   // ONEX_E_REGISTRY_UNAVAILABLE), and it is held to the URL's bounds.
-  const ttlMs = options.ttlMs;
-  if (ttlMs !== undefined && !(Number.isSafeInteger(ttlMs) && ttlMs >= 1_000 && ttlMs <= MAX_TTL_MS)) {
-    throw new OnexError(ErrorCode.Usage, `openRegistry: ttlMs must be a whole number of milliseconds from 1000 (1 s) to ${MAX_TTL_MS} (24 h), not ${ttlMs}`, { ttlMs });
-  }
-  const parsed = parseRegistryUrl(url, ttlMs ?? DEFAULT_TTL_MS);
+  checkWhole("openRegistry", "ttlMs", options.ttlMs, { min: MIN_TTL_MS, max: MAX_TTL_MS });
+  const parsed = parseRegistryUrl(url, options.ttlMs ?? DEFAULT_TTL_MS);
   return new TrustedRegistry(await openStore(parsed, options.logger ?? console), options);
 }
 
