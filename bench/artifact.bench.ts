@@ -11,10 +11,11 @@
  * for both. Each figure is the median of ONEX_BENCH_ROUNDS rounds (default 3), the sides
  * interleaved so drift in machine load hits all, and each round's peers start only once the
  * memory the last round freed is in the same state for every side (memoryReported). Beside
- * each, the CPU seconds all the peer processes of the round used (the seeder's start-up hashing included, on both sides): when
- * they come to about the cores times the wall time, the machine's CPU is the limit, not the
- * network or the protocol. And what the work directory's disk wrote meanwhile and how long it
- * was busy (see diskCounters). Timings are printed, never asserted.
+ * each, the CPU seconds all the peer processes of the round used (the seeder's start-up
+ * hashing included, on both sides): when they come to about the cores times the wall time, the
+ * machine's CPU is the limit, not the network or the protocol. And what the work directory's
+ * disk wrote meanwhile and how long it was busy (see diskCounters). Timings are printed, never
+ * asserted.
  *
  * The peer, (b), is the simplest thing that works: every client streams the whole file from
  * the one origin and verifies it afterwards. It does not share load, resume, or survive the
