@@ -19,12 +19,15 @@
  *
  * The peer, (b), is the simplest thing that works: every client streams the whole file from
  * the one origin and verifies it afterwards. It does not share load, resume, or survive the
- * origin going away; its cost is all on the origin's uplink. It also never flushes its file
- * to disk: the bench removes each round's files while the kernel still holds them dirty, so
- * (b)'s bytes never reach the disk at all, where every swarm fetcher syncs its file before it
- * renames it into place (the promise that a crash never leaves a complete-looking file). (c)
- * is (b) with that same flush (fsync before the verification), the same end state on disk as
- * a swarm fetch.
+ * origin going away; its cost is all on the origin's uplink. Its origin is the seeder's own
+ * process (`onex artifact publish`, the file through a Node stream, 64 KiB at a time); a server
+ * that hands the kernel the file's pages (sendfile) would spend less CPU serving, which on 2
+ * cores is CPU the clients get: in the run of 4 December 2026, 1.5 of (b)'s 6.0 CPU s uncapped
+ * were the origin's. It also never flushes its file to disk: the bench removes each round's
+ * files while the kernel still holds them dirty, so (b)'s bytes never reach the disk at all,
+ * where every swarm fetcher syncs its file before it renames it into place (the promise that a
+ * crash never leaves a complete-looking file). (c) is (b) with that same flush (fsync before
+ * the verification), the same end state on disk as a swarm fetch.
  *
  *   npm run build && npm run bench:artifact       (ONEX_BENCH_SIZE_MB=256, ONEX_BENCH_FETCHERS=4, ONEX_BENCH_ROUNDS=3)
  */
