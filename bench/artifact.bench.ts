@@ -225,9 +225,8 @@ const brief = (o: Outcome) => `${(o.wallMs / 1000).toFixed(1)}/${(o.seederBytes 
  * Touches as much memory as a round uses, and frees it. On a VM, memory the guest has not
  * touched lately costs several times reused memory when first touched (here about 3 s of CPU a
  * GiB against 0.6), and only the first side of a run met it: the swarm, first in the first round,
- * had its median taken from its two other rounds where the other sides had three. (Where the
- * kernel gives freed memory back to its host, memoryReported undoes this before every round,
- * for every side alike.)
+ * had its median taken from its two other rounds where the other sides had three. Of no use
+ * where the kernel gives freed memory back to its host (memoryReported).
  */
 function warmMemory(bytes: number): void {
   // No more than half of what is free: the warm-up must not push the artifact out of the page cache.
@@ -285,8 +284,9 @@ try {
   const artifact = await open(file, "r+");
   await artifact.sync();
   await artifact.close();
-  // A round holds the artifact's copies in the page cache and the peers' processes: no side's first round meets untouched memory.
-  warmMemory((FETCHERS + 2) * SIZE);
+  // A round holds the artifact's copies in the page cache and the peers' processes: no side's
+  // first round meets untouched memory. A kernel that gives freed memory back would undo it.
+  if (!pageReporting) warmMemory((FETCHERS + 2) * SIZE);
   console.log(
     `artifact ${SIZE / MB} MiB, ${FETCHERS} fetchers, loopback, one process per peer, ${availableParallelism()} cores, ${process.platform} ${process.arch}, node ${process.version}; median of ${ROUNDS} rounds`,
   );
