@@ -19,7 +19,7 @@ import { MAX_TIMER_MS } from "../timer.js";
 import { signatureOf } from "../trust/envelope.js";
 import { bodyOf } from "./history.js";
 import { readStored } from "./stored-reader.js";
-import { withRetry } from "./with-retry.js";
+import { jetStreamFailure, withRetry } from "./with-retry.js";
 import { deadLetter } from "./dead-letter.js";
 import { OnexHeader } from "./headers.js";
 import { streamNameOf, zoneStreamNameOf } from "./streams.js";
@@ -126,7 +126,12 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       throw error;
     });
   }
-  const consumer = await transport.js.consumers.get(stream, consumerName);
+  // Asked once the replay window is read, which a node dying may have interrupted: the
+  // consumer's lookup is retried through the elections that death starts, as its creation was.
+  const consumer = await withRetry(() => transport.js.consumers.get(stream, consumerName)).catch(async (error: unknown) => {
+    if (options.durable === undefined) await jsm.consumers.delete(stream, consumerName).catch(() => undefined);
+    throw jetStreamFailure(error, `opening consumer ${consumerName} of ${stream}`, { stream, consumer: consumerName });
+  });
   const writer = { zone: options.zone, consumer: consumerName, maxPayload: transport.nc.info?.max_payload ?? 1024 * 1024, idPrefix: globalThis.crypto.randomUUID() };
   const refusals: Refusal[] = [];
   const rememberRefusals = Math.max(0, options.rememberRefusals ?? 1_000);

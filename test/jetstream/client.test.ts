@@ -1,6 +1,6 @@
 import { headers as natsHeaders, connect as natsConnect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import { ErrorCode, type OnexError } from "../../runtime/errors.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
@@ -11,6 +11,7 @@ import { keyRing } from "../../runtime/trust/keys.js";
 import { applyStreams, planStreams } from "../../runtime/jetstream/streams.js";
 import type { Delivery, Subscription, VersionedDelivery } from "../../runtime/control-plane.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
+import { StoredMessageReplay } from "../../runtime/receive/stored-message-replay.js";
 import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
 import { sameFastShape } from "../support/hidden-class.js";
 import { startNatsProxy } from "../support/nats-proxy.js";
@@ -301,6 +302,38 @@ describe("the dead-letter stream", () => {
     await c.close();
     expect(sent).toBeGreaterThan(50);
   }, 60_000);
+
+  it("a subscription with a replay guard opens when the server answers nothing for longer than a request waits, right after the window is read", async () => {
+    // As when a node of a cluster dies and the survivors elect new leaders: the subscription's own
+    // consumer is looked up once the window is read, and that lookup's timeout (nats.js's 5 s) was
+    // thrown out of subscribe as nats.js's bare TimeoutError.
+    const publisher = await client(server.url, keys.node, [keys.node]);
+    await publisher.publish(stateUpdate("n-silent"));
+    const c = await client(server.url, keys.agent, [keys.node], { trust: { zone: ZONE, replay: new ReplayGuard(), keyOfEntity: () => keys.node.keyId, logger: { warn() {} } } });
+    let resume: NodeJS.Timeout | undefined;
+    const seed = StoredMessageReplay.prototype.seed;
+    const spy = vi.spyOn(StoredMessageReplay.prototype, "seed").mockImplementation(function (this: StoredMessageReplay, id, storedAs, signature) {
+      // The window's one message is read: the server stops answering for 6 s.
+      if (resume === undefined) {
+        server.process.kill("SIGSTOP");
+        resume = setTimeout(() => server.process.kill("SIGCONT"), 6_000);
+      }
+      return seed.call(this, id, storedAs, signature);
+    });
+    try {
+      const sub = await c.subscribe([v0_1.StateUpdate], { entityId: "n-silent", deliver: "new" });
+      expect(resume).toBeDefined();
+      await sub.stop();
+    } finally {
+      spy.mockRestore();
+      if (resume !== undefined) {
+        clearTimeout(resume);
+        server.process.kill("SIGCONT");
+      }
+      await c.close();
+      await publisher.close();
+    }
+  }, 30_000);
 
   it("a forgery stored first under the id a genuine message then takes does not make the genuine one a replay", async () => {
     const js = jetstream(raw);
