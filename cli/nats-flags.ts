@@ -27,8 +27,21 @@ export async function withNats<T>(flags: NatsFlags, fn: (nc: NatsConnection) => 
   }
 }
 
-/** Connects, runs `fn` with the JetStream client and manager, and closes the connection. */
+/**
+ * Connects, runs `fn` with the JetStream client and manager, and closes the connection. The
+ * manager asks the server for JetStream first, so a server or account without it is said so
+ * once, rather than as whichever request happens to fail.
+ */
 export function withJetStream<T>(flags: NatsFlags, fn: (js: JetStreamClient, jsm: JetStreamManager) => Promise<T>): Promise<T> {
-  return withNats(flags, async (nc) => fn(jetstream(nc), await jetstreamManager(nc)));
+  return withNats(flags, async (nc) => {
+    const jsm = await jetstreamManager(nc).catch((error: unknown) => {
+      const text = (error as Error)?.message ?? String(error);
+      const details = { server: flags.server };
+      if (/permission/i.test(text)) throw new OnexError(ErrorCode.PermissionDenied, `this user may not ask ${flags.server} for JetStream: ${text}`, details, { cause: error });
+      const why = /not enabled/i.test(text) ? "has no JetStream for this user (nats-server needs -js, and the user's account JetStream)" : `did not answer a JetStream request: ${text}`;
+      throw new OnexError(ErrorCode.ConnectionFailed, `${flags.server} ${why}`, details, { cause: error });
+    });
+    return fn(jetstream(nc), jsm);
+  });
 }
 

@@ -16,7 +16,8 @@ import type { KeyResolver } from "../trust/keys.js";
 import { judge, trustPolicy } from "../trust/policy.js";
 import { digestOf, letterZoneToken, type DeadLetter } from "./dead-letter.js";
 import { OnexHeader } from "./headers.js";
-import { storedMessage } from "./with-retry.js";
+import { publishError } from "./publish-errors.js";
+import { storedMessage, withRetry } from "./with-retry.js";
 import { UNSCOPED_LETTER_ZONE } from "./streams.js";
 
 /** What a replay is checked against. */
@@ -98,8 +99,14 @@ export async function replayDeadLetter(js: JetStreamClient, plan: ReplayPlan): P
   h.set(OnexHeader.Type, plan.type);
   h.set(OnexHeader.Version, plan.version);
   // A random de-duplication id: a predictable one could be stored ahead of time, making the replay a silent duplicate.
-  const ack = await js.publish(plan.target, plan.data, { headers: h, msgID: `replay:${globalThis.crypto.randomUUID()}` });
-  return { stream: ack.stream, sequence: ack.seq };
+  const id = `replay:${globalThis.crypto.randomUUID()}`;
+  try {
+    // Retried with the same id through an election: a publish stored whose acknowledgement was lost is stored once.
+    const ack = await withRetry(() => js.publish(plan.target, plan.data, { headers: h, msgID: id }));
+    return { stream: ack.stream, sequence: ack.seq };
+  } catch (error) {
+    throw publishError(error, plan.target, id);
+  }
 }
 
 /** The original body: the letter's, or — when the letter holds only its first bytes — the stored original, checked against the letter's digest. */

@@ -18,7 +18,7 @@ import { checkWhole } from "../option-check.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { OnexHeader } from "./headers.js";
 import { DEAD_LETTER_SUBJECTS, UNSCOPED_LETTER_ZONE } from "./streams.js";
-import { storedMessage } from "./with-retry.js";
+import { jetStreamFailure, lookUpStream, storedMessage, withRetry } from "./with-retry.js";
 
 /** Headers of the original a letter keeps, each cut to at most MAX_HEADER_BYTES: a forger's giant header must not make the letter unsendable. */
 const KEPT_HEADERS = [OnexHeader.Type, OnexHeader.Version, "Nats-Msg-Id"] as const;
@@ -132,8 +132,13 @@ export function digestOf(data: Uint8Array): string {
 
 /** The dead-letter streams on the server: `ONEX_DLQ`, and one per zone in a zoned deployment. */
 export async function deadLetterStreams(jsm: JetStreamManager): Promise<string[]> {
-  const names: string[] = [];
-  for await (const name of jsm.streams.names(DEAD_LETTER_SUBJECTS)) names.push(name);
+  const names = await withRetry(async () => {
+    const found: string[] = [];
+    for await (const name of jsm.streams.names(DEAD_LETTER_SUBJECTS)) found.push(name);
+    return found;
+  }).catch((error: unknown) => {
+    throw jetStreamFailure(error, "listing the dead-letter streams", {});
+  });
   if (names.length === 0) throw new OnexError(ErrorCode.NoStream, "there is no dead-letter stream; run `onex streams apply`", {});
   return names.sort();
 }
@@ -141,10 +146,12 @@ export async function deadLetterStreams(jsm: JetStreamManager): Promise<string[]
 /** The dead-letter stream that holds the letters of `zone` (undefined: of unscoped subscriptions). */
 export async function deadLetterStreamOf(jsm: JetStreamManager, zone: string | undefined): Promise<string> {
   const subject = deadLetterSubject(zone, "_", "_");
-  const name = await jsm.streams.find(subject).catch((cause: unknown) => {
-    throw new OnexError(ErrorCode.NoStream, `no dead-letter stream holds ${subject}; run \`onex streams apply\``, { subject }, { cause });
-  });
-  return name;
+  return lookUpStream(
+    () => jsm.streams.find(subject),
+    (cause) => new OnexError(ErrorCode.NoStream, `no dead-letter stream holds ${subject}; run \`onex streams apply\``, { subject }, { cause }),
+    `finding the dead-letter stream of ${subject}`,
+    { subject },
+  );
 }
 
 /** Which letters to read: one zone's, one stream's, or (neither given) every dead-letter stream's. */
@@ -165,9 +172,12 @@ export async function listDeadLetters(jsm: JetStreamManager, query: LetterQuery 
   const streams = query.stream !== undefined ? [query.stream] : query.zone !== undefined ? [await deadLetterStreamOf(jsm, query.zone)] : await deadLetterStreams(jsm);
   const out: DeadLetter[] = [];
   for (const stream of streams) {
-    const info = await jsm.streams.info(stream).catch((error: unknown) => {
-      throw new OnexError(ErrorCode.NoStream, `the dead-letter stream ${stream} does not exist; run \`onex streams apply\``, { stream }, { cause: error });
-    });
+    const info = await lookUpStream(
+      () => jsm.streams.info(stream),
+      (cause) => new OnexError(ErrorCode.NoStream, `the dead-letter stream ${stream} does not exist; run \`onex streams apply\``, { stream }, { cause }),
+      `reading ${stream}`,
+      { stream },
+    );
     const limit = query.limit ?? Number.POSITIVE_INFINITY;
     let taken = 0;
     // At least 1: an empty stream's first and last sequences are 0, and a read of sequence 0 is a bad request.

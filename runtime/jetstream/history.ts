@@ -7,6 +7,7 @@ import { ErrorCode, OnexError } from "../errors.js";
 import { checkWhole } from "../option-check.js";
 import { OnexHeader } from "./headers.js";
 import { readStored } from "./stored-reader.js";
+import { lookUpStream } from "./with-retry.js";
 
 /** One stored message. */
 export interface HistoryEntry {
@@ -34,9 +35,7 @@ export async function* readHistory(js: JetStreamClient, jsm: JetStreamManager, s
   // to the server and came back as ONEX_E_CONNECTION. 0 keeps its meaning, the first message.
   checkWhole("readHistory", "fromSequence", options.fromSequence, { min: 0 });
   checkWhole("readHistory", "limit", options.limit, { infinity: true });
-  const info = await jsm.streams.info(stream).catch((cause: unknown) => {
-    throw new OnexError(ErrorCode.NoStream, `stream ${stream} does not exist`, { stream }, { cause });
-  });
+  const info = await lookUpStream(() => jsm.streams.info(stream), (cause) => new OnexError(ErrorCode.NoStream, `stream ${stream} does not exist`, { stream }, { cause }), `reading ${stream}`, { stream });
   const last = info.state.last_seq;
   if (info.state.messages === 0 || (options.fromSequence ?? 0) > last) return;
   const from = options.fromTime !== undefined ? { time: options.fromTime } : { sequence: Math.max(1, options.fromSequence ?? 1) };

@@ -465,8 +465,9 @@ async function streamFor(jsm: JetStreamManager, templateKey: string, zone: strin
     );
     if (found !== undefined) return { name: own, replicas: found.config.num_replicas };
   }
-  // Whatever is wrong with the shared stream, creating the consumer reports it (and waits out an election).
-  const info = await jsm.streams.info(shared).catch(() => undefined);
+  // Whatever is wrong with the shared stream, creating the consumer reports it. Its replicas are
+  // read through an election too: an ephemeral consumer made without them has a single copy.
+  const info = await withRetry(() => jsm.streams.info(shared)).catch(() => undefined);
   return { name: shared, replicas: info?.config.num_replicas };
 }
 

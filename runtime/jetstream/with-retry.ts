@@ -37,6 +37,20 @@ export async function storedMessage(jsm: JetStreamManager, stream: string, seq: 
   }
 }
 
+/**
+ * A stream looked up (its info, the stream holding a subject), retried through an election.
+ * Only the server's "no such stream" is `missing`; a lookup that is not permitted or goes
+ * unanswered is jetStreamFailure's, so neither is mistaken for a stream to create.
+ */
+export async function lookUpStream<T>(lookup: () => Promise<T>, missing: (cause: unknown) => OnexError, doing: string, details: Record<string, unknown>): Promise<T> {
+  try {
+    return await withRetry(lookup);
+  } catch (error) {
+    if (/stream not found|no stream matches subject/i.test((error as Error)?.message ?? "")) throw missing(error);
+    throw jetStreamFailure(error, doing, details);
+  }
+}
+
 /** A JetStream request's failure as an OnexError: not permitted, no such stream, or no answer. */
 export function jetStreamFailure(error: unknown, doing: string, details: Record<string, unknown>): OnexError {
   const text = (error as Error)?.message ?? String(error);

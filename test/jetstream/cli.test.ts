@@ -89,4 +89,20 @@ describe("onex streams, replay and dlq", () => {
     expect(result.status).toBe(69);
     expect(result.stderr).toContain(ErrorCode.ConnectionFailed);
   });
+
+  it("a server without JetStream is ONEX_E_CONNECTION with exit 69, said once for every command that needs it", async () => {
+    const plain = await startNatsServer({ jetstream: false });
+    try {
+      for (const args of [["streams", "apply"], ["streams", "apply", "--dry-run"], ["replay", "--from-seq", "1"], ["dlq", "list"], ["dlq", "show", "1"]]) {
+        const result = runCli([...args, "--server", plain.url]);
+        expect([args.join(" "), result.status, result.stderr.trim()]).toEqual([
+          args.join(" "),
+          69,
+          `error ${ErrorCode.ConnectionFailed}: ${plain.url} has no JetStream for this user (nats-server needs -js, and the user's account JetStream)`,
+        ]);
+      }
+    } finally {
+      await plain.stop();
+    }
+  });
 });

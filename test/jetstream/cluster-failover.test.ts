@@ -1,6 +1,7 @@
 // An R3 stream on a three-node cluster loses the node that leads it, under load: no
 // acknowledged message is lost, and publisher and subscriber fail over to the others. A
-// subscription without a durable name loses the node its consumer leads, and hears on; so
+// subscription without a durable name loses the node its consumer leads, and hears on (its
+// consumer has every node's copy even when opened while the cluster answers nothing); so
 // do the readers of stored messages (`onex replay`, a subscription's replay window) mid-read,
 // and `onex dlq list` while the dead-letter stream elects a new leader.
 import { connect as natsConnect } from "@nats-io/transport-node";
@@ -118,6 +119,29 @@ describe("a three-node cluster losing a node", () => {
       await reading;
     } finally {
       await publisher.close();
+      await receiver.close();
+      await own.stop();
+    }
+  }, 120_000);
+
+  it("a subscription without a durable name, opened while the cluster answers nothing for 6 s, has its consumer on every node of its stream", async () => {
+    const own = await clusterWithStreams();
+    const receiver = await client(own.urls, keys.agent, [keys.node]);
+    const answer = () => own.nodes.forEach((n) => n.process.kill("SIGCONT"));
+    try {
+      // Longer than one request waits: the stream's info, read for its replicas, goes unanswered at first.
+      own.nodes.forEach((n) => n.process.kill("SIGSTOP"));
+      const resume = setTimeout(answer, 6_000);
+      const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-unanswered" }).finally(() => {
+        clearTimeout(resume);
+        answer();
+      });
+      const consumers = [];
+      for await (const c of (await receiver.manager()).consumers.list("ONEX_EVENT")) consumers.push(c.config.num_replicas);
+      await sub.stop();
+      expect(consumers).toEqual([3]);
+    } finally {
+      answer();
       await receiver.close();
       await own.stop();
     }

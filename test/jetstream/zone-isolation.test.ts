@@ -1,10 +1,13 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { inboxPrefixOf } from "../../runtime/jetstream/authorization.js";
+import { getDeadLetter, listDeadLetters } from "../../runtime/jetstream/dead-letter.js";
+import { readHistory } from "../../runtime/jetstream/history.js";
 import { runCli } from "../support/run-cli.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { removeTempDirs, tempDir } from "../support/temp-schemas.js";
@@ -94,5 +97,28 @@ describe("zone isolation from `onex nats-auth`", () => {
     await statusLoop;
     await a.close();
     await b.close();
+  });
+
+  it("a member reading the dead letters or a stream's history is told it is not permitted, not that the stream is missing", async () => {
+    const nc = await natsConnect({ servers: server.url, user: "node-a", pass: "a-pw", inboxPrefix: inboxPrefixOf("node-a") });
+    try {
+      // A member may not ask for account-wide counters, so the manager skips that check.
+      const jsm = await jetstreamManager(nc, { checkAPI: false });
+      const codeOf = (p: Promise<unknown>) => p.then(() => "read", (e: unknown) => (e instanceof OnexError ? e.code : String(e)));
+      const history = async () => {
+        for await (const _ of readHistory(jetstream(nc), jsm, "ONEX_DLQ~zone~2Ea", { fromSequence: 1 }));
+      };
+      expect([await codeOf(listDeadLetters(jsm)), await codeOf(listDeadLetters(jsm, { zone: "zone.a" })), await codeOf(getDeadLetter(jsm, 1, "zone.a")), await codeOf(history())]).toEqual([
+        ErrorCode.PermissionDenied,
+        ErrorCode.PermissionDenied,
+        ErrorCode.PermissionDenied,
+        ErrorCode.PermissionDenied,
+      ]);
+    } finally {
+      await nc.close();
+    }
+    // The CLI says the same (its JetStream commands run as a zone's admin).
+    const cli = runCli(["dlq", "list", "--server", server.url, "--user", "node-a", "--password", "a-pw"]);
+    expect([cli.status, cli.stderr]).toEqual([1, expect.stringContaining(`error ${ErrorCode.PermissionDenied}: this user may not ask ${server.url} for JetStream`)]);
   });
 });

@@ -23,6 +23,8 @@ export interface NatsServerOptions {
   /** Reuse this store folder instead of a fresh one. */
   storeDir?: string;
   port?: number;
+  /** false: a server without JetStream, as a plain NATS deployment runs. */
+  jetstream?: boolean;
 }
 
 /** A free TCP port on 127.0.0.1. */
@@ -38,7 +40,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts `nats-server -js` on loopback and waits until it accepts connections. */
+/** Starts `nats-server -js` (or, asked to, without JetStream) on loopback and waits until it accepts connections. */
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const storeDir = options.storeDir ?? (await mkdtemp(join(tmpdir(), "onex-nats-")));
   const port = options.port ?? (await freePort());
@@ -46,7 +48,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   await writeFile(configFile, options.config ?? "");
 
   const launch = async () => {
-    const child = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, "-c", configFile], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(port), ...(options.jetstream === false ? [] : ["-js", "-sd", storeDir]), "-c", configFile], { stdio: ["ignore", "ignore", "pipe"] });
     await waitForReady(child);
     return child;
   };
