@@ -487,6 +487,29 @@ describe("handlers that never answer", () => {
     const letter = (await listDeadLetters(await jetstreamManager(raw))).find((l) => l.consumer === "hang");
     expect(letter).toMatchObject({ reason: ErrorCode.HandlerFailed, deliveries: 2 });
   });
+
+  it("deliveries still in their handlers when the client closes end quietly: a last attempt's deadline passing rejects nothing, and settling one does nothing", async () => {
+    const c = await client(server.url, keys.agent, [keys.node]);
+    await publisher.publish(stateUpdate("n-closing-last", "busy"));
+    await publisher.publish(stateUpdate("n-closing", "busy"));
+    await publisher.publish(stateUpdate("n-closing", "idle"));
+    const last = await c.subscribe([v0_1.StateUpdate], { entityId: "n-closing-last", durable: "closing-last", maxDeliver: 1, ackWaitMs: 300 });
+    const [onLastAttempt] = await take(last, 1, false);
+    const sub = await c.subscribe([v0_1.StateUpdate], { entityId: "n-closing", durable: "closing", maxDeliver: 5 });
+    const [first, second] = await take(sub, 2, false);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      await c.close();
+      // The last attempt's deadline passes on a closed connection, with nothing to write its letter on.
+      await new Promise((r) => setTimeout(r, 600));
+      const settled = await Promise.allSettled([(async () => first!.working())(), first!.nak(), (async () => second!.term())(), onLastAttempt!.ack()]);
+      expect([unhandled, settled.map((s) => s.status)]).toEqual([[], ["fulfilled", "fulfilled", "fulfilled", "fulfilled"]]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
 });
 
 describe("streams from the manifest", () => {
