@@ -19,6 +19,7 @@ import { ErrorCode, OnexError } from "../errors.js";
 import type { ProtocolSdk, SubjectTemplate } from "../protocol-sdk.js";
 import { encodeSubjectToken } from "../subject-token.js";
 import { checkWhole } from "../option-check.js";
+import { jetStreamFailure, UNANSWERED, withRetry } from "./with-retry.js";
 
 /** The dead-letter stream and its subjects; a zoned deployment has one per zone beside it (`ONEX_DLQ~<zone>`). */
 export const DEAD_LETTER_STREAM = "ONEX_DLQ";
@@ -163,11 +164,11 @@ export async function applyStreams(jsm: JetStreamManager, plans: readonly Stream
   const changes: StreamChange[] = [];
   for (const plan of plans) {
     const desired = desiredConfig(plan) as Partial<StreamConfig> & { name: string };
-    const current = await jsm.streams.info(plan.name).then(
+    const current = await withRetry(() => jsm.streams.info(plan.name)).then(
       (info) => info.config,
       (error: unknown) => {
         if (isNotFound(error)) return undefined;
-        throw new OnexError(ErrorCode.StreamConfig, `cannot read stream ${plan.name}: ${(error as Error).message}`, { stream: plan.name }, { cause: error });
+        throw jetStreamFailure(error, `reading stream ${plan.name}`, { stream: plan.name });
       },
     );
     if (current === undefined) {
@@ -191,10 +192,17 @@ function isNotFound(error: unknown): boolean {
   return /stream not found/i.test((error as Error)?.message ?? "");
 }
 
+/**
+ * A stream's creation or update, retried through an election (the same configuration sent
+ * again is taken as it was). What the server refuses is ONEX_E_STREAM_CONFIG; a request not
+ * permitted or never answered is jetStreamFailure's.
+ */
 async function guard<T>(stream: string, fn: () => Promise<T>): Promise<T> {
   try {
-    return await fn();
+    return await withRetry(fn);
   } catch (error) {
+    const text = (error as Error)?.message ?? "";
+    if (/permission/i.test(text) || UNANSWERED.test(text)) throw jetStreamFailure(error, `configuring stream ${stream}`, { stream });
     throw new OnexError(ErrorCode.StreamConfig, `the server refused the configuration of stream ${stream}: ${(error as Error).message}`, { stream }, { cause: error });
   }
 }
