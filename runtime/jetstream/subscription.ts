@@ -442,7 +442,14 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     [Symbol.asyncIterator]: () => iterator,
     async stop() {
       stopped = true;
-      await iterator.return(undefined);
+      // A pull on a connection waiting to reconnect never ends: past its expiry it is closed, and
+      // what it held (nothing can go back without a connection) waits out ack_wait.
+      const giveUp = setInterval(() => void batch?.close(), 2 * PULL_EXPIRES_MS);
+      try {
+        await iterator.return(undefined);
+      } finally {
+        clearInterval(giveUp);
+      }
     },
   };
 }

@@ -1,5 +1,6 @@
 // A nats-server killed with SIGKILL mid-stream and restarted on the same store: every
-// acknowledged publish is delivered, and each message is handled exactly once by id.
+// acknowledged publish is delivered, and each message is handled exactly once by id. One that
+// stays dead leaves no subscription's stop() (nor its client's close()) waiting for it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
@@ -60,4 +61,23 @@ describe("server crash and restart", () => {
     expect(acknowledged.size).toBe(total);
     for (const id of acknowledged) expect(handled.get(id), id).toBe(1);
   }, 120_000);
+});
+
+describe("a server that dies and stays away", () => {
+  it.each([0, 1])("stop() ends a subscription (and close() its client) while the connection waits to reconnect (%i verification threads)", async (verifyThreads) => {
+    const lone = await startNatsServer();
+    await applyBundledStreams(lone.url);
+    const c = await client(lone.url, keys.agent, [keys.node], { verifyThreads });
+    const sub = await c.subscribe([v0_1.StateUpdate], { entityId: "n-gone" });
+    const consuming = (async () => {
+      for await (const d of sub) await d.ack();
+    })();
+    // The subscription is pulling when the server goes.
+    await new Promise((r) => setTimeout(r, 300));
+    await lone.kill();
+    await sub.stop();
+    await consuming;
+    await c.close();
+    await lone.stop();
+  }, 30_000);
 });
