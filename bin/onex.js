@@ -49,9 +49,21 @@ const args = helpArguments(process.argv.slice(2));
 const problem = usageProblem(config, args);
 if (problem === undefined) {
   await execute({ dir: import.meta.url, args, loadOptions: config });
+  await exitWhenDone();
 } else {
   process.stderr.write(`error ONEX_E_USAGE: ${problem}\n`);
   process.exitCode = 2;
+}
+
+/**
+ * The command has returned, so nothing it started is needed any more. Once what it printed is
+ * written, the process ends within a second even if something still holds it open: the NATS
+ * client leaves the socket of a connection that never completed (a port that accepts and never
+ * speaks NATS, a server stopped) open, and it kept a failed command waiting forever.
+ */
+async function exitWhenDone() {
+  for (const stream of [process.stdout, process.stderr]) if (stream.writableLength > 0) await new Promise((resolve) => stream.once("drain", resolve));
+  setTimeout(() => process.exit(), 1_000).unref();
 }
 
 /** What is wrong with the command words, in the ONEX_E_USAGE format oclif's own messages lack. */

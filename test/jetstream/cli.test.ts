@@ -1,10 +1,12 @@
 import { writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
 import { exportPublicKey } from "../../runtime/trust/keys.js";
+import { startCli } from "../support/cli-process.js";
 import { runCli } from "../support/run-cli.js";
 import { removeTempDirs, tempDir } from "../support/temp-schemas.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
@@ -89,6 +91,24 @@ describe("onex streams, replay and dlq", () => {
     expect(result.status).toBe(69);
     expect(result.stderr).toContain(ErrorCode.ConnectionFailed);
   });
+
+  it("a port that accepts the connection and never speaks NATS is ONEX_E_CONNECTION with exit 69, and the command ends", async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const url = `nats://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const runs = [startCli(["dlq", "list", "--server", url]), startCli(["registry", "list", "--registry", url])];
+    try {
+      // Ended by the test's own timeout, the runs fail; ended by themselves, they report the server.
+      const statuses = await Promise.all(runs.map((run) => run.exited));
+      expect([statuses, runs.map((run) => run.stderr())]).toEqual([
+        [69, 69],
+        [expect.stringMatching(/^error ONEX_E_CONNECTION: .*timeout/), expect.stringMatching(/^error ONEX_E_REGISTRY_UNAVAILABLE: .*timeout/)],
+      ]);
+    } finally {
+      for (const run of runs) run.child.kill("SIGKILL");
+      silent.close();
+    }
+  }, 40_000);
 
   it("a server without JetStream is ONEX_E_CONNECTION with exit 69, said once for every command that needs it", async () => {
     const plain = await startNatsServer({ jetstream: false });
