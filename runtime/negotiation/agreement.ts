@@ -219,6 +219,20 @@ function earlier(a: ProtocolOffer, b: ProtocolOffer): string {
   return compareVersions(a.protocol.version, b.protocol.version) < 0 ? a.protocol.version : b.protocol.version;
 }
 
+/** Whether a peer's `protocol` block has the spec's fields, each of its type (a list of version strings included). */
+export function isProtocolBlock(value: unknown): value is ProtocolBlock {
+  const p = value as Record<string, unknown> | null | undefined;
+  return (
+    typeof p === "object" &&
+    p !== null &&
+    typeof p.version === "string" &&
+    Array.isArray(p.compatible_with) &&
+    p.compatible_with.every((v) => typeof v === "string") &&
+    typeof p.declared_by === "string" &&
+    typeof p.schema_manifest_url === "string"
+  );
+}
+
 /** Checks that `value` is a well-formed offer; throws ONEX_E_NEGOTIATION_INVALID. */
 export function parseOffer(value: unknown, source: string): ProtocolOffer {
   const bad = (why: string): never => {
@@ -228,10 +242,7 @@ export function parseOffer(value: unknown, source: string): ProtocolOffer {
   const o = value as Record<string, unknown>;
   if (o.kind !== "onex.offer/1") bad(`kind is ${JSON.stringify(o.kind)}`);
   if (typeof o.deployment !== "string" || o.deployment === "") bad("deployment is not a name");
-  const p = o.protocol as Record<string, unknown> | undefined;
-  if (!p || typeof p.version !== "string" || !Array.isArray(p.compatible_with) || typeof p.declared_by !== "string" || typeof p.schema_manifest_url !== "string") {
-    bad("protocol is not {version, compatible_with, declared_by, schema_manifest_url}");
-  }
+  if (!isProtocolBlock(o.protocol)) bad("protocol is not {version, compatible_with, declared_by, schema_manifest_url}");
   if ((o.signer !== undefined && typeof o.signer !== "string") || (o.signature !== undefined && typeof o.signature !== "string")) bad("signer and signature are not strings");
   for (const key of ["speaks", "converts"]) {
     const list = o[key];

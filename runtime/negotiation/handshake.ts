@@ -58,21 +58,29 @@ async function agreeChecked(nc: NatsConnection, offer: ProtocolOffer, theirs: Pr
   } catch (error) {
     throw unbacked(error, checked.unverified) ?? error;
   }
-  const rejection = answer.rejection as { code?: unknown; message?: unknown; details?: unknown } | undefined;
-  if (rejection !== undefined) {
+  // The answer is the peer's JSON: any field may hold anything (see `shown`).
+  if (answer.rejection !== undefined) {
+    const rejection = answer.rejection as { code?: unknown; message?: unknown; details?: unknown } | null;
+    if (rejection === null || typeof rejection !== "object") throw new OnexError(ErrorCode.NegotiationInvalid, `"${peer}" answered with a rejection that is not an object`, { peer });
     const code = typeof rejection.code === "string" && KNOWN_CODES.has(rejection.code) ? (rejection.code as Code) : ErrorCode.IncompatiblePeer;
-    throw new OnexError(code, `"${peer}" rejected the handshake: ${String(rejection.message)}`, { peer, rejectedBy: peer, remote: rejection.details });
+    throw new OnexError(code, `"${peer}" rejected the handshake: ${shown(rejection.message)}`, { peer, rejectedBy: peer, remote: rejection.details });
   }
-  const agreement = answer.agreement as Agreement | undefined;
-  if (agreement === undefined || agreement.mode !== ours.mode || agreement.version !== ours.version) {
+  const agreement = answer.agreement as Partial<Agreement> | null | undefined;
+  if (agreement === undefined || agreement === null || typeof agreement !== "object" || agreement.mode !== ours.mode || agreement.version !== ours.version) {
+    const theirs = agreement !== null && typeof agreement === "object" ? `${shown(agreement.mode)} v${shown(agreement.version)}` : "nothing";
     const why = new OnexError(
       ErrorCode.NegotiationInvalid,
-      `"${peer}" agreed on ${agreement ? `${agreement.mode} v${agreement.version}` : "nothing"}, but this side computed ${ours.mode} v${ours.version}: the two onex versions negotiate differently`,
+      `"${peer}" agreed on ${theirs}, but this side computed ${ours.mode} v${ours.version}: the two onex versions negotiate differently`,
       { peer, ours, theirs: agreement },
     );
     throw unbacked(why, checked.unverified) ?? why;
   }
   return withChecks(ours, checked.unverified, signer);
+}
+
+/** A field of the peer's answer in a message: a string as it is, anything else as JSON (its own `toString` may be anything). */
+function shown(value: unknown): string {
+  return typeof value === "string" ? value : String(JSON.stringify(value));
 }
 
 /** When versions the peer's indexes do not back made the difference, the failure is theirs: a schema hash mismatch naming them. */

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError } from "../errors.js";
 import { checkPositive } from "../option-check.js";
-import type { ProtocolBlock } from "./agreement.js";
+import { isProtocolBlock, type ProtocolBlock } from "./agreement.js";
 import { timeoutSignal } from "../timer.js";
 import { requestJson, schemasSubject } from "./negotiation-service.js";
 import { differingSchemas, parseSchemaIndex, type SchemaIndex } from "./schema-index.js";
@@ -97,14 +97,18 @@ async function readDocument(location: string, timeoutMs: number): Promise<unknow
 }
 
 function compareWithKnown(source: string, document: unknown, known: readonly SchemaIndex[]): ProbeResult {
-  const doc = document as { kind?: unknown; deployment?: unknown; protocol?: ProtocolBlock; indexes?: unknown };
+  const doc = document as { kind?: unknown; deployment?: unknown; protocol?: unknown; indexes?: unknown };
   let indexes: SchemaIndex[];
   const result: ProbeResult = { source, versions: [] };
   if (doc !== null && typeof doc === "object" && doc.kind === "onex.schemas/1") {
     if (!Array.isArray(doc.indexes)) throw new OnexError(ErrorCode.NegotiationInvalid, `${source}: "indexes" is not a list`, { source });
+    if (doc.indexes.length === 0) throw new OnexError(ErrorCode.NegotiationInvalid, `${source}: "indexes" lists no schema index`, { source });
     indexes = doc.indexes.map((i, n) => parseSchemaIndex(i, `${source} indexes[${n}]`));
     if (typeof doc.deployment === "string") result.deployment = doc.deployment;
-    if (doc.protocol !== undefined) result.protocol = doc.protocol;
+    if (doc.protocol !== undefined) {
+      if (!isProtocolBlock(doc.protocol)) throw new OnexError(ErrorCode.NegotiationInvalid, `${source}: "protocol" is not {version, compatible_with, declared_by, schema_manifest_url}`, { source });
+      result.protocol = doc.protocol;
+    }
   } else {
     indexes = [parseSchemaIndex(document, source)];
   }

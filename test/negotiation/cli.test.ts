@@ -36,6 +36,27 @@ describe("onex versions and onex negotiate (with index files, no server)", () =>
     expect(result.stderr).toContain(`error ${ErrorCode.SchemaHashMismatch}:`);
   });
 
+  it("a published schema document listing no index, or with a protocol block of other shapes, is ONEX_E_NEGOTIATION_INVALID", async () => {
+    const dir = await tempDir();
+    const index = JSON.parse(await readFile(join(PROJECT_ROOT, "generated", "v0.1", "index.json"), "utf8")) as { version: string; compatible_with: string[] };
+    const protocol = { version: index.version, compatible_with: index.compatible_with, declared_by: "peer", schema_manifest_url: "" };
+    const documents = [
+      { indexes: [] },
+      { indexes: [index], protocol: 5 },
+      { indexes: [index], protocol: {} },
+      { indexes: [index], protocol: { ...protocol, version: {} } },
+      { indexes: [index], protocol: { ...protocol, compatible_with: index.compatible_with.join(",") } },
+      { indexes: [index], protocol: { ...protocol, compatible_with: [1] } },
+    ];
+    const outcomes = [];
+    for (const [n, document] of documents.entries()) {
+      await writeFile(join(dir, `peer-${n}.json`), JSON.stringify({ kind: "onex.schemas/1", ...document }));
+      const result = runCli(["negotiate", "--peer", join(dir, `peer-${n}.json`), "--as", "v0.1"]);
+      outcomes.push([result.status, result.stderr.split(":")[0]]);
+    }
+    expect(outcomes).toEqual(documents.map(() => [3, `error ${ErrorCode.NegotiationInvalid}`]));
+  });
+
   it("an unknown own version is a usage error", () => {
     const result = runCli(["negotiate", "--peer", "generated/v0.1/index.json", "--as", "v9.9"]);
     expect(result.status).toBe(2);

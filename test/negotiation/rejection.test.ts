@@ -235,6 +235,44 @@ describe("a peer whose answer disagrees with the rule", () => {
   });
 });
 
+describe("a peer whose answer holds any JSON where a rejection or an agreement goes", () => {
+  it("is refused with a negotiation code naming it, never an exception of its making", async () => {
+    const v02 = indexes.find((i) => i.version === "0.2")!;
+    const offer = buildOffer({ deployment: "deployment-odd", protocol: protocolOf(v02), indexes });
+    const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+    const hostile = { toString: 1, valueOf: 2 };
+    const answers: [Record<string, unknown>, string, string][] = [
+      [{ rejection: null }, ErrorCode.NegotiationInvalid, "a rejection that is not an object"],
+      [{ rejection: 5 }, ErrorCode.NegotiationInvalid, "a rejection that is not an object"],
+      [{ rejection: { message: hostile } }, ErrorCode.IncompatiblePeer, 'rejected the handshake: {"toString":1,"valueOf":2}'],
+      [{ rejection: { code: ErrorCode.SchemaHashMismatch, message: ["a", 1] } }, ErrorCode.SchemaHashMismatch, 'rejected the handshake: ["a",1]'],
+      [{ agreement: null }, ErrorCode.NegotiationInvalid, "agreed on nothing"],
+      [{ agreement: 7 }, ErrorCode.NegotiationInvalid, "agreed on nothing"],
+      [{ agreement: { mode: hostile, version: [] } }, ErrorCode.NegotiationInvalid, 'agreed on {"toString":1,"valueOf":2} v[]'],
+    ];
+    let answer: Record<string, unknown> = {};
+    const subscriptions = [
+      client.nc.subscribe(schemasSubject("deployment-odd"), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.schemas/1", deployment: "deployment-odd", protocol: offer.protocol, indexes })) }),
+      client.nc.subscribe(negotiateSubject("deployment-odd"), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.answer/1", offer, ...answer })) }),
+    ];
+    try {
+      await client.nc.flush();
+      const outcomes = [];
+      for (const [sent] of answers) {
+        answer = sent;
+        const error = await negotiate(client.nc, offer, "deployment-odd").then(
+          () => "agreed",
+          (e: unknown) => (isOnexError(e) ? [e.code, e.message] : String(e)),
+        );
+        outcomes.push(error);
+      }
+      expect(outcomes).toEqual(answers.map(([, code, text]) => [code, expect.stringContaining(text)]));
+    } finally {
+      for (const subscription of subscriptions) subscription.unsubscribe();
+    }
+  });
+});
+
 describe("the agreement rule", () => {
   it("is symmetric for every pair of bundled versions, and rejects v0.0.9 with v0.2 only without adapters", () => {
     const offers = indexes.map((i) => buildOffer({ deployment: `d-${i.version}`, protocol: protocolOf(i), indexes, graph: versionGraph }));
