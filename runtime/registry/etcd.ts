@@ -45,8 +45,20 @@ const DEPARTED_TTL_S = 30;
 
 /** Connects to etcd and checks it answers. */
 export async function openEtcdStore(options: EtcdStoreOptions): Promise<RegistryStore> {
-  const client = new Etcd3({ hosts: options.hosts, dialTimeout: options.callTimeoutMs ?? 5_000 });
-  const store = new EtcdStore(client, options.prefix ?? "/onex/registry/", options.ttlMs, options.callTimeoutMs ?? 5_000, options.logger);
+  const callTimeoutMs = options.callTimeoutMs ?? 5_000;
+  // Every request but the watch and the lease keep-alive streams answers within the timeout or
+  // fails: without a deadline, an etcd that accepts connections and never answers held every
+  // command forever.
+  const client = new Etcd3({
+    hosts: options.hosts,
+    dialTimeout: callTimeoutMs,
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+    // A list or a watch's first read is one answer for the whole prefix: over gRPC's default
+    // 4 MiB (a few thousand entries, or a few large values a store writer put there) it was
+    // refused, every time, and the registry could list nothing.
+    grpcOptions: { "grpc.max_receive_message_length": -1 },
+  });
+  const store = new EtcdStore(client, options.prefix ?? "/onex/registry/", options.ttlMs, callTimeoutMs, options.logger);
   try {
     await store.ping();
   } catch (cause) {

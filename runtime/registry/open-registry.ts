@@ -82,9 +82,12 @@ export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["l
       const { openNatsKvStore } = await import("./nats-kv.js");
       const replicas = parsed.params.get("replicas");
       if (replicas !== null && !["1", "3", "5"].includes(replicas)) throw new OnexError(ErrorCode.RegistryUrl, `replicas=${replicas} is not 1, 3 or 5`, { replicas });
+      const bucket = parsed.params.get("bucket") ?? "onex_registry";
+      // NATS KV's rule for a bucket name; the longest leaves room for its streams' names (`KV_<bucket>_marks`, at most 255).
+      if (!/^[-\w]{1,246}$/.test(bucket)) throw new OnexError(ErrorCode.RegistryUrl, `bucket=${JSON.stringify(bucket)} is not 1 to 246 letters, digits, "_" or "-"`, { bucket });
       return openNatsKvStore({
         servers: parsed.hosts.map((h) => `nats://${h}`),
-        bucket: parsed.params.get("bucket") ?? "onex_registry",
+        bucket,
         ttlMs: parsed.ttlMs,
         ttlGiven: parsed.params.has("ttl"),
         ...(replicas === null ? {} : { replicas: Number(replicas) }),
@@ -92,12 +95,19 @@ export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["l
     }
     case "etcd": {
       const { openEtcdStore } = await import("./etcd.js");
-      return openEtcdStore({ hosts: parsed.hosts.map((h) => `http://${h}`), prefix: parsed.params.get("prefix") ?? "/onex/registry/", ttlMs: parsed.ttlMs, ...(logger === undefined ? {} : { logger }) });
+      return openEtcdStore({ hosts: parsed.hosts.map((h) => `http://${h}`), prefix: prefixOf(parsed, "/onex/registry/"), ttlMs: parsed.ttlMs, ...(logger === undefined ? {} : { logger }) });
     }
     case "consul": {
       const { openConsulStore } = await import("./consul.js");
       const token = parsed.params.get("token");
-      return openConsulStore({ host: parsed.hosts[0]!, prefix: parsed.params.get("prefix") ?? "onex/registry/", ttlMs: parsed.ttlMs, ...(token ? { token } : {}) });
+      return openConsulStore({ host: parsed.hosts[0]!, prefix: prefixOf(parsed, "onex/registry/"), ttlMs: parsed.ttlMs, ...(token ? { token } : {}) });
     }
   }
+}
+
+/** The URL's key prefix: an empty one would put the registry's keys among everything else in the store. */
+function prefixOf(parsed: RegistryUrl, fallback: string): string {
+  const prefix = parsed.params.get("prefix") ?? fallback;
+  if (prefix === "") throw new OnexError(ErrorCode.RegistryUrl, "prefix= is empty; the registry's keys need a prefix of their own (default " + fallback + ")", {});
+  return prefix;
 }

@@ -92,17 +92,17 @@ describe("onex streams, replay and dlq", () => {
     expect(result.stderr).toContain(ErrorCode.ConnectionFailed);
   });
 
-  it("a port that accepts the connection and never speaks NATS is ONEX_E_CONNECTION with exit 69, and the command ends", async () => {
+  it("a port that accepts the connection and never answers (NATS or etcd) is exit 69, and the command ends", async () => {
     const silent = createServer(() => undefined);
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    const url = `nats://127.0.0.1:${(silent.address() as AddressInfo).port}`;
-    const runs = [startCli(["dlq", "list", "--server", url]), startCli(["registry", "list", "--registry", url])];
+    const host = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const runs = [startCli(["dlq", "list", "--server", `nats://${host}`]), startCli(["registry", "list", "--registry", `nats://${host}`]), startCli(["registry", "list", "--registry", `etcd://${host}`])];
     try {
       // Ended by the test's own timeout, the runs fail; ended by themselves, they report the server.
       const statuses = await Promise.all(runs.map((run) => run.exited));
       expect([statuses, runs.map((run) => run.stderr())]).toEqual([
-        [69, 69],
-        [expect.stringMatching(/^error ONEX_E_CONNECTION: .*timeout/), expect.stringMatching(/^error ONEX_E_REGISTRY_UNAVAILABLE: .*timeout/)],
+        [69, 69, 69],
+        [expect.stringMatching(/^error ONEX_E_CONNECTION: .*timeout/), expect.stringMatching(/^error ONEX_E_REGISTRY_UNAVAILABLE: .*timeout/), expect.stringMatching(/^error ONEX_E_REGISTRY_UNAVAILABLE: cannot reach etcd/)],
       ]);
     } finally {
       for (const run of runs) run.child.kill("SIGKILL");

@@ -71,6 +71,23 @@ describe("parseRegistryUrl", () => {
     }
   });
 
+  it("a bucket NATS KV cannot name and an empty key prefix are ONEX_E_REGISTRY_URL (exit 2) before anything connects", () => {
+    const { dir, remove } = scratch("registry-bucket");
+    try {
+      // Port 1: nothing listens, so an URL that got as far as connecting would be exit 69, not 2.
+      const urls = ["nats://127.0.0.1:1?bucket=a.b", "nats://127.0.0.1:1?bucket=", "nats://127.0.0.1:1?bucket=*", `nats://127.0.0.1:1?bucket=${"b".repeat(247)}`, "etcd://127.0.0.1:1?prefix=", "consul://127.0.0.1:1?prefix="];
+      const outcomes = urls.map((url) => {
+        const run = onex(dir, ["registry", "list", "--registry", url]);
+        return [run.code, run.stderr.split(":")[0]];
+      });
+      expect(outcomes).toEqual(urls.map(() => [ExitCode.Usage, `error ${ErrorCode.RegistryUrl}`]));
+      // The longest name NATS KV takes is still a bucket: this one gets as far as connecting.
+      expect(onex(dir, ["registry", "list", "--registry", `nats://127.0.0.1:1?bucket=${"b".repeat(246)}`]).stderr).toMatch(new RegExp(`^error ${ErrorCode.RegistryUnavailable}`));
+    } finally {
+      remove();
+    }
+  });
+
   it("answers any text with a parse or ONEX_E_REGISTRY_URL, never another error (fast-check)", () => {
     const pieces = fc.constantFrom("nats", "etcd", "consul", "://", ":", "/", "?", "&", "=", ",", "ttl", "bucket", "h", "[::1]", "4222", "500ms", "2m", "x", " ", "#", "%", "\u0000", "é");
     fc.assert(
