@@ -158,15 +158,14 @@ export class DataPlanePeer {
       });
       // Both settle before this returns: nothing is written to the store after a fetch ends.
       const [announce, fetch] = await Promise.allSettled([announced, fetching]);
-      if (announce.status === "rejected") {
-        const error: unknown = announce.reason;
-        // Every piece may have arrived first: then the file is in place and verified, and it is
-        // only this peer's place in the swarm that failed, which the error must not hide.
-        if (fetch.status === "fulfilled" && isOnexError(error)) throw new OnexError(error.code, `${out} was fetched and verified, but announcing this peer failed: ${error.message}`, error.details, { cause: error });
-        throw error;
-      }
+      // Every piece may have arrived first: then the file is in place and verified, and it is
+      // only this peer's place in the swarm that failed, which the error must not hide.
+      const inPlace = (error: unknown) => (isOnexError(error) ? new OnexError(error.code, `${out} was fetched and verified, but announcing this peer failed: ${error.message}`, error.details, { cause: error }) : error);
+      if (announce.status === "rejected") throw fetch.status === "fulfilled" ? inPlace(announce.reason) : announce.reason;
       if (fetch.status === "rejected") throw fetch.reason;
-      await this.swarm.publishHave(descriptor.root_hash);
+      await this.swarm.publishHave(descriptor.root_hash).catch((error: unknown) => {
+        throw inPlace(error);
+      });
       return { descriptor, result: fetch.value };
     } finally {
       outer?.removeEventListener("abort", forward);

@@ -1,7 +1,7 @@
 /**
  * A fetch requests its first pieces while its announcement is on the way to the stream, and a
  * failed announcement still fails the fetch with its own error (saying so when the file is
- * already in place). The fetcher's control plane
+ * already in place, as does a failed last announcement of the whole file). The fetcher's control plane
  * is the real JetStream client with its announcements held back or refused.
  */
 import { existsSync } from "node:fs";
@@ -25,12 +25,17 @@ const trusted: KeyPair[] = [keys.seeder, keys.fetcher];
 const peers: TestPeer[] = [];
 const clients: OnexClient[] = [];
 
-/** The fetcher's client, with its `event.artifact.announced` publishes passed to `announce`. */
-async function fetcher(id: string, announce: (publish: () => Promise<unknown>) => Promise<unknown>): Promise<TestPeer> {
+/** The fetcher's client, with its `event.artifact.announced` publishes passed to `announce` (and `signal.artifact.have` to `have`). */
+type Passed = (publish: () => Promise<unknown>, message: { type?: string; payload?: { complete?: boolean } }) => Promise<unknown>;
+async function fetcher(id: string, announce: Passed, have: Passed = (publish) => publish()): Promise<TestPeer> {
   const real: ControlPlane = await client(nats.url, keys.fetcher, trusted);
   clients.push(real as OnexClient);
+  const passedTo: Record<string, Passed | undefined> = { "event.artifact.announced": announce, "signal.artifact.have": have };
   const wrapped: ControlPlane = {
-    publish: (message, options) => ((message as { type?: string }).type === "event.artifact.announced" ? announce(() => real.publish(message, options)) : real.publish(message, options)) as ReturnType<ControlPlane["publish"]>,
+    publish: (message, options) => {
+      const m = message as Parameters<Passed>[1];
+      return (passedTo[m.type ?? ""] ?? ((publish) => publish()))(() => real.publish(message, options), m) as ReturnType<ControlPlane["publish"]>;
+    },
     subscribe: (types, options) => real.subscribe(types, options),
     subscribeVersioned: (receiver, options) => real.subscribeVersioned(receiver, options),
   };
@@ -95,6 +100,21 @@ describe("announcing while fetching", () => {
     const onPiece = (_index: number, have: { complete: boolean }) => have.complete && allIn();
     const fetching = f.peer.fetch({ name: "models/small", version: "1.0.0" }, out, { stallTimeoutMs: 30_000, onPiece });
     await expect(fetching).rejects.toMatchObject({ code: ErrorCode.ConnectionFailed, message: `${out} was fetched and verified, but announcing this peer failed: the stream did not take the announcement` });
+    expect(await sha256File(out)).toBe(await sha256File(source));
+  }, 30_000);
+
+  it("the last word of a fetch (it holds every piece) refused fails it the same way, saying the file is in place", async () => {
+    const f = await fetcher(
+      "last-word",
+      (publish) => publish(),
+      async (publish, message) => {
+        // Words of pieces still missing go out; those of the whole file do not.
+        if (!message.payload?.complete) return publish();
+        throw new OnexError(ErrorCode.PublishTimeout, "no acknowledgement");
+      },
+    );
+    const out = join(work.dir, "last-word.bin");
+    await expect(f.peer.fetch({ name: "models/small", version: "1.0.0" }, out, { stallTimeoutMs: 30_000 })).rejects.toMatchObject({ code: ErrorCode.PublishTimeout, message: `${out} was fetched and verified, but announcing this peer failed: no acknowledgement` });
     expect(await sha256File(out)).toBe(await sha256File(source));
   }, 30_000);
 });
