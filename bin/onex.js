@@ -62,7 +62,8 @@ if (problem === undefined) {
  * speaks NATS, a server stopped) open, and it kept a failed command waiting forever.
  */
 async function exitWhenDone() {
-  for (const stream of [process.stdout, process.stderr]) if (stream.writableLength > 0) await new Promise((resolve) => stream.once("drain", resolve));
+  // Polled: "drain" comes only after a write that filled the buffer (on Linux, writes to a pipe or file are synchronous and nothing waits here).
+  for (const stream of [process.stdout, process.stderr]) while (stream.writableLength > 0) await new Promise((resolve) => setTimeout(resolve, 10));
   setTimeout(() => process.exit(), 1_000).unref();
 }
 

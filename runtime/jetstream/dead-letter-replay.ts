@@ -101,8 +101,10 @@ export async function replayDeadLetter(js: JetStreamClient, plan: ReplayPlan): P
   // A random de-duplication id: a predictable one could be stored ahead of time, making the replay a silent duplicate.
   const id = `replay:${globalThis.crypto.randomUUID()}`;
   try {
-    // Retried with the same id through an election: a publish stored whose acknowledgement was lost is stored once.
-    const ack = await withRetry(() => js.publish(plan.target, plan.data, { headers: h, msgID: id }));
+    // An acknowledgement that does not come is waited for again with the same id: a publish stored
+    // whose acknowledgement was lost is stored once (within the stream's duplicate window). No
+    // stream for the subject ("no responders") is said at once.
+    const ack = await withRetry(() => js.publish(plan.target, plan.data, { headers: h, msgID: id }), /timeout/i);
     return { stream: ack.stream, sequence: ack.seq };
   } catch (error) {
     throw publishError(error, plan.target, id);

@@ -232,8 +232,11 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   // connection, and the pull just expires empty. Watch for ours, so a withdrawn permission
   // ends the subscription instead of being retried in silence.
   const statuses = transport.nc.status() as AsyncIterable<{ type: string; error?: unknown }> & { stop?(): void };
+  // Whether the connection is waiting to reconnect: then a pull in progress never ends (see stop).
+  let disconnected = false;
   void (async () => {
     for await (const status of statuses) {
+      if (status.type === "disconnect" || status.type === "reconnect") disconnected = status.type === "disconnect";
       const text = status.type === "error" ? String((status.error as Error)?.message ?? status.error) : "";
       const ours = text.includes(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumerName}"`) || text.includes(`$JS.ACK.${stream}.${consumerName}.`);
       if (!ours || !/permissions violation/i.test(text)) continue;
@@ -443,8 +446,11 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     async stop() {
       stopped = true;
       // A pull on a connection waiting to reconnect never ends: past its expiry it is closed, and
-      // what it held (nothing can go back without a connection) waits out ack_wait.
-      const giveUp = setInterval(() => void batch?.close(), 2 * PULL_EXPIRES_MS);
+      // what it held (nothing can go back without a connection) waits out ack_wait. A connected
+      // pull is left to end on the server, which it does within its expiry.
+      const giveUp = setInterval(() => {
+        if (disconnected) void batch?.close();
+      }, 2 * PULL_EXPIRES_MS);
       try {
         await iterator.return(undefined);
       } finally {

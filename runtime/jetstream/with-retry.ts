@@ -5,17 +5,24 @@
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
 
-/** What a JetStream request that went unanswered says: a server restarting, or a stream or cluster electing its leader. */
-export const UNANSWERED = /timeout|no responders|jetstream is not enabled|leader/i;
+/**
+ * What a JetStream request that went unanswered says: a server restarting, or a stream or
+ * cluster electing its leader (nats-server: "JetStream system temporarily unavailable" while
+ * the cluster has no meta leader, "stream is offline" while a stream's peers are away).
+ */
+export const UNANSWERED = /timeout|no responders|jetstream is not enabled|leader|temporarily unavailable|is offline/i;
 
-/** While a cluster elects a new stream leader (or a server restarts), JetStream requests time out for a few seconds; those are retried. */
-export async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
+/**
+ * While a cluster elects a new stream leader (or a server restarts), JetStream requests time out
+ * for a few seconds; those are retried, for 15 s. `retried` narrows what counts as unanswered.
+ */
+export async function withRetry<T>(fn: () => Promise<T>, retried: RegExp = UNANSWERED): Promise<T> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     try {
       return await fn();
     } catch (error) {
-      if (UNANSWERED.test((error as Error).message) && Date.now() < deadline) {
+      if (retried.test((error as Error).message) && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 250));
         continue;
       }

@@ -147,6 +147,38 @@ describe("a three-node cluster losing a node", () => {
     }
   }, 120_000);
 
+  it("onex streams apply and onex dlq list wait out a cluster without a meta leader (JetStream system temporarily unavailable)", async () => {
+    const own = await clusterWithStreams();
+    const [lone, ...others] = own.nodes;
+    const nc = await natsConnect({ servers: lone!.url });
+    const answer = () => others.forEach((n) => n.process.kill("SIGCONT"));
+    try {
+      const jsm = await jetstreamManager(nc);
+      // Two of three nodes stopped: the one left has no quorum, and says so once it notices (a
+      // stream's creation is asked until it does; it goes unanswered until then).
+      others.forEach((n) => n.process.kill("SIGSTOP"));
+      const leaderless = async () => {
+        for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+          const said = await jsm.streams.add({ name: "PROBE", subjects: ["probe.>"], num_replicas: 3 }).then(
+            () => "",
+            (e: unknown) => String((e as Error).message),
+          );
+          if (/temporarily unavailable/i.test(said)) return said;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        return "never leaderless";
+      };
+      expect(await leaderless()).toMatch(/temporarily unavailable/i);
+      const resume = setTimeout(answer, 3_000);
+      const settled = await Promise.allSettled([applyStreams(jsm, planStreams([v0_1, v0_2], { replicas: 3 }, { replicas: 3 })), listDeadLetters(jsm)]).finally(() => clearTimeout(resume));
+      expect(settled.map((s) => (s.status === "rejected" ? String(s.reason) : s.status))).toEqual(["fulfilled", "fulfilled"]);
+    } finally {
+      answer();
+      await nc.close();
+      await own.stop();
+    }
+  }, 120_000);
+
   it("onex replay's reader reads every stored message once when the node holding its consumer dies mid-read", async () => {
     const own = await clusterWithStreams();
     const publisher = await client(own.urls, keys.node, [keys.node]);
