@@ -18,7 +18,7 @@
  * without a lease.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { Etcd3, Range, type IKeyValue } from "etcd3";
+import { Etcd3, GRPCDeadlineExceededError, GRPCResourceExhastedError, isRecoverableError, Range, type IKeyValue, type IOptions } from "etcd3";
 import { ErrorCode, OnexError } from "../errors.js";
 import type { CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
@@ -39,6 +39,32 @@ export interface EtcdStoreOptions {
   logger?: { warn(message: string, details?: Record<string, unknown>): void };
 }
 
+/**
+ * etcd3's own retry (up to three attempts of an error it calls recoverable, on another host),
+ * except an answer too large and a request whose deadline passed: it may have been applied, and a transaction sent
+ * again then fails its compare, which `write` takes for a lost race, revoking the lease the
+ * entry just written hangs on. Such a failure is the caller's to retry (register, heartbeat).
+ */
+const retryUnlessLate = {
+  async execute<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (error) {
+        // An answer over MAX_ANSWER_BYTES is refused the same way every time.
+        if (attempt === 3 || !isRecoverableError(error as Error) || error instanceof GRPCDeadlineExceededError || error instanceof GRPCResourceExhastedError) throw error;
+      }
+    }
+  },
+} as unknown as NonNullable<IOptions["faultHandling"]>["global"];
+
+/** What one etcd answer may hold (gRPC's default is 4 MiB); a prefix is read in pages below it. */
+const MAX_ANSWER_BYTES = 64 << 20;
+/** Keys a page of a prefix read asks for: a registry's entries are about a kilobyte each. */
+const PAGE_KEYS = 1_000;
+/** Keys a page asks for after one came back too large: 32 of etcd's largest values (1.5 MiB by default) fit an answer. */
+const SMALL_PAGE_KEYS = 32;
+
 const DEPARTED = "#departed";
 // Long enough for every watcher to see it, short enough not to pile up.
 const DEPARTED_TTL_S = 30;
@@ -53,10 +79,8 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<Registry
     hosts: options.hosts,
     dialTimeout: callTimeoutMs,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
-    // A list or a watch's first read is one answer for the whole prefix: over gRPC's default
-    // 4 MiB (a few thousand entries, or a few large values a store writer put there) it was
-    // refused, every time, and the registry could list nothing.
-    grpcOptions: { "grpc.max_receive_message_length": -1 },
+    faultHandling: { global: retryUnlessLate },
+    grpcOptions: { "grpc.max_receive_message_length": MAX_ANSWER_BYTES },
   });
   const store = new EtcdStore(client, options.prefix ?? "/onex/registry/", options.ttlMs, callTimeoutMs, options.logger);
   try {
@@ -190,9 +214,9 @@ class EtcdStore implements RegistryStore {
 
   async list(prefix: StorePrefix): Promise<StoredValue[]> {
     return this.#call(async () => {
-      const kvs = await this.client.getAll().prefix(this.#scope(prefix)).exec();
+      const { kvs } = await this.#readPrefix(this.#scope(prefix));
       const values: StoredValue[] = [];
-      for (const kv of kvs.kvs) {
+      for (const kv of kvs) {
         const key = this.parseKey(kv.key.toString());
         if (key !== undefined && this.#inScope(key, prefix) && (await this.#alive(kv))) values.push({ key, value: kv.value.toString(), revision: kv.mod_revision });
       }
@@ -269,14 +293,14 @@ class EtcdStore implements RegistryStore {
     };
     const start = async () => {
       // Snapshot, then watch from the next revision: nothing between the two is missed.
-      const snapshot = await this.client.getAll().prefix(scope).exec();
+      const snapshot = await this.#readPrefix(scope);
       for (const kv of snapshot.kvs) onPut(kv, true);
       // One range over the entries and the marks in scope (whatever else lies between them is skipped).
       const ranges = [Range.prefix(scope), Range.prefix(markScope)];
       const watcher = await this.client
         .watch()
         .inRange(new Range(Buffer.compare(ranges[0]!.start, ranges[1]!.start) < 0 ? ranges[0]!.start : ranges[1]!.start, Buffer.compare(ranges[0]!.end, ranges[1]!.end) > 0 ? ranges[0]!.end : ranges[1]!.end))
-        .startRevision(String(Number(snapshot.header.revision) + 1))
+        .startRevision(String(Number(snapshot.revision) + 1))
         .create();
       // etcd3's watch manager reconnects and resumes from the last revision it saw; marks held from
       // before a break are dropped all the same, in case the resumed watch skipped any.
@@ -409,6 +433,38 @@ class EtcdStore implements RegistryStore {
 
   #inScope(key: CanonicalAddress, prefix: StorePrefix): boolean {
     return prefix.entityType === undefined || key.entityType === prefix.entityType;
+  }
+
+  /**
+   * Every key under `scope` at one revision, a page at a time: each page is one request within
+   * the call timeout and one answer within MAX_ANSWER_BYTES, however much the prefix holds (a
+   * large registry, or a store writer's large values). After a page too large, the rest of the
+   * read asks for small pages: one failure, where halving again and again would open etcd3's
+   * circuit breaker (three failures running) and refuse every request for 5 s.
+   */
+  async #readPrefix(scope: string): Promise<{ kvs: IKeyValue[]; revision: string }> {
+    const range = Range.prefix(scope);
+    const kvs: IKeyValue[] = [];
+    let revision: string | undefined;
+    let from = range.start;
+    let pageKeys = PAGE_KEYS;
+    for (;;) {
+      const read = this.client.getAll().inRange(new Range(from, range.end)).sort("Key", "Ascend").limit(pageKeys);
+      let page;
+      try {
+        page = await (revision === undefined ? read : read.revision(revision)).exec();
+      } catch (error) {
+        if (!(error instanceof GRPCResourceExhastedError) || pageKeys === SMALL_PAGE_KEYS) throw error;
+        pageKeys = SMALL_PAGE_KEYS;
+        continue;
+      }
+      revision ??= page.header.revision;
+      kvs.push(...page.kvs);
+      const last = page.kvs.at(-1);
+      if (!page.more || last === undefined) return { kvs, revision };
+      // The next key after the last one read.
+      from = Buffer.concat([last.key, Buffer.from([0])]);
+    }
   }
 
   async #call<T>(fn: () => Promise<T>): Promise<T> {

@@ -177,15 +177,17 @@ describe("etcd liveness rests on a registry-sized lease", () => {
     return { registry: new TrustedRegistry(store, { onTampered: () => undefined }), lookups: () => lookups };
   }
 
-  it("a prefix holding more than the etcd client takes in one answer (4 MiB) still lists and watches: a store writer's large entries do not hide the nodes", async () => {
+  it("a prefix holding more than one answer may (gRPC's 4 MiB, onex's 64) still lists and watches: a store writer's large entries do not hide the nodes", async () => {
     const prefix = `/lease${process.pid}g/`;
     const r = await openRegistry(`${server.url}?prefix=${prefix}&ttl=30s`, { onTampered: () => undefined });
     const w = etcdWriter(server.clientUrl, prefix, 30);
     try {
       const node = makeNode(ZONE);
       await r.register(node.entry, node.identity);
-      // Four values of 1.4 MB (etcd takes a request of up to 1.5 MiB): 5.6 MB under the prefix.
-      for (let i = 0; i < 4; i++) await w.put(partsOf(makeNode(ZONE)), "x".repeat(1_400_000));
+      // Fifty values of 1.4 MB (etcd takes a request of up to 1.5 MiB): 70 MB under the prefix,
+      // more than an answer of onex's may hold, so its reads come in pages.
+      const large = "x".repeat(1_400_000);
+      for (let i = 0; i < 50; i += 10) await Promise.all(Array.from({ length: 10 }, () => w.put(partsOf(makeNode(ZONE)), large)));
       expect((await r.list({ zone: ZONE })).map((e) => e.address)).toEqual([node.address]);
       const changes = r.watch({ zone: ZONE });
       expect(await nextMatching(changes, (c) => c.address === node.address, 15_000)).toMatchObject({ kind: "registered", initial: true });
