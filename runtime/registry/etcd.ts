@@ -41,9 +41,10 @@ export interface EtcdStoreOptions {
 
 /**
  * etcd3's own retry (up to three attempts of an error it calls recoverable, on another host),
- * except an answer too large and a request whose deadline passed: it may have been applied, and a transaction sent
- * again then fails its compare, which `write` takes for a lost race, revoking the lease the
- * entry just written hangs on. Such a failure is the caller's to retry (register, heartbeat).
+ * except for an answer too large, which comes back the same every time, and a request whose
+ * deadline passed: it may have been applied, and a transaction sent again then fails its
+ * compare, which `write` takes for a lost race, revoking the lease the entry just written hangs
+ * on. Such a failure is the caller's to retry (register, heartbeat).
  */
 const retryUnlessLate = {
   async execute<T>(fn: () => Promise<T>): Promise<T> {
@@ -51,7 +52,6 @@ const retryUnlessLate = {
       try {
         return await fn();
       } catch (error) {
-        // An answer over MAX_ANSWER_BYTES is refused the same way every time.
         if (attempt === 3 || !isRecoverableError(error as Error) || error instanceof GRPCDeadlineExceededError || error instanceof GRPCResourceExhastedError) throw error;
       }
     }

@@ -108,6 +108,6 @@ export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["l
 /** The URL's key prefix: an empty one would put the registry's keys among everything else in the store. */
 function prefixOf(parsed: RegistryUrl, fallback: string): string {
   const prefix = parsed.params.get("prefix") ?? fallback;
-  if (prefix === "") throw new OnexError(ErrorCode.RegistryUrl, "prefix= is empty; the registry's keys need a prefix of their own (default " + fallback + ")", {});
+  if (prefix === "") throw new OnexError(ErrorCode.RegistryUrl, `prefix= is empty; the registry's keys need a prefix of their own (default ${fallback})`, {});
   return prefix;
 }
