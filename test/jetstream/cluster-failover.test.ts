@@ -169,7 +169,7 @@ describe("a three-node cluster losing a node", () => {
         return "never leaderless";
       };
       expect(await leaderless()).toMatch(/temporarily unavailable/i);
-      const resume = setTimeout(answer, 3_000);
+      const resume = setTimeout(answer, 1_000);
       const settled = await Promise.allSettled([applyStreams(jsm, planStreams([v0_1, v0_2], { replicas: 3 }, { replicas: 3 })), listDeadLetters(jsm)]).finally(() => clearTimeout(resume));
       expect(settled.map((s) => (s.status === "rejected" ? String(s.reason) : s.status))).toEqual(["fulfilled", "fulfilled"]);
     } finally {
