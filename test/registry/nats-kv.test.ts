@@ -57,6 +57,42 @@ describe("NATS KV watch", () => {
     }
   });
 
+  // nats-server 2.9 delivers each new message to a consumer made "last per subject" on an empty
+  // bucket more slowly with every key written since; the watch reads its first state with one,
+  // then goes on with a consumer that starts after that state, missing nothing written meanwhile.
+  it("goes on after its first state with a consumer that starts at a sequence, and misses no registration made while it changes consumers", async () => {
+    for (const before of [0, 3]) {
+      const bucket = `moving${before}x${process.pid}`;
+      const url = `${server.url}?bucket=${bucket}&ttl=30s`;
+      const writer = await openRegistry(url);
+      const watcher = await openRegistry(url);
+      const nc = await connect({ servers: server.url });
+      try {
+        const nodes = Array.from({ length: before + 30 }, () => makeNode("zone.trusted.org"));
+        for (const node of nodes.slice(0, before)) await writer.register(node.entry, node.identity);
+        const seen = new Set<string>();
+        const changes = watcher.watch({ zone: "zone.trusted.org" });
+        const reading = (async () => {
+          for await (const change of changes) if (change.kind === "registered") seen.add(change.address);
+        })();
+        // Written while the watch reads its first state, changes consumers and goes on.
+        for (const node of nodes.slice(before)) await writer.register(node.entry, node.identity);
+        await eventually(async () => nodes.every((node) => seen.has(node.address)), 15_000, "every registration");
+        const jsm = await jetstreamManager(nc);
+        // One consumer is left, the one that starts after the first state (the first one is deleted as it is left).
+        await eventually(async () => (await jsm.consumers.list(`KV_${bucket}`).next()).length === 1, 5_000, "the first state's consumer deleted");
+        const consumers = await jsm.consumers.list(`KV_${bucket}`).next();
+        expect(consumers.map((c) => c.config.deliver_policy)).toEqual(["by_start_sequence"]);
+        await changes.return!();
+        await reading;
+      } finally {
+        await nc.close();
+        await watcher.close();
+        await writer.close();
+      }
+    }
+  });
+
   // The watch's connection hears nothing for three TTLs (as when the node holding its consumer
   // dies and electing another takes that long) while a node heart-beats on the server and
   // another lapses. The watch must not judge the heart-beating node by the last heartbeat it
