@@ -59,51 +59,26 @@ export interface KvWatchOptions {
 
 const fromUtf8 = new TextDecoder();
 
-/**
- * Watches `bucket`, handing each write to `onRecord` as the connection reads it, until `signal`
- * aborts (then it resolves) or the watch is interrupted (then it rejects with WatchInterrupted);
- * a throw from `onRecord` ends the watch with that error. A callback, not an async iterator: a
- * registry watch reports a change only after this hand-off, and each iterator between the
- * socket and the report put its own turns of the microtask queue on every change's way.
- */
-export async function watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket: string, options: KvWatchOptions & { onRecord: (record: WatchedRecord) => void }): Promise<void> {
+/** Watches `bucket` until `signal` aborts (then it ends) or the watch is interrupted (then it throws WatchInterrupted). */
+export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket: string, options: KvWatchOptions): AsyncGenerator<WatchedRecord> {
   if (options.signal.aborted) return;
   const stream = `KV_${bucket}`;
   const prefix = `$KV.${bucket}.`;
   const name = `onex_watch_${nuid.next()}`;
   const inbox = createInbox();
-  // Set as the watch ends: an answer about its consumer that comes later says nothing of the next one.
-  let over = false;
-  let interrupted: string | undefined;
-  let failure: { error: unknown } | undefined;
-  let finished!: () => void;
-  const finishing = new Promise<void>((resolve) => (finished = resolve));
-  // Deliveries that come before the consumer's creation is answered wait here until it is.
-  const early: Msg[] = [];
-  let handle: (msg: Msg) => void = (msg) => void early.push(msg);
   // Subscribed before the consumer exists, so its first delivery has somewhere to go.
-  const sub = nc.subscribe(inbox, {
-    callback: (error, msg) => {
-      if (over) return;
-      if (error !== null) {
-        failure ??= { error };
-        sub.unsubscribe();
-      } else handle(msg);
-    },
-  });
-  // Ends the watch however the subscription ends: unsubscribed (interrupted, aborted, failed) or its connection closed.
-  void sub.closed.then((closedBy) => {
-    // An error here closed it: a permission the connection lacks, typically.
-    if (closedBy instanceof Error) failure ??= { error: closedBy };
-    finished();
-  });
+  const sub = nc.subscribe(inbox);
+  let interrupted: string | undefined;
   const interrupt = (why: string) => {
     interrupted ??= why;
     sub.unsubscribe();
   };
   const onAbort = () => sub.unsubscribe();
   options.signal.addEventListener("abort", onAbort, { once: true });
+  let heard = performance.now();
   let monitor: NodeJS.Timeout | undefined;
+  // Set as the watch ends: an answer about its consumer that comes later says nothing of the next one.
+  let over = false;
   try {
     // With no `fromRevision`, the keys the stream holds, asked beside the consumer's creation.
     const holding = options.fromRevision === undefined ? keysHeld(jsm, stream, prefix, options.filter) : Promise.resolve([]);
@@ -126,9 +101,8 @@ export async function watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket:
     const [creation, holdingKeys] = await Promise.allSettled([creating, holding]);
     if (creation.status === "rejected") throw creation.reason;
     if (holdingKeys.status === "rejected") throw holdingKeys.reason;
-    if (sub.isClosed()) return;
     const created = creation.value;
-    let heard = performance.now();
+    heard = performance.now();
     const held = created.num_pending;
     // The server sends an idle heartbeat a heartbeat interval after its last delivery or
     // heartbeat, and delivers nothing before the consumer exists: the k-th heartbeat since the
@@ -200,56 +174,65 @@ export async function watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket:
     const counted = () => {
       if (taken >= held || settled) settle();
     };
+    counted();
     // Checked twice per heartbeat, after the socket has been read (timers run first in Node's
     // loop, and a loop busy elsewhere for a while must not pass for a silent server).
     monitor = setInterval(
       () =>
         setImmediate(() => {
+          // Deliveries still waiting to be read are the server talking, not silence.
           const silent = performance.now() - heard;
-          if (silent > 2 * options.heartbeatMs) interrupt(`no heartbeat from the server for ${Math.round(silent)} ms`);
+          if (sub.getPending() === 0 && silent > 2 * options.heartbeatMs) interrupt(`no heartbeat from the server for ${Math.round(silent)} ms`);
         }),
       options.heartbeatMs / 2,
     );
     let delivered = 0;
-    handle = (msg) => {
-      if (over || sub.isClosed()) return;
+    for await (const msg of sub) {
       heard = performance.now();
       if (msg.reply === undefined || msg.reply === "" || !msg.reply.startsWith("$JS.ACK.")) {
         // A heartbeat names the last delivery sent: one lost at the end of the stream shows here.
         const last = msg.headers?.code === 100 ? msg.headers.get("Nats-Last-Consumer") : "";
-        if (last !== "" && Number(last) !== delivered) return interrupt(`the server sent delivery ${last}, the last one received is ${delivered}`);
+        if (last !== "" && Number(last) !== delivered) {
+          interrupt(`the server sent delivery ${last}, the last one received is ${delivered}`);
+          break;
+        }
         if (msg.headers?.code === 100 && msg.headers.description.toLowerCase() === "idle heartbeat" && !msg.headers.get("Nats-Consumer-Stalled")) {
           // Never past this host's clock: heartbeats published on the delivery subject by anyone
           // else must not move it further than the clock alone would.
           if (last !== "") options.onHeard?.(Math.min(sentAfter + ++beats * options.heartbeatMs, Date.now()));
           askIfCaughtUp();
         }
-        return answerStatus(nc, msg);
+        answerStatus(nc, msg);
+        continue;
       }
       const ack = ackInfo(msg.reply);
-      if (ack === undefined || ack.deliverySeq !== delivered + 1) return interrupt(`delivery ${ack?.deliverySeq ?? "?"} after ${delivered}`);
+      if (ack === undefined || ack.deliverySeq !== delivered + 1) {
+        interrupt(`delivery ${ack?.deliverySeq ?? "?"} after ${delivered}`);
+        break;
+      }
       delivered = ack.deliverySeq;
       const storedAt = Math.floor(ack.timestampNanos / 1e6);
       sentAfter = Math.max(sentAfter, storedAt);
       beats = 0;
       options.onHeard?.(storedAt);
-      if (msg.subject.startsWith(prefix)) {
-        const key = msg.subject.slice(prefix.length);
-        const value = msg.data;
-        try {
-          options.onRecord({ key, operation: msg.headers?.get("KV-Operation") || "PUT", revision: ack.streamSeq, created: new Date(storedAt), value, string: () => fromUtf8.decode(value) });
-        } catch (error) {
-          failure ??= { error };
-          return sub.unsubscribe();
-        }
-        unseen.delete(key);
+      if (!msg.subject.startsWith(prefix)) {
+        taken = delivered;
+        counted();
+        continue;
       }
+      const value = msg.data;
+      yield {
+        key: msg.subject.slice(prefix.length),
+        operation: msg.headers?.get("KV-Operation") || "PUT",
+        revision: ack.streamSeq,
+        created: new Date(storedAt),
+        value,
+        string: () => fromUtf8.decode(value),
+      };
       taken = delivered;
+      unseen.delete(msg.subject.slice(prefix.length));
       counted();
-    };
-    counted();
-    for (const msg of early.splice(0)) handle(msg);
-    await finishing;
+    }
   } finally {
     over = true;
     clearInterval(monitor);
@@ -262,7 +245,6 @@ export async function watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket:
       if (options.signal.aborted) await deleting;
     }
   }
-  if (failure !== undefined && !options.signal.aborted) throw failure.error;
   if (interrupted !== undefined && !options.signal.aborted) throw new WatchInterrupted(interrupted);
 }
 

@@ -310,14 +310,14 @@ class NatsKvStore implements RegistryStore {
     return this.#call(async () => {
       const values = new Map<string, StoredValue>();
       const read = new AbortController();
-      const onRecord = (entry: WatchedRecord) => {
+      const watching = watchKv(this.nc, this.jsm, this.entries.name, { filter: filterOf(prefix), heartbeatMs: this.#heartbeatMs, signal: read.signal, onCaughtUp: () => read.abort(), get: (k) => this.entries.get(k) });
+      for await (const entry of watching) {
         // Only an address's own spelling of its key: get and resolve read no other.
         const key = canonicalKvKey(entry.key);
-        if (key === undefined) return;
+        if (key === undefined) continue;
         if (entry.operation !== "PUT" || this.#stale(entry)) values.delete(entry.key);
         else values.set(entry.key, { key, value: entry.string(), revision: String(entry.revision), updatedAt: entry.created });
-      };
-      await watchKv(this.nc, this.jsm, this.entries.name, { filter: filterOf(prefix), heartbeatMs: this.#heartbeatMs, signal: read.signal, onCaughtUp: () => read.abort(), get: (k) => this.entries.get(k), onRecord });
+      }
       return [...values.values()];
     });
   }
@@ -357,10 +357,9 @@ class NatsKvStore implements RegistryStore {
       // The bucket's last sequence when the watch is first established: everything up to it is current state.
       let initialUpTo = -1;
       // Set once the first state is read: every later consumer starts after it. The first state
-      // comes from a consumer that delivers each key's last value, and that consumer is not kept
-      // for what follows: nats-server 2.9 takes longer to deliver each new message to one made on
-      // an empty bucket with every key written since (0.47 ms after 1,000 new keys, 1.1 ms after
-      // 4,000, against 0.15 ms for one that starts at a sequence).
+      // comes from a consumer that delivers each key's last value, which is not kept for what
+      // follows: nats-server 2.9 delivers each new message to one made on an empty bucket more
+      // slowly with every key written since (`npm run bench:registry` prints by how much).
       let firstStateUpTo: number | undefined;
       let synced = false;
       const caughtUp = () => {
@@ -378,13 +377,6 @@ class NatsKvStore implements RegistryStore {
             initialUpTo = (await this.entries.kv.status()).streamInfo.state.last_seq;
             if (signal.aborted) break;
           }
-          // After a break, resume right after the last revision seen, so no change is lost or repeated.
-          const onRecord = (entry: WatchedRecord) => {
-            lastRevision = Math.max(lastRevision, entry.revision);
-            // Current state, not a change: present when the watch was established, or written before watch()
-            // was called (the server may have been down in between).
-            this.#onEntry(entry, { stored: entry.revision <= initialUpTo, written: entry.created.getTime() < startedAt }, live, queue, tap);
-          };
           const onCaughtUp = () => {
             caughtUp();
             if (firstState === undefined) return;
@@ -393,8 +385,9 @@ class NatsKvStore implements RegistryStore {
             firstStateUpTo = Math.max(lastRevision, initialUpTo);
             firstState.abort();
           };
+          // After the first state or a break, resume right after the last revision seen, so no change is lost or repeated.
           const after = Math.max(lastRevision, firstStateUpTo ?? 0);
-          await watchKv(this.nc, this.jsm, this.entries.name, {
+          const watcher = watchKv(this.nc, this.jsm, this.entries.name, {
             filter: filterOf(prefix),
             ...(firstState !== undefined ? {} : { fromRevision: after + 1 }),
             heartbeatMs,
@@ -402,8 +395,13 @@ class NatsKvStore implements RegistryStore {
             onCaughtUp,
             onHeard: (upTo) => (readUpTo = Math.max(readUpTo, upTo)),
             get: (k) => this.entries.get(k),
-            onRecord,
           });
+          for await (const entry of watcher) {
+            lastRevision = Math.max(lastRevision, entry.revision);
+            // Current state, not a change: present when the watch was established, or written before watch()
+            // was called (the server may have been down in between).
+            this.#onEntry(entry, { stored: entry.revision <= initialUpTo, written: entry.created.getTime() < startedAt }, live, queue, tap);
+          }
         } catch (error) {
           if (signal.aborted || this.nc.isClosed()) break;
           void error;

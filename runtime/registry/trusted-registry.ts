@@ -314,17 +314,13 @@ export class TrustedRegistry implements Registry {
       }
       // Verified while the adapter still finds out whether the value is alive (etcd: a lease lookup
       // of the snapshot's entries); nothing is reported before both are known.
-      // A change reported on its published mark was verified as the mark came: judged at once,
-      // with no turn of the microtask queue between its delivery and its report.
       const reading =
         known !== undefined && change.stored.value === known.bytes && !change.recheck
           ? undefined
-          : change.markSeen
-            ? outcomeOf(() => this.#readMarkSeen(change.stored))
-            : this.#readThroughOutages(change.stored, signal, change.mark, !change.recheck).then(
-                (resolved) => ({ resolved }),
-                (error: unknown) => ({ error }),
-              );
+          : (change.markSeen ? this.#readMarkSeen(change.stored) : this.#readThroughOutages(change.stored, signal, change.mark, !change.recheck)).then(
+              (resolved) => ({ resolved }),
+              (error: unknown) => ({ error }),
+            );
       if (reading === undefined) change.mark?.catch(() => undefined);
       const live = change.live === undefined ? "alive" : await change.live;
       if (live !== "alive") {
@@ -333,7 +329,7 @@ export class TrustedRegistry implements Registry {
         if (removal !== undefined) yield removal;
         continue;
       }
-      const outcome = reading instanceof Promise ? await reading : reading;
+      const outcome = await reading;
       if (outcome === undefined) continue;
       if ("error" in outcome) {
         const { error } = outcome;
@@ -462,7 +458,7 @@ export class TrustedRegistry implements Registry {
    * stale. The adapter checks the stored mark after, and sends the entry again if it differs.
    * Not marked fresh: a later read of the revision still reads its mark.
    */
-  #readMarkSeen(stored: StoredValue): ResolvedEntry {
+  async #readMarkSeen(stored: StoredValue): Promise<ResolvedEntry> {
     const resolved = this.#decode(stored);
     this.#assertNotOlderThanSeen(resolved);
     this.#see(resolved.entry);
@@ -613,15 +609,6 @@ export class TrustedRegistry implements Registry {
   #report(address: string, error: OnexError): void {
     if (this.#options.onTampered) this.#options.onTampered(address, error);
     else console.warn(`onex registry: ${error.code}: ${error.message}`);
-  }
-}
-
-/** What `read` returned, or what it threw. */
-function outcomeOf(read: () => ResolvedEntry): { resolved: ResolvedEntry } | { error: unknown } {
-  try {
-    return { resolved: read() };
-  } catch (error) {
-    return { error };
   }
 }
 

@@ -41,13 +41,17 @@ async function consumersOf(bucketName: string): Promise<string[]> {
 }
 
 /** Runs a watch in the background, recording what it delivers and how it ended. */
-function follow(watch: (onRecord: (record: WatchedRecord) => void) => Promise<void>) {
+function follow(watch: AsyncGenerator<WatchedRecord>) {
   const seen: string[] = [];
   let ended: "done" | Error | undefined;
-  const done = watch((record) => seen.push(`${record.key}=${record.string()}`)).then(
-    () => void (ended = "done"),
-    (error: unknown) => void (ended = error as Error),
-  );
+  const done = (async () => {
+    try {
+      for await (const record of watch) seen.push(`${record.key}=${record.string()}`);
+      ended = "done";
+    } catch (error) {
+      ended = error as Error;
+    }
+  })();
   return { seen, done, ended: () => ended };
 }
 
@@ -59,7 +63,7 @@ describe("the NATS KV watch", () => {
     const watcher = await connect({ servers: proxy.url, reconnectTimeWait: 50, maxReconnectAttempts: -1 });
     const abort = new AbortController();
     try {
-      const watch = follow(async (onRecord) => watchKv(watcher, await jetstreamManager(watcher), "lossy", { filter: "*.*.*", heartbeatMs: 1_000, signal: abort.signal, get: (k) => kv.get(k), onRecord }));
+      const watch = follow(watchKv(watcher, await jetstreamManager(watcher), "lossy", { filter: "*.*.*", heartbeatMs: 1_000, signal: abort.signal, get: (k) => kv.get(k) }));
       await eventually(async () => watch.seen.includes("z.node.a=1"), 10_000, "the first value");
       // The delivery of b is lost with the connection, which comes back before a heartbeat is missed.
       proxy.dropNextWith("$KV.lossy.z.node.b");
@@ -84,7 +88,7 @@ describe("the NATS KV watch", () => {
     // The consumer's creation answer counts a second message that never comes, as when max age
     // removes one between the consumer's creation and its turn.
     const rewrite = proxy.rewriteNext('"num_pending":1,', '"num_pending":2,');
-    const watch = follow(async (onRecord) => watchKv(watcher, await jetstreamManager(watcher), "short", { filter: "*.*.*", heartbeatMs: 250, signal: abort.signal, onCaughtUp: () => caughtUp++, get: (k) => kv.get(k), onRecord }));
+    const watch = follow(watchKv(watcher, await jetstreamManager(watcher), "short", { filter: "*.*.*", heartbeatMs: 250, signal: abort.signal, onCaughtUp: () => caughtUp++, get: (k) => kv.get(k) }));
     try {
       await eventually(async () => watch.seen.includes("z.node.a=1"), 10_000, "the first value");
       expect(rewrite.done()).toBe(true);
@@ -117,7 +121,7 @@ describe("the NATS KV watch", () => {
     const seenAtCaughtUp: string[][] = [];
     const watcherJsm = await jetstreamManager(watcher, { timeout: 30_000 });
     proxy.hold();
-    const watch = follow((onRecord) => watchKv(watcher, watcherJsm, name, { filter: "*.*.*", heartbeatMs: 1_000, signal: abort.signal, onCaughtUp: () => seenAtCaughtUp.push([...watch.seen]), get, onRecord }));
+    const watch = follow(watchKv(watcher, watcherJsm, name, { filter: "*.*.*", heartbeatMs: 1_000, signal: abort.signal, onCaughtUp: () => seenAtCaughtUp.push([...watch.seen]), get }));
     await eventually(async () => (await consumersOf(name)).length === 1, 10_000, "the watch's consumer");
     const [consumer] = await consumersOf(name);
     // Stalled: what it has sent stops growing, short of every key.
@@ -216,7 +220,7 @@ describe("the NATS KV watch", () => {
     const kv = await bucket("busy");
     await kv.put("z.node.a", "1");
     const abort = new AbortController();
-    const watch = follow((onRecord) => watchKv(nc, jsm, "busy", { filter: "*.*.*", heartbeatMs: 250, signal: abort.signal, get: (k) => kv.get(k), onRecord }));
+    const watch = follow(watchKv(nc, jsm, "busy", { filter: "*.*.*", heartbeatMs: 250, signal: abort.signal, get: (k) => kv.get(k) }));
     try {
       await eventually(async () => watch.seen.includes("z.node.a=1"), 10_000, "the first value");
       const [consumer] = await consumersOf("busy");
