@@ -181,6 +181,38 @@ async function watchSample(raw: RawNamespace, node: TestNode, seen: (node: TestN
   return (await arrived) - start;
 }
 
+/** An onex registry's watch of updates, on a connection of its own, and its waiter for the addresses it reports. */
+async function onexWatcher(url: string): Promise<{ seen: ReturnType<typeof waiter<string>>; stop(): Promise<void> }> {
+  const watchRegistry = await openRegistry(url);
+  const changes = watchRegistry.watch({}, { updatesOnly: true });
+  const seen = waiter<string>();
+  const pump = (async () => {
+    for await (const change of changes) seen.push(change.address);
+  })();
+  return {
+    seen,
+    stop: async () => {
+      await changes.return!();
+      await pump;
+      await watchRegistry.close();
+    },
+  };
+}
+
+/** The floor's watch (the raw store watch of puts) on a connection of its own, and its waiter for the node ids it reports. */
+async function rawWatcherOf(backend: Backend, namespace: string): Promise<{ seen: ReturnType<typeof waiter<string>>; stop(): Promise<void> }> {
+  const rawWatcher = await backend.raw(namespace, true);
+  const seen = waiter<string>();
+  const stopRaw = await rawWatcher.watch((key) => seen.push(key.id));
+  return {
+    seen,
+    stop: async () => {
+      stopRaw();
+      await rawWatcher.close();
+    },
+  };
+}
+
 /** Resolves when `test` holds for something `subscribe` reports; a one-slot waiter list. */
 function waiter<T>(): { wait(test: (item: T) => boolean): Promise<void>; push(item: T): void } {
   let pending: { test: (item: T) => boolean; resolve: () => void } | undefined;
@@ -254,12 +286,7 @@ async function round(backend: Backend, r: number): Promise<Round> {
   // Watch: from the entry's put to the watcher holding it. The four watchers run at once, each on
   // its own namespace and its own connection (as a watcher in another process would), sample i of
   // each in a fresh random order, so load from others falls on all alike.
-  const watchRegistry = await openRegistry(backend.url(ns("onex"), `${TTL_S}s`));
-  const changes = watchRegistry.watch({}, { updatesOnly: true });
-  const onexSeen = waiter<string>();
-  const pump = (async () => {
-    for await (const change of changes) onexSeen.push(change.address);
-  })();
+  const onexWatch = await onexWatcher(backend.url(ns("onex"), `${TTL_S}s`));
   const handWatcher = await backend.raw(ns("hand"), true);
   const handSeen = waiter<string>();
   const stopHand = await handWatcher.watch((key) => {
@@ -270,32 +297,28 @@ async function round(backend: Backend, r: number): Promise<Round> {
       handSeen.push(verified.address);
     })();
   });
-  const rawWatcher = await backend.raw(ns("floor"), true);
-  const rawSeen = waiter<string>();
-  const stopRaw = await rawWatcher.watch((key) => rawSeen.push(key.id));
+  const rawWatch = await rawWatcherOf(backend, ns("floor"));
   const designWatcher = await backend.raw(ns("design"), true);
   const designSeen = waiter<string>();
   const stopDesign = await designWatcher.watch((key) => designSeen.push(key.id), true);
   const samples: number[][] = [[], [], [], []];
   const watchers: ((i: number) => Promise<number>)[] = [
-    (i) => watchSample(onexRaw, watchNodes[4 * i]!, (node) => onexSeen.wait((address) => address === node.address)),
+    (i) => watchSample(onexRaw, watchNodes[4 * i]!, (node) => onexWatch.seen.wait((address) => address === node.address)),
     (i) => watchSample(handRaw, watchNodes[4 * i + 1]!, (node) => handSeen.wait((address) => address === node.address)),
-    (i) => watchSample(floorRaw, watchNodes[4 * i + 2]!, (node) => rawSeen.wait((id) => id === node.identity.node_id)),
+    (i) => watchSample(floorRaw, watchNodes[4 * i + 2]!, (node) => rawWatch.seen.wait((id) => id === node.identity.node_id)),
     (i) => watchSample(designRaw, watchNodes[4 * i + 3]!, (node) => designSeen.wait((id) => id === node.identity.node_id)),
   ];
   for (let i = 0; i < WATCH_SAMPLES; i++) {
     for (const k of [0, 1, 2, 3].sort(() => Math.random() - 0.5)) samples[k]!.push(await watchers[k]!(i));
   }
-  const [watch, handWatch, rawWatch, designWatch] = samples.map(median) as [number, number, number, number];
-  await changes.return!();
-  await pump;
+  const [watch, handWatch, rawWatchMs, designWatch] = samples.map(median) as [number, number, number, number];
+  await onexWatch.stop();
   stopHand();
-  stopRaw();
   stopDesign();
-  await Promise.all([watchRegistry.close(), handWatcher.close(), rawWatcher.close(), designWatcher.close(), onexRaw.close(), handRaw.close(), floorRaw.close(), designRaw.close()]);
+  await Promise.all([rawWatch.stop(), handWatcher.close(), designWatcher.close(), onexRaw.close(), handRaw.close(), floorRaw.close(), designRaw.close()]);
 
   await registry.close();
-  return { registerOwn, register, handRegister, rawPut, designPut, resolveWarm, resolveCold, handResolve, rawGet, list, viewList, rawList, watch, handWatch, rawWatch, designWatch };
+  return { registerOwn, register, handRegister, rawPut, designPut, resolveWarm, resolveCold, handResolve, rawGet, list, viewList, rawList, watch, handWatch, rawWatch: rawWatchMs, designWatch };
 }
 
 /**
@@ -308,15 +331,8 @@ async function round(backend: Backend, r: number): Promise<Round> {
  */
 async function freshWatch(backend: Backend): Promise<{ watch: number; rawWatch: number }> {
   const ns = (what: string) => `fresh${process.pid}${what}`;
-  const watchRegistry = await openRegistry(backend.url(ns("onex"), `${TTL_S}s`));
-  const changes = watchRegistry.watch({}, { updatesOnly: true });
-  const onexSeen = waiter<string>();
-  const pump = (async () => {
-    for await (const change of changes) onexSeen.push(change.address);
-  })();
-  const rawWatcher = await backend.raw(ns("floor"), true);
-  const rawSeen = waiter<string>();
-  const stopRaw = await rawWatcher.watch((key) => rawSeen.push(key.id));
+  const onexWatch = await onexWatcher(backend.url(ns("onex"), `${TTL_S}s`));
+  const rawWatch = await rawWatcherOf(backend, ns("floor"));
   const [onexRaw, floorRaw] = [await backend.raw(ns("onex")), await backend.raw(ns("floor"))];
   // One registration at a time, each watched before the next, as nodes join a quiet zone; the
   // last WATCH_SAMPLES of each are timed.
@@ -326,15 +342,13 @@ async function freshWatch(backend: Backend): Promise<{ watch: number; rawWatch: 
     for (const k of [0, 1].sort(() => Math.random() - 0.5)) {
       samples[k]!.push(
         k === 0
-          ? await watchSample(onexRaw, nodes[2 * i]!, (node) => onexSeen.wait((address) => address === node.address))
-          : await watchSample(floorRaw, nodes[2 * i + 1]!, (node) => rawSeen.wait((id) => id === node.identity.node_id)),
+          ? await watchSample(onexRaw, nodes[2 * i]!, (node) => onexWatch.seen.wait((address) => address === node.address))
+          : await watchSample(floorRaw, nodes[2 * i + 1]!, (node) => rawWatch.seen.wait((id) => id === node.identity.node_id)),
       );
     }
   }
-  await changes.return!();
-  await pump;
-  stopRaw();
-  await Promise.all([watchRegistry.close(), rawWatcher.close(), onexRaw.close(), floorRaw.close()]);
+  await onexWatch.stop();
+  await Promise.all([rawWatch.stop(), onexRaw.close(), floorRaw.close()]);
   return { watch: median(samples[0].slice(-WATCH_SAMPLES)), rawWatch: median(samples[1].slice(-WATCH_SAMPLES)) };
 }
 
