@@ -297,7 +297,7 @@ async function round(backend: Backend, r: number): Promise<Round> {
       handSeen.push(verified.address);
     })();
   });
-  const rawWatch = await rawWatcherOf(backend, ns("floor"));
+  const floorWatch = await rawWatcherOf(backend, ns("floor"));
   const designWatcher = await backend.raw(ns("design"), true);
   const designSeen = waiter<string>();
   const stopDesign = await designWatcher.watch((key) => designSeen.push(key.id), true);
@@ -305,20 +305,20 @@ async function round(backend: Backend, r: number): Promise<Round> {
   const watchers: ((i: number) => Promise<number>)[] = [
     (i) => watchSample(onexRaw, watchNodes[4 * i]!, (node) => onexWatch.seen.wait((address) => address === node.address)),
     (i) => watchSample(handRaw, watchNodes[4 * i + 1]!, (node) => handSeen.wait((address) => address === node.address)),
-    (i) => watchSample(floorRaw, watchNodes[4 * i + 2]!, (node) => rawWatch.seen.wait((id) => id === node.identity.node_id)),
+    (i) => watchSample(floorRaw, watchNodes[4 * i + 2]!, (node) => floorWatch.seen.wait((id) => id === node.identity.node_id)),
     (i) => watchSample(designRaw, watchNodes[4 * i + 3]!, (node) => designSeen.wait((id) => id === node.identity.node_id)),
   ];
   for (let i = 0; i < WATCH_SAMPLES; i++) {
     for (const k of [0, 1, 2, 3].sort(() => Math.random() - 0.5)) samples[k]!.push(await watchers[k]!(i));
   }
-  const [watch, handWatch, rawWatchMs, designWatch] = samples.map(median) as [number, number, number, number];
+  const [watch, handWatch, rawWatch, designWatch] = samples.map(median) as [number, number, number, number];
   await onexWatch.stop();
   stopHand();
   stopDesign();
-  await Promise.all([rawWatch.stop(), handWatcher.close(), designWatcher.close(), onexRaw.close(), handRaw.close(), floorRaw.close(), designRaw.close()]);
+  await Promise.all([floorWatch.stop(), handWatcher.close(), designWatcher.close(), onexRaw.close(), handRaw.close(), floorRaw.close(), designRaw.close()]);
 
   await registry.close();
-  return { registerOwn, register, handRegister, rawPut, designPut, resolveWarm, resolveCold, handResolve, rawGet, list, viewList, rawList, watch, handWatch, rawWatch: rawWatchMs, designWatch };
+  return { registerOwn, register, handRegister, rawPut, designPut, resolveWarm, resolveCold, handResolve, rawGet, list, viewList, rawList, watch, handWatch, rawWatch, designWatch };
 }
 
 /**
@@ -332,7 +332,7 @@ async function round(backend: Backend, r: number): Promise<Round> {
 async function freshWatch(backend: Backend): Promise<{ watch: number; rawWatch: number }> {
   const ns = (what: string) => `fresh${process.pid}${what}`;
   const onexWatch = await onexWatcher(backend.url(ns("onex"), `${TTL_S}s`));
-  const rawWatch = await rawWatcherOf(backend, ns("floor"));
+  const floorWatch = await rawWatcherOf(backend, ns("floor"));
   const [onexRaw, floorRaw] = [await backend.raw(ns("onex")), await backend.raw(ns("floor"))];
   // One registration at a time, each watched before the next, as nodes join a quiet zone; the
   // last WATCH_SAMPLES of each are timed.
@@ -343,12 +343,12 @@ async function freshWatch(backend: Backend): Promise<{ watch: number; rawWatch: 
       samples[k]!.push(
         k === 0
           ? await watchSample(onexRaw, nodes[2 * i]!, (node) => onexWatch.seen.wait((address) => address === node.address))
-          : await watchSample(floorRaw, nodes[2 * i + 1]!, (node) => rawWatch.seen.wait((id) => id === node.identity.node_id)),
+          : await watchSample(floorRaw, nodes[2 * i + 1]!, (node) => floorWatch.seen.wait((id) => id === node.identity.node_id)),
       );
     }
   }
   await onexWatch.stop();
-  await Promise.all([rawWatch.stop(), onexRaw.close(), floorRaw.close()]);
+  await Promise.all([floorWatch.stop(), onexRaw.close(), floorRaw.close()]);
   return { watch: median(samples[0].slice(-WATCH_SAMPLES)), rawWatch: median(samples[1].slice(-WATCH_SAMPLES)) };
 }
 
