@@ -496,11 +496,13 @@ async function streamFor(jsm: JetStreamManager, templateKey: string, zone: strin
  * messages reads in a few seconds; what takes longer is a failover mid-read, which can wait out
  * a JetStream meta-leader election (about 14 s on an idle three-node cluster, more under load).
  * The subscription's own consumer sits idle meanwhile, and the server removes an ephemeral one
- * after 60 s: this leaves it 15 s.
+ * after 60 s: the budget counts from before the stream's info is read (itself retried through an
+ * election), which leaves the consumer's lookup 15 s.
  */
 const SEED_MS = 45_000;
 
 async function seedReplay(transport: SubscriptionTransport, stream: string, filter: string, replay: StoredMessageReplay): Promise<void> {
+  const signal = AbortSignal.timeout(SEED_MS);
   const jsm = await transport.manager();
   // What was stored when the subscription opened, and no more: a publisher that never stops
   // must not keep it from opening (what comes later is judged as it arrives).
@@ -508,7 +510,6 @@ async function seedReplay(transport: SubscriptionTransport, stream: string, filt
     throw consumerError(error, stream);
   });
   const from = { time: new Date(Date.now() - replay.historyMs) };
-  const signal = AbortSignal.timeout(SEED_MS);
   let read = 0;
   const averageBytes = state.bytes / Math.max(1, state.messages);
   // The budget ends the read, quietly, before the reader's own patience would fail it.

@@ -13,11 +13,19 @@ import { ErrorCode, OnexError } from "../errors.js";
 export const UNANSWERED = /timeout|no responders|jetstream is not enabled|leader|temporarily unavailable|is offline/i;
 
 /**
+ * How long an unanswered request is retried. nats-server's Raft followers wait 4–9 s for a lost
+ * leader before they campaign, a split vote starts another such round, and a stream elects its
+ * own leader once the cluster has one: 15 s was outlasted by a cluster regaining quorum on a
+ * loaded 2-core host.
+ */
+const RETRY_WINDOW_MS = 30_000;
+
+/**
  * While a cluster elects a new stream leader (or a server restarts), JetStream requests time out
- * for a few seconds; those are retried, for 15 s. `retried` narrows what counts as unanswered.
+ * for a few seconds; those are retried, for RETRY_WINDOW_MS. `retried` narrows what counts as unanswered.
  */
 export async function withRetry<T>(fn: () => Promise<T>, retried: RegExp = UNANSWERED): Promise<T> {
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + RETRY_WINDOW_MS;
   for (;;) {
     try {
       return await fn();
