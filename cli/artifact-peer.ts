@@ -11,9 +11,9 @@ import { deadLetterStreamOf, listDeadLetters } from "@onex/runtime/jetstream";
 import { publishersOf, type PublisherGrant } from "@onex/runtime/dataplane";
 import { keyRing } from "@onex/runtime";
 import { parseTrustPolicy, type TrustPolicy } from "@onex/runtime";
-import { DATA_PLANE_TRUST_POLICY, SWARM_MESSAGE_TYPES, type SwarmMessages } from "@onex/runtime/dataplane";
+import { DATA_PLANE_TRUST_POLICY, MIN_TRANSFER_BYTES_PER_SECOND, SWARM_MESSAGE_TYPES, type SwarmMessages } from "@onex/runtime/dataplane";
 import { readPrivateKey, readPublicKeys } from "./key-files.js";
-import { natsFlags } from "./nats-flags.js";
+import { natsFlags, serverFlagFailure } from "./nats-flags.js";
 import { compareVersions } from "@onex/runtime";
 import { versions } from "@onex/sdk/versions";
 import { definesTypes, sdkSpeaking } from "./protocol-choice.js";
@@ -34,7 +34,8 @@ export const artifactFlags = {
   port: Flags.integer({ description: "Port of the piece server (default: a free one).", default: 0, min: 0, max: 65535 }),
   "public-url": Flags.string({ description: "URL other peers reach the piece server at, when it is not the listen address." }),
   policy: Flags.string({ description: "Trust policy for descriptors, e.g. zone_match=advisory (default: signature and zone_match strict)." }),
-  "upload-limit": Flags.integer({ description: "Cap on the piece server's upload, in bytes per second (default: none).", min: 1 }),
+  // At least the slowest rate a piece may move at: under it, no upload finished inside its deadline.
+  "upload-limit": Flags.integer({ description: "Cap on the piece server's upload, in bytes per second, at least 16384 (default: none).", min: MIN_TRANSFER_BYTES_PER_SECOND, max: Number.MAX_SAFE_INTEGER }),
   protocol: Flags.string({ description: "Protocol version the swarm's messages are written in (default: the newest bundled version with the artifact messages).", env: "ONEX_PROTOCOL" }),
 };
 
@@ -157,7 +158,7 @@ export async function withPeer<T>(flags: ArtifactFlags, fn: (peer: DataPlanePeer
       ...(flags.user ? { user: flags.user, pass: flags.password } : {}),
     });
   } catch (error) {
-    throw error instanceof OnexError ? error : new OnexError(ErrorCode.ConnectionFailed, String(error));
+    throw serverFlagFailure(error, flags.server);
   }
   let peer: DataPlanePeer | undefined;
   try {

@@ -8,13 +8,21 @@ export const MAX_WAIT_MS = MAX_TIMER_MS;
 
 const UNITS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
+/** What a duration flag may hold, in milliseconds: `min` 1 for a wait of none that means nothing. */
+export interface DurationBounds {
+  min?: number;
+  max?: number;
+}
+
 /**
  * Parses a duration flag: a number and its unit (`250ms`, `90s`, `1.5m`, `24h`, `7d`), into
- * whole milliseconds no larger than `maxMs`, and above 0 where `positive` says so (a wait of
- * none). A bare number is refused rather than guessed at (`--expires-in 3600` meant seconds to
- * some and milliseconds to others). Anything else is ONEX_E_USAGE naming the flag.
+ * whole milliseconds within `bounds` (by default from 0 to the largest exact number). A bare
+ * number is refused rather than guessed at (`--expires-in 3600` meant seconds to some and
+ * milliseconds to others). Anything else is ONEX_E_USAGE naming the flag, so a bound the SDK
+ * holds too (a stream's shortest age) is said in the user's terms, not the SDK option's.
  */
-export function parseDuration(text: string, flag: string, maxMs = Number.MAX_SAFE_INTEGER, positive = false): number {
+export function parseDuration(text: string, flag: string, bounds: DurationBounds = {}): number {
+  const { min = 0, max = Number.MAX_SAFE_INTEGER } = bounds;
   const match = /^(\d+)(?:\.(\d+))?(ms|s|m|h|d)$/.exec(text.trim());
   if (!match) {
     const bare = /^\d+(?:\.\d+)?$/.test(text.trim()) ? ` (add a unit: ${text.trim()}ms or ${text.trim()}s)` : " (use 250ms, 90s, 1.5m, 24h or 7d)";
@@ -24,9 +32,9 @@ export function parseDuration(text: string, flag: string, maxMs = Number.MAX_SAF
   const [, whole, fraction = "", unit] = match;
   const scale = 10n ** BigInt(fraction.length);
   const scaled = (BigInt(whole!) * scale + BigInt(fraction || "0")) * BigInt(UNITS[unit as keyof typeof UNITS]);
-  if (scaled > BigInt(maxMs) * scale) throw new OnexError(ErrorCode.Usage, `--${flag}: ${text} is longer than the ${describe(maxMs)} it can be`);
+  if (scaled > BigInt(max) * scale) throw new OnexError(ErrorCode.Usage, `--${flag}: ${text} is longer than the ${describe(max)} it can be`);
   if (scaled % scale !== 0n) throw new OnexError(ErrorCode.Usage, `--${flag}: ${text} is not a whole number of milliseconds`);
-  if (positive && scaled === 0n) throw new OnexError(ErrorCode.Usage, `--${flag} must be longer than 0`);
+  if (scaled < BigInt(min) * scale) throw new OnexError(ErrorCode.Usage, min === 1 ? `--${flag} must be longer than 0` : `--${flag}: ${text} is shorter than the ${describe(min)} it must be at least`);
   return Number(scaled / scale);
 }
 
@@ -35,5 +43,6 @@ function describe(ms: number): string {
   const year = 365.25 * UNITS.d;
   if (ms >= year) return `${Math.floor((ms / year) * 10) / 10} years`;
   if (ms >= UNITS.d) return `${Math.floor((ms / UNITS.d) * 10) / 10} days`;
+  if (ms >= UNITS.s && ms % UNITS.s === 0) return `${ms / UNITS.s} s`;
   return `${ms} ms`;
 }

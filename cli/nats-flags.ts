@@ -2,7 +2,8 @@
 import { Flags } from "@oclif/core";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { ErrorCode, OnexError } from "@onex/runtime";
+import { ErrorCode, isOnexError, OnexError } from "@onex/runtime";
+import { checkServers, connectFailure } from "@onex/runtime/jetstream";
 
 export const natsFlags = {
   server: Flags.string({ description: "NATS server URL.", env: "NATS_URL", default: "nats://127.0.0.1:4222" }),
@@ -16,15 +17,22 @@ type NatsFlags = { server: string; user?: string; password?: string };
 export async function withNats<T>(flags: NatsFlags, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
   let nc: NatsConnection;
   try {
+    checkServers(flags.server);
     nc = await connect({ servers: flags.server, ...(flags.user ? { user: flags.user, pass: flags.password } : {}), timeout: 5_000 });
   } catch (error) {
-    throw new OnexError(ErrorCode.ConnectionFailed, `cannot connect to ${flags.server}: ${(error as Error).message}`, { server: flags.server }, { cause: error });
+    throw serverFlagFailure(error, flags.server);
   }
   try {
     return await fn(nc);
   } finally {
     await nc.close();
   }
+}
+
+/** A failure to connect with --server: an address that is no address is the flag's fault (exit 2), not the network's (69). */
+export function serverFlagFailure(error: unknown, server: string): OnexError {
+  const failure = isOnexError(error) ? error : connectFailure(error, server);
+  return failure.code === ErrorCode.Usage ? new OnexError(ErrorCode.Usage, `--server: ${failure.message}`, { server }, { cause: error }) : failure;
 }
 
 /**

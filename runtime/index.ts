@@ -67,7 +67,7 @@ export {
 export { attestExecution, traceHash, verifyAttestation, type AttestInput, type VerifyAttestationOptions } from "./trust/attestation.js";
 export { verifyExecutionChain, type ExecutionChain, type VerifyChainOptions } from "./trust/execution-chain.js";
 export { TrustLedger, type LedgerEntry, type ScoreExplanation, type TrustLedgerOptions } from "./trust/trust-ledger.js";
-export { ReplayGuard, type ReplayGuardOptions } from "./trust/replay-guard.js";
+export { MAX_DATE_MS, ReplayGuard, type ReplayGuardOptions } from "./trust/replay-guard.js";
 export { ZoneAuthorities, type ZoneAuthority } from "./trust/zone-authorities.js";
 export { parseRfc3339, isRfc3339 } from "./trust/rfc3339-time.js";
 // Protocol versions: the one order, and the envelope layouts generated SDKs register (where each version keeps its declared version, time, source and signature).

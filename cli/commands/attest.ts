@@ -28,9 +28,9 @@ export default class Attest extends OnexCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Attest);
     // Read before any file, so a bad number is refused whatever else is wrong, and nothing is signed with it.
-    const trustDelta = number(flags["trust-delta"], "trust-delta");
-    const executionTime = number(flags["execution-time"], "execution-time");
-    const cost = flags.cost === undefined ? undefined : number(flags.cost, "cost");
+    const trustDelta = number(flags["trust-delta"], "trust-delta", { min: -1, max: 1 });
+    const executionTime = number(flags["execution-time"], "execution-time", { min: 0 });
+    const cost = flags.cost === undefined ? undefined : number(flags.cost, "cost", { min: 0 });
     const key = readPrivateKey(flags.key, { allowUnprotected: flags["allow-unprotected-key"] });
     const task = payloadOf(readJsonFile(flags.task, "task"), "signal.task.dispatch");
     const result = payloadOf(readJsonFile(flags.result, "result"), "signal.result.ready");
@@ -70,13 +70,19 @@ const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
  * ONEX_E_USAGE when it is no decimal number, ONEX_E_NUMBER_RANGE when a double cannot hold it
  * (1e-400 would sign 0, 9007199254740993 would sign ...992, 1e400 is beyond a double).
  */
-function number(text: string, flag: string): number {
+function number(text: string, flag: string, range: { min: number; max?: number }): number {
   if (!JSON_NUMBER.test(text)) throw new OnexError(ErrorCode.Usage, `--${flag} "${text}" is not a decimal number (for example 0.05, 1830 or 2.5e3)`, { flag, value: text });
+  let value: number;
   try {
-    return parseJson(text) as number;
+    value = parseJson(text) as number;
   } catch (error) {
     if (!(error instanceof OnexError)) throw error;
     // The reader's "at line 1 column 1" means nothing for a flag; name the flag instead.
     throw new OnexError(error.code as ErrorCode, `--${flag}: ${error.message.replace(/ at line 1 column \d+:/, ":")}`, { flag, value: text });
   }
+  // Here, not by the record's own check: that named the record's field and exited 1, as for a problem found.
+  if (value < range.min || (range.max !== undefined && value > range.max)) {
+    throw new OnexError(ErrorCode.Usage, `--${flag} must be ${range.max === undefined ? `${range.min} or more` : `within [${range.min}, ${range.max}]`}, not ${text}`, { flag, value: text });
+  }
+  return value;
 }

@@ -7,6 +7,8 @@ import { reportingEachProblem } from "../problem-lines.js";
 import { openProjectSdk } from "../sdk.js";
 import { sdkFlags } from "../sdk-flags.js";
 
+const MAX_SAMPLES = 100_000;
+
 export default class Check extends OnexCommand {
   static override summary = "Prove the version transforms sound on sampled messages.";
   static override description =
@@ -14,8 +16,10 @@ export default class Check extends OnexCommand {
   static override examples = ["<%= config.bin %> check", "<%= config.bin %> check --samples 1000 --seed 42"];
 
   static override flags = {
-    samples: Flags.integer({ description: "Messages sampled per type and direction.", default: 200, min: 1 }),
-    seed: Flags.integer({ description: "fast-check seed, to replay a failure (default: random, printed)." }),
+    // Each type's samples are held at once: 10^20 grew the process until it was killed.
+    samples: Flags.integer({ description: "Messages sampled per type and direction (at most 100,000).", default: 200, min: 1, max: MAX_SAMPLES }),
+    // fast-check keeps 32 bits of a seed: 2^32 sampled what 0 did, and past 2^53 a replay's seed was not the one printed.
+    seed: Flags.integer({ description: "fast-check seed, to replay a failure (default: random, printed).", min: 0, max: 2 ** 31 - 1 }),
     ...sdkFlags,
   };
 

@@ -19,6 +19,7 @@ export default class NatsAuth extends OnexCommand {
     "zone-consumers": Flags.integer({
       description: `JetStream consumers each of a zone's streams may hold (one per subscription; nats-server counts an account's limit per stream): their state costs the server memory and disk no storage limit counts. Default ${DEFAULT_ZONE_CONSUMERS}.`,
       min: 1,
+      max: Number.MAX_SAFE_INTEGER,
     }),
   };
 
@@ -26,7 +27,7 @@ export default class NatsAuth extends OnexCommand {
     const { args, flags } = await this.parse(NatsAuth);
     const identities = await readIdentities(args.identities);
     const limits: ZoneAccountLimits = {
-      ...(flags["zone-storage"] !== undefined ? { maxFileBytes: parseByteSize(flags["zone-storage"]) } : {}),
+      ...(flags["zone-storage"] !== undefined ? { maxFileBytes: parseByteSize(flags["zone-storage"], "zone-storage") } : {}),
       ...(flags["zone-consumers"] !== undefined ? { maxConsumers: flags["zone-consumers"] } : {}),
     };
     const config = natsAccountsConfig(await loadAllSdks(), identities, limits);

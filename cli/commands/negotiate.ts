@@ -37,7 +37,7 @@ export default class Negotiate extends OnexCommand {
     const version = flags.as !== undefined ? project.resolveVersion(flags.as) : project.versions.at(-1)!;
     const own = known.find((i) => i.version === version)!;
     const offer = buildOffer({ deployment: flags.deployment, protocol: protocolOf(own), indexes: known, graph: versionGraph });
-    const timeoutMs = parseDuration(flags.timeout, "timeout", MAX_WAIT_MS, true);
+    const timeoutMs = parseDuration(flags.timeout, "timeout", { min: 1, max: MAX_WAIT_MS });
     const overNats = !/^(https?:|file:)/i.test(flags.peer) && !/[\\/]/.test(flags.peer) && !flags.peer.endsWith(".json");
 
     let probed: ProbeResult;

@@ -3,6 +3,7 @@ import { readHistory } from "@onex/runtime/jetstream";
 import { streamNameOf, zoneStreamNameOf } from "@onex/runtime/jetstream";
 import { ErrorCode, isOnexError, OnexError, parseJson } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
+import { parseTime } from "../key-files.js";
 import { decodeUtf8Text } from "../message-input.js";
 import { natsFlags, withJetStream } from "../nats-flags.js";
 import { printable, printableJson } from "../terminal-text.js";
@@ -14,10 +15,10 @@ export default class Replay extends OnexCommand {
   static override examples = ["<%= config.bin %> replay --from-seq 1000 --type signal.task.dispatch", "<%= config.bin %> replay --since 2026-11-27T10:00:00Z > history.ndjson"];
   static override flags = {
     ...natsFlags,
-    "from-seq": Flags.integer({ description: "First stream sequence.", exclusive: ["since"], min: 0 }),
+    "from-seq": Flags.integer({ description: "First stream sequence.", exclusive: ["since"], min: 0, max: Number.MAX_SAFE_INTEGER }),
     since: Flags.string({ description: "Start at this time (RFC 3339).", exclusive: ["from-seq"] }),
     type: Flags.string({ description: "Only this message type." }),
-    limit: Flags.integer({ description: "Print at most this many.", min: 1 }),
+    limit: Flags.integer({ description: "Print at most this many.", min: 1, max: Number.MAX_SAFE_INTEGER }),
     subject: Flags.string({ description: "Subject template key of the stream.", default: "event" }),
     zone: Flags.string({ description: "In a zoned deployment: the zone whose stream to read." }),
     "with-meta": Flags.boolean({ description: "Print {sequence, subject, time, type, message} per line.", default: false }),
@@ -26,8 +27,8 @@ export default class Replay extends OnexCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Replay);
     if (flags["from-seq"] === undefined && flags.since === undefined) throw new OnexError(ErrorCode.Usage, "give --from-seq N or --since TIME");
-    const fromTime = flags.since !== undefined ? new Date(flags.since) : undefined;
-    if (fromTime !== undefined && Number.isNaN(fromTime.getTime())) throw new OnexError(ErrorCode.Usage, `--since "${flags.since}" is not a time`);
+    // Strict RFC 3339, as the flag says: Date's own parser read "0" as the year 2000.
+    const fromTime = flags.since !== undefined ? new Date(parseTime(flags.since, "since")) : undefined;
     let printed = 0;
     let unreadable: OnexError | undefined;
     let unreadableCount = 0;

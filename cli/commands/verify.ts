@@ -3,7 +3,7 @@ import { ErrorCode, OnexError } from "@onex/runtime";
 import { keyRing } from "@onex/runtime";
 import { judge, parseTrustPolicy, PolicyMode, type JudgeContext } from "@onex/runtime";
 import { verifyRegistryEntry } from "@onex/runtime";
-import { ReplayGuard } from "@onex/runtime";
+import { MAX_DATE_MS, ReplayGuard } from "@onex/runtime";
 import { GrantBook } from "@onex/runtime";
 import { loadAllSdks } from "../all-sdks.js";
 import { OnexCommand } from "../base-command.js";
@@ -53,7 +53,7 @@ export default class Verify extends OnexCommand {
     const policyText = flags.policy ?? "";
     if (flags.entries === undefined && !/\borigin_check\s*=/.test(policyText)) policy.origin_check = PolicyMode.Off;
     const keys = readPublicKeys(flags.key);
-    const context: JudgeContext = { keys: keyRing(keys), logger: { warn: () => {} }, replay: new ReplayGuard({ windowMs: parseDuration(flags["replay-window"], "replay-window", undefined, true) }) };
+    const context: JudgeContext = { keys: keyRing(keys), logger: { warn: () => {} }, replay: new ReplayGuard({ windowMs: parseDuration(flags["replay-window"], "replay-window", { min: 1, max: MAX_DATE_MS }) }) };
     if (flags.zone !== undefined) context.zone = flags.zone;
     if (flags.at !== undefined) context.now = parseTime(flags.at, "at");
     if (flags.entries !== undefined) context.keyOfEntity = this.registeredKeys(flags.entries, keys);

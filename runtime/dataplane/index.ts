@@ -23,3 +23,4 @@ export { SWARM_MESSAGE_TYPES, Swarm, type AnnouncedPayload, type HavePayload, ty
 export { nameMatches, publisherKeyFor, publishersOf, type PublisherGrant } from "./publishers.js";
 export { DataPlanePeer, type DataPlanePeerOptions, type PeerFetchOptions } from "./peer.js";
 export { PIECE_SERVER_CAPABILITY, pieceServerHealth, registryPeerDirectory } from "./registry-directory.js";
+export { MIN_TRANSFER_BYTES_PER_SECOND } from "./transfer-deadline.js";

@@ -123,7 +123,7 @@ export class DataPlanePeer {
     const descriptor =
       "root_hash" in target
         ? verifyDescriptor(target, { publishers: this.#o.publishers, zone: this.#o.zone }, this.#o.policy ?? DATA_PLANE_TRUST_POLICY)
-        : await this.swarm.descriptorOf(target.name, target.version, options.descriptorTimeoutMs);
+        : await this.swarm.descriptorOf(target.name, target.version, options.descriptorTimeoutMs, options.signal);
     const store = await PieceStore.open(descriptor, out);
     this.#stores.set(descriptor.root_hash, store);
     this.server.add(store);

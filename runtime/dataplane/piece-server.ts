@@ -17,7 +17,7 @@ import { pipeline } from "node:stream/promises";
 import { ErrorCode, OnexError } from "../errors.js";
 import { pieceLengthOf, rootHex } from "./descriptor.js";
 import type { PieceSource } from "./piece-store.js";
-import { transferDeadlineMs, UPLOAD_IDLE_MS } from "./transfer-deadline.js";
+import { MIN_TRANSFER_BYTES_PER_SECOND, transferDeadlineMs, UPLOAD_IDLE_MS } from "./transfer-deadline.js";
 import { checkPositive, checkWhole } from "../option-check.js";
 
 /** Response header carrying the SHA-256 the server expects the piece to have (the fetcher checks its own copy of the descriptor, not this). */
@@ -25,11 +25,15 @@ export const PIECE_DIGEST_HEADER = "x-onex-piece-sha256";
 
 /**
  * ONEX_E_USAGE for limits no server can work with: `maxUploads` 0 refused every request and NaN
- * lifted the limit; an `uploadBytesPerSecond` of 0 or NaN meant no cap at all.
+ * lifted the limit; an `uploadBytesPerSecond` of 0 or NaN meant no cap at all, and one under
+ * the slowest rate a piece may move at let no upload finish inside its own deadline.
  */
 function checkServerOptions(options: PieceServerOptions): void {
   checkWhole("PieceServer", "maxUploads", options.maxUploads);
   checkPositive("PieceServer", "uploadBytesPerSecond", options.uploadBytesPerSecond);
+  if (options.uploadBytesPerSecond !== undefined && options.uploadBytesPerSecond < MIN_TRANSFER_BYTES_PER_SECOND) {
+    throw new OnexError(ErrorCode.Usage, `PieceServer: uploadBytesPerSecond must be at least ${MIN_TRANSFER_BYTES_PER_SECOND} (the slowest a piece may move), not ${options.uploadBytesPerSecond}`);
+  }
 }
 
 /** How a piece server runs. */

@@ -195,9 +195,10 @@ export class Swarm implements PeerDirectory {
    * (and asking the swarm with `signal.artifact.request`). ONEX_E_DESCRIPTOR_INVALID when two
    * accepted descriptors disagree (a conflict: both root hashes named), or when the deadline
    * passes with only refused descriptors announced (each named with why); ONEX_E_NO_PEERS
-   * when nothing was announced at all.
+   * when nothing was announced at all. An abort of `signal` (Ctrl-C in `onex artifact fetch`)
+   * ends the wait at once with ONEX_E_ARTIFACT_INCOMPLETE.
    */
-  async descriptorOf(name: string, version: string, timeoutMs = 10_000): Promise<ArtifactDescriptorRecord> {
+  async descriptorOf(name: string, version: string, timeoutMs = 10_000, signal?: AbortSignal): Promise<ArtifactDescriptorRecord> {
     // Before the request goes out: NaN set a deadline no time reaches, polled every millisecond.
     checkPositive("Swarm.descriptorOf", "timeoutMs", timeoutMs);
     const deadline = Date.now() + timeoutMs;
@@ -209,16 +210,24 @@ export class Swarm implements PeerDirectory {
     const request = this.#message(this.#request, { peer_id: this.#o.peerId, name, version, endpoint: this.#o.endpoint });
     const id = (request as unknown as { id: string }).id;
     void this.#echo(id).then(() => (caughtUp = true));
+    // The wait wakes on an abort as on an announcement: it polled only its deadline, and a fetch
+    // given a long --timeout could be stopped by SIGKILL alone.
+    const wake = () => this.#notify();
+    signal?.addEventListener("abort", wake);
     try {
       await this.#o.client.publish(request);
-      return await this.#decide(name, version, deadline, () => caughtUp);
+      return await this.#decide(name, version, deadline, () => caughtUp, signal);
     } finally {
       this.#echoes.delete(id);
+      signal?.removeEventListener("abort", wake);
     }
   }
 
-  async #decide(name: string, version: string, deadline: number, caughtUp: () => boolean): Promise<ArtifactDescriptorRecord> {
+  async #decide(name: string, version: string, deadline: number, caughtUp: () => boolean, signal: AbortSignal | undefined): Promise<ArtifactDescriptorRecord> {
     for (;;) {
+      if (signal?.aborted) {
+        throw new OnexError(ErrorCode.ArtifactIncomplete, `fetch of ${name}@${version} interrupted while waiting for its announcement; nothing was written`, { name, version }, { cause: signal.reason });
+      }
       const accepted = this.#accepted(name, version);
       if (accepted.length > 1) throw conflict(name, version, accepted);
       if (accepted.length === 1 && caughtUp()) return accepted[0]!;

@@ -15,6 +15,7 @@
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import type { ProtocolSdk } from "../protocol-sdk.js";
+import { checkWhole } from "../option-check.js";
 import { encodeSubjectToken } from "../subject-token.js";
 import { DEAD_LETTER_STREAM, UNSCOPED_LETTER_ZONE, hasZonePart, zoneFilterOf, zoneStreamNameOf } from "./streams.js";
 
@@ -99,6 +100,8 @@ export const DEFAULT_ZONE_CONSUMERS = 1000;
 export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: readonly AuthIdentity[], limits: ZoneAccountLimits = {}): string {
   const maxConsumers = limits.maxConsumers ?? DEFAULT_ZONE_CONSUMERS;
   if (!Number.isSafeInteger(maxConsumers) || maxConsumers < 1) throw new OnexError(ErrorCode.Usage, `a zone's consumer limit must be a whole number of at least 1, not ${maxConsumers}`);
+  // nats-server refuses a config with a size past a 64-bit integer or in exponent form (1e+23).
+  checkWhole("natsAccountsConfig", "maxFileBytes", limits.maxFileBytes);
   const storage = limits.maxFileBytes !== undefined ? `max_file: ${limits.maxFileBytes}, max_mem: 0, ` : "";
   const jetstream = `{ ${storage}max_consumers: ${maxConsumers} }`;
   const list = (subjects: string[]) => `[${subjects.map((s) => JSON.stringify(s)).join(", ")}]`;

@@ -53,9 +53,29 @@ export interface ConnectOptions {
 /** More verification threads than any machine onex runs on has cores (0 is allowed too: none). */
 const MAX_VERIFY_THREADS = 256;
 
+/**
+ * ONEX_E_USAGE for no server at all: nats.js takes "" or [] as its default, 127.0.0.1:4222, and
+ * a caller whose address came out empty would talk to whatever listens there.
+ */
+export function checkServers(servers: string | readonly string[]): void {
+  const list = typeof servers === "string" ? [servers] : servers;
+  if (list.length === 0 || list.some((s) => typeof s !== "string" || s.trim() === "")) throw new OnexError(ErrorCode.Usage, `no NATS server given (${JSON.stringify(servers)}); name one, like nats://127.0.0.1:4222`, { servers });
+}
+
+/**
+ * Why connecting to `servers` failed: ONEX_E_USAGE for an address that is no URL (nats.js's
+ * "Invalid URL": a port past 65535, no host), which no retry mends; else ONEX_E_CONNECTION.
+ */
+export function connectFailure(error: unknown, servers: string | readonly string[]): OnexError {
+  const text = (error as Error)?.message ?? String(error);
+  if ((error as { code?: unknown })?.code === "ERR_INVALID_URL") return new OnexError(ErrorCode.Usage, `${String(servers)} is no NATS server address (like nats://host:4222 or host:4222): ${text}`, { servers }, { cause: error });
+  return new OnexError(ErrorCode.ConnectionFailed, `cannot connect to ${String(servers)}: ${text}`, { servers }, { cause: error });
+}
+
 /** Connects to NATS and returns the onex client. */
 export async function connect(options: ConnectOptions): Promise<OnexClient> {
   checkWhole("connect", "verifyThreads", options.verifyThreads, { min: 0, max: MAX_VERIFY_THREADS });
+  checkServers(options.servers);
   let nc: NatsConnection;
   try {
     nc = await natsConnect({
@@ -72,7 +92,7 @@ export async function connect(options: ConnectOptions): Promise<OnexClient> {
       ...(options.inboxPrefix !== undefined ? { inboxPrefix: options.inboxPrefix } : {}),
     });
   } catch (error) {
-    throw new OnexError(ErrorCode.ConnectionFailed, `cannot connect to ${String(options.servers)}: ${(error as Error).message}`, { servers: options.servers }, { cause: error });
+    throw connectFailure(error, options.servers);
   }
   return new OnexClient(nc, options);
 }

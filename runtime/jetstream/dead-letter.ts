@@ -192,8 +192,10 @@ export async function listDeadLetters(jsm: JetStreamManager, query: LetterQuery 
   return out;
 }
 
-/** One dead letter by its sequence in `ONEX_DLQ`, or in the dead-letter stream of `zone`; ONEX_E_NOT_FOUND when there is none. */
+/** One dead letter by its sequence in `ONEX_DLQ`, or in the dead-letter stream of `zone`; ONEX_E_NOT_FOUND when there is none, ONEX_E_USAGE for a sequence that is no whole number from 1. */
 export async function getDeadLetter(jsm: JetStreamManager, sequence: number, zone?: string): Promise<DeadLetter> {
+  // The server answers 0 with "bad request" and a fraction with "invalid JSON", which read as a failed connection.
+  checkWhole("getDeadLetter", "sequence", sequence);
   const stream = await deadLetterStreamOf(jsm, zone);
   const stored = await storedMessage(jsm, stream, sequence);
   if (!stored) throw new OnexError(ErrorCode.NotFound, `no dead letter with sequence ${sequence} in ${stream}`, { sequence, stream });

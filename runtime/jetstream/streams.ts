@@ -130,7 +130,7 @@ function checkLimits(l: StreamLimits): void {
 }
 
 /** JetStream's shortest message age. */
-const MIN_STREAM_AGE_MS = 100;
+export const MIN_STREAM_AGE_MS = 100;
 /** JetStream's default de-duplication window, shortened to the stream's age where that is shorter (the server refuses a longer one). */
 const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
 

@@ -12,7 +12,7 @@ import { parseRfc3339 } from "./rfc3339-time.js";
 import { forgetOldest } from "../forget-oldest.js";
 
 /** The most milliseconds a Date spans either side of 1970: a window longer than that is no time. */
-const MAX_DATE_MS = 8.64e15;
+export const MAX_DATE_MS = 8.64e15;
 
 /** Replay guard bounds. */
 export interface ReplayGuardOptions {

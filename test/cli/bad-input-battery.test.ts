@@ -49,6 +49,8 @@ interface Case {
   exit: number;
   /** Files that must not exist afterwards. */
   absent?: string[];
+  /** What the message must say: the flag or argument at fault, in the user's terms. */
+  says?: string;
 }
 
 const task = ["--node", "n-1", "--result", "msgs.ndjson", "--outcome", "succeeded", "--trust-delta", "0", "--execution-time", "1"];
@@ -133,6 +135,26 @@ const CASES: Record<string, Case> = {
   // JetStream takes max_age in nanoseconds as a 64-bit integer: the server answered "invalid JSON".
   "streams apply: --max-age past what JetStream holds": { args: ["streams", "apply", "--max-age", "999999999999d", "--dry-run", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2 },
   "streams apply: --dlq-max-age that is no duration": { args: ["streams", "apply", "--dlq-max-age", "a month", "--dry-run", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2 },
+  // Bounds the SDK holds too, said under the flag's name rather than the option's (maxAgeMs, maxMessages, ...).
+  "streams apply: --max-age under JetStream's shortest": { args: ["streams", "apply", "--max-age", "50ms", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--max-age: 50ms is shorter than the 100 ms it must be at least" },
+  "streams apply: --dlq-max-age under JetStream's shortest": { args: ["streams", "apply", "--dlq-max-age", "10ms", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--dlq-max-age: 10ms" },
+  "streams apply: --max-msgs past an exact number": { args: ["streams", "apply", "--max-msgs", "99999999999999999999", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--max-msgs" },
+  "dlq list: --from past an exact number": { args: ["dlq", "list", "--from", "99999999999999999999", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--from" },
+  "replay: --from-seq past an exact number": { args: ["replay", "--from-seq", "99999999999999999999", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--from-seq" },
+  "replay: --since that is no RFC 3339 time": { args: ["replay", "--since", "0", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--since" },
+  "verify: --replay-window longer than a Date spans": { args: ["verify", "msgs.ndjson", "--key", "k.pub", "--replay-window", "100000001d"], code: Usage, exit: 2, says: "--replay-window: 100000001d is longer than" },
+  "check: --samples more than can be held": { args: ["check", "--samples", "99999999999999999999"], code: Usage, exit: 2, says: "--samples" },
+  "check: --seed past fast-check's 32 bits": { args: ["check", "--seed", "4294967296"], code: Usage, exit: 2, says: "--seed" },
+  "attest: --execution-time below 0": { args: ["attest", "--key", "k.key", "--task", "one-task.json", ...task.map((a) => (a === "1" ? "-1" : a))], code: Usage, exit: 2, says: "--execution-time must be 0 or more, not -1" },
+  "attest: --trust-delta outside [-1, 1]": { args: ["attest", "--key", "k.key", "--task", "one-task.json", ...task.map((a) => (a === "0" ? "1.5" : a))], code: Usage, exit: 2, says: "--trust-delta must be within [-1, 1], not 1.5" },
+  // A dead-letter sequence of 0 went to the server, whose "bad request" read as a failed connection (69).
+  "dlq show: sequence 0": { args: ["dlq", "show", "0", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2 },
+  "dlq replay: a later sequence that is no number": { args: ["dlq", "replay", "1", "abc", "--key", "k.pub", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: '"abc" is no dead-letter sequence' },
+  // An address that is no address is the flag's fault (2), not the network's (69, "try again").
+  "dlq list: --server with a port past 65535": { args: ["dlq", "list", "--server", "nats://127.0.0.1:99999"], code: Usage, exit: 2, says: "--server: nats://127.0.0.1:99999 is no NATS server address" },
+  "dlq list: an empty --server": { args: ["dlq", "list", "--server", ""], code: Usage, exit: 2, says: "--server" },
+  "artifact ls: --wait of 0": { args: ["artifact", "ls", "--wait", "0s", "--key", "k.key", "--zone", "zone.a", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--wait must be longer than 0" },
+  "artifact publish: --upload-limit under the slowest a piece may move": { args: ["artifact", "publish", "msgs.ndjson", "--name", "m/x", "--version", "1", "--upload-limit", "1", "--key", "k.key", "--zone", "zone.a", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--upload-limit" },
   "generate: --schemas missing": { args: ["generate", "--schemas", "nope"], code: FileNotFound, exit: 3 },
   "generate: --out inside --schemas": { args: ["generate", "--schemas", "folder", "--out", "folder/v0.2"], code: Usage, exit: 2 },
   "generate: --out the --schemas folder": { args: ["generate", "--schemas", "folder", "--out", "folder"], code: Usage, exit: 2 },
@@ -165,6 +187,7 @@ describe("the bad-input battery", () => {
         expect(run.stderr + run.stdout).toMatch(new RegExp(`^(error |\\S+:\\d+:.* )${c.code}: `, "m"));
         expect(exitCodeFor(c.code)).toBe(c.exit);
       }
+      if (c.says !== undefined) expect(run.stderr).toContain(c.says);
       for (const file of c.absent ?? []) expect(readdirSync(dir)).not.toContain(file);
       expect(leftovers()).toEqual([]);
     });

@@ -5,15 +5,15 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MAX_WAIT_MS, parseDuration } from "../../cli/duration.js";
+import { MAX_WAIT_MS, parseDuration, type DurationBounds } from "../../cli/duration.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 
 const UNITS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const unitNames = Object.keys(UNITS) as (keyof typeof UNITS)[];
 
-function refusal(text: string, max?: number): OnexError {
+function refusal(text: string, bounds?: DurationBounds): OnexError {
   try {
-    parseDuration(text, "some-flag", max);
+    parseDuration(text, "some-flag", bounds);
   } catch (error) {
     expect(error).toBeInstanceOf(OnexError);
     return error as OnexError;
@@ -51,8 +51,8 @@ describe("parseDuration", () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 40_000 }), fc.constantFrom(...unitNames), (n, unit) => {
         const ms = n * UNITS[unit];
-        if (ms <= MAX_WAIT_MS) expect(parseDuration(`${n}${unit}`, "f", MAX_WAIT_MS)).toBe(ms);
-        else expect(refusal(`${n}${unit}`, MAX_WAIT_MS).message).toMatch(/^--some-flag: .* is longer than the 24\.8 days it can be$/);
+        if (ms <= MAX_WAIT_MS) expect(parseDuration(`${n}${unit}`, "f", { max: MAX_WAIT_MS })).toBe(ms);
+        else expect(refusal(`${n}${unit}`, { max: MAX_WAIT_MS }).message).toMatch(/^--some-flag: .* is longer than the 24\.8 days it can be$/);
       }),
     );
   });
@@ -77,9 +77,21 @@ describe("parseDuration", () => {
   });
 
   it("refuses a wait longer than a timer holds (Node fires it at once) and a number past what is exact", () => {
-    expect(parseDuration(`${MAX_WAIT_MS}ms`, "f", MAX_WAIT_MS)).toBe(MAX_WAIT_MS);
-    expect(refusal(`${MAX_WAIT_MS + 1}ms`, MAX_WAIT_MS).code).toBe(ErrorCode.Usage);
-    expect(refusal("25d", MAX_WAIT_MS).message).toBe("--some-flag: 25d is longer than the 24.8 days it can be");
+    expect(parseDuration(`${MAX_WAIT_MS}ms`, "f", { max: MAX_WAIT_MS })).toBe(MAX_WAIT_MS);
+    expect(refusal(`${MAX_WAIT_MS + 1}ms`, { max: MAX_WAIT_MS }).code).toBe(ErrorCode.Usage);
+    expect(refusal("25d", { max: MAX_WAIT_MS }).message).toBe("--some-flag: 25d is longer than the 24.8 days it can be");
     expect(refusal("9".repeat(400) + "d").message).toMatch(/is longer than the 285420\.9 years it can be$/);
+  });
+
+  it("refuses less than a minimum in the flag's name, and takes the minimum itself", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5_000 }), fc.integer({ min: 1, max: 5_000 }), (ms, min) => {
+        if (ms >= min) expect(parseDuration(`${ms}ms`, "f", { min })).toBe(ms);
+        else expect(refusal(`${ms}ms`, { min }).code).toBe(ErrorCode.Usage);
+      }),
+    );
+    expect(refusal("0s", { min: 1 }).message).toBe("--some-flag must be longer than 0");
+    expect(refusal("50ms", { min: 100 }).message).toBe("--some-flag: 50ms is shorter than the 100 ms it must be at least");
+    expect(refusal("9s", { min: 10_000 }).message).toBe("--some-flag: 9s is shorter than the 10 s it must be at least");
   });
 });

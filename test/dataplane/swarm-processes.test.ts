@@ -3,11 +3,13 @@
  * deployments run it: one publisher and four fetchers (byte-identical files, pieces flowing
  * between fetchers), a fetcher killed with SIGKILL that resumes in a new process without
  * fetching a verified piece twice, fetchers signalled as they print their summary that stop
- * rather than seed on, and one stopped with SIGTERM that says it was interrupted.
+ * rather than seed on, one stopped with SIGTERM that says it was interrupted, and one stopped with
+ * SIGINT while it waits for an announcement that never comes.
  * Bounded in time, never timed.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { connect as natsConnect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PieceStore } from "../../runtime/dataplane/piece-store.js";
 import { applyBundledStreams } from "../jetstream/fixtures.js";
@@ -119,4 +121,26 @@ describe("peers as processes", () => {
     expect(fetcher.stderr()).toMatch(/error ONEX_E_ARTIFACT_INCOMPLETE: fetch of models\/interrupt@1 interrupted with \d+ pieces missing; run it again to resume/);
     expect([existsSync(out), existsSync(PieceStore.partialPathOf(out))]).toEqual([false, true]);
   }, 120_000);
+
+  it("a fetcher stopped with SIGINT while it waits for an announcement that never comes stops at once, with nothing written", async () => {
+    // Signalled once its request for the artifact is on the control plane: the wait has begun.
+    const nc = await natsConnect({ servers: nats.url });
+    const requests = nc.subscribe("jetstream.onex.zone.>");
+    const key = await writeKeyFiles(work.dir, "fetcher-e");
+    const out = join(work.dir, "never.bin");
+    try {
+      // A --timeout far longer than the test: the wait polled only its deadline and ignored Ctrl-C.
+      const fetcher = startCli([...fetchArgs("models/never@1", out, key, [publisher]), "--timeout", "20d"]);
+      running.push(fetcher);
+      for await (const m of requests) {
+        if (m.string().includes("signal.artifact.request") && m.string().includes("models/never")) break;
+      }
+      fetcher.child.kill("SIGINT");
+      expect(await fetcher.exited).toBe(69);
+      expect(fetcher.stderr()).toMatch(/error ONEX_E_ARTIFACT_INCOMPLETE: fetch of models\/never@1 interrupted while waiting for its announcement; nothing was written/);
+      expect([existsSync(out), existsSync(PieceStore.partialPathOf(out))]).toEqual([false, false]);
+    } finally {
+      await nc.close();
+    }
+  }, 60_000);
 });

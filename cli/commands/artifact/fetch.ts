@@ -19,8 +19,8 @@ export default class ArtifactFetch extends OnexCommand {
   static override flags = {
     ...artifactFlags,
     out: Flags.string({ description: "Where the finished file goes (written as OUT.partial until verified).", required: true }),
-    "max-in-flight": Flags.integer({ description: "Piece requests in flight overall.", default: 16, min: 1 }),
-    "per-peer": Flags.integer({ description: "Piece requests in flight per peer.", default: 4, min: 1 }),
+    "max-in-flight": Flags.integer({ description: "Piece requests in flight overall.", default: 16, min: 1, max: Number.MAX_SAFE_INTEGER }),
+    "per-peer": Flags.integer({ description: "Piece requests in flight per peer.", default: 4, min: 1, max: Number.MAX_SAFE_INTEGER }),
     timeout: Flags.string({ description: "How long to wait for an announcement of the artifact.", default: "10s" }),
     stall: Flags.string({ description: "Give up after this long without a new piece (resumable).", default: "60s" }),
     "seed-for": Flags.string({ description: "Keep seeding this long after the fetch completes (e.g. 5m)." }),
@@ -34,9 +34,9 @@ export default class ArtifactFetch extends OnexCommand {
     // after the download left a finished file and a success line behind an exit of 2.
     // --timeout and --stall are compared with the clock, not set as timers: any length works.
     // A wait of none would give up before the announcement, or before the first piece.
-    const descriptorTimeoutMs = parseDuration(flags.timeout, "timeout", undefined, true);
-    const stallTimeoutMs = parseDuration(flags.stall, "stall", undefined, true);
-    const seedForMs = flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"], "seed-for", MAX_WAIT_MS);
+    const descriptorTimeoutMs = parseDuration(flags.timeout, "timeout", { min: 1 });
+    const stallTimeoutMs = parseDuration(flags.stall, "stall", { min: 1 });
+    const seedForMs = flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"], "seed-for", { max: MAX_WAIT_MS });
     // The store refuses such an --out too (as docs/data-plane.md says), but only once the descriptor is in.
     const existing = await stat(out).catch(() => undefined);
     if (existing !== undefined && !existing.isFile()) throw new OnexError(ErrorCode.WriteFailed, `cannot write ${out}: it exists and is not a regular file`, { file: out });

@@ -16,7 +16,7 @@ export default class ArtifactLs extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ArtifactLs);
-    const waitMs = parseDuration(flags.wait, "wait", MAX_WAIT_MS); // a bad --wait is refused before connecting
+    const waitMs = parseDuration(flags.wait, "wait", { min: 1, max: MAX_WAIT_MS }); // a bad --wait is refused before connecting
     await withPeer(flags, async (peer) => {
       await new Promise((resolve) => setTimeout(resolve, waitMs));
       const artifacts = peer.swarm.artifacts().sort((a, b) => `${a.descriptor.name}@${a.descriptor.version}`.localeCompare(`${b.descriptor.name}@${b.descriptor.version}`));

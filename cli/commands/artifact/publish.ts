@@ -35,7 +35,7 @@ export default class ArtifactPublish extends OnexCommand {
     }
     checkArtifactName(flags.name, flags.version, { name: "--name", version: "--version" });
     checkMediaType(flags["media-type"]);
-    const seedForMs = flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"], "seed-for", MAX_WAIT_MS);
+    const seedForMs = flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"], "seed-for", { max: MAX_WAIT_MS });
     await withPeer(flags, async (peer) => {
       const descriptor = await peer.publish(args.file, { name: flags.name, version: flags.version, mediaType: flags["media-type"], pieceSize: flags["piece-size"] });
       await this.print(JSON.stringify(descriptor));

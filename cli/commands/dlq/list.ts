@@ -11,8 +11,8 @@ export default class DlqList extends OnexCommand {
     "Each line starts with the letter's stream and sequence (`onex dlq show` and `replay` take the sequence, and --zone for a zone's stream). The writer is the zone the server let the letter be written under (* for an admin's unscoped subscription) and the consumer it names; the target is the subject the original's own source fields build, where `onex dlq replay` would publish it after verifying it.";
   static override flags = {
     ...natsFlags,
-    from: Flags.integer({ description: "First dead-letter sequence to list.", default: 1, min: 0 }),
-    limit: Flags.integer({ description: "List at most this many.", default: 100, min: 1 }),
+    from: Flags.integer({ description: "First dead-letter sequence to list.", default: 1, min: 0, max: Number.MAX_SAFE_INTEGER }),
+    limit: Flags.integer({ description: "List at most this many.", default: 100, min: 1, max: Number.MAX_SAFE_INTEGER }),
     reason: Flags.string({ description: "Only this reason code, e.g. ONEX_E_SIGNATURE_INVALID." }),
     zone: Flags.string({ description: "Only the letters of this zone's subscriptions (its own dead-letter stream in a zoned deployment); default: every dead-letter stream." }),
     json: Flags.boolean({ description: "Print one JSON object per line.", default: false }),

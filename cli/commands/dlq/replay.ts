@@ -19,7 +19,7 @@ export default class DlqReplay extends OnexCommand {
   ].join(" ");
   static override examples = ["<%= config.bin %> dlq replay 17 18 --key node-1.pub --key node-2.pub"];
   static override strict = false;
-  static override args = { sequence: Args.integer({ description: "Dead-letter sequences to replay.", required: true }) };
+  static override args = { sequence: Args.integer({ description: "Dead-letter sequences to replay.", required: true, min: 1, max: Number.MAX_SAFE_INTEGER }) };
   static override flags = {
     ...natsFlags,
     zone: Flags.string({ description: "The zone whose dead-letter stream holds the letters (a zoned deployment); default ONEX_DLQ." }),
@@ -28,11 +28,17 @@ export default class DlqReplay extends OnexCommand {
 
   async run(): Promise<void> {
     const { argv, flags } = await this.parse(DlqReplay);
+    // Every sequence before any letter is replayed: oclif checks only the first, and a bad later
+    // one failed as the server's "bad request" once the letters before it were replayed.
+    const sequences = (argv as string[]).map((raw) => {
+      if (/^\d+$/.test(raw) && Number.isSafeInteger(Number(raw)) && Number(raw) >= 1) return Number(raw);
+      throw new OnexError(ErrorCode.Usage, `"${printable(raw)}" is no dead-letter sequence (a whole number from 1 to ${Number.MAX_SAFE_INTEGER}); nothing was replayed`);
+    });
     const check = { sdks: await loadAllSdks(), keys: keyRing(readPublicKeys(flags.key)) };
     let refused = 0;
     await withJetStream(flags, async (js, jsm) => {
-      for (const raw of argv as string[]) {
-        const letter = await getDeadLetter(jsm, Number(raw), flags.zone);
+      for (const sequence of sequences) {
+        const letter = await getDeadLetter(jsm, sequence, flags.zone);
         try {
           const plan = await planReplay(jsm, letter, check);
           const stored = await replayDeadLetter(js, plan);

@@ -7,7 +7,7 @@ import { natsFlags, withJetStream } from "../../nats-flags.js";
 
 export default class DlqShow extends OnexCommand {
   static override summary = "Show one dead letter: its headers, reason, writer, replay target and message body.";
-  static override args = { sequence: Args.integer({ description: "Dead-letter sequence (from `onex dlq list`).", required: true }) };
+  static override args = { sequence: Args.integer({ description: "Dead-letter sequence (from `onex dlq list`).", required: true, min: 1, max: Number.MAX_SAFE_INTEGER }) };
   static override flags = { ...natsFlags, zone: Flags.string({ description: "The zone whose dead-letter stream holds the letter (a zoned deployment); default ONEX_DLQ." }) };
 
   async run(): Promise<void> {

@@ -44,7 +44,7 @@ export default class GrantIssue extends OnexCommand {
     const notBefore = flags["not-before"] === undefined ? Date.now() : parseTime(flags["not-before"], "not-before");
     let expiresAt: number;
     if (flags["expires-at"] !== undefined) expiresAt = parseTime(flags["expires-at"], "expires-at");
-    else if (flags["expires-in"] !== undefined) expiresAt = notBefore + parseDuration(flags["expires-in"], "expires-in", undefined, true);
+    else if (flags["expires-in"] !== undefined) expiresAt = notBefore + parseDuration(flags["expires-in"], "expires-in", { min: 1 });
     else throw new OnexError(ErrorCode.Usage, "a grant needs --expires-at or --expires-in");
     if (!flags["allow-unknown-type"]) await assertKnownTypes(flags.type, schemasDirOf(flags.schemas));
     const grant = issueSessionGrant(authority, {

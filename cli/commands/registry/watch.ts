@@ -13,7 +13,7 @@ export default class RegistryWatch extends OnexCommand {
     zone: Flags.string({ description: "Only this zone." }),
     type: Flags.string({ description: "Only this entity type.", options: Object.values(EntityType) }),
     "updates-only": Flags.boolean({ description: "Skip the entries present at the start.", default: false }),
-    count: Flags.integer({ description: "Stop after this many changes.", min: 1 }),
+    count: Flags.integer({ description: "Stop after this many changes.", min: 1, max: Number.MAX_SAFE_INTEGER }),
   };
 
   async run(): Promise<void> {

@@ -1,12 +1,15 @@
 import { Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
-import { accountOf, MAX_STREAM_AGE_MS, zonesOf } from "@onex/runtime/jetstream";
+import { accountOf, MAX_STREAM_AGE_MS, MIN_STREAM_AGE_MS, zonesOf } from "@onex/runtime/jetstream";
 import { applyStreams, planStreams, type StreamChange, type StreamLimits } from "@onex/runtime/jetstream";
 import { loadAllSdks } from "../../all-sdks.js";
 import { OnexCommand } from "../../base-command.js";
 import { readIdentities } from "../../identities-file.js";
 import { parseDuration } from "../../duration.js";
 import { natsFlags, withJetStream } from "../../nats-flags.js";
+
+/** The ages JetStream keeps a stream's messages for, refused here under the flag's name. */
+const STREAM_AGE = { min: MIN_STREAM_AGE_MS, max: MAX_STREAM_AGE_MS };
 
 export default class StreamsApply extends OnexCommand {
   static override summary = "Create or update the JetStream streams the manifests imply, and the dead-letter stream.";
@@ -21,8 +24,8 @@ export default class StreamsApply extends OnexCommand {
   static override flags = {
     ...natsFlags,
     "dry-run": Flags.boolean({ description: "Show what would change; change nothing.", default: false }),
-    "max-msgs": Flags.integer({ description: "Messages kept per stream at most.", min: 1 }),
-    "max-bytes": Flags.integer({ description: "Bytes kept per stream at most.", min: 1 }),
+    "max-msgs": Flags.integer({ description: "Messages kept per stream at most.", min: 1, max: Number.MAX_SAFE_INTEGER }),
+    "max-bytes": Flags.integer({ description: "Bytes kept per stream at most.", min: 1, max: Number.MAX_SAFE_INTEGER }),
     "max-age": Flags.string({ description: "Age after which messages are removed (e.g. 7d)." }),
     discard: Flags.string({ description: "When full: drop the oldest (old) or refuse new messages (new).", options: ["old", "new"] }),
     replicas: Flags.integer({ description: "Replicas per stream (clustered servers).", min: 1, max: 5 }),
@@ -36,12 +39,12 @@ export default class StreamsApply extends OnexCommand {
     const limits: StreamLimits = {
       ...(flags["max-msgs"] !== undefined ? { maxMessages: flags["max-msgs"] } : {}),
       ...(flags["max-bytes"] !== undefined ? { maxBytes: flags["max-bytes"] } : {}),
-      ...(flags["max-age"] !== undefined ? { maxAgeMs: parseDuration(flags["max-age"], "max-age", MAX_STREAM_AGE_MS, true) } : {}),
+      ...(flags["max-age"] !== undefined ? { maxAgeMs: parseDuration(flags["max-age"], "max-age", STREAM_AGE) } : {}),
       ...(flags.discard !== undefined ? { discard: flags.discard as "old" | "new" } : {}),
       ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}),
     };
     const sdks = await loadAllSdks();
-    const deadLetterLimits = { maxAgeMs: parseDuration(flags["dlq-max-age"], "dlq-max-age", MAX_STREAM_AGE_MS, true), ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}) };
+    const deadLetterLimits = { maxAgeMs: parseDuration(flags["dlq-max-age"], "dlq-max-age", STREAM_AGE), ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}) };
     if (flags.identities === undefined) {
       // One account: the shared streams, or the streams of the zones named.
       const plan = planStreams(sdks, limits, deadLetterLimits, flags.zone ?? []);
