@@ -1,4 +1,4 @@
-import { ErrorCode, MAX_TIMER_MS, OnexError } from "@onex/runtime";
+import { durationMs, ErrorCode, MAX_TIMER_MS, OnexError } from "@onex/runtime";
 
 /**
  * The longest a command can wait on a timer: Node's timers hold at most 2^31 - 1 ms (about 24.8
@@ -23,19 +23,15 @@ export interface DurationBounds {
  */
 export function parseDuration(text: string, flag: string, bounds: DurationBounds = {}): number {
   const { min = 0, max = Number.MAX_SAFE_INTEGER } = bounds;
-  const match = /^(\d+)(?:\.(\d+))?(ms|s|m|h|d)$/.exec(text.trim());
-  if (!match) {
+  const ms = durationMs(text);
+  if (ms === "none") {
     const bare = /^\d+(?:\.\d+)?$/.test(text.trim()) ? ` (add a unit: ${text.trim()}ms or ${text.trim()}s)` : " (use 250ms, 90s, 1.5m, 24h or 7d)";
     throw new OnexError(ErrorCode.Usage, `--${flag}: "${text}" is not a duration${bare}`);
   }
-  // In integers, exactly: 2.3h is 8,280,000 ms, where 2.3 * 3,600,000 is 8,279,999.999999999.
-  const [, whole, fraction = "", unit] = match;
-  const scale = 10n ** BigInt(fraction.length);
-  const scaled = (BigInt(whole!) * scale + BigInt(fraction || "0")) * BigInt(UNITS[unit as keyof typeof UNITS]);
-  if (scaled > BigInt(max) * scale) throw new OnexError(ErrorCode.Usage, `--${flag}: ${text} is longer than the ${describe(max)} it can be`);
-  if (scaled % scale !== 0n) throw new OnexError(ErrorCode.Usage, `--${flag}: ${text} is not a whole number of milliseconds`);
-  if (scaled < BigInt(min) * scale) throw new OnexError(ErrorCode.Usage, min === 1 ? `--${flag} must be longer than 0` : `--${flag}: ${text} is shorter than the ${describe(min)} it must be at least`);
-  return Number(scaled / scale);
+  if (ms === "fraction") throw new OnexError(ErrorCode.Usage, `--${flag}: ${text} is not a whole number of milliseconds`);
+  if (ms > BigInt(max)) throw new OnexError(ErrorCode.Usage, `--${flag}: ${text} is longer than the ${describe(max)} it can be`);
+  if (ms < BigInt(min)) throw new OnexError(ErrorCode.Usage, min === 1 ? `--${flag} must be longer than 0` : `--${flag}: ${text} is shorter than the ${describe(min)} it must be at least`);
+  return Number(ms);
 }
 
 /** A limit in the largest unit that keeps it readable ("24.8 days", "292.2 years"). */

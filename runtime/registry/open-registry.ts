@@ -7,6 +7,7 @@
  *   consul://host:8500?prefix=onex/registry/&ttl=10s&token=...
  */
 import { ErrorCode, OnexError } from "../errors.js";
+import { durationMs } from "../duration-text.js";
 import { checkWhole } from "../option-check.js";
 import type { Registry, RegistryOptions, RegistryStore } from "./registry.js";
 import { DEFAULT_TTL_MS, TrustedRegistry } from "./trusted-registry.js";
@@ -33,12 +34,13 @@ export const MAX_TTL_MS = 86_400_000;
 /** The shortest TTL every adapter can keep (1 s). */
 const MIN_TTL_MS = 1_000;
 
-/** Parses `10s`, `500ms`, `2m` or a plain number of milliseconds. */
-export function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (!match) throw new OnexError(ErrorCode.RegistryUrl, `"${text}" is not a duration (for example 500ms, 10s, 2m)`, { value: text });
-  const n = Number(match[1]);
-  return Math.round(match[2] === "s" ? n * 1_000 : match[2] === "m" ? n * 60_000 : n);
+/** A `?ttl=`: `10s`, `500ms`, `2m`, `1h` or a plain number of milliseconds, whole milliseconds only (1000.4 was rounded). */
+function ttlMsOf(text: string): number {
+  const ms = durationMs(text, { bareMs: true });
+  if (ms === "none") throw new OnexError(ErrorCode.RegistryUrl, `"${text}" is not a duration (for example 500ms, 10s, 2m, 1h)`, { value: text });
+  if (ms === "fraction") throw new OnexError(ErrorCode.RegistryUrl, `"${text}" is not a whole number of milliseconds`, { value: text });
+  // Past an exact number it is past 24 h anyway, and refused as such.
+  return ms > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(ms);
 }
 
 /** Parses a registry URL; throws ONEX_E_REGISTRY_URL for an unknown scheme or a malformed URL. */
@@ -58,7 +60,7 @@ export function parseRegistryUrl(url: string, defaultTtlMs = DEFAULT_TTL_MS): Re
   }
   const params = new URLSearchParams(match[3] ?? "");
   const ttl = params.get("ttl");
-  const ttlMs = ttl === null ? defaultTtlMs : parseDuration(ttl);
+  const ttlMs = ttl === null ? defaultTtlMs : ttlMsOf(ttl);
   if (ttlMs < MIN_TTL_MS) throw new OnexError(ErrorCode.RegistryUrl, `a registry TTL below 1s (${ttlMs} ms) cannot be kept by every adapter`, { url, ttlMs });
   // Written negated so a `ttlMs` option that is no number (NaN) is refused too.
   if (!(ttlMs <= MAX_TTL_MS)) throw new OnexError(ErrorCode.RegistryUrl, `a registry TTL above 24h (1440m, 86400s; ${ttl ?? `${ttlMs} ms`} given) cannot be kept by every adapter (Consul's session TTL is at most 24h)`, { url, ttlMs });

@@ -25,8 +25,9 @@ describe("parseRegistryUrl", () => {
     expect(parseRegistryUrl("etcd://[::1]:2379").ttlMs).toBe(10_000);
     expect(parseRegistryUrl("consul://localhost:8500?ttl=1s").ttlMs).toBe(1_000);
     expect(parseRegistryUrl("ETCD://h:2379/?ttl=1500").ttlMs).toBe(1_500);
-    // 24 h, the longest TTL, in each unit.
-    expect(["1440m", "86400s", "86400000ms", "86400000"].map((ttl) => parseRegistryUrl(`consul://h:8500?ttl=${ttl}`).ttlMs)).toEqual([86_400_000, 86_400_000, 86_400_000, 86_400_000]);
+    // 24 h, the longest TTL, in each unit (the limit's message says "24h": that is a TTL too).
+    expect(["24h", "1440m", "86400s", "86400000ms", "86400000", "1d"].map((ttl) => parseRegistryUrl(`consul://h:8500?ttl=${ttl}`).ttlMs)).toEqual(Array(6).fill(86_400_000));
+    expect(parseRegistryUrl("nats://h:4222?ttl=1.5h").ttlMs).toBe(5_400_000);
   });
 
   it("refuses, with the reason, a TTL below 1 s, a TTL above 24 h, a malformed duration, no server, a malformed host, a port out of range, an unknown scheme and what is no URL", () => {
@@ -40,7 +41,10 @@ describe("parseRegistryUrl", () => {
       "nats://127.0.0.1:4222?bucket=hb2&ttl=9999999999s": /TTL above 24h .*9999999999s given/,
       [`etcd://h:2379?ttl=${"9".repeat(400)}`]: /TTL above 24h/,
       "nats://h:4222?ttl=abc": /"abc" is not a duration/,
-      "nats://h:4222?ttl=10h": /"10h" is not a duration/,
+      "nats://h:4222?ttl=10w": /"10w" is not a duration/,
+      // A fraction of a millisecond was rounded (1000.4 kept as 1000, 1.5 as 2).
+      "nats://h:4222?ttl=1000.4": /"1000\.4" is not a whole number of milliseconds/,
+      "nats://h:4222?ttl=1.0005s": /"1\.0005s" is not a whole number of milliseconds/,
       "nats://": /names no server/,
       "etcd://,": /names no server/,
       "nats://a b:4222": /"a b:4222" is not host:port/,
