@@ -54,8 +54,9 @@ export function encodeSubjectToken(value: string, param = "token"): string {
 
 /** Decodes a token made by encodeSubjectToken; rejects any other spelling. */
 export function decodeSubjectToken(token: string, param = "token"): string {
+  if (typeof token !== "string") throw new OnexError(ErrorCode.SubjectParse, `subject token for "${param}" must be a string, not ${typeof token}`, { param });
   // A token of safe characters only is the value itself (and its own canonical spelling).
-  if (typeof token === "string" && ALL_SAFE.test(token)) return token;
+  if (ALL_SAFE.test(token)) return token;
   const bytes: number[] = [];
   for (let i = 0; i < token.length; ) {
     const ch = token[i]!;

@@ -8,7 +8,8 @@
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import { durationMs } from "../duration-text.js";
-import { checkWhole } from "../option-check.js";
+import { checkPositive, checkWhole } from "../option-check.js";
+import { PolicyMode } from "../trust/policy.js";
 import type { Registry, RegistryOptions, RegistryStore } from "./registry.js";
 import { DEFAULT_TTL_MS, TrustedRegistry } from "./trusted-registry.js";
 
@@ -73,8 +74,25 @@ export async function openRegistry(url: string, options: RegistryOptions = {}): 
   // fraction reached NATS as nanoseconds that are no integer ("invalid JSON", reported as
   // ONEX_E_REGISTRY_UNAVAILABLE), and it is held to the URL's bounds.
   checkWhole("openRegistry", "ttlMs", options.ttlMs, { min: MIN_TTL_MS, max: MAX_TTL_MS });
+  checkTrustOptions(options);
   const parsed = parseRegistryUrl(url, options.ttlMs ?? DEFAULT_TTL_MS);
   return new TrustedRegistry(await openStore(parsed, options.logger ?? console), options);
+}
+
+/**
+ * The options that decide which entries are trusted, checked before anything opens: each used to
+ * fail open. `zones: "zone.a"` (a string) matched by substring, so zone "a" passed; a `zoneMatch`
+ * of "STRICT" or a typo was advisory; a `maxEntryAgeMs` of NaN or "1m" let any age through.
+ */
+function checkTrustOptions(options: RegistryOptions): void {
+  if (options.zones !== undefined && !(Array.isArray(options.zones) && options.zones.every((zone) => typeof zone === "string"))) {
+    throw new OnexError(ErrorCode.Usage, `openRegistry: zones must be an array of zone names, not ${JSON.stringify(options.zones)}`);
+  }
+  const modes: readonly unknown[] = Object.values(PolicyMode);
+  if (options.zoneMatch !== undefined && !modes.includes(options.zoneMatch)) {
+    throw new OnexError(ErrorCode.PolicyInvalid, `openRegistry: zoneMatch must be ${modes.join(", ")}, not ${JSON.stringify(options.zoneMatch)}`, { policy: "zone_match" });
+  }
+  checkPositive("openRegistry", "maxEntryAgeMs", options.maxEntryAgeMs, { finite: true });
 }
 
 /** Opens the bare store of a registry URL, without the trust layer (benchmarks and tests compare against it); `logger` hears what the store says of entries it skips. */

@@ -283,10 +283,20 @@ export function envelopeSourceFields(layout: EnvelopeLayout, source: EnvelopeSou
   return out;
 }
 
-/** A point in time as ms since the epoch; a string must be a strict RFC 3339 time (else NaN). */
-export function toMillis(time: Date | number | string | undefined): number {
-  if (time === undefined) return Date.now();
-  if (typeof time === "number") return time;
-  if (typeof time === "string") return parseRfc3339(time);
-  return time.getTime();
+/** The most milliseconds a Date spans either side of 1970. */
+const MAX_TIME_MS = 8.64e15;
+
+/**
+ * A point in time as ms since the epoch (now when left out): a Date, a number of milliseconds or
+ * a strict RFC 3339 string. Anything else is ONEX_E_USAGE naming `what`: a `now` of NaN (or an
+ * invalid Date, or a string) compared false with every expiry and replay window, and accepted
+ * expired messages, grants and entries, and Infinity was a RangeError.
+ */
+export function toMillis(time: Date | number | string | undefined, what = "a time"): number {
+  const ms = time === undefined ? Date.now() : typeof time === "number" ? time : typeof time === "string" ? parseRfc3339(time) : time instanceof Date ? time.getTime() : Number.NaN;
+  if (!(Math.abs(ms) <= MAX_TIME_MS)) {
+    const shown = typeof time === "string" ? JSON.stringify(time) : time instanceof Date ? "an invalid Date" : String(typeof time === "symbol" ? "a symbol" : time);
+    throw new OnexError(ErrorCode.Usage, `${what} must be a Date, milliseconds since 1970 or an RFC 3339 time with offset, not ${shown}`);
+  }
+  return ms;
 }

@@ -137,7 +137,7 @@ export function judgeWith(message: EnvelopeInput, context: JudgeContext, policy:
     // Not even an envelope: no policy can pass it, whatever the modes.
     return { accepted: false, message: message as Envelope, warnings: [], rejection: asOnexError(error) };
   }
-  const now = toMillis(context.now);
+  const now = toMillis(context.now, "now");
   const verdict: Verdict = { accepted: true, message: data, warnings: [] };
   const entity = sourceEntityOf(data);
 

@@ -4,6 +4,7 @@
  * entry from one a compromised registry or a man in the middle made up.
  */
 import { ErrorCode, OnexError } from "../errors.js";
+import { checkPositive } from "../option-check.js";
 import { toMillis } from "./envelope.js";
 import type { KeyPair, PublicKey } from "./keys.js";
 import { REGISTRY_ENTRY_SCHEMA } from "./record-schemas.js";
@@ -76,13 +77,15 @@ function assertEntryOfIdentity(record: RegistryEntryRecord, identity: NodeIdenti
 }
 
 function assertSignedBy(record: RegistryEntryRecord, nodeKey: PublicKey, options: VerifyRegistryEntryOptions): void {
+  // A maxAgeMs of NaN or "1m" compared false with every age, and let an entry of any age through.
+  checkPositive("verifyRegistryEntry", "maxAgeMs", options.maxAgeMs, { finite: true });
   if (record.key_id !== nodeKey.keyId) {
     throw new OnexError(ErrorCode.IdentityMismatch, `the entry names key ${record.key_id}, node ${record.node_id} holds key ${nodeKey.keyId}`, { instancePath: "/key_id" });
   }
   verifyRecordSignature(record, nodeKey, "registry entry");
   if (options.maxAgeMs !== undefined) {
     const registered = parseRfc3339(record.registered_at);
-    const now = toMillis(options.now);
+    const now = toMillis(options.now, "now");
     if (Number.isNaN(registered) || now - registered > options.maxAgeMs) {
       throw new OnexError(ErrorCode.TrustExpired, `the registry entry of ${record.node_id} (registered ${record.registered_at}) is older than ${options.maxAgeMs} ms; the node must re-register`, {
         instancePath: "/registered_at",

@@ -10,6 +10,7 @@ import { ErrorCode, OnexError } from "../errors.js";
 import { createdAtOf, envelopeData, toMillis, type EnvelopeInput } from "./envelope.js";
 import { parseRfc3339 } from "./rfc3339-time.js";
 import { forgetOldest } from "../forget-oldest.js";
+import { checkPositive, checkWhole } from "../option-check.js";
 
 /** The most milliseconds a Date spans either side of 1970: a window longer than that is no time. */
 export const MAX_DATE_MS = 8.64e15;
@@ -38,11 +39,12 @@ export class ReplayGuard {
     this.windowMs = options.windowMs ?? 5 * 60_000;
     this.skewMs = options.skewMs ?? 30_000;
     this.maxEntries = options.maxEntries ?? 100_000;
-    // A window of NaN accepted the same message twice (every comparison with NaN is false), and one
-    // a Date cannot hold broke every subscription that reads the stream's history.
-    if (!(this.windowMs > 0 && this.windowMs <= MAX_DATE_MS)) throw new OnexError(ErrorCode.Usage, `ReplayGuard: windowMs must be more than 0 ms and at most ${MAX_DATE_MS}, not ${this.windowMs}`);
-    if (!(this.skewMs >= 0 && this.skewMs <= MAX_DATE_MS)) throw new OnexError(ErrorCode.Usage, `ReplayGuard: skewMs must be 0 ms or more and at most ${MAX_DATE_MS}, not ${this.skewMs}`);
-    if (!(Number.isSafeInteger(this.maxEntries) && this.maxEntries >= 1)) throw new OnexError(ErrorCode.Usage, `ReplayGuard: maxEntries must be a whole number of at least 1, not ${this.maxEntries}`);
+    // A window of NaN accepted the same message twice (every comparison with NaN is false), one a
+    // Date cannot hold broke every subscription that reads the stream's history, and one of "5000"
+    // (from a config file) was concatenated rather than added, and let a day-old message through.
+    checkPositive("ReplayGuard", "windowMs", this.windowMs, { max: MAX_DATE_MS });
+    checkPositive("ReplayGuard", "skewMs", this.skewMs, { zero: true, max: MAX_DATE_MS });
+    checkWhole("ReplayGuard", "maxEntries", this.maxEntries);
   }
 
   /**
@@ -53,7 +55,7 @@ export class ReplayGuard {
     const data = envelopeData(message);
     const id = data.id;
     if (typeof id !== "string" || id === "") throw replay("the message has no id to check for replay", "no-id", undefined);
-    const at = toMillis(now);
+    const at = toMillis(now, "now");
     const created = createdAtOf(data);
     if (Number.isNaN(created)) throw replay(`message ${id} has no readable creation time`, "no-time", id);
     if (created > at + this.skewMs) throw replay(`message ${id} claims to be created in the future (${new Date(created).toISOString()})`, "future", id);

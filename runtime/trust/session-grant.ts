@@ -34,9 +34,9 @@ export interface IssueGrantOptions {
 
 /** A session grant signed by `authority`; `issuer` is the authority's key id. */
 export function issueSessionGrant(authority: KeyPair, options: IssueGrantOptions): SessionGrantRecord {
-  const notBefore = toMillis(options.notBefore);
-  const expiresAt = toMillis(options.expiresAt);
-  if (Number.isNaN(notBefore) || Number.isNaN(expiresAt) || expiresAt <= notBefore) {
+  const notBefore = toMillis(options.notBefore, "notBefore");
+  const expiresAt = toMillis(options.expiresAt, "expiresAt");
+  if (expiresAt <= notBefore) {
     throw new OnexError(ErrorCode.Usage, "a grant needs valid times with expires_at after not_before");
   }
   // RFC 3339 has four-digit years: a later time has no form every verifier reads.
@@ -121,7 +121,7 @@ export class RevocationList {
 
   /** Forgets revocations of grants that have expired by `now`. */
   prune(now?: Date | number): void {
-    const at = toMillis(now);
+    const at = toMillis(now, "now");
     for (const [id, revocation] of this.#revoked) if (parseRfc3339(revocation.expires_at) <= at) this.#revoked.delete(id);
   }
 
@@ -201,7 +201,7 @@ function checkGrantValidity(record: SessionGrantRecord, options: Omit<VerifyGran
   if (revocation !== undefined) {
     throw new OnexError(ErrorCode.GrantRevoked, `grant ${record.grant_id} was revoked at ${revocation.revoked_at}${revocation.reason ? ` (${revocation.reason})` : ""}`, { grantId: record.grant_id });
   }
-  const now = toMillis(options.now);
+  const now = toMillis(options.now, "now");
   if (now < parseRfc3339(record.not_before)) throw new OnexError(ErrorCode.GrantNotYetValid, `grant ${record.grant_id} is valid from ${record.not_before}`, { grantId: record.grant_id, notBefore: record.not_before });
   if (now >= parseRfc3339(record.expires_at)) throw new OnexError(ErrorCode.GrantExpired, `grant ${record.grant_id} expired at ${record.expires_at}`, { grantId: record.grant_id, expiresAt: record.expires_at });
   if (options.messageType !== undefined && !inScope(record.scopes.message_types, options.messageType)) {
@@ -285,7 +285,7 @@ export class GrantBook {
    * also judges archived messages as of an earlier time (`onex verify --at`).
    */
   prune(now?: Date | number): void {
-    const at = toMillis(now);
+    const at = toMillis(now, "now");
     for (const [subject, grants] of this.#bySubject) {
       const live = grants.filter((g) => parseRfc3339(g.expires_at) > at);
       if (live.length === 0) this.#bySubject.delete(subject);

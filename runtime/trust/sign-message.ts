@@ -71,7 +71,7 @@ export function checkTrustExpiry(message: EnvelopeInput, now?: Date | number): v
   const { expires_at } = envelopeData(message).trust;
   const expires = parseRfc3339(expires_at);
   if (Number.isNaN(expires)) throw new OnexError(ErrorCode.TrustExpired, "trust.expires_at is not an RFC 3339 time with offset (like 2027-01-01T00:00:00Z)", { instancePath: "/trust/expires_at" });
-  const at = toMillis(now);
+  const at = toMillis(now, "now");
   if (expires <= at) {
     throw new OnexError(ErrorCode.TrustExpired, `the message's trust expired at ${expires_at}`, { instancePath: "/trust/expires_at", expiresAt: expires_at, now: new Date(at).toISOString() });
   }
