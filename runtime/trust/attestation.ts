@@ -40,7 +40,7 @@ export function attestExecution(input: AttestInput, key: KeyPair): ExecutionAtte
   if (!(input.trustDelta >= -1 && input.trustDelta <= 1)) throw new OnexError(ErrorCode.ValidationFailed, `trust_delta must be within [-1, 1], not ${input.trustDelta}`, { instancePath: "/trust_delta" });
   if (!(input.executionTime >= 0)) throw new OnexError(ErrorCode.ValidationFailed, `execution_time must be >= 0, not ${input.executionTime}`, { instancePath: "/execution_time" });
   if (input.cost !== undefined && !(input.cost >= 0)) throw new OnexError(ErrorCode.ValidationFailed, `cost must be >= 0, not ${input.cost}`, { instancePath: "/cost" });
-  return signRecord<ExecutionAttestationRecord>(
+  const attestation = signRecord<ExecutionAttestationRecord>(
     {
       task_id: input.task.task_id,
       node: input.node,
@@ -54,6 +54,9 @@ export function attestExecution(input: AttestInput, key: KeyPair): ExecutionAtte
     },
     key,
   );
+  // Never sign what verifyAttestation refuses (an outcome of "bogus", a trust_delta of "0.5").
+  assertRecord(attestation, EXECUTION_ATTESTATION_SCHEMA, "execution attestation");
+  return attestation;
 }
 
 /** What an attestation is checked against. */

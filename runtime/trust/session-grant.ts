@@ -41,6 +41,13 @@ export function issueSessionGrant(authority: KeyPair, options: IssueGrantOptions
   }
   // RFC 3339 has four-digit years: a later time has no form every verifier reads.
   if (notBefore < 0 || expiresAt > LAST_RFC3339_TIME) throw new OnexError(ErrorCode.Usage, "a grant's times must lie between 1970 and the end of 9999");
+  // A string would be spread into one-letter types ("signal.task.dispatch" as "s", "i", ...).
+  for (const name of ["messageTypes", "zones"] as const) {
+    const list: unknown = options[name];
+    if (!(list === undefined && name === "zones") && !(Array.isArray(list) && list.every((item) => typeof item === "string"))) {
+      throw new OnexError(ErrorCode.Usage, `issueSessionGrant: ${name} must be an array of strings, not ${JSON.stringify(list)}`);
+    }
+  }
   const foreign = (options.zones ?? []).filter((zone) => zone !== options.zone && zone !== ANY_SCOPE);
   if (foreign.length > 0) {
     throw new OnexError(ErrorCode.Usage, `the authority of ${options.zone} cannot grant rights in ${foreign.join(", ")}: a grant counts only in the zone its authority speaks for`, { zone: options.zone, zones: foreign });

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
+import { attestExecution } from "../../runtime/trust/attestation.js";
 import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
 import { judge } from "../../runtime/trust/policy.js";
 import { verifyRegistryEntry } from "../../runtime/trust/registry-entry.js";
@@ -84,5 +85,24 @@ describe("windows, zones and modes that are no such thing", () => {
 
   it("a subject token that is no string is ONEX_E_SUBJECT_PARSE, not a TypeError", () => {
     for (const token of [null, undefined, 5, {}]) expect(catchOnexError(() => decodeSubjectToken(token as string)).code).toBe(ErrorCode.SubjectParse);
+  });
+});
+
+describe("what is signed", () => {
+  const key = generateKeyPair();
+
+  it("a grant's message types or zones given as a string are refused, not spread into one-letter types", () => {
+    for (const scopes of [{ messageTypes: "signal.task.dispatch" }, { messageTypes: ["*"], zones: ZONE }, { messageTypes: [5] }]) {
+      const options = { subject: "node-a", zone: ZONE, notBefore: NOW, expiresAt: NOW + 3_600_000, ...scopes };
+      expect(catchOnexError(() => issueSessionGrant(key, options as never)).code, JSON.stringify(scopes)).toBe(ErrorCode.Usage);
+    }
+  });
+
+  it("an attestation its verifier would refuse (an unknown outcome, numbers given as strings) is not signed", () => {
+    const good = { task: { task_id: "t-1" }, result: {}, node: "node-a", outcome: "succeeded", trustDelta: 0.5, executionTime: 5, verified: true } as const;
+    expect(attestExecution(good, key).outcome).toBe("succeeded");
+    for (const bad of [{ outcome: "bogus" }, { trustDelta: "0.5" }, { executionTime: "5" }, { verified: "yes" }]) {
+      expect(catchOnexError(() => attestExecution({ ...good, ...bad } as never, key)).code, JSON.stringify(bad)).toBe(ErrorCode.ValidationFailed);
+    }
   });
 });
