@@ -30,12 +30,14 @@ export class AgentStarted extends $OnexMessage {
 
   /** Builds a message from typed fields, fills in `type`, `id`, `protocol`, `time`, and validates it; the message keeps a copy of `fields`. */
   static create(fields: AgentStartedInit): AgentStarted {
+    // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
+    const given = (typeof fields === "object" && fields !== null ? fields : {}) as AgentStartedInit;
     return AgentStarted.parse({
       type: AgentStarted.type,
-      ...fields,
-      "id": fields["id"] ?? $newMessageId(),
-      "protocol": fields["protocol"] ?? $protocolBlock(),
-      "time": fields["time"] ?? $nowTimestamp(),
+      ...given,
+      "id": given["id"] ?? $newMessageId(),
+      "protocol": given["protocol"] ?? $protocolBlock(),
+      "time": given["time"] ?? $nowTimestamp(),
     });
   }
 
@@ -76,12 +78,14 @@ export class AgentStopped extends $OnexMessage {
 
   /** Builds a message from typed fields, fills in `type`, `id`, `protocol`, `time`, and validates it; the message keeps a copy of `fields`. */
   static create(fields: AgentStoppedInit): AgentStopped {
+    // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
+    const given = (typeof fields === "object" && fields !== null ? fields : {}) as AgentStoppedInit;
     return AgentStopped.parse({
       type: AgentStopped.type,
-      ...fields,
-      "id": fields["id"] ?? $newMessageId(),
-      "protocol": fields["protocol"] ?? $protocolBlock(),
-      "time": fields["time"] ?? $nowTimestamp(),
+      ...given,
+      "id": given["id"] ?? $newMessageId(),
+      "protocol": given["protocol"] ?? $protocolBlock(),
+      "time": given["time"] ?? $nowTimestamp(),
     });
   }
 
@@ -122,12 +126,14 @@ export class ArtifactAnnounced extends $OnexMessage {
 
   /** Builds a message from typed fields, fills in `type`, `id`, `protocol`, `time`, and validates it; the message keeps a copy of `fields`. */
   static create(fields: ArtifactAnnouncedInit): ArtifactAnnounced {
+    // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
+    const given = (typeof fields === "object" && fields !== null ? fields : {}) as ArtifactAnnouncedInit;
     return ArtifactAnnounced.parse({
       type: ArtifactAnnounced.type,
-      ...fields,
-      "id": fields["id"] ?? $newMessageId(),
-      "protocol": fields["protocol"] ?? $protocolBlock(),
-      "time": fields["time"] ?? $nowTimestamp(),
+      ...given,
+      "id": given["id"] ?? $newMessageId(),
+      "protocol": given["protocol"] ?? $protocolBlock(),
+      "time": given["time"] ?? $nowTimestamp(),
     });
   }
 
@@ -168,12 +174,14 @@ export class NodeFailed extends $OnexMessage {
 
   /** Builds a message from typed fields, fills in `type`, `id`, `protocol`, `time`, and validates it; the message keeps a copy of `fields`. */
   static create(fields: NodeFailedInit): NodeFailed {
+    // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
+    const given = (typeof fields === "object" && fields !== null ? fields : {}) as NodeFailedInit;
     return NodeFailed.parse({
       type: NodeFailed.type,
-      ...fields,
-      "id": fields["id"] ?? $newMessageId(),
-      "protocol": fields["protocol"] ?? $protocolBlock(),
-      "time": fields["time"] ?? $nowTimestamp(),
+      ...given,
+      "id": given["id"] ?? $newMessageId(),
+      "protocol": given["protocol"] ?? $protocolBlock(),
+      "time": given["time"] ?? $nowTimestamp(),
     });
   }
 
@@ -214,12 +222,14 @@ export class NodeRegister extends $OnexMessage {
 
   /** Builds a message from typed fields, fills in `type`, `id`, `protocol`, `time`, and validates it; the message keeps a copy of `fields`. */
   static create(fields: NodeRegisterInit): NodeRegister {
+    // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
+    const given = (typeof fields === "object" && fields !== null ? fields : {}) as NodeRegisterInit;
     return NodeRegister.parse({
       type: NodeRegister.type,
-      ...fields,
-      "id": fields["id"] ?? $newMessageId(),
-      "protocol": fields["protocol"] ?? $protocolBlock(),
-      "time": fields["time"] ?? $nowTimestamp(),
+      ...given,
+      "id": given["id"] ?? $newMessageId(),
+      "protocol": given["protocol"] ?? $protocolBlock(),
+      "time": given["time"] ?? $nowTimestamp(),
     });
   }
 
@@ -260,12 +270,14 @@ export class ArtifactHave extends $OnexMessage {
 
   /** Builds a message from typed fields, fills in `type`, `id`, `protocol`, `time`, and validates it; the message keeps a copy of `fields`. */
   static create(fields: ArtifactHaveInit): ArtifactHave {
+    // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
+    const given = (typeof fields === "object" && fields !== null ? fields : {}) as ArtifactHaveInit;
     return ArtifactHave.parse({
       type: ArtifactHave.type,
-      ...fields,
-      "id": fields["id"] ?? $newMessageId(),
-      "protocol": fields["protocol"] ?? $protocolBlock(),
-      "time": fields["time"] ?? $nowTimestamp(),
+      ...given,
+      "id": given["id"] ?? $newMessageId(),
+      "protocol": given["protocol"] ?? $protocolBlock(),
+      "time": given["time"] ?? $nowTimestamp(),
     });
   }
 
@@ -306,12 +318,14 @@ export class ArtifactRequest extends $OnexMessage {
 
   /** Builds a message from typed fields, fills in `type`, `id`, `protocol`, `time`, and validates it; the message keeps a copy of `fields`. */
   static create(fields: ArtifactRequestInit): ArtifactRequest {
+    // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
+    const given = (typeof fields === "object" && fields !== null ? fields : {}) as ArtifactRequestInit;
     return ArtifactRequest.parse({
       type: ArtifactRequest.type,
-      ...fields,
-      "id": fields["id"] ?? $newMessageId(),
-      "protocol": fields["protocol"] ?? $protocolBlock(),
-      "time": fields["time"] ?? $nowTimestamp(),
+      ...given,
+      "id": given["id"] ?? $newMessageId(),
+      "protocol": given["protocol"] ?? $protocolBlock(),
+      "time": given["time"] ?? $nowTimestamp(),
     });
   }
 
@@ -352,12 +366,14 @@ export class ResultReady extends $OnexMessage {
 
   /** Builds a message from typed fields, fills in `type`, `id`, `protocol`, `time`, and validates it; the message keeps a copy of `fields`. */
   static create(fields: ResultReadyInit): ResultReady {
+    // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
+    const given = (typeof fields === "object" && fields !== null ? fields : {}) as ResultReadyInit;
     return ResultReady.parse({
       type: ResultReady.type,
-      ...fields,
-      "id": fields["id"] ?? $newMessageId(),
-      "protocol": fields["protocol"] ?? $protocolBlock(),
-      "time": fields["time"] ?? $nowTimestamp(),
+      ...given,
+      "id": given["id"] ?? $newMessageId(),
+      "protocol": given["protocol"] ?? $protocolBlock(),
+      "time": given["time"] ?? $nowTimestamp(),
     });
   }
 
@@ -398,12 +414,14 @@ export class StateUpdate extends $OnexMessage {
 
   /** Builds a message from typed fields, fills in `type`, `id`, `protocol`, `time`, and validates it; the message keeps a copy of `fields`. */
   static create(fields: StateUpdateInit): StateUpdate {
+    // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
+    const given = (typeof fields === "object" && fields !== null ? fields : {}) as StateUpdateInit;
     return StateUpdate.parse({
       type: StateUpdate.type,
-      ...fields,
-      "id": fields["id"] ?? $newMessageId(),
-      "protocol": fields["protocol"] ?? $protocolBlock(),
-      "time": fields["time"] ?? $nowTimestamp(),
+      ...given,
+      "id": given["id"] ?? $newMessageId(),
+      "protocol": given["protocol"] ?? $protocolBlock(),
+      "time": given["time"] ?? $nowTimestamp(),
     });
   }
 
@@ -444,12 +462,14 @@ export class TaskDispatch extends $OnexMessage {
 
   /** Builds a message from typed fields, fills in `type`, `id`, `protocol`, `time`, and validates it; the message keeps a copy of `fields`. */
   static create(fields: TaskDispatchInit): TaskDispatch {
+    // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
+    const given = (typeof fields === "object" && fields !== null ? fields : {}) as TaskDispatchInit;
     return TaskDispatch.parse({
       type: TaskDispatch.type,
-      ...fields,
-      "id": fields["id"] ?? $newMessageId(),
-      "protocol": fields["protocol"] ?? $protocolBlock(),
-      "time": fields["time"] ?? $nowTimestamp(),
+      ...given,
+      "id": given["id"] ?? $newMessageId(),
+      "protocol": given["protocol"] ?? $protocolBlock(),
+      "time": given["time"] ?? $nowTimestamp(),
     });
   }
 

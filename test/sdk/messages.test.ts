@@ -40,6 +40,12 @@ describe("generated message classes", () => {
     expect(error.details.instancePath).toBe("/source/zone");
   });
 
+  it("create given no object (null from a config, a string, a number) is ONEX_E_VALIDATION, not a TypeError", () => {
+    for (const fields of [null, undefined, "x".repeat(100_000), 42]) {
+      for (const create of [v0_1.StateUpdate.create, v0_2.TaskDispatch.create]) expect(catchError(() => create(fields as never)).code, String(fields).slice(0, 20)).toBe(ErrorCode.ValidationFailed);
+    }
+  });
+
   it("parse rejects invalid JSON and invalid UTF-8 with ONEX_E_JSON_SYNTAX", () => {
     expect(catchError(() => v0_1.StateUpdate.parse("{nope")).code).toBe(ErrorCode.JsonSyntax);
     expect(catchError(() => v0_1.StateUpdate.parse(new Uint8Array([0xff, 0xfe]))).code).toBe(ErrorCode.JsonSyntax);
