@@ -7,7 +7,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { ErrorCode, OnexError } from "../errors.js";
 import { checkPositive, checkWhole } from "../option-check.js";
 import type { MessageClass } from "../message.js";
-import type { KeyPair, KeyResolver } from "../trust/keys.js";
+import { publicKeyTextOf, type KeyPair, type KeyResolver } from "../trust/keys.js";
 import { DEFAULT_TRUST_POLICY, type JudgeContext, type TrustPolicy } from "../trust/policy.js";
 import { signMessage } from "../trust/sign-message.js";
 import { assertValid } from "../validation.js";
@@ -58,7 +58,7 @@ const MAX_VERIFY_THREADS = 256;
  * a caller whose address came out empty would talk to whatever listens there.
  */
 export function checkServers(servers: string | readonly string[]): void {
-  const list = typeof servers === "string" ? [servers] : servers;
+  const list: readonly unknown[] = typeof servers === "string" ? [servers] : Array.isArray(servers) ? servers : [];
   if (list.length === 0 || list.some((s) => typeof s !== "string" || s.trim() === "")) throw new OnexError(ErrorCode.Usage, `no NATS server given (${JSON.stringify(servers)}); name one, like nats://127.0.0.1:4222`, { servers });
 }
 
@@ -74,8 +74,15 @@ export function connectFailure(error: unknown, servers: string | readonly string
 
 /** Connects to NATS and returns the onex client. */
 export async function connect(options: ConnectOptions): Promise<OnexClient> {
+  if (options === null || typeof options !== "object") throw new OnexError(ErrorCode.Usage, "connect: give the options (servers, identity, keys)");
   checkWhole("connect", "verifyThreads", options.verifyThreads, { min: 0, max: MAX_VERIFY_THREADS });
   checkServers(options.servers);
+  // Checked here, not at the first publish or message: a missing identity failed as a connection
+  // (its key id names the client), and a null one or a key ring that is no function connected fine.
+  if (typeof options.identity?.keyId !== "string" || publicKeyTextOf(options.identity.privateKey) === undefined) {
+    throw new OnexError(ErrorCode.Usage, "connect: identity must be the Ed25519 key pair this client signs with (generateKeyPair, importPrivateKey)");
+  }
+  if (typeof options.keys !== "function") throw new OnexError(ErrorCode.Usage, "connect: keys must be a key resolver (keyRing([...]))");
   let nc: NatsConnection;
   try {
     nc = await natsConnect({
