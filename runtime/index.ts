@@ -35,7 +35,7 @@ export {
 } from "./trust/keys.js";
 export { SIGNATURE_PREFIX, decodeSignature, isValidSignature, signBytes, verifyBytes } from "./trust/signature.js";
 export { ed25519Library } from "./trust/ed25519-verify.js";
-export { envelopeData, type Envelope, type EnvelopeInput, type MessageData, type TrustBlock } from "./trust/envelope.js";
+export { envelopeData, MAX_DATE_MS, type Envelope, type EnvelopeInput, type MessageData, type TrustBlock } from "./trust/envelope.js";
 export { checkTrustExpiry, checkZone, messageSigningBytes, signMessage, verifyMessage, verifyMessageSignature, type VerifyMessageOptions } from "./trust/sign-message.js";
 export {
   DEFAULT_TRUST_POLICY,
@@ -68,7 +68,7 @@ export {
 export { attestExecution, traceHash, verifyAttestation, type AttestInput, type VerifyAttestationOptions } from "./trust/attestation.js";
 export { verifyExecutionChain, type ExecutionChain, type VerifyChainOptions } from "./trust/execution-chain.js";
 export { TrustLedger, type LedgerEntry, type ScoreExplanation, type TrustLedgerOptions } from "./trust/trust-ledger.js";
-export { MAX_DATE_MS, ReplayGuard, type ReplayGuardOptions } from "./trust/replay-guard.js";
+export { ReplayGuard, type ReplayGuardOptions } from "./trust/replay-guard.js";
 export { ZoneAuthorities, type ZoneAuthority } from "./trust/zone-authorities.js";
 export { parseRfc3339, isRfc3339 } from "./trust/rfc3339-time.js";
 // Protocol versions: the one order, and the envelope layouts generated SDKs register (where each version keeps its declared version, time, source and signature).

@@ -29,6 +29,9 @@ export const PIECE_DIGEST_HEADER = "x-onex-piece-sha256";
  * the slowest rate a piece may move at let no upload finish inside its own deadline.
  */
 function checkServerOptions(options: PieceServerOptions): void {
+  // A port of "abc" (from a config file) made Node listen on a UNIX socket of that name in the working folder.
+  checkWhole("PieceServer", "port", options.port, { min: 0, max: 65_535 });
+  if (options.host !== undefined && typeof options.host !== "string") throw new OnexError(ErrorCode.Usage, `PieceServer: host must be an address to listen on, not ${typeof options.host}`);
   checkWhole("PieceServer", "maxUploads", options.maxUploads);
   checkPositive("PieceServer", "uploadBytesPerSecond", options.uploadBytesPerSecond);
   if (options.uploadBytesPerSecond !== undefined && options.uploadBytesPerSecond < MIN_TRANSFER_BYTES_PER_SECOND) {

@@ -284,7 +284,7 @@ export function envelopeSourceFields(layout: EnvelopeLayout, source: EnvelopeSou
 }
 
 /** The most milliseconds a Date spans either side of 1970. */
-const MAX_TIME_MS = 8.64e15;
+export const MAX_DATE_MS = 8.64e15;
 
 /**
  * A point in time as ms since the epoch (now when left out): a Date, a number of milliseconds or
@@ -294,7 +294,7 @@ const MAX_TIME_MS = 8.64e15;
  */
 export function toMillis(time: Date | number | string | undefined, what = "a time"): number {
   const ms = time === undefined ? Date.now() : typeof time === "number" ? time : typeof time === "string" ? parseRfc3339(time) : time instanceof Date ? time.getTime() : Number.NaN;
-  if (!(Math.abs(ms) <= MAX_TIME_MS)) {
+  if (!(Math.abs(ms) <= MAX_DATE_MS)) {
     const shown = typeof time === "string" ? JSON.stringify(time) : time instanceof Date ? "an invalid Date" : String(typeof time === "symbol" ? "a symbol" : time);
     throw new OnexError(ErrorCode.Usage, `${what} must be a Date, milliseconds since 1970 or an RFC 3339 time with offset, not ${shown}`);
   }

@@ -55,6 +55,7 @@ const IMPORTED_KEYS_REMEMBERED = 10_000;
 
 /** The public key of 32 raw bytes (or their base64url form, as records carry it). */
 export function publicKeyFromRaw(raw: Uint8Array | string): PublicKey {
+  if (typeof raw !== "string" && !(raw instanceof Uint8Array)) throw keyError(`a raw public key is 32 bytes or their base64url text, not ${describeKeyInput(raw)}`);
   const text = typeof raw === "string" ? raw : Buffer.from(raw).toString("base64url");
   const known = importedKeys.get(text);
   if (known !== undefined) return rememberChecked({ keyId: known.keyId, raw: Buffer.from(known.raw), keyObject: known.keyObject });
@@ -95,6 +96,7 @@ function assertOnePemBlock(text: string): void {
 
 /** Reads a public key from PEM (SPKI), compact text (`ed25519-pub:<base64url>`), or a private key's text (its public half). */
 export function importPublicKey(text: string): PublicKey {
+  if (typeof text !== "string") throw keyError(`a public key is PEM or compact text, not ${describeKeyInput(text)}`);
   const trimmed = text.trim();
   if (trimmed.startsWith(COMPACT_PUBLIC_PREFIX)) return publicKeyFromRaw(decodeRawKey(trimmed.slice(COMPACT_PUBLIC_PREFIX.length), "public"));
   if (trimmed.startsWith(COMPACT_PRIVATE_PREFIX) || trimmed.includes("PRIVATE KEY-----")) return importPrivateKey(trimmed).publicKey;
@@ -112,6 +114,7 @@ export function importPublicKey(text: string): PublicKey {
 
 /** Reads a private key from PEM (PKCS#8) or compact text (`ed25519-priv:<base64url seed>`). */
 export function importPrivateKey(text: string): KeyPair {
+  if (typeof text !== "string") throw keyError(`a private key is PEM or compact text, not ${describeKeyInput(text)}`);
   const trimmed = text.trim();
   if (trimmed.startsWith(COMPACT_PRIVATE_PREFIX)) return keyPairFromSeed(decodeRawKey(trimmed.slice(COMPACT_PRIVATE_PREFIX.length), "private"));
   if (!trimmed.startsWith("-----BEGIN")) throw keyError(`expected a PEM private key or "${COMPACT_PRIVATE_PREFIX}<base64url>"`);
@@ -239,6 +242,11 @@ function decodeRawKey(text: string, half: "public" | "private"): Buffer {
   // Reject non-canonical encodings (stray low bits in the last character): one key, one text.
   if (bytes.toString("base64url") !== text) throw keyError(`the ${half} key is not canonical base64url`);
   return bytes;
+}
+
+/** What a key input that is neither text nor bytes was, for the message (config values arrive as anything). */
+function describeKeyInput(value: unknown): string {
+  return value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
 }
 
 function keyError(message: string, cause?: unknown): OnexError {

@@ -7,13 +7,10 @@
  * are refused as well, so forgetting an id can never let its replay through.
  */
 import { ErrorCode, OnexError } from "../errors.js";
-import { createdAtOf, envelopeData, toMillis, type EnvelopeInput } from "./envelope.js";
+import { createdAtOf, envelopeData, MAX_DATE_MS, toMillis, type EnvelopeInput } from "./envelope.js";
 import { parseRfc3339 } from "./rfc3339-time.js";
 import { forgetOldest } from "../forget-oldest.js";
 import { checkPositive, checkWhole } from "../option-check.js";
-
-/** The most milliseconds a Date spans either side of 1970: a window longer than that is no time. */
-export const MAX_DATE_MS = 8.64e15;
 
 /** Replay guard bounds. */
 export interface ReplayGuardOptions {

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bitfield } from "../../runtime/dataplane/bitfield.js";
 import { describeFile, rootHex, type ArtifactDescriptorRecord } from "../../runtime/dataplane/descriptor.js";
 import { fetchArtifact, type PeerInfo } from "../../runtime/dataplane/fetcher.js";
-import { PieceServer } from "../../runtime/dataplane/piece-server.js";
+import { PieceServer, type PieceServerOptions } from "../../runtime/dataplane/piece-server.js";
 import { PieceStore } from "../../runtime/dataplane/piece-store.js";
 import { generateKeyPair } from "../../runtime/trust/keys.js";
 import { tempDir, writeRandomFile, ZONE } from "./fixtures.js";
@@ -99,8 +99,8 @@ describe("a fetch among hostile peers", () => {
   }, 30_000);
 
   it("limits no server can work with are ONEX_E_USAGE; Infinity is no cap (a bucket refilled at Infinity × 0 ms stopped the server)", async () => {
-    for (const options of [{ maxUploads: 0 }, { maxUploads: Number.NaN }, { maxUploads: 1.5 }, { uploadBytesPerSecond: 0 }, { uploadBytesPerSecond: Number.NaN }, { uploadBytesPerSecond: -1 }, { uploadBytesPerSecond: 16 * 1024 - 1 }]) {
-      await expect(PieceServer.start(options)).rejects.toMatchObject({ code: "ONEX_E_USAGE", message: expect.stringContaining(Object.keys(options)[0]!) });
+    for (const options of [{ maxUploads: 0 }, { maxUploads: Number.NaN }, { maxUploads: 1.5 }, { uploadBytesPerSecond: 0 }, { uploadBytesPerSecond: Number.NaN }, { uploadBytesPerSecond: -1 }, { uploadBytesPerSecond: 16 * 1024 - 1 }, { port: "abc" }, { port: 70_000 }, { port: 1.5 }, { host: 5 }]) {
+      await expect(PieceServer.start(options as PieceServerOptions)).rejects.toMatchObject({ code: "ONEX_E_USAGE", message: expect.stringContaining(Object.keys(options)[0]!) });
     }
     const uncapped = await PieceServer.start({ maxUploads: 2, uploadBytesPerSecond: Infinity });
     uncapped.add(seeded);

@@ -94,6 +94,12 @@ describe("keys", () => {
     expect(importPublicKey(`\n${exportPublicKey(a.publicKey).replaceAll("\n", "\r\n")}\n\n`).keyId).toBe(a.keyId);
   });
 
+  it("rejects a key that is neither text nor bytes (a config value of null, a number, an object) as ONEX_E_KEY_INVALID, not a TypeError", () => {
+    for (const value of [null, undefined, 42, {}, [1, 2], true]) {
+      for (const importKey of [publicKeyFromRaw, importPublicKey, importPrivateKey]) expect(catchOnexError(() => importKey(value as never)).code, `${importKey.name}(${String(value)})`).toBe(ErrorCode.KeyInvalid);
+    }
+  });
+
   it("rejects raw keys of the wrong length", () => {
     expect(catchOnexError(() => publicKeyFromRaw(Buffer.alloc(31))).code).toBe(ErrorCode.KeyInvalid);
     expect(catchOnexError(() => keyPairFromSeed(Buffer.alloc(33))).code).toBe(ErrorCode.KeyInvalid);
