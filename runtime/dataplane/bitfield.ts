@@ -1,5 +1,6 @@
 /** Which pieces a peer holds: one bit per piece, most significant bit first, as `signal.artifact.have` carries it. */
 import { ErrorCode, OnexError } from "../errors.js";
+import { checkWhole } from "../option-check.js";
 
 /** A fixed-length set of piece indexes. */
 export class Bitfield {
@@ -7,6 +8,8 @@ export class Bitfield {
   #count = 0;
 
   constructor(readonly length: number) {
+    // -1, 1.5 or NaN made a bitfield whose `complete` and `has` disagree with any piece count.
+    checkWhole("Bitfield", "length", length, { min: 0 });
     this.#bytes = new Uint8Array(Math.ceil(length / 8));
   }
 

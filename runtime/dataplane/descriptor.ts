@@ -44,8 +44,10 @@ export const DATA_PLANE_TRUST_POLICY: Readonly<TrustPolicy> = Object.freeze({ ..
 const HEX_DIGEST = /^[0-9a-f]{64}$/;
 const ROOT_HASH = /^sha256:[0-9a-f]{64}$/;
 
-/** Number of pieces of an artifact of `size` bytes cut at `pieceSize`. */
+/** Number of pieces of an artifact of `size` bytes cut at `pieceSize`; ONEX_E_DESCRIPTOR_INVALID for a size or piece size no descriptor can have. */
 export function pieceCountOf(size: number, pieceSize: number): number {
+  checkSize(size);
+  checkPieceSize(pieceSize);
   return Math.ceil(size / pieceSize);
 }
 
@@ -211,11 +213,13 @@ export function checkPieceSize(pieceSize: number): void {
   }
 }
 
+function checkSize(size: number): void {
+  if (!Number.isSafeInteger(size) || size < 0) throw new OnexError(ErrorCode.DescriptorInvalid, `size ${size} is not a byte count`, { instancePath: "/size" });
+}
+
 // A descriptor that lies about its own geometry would make a fetcher write outside the file
 // or wait for pieces that cannot exist; these checks make every later index safe.
 function checkConsistency(d: ArtifactDescriptorRecord): void {
-  if (!Number.isSafeInteger(d.size) || d.size < 0) throw new OnexError(ErrorCode.DescriptorInvalid, `size ${d.size} is not a byte count`, { instancePath: "/size" });
-  checkPieceSize(d.piece_size);
   const expected = pieceCountOf(d.size, d.piece_size);
   if (d.pieces.length !== expected) {
     throw new OnexError(ErrorCode.DescriptorInvalid, `${d.size} bytes in pieces of ${d.piece_size} make ${expected} pieces, but the descriptor lists ${d.pieces.length}`, { instancePath: "/pieces" });

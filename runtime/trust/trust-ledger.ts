@@ -71,6 +71,14 @@ export class TrustLedger {
     // NaN passed `Math.max(1, …)` and bounded nothing (`length > NaN` is never true): memory grew with every attestation.
     checkWhole("TrustLedger", "maxHistory", options.maxHistory, { infinity: true });
     checkWhole("TrustLedger", "maxEntities", options.maxEntities, { infinity: true });
+    if (typeof options.keys !== "function") throw new OnexError(ErrorCode.Usage, "TrustLedger: keys must be a key resolver (keyRing([...]))");
+    // A score of "0.5" (from a config file) passed the bounds check and was then concatenated with each delta: every score became NaN.
+    for (const name of ["initial", "min", "max"] as const) {
+      const value = options[name];
+      if (value !== undefined && !(typeof value === "number" && Number.isFinite(value))) {
+        throw new OnexError(ErrorCode.Usage, `TrustLedger: ${name} must be a finite number, not ${typeof value === "string" ? JSON.stringify(value) : String(value)}`);
+      }
+    }
     this.#keys = options.keys;
     this.#min = options.min ?? 0;
     this.#max = options.max ?? 1;

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type * as v0_2 from "../../generated/v0.2/index.js";
 import { Bitfield } from "../../runtime/dataplane/bitfield.js";
-import { describeFile, judgeDescriptor, rootHashOf, verifyDescriptor, type ArtifactDescriptorRecord } from "../../runtime/dataplane/descriptor.js";
+import { describeFile, judgeDescriptor, pieceCountOf, rootHashOf, verifyDescriptor, type ArtifactDescriptorRecord } from "../../runtime/dataplane/descriptor.js";
 import { PieceStore, verifyWholeFile } from "../../runtime/dataplane/piece-store.js";
 import { ErrorCode, isOnexError } from "../../runtime/errors.js";
 import { publishersOf } from "../../runtime/dataplane/publishers.js";
@@ -77,6 +77,15 @@ describe("descriptor", () => {
     expect(judgeDescriptor(descriptor, { publishers: [{ key: publisher.publicKey, names: ["data/se"] }] }).accepted).toBe(false);
   });
 
+  it("counts pieces only of a size and piece size a descriptor can have", () => {
+    expect(pieceCountOf(100_000, 16_384)).toBe(7);
+    expect(pieceCountOf(0, 16_384)).toBe(0);
+    // A piece size of 0 counted Infinity pieces; a negative size, -0.
+    for (const [size, pieceSize] of [[100, 0], [100, -16_384], [-1, 16_384], [1.5, 16_384], [Number.NaN, 16_384], [100, 3]]) {
+      expect(() => pieceCountOf(size!, pieceSize!), `${size} ${pieceSize}`).toThrow(expect.toSatisfy(code(ErrorCode.DescriptorInvalid)));
+    }
+  });
+
   it("refuses piece sizes that are not a power of two within bounds", async () => {
     await expect(describeFile(file, { name: "x", version: "1", zone: ZONE, pieceSize: 1000 }, publisher)).rejects.toSatisfy(code(ErrorCode.DescriptorInvalid));
   });
@@ -144,5 +153,12 @@ describe("bitfield", () => {
     expect(back.count).toBe(2);
     expect(back.missing()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(() => Bitfield.fromBase64url("AAAA", 10)).toThrow();
+  });
+
+  it("has a length of whole pieces: -1, 1.5 or NaN made a bitfield whose count and `complete` disagreed", () => {
+    expect(new Bitfield(0).complete).toBe(true);
+    for (const length of [-1, 1.5, Number.NaN, Infinity, "8"]) {
+      expect(() => new Bitfield(length as number), String(length)).toThrow(expect.toSatisfy(code(ErrorCode.Usage)));
+    }
   });
 });

@@ -14,6 +14,7 @@ import { verifyRegistryEntry } from "../../runtime/trust/registry-entry.js";
 import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
 import { GrantBook, issueSessionGrant, verifySessionGrant } from "../../runtime/trust/session-grant.js";
 import { signMessage, verifyMessage } from "../../runtime/trust/sign-message.js";
+import { TrustLedger } from "../../runtime/trust/trust-ledger.js";
 import { ZoneAuthorities } from "../../runtime/trust/zone-authorities.js";
 import { decodeSubjectToken } from "../../runtime/subject-token.js";
 import { makeNode } from "../registry/fixtures.js";
@@ -104,5 +105,20 @@ describe("what is signed", () => {
     for (const bad of [{ outcome: "bogus" }, { trustDelta: "0.5" }, { executionTime: "5" }, { verified: "yes" }]) {
       expect(catchOnexError(() => attestExecution({ ...good, ...bad } as never, key)).code, JSON.stringify(bad)).toBe(ErrorCode.ValidationFailed);
     }
+  });
+});
+
+describe("a trust ledger's scores", () => {
+  const key = generateKeyPair();
+  const good = { task: { task_id: "t-1" }, result: {}, node: "node-a", outcome: "succeeded", trustDelta: 0.1, executionTime: 5, verified: true } as const;
+
+  it("a score bound given as a string (from a config file) is refused, not concatenated with every delta into NaN", () => {
+    const ledger = new TrustLedger({ keys: keyRing([key.publicKey]), initial: 0.5 });
+    ledger.apply(attestExecution(good, key));
+    expect(ledger.score("node-a")).toBeCloseTo(0.6);
+    for (const bad of [{ initial: "0.5" }, { min: "0" }, { max: "1" }, { initial: Number.NaN }, { max: Infinity }, { min: null }]) {
+      expect(catchOnexError(() => new TrustLedger({ keys: keyRing([key.publicKey]), ...bad } as never)).code, JSON.stringify(bad)).toBe(ErrorCode.Usage);
+    }
+    expect(catchOnexError(() => new TrustLedger({ keys: [key.publicKey] } as never)).code).toBe(ErrorCode.Usage);
   });
 });
