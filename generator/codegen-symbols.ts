@@ -24,6 +24,7 @@ export const CODEGEN_V1_SYMBOLS = {
   MessageInit: "type",
   MessageInput: "type",
   // Subjects (subjects.ts).
+  checkSubjectParts: "value",
   decodeSubjectToken: "value",
   encodeSubjectToken: "value",
   matchSubjectTemplate: "value",

@@ -33,6 +33,7 @@ function subjectView(subject: SubjectModel, model: VersionModel) {
     templateTokens: subject.tokens.map((t) => (typeof t === "string" ? t : null)),
     tokens: subject.tokens.map((t) => (typeof t === "string" ? { literal: t } : { param: t.param })),
     params: subject.tokens.flatMap((t, index) => (typeof t === "string" ? [] : [{ name: t.param, index }])),
+    paramNames: subject.tokens.flatMap((t) => (typeof t === "string" ? [] : [t.param])),
     // The params that carry the source address (those reading the envelope layout's zone and entity): transports filter by them.
     sourceParams: Object.fromEntries(
       (["zone", "entityType", "entityId"] as const).flatMap((member) => {

@@ -16,7 +16,7 @@ export {
   type MessageInit,
   type MessageInput,
 } from "./message.js";
-export { decodeSubjectToken, encodeSubjectToken, matchSubjectTemplate } from "./subject-token.js";
+export { checkSubjectParts, decodeSubjectToken, encodeSubjectToken, matchSubjectTemplate } from "./subject-token.js";
 export { registerEnvelopeLayout, type EnvelopeLayout } from "./trust/envelope.js";
 export type { StandaloneValidator } from "./validation.js";
 export {

@@ -99,6 +99,23 @@ export function matchSubjectTemplate(subject: string, template: readonly (string
   return tokens;
 }
 
+/**
+ * The parts a subject is built or filtered from, checked: ONEX_E_SUBJECT_TOKEN unless they are an
+ * object and, for a filter (`params` given), name only the template's params. A filter reads
+ * each param it knows and puts `*` for one not given, so a zone passed as a string, or a part
+ * under a misspelt name, silently widened a subscription to every zone.
+ */
+export function checkSubjectParts<T>(parts: T, name: string, params?: readonly string[]): T {
+  if (parts === null || typeof parts !== "object" || Array.isArray(parts)) {
+    throw new OnexError(ErrorCode.SubjectToken, `the parts of a ${name} subject must be an object of its params, not ${parts === null ? "null" : Array.isArray(parts) ? "an array" : typeof parts}`, { subject: name });
+  }
+  const unknown = params === undefined ? undefined : Object.keys(parts).find((key) => !params.includes(key));
+  if (unknown !== undefined) {
+    throw new OnexError(ErrorCode.SubjectToken, `"${unknown.slice(0, 64)}" is not a param of the ${name} subject (${params!.join(", ")})`, { subject: name, param: unknown.slice(0, 64) });
+  }
+  return parts;
+}
+
 function malformed(token: string, param: string): OnexError {
   return new OnexError(ErrorCode.SubjectParse, `subject token "${token}" for "${param}" is not a valid onex token encoding`, {
     param,

@@ -62,8 +62,8 @@ describe("the codegen-v1 symbol table", () => {
     const { schemas, out } = await copySchemas();
     const templates = await tempDir("onex-templates-");
     const bundled = await readFile(join(PROJECT_ROOT, "templates", "subjects.ts.hbs"), "utf8");
-    expect(bundled).toContain('{{importRuntime "decodeSubjectToken"');
-    await writeFile(join(templates, "subjects.ts.hbs"), bundled.replace('{{importRuntime "decodeSubjectToken"', '{{importRuntime "connect" "decodeSubjectToken"'));
+    expect(bundled).toContain('{{importRuntime "checkSubjectParts"');
+    await writeFile(join(templates, "subjects.ts.hbs"), bundled.replace('{{importRuntime "checkSubjectParts"', '{{importRuntime "connect" "checkSubjectParts"'));
     await expect(generate({ schemasDir: schemas, outDir: out, templatesDir: templates })).rejects.toMatchObject({
       code: ErrorCode.TemplateError,
       message: expect.stringContaining('"connect"'),

@@ -110,7 +110,19 @@ describe("subject builders and parsers", () => {
 
   it("filters use * for parts left open", () => {
     expect(v0_1.filterEventSubject({ zone_id: "zone.a" })).toBe("jetstream.onex.zone.zone~2Ea.*.*.events");
+    expect(v0_1.filterEventSubject({ zone_id: "zone.a", entity_type: undefined })).toBe("jetstream.onex.zone.zone~2Ea.*.*.events");
     expect(v0_1.filterEventSubject()).toBe("jetstream.onex.zone.*.*.*.events");
+  });
+
+  it("a filter given no parts object, or a part under a name the subject has not, is refused rather than widened to every zone", () => {
+    // Each of these read no param and filtered every zone's events (or threw a TypeError).
+    for (const parts of ["zone.a", null, 5, ["zone.a"], { zone: "zone.a" }, { zone_id: "zone.a", entityType: "node" }]) {
+      expect(() => v0_1.filterEventSubject(parts as never), JSON.stringify(parts)).toThrowError(expect.objectContaining({ code: ErrorCode.SubjectToken }));
+    }
+    expect(() => v0_1.filterEventSubject({ zone_id: null } as never)).toThrowError(expect.objectContaining({ code: ErrorCode.SubjectToken }));
+    for (const parts of ["zone.a", null, undefined]) {
+      expect(() => v0_1.buildEventSubject(parts as never), String(parts)).toThrowError(expect.objectContaining({ code: ErrorCode.SubjectToken }));
+    }
   });
 
   it("v0.0.9 builds the same subject from its flat envelope", () => {
