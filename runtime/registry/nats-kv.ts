@@ -92,13 +92,25 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
   }
 }
 
+/** nats-server's error code for a stream of more than one replica asked of a server outside a cluster. */
+const JS_REPLICAS_NOT_CLUSTERED = 10074;
+
 /** Opens (or creates) a bucket, and says whether it is read by direct gets; refuses a stream that is not a plain bucket. */
 async function openBucket(kvm: Kvm, name: string, config: { ttl?: number; history: number; replicas: number }): Promise<{ kv: KV; direct: boolean }> {
   let status;
   try {
     status = await (await kvm.open(name, { bindOnly: true })).status();
   } catch {
-    const created = await kvm.create(name, config);
+    let created: KV;
+    try {
+      created = await kvm.create(name, config);
+    } catch (error) {
+      // A setting of the URL no retry can satisfy, not an outage (exit 69 said "try again").
+      if ((error as { code?: unknown }).code === JS_REPLICAS_NOT_CLUSTERED) {
+        throw new OnexError(ErrorCode.RegistryUrl, `replicas=${config.replicas} needs a JetStream cluster of at least ${config.replicas} servers, and this server is not in a cluster: drop ?replicas= or name the cluster's servers`, { bucket: name, replicas: config.replicas }, { cause: error });
+      }
+      throw error;
+    }
     // Reads of a replicated bucket go to its leader, see below.
     if (config.replicas === 1) return { kv: created, direct: (await created.status()).streamInfo.config.allow_direct === true };
     return { kv: await kvm.open(name, { bindOnly: true, allow_direct: false }), direct: false };

@@ -261,6 +261,10 @@ describe("NATS KV buckets", () => {
     expect(error.message).toMatch(/max age of 5000 ms.*ttl=2000 ms/);
     expect(await codeOf(() => openRegistry(`${server.url}?bucket=${bucket}&replicas=3`))).toBe(ErrorCode.RegistryUrl);
     expect(await codeOf(() => openRegistry(`${server.url}?bucket=${bucket}&replicas=2`))).toBe(ErrorCode.RegistryUrl);
+    // A new bucket of 3 replicas on a server outside any cluster: a setting to change, not an outage to wait out.
+    const single = (await openRegistry(`${server.url}?bucket=r3${process.pid}&replicas=3`).catch((e: unknown) => e)) as OnexError;
+    expect(single.code).toBe(ErrorCode.RegistryUrl);
+    expect(single.message).toContain("not in a cluster");
     // Without ?ttl= the bucket's own max age applies, and so does the same one.
     for (const url of [`${server.url}?bucket=${bucket}`, `${server.url}?bucket=${bucket}&ttl=5s`]) {
       const r = await openRegistry(url);
