@@ -5,8 +5,9 @@ import type { DeadLetter } from "@onex/runtime/jetstream";
 import type { ProtocolSdk } from "@onex/runtime";
 import { printable, printableJson } from "./terminal-text.js";
 
-/** Who wrote a letter: the zone the server let it write under (`*` for an unscoped, admin subscription) and the consumer it names. */
+/** Who wrote a letter: the zone the server let it write under (`*` for an unscoped, admin subscription) and the consumer it names; none for a message stored under no letter's subject. */
 export function writerOf(letter: DeadLetter): string {
+  if (letter.writerZone === "") return `(none: stored under ${letter.letterSubject}, not a letter's subject)`;
   return `${letter.writerZone ?? "*"}/${letter.consumer}`;
 }
 

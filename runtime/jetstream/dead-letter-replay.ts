@@ -14,7 +14,7 @@ import { declaredVersionOf } from "../receive/pipeline.js";
 import { encodeSubjectToken } from "../subject-token.js";
 import type { KeyResolver } from "../trust/keys.js";
 import { judge, trustPolicy } from "../trust/policy.js";
-import { digestOf, letterZoneToken, type DeadLetter } from "./dead-letter.js";
+import { digestOf, isLetterSubject, letterZoneToken, type DeadLetter } from "./dead-letter.js";
 import { OnexHeader } from "./headers.js";
 import { publishError } from "./publish-errors.js";
 import { storedMessage, withRetry } from "./with-retry.js";
@@ -76,6 +76,9 @@ export function originalOf(letter: DeadLetter, data: Uint8Array, sdks: readonly 
 
 /** Checks a letter and works out its target; throws ONEX_E_DLQ_REFUSED (the letter is left in place) when it cannot be replayed. */
 export async function planReplay(jsm: JetStreamManager, letter: DeadLetter, check: ReplayCheck): Promise<ReplayPlan> {
+  if (!isLetterSubject(letter.letterSubject)) {
+    throw refused(letter, `it is stored under ${letter.letterSubject}, not under a letter's subject (onex.dlq.<zone>.<stream>.<consumer>): JetStream delivered it there on someone's pull request, and no subscription wrote it`);
+  }
   const data = await originalBody(jsm, letter);
   const { message, cls, version, type, target } = originalOf(letter, data, check.sdks);
   const verdict = judge(message, { keys: check.keys, logger: { warn() {} } }, SIGNATURE_ONLY);

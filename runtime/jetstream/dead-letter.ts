@@ -37,7 +37,11 @@ export interface DeadLetter {
   message: string;
   /** The letter's own subject: `onex.dlq.<zone>.<stream>.<consumer>`. */
   letterSubject: string;
-  /** The zone whose subscription wrote the letter (from the letter's subject, which the server checked), or undefined for an unscoped (admin) subscription. */
+  /**
+   * The zone whose subscription wrote the letter (from the letter's subject, which the server
+   * checked), or undefined for an unscoped (admin) subscription; "" when the message is stored
+   * under a subject no letter is written under (`isLetterSubject`), which no subscription wrote.
+   */
   writerZone: string | undefined;
   stream: string;
   consumer: string;
@@ -67,9 +71,12 @@ export interface LetterWriter {
   idPrefix: string;
 }
 
+/** What every letter's subject starts with. */
+const LETTER_PREFIX = "onex.dlq.";
+
 /** The subject a subscription's letters go to. */
 export function deadLetterSubject(zone: string | undefined, stream: string, consumer: string): string {
-  return `onex.dlq.${zone === undefined ? UNSCOPED_LETTER_ZONE : encodeSubjectToken(zone, "zone")}.${token(stream)}.${token(consumer)}`;
+  return `${LETTER_PREFIX}${zone === undefined ? UNSCOPED_LETTER_ZONE : encodeSubjectToken(zone, "zone")}.${token(stream)}.${token(consumer)}`;
 }
 
 /**
@@ -224,13 +231,25 @@ function fromStored(deadLetterStream: string, stored: StoredMsg): DeadLetter {
   };
 }
 
-/** The zone token of a letter's subject, as the server checked it. */
+/**
+ * Whether a dead-letter stream holds this message under a letter's subject,
+ * `onex.dlq.<zone>.<stream>.<consumer>`. One stored under another subject was not published as
+ * a letter: JetStream delivered a stored message of the account to a pull request's reply
+ * subject, and the stream kept it under the subject it had. Whoever made that request chose its
+ * headers, and no zone token vouches for it.
+ */
+export function isLetterSubject(subject: string): boolean {
+  return subject.startsWith(LETTER_PREFIX) && subject.split(".").length >= 5;
+}
+
+/** The zone token of a letter's subject, as the server checked it; "" for a subject no letter is written under. */
 export function letterZoneToken(letterSubject: string): string {
-  return letterSubject.split(".")[2] ?? "";
+  return isLetterSubject(letterSubject) ? letterSubject.split(".")[2]! : "";
 }
 
 /** The zone in a letter's subject, for display (a token onex never writes is shown as it is). */
 function writerZoneOf(letterSubject: string): string | undefined {
+  if (!isLetterSubject(letterSubject)) return "";
   const zoneToken = letterZoneToken(letterSubject);
   if (zoneToken === UNSCOPED_LETTER_ZONE) return undefined;
   try {

@@ -215,6 +215,44 @@ describe("dead letters cannot be turned into commands", () => {
   });
 });
 
+describe("a pull request's reply subject", () => {
+  it("a stored message a member has JetStream deliver into the admins' dead-letter stream is shown with no writer and refused on replay", async () => {
+    const { nc, js } = await zones.raw("a");
+    // A genuine message of the member's own, stored with letter headers of its choosing.
+    const genuine = update(ZONE_A, "a-pulled", "draining");
+    const h = natsHeaders();
+    for (const [name, value] of [
+      [OnexHeader.DlqReason, ErrorCode.HandlerFailed],
+      [OnexHeader.DlqStream, STREAM_A],
+      [OnexHeader.DlqConsumer, "billing"],
+      [OnexHeader.DlqSubject, genuine.subject()],
+      [OnexHeader.DlqSequence, "1"],
+    ]) {
+      h.set(name!, value!);
+    }
+    const stored = await js.publish(genuine.subject(), JSON.stringify(signMessage(genuine.toJSON(), zones.keys.a)), { headers: h });
+    // A consumer of its own zone's stream, pulled with the admins' letter prefix as the reply subject.
+    const name = `pull-into-letters-${process.pid}`;
+    const config = { name, ack_policy: AckPolicy.None, deliver_policy: "by_start_sequence", opt_start_seq: stored.seq, filter_subject: genuine.subject(), inactive_threshold: 30e9 };
+    await nc.request(`$JS.API.CONSUMER.CREATE.${STREAM_A}.${name}`, JSON.stringify({ stream_name: STREAM_A, config }));
+    nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${STREAM_A}.${name}`, JSON.stringify({ batch: 1, expires: 5e9 }), { reply: deadLetterSubject(undefined, SHARED, "billing") });
+    const adminA = await (await zones.raw("adminA")).jsm();
+    let planted: Awaited<ReturnType<typeof listDeadLetters>>[number] | undefined;
+    while (planted === undefined) {
+      planted = (await listDeadLetters(adminA, { stream: DEAD_LETTER_STREAM })).find((l) => l.letterSubject === genuine.subject());
+      if (planted === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(planted.writerZone).toBe("");
+    const listed = zones.adminCli(["dlq", "list", "--json"]);
+    const row = listed.stdout.trim().split("\n").map((l) => JSON.parse(l) as { deadLetterStream: string; sequence: number; writer: string }).find((r) => r.deadLetterStream === DEAD_LETTER_STREAM && r.sequence === planted!.sequence);
+    expect(row?.writer).toBe(`(none: stored under ${genuine.subject()}, not a letter's subject)`);
+    const replay = zones.adminCli(["dlq", "replay", String(planted.sequence), "--key", zones.keyFiles[0]!]);
+    expect(replay.status).toBe(1);
+    expect(replay.stderr).toContain(ErrorCode.DeadLetterRefused);
+    expect(replay.stderr).toContain("not under a letter's subject");
+  });
+});
+
 describe("the reply subject of a member's own publish", () => {
   // JetStream sends a publish's acknowledgement, {"stream":…,"seq":N}, to whatever reply
   // subject the publisher chose, with its own authority: NATS checks no reply subject.
