@@ -34,8 +34,18 @@ export async function versionsIn(schemasDir: string): Promise<string[]> {
   });
   const versions: string[] = [];
   for (const entry of entries) {
-    if (!entry.isDirectory() || !LOOKS_LIKE_VERSION.test(entry.name)) continue;
+    if (!LOOKS_LIKE_VERSION.test(entry.name)) continue;
     const folder = join(schemasDir, entry.name);
+    // Skipped, a link or a file named like a version dropped that version, and generate then
+    // deleted the SDK it had written for it.
+    if (!entry.isDirectory()) {
+      // Other files (notes named v2-plan.md) are not versions.
+      if (!entry.isSymbolicLink() && !VERSION_FOLDER.test(entry.name)) continue;
+      throw new OnexError(ErrorCode.VersionFolder, `${folder}: "${entry.name}" is named like a version folder but is ${entry.isSymbolicLink() ? "a symbolic link" : "not a folder"}; a version's schemas live in a folder of the schemas folder itself: copy it in, or rename it`, {
+        file: folder,
+        folder: entry.name,
+      });
+    }
     if (!VERSION_FOLDER.test(entry.name)) {
       throw new OnexError(
         ErrorCode.VersionFolder,

@@ -44,6 +44,9 @@ export default class Validate extends OnexCommand {
       let error: OnexError | undefined = "error" in item ? item.error : undefined;
       if (!error) {
         try {
+          // parseMessage reads a string as a message's JSON text: a line that is a JSON string
+          // would be judged as the message it spells. It is a value with no type, as any scalar.
+          if (typeof value === "string") throw new OnexError(ErrorCode.UnknownType, `message has no string "type" field (v${version})`, { version });
           sdk.parseMessage(value as object);
         } catch (caught) {
           if (!isOnexError(caught)) throw caught;

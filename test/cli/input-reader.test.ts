@@ -257,6 +257,15 @@ describe("commands share the reader", () => {
     expect(run.stderr).toContain("3 message(s) checked against v0.1: 2 valid, 1 invalid");
   });
 
+  it("validate judges a line that is a JSON string as a value with no type, not as the message its text spells", () => {
+    // The string holds a valid message's JSON text: it was reported valid.
+    const run = onex(dir, ["validate", "v0.1", "-"], lines([JSON.stringify(six[0]), six[1], 42]));
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^-:1: - ONEX_E_UNKNOWN_TYPE: message has no string "type" field/m);
+    expect(run.stdout).toMatch(/^-:3: - ONEX_E_UNKNOWN_TYPE: message has no string "type" field/m);
+    expect(run.stderr).toContain("3 message(s) checked against v0.1: 1 valid, 2 invalid");
+  });
+
   it("sign refuses invalid UTF-8 instead of signing replaced text", () => {
     const bytes = Buffer.concat([Buffer.from(JSON.stringify(six[0]).replace('"render"', '"rend')), Buffer.from([0xff]), Buffer.from('er"')]);
     expect(onex(dir, ["keygen", "--out", "s"]).code).toBe(0);

@@ -3,7 +3,7 @@
  * the others used to order versions in three places and discover them by two rules, so a
  * `v0.3-draft` folder with a manifest was a version to `onex diff` and not to `onex generate`.
  */
-import { cp, mkdir } from "node:fs/promises";
+import { cp, mkdir, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { diffVersions } from "../../generator/diff/diff-versions.js";
@@ -48,6 +48,21 @@ describe("version discovery", () => {
     const { schemas } = await copySchemas();
     await cp(join(schemas, "v0.2"), join(schemas, name), { recursive: true });
     await expect(versionsIn(schemas)).rejects.toMatchObject({ code: ErrorCode.VersionFolder, message: expect.stringMatching(message) });
+  });
+
+  it("refuses a version folder that is a link or a file, where it skipped the version (and generate deleted its SDK), and passes other files by", async () => {
+    const { schemas } = await copySchemas();
+    await writeFile(join(schemas, "v2-plan.md"), "notes\n");
+    expect(await versionsIn(schemas)).toEqual(["0.0.9", "0.1", "0.2"]);
+    await rename(join(schemas, "v0.2"), join(schemas, "..", "real-v0.2"));
+    await symlink(join(schemas, "..", "real-v0.2"), join(schemas, "v0.2"));
+    await expect(versionsIn(schemas)).rejects.toMatchObject({ code: ErrorCode.VersionFolder, message: expect.stringContaining('"v0.2" is named like a version folder but is a symbolic link') });
+    await rm(join(schemas, "v0.2"));
+    await symlink("v0.3", join(schemas, "v0.3"));
+    await expect(versionsIn(schemas)).rejects.toMatchObject({ code: ErrorCode.VersionFolder, message: expect.stringContaining("is a symbolic link") });
+    await rm(join(schemas, "v0.3"));
+    await writeFile(join(schemas, "v0.3"), "");
+    await expect(versionsIn(schemas)).rejects.toMatchObject({ code: ErrorCode.VersionFolder, message: expect.stringContaining('"v0.3" is named like a version folder but is not a folder') });
   });
 
   it("refuses a version folder without a manifest, and two folders naming one version", async () => {
