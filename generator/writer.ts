@@ -1,6 +1,7 @@
 /** Writing generated files deterministically, or comparing them with what is on disk. */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, type Dirent } from "node:fs";
-import { dirname, join, relative, sep } from "node:path";
+import { ErrorCode, OnexError } from "@onex/runtime";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, type Dirent } from "node:fs";
+import { basename, dirname, join, relative, sep } from "node:path";
 
 /**
  * Every file onex generates says so in its first lines (a `//` comment in TypeScript, a
@@ -33,17 +34,54 @@ export async function diffOutput(outDir: string, files: ReadonlyMap<string, stri
   return differences.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
 }
 
-/** Brings `outDir` in line with `files`: writes what differs, removes stale generated files. */
-export async function applyOutput(outDir: string, files: ReadonlyMap<string, string>, differences: readonly FileDifference[]): Promise<void> {
+/**
+ * Brings `outDir` in line with `files`: writes what differs, removes stale generated files.
+ * Every target is checked before anything is written: a symbolic link on the way to a file
+ * (which would put it outside `outDir`) or at the file itself is ONEX_E_FILE_EXISTS, unless
+ * `replace` (`onex docs --force`) says to replace a link at a file's path, which is then
+ * replaced, never followed. Each file is
+ * written beside its target and renamed over it, so a failed write (a full disk) leaves no
+ * file cut short.
+ */
+export async function applyOutput(outDir: string, files: ReadonlyMap<string, string>, differences: readonly FileDifference[], options: { replace?: boolean } = {}): Promise<void> {
+  const writes = differences.filter((d) => d.status !== "extra");
+  for (const { file } of writes) checkTarget(outDir, file, options.replace === true);
   for (const { file, status } of differences) {
     const path = join(outDir, file);
     if (status === "extra") {
       rmSync(path);
       removeCompiled(outDir, file);
     } else {
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, files.get(file)!);
+      writeReplacing(path, files.get(file)!);
     }
+  }
+}
+
+function checkTarget(outDir: string, file: string, replace: boolean): void {
+  const parts = file.split("/");
+  for (let i = 1; i < parts.length; i++) {
+    const folder = join(outDir, ...parts.slice(0, i));
+    if (lstatSync(folder, { throwIfNoEntry: false })?.isSymbolicLink()) {
+      throw new OnexError(ErrorCode.FileExists, `${folder} is a symbolic link: generated files are written only inside ${outDir} itself; replace the link with a folder`, { file: folder });
+    }
+  }
+  const path = join(outDir, file);
+  if (!replace && lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) {
+    throw new OnexError(ErrorCode.FileExists, `${path} is a symbolic link, which onex does not write through; remove it`, { file: path });
+  }
+}
+
+/** Writes `content` beside `path` and renames it over `path` (a link there is replaced, not followed). */
+function writeReplacing(path: string, content: string): void {
+  const temporary = join(dirname(path), `.${basename(path)}.onex-${process.pid}.tmp`);
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(temporary, content, { flag: "wx" });
+    renameSync(temporary, path);
+  } catch (cause) {
+    rmSync(temporary, { force: true });
+    const errno = (cause as NodeJS.ErrnoException).code;
+    throw new OnexError(ErrorCode.WriteFailed, `cannot write ${path}: ${(cause as Error).message}`, { file: path, ...(errno === undefined ? {} : { errno }) }, { cause });
   }
 }
 

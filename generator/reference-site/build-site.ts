@@ -105,9 +105,9 @@ export async function writeReferenceSite(options: DocsOptions): Promise<DocsResu
       );
     }
   }
-  await applyOutput(outDir, files, differences).catch((cause: unknown) => {
+  await applyOutput(outDir, files, differences, { replace: options.force === true }).catch((cause: unknown) => {
     const { code, path } = cause as NodeJS.ErrnoException;
-    if (typeof code !== "string") throw cause;
+    if (cause instanceof OnexError || typeof code !== "string") throw cause;
     throw new OnexError(ErrorCode.WriteFailed, `cannot write the site into ${options.outDir}: ${path ?? ""} ${code}`.replace("  ", " "), { file: path ?? options.outDir, errno: code }, { cause });
   });
   return { versions, files, differences };

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { readdir, readFile, rename, writeFile, mkdir } from "node:fs/promises";
+import { readdir, readFile, rename, rm, symlink, writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { generate } from "../../generator/generate.js";
@@ -84,6 +84,32 @@ describe("onex generate", () => {
     expect(names).toEqual(expect.arrayContaining(["Trust", "Address", "Protocol", "NodeRegister", "NodeRegisterPayload", "ExecutionAttestation"]));
     // Shared records are referenced, not inlined: the trust block appears once.
     expect(types.match(/signer: string/g)?.length).toBe(2); // Trust and ExecutionAttestation
+  });
+
+  it("writes through no symbolic link in the output folder: a linked file or folder is ONEX_E_FILE_EXISTS and nothing is written", async () => {
+    const { root } = await copySchemas();
+    expect(runCli(["generate", "--schemas", "schemas", "--out", "generated"], { cwd: root }).status).toBe(0);
+    // A link at a generated file's path: generate wrote the victim, outside the output folder.
+    await writeFile(join(root, "victim.txt"), "my notes\n");
+    await rm(join(root, "generated", "v0.1", "index.ts"));
+    await symlink(join(root, "victim.txt"), join(root, "generated", "v0.1", "index.ts"));
+    const file = runCli(["generate", "--schemas", "schemas", "--out", "generated"], { cwd: root });
+    expect(file.stderr).toMatch(/^error ONEX_E_FILE_EXISTS: .*v0\.1\/index\.ts is a symbolic link/);
+    expect(file.status).toBe(2);
+    expect(await readFile(join(root, "victim.txt"), "utf8")).toBe("my notes\n");
+    await rm(join(root, "generated", "v0.1", "index.ts"));
+    // A linked version folder.
+    await rename(join(root, "generated", "v0.2"), join(root, "elsewhere"));
+    await symlink(join(root, "elsewhere"), join(root, "generated", "v0.2"));
+    await writeFile(join(root, "elsewhere", "types.ts"), "// mine\n");
+    const folder = runCli(["generate", "--schemas", "schemas", "--out", "generated"], { cwd: root });
+    expect(folder.stderr).toMatch(/^error ONEX_E_FILE_EXISTS: .*generated\/v0\.2 is a symbolic link/);
+    expect(await readFile(join(root, "elsewhere", "types.ts"), "utf8")).toBe("// mine\n");
+    // Refused before anything was written: the missing v0.1/index.ts is still missing.
+    expect(existsSync(join(root, "generated", "v0.1", "index.ts"))).toBe(false);
+    await rm(join(root, "generated", "v0.2"));
+    expect(runCli(["generate", "--schemas", "schemas", "--out", "generated"], { cwd: root }).status).toBe(0);
+    expect((await readdir(join(root, "generated"), { recursive: true })).filter((f) => f.includes(".tmp"))).toEqual([]);
   });
 
   it("--check lists stale, missing and extra files and exits 1; generate repairs them", async () => {

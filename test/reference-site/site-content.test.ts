@@ -1,5 +1,6 @@
 /** What the reference site says (without a browser): fields and their constraints, subjects, changelog, transforms, diff verdicts, search index; determinism, template overrides and `onex docs`. */
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildReferenceSite, SITE_MARKER } from "../../generator/reference-site/build-site.js";
@@ -172,6 +173,28 @@ describe("onex docs", () => {
     expect(await readFile(join(out, "index.html"), "utf8")).toBe("<p>our own landing page</p>\n");
     expect(runCli(["docs", "--out", out, "--force"]).status).toBe(0);
     expect(await readFile(join(out, "index.html"), "utf8")).toBe(files.get("index.html"));
+  });
+
+  it("writes through no symbolic link: a link at a page's path is refused (replaced, not followed, with --force), a linked folder always", async () => {
+    const root = await tempDir();
+    const out = join(root, "site");
+    await mkdir(out);
+    // A dangling link: following it created outside.html beside the site, without --force.
+    await symlink(join(root, "outside.html"), join(out, "index.html"));
+    const refused = runCli(["docs", "--out", out]);
+    expect(refused.stderr).toMatch(/^error ONEX_E_FILE_EXISTS: .*index\.html is a symbolic link/);
+    expect(refused.status).toBe(2);
+    expect(existsSync(join(root, "outside.html"))).toBe(false);
+    expect(runCli(["docs", "--out", out, "--force"]).status).toBe(0);
+    expect(existsSync(join(root, "outside.html"))).toBe(false);
+    expect((await lstat(join(out, "index.html"))).isFile()).toBe(true);
+    await mkdir(join(root, "elsewhere"));
+    await rm(join(out, "v0.2"), { recursive: true });
+    await symlink(join(root, "elsewhere"), join(out, "v0.2"));
+    const linked = runCli(["docs", "--out", out, "--force"]);
+    expect(linked.stderr).toMatch(/^error ONEX_E_FILE_EXISTS: .*v0\.2 is a symbolic link/);
+    expect(await readdir(join(root, "elsewhere"))).toEqual([]);
+    expect((await readdir(out, { recursive: true })).filter((f) => f.includes(".tmp"))).toEqual([]);
   });
 
   it("exits 73 with ONEX_E_WRITE_FAILED when --out cannot be written", async () => {
