@@ -81,6 +81,10 @@ export default class Migrate extends OnexCommand {
     if (flags.out !== undefined && flags["dead-letter"] !== undefined && sameFile(flags.out, flags["dead-letter"])) {
       throw new OnexError(ErrorCode.Usage, `--out and --dead-letter name the same file (${flags.out}); one would replace the other`);
     }
+    // Even with --force: the input replaced by its migrated messages loses every one not written (skipped, dead-lettered, or all of them when the run stops).
+    for (const [flag, path] of [["--out", flags.out], ["--dead-letter", flags["dead-letter"]]] as const) {
+      if (path !== undefined && file !== "-" && sameFile(path, file)) throw new OnexError(ErrorCode.Usage, `${flag} names the input file (${file}); the messages not written there would be lost: write to another file`);
+    }
     // Outputs are created (and checked) only now that the arguments are known good, and committed only on success.
     const outFile = flags.out === undefined ? undefined : OutputFile.create(flags.out, { force: flags.force });
     let deadLetterFile: OutputFile | undefined;

@@ -30,6 +30,20 @@ describe("outputs", () => {
     expect(leftovers()).toEqual([]);
   });
 
+  it("an --out or --dead-letter that is the input file is refused, --force or not: the input replaced lost every message not written", () => {
+    const input = JSON.stringify(dispatch(1)) + "\n42\n";
+    writeFileSync(join(dir, "own.ndjson"), input);
+    symlinkSync("own.ndjson", join(dir, "own-link.ndjson"));
+    for (const extra of [["--out", "own.ndjson", "--on-error", "skip"], ["--out", "./own-link.ndjson"], ["--dead-letter", "own.ndjson", "--out", "other.ndjson"]]) {
+      const run = onex(dir, ["migrate", "v0.1", "v0.2", "own.ndjson", ...extra, "--force"]);
+      expect(run.code, extra.join(" ")).toBe(2);
+      expect(run.stderr).toMatch(/ONEX_E_USAGE: --(out|dead-letter) names the input file/);
+      expect(readFileSync(join(dir, "own.ndjson"), "utf8")).toBe(input);
+      expect(existsSync(join(dir, "other.ndjson"))).toBe(false);
+    }
+    expect(leftovers()).toEqual([]);
+  });
+
   it("a missing input leaves no output file behind", () => {
     const run = onex(dir, ["migrate", "v0.1", "v0.2", "nope.ndjson", "--out", "never.ndjson", "--dead-letter", "never-dead.ndjson"]);
     expect(run.code).toBe(3);
