@@ -731,7 +731,9 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
       items.push({ line: pos.line, error: new OnexError(duplicate ? ErrorCode.JsonDuplicateKey : ErrorCode.YamlSyntax, message, { file, line: pos.line, column: pos.col }), shape: "yaml" });
       continue;
     }
-    if (doc.contents === null) continue; // an empty document, e.g. after a trailing `---`
+    // An empty document, e.g. after a trailing `---`: the yaml package gives it no contents or
+    // (2.x) a null scalar with no source, where an explicit `null` or `~` has its text.
+    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null && doc.contents.source === "")) continue;
     // A message read from YAML must be what the same message in JSON would be: JSON values only,
     // names that stay distinct as JSON's strings, and numbers carried as the JSON reader carries them.
     let refused: OnexError | undefined;

@@ -1,6 +1,6 @@
 /** Reading YAML files with enough position information to point users at their mistakes. */
 import { readFileSync } from "node:fs";
-import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from "yaml";
+import { LineCounter, parseDocument, isMap, isNode, isScalar, visit, type Document } from "yaml";
 import { ErrorCode, OnexError } from "@onex/runtime";
 
 /** A parsed YAML file that can map a path inside its value back to a line and column. */
@@ -42,10 +42,28 @@ export function parseYamlText(text: string, file: string): YamlFile {
       column: pos.col,
     });
   }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // An alias with no anchor before it, or aliases that would expand past the limit (a "billion laughs" file): the file's mistake, as the message reader says it.
+    if (!(error instanceof ReferenceError)) throw error;
+    const why = /Excessive alias count/i.test(error.message) ? `its aliases expand to too many values (${error.message}); write the values out` : error.message;
+    // At the first alias: the error itself says not where.
+    let at = 0;
+    visit(doc, {
+      Alias(_key, node) {
+        at = node.range?.[0] ?? 0;
+        return visit.BREAK;
+      },
+    });
+    const pos = lineCounter.linePos(at);
+    throw new OnexError(ErrorCode.YamlSyntax, `${file}:${pos.line}:${pos.col}: not valid YAML for onex: ${why}`, { file, line: pos.line, column: pos.col });
+  }
   return {
     file,
     text,
-    value: doc.toJS({ maxAliasCount: 100 }) as unknown,
+    value,
     locate: (path) => locateIn(doc, lineCounter, file, path),
     locateKey: (path) => locateKeyIn(doc, lineCounter, file, path),
   };

@@ -126,6 +126,14 @@ describe("the input reader", () => {
     expect(summary(await read("n: 9007199254740993\n", { format: "yaml" }))).toEqual([{ line: 1, code: ErrorCode.NumberRange }]);
   });
 
+  it("an empty YAML document (after a trailing `---`, or only a comment) is no message; an explicit null is one", async () => {
+    // A trailing `---` gave a null message, which validate called an unknown type and sign refused.
+    expect(summary(await read("a: 1\n---\n", { format: "yaml" }))).toEqual([{ line: 1, index: undefined }]);
+    expect(summary(await read("a: 1\n---\n# nothing here\n---\nb: 2\n", { format: "yaml" }))).toEqual([{ line: 1, index: undefined }, { line: 4, index: undefined }]);
+    const explicit = await read("a: 1\n--- null\n--- ~\n", { format: "yaml" });
+    expect(explicit.map((item) => ("value" in item ? item.value : "error"))).toEqual([{ a: 1 }, null, null]);
+  });
+
   it("duplicate member names are refused per line in JSON and per document in YAML", async () => {
     expect(summary(await read('{"a":1,"a":2}\n{"a":1}\n'))).toEqual([{ line: 1, code: ErrorCode.JsonDuplicateKey }, { line: 2, index: undefined }]);
     expect(summary(await read("a: 1\na: 2\n", { format: "yaml" }))[0]).toMatchObject({ code: ErrorCode.JsonDuplicateKey });

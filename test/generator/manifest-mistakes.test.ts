@@ -174,6 +174,14 @@ const mistakes: Mistake[] = [
     message: /no transform file of v0\.2 names this functions module \(with "functions: from-v0\.0\.9\.ts"\)/,
   },
   { what: "a YAML syntax error", edits: [replace(MANIFEST, 'compatible_with: ["0.0.9"]', 'compatible_with: ["0.0.9"')], code: ErrorCode.YamlSyntax, file: MANIFEST, at: { needle: "declared_by" }, message: /schemas\/v0\.1\/manifest\.yaml:4:1: / },
+  {
+    what: "aliases that expand past the limit (a billion laughs)",
+    edits: [replace(MANIFEST, "declared_by: onex\n", "declared_by: onex\nx-a: &a [x, x, x, x, x, x, x, x, x, x]\nx-b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nx-c: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n")],
+    code: ErrorCode.YamlSyntax,
+    file: MANIFEST,
+    at: { needle: "*a" },
+    message: /its aliases expand to too many values/,
+  },
   { what: "a key given twice", edits: [replace(MANIFEST, "declared_by: onex\n", "declared_by: onex\ndeclared_by: someone\n")], code: ErrorCode.YamlSyntax, file: MANIFEST, at: { needle: "declared_by: someone" }, message: /Map keys must be unique/ },
 ];
 
