@@ -115,9 +115,18 @@ export class OutputFile {
     // A device, pipe or socket is never replaced, with --force or without: the move into place
     // would turn /dev/null into a plain file. Output meant for one goes to stdout, redirected.
     // A link is replaced itself, never followed; but one to a device (/dev/stdout) is as good as the device.
-    const target = stat.isSymbolicLink() ? statSync(this.path, { throwIfNoEntry: false }) : stat;
+    const target = stat.isSymbolicLink() ? linkTarget(this.path) : stat;
     if (target !== undefined && !target.isFile()) throw writeFailure(new Error("it is not a regular file (a device, a pipe or a socket); write to stdout and redirect it there instead"), this.path);
     if (!this.options.force) throw writeFailure(Object.assign(new Error("exists"), { code: "EEXIST" }), this.path);
+  }
+}
+
+/** What a link at `path` leads to; undefined when it leads nowhere (dangling, or a loop: ELOOP), as a link that is replaced, not followed. */
+function linkTarget(path: string): ReturnType<typeof statSync> {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
   }
 }
 

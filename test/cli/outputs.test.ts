@@ -131,6 +131,18 @@ describe("outputs", () => {
     expect(leftovers()).toEqual([]);
   });
 
+  it("a link at --out that leads nowhere (a loop, or dangling) is an existing output: refused without --force, replaced with it", () => {
+    symlinkSync("loop.ndjson", join(dir, "loop.ndjson"));
+    const refused = onex(dir, ["migrate", "v0.1", "v0.2", "log.ndjson", "--out", "loop.ndjson"]);
+    // It was ONEX_E_FILE_UNREADABLE (exit 3), an input's error, for an output.
+    expect([refused.code, refused.stderr.includes(ErrorCode.FileExists)]).toEqual([2, true]);
+    const replaced = onex(dir, ["migrate", "v0.1", "v0.2", "log.ndjson", "--out", "loop.ndjson", "--force"]);
+    expect(replaced.code).toBe(0);
+    expect(lstatSync(join(dir, "loop.ndjson")).isFile()).toBe(true);
+    expect(readFileSync(join(dir, "loop.ndjson"), "utf8").split("\n").length).toBe(3001);
+    expect(leftovers()).toEqual([]);
+  });
+
   it("standard output on a full device is ONEX_E_WRITE_FAILED, exit 73, without a stack trace", () => {
     for (const args of [["migrate", "v0.1", "v0.2", "log.ndjson"], ["versions"]]) {
       const run = spawnSync("sh", ["-c", `"$0" "$@" > /dev/full`, process.execPath, BIN, ...args], { cwd: dir, encoding: "utf8" });
