@@ -199,7 +199,9 @@ export default class Migrate extends OnexCommand {
       }
     }
 
-    const summary = `migrate v${from} -> v${to}: ${count.read} read, ${count.written} written, ${count.skipped} skipped, ${count.deadLettered} dead-lettered`;
+    // Messages migrated into an --out the stopped run discarded were not written anywhere.
+    const written = stoppedBy && io.outFile !== undefined ? `0 written (${count.written} migrated, discarded with --out)` : `${count.written} written`;
+    const summary = `migrate v${from} -> v${to}: ${count.read} read, ${written}, ${count.skipped} skipped, ${count.deadLettered} dead-lettered`;
     this.logToStderr(stoppedBy ? `${summary}; stopped at the first bad message (--on-error fail)` : summary);
     if (stoppedBy || count.skipped > 0) process.exitCode = ExitCode.Findings;
   }

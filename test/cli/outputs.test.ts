@@ -53,11 +53,13 @@ describe("outputs", () => {
     expect(leftovers()).toEqual([]);
   });
 
-  it("a run stopped by a bad message (--on-error fail) leaves no partial --out", () => {
+  it("a run stopped by a bad message (--on-error fail) leaves no partial --out, and its summary counts nothing written", () => {
     writeFileSync(join(dir, "stops.ndjson"), log + "{broken\n");
     const run = onex(dir, ["migrate", "v0.1", "v0.2", "stops.ndjson", "--out", "partial.ndjson"]);
     expect(run.code).toBe(1);
     expect(existsSync(join(dir, "partial.ndjson"))).toBe(false);
+    // It said "3000 written" of messages that went nowhere.
+    expect(run.stderr).toContain("3001 read, 0 written (3000 migrated, discarded with --out), 0 skipped, 0 dead-lettered; stopped at the first bad message");
     expect(leftovers()).toEqual([]);
   });
 
