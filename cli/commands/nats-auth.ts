@@ -7,9 +7,9 @@ import { writeOutputFile } from "../output-file.js";
 import { parseByteSize } from "../byte-size.js";
 
 export default class NatsAuth extends OnexCommand {
-  static override summary = "Write a NATS accounts config: one account per zone, each member confined to its zone.";
+  static override summary = "Write a NATS accounts config: an account per zone for its streams and admins, one for its members, each member confined to its zone.";
   static override description =
-    "IDENTITIES is a YAML or JSON list of {user, password, zone, role}. Each zone is one NATS account with its own JetStream, so nothing of one zone — subjects, streams, replies — is visible from another. Within its zone, a member may publish and subscribe only on the zone's subjects, use the JetStream API only on the zone's event streams, write dead letters only under the zone, and read replies only under its own inbox prefix (_INBOX_<user>: connect with `inboxPrefix`). A zone's admins are unrestricted in its account; `onex streams apply --identities IDENTITIES` connects as them to create each zone's streams. Include the output in nats-server's config.";
+    "IDENTITIES is a YAML or JSON list of {user, password, zone, role}. Each zone is one NATS account with its own JetStream, so nothing of one zone — subjects, streams, replies — is visible from another. Its members are in an account of their own that reaches the zone's only through imports, so what JetStream sends to a reply subject a member names comes back to the members' account, never into a stream. Within its zone, a member may publish and subscribe only on the zone's subjects, use the JetStream API only on the zone's event streams, write dead letters only under the zone, and read replies only under its own inbox prefix (_INBOX_<user>: connect with `inboxPrefix`). A zone's admins are unrestricted in its account; `onex streams apply --identities IDENTITIES` connects as them to create each zone's streams. Include the output in nats-server's config.";
   static override examples = ["<%= config.bin %> nats-auth identities.yaml --out auth.conf"];
   static override args = { identities: Args.string({ description: "YAML or JSON file listing the identities.", required: true }) };
   static override flags = {

@@ -1,17 +1,18 @@
 /**
- * Zone isolation on the wire: a NATS server config with one account per zone, and member
- * identities confined within their zone's account.
+ * Zone isolation on the wire: a NATS server config with one account per zone, holding its
+ * JetStream and its admins, and one for the zone's members, confined to the zone.
  *
  * The account is the boundary. NATS checks the subject a client publishes on but never the
- * reply subject it names, and JetStream sends its acknowledgement of a stored message to
- * that reply subject with its own authority — so within one account a member could aim
- * acknowledgements at any subject or JetStream API of every zone. Across accounts it cannot:
- * subjects, streams and replies of one account are invisible to another.
+ * reply subject it names, and JetStream sends its acknowledgements and pulled messages to
+ * that reply subject with its own authority — so within one account a member could aim them
+ * at any subject or JetStream API of every zone. Across accounts it cannot: subjects, streams
+ * and replies of one account are invisible to another, and what crosses an import's reply
+ * mapping returns to the account that asked.
  *
- * Within its zone's account a member may publish its zone's subjects and subscribe to them,
- * use the JetStream API on its zone's event streams only (consumers, pulls, acks, stream
- * info), write dead letters under its zone's prefix only, and receive replies under its own
- * inbox prefix only. A zone's admin is unrestricted within that account.
+ * A member may publish its zone's subjects and subscribe to them, use the JetStream API on its
+ * zone's event streams only (consumers, pulls, acks, stream info), write dead letters under
+ * its zone's prefix only, and receive replies under its own inbox prefix only. A zone's admin
+ * is unrestricted within the zone's account.
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import type { ProtocolSdk } from "../protocol-sdk.js";
@@ -96,7 +97,22 @@ export interface ZoneAccountLimits {
  */
 export const DEFAULT_ZONE_CONSUMERS = 1000;
 
-/** The `accounts { ... }` block for a NATS server config: one account per zone, with JetStream. */
+/** The NATS account of a zone's members: no JetStream of its own, only imports of its zone's. */
+export function membersAccountOf(zone: string): string {
+  return `${accountOf(zone)}_MEMBERS`;
+}
+
+/**
+ * The `accounts { ... }` block for a NATS server config: two accounts per zone. The zone's
+ * account (`accountOf`) holds its JetStream and its admins; its members are in an account of
+ * their own, which reaches the zone's subjects, streams and dead letters only through service
+ * imports. Everything a member publishes there crosses into the zone's account as a request,
+ * and whatever JetStream sends back to a reply subject the member named (an acknowledgement, a
+ * pulled message) returns through the import's reply mapping, to the member's account: it is
+ * never stored again. In one shared account a member could name one of its zone's stream
+ * subjects as the reply subject of a pull, and each delivered message was stored again and
+ * delivered again by every consumer, until the server ran out of memory (docs/security.md).
+ */
 export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: readonly AuthIdentity[], limits: ZoneAccountLimits = {}): string {
   const maxConsumers = limits.maxConsumers ?? DEFAULT_ZONE_CONSUMERS;
   if (!Number.isSafeInteger(maxConsumers) || maxConsumers < 1) throw new OnexError(ErrorCode.Usage, `a zone's consumer limit must be a whole number of at least 1, not ${maxConsumers}`);
@@ -111,12 +127,22 @@ export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: rea
     const p = zonePermissions(sdks, identity);
     return `${head},\n        permissions: {\n          publish: { allow: ${list(p.publish)} },\n          subscribe: { allow: ${list(p.subscribe)} }\n        }\n      }`;
   };
-  const accounts = zonesOf(identities).map((zone) => {
-    const users = identities.filter((i) => i.zone === zone).map(userLine);
-    return `  ${JSON.stringify(accountOf(zone))}: {\n    # zone ${JSON.stringify(zone)}\n    jetstream: ${jetstream}\n    users: [\n${users.join(",\n")}\n    ]\n  }`;
+  const accounts = zonesOf(identities).flatMap((zone) => {
+    const admins = identities.filter((i) => i.zone === zone && i.role === "admin").map(userLine);
+    const members = identities.filter((i) => i.zone === zone && i.role !== "admin");
+    const zoneAccount = [`  ${JSON.stringify(accountOf(zone))}: {`, `    # zone ${JSON.stringify(zone)}: its streams and admins`, `    jetstream: ${jetstream}`, admins.length === 0 ? "    users: []" : `    users: [\n${admins.join(",\n")}\n    ]`];
+    if (members.length === 0) return [[...zoneAccount, "  }"].join("\n")];
+    const services = memberServices(sdks, zone);
+    const to = JSON.stringify(membersAccountOf(zone));
+    const exports = services.map(({ subject, stream }) => `      { service: ${JSON.stringify(subject)}, accounts: [${to}]${stream ? ", response_type: stream" : ""} }`);
+    const imports = services.map(({ subject }) => `      { service: { account: ${JSON.stringify(accountOf(zone))}, subject: ${JSON.stringify(subject)} } }`);
+    return [
+      [...zoneAccount, `    exports: [\n${exports.join(",\n")}\n    ]`, "  }"].join("\n"),
+      [`  ${to}: {`, `    # zone ${JSON.stringify(zone)}: its members, who reach its streams only through these imports`, `    users: [\n${members.map(userLine).join(",\n")}\n    ]`, `    imports: [\n${imports.join(",\n")}\n    ]`, "  }"].join("\n"),
+    ];
   });
   return [
-    "# Generated by `onex nats-auth`: one account per zone; each member identity is confined to its zone.",
+    "# Generated by `onex nats-auth`: per zone, an account with its JetStream and admins, and one for its members, confined to the zone.",
     "# Create each zone's streams with `onex streams apply --identities` (it connects as each zone's admin).",
     `# Dead letters go under onex.dlq.<zone>.> (${DEAD_LETTER_STREAM}~<zone>), onex.dlq.${UNSCOPED_LETTER_ZONE}.> for admins (${DEAD_LETTER_STREAM}); only admins may read them.`,
     "accounts {",
@@ -124,4 +150,18 @@ export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: rea
     "}",
     "",
   ].join("\n");
+}
+
+/**
+ * What a zone's members reach in the zone's account: the subjects their permissions allow them
+ * to publish on (their zone's subjects, dead letters and acknowledgements), and the JetStream
+ * API as a whole, of which their permissions allow only what a subscription uses on their
+ * zone's streams. As a whole because the server answers any API subject an account without
+ * JetStream has not imported with "JetStream not enabled", and that answer raced the import's.
+ * The API's answers may be many (a pull), the others one (a stream response keeps its reply
+ * mapping for minutes, which one per publish would pile up).
+ */
+function memberServices(sdks: readonly ProtocolSdk[], zone: string): { subject: string; stream: boolean }[] {
+  const { publish } = zonePermissions(sdks, { user: "-", password: "", zone });
+  return [{ subject: "$JS.API.>", stream: true }, ...publish.filter((subject) => !subject.startsWith("$JS.API.")).map((subject) => ({ subject, stream: false }))];
 }

@@ -5,10 +5,10 @@
  *
  * A letter's subject is `onex.dlq.<zone>.<stream>.<consumer>`. The zone token is what the
  * server lets the writer publish under: `onex nats-auth` gives each member its own zone's
- * prefix only, and `~`, for unscoped subscriptions, to admins. Across zones that is a fact
- * (each zone is its own account); within one, a member can still make JetStream store an
- * acknowledgement under `~` through a reply subject. Everything else in a letter is the
- * writer's word, which is why replay checks the original itself.
+ * prefix only, and `~`, for unscoped subscriptions, to admins; what JetStream answers to a
+ * reply subject a member names returns to the members' own account, where no stream stores
+ * it. Everything else in a letter is the writer's word, which is why replay checks the
+ * original itself.
  */
 import { createHash } from "node:crypto";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
