@@ -134,7 +134,7 @@ export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: rea
     if (members.length === 0) return [[...zoneAccount, "  }"].join("\n")];
     const services = memberServices(sdks, zone);
     const to = JSON.stringify(membersAccountOf(zone));
-    const exports = services.map(({ subject, stream }) => `      { service: ${JSON.stringify(subject)}, accounts: [${to}]${stream ? ", response_type: stream" : ""} }`);
+    const exports = services.map(({ subject, stream }) => `      { service: ${JSON.stringify(subject)}, accounts: [${to}]${stream ? `, response_type: stream, response_threshold: "${API_RESPONSE_THRESHOLD}"` : ""} }`);
     const imports = services.map(({ subject }) => `      { service: { account: ${JSON.stringify(accountOf(zone))}, subject: ${JSON.stringify(subject)} } }`);
     return [
       [...zoneAccount, `    exports: [\n${exports.join(",\n")}\n    ]`, "  }"].join("\n"),
@@ -151,6 +151,15 @@ export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: rea
     "",
   ].join("\n");
 }
+
+/**
+ * How long the zone's account keeps the reply mapping of a member's JetStream API request
+ * open after its last answer. A pull is answered with many messages, so its mapping cannot end
+ * at the first (as a publish's does), and a member sending requests without end would make
+ * the server hold one mapping per request for this long: long enough for a subscription's
+ * pull (1 s) and a slow answer, short enough that a flood holds little.
+ */
+const API_RESPONSE_THRESHOLD = "3s";
 
 /**
  * What a zone's members reach in the zone's account: the subjects their permissions allow them
