@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { generate } from "../../generator/generate.js";
@@ -123,6 +125,21 @@ describe("bad input to onex generate", () => {
     const result = runCli(["generate", "--schemas", "/nonexistent/onex-schemas"]);
     expect(result.status).toBe(3);
     expect(result.stderr).toContain(`error ${ErrorCode.FileNotFound}:`);
+  });
+
+  it("a schema file that is a FIFO or a folder is ONEX_E_FILE_UNREADABLE at once (a FIFO hung generate; a folder was called missing)", async () => {
+    for (const make of [(path: string) => execFileSync("mkfifo", [path]), (path: string) => mkdirSync(path)]) {
+      const { schemas, out } = await copySchemas();
+      const file = join(schemas, "v0.2", "messages", "agent-started.yaml");
+      rmSync(file);
+      make(file);
+      const error = await generate({ schemasDir: schemas, outDir: out, check: true }).then(
+        () => undefined,
+        (e: unknown) => e as OnexError,
+      );
+      expect(error?.code).toBe(ErrorCode.FileUnreadable);
+      expect(error?.message).toMatch(/agent-started\.yaml: (it is not a regular file|EISDIR)/);
+    }
   });
 
   it("an unknown flag is a usage error (exit 2)", () => {
