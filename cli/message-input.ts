@@ -6,6 +6,7 @@
  * Every byte is looked at a constant number of times, so time is linear in the input.
  */
 import { close, createReadStream, fstat, fstatSync, open, read } from "node:fs";
+import { Socket } from "node:net";
 import { promisify } from "node:util";
 import type { Readable } from "node:stream";
 import { ErrorCode, OnexError } from "@onex/runtime";
@@ -382,10 +383,13 @@ class FileInput {
  */
 async function openInput(file: string, onTerminal: ((hint: string) => void) | undefined, direct: boolean): Promise<InputSource> {
   if (file !== "-") {
-    if (!direct) return createReadStream(file, { highWaterMark: READ_BYTES });
     const fd = await openFile(file, "r");
-    if ((await statFile(fd).catch(() => undefined))?.isFile() === true) return new FileInput(fd, true);
-    // A FIFO, a device, a folder: read as a stream, which reports what is wrong with it as before.
+    const stat = await statFile(fd).catch(() => undefined);
+    if (direct && stat?.isFile() === true) return new FileInput(fd, true);
+    // A FIFO is read as the pipe it is, on the event loop: a read of it on libuv's thread pool
+    // waits for its writer, and the process cannot exit while one does (Ctrl-C hung the run).
+    if (stat?.isFIFO() === true) return new Socket({ fd, readable: true, writable: false });
+    // A device, a folder: read as a stream, which reports what is wrong with it as before.
     return createReadStream("", { fd, highWaterMark: READ_BYTES });
   }
   if (stdinIsFolder()) throw Object.assign(new Error("is a folder"), { code: "EISDIR" });

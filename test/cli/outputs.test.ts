@@ -179,6 +179,28 @@ describe("outputs", () => {
     });
   }
 
+  it("migrate reading a FIFO whose writer is still there stops on SIGINT (it hung: a read on libuv's thread pool kept the process from exiting)", async () => {
+    const fifo = join(dir, "input.fifo");
+    execFileSync("mkfifo", [fifo]);
+    writeFileSync(join(dir, "three.ndjson"), log.split("\n").slice(0, 3).join("\n") + "\n");
+    // A writer that writes three messages and stays, so the input never ends.
+    const writer = spawn("sh", ["-c", "cat three.ndjson > input.fifo; exec sleep 60 > input.fifo"], { cwd: dir, stdio: "ignore" });
+    const child = spawn(process.execPath, [BIN, "migrate", "v0.1", "v0.2", "input.fifo", "--out", "from-fifo.ndjson"], { cwd: dir, stdio: ["ignore", "ignore", "ignore"] });
+    try {
+      while (!readdirSync(dir).some((name) => name.startsWith(".from-fifo.ndjson."))) await new Promise((resolve) => setTimeout(resolve, 20));
+      // Time to read the three messages and wait for more, where the hang was.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      child.kill("SIGINT");
+      expect(await exited).toBe(130);
+      expect(existsSync(join(dir, "from-fifo.ndjson"))).toBe(false);
+      expect(leftovers()).toEqual([]);
+    } finally {
+      child.kill("SIGKILL");
+      writer.kill("SIGKILL");
+    }
+  });
+
   it("standard input that is a folder is ONEX_E_FILE_UNREADABLE, not an empty input", () => {
     for (const command of [["validate", "v0.1", "-"], ["migrate", "v0.1", "v0.2", "-"]]) {
       const run = spawnSync("sh", ["-c", `"$0" "$@" < "${dir}"`, process.execPath, BIN, ...command], { encoding: "utf8" });
