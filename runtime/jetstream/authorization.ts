@@ -157,7 +157,8 @@ export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: rea
  * open after its last answer. A pull is answered with many messages, so its mapping cannot end
  * at the first (as a publish's does), and a member sending requests without end would make
  * the server hold one mapping per request for this long: long enough for a subscription's
- * pull (1 s) and a slow answer, short enough that a flood holds little.
+ * pull (1 s) and a history read's (2.5 s, stored-reader.ts), short enough that a flood holds
+ * little. What a longer pull is sent after it goes nowhere.
  */
 const API_RESPONSE_THRESHOLD = "3s";
 
