@@ -721,6 +721,7 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
     return [{ line: jsonLines, error: new OnexError(ErrorCode.YamlSyntax, message, { file, line: jsonLines }), shape: "yaml" }];
   }
   const { LineCounter, isScalar, isSeq, parseAllDocuments, visit } = await import("yaml");
+  const { yamlDocumentValue } = await import("../generator/yaml-file.js");
   const lineCounter = new LineCounter();
   const items: InputItem[] = [];
   const lineOf = (node: { range?: [number, number, number] | null }) => lineCounter.linePos(node.range?.[0] ?? 0).line;
@@ -800,16 +801,12 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
       items.push({ line: refused.details.line ?? line, error: refused, shape: "yaml" });
       continue;
     }
-    let value: unknown;
-    try {
-      value = doc.toJS({ maxAliasCount: 100 });
-    } catch (error) {
-      // An alias with no anchor before it, or aliases that would expand past the limit (a "billion laughs" document): the document's mistake, at its line.
-      if (!(error instanceof ReferenceError)) throw error;
-      const why = /Excessive alias count/i.test(error.message) ? `its aliases expand to too many values (${error.message}); write the values out` : error.message;
-      items.push({ line, error: new OnexError(ErrorCode.YamlSyntax, `not valid YAML for onex: ${why}`, { file, line }), shape: "yaml" });
+    const read = yamlDocumentValue(doc);
+    if ("why" in read) {
+      items.push({ line, error: new OnexError(ErrorCode.YamlSyntax, `not valid YAML for onex: ${read.why}`, { file, line }), shape: "yaml" });
       continue;
     }
+    const { value } = read;
     // A sequence at the top is a list of messages, as a JSON array is: each element on its own line.
     if (Array.isArray(value) && isSeq(doc.contents)) {
       const elements = doc.contents.items as { range?: [number, number, number] | null }[];

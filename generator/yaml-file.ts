@@ -51,13 +51,8 @@ export function parseYamlText(text: string, file: string): YamlFile {
       column: pos.col,
     });
   }
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: 100 });
-  } catch (error) {
-    // An alias with no anchor before it, or aliases that would expand past the limit (a "billion laughs" file): the file's mistake, as the message reader says it.
-    if (!(error instanceof ReferenceError)) throw error;
-    const why = /Excessive alias count/i.test(error.message) ? `its aliases expand to too many values (${error.message}); write the values out` : error.message;
+  const read = yamlDocumentValue(doc);
+  if ("why" in read) {
     // At the first alias: the error itself says not where.
     let at = 0;
     visit(doc, {
@@ -67,8 +62,9 @@ export function parseYamlText(text: string, file: string): YamlFile {
       },
     });
     const pos = lineCounter.linePos(at);
-    throw new OnexError(ErrorCode.YamlSyntax, `${file}:${pos.line}:${pos.col}: not valid YAML for onex: ${why}`, { file, line: pos.line, column: pos.col });
+    throw new OnexError(ErrorCode.YamlSyntax, `${file}:${pos.line}:${pos.col}: not valid YAML for onex: ${read.why}`, { file, line: pos.line, column: pos.col });
   }
+  const { value } = read;
   return {
     file,
     text,
@@ -113,4 +109,18 @@ export function pointerSegments(pointer: string): string[] {
 
 function firstLine(message: string): string {
   return message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+}
+
+/**
+ * A YAML document's value, its aliases expanded up to a limit; or why it has none: an alias
+ * with no anchor before it, or aliases that would expand past the limit (a "billion laughs"
+ * document), the document's own mistake.
+ */
+export function yamlDocumentValue(doc: Pick<Document, "toJS">): { value: unknown } | { why: string } {
+  try {
+    return { value: doc.toJS({ maxAliasCount: 100 }) };
+  } catch (error) {
+    if (!(error instanceof ReferenceError)) throw error;
+    return { why: /Excessive alias count/i.test(error.message) ? `its aliases expand to too many values (${error.message}); write the values out` : error.message };
+  }
 }
