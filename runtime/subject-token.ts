@@ -105,7 +105,7 @@ export function matchSubjectTemplate(subject: string, template: readonly (string
  * each param it knows and puts `*` for one not given, so a zone passed as a string, or a part
  * under a misspelt name, silently widened a subscription to every zone.
  */
-export function checkSubjectParts<T>(parts: T, name: string, params?: readonly string[]): T {
+export function checkSubjectParts(parts: unknown, name: string, params?: readonly string[]): void {
   if (parts === null || typeof parts !== "object" || Array.isArray(parts)) {
     throw new OnexError(ErrorCode.SubjectToken, `the parts of a ${name} subject must be an object of its params, not ${parts === null ? "null" : Array.isArray(parts) ? "an array" : typeof parts}`, { subject: name });
   }
@@ -113,7 +113,6 @@ export function checkSubjectParts<T>(parts: T, name: string, params?: readonly s
   if (unknown !== undefined) {
     throw new OnexError(ErrorCode.SubjectToken, `"${unknown.slice(0, 64)}" is not a param of the ${name} subject (${params!.join(", ")})`, { subject: name, param: unknown.slice(0, 64) });
   }
-  return parts;
 }
 
 function malformed(token: string, param: string): OnexError {

@@ -49,7 +49,13 @@ export function accountOf(zone: string): string {
 
 /** The publish and subscribe permissions of one zone member. */
 export function zonePermissions(sdks: readonly ProtocolSdk[], identity: AuthIdentity): { publish: string[]; subscribe: string[] } {
-  const zone = identity.zone;
+  const { publish, zoneSubjects } = memberSubjects(sdks, identity.zone);
+  const inbox = `${inboxPrefixOf(identity.user)}.>`;
+  return { publish, subscribe: [...zoneSubjects, inbox].sort() };
+}
+
+/** What every member of `zone` may publish on, and its zone's subjects. */
+function memberSubjects(sdks: readonly ProtocolSdk[], zone: string): { publish: string[]; zoneSubjects: string[] } {
   const zoneSubjects = new Set<string>();
   const zoneStreams = new Set<string>();
   for (const sdk of sdks) {
@@ -60,7 +66,8 @@ export function zonePermissions(sdks: readonly ProtocolSdk[], identity: AuthIden
       zoneStreams.add(zoneStreamNameOf(key, zone));
     }
   }
-  // Every JetStream API subject a subscription uses, on the zone's own streams only.
+  // Every JetStream API subject a subscription uses, on the zone's own streams only (not
+  // `$JS.API.INFO`: account-wide counters would show other zones' activity).
   const api = [...zoneStreams].flatMap((s) => [
     `$JS.API.STREAM.INFO.${s}`,
     `$JS.API.CONSUMER.CREATE.${s}`,
@@ -72,12 +79,7 @@ export function zonePermissions(sdks: readonly ProtocolSdk[], identity: AuthIden
     `$JS.ACK.${s}.>`,
   ]);
   const letters = `onex.dlq.${encodeSubjectToken(zone, "zone")}.>`;
-  const inbox = `${inboxPrefixOf(identity.user)}.>`;
-  return {
-    // Not `$JS.API.INFO`: account-wide counters would show other zones' activity.
-    publish: [...zoneSubjects, ...api, letters].sort(),
-    subscribe: [...zoneSubjects, inbox].sort(),
-  };
+  return { publish: [...zoneSubjects, ...api, letters].sort(), zoneSubjects: [...zoneSubjects] };
 }
 
 /** Limits of each zone's account. */
@@ -98,7 +100,7 @@ export interface ZoneAccountLimits {
 export const DEFAULT_ZONE_CONSUMERS = 1000;
 
 /** The NATS account of a zone's members: no JetStream of its own, only imports of its zone's. */
-export function membersAccountOf(zone: string): string {
+function membersAccountOf(zone: string): string {
   return `${accountOf(zone)}_MEMBERS`;
 }
 
@@ -172,6 +174,6 @@ const API_RESPONSE_THRESHOLD = "3s";
  * mapping for minutes, which one per publish would pile up).
  */
 function memberServices(sdks: readonly ProtocolSdk[], zone: string): { subject: string; stream: boolean }[] {
-  const { publish } = zonePermissions(sdks, { user: "-", password: "", zone });
+  const { publish } = memberSubjects(sdks, zone);
   return [{ subject: "$JS.API.>", stream: true }, ...publish.filter((subject) => !subject.startsWith("$JS.API.")).map((subject) => ({ subject, stream: false }))];
 }

@@ -77,7 +77,7 @@ export function originalOf(letter: DeadLetter, data: Uint8Array, sdks: readonly 
 /** Checks a letter and works out its target; throws ONEX_E_DLQ_REFUSED (the letter is left in place) when it cannot be replayed. */
 export async function planReplay(jsm: JetStreamManager, letter: DeadLetter, check: ReplayCheck): Promise<ReplayPlan> {
   if (!isLetterSubject(letter.letterSubject)) {
-    throw refused(letter, `it is stored under ${letter.letterSubject}, not under a letter's subject (onex.dlq.<zone>.<stream>.<consumer>): JetStream delivered it there on someone's pull request, and no subscription wrote it`);
+    throw refused(letter, `it is stored under ${letter.letterSubject}, not under a letter's subject (onex.dlq.<zone>.<stream>.<consumer>): JetStream stores a pulled message there under its own subject when a pull's reply subject names the letters' prefix, and no subscription wrote it`);
   }
   const data = await originalBody(jsm, letter);
   const { message, cls, version, type, target } = originalOf(letter, data, check.sdks);
