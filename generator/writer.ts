@@ -39,9 +39,8 @@ export async function diffOutput(outDir: string, files: ReadonlyMap<string, stri
  * Every target is checked before anything is written: a symbolic link on the way to a file
  * (which would put it outside `outDir`) or at the file itself is ONEX_E_FILE_EXISTS, unless
  * `replace` (`onex docs --force`) says to replace a link at a file's path, which is then
- * replaced, never followed. Each file is
- * written beside its target and renamed over it, so a failed write (a full disk) leaves no
- * file cut short.
+ * replaced, never followed. Each file is written beside its target and renamed over it, so a
+ * failed write (a full disk) leaves no file cut short.
  */
 export async function applyOutput(outDir: string, files: ReadonlyMap<string, string>, differences: readonly FileDifference[], options: { replace?: boolean } = {}): Promise<void> {
   const writes = differences.filter((d) => d.status !== "extra");
@@ -76,6 +75,8 @@ function writeReplacing(path: string, content: string): void {
   const temporary = join(dirname(path), `.${basename(path)}.onex-${process.pid}.tmp`);
   try {
     mkdirSync(dirname(path), { recursive: true });
+    // One left by a process that died with this id is removed (a link, not followed); "wx" writes through no link.
+    rmSync(temporary, { force: true });
     writeFileSync(temporary, content, { flag: "wx" });
     renameSync(temporary, path);
   } catch (cause) {
