@@ -216,12 +216,16 @@ describe("dead letters cannot be turned into commands", () => {
 });
 
 describe("a pull request's reply subject", () => {
-  /** A consumer of the member's own zone stream on `subject`, from `from`, acknowledging nothing; the member pulls `batch` with `reply` as the reply subject. */
-  async function pullInto(nc: NatsConnection, name: string, subject: string, from: number, reply: string, batch: number): Promise<void> {
+  /** A consumer of the member's own zone stream on `subject`, from `from`, acknowledging nothing, pulled once for `batch` with `reply` as the reply subject. */
+  async function pullOnce(nc: NatsConnection, name: string, subject: string, from: number, reply: string, batch: number): Promise<void> {
     const config = { name, ack_policy: AckPolicy.None, deliver_policy: "by_start_sequence", opt_start_seq: from, filter_subject: subject, inactive_threshold: 30e9 };
     await nc.request(`$JS.API.CONSUMER.CREATE.${STREAM_A}.${name}`, JSON.stringify({ stream_name: STREAM_A, config }));
     nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${STREAM_A}.${name}`, JSON.stringify({ batch, no_wait: true }), { reply });
-    // Delivered (wherever the reply went) once the consumer's count says so.
+  }
+
+  /** pullOnce, then waits until the consumer has delivered all it holds (wherever the reply went). */
+  async function pullInto(nc: NatsConnection, name: string, subject: string, from: number, reply: string, batch: number): Promise<void> {
+    await pullOnce(nc, name, subject, from, reply, batch);
     for (;;) {
       const info = JSON.parse((await nc.request(`$JS.API.CONSUMER.INFO.${STREAM_A}.${name}`)).string()) as { delivered: { consumer_seq: number }; num_pending: number };
       if (info.delivered.consumer_seq > 0 && info.num_pending === 0) return;
@@ -260,9 +264,7 @@ describe("a pull request's reply subject", () => {
     const before = (await adminA.streams.info(DEAD_LETTER_STREAM)).state.messages;
     const stored = await js.publish(genuine.subject(), JSON.stringify(signMessage(genuine.toJSON(), zones.keys.a)), { headers: h });
     const name = `pull-into-letters-${process.pid}`;
-    const config = { name, ack_policy: AckPolicy.None, deliver_policy: "by_start_sequence", opt_start_seq: stored.seq, filter_subject: genuine.subject(), inactive_threshold: 30e9 };
-    await nc.request(`$JS.API.CONSUMER.CREATE.${STREAM_A}.${name}`, JSON.stringify({ stream_name: STREAM_A, config }));
-    nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${STREAM_A}.${name}`, JSON.stringify({ batch: 1, no_wait: true }), { reply: deadLetterSubject(undefined, SHARED, "billing") });
+    await pullOnce(nc, name, genuine.subject(), stored.seq, deadLetterSubject(undefined, SHARED, "billing"), 1);
     // A second pull, to the member's own inbox, answered after the first was handled: the message
     // (had the first not taken it) or the status that there is none.
     const sync = nc.subscribe(`${inboxPrefixOf("node-a")}.sync`, { max: 1 });
