@@ -280,6 +280,48 @@ describe("the dead-letter stream", () => {
     expect(letters.map((l) => l.reason)).toEqual([ErrorCode.Replay, ErrorCode.Replay]);
   });
 
+  it("a copy of a message timed ahead of its store, replayed after a restart late in its window, is refused: the history read reaches back the guard's skew too", async () => {
+    const js = jetstream(raw);
+    // Timed 1.5 s ahead, within the guard's skew: valid until 5.5 s after it was stored.
+    const body = { ...stateUpdate("n-ahead", "busy").toJSON(), time: new Date(Date.now() + 1_500).toISOString() };
+    const original = signMessage(body, keys.node);
+    const subject = stateUpdate("n-ahead").subject();
+    const publishRaw = async (id: string) => {
+      const h = natsHeaders();
+      h.set("Onex-Type", "signal.state.update");
+      return js.publish(subject, new TextEncoder().encode(JSON.stringify(original)), { msgID: id, headers: h });
+    };
+    const guarded = () => client(server.url, keys.agent, [keys.node], { trust: { zone: ZONE, replay: new ReplayGuard({ windowMs: 4_000, skewMs: 2_000 }), keyOfEntity: () => keys.node.keyId, logger: { warn() {} } } });
+    const storedAt = Date.now();
+    await publishRaw("ahead-original");
+    const before = await guarded();
+    const first = await before.subscribe([v0_1.StateUpdate], { entityId: "n-ahead", durable: "ahead" });
+    expect((await take(first, 1)).map((d) => d.message.id)).toEqual([original.id]);
+    await first.stop();
+    await before.close();
+
+    // 4.5 s after the store: a window read without the skew (4 s) starts after the original.
+    await new Promise((resolve) => setTimeout(resolve, storedAt + 4_500 - Date.now()));
+    const after = await guarded();
+    const sub = await after.subscribe([v0_1.StateUpdate], { entityId: "n-ahead", durable: "ahead" });
+    await publishRaw("ahead-replay");
+    const handled: string[] = [];
+    const handler = (async () => {
+      for await (const d of sub) {
+        handled.push(d.message.id);
+        await d.ack();
+      }
+    })();
+    const deadline = Date.now() + 10_000;
+    while (sub.stats.delivered + sub.stats.deadLettered < 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await sub.stop();
+    await handler;
+    await after.close();
+    expect(handled).toEqual([]);
+    const letters = (await listDeadLetters(await jetstreamManager(raw))).filter((l) => l.consumer === "ahead");
+    expect(letters.map((l) => l.reason)).toEqual([ErrorCode.Replay]);
+  });
+
   it("a subscription with a replay guard opens while a publisher keeps publishing on its subjects", async () => {
     const subject = stateUpdate("n-busy").subject();
     let opened = false;

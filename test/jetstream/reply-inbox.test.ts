@@ -119,6 +119,19 @@ describe("ReplyInbox", () => {
     expect(allowed.status === "fulfilled" && text(allowed.value.data)).toBe("y");
   });
 
+  it("blames the violation on the request to the refused subject, not on an older one still waiting", async () => {
+    const responder = await open({ user: "free", pass: "free-pw" });
+    responder.subscribe("ok.later", { callback: (_error, msg) => void setTimeout(() => msg.respond(msg.data), 300) });
+    await responder.flush();
+    const inbox = new ReplyInbox(await open({ user: "limited", pass: "limited-pw" }), "_INBOX_limited");
+    // The allowed request is the oldest waiting when the server's violation for the other comes back.
+    const allowed = inbox.request("ok.later", bytes("kept"), undefined, 5_000);
+    const denied = inbox.request("denied.later", bytes("x"), undefined, 5_000);
+    const [deniedOutcome, allowedOutcome] = await Promise.allSettled([denied, allowed]);
+    expect(deniedOutcome.status === "rejected" && String(deniedOutcome.reason.message)).toMatch(/Permissions Violation for Publish to "denied\.later"/);
+    expect(allowedOutcome.status === "fulfilled" && text(allowedOutcome.value.data)).toBe("kept");
+  });
+
   it("fails what waits when the server refuses the inbox's subscription, and tries again on the next request", async () => {
     const responder = await open({ user: "free", pass: "free-pw" });
     responder.subscribe("ok.echo3", { callback: (_error, msg) => void msg.respond(msg.data) });

@@ -290,6 +290,18 @@ describe("verification on worker threads", () => {
     const single = describeOutcome(pipelineOf(byHand()).receive(at(m, signed(m), "S#802")));
     expect(single).toMatch(/^reject ONEX_E_KEY_INVALID/);
     expect(describeOutcome(changed.finish(true))).toBe(single);
+
+    // A key slot rotated in place, its very bytes overwritten: the key that signed is gone from
+    // the resolver, and the verdict reached on its old bytes must not pass for the new key's.
+    const slot: PublicKey = { ...publicKeyFromRaw(key.publicKey.raw) };
+    const rotating = (): TrustSettings => ({ ...settings(), context: { ...settings().context, keys: (keyId) => (keyId === slot.keyId ? slot : undefined) } });
+    const rotated = pipelineOf(rotating()).prepare(at(m, signed(m), "S#803"));
+    expect(rotated.check?.key).toBe(slot);
+    slot.raw.set(other.publicKey.raw);
+    Object.assign(slot, { keyId: other.publicKey.keyId, keyObject: other.publicKey.keyObject });
+    const oneThread = describeOutcome(pipelineOf(rotating()).receive(at(m, signed(m), "S#803")));
+    expect(oneThread).toMatch(/^reject ONEX_E_SIGNER_UNKNOWN/);
+    expect(describeOutcome(rotated.finish(true))).toBe(oneThread);
   });
 
   it("a resolver that hands out a key whose key object is another key's is ONEX_E_KEY_INVALID, and no check reaches a thread", () => {

@@ -149,6 +149,33 @@ describe("the output check of a step", () => {
       { numRuns: 3000, seed: 41 },
     );
   });
+
+  it("is not used on a path of several steps: what the first step wrote was never checked as read", () => {
+    // v0.2 -> v0.1 passes the v0.2 payload on unconverted; v0.1 -> v0.0.9 then passes it on as
+    // read, and only the full v0.0.9 validator can see it was never a v0.1 payload.
+    const unconverted: VersionGraph = {
+      ...versionGraph,
+      steps: versionGraph.steps.map((s): GraphStep =>
+        s.older !== "0.1" ? s : { ...s, pairs: Object.fromEntries(Object.entries(s.pairs).map(([type, pair]) => [type, { ...pair, down: (fields, restore, dropped) => ({ ...pair.down(fields, restore, dropped), payload: fields.payload }) }])) },
+      ),
+    };
+    const throughBoth = examples.filter((message) => versionGraph.steps[0]!.pairs[message.type as string] !== undefined);
+    const outcomes = throughBoth.map((message) => {
+      const type = message.type as string;
+      const written = runTransformStep(runTransformStep(message, unconverted.steps[1]!.pairs[type]!, "down"), unconverted.steps[0]!.pairs[type]!, "down");
+      const expected = versionGraph.validators["0.0.9"]![type]!(written) ? "written" : "refused";
+      try {
+        migrateAlongGraph(unconverted, message, "0.2", "0.0.9");
+        return { type, expected, outcome: "written" };
+      } catch (error) {
+        if (!(error instanceof OnexError) || error.code !== ErrorCode.TransformUnsound) throw error;
+        return { type, expected, outcome: "refused" };
+      }
+    });
+    expect(outcomes.map(({ type, outcome }) => ({ type, outcome }))).toEqual(outcomes.map(({ type, expected }) => ({ type, outcome: expected })));
+    // Some message's unconverted payload is one v0.0.9 refuses, or the comparison proves nothing.
+    expect(outcomes.some(({ expected }) => expected === "refused")).toBe(true);
+  });
 });
 
 /** `value` copied with its first string, number or null (depth first) replaced by `by`; `by` itself when there is none. */
