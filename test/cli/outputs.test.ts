@@ -179,6 +179,23 @@ describe("outputs", () => {
     });
   }
 
+  it("a --dead-letter that someone else creates during the run fails it whole: the --out already in place is taken back, the other file left alone", async () => {
+    const [out, dead] = ["pair-out.ndjson", "pair-dead.ndjson"];
+    const child = spawn(process.execPath, [BIN, "migrate", "v0.1", "v0.2", "-", "--out", out, "--dead-letter", dead], { cwd: dir, stdio: ["pipe", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.stdin.write(log + "{not json\n");
+    while (!readdirSync(dir).some((name) => name.startsWith(`.${dead}.`))) await new Promise((resolve) => setTimeout(resolve, 20));
+    writeFileSync(join(dir, dead), "someone else's\n");
+    child.stdin.end();
+    expect(await exited).toBe(exitCodeFor(ErrorCode.FileExists));
+    expect(stderr).toMatch(/ONEX_E_FILE_EXISTS/);
+    expect(existsSync(join(dir, out))).toBe(false);
+    expect(readFileSync(join(dir, dead), "utf8")).toBe("someone else's\n");
+    expect(leftovers()).toEqual([]);
+  });
+
   it("migrate reading a FIFO whose writer is still there stops on SIGINT (it hung: a read on libuv's thread pool kept the process from exiting)", async () => {
     const fifo = join(dir, "input.fifo");
     execFileSync("mkfifo", [fifo]);

@@ -93,6 +93,18 @@ describe("onex migrate --workers", () => {
     expect(pooled.stdout.trim().split("\n")).toHaveLength(1_700);
   });
 
+  it("--on-error fail writes nothing past the bad message, though batches after it were migrated already", () => {
+    // Long enough that the stop comes while later batches are on the workers or done, not in the last drain.
+    const many = messages(20_000);
+    many[15_000] = stopped;
+    const { pooled, alone } = both(["--on-error", "fail"], many.join("\n") + "\n", "fail-early");
+    expect(pooled.code).toBe(1);
+    expect(pooled.stderr).toContain("15001 read, 15000 written, 0 skipped, 0 dead-lettered; stopped at the first bad message");
+    expect(pooled.stderr).toBe(alone.stderr);
+    expect(pooled.stdout.trim().split("\n")).toHaveLength(15_000);
+    expectSameOutput(pooled.stdout, alone.stdout);
+  });
+
   it("carries integers beyond 2^53 through a worker digit for digit", () => {
     // Start from migrate's own member order, then plant the numbers as text (a number literal would round).
     const up = onex(dir, ["migrate", "v0.1", "v0.2", "-"], onex(dir, ["migrate", "v0.2", "v0.1", "-"], lines.join("\n") + "\n").stdout).stdout.trim().split("\n");
