@@ -235,6 +235,29 @@ describe("the dead-letter stream", () => {
     }
   });
 
+  it("a message is handed out only once the letters of the refused messages before it are stored", async () => {
+    const js = jetstream(raw);
+    const subject = stateUpdate("n-order").subject();
+    const h = natsHeaders();
+    h.set("Onex-Type", "signal.state.update");
+    const forgeries = 20;
+    for (let i = 0; i < forgeries; i++) await js.publish(subject, new TextEncoder().encode(JSON.stringify(signMessage(stateUpdate("n-order").toJSON(), keys.stranger))), { msgID: `order-forged-${i}`, headers: h });
+    const good = signMessage(stateUpdate("n-order", "idle").toJSON(), keys.node);
+    await js.publish(subject, new TextEncoder().encode(JSON.stringify(good)), { msgID: "order-good", headers: h });
+    const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: "n-order", durable: "letters-first" });
+    // Read at the moment the handler holds the message, before it acknowledges or stops anything.
+    let atDelivery: { id: string; deadLettered: number; listed: number } | undefined;
+    for await (const d of sub) {
+      const deadLettered = sub.stats.deadLettered;
+      const listed = (await listDeadLetters(await jetstreamManager(raw))).filter((l) => l.consumer === "letters-first").length;
+      atDelivery = { id: d.message.id, deadLettered, listed };
+      await d.ack();
+      break;
+    }
+    await sub.stop();
+    expect(atDelivery).toEqual({ id: good.id, deadLettered: forgeries, listed: forgeries });
+  });
+
   it("a message captured before a restart and published again is refused after it, before or after the subscription opens", async () => {
     const js = jetstream(raw);
     const original = signMessage(stateUpdate("n-restart", "busy").toJSON(), keys.node);

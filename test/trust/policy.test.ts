@@ -132,6 +132,15 @@ describe("judge: combinations", () => {
     expect(judge(message, context({ replay })).rejection?.code).toBe(ErrorCode.Replay);
   });
 
+  it("a forgery under a genuine message's id does not use up that id: the genuine message still passes, once", () => {
+    const replay = new ReplayGuard();
+    const message = good();
+    const forged = signMessage({ ...taskDispatch(), id: message.id }, stranger);
+    expect(judge(forged, context({ replay })).rejection?.code).toBe(ErrorCode.SignerUnknown);
+    expect(judge(message, context({ replay })).accepted).toBe(true);
+    expect(judge(message, context({ replay })).rejection?.code).toBe(ErrorCode.Replay);
+  });
+
   it("a grant for the source entity counts only when the entity is registered with the signing key", () => {
     const grants = grantBook({});
     expect(judge(good(), context({ grants })).accepted).toBe(true);
