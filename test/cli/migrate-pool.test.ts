@@ -160,6 +160,33 @@ describe("MigratePool", () => {
       await pool.close();
     }
   });
+
+  it("keeps a result's output slot until the command says it is written, however many batches come after", async () => {
+    const { MigratePool } = (await import(pathToFileURL(join(PROJECT_ROOT, "dist/cli/migrate-pool.js")).href)) as typeof import("../../cli/migrate-pool.js");
+    const file = join(dir, "held.ndjson");
+    writeFileSync(file, Array.from({ length: 4_000 }, (_, i) => examples[i % examples.length]!).join("\n") + "\n");
+    const { batches } = await handedOver(file);
+    expect(batches.length).toBeGreaterThan(4);
+    const asText = (pieces: MigratedPiece[]) => pieces.map((p) => ("text" in p ? Buffer.from(p.text).toString() : p));
+    const pool = new MigratePool(2, { file, from: "0.2", to: "0.1", transforms: pathToFileURL(join(PROJECT_ROOT, "generated/dist/transforms/index.js")).href });
+    try {
+      while (!pool.ready) await new Promise((resolve) => setTimeout(resolve, 10));
+      pool.submit({ ...batches[0]!, bytes: Buffer.from(new Uint8Array(batches[0]!.bytes)) });
+      // The first result is held, as while its bytes wait on a slow --out; its text is a view of its slot.
+      const held = await pool.take();
+      expect(held.pieces.some((p) => "text" in p && typeof p.text !== "string" && p.text.buffer instanceof SharedArrayBuffer)).toBe(true);
+      const before = asText(held.pieces);
+      for (const batch of batches.slice(1)) {
+        pool.submit({ ...batch, bytes: Buffer.from(new Uint8Array(batch.bytes)) });
+        const { written } = await pool.take();
+        written();
+      }
+      expect(asText(held.pieces)).toEqual(before);
+      held.written();
+    } finally {
+      await pool.close();
+    }
+  });
 });
 
 describe("MigratePool when a worker is gone", () => {
