@@ -241,6 +241,16 @@ export function registryConformance(name: string, start: () => Promise<Conforman
       await w.put(partsOf(node), old);
       const later = await reader(url);
       expect((await later.resolve(node.address).catch((e: unknown) => e)) as OnexError).toMatchObject({ code: ErrorCode.EntryTampered, details: { cause: ErrorCode.Replay } });
+
+      // With no entry stored, whoever holds the older registration cannot register it back through
+      // a registry that never saw the newer one: the mark stays the newer one's, so the old entry
+      // put in again is still a replay.
+      await w.delete(partsOf(node));
+      const holder = await reader(url);
+      expect(await codeOf(() => holder.register(node.entry, node.identity))).toBe(ErrorCode.Replay);
+      await w.put(partsOf(node), old);
+      const last = await reader(url);
+      expect((await last.resolve(node.address).catch((e: unknown) => e)) as OnexError).toMatchObject({ code: ErrorCode.EntryTampered, details: { cause: ErrorCode.Replay } });
     });
 
     it("a watch begun after a node left reports nothing of it, and then what comes", async () => {
