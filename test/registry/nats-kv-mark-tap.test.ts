@@ -52,12 +52,16 @@ async function liveWatch(registry: Registry, writer: Registry): Promise<AsyncIte
   return changes;
 }
 
-/** The store writer's move: `bytes` published as the address's mark with a compare-and-set that fails (nothing is stored), then put as its entry. */
-async function announceAndPut(bucket: string, node: TestNode, bytes: string, nc = attacker): Promise<void> {
-  const js = jetstream(nc);
+/** `bytes` published as the address's mark with a compare-and-set that fails: every watch's tap sees it, nothing is stored. */
+async function announce(bucket: string, node: TestNode, bytes: string, nc = attacker): Promise<void> {
   const stale = headers();
   stale.set("Nats-Expected-Last-Subject-Sequence", "999999");
-  await expect(js.publish(`$KV.${bucket}_marks.${natsKvKey(partsOf(node))}`, bytes, { headers: stale })).rejects.toThrow(/wrong last sequence/i);
+  await expect(jetstream(nc).publish(`$KV.${bucket}_marks.${natsKvKey(partsOf(node))}`, bytes, { headers: stale })).rejects.toThrow(/wrong last sequence/i);
+}
+
+/** The store writer's move: `bytes` announced as the address's mark (nothing is stored), then put as its entry. */
+async function announceAndPut(bucket: string, node: TestNode, bytes: string, nc = attacker): Promise<void> {
+  await announce(bucket, node, bytes, nc);
   const entries: KV = await new Kvm(nc).open(bucket, { bindOnly: true });
   await entries.put(natsKvKey(partsOf(node)), bytes);
 }
@@ -170,6 +174,43 @@ describe("NATS KV watch on one server: marks seen as they are published", () => 
     const next = await nextMatching(changes, (c) => c.address === node.address);
     expect(next.kind).toBe("tampered");
     expect(next.kind === "tampered" && next.error.details.cause).toBe(ErrorCode.Replay);
+    await changes.return!();
+  });
+
+  it("a forged mark announced after the genuine one does not borrow its verdict: the forged entry put next is refused", async () => {
+    const bucket = `tap${process.pid}x${++counter}`;
+    const r = await open(server.url, bucket);
+    const watcher = await open(server.url, bucket);
+    const changes = await liveWatch(watcher, r);
+    const node = makeNode(ZONE);
+    await r.register(node.entry, node.identity);
+    expect((await nextMatching(changes, (c) => c.address === node.address)).kind).toBe("registered");
+    const genuine = (await (await new Kvm(attacker).open(bucket, { bindOnly: true })).get(natsKvKey(partsOf(node))))!.string();
+    // The genuine bytes again, in a turn of their own, are verified ahead; the forgery after them is not.
+    await announce(bucket, node, `${genuine} `);
+    const forged = JSON.stringify({ ...JSON.parse(genuine), entry: { ...node.entry, capabilities: ["root"] } });
+    await announceAndPut(bucket, node, forged);
+    const next = await nextMatching(changes, (c) => c.address === node.address);
+    expect(next.kind).toBe("tampered");
+    expect(next.kind === "tampered" && next.error.details.cause).toBe(ErrorCode.SignatureInvalid);
+    expect((await watcher.resolve(node.address).catch((e: unknown) => e)) as OnexError).toMatchObject({ code: ErrorCode.EntryTampered });
+    await changes.return!();
+  });
+
+  it("once more keys turned out announced falsely than the tap keeps, it reads every mark first: a replay is refused at once", async () => {
+    const { bucket, node, old, changes } = await departedNode(server.url);
+    // Garbage announced and put at 1,030 fresh addresses: each is reported, refused, and its key distrusted.
+    for (let i = 0; i < 1_030; i++) {
+      const other = makeNode(ZONE);
+      await announceAndPut(bucket, other, "garbage");
+      expect((await nextMatching(changes, (c) => c.address === other.address)).kind).toBe("tampered");
+    }
+    // The last stored-mark checks (one round trip each, after the report) settle first.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await announceAndPut(bucket, node, old);
+    const first = await nextMatching(changes, (c) => c.address === node.address);
+    expect(first.kind).toBe("tampered");
+    expect(first.kind === "tampered" && first.error.details.cause).toBe(ErrorCode.Replay);
     await changes.return!();
   });
 
