@@ -5,8 +5,10 @@
  * compare-and-set written without a read first still loses to, and refuses, what is stored.
  * Verifications are counted by wrapping the real function the registry calls.
  */
+import { connect, headers } from "@nats-io/transport-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ErrorCode, type OnexError } from "../../runtime/errors.js";
+import { natsKvKey } from "../../runtime/registry/nats-kv.js";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
 import type { Registry } from "../../runtime/registry/registry.js";
 import { verifyRegistryEntryOfNode } from "../../runtime/trust/registry-entry.js";
@@ -289,3 +291,34 @@ for (const backend of backends) {
     });
   });
 }
+
+describe("registry fast paths: NATS KV marks as they are published", () => {
+  it("a flood of announced marks that nothing stores costs a watcher one verification a turn of its event loop, not one a mark", async () => {
+    const bucket = `flood${process.pid}x${++counter}`;
+    const url = `${nats.url}?bucket=${bucket}&ttl=30s`;
+    const [r, watcher] = [await openRegistry(url), await openRegistry(url)];
+    open.push(r, watcher);
+    const changes = watcher.watch({ zone: ZONE });
+    const node = makeNode(ZONE);
+    await r.register(node.entry, node.identity);
+    await nextMatching(changes, (c) => c.address === node.address);
+    const entries = await natsKvWriter(nats.url, bucket);
+    writers.push(entries);
+    const genuine = (await entries.kv.get(natsKvKey(partsOf(node))))!.string();
+    // 2,000 marks that verify, each new bytes (one more space), each a compare-and-set that fails.
+    const flooder = await connect({ servers: nats.url });
+    const stale = headers();
+    stale.set("Nats-Expected-Last-Subject-Sequence", "999999");
+    verifications.mockClear();
+    for (let i = 1; i <= 2_000; i++) flooder.publish(`$KV.${bucket}_marks.${natsKvKey(partsOf(node))}`, genuine + " ".repeat(i), { headers: stale });
+    await flooder.flush();
+    await flooder.close();
+    // Every mark reached the watcher once a registration made after them is reported.
+    const barrier = makeNode(ZONE);
+    await r.register(barrier.entry, barrier.identity);
+    await nextMatching(changes, (c) => c.address === barrier.address);
+    expect(verifications.mock.calls.length).toBeGreaterThan(0);
+    expect(verifications.mock.calls.length).toBeLessThan(500);
+    await changes.return!();
+  });
+});
