@@ -182,6 +182,21 @@ describe("a registry view over NATS KV", () => {
     }
   });
 
+  it("hands out entries no caller can change: what one caller writes into a listed entry, the next caller is not handed", async () => {
+    const r = await openRegistry(`${server.url}?bucket=frozen${process.pid}&ttl=30s`, quiet);
+    const node = makeNode(ZONE);
+    await r.register(node.entry, node.identity);
+    const view = await r.view(ZONE);
+    const [listed] = await view.list();
+    expect(() => (listed!.entry.capabilities as string[]).push("root")).toThrow(TypeError);
+    expect(() => Object.assign(listed!.entry, { address: "onex://zone.evil.org/node/x" })).toThrow(TypeError);
+    expect(() => Object.assign(listed!.identity, { zone: "zone.evil.org" })).toThrow(TypeError);
+    expect(() => Object.assign(listed!.parts, { zone: "zone.evil.org" })).toThrow(TypeError);
+    expect((await view.list()).map((e) => [e.entry, e.identity])).toEqual([[node.entry, node.identity]]);
+    await view.close();
+    await r.close();
+  });
+
   it("a view of a closed registry rejects at once", async () => {
     const r = await openRegistry(`${server.url}?bucket=closed${process.pid}&ttl=30s`, quiet);
     const node = makeNode(ZONE);
