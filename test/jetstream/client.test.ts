@@ -51,6 +51,22 @@ async function take<M>(sub: Subscription<M>, n: number, ack = true): Promise<Del
   return out;
 }
 
+/** Hands each delivery to a handler that acknowledges it until `done` holds for the stats (or 10 s pass), then stops; returns the ids handled. */
+async function handleUntil<M extends { id: string }>(sub: Subscription<M>, done: (stats: Subscription<M>["stats"]) => boolean): Promise<string[]> {
+  const handled: string[] = [];
+  const handler = (async () => {
+    for await (const d of sub) {
+      handled.push(d.message.id);
+      await d.ack();
+    }
+  })();
+  const deadline = Date.now() + 10_000;
+  while (!done(sub.stats) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  await sub.stop();
+  await handler;
+  return handled;
+}
+
 describe("typed, signed publish and subscribe", () => {
   it("delivers a signed message as an instance of its class, with the signer verified", async () => {
     const msg = stateUpdate("n-typed", "busy");
@@ -203,17 +219,7 @@ describe("the dead-letter stream", () => {
       trust: { zone: ZONE, replay: new ReplayGuard(), keyOfEntity: () => keys.node.keyId, logger: { warn() {} } },
     });
     const sub = await guarded.subscribe([v0_1.StateUpdate], { entityId: "n-dlq", durable: "dlq-test" });
-    const handled: string[] = [];
-    const handler = (async () => {
-      for await (const d of sub) {
-        handled.push(d.message.id);
-        await d.ack();
-      }
-    })();
-    const deadline = Date.now() + 10_000;
-    while (sub.stats.deadLettered < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    await sub.stop();
-    await handler;
+    const handled = await handleUntil(sub, (stats) => stats.deadLettered >= 6);
     await guarded.close();
     expect(handled).toEqual([good.id]);
 
@@ -328,17 +334,7 @@ describe("the dead-letter stream", () => {
     const after = await guarded();
     const sub = await after.subscribe([v0_1.StateUpdate], { entityId: "n-ahead", durable: "ahead" });
     await publishRaw("ahead-replay");
-    const handled: string[] = [];
-    const handler = (async () => {
-      for await (const d of sub) {
-        handled.push(d.message.id);
-        await d.ack();
-      }
-    })();
-    const deadline = Date.now() + 10_000;
-    while (sub.stats.delivered + sub.stats.deadLettered < 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    await sub.stop();
-    await handler;
+    const handled = await handleUntil(sub, (stats) => stats.delivered + stats.deadLettered >= 1);
     await after.close();
     expect(handled).toEqual([]);
     const letters = (await listDeadLetters(await jetstreamManager(raw))).filter((l) => l.consumer === "ahead");
