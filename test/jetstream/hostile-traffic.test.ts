@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import type { Delivery, Subscription } from "../../runtime/control-plane.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { DEFAULT_ZONE_CONSUMERS } from "../../runtime/jetstream/authorization.js";
 import { listDeadLetters, type DeadLetter } from "../../runtime/jetstream/dead-letter.js";
 import { OnexHeader } from "../../runtime/jetstream/headers.js";
 import { zoneStreamNameOf } from "../../runtime/jetstream/streams.js";
@@ -356,30 +357,32 @@ describe("the life cycle of a subscription", () => {
     }
   });
 
-  it("a zone that creates consumers without end is stopped at its account's limit, and another zone still subscribes", async () => {
-    const limited = await startTwoZones("", ["--zone-consumers", "5"]);
-    try {
-      // As an attacker scripts it (a member may not read the account's $JS.API.INFO).
-      const jsm = await jetstreamManager((await limited.raw("a2")).nc, { checkAPI: false });
-      let refused: unknown;
-      let created = 0;
-      for (let i = 0; i < 20 && refused === undefined; i++) {
-        refused = await jsm.consumers.add(STREAM_A, { durable_name: `flood-${i}`, ack_policy: AckPolicy.Explicit }).then(
-          () => void created++,
-          (error: unknown) => error,
-        );
+  for (const [flags, limit] of [[["--zone-consumers", "5"], 5], [[], DEFAULT_ZONE_CONSUMERS]] as const) {
+    it(`a zone that creates consumers without end is stopped at its account's limit (${flags.length ? flags.join(" ") : "the default"}: ${limit}), and another zone still subscribes`, async () => {
+      const limited = await startTwoZones("", [...flags]);
+      try {
+        // As an attacker scripts it (a member may not read the account's $JS.API.INFO).
+        const jsm = await jetstreamManager((await limited.raw("a2")).nc, { checkAPI: false });
+        let refused: unknown;
+        let created = 0;
+        for (let i = 0; i < limit + 15 && refused === undefined; i++) {
+          refused = await jsm.consumers.add(STREAM_A, { durable_name: `flood-${i}`, ack_policy: AckPolicy.Explicit }).then(
+            () => void created++,
+            (error: unknown) => error,
+          );
+        }
+        expect(String(refused)).toMatch(/maximum consumers limit reached/i);
+        expect(created).toBe(limit);
+        const b = await limited.member("b");
+        await b.publish(update(ZONE_B, "b-unbothered"));
+        const sub = await b.subscribe([v0_1.StateUpdate], { zone: ZONE_B });
+        expect((await next(sub)).message.source.entity_id).toBe("b-unbothered");
+        await sub.stop();
+      } finally {
+        await limited.stop();
       }
-      expect(String(refused)).toMatch(/maximum consumers limit reached/i);
-      expect(created).toBe(5);
-      const b = await limited.member("b");
-      await b.publish(update(ZONE_B, "b-unbothered"));
-      const sub = await b.subscribe([v0_1.StateUpdate], { zone: ZONE_B });
-      expect((await next(sub)).message.source.entity_id).toBe("b-unbothered");
-      await sub.stop();
-    } finally {
-      await limited.stop();
-    }
-  });
+    });
+  }
 
   it("a lost stream ends the iteration with ONEX_E_NO_STREAM", async () => {
     const b = await zones.member("b");
