@@ -112,6 +112,44 @@ describe("typed, signed publish and subscribe", () => {
     for (let i = 1; i < receipts.length; i++) expect(receipts[i]!.sequence).toBeGreaterThan(receipts[i - 1]!.sequence);
   });
 
+  it("publishMany keeps exactly `window` publishes in flight, and hands each receipt to its own message", async () => {
+    const c = await client(server.url, keys.node, [keys.node]);
+    const publish = c.publish.bind(c);
+    let inFlight = 0;
+    let most = 0;
+    const byId = new Map<string, number>();
+    const messages = Array.from({ length: 200 }, (_, i) => taskDispatch(`t-window-${i}`));
+    let secondStored!: () => void;
+    const second = new Promise<void>((resolve) => (secondStored = resolve));
+    c.publish = async (message, options) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        // The first is sent once the second is stored, so its acknowledgement comes after later ones'.
+        if (message === messages[0]) await second;
+        const receipt = await publish(message, options);
+        byId.set(message.id, receipt.sequence);
+        if (message === messages[1]) secondStored();
+        return receipt;
+      } finally {
+        inFlight--;
+      }
+    };
+    const receipts = await c.publishMany(messages, { window: 8 });
+    await c.close();
+    expect(most).toBe(8);
+    expect(receipts.map((r) => r.sequence)).toEqual(messages.map((m) => byId.get(m.id)));
+    expect(receipts[0]!.sequence).toBeGreaterThan(receipts[1]!.sequence);
+  });
+
+  it("publishMany stops at the first message that fails: those before it are stored, none after it is sent", async () => {
+    const messages = Array.from({ length: 20 }, (_, i) => stateUpdate("n-stop", i % 2 === 0 ? "idle" : "busy"));
+    (messages[4]!.payload as { state: string }).state = "asleep";
+    await expect(publisher.publishMany(messages, { window: 1 })).rejects.toMatchObject({ code: ErrorCode.ValidationFailed });
+    const jsm = await jetstreamManager(raw);
+    const info = await jsm.streams.info("ONEX_EVENT", { subjects_filter: messages[0]!.subject() });
+    expect(info.state.subjects?.[messages[0]!.subject()]).toBe(4);
+  });
+
   it("hands out deliveries with fast properties and one hidden class, whose original is read when asked for, through a Proxy too", async () => {
     const sent = [stateUpdate("n-shape", "busy"), stateUpdate("n-shape", "idle")];
     for (const m of sent) await publisher.publish(m);
