@@ -644,16 +644,25 @@ describe("streams from the manifest", () => {
     expect((await jsm.streams.info("ONEX_EVENT")).config).toMatchObject({ max_age: 0, duplicate_window: 120_000_000_000 });
   });
 
-  it("a full stream with discard `new` is ONEX_E_STREAM_FULL at the publisher", async () => {
-    const small = await startNatsServer();
-    try {
-      await applyBundledStreams(small.url, { maxMessages: 3, discard: "new" });
-      const c = await client(small.url, keys.node, [keys.node]);
-      await c.publishMany([1, 2, 3].map(() => stateUpdate("n-full")));
-      await expect(c.publish(stateUpdate("n-full"), { retryForMs: 0 })).rejects.toMatchObject({ code: ErrorCode.StreamFull });
-      await c.close();
-    } finally {
-      await small.stop();
+  it("a full stream with discard `new` is ONEX_E_STREAM_FULL at the publisher, full by count or by bytes", async () => {
+    for (const limit of [{ maxMessages: 3 }, { maxBytes: 4_096 }]) {
+      const small = await startNatsServer();
+      try {
+        await applyBundledStreams(small.url, { ...limit, discard: "new" });
+        const c = await client(small.url, keys.node, [keys.node]);
+        let refused: unknown;
+        let stored = 0;
+        for (let i = 0; i < 20 && refused === undefined; i++) {
+          refused = await c.publish(stateUpdate("n-full"), { retryForMs: 0 }).then(
+            () => void stored++,
+            (error: unknown) => error,
+          );
+        }
+        await c.close();
+        expect([limit, stored > 0 && stored < 20, (refused as OnexError | undefined)?.code]).toEqual([limit, true, ErrorCode.StreamFull]);
+      } finally {
+        await small.stop();
+      }
     }
   });
 
