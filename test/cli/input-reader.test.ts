@@ -116,6 +116,9 @@ describe("the input reader", () => {
     expect((items[1] as { rawBytes?: Buffer }).rawBytes).toEqual(bytes.subarray(JSON.stringify(six[0]).length + 1, bytes.length - JSON.stringify(six[1]).length - 2));
     const broken = await read(Buffer.concat([Buffer.from("[\n"), Buffer.from([0x22, 0xff, 0x22]), Buffer.from("\n]")]));
     expect(summary(broken)).toEqual([{ line: 2, code: ErrorCode.JsonSyntax }]);
+    // YAML is read whole: the error names the line the bad bytes are on.
+    const yaml = await read(Buffer.concat([Buffer.from("- type: a\n  id: b\n- note: "), Buffer.from([0xc3, 0x28]), Buffer.from("\n")]), { format: "yaml" });
+    expect(summary(yaml)).toEqual([{ line: 3, code: ErrorCode.JsonSyntax }]);
   });
 
   it("integers beyond 2^53 are refused with a code by default and carried exactly with bigIntegers: bigint", async () => {
