@@ -235,6 +235,27 @@ describe("a peer whose answer disagrees with the rule", () => {
   });
 });
 
+describe("an answer from another deployment", () => {
+  it("is refused with ONEX_E_NEGOTIATION_INVALID naming who answered: another deployment's offer, replayed, makes no agreement with the one asked", async () => {
+    const v02 = indexes.find((i) => i.version === "0.2")!;
+    const ours = buildOffer({ deployment: "deployment-asking", protocol: protocolOf(v02), indexes });
+    // Deployment Z's own signed offer, and its schemas served where Z serves them: only the deployment it names is wrong.
+    const theirs = buildOffer({ deployment: "deployment-z", protocol: protocolOf(v02), indexes, identity: key });
+    const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+    const subscriptions = [
+      client.nc.subscribe(schemasSubject("deployment-z"), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.schemas/1", deployment: "deployment-z", protocol: theirs.protocol, indexes })) }),
+      client.nc.subscribe(negotiateSubject("deployment-y"), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.answer/1", offer: theirs, agreement: agreeOnVersion(ours, theirs) })) }),
+    ];
+    try {
+      await client.nc.flush();
+      const error = await negotiate(client.nc, ours, "deployment-y", { keys: keyRing([key.publicKey]) }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: ErrorCode.NegotiationInvalid, details: { peer: "deployment-y", answeredBy: "deployment-z" } });
+    } finally {
+      for (const subscription of subscriptions) subscription.unsubscribe();
+    }
+  });
+});
+
 describe("a peer whose answer holds any JSON where a rejection or an agreement goes", () => {
   it("is refused with a negotiation code naming it, never an exception of its making", async () => {
     const v02 = indexes.find((i) => i.version === "0.2")!;
