@@ -235,6 +235,43 @@ describe("a peer whose answer disagrees with the rule", () => {
   });
 });
 
+describe("a peer held to the indexes it publishes", () => {
+  const v01 = () => indexes.find((i) => i.version === "0.1")!;
+  const ours = () => buildOffer({ deployment: "deployment-holding", protocol: protocolOf(v01()), indexes: [v01()] });
+  const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+  /** A peer offering the released v0.1, answering the handshake as honestly as it can, publishing `published` (or nothing). */
+  const peer = (name: string, published: SchemaIndex[] | undefined) => {
+    const offer = buildOffer({ deployment: name, protocol: protocolOf(v01()), indexes: [v01()] });
+    return [
+      ...(published === undefined ? [] : [client.nc.subscribe(schemasSubject(name), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.schemas/1", deployment: name, protocol: offer.protocol, indexes: published })) })]),
+      client.nc.subscribe(negotiateSubject(name), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.answer/1", offer, agreement: agreeOnVersion(offer, ours()) })) }),
+    ];
+  };
+
+  it("is rejected when the v0.1 it publishes is not the v0.1 its offer names, though that index verifies", async () => {
+    const subscriptions = peer("deployment-two-faced", [editedV01Index()]);
+    try {
+      await client.nc.flush();
+      const error = await negotiate(client.nc, ours(), "deployment-two-faced").catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: ErrorCode.SchemaHashMismatch });
+      expect((error as OnexError).message).toContain(v01().content_hash);
+    } finally {
+      for (const subscription of subscriptions) subscription.unsubscribe();
+    }
+  });
+
+  it("is not agreed with when it publishes no indexes at all: nothing backs its offer", async () => {
+    const subscriptions = peer("deployment-silent", undefined);
+    try {
+      await client.nc.flush();
+      const error = await negotiate(client.nc, ours(), "deployment-silent", { timeoutMs: 300 }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: ErrorCode.NegotiationTimeout });
+    } finally {
+      for (const subscription of subscriptions) subscription.unsubscribe();
+    }
+  });
+});
+
 describe("an answer from another deployment", () => {
   it("is refused with ONEX_E_NEGOTIATION_INVALID naming who answered: another deployment's offer, replayed, makes no agreement with the one asked", async () => {
     const v02 = indexes.find((i) => i.version === "0.2")!;
