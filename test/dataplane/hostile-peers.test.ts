@@ -1,8 +1,9 @@
 /**
  * Peers that answer, but never usefully: one that sends a piece a byte at a time (each byte
- * keeps an idle timeout from firing), one that answers 429 to every request. A fetch must
- * neither hang on them nor spin forever: the trickle is cut at its transfer deadline and the
- * piece fetched from an honest seeder; a fetch that only ever hears refusals stalls with
+ * keeps an idle timeout from firing), one that answers 429 to every request, one that serves
+ * two pieces and then only refuses. A fetch must neither hang on them nor spin forever: the
+ * trickle is cut at its transfer deadline and the piece fetched from an honest seeder; a fetch
+ * that only ever hears refusals, whatever it received before, stalls with
  * ONEX_E_ARTIFACT_INCOMPLETE. And a peer that leaves a seeder mid-upload does not keep its
  * upload slot. Each test is only bounded in time.
  */
@@ -27,8 +28,8 @@ let seeder: PieceServer;
 let seeded: PieceStore;
 const hostile: Server[] = [];
 
-/** A raw HTTP peer that claims every piece and answers each piece request with `answer`. */
-async function hostilePeer(answer: (socket: Socket) => void, of: ArtifactDescriptorRecord = descriptor): Promise<PeerInfo> {
+/** A raw HTTP peer that claims every piece and answers each request with `answer`, told the request's path. */
+async function hostilePeer(answer: (socket: Socket, path: string) => void, of: ArtifactDescriptorRecord = descriptor): Promise<PeerInfo> {
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -38,8 +39,9 @@ async function hostilePeer(answer: (socket: Socket) => void, of: ArtifactDescrip
     socket.on("data", (chunk) => {
       pending += chunk.toString("latin1");
       while (pending.includes("\r\n\r\n")) {
+        const path = pending.split(" ", 2)[1] ?? "";
         pending = pending.slice(pending.indexOf("\r\n\r\n") + 4);
-        answer(socket);
+        answer(socket, path);
       }
     });
   });
@@ -96,6 +98,26 @@ describe("a fetch among hostile peers", () => {
     const store = await PieceStore.open(manyPieces, join(work.dir, "refused.bin"));
     await expect(fetchArtifact({ store, peers: { peersOf: () => [refuser] }, requestTimeoutMs: 500, stallTimeoutMs: 2_000 })).rejects.toMatchObject({ code: "ONEX_E_ARTIFACT_INCOMPLETE" });
     await store.close();
+  }, 30_000);
+
+  it("a peer that serves two pieces and then only refuses still lets the fetch stall with ONEX_E_ARTIFACT_INCOMPLETE", async () => {
+    const bytes = await readFile(file);
+    let served = 0;
+    const fickle = await hostilePeer((socket, path) => {
+      const piece = /\/pieces\/(\d+)$/.exec(path);
+      if (piece !== null && served < 2) {
+        served++;
+        const at = Number(piece[1]) * PIECE;
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${PIECE}\r\n\r\n`);
+        socket.write(bytes.subarray(at, at + PIECE));
+      } else {
+        socket.write("HTTP/1.1 429 Too Many Requests\r\ncontent-length: 2\r\nretry-after: 1\r\n\r\n{}");
+      }
+    });
+    const store = await PieceStore.open(descriptor, join(work.dir, "fickle.bin"));
+    await expect(fetchArtifact({ store, peers: { peersOf: () => [fickle] }, requestTimeoutMs: 500, stallTimeoutMs: 2_000 })).rejects.toMatchObject({ code: "ONEX_E_ARTIFACT_INCOMPLETE" });
+    await store.close();
+    expect(served).toBe(2);
   }, 30_000);
 
   it("limits no server can work with are ONEX_E_USAGE; Infinity is no cap (a bucket refilled at Infinity × 0 ms stopped the server)", async () => {
