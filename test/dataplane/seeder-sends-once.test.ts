@@ -53,6 +53,24 @@ describe("a seeder", () => {
     expect(server.stats.piecesServed).toBe(6);
   });
 
+  it("is asked only for the pieces a resumed download lacks", async () => {
+    const fresh = await PieceServer.start();
+    fresh.add(seeded);
+    const out = join(work.dir, "resumed.bin");
+    try {
+      // Three of the four pieces were fetched and verified before the download stopped.
+      const partial = await PieceStore.open(descriptor, out);
+      for (const i of [0, 1, 2]) expect(await partial.writePiece(i, Buffer.from(await seeded.readPiece(i)))).toBe(true);
+      await partial.close();
+      const store = await PieceStore.open(descriptor, out);
+      const result = await fetchArtifact({ store, peers: { peersOf: () => [{ peerId: "seeder", endpoint: fresh.url, have: seeded.have }] } });
+      await store.close();
+      expect([result.resumedPieces, result.fetchedPieces, fresh.stats.piecesServed]).toEqual([3, 1, 1]);
+    } finally {
+      await fresh.stop();
+    }
+  });
+
   it("a fetcher deferred on a piece takes the others first and that one once the seeder has sent them all", async () => {
     const fresh = await PieceServer.start();
     fresh.add(seeded);
