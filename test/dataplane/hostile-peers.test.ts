@@ -120,6 +120,28 @@ describe("a fetch among hostile peers", () => {
     expect(served).toBe(2);
   }, 30_000);
 
+  it("a peer caught sending a corrupt piece is asked for nothing more: at most the requests it already had", async () => {
+    let asked = 0;
+    const liar = await hostilePeer((socket, path) => {
+      if (!/\/pieces\/\d+$/.test(path)) return void socket.write("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
+      asked++;
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${PIECE}\r\n\r\n`);
+      socket.write(Buffer.alloc(PIECE, 0x5a));
+    });
+    const out = join(work.dir, "lied-to.bin");
+    const store = await PieceStore.open(descriptor, out);
+    const result = await fetchArtifact({
+      store,
+      peers: { peersOf: () => [liar, { peerId: "seeder", endpoint: seeder.url, have: Bitfield.full(descriptor.pieces.length) }] },
+      maxInFlightPerPeer: 4,
+    });
+    await store.close();
+    expect((await readFile(out)).equals(await readFile(file))).toBe(true);
+    expect(result.corruptPeers.map((c) => c.peerId)).toEqual([liar.peerId]);
+    expect(asked).toBeGreaterThan(0);
+    expect(asked).toBeLessThanOrEqual(4);
+  }, 30_000);
+
   it("limits no server can work with are ONEX_E_USAGE; Infinity is no cap (a bucket refilled at Infinity × 0 ms stopped the server)", async () => {
     for (const options of [{ maxUploads: 0 }, { maxUploads: Number.NaN }, { maxUploads: 1.5 }, { uploadBytesPerSecond: 0 }, { uploadBytesPerSecond: Number.NaN }, { uploadBytesPerSecond: -1 }, { uploadBytesPerSecond: 16 * 1024 - 1 }, { port: "abc" }, { port: 70_000 }, { port: 1.5 }, { host: 5 }]) {
       await expect(PieceServer.start(options as PieceServerOptions)).rejects.toMatchObject({ code: "ONEX_E_USAGE", message: expect.stringContaining(Object.keys(options)[0]!) });
