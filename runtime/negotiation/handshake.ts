@@ -9,9 +9,9 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError, isOnexError, type ErrorCode as Code } from "../errors.js";
 import { checkPositive } from "../option-check.js";
 import type { KeyResolver } from "../trust/keys.js";
-import { agreeOnVersion, offerSigner, parseOffer, type Agreement, type NegotiationFlag, type ProtocolOffer } from "./agreement.js";
+import { agreeOnVersion, offerSigner, parseOffer, type Agreement, type ProtocolOffer } from "./agreement.js";
 import { negotiateSubject, requestJson } from "./negotiation-service.js";
-import { checkPeerOffer, withChecks } from "./offer-check.js";
+import { checkPeerOffer, unbacked, withChecks } from "./offer-check.js";
 
 /** Handshake knobs. */
 export interface NegotiateOptions {
@@ -81,13 +81,4 @@ async function agreeChecked(nc: NatsConnection, offer: ProtocolOffer, theirs: Pr
 /** A field of the peer's answer in a message: a string as it is, anything else as JSON (its own `toString` may be anything). */
 function shown(value: unknown): string {
   return typeof value === "string" ? value : String(JSON.stringify(value));
-}
-
-/** When versions the peer's indexes do not back made the difference, the failure is theirs: a schema hash mismatch naming them. */
-function unbacked(error: unknown, unverified: readonly NegotiationFlag[]): OnexError | undefined {
-  if (unverified.length === 0 || !isOnexError(error)) return undefined;
-  return new OnexError(ErrorCode.SchemaHashMismatch, `${unverified.map((f) => f.message).join("; ")}; without ${unverified.map((f) => `v${f.version}`).join(", ")}: ${error.message}`, {
-    ...error.details,
-    versions: unverified.map((f) => f.version),
-  }, { cause: error });
 }

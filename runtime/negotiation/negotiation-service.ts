@@ -9,7 +9,7 @@ import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { encodeSubjectToken } from "../subject-token.js";
 import type { KeyResolver } from "../trust/keys.js";
 import { agreeOnVersion, buildOffer, offerSigner, parseOffer, type Agreement, type OfferInput, type ProtocolBlock, type ProtocolOffer } from "./agreement.js";
-import { checkPeerOffer, withChecks } from "./offer-check.js";
+import { checkPeerOffer, unbacked, withChecks } from "./offer-check.js";
 import type { SchemaIndex } from "./schema-index.js";
 import { MAX_TIMER_MS } from "../timer.js";
 import { checkPositive } from "../option-check.js";
@@ -96,7 +96,13 @@ export function serveNegotiation(nc: NatsConnection, options: ServeNegotiationOp
       peerName = peer.deployment;
       signer = offerSigner(peer, options.keys);
       const checked = await checkPeerOffer(nc, peer, { timeoutMs: options.probeTimeoutMs ?? 1_000, required: false });
-      answer.agreement = withChecks(agreeOnVersion(offer, checked.offer), checked.unverified, signer);
+      let agreed: Agreement;
+      try {
+        agreed = agreeOnVersion(offer, checked.offer);
+      } catch (error) {
+        throw unbacked(error, checked.unverified) ?? error;
+      }
+      answer.agreement = withChecks(agreed, checked.unverified, signer);
       agreements.set(peer.deployment, answer.agreement);
       rejections.delete(peer.deployment);
       options.onHandshake?.(peer.deployment, answer.agreement, signer);

@@ -6,7 +6,7 @@
  * back the offer is not used with that peer, whichever way the peer is reached.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ErrorCode, isOnexError } from "../errors.js";
+import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import type { Agreement, NegotiationFlag, ProtocolOffer, VersionHash } from "./agreement.js";
 import { requestJson, schemasSubject } from "./negotiation-service.js";
 import { parseSchemaIndex } from "./schema-index.js";
@@ -63,3 +63,11 @@ export function withChecks(agreement: Agreement, unverified: readonly Negotiatio
   return { ...agreement, peer: { ...agreement.peer, ...(signer ? { signer } : {}) }, flags: [...agreement.flags, ...unverified], unused };
 }
 
+/** When versions the peer's indexes do not back made the difference, the failure is theirs: a schema hash mismatch naming them. */
+export function unbacked(error: unknown, unverified: readonly NegotiationFlag[]): OnexError | undefined {
+  if (unverified.length === 0 || !isOnexError(error)) return undefined;
+  return new OnexError(ErrorCode.SchemaHashMismatch, `${unverified.map((f) => f.message).join("; ")}; without ${unverified.map((f) => `v${f.version}`).join(", ")}: ${error.message}`, {
+    ...error.details,
+    versions: unverified.map((f) => f.version),
+  }, { cause: error });
+}

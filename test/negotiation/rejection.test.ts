@@ -15,7 +15,7 @@ import { versionGraph } from "../../generated/transforms/index.js";
 import { ErrorCode, isOnexError, type OnexError } from "../../runtime/errors.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
 import { OnexHeader } from "../../runtime/jetstream/headers.js";
-import { agreeOnVersion, buildOffer, type ProtocolOffer } from "../../runtime/negotiation/agreement.js";
+import { agreeOnVersion, buildOffer, type Agreement, type ProtocolOffer } from "../../runtime/negotiation/agreement.js";
 import { FederationNode } from "../../runtime/negotiation/federation-node.js";
 import { negotiate } from "../../runtime/negotiation/handshake.js";
 import { negotiateSubject, schemasSubject, serveNegotiation, type NegotiationService } from "../../runtime/negotiation/negotiation-service.js";
@@ -257,6 +257,48 @@ describe("a peer held to the indexes it publishes", () => {
       expect((error as OnexError).message).toContain(v01().content_hash);
     } finally {
       for (const subscription of subscriptions) subscription.unsubscribe();
+    }
+  });
+
+  it("is rejected by the deployment it opens the handshake with, too, when nothing it publishes backs a version both speak", async () => {
+    const name = "deployment-two-faced-opener";
+    const v02 = indexes.find((i) => i.version === "0.2")!;
+    // It offers v0.2 as released, and publishes an edited v0.2.
+    const offer = buildOffer({ deployment: name, protocol: protocolOf(v02), indexes: [v02] });
+    const edited = structuredClone(v02);
+    edited.schemas[0]!.hash = `sha256:${"1".repeat(64)}`;
+    const published = [{ ...edited, content_hash: contentHashOf({ version: edited.version, messages: edited.messages, schemas: edited.schemas }) }];
+    const subscription = client.nc.subscribe(schemasSubject(name), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.schemas/1", deployment: name, protocol: offer.protocol, indexes: published })) });
+    try {
+      await client.nc.flush();
+      const error = await negotiate(client.nc, offer, "deployment-v0.2").catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: ErrorCode.SchemaHashMismatch });
+      expect(node.rejections.get(name)?.code).toBe(ErrorCode.SchemaHashMismatch);
+    } finally {
+      subscription.unsubscribe();
+    }
+  });
+
+  it("has a version its indexes do not back left unused, flagged, in an agreement on another", async () => {
+    const name = "deployment-half-backed";
+    const v02 = indexes.find((i) => i.version === "0.2")!;
+    // It speaks v0.2 and v0.1 as released, but publishes only v0.1's index and an edited v0.2.
+    const offer = buildOffer({ deployment: name, protocol: { ...protocolOf(v02), compatible_with: ["0.1"] }, indexes: [v01(), v02] });
+    const edited = structuredClone(v02);
+    edited.schemas[0]!.hash = `sha256:${"1".repeat(64)}`;
+    const published = [v01(), { ...edited, content_hash: contentHashOf({ version: edited.version, messages: edited.messages, schemas: edited.schemas }) }];
+    const subscription = client.nc.subscribe(schemasSubject(name), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.schemas/1", deployment: name, protocol: offer.protocol, indexes: published })) });
+    try {
+      await client.nc.flush();
+      // Its handshake, as it sends it: what it makes of the answer is its own affair.
+      const answer = JSON.parse(new TextDecoder().decode((await client.nc.request(negotiateSubject("deployment-v0.2"), json(offer), { timeout: 5_000 })).data)) as { agreement?: Agreement };
+      for (const agreement of [answer.agreement!, node.agreements.get(name)!]) {
+        expect(agreement.version).toBe("0.1");
+        expect(agreement.unused).toContain("0.2");
+        expect(agreement.flags.map((f) => [f.code, f.version])).toContainEqual([ErrorCode.SchemaHashMismatch, "0.2"]);
+      }
+    } finally {
+      subscription.unsubscribe();
     }
   });
 
