@@ -91,6 +91,13 @@ describe("piece client", () => {
     await expect(client().get(`${url}/p`, Buffer.alloc(16), 16)).rejects.toBeInstanceOf(PieceProtocolError);
   });
 
+  it("refuses a refusal that announces more than a refusal can hold, without reading it: a 404 of a terabyte is not read and thrown away", async () => {
+    const { url } = await rawServer((socket) => socket.end("HTTP/1.1 404 Not Found\r\ncontent-length: 999999999999\r\n\r\n{}"));
+    const refused = client().get(`${url}/p`, Buffer.alloc(16), 16);
+    await expect(refused).rejects.toBeInstanceOf(PieceProtocolError);
+    await expect(refused).rejects.toThrow(/more than \d+ bytes/);
+  });
+
   it("rejects a body cut short by the peer closing the connection", async () => {
     const { url } = await rawServer((socket) => socket.end("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part of it"));
     await expect(client().get(`${url}/p`, Buffer.alloc(100), 100)).rejects.toThrow(/closed/);
