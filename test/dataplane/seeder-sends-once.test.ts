@@ -1,7 +1,8 @@
 /**
  * A seeder sends each piece once before it sends any twice, and a piece again only a second
  * after it last did (429 meanwhile); the fetcher takes a deferred piece later or from
- * elsewhere: what keeps the origin's bytes near one copy.
+ * elsewhere: what keeps the origin's bytes near one copy. A server sends only pieces its store
+ * holds (404 for the rest), and a resumed download asks only for the pieces it lacks.
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -51,6 +52,22 @@ describe("a seeder", () => {
     expect(await piece(0)).toBe(200);
     expect(await piece(3)).toBe(200);
     expect(server.stats.piecesServed).toBe(6);
+  });
+
+  it("of a download under way answers 404 for a piece it does not hold yet, to GET and HEAD alike", async () => {
+    const partial = await PieceStore.open(descriptor, join(work.dir, "partly.bin"));
+    const serving = await PieceServer.start();
+    serving.add(partial);
+    try {
+      expect(await partial.writePiece(1, Buffer.from(await seeded.readPiece(1)))).toBe(true);
+      const at = (index: number) => `${serving.url}/v1/artifacts/${rootHex(descriptor.root_hash)}/pieces/${index}`;
+      const statuses = [];
+      for (const method of ["GET", "HEAD"]) for (const index of [0, 1]) statuses.push([method, index, (await fetch(at(index), { method })).status]);
+      expect(statuses).toEqual([["GET", 0, 404], ["GET", 1, 200], ["HEAD", 0, 404], ["HEAD", 1, 200]]);
+    } finally {
+      await serving.stop();
+      await partial.close();
+    }
   });
 
   it("is asked only for the pieces a resumed download lacks", async () => {
