@@ -41,6 +41,17 @@ describe("piece store writes", () => {
     await Promise.all([store.close(), seeded.close()]);
   });
 
+  it("a seeder whose file changed since it was described refuses to seed it: ONEX_E_PIECE_CORRUPT", async () => {
+    const changed = join(work.dir, "changed.bin");
+    await writeRandomFile(changed, 2 * MB);
+    const descriptor = await describeFile(changed, { name: "data/changed", version: "1", zone: ZONE, pieceSize: MB }, generateKeyPair());
+    // One byte of its second piece changes after the descriptor was made; the size stays.
+    const bytes = await readFile(changed);
+    bytes[MB + 7] = bytes[MB + 7]! ^ 0xff;
+    await writeFile(changed, bytes);
+    await expect(PieceStore.seed(descriptor, changed)).rejects.toMatchObject({ code: "ONEX_E_PIECE_CORRUPT" });
+  });
+
   it("a download past its first writeback, closed while that writeback runs, resumes and completes", async () => {
     const big = join(work.dir, "big.bin");
     await writeRandomFile(big, 40 * MB + 5);
