@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { lstat, mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { describeFile } from "../../runtime/dataplane/descriptor.js";
 import { PieceStore } from "../../runtime/dataplane/piece-store.js";
 import { generateKeyPair } from "../../runtime/trust/keys.js";
@@ -130,6 +130,26 @@ describe("piece store writes", () => {
     expect(await readFile(PieceStore.lockPathOf(out), "utf8")).toBe(`${process.pid}\n`);
     await third.close();
     await expect(lstat(PieceStore.lockPathOf(out))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("a lock held by another user's process is that process's: refused, not taken over (the signal it cannot send says EPERM)", async () => {
+    const descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: MB }, generateKeyPair());
+    const dir = join(work.dir, "shared");
+    await mkdir(dir);
+    const out = join(dir, "out.bin");
+    // Another user's download: its process lives, and this user may not signal it.
+    const theirs = spawnSync("true").pid!;
+    await writeFile(PieceStore.lockPathOf(out), `${theirs}\n`);
+    const kill = vi.spyOn(process, "kill").mockImplementation((pid) => {
+      if (pid === theirs) throw Object.assign(new Error("kill EPERM"), { code: "EPERM" });
+      return true;
+    });
+    try {
+      await expect(PieceStore.open(descriptor, out)).rejects.toMatchObject({ code: "ONEX_E_WRITE_FAILED", details: { holder: theirs } });
+      expect(await readFile(PieceStore.lockPathOf(out), "utf8")).toBe(`${theirs}\n`);
+    } finally {
+      kill.mockRestore();
+    }
   });
 
   describe("links planted beside the target", () => {
