@@ -49,6 +49,8 @@ function editedV01Index(): SchemaIndex {
   return { ...index, content_hash: contentHashOf({ version: index.version, messages: index.messages, schemas: index.schemas }) };
 }
 
+/** A JSON answer's bytes. */
+const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 const protocolOf = (index: SchemaIndex) => ({ version: index.version, compatible_with: index.compatible_with, declared_by: "onex", schema_manifest_url: index.schema_manifest_url });
 
 beforeAll(async () => {
@@ -218,7 +220,6 @@ describe("a peer whose answer disagrees with the rule", () => {
     const offer = buildOffer({ deployment: "deployment-liar", protocol: protocolOf(v02), indexes });
     const honest = agreeOnVersion(offer, offer);
     const claimed = { ...honest, version: honest.version === "0.1" ? "0.2" : "0.1" };
-    const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
     // Its schemas are the bundled ones; only its answer says something the rule does not.
     const subscriptions = [
       client.nc.subscribe(schemasSubject("deployment-liar"), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.schemas/1", deployment: "deployment-liar", protocol: offer.protocol, indexes })) }),
@@ -238,7 +239,6 @@ describe("a peer whose answer disagrees with the rule", () => {
 describe("a peer held to the indexes it publishes", () => {
   const v01 = () => indexes.find((i) => i.version === "0.1")!;
   const ours = () => buildOffer({ deployment: "deployment-holding", protocol: protocolOf(v01()), indexes: [v01()] });
-  const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
   /** A peer offering the released v0.1, answering the handshake as honestly as it can, publishing `published` (or nothing). */
   const peer = (name: string, published: SchemaIndex[] | undefined) => {
     const offer = buildOffer({ deployment: name, protocol: protocolOf(v01()), indexes: [v01()] });
@@ -320,7 +320,6 @@ describe("an answer from another deployment", () => {
     const ours = buildOffer({ deployment: "deployment-asking", protocol: protocolOf(v02), indexes });
     // Deployment Z's own signed offer, and its schemas served where Z serves them: only the deployment it names is wrong.
     const theirs = buildOffer({ deployment: "deployment-z", protocol: protocolOf(v02), indexes, identity: key });
-    const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
     const subscriptions = [
       client.nc.subscribe(schemasSubject("deployment-z"), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.schemas/1", deployment: "deployment-z", protocol: theirs.protocol, indexes })) }),
       client.nc.subscribe(negotiateSubject("deployment-y"), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.answer/1", offer: theirs, agreement: agreeOnVersion(ours, theirs) })) }),
@@ -339,7 +338,6 @@ describe("a peer whose answer holds any JSON where a rejection or an agreement g
   it("is refused with a negotiation code naming it, never an exception of its making", async () => {
     const v02 = indexes.find((i) => i.version === "0.2")!;
     const offer = buildOffer({ deployment: "deployment-odd", protocol: protocolOf(v02), indexes });
-    const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
     const hostile = { toString: 1, valueOf: 2 };
     const answers: [Record<string, unknown>, string, string][] = [
       [{ rejection: null }, ErrorCode.NegotiationInvalid, "a rejection that is not an object"],
