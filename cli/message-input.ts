@@ -398,10 +398,19 @@ async function openInput(file: string, onTerminal: ((hint: string) => void) | un
   return process.stdin;
 }
 
+/**
+ * Stdin is looked at in bigint form, which Node keeps apart from the process's shared stat
+ * array. Node 20's realpathSync reads that array for path parts it has cached, and a pipe's mode
+ * left there ends its walk before a symbolic link: `import("yaml")` next, through a node_modules
+ * of links (as pnpm lays one out), resolved to the link's path, and the vendored copy of yaml
+ * (bin/onex.js) then loaded empty ("LineCounter is not a constructor" reading YAML from a pipe).
+ */
+const QUIET_STAT = { bigint: true } as const;
+
 /** `< folder`: reading it gives nothing, which would pass for empty input. */
 function stdinIsFolder(): boolean {
   try {
-    return fstatSync(0).isDirectory();
+    return fstatSync(0, QUIET_STAT).isDirectory();
   } catch {
     return false;
   }
@@ -409,7 +418,7 @@ function stdinIsFolder(): boolean {
 
 function stdinIsFile(): boolean {
   try {
-    return fstatSync(0).isFile();
+    return fstatSync(0, QUIET_STAT).isFile();
   } catch {
     return false;
   }

@@ -7,7 +7,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { copyFile, cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -155,6 +155,26 @@ describe("vendored packages", () => {
     const loaded = JSON.parse(/^LOADED (.*)$/m.exec(spawnSync(process.execPath, ["--import", REPORT, join(tree, "bin", "onex.js"), "validate", "v0.1", yamlFile], { cwd: tree, encoding: "utf8", timeout: 60_000 }).stderr)![1]!) as string[];
     expect(under(loaded, "@oclif/core").length).toBeGreaterThan(50);
     expect(under(loaded, "yaml").length).toBeGreaterThan(10);
+  });
+
+  it("in a node_modules of symbolic links (as pnpm lays one out), YAML read from a pipe or a file reads as from the project's own install", async () => {
+    // The built package as installed there: its files real, each package it needs a link.
+    const tree = join(dir, "linked");
+    await cp(join(PROJECT_ROOT, "dist"), join(tree, "dist"), { recursive: true });
+    await cp(join(PROJECT_ROOT, "bin"), join(tree, "bin"), { recursive: true });
+    for (const file of ["package.json", "oclif.manifest.json"]) await copyFile(join(PROJECT_ROOT, file), join(tree, file));
+    await mkdir(join(tree, "node_modules", "@onex"), { recursive: true });
+    for (const entry of await readdir(join(PROJECT_ROOT, "node_modules"))) if (entry !== "@onex") await symlink(join(PROJECT_ROOT, "node_modules", entry), join(tree, "node_modules", entry));
+    await symlink(join(PROJECT_ROOT, "runtime"), join(tree, "node_modules", "@onex", "runtime"));
+    await symlink(join(PROJECT_ROOT, "generated"), join(tree, "node_modules", "@onex", "sdk"));
+    const identities = "- { user: n, password: p, zone: zone.a }\n";
+    await writeFile(join(dir, "identities.yaml"), identities);
+    const fromFile = spawnSync(process.execPath, [join(tree, "bin", "onex.js"), "nats-auth", join(dir, "identities.yaml")], { cwd: tree, encoding: "utf8", timeout: 60_000 });
+    // stdin a pipe: the case a stale stat of it once sent the yaml import to its link's path, and the copy loaded empty.
+    const fromPipe = spawnSync(process.execPath, [join(tree, "bin", "onex.js"), "nats-auth", "-"], { cwd: tree, input: identities, encoding: "utf8", timeout: 60_000 });
+    expect([fromFile.status, fromFile.stderr]).toEqual([0, ""]);
+    expect([fromPipe.status, fromPipe.stderr]).toEqual([0, ""]);
+    expect(fromPipe.stdout).toBe(fromFile.stdout);
   });
 
   it("a copy of another version than the installed one is not used: the package's own modules load", async () => {
