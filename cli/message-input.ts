@@ -378,13 +378,23 @@ class FileInput {
 }
 
 /**
+ * The input (stdin, or a named file that may be a FIFO) is looked at in bigint form, which Node
+ * keeps apart from the process's shared stat array. Node 20's realpathSync reads that array for
+ * path parts it has cached, and a pipe's mode left there ends its walk before a symbolic link:
+ * `import("yaml")` next, through a node_modules of links (as pnpm lays one out), resolved to the
+ * link's path, and the vendored copy of yaml (bin/onex.js) then loaded empty ("LineCounter is not
+ * a constructor" reading YAML from a pipe).
+ */
+const QUIET_STAT = { bigint: true } as const;
+
+/**
  * The input: a regular file (named, or stdin redirected from one: read from where it stands)
  * as a FileInput when `direct`, else a stream; a pipe or a terminal as it comes.
  */
 async function openInput(file: string, onTerminal: ((hint: string) => void) | undefined, direct: boolean): Promise<InputSource> {
   if (file !== "-") {
     const fd = await openFile(file, "r");
-    const stat = await statFile(fd).catch(() => undefined);
+    const stat = await statFile(fd, QUIET_STAT).catch(() => undefined);
     if (direct && stat?.isFile() === true) return new FileInput(fd, true);
     // A FIFO is read as the pipe it is, on the event loop: a read of it on libuv's thread pool
     // waits for its writer, and the process cannot exit while one does (Ctrl-C hung the run).
@@ -397,15 +407,6 @@ async function openInput(file: string, onTerminal: ((hint: string) => void) | un
   if (process.stdin.isTTY) onTerminal?.("reading messages from the terminal; end with Ctrl-D, or name a file (run with --help for usage)");
   return process.stdin;
 }
-
-/**
- * Stdin is looked at in bigint form, which Node keeps apart from the process's shared stat
- * array. Node 20's realpathSync reads that array for path parts it has cached, and a pipe's mode
- * left there ends its walk before a symbolic link: `import("yaml")` next, through a node_modules
- * of links (as pnpm lays one out), resolved to the link's path, and the vendored copy of yaml
- * (bin/onex.js) then loaded empty ("LineCounter is not a constructor" reading YAML from a pipe).
- */
-const QUIET_STAT = { bigint: true } as const;
 
 /** `< folder`: reading it gives nothing, which would pass for empty input. */
 function stdinIsFolder(): boolean {

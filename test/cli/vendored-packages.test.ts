@@ -5,7 +5,7 @@
  * something imports it, and falling back to the installed packages when a copy is of another
  * version; and to compiling a copy with its code cache only when the cache was made from it.
  */
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { copyFile, cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -157,7 +157,7 @@ describe("vendored packages", () => {
     expect(under(loaded, "yaml").length).toBeGreaterThan(10);
   });
 
-  it("in a node_modules of symbolic links (as pnpm lays one out), YAML read from a pipe or a file reads as from the project's own install", async () => {
+  it("in a node_modules of symbolic links (as pnpm lays one out), YAML read from a pipe, a FIFO or a file reads as from the project's own install", async () => {
     // The built package as installed there: its files real, each package it needs a link.
     const tree = join(dir, "linked");
     await cp(join(PROJECT_ROOT, "dist"), join(tree, "dist"), { recursive: true });
@@ -172,9 +172,15 @@ describe("vendored packages", () => {
     const fromFile = spawnSync(process.execPath, [join(tree, "bin", "onex.js"), "nats-auth", join(dir, "identities.yaml")], { cwd: tree, encoding: "utf8", timeout: 60_000 });
     // stdin a pipe: the case a stale stat of it once sent the yaml import to its link's path, and the copy loaded empty.
     const fromPipe = spawnSync(process.execPath, [join(tree, "bin", "onex.js"), "nats-auth", "-"], { cwd: tree, input: identities, encoding: "utf8", timeout: 60_000 });
+    // A named FIFO, whose writer is a shell.
+    const fifo = join(dir, "identities.fifo");
+    execFileSync("mkfifo", [fifo]);
+    const fromFifo = spawnSync("sh", ["-c", `printf '%s' "$3" > "$2" & "$0" "$1" nats-auth "$2"`, process.execPath, join(tree, "bin", "onex.js"), fifo, identities], { cwd: tree, encoding: "utf8", timeout: 60_000 });
     expect([fromFile.status, fromFile.stderr]).toEqual([0, ""]);
-    expect([fromPipe.status, fromPipe.stderr]).toEqual([0, ""]);
-    expect(fromPipe.stdout).toBe(fromFile.stdout);
+    for (const run of [fromPipe, fromFifo]) {
+      expect([run.status, run.stderr]).toEqual([0, ""]);
+      expect(run.stdout).toBe(fromFile.stdout);
+    }
   });
 
   it("a copy of another version than the installed one is not used: the package's own modules load", async () => {
