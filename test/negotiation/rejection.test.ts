@@ -42,9 +42,9 @@ function futureIndex(version: string): SchemaIndex {
   return { ...index, content_hash: contentHashOf({ version, messages: index.messages, schemas: index.schemas }) };
 }
 
-/** v0.1's index with one schema changed (as a deployment running edited schemas would publish it). */
-function editedV01Index(): SchemaIndex {
-  const index = structuredClone(indexes.find((i) => i.version === "0.1")!);
+/** A released version's index with one schema changed (as a deployment running edited schemas would publish it), with a consistent content hash. */
+function editedIndex(version: string): SchemaIndex {
+  const index = structuredClone(indexes.find((i) => i.version === version)!);
   index.schemas.find((s) => s.name === "StateUpdatePayload")!.hash = `sha256:${"0".repeat(64)}`;
   return { ...index, content_hash: contentHashOf({ version: index.version, messages: index.messages, schemas: index.schemas }) };
 }
@@ -64,7 +64,7 @@ beforeAll(async () => {
   const future = futureIndex("9.9");
   services.push(serveNegotiation(client.nc, { deployment: "deployment-v9.9", protocol: protocolOf(future), indexes: [future] }));
   // A deployment at v0.1 whose schemas were edited without a new version.
-  const edited = editedV01Index();
+  const edited = editedIndex("0.1");
   services.push(serveNegotiation(client.nc, { deployment: "deployment-edited", protocol: protocolOf(edited), indexes: [edited] }));
   await client.nc.flush();
 });
@@ -249,7 +249,7 @@ describe("a peer held to the indexes it publishes", () => {
   };
 
   it("is rejected when the v0.1 it publishes is not the v0.1 its offer names, though that index verifies", async () => {
-    const subscriptions = peer("deployment-two-faced", [editedV01Index()]);
+    const subscriptions = peer("deployment-two-faced", [editedIndex("0.1")]);
     try {
       await client.nc.flush();
       const error = await negotiate(client.nc, ours(), "deployment-two-faced").catch((e: unknown) => e);
@@ -265,9 +265,7 @@ describe("a peer held to the indexes it publishes", () => {
     const v02 = indexes.find((i) => i.version === "0.2")!;
     // It offers v0.2 as released, and publishes an edited v0.2.
     const offer = buildOffer({ deployment: name, protocol: protocolOf(v02), indexes: [v02] });
-    const edited = structuredClone(v02);
-    edited.schemas[0]!.hash = `sha256:${"1".repeat(64)}`;
-    const published = [{ ...edited, content_hash: contentHashOf({ version: edited.version, messages: edited.messages, schemas: edited.schemas }) }];
+    const published = [editedIndex("0.2")];
     const subscription = client.nc.subscribe(schemasSubject(name), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.schemas/1", deployment: name, protocol: offer.protocol, indexes: published })) });
     try {
       await client.nc.flush();
@@ -284,9 +282,7 @@ describe("a peer held to the indexes it publishes", () => {
     const v02 = indexes.find((i) => i.version === "0.2")!;
     // It speaks v0.2 and v0.1 as released, but publishes only v0.1's index and an edited v0.2.
     const offer = buildOffer({ deployment: name, protocol: { ...protocolOf(v02), compatible_with: ["0.1"] }, indexes: [v01(), v02] });
-    const edited = structuredClone(v02);
-    edited.schemas[0]!.hash = `sha256:${"1".repeat(64)}`;
-    const published = [v01(), { ...edited, content_hash: contentHashOf({ version: edited.version, messages: edited.messages, schemas: edited.schemas }) }];
+    const published = [v01(), editedIndex("0.2")];
     const subscription = client.nc.subscribe(schemasSubject(name), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.schemas/1", deployment: name, protocol: offer.protocol, indexes: published })) });
     try {
       await client.nc.flush();
