@@ -8,12 +8,12 @@ import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import type { ValidateFunction } from "ajv/dist/2020.js";
-import { ErrorCode, OnexError } from "@onex/runtime";
+import { ErrorCode } from "@onex/runtime";
 import { compare } from "../load-version.js";
 import { createAjv, shapeProblems } from "../meta-schema.js";
 import type { VersionModel } from "../model.js";
 import { PACKAGE_ROOT } from "../package-root.js";
-import { formatWhere, Problems, problemsError } from "../problems.js";
+import { Problems } from "../problems.js";
 import { didYouMean } from "../did-you-mean.js";
 import { readYamlFile, type YamlFile } from "../yaml-file.js";
 import { checkLensFields } from "./check-lens-fields.js";
@@ -106,15 +106,15 @@ export async function loadTransforms(schemasDir: string, models: readonly Versio
         });
         const functions = (yaml.value as { functions?: unknown } | null)?.functions;
         if (typeof functions === "string") namedModules.add(join(dir, functions));
-        const transform = await checkTransform(yaml, model, models[index - 1], dir, show);
+        // Every mistake of the file, then its lenses' field names where its lenses parsed.
+        const fileProblems = new Problems();
+        const checked = await checkTransform(yaml, model, models[index - 1], dir, show, fileProblems);
+        if (checked === undefined) return fileProblems.throwIfAny();
+        const { transform } = checked;
         const earlier = out.find((t) => t.from === transform.from && t.to === transform.to);
-        if (earlier) {
-          const where = yaml.locate(["from"]);
-          throw new OnexError(ErrorCode.TransformInvalid, `${formatWhere({ file: yaml.file, line: where.line, column: where.column })}: a second transform from v${transform.from} to v${transform.to}; ${earlier.file} already is one, and a hop has exactly one transform file`, { file: yaml.file, line: where.line, column: where.column, other: earlier.file });
-        }
-        const lensProblems = new Problems();
-        checkLensFields(transform, yaml, models[index - 1]!, model, lensProblems);
-        lensProblems.throwIfAny();
+        if (earlier) fileProblems.add(ErrorCode.TransformInvalid, yaml.locate(["from"]), `a second transform from v${transform.from} to v${transform.to}; ${earlier.file} already is one, and a hop has exactly one transform file`, { other: earlier.file });
+        if (checked.envelopeParsed) checkLensFields(transform, yaml, models[index - 1]!, model, fileProblems);
+        fileProblems.throwIfAny();
         out.push(transform);
       });
     }
@@ -128,24 +128,37 @@ export async function loadTransforms(schemasDir: string, models: readonly Versio
   return out;
 }
 
+/**
+ * Checks one transform file against the versions it connects, adding every mistake found to
+ * `problems`. Returns the lenses that parsed (a type whose lenses did not is left out), and
+ * whether the envelope's did, which every type's field-name check plays first; undefined when
+ * the file's shape or its `from` leaves nothing to check the types against.
+ */
 async function checkTransform(
   yaml: YamlFile,
   newer: VersionModel,
   older: VersionModel | undefined,
   dir: string,
   show: (abs: string) => string,
-): Promise<TransformModel> {
-  const fail = (path: (string | number)[], message: string): never => {
-    const where = yaml.locate(path);
-    throw new OnexError(ErrorCode.TransformInvalid, `${formatWhere(where)}: ${message}`, { ...where });
+  problems: Problems,
+): Promise<{ transform: TransformModel; envelopeParsed: boolean } | undefined> {
+  // Counted here, not read from `problems`, which reports a repeated mistake once.
+  let failures = 0;
+  const fail = (path: (string | number)[], message: string): void => {
+    failures++;
+    problems.add(ErrorCode.TransformInvalid, yaml.locate(path), message);
   };
   // Every shape mistake of the file at once, each at its key or value.
   const shape = shapeProblems(yaml, await loadMetaValidator(), ErrorCode.TransformInvalid, "transform");
-  if (shape.length > 0) throw problemsError(shape);
+  if (shape.length > 0) {
+    for (const p of shape) problems.add(p.code, p, p.message, p);
+    return undefined;
+  }
   const doc = yaml.value as TransformDoc;
   if (doc.to !== newer.version) fail(["to"], `"to" is "${doc.to}", but the file is in the folder of v${newer.version}`);
   if (!older || doc.from !== older.version) {
     fail(["from"], older ? `"from" is "${doc.from}", but the version before v${newer.version} is v${older.version}; transforms connect adjacent versions` : `v${newer.version} is the oldest version; it has no version to transform from`);
+    return undefined;
   }
   const expectedName = `from-v${doc.from}`;
   if (!yaml.file.replace(/^.*\//, "").startsWith(`${expectedName}.`)) fail(["from"], `a transform from v${doc.from} must be named ${expectedName}.yaml`);
@@ -153,76 +166,92 @@ async function checkTransform(
   let functions: TransformModel["functions"];
   if (doc.functions !== undefined) {
     const abs = join(dir, doc.functions);
-    if (!existsSync(abs)) fail(["functions"], `functions module ${show(abs)} does not exist`);
-    functions = { file: show(abs), source: await readFile(abs, "utf8") };
+    if (existsSync(abs)) functions = { file: show(abs), source: await readFile(abs, "utf8") };
+    else fail(["functions"], `functions module ${show(abs)} does not exist`);
   }
   const exported = functions === undefined ? new Set<string>() : await exportedFunctions(functions.file, functions.source);
 
   let convertIds = 0;
-  const parseLenses = (raw: RawLens[], path: (string | number)[]): Lens[] =>
-    raw.map((item, i) => {
-      const at = [...path, i];
-      const ops = Object.keys(item).filter((k) => (LENS_KINDS as readonly string[]).includes(k)) as LensKind[];
-      if (ops.length !== 1) fail(at, ops.length === 0 ? "a lens needs one operation (" + LENS_KINDS.join(", ") + ")" : `a lens has exactly one operation, this one has ${ops.join(" and ")}`);
-      const kind = ops[0]!;
-      const body = item[kind] as Record<string, unknown>;
-      if (MUST_BE_LOSSY.has(kind) && item.lossy !== true) fail(at, `"${kind}" can drop data in one direction (it then travels in the residue); mark the lens "lossy: true"`);
-      if (NEVER_LOSSY.has(kind) && item.lossy === true) fail([...at, "lossy"], `"${kind}" never drops data; remove "lossy: true"`);
-      switch (kind) {
-        case "rename":
-          return { kind, from: body.from as string, to: body.to as string };
-        case "add":
-        case "remove": {
-          const hasDefault = Object.hasOwn(body, "default");
-          if (hasDefault === (body.optional === true)) fail([...at, kind], `"${kind}" needs either a "default" or "optional: true" (not both)`);
-          return hasDefault ? { kind, name: body.name as string, optional: false, default: body.default } : { kind, name: body.name as string, optional: true };
-        }
-        case "hoist":
-        case "plunge":
-          return { kind, host: body.host as string, name: body.name as string };
-        case "wrap":
-        case "head":
-          return Object.hasOwn(body, "fallback")
-            ? { kind, name: body.name as string, hasFallback: true, fallback: body.fallback }
-            : { kind, name: body.name as string, hasFallback: false };
-        case "convert": {
-          const mapping = (body.mapping as { old: unknown; new: unknown }[]).map((m) => [m.old, m.new] as [unknown, unknown]);
-          const seen = new Set<string>();
-          mapping.forEach(([old], j) => {
-            const key = JSON.stringify(old);
-            if (seen.has(key)) fail([...at, "convert", "mapping", j, "old"], `"convert" maps ${key} twice`);
-            seen.add(key);
-          });
-          return { kind, name: body.name as string, mapping, fallback: body.fallback as { up: unknown; down: unknown }, id: convertIds++ };
-        }
-        case "in":
-        case "map":
-          return { kind, name: body.name as string, lenses: parseLenses(body.lenses as RawLens[], [...at, kind, "lenses"]) };
-        case "escape": {
-          for (const side of ["up", "down"] as const) {
-            const fn = body[side] as string;
-            if (!functions) fail([...at, kind, side], `escape function "${fn}" needs a "functions" module in the transform file`);
-            if (!exported.has(fn)) {
-              fail([...at, kind, side], `escape function "${fn}" is not exported by ${functions!.file}`);
-            }
-          }
-          return { kind, up: body.up as string, down: body.down as string, touches: body.touches as string[] };
-        }
+  /** A lens list, or undefined when one of its lenses (at any depth) has a mistake; every lens is checked either way. */
+  const parseLenses = (raw: RawLens[], path: (string | number)[]): Lens[] | undefined => {
+    const lenses = raw.map((item, i) => parseLens(item, [...path, i]));
+    return lenses.every((lens) => lens !== undefined) ? (lenses as Lens[]) : undefined;
+  };
+  const parseLens = (item: RawLens, at: (string | number)[]): Lens | undefined => {
+    const before = failures;
+    const ops = Object.keys(item).filter((k) => (LENS_KINDS as readonly string[]).includes(k)) as LensKind[];
+    if (ops.length !== 1) {
+      fail(at, ops.length === 0 ? "a lens needs one operation (" + LENS_KINDS.join(", ") + ")" : `a lens has exactly one operation, this one has ${ops.join(" and ")}`);
+      return undefined;
+    }
+    const kind = ops[0]!;
+    const body = item[kind] as Record<string, unknown>;
+    if (MUST_BE_LOSSY.has(kind) && item.lossy !== true) fail(at, `"${kind}" can drop data in one direction (it then travels in the residue); mark the lens "lossy: true"`);
+    if (NEVER_LOSSY.has(kind) && item.lossy === true) fail([...at, "lossy"], `"${kind}" never drops data; remove "lossy: true"`);
+    const lens = lensOf(kind, body, at);
+    return failures === before ? lens : undefined;
+  };
+  const lensOf = (kind: LensKind, body: Record<string, unknown>, at: (string | number)[]): Lens | undefined => {
+    switch (kind) {
+      case "rename":
+        return { kind, from: body.from as string, to: body.to as string };
+      case "add":
+      case "remove": {
+        const hasDefault = Object.hasOwn(body, "default");
+        if (hasDefault === (body.optional === true)) fail([...at, kind], `"${kind}" needs either a "default" or "optional: true" (not both)`);
+        return hasDefault ? { kind, name: body.name as string, optional: false, default: body.default } : { kind, name: body.name as string, optional: true };
       }
-    });
+      case "hoist":
+      case "plunge":
+        return { kind, host: body.host as string, name: body.name as string };
+      case "wrap":
+      case "head":
+        return Object.hasOwn(body, "fallback") ? { kind, name: body.name as string, hasFallback: true, fallback: body.fallback } : { kind, name: body.name as string, hasFallback: false };
+      case "convert": {
+        const mapping = (body.mapping as { old: unknown; new: unknown }[]).map((m) => [m.old, m.new] as [unknown, unknown]);
+        const seen = new Set<string>();
+        mapping.forEach(([old], j) => {
+          const key = JSON.stringify(old);
+          if (seen.has(key)) fail([...at, "convert", "mapping", j, "old"], `"convert" maps ${key} twice`);
+          seen.add(key);
+        });
+        return { kind, name: body.name as string, mapping, fallback: body.fallback as { up: unknown; down: unknown }, id: convertIds++ };
+      }
+      case "in":
+      case "map": {
+        const lenses = parseLenses(body.lenses as RawLens[], [...at, kind, "lenses"]);
+        return lenses === undefined ? undefined : { kind, name: body.name as string, lenses };
+      }
+      case "escape": {
+        for (const side of ["up", "down"] as const) {
+          const fn = body[side] as string;
+          // A module named but missing is reported once, above, not again for each function.
+          if (doc.functions === undefined) fail([...at, kind, side], `escape function "${fn}" needs a "functions" module in the transform file`);
+          else if (functions !== undefined && !exported.has(fn)) fail([...at, kind, side], `escape function "${fn}" is not exported by ${functions.file}`);
+        }
+        return { kind, up: body.up as string, down: body.down as string, touches: body.touches as string[] };
+      }
+    }
+  };
 
   const envelope = parseLenses(doc.envelope, ["envelope"]);
-  const olderTypes = new Set(older!.messages.map((m) => m.type));
+  const olderTypes = new Set(older.messages.map((m) => m.type));
   const newerTypes = new Set(newer.messages.map((m) => m.type));
   const types = new Map<string, Lens[]>();
   for (const type of Object.keys(doc.types).sort(compare)) {
-    if (!olderTypes.has(type) || !newerTypes.has(type)) {
+    if (olderTypes.has(type) !== newerTypes.has(type)) {
       fail(["types", type], `"${type}" is not a message type of both v${doc.from} and v${doc.to}; list it under ${olderTypes.has(type) ? "removed_types" : "new_types"}`);
+      continue;
     }
-    types.set(type, parseLenses(doc.types[type]!, ["types", type]));
+    if (!olderTypes.has(type)) {
+      fail(["types", type], `"${type}" is a message type of neither v${doc.from} nor v${doc.to}${didYouMean(type, [...new Set([...olderTypes, ...newerTypes])])}`);
+      continue;
+    }
+    const lenses = parseLenses(doc.types[type]!, ["types", type]);
+    if (lenses !== undefined) types.set(type, lenses);
   }
   for (const type of [...olderTypes].filter((t) => newerTypes.has(t)).sort(compare)) {
-    if (!types.has(type)) fail(["types"], `message type "${type}" is in v${doc.from} and v${doc.to} but has no entry under types (use [] when only the envelope changes)`);
+    if (!Object.hasOwn(doc.types, type)) fail(["types"], `message type "${type}" is in v${doc.from} and v${doc.to} but has no entry under types (use [] when only the envelope changes)`);
   }
   const declared = (key: "new_types" | "removed_types", actual: string[]) => {
     const list = doc[key] ?? [];
@@ -232,8 +261,8 @@ async function checkTransform(
     for (const type of actual) {
       if (list.includes(type)) continue;
       // Where the type belongs: the list when there is one, else the types it is missing from.
-      const where = yaml.locateKey([doc[key] === undefined ? "types" : key]);
-      throw new OnexError(ErrorCode.TransformInvalid, `${formatWhere({ file: yaml.file, line: where.line, column: where.column })}: message type "${type}" has no counterpart in v${key === "new_types" ? doc.from : doc.to}; declare it under ${key}`, { file: yaml.file, line: where.line, column: where.column });
+      failures++;
+      problems.add(ErrorCode.TransformInvalid, yaml.locateKey([doc[key] === undefined ? "types" : key]), `message type "${type}" has no counterpart in v${key === "new_types" ? doc.from : doc.to}; declare it under ${key}`);
     }
     return [...list].sort(compare);
   };
@@ -242,23 +271,24 @@ async function checkTransform(
 
   for (const [type, lenses] of types) {
     const pointers = new Set<string>();
-    for (const pointer of residuePointers([...envelope, ...lenses], "")) {
+    for (const pointer of residuePointers([...(envelope ?? []), ...lenses], "")) {
       if (pointers.has(pointer)) fail(["types", type], `two lossy lenses of "${type}" keep residue at ${pointer}; residue pointers must be unique per type`);
       pointers.add(pointer);
     }
   }
 
-  return {
+  const transform: TransformModel = {
     from: doc.from,
     to: doc.to,
     file: yaml.file,
     text: yaml.text + (functions ? `\0${functions.source}` : ""),
     ...(functions ? { functions } : {}),
-    envelope,
+    envelope: envelope ?? [],
     types,
     newTypes,
     removedTypes,
   };
+  return { transform, envelopeParsed: envelope !== undefined };
 }
 
 /** The residue pointer a lens keeps dropped data at: its scope plus the field it works on. */

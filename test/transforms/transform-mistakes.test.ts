@@ -225,6 +225,34 @@ describe("lenses are checked against the schemas they connect", () => {
     expect(error.message).toContain("3 problems:");
   });
 
+  it("reports the rule mistakes of a file and its lenses' field names in one run", async () => {
+    const error = await generateError({
+      [V02]: (t) =>
+        t
+          // Two missing `lossy` markers, in two types.
+          .replace("          - add: { name: retry, optional: true }\n            lossy: true\n", "          - add: { name: retry, optional: true }\n")
+          .replace("                - add: { name: version, default: unknown }\n                  lossy: true\n", "                - add: { name: version, default: unknown }\n")
+          // A shared type left out of `types`.
+          .replace("  event.agent.started: []\n", "")
+          // A lens field misspelt in a type whose lenses are otherwise sound.
+          .replace("rename: { from: reason, to: message }", "rename: { from: raeson, to: message }"),
+    });
+    const problems = (error.details.problems as { message: string }[]).map((p) => p.message);
+    expect(problems).toEqual([
+      expect.stringMatching(/^"add" can drop data in one direction/),
+      expect.stringMatching(/^"add" can drop data in one direction/),
+      expect.stringMatching(/^message type "event\.agent\.started" is in v0\.1 and v0\.2 but has no entry under types/),
+      expect.stringMatching(/^rename raeson -> message: v0\.1 event\.node\.failed has no field \/payload\/raeson \(did you mean "reason"\?\)/),
+    ]);
+  });
+
+  it("names a type key that is in neither version as such, with the type meant, not as one to list under new_types", async () => {
+    const error = await generateError({ [V02]: (t) => t.replace("  signal.state.update:\n", "  signal.state.updte:\n") });
+    const problems = (error.details.problems as { message: string }[]).map((p) => p.message);
+    expect(problems).toContainEqual('"signal.state.updte" is a message type of neither v0.1 nor v0.2 (did you mean "signal.state.update"?)');
+    expect(error.message).not.toContain("new_types");
+  });
+
   it("reports every shape mistake of a transform file at once, a misspelt operation at the key with the one meant", async () => {
     const error = await generateError({
       [V02]: (t) => t.replace("- rename: { from: action, to: operation }", "- renmae: { from: action, to: operation }").replace('to: "0.2"', 'to: 0.2').replace("fallback: { up: idle, down: busy }", "fallback: { up: idle, down: [busy] }"),
