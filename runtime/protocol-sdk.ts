@@ -24,7 +24,7 @@ export interface SubjectTemplate {
   parse(subject: string): object;
 }
 
-/** A generated SDK module, e.g. `import * as v0_1 from "onex/v0.1"`. */
+/** A generated SDK module, e.g. `import * as v0_1 from "@onex/sdk/v0.1"`. */
 export interface ProtocolSdk {
   readonly version: string;
   /** Where this version's envelopes keep the declared version, time, source and signature. */

@@ -26,7 +26,7 @@ import { negotiate } from "./handshake.js";
 import { serveNegotiation, type NegotiationService } from "./negotiation-service.js";
 import type { SchemaIndex } from "./schema-index.js";
 
-/** A generated SDK module with its protocol declaration (`import * as v0_2 from "onex/v0.2"`). */
+/** A generated SDK module with its protocol declaration (`import * as v0_2 from "@onex/sdk/v0.2"`). */
 export interface NegotiatingSdk extends ProtocolSdk {
   protocolBlock(): ProtocolBlock;
 }

@@ -217,6 +217,31 @@ console.log(JSON.stringify({ library: ed25519Library(), genuine: isValidSignatur
     expect(result.stderr).toBe("");
     expect(JSON.parse(result.stdout)).toEqual({ type: "signal.task.dispatch", code: "ONEX_E_VALIDATION" });
   });
+
+  it("compiles in a TypeScript project that emits CommonJS under module nodenext, not node16, as docs/sdk.md says", async () => {
+    const project = join(service, "cjs-project");
+    await mkdir(join(project, "src"), { recursive: true });
+    await writeFile(join(project, "package.json"), JSON.stringify({ private: true, type: "commonjs" }));
+    await writeFile(
+      join(project, "src", "main.ts"),
+      `import { TaskDispatch } from "@onex/sdk/v0.2";\nimport { ErrorCode } from "@onex/runtime";\nconsole.log(JSON.stringify({ type: TaskDispatch.type, code: ErrorCode.ValidationFailed }));\n`,
+    );
+    const compile = async (module: string) => {
+      await writeFile(join(project, "tsconfig.json"), JSON.stringify({ compilerOptions: { ...STRICT_NODENEXT, module, moduleResolution: module }, include: ["src"] }));
+      return spawnSync(process.execPath, [TSC, "-p", project], { encoding: "utf8" });
+    };
+    const node16 = await compile("Node16");
+    expect(node16.status).not.toBe(0);
+    expect(node16.stdout).toContain("error TS1479");
+    const nodenext = await compile("NodeNext");
+    expect(nodenext.stdout + nodenext.stderr).toBe("");
+    expect(await readFile(join(project, "out", "main.js"), "utf8")).toContain('require("@onex/sdk/v0.2")');
+    const [major, minor] = process.versions.node.split(".").map(Number) as [number, number];
+    if (!(major > 22 || (major === 22 && minor >= 12) || (major === 20 && minor >= 19))) return;
+    const run = spawnSync(process.execPath, [join(project, "out", "main.js")], { cwd: project, encoding: "utf8" });
+    expect(run.stderr).toBe("");
+    expect(JSON.parse(run.stdout)).toEqual({ type: "signal.task.dispatch", code: "ONEX_E_VALIDATION" });
+  }, 120_000);
 });
 
 describe("a platform team that installs the toolchain", () => {
