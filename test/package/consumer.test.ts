@@ -2,8 +2,8 @@
 // do: a service installs the generated SDK alone; a platform team installs the toolchain.
 import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join, sep } from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
@@ -147,6 +147,13 @@ describe("a service that installs only the generated SDK", () => {
     expect((await installedPackages(service)).sort()).toEqual(["@onex/runtime", "@onex/sdk"]);
   });
 
+  it("ships, of the SDK's JavaScript, only the bundled entry points, their chunks and the transforms' headers the CLI reads", async () => {
+    const dist = join(service, "node_modules", "@onex", "sdk", "dist");
+    const scripts = (await readdir(dist, { recursive: true })).map(String).filter((path) => path.endsWith(".js"));
+    expect(scripts.filter((path) => !/^(versions\.js|v[^/]+\/index\.js|transforms\/(index|v[^/]+-v[^/]+)\.js|chunks\/chunk-[\w-]+\.js)$/.test(path.split(sep).join("/")))).toEqual([]);
+    expect(scripts).toContain(join("v0.2", "index.js"));
+  });
+
   it("compiles under tsc --strict with NodeNext resolution, wrong fields rejected at compile time", () => {
     const result = spawnSync(process.execPath, [TSC, "-p", service], { encoding: "utf8" });
     expect(result.stdout + result.stderr).toBe("");
@@ -255,5 +262,14 @@ describe("a platform team that installs the toolchain", () => {
     const result = spawnSync(process.execPath, [join(toolchain, "node_modules", "onex", "bin", "onex.js"), "--help"], { encoding: "utf8" });
     expect(result.status).toBe(0);
     expect(result.stdout).toContain("generate");
+  });
+
+  it("migrates with the SDK it installed, which it takes as current: the package ships what the freshness check reads", async () => {
+    const input = await readFile(join(PROJECT_ROOT, "docs", "examples", "v0.1.ndjson"), "utf8");
+    const result = spawnSync(process.execPath, [join(toolchain, "node_modules", "onex", "bin", "onex.js"), "migrate", "v0.1", "v0.2", "-"], { cwd: toolchain, input, encoding: "utf8" });
+    const count = input.trim().split("\n").length;
+    expect(result.stderr).toMatch(new RegExp(`^migrate v0\\.1 -> v0\\.2: ${count} read, ${count} written`));
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim().split("\n")).toHaveLength(count);
   });
 });
