@@ -23,8 +23,14 @@ const SDK = dirname(fileURLToPath(import.meta.url));
 const DIST = join(SDK, "dist");
 
 const entryPoints = { versions: join(SDK, "versions.ts") };
+const isVersion = (entry) => entry.isDirectory() && /^v\d/.test(entry.name);
 for (const entry of readdirSync(SDK, { withFileTypes: true })) {
-  if (entry.isDirectory() && /^v\d/.test(entry.name)) entryPoints[`${entry.name}/index`] = join(SDK, entry.name, "index.ts");
+  if (isVersion(entry) && existsSync(join(SDK, entry.name, "index.ts"))) entryPoints[`${entry.name}/index`] = join(SDK, entry.name, "index.ts");
+}
+// The build of a version no longer generated (its schemas folder renamed or removed) would be
+// shipped: tsc never removes what it compiled before.
+for (const entry of readdirSync(DIST, { withFileTypes: true })) {
+  if (isVersion(entry) && entryPoints[`${entry.name}/index`] === undefined) rmSync(join(DIST, entry.name), { recursive: true, force: true });
 }
 if (existsSync(join(SDK, "transforms", "index.ts"))) entryPoints["transforms/index"] = join(SDK, "transforms", "index.ts");
 

@@ -1,6 +1,6 @@
 /** Writing generated files deterministically, or comparing them with what is on disk. */
 import { ErrorCode, OnexError } from "@onex/runtime";
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, type Dirent } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync, type Dirent } from "node:fs";
 import { basename, dirname, join, relative, sep } from "node:path";
 
 /**
@@ -50,6 +50,7 @@ export async function applyOutput(outDir: string, files: ReadonlyMap<string, str
     if (status === "extra") {
       rmSync(path);
       removeCompiled(outDir, file);
+      removeEmptiedFolders(outDir, file);
     } else {
       writeReplacing(path, files.get(file)!);
     }
@@ -103,6 +104,22 @@ function removeCompiled(outDir: string, file: string): void {
   const base = join(outDir, "dist", file.slice(0, -".ts".length));
   if (!readIfExists(`${base}.js`)?.slice(0, 200).includes(GENERATED_MARKER)) return;
   for (const suffix of [".js", ".d.ts", ".js.map", ".d.ts.map"]) rmSync(`${base}${suffix}`, { force: true });
+}
+
+/**
+ * Removes the folders of `file` that its removal left empty, innermost first: a version whose
+ * schemas folder was renamed or removed leaves no empty `v<version>/` behind, which the SDK's
+ * build would take for a version to bundle.
+ */
+function removeEmptiedFolders(outDir: string, file: string): void {
+  const parts = file.split("/");
+  for (let i = parts.length - 1; i > 0; i--) {
+    try {
+      rmdirSync(join(outDir, ...parts.slice(0, i)));
+    } catch {
+      return; // not empty: neither is any folder above it
+    }
+  }
 }
 
 function readIfExists(path: string): string | undefined {

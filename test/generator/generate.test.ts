@@ -138,6 +138,21 @@ describe("onex generate", () => {
     expect(await readFile(join(root, "generated", "hand-written.ts"), "utf8")).toBe("export const mine = 1;\n");
   });
 
+  it("leaves no folder behind for a version removed from the schemas, and keeps a folder still holding a file of the user's", async () => {
+    const { root, schemas } = await copySchemas();
+    expect(runCli(["generate", "--schemas", "schemas", "--out", "generated"], { cwd: root }).status).toBe(0);
+    await writeFile(join(root, "generated", "v0.1", "notes.md"), "mine\n");
+    // The newest version, then the one below it, as a protocol team renaming or dropping a folder would.
+    await rm(join(schemas, "v0.2"), { recursive: true });
+    expect(runCli(["generate", "--schemas", "schemas", "--out", "generated"], { cwd: root }).status).toBe(0);
+    expect(existsSync(join(root, "generated", "v0.2"))).toBe(false);
+    expect(existsSync(join(root, "generated", "transforms", "lenses", "v0.1-v0.2.ts"))).toBe(false);
+    await rm(join(schemas, "v0.1"), { recursive: true });
+    expect(runCli(["generate", "--schemas", "schemas", "--out", "generated"], { cwd: root }).status).toBe(0);
+    expect(await readdir(join(root, "generated", "v0.1"))).toEqual(["notes.md"]);
+    expect(runCli(["generate", "--check", "--schemas", "schemas", "--out", "generated"], { cwd: root }).status).toBe(0);
+  });
+
   it("--templates overrides bundled templates file by file", async () => {
     const { schemas } = await copySchemas();
     const templates = await tempDir();
