@@ -14,13 +14,18 @@ import type { Problems } from "../problems.js";
 import type { YamlFile } from "../yaml-file.js";
 import type { Lens, TransformModel } from "./load-transforms.js";
 
-/** What the lenses know about a value: an object's declared fields, an array's items, a scalar, or nothing (escape output, combinators, deep recursion). */
-type Shape =
+/**
+ * What the lenses know about a value: an object's declared fields, an array's items, a scalar,
+ * or nothing (escape output, combinators, deep recursion). `required`: the value is a field its
+ * object's schema requires (the flag moves with the field when a lens moves it).
+ */
+type Shape = (
   | { kind: "object"; fields: Map<string, Shape> }
   | { kind: "array"; items: Shape }
   /** `values`: the JSON text of every value `const`/`enum` allow, when the schema lists them; `schema`: the field's, where it is declared. */
   | { kind: "scalar"; values?: string[]; schema?: JsonSchema }
-  | { kind: "unknown" };
+  | { kind: "unknown" }
+) & { required?: boolean };
 
 const UNKNOWN: Shape = { kind: "unknown" };
 /** Recursive records end here; lenses never reach this deep. */
@@ -59,7 +64,8 @@ function shapeOf(raw: JsonSchema, resolve: RefResolver, depth: number): Shape {
   }
   if (schema.properties !== null && typeof schema.properties === "object") {
     const fields = new Map<string, Shape>();
-    for (const [name, sub] of Object.entries(schema.properties as Record<string, JsonSchema>)) fields.set(name, shapeOf(sub, resolve, depth + 1));
+    const required = new Set(Array.isArray(schema.required) ? (schema.required as unknown[]) : []);
+    for (const [name, sub] of Object.entries(schema.properties as Record<string, JsonSchema>)) fields.set(name, { ...shapeOf(sub, resolve, depth + 1), required: required.has(name) });
     return { kind: "object", fields };
   }
   if (schema.items !== undefined && typeof schema.items === "object") return { kind: "array", items: shapeOf(schema.items as JsonSchema, resolve, depth + 1) };
@@ -172,6 +178,11 @@ class Player {
         } else {
           const what = lens.kind === "add" ? `add "${lens.name}" (creates a field the newer version must declare)` : `remove "${lens.name}"`;
           if (missing(lens.name, ["name"], what)) return;
+          // Created with no value (`optional`), a field its version requires leaves every message made so invalid.
+          if (lens.optional && fields.get(lens.name)!.required) {
+            report(["optional"], `${lens.kind} "${lens.name}": ${where(lens.name)} is required in ${subject}, and an optional ${lens.kind} leaves it out of messages from the other version; give the lens a "default" instead`);
+            return;
+          }
           // The default becomes this field's value when the lens creates it: it must be one the field can hold.
           const problem = lens.optional ? undefined : defaultProblem(lens.default, fields.get(lens.name)!);
           if (problem !== undefined) {

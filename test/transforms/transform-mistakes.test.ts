@@ -202,6 +202,14 @@ describe("lenses are checked against the schemas they connect", () => {
     });
   }
 
+  it("refuses an optional add of a field the newer version requires, located at its `optional`", async () => {
+    const error = await generateError({ "v0.2/messages/task-dispatch.yaml": (t) => t.replace("required: [task_id, targets, operation, priority]", "required: [task_id, targets, operation, priority, retry]") });
+    expect(error.code).toBe(ErrorCode.TransformInvalid);
+    expect(error.message).toMatch(/add "retry": \/payload\/retry is required in v0\.2 signal\.task\.dispatch, and an optional add leaves it out of messages from the other version; give the lens a "default" instead/);
+    expect(error.details.file).toBe(`schemas/${V02}`);
+    expect(error.details.line).toBe(await lineOf(V02, "add: { name: retry, optional: true }"));
+  });
+
   it("onex diff refuses the overwriting add too, instead of calling the change covered by it", async () => {
     const { schemas } = await copySchemas();
     await editFile(join(schemas, V02), lensCases[0]!.edit);
