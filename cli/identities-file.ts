@@ -1,6 +1,6 @@
 /** The identities file of `onex nats-auth` and `onex streams apply --identities`: a YAML or JSON list of {user, password, zone, role}. */
 import { ErrorCode, OnexError } from "@onex/runtime";
-import type { AuthIdentity } from "@onex/runtime/jetstream";
+import { assertServableIdentities, type AuthIdentity } from "@onex/runtime/jetstream";
 import { readInput } from "./message-input.js";
 
 /** Reads and checks an identities file; members need a zone. */
@@ -17,6 +17,12 @@ export async function readIdentities(file: string): Promise<AuthIdentity[]> {
   // An empty list would configure a server with no users at all, which nats-server then runs without authentication.
   if (!list || identities.length === 0 || identities.some((i) => !isIdentity(i))) {
     throw new OnexError(ErrorCode.Usage, `${file} must be a list of {user, password, zone, role?}: every identity, admins included, belongs to one zone`, { file });
+  }
+  try {
+    assertServableIdentities(identities as AuthIdentity[]);
+  } catch (error) {
+    if (error instanceof OnexError) throw new OnexError(error.code, `${file}: ${error.message}`, { file, ...error.details }, { cause: error });
+    throw error;
   }
   return identities as AuthIdentity[];
 }

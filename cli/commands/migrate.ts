@@ -1,7 +1,5 @@
 import { once } from "node:events";
-import { realpathSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { basename, dirname, join, resolve } from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
@@ -9,6 +7,7 @@ import { ExitCode } from "../exit-codes.js";
 import { readInputLineBatches, readNdjsonBytes, type ByteBatch, type InputItem, type InputShape } from "../message-input.js";
 import { closeOutput, loadYamlOutput, migrateBatch, type MigratedPiece, type MigrateFn } from "../migrate-batch.js";
 import { OutputBytes } from "../migrate-output-bytes.js";
+import { sameFile } from "../same-file.js";
 import { BatchBuffers, MigratePool, type MigrateJobResult } from "../migrate-pool.js";
 import { OutputFile } from "../output-file.js";
 import { printable, printableField } from "../terminal-text.js";
@@ -278,23 +277,5 @@ class ChunkedWriter {
       this.target.write(data);
       written?.();
     } else if (!this.target.write(data, written && (() => written()))) await once(this.target, "drain");
-  }
-}
-
-/** Whether two paths name one file: the same path once folder links are followed, or (both existing) the same file through a link. */
-function sameFile(a: string, b: string): boolean {
-  const real = (path: string) => {
-    try {
-      return join(realpathSync(dirname(resolve(path))), basename(path));
-    } catch {
-      return resolve(path);
-    }
-  };
-  if (real(a) === real(b)) return true;
-  try {
-    const [x, y] = [statSync(a), statSync(b)];
-    return x.dev === y.dev && x.ino === y.ino;
-  } catch {
-    return false;
   }
 }

@@ -1,10 +1,12 @@
 import { Args, Flags } from "@oclif/core";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { DEFAULT_ZONE_CONSUMERS, natsAccountsConfig, type ZoneAccountLimits } from "@onex/runtime/jetstream";
 import { loadAllSdks } from "../all-sdks.js";
 import { OnexCommand } from "../base-command.js";
 import { readIdentities } from "../identities-file.js";
 import { writeOutputFile } from "../output-file.js";
 import { parseByteSize } from "../byte-size.js";
+import { sameFile } from "../same-file.js";
 
 export default class NatsAuth extends OnexCommand {
   static override summary = "Write a NATS accounts config: an account per zone for its streams and admins, one for its members, each member confined to its zone.";
@@ -25,6 +27,10 @@ export default class NatsAuth extends OnexCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(NatsAuth);
+    // Even with --force: the identities file replaced by the config is the list of users, zones and roles lost.
+    if (flags.out !== undefined && args.identities !== "-" && sameFile(flags.out, args.identities)) {
+      throw new OnexError(ErrorCode.Usage, `--out names the identities file (${args.identities}); the list of identities would be lost: write the config to another file`);
+    }
     const identities = await readIdentities(args.identities);
     const limits: ZoneAccountLimits = {
       ...(flags["zone-storage"] !== undefined ? { maxFileBytes: parseByteSize(flags["zone-storage"], "zone-storage") } : {}),

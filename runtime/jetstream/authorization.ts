@@ -116,6 +116,7 @@ function membersAccountOf(zone: string): string {
  * delivered again by every consumer, until the server ran out of memory (docs/security.md).
  */
 export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: readonly AuthIdentity[], limits: ZoneAccountLimits = {}): string {
+  assertServableIdentities(identities);
   const maxConsumers = limits.maxConsumers ?? DEFAULT_ZONE_CONSUMERS;
   if (!Number.isSafeInteger(maxConsumers) || maxConsumers < 1) throw new OnexError(ErrorCode.Usage, `a zone's consumer limit must be a whole number of at least 1, not ${maxConsumers}`);
   // nats-server refuses a config with a size past a 64-bit integer or in exponent form (1e+23).
@@ -152,6 +153,21 @@ export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: rea
     "}",
     "",
   ].join("\n");
+}
+
+/**
+ * Refuses identities nats-server would refuse (an empty user name, one user name twice in the
+ * config, whatever accounts they are in) or let in without a password: a user whose password
+ * is empty connects with none at all. ONEX_E_USAGE.
+ */
+export function assertServableIdentities(identities: readonly AuthIdentity[]): void {
+  const users = new Set<string>();
+  for (const [index, { user, password }] of identities.entries()) {
+    if (user === "") throw new OnexError(ErrorCode.Usage, `identity ${index + 1} has an empty user name, which nats-server refuses`, { index });
+    if (password === "") throw new OnexError(ErrorCode.Usage, `user ${JSON.stringify(user)} has an empty password: nats-server would let anyone connect as it without one`, { user });
+    if (users.has(user)) throw new OnexError(ErrorCode.Usage, `user ${JSON.stringify(user)} is listed twice: a user name is one identity on the server, which refuses the config otherwise`, { user });
+    users.add(user);
+  }
 }
 
 /**

@@ -37,6 +37,11 @@ beforeAll(() => {
   writeFileSync(join(dir, "dup-result.json"), '{"task_id":"t-1","status":"succeeded","status":"failed"}');
   writeFileSync(join(dir, "one-task.json"), JSON.stringify(dispatch(1)));
   writeFileSync(join(dir, "no-grants.json"), "[]");
+  // Identities nats-server would refuse, or would let connect with no password.
+  writeFileSync(join(dir, "ids-empty-password.yaml"), '- { user: admin-a, password: "", zone: zone.a, role: admin }\n');
+  writeFileSync(join(dir, "ids-empty-user.yaml"), '- { user: "", password: p, zone: zone.a }\n');
+  writeFileSync(join(dir, "ids-twice.yaml"), "- { user: admin-a, password: p, zone: zone.a, role: admin }\n- { user: admin-a, password: q, zone: zone.b }\n");
+  writeFileSync(join(dir, "ids.yaml"), "- { user: admin-a, password: p, zone: zone.a, role: admin }\n");
   writeFileSync(join(dir, "msgs.ndjson"), [1, 2, 3].map((n) => JSON.stringify(dispatch(n))).join("\n") + "\n");
   // Huge: a 24 MB array on one line (valid), and a 24 MB line of nothing that is JSON.
   writeFileSync(join(dir, "huge.json"), JSON.stringify(Array.from({ length: 40_000 }, (_, n) => dispatch(n))));
@@ -113,6 +118,12 @@ const CASES: Record<string, Case> = {
   "nats-auth: binary": { args: ["nats-auth", "binary.dat"], code: JsonSyntax, exit: 1 },
   "nats-auth: an empty identities file": { args: ["nats-auth", "empty.json"], code: Usage, exit: 2 },
   "nats-auth: not YAML": { args: ["nats-auth", "msgs.ndjson"], code: YamlSyntax, exit: 3 },
+  "nats-auth: an identity with an empty password": { args: ["nats-auth", "ids-empty-password.yaml"], code: Usage, exit: 2, says: 'ids-empty-password.yaml: user "admin-a" has an empty password' },
+  "nats-auth: an identity with an empty user name": { args: ["nats-auth", "ids-empty-user.yaml"], code: Usage, exit: 2, says: "identity 1 has an empty user name" },
+  "nats-auth: a user name twice": { args: ["nats-auth", "ids-twice.yaml"], code: Usage, exit: 2, says: 'user "admin-a" is listed twice' },
+  "streams apply: a user name twice in --identities": { args: ["streams", "apply", "--identities", "ids-twice.yaml", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: 'user "admin-a" is listed twice' },
+  // Even with --force: the identities file would be replaced by the config.
+  "nats-auth: --out names the identities file": { args: ["nats-auth", "ids.yaml", "--out", "ids.yaml", "--force"], code: Usage, exit: 2, says: "--out names the identities file" },
   "diff: --schemas missing": { args: ["diff", "v0.1", "v0.2", "--schemas", "nope"], code: FileNotFound, exit: 3 },
   "diff: --schemas a file": { args: ["diff", "v0.1", "v0.2", "--schemas", "binary.dat"], code: FileNotFound, exit: 3 },
   "check: --schemas missing": { args: ["check", "--schemas", "nope", "--samples", "1"], code: FileNotFound, exit: 3 },
