@@ -152,7 +152,7 @@ async function* batchesOf(options: ReadInputOptions, handOver: boolean): AsyncGe
   try {
     input = await openInput(file, options.onTerminal, !yaml);
     if (yaml) {
-      yield await readYaml(await readAll(input as Readable), file, bigIntegers);
+      yield await readYaml(await readAllYaml(input as Readable, file), file, bigIntegers);
       return;
     }
     const reader = new JsonInputReader(file, bigIntegers);
@@ -493,9 +493,25 @@ function joinInto(parts: Buffer[], joined: Buffer): Buffer {
   return joined;
 }
 
-async function readAll(input: Readable): Promise<Buffer> {
+/**
+ * The most YAML input holds. YAML is parsed whole, and the parser holds about fifteen times the
+ * text: 300 MB of it ran the heap out (a crash, not an error) and /dev/zero read as YAML grew
+ * without end. NDJSON has no such limit.
+ */
+export const MAX_YAML_BYTES = 64 * 1024 * 1024;
+
+async function readAllYaml(input: Readable, file: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of input) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  let bytes = 0;
+  for await (const chunk of input) {
+    const part = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+    bytes += part.length;
+    if (bytes > MAX_YAML_BYTES) {
+      const name = file === "-" ? "stdin" : file;
+      throw new OnexError(ErrorCode.FileUnreadable, `${name} holds more than ${MAX_YAML_BYTES / 1024 / 1024} MiB of YAML, which is read whole: write a log that large as NDJSON, read one line at a time`, { file: name, bytes });
+    }
+    chunks.push(part);
+  }
   return Buffer.concat(chunks);
 }
 

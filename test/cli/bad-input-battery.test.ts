@@ -118,6 +118,10 @@ const CASES: Record<string, Case> = {
   "nats-auth: binary": { args: ["nats-auth", "binary.dat"], code: JsonSyntax, exit: 1 },
   "nats-auth: an empty identities file": { args: ["nats-auth", "empty.json"], code: Usage, exit: 2 },
   "nats-auth: not YAML": { args: ["nats-auth", "msgs.ndjson"], code: YamlSyntax, exit: 3 },
+  // YAML is read whole: a device that never ends is refused at the limit, not read until the heap runs out.
+  "nats-auth: a device that never ends": { args: ["nats-auth", "/dev/zero"], code: FileUnreadable, exit: 3, says: "more than 64 MiB of YAML" },
+  "validate: YAML from a device that never ends": { args: ["validate", "v0.2", "/dev/zero", "--format", "yaml"], code: FileUnreadable, exit: 3, says: "more than 64 MiB of YAML" },
+  "streams apply: --identities a device that never ends": { args: ["streams", "apply", "--identities", "/dev/zero", "--server", "nats://127.0.0.1:1"], code: FileUnreadable, exit: 3 },
   "nats-auth: an identity with an empty password": { args: ["nats-auth", "ids-empty-password.yaml"], code: Usage, exit: 2, says: 'ids-empty-password.yaml: user "admin-a" has an empty password' },
   "nats-auth: an identity with an empty user name": { args: ["nats-auth", "ids-empty-user.yaml"], code: Usage, exit: 2, says: "identity 1 has an empty user name" },
   "nats-auth: a user name twice": { args: ["nats-auth", "ids-twice.yaml"], code: Usage, exit: 2, says: 'user "admin-a" is listed twice' },
