@@ -719,7 +719,17 @@ class JsonInputReader {
     const lines = this.held.map((held) => ("text" in held && /^\s*\{/.test(held.text) ? { ...held, text: held.text.replace(/,\s*$/, "") } : held));
     const lineWise = lines.some((held) => "text" in held && /^\s*\{/.test(held.text) && this.parsesAlone(held));
     if (lineWise) {
-      for (const held of lines) if (!("text" in held && /^\s*[[\]]?\s*$/.test(held.text))) this.lineItems(held, out);
+      const items: InputItem[] = [];
+      for (const held of lines) if (!("text" in held && /^\s*[[\]]?\s*$/.test(held.text))) this.lineItems(held, items);
+      // Every line read, yet the whole is no JSON (a bracket or comma missing or extra, an array
+      // cut short): that is reported too, in line order, or a file cut off after an element would
+      // pass for whole. Its elements are all read, so no text of it is kept for a dead letter.
+      if (!items.some((item) => "error" in item)) {
+        const at = error.details.line ?? this.documentStart;
+        const after = items.findIndex((item) => item.line > at);
+        items.splice(after === -1 ? items.length : after, 0, { line: at, error, shape: "document" });
+      }
+      out.push(...items);
       return;
     }
     out.push({ line: error.details.line ?? this.documentStart, error, shape: "document", raw: text });

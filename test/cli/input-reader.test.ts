@@ -102,6 +102,23 @@ describe("the input reader", () => {
     expect(summary(await read(text))).toEqual([{ line: 2, index: undefined }, { line: 3, code: ErrorCode.JsonSyntax }, { line: 4, index: undefined }, { line: 5, index: undefined }]);
   });
 
+  it("an array with one object per line whose brackets or commas are wrong reads its elements and reports the fault at its line", async () => {
+    const [a, b] = [JSON.stringify(six[0]), JSON.stringify(six[1])];
+    const cases: [string, string[], number][] = [
+      ["cut short after an element", ["[", `${a},`, b], 3],
+      ["a comma missing", ["[", a, b, "]"], 3],
+      ["a comma after the last element", ["[", `${a},`, `${b},`, "]"], 4],
+      ["a bracket too many", ["[", `${a},`, b, "]", "]"], 5],
+      ["NDJSON lines ending in commas", [`${a},`, `${b},`], 1],
+    ];
+    for (const [what, text, line] of cases) {
+      const items = summary(await read(text.join("\n") + "\n"));
+      expect(items, what).toContainEqual({ line, code: ErrorCode.JsonSyntax });
+      expect(items.filter((item) => !("code" in item)), what).toHaveLength(2);
+      expect(items.map((item) => item.line), what).toEqual([...items.map((item) => item.line)].sort((x, y) => x - y));
+    }
+  });
+
   it("a pretty document with an error is one error at the line of the error", async () => {
     const text = JSON.stringify(six[0], null, 2).replace('"action": "render"', '"action": render');
     const items = await read(text);
