@@ -57,6 +57,8 @@ function nativeParse(text: string): unknown {
   // would cost it a hundred times what it costs the exact reader, which stops at the limit.
   // Messages are far smaller; a larger text goes to the exact reader.
   if (text.length > FAST_PATH_MAX_LENGTH) return NOT_SURE;
+  // JSON.parse decodes the escape of a lone surrogate, which the exact reader refuses.
+  if (SURROGATE_ESCAPE.test(text)) return NOT_SURE;
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -73,6 +75,9 @@ function nativeParse(text: string): unknown {
   if (members === namesBeforeColons(text)) return value;
   return tallyColons(text, value) ? value : NOT_SURE;
 }
+
+/** The escape of a UTF-16 surrogate, paired or not (or text that looks like one after an escaped backslash): the exact reader decides. */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
 
 /** `memberCount` found a number or a depth the exact reader would treat otherwise. */
 const NOT_PLAIN = -1;
@@ -405,14 +410,22 @@ class JsonTextReader {
       }
       i++;
     }
+    let value: string;
     try {
-      const value = JSON.parse(text.slice(start - 1, i + 1)) as string;
-      this.pos = i + 1;
-      return value;
+      value = JSON.parse(text.slice(start - 1, i + 1)) as string;
     } catch {
       this.pos = start;
       return this.fail("invalid escape sequence in a string");
     }
+    // I-JSON (RFC 7493), which RFC 8785 canonicalizes: no string holds a lone surrogate. Its
+    // escape is the one way JSON text spells one (UTF-8 cannot), and no message, record or
+    // signature may carry it: every reader refuses it here, as create() and canonicalize do.
+    if (!(value as string & { isWellFormed(): boolean }).isWellFormed()) {
+      this.pos = start;
+      throw this.error(ErrorCode.CanonicalJson, "a string escapes a lone UTF-16 surrogate (\\ud800-\\udfff without its pair), which JSON data onex reads may not hold", this.line, this.pos - this.lineStart + 1, {});
+    }
+    this.pos = i + 1;
+    return value;
   }
 
   private number(): number | bigint {

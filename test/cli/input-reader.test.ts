@@ -317,6 +317,28 @@ describe("commands share the reader", () => {
     expect(Buffer.from(back.stdout)).toEqual(Buffer.from(v01));
   });
 
+  it("a lone surrogate escaped in a string is ONEX_E_CANONICAL_JSON at its line in validate and migrate, on one thread or two; a pair is a character", async () => {
+    const lone = JSON.stringify(dispatch(8, { input: { s: "LONE" } })).replace('"LONE"', '"a\\ud800b"');
+    const paired = JSON.stringify(dispatch(9, { input: { s: "PAIR" } })).replace('"PAIR"', '"\\ud83d\\ude00"');
+    const log = [JSON.stringify(dispatch(1)), lone, paired].join("\n") + "\n";
+    const validate = onex(dir, ["validate", "v0.1", "-"], log);
+    expect(validate.code).toBe(1);
+    expect(validate.stdout + validate.stderr).toMatch(/-:2: .*ONEX_E_CANONICAL_JSON: .*lone UTF-16 surrogate/);
+    expect(validate.stdout + validate.stderr).toContain("2 valid, 1 invalid");
+    for (const workers of ["0", "2"]) {
+      writeFileSync(join(dir, "surrogates.ndjson"), log);
+      const migrate = onex(dir, ["migrate", "v0.1", "v0.2", "surrogates.ndjson", "--workers", workers, "--dead-letter", `dl-${workers}.ndjson`, "--out", `out-${workers}.ndjson`]);
+      expect(migrate.code, migrate.stderr).toBe(0);
+      expect(readFileSync(join(dir, `out-${workers}.ndjson`), "utf8").trim().split("\n")).toHaveLength(2);
+      expect(readFileSync(join(dir, `out-${workers}.ndjson`), "utf8")).toContain("😀");
+      const letter = JSON.parse(readFileSync(join(dir, `dl-${workers}.ndjson`), "utf8")) as { line: number; code: string; raw: string };
+      expect([letter.line, letter.code, letter.raw]).toEqual([2, ErrorCode.CanonicalJson, lone]);
+    }
+    // Read alone: a message's JSON, a record file's, the same rule.
+    const { parseJson } = await import("../../runtime/json-text.js");
+    expect(() => parseJson('{"\\udfff":1}')).toThrow(expect.objectContaining({ code: ErrorCode.CanonicalJson }));
+  });
+
   it("a line of another version in a log says which version it declares, in validate and migrate", () => {
     const example = (version: string) => readFileSync(join(PROJECT_ROOT, "docs", "examples", `v${version}.ndjson`), "utf8").split("\n")[0]! + "\n";
     for (const older of ["0.1", "0.0.9"]) {
