@@ -38,7 +38,7 @@ export default class AsyncApi extends OnexCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(AsyncApi);
     const server = serverOf(flags.server);
-    const format = (flags.format ?? (flags.out?.endsWith(".json") ? "json" : "yaml")) as AsyncApiFormat;
+    const format = (flags.format ?? (flags.out?.toLowerCase().endsWith(".json") ? "json" : "yaml")) as AsyncApiFormat;
     const { versionAsyncApi } = await import("../../generator/asyncapi/version-asyncapi.js");
     const text = await versionAsyncApi(schemasDirOf(flags.schemas), args.version, format, { server });
     if (!flags.out) {

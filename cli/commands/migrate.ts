@@ -82,6 +82,8 @@ export default class Migrate extends OnexCommand {
     }
     // Even with --force: the input replaced by its migrated messages loses every one not written (skipped, dead-lettered, or all of them when the run stops).
     for (const [flag, path] of [["--out", flags.out], ["--dead-letter", flags["dead-letter"]]] as const) {
+      // Refused before the input is read, not once it all was.
+      if (path === "") throw new OnexError(ErrorCode.Usage, `${flag} is empty: name the file to write`);
       if (path !== undefined && file !== "-" && sameFile(path, file)) throw new OnexError(ErrorCode.Usage, `${flag} names the input file (${file}); the messages not written there would be lost: write to another file`);
     }
     // Outputs are created (and checked) only now that the arguments are known good, and committed only on success.

@@ -1,6 +1,6 @@
 /** `onex asyncapi` and `onex generate --asyncapi` on the built CLI (run `npm run build` first, as `npm test` does). */
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
 import { GENERATED_MARKER } from "../../generator/writer.js";
@@ -33,6 +33,10 @@ describe("onex asyncapi", () => {
     expect(again.stderr).toMatch(/^error ONEX_E_FILE_EXISTS: .*exists; pass --force to replace it/);
     expect(runCli(["asyncapi", "v0.1", "--out", out, "--force"]).status).toBe(0);
     expect(JSON.parse(await readFile(out, "utf8"))).toMatchObject({ servers: { nats: { host: "localhost:4222" } } });
+    // The extension in capitals names JSON too.
+    const upper = join(dirname(out), "ASYNCAPI.JSON");
+    expect(runCli(["asyncapi", "v0.1", "--out", upper]).status).toBe(0);
+    expect(JSON.parse(await readFile(upper, "utf8"))).toMatchObject({ asyncapi: "3.0.0" });
   });
 
   it("exits 2 with ONEX_E_UNKNOWN_VERSION and no stack trace for an unknown version", () => {

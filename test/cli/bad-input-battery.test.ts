@@ -114,6 +114,8 @@ const CASES: Record<string, Case> = {
   "grant revoke: --list is a folder": { args: ["grant", "revoke", "dup.json", "--key", "k.key", "--list", "folder"], code: JsonDuplicateKey, exit: 1 },
   "grant inspect: empty": { args: ["grant", "inspect", "empty.json"], code: JsonSyntax, exit: 1 },
   "grant inspect: a folder": { args: ["grant", "inspect", "folder"], code: FileUnreadable, exit: 3 },
+  "migrate: an empty --out": { args: ["migrate", "v0.1", "v0.2", "msgs.ndjson", "--out", ""], code: Usage, exit: 2, says: "--out is empty" },
+  "migrate: an empty --dead-letter": { args: ["migrate", "v0.1", "v0.2", "msgs.ndjson", "--dead-letter", ""], code: Usage, exit: 2, says: "--dead-letter is empty" },
   "nats-auth: missing": { args: ["nats-auth", "nope.yaml"], code: FileNotFound, exit: 3 },
   "nats-auth: binary": { args: ["nats-auth", "binary.dat"], code: JsonSyntax, exit: 1 },
   "nats-auth: an empty identities file": { args: ["nats-auth", "empty.json"], code: Usage, exit: 2 },
