@@ -81,7 +81,10 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
   const known = await versionsIn(schemasDir);
   manifest.compatible_with.forEach((other, i) => {
     if (!known.includes(other)) {
-      report(ErrorCode.ManifestInvalid, ["compatible_with", i], `compatible_with names v${other}, which is not a version of this schemas folder (${known.map((v) => `v${v}`).join(", ")})`, { version: manifest.version });
+      // The same number spelt otherwise (0.2.0 for the folder v0.2): the protocol block carries the text as written, so it must be the folder's.
+      const spelt = /^\d+(\.\d+)*$/.test(other) ? known.find((v) => compareVersions(v, other) === 0) : undefined;
+      const hint = spelt === undefined ? "" : `; write it "${spelt}", as its folder v${spelt} spells it`;
+      report(ErrorCode.ManifestInvalid, ["compatible_with", i], `compatible_with names v${other}, which is not a version of this schemas folder (${known.map((v) => `v${v}`).join(", ")})${hint}`, { version: manifest.version });
     } else if (folder === `v${manifest.version}` && compareVersions(other, manifest.version) >= 0) {
       report(ErrorCode.ManifestInvalid, ["compatible_with", i], `compatible_with names v${other}, which is not older than v${manifest.version}; a version can only stay compatible with earlier ones`, { version: manifest.version });
     }

@@ -292,7 +292,8 @@ describe("lenses are checked against the schemas they connect", () => {
 
 describe("compatible_with names only older versions of the schemas folder", () => {
   it.each([
-    ["an unknown version", '["0.1"]', '["0.3"]', /compatible_with names v0\.3, which is not a version of this schemas folder \(v0\.0\.9, v0\.1, v0\.2\)/],
+    ["an unknown version", '["0.1"]', '["0.3"]', /compatible_with names v0\.3, which is not a version of this schemas folder \(v0\.0\.9, v0\.1, v0\.2\)$/m],
+    ["a version spelt otherwise than its folder", '["0.1"]', '["0.1.0"]', /compatible_with names v0\.1\.0, which is not a version of this schemas folder \(v0\.0\.9, v0\.1, v0\.2\); write it "0\.1", as its folder v0\.1 spells it/],
     ["the version itself", '["0.1"]', '["0.2"]', /compatible_with names v0\.2, which is not older than v0\.2/],
     ["a newer version", '["0.0.9"]', '["0.2"]', /compatible_with names v0\.2, which is not older than v0\.1/],
   ])("refuses %s, located at the entry", async (_what, before, after, message) => {
