@@ -29,7 +29,7 @@ for (const entry of readdirSync(SDK, { withFileTypes: true })) {
 }
 // The build of a version no longer generated (its schemas folder renamed or removed) would be
 // shipped: tsc never removes what it compiled before.
-for (const entry of readdirSync(DIST, { withFileTypes: true })) {
+for (const entry of existsSync(DIST) ? readdirSync(DIST, { withFileTypes: true }) : []) {
   if (isVersion(entry) && entryPoints[`${entry.name}/index`] === undefined) rmSync(join(DIST, entry.name), { recursive: true, force: true });
 }
 if (existsSync(join(SDK, "transforms", "index.ts"))) entryPoints["transforms/index"] = join(SDK, "transforms", "index.ts");
