@@ -26,8 +26,9 @@ async function clusterWithStreams(): Promise<NatsCluster> {
   const started = await startNatsCluster(3);
   const nc = await natsConnect({ servers: started.urls });
   // Stream creation waits for the cluster to be able to place three replicas (on a loaded host,
-  // even the account's JetStream info can go unanswered for a while after the first leader).
-  const deadline = Date.now() + 30_000;
+  // even the account's JetStream info can go unanswered for a while after the first leader; a full
+  // CI run once took more than 30 s to place them).
+  const deadline = Date.now() + 60_000;
   for (;;) {
     try {
       await applyStreams(await jetstreamManager(nc), planStreams([v0_1, v0_2], { replicas: 3 }, { replicas: 3 }));
@@ -43,7 +44,7 @@ async function clusterWithStreams(): Promise<NatsCluster> {
 
 beforeAll(async () => {
   cluster = await clusterWithStreams();
-}, 60_000);
+}, 90_000);
 
 afterAll(async () => {
   await cluster?.stop();
