@@ -61,6 +61,12 @@ console.log(JSON.stringify({
 }));
 `;
 
+/** Whether this Node runs require() of an ES module without a flag (from 20.19 and 22.12). */
+const REQUIRE_ESM_UNFLAGGED = (() => {
+  const [major, minor] = process.versions.node.split(".").map(Number) as [number, number];
+  return major > 22 || (major === 22 && minor >= 12) || (major === 20 && minor >= 19);
+})();
+
 const TSC = join(PROJECT_ROOT, "node_modules", "typescript", "bin", "tsc");
 const STRICT_NODENEXT = { strict: true, module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", outDir: "out", skipLibCheck: true };
 
@@ -210,14 +216,12 @@ console.log(JSON.stringify({ library: ed25519Library(), genuine: isValidSignatur
   });
 
   it("loads through require() in a CommonJS consumer (Node's require(esm), unflagged from 20.19 and 22.12, as the README says)", async () => {
-    const [major, minor] = process.versions.node.split(".").map(Number) as [number, number];
-    const unflagged = major > 22 || (major === 22 && minor >= 12) || (major === 20 && minor >= 19);
     await writeFile(
       join(service, "main.cjs"),
       `const { TaskDispatch } = require("@onex/sdk/v0.2");\nconst { ErrorCode } = require("@onex/runtime");\nconsole.log(JSON.stringify({ type: TaskDispatch.type, code: ErrorCode.ValidationFailed }));\n`,
     );
     const result = spawnSync(process.execPath, [join(service, "main.cjs")], { cwd: service, encoding: "utf8" });
-    if (!unflagged) {
+    if (!REQUIRE_ESM_UNFLAGGED) {
       expect(result.stderr).toContain("ERR_REQUIRE_ESM");
       return;
     }
@@ -243,8 +247,7 @@ console.log(JSON.stringify({ library: ed25519Library(), genuine: isValidSignatur
     const nodenext = await compile("NodeNext");
     expect(nodenext.stdout + nodenext.stderr).toBe("");
     expect(await readFile(join(project, "out", "main.js"), "utf8")).toContain('require("@onex/sdk/v0.2")');
-    const [major, minor] = process.versions.node.split(".").map(Number) as [number, number];
-    if (!(major > 22 || (major === 22 && minor >= 12) || (major === 20 && minor >= 19))) return;
+    if (!REQUIRE_ESM_UNFLAGGED) return;
     const run = spawnSync(process.execPath, [join(project, "out", "main.js")], { cwd: project, encoding: "utf8" });
     expect(run.stderr).toBe("");
     expect(JSON.parse(run.stdout)).toEqual({ type: "signal.task.dispatch", code: "ONEX_E_VALIDATION" });
