@@ -768,7 +768,13 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
     if (problem) {
       const pos = lineCounter.linePos(problem.pos[0]);
       const duplicate = problem.code === "DUPLICATE_KEY";
-      const message = duplicate ? `a mapping names the same key twice: ${problem.message.split("\n")[0]}` : `not valid YAML: ${problem.message.split("\n")[0]}`;
+      // The yaml package follows nesting by recursion, and reports running out of stack as its error.
+      const tooDeep = problem.message.startsWith("Maximum call stack size exceeded");
+      const message = duplicate
+        ? `a mapping names the same key twice: ${problem.message.split("\n")[0]}`
+        : tooDeep
+          ? "not valid YAML for onex: nesting is deeper than the YAML reader follows (several hundred levels; JSON input reads up to 1000)"
+          : `not valid YAML: ${problem.message.split("\n")[0]}`;
       items.push({ line: pos.line, error: new OnexError(duplicate ? ErrorCode.JsonDuplicateKey : ErrorCode.YamlSyntax, message, { file, line: pos.line, column: pos.col }), shape: "yaml" });
       continue;
     }

@@ -4,7 +4,8 @@
  * to workers and their results come back in input order. A batch's bytes are read into memory
  * shared with the workers (BatchBuffers) and its output is written by the worker into shared
  * memory too, so nothing is copied and this thread only counts lines and writes. At most four
- * batches per worker are in flight, so memory stays flat however long the input is.
+ * batches per worker, and about 64 MiB of input, are in flight, so memory stays flat however
+ * long the input is and however long its lines.
  */
 import { Worker } from "node:worker_threads";
 import { ErrorCode, OnexError } from "@onex/runtime";
@@ -69,6 +70,13 @@ const SPARE_SLOTS = 4;
  * 6.3-8.2 s with four).
  */
 const IN_FLIGHT_PER_WORKER = 4;
+/**
+ * Bytes of input in flight past which no more is submitted until a batch comes back (one batch
+ * always may be). Batches of small lines never reach it; lines near the 64 MiB a line may hold
+ * would otherwise go to every worker at once, each holding its line several times over while
+ * it parses and writes it: 12 lines of 60 MB on 12 workers peaked at 2.5 GB, 1.5 GB with this bound.
+ */
+const MAX_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 /** Input batches are a little over 256 KiB (LINE_BATCH_BYTES in message-input.ts); a larger one gets memory of its own. */
 const INPUT_SLOT_BYTES = 1 << 19;
 /** A batch's output is about the size of its input; when larger, the rest goes to memory of its own. */
@@ -146,7 +154,8 @@ export class MigratePool {
   readonly #workers: { worker: Worker; busy: number; ready: boolean }[];
   #ready: { worker: Worker; busy: number; ready: boolean }[] = [];
   readonly #waiting = new Map<number, { resolve: (result: MigrateJobResult) => void; reject: (error: Error) => void; bytes: Uint8Array; output: number | undefined }>();
-  readonly #order: Promise<MigrateJobResult>[] = [];
+  readonly #order: { result: Promise<MigrateJobResult>; bytes: number }[] = [];
+  #bytesInFlight = 0;
   #next = 0;
   /** Why the pool stopped: a worker failed or exited on its own. Every waiting and later batch fails with it. */
   #failure: OnexError | undefined;
@@ -220,7 +229,7 @@ export class MigratePool {
 
   /** Whether the caller should take a result before submitting more. */
   get full(): boolean {
-    return this.#order.length >= this.#ready.length * IN_FLIGHT_PER_WORKER;
+    return this.#order.length >= this.#ready.length * IN_FLIGHT_PER_WORKER || this.#bytesInFlight >= MAX_BYTES_IN_FLIGHT;
   }
 
   get pending(): boolean {
@@ -239,7 +248,8 @@ export class MigratePool {
     const result = new Promise<MigrateJobResult>((resolve, reject) => this.#waiting.set(id, { resolve, reject, bytes, output }));
     // A rejection is taken by whoever awaits this batch's turn; until then it must not count as unhandled.
     result.catch(() => undefined);
-    this.#order.push(result);
+    this.#order.push({ result, bytes: bytes.byteLength });
+    this.#bytesInFlight += bytes.byteLength;
     // Least busy rather than round-robin: a worker slowed by other work on the machine would hold up every turn after its own.
     const slot = this.#ready.reduce((a, b) => (b.busy < a.busy ? b : a));
     slot.busy++;
@@ -252,7 +262,9 @@ export class MigratePool {
   /** The oldest batch's result. */
   async take(): Promise<MigrateJobResult> {
     if (this.#failure !== undefined) throw this.#failure;
-    return this.#order.shift()!;
+    const oldest = this.#order.shift()!;
+    this.#bytesInFlight -= oldest.bytes;
+    return oldest.result;
   }
 
   async close(): Promise<void> {

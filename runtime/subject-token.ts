@@ -14,7 +14,8 @@ const SAFE = /^[A-Za-z0-9_-]$/;
 // test instead of a loop. Subjects are built and checked for every message sent and received.
 const ALL_SAFE = /^[A-Za-z0-9_-]+$/;
 const utf8 = new TextEncoder();
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a value may start with U+FEFF, whose bytes a default decoder would drop.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** `~XX` for each byte below 0x80 (the common escapes: `.` of zone ids, spaces, `:`). */
 const ASCII_ESCAPE = Array.from({ length: 0x80 }, (_, byte) => "~" + byte.toString(16).toUpperCase().padStart(2, "0"));

@@ -213,8 +213,10 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
 }
 
 /** Throws ONEX_E_NO_COUNTERPART: `type` exists in `from` but not in `to`. */
-export function noCounterpart(type: string, from: string, to: string): never {
-  throw new OnexError(ErrorCode.NoCounterpart, `message type "${type}" of v${from} has no counterpart in v${to}`, { type, version: from, from, to });
+export function noCounterpart(type: string, from: string, to: string, migration?: { from: string; to: string }): never {
+  // A hop inside a longer migration names the migration too: the user asked for its versions, not the hop's.
+  const within = migration === undefined || (migration.from === from && migration.to === to) ? "" : ` (on the way from v${migration.from} to v${migration.to})`;
+  throw new OnexError(ErrorCode.NoCounterpart, `message type "${type}" of v${from} has no counterpart in v${to}${within}`, { type, version: from, from, to });
 }
 
 function isPlainObject(value: unknown): value is JsonObject {
@@ -323,7 +325,7 @@ export function migrateAlongGraph(graph: VersionGraph, message: unknown, from: s
   for (const { step, direction } of path) {
     const [source, target] = direction === "up" ? [step.older, step.newer] : [step.newer, step.older];
     const pair = step.pairs[type];
-    if (!pair) noCounterpart(type, source, target);
+    if (!pair) noCounterpart(type, source, target, { from, to });
     try {
       current = runTransformStep(current, pair, direction);
     } catch (error) {

@@ -83,6 +83,9 @@ describe("the input reader", () => {
     expect(summary(await read("\ufeff" + lines(six.slice(0, 2))))).toEqual([{ line: 1 }, { line: 2 }].map((s) => ({ ...s, index: undefined })));
     expect(summary(await read("\ufeff" + JSON.stringify(six[0], null, 2)))).toEqual([{ line: 1, index: undefined }]);
     expect(summary(await read("\ufefftype: x\n", { format: "yaml" }))).toEqual([{ line: 1, index: undefined }]);
+    // NDJSON files joined with cat: each carries its BOM to the start of a line.
+    const joined = await read(six.slice(0, 3).map((m) => "\ufeff" + JSON.stringify(m) + "\n").join(""));
+    expect(joined.map((item) => ("value" in item ? item.value : item.error.code))).toEqual(six.slice(0, 3));
   });
 
   it("a JSON array on one line yields its elements with index and line (what JSON.stringify and jq -c write)", async () => {
@@ -194,6 +197,12 @@ describe("the input reader", () => {
     // JSON spread over lines is YAML, and is read: an array with one object a line, an object with one at the first column.
     const spread = `[\n${lines(six.slice(0, 2)).trim().split("\n").join(",\n")}\n]\n`;
     expect(summary(await read(spread, { format: "yaml" }))).toEqual([{ line: 2, index: 0 }, { line: 3, index: 1 }]);
+  });
+
+  it("YAML nested past what its reader follows is a YAML error that says so, not a stack trace", async () => {
+    const items = await read("[".repeat(5_000) + "]".repeat(5_000) + "\n", { format: "yaml" });
+    expect(summary(items)).toEqual([{ line: 1, code: ErrorCode.YamlSyntax }]);
+    expect((items[0] as { error: Error }).error.message).toContain("nesting is deeper than the YAML reader follows");
   });
 
   it("a YAML sequence is a list of messages, as a JSON array is, and migrate writes it back as one", async () => {

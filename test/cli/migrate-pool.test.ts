@@ -187,6 +187,32 @@ describe("MigratePool", () => {
       await pool.close();
     }
   });
+  it("holds back batches once about 64 MiB of input is in flight, so long lines do not go to every worker at once", async () => {
+    const { MigratePool } = (await import(pathToFileURL(join(PROJECT_ROOT, "dist/cli/migrate-pool.js")).href)) as typeof import("../../cli/migrate-pool.js");
+    const file = join(dir, "long-lines.ndjson");
+    const long = JSON.parse(examples.find((l) => l.includes('"signal.task.dispatch"'))!) as { payload: { input: Record<string, string> } };
+    long.payload.input.document = "x".repeat(33 * 1024 * 1024);
+    const line = Buffer.from(JSON.stringify(long) + "\n");
+    const pool = new MigratePool(4, { file, from: "0.2", to: "0.1", transforms: pathToFileURL(join(PROJECT_ROOT, "generated/dist/transforms/index.js")).href });
+    try {
+      while (!pool.ready) await new Promise((resolve) => setTimeout(resolve, 10));
+      // Four workers take sixteen small batches before they are full; two of these lines are enough.
+      pool.submit({ bytes: Buffer.from(line), firstLine: 1, last: false });
+      expect(pool.full).toBe(false);
+      pool.submit({ bytes: Buffer.from(line), firstLine: 2, last: true });
+      expect(pool.full).toBe(true);
+      const first = await pool.take();
+      expect(pool.full).toBe(false);
+      const second = await pool.take();
+      for (const [n, result] of [first, second].entries()) {
+        const text = result.pieces.map((p) => ("text" in p ? Buffer.from(p.text).toString() : JSON.stringify(p))).join("");
+        const migrated = JSON.parse(text) as { protocol: { version: string }; payload: { input: { document: string } } };
+        expect([n, migrated.protocol.version, migrated.payload.input.document.length]).toEqual([n, "0.1", 33 * 1024 * 1024]);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
 });
 
 describe("MigratePool when a worker is gone", () => {

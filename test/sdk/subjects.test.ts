@@ -9,7 +9,7 @@ const NATS_TOKEN = /^[^\s.*>]+$/;
 
 // Any well-formed string: ASCII-heavy with the characters NATS forbids, plus any code point.
 const value = fc.oneof(
-  fc.string({ unit: fc.constantFrom(".", "*", ">", " ", "\t", "~", "%", "a", "Z", "0", "-", "_", "é", "🚀"), minLength: 1 }),
+  fc.string({ unit: fc.constantFrom(".", "*", ">", " ", "\t", "~", "%", "a", "Z", "0", "-", "_", "é", "🚀", "\uFEFF"), minLength: 1 }),
   fc.string({ unit: "binary", minLength: 1 }),
 );
 

@@ -145,6 +145,19 @@ describe("composed paths", () => {
     });
   }
 
+  it("a type lost at a hop of a longer migration is named with the hop and the migration asked for", () => {
+    const lost = versionGraph.steps.find((s) => s.newer === newest && s.older !== oldest && s.newTypes.length > 0);
+    expect(lost).toBeDefined();
+    const type = lost!.newTypes[0]!;
+    const [m] = fc.sample(messages(newest, type), { numRuns: 1, seed: 1 });
+    expect(() => migrate(m, newest, oldest)).toThrow(
+      expect.objectContaining({
+        code: "ONEX_E_NO_COUNTERPART",
+        message: `message type "${type}" of v${newest} has no counterpart in v${lost!.older} (on the way from v${newest} to v${oldest})`,
+      }),
+    );
+  });
+
   it("migrate() validates its input against the source version", () => {
     try {
       migrate({ type: "signal.state.update", payload: {} }, "0.2", "0.1");
