@@ -16,7 +16,7 @@ import type { JetStreamClient, JetStreamManager, JsMsg, StoredMsg } from "@nats-
 import { ErrorCode, OnexError } from "../errors.js";
 import { checkWhole } from "../option-check.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
-import { OnexHeader } from "./headers.js";
+import { OnexHeader, readableHeaders } from "./headers.js";
 import { DEAD_LETTER_SUBJECTS, UNSCOPED_LETTER_ZONE } from "./streams.js";
 import { jetStreamFailure, lookUpStream, storedMessage, withRetry } from "./with-retry.js";
 
@@ -87,8 +87,10 @@ export function deadLetterSubject(zone: string | undefined, stream: string, cons
  */
 export async function deadLetter(js: JetStreamClient, msg: JsMsg, writer: LetterWriter, reason: OnexError, deliveries: number): Promise<void> {
   const h = natsHeaders();
+  // Headers that cannot be read are not kept: the letter's reason says so.
+  const original = readableHeaders(() => msg.headers);
   for (const key of KEPT_HEADERS) {
-    const value = msg.headers?.get(key);
+    const value = original?.get(key);
     if (value) h.set(key === "Nats-Msg-Id" ? OnexHeader.DlqMsgId : key, cutUtf8(value, MAX_HEADER_BYTES));
   }
   h.set(OnexHeader.DlqReason, reason.code);
@@ -210,7 +212,8 @@ export async function getDeadLetter(jsm: JetStreamManager, sequence: number, zon
 }
 
 function fromStored(deadLetterStream: string, stored: StoredMsg): DeadLetter {
-  const headers = headerRecord(stored.header);
+  // A member writes letters under its zone's prefix, so a letter's headers may be unreadable too: then it has none.
+  const headers = headerRecord(readableHeaders(() => stored.header) ?? undefined);
   const truncated = headers[OnexHeader.DlqTruncated];
   return {
     deadLetterStream,

@@ -18,3 +18,19 @@ export const OnexHeader = {
   DlqTruncated: "Onex-Dlq-Truncated",
   DlqDigest: "Onex-Dlq-Digest",
 } as const;
+
+/**
+ * A received message's headers as `read` reads them (`() => msg.headers`), or null when they
+ * cannot be read. nats-server stores and
+ * delivers a header name holding a space, a colon or a byte outside ASCII as it was published,
+ * and nats.js throws on such a name when the headers are first read: read unguarded, one
+ * message published by anyone allowed to publish would end every subscription, watch or
+ * history read that reaches it, again after every restart.
+ */
+export function readableHeaders<H>(read: () => H): H | null {
+  try {
+    return read();
+  } catch {
+    return null;
+  }
+}

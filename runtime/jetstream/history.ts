@@ -5,7 +5,7 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
 import { checkWhole } from "../option-check.js";
-import { OnexHeader } from "./headers.js";
+import { OnexHeader, readableHeaders } from "./headers.js";
 import { readStored } from "./stored-reader.js";
 import { lookUpStream } from "./with-retry.js";
 
@@ -43,7 +43,7 @@ export async function* readHistory(js: JetStreamClient, jsm: JetStreamManager, s
   let count = 0;
   for await (const msg of readStored(js, jsm, stream, { from, upTo: last, averageBytes: info.state.bytes / info.state.messages })) {
     // The body's type, which its signature covers; the header only when the body has none.
-    const type = bodyType(msg.data) ?? (msg.headers?.get(OnexHeader.Type) || undefined);
+    const type = bodyType(msg.data) ?? (readableHeaders(() => msg.headers)?.get(OnexHeader.Type) || undefined);
     if (options.type !== undefined && type !== options.type) continue;
     yield { sequence: msg.seq, subject: msg.subject, time: new Date(msg.info.timestampNanos / 1_000_000).toISOString(), type, data: msg.data };
     if (++count >= limit) return;

@@ -21,7 +21,7 @@ import { bodyOf } from "./history.js";
 import { readStored } from "./stored-reader.js";
 import { jetStreamFailure, withRetry } from "./with-retry.js";
 import { deadLetter } from "./dead-letter.js";
-import { OnexHeader } from "./headers.js";
+import { OnexHeader, readableHeaders } from "./headers.js";
 import { streamNameOf, zoneStreamNameOf } from "./streams.js";
 import { forgetOldest } from "../forget-oldest.js";
 import { checkWhole } from "../option-check.js";
@@ -141,7 +141,11 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   const ledger = transport.handedBack;
 
   const storedAsOf = (msg: JsMsg) => `${stream}#${msg.info.streamSequence}`;
-  const inboundOf = (msg: JsMsg): Inbound => ({ data: msg.data, subject: msg.subject, typeHeader: msg.headers?.get(OnexHeader.Type) || undefined, versionHeader: msg.headers?.get(OnexHeader.Version) || undefined, storedAs: storedAsOf(msg) });
+  const inboundOf = (msg: JsMsg): Inbound => {
+    const headers = readableHeaders(() => msg.headers);
+    if (headers === null) return { data: msg.data, subject: msg.subject, headersUnreadable: true, storedAs: storedAsOf(msg) };
+    return { data: msg.data, subject: msg.subject, typeHeader: headers?.get(OnexHeader.Type) || undefined, versionHeader: headers?.get(OnexHeader.Version) || undefined, storedAs: storedAsOf(msg) };
+  };
   // Delivery counts are per consumer, so hand-backs are too.
   const handBackKey = (msg: JsMsg) => `${stream}/${consumerName}#${msg.info.streamSequence}`;
   const attemptsOf = (msg: JsMsg) => msg.info.deliveryCount - ledger.count(handBackKey(msg));

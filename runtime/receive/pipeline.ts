@@ -32,6 +32,8 @@ export interface Inbound {
   typeHeader?: string;
   /** The `Onex-Version` header, when the sender set one: like the type header, it must agree with the body. */
   versionHeader?: string;
+  /** Set when the message's header block could not be read (readableHeaders): its routing headers cannot be checked. */
+  headersUnreadable?: true;
   /** Which stored message this is (stream and sequence): a redelivery is the same stored message, a replay is another. */
   storedAs: string;
 }
@@ -186,6 +188,9 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
     });
   };
   const prepare = (inbound: Inbound): Prepared => {
+    if (inbound.headersUnreadable) {
+      return new Settled(reject(new OnexError(ErrorCode.RoutingMismatch, "the message's headers cannot be read (a header name with a space, a colon or a byte outside ASCII), so its Onex-Type and Onex-Version cannot be checked against its body", {})));
+    }
     let value: unknown;
     try {
       value = decodeInput(inbound.data, "*");

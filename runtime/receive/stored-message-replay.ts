@@ -20,7 +20,7 @@ import { forgetOldest } from "../forget-oldest.js";
 
 /** Wraps a replay guard; one per process (or client), shared by its subscriptions. */
 export class StoredMessageReplay {
-  /** id → the stored message it was first accepted as, in insertion order. */
+  /** Signer and id (as the guard remembers them) → the stored message it was first accepted as, in insertion order. */
   readonly #acceptedAs = new Map<string, string>();
   /** id → the first stored message holding it and its signature, learnt from the stream's history (see seed). */
   readonly #storedFirst = new Map<string, { storedAs: string; signature: string }>();
@@ -49,14 +49,17 @@ export class StoredMessageReplay {
     return {
       accept: (message, now) => {
         const id = (message as { id?: unknown }).id;
-        if (typeof id === "string" && this.#acceptedAs.get(id) === storedAs) return;
+        const signer = (message as { trust?: { signer?: unknown } }).trust?.signer;
+        // Per signer, as the guard: another signer's message under this id must not pass as its redelivery, nor the other way round.
+        const accepted = `${typeof signer === "string" ? signer : ""}\n${String(id)}`;
+        if (typeof id === "string" && this.#acceptedAs.get(accepted) === storedAs) return;
         const first = typeof id === "string" ? this.#storedFirst.get(id) : undefined;
         if (first !== undefined && first.storedAs !== storedAs && first.signature === signatureOf(message)) {
           throw new OnexError(ErrorCode.Replay, `message ${String(id)} was already stored as ${first.storedAs}`, { reason: "duplicate", messageId: id });
         }
         this.guard.accept(message, now);
         if (typeof id !== "string") return;
-        this.#acceptedAs.set(id, storedAs);
+        this.#acceptedAs.set(accepted, storedAs);
         if (this.#acceptedAs.size > this.remember) forgetOldest(this.#acceptedAs);
       },
     };

@@ -12,6 +12,7 @@ import type { KV } from "@nats-io/kv";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import type { ReplyInbox } from "../jetstream/reply-inbox.js";
 import { publishToStream } from "../jetstream/stream-publish.js";
+import { readableHeaders } from "../jetstream/headers.js";
 
 /** A key's last message, as nats.js's KvEntry gives it. */
 export interface KvRecord {
@@ -42,11 +43,16 @@ export class KvBucket {
 
   /** The key's last message (a put, or a delete or purge marker), or null when it has none. */
   async get(key: string): Promise<KvRecord | null> {
-    if (!this.direct) return this.kv.get(key);
     const subject = `$KV.${this.name}.${key}`;
+    if (!this.direct) {
+      const entry = await this.kv.get(key);
+      // nats.js reads the operation from the stored headers when it is first asked for.
+      return entry === null || readableHeaders(() => entry.operation) !== null ? entry : this.#readAsPut(key, subject);
+    }
     // The key's subject in the request's own subject, as nats.js sends it, so permissions can govern it.
     const reply = await this.inbox.request(`$JS.API.DIRECT.GET.KV_${this.name}.${subject}`, EMPTY, undefined, this.timeoutMs);
-    const found = reply.headers;
+    const found = readableHeaders(() => reply.headers);
+    if (found === null) return this.#readAsPut(key, subject);
     if (found?.code === 404) return null;
     if (found === undefined || found.code !== 0) throw new Error(`direct get of ${key} in ${this.name} failed: ${found?.code ?? "no headers"} ${found?.description ?? ""}`.trimEnd());
     // The stored message's own headers come first and the server's after them: whoever writes to
@@ -61,6 +67,22 @@ export class KvBucket {
       value,
       string: () => fromUtf8.decode(value),
     };
+  }
+
+  /**
+   * The last message at `subject` when its headers cannot be read (readableHeaders): whoever may
+   * write to the bucket may write such headers, as they may write any bytes. Read through the
+   * stream's JSON API, whose sequence, time and data need no header read, and taken as a put: its
+   * bytes are then judged as any others, and a compare-and-set on its revision replaces it. (Refused
+   * outright, it would keep a node's address from being read or registered for good.)
+   */
+  async #readAsPut(key: string, subject: string): Promise<KvRecord | null> {
+    const reply = await this.inbox.request(`$JS.API.STREAM.MSG.GET.KV_${this.name}`, utf8.encode(JSON.stringify({ last_by_subj: subject })), undefined, this.timeoutMs);
+    const answer = JSON.parse(fromUtf8.decode(reply.data)) as { message?: { seq: number; time: string; data?: string }; error?: { code?: number; description?: string } };
+    if (answer.error?.code === 404) return null;
+    if (answer.message === undefined) throw new Error(`get of ${key} in ${this.name} failed: ${answer.error?.description ?? "no message in the answer"}`);
+    const value = answer.message.data === undefined ? EMPTY : new Uint8Array(Buffer.from(answer.message.data, "base64"));
+    return { operation: "PUT", revision: answer.message.seq, created: new Date(answer.message.time), value, string: () => fromUtf8.decode(value) };
   }
 
   /** Writes `value` if the key's last revision is `revision`; resolves with the new revision. */

@@ -16,6 +16,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { CanonicalAddress } from "./address.js";
 import type { MarkPublished } from "./registry.js";
 import { forgetOldest } from "../forget-oldest.js";
+import { readableHeaders } from "../jetstream/headers.js";
 
 /** Keys whose last published mark is kept, waiting for their entries; and keys read first. */
 const KEYS_KEPT = 1_024;
@@ -41,7 +42,9 @@ export class MarkTap {
         const key = parse(k);
         if (key === undefined) return;
         this.#published.delete(k);
-        if ((msg.headers?.get("KV-Operation") || "PUT") !== "PUT") return;
+        // Unreadable headers (readableHeaders) are no put's: such a mark is not taken early, only read as stored.
+        const headers = readableHeaders(() => msg.headers);
+        if (headers === null || (headers?.get("KV-Operation") || "PUT") !== "PUT") return;
         if (this.#published.size >= KEYS_KEPT) forgetOldest(this.#published);
         const value = msg.string();
         this.#published.set(k, value);

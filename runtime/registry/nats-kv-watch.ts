@@ -10,7 +10,8 @@
  * resumes from the last revision it saw on a consumer the cluster can place on a live node.
  */
 import { AckPolicy, DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
-import { createInbox, nanos, nuid, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import { createInbox, nanos, nuid, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { readableHeaders } from "../jetstream/headers.js";
 import type { KvRecord } from "./nats-kv-bucket.js";
 
 /** A key's write as the watch delivers it. */
@@ -189,20 +190,22 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
     let delivered = 0;
     for await (const msg of sub) {
       heard = performance.now();
+      // Whoever may write to the bucket may write headers nats.js cannot read: such a message has none here.
+      const headers = readableHeaders(() => msg.headers) ?? undefined;
       if (msg.reply === undefined || msg.reply === "" || !msg.reply.startsWith("$JS.ACK.")) {
         // A heartbeat names the last delivery sent: one lost at the end of the stream shows here.
-        const last = msg.headers?.code === 100 ? msg.headers.get("Nats-Last-Consumer") : "";
+        const last = headers?.code === 100 ? headers.get("Nats-Last-Consumer") : "";
         if (last !== "" && Number(last) !== delivered) {
           interrupt(`the server sent delivery ${last}, the last one received is ${delivered}`);
           break;
         }
-        if (msg.headers?.code === 100 && msg.headers.description.toLowerCase() === "idle heartbeat" && !msg.headers.get("Nats-Consumer-Stalled")) {
+        if (headers?.code === 100 && headers.description.toLowerCase() === "idle heartbeat" && !headers.get("Nats-Consumer-Stalled")) {
           // Never past this host's clock: heartbeats published on the delivery subject by anyone
           // else must not move it further than the clock alone would.
           if (last !== "") options.onHeard?.(Math.min(sentAfter + ++beats * options.heartbeatMs, Date.now()));
           askIfCaughtUp();
         }
-        answerStatus(nc, msg);
+        answerStatus(nc, msg, headers);
         continue;
       }
       const ack = ackInfo(msg.reply);
@@ -223,7 +226,7 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
       const value = msg.data;
       yield {
         key: msg.subject.slice(prefix.length),
-        operation: msg.headers?.get("KV-Operation") || "PUT",
+        operation: headers?.get("KV-Operation") || "PUT",
         revision: ack.streamSeq,
         created: new Date(storedAt),
         value,
@@ -249,10 +252,10 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
 }
 
 /** Answers the server's flow-control requests and stall notices; heartbeats need no answer. */
-function answerStatus(nc: NatsConnection, msg: Msg): void {
-  if (msg.headers?.code !== 100) return;
-  if (msg.headers.description === "FlowControl Request") msg.respond();
-  const stalled = msg.headers.get("Nats-Consumer-Stalled");
+function answerStatus(nc: NatsConnection, msg: Msg, headers: MsgHdrs | undefined): void {
+  if (headers?.code !== 100) return;
+  if (headers.description === "FlowControl Request") msg.respond();
+  const stalled = headers.get("Nats-Consumer-Stalled");
   if (stalled) nc.publish(stalled);
 }
 

@@ -65,6 +65,12 @@ type Slot = "entry" | "mark";
 
 const HEARTBEAT_ATTEMPTS = 3;
 const VERIFIED_CACHE = 4_096;
+/**
+ * Addresses whose newest registration is remembered, the least recently renewed forgotten first:
+ * a store writer who mints identities would otherwise grow a long-lived reader without end (an
+ * address forgotten is protected by its stored high-water mark alone, as for a new process).
+ */
+const NEWEST_KEPT = 100_000;
 /** Marks a watch verified as they were published, waiting for their entries. */
 const AHEAD_VERIFIED = 1_024;
 
@@ -246,7 +252,7 @@ export class TrustedRegistry implements Registry {
         // Refreshing it would keep a forged or replayed entry alive under this node's name.
         if (own === undefined) throw error;
         this.#logger.warn(`onex registry: the stored entry at ${address} is not this node's (${error.message}); registering it again`, { address });
-        await this.register(own.entry, own.identity);
+        await this.#registerAgain(address, own);
         return;
       }
       if (own !== undefined && resolved.entry.signature !== own.entry.signature) {
@@ -255,10 +261,24 @@ export class TrustedRegistry implements Registry {
           address,
         });
       }
+      if (own !== undefined && mark?.value !== stored.value) {
+        // The mark alone was replaced (a store writer; NATS KV writes marks and entries apart, and
+        // cannot compare one while writing the other). An entry this registry verified does not
+        // show it, but every reader that has not verified it yet refuses the entry as unmarked.
+        this.#logger.warn(`onex registry: the high-water mark at ${address} is not this node's registration; writing it again`, { address });
+        await this.#registerAgain(address, own);
+        return;
+      }
       // Only the revision just verified is refreshed: bytes written in between are read and verified again.
       if (await this.#store.heartbeat(parts, stored.revision, stored)) return;
     }
     throw new OnexError(ErrorCode.RegistryUnavailable, `the entry at ${address} kept changing while it was heart-beaten; try again`, { address });
+  }
+
+  /** Registers this node's own entry again, its mark included: register skips writing a mark it knows to hold the same bytes. */
+  async #registerAgain(address: string, own: { entry: RegistryEntryRecord; identity: NodeIdentityRecord }): Promise<void> {
+    this.#verified.delete(`mark ${address}`);
+    await this.register(own.entry, own.identity);
   }
 
   async deregister(address: string): Promise<boolean> {
@@ -525,7 +545,11 @@ export class TrustedRegistry implements Registry {
   #see(entry: RegistryEntryRecord): void {
     const at = Date.parse(entry.registered_at);
     const seen = this.#newest.get(entry.address);
-    if (seen === undefined || seen.at < at) this.#newest.set(entry.address, { at, signature: entry.signature ?? "" });
+    if (seen !== undefined && seen.at >= at) return;
+    // Set anew, so the order of the map is the order of renewal.
+    this.#newest.delete(entry.address);
+    this.#newest.set(entry.address, { at, signature: entry.signature ?? "" });
+    if (this.#newest.size > NEWEST_KEPT) forgetOldest(this.#newest);
   }
 
   #replay(address: string, newer: string, offered: string): OnexError {

@@ -1,15 +1,16 @@
 /**
- * Replay protection with bounded memory. A message is remembered until the end of its
- * validity window: the earlier of `trust.expires_at` and its creation time plus `windowMs`.
- * Messages created longer ago than `windowMs` are refused outright, so ids never need to be
- * remembered longer than that. When memory is full the oldest id is forgotten and a
- * low-water mark rises to its window end: messages whose window ends at or before the mark
- * are refused as well, so forgetting an id can never let its replay through.
+ * Replay protection with bounded memory. A message is remembered, by its signer and id, until
+ * the end of its validity window: the earlier of `trust.expires_at` and its creation time plus
+ * `windowMs`. Messages created longer ago than `windowMs` are refused outright, so ids never
+ * need to be remembered longer than that. When memory is full the id whose window ends first is
+ * forgotten and a low-water mark rises to its window end: messages whose window ends at or
+ * before the mark are refused as well, so forgetting an id can never let its replay through.
+ * Forgetting the earliest end first keeps the mark below messages created now: ids dated ahead
+ * (up to `skewMs`) by the thousand end later than any of them and are forgotten last.
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import { createdAtOf, envelopeData, MAX_DATE_MS, toMillis, type EnvelopeInput } from "./envelope.js";
 import { parseRfc3339 } from "./rfc3339-time.js";
-import { forgetOldest } from "../forget-oldest.js";
 import { checkPositive, checkWhole } from "../option-check.js";
 
 /** Replay guard bounds. */
@@ -27,10 +28,11 @@ export class ReplayGuard {
   readonly windowMs: number;
   readonly skewMs: number;
   readonly maxEntries: number;
-  /** id → end of its window (ms), in insertion order. */
+  /** Signer and id → end of its window (ms). */
   readonly #seen = new Map<string, number>();
+  /** The same, earliest end first: what is forgotten next. Pairs of a key since renewed are skipped. */
+  readonly #byEnd = new EndHeap();
   #lowWater = Number.NEGATIVE_INFINITY;
-  #nextSweep = Number.NEGATIVE_INFINITY;
 
   constructor(options: ReplayGuardOptions = {}) {
     this.windowMs = options.windowMs ?? 5 * 60_000;
@@ -61,11 +63,14 @@ export class ReplayGuard {
     const end = Math.min(created + this.windowMs, Number.isNaN(expires) ? Number.POSITIVE_INFINITY : expires);
     // An expired message is refused here too, so forgetting expired ids stays safe without the expiry policy.
     if (end <= at) throw replay(`message ${id} is past its validity window`, "expired", id);
-    const seenEnd = this.#seen.get(id);
+    // Another signer's message under this id is another message (its signer is signed): were ids
+    // remembered alone, one trusted member could use up another's ids before they arrive.
+    const signer = data.trust.signer;
+    const key = `${typeof signer === "string" ? signer : ""}\n${id}`;
+    const seenEnd = this.#seen.get(key);
     if (seenEnd !== undefined && seenEnd > at) throw replay(`message ${id} was already received`, "duplicate", id);
     if (end <= this.#lowWater) throw replay(`message ${id} is older than what the saturated replay window still remembers`, "saturated", id);
-    this.#seen.delete(id);
-    this.#remember(id, end, at);
+    this.#remember(key, end);
   }
 
   /** How many ids are remembered. */
@@ -73,16 +78,77 @@ export class ReplayGuard {
     return this.#seen.size;
   }
 
-  #remember(id: string, end: number, now: number): void {
-    // Sweeping is O(n), so under sustained saturation it runs at most a few times per window.
-    if (this.#seen.size >= this.maxEntries && now >= this.#nextSweep) {
-      for (const [seenId, seenEnd] of this.#seen) if (seenEnd <= now) this.#seen.delete(seenId);
-      this.#nextSweep = now + this.windowMs / 16;
+  #remember(key: string, end: number): void {
+    this.#seen.set(key, end);
+    this.#byEnd.push(end, key);
+    // Ended windows go first: forgetting them raises the mark to no message still accepted. The
+    // message just accepted may go too, when every other ends later: its replay then meets the mark.
+    while (this.#seen.size > this.maxEntries) {
+      const [firstEnd, firstKey] = this.#byEnd.pop()!;
+      if (this.#seen.get(firstKey) !== firstEnd) continue;
+      this.#seen.delete(firstKey);
+      this.#lowWater = Math.max(this.#lowWater, firstEnd);
     }
-    while (this.#seen.size >= this.maxEntries) {
-      for (const [, end] of forgetOldest(this.#seen)) this.#lowWater = Math.max(this.#lowWater, end);
+    // Renewed keys leave pairs behind: rebuilt from what is remembered before they outnumber it.
+    if (this.#byEnd.size > 2 * this.maxEntries + 1_024) this.#byEnd.rebuild(this.#seen);
+  }
+}
+
+/** A binary min-heap of [end, key] pairs. */
+class EndHeap {
+  #ends: number[] = [];
+  #keys: string[] = [];
+
+  get size(): number {
+    return this.#ends.length;
+  }
+
+  push(end: number, key: string): void {
+    let i = this.#ends.length;
+    this.#ends.push(end);
+    this.#keys.push(key);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.#ends[parent]! <= end) break;
+      this.#move(parent, i);
+      i = parent;
     }
-    this.#seen.set(id, end);
+    this.#ends[i] = end;
+    this.#keys[i] = key;
+  }
+
+  /** The pair with the earliest end, taken out; undefined when empty. */
+  pop(): [number, string] | undefined {
+    if (this.#ends.length === 0) return undefined;
+    const top: [number, string] = [this.#ends[0]!, this.#keys[0]!];
+    const end = this.#ends.pop()!;
+    const key = this.#keys.pop()!;
+    const n = this.#ends.length;
+    if (n === 0) return top;
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && this.#ends[child + 1]! < this.#ends[child]!) child++;
+      if (this.#ends[child]! >= end) break;
+      this.#move(child, i);
+      i = child;
+    }
+    this.#ends[i] = end;
+    this.#keys[i] = key;
+    return top;
+  }
+
+  /** Only the pairs of `remembered`. */
+  rebuild(remembered: Map<string, number>): void {
+    this.#ends = [];
+    this.#keys = [];
+    for (const [key, end] of remembered) this.push(end, key);
+  }
+
+  #move(from: number, to: number): void {
+    this.#ends[to] = this.#ends[from]!;
+    this.#keys[to] = this.#keys[from]!;
   }
 }
 

@@ -16,6 +16,7 @@ import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { DEFAULT_ZONE_CONSUMERS } from "../../runtime/jetstream/authorization.js";
 import { listDeadLetters, type DeadLetter } from "../../runtime/jetstream/dead-letter.js";
 import { OnexHeader } from "../../runtime/jetstream/headers.js";
+import { readHistory } from "../../runtime/jetstream/history.js";
 import { zoneStreamNameOf } from "../../runtime/jetstream/streams.js";
 import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
 import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
@@ -244,6 +245,42 @@ describe("poison never kills a subscription", () => {
     expect(letter!.data.length).toBeLessThan(poison.length);
     expect(heavyLetter).toMatchObject({ reason: ErrorCode.JsonSyntax, originalSequence: letter!.originalSequence + 1 });
     expect(Buffer.byteLength(heavyLetter!.headers["Onex-Type"]!)).toBeLessThanOrEqual(256);
+  });
+
+  it("a header nats.js cannot read is dead-lettered, on the main thread and with verification threads; history and letters read past it", async () => {
+    const { js } = await zones.raw("a2");
+    // nats-server stores a header name with a space (or a byte outside ASCII) as published; nats.js
+    // refuses to write one, so it goes into the header map directly, as any other client may send it.
+    const unreadable = () => {
+      const h = natsHeaders();
+      (h as unknown as { headers: Map<string, string[]> }).headers.set("Bad Name", ["x"]);
+      return h;
+    };
+    for (const threads of [0, 1]) {
+      const entity = `bad-header-${threads}`;
+      const poison = signMessage(update(ZONE_A, entity).toJSON(), zones.keys.a);
+      const { seq } = await js.publish(update(ZONE_A, entity).subject(), JSON.stringify(poison), { headers: unreadable() });
+      const a = await zones.member("a", { verifyThreads: threads });
+      const honest = update(ZONE_A, entity, "busy");
+      await a.publish(honest);
+      const sub = await a.subscribe([v0_1.StateUpdate], { zone: ZONE_A, entityId: entity, durable: entity });
+      const got = await next(sub);
+      await got.ack();
+      await sub.stop();
+      expect(got.message.id).toBe(honest.id);
+      expect((await lettersOf(entity)).map((l) => [l.reason, l.originalSequence])).toEqual([[ErrorCode.RoutingMismatch, seq]]);
+    }
+    // A member writes letters under its zone's prefix: one with such a header is listed, with none.
+    const [letter] = await lettersOf("bad-header-0");
+    await js.publish(letter!.letterSubject, "{}", { headers: unreadable() });
+    const admin = await zones.raw("adminA");
+    expect((await listDeadLetters(await admin.jsm())).filter((l) => l.letterSubject === letter!.letterSubject).map((l) => [l.reason, Object.keys(l.headers).length])).toEqual([
+      [ErrorCode.RoutingMismatch, expect.any(Number)],
+      ["", 0],
+    ]);
+    const types: (string | undefined)[] = [];
+    for await (const entry of readHistory(admin.js, await admin.jsm(), STREAM_A, {})) if (entry.subject.includes("bad-header")) types.push(entry.type);
+    expect(types).toEqual(Array(4).fill("signal.state.update"));
   });
 
   it("a valid message near max_payload whose handler gives up is dead-lettered cut, and replayed whole from its stream", async () => {

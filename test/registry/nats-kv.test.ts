@@ -1,6 +1,6 @@
-import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { connect } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, headers } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, type OnexError } from "../../runtime/errors.js";
 import { natsKvKey, parseNatsKvKey } from "../../runtime/registry/nats-kv.js";
@@ -11,7 +11,7 @@ import { startNatsProxy } from "../support/nats-proxy.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { registryConformance } from "./conformance.js";
 import { registryFaults } from "./faults.js";
-import { codeOf, eventually, makeNode, nextMatching, resign } from "./fixtures.js";
+import { codeOf, eventually, makeNode, nextMatching, partsOf, resign } from "./fixtures.js";
 import { natsKvWriter } from "./store-writer.js";
 
 registryConformance("NATS KV", async () => {
@@ -52,6 +52,49 @@ describe("NATS KV watch", () => {
       await changes.return!();
     } finally {
       Date.now = realNow;
+      await watcher.close();
+      await r.close();
+    }
+  });
+
+  it("a message whose headers nats.js cannot read, at an entry or a mark, is read as any writer's bytes: the watch goes on, the address is refused as tampered, and the node's heartbeat repairs its mark", async () => {
+    const bucket = `badheaders${process.pid}`;
+    const url = `${server.url}?bucket=${bucket}&ttl=30s`;
+    const [r, watcher] = [await openRegistry(url), await openRegistry(url)];
+    const nc = await connect({ servers: server.url });
+    try {
+      const changes = watcher.watch({});
+      const [forged, marked, honest] = [makeNode(), makeNode(), makeNode()];
+      await r.register(marked.entry, marked.identity);
+      expect(await nextMatching(changes, (c) => c.address === marked.address)).toMatchObject({ kind: "registered" });
+      // nats-server stores a header name with a space as published; nats.js refuses to write one, so it goes into the map directly.
+      const unreadable = () => {
+        const h = headers();
+        (h as unknown as { headers: Map<string, string[]> }).headers.set("Bad Name", ["x"]);
+        return h;
+      };
+      const js = jetstream(nc);
+      await js.publish(`$KV.${bucket}.${natsKvKey(partsOf(forged))}`, "not a registration", { headers: unreadable() });
+      await js.publish(`$KV.${bucket}_marks.${natsKvKey(partsOf(marked))}`, "not a mark", { headers: unreadable() });
+      await r.register(honest.entry, honest.identity);
+      expect(await nextMatching(changes, (c) => c.address === honest.address)).toMatchObject({ kind: "registered" });
+      expect(await codeOf(() => r.resolve(forged.address))).toBe(ErrorCode.EntryTampered);
+      // Its entry is genuine, its mark is not the registration's: a reader new to the address (a CLI run)
+      // refuses it as not trusted, until the node's next heartbeat writes its mark again.
+      const newReader = async <T>(read: (reader: Awaited<ReturnType<typeof openRegistry>>) => Promise<T>) => {
+        const reader = await openRegistry(url);
+        try {
+          return await read(reader);
+        } finally {
+          await reader.close();
+        }
+      };
+      expect(await newReader((reader) => codeOf(() => reader.resolve(marked.address)))).toBe(ErrorCode.EntryTampered);
+      await r.heartbeat(marked.address);
+      expect(await newReader(async (reader) => (await reader.resolve(marked.address)).address)).toBe(marked.address);
+      await changes.return!();
+    } finally {
+      await nc.close();
       await watcher.close();
       await r.close();
     }

@@ -70,6 +70,26 @@ describe("ReplayGuard", () => {
     guard.accept(message("fresh", NOW + 2000), NOW + 2000);
   });
 
+  it("remembers ids per signer: another signer's message under an id uses up nothing, the same signer's is a replay", () => {
+    const guard = new ReplayGuard();
+    const squatted = { ...message("job-7", NOW), trust: { ...message("job-7", NOW).trust, signer: "squatter" } };
+    guard.accept(squatted, NOW);
+    guard.accept(message("job-7", NOW), NOW);
+    expect(catchOnexError(() => guard.accept(message("job-7", NOW), NOW)).details.reason).toBe("duplicate");
+    expect(catchOnexError(() => guard.accept(squatted, NOW)).details.reason).toBe("duplicate");
+  });
+
+  it("a flood of ids dated ahead, inside the skew, saturates nothing created now: they are forgotten last", () => {
+    const guard = new ReplayGuard({ windowMs: 60_000, skewMs: 30_000, maxEntries: 1_000 });
+    for (let i = 0; i < 1_000; i++) guard.accept(message(`ahead${i}`, NOW + 29_000), NOW);
+    // Each honest message is accepted and, ending before every flooded id, forgotten at once: the mark stays below the next.
+    for (let i = 0; i < 2_000; i++) guard.accept(message(`now${i}`, NOW + i), NOW + i);
+    expect(guard.size).toBe(1_000);
+    for (const id of ["ahead0", "ahead999"]) expect(catchOnexError(() => guard.accept(message(id, NOW + 29_000), NOW + 2_000)).details.reason).toBe("duplicate");
+    // A forgotten honest id is still refused, by the mark.
+    expect(catchOnexError(() => guard.accept(message("now0", NOW), NOW + 2_000)).details.reason).toBe("saturated");
+  });
+
   it("forgets expired ids first when full, so normal traffic never saturates", () => {
     const guard = new ReplayGuard({ windowMs: 1000, maxEntries: 10 });
     for (let i = 0; i < 100; i++) guard.accept(message(`m${i}`, NOW + i * 500), NOW + i * 500);
