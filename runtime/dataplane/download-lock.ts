@@ -1,12 +1,14 @@
 /**
  * One download into a path at a time. Two fetches into the same OUT would share its partial
  * file and record, and the first to finish would rename the partial away under the other,
- * which then failed on a missing file. `OUT.lock`, made exclusively (never through a link),
- * holds the process id of the fetch writing OUT; a second fetch is refused while that process
- * lives, and a lock left by a process that died (a kill, a crash) is taken over.
+ * which then failed on a missing file. `OUT.lock`, made whole and exclusively (a hard link of
+ * a file of its own, never through a symbolic link), holds the process id of the fetch
+ * writing OUT; a second fetch is refused while that process lives, and a lock left by a
+ * process that died (a kill, a crash) is taken over.
  */
+import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
-import { open, rm } from "node:fs/promises";
+import { link, open, rename, rm } from "node:fs/promises";
 import { ErrorCode, OnexError } from "../errors.js";
 
 export interface DownloadLock {
@@ -14,16 +16,15 @@ export interface DownloadLock {
   release(): Promise<void>;
 }
 
+/** How often a lock that keeps changing under this fetch is looked at again before giving up. */
+const ATTEMPTS = 5;
+
 /** Takes the lock at `lockPath` for `target`, or throws ONEX_E_WRITE_FAILED naming the process that holds it. */
 export async function takeDownloadLock(lockPath: string, target: string): Promise<DownloadLock> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const handle = await open(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-      try {
-        await handle.writeFile(`${process.pid}\n`);
-      } finally {
-        await handle.close();
-      }
+  const failed = (error: unknown) => new OnexError(ErrorCode.WriteFailed, `cannot lock ${target} for the download (${lockPath}): ${(error as Error).message}`, { file: lockPath, errno: (error as NodeJS.ErrnoException).code });
+  const busy = (holder: number) => new OnexError(ErrorCode.WriteFailed, `another fetch (process ${holder}) is writing ${target}; wait for it, or remove ${lockPath} if no fetch runs`, { file: target, holder });
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    if (await linkLock(lockPath).catch((error: unknown) => Promise.reject(failed(error)))) {
       let released = false;
       return {
         release: async () => {
@@ -32,18 +33,76 @@ export async function takeDownloadLock(lockPath: string, target: string): Promis
           await rm(lockPath, { force: true });
         },
       };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) {
-        throw new OnexError(ErrorCode.WriteFailed, `cannot lock ${target} for the download (${lockPath}): ${(error as Error).message}`, { file: lockPath, errno: (error as NodeJS.ErrnoException).code });
-      }
     }
     const holder = await holderOf(lockPath);
-    if (holder !== undefined && isAlive(holder)) {
-      throw new OnexError(ErrorCode.WriteFailed, `another fetch (process ${holder}) is writing ${target}; wait for it, or remove ${lockPath} if no fetch runs`, { file: target, holder });
+    if (holder !== undefined && isAlive(holder)) throw busy(holder);
+    // Left by a process that is gone, or not a lock at all: moved aside, which only one of two
+    // fetches taking it over at once can do. Removed in place, the slower one's removal could
+    // take the lock the faster one had just made.
+    const aside = uniqueBeside(lockPath);
+    try {
+      await rename(lockPath, aside);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
+      throw failed(error);
     }
-    // Left by a process that is gone, or not a lock at all: take it over.
-    await rm(lockPath, { force: true });
+    const moved = await holderOf(aside);
+    if (moved !== undefined && moved !== holder && isAlive(moved)) {
+      // Another fetch took it over between the look and the move: its lock is given back.
+      await link(aside, lockPath).catch(() => undefined);
+      await rm(aside, { force: true });
+      throw busy(moved);
+    }
+    await rm(aside, { force: true });
   }
+  throw failed(new Error("other fetches kept taking and leaving it"));
+}
+
+/**
+ * Makes the lock, holding this process's id, unless one exists: written whole under a name of
+ * its own, then hard-linked into place, which fails if the lock exists. Made empty and written
+ * after, another fetch could read it in between, find no process id, and take it over.
+ */
+async function linkLock(lockPath: string): Promise<boolean> {
+  const temporary = uniqueBeside(lockPath);
+  const handle = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  try {
+    await handle.writeFile(`${process.pid}\n`);
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(temporary, lockPath);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return false;
+    if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP") return createLock(lockPath);
+    throw error;
+  } finally {
+    await rm(temporary, { force: true });
+  }
+}
+
+/** Where the file system has no hard links: made exclusively, then written (the window above stays open there). */
+async function createLock(lockPath: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  }
+  try {
+    await handle.writeFile(`${process.pid}\n`);
+  } finally {
+    await handle.close();
+  }
+  return true;
+}
+
+function uniqueBeside(path: string): string {
+  return `${path}.${process.pid}.${randomUUID()}`;
 }
 
 /** The process id a lock holds: its first bytes, read without following a link or waiting on a FIFO. */

@@ -167,6 +167,15 @@ export class DataPlanePeer {
         throw inPlace(error);
       });
       return { descriptor, result: fetch.value };
+    } catch (error) {
+      // Ended short: the partial file stays resumable, and is given up here, lock and all, so a
+      // retry by this peer (or another process) goes on from it instead of finding it locked.
+      if (!store.have.complete) {
+        this.server.remove(descriptor.root_hash);
+        this.#stores.delete(descriptor.root_hash);
+        await store.close();
+      }
+      throw error;
     } finally {
       outer?.removeEventListener("abort", forward);
       stopNoting();

@@ -216,6 +216,24 @@ export class PieceServer {
   async #sendFile(res: ServerResponse, source: PieceSource): Promise<void> {
     const path = source.completePath;
     if (path === undefined) return sendJson(res, 404, { error: ErrorCode.ArtifactIncomplete, message: "the artifact is not complete here" });
+    // An upload like a piece's, in its slots and under its deadline: readers that stop reading
+    // would otherwise hold a socket and an open file each, as many as connect, for good.
+    if (this.#uploads >= (this.#options.maxUploads ?? 16)) {
+      this.stats.busy++;
+      res.setHeader("retry-after", "1");
+      return sendJson(res, 503, { error: "busy", message: "too many uploads in progress" });
+    }
+    this.#uploads++;
+    const deadline = setTimeout(() => res.destroy(), transferDeadlineMs(source.descriptor.size, UPLOAD_IDLE_MS));
+    try {
+      await this.#streamFile(res, source, path);
+    } finally {
+      clearTimeout(deadline);
+      this.#uploads--;
+    }
+  }
+
+  async #streamFile(res: ServerResponse, source: PieceSource, path: string): Promise<void> {
     res.writeHead(200, { "content-type": source.descriptor.media_type, "content-length": source.descriptor.size });
     const counter = new Transform({
       transform: (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) => {

@@ -1,13 +1,14 @@
 /**
  * Pieces on disk. Downloads write into `<path>.partial` at each piece's offset and record
  * verified pieces in `<path>.pieces`; only when every piece is verified (each hashed once, as
- * it was written) is the partial file renamed to `<path>`. A crash therefore never
+ * it was written) is the partial file put in place at `<path>` (hard-linked, so a file made
+ * there meanwhile is never replaced, then the partial name removed). A crash therefore never
  * leaves a file at `<path>` that looks complete, and a restarted download resumes from the
  * pieces already verified.
  */
 import { createHash } from "node:crypto";
 import { constants, writeSync } from "node:fs";
-import { lstat, mkdir, open, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { link, lstat, mkdir, open, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { ErrorCode, OnexError } from "../errors.js";
 import { Bitfield } from "./bitfield.js";
@@ -271,7 +272,7 @@ export class PieceStore implements PieceSource {
       await this.#persist;
       if (this.#recordError !== undefined) throw this.#recordError;
       await this.#handle?.close();
-      await rename(partial, this.path);
+      await publishFile(partial, this.path);
       await rm(PieceStore.recordPathOf(this.path), { force: true });
       await this.#lock?.release();
       this.#handle = await open(this.path, "r");
@@ -279,6 +280,26 @@ export class PieceStore implements PieceSource {
     })();
     return this.#finishing;
   }
+}
+
+/**
+ * Puts the finished `partial` in place at `path`, never over a file someone made there while
+ * the fetch ran (rename would replace it): a hard link fails if `path` exists. Where the file
+ * system has no hard links, it is looked for first, and renamed.
+ */
+async function publishFile(partial: string, path: string): Promise<void> {
+  const madeMeanwhile = () => new OnexError(ErrorCode.WriteFailed, `${path} was made while the fetch ran, and is not overwritten; the artifact is whole in ${partial}: remove ${path} and fetch again to put it in place`, { file: path });
+  try {
+    await link(partial, path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") throw madeMeanwhile();
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EMLINK") throw error;
+    if (await lstat(path).then(() => true, () => false)) throw madeMeanwhile();
+    await rename(partial, path);
+    return;
+  }
+  await rm(partial);
 }
 
 /** Re-hashes every piece of the file at `path`; ONEX_E_PIECE_CORRUPT or ONEX_E_ARTIFACT_INCOMPLETE when it is not the artifact. */

@@ -7,8 +7,8 @@
  * leaves neither a file nor an open handle. Links planted beside the target (a shared folder)
  * are never written through.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { lstat, mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -130,6 +130,61 @@ describe("piece store writes", () => {
     expect(await readFile(PieceStore.lockPathOf(out), "utf8")).toBe(`${process.pid}\n`);
     await third.close();
     await expect(lstat(PieceStore.lockPathOf(out))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("an OUT made while the fetch runs is not overwritten: the fetch fails, keeps the whole artifact in its partial file, and finishes once OUT is gone", async () => {
+    const descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: MB }, generateKeyPair());
+    const dir = join(work.dir, "made-meanwhile");
+    await mkdir(dir);
+    const out = join(dir, "out.bin");
+    const seeded = await PieceStore.seed(descriptor, file);
+    const store = await PieceStore.open(descriptor, out);
+    const last = descriptor.pieces.length - 1;
+    for (let i = 0; i < last; i++) await store.writePiece(i, Buffer.from(await seeded.readPiece(i)));
+    await writeFile(out, "the user's own file\n");
+    await expect(store.writePiece(last, Buffer.from(await seeded.readPiece(last)))).rejects.toMatchObject({ code: "ONEX_E_WRITE_FAILED", details: { file: out } });
+    expect(await readFile(out, "utf8")).toBe("the user's own file\n");
+    await store.close();
+    await rm(out);
+    const again = await PieceStore.open(descriptor, out);
+    await again.finished();
+    expect((await readFile(out)).equals(await readFile(file))).toBe(true);
+    expect((await readdir(dir)).sort()).toEqual(["out.bin"]);
+    await Promise.all([again.close(), seeded.close()]);
+  });
+
+  it("two processes opening one OUT at the same instant: one holds it, the other is refused, with no lock or a dead process's lock there before", async () => {
+    const descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: MB }, generateKeyPair());
+    const dir = join(work.dir, "racing");
+    await mkdir(dir);
+    // Each opens the store at the agreed instant and holds it a moment (the built runtime, as the CLI runs it).
+    const child = join(dir, "open.mjs");
+    const runtime = fileURLToPath(new URL("../../runtime/dist/dataplane/index.js", import.meta.url));
+    await writeFile(
+      child,
+      `const { PieceStore } = await import(${JSON.stringify(runtime)});
+      const [out, at] = process.argv.slice(2);
+      while (Date.now() < Number(at));
+      try { const store = await PieceStore.open(JSON.parse(process.env.DESCRIPTOR), out); console.log("held"); await new Promise((r) => setTimeout(r, 300)); await store.close(); }
+      catch (error) { console.log(error.code); }`,
+    );
+    const gone = spawnSync("true").pid!;
+    const outcomes: string[][] = [];
+    for (let round = 0; round < 12; round++) {
+      const out = join(dir, `out${round}.bin`);
+      if (round % 2 === 1) await writeFile(PieceStore.lockPathOf(out), `${gone}\n`);
+      const at = String(Date.now() + 400);
+      const open = () =>
+        new Promise<string>((resolve) => {
+          const proc = spawn(process.execPath, [child, out, at], { env: { ...process.env, DESCRIPTOR: JSON.stringify(descriptor) } });
+          let said = "";
+          proc.stdout.on("data", (d: Buffer) => (said += d));
+          proc.on("exit", () => resolve(said.trim()));
+        });
+      outcomes.push((await Promise.all([open(), open()])).sort());
+    }
+    expect(outcomes).toEqual(Array(12).fill(["ONEX_E_WRITE_FAILED", "held"]));
+    expect((await readdir(dir)).filter((name) => name.includes(".lock"))).toEqual([]);
   });
 
   it("a lock held by another user's process is that process's: refused, not taken over (the signal it cannot send says EPERM)", async () => {

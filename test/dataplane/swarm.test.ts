@@ -174,23 +174,30 @@ describe("faults", () => {
     expect(fromFetchers).toBeGreaterThan(0);
   }, 120_000);
 
-  it("an interrupted download leaves no file at the output path and resumes from the verified pieces", async () => {
+  it("an interrupted download leaves no file at the output path, and the same peer's retry resumes from the verified pieces", async () => {
     const seeder = await peer("seeder-d", { server: { uploadBytesPerSecond: 16 * MB } });
     const descriptor = await seeder.peer.publish(source, { name: "models/resume", version: "1.0.0" });
     const out = join(work.dir, "d.bin");
     const first = await peer("f1-d");
     const abort = new AbortController();
-    const interrupted = first.peer.fetch(descriptor, out, { signal: abort.signal, onPiece: (_i, have) => have.count >= 10 && abort.abort() });
+    let kept = 0;
+    const interrupted = first.peer.fetch(descriptor, out, {
+      signal: abort.signal,
+      onPiece: (_i, have) => {
+        kept = have.count;
+        if (have.count >= 10) abort.abort();
+      },
+    });
     await expect(interrupted).rejects.toSatisfy((e: unknown) => isOnexError(e, ErrorCode.ArtifactIncomplete));
-    const kept = first.peer.haveOf(descriptor.root_hash)!.count;
-    await first.close();
     expect(kept).toBeGreaterThanOrEqual(10);
     expect(kept).toBeLessThan(descriptor.pieces.length);
     expect(existsSync(out)).toBe(false);
     expect(existsSync(PieceStore.partialPathOf(out))).toBe(true);
+    // Given up with the failure: not served, and not locked against the retry ("run it again to resume").
+    expect(first.peer.haveOf(descriptor.root_hash)).toBeUndefined();
+    expect(existsSync(PieceStore.lockPathOf(out))).toBe(false);
 
-    const second = await peer("f1-d2");
-    const { result } = await second.peer.fetch(descriptor, out, { stallTimeoutMs: 30_000 });
+    const { result } = await first.peer.fetch(descriptor, out, { stallTimeoutMs: 30_000 });
     expect(result.resumedPieces).toBe(kept);
     expect(result.fetchedPieces).toBe(descriptor.pieces.length - kept);
     expect(await sha256File(out)).toBe(sourceHash);

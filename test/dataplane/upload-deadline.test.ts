@@ -1,6 +1,6 @@
 /**
- * A seeder's upload slot comes back from a reader that stops reading: the piece's transfer
- * deadline ends the connection. The deadline's allowances are shortened here (the real ones
+ * A seeder's upload slot comes back from a reader that stops reading: the transfer deadline
+ * of the piece (or of the whole file) ends the connection. The deadline's allowances are shortened here (the real ones
  * give a 16 MiB piece about 18 minutes), so the test waits half a second.
  */
 import { connect } from "node:net";
@@ -36,17 +36,18 @@ afterAll(async () => {
 });
 
 describe("a seeder's upload slot", () => {
-  it("is taken back from a reader that stops reading once the piece's transfer deadline passes", async () => {
+  it.each(["pieces/0", "file"])("is taken back from a reader of %s that stops reading once the transfer deadline passes", async (stalledPath) => {
     const server = await PieceServer.start({ maxUploads: 1 });
     server.add(seeded);
-    const at = (index: number) => `/v1/artifacts/${rootHex(descriptor.root_hash)}/pieces/${index}`;
+    const base = `/v1/artifacts/${rootHex(descriptor.root_hash)}`;
+    const at = (index: number) => `${base}/pieces/${index}`;
     const { port } = new URL(server.url);
     const stalled = connect(Number(port), "127.0.0.1");
     stalled.on("error", () => undefined);
     try {
-      // It asks for piece 0 and reads nothing of the answer.
+      // It asks for a piece, or the whole file, and reads nothing of the answer.
       stalled.pause();
-      stalled.write(`GET ${at(0)} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n`);
+      stalled.write(`GET ${base}/${stalledPath} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n`);
       const status = async () => {
         const answer = await fetch(`${server.url}${at(1)}`);
         await answer.arrayBuffer();
