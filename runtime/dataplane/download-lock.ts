@@ -6,9 +6,10 @@
  * writing OUT; a second fetch is refused while that process lives, and a lock left by a
  * process that died (a kill, a crash) is taken over.
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { link, open, rename, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { ErrorCode, OnexError } from "../errors.js";
 
 export interface DownloadLock {
@@ -101,8 +102,9 @@ async function createLock(lockPath: string): Promise<boolean> {
   return true;
 }
 
+/** A name of its own in the lock's folder, short whatever OUT's name is (a name near the 255-byte limit leaves no room to extend it). */
 function uniqueBeside(path: string): string {
-  return `${path}.${process.pid}.${randomUUID()}`;
+  return join(dirname(path), `.onex-lock-${randomBytes(8).toString("hex")}`);
 }
 
 /** The process id a lock holds: its first bytes, read without following a link or waiting on a FIFO. */

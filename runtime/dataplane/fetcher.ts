@@ -12,6 +12,7 @@ import type { TrustLedger } from "../trust/trust-ledger.js";
 import { Bitfield } from "./bitfield.js";
 import { pieceLengthOf, rootHex } from "./descriptor.js";
 import { PieceClient } from "./piece-client.js";
+import { transferDeadlineMs } from "./transfer-deadline.js";
 import { PiecePicker } from "./piece-picker.js";
 import type { PieceStore } from "./piece-store.js";
 import { checkPositive, checkWhole } from "../option-check.js";
@@ -177,9 +178,11 @@ class Fetch {
   readonly #peers = new Map<string, PeerState>();
   readonly #inFlight = new Set<number>();
   /**
-   * Piece requests whose 200 body is arriving. A fetch with none stalls once no piece came for
-   * the stall time, whatever else is in flight (refusals, a peer answering 429 to everything);
-   * one still arriving is bounded by its transfer deadline (transfer-deadline.ts).
+   * Piece requests whose 200 body is arriving. A fetch stalls once no piece came for the stall
+   * time, whatever else is in flight (refusals, a peer answering 429 to everything); while a
+   * body arrives, for the stall time and one piece's transfer deadline (transfer-deadline.ts),
+   * which a piece moving at the slowest rate that counts never reaches. A peer that starts a
+   * trickle as each one is cut therefore holds a fetch that long at most, not for good.
    */
   #receiving = 0;
   readonly #requests = new Set<Promise<void>>();
@@ -224,7 +227,7 @@ class Fetch {
         this.#refreshPeers();
         this.#schedule();
         this.#report();
-        if (this.#receiving === 0) this.#checkStalled();
+        this.#checkStalled();
         await this.#sleep(TICK_MS);
       }
       // Every piece is in; wait for the requests still running (duplicates) and the final rename.
@@ -259,7 +262,8 @@ class Fetch {
       const dropped = this.#peers.size;
       throw new OnexError(ErrorCode.NoPeers, `${dropped > 0 ? `every peer serving ${this.#name()} was dropped for corrupt pieces` : `no peer serves ${this.#name()}`}${failing}`, { root_hash: this.#store.descriptor.root_hash, dropped }, directory);
     }
-    if (now - this.#lastProgress > (this.#o.stallTimeoutMs ?? 60_000)) {
+    const arriving = this.#receiving === 0 ? 0 : transferDeadlineMs(this.#store.descriptor.piece_size, this.#o.requestTimeoutMs ?? 30_000);
+    if (now - this.#lastProgress > (this.#o.stallTimeoutMs ?? 60_000) + arriving) {
       throw new OnexError(ErrorCode.ArtifactIncomplete, `no peer has the ${this.#missing()} missing pieces of ${this.#name()} (stalled ${Math.round((now - this.#lastProgress) / 1000)} s)${failing}; run it again to resume`, { missing: this.#missing(), peers: live.length }, directory);
     }
   }
@@ -345,7 +349,8 @@ class Fetch {
       const parsed = JSON.parse(text) as { bitfield?: unknown };
       if (typeof parsed.bitfield !== "string") return;
       this.#merge(state, Bitfield.fromBase64url(parsed.bitfield, this.#store.descriptor.pieces.length));
-      state.failures = 0;
+      // Its failures stand until it delivers a piece: a peer that answers polls and lets every
+      // piece it is sent for run out its deadline must still be backed off.
       this.#poke();
     } catch {
       if (state.incarnation === incarnation) this.#failed(state);

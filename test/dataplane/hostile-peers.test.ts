@@ -88,6 +88,35 @@ describe("a fetch among hostile peers", () => {
     expect(result.bytesByPeer[trickler.peerId] ?? 0).toBe(0);
   }, 60_000);
 
+  it("a peer that answers its polls and trickles every piece it is sent for stalls the fetch within the stall time and one piece's transfer deadline", async () => {
+    // It claims every piece but the last, still downloading, and refuses each, but for one every 2 s, which gets a body at a byte
+    // a second until its transfer deadline (5 s idle + 1 s for 16 KiB) cuts it: some body is
+    // always arriving, and its polls answered.
+    const claim = new Bitfield(descriptor.pieces.length);
+    for (let piece = 0; piece < descriptor.pieces.length - 1; piece++) claim.set(piece);
+    const dripping = new Set<NodeJS.Timeout>();
+    let lastTrickle = 0;
+    const trickler = await hostilePeer((socket, path) => {
+      if (path.endsWith("/bitfield")) {
+        const body = JSON.stringify({ bitfield: claim.toBase64url(), have: claim.count, complete: false });
+        return void socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+      }
+      if (Date.now() - lastTrickle < 2_000) return void socket.write("HTTP/1.1 404 Not Found\r\ncontent-length: 2\r\n\r\n{}");
+      lastTrickle = Date.now();
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${PIECE}\r\n\r\n`);
+      const drip = setInterval(() => (socket.destroyed ? clearInterval(drip) : socket.write("x")), 1_000);
+      dripping.add(drip);
+    });
+    const store = await PieceStore.open(descriptor, join(work.dir, "dripped.bin"));
+    // It stalls after the stall time and one deadline (7 s); kept alive, it would run into the test's timeout.
+    try {
+      await expect(fetchArtifact({ store, peers: { peersOf: () => [{ ...trickler, have: claim }] }, requestTimeoutMs: 5_000, stallTimeoutMs: 1_000 })).rejects.toMatchObject({ code: "ONEX_E_ARTIFACT_INCOMPLETE" });
+    } finally {
+      for (const drip of dripping) clearInterval(drip);
+      await store.close();
+    }
+  }, 40_000);
+
   it("a fetch that hears only 429s stalls with ONEX_E_ARTIFACT_INCOMPLETE instead of asking forever", async () => {
     // Enough pieces, and answers slow enough (50 ms), that some piece not deferred after its 429 is
     // always there to ask for, and a request is nearly always in flight.
