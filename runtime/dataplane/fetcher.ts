@@ -25,6 +25,12 @@ export interface PeerInfo {
   endpoint: string;
   /** The pieces it said it holds, when it said so (else the fetcher asks its piece server). */
   have?: Bitfield;
+  /**
+   * The key id that announced it, when the directory knows one (the swarm does): a peer id
+   * announced by two keys is two peers to the fetcher, so one key cannot move the other's
+   * endpoint. Reports name the peer id alone.
+   */
+  signer?: string;
 }
 
 /** Where a fetcher learns which peers serve an artifact: swarm announcements, the registry, or both. */
@@ -175,6 +181,7 @@ export function checkFetchOptions(options: Omit<FetchOptions, "store" | "peers">
 class Fetch {
   readonly #o: FetchOptions;
   readonly #store: PieceStore;
+  /** Keyed by peer id, and the key that announced it when the directory says (PeerInfo `signer`). */
   readonly #peers = new Map<string, PeerState>();
   readonly #inFlight = new Set<number>();
   /**
@@ -326,10 +333,11 @@ class Fetch {
 
   #applyPeer(info: PeerInfo): void {
     if (info.peerId === this.#o.selfPeerId) return;
-    let state = this.#peers.get(info.peerId);
+    const key = info.signer === undefined ? info.peerId : `${info.peerId}\n${info.signer}`;
+    let state = this.#peers.get(key);
     if (state === undefined) {
       state = { peerId: info.peerId, endpoint: info.endpoint, incarnation: 0, have: undefined, refused: new Set(), probeAt: 0, liftedAt: 0, liftDelay: REFUSAL_LIFT_FIRST_MS, wanted: 0, deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, polling: false, complete: false };
-      this.#peers.set(info.peerId, state);
+      this.#peers.set(key, state);
     }
     if (state.endpoint !== info.endpoint) {
       this.#withdrawAll(state);
@@ -687,11 +695,11 @@ function forgetProcess(state: PeerState): void {
   state.lastPoll = 0;
 }
 
-/** `answer` if it is a list of peers (each a peer id, an endpoint, and a Bitfield or none), else undefined. */
+/** `answer` if it is a list of peers (each a peer id, an endpoint, a Bitfield or none, and a signer or none), else undefined. */
 function asPeers(answer: unknown): PeerInfo[] | undefined {
   if (!Array.isArray(answer)) return undefined;
   for (const p of answer as Partial<PeerInfo>[]) {
-    if (typeof p?.peerId !== "string" || typeof p.endpoint !== "string" || (p.have !== undefined && !(p.have instanceof Bitfield))) return undefined;
+    if (typeof p?.peerId !== "string" || typeof p.endpoint !== "string" || (p.have !== undefined && !(p.have instanceof Bitfield)) || (p.signer !== undefined && typeof p.signer !== "string")) return undefined;
   }
   return answer as PeerInfo[];
 }

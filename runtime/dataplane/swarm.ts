@@ -104,6 +104,9 @@ export interface RefusedAnnouncement {
 }
 
 interface PeerRecord {
+  peerId: string;
+  /** The key that announced it (see #peer). */
+  signer: string | undefined;
   endpoint: string;
   have: Bitfield | undefined;
   /** When the message that told us was created (ms since the epoch). */
@@ -123,6 +126,7 @@ export class Swarm implements PeerDirectory {
   readonly #descriptors = new Map<string, ArtifactDescriptorRecord>();
   /** Refused descriptors by name@version, then root hash. */
   readonly #refused = new Map<string, Map<string, RefusedAnnouncement>>();
+  /** Root hash -> peers serving it, each keyed by its id and the key that announced it (#peer). */
   readonly #peers = new Map<string, Map<string, PeerRecord>>();
   readonly #served = new Map<string, Served>();
   readonly #haveTimers = new Map<string, NodeJS.Timeout>();
@@ -187,7 +191,7 @@ export class Swarm implements PeerDirectory {
   peersOf(rootHash: string): PeerInfo[] {
     const peers = this.#peers.get(rootHash);
     if (!peers) return [];
-    return [...peers.entries()].map(([peerId, p]) => ({ peerId, endpoint: p.endpoint, ...(p.have ? { have: p.have } : {}) }));
+    return [...peers.values()].map((p) => ({ peerId: p.peerId, endpoint: p.endpoint, ...(p.signer === undefined ? {} : { signer: p.signer }), ...(p.have ? { have: p.have } : {}) }));
   }
 
   /**
@@ -316,7 +320,7 @@ export class Swarm implements PeerDirectory {
           echoed();
         }
         try {
-          this.#handle(message);
+          this.#handle(message, delivery.signer ?? (message as { trust?: { signer?: string } }).trust?.signer);
         } catch (error) {
           this.#warn(`swarm message ${message.type} ignored`, error);
         }
@@ -328,7 +332,7 @@ export class Swarm implements PeerDirectory {
     }
   }
 
-  #handle(message: { type: string; payload: unknown }): void {
+  #handle(message: { type: string; payload: unknown }, signer: string | undefined): void {
     // Where the creation time is depends on the version: its generated envelope layout says.
     const at = createdAtOf(envelopeData(message));
     if (message.type === this.#announced.cls.type) {
@@ -345,7 +349,7 @@ export class Swarm implements PeerDirectory {
       const rivals = this.#accepted(p.descriptor.name, p.descriptor.version).filter((d) => d.root_hash !== p.descriptor.root_hash);
       if (rivals.length > 0) this.#warn(`peer ${p.peer_id} announced ${p.descriptor.name}@${p.descriptor.version}`, conflict(p.descriptor.name, p.descriptor.version, [...rivals, p.descriptor]));
       this.#descriptors.set(p.descriptor.root_hash, p.descriptor);
-      if (p.peer_id !== this.#o.peerId) this.#peer(p.descriptor.root_hash, p.peer_id, p.endpoint, at);
+      if (p.peer_id !== this.#o.peerId) this.#peer(p.descriptor.root_hash, p.peer_id, signer, p.endpoint, at);
       return;
     }
     if (message.type === this.#have.cls.type) {
@@ -353,7 +357,7 @@ export class Swarm implements PeerDirectory {
       const descriptor = this.#descriptors.get(p.root_hash);
       // Pieces of an artifact without an accepted descriptor cannot be checked; ignore them.
       if (!descriptor || p.peer_id === this.#o.peerId) return;
-      const record = this.#peer(p.root_hash, p.peer_id, p.endpoint, at);
+      const record = this.#peer(p.root_hash, p.peer_id, signer, p.endpoint, at);
       if (record) record.have = Bitfield.fromBase64url(p.bitfield, descriptor.pieces.length);
       return;
     }
@@ -367,14 +371,20 @@ export class Swarm implements PeerDirectory {
     }
   }
 
-  /** The record of a peer, updated unless the message is older than what we know. */
-  #peer(rootHash: string, peerId: string, endpoint: string, at: number): PeerRecord | undefined {
+  /**
+   * The record of a peer, updated unless the message is older than what we know. A peer is its
+   * id as announced by one key: a peer id is chosen by its sender, so another trusted key
+   * announcing the same id (at an endpoint that does not answer, say) is another peer, and
+   * cannot move this one's endpoint or stand in for it.
+   */
+  #peer(rootHash: string, peerId: string, signer: string | undefined, endpoint: string, at: number): PeerRecord | undefined {
     let peers = this.#peers.get(rootHash);
     if (!peers) this.#peers.set(rootHash, (peers = new Map()));
-    const known = peers.get(peerId);
+    const key = `${peerId}\n${signer ?? ""}`;
+    const known = peers.get(key);
     if (known && known.at > at) return undefined;
-    const record: PeerRecord = { endpoint, have: known?.endpoint === endpoint ? known.have : undefined, at };
-    peers.set(peerId, record);
+    const record: PeerRecord = { peerId, signer, endpoint, have: known?.endpoint === endpoint ? known.have : undefined, at };
+    peers.set(key, record);
     return record;
   }
 

@@ -142,6 +142,26 @@ describe("faults", () => {
     }
   }, 120_000);
 
+  it("a trusted peer announcing the seeder's peer id, over and over, at an endpoint that does not answer is another peer: the fetch completes from the seeder", async () => {
+    const seeder = await peer("seeder-g");
+    const descriptor = await seeder.peer.publish(source, { name: "models/impersonated", version: "1.0.0" });
+    const rogueClient = await client(nats.url, key("liar"), trusted());
+    const rogue = await Swarm.join({ client: rogueClient, messages: v0_2, peerId: "seeder-g", zone: ZONE, endpoint: "http://127.0.0.1:9", signer: key("liar").keyId, publishers: publishersOf(trusted().map((k) => k.publicKey)), logger: { warn() {} } });
+    // Newer than anything the seeder says: taken for the seeder's restart, it moved the seeder to the dead endpoint.
+    const lie = setInterval(() => void rogue.announce(descriptor, Bitfield.full(descriptor.pieces.length)).catch(() => undefined), 150);
+    try {
+      const fetcher = await peer("f2-g");
+      while (!fetcher.peer.swarm.peersOf(descriptor.root_hash).some((p) => p.peerId === "seeder-g" && p.endpoint === "http://127.0.0.1:9")) await new Promise((resolve) => setTimeout(resolve, 20));
+      const out = join(work.dir, "g.bin");
+      await fetcher.peer.fetch(descriptor, out, { stallTimeoutMs: 30_000 });
+      expect(await sha256File(out)).toBe(sourceHash);
+    } finally {
+      clearInterval(lie);
+      await rogue.stop();
+      await rogueClient.close();
+    }
+  }, 120_000);
+
   it("the seeder dies once every piece has reached a fetcher; the fetchers complete from each other", async () => {
     // A slow seeder uplink, so the fetchers are still busy when it dies.
     const seeder = await peer("seeder-c", { server: { uploadBytesPerSecond: 24 * MB } });
