@@ -10,7 +10,7 @@ import { Socket } from "node:net";
 import { promisify } from "node:util";
 import type { Readable } from "node:stream";
 import { ErrorCode, OnexError } from "@onex/runtime";
-import { parseJson, parseJsonWithLines, type BigIntegerMode, type JsonParseOptions } from "@onex/runtime";
+import { MAX_JSON_DEPTH, parseJson, parseJsonWithLines, type BigIntegerMode, type JsonParseOptions } from "@onex/runtime";
 import { readFailure } from "./file-errors.js";
 
 /** How the input held its messages: one per line, one JSON document, a JSON array, YAML documents, or a YAML sequence. */
@@ -773,7 +773,7 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
       const message = duplicate
         ? `a mapping names the same key twice: ${problem.message.split("\n")[0]}`
         : tooDeep
-          ? "not valid YAML for onex: nesting is deeper than the YAML reader follows (several hundred levels; JSON input reads up to 1000)"
+          ? `not valid YAML for onex: nesting is deeper than the YAML reader follows (several hundred levels; JSON input reads up to ${MAX_JSON_DEPTH})`
           : `not valid YAML: ${problem.message.split("\n")[0]}`;
       items.push({ line: pos.line, error: new OnexError(duplicate ? ErrorCode.JsonDuplicateKey : ErrorCode.YamlSyntax, message, { file, line: pos.line, column: pos.col }), shape: "yaml" });
       continue;

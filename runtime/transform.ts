@@ -216,7 +216,7 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
 export function noCounterpart(type: string, from: string, to: string, migration?: { from: string; to: string }): never {
   // A hop inside a longer migration names the migration too: the user asked for its versions, not the hop's.
   const within = migration === undefined || (migration.from === from && migration.to === to) ? "" : ` (on the way from v${migration.from} to v${migration.to})`;
-  throw new OnexError(ErrorCode.NoCounterpart, `message type "${type}" of v${from} has no counterpart in v${to}${within}`, { type, version: from, from, to });
+  throw new OnexError(ErrorCode.NoCounterpart, `message type "${type}" of v${from} has no counterpart in v${to}${within}`, { type, version: from, from, to, ...(within === "" ? {} : { migration }) });
 }
 
 function isPlainObject(value: unknown): value is JsonObject {

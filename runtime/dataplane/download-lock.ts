@@ -11,6 +11,7 @@ import { constants } from "node:fs";
 import { link, open, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ErrorCode, OnexError } from "../errors.js";
+import { hardLinksUnsupported } from "./hard-link.js";
 
 export interface DownloadLock {
   /** Removes the lock; once, however often it is called. */
@@ -31,7 +32,8 @@ export async function takeDownloadLock(lockPath: string, target: string): Promis
         release: async () => {
           if (released) return;
           released = true;
-          await rm(lockPath, { force: true });
+          // Only this process's lock: one another fetch took over meanwhile (see below) stays.
+          if ((await holderOf(lockPath)) === process.pid) await rm(lockPath, { force: true });
         },
       };
     }
@@ -49,7 +51,9 @@ export async function takeDownloadLock(lockPath: string, target: string): Promis
     }
     const moved = await holderOf(aside);
     if (moved !== undefined && moved !== holder && isAlive(moved)) {
-      // Another fetch took it over between the look and the move: its lock is given back.
+      // Another fetch took it over between the look and the move: its lock is given back. (Should a
+      // third fetch have made one in the gap, two would run; three fetches into one OUT taking
+      // over one dead lock in the same instant is where this stops.)
       await link(aside, lockPath).catch(() => undefined);
       await rm(aside, { force: true });
       throw busy(moved);
@@ -78,7 +82,7 @@ async function linkLock(lockPath: string): Promise<boolean> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "EEXIST") return false;
-    if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP") return createLock(lockPath);
+    if (hardLinksUnsupported(code)) return createLock(lockPath);
     throw error;
   } finally {
     await rm(temporary, { force: true });

@@ -108,6 +108,10 @@ interface PeerState {
    * recompiled the scheduler each time it met the other one).
    */
   readonly peerId: string;
+  /** The key that announced it (PeerInfo `signer`), if the directory said. */
+  readonly signer: string | undefined;
+  /** Whether it has delivered a verified piece: until then it shares its key's allowance (#hasRoom). */
+  delivered: boolean;
   endpoint: string;
   /** Which process of the peer this state describes: forgetProcess counts it up, so an answer from an earlier process is not charged to a later one. */
   incarnation: number;
@@ -184,12 +188,14 @@ class Fetch {
   /** Keyed by peer id, and the key that announced it when the directory says (PeerInfo `signer`). */
   readonly #peers = new Map<string, PeerState>();
   readonly #inFlight = new Set<number>();
+  /** Per key: the peers it announced that have not delivered a piece yet, taken together (#hasRoom). */
+  readonly #untried = new Map<string, { inFlight: number; failures: number; backoffUntil: number }>();
   /**
    * Piece requests whose 200 body is arriving. A fetch stalls once no piece came for the stall
    * time, whatever else is in flight (refusals, a peer answering 429 to everything); while a
-   * body arrives, for the stall time and one piece's transfer deadline (transfer-deadline.ts),
-   * which a piece moving at the slowest rate that counts never reaches. A peer that starts a
-   * trickle as each one is cut therefore holds a fetch that long at most, not for good.
+   * body arrives, for the stall time and one piece's transfer deadline more (transfer-deadline.ts).
+   * A peer that starts a trickle as each one is cut therefore holds a fetch that long at most,
+   * not for good.
    */
   #receiving = 0;
   readonly #requests = new Set<Promise<void>>();
@@ -336,7 +342,7 @@ class Fetch {
     const key = info.signer === undefined ? info.peerId : `${info.peerId}\n${info.signer}`;
     let state = this.#peers.get(key);
     if (state === undefined) {
-      state = { peerId: info.peerId, endpoint: info.endpoint, incarnation: 0, have: undefined, refused: new Set(), probeAt: 0, liftedAt: 0, liftDelay: REFUSAL_LIFT_FIRST_MS, wanted: 0, deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, polling: false, complete: false };
+      state = { peerId: info.peerId, signer: info.signer, delivered: false, endpoint: info.endpoint, incarnation: 0, have: undefined, refused: new Set(), probeAt: 0, liftedAt: 0, liftDelay: REFUSAL_LIFT_FIRST_MS, wanted: 0, deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, polling: false, complete: false };
       this.#peers.set(key, state);
     }
     if (state.endpoint !== info.endpoint) {
@@ -390,7 +396,7 @@ class Fetch {
         // Only pieces some peer with room holds: a pass skips those only busy peers hold eight at a time.
         (byte) => {
           let offered = 0;
-          for (const peer of usable) if (peer.inFlight < perPeer) offered |= peer.have!.byteAt(byte);
+          for (const peer of usable) if (this.#hasRoom(peer, perPeer)) offered |= peer.have!.byteAt(byte);
           return offered;
         },
         (piece) => {
@@ -413,7 +419,7 @@ class Fetch {
    */
   #worthWalking(usable: PeerState[], perPeer: number): boolean {
     for (const peer of usable) {
-      if (peer.inFlight >= perPeer || peer.wanted === 0) continue;
+      if (!this.#hasRoom(peer, perPeer) || peer.wanted === 0) continue;
       let askedElsewhere = 0;
       for (const piece of this.#inFlight) if (peer.have!.has(piece) && !peer.refused.has(piece)) askedElsewhere++;
       if (peer.wanted > askedElsewhere) return true;
@@ -445,7 +451,7 @@ class Fetch {
     const maxTotal = this.#o.maxInFlight ?? 16;
     const have = this.#store.have;
     for (const peer of usable) {
-      if (peer.refused.size === 0 || now < peer.probeAt || peer.inFlight >= perPeer || this.#inFlight.size >= maxTotal) continue;
+      if (peer.refused.size === 0 || now < peer.probeAt || !this.#hasRoom(peer, perPeer) || this.#inFlight.size >= maxTotal) continue;
       for (const piece of peer.refused) {
         if (!peer.have!.has(piece) || have.has(piece) || this.#inFlight.has(piece)) continue;
         peer.probeAt = now + PROBE_INTERVAL_MS;
@@ -498,7 +504,7 @@ class Fetch {
       if (!peer.have!.has(piece) || peer.refused.has(piece)) continue;
       heldByDownloader ||= !peer.complete;
       if ((peer.deferredUntil.get(piece) ?? 0) > now) continue;
-      if (peer.inFlight >= perPeer) continue;
+      if (!this.#hasRoom(peer, perPeer)) continue;
       // Peers still downloading go before complete ones: spreading the load off the seeders is the point of a swarm.
       if (best === undefined || rank(peer) < rank(best)) best = peer;
     }
@@ -516,10 +522,34 @@ class Fetch {
     return best;
   }
 
+  /**
+   * Whether `peer` may be asked for one more piece. Peers one key announced that have not yet
+   * delivered a piece are one peer to this: they share one peer's requests and its back-off.
+   * A key announcing a thousand peer ids at endpoints that never answer would otherwise hold
+   * every request of the fetch, each waiting out its timeout, and then as many again with the
+   * ids not yet tried. (Peers whose key the directory does not say are not grouped.)
+   */
+  #hasRoom(peer: PeerState, perPeer: number): boolean {
+    if (peer.inFlight >= perPeer) return false;
+    if (peer.delivered || peer.signer === undefined) return true;
+    const untried = this.#untried.get(peer.signer);
+    return untried === undefined || (untried.inFlight < perPeer && untried.backoffUntil <= Date.now());
+  }
+
+  /** The shared state of `peer`'s key while `peer` has delivered nothing, else undefined. */
+  #untriedOf(peer: PeerState): { inFlight: number; failures: number; backoffUntil: number } | undefined {
+    if (peer.delivered || peer.signer === undefined) return undefined;
+    let untried = this.#untried.get(peer.signer);
+    if (untried === undefined) this.#untried.set(peer.signer, (untried = { inFlight: 0, failures: 0, backoffUntil: 0 }));
+    return untried;
+  }
+
   #request(peer: PeerState, piece: number): void {
     peer.inFlight++;
     this.#inFlight.add(piece);
-    const request = this.#exchange(peer, piece);
+    const untried = this.#untriedOf(peer);
+    if (untried !== undefined) untried.inFlight++;
+    const request = this.#exchange(peer, piece, untried);
     this.#requests.add(request);
     const settled = () => this.#requests.delete(request);
     void request.then(settled, settled);
@@ -531,7 +561,7 @@ class Fetch {
    * inline into #schedule: as a promise chain in #request, its set-up was compiled into every
    * scheduling pass.
    */
-  async #exchange(peer: PeerState, piece: number): Promise<void> {
+  async #exchange(peer: PeerState, piece: number, untried: { inFlight: number } | undefined): Promise<void> {
     const incarnation = peer.incarnation;
     const probe = peer.refused.has(piece);
     let receiving = false;
@@ -567,6 +597,7 @@ class Fetch {
       else if (peer.incarnation === incarnation) this.#failed(peer);
     } finally {
       if (receiving) this.#receiving--;
+      if (untried !== undefined) untried.inFlight--;
       peer.inFlight--;
       this.#inFlight.delete(piece);
       this.#poke();
@@ -584,6 +615,10 @@ class Fetch {
       return;
     }
     if (written) {
+      // Its key's other peers are judged on their own from now: this one is not among them.
+      const untried = this.#untriedOf(peer);
+      if (untried !== undefined) untried.failures = 0;
+      peer.delivered = true;
       this.#result.fetchedPieces++;
       this.#result.bytesFetched += body.length;
       this.#result.bytesByPeer[peer.peerId] = (this.#result.bytesByPeer[peer.peerId] ?? 0) + body.length;
@@ -613,7 +648,10 @@ class Fetch {
   #failed(peer: PeerState): void {
     peer.failures++;
     // A peer that went away (killed, restarted) is left alone for a while, longer each time.
-    if (peer.failures >= 2) peer.backoffUntil = Date.now() + Math.min(10_000, 250 * 2 ** Math.min(peer.failures, 6));
+    if (peer.failures >= 2) peer.backoffUntil = Date.now() + backoffMs(peer.failures);
+    // So are its key's peers that have delivered nothing, together, from their first failure.
+    const untried = this.#untriedOf(peer);
+    if (untried !== undefined) untried.backoffUntil = Date.now() + backoffMs(++untried.failures);
   }
 
   /** GETs at most `maxBytes` of `url` into a spare buffer; the caller hands `buffer` back with `#release` when done with `body`. */
@@ -702,6 +740,10 @@ function asPeers(answer: unknown): PeerInfo[] | undefined {
     if (typeof p?.peerId !== "string" || typeof p.endpoint !== "string" || (p.have !== undefined && !(p.have instanceof Bitfield)) || (p.signer !== undefined && typeof p.signer !== "string")) return undefined;
   }
   return answer as PeerInfo[];
+}
+
+function backoffMs(failures: number): number {
+  return Math.min(10_000, 250 * 2 ** Math.min(failures, 6));
 }
 
 function rank(peer: PeerState): number {

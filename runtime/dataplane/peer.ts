@@ -168,12 +168,15 @@ export class DataPlanePeer {
       });
       return { descriptor, result: fetch.value };
     } catch (error) {
-      // Ended short: the partial file stays resumable, and is given up here, lock and all, so a
+      // Not in place: the partial file stays resumable, and is given up here, lock and all, so a
       // retry by this peer (or another process) goes on from it instead of finding it locked.
-      if (!store.have.complete) {
-        this.server.remove(descriptor.root_hash);
-        this.#stores.delete(descriptor.root_hash);
-        await store.close();
+      if (!store.complete) {
+        if (this.#stores.get(descriptor.root_hash) === store) {
+          this.server.remove(descriptor.root_hash);
+          this.swarm.withdraw(descriptor.root_hash);
+          this.#stores.delete(descriptor.root_hash);
+        }
+        await store.close().catch(() => undefined);
       }
       throw error;
     } finally {

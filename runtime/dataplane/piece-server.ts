@@ -19,6 +19,7 @@ import { pieceLengthOf, rootHex } from "./descriptor.js";
 import type { PieceSource } from "./piece-store.js";
 import { MIN_TRANSFER_BYTES_PER_SECOND, transferDeadlineMs, UPLOAD_IDLE_MS } from "./transfer-deadline.js";
 import { checkPositive, checkWhole } from "../option-check.js";
+import { after } from "../timer.js";
 
 /** Response header carrying the SHA-256 the server expects the piece to have (the fetcher checks its own copy of the descriptor, not this). */
 export const PIECE_DIGEST_HEADER = "x-onex-piece-sha256";
@@ -146,7 +147,7 @@ export class PieceServer {
       case "bitfield":
         return sendJson(res, 200, { bitfield: source.have.toBase64url(), have: source.have.count, complete: source.have.complete });
       case "file":
-        return this.#sendFile(res, source);
+        return this.#sendFile(req, res, source);
       default:
         return this.#sendPiece(req, res, source, Number(match[3]));
     }
@@ -158,18 +159,14 @@ export class PieceServer {
     const headers = { "content-type": "application/octet-stream", "content-length": pieceLengthOf(source.descriptor, index), [PIECE_DIGEST_HEADER]: source.descriptor.pieces[index]! };
     // A HEAD sends nothing, so it neither takes an upload slot nor counts as the piece being sent.
     if (req.method === "HEAD") return void res.writeHead(200, headers).end();
-    if (this.#uploads >= (this.#options.maxUploads ?? 16)) {
-      this.stats.busy++;
-      res.setHeader("retry-after", "1");
-      return sendJson(res, 503, { error: "busy", message: "too many uploads in progress" });
-    }
+    if (!this.#takeUploadSlot(res)) return;
     const send = this.#sendLedgerOf(source)?.reserve(index, Date.now());
     if (send === null) {
+      this.#uploads--;
       this.stats.deferred++;
       res.setHeader("retry-after", "1");
       return sendJson(res, 429, { error: "sent", message: `piece ${index} was sent a moment ago: fetch it from the peer that has it` });
     }
-    this.#uploads++;
     const spares = this.#spareBuffers.get(source.descriptor.piece_size) ?? [];
     this.#spareBuffers.set(source.descriptor.piece_size, spares);
     const buffer = spares.pop() ?? Buffer.allocUnsafe(source.descriptor.piece_size);
@@ -213,28 +210,39 @@ export class PieceServer {
     return ledger;
   }
 
-  async #sendFile(res: ServerResponse, source: PieceSource): Promise<void> {
+  async #sendFile(req: IncomingMessage, res: ServerResponse, source: PieceSource): Promise<void> {
     const path = source.completePath;
     if (path === undefined) return sendJson(res, 404, { error: ErrorCode.ArtifactIncomplete, message: "the artifact is not complete here" });
-    // An upload like a piece's, in its slots and under its deadline: readers that stop reading
-    // would otherwise hold a socket and an open file each, as many as connect, for good.
-    if (this.#uploads >= (this.#options.maxUploads ?? 16)) {
-      this.stats.busy++;
-      res.setHeader("retry-after", "1");
-      return sendJson(res, 503, { error: "busy", message: "too many uploads in progress" });
-    }
-    this.#uploads++;
-    const deadline = setTimeout(() => res.destroy(), transferDeadlineMs(source.descriptor.size, UPLOAD_IDLE_MS));
+    const headers = { "content-type": source.descriptor.media_type, "content-length": source.descriptor.size };
+    if (req.method === "HEAD") return void res.writeHead(200, headers).end();
+    // An upload like a piece's, in its slots and under a deadline: readers that stop reading
+    // would otherwise hold a socket and an open file each, as many as connect, for good. The
+    // deadline allows for this server's own rate limit, shared by its uploads, where that is slower.
+    if (!this.#takeUploadSlot(res)) return;
+    const shareOfLimit = (this.#limiter?.bytesPerSecond ?? Infinity) / (this.#options.maxUploads ?? 16);
+    const deadline = after(transferDeadlineMs(source.descriptor.size, UPLOAD_IDLE_MS, shareOfLimit), () => res.destroy());
     try {
-      await this.#streamFile(res, source, path);
+      await this.#streamFile(res, headers, path);
     } finally {
-      clearTimeout(deadline);
+      deadline.cancel();
       this.#uploads--;
     }
   }
 
-  async #streamFile(res: ServerResponse, source: PieceSource, path: string): Promise<void> {
-    res.writeHead(200, { "content-type": source.descriptor.media_type, "content-length": source.descriptor.size });
+  /** Takes one of the `maxUploads` upload slots, or answers 503 (`retry-after`) and says so. */
+  #takeUploadSlot(res: ServerResponse): boolean {
+    if (this.#uploads >= (this.#options.maxUploads ?? 16)) {
+      this.stats.busy++;
+      res.setHeader("retry-after", "1");
+      sendJson(res, 503, { error: "busy", message: "too many uploads in progress" });
+      return false;
+    }
+    this.#uploads++;
+    return true;
+  }
+
+  async #streamFile(res: ServerResponse, headers: Record<string, string | number>, path: string): Promise<void> {
+    res.writeHead(200, headers);
     const counter = new Transform({
       transform: (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) => {
         const pass = () => {

@@ -11,6 +11,7 @@ import { constants, writeSync } from "node:fs";
 import { link, lstat, mkdir, open, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { ErrorCode, OnexError } from "../errors.js";
+import { hardLinksUnsupported } from "./hard-link.js";
 import { Bitfield } from "./bitfield.js";
 import { takeDownloadLock, type DownloadLock } from "./download-lock.js";
 import { pieceDigest, pieceLengthOf, rootHashOf, type ArtifactDescriptorRecord } from "./descriptor.js";
@@ -294,12 +295,13 @@ async function publishFile(partial: string, path: string): Promise<void> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "EEXIST") throw madeMeanwhile();
-    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EMLINK") throw error;
+    if (!hardLinksUnsupported(code)) throw error;
     if (await lstat(path).then(() => true, () => false)) throw madeMeanwhile();
     await rename(partial, path);
     return;
   }
-  await rm(partial);
+  // OUT is in place: a partial name left behind (a second link to the same file) is only clutter.
+  await rm(partial).catch(() => undefined);
 }
 
 /** Re-hashes every piece of the file at `path`; ONEX_E_PIECE_CORRUPT or ONEX_E_ARTIFACT_INCOMPLETE when it is not the artifact. */

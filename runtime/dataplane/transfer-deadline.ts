@@ -11,7 +11,7 @@ export const MIN_TRANSFER_BYTES_PER_SECOND = 16 * 1024;
 /** The idle allowance a piece server gives each upload, as a fetcher's request timeout does by default. */
 export const UPLOAD_IDLE_MS = 30_000;
 
-/** How long `bytes` may take in all: `baseMs` (the idle allowance) plus the bytes at the slowest rate. */
-export function transferDeadlineMs(bytes: number, baseMs: number): number {
-  return baseMs + Math.ceil((bytes / MIN_TRANSFER_BYTES_PER_SECOND) * 1000);
+/** How long `bytes` may take in all: `baseMs` (the idle allowance) plus the bytes at the slowest rate (or at `bytesPerSecond`, when slower). */
+export function transferDeadlineMs(bytes: number, baseMs: number, bytesPerSecond = MIN_TRANSFER_BYTES_PER_SECOND): number {
+  return baseMs + Math.ceil((bytes / Math.min(bytesPerSecond, MIN_TRANSFER_BYTES_PER_SECOND)) * 1000);
 }

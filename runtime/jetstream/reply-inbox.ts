@@ -14,6 +14,7 @@
 import { randomFillSync } from "node:crypto";
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { after, type Timer } from "../timer.js";
+import { readableHeaders } from "./headers.js";
 
 interface Pending {
   subject: string;
@@ -84,7 +85,8 @@ export class ReplyInbox {
     if (prefix === undefined || !reply.subject.startsWith(prefix) || reply.reply) return;
     const pending = this.#settle(reply.subject.slice(prefix.length));
     if (pending === undefined) return;
-    if (reply.data.length === 0 && reply.headers?.code === 503) pending.reject(new Error(`no responders on ${pending.subject}`));
+    // Headers nats.js cannot read (readableHeaders) are no status: thrown here, in a subscription's callback, they would stop the connection reading.
+    if (reply.data.length === 0 && readableHeaders(() => reply.headers)?.code === 503) pending.reject(new Error(`no responders on ${pending.subject}`));
     else pending.resolve(reply);
   }
 

@@ -521,7 +521,7 @@ async function seedReplay(transport: SubscriptionTransport, stream: string, filt
     read++;
     const body = bodyOf(msg.data);
     const signature = signatureOf(body);
-    if (typeof body?.id === "string" && typeof signature === "string") replay.seed(body.id, `${stream}#${msg.seq}`, signature);
+    if (typeof signature === "string") replay.seed(`${stream}#${msg.seq}`, signature);
   }
   if (signal.aborted) {
     transport.logger.warn(`onex: read ${read} messages of the replay window on ${filter} in ${SEED_MS / 1000} s, not all of it; copies of later ones are judged by the replay guard alone`, { stream, filter });

@@ -7,11 +7,11 @@
  * A guard's memory starts empty with its process, so a message captured before a restart
  * could be published again and accepted after it. The transport therefore tells it which
  * stored message first held each id, with which signature, in the stream's recent history
- * (`seed`), as a subscription opens: another stored message with that id and that signature is
- * a copy of it, a replay. Only a copy: the history is read unverified, so a forgery stored
- * first under an id a genuine message later takes (ids a producer makes predictable) must not
- * make the genuine one a replay; a replay cannot change the signature (Ed25519 signatures of
- * one message are unique: malleated ones are refused), so it is still caught.
+ * (`seed`), as a subscription opens: another stored message with that signature is a copy of
+ * it, a replay. Only a copy: the history is read unverified, so a forgery stored first under an
+ * id a genuine message later takes (ids a producer makes predictable) must not make the genuine
+ * one a replay, nor hide the genuine one's replays; a replay cannot change the signature
+ * (Ed25519 signatures of one message are unique: malleated ones are refused), so it is caught.
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import { signatureOf } from "../trust/envelope.js";
@@ -22,8 +22,8 @@ import { forgetOldest } from "../forget-oldest.js";
 export class StoredMessageReplay {
   /** Signer and id (as the guard remembers them) → the stored message it was first accepted as, in insertion order. */
   readonly #acceptedAs = new Map<string, string>();
-  /** id → the first stored message holding it and its signature, learnt from the stream's history (see seed). */
-  readonly #storedFirst = new Map<string, { storedAs: string; signature: string }>();
+  /** Signature → the first stored message holding it, learnt from the stream's history (see seed). */
+  readonly #storedFirst = new Map<string, string>();
 
   constructor(
     readonly guard: Pick<ReplayGuard, "accept">,
@@ -37,10 +37,10 @@ export class StoredMessageReplay {
     return (windowMs ?? 5 * 60_000) + (skewMs ?? 30_000);
   }
 
-  /** Records that `storedAs` holds message `id` signed `signature`; called in stream order, so the first call for an id names the original. */
-  seed(id: string, storedAs: string, signature: string): void {
-    if (this.#storedFirst.has(id)) return;
-    this.#storedFirst.set(id, { storedAs, signature });
+  /** Records that `storedAs` holds a message signed `signature`; called in stream order, so the first call for a signature names the original. */
+  seed(storedAs: string, signature: string): void {
+    if (this.#storedFirst.has(signature)) return;
+    this.#storedFirst.set(signature, storedAs);
     if (this.#storedFirst.size > this.remember) forgetOldest(this.#storedFirst);
   }
 
@@ -53,9 +53,10 @@ export class StoredMessageReplay {
         // Per signer, as the guard: another signer's message under this id must not pass as its redelivery, nor the other way round.
         const accepted = `${typeof signer === "string" ? signer : ""}\n${String(id)}`;
         if (typeof id === "string" && this.#acceptedAs.get(accepted) === storedAs) return;
-        const first = typeof id === "string" ? this.#storedFirst.get(id) : undefined;
-        if (first !== undefined && first.storedAs !== storedAs && first.signature === signatureOf(message)) {
-          throw new OnexError(ErrorCode.Replay, `message ${String(id)} was already stored as ${first.storedAs}`, { reason: "duplicate", messageId: id });
+        const signature = signatureOf(message);
+        const first = typeof signature === "string" ? this.#storedFirst.get(signature) : undefined;
+        if (first !== undefined && first !== storedAs) {
+          throw new OnexError(ErrorCode.Replay, `message ${String(id)} was already stored as ${first}`, { reason: "duplicate", messageId: id });
         }
         this.guard.accept(message, now);
         if (typeof id !== "string") return;

@@ -46,8 +46,11 @@ export class KvBucket {
     const subject = `$KV.${this.name}.${key}`;
     if (!this.direct) {
       const entry = await this.kv.get(key);
-      // nats.js reads the operation from the stored headers when it is first asked for.
-      return entry === null || readableHeaders(() => entry.operation) !== null ? entry : this.#readAsPut(key, subject);
+      // nats.js reads the operation from the stored headers when it is first asked for; the rest
+      // comes from the stored message's JSON.
+      if (entry === null || readableHeaders(() => entry.operation) !== null) return entry;
+      const value = entry.value;
+      return { operation: "PUT", revision: entry.revision, created: entry.created, value, string: () => fromUtf8.decode(value) };
     }
     // The key's subject in the request's own subject, as nats.js sends it, so permissions can govern it.
     const reply = await this.inbox.request(`$JS.API.DIRECT.GET.KV_${this.name}.${subject}`, EMPTY, undefined, this.timeoutMs);
@@ -72,9 +75,10 @@ export class KvBucket {
   /**
    * The last message at `subject` when its headers cannot be read (readableHeaders): whoever may
    * write to the bucket may write such headers, as they may write any bytes. Read through the
-   * stream's JSON API, whose sequence, time and data need no header read, and taken as a put: its
-   * bytes are then judged as any others, and a compare-and-set on its revision replaces it. (Refused
-   * outright, it would keep a node's address from being read or registered for good.)
+   * stream's JSON API, whose sequence, time and data need no header read (a second request, made
+   * only for such a message), and taken as a put, as the read above takes one: its bytes are then
+   * judged as any others, and a compare-and-set on its revision replaces it. (Refused outright,
+   * it would keep a node's address from being read or registered for good.)
    */
   async #readAsPut(key: string, subject: string): Promise<KvRecord | null> {
     const reply = await this.inbox.request(`$JS.API.STREAM.MSG.GET.KV_${this.name}`, utf8.encode(JSON.stringify({ last_by_subj: subject })), undefined, this.timeoutMs);

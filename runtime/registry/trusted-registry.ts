@@ -261,7 +261,8 @@ export class TrustedRegistry implements Registry {
           address,
         });
       }
-      if (own !== undefined && mark?.value !== stored.value) {
+      // Compared as bytes first (the mark holds the registration's bytes); bytes that differ are verified, as register compares marks.
+      if (own !== undefined && mark?.value !== stored.value && (mark === undefined || this.#tryVerifyMark(mark, address)?.signature !== own.entry.signature)) {
         // The mark alone was replaced (a store writer; NATS KV writes marks and entries apart, and
         // cannot compare one while writing the other). An entry this registry verified does not
         // show it, but every reader that has not verified it yet refuses the entry as unmarked.

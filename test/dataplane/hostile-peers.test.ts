@@ -117,6 +117,24 @@ describe("a fetch among hostile peers", () => {
     }
   }, 40_000);
 
+  it("a key announcing hundreds of peer ids at an endpoint that never answers holds one peer's share of the requests: the fetch completes from the seeder", async () => {
+    // Accepts connections and never answers: each request to it waits out the request timeout (2 s here).
+    const silent = createServer((socket) => socket.on("error", () => undefined));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    hostile.push(silent);
+    const endpoint = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+    const all = Bitfield.full(descriptor.pieces.length);
+    const fakes = Array.from({ length: 300 }, (_, i) => ({ peerId: `fake-${i}`, signer: "key-rogue", endpoint, have: all }));
+    const store = await PieceStore.open(descriptor, join(work.dir, "crowded.bin"));
+    try {
+      // Listed first: where peers rank alike, the first is asked. Held up by the fakes, it would run into the test's timeout.
+      const result = await fetchArtifact({ store, peers: { peersOf: () => [...fakes, { peerId: "seeder", signer: "key-seeder", endpoint: seeder.url, have: all }] }, requestTimeoutMs: 2_000 });
+      expect(result.bytesByPeer.seeder).toBe(descriptor.size);
+    } finally {
+      await store.close();
+    }
+  }, 25_000);
+
   it("a fetch that hears only 429s stalls with ONEX_E_ARTIFACT_INCOMPLETE instead of asking forever", async () => {
     // Enough pieces, and answers slow enough (50 ms), that some piece not deferred after its 429 is
     // always there to ask for, and a request is nearly always in flight.

@@ -411,13 +411,13 @@ describe("the dead-letter stream", () => {
     const c = await client(server.url, keys.agent, [keys.node], { trust: { zone: ZONE, replay: new ReplayGuard(), keyOfEntity: () => keys.node.keyId, logger: { warn() {} } } });
     let resume: NodeJS.Timeout | undefined;
     const seed = StoredMessageReplay.prototype.seed;
-    const spy = vi.spyOn(StoredMessageReplay.prototype, "seed").mockImplementation(function (this: StoredMessageReplay, id, storedAs, signature) {
+    const spy = vi.spyOn(StoredMessageReplay.prototype, "seed").mockImplementation(function (this: StoredMessageReplay, storedAs, signature) {
       // The window's one message is read: the server stops answering for 6 s.
       if (resume === undefined) {
         server.process.kill("SIGSTOP");
         resume = setTimeout(() => server.process.kill("SIGCONT"), 6_000);
       }
-      return seed.call(this, id, storedAs, signature);
+      return seed.call(this, storedAs, signature);
     });
     try {
       const sub = await c.subscribe([v0_1.StateUpdate], { entityId: "n-silent", deliver: "new" });
@@ -449,6 +449,29 @@ describe("the dead-letter stream", () => {
     await sub.stop();
     await c.close();
     expect([d!.message.id, d!.sequence]).toEqual([genuine.id, stored.seq]);
+  });
+
+  it("nor does it hide the genuine one's replay from a subscription that opens after both were stored (a restart)", async () => {
+    const js = jetstream(raw);
+    const genuine = signMessage(stateUpdate("n-hidden", "busy").toJSON(), keys.node);
+    const forged = signMessage({ ...genuine, payload: { state: "offline" } }, keys.stranger);
+    const subject = stateUpdate("n-hidden").subject();
+    const h = natsHeaders();
+    h.set("Onex-Type", "signal.state.update");
+    const publish = (body: object, id: string) => js.publish(subject, new TextEncoder().encode(JSON.stringify(body)), { msgID: id, headers: h });
+    await publish(forged, "hidden-forged");
+    await publish(genuine, "hidden-genuine");
+    const c = await client(server.url, keys.agent, [keys.node], { trust: { zone: ZONE, replay: new ReplayGuard(), keyOfEntity: () => keys.node.keyId, logger: { warn() {} } } });
+    // Opens after both, as a restarted service does: what it learns of them is the window it reads.
+    const sub = await c.subscribe([v0_1.StateUpdate], { entityId: "n-hidden", deliver: "new" });
+    await publish(genuine, "hidden-copy");
+    const next = signMessage(stateUpdate("n-hidden", "idle").toJSON(), keys.node);
+    await publish(next, "hidden-next");
+    const [d] = await take(sub, 1);
+    const stats = { ...sub.stats };
+    await sub.stop();
+    await c.close();
+    expect([d!.message.id, stats.deadLettered]).toEqual([next.id, 1]);
   });
 
   it.each([0, 1])("a lone surrogate escaped in a source id is dead-lettered as the bytes are read (no JSON reader of onex accepts it), and the subscription goes on (%i verification threads)", async (verifyThreads) => {

@@ -75,10 +75,14 @@ describe("NATS KV watch", () => {
       };
       const js = jetstream(nc);
       await js.publish(`$KV.${bucket}.${natsKvKey(partsOf(forged))}`, "not a registration", { headers: unreadable() });
+      // With no body too: a direct get's answer then looks like a status, whose headers are read first.
+      const empty = makeNode();
+      await js.publish(`$KV.${bucket}.${natsKvKey(partsOf(empty))}`, new Uint8Array(0), { headers: unreadable() });
       await js.publish(`$KV.${bucket}_marks.${natsKvKey(partsOf(marked))}`, "not a mark", { headers: unreadable() });
       await r.register(honest.entry, honest.identity);
       expect(await nextMatching(changes, (c) => c.address === honest.address)).toMatchObject({ kind: "registered" });
       expect(await codeOf(() => r.resolve(forged.address))).toBe(ErrorCode.EntryTampered);
+      expect(await codeOf(() => r.resolve(empty.address))).toBe(ErrorCode.EntryTampered);
       // Its entry is genuine, its mark is not the registration's: a reader new to the address (a CLI run)
       // refuses it as not trusted, until the node's next heartbeat writes its mark again.
       const newReader = async <T>(read: (reader: Awaited<ReturnType<typeof openRegistry>>) => Promise<T>) => {

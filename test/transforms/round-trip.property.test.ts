@@ -154,6 +154,7 @@ describe("composed paths", () => {
       expect.objectContaining({
         code: "ONEX_E_NO_COUNTERPART",
         message: `message type "${type}" of v${newest} has no counterpart in v${lost!.older} (on the way from v${newest} to v${oldest})`,
+        details: expect.objectContaining({ from: newest, to: lost!.older, migration: { from: newest, to: oldest } }),
       }),
     );
   });
