@@ -53,7 +53,8 @@ export class StoredMessageReplay {
         // Per signer, as the guard: another signer's message under this id must not pass as its redelivery, nor the other way round.
         const accepted = `${typeof signer === "string" ? signer : ""}\n${String(id)}`;
         if (typeof id === "string" && this.#acceptedAs.get(accepted) === storedAs) return;
-        const signature = signatureOf(message);
+        // Nothing seeded (no guard read a window yet): no signature to look up.
+        const signature = this.#storedFirst.size === 0 ? undefined : signatureOf(message);
         const first = typeof signature === "string" ? this.#storedFirst.get(signature) : undefined;
         if (first !== undefined && first !== storedAs) {
           throw new OnexError(ErrorCode.Replay, `message ${String(id)} was already stored as ${first}`, { reason: "duplicate", messageId: id });
