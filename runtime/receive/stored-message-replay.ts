@@ -6,8 +6,8 @@
  *
  * A guard's memory starts empty with its process, so a message captured before a restart
  * could be published again and accepted after it. The transport therefore tells it which
- * stored message first held each id, with which signature, in the stream's recent history
- * (`seed`), as a subscription opens: another stored message with that signature is a copy of
+ * stored message first held each signature in the stream's recent history (`seed`), as a
+ * subscription opens: another stored message with that signature is a copy of
  * it, a replay. Only a copy: the history is read unverified, so a forgery stored first under an
  * id a genuine message later takes (ids a producer makes predictable) must not make the genuine
  * one a replay, nor hide the genuine one's replays; a replay cannot change the signature

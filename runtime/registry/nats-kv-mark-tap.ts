@@ -42,7 +42,7 @@ export class MarkTap {
         const key = parse(k);
         if (key === undefined) return;
         this.#published.delete(k);
-        // Unreadable headers (readableHeaders) are no put's: such a mark is not taken early, only read as stored.
+        // A mark whose headers cannot be read (readableHeaders) is not taken early: it is read as stored.
         const headers = readableHeaders(() => msg.headers);
         if (headers === null || (headers?.get("KV-Operation") || "PUT") !== "PUT") return;
         if (this.#published.size >= KEYS_KEPT) forgetOldest(this.#published);
