@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import type { Readable } from "node:stream";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { MAX_JSON_DEPTH, parseJson, parseJsonWithLines, type BigIntegerMode, type JsonParseOptions } from "@onex/runtime";
+import { MAX_YAML_DEPTH, yamlNestingBeyond } from "../generator/yaml-depth.js";
 import { readFailure } from "./file-errors.js";
 
 /** How the input held its messages: one per line, one JSON document, a JSON array, YAML documents, or a YAML sequence. */
@@ -756,6 +757,12 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
     const message = `line ${jsonLines} starts a second JSON value in one YAML document: this looks like NDJSON, one JSON message a line; read it with --format json (or name the file .ndjson)`;
     return [{ line: jsonLines, error: new OnexError(ErrorCode.YamlSyntax, message, { file, line: jsonLines }), shape: "yaml" }];
   }
+  // Counted before the parser sees it: nested a few hundred levels deep, it runs V8 out of stack, fatally.
+  const deep = yamlNestingBeyond(text);
+  if (deep !== undefined) {
+    const message = `not valid YAML for onex: nested deeper than ${MAX_YAML_DEPTH} levels (JSON input may nest ${MAX_JSON_DEPTH})`;
+    return [{ line: deep, error: new OnexError(ErrorCode.YamlSyntax, message, { file, line: deep }), shape: "yaml" }];
+  }
   const { LineCounter, isScalar, isSeq, parseAllDocuments, visit } = await import("yaml");
   const { yamlDocumentValue } = await import("../generator/yaml-file.js");
   const lineCounter = new LineCounter();
@@ -768,13 +775,7 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
     if (problem) {
       const pos = lineCounter.linePos(problem.pos[0]);
       const duplicate = problem.code === "DUPLICATE_KEY";
-      // The yaml package follows nesting by recursion, and reports running out of stack as its error.
-      const tooDeep = problem.message.startsWith("Maximum call stack size exceeded");
-      const message = duplicate
-        ? `a mapping names the same key twice: ${problem.message.split("\n")[0]}`
-        : tooDeep
-          ? `not valid YAML for onex: nesting is deeper than the YAML reader follows (several hundred levels; JSON input reads up to ${MAX_JSON_DEPTH})`
-          : `not valid YAML: ${problem.message.split("\n")[0]}`;
+      const message = duplicate ? `a mapping names the same key twice: ${problem.message.split("\n")[0]}` : `not valid YAML: ${problem.message.split("\n")[0]}`;
       items.push({ line: pos.line, error: new OnexError(duplicate ? ErrorCode.JsonDuplicateKey : ErrorCode.YamlSyntax, message, { file, line: pos.line, column: pos.col }), shape: "yaml" });
       continue;
     }

@@ -18,6 +18,7 @@
 import { createHash } from "node:crypto";
 import { readFile, readdir, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
+import { MAX_YAML_DEPTH, yamlNestingBeyond } from "./yaml-depth.js";
 
 /** What the headers of one schemas folder's generated SDK should say. */
 export interface InputHashes {
@@ -122,6 +123,9 @@ async function existing(dir: string, paths: readonly string[]): Promise<Set<stri
 
 /** YAML's parser, loaded only when a hash needs it (see the module comment). */
 async function parseYaml(text: string): Promise<unknown> {
+  // As the yaml package's own errors are thrown here: a file it cannot parse is one it cannot hash.
+  const deep = yamlNestingBeyond(text);
+  if (deep !== undefined) throw new SyntaxError(`line ${deep}: YAML nested deeper than ${MAX_YAML_DEPTH} levels`);
   const { parse } = await import("yaml");
   return parse(text);
 }

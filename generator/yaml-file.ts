@@ -2,6 +2,7 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { LineCounter, parseDocument, isMap, isNode, isScalar, visit, type Document } from "yaml";
 import { ErrorCode, OnexError } from "@onex/runtime";
+import { MAX_YAML_DEPTH, yamlNestingBeyond } from "./yaml-depth.js";
 
 /** A parsed YAML file that can map a path inside its value back to a line and column. */
 export interface YamlFile {
@@ -38,8 +39,15 @@ export async function readYamlFile(absPath: string, file: string): Promise<YamlF
   return parseYamlText(text, file);
 }
 
+/** Throws ONEX_E_YAML_SYNTAX at the line where `text` nests deeper than the parser can follow (yaml-depth.ts). */
+export function assertYamlNesting(text: string, file: string): void {
+  const line = yamlNestingBeyond(text);
+  if (line !== undefined) throw new OnexError(ErrorCode.YamlSyntax, `${file}:${line}: not valid YAML for onex: nested deeper than ${MAX_YAML_DEPTH} levels`, { file, line });
+}
+
 /** Parses YAML text; throws ONEX_E_YAML_SYNTAX with the first error's position. */
 export function parseYamlText(text: string, file: string): YamlFile {
+  assertYamlNesting(text, file);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const problem = doc.errors[0];

@@ -1,0 +1,90 @@
+/**
+ * How deep YAML text nests, counted before it is parsed. The yaml package follows nesting by
+ * recursion: a few hundred levels run V8 out of stack, and where that happens inside one of its
+ * regular expressions it is a fatal error that no catch sees (the process aborts, exit 134).
+ * So YAML input nested deeper than MAX_YAML_DEPTH is refused before the parser sees it.
+ */
+
+/** The most levels YAML input may nest (JSON input: MAX_JSON_DEPTH); messages nest a dozen or so. */
+export const MAX_YAML_DEPTH = 256;
+
+/**
+ * The first line (1-based) at which `text` nests deeper than `max` levels, or undefined.
+ * Counted from the text alone: flow collections (`[`, `{`) outside quotes and comments, and
+ * block nesting by indentation and by compact entries (`- - x`). It may count a level more
+ * than the parser does (a plain scalar's stray bracket, a scalar item), never fewer.
+ */
+export function yamlNestingBeyond(text: string, max = MAX_YAML_DEPTH): number | undefined {
+  // Columns where the enclosing block structures start, innermost last.
+  const blocks: number[] = [];
+  let flow = 0;
+  let quote: '"' | "'" | undefined;
+  // A block scalar's lines are text however they are indented: those indented past this column.
+  let scalarAbove: number | undefined;
+  const lines = text.split("\n");
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n]!;
+    const indent = line.length - line.trimStart().length;
+    const blank = indent === line.length;
+    if (scalarAbove !== undefined) {
+      if (blank || indent > scalarAbove) continue;
+      scalarAbove = undefined;
+    }
+    if (quote === undefined && flow === 0) {
+      // A document's start or end: what follows on the line (`--- [a]`) begins anew.
+      if (/^(?:---|\.\.\.)(?:\s|$)/.test(line)) blocks.length = 0;
+      if (blank || line[indent] === "#") continue;
+      while (blocks.length > 0 && blocks[blocks.length - 1]! >= indent) blocks.pop();
+      // Each compact entry (`- `) opens a level, and what follows it another.
+      let at = indent;
+      blocks.push(at);
+      while (line[at] === "-" && (at + 1 === line.length || line[at + 1] === " ")) {
+        at += 1;
+        while (line[at] === " ") at++;
+        if (at >= line.length) break;
+        blocks.push(at);
+      }
+    }
+    let content = line.length;
+    for (let i = quote === undefined && flow === 0 ? indent : 0; i < line.length; i++) {
+      const c = line[i]!;
+      if (quote !== undefined) {
+        if (c === "\\" && quote === '"') i++;
+        else if (c === quote) {
+          if (quote === "'" && line[i + 1] === "'") i++;
+          else quote = undefined;
+        }
+        continue;
+      }
+      if (c === "#" && (i === 0 || line[i - 1] === " " || line[i - 1] === "\t")) {
+        content = i;
+        break;
+      }
+      // Quotes and brackets open something only where a scalar may start (within a plain
+      // scalar, `it's` or `x[1]` is text); inside a flow collection a bracket always opens one.
+      if ((c === '"' || c === "'") && startsScalar(line, i, flow > 0)) quote = c;
+      else if ((c === "[" || c === "{") && (flow > 0 || startsScalar(line, i, false))) {
+        if (++flow + blocks.length > max) return n + 1;
+      } else if ((c === "]" || c === "}") && flow > 0) flow--;
+    }
+    if (blocks.length + flow > max) return n + 1;
+    // `key: |`, `- >-`, `|2` (its comment aside): the lines after it indented past this one are the scalar's text.
+    if (quote === undefined && flow === 0 && /(?:^|[:?-]\s+)[|>][-+0-9]*$/.test(line.slice(indent, content).trimEnd())) scalarAbove = indent;
+  }
+  return undefined;
+}
+
+/**
+ * Whether a scalar or collection may start at `line[i]`: at the line's first character, or
+ * after `- `, `: `, `? `, `[`, `{` or `,` (in a flow collection also right after `:`, as in
+ * JSON's `"a":"b"`).
+ */
+function startsScalar(line: string, i: number, inFlow: boolean): boolean {
+  let j = i - 1;
+  while (j >= 0 && (line[j] === " " || line[j] === "\t")) j--;
+  if (j < 0) return true;
+  const before = line[j]!;
+  if (before === "[" || before === "{" || before === ",") return true;
+  if (before === ":" && inFlow) return true;
+  return (before === "-" || before === ":" || before === "?") && j < i - 1;
+}
