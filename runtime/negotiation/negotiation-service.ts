@@ -12,6 +12,7 @@ import { agreeOnVersion, buildOffer, offerSigner, parseOffer, type Agreement, ty
 import { checkPeerOffer, unbacked, withChecks } from "./offer-check.js";
 import type { SchemaIndex } from "./schema-index.js";
 import { MAX_TIMER_MS } from "../timer.js";
+import { ReplyInbox } from "../jetstream/reply-inbox.js";
 import { checkPositive } from "../option-check.js";
 
 /** The probe subject of a deployment. */
@@ -129,6 +130,19 @@ export function serveNegotiation(nc: NatsConnection, options: ServeNegotiationOp
 }
 
 /**
+ * The reply inbox of `nc` for negotiation requests. Not nats.js's `request()`: it reads a
+ * reply's headers in the connection's own read loop, and a peer answering with an empty body
+ * and a header nats.js cannot read stopped the whole connection reading (ReplyInbox reads them
+ * through readableHeaders).
+ */
+const inboxes = new WeakMap<NatsConnection, ReplyInbox>();
+function inboxOf(nc: NatsConnection): ReplyInbox {
+  let inbox = inboxes.get(nc);
+  if (inbox === undefined) inboxes.set(nc, (inbox = new ReplyInbox(nc, (nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix)));
+  return inbox;
+}
+
+/**
  * Sends `payload` to `subject` and returns the decoded JSON answer. Throws
  * ONEX_E_NEGOTIATION_TIMEOUT when nobody serves the subject or the answer is late.
  */
@@ -137,7 +151,7 @@ export async function requestJson(nc: NatsConnection, subject: string, payload: 
   const waitedMs = Math.min(timeoutMs, MAX_TIMER_MS);
   let reply;
   try {
-    reply = await nc.request(subject, json.encode(JSON.stringify(payload)), { timeout: waitedMs });
+    reply = await inboxOf(nc).request(subject, json.encode(JSON.stringify(payload)), undefined, waitedMs);
   } catch (cause) {
     const noResponders = /no responders|503/i.test(String((cause as Error)?.message)) || (cause as { isNoResponders?: () => boolean }).isNoResponders?.() === true;
     const why = noResponders ? `nothing serves ${subject}` : `no answer on ${subject} within ${waitedMs} ms`;

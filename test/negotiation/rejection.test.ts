@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
-import { headers as natsHeaders } from "@nats-io/transport-node";
+import { connect, headers as natsHeaders } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { versionGraph } from "../../generated/transforms/index.js";
 import { ErrorCode, isOnexError, type OnexError } from "../../runtime/errors.js";
@@ -182,6 +182,29 @@ describe("schema hashes", () => {
     await writeFile(file, JSON.stringify(index));
     const error = await readSchemaIndex(file).catch((e: unknown) => e);
     expect(isOnexError(error, ErrorCode.SchemaHashMismatch)).toBe(true);
+  });
+});
+
+describe("hostile peers", () => {
+  it("an answer with no body and a header nats.js cannot read is ONEX_E_NEGOTIATION_INVALID, and the connection goes on reading", async () => {
+    const hostile = await connect({ servers: server.url });
+    try {
+      hostile.subscribe(negotiateSubject("deployment-hostile"), {
+        callback: (_error, msg) => {
+          const h = natsHeaders();
+          (h as unknown as { headers: Map<string, string[]> }).headers.set("Bad Name", ["x"]);
+          msg.respond(new Uint8Array(0), { headers: h });
+        },
+      });
+      await hostile.flush();
+      const answered = await node.negotiate("deployment-hostile").catch((e: unknown) => e);
+      expect(isOnexError(answered, ErrorCode.NegotiationInvalid)).toBe(true);
+      // Its read loop stopped, the connection would hear nothing again: the next handshake would time out.
+      const next = (await node.negotiate("deployment-v9.9").catch((e: unknown) => e)) as OnexError;
+      expect(next.code).toBe(ErrorCode.IncompatiblePeer);
+    } finally {
+      await hostile.close();
+    }
   });
 });
 
