@@ -65,7 +65,7 @@ function nativeParse(text: string): unknown {
   } catch {
     return NOT_SURE;
   }
-  if (value === null || typeof value !== "object") return typeof value === "number" && (!plainNumber(value) || (value === 0 && MAY_UNDERFLOW.test(text))) ? NOT_SURE : value;
+  if (value === null || typeof value !== "object") return typeof value === "number" && (!plainNumber(value) || (value === 0 && (MAY_UNDERFLOW.test(text) || Object.is(value, -0)))) ? NOT_SURE : value;
   // The usual message: nothing dropped, told by counting names rather than every ":" (below).
   sawZero = false;
   const members = memberCount(value);
@@ -129,7 +129,11 @@ function membersWithin(value: object, depth: number): number {
 function memberOf(item: unknown, depth: number): number {
   if (typeof item === "object") return item === null ? 0 : membersWithin(item, depth + 1);
   if (typeof item === "number") {
-    if (item === 0) sawZero = true;
+    if (item === 0) {
+      sawZero = true;
+      // -0: the exact reader makes it 0 (below).
+      if (Object.is(item, -0)) return NOT_PLAIN;
+    }
     return plainNumber(item) ? 0 : NOT_PLAIN;
   }
   return 0;
@@ -460,7 +464,9 @@ class JsonTextReader {
       }
     }
     this.pos += digits.length;
-    return value;
+    // -0 is read as 0: canonical JSON (RFC 8785) writes both as 0, so no signature tells them
+    // apart, and a message whose signed 0 was rewritten -0 on its way must not hand its handler a -0.
+    return value === 0 ? 0 : value;
   }
 
   private literal<T>(word: string, value: T): T {

@@ -97,6 +97,13 @@ describe("parseJson's JSON.parse fast path agrees with the exact reader", () => 
     }
   });
 
+  it("reads -0 as 0, as canonical JSON writes it: a signed 0 rewritten -0 must not reach a handler as -0", () => {
+    for (const parse of [parseJson, parseJsonExact]) {
+      expect(outcome(parse, '{"a":-0,"b":[-0.0,-0e5,-0.5],"c":{"d":-0E-3}}', {})).toBe('value {"a":0,"b":[0,0,-0.5],"c":{"d":0}}');
+      expect(outcome(parse, "-0", {})).toBe("value 0");
+    }
+  });
+
   it("refuses a duplicate even when something has polluted Object.prototype", () => {
     const proto = Object.prototype as Record<string, unknown>;
     proto.polluted = 1;
