@@ -11,7 +11,7 @@ export const MAX_YAML_DEPTH = 256;
 /**
  * The first line (1-based) at which `text` nests deeper than `max` levels, or undefined.
  * Counted from the text alone: flow collections (`[`, `{`) outside quotes and comments, and
- * block nesting by indentation and by compact entries (`- - x`). It may count a level more
+ * block nesting by indentation and by compact entries (`- - x`, `? ? x`). It may count a level more
  * than the parser does (a plain scalar's stray bracket, a scalar item), never fewer.
  */
 export function yamlNestingBeyond(text: string, max = MAX_YAML_DEPTH): number | undefined {
@@ -34,15 +34,20 @@ export function yamlNestingBeyond(text: string, max = MAX_YAML_DEPTH): number | 
       // A document's start or end: what follows on the line (`--- [a]`) begins anew.
       if (/^(?:---|\.\.\.)(?:\s|$)/.test(line)) blocks.length = 0;
       if (blank || line[indent] === "#") continue;
-      while (blocks.length > 0 && blocks[blocks.length - 1]! >= indent) blocks.pop();
-      // Each compact entry (`- `) opens a level, and what follows it another.
+      // A sequence entry (`- `) stands half a column right of where it starts: a sequence may sit
+      // at its parent key's indentation (`b:` then `- x`) and still be inside it. Each entry on
+      // the line (`- `, and a complex key's `? ` or its value's `: `) opens a level, and what
+      // follows it another.
       let at = indent;
-      blocks.push(at);
-      while (line[at] === "-" && (at + 1 === line.length || line[at + 1] === " ")) {
+      const column = (i: number) => (line[i] === "-" ? i + 0.5 : i);
+      const first = column(at);
+      while (blocks.length > 0 && blocks[blocks.length - 1]! >= first) blocks.pop();
+      blocks.push(first);
+      while (isEntry(line, at)) {
         at += 1;
         while (line[at] === " ") at++;
         if (at >= line.length) break;
-        blocks.push(at);
+        blocks.push(column(at));
       }
     }
     let content = line.length;
@@ -87,4 +92,9 @@ function startsScalar(line: string, i: number, inFlow: boolean): boolean {
   if (before === "[" || before === "{" || before === ",") return true;
   if (before === ":" && inFlow) return true;
   return (before === "-" || before === ":" || before === "?") && j < i - 1;
+}
+
+/** Whether a block entry indicator (`-`, `?`, `:` followed by a space or the line's end) is at `line[at]`. */
+function isEntry(line: string, at: number): boolean {
+  return (line[at] === "-" || line[at] === "?" || line[at] === ":") && (at + 1 === line.length || line[at + 1] === " ");
 }

@@ -5,7 +5,7 @@
  * style, with scalars full of the characters the count looks for.
  */
 import fc from "fast-check";
-import { Document, isCollection, visit } from "yaml";
+import { Document, isCollection, parseAllDocuments, visit } from "yaml";
 import { describe, expect, it } from "vitest";
 import { MAX_YAML_DEPTH, yamlNestingBeyond } from "../../generator/yaml-depth.js";
 import { parseYamlText } from "../../generator/yaml-file.js";
@@ -36,11 +36,29 @@ describe("yamlNestingBeyond", () => {
     );
   });
 
+  it("never counts fewer levels than the yaml package reads from arbitrary YAML-ish text", () => {
+    const token = fc.constantFrom("- ", "? ", ": ", "[", "]", "{", "}", ", ", "a", "b: ", "'", '"', "# ", "\n", "\n  ", "\n    ", " ", "|", ">", "---\n", "\\");
+    const depthOf = (value: unknown): number =>
+      value !== null && typeof value === "object" ? 1 + Math.max(0, ...Object.values(value as object).map(depthOf), ...(value instanceof Map ? [...value.values()].map(depthOf) : [])) : 0;
+    fc.assert(
+      fc.property(fc.array(token, { maxLength: 90 }).map((t) => t.join("")), (text) => {
+        for (const doc of parseAllDocuments(text)) {
+          if (doc.errors.length > 0) continue;
+          const depth = depthOf(doc.toJS({ mapAsMap: true }));
+          if (depth > 0) expect([text, yamlNestingBeyond(text, depth - 1)]).toEqual([text, expect.any(Number)]);
+        }
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
   it("finds deep flow, block and compact nesting at its line", () => {
     const past = MAX_YAML_DEPTH + 5;
     expect(yamlNestingBeyond("a: 1\n" + "[".repeat(past) + "]".repeat(past) + "\n")).toBe(2);
     expect(yamlNestingBeyond(Array.from({ length: past }, (_, i) => `${" ".repeat(i)}k${i}:`).join("\n"))).toBe(MAX_YAML_DEPTH + 1);
     expect(yamlNestingBeyond("- ".repeat(past) + "x\n")).toBe(1);
+    expect(yamlNestingBeyond("? ".repeat(past) + "x\n")).toBe(1);
+    expect(yamlNestingBeyond("- ? ".repeat(past / 2) + "x\n")).toBe(1);
     expect(yamlNestingBeyond("--- " + "{a: ".repeat(past) + "1" + "}".repeat(past))).toBe(1);
     // A stray bracket in a plain scalar opens nothing, and hides nothing after it.
     expect(yamlNestingBeyond("a: x[\n" + Array.from({ length: past }, (_, i) => `${" ".repeat(i + 1)}k${i}:`).join("\n"))).toBe(MAX_YAML_DEPTH + 1);
