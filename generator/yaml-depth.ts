@@ -17,7 +17,10 @@ export const MAX_YAML_DEPTH = 256;
 export function yamlNestingBeyond(text: string, max = MAX_YAML_DEPTH): number | undefined {
   // Columns where the enclosing block structures start, innermost last.
   const blocks: number[] = [];
+  // Levels inside flow collections, and the collections open: each, and whether it is a sequence
+  // already holding a single-pair mapping (`[a: b]` is a list of one map: a level more).
   let flow = 0;
+  const opened: { sequence: boolean; paired: boolean }[] = [];
   let quote: '"' | "'" | undefined;
   // A block scalar's lines are text however they are indented: those indented past this column.
   let scalarAbove: number | undefined;
@@ -30,9 +33,14 @@ export function yamlNestingBeyond(text: string, max = MAX_YAML_DEPTH): number | 
       if (blank || indent > scalarAbove) continue;
       scalarAbove = undefined;
     }
+    // A document's start or end ends everything open, a quoted scalar included; what follows on the line (`--- [a]`) begins anew.
+    if (/^(?:---|\.\.\.)(?:\s|$)/.test(line)) {
+      blocks.length = 0;
+      opened.length = 0;
+      flow = 0;
+      quote = undefined;
+    }
     if (quote === undefined && flow === 0) {
-      // A document's start or end: what follows on the line (`--- [a]`) begins anew.
-      if (/^(?:---|\.\.\.)(?:\s|$)/.test(line)) blocks.length = 0;
       if (blank || line[indent] === "#") continue;
       // A sequence entry (`- `) stands half a column right of where it starts: a sequence may sit
       // at its parent key's indentation (`b:` then `- x`) and still be inside it. Each entry on
@@ -69,8 +77,15 @@ export function yamlNestingBeyond(text: string, max = MAX_YAML_DEPTH): number | 
       // scalar, `it's` or `x[1]` is text); inside a flow collection a bracket always opens one.
       if ((c === '"' || c === "'") && startsScalar(line, i, flow > 0)) quote = c;
       else if ((c === "[" || c === "{") && (flow > 0 || startsScalar(line, i, false))) {
+        opened.push({ sequence: c === "[", paired: false });
         if (++flow + blocks.length > max) return n + 1;
-      } else if ((c === "]" || c === "}") && flow > 0) flow--;
+      } else if ((c === "]" || c === "}") && flow > 0) {
+        flow -= opened.pop()!.paired ? 2 : 1;
+      } else if (flow > 0 && (c === ":" || c === "?") && opened[opened.length - 1]!.sequence && !opened[opened.length - 1]!.paired) {
+        // A key in a flow sequence makes its entry a mapping of one pair (counted whether or not this `:` is one).
+        opened[opened.length - 1]!.paired = true;
+        if (++flow + blocks.length > max) return n + 1;
+      }
     }
     if (blocks.length + flow > max) return n + 1;
     // `key: |`, `- >-`, `|2` (its comment aside): the lines after it indented past this one are the scalar's text.
@@ -89,9 +104,13 @@ function startsScalar(line: string, i: number, inFlow: boolean): boolean {
   while (j >= 0 && (line[j] === " " || line[j] === "\t")) j--;
   if (j < 0) return true;
   const before = line[j]!;
-  if (before === "[" || before === "{" || before === ",") return true;
+  // After a bracket or a comma only within a flow collection: in a plain scalar (`a[`) they are text.
+  if (before === "[" || before === "{" || before === ",") return inFlow;
   if (before === ":" && inFlow) return true;
-  return (before === "-" || before === ":" || before === "?") && j < i - 1;
+  // An indicator followed by a space; `-` and `?` are one only where they start a token (`\-` is text).
+  if (j === i - 1) return false;
+  if (before === ":") return true;
+  return (before === "-" || before === "?") && (j === 0 || line[j - 1] === " " || line[j - 1] === "\t");
 }
 
 /** Whether a block entry indicator (`-`, `?`, `:` followed by a space or the line's end) is at `line[at]`. */
