@@ -15,7 +15,7 @@
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import { signatureOf } from "../trust/envelope.js";
-import type { ReplayGuard } from "../trust/replay-guard.js";
+import { replayKeyOf, type ReplayGuard } from "../trust/replay-guard.js";
 import { forgetOldest } from "../forget-oldest.js";
 
 /** Wraps a replay guard; one per process (or client), shared by its subscriptions. */
@@ -49,9 +49,8 @@ export class StoredMessageReplay {
     return {
       accept: (message, now) => {
         const id = (message as { id?: unknown }).id;
-        const signer = (message as { trust?: { signer?: unknown } }).trust?.signer;
         // Per signer, as the guard: another signer's message under this id must not pass as its redelivery, nor the other way round.
-        const accepted = `${typeof signer === "string" ? signer : ""}\n${String(id)}`;
+        const accepted = replayKeyOf(message as Parameters<typeof replayKeyOf>[0]);
         if (typeof id === "string" && this.#acceptedAs.get(accepted) === storedAs) return;
         // Nothing seeded (no guard read a window yet): no signature to look up.
         const signature = this.#storedFirst.size === 0 ? undefined : signatureOf(message);

@@ -65,8 +65,7 @@ export class ReplayGuard {
     if (end <= at) throw replay(`message ${id} is past its validity window`, "expired", id);
     // Another signer's message under this id is another message (its signer is signed): were ids
     // remembered alone, one trusted member could use up another's ids before they arrive.
-    const signer = data.trust.signer;
-    const key = `${typeof signer === "string" ? signer : ""}\n${id}`;
+    const key = replayKeyOf(data);
     const seenEnd = this.#seen.get(key);
     if (seenEnd !== undefined && seenEnd > at) throw replay(`message ${id} was already received`, "duplicate", id);
     if (end <= this.#lowWater) throw replay(`message ${id} is older than what the saturated replay window still remembers`, "saturated", id);
@@ -150,6 +149,12 @@ class EndHeap {
     this.#ends[to] = this.#ends[from]!;
     this.#keys[to] = this.#keys[from]!;
   }
+}
+
+/** What a message is remembered by: its signer (a key id, which holds no line break) and its id. */
+export function replayKeyOf(message: { id?: unknown; trust?: { signer?: unknown } }): string {
+  const signer = message.trust?.signer;
+  return `${typeof signer === "string" ? signer : ""}\n${String(message.id)}`;
 }
 
 function replay(message: string, reason: string, id: string | undefined): OnexError {
