@@ -45,9 +45,28 @@ export interface ProtocolOffer {
   converts: VersionHash[];
   /** Key id the deployment signs its messages with; with `signature`, what lets a receiver tell its messages apart. */
   signer?: string;
+  /**
+   * A fresh handshake's own (a FederationNode's): when it was signed, and a random nonce. The
+   * initiator's nonce comes back in the answer's offer, signed, so an answer recorded from an
+   * earlier handshake is not taken for this one; the responder holds `issued_at` to a window and
+   * to the newest it saw from the signer, so an offer recorded earlier is not taken again.
+   */
+  issued_at?: string;
+  nonce?: string;
   /** `signRecord` signature of the offer by `signer`. */
   signature?: string;
 }
+
+/**
+ * Bounds on a peer's offer. A deployment offers a handful of versions under a short name; an
+ * offer is read before anything about its sender is known, and its name goes into a NATS
+ * subject (the server drops a connection whose control line passes 4 KiB) and into answers
+ * (which must fit under max_payload).
+ */
+export const OFFER_LIMITS = { bytes: 64 * 1024, deploymentChars: 128, versions: 64, textChars: 256, urlChars: 2_048 } as const;
+
+/** How far an offer's `issued_at` may be from this host's clock (either way). */
+export const OFFER_FRESH_MS = 5 * 60_000;
 
 /** A finding about the peer that did not by itself decide the outcome. */
 export interface NegotiationFlag {
@@ -233,20 +252,36 @@ export function isProtocolBlock(value: unknown): value is ProtocolBlock {
   );
 }
 
-/** Checks that `value` is a well-formed offer; throws ONEX_E_NEGOTIATION_INVALID. */
+/** Checks that `value` is a well-formed offer within OFFER_LIMITS; throws ONEX_E_NEGOTIATION_INVALID. */
 export function parseOffer(value: unknown, source: string): ProtocolOffer {
   const bad = (why: string): never => {
     throw new OnexError(ErrorCode.NegotiationInvalid, `${source} sent a malformed offer: ${why}`, { source });
   };
+  const text = (v: unknown, max: number = OFFER_LIMITS.textChars) => typeof v === "string" && v.length <= max;
+  const optionalText = (v: unknown) => v === undefined || text(v);
   if (value === null || typeof value !== "object") bad("not an object");
   const o = value as Record<string, unknown>;
-  if (o.kind !== "onex.offer/1") bad(`kind is ${JSON.stringify(o.kind)}`);
+  if (o.kind !== "onex.offer/1") bad(`kind is ${String(JSON.stringify(o.kind)).slice(0, 40)}`);
   if (typeof o.deployment !== "string" || o.deployment === "") bad("deployment is not a name");
-  if (!isProtocolBlock(o.protocol)) bad("protocol is not {version, compatible_with, declared_by, schema_manifest_url}");
-  if ((o.signer !== undefined && typeof o.signer !== "string") || (o.signature !== undefined && typeof o.signature !== "string")) bad("signer and signature are not strings");
+  if ((o.deployment as string).length > OFFER_LIMITS.deploymentChars) bad(`the deployment name is longer than ${OFFER_LIMITS.deploymentChars} characters`);
+  const p = o.protocol as Record<string, unknown> | null;
+  if (!isProtocolBlock(p)) bad("protocol is not {version, compatible_with, declared_by, schema_manifest_url}");
+  if (!text(p!.version) || !text(p!.declared_by) || !text(p!.schema_manifest_url, OFFER_LIMITS.urlChars) || (p!.compatible_with as string[]).length > OFFER_LIMITS.versions || !(p!.compatible_with as string[]).every((v) => text(v))) {
+    bad(`protocol holds more than ${OFFER_LIMITS.versions} versions or a text longer than its bound`);
+  }
+  if (![o.signer, o.signature, o.issued_at, o.nonce].every(optionalText)) bad(`signer, signature, issued_at and nonce are not strings of at most ${OFFER_LIMITS.textChars} characters`);
   for (const key of ["speaks", "converts"]) {
     const list = o[key];
     if (!Array.isArray(list) || list.some((v) => !v || typeof v.version !== "string" || typeof v.content_hash !== "string")) bad(`${key} is not a list of {version, content_hash}`);
+    if ((list as VersionHash[]).length > OFFER_LIMITS.versions || (list as VersionHash[]).some((v) => !text(v.version) || !text(v.content_hash))) {
+      bad(`${key} lists more than ${OFFER_LIMITS.versions} versions or a text longer than ${OFFER_LIMITS.textChars} characters`);
+    }
   }
   return value as ProtocolOffer;
+}
+
+/** `offer` signed afresh by `identity` for one handshake: now, and `nonce` (the initiator's own, or the one an answer echoes). */
+export function freshOffer(offer: ProtocolOffer, identity: KeyPair, nonce: string, now = Date.now()): ProtocolOffer {
+  const { signature: _signature, ...unsigned } = offer;
+  return signRecord<ProtocolOffer>({ ...unsigned, signer: identity.keyId, issued_at: new Date(now).toISOString(), nonce }, identity);
 }

@@ -14,6 +14,7 @@
  * peer (`Agreement.unused`), are refused, not converted. A message sent `to` a peer travels
  * in the agreed version, converted at the sender.
  */
+import { randomBytes } from "node:crypto";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { checkPositive } from "../option-check.js";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -21,9 +22,10 @@ import type { ControlPlane, PublishOptions, PublishReceipt, Refusal, VersionedDe
 import type { ProtocolSdk, PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
 import { findMigrationPath, migrateAlongGraph, type JsonObject, type VersionGraph } from "../transform.js";
 import type { KeyPair, KeyResolver } from "../trust/keys.js";
-import type { Agreement, ProtocolBlock } from "./agreement.js";
+import { freshOffer, type Agreement, type ProtocolBlock } from "./agreement.js";
 import { negotiate } from "./handshake.js";
 import { serveNegotiation, type NegotiationService } from "./negotiation-service.js";
+import { PeerBook } from "./peer-book.js";
 import type { SchemaIndex } from "./schema-index.js";
 
 /** A generated SDK module with its protocol declaration (`import * as v0_2 from "@onex/sdk/v0.2"`). */
@@ -76,10 +78,8 @@ export interface FederatedReceipt extends PublishReceipt {
 export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
   readonly #options: FederationNodeOptions<S>;
   readonly #service: NegotiationService;
-  readonly #agreements = new Map<string, Agreement>();
-  readonly #rejections = new Map<string, OnexError>();
-  /** Peer deployment by the verified key id its offer was signed with. */
-  readonly #signers = new Map<string, string>();
+  /** Both directions' handshakes, recorded only from fresh offers a trusted key signed (see PeerBook). */
+  readonly #book = new PeerBook();
 
   private constructor(options: FederationNodeOptions<S>) {
     this.#options = options;
@@ -91,7 +91,7 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
       identity: options.identity,
       keys: options.keys,
       // A peer that opened the handshake is as negotiated as one we opened it with.
-      onHandshake: (peer, outcome, signer) => this.#record(peer, outcome, signer),
+      book: this.#book,
     });
   }
 
@@ -115,29 +115,38 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
 
   /** Agreements with peers, by deployment. */
   get agreements(): ReadonlyMap<string, Agreement> {
-    return this.#agreements;
+    return this.#book.agreements;
   }
 
   /** Peers rejected (by either side), by deployment. */
   get rejections(): ReadonlyMap<string, OnexError> {
-    return this.#rejections;
+    return this.#book.rejections;
   }
 
   /**
    * Handshakes with `peer` and records the outcome. Throws ONEX_E_INCOMPATIBLE_PEER,
-   * ONEX_E_SCHEMA_HASH_MISMATCH, ONEX_E_NEGOTIATION_TIMEOUT or ONEX_E_NEGOTIATION_INVALID.
+   * ONEX_E_SCHEMA_HASH_MISMATCH, ONEX_E_NEGOTIATION_TIMEOUT, ONEX_E_PERMISSION_DENIED or
+   * ONEX_E_NEGOTIATION_INVALID (among others, for an answer no trusted key signed for this
+   * handshake, or signed by a key another deployment negotiated with: nothing is recorded then).
    */
   async negotiate(peer: string): Promise<Agreement> {
+    const offer = freshOffer(this.#service.offer, this.#options.identity, randomBytes(16).toString("base64url"));
+    let agreement: Agreement;
     try {
-      const agreement = await negotiate(this.#options.connection, this.#service.offer, peer, { timeoutMs: this.#options.timeoutMs ?? 2_000, keys: this.#options.keys });
-      this.#record(peer, agreement, agreement.peer.signer);
-      return agreement;
+      agreement = await negotiate(this.#options.connection, offer, peer, { timeoutMs: this.#options.timeoutMs ?? 2_000, keys: this.#options.keys });
     } catch (error) {
-      if (isOnexError(error) && (error.code === ErrorCode.IncompatiblePeer || error.code === ErrorCode.SchemaHashMismatch)) {
-        this.#record(peer, error, typeof error.details.signer === "string" ? error.details.signer : undefined);
+      const signer = isOnexError(error) ? error.details.signer : undefined;
+      if (isOnexError(error) && (error.code === ErrorCode.IncompatiblePeer || error.code === ErrorCode.SchemaHashMismatch) && typeof signer === "string") {
+        this.#book.record(peer, error, signer);
       }
       throw error;
     }
+    const signer = agreement.peer.signer;
+    if (signer === undefined) {
+      throw new OnexError(ErrorCode.NegotiationInvalid, `"${peer}" answered without an offer a trusted key signed: nothing was agreed with it`, { peer });
+    }
+    this.#book.record(peer, agreement, signer);
+    return agreement;
   }
 
   /**
@@ -152,9 +161,9 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
     const from = String((message.constructor as Partial<TransportMessageClass>).version ?? this.version);
     let outgoing = message;
     if (options.to !== undefined) {
-      const agreement = this.#agreements.get(options.to);
+      const agreement = this.#book.agreements.get(options.to);
       if (agreement === undefined) {
-        const rejected = this.#rejections.get(options.to);
+        const rejected = this.#book.rejections.get(options.to);
         throw new OnexError(
           ErrorCode.IncompatiblePeer,
           rejected ? `"${options.to}" was rejected: ${rejected.message}` : `no agreement with "${options.to}": negotiate with it first`,
@@ -174,7 +183,7 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
     }
     const sent = String((outgoing.constructor as Partial<TransportMessageClass>).version ?? from);
     const refusedBy: PeerRefusal[] = [];
-    for (const agreement of this.#agreements.values()) {
+    for (const agreement of this.#book.agreements.values()) {
       const refusal = refusalFor(this.#options.graph, outgoing.type, sent, agreement);
       if (refusal) refusedBy.push(refusal);
     }
@@ -231,20 +240,9 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
     await this.#service.stop();
   }
 
-  #record(peer: string, outcome: Agreement | OnexError, signer: string | undefined): void {
-    if (isOnexError(outcome)) {
-      this.#rejections.set(peer, outcome);
-      this.#agreements.delete(peer);
-    } else {
-      this.#agreements.set(peer, outcome);
-      this.#rejections.delete(peer);
-    }
-    if (signer !== undefined) this.#signers.set(signer, peer);
-  }
-
   /** Why a delivery breaks its sender's agreement (or rejection), or undefined when it does not. */
   #unlawful(delivery: VersionedDelivery<unknown>): Refusal | undefined {
-    const peer = delivery.signer === undefined ? undefined : this.#signers.get(delivery.signer);
+    const peer = delivery.signer === undefined ? undefined : this.#book.deploymentOf(delivery.signer);
     if (peer === undefined) return undefined;
     const from = delivery.receivedVersion;
     const base = {
@@ -256,9 +254,9 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
       subject: delivery.subject,
       sequence: delivery.sequence,
     };
-    const rejected = this.#rejections.get(peer);
+    const rejected = this.#book.rejections.get(peer);
     if (rejected !== undefined) return { ...base, code: rejected.code, message: `"${peer}" was rejected in negotiation (${rejected.code}): ${rejected.message}` };
-    const agreement = this.#agreements.get(peer);
+    const agreement = this.#book.agreements.get(peer);
     if (agreement?.unused.includes(from)) {
       const flag = agreement.flags.find((f) => f.version === from);
       return { ...base, code: ErrorCode.SchemaHashMismatch, message: `v${from} is not used with "${peer}": ${flag?.message ?? "its schemas hash differently on the two sides"}` };

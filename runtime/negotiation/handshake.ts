@@ -40,6 +40,10 @@ export async function negotiate(nc: NatsConnection, offer: ProtocolOffer, peer: 
     throw new OnexError(ErrorCode.NegotiationInvalid, `the handshake for "${peer}" was answered by "${theirs.deployment}"`, { peer, answeredBy: theirs.deployment });
   }
   const signer = offerSigner(theirs, options.keys);
+  // A signed answer to a handshake that sent a nonce must echo it: a recorded answer to another handshake is not this one's.
+  if (signer !== undefined && offer.nonce !== undefined && theirs.nonce !== offer.nonce) {
+    throw new OnexError(ErrorCode.NegotiationInvalid, `"${peer}" answered with an offer signed for another handshake (its nonce is not this one's)`, { peer, signer });
+  }
   try {
     return await agreeChecked(nc, offer, theirs, answer, peer, signer, options);
   } catch (error) {
@@ -78,7 +82,13 @@ async function agreeChecked(nc: NatsConnection, offer: ProtocolOffer, theirs: Pr
   return withChecks(ours, checked.unverified, signer);
 }
 
-/** A field of the peer's answer in a message: a string as it is, anything else as JSON (its own `toString` may be anything). */
+/** A field of the peer's answer in a message: a string as it is, anything else as JSON (its own `toString` may be anything), cut at 500 characters. */
 function shown(value: unknown): string {
-  return typeof value === "string" ? value : String(JSON.stringify(value));
+  let text: string;
+  try {
+    text = typeof value === "string" ? value : String(JSON.stringify(value));
+  } catch {
+    text = "(a value too deeply nested to show)";
+  }
+  return text.length > 500 ? `${text.slice(0, 500)}…` : text;
 }

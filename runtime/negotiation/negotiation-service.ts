@@ -8,7 +8,8 @@ import type { NatsConnection, Subscription as NatsSubscription } from "@nats-io/
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { encodeSubjectToken } from "../subject-token.js";
 import type { KeyResolver } from "../trust/keys.js";
-import { agreeOnVersion, buildOffer, offerSigner, parseOffer, type Agreement, type OfferInput, type ProtocolBlock, type ProtocolOffer } from "./agreement.js";
+import { OFFER_LIMITS, agreeOnVersion, buildOffer, freshOffer, offerSigner, parseOffer, type Agreement, type OfferInput, type ProtocolBlock, type ProtocolOffer } from "./agreement.js";
+import { PeerBook } from "./peer-book.js";
 import { checkPeerOffer, unbacked, withChecks } from "./offer-check.js";
 import type { SchemaIndex } from "./schema-index.js";
 import { MAX_TIMER_MS } from "../timer.js";
@@ -44,21 +45,23 @@ export interface HandshakeAnswer {
 /** A running negotiation endpoint. */
 export interface NegotiationService {
   readonly offer: ProtocolOffer;
-  /** Agreements reached with peers that opened a handshake, by peer deployment. */
+  /** Agreements reached with peers that opened a handshake with a fresh offer signed by a key in `keys`, by peer deployment. */
   readonly agreements: ReadonlyMap<string, Agreement>;
-  /** Rejections of peers that opened a handshake, by peer deployment. */
+  /** Rejections of such peers, by peer deployment. */
   readonly rejections: ReadonlyMap<string, OnexError>;
   stop(): Promise<void>;
 }
 
 /** Options of `serveNegotiation`. */
 export interface ServeNegotiationOptions extends OfferInput {
-  /** Verifies the signer of a signed offer (`Agreement.peer.signer`). */
+  /** Verifies the signer of a signed offer (`Agreement.peer.signer`); without it, no handshake is recorded. */
   keys?: KeyResolver;
   /** How long to wait for an initiator's schema indexes (default 1 s, more than 0); an initiator publishing none (the CLI) is taken at its word. */
   probeTimeoutMs?: number;
-  /** Called after each handshake a peer opened, with the agreement or the rejection, and the offer's verified signer. */
-  onHandshake?: (peer: string, outcome: Agreement | OnexError, signer?: string) => void;
+  /** Where handshakes are recorded (a FederationNode shares its own); default a book of this service's. */
+  book?: PeerBook;
+  /** Called after each handshake recorded in the book (see `PeerBook`), with the agreement or the rejection and the offer's verified signer. */
+  onHandshake?: (peer: string, outcome: Agreement | OnexError, signer: string) => void;
 }
 
 const json = new TextEncoder();
@@ -69,33 +72,43 @@ export function serveNegotiation(nc: NatsConnection, options: ServeNegotiationOp
   // Before anything is served: nats.js waits its default second for 0 or NaN.
   checkPositive("serveNegotiation", "probeTimeoutMs", options.probeTimeoutMs);
   const offer = buildOffer(options);
-  const agreements = new Map<string, Agreement>();
-  const rejections = new Map<string, OnexError>();
+  const book = options.book ?? new PeerBook();
   const document: SchemasDocument = { kind: "onex.schemas/1", deployment: options.deployment, protocol: offer.protocol, indexes: [...options.indexes] };
   const documentBytes = json.encode(JSON.stringify(document));
 
   const subs: NatsSubscription[] = [
     nc.subscribe(schemasSubject(options.deployment), {
       callback: (error, msg) => {
-        if (!error) msg.respond(documentBytes);
+        if (!error) respond(msg, documentBytes);
       },
     }),
     nc.subscribe(negotiateSubject(options.deployment), {
       callback: (error, msg) => {
         if (error) return;
-        void answerHandshake(msg);
+        // answerHandshake catches what it can; this is for what it cannot (an onHandshake that throws).
+        answerHandshake(msg.data).then(
+          (answer) => respond(msg, answer),
+          () => respond(msg, json.encode(JSON.stringify(shortRejection(offer, "the handshake failed on this side")))),
+        );
       },
     }),
   ];
 
-  async function answerHandshake(msg: { data: Uint8Array; respond(data: Uint8Array): boolean }): Promise<void> {
+  async function answerHandshake(data: Uint8Array): Promise<Uint8Array> {
     const answer: HandshakeAnswer = { kind: "onex.answer/1", offer };
-    let peerName = "unknown peer";
-    let signer: string | undefined;
+    // Set once the offer is known to be its signer's own, fresh and admitted: only then is the outcome recorded.
+    let recordAs: { peer: string; signer: string; issuedAt: number } | undefined;
     try {
-      const peer = parseOffer(JSON.parse(text.decode(msg.data)), "the peer");
-      peerName = peer.deployment;
-      signer = offerSigner(peer, options.keys);
+      if (data.length > OFFER_LIMITS.bytes) throw new OnexError(ErrorCode.NegotiationInvalid, `the peer sent an offer of ${data.length} bytes, more than ${OFFER_LIMITS.bytes}`);
+      const peer = parseOffer(JSON.parse(text.decode(data)), "the peer");
+      // The answer echoes the initiator's nonce, signed: it answers this handshake and no other (a rejection too).
+      if (options.identity !== undefined && peer.nonce !== undefined) answer.offer = freshOffer(offer, options.identity, peer.nonce);
+      const signer = offerSigner(peer, options.keys);
+      if (signer !== undefined) {
+        const issuedAt = book.checkFresh(peer, signer);
+        book.admit(peer.deployment, signer);
+        recordAs = { peer: peer.deployment, signer, issuedAt };
+      }
       const checked = await checkPeerOffer(nc, peer, { timeoutMs: options.probeTimeoutMs ?? 1_000, required: false });
       let agreed: Agreement;
       try {
@@ -104,29 +117,45 @@ export function serveNegotiation(nc: NatsConnection, options: ServeNegotiationOp
         throw unbacked(error, checked.unverified) ?? error;
       }
       answer.agreement = withChecks(agreed, checked.unverified, signer);
-      agreements.set(peer.deployment, answer.agreement);
-      rejections.delete(peer.deployment);
-      options.onHandshake?.(peer.deployment, answer.agreement, signer);
     } catch (cause) {
       const failure = isOnexError(cause) ? cause : new OnexError(ErrorCode.NegotiationInvalid, `the peer sent an unreadable offer: ${(cause as Error).message}`, {}, { cause });
       answer.rejection = { code: failure.code, message: failure.message, details: failure.details };
-      if (peerName !== "unknown peer") {
-        rejections.set(peerName, failure);
-        agreements.delete(peerName);
+      // Refused before it was admitted (stale, another's name, a bad signature): nothing is recorded.
+      if (recordAs !== undefined) {
+        book.record(recordAs.peer, failure, recordAs.signer, recordAs.issuedAt);
+        options.onHandshake?.(recordAs.peer, failure, recordAs.signer);
       }
-      options.onHandshake?.(peerName, failure, signer);
+      return json.encode(JSON.stringify(answer));
     }
-    msg.respond(json.encode(JSON.stringify(answer)));
+    if (recordAs !== undefined) {
+      book.record(recordAs.peer, answer.agreement, recordAs.signer, recordAs.issuedAt);
+      options.onHandshake?.(recordAs.peer, answer.agreement, recordAs.signer);
+    }
+    return json.encode(JSON.stringify(answer));
+  }
+
+  /** Answers `msg`; an answer larger than the connection's max_payload (a rejection repeating a large offer) goes as a short rejection. */
+  function respond(msg: { respond(data: Uint8Array): boolean }, bytes: Uint8Array): void {
+    try {
+      msg.respond(bytes.length <= nc.info!.max_payload ? bytes : json.encode(JSON.stringify(shortRejection(offer, `the answer (${bytes.length} bytes) is over this server's max_payload`))));
+    } catch {
+      // The connection is closing or closed: the requester times out, as with any lost answer.
+    }
   }
 
   return {
     offer,
-    agreements,
-    rejections,
+    agreements: book.agreements,
+    rejections: book.rejections,
     async stop() {
       for (const sub of subs) sub.unsubscribe();
     },
   };
+}
+
+/** A rejection that repeats nothing of the peer's. */
+function shortRejection(offer: ProtocolOffer, why: string): HandshakeAnswer {
+  return { kind: "onex.answer/1", offer, rejection: { code: ErrorCode.NegotiationInvalid, message: why, details: {} } };
 }
 
 /**
@@ -153,6 +182,10 @@ export async function requestJson(nc: NatsConnection, subject: string, payload: 
   try {
     reply = await inboxOf(nc).request(subject, json.encode(JSON.stringify(payload)), undefined, waitedMs);
   } catch (cause) {
+    // A server that refuses this connection the subject answers at once; a timeout would send the user looking for a peer.
+    if ((cause as Error)?.name === "PermissionViolationError") {
+      throw new OnexError(ErrorCode.PermissionDenied, `cannot negotiate with "${peer}": this connection may not use ${subject} (${(cause as Error).message})`, { peer, subject }, { cause });
+    }
     const noResponders = /no responders|503/i.test(String((cause as Error)?.message)) || (cause as { isNoResponders?: () => boolean }).isNoResponders?.() === true;
     const why = noResponders ? `nothing serves ${subject}` : `no answer on ${subject} within ${waitedMs} ms`;
     throw new OnexError(ErrorCode.NegotiationTimeout, `cannot negotiate with "${peer}": ${why}`, { peer, subject, timeoutMs: waitedMs, noResponders }, { cause });

@@ -51,9 +51,10 @@ export async function checkPeerOffer(nc: NatsConnection, offer: ProtocolOffer, o
     }
     return false;
   };
+  const offered = new Set([...offer.speaks, ...offer.converts].map((v) => v.version));
   return {
     offer: { ...offer, speaks: offer.speaks.filter(backed), converts: offer.converts.filter(backed) },
-    unverified: [...unverified.values()].filter((f) => [...offer.speaks, ...offer.converts].some((v) => v.version === f.version)),
+    unverified: [...unverified.values()].filter((f) => offered.has(f.version)),
   };
 }
 

@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ErrorCode, OnexError } from "../errors.js";
+import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { checkPositive } from "../option-check.js";
 import { isProtocolBlock, type ProtocolBlock } from "./agreement.js";
 import { timeoutSignal } from "../timer.js";
@@ -81,7 +81,7 @@ async function readDocument(location: string, timeoutMs: number): Promise<unknow
       throw new OnexError(ErrorCode.SchemaIndexUnavailable, `cannot fetch ${location}: ${(cause as Error).message}`, { url: location }, { cause });
     }
     if (!response.ok) throw new OnexError(ErrorCode.SchemaIndexUnavailable, `fetching ${location} answered HTTP ${response.status}`, { url: location, status: response.status });
-    raw = await response.text();
+    raw = await boundedText(response, location, timeoutMs);
   } else {
     try {
       raw = await readFile(location, "utf8");
@@ -94,6 +94,29 @@ async function readDocument(location: string, timeoutMs: number): Promise<unknow
   } catch (cause) {
     throw new OnexError(ErrorCode.NegotiationInvalid, `${location} is not valid JSON`, { source: location }, { cause });
   }
+}
+
+/** A schemas document is tens of kilobytes; a server sending more, or sending it past the timeout, is not serving one. */
+const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
+
+async function boundedText(response: Response, url: string, timeoutMs: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of response.body ?? []) {
+      size += chunk.length;
+      // Leaving the loop by a throw cancels the body.
+      if (size > MAX_DOCUMENT_BYTES) {
+        throw new OnexError(ErrorCode.SchemaIndexUnavailable, `${url} sent more than ${MAX_DOCUMENT_BYTES} bytes: not a schemas document`, { url, limit: MAX_DOCUMENT_BYTES });
+      }
+      chunks.push(chunk);
+    }
+  } catch (cause) {
+    if (isOnexError(cause)) throw cause;
+    // The timeout's signal aborts the body too.
+    throw new OnexError(ErrorCode.SchemaIndexUnavailable, `reading ${url} did not finish within ${timeoutMs} ms: ${(cause as Error).message}`, { url, timeoutMs }, { cause });
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 function compareWithKnown(source: string, document: unknown, known: readonly SchemaIndex[]): ProbeResult {

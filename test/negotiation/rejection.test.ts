@@ -15,7 +15,7 @@ import { versionGraph } from "../../generated/transforms/index.js";
 import { ErrorCode, isOnexError, type OnexError } from "../../runtime/errors.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
 import { OnexHeader } from "../../runtime/jetstream/headers.js";
-import { agreeOnVersion, buildOffer, type Agreement, type ProtocolOffer } from "../../runtime/negotiation/agreement.js";
+import { agreeOnVersion, buildOffer, freshOffer, type Agreement, type ProtocolOffer } from "../../runtime/negotiation/agreement.js";
 import { FederationNode } from "../../runtime/negotiation/federation-node.js";
 import { negotiate } from "../../runtime/negotiation/handshake.js";
 import { negotiateSubject, schemasSubject, serveNegotiation, type NegotiationService } from "../../runtime/negotiation/negotiation-service.js";
@@ -34,6 +34,8 @@ let indexes: SchemaIndex[];
 let folder: string;
 const services: NegotiationService[] = [];
 const key = generateKeyPair();
+// Keys the node trusts for the peers whose offers these tests send by hand: a handshake is recorded only from a fresh offer a trusted key signed, one key per deployment.
+const peerKeys = { future: generateKeyPair(), opener: generateKeyPair(), halfBacked: generateKeyPair() };
 
 /** An index of `version` cloned from v0.2's, with a consistent content hash. */
 function futureIndex(version: string): SchemaIndex {
@@ -58,7 +60,7 @@ beforeAll(async () => {
   await applyAllStreams(server.url);
   indexes = await bundledIndexes();
   client = await federationClient(server.url, key, [key]);
-  node = await startNode(client, "deployment-v0.2", "0.2", indexes, key, [key]);
+  node = await startNode(client, "deployment-v0.2", "0.2", indexes, key, [key, ...Object.values(peerKeys)]);
   folder = await mkdtemp(join(tmpdir(), "onex-negotiation-"));
   // A deployment at the unknown version 9.9, served on the same server.
   const future = futureIndex("9.9");
@@ -79,7 +81,7 @@ afterAll(async () => {
 
 describe("a peer at unknown version 9.9", () => {
   it("is rejected when it opens the handshake, with both versions named and what would make them compatible", async () => {
-    const offer: ProtocolOffer = buildOffer({ deployment: "deployment-v9.9", protocol: protocolOf(futureIndex("9.9")), indexes: [futureIndex("9.9")] });
+    const offer: ProtocolOffer = freshOffer(buildOffer({ deployment: "deployment-v9.9", protocol: protocolOf(futureIndex("9.9")), indexes: [futureIndex("9.9")] }), peerKeys.future, "nonce-9.9");
     const error = (await negotiate(client.nc, offer, "deployment-v0.2").catch((e: unknown) => e)) as OnexError;
     expect(isOnexError(error, ErrorCode.IncompatiblePeer)).toBe(true);
     expect(error.message).toContain("v9.9");
@@ -287,7 +289,7 @@ describe("a peer held to the indexes it publishes", () => {
     const name = "deployment-two-faced-opener";
     const v02 = indexes.find((i) => i.version === "0.2")!;
     // It offers v0.2 as released, and publishes an edited v0.2.
-    const offer = buildOffer({ deployment: name, protocol: protocolOf(v02), indexes: [v02] });
+    const offer = freshOffer(buildOffer({ deployment: name, protocol: protocolOf(v02), indexes: [v02] }), peerKeys.opener, "nonce-opener");
     const published = [editedIndex("0.2")];
     const subscription = client.nc.subscribe(schemasSubject(name), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.schemas/1", deployment: name, protocol: offer.protocol, indexes: published })) });
     try {
@@ -304,7 +306,7 @@ describe("a peer held to the indexes it publishes", () => {
     const name = "deployment-half-backed";
     const v02 = indexes.find((i) => i.version === "0.2")!;
     // It speaks v0.2 and v0.1 as released, but publishes only v0.1's index and an edited v0.2.
-    const offer = buildOffer({ deployment: name, protocol: { ...protocolOf(v02), compatible_with: ["0.1"] }, indexes: [v01(), v02] });
+    const offer = freshOffer(buildOffer({ deployment: name, protocol: { ...protocolOf(v02), compatible_with: ["0.1"] }, indexes: [v01(), v02] }), peerKeys.halfBacked, "nonce-half");
     const published = [v01(), editedIndex("0.2")];
     const subscription = client.nc.subscribe(schemasSubject(name), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.schemas/1", deployment: name, protocol: offer.protocol, indexes: published })) });
     try {

@@ -1,0 +1,168 @@
+/**
+ * Negotiation against whoever can publish on its subjects (anyone on an unzoned federation
+ * server): two FederationNodes on a real nats-server, and an attacker on a plain connection
+ * holding, at most, a key the nodes trust for a third deployment. An oversized offer is
+ * answered and the node goes on; an unsigned, stale, replayed or borrowed-name offer, or an
+ * answer no trusted key signed for this handshake, changes no agreement.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCode } from "../../runtime/errors.js";
+import type { OnexClient } from "../../runtime/jetstream/client.js";
+import { OFFER_LIMITS, freshOffer, type ProtocolOffer } from "../../runtime/negotiation/agreement.js";
+import type { FederationNode } from "../../runtime/negotiation/federation-node.js";
+import { negotiateSubject, schemasSubject, type HandshakeAnswer } from "../../runtime/negotiation/negotiation-service.js";
+import { probe } from "../../runtime/negotiation/probe.js";
+import type { SchemaIndex } from "../../runtime/negotiation/schema-index.js";
+import { generateKeyPair, type KeyPair } from "../../runtime/trust/keys.js";
+import { signRecord } from "../../runtime/trust/record-signature.js";
+import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { applyAllStreams, bundledIndexes, federationClient, startNode } from "./support.js";
+
+const A = "deployment-a";
+const B = "deployment-b";
+const keys = { a: generateKeyPair(), b: generateKeyPair(), other: generateKeyPair() };
+const trusted = Object.values(keys);
+
+let server: NatsServer;
+let indexes: SchemaIndex[];
+let nodeA: FederationNode;
+let nodeB: FederationNode;
+const clients: OnexClient[] = [];
+let attacker: NatsConnection;
+
+const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+async function ask(subject: string, value: unknown): Promise<HandshakeAnswer> {
+  const reply = await attacker.request(subject, typeof value === "string" ? value : bytes(value), { timeout: 5_000 });
+  return JSON.parse(new TextDecoder().decode(reply.data)) as HandshakeAnswer;
+}
+/** B's offer as B sends it, with `changes`, signed afresh by `key` (null: unsigned). */
+function offerOfB(changes: Partial<ProtocolOffer>, key: KeyPair | null = keys.b, nonce = "attacker-nonce"): ProtocolOffer {
+  const { signature: _s, signer: _k, ...unsigned } = bOffer;
+  const offer = { ...unsigned, ...changes };
+  return key === null ? offer : freshOffer(offer, key, nonce, Date.parse(changes.issued_at ?? new Date().toISOString()));
+}
+let bOffer: ProtocolOffer;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  await applyAllStreams(server.url);
+  indexes = await bundledIndexes();
+  clients.push(await federationClient(server.url, keys.a, trusted), await federationClient(server.url, keys.b, trusted));
+  nodeA = await startNode(clients[0]!, A, "0.2", indexes, keys.a, trusted);
+  nodeB = await startNode(clients[1]!, B, "0.1", indexes, keys.b, trusted);
+  attacker = await connect({ servers: server.url });
+  // B's own offer, as it answers it: what an attacker sees on the wire.
+  bOffer = (await ask(negotiateSubject(B), { kind: "onex.offer/1" })).offer;
+  await nodeB.negotiate(A);
+});
+
+afterAll(async () => {
+  await nodeA?.stop();
+  await nodeB?.stop();
+  await attacker?.close();
+  for (const c of clients) await c.close();
+  await server?.stop();
+});
+
+/** A's agreement with B, as it stands. */
+const agreementOfB = () => nodeA.agreements.get(B);
+
+describe("an offer beyond the bounds", () => {
+  it("of 360 KB is answered with a rejection, and the node goes on negotiating", async () => {
+    const answer = await ask(negotiateSubject(A), offerOfB({ deployment: "e".repeat(360_000) }, null));
+    expect(answer.rejection).toMatchObject({ code: ErrorCode.NegotiationInvalid, message: expect.stringContaining(`more than ${OFFER_LIMITS.bytes}`) });
+    expect(await nodeB.negotiate(A)).toMatchObject({ mode: "direct", version: "0.1" });
+  });
+
+  it("with a long name or thousands of versions is refused before anything is probed", async () => {
+    const long = await ask(negotiateSubject(A), offerOfB({ deployment: "x".repeat(3_000) }, null));
+    expect(long.rejection).toMatchObject({ code: ErrorCode.NegotiationInvalid, message: expect.stringContaining(`longer than ${OFFER_LIMITS.deploymentChars}`) });
+    const versions = Array.from({ length: 100 }, (_, i) => ({ version: `7.${i}`, content_hash: `sha256:${"0".repeat(64)}` }));
+    const many = await ask(negotiateSubject(A), offerOfB({ deployment: "many", speaks: versions }, null));
+    expect(many.rejection).toMatchObject({ code: ErrorCode.NegotiationInvalid, message: expect.stringContaining(`more than ${OFFER_LIMITS.versions} versions`) });
+  });
+});
+
+describe("an offer that names a negotiated peer", () => {
+  it("unsigned, is answered and changes nothing", async () => {
+    const before = agreementOfB();
+    expect(before).toMatchObject({ version: "0.1", peer: { signer: keys.b.keyId } });
+    const answer = await ask(negotiateSubject(A), offerOfB({ protocol: { ...bOffer.protocol, version: "9.9" }, speaks: [], converts: [] }, null));
+    expect(answer.rejection?.code).toBe(ErrorCode.IncompatiblePeer);
+    expect(agreementOfB()).toEqual(before);
+    expect(nodeA.rejections.has(B)).toBe(false);
+  });
+
+  it("signed by another trusted key, is refused and changes nothing", async () => {
+    const before = agreementOfB();
+    const answer = await ask(negotiateSubject(A), offerOfB({ speaks: bOffer.speaks.filter((v) => v.version === "0.0.9") }, keys.other));
+    expect(answer.rejection).toMatchObject({ code: ErrorCode.NegotiationInvalid, message: expect.stringContaining(`signed by ${keys.other.keyId} cannot speak for it`) });
+    expect(agreementOfB()).toEqual(before);
+  });
+
+  it("signed by its key but issued before the offer already taken, or outside the window, is refused and changes nothing", async () => {
+    const before = agreementOfB();
+    for (const [issued, why] of [
+      [new Date(Date.now() - 60_000).toISOString(), "before an offer of it already taken"],
+      [new Date(Date.now() - 10 * 60_000).toISOString(), "minutes from this host's clock"],
+      [undefined, "carries no issued_at"],
+    ] as const) {
+      const offer = issued === undefined ? signRecord({ ...offerOfB({}, null), signer: keys.b.keyId }, keys.b) : offerOfB({ issued_at: issued });
+      const answer = await ask(negotiateSubject(A), offer);
+      expect(answer.rejection, why).toMatchObject({ code: ErrorCode.NegotiationInvalid, message: expect.stringContaining(why) });
+    }
+    expect(agreementOfB()).toEqual(before);
+  });
+});
+
+describe("an answer to a handshake", () => {
+  it("that no trusted key signed, or signed for another handshake, agrees nothing and records nothing", async () => {
+    const name = "deployment-imposter";
+    const answers: [HandshakeAnswer, string][] = [
+      // Unsigned, claiming the deployment asked for.
+      [{ kind: "onex.answer/1", offer: offerOfB({ deployment: name }, null) }, "without an offer a trusted key signed"],
+      // Signed by a trusted key, but for an earlier handshake (its nonce is not this one's).
+      [{ kind: "onex.answer/1", offer: offerOfB({ deployment: name }, keys.other, "an-earlier-nonce") }, "signed for another handshake"],
+    ];
+    // The attacker publishes the schemas B does, so the offer is backed and only its signature is wanting.
+    const schemas = { kind: "onex.schemas/1", deployment: name, protocol: bOffer.protocol, indexes: indexes.filter((i) => i.version !== "0.2") };
+    const published = attacker.subscribe(schemasSubject(name), { callback: (_e, msg) => void msg.respond(bytes(schemas)) });
+    for (const [answer, why] of answers) {
+      const subscription = attacker.subscribe(negotiateSubject(name), { callback: (_e, msg) => void msg.respond(bytes({ ...answer, agreement: { mode: "direct", version: "0.1" } })) });
+      await attacker.flush();
+      try {
+        await expect(nodeA.negotiate(name)).rejects.toMatchObject({ code: ErrorCode.NegotiationInvalid, message: expect.stringContaining(why) });
+      } finally {
+        subscription.unsubscribe();
+      }
+    }
+    published.unsubscribe();
+    expect(nodeA.agreements.has(name)).toBe(false);
+  });
+});
+
+describe("a schema index served over HTTP", () => {
+  let http: Server | undefined;
+  afterAll(() => http?.close());
+
+  it("that never ends is ONEX_E_SCHEMA_INDEX_UNAVAILABLE, read no further than its bound", async () => {
+    let sent = 0;
+    http = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      const chunk = Buffer.alloc(1 << 20, 0x20);
+      const more = () => {
+        while (sent < 64 << 20 && res.write(chunk)) sent += chunk.length;
+        if (sent < 64 << 20) res.once("drain", more);
+      };
+      more();
+    });
+    await new Promise<void>((resolve) => http!.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/index.json`;
+    const error = await probe(url, { known: indexes, timeoutMs: 20_000 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: ErrorCode.SchemaIndexUnavailable, message: expect.stringContaining("more than") });
+    expect(sent).toBeLessThan(64 << 20);
+  });
+});
