@@ -255,7 +255,12 @@ export function sourceEntityPointerOf(data: Envelope): string | undefined {
 
 /** When the sender created the message, in ms since the epoch; NaN when absent or malformed. */
 export function createdAtOf(data: Envelope): number {
-  return parseRfc3339(readMember(data, "time"));
+  return parseRfc3339(createdAtTextOf(data));
+}
+
+/** The message's creation time as it is written (undefined when its layout has none). */
+export function createdAtTextOf(data: Envelope): unknown {
+  return readMember(data, "time");
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import { canonicalBytes } from "./canonical-json.js";
-import { envelopeData, envelopeLayouts, sourceZoneOf, toMillis, unsignedEnvelope, type Envelope, type EnvelopeInput, type MessageData } from "./envelope.js";
+import { createdAtTextOf, envelopeData, envelopeLayouts, sourceZoneOf, toMillis, unsignedEnvelope, type Envelope, type EnvelopeInput, type MessageData } from "./envelope.js";
 import type { KeyPair, KeyResolver, PublicKey } from "./keys.js";
 import { parseRfc3339 } from "./rfc3339-time.js";
 import { verifyEd25519 } from "./ed25519-verify.js";
@@ -22,11 +22,31 @@ export function messageSigningBytes(message: EnvelopeInput): Buffer {
  */
 export function signMessage<T extends object>(message: T, key: KeyPair): MessageData<T> {
   const data = envelopeData(message);
+  checkStrictTimes(data);
   const { signature: _previous, ...trust } = data.trust;
   // The signer names the key that signs, so it is set here rather than trusted from the caller.
   const unsigned: Envelope = { ...data, trust: { ...trust, signer: key.keyId } };
   const signature = signBytes(key, canonicalBytes(unsigned));
   return { ...unsigned, trust: { ...unsigned.trust, signature } } as MessageData<T>;
+}
+
+const STRICT_TIME = "a strict RFC 3339 time with offset, like 2027-01-01T00:00:00Z (a \"T\" between date and time, seconds 00-59, a fraction of at most 9 digits)";
+
+/**
+ * Receivers read a message's expiry and creation time strictly (rfc3339-time.ts), more strictly
+ * than the schemas' `date-time` format, which also takes a space for the "T", a leap second and
+ * longer fractions. Such a message would validate, sign and publish, and then be dead-lettered
+ * by every receiver (`ONEX_E_TRUST_EXPIRED`, or `ONEX_E_REPLAY` where a replay guard reads the
+ * time): so it is refused here, where its publisher sees why.
+ */
+function checkStrictTimes(data: Envelope): void {
+  if (Number.isNaN(parseRfc3339(data.trust.expires_at))) {
+    throw new OnexError(ErrorCode.TrustExpired, `trust.expires_at ${JSON.stringify(data.trust.expires_at)?.slice(0, 60)} is not ${STRICT_TIME}: every receiver refuses it`, { instancePath: "/trust/expires_at" });
+  }
+  const time = createdAtTextOf(data);
+  if (time !== undefined && Number.isNaN(parseRfc3339(time))) {
+    throw new OnexError(ErrorCode.ValidationFailed, `the message time ${JSON.stringify(time)?.slice(0, 60)} is not ${STRICT_TIME}: receivers that guard against replays refuse it`, { time: String(time).slice(0, 60) });
+  }
 }
 
 /**

@@ -2,6 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseTime } from "../../cli/key-files.js";
+import { dateTimeFormat } from "../../runtime/ajv-runtime.js";
 import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
 import { judge } from "../../runtime/trust/policy.js";
 import { signRecord } from "../../runtime/trust/record-signature.js";
@@ -9,7 +10,8 @@ import type { SessionGrantRecord } from "../../runtime/trust/records.js";
 import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
 import { isRfc3339, parseRfc3339 } from "../../runtime/trust/rfc3339-time.js";
 import { verifySessionGrant } from "../../runtime/trust/session-grant.js";
-import { checkTrustExpiry, signMessage } from "../../runtime/trust/sign-message.js";
+import { checkTrustExpiry, messageSigningBytes, signMessage } from "../../runtime/trust/sign-message.js";
+import { signBytes } from "../../runtime/trust/signature.js";
 import { ZoneAuthorities } from "../../runtime/trust/zone-authorities.js";
 import { catchOnexError, ErrorCode, NOW, taskDispatch, ZONE } from "./fixtures.js";
 
@@ -73,7 +75,10 @@ describe("strict RFC 3339 times", () => {
       const key = generateKeyPair();
       // Plain data: the generated create() would already refuse the time through its schema.
       const base = taskDispatch(key.keyId).toJSON() as { trust: Record<string, unknown> } & Record<string, unknown>;
-      const message = signMessage({ ...base, trust: { ...base.trust, expires_at: text } }, key);
+      const unsigned = { ...base, trust: { ...base.trust, signer: key.keyId, expires_at: text } };
+      // onex refuses to sign it (every receiver would refuse it); a publisher without onex signs the bytes itself.
+      expect(catchOnexError(() => signMessage(unsigned, key)).code).toBe(ErrorCode.TrustExpired);
+      const message = { ...unsigned, trust: { ...unsigned.trust, signature: signBytes(key, messageSigningBytes(unsigned)) } };
       expect(catchOnexError(() => checkTrustExpiry(message, NOW)).code).toBe(ErrorCode.TrustExpired);
       const verdict = judge(message, { keys: keyRing([key.publicKey]), now: NOW, logger: { warn: () => {} } });
       expect(verdict.accepted).toBe(false);
@@ -88,4 +93,15 @@ describe("strict RFC 3339 times", () => {
       expect(catchOnexError(() => parseTime(text, "at")).code).toBe(ErrorCode.Usage);
     });
   }
+
+  it("are refused at signing where the schemas' date-time format takes them and every receiver would not", () => {
+    const key = generateKeyPair();
+    const base = taskDispatch(key.keyId).toJSON() as { time: string; trust: Record<string, unknown> } & Record<string, unknown>;
+    // Each passes the generated validator's date-time check (a space for "T", a leap second, a long fraction).
+    for (const text of ["2099-12-31 00:00:00Z", "2098-12-31T23:59:60Z", "2099-12-31T00:00:00.1234567891Z"]) {
+      expect(dateTimeFormat(text)).toBe(true);
+      expect(catchOnexError(() => signMessage({ ...base, trust: { ...base.trust, expires_at: text } }, key)).code).toBe(ErrorCode.TrustExpired);
+      expect(catchOnexError(() => signMessage({ ...base, time: text }, key)).code).toBe(ErrorCode.ValidationFailed);
+    }
+  });
 });
