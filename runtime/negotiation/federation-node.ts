@@ -182,9 +182,11 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
       if (refusal) throw new OnexError(refusal.code, `not sent to "${options.to}": ${refusal.message}`, { peer: options.to, type: message.type, from, to: refusal.version });
     }
     const sent = String((outgoing.constructor as Partial<TransportMessageClass>).version ?? from);
+    const subject = outgoing.subject();
+    const template = (outgoing.constructor as Partial<TransportMessageClass>).subjectTemplate?.key ?? "(unknown)";
     const refusedBy: PeerRefusal[] = [];
     for (const agreement of this.#book.agreements.values()) {
-      const refusal = refusalFor(this.#options.graph, outgoing.type, sent, agreement);
+      const refusal = refusalFor(this.#options.graph, outgoing.type, sent, agreement) ?? this.#unseen(outgoing.type, sent, template, subject, agreement);
       if (refusal) refusedBy.push(refusal);
     }
     const { to: _to, ...publishOptions } = options;
@@ -262,6 +264,31 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
       return { ...base, code: ErrorCode.SchemaHashMismatch, message: `v${from} is not used with "${peer}": ${flag?.message ?? "its schemas hash differently on the two sides"}` };
     }
     return undefined;
+  }
+
+  /**
+   * Why a peer would never see a message published on `subject`: its version puts the type on
+   * another subject template (v0.3 moving the signals to a template of their own, say), and a
+   * versioned subscription reads its own version's templates. Sent `to` the peer, the message is
+   * converted and published on the peer's subject instead.
+   */
+  #unseen(type: string, sent: string, template: string, subject: string, agreement: Agreement): PeerRefusal | undefined {
+    const to = agreement.peer.version;
+    const sdk = [this.#options.sdk, ...this.#options.sources].find((s) => s.version === to);
+    const cls = sdk !== undefined && Object.hasOwn(sdk.messageClasses, type) ? sdk.messageClasses[type] : undefined;
+    // A missing counterpart is refusalFor's to report; an SDK this node does not hold cannot be judged.
+    if (cls === undefined) return undefined;
+    try {
+      cls.subjectTemplate.parse(subject);
+      return undefined;
+    } catch {
+      return {
+        peer: agreement.peer.deployment,
+        version: to,
+        code: ErrorCode.NoCounterpart,
+        message: `message type "${type}" travels on subject template ${template} in v${sent}, and on ${cls.subjectTemplate.key} (${cls.subjectTemplate.template}) in v${to}, which "${agreement.peer.deployment}" reads: publish it with { to: "${agreement.peer.deployment}" } to reach it`,
+      };
+    }
   }
 
   /** `message` in version `to`, through the generated adapters (itself when already there). */
