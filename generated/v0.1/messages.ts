@@ -55,6 +55,11 @@ export class AgentStarted extends $OnexMessage {
   subject(): string {
     return $buildEventSubject({ entity_id: this.source.entity_id, entity_type: this.source.entity_type, zone_id: this.source.zone });
   }
+
+  /** The message as plain data of its type (`AgentStartedData`): a deep copy the caller may change freely. */
+  override toJSON(): $T.AgentStarted & Record<string, unknown> {
+    return super.toJSON() as $T.AgentStarted & Record<string, unknown>;
+  }
 }
 
 /** Fields `NodeFailed.create()` takes; `type`, `id`, `protocol`, `time` are filled in when left out. */
@@ -102,6 +107,11 @@ export class NodeFailed extends $OnexMessage {
   /** The subject this message travels on. */
   subject(): string {
     return $buildEventSubject({ entity_id: this.source.entity_id, entity_type: this.source.entity_type, zone_id: this.source.zone });
+  }
+
+  /** The message as plain data of its type (`NodeFailedData`): a deep copy the caller may change freely. */
+  override toJSON(): $T.NodeFailed & Record<string, unknown> {
+    return super.toJSON() as $T.NodeFailed & Record<string, unknown>;
   }
 }
 
@@ -151,6 +161,11 @@ export class NodeRegister extends $OnexMessage {
   subject(): string {
     return $buildEventSubject({ entity_id: this.source.entity_id, entity_type: this.source.entity_type, zone_id: this.source.zone });
   }
+
+  /** The message as plain data of its type (`NodeRegisterData`): a deep copy the caller may change freely. */
+  override toJSON(): $T.NodeRegister & Record<string, unknown> {
+    return super.toJSON() as $T.NodeRegister & Record<string, unknown>;
+  }
 }
 
 /** Fields `ResultReady.create()` takes; `type`, `id`, `protocol`, `time` are filled in when left out. */
@@ -198,6 +213,11 @@ export class ResultReady extends $OnexMessage {
   /** The subject this message travels on. */
   subject(): string {
     return $buildEventSubject({ entity_id: this.source.entity_id, entity_type: this.source.entity_type, zone_id: this.source.zone });
+  }
+
+  /** The message as plain data of its type (`ResultReadyData`): a deep copy the caller may change freely. */
+  override toJSON(): $T.ResultReady & Record<string, unknown> {
+    return super.toJSON() as $T.ResultReady & Record<string, unknown>;
   }
 }
 
@@ -247,6 +267,11 @@ export class StateUpdate extends $OnexMessage {
   subject(): string {
     return $buildEventSubject({ entity_id: this.source.entity_id, entity_type: this.source.entity_type, zone_id: this.source.zone });
   }
+
+  /** The message as plain data of its type (`StateUpdateData`): a deep copy the caller may change freely. */
+  override toJSON(): $T.StateUpdate & Record<string, unknown> {
+    return super.toJSON() as $T.StateUpdate & Record<string, unknown>;
+  }
 }
 
 /** Fields `TaskDispatch.create()` takes; `type`, `id`, `protocol`, `time` are filled in when left out. */
@@ -294,5 +319,10 @@ export class TaskDispatch extends $OnexMessage {
   /** The subject this message travels on. */
   subject(): string {
     return $buildEventSubject({ entity_id: this.source.entity_id, entity_type: this.source.entity_type, zone_id: this.source.zone });
+  }
+
+  /** The message as plain data of its type (`TaskDispatchData`): a deep copy the caller may change freely. */
+  override toJSON(): $T.TaskDispatch & Record<string, unknown> {
+    return super.toJSON() as $T.TaskDispatch & Record<string, unknown>;
   }
 }

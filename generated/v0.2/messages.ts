@@ -55,6 +55,11 @@ export class AgentStarted extends $OnexMessage {
   subject(): string {
     return $buildEventSubject({ entity_id: this.source.entity_id, entity_type: this.source.entity_type, zone_id: this.source.zone });
   }
+
+  /** The message as plain data of its type (`AgentStartedData`): a deep copy the caller may change freely. */
+  override toJSON(): $T.AgentStarted & Record<string, unknown> {
+    return super.toJSON() as $T.AgentStarted & Record<string, unknown>;
+  }
 }
 
 /** Fields `AgentStopped.create()` takes; `type`, `id`, `protocol`, `time` are filled in when left out. */
@@ -102,6 +107,11 @@ export class AgentStopped extends $OnexMessage {
   /** The subject this message travels on. */
   subject(): string {
     return $buildEventSubject({ entity_id: this.source.entity_id, entity_type: this.source.entity_type, zone_id: this.source.zone });
+  }
+
+  /** The message as plain data of its type (`AgentStoppedData`): a deep copy the caller may change freely. */
+  override toJSON(): $T.AgentStopped & Record<string, unknown> {
+    return super.toJSON() as $T.AgentStopped & Record<string, unknown>;
   }
 }
 
@@ -151,6 +161,11 @@ export class ArtifactAnnounced extends $OnexMessage {
   subject(): string {
     return $buildEventSubject({ entity_id: this.source.entity_id, entity_type: this.source.entity_type, zone_id: this.source.zone });
   }
+
+  /** The message as plain data of its type (`ArtifactAnnouncedData`): a deep copy the caller may change freely. */
+  override toJSON(): $T.ArtifactAnnounced & Record<string, unknown> {
+    return super.toJSON() as $T.ArtifactAnnounced & Record<string, unknown>;
+  }
 }
 
 /** Fields `NodeFailed.create()` takes; `type`, `id`, `protocol`, `time` are filled in when left out. */
@@ -198,6 +213,11 @@ export class NodeFailed extends $OnexMessage {
   /** The subject this message travels on. */
   subject(): string {
     return $buildEventSubject({ entity_id: this.source.entity_id, entity_type: this.source.entity_type, zone_id: this.source.zone });
+  }
+
+  /** The message as plain data of its type (`NodeFailedData`): a deep copy the caller may change freely. */
+  override toJSON(): $T.NodeFailed & Record<string, unknown> {
+    return super.toJSON() as $T.NodeFailed & Record<string, unknown>;
   }
 }
 
@@ -247,6 +267,11 @@ export class NodeRegister extends $OnexMessage {
   subject(): string {
     return $buildEventSubject({ entity_id: this.source.entity_id, entity_type: this.source.entity_type, zone_id: this.source.zone });
   }
+
+  /** The message as plain data of its type (`NodeRegisterData`): a deep copy the caller may change freely. */
+  override toJSON(): $T.NodeRegister & Record<string, unknown> {
+    return super.toJSON() as $T.NodeRegister & Record<string, unknown>;
+  }
 }
 
 /** Fields `ArtifactHave.create()` takes; `type`, `id`, `protocol`, `time` are filled in when left out. */
@@ -294,6 +319,11 @@ export class ArtifactHave extends $OnexMessage {
   /** The subject this message travels on. */
   subject(): string {
     return $buildEventSubject({ entity_id: this.source.entity_id, entity_type: this.source.entity_type, zone_id: this.source.zone });
+  }
+
+  /** The message as plain data of its type (`ArtifactHaveData`): a deep copy the caller may change freely. */
+  override toJSON(): $T.ArtifactHave & Record<string, unknown> {
+    return super.toJSON() as $T.ArtifactHave & Record<string, unknown>;
   }
 }
 
@@ -343,6 +373,11 @@ export class ArtifactRequest extends $OnexMessage {
   subject(): string {
     return $buildEventSubject({ entity_id: this.source.entity_id, entity_type: this.source.entity_type, zone_id: this.source.zone });
   }
+
+  /** The message as plain data of its type (`ArtifactRequestData`): a deep copy the caller may change freely. */
+  override toJSON(): $T.ArtifactRequest & Record<string, unknown> {
+    return super.toJSON() as $T.ArtifactRequest & Record<string, unknown>;
+  }
 }
 
 /** Fields `ResultReady.create()` takes; `type`, `id`, `protocol`, `time` are filled in when left out. */
@@ -390,6 +425,11 @@ export class ResultReady extends $OnexMessage {
   /** The subject this message travels on. */
   subject(): string {
     return $buildEventSubject({ entity_id: this.source.entity_id, entity_type: this.source.entity_type, zone_id: this.source.zone });
+  }
+
+  /** The message as plain data of its type (`ResultReadyData`): a deep copy the caller may change freely. */
+  override toJSON(): $T.ResultReady & Record<string, unknown> {
+    return super.toJSON() as $T.ResultReady & Record<string, unknown>;
   }
 }
 
@@ -439,6 +479,11 @@ export class StateUpdate extends $OnexMessage {
   subject(): string {
     return $buildEventSubject({ entity_id: this.source.entity_id, entity_type: this.source.entity_type, zone_id: this.source.zone });
   }
+
+  /** The message as plain data of its type (`StateUpdateData`): a deep copy the caller may change freely. */
+  override toJSON(): $T.StateUpdate & Record<string, unknown> {
+    return super.toJSON() as $T.StateUpdate & Record<string, unknown>;
+  }
 }
 
 /** Fields `TaskDispatch.create()` takes; `type`, `id`, `protocol`, `time` are filled in when left out. */
@@ -486,5 +531,10 @@ export class TaskDispatch extends $OnexMessage {
   /** The subject this message travels on. */
   subject(): string {
     return $buildEventSubject({ entity_id: this.source.entity_id, entity_type: this.source.entity_type, zone_id: this.source.zone });
+  }
+
+  /** The message as plain data of its type (`TaskDispatchData`): a deep copy the caller may change freely. */
+  override toJSON(): $T.TaskDispatch & Record<string, unknown> {
+    return super.toJSON() as $T.TaskDispatch & Record<string, unknown>;
   }
 }

@@ -34,8 +34,16 @@ describe("the SDK's exported types", () => {
   it("exports the plain data interfaces and AnyMessageData", () => {
     expectTypeOf<v0_2.AnyMessageData["type"]>().toEqualTypeOf<v0_2.MessageType>();
     expectTypeOf<v0_2.TaskDispatchData["payload"]>().toEqualTypeOf<v0_2.TaskDispatchPayload>();
-    const data: v0_2.AnyMessageData = v0_2.StateUpdate.create({ source, trust, payload: { state: "idle" } }).toJSON() as unknown as v0_2.StateUpdateData;
+    const data: v0_2.AnyMessageData = v0_2.StateUpdate.create({ source, trust, payload: { state: "idle" } }).toJSON();
     expect(data.type).toBe("signal.state.update");
+  });
+
+  it("toJSON() is typed as the message's data, and its copy builds a message again", () => {
+    const dispatch = v0_2.TaskDispatch.create({ source, trust, payload: { task_id: "t-1", targets: ["n-1"], operation: "train", priority: 5 } });
+    const data: v0_2.TaskDispatchData = dispatch.toJSON();
+    expectTypeOf(data.payload).toEqualTypeOf<v0_2.TaskDispatchPayload>();
+    const again = v0_2.TaskDispatch.create({ ...dispatch.toJSON(), payload: { ...data.payload, priority: 6 } });
+    expect(again.payload.priority).toBe(6);
   });
 
   it("a versioned subscription hands out the receiver's version's messages, typed", () => {

@@ -182,7 +182,7 @@ describe("OpenSSL interop (openssl pkeyutl -rawin)", () => {
     writeFileSync(join(dir, "unsigned.bin"), messageSigningBytes(unsigned));
     openssl("pkeyutl", "-sign", "-rawin", "-inkey", "openssl.key.pem", "-in", "unsigned.bin", "-out", "openssl.sig");
     const signature = "ed25519:" + readFileSync(join(dir, "openssl.sig")).toString("base64url");
-    const message = { ...unsigned, trust: { ...(unsigned.trust as Record<string, unknown>), signature } };
+    const message = { ...unsigned, trust: { ...unsigned.trust, signature } };
     const opensslPublic = importPublicKey(openssl("pkey", "-in", "openssl.key.pem", "-pubout"));
     expect(verifyMessageSignature(message, keyRing([opensslPublic])).keyId).toBe(pair.keyId);
     // OpenSSL's signature is the one the runtime makes (Ed25519 is deterministic).

@@ -74,7 +74,7 @@ describe("strict RFC 3339 times", () => {
       expect(isRfc3339(text)).toBe(false);
       const key = generateKeyPair();
       // Plain data: the generated create() would already refuse the time through its schema.
-      const base = taskDispatch(key.keyId).toJSON() as { trust: Record<string, unknown> } & Record<string, unknown>;
+      const base = taskDispatch(key.keyId).toJSON();
       const unsigned = { ...base, trust: { ...base.trust, signer: key.keyId, expires_at: text } };
       // onex refuses to sign it (every receiver would refuse it); a publisher without onex signs the bytes itself.
       expect(catchOnexError(() => signMessage(unsigned, key)).code).toBe(ErrorCode.TrustExpired);
@@ -96,7 +96,7 @@ describe("strict RFC 3339 times", () => {
 
   it("are refused at signing where the schemas' date-time format takes them and every receiver would not", () => {
     const key = generateKeyPair();
-    const base = taskDispatch(key.keyId).toJSON() as { time: string; trust: Record<string, unknown> } & Record<string, unknown>;
+    const base = taskDispatch(key.keyId).toJSON();
     // Each passes the generated validator's date-time check (a space for "T", a leap second, a long fraction).
     for (const text of ["2099-12-31 00:00:00Z", "2098-12-31T23:59:60Z", "2099-12-31T00:00:00.1234567891Z"]) {
       expect(dateTimeFormat(text)).toBe(true);
