@@ -45,6 +45,13 @@ export interface DiffReport {
    * it is reported beside the schema changes, not counted among them.
    */
   subjects: { key: string; from: string | null; to: string | null }[];
+  /**
+   * Message types of both versions that travel on different subjects (their template changed,
+   * or they moved to another one): a broadcast of one version never reaches the other's
+   * subscribers of that type. Reported like `subjects`; a FederationNode lists such peers in
+   * its receipts.
+   */
+  moved: { type: string; from: string; to: string }[];
   summary: { types: number; changed: number; added: number; removed: number; breaking: number; uncovered: number };
   /** Non-adjacent versions: the report of each adjacent step, which carries the coverage. */
   hops?: DiffReport[];
@@ -102,6 +109,7 @@ export function diffModels(oldModel: VersionModel, newModel: VersionModel, trans
       removed: [...oldRecords].filter((r) => !newRecords.has(r)).sort(compare),
     },
     subjects: subjectChanges(oldModel, newModel),
+    moved: movedTypes(oldModel, newModel),
     summary: {
       types: types.length,
       changed: types.filter((t) => t.status === "changed").length,
@@ -120,6 +128,19 @@ function subjectChanges(oldModel: VersionModel, newModel: VersionModel): DiffRep
     .sort(compare)
     .filter((key) => before.get(key) !== after.get(key))
     .map((key) => ({ key, from: before.get(key) ?? null, to: after.get(key) ?? null }));
+}
+
+function movedTypes(oldModel: VersionModel, newModel: VersionModel): DiffReport["moved"] {
+  const subjectOf = (model: VersionModel) => {
+    const templates = new Map(model.subjects.map((s) => [s.key, resolvedTemplate(s)]));
+    return new Map(model.messages.map((m) => [m.type, templates.get(m.subject)!]));
+  };
+  const before = subjectOf(oldModel);
+  const after = subjectOf(newModel);
+  return [...before.keys()]
+    .filter((type) => after.has(type) && before.get(type) !== after.get(type))
+    .sort(compare)
+    .map((type) => ({ type, from: before.get(type)!, to: after.get(type)! }));
 }
 
 /** A report over a chain of versions: the direct schema diff, with coverage judged per adjacent hop. */
@@ -162,6 +183,9 @@ export function formatReport(report: DiffReport): string {
   }
   for (const { key, from, to } of report.subjects) {
     lines.push(`subject ${key}: ${from ?? "(none)"} -> ${to ?? "(none)"} (the two versions' messages travel on different subjects: a subscriber of one does not receive the other's)`);
+  }
+  for (const { type, from, to } of report.moved) {
+    lines.push(`type ${type} moves: ${from} -> ${to} (a broadcast of either version does not reach the other's subscribers of it)`);
   }
   for (const hop of report.hops ?? []) {
     lines.push("", `-- hop v${hop.from} -> v${hop.to} (${hop.transforms.join(", ")}) --`, "");

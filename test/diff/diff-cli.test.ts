@@ -193,4 +193,20 @@ describe("a subject template that changes", () => {
     await editFile(join(renamed, "v0.2", "manifest.yaml"), (t) => t.replace("{zone_id}", "{zone}").replace("      zone_id: /source/zone", "      zone: /source/zone"));
     expect((JSON.parse(runCli(["diff", "v0.1", "v0.2", "--schemas", renamed, "--json"]).stdout) as DiffReport).subjects).toEqual([]);
   });
+
+  it("names each message type that moves to another template", async () => {
+    const { schemas } = await copySchemas();
+    await editFile(join(schemas, "v0.2", "manifest.yaml"), (text) =>
+      text
+        .replace("\nrecords:", '\n  signal:\n    template: "jetstream.onex.zone.{zone_id}.{entity_type}.{entity_id}.signals"\n    params:\n      zone_id: /source/zone\n      entity_type: /source/entity_type\n      entity_id: /source/entity_id\n\nrecords:')
+        .replace("payload: messages/state-update.yaml\n    subject: event", "payload: messages/state-update.yaml\n    subject: signal"),
+    );
+    const events = "jetstream.onex.zone.{/source/zone}.{/source/entity_type}.{/source/entity_id}.events";
+    const signals = "jetstream.onex.zone.{/source/zone}.{/source/entity_type}.{/source/entity_id}.signals";
+    const text = runCli(["diff", "v0.1", "v0.2", "--schemas", schemas]);
+    expect(text.stdout).toContain(`type signal.state.update moves: ${events} -> ${signals}`);
+    const report = JSON.parse(runCli(["diff", "v0.1", "v0.2", "--schemas", schemas, "--json"]).stdout) as DiffReport;
+    expect(report.moved).toEqual([{ type: "signal.state.update", from: events, to: signals }]);
+    expect(JSON.parse(runCli(["diff", "v0.1", "v0.2", "--json"]).stdout)).toMatchObject({ moved: [] });
+  });
 });
