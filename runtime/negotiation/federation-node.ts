@@ -135,8 +135,10 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
     try {
       agreement = await negotiate(this.#options.connection, offer, peer, { timeoutMs: this.#options.timeoutMs ?? 2_000, keys: this.#options.keys });
     } catch (error) {
+      // Recorded only when this side found the peer incompatible itself: a rejection the answer
+      // states (`rejectedBy`) is outside the signed offer, and anyone answering first could state one.
       const signer = isOnexError(error) ? error.details.signer : undefined;
-      if (isOnexError(error) && (error.code === ErrorCode.IncompatiblePeer || error.code === ErrorCode.SchemaHashMismatch) && typeof signer === "string") {
+      if (isOnexError(error) && (error.code === ErrorCode.IncompatiblePeer || error.code === ErrorCode.SchemaHashMismatch) && typeof signer === "string" && error.details.rejectedBy === undefined) {
         this.#book.record(peer, error, signer);
       }
       throw error;

@@ -23,7 +23,7 @@ import { applyAllStreams, bundledIndexes, federationClient, startNode } from "./
 
 const A = "deployment-a";
 const B = "deployment-b";
-const keys = { a: generateKeyPair(), b: generateKeyPair(), other: generateKeyPair() };
+const keys = { a: generateKeyPair(), b: generateKeyPair(), other: generateKeyPair(), relayed: generateKeyPair() };
 const trusted = Object.values(keys);
 
 let server: NatsServer;
@@ -141,6 +141,31 @@ describe("an answer to a handshake", () => {
     }
     published.unsubscribe();
     expect(nodeA.agreements.has(name)).toBe(false);
+  });
+});
+
+describe("a rejection stated in an answer", () => {
+  it("is thrown, and not recorded: it is outside the signed offer, and whoever answers first may state it", async () => {
+    const name = "deployment-relayed";
+    // The peer's own offer signed for this very handshake, as an attacker relaying the handshake to the peer gets it back.
+    const offerFor = (nonce: string) => offerOfB({ deployment: name }, keys.relayed, nonce);
+    const schemas = { kind: "onex.schemas/1", deployment: name, protocol: bOffer.protocol, indexes: indexes.filter((i) => i.version !== "0.2") };
+    const subscriptions = [
+      attacker.subscribe(schemasSubject(name), { callback: (_e, msg) => void msg.respond(bytes(schemas)) }),
+      attacker.subscribe(negotiateSubject(name), {
+        callback: (_e, msg) => {
+          const nonce = (JSON.parse(new TextDecoder().decode(msg.data)) as ProtocolOffer).nonce!;
+          msg.respond(bytes({ kind: "onex.answer/1", offer: offerFor(nonce), rejection: { code: ErrorCode.IncompatiblePeer, message: "stated by the attacker", details: {} } }));
+        },
+      }),
+    ];
+    await attacker.flush();
+    try {
+      await expect(nodeA.negotiate(name)).rejects.toMatchObject({ code: ErrorCode.IncompatiblePeer, message: expect.stringContaining("stated by the attacker") });
+      expect(nodeA.rejections.has(name)).toBe(false);
+    } finally {
+      for (const subscription of subscriptions) subscription.unsubscribe();
+    }
   });
 });
 
