@@ -46,13 +46,16 @@ export interface ProtocolOffer {
   /** Key id the deployment signs its messages with; with `signature`, what lets a receiver tell its messages apart. */
   signer?: string;
   /**
-   * A fresh handshake's own (a FederationNode's): when it was signed, and a random nonce. The
-   * initiator's nonce comes back in the answer's offer, signed, so an answer recorded from an
-   * earlier handshake is not taken for this one; the responder holds `issued_at` to a window and
-   * to the newest it saw from the signer, so an offer recorded earlier is not taken again.
+   * A FederationNode's handshake, signed afresh each time: when (`issued_at`), and what for.
+   * An opening offer names the deployment it is for (`audience`) and a random `nonce`; the
+   * answer's offer echoes that nonce as `in_reply_to`. So an opening offer recorded off the
+   * wire is not taken by another deployment, nor later than a newer one of its signer, and an
+   * answer is not taken for another handshake.
    */
   issued_at?: string;
+  audience?: string;
   nonce?: string;
+  in_reply_to?: string;
   /** `signRecord` signature of the offer by `signer`. */
   signature?: string;
 }
@@ -269,7 +272,7 @@ export function parseOffer(value: unknown, source: string): ProtocolOffer {
   if (!text(p!.version) || !text(p!.declared_by) || !text(p!.schema_manifest_url, OFFER_LIMITS.urlChars) || (p!.compatible_with as string[]).length > OFFER_LIMITS.versions || !(p!.compatible_with as string[]).every((v) => text(v))) {
     bad(`protocol holds more than ${OFFER_LIMITS.versions} versions or a text longer than its bound`);
   }
-  if (![o.signer, o.signature, o.issued_at, o.nonce].every(optionalText)) bad(`signer, signature, issued_at and nonce are not strings of at most ${OFFER_LIMITS.textChars} characters`);
+  if (![o.signer, o.signature, o.issued_at, o.audience, o.nonce, o.in_reply_to].every(optionalText)) bad(`signer, signature, issued_at, audience, nonce and in_reply_to are not strings of at most ${OFFER_LIMITS.textChars} characters`);
   for (const key of ["speaks", "converts"]) {
     const list = o[key];
     if (!Array.isArray(list) || list.some((v) => !v || typeof v.version !== "string" || typeof v.content_hash !== "string")) bad(`${key} is not a list of {version, content_hash}`);
@@ -280,8 +283,11 @@ export function parseOffer(value: unknown, source: string): ProtocolOffer {
   return value as ProtocolOffer;
 }
 
-/** `offer` signed afresh by `identity` for one handshake: now, and `nonce` (the initiator's own, or the one an answer echoes). */
-export function freshOffer(offer: ProtocolOffer, identity: KeyPair, nonce: string, now = Date.now()): ProtocolOffer {
-  const { signature: _signature, ...unsigned } = offer;
-  return signRecord<ProtocolOffer>({ ...unsigned, signer: identity.keyId, issued_at: new Date(now).toISOString(), nonce }, identity);
+/** What one handshake's offer is signed for: an opening offer's `audience` and `nonce`, or an answer's `in_reply_to`. */
+export type HandshakeRole = { audience: string; nonce: string } | { in_reply_to: string };
+
+/** `offer` signed afresh by `identity` for one handshake (see `ProtocolOffer.issued_at`). */
+export function freshOffer(offer: ProtocolOffer, identity: KeyPair, role: HandshakeRole, now = Date.now()): ProtocolOffer {
+  const { signature: _signature, audience: _a, nonce: _n, in_reply_to: _r, ...unsigned } = offer;
+  return signRecord<ProtocolOffer>({ ...unsigned, ...role, signer: identity.keyId, issued_at: new Date(now).toISOString() }, identity);
 }

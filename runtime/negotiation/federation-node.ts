@@ -130,7 +130,7 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
    * handshake, or signed by a key another deployment negotiated with: nothing is recorded then).
    */
   async negotiate(peer: string): Promise<Agreement> {
-    const offer = freshOffer(this.#service.offer, this.#options.identity, randomBytes(16).toString("base64url"));
+    const offer = freshOffer(this.#service.offer, this.#options.identity, { audience: peer, nonce: randomBytes(16).toString("base64url") });
     let agreement: Agreement;
     try {
       agreement = await negotiate(this.#options.connection, offer, peer, { timeoutMs: this.#options.timeoutMs ?? 2_000, keys: this.#options.keys });
@@ -149,6 +149,15 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
     }
     this.#book.record(peer, agreement, signer);
     return agreement;
+  }
+
+  /**
+   * Forgets `peer`: its agreement or rejection, and the key it negotiated with, which nothing
+   * else may replace while the node runs. For a peer that rotated its key: its next handshake,
+   * signed with the new key, binds that one.
+   */
+  forget(peer: string): void {
+    this.#book.forget(peer);
   }
 
   /**

@@ -41,7 +41,7 @@ export async function negotiate(nc: NatsConnection, offer: ProtocolOffer, peer: 
   }
   const signer = offerSigner(theirs, options.keys);
   // A signed answer to a handshake that sent a nonce must echo it: a recorded answer to another handshake is not this one's.
-  if (signer !== undefined && offer.nonce !== undefined && theirs.nonce !== offer.nonce) {
+  if (signer !== undefined && offer.nonce !== undefined && theirs.in_reply_to !== offer.nonce) {
     throw new OnexError(ErrorCode.NegotiationInvalid, `"${peer}" answered with an offer signed for another handshake (its nonce is not this one's)`, { peer, signer });
   }
   try {
@@ -54,7 +54,8 @@ export async function negotiate(nc: NatsConnection, offer: ProtocolOffer, peer: 
 }
 
 async function agreeChecked(nc: NatsConnection, offer: ProtocolOffer, theirs: ProtocolOffer, answer: Record<string, unknown>, peer: string, signer: string | undefined, options: NegotiateOptions): Promise<Agreement> {
-  const checked = await checkPeerOffer(nc, theirs, { timeoutMs: options.timeoutMs ?? 2_000, required: true });
+  const key = signer === undefined ? undefined : options.keys?.(signer);
+  const checked = await checkPeerOffer(nc, theirs, { timeoutMs: options.timeoutMs ?? 2_000, required: true, ...(key ? { signer: key } : {}) });
   // Our own verdict first: it carries our side of the explanation.
   let ours: Agreement;
   try {

@@ -10,6 +10,7 @@ import { encodeSubjectToken } from "../subject-token.js";
 import type { KeyResolver } from "../trust/keys.js";
 import { OFFER_LIMITS, agreeOnVersion, buildOffer, freshOffer, offerSigner, parseOffer, type Agreement, type OfferInput, type ProtocolBlock, type ProtocolOffer } from "./agreement.js";
 import { PeerBook } from "./peer-book.js";
+import { signRecord } from "../trust/record-signature.js";
 import { checkPeerOffer, unbacked, withChecks } from "./offer-check.js";
 import type { SchemaIndex } from "./schema-index.js";
 import { MAX_TIMER_MS } from "../timer.js";
@@ -32,6 +33,10 @@ export interface SchemasDocument {
   deployment: string;
   protocol: ProtocolBlock;
   indexes: SchemaIndex[];
+  /** A probe that sends a nonce (`{ "nonce": ... }`) gets the document signed by the deployment's key for it (`signRecord`). */
+  signer?: string;
+  in_reply_to?: string;
+  signature?: string;
 }
 
 /** What `onex.negotiate.<deployment>` answers. */
@@ -76,23 +81,39 @@ export function serveNegotiation(nc: NatsConnection, options: ServeNegotiationOp
   const document: SchemasDocument = { kind: "onex.schemas/1", deployment: options.deployment, protocol: offer.protocol, indexes: [...options.indexes] };
   const documentBytes = json.encode(JSON.stringify(document));
 
+  let inFlight = 0;
   const subs: NatsSubscription[] = [
     nc.subscribe(schemasSubject(options.deployment), {
       callback: (error, msg) => {
-        if (!error) respond(msg, documentBytes);
+        if (!error) respond(msg, schemasAnswer(msg.data));
       },
     }),
     nc.subscribe(negotiateSubject(options.deployment), {
       callback: (error, msg) => {
         if (error) return;
+        // Each handshake waits up to probeTimeoutMs on the initiator's schemas: a flood of offers is held to a bound.
+        if (inFlight >= MAX_HANDSHAKES_IN_FLIGHT) {
+          respond(msg, json.encode(JSON.stringify(shortRejection(offer, `${MAX_HANDSHAKES_IN_FLIGHT} handshakes are in progress here: try again`))));
+          return;
+        }
+        inFlight++;
         // answerHandshake catches what it can; this is for what it cannot (an onHandshake that throws).
-        answerHandshake(msg.data).then(
-          (answer) => respond(msg, answer),
-          () => respond(msg, json.encode(JSON.stringify(shortRejection(offer, "the handshake failed on this side")))),
-        );
+        answerHandshake(msg.data)
+          .then(
+            (answer) => respond(msg, answer),
+            () => respond(msg, json.encode(JSON.stringify(shortRejection(offer, "the handshake failed on this side")))),
+          )
+          .finally(() => inFlight--);
       },
     }),
   ];
+
+  /** The schemas document; signed by this deployment's key for the probe's nonce when the probe sends one, so an initiator can tell it from a third party's answer. */
+  function schemasAnswer(data: Uint8Array): Uint8Array {
+    const nonce = probeNonce(data);
+    if (options.identity === undefined || nonce === undefined) return documentBytes;
+    return json.encode(JSON.stringify(signRecord<SchemasDocument>({ ...document, signer: options.identity.keyId, in_reply_to: nonce }, options.identity)));
+  }
 
   async function answerHandshake(data: Uint8Array): Promise<Uint8Array> {
     const answer: HandshakeAnswer = { kind: "onex.answer/1", offer };
@@ -102,14 +123,15 @@ export function serveNegotiation(nc: NatsConnection, options: ServeNegotiationOp
       if (data.length > OFFER_LIMITS.bytes) throw new OnexError(ErrorCode.NegotiationInvalid, `the peer sent an offer of ${data.length} bytes, more than ${OFFER_LIMITS.bytes}`);
       const peer = parseOffer(JSON.parse(text.decode(data)), "the peer");
       // The answer echoes the initiator's nonce, signed: it answers this handshake and no other (a rejection too).
-      if (options.identity !== undefined && peer.nonce !== undefined) answer.offer = freshOffer(offer, options.identity, peer.nonce);
+      if (options.identity !== undefined && peer.nonce !== undefined) answer.offer = freshOffer(offer, options.identity, { in_reply_to: peer.nonce });
       const signer = offerSigner(peer, options.keys);
       if (signer !== undefined) {
-        const issuedAt = book.checkFresh(peer, signer);
+        const issuedAt = book.takeFresh(peer, signer, options.deployment);
         book.admit(peer.deployment, signer);
         recordAs = { peer: peer.deployment, signer, issuedAt };
       }
-      const checked = await checkPeerOffer(nc, peer, { timeoutMs: options.probeTimeoutMs ?? 1_000, required: false });
+      const key = signer === undefined ? undefined : options.keys?.(signer);
+      const checked = await checkPeerOffer(nc, peer, { timeoutMs: options.probeTimeoutMs ?? 1_000, required: false, ...(key ? { signer: key } : {}) });
       let agreed: Agreement;
       try {
         agreed = agreeOnVersion(offer, checked.offer);
@@ -151,6 +173,20 @@ export function serveNegotiation(nc: NatsConnection, options: ServeNegotiationOp
       for (const sub of subs) sub.unsubscribe();
     },
   };
+}
+
+/** Handshakes one service answers at once; more are turned away at once. */
+const MAX_HANDSHAKES_IN_FLIGHT = 64;
+
+/** The nonce a schemas probe sends (`{ "nonce": "..." }`), if any. */
+function probeNonce(data: Uint8Array): string | undefined {
+  if (data.length === 0 || data.length > 1_024) return undefined;
+  try {
+    const nonce = (JSON.parse(text.decode(data)) as { nonce?: unknown } | null)?.nonce;
+    return typeof nonce === "string" && nonce.length > 0 && nonce.length <= OFFER_LIMITS.textChars ? nonce : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A rejection that repeats nothing of the peer's. */

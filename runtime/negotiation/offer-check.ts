@@ -7,7 +7,10 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
-import type { Agreement, NegotiationFlag, ProtocolOffer, VersionHash } from "./agreement.js";
+import { randomBytes } from "node:crypto";
+import { OFFER_LIMITS, type Agreement, type NegotiationFlag, type ProtocolOffer, type VersionHash } from "./agreement.js";
+import type { PublicKey } from "../trust/keys.js";
+import { verifyRecordSignature } from "../trust/record-signature.js";
 import { requestJson, schemasSubject } from "./negotiation-service.js";
 import { parseSchemaIndex } from "./schema-index.js";
 
@@ -23,13 +26,19 @@ export interface CheckedOffer {
  * that publishes no indexes is ONEX_E_NEGOTIATION_TIMEOUT; without (a responder checking an
  * initiator, which may be a plain CLI), its offer stands as declared.
  */
-export async function checkPeerOffer(nc: NatsConnection, offer: ProtocolOffer, options: { timeoutMs: number; required: boolean }): Promise<CheckedOffer> {
+export async function checkPeerOffer(nc: NatsConnection, offer: ProtocolOffer, options: { timeoutMs: number; required: boolean; signer?: PublicKey }): Promise<CheckedOffer> {
   let document: unknown;
+  const nonce = randomBytes(16).toString("base64url");
   try {
-    document = await requestJson(nc, schemasSubject(offer.deployment), {}, options.timeoutMs, offer.deployment);
+    document = await requestJson(nc, schemasSubject(offer.deployment), { nonce }, options.timeoutMs, offer.deployment);
   } catch (error) {
     if (!options.required && isOnexError(error, ErrorCode.NegotiationTimeout)) return { offer, unverified: [] };
     throw error;
+  }
+  // The offer's signer must have signed the schemas for this probe: anyone on the server can answer it first.
+  if (options.signer !== undefined && !signedFor(document, options.signer, nonce)) {
+    if (!options.required) return { offer, unverified: [] };
+    throw new OnexError(ErrorCode.NegotiationInvalid, `the schemas "${offer.deployment}" answered were not signed by its key ${options.signer.keyId} for this probe (another client may have answered first)`, { peer: offer.deployment, signer: options.signer.keyId });
   }
   const indexes = (document as { kind?: unknown; indexes?: unknown } | null)?.kind === "onex.schemas/1" ? (document as { indexes: unknown }).indexes : undefined;
   const published = new Map<string, string>();
@@ -39,7 +48,8 @@ export async function checkPeerOffer(nc: NatsConnection, offer: ProtocolOffer, o
       const index = parseSchemaIndex(raw, `"${offer.deployment}" index ${n}`);
       published.set(index.version, index.content_hash);
     } catch (error) {
-      const version = String((raw as { version?: unknown })?.version ?? `#${n}`);
+      const named = (raw as { version?: unknown } | null)?.version;
+      const version = typeof named === "string" ? named.slice(0, OFFER_LIMITS.textChars) : `#${n}`;
       unverified.set(version, { code: ErrorCode.SchemaHashMismatch, version, message: `"${offer.deployment}" publishes a v${version} index that does not verify: ${(error as Error).message}` });
     }
   }
@@ -56,6 +66,17 @@ export async function checkPeerOffer(nc: NatsConnection, offer: ProtocolOffer, o
     offer: { ...offer, speaks: offer.speaks.filter(backed), converts: offer.converts.filter(backed) },
     unverified: [...unverified.values()].filter((f) => offered.has(f.version)),
   };
+}
+
+function signedFor(document: unknown, key: PublicKey, nonce: string): boolean {
+  const signed = document as { signer?: unknown; in_reply_to?: unknown } | null;
+  if (signed === null || typeof signed !== "object" || signed.signer !== key.keyId || signed.in_reply_to !== nonce) return false;
+  try {
+    verifyRecordSignature(signed as { signature?: unknown }, key, "schemas document");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The agreement with the unbacked versions flagged and unused, and the peer's verified signer. */

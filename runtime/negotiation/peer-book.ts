@@ -40,27 +40,35 @@ export class PeerBook {
   }
 
   /**
-   * Throws ONEX_E_NEGOTIATION_INVALID unless the signed `offer` is fresh: `issued_at` within
-   * OFFER_FRESH_MS of `now`, and not older than the newest recorded from its signer (an offer
-   * recorded off the wire and sent again after the deployment moved on).
+   * Throws ONEX_E_NEGOTIATION_INVALID unless the signed opening `offer` is for `audience` and
+   * fresh: `issued_at` within OFFER_FRESH_MS of `now`, and not older than the newest of its
+   * signer's taken so far (an offer recorded off the wire and sent again after the deployment
+   * moved on). Taken means checked here, not recorded: a handshake waits on a probe, and an
+   * older offer whose probe ends later must not be recorded over the newer (see `record`).
    */
-  checkFresh(offer: ProtocolOffer, signer: string, now = Date.now()): number {
+  takeFresh(offer: ProtocolOffer, signer: string, audience: string, now = Date.now()): number {
     const issued = typeof offer.issued_at === "string" && /^\d{4}-\d\d-\d\dT/.test(offer.issued_at) ? Date.parse(offer.issued_at) : NaN;
-    const stale = (why: string): never => {
+    const refuse = (why: string): never => {
       throw new OnexError(ErrorCode.NegotiationInvalid, `the offer of "${offer.deployment}" signed by ${signer} ${why}`, { peer: offer.deployment, signer, issued_at: offer.issued_at });
     };
-    if (!Number.isFinite(issued)) stale("carries no issued_at time");
-    if (Math.abs(issued - now) > OFFER_FRESH_MS) stale(`was issued at ${offer.issued_at}, more than ${OFFER_FRESH_MS / 60_000} minutes from this host's clock`);
-    if (issued < (this.#newest.get(signer) ?? -Infinity)) stale(`was issued at ${offer.issued_at}, before an offer of it already taken`);
+    if (offer.audience !== audience || offer.nonce === undefined || offer.in_reply_to !== undefined) refuse(`is not an opening offer for "${audience}"`);
+    if (!Number.isFinite(issued)) refuse("carries no issued_at time");
+    if (Math.abs(issued - now) > OFFER_FRESH_MS) refuse(`was issued at ${offer.issued_at}, more than ${OFFER_FRESH_MS / 60_000} minutes from this host's clock`);
+    const newest = this.#newest.get(signer) ?? -Infinity;
+    if (issued < newest) refuse(`was issued at ${offer.issued_at}, before an offer of it already taken`);
+    this.#newest.set(signer, issued);
     return issued;
   }
 
-  /** Records a handshake's outcome for the peer `signer` speaks for (admitted and fresh: see above). */
-  record(deployment: string, outcome: Agreement | OnexError, signer: string, issuedAt?: number): void {
+  /**
+   * Records a handshake's outcome for the peer `signer` speaks for (admitted: see `admit`).
+   * An outcome of an offer older than one its signer has since sent is not recorded (false).
+   */
+  record(deployment: string, outcome: Agreement | OnexError, signer: string, issuedAt?: number): boolean {
     this.admit(deployment, signer);
+    if (issuedAt !== undefined && issuedAt < (this.#newest.get(signer) ?? -Infinity)) return false;
     this.#keyOf.set(deployment, signer);
     this.#deploymentOf.set(signer, deployment);
-    if (issuedAt !== undefined) this.#newest.set(signer, Math.max(issuedAt, this.#newest.get(signer) ?? -Infinity));
     if (isOnexError(outcome)) {
       this.rejections.set(deployment, outcome);
       this.agreements.delete(deployment);
@@ -68,5 +76,18 @@ export class PeerBook {
       this.agreements.set(deployment, outcome);
       this.rejections.delete(deployment);
     }
+    return true;
+  }
+
+  /** Forgets `deployment`: its outcome and its key's binding (a deployment that rotated its key negotiates afresh). */
+  forget(deployment: string): void {
+    const key = this.#keyOf.get(deployment);
+    if (key !== undefined) {
+      this.#deploymentOf.delete(key);
+      this.#newest.delete(key);
+    }
+    this.#keyOf.delete(deployment);
+    this.agreements.delete(deployment);
+    this.rejections.delete(deployment);
   }
 }

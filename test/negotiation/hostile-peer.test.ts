@@ -11,9 +11,9 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../runtime/errors.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
-import { OFFER_LIMITS, freshOffer, type ProtocolOffer } from "../../runtime/negotiation/agreement.js";
+import { OFFER_LIMITS, freshOffer, type HandshakeRole, type ProtocolOffer } from "../../runtime/negotiation/agreement.js";
 import type { FederationNode } from "../../runtime/negotiation/federation-node.js";
-import { negotiateSubject, schemasSubject, type HandshakeAnswer } from "../../runtime/negotiation/negotiation-service.js";
+import { negotiateSubject, schemasSubject, type HandshakeAnswer, type SchemasDocument } from "../../runtime/negotiation/negotiation-service.js";
 import { probe } from "../../runtime/negotiation/probe.js";
 import type { SchemaIndex } from "../../runtime/negotiation/schema-index.js";
 import { generateKeyPair, type KeyPair } from "../../runtime/trust/keys.js";
@@ -38,11 +38,11 @@ async function ask(subject: string, value: unknown): Promise<HandshakeAnswer> {
   const reply = await attacker.request(subject, typeof value === "string" ? value : bytes(value), { timeout: 5_000 });
   return JSON.parse(new TextDecoder().decode(reply.data)) as HandshakeAnswer;
 }
-/** B's offer as B sends it, with `changes`, signed afresh by `key` (null: unsigned). */
-function offerOfB(changes: Partial<ProtocolOffer>, key: KeyPair | null = keys.b, nonce = "attacker-nonce"): ProtocolOffer {
+/** B's offer as B sends it, with `changes`, signed afresh by `key` (null: unsigned) in `role` (default: opening a handshake with A). */
+function offerOfB(changes: Partial<ProtocolOffer>, key: KeyPair | null = keys.b, role: HandshakeRole = { audience: A, nonce: "attacker-nonce" }): ProtocolOffer {
   const { signature: _s, signer: _k, ...unsigned } = bOffer;
   const offer = { ...unsigned, ...changes };
-  return key === null ? offer : freshOffer(offer, key, nonce, Date.parse(changes.issued_at ?? new Date().toISOString()));
+  return key === null ? offer : freshOffer(offer, key, role, Date.parse(changes.issued_at ?? new Date().toISOString()));
 }
 let bOffer: ProtocolOffer;
 
@@ -109,8 +109,14 @@ describe("an offer that names a negotiated peer", () => {
       [new Date(Date.now() - 60_000).toISOString(), "before an offer of it already taken"],
       [new Date(Date.now() - 10 * 60_000).toISOString(), "minutes from this host's clock"],
       [undefined, "carries no issued_at"],
+      ["for another deployment", `is not an opening offer for "${A}"`],
     ] as const) {
-      const offer = issued === undefined ? signRecord({ ...offerOfB({}, null), signer: keys.b.keyId }, keys.b) : offerOfB({ issued_at: issued });
+      const offer =
+        issued === undefined
+          ? signRecord({ ...offerOfB({}, null), audience: A, nonce: "n", signer: keys.b.keyId }, keys.b)
+          : issued === "for another deployment"
+            ? offerOfB({}, keys.b, { audience: "deployment-c", nonce: "n" })
+            : offerOfB({ issued_at: issued });
       const answer = await ask(negotiateSubject(A), offer);
       expect(answer.rejection, why).toMatchObject({ code: ErrorCode.NegotiationInvalid, message: expect.stringContaining(why) });
     }
@@ -125,10 +131,10 @@ describe("an answer to a handshake", () => {
       // Unsigned, claiming the deployment asked for.
       [{ kind: "onex.answer/1", offer: offerOfB({ deployment: name }, null) }, "without an offer a trusted key signed"],
       // Signed by a trusted key, but for an earlier handshake (its nonce is not this one's).
-      [{ kind: "onex.answer/1", offer: offerOfB({ deployment: name }, keys.other, "an-earlier-nonce") }, "signed for another handshake"],
+      [{ kind: "onex.answer/1", offer: offerOfB({ deployment: name }, keys.other, { in_reply_to: "an-earlier-nonce" }) }, "signed for another handshake"],
     ];
     // The attacker publishes the schemas B does, so the offer is backed and only its signature is wanting.
-    const schemas = { kind: "onex.schemas/1", deployment: name, protocol: bOffer.protocol, indexes: indexes.filter((i) => i.version !== "0.2") };
+    const schemas = { kind: "onex.schemas/1" as const, deployment: name, protocol: bOffer.protocol, indexes: indexes.filter((i) => i.version !== "0.2") };
     const published = attacker.subscribe(schemasSubject(name), { callback: (_e, msg) => void msg.respond(bytes(schemas)) });
     for (const [answer, why] of answers) {
       const subscription = attacker.subscribe(negotiateSubject(name), { callback: (_e, msg) => void msg.respond(bytes({ ...answer, agreement: { mode: "direct", version: "0.1" } })) });
@@ -148,10 +154,16 @@ describe("a rejection stated in an answer", () => {
   it("is thrown, and not recorded: it is outside the signed offer, and whoever answers first may state it", async () => {
     const name = "deployment-relayed";
     // The peer's own offer signed for this very handshake, as an attacker relaying the handshake to the peer gets it back.
-    const offerFor = (nonce: string) => offerOfB({ deployment: name }, keys.relayed, nonce);
-    const schemas = { kind: "onex.schemas/1", deployment: name, protocol: bOffer.protocol, indexes: indexes.filter((i) => i.version !== "0.2") };
+    const offerFor = (nonce: string) => offerOfB({ deployment: name }, keys.relayed, { in_reply_to: nonce });
+    // The peer's schemas signed for A's probe, as the attacker relaying the probe to the peer gets them back.
+    const schemas = { kind: "onex.schemas/1" as const, deployment: name, protocol: bOffer.protocol, indexes: indexes.filter((i) => i.version !== "0.2") };
     const subscriptions = [
-      attacker.subscribe(schemasSubject(name), { callback: (_e, msg) => void msg.respond(bytes(schemas)) }),
+      attacker.subscribe(schemasSubject(name), {
+        callback: (_e, msg) => {
+          const { nonce } = JSON.parse(new TextDecoder().decode(msg.data)) as { nonce: string };
+          msg.respond(bytes(signRecord<SchemasDocument>({ ...schemas, signer: keys.relayed.keyId, in_reply_to: nonce }, keys.relayed)));
+        },
+      }),
       attacker.subscribe(negotiateSubject(name), {
         callback: (_e, msg) => {
           const nonce = (JSON.parse(new TextDecoder().decode(msg.data)) as ProtocolOffer).nonce!;
@@ -166,6 +178,103 @@ describe("a rejection stated in an answer", () => {
     } finally {
       for (const subscription of subscriptions) subscription.unsubscribe();
     }
+  });
+});
+
+describe("the schemas probe", () => {
+  /** A peer `name` holding keys.relayed: its own signed answers and opening offers, and the attacker's spoofed schemas (an empty list) on its probe subject. */
+  function spoofed(name: string) {
+    const subscriptions = [
+      attacker.subscribe(schemasSubject(name), { callback: (_e, msg) => void msg.respond(bytes({ kind: "onex.schemas/1", deployment: name, protocol: bOffer.protocol, indexes: [] })) }),
+      attacker.subscribe(negotiateSubject(name), {
+        callback: (_e, msg) => {
+          const { nonce } = JSON.parse(new TextDecoder().decode(msg.data)) as ProtocolOffer;
+          msg.respond(bytes({ kind: "onex.answer/1", offer: offerOfB({ deployment: name }, keys.relayed, { in_reply_to: nonce! }), agreement: { mode: "direct", version: "0.1" } }));
+        },
+      }),
+    ];
+    return () => subscriptions.forEach((sub) => sub.unsubscribe());
+  }
+
+  it("answered first by someone else decides nothing the initiator records", async () => {
+    const stop = spoofed("deployment-spoofed");
+    await attacker.flush();
+    try {
+      await expect(nodeA.negotiate("deployment-spoofed")).rejects.toMatchObject({ code: ErrorCode.NegotiationInvalid, message: expect.stringContaining("were not signed by its key") });
+      expect(nodeA.rejections.has("deployment-spoofed")).toBe(false);
+    } finally {
+      stop();
+    }
+  });
+
+  it("answered first by someone else leaves a responder the signed offer as declared", async () => {
+    const name = "deployment-spoofed-opener";
+    const stop = spoofed(name);
+    await attacker.flush();
+    try {
+      const answer = await ask(negotiateSubject(A), offerOfB({ deployment: name }, keys.other));
+      expect(answer.agreement).toMatchObject({ mode: "direct", version: "0.1", unused: [] });
+      expect(nodeA.agreements.get(name)).toMatchObject({ version: "0.1", peer: { signer: keys.other.keyId } });
+      expect(nodeA.rejections.has(name)).toBe(false);
+    } finally {
+      stop();
+      nodeA.forget(name);
+    }
+  });
+});
+
+describe("two offers of one signer", () => {
+  it("are recorded newest last, even when the older one's probe ends later", async () => {
+    const name = "deployment-upgrading";
+    let probes = 0;
+    // The older offer's probe is answered late, the newer one's at once.
+    const subscription = attacker.subscribe(schemasSubject(name), {
+      callback: (_e, msg) => {
+        const { nonce } = JSON.parse(new TextDecoder().decode(msg.data)) as { nonce: string };
+        const answer = bytes(signRecord<SchemasDocument>({ kind: "onex.schemas/1", deployment: name, protocol: bOffer.protocol, indexes, signer: keys.relayed.keyId, in_reply_to: nonce }, keys.relayed));
+        setTimeout(() => msg.respond(answer), probes++ === 0 ? 400 : 0);
+      },
+    });
+    await attacker.flush();
+    try {
+      const older = offerOfB({ deployment: name, speaks: bOffer.speaks.filter((v) => v.version === "0.0.9") }, keys.relayed, { audience: A, nonce: "n-1" });
+      const newer = offerOfB({ deployment: name, issued_at: new Date(Date.now() + 1_000).toISOString() }, keys.relayed, { audience: A, nonce: "n-2" });
+      const answers = await Promise.all([ask(negotiateSubject(A), older), ask(negotiateSubject(A), newer)]);
+      expect(answers[0]!.agreement).toBeDefined();
+      expect(answers[1]!.agreement).toBeDefined();
+      expect(answers[0]!.agreement).not.toEqual(answers[1]!.agreement);
+      expect(nodeA.agreements.get(name)).toEqual({ ...answers[1]!.agreement, peer: { ...answers[1]!.agreement!.peer, signer: keys.relayed.keyId } });
+    } finally {
+      subscription.unsubscribe();
+      nodeA.forget(name);
+    }
+  });
+});
+
+describe("a flood of offers", () => {
+  it("is answered at once past 64 handshakes in progress", async () => {
+    // Unsigned offers of a deployment whose probe the attacker takes and never answers: each waits out the probe timeout (1 s).
+    const silent = attacker.subscribe(schemasSubject("deployment-flood"), { callback: () => {} });
+    await attacker.flush();
+    try {
+      const answers = await Promise.all(Array.from({ length: 80 }, () => ask(negotiateSubject(A), offerOfB({ deployment: "deployment-flood" }, null))));
+      expect(answers.filter((a) => a.rejection?.message.includes("handshakes are in progress")).length).toBe(16);
+    } finally {
+      silent.unsubscribe();
+    }
+  });
+});
+
+describe("a peer that rotated its key", () => {
+  it("negotiates with the new key once forgotten, and not before", async () => {
+    const withNew = (nonce: string) => offerOfB({}, keys.other, { audience: A, nonce });
+    expect((await ask(negotiateSubject(A), withNew("r-1"))).rejection?.code).toBe(ErrorCode.NegotiationInvalid);
+    nodeA.forget(B);
+    expect((await ask(negotiateSubject(A), withNew("r-2"))).agreement).toMatchObject({ version: "0.1", peer: { signer: keys.other.keyId } });
+    // Back to B's own key, for the tests after this one.
+    nodeA.forget(B);
+    await nodeB.negotiate(A);
+    expect(agreementOfB()?.peer.signer).toBe(keys.b.keyId);
   });
 });
 

@@ -18,10 +18,11 @@ import { OnexHeader } from "../../runtime/jetstream/headers.js";
 import { agreeOnVersion, buildOffer, freshOffer, type Agreement, type ProtocolOffer } from "../../runtime/negotiation/agreement.js";
 import { FederationNode } from "../../runtime/negotiation/federation-node.js";
 import { negotiate } from "../../runtime/negotiation/handshake.js";
-import { negotiateSubject, schemasSubject, serveNegotiation, type NegotiationService } from "../../runtime/negotiation/negotiation-service.js";
+import { negotiateSubject, schemasSubject, serveNegotiation, type NegotiationService, type SchemasDocument } from "../../runtime/negotiation/negotiation-service.js";
 import { probe } from "../../runtime/negotiation/probe.js";
 import { contentHashOf, readSchemaIndex, type SchemaIndex } from "../../runtime/negotiation/schema-index.js";
-import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
+import { generateKeyPair, keyRing, type KeyPair } from "../../runtime/trust/keys.js";
+import { signRecord } from "../../runtime/trust/record-signature.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { SDKS, sampleMessage } from "./samples.js";
@@ -49,6 +50,16 @@ function editedIndex(version: string): SchemaIndex {
   const index = structuredClone(indexes.find((i) => i.version === version)!);
   index.schemas.find((s) => s.name === "StateUpdatePayload")!.hash = `sha256:${"0".repeat(64)}`;
   return { ...index, content_hash: contentHashOf({ version: index.version, messages: index.messages, schemas: index.schemas }) };
+}
+
+/** Answers the schemas probe of `name` with `indexes`, signed by `key` for the probe's nonce, as a FederationNode's service answers it. */
+function serveSignedSchemas(name: string, protocol: ProtocolOffer["protocol"], indexes: SchemaIndex[], key: KeyPair) {
+  return client.nc.subscribe(schemasSubject(name), {
+    callback: (_error, msg) => {
+      const { nonce } = JSON.parse(new TextDecoder().decode(msg.data)) as { nonce: string };
+      msg.respond(json(signRecord<SchemasDocument>({ kind: "onex.schemas/1", deployment: name, protocol, indexes, signer: key.keyId, in_reply_to: nonce }, key)));
+    },
+  });
 }
 
 /** A JSON answer's bytes. */
@@ -81,7 +92,7 @@ afterAll(async () => {
 
 describe("a peer at unknown version 9.9", () => {
   it("is rejected when it opens the handshake, with both versions named and what would make them compatible", async () => {
-    const offer: ProtocolOffer = freshOffer(buildOffer({ deployment: "deployment-v9.9", protocol: protocolOf(futureIndex("9.9")), indexes: [futureIndex("9.9")] }), peerKeys.future, "nonce-9.9");
+    const offer: ProtocolOffer = freshOffer(buildOffer({ deployment: "deployment-v9.9", protocol: protocolOf(futureIndex("9.9")), indexes: [futureIndex("9.9")] }), peerKeys.future, { audience: "deployment-v0.2", nonce: "nonce-9.9" });
     const error = (await negotiate(client.nc, offer, "deployment-v0.2").catch((e: unknown) => e)) as OnexError;
     expect(isOnexError(error, ErrorCode.IncompatiblePeer)).toBe(true);
     expect(error.message).toContain("v9.9");
@@ -289,9 +300,8 @@ describe("a peer held to the indexes it publishes", () => {
     const name = "deployment-two-faced-opener";
     const v02 = indexes.find((i) => i.version === "0.2")!;
     // It offers v0.2 as released, and publishes an edited v0.2.
-    const offer = freshOffer(buildOffer({ deployment: name, protocol: protocolOf(v02), indexes: [v02] }), peerKeys.opener, "nonce-opener");
-    const published = [editedIndex("0.2")];
-    const subscription = client.nc.subscribe(schemasSubject(name), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.schemas/1", deployment: name, protocol: offer.protocol, indexes: published })) });
+    const offer = freshOffer(buildOffer({ deployment: name, protocol: protocolOf(v02), indexes: [v02] }), peerKeys.opener, { audience: "deployment-v0.2", nonce: "nonce-opener" });
+    const subscription = serveSignedSchemas(name, offer.protocol, [editedIndex("0.2")], peerKeys.opener);
     try {
       await client.nc.flush();
       const error = await negotiate(client.nc, offer, "deployment-v0.2").catch((e: unknown) => e);
@@ -306,9 +316,8 @@ describe("a peer held to the indexes it publishes", () => {
     const name = "deployment-half-backed";
     const v02 = indexes.find((i) => i.version === "0.2")!;
     // It speaks v0.2 and v0.1 as released, but publishes only v0.1's index and an edited v0.2.
-    const offer = freshOffer(buildOffer({ deployment: name, protocol: { ...protocolOf(v02), compatible_with: ["0.1"] }, indexes: [v01(), v02] }), peerKeys.halfBacked, "nonce-half");
-    const published = [v01(), editedIndex("0.2")];
-    const subscription = client.nc.subscribe(schemasSubject(name), { callback: (_error, msg) => void msg.respond(json({ kind: "onex.schemas/1", deployment: name, protocol: offer.protocol, indexes: published })) });
+    const offer = freshOffer(buildOffer({ deployment: name, protocol: { ...protocolOf(v02), compatible_with: ["0.1"] }, indexes: [v01(), v02] }), peerKeys.halfBacked, { audience: "deployment-v0.2", nonce: "nonce-half" });
+    const subscription = serveSignedSchemas(name, offer.protocol, [v01(), editedIndex("0.2")], peerKeys.halfBacked);
     try {
       await client.nc.flush();
       // Its handshake, as it sends it: what it makes of the answer is its own affair.
