@@ -3,8 +3,8 @@
  * references -> composed message schemas. The result is the VersionModel every emitter reads.
  */
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
-import { dirname, join, relative, sep } from "node:path";
+import { existsSync, realpathSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, sep } from "node:path";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { modelResolver } from "./diff/compare-schemas.js";
 import { didYouMean } from "./did-you-mean.js";
@@ -60,7 +60,7 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
     // What follows reads the manifest's shape, which only the meta-schema guarantees; the
     // files it names can still be checked on their own, so their mistakes come in this run too.
     for (const [relPath, path, isEnvelope] of declaredFiles(manifestYaml.value)) {
-      await checkDeclaredFile(join(versionDir, relPath), isEnvelope, manifestYaml, path, show, problems);
+      await checkDeclaredFile(versionDir, join(versionDir, relPath), isEnvelope, manifestYaml, path, show, problems);
     }
     problems.throwIfAny();
   }
@@ -166,7 +166,7 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
   const sources = new Map<string, SchemaSource>();
   const hash = createHash("sha256").update(manifestYaml.text);
   for (const [abs, name] of [...fileNames].sort((a, b) => compare(a[0], b[0]))) {
-    const yaml = await checkDeclaredFile(abs, name === ENVELOPE, manifestYaml, name === ENVELOPE ? ["envelope"] : manifestPathOf(manifest, name), show, problems);
+    const yaml = await checkDeclaredFile(versionDir, abs, name === ENVELOPE, manifestYaml, name === ENVELOPE ? ["envelope"] : manifestPathOf(manifest, name), show, problems);
     if (!yaml) continue;
     // Paths as the manifest names them (relative to its folder): renaming or moving the
     // schemas folder must not change the hash, only a change to an input's bytes may.
@@ -271,10 +271,12 @@ function pinnedValues(model: VersionModel, name: string, pointer: string): unkno
 
 /**
  * Reads one schema file the manifest names and reports what can be judged of it alone: a
- * missing file (at the manifest entry), YAML syntax, not a mapping, and checkSchemaFile's
- * (and, for the envelope, checkEnvelopeFile's) problems. Returns the file when it could be read.
+ * file outside the version folder or missing (at the manifest entry), YAML syntax, not a
+ * mapping, and checkSchemaFile's (and, for the envelope, checkEnvelopeFile's) problems.
+ * Returns the file when it could be read.
  */
 async function checkDeclaredFile(
+  versionDir: string,
   abs: string,
   isEnvelope: boolean,
   manifestYaml: YamlFile,
@@ -282,6 +284,12 @@ async function checkDeclaredFile(
   show: (abs: string) => string,
   problems: Problems,
 ): Promise<YamlFile | undefined> {
+  const outside = outsideVersionFolder(versionDir, abs);
+  if (outside !== undefined) {
+    const where = manifestYaml.locate(manifestPath);
+    problems.add(ErrorCode.ManifestInvalid, { file: where.file, line: where.line, column: where.column }, `schema file ${show(abs)} ${outside}; a manifest may name only files inside its version folder ${show(versionDir)}`, { outside: show(abs) });
+    return undefined;
+  }
   if (!existsSync(abs)) {
     const where = manifestYaml.locate(manifestPath);
     problems.add(ErrorCode.FileNotFound, { file: where.file, line: where.line, column: where.column }, `schema file ${show(abs)} does not exist`, { missing: show(abs) });
@@ -296,6 +304,24 @@ async function checkDeclaredFile(
   checkSchemaFile(yaml, problems);
   if (isEnvelope) checkEnvelopeFile(yaml, problems);
   return yaml;
+}
+
+/**
+ * Why `abs` is not a file of the version folder, or undefined when it is. Whatever a manifest
+ * names is read and published verbatim (the SDK's schema index, asyncapi.yaml, the reference
+ * site): a path climbing out with `..`, or a link inside the folder pointing elsewhere, would
+ * publish any YAML file of the build machine. `$ref`s resolve only to declared files, so this
+ * guards them too.
+ */
+function outsideVersionFolder(versionDir: string, abs: string): string | undefined {
+  const within = (dir: string, path: string) => {
+    const rel = relative(dir, path);
+    return rel !== "" && !rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel);
+  };
+  if (!within(versionDir, abs)) return "lies outside the version folder";
+  if (!existsSync(abs)) return undefined;
+  // Both sides resolved, so a schemas folder reached through a link still holds its own files.
+  return within(realpathSync(versionDir), realpathSync(abs)) ? undefined : "is a link to a file outside the version folder";
 }
 
 /** The schema files a manifest that broke the meta-schema still names recognisably: `[path, manifest path, is the envelope]`, each once. */

@@ -5,7 +5,7 @@
  * wrong (and, for a misspelling, what was meant). Then several mistakes at once, reported
  * together, and the CLI's report of them.
  */
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { diffVersions } from "../../generator/diff/diff-versions.js";
@@ -84,6 +84,16 @@ const mistakes: Mistake[] = [
   { what: "a subject template placeholder without a param", edits: [replace(MANIFEST, "{entity_id}.events", "{entity_id}.{region}.events")], code: ErrorCode.SubjectPlaceholder, file: MANIFEST, at: { needle: '"jetstream.onex' }, message: /subject "event": .*region/ },
   { what: "a subject param pointing at no envelope field", edits: [replace(MANIFEST, "entity_id: /source/entity_id", "entity_id: /source/entity")], code: ErrorCode.SubjectParam, file: MANIFEST, at: { needle: "/source/entity\n" }, message: /param "entity_id" must point at a required string field of the envelope/ },
   { what: "a schema file that does not exist", edits: [replace(MANIFEST, "payload: messages/node-failed.yaml", "payload: messages/node-fail.yaml")], code: ErrorCode.FileNotFound, file: MANIFEST, at: { needle: "messages/node-fail.yaml" }, message: /schema file schemas\/v0\.1\/messages\/node-fail\.yaml does not exist/ },
+  // A file outside the version folder would be published verbatim (schema index, asyncapi.yaml, the site).
+  { what: "a record path climbing out of the version folder", edits: [write("../secret/kubeconfig.yaml", "token: SECRET\n"), declareRecord("Leak", "../../secret/kubeconfig.yaml")], code: ErrorCode.ManifestInvalid, file: MANIFEST, at: { needle: "../../secret/kubeconfig.yaml" }, message: /schema file secret\/kubeconfig\.yaml lies outside the version folder; a manifest may name only files inside its version folder schemas\/v0\.1/ },
+  {
+    what: "a record that is a link to a file outside the version folder",
+    edits: [write("../secret/kubeconfig.yaml", "token: SECRET\n"), { run: (schemas) => symlink(join(schemas, "..", "secret", "kubeconfig.yaml"), join(schemas, "v0.1", "records", "leak.yaml")) }, declareRecord("Leak", "records/leak.yaml")],
+    code: ErrorCode.ManifestInvalid,
+    file: MANIFEST,
+    at: { needle: "records/leak.yaml" },
+    message: /schema file schemas\/v0\.1\/records\/leak\.yaml is a link to a file outside the version folder/,
+  },
   // --- Schema files.
   { what: "a $ref to a file that does not exist", edits: [replace("v0.1/messages/result-ready.yaml", "../records/execution-attestation.yaml", "../records/missing.yaml")], code: ErrorCode.RefUnresolved, file: "v0.1/messages/result-ready.yaml", at: { needle: "../records/missing.yaml" }, message: /\$ref "\.\.\/records\/missing\.yaml" points at schemas\/v0\.1\/records\/missing\.yaml, which does not exist/ },
   { what: "a $ref to a pointer that does not exist", edits: [useRecord("../records/address.yaml#/properties/zoen")], code: ErrorCode.RefUnresolved, file: NODE_FAILED, at: { needle: "../records/address.yaml#" }, message: /\/properties\/zoen does not exist in schemas\/v0\.1\/records\/address\.yaml/ },
