@@ -5,9 +5,11 @@
  *
  * Values come, in order of preference, from `const`, `enum`, `default`, `examples`, the
  * manifest's `auto` fields (the protocol block and version `create()` would fill in), the
- * format, then a value named after the field. Patterns are met with a fast-check sample
- * under a fixed seed. Only required properties are filled, so `dependentRequired` and the
- * like never come into play; callers validate the result.
+ * format, then a value named after the field. Patterns are met by plain words and then a
+ * bounded number of fast-check samples under a fixed seed, each stretched or cut to the
+ * length limits. Only required properties are filled, so `dependentRequired` and the like
+ * never come into play; callers validate the result. A field no example can be found for
+ * is refused with ONEX_E_ASYNCAPI_UNSUPPORTED naming it: its author can give it `examples`.
  */
 import fc from "fast-check";
 import { ErrorCode, OnexError } from "@onex/runtime";
@@ -55,9 +57,18 @@ export function exampleMessage(model: VersionModel, name: string, index = 0): Re
     return node as JsonSchema;
   };
 
-  const build = (schema: JsonSchema, field: string, depth: number): unknown => {
-    if (depth > 32) throw new OnexError(ErrorCode.Internal, `example: ${name} nests deeper than 32 levels (a recursive schema?)`);
-    if (typeof schema.$ref === "string") return build({ ...resolve(schema.$ref), ...withoutRef(schema) }, field, depth + 1);
+  /** `refs`: the references being expanded on the way here; one met again is a schema requiring itself. */
+  const build = (schema: JsonSchema, field: string, refs: readonly string[]): unknown => {
+    if (typeof schema.$ref === "string") {
+      if (refs.includes(schema.$ref) || refs.length >= MAX_REF_DEPTH) {
+        throw new OnexError(
+          ErrorCode.AsyncApiUnsupported,
+          `example of ${name}: field "${field}" requires ${refs.includes(schema.$ref) ? `${schema.$ref.slice(5)} again inside itself, so no finite message has it` : `more than ${MAX_REF_DEPTH} nested references`}; give the field an \`examples\` value, or make the recursion optional`,
+          { message: name, field },
+        );
+      }
+      return build({ ...resolve(schema.$ref), ...withoutRef(schema) }, field, [...refs, schema.$ref]);
+    }
     if (Object.hasOwn(schema, "const")) return schema.const;
     if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
     if (Object.hasOwn(schema, "default")) return schema.default;
@@ -70,7 +81,7 @@ export function exampleMessage(model: VersionModel, name: string, index = 0): Re
         const properties = (schema.properties as Record<string, JsonSchema> | undefined) ?? {};
         for (const key of (schema.required as string[] | undefined) ?? []) {
           const sub = properties[key];
-          if (sub) out[key] = build(sub, key, depth + 1);
+          if (sub) out[key] = build(sub, key, refs);
         }
         return out;
       }
@@ -78,7 +89,7 @@ export function exampleMessage(model: VersionModel, name: string, index = 0): Re
         const count = Math.max(1, Number(schema.minItems ?? 0));
         const items = (schema.items as JsonSchema | undefined) ?? {};
         return Array.from({ length: count }, (_, i) => {
-          const value = build(items, field, depth + 1);
+          const value = build(items, field, refs);
           return typeof value === "string" && i > 0 && schema.uniqueItems ? `${value}-${i + 1}` : value;
         });
       }
@@ -94,11 +105,11 @@ export function exampleMessage(model: VersionModel, name: string, index = 0): Re
       case "null":
         return null;
       default:
-        return exampleString(schema, field);
+        return exampleString(schema, field, name);
     }
   };
 
-  const message = build(root, "", 0) as Record<string, unknown>;
+  const message = build(root, "", []) as Record<string, unknown>;
   // Fields the manifest marks `auto` get what create() would put there.
   for (const field of Object.keys(model.auto)) {
     const value = autoValue(field);
@@ -112,9 +123,10 @@ function withoutRef(schema: JsonSchema): JsonSchema {
   return rest;
 }
 
-/** A string for `field` that meets the schema's format, pattern and length. */
-function exampleString(schema: JsonSchema, field: string): string {
+/** A string for `field` (of message `message`) that meets the schema's format, pattern and length. */
+function exampleString(schema: JsonSchema, field: string, message: string): string {
   const format = typeof schema.format === "string" ? schema.format : undefined;
+  // JSON Schema patterns are ECMA-262 regular expressions read with the `u` flag (as Ajv reads them).
   const pattern = typeof schema.pattern === "string" ? new RegExp(schema.pattern, "u") : undefined;
   const minLength = typeof schema.minLength === "number" ? schema.minLength : 0;
   const maxLength = typeof schema.maxLength === "number" ? schema.maxLength : Infinity;
@@ -136,8 +148,39 @@ function exampleString(schema: JsonSchema, field: string): string {
     const padded = named.length < minLength ? named.padEnd(minLength, "x") : named;
     return [...padded].slice(0, maxLength).join("");
   }
-  // fast-check reads the pattern without the `u` flag; `fits` still checks it with it.
-  const [sample] = fc.sample(fc.stringMatching(new RegExp(String(schema.pattern)), { size: "small" }).filter(fits), { seed: PATTERN_SEED, numRuns: 1 });
-  if (sample === undefined) throw new OnexError(ErrorCode.Internal, `example: no string of ${field} matches ${String(schema.pattern)}`);
-  return sample;
+  // Plain words first (readable, and they meet most patterns), then samples of the pattern.
+  // Every step is bounded: a filter that retries until a sample fits never ends when none can.
+  for (const word of [...candidates, ...PLAIN_WORDS, ...patternSamples(schema.pattern as string)]) {
+    for (const candidate of [word, fitLength(word, minLength, maxLength)]) if (candidate !== undefined && fits(candidate)) return candidate;
+  }
+  const limits = [minLength > 0 ? `minLength ${minLength}` : "", maxLength < Infinity ? `maxLength ${maxLength}` : ""].filter(Boolean);
+  throw new OnexError(
+    ErrorCode.AsyncApiUnsupported,
+    `example of ${message}: onex found no string for field "${field}" that matches pattern ${JSON.stringify(schema.pattern)}${limits.length > 0 ? ` with ${limits.join(" and ")}` : ""}; give the field an \`examples\` value`,
+    { message, field, pattern: schema.pattern },
+  );
+}
+
+/** Words tried against a pattern before sampling it. */
+const PLAIN_WORDS = ["example", "Example", "EXAMPLE", "a", "A", "1", "a1", "x-1"];
+/** How many samples of a pattern are tried: enough for the patterns schemas use, bounded for the rest. */
+const PATTERN_SAMPLES = 64;
+/** References followed inside one example before it is refused (the stack would overflow long after). */
+const MAX_REF_DEPTH = 1000;
+
+/** Up to PATTERN_SAMPLES strings matching `pattern`; none when fast-check cannot read it (lookarounds, backreferences). */
+function patternSamples(pattern: string): string[] {
+  try {
+    return fc.sample(fc.stringMatching(new RegExp(pattern, "u"), { size: "small" }), { seed: PATTERN_SEED, numRuns: PATTERN_SAMPLES });
+  } catch {
+    return [];
+  }
+}
+
+/** `word` repeated up to `min` characters or cut to `max`; undefined when it is empty and `min` is not. */
+function fitLength(word: string, min: number, max: number): string | undefined {
+  let chars = [...word];
+  if (chars.length === 0) return min === 0 ? "" : undefined;
+  while (chars.length < min) chars = [...chars, ...chars];
+  return chars.slice(0, Math.max(min, Math.min(chars.length, max))).join("");
 }
