@@ -385,6 +385,11 @@ function composeMessage(envelope: JsonSchema, type: string, name: string, payloa
   return JSON.parse(JSON.stringify(schema).replaceAll('"onex:(envelope)', `"onex:${name}`)) as JsonSchema;
 }
 
+/** Keywords whose value is instance data, never a schema: a `$ref` inside it is data too. */
+const DATA_KEYWORDS = new Set(["const", "enum", "default", "examples"]);
+/** Keywords whose value maps names to schemas. */
+const NAMED_SCHEMA_KEYWORDS = new Set(["properties", "patternProperties", "$defs", "definitions", "dependentSchemas"]);
+
 /** Where a `$ref` is (schema name and path in its file) and what it became in model form. */
 interface RefSite {
   name: string;
@@ -414,6 +419,7 @@ function rewriteRefs(
     problems.add(ErrorCode.RefUnresolved, { file: where.file, line: where.line, column: where.column }, message, { ref: String(pathValue(yaml.value, path)) });
     return undefined;
   };
+  /** `node` at a schema position: its `$ref` is a reference; the values of its data keywords are left as written. */
   const walk = (node: unknown, path: (string | number)[]): unknown => {
     if (Array.isArray(node)) return node.map((item, i) => walk(item, [...path, i]));
     if (node === null || typeof node !== "object") return node;
@@ -424,6 +430,12 @@ function rewriteRefs(
         const ref = resolveRef(value, [...path, key]);
         if (ref !== undefined) sites.push({ name: source.name, path: [...path, key], ref });
         out[key] = ref ?? value;
+      } else if (DATA_KEYWORDS.has(key)) {
+        // Instance data: a `$ref` member of a const is a member the message must have, not a reference.
+        out[key] = value;
+      } else if (NAMED_SCHEMA_KEYWORDS.has(key) && value !== null && typeof value === "object" && !Array.isArray(value)) {
+        // Names here are property (or definition) names, not keywords: a property called `const` is a schema.
+        out[key] = Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, walk(sub, [...path, key, name])]));
       } else {
         out[key] = walk(value, [...path, key]);
       }
