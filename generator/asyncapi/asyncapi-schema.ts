@@ -64,19 +64,56 @@ export function toAsyncApiSchema(schema: JsonSchema, name: string): JsonSchema {
       if (key === "$ref" && typeof value === "string") out.$ref = refOf(value);
       else if (key === "$defs") out.definitions = mapOfSchemas(value, at);
       else if (key === "dependentRequired" || key === "dependentSchemas") {
+        if (key === "dependentRequired") for (const name of Object.keys(value as object)) refuseMisreadKey(where, `${at}/${name}`, name, "a property name");
         const translated = key === "dependentRequired" ? (value as Record<string, unknown>) : mapOfSchemas(value, at);
         out.dependencies = { ...(out.dependencies as JsonSchema | undefined), ...translated };
       } else if (SCHEMA_VALUED.has(key) && isObject(value)) out[key] = walk(value, at);
       else if (SCHEMA_VALUED.has(key) && Array.isArray(value)) out[key] = value.map((item, i) => walk(item as JsonSchema, `${at}/${i}`));
       else if (SCHEMA_MAP_VALUED.has(key)) out[key] = mapOfSchemas(value, at);
       else if (SCHEMA_LIST_VALUED.has(key) && Array.isArray(value)) out[key] = value.map((item, i) => walk(item as JsonSchema, `${at}/${i}`));
-      else out[key] = value;
+      else {
+        refuseMisreadData(where, at, value);
+        out[key] = value;
+      }
     }
     return out;
   };
   const mapOfSchemas = (value: unknown, path: string): JsonSchema =>
-    Object.fromEntries(Object.entries(value as JsonSchema).map(([name, sub]) => [name, isObject(sub) ? walk(sub, `${path}/${name}`) : sub]));
+    Object.fromEntries(
+      Object.entries(value as JsonSchema).map(([name, sub]) => {
+        refuseMisreadKey(where, `${path}/${name}`, name, "a property or definition name");
+        return [name, isObject(sub) ? walk(sub, `${path}/${name}`) : sub];
+      }),
+    );
   return walk(schema, "");
+}
+
+/**
+ * Keys AsyncAPI readers do not take as plain keys: `$ref` anywhere is a reference to them
+ * (@asyncapi/parser follows it, fetching a URL, and fails on a non-string), and `<<` is a YAML
+ * merge key (the parser reads JSON as YAML too). Emitted as a name or in data, either would
+ * make the document say something the schema does not, so such a key is refused.
+ */
+const MISREAD_KEYS = new Set(["$ref", "<<"]);
+
+function refuseMisreadKey(schema: string, pointer: string, key: string, what: string): void {
+  if (!MISREAD_KEYS.has(key)) return;
+  throw new OnexError(
+    ErrorCode.AsyncApiUnsupported,
+    `${schema}${pointer} uses "${key}" as ${what}; AsyncAPI readers take ${key === "$ref" ? "every $ref key for a reference (and fetch it)" : 'a "<<" key for a YAML merge'}, so the document would not mean what the schema means; rename it`,
+    { schema, pointer, key },
+  );
+}
+
+/** Refuses a misread key anywhere inside keyword data (`const`, `enum`, `default`, `examples`, ...). */
+function refuseMisreadData(schema: string, pointer: string, value: unknown): void {
+  if (Array.isArray(value)) value.forEach((item, i) => refuseMisreadData(schema, `${pointer}/${i}`, item));
+  else if (isObject(value)) {
+    for (const [key, item] of Object.entries(value)) {
+      refuseMisreadKey(schema, `${pointer}/${key}`, key, "a key of data");
+      refuseMisreadData(schema, `${pointer}/${key}`, item);
+    }
+  }
 }
 
 /** `onex:Trust` -> `#/components/schemas/Trust`; `onex:X#/$defs/y` -> `#/components/schemas/X/definitions/y`. */

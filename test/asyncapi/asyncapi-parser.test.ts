@@ -140,6 +140,21 @@ describe("schemas AsyncAPI cannot express", () => {
     expect(cli.stderr).toContain('uses "unevaluatedProperties"');
   });
 
+  it("refuse a $ref or << key as a property name or inside data, which AsyncAPI readers would follow or merge", async () => {
+    const cases: Record<string, string> = {
+      "a property named $ref": '  $ref:\n    type: string\n',
+      "a property named <<": '  "<<":\n    not:\n      type: number\n',
+      "a const with a $ref member": "  link:\n    type: object\n    const: { $ref: 'https://attacker.example/x.json' }\n",
+      "examples with a << member": "  link:\n    type: object\n    examples: [{ '<<': { a: 1 } }]\n",
+    };
+    for (const [what, lines] of Object.entries(cases)) {
+      const { schemas } = await copySchemas();
+      await editFile(join(schemas, "v0.2", "messages", "agent-started.yaml"), (text) => `${text}${lines}`);
+      const error = await versionAsyncApi(schemas, "v0.2", "yaml").then(() => undefined, (e: OnexError) => e);
+      expect([what, error?.code, error?.message]).toEqual([what, ErrorCode.AsyncApiUnsupported, expect.stringMatching(/^AgentStartedPayload\/properties\/.* uses "(\$ref|<<)" as .*; rename it$/)]);
+    }
+  });
+
   it("translate dependentRequired to draft-07 dependencies rather than lose it", async () => {
     const text = await versionAsyncApi(SCHEMAS, "v0.2", "json");
     const doc = JSON.parse(text) as { components: { schemas: Record<string, Record<string, unknown>> } };
