@@ -87,6 +87,23 @@ export function checkSchemaFile(yaml: YamlFile, problems: Problems): void {
     }
   };
   visit(root, [], 0);
+  reportPrototypeKeys(root, [], (path) => report(ErrorCode.ReservedName, path, `key "__proto__" is reserved: JavaScript objects read it as their prototype, so the SDK, the AsyncAPI document and the reference site would each lose it or refuse it; rename it`, true));
+}
+
+/**
+ * Reports every `__proto__` key, property name or data alike. The YAML reader keeps it as an
+ * own member, but each later step that copies a schema by assignment would set a prototype
+ * instead: one command then drops the property silently while another fails on it. One
+ * refusal here gives every command the same answer.
+ */
+function reportPrototypeKeys(node: unknown, path: Path, report: (path: Path) => void): void {
+  if (Array.isArray(node)) node.forEach((item, i) => reportPrototypeKeys(item, [...path, i], report));
+  else if (node !== null && typeof node === "object") {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === "__proto__") report([...path, key]);
+      else reportPrototypeKeys(value, [...path, key], report);
+    }
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 /** `onex asyncapi` and `onex generate --asyncapi` on the built CLI (run `npm run build` first, as `npm test` does). */
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
@@ -50,6 +50,18 @@ describe("onex asyncapi", () => {
     const result = runCli(["asyncapi", "v0.2", "--format", "xml"]);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain("ONEX_E_USAGE");
+  });
+});
+
+describe("a property named __proto__", () => {
+  it("is refused with ONEX_E_RESERVED_NAME at its key by asyncapi, docs and generate alike, not dropped by one and failed on by another", async () => {
+    const { root, schemas, out } = await copySchemas();
+    const file = join(schemas, "v0.2", "messages", "agent-started.yaml");
+    await writeFile(file, `${(await readFile(file, "utf8")).replace("capabilities]", "capabilities, __proto__]")}  __proto__:\n    type: string\n`);
+    for (const args of [["asyncapi", "v0.2"], ["docs", "--out", join(root, "site")], ["generate", "--out", out]]) {
+      const result = runCli([...args, "--schemas", schemas], { cwd: root });
+      expect([args[0], result.status, result.stderr]).toEqual([args[0], 3, expect.stringMatching(/^error ONEX_E_RESERVED_NAME: .*agent-started\.yaml:\d+:3: key "__proto__" is reserved/)]);
+    }
   });
 });
 
