@@ -137,6 +137,18 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
     }
   });
 
+  // Subject keys name generated code by their PascalCase form (buildNode1Subject, the
+  // AsyncAPI operation sendNode1): `node_1` and `node1` would share every name, and one would
+  // silently replace the other.
+  const subjectKeyOf = new Map<string, string>();
+  for (const key of Object.keys(manifest.subjects)) {
+    const earlier = subjectKeyOf.get(pascalCase(key));
+    if (earlier === undefined) subjectKeyOf.set(pascalCase(key), key);
+    else {
+      const where = manifestYaml.locateKey(["subjects", key]);
+      problems.add(ErrorCode.DuplicateName, { file: where.file, line: where.line, column: where.column }, `subject "${key}" generates the same names as subject "${earlier}" (build${pascalCase(key)}Subject, ${pascalCase(key)}SubjectParts, the AsyncAPI operations send${pascalCase(key)} and receive${pascalCase(key)}); rename one`, { subject: key, other: earlier });
+    }
+  }
   // Subjects: placeholders must be whole tokens with a param each.
   const subjects: SubjectModel[] = Object.entries(manifest.subjects)
     .flatMap(([key, s]) => problems.guard(() => parseSubjectTemplate(key, s.template, s.params, (path) => at(["subjects", key, ...path]))) ?? [])
