@@ -117,6 +117,8 @@ export class OnexClient implements ControlPlane {
   readonly handedBack = new HandBackLedger();
   readonly logger: { warn(message: string, details?: Record<string, unknown>): void };
   #verifyAhead: VerifyAhead | undefined;
+  /** The one close in progress or done (see close()). */
+  #closing: Promise<void> | undefined;
 
   constructor(
     readonly nc: NatsConnection,
@@ -242,8 +244,19 @@ export class OnexClient implements ControlPlane {
     return this.#subscribe(versionedPipeline(receiver, options.templateKey, this.#trust), options) as Promise<VersionedSubscription<MessageOf<S>>>;
   }
 
-  /** Stops every subscription (handing back what they hold, so their iteration ends), then drains and closes the connection. */
-  async close(): Promise<void> {
+  /**
+   * Stops every subscription (handing back what they hold, so their iteration ends), then drains
+   * and closes the connection. Every call returns the first call's promise: a second close() while
+   * the first drained (a SIGTERM handler and the normal shutdown path) saw the connection not yet
+   * closed, drained again, and on drain's "already draining" refusal closed the connection under
+   * the first drain, which then never settled.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     await Promise.all([...this.#open].map((s) => s.stop()));
     await this.#verifyAhead?.close();
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());

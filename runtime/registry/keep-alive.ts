@@ -6,7 +6,8 @@
  * cluster answers again. An entry that lapsed anyway (an outage longer than the TTL) or was
  * removed is registered again. Only a refusal no retry can change — a newer registration of
  * the node elsewhere (ONEX_E_REPLAY), an entry the registry rejects (signature, identity,
- * zone, age) — ends the loop, with that error.
+ * zone, age) — ends the loop, with that error. Closing the registry ends the loop as aborting
+ * its signal does (it resolves): a closed registry is a shutdown, not an outage to retry.
  */
 import { ErrorCode, isOnexError } from "../errors.js";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.js";
@@ -16,7 +17,7 @@ import { checkPositive } from "../option-check.js";
 
 /** How `keepAlive` runs. */
 export interface KeepAliveOptions {
-  /** Ends the loop (resolves). */
+  /** Ends the loop (resolves); so does closing the registry. */
   signal?: AbortSignal;
   /** Time between heartbeats (default: a third of the registry TTL). */
   intervalMs?: number;
@@ -28,8 +29,8 @@ export interface KeepAliveOptions {
 
 /**
  * Heartbeats `entry` (already registered through `registry`) until `options.signal` aborts,
- * retrying through outages and registering again after a lapse. Rejects only with an error
- * that retrying cannot fix.
+ * retrying through outages and registering again after a lapse. Resolves when the signal aborts
+ * or the registry is closed; rejects only with an error that retrying cannot fix.
  */
 export async function keepAlive(registry: Registry, registration: { entry: RegistryEntryRecord; identity: NodeIdentityRecord }, options: KeepAliveOptions = {}): Promise<void> {
   const address = registration.entry.address;
@@ -39,7 +40,10 @@ export async function keepAlive(registry: Registry, registration: { entry: Regis
   checkPositive("keepAlive", "intervalMs", interval, { finite: true });
   checkPositive("keepAlive", "retryDelayMs", firstRetry, { finite: true });
   const logger = options.logger ?? console;
-  const signal = options.signal;
+  // The registry's close ends the loop too: its closed connection failed every heartbeat as
+  // ONEX_E_REGISTRY_UNAVAILABLE, retried once a second for ever, keeping the process alive.
+  const signals = [options.signal, registry.closeSignal].filter((s): s is AbortSignal => s !== undefined);
+  const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
   let failures = 0;
   while (!signal?.aborted) {
     await pause(failures === 0 ? interval : Math.min(interval, firstRetry * 2 ** (failures - 1)), signal);
@@ -49,6 +53,7 @@ export async function keepAlive(registry: Registry, registration: { entry: Regis
       if (failures > 0) logger.warn(`onex registry: heartbeat of ${address} restored after ${failures} failed attempt${failures === 1 ? "" : "s"}`, { address, failures });
       failures = 0;
     } catch (error) {
+      if (signal?.aborted) return;
       if (!retryable(error)) throw error;
       failures++;
       const code = isOnexError(error) ? error.code : "error";

@@ -188,6 +188,7 @@ function isCasConflict(error: unknown): boolean {
 class NatsKvStore implements RegistryStore {
   readonly kind = "nats";
   readonly #closing = new AbortController();
+  #closed: Promise<void> | undefined;
   readonly #pumps = new Set<Promise<void>>();
 
   constructor(
@@ -433,7 +434,16 @@ class NatsKvStore implements RegistryStore {
     return queue;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Every call returns the first call's promise: a second close() during the first's drain
+   * closed the connection under it (drain refuses a second drain), and the first never settled.
+   */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
     // Watches first, so each deletes its consumer while the connection is still open.
     this.#closing.abort();
     await Promise.all(this.#pumps);

@@ -104,8 +104,13 @@ export interface Registry {
   deregister(address: string): Promise<boolean>;
   /** The verified public key of the entity at an address: what its signatures must verify with. */
   keyFor(address: string): Promise<PublicKey>;
-  /** Closes the connection; iterators from `watch` end. */
+  /**
+   * Closes the connection; iterators from `watch` end, and `keepAlive` loops on this registry
+   * resolve. Every call returns the same promise. Calls after it fail with ONEX_E_USAGE.
+   */
   close(): Promise<void>;
+  /** Aborted when close() is called (keepAlive ends with it); optional for other implementations. */
+  readonly closeSignal?: AbortSignal;
 }
 
 /** How a registry checks what it stores. */

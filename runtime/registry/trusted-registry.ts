@@ -79,6 +79,8 @@ export class TrustedRegistry implements Registry {
   readonly #store: RegistryStore;
   readonly #options: RegistryOptions;
   readonly #watches = new Set<AbortController>();
+  readonly #closeController = new AbortController();
+  #closed: Promise<void> | undefined;
   /** The newest verified registration seen per address, by any read or write of this registry. */
   readonly #newest = new Map<string, Newest>();
   /**
@@ -105,6 +107,7 @@ export class TrustedRegistry implements Registry {
   }
 
   async register(entry: RegistryEntryRecord, identity: NodeIdentityRecord): Promise<ResolvedEntry> {
+    this.#checkOpen("register");
     const value = JSON.stringify({ format: STORED_FORMAT, entry, identity } satisfies StoredRegistration);
     // What is verified is what is stored, byte for byte: objects can serialise otherwise than they read (toJSON, getters).
     const checked = this.#verifyToRegister(value);
@@ -174,6 +177,7 @@ export class TrustedRegistry implements Registry {
   }
 
   async resolve(address: string): Promise<ResolvedEntry> {
+    this.#checkOpen("resolve");
     const parts = parseAddress(address);
     // An address whose entry was found fresh here: read the entry alone, and its mark only if the entry moved.
     if (this.#verified.get(`entry ${address}`)?.fresh) {
@@ -187,6 +191,7 @@ export class TrustedRegistry implements Registry {
   }
 
   async list(filter: RegistryFilter = {}): Promise<ResolvedEntry[]> {
+    this.#checkOpen("list");
     const stored = await this.#store.list({ ...(filter.zone ? { zone: filter.zone } : {}), ...(filter.entityType ? { entityType: filter.entityType } : {}) });
     const entries: ResolvedEntry[] = [];
     for (const value of stored) {
@@ -237,6 +242,7 @@ export class TrustedRegistry implements Registry {
   }
 
   async heartbeat(address: string): Promise<void> {
+    this.#checkOpen("heartbeat");
     const parts = parseAddress(address);
     for (let attempt = 0; attempt < HEARTBEAT_ATTEMPTS; attempt++) {
       const { stored, mark } = await this.#store.read(parts);
@@ -283,6 +289,7 @@ export class TrustedRegistry implements Registry {
   }
 
   async deregister(address: string): Promise<boolean> {
+    this.#checkOpen("deregister");
     this.#own.delete(address);
     return this.#store.delete(parseAddress(address));
   }
@@ -291,10 +298,28 @@ export class TrustedRegistry implements Registry {
     return (await this.resolve(address)).key;
   }
 
-  async close(): Promise<void> {
-    for (const controller of this.#watches) controller.abort();
-    this.#watches.clear();
-    await this.#store.close();
+  /** Aborted by close(): keepAlive ends with it rather than retrying a closed connection as an outage. */
+  get closeSignal(): AbortSignal {
+    return this.#closeController.signal;
+  }
+
+  /** Every call returns the first call's promise (a SIGTERM handler and the shutdown path may both close). */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#closeController.abort();
+      for (const controller of this.#watches) controller.abort();
+      this.#watches.clear();
+      await this.#store.close();
+    })();
+    return this.#closed;
+  }
+
+  /**
+   * ONEX_E_USAGE once close() was called: the closed connection's failure read as
+   * ONEX_E_REGISTRY_UNAVAILABLE, an outage worth retrying, which it is not.
+   */
+  #checkOpen(operation: string): void {
+    if (this.#closeController.signal.aborted) throw new OnexError(ErrorCode.Usage, `registry ${operation}: the registry is closed`, { operation, closed: true });
   }
 
   async *#changes(source: AsyncIterable<StoreChange>, filter: RegistryFilter, options: WatchOptions, signal: AbortSignal, ahead: Map<string, VerifiedSlot>): AsyncGenerator<RegistryChange> {

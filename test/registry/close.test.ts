@@ -1,0 +1,59 @@
+/** Closing a registry, against a real nats-server and etcd: once, twice at once, and what a closed registry does. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCode } from "../../runtime/errors.js";
+import { keepAlive } from "../../runtime/registry/keep-alive.js";
+import { openRegistry } from "../../runtime/registry/open-registry.js";
+import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { codeOf, makeNode } from "./fixtures.js";
+
+/** What `promise` settles as within `ms`, or "pending". */
+async function within(promise: Promise<unknown>, ms: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => (timer = setTimeout(() => resolve("pending"), ms)));
+  try {
+    return await Promise.race([promise.then(() => "resolved", (error: { code?: string }) => `rejected ${error?.code ?? error}`), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe("closing a NATS KV registry", () => {
+  let server: NatsServer;
+  beforeAll(async () => {
+    server = await startNatsServer();
+  });
+  afterAll(async () => server?.stop());
+
+  it("two close() calls at once (a SIGTERM handler and the shutdown path) both settle", async () => {
+    const registry = await openRegistry(`${server.url}?bucket=close2${process.pid}&ttl=3s`);
+    const node = makeNode();
+    await registry.register(node.entry, node.identity);
+    const first = registry.close();
+    const second = registry.close();
+    expect(await within(Promise.all([first, second]), 5_000)).toBe("resolved");
+    expect(await within(registry.close(), 1_000)).toBe("resolved");
+  });
+
+  it("keepAlive ends (resolves) when its registry is closed, without retrying the closed connection", async () => {
+    const registry = await openRegistry(`${server.url}?bucket=closeka${process.pid}&ttl=3s`);
+    const node = makeNode();
+    await registry.register(node.entry, node.identity);
+    const warnings: string[] = [];
+    const loop = keepAlive(registry, node, { intervalMs: 200, logger: { warn: (message) => warnings.push(message) } });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await registry.close();
+    expect(await within(loop, 2_000)).toBe("resolved");
+    expect(warnings).toEqual([]);
+  });
+
+  it("calls on a closed registry fail at once with ONEX_E_USAGE, not as an outage to retry", async () => {
+    const registry = await openRegistry(`${server.url}?bucket=closeuse${process.pid}&ttl=3s`);
+    const node = makeNode();
+    await registry.register(node.entry, node.identity);
+    await registry.close();
+    expect(await codeOf(() => registry.heartbeat(node.address))).toBe(ErrorCode.Usage);
+    expect(await codeOf(() => registry.resolve(node.address))).toBe(ErrorCode.Usage);
+    expect(await codeOf(() => registry.list())).toBe(ErrorCode.Usage);
+    expect(await codeOf(() => registry.register(node.entry, node.identity))).toBe(ErrorCode.Usage);
+  });
+});
