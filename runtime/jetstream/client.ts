@@ -162,6 +162,7 @@ export class OnexClient implements ControlPlane {
    * so a retry never stores it twice; resolves once the stream has acknowledged it.
    */
   async publish(message: PublishableMessage, options: PublishOptions = {}): Promise<PublishReceipt> {
+    this.#checkOpen("publish");
     checkPublishOptions("publish", options);
     const { subject, bytes, headers, id } = this.#prepare(message);
     const deadline = Date.now() + (options.retryForMs ?? 10_000);
@@ -170,6 +171,9 @@ export class OnexClient implements ControlPlane {
         const ack = await publishToStream(this.#replies, subject, bytes, headers, options.timeoutMs ?? 5_000, id);
         return { stream: ack.stream, sequence: ack.seq, duplicate: ack.duplicate, subject };
       } catch (error) {
+        // A connection closed under the publish (close() while it waited) read as a retryable
+        // timeout: retried until retryForMs, for ever with Infinity. Nothing reopens it.
+        this.#checkOpen("publish", error);
         const failure = publishError(error, subject, id);
         if (!isRetryable(failure) || Date.now() >= deadline) throw failure;
         await sleep(Math.min(1_000, 50 * 2 ** attempt));
@@ -184,6 +188,7 @@ export class OnexClient implements ControlPlane {
    * is a whole number of at least 1, Infinity for no limit.
    */
   async publishMany(messages: Iterable<PublishableMessage> | AsyncIterable<PublishableMessage>, options: PublishOptions & { window?: number } = {}): Promise<PublishReceipt[]> {
+    this.#checkOpen("publishMany");
     checkPublishOptions("publishMany", options);
     // A window of NaN let every publish go out at once (`active >= NaN` is never true); Infinity asks for that.
     checkWhole("publishMany", "window", options.window, { infinity: true });
@@ -236,11 +241,13 @@ export class OnexClient implements ControlPlane {
    * by the trust policy before it is yielded; what fails goes to the dead-letter stream.
    */
   subscribe<C extends MessageClass>(types: readonly C[], options: SubscribeOptions = {}): Promise<Subscription<ReturnType<C["parse"]>>> {
+    this.#checkOpen("subscribe");
     return this.#subscribe(typedPipeline(types as unknown as readonly TransportMessageClass[], this.#trust), options) as Promise<Subscription<ReturnType<C["parse"]>>>;
   }
 
   /** Subscribes to every version `receiver` reads, handing out messages in its own version. */
   subscribeVersioned<S extends ProtocolSdk>(receiver: VersionedReceiver<S>, options: VersionedSubscribeOptions = {}): Promise<VersionedSubscription<MessageOf<S>>> {
+    this.#checkOpen("subscribeVersioned");
     return this.#subscribe(versionedPipeline(receiver, options.templateKey, this.#trust), options) as Promise<VersionedSubscription<MessageOf<S>>>;
   }
 
@@ -260,6 +267,16 @@ export class OnexClient implements ControlPlane {
     await Promise.all([...this.#open].map((s) => s.stop()));
     await this.#verifyAhead?.close();
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+  }
+
+  /**
+   * ONEX_E_USAGE once close() was called, or ONEX_E_CONNECTION when the connection closed by
+   * itself: a publish on a closed client waited out retryForMs and reported a retryable
+   * ONEX_E_PUBLISH_TIMEOUT (never settling with Infinity), a subscribe ONEX_E_STREAM_CONFIG.
+   */
+  #checkOpen(operation: string, cause?: unknown): void {
+    if (this.#closing !== undefined) throw new OnexError(ErrorCode.Usage, `${operation}: the client is closed`, { operation }, cause === undefined ? undefined : { cause });
+    if (this.nc.isClosed()) throw new OnexError(ErrorCode.ConnectionFailed, `${operation}: the NATS connection is closed; connect again`, { operation }, cause === undefined ? undefined : { cause });
   }
 
   async #subscribe(pipeline: ReceivePipeline, options: VersionedSubscribeOptions): Promise<VersionedSubscription<unknown>> {

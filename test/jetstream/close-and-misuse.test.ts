@@ -1,5 +1,9 @@
 /** A client closed twice, used after close, and misused from plain JavaScript, against a real nats-server. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as v0_1 from "../../generated/v0.1/index.js";
+import * as v0_2 from "../../generated/v0.2/index.js";
+import { versionGraph } from "../../generated/transforms/index.js";
+import { ErrorCode } from "../../runtime/errors.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { applyBundledStreams, client, makeKeys, stateUpdate } from "./fixtures.js";
 
@@ -26,6 +30,17 @@ async function within(promise: Promise<unknown>, ms: number): Promise<string> {
   }
 }
 
+/** The ONEX_E_ code `fn` fails with (synchronously or not), or the raw error's name. */
+async function codeOf(fn: () => unknown): Promise<string> {
+  try {
+    await fn();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === "string" ? code : `${(error as Error).name}: ${(error as Error).message}`;
+  }
+  return "no error";
+}
+
 describe("closing a client", () => {
   it("two close() calls at once (a SIGTERM handler and the shutdown path) both settle", async () => {
     const c = await client(server.url, keys.node, [keys.node]);
@@ -34,5 +49,19 @@ describe("closing a client", () => {
     const second = c.close();
     expect(await within(Promise.all([first, second]), 5_000)).toBe("resolved");
     expect(await within(c.close(), 1_000)).toBe("resolved");
+  });
+});
+
+describe("a closed client", () => {
+  it("fails every operation at once with ONEX_E_USAGE, not a retryable timeout after retryForMs", async () => {
+    const c = await client(server.url, keys.node, [keys.node]);
+    await c.close();
+    const message = stateUpdate("n-after-close");
+    expect(await within(c.publish(message), 1_000)).toBe(`rejected ${ErrorCode.Usage}`);
+    // With Infinity the publish never settled and kept the process alive.
+    expect(await within(c.publish(message, { retryForMs: Infinity }), 1_000)).toBe(`rejected ${ErrorCode.Usage}`);
+    expect(await within(c.publishMany([message]), 1_000)).toBe(`rejected ${ErrorCode.Usage}`);
+    expect(await codeOf(() => c.subscribe([v0_1.StateUpdate]))).toBe(ErrorCode.Usage);
+    expect(await codeOf(() => c.subscribeVersioned({ sdk: v0_2, sources: [v0_1], graph: versionGraph }))).toBe(ErrorCode.Usage);
   });
 });
