@@ -26,3 +26,34 @@ export function checkPositive(owner: string, name: string, value: number | undef
 function describe(value: unknown): string {
   return typeof value === "string" ? JSON.stringify(value) : String(value);
 }
+
+/**
+ * An options (or other settings) object: a default parameter (`options = {}`) replaces only
+ * undefined, so plain JavaScript's null, a string or a number reached `options.x` as a raw
+ * TypeError. Refused with ONEX_E_USAGE, naming the parameter.
+ */
+export function checkObject(owner: string, name: string, value: unknown, options: { required?: boolean } = {}): void {
+  if (value === undefined && !options.required) return;
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) return;
+  throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be an object, not ${describeValue(value)}`);
+}
+
+/** An `AbortSignal` option: any other value was read as "not aborted" and then failed as a TypeError at addEventListener. */
+export function checkSignal(owner: string, name: string, value: unknown): void {
+  if (value === undefined || value instanceof AbortSignal) return;
+  throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be an AbortSignal (new AbortController().signal), not ${describeValue(value)}`);
+}
+
+/** A value as a usage message shows it: strings quoted, arrays and objects as JSON (short), functions by name. */
+export function describeValue(value: unknown): string {
+  if (typeof value === "function") return `function ${value.name || "(anonymous)"}`;
+  if (value !== null && typeof value === "object") {
+    try {
+      const text = JSON.stringify(value);
+      return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+    } catch {
+      return Object.prototype.toString.call(value);
+    }
+  }
+  return describe(value);
+}

@@ -5,7 +5,7 @@
 import { connect as natsConnect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
-import { checkPositive, checkWhole } from "../option-check.js";
+import { checkObject, checkPositive, checkWhole, describeValue } from "../option-check.js";
 import type { MessageClass } from "../message.js";
 import { publicKeyTextOf, type KeyPair, type KeyResolver } from "../trust/keys.js";
 import { DEFAULT_TRUST_POLICY, type JudgeContext, type TrustPolicy } from "../trust/policy.js";
@@ -164,6 +164,8 @@ export class OnexClient implements ControlPlane {
   async publish(message: PublishableMessage, options: PublishOptions = {}): Promise<PublishReceipt> {
     this.#checkOpen("publish");
     checkPublishOptions("publish", options);
+    // null reached message.constructor as a raw TypeError.
+    if (message === null || typeof message !== "object") throw new OnexError(ErrorCode.Usage, `publish() takes a generated message instance (create it with <Class>.create or parse), not ${describeValue(message)}`);
     const { subject, bytes, headers, id } = this.#prepare(message);
     const deadline = Date.now() + (options.retryForMs ?? 10_000);
     for (let attempt = 0; ; attempt++) {
@@ -190,6 +192,10 @@ export class OnexClient implements ControlPlane {
   async publishMany(messages: Iterable<PublishableMessage> | AsyncIterable<PublishableMessage>, options: PublishOptions & { window?: number } = {}): Promise<PublishReceipt[]> {
     this.#checkOpen("publishMany");
     checkPublishOptions("publishMany", options);
+    // `Symbol.iterator in null` is a raw TypeError; a string would be published character by character.
+    if (messages === null || typeof messages !== "object" || !(Symbol.iterator in messages || Symbol.asyncIterator in messages)) {
+      throw new OnexError(ErrorCode.Usage, `publishMany() takes an array or (async) iterable of generated message instances, not ${describeValue(messages)}`);
+    }
     // A window of NaN let every publish go out at once (`active >= NaN` is never true); Infinity asks for that.
     checkWhole("publishMany", "window", options.window, { infinity: true });
     const window = options.window ?? 256;
@@ -242,12 +248,14 @@ export class OnexClient implements ControlPlane {
    */
   subscribe<C extends MessageClass>(types: readonly C[], options: SubscribeOptions = {}): Promise<Subscription<ReturnType<C["parse"]>>> {
     this.#checkOpen("subscribe");
+    checkObject("subscribe", "options", options);
     return this.#subscribe(typedPipeline(types as unknown as readonly TransportMessageClass[], this.#trust), options) as Promise<Subscription<ReturnType<C["parse"]>>>;
   }
 
   /** Subscribes to every version `receiver` reads, handing out messages in its own version. */
   subscribeVersioned<S extends ProtocolSdk>(receiver: VersionedReceiver<S>, options: VersionedSubscribeOptions = {}): Promise<VersionedSubscription<MessageOf<S>>> {
     this.#checkOpen("subscribeVersioned");
+    checkObject("subscribeVersioned", "options", options);
     return this.#subscribe(versionedPipeline(receiver, options.templateKey, this.#trust), options) as Promise<VersionedSubscription<MessageOf<S>>>;
   }
 
@@ -320,6 +328,7 @@ const utf8 = new TextEncoder();
  * which waits any length), and `retryForMs` 0: one attempt.
  */
 function checkPublishOptions(owner: string, options: PublishOptions): void {
+  checkObject(owner, "options", options);
   checkPositive(owner, "timeoutMs", options.timeoutMs);
   checkPositive(owner, "retryForMs", options.retryForMs, { zero: true });
 }

@@ -24,7 +24,7 @@ import { deadLetter } from "./dead-letter.js";
 import { OnexHeader, readableHeaders } from "./headers.js";
 import { streamNameOf, zoneStreamNameOf } from "./streams.js";
 import { forgetOldest } from "../forget-oldest.js";
-import { checkWhole } from "../option-check.js";
+import { checkWhole, describeValue } from "../option-check.js";
 
 /** What a subscription needs of its client. */
 export interface SubscriptionTransport {
@@ -90,6 +90,9 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     }
     parts[param] = value;
   }
+  checkDurable(options.durable);
+  // Before the consumer is created: a wrong `deliver` was a raw TypeError or a server round trip.
+  const deliver = deliverPolicy(options.deliver ?? "all");
   const maxInFlight = wholeOption("maxInFlight", options.maxInFlight ?? 256);
   const maxDeliver = wholeOption("maxDeliver", options.maxDeliver ?? 5);
   // The last delivery's deadline is a timer here: Node fires one past 2^31 - 1 ms at once, which
@@ -105,7 +108,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     // Unlimited on the server: attempts are counted by the subscription (see above).
     max_deliver: -1,
     ack_wait: ackWaitMs * NANOS_PER_MS,
-    ...deliverPolicy(options.deliver ?? "all"),
+    ...deliver,
     ...(options.durable !== undefined
       ? { durable_name: options.durable }
       : {
@@ -584,13 +587,39 @@ function consumerError(error: unknown, stream: string): OnexError {
   return new OnexError(code, `cannot create the consumer on ${stream}: ${text}${hint}`, { stream }, { cause: error });
 }
 
+/**
+ * The consumer's start, checked before anything is sent. From plain JavaScript, "bogus" and
+ * `{ fromTime: 12345 }` were raw TypeErrors, `{}` too, and a fromSequence of -1, "10" or 1.5
+ * went to the server, refused after a round trip as ONEX_E_STREAM_CONFIG.
+ */
 function deliverPolicy(from: DeliverFrom): Partial<ConsumerConfig> {
   if (from === "all") return { deliver_policy: DeliverPolicy.All };
   if (from === "new") return { deliver_policy: DeliverPolicy.New };
-  if ("fromSequence" in from) return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from.fromSequence };
-  const time = typeof from.fromTime === "string" ? new Date(from.fromTime) : from.fromTime;
-  if (Number.isNaN(time.getTime())) throw new OnexError(ErrorCode.Usage, `deliver.fromTime is not a valid time: ${String(from.fromTime)}`);
-  return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: time.toISOString() };
+  if (from !== null && typeof from === "object" && "fromSequence" in from) {
+    // Stream sequences start at 1; undefined is no sequence (checkWhole lets it through as "not given").
+    if (from.fromSequence === undefined) throw new OnexError(ErrorCode.Usage, "subscribe: deliver.fromSequence must be a whole number from 1, not undefined");
+    checkWhole("subscribe", "deliver.fromSequence", from.fromSequence);
+    return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from.fromSequence };
+  }
+  if (from !== null && typeof from === "object" && "fromTime" in from) {
+    const given: unknown = from.fromTime;
+    const time = typeof given === "string" ? new Date(given) : given instanceof Date ? given : undefined;
+    if (time === undefined || Number.isNaN(time.getTime())) throw new OnexError(ErrorCode.Usage, `subscribe: deliver.fromTime must be a Date or an RFC 3339 time, not ${describeValue(given)}`);
+    return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: time.toISOString() };
+  }
+  throw new OnexError(ErrorCode.Usage, `subscribe: deliver must be "all", "new", { fromSequence } or { fromTime }, not ${describeValue(from)}`);
+}
+
+/**
+ * A durable consumer's name. "" read as no name (JetStream's), so the caller who meant to resume
+ * got a throwaway consumer that started over; the server refuses names with '.', '*', '>' or
+ * white space only after a round trip, as ONEX_E_STREAM_CONFIG.
+ */
+function checkDurable(durable: unknown): void {
+  if (durable === undefined) return;
+  if (typeof durable !== "string" || durable === "" || /[.*>\s\/\\]/.test(durable)) {
+    throw new OnexError(ErrorCode.Usage, `subscribe: durable must be a non-empty consumer name without '.', '*', '>', '/', '\\' or white space, not ${describeValue(durable)}`);
+  }
 }
 
 type DeliverOutcome = Extract<Outcome, { kind: "deliver" }>;

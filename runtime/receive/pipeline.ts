@@ -12,6 +12,7 @@
  */
 import type { Refusal } from "../control-plane.js";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
+import { describeValue } from "../option-check.js";
 import { decodeInput, handOver, type OnexMessage } from "../message.js";
 import type { ProtocolSdk, SubjectTemplate, TransportMessageClass } from "../protocol-sdk.js";
 import { findMigrationPath, migrateAlongGraph, type JsonObject, type VersionGraph } from "../transform.js";
@@ -96,7 +97,12 @@ type Convert = (message: OnexMessage, original: JsonObject, version: string) => 
  * forgery nobody here can read is dead-lettered, not passed over.
  */
 export function typedPipeline(classes: readonly TransportMessageClass[], trust: TrustSettings): ReceivePipeline {
+  // Plain JavaScript: a class instead of an array of them, null, or type names all failed as raw TypeErrors.
+  if (!Array.isArray(classes)) throw new OnexError(ErrorCode.Usage, `subscribe() takes an array of generated message classes ([v0_1.StateUpdate]), not ${describeValue(classes)}`);
   if (classes.length === 0) throw new OnexError(ErrorCode.Usage, "subscribe() needs at least one message class");
+  classes.forEach((cls, index) => {
+    if (!isMessageClass(cls)) throw new OnexError(ErrorCode.Usage, `subscribe(): element ${index} is no generated message class (like v0_1.StateUpdate): ${describeValue(cls)}`);
+  });
   const template = classes[0]!.subjectTemplate;
   const templateKey = template.key;
   if (classes.some((c) => c.subjectTemplate.key !== templateKey)) {
@@ -161,6 +167,13 @@ export function versionedPipeline(receiver: { sdk: ProtocolSdk; sources: readonl
   const unknownVersion = (from: string) =>
     new OnexError(ErrorCode.UnknownVersion, `the message is written in v${from}, which this v${target.version} receiver does not know (it reads ${[...sources.keys()].map((v) => `v${v}`).join(", ")})`, { version: from, from, to: target.version });
   return pipeline(target.subjectTemplates[key]!, route, convert, trust, (version) => unknownVersion(version), target.version);
+}
+
+/** A generated message class, as far as the pipeline reads one. */
+function isMessageClass(value: unknown): value is TransportMessageClass {
+  if (value === null || (typeof value !== "function" && typeof value !== "object")) return false;
+  const cls = value as Partial<TransportMessageClass>;
+  return typeof cls.type === "string" && typeof cls.version === "string" && typeof cls.subjectTemplate?.key === "string";
 }
 
 /** The version a message body declares, where its version's generated envelope layout says (see trust/envelope.ts). */

@@ -13,7 +13,7 @@ import { ErrorCode, isOnexError } from "../errors.js";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.js";
 import type { Registry } from "./registry.js";
 import { after } from "../timer.js";
-import { checkPositive } from "../option-check.js";
+import { checkObject, checkPositive, checkSignal } from "../option-check.js";
 
 /** How `keepAlive` runs. */
 export interface KeepAliveOptions {
@@ -33,6 +33,12 @@ export interface KeepAliveOptions {
  * or the registry is closed; rejects only with an error that retrying cannot fix.
  */
 export async function keepAlive(registry: Registry, registration: { entry: RegistryEntryRecord; identity: NodeIdentityRecord }, options: KeepAliveOptions = {}): Promise<void> {
+  // From plain JavaScript a null registration or options was a raw TypeError.
+  checkObject("keepAlive", "options", options);
+  checkSignal("keepAlive", "options.signal", options.signal);
+  checkObject("keepAlive", "registration ({ entry, identity })", registration, { required: true });
+  checkObject("keepAlive", "registration.entry", registration.entry, { required: true });
+  checkObject("keepAlive", "registration.identity", registration.identity, { required: true });
   const address = registration.entry.address;
   const interval = options.intervalMs ?? Math.max(250, Math.floor(registry.ttlMs / 3));
   const firstRetry = options.retryDelayMs ?? 250;

@@ -8,7 +8,7 @@
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import { durationMs } from "../duration-text.js";
-import { checkPositive, checkWhole } from "../option-check.js";
+import { checkObject, checkPositive, checkWhole } from "../option-check.js";
 import { PolicyMode } from "../trust/policy.js";
 import type { Registry, RegistryOptions, RegistryStore } from "./registry.js";
 import { DEFAULT_TTL_MS, TrustedRegistry } from "./trusted-registry.js";
@@ -70,6 +70,7 @@ export function parseRegistryUrl(url: string, defaultTtlMs = DEFAULT_TTL_MS): Re
 
 /** Opens the registry a URL names, with trust checks on every read and write. */
 export async function openRegistry(url: string, options: RegistryOptions = {}): Promise<Registry> {
+  checkObject("openRegistry", "options", options);
   // The option is the caller's code, not the URL (a `?ttl=` is parsed to whole milliseconds): a
   // fraction reached NATS as nanoseconds that are no integer ("invalid JSON", reported as
   // ONEX_E_REGISTRY_UNAVAILABLE), and it is held to the URL's bounds.

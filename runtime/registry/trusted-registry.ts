@@ -13,6 +13,7 @@
  * `register` writes the mark before the entry (or with it), so a watcher that sees an entry
  * finds its mark already there, and an entry with no mark was not written by `register`.
  */
+import { checkObject, checkSignal } from "../option-check.js";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import type { PublicKey } from "../trust/keys.js";
 import { PolicyMode } from "../trust/policy.js";
@@ -202,6 +203,10 @@ export class TrustedRegistry implements Registry {
   }
 
   watch(filter: RegistryFilter = {}, options: WatchOptions = {}): AsyncIterableIterator<RegistryChange> {
+    // From plain JavaScript a signal that is no AbortSignal read as "not aborted", then failed as a raw TypeError.
+    checkObject("watch", "filter", filter);
+    checkObject("watch", "options", options);
+    checkSignal("watch", "options.signal", options.signal);
     const controller = new AbortController();
     this.#watches.add(controller);
     const stop = () => {

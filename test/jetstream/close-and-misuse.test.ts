@@ -4,6 +4,7 @@ import * as v0_1 from "../../generated/v0.1/index.js";
 import * as v0_2 from "../../generated/v0.2/index.js";
 import { versionGraph } from "../../generated/transforms/index.js";
 import { ErrorCode } from "../../runtime/errors.js";
+import type { OnexClient } from "../../runtime/jetstream/client.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { applyBundledStreams, client, makeKeys, stateUpdate } from "./fixtures.js";
 
@@ -63,5 +64,43 @@ describe("a closed client", () => {
     expect(await within(c.publishMany([message]), 1_000)).toBe(`rejected ${ErrorCode.Usage}`);
     expect(await codeOf(() => c.subscribe([v0_1.StateUpdate]))).toBe(ErrorCode.Usage);
     expect(await codeOf(() => c.subscribeVersioned({ sdk: v0_2, sources: [v0_1], graph: versionGraph }))).toBe(ErrorCode.Usage);
+  });
+});
+
+describe("plain-JavaScript misuse", () => {
+  let c: OnexClient;
+  beforeAll(async () => {
+    c = await client(server.url, keys.node, [keys.node]);
+  });
+  afterAll(async () => c?.close());
+
+  // Each of these failed as a raw TypeError (or reached the server), not ONEX_E_USAGE.
+  const anyClient = () => c as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  it.each([
+    ["publish(null)", () => anyClient().publish!.call(c, null)],
+    ["publish(message, null)", () => anyClient().publish!.call(c, stateUpdate("n-misuse"), null)],
+    ["publishMany(null)", () => anyClient().publishMany!.call(c, null)],
+    ["publishMany([null])", () => anyClient().publishMany!.call(c, [null])],
+    ["subscribe(a class, not an array)", () => anyClient().subscribe!.call(c, v0_1.StateUpdate)],
+    ["subscribe(null)", () => anyClient().subscribe!.call(c, null)],
+    ["subscribe(type names)", () => anyClient().subscribe!.call(c, ["signal.state.update"])],
+    ["subscribe([C], null)", () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], null)],
+    ['deliver: "bogus"', () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { deliver: "bogus" })],
+    ["deliver: {}", () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { deliver: {} })],
+    ["deliver: { fromTime: 12345 }", () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { deliver: { fromTime: 12345 } })],
+    ["deliver: { fromSequence: -1 }", () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { deliver: { fromSequence: -1 } })],
+    ['deliver: { fromSequence: "10" }', () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { deliver: { fromSequence: "10" } })],
+    ["deliver: { fromSequence: 1.5 }", () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { deliver: { fromSequence: 1.5 } })],
+    ['durable: ""', () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { durable: "" })],
+    ["durable: 5", () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { durable: 5 })],
+  ])("%s fails with ONEX_E_USAGE", async (_label, call) => {
+    expect(await codeOf(call)).toBe(ErrorCode.Usage);
+  });
+
+  it("a valid fromSequence and fromTime still open a subscription", async () => {
+    for (const deliver of [{ fromSequence: 1 }, { fromTime: new Date(0) }, { fromTime: "2020-01-01T00:00:00Z" }]) {
+      const sub = await c.subscribe([v0_1.StateUpdate], { deliver });
+      await sub.stop();
+    }
   });
 });

@@ -57,3 +57,29 @@ describe("closing a NATS KV registry", () => {
     expect(await codeOf(() => registry.register(node.entry, node.identity))).toBe(ErrorCode.Usage);
   });
 });
+
+describe("plain-JavaScript misuse of the registry", () => {
+  let server: NatsServer;
+  beforeAll(async () => {
+    server = await startNatsServer();
+  });
+  afterAll(async () => server?.stop());
+
+  // Each failed as a raw TypeError.
+  it("openRegistry(url, null), keepAlive(registry, null), keepAlive with a signal that is no AbortSignal and watch({}, { signal: \"x\" }) fail with ONEX_E_USAGE", async () => {
+    const url = `${server.url}?bucket=misuse${process.pid}&ttl=3s`;
+    const untyped = openRegistry as unknown as (...args: unknown[]) => Promise<unknown>;
+    expect(await codeOf(() => untyped(url, null))).toBe(ErrorCode.Usage);
+    const registry = await openRegistry(url);
+    try {
+      const node = makeNode();
+      const looseKeepAlive = keepAlive as unknown as (...args: unknown[]) => Promise<void>;
+      expect(await codeOf(() => looseKeepAlive(registry, null))).toBe(ErrorCode.Usage);
+      expect(await codeOf(() => looseKeepAlive(registry, node, { signal: "x" }))).toBe(ErrorCode.Usage);
+      expect(await codeOf(async () => registry.watch({}, { signal: "x" as unknown as AbortSignal }))).toBe(ErrorCode.Usage);
+      expect(await codeOf(async () => registry.watch(null as unknown as object))).toBe(ErrorCode.Usage);
+    } finally {
+      await registry.close();
+    }
+  });
+});
