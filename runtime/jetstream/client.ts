@@ -256,6 +256,8 @@ export class OnexClient implements ControlPlane {
   subscribeVersioned<S extends ProtocolSdk>(receiver: VersionedReceiver<S>, options: VersionedSubscribeOptions = {}): Promise<VersionedSubscription<MessageOf<S>>> {
     this.#checkOpen("subscribeVersioned");
     checkObject("subscribeVersioned", "options", options);
+    // A number was accepted, then thrown as a TypeError from inside the delivery loop at the first refusal.
+    if (options.onRefusal !== undefined && typeof options.onRefusal !== "function") throw new OnexError(ErrorCode.Usage, `subscribeVersioned: onRefusal must be a function, not ${describeValue(options.onRefusal)}`);
     return this.#subscribe(versionedPipeline(receiver, options.templateKey, this.#trust), options) as Promise<VersionedSubscription<MessageOf<S>>>;
   }
 

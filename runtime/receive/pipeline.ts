@@ -137,6 +137,8 @@ export function typedPipeline(classes: readonly TransportMessageClass[], trust: 
  * A verified message the receiver's version cannot represent is refused, not dead-lettered.
  */
 export function versionedPipeline(receiver: { sdk: ProtocolSdk; sources: readonly ProtocolSdk[]; graph: VersionGraph }, templateKey: string | undefined, trust: TrustSettings): ReceivePipeline {
+  checkReceiver(receiver);
+  if (templateKey !== undefined && typeof templateKey !== "string") throw new OnexError(ErrorCode.Usage, `subscribeVersioned: templateKey must be a subject template's key, not ${describeValue(templateKey)}`);
   const target = receiver.sdk;
   const key = templateKey ?? Object.values(target.messageClasses)[0]?.subjectTemplate.key;
   if (key === undefined || target.subjectTemplates[key] === undefined) {
@@ -167,6 +169,32 @@ export function versionedPipeline(receiver: { sdk: ProtocolSdk; sources: readonl
   const unknownVersion = (from: string) =>
     new OnexError(ErrorCode.UnknownVersion, `the message is written in v${from}, which this v${target.version} receiver does not know (it reads ${[...sources.keys()].map((v) => `v${v}`).join(", ")})`, { version: from, from, to: target.version });
   return pipeline(target.subjectTemplates[key]!, route, convert, trust, (version) => unknownVersion(version), target.version);
+}
+
+/**
+ * The receiver of subscribeVersioned, checked as the subscription opens. From plain JavaScript a
+ * receiver without `graph` was accepted, and every message of another version then failed its
+ * conversion as ONEX_E_INTERNAL (consumed, not delivered); null, `{}`, no `sources` or an `sdk`
+ * that is a string were raw TypeErrors.
+ */
+function checkReceiver(receiver: unknown): asserts receiver is { sdk: ProtocolSdk; sources: readonly ProtocolSdk[]; graph: VersionGraph } {
+  const usage = (what: string) => new OnexError(ErrorCode.Usage, `subscribeVersioned: ${what} (the receiver is { sdk: v0_2, sources: [v0_1], graph: versionGraph }, versionGraph from the generated transforms)`);
+  if (receiver === null || typeof receiver !== "object") throw usage(`the receiver must be an object, not ${describeValue(receiver)}`);
+  const { sdk, sources, graph } = receiver as Record<string, unknown>;
+  if (!isSdk(sdk)) throw usage(`receiver.sdk must be a generated SDK module (import * as v0_2 from "@onex/sdk/v0.2"), not ${describeValue(sdk)}`);
+  if (!Array.isArray(sources)) throw usage(`receiver.sources must be an array of generated SDK modules (the versions it reads), not ${describeValue(sources)}`);
+  sources.forEach((source, index) => {
+    if (!isSdk(source)) throw usage(`receiver.sources[${index}] is no generated SDK module: ${describeValue(source)}`);
+  });
+  const g = graph as Partial<VersionGraph> | null | undefined;
+  if (g === null || typeof g !== "object" || !Array.isArray(g.versions) || !Array.isArray(g.steps) || g.validators === null || typeof g.validators !== "object") {
+    throw usage(`receiver.graph must be the generated version graph, not ${describeValue(graph)}`);
+  }
+}
+
+function isSdk(value: unknown): value is ProtocolSdk {
+  const sdk = value as Partial<ProtocolSdk> | null;
+  return sdk !== null && typeof sdk === "object" && typeof sdk.version === "string" && typeof sdk.messageClasses === "object" && sdk.messageClasses !== null && typeof sdk.subjectTemplates === "object" && sdk.subjectTemplates !== null;
 }
 
 /** A generated message class, as far as the pipeline reads one. */

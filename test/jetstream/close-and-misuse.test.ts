@@ -104,3 +104,30 @@ describe("plain-JavaScript misuse", () => {
     }
   });
 });
+
+describe("subscribeVersioned's receiver, checked as the subscription opens", () => {
+  let c: OnexClient;
+  beforeAll(async () => {
+    c = await client(server.url, keys.node, [keys.node]);
+  });
+  afterAll(async () => c?.close());
+
+  const loose = (receiver: unknown, options?: unknown) => (c.subscribeVersioned as unknown as (r: unknown, o?: unknown) => Promise<unknown>).call(c, receiver, options);
+  // Without graph every message of another version was consumed as ONEX_E_INTERNAL; the others were raw TypeErrors or a TypeError at the first refusal.
+  it.each([
+    ["no graph", () => loose({ sdk: v0_2, sources: [v0_1] })],
+    ["{}", () => loose({})],
+    ["null", () => loose(null)],
+    ["no sources", () => loose({ sdk: v0_2, graph: versionGraph })],
+    ["an sdk that is a string", () => loose({ sdk: "v0.2", sources: [v0_1], graph: versionGraph })],
+    ["a source that is no SDK", () => loose({ sdk: v0_2, sources: [v0_1.StateUpdate], graph: versionGraph })],
+    ["onRefusal: 5", () => loose({ sdk: v0_2, sources: [v0_1], graph: versionGraph }, { onRefusal: 5 })],
+  ])("%s fails with ONEX_E_USAGE", async (_label, call) => {
+    expect(await codeOf(call)).toBe(ErrorCode.Usage);
+  });
+
+  it("a whole receiver still opens", async () => {
+    const sub = await c.subscribeVersioned({ sdk: v0_2, sources: [v0_1], graph: versionGraph }, { onRefusal: () => undefined });
+    await sub.stop();
+  });
+});
