@@ -72,6 +72,24 @@ export function connectFailure(error: unknown, servers: string | readonly string
   return new OnexError(ErrorCode.ConnectionFailed, `cannot connect to ${String(servers)}: ${text}`, { servers }, { cause: error });
 }
 
+/**
+ * The string options nats.js passes on unchecked. A `name` of 5 or a `token` of {} went into the
+ * CONNECT line, which the server refuses without a word: the connect timed out after 20 s as
+ * ONEX_E_CONNECTION. An `inboxPrefix` with a wildcard or a space (or no string) failed at once,
+ * but as ONEX_E_CONNECTION too, which reads as a server to retry.
+ */
+function checkConnectStrings(options: ConnectOptions): void {
+  for (const name of ["name", "user", "pass", "token"] as const) {
+    const value: unknown = options[name];
+    if (value !== undefined && typeof value !== "string") throw new OnexError(ErrorCode.Usage, `connect: ${name} must be a string, not ${describeValue(value)}`);
+  }
+  const prefix: unknown = options.inboxPrefix;
+  // A subject without wildcards: dot-separated tokens, none empty, none holding '*', '>' or white space.
+  if (prefix !== undefined && (typeof prefix !== "string" || !prefix.split(".").every((token) => token !== "" && !/[*>\s]/.test(token)))) {
+    throw new OnexError(ErrorCode.Usage, `connect: inboxPrefix must be a subject without wildcards, like _INBOX_alice, not ${describeValue(prefix)}`);
+  }
+}
+
 /** Connects to NATS and returns the onex client. */
 export async function connect(options: ConnectOptions): Promise<OnexClient> {
   if (options === null || typeof options !== "object") throw new OnexError(ErrorCode.Usage, "connect: give the options (servers, identity, keys)");
@@ -83,6 +101,7 @@ export async function connect(options: ConnectOptions): Promise<OnexClient> {
     throw new OnexError(ErrorCode.Usage, "connect: identity must be the Ed25519 key pair this client signs with (generateKeyPair, importPrivateKey)");
   }
   if (typeof options.keys !== "function") throw new OnexError(ErrorCode.Usage, "connect: keys must be a key resolver (keyRing([...]))");
+  checkConnectStrings(options);
   let nc: NatsConnection;
   try {
     nc = await natsConnect({

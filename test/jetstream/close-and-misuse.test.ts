@@ -4,7 +4,7 @@ import * as v0_1 from "../../generated/v0.1/index.js";
 import * as v0_2 from "../../generated/v0.2/index.js";
 import { versionGraph } from "../../generated/transforms/index.js";
 import { ErrorCode } from "../../runtime/errors.js";
-import type { OnexClient } from "../../runtime/jetstream/client.js";
+import type { ConnectOptions, OnexClient } from "../../runtime/jetstream/client.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { applyBundledStreams, client, makeKeys, stateUpdate } from "./fixtures.js";
 
@@ -129,5 +129,28 @@ describe("subscribeVersioned's receiver, checked as the subscription opens", () 
   it("a whole receiver still opens", async () => {
     const sub = await c.subscribeVersioned({ sdk: v0_2, sources: [v0_1], graph: versionGraph }, { onRefusal: () => undefined });
     await sub.stop();
+  });
+});
+
+describe("connect's string options", () => {
+  // name: 5 and token: {} timed out after 20 s as ONEX_E_CONNECTION (the server refuses the CONNECT
+  // line without a word); a wildcard or number inboxPrefix failed at once, but as ONEX_E_CONNECTION.
+  it.each([
+    ["name: 5", { name: 5 }],
+    ["token: {}", { token: {} }],
+    ["user: 5", { user: 5, pass: "x" }],
+    ['inboxPrefix: "_INBOX.>"', { inboxPrefix: "_INBOX.>" }],
+    ["inboxPrefix: 5", { inboxPrefix: 5 }],
+    ['inboxPrefix: "a..b"', { inboxPrefix: "a..b" }],
+  ])("%s fails at once with ONEX_E_USAGE", async (_label, extra) => {
+    const attempt = client(server.url, keys.node, [keys.node], extra as Partial<ConnectOptions>);
+    void attempt.then((c) => c.close(), () => undefined);
+    expect(await within(attempt, 2_000)).toBe(`rejected ${ErrorCode.Usage}`);
+  });
+
+  it("a plain inboxPrefix and name still connect", async () => {
+    const c = await client(server.url, keys.node, [keys.node], { inboxPrefix: "_INBOX_alice", name: "alice" });
+    await c.publish(stateUpdate("n-prefix"));
+    await c.close();
   });
 });
