@@ -8,7 +8,7 @@ import { ErrorCode, OnexError } from "../errors.js";
 import { checkObject, checkPositive, checkWhole, describeValue } from "../option-check.js";
 import type { MessageClass } from "../message.js";
 import { publicKeyTextOf, type KeyPair, type KeyResolver } from "../trust/keys.js";
-import { DEFAULT_TRUST_POLICY, type JudgeContext, type TrustPolicy } from "../trust/policy.js";
+import { DEFAULT_TRUST_POLICY, trustPolicy, type JudgeContext, type TrustPolicy } from "../trust/policy.js";
 import { signMessage } from "../trust/sign-message.js";
 import { assertValid } from "../validation.js";
 import { OnexHeader } from "./headers.js";
@@ -30,7 +30,11 @@ export interface ConnectOptions {
   identity: KeyPair;
   /** Keys trusted to sign received messages (`signature` policy). */
   keys: KeyResolver;
-  /** Trust policy for received messages (defaults: the specification's). */
+  /**
+   * Trust policy for received messages (defaults: the specification's). A partial policy is
+   * completed with the defaults, as `--policy signature=off` is; an unknown policy or mode is
+   * ONEX_E_POLICY_INVALID at connect.
+   */
   policy?: TrustPolicy;
   /** The rest of what `judge()` checks against: zone, grants, replay guard, entity keys. */
   trust?: Omit<JudgeContext, "keys">;
@@ -90,6 +94,18 @@ function checkConnectStrings(options: ConnectOptions): void {
   }
 }
 
+/**
+ * The policy a client judges with. Checked here: a misspelt mode ("STRICT") or a policy missing
+ * some (`{ signature: "off" }` alone) was accepted, and the first delivery then ended the
+ * subscription's iteration with ONEX_E_POLICY_INVALID. A partial policy is completed with the
+ * specification's defaults (what `trustPolicy` and the CLI's `--policy` do), never with "off".
+ */
+function connectPolicy(policy: TrustPolicy | undefined): TrustPolicy {
+  if (policy === undefined) return DEFAULT_TRUST_POLICY;
+  checkObject("connect", "policy", policy);
+  return trustPolicy(policy as unknown as Record<string, string>);
+}
+
 /** Connects to NATS and returns the onex client. */
 export async function connect(options: ConnectOptions): Promise<OnexClient> {
   if (options === null || typeof options !== "object") throw new OnexError(ErrorCode.Usage, "connect: give the options (servers, identity, keys)");
@@ -102,6 +118,7 @@ export async function connect(options: ConnectOptions): Promise<OnexClient> {
   }
   if (typeof options.keys !== "function") throw new OnexError(ErrorCode.Usage, "connect: keys must be a key resolver (keyRing([...]))");
   checkConnectStrings(options);
+  connectPolicy(options.policy);
   let nc: NatsConnection;
   try {
     nc = await natsConnect({
@@ -152,7 +169,7 @@ export class OnexClient implements ControlPlane {
     const replay = options.trust?.replay;
     this.#trust = {
       context: { keys: options.keys, ...options.trust },
-      policy: options.policy ?? DEFAULT_TRUST_POLICY,
+      policy: connectPolicy(options.policy),
       // One per client, so the same stored message reaching two of its subscriptions, or coming back after a failed handler, is no replay.
       ...(replay !== undefined ? { replay: new StoredMessageReplay(replay) } : {}),
     };

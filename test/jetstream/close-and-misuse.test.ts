@@ -154,3 +154,42 @@ describe("connect's string options", () => {
     await c.close();
   });
 });
+
+describe("connect's trust policy", () => {
+  // Both were accepted, and the first delivery ended the iteration with ONEX_E_POLICY_INVALID.
+  it("a misspelt mode or an unknown policy fails at connect with ONEX_E_POLICY_INVALID", async () => {
+    for (const policy of [
+      { signature: "STRICT", zone_match: "advisory", token_valid: "strict", origin_check: "advisory" },
+      { signature: "strict", zone_matc: "off" },
+      { signature: 5 },
+    ]) {
+      const attempt = client(server.url, keys.agent, [keys.node], { policy: policy as unknown as ConnectOptions["policy"] });
+      void attempt.then((c) => c.close(), () => undefined);
+      expect(await within(attempt, 2_000)).toBe(`rejected ${ErrorCode.PolicyInvalid}`);
+    }
+    expect(await within(client(server.url, keys.agent, [keys.node], { policy: "strict" as unknown as ConnectOptions["policy"] }), 2_000)).toBe(`rejected ${ErrorCode.Usage}`);
+  });
+
+  it("a partial policy is completed with the defaults: a subscription under { signature: \"off\" } delivers", async () => {
+    const publisher = await client(server.url, keys.node, [keys.node]);
+    const receiver = await client(server.url, keys.agent, [keys.node], { policy: { signature: "off" } as unknown as ConnectOptions["policy"] });
+    try {
+      const message = stateUpdate(`n-partial-${process.pid}`);
+      await publisher.publish(message);
+      const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: message.source.entity_id, deliver: "all" });
+      const first = (async () => {
+        for await (const delivery of sub) {
+          await delivery.ack();
+          return delivery.message.id;
+        }
+        return "ended";
+      })();
+      const outcome = await within(first.then((id) => expect(id).toBe(message.id)), 5_000);
+      await sub.stop();
+      expect(outcome).toBe("resolved");
+    } finally {
+      await publisher.close();
+      await receiver.close();
+    }
+  });
+});
