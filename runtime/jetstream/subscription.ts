@@ -93,6 +93,9 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   checkDurable(options.durable);
   // Before the consumer is created: a wrong `deliver` was a raw TypeError or a server round trip.
   const deliver = deliverPolicy(options.deliver ?? "all");
+  // NaN was `Math.max(0, NaN)`: a memory `size > NaN` never trims, so it grew with every message; -1 passed as 0.
+  checkWhole("subscribe", "rememberAcked", options.rememberAcked, { min: 0 });
+  checkWhole("subscribe", "rememberRefusals", options.rememberRefusals, { min: 0 });
   const maxInFlight = wholeOption("maxInFlight", options.maxInFlight ?? 256);
   const maxDeliver = wholeOption("maxDeliver", options.maxDeliver ?? 5);
   // The last delivery's deadline is a timer here: Node fires one past 2^31 - 1 ms at once, which

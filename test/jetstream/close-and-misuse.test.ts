@@ -93,6 +93,9 @@ describe("plain-JavaScript misuse", () => {
     ["deliver: { fromSequence: 1.5 }", () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { deliver: { fromSequence: 1.5 } })],
     ['durable: ""', () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { durable: "" })],
     ["durable: 5", () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { durable: 5 })],
+    ["rememberAcked: NaN", () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { rememberAcked: NaN })],
+    ["rememberAcked: -1", () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { rememberAcked: -1 })],
+    ["rememberRefusals: NaN", () => anyClient().subscribeVersioned!.call(c, { sdk: v0_2, sources: [v0_1], graph: versionGraph }, { rememberRefusals: NaN })],
   ])("%s fails with ONEX_E_USAGE", async (_label, call) => {
     expect(await codeOf(call)).toBe(ErrorCode.Usage);
   });
