@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../runtime/errors.js";
 import { keepAlive } from "../../runtime/registry/keep-alive.js";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
+import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { codeOf, makeNode } from "./fixtures.js";
 
@@ -81,5 +82,26 @@ describe("plain-JavaScript misuse of the registry", () => {
     } finally {
       await registry.close();
     }
+  });
+});
+
+describe("closing an etcd registry", () => {
+  let server: EtcdServer;
+  beforeAll(async () => {
+    server = await startEtcdServer();
+  });
+  afterAll(async () => server?.stop());
+
+  it("two close() calls at once settle, keepAlive ends, and calls after it fail with ONEX_E_USAGE", async () => {
+    const registry = await openRegistry(`${server.url}?prefix=/close${process.pid}/&ttl=3s`);
+    const node = makeNode();
+    await registry.register(node.entry, node.identity);
+    const warnings: string[] = [];
+    const loop = keepAlive(registry, node, { intervalMs: 200, logger: { warn: (message) => warnings.push(message) } });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await within(Promise.all([registry.close(), registry.close()]), 5_000)).toBe("resolved");
+    expect(await within(loop, 2_000)).toBe("resolved");
+    expect(warnings).toEqual([]);
+    expect(await codeOf(() => registry.heartbeat(node.address))).toBe(ErrorCode.Usage);
   });
 });
