@@ -175,8 +175,13 @@ export class OnexClient implements ControlPlane {
     };
   }
 
-  /** The JetStream manager (streams, consumers). */
+  /** The JetStream manager (streams, consumers); ONEX_E_USAGE once the client is closed. */
   manager(): Promise<JetStreamManager> {
+    try {
+      this.#checkOpen("manager");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#jsm;
   }
 
@@ -326,7 +331,19 @@ export class OnexClient implements ControlPlane {
   }
 
   async #subscribe(pipeline: ReceivePipeline, options: VersionedSubscribeOptions): Promise<VersionedSubscription<unknown>> {
-    const subscription = await openSubscription(this, pipeline, options);
+    let subscription: Awaited<ReturnType<typeof openSubscription>>;
+    try {
+      subscription = await openSubscription(this, pipeline, options);
+    } catch (error) {
+      // close() during the open failed its requests as ONEX_E_STREAM_CONFIG, a server's refusal.
+      this.#checkOpen("subscribe", error);
+      throw error;
+    }
+    // close() while this one opened stopped only the others: this one would pull on a closed connection.
+    if (this.#closing !== undefined) {
+      await subscription.stop().catch(() => undefined);
+      this.#checkOpen("subscribe");
+    }
     this.#open.add(subscription);
     return {
       stream: subscription.stream,

@@ -67,6 +67,17 @@ describe("a closed client", () => {
   });
 });
 
+describe("a client closed while a subscription opens", () => {
+  it("the subscription opening fails with ONEX_E_USAGE, and manager() on a closed client too", async () => {
+    const c = await client(server.url, keys.node, [keys.node]);
+    const opening = c.subscribe([v0_1.StateUpdate], { deliver: "new" });
+    const closing = c.close();
+    expect(await within(opening, 5_000)).toBe(`rejected ${ErrorCode.Usage}`);
+    expect(await within(closing, 5_000)).toBe("resolved");
+    expect(await within(c.manager(), 1_000)).toBe(`rejected ${ErrorCode.Usage}`);
+  });
+});
+
 describe("plain-JavaScript misuse", () => {
   let c: OnexClient;
   beforeAll(async () => {
