@@ -39,21 +39,48 @@ export async function diffOutput(outDir: string, files: ReadonlyMap<string, stri
  * Every target is checked before anything is written: a symbolic link on the way to a file
  * (which would put it outside `outDir`) or at the file itself is ONEX_E_FILE_EXISTS, unless
  * `replace` (`onex docs --force`) says to replace a link at a file's path, which is then
- * replaced, never followed. Each file is written beside its target and renamed over it, so a
- * failed write (a full disk) leaves no file cut short.
+ * replaced, never followed.
+ *
+ * Every file is first written to a temporary beside its target, all of them, and only then
+ * are they renamed into place: the generated files refer to each other (transforms/index.ts
+ * imports ../v0.3/), so one write that failed (a read-only folder, a full disk) after others
+ * were renamed left a tree that did not load. A failure before the renames removes every
+ * temporary and every folder made for them: the old tree is left as it was.
  */
 export async function applyOutput(outDir: string, files: ReadonlyMap<string, string>, differences: readonly FileDifference[], options: { replace?: boolean } = {}): Promise<void> {
   const writes = differences.filter((d) => d.status !== "extra");
   for (const { file } of writes) checkTarget(outDir, file, options.replace === true);
-  for (const { file, status } of differences) {
-    const path = join(outDir, file);
-    if (status === "extra") {
-      rmSync(path);
-      removeCompiled(outDir, file);
-      removeEmptiedFolders(outDir, file);
-    } else {
-      writeReplacing(path, files.get(file)!);
+  const made: string[] = [];
+  const staged: { temporary: string; path: string }[] = [];
+  try {
+    for (const { file } of writes) {
+      const path = join(outDir, file);
+      staged.push({ temporary: writeTemporary(path, files.get(file)!, made), path });
     }
+  } catch (error) {
+    for (const { temporary } of staged) rmSync(temporary, { force: true });
+    // Innermost first, and only the ones still empty.
+    for (const folder of made.reverse()) {
+      try {
+        rmdirSync(folder);
+      } catch {
+        // not empty: something else was put there meanwhile
+      }
+    }
+    throw error;
+  }
+  for (const { temporary, path } of staged) {
+    try {
+      renameSync(temporary, path);
+    } catch (cause) {
+      for (const left of staged) rmSync(left.temporary, { force: true });
+      throw writeFailed(path, cause);
+    }
+  }
+  for (const { file } of differences.filter((d) => d.status === "extra")) {
+    rmSync(join(outDir, file));
+    removeCompiled(outDir, file);
+    removeEmptiedFolders(outDir, file);
   }
 }
 
@@ -71,20 +98,33 @@ function checkTarget(outDir: string, file: string, replace: boolean): void {
   }
 }
 
-/** Writes `content` beside `path` and renames it over `path` (a link there is replaced, not followed). */
-function writeReplacing(path: string, content: string): void {
+/** Writes `content` to a temporary beside `path` (renamed over it later: a link there is replaced, not followed); the folders it made are added to `made`, outermost first. */
+function writeTemporary(path: string, content: string, made: string[]): string {
   const temporary = join(dirname(path), `.${basename(path)}.onex-${process.pid}.tmp`);
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    const first = mkdirSync(dirname(path), { recursive: true });
+    if (first !== undefined) {
+      const these: string[] = [];
+      for (let folder = dirname(path); these.push(folder), folder !== first; folder = dirname(folder));
+      made.push(...these.reverse());
+    }
     // One left by a process that died with this id is removed (a link, not followed); "wx" writes through no link.
     rmSync(temporary, { force: true });
     writeFileSync(temporary, content, { flag: "wx" });
-    renameSync(temporary, path);
+    return temporary;
   } catch (cause) {
-    rmSync(temporary, { force: true });
-    const errno = (cause as NodeJS.ErrnoException).code;
-    throw new OnexError(ErrorCode.WriteFailed, `cannot write ${path}: ${(cause as Error).message}`, { file: path, ...(errno === undefined ? {} : { errno }) }, { cause });
+    try {
+      rmSync(temporary, { force: true });
+    } catch {
+      // not ours to remove (a folder at that name): the write's own failure is the one to report
+    }
+    throw writeFailed(path, cause);
   }
+}
+
+function writeFailed(path: string, cause: unknown): OnexError {
+  const errno = (cause as NodeJS.ErrnoException).code;
+  return new OnexError(ErrorCode.WriteFailed, `cannot write ${path}: ${(cause as Error).message}`, { file: path, ...(errno === undefined ? {} : { errno }) }, { cause });
 }
 
 /**
