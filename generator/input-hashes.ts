@@ -20,6 +20,23 @@ import { readFile, readdir, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { MAX_YAML_DEPTH, yamlNestingBeyond } from "./yaml-depth.js";
 
+/**
+ * An input file's text as every hash takes it: CRLF line ends as LF and no leading BOM. A
+ * Windows checkout (git core.autocrlf) has the same schemas in CRLF: hashed as bytes, an SDK
+ * generated on one checkout was "stale" on the other, `generate --check` failed and every
+ * command refused with ONEX_E_SDK_STALE. The generator reads its inputs through this too
+ * (yaml-file.ts, load-transforms.ts), so the hashes it records are the same ones.
+ */
+export function canonicalText(text: string): string {
+  const unmarked = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  return unmarked.includes("\r\n") ? unmarked.replace(/\r\n/g, "\n") : unmarked;
+}
+
+/** Reads an input file as its hash takes it (canonicalText). */
+async function readText(path: string): Promise<string> {
+  return canonicalText(await readFile(path, "utf8"));
+}
+
 /** What the headers of one schemas folder's generated SDK should say. */
 export interface InputHashes {
   /** Version folder (`v0.1`) -> the hash in the headers of `generated/v0.1/*`. */
@@ -64,7 +81,7 @@ export async function inputHashes(schemasDir: string, versions: readonly string[
 
 /** The hash of a version folder: its manifest's bytes, then each declared file's path (as the manifest names it) and bytes, in path order. */
 async function versionHash(versionDir: string, recorded: string | undefined): Promise<string> {
-  const manifestText = await readFile(join(versionDir, "manifest.yaml"), "utf8");
+  const manifestText = await readText(join(versionDir, "manifest.yaml"));
   if (recorded !== undefined) {
     const hash = await hashOfVersion(versionDir, manifestText, await existing(versionDir, mentionedFiles(manifestText)));
     if (hash === recorded) return hash;
@@ -83,7 +100,7 @@ async function versionHash(versionDir: string, recorded: string | undefined): Pr
 async function hashOfVersion(versionDir: string, manifestText: string, files: ReadonlySet<string>): Promise<string> {
   const hash = createHash("sha256").update(manifestText);
   for (const abs of [...files].sort(compare)) {
-    hash.update(`\0${relative(versionDir, abs).split(sep).join("/")}\0${await readFile(abs, "utf8")}`);
+    hash.update(`\0${relative(versionDir, abs).split(sep).join("/")}\0${await readText(abs)}`);
   }
   return hash.digest("hex");
 }
@@ -93,9 +110,9 @@ async function transformHash(versionDir: string, olderHash: string | undefined, 
   if (olderHash === undefined || newerHash === undefined) return undefined;
   const names = (await readdir(versionDir)).filter((n) => /^from-v.+\.ya?ml$/.test(n)).sort(compare);
   if (names.length !== 1) return undefined;
-  const yamlText = await readFile(join(versionDir, names[0]!), "utf8");
+  const yamlText = await readText(join(versionDir, names[0]!));
   const hashWith = async (functions: string | undefined) => {
-    const text = functions === undefined ? "" : `\0${await readFile(join(versionDir, functions), "utf8")}`;
+    const text = functions === undefined ? "" : `\0${await readText(join(versionDir, functions))}`;
     return createHash("sha256").update(`${olderHash}\0${newerHash}\0${yamlText}${text}`).digest("hex");
   };
   if (recorded !== undefined) {

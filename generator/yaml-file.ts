@@ -2,6 +2,7 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { LineCounter, parseDocument, isMap, isNode, isScalar, visit, type Document } from "yaml";
 import { ErrorCode, OnexError } from "@onex/runtime";
+import { canonicalText } from "./input-hashes.js";
 import { MAX_YAML_DEPTH, yamlNestingBeyond } from "./yaml-depth.js";
 
 /** A parsed YAML file that can map a path inside its value back to a line and column. */
@@ -28,7 +29,8 @@ export async function readYamlFile(absPath: string, file: string): Promise<YamlF
     // that read it, and a folder was reported as missing.
     fd = openSync(absPath, constants.O_RDONLY | constants.O_NONBLOCK);
     if (!fstatSync(fd).isFile()) throw Object.assign(new Error("it is not a regular file"), { code: "ENOTFILE" });
-    text = readFileSync(fd, "utf8");
+    // As input-hashes.ts hashes it: a CRLF checkout of the same schemas is the same input.
+    text = canonicalText(readFileSync(fd, "utf8"));
   } catch (cause) {
     const errno = (cause as NodeJS.ErrnoException).code;
     const code = errno === "ENOENT" || errno === "ENOTDIR" ? ErrorCode.FileNotFound : ErrorCode.FileUnreadable;

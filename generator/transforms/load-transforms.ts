@@ -16,6 +16,7 @@ import { PACKAGE_ROOT } from "../package-root.js";
 import { Problems } from "../problems.js";
 import { didYouMean } from "../did-you-mean.js";
 import { readYamlFile, type YamlFile } from "../yaml-file.js";
+import { canonicalText } from "../input-hashes.js";
 import { checkLensFields } from "./check-lens-fields.js";
 import { exportedFunctions } from "./functions-module.js";
 
@@ -166,7 +167,7 @@ async function checkTransform(
   let functions: TransformModel["functions"];
   if (doc.functions !== undefined) {
     const abs = join(dir, doc.functions);
-    if (existsSync(abs)) functions = { file: show(abs), source: await readFile(abs, "utf8") };
+    if (existsSync(abs)) functions = { file: show(abs), source: canonicalText(await readFile(abs, "utf8")) };
     else fail(["functions"], `functions module ${show(abs)} does not exist`);
   }
   const exported = functions === undefined ? new Set<string>() : await exportedFunctions(functions.file, functions.source);
