@@ -18,7 +18,7 @@ import { readFailure } from "./file-errors.js";
 export type InputShape = "ndjson" | "document" | "array" | "yaml" | "yaml-sequence";
 
 /** Where an input message came from. */
-interface ItemOrigin {
+export interface ItemOrigin {
   /** 1-based line the message (or its problem) is on. */
   line: number;
   shape: InputShape;

@@ -10,7 +10,7 @@
 import { Worker } from "node:worker_threads";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import type { MigratedPiece } from "./migrate-batch.js";
-import type { ByteBatch } from "./message-input.js";
+import type { ByteBatch, InputItem, InputShape, ItemOrigin } from "./message-input.js";
 
 /** What every worker is told once. */
 export interface MigrateWorkerSetup {
@@ -28,7 +28,7 @@ export interface MigrateWorkerData extends MigrateWorkerSetup {
 }
 
 /** One batch of NDJSON lines (whole lines, as `readInputLineBatches` hands them over). */
-export interface MigrateJob {
+export interface MigrateLinesJob {
   id: number;
   /** The lines: the first `length` bytes of shared input slot `input`, or bytes of their own (moved). */
   input: number | Uint8Array;
@@ -37,6 +37,24 @@ export interface MigrateJob {
   /** The shared output slot to write the output into, when one is free. */
   output?: number;
 }
+
+/** An InputItem as it crosses to a worker: an error as its code, message and details (a cloned OnexError would be a plain Error). */
+export type PostedItem = ItemOrigin & ({ value: unknown } | { error: { code: string; message: string; details: unknown } });
+
+/**
+ * Messages read on the command's thread (the first lines, a JSON document or array, YAML):
+ * migrated on a worker too, so the command's thread never runs a transform. An escape
+ * function that never returns would otherwise hold that thread, and with it the signal
+ * handlers that end the run and remove its temporary files (SIGTERM and SIGINT were ignored).
+ */
+export interface MigrateItemsJob {
+  id: number;
+  items: PostedItem[];
+  shape: InputShape;
+  writtenBefore: number;
+}
+
+export type MigrateJob = MigrateLinesJob | MigrateItemsJob;
 
 /** Output text in the job's shared output slot: bytes `start` to `end`. */
 export interface SharedTextPiece {
@@ -153,7 +171,7 @@ const YOUNG_GENERATION_MB = 8;
 export class MigratePool {
   readonly #workers: { worker: Worker; busy: number; ready: boolean }[];
   #ready: { worker: Worker; busy: number; ready: boolean }[] = [];
-  readonly #waiting = new Map<number, { resolve: (result: MigrateJobResult) => void; reject: (error: Error) => void; bytes: Uint8Array; output: number | undefined }>();
+  readonly #waiting = new Map<number, { resolve: (result: MigrateJobResult) => void; reject: (error: Error) => void; bytes: Uint8Array | undefined; output: number | undefined }>();
   readonly #order: { result: Promise<MigrateJobResult>; bytes: number }[] = [];
   #bytesInFlight = 0;
   #next = 0;
@@ -163,6 +181,9 @@ export class MigratePool {
   #rejectFailed!: (error: OnexError) => void;
   /** Rejected with the pool's failure when it fails (never resolved), so a caller waiting on something else can stop at once. */
   readonly failed = new Promise<never>((_, reject) => (this.#rejectFailed = reject));
+  #resolveReady!: () => void;
+  /** Resolved once some worker has loaded the adapters; the command waits for it rather than migrate on its own thread. */
+  readonly whenReady = new Promise<void>((resolve) => (this.#resolveReady = resolve));
 
   constructor(
     size: number,
@@ -178,6 +199,7 @@ export class MigratePool {
         if (message === "ready") {
           slot.ready = true;
           this.#ready = this.#workers.filter((w) => w.ready);
+          this.#resolveReady();
           return;
         }
         slot.busy--;
@@ -185,7 +207,7 @@ export class MigratePool {
         this.#waiting.delete(message.id);
         if (waiting === undefined) return;
         // The worker has read every line: the batch's slot serves a later batch.
-        this.buffers.returnInput(waiting.bytes);
+        if (waiting.bytes !== undefined) this.buffers.returnInput(waiting.bytes);
         const output = waiting.output === undefined ? undefined : this.buffers.outputs[waiting.output]!;
         const written = () => output && this.buffers.returnOutput(output);
         if (message.failure !== undefined) {
@@ -257,6 +279,20 @@ export class MigratePool {
     const input = shared ?? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const job: MigrateJob = { id, input, length: bytes.byteLength, firstLine: batch.firstLine, ...(output === undefined ? {} : { output }) };
     slot.worker.postMessage(job, shared === undefined ? [bytes.buffer as ArrayBuffer] : []);
+  }
+
+  /** Hands messages read on the command's thread to the least busy ready worker (see MigrateItemsJob); only once `ready`. */
+  submitItems(items: readonly InputItem[], shape: InputShape, writtenBefore: number): void {
+    if (this.#failure !== undefined) throw this.#failure;
+    const id = this.#next++;
+    const result = new Promise<MigrateJobResult>((resolve, reject) => this.#waiting.set(id, { resolve, reject, bytes: undefined, output: undefined }));
+    result.catch(() => undefined);
+    this.#order.push({ result, bytes: 0 });
+    const slot = this.#ready.reduce((a, b) => (b.busy < a.busy ? b : a));
+    slot.busy++;
+    const posted = items.map((item): PostedItem => ("error" in item ? { ...item, error: { code: item.error.code, message: item.error.message, details: item.error.details } } : item));
+    const job: MigrateItemsJob = { id, items: posted, shape, writtenBefore };
+    slot.worker.postMessage(job);
   }
 
   /** The oldest batch's result. */

@@ -5,10 +5,11 @@
  * Started by MigratePool (cli/migrate-pool.ts).
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { migrateBatch, type MigrateFn } from "./migrate-batch.js";
+import { ErrorCode, OnexError } from "@onex/runtime";
+import { loadYamlOutput, migrateBatch, type MigrateFn } from "./migrate-batch.js";
 import { OutputBytes } from "./migrate-output-bytes.js";
-import { readNdjsonBytes } from "./message-input.js";
-import type { MigrateJob, MigrateJobMessage, MigrateWorkerData } from "./migrate-pool.js";
+import { readNdjsonBytes, type InputItem } from "./message-input.js";
+import type { MigrateItemsJob, MigrateJob, MigrateJobMessage, MigrateWorkerData, PostedItem } from "./migrate-pool.js";
 
 const setup = workerData as MigrateWorkerData;
 // The same generated transforms the command opened; jobs posted meanwhile wait in the port.
@@ -17,6 +18,10 @@ const { migrate } = (await import(setup.transforms)) as { migrate: MigrateFn };
 parentPort!.postMessage("ready");
 
 parentPort!.on("message", (job: MigrateJob) => {
+  if ("items" in job) {
+    void migrateItems(job).then((result) => parentPort!.postMessage(result));
+    return;
+  }
   let result: MigrateJobMessage;
   let moved: ArrayBuffer[] = [];
   try {
@@ -36,3 +41,22 @@ parentPort!.on("message", (job: MigrateJob) => {
   }
   parentPort!.postMessage(result, moved);
 });
+
+/** Messages the command's thread read (see MigrateItemsJob): migrated here, their output as text. */
+async function migrateItems(job: MigrateItemsJob): Promise<MigrateJobMessage> {
+  try {
+    if (job.shape === "yaml" || job.shape === "yaml-sequence") await loadYamlOutput();
+    const items = job.items.map(receivedItem);
+    return { id: job.id, pieces: migrateBatch(items, setup.from, setup.to, job.shape, job.writtenBefore, migrate) };
+  } catch (error) {
+    return { id: job.id, pieces: [], failure: (error as Error).stack ?? String(error) };
+  }
+}
+
+/** An item as the command's thread read it: its error an OnexError again, its raw bytes a Buffer (a clone is a plain Uint8Array). */
+function receivedItem(item: PostedItem): InputItem {
+  const origin = item.rawBytes === undefined ? item : { ...item, rawBytes: Buffer.from(item.rawBytes.buffer, item.rawBytes.byteOffset, item.rawBytes.byteLength) };
+  if (!("error" in origin)) return origin;
+  const { code, message, details } = origin.error;
+  return { ...origin, error: new OnexError(code as ErrorCode, message, details as OnexError["details"]) };
+}

@@ -5,8 +5,7 @@ import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { ExitCode } from "../exit-codes.js";
 import { readInputLineBatches, readNdjsonBytes, type ByteBatch, type InputItem, type InputShape } from "../message-input.js";
-import { closeOutput, loadYamlOutput, migrateBatch, type MigratedPiece, type MigrateFn } from "../migrate-batch.js";
-import { OutputBytes } from "../migrate-output-bytes.js";
+import { closeOutput, type MigratedPiece, type MigrateFn } from "../migrate-batch.js";
 import { sameFile } from "../same-file.js";
 import { BatchBuffers, MigratePool, type MigrateJobResult } from "../migrate-pool.js";
 import { OutputFile } from "../output-file.js";
@@ -28,7 +27,8 @@ export default class Migrate extends OnexCommand {
     "Data the target version cannot hold travels in `_residue`, so migrating back restores the message exactly; integers beyond 2^53 are carried digit for digit.",
     "--out and --dead-letter are written to a temporary file and moved into place when the run succeeds, so a failed run leaves no file; an existing file is replaced only with --force.",
     "The adapters are the ones generated from --schemas, exactly as `onex generate` last wrote them (ONEX_E_SDK_STALE when they are not current).",
-    "NDJSON input is read, validated and migrated on --workers threads (one per core by default), output in input order.",
+    "Messages are validated and migrated on --workers threads (one per core by default), never on the command's own thread, output in input order:",
+    "a signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) ends the run and removes its temporary files even while an escape function never returns.",
     "A bad message (not JSON, invalid for <from>, unknown type, no counterpart in <to>) is reported with its line and code;",
     "--on-error decides what happens next. The summary on stderr counts messages read, written, skipped and dead-lettered.",
     "",
@@ -54,7 +54,7 @@ export default class Migrate extends OnexCommand {
     "dead-letter": Flags.string({ description: "NDJSON file for bad messages (implies --on-error dead-letter): line, code, message and the input." }),
     format: Flags.string({ description: "Input format; auto picks YAML for .yaml/.yml files, else JSON or NDJSON by content.", options: ["auto", "json", "yaml"], default: "auto" }),
     force: Flags.boolean({ description: "Replace --out and --dead-letter files that exist.", default: false }),
-    workers: Flags.integer({ description: "Worker threads for NDJSON input (0: everything on the command's own thread, at most 64); default: one per core, at most 64.", min: 0, max: MAX_WORKERS }),
+    workers: Flags.integer({ description: "Worker threads that migrate (0 is taken as 1: transforms never run on the command's own thread, which must stay free to answer a signal; at most 64); default: one per core, at most 64.", min: 0, max: MAX_WORKERS }),
   };
 
   async run(): Promise<void> {
@@ -73,7 +73,8 @@ export default class Migrate extends OnexCommand {
     }
     const file = args.file ?? "-";
     // Integers beyond 2^53 travel as BigInt and are written back digit for digit: migrate loses nothing.
-    const workers = flags.workers ?? Math.min(availableParallelism(), MAX_WORKERS);
+    // At least one: transforms never run on the command's own thread (see migrateAll).
+    const workers = Math.max(flags.workers ?? Math.min(availableParallelism(), MAX_WORKERS), 1);
     const buffers = new BatchBuffers(workers);
     const items = readInputLineBatches({ file, format: flags.format as "auto", bigIntegers: "bigint", onTerminal: (hint) => this.logToStderr(hint), batchBuffer: (size) => buffers.input(size), unusedBatchBuffer: (buffer) => buffers.returnInput(buffer) });
 
@@ -148,35 +149,28 @@ export default class Migrate extends OnexCommand {
     try {
       // Each batch is handled synchronously and written once: per-message awaits would cost more than migrating.
       reading: for await (const batch of untilFailed(batches, () => pool, file)) {
+        // Every transform runs on a worker, never on this thread: an escape function that loops
+        // forever would hold this thread and with it the signal handlers, so SIGTERM and SIGINT
+        // were ignored and the temporary outputs left behind. Here the handlers always run, and
+        // process.exit ends the workers, a looping one too.
+        pool ??= new MigratePool(io.workers, { file, from, to, transforms: io.transformsUrl }, io.buffers);
+        if (!pool.ready) await Promise.race([pool.whenReady, pool.failed]);
         // The first message (read here: it decided the input is NDJSON) fixes the output's shape; a
         // first line holding an array keeps the output an array, which needs every message in turn.
-        // Workers are not started for an input that ends in its first batch: they would cost more than they save.
-        if (!Array.isArray(batch) && io.workers > 0 && shape === "ndjson" && (pool !== undefined || !batch.last)) {
-          pool ??= new MigratePool(io.workers, { file, from, to, transforms: io.transformsUrl }, io.buffers);
-          // Until a worker has loaded the adapters (a fair part of a second), this thread migrates the batches itself.
-          if (pool.ready) {
-            pool.submit(batch);
-            while (pool.full) if (!(await applyResult(await pool.take()))) break reading;
-            continue;
-          }
+        if (!Array.isArray(batch) && shape === "ndjson") {
+          pool.submit(batch);
+          while (pool.full) if (!(await applyResult(await pool.take()))) break reading;
+          continue;
         }
-        while (pool?.pending) if (!(await applyResult(await pool.take()))) break reading;
-        // Handed-over lines are read one at a time as they are migrated; all at once only when they are the first messages (a first line `[]`).
-        const items = Array.isArray(batch) ? batch : shape === undefined ? [...readNdjsonHere(batch, file)] : readNdjsonHere(batch, file);
-        if (Array.isArray(items)) {
-          if (items.length === 0) continue;
-          shape ??= items[0]!.shape;
-          if (shape === "yaml" || shape === "yaml-sequence") await loadYamlOutput();
-        }
-        // Handed-over lines are encoded as they are migrated, into a recycled buffer, as a worker does: a batch's text
-        // joined into one string lived through collections into the old generation, so peak RSS grew with the input.
-        const slot = Array.isArray(batch) ? undefined : io.buffers.outputSlot();
-        const output = Array.isArray(batch) ? undefined : new OutputBytes(slot === undefined ? undefined : io.buffers.outputBytes(slot), batch.bytes.length + (batch.bytes.length >> 3));
-        const pieces = migrateBatch(items, from, to, shape!, count.written, io.migrate, output);
-        // Migrated, its lines are no longer needed (dead letters were written out): the slot serves a later batch,
-        // as a worker's does, rather than a fresh 256 KiB each time (peak RSS on one thread grew with the input).
+        while (pool.pending) if (!(await applyResult(await pool.take()))) break reading;
+        // Handed-over lines before the shape is known (a first line `[]`) are read here, all at once.
+        const items = Array.isArray(batch) ? batch : [...readNdjsonHere(batch, file)];
         if (!Array.isArray(batch)) io.buffers.returnInput(batch.bytes);
-        if (!(await apply(pieces, () => slot !== undefined && io.buffers.returnOutput(io.buffers.outputs[slot]!)))) break reading;
+        if (items.length === 0) continue;
+        shape ??= items[0]!.shape;
+        // Output text is written in the order batches were submitted: this batch's pieces come back before any later one's.
+        pool.submitItems(items, shape, count.written);
+        if (!(await applyResult(await pool.take()))) break reading;
       }
       while (stoppedBy === undefined && pool?.pending) if (!(await applyResult(await pool.take()))) break;
     } finally {
