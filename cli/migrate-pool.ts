@@ -25,7 +25,18 @@ export interface MigrateWorkerSetup {
 export interface MigrateWorkerData extends MigrateWorkerSetup {
   inputs: SharedArrayBuffer[];
   outputs: SharedArrayBuffer[];
+  /** Int32 fields (PROGRESS_*) the worker updates around each message's migration, for the pool's watchdog. */
+  progress: SharedArrayBuffer;
+  /** The message time limit, in the stopped message's report. */
+  messageTimeoutMs: number;
 }
+
+/** Incremented as a message's migration starts and as it ends: odd while one runs. */
+export const PROGRESS_CALLS = 0;
+/** The job the running message is in. */
+export const PROGRESS_JOB = 1;
+/** The running message's place among the job's migrate calls (0 is its first). */
+export const PROGRESS_CALL = 2;
 
 /** One batch of NDJSON lines (whole lines, as `readInputLineBatches` hands them over). */
 export interface MigrateLinesJob {
@@ -36,6 +47,8 @@ export interface MigrateLinesJob {
   firstLine: number;
   /** The shared output slot to write the output into, when one is free. */
   output?: number;
+  /** Migrate calls (by place in the job) that ran past the time limit on a worker now ended: reported, not run again. */
+  timedOut?: number[];
 }
 
 /** An InputItem as it crosses to a worker: an error as its code, message and details (a cloned OnexError would be a plain Error). */
@@ -52,6 +65,7 @@ export interface MigrateItemsJob {
   items: PostedItem[];
   shape: InputShape;
   writtenBefore: number;
+  timedOut?: number[];
 }
 
 export type MigrateJob = MigrateLinesJob | MigrateItemsJob;
@@ -167,10 +181,29 @@ export class BatchBuffers {
  */
 const YOUNG_GENERATION_MB = 8;
 
+/** How long one message's migration may run by default (`onex migrate --message-timeout`). */
+export const DEFAULT_MESSAGE_TIMEOUT_MS = 10_000;
+
+/** A pool of migrate workers that hands back results in the order batches were submitted. */
+/** A worker of the pool, and what the command's thread knows of it. */
+interface WorkerSlot {
+  worker: Worker;
+  busy: number;
+  ready: boolean;
+  /** Jobs given to it whose result has not come back, to give to its replacement when it is ended. */
+  jobs: Map<number, MigrateJob>;
+  /** Its PROGRESS_* fields, and when PROGRESS_CALLS was last seen to change. */
+  progress: Int32Array;
+  seenCalls: number;
+  seenAt: number;
+  /** Ended by the watchdog: its exit is no failure. */
+  replaced: boolean;
+}
+
 /** A pool of migrate workers that hands back results in the order batches were submitted. */
 export class MigratePool {
-  readonly #workers: { worker: Worker; busy: number; ready: boolean }[];
-  #ready: { worker: Worker; busy: number; ready: boolean }[] = [];
+  readonly #workers: WorkerSlot[] = [];
+  #ready: WorkerSlot[] = [];
   readonly #waiting = new Map<number, { resolve: (result: MigrateJobResult) => void; reject: (error: Error) => void; bytes: Uint8Array | undefined; output: number | undefined }>();
   readonly #order: { result: Promise<MigrateJobResult>; bytes: number }[] = [];
   #bytesInFlight = 0;
@@ -184,48 +217,88 @@ export class MigratePool {
   #resolveReady!: () => void;
   /** Resolved once some worker has loaded the adapters; the command waits for it rather than migrate on its own thread. */
   readonly whenReady = new Promise<void>((resolve) => (this.#resolveReady = resolve));
+  readonly #workerData: Omit<MigrateWorkerData, "progress">;
+  readonly #watchdog: NodeJS.Timeout | undefined;
 
   constructor(
     size: number,
     setup: MigrateWorkerSetup,
     readonly buffers = new BatchBuffers(),
+    /** How long one message's migration may run before its worker is ended and the message reported (ONEX_E_TRANSFORM_UNSOUND). */
+    readonly messageTimeoutMs = DEFAULT_MESSAGE_TIMEOUT_MS,
   ) {
     // Not an unhandled rejection when nobody is waiting on it: submit and take throw the failure too.
     this.failed.catch(() => undefined);
-    const workerData: MigrateWorkerData = { ...setup, inputs: buffers.inputs, outputs: buffers.outputs };
-    this.#workers = Array.from({ length: size }, () => {
-      const slot = { worker: new Worker(new URL("./migrate-worker.js", import.meta.url), { workerData, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } }), busy: 0, ready: false };
-      slot.worker.on("message", (message: MigrateJobMessage | "ready") => {
-        if (message === "ready") {
-          slot.ready = true;
-          this.#ready = this.#workers.filter((w) => w.ready);
-          this.#resolveReady();
-          return;
-        }
-        slot.busy--;
-        const waiting = this.#waiting.get(message.id);
-        this.#waiting.delete(message.id);
-        if (waiting === undefined) return;
-        // The worker has read every line: the batch's slot serves a later batch.
-        if (waiting.bytes !== undefined) this.buffers.returnInput(waiting.bytes);
-        const output = waiting.output === undefined ? undefined : this.buffers.outputs[waiting.output]!;
-        const written = () => output && this.buffers.returnOutput(output);
-        if (message.failure !== undefined) {
-          written();
-          waiting.reject(new OnexError(ErrorCode.Internal, `a migrate worker failed: ${message.failure}`));
-          return;
-        }
-        // Output in the shared slot is read where it is: a view, not a copy.
-        const pieces = message.pieces.map((piece) => ("shared" in piece ? { text: new Uint8Array(output!, piece.shared[0], piece.shared[1] - piece.shared[0]), written: piece.written } : piece));
-        waiting.resolve({ id: message.id, pieces, written });
-      });
-      // A worker that throws outside a job, or exits, takes no more batches: were it left in the ready list, the
-      // batches given to it would be lost (a message to a gone worker is dropped) and the run would wait for them forever.
-      slot.worker.on("error", (error) => this.#fail(`a migrate worker failed: ${String(error)}`));
-      slot.worker.on("messageerror", (error) => this.#fail(`a migrate worker's message could not be read: ${String(error)}`));
-      slot.worker.on("exit", (code) => this.#fail(`a migrate worker exited (code ${code})${slot.ready ? "" : " before loading the adapters"}`));
-      return slot;
+    this.#workerData = { ...setup, inputs: buffers.inputs, outputs: buffers.outputs, messageTimeoutMs };
+    for (let i = 0; i < size; i++) this.#workers.push(this.#start());
+    // A transform (an escape function) that never returns cannot be interrupted on its own thread:
+    // its worker is ended and replaced, and the message reported; the rest of its batches go on.
+    this.#watchdog = setInterval(() => this.#watch(), Math.max(Math.min(messageTimeoutMs / 4, 1_000), 10));
+    this.#watchdog.unref();
+  }
+
+  #start(jobs = new Map<number, MigrateJob>()): WorkerSlot {
+    const progress = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+    const workerData: MigrateWorkerData = { ...this.#workerData, progress: progress.buffer as SharedArrayBuffer };
+    const slot: WorkerSlot = { worker: new Worker(new URL("./migrate-worker.js", import.meta.url), { workerData, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } }), busy: jobs.size, ready: false, jobs, progress, seenCalls: 0, seenAt: Date.now(), replaced: false };
+    slot.worker.on("message", (message: MigrateJobMessage | "ready") => {
+      if (message === "ready") {
+        slot.ready = true;
+        this.#ready = this.#workers.filter((w) => w.ready);
+        this.#resolveReady();
+        return;
+      }
+      slot.busy--;
+      slot.jobs.delete(message.id);
+      const waiting = this.#waiting.get(message.id);
+      this.#waiting.delete(message.id);
+      if (waiting === undefined) return;
+      // The worker has read every line: the batch's slot serves a later batch.
+      if (waiting.bytes !== undefined) this.buffers.returnInput(waiting.bytes);
+      const output = waiting.output === undefined ? undefined : this.buffers.outputs[waiting.output]!;
+      const written = () => output && this.buffers.returnOutput(output);
+      if (message.failure !== undefined) {
+        written();
+        waiting.reject(new OnexError(ErrorCode.Internal, `a migrate worker failed: ${message.failure}`));
+        return;
+      }
+      // Output in the shared slot is read where it is: a view, not a copy.
+      const pieces = message.pieces.map((piece) => ("shared" in piece ? { text: new Uint8Array(output!, piece.shared[0], piece.shared[1] - piece.shared[0]), written: piece.written } : piece));
+      waiting.resolve({ id: message.id, pieces, written });
     });
+    // A worker that throws outside a job, or exits, takes no more batches: were it left in the ready list, the
+    // batches given to it would be lost (a message to a gone worker is dropped) and the run would wait for them forever.
+    slot.worker.on("error", (error) => slot.replaced || this.#fail(`a migrate worker failed: ${String(error)}`));
+    slot.worker.on("messageerror", (error) => slot.replaced || this.#fail(`a migrate worker's message could not be read: ${String(error)}`));
+    slot.worker.on("exit", (code) => slot.replaced || this.#fail(`a migrate worker exited (code ${code})${slot.ready ? "" : " before loading the adapters"}`));
+    // Jobs of a worker it replaces wait in its port until it has loaded the adapters.
+    for (const job of jobs.values()) slot.worker.postMessage(job);
+    return slot;
+  }
+
+  /** Ends a worker whose message has run past the time limit; its replacement takes its jobs, the stuck message reported, not run again. */
+  #watch(): void {
+    if (this.#closing || this.#failure !== undefined) return;
+    const now = Date.now();
+    for (const [i, slot] of this.#workers.entries()) {
+      const calls = Atomics.load(slot.progress, PROGRESS_CALLS);
+      if (calls !== slot.seenCalls || slot.busy === 0) {
+        slot.seenCalls = calls;
+        slot.seenAt = now;
+        continue;
+      }
+      // Even: between messages (reading or encoding a batch), which no escape function runs in.
+      if (calls % 2 === 0 || now - slot.seenAt < this.messageTimeoutMs) continue;
+      const job = slot.jobs.get(Atomics.load(slot.progress, PROGRESS_JOB));
+      if (job === undefined) continue;
+      job.timedOut = [...(job.timedOut ?? []), Atomics.load(slot.progress, PROGRESS_CALL)];
+      slot.replaced = true;
+      void slot.worker.terminate();
+      const replacement = this.#start(slot.jobs);
+      replacement.ready = true;
+      this.#workers[i] = replacement;
+      this.#ready = this.#workers.filter((w) => w.ready);
+    }
   }
 
   /** Whether some worker has loaded the adapters and takes batches; throws once the pool has failed (even before any was ready). */
@@ -246,6 +319,7 @@ export class MigratePool {
     for (const waiting of this.#waiting.values()) waiting.reject(this.#failure);
     this.#waiting.clear();
     this.#ready = [];
+    clearInterval(this.#watchdog);
     for (const { worker } of this.#workers) void worker.terminate();
   }
 
@@ -278,7 +352,9 @@ export class MigratePool {
     const shared = this.buffers.inputSlot(bytes);
     const input = shared ?? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const job: MigrateJob = { id, input, length: bytes.byteLength, firstLine: batch.firstLine, ...(output === undefined ? {} : { output }) };
-    slot.worker.postMessage(job, shared === undefined ? [bytes.buffer as ArrayBuffer] : []);
+    slot.jobs.set(id, job);
+    // Copied, not moved, when not in a shared slot: a worker ended by the watchdog leaves its jobs to be posted again.
+    slot.worker.postMessage(job);
   }
 
   /** Hands messages read on the command's thread to the least busy ready worker (see MigrateItemsJob); only once `ready`. */
@@ -292,6 +368,7 @@ export class MigratePool {
     slot.busy++;
     const posted = items.map((item): PostedItem => ("error" in item ? { ...item, error: { code: item.error.code, message: item.error.message, details: item.error.details } } : item));
     const job: MigrateItemsJob = { id, items: posted, shape, writtenBefore };
+    slot.jobs.set(id, job);
     slot.worker.postMessage(job);
   }
 
@@ -305,6 +382,7 @@ export class MigratePool {
 
   async close(): Promise<void> {
     this.#closing = true;
+    clearInterval(this.#watchdog);
     await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
   }
 }

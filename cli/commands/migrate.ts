@@ -7,6 +7,7 @@ import { ExitCode } from "../exit-codes.js";
 import { readInputLineBatches, readNdjsonBytes, type ByteBatch, type InputItem, type InputShape } from "../message-input.js";
 import { closeOutput, type MigratedPiece, type MigrateFn } from "../migrate-batch.js";
 import { sameFile } from "../same-file.js";
+import { MAX_WAIT_MS, parseDuration } from "../duration.js";
 import { BatchBuffers, MigratePool, type MigrateJobResult } from "../migrate-pool.js";
 import { OutputFile } from "../output-file.js";
 import { printable, printableField } from "../terminal-text.js";
@@ -54,6 +55,7 @@ export default class Migrate extends OnexCommand {
     "dead-letter": Flags.string({ description: "NDJSON file for bad messages (implies --on-error dead-letter): line, code, message and the input." }),
     format: Flags.string({ description: "Input format; auto picks YAML for .yaml/.yml files, else JSON or NDJSON by content.", options: ["auto", "json", "yaml"], default: "auto" }),
     force: Flags.boolean({ description: "Replace --out and --dead-letter files that exist.", default: false }),
+    "message-timeout": Flags.string({ description: "How long one message's migration may run (an escape function that never returns): past it the worker is ended and the message reported as ONEX_E_TRANSFORM_UNSOUND, then handled as --on-error says.", default: "10s" }),
     workers: Flags.integer({ description: "Worker threads that migrate (0 is taken as 1: transforms never run on the command's own thread, which must stay free to answer a signal; at most 64); default: one per core, at most 64.", min: 0, max: MAX_WORKERS }),
   };
 
@@ -75,6 +77,7 @@ export default class Migrate extends OnexCommand {
     // Integers beyond 2^53 travel as BigInt and are written back digit for digit: migrate loses nothing.
     // At least one: transforms never run on the command's own thread (see migrateAll).
     const workers = Math.max(flags.workers ?? Math.min(availableParallelism(), MAX_WORKERS), 1);
+    const messageTimeoutMs = parseDuration(flags["message-timeout"], "message-timeout", { min: 1, max: MAX_WAIT_MS });
     const buffers = new BatchBuffers(workers);
     const items = readInputLineBatches({ file, format: flags.format as "auto", bigIntegers: "bigint", onTerminal: (hint) => this.logToStderr(hint), batchBuffer: (size) => buffers.input(size), unusedBatchBuffer: (buffer) => buffers.returnInput(buffer) });
 
@@ -99,7 +102,7 @@ export default class Migrate extends OnexCommand {
     const out = new ChunkedWriter(outFile ?? process.stdout);
     const deadLetter = deadLetterFile === undefined ? undefined : new ChunkedWriter(deadLetterFile);
     try {
-      await this.migrateAll(items, { from, to, file, onError, workers, out, deadLetter, outFile, deadLetterFile, migrate: transforms.migrate, transformsUrl: project.transformsUrl, buffers });
+      await this.migrateAll(items, { from, to, file, onError, workers, out, deadLetter, outFile, deadLetterFile, migrate: transforms.migrate, transformsUrl: project.transformsUrl, buffers, messageTimeoutMs });
     } catch (error) {
       outFile?.discard();
       deadLetterFile?.discard();
@@ -109,7 +112,7 @@ export default class Migrate extends OnexCommand {
 
   private async migrateAll(
     batches: AsyncGenerator<InputItem[] | ByteBatch>,
-    io: { from: string; to: string; file: string; onError: string; workers: number; out: ChunkedWriter; deadLetter: ChunkedWriter | undefined; outFile: OutputFile | undefined; deadLetterFile: OutputFile | undefined; migrate: MigrateFn; transformsUrl: string; buffers: BatchBuffers },
+    io: { from: string; to: string; file: string; onError: string; workers: number; out: ChunkedWriter; deadLetter: ChunkedWriter | undefined; outFile: OutputFile | undefined; deadLetterFile: OutputFile | undefined; migrate: MigrateFn; transformsUrl: string; buffers: BatchBuffers; messageTimeoutMs: number },
   ): Promise<void> {
     const { from, to, file, onError, out, deadLetter } = io;
     const count = { read: 0, written: 0, skipped: 0, deadLettered: 0 };
@@ -153,7 +156,7 @@ export default class Migrate extends OnexCommand {
         // forever would hold this thread and with it the signal handlers, so SIGTERM and SIGINT
         // were ignored and the temporary outputs left behind. Here the handlers always run, and
         // process.exit ends the workers, a looping one too.
-        pool ??= new MigratePool(io.workers, { file, from, to, transforms: io.transformsUrl }, io.buffers);
+        pool ??= new MigratePool(io.workers, { file, from, to, transforms: io.transformsUrl }, io.buffers, io.messageTimeoutMs);
         if (!pool.ready) await Promise.race([pool.whenReady, pool.failed]);
         // The first message (read here: it decided the input is NDJSON) fixes the output's shape; a
         // first line holding an array keeps the output an array, which needs every message in turn.

@@ -5,11 +5,12 @@
  * every message of a small input) were migrated on the command's thread, whose signal
  * handlers then never ran: only SIGKILL ended it, and `.out.<pid>-….tmp` files stayed.
  */
-import { spawn } from "node:child_process";
-import { readdirSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BIN, dispatch } from "../cli/cli-harness.js";
+import { ErrorCode } from "../../runtime/errors.js";
 import { runCli } from "../support/run-cli.js";
 import { copySchemas, editFile, removeTempDirs } from "../support/temp-schemas.js";
 
@@ -53,4 +54,19 @@ describe("onex migrate with an escape function that never returns", () => {
       expect(readdirSync(root)).not.toContain("out.ndjson");
     }, 60_000);
   }
+});
+
+describe("onex migrate --message-timeout", () => {
+  it("stops a message whose escape function runs past the limit and dead-letters it as ONEX_E_TRANSFORM_UNSOUND; the others are written in order", async () => {
+    const { root, schemas } = await loopingProject();
+    const input = [1, 2, 3, 4].map((n) => JSON.stringify(dispatch(n))).join("\n") + "\n";
+    const letters = join(root, "dl.ndjson");
+    const run = spawnSync(process.execPath, [BIN, "migrate", "v0.1", "v0.2", "-", "--schemas", schemas, "--dead-letter", letters, "--message-timeout", "1s"], { cwd: root, input, encoding: "utf8", timeout: 30_000 });
+    expect(run.signal).toBeNull();
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { id: string }).id)).toEqual([1, 3, 4].map((n) => dispatch(n).id));
+    expect(run.stderr).toContain(`-:2: signal.task.dispatch ${ErrorCode.TransformUnsound}: the transform v0.1 -> v0.2 of signal.task.dispatch did not finish within 1000 ms on this message`);
+    const lettered = readFileSync(letters, "utf8").trim().split("\n").map((line) => JSON.parse(line) as { line: number; code: string; input: { id: string } });
+    expect(lettered.map((l) => [l.line, l.code, l.input.id])).toEqual([[2, ErrorCode.TransformUnsound, LOOPING_ID]]);
+  }, 90_000);
 });
