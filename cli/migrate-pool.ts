@@ -184,7 +184,6 @@ const YOUNG_GENERATION_MB = 8;
 /** How long one message's migration may run by default (`onex migrate --message-timeout`). */
 export const DEFAULT_MESSAGE_TIMEOUT_MS = 10_000;
 
-/** A pool of migrate workers that hands back results in the order batches were submitted. */
 /** A worker of the pool, and what the command's thread knows of it. */
 interface WorkerSlot {
   worker: Worker;
