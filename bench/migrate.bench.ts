@@ -1,7 +1,8 @@
 /**
  * bench:migrate — 1,000,000 NDJSON messages v0.2 -> v0.1 through `onex migrate` (compiled
  * adapters, every input validated, exact JSON reader) on its worker threads (one per core)
- * and on one thread (`--workers 0`), through jq running the equivalent program
+ * and on one core (`taskset -c 0`, one worker: transforms never run on the command's own
+ * thread, which reads and writes), through jq running the equivalent program
  * (bench/migrate.jq: no validation, no exact integers), and through a Cambria-style run-time
  * lens interpreter (bench/lens-interpreter.ts: the same reader, validators, residue code and
  * writer on one thread, lenses walked per message). Then the conversion alone, compiled
@@ -60,7 +61,8 @@ function measure(label: string, command: string, args: string[], input: string, 
 }
 
 const onex = [join(ROOT, "bin/onex.js"), "migrate", "v0.2", "v0.1", "-"];
-const onexOneThread = [...onex, "--workers", "0"];
+// One core alone: the one worker and the command's thread share CPU 0.
+const onexOneCore = ["-c", "0", process.execPath, ...onex, "--workers", "1"];
 const interpreter = ["--import", "tsx", join(ROOT, "bench/lens-interpreter.ts"), join(ROOT, "schemas")];
 const jq = ["-c", "-f", join(ROOT, "bench/migrate.jq")];
 
@@ -70,7 +72,7 @@ await writeInput(sample, 1200);
 const canonical = (cmd: string, args: string[]) =>
   execFileSync("sh", ["-c", `"$0" "$@" < '${sample}' | jq -cS .`, cmd, ...args], { encoding: "utf8", maxBuffer: 1 << 26 });
 const expected = canonical(process.execPath, onex);
-for (const [label, cmd, args] of [["jq", "jq", jq], ["lens interpreter", process.execPath, interpreter], ["onex --workers 0", process.execPath, onexOneThread]] as const) {
+for (const [label, cmd, args] of [["jq", "jq", jq], ["lens interpreter", process.execPath, interpreter], ["onex on one core", "taskset", onexOneCore]] as const) {
   if (canonical(cmd, [...args]) !== expected) throw new Error(`${label} does not produce the same v0.1 messages as onex migrate`);
 }
 
@@ -83,7 +85,7 @@ console.log(`bench:migrate — ${N.toLocaleString("en")} NDJSON messages v0.2 ->
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const commands: [string, string, string[]][] = [
   [`onex migrate, ${availableParallelism()} workers`, process.execPath, onex],
-  ["onex migrate --workers 0 (one thread)", process.execPath, onexOneThread],
+  ["onex migrate, one core (taskset)", "taskset", onexOneCore],
   ["jq (bench/migrate.jq)", "jq", jq],
   ["run-time lens interpreter (one thread)", process.execPath, interpreter],
 ];
@@ -96,7 +98,7 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 const runs = perCommand.map((rs) => ({ ...rs[0]!, rate: median(rs.map((r) => r.rate)), seconds: median(rs.map((r) => r.seconds)), cpuSeconds: median(rs.map((r) => r.cpuSeconds)), peakMiB: Math.max(...rs.map((r) => r.peakMiB)) }));
 const loadAtEnd = loadavg().map((l) => l.toFixed(2)).join(", ");
-const smallRuns = [measure("onex, 1/10 input", process.execPath, onex, small, Math.floor(N / 10)), measure("onex --workers 0, 1/10 input", process.execPath, onexOneThread, small, Math.floor(N / 10))];
+const smallRuns = [measure("onex, 1/10 input", process.execPath, onex, small, Math.floor(N / 10)), measure("onex on one core, 1/10 input", "taskset", onexOneCore, small, Math.floor(N / 10))];
 
 const pad = (s: string, n: number) => s.padEnd(n);
 console.log(`${availableParallelism()} cores; median of ${ROUNDS} rounds; load average (1, 5, 15 min) ${loadAtStart} before the rounds, ${loadAtEnd} after\n`);
@@ -104,10 +106,10 @@ console.log(`${pad("", 42)}${pad("msgs/s", 12)}${pad("seconds", 10)}${pad("CPU s
 for (const r of runs) console.log(`${pad(r.label, 42)}${pad(Math.round(r.rate).toLocaleString("en"), 12)}${pad(r.seconds.toFixed(2), 10)}${pad(r.cpuSeconds.toFixed(2), 9)}${pad(Math.round(N / r.cpuSeconds).toLocaleString("en"), 13)}${r.peakMiB.toFixed(0)} MiB`);
 const [pooled, oneThread, jqRun, interpreted] = runs as [Run, Run, Run, Run];
 console.log(`\nonex (${availableParallelism()} workers) vs jq:        ${(pooled.rate / jqRun.rate).toFixed(1)}x the rate of jq (target >= 6x)`);
-console.log(`onex (one thread) vs jq:          ${(oneThread.rate / jqRun.rate).toFixed(1)}x the rate of jq (what one core reaches)`);
-console.log(`workers vs one thread:            ${(pooled.rate / oneThread.rate).toFixed(2)}x`);
-console.log(`onex (one thread) vs interpreter: ${(oneThread.rate / interpreted.rate).toFixed(2)}x the rate of the interpreter (same reader, validators and writer; the interpreter has no CLI start-up or SDK check)`);
-console.log(`onex peak RSS: ${smallRuns[0]!.peakMiB.toFixed(0)} MiB at ${Math.floor(N / 10).toLocaleString("en")} messages, ${pooled.peakMiB.toFixed(0)} MiB at ${N.toLocaleString("en")}; one thread: ${smallRuns[1]!.peakMiB.toFixed(0)} / ${oneThread.peakMiB.toFixed(0)} MiB (flat = streaming)`);
+console.log(`onex (one core) vs jq:          ${(oneThread.rate / jqRun.rate).toFixed(1)}x the rate of jq (what one core reaches)`);
+console.log(`workers vs one core:            ${(pooled.rate / oneThread.rate).toFixed(2)}x`);
+console.log(`onex (one core) vs interpreter: ${(oneThread.rate / interpreted.rate).toFixed(2)}x the rate of the interpreter (same reader, validators and writer; the interpreter has no CLI start-up or SDK check)`);
+console.log(`onex peak RSS: ${smallRuns[0]!.peakMiB.toFixed(0)} MiB at ${Math.floor(N / 10).toLocaleString("en")} messages, ${pooled.peakMiB.toFixed(0)} MiB at ${N.toLocaleString("en")}; one core: ${smallRuns[1]!.peakMiB.toFixed(0)} / ${oneThread.peakMiB.toFixed(0)} MiB (flat = streaming)`);
 
 // The conversion alone: the same messages, read and validated once, converted by each.
 const { interpretedPairs } = await import("./lens-interpreter.js");
