@@ -69,6 +69,14 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
     const one = await problems.collect(() => loadVersion(schemasDir, `v${version}`, dirname(schemasDir)));
     if (one) loaded.push(one);
   }
+  // A version's schema ids and its messages' protocol block are its schema_manifest_url's: a
+  // v0.3 copied from v0.2 with the URL left as it was published other schemas under v0.2's ids.
+  for (const [i, { model }] of loaded.entries()) {
+    const earlier = loaded.slice(0, i).find((other) => other.model.schemaManifestUrl === model.schemaManifestUrl);
+    if (earlier !== undefined) {
+      problems.add(ErrorCode.ManifestInvalid, { file: model.manifestFile }, `schema_manifest_url ${model.schemaManifestUrl} is v${earlier.model.version}'s too: give v${model.version} its own (its schema ids are built under it)`, { version: model.version, other: earlier.model.version });
+    }
+  }
   // Transforms connect adjacent versions: they can only be checked when every version loaded.
   problems.throwIfAny();
 

@@ -225,6 +225,17 @@ describe("onex generate", () => {
     expect(attributes).toMatch(/^generated\/\*\* linguist-generated=true$/m);
   });
 
+  it("a version whose schema_manifest_url is an earlier version's is ONEX_E_MANIFEST_INVALID, and nothing is written", async () => {
+    const { schemas, out } = await copySchemas();
+    // A v0.2 copied from v0.1 with the URL left as it was.
+    await editFile(join(schemas, "v0.2", "manifest.yaml"), (text) => text.replace("https://onex.dev/schemas/v0.2/manifest.yaml", "https://onex.dev/schemas/v0.1/manifest.yaml"));
+    await expect(generate({ schemasDir: schemas, outDir: out })).rejects.toMatchObject({
+      code: ErrorCode.ManifestInvalid,
+      message: expect.stringContaining("schema_manifest_url https://onex.dev/schemas/v0.1/manifest.yaml is v0.1's too: give v0.2 its own"),
+    });
+    expect(existsSync(out)).toBe(false);
+  });
+
   it("a broken template is ONEX_E_TEMPLATE", async () => {
     const { schemas, out } = await copySchemas();
     const templates = await tempDir();
