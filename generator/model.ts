@@ -77,3 +77,12 @@ export function schemaIdOf(model: VersionModel, name: string): string {
 
 /** Type names every generated SDK module declares itself (index.ts, manifest.ts, types.ts): no manifest name or nested type may take one. */
 export const SDK_TYPE_NAMES = ["MessageType", "AnyMessage", "AnyMessageData", "ProtocolBlock"] as const;
+
+const schemasByName = new WeakMap<VersionModel, ReadonlyMap<string, NamedSchema>>();
+
+/** The version's schemas by name, built once per model: examples and field tables look names up for every message, and a map built per message made a manifest of thousands of types quadratic. */
+export function schemasByNameOf(model: VersionModel): ReadonlyMap<string, NamedSchema> {
+  let map = schemasByName.get(model);
+  if (map === undefined) schemasByName.set(model, (map = new Map(model.schemas.map((s) => [s.name, s]))));
+  return map;
+}

@@ -14,7 +14,7 @@
 import fc from "fast-check";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { pathValue } from "../load-version.js";
-import type { JsonSchema, VersionModel } from "../model.js";
+import { schemasByNameOf, type JsonSchema, type VersionModel } from "../model.js";
 import { pointerSegments } from "../yaml-file.js";
 
 /** Fixed seed for pattern samples: examples must not change between runs. */
@@ -26,8 +26,8 @@ const EXAMPLE_ZONE = "zone.trusted.org";
 
 /** The example of message `name` (a message schema of `model`); `index` varies its id. */
 export function exampleMessage(model: VersionModel, name: string, index = 0): Record<string, unknown> {
-  const byName = new Map(model.schemas.map((s) => [s.name, s.schema]));
-  const root = byName.get(name);
+  const byName = schemasByNameOf(model);
+  const root = byName.get(name)?.schema;
   if (!root) throw new OnexError(ErrorCode.Internal, `example: no schema named ${name} in v${model.version}`);
   const protocolBlock = {
     version: model.version,
@@ -51,7 +51,7 @@ export function exampleMessage(model: VersionModel, name: string, index = 0): Re
   };
   const resolve = (ref: string): JsonSchema => {
     const match = /^onex:([^#]+)(?:#(.*))?$/.exec(ref);
-    const target = match ? byName.get(match[1]!) : undefined;
+    const target = match ? byName.get(match[1]!)?.schema : undefined;
     const node = target && match?.[2] ? pathValue(target, pointerSegments(match[2])) : target;
     if (!node || typeof node !== "object") throw new OnexError(ErrorCode.Internal, `example: cannot resolve $ref ${ref}`);
     return node as JsonSchema;
@@ -168,13 +168,21 @@ const PATTERN_SAMPLES = 64;
 /** References followed inside one example before it is refused (the stack would overflow long after). */
 const MAX_REF_DEPTH = 1000;
 
+/** Samples by pattern: they are drawn with a fixed seed, and a manifest of thousands of types repeats a few patterns (ids, hashes) in every one, each sampling costing milliseconds. */
+const samplesOf = new Map<string, readonly string[]>();
+
 /** Up to PATTERN_SAMPLES strings matching `pattern`; none when fast-check cannot read it (lookarounds, backreferences). */
-function patternSamples(pattern: string): string[] {
-  try {
-    return fc.sample(fc.stringMatching(new RegExp(pattern, "u"), { size: "small" }), { seed: PATTERN_SEED, numRuns: PATTERN_SAMPLES });
-  } catch {
-    return [];
+function patternSamples(pattern: string): readonly string[] {
+  let samples = samplesOf.get(pattern);
+  if (samples === undefined) {
+    try {
+      samples = fc.sample(fc.stringMatching(new RegExp(pattern, "u"), { size: "small" }), { seed: PATTERN_SEED, numRuns: PATTERN_SAMPLES });
+    } catch {
+      samples = [];
+    }
+    samplesOf.set(pattern, samples);
   }
+  return samples;
 }
 
 /** `word` repeated up to `min` characters or cut to `max`; undefined when it is empty and `min` is not. */

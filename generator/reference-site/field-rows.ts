@@ -4,7 +4,7 @@
  * and every constraint spelled out: type, required, default, bounds, format, pattern.
  */
 import { compare, pathValue } from "../load-version.js";
-import type { JsonSchema, VersionModel } from "../model.js";
+import { schemasByNameOf, type JsonSchema, type VersionModel } from "../model.js";
 import { pointerSegments } from "../yaml-file.js";
 
 export interface FieldRow {
@@ -39,7 +39,7 @@ export interface FieldTable {
 
 /** The field table of the named schema of `model`; `anchorPrefix` keeps ids unique when several tables share a page. */
 export function fieldTable(model: VersionModel, name: string, anchorPrefix = "f-"): FieldTable {
-  const byName = new Map(model.schemas.map((s) => [s.name, s]));
+  const byName = schemasByNameOf(model);
   const records = new Set<string>();
   const rows: FieldRow[] = [];
   const notes: string[] = [];
