@@ -241,6 +241,9 @@ export class MigratePool {
     const workerData: MigrateWorkerData = { ...this.#workerData, progress: progress.buffer as SharedArrayBuffer };
     const slot: WorkerSlot = { worker: new Worker(new URL("./migrate-worker.js", import.meta.url), { workerData, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } }), busy: jobs.size, ready: false, jobs, progress, seenCalls: 0, seenAt: Date.now(), replaced: false };
     slot.worker.on("message", (message: MigrateJobMessage | "ready") => {
+      // A result the worker posted as the watchdog ended it: its replacement runs the job again,
+      // and settling it here too would hand its input and output slots back while the replacement writes to them.
+      if (slot.replaced) return;
       if (message === "ready") {
         slot.ready = true;
         this.#ready = this.#workers.filter((w) => w.ready);
