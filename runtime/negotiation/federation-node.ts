@@ -22,8 +22,8 @@ import type { ControlPlane, PublishOptions, PublishReceipt, Refusal, VersionedDe
 import type { ProtocolSdk, PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
 import { findMigrationPath, migrateAlongGraph, type JsonObject, type VersionGraph } from "../transform.js";
 import type { KeyPair, KeyResolver } from "../trust/keys.js";
-import { freshOffer, type Agreement, type ProtocolBlock } from "./agreement.js";
-import { negotiate } from "./handshake.js";
+import { freshOffer, type Agreement, type ProtocolBlock, type ProtocolOffer } from "./agreement.js";
+import { handshake } from "./handshake.js";
 import { serveNegotiation, type NegotiationService } from "./negotiation-service.js";
 import { PeerBook } from "./peer-book.js";
 import type { SchemaIndex } from "./schema-index.js";
@@ -131,9 +131,9 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
    */
   async negotiate(peer: string): Promise<Agreement> {
     const offer = freshOffer(this.#service.offer, this.#options.identity, { audience: peer, nonce: randomBytes(16).toString("base64url") });
-    let agreement: Agreement;
+    let answered: { agreement: Agreement; theirs: ProtocolOffer };
     try {
-      agreement = await negotiate(this.#options.connection, offer, peer, { timeoutMs: this.#options.timeoutMs ?? 2_000, keys: this.#options.keys });
+      answered = await handshake(this.#options.connection, offer, peer, { timeoutMs: this.#options.timeoutMs ?? 2_000, keys: this.#options.keys });
     } catch (error) {
       // Recorded only when this side found the peer incompatible itself: a rejection the answer
       // states (`rejectedBy`) is outside the signed offer, and anyone answering first could state one.
@@ -143,11 +143,14 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
       }
       throw error;
     }
+    const { agreement, theirs } = answered;
     const signer = agreement.peer.signer;
     if (signer === undefined) {
       throw new OnexError(ErrorCode.NegotiationInvalid, `"${peer}" answered without an offer a trusted key signed: nothing was agreed with it`, { peer });
     }
-    this.#book.record(peer, agreement, signer);
+    // The answer's time (the peer's clock): an opening offer of its issued before it is no newer than this handshake.
+    const issuedAt = typeof theirs.issued_at === "string" ? Date.parse(theirs.issued_at) : NaN;
+    this.#book.record(peer, agreement, signer, Number.isFinite(issuedAt) ? issuedAt : undefined);
     return agreement;
   }
 

@@ -29,6 +29,11 @@ const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
  * ONEX_E_NEGOTIATION_TIMEOUT or ONEX_E_NEGOTIATION_INVALID.
  */
 export async function negotiate(nc: NatsConnection, offer: ProtocolOffer, peer: string, options: NegotiateOptions = {}): Promise<Agreement> {
+  return (await handshake(nc, offer, peer, options)).agreement;
+}
+
+/** `negotiate`, with the offer the peer answered with (a FederationNode records when it was issued). */
+export async function handshake(nc: NatsConnection, offer: ProtocolOffer, peer: string, options: NegotiateOptions = {}): Promise<{ agreement: Agreement; theirs: ProtocolOffer }> {
   // nats.js takes a request timeout of 0 or NaN as none given and waits its default second.
   checkPositive("negotiate", "timeoutMs", options.timeoutMs);
   const answer = (await requestJson(nc, negotiateSubject(peer), offer, options.timeoutMs ?? 2_000, peer)) as Record<string, unknown> | null;
@@ -42,10 +47,14 @@ export async function negotiate(nc: NatsConnection, offer: ProtocolOffer, peer: 
   const signer = offerSigner(theirs, options.keys);
   // A signed answer to a handshake that sent a nonce must echo it: a recorded answer to another handshake is not this one's.
   if (signer !== undefined && offer.nonce !== undefined && theirs.in_reply_to !== offer.nonce) {
-    throw new OnexError(ErrorCode.NegotiationInvalid, `"${peer}" answered with an offer signed for another handshake (its nonce is not this one's)`, { peer, signer });
+    const why =
+      theirs.in_reply_to === undefined && theirs.issued_at === undefined
+        ? "an offer signed once, not for this handshake: its onex is from before 5 December 2026; upgrade it"
+        : "an offer signed for another handshake (its nonce is not this one's)";
+    throw new OnexError(ErrorCode.NegotiationInvalid, `"${peer}" answered with ${why}`, { peer, signer });
   }
   try {
-    return await agreeChecked(nc, offer, theirs, answer, peer, signer, options);
+    return { agreement: await agreeChecked(nc, offer, theirs, answer, peer, signer, options), theirs };
   } catch (error) {
     // A rejected peer's verified signer stays known, so its messages can be refused too.
     if (isOnexError(error) && signer !== undefined) throw new OnexError(error.code, error.message, { ...error.details, signer }, { cause: error.cause ?? error });

@@ -11,7 +11,7 @@ import type { KeyResolver } from "../trust/keys.js";
 import { OFFER_LIMITS, agreeOnVersion, buildOffer, freshOffer, offerSigner, parseOffer, type Agreement, type OfferInput, type ProtocolBlock, type ProtocolOffer } from "./agreement.js";
 import { PeerBook } from "./peer-book.js";
 import { signRecord } from "../trust/record-signature.js";
-import { checkPeerOffer, unbacked, withChecks } from "./offer-check.js";
+import { checkPeerOffer, unbacked, withChecks, type CheckedOffer } from "./offer-check.js";
 import type { SchemaIndex } from "./schema-index.js";
 import { MAX_TIMER_MS } from "../timer.js";
 import { ReplyInbox } from "../jetstream/reply-inbox.js";
@@ -91,19 +91,11 @@ export function serveNegotiation(nc: NatsConnection, options: ServeNegotiationOp
     nc.subscribe(negotiateSubject(options.deployment), {
       callback: (error, msg) => {
         if (error) return;
-        // Each handshake waits up to probeTimeoutMs on the initiator's schemas: a flood of offers is held to a bound.
-        if (inFlight >= MAX_HANDSHAKES_IN_FLIGHT) {
-          respond(msg, json.encode(JSON.stringify(shortRejection(offer, `${MAX_HANDSHAKES_IN_FLIGHT} handshakes are in progress here: try again`))));
-          return;
-        }
-        inFlight++;
-        // answerHandshake catches what it can; this is for what it cannot (an onHandshake that throws).
-        answerHandshake(msg.data)
-          .then(
-            (answer) => respond(msg, answer),
-            () => respond(msg, json.encode(JSON.stringify(shortRejection(offer, "the handshake failed on this side")))),
-          )
-          .finally(() => inFlight--);
+        // answerHandshake catches what it can; this is for what it cannot.
+        answerHandshake(msg.data).then(
+          (answer) => respond(msg, answer),
+          () => respond(msg, json.encode(JSON.stringify(shortRejection(offer, ErrorCode.NegotiationInvalid, "the handshake failed on this side")))),
+        );
       },
     }),
   ];
@@ -115,43 +107,56 @@ export function serveNegotiation(nc: NatsConnection, options: ServeNegotiationOp
     return json.encode(JSON.stringify(signRecord<SchemasDocument>({ ...document, signer: options.identity.keyId, in_reply_to: nonce }, options.identity)));
   }
 
+  /**
+   * Answers one handshake. What needs no waiting comes first: the bounds, the offer's shape, its
+   * signature, freshness and binding. An unsigned offer (the CLI's) records nothing, so it is
+   * answered at once, as declared, without probing; a signed one has its schemas probed (up to
+   * probeTimeoutMs), at most MAX_HANDSHAKES_IN_FLIGHT at a time, and its outcome recorded. So
+   * whoever has no key cannot hold the slots trusted peers need.
+   */
   async function answerHandshake(data: Uint8Array): Promise<Uint8Array> {
     const answer: HandshakeAnswer = { kind: "onex.answer/1", offer };
     // Set once the offer is known to be its signer's own, fresh and admitted: only then is the outcome recorded.
-    let recordAs: { peer: string; signer: string; issuedAt: number } | undefined;
+    let recordAs: { peer: string; signer: string; issuedAt: number; nonce: string | undefined } | undefined;
+    let outcome: Agreement | OnexError;
     try {
       if (data.length > OFFER_LIMITS.bytes) throw new OnexError(ErrorCode.NegotiationInvalid, `the peer sent an offer of ${data.length} bytes, more than ${OFFER_LIMITS.bytes}`);
       const peer = parseOffer(JSON.parse(text.decode(data)), "the peer");
       // The answer echoes the initiator's nonce, signed: it answers this handshake and no other (a rejection too).
       if (options.identity !== undefined && peer.nonce !== undefined) answer.offer = freshOffer(offer, options.identity, { in_reply_to: peer.nonce });
       const signer = offerSigner(peer, options.keys);
+      let checked: CheckedOffer = { offer: peer, unverified: [] };
       if (signer !== undefined) {
         const issuedAt = book.takeFresh(peer, signer, options.deployment);
         book.admit(peer.deployment, signer);
-        recordAs = { peer: peer.deployment, signer, issuedAt };
+        if (inFlight >= MAX_HANDSHAKES_IN_FLIGHT) {
+          throw new OnexError(ErrorCode.NegotiationTimeout, `${MAX_HANDSHAKES_IN_FLIGHT} handshakes are in progress here: try again`, { peer: peer.deployment });
+        }
+        recordAs = { peer: peer.deployment, signer, issuedAt, nonce: peer.nonce };
+        inFlight++;
+        try {
+          checked = await checkPeerOffer(nc, peer, { timeoutMs: options.probeTimeoutMs ?? 1_000, required: false, signer: options.keys!(signer)! });
+        } finally {
+          inFlight--;
+        }
       }
-      const key = signer === undefined ? undefined : options.keys?.(signer);
-      const checked = await checkPeerOffer(nc, peer, { timeoutMs: options.probeTimeoutMs ?? 1_000, required: false, ...(key ? { signer: key } : {}) });
-      let agreed: Agreement;
       try {
-        agreed = agreeOnVersion(offer, checked.offer);
+        outcome = answer.agreement = withChecks(agreeOnVersion(offer, checked.offer), checked.unverified, signer);
       } catch (error) {
         throw unbacked(error, checked.unverified) ?? error;
       }
-      answer.agreement = withChecks(agreed, checked.unverified, signer);
     } catch (cause) {
-      const failure = isOnexError(cause) ? cause : new OnexError(ErrorCode.NegotiationInvalid, `the peer sent an unreadable offer: ${(cause as Error).message}`, {}, { cause });
-      answer.rejection = { code: failure.code, message: failure.message, details: failure.details };
-      // Refused before it was admitted (stale, another's name, a bad signature): nothing is recorded.
-      if (recordAs !== undefined) {
-        book.record(recordAs.peer, failure, recordAs.signer, recordAs.issuedAt);
-        options.onHandshake?.(recordAs.peer, failure, recordAs.signer);
-      }
-      return json.encode(JSON.stringify(answer));
+      outcome = isOnexError(cause) ? cause : new OnexError(ErrorCode.NegotiationInvalid, `the peer sent an unreadable offer: ${(cause as Error).message}`, {}, { cause });
+      answer.rejection = { code: outcome.code, message: outcome.message, details: outcome.details };
     }
-    if (recordAs !== undefined) {
-      book.record(recordAs.peer, answer.agreement, recordAs.signer, recordAs.issuedAt);
-      options.onHandshake?.(recordAs.peer, answer.agreement, recordAs.signer);
+    // Refused before it was admitted (stale, another's name, a bad signature, no slot): nothing is recorded;
+    // nor is the outcome of an offer its signer has since sent a newer one of (PeerBook.record).
+    if (recordAs !== undefined && book.record(recordAs.peer, outcome, recordAs.signer, recordAs.issuedAt, recordAs.nonce)) {
+      try {
+        options.onHandshake?.(recordAs.peer, outcome, recordAs.signer);
+      } catch {
+        // The caller's callback failing changes nothing of the answer.
+      }
     }
     return json.encode(JSON.stringify(answer));
   }
@@ -159,7 +164,7 @@ export function serveNegotiation(nc: NatsConnection, options: ServeNegotiationOp
   /** Answers `msg`; an answer larger than the connection's max_payload (a rejection repeating a large offer) goes as a short rejection. */
   function respond(msg: { respond(data: Uint8Array): boolean }, bytes: Uint8Array): void {
     try {
-      msg.respond(bytes.length <= nc.info!.max_payload ? bytes : json.encode(JSON.stringify(shortRejection(offer, `the answer (${bytes.length} bytes) is over this server's max_payload`))));
+      msg.respond(bytes.length <= nc.info!.max_payload ? bytes : json.encode(JSON.stringify(shortRejection(offer, ErrorCode.NegotiationInvalid, `the answer (${bytes.length} bytes) is over this server's max_payload`))));
     } catch {
       // The connection is closing or closed: the requester times out, as with any lost answer.
     }
@@ -190,8 +195,8 @@ function probeNonce(data: Uint8Array): string | undefined {
 }
 
 /** A rejection that repeats nothing of the peer's. */
-function shortRejection(offer: ProtocolOffer, why: string): HandshakeAnswer {
-  return { kind: "onex.answer/1", offer, rejection: { code: ErrorCode.NegotiationInvalid, message: why, details: {} } };
+function shortRejection(offer: ProtocolOffer, code: ErrorCode, why: string): HandshakeAnswer {
+  return { kind: "onex.answer/1", offer, rejection: { code, message: why, details: {} } };
 }
 
 /**

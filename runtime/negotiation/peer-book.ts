@@ -16,8 +16,8 @@ export class PeerBook {
   readonly rejections = new Map<string, OnexError>();
   readonly #keyOf = new Map<string, string>();
   readonly #deploymentOf = new Map<string, string>();
-  /** The newest `issued_at` (ms) each signer's recorded offers carried. */
-  readonly #newest = new Map<string, number>();
+  /** The newest `issued_at` (ms) of each signer's offers taken, and that offer's nonce (the same offer sent again is no newer one). */
+  readonly #newest = new Map<string, { at: number; nonce: string | undefined }>();
 
   /** The deployment a verified key id negotiated for. */
   deploymentOf(signer: string): string | undefined {
@@ -51,22 +51,34 @@ export class PeerBook {
     const refuse = (why: string): never => {
       throw new OnexError(ErrorCode.NegotiationInvalid, `the offer of "${offer.deployment}" signed by ${signer} ${why}`, { peer: offer.deployment, signer, issued_at: offer.issued_at });
     };
+    if (offer.audience === undefined && offer.nonce === undefined && offer.issued_at === undefined) {
+      refuse("carries no audience, nonce or issued_at: the peer's onex signs its offers once, not for each handshake (an onex from before 5 December 2026); upgrade it");
+    }
     if (offer.audience !== audience || offer.nonce === undefined || offer.in_reply_to !== undefined) refuse(`is not an opening offer for "${audience}"`);
     if (!Number.isFinite(issued)) refuse("carries no issued_at time");
     if (Math.abs(issued - now) > OFFER_FRESH_MS) refuse(`was issued at ${offer.issued_at}, more than ${OFFER_FRESH_MS / 60_000} minutes from this host's clock`);
-    const newest = this.#newest.get(signer) ?? -Infinity;
-    if (issued < newest) refuse(`was issued at ${offer.issued_at}, before an offer of it already taken`);
-    this.#newest.set(signer, issued);
+    const newest = this.#newest.get(signer);
+    if (newest !== undefined && (issued < newest.at || (issued === newest.at && offer.nonce === newest.nonce))) {
+      refuse(`was issued at ${offer.issued_at}, ${issued < newest.at ? "before an offer of it already taken" : "and was taken already"}`);
+    }
+    this.#newest.set(signer, { at: issued, nonce: offer.nonce });
     return issued;
   }
 
   /**
-   * Records a handshake's outcome for the peer `signer` speaks for (admitted: see `admit`).
-   * An outcome of an offer older than one its signer has since sent is not recorded (false).
+   * Records a handshake's outcome for the peer `signer` speaks for (admitted: see `admit`),
+   * from its offer issued at `issuedAt` when known (an opening offer this side took, or the
+   * answer to a handshake this side opened, which moves the newest time on too: an opening offer
+   * of the peer's recorded off the wire before it is no newer). An outcome of an offer older than
+   * one its signer has since sent is not recorded (false).
    */
-  record(deployment: string, outcome: Agreement | OnexError, signer: string, issuedAt?: number): boolean {
+  record(deployment: string, outcome: Agreement | OnexError, signer: string, issuedAt?: number, nonce?: string): boolean {
     this.admit(deployment, signer);
-    if (issuedAt !== undefined && issuedAt < (this.#newest.get(signer) ?? -Infinity)) return false;
+    const newest = this.#newest.get(signer);
+    if (issuedAt !== undefined) {
+      if (newest !== undefined && issuedAt < newest.at) return false;
+      if (newest === undefined || issuedAt > newest.at) this.#newest.set(signer, { at: issuedAt, nonce });
+    }
     this.#keyOf.set(deployment, signer);
     this.#deploymentOf.set(signer, deployment);
     if (isOnexError(outcome)) {

@@ -178,10 +178,10 @@ export function versionedPipeline(receiver: { sdk: ProtocolSdk; sources: readonl
  * that is a string were raw TypeErrors.
  */
 function checkReceiver(receiver: unknown): asserts receiver is { sdk: ProtocolSdk; sources: readonly ProtocolSdk[]; graph: VersionGraph } {
-  const usage = (what: string) => new OnexError(ErrorCode.Usage, `subscribeVersioned: ${what} (the receiver is { sdk: v0_2, sources: [v0_1], graph: versionGraph }, versionGraph from the generated transforms)`);
+  const usage = (what: string) => new OnexError(ErrorCode.Usage, `subscribeVersioned: ${what} (the receiver is { sdk, sources, graph }: the generated SDK module of the version it reads in, those of the versions it reads from, and versionGraph from the generated transforms)`);
   if (receiver === null || typeof receiver !== "object") throw usage(`the receiver must be an object, not ${describeValue(receiver)}`);
   const { sdk, sources, graph } = receiver as Record<string, unknown>;
-  if (!isSdk(sdk)) throw usage(`receiver.sdk must be a generated SDK module (import * as v0_2 from "@onex/sdk/v0.2"), not ${describeValue(sdk)}`);
+  if (!isSdk(sdk)) throw usage(`receiver.sdk must be a generated SDK module (import * as sdk from "@onex/sdk/<version>"), not ${describeValue(sdk)}`);
   if (!Array.isArray(sources)) throw usage(`receiver.sources must be an array of generated SDK modules (the versions it reads), not ${describeValue(sources)}`);
   sources.forEach((source, index) => {
     if (!isSdk(source)) throw usage(`receiver.sources[${index}] is no generated SDK module: ${describeValue(source)}`);

@@ -23,7 +23,7 @@ import { applyAllStreams, bundledIndexes, federationClient, startNode } from "./
 
 const A = "deployment-a";
 const B = "deployment-b";
-const keys = { a: generateKeyPair(), b: generateKeyPair(), other: generateKeyPair(), relayed: generateKeyPair() };
+const keys = { a: generateKeyPair(), b: generateKeyPair(), other: generateKeyPair(), relayed: generateKeyPair(), flood: generateKeyPair() };
 const trusted = Object.values(keys);
 
 let server: NatsServer;
@@ -110,16 +110,36 @@ describe("an offer that names a negotiated peer", () => {
       [new Date(Date.now() - 10 * 60_000).toISOString(), "minutes from this host's clock"],
       [undefined, "carries no issued_at"],
       ["for another deployment", `is not an opening offer for "${A}"`],
+      ["signed once", "upgrade it"],
     ] as const) {
       const offer =
         issued === undefined
           ? signRecord({ ...offerOfB({}, null), audience: A, nonce: "n", signer: keys.b.keyId }, keys.b)
           : issued === "for another deployment"
             ? offerOfB({}, keys.b, { audience: "deployment-c", nonce: "n" })
-            : offerOfB({ issued_at: issued });
+            : issued === "signed once"
+              ? // As an onex from before signed handshakes sends it: signed once, no audience, nonce or time.
+                signRecord({ ...offerOfB({}, null), signer: keys.b.keyId }, keys.b)
+              : offerOfB({ issued_at: issued });
       const answer = await ask(negotiateSubject(A), offer);
       expect(answer.rejection, why).toMatchObject({ code: ErrorCode.NegotiationInvalid, message: expect.stringContaining(why) });
     }
+    expect(agreementOfB()).toEqual(before);
+  });
+});
+
+describe("an opening offer recorded off the wire", () => {
+  it("is refused sent again, or after a handshake the other side opened since", async () => {
+    const captured = offerOfB({}, keys.b, { audience: A, nonce: "captured" });
+    expect((await ask(negotiateSubject(A), captured)).agreement).toBeDefined();
+    expect((await ask(negotiateSubject(A), captured)).rejection).toMatchObject({ code: ErrorCode.NegotiationInvalid, message: expect.stringContaining("was taken already") });
+    // B's next offer, issued just after the first and captured too, but not delivered yet.
+    const older = offerOfB({ issued_at: new Date(Date.parse(captured.issued_at!) + 1).toISOString(), speaks: bOffer.speaks.filter((v) => v.version === "0.0.9") }, keys.b, { audience: A, nonce: "older" });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // A opens a handshake with B: B's answer, issued since, is newer than both.
+    await nodeA.negotiate(B);
+    const before = agreementOfB();
+    expect((await ask(negotiateSubject(A), older)).rejection).toMatchObject({ code: ErrorCode.NegotiationInvalid, message: expect.stringContaining("before an offer of it already taken") });
     expect(agreementOfB()).toEqual(before);
   });
 });
@@ -252,15 +272,19 @@ describe("two offers of one signer", () => {
 });
 
 describe("a flood of offers", () => {
-  it("is answered at once past 64 handshakes in progress", async () => {
-    // Unsigned offers of a deployment whose probe the attacker takes and never answers: each waits out the probe timeout (1 s).
+  it("unsigned, is answered at once without a probe and holds no slot; signed, is turned away at once past 64 in progress", async () => {
+    // The attacker takes the probe of the flooding deployment and never answers it: a probed handshake waits 1 s.
     const silent = attacker.subscribe(schemasSubject("deployment-flood"), { callback: () => {} });
     await attacker.flush();
     try {
-      const answers = await Promise.all(Array.from({ length: 80 }, () => ask(negotiateSubject(A), offerOfB({ deployment: "deployment-flood" }, null))));
-      expect(answers.filter((a) => a.rejection?.message.includes("handshakes are in progress")).length).toBe(16);
+      const unsigned = await Promise.all(Array.from({ length: 80 }, () => ask(negotiateSubject(A), offerOfB({ deployment: "deployment-flood" }, null))));
+      expect(unsigned.filter((a) => a.agreement !== undefined)).toHaveLength(80);
+      const signed = await Promise.all(Array.from({ length: 80 }, (_, i) => ask(negotiateSubject(A), offerOfB({ deployment: "deployment-flood" }, keys.flood, { audience: A, nonce: `flood-${i}` }))));
+      const busy = signed.filter((a) => a.rejection?.code === ErrorCode.NegotiationTimeout && a.rejection.message.includes("handshakes are in progress"));
+      expect(busy).toHaveLength(16);
     } finally {
       silent.unsubscribe();
+      nodeA.forget("deployment-flood");
     }
   });
 });
