@@ -7,6 +7,7 @@ import { ErrorCode } from "../../runtime/errors.js";
 import type { ConnectOptions, OnexClient } from "../../runtime/jetstream/client.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { applyBundledStreams, client, makeKeys, stateUpdate } from "./fixtures.js";
+import { settledWithin } from "../support/settled-within.js";
 
 let server: NatsServer;
 const keys = makeKeys();
@@ -20,16 +21,6 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** What `promise` settles as within `ms`: "resolved", "rejected <code>" or "pending". */
-async function within(promise: Promise<unknown>, ms: number): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<string>((resolve) => (timer = setTimeout(() => resolve("pending"), ms)));
-  try {
-    return await Promise.race([promise.then(() => "resolved", (error: { code?: string }) => `rejected ${error?.code ?? error}`), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** The ONEX_E_ code `fn` fails with (synchronously or not), or the raw error's name. */
 async function codeOf(fn: () => unknown): Promise<string> {
@@ -48,8 +39,8 @@ describe("closing a client", () => {
     await c.publish(stateUpdate("n-close"));
     const first = c.close();
     const second = c.close();
-    expect(await within(Promise.all([first, second]), 5_000)).toBe("resolved");
-    expect(await within(c.close(), 1_000)).toBe("resolved");
+    expect(await settledWithin(Promise.all([first, second]), 5_000)).toBe("resolved");
+    expect(await settledWithin(c.close(), 1_000)).toBe("resolved");
   });
 });
 
@@ -58,10 +49,10 @@ describe("a closed client", () => {
     const c = await client(server.url, keys.node, [keys.node]);
     await c.close();
     const message = stateUpdate("n-after-close");
-    expect(await within(c.publish(message), 1_000)).toBe(`rejected ${ErrorCode.Usage}`);
+    expect(await settledWithin(c.publish(message), 1_000)).toBe(`rejected ${ErrorCode.Usage}`);
     // With Infinity the publish never settled and kept the process alive.
-    expect(await within(c.publish(message, { retryForMs: Infinity }), 1_000)).toBe(`rejected ${ErrorCode.Usage}`);
-    expect(await within(c.publishMany([message]), 1_000)).toBe(`rejected ${ErrorCode.Usage}`);
+    expect(await settledWithin(c.publish(message, { retryForMs: Infinity }), 1_000)).toBe(`rejected ${ErrorCode.Usage}`);
+    expect(await settledWithin(c.publishMany([message]), 1_000)).toBe(`rejected ${ErrorCode.Usage}`);
     expect(await codeOf(() => c.subscribe([v0_1.StateUpdate]))).toBe(ErrorCode.Usage);
     expect(await codeOf(() => c.subscribeVersioned({ sdk: v0_2, sources: [v0_1], graph: versionGraph }))).toBe(ErrorCode.Usage);
   });
@@ -72,9 +63,9 @@ describe("a client closed while a subscription opens", () => {
     const c = await client(server.url, keys.node, [keys.node]);
     const opening = c.subscribe([v0_1.StateUpdate], { deliver: "new" });
     const closing = c.close();
-    expect(await within(opening, 5_000)).toBe(`rejected ${ErrorCode.Usage}`);
-    expect(await within(closing, 5_000)).toBe("resolved");
-    expect(await within(c.manager(), 1_000)).toBe(`rejected ${ErrorCode.Usage}`);
+    expect(await settledWithin(opening, 5_000)).toBe(`rejected ${ErrorCode.Usage}`);
+    expect(await settledWithin(closing, 5_000)).toBe("resolved");
+    expect(await settledWithin(c.manager(), 1_000)).toBe(`rejected ${ErrorCode.Usage}`);
   });
 });
 
@@ -159,7 +150,7 @@ describe("connect's string options", () => {
   ])("%s fails at once with ONEX_E_USAGE", async (_label, extra) => {
     const attempt = client(server.url, keys.node, [keys.node], extra as Partial<ConnectOptions>);
     void attempt.then((c) => c.close(), () => undefined);
-    expect(await within(attempt, 2_000)).toBe(`rejected ${ErrorCode.Usage}`);
+    expect(await settledWithin(attempt, 2_000)).toBe(`rejected ${ErrorCode.Usage}`);
   });
 
   it("a plain inboxPrefix and name still connect", async () => {
@@ -179,9 +170,9 @@ describe("connect's trust policy", () => {
     ]) {
       const attempt = client(server.url, keys.agent, [keys.node], { policy: policy as unknown as ConnectOptions["policy"] });
       void attempt.then((c) => c.close(), () => undefined);
-      expect(await within(attempt, 2_000)).toBe(`rejected ${ErrorCode.PolicyInvalid}`);
+      expect(await settledWithin(attempt, 2_000)).toBe(`rejected ${ErrorCode.PolicyInvalid}`);
     }
-    expect(await within(client(server.url, keys.agent, [keys.node], { policy: "strict" as unknown as ConnectOptions["policy"] }), 2_000)).toBe(`rejected ${ErrorCode.Usage}`);
+    expect(await settledWithin(client(server.url, keys.agent, [keys.node], { policy: "strict" as unknown as ConnectOptions["policy"] }), 2_000)).toBe(`rejected ${ErrorCode.Usage}`);
   });
 
   it("a partial policy is completed with the defaults: a subscription under { signature: \"off\" } delivers", async () => {
@@ -198,7 +189,7 @@ describe("connect's trust policy", () => {
         }
         return "ended";
       })();
-      const outcome = await within(first.then((id) => expect(id).toBe(message.id)), 5_000);
+      const outcome = await settledWithin(first.then((id) => expect(id).toBe(message.id)), 5_000);
       await sub.stop();
       expect(outcome).toBe("resolved");
     } finally {

@@ -6,17 +6,7 @@ import { openRegistry } from "../../runtime/registry/open-registry.js";
 import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { codeOf, makeNode } from "./fixtures.js";
-
-/** What `promise` settles as within `ms`, or "pending". */
-async function within(promise: Promise<unknown>, ms: number): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<string>((resolve) => (timer = setTimeout(() => resolve("pending"), ms)));
-  try {
-    return await Promise.race([promise.then(() => "resolved", (error: { code?: string }) => `rejected ${error?.code ?? error}`), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { settledWithin } from "../support/settled-within.js";
 
 describe("closing a NATS KV registry", () => {
   let server: NatsServer;
@@ -31,8 +21,8 @@ describe("closing a NATS KV registry", () => {
     await registry.register(node.entry, node.identity);
     const first = registry.close();
     const second = registry.close();
-    expect(await within(Promise.all([first, second]), 5_000)).toBe("resolved");
-    expect(await within(registry.close(), 1_000)).toBe("resolved");
+    expect(await settledWithin(Promise.all([first, second]), 5_000)).toBe("resolved");
+    expect(await settledWithin(registry.close(), 1_000)).toBe("resolved");
   });
 
   it("keepAlive ends (resolves) when its registry is closed, without retrying the closed connection", async () => {
@@ -43,7 +33,7 @@ describe("closing a NATS KV registry", () => {
     const loop = keepAlive(registry, node, { intervalMs: 200, logger: { warn: (message) => warnings.push(message) } });
     await new Promise((resolve) => setTimeout(resolve, 300));
     await registry.close();
-    expect(await within(loop, 2_000)).toBe("resolved");
+    expect(await settledWithin(loop, 2_000)).toBe("resolved");
     expect(warnings).toEqual([]);
   });
 
@@ -99,8 +89,8 @@ describe("closing an etcd registry", () => {
     const warnings: string[] = [];
     const loop = keepAlive(registry, node, { intervalMs: 200, logger: { warn: (message) => warnings.push(message) } });
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(await within(Promise.all([registry.close(), registry.close()]), 5_000)).toBe("resolved");
-    expect(await within(loop, 2_000)).toBe("resolved");
+    expect(await settledWithin(Promise.all([registry.close(), registry.close()]), 5_000)).toBe("resolved");
+    expect(await settledWithin(loop, 2_000)).toBe("resolved");
     expect(warnings).toEqual([]);
     expect(await codeOf(() => registry.heartbeat(node.address))).toBe(ErrorCode.Usage);
   });
