@@ -26,6 +26,7 @@ import { freshOffer, type Agreement, type ProtocolBlock, type ProtocolOffer } fr
 import { handshake } from "./handshake.js";
 import { serveNegotiation, type NegotiationService } from "./negotiation-service.js";
 import { PeerBook } from "./peer-book.js";
+import { parseRfc3339 } from "../trust/rfc3339-time.js";
 import type { SchemaIndex } from "./schema-index.js";
 
 /** A generated SDK module with its protocol declaration (`import * as v0_2 from "@onex/sdk/v0.2"`). */
@@ -149,7 +150,7 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
       throw new OnexError(ErrorCode.NegotiationInvalid, `"${peer}" answered without an offer a trusted key signed: nothing was agreed with it`, { peer });
     }
     // The answer's time (the peer's clock): an opening offer of its issued before it is no newer than this handshake.
-    const issuedAt = typeof theirs.issued_at === "string" ? Date.parse(theirs.issued_at) : NaN;
+    const issuedAt = parseRfc3339(theirs.issued_at);
     this.#book.record(peer, agreement, signer, Number.isFinite(issuedAt) ? issuedAt : undefined);
     return agreement;
   }

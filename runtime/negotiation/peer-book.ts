@@ -8,6 +8,7 @@
  */
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { OFFER_FRESH_MS, type Agreement, type ProtocolOffer } from "./agreement.js";
+import { parseRfc3339 } from "../trust/rfc3339-time.js";
 
 export class PeerBook {
   /** Agreements by peer deployment. */
@@ -47,7 +48,7 @@ export class PeerBook {
    * older offer whose probe ends later must not be recorded over the newer (see `record`).
    */
   takeFresh(offer: ProtocolOffer, signer: string, audience: string, now = Date.now()): number {
-    const issued = typeof offer.issued_at === "string" && /^\d{4}-\d\d-\d\dT/.test(offer.issued_at) ? Date.parse(offer.issued_at) : NaN;
+    const issued = parseRfc3339(offer.issued_at);
     const refuse = (why: string): never => {
       throw new OnexError(ErrorCode.NegotiationInvalid, `the offer of "${offer.deployment}" signed by ${signer} ${why}`, { peer: offer.deployment, signer, issued_at: offer.issued_at });
     };
