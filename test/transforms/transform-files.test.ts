@@ -73,7 +73,7 @@ describe("a version without a transform from the one before", () => {
     await cp(join(schemas, "v0.2"), v03, { recursive: true });
     await rm(join(v03, "from-v0.1.yaml"));
     await rm(join(v03, "from-v0.1.ts"));
-    await editFile(join(v03, "manifest.yaml"), (t) => t.replace('version: "0.2"', 'version: "0.3"').replace(/compatible_with: .*/, 'compatible_with: ["0.2"]'));
+    await editFile(join(v03, "manifest.yaml"), (t) => t.replace('version: "0.2"', 'version: "0.3"').replace(/compatible_with: .*/, 'compatible_with: ["0.2"]').replace("/v0.2/manifest.yaml", "/v0.3/manifest.yaml"));
     await editFile(join(v03, "records", "protocol.yaml"), (t) => t.replace('"0.2"', '"0.3"'));
     const cli = (args: string[], input = "") => runCli([...args], { cwd: root, input });
     expect(cli(["generate"]).status).toBe(0);
