@@ -289,7 +289,7 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
    */
   #unseen(type: string, sent: string, template: string, subject: string, agreement: Agreement): PeerRefusal | undefined {
     const to = agreement.peer.version;
-    const sdk = [this.#options.sdk, ...this.#options.sources].find((s) => s.version === to);
+    const sdk = this.#sdkOf(to);
     const cls = sdk !== undefined && Object.hasOwn(sdk.messageClasses, type) ? sdk.messageClasses[type] : undefined;
     // A missing counterpart is refusalFor's to report; an SDK this node does not hold cannot be judged.
     if (cls === undefined) return undefined;
@@ -306,10 +306,15 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
     }
   }
 
+  /** The SDK of `version` among this node's own and its sources. */
+  #sdkOf(version: string): ProtocolSdk | undefined {
+    return [this.#options.sdk, ...this.#options.sources].find((s) => s.version === version);
+  }
+
   /** `message` in version `to`, through the generated adapters (itself when already there). */
   #convert(message: PublishableMessage, from: string, to: string): PublishableMessage {
     if (from === to) return message;
-    const sdk = [this.#options.sdk, ...this.#options.sources].find((s) => s.version === to);
+    const sdk = this.#sdkOf(to);
     const cls = sdk?.messageClasses[message.type];
     if (cls === undefined) throw new OnexError(ErrorCode.NoCounterpart, `message type "${message.type}" has no class in v${to}, the version agreed for this peer`, { type: message.type, from, to });
     const data = migrateAlongGraph(this.#options.graph, (message as unknown as { toJSON(): JsonObject }).toJSON(), from, to);
