@@ -84,7 +84,10 @@ export interface FetchOptions {
   selfPeerId?: string;
   /** Requests in flight to one peer, at most (default 4). */
   maxInFlightPerPeer?: number;
-  /** Requests in flight overall, at most (default 16): bounds memory to this many pieces. */
+  /**
+   * Pieces in flight overall, at most (default 16). A piece whose peer sends nothing for 2 s is
+   * asked of a second peer too, so memory holds twice this many pieces at most.
+   */
   maxInFlight?: number;
   /** One piece request, at most (default 30 s). */
   requestTimeoutMs?: number;
@@ -145,6 +148,20 @@ const SEEDER_DEFER_MS = 500;
 /** How long a piece only busy downloaders hold waits for them before it is taken from a seeder. */
 const DOWNLOADER_WAIT_MS = 2_000;
 const TICK_MS = 100;
+/** How long a piece's request waits for a first byte before the piece is asked of another peer too (#hedge); longer when the last pieces' first bytes were slow. */
+const HEDGE_AFTER_MS = 2_000;
+const FIRST_BYTE_SAMPLES = 32;
+
+/** A piece being asked for (Fetch #inFlight). */
+interface Asked {
+  /** The peer first asked, and when. */
+  readonly peer: PeerState;
+  readonly since: number;
+  /** A 200's body has started arriving on one of its requests. */
+  receiving: boolean;
+  /** Requests on their way: 1, or 2 once #hedge asked a second peer. */
+  requests: number;
+}
 /** How often each directory is asked for the artifact's peers. */
 const DIRECTORY_INTERVAL_MS = 250;
 /** A directory lookup that has not answered in this long no longer holds the next one back. */
@@ -187,7 +204,10 @@ class Fetch {
   readonly #store: PieceStore;
   /** Keyed by peer id, and the key that announced it when the directory says (PeerInfo `signer`). */
   readonly #peers = new Map<string, PeerState>();
-  readonly #inFlight = new Set<number>();
+  /** The pieces being asked for: whom first, since when, whether a body is arriving, and by how many requests (two once hedged, #hedge). */
+  readonly #inFlight = new Map<number, Asked>();
+  /** How long the last pieces' requests waited for their first byte, newest last (FIRST_BYTE_SAMPLES of them). */
+  readonly #firstByteMs: number[] = [];
   /** Per key: the peers it announced that have not delivered a piece yet, taken together (#hasRoom). */
   readonly #untried = new Map<string, { inFlight: number; failures: number; backoffUntil: number }>();
   /**
@@ -386,11 +406,13 @@ class Fetch {
   /** Starts requests for the rarest missing pieces on peers with room. */
   #schedule(): void {
     const maxTotal = this.#o.maxInFlight ?? 16;
-    if (this.#inFlight.size >= maxTotal) return;
     const now = Date.now();
     const usable = [...this.#peers.values()].filter((p) => !p.dropped && p.have !== undefined && p.backoffUntil <= now);
     if (usable.length === 0) return;
     const perPeer = this.#o.maxInFlightPerPeer ?? 4;
+    // Before the limit is checked: pieces held by peers that never answer may be all of it.
+    this.#hedge(usable, perPeer, now);
+    if (this.#inFlight.size >= maxTotal) return;
     if (this.#worthWalking(usable, perPeer)) {
       this.#picker.forEachRarest(
         // Only pieces some peer with room holds: a pass skips those only busy peers hold eight at a time.
@@ -412,6 +434,41 @@ class Fetch {
   }
 
   /**
+   * Asks a second peer for each piece whose request has had no byte of its body for
+   * #hedgeAfterMs (a peer that accepts connections and never answers: a frozen process, a
+   * host gone quiet, a hostile peer), when another peer with room holds it. Whichever answers
+   * first is kept; the other request runs on to its timeout, holding its peer's slot and the
+   * piece's place in `maxInFlight`, so memory stays bounded by twice that many pieces. Before,
+   * such pieces waited out the whole request timeout (30 s) before they were asked elsewhere.
+   * The peer that left the piece waiting counts as failing once (#failed), so a peer that
+   * never answers is backed off as one that refuses connections is, not asked for more.
+   */
+  #hedge(usable: PeerState[], perPeer: number, now: number): void {
+    let after: number | undefined;
+    for (const [piece, asked] of this.#inFlight) {
+      if (asked.requests > 1 || asked.receiving) continue;
+      after ??= this.#hedgeAfterMs();
+      if (now - asked.since < after) continue;
+      const peer = this.#peerFor(piece, usable.filter((p) => p !== asked.peer), perPeer, now);
+      if (peer === undefined) continue;
+      this.#failed(asked.peer);
+      this.#request(peer, piece);
+    }
+  }
+
+  /**
+   * How long a request may wait for its first byte before its piece is asked of another peer
+   * too: HEDGE_AFTER_MS, or four times the median wait of the last pieces if longer (a seeder
+   * whose uplink is capped queues its uploads, and its first bytes come late for all alike).
+   */
+  #hedgeAfterMs(): number {
+    const samples = this.#firstByteMs;
+    if (samples.length === 0) return HEDGE_AFTER_MS;
+    const median = [...samples].sort((a, b) => a - b)[samples.length >> 1]!;
+    return Math.max(HEDGE_AFTER_MS, 4 * median);
+  }
+
+  /**
    * Whether a pass may still find a piece to ask for: some usable peer with room holds a piece
    * this fetch lacks, has not refused, and is not already asking another peer for. Without it, a
    * pass walked the rest of the order whenever the peers holding the missing pieces were full
@@ -421,7 +478,7 @@ class Fetch {
     for (const peer of usable) {
       if (!this.#hasRoom(peer, perPeer) || peer.wanted === 0) continue;
       let askedElsewhere = 0;
-      for (const piece of this.#inFlight) if (peer.have!.has(piece) && !peer.refused.has(piece)) askedElsewhere++;
+      for (const piece of this.#inFlight.keys()) if (peer.have!.has(piece) && !peer.refused.has(piece)) askedElsewhere++;
       if (peer.wanted > askedElsewhere) return true;
     }
     return false;
@@ -546,7 +603,9 @@ class Fetch {
 
   #request(peer: PeerState, piece: number): void {
     peer.inFlight++;
-    this.#inFlight.add(piece);
+    const asked = this.#inFlight.get(piece);
+    if (asked === undefined) this.#inFlight.set(piece, { peer, since: Date.now(), receiving: false, requests: 1 });
+    else asked.requests++;
     const untried = this.#untriedOf(peer);
     if (untried !== undefined) untried.inFlight++;
     const request = this.#exchange(peer, piece, untried);
@@ -565,9 +624,14 @@ class Fetch {
     const incarnation = peer.incarnation;
     const probe = peer.refused.has(piece);
     let receiving = false;
+    const asked = Date.now();
     const onBody = () => {
       receiving = true;
       this.#receiving++;
+      const state = this.#inFlight.get(piece);
+      if (state !== undefined) state.receiving = true;
+      this.#firstByteMs.push(Date.now() - asked);
+      if (this.#firstByteMs.length > FIRST_BYTE_SAMPLES) this.#firstByteMs.shift();
     };
     try {
       const url = `${peer.endpoint}/v1/artifacts/${rootHex(this.#store.descriptor.root_hash)}/pieces/${piece}`;
@@ -599,7 +663,8 @@ class Fetch {
       if (receiving) this.#receiving--;
       if (untried !== undefined) untried.inFlight--;
       peer.inFlight--;
-      this.#inFlight.delete(piece);
+      const state = this.#inFlight.get(piece);
+      if (state !== undefined && --state.requests === 0) this.#inFlight.delete(piece);
       this.#poke();
     }
   }

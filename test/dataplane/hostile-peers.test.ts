@@ -135,6 +135,27 @@ describe("a fetch among hostile peers", () => {
     }
   }, 25_000);
 
+  it("a peer that accepts connections and never answers (a frozen process) holds its pieces until they are asked of another peer, not for the request timeout", async () => {
+    const frozen = createServer((socket) => socket.on("error", () => undefined));
+    await new Promise<void>((resolve) => frozen.listen(0, "127.0.0.1", resolve));
+    hostile.push(frozen);
+    const all = Bitfield.full(descriptor.pieces.length);
+    const store = await PieceStore.open(descriptor, join(work.dir, "frozen.bin"));
+    try {
+      // Listed first, so its four requests go out first. Waited for until the request
+      // timeout (10 minutes here), its pieces would run the fetch into the test's timeout.
+      const result = await fetchArtifact({
+        store,
+        peers: { peersOf: () => [{ peerId: "frozen", endpoint: `http://127.0.0.1:${(frozen.address() as { port: number }).port}`, have: all }, { peerId: "seeder", endpoint: seeder.url, have: all }] },
+        requestTimeoutMs: 600_000,
+      });
+      expect(result.bytesByPeer.seeder).toBe(descriptor.size);
+      expect(result.fetchedPieces).toBe(descriptor.pieces.length);
+    } finally {
+      await store.close();
+    }
+  }, 30_000);
+
   it("a fetch that hears only 429s stalls with ONEX_E_ARTIFACT_INCOMPLETE instead of asking forever", async () => {
     // Enough pieces, and answers slow enough (50 ms), that some piece not deferred after its 429 is
     // always there to ask for, and a request is nearly always in flight.
