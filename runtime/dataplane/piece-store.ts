@@ -95,6 +95,7 @@ export class PieceStore implements PieceSource {
         throw new OnexError(ErrorCode.PieceCorrupt, `${path} exists and is not this artifact (${existing.size} bytes, the artifact ${descriptor.size}); move it away or fetch into another path`, { file: path });
       }
       await verifyWholeFile(descriptor, path);
+      await removeFinishedLeftovers(path);
       return new PieceStore(descriptor, path, Bitfield.full(count), await open(path, "r"), true);
     }
     checkCompanionNames(path);
@@ -302,6 +303,27 @@ async function publishFile(partial: string, path: string): Promise<void> {
   }
   // OUT is in place: a partial name left behind (a second link to the same file) is only clutter.
   await rm(partial).catch(() => undefined);
+}
+
+/**
+ * A fetch stopped (killed, crashed) after putting OUT in place and before removing the names
+ * beside it leaves `OUT.partial` as a second link to OUT, its record and its lock. Once OUT is
+ * found whole, they are removed, under the lock (a fetch still finishing holds it, and does
+ * this itself); before, they stayed beside OUT for good. A partial file that is not OUT is
+ * another download's, and stays.
+ */
+async function removeFinishedLeftovers(path: string): Promise<void> {
+  const partial = PieceStore.partialPathOf(path);
+  const [out, left] = await Promise.all([stat(path), lstat(partial).catch(() => undefined)]);
+  if (left === undefined || left.ino !== out.ino || left.dev !== out.dev) return;
+  const lock = await takeDownloadLock(PieceStore.lockPathOf(path), path).catch(() => undefined);
+  if (lock === undefined) return;
+  try {
+    await rm(partial, { force: true });
+    await rm(PieceStore.recordPathOf(path), { force: true });
+  } finally {
+    await lock.release();
+  }
 }
 
 /** Re-hashes every piece of the file at `path`; ONEX_E_PIECE_CORRUPT or ONEX_E_ARTIFACT_INCOMPLETE when it is not the artifact. */

@@ -153,18 +153,40 @@ describe("piece store writes", () => {
     await Promise.all([again.close(), seeded.close()]);
   });
 
+  it("a fetch killed after putting OUT in place leaves its partial name, record and lock beside it: the next open of OUT removes them, and leaves a partial file that is not OUT", async () => {
+    const descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: MB }, generateKeyPair());
+    const dir = join(work.dir, "killed-after-link");
+    await mkdir(dir);
+    const out = join(dir, "out.bin");
+    // The state that kill leaves: OUT and OUT.partial two links to the whole artifact, the record, and a dead process's lock.
+    await writeFile(out, await readFile(file));
+    await link(out, PieceStore.partialPathOf(out));
+    await writeFile(PieceStore.recordPathOf(out), "{}");
+    await writeFile(PieceStore.lockPathOf(out), `${spawnSync("true").pid!}\n`);
+    const store = await PieceStore.open(descriptor, out);
+    await store.finished();
+    await store.close();
+    expect(await readdir(dir)).toEqual(["out.bin"]);
+    expect((await readFile(out)).equals(await readFile(file))).toBe(true);
+    // Another file at the partial name (another download's) stays.
+    await writeFile(PieceStore.partialPathOf(out), "another download\n");
+    await (await PieceStore.open(descriptor, out)).close();
+    expect((await readdir(dir)).sort()).toEqual(["out.bin", "out.bin.partial"]);
+  });
+
   it("two processes opening one OUT at the same instant: one holds it, the other is refused, with no lock or a dead process's lock there before", async () => {
     const descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: MB }, generateKeyPair());
     const dir = join(work.dir, "racing");
     await mkdir(dir);
-    // Each opens the store at the agreed instant and holds it a moment (the built runtime, as the CLI runs it).
+    // Each opens the store when told to and holds it a moment (the built runtime, as the CLI runs it).
     const child = join(dir, "open.mjs");
     const runtime = fileURLToPath(new URL("../../runtime/dist/dataplane/index.js", import.meta.url));
     await writeFile(
       child,
       `const { PieceStore } = await import(${JSON.stringify(runtime)});
-      const [out, at] = process.argv.slice(2);
-      while (Date.now() < Number(at));
+      const [out] = process.argv.slice(2);
+      console.log("ready");
+      await new Promise((r) => process.stdin.once("data", r));
       try { const store = await PieceStore.open(JSON.parse(process.env.DESCRIPTOR), out); console.log("held"); await new Promise((r) => setTimeout(r, 300)); await store.close(); }
       catch (error) { console.log(error.code); }`,
     );
