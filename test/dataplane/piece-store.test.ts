@@ -8,7 +8,7 @@
  * are never written through.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { link, lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -195,15 +195,19 @@ describe("piece store writes", () => {
     for (let round = 0; round < 12; round++) {
       const out = join(dir, `out${round}.bin`);
       if (round % 2 === 1) await writeFile(PieceStore.lockPathOf(out), `${gone}\n`);
-      const at = String(Date.now() + 400);
-      const open = () =>
-        new Promise<string>((resolve) => {
-          const proc = spawn(process.execPath, [child, out, at], { env: { ...process.env, DESCRIPTOR: JSON.stringify(descriptor) } });
-          let said = "";
-          proc.stdout.on("data", (d: Buffer) => (said += d));
-          proc.on("exit", () => resolve(said.trim()));
-        });
-      outcomes.push((await Promise.all([open(), open()])).sort());
+      // Both are told to go once both are loaded: a start-up slower than the other's hold (a busy machine) would let both hold it in turn.
+      const procs = [0, 1].map(() => spawn(process.execPath, [child, out], { env: { ...process.env, DESCRIPTOR: JSON.stringify(descriptor) } }));
+      const said = procs.map((proc) => {
+        let text = "";
+        proc.stdout.on("data", (d: Buffer) => (text += d));
+        return {
+          ready: new Promise<void>((resolve) => proc.stdout.on("data", () => text.includes("ready") && resolve())),
+          exit: new Promise<string>((resolve) => proc.on("exit", () => resolve(text.replace("ready", "").trim()))),
+        };
+      });
+      await Promise.all(said.map((s) => s.ready));
+      for (const proc of procs) proc.stdin.end("go\n");
+      outcomes.push((await Promise.all(said.map((s) => s.exit))).sort());
     }
     expect(outcomes).toEqual(Array(12).fill(["ONEX_E_WRITE_FAILED", "held"]));
     expect((await readdir(dir)).filter((name) => name.includes("lock"))).toEqual([]);
