@@ -76,6 +76,8 @@ export { compareVersions } from "./version-order.js";
 export { declaredVersionOf, envelopeLayoutOf, envelopeLayouts, type EnvelopeLayout } from "./trust/envelope.js";
 // Moving a message between versions along the generated transforms (what `onex migrate` and `onex check` run).
 export { findMigrationPath, jsonEqual, migrateAlongGraph, runTransformStep, type JsonObject, type VersionGraph } from "./transform.js";
+// The runtime's services (health watcher, router, swarm) in a version that reshaped a payload they build.
+export { convertingSdk, type ConvertVia, type ServiceSdk } from "./service-messages.js";
 // Loading a CommonJS dependency from ESM the same way under Node, bundlers and vitest.
 export { commonJsDefault } from "./commonjs.js";
 export { parseJson, parseJsonWithLines, stringifyJson, MAX_JSON_DEPTH, type BigIntegerMode, type JsonParseOptions, type ParsedJson } from "./json-text.js";

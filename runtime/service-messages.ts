@@ -6,10 +6,14 @@
  * string, or as `{message, code}`); the version's own validator picks the shape that version
  * has. Nothing here names a version: a new version that keeps one of the shapes works as is,
  * and an SDK without a needed type, or whose payload fits none of the shapes, is refused with
- * ONEX_E_SDK_MISMATCH.
+ * ONEX_E_SDK_MISMATCH — unless it comes through `convertingSdk`: then such a message is built
+ * in another version the service knows and converted by the generated transforms, the
+ * protocol team's own account of how the shapes differ, and what the service reads is
+ * converted back to that version.
  */
 import { ErrorCode, OnexError, isOnexError } from "./errors.js";
 import type { ProtocolSdk, PublishableMessage, TransportMessageClass } from "./protocol-sdk.js";
+import { migrateAlongGraph, findMigrationPath, type VersionGraph } from "./transform.js";
 import { envelopeSourceFields, type EnvelopeSource } from "./trust/envelope.js";
 
 const STRUCTURAL_RULES = new Set(["required", "additionalProperties", "type", "unevaluatedProperties"]);
@@ -19,9 +23,33 @@ export interface BuildingMessageClass extends TransportMessageClass {
   create(input: object): PublishableMessage;
 }
 
-/** A generated SDK module as a service uses it (`import * as v0_2 from "@onex/sdk/v0.2"`). */
+/** A generated SDK module as a service uses it (`import * as v0_2 from "@onex/sdk/v0.2"`), or one `convertingSdk` returns. */
 export interface ServiceSdk extends ProtocolSdk {
   readonly messageClasses: Readonly<Record<string, BuildingMessageClass>>;
+  /** Set by `convertingSdk`. */
+  readonly via?: ConvertVia;
+}
+
+/** The version a service falls back on for a version whose payloads it cannot build, and the transforms between them. */
+export interface ConvertVia {
+  /** An SDK of a version whose payloads the service builds (`import * as v0_2 from "@onex/sdk/v0.2"`). */
+  readonly sdk: ServiceSdk;
+  /** The generated version graph (`versionGraph` from `@onex/sdk/transforms`), joining `sdk`'s version and the target's. */
+  readonly graph: VersionGraph;
+}
+
+/**
+ * `sdk` for the runtime's services (the health watcher, the router, the swarm) in a version
+ * that reshaped a payload they build: a message whose payload takes none of the shapes a
+ * service knows is built in `via.sdk`'s version and converted to `sdk`'s by the generated
+ * transforms, and the messages a service reads are converted to `via.sdk`'s version first.
+ * Throws ONEX_E_USAGE when `via.sdk` is `sdk`'s own version and ONEX_E_NO_PATH when no
+ * transforms join the two versions.
+ */
+export function convertingSdk(sdk: ServiceSdk, via: ConvertVia): ServiceSdk {
+  if (via.sdk.version === sdk.version) throw new OnexError(ErrorCode.Usage, `convertingSdk: the SDK to build through is v${sdk.version} itself; give it a version whose payloads the services build`, { version: sdk.version });
+  findMigrationPath(via.graph, via.sdk.version, sdk.version);
+  return { ...sdk, via };
 }
 
 /** The trust block a service fills in before its client signs. */
@@ -39,6 +67,9 @@ export class MessageBuilder {
   readonly #service: string;
   // The shape the version accepted last time: a version's payload shape does not change between messages.
   #shape = 0;
+  // With convertingSdk: the same type in the version to build through, and whether this version took none of the shapes.
+  readonly #via: MessageBuilder | undefined;
+  #converting = false;
 
   /** Throws ONEX_E_SDK_MISMATCH when the SDK has no message type `type`. */
   constructor(sdk: ServiceSdk, type: string, service: string) {
@@ -49,6 +80,17 @@ export class MessageBuilder {
     this.cls = cls;
     this.#sdk = sdk;
     this.#service = service;
+    this.#via = sdk.via === undefined ? undefined : new MessageBuilder(sdk.via.sdk, type, service);
+  }
+
+  /**
+   * `message`, a received message of this type, in the version the service reads: converted to
+   * the version to build through with convertingSdk (throws what the transforms throw, such as
+   * ONEX_E_NO_COUNTERPART), else as it is.
+   */
+  read(message: object): object {
+    const via = this.#sdk.via;
+    return via === undefined ? message : migrateAlongGraph(via.graph, toData(message), this.#sdk.version, via.sdk.version);
   }
 
   /**
@@ -57,6 +99,7 @@ export class MessageBuilder {
    * itself when the envelope (say, a trust level the version does not have) is at fault.
    */
   build(source: EnvelopeSource, trust: TrustInit, payloads: readonly object[]): PublishableMessage {
+    if (this.#converting) return this.#convert(source, trust, payloads);
     const envelope = { ...envelopeSourceFields(this.#sdk.envelope, source), trust };
     const order = [this.#shape, ...payloads.keys()].filter((i, at, all) => i < payloads.length && all.indexOf(i) === at);
     let first: OnexError | undefined;
@@ -75,6 +118,11 @@ export class MessageBuilder {
         first ??= error;
       }
     }
+    if (this.#via !== undefined) {
+      const message = this.#convert(source, trust, payloads);
+      this.#converting = true;
+      return message;
+    }
     throw new OnexError(
       ErrorCode.SdkMismatch,
       `${this.#service} cannot build a v${this.#sdk.version} "${this.cls.type}": none of the ${payloads.length} payload shape(s) it knows fits that version's schema (${first?.message ?? "no shape offered"})`,
@@ -82,4 +130,17 @@ export class MessageBuilder {
       { cause: first },
     );
   }
+
+  /** Built in the version to build through, then converted to this one by the generated transforms. */
+  #convert(source: EnvelopeSource, trust: TrustInit, payloads: readonly object[]): PublishableMessage {
+    const via = this.#sdk.via!;
+    const built = this.#via!.build(source, trust, payloads);
+    return this.cls.parse(migrateAlongGraph(via.graph, toData(built), via.sdk.version, this.#sdk.version)) as PublishableMessage;
+  }
+}
+
+/** A message's data: a generated instance's `toJSON()`, or the object itself. */
+function toData(message: object): unknown {
+  const toJSON = (message as { toJSON?: unknown }).toJSON;
+  return typeof toJSON === "function" ? (toJSON as () => unknown).call(message) : message;
 }

@@ -332,9 +332,13 @@ export class Swarm implements PeerDirectory {
     }
   }
 
-  #handle(message: { type: string; payload: unknown }, signer: string | undefined): void {
+  #handle(delivered: { type: string; payload: unknown }, signer: string | undefined): void {
     // Where the creation time is depends on the version: its generated envelope layout says.
-    const at = createdAtOf(envelopeData(message));
+    const at = createdAtOf(envelopeData(delivered));
+    // In the version the swarm reads (another one, when its SDK came through convertingSdk).
+    const builder = [this.#announced, this.#have, this.#request].find((b) => b.cls.type === delivered.type);
+    if (builder === undefined) return;
+    const message = builder.read(delivered) as { type: string; payload: unknown };
     if (message.type === this.#announced.cls.type) {
       const p = message.payload as AnnouncedPayload;
       const verdict = judgeDescriptor(p.descriptor, { publishers: this.#o.publishers, zone: this.#o.zone, ...(this.#o.logger ? { logger: { warn: (t, d) => this.#o.logger!.warn(t, d) } } : {}) }, this.#o.policy ?? DATA_PLANE_TRUST_POLICY);
