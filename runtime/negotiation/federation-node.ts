@@ -59,6 +59,14 @@ export interface FederationNodeOptions<S extends NegotiatingSdk = NegotiatingSdk
   keys: KeyResolver;
   /** Handshake timeout; default 2 s, more than 0. */
   timeoutMs?: number;
+  /**
+   * Deployments bound to their keys ahead of any handshake (deployment name -> key id), as
+   * ssh's known_hosts binds hosts: no other trusted key may negotiate for those names, even
+   * first. Others bind on first use, unless `knownPeersOnly`.
+   */
+  knownPeers?: Readonly<Record<string, string>>;
+  /** Only the deployments of `knownPeers` may negotiate with this one (default false). */
+  knownPeersOnly?: boolean;
 }
 
 /** A peer that will not receive a published message, and why. */
@@ -80,10 +88,11 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
   readonly #options: FederationNodeOptions<S>;
   readonly #service: NegotiationService;
   /** Both directions' handshakes, recorded only from fresh offers a trusted key signed (see PeerBook). */
-  readonly #book = new PeerBook();
+  readonly #book: PeerBook;
 
   private constructor(options: FederationNodeOptions<S>) {
     this.#options = options;
+    this.#book = new PeerBook(options.knownPeers, options.knownPeersOnly);
     this.#service = serveNegotiation(options.connection, {
       deployment: options.deployment,
       protocol: options.sdk.protocolBlock(),

@@ -3,11 +3,13 @@
  * the peer's offer was signed by a trusted key and fresh. Anyone who can publish on a
  * negotiation subject can send an offer, and an offer names its deployment itself; so a
  * deployment name is bound to the first key that negotiated for it, and a key to the first
- * deployment it negotiated for, and neither binding is replaced while the book lives. An
+ * deployment it negotiated for, and neither binding is replaced while the book lives. Bindings
+ * given ahead (`known`, a known_hosts for deployments) hold from the start, so no other key can
+ * claim those names first, and with `knownOnly` no other deployment is admitted at all. An
  * unsigned offer (`onex negotiate`'s) is answered and changes nothing.
  */
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
-import { OFFER_FRESH_MS, type Agreement, type ProtocolOffer } from "./agreement.js";
+import { OFFER_FRESH_MS, OFFER_LIMITS, type Agreement, type ProtocolOffer } from "./agreement.js";
 import { parseRfc3339 } from "../trust/rfc3339-time.js";
 
 export class PeerBook {
@@ -19,10 +21,39 @@ export class PeerBook {
   readonly #deploymentOf = new Map<string, string>();
   /** The newest `issued_at` (ms) of each signer's offers taken, and that offer's nonce (the same offer sent again is no newer one). */
   readonly #newest = new Map<string, { at: number; nonce: string | undefined }>();
+  /** The bindings given ahead, both ways; `forget` leaves them. */
+  readonly #knownKeyOf: ReadonlyMap<string, string>;
+  readonly #knownDeploymentOf: ReadonlyMap<string, string>;
+  readonly #knownOnly: boolean;
+
+  /**
+   * `known`: deployment name -> the key id that alone speaks for it. Throws ONEX_E_USAGE for a
+   * name no offer may carry, a key id that is no string, or a key given for two deployments.
+   */
+  constructor(known: Readonly<Record<string, string>> = {}, knownOnly = false) {
+    const usage = (why: string): never => {
+      throw new OnexError(ErrorCode.Usage, `knownPeers: ${why}`, {});
+    };
+    if (typeof known !== "object" || known === null) usage("give an object of deployment name -> key id");
+    if (typeof knownOnly !== "boolean") usage("knownPeersOnly is true or false");
+    const keyOf = new Map<string, string>();
+    const deploymentOf = new Map<string, string>();
+    for (const [deployment, key] of Object.entries(known)) {
+      if (deployment === "" || deployment.length > OFFER_LIMITS.deploymentChars) usage(`"${deployment.slice(0, 40)}" is no deployment name (1 to ${OFFER_LIMITS.deploymentChars} characters)`);
+      if (typeof key !== "string" || key === "") usage(`the key of "${deployment}" is no key id`);
+      const other = deploymentOf.get(key);
+      if (other !== undefined) usage(`key ${key} is given for "${other}" and "${deployment}"; a key speaks for one deployment`);
+      keyOf.set(deployment, key);
+      deploymentOf.set(key, deployment);
+    }
+    this.#knownKeyOf = keyOf;
+    this.#knownDeploymentOf = deploymentOf;
+    this.#knownOnly = knownOnly;
+  }
 
   /** The deployment a verified key id negotiated for. */
   deploymentOf(signer: string): string | undefined {
-    return this.#deploymentOf.get(signer);
+    return this.#deploymentOf.get(signer) ?? this.#knownDeploymentOf.get(signer);
   }
 
   /**
@@ -30,11 +61,14 @@ export class PeerBook {
    * deployment is bound to no other key, and the key to no other deployment.
    */
   admit(deployment: string, signer: string): void {
-    const key = this.#keyOf.get(deployment);
+    if (this.#knownOnly && !this.#knownKeyOf.has(deployment)) {
+      throw new OnexError(ErrorCode.NegotiationInvalid, `"${deployment}" is not among the known peers, and only they may negotiate here`, { peer: deployment, signer });
+    }
+    const key = this.#knownKeyOf.get(deployment) ?? this.#keyOf.get(deployment);
     if (key !== undefined && key !== signer) {
       throw new OnexError(ErrorCode.NegotiationInvalid, `"${deployment}" negotiated with key ${key}; an offer signed by ${signer} cannot speak for it`, { peer: deployment, signer, boundTo: key });
     }
-    const bound = this.#deploymentOf.get(signer);
+    const bound = this.deploymentOf(signer);
     if (bound !== undefined && bound !== deployment) {
       throw new OnexError(ErrorCode.NegotiationInvalid, `key ${signer} negotiated for "${bound}" and cannot speak for "${deployment}" too`, { peer: deployment, signer, boundTo: bound });
     }
@@ -92,7 +126,7 @@ export class PeerBook {
     return true;
   }
 
-  /** Forgets `deployment`: its outcome and its key's binding (a deployment that rotated its key negotiates afresh). */
+  /** Forgets `deployment`: its outcome and its key's binding (a deployment that rotated its key negotiates afresh), but for a binding given ahead. */
   forget(deployment: string): void {
     const key = this.#keyOf.get(deployment);
     if (key !== undefined) {

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../runtime/errors.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
 import { OFFER_LIMITS, freshOffer, type HandshakeRole, type ProtocolOffer } from "../../runtime/negotiation/agreement.js";
-import type { FederationNode } from "../../runtime/negotiation/federation-node.js";
+import type { FederationNode, FederationNodeOptions } from "../../runtime/negotiation/federation-node.js";
 import { negotiateSubject, schemasSubject, type HandshakeAnswer, type SchemasDocument } from "../../runtime/negotiation/negotiation-service.js";
 import { probe } from "../../runtime/negotiation/probe.js";
 import type { SchemaIndex } from "../../runtime/negotiation/schema-index.js";
@@ -299,6 +299,50 @@ describe("a peer that rotated its key", () => {
     nodeA.forget(B);
     await nodeB.negotiate(A);
     expect(agreementOfB()?.peer.signer).toBe(keys.b.keyId);
+  });
+});
+
+describe("a deployment known ahead (knownPeers)", () => {
+  const C = "deployment-c";
+  const started: FederationNode[] = [];
+  afterAll(async () => {
+    for (const node of started) await node.stop();
+  });
+  // Each node its own trusted key: B binds a key to the one deployment it negotiated for.
+  const startC = async (deployment: string, options: Partial<FederationNodeOptions>, key = keys.relayed) => {
+    const client = await federationClient(server.url, key, trusted);
+    clients.push(client);
+    const node = await startNode(client, deployment, "0.2", indexes, key, trusted, options);
+    started.push(node);
+    return node;
+  };
+
+  it("cannot be claimed by another trusted key, even first; its own key negotiates, and forget does not release it", async () => {
+    const nodeC = await startC(C, { knownPeers: { [B]: keys.b.keyId } });
+    // Another key the nodes trust speaks for B before B ever negotiated with C: bound on first use, it would hold B's name.
+    const squat = await ask(negotiateSubject(C), offerOfB({}, keys.other, { audience: C, nonce: "squat-1" }));
+    expect(squat.rejection).toMatchObject({ code: ErrorCode.NegotiationInvalid, message: expect.stringContaining(keys.b.keyId) });
+    expect(nodeC.agreements.get(B)).toBeUndefined();
+    expect(await nodeB.negotiate(C)).toMatchObject({ version: "0.1" });
+    expect(nodeC.agreements.get(B)?.peer.signer).toBe(keys.b.keyId);
+    nodeC.forget(B);
+    expect((await ask(negotiateSubject(C), offerOfB({}, keys.other, { audience: C, nonce: "squat-2" }))).rejection?.code).toBe(ErrorCode.NegotiationInvalid);
+    expect(nodeC.agreements.get(B)).toBeUndefined();
+  });
+
+  it("with knownPeersOnly, no other deployment negotiates, signed by a trusted key or not", async () => {
+    const nodeD = await startC("deployment-d", { knownPeers: { [B]: keys.b.keyId }, knownPeersOnly: true }, keys.flood);
+    const stranger = await ask(negotiateSubject("deployment-d"), offerOfB({ deployment: "deployment-x" }, keys.other, { audience: "deployment-d", nonce: "x-1" }));
+    expect(stranger.rejection).toMatchObject({ code: ErrorCode.NegotiationInvalid, message: expect.stringContaining("not among the known peers") });
+    expect([...nodeD.agreements.keys()]).toEqual([]);
+    expect(await nodeB.negotiate("deployment-d")).toMatchObject({ version: "0.1" });
+    expect([...nodeD.agreements.keys()]).toEqual([B]);
+  });
+
+  it("is refused up front as ONEX_E_USAGE when it is no map of names to key ids", async () => {
+    for (const knownPeers of [{ [B]: 5 }, { "": keys.b.keyId }, { [B]: keys.b.keyId, [C]: keys.b.keyId }, null]) {
+      await expect(startC("deployment-e", { knownPeers: knownPeers as never })).rejects.toMatchObject({ code: ErrorCode.Usage });
+    }
   });
 });
 

@@ -7,7 +7,7 @@ import { connect, type OnexClient } from "../../runtime/jetstream/client.js";
 import { applyStreams, planStreams } from "../../runtime/jetstream/streams.js";
 import type { DeliverFrom } from "../../runtime/control-plane.js";
 import type { Refusal, VersionedDelivery, VersionedSubscription } from "../../runtime/control-plane.js";
-import { FederationNode } from "../../runtime/negotiation/federation-node.js";
+import { FederationNode, type FederationNodeOptions } from "../../runtime/negotiation/federation-node.js";
 import { readSchemaIndex, type SchemaIndex } from "../../runtime/negotiation/schema-index.js";
 import { keyRing, type KeyPair } from "../../runtime/trust/keys.js";
 import { PROJECT_ROOT } from "../support/temp-schemas.js";
@@ -34,8 +34,9 @@ export function federationClient(url: string, identity: KeyPair, trusted: KeyPai
 }
 
 /** A federation node running `version`, reading every bundled version; its offers are signed with `identity`, peers' verified with `trusted`. */
-export function startNode(client: OnexClient, deployment: string, version: string, indexes: SchemaIndex[], identity: KeyPair, trusted: KeyPair[]): Promise<FederationNode> {
+export function startNode(client: OnexClient, deployment: string, version: string, indexes: SchemaIndex[], identity: KeyPair, trusted: KeyPair[], options: Partial<FederationNodeOptions> = {}): Promise<FederationNode> {
   return FederationNode.start({
+    ...options,
     client,
     connection: client.nc,
     deployment,
