@@ -37,6 +37,7 @@ export const CODEGEN_V1_SYMBOLS = {
   jsonEqual: "value",
   migrateAlongGraph: "value",
   runTransformStep: "value",
+  validStepInput: "value",
   Dropped: "type",
   JsonObject: "type",
   LensContext: "type",

@@ -24,6 +24,7 @@ export {
   jsonEqual,
   migrateAlongGraph,
   runTransformStep,
+  validStepInput,
   type Dropped,
   type JsonObject,
   type LensContext,

@@ -83,6 +83,19 @@ export type Direction = "up" | "down";
 
 const NO_DATA: Dropped = Object.freeze({}) as Dropped;
 
+/**
+ * `message`, checked valid in the version a step of `pair` reads in `direction`: what a
+ * generated typed adapter (`migrateV0_2ToV0_1.taskDispatch(message)`) runs before the step. A
+ * step checks only the members of its output it did not pass on as they were, so an invalid
+ * input member (an `id` of 5, an empty list the step reads one item of) came out as an invalid
+ * or shorter message and no error. Throws ONEX_E_VALIDATION.
+ */
+export function validStepInput(message: JsonObject, pair: TransformPair, direction: Direction): JsonObject {
+  const source = direction === "up" ? pair.older : pair.newer;
+  assertValid(source.validate, message, { version: source.version, type: pair.type, schemaId: pair.type });
+  return message;
+}
+
 /** Runs one adjacent step over a whole message (fields and residue); the input is not modified. */
 export function runTransformStep(message: JsonObject, pair: TransformPair, direction: Direction): JsonObject {
   // Adapters copy what they change and never write to their input, so a message without

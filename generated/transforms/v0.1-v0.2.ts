@@ -4,7 +4,7 @@
 // Straight-line adapters between v0.1 and v0.2, compiled from the lenses in
 // schemas/v0.2/from-v0.1.yaml. The upgrade applies them as written, the downgrade reversed; the runtime only
 // packs and unpacks the residue (see docs/transforms.md).
-import { jsonEqual, runTransformStep, type Dropped, type JsonObject, type LensContext, type TransformPair } from "@onex/runtime/codegen-v1";
+import { jsonEqual, runTransformStep, validStepInput, type Dropped, type JsonObject, type LensContext, type TransformPair } from "@onex/runtime/codegen-v1";
 import { protocolBlock as olderProtocol } from "../v0.1/manifest.js";
 import type * as Older from "../v0.1/types.js";
 import * as olderValidators from "../v0.1/validators.js";
@@ -454,36 +454,36 @@ const TASK_DISPATCH: TransformPair = {
   down: downTaskDispatch,
 };
 
-/** Upgrades, v0.1 -> v0.2, one per message type both versions have. Inputs must be valid; residue makes each a bijection. */
+/** Upgrades, v0.1 -> v0.2, one per message type both versions have. Each validates its input (ONEX_E_VALIDATION); residue makes each a bijection. */
 export const migrateV0_1ToV0_2 = {
   /** `event.agent.started` v0.1 -> v0.2. */
-  agentStarted: (message: Older.AgentStarted): Newer.AgentStarted => runTransformStep(message as unknown as JsonObject, AGENT_STARTED, "up") as unknown as Newer.AgentStarted,
+  agentStarted: (message: Older.AgentStarted): Newer.AgentStarted => runTransformStep(validStepInput(message as unknown as JsonObject, AGENT_STARTED, "up"), AGENT_STARTED, "up") as unknown as Newer.AgentStarted,
   /** `event.node.failed` v0.1 -> v0.2. */
-  nodeFailed: (message: Older.NodeFailed): Newer.NodeFailed => runTransformStep(message as unknown as JsonObject, NODE_FAILED, "up") as unknown as Newer.NodeFailed,
+  nodeFailed: (message: Older.NodeFailed): Newer.NodeFailed => runTransformStep(validStepInput(message as unknown as JsonObject, NODE_FAILED, "up"), NODE_FAILED, "up") as unknown as Newer.NodeFailed,
   /** `event.node.register` v0.1 -> v0.2. */
-  nodeRegister: (message: Older.NodeRegister): Newer.NodeRegister => runTransformStep(message as unknown as JsonObject, NODE_REGISTER, "up") as unknown as Newer.NodeRegister,
+  nodeRegister: (message: Older.NodeRegister): Newer.NodeRegister => runTransformStep(validStepInput(message as unknown as JsonObject, NODE_REGISTER, "up"), NODE_REGISTER, "up") as unknown as Newer.NodeRegister,
   /** `signal.result.ready` v0.1 -> v0.2. */
-  resultReady: (message: Older.ResultReady): Newer.ResultReady => runTransformStep(message as unknown as JsonObject, RESULT_READY, "up") as unknown as Newer.ResultReady,
+  resultReady: (message: Older.ResultReady): Newer.ResultReady => runTransformStep(validStepInput(message as unknown as JsonObject, RESULT_READY, "up"), RESULT_READY, "up") as unknown as Newer.ResultReady,
   /** `signal.state.update` v0.1 -> v0.2. */
-  stateUpdate: (message: Older.StateUpdate): Newer.StateUpdate => runTransformStep(message as unknown as JsonObject, STATE_UPDATE, "up") as unknown as Newer.StateUpdate,
+  stateUpdate: (message: Older.StateUpdate): Newer.StateUpdate => runTransformStep(validStepInput(message as unknown as JsonObject, STATE_UPDATE, "up"), STATE_UPDATE, "up") as unknown as Newer.StateUpdate,
   /** `signal.task.dispatch` v0.1 -> v0.2. */
-  taskDispatch: (message: Older.TaskDispatch): Newer.TaskDispatch => runTransformStep(message as unknown as JsonObject, TASK_DISPATCH, "up") as unknown as Newer.TaskDispatch,
+  taskDispatch: (message: Older.TaskDispatch): Newer.TaskDispatch => runTransformStep(validStepInput(message as unknown as JsonObject, TASK_DISPATCH, "up"), TASK_DISPATCH, "up") as unknown as Newer.TaskDispatch,
 } as const;
 
-/** Downgrades, v0.2 -> v0.1, one per message type both versions have. Inputs must be valid; residue makes each a bijection. */
+/** Downgrades, v0.2 -> v0.1, one per message type both versions have. Each validates its input (ONEX_E_VALIDATION); residue makes each a bijection. */
 export const migrateV0_2ToV0_1 = {
   /** `event.agent.started` v0.2 -> v0.1. */
-  agentStarted: (message: Newer.AgentStarted): Older.AgentStarted => runTransformStep(message as unknown as JsonObject, AGENT_STARTED, "down") as unknown as Older.AgentStarted,
+  agentStarted: (message: Newer.AgentStarted): Older.AgentStarted => runTransformStep(validStepInput(message as unknown as JsonObject, AGENT_STARTED, "down"), AGENT_STARTED, "down") as unknown as Older.AgentStarted,
   /** `event.node.failed` v0.2 -> v0.1. */
-  nodeFailed: (message: Newer.NodeFailed): Older.NodeFailed => runTransformStep(message as unknown as JsonObject, NODE_FAILED, "down") as unknown as Older.NodeFailed,
+  nodeFailed: (message: Newer.NodeFailed): Older.NodeFailed => runTransformStep(validStepInput(message as unknown as JsonObject, NODE_FAILED, "down"), NODE_FAILED, "down") as unknown as Older.NodeFailed,
   /** `event.node.register` v0.2 -> v0.1. */
-  nodeRegister: (message: Newer.NodeRegister): Older.NodeRegister => runTransformStep(message as unknown as JsonObject, NODE_REGISTER, "down") as unknown as Older.NodeRegister,
+  nodeRegister: (message: Newer.NodeRegister): Older.NodeRegister => runTransformStep(validStepInput(message as unknown as JsonObject, NODE_REGISTER, "down"), NODE_REGISTER, "down") as unknown as Older.NodeRegister,
   /** `signal.result.ready` v0.2 -> v0.1. */
-  resultReady: (message: Newer.ResultReady): Older.ResultReady => runTransformStep(message as unknown as JsonObject, RESULT_READY, "down") as unknown as Older.ResultReady,
+  resultReady: (message: Newer.ResultReady): Older.ResultReady => runTransformStep(validStepInput(message as unknown as JsonObject, RESULT_READY, "down"), RESULT_READY, "down") as unknown as Older.ResultReady,
   /** `signal.state.update` v0.2 -> v0.1. */
-  stateUpdate: (message: Newer.StateUpdate): Older.StateUpdate => runTransformStep(message as unknown as JsonObject, STATE_UPDATE, "down") as unknown as Older.StateUpdate,
+  stateUpdate: (message: Newer.StateUpdate): Older.StateUpdate => runTransformStep(validStepInput(message as unknown as JsonObject, STATE_UPDATE, "down"), STATE_UPDATE, "down") as unknown as Older.StateUpdate,
   /** `signal.task.dispatch` v0.2 -> v0.1. */
-  taskDispatch: (message: Newer.TaskDispatch): Older.TaskDispatch => runTransformStep(message as unknown as JsonObject, TASK_DISPATCH, "down") as unknown as Older.TaskDispatch,
+  taskDispatch: (message: Newer.TaskDispatch): Older.TaskDispatch => runTransformStep(validStepInput(message as unknown as JsonObject, TASK_DISPATCH, "down"), TASK_DISPATCH, "down") as unknown as Older.TaskDispatch,
 } as const;
 
 /** Both directions of every shared message type, by type (what the version graph runs). */
