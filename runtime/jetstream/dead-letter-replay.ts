@@ -16,7 +16,7 @@ import type { KeyResolver } from "../trust/keys.js";
 import { judge, trustPolicy } from "../trust/policy.js";
 import { digestOf, isLetterSubject, letterZoneToken, type DeadLetter } from "./dead-letter.js";
 import { OnexHeader } from "./headers.js";
-import { publishError } from "./publish-errors.js";
+import { isUnanswered, publishError } from "./publish-errors.js";
 import { storedMessage, withRetry } from "./with-retry.js";
 import { UNSCOPED_LETTER_ZONE } from "./streams.js";
 
@@ -106,8 +106,8 @@ export async function replayDeadLetter(js: JetStreamClient, plan: ReplayPlan): P
   try {
     // An acknowledgement that does not come is waited for again with the same id: a publish stored
     // whose acknowledgement was lost is stored once (within the stream's duplicate window). No
-    // stream for the subject ("no responders") is said at once.
-    const ack = await withRetry(() => js.publish(plan.target, plan.data, { headers: h, msgID: id }), /timeout/i);
+    // stream for the subject ("no responders"), a refusal or a closed connection is said at once.
+    const ack = await withRetry(() => js.publish(plan.target, plan.data, { headers: h, msgID: id }), isUnanswered);
     return { stream: ack.stream, sequence: ack.seq };
   } catch (error) {
     throw publishError(error, plan.target, id);

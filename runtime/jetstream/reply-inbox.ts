@@ -9,10 +9,12 @@
  * Failures read as nats.js's do, so `publishError` types them the same way: a timeout says
  * "timeout", a subject nothing listens on "no responders" (the server's 503 status), a subject
  * the identity may not publish on the server's "Permissions Violation" (matched to the oldest
- * request on that subject, as nats.js matches it), and a closed connection "connection closed".
+ * request on that subject, as nats.js matches it), and a closed connection "connection closed";
+ * each is an error of nats.js's class for it (TimeoutError, NoRespondersError, PermissionViolationError,
+ * ClosedConnectionError), which is what publishError reads.
  */
 import { randomFillSync } from "node:crypto";
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { ClosedConnectionError, createInbox, NoRespondersError, TimeoutError, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { after, type Timer } from "../timer.js";
 import { readableHeaders } from "./headers.js";
 
@@ -40,7 +42,7 @@ export class ReplyInbox {
   constructor(nc: NatsConnection, inboxPrefix?: string) {
     this.#nc = nc;
     this.#inboxPrefix = inboxPrefix;
-    void nc.closed().then(() => this.#rejectAll(new Error("connection closed")));
+    void nc.closed().then(() => this.#rejectAll(closedError()));
     void this.#watchPermissionErrors();
   }
 
@@ -48,14 +50,14 @@ export class ReplyInbox {
   request(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number): Promise<Msg> {
     return new Promise<Msg>((resolve, reject) => {
       if (this.#nc.isClosed()) {
-        reject(new Error("connection closed"));
+        reject(closedError());
         return;
       }
       const replyPrefix = this.#subscribe();
       const token = randomToken();
       const timer = after(timeoutMs, () => {
         this.#pending.delete(token);
-        reject(new Error(`timeout: no reply on ${subject} within ${timeoutMs} ms`));
+        reject(withMessage(new TimeoutError(), `timeout: no reply on ${subject} within ${timeoutMs} ms`));
       });
       this.#pending.set(token, { subject, resolve, reject, timer });
       try {
@@ -86,7 +88,7 @@ export class ReplyInbox {
     const pending = this.#settle(reply.subject.slice(prefix.length));
     if (pending === undefined) return;
     // Headers nats.js cannot read (readableHeaders) are no status: thrown here, in a subscription's callback, they would stop the connection reading.
-    if (reply.data.length === 0 && readableHeaders(() => reply.headers)?.code === 503) pending.reject(new Error(`no responders on ${pending.subject}`));
+    if (reply.data.length === 0 && readableHeaders(() => reply.headers)?.code === 503) pending.reject(withMessage(new NoRespondersError(pending.subject), `no responders on ${pending.subject}`));
     else pending.resolve(reply);
   }
 
@@ -120,6 +122,16 @@ export class ReplyInbox {
   #rejectAll(error: Error): void {
     for (const token of [...this.#pending.keys()]) this.#settle(token)?.reject(error);
   }
+}
+
+function closedError(): Error {
+  return withMessage(new ClosedConnectionError(), "connection closed");
+}
+
+/** One of nats.js's errors, saying what this inbox has always said. */
+function withMessage<E extends Error>(error: E, message: string): E {
+  error.message = message;
+  return error;
 }
 
 // A request's token is 96 random bits, not a counter: a reply subject travels with the message, so a

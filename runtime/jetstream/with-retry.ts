@@ -22,15 +22,17 @@ const RETRY_WINDOW_MS = 30_000;
 
 /**
  * While a cluster elects a new stream leader (or a server restarts), JetStream requests time out
- * for a few seconds; those are retried, for RETRY_WINDOW_MS. `retried` narrows what counts as unanswered.
+ * for a few seconds; those are retried, for RETRY_WINDOW_MS. `retried` narrows what counts as unanswered
+ * (a pattern of the error's message, or a test of the error).
  */
-export async function withRetry<T>(fn: () => Promise<T>, retried: RegExp = UNANSWERED): Promise<T> {
+export async function withRetry<T>(fn: () => Promise<T>, retried: RegExp | ((error: unknown) => boolean) = UNANSWERED): Promise<T> {
   const deadline = Date.now() + RETRY_WINDOW_MS;
   for (;;) {
     try {
       return await fn();
     } catch (error) {
-      if (retried.test((error as Error).message) && Date.now() < deadline) {
+      const unanswered = typeof retried === "function" ? retried(error) : retried.test((error as Error)?.message);
+      if (unanswered && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 250));
         continue;
       }
