@@ -7,6 +7,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { ErrorCode, OnexError } from "../errors.js";
 import { checkObject, checkPositive, checkWhole, describeValue } from "../option-check.js";
 import type { MessageClass } from "../message.js";
+import { toMillis } from "../trust/envelope.js";
 import { publicKeyTextOf, type KeyPair, type KeyResolver } from "../trust/keys.js";
 import { DEFAULT_TRUST_POLICY, trustPolicy, type JudgeContext, type TrustPolicy } from "../trust/policy.js";
 import { signMessage } from "../trust/sign-message.js";
@@ -106,6 +107,26 @@ function connectPolicy(policy: TrustPolicy | undefined): TrustPolicy {
   return trustPolicy(policy as unknown as Record<string, string>);
 }
 
+/**
+ * The rest of the judge context, checked here as the policy is: plain JavaScript's `zone: 5` was
+ * taken, and every message then failed zone_match (dead-lettered as ONEX_E_ZONE_MISMATCH); a
+ * `keyOfEntity`, `grants`, `replay` or `logger` of the wrong kind failed each message with a
+ * TypeError (ONEX_E_INTERNAL), and a `now` that is no time ended the subscription at its first.
+ */
+function checkTrust(trust: ConnectOptions["trust"]): void {
+  checkObject("connect", "trust", trust);
+  if (trust === undefined) return;
+  const { zone, now, keyOfEntity, grants, replay, logger } = trust as Record<string, unknown>;
+  const wrong = (name: string, what: string, value: unknown) => new OnexError(ErrorCode.Usage, `connect: trust.${name} must be ${what}, not ${describeValue(value)}`);
+  if (zone !== undefined && (typeof zone !== "string" || zone === "")) throw wrong("zone", "the receiving zone's name (a non-empty string)", zone);
+  if (now !== undefined) toMillis(now as Date | number, "connect: trust.now");
+  if (keyOfEntity !== undefined && typeof keyOfEntity !== "function") throw wrong("keyOfEntity", "a function from an entity id to its key id", keyOfEntity);
+  const hasMethod = (value: unknown, method: string) => value !== null && typeof value === "object" && typeof (value as Record<string, unknown>)[method] === "function";
+  if (grants !== undefined && !hasMethod(grants, "authorize")) throw wrong("grants", "a GrantBook (new GrantBook(...))", grants);
+  if (replay !== undefined && !hasMethod(replay, "accept")) throw wrong("replay", "a replay guard (new ReplayGuard())", replay);
+  if (logger !== undefined && !hasMethod(logger, "warn")) throw wrong("logger", "an object with a warn(message, details) method, like console", logger);
+}
+
 /** Connects to NATS and returns the onex client. */
 export async function connect(options: ConnectOptions): Promise<OnexClient> {
   if (options === null || typeof options !== "object") throw new OnexError(ErrorCode.Usage, "connect: give the options (servers, identity, keys)");
@@ -119,6 +140,7 @@ export async function connect(options: ConnectOptions): Promise<OnexClient> {
   if (typeof options.keys !== "function") throw new OnexError(ErrorCode.Usage, "connect: keys must be a key resolver (keyRing([...]))");
   checkConnectStrings(options);
   connectPolicy(options.policy);
+  checkTrust(options.trust);
   let nc: NatsConnection;
   try {
     nc = await natsConnect({

@@ -21,6 +21,10 @@ const outcome = (options: unknown) => connect(options as never).then(
 );
 
 describe("connect's options", () => {
+  it("a whole trust context gets as far as connecting", async () => {
+    expect(await outcome({ ...good, trust: { zone: "zone.a", now: Date.now(), keyOfEntity: () => undefined, logger: console } })).toBe(ErrorCode.ConnectionFailed);
+  });
+
   it("an unreachable server with good options is ONEX_E_CONNECTION", async () => {
     expect(await outcome(good)).toBe(ErrorCode.ConnectionFailed);
   });
@@ -35,6 +39,15 @@ describe("connect's options", () => {
     ["no identity", { ...good, identity: undefined }],
     ["an identity that is a public key", { ...good, identity: identity.publicKey }],
     ["a key ring that is no resolver", { ...good, keys: [identity.publicKey] }],
+    // The judge context: each was taken, and failed every message (zone_match, or a TypeError as ONEX_E_INTERNAL).
+    ["a trust that is no object", { ...good, trust: "zone.a" }],
+    ["a trust zone that is a number", { ...good, trust: { zone: 5 } }],
+    ["an empty trust zone", { ...good, trust: { zone: "" } }],
+    ["a trust now that is no time", { ...good, trust: { now: "yesterday" } }],
+    ["a keyOfEntity that is no function", { ...good, trust: { keyOfEntity: { "n-1": "k" } } }],
+    ["grants that are no GrantBook", { ...good, trust: { grants: [] } }],
+    ["a replay guard without accept", { ...good, trust: { replay: {} } }],
+    ["a logger without warn", { ...good, trust: { logger: () => undefined } }],
   ])("%s is ONEX_E_USAGE", async (_name, options) => {
     expect(await outcome(options)).toBe(ErrorCode.Usage);
   });
