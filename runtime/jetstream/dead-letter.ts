@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager, JsMsg, StoredMsg } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
-import { checkWhole } from "../option-check.js";
+import { checkWhole, describeValue } from "../option-check.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { OnexHeader, readableHeaders } from "./headers.js";
 import { DEAD_LETTER_SUBJECTS, UNSCOPED_LETTER_ZONE } from "./streams.js";
@@ -154,6 +154,8 @@ export async function deadLetterStreams(jsm: JetStreamManager): Promise<string[]
 
 /** The dead-letter stream that holds the letters of `zone` (undefined: of unscoped subscriptions). */
 export async function deadLetterStreamOf(jsm: JetStreamManager, zone: string | undefined): Promise<string> {
+  // A zone of 5 (plain JavaScript) was ONEX_E_SUBJECT_TOKEN, which says a string is no valid token.
+  if (zone !== undefined && typeof zone !== "string") throw new OnexError(ErrorCode.Usage, `the dead letters' zone must be a string, not ${describeValue(zone)}`);
   const subject = deadLetterSubject(zone, "_", "_");
   return lookUpStream(
     () => jsm.streams.find(subject),
@@ -178,6 +180,7 @@ export async function listDeadLetters(jsm: JetStreamManager, query: LetterQuery 
   // A sequence of NaN listed nothing (no sequence is at least NaN), as did a limit of NaN; 0 keeps its meaning, the first letter.
   checkWhole("listDeadLetters", "fromSequence", query.fromSequence, { min: 0 });
   checkWhole("listDeadLetters", "limit", query.limit, { infinity: true });
+  if (query.stream !== undefined && typeof query.stream !== "string") throw new OnexError(ErrorCode.Usage, `listDeadLetters: stream must be a stream name, not ${describeValue(query.stream)}`);
   const streams = query.stream !== undefined ? [query.stream] : query.zone !== undefined ? [await deadLetterStreamOf(jsm, query.zone)] : await deadLetterStreams(jsm);
   const out: DeadLetter[] = [];
   for (const stream of streams) {

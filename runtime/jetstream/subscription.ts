@@ -24,7 +24,7 @@ import { deadLetter } from "./dead-letter.js";
 import { OnexHeader, readableHeaders } from "./headers.js";
 import { streamNameOf, zoneStreamNameOf } from "./streams.js";
 import { forgetOldest } from "../forget-oldest.js";
-import { checkWhole, describeValue } from "../option-check.js";
+import { checkObject, checkWhole, describeValue } from "../option-check.js";
 
 /** What a subscription needs of its client. */
 export interface SubscriptionTransport {
@@ -75,8 +75,26 @@ function wholeOption(name: string, value: number, max?: number): number {
   return value;
 }
 
+/**
+ * The subject filters' types, from plain JavaScript: a `zone` of 5 or an `entityId` of 42 was
+ * ONEX_E_SUBJECT_TOKEN, which says the value is no valid token, where it is no string at all; a
+ * `filter` of "n-1" was spread into params "0", "1", "2", and a `filter` of null subscribed to
+ * every source. ONEX_E_SUBJECT_TOKEN stays for a string that cannot be a token ("").
+ */
+function checkSourceFilters(options: VersionedSubscribeOptions): void {
+  for (const field of ["zone", "entityType", "entityId"] as const) {
+    const value: unknown = options[field];
+    if (value !== undefined && typeof value !== "string") throw new OnexError(ErrorCode.Usage, `subscribe: ${field} must be a string, not ${describeValue(value)}`);
+  }
+  checkObject("subscribe", "filter", options.filter);
+  for (const [param, value] of Object.entries(options.filter ?? {}) as [string, unknown][]) {
+    if (typeof value !== "string") throw new OnexError(ErrorCode.Usage, `subscribe: filter.${param} must be a string, not ${describeValue(value)}`);
+  }
+}
+
 /** Opens the consumer for `pipeline` and returns the subscription. */
 export async function openSubscription(transport: SubscriptionTransport, pipeline: ReceivePipeline, options: VersionedSubscribeOptions): Promise<VersionedSubscription<unknown>> {
+  checkSourceFilters(options);
   const parts: Record<string, string> = { ...options.filter };
   // The template's generated sourceParams say which of its parts carry the source address.
   const { sourceParams } = pipeline.template;

@@ -5,6 +5,7 @@ import * as v0_2 from "../../generated/v0.2/index.js";
 import { versionGraph } from "../../generated/transforms/index.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import type { ConnectOptions, OnexClient } from "../../runtime/jetstream/client.js";
+import { getDeadLetter, listDeadLetters } from "../../runtime/jetstream/dead-letter.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { applyBundledStreams, client, makeKeys, stateUpdate } from "./fixtures.js";
 import { settledWithin } from "../support/settled-within.js";
@@ -98,8 +99,29 @@ describe("plain-JavaScript misuse", () => {
     ["rememberAcked: NaN", () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { rememberAcked: NaN })],
     ["rememberAcked: -1", () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { rememberAcked: -1 })],
     ["rememberRefusals: NaN", () => anyClient().subscribeVersioned!.call(c, { sdk: v0_2, sources: [v0_1], graph: versionGraph }, { rememberRefusals: NaN })],
+    // A wrong type was ONEX_E_SUBJECT_TOKEN (a string was spread into params "0", "1", ...; null subscribed to every source).
+    ["zone: 5", () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { zone: 5 })],
+    ["entityId: 42", () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { entityId: 42 })],
+    ['entityType: ["node"]', () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { entityType: ["node"] })],
+    ["filter: { entity_id: 7 }", () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { filter: { entity_id: 7 } })],
+    ['filter: "n-1"', () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { filter: "n-1" })],
+    ["filter: null", () => anyClient().subscribe!.call(c, [v0_1.StateUpdate], { filter: null })],
+    ["subscribeVersioned zone: 5", () => anyClient().subscribeVersioned!.call(c, { sdk: v0_2, sources: [v0_1], graph: versionGraph }, { zone: 5 })],
   ])("%s fails with ONEX_E_USAGE", async (_label, call) => {
     expect(await codeOf(call)).toBe(ErrorCode.Usage);
+  });
+
+  it("a dead-letter zone or stream that is no string is ONEX_E_USAGE (a zone of 5 was ONEX_E_SUBJECT_TOKEN)", async () => {
+    const jsm = await c.manager();
+    expect(await codeOf(() => getDeadLetter(jsm, 1, 5 as never))).toBe(ErrorCode.Usage);
+    expect(await codeOf(() => listDeadLetters(jsm, { zone: 5 as never }))).toBe(ErrorCode.Usage);
+    expect(await codeOf(() => listDeadLetters(jsm, { stream: 5 as never }))).toBe(ErrorCode.Usage);
+    expect(await codeOf(() => getDeadLetter(jsm, 1, ""))).toBe(ErrorCode.SubjectToken);
+  });
+
+  it("a string that is no subject token is still ONEX_E_SUBJECT_TOKEN", async () => {
+    expect(await codeOf(() => c.subscribe([v0_1.StateUpdate], { zone: "" }))).toBe(ErrorCode.SubjectToken);
+    expect(await codeOf(() => c.subscribe([v0_1.StateUpdate], { filter: { entity_id: "" } }))).toBe(ErrorCode.SubjectToken);
   });
 
   it("a valid fromSequence and fromTime still open a subscription", async () => {
