@@ -127,3 +127,28 @@ describe("a step's output check on a message holding an integer beyond 2^53", ()
     expect(run.stderr).toContain(`-:2: event.agent.started ${ErrorCode.TransformUnsound}: the transforms from v0.1 made a message v0.2 refuses`);
   });
 });
+
+describe("onex check on an escape function that never returns", () => {
+  // Before, the check ran transforms on its own thread: it never ended (only a signal stopped it).
+  it("stops the check at --message-timeout with ONEX_E_TRANSFORM_UNSOUND naming the function and the step", async () => {
+    const { root, schemas } = await copySchemas();
+    await editFile(join(schemas, "v0.2", "from-v0.1.ts"), (t) =>
+      t.replace(
+        "export function protocolUp(scope: JsonObject, _restored: unknown, context: LensContext): unknown {\n",
+        "export function protocolUp(scope: JsonObject, _restored: unknown, context: LensContext): unknown {\n  for (;;) { /* never returns */ }\n",
+      ),
+    );
+    expect(runCli(["generate", "--schemas", join(root, "schemas"), "--out", join(root, "generated")]).status).toBe(0);
+    const started = Date.now();
+    const result = runCli(["check", "--schemas", join(root, "schemas"), "--samples", "5", "--seed", "3", "--message-timeout", "1s"]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`error ${ErrorCode.TransformUnsound}: \\S+ v0\\.1 -> v0\\.2: the transform did not finish within 1000 ms on a sample \\(escape function protocolUp of schemas/v0\\.2/from-v0\\.1\\.ts never returned\\?\\)`));
+    expect(result.stderr).toContain("replay: onex check --seed 3");
+    expect(Date.now() - started).toBeLessThan(50_000);
+  }, 120_000);
+
+  it("has the flag migrate has, with its default", () => {
+    const help = runCli(["check", "--help"]);
+    expect(help.stdout).toMatch(/--message-timeout=<value>\s+\[default: 10s\]/);
+  });
+});
