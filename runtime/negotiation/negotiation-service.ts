@@ -227,7 +227,12 @@ export async function requestJson(nc: NatsConnection, subject: string, payload: 
     if ((cause as Error)?.name === "PermissionViolationError") {
       throw new OnexError(ErrorCode.PermissionDenied, `cannot negotiate with "${peer}": this connection may not use ${subject} (${(cause as Error).message})`, { peer, subject }, { cause });
     }
-    const noResponders = /no responders|503/i.test(String((cause as Error)?.message)) || (cause as { isNoResponders?: () => boolean }).isNoResponders?.() === true;
+    // By the error's kind, not its words: a timeout's message names the subject, and a deployment named dc-503 read as "nothing serves".
+    const name = (cause as Error)?.name;
+    if (name === "ClosedConnectionError" || name === "DrainingConnectionError") {
+      throw new OnexError(ErrorCode.ConnectionFailed, `cannot negotiate with "${peer}": the NATS connection is closed; connect again`, { peer, subject }, { cause });
+    }
+    const noResponders = name === "NoResponders" || (cause as { isNoResponders?: () => boolean }).isNoResponders?.() === true;
     const why = noResponders ? `nothing serves ${subject}` : `no answer on ${subject} within ${waitedMs} ms`;
     throw new OnexError(ErrorCode.NegotiationTimeout, `cannot negotiate with "${peer}": ${why}`, { peer, subject, timeoutMs: waitedMs, noResponders }, { cause });
   }
