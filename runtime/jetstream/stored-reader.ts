@@ -11,7 +11,7 @@
 import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { OnexError } from "../errors.js";
 import { after, type Timer } from "../timer.js";
-import { jetStreamFailure, UNANSWERED } from "./with-retry.js";
+import { jetStreamFailure, wentUnanswered } from "./with-retry.js";
 
 export interface StoredReadOptions {
   /** Only messages on this subject filter. */
@@ -108,7 +108,7 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
     } catch (error) {
       if (error instanceof OnexError) throw error;
       // What waiting does not mend is said at once.
-      if (!(error instanceof ConsumerLost) && !UNANSWERED.test((error as Error)?.message ?? "") && !CONSUMER_GONE.test((error as Error)?.message ?? "")) throw jetStreamFailure(error, `reading ${stream}`, { stream, lastSequence: last });
+      if (!(error instanceof ConsumerLost) && !wentUnanswered(error) && !CONSUMER_GONE.test((error as Error)?.message ?? "")) throw jetStreamFailure(error, `reading ${stream}`, { stream, lastSequence: last });
       lastError = error;
       await new Promise((resolve) => setTimeout(resolve, 250));
     } finally {

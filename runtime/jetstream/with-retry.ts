@@ -13,6 +13,18 @@ import { ErrorCode, OnexError } from "../errors.js";
 export const UNANSWERED = /timeout|no responders|jetstream is not enabled|leader|temporarily unavailable|is offline/i;
 
 /**
+ * Whether `error` says a request went unanswered (UNANSWERED). Never a permission violation,
+ * whatever its words: its message names the subject, and a durable consumer named
+ * "timeout-watch" or "leader" that the connection may not create was retried for 30 s.
+ */
+export function wentUnanswered(error: unknown): boolean {
+  const e = error as { name?: unknown; cause?: unknown; message?: unknown } | null | undefined;
+  // nats.js's request reports a violation as a RequestError whose cause is the PermissionViolationError.
+  if (e?.name === "PermissionViolationError" || (e?.cause as { name?: unknown } | undefined)?.name === "PermissionViolationError") return false;
+  return UNANSWERED.test(String(e?.message ?? ""));
+}
+
+/**
  * How long an unanswered request is retried. nats-server's Raft followers wait 4–9 s for a lost
  * leader before they campaign, a split vote starts another such round, and a stream elects its
  * own leader once the cluster has one: 15 s was outlasted by a cluster regaining quorum on a
@@ -25,7 +37,7 @@ const RETRY_WINDOW_MS = 30_000;
  * for a few seconds; those are retried, for RETRY_WINDOW_MS. `retried` narrows what counts as unanswered
  * (a pattern of the error's message, or a test of the error).
  */
-export async function withRetry<T>(fn: () => Promise<T>, retried: RegExp | ((error: unknown) => boolean) = UNANSWERED): Promise<T> {
+export async function withRetry<T>(fn: () => Promise<T>, retried: RegExp | ((error: unknown) => boolean) = wentUnanswered): Promise<T> {
   const deadline = Date.now() + RETRY_WINDOW_MS;
   for (;;) {
     try {

@@ -23,7 +23,7 @@ const login = { user: "u", pass: "p" };
 
 beforeAll(async () => {
   server = await startNatsServer({
-    config: `authorization { users = [ { user: u, password: p, permissions: { publish: { deny: ["${denied503}", "${deniedTimeout}"] } } } ] }`,
+    config: `authorization { users = [ { user: u, password: p, permissions: { publish: { deny: ["${denied503}", "${deniedTimeout}", "$JS.API.CONSUMER.CREATE.>", "$JS.API.CONSUMER.DURABLE.CREATE.>"] } } } ] }`,
   });
   const nc = await natsConnect({ servers: server.url, ...login });
   await applyStreams(await jetstreamManager(nc), planStreams([v0_1, v0_2], {}));
@@ -86,6 +86,21 @@ describe("typed publish", () => {
       expect((await publisher.publish(stateUpdate("n-1"))).stream).toBeTruthy();
     } finally {
       await publisher.close();
+    }
+  });
+});
+
+describe("a durable consumer the connection may not create", () => {
+  it("is ONEX_E_PERMISSION_DENIED at once, whatever its name says (one named timeout-watch was retried for 30 s)", async () => {
+    const subscriber = await client(server.url, keys.node, [keys.node], login);
+    try {
+      for (const durable of ["plain-watch", "timeout-watch", "leader"]) {
+        const { code, ms } = await failure(subscriber.subscribe([v0_1.StateUpdate], { durable }));
+        expect([durable, code]).toEqual([durable, ErrorCode.PermissionDenied]);
+        expect(ms, durable).toBeLessThan(5_000);
+      }
+    } finally {
+      await subscriber.close();
     }
   });
 });
