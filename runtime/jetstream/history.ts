@@ -4,7 +4,7 @@
  */
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
-import { checkWhole } from "../option-check.js";
+import { checkObject, checkWhole, describeValue } from "../option-check.js";
 import { OnexHeader, readableHeaders } from "./headers.js";
 import { readStored } from "./stored-reader.js";
 import { lookUpStream } from "./with-retry.js";
@@ -33,6 +33,12 @@ export interface HistoryOptions {
 export async function* readHistory(js: JetStreamClient, jsm: JetStreamManager, stream: string, options: HistoryOptions): AsyncGenerator<HistoryEntry> {
   // Before the stream is asked: a limit of 0 yielded one message, and a sequence of NaN was sent
   // to the server and came back as ONEX_E_CONNECTION. 0 keeps its meaning, the first message.
+  // From plain JavaScript: null was a raw TypeError, a fromTime that is no valid Date a raw RangeError
+  // or TypeError, and a type that is no string matched nothing, so the history read empty.
+  checkObject("readHistory", "options", options, { required: true });
+  const fromTime: unknown = options.fromTime;
+  if (fromTime !== undefined && !(fromTime instanceof Date && !Number.isNaN(fromTime.getTime()))) throw new OnexError(ErrorCode.Usage, `readHistory: fromTime must be a valid Date, not ${fromTime instanceof Date ? "an invalid Date" : describeValue(fromTime)}`);
+  if (options.type !== undefined && typeof options.type !== "string") throw new OnexError(ErrorCode.Usage, `readHistory: type must be a message type name, not ${describeValue(options.type)}`);
   checkWhole("readHistory", "fromSequence", options.fromSequence, { min: 0 });
   checkWhole("readHistory", "limit", options.limit, { infinity: true });
   const info = await lookUpStream(() => jsm.streams.info(stream), (cause) => new OnexError(ErrorCode.NoStream, `stream ${stream} does not exist`, { stream }, { cause }), `reading ${stream}`, { stream });

@@ -573,6 +573,10 @@ describe("subscription options", () => {
       await expect(read(options)).rejects.toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining(Object.keys(options)[0]!) });
       await expect(listDeadLetters(jsm, options)).rejects.toMatchObject({ code: ErrorCode.Usage, message: expect.stringContaining(Object.keys(options)[0]!) });
     }
+    // From plain JavaScript: null was a raw TypeError, a bad fromTime a raw RangeError or TypeError, a type of 5 read nothing.
+    for (const options of [null, { fromTime: new Date(Number.NaN) }, { fromTime: "yesterday" }, { type: 5 }]) {
+      await expect(read(options as never)).rejects.toMatchObject({ code: ErrorCode.Usage });
+    }
     // 0 keeps its meaning: from the first message.
     const { first_seq: first } = (await jsm.streams.info("ONEX_EVENT")).state;
     expect(await read({ fromSequence: 0, limit: 1 })).toEqual([first]);
