@@ -3,6 +3,7 @@ export { ADDRESS_SCHEME, EntityType, assertZone, buildAddress, isCanonicalAddres
 export { HealthStatus, type Registry, type RegistryChange, type RegistryFilter, type RegistryOptions, type RegistryStore, type ResolvedEntry, type StoredMark, type WatchOptions } from "./registry.js";
 export { REGISTRY_SCHEMES, openRegistry, parseRegistryUrl, type RegistryUrl } from "./open-registry.js";
 export { DEFAULT_TTL_MS, TrustedRegistry } from "./trusted-registry.js";
+export { MAX_REGISTRATION_CHARS } from "./registry.js";
 export { RegistryView } from "./registry-view.js";
 export { HealthWatcher, type ControlPlaneMessages, type HealthWatcherOptions } from "./health-watcher.js";
 export { keepAlive, type KeepAliveOptions } from "./keep-alive.js";

@@ -129,6 +129,15 @@ export interface RegistryOptions {
   logger?: { warn(message: string, details?: Record<string, unknown>): void };
 }
 
+/**
+ * The longest registration (its stored JSON: entry and identity) a registry takes or reads, in
+ * characters. One is about 1,200; a registration is held several times over by every long-lived
+ * reader (a view holds each entry parsed and as bytes, and its verification is remembered), so
+ * registrations of a megabyte at a few thousand addresses, which anyone may mint, would exhaust
+ * every such reader's memory.
+ */
+export const MAX_REGISTRATION_CHARS = 65_536;
+
 /** A stored value as an adapter returns it. */
 export interface StoredValue {
   key: CanonicalAddress;

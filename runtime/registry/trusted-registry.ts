@@ -21,7 +21,7 @@ import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.j
 import { verifyRegistryEntryOfNode } from "../trust/registry-entry.js";
 import { buildAddress, parseAddress, type CanonicalAddress } from "./address.js";
 import { copyJson } from "./copy-json.js";
-import { matchesFilter, type Registry, type RegistryChange, type RegistryFilter, type RegistryOptions, type RegistryStore, type ResolvedEntry, type StoreChange, type StoredMark, type StoredValue, type WatchOptions } from "./registry.js";
+import { MAX_REGISTRATION_CHARS, matchesFilter, type Registry, type RegistryChange, type RegistryFilter, type RegistryOptions, type RegistryStore, type ResolvedEntry, type StoreChange, type StoredMark, type StoredValue, type WatchOptions } from "./registry.js";
 import { RegistryView } from "./registry-view.js";
 import { forgetOldest } from "../forget-oldest.js";
 
@@ -110,6 +110,7 @@ export class TrustedRegistry implements Registry {
   async register(entry: RegistryEntryRecord, identity: NodeIdentityRecord): Promise<ResolvedEntry> {
     this.#checkOpen("register");
     const value = JSON.stringify({ format: STORED_FORMAT, entry, identity } satisfies StoredRegistration);
+    if (value.length > MAX_REGISTRATION_CHARS) throw tooLong(value);
     // What is verified is what is stored, byte for byte: objects can serialise otherwise than they read (toJSON, getters).
     const checked = this.#verifyToRegister(value);
     const { address, parts } = checked;
@@ -412,7 +413,7 @@ export class TrustedRegistry implements Registry {
     let resolved: Omit<ResolvedEntry, "revision">;
     try {
       address = buildAddress(key);
-      if (ahead.get(address)?.bytes === value) return;
+      if (ahead.get(address)?.bytes === value || value.length > MAX_REGISTRATION_CHARS) return;
       resolved = this.#verifyParsed(JSON.parse(value) as StoredRegistration);
     } catch {
       return;
@@ -600,6 +601,8 @@ export class TrustedRegistry implements Registry {
    * again; nor are a mark's bytes that are its entry's (register stores the same bytes in both).
    */
   #verifyStored(text: string, slot?: Slot, address?: string, revision?: string): Omit<ResolvedEntry, "revision"> {
+    // Not parsed at all: register takes no such registration, and parsing one costs what it would.
+    if (text.length > MAX_REGISTRATION_CHARS) throw tooLong(text);
     if (slot === undefined || address === undefined || revision === undefined || this.#options.maxEntryAgeMs !== undefined) return this.#verifyParsed(JSON.parse(text) as StoredRegistration);
     const cached = this.#verified.get(`${slot} ${address}`);
     const twin = slot === "mark" ? this.#verified.get(`entry ${address}`) : undefined;
@@ -665,6 +668,11 @@ export class TrustedRegistry implements Registry {
     if (this.#options.onTampered) this.#options.onTampered(address, error);
     else console.warn(`onex registry: ${error.code}: ${error.message}`);
   }
+}
+
+/** ONEX_E_VALIDATION for a registration longer than MAX_REGISTRATION_CHARS. */
+function tooLong(value: string): OnexError {
+  return new OnexError(ErrorCode.ValidationFailed, `the registration is ${value.length} characters of JSON, more than a registry takes (${MAX_REGISTRATION_CHARS})`, { length: value.length, limit: MAX_REGISTRATION_CHARS });
 }
 
 /** A cached verification as a read hands it out: fresh objects every time, so a caller changing what it was handed changes neither what was verified nor what the next caller gets. */
