@@ -14,16 +14,24 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { CanonicalAddress } from "./address.js";
-import type { MarkPublished } from "./registry.js";
+import { MAX_REGISTRATION_CHARS, type MarkPublished } from "./registry.js";
 import { forgetOldest } from "../forget-oldest.js";
 import { readableHeaders } from "../jetstream/headers.js";
 
 /** Keys whose last published mark is kept, waiting for their entries; and keys read first. */
 const KEYS_KEPT = 1_024;
+/**
+ * Characters of published marks kept in all: anyone who may publish on the marks' subjects can
+ * publish marks of a megabyte that are never stored (a compare-and-set that fails), and 1,024 of
+ * them held a gigabyte in every watch. A mark longer than a registration can be is not kept at all.
+ */
+const CHARS_KEPT = 4 * 1_024 * 1_024;
 
 export class MarkTap {
   /** The last mark published at each key, oldest first out: one whose entry never comes is not kept for long. */
   readonly #published = new Map<string, string>();
+  /** Characters of the marks in #published. */
+  #chars = 0;
   /** Keys whose stored mark once differed from the published one. */
   readonly #distrusted = new Set<string>();
   /** Set once more keys were distrusted than are kept: then every entry is read first. */
@@ -41,13 +49,19 @@ export class MarkTap {
         const k = msg.subject.slice(subjectPrefix.length);
         const key = parse(k);
         if (key === undefined) return;
-        this.#published.delete(k);
+        this.#forget(k);
         // A mark whose headers cannot be read (readableHeaders) is not taken early: it is read as stored.
         const headers = readableHeaders(() => msg.headers);
         if (headers === null || (headers?.get("KV-Operation") || "PUT") !== "PUT") return;
-        if (this.#published.size >= KEYS_KEPT) forgetOldest(this.#published);
+        // Bytes, not yet characters: a mark too long for a registration is neither decoded nor kept (its entry is read first).
+        if (msg.data.length > 3 * MAX_REGISTRATION_CHARS) return;
         const value = msg.string();
+        if (value.length > MAX_REGISTRATION_CHARS) return;
+        while (this.#published.size > 0 && (this.#published.size >= KEYS_KEPT || this.#chars + value.length > CHARS_KEPT)) {
+          for (const [, forgotten] of forgetOldest(this.#published)) this.#chars -= forgotten.length;
+        }
         this.#published.set(k, value);
+        this.#chars += value.length;
         onMarkPublished?.(key, value);
       },
     });
@@ -57,8 +71,15 @@ export class MarkTap {
   /** Whether an entry at `k` holding `value` may be reported before its stored mark is read; it then uses up that published mark. */
   take(k: string, value: string): boolean {
     if (this.#off || this.#distrusted.has(k) || this.#published.get(k) !== value) return false;
-    this.#published.delete(k);
+    this.#forget(k);
     return true;
+  }
+
+  #forget(k: string): void {
+    const value = this.#published.get(k);
+    if (value === undefined) return;
+    this.#published.delete(k);
+    this.#chars -= value.length;
   }
 
   /** The stored mark at `k` was not the published one: its entries are read first from now on. */

@@ -74,6 +74,8 @@ const VERIFIED_CACHE = 4_096;
 const NEWEST_KEPT = 100_000;
 /** Marks a watch verified as they were published, waiting for their entries. */
 const AHEAD_VERIFIED = 1_024;
+/** Characters of the registrations a watch verified ahead, in all (each is also held parsed). */
+const AHEAD_CHARS = 1_024 * 1_024;
 
 /** A Registry that verifies on the way in and on the way out, over an adapter's store. */
 export class TrustedRegistry implements Registry {
@@ -219,7 +221,7 @@ export class TrustedRegistry implements Registry {
     // Start the store's watch now, not on the first next(): changes made after watch() returns belong to it.
     const prefix = { ...(filter.zone ? { zone: filter.zone } : {}), ...(filter.entityType ? { entityType: filter.entityType } : {}) };
     // Registrations verified as their marks were published, before their entries arrive (StoreChange `markSeen`).
-    const ahead = new Map<string, VerifiedSlot>();
+    const ahead = new AheadSlots();
     let checkedThisTurn = false;
     const onMarkPublished = (key: CanonicalAddress, value: string) => {
       // One check a turn of the event loop: marks published by the thousand (which nothing stores
@@ -328,7 +330,7 @@ export class TrustedRegistry implements Registry {
     if (this.#closeController.signal.aborted) throw new OnexError(ErrorCode.Usage, `registry ${operation}: the registry is closed`, { operation, closed: true });
   }
 
-  async *#changes(source: AsyncIterable<StoreChange>, filter: RegistryFilter, options: WatchOptions, signal: AbortSignal, ahead: Map<string, VerifiedSlot>): AsyncGenerator<RegistryChange> {
+  async *#changes(source: AsyncIterable<StoreChange>, filter: RegistryFilter, options: WatchOptions, signal: AbortSignal, ahead: AheadSlots): AsyncGenerator<RegistryChange> {
     // The last verified entry per address (and its stored bytes): heartbeats that rewrite the same
     // bytes are not changes, and an expiry carries the entry that lapsed so a health watcher can
     // say which node died.
@@ -408,7 +410,7 @@ export class TrustedRegistry implements Registry {
    * (StoreChange `markSeen`), while that entry is on its way. Bytes that fail are left to the
    * entry's own check.
    */
-  #verifyAhead(key: CanonicalAddress, value: string, ahead: Map<string, VerifiedSlot>): void {
+  #verifyAhead(key: CanonicalAddress, value: string, ahead: AheadSlots): void {
     let address: string;
     let resolved: Omit<ResolvedEntry, "revision">;
     try {
@@ -419,9 +421,6 @@ export class TrustedRegistry implements Registry {
       return;
     }
     if (resolved.address !== address) return;
-    // Oldest first out: a mark whose entry never comes (its compare-and-set lost) is not kept for long.
-    ahead.delete(address);
-    if (ahead.size >= AHEAD_VERIFIED) forgetOldest(ahead);
     // The objects were parsed here and are handed to no one: #decode hands out copies.
     ahead.set(address, { revision: "", bytes: value, verified: resolved, registeredAt: resolved.entry.registered_at });
   }
@@ -667,6 +666,36 @@ export class TrustedRegistry implements Registry {
   #report(address: string, error: OnexError): void {
     if (this.#options.onTampered) this.#options.onTampered(address, error);
     else console.warn(`onex registry: ${error.code}: ${error.message}`);
+  }
+}
+
+/**
+ * A watch's registrations verified as their marks were published, by address, oldest first out: a
+ * mark whose entry never comes (its compare-and-set lost) is not kept for long. Bounded in number
+ * and in characters: anyone can mint identities and publish signed marks that are never stored.
+ */
+class AheadSlots {
+  readonly #slots = new Map<string, VerifiedSlot>();
+  #chars = 0;
+
+  get(address: string): VerifiedSlot | undefined {
+    return this.#slots.get(address);
+  }
+
+  delete(address: string): void {
+    const slot = this.#slots.get(address);
+    if (slot === undefined) return;
+    this.#slots.delete(address);
+    this.#chars -= slot.bytes.length;
+  }
+
+  set(address: string, slot: VerifiedSlot): void {
+    this.delete(address);
+    while (this.#slots.size > 0 && (this.#slots.size >= AHEAD_VERIFIED || this.#chars + slot.bytes.length > AHEAD_CHARS)) {
+      for (const [, forgotten] of forgetOldest(this.#slots)) this.#chars -= forgotten.bytes.length;
+    }
+    this.#slots.set(address, slot);
+    this.#chars += slot.bytes.length;
   }
 }
 

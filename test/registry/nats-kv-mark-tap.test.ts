@@ -141,6 +141,28 @@ describe("NATS KV watch on one server: marks seen as they are published", () => 
     await changes.return!();
   });
 
+  it("marks of a megabyte, published at 200 addresses and never stored, are not kept by the watch", async () => {
+    const bucket = `tap${process.pid}x${++counter}`;
+    const r = await open(server.url, bucket);
+    const watcher = await open(server.url, bucket);
+    const changes = await liveWatch(watcher, r);
+    const stale = headers();
+    stale.set("Nats-Expected-Last-Subject-Sequence", "999999");
+    const junk = "x".repeat(1_000_000);
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 200; i++) {
+      // Each watch kept the last mark of 1,024 keys, whatever its size: a gigabyte for 1,024 of these.
+      attacker.publish(`$KV.${bucket}_marks.${natsKvKey(partsOf(makeNode(ZONE)))}`, `${junk}${i}`, { headers: stale });
+      if (i % 20 === 19) await attacker.flush();
+    }
+    await attacker.flush();
+    const node = makeNode(ZONE);
+    await r.register(node.entry, node.identity);
+    expect((await nextMatching(changes, (c) => c.address === node.address)).kind).toBe("registered");
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(100 * 2 ** 20);
+    await changes.return!();
+  });
+
   it("a registry that watches its own registrations, made back to back, reports each and refuses none", async () => {
     const bucket = `tap${process.pid}x${++counter}`;
     const r = await open(server.url, bucket);
