@@ -210,6 +210,8 @@ export class TrustedRegistry implements Registry {
     checkObject("watch", "filter", filter);
     checkObject("watch", "options", options);
     checkSignal("watch", "options.signal", options.signal);
+    // A watch begun after close() is not one close() ended: on etcd it retried the closed client for ever.
+    this.#checkOpen("watch");
     const controller = new AbortController();
     this.#watches.add(controller);
     const stop = () => {

@@ -46,6 +46,9 @@ describe("closing a NATS KV registry", () => {
     expect(await codeOf(() => registry.resolve(node.address))).toBe(ErrorCode.Usage);
     expect(await codeOf(() => registry.list())).toBe(ErrorCode.Usage);
     expect(await codeOf(() => registry.register(node.entry, node.identity))).toBe(ErrorCode.Usage);
+    // A watch began after close() threw a raw ClosedConnectionError from inside the adapter.
+    expect(await codeOf(async () => registry.watch({}))).toBe(ErrorCode.Usage);
+    expect(await codeOf(() => registry.view())).toBe(ErrorCode.Usage);
   });
 });
 
@@ -93,5 +96,9 @@ describe("closing an etcd registry", () => {
     expect(await settledWithin(loop, 2_000)).toBe("resolved");
     expect(warnings).toEqual([]);
     expect(await codeOf(() => registry.heartbeat(node.address))).toBe(ErrorCode.Usage);
+    // A watch begun after close() retried the closed client every 250 ms for ever, and a view waited 15 s for it.
+    expect(await codeOf(async () => registry.watch({}))).toBe(ErrorCode.Usage);
+    expect(await settledWithin(codeOf(() => registry.view()), 1_000)).toBe("resolved");
+    expect(await codeOf(() => registry.view())).toBe(ErrorCode.Usage);
   });
 });
