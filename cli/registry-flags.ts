@@ -2,6 +2,7 @@
 import { Flags } from "@oclif/core";
 import { openRegistry } from "@onex/runtime/registry";
 import type { Registry, ResolvedEntry } from "@onex/runtime/registry";
+import { printableField } from "./terminal-text.js";
 
 export const registryFlags = {
   registry: Flags.string({ description: "Registry URL: nats://host:4222, etcd://host:2379 or consul://host:8500 (with ?ttl=10s, ?bucket= or ?prefix=).", env: "ONEX_REGISTRY", required: true }),
@@ -10,8 +11,9 @@ export const registryFlags = {
 /** Opens the registry, runs `fn`, and closes it even when `fn` fails. */
 export async function withRegistry<T>(url: string, fn: (registry: Registry) => Promise<T>): Promise<T> {
   const registry = await openRegistry(url, {
-    onTampered: (address, error) => process.stderr.write(`warning ${error.code}: ${address}: ${error.message}\n`),
-    logger: { warn: (message) => process.stderr.write(`warning ${message}\n`) },
+    // What a store holds is anyone's text: a tampered value's own bytes are quoted in why it failed.
+    onTampered: (address, error) => process.stderr.write(`warning ${error.code}: ${address}: ${printableField(error.message)}\n`),
+    logger: { warn: (message) => process.stderr.write(`warning ${printableField(message)}\n`) },
   });
   try {
     return await fn(registry);

@@ -7,6 +7,9 @@ import { stringifyJson } from "@onex/runtime";
 // C0 and C1 controls, DEL, line and paragraph separators, and the bidirectional overrides that reorder what a reader sees.
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
+// What JSON.stringify leaves raw inside strings, of UNSAFE.
+const JSON_UNSAFE = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
 /** `text` with every control character shown as a `\u{..}` escape. */
 export function printable(text: string): string {
   return text.replace(UNSAFE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
@@ -22,7 +25,8 @@ export function printableField(text: string): string {
   return printable(`${text.slice(0, half)}…(${text.length - SHOWN_CHARACTERS} characters not shown)…${text.slice(-half)}`);
 }
 
-/** JSON text of `value` (BigInt as its digits) with the controls JSON.stringify leaves raw (C1, separators, bidi) escaped too; still valid JSON. */
-export function printableJson(value: unknown): string {
-  return stringifyJson(value).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+/** JSON text of `value` (BigInt as its digits, indented by `indent` when given) with the controls JSON.stringify leaves raw (C1, separators, bidi) escaped too; still valid JSON. */
+export function printableJson(value: unknown, indent?: number): string {
+  // JSON.stringify escapes every C0 control inside a string: a new line left is the indentation's.
+  return stringifyJson(value, indent).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

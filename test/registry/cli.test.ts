@@ -68,6 +68,27 @@ describe("onex registry", () => {
     expect(again.stderr).toMatch(/^error ONEX_E_REPLAY: /);
   });
 
+  it("prints no control character a store writer or a node chose: escapes, new lines and bidirectional overrides come out escaped", async () => {
+    const prefix = "/cli4/";
+    const url = `${etcd.url}?prefix=${prefix}&ttl=30s`;
+    // A node's own signed capability, reversing what a terminal shows after it.
+    const node = makeNode("zone.trusted.org", { capabilities: ["gpu\u202e\u009b2J"] });
+    expect(runCli(["registry", "register", "--registry", url], { input: JSON.stringify({ entry: node.entry, identity: node.identity }) }).status).toBe(0);
+    // A store writer's bytes, quoted in why they fail: clear the screen, then a line of its own.
+    const writer = etcdWriter(etcd.clientUrl, prefix, 30);
+    await writer.put(partsOf(makeNode("zone.trusted.org")), JSON.stringify({ format: "\u001b]0;owned\u0007\u001b[2J\nOK all nodes healthy" }));
+
+    const listed = runCli(["registry", "list", "--registry", url]);
+    expect(listed.status).toBe(0);
+    expect(listed.stderr).toMatch(/warning ONEX_E_ENTRY_TAMPERED: .*stored format \\u\{1b\}\]0;owned/);
+    expect(listed.stderr.trim().split("\n")).toHaveLength(2);
+    const resolved = runCli(["registry", "resolve", node.address, "--registry", url]);
+    const watched = runCli(["registry", "watch", "--count", "2", "--registry", url]);
+    for (const output of [listed.stdout, listed.stderr, resolved.stdout, watched.stdout]) expect(output).not.toMatch(/[\u001b\u0007\u009b\u202e]/);
+    expect(JSON.parse(listed.stdout).entry.capabilities).toEqual(["gpu\u202e\u009b2J"]);
+    expect(JSON.parse(resolved.stdout).entry.capabilities).toEqual(["gpu\u202e\u009b2J"]);
+  });
+
   it("rejects a forged entry, a bad address and an unknown scheme with their codes and exit statuses", () => {
     const url = `${etcd.url}?prefix=/cli2/`;
     const node = makeNode();

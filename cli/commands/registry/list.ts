@@ -2,6 +2,7 @@ import { Flags } from "@oclif/core";
 import { EntityType } from "@onex/runtime/registry";
 import { HealthStatus } from "@onex/runtime/registry";
 import { OnexCommand } from "../../base-command.js";
+import { printableJson } from "../../terminal-text.js";
 import { entryJson, registryFlags, withRegistry } from "../../registry-flags.js";
 
 export default class RegistryList extends OnexCommand {
@@ -26,7 +27,7 @@ export default class RegistryList extends OnexCommand {
         ...(flags.capability ? { capability: flags.capability } : {}),
       }),
     );
-    for (const entry of entries) this.log(JSON.stringify(entryJson(entry)));
+    for (const entry of entries) this.log(printableJson(entryJson(entry)));
     this.logToStderr(`${entries.length} entr${entries.length === 1 ? "y" : "ies"}`);
   }
 }

@@ -3,6 +3,7 @@ import { ErrorCode, OnexError } from "@onex/runtime";
 import { keepAlive } from "@onex/runtime/registry";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
+import { printableField, printableJson } from "../../terminal-text.js";
 import { MAX_SMALL_FILE_BYTES, readJsonFile } from "../../key-files.js";
 import { parseJsonBytes } from "../../message-input.js";
 import { entryJson, registryFlags, withRegistry } from "../../registry-flags.js";
@@ -31,7 +32,7 @@ export default class RegistryRegister extends OnexCommand {
     if (input?.entry === undefined || input.identity === undefined) throw new OnexError(ErrorCode.Usage, 'the registration must be {"entry": ..., "identity": ...}');
     await withRegistry(flags.registry, async (registry) => {
       const stored = await registry.register(input.entry!, input.identity!);
-      this.log(JSON.stringify(entryJson(stored)));
+      this.log(printableJson(entryJson(stored)));
       if (!flags.heartbeat) return;
       const interrupted = new AbortController();
       const stop = () => interrupted.abort();
@@ -39,7 +40,7 @@ export default class RegistryRegister extends OnexCommand {
       process.once("SIGTERM", stop);
       await keepAlive(registry, { entry: input.entry!, identity: input.identity! }, {
         signal: interrupted.signal,
-        logger: { warn: (message) => process.stderr.write(`${message}\n`) },
+        logger: { warn: (message) => process.stderr.write(`${printableField(message)}\n`) },
       });
       await registry.deregister(stored.address);
     });

@@ -1,5 +1,6 @@
 import { Args } from "@oclif/core";
 import { OnexCommand } from "../../base-command.js";
+import { printableJson } from "../../terminal-text.js";
 import { entryJson, registryFlags, withRegistry } from "../../registry-flags.js";
 
 export default class RegistryResolve extends OnexCommand {
@@ -11,6 +12,6 @@ export default class RegistryResolve extends OnexCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(RegistryResolve);
-    await withRegistry(flags.registry, async (registry) => this.log(JSON.stringify(entryJson(await registry.resolve(args.address)), null, 2)));
+    await withRegistry(flags.registry, async (registry) => this.log(printableJson(entryJson(await registry.resolve(args.address)), 2)));
   }
 }

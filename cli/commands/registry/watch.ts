@@ -2,6 +2,7 @@ import { Flags } from "@oclif/core";
 import { EntityType } from "@onex/runtime/registry";
 import type { RegistryChange } from "@onex/runtime/registry";
 import { OnexCommand } from "../../base-command.js";
+import { printableJson } from "../../terminal-text.js";
 import { entryJson, registryFlags, withRegistry } from "../../registry-flags.js";
 
 export default class RegistryWatch extends OnexCommand {
@@ -25,7 +26,7 @@ export default class RegistryWatch extends OnexCommand {
       process.once("SIGTERM", stop);
       let seen = 0;
       for await (const change of changes) {
-        this.log(JSON.stringify(changeJson(change)));
+        this.log(printableJson(changeJson(change)));
         if (flags.count !== undefined && ++seen >= flags.count) break;
       }
     });
