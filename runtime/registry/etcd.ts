@@ -23,7 +23,7 @@ import { ErrorCode, OnexError } from "../errors.js";
 import type { CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
 import { parsePathKey, pathKeyOf, pathPrefixOf } from "./store-key.js";
-import type { RegistryStore, StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
+import { MAX_REGISTRATION_CHARS, type RegistryStore, type StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
 import { forgetOldest } from "../forget-oldest.js";
 
 /** Options of the etcd adapter. */
@@ -91,6 +91,9 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<Registry
   }
   return store;
 }
+
+/** Characters of the marks one watch holds (about 13,000 registrations' worth), beside the count of 10,000. */
+const MARK_CHARS_HELD = 16 * 1_024 * 1_024;
 
 class EtcdStore implements RegistryStore {
   readonly kind = "etcd";
@@ -241,6 +244,14 @@ class EtcdStore implements RegistryStore {
     // of its entry), so the mark held here when an entry arrives is the mark at the entry's revision:
     // no read. A mark not held here (written before the watch, or dropped) is read by the reader.
     const marks = new Map<string, StoredMark>();
+    // Characters of the marks held: a store writer's marks of a megabyte, ten thousand of them, were held whole.
+    let markChars = 0;
+    const forgetMark = (entryKey: string) => {
+      const held = marks.get(entryKey);
+      if (held === undefined) return;
+      marks.delete(entryKey);
+      markChars -= held.value.length;
+    };
     // Changes are pushed in the order etcd sent them; the snapshot's each wait for the liveness of the one before.
     let chain = Promise.resolve();
     const onPut = (kv: IKeyValue, initial: boolean) => {
@@ -285,11 +296,17 @@ class EtcdStore implements RegistryStore {
       const key = parsePathKey(this.#markPrefix, kv.key.toString());
       if (key === undefined || (prefix.zone !== undefined && key.zone !== prefix.zone) || !this.#inScope(key, prefix)) return;
       const entryKey = this.keyOf(key);
-      marks.delete(entryKey);
-      if (!put) return;
+      forgetMark(entryKey);
+      // A mark longer than a registration may be is not held: the reader reads it, and refuses it.
+      if (!put || kv.value.length > 3 * MAX_REGISTRATION_CHARS) return;
+      const value = kv.value.toString();
+      if (value.length > MAX_REGISTRATION_CHARS) return;
       // Bounded: a watch that runs for months sees a mark per registration; one dropped is read instead.
-      if (marks.size >= 10_000) forgetOldest(marks);
-      marks.set(entryKey, { value: kv.value.toString(), revision: kv.mod_revision });
+      while (marks.size > 0 && (marks.size >= 10_000 || markChars + value.length > MARK_CHARS_HELD)) {
+        for (const [, forgotten] of forgetOldest(marks)) markChars -= forgotten.value.length;
+      }
+      marks.set(entryKey, { value, revision: kv.mod_revision });
+      markChars += value.length;
     };
     const start = async () => {
       // Snapshot, then watch from the next revision: nothing between the two is missed.
@@ -304,7 +321,10 @@ class EtcdStore implements RegistryStore {
         .create();
       // etcd3's watch manager reconnects and resumes from the last revision it saw; marks held from
       // before a break are dropped all the same, in case the resumed watch skipped any.
-      watcher.on("disconnected", () => marks.clear());
+      watcher.on("disconnected", () => {
+        marks.clear();
+        markChars = 0;
+      });
       watcher.on("put", (kv: IKeyValue) => {
         const raw = kv.key.toString();
         if (raw.startsWith(markScope)) return onMark(kv, true);

@@ -28,7 +28,7 @@ import { Memo, partsKey } from "./memo.js";
 import { KvBucket, type KvRecord } from "./nats-kv-bucket.js";
 import { MarkTap } from "./nats-kv-mark-tap.js";
 import { watchKv, type WatchedRecord } from "./nats-kv-watch.js";
-import type { MarkPublished, RegistryStore, StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
+import { MAX_REGISTRATION_CHARS, type MarkPublished, type RegistryStore, StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
 
 /** Options of the NATS KV adapter. */
 export interface NatsKvStoreOptions {
@@ -339,8 +339,10 @@ class NatsKvStore implements RegistryStore {
     // Ends when the caller aborts or the store closes.
     const signal = AbortSignal.any([caller, this.#closing.signal]);
     const queue = new ChangeQueue<StoreChange>(signal);
-    // Last write per key, to report an expiry that the server itself never announces.
-    const live = new Map<string, { key: CanonicalAddress; created: number; value: string }>();
+    // Last write per key, to report an expiry that the server itself never announces, and its
+    // value, to tell a heartbeat from a change: not a value longer than a registration may be (no
+    // read takes one), or a store writer's megabyte at each of a thousand keys is a gigabyte held here.
+    const live = new Map<string, { key: CanonicalAddress; created: number; value: string | undefined }>();
     // Whether the watch has delivered everything its consumer held when made, and up to when (by
     // the server's clock) it has read every write (watchKv `onHeard`). A key is judged at that
     // time, not now: writes not read yet may be heartbeats. A watch goes silent before it notices
@@ -454,7 +456,7 @@ class NatsKvStore implements RegistryStore {
    * One delivery of the watch. `before` says whether it was in the stream when the watch was
    * established (`stored`) or written, by the server's clock, before watch() was called (`written`).
    */
-  #onEntry(entry: WatchedRecord, before: { stored: boolean; written: boolean }, live: Map<string, { key: CanonicalAddress; created: number; value: string }>, queue: ChangeQueue<StoreChange>, tap?: MarkTap): void {
+  #onEntry(entry: WatchedRecord, before: { stored: boolean; written: boolean }, live: Map<string, { key: CanonicalAddress; created: number; value: string | undefined }>, queue: ChangeQueue<StoreChange>, tap?: MarkTap): void {
     if (entry.operation !== "PUT") {
       // Only an address's own spelling of its key is its key: list and get read no other.
       const key = canonicalKvKey(entry.key);
@@ -492,7 +494,7 @@ class NatsKvStore implements RegistryStore {
     const key = canonicalKvKey(entry.key);
     if (key === undefined) return;
     const mark = early;
-    live.set(entry.key, { key, created: entry.created.getTime(), value });
+    live.set(entry.key, { key, created: entry.created.getTime(), value: value.length > MAX_REGISTRATION_CHARS ? undefined : value });
     queue.push({ op: "put", stored: { key, value, revision: String(entry.revision), updatedAt: entry.created }, initial, ...(mark === undefined ? {} : { mark }) });
   }
 
@@ -503,7 +505,7 @@ class NatsKvStore implements RegistryStore {
    * judged itself); from then on that key's entries are read first. A read that fails leaves the
    * check to the reader, which reads through the outage.
    */
-  async #confirmMarkSeen(k: string, stored: StoredValue, tap: MarkTap, live: Map<string, { value: string }>, queue: ChangeQueue<StoreChange>): Promise<void> {
+  async #confirmMarkSeen(k: string, stored: StoredValue, tap: MarkTap, live: Map<string, { value: string | undefined }>, queue: ChangeQueue<StoreChange>): Promise<void> {
     let entry: KvRecord | null;
     let mark: KvRecord | null;
     try {

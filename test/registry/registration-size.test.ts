@@ -5,6 +5,8 @@
  * `register` refuses one longer than MAX_REGISTRATION_CHARS, and a read refuses one a store writer
  * put (signed, with its mark) without parsing it.
  */
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, type OnexError } from "../../runtime/errors.js";
 import { MAX_REGISTRATION_CHARS, openRegistry, type Registry } from "../../runtime/registry/index.js";
@@ -14,6 +16,13 @@ import { codeOf, makeNode, nextMatching, partsOf } from "./fixtures.js";
 import { etcdWriter, natsKvWriter, type StoreWriter } from "./store-writer.js";
 
 const ZONE = "zone.trusted.org";
+// What a watch holds, not the garbage of what it read: measured after a collection.
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+const heapUsed = () => {
+  gc();
+  return process.memoryUsage().heapUsed;
+};
 let nats: NatsServer;
 let etcd: EtcdServer;
 beforeAll(async () => {
@@ -30,8 +39,10 @@ function oversizedNode() {
 
 interface Backend {
   url: string;
-  /** Writes bytes as the address's entry and as its mark, as register would, around onex. */
-  putWithMark(node: ReturnType<typeof makeNode>, bytes: string): Promise<void>;
+  /** Writes bytes as the address's entry, around onex (etcd: on a lease of the TTL). */
+  putEntry(node: ReturnType<typeof makeNode>, bytes: string): Promise<void>;
+  /** Writes bytes as the address's mark, around onex. */
+  putMark(node: ReturnType<typeof makeNode>, bytes: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -45,10 +56,8 @@ const backends: Record<string, () => Promise<Backend>> = {
     const marks = await natsKvWriter(nats.url, `${bucket}_marks`);
     return {
       url,
-      async putWithMark(node, bytes) {
-        await marks.put(partsOf(node), bytes);
-        await entries.put(partsOf(node), bytes);
-      },
+      putEntry: (node, bytes) => entries.put(partsOf(node), bytes),
+      putMark: (node, bytes) => marks.put(partsOf(node), bytes),
       close: async () => void (await Promise.all([entries.close(), marks.close()])),
     };
   },
@@ -57,10 +66,8 @@ const backends: Record<string, () => Promise<Backend>> = {
     const writer: StoreWriter & { raw: { put(key: string, value: string): Promise<void> }; keyOf(key: ReturnType<typeof partsOf>): string } = etcdWriter(etcd.clientUrl, prefix, 30);
     return {
       url: `${etcd.url}?prefix=${prefix}&ttl=30s`,
-      async putWithMark(node, bytes) {
-        await writer.raw.put(writer.keyOf(partsOf(node)).replace(prefix, `${prefix.slice(0, -1)}#marks/`), bytes);
-        await writer.put(partsOf(node), bytes);
-      },
+      putEntry: (node, bytes) => writer.put(partsOf(node), bytes),
+      putMark: (node, bytes) => writer.raw.put(writer.keyOf(partsOf(node)).replace(prefix, `${prefix.slice(0, -1)}#marks/`), bytes),
       close: () => writer.close(),
     };
   },
@@ -96,7 +103,8 @@ describe.each(Object.keys(backends))("registration size on %s", (name) => {
     expect(bytes.length).toBeGreaterThan(MAX_REGISTRATION_CHARS);
     const changes = registry.watch({ zone: ZONE }, { updatesOnly: true });
     const seen = nextMatching(changes, (c) => c.address === node.address);
-    await backend.putWithMark(node, bytes);
+    await backend.putMark(node, bytes);
+    await backend.putEntry(node, bytes);
     const change = await seen;
     expect(change).toMatchObject({ kind: "tampered", address: node.address });
     expect(change.kind === "tampered" && change.error.details.cause).toBe(ErrorCode.ValidationFailed);
@@ -108,4 +116,23 @@ describe.each(Object.keys(backends))("registration size on %s", (name) => {
     expect((await registry.list({ zone: ZONE })).map((e) => e.address)).not.toContain(node.address);
     expect(tampered.some((e) => e.details.address === node.address)).toBe(true);
   });
+
+  it("a store writer's values of a megabyte, entries or marks, are not held by a watch", async () => {
+    const changes = registry.watch({ zone: ZONE }, { updatesOnly: true });
+    const barrier = makeNode(ZONE);
+    const synced = nextMatching(changes, (c) => c.address === barrier.address);
+    await registry.register(barrier.entry, barrier.identity);
+    await synced;
+    const junk = "x".repeat(1_000_000);
+    const before = heapUsed();
+    // A watch kept each key's last value (NATS KV, to tell a heartbeat from a change) and each mark
+    // written since it began (etcd, to spare reading it): as much as the writer stored.
+    const nodes = Array.from({ length: 120 }, () => makeNode(ZONE));
+    for (const [i, node] of nodes.entries()) await (name === "etcd" ? backend.putMark(node, `${junk}${i}`) : backend.putEntry(node, `${junk}${i}`));
+    const last = makeNode(ZONE);
+    await registry.register(last.entry, last.identity);
+    expect((await nextMatching(changes, (c) => c.address === last.address, 30_000)).kind).toBe("registered");
+    expect(heapUsed() - before).toBeLessThan(60 * 2 ** 20);
+    await changes.return!();
+  }, 60_000);
 });
