@@ -97,21 +97,28 @@ export class HealthWatcher {
 
   async #run(changes: AsyncIterableIterator<RegistryChange>): Promise<void> {
     for await (const change of changes) {
-      if (change.kind === "expired" && change.last) await this.#nodeFailed(change.last);
+      if (change.kind === "expired") await this.#nodeFailed(change.address, change.last);
       else if (change.kind === "registered" && change.initial) this.#alive.set(change.address, change.entry.entry.registered_at);
       else if (change.kind === "registered") await this.#nodeJoined(change.entry);
       else if (change.kind === "deregistered") this.#alive.delete(change.address);
     }
   }
 
-  async #nodeFailed(last: ResolvedEntry): Promise<void> {
-    this.#alive.delete(last.address);
-    if (this.#failed.get(last.address) === last.entry.registered_at) return;
-    this.#failed.delete(last.address);
-    this.#failed.set(last.address, last.entry.registered_at);
+  /**
+   * A lapse comes with the last entry the watch verified there, or without one when the last bytes
+   * stored there did not verify (a store writer's, which a live node's heartbeat replaces within the
+   * TTL): a node known alive is announced all the same, by its address's id (a node's id), and
+   * forgotten either way.
+   */
+  async #nodeFailed(address: string, last: ResolvedEntry | undefined): Promise<void> {
+    const registeredAt = last?.entry.registered_at ?? this.#alive.get(address);
+    this.#alive.delete(address);
+    if (registeredAt === undefined || this.#failed.get(address) === registeredAt) return;
+    this.#failed.delete(address);
+    this.#failed.set(address, registeredAt);
     if (this.#failed.size > FAILED_REMEMBERED) forgetOldest(this.#failed);
     const reason = `no heartbeat within the registry TTL of ${this.#options.registry.ttlMs} ms (seen by ${this.#options.address})`;
-    const payload = { node_id: last.entry.node_id, severity: "error" };
+    const payload = { node_id: last?.entry.node_id ?? parseAddress(address).id, severity: "error" };
     await this.#send(() => this.#failureMessage.build(this.#source, this.#trust(), [{ ...payload, reason }, { ...payload, reason: { message: reason, code: HEARTBEAT_LAPSED } }]));
   }
 

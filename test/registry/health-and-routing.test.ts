@@ -134,6 +134,30 @@ describe("health watcher", () => {
   }, 60_000);
 });
 
+describe("health watcher and a store writer", () => {
+  it("announces a node that died after a store writer overwrote its entry with bytes that do not verify", async () => {
+    const r = await registry("2s");
+    const health = await watcherOn(r, generateKeyPair());
+    health.watcher.start();
+    const node = makeNode(ZONE);
+    await r.register(node.entry, node.identity);
+    const writer = await natsKvWriter(server.url, r.bucket);
+    try {
+      await eventually(async () => health.nodes("event.node.register").includes(node.identity.node_id), 20_000, "the node's event.node.register");
+      // The node dies; the writer's garbage at its key lapses in turn. The watch's expiry carried no
+      // entry (the last bytes did not verify), and the watcher announced nothing, for good.
+      await writer.put(partsOf(node), "{}");
+      const sentinel = makeNode(ZONE);
+      await r.register(sentinel.entry, sentinel.identity);
+      await eventually(async () => health.nodes("event.node.failed").includes(sentinel.identity.node_id), 20_000, "the sentinel's event.node.failed");
+      expect(health.nodes("event.node.failed")).toContain(node.identity.node_id);
+    } finally {
+      await writer.close();
+      await health.stop();
+    }
+  }, 60_000);
+});
+
 describe("health watcher options", () => {
   it("refuses a trust TTL that is no time as ONEX_E_USAGE as it is made (Infinity or NaN was a RangeError at each announcement, which was dropped)", async () => {
     const r = await registry("30s");
