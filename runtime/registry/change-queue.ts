@@ -15,6 +15,9 @@ export class ChangeQueue<T> {
   #rejectWaiting: ((error: unknown) => void) | undefined;
   #ended = false;
   #error: unknown;
+  /** The last change pushed about each key (push's `key`) while it waits to be pulled: see `pendingAt`. */
+  readonly #pendingByKey = new Map<string, T>();
+  readonly #keyOf = new WeakMap<object, string>();
 
   constructor(signal: AbortSignal) {
     if (signal.aborted) this.end();
@@ -26,16 +29,35 @@ export class ChangeQueue<T> {
     return this.#ended;
   }
 
-  /** Adds a change; ignored after the end. */
-  push(item: T): void {
+  /** Adds a change; ignored after the end. With `key`, the change is about that key (see `pendingAt`). */
+  push(item: T, key?: string): void {
     if (this.#ended) return;
+    if (key !== undefined) this.#pendingByKey.delete(key);
     const waiting = this.#waiting;
     if (waiting) {
       this.#waiting = this.#rejectWaiting = undefined;
       waiting({ value: item, done: false });
     } else {
       this.#items.push(item);
+      if (key !== undefined && typeof item === "object" && item !== null) {
+        this.#pendingByKey.set(key, item);
+        this.#keyOf.set(item, key);
+      }
     }
+  }
+
+  /**
+   * The last change pushed about `key`, while it still waits to be pulled (a reader that is behind):
+   * the caller may fold a later change into it rather than queue one more.
+   */
+  pendingAt(key: string): T | undefined {
+    return this.#pendingByKey.get(key);
+  }
+
+  #pulled(item: T): void {
+    if (typeof item !== "object" || item === null) return;
+    const key = this.#keyOf.get(item);
+    if (key !== undefined && this.#pendingByKey.get(key) === item) this.#pendingByKey.delete(key);
   }
 
   /** Ends the iteration after the queued items. */
@@ -59,6 +81,7 @@ export class ChangeQueue<T> {
       if (this.#head < this.#items.length) {
         const item = this.#items[this.#head]!;
         this.#items[this.#head++] = undefined as T;
+        this.#pulled(item);
         if (this.#head === this.#items.length) {
           this.#items = [];
           this.#head = 0;

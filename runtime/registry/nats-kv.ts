@@ -357,7 +357,7 @@ class NatsKvStore implements RegistryStore {
       for (const [k, state] of live) {
         if (state.created + this.ttlMs <= readUpTo) {
           live.delete(k);
-          queue.push({ op: "delete", key: state.key, reason: "expired" });
+          queue.push({ op: "delete", key: state.key, reason: "expired" }, k);
         }
       }
     };
@@ -465,7 +465,7 @@ class NatsKvStore implements RegistryStore {
       // A removal already in the stream when the watch began, of a key the watch has shown no
       // value of, is an address that holds nothing, not a departure now. By the stream's
       // sequence, not the clock: a server clock behind this one must not hide a real departure.
-      if (shown || !before.stored) queue.push({ op: "delete", key, reason: entry.operation === "PURGE" ? "deregistered" : "expired" });
+      if (shown || !before.stored) queue.push({ op: "delete", key, reason: entry.operation === "PURGE" ? "deregistered" : "expired" }, entry.key);
       return;
     }
     // Current state, not a change.
@@ -480,7 +480,7 @@ class NatsKvStore implements RegistryStore {
       // The entry's own bytes were the last mark published at its key (MarkTap): reported without
       // waiting for the stored mark, which is read once the report is on its way (promise
       // callbacks run before setImmediate's).
-      queue.push({ op: "put", stored, initial, markSeen: true });
+      queue.push({ op: "put", stored, initial, markSeen: true }, entry.key);
       setImmediate(() => void this.#confirmMarkSeen(entry.key, stored, tap!, live, queue));
       return;
     }
@@ -495,7 +495,16 @@ class NatsKvStore implements RegistryStore {
     if (key === undefined) return;
     const mark = early;
     live.set(entry.key, { key, created: entry.created.getTime(), value: value.length > MAX_REGISTRATION_CHARS ? undefined : value });
-    queue.push({ op: "put", stored: { key, value, revision: String(entry.revision), updatedAt: entry.created }, initial, ...(mark === undefined ? {} : { mark }) });
+    // A heartbeat while the reader has yet to pull the last one of the key (the same bytes, with no
+    // mark) moves that one on to this revision: a reader that is behind (a health watcher waiting on
+    // a publish, say) gathered every node's every heartbeat, without bound, and would have skipped them.
+    const pending = mark === undefined && !initial ? queue.pendingAt(entry.key) : undefined;
+    if (pending?.op === "put" && !pending.initial && pending.mark === undefined && !pending.markSeen && !pending.recheck && pending.stored.value === value) {
+      pending.stored.revision = String(entry.revision);
+      pending.stored.updatedAt = entry.created;
+      return;
+    }
+    queue.push({ op: "put", stored: { key, value, revision: String(entry.revision), updatedAt: entry.created }, initial, ...(mark === undefined ? {} : { mark }) }, entry.key);
   }
 
   /**
@@ -512,7 +521,7 @@ class NatsKvStore implements RegistryStore {
       [entry, mark] = await this.#call(() => Promise.all([this.entries.get(k), this.marks.get(k)]));
     } catch {
       tap.distrust(k);
-      if (live.get(k)?.value === stored.value) queue.push({ op: "put", stored, initial: false, recheck: true });
+      if (live.get(k)?.value === stored.value) queue.push({ op: "put", stored, initial: false, recheck: true }, k);
       return;
     }
     const storedMark = mark !== null && mark.operation === "PUT" ? { value: mark.string(), revision: String(mark.revision) } : undefined;
@@ -520,7 +529,7 @@ class NatsKvStore implements RegistryStore {
     tap.distrust(k);
     // The same bytes at a later revision (a heartbeat's rewrite) are still this entry.
     if (entry === null || entry.operation !== "PUT" || entry.string() !== stored.value || live.get(k)?.value !== stored.value) return;
-    queue.push({ op: "put", stored, initial: false, recheck: true, mark: Promise.resolve(storedMark) });
+    queue.push({ op: "put", stored, initial: false, recheck: true, mark: Promise.resolve(storedMark) }, k);
   }
 
   /** A stalled watch (its consumer's node died) is noticed after two missed heartbeats: within a quarter of the TTL. */

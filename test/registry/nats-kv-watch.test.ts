@@ -16,7 +16,9 @@ import { openNatsKvStore } from "../../runtime/registry/nats-kv.js";
 import { watchKv, WatchInterrupted, type WatchedRecord } from "../../runtime/registry/nats-kv-watch.js";
 import { startNatsProxy } from "../support/nats-proxy.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { eventually } from "./fixtures.js";
+import { TrustedRegistry } from "../../runtime/registry/trusted-registry.js";
+import type { StoreChange } from "../../runtime/registry/registry.js";
+import { eventually, makeNode } from "./fixtures.js";
 
 let server: NatsServer;
 let nc: NatsConnection;
@@ -254,4 +256,32 @@ describe("the NATS KV watch", () => {
     await again.close();
     expect(await consumersOf("closing")).toEqual([]);
   }, 30_000);
+
+  it("folds heartbeats a reader has not pulled yet into the one before: a reader that is behind gathers one per node, not one per heartbeat", async () => {
+    const store = await openNatsKvStore({ servers: [server.url], bucket: "behind", ttlMs: 30_000 });
+    const registry = new TrustedRegistry(store);
+    const nodes = Array.from({ length: 10 }, () => makeNode());
+    for (const node of nodes) await registry.register(node.entry, node.identity);
+    const abort = new AbortController();
+    const changes = store.watch({}, abort.signal)[Symbol.asyncIterator]();
+    while ((await changes.next()).value?.op !== "synced");
+    // The reader stalls while every node heart-beats 30 times (a health watcher waiting on a publish).
+    for (let round = 0; round < 30; round++) await Promise.all(nodes.map((node) => registry.heartbeat(node.address)));
+    const latest = new Map<string, string>();
+    for (const node of nodes) latest.set(node.address, (await store.get({ zone: node.entry.zone, entityType: "node", id: node.identity.node_id }))!.revision);
+    // Every heartbeat delivered by now, then what waits is read.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const queued: StoreChange[] = [];
+    for (;;) {
+      const next = await Promise.race([changes.next(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 300))]);
+      if (next === undefined || next.done) break;
+      queued.push(next.value);
+    }
+    // 300 heartbeats before; one each now (two when one was pulled as the stall began), at each node's last revision.
+    expect(queued.length).toBeLessThanOrEqual(2 * nodes.length);
+    const last = new Map(queued.flatMap((c) => (c.op === "put" ? [[`onex://${c.stored.key.zone}/node/${c.stored.key.id}`, c.stored.revision] as const] : [])));
+    expect(last).toEqual(latest);
+    abort.abort();
+    await registry.close();
+  }, 60_000);
 });
