@@ -23,6 +23,8 @@ interface Pending {
   resolve(reply: Msg): void;
   reject(error: Error): void;
   timer: Timer;
+  /** Whether a reply settles the request; undefined: the first one does. */
+  accept: ((reply: Msg) => boolean) | undefined;
 }
 
 /** The part of a nats.js permission error this needs (`PermissionViolationError`). */
@@ -46,8 +48,13 @@ export class ReplyInbox {
     void this.#watchPermissionErrors();
   }
 
-  /** Publishes `data` on `subject` with a reply subject of this inbox; resolves with the reply, or rejects as described above. */
-  request(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number): Promise<Msg> {
+  /**
+   * Publishes `data` on `subject` with a reply subject of this inbox; resolves with the reply, or
+   * rejects as described above. With `accept`, a reply it turns down is dropped and the request
+   * waits on for another until its timeout: on a subject anyone may answer (negotiation), the
+   * first answer need not be the one asked for.
+   */
+  request(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number, accept?: (reply: Msg) => boolean): Promise<Msg> {
     return new Promise<Msg>((resolve, reject) => {
       if (this.#nc.isClosed()) {
         reject(closedError());
@@ -59,7 +66,7 @@ export class ReplyInbox {
         this.#pending.delete(token);
         reject(withMessage(new TimeoutError(), `timeout: no reply on ${subject} within ${timeoutMs} ms`));
       });
-      this.#pending.set(token, { subject, resolve, reject, timer });
+      this.#pending.set(token, { subject, resolve, reject, timer, accept });
       try {
         this.#nc.publish(subject, data, { reply: replyPrefix + token, ...(headers !== undefined ? { headers } : {}) });
       } catch (error) {
@@ -85,10 +92,14 @@ export class ReplyInbox {
     // message that does was sent here by someone else (a consumer a member pointed at a reply
     // subject it saw), and waits on nothing.
     if (prefix === undefined || !reply.subject.startsWith(prefix) || reply.reply) return;
-    const pending = this.#settle(reply.subject.slice(prefix.length));
-    if (pending === undefined) return;
+    const token = reply.subject.slice(prefix.length);
     // Headers nats.js cannot read (readableHeaders) are no status: thrown here, in a subscription's callback, they would stop the connection reading.
-    if (reply.data.length === 0 && readableHeaders(() => reply.headers)?.code === 503) pending.reject(withMessage(new NoRespondersError(pending.subject), `no responders on ${pending.subject}`));
+    const noResponders = reply.data.length === 0 && readableHeaders(() => reply.headers)?.code === 503;
+    const accept = this.#pending.get(token)?.accept;
+    if (!noResponders && accept !== undefined && !accept(reply)) return;
+    const pending = this.#settle(token);
+    if (pending === undefined) return;
+    if (noResponders) pending.reject(withMessage(new NoRespondersError(pending.subject), `no responders on ${pending.subject}`));
     else pending.resolve(reply);
   }
 

@@ -143,7 +143,7 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
     const offer = freshOffer(this.#service.offer, this.#options.identity, { audience: peer, nonce: randomBytes(16).toString("base64url") });
     let answered: { agreement: Agreement; theirs: ProtocolOffer };
     try {
-      answered = await handshake(this.#options.connection, offer, peer, { timeoutMs: this.#options.timeoutMs ?? 2_000, keys: this.#options.keys });
+      answered = await handshake(this.#options.connection, offer, peer, { timeoutMs: this.#options.timeoutMs ?? 2_000, keys: this.#options.keys, preferSigned: true, admit: (deployment, signer) => this.#book.admit(deployment, signer) });
     } catch (error) {
       // Recorded only when this side found the peer incompatible itself: a rejection the answer
       // states (`rejectedBy`) is outside the signed offer, and anyone answering first could state one.

@@ -19,6 +19,13 @@ export interface NegotiateOptions {
   timeoutMs?: number;
   /** Verifies a signed offer's signer (`Agreement.peer.signer`); without it the signer is not recorded. */
   keys?: KeyResolver;
+  /**
+   * Wait for an answer whose offer a key of `keys` signed (a FederationNode records no other): an
+   * unsigned one, which anyone could send first, is read only when none signed came by the timeout.
+   */
+  preferSigned?: boolean;
+  /** Throws when the verified signer may not speak for the peer (a FederationNode's `PeerBook.admit`): such an answer is passed over too. */
+  admit?: (deployment: string, signer: string) => void;
 }
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
@@ -36,7 +43,52 @@ export async function negotiate(nc: NatsConnection, offer: ProtocolOffer, peer: 
 export async function handshake(nc: NatsConnection, offer: ProtocolOffer, peer: string, options: NegotiateOptions = {}): Promise<{ agreement: Agreement; theirs: ProtocolOffer }> {
   // nats.js takes a request timeout of 0 or NaN as none given and waits its default second.
   checkPositive("negotiate", "timeoutMs", options.timeoutMs);
-  const answer = (await requestJson(nc, negotiateSubject(peer), offer, options.timeoutMs ?? 2_000, peer)) as Record<string, unknown> | null;
+  const { answer, theirs, signer } = await peersFirstAnswer(nc, offer, peer, options);
+  try {
+    return { agreement: await agreeChecked(nc, offer, theirs, answer, peer, signer, options), theirs };
+  } catch (error) {
+    // A rejected peer's verified signer stays known, so its messages can be refused too.
+    if (isOnexError(error) && signer !== undefined) throw new OnexError(error.code, error.message, { ...error.details, signer }, { cause: error.cause ?? error });
+    throw error;
+  }
+}
+
+/**
+ * The peer's answer to `offer`. Anyone who may subscribe to the subject can answer. Where answers
+ * are authenticated (`keys`: signed for this handshake), one that is not the peer's is passed
+ * over and the handshake waits on for the peer's own; with `preferSigned`, an unsigned one too,
+ * unless no signed answer comes by the timeout. Without `keys` the first answer is read: an
+ * unsigned answer anyone could forge.
+ */
+async function peersFirstAnswer(nc: NatsConnection, offer: ProtocolOffer, peer: string, options: NegotiateOptions): Promise<PeersAnswer> {
+  const timeoutMs = options.timeoutMs ?? 2_000;
+  if (options.keys === undefined) return peersAnswer(await requestJson(nc, negotiateSubject(peer), offer, timeoutMs, peer), offer, peer, options);
+  let unsigned: PeersAnswer | undefined;
+  const read = (value: unknown) => {
+    const answer = peersAnswer(value, offer, peer, options);
+    if (answer.signer === undefined && options.preferSigned) {
+      unsigned ??= answer;
+      throw new OnexError(ErrorCode.NegotiationInvalid, `"${peer}" answered without an offer a trusted key signed`, { peer });
+    }
+    return answer;
+  };
+  try {
+    return await requestJson(nc, negotiateSubject(peer), offer, timeoutMs, peer, read);
+  } catch (error) {
+    if (unsigned !== undefined && isOnexError(error, ErrorCode.NegotiationInvalid)) return unsigned;
+    throw error;
+  }
+}
+
+interface PeersAnswer {
+  answer: Record<string, unknown>;
+  theirs: ProtocolOffer;
+  signer: string | undefined;
+}
+
+/** `answer` read as the peer's answer to `offer`; throws ONEX_E_NEGOTIATION_INVALID when it cannot be. */
+function peersAnswer(value: unknown, offer: ProtocolOffer, peer: string, options: NegotiateOptions): PeersAnswer {
+  const answer = value as Record<string, unknown> | null;
   if (answer === null || typeof answer !== "object" || answer.kind !== "onex.answer/1") {
     throw new OnexError(ErrorCode.NegotiationInvalid, `"${peer}" did not answer the handshake with an onex answer`, { peer });
   }
@@ -45,6 +97,7 @@ export async function handshake(nc: NatsConnection, offer: ProtocolOffer, peer: 
     throw new OnexError(ErrorCode.NegotiationInvalid, `the handshake for "${peer}" was answered by "${theirs.deployment}"`, { peer, answeredBy: theirs.deployment });
   }
   const signer = offerSigner(theirs, options.keys);
+  if (signer !== undefined) options.admit?.(peer, signer);
   // A signed answer to a handshake that sent a nonce must echo it: a recorded answer to another handshake is not this one's.
   if (signer !== undefined && offer.nonce !== undefined && theirs.in_reply_to !== offer.nonce) {
     const why =
@@ -53,13 +106,7 @@ export async function handshake(nc: NatsConnection, offer: ProtocolOffer, peer: 
         : "an offer signed for another handshake (its nonce is not this one's)";
     throw new OnexError(ErrorCode.NegotiationInvalid, `"${peer}" answered with ${why}`, { peer, signer });
   }
-  try {
-    return { agreement: await agreeChecked(nc, offer, theirs, answer, peer, signer, options), theirs };
-  } catch (error) {
-    // A rejected peer's verified signer stays known, so its messages can be refused too.
-    if (isOnexError(error) && signer !== undefined) throw new OnexError(error.code, error.message, { ...error.details, signer }, { cause: error.cause ?? error });
-    throw error;
-  }
+  return { answer, theirs, signer };
 }
 
 async function agreeChecked(nc: NatsConnection, offer: ProtocolOffer, theirs: ProtocolOffer, answer: Record<string, unknown>, peer: string, signer: string | undefined, options: NegotiateOptions): Promise<Agreement> {

@@ -214,15 +214,44 @@ function inboxOf(nc: NatsConnection): ReplyInbox {
 
 /**
  * Sends `payload` to `subject` and returns the decoded JSON answer. Throws
- * ONEX_E_NEGOTIATION_TIMEOUT when nobody serves the subject or the answer is late.
+ * ONEX_E_NEGOTIATION_TIMEOUT when nobody serves the subject or the answer is late. With
+ * `check`, returns what it returns for the first answer it does not throw for: anyone who may
+ * subscribe to the subject can answer, and an answer that is not the peer's (a forgery, or the
+ * peer's answer to another request) is passed over, not taken for the peer's. When no answer
+ * passes by the timeout, the last refusal is thrown (it says why the answers there were are
+ * not the peer's), else the timeout.
  */
-export async function requestJson(nc: NatsConnection, subject: string, payload: unknown, timeoutMs: number, peer: string): Promise<unknown> {
+export async function requestJson(nc: NatsConnection, subject: string, payload: unknown, timeoutMs: number, peer: string): Promise<unknown>;
+export async function requestJson<T>(nc: NatsConnection, subject: string, payload: unknown, timeoutMs: number, peer: string, check: (answer: unknown) => T): Promise<T>;
+export async function requestJson<T>(nc: NatsConnection, subject: string, payload: unknown, timeoutMs: number, peer: string, check?: (answer: unknown) => T): Promise<T | unknown> {
   // nats.js arms one Node timer, which fires a longer wait at once: a longer one (Infinity) waits the longest one can.
   const waitedMs = Math.min(timeoutMs, MAX_TIMER_MS);
+  const decode = (data: Uint8Array): unknown => {
+    try {
+      return JSON.parse(text.decode(data)) as unknown;
+    } catch (cause) {
+      throw new OnexError(ErrorCode.NegotiationInvalid, `"${peer}" answered on ${subject} with invalid JSON`, { peer, subject }, { cause });
+    }
+  };
+  let checked: { value: T } | undefined;
+  let refusal: unknown;
+  const accept =
+    check === undefined
+      ? undefined
+      : (reply: { data: Uint8Array }) => {
+          try {
+            checked = { value: check(decode(reply.data)) };
+            return true;
+          } catch (error) {
+            refusal = error;
+            return false;
+          }
+        };
   let reply;
   try {
-    reply = await inboxOf(nc).request(subject, json.encode(JSON.stringify(payload)), undefined, waitedMs);
+    reply = await inboxOf(nc).request(subject, json.encode(JSON.stringify(payload)), undefined, waitedMs, accept);
   } catch (cause) {
+    if (refusal !== undefined && (cause as Error)?.name === "TimeoutError") throw refusal;
     // A server that refuses this connection the subject answers at once; a timeout would send the user looking for a peer.
     if ((cause as Error)?.name === "PermissionViolationError") {
       throw new OnexError(ErrorCode.PermissionDenied, `cannot negotiate with "${peer}": this connection may not use ${subject} (${(cause as Error).message})`, { peer, subject }, { cause });
@@ -236,9 +265,5 @@ export async function requestJson(nc: NatsConnection, subject: string, payload: 
     const why = noResponders ? `nothing serves ${subject}` : `no answer on ${subject} within ${waitedMs} ms`;
     throw new OnexError(ErrorCode.NegotiationTimeout, `cannot negotiate with "${peer}": ${why}`, { peer, subject, timeoutMs: waitedMs, noResponders }, { cause });
   }
-  try {
-    return JSON.parse(text.decode(reply.data)) as unknown;
-  } catch (cause) {
-    throw new OnexError(ErrorCode.NegotiationInvalid, `"${peer}" answered on ${subject} with invalid JSON`, { peer, subject }, { cause });
-  }
+  return checked !== undefined ? checked.value : decode(reply.data);
 }

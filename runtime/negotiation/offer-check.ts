@@ -29,16 +29,22 @@ export interface CheckedOffer {
 export async function checkPeerOffer(nc: NatsConnection, offer: ProtocolOffer, options: { timeoutMs: number; required: boolean; signer?: PublicKey }): Promise<CheckedOffer> {
   let document: unknown;
   const nonce = randomBytes(16).toString("base64url");
+  const signer = options.signer;
+  // The offer's signer must have signed the schemas for this probe: anyone on the server can answer
+  // it, so an answer it did not sign is passed over, and the probe waits on for the peer's own
+  // (an unsigned offer's probe reads the first answer, which anyone could have forged).
+  const signedBy = (key: PublicKey) => (answer: unknown) => {
+    if (!signedFor(answer, key, nonce)) {
+      throw new OnexError(ErrorCode.NegotiationInvalid, `the schemas "${offer.deployment}" answered were not signed by its key ${key.keyId} for this probe (another client answered, and the peer did not)`, { peer: offer.deployment, signer: key.keyId });
+    }
+    return answer;
+  };
   try {
-    document = await requestJson(nc, schemasSubject(offer.deployment), { nonce }, options.timeoutMs, offer.deployment);
+    const subject = schemasSubject(offer.deployment);
+    document = signer === undefined ? await requestJson(nc, subject, { nonce }, options.timeoutMs, offer.deployment) : await requestJson(nc, subject, { nonce }, options.timeoutMs, offer.deployment, signedBy(signer));
   } catch (error) {
-    if (!options.required && isOnexError(error, ErrorCode.NegotiationTimeout)) return { offer, unverified: [] };
+    if (!options.required && isOnexError(error) && (error.code === ErrorCode.NegotiationTimeout || error.code === ErrorCode.NegotiationInvalid)) return { offer, unverified: [] };
     throw error;
-  }
-  // The offer's signer must have signed the schemas for this probe: anyone on the server can answer it first.
-  if (options.signer !== undefined && !signedFor(document, options.signer, nonce)) {
-    if (!options.required) return { offer, unverified: [] };
-    throw new OnexError(ErrorCode.NegotiationInvalid, `the schemas "${offer.deployment}" answered were not signed by its key ${options.signer.keyId} for this probe (another client may have answered first)`, { peer: offer.deployment, signer: options.signer.keyId });
   }
   const indexes = (document as { kind?: unknown; indexes?: unknown } | null)?.kind === "onex.schemas/1" ? (document as { indexes: unknown }).indexes : undefined;
   const published = new Map<string, string>();

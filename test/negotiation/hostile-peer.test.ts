@@ -170,6 +170,37 @@ describe("an answer to a handshake", () => {
   });
 });
 
+describe("an answer that comes before the peer's", () => {
+  it("is passed over: the handshake and its schemas probe take the peer's own answers when they come", async () => {
+    let forged = 0;
+    // Answers at once, before B (which probes A before it answers): a forged handshake answer and an empty list of schemas.
+    const subscriptions = [
+      attacker.subscribe(negotiateSubject(B), {
+        callback: (_e, msg) => {
+          forged++;
+          const { nonce } = JSON.parse(new TextDecoder().decode(msg.data)) as ProtocolOffer;
+          msg.respond(bytes({ kind: "onex.answer/1", offer: offerOfB({}, keys.other, { in_reply_to: nonce! }), rejection: { code: ErrorCode.IncompatiblePeer, message: "forged", details: {} } }));
+        },
+      }),
+      attacker.subscribe(schemasSubject(B), {
+        callback: (_e, msg) => {
+          forged++;
+          msg.respond(bytes({ kind: "onex.schemas/1", deployment: B, protocol: bOffer.protocol, indexes: [] }));
+        },
+      }),
+    ];
+    await attacker.flush();
+    try {
+      const agreement = await nodeA.negotiate(B);
+      expect(forged).toBe(2);
+      expect(agreement).toMatchObject({ mode: "direct", version: "0.1", unused: [], peer: { signer: keys.b.keyId } });
+      expect(nodeA.rejections.has(B)).toBe(false);
+    } finally {
+      for (const subscription of subscriptions) subscription.unsubscribe();
+    }
+  });
+});
+
 describe("a rejection stated in an answer", () => {
   it("is thrown, and not recorded: it is outside the signed offer, and whoever answers first may state it", async () => {
     const name = "deployment-relayed";
