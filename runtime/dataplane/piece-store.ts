@@ -90,6 +90,7 @@ export class PieceStore implements PieceSource {
     const existing = await stat(path).catch(() => undefined);
     if (existing !== undefined) {
       if (!existing.isFile()) throw new OnexError(ErrorCode.WriteFailed, `cannot write ${path}: it exists and is not a regular file`, { file: path });
+      refuseOthersFile(existing, path);
       // A file already there is never overwritten: one of another size is not this artifact, and no fetch could make it so.
       if (existing.size !== descriptor.size) {
         throw new OnexError(ErrorCode.PieceCorrupt, `${path} exists and is not this artifact (${existing.size} bytes, the artifact ${descriptor.size}); move it away or fetch into another path`, { file: path });
@@ -114,7 +115,9 @@ export class PieceStore implements PieceSource {
       handle = await open(partial, (resuming ? 0 : constants.O_CREAT | constants.O_EXCL) | constants.O_RDWR | constants.O_NOFOLLOW, 0o644).catch((error: unknown) => {
         throw writeFailed(partial, error, (error as NodeJS.ErrnoException).code === "ELOOP" ? "refusing to write through the link" : "cannot open");
       });
-      if (!(await handle.stat()).isFile()) throw new OnexError(ErrorCode.WriteFailed, `cannot write ${partial}: it is not a regular file`, { file: partial });
+      const info = await handle.stat();
+      if (!info.isFile()) throw new OnexError(ErrorCode.WriteFailed, `cannot write ${partial}: it is not a regular file`, { file: partial });
+      refuseOthersFile(info, partial);
       // Sparse: reserves nothing, but lets pieces be written at any offset in any order. Refused
       // when the artifact is larger than a file may be here (the file system's or the process's limit).
       await handle.truncate(descriptor.size).catch((error: unknown) => {
@@ -436,6 +439,21 @@ async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
     await rm(temporary, { force: true }).catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * A file another user owns (planted at `OUT.partial` or `OUT` in a shared folder, say) is not
+ * taken: it would become the artifact, verified once and then still theirs to change. Files
+ * of this user or of root are taken, as ssh takes its own files.
+ */
+function refuseOthersFile(info: { uid: number }, path: string): void {
+  if (typeof process.getuid !== "function") return;
+  const me = process.getuid();
+  if (info.uid === me || info.uid === 0) return;
+  throw new OnexError(ErrorCode.WriteFailed, `cannot download into ${path}: it belongs to another user (uid ${info.uid}), who could change it after it is verified; remove it, or fetch into a folder of your own`, {
+    file: path,
+    uid: info.uid,
+  });
 }
 
 /** A local write that failed (a full disk, a removed folder): the fetch stops, it is no peer's fault. */

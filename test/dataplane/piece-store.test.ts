@@ -8,7 +8,7 @@
  * are never written through.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { link, lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { chown, link, lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -247,6 +247,35 @@ describe("piece store writes", () => {
       await expect(PieceStore.open(descriptor, join(dir, "dangling.bin"))).rejects.toMatchObject({ code: "ONEX_E_WRITE_FAILED", details: { errno: "ELOOP" } });
       expect(await readFile(join(dir, "victim.txt"), "utf8")).toBe(VICTIM);
       await expect(lstat(join(dir, "nowhere.txt"))).rejects.toMatchObject({ code: "ENOENT" });
+    });
+
+    it("another user's file at the partial file or at OUT: refused with ONEX_E_WRITE_FAILED, never made the artifact (they could change it after it is verified)", async () => {
+      const descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: MB }, generateKeyPair());
+      const dir = join(work.dir, "others-files");
+      await mkdir(dir);
+      await writeFile(join(dir, "out.bin.partial"), "");
+      await writeFile(join(dir, "whole.bin"), await readFile(file));
+      // Another user's files: as root, given to nobody; else this process poses as another user.
+      const asRoot = process.getuid!() === 0;
+      if (asRoot) for (const name of ["out.bin.partial", "whole.bin"]) await chown(join(dir, name), 65534, 65534);
+      const owner = (await lstat(join(dir, "out.bin.partial"))).uid;
+      const getuid = asRoot ? undefined : vi.spyOn(process, "getuid").mockReturnValue(owner + 1000);
+      try {
+        await expect(PieceStore.open(descriptor, join(dir, "out.bin"))).rejects.toMatchObject({ code: "ONEX_E_WRITE_FAILED", details: { file: join(dir, "out.bin.partial"), uid: owner } });
+        await expect(PieceStore.open(descriptor, join(dir, "whole.bin"))).rejects.toMatchObject({ code: "ONEX_E_WRITE_FAILED", details: { file: join(dir, "whole.bin"), uid: owner } });
+      } finally {
+        getuid?.mockRestore();
+      }
+      // Theirs is left as it was, and no lock stays behind.
+      expect((await lstat(join(dir, "out.bin.partial"))).size).toBe(0);
+      expect((await readdir(dir)).sort()).toEqual(["out.bin.partial", "whole.bin"]);
+      if (asRoot) for (const name of ["out.bin.partial", "whole.bin"]) await chown(join(dir, name), 0, 0);
+      // The same files, this user's own, are a resumed download and a complete artifact.
+      const resumed = await PieceStore.open(descriptor, join(dir, "out.bin"));
+      await resumed.close();
+      const whole = await PieceStore.open(descriptor, join(dir, "whole.bin"));
+      expect(whole.complete).toBe(true);
+      await whole.close();
     });
 
     it("at the record's temporary file: removed, not written through; a record linked to a device is no record", async () => {
