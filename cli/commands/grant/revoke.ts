@@ -4,6 +4,7 @@ import { ErrorCode, OnexError } from "@onex/runtime";
 import { revokeSessionGrant, verifyGrantAuthenticity } from "@onex/runtime";
 import { ZoneAuthorities } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
+import { withFileLock } from "../../file-lock.js";
 import { privateKeyFlags, readJsonFile, readPrivateKey } from "../../key-files.js";
 import { writeOutputFile } from "../../output-file.js";
 
@@ -20,7 +21,7 @@ export default class GrantRevoke extends OnexCommand {
   static override flags = {
     key: Flags.string({ description: "The issuing authority's private key file.", required: true }),
     reason: Flags.string({ description: "Why the grant is revoked (recorded in the revocation)." }),
-    list: Flags.string({ description: "Revocation list file to add the revocation to (replaced whole, atomically)." }),
+    list: Flags.string({ description: "Revocation list file to add the revocation to (replaced whole, atomically, by one run at a time)." }),
     ...privateKeyFlags,
   };
 
@@ -37,10 +38,13 @@ export default class GrantRevoke extends OnexCommand {
       await this.print(JSON.stringify(revocation, null, 2));
     } else {
       const file = listFile(flags.list);
-      const existing = existsSync(file) ? readJsonFile(file, "revocation list") : [];
-      if (!Array.isArray(existing)) throw new OnexError(ErrorCode.ValidationFailed, `${flags.list} is not a JSON array of revocations`, { file: flags.list });
-      const list = [...existing.filter((r) => (r as { grant_id?: unknown } | null)?.grant_id !== grant.grant_id || (r as { issuer?: unknown }).issuer !== grant.issuer), revocation];
-      writeOutputFile(file, JSON.stringify(list, null, 2) + "\n", { force: true });
+      // Read and written back by one run at a time: two at once would each lose the other's revocation.
+      withFileLock(file, () => {
+        const existing = existsSync(file) ? readJsonFile(file, "revocation list") : [];
+        if (!Array.isArray(existing)) throw new OnexError(ErrorCode.ValidationFailed, `${flags.list} is not a JSON array of revocations`, { file: flags.list });
+        const list = [...existing.filter((r) => (r as { grant_id?: unknown } | null)?.grant_id !== grant.grant_id || (r as { issuer?: unknown }).issuer !== grant.issuer), revocation];
+        writeOutputFile(file, JSON.stringify(list, null, 2) + "\n", { force: true });
+      });
     }
     this.logToStderr(`revoked grant ${grant.grant_id} of ${grant.subject}${flags.list ? ` (added to ${flags.list})` : ""}`);
   }

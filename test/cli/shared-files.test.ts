@@ -1,0 +1,64 @@
+/**
+ * Files the trust commands share with other runs and other users: a revocation list updated by
+ * several runs at once, and outputs that must never land on a command's own key.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BIN, onex, scratch, type Run } from "./cli-harness.js";
+
+const { dir, remove } = scratch("shared-files");
+afterAll(remove);
+
+const GRANTS = 12;
+
+beforeAll(() => {
+  expect(onex(dir, ["keygen", "--out", "ca"]).code).toBe(0);
+  for (let i = 0; i < GRANTS; i++) {
+    expect(onex(dir, ["grant", "issue", "--key", "ca.key", "--subject", `node-${i}`, "--zone", "zone.a", "--type", "*", "--expires-in", "1h", "--out", `g${i}.json`]).code).toBe(0);
+  }
+});
+
+function onexAsync(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const revokedIds = (file: string) => (JSON.parse(readFileSync(join(dir, file), "utf8")) as { grant_id: string }[]).map((r) => r.grant_id).sort();
+const grantIds = () => Array.from({ length: GRANTS }, (_, i) => (JSON.parse(readFileSync(join(dir, `g${i}.json`), "utf8")) as { grant_id: string }).grant_id).sort();
+
+describe("a revocation list shared by runs", () => {
+  it("revocations added by runs at once are all kept: none is lost to another run writing the list it read before", async () => {
+    writeFileSync(join(dir, "revocations.json"), "[]\n");
+    const runs = await Promise.all(Array.from({ length: GRANTS }, (_, i) => onexAsync(["grant", "revoke", `g${i}.json`, "--key", "ca.key", "--list", "revocations.json"])));
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    expect(revokedIds("revocations.json")).toEqual(grantIds());
+    expect(readdirSync(dir).filter((name) => name.includes(".lock"))).toEqual([]);
+  });
+
+  it("a lock left by a process that is gone is taken over; one a live process holds is waited for", async () => {
+    writeFileSync(join(dir, "left.json"), "[]\n");
+    const gone = spawnSync("true").pid!;
+    writeFileSync(join(dir, "left.json.lock"), `${gone}\n`);
+    expect(onex(dir, ["grant", "revoke", "g0.json", "--key", "ca.key", "--list", "left.json"]).code).toBe(0);
+    expect(revokedIds("left.json")).toHaveLength(1);
+    expect(existsSync(join(dir, "left.json.lock"))).toBe(false);
+    // A live holder that finishes in two seconds: the revoke waits for it, then takes its lock over and adds its revocation.
+    const holder = spawn("sleep", ["2"]);
+    writeFileSync(join(dir, "left.json.lock"), `${holder.pid}\n`);
+    let holderGone = Infinity;
+    holder.on("exit", () => (holderGone = Date.now()));
+    const run = await onexAsync(["grant", "revoke", "g1.json", "--key", "ca.key", "--list", "left.json"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(Date.now()).toBeGreaterThanOrEqual(holderGone);
+    expect(revokedIds("left.json")).toHaveLength(2);
+    expect(existsSync(join(dir, "left.json.lock"))).toBe(false);
+  });
+});
