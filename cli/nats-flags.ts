@@ -29,10 +29,29 @@ export async function withNats<T>(flags: NatsFlags, fn: (nc: NatsConnection) => 
   }
 }
 
-/** A failure to connect with --server: an address that is no address is the flag's fault (exit 2), not the network's (69). */
+/**
+ * A failure to connect with --server: an address that is no address is the flag's fault (exit 2),
+ * not the network's (69). A password or token in the address (`nats://user:pass@host`) is never
+ * said: error output goes to terminals others watch and to CI logs.
+ */
 export function serverFlagFailure(error: unknown, server: string): OnexError {
   const failure = isOnexError(error) ? error : connectFailure(error, server);
-  return failure.code === ErrorCode.Usage ? new OnexError(ErrorCode.Usage, `--server: ${failure.message}`, { server }, { cause: error }) : failure;
+  const shown = redactedServer(server);
+  const message = failure.message.split(server).join(shown);
+  if (failure.code === ErrorCode.Usage) return new OnexError(ErrorCode.Usage, `--server: ${message}`, { server: shown }, { cause: error });
+  if (shown === server) return failure;
+  const details = Object.fromEntries(Object.entries(failure.details).map(([name, value]) => [name, value === server ? shown : value]));
+  return new OnexError(failure.code, message, details, { cause: error });
+}
+
+/** A server address (or a comma-separated list of them) with each password or token in it replaced by `***`. */
+export function redactedServer(server: string): string {
+  // Up to the last @ of each address: a password may hold an @ of its own.
+  return server.replace(/(^|,|\/\/)([^/,\s]*)@/g, (_all, before: string, userinfo: string) => {
+    const colon = userinfo.indexOf(":");
+    // A user name alone is a token to nats.js.
+    return `${before}${colon < 0 ? "***" : `${userinfo.slice(0, colon)}:***`}@`;
+  });
 }
 
 /**
@@ -44,10 +63,11 @@ export function withJetStream<T>(flags: NatsFlags, fn: (js: JetStreamClient, jsm
   return withNats(flags, async (nc) => {
     const jsm = await jetstreamManager(nc).catch((error: unknown) => {
       const text = (error as Error)?.message ?? String(error);
-      const details = { server: flags.server };
-      if (/permission/i.test(text)) throw new OnexError(ErrorCode.PermissionDenied, `this user may not ask ${flags.server} for JetStream: ${text}`, details, { cause: error });
+      const server = redactedServer(flags.server);
+      const details = { server };
+      if (/permission/i.test(text)) throw new OnexError(ErrorCode.PermissionDenied, `this user may not ask ${server} for JetStream: ${text}`, details, { cause: error });
       const why = /not enabled/i.test(text) ? "has no JetStream for this user (nats-server needs -js, and the user's account JetStream)" : `did not answer a JetStream request: ${text}`;
-      throw new OnexError(ErrorCode.ConnectionFailed, `${flags.server} ${why}`, details, { cause: error });
+      throw new OnexError(ErrorCode.ConnectionFailed, `${server} ${why}`, details, { cause: error });
     });
     return fn(jetstream(nc), jsm);
   });

@@ -13,9 +13,9 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs `onex ...args` in `cwd` to completion. */
-export function onex(cwd: string, args: string[], input?: string | Buffer): Run {
-  const result = spawnSync(process.execPath, [BIN, ...args], { cwd, input: input ?? "", encoding: "utf8", timeout: 120_000 });
+/** Runs `onex ...args` in `cwd` to completion, with `env` added to the environment. */
+export function onex(cwd: string, args: string[], input?: string | Buffer, env?: Record<string, string>): Run {
+  const result = spawnSync(process.execPath, [BIN, ...args], { cwd, input: input ?? "", encoding: "utf8", timeout: 120_000, ...(env === undefined ? {} : { env: { ...process.env, ...env } }) });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
