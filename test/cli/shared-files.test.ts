@@ -3,9 +3,10 @@
  * several runs at once, and outputs that must never land on a command's own key.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCode } from "../trust/fixtures.js";
 import { BIN, onex, scratch, type Run } from "./cli-harness.js";
 
 const { dir, remove } = scratch("shared-files");
@@ -60,5 +61,19 @@ describe("a revocation list shared by runs", () => {
     expect(Date.now()).toBeGreaterThanOrEqual(holderGone);
     expect(revokedIds("left.json")).toHaveLength(2);
     expect(existsSync(join(dir, "left.json.lock"))).toBe(false);
+  });
+});
+
+describe("outputs that would land on a key", () => {
+  it("grant issue --out naming its own --key, by path or through a link, is ONEX_E_USAGE even with --force, and the key stays", () => {
+    const key = readFileSync(join(dir, "ca.key"), "utf8");
+    symlinkSync("ca.key", join(dir, "ca-link.key"));
+    for (const out of ["ca.key", "./ca.key", "ca-link.key"]) {
+      const run = onex(dir, ["grant", "issue", "--key", "ca.key", "--subject", "s", "--zone", "zone.a", "--type", "*", "--expires-in", "1h", "--out", out, "--force"]);
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toContain(`${ErrorCode.Usage}: --out names the authority's key file`);
+      expect(readFileSync(join(dir, "ca.key"), "utf8")).toBe(key);
+    }
+    expect(onex(dir, ["sign", "-", "--key", "ca.key"], "").code).toBe(0);
   });
 });

@@ -9,6 +9,7 @@ import { parseTime, privateKeyFlags, readPrivateKey } from "../../key-files.js";
 import { writeOutputFile } from "../../output-file.js";
 import { didYouMean } from "../../../generator/did-you-mean.js";
 import { requireVersionsIn } from "../../../generator/protocol-versions.js";
+import { sameFile } from "../../same-file.js";
 import { schemasDirOf } from "../../sdk.js";
 import { schemasFlag } from "../../sdk-flags.js";
 
@@ -40,6 +41,10 @@ export default class GrantIssue extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(GrantIssue);
+    // Even with --force: the authority's key replaced by a grant is every future grant of the zone lost.
+    if (flags.out !== undefined && sameFile(flags.out, flags.key)) {
+      throw new OnexError(ErrorCode.Usage, `--out names the authority's key file (${flags.key}); the key would be lost: write the grant to another file`, { file: flags.out });
+    }
     const authority = readPrivateKey(flags.key, { allowUnprotected: flags["allow-unprotected-key"] });
     const notBefore = flags["not-before"] === undefined ? Date.now() : parseTime(flags["not-before"], "not-before");
     let expiresAt: number;
