@@ -13,7 +13,7 @@ import { keyRing } from "@onex/runtime";
 import { parseTrustPolicy, type TrustPolicy } from "@onex/runtime";
 import { DATA_PLANE_TRUST_POLICY, MIN_TRANSFER_BYTES_PER_SECOND, SWARM_MESSAGE_TYPES, type SwarmMessages } from "@onex/runtime/dataplane";
 import { readPrivateKey, readPublicKeys } from "./key-files.js";
-import { natsFlags, serverFlagFailure } from "./nats-flags.js";
+import { natsFlags, serverFlagFailure, warnPasswordOnCommandLine } from "./nats-flags.js";
 import { compareVersions } from "@onex/runtime";
 import { versions } from "@onex/sdk/versions";
 import { definesTypes, sdkSpeaking } from "./protocol-choice.js";
@@ -145,6 +145,7 @@ export async function withPeer<T>(flags: ArtifactFlags, fn: (peer: DataPlanePeer
   // Last before connecting, so the address is as free as it can be when the peer starts.
   await checkListen(flags.host, flags.port);
   let client: OnexClient;
+  warnPasswordOnCommandLine();
   try {
     client = await connect({
       servers: flags.server,

@@ -8,14 +8,32 @@ import { checkServers, connectFailure } from "@onex/runtime/jetstream";
 export const natsFlags = {
   server: Flags.string({ description: "NATS server URL.", env: "NATS_URL", default: "nats://127.0.0.1:4222" }),
   user: Flags.string({ description: "NATS user.", env: "NATS_USER" }),
-  password: Flags.string({ description: "NATS password.", env: "NATS_PASSWORD" }),
+  password: Flags.string({ description: "NATS password. On the command line every user of the machine can read it (ps): set NATS_PASSWORD instead.", env: "NATS_PASSWORD" }),
 };
+
+/**
+ * A password on the command line (--password, or one inside an address such as
+ * nats://user:pass@host) can be read by every user of the machine for as long as the command
+ * runs (`ps`, /proc/<pid>/cmdline): said once on stderr, as other tools do. The environment
+ * (NATS_PASSWORD, NATS_URL, ONEX_REGISTRY) is this user's alone.
+ */
+export function warnPasswordOnCommandLine(argv: readonly string[] = process.argv.slice(2)): void {
+  if (warnedOfPassword) return;
+  const flag = argv.some((arg) => arg === "--password" || arg.startsWith("--password="));
+  const inAddress = argv.some((arg) => /^(?:--[a-z-]+=)?[a-z][a-z0-9+.-]*:\/\/[^/?#@\s]*:[^/?#\s]*@/i.test(arg) || /[?&](?:token|password|pass)=/i.test(arg));
+  if (!flag && !inAddress) return;
+  warnedOfPassword = true;
+  const what = flag ? "--password" : "a password or token in an address";
+  process.stderr.write(`warning: ${what} on the command line can be read by every user of this machine (ps); set ${flag ? "NATS_PASSWORD" : "NATS_URL or ONEX_REGISTRY"} instead\n`);
+}
+let warnedOfPassword = false;
 
 type NatsFlags = { server: string; user?: string; password?: string };
 
 /** Connects with the command's NATS flags, runs `fn`, and closes the connection. */
 export async function withNats<T>(flags: NatsFlags, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
   let nc: NatsConnection;
+  warnPasswordOnCommandLine();
   try {
     checkServers(flags.server);
     nc = await connect({ servers: flags.server, ...(flags.user ? { user: flags.user, pass: flags.password } : {}), timeout: 5_000 });

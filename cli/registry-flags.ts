@@ -2,6 +2,7 @@
 import { Flags } from "@oclif/core";
 import { isOnexError, OnexError } from "@onex/runtime";
 import { openRegistry } from "@onex/runtime/registry";
+import { warnPasswordOnCommandLine } from "./nats-flags.js";
 import type { Registry, ResolvedEntry } from "@onex/runtime/registry";
 import { printableField } from "./terminal-text.js";
 
@@ -12,6 +13,7 @@ export const registryFlags = {
 /** Opens the registry, runs `fn`, and closes it even when `fn` fails. A password or token in the URL is never said in an error. */
 export async function withRegistry<T>(url: string, fn: (registry: Registry) => Promise<T>): Promise<T> {
   const secrets = secretsOf(url);
+  warnPasswordOnCommandLine();
   const hide = (text: string) => secrets.reduce((shown, secret) => shown.split(secret).join("***"), text);
   try {
     const registry = await openRegistry(url, {

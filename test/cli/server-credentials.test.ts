@@ -4,6 +4,8 @@
  * others watch and into CI logs. A real nats-server with users refuses a wrong password, and a
  * server without JetStream answers a JetStream command.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { onex, scratch } from "./cli-harness.js";
@@ -55,5 +57,23 @@ describe("credentials in a server address", () => {
     expect(run.code).toBe(69);
     expect(run.stderr).toContain("admin:***@");
     expect(run.stderr).not.toMatch(/pw-6|pw-7/);
+  });
+
+  it("a password on the command line, as --password or inside an address, is warned of once; one in the environment is not", () => {
+    const flag = onex(dir, ["dlq", "list", "--server", server.url, "--user", "admin", "--password", "right-pass-1"]);
+    expect(flag.stderr.match(/^warning: --password on the command line can be read by every user of this machine \(ps\); set NATS_PASSWORD instead$/gm)).toHaveLength(1);
+    const address = onex(dir, ["registry", "list", "--registry", "consul://127.0.0.1:1?token=tok-11"]);
+    expect(address.stderr).toMatch(/^warning: a password or token in an address on the command line can be read by every user of this machine/m);
+    const env = onex(dir, ["dlq", "list", "--server", server.url, "--user", "admin"], undefined, { NATS_PASSWORD: "right-pass-1", NATS_URL: at("admin:right-pass-1") });
+    expect(env.stderr).not.toContain("warning");
+    expect(env.stderr).toContain("has no JetStream");
+  });
+
+  it("streams apply for an admin whose password is a bcrypt hash says to give it in NATS_PASSWORD, not on the command line", () => {
+    writeFileSync(join(dir, "bcrypt.yaml"), '- { user: admin-a, password: "$2a$11$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV", zone: zone.a, role: admin }\n');
+    const run = onex(dir, ["streams", "apply", "--identities", "bcrypt.yaml", "--server", server.url]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("`NATS_PASSWORD=… onex streams apply --zone zone.a --user admin-a`");
+    expect(run.stderr).not.toContain("--password");
   });
 });

@@ -59,7 +59,8 @@ export async function startTwoZones(serverConfig = "", natsAuthFlags: string[] =
   const server = await startNatsServer({ config: `${generated.stdout}\n${serverConfig}` });
   const adminCli = (args: string[], zone = ZONE_A) => {
     const admin = zone === ZONE_A ? USERS.adminA : USERS.adminB;
-    return runCli([...args, "--server", server.url, "--user", admin.user, "--password", admin.password]);
+    // The password in the environment, as an operator passes it: on the command line others could read it.
+    return runCli([...args, "--server", server.url, "--user", admin.user], { env: { NATS_PASSWORD: admin.password } });
   };
   // As an operator does it: each zone's streams, in its account, as its admin.
   const applied = runCli(["streams", "apply", "--identities", identities, "--server", server.url]);

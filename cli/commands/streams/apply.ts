@@ -57,7 +57,7 @@ export default class StreamsApply extends OnexCommand {
       const admin = identities.find((i) => i.zone === zone && i.role === "admin");
       if (admin === undefined) throw new OnexError(ErrorCode.Usage, `zone ${zone} has no admin in ${flags.identities}: its streams are created as one of its admins`, { zone });
       if (admin.password.startsWith("$2")) {
-        throw new OnexError(ErrorCode.Usage, `the admin of zone ${zone} has a bcrypt-hashed password in ${flags.identities}; run \`onex streams apply --zone ${zone} --user ${admin.user} --password …\` for that zone`, { zone });
+        throw new OnexError(ErrorCode.Usage, `the admin of zone ${zone} has a bcrypt-hashed password in ${flags.identities}; run \`NATS_PASSWORD=… onex streams apply --zone ${zone} --user ${admin.user}\` for that zone (the password in NATS_PASSWORD, not on the command line, where every user of the machine can read it)`, { zone });
       }
       this.log(`zone ${zone} (account ${accountOf(zone)}, as ${admin.user})`);
       const plan = planStreams(sdks, limits, deadLetterLimits, [zone]);
