@@ -16,7 +16,7 @@
  *   `@onex/runtime` are bound to this command's own runtime, so errors and classes are one.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import { lstat, mkdir, mkdtemp, readFile, readdir, realpath, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { homedir, tmpdir } from "node:os";
@@ -80,6 +80,8 @@ export async function openProjectSdk(flags: SdkFlags): Promise<ProjectSdk> {
   const schemasDir = schemasDirOf(flags.schemas);
   const own = sameFolder(schemasDir, OWN_SCHEMAS);
   const generatedDir = resolve(flags.generated ?? (own ? SDK_ROOT : join(dirname(schemasDir), "generated")));
+  // The code run is the generated SDK: one found in the current folder, not named, must be this user's (or root's).
+  if (!own && flags.schemas === undefined && flags.generated === undefined) refuseOthersProject(schemasDir, generatedDir);
   const versions = await requireVersionsIn(schemasDir);
   await assertCurrent(schemasDir, generatedDir, versions, flags);
 
@@ -98,6 +100,32 @@ export async function openProjectSdk(flags: SdkFlags): Promise<ProjectSdk> {
     transformsUrl,
     indexes: () => Promise.all(versions.map((v) => readSchemaIndex(join(generatedDir, `v${v}`, "index.json")))),
   };
+}
+
+/**
+ * ONEX_E_USAGE when the ./schemas a command found in the current folder, or the generated SDK
+ * beside it, belongs to another user: every command that runs on a generated SDK runs its code,
+ * and a folder another user made (in /tmp, say) would have `onex validate` run theirs as this
+ * user, as git refuses a repository another user owns. A folder named with --schemas or
+ * --generated is taken as the user's choice.
+ */
+function refuseOthersProject(schemasDir: string, generatedDir: string): void {
+  if (typeof process.getuid !== "function") return;
+  const me = process.getuid();
+  for (const dir of [dirname(schemasDir), schemasDir, generatedDir]) {
+    let uid: number;
+    try {
+      uid = statSync(dir).uid;
+    } catch {
+      continue; // missing: the checks after this one say so
+    }
+    if (uid === me || uid === 0) continue;
+    throw new OnexError(
+      ErrorCode.Usage,
+      `${dir} belongs to another user (uid ${uid}), and onex would run the SDK generated there as you: run onex in a folder of your own, or name the folder with --schemas if you trust its owner`,
+      { file: dir, uid },
+    );
+  }
 }
 
 function resolveIn(versions: readonly string[], input: string, schemasDir: string): string {

@@ -3,6 +3,7 @@
  * asked about (--schemas), as `onex generate` last wrote it, with no build step; an SDK that is
  * not current is ONEX_E_SDK_STALE (run `npm run build` first: the CLI is run as built).
  */
+import { execFileSync } from "node:child_process";
 import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -233,6 +234,30 @@ describe("commands on the user's schemas", () => {
 });
 
 describe("the compiled-SDK cache", () => {
+  // Files of another user can only be made by root: as another user, the test has nothing to run.
+  it.skipIf(process.getuid?.() !== 0)("a ./schemas of another user's folder is not run on unless named: its generated code would run as this user", async () => {
+    const theirs = await mkdtemp(join(tmpdir(), "onex-project-sdk-theirs-"));
+    const marker = join(theirs, "ran");
+    try {
+      await cp(join(root, "schemas"), join(theirs, "schemas"), { recursive: true });
+      await cp(join(root, "generated"), join(theirs, "generated"), { recursive: true });
+      // Their generated v0.2, its header intact (so current), with a line of their own.
+      await editFile(join(theirs, "generated", "v0.2", "index.ts"), (t) => `${t}\nimport { writeFileSync as markRun } from "node:fs";\nmarkRun(${JSON.stringify(marker)}, "ran");\n`);
+      execFileSync("chown", ["-R", "65534:65534", theirs]);
+      for (const args of [["validate", "v0.2", "-"], ["migrate", "v0.2", "v0.1", "-"], ["versions"], ["check", "--samples", "1"]]) {
+        const refused = onex(theirs, args, await stateUpdate("running"));
+        expect(refused.code, args.join(" ")).toBe(2);
+        expect(refused.stderr).toContain(`error ${ErrorCode.Usage}: ${theirs} belongs to another user (uid 65534)`);
+        await expect(stat(marker)).rejects.toMatchObject({ code: "ENOENT" });
+      }
+      // Named, it is the user's choice.
+      ok(onex(theirs, ["validate", "v0.2", "-", "--schemas", "schemas"], await stateUpdate("running")));
+      expect(await readFile(marker, "utf8")).toBe("ran");
+    } finally {
+      await rm(theirs, { recursive: true, force: true });
+    }
+  }, 180_000);
+
   it("is used only when no other user could swap it: under a folder others can write without the sticky bit, each run compiles into a private folder", async () => {
     const shared = await mkdtemp(join(tmpdir(), "onex-shared-parent-"));
     await chmod(shared, 0o777);
