@@ -1,4 +1,6 @@
+import { realpathSync } from "node:fs";
 import { isIPv6 } from "node:net";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import type { AsyncApiFormat } from "../../generator/asyncapi/asyncapi-document.js";
@@ -15,7 +17,7 @@ export default class AsyncApi extends OnexCommand {
     "Onex-Version, an example), a send and a receive operation per channel, NATS bindings and the signature requirement as",
     "a message trait. Output is deterministic. See docs/asyncapi.md.",
     "",
-    "Exit codes: 0 written; 2 usage (unknown version or format, --server not host:port, --out exists without --force); 3 a manifest or schema is",
+    "Exit codes: 0 written; 2 usage (unknown version or format, --server not host:port, --out exists without --force, --out inside the schemas folder); 3 a manifest or schema is",
     "broken, or a schema uses a keyword AsyncAPI cannot express (ONEX_E_ASYNCAPI_UNSUPPORTED); 73 --out cannot be written.",
   ].join("\n");
   static override examples = [
@@ -38,9 +40,14 @@ export default class AsyncApi extends OnexCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(AsyncApi);
     const server = serverOf(flags.server);
+    const schemasDir = schemasDirOf(flags.schemas);
+    // Even with --force: a manifest or schema file replaced by the document is the version's definition lost.
+    if (flags.out !== undefined && isWithin(realPathOf(resolve(flags.out)), realPathOf(schemasDir))) {
+      throw new OnexError(ErrorCode.Usage, `--out ${flags.out} is inside the schemas folder ${schemasDir}, whose files it could replace: write the document beside it`, { file: flags.out, schemas: schemasDir });
+    }
     const format = (flags.format ?? (flags.out?.toLowerCase().endsWith(".json") ? "json" : "yaml")) as AsyncApiFormat;
     const { versionAsyncApi } = await import("../../generator/asyncapi/version-asyncapi.js");
-    const text = await versionAsyncApi(schemasDirOf(flags.schemas), args.version, format, { server });
+    const text = await versionAsyncApi(schemasDir, args.version, format, { server });
     if (!flags.out) {
       process.stdout.write(text);
       return;
@@ -67,4 +74,20 @@ function serverOf(text: string): string {
     throw new OnexError(ErrorCode.Usage, `--server "${text}" is not host:port (for example nats.example.org:4222, 10.0.0.5:4222, [::1]:4222 or nats://nats.example.org:4222), with a port from 1 to 65535`, { server: text });
   }
   return hostPort;
+}
+
+/** `path` with its links followed as far as it exists (a file not yet written: its folder's). */
+function realPathOf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    const parent = dirname(path);
+    return parent === path ? path : join(realPathOf(parent), basename(path));
+  }
+}
+
+/** Whether `path` is `folder` or inside it. */
+function isWithin(path: string, folder: string): boolean {
+  const rel = relative(folder, path);
+  return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }

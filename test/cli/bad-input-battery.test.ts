@@ -4,7 +4,7 @@
  * ends with its documented code and exit status, no stack trace, and no file left behind.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, cpSync, mkdirSync, openSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,6 +26,8 @@ beforeAll(() => {
   chmodSync(join(dir, "empty.json"), 0o600);
   mkdirSync(join(dir, "folder"));
   symlinkSync("folder", join(dir, "link-into-folder"));
+  cpSync(SCHEMAS, join(dir, "schemas-copy"), { recursive: true });
+  symlinkSync(join("schemas-copy", "v0.2"), join(dir, "link-into-schemas"));
   writeFileSync(join(dir, "binary.dat"), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 151 + 7) % 256)));
   writeFileSync(join(dir, "dup.json"), '{"grant_id":"g","grant_id":"h"}');
   // A "billion laughs" YAML document: each line's aliases multiply the one before nine times.
@@ -176,6 +178,9 @@ const CASES: Record<string, Case> = {
   "generate: --out inside --schemas": { args: ["generate", "--schemas", "folder", "--out", "folder/v0.2"], code: Usage, exit: 2 },
   "generate: --out the --schemas folder": { args: ["generate", "--schemas", "folder", "--out", "folder"], code: Usage, exit: 2 },
   "generate: --out a link into --schemas": { args: ["generate", "--schemas", "folder", "--out", "link-into-folder/generated"], code: Usage, exit: 2 },
+  // Even with --force: the document would replace the version's manifest.
+  "asyncapi: --out a manifest of --schemas": { args: ["asyncapi", "v0.2", "--schemas", "schemas-copy", "--out", "schemas-copy/v0.2/manifest.yaml", "--force"], code: Usage, exit: 2, says: "is inside the schemas folder" },
+  "asyncapi: --out through a link into --schemas": { args: ["asyncapi", "v0.2", "--schemas", "schemas-copy", "--out", "link-into-schemas/manifest.yaml", "--force"], code: Usage, exit: 2, says: "is inside the schemas folder" },
   // Key, grant and record files that never end are refused once larger than any such file, not read until memory runs out.
   "sign: key is a device that never ends": { args: ["sign", "msgs.ndjson", "--key", "/dev/zero"], code: FileUnreadable, exit: 3 },
   "verify: key is a device that never ends": { args: ["verify", "msgs.ndjson", "--key", "/dev/zero"], code: FileUnreadable, exit: 3 },
