@@ -1,4 +1,5 @@
 /** The identities file of `onex nats-auth` and `onex streams apply --identities`: a YAML or JSON list of {user, password, zone, role}. */
+import { statSync } from "node:fs";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { assertServableIdentities, type AuthIdentity } from "@onex/runtime/jetstream";
 import { readInput } from "./message-input.js";
@@ -24,6 +25,7 @@ export async function readIdentities(file: string): Promise<AuthIdentity[]> {
     if (error instanceof OnexError) throw new OnexError(error.code, `${file}: ${error.message}`, { file, ...error.details }, { cause: error });
     throw error;
   }
+  warnIfOthersCanRead(file, identities as AuthIdentity[]);
   return identities as AuthIdentity[];
 }
 
@@ -38,4 +40,23 @@ function isIdentity(value: unknown): boolean {
     typeof i.zone === "string" &&
     i.zone !== ""
   );
+}
+
+/**
+ * The identities file holds every user's password: one that group or others may read is said
+ * on stderr, as the config written from it is made owner-only. Only a warning: passwords that
+ * are all bcrypt hashes ($2...) may be read by anyone, and the file may be managed elsewhere.
+ */
+function warnIfOthersCanRead(file: string, identities: readonly AuthIdentity[]): void {
+  if (file === "-" || process.platform === "win32" || identities.every((i) => i.password.startsWith("$2"))) return;
+  let mode: number;
+  try {
+    const info = statSync(file);
+    if (!info.isFile()) return; // a pipe (<(pass show ...)) is this process's alone
+    mode = info.mode & 0o777;
+  } catch {
+    return;
+  }
+  if ((mode & 0o044) === 0) return;
+  process.stderr.write(`warning: ${file} holds passwords and other users can read it (mode ${mode.toString(8).padStart(4, "0")}); run \`chmod 600 ${file}\`\n`);
 }

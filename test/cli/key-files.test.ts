@@ -81,6 +81,22 @@ describe("key files", () => {
     }
   });
 
+  it("an identities file others can read is warned of (it holds every password); owner-only, piped or all bcrypt hashes, it is not", () => {
+    const ids = "- {user: a, password: pw-a, zone: zone.a, role: admin}\n";
+    writeFileSync(join(dir, "readable-ids.yaml"), ids);
+    chmodSync(join(dir, "readable-ids.yaml"), 0o644);
+    for (const args of [["nats-auth", "readable-ids.yaml"], ["streams", "apply", "--identities", "readable-ids.yaml", "--dry-run", "--server", "nats://127.0.0.1:1"]]) {
+      const run = onex(dir, args);
+      expect(run.stderr.match(/^warning: readable-ids.yaml holds passwords and other users can read it \(mode 0644\); run `chmod 600 readable-ids.yaml`$/gm), args.join(" ")).toHaveLength(1);
+    }
+    chmodSync(join(dir, "readable-ids.yaml"), 0o600);
+    expect(onex(dir, ["nats-auth", "readable-ids.yaml"]).stderr).toBe("");
+    expect(onex(dir, ["nats-auth", "-"], ids).stderr).toBe("");
+    writeFileSync(join(dir, "hashed-ids.yaml"), '- {user: a, password: "$2a$11$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV", zone: zone.a}\n');
+    chmodSync(join(dir, "hashed-ids.yaml"), 0o644);
+    expect(onex(dir, ["nats-auth", "hashed-ids.yaml"]).stderr).toBe("");
+  });
+
   it("nats-auth --out writes 0600 and never replaces an existing (0644) file without --force", () => {
     writeFileSync(join(dir, "ids.yaml"), "- {user: a, password: pw-a, zone: zone.a}\n");
     writeFileSync(join(dir, "auth.conf"), "old\n", { mode: 0o644 });

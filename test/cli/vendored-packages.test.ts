@@ -168,7 +168,7 @@ describe("vendored packages", () => {
     await symlink(join(PROJECT_ROOT, "runtime"), join(tree, "node_modules", "@onex", "runtime"));
     await symlink(join(PROJECT_ROOT, "generated"), join(tree, "node_modules", "@onex", "sdk"));
     const identities = "- { user: n, password: p, zone: zone.a }\n";
-    await writeFile(join(dir, "identities.yaml"), identities);
+    await writeFile(join(dir, "identities.yaml"), identities, { mode: 0o600 });
     const fromFile = spawnSync(process.execPath, [join(tree, "bin", "onex.js"), "nats-auth", join(dir, "identities.yaml")], { cwd: tree, encoding: "utf8", timeout: 60_000 });
     // stdin a pipe: the case a stale stat of it once sent the yaml import to its link's path, and the copy loaded empty.
     const fromPipe = spawnSync(process.execPath, [join(tree, "bin", "onex.js"), "nats-auth", "-"], { cwd: tree, input: identities, encoding: "utf8", timeout: 60_000 });

@@ -35,6 +35,8 @@ beforeAll(async () => {
       "- { user: node-a, password: a-pw, zone: zone.a }",
       "- { user: node-b, password: b-pw, zone: zone.b }",
     ].join("\n"),
+    // Passwords: owner-only, or onex warns that others can read them.
+    { mode: 0o600 },
   );
   const generated = runCli(["nats-auth", identities]);
   expect(generated.status).toBe(0);

@@ -53,6 +53,8 @@ export async function startTwoZones(serverConfig = "", natsAuthFlags: string[] =
     Object.values(USERS)
       .map((u) => `- { user: ${u.user}, password: ${u.password}, zone: ${u.zone}, role: ${u.role} }`)
       .join("\n"),
+    // Passwords: owner-only, or onex warns that others can read them.
+    { mode: 0o600 },
   );
   const generated = runCli(["nats-auth", identities, ...natsAuthFlags]);
   expect(generated.stderr).toBe("");
