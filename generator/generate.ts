@@ -1,8 +1,7 @@
 /** `onex generate`: every protocol version in the schemas folder -> the typed SDK in the output folder. */
 import { createHash } from "node:crypto";
 import { ErrorCode, OnexError } from "@onex/runtime";
-import { realpathSync } from "node:fs";
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, relative, resolve, sep } from "node:path";
 import { DEFAULT_RUNTIME_IMPORT } from "./codegen-symbols.js";
 import { asyncApiDocument, formatAsyncApi, type AsyncApiFormat } from "./asyncapi/asyncapi-document.js";
 import { emitSchemaIndex } from "./emit-schema-index.js";
@@ -19,6 +18,7 @@ import { loadTransforms, type TransformModel } from "./transforms/load-transform
 import { sameSchemaMembers } from "./transforms/same-schema-members.js";
 import { versionView } from "./views.js";
 import { applyOutput, diffOutput, type FileDifference } from "./writer.js";
+import { isWithin, realPathOf } from "./path-within.js";
 
 export interface GenerateOptions {
   /** Folder holding one `v<version>/manifest.yaml` per protocol version. */
@@ -166,18 +166,3 @@ async function emitVersion({ model, sources }: LoadedVersion, render: RenderFn, 
   return out;
 }
 
-/** `path` with links resolved: its own real path, or its nearest existing folder's with the rest appended. */
-function realPathOf(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    const parent = dirname(path);
-    return parent === path ? path : join(realPathOf(parent), basename(path));
-  }
-}
-
-/** Whether `path` is `folder` or inside it. */
-function isWithin(path: string, folder: string): boolean {
-  const rel = relative(folder, path);
-  return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
-}

@@ -1,6 +1,5 @@
-import { realpathSync } from "node:fs";
 import { isIPv6 } from "node:net";
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { resolve } from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import type { AsyncApiFormat } from "../../generator/asyncapi/asyncapi-document.js";
@@ -8,6 +7,7 @@ import { OnexCommand } from "../base-command.js";
 import { writeOutputFile } from "../output-file.js";
 import { schemasDirOf } from "../sdk.js";
 import { schemasFlag } from "../sdk-flags.js";
+import { isWithin, realPathOf } from "../../generator/path-within.js";
 
 export default class AsyncApi extends OnexCommand {
   static override summary = "Write the AsyncAPI 3.0 document of one protocol version.";
@@ -76,18 +76,3 @@ function serverOf(text: string): string {
   return hostPort;
 }
 
-/** `path` with its links followed as far as it exists (a file not yet written: its folder's). */
-function realPathOf(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    const parent = dirname(path);
-    return parent === path ? path : join(realPathOf(parent), basename(path));
-  }
-}
-
-/** Whether `path` is `folder` or inside it. */
-function isWithin(path: string, folder: string): boolean {
-  const rel = relative(folder, path);
-  return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
-}
