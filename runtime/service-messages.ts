@@ -125,7 +125,7 @@ export class MessageBuilder {
     }
     throw new OnexError(
       ErrorCode.SdkMismatch,
-      `${this.#service} cannot build a v${this.#sdk.version} "${this.cls.type}": none of the ${payloads.length} payload shape(s) it knows fits that version's schema (${first?.message ?? "no shape offered"})`,
+      `${this.#service} cannot build a v${this.#sdk.version} "${this.cls.type}": none of the ${payloads.length} payload shape(s) it knows fits that version's schema (${first?.message ?? "no shape offered"}); give it this version through convertingSdk, with an SDK of a version whose shapes it builds and the generated version graph`,
       { type: this.cls.type, version: this.#sdk.version, service: this.#service },
       { cause: first },
     );
