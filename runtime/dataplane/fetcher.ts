@@ -152,15 +152,17 @@ const TICK_MS = 100;
 const HEDGE_AFTER_MS = 2_000;
 const FIRST_BYTE_SAMPLES = 32;
 
-/** A piece being asked for (Fetch #inFlight). */
+/** A piece being asked for (Fetch #inFlight): its requests on their way (one, or two once #hedge asked a second peer), and since when the newest has waited. */
 interface Asked {
-  /** The peer first asked, and when. */
+  readonly open: PieceRequest[];
+  since: number;
+}
+
+/** One request for a piece: the peer asked, whether its answer's body is arriving, and its cancellation (once the piece came from elsewhere). */
+interface PieceRequest {
   readonly peer: PeerState;
-  readonly since: number;
-  /** A 200's body has started arriving on one of its requests. */
   receiving: boolean;
-  /** Requests on their way: 1, or 2 once #hedge asked a second peer. */
-  requests: number;
+  readonly cancel: AbortController;
 }
 /** How often each directory is asked for the artifact's peers. */
 const DIRECTORY_INTERVAL_MS = 250;
@@ -204,7 +206,7 @@ class Fetch {
   readonly #store: PieceStore;
   /** Keyed by peer id, and the key that announced it when the directory says (PeerInfo `signer`). */
   readonly #peers = new Map<string, PeerState>();
-  /** The pieces being asked for: whom first, since when, whether a body is arriving, and by how many requests (two once hedged, #hedge). */
+  /** The pieces being asked for, and their requests (two once hedged, #hedge). */
   readonly #inFlight = new Map<number, Asked>();
   /** How long the last pieces' requests waited for their first byte, newest last (FIRST_BYTE_SAMPLES of them). */
   readonly #firstByteMs: number[] = [];
@@ -434,24 +436,26 @@ class Fetch {
   }
 
   /**
-   * Asks a second peer for each piece whose request has had no byte of its body for
+   * Asks a second peer for each piece whose one request has had no byte of its body for
    * #hedgeAfterMs (a peer that accepts connections and never answers: a frozen process, a
-   * host gone quiet, a hostile peer), when another peer with room holds it. Whichever answers
-   * first is kept; the other request runs on to its timeout, holding its peer's slot and the
-   * piece's place in `maxInFlight`, so memory stays bounded by twice that many pieces. Before,
-   * such pieces waited out the whole request timeout (30 s) before they were asked elsewhere.
-   * The peer that left the piece waiting counts as failing once (#failed), so a peer that
-   * never answers is backed off as one that refuses connections is, not asked for more.
+   * host gone quiet, a hostile peer), when another peer with room holds it. Before, such pieces
+   * waited out the whole request timeout (30 s) before they were asked elsewhere. The first
+   * answer is kept and the other request cancelled (#exchange): a capped seeder whose queued
+   * upload was hedged sends nothing for it. A piece has two requests at most, each at another
+   * peer, so memory holds twice `maxInFlight` pieces at most. A peer that has delivered nothing
+   * to this fetch counts as failing once (#failed), so one that never answers is backed off as
+   * one that refuses connections is; a peer that has delivered is only slow.
    */
   #hedge(usable: PeerState[], perPeer: number, now: number): void {
     let after: number | undefined;
     for (const [piece, asked] of this.#inFlight) {
-      if (asked.requests > 1 || asked.receiving) continue;
+      const [first, ...others] = asked.open;
+      if (first === undefined || others.length > 0 || first.receiving) continue;
       after ??= this.#hedgeAfterMs();
       if (now - asked.since < after) continue;
-      const peer = this.#peerFor(piece, usable.filter((p) => p !== asked.peer), perPeer, now);
+      const peer = this.#peerFor(piece, usable.filter((p) => p !== first.peer), perPeer, now);
       if (peer === undefined) continue;
-      this.#failed(asked.peer);
+      if (!first.peer.delivered) this.#failed(first.peer);
       this.#request(peer, piece);
     }
   }
@@ -603,12 +607,14 @@ class Fetch {
 
   #request(peer: PeerState, piece: number): void {
     peer.inFlight++;
-    const asked = this.#inFlight.get(piece);
-    if (asked === undefined) this.#inFlight.set(piece, { peer, since: Date.now(), receiving: false, requests: 1 });
-    else asked.requests++;
+    let asked = this.#inFlight.get(piece);
+    if (asked === undefined) this.#inFlight.set(piece, (asked = { open: [], since: 0 }));
+    const pieceRequest: PieceRequest = { peer, receiving: false, cancel: new AbortController() };
+    asked.open.push(pieceRequest);
+    asked.since = Date.now();
     const untried = this.#untriedOf(peer);
     if (untried !== undefined) untried.inFlight++;
-    const request = this.#exchange(peer, piece, untried);
+    const request = this.#exchange(peer, piece, untried, pieceRequest);
     this.#requests.add(request);
     const settled = () => this.#requests.delete(request);
     void request.then(settled, settled);
@@ -620,26 +626,25 @@ class Fetch {
    * inline into #schedule: as a promise chain in #request, its set-up was compiled into every
    * scheduling pass.
    */
-  async #exchange(peer: PeerState, piece: number, untried: { inFlight: number } | undefined): Promise<void> {
+  async #exchange(peer: PeerState, piece: number, untried: { inFlight: number } | undefined, request: PieceRequest): Promise<void> {
     const incarnation = peer.incarnation;
     const probe = peer.refused.has(piece);
-    let receiving = false;
     const asked = Date.now();
     const onBody = () => {
-      receiving = true;
+      request.receiving = true;
       this.#receiving++;
-      const state = this.#inFlight.get(piece);
-      if (state !== undefined) state.receiving = true;
       this.#firstByteMs.push(Date.now() - asked);
       if (this.#firstByteMs.length > FIRST_BYTE_SAMPLES) this.#firstByteMs.shift();
     };
     try {
       const url = `${peer.endpoint}/v1/artifacts/${rootHex(this.#store.descriptor.root_hash)}/pieces/${piece}`;
-      const { status, body, buffer } = await this.#get(url, pieceLengthOf(this.#store.descriptor, piece), onBody);
+      const { status, body, buffer } = await this.#get(url, pieceLengthOf(this.#store.descriptor, piece), onBody, request.cancel.signal);
       try {
         if (status === 200) {
           if (peer.incarnation === incarnation) peer.failures = 0;
           await this.#accept(peer, piece, body);
+          // A hedged piece's other request is cut: its peer need not send what is here now.
+          if (this.#store.have.has(piece)) for (const other of this.#inFlight.get(piece)?.open ?? []) if (other !== request) other.cancel.abort();
           if (probe && peer.incarnation === incarnation && !peer.dropped) this.#lift(peer, Date.now());
         } else if (peer.incarnation !== incarnation) {
           // A refusal or failure of the peer's earlier process (it moved while this was asked)
@@ -657,14 +662,21 @@ class Fetch {
         this.#release(buffer);
       }
     } catch (error) {
+      // Cancelled: the piece came from another peer (#onPiece), nothing this one did.
+      if (request.cancel.signal.aborted) return;
       if (error instanceof OnexError && error.code !== ErrorCode.PieceCorrupt) this.#failure ??= error;
       else if (peer.incarnation === incarnation) this.#failed(peer);
     } finally {
-      if (receiving) this.#receiving--;
+      if (request.receiving) this.#receiving--;
       if (untried !== undefined) untried.inFlight--;
       peer.inFlight--;
-      const state = this.#inFlight.get(piece);
-      if (state !== undefined && --state.requests === 0) this.#inFlight.delete(piece);
+      const asked = this.#inFlight.get(piece);
+      if (asked !== undefined) {
+        asked.open.splice(asked.open.indexOf(request), 1);
+        // The other request, if any, is now the one waited on: it may be hedged once it has waited as long on its own.
+        if (asked.open.length === 0) this.#inFlight.delete(piece);
+        else asked.since = Date.now();
+      }
       this.#poke();
     }
   }
@@ -720,13 +732,13 @@ class Fetch {
   }
 
   /** GETs at most `maxBytes` of `url` into a spare buffer; the caller hands `buffer` back with `#release` when done with `body`. */
-  async #get(url: string, maxBytes: number, onBody?: () => void): Promise<{ status: number; body: Buffer; buffer: Buffer }> {
+  async #get(url: string, maxBytes: number, onBody?: () => void, signal?: AbortSignal): Promise<{ status: number; body: Buffer; buffer: Buffer }> {
     const pieceSize = this.#store.descriptor.piece_size;
     const buffer = maxBytes <= pieceSize ? (this.#spareBuffers.pop() ?? Buffer.allocUnsafe(pieceSize)) : Buffer.allocUnsafe(maxBytes);
     try {
       // Only the status of a refusal (404, 429, 503) matters: its body is read and dropped.
       // A peer sending more than `maxBytes` is lying or broken: the client refuses to read it.
-      const { status, length } = await this.#client.get(url, buffer, maxBytes, onBody);
+      const { status, length } = await this.#client.get(url, buffer, maxBytes, onBody, signal);
       return { status, body: buffer.subarray(0, length), buffer };
     } catch (error) {
       this.#release(buffer);

@@ -226,13 +226,15 @@ export class PieceClient {
    * GETs `url` and reads a 200's body into `into` (at most `maxBytes`, which `into` must hold);
    * other statuses' bodies are read and dropped; `onBody` is called when a 200's body starts.
    * Rejects on a connection error, a timeout (idle, or the whole answer past its transfer
-   * deadline), or a response it refuses to read (`PieceProtocolError`).
+   * deadline), a response it refuses to read (`PieceProtocolError`), or `signal` aborting it,
+   * which closes its connection (HTTP/1.1 has no other way to stop an answer).
    */
   async get(
     url: string,
     into: Buffer,
     maxBytes: number,
     onBody?: () => void,
+    signal?: AbortSignal,
   ): Promise<PieceResponse> {
     if (maxBytes > into.length)
       throw new RangeError(
@@ -251,6 +253,12 @@ export class PieceClient {
         target.hostname.replace(/^\[|\]$/g, ""),
         Number(target.port || 80),
       );
+      if (signal?.aborted) {
+        this.#give(key, connection);
+        throw new Error("the request was cancelled");
+      }
+      const cancel = () => connection.socket.destroy(new Error("the request was cancelled"));
+      signal?.addEventListener("abort", cancel, { once: true });
       try {
         const response = await new Promise<PieceResponse>((resolve, reject) => {
           connection.send(
@@ -275,9 +283,11 @@ export class PieceClient {
         return response;
       } catch (error) {
         // The server closed an idle connection as this request went out on it: try a new one.
-        if ((error as { retryable?: boolean }).retryable && !this.#destroyed)
+        if ((error as { retryable?: boolean }).retryable && !this.#destroyed && !signal?.aborted)
           continue;
         throw error;
+      } finally {
+        signal?.removeEventListener("abort", cancel);
       }
     }
   }

@@ -156,6 +156,70 @@ describe("a fetch among hostile peers", () => {
     }
   }, 30_000);
 
+  it("a hedged piece's request to the peer that left it waiting is cut once the piece came from another: it is not left to send for nothing", async () => {
+    // Claims pieces 0-7 and holds every request it is sent; notes when each connection closes.
+    const closed: number[] = [];
+    const holding = createServer((socket) => {
+      socket.on("error", () => undefined);
+      socket.on("close", () => closed.push(Date.now()));
+      // Reads (and drops) what it is sent, so it sees the client's end.
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => holding.listen(0, "127.0.0.1", resolve));
+    hostile.push(holding);
+    const half = (from: number) => {
+      const have = new Bitfield(descriptor.pieces.length);
+      for (let piece = from; piece < from + descriptor.pieces.length / 2; piece++) have.set(piece);
+      return have;
+    };
+    // Pieces 8-15 come from a seeder sending one a second, so the fetch goes on for seconds after the hedges to the fast one.
+    const slow = await PieceServer.start({ uploadBytesPerSecond: 16 * 1024 });
+    slow.add(seeded);
+    const store = await PieceStore.open(descriptor, join(work.dir, "hedged.bin"));
+    const written: number[] = [];
+    const stop = store.onPiece(() => written.push(Date.now()));
+    try {
+      await fetchArtifact({
+        store,
+        peers: {
+          peersOf: () => [
+            { peerId: "holding", endpoint: `http://127.0.0.1:${(holding.address() as { port: number }).port}`, have: half(0) },
+            { peerId: "fast", endpoint: seeder.url, have: half(0) },
+            { peerId: "slow", endpoint: slow.url, have: half(8) },
+          ],
+        },
+        requestTimeoutMs: 600_000,
+      });
+      // A held request is cut as its piece comes from the fast seeder, not when the fetch ends.
+      expect(closed.length).toBeGreaterThan(0);
+      expect(Math.min(...closed)).toBeLessThan(written.at(-1)!);
+    } finally {
+      stop();
+      await store.close();
+      await slow.stop();
+    }
+  }, 30_000);
+
+  it("a piece is asked of one peer once at a time: when a hedged piece's first peer drops it, the second is not asked again", async () => {
+    const file2 = join(work.dir, "two-pieces.bin");
+    await writeRandomFile(file2, 2 * PIECE);
+    const two = await describeFile(file2, { name: "data/two", version: "1", zone: ZONE, pieceSize: PIECE }, generateKeyPair());
+    // A drops each request after 2.3 s, once its pieces were hedged to B; B never answers.
+    const asked: string[] = [];
+    const a = await hostilePeer((socket) => void setTimeout(() => socket.destroy(), 2_300), two);
+    const b = await hostilePeer((_socket, path) => void asked.push(path), two);
+    const store = await PieceStore.open(two, join(work.dir, "two-out.bin"));
+    try {
+      // Nothing can complete it: it is stopped after A's drops and the hedges after them.
+      await expect(fetchArtifact({ store, peers: { peersOf: () => [a, b] }, requestTimeoutMs: 600_000, signal: AbortSignal.timeout(5_000) })).rejects.toMatchObject({ code: "ONEX_E_ARTIFACT_INCOMPLETE" });
+      const pieces = asked.filter((path) => path.includes("/pieces/"));
+      expect(pieces.length).toBeGreaterThan(0);
+      expect(new Set(pieces).size).toBe(pieces.length);
+    } finally {
+      await store.close();
+    }
+  }, 30_000);
+
   it("a fetch that hears only 429s stalls with ONEX_E_ARTIFACT_INCOMPLETE instead of asking forever", async () => {
     // Enough pieces, and answers slow enough (50 ms), that some piece not deferred after its 429 is
     // always there to ask for, and a request is nearly always in flight.
