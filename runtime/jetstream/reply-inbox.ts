@@ -25,6 +25,8 @@ interface Pending {
   timer: Timer;
   /** Whether a reply settles the request; undefined: the first one does. */
   accept: ((reply: Msg) => boolean) | undefined;
+  /** With `accept`: a "no responders" status came, which anyone may forge, so it is said only at the timeout. */
+  noResponders: boolean;
 }
 
 /** The part of a nats.js permission error this needs (`PermissionViolationError`). */
@@ -52,7 +54,9 @@ export class ReplyInbox {
    * Publishes `data` on `subject` with a reply subject of this inbox; resolves with the reply, or
    * rejects as described above. With `accept`, a reply it turns down is dropped and the request
    * waits on for another until its timeout: on a subject anyone may answer (negotiation), the
-   * first answer need not be the one asked for.
+   * first answer need not be the one asked for. A "no responders" status is then no answer
+   * either (anyone who may reply can send one): it is the request's failure only if nothing
+   * was accepted by the timeout.
    */
   request(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number, accept?: (reply: Msg) => boolean): Promise<Msg> {
     return new Promise<Msg>((resolve, reject) => {
@@ -62,11 +66,12 @@ export class ReplyInbox {
       }
       const replyPrefix = this.#subscribe();
       const token = randomToken();
-      const timer = after(timeoutMs, () => {
+      const pending: Pending = { subject, resolve, reject, timer: undefined as unknown as Timer, accept, noResponders: false };
+      pending.timer = after(timeoutMs, () => {
         this.#pending.delete(token);
-        reject(withMessage(new TimeoutError(), `timeout: no reply on ${subject} within ${timeoutMs} ms`));
+        reject(pending.noResponders ? withMessage(new NoRespondersError(subject), `no responders on ${subject}`) : withMessage(new TimeoutError(), `timeout: no reply on ${subject} within ${timeoutMs} ms`));
       });
-      this.#pending.set(token, { subject, resolve, reject, timer, accept });
+      this.#pending.set(token, pending);
       try {
         this.#nc.publish(subject, data, { reply: replyPrefix + token, ...(headers !== undefined ? { headers } : {}) });
       } catch (error) {
@@ -95,8 +100,11 @@ export class ReplyInbox {
     const token = reply.subject.slice(prefix.length);
     // Headers nats.js cannot read (readableHeaders) are no status: thrown here, in a subscription's callback, they would stop the connection reading.
     const noResponders = reply.data.length === 0 && readableHeaders(() => reply.headers)?.code === 503;
-    const accept = this.#pending.get(token)?.accept;
-    if (!noResponders && accept !== undefined && !accept(reply)) return;
+    const waiting = this.#pending.get(token);
+    if (waiting?.accept !== undefined && (noResponders || !waiting.accept(reply))) {
+      waiting.noResponders ||= noResponders;
+      return;
+    }
     const pending = this.#settle(token);
     if (pending === undefined) return;
     if (noResponders) pending.reject(withMessage(new NoRespondersError(pending.subject), `no responders on ${pending.subject}`));

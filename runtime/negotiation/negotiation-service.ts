@@ -251,7 +251,8 @@ export async function requestJson<T>(nc: NatsConnection, subject: string, payloa
   try {
     reply = await inboxOf(nc).request(subject, json.encode(JSON.stringify(payload)), undefined, waitedMs, accept);
   } catch (cause) {
-    if (refusal !== undefined && (cause as Error)?.name === "TimeoutError") throw refusal;
+    // An answer came and was refused: that says more than the timeout (or a forged "no responders").
+    if (refusal !== undefined && ((cause as Error)?.name === "TimeoutError" || (cause as Error)?.name === "NoResponders")) throw refusal;
     // A server that refuses this connection the subject answers at once; a timeout would send the user looking for a peer.
     if ((cause as Error)?.name === "PermissionViolationError") {
       throw new OnexError(ErrorCode.PermissionDenied, `cannot negotiate with "${peer}": this connection may not use ${subject} (${(cause as Error).message})`, { peer, subject }, { cause });

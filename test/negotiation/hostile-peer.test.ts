@@ -7,7 +7,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../runtime/errors.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
@@ -173,8 +173,12 @@ describe("an answer to a handshake", () => {
 describe("an answer that comes before the peer's", () => {
   it("is passed over: the handshake and its schemas probe take the peer's own answers when they come", async () => {
     let forged = 0;
-    // Answers at once, before B (which probes A before it answers): a forged handshake answer and an empty list of schemas.
+    // Answers at once, before B (which probes A before it answers): a "no responders" status, a
+    // forged handshake answer and an empty list of schemas.
+    const noResponders = (msg: Msg) => attacker.publish(msg.reply!, new Uint8Array(0), { headers: headers(503, "No Responders") });
     const subscriptions = [
+      attacker.subscribe(negotiateSubject(B), { callback: (_e, msg) => noResponders(msg) }),
+      attacker.subscribe(schemasSubject(B), { callback: (_e, msg) => noResponders(msg) }),
       attacker.subscribe(negotiateSubject(B), {
         callback: (_e, msg) => {
           forged++;
