@@ -40,7 +40,11 @@ function counted(graph: VersionGraph, hops: CheckHop[]): VersionGraph {
 
 let message: CheckWorkerMessage;
 try {
+  // Loading the transforms runs their modules' top-level code (escape-function files): timed as a step, at no hop.
+  Atomics.store(progress, PROGRESS_HOP, -1);
+  Atomics.add(progress, PROGRESS_CALLS, 1);
   const { versionGraph } = (await import(setup.transforms)) as { versionGraph: VersionGraph };
+  Atomics.add(progress, PROGRESS_CALLS, 1);
   const hops: CheckHop[] = [];
   const graph = counted(versionGraph, hops);
   parentPort!.postMessage({ hops } satisfies CheckWorkerMessage);

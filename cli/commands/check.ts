@@ -34,13 +34,14 @@ export default class Check extends OnexCommand {
     // The transforms checked are the ones generated from these schemas (ONEX_E_SDK_STALE when they are not current).
     const project = await openProjectSdk(flags);
     const schemasDir = project.schemasDir;
-    const { versionGraph } = await project.transforms();
+    // Not imported here: the transforms' modules run their top-level code on the worker, under its watchdog.
+    const versions = project.versions;
     const seed = flags.seed ?? Math.floor(Math.random() * 2 ** 31);
     const models = new Map<string, VersionModel>();
     await reportingEachProblem(
       (line) => this.logToStderr(line),
       async () => {
-        for (const v of versionGraph.versions) models.set(v, (await loadVersion(schemasDir, `v${v}`, dirname(schemasDir))).model);
+        for (const v of versions) models.set(v, (await loadVersion(schemasDir, `v${v}`, dirname(schemasDir))).model);
       },
     );
     // On a worker (fast-check is loaded there only): an escape function that never returns holds it, not this thread.
@@ -48,7 +49,7 @@ export default class Check extends OnexCommand {
     if ("timedOut" in outcome) throw await stepTimedOut(outcome.timedOut, timeoutMs, seed, schemasDir, models);
     const { steps, paths } = outcome.result;
     this.logToStderr(
-      `transforms sound: ${steps} type/direction pairs and ${paths} type/composed-path pairs x ${flags.samples} samples validated and round-tripped (seed ${seed}; ${versionGraph.versions.map((v) => `v${v}`).join(", ")} of ${relative(process.cwd(), schemasDir) || "."})`,
+      `transforms sound: ${steps} type/direction pairs and ${paths} type/composed-path pairs x ${flags.samples} samples validated and round-tripped (seed ${seed}; ${versions.map((v) => `v${v}`).join(", ")} of ${relative(process.cwd(), schemasDir) || "."})`,
     );
   }
 }
@@ -56,7 +57,7 @@ export default class Check extends OnexCommand {
 /** ONEX_E_TRANSFORM_UNSOUND for the step that ran past the time limit, naming the escape functions it calls (read from its transform file). */
 async function stepTimedOut(hop: CheckHop | undefined, timeoutMs: number, seed: number, schemasDir: string, models: ReadonlyMap<string, VersionModel>): Promise<OnexError> {
   const replay = `replay: onex check --seed ${seed}`;
-  if (hop === undefined) return new OnexError(ErrorCode.TransformUnsound, `a transform did not finish within ${timeoutMs} ms on a sample; the check was stopped`, { seed, lines: [replay] });
+  if (hop === undefined) return new OnexError(ErrorCode.TransformUnsound, `loading the transforms did not finish within ${timeoutMs} ms (top-level code of an escape-function file that never ends?); the check was stopped`, { seed, lines: [replay] });
   const { loadTransforms } = await import("../../generator/transforms/load-transforms.js");
   const transforms = await loadTransforms(schemasDir, [...models.values()], dirname(schemasDir)).catch(() => []);
   const up = transforms.find((t) => t.from === hop.from && t.to === hop.to);
