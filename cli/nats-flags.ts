@@ -20,7 +20,8 @@ export const natsFlags = {
 export function warnPasswordOnCommandLine(argv: readonly string[] = process.argv.slice(2)): void {
   if (warnedOfPassword) return;
   const flag = argv.some((arg) => arg === "--password" || arg.startsWith("--password="));
-  const inAddress = argv.some((arg) => /^(?:--[a-z-]+=)?[a-z][a-z0-9+.-]*:\/\/[^/?#@\s]*:[^/?#\s]*@/i.test(arg) || /[?&](?:token|password|pass)=/i.test(arg));
+  // Any address of a list (`nats://a,nats://user:pass@b`), and a token alone as its user (`nats://s3cret@host`).
+  const inAddress = argv.some((arg) => /(?:^|[=,])[a-z][a-z0-9+.-]*:\/\/[^/?#,\s]+@/i.test(arg) || /[?&](?:token|password|pass)=/i.test(arg));
   if (!flag && !inAddress) return;
   warnedOfPassword = true;
   const what = flag ? "--password" : "a password or token in an address";

@@ -64,6 +64,10 @@ describe("credentials in a server address", () => {
     expect(flag.stderr.match(/^warning: --password on the command line can be read by every user of this machine \(ps\); set NATS_PASSWORD instead$/gm)).toHaveLength(1);
     const address = onex(dir, ["registry", "list", "--registry", "consul://127.0.0.1:1?token=tok-11"]);
     expect(address.stderr).toMatch(/^warning: a password or token in an address on the command line can be read by every user of this machine/m);
+    // A token as an address's user, and a password in the second address of a list.
+    for (const servers of ["nats://tok-12@127.0.0.1:1", "nats://127.0.0.1:1,nats://bob:pw-13@127.0.0.1:2"]) {
+      expect(onex(dir, ["dlq", "list", "--server", servers]).stderr).toMatch(/^warning: a password or token in an address on the command line/m);
+    }
     const env = onex(dir, ["dlq", "list", "--server", server.url, "--user", "admin"], undefined, { NATS_PASSWORD: "right-pass-1", NATS_URL: at("admin:right-pass-1") });
     expect(env.stderr).not.toContain("warning");
     expect(env.stderr).toContain("has no JetStream");
