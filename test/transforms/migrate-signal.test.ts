@@ -30,11 +30,14 @@ async function loopingProject(): Promise<{ root: string; schemas: string }> {
   return { root, schemas };
 }
 
-/** Starts migrate, waits until it is busy in the loop, sends `signal`; its exit status, or "hung" after 10 s. */
+/** Starts migrate, waits until it has made its temporary outputs and is busy in the loop, sends `signal`; its exit status, or "hung" after 10 s. */
 async function migrateThenSignal(root: string, schemas: string, signal: NodeJS.Signals, extra: string[]): Promise<number | string> {
   const child = spawn(process.execPath, [BIN, "migrate", "v0.1", "v0.2", join(root, "in.ndjson"), "--schemas", schemas, "--out", join(root, "out.ndjson"), "--dead-letter", join(root, "dl.ndjson"), ...extra], { cwd: root, stdio: "ignore" });
   const exited = new Promise<number | string>((resolve) => child.on("exit", (code, sig) => resolve(code ?? String(sig))));
-  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  // Its signal handlers are in place once its temporary outputs exist: a signal before that (a slow
+  // start on a busy machine) ends it as any process ends, which is not what this tests.
+  while (child.exitCode === null && !readdirSync(root).some((name) => name.startsWith(".out.ndjson.") && name.endsWith(".tmp"))) await new Promise((resolve) => setTimeout(resolve, 50));
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
   child.kill(signal);
   const status = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve("hung"), 10_000))]);
   if (status === "hung") child.kill("SIGKILL");
