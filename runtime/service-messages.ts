@@ -43,10 +43,13 @@ export interface ConvertVia {
  * that reshaped a payload they build: a message whose payload takes none of the shapes a
  * service knows is built in `via.sdk`'s version and converted to `sdk`'s by the generated
  * transforms, and the messages a service reads are converted to `via.sdk`'s version first.
- * Throws ONEX_E_USAGE when `via.sdk` is `sdk`'s own version and ONEX_E_NO_PATH when no
- * transforms join the two versions.
+ * Throws ONEX_E_USAGE when `via` is no `{ sdk, graph }` or `via.sdk` is `sdk`'s own version,
+ * and ONEX_E_NO_PATH when no transforms join the two versions.
  */
 export function convertingSdk(sdk: ServiceSdk, via: ConvertVia): ServiceSdk {
+  if (typeof via !== "object" || via === null || typeof via.sdk?.version !== "string" || typeof via.graph !== "object" || via.graph === null) {
+    throw new OnexError(ErrorCode.Usage, "convertingSdk: give { sdk, graph }: a generated SDK module and the generated version graph", {});
+  }
   if (via.sdk.version === sdk.version) throw new OnexError(ErrorCode.Usage, `convertingSdk: the SDK to build through is v${sdk.version} itself; give it a version whose payloads the services build`, { version: sdk.version });
   findMigrationPath(via.graph, via.sdk.version, sdk.version);
   return { ...sdk, via };

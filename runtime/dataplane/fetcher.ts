@@ -152,6 +152,16 @@ const TICK_MS = 100;
 const HEDGE_AFTER_MS = 2_000;
 const FIRST_BYTE_SAMPLES = 32;
 
+/** How often each directory is asked for the artifact's peers. */
+const DIRECTORY_INTERVAL_MS = 250;
+/** A directory lookup that has not answered in this long no longer holds the next one back. */
+const DIRECTORY_PATIENCE_MS = 10_000;
+/** How often a peer that refused pieces is asked for one of them again (a probe). */
+const PROBE_INTERVAL_MS = 1_000;
+/** A peer's refusals are lifted at most this often at first, and half as often each time after, down to once in REFUSAL_LIFT_MAX_MS. */
+const REFUSAL_LIFT_FIRST_MS = 1_000;
+const REFUSAL_LIFT_MAX_MS = 30_000;
+
 /** A piece being asked for (Fetch #inFlight): its requests on their way (one, or two once #hedge asked a second peer), and since when the newest has waited. */
 interface Asked {
   readonly open: PieceRequest[];
@@ -164,15 +174,6 @@ interface PieceRequest {
   receiving: boolean;
   readonly cancel: AbortController;
 }
-/** How often each directory is asked for the artifact's peers. */
-const DIRECTORY_INTERVAL_MS = 250;
-/** A directory lookup that has not answered in this long no longer holds the next one back. */
-const DIRECTORY_PATIENCE_MS = 10_000;
-/** How often a peer that refused pieces is asked for one of them again (a probe). */
-const PROBE_INTERVAL_MS = 1_000;
-/** A peer's refusals are lifted at most this often at first, and half as often each time after, down to once in REFUSAL_LIFT_MAX_MS. */
-const REFUSAL_LIFT_FIRST_MS = 1_000;
-const REFUSAL_LIFT_MAX_MS = 30_000;
 
 /** A directory, the peer ids of its last answer, and its lookups. */
 interface DirectoryState {
@@ -629,11 +630,11 @@ class Fetch {
   async #exchange(peer: PeerState, piece: number, untried: { inFlight: number } | undefined, request: PieceRequest): Promise<void> {
     const incarnation = peer.incarnation;
     const probe = peer.refused.has(piece);
-    const asked = Date.now();
+    const askedAt = Date.now();
     const onBody = () => {
       request.receiving = true;
       this.#receiving++;
-      this.#firstByteMs.push(Date.now() - asked);
+      this.#firstByteMs.push(Date.now() - askedAt);
       if (this.#firstByteMs.length > FIRST_BYTE_SAMPLES) this.#firstByteMs.shift();
     };
     try {
@@ -662,7 +663,7 @@ class Fetch {
         this.#release(buffer);
       }
     } catch (error) {
-      // Cancelled: the piece came from another peer (#onPiece), nothing this one did.
+      // Cancelled: the piece came from another peer (above), nothing this one did.
       if (request.cancel.signal.aborted) return;
       if (error instanceof OnexError && error.code !== ErrorCode.PieceCorrupt) this.#failure ??= error;
       else if (peer.incarnation === incarnation) this.#failed(peer);

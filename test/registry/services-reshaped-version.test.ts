@@ -174,8 +174,9 @@ describe("the runtime's services in a version that reshaped their payloads", () 
     }
   }, 40_000);
 
-  it("refuses to convert through the version itself, or between versions no transform joins", () => {
+  it("refuses to convert through the version itself, through nothing, or between versions no transform joins", () => {
     expect(() => convertingSdk(v03, { sdk: v03, graph })).toThrow(expect.objectContaining({ code: ErrorCode.Usage }));
+    expect(() => convertingSdk(v03, null as never)).toThrow(expect.objectContaining({ code: ErrorCode.Usage }));
     expect(() => convertingSdk(v03, { sdk: v02, graph: { ...graph, steps: [] } })).toThrow(expect.objectContaining({ code: ErrorCode.NoPath }));
   });
 });
