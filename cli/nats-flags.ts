@@ -2,8 +2,8 @@
 import { Flags } from "@oclif/core";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { ErrorCode, isOnexError, OnexError } from "@onex/runtime";
-import { checkServers, connectFailure } from "@onex/runtime/jetstream";
+import { addressSecrets, ErrorCode, isOnexError, OnexError, redactedAddress, withoutSecrets } from "@onex/runtime";
+import { checkServers, connectFailure, serverCredentials } from "@onex/runtime/jetstream";
 
 export const natsFlags = {
   server: Flags.string({ description: "NATS server URL.", env: "NATS_URL", default: "nats://127.0.0.1:4222" }),
@@ -37,7 +37,8 @@ export async function withNats<T>(flags: NatsFlags, fn: (nc: NatsConnection) => 
   warnPasswordOnCommandLine();
   try {
     checkServers(flags.server);
-    nc = await connect({ servers: flags.server, ...(flags.user ? { user: flags.user, pass: flags.password } : {}), timeout: 5_000 });
+    const { servers, user, pass, token } = serverCredentials(flags.server, flags.user ? { user: flags.user, pass: flags.password } : {});
+    nc = await connect({ servers, ...(user !== undefined ? { user, pass } : {}), ...(token !== undefined ? { token } : {}), timeout: 5_000 });
   } catch (error) {
     throw serverFlagFailure(error, flags.server);
   }
@@ -54,23 +55,10 @@ export async function withNats<T>(flags: NatsFlags, fn: (nc: NatsConnection) => 
  * said: error output goes to terminals others watch and to CI logs.
  */
 export function serverFlagFailure(error: unknown, server: string): OnexError {
-  const failure = isOnexError(error) ? error : connectFailure(error, server);
-  const shown = redactedServer(server);
-  const message = failure.message.split(server).join(shown);
-  if (failure.code === ErrorCode.Usage) return new OnexError(ErrorCode.Usage, `--server: ${message}`, { server: shown }, { cause: error });
-  if (shown === server) return failure;
-  const details = Object.fromEntries(Object.entries(failure.details).map(([name, value]) => [name, value === server ? shown : value]));
-  return new OnexError(failure.code, message, details, { cause: error });
-}
-
-/** A server address (or a comma-separated list of them) with each password or token in it replaced by `***`. */
-export function redactedServer(server: string): string {
-  // Up to the last @ of each address: a password may hold an @ of its own.
-  return server.replace(/(^|,|\/\/)([^/,\s]*)@/g, (_all, before: string, userinfo: string) => {
-    const colon = userinfo.indexOf(":");
-    // A user name alone is a token to nats.js.
-    return `${before}${colon < 0 ? "***" : `${userinfo.slice(0, colon)}:***`}@`;
-  });
+  // connectFailure hides the address's secrets; an OnexError made elsewhere is checked for them too.
+  const failure = withoutSecrets(isOnexError(error) ? error : connectFailure(error, server), addressSecrets(server));
+  if (failure.code === ErrorCode.Usage) return new OnexError(ErrorCode.Usage, `--server: ${failure.message}`, { server: redactedAddress(server) }, { cause: failure.cause });
+  return failure;
 }
 
 /**
@@ -82,7 +70,7 @@ export function withJetStream<T>(flags: NatsFlags, fn: (js: JetStreamClient, jsm
   return withNats(flags, async (nc) => {
     const jsm = await jetstreamManager(nc).catch((error: unknown) => {
       const text = (error as Error)?.message ?? String(error);
-      const server = redactedServer(flags.server);
+      const server = redactedAddress(flags.server);
       const details = { server };
       if (/permission/i.test(text)) throw new OnexError(ErrorCode.PermissionDenied, `this user may not ask ${server} for JetStream: ${text}`, details, { cause: error });
       const why = /not enabled/i.test(text) ? "has no JetStream for this user (nats-server needs -js, and the user's account JetStream)" : `did not answer a JetStream request: ${text}`;

@@ -1,6 +1,6 @@
 /** The `--registry` flag every `onex registry` command shares, and opening the registry it names. */
 import { Flags } from "@oclif/core";
-import { isOnexError, OnexError } from "@onex/runtime";
+import { addressSecrets, hideSecrets, isOnexError, withoutSecrets } from "@onex/runtime";
 import { openRegistry } from "@onex/runtime/registry";
 import { warnPasswordOnCommandLine } from "./nats-flags.js";
 import type { Registry, ResolvedEntry } from "@onex/runtime/registry";
@@ -12,9 +12,9 @@ export const registryFlags = {
 
 /** Opens the registry, runs `fn`, and closes it even when `fn` fails. A password or token in the URL is never said in an error. */
 export async function withRegistry<T>(url: string, fn: (registry: Registry) => Promise<T>): Promise<T> {
-  const secrets = secretsOf(url);
+  const secrets = addressSecrets(url);
   warnPasswordOnCommandLine();
-  const hide = (text: string) => secrets.reduce((shown, secret) => shown.split(secret).join("***"), text);
+  const hide = (text: string) => hideSecrets(text, secrets);
   try {
     const registry = await openRegistry(url, {
       // What a store holds is anyone's text: a tampered value's own bytes are quoted in why it failed.
@@ -27,26 +27,9 @@ export async function withRegistry<T>(url: string, fn: (registry: Registry) => P
       await registry.close();
     }
   } catch (error) {
-    if (!isOnexError(error) || secrets.length === 0) throw error;
-    const details = Object.fromEntries(Object.entries(error.details).map(([name, value]) => [name, typeof value === "string" ? hide(value) : value]));
-    throw new OnexError(error.code, hide(error.message), details, { cause: error });
+    // openRegistry's own errors say no secret of the URL; what `fn` met on the way may quote it.
+    throw isOnexError(error) ? withoutSecrets(error, secrets) : error;
   }
-}
-
-/** The password (or user name alone, a token to some clients) and `token=` values a registry URL holds, as written and decoded, longest first. */
-function secretsOf(url: string): string[] {
-  const found: string[] = [];
-  const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(url)?.[1];
-  if (userinfo !== undefined) found.push(userinfo.includes(":") ? userinfo.slice(userinfo.indexOf(":") + 1) : userinfo);
-  for (const match of url.matchAll(/[?&](?:token|password|pass)=([^&#]*)/gi)) found.push(match[1]!);
-  const decoded = found.map((secret) => {
-    try {
-      return decodeURIComponent(secret);
-    } catch {
-      return secret;
-    }
-  });
-  return [...new Set([...found, ...decoded])].filter((secret) => secret !== "").sort((a, b) => b.length - a.length);
 }
 
 /** The JSON a command prints for an entry: what it is, where, and the key it verified with. */

@@ -8,6 +8,7 @@
 export { ErrorCode, OnexError, isOnexError, type OnexErrorDetails } from "./errors.js";
 export { MAX_TIMER_MS } from "./timer.js";
 export { durationMs } from "./duration-text.js";
+export { addressSecrets, hideSecrets, redactedAddress, withoutSecrets } from "./address-secrets.js";
 export { OnexMessage, type MessageClass, type MessageInput } from "./message.js";
 export { decodeSubjectToken, encodeSubjectToken } from "./subject-token.js";
 export { assertValid, type StandaloneValidator, type ValidationIssue } from "./validation.js";

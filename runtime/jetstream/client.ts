@@ -4,6 +4,7 @@
  */
 import { connect as natsConnect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { addressSecrets, withoutSecrets } from "../address-secrets.js";
 import { ErrorCode, OnexError } from "../errors.js";
 import { checkObject, checkPositive, checkWhole, describeValue } from "../option-check.js";
 import type { MessageClass } from "../message.js";
@@ -16,6 +17,7 @@ import { OnexHeader } from "./headers.js";
 import type { ProtocolSdk, PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
 import { isRetryable, publishError } from "./publish-errors.js";
 import { ReplyInbox } from "./reply-inbox.js";
+import { serverCredentials } from "./server-credentials.js";
 import { publishToStream } from "./stream-publish.js";
 import type { ControlPlane, MessageOf, PublishOptions, PublishReceipt, SubscribeOptions, Subscription, VersionedReceiver, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
 import { typedPipeline, versionedPipeline, type ReceivePipeline, type TrustSettings } from "../receive/pipeline.js";
@@ -39,7 +41,7 @@ export interface ConnectOptions {
   policy?: TrustPolicy;
   /** The rest of what `judge()` checks against: zone, grants, replay guard, entity keys. */
   trust?: Omit<JudgeContext, "keys">;
-  /** NATS user and password, or token, when the server requires them. */
+  /** NATS user and password, or token, when the server requires them; or written in the address (`nats://user:pass@host:4222`, server-credentials.ts). */
   user?: string;
   pass?: string;
   token?: string;
@@ -64,17 +66,23 @@ const MAX_VERIFY_THREADS = 256;
  */
 export function checkServers(servers: string | readonly string[]): void {
   const list: readonly unknown[] = typeof servers === "string" ? [servers] : Array.isArray(servers) ? servers : [];
-  if (list.length === 0 || list.some((s) => typeof s !== "string" || s.trim() === "")) throw new OnexError(ErrorCode.Usage, `no NATS server given (${JSON.stringify(servers)}); name one, like nats://127.0.0.1:4222`, { servers });
+  if (list.length === 0 || list.some((s) => typeof s !== "string" || s.trim() === "")) {
+    throw withoutSecrets(new OnexError(ErrorCode.Usage, `no NATS server given (${JSON.stringify(servers)}); name one, like nats://127.0.0.1:4222`, { servers }), addressSecrets(servers));
+  }
 }
 
 /**
  * Why connecting to `servers` failed: ONEX_E_USAGE for an address that is no URL (nats.js's
  * "Invalid URL": a port past 65535, no host), which no retry mends; else ONEX_E_CONNECTION.
+ * A password or token in an address is not said (address-secrets.ts).
  */
 export function connectFailure(error: unknown, servers: string | readonly string[]): OnexError {
   const text = (error as Error)?.message ?? String(error);
-  if ((error as { code?: unknown })?.code === "ERR_INVALID_URL") return new OnexError(ErrorCode.Usage, `${String(servers)} is no NATS server address (like nats://host:4222 or host:4222): ${text}`, { servers }, { cause: error });
-  return new OnexError(ErrorCode.ConnectionFailed, `cannot connect to ${String(servers)}: ${text}`, { servers }, { cause: error });
+  const failure =
+    (error as { code?: unknown })?.code === "ERR_INVALID_URL"
+      ? new OnexError(ErrorCode.Usage, `${String(servers)} is no NATS server address (like nats://host:4222 or host:4222): ${text}`, { servers }, { cause: error })
+      : new OnexError(ErrorCode.ConnectionFailed, `cannot connect to ${String(servers)}: ${text}`, { servers }, { cause: error });
+  return withoutSecrets(failure, addressSecrets(servers));
 }
 
 /**
@@ -141,10 +149,11 @@ export async function connect(options: ConnectOptions): Promise<OnexClient> {
   checkConnectStrings(options);
   connectPolicy(options.policy);
   checkTrust(options.trust);
+  const { servers, user, pass, token } = serverCredentials(options.servers, options);
   let nc: NatsConnection;
   try {
     nc = await natsConnect({
-      servers: options.servers,
+      servers,
       name: options.name ?? `onex:${options.identity.keyId}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
@@ -152,8 +161,8 @@ export async function connect(options: ConnectOptions): Promise<OnexClient> {
       // acknowledgement) to hold them, a fifth of a typed publish's time; failures reach the caller
       // as OnexErrors naming the subject and message id anyway.
       noAsyncTraces: true,
-      ...(options.user !== undefined ? { user: options.user, pass: options.pass } : {}),
-      ...(options.token !== undefined ? { token: options.token } : {}),
+      ...(user !== undefined ? { user, pass } : {}),
+      ...(token !== undefined ? { token } : {}),
       ...(options.inboxPrefix !== undefined ? { inboxPrefix: options.inboxPrefix } : {}),
     });
   } catch (error) {

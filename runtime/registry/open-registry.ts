@@ -6,7 +6,8 @@
  *   etcd://host:2379[,host2:2379]?prefix=/onex/registry/&ttl=10s
  *   consul://host:8500?prefix=onex/registry/&ttl=10s&token=...
  */
-import { ErrorCode, OnexError } from "../errors.js";
+import { addressSecrets, withoutSecrets } from "../address-secrets.js";
+import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { durationMs } from "../duration-text.js";
 import { checkObject, checkPositive, checkWhole } from "../option-check.js";
 import { PolicyMode } from "../trust/policy.js";
@@ -44,8 +45,16 @@ function ttlMsOf(text: string): number {
   return ms > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(ms);
 }
 
-/** Parses a registry URL; throws ONEX_E_REGISTRY_URL for an unknown scheme or a malformed URL. */
+/** Parses a registry URL; throws ONEX_E_REGISTRY_URL for an unknown scheme or a malformed URL. A password or token in it is not said. */
 export function parseRegistryUrl(url: string, defaultTtlMs = DEFAULT_TTL_MS): RegistryUrl {
+  try {
+    return parseUrl(url, defaultTtlMs);
+  } catch (error) {
+    throw isOnexError(error) ? withoutSecrets(error, addressSecrets(String(url))) : error;
+  }
+}
+
+function parseUrl(url: string, defaultTtlMs: number): RegistryUrl {
   const match = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)(?:\/[^?#]*)?(?:\?([^#]*))?$/i.exec(String(url).trim());
   if (!match) throw new OnexError(ErrorCode.RegistryUrl, `"${url}" is not a registry URL (nats://host:4222, etcd://host:2379 or consul://host:8500)`, { url });
   const scheme = match[1]!.toLowerCase();
@@ -77,7 +86,12 @@ export async function openRegistry(url: string, options: RegistryOptions = {}): 
   checkWhole("openRegistry", "ttlMs", options.ttlMs, { min: MIN_TTL_MS, max: MAX_TTL_MS });
   checkTrustOptions(options);
   const parsed = parseRegistryUrl(url, options.ttlMs ?? DEFAULT_TTL_MS);
-  return new TrustedRegistry(await openStore(parsed, options.logger ?? console), options);
+  try {
+    return new TrustedRegistry(await openStore(parsed, options.logger ?? console), options);
+  } catch (error) {
+    // A store that cannot be reached names its servers; a Consul token is the URL's secret too.
+    throw isOnexError(error) ? withoutSecrets(error, addressSecrets(String(url))) : error;
+  }
 }
 
 /**

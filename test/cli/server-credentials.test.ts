@@ -52,10 +52,24 @@ describe("credentials in a server address", () => {
     }
   });
 
+  it("the right password in the address authenticates (nats.js alone reads none from an address)", () => {
+    const run = onex(dir, ["dlq", "list", "--server", at("admin:right-pass-1")]);
+    expect(run.code).toBe(69);
+    expect(run.stderr).toContain("has no JetStream");
+    expect(run.stderr).not.toContain("Authorization");
+  });
+
   it("NATS_URL with several addresses: none of their passwords is said", () => {
-    const run = onex(dir, ["dlq", "list"], undefined, { NATS_URL: `${at("admin:pw-6", 1)},${at("other:pw-7", 2)}` });
+    const run = onex(dir, ["dlq", "list"], undefined, { NATS_URL: `${at("admin:pw-6", 1)},${at("admin:pw-6", 2)}` });
     expect(run.code).toBe(69);
     expect(run.stderr).toContain("admin:***@");
+    expect(run.stderr).not.toContain("pw-6");
+  });
+
+  it("NATS_URL with addresses naming different credentials: a usage error (one connection has one set) that says neither", () => {
+    const run = onex(dir, ["dlq", "list"], undefined, { NATS_URL: `${at("admin:pw-6", 1)},${at("other:pw-7", 2)}` });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("different credentials");
     expect(run.stderr).not.toMatch(/pw-6|pw-7/);
   });
 

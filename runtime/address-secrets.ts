@@ -1,0 +1,62 @@
+/**
+ * Passwords and tokens in server addresses and registry URLs (`nats://user:pass@host`,
+ * `consul://host:8500?token=…`), kept out of what onex says. An error quoting an address goes
+ * to service logs, terminals others watch and CI output, so the runtime's own errors about an
+ * address never hold its secrets, whoever catches them: the CLI and a service alike.
+ */
+import { inspect } from "node:util";
+import { OnexError } from "./errors.js";
+
+/** What stands in for a secret. */
+const HIDDEN = "***";
+
+/**
+ * The secrets `addresses` hold: each address's password (or its user name alone, which NATS takes
+ * as a token), up to the address's last `@`, since a password may hold one of its own; and each
+ * `token=`, `password=` or `pass=` value. As written and percent-decoded, longest first, so a
+ * secret that holds another is hidden whole.
+ */
+export function addressSecrets(addresses: string | readonly string[]): string[] {
+  const list = typeof addresses === "string" ? [addresses] : Array.isArray(addresses) ? addresses.filter((a): a is string => typeof a === "string") : [];
+  const found: string[] = [];
+  for (const address of list) {
+    for (const [, , userinfo] of address.matchAll(/(^|,|\/\/)([^/,\s]*)@/g)) found.push(userinfo!.includes(":") ? userinfo!.slice(userinfo!.indexOf(":") + 1) : userinfo!);
+    for (const [, value] of address.matchAll(/[?&](?:token|password|pass)=([^&#,\s]*)/gi)) found.push(value!);
+  }
+  const decoded = found.map((secret) => {
+    try {
+      return decodeURIComponent(secret);
+    } catch {
+      return secret;
+    }
+  });
+  return [...new Set([...found, ...decoded])].filter((secret) => secret !== "").sort((a, b) => b.length - a.length);
+}
+
+/** `text` with every occurrence of each of `secrets` replaced by `***`. */
+export function hideSecrets(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((shown, secret) => shown.split(secret).join(HIDDEN), text);
+}
+
+/** An address (or a comma-separated list) with its passwords and tokens replaced by `***`. */
+export function redactedAddress(address: string): string {
+  return hideSecrets(address, addressSecrets(address));
+}
+
+/**
+ * `error` with none of `secrets` in its message, its string details or its cause. The cause is
+ * kept when it says none of them (anywhere `util.inspect` reaches: its message, stack, own fields
+ * such as a URL error's `input`, its own causes); otherwise it is replaced by an Error of the same
+ * name with the secrets hidden from its message, since a logger may print it whole.
+ */
+export function withoutSecrets(error: OnexError, secrets: readonly string[]): OnexError {
+  if (secrets.length === 0) return error;
+  const says = (value: string) => secrets.some((secret) => value.includes(secret));
+  const cause = error.cause;
+  const causeSays = cause !== undefined && says(inspect(cause, { depth: 8 }));
+  const hide = (value: unknown): unknown => (typeof value === "string" ? hideSecrets(value, secrets) : Array.isArray(value) ? value.map(hide) : value);
+  const details = Object.fromEntries(Object.entries(error.details).map(([name, value]) => [name, hide(value)]));
+  if (!says(error.message) && !causeSays && JSON.stringify(details) === JSON.stringify(error.details)) return error;
+  const cleanCause = causeSays ? Object.assign(new Error(hideSecrets(String((cause as Error)?.message ?? cause), secrets)), { name: (cause as Error)?.name ?? "Error" }) : cause;
+  return new OnexError(error.code, hideSecrets(error.message, secrets), details, cleanCause === undefined ? undefined : { cause: cleanCause });
+}
