@@ -37,6 +37,9 @@ export interface EtcdStoreOptions {
   callTimeoutMs?: number;
   /** Told once per key and lease of a key a read skips as not alive by the TTL rule (on no lease, or a lease granted for longer than the TTL). */
   logger?: { warn(message: string, details?: Record<string, unknown>): void };
+  /** A user and password, for an etcd with authentication enabled. */
+  user?: string;
+  pass?: string;
 }
 
 /**
@@ -81,6 +84,7 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<Registry
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
     faultHandling: { global: retryUnlessLate },
     grpcOptions: { "grpc.max_receive_message_length": MAX_ANSWER_BYTES },
+    ...(options.user !== undefined ? { auth: { username: options.user, password: options.pass ?? "" } } : {}),
   });
   const store = new EtcdStore(client, options.prefix ?? "/onex/registry/", options.ttlMs, callTimeoutMs, options.logger);
   try {

@@ -44,6 +44,10 @@ export interface NatsKvStoreOptions {
   connectTimeoutMs?: number;
   /** Copies of a new bucket (and its marks) on a JetStream cluster: 1, 3 or 5 (default 1). An existing bucket with another count is ONEX_E_REGISTRY_URL. */
   replicas?: number;
+  /** A user and password, or a token, for a server that requires them. */
+  user?: string;
+  pass?: string;
+  token?: string;
 }
 
 const ENTITY_TYPES = new Set<string>(Object.values(EntityType));
@@ -56,7 +60,16 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
     // Reconnect forever: a registry outlives server restarts, and pending writes wait for the server.
     // No async stack traces: the client would build two Error objects per request for them (~30 us
     // each time), and every failure reaches the caller as an OnexError naming the operation anyway.
-    nc = await connect({ servers: options.servers, timeout: options.connectTimeoutMs ?? 5_000, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: "onex-registry", noAsyncTraces: true });
+    nc = await connect({
+      servers: options.servers,
+      timeout: options.connectTimeoutMs ?? 5_000,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      name: "onex-registry",
+      noAsyncTraces: true,
+      ...(options.user !== undefined ? { user: options.user, pass: options.pass } : {}),
+      ...(options.token !== undefined ? { token: options.token } : {}),
+    });
   } catch (cause) {
     throw new OnexError(ErrorCode.RegistryUnavailable, `cannot reach NATS at ${options.servers.join(", ")}: ${(cause as Error).message}`, { servers: options.servers }, { cause });
   }

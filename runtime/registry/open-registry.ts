@@ -24,6 +24,8 @@ export interface RegistryUrl {
   hosts: string[];
   ttlMs: number;
   params: URLSearchParams;
+  /** The URL's user info, percent-decoded: a user and password (NATS, etcd) or a token (NATS). */
+  credentials?: { user: string; pass: string } | { token: string };
 }
 
 /**
@@ -61,7 +63,11 @@ function parseUrl(url: string, defaultTtlMs: number): RegistryUrl {
   if (!(REGISTRY_SCHEMES as readonly string[]).includes(scheme)) {
     throw new OnexError(ErrorCode.RegistryUrl, `unknown registry scheme "${scheme}:" (known: ${REGISTRY_SCHEMES.join(", ")})`, { url, scheme });
   }
-  const hosts = match[2]!.split(",").filter(Boolean);
+  // User info up to the authority's last @: a password may hold one of its own.
+  const authority = match[2]!;
+  const at = authority.lastIndexOf("@");
+  const credentials = at < 0 ? undefined : credentialsOf(scheme, authority.slice(0, at), url);
+  const hosts = authority.slice(at + 1).split(",").filter(Boolean);
   if (hosts.length === 0) throw new OnexError(ErrorCode.RegistryUrl, `"${url}" names no server`, { url });
   for (const host of hosts) {
     const port = /^(?:[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?$/.exec(host);
@@ -74,7 +80,29 @@ function parseUrl(url: string, defaultTtlMs: number): RegistryUrl {
   if (ttlMs < MIN_TTL_MS) throw new OnexError(ErrorCode.RegistryUrl, `a registry TTL below 1s (${ttlMs} ms) cannot be kept by every adapter`, { url, ttlMs });
   // Written negated so a `ttlMs` option that is no number (NaN) is refused too.
   if (!(ttlMs <= MAX_TTL_MS)) throw new OnexError(ErrorCode.RegistryUrl, `a registry TTL above 24h (1440m, 86400s; ${ttl ?? `${ttlMs} ms`} given) cannot be kept by every adapter (Consul's session TTL is at most 24h)`, { url, ttlMs });
-  return { scheme: scheme as RegistryUrl["scheme"], hosts, ttlMs, params };
+  return { scheme: scheme as RegistryUrl["scheme"], hosts, ttlMs, params, ...(credentials === undefined ? {} : { credentials }) };
+}
+
+/**
+ * The credentials a registry URL's user info holds, as its store takes them: NATS a user and
+ * password or a token, etcd a user and password; Consul takes its token as `?token=`.
+ */
+function credentialsOf(scheme: string, userinfo: string, url: string): RegistryUrl["credentials"] {
+  const refuse = (why: string) => new OnexError(ErrorCode.RegistryUrl, why, { url });
+  // A second address's own user info: one set is written once, before the first host.
+  if (userinfo.includes(",")) throw refuse("the URL names credentials in more than one address: write them once, before the first host (nats://user:pass@host1,host2)");
+  if (scheme === "consul") throw refuse("Consul takes its ACL token as ?token=, not as user info");
+  const decoded = (text: string) => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      return text;
+    }
+  };
+  const colon = userinfo.indexOf(":");
+  if (colon >= 0) return { user: decoded(userinfo.slice(0, colon)), pass: decoded(userinfo.slice(colon + 1)) };
+  if (scheme === "etcd") throw refuse("etcd takes a user and password (etcd://user:pass@host:2379), not a token alone");
+  return { token: decoded(userinfo) };
 }
 
 /** Opens the registry a URL names, with trust checks on every read and write. */
@@ -122,6 +150,7 @@ export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["l
       if (!/^[-\w]{1,246}$/.test(bucket)) throw new OnexError(ErrorCode.RegistryUrl, `bucket=${JSON.stringify(bucket)} is not 1 to 246 letters, digits, "_" or "-"`, { bucket });
       return openNatsKvStore({
         servers: parsed.hosts.map((h) => `nats://${h}`),
+        ...parsed.credentials,
         bucket,
         ttlMs: parsed.ttlMs,
         ttlGiven: parsed.params.has("ttl"),
@@ -130,7 +159,14 @@ export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["l
     }
     case "etcd": {
       const { openEtcdStore } = await import("./etcd.js");
-      return openEtcdStore({ hosts: parsed.hosts.map((h) => `http://${h}`), prefix: prefixOf(parsed, "/onex/registry/"), ttlMs: parsed.ttlMs, ...(logger === undefined ? {} : { logger }) });
+      const credentials = parsed.credentials as { user: string; pass: string } | undefined;
+      return openEtcdStore({
+        hosts: parsed.hosts.map((h) => `http://${h}`),
+        prefix: prefixOf(parsed, "/onex/registry/"),
+        ttlMs: parsed.ttlMs,
+        ...(credentials === undefined ? {} : { user: credentials.user, pass: credentials.pass }),
+        ...(logger === undefined ? {} : { logger }),
+      });
     }
     case "consul": {
       const { openConsulStore } = await import("./consul.js");

@@ -114,8 +114,8 @@ describe("openRegistry: the URL's password or token is not said", () => {
     ["a Consul token, where no Consul listens", "consul://127.0.0.1:1?token=tok-9", "tok-9", ErrorCode.RegistryUnavailable],
     ["a Consul token, percent-encoded, with a TTL out of bounds", "consul://127.0.0.1:1?ttl=2d&token=t%2Fk-10", "k-10", ErrorCode.RegistryUrl],
     ["a Consul token, with a port that is no port", "consul://127.0.0.1:99999?token=tok-11", "tok-11", ErrorCode.RegistryUrl],
-    ["a password in a NATS registry URL, which takes none", "nats://admin:secret-12@127.0.0.1:1", "secret-12", ErrorCode.RegistryUrl],
-    ["a password in an etcd registry URL", "etcd://root:secret-13@127.0.0.1:1", "secret-13", ErrorCode.RegistryUrl],
+    ["a password in a NATS registry URL, where no server listens", "nats://admin:secret-12@127.0.0.1:1", "secret-12", ErrorCode.RegistryUnavailable],
+    ["a password in a NATS registry URL, with a port that is no port", "nats://admin:secret-13@127.0.0.1:99999", "secret-13", ErrorCode.RegistryUrl],
   ])("%s", async (_name, url, secret, code) => {
     const error = await failureOf(() => openRegistry(url));
     expect(error.code).toBe(code);
