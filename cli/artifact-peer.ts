@@ -13,7 +13,7 @@ import { keyRing } from "@onex/runtime";
 import { parseTrustPolicy, type TrustPolicy } from "@onex/runtime";
 import { DATA_PLANE_TRUST_POLICY, MIN_TRANSFER_BYTES_PER_SECOND, SWARM_MESSAGE_TYPES, type SwarmMessages } from "@onex/runtime/dataplane";
 import { readPrivateKey, readPublicKeys } from "./key-files.js";
-import { natsFlags, serverFlagFailure, warnPasswordOnCommandLine } from "./nats-flags.js";
+import { natsFlags, serverFlagFailure, tlsFilesOf, warnPasswordOnCommandLine } from "./nats-flags.js";
 import { compareVersions } from "@onex/runtime";
 import { versions } from "@onex/sdk/versions";
 import { definesTypes, sdkSpeaking } from "./protocol-choice.js";
@@ -146,6 +146,7 @@ export async function withPeer<T>(flags: ArtifactFlags, fn: (peer: DataPlanePeer
   await checkListen(flags.host, flags.port);
   let client: OnexClient;
   warnPasswordOnCommandLine();
+  const tls = tlsFilesOf(flags);
   try {
     client = await connect({
       servers: flags.server,
@@ -157,6 +158,7 @@ export async function withPeer<T>(flags: ArtifactFlags, fn: (peer: DataPlanePeer
       // each peer ~25 ms of CPU before its first piece request, more than it would ever save.
       verifyThreads: 0,
       ...(flags.user ? { user: flags.user, pass: flags.password } : {}),
+      ...(tls !== undefined ? { tls } : {}),
     });
   } catch (error) {
     throw serverFlagFailure(error, flags.server);

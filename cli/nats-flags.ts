@@ -3,12 +3,15 @@ import { Flags } from "@oclif/core";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { addressSecrets, ErrorCode, isOnexError, OnexError, redactedAddress, withoutSecrets } from "@onex/runtime";
-import { checkServers, connectFailure, serverCredentials } from "@onex/runtime/jetstream";
+import { checkServers, checkTlsFiles, connectFailure, serverCredentials, type TlsFiles } from "@onex/runtime/jetstream";
 
 export const natsFlags = {
   server: Flags.string({ description: "NATS server URL.", env: "NATS_URL", default: "nats://127.0.0.1:4222" }),
   user: Flags.string({ description: "NATS user.", env: "NATS_USER" }),
   password: Flags.string({ description: "NATS password. On the command line every user of the machine can read it (ps): set NATS_PASSWORD instead.", env: "NATS_PASSWORD" }),
+  "tls-ca": Flags.string({ description: "CA certificate (PEM file) the server's certificate must chain to, for a server whose CA the system does not trust.", env: "NATS_CA" }),
+  "tls-cert": Flags.string({ description: "Client certificate (PEM file), for a server that verifies clients; with --tls-key.", env: "NATS_CERT" }),
+  "tls-key": Flags.string({ description: "The client certificate's private key (PEM file).", env: "NATS_KEY" }),
 };
 
 /**
@@ -29,16 +32,24 @@ export function warnPasswordOnCommandLine(argv: readonly string[] = process.argv
 }
 let warnedOfPassword = false;
 
-type NatsFlags = { server: string; user?: string; password?: string };
+type NatsFlags = { server: string; user?: string; password?: string; "tls-ca"?: string; "tls-cert"?: string; "tls-key"?: string };
+
+/** The TLS files the flags name, checked (ONEX_E_USAGE naming the flag): a file nats.js could not read failed as an unreachable server. */
+export function tlsFilesOf(flags: NatsFlags): TlsFiles | undefined {
+  const given = { caFile: flags["tls-ca"], certFile: flags["tls-cert"], keyFile: flags["tls-key"] };
+  const named = Object.fromEntries(Object.entries(given).filter(([, path]) => path !== undefined));
+  return checkTlsFiles(named, { caFile: "--tls-ca", certFile: "--tls-cert", keyFile: "--tls-key" });
+}
 
 /** Connects with the command's NATS flags, runs `fn`, and closes the connection. */
 export async function withNats<T>(flags: NatsFlags, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
   let nc: NatsConnection;
   warnPasswordOnCommandLine();
+  const tls = tlsFilesOf(flags);
   try {
     checkServers(flags.server);
     const { servers, user, pass, token } = serverCredentials(flags.server, flags.user ? { user: flags.user, pass: flags.password } : {});
-    nc = await connect({ servers, ...(user !== undefined ? { user, pass } : {}), ...(token !== undefined ? { token } : {}), timeout: 5_000 });
+    nc = await connect({ servers, ...(user !== undefined ? { user, pass } : {}), ...(token !== undefined ? { token } : {}), ...(tls !== undefined ? { tls } : {}), timeout: 5_000 });
   } catch (error) {
     throw serverFlagFailure(error, flags.server);
   }

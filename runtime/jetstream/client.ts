@@ -18,6 +18,7 @@ import type { ProtocolSdk, PublishableMessage, TransportMessageClass } from "../
 import { isRetryable, publishError } from "./publish-errors.js";
 import { ReplyInbox } from "./reply-inbox.js";
 import { serverCredentials } from "./server-credentials.js";
+import { checkTlsFiles, type TlsFiles } from "./tls-files.js";
 import { publishToStream } from "./stream-publish.js";
 import type { ControlPlane, MessageOf, PublishOptions, PublishReceipt, SubscribeOptions, Subscription, VersionedReceiver, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
 import { typedPipeline, versionedPipeline, type ReceivePipeline, type TrustSettings } from "../receive/pipeline.js";
@@ -45,6 +46,8 @@ export interface ConnectOptions {
   user?: string;
   pass?: string;
   token?: string;
+  /** PEM files for TLS: the CA of the server's certificate, and a client certificate and key for a server that verifies clients (tls-files.ts). */
+  tls?: TlsFiles;
   /** Client name shown by the server. */
   name?: string;
   /** Prefix of this client's reply subjects; `onex nats-auth` gives each identity its own (`_INBOX_<user>`). */
@@ -150,6 +153,7 @@ export async function connect(options: ConnectOptions): Promise<OnexClient> {
   connectPolicy(options.policy);
   checkTrust(options.trust);
   const { servers, user, pass, token } = serverCredentials(options.servers, options);
+  const tls = checkTlsFiles(options.tls);
   let nc: NatsConnection;
   try {
     nc = await natsConnect({
@@ -164,6 +168,7 @@ export async function connect(options: ConnectOptions): Promise<OnexClient> {
       ...(user !== undefined ? { user, pass } : {}),
       ...(token !== undefined ? { token } : {}),
       ...(options.inboxPrefix !== undefined ? { inboxPrefix: options.inboxPrefix } : {}),
+      ...(tls !== undefined ? { tls } : {}),
     });
   } catch (error) {
     throw connectFailure(error, options.servers);

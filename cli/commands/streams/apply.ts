@@ -61,7 +61,7 @@ export default class StreamsApply extends OnexCommand {
       }
       this.log(`zone ${zone} (account ${accountOf(zone)}, as ${admin.user})`);
       const plan = planStreams(sdks, limits, deadLetterLimits, [zone]);
-      this.report(await withJetStream({ server: flags.server, user: admin.user, password: admin.password }, async (_js, jsm) => applyStreams(jsm, plan, { dryRun: flags["dry-run"] })), flags["dry-run"]);
+      this.report(await withJetStream({ ...flags, user: admin.user, password: admin.password }, async (_js, jsm) => applyStreams(jsm, plan, { dryRun: flags["dry-run"] })), flags["dry-run"]);
     }
   }
 

@@ -1,0 +1,53 @@
+/**
+ * TLS to a NATS server from PEM files, as the NATS CLI takes them (`--tlsca`, `--tlscert`,
+ * `--tlskey`): the CA that signed the server's certificate (when no system CA did), and the
+ * client's own certificate and key for a server that verifies clients (`tls { verify: true }`).
+ * A server that requires TLS is met with TLS whatever is given here; these files are what a
+ * private CA or a client-verifying server needs.
+ */
+import { accessSync, constants, statSync } from "node:fs";
+import { ErrorCode, OnexError } from "../errors.js";
+import { describeValue } from "../option-check.js";
+
+/** PEM files for TLS to the server. */
+export interface TlsFiles {
+  /** The CA certificate(s) the server's certificate must chain to. */
+  caFile?: string;
+  /** The client's certificate, for a server that verifies clients; given with `keyFile`. */
+  certFile?: string;
+  /** The client certificate's private key. */
+  keyFile?: string;
+}
+
+const FIELDS = ["caFile", "certFile", "keyFile"] as const;
+
+/**
+ * `tls` checked before anything connects: each file a readable regular file, a certificate with
+ * its key. nats.js reads them only once the server has answered, and a file it could not read
+ * failed the connection as if the server were away (ONEX_E_CONNECTION); these are ONEX_E_USAGE,
+ * named by `what` (an option path, or the CLI's flags).
+ */
+export function checkTlsFiles(tls: unknown, names: Record<(typeof FIELDS)[number], string> = { caFile: "tls.caFile", certFile: "tls.certFile", keyFile: "tls.keyFile" }): TlsFiles | undefined {
+  if (tls === undefined) return undefined;
+  if (tls === null || typeof tls !== "object" || Array.isArray(tls)) throw new OnexError(ErrorCode.Usage, `connect: tls must be { caFile, certFile, keyFile } (paths of PEM files), not ${describeValue(tls)}`);
+  const given = tls as Record<string, unknown>;
+  const unknown = Object.keys(given).find((key) => !(FIELDS as readonly string[]).includes(key));
+  if (unknown !== undefined) throw new OnexError(ErrorCode.Usage, `connect: tls takes caFile, certFile and keyFile, not ${unknown}`);
+  const files: TlsFiles = {};
+  for (const field of FIELDS) {
+    const path = given[field];
+    if (path === undefined) continue;
+    if (typeof path !== "string" || path === "") throw new OnexError(ErrorCode.Usage, `${names[field]} must be the path of a PEM file, not ${describeValue(path)}`);
+    try {
+      accessSync(path, constants.R_OK);
+      if (!statSync(path).isFile()) throw new Error("not a regular file");
+    } catch (cause) {
+      throw new OnexError(ErrorCode.Usage, `${names[field]}: cannot read ${path} (${(cause as Error).message})`, { path }, { cause });
+    }
+    files[field] = path;
+  }
+  if ((files.certFile === undefined) !== (files.keyFile === undefined)) {
+    throw new OnexError(ErrorCode.Usage, `a client certificate needs its key: give ${names.certFile} and ${names.keyFile} together`);
+  }
+  return Object.keys(files).length === 0 ? undefined : files;
+}

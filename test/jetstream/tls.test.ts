@@ -1,0 +1,93 @@
+/**
+ * TLS to a nats-server that verifies its clients (`tls { verify: true }`), from PEM files:
+ * `connect({ tls: { caFile, certFile, keyFile } })` and the CLI's --tls-ca, --tls-cert and
+ * --tls-key (NATS_CA, NATS_CERT, NATS_KEY). Before, neither took a client certificate, so no
+ * onex client could talk to such a server. The attacker's side: a client with no certificate,
+ * with one another CA signed, or that does not trust the server's CA, is refused. The
+ * certificates are test/support/tls's.
+ */
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCode } from "../../runtime/errors.js";
+import { connect } from "../../runtime/jetstream/client.js";
+import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
+import { onex, scratch } from "../cli/cli-harness.js";
+import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+
+const tlsDir = join(import.meta.dirname, "../support/tls");
+const file = (name: string) => join(tlsDir, name);
+const { dir, remove } = scratch("tls");
+let server: NatsServer;
+
+beforeAll(async () => {
+  server = await startNatsServer({ config: `tls { cert_file: "${file("server.pem")}", key_file: "${file("server-key.pem")}", ca_file: "${file("ca.pem")}", verify: true }` });
+});
+afterAll(async () => {
+  await server?.stop();
+  remove();
+});
+
+const identity = generateKeyPair();
+const options = (tls: unknown) => ({ servers: server.url, identity, keys: keyRing([identity.publicKey]), tls }) as Parameters<typeof connect>[0];
+
+describe("connect over TLS", () => {
+  it("with the CA and a client certificate the server's CA signed, it connects, over TLS", async () => {
+    const client = await connect(options({ caFile: file("ca.pem"), certFile: file("client.pem"), keyFile: file("client-key.pem") }));
+    try {
+      await client.nc.flush();
+      expect(client.nc.info?.tls_required).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it.each([
+    ["a file that does not exist", { caFile: file("missing.pem") }, /tls\.caFile: cannot read/],
+    ["a folder", { caFile: tlsDir }, /tls\.caFile: cannot read/],
+    ["a certificate without its key", { caFile: file("ca.pem"), certFile: file("client.pem") }, /certFile and tls\.keyFile together/],
+    ["a field it does not know", { ca: file("ca.pem") }, /not ca/],
+    ["no object", file("ca.pem"), /tls must be/],
+    ["a path that is no string", { caFile: 5 }, /tls\.caFile must be the path/],
+  ])("%s is ONEX_E_USAGE, before anything connects", async (_name, tls, why) => {
+    const error = await connect(options(tls)).then(
+      async (client) => {
+        await client.close();
+        return undefined;
+      },
+      (error: { code?: string; message?: string }) => error,
+    );
+    expect(error?.code).toBe(ErrorCode.Usage);
+    expect(error?.message).toMatch(why);
+  });
+});
+
+describe("the CLI over TLS", () => {
+  const tlsFlags = ["--tls-ca", file("ca.pem"), "--tls-cert", file("client.pem"), "--tls-key", file("client-key.pem")];
+
+  it("with the CA and a client certificate it reaches JetStream (no dead-letter stream yet: exit 3)", () => {
+    const run = onex(dir, ["dlq", "list", "--server", server.url, ...tlsFlags]);
+    expect(run.stderr).toContain("ONEX_E_NO_STREAM");
+    expect(run.code).toBe(3);
+  });
+
+  it("the same from the environment (NATS_CA, NATS_CERT, NATS_KEY)", () => {
+    const run = onex(dir, ["dlq", "list", "--server", server.url], undefined, { NATS_CA: file("ca.pem"), NATS_CERT: file("client.pem"), NATS_KEY: file("client-key.pem") });
+    expect(run.stderr).toContain("ONEX_E_NO_STREAM");
+  });
+
+  it.each([
+    ["no client certificate", ["--tls-ca", file("ca.pem")]],
+    ["a client certificate another CA signed", ["--tls-ca", file("ca.pem"), "--tls-cert", file("stranger.pem"), "--tls-key", file("stranger-key.pem")]],
+    ["a client that does not trust the server's CA", ["--tls-cert", file("client.pem"), "--tls-key", file("client-key.pem")]],
+  ])("%s: refused (ONEX_E_CONNECTION, exit 69)", (_name, flags) => {
+    const run = onex(dir, ["dlq", "list", "--server", server.url, ...flags]);
+    expect(run.stderr).toContain("ONEX_E_CONNECTION");
+    expect(run.code).toBe(69);
+  });
+
+  it("--tls-cert without --tls-key is a usage error naming both flags", () => {
+    const run = onex(dir, ["dlq", "list", "--server", server.url, "--tls-cert", file("client.pem")]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("give --tls-cert and --tls-key together");
+  });
+});
