@@ -126,7 +126,7 @@ const envelope = message.toJSON() as Record<string, unknown>;
 const firstCreated = Date.now() - 60_000;
 const acceptRange = (from: number, to: number): number => {
   const start = process.hrtime.bigint();
-  for (let i = from; i < to; i++) replay.forStoredMessage(`ONEX_EVENT#${i}`).accept({ ...envelope, id: `m-${i}`, time: new Date(firstCreated + i / 10).toISOString() } as never);
+  for (let i = from; i < to; i++) replay.forStoredMessage(`ONEX_EVENT#${i}`, "jetstream.onex.zone.z.node.n.events").accept({ ...envelope, id: `m-${i}`, time: new Date(firstCreated + i / 10).toISOString() } as never);
   return Number(process.hrtime.bigint() - start) / 1_000 / (to - from);
 };
 const filling = acceptRange(0, 100_000);

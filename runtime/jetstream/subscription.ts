@@ -545,7 +545,7 @@ async function seedReplay(transport: SubscriptionTransport, stream: string, filt
     read++;
     const body = bodyOf(msg.data);
     const signature = signatureOf(body);
-    if (typeof signature === "string") replay.seed(`${stream}#${msg.seq}`, signature);
+    if (typeof signature === "string") replay.seed(`${stream}#${msg.seq}`, msg.subject, signature);
   }
   if (signal.aborted) {
     transport.logger.warn(`onex: read ${read} messages of the replay window on ${filter} in ${SEED_MS / 1000} s, not all of it; copies of later ones are judged by the replay guard alone`, { stream, filter });

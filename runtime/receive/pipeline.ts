@@ -212,7 +212,7 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
    * The message's trust, judged when finished: its signature check (all but the arithmetic)
    * made now, so that only the arithmetic is left to `finish`, or to a thread before it.
    */
-  const judged = (value: object, storedAs: string, then: (verdict: Verdict) => Outcome): Prepared => {
+  const judged = (value: object, { storedAs, subject }: Inbound, then: (verdict: Verdict) => Outcome): Prepared => {
     let check: SignatureCheck | undefined;
     if (trust.policy.signature !== PolicyMode.Off) {
       try {
@@ -224,7 +224,7 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
     // The key's bytes as the check was made with them: a key object changed in place since is another key.
     const keyRaw = check === undefined ? undefined : Buffer.from(check.key.raw);
     return new Judged(check, (valid) => {
-      const context = trust.replay === undefined ? trust.context : { ...trust.context, replay: trust.replay.forStoredMessage(storedAs) };
+      const context = trust.replay === undefined ? trust.context : { ...trust.context, replay: trust.replay.forStoredMessage(storedAs, subject) };
       return then(judgeWith(value, context, trust.policy, check === undefined ? verifyMessageSignature : verdictOn(check, keyRaw!, valid)));
     });
   };
@@ -255,11 +255,11 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
     if (where.kind === "reject") return new Settled(where);
     if (where.kind === "skip-if-trusted") {
       // Nobody here can tell whether the type exists: judged, then left to another subscriber.
-      return judged(value, inbound.storedAs, (verdict) => (verdict.accepted ? { kind: "skip" } : reject(verdict.rejection)));
+      return judged(value, inbound, (verdict) => (verdict.accepted ? { kind: "skip" } : reject(verdict.rejection)));
     }
     if (where.kind === "unknown-version") {
       // Not readable, but still judged: a forgery is dead-lettered, a genuine message of a newer version refused.
-      return judged(value, inbound.storedAs, (verdict) => {
+      return judged(value, inbound, (verdict) => {
         if (!verdict.accepted) return reject(verdict.rejection);
         const error = unknownVersion!(version!);
         return { kind: "refuse", refusal: refusalOf(error, value as JsonObject, version!, targetVersion!, verdict.verifiedSigner) };
@@ -284,7 +284,7 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
     }
     // Judged as the plain data it was parsed into (the message holds the same values), so
     // reading the envelope copies nothing.
-    return judged(value, inbound.storedAs, (verdict) => {
+    return judged(value, inbound, (verdict) => {
       if (!verdict.accepted) return reject(verdict.rejection);
       // `value` now lives in `message`. A message delivered as it came still holds it, so the
       // original is read again from the bytes, and only if asked for; a converted one came

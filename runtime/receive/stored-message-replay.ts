@@ -7,8 +7,11 @@
  * A guard's memory starts empty with its process, so a message captured before a restart
  * could be published again and accepted after it. The transport therefore tells it which
  * stored message first held each signature in the stream's recent history (`seed`), as a
- * subscription opens: another stored message with that signature is a copy of
- * it, a replay. Only a copy: the history is read unverified, so a forgery stored first under an
+ * subscription opens: another stored message with that signature on the same subject is a
+ * copy of it, a replay. On the same subject: a copy stored on another subject is misrouted
+ * (its signed source builds one subject only) and refused as such, and since subscriptions with
+ * other filters read other subjects' windows, a copy there, read first, must not name the
+ * genuine message a copy of itself. Only a copy: the history is read unverified, so a forgery stored first under an
  * id a genuine message later takes (ids a producer makes predictable) must not make the genuine
  * one a replay, nor hide the genuine one's replays; a replay cannot change the signature
  * (Ed25519 signatures of one message are unique: malleated ones are refused), so it is caught.
@@ -22,7 +25,7 @@ import { forgetOldest } from "../forget-oldest.js";
 export class StoredMessageReplay {
   /** Signer and id (as the guard remembers them) → the stored message it was first accepted as, in insertion order. */
   readonly #acceptedAs = new Map<string, string>();
-  /** Signature → the first stored message holding it, learnt from the stream's history (see seed). */
+  /** Subject and signature → the first stored message holding that signature on that subject, learnt from the stream's history (see seed). */
   readonly #storedFirst = new Map<string, string>();
 
   constructor(
@@ -37,15 +40,16 @@ export class StoredMessageReplay {
     return (windowMs ?? 5 * 60_000) + (skewMs ?? 30_000);
   }
 
-  /** Records that `storedAs` holds a message signed `signature`; called in stream order, so the first call for a signature names the original. */
-  seed(storedAs: string, signature: string): void {
-    if (this.#storedFirst.has(signature)) return;
-    this.#storedFirst.set(signature, storedAs);
+  /** Records that `storedAs`, stored on `subject`, holds a message signed `signature`; called in stream order, so the first call for a subject and signature names the original. */
+  seed(storedAs: string, subject: string, signature: string): void {
+    const key = storedKey(subject, signature);
+    if (this.#storedFirst.has(key)) return;
+    this.#storedFirst.set(key, storedAs);
     if (this.#storedFirst.size > this.remember) forgetOldest(this.#storedFirst);
   }
 
-  /** The guard to judge one delivery of stored message `storedAs` (e.g. `ONEX_EVENT#42`) with. */
-  forStoredMessage(storedAs: string): Pick<ReplayGuard, "accept"> {
+  /** The guard to judge one delivery of stored message `storedAs` (e.g. `ONEX_EVENT#42`), stored on `subject`, with. */
+  forStoredMessage(storedAs: string, subject: string): Pick<ReplayGuard, "accept"> {
     return {
       accept: (message, now) => {
         const id = (message as { id?: unknown }).id;
@@ -54,7 +58,7 @@ export class StoredMessageReplay {
         if (typeof id === "string" && this.#acceptedAs.get(accepted) === storedAs) return;
         // Nothing seeded (no guard read a window yet): no signature to look up.
         const signature = this.#storedFirst.size === 0 ? undefined : signatureOf(message);
-        const first = typeof signature === "string" ? this.#storedFirst.get(signature) : undefined;
+        const first = typeof signature === "string" ? this.#storedFirst.get(storedKey(subject, signature)) : undefined;
         if (first !== undefined && first !== storedAs) {
           throw new OnexError(ErrorCode.Replay, `message ${String(id)} was already stored as ${first}`, { reason: "duplicate", messageId: id });
         }
@@ -65,4 +69,9 @@ export class StoredMessageReplay {
       },
     };
   }
+}
+
+/** A signature as stored on one subject (subjects hold no white space). */
+function storedKey(subject: string, signature: string): string {
+  return `${subject} ${signature}`;
 }

@@ -411,13 +411,13 @@ describe("the dead-letter stream", () => {
     const c = await client(server.url, keys.agent, [keys.node], { trust: { zone: ZONE, replay: new ReplayGuard(), keyOfEntity: () => keys.node.keyId, logger: { warn() {} } } });
     let resume: NodeJS.Timeout | undefined;
     const seed = StoredMessageReplay.prototype.seed;
-    const spy = vi.spyOn(StoredMessageReplay.prototype, "seed").mockImplementation(function (this: StoredMessageReplay, storedAs, signature) {
+    const spy = vi.spyOn(StoredMessageReplay.prototype, "seed").mockImplementation(function (this: StoredMessageReplay, storedAs, subject, signature) {
       // The window's one message is read: the server stops answering for 6 s.
       if (resume === undefined) {
         server.process.kill("SIGSTOP");
         resume = setTimeout(() => server.process.kill("SIGCONT"), 6_000);
       }
-      return seed.call(this, storedAs, signature);
+      return seed.call(this, storedAs, subject, signature);
     });
     try {
       const sub = await c.subscribe([v0_1.StateUpdate], { entityId: "n-silent", deliver: "new" });

@@ -218,13 +218,13 @@ describe("a three-node cluster losing a node", () => {
     const control = await natsConnect({ servers: own.urls });
     const jsm = await jetstreamManager(control, { timeout: 30_000 });
     let killing: Promise<void> | undefined;
-    const spy = vi.spyOn(StoredMessageReplay.prototype, "seed").mockImplementation(function (this: StoredMessageReplay, storedAs, signature) {
+    const spy = vi.spyOn(StoredMessageReplay.prototype, "seed").mockImplementation(function (this: StoredMessageReplay, storedAs, subject, signature) {
       seeded.push(storedAs);
       // A millisecond per message, so the node dies while the window is read.
       const until = Date.now() + 1;
       while (Date.now() < until);
       if (seeded.length === 300) killing = readerHost(jsm).then((host) => own.nodes.find((n) => n.name === host)!.kill());
-      return seed.call(this, storedAs, signature);
+      return seed.call(this, storedAs, subject, signature);
     });
     try {
       // 1,500 messages take 1.5 s; the reader's move to another node takes 6–15 s idle (the most

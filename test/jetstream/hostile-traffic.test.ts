@@ -174,6 +174,30 @@ describe("replays and forgeries", () => {
     await sub.stop();
     expect((await lettersOf("labels")).map((l) => l.reason)).toEqual([ErrorCode.UnknownType, ErrorCode.UnknownType, ErrorCode.RoutingMismatch, ErrorCode.RoutingMismatch]);
   });
+
+  it("a copy of a genuine message stored on another entity's subject does not make the genuine one a replay for a restarted receiver that reads that entity too", async () => {
+    // A node's genuine update, not yet handled when its receiver restarts.
+    const node = await zones.member("a");
+    const genuine = update(ZONE_A, "copied-from", "busy");
+    await node.publish(genuine);
+    // The attacker, a fellow member who saw it on the zone's subjects, stores its signed bytes on
+    // another entity's subject: misrouted there, but the replay window is read unjudged.
+    const stored = await (await (await zones.raw("adminA")).jsm()).streams.getMessage(STREAM_A, { last_by_subj: genuine.subject() });
+    await publishRaw(update(ZONE_A, "copied-to").subject(), stored!.data, genuine.type);
+    const later = update(ZONE_A, "copied-from", "idle");
+    await node.publish(later);
+    // The receiver starts again and opens a subscription per entity, the copy's entity first.
+    const receiver = await zones.member("a", { trust: { zone: ZONE_A, logger: { warn() {} }, replay: new ReplayGuard() } });
+    const other = await receiver.subscribe([v0_1.StateUpdate], { zone: ZONE_A, entityId: "copied-to", durable: "copied-to" });
+    const sub = await receiver.subscribe([v0_1.StateUpdate], { zone: ZONE_A, entityId: "copied-from", durable: "copied-from" });
+    // Refused as a replay of the copy, the genuine update was dead-lettered and the later one came first.
+    const d = await next(sub);
+    await d.ack();
+    await sub.stop();
+    await other.stop();
+    expect(await lettersOf("copied-from")).toEqual([]);
+    expect(d.message.id).toBe(genuine.id);
+  });
 });
 
 describe("grants and versions", () => {
