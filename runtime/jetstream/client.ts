@@ -9,9 +9,12 @@ import { ErrorCode, OnexError } from "../errors.js";
 import { checkObject, checkPositive, checkWhole, describeValue } from "../option-check.js";
 import type { MessageClass } from "../message.js";
 import { toMillis } from "../trust/envelope.js";
-import { publicKeyTextOf, type KeyPair, type KeyResolver } from "../trust/keys.js";
+import { keyRing, publicKeyTextOf, type KeyPair, type KeyResolver } from "../trust/keys.js";
 import { DEFAULT_TRUST_POLICY, trustPolicy, type JudgeContext, type TrustPolicy } from "../trust/policy.js";
-import { signMessage } from "../trust/sign-message.js";
+import { signMessage, verifyMessageSignature } from "../trust/sign-message.js";
+import type { EnvelopeInput } from "../trust/envelope.js";
+import { parseJson } from "../json-text.js";
+import { readHistory } from "./history.js";
 import { assertValid } from "../validation.js";
 import { OnexHeader } from "./headers.js";
 import type { ProtocolSdk, PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
@@ -248,6 +251,7 @@ export class OnexClient implements ControlPlane {
     for (let attempt = 0; ; attempt++) {
       try {
         const ack = await publishToStream(this.#replies, subject, bytes, headers, options.timeoutMs ?? 5_000, id);
+        if (ack.duplicate) await this.#confirmDuplicate(ack.stream, ack.seq, subject, bytes, id);
         return { stream: ack.stream, sequence: ack.seq, duplicate: ack.duplicate, subject };
       } catch (error) {
         // A connection closed under the publish (close() while it waited) read as a retryable
@@ -257,6 +261,42 @@ export class OnexClient implements ControlPlane {
         if (!isRetryable(failure) || Date.now() >= deadline) throw failure;
         await sleep(Math.min(1_000, 50 * 2 ** attempt));
       }
+    }
+  }
+
+  /**
+   * A duplicate receipt says the stream holds a message under this id already. A retry of this
+   * publish, or this message published before, is that message. Anything else was stored under
+   * the id first by someone who predicted it (the id is the stream's de-duplication id, and a
+   * zone member may publish under any), and this message was not stored: that is
+   * ONEX_E_PUBLISH_FAILED, not a receipt. The stored message is read back (a zone member may read
+   * its zone's stream) and must be these bytes, or this id signed by this client's key. A read
+   * that fails leaves the receipt as the server gave it.
+   */
+  async #confirmDuplicate(stream: string, sequence: number, subject: string, bytes: Uint8Array, id: string): Promise<void> {
+    let stored: Uint8Array | undefined;
+    try {
+      for await (const entry of readHistory(this.js, await this.#jsm, stream, { fromSequence: sequence, limit: 1 })) if (entry.sequence === sequence) stored = entry.data;
+    } catch {
+      return;
+    }
+    if (stored === undefined || Buffer.from(stored).equals(Buffer.from(bytes)) || this.#signedHere(stored, id)) return;
+    throw new OnexError(
+      ErrorCode.PublishFailed,
+      `${subject}: stream ${stream} already holds another message under id ${id} (sequence ${sequence}), not signed by this client, so this message was not stored; publish it under a new id`,
+      { subject, messageId: id, stream, sequence, reason: "id-taken" },
+    );
+  }
+
+  /** Whether `stored` is a message with id `id` signed by this client's key. */
+  #signedHere(stored: Uint8Array, id: string): boolean {
+    try {
+      const value = parseJson(new TextDecoder().decode(stored)) as { id?: unknown } | null;
+      if (value?.id !== id) return false;
+      verifyMessageSignature(value as EnvelopeInput, keyRing([this.#options.identity.publicKey]));
+      return true;
+    } catch {
+      return false;
     }
   }
 
