@@ -133,7 +133,7 @@ function downAgentStarted(fields: JsonObject, restore: Dropped, dropped: Dropped
   return s0;
 }
 
-const AGENT_STARTED: TransformPair = {
+const pairAgentStarted: TransformPair = {
   type: "event.agent.started",
   older: { version: "0.1", validate: olderValidators.AgentStarted, check: olderChecks["0.2"]?.["event.agent.started"] },
   newer: { version: "0.2", validate: newerValidators.AgentStarted, check: newerChecks["0.1"]?.["event.agent.started"] },
@@ -215,7 +215,7 @@ function downNodeFailed(fields: JsonObject, restore: Dropped, dropped: Dropped):
   return s0;
 }
 
-const NODE_FAILED: TransformPair = {
+const pairNodeFailed: TransformPair = {
   type: "event.node.failed",
   older: { version: "0.1", validate: olderValidators.NodeFailed, check: olderChecks["0.2"]?.["event.node.failed"] },
   newer: { version: "0.2", validate: newerValidators.NodeFailed, check: newerChecks["0.1"]?.["event.node.failed"] },
@@ -297,7 +297,7 @@ function downNodeRegister(fields: JsonObject, restore: Dropped, dropped: Dropped
   return s0;
 }
 
-const NODE_REGISTER: TransformPair = {
+const pairNodeRegister: TransformPair = {
   type: "event.node.register",
   older: { version: "0.1", validate: olderValidators.NodeRegister, check: olderChecks["0.2"]?.["event.node.register"] },
   newer: { version: "0.2", validate: newerValidators.NodeRegister, check: newerChecks["0.1"]?.["event.node.register"] },
@@ -325,7 +325,7 @@ function downResultReady(fields: JsonObject, restore: Dropped, dropped: Dropped)
   return s0;
 }
 
-const RESULT_READY: TransformPair = {
+const pairResultReady: TransformPair = {
   type: "signal.result.ready",
   older: { version: "0.1", validate: olderValidators.ResultReady, check: olderChecks["0.2"]?.["signal.result.ready"] },
   newer: { version: "0.2", validate: newerValidators.ResultReady, check: newerChecks["0.1"]?.["signal.result.ready"] },
@@ -387,7 +387,7 @@ function downStateUpdate(fields: JsonObject, restore: Dropped, dropped: Dropped)
   return s0;
 }
 
-const STATE_UPDATE: TransformPair = {
+const pairStateUpdate: TransformPair = {
   type: "signal.state.update",
   older: { version: "0.1", validate: olderValidators.StateUpdate, check: olderChecks["0.2"]?.["signal.state.update"] },
   newer: { version: "0.2", validate: newerValidators.StateUpdate, check: newerChecks["0.1"]?.["signal.state.update"] },
@@ -446,7 +446,7 @@ function downTaskDispatch(fields: JsonObject, restore: Dropped, dropped: Dropped
   return s0;
 }
 
-const TASK_DISPATCH: TransformPair = {
+const pairTaskDispatch: TransformPair = {
   type: "signal.task.dispatch",
   older: { version: "0.1", validate: olderValidators.TaskDispatch, check: olderChecks["0.2"]?.["signal.task.dispatch"] },
   newer: { version: "0.2", validate: newerValidators.TaskDispatch, check: newerChecks["0.1"]?.["signal.task.dispatch"] },
@@ -457,43 +457,43 @@ const TASK_DISPATCH: TransformPair = {
 /** Upgrades, v0.1 -> v0.2, one per message type both versions have. Each validates its input (ONEX_E_VALIDATION); residue makes each a bijection. */
 export const migrateV0_1ToV0_2 = {
   /** `event.agent.started` v0.1 -> v0.2. */
-  agentStarted: (message: Older.AgentStarted): Newer.AgentStarted => runTransformStep(validStepInput(message as unknown as JsonObject, AGENT_STARTED, "up"), AGENT_STARTED, "up") as unknown as Newer.AgentStarted,
+  agentStarted: (message: Older.AgentStarted): Newer.AgentStarted => runTransformStep(validStepInput(message as unknown as JsonObject, pairAgentStarted, "up"), pairAgentStarted, "up") as unknown as Newer.AgentStarted,
   /** `event.node.failed` v0.1 -> v0.2. */
-  nodeFailed: (message: Older.NodeFailed): Newer.NodeFailed => runTransformStep(validStepInput(message as unknown as JsonObject, NODE_FAILED, "up"), NODE_FAILED, "up") as unknown as Newer.NodeFailed,
+  nodeFailed: (message: Older.NodeFailed): Newer.NodeFailed => runTransformStep(validStepInput(message as unknown as JsonObject, pairNodeFailed, "up"), pairNodeFailed, "up") as unknown as Newer.NodeFailed,
   /** `event.node.register` v0.1 -> v0.2. */
-  nodeRegister: (message: Older.NodeRegister): Newer.NodeRegister => runTransformStep(validStepInput(message as unknown as JsonObject, NODE_REGISTER, "up"), NODE_REGISTER, "up") as unknown as Newer.NodeRegister,
+  nodeRegister: (message: Older.NodeRegister): Newer.NodeRegister => runTransformStep(validStepInput(message as unknown as JsonObject, pairNodeRegister, "up"), pairNodeRegister, "up") as unknown as Newer.NodeRegister,
   /** `signal.result.ready` v0.1 -> v0.2. */
-  resultReady: (message: Older.ResultReady): Newer.ResultReady => runTransformStep(validStepInput(message as unknown as JsonObject, RESULT_READY, "up"), RESULT_READY, "up") as unknown as Newer.ResultReady,
+  resultReady: (message: Older.ResultReady): Newer.ResultReady => runTransformStep(validStepInput(message as unknown as JsonObject, pairResultReady, "up"), pairResultReady, "up") as unknown as Newer.ResultReady,
   /** `signal.state.update` v0.1 -> v0.2. */
-  stateUpdate: (message: Older.StateUpdate): Newer.StateUpdate => runTransformStep(validStepInput(message as unknown as JsonObject, STATE_UPDATE, "up"), STATE_UPDATE, "up") as unknown as Newer.StateUpdate,
+  stateUpdate: (message: Older.StateUpdate): Newer.StateUpdate => runTransformStep(validStepInput(message as unknown as JsonObject, pairStateUpdate, "up"), pairStateUpdate, "up") as unknown as Newer.StateUpdate,
   /** `signal.task.dispatch` v0.1 -> v0.2. */
-  taskDispatch: (message: Older.TaskDispatch): Newer.TaskDispatch => runTransformStep(validStepInput(message as unknown as JsonObject, TASK_DISPATCH, "up"), TASK_DISPATCH, "up") as unknown as Newer.TaskDispatch,
+  taskDispatch: (message: Older.TaskDispatch): Newer.TaskDispatch => runTransformStep(validStepInput(message as unknown as JsonObject, pairTaskDispatch, "up"), pairTaskDispatch, "up") as unknown as Newer.TaskDispatch,
 } as const;
 
 /** Downgrades, v0.2 -> v0.1, one per message type both versions have. Each validates its input (ONEX_E_VALIDATION); residue makes each a bijection. */
 export const migrateV0_2ToV0_1 = {
   /** `event.agent.started` v0.2 -> v0.1. */
-  agentStarted: (message: Newer.AgentStarted): Older.AgentStarted => runTransformStep(validStepInput(message as unknown as JsonObject, AGENT_STARTED, "down"), AGENT_STARTED, "down") as unknown as Older.AgentStarted,
+  agentStarted: (message: Newer.AgentStarted): Older.AgentStarted => runTransformStep(validStepInput(message as unknown as JsonObject, pairAgentStarted, "down"), pairAgentStarted, "down") as unknown as Older.AgentStarted,
   /** `event.node.failed` v0.2 -> v0.1. */
-  nodeFailed: (message: Newer.NodeFailed): Older.NodeFailed => runTransformStep(validStepInput(message as unknown as JsonObject, NODE_FAILED, "down"), NODE_FAILED, "down") as unknown as Older.NodeFailed,
+  nodeFailed: (message: Newer.NodeFailed): Older.NodeFailed => runTransformStep(validStepInput(message as unknown as JsonObject, pairNodeFailed, "down"), pairNodeFailed, "down") as unknown as Older.NodeFailed,
   /** `event.node.register` v0.2 -> v0.1. */
-  nodeRegister: (message: Newer.NodeRegister): Older.NodeRegister => runTransformStep(validStepInput(message as unknown as JsonObject, NODE_REGISTER, "down"), NODE_REGISTER, "down") as unknown as Older.NodeRegister,
+  nodeRegister: (message: Newer.NodeRegister): Older.NodeRegister => runTransformStep(validStepInput(message as unknown as JsonObject, pairNodeRegister, "down"), pairNodeRegister, "down") as unknown as Older.NodeRegister,
   /** `signal.result.ready` v0.2 -> v0.1. */
-  resultReady: (message: Newer.ResultReady): Older.ResultReady => runTransformStep(validStepInput(message as unknown as JsonObject, RESULT_READY, "down"), RESULT_READY, "down") as unknown as Older.ResultReady,
+  resultReady: (message: Newer.ResultReady): Older.ResultReady => runTransformStep(validStepInput(message as unknown as JsonObject, pairResultReady, "down"), pairResultReady, "down") as unknown as Older.ResultReady,
   /** `signal.state.update` v0.2 -> v0.1. */
-  stateUpdate: (message: Newer.StateUpdate): Older.StateUpdate => runTransformStep(validStepInput(message as unknown as JsonObject, STATE_UPDATE, "down"), STATE_UPDATE, "down") as unknown as Older.StateUpdate,
+  stateUpdate: (message: Newer.StateUpdate): Older.StateUpdate => runTransformStep(validStepInput(message as unknown as JsonObject, pairStateUpdate, "down"), pairStateUpdate, "down") as unknown as Older.StateUpdate,
   /** `signal.task.dispatch` v0.2 -> v0.1. */
-  taskDispatch: (message: Newer.TaskDispatch): Older.TaskDispatch => runTransformStep(validStepInput(message as unknown as JsonObject, TASK_DISPATCH, "down"), TASK_DISPATCH, "down") as unknown as Older.TaskDispatch,
+  taskDispatch: (message: Newer.TaskDispatch): Older.TaskDispatch => runTransformStep(validStepInput(message as unknown as JsonObject, pairTaskDispatch, "down"), pairTaskDispatch, "down") as unknown as Older.TaskDispatch,
 } as const;
 
 /** Both directions of every shared message type, by type (what the version graph runs). */
 export const pairsByType: { readonly [type: string]: TransformPair } = {
-  "event.agent.started": AGENT_STARTED,
-  "event.node.failed": NODE_FAILED,
-  "event.node.register": NODE_REGISTER,
-  "signal.result.ready": RESULT_READY,
-  "signal.state.update": STATE_UPDATE,
-  "signal.task.dispatch": TASK_DISPATCH,
+  "event.agent.started": pairAgentStarted,
+  "event.node.failed": pairNodeFailed,
+  "event.node.register": pairNodeRegister,
+  "signal.result.ready": pairResultReady,
+  "signal.state.update": pairStateUpdate,
+  "signal.task.dispatch": pairTaskDispatch,
 };
 
 /** Message types of v0.2 with no counterpart in v0.1. */

@@ -48,7 +48,10 @@ export function emitTransforms(transforms: readonly TransformModel[], models: re
         // A message class may be renamed between versions (its type stays): each side by its own name.
         olderName: older.messages.find((m) => m.type === type)!.name,
         method: message.name.charAt(0).toLowerCase() + message.name.slice(1),
-        constName: `${message.name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`,
+        // `pair` + the PascalCase name: one name per message, and none the template declares
+        // itself. SCREAMING_CASE made `UpCONTEXT` the template's UP_CONTEXT, and `ABc` and `ABC` one
+        // constant: a module that generated without a word and then did not load.
+        constName: `pair${message.name}`,
         up: indent(compileConversion(upLenses, names("UP_CONTEXT"), prefix, "up")),
         down: indent(compileConversion(invertLenses(upLenses), names("DOWN_CONTEXT"), prefix, "down")),
       };
