@@ -23,6 +23,9 @@ export const MAX_SCHEMA_NODES = 20000;
 
 type Path = (string | number)[];
 
+/** Keywords whose value maps names to subschemas: a key there is a name, never a keyword. */
+const NAME_MAPS = new Set(["properties", "patternProperties", "dependentSchemas", "$defs", "definitions"]);
+
 /** Reports every dialect, regex and size problem of `yaml` (a schema file) into `problems`. */
 export function checkSchemaFile(yaml: YamlFile, problems: Problems): void {
   const root = yaml.value as Record<string, unknown>;
@@ -58,6 +61,12 @@ export function checkSchemaFile(yaml: YamlFile, problems: Problems): void {
       return;
     }
     const schema = node as Record<string, unknown>;
+    // The root's $id is dropped when the file is read; one inside was handed on to ajv and
+    // json-schema-to-typescript, which took it for a second schema (the same id as a record:
+    // "resolves to more than one schema") or a type name (`Trust1`), both ONEX_E_INTERNAL.
+    if (path.length > 0 && typeof schema.$id === "string" && !NAME_MAPS.has(String(path.at(-1)))) {
+      report(ErrorCode.SchemaInvalid, [...path, "$id"], `$id ${JSON.stringify(schema.$id)} inside a schema: onex identifies schemas by their manifest name and resolves $ref by file, so only a file's root may carry $id; remove it, or make this part a record of its own`, true);
+    }
     const properties = schema.properties;
     if (properties !== null && typeof properties === "object" && !Array.isArray(properties) && Object.keys(properties).length > MAX_PROPERTIES) {
       report(
