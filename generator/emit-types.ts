@@ -6,6 +6,7 @@
 import { compile } from "json-schema-to-typescript";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { SDK_TYPE_NAMES, type JsonSchema, type VersionModel } from "./model.js";
+import { mapSchemaRefs } from "./model-refs.js";
 import { checkNestedNames, nameNestedSchemas, type NestedName } from "./type-names.js";
 import { pascalCase } from "./views.js";
 
@@ -79,11 +80,10 @@ function dropRootArtifacts(source: string): string {
 }
 
 function toLocalRefs(schema: JsonSchema): JsonSchema {
-  return JSON.parse(
-    JSON.stringify(schema).replace(/"onex:([A-Za-z0-9]+)(?:#([^"]*))?"/g, (_m, target: string, pointer: string | undefined) =>
-      JSON.stringify(`#/$defs/${target}${pointer ?? ""}`),
-    ),
-  ) as JsonSchema;
+  return mapSchemaRefs(schema, (ref) => {
+    const match = /^onex:([A-Za-z0-9]+)(?:#(.*))?$/s.exec(ref);
+    return match ? `#/$defs/${match[1]!}${match[2] ?? ""}` : ref;
+  });
 }
 
 /**

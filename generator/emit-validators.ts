@@ -10,6 +10,7 @@ import type { SchemaSource } from "./load-version.js";
 import { _, Name, type Ajv2020, type KeywordCxt, type ValidateFunction } from "ajv/dist/2020.js";
 import { createAjv } from "./meta-schema.js";
 import { schemaIdOf, type JsonSchema, type VersionModel } from "./model.js";
+import { mapSchemaRefs } from "./model-refs.js";
 import { pointerSegments } from "./yaml-file.js";
 import { formatWhere } from "./problems.js";
 import { outputCheckId, outputCheckSchema } from "./transforms/same-schema-members.js";
@@ -205,11 +206,10 @@ export function standaloneValidatorSource(
 }
 
 function toAjvRefs(model: VersionModel, schema: JsonSchema): JsonSchema {
-  return JSON.parse(
-    JSON.stringify(schema).replace(/"onex:([A-Za-z0-9]+)(?:#([^"]*))?"/g, (_m, name: string, pointer: string | undefined) =>
-      JSON.stringify(schemaIdOf(model, name) + (pointer ? `#${pointer}` : "")),
-    ),
-  ) as JsonSchema;
+  return mapSchemaRefs(schema, (ref) => {
+    const match = /^onex:([A-Za-z0-9]+)(?:#(.*))?$/s.exec(ref);
+    return match ? schemaIdOf(model, match[1]!) + (match[2] ? `#${match[2]}` : "") : ref;
+  });
 }
 
 const RUNTIME_HELPER = /require\("ajv\/dist\/runtime\/([a-z0-9_]+)"\)\.default/g;

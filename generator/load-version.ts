@@ -7,6 +7,7 @@ import { existsSync, realpathSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, sep } from "node:path";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { modelResolver } from "./diff/compare-schemas.js";
+import { DATA_KEYWORDS, mapSchemaRefs, NAMED_SCHEMA_KEYWORDS } from "./model-refs.js";
 import { didYouMean } from "./did-you-mean.js";
 import { deriveEnvelopeLayout } from "./envelope-layout.js";
 import { manifestProblems } from "./meta-schema.js";
@@ -394,13 +395,9 @@ function composeMessage(envelope: JsonSchema, type: string, name: string, payloa
   if (description) schema.description = `\`${type}\`: ${description}`;
   else delete schema.description;
   // Local refs inside the envelope now live inside this message's schema.
-  return JSON.parse(JSON.stringify(schema).replaceAll('"onex:(envelope)', `"onex:${name}`)) as JsonSchema;
+  return mapSchemaRefs(schema, (ref) => (ref === "onex:(envelope)" || ref.startsWith("onex:(envelope)#") ? `onex:${name}${ref.slice("onex:(envelope)".length)}` : ref));
 }
 
-/** Keywords whose value is instance data, never a schema: a `$ref` inside it is data too. */
-const DATA_KEYWORDS = new Set(["const", "enum", "default", "examples"]);
-/** Keywords whose value maps names to schemas. */
-const NAMED_SCHEMA_KEYWORDS = new Set(["properties", "patternProperties", "$defs", "definitions", "dependentSchemas"]);
 
 /** Where a `$ref` is (schema name and path in its file) and what it became in model form. */
 interface RefSite {
