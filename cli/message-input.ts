@@ -779,6 +779,15 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
       items.push({ line: pos.line, error: new OnexError(duplicate ? ErrorCode.JsonDuplicateKey : ErrorCode.YamlSyntax, message, { file, line: pos.line, column: pos.col }), shape: "yaml" });
       continue;
     }
+    // A JSON tag its value does not fit (`!!int 1.5`, `!!bool maybe`) is only a warning to the
+    // yaml package, which then keeps the text as a string: the value the tag asked for is lost.
+    const unresolved = doc.warnings.find((warning) => warning.code === "TAG_RESOLVE_FAILED");
+    if (unresolved) {
+      const pos = lineCounter.linePos(unresolved.pos[0]);
+      const message = `the value at line ${pos.line} does not fit its tag (${unresolved.message.split(" at line")[0]!.replace(/^Unresolved tag: /, "")}), so it would be read as a string; fix the value or remove the tag`;
+      items.push({ line: pos.line, error: new OnexError(ErrorCode.YamlSyntax, message, { file, line: pos.line, column: pos.col }), shape: "yaml" });
+      continue;
+    }
     // An empty document, e.g. after a trailing `---`: the yaml package gives it no contents or
     // (2.x) a null scalar with no source, where an explicit `null` or `~` has its text.
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null && doc.contents.source === "")) continue;
@@ -819,6 +828,8 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
         checkTag(node);
         // YAML 1.1 resolves some plain values to objects without a tag (2025-06-01 to a Date).
         if (node.value !== null && typeof node.value === "object") refuse(ErrorCode.YamlSyntax, node, `${String(node.source).slice(0, 40)} is read as a value JSON does not have; quote it`);
+        // As the JSON reader refuses `"\ud800"` (I-JSON): a YAML escape of a lone surrogate, in a value or a key.
+        else if (typeof node.value === "string" && !(node.value as string & { isWellFormed(): boolean }).isWellFormed()) refuse(ErrorCode.CanonicalJson, node, "a string escapes a lone UTF-16 surrogate (\\ud800-\\udfff without its pair), which JSON data onex reads may not hold");
         else if (typeof node.value === "bigint") {
           if (Number.isSafeInteger(Number(node.value))) node.value = Number(node.value);
           else if (bigIntegers === "refuse") refuse(ErrorCode.NumberRange, node, `integer ${String(node.value).slice(0, 40)} is beyond 2^53 and would be changed by rounding`);

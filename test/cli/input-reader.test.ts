@@ -177,6 +177,12 @@ describe("the input reader", () => {
       ["a: 1e-400\n", ErrorCode.NumberRange],
       ["a: 9007199254740993.0\n", ErrorCode.NumberRange],
       ["a: +.1e-400\n", ErrorCode.NumberRange],
+      // The JSON reader refuses a lone surrogate's escape; YAML's went through, and migrate wrote it.
+      ['a: "\\ud800"\n', ErrorCode.CanonicalJson],
+      ['"x\\udc00": 1\n', ErrorCode.CanonicalJson],
+      // A JSON tag the value does not fit left the value a string ("1.5"), without a word.
+      ["a: !!int 1.5\n", ErrorCode.YamlSyntax],
+      ["a: !!bool maybe\n", ErrorCode.YamlSyntax],
     ];
     for (const [text, code] of refusals) {
       // The document is refused (at the line of what is refused); the documents around it are read.
@@ -186,8 +192,8 @@ describe("the input reader", () => {
     }
     // YAML 1.1 makes a Date of a plain date, with no tag.
     expect(summary(await read("%YAML 1.1\n---\nbuilt: 2025-06-01\n", { format: "yaml" }))).toEqual([{ line: 3, code: ErrorCode.YamlSyntax }]);
-    const [, exact] = await yaml("a: 9.007199254740993e15\nb: !!str 5\nc: 1.5\nd: +.5\ne: 5.\n", { bigIntegers: "bigint" });
-    expect((exact as { value: unknown }).value).toEqual({ a: 9007199254740993n, b: "5", c: 1.5, d: 0.5, e: 5 });
+    const [, exact] = await yaml('a: 9.007199254740993e15\nb: !!str 5\nc: 1.5\nd: +.5\ne: 5.\nf: "\\ud83d\\ude00"\ng: !!int 7\n', { bigIntegers: "bigint" });
+    expect((exact as { value: unknown }).value).toEqual({ a: 9007199254740993n, b: "5", c: 1.5, d: 0.5, e: 5, f: "\u{1f600}", g: 7 });
   });
 
   it("NDJSON read as YAML is one clear error at its second line, not a parser running out of memory", async () => {
