@@ -5,6 +5,7 @@
  * key or value that causes it.
  */
 import { ErrorCode } from "@onex/runtime";
+import { analyse } from "scslre";
 import type { Problems } from "./problems.js";
 import type { YamlFile } from "./yaml-file.js";
 
@@ -88,11 +89,18 @@ export function checkSchemaFile(yaml: YamlFile, problems: Problems): void {
     }
   };
   const checkRegex = (pattern: string, path: Path, key: boolean) => {
+    const what = `${key ? "patternProperties key" : "pattern"} ${JSON.stringify(pattern)}`;
     try {
       // ajv compiles patterns with the `u` flag; a pattern valid only without it would fail there.
       new RegExp(pattern, "u");
     } catch (error) {
-      report(ErrorCode.SchemaInvalid, path, `${key ? "patternProperties key" : "pattern"} ${JSON.stringify(pattern)} is not a valid regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, "")}`, key);
+      report(ErrorCode.SchemaInvalid, path, `${what} is not a valid regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, "")}`, key);
+      return;
+    }
+    // Every validator of the SDK runs the pattern on what a peer sends: with exponential
+    // backtracking (`^(a+)+$`), a string of a few dozen characters stalls it for minutes.
+    if (analyse({ source: pattern, flags: "u" }).reports.some((r) => r.exponential)) {
+      report(ErrorCode.SchemaInvalid, path, `${what} can take exponential time to reject a string (a repeated part that can match the same text in more than one way, such as (a+)+): a value of a few dozen characters would stall every validator of it. Write it so each character can be matched only one way (^a+$ for ^(a+)+$)`, key);
     }
   };
   visit(root, [], 0);
