@@ -3,8 +3,8 @@
  * references -> composed message schemas. The result is the VersionModel every emitter reads.
  */
 import { createHash } from "node:crypto";
-import { existsSync, realpathSync } from "node:fs";
-import { dirname, isAbsolute, join, relative, sep } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { modelResolver } from "./diff/compare-schemas.js";
 import { DATA_KEYWORDS, mapSchemaRefs, NAMED_SCHEMA_KEYWORDS } from "./model-refs.js";
@@ -18,6 +18,7 @@ import { compareVersions, versionsIn } from "./protocol-versions.js";
 import { parseSubjectTemplate, resolveSubjectParams } from "./subject-template.js";
 import { pascalCase } from "./views.js";
 import { pointerSegments, readYamlFile, type YamlFile } from "./yaml-file.js";
+import { outsideFolder } from "./path-within.js";
 
 /** The manifest as the meta-schema guarantees it. */
 interface ManifestDoc {
@@ -55,7 +56,11 @@ export async function loadVersion(schemasDir: string, folder: string, displayRoo
   const versionDir = join(schemasDir, folder);
   const show = (abs: string) => relative(displayRoot, abs).split(sep).join("/");
   const problems = new Problems();
-  const manifestYaml = await readYamlFile(join(versionDir, "manifest.yaml"), show(join(versionDir, "manifest.yaml")));
+  const manifestPath = join(versionDir, "manifest.yaml");
+  // Its values reach generated/ and its mistakes are quoted: a link to a file elsewhere would publish that file.
+  const outside = outsideVersionFolder(versionDir, manifestPath);
+  if (outside !== undefined) throw new OnexError(ErrorCode.ManifestInvalid, `${show(manifestPath)} ${outside}; a version's manifest is a file of its own folder`, { file: show(manifestPath), line: 1, column: 1 });
+  const manifestYaml = await readYamlFile(manifestPath, show(manifestPath));
   for (const problem of await manifestProblems(manifestYaml)) problems.add(problem.code, problem, problem.message, problem);
   if (problems.size > 0) {
     // What follows reads the manifest's shape, which only the meta-schema guarantees; the
@@ -327,14 +332,7 @@ async function checkDeclaredFile(
  * guards them too.
  */
 function outsideVersionFolder(versionDir: string, abs: string): string | undefined {
-  const within = (dir: string, path: string) => {
-    const rel = relative(dir, path);
-    return rel !== "" && !rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel);
-  };
-  if (!within(versionDir, abs)) return "lies outside the version folder";
-  if (!existsSync(abs)) return undefined;
-  // Both sides resolved, so a schemas folder reached through a link still holds its own files.
-  return within(realpathSync(versionDir), realpathSync(abs)) ? undefined : "is a link to a file outside the version folder";
+  return outsideFolder(versionDir, abs, "version folder");
 }
 
 /** The schema files a manifest that broke the meta-schema still names recognisably: `[path, manifest path, is the envelope]`, each once. */

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import type { ValidateFunction } from "ajv/dist/2020.js";
-import { ErrorCode } from "@onex/runtime";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { compare } from "../load-version.js";
 import { createAjv, shapeProblems } from "../meta-schema.js";
 import type { VersionModel } from "../model.js";
@@ -17,6 +17,7 @@ import { Problems } from "../problems.js";
 import { didYouMean } from "../did-you-mean.js";
 import { readYamlFile, type YamlFile } from "../yaml-file.js";
 import { canonicalText } from "../input-hashes.js";
+import { outsideFolder } from "../path-within.js";
 import { checkLensFields } from "./check-lens-fields.js";
 import { exportedFunctions } from "./functions-module.js";
 
@@ -101,6 +102,11 @@ export async function loadTransforms(schemasDir: string, models: readonly Versio
     let unread = false;
     for (const name of names) {
       await problems.collect(async () => {
+        const outside = outsideFolder(dir, join(dir, name), "version folder");
+        if (outside !== undefined) {
+          unread = true;
+          throw new OnexError(ErrorCode.TransformInvalid, `${show(join(dir, name))} ${outside}; a transform is a file of its version's folder`, { file: show(join(dir, name)), line: 1, column: 1 });
+        }
         const yaml = await readYamlFile(join(dir, name), show(join(dir, name))).catch((error: unknown) => {
           unread = true;
           throw error;
@@ -167,7 +173,10 @@ async function checkTransform(
   let functions: TransformModel["functions"];
   if (doc.functions !== undefined) {
     const abs = join(dir, doc.functions);
-    if (existsSync(abs)) functions = { file: show(abs), source: canonicalText(await readFile(abs, "utf8")) };
+    // The module is copied into generated/: one from elsewhere would publish any file of the build machine.
+    const outside = outsideFolder(dir, abs, "version folder");
+    if (outside !== undefined) fail(["functions"], `functions module ${show(abs)} ${outside}; a transform may name only a module inside its version folder ${show(dir)}`);
+    else if (existsSync(abs)) functions = { file: show(abs), source: canonicalText(await readFile(abs, "utf8")) };
     else fail(["functions"], `functions module ${show(abs)} does not exist`);
   }
   const exported = functions === undefined ? new Set<string>() : await exportedFunctions(functions.file, functions.source);

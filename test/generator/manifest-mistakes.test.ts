@@ -192,6 +192,52 @@ const mistakes: Mistake[] = [
     at: { line: 1, column: 1 },
     message: /no transform file of v0\.2 names this functions module \(with "functions: from-v0\.0\.9\.ts"\)/,
   },
+  // The functions module is copied into generated/: one from elsewhere would publish any file of
+  // the build machine (its name is one file name beside the transform: the meta-schema refuses a path).
+  {
+    what: "a functions module that is a link to a file outside the version folder",
+    edits: [
+      write("../secret/token.ts", "export const token = 'SECRET';\n"),
+      { run: (schemas) => symlink(join(schemas, "..", "secret", "token.ts"), join(schemas, "v0.2", "leak.ts")) },
+      replace("v0.2/from-v0.1.yaml", "functions: from-v0.1.ts", "functions: leak.ts"),
+    ],
+    code: ErrorCode.TransformInvalid,
+    file: "v0.2/from-v0.1.yaml",
+    at: { needle: "leak.ts" },
+    message: /functions module schemas\/v0\.2\/leak\.ts is a link to a file outside the version folder/,
+  },
+  {
+    what: "a transform file that is a link to a file outside the version folder",
+    edits: [
+      write("../secret/kubeconfig.yaml", "token: SECRET\n"),
+      {
+        run: async (schemas) => {
+          await rename(join(schemas, "v0.2", "from-v0.1.yaml"), join(schemas, "..", "secret", "moved.yaml"));
+          await symlink(join(schemas, "..", "secret", "kubeconfig.yaml"), join(schemas, "v0.2", "from-v0.1.yaml"));
+        },
+      },
+    ],
+    code: ErrorCode.TransformInvalid,
+    file: "v0.2/from-v0.1.yaml",
+    at: { line: 1, column: 1 },
+    message: /schemas\/v0\.2\/from-v0\.1\.yaml is a link to a file outside the version folder/,
+  },
+  {
+    what: "a manifest that is a link to a file outside the version folder",
+    edits: [
+      {
+        run: async (schemas) => {
+          await mkdir(join(schemas, "..", "secret"), { recursive: true });
+          await rename(join(schemas, "v0.2", "manifest.yaml"), join(schemas, "..", "secret", "manifest.yaml"));
+          await symlink(join(schemas, "..", "secret", "manifest.yaml"), join(schemas, "v0.2", "manifest.yaml"));
+        },
+      },
+    ],
+    code: ErrorCode.ManifestInvalid,
+    file: "v0.2/manifest.yaml",
+    at: { line: 1, column: 1 },
+    message: /schemas\/v0\.2\/manifest\.yaml is a link to a file outside the version folder/,
+  },
   { what: "a YAML syntax error", edits: [replace(MANIFEST, 'compatible_with: ["0.0.9"]', 'compatible_with: ["0.0.9"')], code: ErrorCode.YamlSyntax, file: MANIFEST, at: { needle: "declared_by" }, message: /schemas\/v0\.1\/manifest\.yaml:4:1: / },
   {
     what: "aliases that expand past the limit (a billion laughs)",
