@@ -155,7 +155,7 @@ export async function connect(options: ConnectOptions): Promise<OnexClient> {
   checkConnectStrings(options);
   connectPolicy(options.policy);
   checkTrust(options.trust);
-  const { servers, user, pass, token } = serverCredentials(options.servers, options);
+  const { servers, user, pass, token } = serverCredentials(options.servers, { user: options.user, pass: options.pass, token: options.token });
   const tls = checkTlsFiles(options.tls);
   let nc: NatsConnection;
   try {

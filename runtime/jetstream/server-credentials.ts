@@ -46,7 +46,7 @@ export function serverCredentials(servers: string | readonly string[], given: Cr
     }
     found = { ...credentials, from: server };
   }
-  if (found === undefined) return { servers: stripped, ...given };
+  if (found === undefined) return { servers: stripped, user: given.user, pass: given.pass, token: given.token };
   const { from, ...inAddress } = found;
   const givenAny = given.user !== undefined || given.pass !== undefined || given.token !== undefined;
   if (givenAny && !same(given, inAddress)) {
