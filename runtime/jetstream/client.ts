@@ -80,10 +80,13 @@ export function checkServers(servers: string | readonly string[]): void {
 /**
  * Why connecting to `servers` failed: ONEX_E_USAGE for an address that is no URL (nats.js's
  * "Invalid URL": a port past 65535, no host), which no retry mends; else ONEX_E_CONNECTION.
- * A password or token in an address is not said (address-secrets.ts).
+ * A password or token in an address is not said (address-secrets.ts). A timeout says what else
+ * ends a connection that way: a TLS server refusing the client's certificate (or its lack of
+ * one) closes the handshake, and nats.js tries again until its timeout.
  */
 export function connectFailure(error: unknown, servers: string | readonly string[]): OnexError {
-  const text = (error as Error)?.message ?? String(error);
+  const timedOut = (error as Error)?.name === "TimeoutError";
+  const text = `${(error as Error)?.message ?? String(error)}${timedOut ? " (no answer in time; a server that verifies TLS clients ends the connection this way too when the client's certificate is missing or not one it trusts)" : ""}`;
   const failure =
     (error as { code?: unknown })?.code === "ERR_INVALID_URL"
       ? new OnexError(ErrorCode.Usage, `${String(servers)} is no NATS server address (like nats://host:4222 or host:4222): ${text}`, { servers }, { cause: error })
