@@ -21,6 +21,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError } from "../errors.js";
 import { ReplyInbox } from "../jetstream/reply-inbox.js";
+import type { TlsFiles } from "../jetstream/tls-files.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { EntityType, buildAddress, type CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
@@ -48,6 +49,8 @@ export interface NatsKvStoreOptions {
   user?: string;
   pass?: string;
   token?: string;
+  /** PEM files for TLS: the server's CA, and a client certificate and key for a server that verifies clients. */
+  tls?: TlsFiles;
 }
 
 const ENTITY_TYPES = new Set<string>(Object.values(EntityType));
@@ -69,6 +72,7 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
       noAsyncTraces: true,
       ...(options.user !== undefined ? { user: options.user, pass: options.pass } : {}),
       ...(options.token !== undefined ? { token: options.token } : {}),
+      ...(options.tls !== undefined ? { tls: options.tls } : {}),
     });
   } catch (cause) {
     throw new OnexError(ErrorCode.RegistryUnavailable, `cannot reach NATS at ${options.servers.join(", ")}: ${(cause as Error).message}`, { servers: options.servers }, { cause });

@@ -7,6 +7,7 @@
  *   consul://host:8500?prefix=onex/registry/&ttl=10s&token=...
  */
 import { addressSecrets, withoutSecrets } from "../address-secrets.js";
+import { checkTlsFiles, type TlsFiles } from "../jetstream/tls-files.js";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { durationMs } from "../duration-text.js";
 import { checkObject, checkPositive, checkWhole } from "../option-check.js";
@@ -75,6 +76,8 @@ function parseUrl(url: string, defaultTtlMs: number): RegistryUrl {
     if (port[1] !== undefined && (Number(port[1]) < 1 || Number(port[1]) > 65_535)) throw new OnexError(ErrorCode.RegistryUrl, `"${host}" names port ${port[1]}; a port is 1 to 65535`, { url, host });
   }
   const params = new URLSearchParams(match[3] ?? "");
+  const tlsParam = ["tls_ca", "tls_cert", "tls_key"].find((param) => params.has(param));
+  if (tlsParam !== undefined && scheme !== "nats") throw new OnexError(ErrorCode.RegistryUrl, `${tlsParam}= is for nats:// registries; ${scheme} is reached over plain HTTP`, { url });
   const ttl = params.get("ttl");
   const ttlMs = ttl === null ? defaultTtlMs : ttlMsOf(ttl);
   if (ttlMs < MIN_TTL_MS) throw new OnexError(ErrorCode.RegistryUrl, `a registry TTL below 1s (${ttlMs} ms) cannot be kept by every adapter`, { url, ttlMs });
@@ -148,9 +151,11 @@ export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["l
       const bucket = parsed.params.get("bucket") ?? "onex_registry";
       // NATS KV's rule for a bucket name; the longest leaves room for its streams' names (`KV_<bucket>_marks`, at most 255).
       if (!/^[-\w]{1,246}$/.test(bucket)) throw new OnexError(ErrorCode.RegistryUrl, `bucket=${JSON.stringify(bucket)} is not 1 to 246 letters, digits, "_" or "-"`, { bucket });
+      const tls = tlsFilesOf(parsed.params);
       return openNatsKvStore({
         servers: parsed.hosts.map((h) => `nats://${h}`),
         ...parsed.credentials,
+        ...(tls === undefined ? {} : { tls }),
         bucket,
         ttlMs: parsed.ttlMs,
         ttlGiven: parsed.params.has("ttl"),
@@ -175,6 +180,26 @@ export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["l
     }
   }
 }
+
+/**
+ * The PEM files of a NATS registry's TLS (`?tls_ca=&tls_cert=&tls_key=`, as the CLI's
+ * --tls-ca, --tls-cert and --tls-key): a server that verifies its clients, as the control plane's
+ * may, is reached with them. A file that cannot be read is ONEX_E_REGISTRY_URL, before anything connects.
+ */
+function tlsFilesOf(params: URLSearchParams): TlsFiles | undefined {
+  const given = Object.fromEntries(TLS_PARAMS.filter(([param]) => params.has(param)).map(([param, field]) => [field, params.get(param)]));
+  try {
+    return checkTlsFiles(given, { caFile: "tls_ca=", certFile: "tls_cert=", keyFile: "tls_key=" });
+  } catch (error) {
+    throw isOnexError(error) ? new OnexError(ErrorCode.RegistryUrl, error.message, error.details, { cause: error }) : error;
+  }
+}
+
+const TLS_PARAMS = [
+  ["tls_ca", "caFile"],
+  ["tls_cert", "certFile"],
+  ["tls_key", "keyFile"],
+] as const;
 
 /** The URL's key prefix: an empty one would put the registry's keys among everything else in the store. */
 function prefixOf(parsed: RegistryUrl, fallback: string): string {

@@ -10,9 +10,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../runtime/errors.js";
 import { connect } from "../../runtime/jetstream/client.js";
+import { openRegistry } from "../../runtime/registry/open-registry.js";
 import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
 import { onex, scratch } from "../cli/cli-harness.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { makeNode } from "../registry/fixtures.js";
 
 const tlsDir = join(import.meta.dirname, "../support/tls");
 const file = (name: string) => join(tlsDir, name);
@@ -91,5 +93,36 @@ describe("the CLI over TLS", () => {
     const run = onex(dir, ["dlq", "list", "--server", server.url, "--tls-cert", file("client.pem")]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("give --tls-cert and --tls-key together");
+  });
+});
+
+describe("a NATS KV registry over TLS (?tls_ca=&tls_cert=&tls_key=)", () => {
+  const host = () => server.url.replace(/^nats:\/\//, "");
+  const files = `tls_ca=${encodeURIComponent(file("ca.pem"))}&tls_cert=${encodeURIComponent(file("client.pem"))}&tls_key=${encodeURIComponent(file("client-key.pem"))}`;
+
+  it("with the CA and a client certificate, it registers and resolves", async () => {
+    const registry = await openRegistry(`nats://${host()}?bucket=tls_reg&${files}`);
+    try {
+      const node = makeNode();
+      await registry.register(node.entry, node.identity);
+      expect((await registry.resolve(node.address)).entry.signature).toBe(node.entry.signature);
+    } finally {
+      await registry.close();
+    }
+  });
+
+  it.each([
+    ["without a client certificate, the server refuses it (ONEX_E_REGISTRY_UNAVAILABLE)", () => `nats://${host()}?bucket=tls_none&tls_ca=${encodeURIComponent(file("ca.pem"))}`, ErrorCode.RegistryUnavailable],
+    ["a file that cannot be read is ONEX_E_REGISTRY_URL, before anything connects", () => `nats://${host()}?bucket=tls_missing&tls_ca=${encodeURIComponent(file("missing.pem"))}`, ErrorCode.RegistryUrl],
+    ["TLS files on an etcd URL are ONEX_E_REGISTRY_URL (etcd is reached over plain HTTP)", () => `etcd://127.0.0.1:2379?tls_ca=${encodeURIComponent(file("ca.pem"))}`, ErrorCode.RegistryUrl],
+  ])("%s", async (_name, url, code) => {
+    const error = await openRegistry(url()).then(
+      async (registry) => {
+        await registry.close();
+        return undefined;
+      },
+      (error: { code?: string }) => error,
+    );
+    expect(error?.code).toBe(code);
   });
 });
