@@ -18,8 +18,10 @@
  * without a lease.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { readFileSync } from "node:fs";
 import { Etcd3, GRPCDeadlineExceededError, GRPCResourceExhastedError, isRecoverableError, Range, type IKeyValue, type IOptions } from "etcd3";
 import { ErrorCode, OnexError } from "../errors.js";
+import type { TlsFiles } from "../jetstream/tls-files.js";
 import type { CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
 import { parsePathKey, pathKeyOf, pathPrefixOf } from "./store-key.js";
@@ -40,6 +42,8 @@ export interface EtcdStoreOptions {
   /** A user and password, for an etcd with authentication enabled. */
   user?: string;
   pass?: string;
+  /** PEM files for TLS (hosts `https://`): the CA of etcd's certificate, and a client certificate and key for an etcd that verifies clients. */
+  tls?: TlsFiles;
 }
 
 /**
@@ -85,6 +89,7 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<Registry
     faultHandling: { global: retryUnlessLate },
     grpcOptions: { "grpc.max_receive_message_length": MAX_ANSWER_BYTES },
     ...(options.user !== undefined ? { auth: { username: options.user, password: options.pass ?? "" } } : {}),
+    ...(options.tls !== undefined ? { credentials: tlsCredentials(options.tls) } : {}),
   });
   const store = new EtcdStore(client, options.prefix ?? "/onex/registry/", options.ttlMs, callTimeoutMs, options.logger);
   try {
@@ -499,4 +504,14 @@ class EtcdStore implements RegistryStore {
       throw new OnexError(ErrorCode.RegistryUnavailable, `etcd request failed: ${(cause as Error).message}`, {}, { cause });
     }
   }
+}
+
+/** etcd3's TLS credentials from PEM files; its client needs the CA named. */
+function tlsCredentials(tls: TlsFiles): { rootCertificate: Buffer; privateKey?: Buffer; certChain?: Buffer } {
+  if (tls.caFile === undefined) throw new OnexError(ErrorCode.RegistryUrl, "an etcd reached over TLS needs the CA of its certificate (tls_ca=)");
+  return {
+    rootCertificate: readFileSync(tls.caFile),
+    ...(tls.keyFile === undefined ? {} : { privateKey: readFileSync(tls.keyFile) }),
+    ...(tls.certFile === undefined ? {} : { certChain: readFileSync(tls.certFile) }),
+  };
 }

@@ -77,7 +77,8 @@ function parseUrl(url: string, defaultTtlMs: number): RegistryUrl {
   }
   const params = new URLSearchParams(match[3] ?? "");
   const tlsParam = ["tls_ca", "tls_cert", "tls_key"].find((param) => params.has(param));
-  if (tlsParam !== undefined && scheme !== "nats") throw new OnexError(ErrorCode.RegistryUrl, `${tlsParam}= is for nats:// registries; ${scheme} is reached over plain HTTP`, { url });
+  if (tlsParam !== undefined && scheme === "consul") throw new OnexError(ErrorCode.RegistryUrl, `${tlsParam}= is for nats:// and etcd:// registries; Consul is reached over plain HTTP`, { url });
+  if (tlsParam !== undefined && scheme === "etcd" && !params.has("tls_ca")) throw new OnexError(ErrorCode.RegistryUrl, "an etcd reached over TLS needs the CA of its certificate: add tls_ca=", { url });
   const ttl = params.get("ttl");
   const ttlMs = ttl === null ? defaultTtlMs : ttlMsOf(ttl);
   if (ttlMs < MIN_TTL_MS) throw new OnexError(ErrorCode.RegistryUrl, `a registry TTL below 1s (${ttlMs} ms) cannot be kept by every adapter`, { url, ttlMs });
@@ -165,8 +166,10 @@ export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["l
     case "etcd": {
       const { openEtcdStore } = await import("./etcd.js");
       const credentials = parsed.credentials as { user: string; pass: string } | undefined;
+      const tls = tlsFilesOf(parsed.params);
       return openEtcdStore({
-        hosts: parsed.hosts.map((h) => `http://${h}`),
+        hosts: parsed.hosts.map((h) => `${tls === undefined ? "http" : "https"}://${h}`),
+        ...(tls === undefined ? {} : { tls }),
         prefix: prefixOf(parsed, "/onex/registry/"),
         ttlMs: parsed.ttlMs,
         ...(credentials === undefined ? {} : { user: credentials.user, pass: credentials.pass }),
@@ -182,9 +185,10 @@ export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["l
 }
 
 /**
- * The PEM files of a NATS registry's TLS (`?tls_ca=&tls_cert=&tls_key=`, as the CLI's
- * --tls-ca, --tls-cert and --tls-key): a server that verifies its clients, as the control plane's
- * may, is reached with them. A file that cannot be read is ONEX_E_REGISTRY_URL, before anything connects.
+ * The PEM files of a registry's TLS (`?tls_ca=&tls_cert=&tls_key=`, as the CLI's --tls-ca,
+ * --tls-cert and --tls-key): a NATS server or etcd that verifies its clients, as the control
+ * plane's NATS and a cluster's etcd may, is reached with them. A file that cannot be read is
+ * ONEX_E_REGISTRY_URL, before anything connects.
  */
 function tlsFilesOf(params: URLSearchParams): TlsFiles | undefined {
   const given = Object.fromEntries(TLS_PARAMS.filter(([param]) => params.has(param)).map(([param, field]) => [field, params.get(param)]));

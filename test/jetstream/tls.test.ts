@@ -15,6 +15,7 @@ import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
 import { onex, scratch } from "../cli/cli-harness.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { makeNode } from "../registry/fixtures.js";
+import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
 
 const tlsDir = join(import.meta.dirname, "../support/tls");
 const file = (name: string) => join(tlsDir, name);
@@ -114,7 +115,7 @@ describe("a NATS KV registry over TLS (?tls_ca=&tls_cert=&tls_key=)", () => {
   it.each([
     ["without a client certificate, the server refuses it (ONEX_E_REGISTRY_UNAVAILABLE)", () => `nats://${host()}?bucket=tls_none&tls_ca=${encodeURIComponent(file("ca.pem"))}`, ErrorCode.RegistryUnavailable],
     ["a file that cannot be read is ONEX_E_REGISTRY_URL, before anything connects", () => `nats://${host()}?bucket=tls_missing&tls_ca=${encodeURIComponent(file("missing.pem"))}`, ErrorCode.RegistryUrl],
-    ["TLS files on an etcd URL are ONEX_E_REGISTRY_URL (etcd is reached over plain HTTP)", () => `etcd://127.0.0.1:2379?tls_ca=${encodeURIComponent(file("ca.pem"))}`, ErrorCode.RegistryUrl],
+    ["TLS files on a Consul URL are ONEX_E_REGISTRY_URL (Consul is reached over plain HTTP)", () => `consul://127.0.0.1:8500?tls_ca=${encodeURIComponent(file("ca.pem"))}`, ErrorCode.RegistryUrl],
   ])("%s", async (_name, url, code) => {
     const error = await openRegistry(url()).then(
       async (registry) => {
@@ -124,5 +125,51 @@ describe("a NATS KV registry over TLS (?tls_ca=&tls_cert=&tls_key=)", () => {
       (error: { code?: string }) => error,
     );
     expect(error?.code).toBe(code);
+  });
+});
+
+describe("an etcd registry over TLS, to an etcd that verifies its clients (--client-cert-auth)", () => {
+  let etcd: EtcdServer;
+  beforeAll(async () => {
+    etcd = await startEtcdServer({ tls: { certFile: file("server.pem"), keyFile: file("server-key.pem"), caFile: file("ca.pem"), client: { certFile: file("client.pem"), keyFile: file("client-key.pem") } } });
+  });
+  afterAll(async () => {
+    await etcd?.stop();
+  });
+  const host = () => etcd.clientUrl.replace(/^https:\/\//, "");
+
+  it("with the CA and a client certificate, it registers and resolves", async () => {
+    const registry = await openRegistry(`etcd://${host()}?prefix=/tls/&tls_ca=${encodeURIComponent(file("ca.pem"))}&tls_cert=${encodeURIComponent(file("client.pem"))}&tls_key=${encodeURIComponent(file("client-key.pem"))}`);
+    try {
+      const node = makeNode();
+      await registry.register(node.entry, node.identity);
+      expect((await registry.resolve(node.address)).entry.signature).toBe(node.entry.signature);
+    } finally {
+      await registry.close();
+    }
+  });
+
+  it.each([
+    ["a certificate another CA signed", `tls_ca=${encodeURIComponent(file("ca.pem"))}&tls_cert=${encodeURIComponent(file("stranger.pem"))}&tls_key=${encodeURIComponent(file("stranger-key.pem"))}`],
+    ["no TLS at all", ""],
+  ])("%s: refused (ONEX_E_REGISTRY_UNAVAILABLE)", async (_name, params) => {
+    const error = await openRegistry(`etcd://${host()}?prefix=/tls-refused/&${params}`).then(
+      async (registry) => {
+        try {
+          await registry.list();
+          return undefined;
+        } catch (error) {
+          return error as { code?: string };
+        } finally {
+          await registry.close();
+        }
+      },
+      (error: { code?: string }) => error,
+    );
+    expect(error?.code).toBe(ErrorCode.RegistryUnavailable);
+  });
+
+  it("TLS without the CA is ONEX_E_REGISTRY_URL (etcd's client needs it named)", async () => {
+    await expect(openRegistry(`etcd://${host()}?tls_cert=${encodeURIComponent(file("client.pem"))}&tls_key=${encodeURIComponent(file("client-key.pem"))}`)).rejects.toMatchObject({ code: ErrorCode.RegistryUrl });
   });
 });

@@ -4,6 +4,8 @@
  * is missing — `npm test` installs it (Debian `etcd-server`).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import https from "node:https";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,12 +20,21 @@ export interface EtcdServer extends ServerProcess {
   dataDir: string;
 }
 
-/** Starts a single-member etcd on loopback and waits until it is healthy. */
-export async function startEtcdServer(): Promise<EtcdServer> {
+/** PEM files for an etcd that serves TLS and verifies its clients' certificates (`--client-cert-auth`), and a client's, to see it is healthy. */
+export interface EtcdTls {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  client: { certFile: string; keyFile: string };
+}
+
+/** Starts a single-member etcd on loopback and waits until it is healthy; with `tls`, its clients reach it over TLS with a certificate `tls.caFile` signed. */
+export async function startEtcdServer(options: { tls?: EtcdTls } = {}): Promise<EtcdServer> {
+  const { tls } = options;
   const dataDir = await mkdtemp(join(tmpdir(), "onex-etcd-"));
   const clientPort = await freePort();
   const peerPort = await freePort();
-  const clientUrl = `http://127.0.0.1:${clientPort}`;
+  const clientUrl = `${tls === undefined ? "http" : "https"}://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const args = [
     "--name", "onex-test",
@@ -35,17 +46,18 @@ export async function startEtcdServer(): Promise<EtcdServer> {
     "--initial-cluster", `onex-test=${peerUrl}`,
     "--initial-cluster-state", "new",
     "--log-level", "error",
+    ...(tls === undefined ? [] : ["--cert-file", tls.certFile, "--key-file", tls.keyFile, "--trusted-ca-file", tls.caFile, "--client-cert-auth"]),
   ];
   const launch = async () => {
     const child = spawn("etcd", args, { stdio: ["ignore", "ignore", "pipe"] });
-    await waitForHealthy(child, clientUrl);
+    await waitForHealthy(child, clientUrl, tls);
     return child;
   };
   const lifecycle = await startServerProcess(launch, () => rm(dataDir, { recursive: true, force: true }));
   return Object.assign(lifecycle, { url: `etcd://127.0.0.1:${clientPort}`, clientUrl, dataDir });
 }
 
-async function waitForHealthy(child: ChildProcess, clientUrl: string): Promise<void> {
+async function waitForHealthy(child: ChildProcess, clientUrl: string, tls?: EtcdTls): Promise<void> {
   let log = "";
   let failure: string | undefined;
   child.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString()));
@@ -55,8 +67,8 @@ async function waitForHealthy(child: ChildProcess, clientUrl: string): Promise<v
   while (Date.now() < deadline) {
     if (failure) throw new Error(failure);
     try {
-      const response = await fetch(`${clientUrl}/health`);
-      if (response.ok && ((await response.json()) as { health?: string }).health === "true") return;
+      const health = tls === undefined ? await (await fetch(`${clientUrl}/health`)).text() : await healthOverTls(`${clientUrl}/health`, tls);
+      if ((JSON.parse(health) as { health?: string }).health === "true") return;
     } catch {
       // not listening yet
     }
@@ -64,4 +76,16 @@ async function waitForHealthy(child: ChildProcess, clientUrl: string): Promise<v
   }
   child.kill("SIGKILL");
   throw new Error(`etcd did not become healthy within 15 s:\n${log}`);
+}
+
+/** etcd's /health over TLS, with the client certificate it verifies (fetch takes none). */
+function healthOverTls(url: string, tls: EtcdTls): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = https.get(url, { ca: readFileSync(tls.caFile), cert: readFileSync(tls.client.certFile), key: readFileSync(tls.client.keyFile) }, (response) => {
+      let body = "";
+      response.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      response.on("end", () => resolve(body));
+    });
+    request.on("error", reject);
+  });
 }
