@@ -1,6 +1,8 @@
 import { writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect as natsConnect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import { ErrorCode } from "../../runtime/errors.js";
@@ -40,6 +42,20 @@ describe("onex streams, replay and dlq", () => {
     const limited = cli("streams", "apply", "--max-age", "7d", "--dry-run");
     expect(limited.stdout).toContain("would update   ONEX_EVENT");
     expect(limited.stdout).toContain("max_age: 0 -> 604800000000000");
+  });
+
+  it("streams apply --dlq-max-bytes bounds the dead-letter stream, the oldest letters going first", async () => {
+    const bounded = cli("streams", "apply", "--dlq-max-bytes", "1048576");
+    expect(bounded.status, bounded.stderr).toBe(0);
+    expect(bounded.stdout).toMatch(/updated\s+ONEX_DLQ/);
+    const nc = await natsConnect({ servers: server.url });
+    try {
+      expect((await (await jetstreamManager(nc)).streams.info("ONEX_DLQ")).config).toMatchObject({ max_bytes: 1_048_576, discard: "old" });
+    } finally {
+      await nc.close();
+    }
+    // Left out again, the bound is lifted: the flag is the configuration, as every limit is.
+    expect(cli("streams", "apply").stdout).toMatch(/updated\s+ONEX_DLQ/);
   });
 
   it("replay prints history from a sequence or a time, filtered by type", async () => {

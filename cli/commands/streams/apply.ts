@@ -30,6 +30,7 @@ export default class StreamsApply extends OnexCommand {
     discard: Flags.string({ description: "When full: drop the oldest (old) or refuse new messages (new).", options: ["old", "new"] }),
     replicas: Flags.integer({ description: "Replicas per stream (clustered servers).", min: 1, max: 5 }),
     "dlq-max-age": Flags.string({ description: "Age after which dead letters are removed.", default: "30d" }),
+    "dlq-max-bytes": Flags.integer({ description: "Bytes of dead letters kept per dead-letter stream at most; when full, the oldest letters go (unbounded by default).", min: 1, max: Number.MAX_SAFE_INTEGER }),
     zone: Flags.string({ description: "A zone whose streams to create in the account connected to (repeatable).", multiple: true }),
     identities: Flags.string({ description: "The identities file of `onex nats-auth`: each zone's streams are created in its account, connecting as the zone's admin.", exclusive: ["zone"] }),
   };
@@ -44,7 +45,13 @@ export default class StreamsApply extends OnexCommand {
       ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}),
     };
     const sdks = await loadAllSdks();
-    const deadLetterLimits = { maxAgeMs: parseDuration(flags["dlq-max-age"], "dlq-max-age", STREAM_AGE), ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}) };
+    // A dead-letter stream that is full drops its oldest letters: refusing new ones would stop
+    // every subscription that has one to write (it keeps the message unacknowledged meanwhile).
+    const deadLetterLimits: StreamLimits = {
+      maxAgeMs: parseDuration(flags["dlq-max-age"], "dlq-max-age", STREAM_AGE),
+      ...(flags["dlq-max-bytes"] !== undefined ? { maxBytes: flags["dlq-max-bytes"], discard: "old" } : {}),
+      ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}),
+    };
     if (flags.identities === undefined) {
       // One account: the shared streams, or the streams of the zones named.
       const plan = planStreams(sdks, limits, deadLetterLimits, flags.zone ?? []);
