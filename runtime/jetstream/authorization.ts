@@ -67,9 +67,12 @@ function memberSubjects(sdks: readonly ProtocolSdk[], zone: string): { publish: 
     }
   }
   // Every JetStream API subject a subscription uses, on the zone's own streams only (not
-  // `$JS.API.INFO`: account-wide counters would show other zones' activity).
+  // `$JS.API.INFO`: account-wide counters would show other zones' activity). MSG.GET reads one
+  // stored message, which a consumer would deliver too: `publish` checks a duplicate receipt
+  // with it, and needs no consumer, of which a member may have made the last allowed.
   const api = [...zoneStreams].flatMap((s) => [
     `$JS.API.STREAM.INFO.${s}`,
+    `$JS.API.STREAM.MSG.GET.${s}`,
     `$JS.API.CONSUMER.CREATE.${s}`,
     `$JS.API.CONSUMER.CREATE.${s}.>`,
     `$JS.API.CONSUMER.DURABLE.CREATE.${s}.*`,

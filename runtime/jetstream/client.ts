@@ -14,7 +14,6 @@ import { DEFAULT_TRUST_POLICY, trustPolicy, type JudgeContext, type TrustPolicy 
 import { signMessage, verifyMessageSignature } from "../trust/sign-message.js";
 import type { EnvelopeInput } from "../trust/envelope.js";
 import { parseJson } from "../json-text.js";
-import { readHistory } from "./history.js";
 import { assertValid } from "../validation.js";
 import { OnexHeader } from "./headers.js";
 import type { ProtocolSdk, PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
@@ -272,14 +271,17 @@ export class OnexClient implements ControlPlane {
    * publish, or this message published before, is that message. Anything else was stored under
    * the id first by someone who predicted it (the id is the stream's de-duplication id, and a
    * zone member may publish under any), and this message was not stored: that is
-   * ONEX_E_PUBLISH_FAILED, not a receipt. The stored message is read back (a zone member may read
-   * its zone's stream) and must be these bytes, or this id signed by this client's key. A read
-   * that fails leaves the receipt as the server gave it.
+   * ONEX_E_PUBLISH_FAILED, not a receipt. The stored message is read back and must be these
+   * bytes, or this id signed by this client's key. It is read with one request for that
+   * sequence (a zone member may: authorization.ts), not through a consumer: a member who first
+   * made its zone's last allowed consumers failed every such read, and so passed its message off
+   * as this one. A read that fails (a server whose permissions do not allow it) or finds nothing
+   * (the message since removed) leaves the receipt as the server gave it.
    */
   async #confirmDuplicate(stream: string, sequence: number, subject: string, bytes: Uint8Array, id: string): Promise<void> {
     let stored: Uint8Array | undefined;
     try {
-      for await (const entry of readHistory(this.js, await this.#jsm, stream, { fromSequence: sequence, limit: 1 })) if (entry.sequence === sequence) stored = entry.data;
+      stored = (await (await this.#jsm).streams.getMessage(stream, { seq: sequence }))?.data;
     } catch {
       return;
     }

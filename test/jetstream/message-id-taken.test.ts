@@ -5,9 +5,11 @@
  * `duplicate: true` and not stored. Before, `publish` resolved with that receipt, and the message
  * was lost without a word. Against a server running the generated config, as member a2.
  */
+import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { zoneStreamNameOf } from "../../runtime/jetstream/streams.js";
 import { removeTempDirs } from "../support/temp-schemas.js";
 import { ZONE_A, startTwoZones, update, type TwoZones } from "./zones.js";
 
@@ -60,5 +62,28 @@ describe("a duplicate receipt is checked against what the stream holds", () => {
     const copy = v0_1.StateUpdate.create({ id: message.id, source: message.source, trust: message.trust, payload: { state: "busy" } });
     const second = await publisher.publish(copy).catch((error: unknown) => error);
     expect(second).toMatchObject({ duplicate: true, sequence: first.sequence });
+  });
+
+  it("a member who first fills the stream's consumers, so none can be made to read with, still cannot pass the taken id off as a receipt", async () => {
+    // Reading the stored message through a consumer of its own failed at the zone's consumer
+    // limit, and a read that failed left the duplicate receipt standing: the message was lost.
+    const limited = await startTwoZones("", ["--zone-consumers", "3"]);
+    try {
+      const { nc, js } = await limited.raw("a2");
+      const jsm = await jetstreamManager(nc, { checkAPI: false });
+      for (let i = 0; i < 3; i++) await jsm.consumers.add(zoneStreamNameOf("event", ZONE_A), { durable_name: `flood-${i}`, ack_policy: AckPolicy.Explicit });
+      const victim = await limited.member("a");
+      const message = update(ZONE_A, "node-victim");
+      await js.publish(message.subject(), '{"garbage":true}', { msgID: message.id });
+
+      const outcome = await victim.publish(message).then(
+        (receipt) => receipt,
+        (error: unknown) => error,
+      );
+      expect(outcome).toBeInstanceOf(OnexError);
+      expect((outcome as OnexError).details.reason).toBe("id-taken");
+    } finally {
+      await limited.stop();
+    }
   });
 });
