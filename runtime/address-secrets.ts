@@ -15,13 +15,28 @@ const HIDDEN = "***";
  * as a token), up to the address's last `@`, since a password may hold one of its own; and each
  * `token=`, `password=` or `pass=` value. As written and percent-decoded, longest first, so a
  * secret that holds another is hidden whole.
+ *
+ * A secret written with a character a URL's host part ends at (`/`, `?`, `#`; a base64 token
+ * holds `/`) or with a space is a secret all the same: a parser that stops there quotes a piece
+ * of it as the host ("user:pa" of `user:pa/ss@host`), so those pieces are secrets too.
  */
 export function addressSecrets(addresses: string | readonly string[]): string[] {
   const list = typeof addresses === "string" ? [addresses] : Array.isArray(addresses) ? addresses.filter((a): a is string => typeof a === "string") : [];
   const found: string[] = [];
   for (const address of list) {
-    for (const [, , userinfo] of address.matchAll(/(^|,|\/\/)([^/,\s]*)@/g)) found.push(userinfo!.includes(":") ? userinfo!.slice(userinfo!.indexOf(":") + 1) : userinfo!);
-    for (const [, value] of address.matchAll(/[?&](?:token|password|pass)=([^&#,\s]*)/gi)) found.push(value!);
+    // A comma separates addresses (NATS_URL, a registry's hosts). No regex that can backtrack: an address may be long.
+    for (const item of address.split(",")) {
+      const at = item.lastIndexOf("@");
+      if (at < 0) continue;
+      const userinfo = item.slice(0, at).trimStart().replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
+      const secret = userinfo.includes(":") ? userinfo.slice(userinfo.indexOf(":") + 1) : userinfo;
+      found.push(secret);
+      for (const piece of secret.split(/[/?#\s]/)) found.push(piece);
+    }
+    for (const [, value] of address.matchAll(/[?&](?:token|password|pass)=([^&#]*)/gi)) {
+      found.push(value!);
+      for (const piece of value!.split(/[,\s]/)) found.push(piece);
+    }
   }
   const decoded = found.map((secret) => {
     try {

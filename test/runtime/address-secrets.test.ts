@@ -68,6 +68,18 @@ describe("connect: the address's password or token is not said", () => {
     expect(everythingSaid(error)).not.toMatch(/pw-6|pw-7/);
   });
 
+  // A password or token written with a character a URL's host part ends at (a base64 token's
+  // "/", a passphrase's space) was said whole: the part up to the address's last @ is its secret.
+  it.each([
+    ["a token holding a /, as base64 ones do", "nats://tk7/en-12+==@127.0.0.1:1", "tk7/en-12+=="],
+    ["a password holding a /, with a port that is no port", "nats://admin:pw8/ss-13@127.0.0.1:99999", "pw8/ss-13"],
+    ["a password holding a space", "nats://admin:pw9 phrase-14@127.0.0.1:1", "pw9 phrase-14"],
+    ["a password holding a newline", "nats://admin:pw0\nline-15@127.0.0.1:99999", "pw0\nline-15"],
+  ])("%s: no part of it is said", async (_name, address, secret) => {
+    const error = await failureOf(connectTo(address));
+    for (const part of secret.split(/[/\s]/)) expect(everythingSaid(error)).not.toContain(part);
+  });
+
   it("a list holding an empty address is ONEX_E_USAGE, and says the others' passwords no more", async () => {
     const error = await failureOf(connectTo(["nats://admin:pw-8@127.0.0.1:1", ""]));
     expect(error.code).toBe(ErrorCode.Usage);
@@ -116,8 +128,12 @@ describe("openRegistry: the URL's password or token is not said", () => {
     ["a Consul token, with a port that is no port", "consul://127.0.0.1:99999?token=tok-11", "tok-11", ErrorCode.RegistryUrl],
     ["a password in a NATS registry URL, where no server listens", "nats://admin:secret-12@127.0.0.1:1", "secret-12", ErrorCode.RegistryUnavailable],
     ["a password in a NATS registry URL, with a port that is no port", "nats://admin:secret-13@127.0.0.1:99999", "secret-13", ErrorCode.RegistryUrl],
+    // The URL's host part ends at the first / or ?: the host it quoted was a piece of the secret.
+    ["a NATS token holding a /, where no server listens", "nats://tk1/en-14@127.0.0.1:1", "tk1", ErrorCode.RegistryUnavailable],
+    ["an etcd password holding a ?", "etcd://admin:se2?ret-15@127.0.0.1:1", "se2", ErrorCode.RegistryUrl],
+    ["a Consul token holding a space, with a port that is no port", "consul://127.0.0.1:99999?token=tok en-16", "en-16", ErrorCode.RegistryUrl],
   ])("%s", async (_name, url, secret, code) => {
-    const error = await failureOf(() => openRegistry(url));
+    const error = await failureOf(() => openRegistry(url, { logger: { warn() {} } }));
     expect(error.code).toBe(code);
     expect(everythingSaid(error)).not.toContain(secret);
     if (code === ErrorCode.RegistryUrl) expect(() => parseRegistryUrl(url)).toThrow(/\*\*\*|not host:port|TTL|port/);
@@ -132,6 +148,7 @@ describe("the secrets of an address", () => {
     ["nats://u:p-d@h1,nats://v:p-e@h2", ["p-d", "p-e"]],
     ["consul://h:8500?prefix=x&token=t%2Ff&ttl=10s", ["t%2Ff", "t/f"]],
     ["nats://h:4222", []],
+    ["nats://u:pw/x y@h", ["pw/x y", "pw", "x", "y"]],
   ])("%s", (address, secrets) => {
     expect(addressSecrets(address).sort()).toEqual([...secrets].sort());
     const shown = redactedAddress(address);
