@@ -13,8 +13,8 @@ const HIDDEN = "***";
 /**
  * The secrets `addresses` hold: each address's password (or its user name alone, which NATS takes
  * as a token), up to the address's last `@`, since a password may hold one of its own; and each
- * `token=`, `password=` or `pass=` value. As written and percent-decoded, longest first, so a
- * secret that holds another is hidden whole.
+ * `token=`, `password=` or `pass=` value. As written, percent-decoded and escaped, longest
+ * first, so a secret that holds another is hidden whole.
  *
  * A secret written with a character a URL's host part ends at (`/`, `?`, `#`; a base64 token
  * holds `/`) or with a space is a secret all the same: a parser that stops there quotes a piece
@@ -45,7 +45,10 @@ export function addressSecrets(addresses: string | readonly string[]): string[] 
       return secret;
     }
   });
-  return [...new Set([...found, ...decoded])].filter((secret) => secret !== "").sort((a, b) => b.length - a.length);
+  // As JSON and util.inspect escape them too (a quote, a backslash, a control character): an
+  // error may quote a list as JSON, and a cause's own fields are found in what inspect prints.
+  const escaped = [...found, ...decoded].flatMap((secret) => [JSON.stringify(secret).slice(1, -1), inspect(secret).slice(1, -1)]);
+  return [...new Set([...found, ...decoded, ...escaped])].filter((secret) => secret !== "").sort((a, b) => b.length - a.length);
 }
 
 /** `text` with every occurrence of each of `secrets` replaced by `***`. */

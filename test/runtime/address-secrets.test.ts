@@ -80,6 +80,12 @@ describe("connect: the address's password or token is not said", () => {
     for (const part of secret.split(/[/\s]/)) expect(everythingSaid(error)).not.toContain(part);
   });
 
+  it("a list holding an empty address, beside a password with a quote and a backslash: the message quotes the list as JSON, and says the password escaped no more", async () => {
+    const error = await failureOf(connectTo(['nats://admin:pw"\\3-17@127.0.0.1:1', ""]));
+    expect(error.code).toBe(ErrorCode.Usage);
+    expect(everythingSaid(error)).not.toContain("3-17");
+  });
+
   it("a list holding an empty address is ONEX_E_USAGE, and says the others' passwords no more", async () => {
     const error = await failureOf(connectTo(["nats://admin:pw-8@127.0.0.1:1", ""]));
     expect(error.code).toBe(ErrorCode.Usage);
@@ -157,6 +163,13 @@ describe("the secrets of an address", () => {
 
   it("hides a secret that holds another whole, the longer first", () => {
     expect(hideSecrets("a pass-long and pass", addressSecrets(["nats://u:pass@h", "nats://v:pass-long@h"]))).toBe("a *** and ***");
+  });
+
+  it("withoutSecrets finds a secret in a cause's field that util.inspect prints escaped (a backslash)", () => {
+    const secrets = addressSecrets("nats://admin:p\\w-18@h:1");
+    const cause = Object.assign(new TypeError("Invalid URL"), { input: "http://admin:p\\w-18@h:1" });
+    const error = withoutSecrets(new OnexError(ErrorCode.Usage, "nats://admin:***@h:1 is no address", {}, { cause }), secrets);
+    expect(inspect(error, { depth: 10 })).not.toContain("-18");
   });
 
   it("withoutSecrets keeps an error that says none of them as it is", () => {
