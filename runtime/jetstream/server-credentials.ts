@@ -41,6 +41,11 @@ export function serverCredentials(servers: string | readonly string[], given: Cr
     stripped.push(scheme + rest);
     const colon = userinfo.indexOf(":");
     const credentials: Credentials = colon < 0 ? { token: decoded(userinfo) } : { user: decoded(userinfo.slice(0, colon)), pass: decoded(userinfo.slice(colon + 1)) };
+    // nats.js sends no credentials for an empty user or token, and a server with a default user
+    // (no_auth_user) let the client in as that one.
+    if (credentials.user === "" || credentials.token === "") {
+      throw usage(`the address ${redactedAddress(server)} names an empty ${colon < 0 ? "token" : "user"}, which would connect with no credentials: write nats://user:pass@host, or nats://token@host`, servers);
+    }
     if (found !== undefined && !same(found, credentials)) {
       throw usage(`the addresses ${redactedAddress(found.from)} and ${redactedAddress(server)} name different credentials; a connection has one set: write them in one address, or give them as the user and password (or token)`, servers);
     }

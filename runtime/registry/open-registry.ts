@@ -104,6 +104,8 @@ function credentialsOf(scheme: string, userinfo: string, url: string): RegistryU
     }
   };
   const colon = userinfo.indexOf(":");
+  // NATS sends no credentials for an empty user or token: a server with a default user let the registry in as that one.
+  if ((colon < 0 ? userinfo : userinfo.slice(0, colon)) === "") throw refuse(`the URL names an empty ${colon < 0 ? "token" : "user"}: write ${scheme}://user:pass@host${scheme === "nats" ? `, or ${scheme}://token@host` : ""}`);
   if (colon >= 0) return { user: decoded(userinfo.slice(0, colon)), pass: decoded(userinfo.slice(colon + 1)) };
   if (scheme === "etcd") throw refuse("etcd takes a user and password (etcd://user:pass@host:2379), not a token alone");
   return { token: decoded(userinfo) };

@@ -120,6 +120,22 @@ describe("connect: credentials written in the address are the ones it connects w
     }
   });
 
+  it.each([
+    ["an empty user with a password (as a Redis URL writes a token)", ":admin-pass"],
+    ["an empty token", ""],
+  ])("%s is ONEX_E_USAGE: nats.js sent no credentials for it, and a default user (no_auth_user) let the client in as itself", async (_name, userinfo) => {
+    const guarded = await startNatsServer({ jetstream: false, config: 'authorization { users: [ { user: admin, password: "admin-pass" }, { user: guest, password: "guest-pass" } ] }\nno_auth_user: guest' });
+    try {
+      const error = await failureOf(connectTo(`nats://${userinfo}@127.0.0.1:${guarded.port}`));
+      expect(error.code).toBe(ErrorCode.Usage);
+      expect(everythingSaid(error)).not.toContain("admin-pass");
+      const registry = await failureOf(() => openRegistry(`nats://${userinfo}@127.0.0.1:${guarded.port}`, { logger: { warn() {} } }));
+      expect(registry.code).toBe(ErrorCode.RegistryUrl);
+    } finally {
+      await guarded.stop();
+    }
+  });
+
   it("a user and password given beside an address that names others are ONEX_E_USAGE", async () => {
     const error = await failureOf(() => connect({ servers: `nats://admin:right-pass-1@127.0.0.1:${server.port}`, user: "other", pass: "other-pass", identity, keys: keyRing([identity.publicKey]) }));
     expect(error.code).toBe(ErrorCode.Usage);
