@@ -38,17 +38,32 @@ export function addressSecrets(addresses: string | readonly string[]): string[] 
       for (const piece of value!.split(/[,\s]/)) found.push(piece);
     }
   }
-  const decoded = found.map((secret) => {
-    try {
-      return decodeURIComponent(secret);
-    } catch {
-      return secret;
-    }
-  });
+  const decoded = found.map(percentDecoded);
   // As JSON and util.inspect escape them too (a quote, a backslash, a control character): an
   // error may quote a list as JSON, and a cause's own fields are found in what inspect prints.
   const escaped = [...found, ...decoded].flatMap((secret) => [JSON.stringify(secret).slice(1, -1), inspect(secret).slice(1, -1)]);
   return [...new Set([...found, ...decoded, ...escaped])].filter((secret) => secret !== "").sort((a, b) => b.length - a.length);
+}
+
+/** A URL component percent-decoded, or as written where it is no valid encoding. */
+export function percentDecoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * The credentials an address's user info (what comes before its last `@`) names, as NATS and
+ * etcd read them: `user:pass`, split at the first `:`, or a token alone; percent-decoded. An
+ * empty user or token is undefined: nats.js sends no credentials for one, and a server with a
+ * default user (`no_auth_user`) let the client in as that user.
+ */
+export function userinfoCredentials(userinfo: string): { user: string; pass: string } | { token: string } | undefined {
+  const colon = userinfo.indexOf(":");
+  const credentials = colon < 0 ? { token: percentDecoded(userinfo) } : { user: percentDecoded(userinfo.slice(0, colon)), pass: percentDecoded(userinfo.slice(colon + 1)) };
+  return ("token" in credentials ? credentials.token : credentials.user) === "" ? undefined : credentials;
 }
 
 /** `text` with every occurrence of each of `secrets` replaced by `***`. */

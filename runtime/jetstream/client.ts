@@ -20,7 +20,7 @@ import type { ProtocolSdk, PublishableMessage, TransportMessageClass } from "../
 import { isRetryable, publishError } from "./publish-errors.js";
 import { ReplyInbox } from "./reply-inbox.js";
 import { serverCredentials } from "./server-credentials.js";
-import { checkTlsFiles, type TlsFiles } from "./tls-files.js";
+import { checkTlsFiles, type TlsFiles } from "../tls-files.js";
 import { publishToStream } from "./stream-publish.js";
 import type { ControlPlane, MessageOf, PublishOptions, PublishReceipt, SubscribeOptions, Subscription, VersionedReceiver, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
 import { typedPipeline, versionedPipeline, type ReceivePipeline, type TrustSettings } from "../receive/pipeline.js";

@@ -1,7 +1,7 @@
 /** The control plane on NATS JetStream: the typed client, streams, dead letters and the server configuration. Needs the optional peers `@nats-io/transport-node`, `@nats-io/jetstream` and `@nats-io/kv`. */
 export { checkServers, connect, connectFailure, OnexClient, type ConnectOptions } from "./client.js";
 export { serverCredentials, type Credentials, type ServerCredentials } from "./server-credentials.js";
-export { checkTlsFiles, type TlsFiles } from "./tls-files.js";
+export { checkTlsFiles, type TlsFiles } from "../tls-files.js";
 export { defaultVerifyThreads } from "../receive/verify-ahead.js";
 export { DEAD_LETTER_STREAM, MAX_STREAM_AGE_MS, MIN_STREAM_AGE_MS, applyStreams, planStreams, streamNameOf, zoneStreamNameOf, type StreamChange, type StreamLimits, type StreamPlan } from "./streams.js";
 export { deadLetterStreamOf, getDeadLetter, listDeadLetters, type DeadLetter } from "./dead-letter.js";

@@ -6,7 +6,7 @@
  * user's permissions, while the caller believed it was someone else. The credentials are taken
  * out of the addresses here and handed to nats.js as its user and password, or token.
  */
-import { redactedAddress } from "../address-secrets.js";
+import { redactedAddress, userinfoCredentials } from "../address-secrets.js";
 import { ErrorCode, OnexError } from "../errors.js";
 
 /** Credentials as nats.js takes them. */
@@ -39,12 +39,9 @@ export function serverCredentials(servers: string | readonly string[], given: Cr
     }
     const [, scheme, userinfo, rest] = match as unknown as [string, string, string, string];
     stripped.push(scheme + rest);
-    const colon = userinfo.indexOf(":");
-    const credentials: Credentials = colon < 0 ? { token: decoded(userinfo) } : { user: decoded(userinfo.slice(0, colon)), pass: decoded(userinfo.slice(colon + 1)) };
-    // nats.js sends no credentials for an empty user or token, and a server with a default user
-    // (no_auth_user) let the client in as that one.
-    if (credentials.user === "" || credentials.token === "") {
-      throw usage(`the address ${redactedAddress(server)} names an empty ${colon < 0 ? "token" : "user"}, which would connect with no credentials: write nats://user:pass@host, or nats://token@host`, servers);
+    const credentials: Credentials | undefined = userinfoCredentials(userinfo);
+    if (credentials === undefined) {
+      throw usage(`the address ${redactedAddress(server)} names an empty ${userinfo.includes(":") ? "user" : "token"}, which would connect with no credentials: write nats://user:pass@host, or nats://token@host`, servers);
     }
     if (found !== undefined && !same(found, credentials)) {
       throw usage(`the addresses ${redactedAddress(found.from)} and ${redactedAddress(server)} name different credentials; a connection has one set: write them in one address, or give them as the user and password (or token)`, servers);
@@ -58,14 +55,6 @@ export function serverCredentials(servers: string | readonly string[], given: Cr
     throw usage(`the address ${redactedAddress(from)} names other credentials than the user and password (or token) given beside it; give them one way`, servers);
   }
   return { servers: stripped, ...inAddress };
-}
-
-function decoded(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 function same(a: Credentials, b: Credentials): boolean {

@@ -21,7 +21,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { readFileSync } from "node:fs";
 import { Etcd3, GRPCDeadlineExceededError, GRPCResourceExhastedError, isRecoverableError, Range, type IKeyValue, type IOptions } from "etcd3";
 import { ErrorCode, OnexError } from "../errors.js";
-import type { TlsFiles } from "../jetstream/tls-files.js";
+import type { TlsFiles } from "../tls-files.js";
 import type { CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
 import { parsePathKey, pathKeyOf, pathPrefixOf } from "./store-key.js";

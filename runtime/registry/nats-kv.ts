@@ -21,7 +21,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError } from "../errors.js";
 import { ReplyInbox } from "../jetstream/reply-inbox.js";
-import type { TlsFiles } from "../jetstream/tls-files.js";
+import type { TlsFiles } from "../tls-files.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { EntityType, buildAddress, type CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";

@@ -6,8 +6,8 @@
  *   etcd://host:2379[,host2:2379]?prefix=/onex/registry/&ttl=10s
  *   consul://host:8500?prefix=onex/registry/&ttl=10s&token=...
  */
-import { addressSecrets, withoutSecrets } from "../address-secrets.js";
-import { checkTlsFiles, type TlsFiles } from "../jetstream/tls-files.js";
+import { addressSecrets, userinfoCredentials, withoutSecrets } from "../address-secrets.js";
+import { checkTlsFiles, type TlsFiles } from "../tls-files.js";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { durationMs } from "../duration-text.js";
 import { checkObject, checkPositive, checkWhole } from "../option-check.js";
@@ -96,19 +96,10 @@ function credentialsOf(scheme: string, userinfo: string, url: string): RegistryU
   // A second address's own user info: one set is written once, before the first host.
   if (userinfo.includes(",")) throw refuse("the URL names credentials in more than one address: write them once, before the first host (nats://user:pass@host1,host2)");
   if (scheme === "consul") throw refuse("Consul takes its ACL token as ?token=, not as user info");
-  const decoded = (text: string) => {
-    try {
-      return decodeURIComponent(text);
-    } catch {
-      return text;
-    }
-  };
-  const colon = userinfo.indexOf(":");
-  // NATS sends no credentials for an empty user or token: a server with a default user let the registry in as that one.
-  if ((colon < 0 ? userinfo : userinfo.slice(0, colon)) === "") throw refuse(`the URL names an empty ${colon < 0 ? "token" : "user"}: write ${scheme}://user:pass@host${scheme === "nats" ? `, or ${scheme}://token@host` : ""}`);
-  if (colon >= 0) return { user: decoded(userinfo.slice(0, colon)), pass: decoded(userinfo.slice(colon + 1)) };
-  if (scheme === "etcd") throw refuse("etcd takes a user and password (etcd://user:pass@host:2379), not a token alone");
-  return { token: decoded(userinfo) };
+  const credentials = userinfoCredentials(userinfo);
+  if (credentials === undefined) throw refuse(`the URL names an empty ${userinfo.includes(":") ? "user" : "token"}: write ${scheme}://user:pass@host${scheme === "nats" ? `, or ${scheme}://token@host` : ""}`);
+  if ("token" in credentials && scheme === "etcd") throw refuse("etcd takes a user and password (etcd://user:pass@host:2379), not a token alone");
+  return credentials;
 }
 
 /** Opens the registry a URL names, with trust checks on every read and write. */

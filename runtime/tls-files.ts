@@ -1,13 +1,14 @@
 /**
- * TLS to a NATS server from PEM files, as the NATS CLI takes them (`--tlsca`, `--tlscert`,
- * `--tlskey`): the CA that signed the server's certificate (when no system CA did), and the
- * client's own certificate and key for a server that verifies clients (`tls { verify: true }`).
- * A server that requires TLS is met with TLS whatever is given here; these files are what a
- * private CA or a client-verifying server needs.
+ * TLS from PEM files, as the NATS CLI takes them (`--tlsca`, `--tlscert`, `--tlskey`): the CA
+ * that signed the server's certificate (when no system CA did), and the client's own
+ * certificate and key for a server that verifies clients (nats-server's `tls { verify: true }`,
+ * etcd's `--client-cert-auth`). The control plane's connection and the registry's NATS and
+ * etcd stores take them. A NATS server that requires TLS is met with TLS whatever is given here;
+ * these files are what a private CA or a client-verifying server needs.
  */
 import { accessSync, constants, statSync } from "node:fs";
-import { ErrorCode, OnexError } from "../errors.js";
-import { describeValue } from "../option-check.js";
+import { ErrorCode, OnexError } from "./errors.js";
+import { describeValue } from "./option-check.js";
 
 /** PEM files for TLS to the server. */
 export interface TlsFiles {
@@ -25,7 +26,7 @@ const FIELDS = ["caFile", "certFile", "keyFile"] as const;
  * `tls` checked before anything connects: each file a readable regular file, a certificate with
  * its key. nats.js reads them only once the server has answered, and a file it could not read
  * failed the connection as if the server were away (ONEX_E_CONNECTION); these are ONEX_E_USAGE,
- * named by `what` (an option path, or the CLI's flags).
+ * each file named as `names` says (an option path, the CLI's flags, a URL's parameters).
  */
 export function checkTlsFiles(tls: unknown, names: Record<(typeof FIELDS)[number], string> = { caFile: "tls.caFile", certFile: "tls.certFile", keyFile: "tls.keyFile" }): TlsFiles | undefined {
   if (tls === undefined) return undefined;
