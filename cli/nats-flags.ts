@@ -1,4 +1,5 @@
 /** The flags and connection every command that talks to NATS shares. */
+import { statSync } from "node:fs";
 import { Flags } from "@oclif/core";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -34,11 +35,18 @@ let warnedOfPassword = false;
 
 type NatsFlags = { server: string; user?: string; password?: string; "tls-ca"?: string; "tls-cert"?: string; "tls-key"?: string };
 
-/** The TLS files the flags name, checked (ONEX_E_USAGE naming the flag): a file nats.js could not read failed as an unreachable server. */
+/**
+ * The TLS files the flags name, checked (ONEX_E_USAGE naming the flag): a file nats.js could not
+ * read failed as an unreachable server. A private key other users can read is said on stderr,
+ * as ssh says it; only said, since secrets mounted by an orchestrator are often mode 0644.
+ */
 export function tlsFilesOf(flags: NatsFlags): TlsFiles | undefined {
   const given = { caFile: flags["tls-ca"], certFile: flags["tls-cert"], keyFile: flags["tls-key"] };
   const named = Object.fromEntries(Object.entries(given).filter(([, path]) => path !== undefined));
-  return checkTlsFiles(named, { caFile: "--tls-ca", certFile: "--tls-cert", keyFile: "--tls-key" });
+  const files = checkTlsFiles(named, { caFile: "--tls-ca", certFile: "--tls-cert", keyFile: "--tls-key" });
+  const mode = files?.keyFile === undefined || process.platform === "win32" ? 0 : statSync(files.keyFile).mode & 0o777;
+  if ((mode & 0o044) !== 0) process.stderr.write(`warning: --tls-key ${files!.keyFile} is a private key other users can read (mode ${mode.toString(8).padStart(4, "0")}); run \`chmod 600 ${files!.keyFile}\`\n`);
+  return files;
 }
 
 /** Connects with the command's NATS flags, runs `fn`, and closes the connection. */

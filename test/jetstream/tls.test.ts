@@ -6,6 +6,7 @@
  * with one another CA signed, or that does not trust the server's CA, is refused. The
  * certificates are test/support/tls's.
  */
+import { chmodSync, copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../runtime/errors.js";
@@ -88,6 +89,19 @@ describe("the CLI over TLS", () => {
     expect(run.stderr).toContain("ONEX_E_CONNECTION");
     expect(run.stderr).toContain(why);
     expect(run.code).toBe(69);
+  });
+
+  it("a client key other users can read is warned of (only warned: orchestrators mount secrets 0644), one only its owner reads is not", () => {
+    for (const mode of [0o644, 0o600]) {
+      const key = join(dir, `client-key-${mode.toString(8)}.pem`);
+      copyFileSync(file("client-key.pem"), key);
+      chmodSync(key, mode);
+      const run = onex(dir, ["dlq", "list", "--server", server.url, "--tls-ca", file("ca.pem"), "--tls-cert", file("client.pem"), "--tls-key", key]);
+      expect(run.stderr).toContain("ONEX_E_NO_STREAM");
+      const warning = `warning: --tls-key ${key} is a private key other users can read (mode 0644); run \`chmod 600 ${key}\``;
+      if (mode === 0o644) expect(run.stderr).toContain(warning);
+      else expect(run.stderr).not.toContain("warning");
+    }
   });
 
   it("--tls-cert without --tls-key is a usage error naming both flags", () => {
