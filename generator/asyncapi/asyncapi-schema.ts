@@ -11,7 +11,9 @@
  * the original accepts. A keyword with no draft-07 equivalent is refused rather than
  * dropped, since dropping it would silently widen the contract.
  */
+import type { Ajv2020 } from "ajv/dist/2020.js";
 import { ErrorCode, OnexError } from "@onex/runtime";
+import { createAjv } from "../meta-schema.js";
 import type { JsonSchema } from "../model.js";
 import { pascalCase } from "../views.js";
 import { pointerSegments } from "../yaml-file.js";
@@ -54,6 +56,7 @@ export function toAsyncApiSchema(schema: JsonSchema, name: string): JsonSchema {
     if (typeof node.$ref !== "string" && node.title === undefined && (isObject(node.properties) || Array.isArray(node.enum))) out.title = title;
     for (const [key, value] of Object.entries(node)) {
       const at = `${path}/${key}`;
+      refuseUnknownKeyword(where, path, at, key);
       if (NO_DRAFT_07_EQUIVALENT.has(key)) {
         throw new OnexError(
           ErrorCode.AsyncApiUnsupported,
@@ -86,6 +89,26 @@ export function toAsyncApiSchema(schema: JsonSchema, name: string): JsonSchema {
       }),
     );
   return walk(schema, "");
+}
+
+let keywords: Ajv2020 | undefined;
+
+/**
+ * Refuses a key at a schema position that is no JSON Schema 2020-12 keyword (`externalDocs`,
+ * `x-parser-schema-id`). `onex generate` refuses it too (ajv's strict mode, the same keyword
+ * set asked here), but this command would hand it on, and AsyncAPI readers take such keys as
+ * their own: the Schema Object's `externalDocs` is shown as a link (a `javascript:` URL runs
+ * on a reader's click), and `x-` extensions steer the parser, renderers and code generators.
+ */
+function refuseUnknownKeyword(schema: string, path: string, pointer: string, key: string): void {
+  keywords ??= createAjv();
+  // The table ajv's strict mode looks a key up in (annotations such as `description` included).
+  if (Object.hasOwn(keywords.RULES.keywords, key)) return;
+  throw new OnexError(
+    ErrorCode.SchemaInvalid,
+    `${schema}${path || "/"} uses "${key}", which is no JSON Schema 2020-12 keyword (onex generate refuses it as unknown); AsyncAPI readers would take it for their own, so it is not handed on: remove it, or say it in "description"`,
+    { schema, pointer, keyword: key },
+  );
 }
 
 /**

@@ -7,6 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
 import { asyncApiDocument, formatAsyncApi } from "../../generator/asyncapi/asyncapi-document.js";
 import { versionAsyncApi } from "../../generator/asyncapi/version-asyncapi.js";
+import { buildReferenceSite } from "../../generator/reference-site/build-site.js";
 import { versionsIn } from "../../generator/diff/diff-versions.js";
 import { loadVersion } from "../../generator/load-version.js";
 import * as v0_0_9 from "../../generated/v0.0.9/index.js";
@@ -152,6 +153,23 @@ describe("schemas AsyncAPI cannot express", () => {
       await editFile(join(schemas, "v0.2", "messages", "agent-started.yaml"), (text) => `${text}${lines}`);
       const error = await versionAsyncApi(schemas, "v0.2", "yaml").then(() => undefined, (e: OnexError) => e);
       expect([what, error?.code, error?.message]).toEqual([what, ErrorCode.AsyncApiUnsupported, expect.stringMatching(/^AgentStartedPayload\/properties\/.* uses "(\$ref|<<)" as .*; rename it$/)]);
+    }
+  });
+
+  it("refuse a key that is no JSON Schema keyword, which AsyncAPI readers would take for their own (a link, an extension), as onex generate does", async () => {
+    const cases: Record<string, string> = {
+      // The AsyncAPI Schema Object's externalDocs: renderers show its url as a link.
+      externalDocs: "    externalDocs: { url: 'javascript:alert(document.domain)', description: Runbook }\n",
+      // An extension the parser, renderers and code generators read as theirs.
+      "x-parser-schema-id": "    x-parser-schema-id: Trust\n",
+    };
+    for (const [keyword, lines] of Object.entries(cases)) {
+      const { schemas } = await copySchemas();
+      await editFile(join(schemas, "v0.2", "messages", "agent-started.yaml"), (text) => text.replace("  node_id:\n    type: string\n", `  node_id:\n    type: string\n${lines}`));
+      const error = await versionAsyncApi(schemas, "v0.2", "yaml").then(() => undefined, (e: OnexError) => e);
+      expect([keyword, error?.code, error?.message]).toEqual([keyword, ErrorCode.SchemaInvalid, `AgentStartedPayload/properties/node_id uses "${keyword}", which is no JSON Schema 2020-12 keyword (onex generate refuses it as unknown); AsyncAPI readers would take it for their own, so it is not handed on: remove it, or say it in "description"`]);
+      // The site carries the same document, and is refused the same way.
+      await expect(buildReferenceSite(schemas)).rejects.toMatchObject({ code: ErrorCode.SchemaInvalid });
     }
   });
 
