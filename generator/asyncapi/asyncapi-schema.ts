@@ -65,11 +65,9 @@ export function toAsyncApiSchema(schema: JsonSchema, name: string): JsonSchema {
         );
       }
       if (key === "$ref" && typeof value === "string") out.$ref = refOf(value);
-      else if (key === "$defs") out.definitions = mapOfSchemas(value, at);
-      else if (key === "dependentRequired" || key === "dependentSchemas") {
-        if (key === "dependentRequired") for (const name of Object.keys(value as object)) refuseMisreadKey(where, `${at}/${name}`, name, "a property name");
-        const translated = key === "dependentRequired" ? (value as Record<string, unknown>) : mapOfSchemas(value, at);
-        out.dependencies = { ...(out.dependencies as JsonSchema | undefined), ...translated };
+      else if (key === "$defs" || key === "definitions") out.definitions = mergeDefinitions(out.definitions as JsonSchema | undefined, mapOfSchemas(value, at), at);
+      else if (key === "dependentRequired" || key === "dependentSchemas" || key === "dependencies") {
+        out.dependencies = mergeDependencies(out.dependencies as JsonSchema | undefined, mapOfSchemas(value, at));
       } else if (SCHEMA_VALUED.has(key) && isObject(value)) out[key] = walk(value, at);
       else if (SCHEMA_VALUED.has(key) && Array.isArray(value)) out[key] = value.map((item, i) => walk(item as JsonSchema, `${at}/${i}`));
       else if (SCHEMA_MAP_VALUED.has(key)) out[key] = mapOfSchemas(value, at);
@@ -80,6 +78,30 @@ export function toAsyncApiSchema(schema: JsonSchema, name: string): JsonSchema {
       }
     }
     return out;
+  };
+  // Draft-07 has one keyword where 2020-12 has two or three ($defs and definitions;
+  // dependentRequired, dependentSchemas and the older dependencies): the second must not
+  // replace what the first said, which would drop a constraint or repoint a $ref.
+  const mergeDefinitions = (earlier: JsonSchema | undefined, more: JsonSchema, path: string): JsonSchema => {
+    const merged = { ...earlier };
+    for (const [name, definition] of Object.entries(more)) {
+      if (Object.hasOwn(merged, name)) {
+        throw new OnexError(
+          ErrorCode.AsyncApiUnsupported,
+          `${where}${path.replace(/\/[^/]*$/, "") || "/"} defines "${name}" under both $defs and definitions; draft-07 has only definitions, so one would replace the other and a $ref to it could reach the wrong schema: rename one`,
+          { schema: where, pointer: `${path}/${name}`, name },
+        );
+      }
+      merged[name] = definition;
+    }
+    return merged;
+  };
+  const mergeDependencies = (earlier: JsonSchema | undefined, more: JsonSchema): JsonSchema => {
+    const merged = { ...earlier };
+    const asSchema = (dependency: unknown) => (Array.isArray(dependency) ? { required: dependency } : dependency);
+    // A property both keywords name gets one entry that demands both.
+    for (const [name, dependency] of Object.entries(more)) merged[name] = Object.hasOwn(merged, name) ? { allOf: [asSchema(merged[name]), asSchema(dependency)] } : dependency;
+    return merged;
   };
   const mapOfSchemas = (value: unknown, path: string): JsonSchema =>
     Object.fromEntries(

@@ -3,6 +3,7 @@
 // must be messages the generated SDK of that version accepts.
 import { join } from "node:path";
 import { Parser, type AsyncAPIDocumentInterface } from "@asyncapi/parser";
+import { Ajv as Ajv07 } from "ajv";
 import { parse as parseYaml } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
 import { asyncApiDocument, formatAsyncApi } from "../../generator/asyncapi/asyncapi-document.js";
@@ -178,6 +179,39 @@ describe("schemas AsyncAPI cannot express", () => {
     const doc = JSON.parse(text) as { components: { schemas: Record<string, Record<string, unknown>> } };
     expect(doc.components.schemas.ArtifactRequestPayload!.dependencies).toEqual({ name: ["version"], version: ["name"] });
     expect(text).not.toContain("dependentRequired");
+  });
+});
+
+describe("keywords draft-07 has one of", () => {
+  const AGENT_STARTED = (schemas: string) => join(schemas, "v0.2", "messages", "agent-started.yaml");
+  /** The AgentStartedPayload schema of the document, as a draft-07 validator (what AsyncAPI tools validate with). */
+  const payloadValidator = async (schemas: string) => {
+    const doc = JSON.parse(await versionAsyncApi(schemas, "v0.2", "json")) as { components: { schemas: Record<string, object> } };
+    return new Ajv07({ strict: false }).compile(doc.components.schemas.AgentStartedPayload!);
+  };
+
+  it("keep every constraint when dependentRequired, dependentSchemas and dependencies name one property", async () => {
+    const { schemas } = await copySchemas();
+    await editFile(AGENT_STARTED(schemas), (text) =>
+      text.replace("properties:\n", "dependentRequired: { reason: [code] }\ndependentSchemas: { reason: { required: [detail] } }\ndependencies: { reason: [hint] }\nproperties:\n") +
+      "  reason: { type: string }\n  code: { type: string }\n  detail: { type: string }\n  hint: { type: string }\n",
+    );
+    const validate = await payloadValidator(schemas);
+    const started = { agent_id: "a", node_id: "n", capabilities: [] };
+    expect(validate({ ...started, reason: "r", code: "c", detail: "d", hint: "h" })).toBe(true);
+    // The 2020-12 schema refuses each of these; a document keeping only the last keyword accepted two of them.
+    expect([validate({ ...started, reason: "r", detail: "d", hint: "h" }), validate({ ...started, reason: "r", code: "c", hint: "h" }), validate({ ...started, reason: "r", code: "c", detail: "d" })]).toEqual([false, false, false]);
+  });
+
+  it("refuse one name under both $defs and definitions, where a $ref could reach the other schema", async () => {
+    const { schemas } = await copySchemas();
+    await editFile(AGENT_STARTED(schemas), (text) =>
+      text.replace("properties:\n", "$defs: { id: { type: string } }\ndefinitions: { id: { type: integer } }\nproperties:\n").replace("  agent_id:\n    type: string\n    minLength: 1\n", "  agent_id:\n    $ref: '#/$defs/id'\n"),
+    );
+    await expect(versionAsyncApi(schemas, "v0.2", "yaml")).rejects.toMatchObject({
+      code: ErrorCode.AsyncApiUnsupported,
+      message: 'AgentStartedPayload/ defines "id" under both $defs and definitions; draft-07 has only definitions, so one would replace the other and a $ref to it could reach the wrong schema: rename one',
+    });
   });
 });
 
