@@ -47,16 +47,21 @@ const SCHEMA_LIST_VALUED = new Set(["allOf", "anyOf", "oneOf"]);
  *
  * Every object and enum schema gets a `title` made from the manifest name and the property
  * path (`NodeRegisterPayloadBuild`, `TrustLevel`): code generators such as Modelina name
- * their types after it, and without it users get `AnonymousSchema_18`.
+ * their types after it, and without it users get `AnonymousSchema_18`. A schema's own
+ * `title` is left out, so no other name can reach them.
  */
 export function toAsyncApiSchema(schema: JsonSchema, name: string): JsonSchema {
   const where = name;
   const walk = (node: JsonSchema, path: string, title = titleAt(name, path)): JsonSchema => {
     const out: JsonSchema = {};
-    if (typeof node.$ref !== "string" && node.title === undefined && (isObject(node.properties) || Array.isArray(node.enum))) out.title = title;
+    if (typeof node.$ref !== "string" && (isObject(node.properties) || Array.isArray(node.enum))) out.title = title;
     for (const [key, value] of Object.entries(node)) {
       const at = `${path}/${key}`;
       refuseUnknownKeyword(where, path, at, key);
+      // Only path titles name types, as in onex generate (type-names.ts): a schema's own title
+      // could give a payload field the name of a record (`title: Trust`), and code generators
+      // would then emit one of the two shapes under that name for both.
+      if (key === "title") continue;
       if (NO_DRAFT_07_EQUIVALENT.has(key)) {
         throw new OnexError(
           ErrorCode.AsyncApiUnsupported,

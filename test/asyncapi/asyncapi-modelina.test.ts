@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { versionAsyncApi } from "../../generator/asyncapi/version-asyncapi.js";
 import { versionsIn } from "../../generator/diff/diff-versions.js";
 import { loadVersion } from "../../generator/load-version.js";
-import { PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
+import { copySchemas, editFile, PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
 import { BUNDLED_VERSIONS } from "../support/bundled-versions.js";
 
 afterAll(removeTempDirs);
@@ -39,5 +39,16 @@ describe("Modelina on the AsyncAPI document", () => {
     );
     expect(tsc.stdout + tsc.stderr).toBe("");
     expect(tsc.status).toBe(0);
+  });
+
+  it("names a payload field after its path, not after a title its schema gives it (a record's name: title: Trust)", async () => {
+    const { schemas } = await copySchemas();
+    await editFile(join(schemas, "v0.2", "messages", "agent-started.yaml"), (text) => `${text}  meta:\n    title: Trust\n    type: object\n    properties:\n      note: { type: string }\n`);
+    const generator = new TypeScriptGenerator({ modelType: "interface", enumType: "union" });
+    const models = await generator.generateCompleteModels(await versionAsyncApi(schemas, "0.2", "json"), { exportType: "named" });
+    // Modelina typed the field as the record (`meta?: Trust`, with signer, level, zone...), a shape it never has.
+    expect(models.find((m) => m.modelName === "AgentStartedPayload")?.result).toContain("meta?: AgentStartedPayloadMeta;");
+    expect(models.find((m) => m.modelName === "AgentStartedPayloadMeta")?.result).toContain("note?: string;");
+    expect(models.filter((m) => m.modelName === "Trust").map((m) => m.result.includes("signer"))).toEqual([true]);
   });
 });
