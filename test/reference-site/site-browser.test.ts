@@ -1,7 +1,9 @@
 // The reference site in a real browser: Debian's chromium (installed by `npm test`'s setup,
 // test/setup/run-tests.sh), driven by puppeteer-core, opens the site from disk. Every page
 // loads with no console error, no failed request and nothing fetched from outside the site;
-// every internal link and anchor resolves; the search box finds a field by name.
+// every internal link and anchor resolves; the search box finds a field by name. Then the
+// site of a hostile pull request (markup in every manifest, schema and transform string the
+// site shows) runs none of it and shows it as text.
 //
 // Output (ignored by git): .tmp/test-output/reference-site/site/ (the site) and
 // .tmp/test-output/reference-site/screenshots/ (index.png, message-v0.2-event.node.register.png,
@@ -13,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeReferenceSite } from "../../generator/reference-site/build-site.js";
-import { PROJECT_ROOT } from "../support/temp-schemas.js";
+import { copySchemas, editFile, PROJECT_ROOT, removeTempDirs } from "../support/temp-schemas.js";
 
 const OUTPUT = join(PROJECT_ROOT, ".tmp", "test-output", "reference-site");
 const SITE = join(OUTPUT, "site");
@@ -52,8 +54,8 @@ const PAGE_FACTS = `({
 let browser: Browser;
 const reports = new Map<string, PageReport>();
 
-/** Opens a site page and records every console error, page error, failed or outside request. */
-async function openPage(file: string): Promise<{ page: Page; report: PageReport }> {
+/** Opens a page of `site` and records every console error, page error, dialog, failed or outside request. */
+async function openPage(file: string, site = SITE): Promise<{ page: Page; report: PageReport }> {
   const page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 900 });
   const report: PageReport = { file, problems: [], ids: [], links: [] };
@@ -61,12 +63,17 @@ async function openPage(file: string): Promise<{ page: Page; report: PageReport 
     if (message.type() === "error" || message.type() === "warn") report.problems.push(`console ${message.type()}: ${message.text()}`);
   });
   page.on("pageerror", (error) => report.problems.push(`page error: ${String(error)}`));
+  // An alert() is what injected script in the hostile site below calls.
+  page.on("dialog", (dialog) => {
+    report.problems.push(`dialog: ${dialog.message()}`);
+    void dialog.dismiss();
+  });
   page.on("requestfailed", (request) => report.problems.push(`request failed: ${request.url()} (${request.failure()?.errorText ?? "?"})`));
   page.on("request", (request) => {
     const url = request.url();
-    if (!url.startsWith("data:") && !url.startsWith(pathToFileURL(SITE).href + "/")) report.problems.push(`request outside the site: ${url}`);
+    if (!url.startsWith("data:") && !url.startsWith(pathToFileURL(site).href + "/")) report.problems.push(`request outside the site: ${url}`);
   });
-  const response = await page.goto(pathToFileURL(join(SITE, file)).href, { waitUntil: "load" });
+  const response = await page.goto(pathToFileURL(join(site, file)).href, { waitUntil: "load" });
   if (!response) report.problems.push("no response");
   return { page, report };
 }
@@ -93,6 +100,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  await removeTempDirs();
 });
 
 describe("the reference site in chromium, from file://", () => {
@@ -182,4 +190,93 @@ describe("the reference site in chromium, from file://", () => {
       await page.close();
     }
   }, 60_000);
+});
+
+/**
+ * Markup that runs script wherever it lands unescaped: closes the element it is in (a code
+ * span, a paragraph, an attribute), then tries a script element, an event handler and an SVG
+ * onload. Each calls alert() with `where`, so a dialog names the manifest or schema string it
+ * came through.
+ */
+const attack = (where: string) => `</code></p>"'><script>alert("${where}")</script><img src=x onerror=alert("${where}")><svg onload=alert("${where}")>`;
+const yamlString = (text: string) => JSON.stringify(text);
+const HOSTILE = join(OUTPUT, "hostile-site");
+
+/** What injected markup would leave in a loaded page: handlers, scripts, elements, links. */
+const HOSTILE_FACTS = `({
+  handlers: [...document.querySelectorAll("*")].flatMap((e) => [...e.attributes].filter((a) => a.name.startsWith("on")).map((a) => e.tagName + " " + a.name)),
+  scripts: [...document.scripts].map((s) => s.getAttribute("src")),
+  elements: [...document.querySelectorAll("img, svg, iframe, object, embed, style, base, form, meta[http-equiv]")].map((e) => e.outerHTML),
+  schemes: [...document.querySelectorAll("[href], [src]")].map((e) => new URL(e.getAttribute("href") ?? e.getAttribute("src"), document.baseURI).protocol).filter((p) => p !== "file:" && p !== "data:"),
+  text: document.body.textContent,
+})`;
+
+describe("the reference site of a hostile pull request, in chromium", () => {
+  // Every string of a manifest, schema and transform file the site shows, as markup.
+  beforeAll(async () => {
+    const { schemas } = await copySchemas();
+    const v = join(schemas, "v0.2");
+    await editFile(join(v, "manifest.yaml"), (text) =>
+      text
+        .replace("declared_by: onex", `declared_by: ${yamlString(attack("declared_by"))}`)
+        .replace("changelog:\n", `changelog:\n  - change: ${yamlString(`${attack("change")} \`${attack("change code")}\` [docs](javascript:alert("markdown link"))`)}\n    why: ${yamlString(attack("why"))}\n`)
+        .replace("jetstream.onex.zone.{zone_id}", "jetstream.<svg/onload=alert('subject')//.zone.{zone_id}"),
+    );
+    await editFile(join(v, "messages", "agent-started.yaml"), (text) =>
+      [
+        text
+          .replace("description: An agent started on a node.", `description: ${yamlString(`${attack("description")} \`${attack("description code")}\``)}\n$comment: ${yamlString(attack("$comment"))}`)
+          .replace("  agent_id:\n    type: string\n", `  agent_id:\n    type: string\n    examples: [${yamlString(attack("example"))}]\n`),
+        `  ${yamlString(attack("field name"))}:`,
+        `    description: ${yamlString(attack("field description"))}`,
+        "    type: string",
+        `    enum: [${yamlString(attack("enum"))}, "\\u2028"]`,
+        `    default: ${yamlString(attack("default"))}`,
+        `  "</script><script>alert('search')</script>":`,
+        "    type: string",
+        `    pattern: ${yamlString("^<script>alert\\('pattern'\\)</script>$")}`,
+        `    format: ${yamlString(attack("format"))}`,
+        "",
+      ].join("\n"),
+    );
+    await editFile(join(v, "records", "trust.yaml"), (text) => text.replace("description: O.M.N.I. trust metadata carried by every message.", `description: ${yamlString(attack("record"))}`));
+    await editFile(join(v, "from-v0.1.yaml"), (text) => `# ${attack("transform file")}\n${text}`);
+    await writeReferenceSite({ schemasDir: schemas, outDir: HOSTILE });
+  }, 120_000);
+
+  it("shows every string as text: no script runs, no element, handler or link is injected", async () => {
+    const files = await htmlFiles(HOSTILE);
+    expect(files.length).toBeGreaterThan(20);
+    const found: string[] = [];
+    const shown = new Set<string>();
+    for (const file of files) {
+      const { page, report } = await openPage(file, HOSTILE);
+      const facts = (await page.evaluate(HOSTILE_FACTS)) as { handlers: string[]; scripts: (string | null)[]; elements: string[]; schemes: string[]; text: string };
+      found.push(...report.problems, ...facts.handlers, ...facts.elements, ...facts.schemes.map((s) => `link to ${s}`));
+      const root = file.includes("/") ? "../" : "";
+      if (facts.scripts.join(" ") !== `${root}assets/search-index.js ${root}assets/search.js`) found.push(`scripts ${facts.scripts.join(" ")}`);
+      for (const where of ["declared_by", "change", "change code", "why", "description", "description code", "field name", "field description", "format", "record", "transform file"]) {
+        if (facts.text.includes(attack(where))) shown.add(where);
+      }
+      // Values are shown as JSON.
+      for (const where of ["enum", "default", "example"]) if (facts.text.includes(JSON.stringify(attack(where)))) shown.add(where);
+      if (facts.text.includes("<svg/onload=alert('subject')//")) shown.add("subject");
+      if (facts.text.includes("^<script>alert\\('pattern'\\)</script>$")) shown.add("pattern");
+      await page.close();
+      if (found.length > 0) throw new Error(`${file}: ${found.join("; ")}`);
+    }
+    // The attack reached the pages, as the text it is.
+    expect([...shown].sort()).toEqual(["change", "change code", "declared_by", "default", "description", "description code", "enum", "example", "field description", "field name", "format", "pattern", "record", "subject", "transform file", "why"]);
+  }, 180_000);
+
+  it("lists a field named like markup in the search box as text", async () => {
+    const { page, report } = await openPage("v0.2/index.html", HOSTILE);
+    await page.type("#search", "</script>");
+    await page.waitForSelector("#search-results li a");
+    const hits = (await page.evaluate(`[...document.querySelectorAll("#search-results li a")].map((a) => [a.textContent, new URL(a.href).protocol])`)) as [string, string][];
+    expect(hits).toContainEqual(["payload.</script><script>alert('search')</script>", "file:"]);
+    expect((await page.evaluate(HOSTILE_FACTS)) as { handlers: string[] }).toMatchObject({ handlers: [], elements: [] });
+    expect(report.problems).toEqual([]);
+    await page.close();
+  });
 });
