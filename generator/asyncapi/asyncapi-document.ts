@@ -111,7 +111,10 @@ export function asyncApiDocument(model: VersionModel, options: AsyncApiOptions =
 export function formatAsyncApi(document: Record<string, unknown>, format: AsyncApiFormat): string {
   if (format === "json") return `${JSON.stringify(document, null, 2)}\n`;
   // No aliases: repeated objects (the protocol block in examples) are written out in full.
-  return stringify(document, { lineWidth: 0, aliasDuplicateObjects: false });
+  // compat: a string YAML 1.1 would read as something else (`no`, `on`, `1:20`, `0755`, a
+  // date-time such as the examples' `time`) is quoted, so readers of either YAML version
+  // (PyYAML, Go's yaml.v2, SnakeYAML, js-yaml's timestamps) get the string the schema says.
+  return stringify(document, { lineWidth: 0, aliasDuplicateObjects: false, compat: "yaml-1.1" });
 }
 
 function infoDescription(model: VersionModel, example: Record<string, unknown> | undefined): string {

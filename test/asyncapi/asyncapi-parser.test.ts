@@ -55,8 +55,10 @@ describe("every bundled version", () => {
         });
       }
 
-      it("says the same thing in YAML and JSON", () => {
+      it("says the same thing in YAML and JSON, to YAML 1.1 readers too", () => {
         expect(parseYaml(yamlText)).toEqual(JSON.parse(jsonText));
+        // A 1.1 reader (PyYAML, Go's yaml.v2, SnakeYAML) made the examples' `time` a date.
+        expect(parseYaml(yamlText, { version: "1.1" })).toEqual(JSON.parse(jsonText));
       });
 
       it("is byte-for-byte the same on every run", async () => {
@@ -179,6 +181,20 @@ describe("schemas AsyncAPI cannot express", () => {
     const doc = JSON.parse(text) as { components: { schemas: Record<string, Record<string, unknown>> } };
     expect(doc.components.schemas.ArtifactRequestPayload!.dependencies).toEqual({ name: ["version"], version: ["name"] });
     expect(text).not.toContain("dependentRequired");
+  });
+});
+
+describe("strings YAML 1.1 reads as other values", () => {
+  it("are quoted, so an enum of yes and no stays an enum of strings and a field named on keeps its name, for every YAML reader", async () => {
+    const values = ["yes", "no", "on", "off", "y", "1:20", "0755", "0b101", "1_000", "2001-12-14", ".NaN"];
+    const { schemas } = await copySchemas();
+    await editFile(join(schemas, "v0.2", "messages", "agent-started.yaml"), (text) => `${text}  answer:\n    type: string\n    enum: ${JSON.stringify(values)}\n    default: "no"\n  "on":\n    type: boolean\n`);
+    const text = await versionAsyncApi(schemas, "v0.2", "yaml");
+    const payload = (doc: unknown) => (doc as { components: { schemas: { AgentStartedPayload: { properties: Record<string, unknown> } } } }).components.schemas.AgentStartedPayload.properties;
+    for (const doc of [parseYaml(text), parseYaml(text, { version: "1.1" })]) {
+      expect(payload(doc).answer).toEqual({ title: "AgentStartedPayloadAnswer", type: "string", enum: values, default: "no" });
+      expect(Object.keys(payload(doc))).toContain("on");
+    }
   });
 });
 
