@@ -9,13 +9,14 @@
 // .tmp/test-output/reference-site/screenshots/ (index.png, message-v0.2-event.node.register.png,
 // search-fingerprint.png).
 import { existsSync } from "node:fs";
-import { mkdir, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeReferenceSite } from "../../generator/reference-site/build-site.js";
-import { copySchemas, editFile, PROJECT_ROOT, removeTempDirs } from "../support/temp-schemas.js";
+import { DEFAULT_TEMPLATES } from "../../generator/templates.js";
+import { copySchemas, editFile, PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
 
 const OUTPUT = join(PROJECT_ROOT, ".tmp", "test-output", "reference-site");
 const SITE = join(OUTPUT, "site");
@@ -201,20 +202,22 @@ describe("the reference site in chromium, from file://", () => {
 const attack = (where: string) => `</code></p>"'><script>alert("${where}")</script><img src=x onerror=alert("${where}")><svg onload=alert("${where}")>`;
 const yamlString = (text: string) => JSON.stringify(text);
 const HOSTILE = join(OUTPUT, "hostile-site");
+const UNESCAPED = join(OUTPUT, "hostile-site-unescaped");
 
 /** What injected markup would leave in a loaded page: handlers, scripts, elements, links. */
 const HOSTILE_FACTS = `({
   handlers: [...document.querySelectorAll("*")].flatMap((e) => [...e.attributes].filter((a) => a.name.startsWith("on")).map((a) => e.tagName + " " + a.name)),
   scripts: [...document.scripts].map((s) => s.getAttribute("src")),
-  elements: [...document.querySelectorAll("img, svg, iframe, object, embed, style, base, form, meta[http-equiv]")].map((e) => e.outerHTML),
+  elements: [...document.querySelectorAll("img, svg, iframe, object, embed, style, base, form, meta[http-equiv]:not([http-equiv=Content-Security-Policy])")].map((e) => e.outerHTML),
   schemes: [...document.querySelectorAll("[href], [src]")].map((e) => new URL(e.getAttribute("href") ?? e.getAttribute("src"), document.baseURI).protocol).filter((p) => p !== "file:" && p !== "data:"),
   text: document.body.textContent,
 })`;
 
 describe("the reference site of a hostile pull request, in chromium", () => {
+  let schemas: string;
   // Every string of a manifest, schema and transform file the site shows, as markup.
   beforeAll(async () => {
-    const { schemas } = await copySchemas();
+    ({ schemas } = await copySchemas());
     const v = join(schemas, "v0.2");
     await editFile(join(v, "manifest.yaml"), (text) =>
       text
@@ -268,6 +271,22 @@ describe("the reference site of a hostile pull request, in chromium", () => {
     // The attack reached the pages, as the text it is.
     expect([...shown].sort()).toEqual(["change", "change code", "declared_by", "default", "description", "description code", "enum", "example", "field description", "field name", "format", "pattern", "record", "subject", "transform file", "why"]);
   }, 180_000);
+
+  it("holds its Content-Security-Policy: markup a template writes unescaped still runs nothing", async () => {
+    const templates = await tempDir();
+    await mkdir(join(templates, "reference-site"));
+    const fields = await readFile(join(DEFAULT_TEMPLATES, "reference-site", "_fields.html.hbs"), "utf8");
+    // The mistake an overriding template can make: a field written with {{{ }}}.
+    await writeFile(join(templates, "reference-site", "_fields.html.hbs"), fields.replace("<code>{{name}}</code>", "<code>{{{name}}}</code>"));
+    await writeReferenceSite({ schemasDir: schemas, outDir: UNESCAPED, templatesDir: templates });
+    const { page, report } = await openPage("v0.2/event.agent.started.html", UNESCAPED);
+    // The markup is in the page, handlers and all...
+    expect(((await page.evaluate(HOSTILE_FACTS)) as { handlers: string[] }).handlers).toContain("IMG onerror");
+    // ...and the policy refused every script, handler and image of it.
+    expect(report.problems.filter((p) => p.startsWith("dialog"))).toEqual([]);
+    expect(report.problems.filter((p) => p.includes("Content Security Policy")).length).toBeGreaterThanOrEqual(3);
+    await page.close();
+  });
 
   it("lists a field named like markup in the search box as text", async () => {
     const { page, report } = await openPage("v0.2/index.html", HOSTILE);
