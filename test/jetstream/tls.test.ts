@@ -15,7 +15,7 @@ import { openRegistry } from "../../runtime/registry/open-registry.js";
 import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
 import { onex, scratch } from "../cli/cli-harness.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { makeNode } from "../registry/fixtures.js";
+import { registersAndResolves } from "../registry/fixtures.js";
 import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
 
 const tlsDir = join(import.meta.dirname, "../support/tls");
@@ -116,14 +116,7 @@ describe("a NATS KV registry over TLS (?tls_ca=&tls_cert=&tls_key=)", () => {
   const files = `tls_ca=${encodeURIComponent(file("ca.pem"))}&tls_cert=${encodeURIComponent(file("client.pem"))}&tls_key=${encodeURIComponent(file("client-key.pem"))}`;
 
   it("with the CA and a client certificate, it registers and resolves", async () => {
-    const registry = await openRegistry(`nats://${host()}?bucket=tls_reg&${files}`);
-    try {
-      const node = makeNode();
-      await registry.register(node.entry, node.identity);
-      expect((await registry.resolve(node.address)).entry.signature).toBe(node.entry.signature);
-    } finally {
-      await registry.close();
-    }
+    await registersAndResolves(`nats://${host()}?bucket=tls_reg&${files}`);
   });
 
   it.each([
@@ -153,14 +146,7 @@ describe("an etcd registry over TLS, to an etcd that verifies its clients (--cli
   const host = () => etcd.clientUrl.replace(/^https:\/\//, "");
 
   it("with the CA and a client certificate, it registers and resolves", async () => {
-    const registry = await openRegistry(`etcd://${host()}?prefix=/tls/&tls_ca=${encodeURIComponent(file("ca.pem"))}&tls_cert=${encodeURIComponent(file("client.pem"))}&tls_key=${encodeURIComponent(file("client-key.pem"))}`);
-    try {
-      const node = makeNode();
-      await registry.register(node.entry, node.identity);
-      expect((await registry.resolve(node.address)).entry.signature).toBe(node.entry.signature);
-    } finally {
-      await registry.close();
-    }
+    await registersAndResolves(`etcd://${host()}?prefix=/tls/&tls_ca=${encodeURIComponent(file("ca.pem"))}&tls_cert=${encodeURIComponent(file("client.pem"))}&tls_key=${encodeURIComponent(file("client-key.pem"))}`);
   });
 
   it.each([

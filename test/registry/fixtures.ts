@@ -4,6 +4,8 @@ import { generateKeyPair, type KeyPair } from "../../runtime/trust/keys.js";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "../../runtime/trust/records.js";
 import { signRegistryEntry } from "../../runtime/trust/registry-entry.js";
 import { nodeAddress } from "../../runtime/registry/address.js";
+import { openRegistry } from "../../runtime/registry/open-registry.js";
+import { expect } from "vitest";
 
 export interface TestNode {
   key: KeyPair;
@@ -81,4 +83,16 @@ export async function codeOf(fn: () => Promise<unknown>): Promise<string> {
     throw error;
   }
   throw new Error("expected a rejection");
+}
+
+/** Opens the registry `url` names, registers a fresh node and reads it back: what a registry that connected can do. */
+export async function registersAndResolves(url: string): Promise<void> {
+  const registry = await openRegistry(url);
+  try {
+    const node = makeNode();
+    await registry.register(node.entry, node.identity);
+    expect((await registry.resolve(node.address)).entry.signature).toBe(node.entry.signature);
+  } finally {
+    await registry.close();
+  }
 }

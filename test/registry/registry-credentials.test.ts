@@ -11,10 +11,9 @@ import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
-import type { Registry } from "../../runtime/registry/registry.js";
 import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { makeNode } from "./fixtures.js";
+import { registersAndResolves } from "./fixtures.js";
 
 let withUsers: NatsServer;
 let withToken: NatsServer;
@@ -41,18 +40,6 @@ afterAll(async () => {
 });
 
 const hostOf = (url: string) => url.replace(/^[a-z]+:\/\//, "");
-
-/** Registers a node and reads it back: what a registry that connected can do. */
-async function registersAndResolves(url: string): Promise<void> {
-  const registry: Registry = await openRegistry(url);
-  try {
-    const node = makeNode();
-    await registry.register(node.entry, node.identity);
-    expect((await registry.resolve(node.address)).entry.signature).toBe(node.entry.signature);
-  } finally {
-    await registry.close();
-  }
-}
 
 async function refusal(url: string): Promise<OnexError> {
   const outcome: unknown = await openRegistry(url).then(
