@@ -9,6 +9,8 @@ import { OnexError } from "./errors.js";
 
 /** What stands in for a secret. */
 const HIDDEN = "***";
+/** The shortest piece of a secret hidden on its own (see addressSecrets). */
+const MIN_PIECE = 3;
 
 /**
  * The secrets `addresses` hold: each address's password (or its user name alone, which NATS takes
@@ -18,7 +20,8 @@ const HIDDEN = "***";
  *
  * A secret written with a character a URL's host part ends at (`/`, `?`, `#`; a base64 token
  * holds `/`) or with a space is a secret all the same: a parser that stops there quotes a piece
- * of it as the host ("user:pa" of `user:pa/ss@host`), so those pieces are secrets too.
+ * of it as the host ("user:pa" of `user:pa/ss@host`), so those pieces are secrets too; those
+ * of three characters or more, as hiding every "a" or "pa" of a message would leave nothing to read.
  */
 export function addressSecrets(addresses: string | readonly string[]): string[] {
   const list = typeof addresses === "string" ? [addresses] : Array.isArray(addresses) ? addresses.filter((a): a is string => typeof a === "string") : [];
@@ -31,11 +34,11 @@ export function addressSecrets(addresses: string | readonly string[]): string[] 
       const userinfo = item.slice(0, at).trimStart().replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
       const secret = userinfo.includes(":") ? userinfo.slice(userinfo.indexOf(":") + 1) : userinfo;
       found.push(secret);
-      for (const piece of secret.split(/[/?#\s]/)) found.push(piece);
+      for (const piece of secret.split(/[/?#\s]/)) if (piece.length >= MIN_PIECE) found.push(piece);
     }
     for (const [, value] of address.matchAll(/[?&](?:token|password|pass)=([^&#]*)/gi)) {
       found.push(value!);
-      for (const piece of value!.split(/[,\s]/)) found.push(piece);
+      for (const piece of value!.split(/[,\s]/)) if (piece.length >= MIN_PIECE) found.push(piece);
     }
   }
   const decoded = found.map(percentDecoded);
