@@ -76,7 +76,7 @@ function parseUrl(url: string, defaultTtlMs: number): RegistryUrl {
     if (port[1] !== undefined && (Number(port[1]) < 1 || Number(port[1]) > 65_535)) throw new OnexError(ErrorCode.RegistryUrl, `"${host}" names port ${port[1]}; a port is 1 to 65535`, { url, host });
   }
   const params = new URLSearchParams(match[3] ?? "");
-  const tlsParam = ["tls_ca", "tls_cert", "tls_key"].find((param) => params.has(param));
+  const tlsParam = TLS_PARAMS.map(([param]) => param).find((param) => params.has(param));
   if (tlsParam !== undefined && scheme === "consul") throw new OnexError(ErrorCode.RegistryUrl, `${tlsParam}= is for nats:// and etcd:// registries; Consul is reached over plain HTTP`, { url });
   if (tlsParam !== undefined && scheme === "etcd" && !params.has("tls_ca")) throw new OnexError(ErrorCode.RegistryUrl, "an etcd reached over TLS needs the CA of its certificate: add tls_ca=", { url });
   const ttl = params.get("ttl");
