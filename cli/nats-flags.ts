@@ -44,8 +44,9 @@ export function tlsFilesOf(flags: NatsFlags): TlsFiles | undefined {
   const given = { caFile: flags["tls-ca"], certFile: flags["tls-cert"], keyFile: flags["tls-key"] };
   const named = Object.fromEntries(Object.entries(given).filter(([, path]) => path !== undefined));
   const files = checkTlsFiles(named, { caFile: "--tls-ca", certFile: "--tls-cert", keyFile: "--tls-key" });
-  const mode = files?.keyFile === undefined || process.platform === "win32" ? 0 : statSync(files.keyFile).mode & 0o777;
-  if ((mode & 0o044) !== 0) process.stderr.write(`warning: --tls-key ${files!.keyFile} is a private key other users can read (mode ${mode.toString(8).padStart(4, "0")}); run \`chmod 600 ${files!.keyFile}\`\n`);
+  const key = files?.keyFile;
+  const mode = key === undefined || process.platform === "win32" ? 0 : statSync(key).mode & 0o777;
+  if ((mode & 0o044) !== 0) process.stderr.write(`warning: --tls-key ${key} is a private key other users can read (mode ${mode.toString(8).padStart(4, "0")}); run \`chmod 600 ${key}\`\n`);
   return files;
 }
 
