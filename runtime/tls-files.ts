@@ -7,6 +7,7 @@
  * these files are what a private CA or a client-verifying server needs.
  */
 import { accessSync, constants, statSync } from "node:fs";
+import { resolve } from "node:path";
 import { ErrorCode, OnexError } from "./errors.js";
 import { describeValue } from "./option-check.js";
 
@@ -26,7 +27,8 @@ const FIELDS = ["caFile", "certFile", "keyFile"] as const;
  * `tls` checked before anything connects: each file a readable regular file, a certificate with
  * its key. nats.js reads them only once the server has answered, and a file it could not read
  * failed the connection as if the server were away (ONEX_E_CONNECTION); these are ONEX_E_USAGE,
- * each file named as `names` says (an option path, the CLI's flags, a URL's parameters).
+ * each file named as `names` says (an option path, the CLI's flags, a URL's parameters). The
+ * paths come back absolute, resolved against the working folder of this call.
  */
 export function checkTlsFiles(tls: unknown, names: Record<(typeof FIELDS)[number], string> = { caFile: "tls.caFile", certFile: "tls.certFile", keyFile: "tls.keyFile" }): TlsFiles | undefined {
   if (tls === undefined) return undefined;
@@ -45,7 +47,9 @@ export function checkTlsFiles(tls: unknown, names: Record<(typeof FIELDS)[number
     } catch (cause) {
       throw new OnexError(ErrorCode.Usage, `${names[field]}: cannot read ${path} (${(cause as Error).message})`, { path }, { cause });
     }
-    files[field] = path;
+    // Absolute: nats.js reads the files again at every reconnect (a renewed certificate is taken
+    // so), and a relative path read after the process changed its working folder failed each one.
+    files[field] = resolve(path);
   }
   if ((files.certFile === undefined) !== (files.keyFile === undefined)) {
     throw new OnexError(ErrorCode.Usage, `a client certificate needs its key: give ${names.certFile} and ${names.keyFile} together`);

@@ -45,6 +45,28 @@ describe("connect over TLS", () => {
     }
   });
 
+  it("with paths relative to the working folder, it reconnects after the service changed folders (nats.js reads the files again at each reconnect)", async () => {
+    const before = process.cwd();
+    process.chdir(tlsDir);
+    let client: Awaited<ReturnType<typeof connect>> | undefined;
+    try {
+      client = await connect(options({ caFile: "ca.pem", certFile: "client.pem", keyFile: "client-key.pem" }));
+      process.chdir(dir);
+      const reconnected = (async () => {
+        for await (const status of client!.nc.status()) if (status.type === "reconnect") return true;
+        return false;
+      })();
+      await server.kill();
+      await server.restart();
+      const gaveUp = new Promise<false>((resolve) => setTimeout(() => resolve(false), 15_000).unref());
+      expect(await Promise.race([reconnected, gaveUp])).toBe(true);
+      await client.nc.flush();
+    } finally {
+      process.chdir(before);
+      await client?.close();
+    }
+  });
+
   it.each([
     ["a file that does not exist", { caFile: file("missing.pem") }, /tls\.caFile: cannot read/],
     ["a folder", { caFile: tlsDir }, /tls\.caFile: cannot read/],
