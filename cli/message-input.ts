@@ -24,7 +24,7 @@ export interface ItemOrigin {
   shape: InputShape;
   /** Position in a JSON array or a YAML sequence. */
   index?: number;
-  /** The text of a line that could not be read as a message, so a dead letter loses nothing. */
+  /** The text of a line (or YAML document) that could not be read as a message, so a dead letter loses nothing. */
   raw?: string;
   /** The bytes of a line that is not valid UTF-8 (its text would not be the same bytes). */
   rawBytes?: Buffer;
@@ -771,12 +771,14 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
   // intAsBigInt: a YAML integer beyond 2^53 must not be rounded before it can be checked.
   for (const doc of parseAllDocuments(text, { lineCounter, intAsBigInt: true, uniqueKeys: true, prettyErrors: false })) {
     const line = lineCounter.linePos(doc.range[0]).line;
+    // A refused document's own text (its `---` too), so its dead letter keeps what was refused.
+    const raw = text.slice(doc.range[0], doc.range[2]);
     const problem = doc.errors[0];
     if (problem) {
       const pos = lineCounter.linePos(problem.pos[0]);
       const duplicate = problem.code === "DUPLICATE_KEY";
       const message = duplicate ? `a mapping names the same key twice: ${problem.message.split("\n")[0]}` : `not valid YAML: ${problem.message.split("\n")[0]}`;
-      items.push({ line: pos.line, error: new OnexError(duplicate ? ErrorCode.JsonDuplicateKey : ErrorCode.YamlSyntax, message, { file, line: pos.line, column: pos.col }), shape: "yaml" });
+      items.push({ line: pos.line, error: new OnexError(duplicate ? ErrorCode.JsonDuplicateKey : ErrorCode.YamlSyntax, message, { file, line: pos.line, column: pos.col }), shape: "yaml", raw });
       continue;
     }
     // A JSON tag its value does not fit (`!!int 1.5`, `!!bool maybe`) is only a warning to the
@@ -785,7 +787,7 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
     if (unresolved) {
       const pos = lineCounter.linePos(unresolved.pos[0]);
       const message = `the value at line ${pos.line} does not fit its tag (${unresolved.message.split(" at line")[0]!.replace(/^Unresolved tag: /, "")}), so it would be read as a string; fix the value or remove the tag`;
-      items.push({ line: pos.line, error: new OnexError(ErrorCode.YamlSyntax, message, { file, line: pos.line, column: pos.col }), shape: "yaml" });
+      items.push({ line: pos.line, error: new OnexError(ErrorCode.YamlSyntax, message, { file, line: pos.line, column: pos.col }), shape: "yaml", raw });
       continue;
     }
     // An empty document, e.g. after a trailing `---`: the yaml package gives it no contents or
@@ -852,12 +854,12 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
       },
     });
     if (refused !== undefined) {
-      items.push({ line: refused.details.line ?? line, error: refused, shape: "yaml" });
+      items.push({ line: refused.details.line ?? line, error: refused, shape: "yaml", raw });
       continue;
     }
     const read = yamlDocumentValue(doc);
     if ("why" in read) {
-      items.push({ line, error: new OnexError(ErrorCode.YamlSyntax, `not valid YAML for onex: ${read.why}`, { file, line }), shape: "yaml" });
+      items.push({ line, error: new OnexError(ErrorCode.YamlSyntax, `not valid YAML for onex: ${read.why}`, { file, line }), shape: "yaml", raw });
       continue;
     }
     const { value } = read;

@@ -183,17 +183,28 @@ describe("the input reader", () => {
       // A JSON tag the value does not fit left the value a string ("1.5"), without a word.
       ["a: !!int 1.5\n", ErrorCode.YamlSyntax],
       ["a: !!bool maybe\n", ErrorCode.YamlSyntax],
+      ["a: [1,\n", ErrorCode.YamlSyntax],
     ];
     for (const [text, code] of refusals) {
       // The document is refused (at the line of what is refused); the documents around it are read.
       const items = await yaml(text);
       expect([text, items.map((item) => ("error" in item ? item.error.code : "read"))]).toEqual([text, ["read", code, "read"]]);
       expect(items[1]!.line).toBeGreaterThanOrEqual(3);
+      // The refused document's text, for its dead letter: before, a YAML letter kept `raw: null`.
+      expect(items[1]!.raw).toBe(`---\n${text}`);
     }
     // YAML 1.1 makes a Date of a plain date, with no tag.
     expect(summary(await read("%YAML 1.1\n---\nbuilt: 2025-06-01\n", { format: "yaml" }))).toEqual([{ line: 3, code: ErrorCode.YamlSyntax }]);
     const [, exact] = await yaml('a: 9.007199254740993e15\nb: !!str 5\nc: 1.5\nd: +.5\ne: 5.\nf: "\\ud83d\\ude00"\ng: !!int 7\n', { bigIntegers: "bigint" });
     expect((exact as { value: unknown }).value).toEqual({ a: 9007199254740993n, b: "5", c: 1.5, d: 0.5, e: 5, f: "\u{1f600}", g: 7 });
+  });
+
+  it("migrate's dead letter for a refused YAML document keeps the document's text", () => {
+    const refused = "---\ntype: !!int 1.5\n";
+    writeFileSync(join(dir, "one-refused.yaml"), `${JSON.stringify(six[0])}\n${refused}`);
+    const run = onex(dir, ["migrate", "v0.1", "v0.2", "one-refused.yaml", "--out", "one-refused.out.yaml", "--dead-letter", "one-refused.dead.ndjson"]);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, "one-refused.dead.ndjson"), "utf8"))).toMatchObject({ line: 3, code: ErrorCode.YamlSyntax, raw: refused });
   });
 
   it("NDJSON read as YAML is one clear error at its second line, not a parser running out of memory", async () => {
