@@ -2,7 +2,7 @@ import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { keyRing } from "@onex/runtime";
 import { judge, parseTrustPolicy, PolicyMode, type JudgeContext } from "@onex/runtime";
-import { verifyRegistryEntry } from "@onex/runtime";
+import { verifyRegistryEntry, type NodeIdentityRecord } from "@onex/runtime";
 import { MAX_DATE_MS, ReplayGuard } from "@onex/runtime";
 import { GrantBook } from "@onex/runtime";
 import { loadAllSdks } from "../all-sdks.js";
@@ -18,7 +18,7 @@ export default class Verify extends OnexCommand {
     "Checks every JSON, NDJSON or YAML message with the trust policies (signature, token_valid, zone_match, origin_check; defaults as the specification gives them, change them with --policy).",
     "token_valid includes the replay check: a message id seen before in the input, or a message created before the replay window (--replay-window, default 5m) or in the future, is rejected with ONEX_E_REPLAY; judge archived messages with --at.",
     "Prints one line per message: OK, or the code that rejected it; advisory failures are printed as warnings. Message fields are printed with control characters escaped. Exits 1 when any message is rejected.",
-    "origin_check needs to know which key each node is registered with (--entries); without --entries it is off unless --policy sets it.",
+    "origin_check needs to know which key each node is registered with (--entries: registrations with their node identities, as `onex registry list` prints them); without --entries it is off unless --policy sets it.",
     "An authority is trusted for one zone: --authority ZONE=FILE, or --authority FILE for the --zone zone; its grants count only in that zone.",
   ].join(" ");
   static override examples = [
@@ -39,7 +39,7 @@ export default class Verify extends OnexCommand {
     authority: Flags.string({ description: "Zone authority whose grants count in that zone only, as ZONE=FILE (repeatable; with --grants).", multiple: true }),
     grants: Flags.string({ description: "JSON file with a session grant or an array of them; token_valid then requires one for each message." }),
     revocations: Flags.string({ description: "JSON file with grant revocations (as `onex grant revoke --list` writes)." }),
-    entries: Flags.string({ description: "JSON file with signed registry entries (an array); they tie source node ids to keys for origin_check." }),
+    entries: Flags.string({ description: "JSON file with registrations ({\"entry\", \"identity\"}, as `onex registry list` prints them; an array): each entry, verified against its node identity, ties a source node id to its key for origin_check and grants." }),
     "replay-window": Flags.string({ description: "How long after its creation a message is accepted, as 90s, 5m or 1h.", default: "5m" }),
     format: Flags.string({ description: "Input format; auto picks YAML for .yaml/.yml files, else JSON or NDJSON by content.", options: ["auto", "json", "yaml"], default: "auto" }),
     json: Flags.boolean({ description: "Print one JSON object per message and a summary line.", default: false }),
@@ -103,22 +103,37 @@ export default class Verify extends OnexCommand {
     if (!flags.json) this.logToStderr(summary);
   }
 
-  /** node id → key id, from registry entries that verify with one of the trusted keys. */
+  /**
+   * node id → key id, from registrations (`{entry, identity}`, as `onex registry list` prints
+   * them) whose entry verifies against its node identity and whose key is a trusted one. The
+   * identity is what ties a node id to a key: a node id derives from the node's key, build and
+   * zone. An entry alone proves only that its signer wrote that node id, so any trusted signer
+   * could sign one naming another node and pass origin_check (and use that node's grants) as it.
+   */
   private registeredKeys(path: string, keys: ReturnType<typeof readPublicKeys>): (entity: string) => string | undefined {
     const value = readJsonFile(path, "registry entries file");
-    const entries = Array.isArray(value) ? value : [value];
+    const registrations = Array.isArray(value) ? value : [value];
     const byKey = keyRing(keys);
     const byNode = new Map<string, string>();
-    for (const entry of entries) {
+    for (const registration of registrations) {
+      const { entry, identity } = (registration ?? {}) as { entry?: unknown; identity?: unknown };
+      // A bare entry has a node_id at its top; a registration has it inside `entry`.
+      const named = (entry ?? registration) as { node_id?: unknown; key_id?: unknown } | null;
+      const skip = (code: string, why: string) => this.logToStderr(`warning ${code}: ${path}: registry entry ${printable(String(named?.node_id))} skipped: ${printable(why)}`);
+      if (entry === undefined || identity === undefined) {
+        skip(ErrorCode.IdentityMismatch, `it carries no node identity, so nothing ties node ${String(named?.node_id)} to key ${String(named?.key_id)}; give registrations as \`onex registry list\` prints them ({"entry": ..., "identity": ...})`);
+        continue;
+      }
       const keyId = (entry as { key_id?: unknown } | null)?.key_id;
       const key = typeof keyId === "string" ? byKey(keyId) : undefined;
-      // An entry whose signature does not verify ties nothing: it is reported and skipped.
+      // An entry that does not verify, is not its identity's, or is signed by an untrusted key ties nothing: it is reported and skipped.
       try {
-        const verified = verifyRegistryEntry(entry, key);
+        if (key === undefined) throw new OnexError(ErrorCode.SignerUnknown, `key ${printable(String(keyId))} is not one of the --key keys`);
+        const verified = verifyRegistryEntry(entry, key, { identity: identity as NodeIdentityRecord });
         byNode.set(verified.node_id, verified.key_id);
       } catch (error) {
         if (!(error instanceof OnexError)) throw error;
-        this.logToStderr(`warning ${error.code}: ${path}: registry entry ${printable(String((entry as { node_id?: unknown } | null)?.node_id))} skipped: ${printable(error.message)}`);
+        skip(error.code, error.message);
       }
     }
     return (entity) => byNode.get(entity);
