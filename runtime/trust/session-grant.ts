@@ -251,7 +251,11 @@ export class GrantBook {
     // A copy, so a caller mutating its object afterwards cannot change a grant already checked.
     const record = structuredClone(verifyGrantAuthenticity(grant, this.authorities));
     const list = this.#bySubject.get(record.subject) ?? [];
-    this.#bySubject.set(record.subject, [...list.filter((g) => g.grant_id !== record.grant_id), record]);
+    // A grant replaces only its own issuer's grant of that id (a re-issue), as a revocation
+    // revokes only its issuer's: grant ids are not secret, and by id alone the authority of one
+    // zone could void another zone's grant by issuing one of its own under that id.
+    const replaced = (g: SessionGrantRecord) => g.issuer === record.issuer && g.grant_id === record.grant_id;
+    this.#bySubject.set(record.subject, [...list.filter((g) => !replaced(g)), record]);
     return record;
   }
 

@@ -113,6 +113,21 @@ describe("zone authorities", () => {
     expect(judge(message, { keys: keyRing([node.publicKey]), now: NOW, zone: "zone.a", grants: book, logger: { warn: () => {} } }, DEFAULT_TRUST_POLICY).rejection?.code).toBe(ErrorCode.GrantRevoked);
   });
 
+  it("a trusted authority of another zone cannot replace a grant it did not issue by issuing one under its grant id", () => {
+    const grant = issueSessionGrant(authorityA, { subject: node.keyId, zone: "zone.a", messageTypes: ["*"], ...window });
+    const book = new GrantBook(both);
+    book.add(grant);
+    // Zone B's authority reads zone A's grant (grants are not secret) and issues one of its own zone, to the same node, under the same id.
+    book.add(issueSessionGrant(authorityB, { subject: node.keyId, zone: "zone.b", messageTypes: ["*"], grantId: grant.grant_id, ...window }));
+    const context = { keys: keyRing([node.publicKey]), now: NOW, grants: book, logger: { warn: () => {} } };
+    expect(judge(signMessage(taskDispatch(node.keyId, { zone: "zone.a" }), node), { ...context, zone: "zone.a" }, DEFAULT_TRUST_POLICY).rejection).toBeUndefined();
+    // Zone B's own grant counts in zone B, as any grant of its own would.
+    expect(judge(signMessage(taskDispatch(node.keyId, { zone: "zone.b" }), node), { ...context, zone: "zone.b" }, DEFAULT_TRUST_POLICY).rejection).toBeUndefined();
+    // A grant of the same issuer and id still replaces the earlier one (a re-issue), here with a narrower scope.
+    book.add(issueSessionGrant(authorityA, { subject: node.keyId, zone: "zone.a", messageTypes: ["signal.result.ready"], grantId: grant.grant_id, ...window }));
+    expect(judge(signMessage(taskDispatch(node.keyId, { zone: "zone.a" }), node), { ...context, zone: "zone.a" }, DEFAULT_TRUST_POLICY).rejection?.code).toBe(ErrorCode.GrantInvalid);
+  });
+
   it("an authority cannot be trusted for * or an empty zone", () => {
     expect(catchOnexError(() => new ZoneAuthorities([{ zone: "*", key: authorityA.publicKey }])).code).toBe(ErrorCode.Usage);
     expect(catchOnexError(() => new ZoneAuthorities([{ zone: "", key: authorityA.publicKey }])).code).toBe(ErrorCode.Usage);
