@@ -5,7 +5,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import { Flags } from "@oclif/core";
-import { ErrorCode, OnexError } from "@onex/runtime";
+import { ErrorCode, OnexError, parseJson } from "@onex/runtime";
 import { exportPrivateKey, exportPublicKey, importPrivateKey, importPublicKey, type KeyFormat, type KeyPair, type PublicKey } from "@onex/runtime";
 import { parseRfc3339 } from "@onex/runtime";
 import { ZoneAuthorities } from "@onex/runtime";
@@ -77,8 +77,33 @@ export function readTextFile(path: string, what: string): string {
 /** Reads a JSON file with the one JSON parser (duplicate member names and rounded numbers refused). */
 export function readJsonFile(path: string, what: string): unknown {
   const bytes = readFileBytes(path, what);
+  return withWhat(path, what, () => parseJsonBytes(bytes, path));
+}
+
+/**
+ * Reads the values of a file holding a JSON array, one JSON value, or NDJSON (one value a line,
+ * as `onex registry list` prints): what a command's list of records may be given as.
+ */
+export function readJsonValues(path: string, what: string): unknown[] {
+  const text = decodeUtf8Text(readFileBytes(path, what), path);
+  let whole: unknown;
   try {
-    return parseJsonBytes(bytes, path);
+    whole = parseJson(text, { file: path });
+  } catch (error) {
+    // Not one JSON value: NDJSON when each of its lines is one (each line's error names its line).
+    const lines = text.split("\n");
+    if (!(error instanceof OnexError) || lines.filter((line) => line.trim() !== "").length < 2) return withWhat(path, what, () => {
+        throw error;
+      });
+    return lines.flatMap((line, index) => (line.trim() === "" ? [] : [withWhat(path, what, () => parseJson(line, { file: path, firstLine: index + 1 }))]));
+  }
+  return Array.isArray(whole) ? whole : [whole];
+}
+
+/** What `read` returns, its OnexError naming the file as the `what` it was read as. */
+function withWhat<T>(path: string, what: string, read: () => T): T {
+  try {
+    return read();
   } catch (error) {
     if (error instanceof OnexError) throw new OnexError(error.code, `the ${what} ${path}: ${error.message}`, error.details, { cause: error });
     throw error;

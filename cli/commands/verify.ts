@@ -8,7 +8,7 @@ import { GrantBook } from "@onex/runtime";
 import { loadAllSdks } from "../all-sdks.js";
 import { OnexCommand } from "../base-command.js";
 import { parseDuration } from "../duration.js";
-import { parseTime, readJsonFile, readPublicKeys, readZoneAuthorities } from "../key-files.js";
+import { parseTime, readJsonFile, readJsonValues, readPublicKeys, readZoneAuthorities } from "../key-files.js";
 import { readInput } from "../message-input.js";
 import { printable, printableField, printableJson } from "../terminal-text.js";
 
@@ -18,13 +18,13 @@ export default class Verify extends OnexCommand {
     "Checks every JSON, NDJSON or YAML message with the trust policies (signature, token_valid, zone_match, origin_check; defaults as the specification gives them, change them with --policy).",
     "token_valid includes the replay check: a message id seen before in the input, or a message created before the replay window (--replay-window, default 5m) or in the future, is rejected with ONEX_E_REPLAY; judge archived messages with --at.",
     "Prints one line per message: OK, or the code that rejected it; advisory failures are printed as warnings. Message fields are printed with control characters escaped. Exits 1 when any message is rejected.",
-    "origin_check needs to know which key each node is registered with (--entries: registrations with their node identities, as `onex registry list` prints them); without --entries it is off unless --policy sets it.",
+    "origin_check needs to know which key each node is registered with (--entries: registrations with their node identities, as `onex registry list` prints them, one a line, or in a JSON array); without --entries it is off unless --policy sets it.",
     "An authority is trusted for one zone: --authority ZONE=FILE, or --authority FILE for the --zone zone; its grants count only in that zone.",
   ].join(" ");
   static override examples = [
     "<%= config.bin %> verify signed.ndjson --key node-1.pub",
     "cat signed.ndjson | <%= config.bin %> verify - --key node-1.pub --zone zone.trusted.org --policy zone_match=strict --json",
-    "<%= config.bin %> verify msg.json --key node-1.pub --authority zone.trusted.org=zone-ca.pub --grants grants.json --entries registry.json",
+    "<%= config.bin %> verify msg.json --key node-1.pub --authority zone.trusted.org=zone-ca.pub --grants grants.json --entries registry.ndjson",
   ];
 
   static override args = {
@@ -39,7 +39,7 @@ export default class Verify extends OnexCommand {
     authority: Flags.string({ description: "Zone authority whose grants count in that zone only, as ZONE=FILE (repeatable; with --grants).", multiple: true }),
     grants: Flags.string({ description: "JSON file with a session grant or an array of them; token_valid then requires one for each message." }),
     revocations: Flags.string({ description: "JSON file with grant revocations (as `onex grant revoke --list` writes)." }),
-    entries: Flags.string({ description: "JSON file with registrations ({\"entry\", \"identity\"}, as `onex registry list` prints them; an array): each entry, verified against its node identity, ties a source node id to its key for origin_check and grants." }),
+    entries: Flags.string({ description: "File of registrations ({\"entry\", \"identity\"}, one a line as `onex registry list` prints them, or a JSON array): each entry, verified against its node identity, ties a source node id to its key for origin_check and grants." }),
     "replay-window": Flags.string({ description: "How long after its creation a message is accepted, as 90s, 5m or 1h.", default: "5m" }),
     format: Flags.string({ description: "Input format; auto picks YAML for .yaml/.yml files, else JSON or NDJSON by content.", options: ["auto", "json", "yaml"], default: "auto" }),
     json: Flags.boolean({ description: "Print one JSON object per message and a summary line.", default: false }),
@@ -111,8 +111,7 @@ export default class Verify extends OnexCommand {
    * could sign one naming another node and pass origin_check (and use that node's grants) as it.
    */
   private registeredKeys(path: string, keys: ReturnType<typeof readPublicKeys>): (entity: string) => string | undefined {
-    const value = readJsonFile(path, "registry entries file");
-    const registrations = Array.isArray(value) ? value : [value];
+    const registrations = readJsonValues(path, "registry entries file");
     const byKey = keyRing(keys);
     const byNode = new Map<string, string>();
     for (const registration of registrations) {

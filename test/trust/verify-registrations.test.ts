@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildFingerprint, createNodeIdentity, exportPublicKey, generateKeyPair, issueSessionGrant, signMessage, signRegistryEntry, type KeyPair, type NodeIdentityRecord } from "@onex/runtime";
 import { ExitCode } from "../../cli/exit-codes.js";
+import { startEtcdServer } from "../support/etcd-server.js";
 
 const BIN = fileURLToPath(new URL("../../bin/onex.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "onex-verify-registrations-"));
@@ -105,5 +106,36 @@ describe("onex verify --entries against a trusted node claiming another node's i
     const result = onex(["verify", "-", ...keys, "--entries", "entries.json", "--policy", "origin_check=strict", "--json"], fromVictimNode(attacker, 5));
     expect(verdicts(result.stdout)).toEqual([expect.objectContaining({ accepted: false, code: "ONEX_E_ORIGIN_MISMATCH", policy: "origin_check" })]);
     expect(result.stderr).toContain("carries no node identity");
+  });
+});
+
+describe("onex verify --entries takes what `onex registry list` prints", () => {
+  it("one registration a line, from a real registry: the registered node's messages pass origin_check=strict, another trusted key's claiming that node do not", async () => {
+    const etcd = await startEtcdServer();
+    try {
+      const url = `${etcd.url}?prefix=/verify-entries/&ttl=30s`;
+      for (const [node, key] of [[victimNode, victim], [attackerNode, attacker]] as const) {
+        const registered = onex(["registry", "register", "-", "--registry", url], JSON.stringify({ entry: entry(node.node_id, key), identity: node }));
+        expect([registered.code, registered.stderr]).toEqual([0, ""]);
+      }
+      const listed = onex(["registry", "list", "--registry", url], "");
+      expect([listed.code, listed.stdout.trim().split("\n").length]).toEqual([0, 2]);
+      writeFileSync(join(dir, "registry.ndjson"), listed.stdout);
+      const result = onex(["verify", "-", ...keys, "--entries", "registry.ndjson", "--policy", "origin_check=strict", "--json"], fromVictimNode(victim, 6) + fromVictimNode(attacker, 7));
+      expect(verdicts(result.stdout)).toEqual([
+        expect.objectContaining({ accepted: true, code: null }),
+        expect.objectContaining({ accepted: false, code: "ONEX_E_ORIGIN_MISMATCH", policy: "origin_check" }),
+      ]);
+      expect(result.stderr).not.toContain("skipped");
+    } finally {
+      await etcd.stop();
+    }
+  });
+
+  it("a line that is not JSON is ONEX_E_JSON_SYNTAX naming its line, not a file read as empty", () => {
+    writeFileSync(join(dir, "broken.ndjson"), `${JSON.stringify(registration(victimNode, victim))}\n{not json\n`);
+    const result = onex(["verify", "-", ...keys, "--entries", "broken.ndjson", "--json"], fromVictimNode(victim, 8));
+    expect(result.code).toBe(ExitCode.Findings);
+    expect(result.stderr).toMatch(/ONEX_E_JSON_SYNTAX: the registry entries file broken\.ndjson: .*line 2/);
   });
 });
