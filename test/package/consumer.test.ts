@@ -215,6 +215,30 @@ console.log(JSON.stringify({ library: ed25519Library(), genuine: isValidSignatur
     expect(JSON.parse(result.stdout)).toEqual({ library: "OpenSSL", genuine: true, identityR: false });
   });
 
+  it("loads each runtime entry point without the optional peers, or fails naming one the README tells a service to add for it", async () => {
+    // The paragraph of the README that says what a service installs beside @onex/sdk.
+    const readme = await readFile(join(PROJECT_ROOT, "README.md"), "utf8");
+    const start = readme.indexOf("A service that only speaks the protocol");
+    expect(start).toBeGreaterThan(-1);
+    const paragraph = readme.slice(start, readme.indexOf("\n\n", start)).replace(/\s+/g, " ");
+    const exports = JSON.parse(await readFile(join(service, "node_modules", "@onex", "runtime", "package.json"), "utf8")) as { exports: Record<string, unknown> };
+    const needs: Record<string, string> = {};
+    for (const entry of Object.keys(exports.exports).filter((key) => key !== "./package.json")) {
+      const specifier = `@onex/runtime${entry.slice(1)}`;
+      const result = spawnSync(process.execPath, ["--input-type=module", "-e", `await import(${JSON.stringify(specifier)});`], { cwd: service, encoding: "utf8" });
+      if (result.status === 0) continue;
+      const missing = /Cannot find package '([^']+)'/.exec(result.stderr)?.[1];
+      expect(missing, `${specifier} failed otherwise than on a missing peer:\n${result.stderr}`).toBeDefined();
+      needs[specifier] = missing!;
+    }
+    // A transport entry point does need its client: the test would prove nothing otherwise.
+    expect(needs).toHaveProperty(["@onex/runtime/jetstream"]);
+    for (const [specifier, peer] of Object.entries(needs)) {
+      expect(paragraph, `the README's service paragraph does not say ${specifier} needs ${peer}`).toContain(`\`${specifier}\``);
+      expect(paragraph).toContain(`\`${peer}\``);
+    }
+  });
+
   it("loads through require() in a CommonJS consumer (Node's require(esm), unflagged from 20.19 and 22.12, as the README says)", async () => {
     await writeFile(
       join(service, "main.cjs"),
