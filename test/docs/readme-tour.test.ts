@@ -7,7 +7,7 @@
  * own generated/, and CI runs them there (`onex generate --check`).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { readFile, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -65,6 +65,11 @@ describe("the README's five-minute tour", () => {
     expect(run.status).toBe(0);
     expect(run.stderr).toMatch(/message\(s\) checked against v0\.1: (\d+) valid, 0 invalid/);
     expect(run.stderr).toMatch(/migrate v0\.1 -> v0\.2: (\d+) read, \1 written/);
+    // Down a version, nothing is lost either: what is not written is dead-lettered, whole.
+    const down = /migrate v0\.2 -> v0\.1: (\d+) read, (\d+) written, 0 skipped, (\d+) dead-lettered/.exec(run.stderr);
+    expect(Number(down?.[3])).toBeGreaterThan(0);
+    expect(Number(down?.[2]) + Number(down?.[3])).toBe(Number(down?.[1]));
+    expect(readFileSync(join(run.dir, "dropped.ndjson"), "utf8").trim().split("\n")).toHaveLength(Number(down?.[3]));
     expect(existsSync(join(run.dir, "asyncapi.yaml"))).toBe(true);
     expect(existsSync(join(run.dir, "site", "index.html"))).toBe(true);
   }, 120_000);
