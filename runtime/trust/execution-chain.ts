@@ -17,7 +17,7 @@ export interface ExecutionChain {
   identity: NodeIdentityRecord;
   registryEntry: RegistryEntryRecord;
   attestation: ExecutionAttestationRecord;
-  /** The task and result the attestation claims to cover. */
+  /** The task and result the attestation claims to cover; both required (a result may be null). */
   task: unknown;
   result: unknown;
   /** The grant under which the node acted; required when `authorities` is given. */
@@ -44,6 +44,11 @@ export function verifyExecutionChain(chain: ExecutionChain, options: VerifyChain
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.maxRegistryAgeMs === undefined ? {} : { maxAgeMs: options.maxRegistryAgeMs }),
   });
+  // The chain vouches for exactly this task and result: without them verifyAttestation checks no
+  // trace hash, and a chain sent without them (every signed link genuine) passed, binding no work.
+  for (const part of ["task", "result"] as const) {
+    if (chain[part] === undefined) throw new OnexError(ErrorCode.TraceMismatch, `the chain has no ${part}: an attestation is checked against the task and result it covers`, { instancePath: `/${part}` });
+  }
   // Only the node's own key may attest for it: a key ring of exactly that key.
   verifyAttestation(chain.attestation, { keys: keyRing([nodeKey]), task: chain.task, result: chain.result, node: chain.identity.node_id });
   if (options.authorities !== undefined) {

@@ -284,6 +284,18 @@ describe("the whole chain", () => {
       expect(catchOnexError(() => verifyExecutionChain({ ...chain, ...change }, { authorities, now: NOW, ...options })).code).toBe(code);
     }
   });
+
+  it("a chain cut short of its task or result binds no work, and is refused", () => {
+    // As a peer would send it: every signed link genuine, the task and result it covers left out.
+    const { task: _task, result: _result, ...truncated } = chain;
+    for (const cut of [truncated, { ...truncated, task }, { ...truncated, result }]) {
+      const error = catchOnexError(() => verifyExecutionChain(cut as typeof chain, { authorities, now: NOW }));
+      expect(error.code).toBe(ErrorCode.TraceMismatch);
+    }
+    // A result that is JSON null is a result: the attestation binds it like any other.
+    const ofNull = attestExecution({ task, result: null, node: identity.node_id, outcome: "failed", trustDelta: 0, verified: true, executionTime: 50 }, nodeKey);
+    expect(verifyExecutionChain({ ...chain, attestation: ofNull, result: null }, { authorities, now: NOW }).keyId).toBe(nodeKey.keyId);
+  });
 });
 
 describe("trust ledger", () => {
