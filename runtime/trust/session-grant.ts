@@ -126,10 +126,16 @@ export class RevocationList {
     return this.#revoked.get(revocationKey(grant.issuer, grant.grant_id));
   }
 
-  /** Forgets revocations of grants that have expired by `now`. */
-  prune(now?: Date | number): void {
+  /**
+   * Forgets revocations of grants that have expired by `now`, except those of `live` grants: a
+   * revocation names a grant by issuer and id, and a grant renewed under the same id may outlive
+   * the grant the revocation was made from.
+   */
+  prune(now?: Date | number, live: Iterable<Pick<SessionGrantRecord, "grant_id" | "issuer">> = []): void {
     const at = toMillis(now, "now");
-    for (const [id, revocation] of this.#revoked) if (parseRfc3339(revocation.expires_at) <= at) this.#revoked.delete(id);
+    const kept = new Set<string>();
+    for (const grant of live) kept.add(revocationKey(grant.issuer, grant.grant_id));
+    for (const [id, revocation] of this.#revoked) if (parseRfc3339(revocation.expires_at) <= at && !kept.has(id)) this.#revoked.delete(id);
   }
 
   /** Every remembered revocation. */
@@ -302,6 +308,8 @@ export class GrantBook {
       if (live.length === 0) this.#bySubject.delete(subject);
       else this.#bySubject.set(subject, live);
     }
-    this.revocations.prune(at);
+    // A revocation outlives the grant it was made from while a grant it revokes lives (renewed
+    // under the same id): forgotten at the first grant's expiry, it let the renewed one work again.
+    this.revocations.prune(at, [...this.#bySubject.values()].flat());
   }
 }

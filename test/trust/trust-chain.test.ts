@@ -222,6 +222,24 @@ describe("link 4: session grant", () => {
     book.prune(NOW + 2 * HOUR);
     expect(catchOnexError(() => book.authorize([identity.node_id], "signal.result.ready", ZONE, NOW)).code).toBe(ErrorCode.GrantInvalid);
   });
+
+  it("a revocation holds while the book holds a live grant it revokes: a grant renewed under the revoked grant's id stays revoked after prune", () => {
+    const HOUR = 3_600_000;
+    const book = new GrantBook(authorities);
+    // An operator renews a node's grant under the same id (onex grant issue --id), then revokes the grant file it had first.
+    const first = issue({ grantId: "ops-node-1", notBefore: NOW - HOUR, expiresAt: NOW + HOUR });
+    const renewed = issue({ grantId: "ops-node-1", notBefore: NOW - HOUR, expiresAt: NOW + 24 * HOUR });
+    book.add(first);
+    book.add(renewed);
+    book.revoke(revokeSessionGrant(first, authority, { at: new Date(NOW) }));
+    expect(catchOnexError(() => book.authorize([identity.node_id], "signal.result.ready", ZONE, NOW)).code).toBe(ErrorCode.GrantRevoked);
+    // Past the first grant's expiry, a service prunes, as it should now and then: the revocation must not go with it.
+    book.prune(NOW + 2 * HOUR);
+    expect(catchOnexError(() => book.authorize([identity.node_id], "signal.result.ready", ZONE, NOW + 2 * HOUR)).code).toBe(ErrorCode.GrantRevoked);
+    // Once no grant it revokes is live, it is forgotten with them.
+    book.prune(NOW + 25 * HOUR);
+    expect(book.revocations.size).toBe(0);
+  });
 });
 
 describe("link 5: execution attestation", () => {
