@@ -9,7 +9,7 @@ import { toMillis } from "./envelope.js";
 import type { KeyPair } from "./keys.js";
 import { GRANT_REVOCATION_SCHEMA, SESSION_GRANT_SCHEMA } from "./record-schemas.js";
 import { assertRecord } from "./record-shape.js";
-import { LAST_RFC3339_TIME, parseRfc3339 } from "./rfc3339-time.js";
+import { isRfc3339, LAST_RFC3339_TIME, parseRfc3339 } from "./rfc3339-time.js";
 import type { ZoneAuthorities } from "./zone-authorities.js";
 import { signRecord, verifyRecordSignature } from "./record-signature.js";
 import type { SessionGrantRecord } from "./records.js";
@@ -34,6 +34,8 @@ export interface IssueGrantOptions {
 
 /** A session grant signed by `authority`; `issuer` is the authority's key id. */
 export function issueSessionGrant(authority: KeyPair, options: IssueGrantOptions): SessionGrantRecord {
+  // No verifier trusts an authority for "*" (ZoneAuthorities refuses it): such a grant was signed and handed out, and refused everywhere.
+  if (options.zone === ANY_SCOPE) throw new OnexError(ErrorCode.Usage, `a grant is issued for the one zone its authority speaks for, not "${ANY_SCOPE}" (scope zones may say "${ANY_SCOPE}", meaning that zone)`, { zone: options.zone });
   const notBefore = toMillis(options.notBefore, "notBefore");
   const expiresAt = toMillis(options.expiresAt, "expiresAt");
   if (expiresAt <= notBefore) {
@@ -90,11 +92,14 @@ export function revokeSessionGrant(grant: SessionGrantRecord, authority: KeyPair
   if (grant.issuer !== authority.keyId) {
     throw new OnexError(ErrorCode.GrantInvalid, `grant ${grant.grant_id} was issued by ${grant.issuer}; key ${authority.keyId} cannot revoke it`, { reason: "issuer" });
   }
+  // An invalid Date threw a RangeError, and one past year 9999 made a revocation every list refuses (not RFC 3339).
+  const revokedAt = new Date(toMillis(options.at, "the revocation time")).toISOString();
+  if (!isRfc3339(revokedAt)) throw new OnexError(ErrorCode.Usage, `a revocation time must lie between years 0 and 9999, not ${revokedAt}`);
   return signRecord<GrantRevocation>(
     {
       grant_id: grant.grant_id,
       issuer: grant.issuer,
-      revoked_at: (options.at ?? new Date()).toISOString(),
+      revoked_at: revokedAt,
       expires_at: grant.expires_at,
       ...(options.reason === undefined ? {} : { reason: options.reason }),
     },

@@ -132,4 +132,19 @@ describe("zone authorities", () => {
     expect(catchOnexError(() => new ZoneAuthorities([{ zone: "*", key: authorityA.publicKey }])).code).toBe(ErrorCode.Usage);
     expect(catchOnexError(() => new ZoneAuthorities([{ zone: "", key: authorityA.publicKey }])).code).toBe(ErrorCode.Usage);
   });
+
+  it("so no grant is issued for the zone *: no verifier could trust its issuer", () => {
+    // It was signed and handed out, and every verifier then refused it (reason issuer).
+    const error = catchOnexError(() => issueSessionGrant(authorityA, { subject: node.keyId, zone: "*", messageTypes: ["*"], ...window }));
+    expect(error.code).toBe(ErrorCode.Usage);
+    expect(error.message).toContain("*");
+  });
+
+  it("a revocation time no verifier reads is refused as ONEX_E_USAGE, not a RangeError or a revocation every list refuses", () => {
+    const grant = issueSessionGrant(authorityA, { subject: node.keyId, zone: "zone.a", messageTypes: ["*"], ...window });
+    for (const at of [new Date(Number.NaN), new Date(8.64e15), new Date(-8.64e15)]) {
+      expect(catchOnexError(() => revokeSessionGrant(grant, authorityA, { at })).code).toBe(ErrorCode.Usage);
+    }
+    new RevocationList(both).add(revokeSessionGrant(grant, authorityA, { at: new Date(NOW) }));
+  });
 });
