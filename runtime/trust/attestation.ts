@@ -37,6 +37,10 @@ export interface AttestInput {
 
 /** A signed `ExecutionAttestation`; `signer` is the key id of `key`. */
 export function attestExecution(input: AttestInput, key: KeyPair): ExecutionAttestationRecord {
+  const task: unknown = input.task;
+  if (task === null || typeof task !== "object" || Array.isArray(task) || typeof (task as { task_id?: unknown }).task_id !== "string") {
+    throw new OnexError(ErrorCode.ValidationFailed, "the task to attest must be an object with a string task_id", { instancePath: "/task_id" });
+  }
   if (!(input.trustDelta >= -1 && input.trustDelta <= 1)) throw new OnexError(ErrorCode.ValidationFailed, `trust_delta must be within [-1, 1], not ${input.trustDelta}`, { instancePath: "/trust_delta" });
   if (!(input.executionTime >= 0)) throw new OnexError(ErrorCode.ValidationFailed, `execution_time must be >= 0, not ${input.executionTime}`, { instancePath: "/execution_time" });
   if (input.cost !== undefined && !(input.cost >= 0)) throw new OnexError(ErrorCode.ValidationFailed, `cost must be >= 0, not ${input.cost}`, { instancePath: "/cost" });

@@ -5,6 +5,7 @@
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import { verifyAttestation } from "./attestation.js";
+import { toMillis } from "./envelope.js";
 import type { KeyResolver } from "./keys.js";
 import type { ExecutionAttestationRecord } from "./records.js";
 import { forgetOldest } from "../forget-oldest.js";
@@ -95,6 +96,8 @@ export class TrustLedger {
    * entry, or undefined when this attestation (same trace hash and signer) was already applied.
    */
   apply(attestation: ExecutionAttestationRecord, at: Date = new Date()): LedgerEntry | undefined {
+    // Read first: an invalid Date threw a RangeError after room was made for the entity, forgetting another's score.
+    const stamp = new Date(toMillis(at, "the time an attestation is applied")).toISOString();
     verifyAttestation(attestation, { keys: this.#keys });
     const entity = attestation.node;
     const account = this.#account(entity);
@@ -109,7 +112,7 @@ export class TrustLedger {
       proposed: attestation.trust_delta,
       applied: after - before,
       score: after,
-      at: at.toISOString(),
+      at: stamp,
     };
     account.score = after;
     account.entries.push(entry);

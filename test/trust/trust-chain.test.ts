@@ -337,6 +337,23 @@ describe("trust ledger", () => {
     expect(why.initial + why.folded.applied + why.entries.reduce((sum, e) => sum + e.applied, 0)).toBeCloseTo(why.score);
   });
 
+  it("refuses an application time that is no Date as ONEX_E_USAGE, before it changes anything", () => {
+    const ledger = new TrustLedger({ keys, maxEntities: 1 });
+    ledger.apply(attest("a", 0.1));
+    const other = attest("b", 0.2, "node-other");
+    // It threw a RangeError after making room for node-other: node's score was already forgotten.
+    expect(catchOnexError(() => ledger.apply(other, new Date(Number.NaN))).code).toBe(ErrorCode.Usage);
+    expect([ledger.size, ledger.score(identity.node_id)]).toEqual([1, 0.6]);
+    expect(ledger.apply(other)).toBeDefined();
+  });
+
+  it("attests only a task that is an object with a string task_id (ONEX_E_VALIDATION, not a TypeError)", () => {
+    for (const bad of [null, "t-1", [], { task_id: 7 }]) {
+      const error = catchOnexError(() => attestExecution({ task: bad as never, result, node: identity.node_id, outcome: "succeeded", trustDelta: 0, verified: true, executionTime: 1 }, nodeKey));
+      expect(error.code).toBe(ErrorCode.ValidationFailed);
+    }
+  });
+
   it("counts an attestation once and refuses forged ones", () => {
     const ledger = new TrustLedger({ keys });
     const attestation = attest("a", 0.1);
