@@ -135,11 +135,26 @@ function checkTrustOptions(options: RegistryOptions): void {
   checkPositive("openRegistry", "maxEntryAgeMs", options.maxEntryAgeMs, { finite: true });
 }
 
+/**
+ * Loads a store's adapter, whose client is an optional peer dependency of the runtime: a service
+ * that installed the SDK alone met Node's bare ERR_MODULE_NOT_FOUND, naming neither the URL nor
+ * what to install. ONEX_E_REGISTRY_URL naming the packages, before anything connects.
+ */
+async function withClient<T>(scheme: string, packages: readonly string[], load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (cause) {
+    const missing = (cause as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND" ? packages.find((name) => (cause as Error).message.includes(`'${name}'`)) : undefined;
+    if (missing === undefined) throw cause;
+    throw new OnexError(ErrorCode.RegistryUrl, `a ${scheme}:// registry needs ${packages.join(", ")} installed beside @onex/runtime (${missing} is missing): npm install ${packages.join(" ")}`, { scheme, missing }, { cause });
+  }
+}
+
 /** Opens the bare store of a registry URL, without the trust layer (benchmarks and tests compare against it); `logger` hears what the store says of entries it skips. */
 export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["logger"]): Promise<RegistryStore> {
   switch (parsed.scheme) {
     case "nats": {
-      const { openNatsKvStore } = await import("./nats-kv.js");
+      const { openNatsKvStore } = await withClient("nats", ["@nats-io/transport-node", "@nats-io/jetstream", "@nats-io/kv"], () => import("./nats-kv.js"));
       const replicas = parsed.params.get("replicas");
       if (replicas !== null && !["1", "3", "5"].includes(replicas)) throw new OnexError(ErrorCode.RegistryUrl, `replicas=${replicas} is not 1, 3 or 5`, { replicas });
       const bucket = parsed.params.get("bucket") ?? "onex_registry";
@@ -157,7 +172,7 @@ export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["l
       });
     }
     case "etcd": {
-      const { openEtcdStore } = await import("./etcd.js");
+      const { openEtcdStore } = await withClient("etcd", ["etcd3"], () => import("./etcd.js"));
       const credentials = parsed.credentials as { user: string; pass: string } | undefined;
       const tls = tlsFilesOf(parsed.params);
       return openEtcdStore({
@@ -170,7 +185,7 @@ export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["l
       });
     }
     case "consul": {
-      const { openConsulStore } = await import("./consul.js");
+      const { openConsulStore } = await withClient("consul", ["consul"], () => import("./consul.js"));
       const token = parsed.params.get("token");
       return openConsulStore({ host: parsed.hosts[0]!, prefix: prefixOf(parsed, "onex/registry/"), ttlMs: parsed.ttlMs, ...(token ? { token } : {}) });
     }

@@ -239,6 +239,22 @@ console.log(JSON.stringify({ library: ed25519Library(), genuine: isValidSignatur
     }
   });
 
+  it("a registry URL whose store client is not installed is ONEX_E_REGISTRY_URL naming what to install, not Node's bare module error", () => {
+    const script = `import { openRegistry } from "@onex/runtime/registry";
+const out = [];
+for (const url of ["nats://127.0.0.1:1", "etcd://127.0.0.1:1", "consul://127.0.0.1:1"]) {
+  out.push(await openRegistry(url).then(() => "opened", (error) => ({ code: error.code, message: error.message })));
+}
+console.log(JSON.stringify(out));`;
+    const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: service, encoding: "utf8" });
+    expect(result.stderr).toBe("");
+    const [nats, etcd, consul] = JSON.parse(result.stdout) as { code: string; message: string }[];
+    for (const failure of [nats, etcd, consul]) expect(failure?.code).toBe("ONEX_E_REGISTRY_URL");
+    expect(nats?.message).toContain("npm install @nats-io/transport-node @nats-io/jetstream @nats-io/kv");
+    expect(etcd?.message).toContain("npm install etcd3");
+    expect(consul?.message).toContain("npm install consul");
+  });
+
   it("loads through require() in a CommonJS consumer (Node's require(esm), unflagged from 20.19 and 22.12, as the README says)", async () => {
     await writeFile(
       join(service, "main.cjs"),
