@@ -277,6 +277,38 @@ describe("a pull request's reply subject", () => {
   });
 });
 
+describe("a push consumer's delivery subject", () => {
+  it("cannot have JetStream push its zone's messages into the admins' dead-letter stream or back into its own stream", async () => {
+    const { nc, js } = await zones.raw("a");
+    const genuine = update(ZONE_A, "a-pushed", "draining");
+    const h = natsHeaders();
+    h.set(OnexHeader.DlqReason, ErrorCode.HandlerFailed);
+    h.set(OnexHeader.DlqSubject, genuine.subject());
+    const stored = await js.publish(genuine.subject(), "{}", { headers: h });
+    const adminA = await (await zones.raw("adminA")).jsm();
+    const before = await Promise.all([DEAD_LETTER_STREAM, STREAM_A].map(async (s) => (await adminA.streams.info(s)).state.messages));
+    const create = async (deliver: string) => {
+      const config = { ack_policy: AckPolicy.None, deliver_policy: "by_start_sequence", opt_start_seq: stored.seq, filter_subject: genuine.subject(), deliver_subject: deliver };
+      return JSON.parse((await nc.request(`$JS.API.CONSUMER.CREATE.${STREAM_A}`, JSON.stringify({ stream_name: STREAM_A, config }))).string()) as { name?: string; error?: { description: string } };
+    };
+    // Into its own stream: the server refuses the consumer.
+    expect((await create(update(ZONE_A, "a-elsewhere").subject())).error?.description).toMatch(/cycle/);
+    // Into the admins' letters: made, but a push consumer delivers only while a client subscribes
+    // to its subject (a stream's capture does not count), and the member's account cannot; were it
+    // delivered, the letter would carry the headers above.
+    const intoLetters = await create(deadLetterSubject(undefined, SHARED, "billing"));
+    expect(intoLetters.error).toBeUndefined();
+    for (let look = 0; look < 20; look++) {
+      const info = JSON.parse((await nc.request(`$JS.API.CONSUMER.INFO.${STREAM_A}.${intoLetters.name}`)).string()) as { delivered: { consumer_seq: number } };
+      if (info.delivered.consumer_seq > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const after = await Promise.all([DEAD_LETTER_STREAM, STREAM_A].map(async (s) => (await adminA.streams.info(s)).state.messages));
+    expect(after).toEqual(before);
+    expect((await listDeadLetters(adminA, { stream: DEAD_LETTER_STREAM })).some((l) => l.letterSubject === genuine.subject())).toBe(false);
+  });
+});
+
 describe("the reply subject of a member's own publish", () => {
   // JetStream sends a publish's acknowledgement, {"stream":…,"seq":N}, to whatever reply
   // subject the publisher chose, with its own authority: NATS checks no reply subject.
