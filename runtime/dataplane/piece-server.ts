@@ -9,10 +9,9 @@
  *   GET /v1/artifacts/{root-hex}/pieces/{i}   the piece's bytes (404 when not held)
  *   GET /v1/artifacts/{root-hex}/file         the whole file, once complete
  */
-import { createReadStream } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Transform, type TransformCallback } from "node:stream";
+import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ErrorCode, OnexError } from "../errors.js";
 import { pieceLengthOf, rootHex } from "./descriptor.js";
@@ -211,18 +210,24 @@ export class PieceServer {
   }
 
   async #sendFile(req: IncomingMessage, res: ServerResponse, source: PieceSource): Promise<void> {
-    const path = source.completePath;
-    if (path === undefined) return sendJson(res, 404, { error: ErrorCode.ArtifactIncomplete, message: "the artifact is not complete here" });
+    if (!source.have.complete) return sendJson(res, 404, { error: ErrorCode.ArtifactIncomplete, message: "the artifact is not complete here" });
     const headers = { "content-type": source.descriptor.media_type, "content-length": source.descriptor.size };
     if (req.method === "HEAD") return void res.writeHead(200, headers).end();
     // An upload like a piece's, in its slots and under a deadline: readers that stop reading
     // would otherwise hold a socket and an open file each, as many as connect, for good. The
     // deadline allows for this server's own rate limit, shared by its uploads, where that is slower.
     if (!this.#takeUploadSlot(res)) return;
+    // The file the store verified, read through its handle: the artifact's name, opened again
+    // here, was whatever a local user who can write its folder had put there since.
+    const file = source.wholeFile();
+    if (file === undefined) {
+      this.#uploads--;
+      return sendJson(res, 404, { error: ErrorCode.ArtifactIncomplete, message: "the artifact is not complete here" });
+    }
     const shareOfLimit = (this.#limiter?.bytesPerSecond ?? Infinity) / (this.#options.maxUploads ?? 16);
     const deadline = after(transferDeadlineMs(source.descriptor.size, UPLOAD_IDLE_MS, shareOfLimit), () => res.destroy());
     try {
-      await this.#streamFile(res, headers, path);
+      await this.#streamFile(res, headers, file);
     } finally {
       deadline.cancel();
       this.#uploads--;
@@ -241,7 +246,7 @@ export class PieceServer {
     return true;
   }
 
-  async #streamFile(res: ServerResponse, headers: Record<string, string | number>, path: string): Promise<void> {
+  async #streamFile(res: ServerResponse, headers: Record<string, string | number>, file: Readable): Promise<void> {
     res.writeHead(200, headers);
     const counter = new Transform({
       transform: (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) => {
@@ -253,7 +258,7 @@ export class PieceServer {
         else pass();
       },
     });
-    await pipeline(createReadStream(path), counter, res).catch(() => undefined);
+    await pipeline(file, counter, res).catch(() => undefined);
     this.stats.filesServed++;
   }
 }

@@ -8,8 +8,9 @@
  */
 import { createHash } from "node:crypto";
 import { constants, writeSync } from "node:fs";
-import { link, lstat, mkdir, open, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { link, lstat, mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
 import { basename, dirname } from "node:path";
+import { Readable } from "node:stream";
 import { ErrorCode, OnexError } from "../errors.js";
 import { hardLinksUnsupported } from "./hard-link.js";
 import { Bitfield } from "./bitfield.js";
@@ -25,8 +26,12 @@ export interface PieceSource {
    * (at least `piece_size` bytes), they are read into it and a view of it is returned.
    */
   readPiece(index: number, into?: Buffer): Promise<Buffer>;
-  /** The completed file, for whole-file downloads; undefined while incomplete. */
-  readonly completePath: string | undefined;
+  /**
+   * The complete artifact, read from the file that was verified (not looked up by name again: a
+   * local user who can write its folder may have put a link to another file there since);
+   * undefined while incomplete.
+   */
+  wholeFile(): Readable | undefined;
 }
 
 /** Told about each piece once it is verified and written. */
@@ -87,17 +92,25 @@ export class PieceStore implements PieceSource {
    */
   static async open(descriptor: ArtifactDescriptorRecord, path: string): Promise<PieceStore> {
     const count = descriptor.pieces.length;
-    const existing = await stat(path).catch(() => undefined);
+    // Opened once, and verified and served through that one handle: looked up by name again, it
+    // could be another file by then (see wholeFile).
+    const existing = await openExisting(path);
     if (existing !== undefined) {
-      if (!existing.isFile()) throw new OnexError(ErrorCode.WriteFailed, `cannot write ${path}: it exists and is not a regular file`, { file: path });
-      refuseOthersFile(existing, path);
-      // A file already there is never overwritten: one of another size is not this artifact, and no fetch could make it so.
-      if (existing.size !== descriptor.size) {
-        throw new OnexError(ErrorCode.PieceCorrupt, `${path} exists and is not this artifact (${existing.size} bytes, the artifact ${descriptor.size}); move it away or fetch into another path`, { file: path });
+      try {
+        const info = await existing.stat();
+        if (!info.isFile()) throw new OnexError(ErrorCode.WriteFailed, `cannot write ${path}: it exists and is not a regular file`, { file: path });
+        refuseOthersFile(info, path);
+        // A file already there is never overwritten: one of another size is not this artifact, and no fetch could make it so.
+        if (info.size !== descriptor.size) {
+          throw new OnexError(ErrorCode.PieceCorrupt, `${path} exists and is not this artifact (${info.size} bytes, the artifact ${descriptor.size}); move it away or fetch into another path`, { file: path });
+        }
+        await verifyHandle(descriptor, existing, path);
+        await removeFinishedLeftovers(path, info);
+      } catch (error) {
+        await existing.close().catch(() => undefined);
+        throw error;
       }
-      await verifyWholeFile(descriptor, path);
-      await removeFinishedLeftovers(path);
-      return new PieceStore(descriptor, path, Bitfield.full(count), await open(path, "r"), true);
+      return new PieceStore(descriptor, path, Bitfield.full(count), existing, true);
     }
     checkCompanionNames(path);
     await mkdir(dirname(path), { recursive: true }).catch((error: unknown) => {
@@ -144,10 +157,16 @@ export class PieceStore implements PieceSource {
     }
   }
 
-  /** A store over a complete file (a publisher seeding what it described); verifies every piece first. */
+  /** A store over a complete file (a publisher seeding what it described); verifies every piece first, through the handle it then serves from. */
   static async seed(descriptor: ArtifactDescriptorRecord, path: string): Promise<PieceStore> {
-    await verifyWholeFile(descriptor, path);
-    return new PieceStore(descriptor, path, Bitfield.full(descriptor.pieces.length), await open(path, "r"), true);
+    const handle = await openComplete(descriptor, path);
+    try {
+      await verifyHandle(descriptor, handle, path);
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw error;
+    }
+    return new PieceStore(descriptor, path, Bitfield.full(descriptor.pieces.length), handle, true);
   }
 
   /**
@@ -156,9 +175,7 @@ export class PieceStore implements PieceSource {
    * fetcher, as all pieces are.
    */
   static async described(descriptor: ArtifactDescriptorRecord, path: string): Promise<PieceStore> {
-    const info = await stat(path);
-    if (info.size !== descriptor.size) throw new OnexError(ErrorCode.ArtifactIncomplete, `${path} has ${info.size} bytes, the artifact ${descriptor.size}`, { file: path });
-    return new PieceStore(descriptor, path, Bitfield.full(descriptor.pieces.length), await open(path, "r"), true);
+    return new PieceStore(descriptor, path, Bitfield.full(descriptor.pieces.length), await openComplete(descriptor, path), true);
   }
 
   get complete(): boolean {
@@ -167,6 +184,11 @@ export class PieceStore implements PieceSource {
 
   get completePath(): string | undefined {
     return this.#complete ? this.path : undefined;
+  }
+
+  wholeFile(): Readable | undefined {
+    if (!this.#complete || this.#handle === undefined) return undefined;
+    return readWhole(this.#handle, this.descriptor.size);
   }
 
   /** Calls `listener` for every piece verified from now on; returns the function that stops it. */
@@ -276,11 +298,11 @@ export class PieceStore implements PieceSource {
       if (this.#syncError !== undefined) throw this.#syncError;
       await this.#persist;
       if (this.#recordError !== undefined) throw this.#recordError;
-      await this.#handle?.close();
       await publishFile(partial, this.path);
       await rm(PieceStore.recordPathOf(this.path), { force: true });
       await this.#lock?.release();
-      this.#handle = await open(this.path, "r");
+      // The handle stays the artifact's: the file it names is the one whose pieces were verified,
+      // and OUT, opened again by name, could be another by now.
       this.#complete = true;
     })();
     return this.#finishing;
@@ -315,9 +337,9 @@ async function publishFile(partial: string, path: string): Promise<void> {
  * this itself); before, they stayed beside OUT for good. A partial file that is not OUT is
  * another download's, and stays.
  */
-async function removeFinishedLeftovers(path: string): Promise<void> {
+async function removeFinishedLeftovers(path: string, out: { ino: number; dev: number }): Promise<void> {
   const partial = PieceStore.partialPathOf(path);
-  const [out, left] = await Promise.all([stat(path), lstat(partial).catch(() => undefined)]);
+  const left = await lstat(partial).catch(() => undefined);
   if (left === undefined || left.ino !== out.ino || left.dev !== out.dev) return;
   const lock = await takeDownloadLock(PieceStore.lockPathOf(path), path).catch(() => undefined);
   if (lock === undefined) return;
@@ -331,25 +353,77 @@ async function removeFinishedLeftovers(path: string): Promise<void> {
 
 /** Re-hashes every piece of the file at `path`; ONEX_E_PIECE_CORRUPT or ONEX_E_ARTIFACT_INCOMPLETE when it is not the artifact. */
 export async function verifyWholeFile(descriptor: ArtifactDescriptorRecord, path: string): Promise<void> {
-  const info = await stat(path);
-  if (info.size !== descriptor.size) {
-    throw new OnexError(ErrorCode.ArtifactIncomplete, `${path} has ${info.size} bytes, the artifact ${descriptor.size}`, { file: path });
-  }
-  const handle = await open(path, "r");
+  const handle = await openComplete(descriptor, path);
   try {
-    const digests: string[] = [];
-    const buffer = Buffer.allocUnsafe(descriptor.piece_size);
-    for (let i = 0; i < descriptor.pieces.length; i++) {
-      const length = pieceLengthOf(descriptor, i);
-      await readFully(handle, buffer, length, i * descriptor.piece_size);
-      const digest = createHash("sha256").update(buffer.subarray(0, length)).digest("hex");
-      if (digest !== descriptor.pieces[i]) throw new OnexError(ErrorCode.PieceCorrupt, `piece ${i} of ${path} does not match its SHA-256`, { file: path, piece: i });
-      digests.push(digest);
-    }
-    if (rootHashOf(digests) !== descriptor.root_hash) throw new OnexError(ErrorCode.PieceCorrupt, `${path} does not hash to ${descriptor.root_hash}`, { file: path });
+    await verifyHandle(descriptor, handle, path);
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Opens the file at `path` for reading, or undefined when there is none (nor a folder it
+ * could be in). Without waiting for a writer: a FIFO planted there is refused as no regular file.
+ */
+async function openExisting(path: string): Promise<FileHandle | undefined> {
+  return open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch((error: unknown) => {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw writeFailed(path, error, "cannot read");
+  });
+}
+
+/** Opens the complete artifact at `path`: a regular file of the artifact's size, else ONEX_E_ARTIFACT_INCOMPLETE (ONEX_E_FILE_NOT_FOUND when missing). */
+async function openComplete(descriptor: ArtifactDescriptorRecord, path: string): Promise<FileHandle> {
+  const handle = await openExisting(path);
+  if (handle === undefined) throw new OnexError(ErrorCode.FileNotFound, `${path} does not exist`, { file: path });
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new OnexError(ErrorCode.ArtifactIncomplete, `${path} is not a regular file`, { file: path });
+    if (info.size !== descriptor.size) throw new OnexError(ErrorCode.ArtifactIncomplete, `${path} has ${info.size} bytes, the artifact ${descriptor.size}`, { file: path });
+    return handle;
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Re-hashes every piece read through `handle`; ONEX_E_PIECE_CORRUPT naming `path` when one does not match. */
+async function verifyHandle(descriptor: ArtifactDescriptorRecord, handle: FileHandle, path: string): Promise<void> {
+  const digests: string[] = [];
+  const buffer = Buffer.allocUnsafe(descriptor.piece_size);
+  for (let i = 0; i < descriptor.pieces.length; i++) {
+    const length = pieceLengthOf(descriptor, i);
+    await readFully(handle, buffer, length, i * descriptor.piece_size);
+    const digest = createHash("sha256").update(buffer.subarray(0, length)).digest("hex");
+    if (digest !== descriptor.pieces[i]) throw new OnexError(ErrorCode.PieceCorrupt, `piece ${i} of ${path} does not match its SHA-256`, { file: path, piece: i });
+    digests.push(digest);
+  }
+  if (rootHashOf(digests) !== descriptor.root_hash) throw new OnexError(ErrorCode.PieceCorrupt, `${path} does not hash to ${descriptor.root_hash}`, { file: path });
+}
+
+/**
+ * The first `size` bytes read through `handle`, 64 KiB at a time, at their positions (any number
+ * of these share one handle; the store closes it). FileHandle.createReadStream would do, but
+ * each stream leaves a listener on the handle for good: one per whole-file download.
+ */
+function readWhole(handle: FileHandle, size: number): Readable {
+  let position = 0;
+  return new Readable({
+    highWaterMark: WRITE_CHUNK,
+    read() {
+      const length = Math.min(WRITE_CHUNK, size - position);
+      if (length === 0) return void this.push(null);
+      handle.read(Buffer.allocUnsafe(length), 0, length, position).then(
+        ({ bytesRead, buffer }) => {
+          if (bytesRead === 0) return void this.destroy(new OnexError(ErrorCode.ArtifactIncomplete, `the file ends at ${position}, before the artifact does`, { position }));
+          position += bytesRead;
+          this.push(buffer.subarray(0, bytesRead));
+        },
+        (error: unknown) => this.destroy(error as Error),
+      );
+    },
+  });
 }
 
 async function readAt(handle: FileHandle, descriptor: ArtifactDescriptorRecord, index: number, into?: Buffer): Promise<Buffer> {

@@ -95,7 +95,7 @@ function lyingSource(honest: PieceSource): PieceSource {
   return {
     descriptor: honest.descriptor,
     have: Bitfield.full(honest.descriptor.pieces.length),
-    completePath: undefined,
+    wholeFile: () => undefined,
     async readPiece(index) {
       const bytes = Buffer.from(await honest.readPiece(index));
       bytes[0] = bytes[0]! ^ 0xff;
