@@ -211,6 +211,12 @@ class Fetch {
   readonly #inFlight = new Map<number, Asked>();
   /** How long the last pieces' requests waited for their first byte, newest last (FIRST_BYTE_SAMPLES of them). */
   readonly #firstByteMs: number[] = [];
+  /**
+   * Keys one of whose peers sent a corrupt piece: every peer they announce is dropped, those
+   * known and those announced later. Peer ids are the sender's choice, and a key announcing a
+   * fresh one after each drop had the fetch download a corrupt piece for every id.
+   */
+  readonly #corruptKeys = new Set<string>();
   /** Per key: the peers it announced that have not delivered a piece yet, taken together (#hasRoom). */
   readonly #untried = new Map<string, { inFlight: number; failures: number; backoffUntil: number }>();
   /**
@@ -365,7 +371,8 @@ class Fetch {
     const key = info.signer === undefined ? info.peerId : `${info.peerId}\n${info.signer}`;
     let state = this.#peers.get(key);
     if (state === undefined) {
-      state = { peerId: info.peerId, signer: info.signer, delivered: false, endpoint: info.endpoint, incarnation: 0, have: undefined, refused: new Set(), probeAt: 0, liftedAt: 0, liftDelay: REFUSAL_LIFT_FIRST_MS, wanted: 0, deferredUntil: new Map(), inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, lastPoll: 0, polling: false, complete: false };
+      const dropped = info.signer !== undefined && this.#corruptKeys.has(info.signer);
+      state = { peerId: info.peerId, signer: info.signer, delivered: false, endpoint: info.endpoint, incarnation: 0, have: undefined, refused: new Set(), probeAt: 0, liftedAt: 0, liftDelay: REFUSAL_LIFT_FIRST_MS, wanted: 0, deferredUntil: new Map(), inFlight: 0, dropped, failures: 0, backoffUntil: 0, lastPoll: 0, polling: false, complete: false };
       this.#peers.set(key, state);
     }
     if (state.endpoint !== info.endpoint) {
@@ -708,6 +715,15 @@ class Fetch {
     if (peer.dropped) return;
     this.#withdrawAll(peer);
     peer.dropped = true;
+    // Its key's other peers go with it (see #corruptKeys); the report and the attestation name the peer caught.
+    if (peer.signer !== undefined) {
+      this.#corruptKeys.add(peer.signer);
+      for (const other of this.#peers.values()) {
+        if (other.signer !== peer.signer || other.dropped) continue;
+        this.#withdrawAll(other);
+        other.dropped = true;
+      }
+    }
     const report: CorruptPeerReport = { peerId: peer.peerId, endpoint: peer.endpoint, piece, expected, actual };
     this.#result.corruptPeers.push(report);
     this.#o.onCorruptPeer?.(report);

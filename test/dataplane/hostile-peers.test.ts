@@ -274,6 +274,37 @@ describe("a fetch among hostile peers", () => {
     expect(asked).toBeLessThanOrEqual(4);
   }, 30_000);
 
+  it("a key whose peer sent a corrupt piece gets nothing more asked of any peer it announces: fresh peer ids do not buy it another corrupt piece each", async () => {
+    let asked = 0;
+    const liar = await hostilePeer((socket, path) => {
+      if (!/\/pieces\/\d+$/.test(path)) return void socket.write("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
+      asked++;
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${PIECE}\r\n\r\n`);
+      socket.write(Buffer.alloc(PIECE, 0x5a));
+    });
+    // One key announcing a new peer id for the same liar each time the fetcher looks (every 250 ms), and 100 from the start.
+    const ids = Array.from({ length: 100 }, (_, i) => `rogue-${i}`);
+    const out = join(work.dir, "lied-to-by-one-key.bin");
+    const store = await PieceStore.open(descriptor, out);
+    const result = await fetchArtifact({
+      store,
+      peers: {
+        peersOf: () => {
+          ids.push(`rogue-${ids.length}`);
+          return [...ids.map((peerId) => ({ ...liar, peerId, signer: "key-rogue" })), { peerId: "seeder", signer: "key-seeder", endpoint: seeder.url, have: Bitfield.full(descriptor.pieces.length) }];
+        },
+      },
+      maxInFlightPerPeer: 4,
+    });
+    await store.close();
+    expect((await readFile(out)).equals(await readFile(file))).toBe(true);
+    // The requests in flight when the first corrupt piece came back, and none after it.
+    expect(asked).toBeGreaterThan(0);
+    expect(asked).toBeLessThanOrEqual(4);
+    expect(result.corruptPeers.length).toBeLessThanOrEqual(4);
+    expect(result.bytesByPeer.seeder).toBe(descriptor.size);
+  }, 30_000);
+
   it("limits no server can work with are ONEX_E_USAGE; Infinity is no cap (a bucket refilled at Infinity × 0 ms stopped the server)", async () => {
     for (const options of [{ maxUploads: 0 }, { maxUploads: Number.NaN }, { maxUploads: 1.5 }, { uploadBytesPerSecond: 0 }, { uploadBytesPerSecond: Number.NaN }, { uploadBytesPerSecond: -1 }, { uploadBytesPerSecond: 16 * 1024 - 1 }, { port: "abc" }, { port: 70_000 }, { port: 1.5 }, { host: 5 }]) {
       await expect(PieceServer.start(options as PieceServerOptions)).rejects.toMatchObject({ code: "ONEX_E_USAGE", message: expect.stringContaining(Object.keys(options)[0]!) });
