@@ -13,6 +13,7 @@ import { keyRing } from "@onex/runtime";
 import { parseTrustPolicy, type TrustPolicy } from "@onex/runtime";
 import { DATA_PLANE_TRUST_POLICY, MIN_TRANSFER_BYTES_PER_SECOND, SWARM_MESSAGE_TYPES, type SwarmMessages } from "@onex/runtime/dataplane";
 import { readPrivateKey, readPublicKeys } from "./key-files.js";
+import { printableField } from "./terminal-text.js";
 import { natsFlags, serverFlagFailure, tlsFilesOf, warnPasswordOnCommandLine } from "./nats-flags.js";
 import { compareVersions } from "@onex/runtime";
 import { versions } from "@onex/sdk/versions";
@@ -174,7 +175,8 @@ export async function withPeer<T>(flags: ArtifactFlags, fn: (peer: DataPlanePeer
       publishers,
       policy,
       server: { host: flags.host, port: flags.port, ...(flags["public-url"] ? { publicUrl: flags["public-url"] } : {}), ...(flags["upload-limit"] ? { uploadBytesPerSecond: flags["upload-limit"] } : {}) },
-      logger: { warn: (message) => process.stderr.write(`${message}\n`) },
+      // The swarm's warnings quote what peers announced (a peer id, a name): controls escaped, as onex dlq prints letters.
+      logger: { warn: (message) => process.stderr.write(`${printableField(message)}\n`) },
     }).catch((error: unknown) => {
       // Something took the port since checkListen: the same refusal.
       throw listenFailure(error, flags.host, flags.port) ?? error;

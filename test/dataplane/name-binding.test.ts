@@ -3,7 +3,8 @@
  * `onex artifact` process on a real nats-server: a publisher, a second publisher of the same
  * name, a fellow swarm peer (trusted to serve pieces, not to publish that name), a stranger
  * nobody trusts, and the fetcher. The tests act as the fellow peer and the stranger:
- * announcing first, announcing a conflicting descriptor, announcing with an untrusted key.
+ * announcing first, announcing a conflicting descriptor, announcing with an untrusted key, and
+ * a peer id made of terminal controls.
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -36,8 +37,8 @@ afterAll(async () => {
   await work?.remove();
 }, 30_000);
 
-async function publish(file: string, name: string, version: string, key: KeyFiles) {
-  const p = await publishProcess(nats.url, file, { name, version }, key, ZONE);
+async function publish(file: string, name: string, version: string, key: KeyFiles, extra: string[] = []) {
+  const p = await publishProcess(nats.url, file, { name, version }, key, ZONE, extra);
   running.push(p);
   return p;
 }
@@ -102,6 +103,26 @@ describe("artifact names bind to publishers", () => {
     const fetched = await runCliAsync(["artifact", "fetch", "model@7", "--out", out, "--timeout", "5s", ...fetcherFlags()]);
     expect(fetched.status).toBe(0);
     expect(await sha256File(out)).toBe(await sha256File(real));
+  }, 90_000);
+
+  it("a fellow peer whose peer id carries terminal controls has them printed escaped: its refusal warning, the listing and the fetch summary", async () => {
+    // An OSC that retitles the terminal, a new line that starts a fake line, an 8-bit CSI and a bidi override.
+    const peerId = "fellow\u001b]0;owned\u0007\nerror: none\u009b2J\u202e";
+    await publish(fake, "model", "9", keys.fellow, ["--peer-id", `${peerId}-refused`]);
+    await publish(real, "datasets/clean", "1", keys.fellow, ["--peer-id", peerId]);
+    const out = join(work.dir, "clean.bin");
+    const fetched = await runCliAsync(["artifact", "fetch", "datasets/clean@1", "--out", out, "--timeout", "5s", ...fetcherFlags()]);
+    expect(fetched.status).toBe(0);
+    const listed = await runCliAsync(["artifact", "ls", "--json", "--wait", "2s", ...fetcherFlags()]);
+    expect(listed.status).toBe(0);
+    // The refused model@9 is warned about on stderr by both, with the peer id in it.
+    expect(fetched.stderr + listed.stderr).toMatch(/model@9.*from peer fellow/);
+    for (const text of [fetched.stdout, fetched.stderr, listed.stdout, listed.stderr]) {
+      expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+      expect(text).not.toMatch(/^error: none/m);
+    }
+    // Still the peer's id, escaped in JSON: a reader parsing the summary gets it back whole.
+    expect(Object.keys(JSON.parse(fetched.stdout).bytes_by_peer)).toContain(peerId);
   }, 90_000);
 
   it("an announcement signed by a key nobody trusts is reported as refused (exit 1), not as no peers (exit 69)", async () => {

@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
 import { MAX_WAIT_MS, parseDuration } from "../../duration.js";
+import { printableField, printableJson } from "../../terminal-text.js";
 import { artifactFlags, explainNothingAnnounced, formatRate, parseArtifactRef, progressBar, seedUntilStopped, stopSignals, withPeer } from "../../artifact-peer.js";
 
 export default class ArtifactFetch extends OnexCommand {
@@ -54,12 +55,14 @@ export default class ArtifactFetch extends OnexCommand {
             descriptorTimeoutMs,
             stallTimeoutMs,
             onProgress: (p) => bar.update(p),
-            onCorruptPeer: (r) => this.logToStderr(`dropped peer ${r.peerId} (${r.endpoint}): piece ${r.piece} was corrupt`),
+            // Peer ids and endpoints are what peers announced: printed with their controls escaped.
+            onCorruptPeer: (r) => this.logToStderr(`dropped peer ${printableField(r.peerId)} (${printableField(r.endpoint)}): piece ${r.piece} was corrupt`),
           });
           bar.done();
           const seconds = Math.max(0.001, result.elapsedMs / 1000);
+          // Peer ids (the keys of bytes_by_peer) are chosen by peers: C1 controls and bidi overrides, which JSON leaves raw, escaped too.
           this.log(
-            JSON.stringify({
+            printableJson({
               name: descriptor.name,
               version: descriptor.version,
               root_hash: descriptor.root_hash,

@@ -1,6 +1,7 @@
 import { Flags } from "@oclif/core";
 import { OnexCommand } from "../../base-command.js";
 import { artifactFlags, withPeer } from "../../artifact-peer.js";
+import { printableJson } from "../../terminal-text.js";
 import { MAX_WAIT_MS, parseDuration } from "../../duration.js";
 
 export default class ArtifactLs extends OnexCommand {
@@ -23,7 +24,8 @@ export default class ArtifactLs extends OnexCommand {
       for (const { descriptor, peers, conflictsWith } of artifacts) {
         const complete = peers.filter((p) => p.have?.complete).length;
         if (flags.json) {
-          this.log(JSON.stringify({ name: descriptor.name, version: descriptor.version, size: descriptor.size, pieces: descriptor.pieces.length, root_hash: descriptor.root_hash, publisher: descriptor.publisher, published_at: descriptor.published_at, conflicts_with: conflictsWith, peers: peers.map((p) => ({ peer_id: p.peerId, endpoint: p.endpoint, have: p.have?.count ?? null })) }));
+          // Peer ids are chosen by peers: printableJson escapes the controls JSON.stringify leaves raw.
+          this.log(printableJson({ name: descriptor.name, version: descriptor.version, size: descriptor.size, pieces: descriptor.pieces.length, root_hash: descriptor.root_hash, publisher: descriptor.publisher, published_at: descriptor.published_at, conflicts_with: conflictsWith, peers: peers.map((p) => ({ peer_id: p.peerId, endpoint: p.endpoint, have: p.have?.count ?? null })) }));
         } else {
           this.log(`${`${descriptor.name}@${descriptor.version}`.padEnd(32)} ${String(descriptor.size).padStart(12)} B  ${String(descriptor.pieces.length).padStart(6)} pieces  ${peers.length} peers (${complete} complete)  ${descriptor.root_hash}${conflictsWith.length > 0 ? `  CONFLICT with ${conflictsWith.join(", ")}` : ""}`);
         }
