@@ -131,6 +131,13 @@ export class PieceStore implements PieceSource {
       const info = await handle.stat();
       if (!info.isFile()) throw new OnexError(ErrorCode.WriteFailed, `cannot write ${partial}: it is not a regular file`, { file: partial });
       refuseOthersFile(info, partial);
+      // A partial file is this download's alone: one with other names is a file of elsewhere linked
+      // in (where fs.protected_hardlinks is off, any user may link any file they can see), and would
+      // be cut to the artifact's size and written over. (OUT itself, once in place, is a second
+      // name only until the next open of OUT removes this one: see removeFinishedLeftovers.)
+      if (info.nlink > 1) {
+        throw new OnexError(ErrorCode.WriteFailed, `cannot download into ${partial}: it has ${info.nlink} names (a hard link to a file elsewhere), and writing it would change that file; remove it, or fetch into a folder of your own`, { file: partial, links: info.nlink });
+      }
       // Sparse: reserves nothing, but lets pieces be written at any offset in any order. Refused
       // when the artifact is larger than a file may be here (the file system's or the process's limit).
       await handle.truncate(descriptor.size).catch((error: unknown) => {

@@ -249,6 +249,19 @@ describe("piece store writes", () => {
       await expect(lstat(join(dir, "nowhere.txt"))).rejects.toMatchObject({ code: "ENOENT" });
     });
 
+    it("a hard link at the partial file (to a file of this user's elsewhere): refused with ONEX_E_WRITE_FAILED, and that file is untouched", async () => {
+      // Where fs.protected_hardlinks is 0, another user may link any file they can see; as its
+      // owner's, it passes the owner check, and was truncated to the artifact's size and written.
+      const descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: MB }, generateKeyPair());
+      const dir = join(work.dir, "hard-link-partial");
+      await mkdir(dir);
+      await writeFile(join(dir, "notes.txt"), VICTIM);
+      await link(join(dir, "notes.txt"), join(dir, "out.bin.partial"));
+      await expect(PieceStore.open(descriptor, join(dir, "out.bin"))).rejects.toMatchObject({ code: "ONEX_E_WRITE_FAILED", details: { file: join(dir, "out.bin.partial"), links: 2 } });
+      expect(await readFile(join(dir, "notes.txt"), "utf8")).toBe(VICTIM);
+      expect((await readdir(dir)).sort()).toEqual(["notes.txt", "out.bin.partial"]);
+    });
+
     it("another user's file at the partial file or at OUT: refused with ONEX_E_WRITE_FAILED, never made the artifact (they could change it after it is verified)", async () => {
       const descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: MB }, generateKeyPair());
       const dir = join(work.dir, "others-files");
