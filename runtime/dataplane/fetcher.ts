@@ -252,7 +252,9 @@ class Fetch {
     this.#store = options.store;
     this.#client = new PieceClient(options.requestTimeoutMs ?? 30_000);
     this.#picker = new PiecePicker(this.#store.have.length, (piece) => this.#store.have.has(piece));
-    this.#result = { fetchedPieces: 0, resumedPieces: this.#store.have.count, bytesFetched: 0, bytesByPeer: {}, corruptPeers: [], elapsedMs: 0 };
+    // Keyed by peer ids, which peers choose: with no prototype, "__proto__" or "constructor" is a peer like any other
+    // (on a plain object the first dropped its bytes and the second counted them onto Object's source text).
+    this.#result = { fetchedPieces: 0, resumedPieces: this.#store.have.count, bytesFetched: 0, bytesByPeer: Object.create(null) as Record<string, number>, corruptPeers: [], elapsedMs: 0 };
     const directories = Array.isArray(options.peers) ? (options.peers as readonly PeerDirectory[]) : [options.peers as PeerDirectory];
     this.#directories = directories.map((directory) => ({ directory, ids: new Set<string>(), asked: 0, lookups: 0, settled: 0, failure: undefined }));
   }

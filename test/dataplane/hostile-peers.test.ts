@@ -305,6 +305,17 @@ describe("a fetch among hostile peers", () => {
     expect(result.bytesByPeer.seeder).toBe(descriptor.size);
   }, 30_000);
 
+  it("peers named __proto__ and constructor are counted in bytesByPeer like any other: every byte fetched is there, as a number", async () => {
+    const all = Bitfield.full(descriptor.pieces.length);
+    const store = await PieceStore.open(descriptor, join(work.dir, "prototype-names.bin"));
+    const result = await fetchArtifact({ store, peers: { peersOf: () => ["__proto__", "constructor", "toString"].map((peerId) => ({ peerId, endpoint: seeder.url, have: all })) } });
+    await store.close();
+    const counted = Object.entries(result.bytesByPeer);
+    for (const [, bytes] of counted) expect(typeof bytes).toBe("number");
+    expect(counted.reduce((sum, [, bytes]) => sum + bytes, 0)).toBe(descriptor.size);
+    expect(JSON.parse(JSON.stringify(result.bytesByPeer))).toEqual(Object.fromEntries(counted));
+  }, 30_000);
+
   it("limits no server can work with are ONEX_E_USAGE; Infinity is no cap (a bucket refilled at Infinity × 0 ms stopped the server)", async () => {
     for (const options of [{ maxUploads: 0 }, { maxUploads: Number.NaN }, { maxUploads: 1.5 }, { uploadBytesPerSecond: 0 }, { uploadBytesPerSecond: Number.NaN }, { uploadBytesPerSecond: -1 }, { uploadBytesPerSecond: 16 * 1024 - 1 }, { port: "abc" }, { port: 70_000 }, { port: 1.5 }, { host: 5 }]) {
       await expect(PieceServer.start(options as PieceServerOptions)).rejects.toMatchObject({ code: "ONEX_E_USAGE", message: expect.stringContaining(Object.keys(options)[0]!) });
