@@ -316,6 +316,20 @@ describe("a fetch among hostile peers", () => {
     expect(JSON.parse(JSON.stringify(result.bytesByPeer))).toEqual(Object.fromEntries(counted));
   }, 30_000);
 
+  it("a peer that redirects is not followed: the place it points at gets no request, and the fetch completes from the seeder", async () => {
+    let followed = 0;
+    const elsewhere = await hostilePeer((socket) => {
+      followed++;
+      socket.end("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
+    });
+    const redirecting = await hostilePeer((socket, path) => socket.write(`HTTP/1.1 302 Found\r\nlocation: ${elsewhere.endpoint}${path}\r\ncontent-length: 0\r\n\r\n`));
+    const store = await PieceStore.open(descriptor, join(work.dir, "redirected.bin"));
+    const result = await fetchArtifact({ store, peers: { peersOf: () => [redirecting, { peerId: "seeder", endpoint: seeder.url, have: Bitfield.full(descriptor.pieces.length) }] } });
+    await store.close();
+    expect(followed).toBe(0);
+    expect(result.bytesByPeer.seeder).toBe(descriptor.size);
+  }, 30_000);
+
   it("limits no server can work with are ONEX_E_USAGE; Infinity is no cap (a bucket refilled at Infinity × 0 ms stopped the server)", async () => {
     for (const options of [{ maxUploads: 0 }, { maxUploads: Number.NaN }, { maxUploads: 1.5 }, { uploadBytesPerSecond: 0 }, { uploadBytesPerSecond: Number.NaN }, { uploadBytesPerSecond: -1 }, { uploadBytesPerSecond: 16 * 1024 - 1 }, { port: "abc" }, { port: 70_000 }, { port: 1.5 }, { host: 5 }]) {
       await expect(PieceServer.start(options as PieceServerOptions)).rejects.toMatchObject({ code: "ONEX_E_USAGE", message: expect.stringContaining(Object.keys(options)[0]!) });
