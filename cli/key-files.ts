@@ -90,12 +90,14 @@ export function readJsonValues(path: string, what: string): unknown[] {
   try {
     whole = parseJson(text, { file: path });
   } catch (error) {
-    // Not one JSON value: NDJSON when each of its lines is one (each line's error names its line).
+    // Not one JSON value: NDJSON when it has two lines or more, each one value (an error names its line).
     const lines = text.split("\n");
-    if (!(error instanceof OnexError) || lines.filter((line) => line.trim() !== "").length < 2) return withWhat(path, what, () => {
-        throw error;
-      });
-    return lines.flatMap((line, index) => (line.trim() === "" ? [] : [withWhat(path, what, () => parseJson(line, { file: path, firstLine: index + 1 }))]));
+    const ndjson = error instanceof OnexError && lines.filter((line) => line.trim() !== "").length >= 2;
+    const read = (line: string, index: number) => parseJson(line, { file: path, firstLine: index + 1 });
+    return withWhat(path, what, () => {
+      if (!ndjson) throw error;
+      return lines.flatMap((line, index) => (line.trim() === "" ? [] : [read(line, index)]));
+    });
   }
   return Array.isArray(whole) ? whole : [whole];
 }
