@@ -7,7 +7,7 @@ import { MAX_WAIT_MS, parseDuration } from "../../duration.js";
 export default class ArtifactLs extends OnexCommand {
   static override summary = "List the artifacts announced in the zone, with the peers serving them.";
   static override description = "Reads the zone's announcements from the control plane for --wait, and lists every artifact whose descriptor the trust policy accepts (signed by a publisher granted its name). Two accepted descriptors of one NAME@VERSION are both listed, marked CONFLICT; fetch refuses that name.";
-  static override examples = ["<%= config.bin %> artifact ls --key peer.key --trust publisher.pub --zone zone.trusted.org", "<%= config.bin %> artifact ls --json ..."];
+  static override examples = ["<%= config.bin %> artifact ls --key peer.key --trust publisher.pub --zone zone.trusted.org", "<%= config.bin %> artifact ls --json --key peer.key --trust publisher.pub --zone zone.trusted.org"];
 
   static override flags = {
     ...artifactFlags,
