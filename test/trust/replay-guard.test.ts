@@ -90,6 +90,17 @@ describe("ReplayGuard", () => {
     expect(catchOnexError(() => guard.accept(message("now0", NOW), NOW + 2_000)).details.reason).toBe("saturated");
   });
 
+  it("under such a flood, a message arriving after one whose window ends later (a publisher's clock ahead) is refused as saturated, a later one accepted", () => {
+    const guard = new ReplayGuard({ windowMs: 60_000, skewMs: 30_000, maxEntries: 1_000 });
+    for (let i = 0; i < 1_000; i++) guard.accept(message(`ahead${i}`, NOW + 29_000), NOW);
+    // From a publisher 5 s ahead: accepted, forgotten at once, and the mark rises to its window end.
+    guard.accept(message("ahead-clock", NOW + 5_000), NOW);
+    const behind = catchOnexError(() => guard.accept(message("on-time", NOW + 10), NOW + 10));
+    expect([behind.code, behind.details.reason]).toEqual([ErrorCode.Replay, "saturated"]);
+    guard.accept(message("after-it", NOW + 5_001), NOW + 20);
+    expect(guard.size).toBe(1_000);
+  });
+
   it("forgets expired ids first when full, so normal traffic never saturates", () => {
     const guard = new ReplayGuard({ windowMs: 1000, maxEntries: 10 });
     for (let i = 0; i < 100; i++) guard.accept(message(`m${i}`, NOW + i * 500), NOW + i * 500);
