@@ -4,6 +4,7 @@
  * into a command channel. Each attack is made with raw nats.js requests, as an attacker
  * scripts them, against a server running the generated config.
  */
+import { join } from "node:path";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,7 +14,9 @@ import { inboxPrefixOf } from "../../runtime/jetstream/authorization.js";
 import { deadLetterSubject, listDeadLetters } from "../../runtime/jetstream/dead-letter.js";
 import { OnexHeader } from "../../runtime/jetstream/headers.js";
 import { DEAD_LETTER_STREAM, streamNameOf, zoneStreamNameOf } from "../../runtime/jetstream/streams.js";
+import { negotiateSubject, schemasSubject } from "../../runtime/negotiation/negotiation-service.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
+import { runCli } from "../support/run-cli.js";
 import { removeTempDirs } from "../support/temp-schemas.js";
 import { ZONE_A, ZONE_B, refusedByServer, startTwoZones, update, type TwoZones } from "./zones.js";
 
@@ -141,6 +144,17 @@ describe("replies of another identity", () => {
     expect(await subscriptionRefused(nc, `${inboxPrefixOf("node-a")}.mine`)).toBe(false);
     expect(await refusedByServer(nc, update(ZONE_A, "a-own-inbox").subject(), "x")).toBe(false);
   });
+
+  it("a member can neither send on the negotiation subjects nor listen on them, to rewrite or downgrade an agreement", async () => {
+    const { nc } = await zones.raw("a");
+    const subjects = [negotiateSubject("zone-b"), schemasSubject("zone-b"), negotiateSubject("zone.a"), schemasSubject("zone.a")];
+    const sendable: string[] = [];
+    for (const subject of subjects) if (!(await refusedByServer(nc, subject, "{}"))) sendable.push(subject);
+    expect(sendable).toEqual([]);
+    const heard: Record<string, boolean> = {};
+    for (const subject of [...subjects, "onex.negotiate.*", "onex.schemas.>"]) heard[subject] = await subscriptionRefused(nc, subject);
+    expect(Object.entries(heard).filter(([, refused]) => !refused)).toEqual([]);
+  });
 });
 
 describe("dead letters cannot be turned into commands", () => {
@@ -148,6 +162,33 @@ describe("dead letters cannot be turned into commands", () => {
     const { nc } = await zones.raw("a");
     expect(await refusedByServer(nc, deadLetterSubject(ZONE_B, SHARED, "x"))).toBe(true);
     expect(await refusedByServer(nc, deadLetterSubject(undefined, SHARED, "x"))).toBe(true);
+  });
+
+  it("a member's flood of letters, past --dlq-max-bytes, pushes out only its own zone's older letters, never zone B's", async () => {
+    const bounded = await startTwoZones();
+    try {
+      const applied = runCli(["streams", "apply", "--identities", join(bounded.dir, "identities.yaml"), "--server", bounded.server.url, "--dlq-max-bytes", "65536"]);
+      expect([applied.status, applied.stderr]).toEqual([0, ""]);
+      const adminB = await (await bounded.raw("adminB")).jsm();
+      expect((await adminB.streams.info(LETTERS_B)).config.max_bytes).toBe(65_536);
+      const { nc: b } = await bounded.raw("b");
+      const kept = await b.request(deadLetterSubject(ZONE_B, SHARED, "b-letters"), "zone B's letter");
+      const keptSeq = (JSON.parse(kept.string()) as { seq: number }).seq;
+      const { nc: a } = await bounded.raw("a");
+      const first = JSON.parse((await a.request(deadLetterSubject(ZONE_A, SHARED, "flood"), "first")).string()) as { seq: number };
+      // Four times the bound, in letters of 2 KiB, under the member's own prefix (all it may write under).
+      for (let i = 0; i < 128; i++) await a.request(deadLetterSubject(ZONE_A, SHARED, "flood"), "x".repeat(2_048));
+      const adminA = await (await bounded.raw("adminA")).jsm();
+      const lettersA = (await adminA.streams.info(LETTERS_A)).state;
+      expect(lettersA.bytes).toBeLessThanOrEqual(65_536);
+      expect(lettersA.first_seq).toBeGreaterThan(first.seq);
+      // Zone B's letters are another stream, in another account: untouched.
+      const b1 = (await adminB.streams.info(LETTERS_B)).state;
+      expect([b1.first_seq, b1.messages]).toEqual([keptSeq, 1]);
+      expect(new TextDecoder().decode((await adminB.streams.getMessage(LETTERS_B, { seq: keptSeq }))!.data)).toBe("zone B's letter");
+    } finally {
+      await bounded.stop();
+    }
   });
 
   it("replay refuses forged letters, leaves them in place, and replays a genuine one to the subject its original builds", async () => {
@@ -274,6 +315,43 @@ describe("a pull request's reply subject", () => {
     // list showed its first token as the writer's zone); from the members' account it goes nowhere.
     expect((await adminA.streams.info(DEAD_LETTER_STREAM)).state.messages).toBe(before);
     expect((await listDeadLetters(adminA, { stream: DEAD_LETTER_STREAM })).some((l) => l.letterSubject === genuine.subject())).toBe(false);
+  });
+
+  it("were such a delivery stored in the admins' dead-letter stream anyway (by an admin's own pull), dlq list shows it with no writer and dlq replay refuses it", async () => {
+    // The admin shares the account with the streams, so there the delivery is stored, under the message's own subject.
+    const { nc, js } = await zones.raw("adminA");
+    const adminA = await (await zones.raw("adminA")).jsm();
+    const genuine = update(ZONE_A, "a-admin-pulled", "draining");
+    const h = natsHeaders();
+    for (const [name, value] of [
+      [OnexHeader.DlqReason, ErrorCode.HandlerFailed],
+      [OnexHeader.DlqStream, STREAM_A],
+      [OnexHeader.DlqConsumer, "billing"],
+      [OnexHeader.DlqSubject, genuine.subject()],
+      [OnexHeader.DlqSequence, "1"],
+    ]) {
+      h.set(name!, value!);
+    }
+    const before = (await adminA.streams.info(DEAD_LETTER_STREAM)).state.last_seq;
+    const stored = await js.publish(genuine.subject(), JSON.stringify(signMessage(genuine.toJSON(), zones.keys.a)), { headers: h });
+    await pullInto(nc, `admin-pull-into-letters-${process.pid}`, genuine.subject(), stored.seq, deadLetterSubject(undefined, SHARED, "billing"), 1);
+    const letters = await listDeadLetters(adminA, { stream: DEAD_LETTER_STREAM });
+    const strayed = letters.find((l) => l.sequence > before && l.letterSubject === genuine.subject());
+    expect(strayed).toBeDefined();
+
+    const listed = zones.adminCli(["dlq", "list", "--json"]);
+    expect(listed.status).toBe(0);
+    const row = listed.stdout.trim().split("\n").map((l) => JSON.parse(l) as { deadLetterStream: string; sequence: number; writer: string }).find((r) => r.deadLetterStream === DEAD_LETTER_STREAM && r.sequence === strayed!.sequence);
+    expect(row?.writer).toBe(`(none: stored under ${genuine.subject()}, not a letter's subject)`);
+
+    const refused = zones.adminCli(["dlq", "replay", String(strayed!.sequence), "--key", ...zones.keyFiles]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(ErrorCode.DeadLetterRefused);
+    expect(refused.stderr).toMatch(new RegExp(`refused\\s+${strayed!.sequence}: .*not under a letter's subject`));
+    expect(refused.stdout).toBe("");
+    // Left in place, and nothing published: the zone stream's last message is still the one pulled.
+    expect((await listDeadLetters(adminA, { stream: DEAD_LETTER_STREAM })).some((l) => l.sequence === strayed!.sequence)).toBe(true);
+    expect((await adminA.streams.info(STREAM_A)).state.last_seq).toBe(stored.seq);
   });
 });
 
