@@ -37,7 +37,7 @@ export default class Migrate extends OnexCommand {
     "2 usage (unknown version, no transform path, bad flags, an output exists without --force); 3 the input cannot be read; 70 a worker failed or exited (a bug); 73 an output cannot be written.",
   ].join("\n");
   static override examples = [
-    "<%= config.bin %> migrate v0.1 v0.2 docs/examples/v0.1.ndjson",
+    "<%= config.bin %> migrate v0.2 v0.1 docs/examples/v0.2.ndjson --dead-letter dropped.ndjson",
     "cat log.ndjson | <%= config.bin %> migrate 0.2 0.0.9 - --out old.ndjson --on-error dead-letter --dead-letter bad.ndjson",
   ];
 
