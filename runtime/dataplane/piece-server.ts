@@ -211,7 +211,7 @@ export class PieceServer {
 
   async #sendFile(req: IncomingMessage, res: ServerResponse, source: PieceSource): Promise<void> {
     if (!source.have.complete) return sendJson(res, 404, { error: ErrorCode.ArtifactIncomplete, message: "the artifact is not complete here" });
-    const headers = { "content-type": source.descriptor.media_type, "content-length": source.descriptor.size };
+    const headers = { ...fileHeaders(source.descriptor.media_type), "content-length": source.descriptor.size };
     if (req.method === "HEAD") return void res.writeHead(200, headers).end();
     // An upload like a piece's, in its slots and under a deadline: readers that stop reading
     // would otherwise hold a socket and an open file each, as many as connect, for good. The
@@ -337,4 +337,24 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
+}
+
+/**
+ * A media type as RFC 6838 spells one (type/subtype, then `; name=value` parameters): the
+ * descriptor's is the publisher's text, and one holding a line break failed the response with a 500.
+ */
+const MEDIA_TYPE = /^[A-Za-z0-9][\w!#$&^.+-]{0,126}\/[A-Za-z0-9][\w!#$&^.+-]{0,126}(?:[ \t]*;[ \t]*[\w!#$&^.+-]+=(?:[\w!#$&^.+-]+|"[^"\\\r\n]*"))*$/;
+
+/**
+ * The headers of a whole-file answer. The artifact is handed out as a download, never rendered:
+ * a publisher's `text/html` would otherwise be a page with script, served from the seeder's own
+ * address to any browser pointed at it.
+ */
+function fileHeaders(mediaType: string): Record<string, string> {
+  return {
+    "content-type": MEDIA_TYPE.test(mediaType) ? mediaType : "application/octet-stream",
+    "content-disposition": "attachment",
+    "content-security-policy": "sandbox",
+    "x-content-type-options": "nosniff",
+  };
 }

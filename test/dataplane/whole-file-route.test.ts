@@ -92,3 +92,38 @@ describe("GET /file after the artifact's name is taken by a link to another file
     await rm(path);
   });
 });
+
+describe("GET /file of an artifact whose publisher chose its media type", () => {
+  /** The status and headers `GET /file` answers for an artifact described with `mediaType`. */
+  async function headersFor(mediaType: string): Promise<{ status: number; headers: Record<string, unknown> }> {
+    const described = await describeFile(original, { name: "data/typed", version: "1", zone: ZONE, pieceSize: 16384, mediaType }, generateKeyPair());
+    const store = await PieceStore.seed(described, original);
+    const server = await PieceServer.start();
+    server.add(store);
+    try {
+      return await new Promise((resolve, reject) => {
+        get(`${server.url}/v1/artifacts/${rootHex(described.root_hash)}/file`, (res) => {
+          res.resume();
+          res.on("close", () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+        }).on("error", reject);
+      });
+    } finally {
+      await server.stop();
+      await store.close();
+    }
+  }
+
+  it("text/html is handed out as a download, never rendered as a page of the seeder's address", async () => {
+    const answer = await headersFor("text/html");
+    expect(answer.status).toBe(200);
+    expect(answer.headers).toMatchObject({ "content-type": "text/html", "content-disposition": "attachment", "content-security-policy": "sandbox", "x-content-type-options": "nosniff" });
+  });
+
+  it("a media type with a line break in it is sent as application/octet-stream (it failed the answer with a 500)", async () => {
+    for (const mediaType of ["text/plain\r\nx-injected: 1", "text/plain\r\n; charset=utf-8", "not a media type"]) {
+      const answer = await headersFor(mediaType);
+      expect([mediaType, answer.status, answer.headers["content-type"], answer.headers["x-injected"]]).toEqual([mediaType, 200, "application/octet-stream", undefined]);
+    }
+    expect((await headersFor("text/plain; charset=utf-8")).headers["content-type"]).toBe("text/plain; charset=utf-8");
+  });
+});
