@@ -22,20 +22,21 @@ const MIN_PIECE = 3;
  * holds `/`) or with a space is a secret all the same: a parser that stops there quotes a piece
  * of it as the host ("user:pa" of `user:pa/ss@host`), so those pieces are secrets too; those
  * of three characters or more, as hiding every "a" or "pa" of a message would leave nothing to read.
+ * So is one written with a comma, where a list of addresses splits (see listedFrom).
  */
 export function addressSecrets(addresses: string | readonly string[]): string[] {
   const list = typeof addresses === "string" ? [addresses] : Array.isArray(addresses) ? addresses.filter((a): a is string => typeof a === "string") : [];
   const found: string[] = [];
   for (const address of list) {
     // A comma separates addresses (NATS_URL, a registry's hosts). No regex that can backtrack: an address may be long.
-    for (const item of address.split(",")) {
+    const items = address.split(",");
+    items.forEach((item, i) => {
       const at = item.lastIndexOf("@");
-      if (at < 0) continue;
-      const userinfo = item.slice(0, at).trimStart().replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
-      const secret = userinfo.includes(":") ? userinfo.slice(userinfo.indexOf(":") + 1) : userinfo;
-      found.push(secret);
-      for (const piece of secret.split(/[/?#\s]/)) if (piece.length >= MIN_PIECE) found.push(piece);
-    }
+      if (at < 0) return;
+      found.push(...userinfoSecrets(item.slice(0, at)));
+      const start = listedFrom(items, i);
+      if (start < i) found.push(...userinfoSecrets([...items.slice(start, i), item.slice(0, at)].join(",")));
+    });
     for (const [, value] of address.matchAll(/[?&](?:token|password|pass)=([^&#]*)/gi)) {
       found.push(value!);
       for (const piece of value!.split(/[,\s]/)) if (piece.length >= MIN_PIECE) found.push(piece);
@@ -46,6 +47,29 @@ export function addressSecrets(addresses: string | readonly string[]): string[] 
   // error may quote a list as JSON, and a cause's own fields are found in what inspect prints.
   const escaped = [...found, ...decoded].flatMap((secret) => [JSON.stringify(secret).slice(1, -1), inspect(secret).slice(1, -1)]);
   return [...new Set([...found, ...decoded, ...escaped])].filter((secret) => secret !== "").sort((a, b) => b.length - a.length);
+}
+
+const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** The password of one user info (or its token), and its pieces a parser may quote alone. */
+function userinfoSecrets(text: string): string[] {
+  const userinfo = text.trimStart().replace(SCHEME, "");
+  const secret = userinfo.includes(":") ? userinfo.slice(userinfo.indexOf(":") + 1) : userinfo;
+  return [secret, ...secret.split(/[/?#\s,]/).filter((piece) => piece.length >= MIN_PIECE)];
+}
+
+/**
+ * Where the user info of `items[i]` may start when a password holds a comma (or a comma and an
+ * `@`): `nats://u:pass,word@h` is one address to a reader that takes the URL whole (a registry
+ * URL) and two to one that splits the list first (NATS_URL), which quotes `nats://u:pass` as an
+ * address of its own. Back to the nearest item with a scheme, or to the list's start when none
+ * has one. Hiding a port of a list such as `h1:4222,u:p@h2` too is the price of never saying a
+ * password.
+ */
+function listedFrom(items: readonly string[], i: number): number {
+  let start = i;
+  while (start > 0 && !SCHEME.test(items[start]!.trimStart())) start--;
+  return start;
 }
 
 /** A URL component percent-decoded, or as written where it is no valid encoding. */
@@ -69,9 +93,26 @@ export function userinfoCredentials(userinfo: string): { user: string; pass: str
   return ("token" in credentials ? credentials.token : credentials.user) === "" ? undefined : credentials;
 }
 
-/** `text` with every occurrence of each of `secrets` replaced by `***`. */
+/**
+ * `text` with every occurrence of each of `secrets` replaced by `***` (overlapping or adjacent
+ * ones by one). Each is found in `text` as given: hiding one secret before looking for the next
+ * cut an overlapping one, and said its rest (`token=a@b`: a user info up to that `@` hidden
+ * first, then no `a@b` left to find, and `b` shown).
+ */
 export function hideSecrets(text: string, secrets: readonly string[]): string {
-  return secrets.reduce((shown, secret) => shown.split(secret).join(HIDDEN), text);
+  const hidden = new Uint8Array(text.length);
+  for (const secret of secrets) {
+    if (secret === "") continue;
+    for (let at = text.indexOf(secret); at >= 0; at = text.indexOf(secret, at + 1)) hidden.fill(1, at, at + secret.length);
+  }
+  let shown = "";
+  for (let i = 0; i < text.length; ) {
+    let end = i;
+    while (end < text.length && hidden[end] === hidden[i]) end++;
+    shown += hidden[i] ? HIDDEN : text.slice(i, end);
+    i = end;
+  }
+  return shown;
 }
 
 /** An address (or a comma-separated list) with its passwords and tokens replaced by `***`. */

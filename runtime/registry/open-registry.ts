@@ -94,7 +94,7 @@ function parseUrl(url: string, defaultTtlMs: number): RegistryUrl {
 function credentialsOf(scheme: string, userinfo: string, url: string): RegistryUrl["credentials"] {
   const refuse = (why: string) => new OnexError(ErrorCode.RegistryUrl, why, { url });
   // A second address's own user info: one set is written once, before the first host.
-  if (userinfo.includes(",")) throw refuse("the URL names credentials in more than one address: write them once, before the first host (nats://user:pass@host1,host2)");
+  if (userinfo.includes(",")) throw refuse("the URL names credentials in more than one address: write them once, before the first host (nats://user:pass@host1,host2), and a comma of a password as %2C");
   if (scheme === "consul") throw refuse("Consul takes its ACL token as ?token=, not as user info");
   const credentials = userinfoCredentials(userinfo);
   if (credentials === undefined) throw refuse(`the URL names an empty ${userinfo.includes(":") ? "user" : "token"}: write ${scheme}://user:pass@host${scheme === "nats" ? `, or ${scheme}://token@host` : ""}`);

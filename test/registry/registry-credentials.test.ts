@@ -99,6 +99,8 @@ describe("credentials a store cannot take are ONEX_E_REGISTRY_URL", () => {
     ["etcd with a token alone", "etcd://tok-6@127.0.0.1:2379", /user and password/, "tok-6"],
     ["Consul with user info (its token is ?token=)", "consul://user:pw-7@127.0.0.1:8500", /\?token=/, "pw-7"],
     ["credentials in a second address", "nats://a:pw-8@h1:4222,b:pw-9@h2:4222", /more than one address/, "pw-9"],
+    // Read as a list, its part before the comma was an address of its own, and was said.
+    ["a password holding a comma", "nats://a:pw-10,more-11@h1:4222", /%2C/, "pw-10"],
   ])("%s", async (_name, url, why, secret) => {
     const error = await refusal(url);
     expect(error.code).toBe(ErrorCode.RegistryUrl);
