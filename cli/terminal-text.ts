@@ -4,11 +4,13 @@
  */
 import { stringifyJson } from "@onex/runtime";
 
-// C0 and C1 controls, DEL, line and paragraph separators, and the bidirectional overrides that reorder what a reader sees.
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// C0 and C1 controls, DEL, line and paragraph separators, and the bidirectional controls that
+// reorder what a reader sees: Unicode's Bidi_Control, the embeddings, overrides and isolates and
+// the marks (ALM U+061C, LRM, RLM) alike, since a mark moves neutral characters ("OK 12") too.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 // What JSON.stringify leaves raw inside strings, of UNSAFE.
-const JSON_UNSAFE = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** `text` with every control character shown as a `\u{..}` escape. */
 export function printable(text: string): string {
