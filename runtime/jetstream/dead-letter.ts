@@ -196,7 +196,7 @@ export async function listDeadLetters(jsm: JetStreamManager, query: LetterQuery 
     for (let seq = Math.max(1, query.fromSequence ?? 1, info.state.first_seq); seq <= info.state.last_seq && taken < limit; seq++) {
       const stored = await storedMessage(jsm, stream, seq);
       if (stored) {
-        out.push(fromStored(stream, stored));
+        out.push(letterOf(stream, stored));
         taken++;
       }
     }
@@ -211,10 +211,15 @@ export async function getDeadLetter(jsm: JetStreamManager, sequence: number, zon
   const stream = await deadLetterStreamOf(jsm, zone);
   const stored = await storedMessage(jsm, stream, sequence);
   if (!stored) throw new OnexError(ErrorCode.NotFound, `no dead letter with sequence ${sequence} in ${stream}`, { sequence, stream });
-  return fromStored(stream, stored);
+  return letterOf(stream, stored);
 }
 
-function fromStored(deadLetterStream: string, stored: StoredMsg): DeadLetter {
+/**
+ * A stored message of a dead-letter stream as a letter. Its headers are the writer's word, and a
+ * member may write letters: whatever they hold, this reads them, and a count or sequence that is
+ * no whole number reads as 0 (unknown), as a missing one does.
+ */
+export function letterOf(deadLetterStream: string, stored: Pick<StoredMsg, "seq" | "subject" | "time" | "data" | "header">): DeadLetter {
   // A member writes letters under its zone's prefix, so a letter's headers may be unreadable too: then it has none.
   const headers = headerRecord(readableHeaders(() => stored.header) ?? undefined);
   const truncated = headers[OnexHeader.DlqTruncated];
@@ -228,11 +233,11 @@ function fromStored(deadLetterStream: string, stored: StoredMsg): DeadLetter {
     stream: headers[OnexHeader.DlqStream] ?? "",
     consumer: headers[OnexHeader.DlqConsumer] ?? stored.subject.split(".").slice(4).join("."),
     subject: headers[OnexHeader.DlqSubject] ?? "",
-    originalSequence: Number(headers[OnexHeader.DlqSequence] ?? 0),
-    deliveries: Number(headers[OnexHeader.DlqDeliveries] ?? 0),
+    originalSequence: wholeNumberOf(headers[OnexHeader.DlqSequence]),
+    deliveries: wholeNumberOf(headers[OnexHeader.DlqDeliveries]),
     time: stored.time.toISOString(),
     data: stored.data,
-    ...(truncated !== undefined ? { truncatedFrom: Number(truncated), digest: headers[OnexHeader.DlqDigest] ?? "" } : {}),
+    ...(truncated !== undefined ? { truncatedFrom: wholeNumberOf(truncated), digest: headers[OnexHeader.DlqDigest] ?? "" } : {}),
     headers,
   };
 }
@@ -263,6 +268,16 @@ function writerZoneOf(letterSubject: string): string | undefined {
   } catch {
     return zoneToken;
   }
+}
+
+/**
+ * A header's whole number as onex writes it (decimal digits, at most 2^53 - 1), or 0 when it is
+ * none: Number() read "abc" as NaN (`dlq list --json` printed null), "-1" and "1.5" as
+ * themselves, "0x10" as 16 and 20 digits as a number no sequence is.
+ */
+function wholeNumberOf(value: string | undefined): number {
+  const n = value !== undefined && /^\d{1,16}$/.test(value) ? Number(value) : 0;
+  return Number.isSafeInteger(n) ? n : 0;
 }
 
 function headerRecord(h: MsgHdrs | undefined): Record<string, string> {
