@@ -117,11 +117,23 @@ export async function replayDeadLetter(js: JetStreamClient, plan: ReplayPlan): P
 /** The original body: the letter's, or — when the letter holds only its first bytes — the stored original, checked against the letter's digest. */
 async function originalBody(jsm: JetStreamManager, letter: DeadLetter): Promise<Uint8Array> {
   if (letter.truncatedFrom === undefined) return letter.data;
-  const stored = await storedMessage(jsm, letter.stream, letter.originalSequence);
+  // The stream and sequence are the letter writer's word (a member may write letters): one that
+  // names no stored message is refused here. Asked of the server, a name no stream can have went
+  // unanswered and the refusal read as a connection failure (exit 69, as if worth retrying).
+  if (letter.originalSequence < 1 || !STREAM_NAME.test(letter.stream)) {
+    throw refused(letter, `the letter holds only ${letter.data.length} of ${letter.truncatedFrom} bytes, and names no stored original (${letter.stream}#${letter.originalSequence})`);
+  }
+  const stored = await storedMessage(jsm, letter.stream, letter.originalSequence).catch((error: unknown) => {
+    if (isOnexError(error) && error.code === ErrorCode.NoStream) throw refused(letter, `the letter holds only ${letter.data.length} of ${letter.truncatedFrom} bytes, and names a stream there is none of (${letter.stream})`, error);
+    throw error;
+  });
   if (stored === null) throw refused(letter, `the letter holds only ${letter.data.length} of ${letter.truncatedFrom} bytes, and ${letter.stream}#${letter.originalSequence} is no longer stored`);
   if (digestOf(stored.data) !== letter.digest) throw refused(letter, `${letter.stream}#${letter.originalSequence} is not the message the letter was written for (digest differs)`);
   return stored.data;
 }
+
+/** A name JetStream gives a stream: no space, `.`, `*`, `>` or path separator (it is a token of the API's subjects). */
+const STREAM_NAME = /^[^\s.*>/\\]{1,255}$/;
 
 function refused(letter: DeadLetter, why: string, cause?: unknown): OnexError {
   const code = isOnexError(cause) ? cause.code : undefined;

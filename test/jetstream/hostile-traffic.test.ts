@@ -14,7 +14,7 @@ import * as v0_1 from "../../generated/v0.1/index.js";
 import type { Delivery, Subscription } from "../../runtime/control-plane.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { DEFAULT_ZONE_CONSUMERS } from "../../runtime/jetstream/authorization.js";
-import { listDeadLetters, type DeadLetter } from "../../runtime/jetstream/dead-letter.js";
+import { deadLetterSubject, listDeadLetters, type DeadLetter } from "../../runtime/jetstream/dead-letter.js";
 import { OnexHeader } from "../../runtime/jetstream/headers.js";
 import { readHistory } from "../../runtime/jetstream/history.js";
 import { zoneStreamNameOf } from "../../runtime/jetstream/streams.js";
@@ -328,6 +328,32 @@ describe("poison never kills a subscription", () => {
     await again.stop();
     expect(copies.map((c) => c.message.id)).toEqual([big.id, big.id]);
     expect(copies[1]!.message.payload.input).toEqual(big.payload.input);
+  });
+});
+
+describe("a letter a member forged to look cut", () => {
+  it("naming an original no stream can hold, or no stream at all, is refused by dlq replay (ONEX_E_DLQ_REFUSED), not taken for a connection failure", async () => {
+    const { js } = await zones.raw("a2");
+    const forged: [string, string][] = [
+      ["forged-seq", "0"],
+      ["forged-name", "1"],
+      ["forged-none", "1"],
+    ];
+    const streams: Record<string, string> = { "forged-seq": STREAM_A, "forged-name": "no.such*stream", "forged-none": "NO_SUCH_STREAM" };
+    for (const [consumer, sequence] of forged) {
+      const h = natsHeaders();
+      h.set(OnexHeader.DlqReason, ErrorCode.HandlerFailed);
+      h.set(OnexHeader.DlqStream, streams[consumer]!);
+      h.set(OnexHeader.DlqSequence, sequence);
+      h.set(OnexHeader.DlqTruncated, "70000");
+      h.set(OnexHeader.DlqDigest, "sha256:00");
+      await js.publish(deadLetterSubject(ZONE_A, STREAM_A, consumer), "{", { headers: h });
+    }
+    for (const [consumer] of forged) {
+      const [letter] = await lettersOf(consumer);
+      const replayed = zones.adminCli(["dlq", "replay", String(letter!.sequence), "--zone", ZONE_A, "--key", zones.keyFiles[0]!]);
+      expect([consumer, replayed.status, replayed.stderr]).toEqual([consumer, 1, expect.stringContaining(ErrorCode.DeadLetterRefused)]);
+    }
   });
 });
 
