@@ -4,17 +4,19 @@
  */
 import { stringifyJson } from "@onex/runtime";
 
-// C0 and C1 controls, DEL, line and paragraph separators, and the bidirectional controls that
-// reorder what a reader sees: Unicode's Bidi_Control, the embeddings, overrides and isolates and
-// the marks (ALM U+061C, LRM, RLM) alike, since a mark moves neutral characters ("OK 12") too.
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// Unicode's control (Cc: C0, DEL, C1) and format (Cf) characters, and the line and paragraph
+// separators. Cf holds the bidirectional controls that reorder what a reader sees (the
+// embeddings, overrides, isolates and the marks ALM, LRM, RLM: a mark moves neutral characters,
+// "OK 12", too) and the invisible ones that make a forged id look like a genuine one (zero-width
+// space and joiners, the byte-order mark, the soft hyphen, tag characters).
+const UNSAFE = /[\p{Cc}\p{Cf}\u2028\u2029]/gu;
 
-// What JSON.stringify leaves raw inside strings, of UNSAFE.
-const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// What JSON.stringify leaves raw inside strings, of UNSAFE (it escapes C0 itself).
+const JSON_UNSAFE = /[\u007f-\u009f\p{Cf}\u2028\u2029]/gu;
 
-/** `text` with every control character shown as a `\u{..}` escape. */
+/** `text` with every control and format character shown as a `\u{..}` escape. */
 export function printable(text: string): string {
-  return text.replace(UNSAFE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+  return text.replace(UNSAFE, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
 }
 
 /** Characters of one field a per-message report line shows, half from its start and half from its end. */
@@ -27,8 +29,9 @@ export function printableField(text: string): string {
   return printable(`${text.slice(0, half)}…(${text.length - SHOWN_CHARACTERS} characters not shown)…${text.slice(-half)}`);
 }
 
-/** JSON text of `value` (BigInt as its digits, indented by `indent` when given) with the controls JSON.stringify leaves raw (C1, separators, bidi) escaped too; still valid JSON. */
+/** JSON text of `value` (BigInt as its digits, indented by `indent` when given) with the characters JSON.stringify leaves raw (C1, separators, format characters) escaped too; still valid JSON. */
 export function printableJson(value: unknown, indent?: number): string {
   // JSON.stringify escapes every C0 control inside a string: a new line left is the indentation's.
-  return stringifyJson(value, indent).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  // Each UTF-16 unit escaped (split("") gives units): a tag character beyond the BMP is two.
+  return stringifyJson(value, indent).replace(JSON_UNSAFE, (c) => c.split("").map((unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, "0")}`).join(""));
 }

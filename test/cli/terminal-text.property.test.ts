@@ -1,8 +1,9 @@
 /**
  * What the CLI prints of a message's text, fuzzed (errors.md, cli/terminal-text.ts): whatever a
  * field holds, its printed form holds no control character (C0, C1, DEL), no line or paragraph
- * separator and no bidirectional control, so a forged field cannot start a line, move the
- * cursor or reorder what a reader sees; and printableJson is still JSON of the same value.
+ * separator and no format character (the bidirectional controls, zero-width and tag characters),
+ * so a forged field cannot start a line, move the cursor, reorder what a reader sees or pass for
+ * another; and printableJson is still JSON of the same value.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -10,13 +11,13 @@ import { printable, printableField, printableJson } from "../../cli/terminal-tex
 
 const RUNS = { numRuns: 2_000 };
 
-/** What a terminal must not be handed raw: Unicode's Cc and Bidi_Control, and the two separators. */
-const UNSAFE = /[\p{Cc}\p{Bidi_Control}\u2028\u2029]/u;
+/** What a terminal must not be handed raw: Unicode's Cc and Cf (Bidi_Control among them), and the two separators. */
+const UNSAFE = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
 
 /** Any text, and text made mostly of the characters that matter here (each Bidi_Control among them). */
 const text = fc.oneof(
   fc.string({ unit: "binary" }),
-  fc.string({ unit: fc.constantFrom("a", " ", "\\", "u", "{", "}", "\u001b", "[", "\u009b", "\u007f", "\n", "\r", "\u2028", "\u2029", "\u061c", "\u200e", "\u200f", "\u202a", "\u202e", "\u2066", "\u2069", "é", "\u{1F600}"), maxLength: 30 }),
+  fc.string({ unit: fc.constantFrom("a", " ", "\\", "u", "{", "}", "\u001b", "[", "\u009b", "\u007f", "\n", "\r", "\u2028", "\u2029", "\u061c", "\u200e", "\u200f", "\u202a", "\u202e", "\u2066", "\u2069", "\u200b", "\u200d", "\ufeff", "\u00ad", "\u{e0041}", "é", "\u{1F600}"), maxLength: 30 }),
 );
 
 describe("terminal text fuzz", () => {
