@@ -403,3 +403,14 @@ export function resolveVersion(input: string): Version {
 export async function loadSdk(version: Version) {
   return bundledVersions[version]();
 }
+
+/**
+ * Every version's SDK generated from the schemas folder the command is asked about (the
+ * defaults of openProjectSdk), oldest first: what a deployment's streams and permissions are
+ * made from. A version a project grew, with subject templates of its own, must be in them, or
+ * its members are refused on its subjects and no stream stores them.
+ */
+export async function loadProjectSdks(flags: SdkFlags): Promise<ProtocolSdk[]> {
+  const project = await openProjectSdk(flags);
+  return Promise.all(project.versions.map((version) => project.load(version)));
+}

@@ -1,12 +1,13 @@
 import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { DEFAULT_ZONE_CONSUMERS, natsAccountsConfig, type ZoneAccountLimits } from "@onex/runtime/jetstream";
-import { loadAllSdks } from "../all-sdks.js";
+import { loadProjectSdks } from "../sdk.js";
 import { OnexCommand } from "../base-command.js";
 import { readIdentities } from "../identities-file.js";
 import { writeOutputFile } from "../output-file.js";
 import { parseByteSize } from "../byte-size.js";
 import { sameFile } from "../same-file.js";
+import { sdkFlags } from "../sdk-flags.js";
 
 export default class NatsAuth extends OnexCommand {
   static override summary = "Write a NATS accounts config: an account per zone for its streams and admins, one for its members, each member confined to its zone.";
@@ -15,6 +16,7 @@ export default class NatsAuth extends OnexCommand {
   static override examples = ["<%= config.bin %> nats-auth identities.yaml --out auth.conf"];
   static override args = { identities: Args.string({ description: "YAML or JSON file listing the identities.", required: true }) };
   static override flags = {
+    ...sdkFlags,
     out: Flags.string({ description: "Write the config here (mode 0600: it holds passwords) instead of stdout." }),
     force: Flags.boolean({ description: "Replace --out if it exists.", default: false }),
     "zone-storage": Flags.string({ description: "JetStream file storage each zone's account may use, like 512MB or 10GB: a zone that fills its own cannot take another's." }),
@@ -36,7 +38,7 @@ export default class NatsAuth extends OnexCommand {
       ...(flags["zone-storage"] !== undefined ? { maxFileBytes: parseByteSize(flags["zone-storage"], "zone-storage") } : {}),
       ...(flags["zone-consumers"] !== undefined ? { maxConsumers: flags["zone-consumers"] } : {}),
     };
-    const config = natsAccountsConfig(await loadAllSdks(), identities, limits);
+    const config = natsAccountsConfig(await loadProjectSdks(flags), identities, limits);
     // Passwords: owner-only from the first byte, written whole, never over an existing file without --force.
     if (flags.out) writeOutputFile(flags.out, config, { force: flags.force, mode: 0o600 });
     else this.log(config.trimEnd());

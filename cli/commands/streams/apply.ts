@@ -2,11 +2,12 @@ import { Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { accountOf, MAX_STREAM_AGE_MS, MIN_STREAM_AGE_MS, zonesOf } from "@onex/runtime/jetstream";
 import { applyStreams, planStreams, type StreamChange, type StreamLimits } from "@onex/runtime/jetstream";
-import { loadAllSdks } from "../../all-sdks.js";
+import { loadProjectSdks } from "../../sdk.js";
 import { OnexCommand } from "../../base-command.js";
 import { readIdentities } from "../../identities-file.js";
 import { parseDuration } from "../../duration.js";
 import { natsFlags, withJetStream } from "../../nats-flags.js";
+import { sdkFlags } from "../../sdk-flags.js";
 
 /** The ages JetStream keeps a stream's messages for, refused here under the flag's name. */
 const STREAM_AGE = { min: MIN_STREAM_AGE_MS, max: MAX_STREAM_AGE_MS };
@@ -23,6 +24,7 @@ export default class StreamsApply extends OnexCommand {
 
   static override flags = {
     ...natsFlags,
+    ...sdkFlags,
     "dry-run": Flags.boolean({ description: "Show what would change; change nothing.", default: false }),
     "max-msgs": Flags.integer({ description: "Messages kept per stream at most.", min: 1, max: Number.MAX_SAFE_INTEGER }),
     "max-bytes": Flags.integer({ description: "Bytes kept per stream at most.", min: 1, max: Number.MAX_SAFE_INTEGER }),
@@ -44,7 +46,7 @@ export default class StreamsApply extends OnexCommand {
       ...(flags.discard !== undefined ? { discard: flags.discard as "old" | "new" } : {}),
       ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}),
     };
-    const sdks = await loadAllSdks();
+    const sdks = await loadProjectSdks(flags);
     // A dead-letter stream that is full drops its oldest letters: refusing new ones would stop
     // every subscription that has one to write (it keeps the message unacknowledged meanwhile).
     const deadLetterLimits: StreamLimits = {

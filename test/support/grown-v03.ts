@@ -1,0 +1,146 @@
+/**
+ * A realistic v0.3, grown from the bundled v0.2 in a temporary schemas folder as a protocol
+ * team grows it: a new subject template with a zone part (`task`, subjects ending `.tasks`,
+ * so a new stream per zone), a new message type on it (`signal.task.progress`), a renamed
+ * field on an existing type with its transform (`signal.result.ready` payload `output` ->
+ * `result`), and a type on the old template that v0.2 lacks (`event.node.drained`).
+ */
+import { cp, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { compareVersions, versionsIn } from "../../generator/protocol-versions.js";
+import { editFile } from "./temp-schemas.js";
+
+/** The new template's key and its message type. */
+export const TASK_TEMPLATE = "task";
+export const PROGRESS_TYPE = "signal.task.progress";
+export const DRAINED_TYPE = "event.node.drained";
+
+/** Leaves `schemas` as the project was at v0.2, whatever versions the bundled schemas have gained since. */
+export async function trimToV02(schemas: string): Promise<void> {
+  for (const v of await versionsIn(schemas)) if (compareVersions(v, "0.2") > 0) await rm(join(schemas, `v${v}`), { recursive: true });
+}
+
+/** Writes `schemas/v0.3` and its transform from v0.2; nothing else. */
+export async function writeGrownV03(schemas: string): Promise<void> {
+  const v03 = join(schemas, "v0.3");
+  await cp(join(schemas, "v0.2"), v03, { recursive: true });
+  await rm(join(v03, "from-v0.1.yaml"));
+  await rm(join(v03, "from-v0.1.ts"));
+  await editFile(join(v03, "manifest.yaml"), (text) =>
+    text
+      .replace('version: "0.2"', 'version: "0.3"')
+      .replace('compatible_with: ["0.1"]', 'compatible_with: ["0.2"]')
+      .replace("https://onex.dev/schemas/v0.2/manifest.yaml", "https://onex.dev/schemas/v0.3/manifest.yaml")
+      .replace(
+        /changelog:\n(?: {2}- change:.*\n {4}why:.*\n)+/,
+        [
+          "changelog:",
+          '  - change: "New subject template `task` (`….tasks`) and message type `signal.task.progress` on it."',
+          '    why: "Progress reports are many; they get a stream of their own."',
+          '  - change: "`signal.result.ready` payload `output` renamed to `result`."',
+          '    why: "Every other payload names its product `result`."',
+          '  - change: "New message type `event.node.drained`."',
+          '    why: "A drain that completes is announced, so schedulers stop waiting."',
+          "",
+        ].join("\n"),
+      )
+      .replace(
+        "      entity_id: /source/entity_id\n\nrecords:",
+        [
+          "      entity_id: /source/entity_id",
+          "  task:",
+          '    template: "jetstream.onex.zone.{zone_id}.{entity_type}.{entity_id}.tasks"',
+          "    params:",
+          "      zone_id: /source/zone",
+          "      entity_type: /source/entity_type",
+          "      entity_id: /source/entity_id",
+          "",
+          "records:",
+        ].join("\n"),
+      )
+      .replace(
+        "messages:\n",
+        [
+          "messages:",
+          `  - type: ${PROGRESS_TYPE}`,
+          "    name: TaskProgress",
+          "    payload: messages/task-progress.yaml",
+          `    subject: ${TASK_TEMPLATE}`,
+          `  - type: ${DRAINED_TYPE}`,
+          "    name: NodeDrained",
+          "    payload: messages/node-drained.yaml",
+          "    subject: event",
+          "",
+        ].join("\n"),
+      ),
+  );
+  await editFile(join(v03, "records", "protocol.yaml"), (text) => text.replace('const: "0.2"', 'const: "0.3"'));
+  await editFile(join(v03, "messages", "result-ready.yaml"), (text) => text.replace("  output:\n", "  result:\n"));
+  const schema = (description: string, required: string[], properties: string[]) =>
+    ["$schema: https://json-schema.org/draft/2020-12/schema", `description: ${description}`, "type: object", "additionalProperties: false", `required: [${required.join(", ")}]`, "properties:", ...properties, ""].join("\n");
+  await writeFile(
+    join(v03, "messages", "task-progress.yaml"),
+    schema("How far a dispatched task has got.", ["task_id", "percent"], ["  task_id:", "    type: string", "    minLength: 1", "  percent:", "    type: integer", "    minimum: 0", "    maximum: 100"]),
+  );
+  await writeFile(
+    join(v03, "messages", "node-drained.yaml"),
+    schema("A node finished draining; it takes no new tasks.", ["node_id"], ["  node_id:", "    type: string", "    minLength: 1"]),
+  );
+  await writeFile(
+    join(v03, "from-v0.2.yaml"),
+    `# v0.2 -> v0.3, written in the upgrade direction (docs/transforms.md).
+from: "0.2"
+to: "0.3"
+description: Task progress on a template of its own, a renamed result, drained nodes.
+functions: from-v0.2.ts
+
+envelope:
+  - escape: { up: protocolUp, down: protocolDown, touches: [protocol] }
+
+types:
+  signal.result.ready:
+    - in:
+        name: payload
+        lenses:
+          - rename: { from: output, to: result }
+  event.node.register: []
+  event.agent.started: []
+  event.agent.stopped: []
+  event.node.failed: []
+  signal.task.dispatch: []
+  signal.state.update: []
+  event.artifact.announced: []
+  signal.artifact.have: []
+  signal.artifact.request: []
+
+new_types: [${PROGRESS_TYPE}, ${DRAINED_TYPE}]
+`,
+  );
+  await writeFile(
+    join(v03, "from-v0.2.ts"),
+    `/** Escape-hatch lenses of the v0.2 -> v0.3 transform (named in from-v0.2.yaml). */
+import { jsonEqual, type JsonObject, type LensContext } from "@onex/runtime/codegen-v1";
+
+/** v0.2 \`protocol\` block -> v0.3 block. */
+export function protocolUp(scope: JsonObject, _restored: unknown, context: LensContext): unknown {
+  scope.protocol = swapProtocol(scope.protocol as JsonObject, context);
+  return undefined;
+}
+
+/** v0.3 \`protocol\` block -> v0.2 block. */
+export function protocolDown(scope: JsonObject, _restored: unknown, context: LensContext): unknown {
+  scope.protocol = swapProtocol(scope.protocol as JsonObject, context);
+  return undefined;
+}
+
+function swapProtocol(block: JsonObject, context: LensContext): JsonObject {
+  const source = context.sourceProtocol();
+  const target = context.targetProtocol();
+  if (jsonEqual(block, source)) return target;
+  const renamed = { ...block, version: target.version };
+  if (jsonEqual(renamed, target)) return { ...source, version: target.version };
+  return renamed;
+}
+`,
+  );
+}
