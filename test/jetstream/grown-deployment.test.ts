@@ -20,7 +20,7 @@ import { connect, type OnexClient } from "../../runtime/jetstream/client.js";
 import { DEAD_LETTER_STREAM, hasZonePart, zoneFilterOf, zoneStreamNameOf } from "../../runtime/jetstream/streams.js";
 import type { ProtocolSdk } from "../../runtime/protocol-sdk.js";
 import type { VersionGraph } from "../../runtime/transform.js";
-import { generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
+import { exportPublicKey, generateKeyPair, keyRing } from "../../runtime/trust/keys.js";
 import { onex, type Run } from "../cli/cli-harness.js";
 import { TASK_TEMPLATE, trimToV02, writeGrownV03 } from "../support/grown-v03.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
@@ -243,5 +243,37 @@ describe("a hostile zone-A member in the grown deployment", () => {
     const a = await member("a");
     await expect(a.subscribe([v03.TaskProgress], { zone: ZONE_B })).rejects.toMatchObject({ code: ErrorCode.PermissionDenied });
     await expect(a.publish(v03.TaskProgress.create({ source: source(ZONE_B, "task", "t-b"), trust: trustOf(ZONE_B), payload: { task_id: "t-b", percent: 1 } }))).rejects.toMatchObject({ code: ErrorCode.PermissionDenied });
+  });
+  it("its letters of the new template are its zone's, and the zone's admin lists them with their targets and replays the genuine one onto its own subject", async () => {
+    const b = await member("b");
+    // One delivery only: a message the handler fails is dead-lettered at once, with its genuine body.
+    const sub = await b.subscribe([v03.TaskProgress], { zone: ZONE_B, entityId: "t-letters", maxDeliver: 1 });
+    // Zone B's member again, with a key nobody trusts: a forgery, dead-lettered as it arrives.
+    const forger = await connect({ servers: server.url, identity: generateKeyPair(), keys: keyRing([keys.b.publicKey]), user: USERS.b.user, pass: USERS.b.password, inboxPrefix: inboxPrefixOf(USERS.b.user) });
+    opened.push(forger);
+    const forged = v03.TaskProgress.create({ source: source(ZONE_B, "task", "t-letters"), trust: trustOf(ZONE_B), payload: { task_id: "t-letters", percent: 99 } });
+    await forger.publish(forged);
+    const genuine = v03.TaskProgress.create({ source: source(ZONE_B, "task", "t-letters"), trust: trustOf(ZONE_B), payload: { task_id: "t-letters", percent: 1 } });
+    await b.publish(genuine);
+    const got = (await sub[Symbol.asyncIterator]().next()).value!;
+    expect(got.message.id).toBe(genuine.id);
+    await got.nak();
+    await sub.stop();
+
+    const asAdminB = (args: string[]) => inProject([...args, "--server", server.url, "--user", USERS.adminB.user], undefined, { NATS_PASSWORD: USERS.adminB.password });
+    const rows = ok(asAdminB(["dlq", "list", "--zone", ZONE_B, "--json"])).stdout.trim().split("\n").map((line) => JSON.parse(line) as { sequence: number; deadLetterStream: string; stream: string; reason: string; target: string; writer: string });
+    expect(rows.map((r) => [r.deadLetterStream, r.stream, r.writer.split("/")[0], r.target])).toEqual([
+      [`${DEAD_LETTER_STREAM}~zone~2Eb`, zoneStreamNameOf(TASK_TEMPLATE, ZONE_B), ZONE_B, forged.subject()],
+      [`${DEAD_LETTER_STREAM}~zone~2Eb`, zoneStreamNameOf(TASK_TEMPLATE, ZONE_B), ZONE_B, genuine.subject()],
+    ]);
+    expect(rows[0]!.reason).toBe(ErrorCode.SignerUnknown);
+
+    const keyFile = join(root, "b.pub");
+    await writeFile(keyFile, exportPublicKey(keys.b.publicKey));
+    const replayed = ok(asAdminB(["dlq", "replay", String(rows[1]!.sequence), "--zone", ZONE_B, "--key", keyFile]));
+    expect(replayed.stdout).toContain(`-> ${zoneStreamNameOf(TASK_TEMPLATE, ZONE_B)}#`);
+    expect(replayed.stdout).toContain(`(${genuine.subject()}, signed by ${keys.b.keyId})`);
+    const forgery = asAdminB(["dlq", "replay", String(rows[0]!.sequence), "--zone", ZONE_B, "--key", keyFile]);
+    expect([forgery.code, forgery.stderr]).toEqual([1, expect.stringContaining(`error ${ErrorCode.DeadLetterRefused}:`)]);
   });
 });

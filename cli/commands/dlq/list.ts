@@ -1,6 +1,7 @@
 import { Flags } from "@oclif/core";
 import { listDeadLetters } from "@onex/runtime/jetstream";
-import { loadAllSdks } from "../../all-sdks.js";
+import { loadProjectSdks } from "../../sdk.js";
+import { sdkFlags } from "../../sdk-flags.js";
 import { OnexCommand } from "../../base-command.js";
 import { deadLetterJson, deadLetterLine } from "../../dead-letter-view.js";
 import { natsFlags, withJetStream } from "../../nats-flags.js";
@@ -11,6 +12,7 @@ export default class DlqList extends OnexCommand {
     "Each line starts with the letter's stream and sequence (`onex dlq show` and `replay` take the sequence, and --zone for a zone's stream). The writer is the zone the server let the letter be written under (* for an admin's unscoped subscription) and the consumer it names; the target is the subject the original's own source fields build, where `onex dlq replay` would publish it after verifying it.";
   static override flags = {
     ...natsFlags,
+    ...sdkFlags,
     from: Flags.integer({ description: "First dead-letter sequence to list.", default: 1, min: 0, max: Number.MAX_SAFE_INTEGER }),
     limit: Flags.integer({ description: "List at most this many.", default: 100, min: 1, max: Number.MAX_SAFE_INTEGER }),
     reason: Flags.string({ description: "Only this reason code, e.g. ONEX_E_SIGNATURE_INVALID." }),
@@ -20,7 +22,7 @@ export default class DlqList extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(DlqList);
-    const sdks = await loadAllSdks();
+    const sdks = await loadProjectSdks(flags);
     const letters = await withJetStream(flags, async (_js, jsm) => listDeadLetters(jsm, { fromSequence: flags.from, limit: flags.limit, ...(flags.zone !== undefined ? { zone: flags.zone } : {}) }));
     const shown = letters.filter((l) => flags.reason === undefined || l.reason === flags.reason);
     for (const letter of shown) this.log(flags.json ? deadLetterJson(letter, sdks) : deadLetterLine(letter, sdks));

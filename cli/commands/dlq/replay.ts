@@ -3,7 +3,8 @@ import { ErrorCode, OnexError, isOnexError } from "@onex/runtime";
 import { getDeadLetter } from "@onex/runtime/jetstream";
 import { planReplay, replayDeadLetter } from "@onex/runtime/jetstream";
 import { keyRing } from "@onex/runtime";
-import { loadAllSdks } from "../../all-sdks.js";
+import { loadProjectSdks } from "../../sdk.js";
+import { sdkFlags } from "../../sdk-flags.js";
 import { OnexCommand } from "../../base-command.js";
 import { readPublicKeys } from "../../key-files.js";
 import { natsFlags, withJetStream } from "../../nats-flags.js";
@@ -22,6 +23,7 @@ export default class DlqReplay extends OnexCommand {
   static override args = { sequence: Args.integer({ description: "Dead-letter sequences to replay.", required: true, min: 1, max: Number.MAX_SAFE_INTEGER }) };
   static override flags = {
     ...natsFlags,
+    ...sdkFlags,
     zone: Flags.string({ description: "The zone whose dead-letter stream holds the letters (a zoned deployment); default ONEX_DLQ." }),
     key: Flags.string({ description: "Public key file of a trusted signer (repeatable): originals must verify with one of them.", required: true, multiple: true }),
   };
@@ -34,7 +36,7 @@ export default class DlqReplay extends OnexCommand {
       if (/^\d+$/.test(raw) && Number.isSafeInteger(Number(raw)) && Number(raw) >= 1) return Number(raw);
       throw new OnexError(ErrorCode.Usage, `"${printable(raw)}" is no dead-letter sequence (a whole number from 1 to ${Number.MAX_SAFE_INTEGER}); nothing was replayed`);
     });
-    const check = { sdks: await loadAllSdks(), keys: keyRing(readPublicKeys(flags.key)) };
+    const check = { sdks: await loadProjectSdks(flags), keys: keyRing(readPublicKeys(flags.key)) };
     let refused = 0;
     await withJetStream(flags, async (js, jsm) => {
       for (const sequence of sequences) {
