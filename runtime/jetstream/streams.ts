@@ -86,6 +86,7 @@ export function planStreams(sdks: readonly ProtocolSdk[], limits: StreamLimits =
       else add(streamNameOf(key), template.filter());
     }
   }
+  assertDisjoint([...byName.values()]);
   if (zones.length === 0) {
     byName.set(DEAD_LETTER_STREAM, { name: DEAD_LETTER_STREAM, subjects: [DEAD_LETTER_SUBJECTS], limits: deadLetterLimits });
   } else {
@@ -97,6 +98,40 @@ export function planStreams(sdks: readonly ProtocolSdk[], limits: StreamLimits =
     }
   }
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+/**
+ * ONEX_E_STREAM_CONFIG, before anything is sent, when two planned streams would hold a common
+ * subject: the server refuses the second ("subjects overlap") after the first is made, and a
+ * message on such a subject would be stored by the wrong template's stream. This happens when
+ * a version adds a subject template (under a new key) whose subjects another version's
+ * template, or another of its own, also matches.
+ */
+function assertDisjoint(plans: readonly StreamPlan[]): void {
+  for (const [i, a] of plans.entries()) {
+    for (const b of plans.slice(i + 1)) {
+      const shared = a.subjects.flatMap((x) => b.subjects.filter((y) => filtersIntersect(x, y)).map((y) => [x, y] as const))[0];
+      if (shared !== undefined) {
+        throw new OnexError(
+          ErrorCode.StreamConfig,
+          `streams ${a.name} and ${b.name} would both hold subjects such as ${shared[0]} / ${shared[1]}: two subject templates of the manifests (under different keys) match the same subjects; give one of them a literal token the other lacks. Nothing was changed`,
+          { streams: [a.name, b.name], subjects: [shared[0], shared[1]] },
+        );
+      }
+    }
+  }
+}
+
+/** Whether some subject matches both NATS filters (`*` one token, `>` the rest). */
+function filtersIntersect(a: string, b: string): boolean {
+  const x = a.split(".");
+  const y = b.split(".");
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    if (x[i] === ">" || y[i] === ">") return x[i] !== undefined && y[i] !== undefined;
+    if (x[i] === undefined || y[i] === undefined) return false;
+    if (x[i] !== "*" && y[i] !== "*" && x[i] !== y[i]) return false;
+  }
+  return true;
 }
 
 /** One stream's difference between the plan and the server. */
