@@ -340,10 +340,12 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /**
- * A media type as RFC 6838 spells one (type/subtype, then `; name=value` parameters): the
- * descriptor's is the publisher's text, and one holding a line break failed the response with a 500.
+ * A media type as RFC 6838 spells one (type/subtype, then `; name=value` parameters, a quoted
+ * value in printable ASCII): the descriptor's is the publisher's text, and one holding a line
+ * break, or any other character a header value may not hold (a control, one past U+00FF, even
+ * inside quotes), failed the response with a 500.
  */
-const MEDIA_TYPE = /^[A-Za-z0-9][\w!#$&^.+-]{0,126}\/[A-Za-z0-9][\w!#$&^.+-]{0,126}(?:[ \t]*;[ \t]*[\w!#$&^.+-]+=(?:[\w!#$&^.+-]+|"[^"\\\r\n]*"))*$/;
+const MEDIA_TYPE = /^[A-Za-z0-9][\w!#$&^.+-]{0,126}\/[A-Za-z0-9][\w!#$&^.+-]{0,126}(?:[ \t]*;[ \t]*[\w!#$&^.+-]+=(?:[\w!#$&^.+-]+|"[\t\x20\x21\x23-\x5b\x5d-\x7e]*"))*$/;
 
 /**
  * The headers of a whole-file answer. The artifact is handed out as a download, never rendered:

@@ -119,11 +119,12 @@ describe("GET /file of an artifact whose publisher chose its media type", () => 
     expect(answer.headers).toMatchObject({ "content-type": "text/html", "content-disposition": "attachment", "content-security-policy": "sandbox", "x-content-type-options": "nosniff" });
   });
 
-  it("a media type with a line break in it is sent as application/octet-stream (it failed the answer with a 500)", async () => {
-    for (const mediaType of ["text/plain\r\nx-injected: 1", "text/plain\r\n; charset=utf-8", "not a media type"]) {
+  it("a media type with a line break or another character no header holds is sent as application/octet-stream (it failed the answer with a 500)", async () => {
+    // A quoted parameter value is no way round: a control or a character past U+00FF in one is no header value either.
+    for (const mediaType of ["text/plain\r\nx-injected: 1", "text/plain\r\n; charset=utf-8", "not a media type", 'text/plain; a="\u0000"', 'text/plain; a="\u007f"', 'text/plain; a="\u202e"', 'text/plain; a="\u0100"']) {
       const answer = await headersFor(mediaType);
       expect([mediaType, answer.status, answer.headers["content-type"], answer.headers["x-injected"]]).toEqual([mediaType, 200, "application/octet-stream", undefined]);
     }
-    expect((await headersFor("text/plain; charset=utf-8")).headers["content-type"]).toBe("text/plain; charset=utf-8");
+    for (const mediaType of ["text/plain; charset=utf-8", 'text/plain; charset="utf-8"']) expect((await headersFor(mediaType)).headers["content-type"]).toBe(mediaType);
   });
 });
