@@ -90,16 +90,31 @@ export function readJsonValues(path: string, what: string): unknown[] {
   try {
     whole = parseJson(text, { file: path });
   } catch (error) {
-    // Not one JSON value: NDJSON when it has two lines or more, each one value (an error names its line).
+    // Not one JSON value: NDJSON when its first line is a JSON value by itself, as the message
+    // reader decides (then each line is one, and an error names its line). Otherwise the whole
+    // text's error stands: a pretty-printed array with a duplicate member name is refused for
+    // that, not as "not valid JSON at line 1" for the `[` alone on its first line.
     const lines = text.split("\n");
-    const ndjson = error instanceof OnexError && lines.filter((line) => line.trim() !== "").length >= 2;
+    const first = lines.findIndex((line) => line.trim() !== "");
     const read = (line: string, index: number) => parseJson(line, { file: path, firstLine: index + 1 });
+    const ndjson = error instanceof OnexError && first >= 0 && isJsonValue(() => read(lines[first]!, first));
     return withWhat(path, what, () => {
       if (!ndjson) throw error;
       return lines.flatMap((line, index) => (line.trim() === "" ? [] : [read(line, index)]));
     });
   }
   return Array.isArray(whole) ? whole : [whole];
+}
+
+/** Whether `read` gives a JSON value rather than an OnexError. */
+function isJsonValue(read: () => unknown): boolean {
+  try {
+    read();
+    return true;
+  } catch (error) {
+    if (error instanceof OnexError) return false;
+    throw error;
+  }
 }
 
 /** What `read` returns, its OnexError naming the file as the `what` it was read as. */
