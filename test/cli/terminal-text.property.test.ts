@@ -1,7 +1,8 @@
 /**
  * What the CLI prints of a message's text, fuzzed (errors.md, cli/terminal-text.ts): whatever a
  * field holds, its printed form holds no control character (C0, C1, DEL), no line or paragraph
- * separator and no format character (the bidirectional controls, zero-width and tag characters),
+ * separator, no format character (the bidirectional controls, zero-width and tag characters) and
+ * no other character Unicode shows as nothing (variation selectors, Hangul fillers),
  * so a forged field cannot start a line, move the cursor, reorder what a reader sees or pass for
  * another; and printableJson is still JSON of the same value.
  */
@@ -11,13 +12,17 @@ import { printable, printableField, printableJson } from "../../cli/terminal-tex
 
 const RUNS = { numRuns: 2_000 };
 
-/** What a terminal must not be handed raw: Unicode's Cc and Cf (Bidi_Control among them), and the two separators. */
-const UNSAFE = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
+/**
+ * What a terminal must not be handed raw: Unicode's Cc and Cf (Bidi_Control among them), the
+ * other characters shown as nothing (Default_Ignorable_Code_Point: variation selectors, the
+ * Hangul fillers), and the two separators.
+ */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2028\u2029]/u;
 
 /** Any text, and text made mostly of the characters that matter here (each Bidi_Control among them). */
 const text = fc.oneof(
   fc.string({ unit: "binary" }),
-  fc.string({ unit: fc.constantFrom("a", " ", "\\", "u", "{", "}", "\u001b", "[", "\u009b", "\u007f", "\n", "\r", "\u2028", "\u2029", "\u061c", "\u200e", "\u200f", "\u202a", "\u202e", "\u2066", "\u2069", "\u200b", "\u200d", "\ufeff", "\u00ad", "\u{e0041}", "é", "\u{1F600}"), maxLength: 30 }),
+  fc.string({ unit: fc.constantFrom("a", " ", "\\", "u", "{", "}", "\u001b", "[", "\u009b", "\u007f", "\n", "\r", "\u2028", "\u2029", "\u061c", "\u200e", "\u200f", "\u202a", "\u202e", "\u2066", "\u2069", "\u200b", "\u200d", "\ufeff", "\u00ad", "\u{e0041}", "\ufe0f", "\u034f", "\u3164", "\u{e0100}", "é", "\u{1F600}"), maxLength: 30 }),
 );
 
 describe("terminal text fuzz", () => {
