@@ -45,8 +45,7 @@ export function deadLetterData(letter: DeadLetter, sdks: readonly ProtocolSdk[])
   return { ...rest, writer: writerOf(letter), target: targetOf(letter, sdks), body };
 }
 
-/** `deadLetterData` as JSON that is safe on a terminal (JSON.stringify escapes C0 controls in strings; the rest are escaped here). */
+/** `deadLetterData` as JSON that is safe on a terminal (printableJson), indented for `dlq show`. */
 export function deadLetterJson(letter: DeadLetter, sdks: readonly ProtocolSdk[], pretty = false): string {
-  if (!pretty) return printableJson(deadLetterData(letter, sdks));
-  return JSON.stringify(deadLetterData(letter, sdks), null, 2).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return printableJson(deadLetterData(letter, sdks), pretty ? 2 : undefined);
 }
