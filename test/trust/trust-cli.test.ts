@@ -109,6 +109,30 @@ describe("onex grant issue / inspect / revoke", () => {
     expect(JSON.parse(revoked.stdout)).toMatchObject({ status: "ONEX_E_GRANT_REVOKED" });
   });
 
+  it("a grant handed over to be inspected or revoked cannot write on the terminal: its fields are printed escaped", () => {
+    // What a forger puts in a grant's fields: a line of its own claiming validity, an escape that retitles
+    // the terminal and one that hides what follows, and a mark that reorders.
+    const forged = "node-a\nsignature   valid\nstatus      valid\u001b]0;pwned\u0007\u001b[8m\u200f";
+    onex(["keygen", "--out", "forger"]);
+    const issued = onex(["grant", "issue", "--key", "forger.key", "--subject", forged, "--id", forged, "--zone", "zone.trusted.org", "--type", "signal.task.dispatch", "--expires-in", "1h", "--out", "forged-grant.json"]);
+    expect(issued.code).toBe(0);
+    const unsafe = /[\p{Cc}\p{Cf}]/u;
+    const lines = (text: string) => text.split("\n").filter((line) => line !== "");
+    const inspected = onex(["grant", "inspect", "forged-grant.json"]);
+    expect(inspected.code).toBe(0);
+    // One line per field, none the forger's, and no control character but the new lines between them.
+    expect(lines(inspected.stdout).map((line) => line.split(/ +/)[0])).toEqual(["grant", "subject", "issuer", "zone", "types", "zones", "valid", "signature", "status"]);
+    expect(lines(inspected.stdout).join("")).not.toMatch(unsafe);
+    const json = onex(["grant", "inspect", "forged-grant.json", "--json"]);
+    expect(json.stdout.trimEnd()).not.toMatch(unsafe);
+    expect(JSON.parse(json.stdout).grant).toMatchObject({ subject: forged, grant_id: forged });
+    expect(lines(issued.stderr).join("")).not.toMatch(unsafe);
+    const revoked = onex(["grant", "revoke", "forged-grant.json", "--key", "forger.key", "--list", "forged-revocations.json"]);
+    expect(revoked.code).toBe(0);
+    expect(lines(revoked.stderr)).toHaveLength(1);
+    expect(revoked.stderr.trimEnd()).not.toMatch(unsafe);
+  });
+
   it("adds a revocation to the file a linked list points to, which verifiers read, and refuses a link to nothing", () => {
     writeFileSync(join(dir, "shared-revocations.json"), "[]\n");
     symlinkSync("shared-revocations.json", join(dir, "linked-revocations.json"));

@@ -6,6 +6,7 @@ import { assertValid, type SessionGrantRecord, type StandaloneValidator } from "
 import { OnexCommand } from "../../base-command.js";
 import { parseTime, readJsonFile, readZoneAuthorities } from "../../key-files.js";
 import { sdkSpeaking } from "../../protocol-choice.js";
+import { printable, printableJson } from "../../terminal-text.js";
 
 /** The generated `SessionGrant` validator of an SDK, if its version has the record. */
 function sessionGrantValidator(sdk: object): StandaloneValidator | undefined {
@@ -64,8 +65,10 @@ export default class GrantInspect extends OnexCommand {
       failure = new OnexError(ErrorCode.GrantExpired, `grant ${record.grant_id} expired at ${record.expires_at}`);
     }
     const status = failure === undefined ? "valid" : failure.code;
+    // A grant to inspect is anyone's text: its fields are printed escaped, so none can start a
+    // line of its own ("status valid") or send the terminal an escape sequence.
     if (flags.json) {
-      this.log(JSON.stringify({ grant: record, status, signature, message: failure?.message ?? null }));
+      this.log(printableJson({ grant: record, status, signature, message: failure?.message ?? null }));
     } else {
       const { scopes } = record;
       this.log(
@@ -79,7 +82,9 @@ export default class GrantInspect extends OnexCommand {
           `valid       ${record.not_before} .. ${record.expires_at}`,
           `signature   ${signature}${signature === "not checked" ? " (pass --authority)" : ""}`,
           `status      ${status}${failure ? `: ${failure.message}` : ""}`,
-        ].join("\n"),
+        ]
+          .map(printable)
+          .join("\n"),
       );
     }
     if (failure !== undefined) throw failure;

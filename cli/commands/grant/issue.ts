@@ -7,6 +7,7 @@ import { OnexCommand } from "../../base-command.js";
 import { parseDuration } from "../../duration.js";
 import { parseTime, privateKeyFlags, readPrivateKey } from "../../key-files.js";
 import { writeOutputFile } from "../../output-file.js";
+import { printable } from "../../terminal-text.js";
 import { didYouMean } from "../../../generator/did-you-mean.js";
 import { requireVersionsIn } from "../../../generator/protocol-versions.js";
 import { sameFile } from "../../same-file.js";
@@ -64,7 +65,7 @@ export default class GrantIssue extends OnexCommand {
     const text = JSON.stringify(grant, null, 2);
     if (flags.out === undefined) this.log(text);
     else writeOutputFile(flags.out, text + "\n", { force: flags.force });
-    this.logToStderr(`grant ${grant.grant_id} for ${grant.subject}, valid ${grant.not_before} to ${grant.expires_at}, signed by ${authority.keyId}`);
+    this.logToStderr(printable(`grant ${grant.grant_id} for ${grant.subject}, valid ${grant.not_before} to ${grant.expires_at}, signed by ${authority.keyId}`));
   }
 }
 

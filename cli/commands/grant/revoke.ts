@@ -7,6 +7,7 @@ import { OnexCommand } from "../../base-command.js";
 import { withFileLock } from "../../file-lock.js";
 import { privateKeyFlags, readJsonFile, readPrivateKey } from "../../key-files.js";
 import { writeOutputFile } from "../../output-file.js";
+import { printable } from "../../terminal-text.js";
 
 export default class GrantRevoke extends OnexCommand {
   static override summary = "Revoke a session grant as the authority that issued it.";
@@ -46,7 +47,7 @@ export default class GrantRevoke extends OnexCommand {
         writeOutputFile(file, JSON.stringify(list, null, 2) + "\n", { force: true });
       });
     }
-    this.logToStderr(`revoked grant ${grant.grant_id} of ${grant.subject}${flags.list ? ` (added to ${flags.list})` : ""}`);
+    this.logToStderr(printable(`revoked grant ${grant.grant_id} of ${grant.subject}${flags.list ? ` (added to ${flags.list})` : ""}`));
   }
 }
 
