@@ -86,7 +86,6 @@ export function planStreams(sdks: readonly ProtocolSdk[], limits: StreamLimits =
       else add(streamNameOf(key), template.filter());
     }
   }
-  assertDisjoint([...byName.values()]);
   if (zones.length === 0) {
     byName.set(DEAD_LETTER_STREAM, { name: DEAD_LETTER_STREAM, subjects: [DEAD_LETTER_SUBJECTS], limits: deadLetterLimits });
   } else {
@@ -97,6 +96,8 @@ export function planStreams(sdks: readonly ProtocolSdk[], limits: StreamLimits =
       byName.set(`${DEAD_LETTER_STREAM}~${token}`, { name: `${DEAD_LETTER_STREAM}~${token}`, subjects: [`onex.dlq.${token}.>`], limits: deadLetterLimits });
     }
   }
+  // The dead-letter streams too: a template under `onex.dlq.` had its messages stored as letters.
+  assertDisjoint([...byName.values()]);
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
@@ -105,7 +106,7 @@ export function planStreams(sdks: readonly ProtocolSdk[], limits: StreamLimits =
  * subject: the server refuses the second ("subjects overlap") after the first is made, and a
  * message on such a subject would be stored by the wrong template's stream. This happens when
  * a version adds a subject template (under a new key) whose subjects another version's
- * template, or another of its own, also matches.
+ * template, another of its own, or the dead letters (`onex.dlq.>`) also match.
  */
 function assertDisjoint(plans: readonly StreamPlan[]): void {
   for (const [i, a] of plans.entries()) {
@@ -114,7 +115,7 @@ function assertDisjoint(plans: readonly StreamPlan[]): void {
       if (shared !== undefined) {
         throw new OnexError(
           ErrorCode.StreamConfig,
-          `streams ${a.name} and ${b.name} would both hold subjects such as ${shared[0]} / ${shared[1]}: two subject templates of the manifests (under different keys) match the same subjects; give one of them a literal token the other lacks. Nothing was changed`,
+          `streams ${a.name} and ${b.name} would both hold subjects such as ${shared[0]} / ${shared[1]}: two subject templates of the manifests (under different keys), or one and the dead letters' onex.dlq.>, match the same subjects; give the template a literal token the other lacks. Nothing was changed`,
           { streams: [a.name, b.name], subjects: [shared[0], shared[1]] },
         );
       }

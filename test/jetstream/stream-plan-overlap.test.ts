@@ -32,6 +32,24 @@ describe("streams whose subjects would overlap", () => {
     }
   });
 
+  it("a template whose subjects are dead letters' is refused too: its messages would be stored, and listed, as letters", () => {
+    const letters: SubjectTemplate = { ...event, key: "letters", template: "onex.dlq.{zone_id}.{entity_type}.{entity_id}", filter: (parts) => event.filter(parts).replace(/^jetstream\.onex\.zone\./, "onex.dlq.").replace(/\.events$/, "") };
+    const grown: ProtocolSdk = { ...(v0_2 as unknown as ProtocolSdk), version: "0.3", subjectTemplates: { ...v0_2.subjectTemplates, letters } };
+    for (const [zones, streams] of [
+      [[], ["ONEX_DLQ", "ONEX_LETTERS"]],
+      [["zone.a"], ["ONEX_DLQ~zone~2Ea", "ONEX_LETTERS~zone~2Ea"]],
+    ] as const) {
+      let caught: unknown;
+      try {
+        planStreams([v0_2 as unknown as ProtocolSdk, grown], {}, {}, zones);
+      } catch (error) {
+        caught = error;
+      }
+      const { code, details } = caught as { code: string; details: { streams: string[] } };
+      expect([code, [...details.streams].sort()]).toEqual([ErrorCode.StreamConfig, streams]);
+    }
+  });
+
   it("a template with subjects of its own gets its streams beside the others", () => {
     const disjoint = grownBy("task", "jetstream.onex.zone.{zone_id}.{entity_type}.{entity_id}.tasks", ".tasks");
     const names = planStreams([v0_2 as unknown as ProtocolSdk, disjoint], {}, {}, ["zone.a"]).map((p) => [p.name, p.subjects]);
