@@ -537,7 +537,6 @@ function refuseOthersFile(info: { uid: number }, path: string): void {
   });
 }
 
-/** A local write that failed (a full disk, a removed folder): the fetch stops, it is no peer's fault. */
 /** The longest name a download keeps beside its target: the record's temporary file (`writeAtomically`). */
 const LONGEST_COMPANION = ".pieces.tmp";
 /** The longest file name ext4, XFS, Btrfs, tmpfs and APFS take, in bytes. */
@@ -556,6 +555,7 @@ function checkCompanionNames(path: string): void {
   });
 }
 
+/** A local write that failed (a full disk, a removed folder): the fetch stops, it is no peer's fault. */
 function writeFailed(path: string, cause: unknown, what = "cannot write"): OnexError {
   const errno = (cause as NodeJS.ErrnoException)?.code;
   return new OnexError(ErrorCode.WriteFailed, `${what} ${path}: ${(cause as Error).message}`, { file: path, ...(errno === undefined ? {} : { errno }) }, { cause });
