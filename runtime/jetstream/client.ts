@@ -22,6 +22,7 @@ import { ReplyInbox } from "./reply-inbox.js";
 import { serverCredentials } from "./server-credentials.js";
 import { checkTlsFiles, type TlsFiles } from "../tls-files.js";
 import { publishToStream } from "./stream-publish.js";
+import { publishInWindow } from "./publish-many.js";
 import type { ControlPlane, MessageOf, PublishOptions, PublishReceipt, SubscribeOptions, Subscription, VersionedReceiver, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
 import { typedPipeline, versionedPipeline, type ReceivePipeline, type TrustSettings } from "../receive/pipeline.js";
 import { StoredMessageReplay } from "../receive/stored-message-replay.js";
@@ -308,8 +309,10 @@ export class OnexClient implements ControlPlane {
   /**
    * Publishes many messages with at most `window` acknowledgements outstanding: the
    * throughput of pipelining, with memory bounded by the window. Resolves with the receipts
-   * in order; the first failure rejects (messages before it are stored). `window` (default 256)
-   * is a whole number of at least 1, Infinity for no limit.
+   * in order; a failure stops sending, and once nothing is in flight rejects with the failure
+   * first in order (every message before it is stored), whose details say what became of each
+   * message sent (publish-many.ts). `window` (default 256) is a whole number of at least 1,
+   * Infinity for no limit.
    */
   async publishMany(messages: Iterable<PublishableMessage> | AsyncIterable<PublishableMessage>, options: PublishOptions & { window?: number } = {}): Promise<PublishReceipt[]> {
     this.#checkOpen("publishMany");
@@ -320,48 +323,7 @@ export class OnexClient implements ControlPlane {
     }
     // A window of NaN let every publish go out at once (`active >= NaN` is never true); Infinity asks for that.
     checkWhole("publishMany", "window", options.window, { infinity: true });
-    const window = options.window ?? 256;
-    const receipts: PublishReceipt[] = [];
-    let failure: unknown;
-    let active = 0;
-    // Woken by each completion; a counter, not Promise.race over the window, keeps this O(1) per message.
-    let wake: (() => void) | undefined;
-    const slotFreed = () => new Promise<void>((resolve) => (wake = resolve));
-    let index = 0;
-    const submit = (message: PublishableMessage) => {
-      const at = index++;
-      active++;
-      this.publish(message, options)
-        .then(
-          (receipt) => {
-            receipts[at] = receipt;
-          },
-          (error: unknown) => {
-            failure ??= error;
-          },
-        )
-        .finally(() => {
-          active--;
-          wake?.();
-        });
-    };
-    // An array is walked synchronously: for-await would cost a microtask per message.
-    if (Symbol.iterator in messages) {
-      for (const message of messages) {
-        while (active >= window) await slotFreed();
-        if (failure !== undefined) break;
-        submit(message);
-      }
-    } else {
-      for await (const message of messages) {
-        while (active >= window) await slotFreed();
-        if (failure !== undefined) break;
-        submit(message);
-      }
-    }
-    while (active > 0) await slotFreed();
-    if (failure !== undefined) throw failure;
-    return receipts;
+    return publishInWindow(messages, options.window ?? 256, (message) => this.publish(message, options));
   }
 
   /**
