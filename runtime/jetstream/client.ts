@@ -23,6 +23,7 @@ import { serverCredentials } from "./server-credentials.js";
 import { checkTlsFiles, type TlsFiles } from "../tls-files.js";
 import { publishToStream } from "./stream-publish.js";
 import { publishInWindow } from "./publish-many.js";
+import { SILENT_SERVER_MS, settledWithin } from "./silent-server.js";
 import type { ControlPlane, MessageOf, PublishOptions, PublishReceipt, SubscribeOptions, Subscription, VersionedReceiver, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
 import { typedPipeline, versionedPipeline, type ReceivePipeline, type TrustSettings } from "../receive/pipeline.js";
 import { StoredMessageReplay } from "../receive/stored-message-replay.js";
@@ -360,7 +361,12 @@ export class OnexClient implements ControlPlane {
   async #close(): Promise<void> {
     await Promise.all([...this.#open].map((s) => s.stop()));
     await this.#verifyAhead?.close();
-    if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+    // A silent server never confirms the drain: close() waited until nats.js gave the
+    // connection up, minutes later. Past SILENT_SERVER_MS the connection is closed as it is, and
+    // a publish still waiting for its acknowledgement fails (its message may have been stored).
+    if (!this.nc.isClosed()) await settledWithin(this.nc.drain(), SILENT_SERVER_MS);
+    // A drain refused, or never confirmed, leaves the connection to close here.
+    if (!this.nc.isClosed()) await this.nc.close();
   }
 
   /**

@@ -21,6 +21,7 @@ import { bodyOf } from "./history.js";
 import { readStored } from "./stored-reader.js";
 import { jetStreamFailure, withRetry } from "./with-retry.js";
 import { deadLetter } from "./dead-letter.js";
+import { SILENT_SERVER_MS, settledWithin } from "./silent-server.js";
 import { OnexHeader, readableHeaders } from "./headers.js";
 import { streamNameOf, zoneStreamNameOf } from "./streams.js";
 import { forgetOldest } from "../forget-oldest.js";
@@ -407,7 +408,9 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       // The hand-backs and acks are on the wire, not in a buffer, when stop() returns (acks
       // given while it waited included; from now on each goes out as it is given).
       sendAcks();
-      if (!transport.nc.isClosed()) await transport.nc.flush().catch(() => undefined);
+      // Bounded: a server that is connected but silent never answers the flush's ping, and
+      // stop() (and close() with it) would wait until nats.js gave the connection up, minutes on.
+      if (!transport.nc.isClosed()) await settledWithin(transport.nc.flush(), SILENT_SERVER_MS);
     }
   }
 
@@ -475,9 +478,12 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       stopped = true;
       // A pull on a connection waiting to reconnect never ends: past its expiry it is closed, and
       // what it held (nothing can go back without a connection) waits out ack_wait. A connected
-      // pull is left to end on the server, which it does within its expiry.
+      // pull is left to end on the server, which it does within its expiry, unless the server is
+      // silent (stalled, or cut off without the socket knowing): after SILENT_SERVER_MS it is
+      // closed too, where it never ended before nats.js gave the connection up, minutes later.
+      const stoppedAt = Date.now();
       const giveUp = setInterval(() => {
-        if (disconnected) void batch?.close();
+        if (disconnected || Date.now() - stoppedAt >= SILENT_SERVER_MS) void batch?.close();
       }, 2 * PULL_EXPIRES_MS);
       try {
         await iterator.return(undefined);

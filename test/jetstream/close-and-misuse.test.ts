@@ -9,6 +9,7 @@ import { getDeadLetter, listDeadLetters } from "../../runtime/jetstream/dead-let
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { applyBundledStreams, client, makeKeys, stateUpdate } from "./fixtures.js";
 import { settledWithin } from "../support/settled-within.js";
+import { startNatsProxy } from "../support/nats-proxy.js";
 
 let server: NatsServer;
 const keys = makeKeys();
@@ -43,6 +44,28 @@ describe("closing a client", () => {
     expect(await settledWithin(Promise.all([first, second]), 5_000)).toBe("resolved");
     expect(await settledWithin(c.close(), 1_000)).toBe("resolved");
   });
+});
+
+describe("closing a client whose server is connected but silent (stalled, or cut off without the socket knowing)", () => {
+  it("close() ends, with a publish waiting for its acknowledgement and a subscription pulling, instead of waiting minutes for nats.js to give the connection up", async () => {
+    const proxy = await startNatsProxy(server.port);
+    try {
+      const c = await client(proxy.url, keys.node, [keys.node]);
+      await c.publish(stateUpdate("n-silent"));
+      const sub = await c.subscribe([v0_1.StateUpdate], { entityId: "n-silent-sub" });
+      const consuming = (async () => {
+        for await (const d of sub) await d.ack();
+      })();
+      // From here the server says nothing: the pull in progress never ends, and no acknowledgement comes.
+      proxy.hold();
+      const waiting = c.publish(stateUpdate("n-silent"), { timeoutMs: 120_000, retryForMs: 120_000 });
+      expect(await settledWithin(c.close(), 25_000)).toBe("resolved");
+      expect(await settledWithin(waiting, 1_000)).toBe(`rejected ${ErrorCode.Usage}`);
+      expect(await settledWithin(consuming, 1_000)).toBe("resolved");
+    } finally {
+      proxy.close();
+    }
+  }, 60_000);
 });
 
 describe("a closed client", () => {
