@@ -260,7 +260,7 @@ export class OnexClient implements ControlPlane {
       } catch (error) {
         // A connection closed under the publish (close() while it waited) read as a retryable
         // timeout: retried until retryForMs, for ever with Infinity. Nothing reopens it.
-        this.#checkOpen("publish", error);
+        this.#checkOpen("publish", error, { subject, messageId: id });
         const failure = publishError(error, subject, id);
         if (!isRetryable(failure) || Date.now() >= deadline) throw failure;
         await sleep(Math.min(1_000, 50 * 2 ** attempt));
@@ -373,10 +373,17 @@ export class OnexClient implements ControlPlane {
    * ONEX_E_USAGE once close() was called, or ONEX_E_CONNECTION when the connection closed by
    * itself: a publish on a closed client waited out retryForMs and reported a retryable
    * ONEX_E_PUBLISH_TIMEOUT (never settling with Infinity), a subscribe ONEX_E_STREAM_CONFIG.
+   * With `unsettled`, a publish the closing cut short: the error names its message and says that
+   * it may have been stored, which "the client is closed" alone left the caller to guess.
    */
-  #checkOpen(operation: string, cause?: unknown): void {
-    if (this.#closing !== undefined) throw new OnexError(ErrorCode.Usage, `${operation}: the client is closed`, { operation }, cause === undefined ? undefined : { cause });
-    if (this.nc.isClosed()) throw new OnexError(ErrorCode.ConnectionFailed, `${operation}: the NATS connection is closed; connect again`, { operation }, cause === undefined ? undefined : { cause });
+  #checkOpen(operation: string, cause?: unknown, unsettled?: { subject: string; messageId: string }): void {
+    const closed = this.#closing !== undefined ? "the client is closed" : this.nc.isClosed() ? "the NATS connection is closed; connect again" : undefined;
+    if (closed === undefined) return;
+    const what =
+      unsettled === undefined
+        ? `${operation}: ${closed}`
+        : `${operation}: ${closed} before message ${unsettled.messageId} was acknowledged, so it may or may not be stored; publish it again (the same message, so the same id) from a connected client, and the stream stores it once`;
+    throw new OnexError(this.#closing !== undefined ? ErrorCode.Usage : ErrorCode.ConnectionFailed, what, { operation, ...unsettled }, cause === undefined ? undefined : { cause });
   }
 
   async #subscribe(pipeline: ReceivePipeline, options: VersionedSubscribeOptions): Promise<VersionedSubscription<unknown>> {

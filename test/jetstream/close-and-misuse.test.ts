@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import * as v0_2 from "../../generated/v0.2/index.js";
 import { versionGraph } from "../../generated/transforms/index.js";
-import { ErrorCode } from "../../runtime/errors.js";
+import { ErrorCode, type OnexError } from "../../runtime/errors.js";
 import type { ConnectOptions, OnexClient } from "../../runtime/jetstream/client.js";
 import { getDeadLetter, listDeadLetters } from "../../runtime/jetstream/dead-letter.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
@@ -58,9 +58,13 @@ describe("closing a client whose server is connected but silent (stalled, or cut
       })();
       // From here the server says nothing: the pull in progress never ends, and no acknowledgement comes.
       proxy.hold();
-      const waiting = c.publish(stateUpdate("n-silent"), { timeoutMs: 120_000, retryForMs: 120_000 });
+      const unacknowledged = stateUpdate("n-silent");
+      const waiting = c.publish(unacknowledged, { timeoutMs: 120_000, retryForMs: 120_000 });
       expect(await settledWithin(c.close(), 25_000)).toBe("resolved");
       expect(await settledWithin(waiting, 1_000)).toBe(`rejected ${ErrorCode.Usage}`);
+      // The failure names the message and says its fate is unknown, so the caller publishes it again.
+      const failure = (await waiting.catch((error: unknown) => error)) as OnexError;
+      expect([failure.details.messageId, failure.details.subject, failure.message]).toEqual([unacknowledged.id, unacknowledged.subject(), expect.stringMatching(/may or may not be stored/)]);
       expect(await settledWithin(consuming, 1_000)).toBe("resolved");
     } finally {
       proxy.close();
