@@ -27,6 +27,7 @@ import type { JsonObject, VersionGraph } from "@onex/runtime/codegen-v1";
 import { readSchemaIndex, type SchemaIndex } from "@onex/runtime/negotiation";
 import { versions as bundledVersions, type Version } from "@onex/sdk/versions";
 import { PACKAGE_ROOT } from "../generator/package-root.js";
+import { loadAllSdks } from "./all-sdks.js";
 import { loadTypeScript } from "../generator/load-typescript.js";
 import { compareVersions, requireVersionsIn } from "../generator/protocol-versions.js";
 
@@ -411,6 +412,9 @@ export async function loadSdk(version: Version) {
  * its members are refused on its subjects and no stream stores them.
  */
 export async function loadProjectSdks(flags: SdkFlags): Promise<ProtocolSdk[]> {
+  // No project here and none named: onex's own versions, as bundled. An admin's `onex dlq list`
+  // in any folder reads no schemas folder, and an install laid out without one still works.
+  if (flags.generated === undefined && schemasDirOf(flags.schemas) === OWN_SCHEMAS) return loadAllSdks();
   const project = await openProjectSdk(flags);
   return Promise.all(project.versions.map((version) => project.load(version)));
 }
