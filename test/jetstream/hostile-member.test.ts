@@ -256,6 +256,17 @@ describe("dead letters cannot be turned into commands", () => {
   });
 });
 
+/** Headers of a dead letter for a message on `subject`, as a member forges them onto a message of its own. */
+function letterHeaders(subject: string) {
+  const h = natsHeaders();
+  h.set(OnexHeader.DlqReason, ErrorCode.HandlerFailed);
+  h.set(OnexHeader.DlqStream, STREAM_A);
+  h.set(OnexHeader.DlqConsumer, "billing");
+  h.set(OnexHeader.DlqSubject, subject);
+  h.set(OnexHeader.DlqSequence, "1");
+  return h;
+}
+
 describe("a pull request's reply subject", () => {
   /** A consumer of the member's own zone stream on `subject`, from `from`, acknowledging nothing, pulled once for `batch` with `reply` as the reply subject. */
   async function pullOnce(nc: NatsConnection, name: string, subject: string, from: number, reply: string, batch: number): Promise<void> {
@@ -291,16 +302,7 @@ describe("a pull request's reply subject", () => {
   it("cannot have JetStream deliver a stored message, with letter headers of its choosing, into the admins' dead-letter stream", async () => {
     const { nc, js } = await zones.raw("a");
     const genuine = update(ZONE_A, "a-pulled", "draining");
-    const h = natsHeaders();
-    for (const [name, value] of [
-      [OnexHeader.DlqReason, ErrorCode.HandlerFailed],
-      [OnexHeader.DlqStream, STREAM_A],
-      [OnexHeader.DlqConsumer, "billing"],
-      [OnexHeader.DlqSubject, genuine.subject()],
-      [OnexHeader.DlqSequence, "1"],
-    ]) {
-      h.set(name!, value!);
-    }
+    const h = letterHeaders(genuine.subject());
     const adminA = await (await zones.raw("adminA")).jsm();
     const before = (await adminA.streams.info(DEAD_LETTER_STREAM)).state.messages;
     const stored = await js.publish(genuine.subject(), JSON.stringify(signMessage(genuine.toJSON(), zones.keys.a)), { headers: h });
@@ -322,16 +324,7 @@ describe("a pull request's reply subject", () => {
     const { nc, js } = await zones.raw("adminA");
     const adminA = await (await zones.raw("adminA")).jsm();
     const genuine = update(ZONE_A, "a-admin-pulled", "draining");
-    const h = natsHeaders();
-    for (const [name, value] of [
-      [OnexHeader.DlqReason, ErrorCode.HandlerFailed],
-      [OnexHeader.DlqStream, STREAM_A],
-      [OnexHeader.DlqConsumer, "billing"],
-      [OnexHeader.DlqSubject, genuine.subject()],
-      [OnexHeader.DlqSequence, "1"],
-    ]) {
-      h.set(name!, value!);
-    }
+    const h = letterHeaders(genuine.subject());
     const before = (await adminA.streams.info(DEAD_LETTER_STREAM)).state.last_seq;
     const stored = await js.publish(genuine.subject(), JSON.stringify(signMessage(genuine.toJSON(), zones.keys.a)), { headers: h });
     await pullInto(nc, `admin-pull-into-letters-${process.pid}`, genuine.subject(), stored.seq, deadLetterSubject(undefined, SHARED, "billing"), 1);
@@ -359,9 +352,7 @@ describe("a push consumer's delivery subject", () => {
   it("cannot have JetStream push its zone's messages into the admins' dead-letter stream or back into its own stream", async () => {
     const { nc, js } = await zones.raw("a");
     const genuine = update(ZONE_A, "a-pushed", "draining");
-    const h = natsHeaders();
-    h.set(OnexHeader.DlqReason, ErrorCode.HandlerFailed);
-    h.set(OnexHeader.DlqSubject, genuine.subject());
+    const h = letterHeaders(genuine.subject());
     const stored = await js.publish(genuine.subject(), "{}", { headers: h });
     const adminA = await (await zones.raw("adminA")).jsm();
     const before = await Promise.all([DEAD_LETTER_STREAM, STREAM_A].map(async (s) => (await adminA.streams.info(s)).state.messages));
