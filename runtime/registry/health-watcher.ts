@@ -49,7 +49,11 @@ export interface HealthWatcherOptions {
   level?: string;
   /** How long an announcement's trust is valid (default 5 minutes): more than 0 and finite, as `trust.expires_at` is a time. */
   trustTtlMs?: number;
-  /** Told when publishing fails (after the client's own retries); the announcement is dropped (default: console.warn). */
+  /**
+   * Told when publishing fails (after the client's own retries), the announcement dropped, and when
+   * the registry's watch fails, which ends the watcher, `message` undefined (default: console.warn).
+   * What it throws is logged with console.warn; the watcher carries on.
+   */
   onError?(error: unknown, message: PublishableMessage | undefined): void;
 }
 
@@ -81,14 +85,15 @@ export class HealthWatcher {
     this.#joinMessage = new MessageBuilder(options.messages, "event.node.register", "the health watcher");
   }
 
-  /** Starts watching; the nodes already registered are known but not announced. */
+  /** Starts watching; the nodes already registered are known but not announced. Again after `stop()`, or after its watch failed, it watches anew. */
   start(): void {
     if (this.#changes) return;
-    this.#changes = this.#options.registry.watch({ zone: this.#options.zone ?? this.#source.zone, entityType: "node" });
-    this.#loop = this.#run(this.#changes);
+    const changes = this.#options.registry.watch({ zone: this.#options.zone ?? this.#source.zone, entityType: "node" });
+    this.#changes = changes;
+    this.#loop = this.#run(changes);
   }
 
-  /** Stops watching. */
+  /** Stops watching; resolves (never rejects) once the last announcement under way is done. */
   async stop(): Promise<void> {
     await this.#changes?.return?.();
     await this.#loop;
@@ -96,11 +101,19 @@ export class HealthWatcher {
   }
 
   async #run(changes: AsyncIterableIterator<RegistryChange>): Promise<void> {
-    for await (const change of changes) {
-      if (change.kind === "expired") await this.#nodeFailed(change.address, change.last);
-      else if (change.kind === "registered" && change.initial) this.#alive.set(change.address, change.entry.entry.registered_at);
-      else if (change.kind === "registered") await this.#nodeJoined(change.entry);
-      else if (change.kind === "deregistered") this.#alive.delete(change.address);
+    try {
+      for await (const change of changes) {
+        if (change.kind === "expired") await this.#nodeFailed(change.address, change.last);
+        else if (change.kind === "registered" && change.initial) this.#alive.set(change.address, change.entry.entry.registered_at);
+        else if (change.kind === "registered") await this.#nodeJoined(change.entry);
+        else if (change.kind === "deregistered") this.#alive.delete(change.address);
+      }
+    } catch (error) {
+      // Nobody awaits this loop until stop(): a failed watch (an onTampered that throws, a user who
+      // may not create the watch's consumer) rejected it unhandled, which ends a Node process, and
+      // the watcher went silent with no one told. It is told to onError, and start() may watch anew.
+      if (this.#changes === changes) this.#changes = undefined;
+      this.#report(error, undefined, `onex registry: the health watcher's watch failed, and it announces nothing until started again: ${(error as Error)?.message ?? String(error)}`);
     }
   }
 
@@ -144,8 +157,17 @@ export class HealthWatcher {
       message = build();
       await this.#options.client.publish(message);
     } catch (error) {
-      if (this.#options.onError) this.#options.onError(error, message);
-      else console.warn(`onex registry: announcing ${message?.type ?? "a registry change"} failed: ${(error as Error).message}`);
+      this.#report(error, message, `onex registry: announcing ${message?.type ?? "a registry change"} failed: ${(error as Error)?.message ?? String(error)}`);
+    }
+  }
+
+  /** Tells onError, or console.warn without one; an onError that throws must not end the watcher's loop. */
+  #report(error: unknown, message: PublishableMessage | undefined, warning: string): void {
+    if (!this.#options.onError) return console.warn(warning);
+    try {
+      this.#options.onError(error, message);
+    } catch (thrown) {
+      console.warn(`onex registry: the health watcher's onError threw (${(thrown as Error)?.message ?? String(thrown)}) on: ${warning}`);
     }
   }
 }

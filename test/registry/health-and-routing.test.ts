@@ -198,6 +198,58 @@ describe("health watcher and a store writer", () => {
   }, 60_000);
 });
 
+describe("health watcher and its owner's mistakes", () => {
+  it("a watch that fails, and an onError that throws, end in onError and a stop() that resolves, not an unhandled rejection", async () => {
+    const bucket = `healthfail${process.pid}`;
+    // The owner's onTampered throws: the registry calls it inside the watch, which then fails.
+    const r = await openRegistry(`${server.url}?bucket=${bucket}&ttl=30s`, {
+      logger: { warn() {} },
+      onTampered: () => {
+        throw new Error("onTampered threw");
+      },
+    });
+    open.push(r);
+    const key = generateKeyPair();
+    const self = makeNode(ZONE, { key });
+    const client = await controlPlaneClient(server.url, key, [key]);
+    clients.push(client);
+    const told: { error: unknown; type: string | undefined }[] = [];
+    let watchFailed!: () => void;
+    const failed = new Promise<void>((resolve) => (watchFailed = resolve));
+    const watcher = new HealthWatcher({
+      registry: r,
+      key,
+      address: self.address,
+      messages: v0_1,
+      client,
+      onError(error, message) {
+        told.push({ error, type: message?.type });
+        if (message === undefined) watchFailed();
+        // An owner's onError that throws, as the watch's failure is told to it too.
+        throw new Error("onError threw");
+      },
+    });
+    watcher.start();
+    const writer = await natsKvWriter(server.url, bucket);
+    try {
+      // A join whose announcement cannot be published (the client is closed): onError throws, the watcher carries on.
+      await client.close();
+      const joining = makeNode(ZONE);
+      await r.register(joining.entry, joining.identity);
+      await eventually(async () => told.some((t) => t.type === "event.node.register"), 10_000, "the failed announcement told to onError");
+      // The writer garbles the entry; the owner's onTampered throws inside the watch.
+      await writer.put(partsOf(joining), "{}");
+      await failed;
+    } finally {
+      await writer.close();
+    }
+    await expect(watcher.stop()).resolves.toBeUndefined();
+    const last = told.at(-1)!;
+    expect(last.type).toBeUndefined();
+    expect((last.error as Error).message).toMatch(/onTampered threw/);
+  });
+});
+
 describe("router", () => {
   it("picks by reputation, falls back on timeout and on an attested failure, and carries the proof", async () => {
     const r = await registry("30s");
