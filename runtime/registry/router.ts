@@ -24,6 +24,14 @@ import { parseAddress, type EntityType } from "./address.js";
 import type { Registry, ResolvedEntry } from "./registry.js";
 import { checkPositive, checkWhole } from "../option-check.js";
 
+/**
+ * Characters of a failure's `detail` kept in its proof. The detail is what the node (or its
+ * transport) said, and every later dispatch of the task carries it: a node answering with a
+ * megabyte of detail made every later dispatch too large for NATS (1 MiB by default), so no
+ * other candidate was ever reached.
+ */
+export const MAX_PROOF_DETAIL_CHARS = 1_024;
+
 /** One earlier attempt, as carried in `payload.fallback`. */
 export interface FallbackProof {
   node_id: string;
@@ -147,7 +155,7 @@ export class Router {
         { ...unprioritised, targets: [target], operation: request.action },
       ];
       const message = signMessage(this.#dispatch.build(this.#source, this.#trust(), payloads), this.#options.key);
-      const outcome = await this.#attempt(candidate, message, timeoutMs);
+      const outcome = await this.#attempt(candidate, message, timeoutMs, request.task_id);
       if ("proof" in outcome) {
         fallback.push(outcome.proof);
         continue;
@@ -161,7 +169,7 @@ export class Router {
     });
   }
 
-  async #attempt(candidate: ResolvedEntry, message: Envelope, timeoutMs: number): Promise<{ result?: unknown } | { proof: FallbackProof }> {
+  async #attempt(candidate: ResolvedEntry, message: Envelope, timeoutMs: number, taskId: string): Promise<{ result?: unknown } | { proof: FallbackProof }> {
     const node_id = candidate.entry.node_id;
     let timer: Timer | undefined;
     const timedOut = Symbol("timeout");
@@ -172,20 +180,20 @@ export class Router {
       ]);
       if (outcome === timedOut) return { proof: { node_id, reason: "timeout", detail: `no answer within ${timeoutMs} ms`, at: now() } };
       if (outcome.ok) return outcome.result === undefined ? {} : { result: outcome.result };
-      const proof: FallbackProof = { node_id, reason: "failed", at: now(), ...(outcome.detail ? { detail: outcome.detail } : {}) };
+      const proof: FallbackProof = { node_id, reason: "failed", at: now(), ...(outcome.detail ? { detail: bounded(String(outcome.detail)) } : {}) };
       if (outcome.attestation !== undefined) {
-        // Only a failure the node itself signed counts as its attestation; anything else is just a claim.
         try {
-          verifyAttestation(outcome.attestation, { keys: (id) => (id === candidate.key.keyId ? candidate.key : undefined), node: node_id });
+          checkFailureAttestation(outcome.attestation, candidate, taskId);
           proof.attestation = outcome.attestation as unknown as { [key: string]: unknown };
         } catch (error) {
-          proof.detail = `${proof.detail ? proof.detail + "; " : ""}attestation rejected: ${(error as Error).message}`;
+          // The router's finding first: the node's own words may fill the bound.
+          proof.detail = bounded(`attestation rejected: ${(error as Error).message}${proof.detail ? `; ${proof.detail}` : ""}`);
         }
       }
       return { proof };
     } catch (error) {
-      const timeout = /timeout/i.test(String((error as { code?: unknown }).code ?? "")) || /timeout|timed out/i.test((error as Error).message ?? "");
-      return { proof: { node_id, reason: timeout ? "timeout" : "unreachable", detail: (error as Error).message ?? String(error), at: now() } };
+      const timeout = /timeout/i.test(String((error as { code?: unknown })?.code ?? "")) || /timeout|timed out/i.test((error as Error)?.message ?? "");
+      return { proof: { node_id, reason: timeout ? "timeout" : "unreachable", detail: bounded(String((error as Error)?.message ?? error)), at: now() } };
     } finally {
       timer?.cancel();
     }
@@ -194,6 +202,23 @@ export class Router {
   #trust(): TrustInit {
     return { signer: this.#options.key.keyId, level: this.#options.level ?? "verified", zone: this.#source.zone, expires_at: new Date(Date.now() + 300_000).toISOString() };
   }
+}
+
+/**
+ * Throws unless `attestation` is the candidate's own signed account of not running this task.
+ * Its signature alone let a node hand in any attestation it ever signed: one of another task
+ * (with a task id of any length, carried in every later dispatch) or one saying it succeeded,
+ * as the proof of a failure.
+ */
+function checkFailureAttestation(attestation: ExecutionAttestationRecord, candidate: ResolvedEntry, taskId: string): void {
+  verifyAttestation(attestation, { keys: (id) => (id === candidate.key.keyId ? candidate.key : undefined), node: candidate.entry.node_id });
+  if (attestation.task_id !== taskId) throw new OnexError(ErrorCode.TraceMismatch, `the attestation is for task ${bounded(attestation.task_id, 80)}, not ${taskId}`, { instancePath: "/task_id" });
+  if (attestation.outcome === "succeeded") throw new OnexError(ErrorCode.TraceMismatch, "the attestation says the task succeeded, which is no proof of a failure", { instancePath: "/outcome" });
+}
+
+/** `text` cut to `max` characters, saying so. */
+function bounded(text: string, max = MAX_PROOF_DETAIL_CHARS): string {
+  return text.length <= max ? text : `${text.slice(0, max - 30)}… (${text.length} characters)`;
 }
 
 function now(): string {

@@ -13,7 +13,7 @@ import type { OnexClient } from "../../runtime/jetstream/client.js";
 import { HealthWatcher } from "../../runtime/registry/health-watcher.js";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
 import type { Registry } from "../../runtime/registry/registry.js";
-import { Router, type DispatchTransport, type FallbackProof } from "../../runtime/registry/router.js";
+import { MAX_PROOF_DETAIL_CHARS, Router, type DispatchTransport, type FallbackProof } from "../../runtime/registry/router.js";
 import { attestExecution } from "../../runtime/trust/attestation.js";
 import type { Envelope } from "../../runtime/trust/envelope.js";
 import { generateKeyPair, keyRing, type KeyPair } from "../../runtime/trust/keys.js";
@@ -301,6 +301,49 @@ describe("router", () => {
     for (const { message, node } of received) {
       expect(v0_1.TaskDispatch.parse(message).payload.target).toBe(node);
       expect(verifyMessage(message, { keys: keyRing([routerKey.publicKey]) }).keyId).toBe(routerKey.keyId);
+    }
+  });
+
+  it("a hostile candidate's answer cannot swell later dispatches, nor pass another task's or a success attestation off as its failure", async () => {
+    const r = await registry("30s");
+    const routerKey = generateKeyPair();
+    const self = makeNode(ZONE, { key: routerKey });
+    // Two zone members with their own valid keys, ranked above the honest node.
+    const [talker, thrower, honest] = [makeNode(ZONE), makeNode(ZONE), makeNode(ZONE)];
+    for (const node of [talker, thrower, honest]) await r.register(node.entry, node.identity);
+    const auditor = generateKeyPair();
+    const ledger = new TrustLedger({ keys: keyRing([auditor.publicKey]) });
+    for (const [node, delta] of [[talker, 0.4], [thrower, 0.3]] as const) {
+      ledger.apply(attestExecution({ task: { task_id: `warmup-${node.identity.node_id}` }, result: {}, node: node.identity.node_id, outcome: "succeeded", trustDelta: delta, verified: true, executionTime: 1 }, auditor));
+    }
+    const megabyte = "x".repeat(2 ** 20);
+    // What the talker signs: per route, another task's failure (its task id a megabyte long), then this task's "success".
+    const talkerAttestations = [
+      attestExecution({ task: { task_id: megabyte }, result: {}, node: talker.identity.node_id, outcome: "failed", trustDelta: -0.1, verified: false, executionTime: 1 }, talker.key),
+      attestExecution({ task: { task_id: "t-hostile-2" }, result: {}, node: talker.identity.node_id, outcome: "succeeded", trustDelta: 0, verified: false, executionTime: 1 }, talker.key),
+    ];
+    const toHonest: Envelope[] = [];
+    const dispatch: DispatchTransport = async (candidate, message) => {
+      const id = candidate.entry.node_id;
+      if (id === talker.identity.node_id) return { ok: false, detail: megabyte, attestation: talkerAttestations[toHonest.length]! };
+      if (id === thrower.identity.node_id) throw new Error(megabyte);
+      toHonest.push(message);
+      return { ok: true, result: { done: true } };
+    };
+    const router = new Router({ registry: r, key: routerKey, address: self.address, messages: v0_1, dispatch, ledger });
+    for (const task_id of ["t-hostile-1", "t-hostile-2"]) {
+      const routed = await router.route({ task_id, action: "run" });
+      expect(routed.node.entry.node_id).toBe(honest.identity.node_id);
+      const proofs = routed.fallback;
+      expect(proofs.map((p) => [p.node_id, p.reason])).toEqual([
+        [talker.identity.node_id, "failed"],
+        [thrower.identity.node_id, "unreachable"],
+      ]);
+      expect(proofs[0]!.attestation).toBeUndefined();
+      expect(proofs[0]!.detail).toMatch(task_id === "t-hostile-1" ? /attestation rejected: the attestation is for task x+…/ : /attestation rejected: the attestation says the task succeeded/);
+      for (const proof of proofs) expect(proof.detail!.length).toBeLessThanOrEqual(MAX_PROOF_DETAIL_CHARS);
+      // The honest node's dispatch, proof included, is a few kilobytes: far below NATS's 1 MiB payload limit.
+      expect(JSON.stringify(toHonest.at(-1)).length).toBeLessThan(8_192);
     }
   });
 
