@@ -11,6 +11,7 @@
  * as its generated layout says and whose payload names one target and an action, or a list of
  * targets and an operation.
  */
+import { createHash, randomBytes } from "node:crypto";
 import { ErrorCode, OnexError } from "../errors.js";
 import { verifyAttestation } from "../trust/attestation.js";
 import type { Envelope, EnvelopeSource } from "../trust/envelope.js";
@@ -65,7 +66,7 @@ export interface RouterOptions {
   /** The SDK of the version dispatches are written in (`import * as v0_1 from "@onex/sdk/v0.1"`). */
   messages: DispatchMessages;
   dispatch: DispatchTransport;
-  /** Reputation: higher scores are tried first. Without it, candidates go in address order. */
+  /** Reputation: higher scores are tried first. Without it, or among equal scores, in the router's own draw per task (see `candidates`). */
   ledger?: TrustLedger;
   /** How long one candidate has to answer (default 5 s). */
   timeoutMs?: number;
@@ -105,6 +106,8 @@ export class Router {
   readonly #options: RouterOptions;
   readonly #source: EnvelopeSource;
   readonly #dispatch: MessageBuilder;
+  /** Orders candidates of equal score (see `candidates`); never leaves the router. */
+  readonly #drawKey = randomBytes(32);
 
   /** Throws ONEX_E_SDK_MISMATCH when `messages` has no `signal.task.dispatch`. */
   constructor(options: RouterOptions) {
@@ -118,8 +121,14 @@ export class Router {
     this.#dispatch = new MessageBuilder(options.messages, "signal.task.dispatch", "the router");
   }
 
-  /** Healthy candidates for a request, best first. */
-  async candidates(request: Pick<RouteRequest, "entityType" | "zone" | "capability">): Promise<ResolvedEntry[]> {
+  /**
+   * Healthy candidates for a request, best first: highest ledger score, and among equal scores
+   * (all of them without a ledger) in an order this router draws per task: the same for every
+   * route of one `task_id` by this router, unknown to anyone else. In address order, a zone member
+   * who minted an identity whose id sorts first (a few hundred hashes for `node-00…`) was
+   * offered every task before any other node of its score, and every new node has the same score.
+   */
+  async candidates(request: Pick<RouteRequest, "entityType" | "zone" | "capability"> & { task_id?: string }): Promise<ResolvedEntry[]> {
     const entries = await this.#options.registry.list({
       zone: request.zone ?? this.#source.zone,
       entityType: request.entityType ?? "node",
@@ -127,9 +136,15 @@ export class Router {
       ...(request.capability ? { capability: request.capability } : {}),
     });
     const ledger = this.#options.ledger;
-    if (ledger === undefined) return entries;
-    // Stable sort: equal scores keep address order, so routing is deterministic.
-    return entries.map((entry, i) => ({ entry, i, score: ledger.score(entry.entry.node_id) })).sort((a, b) => b.score - a.score || a.i - b.i).map((c) => c.entry);
+    const task = request.task_id ?? "";
+    const ranked = entries.map((entry) => ({ entry, score: ledger?.score(entry.entry.node_id) ?? 0, draw: this.#draw(task, entry.address) }));
+    return ranked.sort((a, b) => b.score - a.score || (a.draw < b.draw ? -1 : a.draw > b.draw ? 1 : 0)).map((c) => c.entry);
+  }
+
+  /** The candidate's place among equals for a task: a keyed hash no node can aim its id at. */
+  #draw(task: string, address: string): string {
+    // JSON names the two parts unambiguously, whatever characters a task id holds.
+    return createHash("sha256").update(this.#drawKey).update(JSON.stringify([task, address])).digest("hex");
   }
 
   /** Dispatches the task to the best candidate, falling back; ONEX_E_NO_ROUTE when none took it. */

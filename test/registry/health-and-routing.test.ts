@@ -18,6 +18,9 @@ import { attestExecution } from "../../runtime/trust/attestation.js";
 import type { Envelope } from "../../runtime/trust/envelope.js";
 import { generateKeyPair, keyRing, type KeyPair } from "../../runtime/trust/keys.js";
 import { verifyMessage } from "../../runtime/trust/sign-message.js";
+import { buildFingerprint, createNodeIdentity } from "../../runtime/trust/identity.js";
+import { signRegistryEntry } from "../../runtime/trust/registry-entry.js";
+import { nodeAddress } from "../../runtime/registry/address.js";
 import { TrustLedger } from "../../runtime/trust/trust-ledger.js";
 import { applyBundledStreams, client as controlPlaneClient } from "../jetstream/fixtures.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
@@ -25,6 +28,7 @@ import { eventually, makeNode, partsOf, resign } from "./fixtures.js";
 import { natsKvWriter } from "./store-writer.js";
 
 const ZONE = "zone.trusted.org";
+const addresses = (entries: { address: string }[]) => entries.map((e) => e.address);
 let server: NatsServer;
 let n = 0;
 const open: Registry[] = [];
@@ -301,6 +305,39 @@ describe("router", () => {
     for (const { message, node } of received) {
       expect(v0_1.TaskDispatch.parse(message).payload.target).toBe(node);
       expect(verifyMessage(message, { keys: keyRing([routerKey.publicKey]) }).keyId).toBe(routerKey.keyId);
+    }
+  });
+
+  it("a zone member whose id sorts first is not offered every task: equal candidates go in the router's own draw per task", async () => {
+    const r = await registry("30s");
+    const routerKey = generateKeyPair();
+    const self = makeNode(ZONE, { key: routerKey });
+    const honest = [makeNode(ZONE), makeNode(ZONE), makeNode(ZONE)];
+    for (const node of honest) await r.register(node.entry, node.identity);
+    // The attacker reads the zone and mints identities (one key, builds of its choosing) until its id sorts before every node's.
+    const key = generateKeyPair();
+    const first = honest.map((n) => n.identity.node_id).sort()[0]!;
+    let identity = createNodeIdentity(key, buildFingerprint("hostile-0"), ZONE);
+    for (let i = 1; identity.node_id >= first; i++) identity = createNodeIdentity(key, buildFingerprint(`hostile-${i}`), ZONE);
+    const address = nodeAddress(ZONE, identity.node_id);
+    await r.register(signRegistryEntry({ node_id: identity.node_id, address, zone: ZONE, health: { status: "passing" }, capabilities: ["compute"] }, key), identity);
+    const view = await r.view(ZONE);
+    try {
+      await eventually(async () => (await view.list()).length === 4, 10_000, "four nodes in the view");
+      expect(addresses(await view.list())[0]).toBe(address);
+      const router = new Router({ registry: view, key: routerKey, address: self.address, messages: v0_1, dispatch: async () => ({ ok: true }) });
+      const taken = new Map<string, number>();
+      for (let i = 0; i < 100; i++) {
+        const routed = await router.route({ task_id: `t-draw-${i}`, action: "run" });
+        taken.set(routed.node.entry.node_id, (taken.get(routed.node.entry.node_id) ?? 0) + 1);
+        // One task goes to the same node first however often it is routed (a retried task meets the node that may already hold it).
+        expect((await router.candidates({ task_id: `t-draw-${i}` }))[0]!.entry.node_id).toBe(routed.node.entry.node_id);
+      }
+      // In address order the attacker took all 100; each honest node now takes some (each misses all 100 with odds of 3e-13).
+      for (const node of honest) expect(taken.get(node.identity.node_id) ?? 0).toBeGreaterThan(0);
+      expect(taken.get(identity.node_id) ?? 0).toBeLessThan(100);
+    } finally {
+      await view.close();
     }
   });
 
