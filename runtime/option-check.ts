@@ -57,3 +57,13 @@ export function describeValue(value: unknown): string {
   }
   return describe(value);
 }
+
+/**
+ * A callback, or an object's method (`registry.list`, `client.publish`) a service calls later:
+ * without it the service was made, and failed at each use as a raw TypeError (a router's missing
+ * `dispatch` read as every candidate unreachable). Refused with ONEX_E_USAGE, naming it.
+ */
+export function checkFunction(owner: string, name: string, value: unknown): void {
+  if (typeof value === "function") return;
+  throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be a function, not ${describeValue(value)}`);
+}

@@ -20,7 +20,7 @@ import type { KeyPair } from "../trust/keys.js";
 import { LAST_RFC3339_TIME } from "../trust/rfc3339-time.js";
 import { parseAddress } from "./address.js";
 import { forgetOldest } from "../forget-oldest.js";
-import { checkPositive } from "../option-check.js";
+import { checkFunction, checkObject, checkPositive } from "../option-check.js";
 import type { Registry, RegistryChange, ResolvedEntry } from "./registry.js";
 
 /** Addresses whose announced failure is remembered (one a node whose id changes at every start leaves behind). */
@@ -72,17 +72,22 @@ export class HealthWatcher {
   #changes: AsyncIterableIterator<RegistryChange> | undefined;
   #loop: Promise<void> | undefined;
 
-  /** Throws ONEX_E_SDK_MISMATCH when `messages` lacks `event.node.failed` or `event.node.register`, ONEX_E_USAGE for a `trustTtlMs` that is not a finite number above 0. */
+  /** Throws ONEX_E_SDK_MISMATCH when `messages` lacks `event.node.failed` or `event.node.register`, ONEX_E_USAGE for a `trustTtlMs` that is not a finite number above 0, or a registry, client or onError it cannot call. */
   constructor(options: HealthWatcherOptions) {
     // Each announcement's `trust.expires_at` is now plus this: Infinity or NaN was a RangeError
     // (an invalid Date) for every announcement, each reported to onError and dropped. The schema
     // requires a time there, so there is no "never expires".
+    checkObject("HealthWatcher", "options", options, { required: true });
     checkPositive("HealthWatcher", "trustTtlMs", options.trustTtlMs, { max: LAST_RFC3339_TIME - Date.now() });
     this.#options = options;
     const self = parseAddress(options.address);
     this.#source = { zone: self.zone, entityType: self.entityType, entityId: self.id };
     this.#failureMessage = new MessageBuilder(options.messages, "event.node.failed", "the health watcher");
     this.#joinMessage = new MessageBuilder(options.messages, "event.node.register", "the health watcher");
+    // Without them the watcher failed later: start() as a raw TypeError, every announcement dropped to onError.
+    checkFunction("HealthWatcher", "registry.watch", (options.registry as Partial<Registry> | undefined)?.watch);
+    checkFunction("HealthWatcher", "client.publish", (options.client as Partial<ControlPlane> | undefined)?.publish);
+    if (options.onError !== undefined) checkFunction("HealthWatcher", "onError", options.onError);
   }
 
   /** Starts watching; the nodes already registered are known but not announced. Again after `stop()`, or after its watch failed, it watches anew. */

@@ -13,7 +13,7 @@
  * rejects every `list` with that failure: it does not answer from a memory it can no longer keep.
  */
 import { ErrorCode, OnexError } from "../errors.js";
-import { checkPositive } from "../option-check.js";
+import { checkObject, checkPositive } from "../option-check.js";
 import { after, type Timer } from "../timer.js";
 import { parseRfc3339 } from "../trust/rfc3339-time.js";
 import type { Registry, RegistryChange, RegistryFilter, ResolvedEntry } from "./registry.js";
@@ -73,6 +73,8 @@ export class RegistryView {
    * rejects with why.
    */
   async list(filter: RegistryFilter = {}): Promise<ResolvedEntry[]> {
+    // From plain JavaScript, null reached `filter.zone` as a raw TypeError.
+    checkObject("RegistryView.list", "filter", filter);
     if (this.#failure !== undefined) throw this.#failure;
     if (filter.zone !== undefined && this.#zone !== undefined && filter.zone !== this.#zone) {
       throw new OnexError(ErrorCode.ZoneMismatch, `this registry view holds zone ${this.#zone}, not ${filter.zone}`, { zone: filter.zone, zones: [this.#zone] });

@@ -23,7 +23,7 @@ import type { TrustLedger } from "../trust/trust-ledger.js";
 import { after, type Timer } from "../timer.js";
 import { parseAddress, type EntityType } from "./address.js";
 import type { Registry, ResolvedEntry } from "./registry.js";
-import { checkPositive, checkWhole } from "../option-check.js";
+import { checkFunction, checkObject, checkPositive, checkWhole } from "../option-check.js";
 
 /**
  * Characters of a failure's `detail` kept in its proof. The detail is what the node (or its
@@ -109,8 +109,9 @@ export class Router {
   /** Orders candidates of equal score (see `candidates`); never leaves the router. */
   readonly #drawKey = randomBytes(32);
 
-  /** Throws ONEX_E_SDK_MISMATCH when `messages` has no `signal.task.dispatch`. */
+  /** Throws ONEX_E_SDK_MISMATCH when `messages` has no `signal.task.dispatch`, ONEX_E_USAGE for options it cannot work with (no `dispatch` function, a registry without `list`). */
   constructor(options: RouterOptions) {
+    checkObject("Router", "options", options, { required: true });
     // A timeout of 0 or NaN dispatched the task to every candidate (each may run it) and then
     // reported that all had failed; a maxAttempts of -1 skipped the last candidate.
     checkPositive("Router", "timeoutMs", options.timeoutMs);
@@ -119,6 +120,9 @@ export class Router {
     const self = parseAddress(options.address);
     this.#source = { zone: self.zone, entityType: self.entityType, entityId: self.id };
     this.#dispatch = new MessageBuilder(options.messages, "signal.task.dispatch", "the router");
+    // Without them every route failed: a missing dispatch as every candidate "unreachable", a registry without list as a raw TypeError.
+    checkFunction("Router", "dispatch", options.dispatch);
+    checkFunction("Router", "registry.list", (options.registry as Partial<RouterOptions["registry"]> | undefined)?.list);
   }
 
   /**
@@ -149,6 +153,7 @@ export class Router {
 
   /** Dispatches the task to the best candidate, falling back; ONEX_E_NO_ROUTE when none took it. */
   async route(request: RouteRequest): Promise<RouteResult> {
+    checkObject("Router.route", "request", request, { required: true });
     const candidates = (await this.candidates(request)).slice(0, this.#options.maxAttempts ?? Infinity);
     const timeoutMs = this.#options.timeoutMs ?? 5_000;
     const fallback: FallbackProof[] = [];

@@ -254,6 +254,36 @@ describe("health watcher and its owner's mistakes", () => {
   });
 });
 
+describe("router, watcher and view, given what they cannot use", () => {
+  it("refuse it with ONEX_E_USAGE as they are made or called, not each use as a raw TypeError or every candidate 'unreachable'", async () => {
+    const r = await registry("30s");
+    const key = generateKeyPair();
+    const self = makeNode(ZONE, { key });
+    const node = makeNode(ZONE);
+    await r.register(node.entry, node.identity);
+    const client = await controlPlaneClient(server.url, key, [key]);
+    clients.push(client);
+    const usage = (name: string) => expect.objectContaining({ code: ErrorCode.Usage, message: expect.stringContaining(name) });
+    const router = { registry: r, key, address: self.address, messages: v0_1, dispatch: async () => ({ ok: true as const }) };
+    // Plain JavaScript: a dispatch left out (every candidate became "unreachable", the task went nowhere), a registry without list.
+    expect(() => new Router({ ...router, dispatch: undefined as unknown as DispatchTransport })).toThrow(usage("dispatch"));
+    expect(() => new Router({ ...router, registry: {} as Registry })).toThrow(usage("registry.list"));
+    expect(() => new Router(null as unknown as ConstructorParameters<typeof Router>[0])).toThrow(usage("options"));
+    await expect(new Router(router).route(null as unknown as Parameters<Router["route"]>[0])).rejects.toEqual(usage("request"));
+    const watcher = { registry: r, key, address: self.address, messages: v0_1, client };
+    expect(() => new HealthWatcher({ ...watcher, client: {} as OnexClient })).toThrow(usage("client.publish"));
+    expect(() => new HealthWatcher({ ...watcher, registry: { ttlMs: 1 } as Registry })).toThrow(usage("registry.watch"));
+    expect(() => new HealthWatcher({ ...watcher, onError: "log" as unknown as () => void })).toThrow(usage("onError"));
+    const view = await r.view(ZONE);
+    try {
+      await expect(view.list(null as unknown as undefined)).rejects.toEqual(usage("filter"));
+      expect(addresses(await view.list())).toEqual([node.address]);
+    } finally {
+      await view.close();
+    }
+  });
+});
+
 describe("router", () => {
   it("picks by reputation, falls back on timeout and on an attested failure, and carries the proof", async () => {
     const r = await registry("30s");
