@@ -471,6 +471,42 @@ describe("router", () => {
     }
   });
 
+  it("tries at most maxAttempts candidates: a node that answers after its timeout and one that dies mid-task end in ONEX_E_NO_ROUTE, the rest untouched", async () => {
+    const r = await registry("30s");
+    const routerKey = generateKeyPair();
+    const self = makeNode(ZONE, { key: routerKey });
+    const nodes = [makeNode(ZONE), makeNode(ZONE), makeNode(ZONE)];
+    for (const node of nodes) await r.register(node.entry, node.identity);
+    let answerLate!: () => void;
+    const late = new Promise<void>((resolve) => (answerLate = resolve));
+    const dispatched: string[] = [];
+    const router = new Router({
+      registry: r,
+      key: routerKey,
+      address: self.address,
+      messages: v0_1,
+      timeoutMs: 200,
+      maxAttempts: 2,
+      dispatch: async (candidate) => {
+        dispatched.push(candidate.entry.node_id);
+        // The first answers "done" only after the route gave up on it; the second dies mid-task.
+        if (dispatched.length === 1) return late.then(() => ({ ok: true as const, result: { done: true } }));
+        throw new Error("connection reset by peer");
+      },
+    });
+    const order = (await router.candidates({ task_id: "t-max" })).map((c) => c.entry.node_id);
+    const error = (await router.route({ task_id: "t-max", action: "run" }).catch((e: unknown) => e)) as OnexError;
+    answerLate();
+    await late;
+    expect(error.code).toBe(ErrorCode.NoRoute);
+    expect(error.message).toMatch(/all 2 candidate\(s\) failed/);
+    expect((error.details.fallback as FallbackProof[]).map((p) => [p.node_id, p.reason])).toEqual([
+      [order[0], "timeout"],
+      [order[1], "unreachable"],
+    ]);
+    expect(dispatched).toEqual(order.slice(0, 2));
+  });
+
   it("refuses a failure attestation the node did not sign, and reports ONEX_E_NO_ROUTE with every attempt", async () => {
     const r = await registry("30s");
     const routerKey = generateKeyPair();
