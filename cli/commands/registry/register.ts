@@ -1,7 +1,8 @@
 import { Args, Flags } from "@oclif/core";
-import { ErrorCode, OnexError } from "@onex/runtime";
+import { ErrorCode, OnexError, isOnexError } from "@onex/runtime";
 import { keepAlive } from "@onex/runtime/registry";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "@onex/runtime";
+import type { Registry } from "@onex/runtime/registry";
 import { OnexCommand } from "../../base-command.js";
 import { printableField, printableJson } from "../../terminal-text.js";
 import { MAX_SMALL_FILE_BYTES, readJsonFile } from "../../key-files.js";
@@ -11,7 +12,7 @@ import { entryJson, registryFlags, withRegistry } from "../../registry-flags.js"
 export default class RegistryRegister extends OnexCommand {
   static override summary = "Register a signed registry entry.";
   static override description =
-    "Reads {\"entry\": <signed RegistryEntry>, \"identity\": <NodeIdentity>} and registers it after verifying the signature, the node id and the zone. With --heartbeat it keeps the entry alive until interrupted (SIGINT, SIGTERM), then deregisters it: a failed heartbeat (server restart, leader change) is logged on stderr and retried with back-off, a lapsed or replaced entry is registered again, and it exits early only when the registry refuses the entry for a reason retrying cannot fix (exit 1 with that code).";
+    "Reads {\"entry\": <signed RegistryEntry>, \"identity\": <NodeIdentity>} and registers it after verifying the signature, the node id and the zone. With --heartbeat it keeps the entry alive until interrupted (SIGINT, SIGTERM), then deregisters it (exit 0; exit 69 when the registry cannot be reached to deregister, and the entry lapses after its TTL): a failed heartbeat (server restart, leader change) is logged on stderr and retried with back-off, a lapsed or replaced entry is registered again, and it exits early only when the registry refuses the entry for a reason retrying cannot fix (exit 1 with that code).";
   static override examples = ["<%= config.bin %> registry register node.json --registry nats://127.0.0.1:4222"];
 
   static override args = {
@@ -42,9 +43,34 @@ export default class RegistryRegister extends OnexCommand {
         signal: interrupted.signal,
         logger: { warn: (message) => process.stderr.write(`${printableField(message)}\n`) },
       });
-      await registry.deregister(stored.address);
+      await deregisterOnStop(registry, stored.address);
     });
   }
+}
+
+/**
+ * The deregistration a stopped heartbeat owes. When the registry cannot be reached (the usual
+ * case when a whole deployment is going down), the store's bare "request failed" said nothing of
+ * what was being attempted or what becomes of the entry: the error now says both, so whoever
+ * reads the service's log knows the node stays listed until its TTL lapses.
+ */
+async function deregisterOnStop(registry: Registry, address: string): Promise<void> {
+  try {
+    await registry.deregister(address);
+  } catch (error) {
+    if (!isOnexError(error, ErrorCode.RegistryUnavailable)) throw error;
+    throw new OnexError(
+      ErrorCode.RegistryUnavailable,
+      `stopped, but could not deregister ${address}: ${error.message}; the entry stays listed until its TTL (${formatTtl(registry.ttlMs)}) lapses`,
+      { ...error.details, address },
+      { cause: error },
+    );
+  }
+}
+
+/** A TTL as the `?ttl=` it was most likely given: whole seconds when it is some. */
+function formatTtl(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 /** Standard input's bytes, at most what a registration file may hold. */
