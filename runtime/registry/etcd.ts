@@ -37,7 +37,7 @@ export interface EtcdStoreOptions {
   ttlMs: number;
   /** How long one call may take before the registry counts as unavailable (default 5 s). */
   callTimeoutMs?: number;
-  /** Told once per key and lease of a key a read skips as not alive by the TTL rule (on no lease, or a lease granted for longer than the TTL). */
+  /** Told once per key and lease of a key a read skips as not alive by the TTL rule (on no lease, or a lease granted for longer than the TTL), and when a watch loses its connection and has it back. */
   logger?: { warn(message: string, details?: Record<string, unknown>): void };
   /** A user and password, for an etcd with authentication enabled. */
   user?: string;
@@ -330,9 +330,21 @@ class EtcdStore implements RegistryStore {
         .create();
       // etcd3's watch manager reconnects and resumes from the last revision it saw; marks held from
       // before a break are dropped all the same, in case the resumed watch skipped any.
-      watcher.on("disconnected", () => {
+      // Said on the logger too, one line each way: a watch has nothing to print while etcd is away,
+      // and a watching service fell silent through an outage, which its owner could not tell
+      // from a quiet registry.
+      let lost = false;
+      watcher.on("disconnected", (error: Error) => {
         marks.clear();
         markChars = 0;
+        if (lost || signal.aborted) return;
+        lost = true;
+        this.#logger?.warn(`onex registry: the watch lost its connection to etcd (${error.message}); reconnecting, it resumes after the last change it read`);
+      });
+      watcher.on("connected", () => {
+        if (!lost) return;
+        lost = false;
+        this.#logger?.warn("onex registry: the watch is connected to etcd again; resuming");
       });
       watcher.on("put", (kv: IKeyValue) => {
         const raw = kv.key.toString();

@@ -51,6 +51,8 @@ export interface NatsKvStoreOptions {
   token?: string;
   /** PEM files for TLS: the server's CA, and a client certificate and key for a server that verifies clients. */
   tls?: TlsFiles;
+  /** Told when a watch loses its connection to the server and when it has it back. */
+  logger?: { warn(message: string, details?: Record<string, unknown>): void };
 }
 
 const ENTITY_TYPES = new Set<string>(Object.values(EntityType));
@@ -101,7 +103,7 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
     const marks = await openBucket(kvm, `${bucket}_marks`, { history: 1, replicas: status.replicas });
     const inbox = new ReplyInbox(nc);
     const entries = new KvBucket(kv, bucket, direct, inbox, timeoutMs);
-    return new NatsKvStore(nc, await js.jetstreamManager(false), entries, new KvBucket(marks.kv, `${bucket}_marks`, marks.direct, inbox, timeoutMs), ttlMs, nc.info?.cluster === undefined);
+    return new NatsKvStore(nc, await js.jetstreamManager(false), entries, new KvBucket(marks.kv, `${bucket}_marks`, marks.direct, inbox, timeoutMs), ttlMs, nc.info?.cluster === undefined, options.logger);
   } catch (cause) {
     await nc.close().catch(() => undefined);
     if (cause instanceof OnexError) throw cause;
@@ -217,6 +219,7 @@ class NatsKvStore implements RegistryStore {
     readonly ttlMs: number,
     /** Whether the server is alone (not part of a cluster): then it orders what one connection sends across both buckets. */
     readonly oneServer: boolean,
+    readonly logger?: NatsKvStoreOptions["logger"],
   ) {}
 
   async get(key: CanonicalAddress): Promise<StoredValue | undefined> {
@@ -447,10 +450,40 @@ class NatsKvStore implements RegistryStore {
       clearInterval(sweep);
       queue.end();
     };
+    this.#tellOutages(signal);
     const pumping = pump();
     this.#pumps.add(pumping);
     void pumping.finally(() => this.#pumps.delete(pumping));
     return queue;
+  }
+
+  /**
+   * Says when a watch's connection is lost and when it is back, one line each. A watch has
+   * nothing to say while its server is away (no change can be read), so a watching service fell
+   * silent through an outage, on stderr as on stdout, and its owner could not tell an outage
+   * from a quiet registry. The connection reconnects by itself and the watch resumes after the
+   * last revision it read, so nothing is lost; these lines only say what is going on.
+   */
+  #tellOutages(signal: AbortSignal): void {
+    if (this.logger === undefined) return;
+    const logger = this.logger;
+    // Stopped with the watch, so a closed watch's loop does not outlive it.
+    const statuses = this.nc.status() as AsyncIterable<{ type: string }> & { stop?(): void };
+    signal.addEventListener("abort", () => statuses.stop?.(), { once: true });
+    const servers = () => this.nc.getServer();
+    void (async () => {
+      let lost = false;
+      for await (const status of statuses) {
+        if (signal.aborted) break;
+        if (status.type === "disconnect" && !lost) {
+          lost = true;
+          logger.warn(`onex registry: the watch lost its connection to NATS at ${servers()}; reconnecting, it resumes after the last change it read`, { server: servers() });
+        } else if (status.type === "reconnect" && lost) {
+          lost = false;
+          logger.warn(`onex registry: the watch is connected to NATS at ${servers()} again; resuming`, { server: servers() });
+        }
+      }
+    })();
   }
 
   /**

@@ -169,6 +169,7 @@ export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["l
         ttlMs: parsed.ttlMs,
         ttlGiven: parsed.params.has("ttl"),
         ...(replicas === null ? {} : { replicas: Number(replicas) }),
+        ...(logger === undefined ? {} : { logger }),
       });
     }
     case "etcd": {

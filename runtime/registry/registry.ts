@@ -125,7 +125,7 @@ export interface RegistryOptions {
   maxEntryAgeMs?: number;
   /** Told about every stored entry that fails re-verification or freshness (default: console.warn). */
   onTampered?: (address: string, error: OnexError) => void;
-  /** Where advisory zone failures, heartbeat repairs and entries a read skips as not alive by the TTL rule (etcd: on no lease, or a longer one) are logged (default: console). */
+  /** Where advisory zone failures, heartbeat repairs, entries a read skips as not alive by the TTL rule (etcd: on no lease, or a longer one) and a watch losing and regaining its connection (NATS KV, etcd) are logged (default: console). */
   logger?: { warn(message: string, details?: Record<string, unknown>): void };
 }
 

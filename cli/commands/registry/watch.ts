@@ -7,7 +7,7 @@ import { entryJson, registryFlags, withRegistry } from "../../registry-flags.js"
 
 export default class RegistryWatch extends OnexCommand {
   static override summary = "Print registry changes as JSON lines until interrupted.";
-  static override description = "Prints the current entries first (kind registered, initial true) unless --updates-only, then registrations, deregistrations, expiries and tampered entries as they happen.";
+  static override description = "Prints the current entries first (kind registered, initial true) unless --updates-only, then registrations, deregistrations, expiries and tampered entries as they happen. When the registry's server goes away it says so on stderr (a warning line), waits for it and resumes after the last change it printed; SIGINT or SIGTERM ends it with exit 0.";
   static override examples = ["<%= config.bin %> registry watch --zone zone.trusted.org --registry etcd://127.0.0.1:2379"];
   static override flags = {
     ...registryFlags,
