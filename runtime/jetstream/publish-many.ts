@@ -46,9 +46,7 @@ export async function publishInWindow(
           receipts[at] = receipt;
         },
         (error: unknown) => {
-          // Read here, not from the error: a message refused before it was prepared names no id in its error.
-          const id = (message as { id?: unknown } | null)?.id;
-          failures.set(at, { messageId: typeof id === "string" ? id : undefined, error });
+          failures.set(at, { messageId: idOf(message), error });
         },
       )
       .finally(() => {
@@ -77,6 +75,21 @@ export async function publishInWindow(
   }
   if (failures.size > 0) throw failureReport(receipts, failures, sent);
   return receipts as PublishReceipt[];
+}
+
+/**
+ * The message's id, read here and not from the error: a message refused before it was prepared
+ * names no id in its error. Never throws: an `id` getter that threw here rejected the handler
+ * that records the failure, so it went unrecorded (an unhandled rejection, and publishMany
+ * resolved with a hole where that receipt belonged).
+ */
+function idOf(message: unknown): string | undefined {
+  try {
+    const id = (message as { id?: unknown } | null)?.id;
+    return typeof id === "string" ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -100,6 +100,32 @@ describe("publishMany's failure says what became of every message", () => {
     });
   });
 
+  it("a message whose id getter throws is a failure that stops the batch, not a hole in the receipts", async () => {
+    await withServer(async (server, jsm) => {
+      await applyBundledStreams(server.url);
+      const c = await client(server.url, keys.node, [keys.node]);
+      try {
+        const hostile = stateUpdate("n-getter");
+        Object.defineProperty(hostile, "id", {
+          get() {
+            throw new Error("id getter threw");
+          },
+        });
+        const messages = [stateUpdate("n-getter"), hostile, stateUpdate("n-getter")];
+        // The failure was recorded by reading the id again, which threw in the handler: publishMany
+        // resolved with null for the hostile message and went on to send the third.
+        const outcome = await c.publishMany(messages, { window: 1 }).then(
+          (receipts) => ({ resolved: receipts }),
+          (error: unknown) => ({ rejected: (error as Error).message }),
+        );
+        expect(outcome).toEqual({ rejected: "id getter threw" });
+        expect([...(await storedIds(jsm, "ONEX_EVENT")).keys()]).toEqual([messages[0]!.id]);
+      } finally {
+        await c.close();
+      }
+    });
+  });
+
   it("a server killed (SIGKILL) mid-batch and away past retryForMs: publishing again what failed or was never sent stores every message exactly once", async () => {
     await withServer(async (server, jsm) => {
       await applyBundledStreams(server.url);
