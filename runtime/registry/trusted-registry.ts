@@ -235,7 +235,15 @@ export class TrustedRegistry implements Registry {
     };
     const changes = this.#changes(this.#store.watch(prefix, controller.signal, onMarkPublished), filter, options, controller.signal, ahead);
     return {
-      next: () => changes.next(),
+      // A watch that failed ends its store watch too. `for await` calls no return() when next()
+      // throws, so a caller that let the failure end its loop (a health watcher) left the store's
+      // watch running for good: a consumer on the server, its timers keeping the process alive,
+      // and one more with each watch begun anew.
+      next: () =>
+        changes.next().catch((error: unknown) => {
+          stop();
+          throw error;
+        }),
       return: async (value?: unknown) => {
         stop();
         await changes.return(undefined);

@@ -5,6 +5,8 @@
  * deployment wires request/reply: what is tested is what the registry side decides and signs.
  * A store writer replaying an older entry must move neither the watcher nor the router.
  */
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect as natsConnect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import type { Delivery } from "../../runtime/control-plane.js";
@@ -246,6 +248,16 @@ describe("health watcher and its owner's mistakes", () => {
       await failed;
     } finally {
       await writer.close();
+    }
+    // The failed watch's consumer is gone from the server: it stayed, with the store watch's
+    // timers and its pump, for as long as the process ran.
+    const nc = await natsConnect({ servers: server.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const watches = async () => (await jsm.consumers.list(`KV_${bucket}`).next()).flatMap((c) => (c === null || !c.name.startsWith("onex_watch_") ? [] : [c.name]));
+      await eventually(async () => (await watches()).length === 0, 10_000, "the failed watch's consumer to go");
+    } finally {
+      await nc.close();
     }
     await expect(watcher.stop()).resolves.toBeUndefined();
     const last = told.at(-1)!;
