@@ -27,6 +27,7 @@ import { ChangeQueue } from "./change-queue.js";
 import { parsePathKey, pathKeyOf, pathPrefixOf } from "./store-key.js";
 import { MAX_REGISTRATION_CHARS, type RegistryStore, type StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
 import { forgetOldest } from "../forget-oldest.js";
+import { warnUnawaited } from "./unawaited-warning.js";
 
 /** Options of the etcd adapter. */
 export interface EtcdStoreOptions {
@@ -339,12 +340,12 @@ class EtcdStore implements RegistryStore {
         markChars = 0;
         if (lost || signal.aborted) return;
         lost = true;
-        this.#logger?.warn(`onex registry: the watch lost its connection to etcd (${error.message}); reconnecting, it resumes after the last change it read`);
+        if (this.#logger) warnUnawaited(this.#logger, `onex registry: the watch lost its connection to etcd (${error?.message ?? String(error)}); reconnecting, it resumes after the last change it read`);
       });
       watcher.on("connected", () => {
         if (!lost) return;
         lost = false;
-        this.#logger?.warn("onex registry: the watch is connected to etcd again; resuming");
+        if (this.#logger) warnUnawaited(this.#logger, "onex registry: the watch is connected to etcd again; resuming");
       });
       watcher.on("put", (kv: IKeyValue) => {
         const raw = kv.key.toString();

@@ -30,6 +30,7 @@ import { KvBucket, type KvRecord } from "./nats-kv-bucket.js";
 import { MarkTap } from "./nats-kv-mark-tap.js";
 import { watchKv, type WatchedRecord } from "./nats-kv-watch.js";
 import { MAX_REGISTRATION_CHARS, type MarkPublished, type RegistryStore, StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
+import { warnUnawaited } from "./unawaited-warning.js";
 
 /** Options of the NATS KV adapter. */
 export interface NatsKvStoreOptions {
@@ -477,10 +478,10 @@ class NatsKvStore implements RegistryStore {
         if (signal.aborted) break;
         if (status.type === "disconnect" && !lost) {
           lost = true;
-          logger.warn(`onex registry: the watch lost its connection to NATS at ${servers()}; reconnecting, it resumes after the last change it read`, { server: servers() });
+          warnUnawaited(logger, `onex registry: the watch lost its connection to NATS at ${servers()}; reconnecting, it resumes after the last change it read`, { server: servers() });
         } else if (status.type === "reconnect" && lost) {
           lost = false;
-          logger.warn(`onex registry: the watch is connected to NATS at ${servers()} again; resuming`, { server: servers() });
+          warnUnawaited(logger, `onex registry: the watch is connected to NATS at ${servers()} again; resuming`, { server: servers() });
         }
       }
     })();
