@@ -347,8 +347,8 @@ export class OnexClient implements ControlPlane {
   }
 
   /**
-   * Stops every subscription (handing back what they hold, so their iteration ends), then drains
-   * and closes the connection. Every call returns the first call's promise: a second close() while
+   * Stops every subscription (handing back what they hold, so their iteration ends) and waits for
+   * the acknowledgements of publishes already sent (5 s at most), then drains and closes the connection. Every call returns the first call's promise: a second close() while
    * the first drained (a SIGTERM handler and the normal shutdown path) saw the connection not yet
    * closed, drained again, and on drain's "already draining" refusal closed the connection under
    * the first drain, which then never settled.
@@ -359,7 +359,12 @@ export class OnexClient implements ControlPlane {
   }
 
   async #close(): Promise<void> {
-    await Promise.all([...this.#open].map((s) => s.stop()));
+    // Publishes already sent get their acknowledgements first (SILENT_SERVER_MS at most, beside
+    // the subscriptions' stop): the drain unsubscribes the reply inbox at once, and an
+    // acknowledgement coming after that (an R3 stream's, sent once its replicas hold the message)
+    // was dropped, failing as "may or may not be stored" a publish whose message was stored.
+    const stopping = [...this.#open].map((s) => s.stop());
+    await Promise.all([...stopping, settledWithin(this.#replies.idle(), SILENT_SERVER_MS)]);
     await this.#verifyAhead?.close();
     // A silent server never confirms the drain: close() waited until nats.js gave the
     // connection up, minutes later. Past SILENT_SERVER_MS the connection is closed as it is, and

@@ -42,6 +42,8 @@ export class ReplyInbox {
   #replyPrefix: string | undefined;
   #subscription: Subscription | undefined;
   readonly #pending = new Map<string, Pending>();
+  /** Told once no request waits (see `idle`). */
+  #onIdle: (() => void)[] = [];
 
   constructor(nc: NatsConnection, inboxPrefix?: string) {
     this.#nc = nc;
@@ -69,6 +71,7 @@ export class ReplyInbox {
       const pending: Pending = { subject, resolve, reject, timer: undefined as unknown as Timer, accept, noResponders: false };
       pending.timer = after(timeoutMs, () => {
         this.#pending.delete(token);
+        this.#tellIdle();
         reject(pending.noResponders ? withMessage(new NoRespondersError(subject), `no responders on ${subject}`) : withMessage(new TimeoutError(), `timeout: no reply on ${subject} within ${timeoutMs} ms`));
       });
       this.#pending.set(token, pending);
@@ -116,7 +119,27 @@ export class ReplyInbox {
     if (pending === undefined) return undefined;
     this.#pending.delete(token);
     pending.timer.cancel();
+    this.#tellIdle();
     return pending;
+  }
+
+  /**
+   * Resolves once no request waits for its reply (at once when none does); each ends by its
+   * reply, its timeout or the connection's close. A client closing waits for this before it
+   * drains: the drain unsubscribes this inbox first, and a reply coming after that (a stream's
+   * acknowledgement is sent once its replicas hold the message) was dropped, failing a publish
+   * whose message was stored.
+   */
+  idle(): Promise<void> {
+    if (this.#pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#onIdle.push(resolve));
+  }
+
+  #tellIdle(): void {
+    if (this.#pending.size > 0 || this.#onIdle.length === 0) return;
+    const waiting = this.#onIdle;
+    this.#onIdle = [];
+    for (const resolve of waiting) resolve();
   }
 
   async #watchPermissionErrors(): Promise<void> {

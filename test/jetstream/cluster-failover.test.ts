@@ -50,6 +50,49 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
+describe("close() while publishes to an R3 stream wait for their acknowledgements", () => {
+  it("waits for them: each publish resolves with its receipt, and the stream holds each message once", async () => {
+    const manager = await client(cluster.urls, keys.node, [keys.node]);
+    const leaderName = (await (await manager.manager()).streams.info("ONEX_EVENT")).cluster?.leader;
+    await manager.close();
+    const leader = cluster.nodes.find((n) => n.name === leaderName)!;
+    const followers = cluster.nodes.filter((n) => n !== leader);
+    const publisher = await client(leader.url, keys.node, [keys.node]);
+    const messages = Array.from({ length: 20 }, () => stateUpdate("n-close-acks"));
+    // The stream's replicas paused: the leader acknowledges a message once a replica holds it,
+    // so every publish is sent and waits when close() is called. The drain unsubscribed the
+    // inbox the acknowledgements come to at once, and close() was over before they came.
+    for (const f of followers) f.process.kill("SIGSTOP");
+    let closing: Promise<string> | undefined;
+    let publishing: Promise<(number | string | undefined)[]> | undefined;
+    try {
+      publishing = Promise.all(
+        messages.map((m) =>
+          publisher.publish(m).then(
+            (receipt) => receipt.sequence,
+            (error: unknown) => (error as { code?: string }).code,
+          ),
+        ),
+      );
+      closing = publisher.close().then(() => "closed");
+      // Resumed while close() waits for them (it waits up to 5 s), or once it is over.
+      await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 1_000))]);
+    } finally {
+      for (const f of followers) f.process.kill("SIGCONT");
+    }
+    await closing;
+    const outcomes = await publishing;
+    expect(outcomes.filter((o) => typeof o !== "number")).toEqual([]);
+    const nc = await natsConnect({ servers: cluster.urls });
+    try {
+      const info = await (await jetstreamManager(nc)).streams.info("ONEX_EVENT", { subjects_filter: messages[0]!.subject() });
+      expect(info.state.subjects?.[messages[0]!.subject()]).toBe(messages.length);
+    } finally {
+      await nc.close();
+    }
+  });
+});
+
 describe("a three-node cluster losing a node", () => {
   it("keeps every acknowledged message of an R3 stream, and clients fail over", async () => {
     const publisher = await client(cluster.urls, keys.node, [keys.node]);
