@@ -236,9 +236,15 @@ function checkFailureAttestation(attestation: ExecutionAttestationRecord, candid
   if (attestation.outcome === "succeeded") throw new OnexError(ErrorCode.TraceMismatch, "the attestation says the task succeeded, which is no proof of a failure", { instancePath: "/outcome" });
 }
 
-/** `text` cut to `max` characters, saying so. */
+/**
+ * `text` cut to `max` characters, saying so, with every lone surrogate (the node's own, or half a
+ * pair the cut split) as U+FFFD: the proof goes into the next dispatch, which is signed as
+ * canonical JSON, and one lone surrogate failed that signing and with it the whole route, so a
+ * candidate could keep a task from every candidate after it.
+ */
 function bounded(text: string, max = MAX_PROOF_DETAIL_CHARS): string {
-  return text.length <= max ? text : `${text.slice(0, max - 30)}… (${text.length} characters)`;
+  const cut = text.length <= max ? text : `${text.slice(0, max - 30)}… (${text.length} characters)`;
+  return (cut as string & { toWellFormed(): string }).toWellFormed();
 }
 
 function now(): string {

@@ -426,6 +426,38 @@ describe("router", () => {
     }
   });
 
+  it("a candidate's answer holding a lone surrogate, or cut inside a surrogate pair, does not stop the route from falling back", async () => {
+    const r = await registry("30s");
+    const routerKey = generateKeyPair();
+    const self = makeNode(ZONE, { key: routerKey });
+    const [lone, cut, honest] = [makeNode(ZONE), makeNode(ZONE), makeNode(ZONE)];
+    for (const node of [lone, cut, honest]) await r.register(node.entry, node.identity);
+    // Both ranked above the honest node, so each is tried, and answers, before it.
+    const auditor = generateKeyPair();
+    const ranked = new TrustLedger({ keys: keyRing([auditor.publicKey]) });
+    for (const [node, delta] of [[lone, 0.4], [cut, 0.3]] as const) {
+      ranked.apply(attestExecution({ task: { task_id: `warmup-${node.identity.node_id}` }, result: {}, node: node.identity.node_id, outcome: "succeeded", trustDelta: delta, verified: true, executionTime: 1 }, auditor));
+    }
+    // What each says is carried in every later dispatch, which is signed as canonical JSON: a
+    // lone surrogate there failed the signing, and with it the whole route.
+    const emoji = "\u{1F600}".repeat(MAX_PROOF_DETAIL_CHARS);
+    const dispatch: DispatchTransport = async (candidate) => {
+      const id = candidate.entry.node_id;
+      if (id === lone.identity.node_id) return { ok: false, detail: "refused \ud800 here" };
+      if (id === cut.identity.node_id) throw new Error(`${"x".repeat(MAX_PROOF_DETAIL_CHARS - 31)}${emoji}`);
+      return { ok: true, result: { done: true } };
+    };
+    const router = new Router({ registry: r, key: routerKey, address: self.address, messages: v0_1, dispatch, ledger: ranked });
+    const routed = await router.route({ task_id: "t-surrogate", action: "run" });
+    expect(routed.node.entry.node_id).toBe(honest.identity.node_id);
+    expect(routed.fallback.map((p) => [p.node_id, p.reason])).toEqual([
+      [lone.identity.node_id, "failed"],
+      [cut.identity.node_id, "unreachable"],
+    ]);
+    for (const proof of routed.fallback) expect((proof.detail as string & { isWellFormed(): boolean }).isWellFormed()).toBe(true);
+    expect(routed.fallback[0]!.detail).toBe("refused \ufffd here");
+  });
+
   it("never offers a node whose older, healthier entry a store writer put back", async () => {
     const r = await registry("30s");
     const routerKey = generateKeyPair();
