@@ -9,6 +9,7 @@ import { cp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { compareVersions, versionsIn } from "../../generator/protocol-versions.js";
 import { editFile } from "./temp-schemas.js";
+import { PROTOCOL_LENSES } from "./protocol-lenses.js";
 
 /** The new template's key and its message type. */
 export const TASK_TEMPLATE = "task";
@@ -118,29 +119,6 @@ new_types: [${PROGRESS_TYPE}, ${DRAINED_TYPE}]
   );
   await writeFile(
     join(v03, "from-v0.2.ts"),
-    `/** Escape-hatch lenses of the v0.2 -> v0.3 transform (named in from-v0.2.yaml). */
-import { jsonEqual, type JsonObject, type LensContext } from "@onex/runtime/codegen-v1";
-
-/** v0.2 \`protocol\` block -> v0.3 block. */
-export function protocolUp(scope: JsonObject, _restored: unknown, context: LensContext): unknown {
-  scope.protocol = swapProtocol(scope.protocol as JsonObject, context);
-  return undefined;
-}
-
-/** v0.3 \`protocol\` block -> v0.2 block. */
-export function protocolDown(scope: JsonObject, _restored: unknown, context: LensContext): unknown {
-  scope.protocol = swapProtocol(scope.protocol as JsonObject, context);
-  return undefined;
-}
-
-function swapProtocol(block: JsonObject, context: LensContext): JsonObject {
-  const source = context.sourceProtocol();
-  const target = context.targetProtocol();
-  if (jsonEqual(block, source)) return target;
-  const renamed = { ...block, version: target.version };
-  if (jsonEqual(renamed, target)) return { ...source, version: target.version };
-  return renamed;
-}
-`,
+    PROTOCOL_LENSES,
   );
 }

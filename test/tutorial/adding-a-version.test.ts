@@ -16,6 +16,7 @@ import { compareVersions, versionsIn } from "../../generator/protocol-versions.j
 import { ErrorCode } from "../../runtime/errors.js";
 import { onex, type Run } from "../cli/cli-harness.js";
 import { PROJECT_ROOT, editFile } from "../support/temp-schemas.js";
+import { PROTOCOL_LENSES } from "../support/protocol-lenses.js";
 
 let root: string;
 let cache: string;
@@ -151,30 +152,7 @@ new_types: [event.node.drained]
   );
   await writeFile(
     join(v03, "from-v0.2.ts"),
-    `/** Escape-hatch lenses of the v0.2 -> v0.3 transform (named in from-v0.2.yaml). */
-import { jsonEqual, type JsonObject, type LensContext } from "@onex/runtime/codegen-v1";
-
-/** v0.2 \`protocol\` block -> v0.3 block. */
-export function protocolUp(scope: JsonObject, _restored: unknown, context: LensContext): unknown {
-  scope.protocol = swapProtocol(scope.protocol as JsonObject, context);
-  return undefined;
-}
-
-/** v0.3 \`protocol\` block -> v0.2 block. */
-export function protocolDown(scope: JsonObject, _restored: unknown, context: LensContext): unknown {
-  scope.protocol = swapProtocol(scope.protocol as JsonObject, context);
-  return undefined;
-}
-
-function swapProtocol(block: JsonObject, context: LensContext): JsonObject {
-  const source = context.sourceProtocol();
-  const target = context.targetProtocol();
-  if (jsonEqual(block, source)) return target;
-  const renamed = { ...block, version: target.version };
-  if (jsonEqual(renamed, target)) return { ...source, version: target.version };
-  return renamed;
-}
-
+    `${PROTOCOL_LENSES}
 /** \`detail\` became required: a v0.2 update without one says "none", and remembers that it had none. */
 export function detailRequired(scope: JsonObject): unknown {
   if (scope.detail !== undefined) return undefined;
