@@ -5,46 +5,25 @@
  * field on an existing type with its transform (`signal.result.ready` payload `output` ->
  * `result`), and a type on the old template that v0.2 lacks (`event.node.drained`).
  */
-import { cp, rm, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { compareVersions, versionsIn } from "../../generator/protocol-versions.js";
 import { editFile } from "./temp-schemas.js";
-import { PROTOCOL_LENSES } from "./protocol-lenses.js";
+import { copyV02AsV03, PROTOCOL_LENSES } from "./v03-from-v02.js";
 
 /** The new template's key and its message type. */
 export const TASK_TEMPLATE = "task";
 export const PROGRESS_TYPE = "signal.task.progress";
 export const DRAINED_TYPE = "event.node.drained";
 
-/** Leaves `schemas` as the project was at v0.2, whatever versions the bundled schemas have gained since. */
-export async function trimToV02(schemas: string): Promise<void> {
-  for (const v of await versionsIn(schemas)) if (compareVersions(v, "0.2") > 0) await rm(join(schemas, `v${v}`), { recursive: true });
-}
-
 /** Writes `schemas/v0.3` and its transform from v0.2; nothing else. */
 export async function writeGrownV03(schemas: string): Promise<void> {
-  const v03 = join(schemas, "v0.3");
-  await cp(join(schemas, "v0.2"), v03, { recursive: true });
-  await rm(join(v03, "from-v0.1.yaml"));
-  await rm(join(v03, "from-v0.1.ts"));
+  const v03 = await copyV02AsV03(schemas, [
+    ["New subject template `task` (`….tasks`) and message type `signal.task.progress` on it.", "Progress reports are many; they get a stream of their own."],
+    ["`signal.result.ready` payload `output` renamed to `result`.", "Every other payload names its product `result`."],
+    ["New message type `event.node.drained`.", "A drain that completes is announced, so schedulers stop waiting."],
+  ]);
   await editFile(join(v03, "manifest.yaml"), (text) =>
     text
-      .replace('version: "0.2"', 'version: "0.3"')
-      .replace('compatible_with: ["0.1"]', 'compatible_with: ["0.2"]')
-      .replace("https://onex.dev/schemas/v0.2/manifest.yaml", "https://onex.dev/schemas/v0.3/manifest.yaml")
-      .replace(
-        /changelog:\n(?: {2}- change:.*\n {4}why:.*\n)+/,
-        [
-          "changelog:",
-          '  - change: "New subject template `task` (`….tasks`) and message type `signal.task.progress` on it."',
-          '    why: "Progress reports are many; they get a stream of their own."',
-          '  - change: "`signal.result.ready` payload `output` renamed to `result`."',
-          '    why: "Every other payload names its product `result`."',
-          '  - change: "New message type `event.node.drained`."',
-          '    why: "A drain that completes is announced, so schedulers stop waiting."',
-          "",
-        ].join("\n"),
-      )
       .replace(
         "      entity_id: /source/entity_id\n\nrecords:",
         [

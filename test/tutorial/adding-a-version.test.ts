@@ -12,11 +12,10 @@ import { cp, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compareVersions, versionsIn } from "../../generator/protocol-versions.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { onex, type Run } from "../cli/cli-harness.js";
 import { PROJECT_ROOT, editFile } from "../support/temp-schemas.js";
-import { PROTOCOL_LENSES } from "../support/protocol-lenses.js";
+import { copyV02AsV03, PROTOCOL_LENSES, trimToV02 } from "../support/v03-from-v02.js";
 
 let root: string;
 let cache: string;
@@ -47,31 +46,15 @@ const ndjson = (messages: object[]) => messages.map((m) => JSON.stringify(m)).jo
 
 /** Steps 1 and 2 of "Adding v0.3": the schemas and the transform from v0.2, and nothing else. */
 async function writeV03(schemas: string): Promise<void> {
-  const v03 = join(schemas, "v0.3");
-  await cp(join(schemas, "v0.2"), v03, { recursive: true });
-  await rm(join(v03, "from-v0.1.yaml"));
-  await rm(join(v03, "from-v0.1.ts"));
+  const v03 = await copyV02AsV03(schemas, [
+    ["`signal.result.ready` payload `output` renamed to `result`.", "Every other payload names its product `result`."],
+    ["`signal.state.update` payload `detail` is required, `none` when there is nothing to say.", "Dashboards show it in a column of its own."],
+    ["`signal.state.update` state `degraded` removed; such a node reports `running`.", "Nobody could agree when a node is degraded."],
+    ["New message type `event.node.drained`.", "A drain that completes is announced, so schedulers stop waiting."],
+  ]);
 
   await editFile(join(v03, "manifest.yaml"), (text) =>
     text
-      .replace('version: "0.2"', 'version: "0.3"')
-      .replace('compatible_with: ["0.1"]', 'compatible_with: ["0.2"]')
-      .replace("https://onex.dev/schemas/v0.2/manifest.yaml", "https://onex.dev/schemas/v0.3/manifest.yaml")
-      .replace(
-        /changelog:\n(?: {2}- change:.*\n {4}why:.*\n)+/,
-        [
-          "changelog:",
-          '  - change: "`signal.result.ready` payload `output` renamed to `result`."',
-          '    why: "Every other payload names its product `result`."',
-          '  - change: "`signal.state.update` payload `detail` is required, `none` when there is nothing to say."',
-          '    why: "Dashboards show it in a column of its own."',
-          '  - change: "`signal.state.update` state `degraded` removed; such a node reports `running`."',
-          '    why: "Nobody could agree when a node is degraded."',
-          '  - change: "New message type `event.node.drained`."',
-          '    why: "A drain that completes is announced, so schedulers stop waiting."',
-          "",
-        ].join("\n"),
-      )
       .replace(
         "messages:\n",
         "messages:\n  - type: event.node.drained\n    name: NodeDrained\n    payload: messages/node-drained.yaml\n    subject: event\n",
@@ -176,7 +159,7 @@ beforeAll(async () => {
   process.env.ONEX_CACHE_DIR = cache;
   await cp(join(PROJECT_ROOT, "schemas"), join(root, "schemas"), { recursive: true });
   // The project as it was at v0.2, whatever versions schemas/ has gained since.
-  for (const v of await versionsIn(join(root, "schemas"))) if (compareVersions(v, "0.2") > 0) await rm(join(root, "schemas", `v${v}`), { recursive: true });
+  await trimToV02(join(root, "schemas"));
   ok(onex(root, ["generate"]));
   before = await projectFiles(root);
 }, 120_000);
