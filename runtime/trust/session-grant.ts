@@ -290,7 +290,12 @@ export class GrantBook {
       for (let i = grants.length - 1; i >= 0; i--) {
         const grant = grants[i]!;
         try {
-          // Signatures were checked on add; per message only the window, scope and revocations can change.
+          // Signatures were checked on add; per message only the issuer's standing, the window,
+          // scope and revocations can change. An authority distrusted since (a stolen key) voids
+          // its grants here at once: checked on add alone, they worked until the process restarted.
+          if (this.authorities.keyFor(grant.issuer, grant.zone) === undefined) {
+            throw grantInvalid(`grant ${grant.grant_id} is issued by ${grant.issuer}, which is no longer an authority of ${grant.zone}`, "issuer");
+          }
           return checkGrantValidity(grant, { revocations: this.revocations, now, messageType, zone, subject });
         } catch (error) {
           if (!(error instanceof OnexError)) throw error;

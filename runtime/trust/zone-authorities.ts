@@ -30,6 +30,20 @@ export class ZoneAuthorities {
     return this;
   }
 
+  /**
+   * Stops trusting `keyId` as an authority of any zone (a compromised or retired authority key);
+   * returns whether it was trusted anywhere. Grant books built on these authorities stop counting
+   * that key's grants at their next message, and revocation lists take no more revocations from it.
+   */
+  distrust(keyId: string): boolean {
+    let found = false;
+    for (const [zone, keys] of this.#byZone) {
+      found = keys.delete(keyId) || found;
+      if (keys.size === 0) this.#byZone.delete(zone);
+    }
+    return found;
+  }
+
   /** The key of `keyId` when it is an authority of `zone`; undefined otherwise, even if it speaks for another zone. */
   keyFor(keyId: string, zone: string): PublicKey | undefined {
     return this.#byZone.get(zone)?.get(keyId);
