@@ -123,6 +123,14 @@ export interface RegistryOptions {
   zoneMatch?: PolicyMode;
   /** Entries signed longer ago than this are refused and, when read, treated as tampered. */
   maxEntryAgeMs?: number;
+  /**
+   * Key ids of node keys that no longer speak for their nodes (stolen, or rotated away): read
+   * once, as the registry opens. `register` refuses a registration whose identity holds one
+   * (ONEX_E_SIGNER_UNKNOWN), and every read treats one found in the store as untrusted
+   * (ONEX_E_ENTRY_TAMPERED, cause ONEX_E_SIGNER_UNKNOWN): a registration is self-certifying, so
+   * without this whoever holds an old key can register its old node again, for ever.
+   */
+  retiredKeys?: Iterable<string>;
   /** Told about every stored entry that fails re-verification or freshness (default: console.warn). */
   onTampered?: (address: string, error: OnexError) => void;
   /** Where advisory zone failures, heartbeat repairs, entries a read skips as not alive by the TTL rule (etcd: on no lease, or a longer one) and a watch losing and regaining its connection (NATS KV, etcd) are logged (default: console). */

@@ -96,9 +96,13 @@ export class TrustedRegistry implements Registry {
   /** What this registry registered, per address: what a heartbeat keeps alive and repairs. */
   readonly #own = new Map<string, { entry: RegistryEntryRecord; identity: NodeIdentityRecord }>();
 
+  /** Node keys refused whatever they sign (RegistryOptions.retiredKeys), fixed as the registry opens. */
+  readonly #retired: ReadonlySet<string>;
+
   constructor(store: RegistryStore, options: RegistryOptions = {}) {
     this.#store = store;
     this.#options = options;
+    this.#retired = new Set(options.retiredKeys ?? []);
   }
 
   get kind(): string {
@@ -116,6 +120,9 @@ export class TrustedRegistry implements Registry {
     // What is verified is what is stored, byte for byte: objects can serialise otherwise than they read (toJSON, getters).
     const checked = this.#verifyToRegister(value);
     const { address, parts } = checked;
+    if (this.#retired.has(checked.key.keyId)) {
+      throw new OnexError(ErrorCode.SignerUnknown, `${address} is registered with key ${checked.key.keyId}, which this registry was told is retired (retiredKeys)`, { address, keyId: checked.key.keyId, reason: "retired" });
+    }
     this.#checkZone(checked.entry.zone);
     const at = Date.parse(checked.entry.registered_at);
     const signature = checked.entry.signature;
@@ -647,10 +654,13 @@ export class TrustedRegistry implements Registry {
       const resolved = this.#verifyStored(stored.value, "entry", address, stored.revision);
       // The store key must be the address the entry signs, or a valid entry was copied under another key.
       if (resolved.address !== address) throw new OnexError(ErrorCode.IdentityMismatch, `an entry for ${resolved.address} is stored under ${address}`);
+      // After the verdict remembered by revision and bytes: a retired key's registration is refused however often it was verified.
+      if (this.#retired.has(resolved.key.keyId)) throw new OnexError(ErrorCode.SignerUnknown, `its key ${resolved.key.keyId} is retired (retiredKeys)`, { keyId: resolved.key.keyId, reason: "retired" });
       return { ...resolved, revision: stored.revision, ...(stored.updatedAt ? { heartbeatAt: stored.updatedAt } : {}) };
     } catch (cause) {
       const code = isOnexError(cause) ? cause.code : ErrorCode.JsonSyntax;
-      throw new OnexError(ErrorCode.EntryTampered, `the stored entry at ${address} does not verify (${code}: ${(cause as Error).message}); it was changed inside the registry and is not trusted`, { address, cause: code }, { cause });
+      const why = code === ErrorCode.SignerUnknown ? "its node's key no longer speaks for it" : "it was changed inside the registry";
+      throw new OnexError(ErrorCode.EntryTampered, `the stored entry at ${address} does not verify (${code}: ${(cause as Error).message}); ${why} and is not trusted`, { address, cause: code }, { cause });
     }
   }
 
