@@ -32,12 +32,14 @@ export class AgentStarted extends $OnexMessage {
   static create(fields: AgentStartedInit): AgentStarted {
     // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as AgentStartedInit;
+    // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
+    // value, refused by validation like any other wrong one, never silently replaced.
     return AgentStarted.parse({
       type: AgentStarted.type,
       ...given,
-      "id": given["id"] ?? $newMessageId(),
-      "protocol_version": given["protocol_version"] ?? $version,
-      "timestamp": given["timestamp"] ?? $nowTimestamp(),
+      "id": given["id"] === undefined ? $newMessageId() : given["id"],
+      "protocol_version": given["protocol_version"] === undefined ? $version : given["protocol_version"],
+      "timestamp": given["timestamp"] === undefined ? $nowTimestamp() : given["timestamp"],
     });
   }
 
@@ -85,12 +87,14 @@ export class NodeFailed extends $OnexMessage {
   static create(fields: NodeFailedInit): NodeFailed {
     // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as NodeFailedInit;
+    // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
+    // value, refused by validation like any other wrong one, never silently replaced.
     return NodeFailed.parse({
       type: NodeFailed.type,
       ...given,
-      "id": given["id"] ?? $newMessageId(),
-      "protocol_version": given["protocol_version"] ?? $version,
-      "timestamp": given["timestamp"] ?? $nowTimestamp(),
+      "id": given["id"] === undefined ? $newMessageId() : given["id"],
+      "protocol_version": given["protocol_version"] === undefined ? $version : given["protocol_version"],
+      "timestamp": given["timestamp"] === undefined ? $nowTimestamp() : given["timestamp"],
     });
   }
 
@@ -138,12 +142,14 @@ export class NodeRegister extends $OnexMessage {
   static create(fields: NodeRegisterInit): NodeRegister {
     // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as NodeRegisterInit;
+    // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
+    // value, refused by validation like any other wrong one, never silently replaced.
     return NodeRegister.parse({
       type: NodeRegister.type,
       ...given,
-      "id": given["id"] ?? $newMessageId(),
-      "protocol_version": given["protocol_version"] ?? $version,
-      "timestamp": given["timestamp"] ?? $nowTimestamp(),
+      "id": given["id"] === undefined ? $newMessageId() : given["id"],
+      "protocol_version": given["protocol_version"] === undefined ? $version : given["protocol_version"],
+      "timestamp": given["timestamp"] === undefined ? $nowTimestamp() : given["timestamp"],
     });
   }
 
@@ -191,12 +197,14 @@ export class ResultReady extends $OnexMessage {
   static create(fields: ResultReadyInit): ResultReady {
     // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as ResultReadyInit;
+    // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
+    // value, refused by validation like any other wrong one, never silently replaced.
     return ResultReady.parse({
       type: ResultReady.type,
       ...given,
-      "id": given["id"] ?? $newMessageId(),
-      "protocol_version": given["protocol_version"] ?? $version,
-      "timestamp": given["timestamp"] ?? $nowTimestamp(),
+      "id": given["id"] === undefined ? $newMessageId() : given["id"],
+      "protocol_version": given["protocol_version"] === undefined ? $version : given["protocol_version"],
+      "timestamp": given["timestamp"] === undefined ? $nowTimestamp() : given["timestamp"],
     });
   }
 
@@ -244,12 +252,14 @@ export class StateUpdate extends $OnexMessage {
   static create(fields: StateUpdateInit): StateUpdate {
     // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as StateUpdateInit;
+    // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
+    // value, refused by validation like any other wrong one, never silently replaced.
     return StateUpdate.parse({
       type: StateUpdate.type,
       ...given,
-      "id": given["id"] ?? $newMessageId(),
-      "protocol_version": given["protocol_version"] ?? $version,
-      "timestamp": given["timestamp"] ?? $nowTimestamp(),
+      "id": given["id"] === undefined ? $newMessageId() : given["id"],
+      "protocol_version": given["protocol_version"] === undefined ? $version : given["protocol_version"],
+      "timestamp": given["timestamp"] === undefined ? $nowTimestamp() : given["timestamp"],
     });
   }
 
@@ -297,12 +307,14 @@ export class TaskDispatch extends $OnexMessage {
   static create(fields: TaskDispatchInit): TaskDispatch {
     // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as TaskDispatchInit;
+    // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
+    // value, refused by validation like any other wrong one, never silently replaced.
     return TaskDispatch.parse({
       type: TaskDispatch.type,
       ...given,
-      "id": given["id"] ?? $newMessageId(),
-      "protocol_version": given["protocol_version"] ?? $version,
-      "timestamp": given["timestamp"] ?? $nowTimestamp(),
+      "id": given["id"] === undefined ? $newMessageId() : given["id"],
+      "protocol_version": given["protocol_version"] === undefined ? $version : given["protocol_version"],
+      "timestamp": given["timestamp"] === undefined ? $nowTimestamp() : given["timestamp"],
     });
   }
 

@@ -32,12 +32,14 @@ export class AgentStarted extends $OnexMessage {
   static create(fields: AgentStartedInit): AgentStarted {
     // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as AgentStartedInit;
+    // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
+    // value, refused by validation like any other wrong one, never silently replaced.
     return AgentStarted.parse({
       type: AgentStarted.type,
       ...given,
-      "id": given["id"] ?? $newMessageId(),
-      "protocol": given["protocol"] ?? $protocolBlock(),
-      "time": given["time"] ?? $nowTimestamp(),
+      "id": given["id"] === undefined ? $newMessageId() : given["id"],
+      "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
+      "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
     });
   }
 
@@ -85,12 +87,14 @@ export class AgentStopped extends $OnexMessage {
   static create(fields: AgentStoppedInit): AgentStopped {
     // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as AgentStoppedInit;
+    // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
+    // value, refused by validation like any other wrong one, never silently replaced.
     return AgentStopped.parse({
       type: AgentStopped.type,
       ...given,
-      "id": given["id"] ?? $newMessageId(),
-      "protocol": given["protocol"] ?? $protocolBlock(),
-      "time": given["time"] ?? $nowTimestamp(),
+      "id": given["id"] === undefined ? $newMessageId() : given["id"],
+      "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
+      "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
     });
   }
 
@@ -138,12 +142,14 @@ export class ArtifactAnnounced extends $OnexMessage {
   static create(fields: ArtifactAnnouncedInit): ArtifactAnnounced {
     // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as ArtifactAnnouncedInit;
+    // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
+    // value, refused by validation like any other wrong one, never silently replaced.
     return ArtifactAnnounced.parse({
       type: ArtifactAnnounced.type,
       ...given,
-      "id": given["id"] ?? $newMessageId(),
-      "protocol": given["protocol"] ?? $protocolBlock(),
-      "time": given["time"] ?? $nowTimestamp(),
+      "id": given["id"] === undefined ? $newMessageId() : given["id"],
+      "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
+      "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
     });
   }
 
@@ -191,12 +197,14 @@ export class NodeFailed extends $OnexMessage {
   static create(fields: NodeFailedInit): NodeFailed {
     // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as NodeFailedInit;
+    // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
+    // value, refused by validation like any other wrong one, never silently replaced.
     return NodeFailed.parse({
       type: NodeFailed.type,
       ...given,
-      "id": given["id"] ?? $newMessageId(),
-      "protocol": given["protocol"] ?? $protocolBlock(),
-      "time": given["time"] ?? $nowTimestamp(),
+      "id": given["id"] === undefined ? $newMessageId() : given["id"],
+      "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
+      "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
     });
   }
 
@@ -244,12 +252,14 @@ export class NodeRegister extends $OnexMessage {
   static create(fields: NodeRegisterInit): NodeRegister {
     // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as NodeRegisterInit;
+    // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
+    // value, refused by validation like any other wrong one, never silently replaced.
     return NodeRegister.parse({
       type: NodeRegister.type,
       ...given,
-      "id": given["id"] ?? $newMessageId(),
-      "protocol": given["protocol"] ?? $protocolBlock(),
-      "time": given["time"] ?? $nowTimestamp(),
+      "id": given["id"] === undefined ? $newMessageId() : given["id"],
+      "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
+      "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
     });
   }
 
@@ -297,12 +307,14 @@ export class ArtifactHave extends $OnexMessage {
   static create(fields: ArtifactHaveInit): ArtifactHave {
     // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as ArtifactHaveInit;
+    // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
+    // value, refused by validation like any other wrong one, never silently replaced.
     return ArtifactHave.parse({
       type: ArtifactHave.type,
       ...given,
-      "id": given["id"] ?? $newMessageId(),
-      "protocol": given["protocol"] ?? $protocolBlock(),
-      "time": given["time"] ?? $nowTimestamp(),
+      "id": given["id"] === undefined ? $newMessageId() : given["id"],
+      "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
+      "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
     });
   }
 
@@ -350,12 +362,14 @@ export class ArtifactRequest extends $OnexMessage {
   static create(fields: ArtifactRequestInit): ArtifactRequest {
     // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as ArtifactRequestInit;
+    // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
+    // value, refused by validation like any other wrong one, never silently replaced.
     return ArtifactRequest.parse({
       type: ArtifactRequest.type,
       ...given,
-      "id": given["id"] ?? $newMessageId(),
-      "protocol": given["protocol"] ?? $protocolBlock(),
-      "time": given["time"] ?? $nowTimestamp(),
+      "id": given["id"] === undefined ? $newMessageId() : given["id"],
+      "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
+      "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
     });
   }
 
@@ -403,12 +417,14 @@ export class ResultReady extends $OnexMessage {
   static create(fields: ResultReadyInit): ResultReady {
     // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as ResultReadyInit;
+    // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
+    // value, refused by validation like any other wrong one, never silently replaced.
     return ResultReady.parse({
       type: ResultReady.type,
       ...given,
-      "id": given["id"] ?? $newMessageId(),
-      "protocol": given["protocol"] ?? $protocolBlock(),
-      "time": given["time"] ?? $nowTimestamp(),
+      "id": given["id"] === undefined ? $newMessageId() : given["id"],
+      "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
+      "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
     });
   }
 
@@ -456,12 +472,14 @@ export class StateUpdate extends $OnexMessage {
   static create(fields: StateUpdateInit): StateUpdate {
     // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as StateUpdateInit;
+    // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
+    // value, refused by validation like any other wrong one, never silently replaced.
     return StateUpdate.parse({
       type: StateUpdate.type,
       ...given,
-      "id": given["id"] ?? $newMessageId(),
-      "protocol": given["protocol"] ?? $protocolBlock(),
-      "time": given["time"] ?? $nowTimestamp(),
+      "id": given["id"] === undefined ? $newMessageId() : given["id"],
+      "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
+      "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
     });
   }
 
@@ -509,12 +527,14 @@ export class TaskDispatch extends $OnexMessage {
   static create(fields: TaskDispatchInit): TaskDispatch {
     // Anything but an object (null from a config, a string) is refused by validation, as a message missing its fields, not a TypeError here.
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as TaskDispatchInit;
+    // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
+    // value, refused by validation like any other wrong one, never silently replaced.
     return TaskDispatch.parse({
       type: TaskDispatch.type,
       ...given,
-      "id": given["id"] ?? $newMessageId(),
-      "protocol": given["protocol"] ?? $protocolBlock(),
-      "time": given["time"] ?? $nowTimestamp(),
+      "id": given["id"] === undefined ? $newMessageId() : given["id"],
+      "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
+      "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
     });
   }
 

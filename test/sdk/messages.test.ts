@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import * as v0_0_9 from "../../generated/v0.0.9/index.js";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import * as v0_2 from "../../generated/v0.2/index.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
@@ -43,6 +44,22 @@ describe("generated message classes", () => {
   it("create given no object (null from a config, a string, a number) is ONEX_E_VALIDATION, not a TypeError", () => {
     for (const fields of [null, undefined, "x".repeat(100_000), 42]) {
       for (const create of [v0_1.StateUpdate.create, v0_2.TaskDispatch.create]) expect(catchError(() => create(fields as never)).code, String(fields).slice(0, 20)).toBe(ErrorCode.ValidationFailed);
+    }
+  });
+
+  it("create fills in a field left out or undefined, but refuses a null one instead of replacing it", () => {
+    const filled = v0_2.StateUpdate.create({ source, trust: { ...trust, level: "verified" }, payload: { state: "idle" }, id: undefined });
+    expect(filled.id).toMatch(/^[0-9a-f-]{36}$/);
+    // A null from a config or a JSON document is the caller's value: it was silently swapped for a fresh one.
+    for (const field of ["id", "time", "protocol"] as const) {
+      const error = catchError(() => v0_2.StateUpdate.create({ source, trust: { ...trust, level: "verified" }, payload: { state: "idle" }, [field]: null as never }));
+      expect([error.code, error.details.instancePath], field).toEqual([ErrorCode.ValidationFailed, `/${field}`]);
+    }
+    // v0.0.9's flat envelope fills in fields of other names the same way.
+    for (const field of ["timestamp", "protocol_version"]) {
+      const fields = { zone: "zone.trusted.org", entity_type: "node", entity_id: "n-1", trust: { ...trust, level: "high" }, payload: { state: "idle" }, [field]: null };
+      const error = catchError(() => v0_0_9.StateUpdate.create(fields as never));
+      expect([error.code, error.details.instancePath], field).toEqual([ErrorCode.ValidationFailed, `/${field}`]);
     }
   });
 
