@@ -48,6 +48,9 @@ await build({
   tsconfig: join(SDK, "tsconfig.build.json"),
   external: ["@onex/runtime", "@onex/runtime/*"],
   legalComments: "none",
+  // A class keeps its own name (`TaskDispatch.name`, what console.log and stack traces show):
+  // esbuild otherwise renames a class it also binds inside, for its static members, to `_TaskDispatch`.
+  keepNames: true,
   logLevel: "warning",
 });
 

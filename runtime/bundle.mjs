@@ -49,6 +49,9 @@ const result = await build({
   // The code every generated SDK links against, in one chunk (see codegen-core.ts).
   inject: [join(RUNTIME, "codegen-core.ts")],
   metafile: true,
+  // A class keeps its own name (`TaskDispatch.name`, what console.log and stack traces show):
+  // esbuild otherwise renames a class it also binds inside, for its static members, to `_TaskDispatch`.
+  keepNames: true,
   logLevel: "warning",
 });
 

@@ -71,7 +71,7 @@ let sodiumPath: string | undefined;
 function loadSodium(): Sodium | undefined {
   if (sodium === undefined) {
     try {
-      const require = createRequire(import.meta.url);
+      const require = requireBesideThisCode();
       const path = sodiumAddonPath(require);
       const binding = require(path) as Sodium;
       sodium = givesKnownAnswers(sodiumVerifier(binding)) ? binding : null;
@@ -81,6 +81,18 @@ function loadSodium(): Sodium | undefined {
     }
   }
   return sodium ?? undefined;
+}
+
+/**
+ * A require() that resolves from where this code was loaded. A service bundled into a CommonJS
+ * file (esbuild's default format for Node) has an empty `import.meta`, whose `url` createRequire
+ * refuses: that would leave verification to OpenSSL though `sodium-native` is installed beside
+ * the bundle, so the bundle's own `__filename` stands in for it.
+ */
+function requireBesideThisCode(): NodeJS.Require {
+  const url = import.meta.url as string | undefined;
+  if (url === undefined && typeof __filename === "string") return createRequire(__filename);
+  return createRequire(url as string);
 }
 
 /**

@@ -5,6 +5,7 @@ import { readdirSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { randomBytes } from "node:crypto";
+import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
 import { identityRSignature } from "../trust/ed25519-points.js";
@@ -56,7 +57,7 @@ try {
   if (isOnexError(error)) code = error.code;
 }
 console.log(JSON.stringify({
-  a: a.type, b: any.type, c: c.protocol_version, severity, zone: parts.zone_id, code,
+  a: a.type, b: any.type, c: c.protocol_version, severity, zone: parts.zone_id, code, className: back.constructor.name,
   requireDefined: typeof (globalThis as { require?: unknown }).require !== "undefined", isError: new OnexError("ONEX_E_USAGE", "x") instanceof Error,
 }));
 `;
@@ -69,6 +70,20 @@ const REQUIRE_ESM_UNFLAGGED = (() => {
 
 const TSC = join(PROJECT_ROOT, "node_modules", "typescript", "bin", "tsc");
 const STRICT_NODENEXT = { strict: true, module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", outDir: "out", skipLibCheck: true };
+/** The options a strict service compiles with: the SDK's declarations are checked too (docs/sdk.md, Module format). */
+const STRICT_SERVICE = {
+  strict: true,
+  exactOptionalPropertyTypes: true,
+  noUncheckedIndexedAccess: true,
+  verbatimModuleSyntax: true,
+  isolatedModules: true,
+  skipLibCheck: false,
+  declaration: true,
+  target: "ES2022",
+  // The service has @types/node, as docs/sdk.md says it needs: the project's copy stands in.
+  typeRoots: [join(PROJECT_ROOT, "node_modules", "@types")],
+  types: ["node"],
+};
 
 let tarballs: { runtime: string; sdk: string; toolchain: string };
 let service: string;
@@ -176,9 +191,41 @@ describe("a service that installs only the generated SDK", () => {
       severity: "fatal",
       zone: "zone.trusted.org",
       code: "ONEX_E_VALIDATION",
+      className: "NodeFailed",
       requireDefined: false,
       isError: true,
     });
+  });
+
+  it("compiles the SDK samples of docs/sdk.md and the README under every strict option, with node16, nodenext and bundler resolution", async () => {
+    const project = join(service, "strict-project");
+    await mkdir(join(project, "src"), { recursive: true });
+    await writeFile(join(project, "package.json"), JSON.stringify({ private: true, type: "module" }));
+    // The README's tour samples that import the SDK alone (the control plane's needs nats.js).
+    for (const doc of ["README.md", "docs/sdk.md"]) {
+      const blocks = [...(await readFile(join(PROJECT_ROOT, doc), "utf8")).matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+      for (const [i, block] of blocks.filter((b) => !b.includes("@onex/runtime/")).entries()) {
+        await writeFile(join(project, "src", `${doc.replace(/\W/g, "-")}-${i}.ts`), `${block}\nexport {};\n`);
+      }
+    }
+    await writeFile(join(project, "src", "main.ts"), CONSUMER);
+    for (const [module, moduleResolution] of [["Node16", "Node16"], ["NodeNext", "NodeNext"], ["ESNext", "Bundler"]] as const) {
+      const compilerOptions = { ...STRICT_SERVICE, module, moduleResolution, outDir: `out-${moduleResolution}` };
+      await writeFile(join(project, "tsconfig.json"), JSON.stringify({ compilerOptions, include: ["src"] }));
+      const result = spawnSync(process.execPath, [TSC, "-p", project], { encoding: "utf8" });
+      expect(result.stdout + result.stderr, moduleResolution).toBe("");
+    }
+  }, 180_000);
+
+  it("bundled with esbuild for Node, as CommonJS (its default) or ES module, runs as it does unbundled", async () => {
+    for (const format of ["cjs", "esm"] as const) {
+      const outfile = join(service, `bundle-${format}.${format === "cjs" ? "cjs" : "mjs"}`);
+      const built = await build({ entryPoints: [join(service, "src", "main.ts")], outfile, bundle: true, platform: "node", format, logLevel: "silent" });
+      expect(built.errors).toEqual([]);
+      const result = spawnSync(process.execPath, [outfile], { cwd: service, encoding: "utf8" });
+      expect(result.stderr).toBe("");
+      expect(JSON.parse(result.stdout), format).toMatchObject({ a: "event.node.failed", b: "event.agent.stopped", c: "0.0.9", code: "ONEX_E_VALIDATION", className: "NodeFailed" });
+    }
   });
 
   it("importing ErrorCode loads the runtime core and nothing else: no transport, no third-party code", async () => {
@@ -300,6 +347,20 @@ describe("a platform team that installs the toolchain", () => {
     expect(result.stdout + result.stderr).toBe("");
     expect(result.status).toBe(0);
   }, 120_000);
+
+  it("bundled by esbuild into CommonJS, verifies with the sodium-native installed beside the bundle, as unbundled", async () => {
+    const entry = join(toolchain, "verify-bundled.mts");
+    await writeFile(
+      entry,
+      `import { ed25519Library, generateKeyPair, isValidSignature, signBytes } from "@onex/runtime";\nconst pair = generateKeyPair();\nconst m = Buffer.from("m");\nconsole.log(JSON.stringify({ library: ed25519Library(), genuine: isValidSignature(pair.publicKey, m, signBytes(pair, m)) }));\n`,
+    );
+    const run = (file: string) => spawnSync(process.execPath, [file], { cwd: toolchain, encoding: "utf8" });
+    const outfile = join(toolchain, "verify-bundled.cjs");
+    await build({ entryPoints: [entry], outfile, bundle: true, platform: "node", format: "cjs", logLevel: "silent" });
+    const bundled = run(outfile);
+    expect(bundled.stderr).toBe("");
+    expect(JSON.parse(bundled.stdout)).toEqual({ library: "libsodium", genuine: true });
+  });
 
   it("ships the onex command", () => {
     const result = spawnSync(process.execPath, [join(toolchain, "node_modules", "onex", "bin", "onex.js"), "--help"], { encoding: "utf8" });
