@@ -226,6 +226,11 @@ describe("a service that installs only the generated SDK", () => {
       expect(result.stderr).toBe("");
       expect(JSON.parse(result.stdout), format).toMatchObject({ a: "event.node.failed", b: "event.agent.stopped", c: "0.0.9", code: "ONEX_E_VALIDATION", className: "NodeFailed" });
     }
+    // One version's entry point bundles that version, not the others (docs/sdk.md).
+    const one = await build({ stdin: { contents: `import { TaskDispatch } from "@onex/sdk/v0.1";\nconsole.log(TaskDispatch.type);\n`, resolveDir: service }, bundle: true, platform: "node", write: false, logLevel: "silent" });
+    const text = one.outputFiles[0]!.text;
+    expect(text).toContain("https://onex.dev/schemas/v0.1/");
+    expect(text).not.toMatch(/https:\/\/onex\.dev\/schemas\/v0\.(0\.9|2)\//);
   });
 
   it("importing ErrorCode loads the runtime core and nothing else: no transport, no third-party code", async () => {
