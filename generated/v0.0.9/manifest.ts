@@ -29,7 +29,7 @@ export const envelope: $EnvelopeLayout = $registerEnvelopeLayout({
   messageTypes: ["event.agent.started","event.node.failed","event.node.register","signal.result.ready","signal.state.update","signal.task.dispatch"],
 });
 
-/** A fresh copy of the `protocol` block every message of this version carries. */
+/** A fresh copy of this version's protocol block: its envelope has no `protocol` field, so no message carries it. */
 export function protocolBlock() {
   return {
     version,

@@ -33,7 +33,7 @@ export const envelope: $EnvelopeLayout = $registerEnvelopeLayout({
   messageTypes: ["event.agent.started","event.agent.stopped","event.artifact.announced","event.node.failed","event.node.register","signal.artifact.have","signal.artifact.request","signal.result.ready","signal.state.update","signal.task.dispatch"],
 });
 
-/** A fresh copy of the `protocol` block every message of this version carries. */
+/** A fresh copy of this version's protocol block, the `protocol` field every message of this version carries. */
 export function protocolBlock(): ProtocolBlock {
   return {
     version,
