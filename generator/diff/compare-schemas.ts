@@ -98,6 +98,7 @@ function walkResolved(oldRaw: JsonSchema, newRaw: JsonSchema, path: string, ctx:
   const oldSchema = deref(oldRaw, ctx.oldResolve);
   const newSchema = deref(newRaw, ctx.newResolve);
   const add: AddChange = (change, at = path) => out.push({ path: at, ...change });
+  const changesBefore = out.length;
 
   const oldTypes = typesOf(oldSchema, inherited?.old);
   const newTypes = typesOf(newSchema, inherited?.new);
@@ -124,6 +125,25 @@ function walkResolved(oldRaw: JsonSchema, newRaw: JsonSchema, path: string, ctx:
   compareUnanalysed(oldSchema, newSchema, add);
   if (oldTypes.has("object") && newTypes.has("object")) compareObjects(oldSchema, newSchema, path, ctx, out, sub, add);
   if (oldTypes.has("array") && newTypes.has("array")) compareArrays(oldSchema, newSchema, path, ctx, out, sub, add);
+  // Changed below: a change was found, or the text differs where none was (`prefixItems: [{}]` added evaluates an item).
+  compareUnevaluated(oldSchema, newSchema, out.length > changesBefore || JSON.stringify(oldSchema) !== JSON.stringify(newSchema), add);
+}
+
+/**
+ * unevaluatedProperties / unevaluatedItems apply to what the schema's other keywords (and its
+ * in-place subschemas) did not evaluate, so they change meaning when those change even when
+ * they are unchanged themselves: a `prefixItems` added beside `unevaluatedItems: false` lets
+ * items through that were rejected. onex does not track what is evaluated, so any change under
+ * a schema that has one is also reported as undecided.
+ */
+function compareUnevaluated(oldSchema: JsonSchema, newSchema: JsonSchema, changedBelow: boolean, add: AddChange): void {
+  if (!changedBelow) return;
+  for (const keyword of ["unevaluatedProperties", "unevaluatedItems"]) {
+    if (oldSchema[keyword] === undefined && newSchema[keyword] === undefined) continue;
+    // A change to the keyword itself is reported by compareUnanalysed already.
+    if (JSON.stringify(oldSchema[keyword]) !== JSON.stringify(newSchema[keyword])) continue;
+    add({ kind: "keyword-changed", detail: `${keyword} applies to what the changed keywords beside it no longer evaluate; ${UNDECIDED}` });
+  }
 }
 
 /** The schema a `$ref` names, with the ref's sibling keywords laid over it. */
@@ -149,17 +169,16 @@ function acceptsAll(value: unknown): boolean {
 
 /**
  * The JSON types a schema admits, from `type`, else from `const`/`enum` values, else (for a
- * subschema applied in place) its parent's, else from its keywords; every type when nothing says.
+ * subschema applied in place) its parent's; every type when nothing says. Never from its
+ * other keywords: `{properties: ...}` or `{items: ...}` without `type` accepts a string too,
+ * and taking it for an object would hide both a `type: object` added and every array keyword.
  */
 function typesOf(schema: JsonSchema, inherited?: Set<JsonType>): Set<JsonType> {
   if (typeof schema.type === "string") return withInteger(new Set([schema.type as JsonType]));
   if (Array.isArray(schema.type)) return withInteger(new Set(schema.type as JsonType[]));
   const values = schema.const !== undefined ? [schema.const] : Array.isArray(schema.enum) ? schema.enum : undefined;
   if (values) return new Set(values.map(jsonTypeOf));
-  if (inherited) return inherited;
-  if (schema.properties !== undefined || schema.required !== undefined || schema.additionalProperties !== undefined) return new Set(["object"]);
-  if (schema.items !== undefined || schema.prefixItems !== undefined) return new Set(["array"]);
-  return new Set(JSON_TYPES);
+  return inherited ?? new Set(JSON_TYPES);
 }
 
 /** `number` includes the integers. */
@@ -507,8 +526,9 @@ function compareObjects(oldSchema: JsonSchema, newSchema: JsonSchema, path: stri
   const names = sortedUnion([...Object.keys(oldProps), ...oldRequired], [...Object.keys(newProps), ...newRequired]);
   for (const name of names) {
     const at = `${path}/${escapePointer(name)}`;
-    const o = oldProps[name];
-    const n = newProps[name];
+    // A property schema may be a boolean: `false` (the property must be absent) is listed, not missing.
+    const o = Object.hasOwn(oldProps, name) ? asSchema(oldProps[name]) : undefined;
+    const n = Object.hasOwn(newProps, name) ? asSchema(newProps[name]) : undefined;
     if ((o && n) || (!o && !n)) {
       if (!oldRequired.has(name) && newRequired.has(name)) out.push({ path: at, kind: "required-added", detail: `"${name}" is now required${o ? "" : " (not listed under properties)"}` });
       if (oldRequired.has(name) && !newRequired.has(name)) out.push({ path: at, kind: "required-removed", detail: `"${name}" is no longer required${o ? "" : " (not listed under properties)"}` });
