@@ -122,7 +122,7 @@ function walkResolved(oldRaw: JsonSchema, newRaw: JsonSchema, path: string, ctx:
   compareNumericBounds(oldSchema, newSchema, oldTypes, newTypes, add);
   compareConstraints(oldSchema, newSchema, add);
   compareApplicators(oldSchema, newSchema, path, ctx, sub, add);
-  compareUnanalysed(oldSchema, newSchema, add);
+  compareUnanalysed(oldSchema, newSchema, ctx, add);
   if (oldTypes.has("object") && newTypes.has("object")) compareObjects(oldSchema, newSchema, path, ctx, out, sub, add);
   if (oldTypes.has("array") && newTypes.has("array")) compareArrays(oldSchema, newSchema, path, ctx, out, sub, add);
   // Changed below: a change was found, or the text differs where none was (`prefixItems: [{}]` added evaluates an item).
@@ -146,11 +146,17 @@ function compareUnevaluated(oldSchema: JsonSchema, newSchema: JsonSchema, change
   }
 }
 
-/** The schema a `$ref` names, with the ref's sibling keywords laid over it. */
+/**
+ * The schema a `$ref` names. Its sibling keywords apply beside the target, not in its place
+ * (`{$ref: A, maxLength: 10}` with A's `maxLength: 5` accepts 5 characters): annotations are
+ * laid over the target; any other sibling makes the pair an allOf.
+ */
 function deref(schema: JsonSchema, resolve: RefResolver): JsonSchema {
   if (typeof schema.$ref !== "string") return schema;
   const { $ref, ...siblings } = schema;
-  return { ...deref(resolve($ref), resolve), ...siblings };
+  const target = deref(resolve($ref), resolve);
+  if (Object.keys(siblings).every((k) => ANNOTATIONS.has(k))) return { ...target, ...siblings };
+  return { allOf: [target, siblings] };
 }
 
 /** `true`/absent is the empty schema; `false` accepts nothing, which onex treats as a closed slot. */
@@ -301,8 +307,8 @@ function compareNumericBounds(oldSchema: JsonSchema, newSchema: JsonSchema, oldT
 
 function compareConstraints(oldSchema: JsonSchema, newSchema: JsonSchema, add: AddChange): void {
   const bound = (keyword: string, lower: boolean) => {
-    const o = oldSchema[keyword];
-    const n = newSchema[keyword];
+    const o = effectiveBound(oldSchema, keyword);
+    const n = effectiveBound(newSchema, keyword);
     if (o === n) return;
     if (o === undefined) return add({ kind: "constraint-added", detail: `${keyword} ${JSON.stringify(n)} added` });
     if (n === undefined) return add({ kind: "constraint-removed", detail: `${keyword} ${JSON.stringify(o)} removed` });
@@ -323,6 +329,16 @@ function compareConstraints(oldSchema: JsonSchema, newSchema: JsonSchema, add: A
   const newUnique = newSchema.uniqueItems === true;
   if (!oldUnique && newUnique) add({ kind: "constraint-added", detail: "uniqueItems added" });
   if (oldUnique && !newUnique) add({ kind: "constraint-removed", detail: "uniqueItems removed" });
+}
+
+/**
+ * A bound's value as it acts: `minContains` is 1 when absent beside `contains` (so
+ * `minContains: 0` added relaxes it), and neither it nor `maxContains` acts without `contains`.
+ */
+function effectiveBound(schema: JsonSchema, keyword: string): unknown {
+  if (keyword !== "minContains" && keyword !== "maxContains") return schema[keyword];
+  if (schema.contains === undefined) return undefined;
+  return keyword === "minContains" ? (schema.minContains ?? 1) : schema.maxContains;
 }
 
 /**
@@ -376,7 +392,7 @@ function compareApplicators(oldSchema: JsonSchema, newSchema: JsonSchema, path: 
   if (conditional(oldSchema) || conditional(newSchema)) {
     if (!conditional(oldSchema)) add({ kind: "constraint-added", detail: "if/then/else added" });
     else if (!conditional(newSchema)) add({ kind: "constraint-removed", detail: "if/then/else removed" });
-    else if (JSON.stringify(oldSchema.if) !== JSON.stringify(newSchema.if)) add({ kind: "combinator-changed", detail: `if changed, so then/else apply to other values; ${UNDECIDED}` });
+    else if (!acceptSame(oldSchema.if, newSchema.if, ctx)) add({ kind: "combinator-changed", detail: `if changed, so then/else apply to other values; ${UNDECIDED}` });
     else {
       for (const branch of ["then", "else"] as const) {
         const o = oldSchema[branch];
@@ -451,11 +467,44 @@ function branchesDisjoint(branches: readonly unknown[], resolve: RefResolver): b
   return true;
 }
 
+/**
+ * Do two subschemas accept the same values? When the walk finds no change at all, yes (it
+ * reports every change, undecided ones included), and it follows `$ref`: the same text may
+ * name a record changed in the new version.
+ */
+function acceptSame(oldSub: unknown, newSub: unknown, ctx: WalkContext): boolean {
+  const text = JSON.stringify(oldSub);
+  if (text === JSON.stringify(newSub) && !text.includes('"$ref"')) return true;
+  return compareSchemas(asSchema(oldSub), asSchema(newSub), ctx.oldResolve, ctx.newResolve).length === 0;
+}
+
+/** Does any `$ref` in `value` (or in what it names, transitively) name a schema whose text differs between the versions? */
+function refTargetsDiffer(value: unknown, ctx: WalkContext, seen = new Set<string>()): boolean {
+  if (value === null || typeof value !== "object") return false;
+  if (Array.isArray(value)) return value.some((v) => refTargetsDiffer(v, ctx, seen));
+  for (const [key, v] of Object.entries(value)) {
+    if (key === "$ref" && typeof v === "string" && !seen.has(v)) {
+      seen.add(v);
+      let oldTarget: unknown, newTarget: unknown;
+      try {
+        oldTarget = ctx.oldResolve(v);
+        newTarget = ctx.newResolve(v);
+      } catch {
+        return true;
+      }
+      if (JSON.stringify(oldTarget) !== JSON.stringify(newTarget) || refTargetsDiffer(oldTarget, ctx, seen)) return true;
+    } else if (refTargetsDiffer(v, ctx, seen)) return true;
+  }
+  return false;
+}
+
 /** Keywords this walk does not analyse: a change to one is reported as undecided, never ignored. */
-function compareUnanalysed(oldSchema: JsonSchema, newSchema: JsonSchema, add: AddChange): void {
+function compareUnanalysed(oldSchema: JsonSchema, newSchema: JsonSchema, ctx: WalkContext, add: AddChange): void {
   for (const keyword of sortedUnion(Object.keys(oldSchema), Object.keys(newSchema))) {
     if (ANALYSED.has(keyword) || ANNOTATIONS.has(keyword)) continue;
-    if (JSON.stringify(oldSchema[keyword]) === JSON.stringify(newSchema[keyword])) continue;
+    // Equal text naming a ref may name a changed record; what the keyword does with it is unknown, so it is changed.
+    const text = JSON.stringify(oldSchema[keyword]);
+    if (text === JSON.stringify(newSchema[keyword]) && !(text.includes('"$ref"') && refTargetsDiffer(oldSchema[keyword], ctx))) continue;
     add({ kind: "keyword-changed", detail: `${keyword} changed; ${UNDECIDED}` });
   }
 }
@@ -510,16 +559,26 @@ function compareObjects(oldSchema: JsonSchema, newSchema: JsonSchema, path: stri
     walk(asSchema(oldSchema.additionalProperties), asSchema(newSchema.additionalProperties), `${path}/*`, ctx, out);
   }
 
-  /** Facts about a property (or pattern) L lists and M lacks, M's unlisted properties being governed by its additionalProperties. */
-  const factsFor = (listing: JsonSchema, listedNew: boolean, required: boolean) => {
+  /**
+   * Facts about a property (or pattern) L lists and M lacks. M's data may carry such a
+   * property all the same, governed by M's patternProperties whose patterns match its name,
+   * else by M's additionalProperties.
+   */
+  const factsFor = (listing: JsonSchema, listedNew: boolean, required: boolean, name: { property: string } | { pattern: string }) => {
     const [lacking, listingResolve, lackingResolve] = listedNew ? [oldSchema, ctx.newResolve, ctx.oldResolve] : [newSchema, ctx.oldResolve, ctx.newResolve];
-    const lackingModel = listedNew ? oldModel : newModel;
-    const extra = asSchema(lacking.additionalProperties);
+    const lackingPatterns = (lacking.patternProperties ?? {}) as Record<string, unknown>;
+    if ("pattern" in name && Object.keys(lackingPatterns).length > 0) {
+      // Whether M's patterns match names L's pattern matches is a question about two regular expressions: undecided.
+      return { facts: { lackingModel: ContentModel.Partial, required, lackingAdmitsForeign: true, propertyFitsLacking: false }, undecided: true };
+    }
+    const matching = "property" in name ? Object.keys(lackingPatterns).filter((pattern) => patternMatches(pattern, name.property)) : [];
+    const lackingModel = matching.length === 0 ? (listedNew ? oldModel : newModel) : matching.every((p) => acceptsAll(lackingPatterns[p])) ? ContentModel.Open : ContentModel.Partial;
+    const extra = matching.length === 0 ? asSchema(lacking.additionalProperties) : { allOf: matching.map((p) => lackingPatterns[p]) };
     // Values M's data may hold for the property (its additionalProperties) against L's schema: do any fail L?
     const lackingAdmitsForeign = lackingModel === ContentModel.Closed ? false : breaksReaderOf(extra, lackingResolve, listing, listingResolve);
     // Values L's data may hold against M's additionalProperties: do any fail M?
     const propertyFitsLacking = lackingModel === ContentModel.Partial ? !breaksReaderOf(listing, listingResolve, extra, lackingResolve) : lackingModel === ContentModel.Open;
-    return { lackingModel, required, lackingAdmitsForeign, propertyFitsLacking };
+    return { facts: { lackingModel, required, lackingAdmitsForeign, propertyFitsLacking }, undecided: false };
   };
 
   // `required` may name a property `properties` does not list: it is required all the same.
@@ -538,7 +597,7 @@ function compareObjects(oldSchema: JsonSchema, newSchema: JsonSchema, path: stri
     // Present on one side only: L lists it, M lacks it.
     const listing = (n ?? o)!;
     const listingResolve = n ? ctx.newResolve : ctx.oldResolve;
-    const facts = factsFor(listing, n !== undefined, n ? newRequired.has(name) : oldRequired.has(name));
+    const { facts } = factsFor(listing, n !== undefined, n ? newRequired.has(name) : oldRequired.has(name), { property: name });
     out.push({
       path: at,
       kind: n ? "property-added" : "property-removed",
@@ -557,10 +616,12 @@ function compareObjects(oldSchema: JsonSchema, newSchema: JsonSchema, path: stri
       sub(o, n, `${path}/*`, `patternProperties "${pattern}": `, { inPlace: false });
       continue;
     }
-    const facts = factsFor(asSchema(n ?? o), n !== undefined, false);
+    const { facts, undecided } = factsFor(asSchema(n ?? o), n !== undefined, false, { pattern });
     add({
       kind: n !== undefined ? "pattern-property-added" : "pattern-property-removed",
-      detail: `patternProperties "${pattern}" ${n !== undefined ? "added to" : "removed from"} ${facts.lackingModel} content model`,
+      detail: undecided
+        ? `patternProperties "${pattern}" ${n !== undefined ? "added beside" : "removed from beside"} other patterns that may match the same names; ${UNDECIDED}`
+        : `patternProperties "${pattern}" ${n !== undefined ? "added to" : "removed from"} ${facts.lackingModel} content model`,
       facts,
     }, `${path}/*`);
   }
@@ -603,6 +664,15 @@ function summarise(schema: JsonSchema, resolve: RefResolver): string {
   }
   if (sameAs(types, ["array"])) return `array<${summarise(deref(asSchema(schema.items), resolve), resolve)}>`;
   return typeLabel(types);
+}
+
+/** Does a patternProperties pattern match a property name, as ajv matches it (`u` flag)? A pattern that does not compile is taken to match. */
+function patternMatches(pattern: string, name: string): boolean {
+  try {
+    return new RegExp(pattern, "u").test(name);
+  } catch {
+    return true;
+  }
 }
 
 function escapePointer(name: string): string {

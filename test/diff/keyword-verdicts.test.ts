@@ -88,7 +88,8 @@ const pairs: Pair[] = [
     breaks: "backward",
   },
   { what: "patternProperties schema widened", old: openObj({ patternProperties: { "^x-": str } }), new: openObj({ patternProperties: { "^x-": { type: ["string", "integer"] } } }), breaks: "forward" },
-  { what: "patternProperties pattern swapped", old: openObj({ patternProperties: { "^x-": str } }), new: openObj({ patternProperties: { "^y-": str } }), breaks: "both" },
+  // Each pattern is added or removed beside another that might match the same names: onex does not compare regular expressions.
+  { what: "patternProperties pattern swapped", old: openObj({ patternProperties: { "^x-": str } }), new: openObj({ patternProperties: { "^y-": str } }), breaks: "both", conservative: true },
   { what: "patternProperties with an empty schema added to an open object", old: openObj(), new: openObj({ patternProperties: { "^x-": {} } }), breaks: "none" },
 
   // propertyNames: a schema every property name must pass.

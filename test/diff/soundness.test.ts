@@ -112,6 +112,58 @@ const witnesses: Witness[] = [
     message: { x1: [] },
     breaks: "backward",
   },
+  {
+    what: "`minContains: 0` added beside `contains` (the default is 1: it relaxes)",
+    old: { type: "array", contains: { const: 1 } },
+    new: { type: "array", contains: { const: 1 }, minContains: 0 },
+    message: [],
+    breaks: "forward",
+  },
+  {
+    what: "`minContains: 0` removed beside `contains` (back to 1: it tightens)",
+    old: { type: "array", contains: { const: 1 }, minContains: 0 },
+    new: { type: "array", contains: { const: 1 } },
+    message: [],
+    breaks: "backward",
+  },
+  {
+    what: "a property removed from a closed object whose patternProperties still let its name in",
+    old: { type: "object", additionalProperties: false, properties: { x1: { type: "string" } }, patternProperties: { "^x": {} } },
+    new: { type: "object", additionalProperties: false, patternProperties: { "^x": {} } },
+    message: { x1: 5 },
+    breaks: "forward",
+  },
+  {
+    what: "a property added whose name a pattern governed, not additionalProperties",
+    old: { type: "object", additionalProperties: { type: "string" }, patternProperties: { "^x": {} } },
+    new: { type: "object", additionalProperties: { type: "string" }, patternProperties: { "^x": {} }, properties: { x1: { type: "string" } } },
+    message: { x1: 5 },
+    breaks: "backward",
+  },
+  {
+    what: "a `$ref`'s sibling bound is read beside its target's, not over it",
+    old: { $ref: "onex:Name", maxLength: 10 },
+    new: { type: "string", maxLength: 7 },
+    refs: { old: { Name: { type: "string", maxLength: 5 } }, new: {} },
+    message: "abcdef",
+    breaks: "forward",
+  },
+  {
+    what: "an `if` of unchanged text whose `$ref` names a changed record",
+    old: { if: { $ref: "onex:Short" }, then: { const: "ab" } },
+    new: { if: { $ref: "onex:Short" }, then: { const: "ab" } },
+    refs: { old: { Short: { type: "string", maxLength: 5 } }, new: { Short: { type: "string", maxLength: 2 } } },
+    message: "abc",
+    breaks: "forward",
+  },
+  {
+    what: "a keyword onex does not analyse, of unchanged text, whose `$ref` names a changed record",
+    old: { type: "object", unevaluatedProperties: { $ref: "onex:Short" } },
+    new: { type: "object", unevaluatedProperties: { $ref: "onex:Short" } },
+    refs: { old: { Short: { type: "string", maxLength: 5 } }, new: { Short: { type: "string", maxLength: 2 } } },
+    message: { a: "abc" },
+    breaks: "backward",
+  },
 ];
 
 describe("every kept witness is a witness, and onex says its direction breaks", () => {
