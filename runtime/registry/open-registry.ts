@@ -6,6 +6,7 @@
  *   etcd://host:2379[,host2:2379]?prefix=/onex/registry/&ttl=10s
  *   consul://host:8500?prefix=onex/registry/&ttl=10s&token=...
  */
+import { retiredKeySet } from "../trust/retired-keys.js";
 import { addressSecrets, userinfoCredentials, withoutSecrets } from "../address-secrets.js";
 import { checkTlsFiles, type TlsFiles } from "../tls-files.js";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
@@ -133,11 +134,7 @@ function checkTrustOptions(options: RegistryOptions): void {
     throw new OnexError(ErrorCode.PolicyInvalid, `openRegistry: zoneMatch must be ${modes.join(", ")}, not ${JSON.stringify(options.zoneMatch)}`, { policy: "zone_match" });
   }
   checkPositive("openRegistry", "maxEntryAgeMs", options.maxEntryAgeMs, { finite: true });
-  // A string is iterable too, as its letters: "key-ab…" would retire nothing.
-  const retired: unknown = options.retiredKeys;
-  if (retired !== undefined && (typeof retired === "string" || retired === null || typeof (retired as Iterable<unknown>)[Symbol.iterator] !== "function" || ![...(retired as Iterable<unknown>)].every((id) => typeof id === "string"))) {
-    throw new OnexError(ErrorCode.Usage, `openRegistry: retiredKeys must be a list of key ids, not ${JSON.stringify(retired)}`);
-  }
+  retiredKeySet("openRegistry", options.retiredKeys);
 }
 
 /**

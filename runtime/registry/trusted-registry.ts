@@ -13,6 +13,7 @@
  * `register` writes the mark before the entry (or with it), so a watcher that sees an entry
  * finds its mark already there, and an entry with no mark was not written by `register`.
  */
+import { retiredKeySet } from "../trust/retired-keys.js";
 import { checkObject, checkSignal } from "../option-check.js";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import type { PublicKey } from "../trust/keys.js";
@@ -102,7 +103,7 @@ export class TrustedRegistry implements Registry {
   constructor(store: RegistryStore, options: RegistryOptions = {}) {
     this.#store = store;
     this.#options = options;
-    this.#retired = new Set(options.retiredKeys ?? []);
+    this.#retired = retiredKeySet("openRegistry", options.retiredKeys);
   }
 
   get kind(): string {

@@ -9,6 +9,7 @@ import { verifyNodeIdentity } from "./identity.js";
 import { keyRing, type PublicKey } from "./keys.js";
 import type { ExecutionAttestationRecord, NodeIdentityRecord, RegistryEntryRecord, SessionGrantRecord } from "./records.js";
 import { verifyRegistryEntry } from "./registry-entry.js";
+import { retiredKeySet } from "./retired-keys.js";
 import { verifySessionGrant, type RevocationList } from "./session-grant.js";
 import type { ZoneAuthorities } from "./zone-authorities.js";
 
@@ -34,11 +35,21 @@ export interface VerifyChainOptions {
   now?: Date | number;
   /** Registry entries older than this are stale. */
   maxRegistryAgeMs?: number;
+  /**
+   * Key ids of node keys that no longer speak for their nodes (stolen, or rotated away), as the
+   * registry's `retiredKeys`: a chain whose identity holds one is ONEX_E_SIGNER_UNKNOWN. Every
+   * link but the grant is self-certifying (the identity names its own key), so without this a
+   * thief holding an old node key builds a chain that verifies for as long as it likes.
+   */
+  retiredKeys?: Iterable<string>;
 }
 
 /** Verifies every link; returns the node's key. Throws the code of the first link that fails. */
 export function verifyExecutionChain(chain: ExecutionChain, options: VerifyChainOptions = {}): PublicKey {
   const nodeKey = verifyNodeIdentity(chain.identity);
+  if (retiredKeySet("verifyExecutionChain", options.retiredKeys).has(nodeKey.keyId)) {
+    throw new OnexError(ErrorCode.SignerUnknown, `node ${chain.identity.node_id} holds key ${nodeKey.keyId}, which is retired (retiredKeys)`, { keyId: nodeKey.keyId, reason: "retired" });
+  }
   verifyRegistryEntry(chain.registryEntry, nodeKey, {
     identity: chain.identity,
     ...(options.now === undefined ? {} : { now: options.now }),

@@ -53,6 +53,8 @@ export interface TrustLedgerOptions {
 interface Account {
   score: number;
   folded: { count: number; applied: number };
+  /** The fold per signer, so a distrusted signer's folded entries can be taken out too; no more signers than the key ring holds. */
+  foldedBy: Map<string, { count: number; applied: number }>;
   entries: LedgerEntry[];
   /** trace hashes already applied, so one attestation counts once; bounded with the history. */
   seen: Set<string>;
@@ -67,6 +69,8 @@ export class TrustLedger {
   readonly #max: number;
   readonly #maxHistory: number;
   readonly #maxEntities: number;
+  /** Signers whose attestations no longer count (`distrust`), whatever the key resolver says. */
+  readonly #distrusted = new Set<string>();
 
   constructor(options: TrustLedgerOptions) {
     // NaN passed `Math.max(1, …)` and bounded nothing (`length > NaN` is never true): memory grew with every attestation.
@@ -99,12 +103,15 @@ export class TrustLedger {
     // Read first: an invalid Date threw a RangeError after room was made for the entity, forgetting another's score.
     const stamp = new Date(toMillis(at, "the time an attestation is applied")).toISOString();
     verifyAttestation(attestation, { keys: this.#keys });
+    if (this.#distrusted.has(attestation.signer)) {
+      throw new OnexError(ErrorCode.SignerUnknown, `attestation signer ${attestation.signer} is distrusted in this ledger`, { signer: attestation.signer, reason: "distrusted" });
+    }
     const entity = attestation.node;
     const account = this.#account(entity);
     const id = `${attestation.signer}\u0000${attestation.trace_hash}`;
     if (account.seen.has(id)) return undefined;
     const before = account.score;
-    const after = Math.min(this.#max, Math.max(this.#min, before + attestation.trust_delta));
+    const after = this.#clamp(before + attestation.trust_delta);
     const entry: LedgerEntry = {
       task_id: attestation.task_id,
       trace_hash: attestation.trace_hash,
@@ -121,10 +128,52 @@ export class TrustLedger {
       const oldest = account.entries.shift() as LedgerEntry;
       account.folded.count++;
       account.folded.applied += oldest.applied;
+      const bySigner = account.foldedBy.get(oldest.signer) ?? { count: 0, applied: 0 };
+      bySigner.count++;
+      bySigner.applied += oldest.applied;
+      account.foldedBy.set(oldest.signer, bySigner);
       // Folded attestations may be counted again if replayed; the history bound is the price of bounded memory.
       account.seen.delete(`${oldest.signer}\u0000${oldest.trace_hash}`);
     }
     return entry;
+  }
+
+  /**
+   * Stops counting `signer` (a stolen or retired attester key) and undoes what it counted: its
+   * attestations are refused from now on (ONEX_E_SIGNER_UNKNOWN), even if the key resolver still
+   * knows it, and its entries leave every history, each score replayed from the others' deltas
+   * as if it had never signed. Its entries already folded are taken out as the sum they applied
+   * then (exact unless a bound clamped them). Dropping a key from the resolver alone stops new
+   * attestations but keeps every score the thief moved. Returns how many entries were undone.
+   */
+  distrust(signer: string): number {
+    if (typeof signer !== "string" || signer === "") throw new OnexError(ErrorCode.Usage, `TrustLedger.distrust: give a key id, not ${JSON.stringify(signer)}`);
+    this.#distrusted.add(signer);
+    let undone = 0;
+    for (const account of this.#accounts.values()) {
+      const folded = account.foldedBy.get(signer);
+      const mine = account.entries.filter((e) => e.signer === signer).length;
+      if (folded === undefined && mine === 0) continue;
+      if (folded !== undefined) {
+        account.foldedBy.delete(signer);
+        account.folded.count -= folded.count;
+        account.folded.applied -= folded.applied;
+        undone += folded.count;
+      }
+      undone += mine;
+      account.entries = account.entries.filter((e) => e.signer !== signer);
+      for (const key of account.seen) if (key.startsWith(`${signer}\u0000`)) account.seen.delete(key);
+      // Replayed in order, each delta clamped again: without the thief's, another's may now apply in full.
+      let score = this.#clamp(this.#initial + account.folded.applied);
+      account.folded.applied = score - this.#initial;
+      for (const entry of account.entries) {
+        const after = this.#clamp(score + entry.proposed);
+        entry.applied = after - score;
+        entry.score = score = after;
+      }
+      account.score = score;
+    }
+    return undone;
   }
 
   /** The score of an entity (the initial score when unknown). */
@@ -149,13 +198,17 @@ export class TrustLedger {
     return this.#accounts.size;
   }
 
+  #clamp(score: number): number {
+    return Math.min(this.#max, Math.max(this.#min, score));
+  }
+
   #account(entity: string): Account {
     let account = this.#accounts.get(entity);
     if (account !== undefined) {
       // Re-insert so Map order is least-recently-updated first.
       this.#accounts.delete(entity);
     } else {
-      account = { score: this.#initial, folded: { count: 0, applied: 0 }, entries: [], seen: new Set() };
+      account = { score: this.#initial, folded: { count: 0, applied: 0 }, foldedBy: new Map(), entries: [], seen: new Set() };
     }
     this.#accounts.set(entity, account);
     while (this.#accounts.size > this.#maxEntities) {
