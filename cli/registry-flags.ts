@@ -1,6 +1,6 @@
-/** The `--registry` flag every `onex registry` command shares, and opening the registry it names. */
+/** The `--registry` and `--retired-key` flags every `onex registry` command shares, and opening the registry they name. */
 import { Flags } from "@oclif/core";
-import { addressSecrets, hideSecrets, isOnexError, withoutSecrets } from "@onex/runtime";
+import { addressSecrets, ErrorCode, hideSecrets, isOnexError, OnexError, withoutSecrets } from "@onex/runtime";
 import { openRegistry } from "@onex/runtime/registry";
 import { warnPasswordOnCommandLine } from "./nats-flags.js";
 import type { Registry, ResolvedEntry } from "@onex/runtime/registry";
@@ -8,15 +8,39 @@ import { printableField } from "./terminal-text.js";
 
 export const registryFlags = {
   registry: Flags.string({ description: "Registry URL: nats://host:4222, etcd://host:2379 or consul://host:8500 (with ?ttl=10s, ?bucket= or ?prefix=).", env: "ONEX_REGISTRY", required: true }),
+  "retired-key": Flags.string({
+    description: "Key id of a node key that no longer speaks for its node (stolen or rotated away), as `registry list` prints it in key_id (repeatable, or comma-separated in ONEX_RETIRED_KEYS): its registrations are refused and read as tampered.",
+    env: "ONEX_RETIRED_KEYS",
+    multiple: true,
+  }),
 };
 
+/** What the registry flags parse to. */
+export interface RegistryFlagValues {
+  registry: string;
+  /** oclif gives the environment variable's value as one string, the flags as a list. */
+  "retired-key"?: string[] | string | undefined;
+}
+
+/** The retired key ids, each checked: a mistyped id would retire nothing and say nothing. */
+function retiredKeys(values: readonly string[] | string = []): string[] {
+  return [values].flat().flatMap((value) => value.split(",")).map((raw) => {
+    const id = raw.trim();
+    if (!/^key-[0-9a-f]{32}$/.test(id)) throw new OnexError(ErrorCode.Usage, `--retired-key ${printableField(raw)} is no key id (key- and 32 hex digits, as registry list prints key_id)`);
+    return id;
+  });
+}
+
 /** Opens the registry, runs `fn`, and closes it even when `fn` fails. A password or token in the URL is never said in an error. */
-export async function withRegistry<T>(url: string, fn: (registry: Registry) => Promise<T>): Promise<T> {
+export async function withRegistry<T>(flags: RegistryFlagValues, fn: (registry: Registry) => Promise<T>): Promise<T> {
+  const url = flags.registry;
+  const retired = retiredKeys(flags["retired-key"]);
   const secrets = addressSecrets(url);
   warnPasswordOnCommandLine();
   const hide = (text: string) => hideSecrets(text, secrets);
   try {
     const registry = await openRegistry(url, {
+      retiredKeys: retired,
       // What a store holds is anyone's text: a tampered value's own bytes are quoted in why it failed.
       onTampered: (address, error) => process.stderr.write(`warning ${error.code}: ${address}: ${printableField(hide(error.message))}\n`),
       logger: { warn: (message) => process.stderr.write(`warning ${printableField(hide(message))}\n`) },

@@ -11,7 +11,7 @@ export default class RegistryDeregister extends OnexCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(RegistryDeregister);
-    const removed = await withRegistry(flags.registry, (registry) => registry.deregister(args.address));
+    const removed = await withRegistry(flags, (registry) => registry.deregister(args.address));
     if (!removed) throw new OnexError(ErrorCode.NotFound, `no entry at ${args.address}`, { address: args.address });
     this.logToStderr(`deregistered ${args.address}`);
   }

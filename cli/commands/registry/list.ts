@@ -19,7 +19,7 @@ export default class RegistryList extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(RegistryList);
-    const entries = await withRegistry(flags.registry, (registry) =>
+    const entries = await withRegistry(flags, (registry) =>
       registry.list({
         ...(flags.zone ? { zone: flags.zone } : {}),
         ...(flags.type ? { entityType: flags.type as EntityType } : {}),

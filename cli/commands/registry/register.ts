@@ -31,7 +31,7 @@ export default class RegistryRegister extends OnexCommand {
     const fromStdin = args.file === undefined || args.file === "-";
     const input = (fromStdin ? parseJsonBytes(await readStdin(), "-") : readJsonFile(args.file!, "registration")) as { entry?: RegistryEntryRecord; identity?: NodeIdentityRecord } | null;
     if (input?.entry === undefined || input.identity === undefined) throw new OnexError(ErrorCode.Usage, 'the registration must be {"entry": ..., "identity": ...}');
-    await withRegistry(flags.registry, async (registry) => {
+    await withRegistry(flags, async (registry) => {
       const stored = await registry.register(input.entry!, input.identity!);
       this.log(printableJson(entryJson(stored)));
       if (!flags.heartbeat) return;

@@ -12,6 +12,6 @@ export default class RegistryResolve extends OnexCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(RegistryResolve);
-    await withRegistry(flags.registry, async (registry) => this.log(printableJson(entryJson(await registry.resolve(args.address)), 2)));
+    await withRegistry(flags, async (registry) => this.log(printableJson(entryJson(await registry.resolve(args.address)), 2)));
   }
 }

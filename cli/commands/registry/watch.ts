@@ -19,7 +19,7 @@ export default class RegistryWatch extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(RegistryWatch);
-    await withRegistry(flags.registry, async (registry) => {
+    await withRegistry(flags, async (registry) => {
       const changes = registry.watch({ ...(flags.zone ? { zone: flags.zone } : {}), ...(flags.type ? { entityType: flags.type as EntityType } : {}) }, { updatesOnly: flags["updates-only"] });
       const stop = () => void changes.return?.();
       process.once("SIGINT", stop);
