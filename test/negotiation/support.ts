@@ -33,7 +33,7 @@ export function federationClient(url: string, identity: KeyPair, trusted: KeyPai
   return connect({ servers: url, identity, keys: keyRing(trusted.map((k) => k.publicKey)), trust: { zone: ZONE, logger: { warn() {} } } });
 }
 
-/** A federation node running `version`, reading every bundled version; its offers are signed with `identity`, peers' verified with `trusted`. */
+/** A federation node running `version`, reading every bundled version; its offers are signed with `identity`, peers' verified with `trusted` (or `options.keys`, a resolver of the test's own). */
 export function startNode(client: OnexClient, deployment: string, version: string, indexes: SchemaIndex[], identity: KeyPair, trusted: KeyPair[], options: Partial<FederationNodeOptions> = {}): Promise<FederationNode> {
   return FederationNode.start({
     ...options,
@@ -45,7 +45,7 @@ export function startNode(client: OnexClient, deployment: string, version: strin
     graph: versionGraph,
     indexes,
     identity,
-    keys: keyRing(trusted.map((k) => k.publicKey)),
+    keys: options.keys ?? keyRing(trusted.map((k) => k.publicKey)),
   });
 }
 
