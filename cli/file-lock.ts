@@ -42,9 +42,14 @@ export function withFileLock<T>(file: string, update: () => T): T {
     }
     try {
       writeSync(fd, `${process.pid}\n`);
-    } finally {
+    } catch (cause) {
+      // A full disk (or a file size limit) refuses even these few bytes: an empty lock left
+      // behind names no process to take it over from, and would stop every later run.
       closeSync(fd);
+      removeQuietly(lockPath);
+      throw writeFailure(cause, lockPath);
     }
+    closeSync(fd);
     try {
       return update();
     } finally {

@@ -62,6 +62,19 @@ describe("a revocation list shared by runs", () => {
     expect(revokedIds("left.json")).toHaveLength(2);
     expect(existsSync(join(dir, "left.json.lock"))).toBe(false);
   });
+
+  it("a disk that refuses the lock's few bytes (a file size limit here, a full disk in use) is ONEX_E_WRITE_FAILED naming the lock, which is not left behind to stop every later run", () => {
+    const list = "[]\n";
+    writeFileSync(join(dir, "limited.json"), list);
+    // `ulimit -f 0` in a child shell: every write to a file fails with EFBIG, as ENOSPC would on a full disk.
+    const run = spawnSync("sh", ["-c", 'ulimit -f 0; exec "$0" "$@"', process.execPath, BIN, "grant", "revoke", "g2.json", "--key", "ca.key", "--list", "limited.json"], { cwd: dir, encoding: "utf8" });
+    expect([run.status, run.stderr]).toEqual([73, expect.stringMatching(/^error ONEX_E_WRITE_FAILED: cannot write \S*limited\.json\.lock: /)]);
+    expect(existsSync(join(dir, "limited.json.lock"))).toBe(false);
+    expect(readFileSync(join(dir, "limited.json"), "utf8")).toBe(list);
+    // The next run, with room to write, is not kept waiting by a lock no run holds.
+    expect(onex(dir, ["grant", "revoke", "g2.json", "--key", "ca.key", "--list", "limited.json"]).code).toBe(0);
+    expect(revokedIds("limited.json")).toHaveLength(1);
+  });
 });
 
 describe("outputs that would land on a key", () => {
