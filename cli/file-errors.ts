@@ -29,6 +29,9 @@ function describeErrno(errno: string | undefined, cause: unknown): string {
       return `permission denied (${errno})`;
     case "ENOSPC":
       return "no space left on the device (ENOSPC)";
+    case "EFBIG":
+      // A file size limit (`ulimit -f`, a quota of the CI runner) the file would grow past.
+      return "the file would grow past the size limit (EFBIG)";
     case "EROFS":
       return "read-only file system (EROFS)";
     case "ELOOP":
@@ -36,7 +39,10 @@ function describeErrno(errno: string | undefined, cause: unknown): string {
       return "a loop of symbolic links, or a link where onex follows none (ELOOP)";
     case undefined:
       return (cause as Error)?.message ?? String(cause);
-    default:
-      return `${errno}: ${(cause as Error)?.message ?? ""}`.trim();
+    default: {
+      // Node's own messages begin with the code ("EIO: i/o error, write"): said once, not twice.
+      const message = (cause as Error)?.message ?? "";
+      return message.startsWith(`${errno}:`) ? message : `${errno}: ${message}`.trim();
+    }
   }
 }

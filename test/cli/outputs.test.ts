@@ -231,6 +231,16 @@ describe("outputs", () => {
     expect(run.code).toBe(2);
   });
 
+  it("a file size limit reached mid-write is ONEX_E_WRITE_FAILED saying so once, and leaves no partial --out", () => {
+    // `ulimit -f` (in 512-byte blocks) in a child shell: the --out grows past it while the run writes.
+    const run = spawnSync("sh", ["-c", 'ulimit -f 64; exec "$0" "$@"', process.execPath, BIN, "migrate", "v0.1", "v0.2", "log.ndjson", "--out", "limited.ndjson"], { cwd: dir, encoding: "utf8" });
+    expect([run.status, run.stderr]).toEqual([73, "error ONEX_E_WRITE_FAILED: cannot write limited.ndjson: the file would grow past the size limit (EFBIG)\n"]);
+    expect(existsSync(join(dir, "limited.ndjson"))).toBe(false);
+    expect(leftovers()).toEqual([]);
+    // A code without words of its own is named once: Node's message begins with it already.
+    expect(writeFailure(Object.assign(new Error("EIO: i/o error, write"), { code: "EIO" }), "out.ndjson").message).toBe("cannot write out.ndjson: EIO: i/o error, write");
+  });
+
   it("a full disk is ONEX_E_WRITE_FAILED with exit 73, as every write failure", () => {
     const error = writeFailure(Object.assign(new Error("no space"), { code: "ENOSPC" }), "out.ndjson");
     expect([error.code, exitCodeFor(error.code)]).toEqual([ErrorCode.WriteFailed, 73]);
