@@ -13,6 +13,7 @@ import { ErrorCode, OnexError } from "@onex/runtime";
 import { MAX_JSON_DEPTH, parseJson, parseJsonWithLines, type BigIntegerMode, type JsonParseOptions } from "@onex/runtime";
 import { MAX_YAML_DEPTH, yamlNestingBeyond } from "../generator/yaml-depth.js";
 import { readFailure } from "./file-errors.js";
+import { isStandardOutput } from "./same-file.js";
 
 /** How the input held its messages: one per line, one JSON document, a JSON array, YAML documents, or a YAML sequence. */
 export type InputShape = "ndjson" | "document" | "array" | "yaml" | "yaml-sequence";
@@ -396,6 +397,10 @@ async function openInput(file: string, onTerminal: ((hint: string) => void) | un
   if (file !== "-") {
     const fd = await openFile(file, "r");
     const stat = await statFile(fd, QUIET_STAT).catch(() => undefined);
+    if (stat !== undefined && isStandardOutput(stat)) {
+      await closeFile(fd);
+      throw inputIsOutput(file);
+    }
     if (direct && stat?.isFile() === true) return new FileInput(fd, true);
     // A FIFO is read as the pipe it is, on the event loop: a read of it on libuv's thread pool
     // waits for its writer, and the process cannot exit while one does (Ctrl-C hung the run).
@@ -404,15 +409,29 @@ async function openInput(file: string, onTerminal: ((hint: string) => void) | un
     return createReadStream("", { fd, highWaterMark: READ_BYTES });
   }
   if (stdinIsFolder()) throw Object.assign(new Error("is a folder"), { code: "EISDIR" });
+  if (stdinIsStandardOutput()) throw inputIsOutput("stdin");
   if (stdinIsFile()) return direct ? new FileInput(0, false) : createReadStream("", { fd: 0, autoClose: false, highWaterMark: READ_BYTES });
   if (process.stdin.isTTY) onTerminal?.("reading messages from the terminal; end with Ctrl-D, or name a file (run with --help for usage)");
   return process.stdin;
+}
+
+/** Standard output redirected to the input file (`>> log`, `> log`): refused before a byte is read or written. */
+function inputIsOutput(file: string): OnexError {
+  return new OnexError(ErrorCode.Usage, `standard output is the input file (${file}): what is written would be read again (\`>>\`), or the input was emptied before the command began (\`>\`); write to another file`, { file });
 }
 
 /** `< folder`: reading it gives nothing, which would pass for empty input. */
 function stdinIsFolder(): boolean {
   try {
     return fstatSync(0, QUIET_STAT).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function stdinIsStandardOutput(): boolean {
+  try {
+    return isStandardOutput(fstatSync(0, QUIET_STAT));
   } catch {
     return false;
   }

@@ -1,4 +1,4 @@
-import { realpathSync, statSync } from "node:fs";
+import { fstatSync, realpathSync, statSync, type BigIntStats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 
 /** Whether two paths name one file: the same path once folder links are followed, or (both existing) the same file through a link. */
@@ -17,4 +17,20 @@ export function sameFile(a: string, b: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether standard output is the regular file `file` (bigint stats, as the input reader takes
+ * them): `onex sign log >> log` read back what it wrote, without end, until the disk was full,
+ * and `> log` emptied the input before the command began, which then read nothing and succeeded.
+ */
+export function isStandardOutput(file: BigIntStats): boolean {
+  if (!file.isFile()) return false;
+  let stdout: BigIntStats;
+  try {
+    stdout = fstatSync(1, { bigint: true });
+  } catch {
+    return false; // closed: nothing is written anywhere
+  }
+  return stdout.isFile() && stdout.dev === file.dev && stdout.ino === file.ino;
 }

@@ -218,6 +218,24 @@ describe("outputs", () => {
     }
   });
 
+  it("standard output redirected to the input file is ONEX_E_USAGE before anything is read or written: `>>` read back its own output, `>` had emptied the input", () => {
+    const shell = (command: string) => spawnSync("sh", ["-c", command, process.execPath, BIN], { cwd: dir, encoding: "utf8" });
+    const input = log.split("\n").slice(0, 20).join("\n") + "\n";
+    for (const [redirect, shown] of [['"$0" "$1" migrate v0.1 v0.2 own-out.ndjson >> own-out.ndjson', "own-out.ndjson"], ['"$0" "$1" migrate v0.1 v0.2 < own-out.ndjson >> own-out.ndjson', "stdin"]]) {
+      writeFileSync(join(dir, "own-out.ndjson"), input);
+      const run = shell(redirect);
+      expect([run.status, run.stderr]).toEqual([2, expect.stringContaining(`error ONEX_E_USAGE: standard output is the input file (${shown})`)]);
+      expect(readFileSync(join(dir, "own-out.ndjson"), "utf8")).toBe(input);
+    }
+    // `>` empties the file before onex starts: refused, not a run that read nothing and succeeded.
+    writeFileSync(join(dir, "own-out.ndjson"), input);
+    const emptied = shell('"$0" "$1" validate v0.1 own-out.ndjson > own-out.ndjson');
+    expect([emptied.status, emptied.stderr]).toEqual([2, expect.stringContaining("error ONEX_E_USAGE: standard output is the input file (own-out.ndjson)")]);
+    // Standard output to another file is written as ever.
+    expect(shell('"$0" "$1" migrate v0.1 v0.2 log.ndjson >> own-other.ndjson').status).toBe(0);
+    expect(readFileSync(join(dir, "own-other.ndjson"), "utf8").split("\n")).toHaveLength(3001);
+  });
+
   it("standard input that is a folder is ONEX_E_FILE_UNREADABLE, not an empty input", () => {
     for (const command of [["validate", "v0.1", "-"], ["migrate", "v0.1", "v0.2", "-"]]) {
       const run = spawnSync("sh", ["-c", `"$0" "$@" < "${dir}"`, process.execPath, BIN, ...command], { encoding: "utf8" });
