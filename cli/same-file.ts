@@ -34,3 +34,13 @@ export function isStandardOutput(file: BigIntStats): boolean {
   }
   return stdout.isFile() && stdout.dev === file.dev && stdout.ino === file.ino;
 }
+
+/** Whether the file at `path` (followed through links) is standard output's; false when there is none. */
+export function pathIsStandardOutput(path: string): boolean {
+  try {
+    const stat = statSync(path, { bigint: true, throwIfNoEntry: false });
+    return stat !== undefined && isStandardOutput(stat);
+  } catch {
+    return false; // a loop of links, a part that is no folder: the output's own check reports it
+  }
+}

@@ -6,7 +6,7 @@ import { OnexCommand } from "../base-command.js";
 import { ExitCode } from "../exit-codes.js";
 import { readInputLineBatches, readNdjsonBytes, type ByteBatch, type InputItem, type InputShape } from "../message-input.js";
 import { closeOutput, type MigratedPiece, type MigrateFn } from "../migrate-batch.js";
-import { sameFile } from "../same-file.js";
+import { pathIsStandardOutput, sameFile } from "../same-file.js";
 import { MAX_WAIT_MS, parseDuration } from "../duration.js";
 import { BatchBuffers, MigratePool, type MigrateJobResult } from "../migrate-pool.js";
 import { OutputFile } from "../output-file.js";
@@ -89,6 +89,8 @@ export default class Migrate extends OnexCommand {
       // Refused before the input is read, not once it all was.
       if (path === "") throw new OnexError(ErrorCode.Usage, `${flag} is empty: name the file to write`);
       if (path !== undefined && file !== "-" && sameFile(path, file)) throw new OnexError(ErrorCode.Usage, `${flag} names the input file (${file}); the messages not written there would be lost: write to another file`);
+      // `--dead-letter dead.ndjson --force > dead.ndjson`: the file moved into place replaced the one the migrated messages went to, and they were lost.
+      if (path !== undefined && pathIsStandardOutput(path)) throw new OnexError(ErrorCode.Usage, `${flag} names the file standard output is redirected to (${path}); what is written to either would be lost: write to another file`);
     }
     // Outputs are created (and checked) only now that the arguments are known good, and committed only on success.
     const outFile = flags.out === undefined ? undefined : OutputFile.create(flags.out, { force: flags.force });

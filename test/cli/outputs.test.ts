@@ -236,6 +236,16 @@ describe("outputs", () => {
     expect(readFileSync(join(dir, "own-other.ndjson"), "utf8").split("\n")).toHaveLength(3001);
   });
 
+  it("an --out or --dead-letter that standard output is redirected to is ONEX_E_USAGE, --force or not: the file moved into place lost what went to standard output", () => {
+    const input = log.split("\n").slice(0, 20).join("\n") + "\n{not json\n";
+    writeFileSync(join(dir, "split-in.ndjson"), input);
+    for (const flag of ["--dead-letter", "--out"]) {
+      const run = spawnSync("sh", ["-c", `"$0" "$1" migrate v0.1 v0.2 split-in.ndjson ${flag} split-both.ndjson --force > split-both.ndjson`, process.execPath, BIN], { cwd: dir, encoding: "utf8" });
+      expect([flag, run.status, run.stderr]).toEqual([flag, 2, `error ONEX_E_USAGE: ${flag} names the file standard output is redirected to (split-both.ndjson); what is written to either would be lost: write to another file\n`]);
+    }
+    expect(leftovers()).toEqual([]);
+  });
+
   it("standard input that is a folder is ONEX_E_FILE_UNREADABLE, not an empty input", () => {
     for (const command of [["validate", "v0.1", "-"], ["migrate", "v0.1", "v0.2", "-"]]) {
       const run = spawnSync("sh", ["-c", `"$0" "$@" < "${dir}"`, process.execPath, BIN, ...command], { encoding: "utf8" });
