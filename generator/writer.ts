@@ -102,12 +102,7 @@ function checkTarget(outDir: string, file: string, replace: boolean): void {
 function writeTemporary(path: string, content: string, made: string[]): string {
   const temporary = join(dirname(path), `.${basename(path)}.onex-${process.pid}.tmp`);
   try {
-    const first = mkdirSync(dirname(path), { recursive: true });
-    if (first !== undefined) {
-      const these: string[] = [];
-      for (let folder = dirname(path); these.push(folder), folder !== first; folder = dirname(folder));
-      made.push(...these.reverse());
-    }
+    makeFolders(dirname(path), made);
     // One left by a process that died with this id is removed (a link, not followed); "wx" writes through no link.
     rmSync(temporary, { force: true });
     writeFileSync(temporary, content, { flag: "wx" });
@@ -119,6 +114,20 @@ function writeTemporary(path: string, content: string, made: string[]): string {
       // not ours to remove (a folder at that name): the write's own failure is the one to report
     }
     throw writeFailed(path, cause);
+  }
+}
+
+/**
+ * Makes the missing folders of `folder`, outermost first, adding each to `made`. One at a time:
+ * Node's recursive mkdir reports a read-only file system (EROFS) as ENOENT, the error of the
+ * stat it tries after the mkdir failed, which sent users looking for a missing folder.
+ */
+function makeFolders(folder: string, made: string[]): void {
+  const missing: string[] = [];
+  for (let at = folder; lstatSync(at, { throwIfNoEntry: false }) === undefined && dirname(at) !== at; at = dirname(at)) missing.unshift(at);
+  for (const at of missing) {
+    mkdirSync(at);
+    made.push(at);
   }
 }
 

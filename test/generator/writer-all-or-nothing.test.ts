@@ -4,12 +4,15 @@
  * the files written before it in place (transforms/index.ts importing a ../v0.3/ that was
  * never written, versions.ts still the old one): a tree that did not load.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { applyOutput, diffOutput, GENERATED_MARKER } from "../../generator/writer.js";
-import { removeTempDirs, tempDir } from "../support/temp-schemas.js";
+import { PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
+import { BIN } from "../cli/cli-harness.js";
 
 afterAll(removeTempDirs);
 
@@ -50,5 +53,19 @@ describe("applyOutput", () => {
     await applyOutput(out, files, await diffOutput(out, files));
     expect(tree(out)).toEqual(["a", "a/b", "a/b/one.ts", "two.ts"]);
     expect(await diffOutput(out, files)).toEqual([]);
+  });
+
+  // A read-only file system takes a mount. A user namespace (`unshare -rm`) gives one without
+  // root, mounted for the one command and gone with it; where the system forbids user namespaces
+  // to users (some CI runners do) there is no way to make one, and this test cannot run.
+  const mountReadOnly = ["-rm", "sh", "-c", 'mount -t tmpfs -o ro tmpfs "$0" && exec "$@"'];
+  const probe = mkdtempSync(join(tmpdir(), "onex-ro-probe-"));
+  const canMount = spawnSync("unshare", [...mountReadOnly, probe, "true"]).status === 0;
+  rmSync(probe, { recursive: true, force: true });
+
+  it.skipIf(!canMount)("a read-only file system is named as one (EROFS), not as a missing folder: Node's recursive mkdir said ENOENT", async () => {
+    const dir = await tempDir();
+    const run = spawnSync("unshare", [...mountReadOnly, dir, process.execPath, BIN, "generate", "--schemas", join(PROJECT_ROOT, "schemas"), "--out", join(dir, "generated")], { encoding: "utf8" });
+    expect([run.status, run.stderr]).toEqual([73, expect.stringMatching(/^error ONEX_E_WRITE_FAILED: cannot write \S+: EROFS: read-only file system, mkdir '[^']*generated'\n$/)]);
   });
 });
