@@ -71,12 +71,13 @@ export async function takeDownloadLock(lockPath: string, target: string): Promis
 async function linkLock(lockPath: string): Promise<boolean> {
   const temporary = uniqueBeside(lockPath);
   const handle = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  // One try for the write and the link: a write the disk refuses (full) removes the temporary too.
   try {
-    await handle.writeFile(`${process.pid}\n`);
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(`${process.pid}\n`);
+    } finally {
+      await handle.close();
+    }
     await link(temporary, lockPath);
     return true;
   } catch (error) {
@@ -100,6 +101,10 @@ async function createLock(lockPath: string): Promise<boolean> {
   }
   try {
     await handle.writeFile(`${process.pid}\n`);
+  } catch (error) {
+    // A full disk: an empty lock left behind names no process to take it over from, and would refuse every later fetch.
+    await rm(lockPath, { force: true });
+    throw error;
   } finally {
     await handle.close();
   }

@@ -85,6 +85,18 @@ describe("piece store writes", () => {
     expect(outcome.message).toContain(`cannot make a ${descriptor.size}-byte file`);
   });
 
+  it("a disk that refuses even the lock's process id (no file may grow past 0 bytes here, as on a full disk): ONEX_E_WRITE_FAILED, and no half-made lock left beside OUT", async () => {
+    const descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: MB }, generateKeyPair());
+    const descriptorPath = join(work.dir, "descriptor-lock.json");
+    await writeFile(descriptorPath, JSON.stringify(descriptor));
+    const into = join(work.dir, "no-room");
+    await mkdir(into);
+    const child = spawnSync("bash", ["-c", 'ulimit -f 0 && exec node --import tsx "$0" "$1" "$2"', fileURLToPath(new URL("./open-store.ts", import.meta.url)), descriptorPath, join(into, "data.bin")], { encoding: "utf8" });
+    expect(child.stderr).toBe("");
+    const outcome = JSON.parse(child.stdout) as { code?: string; details?: { errno?: string }; leftOpen: number; files: string[] };
+    expect(outcome).toMatchObject({ code: "ONEX_E_WRITE_FAILED", details: { errno: "EFBIG" }, leftOpen: 0, files: [] });
+  });
+
   it("an OUT already there that is not this artifact is left alone: another size is ONEX_E_PIECE_CORRUPT, a folder ONEX_E_WRITE_FAILED", async () => {
     const descriptor = await describeFile(file, { name: "data/set", version: "1", zone: ZONE, pieceSize: MB }, generateKeyPair());
     const dir = join(work.dir, "occupied");
