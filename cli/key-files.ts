@@ -10,6 +10,7 @@ import { exportPrivateKey, exportPublicKey, importPrivateKey, importPublicKey, t
 import { parseRfc3339 } from "@onex/runtime";
 import { ZoneAuthorities } from "@onex/runtime";
 import { readFailure } from "./file-errors.js";
+import { withFileLock } from "./file-lock.js";
 import { decodeUtf8Text, parseJsonBytes } from "./message-input.js";
 import { OutputFile } from "./output-file.js";
 
@@ -171,7 +172,8 @@ export function readZoneAuthorities(specs: readonly string[], defaultZone: strin
 
 /**
  * Writes a key pair as `<prefix>.key` (0600) and `<prefix>.pub` (0644): both or neither.
- * Without `force` nothing is written when either file exists.
+ * Without `force` nothing is written when either file exists. `<prefix>.key.lock` is held while
+ * the two are moved into place, so runs at once leave one run's pair, never a mix.
  */
 export function writeKeyPairFiles(prefix: string, key: KeyPair, format: KeyFormat, force: boolean): { privatePath: string; publicPath: string } {
   const privatePath = `${prefix}.key`;
@@ -192,14 +194,18 @@ export function writeKeyPairFiles(prefix: string, key: KeyPair, format: KeyForma
     publicFile.discard();
     throw error;
   }
-  secret.commit();
-  try {
-    publicFile.commit();
-  } catch (error) {
-    // A private key whose .pub is another key's would sign under a name no one expects.
-    OutputFile.remove(privatePath);
-    throw error;
-  }
+  // One run at a time moves its pair into place: two `keygen --force` at once each replaced both
+  // files, and one's .key could stand beside the other's .pub (a fifth of the runs), both saying done.
+  withFileLock(privatePath, () => {
+    secret.commit();
+    try {
+      publicFile.commit();
+    } catch (error) {
+      // A private key whose .pub is another key's would sign under a name no one expects.
+      OutputFile.remove(privatePath);
+      throw error;
+    }
+  });
   return { privatePath, publicPath };
 }
 

@@ -1,6 +1,8 @@
 /** Finding 7: key material handled as ssh handles it. */
 import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { afterAll, describe, expect, it } from "vitest";
 import { OutputFile } from "../../cli/output-file.js";
 import { importPrivateKey, importPublicKey } from "../../runtime/trust/keys.js";
@@ -11,6 +13,36 @@ const { dir, remove } = scratch("keys");
 afterAll(remove);
 
 describe("key files", () => {
+  it("keygen --force runs at once into one prefix leave one run's pair, never one's .key beside another's .pub", async () => {
+    // Two runs as two threads (the built CLI's own function, as keygen calls it), let go at one
+    // instant each round: processes start too unevenly to meet in the moment the files are moved.
+    // Without one run at a time, a mixed pair came in about one round in five.
+    const rounds = 50;
+    const gate = new Int32Array(new SharedArrayBuffer(12));
+    const code = `
+      const { workerData } = await import("node:worker_threads");
+      const { readFileSync } = await import("node:fs");
+      const { writeKeyPairFiles } = await import(workerData.keyFiles);
+      const { generateKeyPair, importPrivateKey, importPublicKey } = await import(workerData.runtime);
+      const gate = new Int32Array(workerData.gate);
+      for (let round = 1; round <= workerData.rounds; round++) {
+        const key = generateKeyPair();
+        Atomics.add(gate, 0, 1);
+        while (Atomics.load(gate, 0) < round * 2);
+        writeKeyPairFiles(workerData.prefix, key, "compact", true);
+        Atomics.add(gate, 1, 1);
+        while (Atomics.load(gate, 1) < round * 2);
+        // One thread looks at the pair both left, before either starts the next round.
+        if (workerData.checks && importPrivateKey(readFileSync(workerData.prefix + ".key", "utf8")).publicKey.keyId !== importPublicKey(readFileSync(workerData.prefix + ".pub", "utf8")).keyId) Atomics.add(gate, 2, 1);
+      }`;
+    const built = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+    const workerData = { gate: gate.buffer, rounds, prefix: join(dir, "raced"), keyFiles: built("../../dist/cli/key-files.js"), runtime: built("../../runtime/dist/index.js") };
+    const threads = [true, false].map((checks) => new Worker(code, { eval: true, workerData: { ...workerData, checks } }));
+    await Promise.all(threads.map((thread) => new Promise((resolve, reject) => thread.on("exit", resolve).on("error", reject))));
+    expect(Atomics.load(gate, 2)).toBe(0);
+    expect(readdirSync(dir).filter((name) => name.startsWith(".raced.") || name.endsWith(".lock"))).toEqual([]);
+  });
+
   it("a secret is owner-only from its first byte: the temporary file already has mode 0600 before anything is written", () => {
     const secret = umaskless(() => OutputFile.create(join(dir, "secret.txt"), { force: false, mode: 0o600 }));
     const temp = readdirSync(dir).find((name) => name.startsWith(".secret.txt."));
