@@ -7,6 +7,8 @@
 import { closeSync, constants, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
+import { ErrorCode } from "@onex/runtime";
+import { exitCodeFor } from "./exit-codes.js";
 import { writeFailure } from "./file-errors.js";
 
 /** How an output file is written. */
@@ -17,8 +19,8 @@ export interface OutputFileOptions {
   mode?: number;
 }
 
-// Temporary files still open when the process exits (an error, or process.exit on a closed pipe) are removed.
-const pending = new Set<string>();
+// Temporary files still open when the process exits (an error, or process.exit on a closed pipe) are removed; each beside the output it was to become.
+const pending = new Map<string, string>();
 let cleanupInstalled = false;
 
 /** An output file being written; `commit()` moves it into place, `discard()` removes every trace. */
@@ -47,7 +49,7 @@ export class OutputFile {
     } catch (cause) {
       throw writeFailure(cause, path);
     }
-    pending.add(file.temp);
+    pending.set(file.temp, path);
     return file;
   }
 
@@ -170,9 +172,21 @@ function installCleanup(): void {
   if (cleanupInstalled) return;
   cleanupInstalled = true;
   const cleanup = () => {
-    for (const temp of pending) removeQuietly(temp);
+    for (const temp of pending.keys()) removeQuietly(temp);
   };
   process.once("exit", cleanup);
+  // A closed pipe (`| head -1`) ends a run quietly (bin/onex.js), but a run still writing an output
+  // file (migrate --dead-letter) has not finished, and exit 0 without the file would tell a script
+  // that no message was bad. Ahead of that listener, it fails the run instead.
+  process.stdout.prependListener("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE" || pending.size === 0) return;
+    try {
+      process.stderr.write(`error ${ErrorCode.WriteFailed}: standard output was closed before the run ended (EPIPE), so ${[...pending.values()].join(" and ")} was not written\n`);
+    } catch {
+      // stderr is gone too: the exit status alone tells
+    }
+    process.exit(exitCodeFor(ErrorCode.WriteFailed));
+  });
   // Ctrl-C, a kill or a closed terminal during a long migrate: no half-written temporary file stays behind.
   for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129], ["SIGQUIT", 131]] as const) {
     process.once(signal, () => {

@@ -86,6 +86,18 @@ describe("outputs", () => {
     });
   }
 
+  it("a pipe closed while a --dead-letter is still being written fails the run (ONEX_E_WRITE_FAILED, exit 73): exit 0 without the file said no message was bad", async () => {
+    writeFileSync(join(dir, "bad-first.ndjson"), "{not json\n" + log);
+    const child = spawn(process.execPath, [BIN, "migrate", "v0.1", "v0.2", "bad-first.ndjson", "--dead-letter", "cut-short.ndjson"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout.once("data", () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    expect([code, stderr]).toEqual([73, expect.stringContaining("error ONEX_E_WRITE_FAILED: standard output was closed before the run ended (EPIPE), so cut-short.ndjson was not written\n")]);
+    expect(existsSync(join(dir, "cut-short.ndjson"))).toBe(false);
+    expect(leftovers()).toEqual([]);
+  });
+
   it("ordinary file errors have their codes: malformed YAML to nats-auth, diff --schemas nope, a folder as input", () => {
     writeFileSync(join(dir, "ids.yaml"), "- {user: a, password: [\n");
     const yaml = onex(dir, ["nats-auth", "ids.yaml"]);
