@@ -233,7 +233,7 @@ describe("outputs", () => {
   it("standard output redirected to the input file is ONEX_E_USAGE before anything is read or written: `>>` read back its own output, `>` had emptied the input", () => {
     const shell = (command: string) => spawnSync("sh", ["-c", command, process.execPath, BIN], { cwd: dir, encoding: "utf8" });
     const input = log.split("\n").slice(0, 20).join("\n") + "\n";
-    for (const [redirect, shown] of [['"$0" "$1" migrate v0.1 v0.2 own-out.ndjson >> own-out.ndjson', "own-out.ndjson"], ['"$0" "$1" migrate v0.1 v0.2 < own-out.ndjson >> own-out.ndjson', "stdin"]]) {
+    for (const [redirect, shown] of [['"$0" "$1" migrate v0.1 v0.2 own-out.ndjson >> own-out.ndjson', "own-out.ndjson"], ['"$0" "$1" migrate v0.1 v0.2 < own-out.ndjson >> own-out.ndjson', "stdin"]] as const) {
       writeFileSync(join(dir, "own-out.ndjson"), input);
       const run = shell(redirect);
       expect([run.status, run.stderr]).toEqual([2, expect.stringContaining(`error ONEX_E_USAGE: standard output is the input file (${shown})`)]);
