@@ -157,14 +157,17 @@ export class TrustLedger {
       if (folded !== undefined) {
         account.foldedBy.delete(signer);
         account.folded.count -= folded.count;
-        account.folded.applied -= folded.applied;
         undone += folded.count;
       }
       undone += mine;
       account.entries = account.entries.filter((e) => e.signer !== signer);
       for (const key of account.seen) if (key.startsWith(`${signer}\u0000`)) account.seen.delete(key);
+      // The fold summed anew from the signers left, not the clamped fold of an earlier distrust
+      // less this signer's: that let a second distrust push a score out past a bound it had met.
+      let foldedSum = 0;
+      for (const part of account.foldedBy.values()) foldedSum += part.applied;
       // Replayed in order, each delta clamped again: without the thief's, another's may now apply in full.
-      let score = this.#clamp(this.#initial + account.folded.applied);
+      let score = this.#clamp(this.#initial + foldedSum);
       account.folded.applied = score - this.#initial;
       for (const entry of account.entries) {
         const after = this.#clamp(score + entry.proposed);

@@ -82,6 +82,27 @@ describe("a trust ledger that took attestations of a stolen attester key", () =>
     expect(ledger.score(victim)).toBe(0.5);
   });
 
+  it("distrusting a second stolen key after the first leaves the score its folded history says, bounds and all", () => {
+    // Two attester keys taken in one breach. The first thief sinks the node to the floor, the
+    // second lifts it from there by a whole point; both entries are folded out of the history.
+    const second = generateKeyPair();
+    const ledger = new TrustLedger({ keys: keyRing([stolen.publicKey, second.publicKey, honest.publicKey]), maxHistory: 1 });
+    ledger.apply(attest(stolen, node, "s-1", -0.5));
+    ledger.apply(attest(second, node, "x-1", 1));
+    ledger.apply(attest(honest, node, "h-1", 0));
+    expect(ledger.explain(node).folded.count).toBe(2);
+
+    ledger.distrust(stolen.keyId);
+    // Without the first thief, the second's +1 from 0.5 stops at the ceiling.
+    expect(ledger.score(node)).toBe(1);
+    ledger.distrust(second.keyId);
+    // Neither thief left: the initial score, not what the first clamp made of the second's sum.
+    expect(ledger.score(node)).toBe(0.5);
+    const explained = ledger.explain(node);
+    expect(explained.folded).toEqual({ count: 0, applied: 0 });
+    expect(explained.initial + explained.folded.applied + explained.entries.reduce((sum, e) => sum + e.applied, 0)).toBeCloseTo(explained.score);
+  });
+
   it("in a fresh process given the new ring, counts nothing the old key signs", () => {
     const ledger = new TrustLedger({ keys: keyRing([honest.publicKey]) });
     expect(catchOnexError(() => ledger.apply(attest(stolen, victim, "s-4", -0.5))).code).toBe(ErrorCode.SignerUnknown);
