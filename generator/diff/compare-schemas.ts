@@ -530,7 +530,13 @@ function compareArrays(oldSchema: JsonSchema, newSchema: JsonSchema, path: strin
   if (oldSchema.contains !== undefined || newSchema.contains !== undefined) {
     if (oldSchema.contains === undefined) add({ kind: "constraint-added", detail: "contains added" });
     else if (newSchema.contains === undefined) add({ kind: "constraint-removed", detail: "contains removed" });
-    else sub(oldSchema.contains, newSchema.contains, `${path}/-`, "contains: ", { inPlace: false });
+    else {
+      // maxContains counts contains' matches from above: a narrower contains lets more arrays under
+      // it, a wider one fewer, the opposite of what the change does to the (min) count below.
+      const counted = effectiveBound(oldSchema, "maxContains") !== undefined || effectiveBound(newSchema, "maxContains") !== undefined;
+      if (counted && !acceptSame(oldSchema.contains, newSchema.contains, ctx)) add({ kind: "keyword-changed", detail: `contains changed beside maxContains, which bounds its matches from above; ${UNDECIDED}` }, `${path}/-`);
+      sub(oldSchema.contains, newSchema.contains, `${path}/-`, "contains: ", { inPlace: false });
+    }
   }
 }
 

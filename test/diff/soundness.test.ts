@@ -127,6 +127,20 @@ const witnesses: Witness[] = [
     breaks: "backward",
   },
   {
+    what: "`contains` narrowed beside `maxContains` (fewer items count against the upper bound: it relaxes too)",
+    old: { type: "array", contains: {}, maxContains: 1 },
+    new: { type: "array", contains: { type: "string" }, maxContains: 1 },
+    message: ["x1", {}, -1],
+    breaks: "forward",
+  },
+  {
+    what: "`contains` widened beside `maxContains` (more items count against the upper bound: it tightens too)",
+    old: { type: "array", contains: { type: "string" }, maxContains: 1 },
+    new: { type: "array", contains: {}, maxContains: 1 },
+    message: ["x1", -1],
+    breaks: "backward",
+  },
+  {
     what: "a property removed from a closed object whose patternProperties still let its name in",
     old: { type: "object", additionalProperties: false, properties: { x1: { type: "string" } }, patternProperties: { "^x": {} } },
     new: { type: "object", additionalProperties: false, patternProperties: { "^x": {} } },
