@@ -1,6 +1,6 @@
 /** The `--registry` and `--retired-key` flags every `onex registry` command shares, and opening the registry they name. */
 import { Flags } from "@oclif/core";
-import { addressSecrets, ErrorCode, hideSecrets, isOnexError, OnexError, withoutSecrets } from "@onex/runtime";
+import { addressSecrets, ErrorCode, hideSecrets, isKeyId, isOnexError, OnexError, withoutSecrets } from "@onex/runtime";
 import { openRegistry } from "@onex/runtime/registry";
 import { warnPasswordOnCommandLine } from "./nats-flags.js";
 import type { Registry, ResolvedEntry } from "@onex/runtime/registry";
@@ -26,7 +26,7 @@ export interface RegistryFlagValues {
 function retiredKeys(values: readonly string[] | string = []): string[] {
   return [values].flat().flatMap((value) => value.split(",")).map((raw) => {
     const id = raw.trim();
-    if (!/^key-[0-9a-f]{32}$/.test(id)) throw new OnexError(ErrorCode.Usage, `--retired-key ${printableField(raw)} is no key id (key- and 32 hex digits, as registry list prints key_id)`);
+    if (!isKeyId(id)) throw new OnexError(ErrorCode.Usage, `--retired-key ${printableField(raw)} is no key id (key- and 32 hex digits, as registry list prints key_id)`);
     return id;
   });
 }

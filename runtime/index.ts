@@ -23,6 +23,7 @@ export {
   generateKeyPair,
   importPrivateKey,
   importPublicKey,
+  isKeyId,
   keyIdOf,
   keyPairFromSeed,
   keyRing,

@@ -130,7 +130,7 @@ export interface RegistryOptions {
    * (ONEX_E_ENTRY_TAMPERED, cause ONEX_E_SIGNER_UNKNOWN): a registration is self-certifying, so
    * without this whoever holds an old key can register its old node again, for ever.
    */
-  retiredKeys?: Iterable<string>;
+  retiredKeys?: readonly string[] | ReadonlySet<string>;
   /** Told about every stored entry that fails re-verification or freshness (default: console.warn). */
   onTampered?: (address: string, error: OnexError) => void;
   /** Where advisory zone failures, heartbeat repairs, entries a read skips as not alive by the TTL rule (etcd: on no lease, or a longer one) and a watch losing and regaining its connection (NATS KV, etcd) are logged (default: console). */

@@ -41,7 +41,7 @@ export interface VerifyChainOptions {
    * link but the grant is self-certifying (the identity names its own key), so without this a
    * thief holding an old node key builds a chain that verifies for as long as it likes.
    */
-  retiredKeys?: Iterable<string>;
+  retiredKeys?: readonly string[] | ReadonlySet<string>;
 }
 
 /** Verifies every link; returns the node's key. Throws the code of the first link that fails. */

@@ -45,6 +45,11 @@ export function keyIdOf(rawPublicKey: Uint8Array): string {
   return "key-" + createHash("sha256").update(rawPublicKey).digest("hex").slice(0, 32);
 }
 
+/** Whether `value` is spelt as keyIdOf spells a key id (lower-case hex): a list of ids to refuse matches by equal text. */
+export function isKeyId(value: unknown): value is string {
+  return typeof value === "string" && /^key-[0-9a-f]{32}$/.test(value);
+}
+
 // Importing a key is a JWK parse inside OpenSSL plus a SHA-256 for its id, about 30 µs, and a
 // process meets the same keys again and again: a registry verifies every new revision of a node's
 // entry (each NATS KV heartbeat is one), a node registers with the key it holds. So imported keys

@@ -6,7 +6,7 @@
 import { ErrorCode, OnexError } from "../errors.js";
 import { verifyAttestation } from "./attestation.js";
 import { toMillis } from "./envelope.js";
-import type { KeyResolver } from "./keys.js";
+import { isKeyId, type KeyResolver } from "./keys.js";
 import type { ExecutionAttestationRecord } from "./records.js";
 import { forgetOldest } from "../forget-oldest.js";
 import { checkWhole } from "../option-check.js";
@@ -147,7 +147,7 @@ export class TrustLedger {
    * attestations but keeps every score the thief moved. Returns how many entries were undone.
    */
   distrust(signer: string): number {
-    if (typeof signer !== "string" || signer === "") throw new OnexError(ErrorCode.Usage, `TrustLedger.distrust: give a key id, not ${JSON.stringify(signer)}`);
+    if (!isKeyId(signer)) throw new OnexError(ErrorCode.Usage, `TrustLedger.distrust: give a key id as keyIdOf spells it, not ${JSON.stringify(signer)}`);
     this.#distrusted.add(signer);
     let undone = 0;
     for (const account of this.#accounts.values()) {

@@ -85,5 +85,9 @@ describe.each(backends)("$name: a stolen node key, retired", ({ url: urlOf }) =>
 
   it("refuses retiredKeys that name no key ids", async () => {
     expect(await codeOf(() => openRegistry(urlOf("unused"), { retiredKeys: "key-0123" as unknown as string[] }))).toBe(ErrorCode.Usage);
+    // An iterator is read once: openRegistry's own check read it up, and the registry retired nothing.
+    const once = new Set([makeNode(ZONE).key.keyId]).values();
+    expect(await codeOf(() => opened(urlOf("unused"), once as unknown as string[]))).toBe(ErrorCode.Usage);
+    expect(await codeOf(() => openRegistry(urlOf("unused"), { retiredKeys: [makeNode(ZONE).key.keyId.toUpperCase()] }))).toBe(ErrorCode.Usage);
   });
 });

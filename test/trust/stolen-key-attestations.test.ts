@@ -112,12 +112,27 @@ describe("a trust ledger that took attestations of a stolen attester key", () =>
   it("refuses to distrust what is no key id", () => {
     const ledger = new TrustLedger({ keys: keyRing([honest.publicKey]) });
     expect(catchOnexError(() => ledger.distrust(undefined as unknown as string)).code).toBe(ErrorCode.Usage);
+    // Another spelling undid nothing and said only "0 entries undone", as for a key that signed none.
+    expect(catchOnexError(() => ledger.distrust(stolen.keyId.toUpperCase())).code).toBe(ErrorCode.Usage);
   });
 });
 
-describe("retiredKeys given as one string", () => {
-  it("is ONEX_E_USAGE, not a list of its letters that retires nothing", () => {
+describe("retiredKeys that would retire nothing", () => {
+  it("given as one string, is ONEX_E_USAGE, not a list of its letters", () => {
     const error = catchOnexError(() => verifyExecutionChain(chainOf(stolen), { now: NOW, retiredKeys: stolen.keyId as unknown as string[] }));
     expect(error.code).toBe(ErrorCode.Usage);
+  });
+
+  it("given as an iterator, is ONEX_E_USAGE: read up by the first chain, it retired nothing for the next", () => {
+    const retiredKeys = new Set([stolen.keyId]).values();
+    const error = catchOnexError(() => verifyExecutionChain(chainOf(stolen), { now: NOW, retiredKeys: retiredKeys as unknown as string[] }));
+    expect(error.code).toBe(ErrorCode.Usage);
+  });
+
+  it("in another spelling than a key id (upper case, a space from a split config line), is ONEX_E_USAGE", () => {
+    for (const id of [stolen.keyId.toUpperCase(), ` ${stolen.keyId}`, "key-3f2a"]) {
+      const error = catchOnexError(() => verifyExecutionChain(chainOf(stolen), { now: NOW, retiredKeys: [id] }));
+      expect(error.code, id).toBe(ErrorCode.Usage);
+    }
   });
 });
