@@ -47,8 +47,9 @@ export interface SubscribeOptions {
   /** How long a delivery may stay unacknowledged before redelivery. Default 30 s. */
   ackWaitMs?: number;
   /**
-   * Acknowledged stream sequences remembered (default 10 000): a message delivered again after
-   * its ack was lost (a server crash) is acknowledged and skipped instead of handled twice.
+   * Acknowledged (or terminated, or dead-lettered) stream sequences remembered (default 10 000):
+   * a message delivered again after its ack was lost (a server crash), or redelivered while its
+   * handler outran ackWaitMs, is acknowledged and skipped instead of handled twice.
    * (The same message published again is a new sequence: the replay guard judges that.)
    */
   rememberAcked?: number;
@@ -70,7 +71,7 @@ export interface Delivery<M> {
   ack(): Promise<void>;
   /** Failed: deliver again after `delayMs`; after `maxDeliver` deliveries it is dead-lettered instead. */
   nak(delayMs?: number): Promise<void>;
-  /** Never deliver again, without dead-lettering. */
+  /** Never deliver again, without dead-lettering (a copy the server already sent is not handed out either). */
   term(): void;
   /** Still working: extends the ack deadline (and the last-delivery deadline). */
   working(): void;
@@ -82,7 +83,7 @@ export interface SubscriptionStats {
   deadLettered: number;
   /** Messages of types this subscription does not handle. */
   skipped: number;
-  /** Messages delivered again after they were acknowledged, and not handed out twice. */
+  /** Messages delivered again after they were acknowledged, terminated or dead-lettered, and not handed out again. */
   duplicates: number;
 }
 

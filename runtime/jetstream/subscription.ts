@@ -161,7 +161,11 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   const refusals: Refusal[] = [];
   const rememberRefusals = Math.max(0, options.rememberRefusals ?? 1_000);
   const stats: VersionedSubscriptionStats = { delivered: 0, deadLettered: 0, skipped: 0, duplicates: 0, converted: 0, refused: 0 };
-  const acked = new Map<string, true>();
+  // Stored messages this subscription is done with: acknowledged, terminated or dead-lettered.
+  // A copy of one delivered again (an ack lost with a server crash, or a copy the server sent
+  // while the handler outran ackWaitMs and the subscription had already pulled ahead) is
+  // acknowledged and never handed out.
+  const finished = new Map<string, true>();
   const rememberAcked = Math.max(0, options.rememberAcked ?? 10_000);
   const ledger = transport.handedBack;
 
@@ -175,8 +179,8 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   const handBackKey = (msg: JsMsg) => `${stream}/${consumerName}#${msg.info.streamSequence}`;
   const attemptsOf = (msg: JsMsg) => msg.info.deliveryCount - ledger.count(handBackKey(msg));
   const remember = (storedAs: string) => {
-    acked.set(storedAs, true);
-    if (acked.size > rememberAcked) forgetOldest(acked);
+    finished.set(storedAs, true);
+    if (finished.size > rememberAcked) forgetOldest(finished);
   };
 
   // Letters are written concurrently (a flood of forgeries costs round trips in parallel,
@@ -187,6 +191,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     const written = deadLetter(transport.js, msg, writer, reason, attemptsOf(msg)).then(
       () => {
         stats.deadLettered++;
+        remember(storedAsOf(msg));
         // A plain TERM: nats-server 2.9 ignores `+TERM <reason>` and would deliver it again.
         msg.term();
         ledger.forget(handBackKey(msg));
@@ -232,6 +237,11 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     acks.push(msg);
     if (acks.length >= ACK_BURST) sendAcks();
     else ackTimer ??= setTimeout(sendAcks, ACK_DELAY_MS);
+  };
+  /** A copy of a stored message this subscription is done with: acknowledged, not handed out. */
+  const dropCopy = (msg: JsMsg) => {
+    ack(msg);
+    stats.duplicates++;
   };
   const handBack = (msg: JsMsg) => {
     ledger.add(handBackKey(msg));
@@ -354,9 +364,8 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
           continue;
         }
         const storedAs = storedAsOf(msg);
-        if (acked.has(storedAs)) {
-          ack(msg);
-          stats.duplicates++;
+        if (finished.has(storedAs)) {
+          dropCopy(msg);
           continue;
         }
         const attempts = attemptsOf(msg);
@@ -386,6 +395,12 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
           continue;
         }
         await lettersStored();
+        // The letter just waited for may have been this message's own (a copy pulled ahead while
+        // its last attempt failed): it is done with, and goes no further.
+        if (finished.has(storedAs)) {
+          dropCopy(msg);
+          continue;
+        }
         stats.delivered++;
         if (outcome.path.length > 1) stats.converted++;
         yield delivery(msg, outcome, attempts);
@@ -425,7 +440,8 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       if (attempts < maxDeliver || settled) return;
       clearTimeout(lastChance);
       lastChance = setTimeout(() => {
-        if (settled) return;
+        // Another delivery of it, handed out while this one ran past ackWaitMs, may have settled it.
+        if (settled || finished.has(storedAs)) return;
         settled = true;
         void toDeadLetter(msg, new OnexError(ErrorCode.HandlerFailed, `not acknowledged within ${ackWaitMs} ms on attempt ${attempts} of ${maxDeliver}`, { deliveries: attempts }));
       }, ackWaitMs).unref();
@@ -450,12 +466,17 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       if (delayMs !== undefined && !(Number.isSafeInteger(delayMs) && delayMs >= 0)) throw new OnexError(ErrorCode.Usage, `nak: delayMs must be a whole number of milliseconds, 0 or more, not ${delayMs}`);
       if (settled) return;
       settle();
+      // Another delivery of the same stored message (the server's redelivery while this run
+      // outlasted ackWaitMs) was acknowledged, terminated or dead-lettered meanwhile: this run's
+      // failure neither brings it back nor writes a letter for a message that was handled.
+      if (finished.has(storedAs)) return;
       if (attempts >= maxDeliver) await toDeadLetter(msg, new OnexError(ErrorCode.HandlerFailed, `the handler failed ${attempts} attempts`, { deliveries: attempts }));
       else msg.nak(delayMs);
     };
     const onTerm = () => {
       if (settled) return;
       settle();
+      remember(storedAs);
       ledger.forget(handBackKey(msg));
       msg.term();
     };
