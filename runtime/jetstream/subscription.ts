@@ -26,6 +26,7 @@ import { OnexHeader, readableHeaders } from "./headers.js";
 import { streamNameOf, zoneStreamNameOf } from "./streams.js";
 import { forgetOldest } from "../forget-oldest.js";
 import { checkObject, checkWhole, describeValue } from "../option-check.js";
+import { callOnRefusal } from "../refusal-callback.js";
 
 /** What a subscription needs of its client. */
 export interface SubscriptionTransport {
@@ -388,10 +389,14 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
           stats.refused++;
           refusals.push(refusal);
           if (refusals.length > rememberRefusals) refusals.shift();
-          options.onRefusal?.(refusal);
           // Acknowledged for this consumer only: the message stays in the stream for others.
           remember(storedAs);
           ack(msg);
+          callOnRefusal(options.onRefusal, refusal, (error) => {
+            failure ??= error;
+            void batch?.close();
+          });
+          if (failure !== undefined) break;
           continue;
         }
         await lettersStored();

@@ -17,6 +17,7 @@
 import { randomBytes } from "node:crypto";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { checkPositive } from "../option-check.js";
+import { callOnRefusal } from "../refusal-callback.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { ControlPlane, PublishOptions, PublishReceipt, Refusal, VersionedDelivery, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
 import type { ProtocolSdk, PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
@@ -228,6 +229,7 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
     const own: Refusal[] = [];
     const remember = Math.max(0, options.rememberRefusals ?? 1_000);
     let refused = 0;
+    let failure: OnexError | undefined;
     const unlawful = (delivery: VersionedDelivery<unknown>) => this.#unlawful(delivery);
     async function* deliveries(): AsyncGenerator<VersionedDelivery<SdkMessage<S>>> {
       for await (const delivery of inner) {
@@ -239,9 +241,14 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
         refused++;
         own.push(refusal);
         if (own.length > remember) own.shift();
-        options.onRefusal?.(refusal);
         await delivery.ack();
+        callOnRefusal(options.onRefusal, refusal, (error) => {
+          failure ??= error;
+          void inner.stop();
+        });
+        if (failure !== undefined) break;
       }
+      if (failure !== undefined) throw failure;
     }
     const iterator = deliveries();
     return {

@@ -2,10 +2,13 @@
 // only when a message comes again, settle one delivery of a message while another is handed
 // out. A stored message settled for good (acknowledged, terminated, dead-lettered) by one of
 // its deliveries is never handed out again, nor dead-lettered by another.
-import { connect as natsConnect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { headers as natsHeaders, connect as natsConnect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
+import { versionGraph } from "../../generated/transforms/index.js";
+import { ErrorCode, type OnexError } from "../../runtime/errors.js";
+import { signMessage } from "../../runtime/trust/sign-message.js";
 import type { Delivery, Subscription } from "../../runtime/control-plane.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
 import { listDeadLetters } from "../../runtime/jetstream/dead-letter.js";
@@ -109,4 +112,52 @@ describe("a handler that outruns ackWaitMs", () => {
     expect(sub.stats.deadLettered).toBe(0);
     expect((await listDeadLetters(await jetstreamManager(raw))).filter((l) => l.consumer === "overlap")).toEqual([]);
   });
+});
+
+describe("an onRefusal callback that fails", () => {
+  /** Stores a signed state update of `entityId` that declares version 9.9, which no receiver reads: it is refused. */
+  async function publishRefused(entityId: string): Promise<number> {
+    const update = stateUpdate(entityId);
+    const data = update.toJSON() as { protocol: { version: string } } & Record<string, unknown>;
+    data.protocol = { ...data.protocol, version: "9.9" };
+    const h = natsHeaders();
+    h.set("Onex-Type", update.type);
+    h.set("Onex-Version", "9.9");
+    return (await jetstream(raw).publish(update.subject(), JSON.stringify(signMessage(data, keys.node)), { headers: h, msgID: String(data.id) })).seq;
+  }
+
+  for (const [how, onRefusal] of [
+    ["throws", () => { throw "not an Error"; }],
+    ["rejects", async () => Promise.reject(undefined)],
+  ] as const) {
+    it(`${how}: the iteration ends with ONEX_E_HANDLER_FAILED, nothing is left unhandled, and the refused message is acknowledged, not refused again on every resume`, async () => {
+      const entityId = `n-refusal-${how}`;
+      const sequence = await publishRefused(entityId);
+      const options = { entityId, durable: `refusal-${how}` };
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on("unhandledRejection", onUnhandled);
+      try {
+        const sub = await receiver.subscribeVersioned({ sdk: v0_1, sources: [v0_1], graph: versionGraph }, { ...options, onRefusal });
+        const ended = await (async () => {
+          for await (const d of sub) await d.ack();
+        })().catch((error: unknown) => error as OnexError);
+        await sub.stop();
+        expect(ended).toMatchObject({ code: ErrorCode.HandlerFailed, details: { sequence } });
+        expect(sub.refusals.map((r) => r.sequence)).toEqual([sequence]);
+        // Resumed, the subscription is past it: a message stored after it comes first.
+        await publisher.publish(stateUpdate(entityId, "idle"));
+        const again = await receiver.subscribeVersioned({ sdk: v0_1, sources: [v0_1], graph: versionGraph }, { ...options, onRefusal: () => undefined });
+        for await (const d of again) {
+          await d.ack();
+          break;
+        }
+        await again.stop();
+        expect(again.stats.refused).toBe(0);
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off("unhandledRejection", onUnhandled);
+      }
+    });
+  }
 });
