@@ -165,7 +165,10 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   // Stored messages this subscription is done with: acknowledged, terminated or dead-lettered.
   // A copy of one delivered again (an ack lost with a server crash, or a copy the server sent
   // while the handler outran ackWaitMs and the subscription had already pulled ahead) is
-  // acknowledged and never handed out.
+  // acknowledged and never handed out. Kept by sequence and the time the stream stored the
+  // message (`settledAs`): a stream that lost its store (an R1 stream whose node's disk was
+  // replaced) numbers new messages from 1 again, and a sequence alone took each new message for
+  // a copy of a settled one, acknowledging it unseen. A redelivery carries its stored time.
   const finished = new Map<string, true>();
   const rememberAcked = Math.max(0, options.rememberAcked ?? 10_000);
   const ledger = transport.handedBack;
@@ -176,11 +179,12 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     if (headers === null) return { data: msg.data, subject: msg.subject, headersUnreadable: true, storedAs: storedAsOf(msg) };
     return { data: msg.data, subject: msg.subject, typeHeader: headers?.get(OnexHeader.Type) || undefined, versionHeader: headers?.get(OnexHeader.Version) || undefined, storedAs: storedAsOf(msg) };
   };
-  // Delivery counts are per consumer, so hand-backs are too.
-  const handBackKey = (msg: JsMsg) => `${stream}/${consumerName}#${msg.info.streamSequence}`;
+  const settledAs = (msg: JsMsg) => `${storedAsOf(msg)}@${msg.info.timestampNanos}`;
+  // Delivery counts are per consumer, so hand-backs are too; with the stored time, as `finished`.
+  const handBackKey = (msg: JsMsg) => `${stream}/${consumerName}#${msg.info.streamSequence}@${msg.info.timestampNanos}`;
   const attemptsOf = (msg: JsMsg) => msg.info.deliveryCount - ledger.count(handBackKey(msg));
-  const remember = (storedAs: string) => {
-    finished.set(storedAs, true);
+  const remember = (msg: JsMsg) => {
+    finished.set(settledAs(msg), true);
     if (finished.size > rememberAcked) forgetOldest(finished);
   };
 
@@ -192,7 +196,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     const written = deadLetter(transport.js, msg, writer, reason, attemptsOf(msg)).then(
       () => {
         stats.deadLettered++;
-        remember(storedAsOf(msg));
+        remember(msg);
         // A plain TERM: nats-server 2.9 ignores `+TERM <reason>` and would deliver it again.
         msg.term();
         ledger.forget(handBackKey(msg));
@@ -364,8 +368,8 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
           handBack(msg);
           continue;
         }
-        const storedAs = storedAsOf(msg);
-        if (finished.has(storedAs)) {
+        const settledKey = settledAs(msg);
+        if (finished.has(settledKey)) {
           dropCopy(msg);
           continue;
         }
@@ -390,7 +394,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
           refusals.push(refusal);
           if (refusals.length > rememberRefusals) refusals.shift();
           // Acknowledged for this consumer only: the message stays in the stream for others.
-          remember(storedAs);
+          remember(msg);
           ack(msg);
           callOnRefusal(options.onRefusal, refusal, (error) => {
             failure ??= error;
@@ -402,7 +406,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
         await lettersStored();
         // The letter just waited for may have been this message's own (a copy pulled ahead while
         // its last attempt failed): it is done with, and goes no further.
-        if (finished.has(storedAs)) {
+        if (finished.has(settledKey)) {
           dropCopy(msg);
           continue;
         }
@@ -435,7 +439,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   }
 
   function delivery(msg: JsMsg, outcome: DeliverOutcome, attempts: number): VersionedDelivery<unknown> {
-    const storedAs = storedAsOf(msg);
+    const settledKey = settledAs(msg);
     // On the last attempt nothing will deliver the message again if the handler hangs (and
     // its process may be the only subscriber): dead-letter it after ack_wait, unless the
     // handler settles it or reports progress first.
@@ -446,7 +450,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       clearTimeout(lastChance);
       lastChance = setTimeout(() => {
         // Another delivery of it, handed out while this one ran past ackWaitMs, may have settled it.
-        if (settled || finished.has(storedAs)) return;
+        if (settled || finished.has(settledKey)) return;
         settled = true;
         void toDeadLetter(msg, new OnexError(ErrorCode.HandlerFailed, `not acknowledged within ${ackWaitMs} ms on attempt ${attempts} of ${maxDeliver}`, { deliveries: attempts }));
       }, ackWaitMs).unref();
@@ -461,7 +465,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       settle();
       // Not a confirmed ack (a round trip per message): if this one is lost (the server
       // went away), the message comes back and the remembered sequence acknowledges it then.
-      remember(storedAs);
+      remember(msg);
       ledger.forget(handBackKey(msg));
       ack(msg);
     };
@@ -474,14 +478,14 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
       // Another delivery of the same stored message (the server's redelivery while this run
       // outlasted ackWaitMs) was acknowledged, terminated or dead-lettered meanwhile: this run's
       // failure neither brings it back nor writes a letter for a message that was handled.
-      if (finished.has(storedAs)) return;
+      if (finished.has(settledKey)) return;
       if (attempts >= maxDeliver) await toDeadLetter(msg, new OnexError(ErrorCode.HandlerFailed, `the handler failed ${attempts} attempts`, { deliveries: attempts }));
       else msg.nak(delayMs);
     };
     const onTerm = () => {
       if (settled) return;
       settle();
-      remember(storedAs);
+      remember(msg);
       ledger.forget(handBackKey(msg));
       msg.term();
     };
