@@ -469,19 +469,24 @@ class NatsKvStore implements RegistryStore {
     if (this.logger === undefined) return;
     const logger = this.logger;
     // Stopped with the watch, so a closed watch's loop does not outlive it.
-    const statuses = this.nc.status() as AsyncIterable<{ type: string }> & { stop?(): void };
+    const statuses = this.nc.status() as AsyncIterable<{ type: string; server?: string }> & { stop?(): void };
     signal.addEventListener("abort", () => statuses.stop?.(), { once: true });
-    const servers = () => this.nc.getServer();
+    // Each line names the server its status names: by the time the loop reads a disconnect, the
+    // connection is already dialling the next server of a cluster, and the line named that one
+    // as the server lost (a rolling restart's logs then pointed at a node that was up).
+    const serverOf = (status: { server?: string }) => status.server ?? this.nc.getServer();
     void (async () => {
       let lost = false;
       for await (const status of statuses) {
         if (signal.aborted) break;
         if (status.type === "disconnect" && !lost) {
           lost = true;
-          warnUnawaited(logger, `onex registry: the watch lost its connection to NATS at ${servers()}; reconnecting, it resumes after the last change it read`, { server: servers() });
+          const server = serverOf(status);
+          warnUnawaited(logger, `onex registry: the watch lost its connection to NATS at ${server}; reconnecting, it resumes after the last change it read`, { server });
         } else if (status.type === "reconnect" && lost) {
           lost = false;
-          warnUnawaited(logger, `onex registry: the watch is connected to NATS at ${servers()} again; resuming`, { server: servers() });
+          const server = serverOf(status);
+          warnUnawaited(logger, `onex registry: the watch is connected to NATS at ${server} again; resuming`, { server });
         }
       }
     })();
