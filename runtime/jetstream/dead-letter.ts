@@ -173,16 +173,30 @@ export interface LetterQuery {
   fromSequence?: number;
   /** At most this many per stream, a whole number of at least 1 (Infinity, or left out: no limit). */
   limit?: number;
+  /** Only letters with this reason code (`ONEX_E_SIGNATURE_INVALID`); `limit` counts only these. */
+  reason?: string;
 }
 
-/** The dead letters in sequence order per stream, optionally from a sequence and at most `limit` per stream; ONEX_E_USAGE for a sequence or limit that is no whole number. */
-export async function listDeadLetters(jsm: JetStreamManager, query: LetterQuery = {}): Promise<DeadLetter[]> {
+/**
+ * How many letters are asked for ahead of the one in hand: reading a letter is a round trip,
+ * and 100,000 of them one after another took 26 s. Also the most a reading holds in memory.
+ */
+const READ_AHEAD = 32;
+
+/**
+ * The dead letters in sequence order per stream, optionally from a sequence, of one reason, and
+ * at most `limit` per stream, yielded as they are read: a caller printing them holds a few at a
+ * time, however many the stream keeps (`onex dlq list --limit 100000` held every letter until the
+ * last was read: 257 MiB of a 100,000-letter stream, and as much more per letter as its body).
+ * ONEX_E_USAGE for a sequence or limit that is no whole number.
+ */
+export async function* readDeadLetters(jsm: JetStreamManager, query: LetterQuery = {}): AsyncGenerator<DeadLetter> {
   // A sequence of NaN listed nothing (no sequence is at least NaN), as did a limit of NaN; 0 keeps its meaning, the first letter.
   checkWhole("listDeadLetters", "fromSequence", query.fromSequence, { min: 0 });
   checkWhole("listDeadLetters", "limit", query.limit, { infinity: true });
   if (query.stream !== undefined && typeof query.stream !== "string") throw new OnexError(ErrorCode.Usage, `listDeadLetters: stream must be a stream name, not ${describeValue(query.stream)}`);
+  if (query.reason !== undefined && typeof query.reason !== "string") throw new OnexError(ErrorCode.Usage, `listDeadLetters: reason must be a reason code, not ${describeValue(query.reason)}`);
   const streams = query.stream !== undefined ? [query.stream] : query.zone !== undefined ? [await deadLetterStreamOf(jsm, query.zone)] : await deadLetterStreams(jsm);
-  const out: DeadLetter[] = [];
   for (const stream of streams) {
     const info = await lookUpStream(
       () => jsm.streams.info(stream),
@@ -193,15 +207,42 @@ export async function listDeadLetters(jsm: JetStreamManager, query: LetterQuery 
     const limit = query.limit ?? Number.POSITIVE_INFINITY;
     let taken = 0;
     // At least 1: an empty stream's first and last sequences are 0, and a read of sequence 0 is a bad request.
-    for (let seq = Math.max(1, query.fromSequence ?? 1, info.state.first_seq); seq <= info.state.last_seq && taken < limit; seq++) {
-      const stored = await storedMessage(jsm, stream, seq);
-      if (stored) {
-        out.push(letterOf(stream, stored));
-        taken++;
-      }
+    for await (const stored of storedInOrder(jsm, stream, Math.max(1, query.fromSequence ?? 1, info.state.first_seq), info.state.last_seq)) {
+      const letter = letterOf(stream, stored);
+      if (query.reason !== undefined && letter.reason !== query.reason) continue;
+      yield letter;
+      if (++taken >= limit) break;
     }
   }
+}
+
+/** readDeadLetters, gathered into an array: for a caller that wants a few letters at once. */
+export async function listDeadLetters(jsm: JetStreamManager, query: LetterQuery = {}): Promise<DeadLetter[]> {
+  const out: DeadLetter[] = [];
+  for await (const letter of readDeadLetters(jsm, query)) out.push(letter);
   return out;
+}
+
+/**
+ * The messages stored from `from` to `last`, in order, with up to READ_AHEAD reads in flight.
+ * Read one by one (each a `STREAM.MSG.GET`, which an operator's permissions allow), not by a
+ * consumer: a listing must not need the right to make consumers on the dead-letter stream.
+ */
+async function* storedInOrder(jsm: JetStreamManager, stream: string, from: number, last: number): AsyncGenerator<StoredMsg> {
+  const ahead: Promise<StoredMsg | null>[] = [];
+  let next = from;
+  for (;;) {
+    while (ahead.length < READ_AHEAD && next <= last) {
+      const read = storedMessage(jsm, stream, next++);
+      // Awaited in turn below; one left behind when the caller stops early must not count as unhandled.
+      read.catch(() => undefined);
+      ahead.push(read);
+    }
+    const read = ahead.shift();
+    if (read === undefined) return;
+    const stored = await read;
+    if (stored) yield stored;
+  }
 }
 
 /** One dead letter by its sequence in `ONEX_DLQ`, or in the dead-letter stream of `zone`; ONEX_E_NOT_FOUND when there is none, ONEX_E_USAGE for a sequence that is no whole number from 1. */

@@ -1,5 +1,5 @@
 import { Flags } from "@oclif/core";
-import { listDeadLetters } from "@onex/runtime/jetstream";
+import { readDeadLetters } from "@onex/runtime/jetstream";
 import { loadProjectSdks } from "../../sdk.js";
 import { sdkFlags } from "../../sdk-flags.js";
 import { OnexCommand } from "../../base-command.js";
@@ -15,7 +15,7 @@ export default class DlqList extends OnexCommand {
     ...sdkFlags,
     from: Flags.integer({ description: "First dead-letter sequence to list.", default: 1, min: 0, max: Number.MAX_SAFE_INTEGER }),
     limit: Flags.integer({ description: "List at most this many.", default: 100, min: 1, max: Number.MAX_SAFE_INTEGER }),
-    reason: Flags.string({ description: "Only this reason code, e.g. ONEX_E_SIGNATURE_INVALID." }),
+    reason: Flags.string({ description: "Only this reason code, e.g. ONEX_E_SIGNATURE_INVALID (--limit counts only these)." }),
     zone: Flags.string({ description: "Only the letters of this zone's subscriptions (its own dead-letter stream in a zoned deployment); default: every dead-letter stream." }),
     json: Flags.boolean({ description: "Print one JSON object per line.", default: false }),
   };
@@ -23,9 +23,15 @@ export default class DlqList extends OnexCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(DlqList);
     const sdks = await loadProjectSdks(flags);
-    const letters = await withJetStream(flags, async (_js, jsm) => listDeadLetters(jsm, { fromSequence: flags.from, limit: flags.limit, ...(flags.zone !== undefined ? { zone: flags.zone } : {}) }));
-    const shown = letters.filter((l) => flags.reason === undefined || l.reason === flags.reason);
-    for (const letter of shown) this.log(flags.json ? deadLetterJson(letter, sdks) : deadLetterLine(letter, sdks));
-    if (!flags.json) this.logToStderr(`${shown.length} dead letter(s)`);
+    let shown = 0;
+    // Each letter is printed as it is read: gathered first, a long listing held every letter in memory.
+    await withJetStream(flags, async (_js, jsm) => {
+      const letters = readDeadLetters(jsm, { fromSequence: flags.from, limit: flags.limit, ...(flags.reason !== undefined ? { reason: flags.reason } : {}), ...(flags.zone !== undefined ? { zone: flags.zone } : {}) });
+      for await (const letter of letters) {
+        this.log(flags.json ? deadLetterJson(letter, sdks) : deadLetterLine(letter, sdks));
+        shown++;
+      }
+    });
+    if (!flags.json) this.logToStderr(`${shown} dead letter(s)`);
   }
 }
