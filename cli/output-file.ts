@@ -4,7 +4,7 @@
  * the first byte) and is moved into place only when complete. Without --force the move is a
  * hard link, which fails if the target appeared meanwhile, so nothing is ever overwritten.
  */
-import { closeSync, constants, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, readlinkSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { ErrorCode } from "@onex/runtime";
@@ -117,6 +117,12 @@ export class OutputFile {
     // A device, pipe or socket is never replaced, with --force or without: the move into place
     // would turn /dev/null into a plain file. Output meant for one goes to stdout, redirected.
     // A link is replaced itself, never followed; but one to a device (/dev/stdout) is as good as the device.
+    // A link into /proc (/dev/stdout, /dev/stderr) names one of this process's open files, not a
+    // place: with stdout redirected to a file it leads to a regular file, and --force run as root
+    // replaced /dev/stdout itself with a plain file, for every later process.
+    if (stat.isSymbolicLink() && readlinkSync(this.path).startsWith("/proc/")) {
+      throw writeFailure(new Error("it is a link to one of this process's open files (as /dev/stdout is); write to stdout and redirect it instead"), this.path);
+    }
     const target = stat.isSymbolicLink() ? linkTarget(this.path) : stat;
     if (target !== undefined && !target.isFile()) throw writeFailure(new Error("it is not a regular file (a device, a pipe or a socket); write to stdout and redirect it there instead"), this.path);
     if (!this.options.force) throw writeFailure(Object.assign(new Error("exists"), { code: "EEXIST" }), this.path);

@@ -1,6 +1,6 @@
 /** Finding 13: outputs that are safe to script. */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeFailure } from "../../cli/file-errors.js";
@@ -123,6 +123,19 @@ describe("outputs", () => {
     const linked = onex(dir, ["migrate", "v0.1", "v0.2", "log.ndjson", "--out", "pipe-link", "--force"]);
     expect([linked.code, linked.stderr.includes(ErrorCode.WriteFailed)]).toEqual([73, true]);
     expect(lstatSync(join(dir, "pipe-link")).isSymbolicLink()).toBe(true);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it("--force never replaces a link into /proc (as /dev/stdout is), even when standard output is a regular file it leads to", () => {
+    // Shaped as /dev/stdout (a link to /proc/self/fd/1), in the test's own folder: run as root
+    // with stdout redirected to a file, --force /dev/stdout replaced the system's link.
+    symlinkSync("/proc/self/fd/1", join(dir, "stdout-link"));
+    const redirected = join(dir, "redirected.txt");
+    const fd = openSync(redirected, "w");
+    const run = spawnSync(process.execPath, [BIN, "asyncapi", "v0.1", "--schemas", join(PROJECT_ROOT, "schemas"), "--out", "stdout-link", "--force"], { cwd: dir, stdio: ["ignore", fd, "pipe"], encoding: "utf8" });
+    closeSync(fd);
+    expect([run.status, run.stderr.includes(ErrorCode.WriteFailed)]).toEqual([73, true]);
+    expect(lstatSync(join(dir, "stdout-link")).isSymbolicLink()).toBe(true);
     expect(leftovers()).toEqual([]);
   });
 
