@@ -520,9 +520,6 @@ function joinInto(parts: Buffer[], joined: Buffer): Buffer {
  */
 export const MAX_YAML_BYTES = 64 * 1024 * 1024;
 
-/** The most aliases one YAML document of messages holds (see readYaml); each of 1,000 costs under 0.1 ms. */
-export const MAX_YAML_ALIASES = 1_000;
-
 async function readAllYaml(input: Readable, file: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let bytes = 0;
@@ -787,6 +784,7 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
   }
   const { LineCounter, isScalar, isSeq, parseAllDocuments, visit } = await import("yaml");
   const { yamlDocumentValue } = await import("../generator/yaml-file.js");
+  const { YamlAliases } = await import("./yaml-aliases.js");
   const lineCounter = new LineCounter();
   const items: InputItem[] = [];
   const lineOf = (node: { range?: [number, number, number] | null }) => lineCounter.linePos(node.range?.[0] ?? 0).line;
@@ -825,32 +823,20 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
     const checkTag = (node: { tag?: string; range?: [number, number, number] | null }) => {
       if (node.tag !== undefined && !JSON_TAGS.has(node.tag)) refuse(ErrorCode.YamlSyntax, node, `the tag ${node.tag} makes a value JSON does not have; write the value plainly`);
     };
-    // The node each anchor names so far: an alias names the last node anchored so before it, and
-    // the visit meets nodes in document order, each before its contents. (Alias.resolve(doc)
-    // walks the document from its start for every alias: 20,000 aliases took 76 s.)
-    const anchored = new Map<string, unknown>();
-    let aliases = 0;
-    const anchor = (node: { anchor?: string }) => {
-      if (node.anchor !== undefined) anchored.set(node.anchor, node);
-    };
+    const aliases = new YamlAliases();
     visit(doc, {
-      Alias(_key, node, path) {
-        // The yaml package resolves each alias by a walk over the document's anchors and aliases
-        // up to it: 20,000 aliases in one document (a sequence of messages, each with an anchor
-        // of its own) took 14 s, and the 64 MiB a YAML input may hold could never finish.
-        if (++aliases > MAX_YAML_ALIASES) {
-          refuse(ErrorCode.YamlSyntax, node, `a document holds more than ${MAX_YAML_ALIASES} aliases, which onex reads slowly; write the values out, or split the messages into documents (---)`);
-          return visit.BREAK;
-        }
-        // An alias inside the value it names (`a: &x [*x]`) makes a value that never ends.
-        if (path.includes(anchored.get(node.source) as never)) refuse(ErrorCode.YamlSyntax, node, `the alias *${node.source} is inside the value it names, which would never end; write the value out`);
+      Alias(key, node, path) {
+        const problem = aliases.alias(key, node, path);
+        if (problem === undefined) return undefined;
+        refuse(ErrorCode.YamlSyntax, node, problem);
+        return visit.BREAK;
       },
       Seq(_key, node) {
-        anchor(node);
+        aliases.anchor(node);
         checkTag(node);
       },
       Map(_key, node) {
-        anchor(node);
+        aliases.anchor(node);
         checkTag(node);
         const names = new Set<string>();
         for (const pair of node.items) {
@@ -866,7 +852,7 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
         }
       },
       Scalar(_key, node) {
-        anchor(node);
+        aliases.anchor(node);
         checkTag(node);
         // YAML 1.1 resolves some plain values to objects without a tag (2025-06-01 to a Date).
         if (node.value !== null && typeof node.value === "object") refuse(ErrorCode.YamlSyntax, node, `${String(node.source).slice(0, 40)} is read as a value JSON does not have; quote it`);
@@ -897,6 +883,9 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
       items.push({ line: refused.details.line ?? line, error: refused, shape: "yaml", raw });
       continue;
     }
+    // The lines of a sequence's elements are their own, an alias's too, not those of what it names.
+    const elementLines = isSeq(doc.contents) ? doc.contents.items.map((element) => lineOf(element as { range?: [number, number, number] | null })) : [];
+    aliases.expand();
     const read = yamlDocumentValue(doc);
     if ("why" in read) {
       items.push({ line, error: new OnexError(ErrorCode.YamlSyntax, `not valid YAML for onex: ${read.why}`, { file, line }), shape: "yaml", raw });
@@ -905,8 +894,7 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
     const { value } = read;
     // A sequence at the top is a list of messages, as a JSON array is: each element on its own line.
     if (Array.isArray(value) && isSeq(doc.contents)) {
-      const elements = doc.contents.items as { range?: [number, number, number] | null }[];
-      value.forEach((element, index) => items.push({ line: lineOf(elements[index]!), value: element, shape: "yaml-sequence", index }));
+      value.forEach((element, index) => items.push({ line: elementLines[index]!, value: element, shape: "yaml-sequence", index }));
     } else items.push({ line, value, shape: "yaml" });
   }
   return items;

@@ -6,9 +6,10 @@ import { Readable } from "node:stream";
 import fc from "fast-check";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { Alias } from "yaml";
-import { MAX_YAML_ALIASES, readInput, type InputItem, type ReadInputOptions } from "../../cli/message-input.js";
+import { readInput, type InputItem, type ReadInputOptions } from "../../cli/message-input.js";
 import { ErrorCode } from "../trust/fixtures.js";
 import type { OnexError } from "../../runtime/errors.js";
+import { MAX_YAML_ALIAS_VALUES } from "../../cli/yaml-aliases.js";
 import { BIN, dispatch, onex, scratch } from "./cli-harness.js";
 import { PROJECT_ROOT } from "../support/temp-schemas.js";
 
@@ -224,28 +225,37 @@ describe("the input reader", () => {
     expect((items[0] as { error: Error }).error.message).toContain("nested deeper than 256 levels");
   });
 
-  it("a YAML document's aliases are resolved without a walk over the document each, and more than 1,000 in one are refused", async () => {
-    // Alias.resolve(doc) walks the document from its start: called for each alias, 20,000 of them took 76 s.
+  it("a YAML document's aliases are resolved by the reader, never by a walk of the yaml package's, and may stand for at most a bounded number of values", async () => {
+    // The yaml package resolves an alias by a walk over the anchors before it (1,000 aliases after
+    // a million anchors took 78 s), and one inside an aliased collection by a walk over the whole
+    // document (after a 300,000-line sequence, 34 s). Here it resolves none.
     const walks = vi.spyOn(Alias.prototype, "resolve");
     try {
       const pairs = (count: number) => Array.from({ length: count }, (_, i) => `- {type: signal.task.dispatch, id: &a${i} x${i}, payload: {task_id: *a${i}}}\n`).join("");
-      const read1000 = await read(pairs(MAX_YAML_ALIASES), { format: "yaml" });
-      expect(read1000).toHaveLength(MAX_YAML_ALIASES);
-      expect(read1000.every((item) => "value" in item)).toBe(true);
-      // The reader's own check names each alias's node from a map; only the yaml package's
-      // conversion resolves, with its cache (a second argument).
-      expect(walks.mock.calls.filter((call) => call[1] === undefined)).toHaveLength(0);
-      // The yaml package's conversion walks the anchors before each alias, even with its cache: a
-      // document of 20,000 took 14 s. More than 1,000 are one YAML error, at the first past the bound.
-      const refused = await read(pairs(MAX_YAML_ALIASES + 1), { format: "yaml" });
-      expect(summary(refused)).toEqual([{ line: MAX_YAML_ALIASES + 1, code: ErrorCode.YamlSyntax }]);
-      expect((refused[0] as { error: Error }).error.message).toContain(`more than ${MAX_YAML_ALIASES} aliases`);
-      // Split into documents, the same messages are read.
-      const documents = await read(pairs(MAX_YAML_ALIASES + 1).replace(/^- /gm, "---\n"), { format: "yaml" });
-      expect(documents.filter((item) => "value" in item)).toHaveLength(MAX_YAML_ALIASES + 1);
+      const many = await read(pairs(5_000), { format: "yaml" });
+      expect(many.filter((item) => "value" in item)).toHaveLength(5_000);
+      expect((many[4_999] as { value: { payload: unknown } }).value.payload).toEqual({ task_id: "x4999" });
+      const nested = await read("- &one [1, 2]\n- &two [*one, *one]\n- [*two, *two]\n", { format: "yaml" });
+      expect(nested.map((item) => ("value" in item ? item.value : item.error.code))).toEqual([[1, 2], [[1, 2], [1, 2]], [[[1, 2], [1, 2]], [[1, 2], [1, 2]]]]);
+      expect(walks).not.toHaveBeenCalled();
     } finally {
       walks.mockRestore();
     }
+    // An element that is an alias is at its own line, not at that of what it names.
+    expect(summary(await read("- &m {type: x}\n- 1\n- *m\n", { format: "yaml" }))).toEqual([{ line: 1, index: 0 }, { line: 2, index: 1 }, { line: 3, index: 2 }]);
+    // Anchors are a document's own: an alias to another document's is refused.
+    expect(summary(await read("--- &a {type: x}\n--- *a\n", { format: "yaml" }))).toEqual([{ line: 1, index: undefined }, { line: 2, code: ErrorCode.YamlSyntax }]);
+    // A sequence of 99,999 values (100,000 with itself) aliased ten times is at the bound, and read;
+    // an eleventh alias is refused at its line. The yaml package's own count let a collection be
+    // aliased 99 times whatever its size: a 6 MB document took 3 GB, a larger one the whole memory.
+    const wide = (aliases: number) => `- &wide [${"0,".repeat(MAX_YAML_ALIAS_VALUES / 10 - 2)}0]\n${"- *wide\n".repeat(aliases)}`;
+    expect((await read(wide(10), { format: "yaml" })).filter((item) => "value" in item)).toHaveLength(11);
+    const past = await read(wide(11), { format: "yaml" });
+    expect(summary(past)).toEqual([{ line: 12, code: ErrorCode.YamlSyntax }]);
+    expect((past[0] as { error: Error }).error.message).toContain("stand for more than 1,000,000 values");
+    // Nested ("billion laughs"), each level ten of the one before: refused at the first alias past the bound.
+    const laughs = ["a: &l0 [0,0,0,0,0,0,0,0,0,0]", ...Array.from({ length: 7 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array(10).fill(`*l${i}`).join(", ")}]`)].join("\n");
+    expect(summary(await read(laughs + "\n", { format: "yaml" }))).toEqual([{ line: 6, code: ErrorCode.YamlSyntax }]);
   });
 
   it("a YAML sequence is a list of messages, as a JSON array is, and migrate writes it back as one", async () => {
