@@ -28,6 +28,7 @@ import { ChangeQueue } from "./change-queue.js";
 import { Memo, partsKey } from "./memo.js";
 import { KvBucket, type KvRecord } from "./nats-kv-bucket.js";
 import { MarkTap } from "./nats-kv-mark-tap.js";
+import { historyReset } from "./nats-kv-history.js";
 import { watchKv, type WatchedRecord } from "./nats-kv-watch.js";
 import { MAX_REGISTRATION_CHARS, type MarkPublished, type RegistryStore, StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
 import { warnUnawaited } from "./unawaited-warning.js";
@@ -398,8 +399,22 @@ class NatsKvStore implements RegistryStore {
       // slowly with every key written since (`npm run bench:registry` prints by how much).
       let firstStateUpTo: number | undefined;
       let synced = false;
+      // What the watch saw of the stream, to tell when its history was reset under it (nats-kv-history.ts).
+      let streamCreated: string | undefined;
+      let lastSeen: { revision: number; at: number } | undefined;
+      // Set while the watch reads a reset stream's state again: the keys it delivered, so those of
+      // the watch's that the store lost are reported gone once it is read.
+      let restated: Set<string> | undefined;
       const caughtUp = () => {
         current = true;
+        if (restated !== undefined) {
+          for (const [k, state] of live) {
+            if (restated.has(k)) continue;
+            live.delete(k);
+            queue.push({ op: "delete", key: state.key, reason: "expired" }, k);
+          }
+          restated = undefined;
+        }
         if (!synced) queue.push({ op: "synced" });
         synced = true;
       };
@@ -410,8 +425,27 @@ class NatsKvStore implements RegistryStore {
           if (initialUpTo < 0) {
             // Only asked once: asked later (after an outage) it would count later writes as state too.
             initialUpTo = 0;
-            initialUpTo = (await this.entries.kv.status()).streamInfo.state.last_seq;
+            const { streamInfo } = await this.entries.kv.status();
+            initialUpTo = streamInfo.state.last_seq;
+            streamCreated = streamInfo.created;
             if (signal.aborted) break;
+          } else if (firstState === undefined) {
+            // Resuming after a revision seen: on a stream that still holds that history.
+            const { streamInfo } = await this.entries.kv.status();
+            const reset = historyReset({ created: streamCreated!, upTo: Math.max(lastRevision, firstStateUpTo ?? 0), ...(lastSeen === undefined ? {} : { last: lastSeen }) }, streamInfo);
+            if (signal.aborted) break;
+            if (reset !== undefined) {
+              if (this.logger !== undefined) warnUnawaited(this.logger, `onex registry: the watch found the KV bucket ${this.entries.name}'s history reset (${reset}); reading its keys again, and reporting what changed and what it lost`, { bucket: this.entries.name });
+              // Read as a first state is, each key's last value, but as changes: compared with what the watch showed.
+              streamCreated = streamInfo.created;
+              initialUpTo = streamInfo.state.last_seq;
+              lastRevision = 0;
+              lastSeen = undefined;
+              firstStateUpTo = undefined;
+              restated = new Set();
+              current = false;
+              continue;
+            }
           }
           const onCaughtUp = () => {
             caughtUp();
@@ -433,10 +467,13 @@ class NatsKvStore implements RegistryStore {
             get: (k) => this.entries.get(k),
           });
           for await (const entry of watcher) {
+            if (entry.revision > lastRevision) lastSeen = { revision: entry.revision, at: entry.created.getTime() };
             lastRevision = Math.max(lastRevision, entry.revision);
+            restated?.add(entry.key);
             // Current state, not a change: present when the watch was established, or written before watch()
-            // was called (the server may have been down in between).
-            this.#onEntry(entry, { stored: entry.revision <= initialUpTo, written: entry.created.getTime() < startedAt }, live, queue, tap);
+            // was called (the server may have been down in between). A reset stream's state is all changes.
+            const before = restated !== undefined ? { stored: false, written: false } : { stored: entry.revision <= initialUpTo, written: entry.created.getTime() < startedAt };
+            this.#onEntry(entry, before, live, queue, tap);
           }
         } catch (error) {
           if (signal.aborted || this.nc.isClosed()) break;
