@@ -264,7 +264,9 @@ class EtcdStore implements RegistryStore {
     };
     // Changes are pushed in the order etcd sent them; the snapshot's each wait for the liveness of the one before.
     let chain = Promise.resolve();
-    const onPut = (kv: IKeyValue, initial: boolean) => {
+    // `initial`: a value of the first snapshot; `restated`: of a snapshot read again after the watch
+    // lost history (a change where it differs); both wait for their lease to be looked up.
+    const onPut = (kv: IKeyValue, initial: boolean, restated = false) => {
       const raw = kv.key.toString();
       const key = this.parseKey(raw);
       if (key === undefined || !this.#inScope(key, prefix)) return;
@@ -272,7 +274,7 @@ class EtcdStore implements RegistryStore {
       const put = { op: "put" as const, stored: { key, value: kv.value.toString(), revision: kv.mod_revision }, initial, ...(mark === undefined ? {} : { mark: Promise.resolve(mark) }) };
       const known = this.#knownLiveness(kv);
       // A cached "alive" is not taken for good either: a writer can revoke a lease and grant its id again for a day.
-      if (known === true || (!initial && known === undefined)) {
+      if (known === true || (!initial && !restated && known === undefined)) {
         // A put on a lease this process has not seen: reported alive as it arrives, with its lease
         // looked up meanwhile. etcd takes no put on a lease that does not exist, so the key is alive
         // now; a lease granted for longer than the TTL only must not keep it alive, and such a key is
@@ -318,10 +320,12 @@ class EtcdStore implements RegistryStore {
       marks.set(entryKey, { value, revision: kv.mod_revision });
       markChars += value.length;
     };
-    const start = async () => {
+    // `again`: the watch is started over after etcd cancelled it (below), its snapshot read as changes.
+    const start = async (again = false) => {
       // Snapshot, then watch from the next revision: nothing between the two is missed.
       const snapshot = await this.#readPrefix(scope);
-      for (const kv of snapshot.kvs) onPut(kv, true);
+      if (again) restate(snapshot.kvs);
+      else for (const kv of snapshot.kvs) onPut(kv, true);
       // One range over the entries and the marks in scope (whatever else lies between them is skipped).
       const ranges = [Range.prefix(scope), Range.prefix(markScope)];
       const watcher = await this.client
@@ -370,17 +374,44 @@ class EtcdStore implements RegistryStore {
           if (wasAlive) queue.push({ op: "delete", key, reason });
         });
       });
+      // etcd cancels a watch it cannot go on with: above all one resumed at a revision compacted
+      // away (ErrCompacted, after an outage that outlasted the history kept), whose changes since
+      // can no longer be read. etcd3 then emits "error" and drops the watch, which before had no
+      // listener here: the watch reported nothing more, without a word. It is started over from
+      // a new snapshot, compared with what the watch showed.
+      watcher.on("error", (error: Error) => {
+        if (signal.aborted) return;
+        marks.clear();
+        markChars = 0;
+        if (this.#logger) warnUnawaited(this.#logger, `onex registry: etcd cancelled the watch (${error?.message ?? String(error)}), as it does one resumed at a revision it compacted away; reading the keys again, and reporting what changed meanwhile`);
+        void establish(true);
+      });
       // The snapshot's changes are all on the chain, ahead of any the watch sends.
-      chain = chain.then(() => queue.push({ op: "synced" }));
+      if (!again) chain = chain.then(() => queue.push({ op: "synced" }));
       const stop = () => void watcher.cancel().catch(() => undefined);
       if (signal.aborted) stop();
       else signal.addEventListener("abort", stop, { once: true });
     };
+    // A snapshot read again: each value as a change where it differs from what the watch showed
+    // (the reader passes over the same bytes), and each key shown alive that it no longer holds
+    // reported gone: deregistered when its `#departed` marker is still there, expired otherwise.
+    const restate = (kvs: IKeyValue[]) => {
+      const held = new Set(kvs.map((kv) => kv.key.toString()));
+      for (const kv of kvs) onPut(kv, false, true);
+      chain = chain.then(() => {
+        for (const raw of [...alive.keys()]) {
+          if (held.has(raw)) continue;
+          const key = this.parseKey(raw);
+          alive.delete(raw);
+          if (key !== undefined) queue.push({ op: "delete", key, reason: held.has(raw + DEPARTED) ? "deregistered" : "expired" });
+        }
+      });
+    };
     // Until the first snapshot succeeds, keep trying: a watch may start while etcd restarts.
-    const establish = async () => {
+    const establish = async (again = false) => {
       while (!signal.aborted) {
         try {
-          await start();
+          await start(again);
           return;
         } catch {
           await new Promise((resolve) => setTimeout(resolve, 250));

@@ -1,0 +1,83 @@
+/**
+ * An etcd registry watch cut off from etcd while its history is compacted past the last revision
+ * it saw (etcd's ErrCompacted when it resumes): etcd cancels the resumed watch, and the changes
+ * of the gap can no longer be read from the history. The watch must start again from etcd's
+ * state and report what changed, or end with a typed error; not stop without a word.
+ */
+import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
+import { Etcd3 } from "etcd3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openRegistry } from "../../runtime/registry/open-registry.js";
+import type { RegistryChange } from "../../runtime/registry/registry.js";
+import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
+import { freePort } from "../support/nats-server.js";
+import { makeNode, nextMatching } from "./fixtures.js";
+
+const ZONE = "zone.trusted.org";
+let etcd: EtcdServer;
+beforeAll(async () => {
+  etcd = await startEtcdServer();
+});
+afterAll(async () => {
+  await etcd?.stop();
+});
+
+/** A TCP proxy to `port` whose connections can be cut, and new ones refused, until it is let through again. */
+async function cuttableProxy(port: number): Promise<{ url: string; cut(): void; let(): void; close(): void }> {
+  const sockets = new Set<Socket>();
+  let open = true;
+  const server: Server = createServer((client) => {
+    if (!open) return void client.destroy();
+    const upstream = tcpConnect(port, "127.0.0.1");
+    for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+      sockets.add(from);
+      from.on("data", (data) => to.write(data));
+      from.on("close", () => (sockets.delete(from), to.destroy()));
+      from.on("error", () => to.destroy());
+    }
+  });
+  const proxyPort = await freePort();
+  await new Promise<void>((resolve) => server.listen(proxyPort, "127.0.0.1", resolve));
+  const cutAll = () => sockets.forEach((s) => s.destroy());
+  return {
+    url: `etcd://127.0.0.1:${proxyPort}`,
+    cut: () => ((open = false), cutAll()),
+    let: () => (open = true),
+    close: () => (cutAll(), server.close()),
+  };
+}
+
+describe("an etcd registry watch resumed past a compaction", () => {
+  it("reads etcd's state again and reports what changed in the gap", async () => {
+    const proxy = await cuttableProxy(Number(new URL(etcd.clientUrl).port));
+    const query = `?prefix=/compacted${process.pid}/&ttl=5m`;
+    const warns: string[] = [];
+    const watching = await openRegistry(proxy.url + query, { logger: { warn: (m) => warns.push(m) } });
+    const writer = await openRegistry(etcd.url + query, { logger: { warn() {} } });
+    const etcdClient = new Etcd3({ hosts: etcd.clientUrl });
+    try {
+      const gone = makeNode(ZONE);
+      await writer.register(gone.entry, gone.identity);
+      const watch = watching.watch({ zone: ZONE });
+      const seen: RegistryChange[] = [];
+      await nextMatching(watch, (c) => c.kind === "registered" && c.address === gone.address, 30_000, seen);
+
+      proxy.cut();
+      const fresh = makeNode(ZONE);
+      await writer.register(fresh.entry, fresh.identity);
+      await writer.deregister(gone.address);
+      const { header } = await etcdClient.kv.range({ key: Buffer.from("/") });
+      await etcdClient.kv.compact({ revision: header.revision, physical: true });
+      proxy.let();
+
+      await nextMatching(watch, (c) => c.kind === "registered" && c.address === fresh.address, 60_000, seen);
+      await nextMatching(watch, (c) => (c.kind === "deregistered" || c.kind === "expired") && c.address === gone.address, 30_000, seen);
+      expect(warns.filter((w) => /etcd cancelled the watch/.test(w))).toHaveLength(1);
+      await watch.return?.();
+    } finally {
+      etcdClient.close();
+      proxy.close();
+      await Promise.all([watching.close(), writer.close()]);
+    }
+  }, 120_000);
+});
