@@ -115,6 +115,8 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
 
 /** nats-server's error code for a stream of more than one replica asked of a server outside a cluster. */
 const JS_REPLICAS_NOT_CLUSTERED = 10074;
+/** How many heartbeat intervals apart a watch on a cluster asks whether its stream was made again (at most 20 s). */
+const HISTORY_CHECK_HEARTBEATS = 4;
 
 /** Opens (or creates) a bucket, and says whether it is read by direct gets; refuses a stream that is not a plain bucket. */
 async function openBucket(kvm: Kvm, name: string, config: { ttl?: number; history: number; replicas: number }): Promise<{ kv: KV; direct: boolean }> {
@@ -405,6 +407,10 @@ class NatsKvStore implements RegistryStore {
       // Set while the watch reads a reset stream's state again: the keys it delivered, so those of
       // the watch's that the store lost are reported gone once it is read.
       let restated: Set<string> | undefined;
+      // Why the live consumer's stream is not the history the watch read, once found (below).
+      let resetFound: string | undefined;
+      let historyCheck: NodeJS.Timeout | undefined;
+      const seenHistory = () => ({ created: streamCreated!, upTo: Math.max(lastRevision, firstStateUpTo ?? 0), ...(lastSeen === undefined ? {} : { last: lastSeen }) });
       const caughtUp = () => {
         current = true;
         if (restated !== undefined) {
@@ -432,7 +438,7 @@ class NatsKvStore implements RegistryStore {
           } else if (firstState === undefined) {
             // Resuming after a revision seen: on a stream that still holds that history.
             const { streamInfo } = await this.entries.kv.status();
-            const reset = historyReset({ created: streamCreated!, upTo: Math.max(lastRevision, firstStateUpTo ?? 0), ...(lastSeen === undefined ? {} : { last: lastSeen }) }, streamInfo);
+            const reset = resetFound ?? historyReset(seenHistory(), streamInfo);
             if (signal.aborted) break;
             if (reset !== undefined) {
               if (this.logger !== undefined) warnUnawaited(this.logger, `onex registry: the watch found the KV bucket ${this.entries.name}'s history reset (${reset}); reading its keys again, and reporting what changed and what it lost`, { bucket: this.entries.name });
@@ -443,6 +449,7 @@ class NatsKvStore implements RegistryStore {
               lastSeen = undefined;
               firstStateUpTo = undefined;
               restated = new Set();
+              resetFound = undefined;
               current = false;
               continue;
             }
@@ -457,16 +464,41 @@ class NatsKvStore implements RegistryStore {
           };
           // After the first state or a break, resume right after the last revision seen, so no change is lost or repeated.
           const after = Math.max(lastRevision, firstStateUpTo ?? 0);
+          // A live consumer's stream can be made again under it, consumer and all, by a cluster
+          // whose node lost its store: the consumer then waits, unbroken and heart-beating, for a
+          // revision the new stream reaches only much later. So on a cluster its history is asked
+          // every few heartbeats, and a reset ends this consumer (the check above then starts the
+          // watch over). A lone server's restart ends the connection, and the check runs on resuming.
+          const phase = firstState ?? new AbortController();
+          if (firstState === undefined && !this.oneServer) {
+            historyCheck = setInterval(() => {
+              const seen = seenHistory();
+              this.entries.kv.status().then(
+                ({ streamInfo }) => {
+                  resetFound ??= historyReset(seen, streamInfo);
+                  if (resetFound !== undefined) phase.abort();
+                },
+                () => undefined, // an outage: the watch's own heartbeats notice it
+              );
+            }, HISTORY_CHECK_HEARTBEATS * heartbeatMs);
+          }
           const watcher = watchKv(this.nc, this.jsm, this.entries.name, {
             filter: filterOf(prefix),
             ...(firstState !== undefined ? {} : { fromRevision: after + 1 }),
             heartbeatMs,
-            signal: firstState === undefined ? signal : AbortSignal.any([signal, firstState.signal]),
+            signal: AbortSignal.any([signal, phase.signal]),
             onCaughtUp,
             onHeard: (upTo) => (readUpTo = Math.max(readUpTo, upTo)),
             get: (k) => this.entries.get(k),
           });
           for await (const entry of watcher) {
+            // A consumer started after `after` delivers later revisions only. An earlier one is the
+            // stream numbering its writes from 1 again: the cluster made the stream and this watch's
+            // consumer again on a node that lost its store, and the consumer went on, unbroken.
+            if (firstState === undefined && entry.revision <= after) {
+              resetFound = `revision ${entry.revision} was delivered after revision ${after}`;
+              break;
+            }
             if (entry.revision > lastRevision) lastSeen = { revision: entry.revision, at: entry.created.getTime() };
             lastRevision = Math.max(lastRevision, entry.revision);
             restated?.add(entry.key);
@@ -478,6 +510,8 @@ class NatsKvStore implements RegistryStore {
         } catch (error) {
           if (signal.aborted || this.nc.isClosed()) break;
           void error;
+        } finally {
+          clearInterval(historyCheck);
         }
         // The first state read: on at once from the next consumer, still current.
         if (firstState?.signal.aborted && !signal.aborted && !this.nc.isClosed()) continue;
