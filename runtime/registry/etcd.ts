@@ -19,7 +19,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { readFileSync } from "node:fs";
-import { Etcd3, GRPCDeadlineExceededError, GRPCResourceExhastedError, isRecoverableError, Range, type IKeyValue, type IOptions } from "etcd3";
+import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, EtcdRoleNotGrantedError, GRPCDeadlineExceededError, GRPCResourceExhastedError, isRecoverableError, Range, type IKeyValue, type IOptions } from "etcd3";
 import { ErrorCode, OnexError } from "../errors.js";
 import type { TlsFiles } from "../tls-files.js";
 import type { CanonicalAddress } from "./address.js";
@@ -379,8 +379,11 @@ class EtcdStore implements RegistryStore {
       // can no longer be read. etcd3 then emits "error" and drops the watch, which before had no
       // listener here: the watch reported nothing more, without a word. It is started over from
       // a new snapshot, compared with what the watch showed.
+      // A cancellation for want of permission (a role revoked during an outage: the resumed watch
+      // is refused) ends the watch with a typed error: read again, it would be refused for ever.
       watcher.on("error", (error: Error) => {
         if (signal.aborted) return;
+        if (refusal(error)) return queue.fail(new OnexError(ErrorCode.RegistryUnavailable, `etcd refused the watch: ${error.message}`, {}, { cause: error }));
         marks.clear();
         markChars = 0;
         if (this.#logger) warnUnawaited(this.#logger, `onex registry: etcd cancelled the watch (${error?.message ?? String(error)}), as it does one resumed at a revision it compacted away; reading the keys again, and reporting what changed meanwhile`);
@@ -413,7 +416,9 @@ class EtcdStore implements RegistryStore {
         try {
           await start(again);
           return;
-        } catch {
+        } catch (error) {
+          // Refused, not unreachable: trying again would be refused every 250 ms, without a word.
+          if (refusal(error)) return queue.fail(error);
           await new Promise((resolve) => setTimeout(resolve, 250));
         }
       }
@@ -558,4 +563,12 @@ function tlsCredentials(tls: TlsFiles): { rootCertificate: Buffer; privateKey?: 
     ...(tls.keyFile === undefined ? {} : { privateKey: readFileSync(tls.keyFile) }),
     ...(tls.certFile === undefined ? {} : { certChain: readFileSync(tls.certFile) }),
   };
+}
+
+/** Whether etcd refused a request for want of permission or credentials (directly, or as an OnexError's cause). */
+function refusal(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if (e instanceof EtcdPermissionDeniedError || e instanceof EtcdAuthenticationFailedError || e instanceof EtcdRoleNotGrantedError) return true;
+  }
+  return false;
 }

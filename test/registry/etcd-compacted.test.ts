@@ -5,8 +5,9 @@
  * state and report what changed, or end with a typed error; not stop without a word.
  */
 import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
-import { Etcd3 } from "etcd3";
+import { Etcd3, Range } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
 import type { RegistryChange } from "../../runtime/registry/registry.js";
 import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
@@ -78,6 +79,50 @@ describe("an etcd registry watch resumed past a compaction", () => {
       etcdClient.close();
       proxy.close();
       await Promise.all([watching.close(), writer.close()]);
+    }
+  }, 120_000);
+});
+
+describe("an etcd registry watch whose permission is revoked while it is cut off", () => {
+  it("ends with a typed error when etcd refuses it on resuming, not reading again every 250 ms for ever", async () => {
+    const secured = await startEtcdServer();
+    const proxy = await cuttableProxy(Number(new URL(secured.clientUrl).port));
+    const admin = new Etcd3({ hosts: secured.clientUrl, auth: { username: "root", password: "root-pass" } });
+    const prefix = `/revoked${process.pid}/`;
+    try {
+      const plain = new Etcd3({ hosts: secured.clientUrl });
+      await plain.user("root").create("root-pass");
+      await plain.user("root").addRole("root");
+      await plain.role("reader").create();
+      await plain.role("reader").grant({ permission: "Readwrite", range: Range.prefix("/") });
+      await plain.user("watcher").create("watcher-pass");
+      await plain.user("watcher").addRole("reader");
+      await plain.auth.authEnable();
+      plain.close();
+      const watching = await openRegistry(`etcd://watcher:watcher-pass@${proxy.url.slice("etcd://".length)}?prefix=${prefix}&ttl=5m`, { logger: { warn() {} } });
+      const writer = await openRegistry(`etcd://root:root-pass@${secured.clientUrl.replace(/^[a-z]+:\/\//, "")}?prefix=${prefix}&ttl=5m`, { logger: { warn() {} } });
+      try {
+        const node = makeNode(ZONE);
+        await writer.register(node.entry, node.identity);
+        const watch = watching.watch({ zone: ZONE });
+        await nextMatching(watch, (c) => c.kind === "registered" && c.address === node.address, 30_000);
+        proxy.cut();
+        await admin.role("reader").revoke({ permission: "Readwrite", range: Range.prefix("/") });
+        proxy.let();
+        const ended = await nextMatching(watch, () => false, 60_000).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expect(ended).toBeInstanceOf(OnexError);
+        expect((ended as OnexError).code).toBe(ErrorCode.RegistryUnavailable);
+        expect((ended as OnexError).message).toMatch(/permission denied/i);
+      } finally {
+        await Promise.all([watching.close(), writer.close()]);
+      }
+    } finally {
+      admin.close();
+      proxy.close();
+      await secured.stop();
     }
   }, 120_000);
 });
