@@ -418,7 +418,7 @@ class EtcdStore implements RegistryStore {
           return;
         } catch (error) {
           // Refused, not unreachable: trying again would be refused every 250 ms, without a word.
-          if (refusal(error)) return queue.fail(error);
+          if (refusal(error)) return queue.fail(error instanceof OnexError ? error : new OnexError(ErrorCode.RegistryUnavailable, `etcd refused the watch: ${(error as Error).message}`, {}, { cause: error }));
           await new Promise((resolve) => setTimeout(resolve, 250));
         }
       }
