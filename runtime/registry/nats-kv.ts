@@ -471,16 +471,19 @@ class NatsKvStore implements RegistryStore {
           // watch over). A lone server's restart ends the connection, and the check runs on resuming.
           const phase = firstState ?? new AbortController();
           if (firstState === undefined && !this.oneServer) {
-            historyCheck = setInterval(() => {
+            const check: NodeJS.Timeout = setInterval(() => {
               const seen = seenHistory();
               this.entries.kv.status().then(
                 ({ streamInfo }) => {
+                  // An answer that comes after its consumer ended says nothing of the next one.
+                  if (historyCheck !== check) return;
                   resetFound ??= historyReset(seen, streamInfo);
                   if (resetFound !== undefined) phase.abort();
                 },
                 () => undefined, // an outage: the watch's own heartbeats notice it
               );
             }, HISTORY_CHECK_HEARTBEATS * heartbeatMs);
+            historyCheck = check;
           }
           const watcher = watchKv(this.nc, this.jsm, this.entries.name, {
             filter: filterOf(prefix),
@@ -512,6 +515,7 @@ class NatsKvStore implements RegistryStore {
           void error;
         } finally {
           clearInterval(historyCheck);
+          historyCheck = undefined;
         }
         // The first state read: on at once from the next consumer, still current.
         if (firstState?.signal.aborted && !signal.aborted && !this.nc.isClosed()) continue;
