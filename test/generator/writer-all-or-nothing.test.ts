@@ -56,14 +56,15 @@ describe("applyOutput", () => {
   });
 
   // A read-only file system takes a mount. A user namespace (`unshare -rm`) gives one without
-  // root, mounted for the one command and gone with it; where the system forbids user namespaces
-  // to users (some CI runners do) there is no way to make one, and this test cannot run.
+  // root, mounted for the one command and gone with it. Where the system allows neither (user
+  // namespaces forbidden, not root) the test fails, saying so, rather than pass unseen.
   const mountReadOnly = ["-rm", "sh", "-c", 'mount -t tmpfs -o ro tmpfs "$0" && exec "$@"'];
   const probe = mkdtempSync(join(tmpdir(), "onex-ro-probe-"));
   const canMount = spawnSync("unshare", [...mountReadOnly, probe, "true"]).status === 0;
   rmSync(probe, { recursive: true, force: true });
 
-  it.skipIf(!canMount)("a read-only file system is named as one (EROFS), not as a missing folder: Node's recursive mkdir said ENOENT", async () => {
+  it("a read-only file system is named as one (EROFS), not as a missing folder: Node's recursive mkdir said ENOENT", async () => {
+    expect(canMount, "`unshare -rm` cannot mount a read-only tmpfs here: run as root, or allow user namespaces").toBe(true);
     const dir = await tempDir();
     const run = spawnSync("unshare", [...mountReadOnly, dir, process.execPath, BIN, "generate", "--schemas", join(PROJECT_ROOT, "schemas"), "--out", join(dir, "generated")], { encoding: "utf8" });
     expect([run.status, run.stderr]).toEqual([73, expect.stringMatching(/^error ONEX_E_WRITE_FAILED: cannot write \S+: EROFS: read-only file system, mkdir '[^']*generated'\n$/)]);
