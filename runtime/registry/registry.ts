@@ -105,6 +105,13 @@ export interface Registry {
   /** The verified public key of the entity at an address: what its signatures must verify with. */
   keyFor(address: string): Promise<PublicKey>;
   /**
+   * Retires a node key while the registry is open, as `retiredKeys` does at open: `register`
+   * refuses it, every read refuses what it signed, and every open watch (and so every view)
+   * reports each entry it holds signed with it as `tampered`, at once. For a key stolen while
+   * services run. False when it was retired already; ONEX_E_USAGE for what is no key id.
+   */
+  distrust(keyId: string): boolean;
+  /**
    * Closes the connection; iterators from `watch` end, and `keepAlive` loops on this registry
    * resolve. Every call returns the same promise. Calls after it fail with ONEX_E_USAGE.
    */
@@ -124,8 +131,8 @@ export interface RegistryOptions {
   /** Entries signed longer ago than this are refused and, when read, treated as tampered. */
   maxEntryAgeMs?: number;
   /**
-   * Key ids of node keys that no longer speak for their nodes (stolen, or rotated away): read
-   * once, as the registry opens. `register` refuses a registration whose identity holds one
+   * Key ids of node keys that no longer speak for their nodes (stolen, or rotated away), as the
+   * registry opens; `distrust` adds one to a registry already open. `register` refuses a registration whose identity holds one
    * (ONEX_E_SIGNER_UNKNOWN), and every read treats one found in the store as untrusted
    * (ONEX_E_ENTRY_TAMPERED, cause ONEX_E_SIGNER_UNKNOWN): a registration is self-certifying, so
    * without this whoever holds an old key can register its old node again, for ever.

@@ -16,7 +16,7 @@
 import { retiredKeySet } from "../trust/retired-keys.js";
 import { checkObject, checkSignal } from "../option-check.js";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
-import type { PublicKey } from "../trust/keys.js";
+import { isKeyId, type PublicKey } from "../trust/keys.js";
 import { PolicyMode } from "../trust/policy.js";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.js";
 import { verifyRegistryEntryOfNode } from "../trust/registry-entry.js";
@@ -82,7 +82,8 @@ const AHEAD_CHARS = 1_024 * 1_024;
 export class TrustedRegistry implements Registry {
   readonly #store: RegistryStore;
   readonly #options: RegistryOptions;
-  readonly #watches = new Set<AbortController>();
+  /** Open watches, each with where `distrust` tells it of a key retired. */
+  readonly #watches = new Map<AbortController, RetiredNotices>();
   readonly #closeController = new AbortController();
   #closed: Promise<void> | undefined;
   /** The newest verified registration seen per address, by any read or write of this registry. */
@@ -97,13 +98,13 @@ export class TrustedRegistry implements Registry {
   /** What this registry registered, per address: what a heartbeat keeps alive and repairs. */
   readonly #own = new Map<string, { entry: RegistryEntryRecord; identity: NodeIdentityRecord }>();
 
-  /** Node keys refused whatever they sign (RegistryOptions.retiredKeys), fixed as the registry opens. */
-  readonly #retired: ReadonlySet<string>;
+  /** Node keys refused whatever they sign: RegistryOptions.retiredKeys, and those `distrust` adds. */
+  readonly #retired: Set<string>;
 
   constructor(store: RegistryStore, options: RegistryOptions = {}) {
     this.#store = store;
     this.#options = options;
-    this.#retired = retiredKeySet("openRegistry", options.retiredKeys);
+    this.#retired = new Set(retiredKeySet("openRegistry", options.retiredKeys));
   }
 
   get kind(): string {
@@ -221,7 +222,8 @@ export class TrustedRegistry implements Registry {
     // A watch begun after close() is not one close() ended: on etcd it retried the closed client for ever.
     this.#checkOpen("watch");
     const controller = new AbortController();
-    this.#watches.add(controller);
+    const retired = new RetiredNotices();
+    this.#watches.set(controller, retired);
     const stop = () => {
       controller.abort();
       this.#watches.delete(controller);
@@ -241,7 +243,7 @@ export class TrustedRegistry implements Registry {
       setImmediate(() => (checkedThisTurn = false));
       this.#verifyAhead(key, value, ahead);
     };
-    const changes = this.#changes(this.#store.watch(prefix, controller.signal, onMarkPublished), filter, options, controller.signal, ahead);
+    const changes = this.#changes(this.#store.watch(prefix, controller.signal, onMarkPublished), filter, options, controller.signal, ahead, retired);
     return {
       // A watch that failed ends its store watch too. `for await` calls no return() when next()
       // throws, so a caller that let the failure end its loop (a health watcher) left the store's
@@ -324,6 +326,19 @@ export class TrustedRegistry implements Registry {
     return (await this.resolve(address)).key;
   }
 
+  distrust(keyId: string): boolean {
+    this.#checkOpen("distrust");
+    if (!isKeyId(keyId)) {
+      throw new OnexError(ErrorCode.Usage, `distrust: ${JSON.stringify(keyId) ?? String(keyId)} is no key id (key- and 32 lower-case hex digits, as keyIdOf spells it)`);
+    }
+    if (this.#retired.has(keyId)) return false;
+    // Reads check the set after any verdict they remember, so from here on nothing signed with the
+    // key is handed out; each watch reports what it already showed of it (#changes).
+    this.#retired.add(keyId);
+    for (const notices of this.#watches.values()) notices.add(keyId);
+    return true;
+  }
+
   /** Aborted by close(): keepAlive ends with it rather than retrying a closed connection as an outage. */
   get closeSignal(): AbortSignal {
     return this.#closeController.signal;
@@ -333,7 +348,7 @@ export class TrustedRegistry implements Registry {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#closeController.abort();
-      for (const controller of this.#watches) controller.abort();
+      for (const controller of this.#watches.keys()) controller.abort();
       this.#watches.clear();
       await this.#store.close();
     })();
@@ -348,7 +363,7 @@ export class TrustedRegistry implements Registry {
     if (this.#closeController.signal.aborted) throw new OnexError(ErrorCode.Usage, `registry ${operation}: the registry is closed`, { operation, closed: true });
   }
 
-  async *#changes(source: AsyncIterable<StoreChange>, filter: RegistryFilter, options: WatchOptions, signal: AbortSignal, ahead: AheadSlots): AsyncGenerator<RegistryChange> {
+  async *#changes(source: AsyncIterable<StoreChange>, filter: RegistryFilter, options: WatchOptions, signal: AbortSignal, ahead: AheadSlots, retired: RetiredNotices): AsyncGenerator<RegistryChange> {
     // The last verified entry per address (and its stored bytes): heartbeats that rewrite the same
     // bytes are not changes, and an expiry carries the entry that lapsed so a health watcher can
     // say which node died.
@@ -361,65 +376,89 @@ export class TrustedRegistry implements Registry {
       if (previous !== undefined && !matchesFilter(previous, filter)) return undefined;
       return { kind: reason, address, ...(previous ? { last: previous } : {}) };
     };
-    for await (const change of source) {
-      if (change.op === "synced") {
-        options.onSynced?.();
-        continue;
+    // The store's changes, and between them the keys distrust retires as they come: what the watch
+    // showed of such a key is reported untrusted at once, not at that entry's next change, which
+    // may never come.
+    const fromStore = source[Symbol.asyncIterator]();
+    let next: Promise<IteratorResult<StoreChange>> | undefined;
+    try {
+      for (;;) {
+        for (let keyId = retired.take(); keyId !== undefined; keyId = retired.take()) {
+          for (const [address, { resolved }] of last) {
+            if (resolved.key.keyId !== keyId) continue;
+            last.delete(address);
+            const error = untrusted(address, retiredKey(keyId));
+            this.#report(address, error);
+            if (matchesFilter(resolved, filter)) yield { kind: "tampered", address, error };
+          }
+        }
+        next ??= fromStore.next();
+        const step = await retired.waitFor(next);
+        if (step === undefined) continue;
+        next = undefined;
+        if (step.done) return;
+        const change = step.value;
+        if (change.op === "synced") {
+          options.onSynced?.();
+          continue;
+        }
+        if (change.op === "delete") {
+          const removal = removed(change.key, change.reason);
+          if (removal !== undefined) yield removal;
+          continue;
+        }
+        const address = buildAddress(change.stored.key);
+        const known = last.get(address);
+        // A recheck concerns an entry reported on its published mark; one refused then, or since replaced, needs none.
+        if (change.recheck && known?.bytes !== change.stored.value) {
+          change.mark?.catch(() => undefined);
+          continue;
+        }
+        const early = change.markSeen ? ahead.get(address) : undefined;
+        if (early !== undefined) {
+          ahead.delete(address);
+          // Remembered at the entry's revision, as if verified there: #decode takes them.
+          if (early.bytes === change.stored.value) this.#remember("entry", address, change.stored.revision, early.bytes, early.verified, early.registeredAt);
+        }
+        // Verified while the adapter still finds out whether the value is alive (etcd: a lease lookup
+        // of the snapshot's entries); nothing is reported before both are known.
+        const reading =
+          known !== undefined && change.stored.value === known.bytes && !change.recheck
+            ? undefined
+            : (change.markSeen ? this.#readMarkSeen(change.stored) : this.#readThroughOutages(change.stored, signal, change.mark, !change.recheck)).then(
+                (resolved) => ({ resolved }),
+                (error: unknown) => ({ error }),
+              );
+        if (reading === undefined) change.mark?.catch(() => undefined);
+        const live = change.live === undefined ? "alive" : await change.live;
+        if (live !== "alive") {
+          // Not waited for: a read retried through an outage must not hold back the removal.
+          const removal = live === "expired" ? removed(change.stored.key, "expired") : undefined;
+          if (removal !== undefined) yield removal;
+          continue;
+        }
+        const outcome = await reading;
+        if (outcome === undefined) continue;
+        if ("error" in outcome) {
+          const { error } = outcome;
+          if (!isOnexError(error, ErrorCode.EntryTampered)) throw error;
+          // Superseded by a newer registration that passes every check (this registry's own next
+          // one, say), not put back: that registration comes through the watch.
+          if (error.details.cause === ErrorCode.Replay && (await this.#superseded(change.stored))) continue;
+          last.delete(address);
+          this.#report(address, error);
+          yield { kind: "tampered", address, error };
+          continue;
+        }
+        const { resolved } = outcome;
+        last.set(address, { resolved, bytes: change.stored.value });
+        if (known?.resolved.entry.signature === resolved.entry.signature) continue;
+        if (!matchesFilter(resolved, filter)) continue;
+        if (change.initial && options.updatesOnly) continue;
+        yield { kind: "registered", address, entry: resolved, initial: change.initial };
       }
-      if (change.op === "delete") {
-        const removal = removed(change.key, change.reason);
-        if (removal !== undefined) yield removal;
-        continue;
-      }
-      const address = buildAddress(change.stored.key);
-      const known = last.get(address);
-      // A recheck concerns an entry reported on its published mark; one refused then, or since replaced, needs none.
-      if (change.recheck && known?.bytes !== change.stored.value) {
-        change.mark?.catch(() => undefined);
-        continue;
-      }
-      const early = change.markSeen ? ahead.get(address) : undefined;
-      if (early !== undefined) {
-        ahead.delete(address);
-        // Remembered at the entry's revision, as if verified there: #decode takes them.
-        if (early.bytes === change.stored.value) this.#remember("entry", address, change.stored.revision, early.bytes, early.verified, early.registeredAt);
-      }
-      // Verified while the adapter still finds out whether the value is alive (etcd: a lease lookup
-      // of the snapshot's entries); nothing is reported before both are known.
-      const reading =
-        known !== undefined && change.stored.value === known.bytes && !change.recheck
-          ? undefined
-          : (change.markSeen ? this.#readMarkSeen(change.stored) : this.#readThroughOutages(change.stored, signal, change.mark, !change.recheck)).then(
-              (resolved) => ({ resolved }),
-              (error: unknown) => ({ error }),
-            );
-      if (reading === undefined) change.mark?.catch(() => undefined);
-      const live = change.live === undefined ? "alive" : await change.live;
-      if (live !== "alive") {
-        // Not waited for: a read retried through an outage must not hold back the removal.
-        const removal = live === "expired" ? removed(change.stored.key, "expired") : undefined;
-        if (removal !== undefined) yield removal;
-        continue;
-      }
-      const outcome = await reading;
-      if (outcome === undefined) continue;
-      if ("error" in outcome) {
-        const { error } = outcome;
-        if (!isOnexError(error, ErrorCode.EntryTampered)) throw error;
-        // Superseded by a newer registration that passes every check (this registry's own next
-        // one, say), not put back: that registration comes through the watch.
-        if (error.details.cause === ErrorCode.Replay && (await this.#superseded(change.stored))) continue;
-        last.delete(address);
-        this.#report(address, error);
-        yield { kind: "tampered", address, error };
-        continue;
-      }
-      const { resolved } = outcome;
-      last.set(address, { resolved, bytes: change.stored.value });
-      if (known?.resolved.entry.signature === resolved.entry.signature) continue;
-      if (!matchesFilter(resolved, filter)) continue;
-      if (change.initial && options.updatesOnly) continue;
-      yield { kind: "registered", address, entry: resolved, initial: change.initial };
+    } finally {
+      await fromStore.return?.();
     }
   }
 
@@ -656,12 +695,10 @@ export class TrustedRegistry implements Registry {
       // The store key must be the address the entry signs, or a valid entry was copied under another key.
       if (resolved.address !== address) throw new OnexError(ErrorCode.IdentityMismatch, `an entry for ${resolved.address} is stored under ${address}`);
       // After the verdict remembered by revision and bytes: a retired key's registration is refused however often it was verified.
-      if (this.#retired.has(resolved.key.keyId)) throw new OnexError(ErrorCode.SignerUnknown, `its key ${resolved.key.keyId} is retired (retiredKeys)`, { keyId: resolved.key.keyId, reason: "retired" });
+      if (this.#retired.has(resolved.key.keyId)) throw retiredKey(resolved.key.keyId);
       return { ...resolved, revision: stored.revision, ...(stored.updatedAt ? { heartbeatAt: stored.updatedAt } : {}) };
     } catch (cause) {
-      const code = isOnexError(cause) ? cause.code : ErrorCode.JsonSyntax;
-      const why = code === ErrorCode.SignerUnknown ? "its node's key no longer speaks for it" : "it was changed inside the registry";
-      throw new OnexError(ErrorCode.EntryTampered, `the stored entry at ${address} does not verify (${code}: ${(cause as Error).message}); ${why} and is not trusted`, { address, cause: code }, { cause });
+      throw untrusted(address, cause);
     }
   }
 
@@ -688,6 +725,47 @@ export class TrustedRegistry implements Registry {
     if (this.#options.onTampered) this.#options.onTampered(address, error);
     else console.warn(`onex registry: ${error.code}: ${error.message}`);
   }
+}
+
+/** Keys distrust retired, waiting for one watch to act on them. */
+class RetiredNotices {
+  readonly #keyIds: string[] = [];
+  #wake: (() => void) | undefined;
+
+  add(keyId: string): void {
+    this.#keyIds.push(keyId);
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  /** The oldest key added and not yet taken. */
+  take(): string | undefined {
+    return this.#keyIds.shift();
+  }
+
+  /**
+   * What `next` settles with, or undefined as soon as a key is added (`next` still pending, to be
+   * waited for again). Not Promise.race with a promise kept for the next key: every change waited
+   * for would add a reaction to it, held until a key is retired, which may be never.
+   */
+  waitFor<T>(next: Promise<T>): Promise<T | undefined> {
+    return new Promise((resolve, reject) => {
+      this.#wake = () => resolve(undefined);
+      next.then(resolve, reject);
+    });
+  }
+}
+
+function retiredKey(keyId: string): OnexError {
+  return new OnexError(ErrorCode.SignerUnknown, `its key ${keyId} is retired (retiredKeys)`, { keyId, reason: "retired" });
+}
+
+/** ONEX_E_ENTRY_TAMPERED for the stored entry at `address`, with the check that failed (`cause`) as its cause. */
+function untrusted(address: string, cause: unknown): OnexError {
+  const code = isOnexError(cause) ? cause.code : ErrorCode.JsonSyntax;
+  const why = code === ErrorCode.SignerUnknown ? "its node's key no longer speaks for it" : "it was changed inside the registry";
+  return new OnexError(ErrorCode.EntryTampered, `the stored entry at ${address} does not verify (${code}: ${(cause as Error).message}); ${why} and is not trusted`, { address, cause: code }, { cause });
 }
 
 /**

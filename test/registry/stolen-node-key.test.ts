@@ -13,7 +13,7 @@ import type { Registry, RegistryChange } from "../../runtime/registry/registry.j
 import { signRegistryEntry } from "../../runtime/trust/registry-entry.js";
 import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { codeOf, makeNode, nextMatching } from "./fixtures.js";
+import { codeOf, eventually, makeNode, nextMatching } from "./fixtures.js";
 
 const ZONE = "zone.trusted.org";
 let nats: NatsServer;
@@ -81,6 +81,53 @@ describe.each(backends)("$name: a stolen node key, retired", ({ url: urlOf }) =>
 
     // A registry told of the retired key takes no registration with it, however fresh.
     expect(await codeOf(() => reader.register(signRegistryEntry(fields, old.key), old.identity))).toBe(ErrorCode.SignerUnknown);
+  });
+
+  it("a key retired while the registry is open (distrust): its node leaves every open watch and view at once, and no read or register takes it", async () => {
+    const url = urlOf(`stolen${++counter}`);
+    const stolen = makeNode(ZONE);
+    const honest = makeNode(ZONE);
+    const thief = await opened(url);
+    await thief.register(stolen.entry, stolen.identity);
+    await thief.register(honest.entry, honest.identity);
+
+    // A running router's registry: a view, and a watch of its own, both already showing the thief's node.
+    const tampered: string[] = [];
+    const reader = await openRegistry(url, { onTampered: (address) => tampered.push(address), logger: { warn: () => {} } });
+    open.push(reader);
+    const view = await reader.view(ZONE);
+    const watch = reader.watch({ zone: ZONE });
+    const changes: RegistryChange[] = [];
+    await nextMatching(watch, (c) => c.kind === "registered" && c.address === stolen.address, 15_000, changes);
+    expect((await view.list()).map((e) => e.address).sort()).toEqual([stolen.address, honest.address].sort());
+
+    expect(reader.distrust(stolen.key.keyId)).toBe(true);
+    // The watch says so without any change in the store: none may ever come.
+    const refused = await nextMatching(watch, (c) => c.kind === "tampered" && c.address === stolen.address, 15_000, changes);
+    expect(refused.kind === "tampered" && refused.error.details.cause).toBe(ErrorCode.SignerUnknown);
+    expect(tampered).toContain(stolen.address);
+    expect(changes.some((c) => c.kind === "tampered" && c.address === honest.address)).toBe(false);
+    await eventually(async () => (await view.list()).length === 1, 15_000, "the view dropping the retired key's node");
+    expect((await view.list()).map((e) => e.address)).toEqual([honest.address]);
+
+    const error = await reader.resolve(stolen.address).then(
+      () => undefined,
+      (e: unknown) => e as OnexError,
+    );
+    expect(error?.code).toBe(ErrorCode.EntryTampered);
+    expect(error?.details.cause).toBe(ErrorCode.SignerUnknown);
+    expect((await reader.list({ zone: ZONE })).map((e) => e.address)).toEqual([honest.address]);
+    const { signature: _s, key_id: _k, registered_at: _r, ...fields } = stolen.entry;
+    expect(await codeOf(() => reader.register(signRegistryEntry(fields, stolen.key), stolen.identity))).toBe(ErrorCode.SignerUnknown);
+    // A watch begun after it never shows the node.
+    const later = reader.watch({ zone: ZONE });
+    const laterChanges: RegistryChange[] = [];
+    await nextMatching(later, (c) => c.kind === "registered" && c.address === honest.address, 15_000, laterChanges);
+    expect(laterChanges.some((c) => c.kind === "registered" && c.address === stolen.address)).toBe(false);
+
+    expect(reader.distrust(stolen.key.keyId)).toBe(false);
+    expect(await codeOf(async () => reader.distrust(stolen.key.keyId.toUpperCase()))).toBe(ErrorCode.Usage);
+    await Promise.all([watch.return?.(), later.return?.(), view.close()]);
   });
 
   it("refuses retiredKeys that name no key ids", async () => {
