@@ -173,7 +173,8 @@ export function readZoneAuthorities(specs: readonly string[], defaultZone: strin
 /**
  * Writes a key pair as `<prefix>.key` (0600) and `<prefix>.pub` (0644): both or neither.
  * Without `force` nothing is written when either file exists. `<prefix>.key.lock` is held while
- * the two are moved into place, so runs at once leave one run's pair, never a mix.
+ * the two are moved into place, so runs at once leave one run's pair, never a mix; a failure
+ * leaves the old pair (OutputFile.commitAll), never a new .key beside an old .pub.
  */
 export function writeKeyPairFiles(prefix: string, key: KeyPair, format: KeyFormat, force: boolean): { privatePath: string; publicPath: string } {
   const privatePath = `${prefix}.key`;
@@ -196,16 +197,15 @@ export function writeKeyPairFiles(prefix: string, key: KeyPair, format: KeyForma
   }
   // One run at a time moves its pair into place: two `keygen --force` at once each replaced both
   // files, and one's .key could stand beside the other's .pub (a fifth of the runs), both saying done.
-  withFileLock(privatePath, () => {
-    secret.commit();
-    try {
-      publicFile.commit();
-    } catch (error) {
-      // A private key whose .pub is another key's would sign under a name no one expects.
-      OutputFile.remove(privatePath);
-      throw error;
-    }
-  });
+  // The .key moves last: a failure before it leaves the old pair (the .pub put back), and a run
+  // killed (SIGKILL) between the two moves leaves the old private key in place, beside the new .pub.
+  try {
+    withFileLock(privatePath, () => OutputFile.commitAll([publicFile, secret]));
+  } catch (error) {
+    secret.discard();
+    publicFile.discard();
+    throw error;
+  }
   return { privatePath, publicPath };
 }
 

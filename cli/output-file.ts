@@ -7,7 +7,7 @@
 import { closeSync, constants, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, readlinkSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
-import { ErrorCode } from "@onex/runtime";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { exitCodeFor } from "./exit-codes.js";
 import { writeFailure } from "./file-errors.js";
 
@@ -105,6 +105,57 @@ export class OutputFile {
     removeQuietly(path);
   }
 
+  /**
+   * Moves several files into place as one: after a failure each target is as it was. Renames are
+   * one file each, so every target but the last is first kept aside under a second name, and put
+   * back if a later move fails: `keygen --force` whose .pub could not be moved left the new .key,
+   * the old .pub, and the old private key gone. The last move needs none: when it fails its target
+   * is untouched, and nothing can fail after it. Put the file that matters most last.
+   */
+  static commitAll(files: readonly OutputFile[]): void {
+    const kept: KeptAside[] = [];
+    let committed = 0;
+    try {
+      for (const file of files.slice(0, -1)) kept.push(file.keepAside());
+      for (const file of files) {
+        file.commit();
+        committed++;
+      }
+    } catch (error) {
+      for (const file of files) file.discard();
+      const unrestored = files.map((file, index) => putBack(file.path, kept[index], index < committed)).filter((text) => text !== undefined);
+      if (unrestored.length === 0 || !(error instanceof OnexError)) throw error;
+      // Nothing is removed that is the only copy of an old file: the user is told where it is.
+      throw new OnexError(error.code, `${error.message}; and ${unrestored.join("; ")}`, { ...error.details, unrestored }, { cause: error });
+    }
+    for (const aside of kept) if (aside !== undefined) removeQuietly(aside.path);
+  }
+
+  /**
+   * Gives the target a second name beside it, to be put back from; undefined when there is
+   * nothing to keep (no --force: the target did not exist). A hard link, so the target never
+   * disappears meanwhile; where the file system has none, the target is renamed aside.
+   */
+  private keepAside(): KeptAside {
+    if (!this.options.force) return undefined;
+    const aside = join(dirname(this.path), `.${basename(this.path)}.${process.pid}-${randomBytes(4).toString("hex")}.old`);
+    try {
+      linkSync(this.path, aside);
+      return { path: aside, moved: false };
+    } catch (cause) {
+      const errno = (cause as NodeJS.ErrnoException).code;
+      if (errno === "ENOENT") return undefined;
+      if (errno !== "EPERM" && errno !== "ENOTSUP" && errno !== "EOPNOTSUPP") throw writeFailure(cause, this.path);
+    }
+    try {
+      renameSync(this.path, aside);
+      return { path: aside, moved: true };
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw writeFailure(cause, this.path);
+    }
+  }
+
   private checkTarget(): void {
     let stat;
     try {
@@ -126,6 +177,31 @@ export class OutputFile {
     const target = stat.isSymbolicLink() ? linkTarget(this.path) : stat;
     if (target !== undefined && !target.isFile()) throw writeFailure(new Error("it is not a regular file (a device, a pipe or a socket); write to stdout and redirect it there instead"), this.path);
     if (!this.options.force) throw writeFailure(Object.assign(new Error("exists"), { code: "EEXIST" }), this.path);
+  }
+}
+
+/** A replaced target's second name: linked (`moved: false`, the target still in place) or renamed aside; undefined when there was none. */
+type KeptAside = { path: string; moved: boolean } | undefined;
+
+/**
+ * Undoes one file of a failed `commitAll`: a committed file is replaced by what was there (or
+ * removed, when nothing was); a target renamed aside is renamed back. Says what it could not undo.
+ */
+function putBack(path: string, aside: KeptAside, committed: boolean): string | undefined {
+  try {
+    if (aside === undefined) {
+      if (committed) unlinkSync(path);
+    } else if (committed || aside.moved) {
+      renameSync(aside.path, path);
+    } else {
+      // Still in place under its own name: the second one goes.
+      removeQuietly(aside.path);
+    }
+    return undefined;
+  } catch (cause) {
+    const reason = (cause as NodeJS.ErrnoException).code ?? String(cause);
+    if (aside === undefined) return `the new ${path} could not be removed (${reason})`;
+    return `the old ${path} could not be put back (${reason}): it is kept as ${aside.path}; move it back with \`mv ${aside.path} ${path}\``;
   }
 }
 

@@ -6,7 +6,7 @@ import { writeKeyPairFiles } from "../key-files.js";
 export default class Keygen extends OnexCommand {
   static override summary = "Generate an Ed25519 signing key.";
   static override description =
-    "Writes <out>.key (the private key, mode 0600 from its first byte) and <out>.pub (the public key), and prints the key id. Both files are written or neither: an existing file is kept unless --force, which replaces both atomically (a symlink at the target is replaced, never followed). The private key is printed only with --stdout, which writes no files.";
+    "Writes <out>.key (the private key, mode 0600 from its first byte) and <out>.pub (the public key), and prints the key id. Both files are written or neither: an existing file is kept unless --force, which replaces both as one: a failure leaves the old pair (a symlink at the target is replaced, never followed). The private key is printed only with --stdout, which writes no files.";
   static override examples = ["<%= config.bin %> keygen --out node-1", "<%= config.bin %> keygen --out agent --format compact", "<%= config.bin %> keygen --stdout > vault-import.pem"];
 
   static override flags = {
