@@ -21,7 +21,21 @@ export interface OutputFileOptions {
 
 // Temporary files still open when the process exits (an error, or process.exit on a closed pipe) are removed; each beside the output it was to become.
 const pending = new Map<string, string>();
+// Other writers' removals of their temporaries (generate's and docs' staged files), run with the ones above.
+const removals = new Set<() => void>();
 let cleanupInstalled = false;
+
+/**
+ * Runs `remove` (which must not throw) when the process exits, and ends the run with 128 + the
+ * signal's number on SIGINT, SIGTERM, SIGHUP or SIGQUIT after running it: the one set of signal
+ * handlers of every command that writes files. A handler runs between two turns of the event
+ * loop, never inside synchronous code, so a writer whose moves into place are one synchronous
+ * stretch is never stopped half-way by these signals (SIGKILL it cannot stop).
+ */
+export function removeOnExit(remove: () => void): void {
+  installCleanup();
+  removals.add(remove);
+}
 
 /** An output file being written; `commit()` moves it into place, `discard()` removes every trace. */
 export class OutputFile {
@@ -255,6 +269,7 @@ function installCleanup(): void {
   cleanupInstalled = true;
   const cleanup = () => {
     for (const temp of pending.keys()) removeQuietly(temp);
+    for (const remove of removals) remove();
   };
   process.once("exit", cleanup);
   // A closed pipe (`| head -1`) ends a run quietly (bin/onex.js), but a run still writing an output
@@ -269,7 +284,7 @@ function installCleanup(): void {
     }
     process.exit(exitCodeFor(ErrorCode.WriteFailed));
   });
-  // Ctrl-C, a kill or a closed terminal during a long migrate: no half-written temporary file stays behind.
+  // Ctrl-C, a kill or a closed terminal during a long migrate or generate: no half-written temporary file stays behind.
   for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129], ["SIGQUIT", 131]] as const) {
     process.once(signal, () => {
       cleanup();

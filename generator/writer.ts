@@ -20,6 +20,37 @@ export interface FileDifference {
 // scheduled again (the synthetic manifest's nine files took 37-174 ms to write with promises
 // on the shared 2-core test machine, 13-40 ms synchronously).
 
+/**
+ * The temporaries written and not yet renamed or removed, which a run stopped by a signal removes
+ * (`onex generate` and `onex docs` install the handler). One left behind is reported by `--check`
+ * and removed by the next run, as a generated file no manifest names.
+ */
+const staged = new Set<string>();
+
+let beforeFirstWrite: (() => void) | undefined;
+
+/**
+ * Runs `hook` before applyOutput changes anything (before its first temporary): where a command
+ * installs its signal handlers. Not sooner: generating never lets the event loop turn, so a
+ * handler installed at the start held a Ctrl-C given during the seconds of generating until the
+ * whole tree was written. Until the hook, the signal ends the run at once, nothing written.
+ */
+export function beforeWriting(hook: () => void): void {
+  beforeFirstWrite = hook;
+}
+
+/** Removes every temporary not yet renamed into place; for a signal's handler, so it never throws. */
+export function removeStagedTemporaries(): void {
+  for (const temporary of staged) {
+    try {
+      rmSync(temporary, { force: true });
+    } catch {
+      // not ours to remove (a folder at that name)
+    }
+    staged.delete(temporary);
+  }
+}
+
 /** Lists how `files` (relative path -> content) differ from `outDir`. */
 export async function diffOutput(outDir: string, files: ReadonlyMap<string, string>): Promise<FileDifference[]> {
   const differences: FileDifference[] = [];
@@ -46,19 +77,26 @@ export async function diffOutput(outDir: string, files: ReadonlyMap<string, stri
  * imports ../v0.3/), so one write that failed (a read-only folder, a full disk) after others
  * were renamed left a tree that did not load. A failure before the renames removes every
  * temporary and every folder made for them: the old tree is left as it was.
+ *
+ * Staging, renaming and removing are one synchronous stretch, though the function is async:
+ * a SIGINT, SIGTERM or SIGHUP handler (see removeOnExit in cli/output-file.ts) runs only after
+ * it, so such a signal never leaves a half-renamed tree: keep that stretch free of awaits. SIGKILL (or a
+ * power cut) can still stop it anywhere: marked temporaries `.<name>.onex-<pid>.tmp`, and some
+ * files renamed while others are not, which `--check` reports and the next run completes.
  */
 export async function applyOutput(outDir: string, files: ReadonlyMap<string, string>, differences: readonly FileDifference[], options: { replace?: boolean } = {}): Promise<void> {
   const writes = differences.filter((d) => d.status !== "extra");
   for (const { file } of writes) checkTarget(outDir, file, options.replace === true);
+  if (differences.length > 0) beforeFirstWrite?.();
   const made: string[] = [];
-  const staged: { temporary: string; path: string }[] = [];
+  const moves: { temporary: string; path: string }[] = [];
   try {
     for (const { file } of writes) {
       const path = join(outDir, file);
-      staged.push({ temporary: writeTemporary(path, files.get(file)!, made), path });
+      moves.push({ temporary: writeTemporary(path, files.get(file)!, made), path });
     }
   } catch (error) {
-    for (const { temporary } of staged) rmSync(temporary, { force: true });
+    removeStagedTemporaries();
     // Innermost first, and only the ones still empty.
     for (const folder of made.reverse()) {
       try {
@@ -69,11 +107,12 @@ export async function applyOutput(outDir: string, files: ReadonlyMap<string, str
     }
     throw error;
   }
-  for (const { temporary, path } of staged) {
+  for (const { temporary, path } of moves) {
     try {
       renameSync(temporary, path);
+      staged.delete(temporary);
     } catch (cause) {
-      for (const left of staged) rmSync(left.temporary, { force: true });
+      removeStagedTemporaries();
       throw writeFailed(path, cause);
     }
   }
@@ -82,6 +121,11 @@ export async function applyOutput(outDir: string, files: ReadonlyMap<string, str
     removeCompiled(outDir, file);
     removeEmptiedFolders(outDir, file);
   }
+  // A signal that came during the stretch above is handled here (its handler ends the run): a run
+  // about to end would otherwise exit 0, the signal unread. Signals are read in the loop's poll
+  // phase; the first immediate may run before the next poll (in this turn's check phase), the
+  // second runs after it.
+  if (differences.length > 0) for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
 }
 
 function checkTarget(outDir: string, file: string, replace: boolean): void {
@@ -105,6 +149,8 @@ function writeTemporary(path: string, content: string, made: string[]): string {
     makeFolders(dirname(path), made);
     // One left by a process that died with this id is removed (a link, not followed); "wx" writes through no link.
     rmSync(temporary, { force: true });
+    // Counted before it exists: a signal handled right after the write finds it.
+    staged.add(temporary);
     writeFileSync(temporary, content, { flag: "wx" });
     return temporary;
   } catch (cause) {
@@ -113,6 +159,7 @@ function writeTemporary(path: string, content: string, made: string[]): string {
     } catch {
       // not ours to remove (a folder at that name): the write's own failure is the one to report
     }
+    staged.delete(temporary);
     throw writeFailed(path, cause);
   }
 }

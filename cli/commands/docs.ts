@@ -1,7 +1,9 @@
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Flags } from "@oclif/core";
+import { beforeWriting, removeStagedTemporaries } from "../../generator/writer.js";
 import { OnexCommand } from "../base-command.js";
+import { removeOnExit } from "../output-file.js";
 import { schemasDirOf } from "../sdk.js";
 import { schemasFlag } from "../sdk-flags.js";
 
@@ -17,7 +19,8 @@ export default class Docs extends OnexCommand {
     "Files it wrote before are rewritten when they change; a file it did not write is replaced only with --force.",
     "",
     "Exit codes: 0 written; 2 usage, or a file onex docs did not write is in the way (ONEX_E_FILE_EXISTS); 3 a manifest, schema,",
-    "transform or template is broken; 73 a file cannot be written.",
+    "transform or template is broken; 73 a file cannot be written; 130, 143, 129 stopped by SIGINT, SIGTERM, SIGHUP (the files",
+    "being written when it came are all in place first, and no temporary is left).",
   ].join("\n");
   static override examples = ["<%= config.bin %> docs --out site", "<%= config.bin %> docs --out site --templates my-templates"];
 
@@ -30,6 +33,9 @@ export default class Docs extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Docs);
+    // Ctrl-C, a kill or a closed terminal while the files are written ends the run with 128 + the
+    // signal's number once they are all in place, never half-way (see applyOutput), no temporary left.
+    beforeWriting(() => removeOnExit(removeStagedTemporaries));
     // The generator (json-schema-to-typescript, Handlebars) loads only for the commands that use it.
     const { writeReferenceSite } = await import("../../generator/reference-site/build-site.js");
     const result = await writeReferenceSite({ schemasDir: schemasDirOf(flags.schemas), outDir: flags.out, force: flags.force, ...(flags.templates ? { templatesDir: flags.templates } : {}) });

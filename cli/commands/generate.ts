@@ -2,7 +2,9 @@ import { resolve, sep } from "node:path";
 import { Flags } from "@oclif/core";
 import { DEFAULT_RUNTIME_IMPORT } from "../../generator/codegen-symbols.js";
 import { ErrorCode, OnexError } from "@onex/runtime";
+import { beforeWriting, removeStagedTemporaries } from "../../generator/writer.js";
 import { OnexCommand } from "../base-command.js";
+import { removeOnExit } from "../output-file.js";
 import { readFailure, writeFailure } from "../file-errors.js";
 import { reportingEachProblem } from "../problem-lines.js";
 
@@ -23,6 +25,9 @@ export default class Generate extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Generate);
+    // Ctrl-C, a kill or a closed terminal while the files are written ends the run with 128 + the
+    // signal's number once they are all in place, never half-way (see applyOutput), no temporary left.
+    beforeWriting(() => removeOnExit(removeStagedTemporaries));
     const started = performance.now();
     const result = await reportingEachProblem(
       (line) => this.logToStderr(line),
