@@ -6,8 +6,10 @@
  * place, byte for byte, with nothing else beside it. Once a .pub that could not be moved left the
  * new .key beside the old .pub, and the old private key was gone.
  *
- * Each case runs in its own mount namespace (`unshare -rm`) on a small tmpfs, so no mount outlives
- * the test. Where no namespace can be made the test fails, saying so, rather than pass unseen.
+ * Each case runs in its own mount namespace on a small tmpfs, so no mount outlives the test: as
+ * root `unshare -m`, else a user namespace (`unshare -rm`), where a file cannot be made immutable
+ * and those cases fail, saying so. Where no namespace can be made the test fails too, rather than
+ * pass unseen.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -60,8 +62,8 @@ function keygenWith(fault: Fault, name: string): Outcome {
     ${fault.teardown ?? ":"}
     rm -f filler
     cp -a . "$report/after/"`;
-  const run = spawnSync("unshare", ["-rm", "sh", "-c", script, "sh", join(report, "mnt"), report, OLD, process.execPath, BIN, "keygen", "--out", "pair", "--force"], { encoding: "utf8", timeout: 120_000 });
-  expect(run.status, `the fault could not be set up here (root or user namespaces are needed to mount a tmpfs): ${run.stderr}`).toBe(0);
+  const run = spawnSync("unshare", [process.getuid?.() === 0 ? "-m" : "-rm", "sh", "-c", script, "sh", join(report, "mnt"), report, OLD, process.execPath, BIN, "keygen", "--out", "pair", "--force"], { encoding: "utf8", timeout: 120_000 });
+  expect(run.status, `the fault could not be set up here (root or user namespaces are needed to mount a tmpfs, root to make a file immutable): ${run.stderr}`).toBe(0);
   const after = join(report, "after");
   const files = Object.fromEntries(readdirSync(after).map((file) => [file, { text: readFileSync(join(after, file), "utf8"), mode: statSync(join(after, file)).mode & 0o777 }]));
   return { status: Number(readFileSync(join(report, "status"), "utf8")), stderr: readFileSync(join(report, "stderr"), "utf8"), files };
@@ -80,6 +82,8 @@ const freePages = (pages: number) => `dd if=/dev/zero of=filler bs=4096 2>/dev/n
 const spareInodes = (spare: number) => `size=1m,nr_inodes=${3 + spare}`;
 // A file mounted over a target: renaming onto a mount point fails with EBUSY, as on a busy or locked file.
 const mountedOver = (target: string) => ({ setup: `echo held >held && mount --bind held ${target}`, teardown: `umount ${target}; rm held` });
+// A file its owner protected (`chattr +i`): it can be neither renamed onto, nor given a second name, nor moved.
+const immutable = (target: string) => ({ setup: `chattr +i ${target}`, teardown: `chattr -i ${target}` });
 
 const cases: [string, Fault, RegExp][] = [
   ["the private key's temporary cannot be written past the file size limit (EFBIG)", { limit: "ulimit -f 0" }, /^cannot write pair\.key: the file would grow past the size limit \(EFBIG\)$/],
@@ -94,6 +98,9 @@ const cases: [string, Fault, RegExp][] = [
   ["the old .pub cannot be kept aside (it is a mount point)", mountedOver("pair.pub"), /^cannot write pair\.pub: EXDEV: cross-device link not permitted, link 'pair\.pub' -> '\.pair\.pub\.\d+-[0-9a-f]{8}\.old'$/],
   // The one failure after a move: the new .pub is in place, and the old one is put back.
   ["the new .key cannot be moved into place, after the new .pub was", mountedOver("pair.key"), /^cannot write pair\.key: EBUSY: resource busy or locked, rename '[^']+' -> 'pair\.key'$/],
+  // No second name, and (a file system without hard links gives EPERM too) it cannot be renamed aside either.
+  ["the old .pub is immutable", immutable("pair.pub"), /^cannot write pair\.pub: permission denied \(EPERM\)$/],
+  ["the old .key is immutable: the new .key cannot replace it, after the new .pub was moved", immutable("pair.key"), /^cannot write pair\.key: permission denied \(EPERM\)$/],
   ["the file system is read-only", { setup: "mount -o remount,ro ." }, /^cannot write pair\.key: read-only file system \(EROFS\)$/],
 ];
 
