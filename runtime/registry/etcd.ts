@@ -16,10 +16,18 @@
  * for longer, and must gain no more by it than by granting a lease of the TTL. High-water
  * marks live under `<prefix without its last "/">#marks/`, outside the entries' prefix,
  * without a lease.
+ *
+ * On an etcd with authentication, the user therefore needs both prefixes: `read` on each to
+ * resolve, list and watch, `readwrite` on each to register and heartbeat (docs/registry.md).
+ * A role granted the entries' prefix alone has every request touching a mark refused; each
+ * such refusal is an ONEX_E_REGISTRY_UNAVAILABLE naming the permission and both prefixes
+ * (`details.permission`, `details.prefixes`), and the registry checks the grant as it opens.
+ * The marks stay where they are (no migration): a watch of a user granted the two prefixes
+ * alone, who may not watch the one range over both, watches each prefix apart.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { readFileSync } from "node:fs";
-import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, EtcdRoleNotGrantedError, GRPCDeadlineExceededError, GRPCResourceExhastedError, isRecoverableError, Range, type IKeyValue, type IOptions } from "etcd3";
+import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, EtcdRoleNotGrantedError, GRPCDeadlineExceededError, GRPCResourceExhastedError, isRecoverableError, Range, type IKeyValue, type IOptions, type Watcher } from "etcd3";
 import { ErrorCode, OnexError } from "../errors.js";
 import type { TlsFiles } from "../tls-files.js";
 import type { CanonicalAddress } from "./address.js";
@@ -73,6 +81,9 @@ const PAGE_KEYS = 1_000;
 /** Keys a page asks for after one came back too large: 32 of etcd's largest values (1.5 MiB by default) fit an answer. */
 const SMALL_PAGE_KEYS = 32;
 
+/** What an operation needs of the etcd user on the registry's prefixes. */
+type Permission = "read" | "readwrite";
+
 const DEPARTED = "#departed";
 // Long enough for every watcher to see it, short enough not to pile up.
 const DEPARTED_TTL_S = 30;
@@ -97,6 +108,7 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<Registry
     await store.ping();
   } catch (cause) {
     client.close();
+    if (cause instanceof EtcdPermissionDeniedError) throw store.unavailable(cause, "read", `etcd at ${options.hosts.join(", ")} refused the registry's first read`);
     throw new OnexError(ErrorCode.RegistryUnavailable, `cannot reach etcd at ${options.hosts.join(", ")}: ${(cause as Error).message}`, { hosts: options.hosts }, { cause });
   }
   return store;
@@ -128,8 +140,12 @@ class EtcdStore implements RegistryStore {
     this.#markPrefix = `${prefix.replace(/\/$/, "")}#marks/`;
   }
 
+  /**
+   * One read of each prefix (a transaction is refused unless every read in it is allowed): a user
+   * whose role lacks either is told as the registry opens, not by one operation after another.
+   */
   async ping(): Promise<void> {
-    await this.client.get(this.prefix).exec();
+    await this.client.kv.txn({ compare: [], success: [await this.client.get(this.prefix).op(), await this.client.get(this.#markPrefix).op()], failure: [] });
   }
 
   keyOf(key: CanonicalAddress): string {
@@ -142,7 +158,7 @@ class EtcdStore implements RegistryStore {
 
   async read(key: CanonicalAddress): Promise<StoredSlot> {
     const k = this.keyOf(key);
-    return this.#call(async () => {
+    return this.#call("read", async () => {
       // One transaction of two reads: entry and mark in one round trip, at one revision.
       const txn = await this.client.kv.txn({ compare: [], success: [await this.client.get(k).op(), await this.client.get(this.#markKeyOf(key)).op()], failure: [] });
       const raw = txn.responses[0]?.response_range.kvs[0];
@@ -158,7 +174,7 @@ class EtcdStore implements RegistryStore {
   async write(key: CanonicalAddress, value: string, expected: { revision: string; mark: string }, writeMark: boolean): Promise<WrittenRevisions | undefined> {
     const k = this.keyOf(key);
     const markKey = this.#markKeyOf(key);
-    return this.#call(async () => {
+    return this.#call("readwrite", async () => {
       const granted = await this.client.leaseClient.leaseGrant({ TTL: this.#ttlSeconds, ID: 0 });
       // This store granted it, so its TTL is known: a read of the entry need not ask.
       this.#rememberGranted(granted.ID, Number(granted.TTL));
@@ -180,14 +196,15 @@ class EtcdStore implements RegistryStore {
   }
 
   async get(key: CanonicalAddress): Promise<StoredValue | undefined> {
-    return this.#call(async () => {
+    return this.#call("read", async () => {
       const raw = await this.#raw(this.keyOf(key));
       return raw !== undefined && (await this.#alive(raw)) ? { key, value: raw.value.toString(), revision: raw.mod_revision } : undefined;
     });
   }
 
   async heartbeat(key: CanonicalAddress, revision: string): Promise<boolean> {
-    return this.#call(async () => {
+    // readwrite: a node that heartbeats registers again after a lapse.
+    return this.#call("readwrite", async () => {
       const raw = await this.#raw(this.keyOf(key));
       if (raw === undefined || raw.mod_revision !== revision || !(await this.#alive(raw))) return false;
       const stream = await this.client.leaseClient.leaseKeepAlive({ deadline: Date.now() + this.callTimeoutMs });
@@ -205,13 +222,13 @@ class EtcdStore implements RegistryStore {
   }
 
   async getMark(key: CanonicalAddress): Promise<StoredMark | undefined> {
-    const raw = await this.#call(() => this.#raw(this.#markKeyOf(key)));
+    const raw = await this.#call("read", () => this.#raw(this.#markKeyOf(key)));
     return raw === undefined ? undefined : { value: raw.value.toString(), revision: raw.mod_revision };
   }
 
   async delete(key: CanonicalAddress): Promise<boolean> {
     const k = this.keyOf(key);
-    return this.#call(async () => {
+    return this.#call("readwrite", async () => {
       const raw = await this.#raw(k);
       if (raw === undefined) return false;
       const { ID: markerLease } = await this.client.leaseClient.leaseGrant({ TTL: DEPARTED_TTL_S, ID: 0 });
@@ -226,7 +243,7 @@ class EtcdStore implements RegistryStore {
   }
 
   async list(prefix: StorePrefix): Promise<StoredValue[]> {
-    return this.#call(async () => {
+    return this.#call("read", async () => {
       const { kvs } = await this.#readPrefix(this.#scope(prefix));
       const values: StoredValue[] = [];
       for (const kv of kvs) {
@@ -262,6 +279,9 @@ class EtcdStore implements RegistryStore {
       marks.delete(entryKey);
       markChars -= held.value.length;
     };
+    // Whether entries and marks are watched apart (see `start`): their events then come in no one
+    // order, and a mark held is the mark at an entry's revision only when it is at least as new.
+    let split = false;
     // Changes are pushed in the order etcd sent them; the snapshot's each wait for the liveness of the one before.
     let chain = Promise.resolve();
     // `initial`: a value of the first snapshot; `restated`: of a snapshot read again after the watch
@@ -270,7 +290,10 @@ class EtcdStore implements RegistryStore {
       const raw = kv.key.toString();
       const key = this.parseKey(raw);
       if (key === undefined || !this.#inScope(key, prefix)) return;
-      const mark = marks.get(raw);
+      const held = marks.get(raw);
+      // Split, an older mark may be the one before a newer one still on its way (register writes
+      // the mark with its entry, at one revision): the reader reads it instead.
+      const mark = held !== undefined && (!split || BigInt(held.revision) >= BigInt(kv.mod_revision)) ? held : undefined;
       const put = { op: "put" as const, stored: { key, value: kv.value.toString(), revision: kv.mod_revision }, initial, ...(mark === undefined ? {} : { mark: Promise.resolve(mark) }) };
       const known = this.#knownLiveness(kv);
       // A cached "alive" is not taken for good either: a writer can revoke a lease and grant its id again for a day.
@@ -326,74 +349,94 @@ class EtcdStore implements RegistryStore {
       const snapshot = await this.#readPrefix(scope);
       if (again) restate(snapshot.kvs);
       else for (const kv of snapshot.kvs) onPut(kv, true);
-      // One range over the entries and the marks in scope (whatever else lies between them is skipped).
-      const ranges = [Range.prefix(scope), Range.prefix(markScope)];
-      const watcher = await this.client
-        .watch()
-        .inRange(new Range(Buffer.compare(ranges[0]!.start, ranges[1]!.start) < 0 ? ranges[0]!.start : ranges[1]!.start, Buffer.compare(ranges[0]!.end, ranges[1]!.end) > 0 ? ranges[0]!.end : ranges[1]!.end))
-        .startRevision(String(Number(snapshot.revision) + 1))
-        .create();
-      // etcd3's watch manager reconnects and resumes from the last revision it saw; marks held from
-      // before a break are dropped all the same, in case the resumed watch skipped any.
-      // Said on the logger too, one line each way: a watch has nothing to print while etcd is away,
-      // and a watching service fell silent through an outage, which its owner could not tell
-      // from a quiet registry.
+      const from = String(Number(snapshot.revision) + 1);
+      // One range over the entries and the marks in scope (whatever else lies between them is
+      // skipped), so that etcd sends their events in one revision order. A role granted the two
+      // prefixes alone may not watch what lies between them, and etcd refuses that range: the
+      // prefixes are then watched apart, for good (`split`), rather than not at all.
+      const [entries, markRange] = [Range.prefix(scope), Range.prefix(markScope)];
+      const union = new Range(Buffer.compare(entries.start, markRange.start) < 0 ? entries.start : markRange.start, Buffer.compare(entries.end, markRange.end) > 0 ? entries.end : markRange.end);
       let lost = false;
-      watcher.on("disconnected", (error: Error) => {
-        marks.clear();
-        markChars = 0;
-        if (lost || signal.aborted) return;
-        lost = true;
-        if (this.#logger) warnUnawaited(this.#logger, `onex registry: the watch lost its connection to etcd (${error?.message ?? String(error)}); reconnecting, it resumes after the last change it read`);
-      });
-      watcher.on("connected", () => {
-        if (!lost) return;
-        lost = false;
-        if (this.#logger) warnUnawaited(this.#logger, "onex registry: the watch is connected to etcd again; resuming");
-      });
-      watcher.on("put", (kv: IKeyValue) => {
-        const raw = kv.key.toString();
-        if (raw.startsWith(markScope)) return onMark(kv, true);
-        if (!raw.startsWith(scope)) return;
-        if (raw.endsWith(DEPARTED)) {
-          if (kv.mod_revision !== departedAt) [departed, departedAt] = [new Set(), kv.mod_revision];
-          departed.add(raw.slice(0, -DEPARTED.length));
-          return;
-        }
-        onPut(kv, false);
-      });
-      watcher.on("delete", (kv: IKeyValue) => {
-        const raw = kv.key.toString();
-        if (raw.startsWith(markScope)) return onMark(kv, false);
-        const key = this.parseKey(raw);
-        if (key === undefined || !this.#inScope(key, prefix)) return;
-        chain = chain.then(() => {
-          const wasAlive = alive.delete(raw);
-          const reason = kv.mod_revision === departedAt && departed.delete(raw) ? "deregistered" : "expired";
-          // A key that was never alive here (put without a lease) leaves no one to tell.
-          if (wasAlive) queue.push({ op: "delete", key, reason });
+      let cancelled = false;
+      const watchers: Watcher[] = [];
+      const cancel = () => watchers.forEach((w) => void w.cancel().catch(() => undefined));
+      // Each watcher is listened to as it is created: one created ahead of the next sends its events meanwhile.
+      const listen = (watcher: Watcher) => {
+        watchers.push(watcher);
+        // The snapshot's changes are all on the chain, ahead of any the watch sends (the entries' watcher is the first).
+        if (watchers.length === 1 && !again) chain = chain.then(() => queue.push({ op: "synced" }));
+        // etcd3's watch manager reconnects and resumes from the last revision it saw; marks held from
+        // before a break are dropped all the same, in case the resumed watch skipped any.
+        // Said on the logger too, one line each way: a watch has nothing to print while etcd is away,
+        // and a watching service fell silent through an outage, which its owner could not tell
+        // from a quiet registry.
+        watcher.on("disconnected", (error: Error) => {
+          marks.clear();
+          markChars = 0;
+          if (lost || signal.aborted) return;
+          lost = true;
+          if (this.#logger) warnUnawaited(this.#logger, `onex registry: the watch lost its connection to etcd (${error?.message ?? String(error)}); reconnecting, it resumes after the last change it read`);
         });
-      });
-      // etcd cancels a watch it cannot go on with: above all one resumed at a revision compacted
-      // away (ErrCompacted, after an outage that outlasted the history kept), whose changes since
-      // can no longer be read. etcd3 then emits "error" and drops the watch, which before had no
-      // listener here: the watch reported nothing more, without a word. It is started over from
-      // a new snapshot, compared with what the watch showed.
-      // A cancellation for want of permission (a role revoked during an outage: the resumed watch
-      // is refused) ends the watch with a typed error: read again, it would be refused for ever.
-      watcher.on("error", (error: Error) => {
-        if (signal.aborted) return;
-        if (refusal(error)) return queue.fail(new OnexError(ErrorCode.RegistryUnavailable, `etcd refused the watch: ${error.message}`, {}, { cause: error }));
-        marks.clear();
-        markChars = 0;
-        if (this.#logger) warnUnawaited(this.#logger, `onex registry: etcd cancelled the watch (${error?.message ?? String(error)}), as it does one resumed at a revision it compacted away; reading the keys again, and reporting what changed meanwhile`);
-        void establish(true);
-      });
-      // The snapshot's changes are all on the chain, ahead of any the watch sends.
-      if (!again) chain = chain.then(() => queue.push({ op: "synced" }));
-      const stop = () => void watcher.cancel().catch(() => undefined);
-      if (signal.aborted) stop();
-      else signal.addEventListener("abort", stop, { once: true });
+        watcher.on("connected", () => {
+          if (!lost) return;
+          lost = false;
+          if (this.#logger) warnUnawaited(this.#logger, "onex registry: the watch is connected to etcd again; resuming");
+        });
+        watcher.on("put", (kv: IKeyValue) => {
+          const raw = kv.key.toString();
+          if (raw.startsWith(markScope)) return onMark(kv, true);
+          if (!raw.startsWith(scope)) return;
+          if (raw.endsWith(DEPARTED)) {
+            if (kv.mod_revision !== departedAt) [departed, departedAt] = [new Set(), kv.mod_revision];
+            departed.add(raw.slice(0, -DEPARTED.length));
+            return;
+          }
+          onPut(kv, false);
+        });
+        watcher.on("delete", (kv: IKeyValue) => {
+          const raw = kv.key.toString();
+          if (raw.startsWith(markScope)) return onMark(kv, false);
+          const key = this.parseKey(raw);
+          if (key === undefined || !this.#inScope(key, prefix)) return;
+          chain = chain.then(() => {
+            const wasAlive = alive.delete(raw);
+            const reason = kv.mod_revision === departedAt && departed.delete(raw) ? "deregistered" : "expired";
+            // A key that was never alive here (put without a lease) leaves no one to tell.
+            if (wasAlive) queue.push({ op: "delete", key, reason });
+          });
+        });
+        // etcd cancels a watch it cannot go on with: above all one resumed at a revision compacted
+        // away (ErrCompacted, after an outage that outlasted the history kept), whose changes since
+        // can no longer be read. etcd3 then emits "error" and drops the watch, which before had no
+        // listener here: the watch reported nothing more, without a word. It is started over from
+        // a new snapshot, compared with what the watch showed.
+        // A cancellation for want of permission (a role revoked during an outage: the resumed watch
+        // is refused) ends the watch with a typed error: read again, it would be refused for ever.
+        watcher.on("error", (error: Error) => {
+          // Split, both watchers are cancelled at a compaction: the watch starts over once, and the other is stopped.
+          if (signal.aborted || cancelled) return;
+          cancelled = true;
+          cancel();
+          if (refusal(error)) return queue.fail(this.unavailable(error, "read", "etcd refused the watch"));
+          marks.clear();
+          markChars = 0;
+          if (this.#logger) warnUnawaited(this.#logger, `onex registry: etcd cancelled the watch (${error?.message ?? String(error)}), as it does one resumed at a revision it compacted away; reading the keys again, and reporting what changed meanwhile`);
+          void establish(true);
+        });
+      };
+      // The entries' range first: its watcher is the one the snapshot's `synced` waits for.
+      if (split) await this.#watchAll([entries, markRange], from, listen);
+      else {
+        try {
+          await this.#watchAll([union], from, listen);
+        } catch (error) {
+          if (!(error instanceof EtcdPermissionDeniedError)) throw error;
+          split = true;
+          await this.#watchAll([entries, markRange], from, listen);
+        }
+      }
+      if (signal.aborted) cancel();
+      else signal.addEventListener("abort", cancel, { once: true });
     };
     // A snapshot read again: each value as a change where it differs from what the watch showed
     // (the reader passes over the same bytes), and each key shown alive that it no longer holds
@@ -418,7 +461,7 @@ class EtcdStore implements RegistryStore {
           return;
         } catch (error) {
           // Refused, not unreachable: trying again would be refused every 250 ms, without a word.
-          if (refusal(error)) return queue.fail(error instanceof OnexError ? error : new OnexError(ErrorCode.RegistryUnavailable, `etcd refused the watch: ${(error as Error).message}`, {}, { cause: error }));
+          if (refusal(error)) return queue.fail(error instanceof OnexError ? error : this.unavailable(error, "read", "etcd refused the watch"));
           await new Promise((resolve) => setTimeout(resolve, 250));
         }
       }
@@ -429,6 +472,28 @@ class EtcdStore implements RegistryStore {
 
   async close(): Promise<void> {
     this.client.close();
+  }
+
+  /**
+   * Watchers of `ranges` from revision `from`, each created once the one before is and handed to
+   * `listen` at once; none left running when one is refused. Each range is read first (one key name): etcd refuses a watch
+   * as it would a read of its range, and a watch it refuses as it is created stalls etcd3's
+   * queue of watches to create (1.1.2 waits for that one's creation for ever), so that every
+   * later watch of this client waited without a word.
+   */
+  async #watchAll(ranges: Range[], from: string, listen: (watcher: Watcher) => void): Promise<void> {
+    const watchers: Watcher[] = [];
+    try {
+      for (const range of ranges) {
+        await this.client.getAll().inRange(range).limit(1).keys();
+        const watcher = await this.client.watch().inRange(range).startRevision(from).create();
+        watchers.push(watcher);
+        listen(watcher);
+      }
+    } catch (error) {
+      for (const w of watchers) void w.cancel().catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Whether the key hangs on a lease granted for at most the registry TTL (etcd deletes it when that lapses). */
@@ -545,13 +610,32 @@ class EtcdStore implements RegistryStore {
     }
   }
 
-  async #call<T>(fn: () => Promise<T>): Promise<T> {
+  /** `need`: the permission the operation needs on both prefixes, named when etcd refuses it. */
+  async #call<T>(need: Permission, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (cause) {
       if (cause instanceof OnexError) throw cause;
-      throw new OnexError(ErrorCode.RegistryUnavailable, `etcd request failed: ${(cause as Error).message}`, {}, { cause });
+      throw this.unavailable(cause, need, "etcd request failed");
     }
+  }
+
+  /**
+   * A failed request as ONEX_E_REGISTRY_UNAVAILABLE. A refusal for want of permission names the
+   * grant that lets it through, in `details` too: before, a role granted the entries' prefix
+   * alone read as an outage, and a watch retried it without a word for as long as it ran.
+   */
+  unavailable(cause: unknown, need: Permission, what: string): OnexError {
+    const message = `${what}: ${(cause as Error).message}`;
+    if (!(cause instanceof EtcdPermissionDeniedError)) return new OnexError(ErrorCode.RegistryUnavailable, message, {}, { cause });
+    const prefixes = [this.prefix, this.#markPrefix];
+    const grants = prefixes.map((p) => `etcdctl role grant-permission <role> --prefix=true ${need} '${p}'`).join(" and ");
+    return new OnexError(
+      ErrorCode.RegistryUnavailable,
+      `${message}. The registry's etcd user needs ${need} permission on the prefix ${prefixes[0]} (entries) and on the prefix ${prefixes[1]} (high-water marks), as \`${grants}\` grant (read to resolve, list and watch; readwrite to register, heartbeat and deregister); see docs/registry.md`,
+      { permission: need, prefixes },
+      { cause },
+    );
   }
 }
 

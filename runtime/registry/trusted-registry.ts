@@ -592,7 +592,9 @@ export class TrustedRegistry implements Registry {
       try {
         return await this.#read(stored, markRead, true, bySeen);
       } catch (error) {
-        if (!isOnexError(error, ErrorCode.RegistryUnavailable) || signal.aborted) throw error;
+        // A refusal for want of permission (`details.permission`, etcd) is not an outage: retried, it
+        // was refused every 2 s for as long as the watch ran, and the watch reported nothing.
+        if (!isOnexError(error, ErrorCode.RegistryUnavailable) || error.details.permission !== undefined || signal.aborted) throw error;
       }
       markRead = undefined;
       await new Promise((resolve) => setTimeout(resolve, wait));
