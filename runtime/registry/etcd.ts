@@ -81,6 +81,9 @@ const PAGE_KEYS = 1_000;
 /** Keys a page asks for after one came back too large: 32 of etcd's largest values (1.5 MiB by default) fit an answer. */
 const SMALL_PAGE_KEYS = 32;
 
+/** Lease lookups a list has in flight at once. */
+const LEASE_LOOKUPS = 32;
+
 /** What an operation needs of the etcd user on the registry's prefixes. */
 type Permission = "read" | "readwrite";
 
@@ -242,16 +245,44 @@ class EtcdStore implements RegistryStore {
     });
   }
 
-  async list(prefix: StorePrefix): Promise<StoredValue[]> {
+  async list(prefix: StorePrefix): Promise<(StoredValue & { mark: Promise<StoredMark | undefined> })[]> {
     return this.#call("read", async () => {
       const { kvs } = await this.#readPrefix(this.#scope(prefix));
-      const values: StoredValue[] = [];
+      const listed: { kv: IKeyValue; key: CanonicalAddress }[] = [];
       for (const kv of kvs) {
         const key = this.parseKey(kv.key.toString());
-        if (key !== undefined && this.#inScope(key, prefix) && (await this.#alive(kv))) values.push({ key, value: kv.value.toString(), revision: kv.mod_revision });
+        if (key !== undefined && this.#inScope(key, prefix)) listed.push({ kv, key });
+      }
+      // The marks with the entries, a transaction of gets at a time: the reader read them one
+      // request per entry, one after another (10,000 entries: 10,000 round trips).
+      const marks = await this.#marksOf(listed.map(({ key }) => key));
+      // Leases have no batched lookup: LEASE_LOOKUPS at once, where one at a time left the list
+      // waiting on 10,000 round trips in turn.
+      const alive = await inTurns(listed, LEASE_LOOKUPS, ({ kv }) => this.#alive(kv));
+      const values: (StoredValue & { mark: Promise<StoredMark | undefined> })[] = [];
+      for (const [i, { kv, key }] of listed.entries()) {
+        if (alive[i]) values.push({ key, value: kv.value.toString(), revision: kv.mod_revision, mark: Promise.resolve(marks[i]) });
       }
       return values;
     });
+  }
+
+  /**
+   * The marks of `keys`, read after their entries (a mark as of then or later), SMALL_PAGE_KEYS
+   * gets a transaction: within etcd's 128 operations a transaction, and an answer within
+   * MAX_ANSWER_BYTES however large a store writer made the marks.
+   */
+  async #marksOf(keys: CanonicalAddress[]): Promise<(StoredMark | undefined)[]> {
+    const marks: (StoredMark | undefined)[] = [];
+    for (let i = 0; i < keys.length; i += SMALL_PAGE_KEYS) {
+      const gets = await Promise.all(keys.slice(i, i + SMALL_PAGE_KEYS).map((key) => this.client.get(this.#markKeyOf(key)).op()));
+      const txn = await this.client.kv.txn({ compare: [], success: gets, failure: [] });
+      for (const response of txn.responses) {
+        const raw = response.response_range.kvs[0];
+        marks.push(raw === undefined ? undefined : { value: raw.value.toString(), revision: raw.mod_revision });
+      }
+    }
+    return marks;
   }
 
   watch(prefix: StorePrefix, signal: AbortSignal): AsyncIterable<StoreChange> {
@@ -647,6 +678,20 @@ function tlsCredentials(tls: TlsFiles): { rootCertificate: Buffer; privateKey?: 
     ...(tls.keyFile === undefined ? {} : { privateKey: readFileSync(tls.keyFile) }),
     ...(tls.certFile === undefined ? {} : { certChain: readFileSync(tls.certFile) }),
   };
+}
+
+/** `fn` of each item, at most `limit` at a time, the results in the items' order. */
+async function inTurns<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /** Whether etcd refused a request for want of permission or credentials (directly, or as an OnexError's cause). */

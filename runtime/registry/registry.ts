@@ -248,7 +248,12 @@ export interface RegistryStore {
   /** Deletes the key as a deregistration (watchers see `deregistered`); false when there was none. Any other removal is `expired`. */
   delete(key: CanonicalAddress): Promise<boolean>;
   /** Live values under the prefix. */
-  list(prefix: StorePrefix): Promise<StoredValue[]>;
+  /**
+   * The live values under `prefix`. An adapter that reads the marks with them (etcd: a
+   * transaction of gets per 32 keys) sets `mark`: the address's high-water mark as of the list
+   * or later, as a watch's change carries it; without it the reader asks `getMark` for each.
+   */
+  list(prefix: StorePrefix): Promise<(StoredValue & { mark?: Promise<StoredMark | undefined> })[]>;
   /**
    * Current values (`initial: true`), then changes, until `signal` aborts; survives reconnects.
    * An adapter that sees marks as they are published (NATS KV on one server) hands each to

@@ -208,7 +208,7 @@ export class TrustedRegistry implements Registry {
     const stored = await this.#store.list({ ...(filter.zone ? { zone: filter.zone } : {}), ...(filter.entityType ? { entityType: filter.entityType } : {}) });
     const entries: ResolvedEntry[] = [];
     for (const value of stored) {
-      const resolved = await this.#readOrReport(value);
+      const resolved = await this.#readOrReport(value, value.mark);
       if (resolved !== undefined && matchesFilter(resolved, filter)) entries.push(resolved);
     }
     return entries.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
@@ -704,9 +704,9 @@ export class TrustedRegistry implements Registry {
     }
   }
 
-  async #readOrReport(stored: StoredValue): Promise<ResolvedEntry | undefined> {
+  async #readOrReport(stored: StoredValue, mark?: Promise<StoredMark | undefined>): Promise<ResolvedEntry | undefined> {
     try {
-      return await this.#read(stored);
+      return await this.#read(stored, mark);
     } catch (error) {
       if (!isOnexError(error, ErrorCode.EntryTampered)) throw error;
       this.#report(buildAddress(stored.key), error);
