@@ -313,6 +313,8 @@ class EtcdStore implements RegistryStore {
     // Whether entries and marks are watched apart (see `start`): their events then come in no one
     // order, and a mark held is the mark at an entry's revision only when it is at least as new.
     let split = false;
+    // Whether the first snapshot's end was told (`synced`).
+    let synced = false;
     // Changes are pushed in the order etcd sent them; the snapshot's each wait for the liveness of the one before.
     let chain = Promise.resolve();
     // `initial`: a value of the first snapshot; `restated`: of a snapshot read again after the watch
@@ -395,7 +397,11 @@ class EtcdStore implements RegistryStore {
       const listen = (watcher: Watcher) => {
         watchers.push(watcher);
         // The snapshot's changes are all on the chain, ahead of any the watch sends (the entries' watcher is the first).
-        if (watchers.length === 1 && !again) chain = chain.then(() => queue.push({ op: "synced" }));
+        // Once: a start whose second watcher failed to be created is made again, its first with it.
+        if (!synced) {
+          synced = true;
+          chain = chain.then(() => queue.push({ op: "synced" }));
+        }
         // etcd3's watch manager reconnects and resumes from the last revision it saw; marks held from
         // before a break are dropped all the same, in case the resumed watch skipped any.
         // Said on the logger too, one line each way: a watch has nothing to print while etcd is away,
