@@ -15,7 +15,7 @@
 import { ErrorCode, OnexError } from "./errors.js";
 import { setJsonMember } from "./json-member.js";
 import { MAX_JSON_DEPTH, parseJson, stringifyJson } from "./json-text.js";
-import { printableSegment, type WellFormedString } from "./trust/canonical-json.js";
+import { MESSAGE_DATA, printableSegment, type WellFormedString } from "./trust/canonical-json.js";
 import { assertValid, type StandaloneValidator } from "./validation.js";
 
 /** What `parse()` accepts: UTF-8 bytes, a JSON string, or an already-parsed value. */
@@ -56,6 +56,9 @@ export abstract class OnexMessage {
     return utf8.encode(stringifyJson(this));
   }
 }
+
+// Canonical JSON writes a message held inside other data as its data (its own members).
+Object.defineProperty(OnexMessage.prototype, MESSAGE_DATA, { value: true });
 
 /** Turns bytes or a JSON string into a value (ONEX_E_JSON_SYNTAX, ONEX_E_JSON_DUPLICATE_KEY, ONEX_E_NUMBER_RANGE); objects pass through. */
 export function decodeInput(input: MessageInput, version: string): unknown {

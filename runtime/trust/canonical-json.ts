@@ -88,9 +88,17 @@ function serializeArray(value: unknown[], walk: Walk): string {
   return out + "]";
 }
 
+/**
+ * Set on the prototype of every generated message (runtime/message.ts, OnexMessage): its own
+ * members are its data, so one held inside other data is written as that data, as
+ * `parse()` and `create()` copy it, and a value they accept always canonicalizes.
+ */
+// Symbol.for: the same symbol should two copies of the runtime be loaded.
+export const MESSAGE_DATA: unique symbol = Symbol.for("onex.messageData") as never;
+
 function serializeObject(value: object, walk: Walk): string {
   const proto = Object.getPrototypeOf(value) as unknown;
-  if (proto !== Object.prototype && proto !== null) {
+  if (proto !== Object.prototype && proto !== null && (value as { [MESSAGE_DATA]?: unknown })[MESSAGE_DATA] !== true) {
     const name = (value as { constructor?: { name?: string } }).constructor?.name ?? "non-plain";
     throw new CanonicalFailure(`a ${name} object is not a JSON object; pass plain data (toJSON() first)`);
   }

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { canonicalize, MAX_CANONICAL_DEPTH } from "../../runtime/trust/canonical-json.js";
+import * as v0_2 from "../../generated/v0.2/index.js";
 import { CORPORA } from "./corpus-paths.js";
 
 const JCS = join(CORPORA, "jcs");
@@ -127,6 +128,18 @@ describe("canonicalize: what JSON cannot represent is rejected with ONEX_E_CANON
   it("accepts the same object twice side by side (shared, not cyclic)", () => {
     const shared = { v: 1 };
     expect(canonicalize({ a: shared, b: shared })).toBe('{"a":{"v":1},"b":{"v":1}}');
+  });
+
+  it("writes a generated message held inside data as its data, as parse() and create() copy it", () => {
+    const source = { zone: "zone.trusted.org", entity_type: "node", entity_id: "n-1" } as const;
+    const trust = { signer: "key-1", level: "basic", zone: "zone.trusted.org", expires_at: "2030-01-01T00:00:00Z" } as const;
+    const update = v0_2.StateUpdate.create({ source, trust, payload: { state: "idle" } });
+    expect(canonicalize({ held: update })).toBe(canonicalize({ held: update.toJSON() }));
+    // A message whose free `input` holds one: create() copies it as its data, and the data as given signs the same.
+    const fields = { source, trust, payload: { task_id: "t", targets: ["n-1"] as [string], operation: "op", priority: 1, input: { update } } };
+    const dispatch = v0_2.TaskDispatch.create(fields);
+    const given = { ...dispatch.toJSON(), payload: fields.payload };
+    expect(canonicalize(given)).toBe(canonicalize(dispatch.toJSON()));
   });
 
   it("accepts objects without a prototype", () => {
