@@ -17,6 +17,7 @@ export const CODEGEN_V1_SYMBOLS = {
   OnexMessage: "value",
   decodeInput: "value",
   decodeMessage: "value",
+  isMessageOf: "value",
   messageClassOf: "value",
   messageTypeOf: "value",
   newMessageId: "value",

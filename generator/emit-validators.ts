@@ -13,6 +13,7 @@ import { schemaIdOf, type JsonSchema, type VersionModel } from "./model.js";
 import { mapSchemaRefs } from "./model-refs.js";
 import { pointerSegments } from "./yaml-file.js";
 import { formatWhere } from "./problems.js";
+import { addJsonCheckKeyword, withJsonChecks } from "./json-checks.js";
 import { outputCheckId, outputCheckSchema } from "./transforms/same-schema-members.js";
 
 const standalone = commonJsDefault(standaloneModule);
@@ -86,14 +87,16 @@ export function emitValidators(model: VersionModel, sources: Map<string, SchemaS
   const checkSchema = metaSchemaValidator();
   // Everything this instance compiles is a named schema of the version: code to emit, not to run.
   const ajv = createAjv({ process: notEvaluated });
+  addJsonCheckKeyword(ajv);
   for (const s of model.schemas) {
     const schema = { $id: schemaIdOf(model, s.name), ...toAjvRefs(model, s.schema) };
     if (!checkSchema(schema)) {
       const issue = checkSchema.errors![0]!;
       throw schemaError(sources, s.name, pointerSegments(issue.instancePath), `${issue.instancePath || "(root)"} ${issue.message}`);
     }
-    // Checked just above, with a located error: ajv need not check it against the meta-schema again.
-    ajv.addSchema(schema, undefined, undefined, false);
+    // Checked just above, with a located error: ajv need not check it against the meta-schema
+    // again. What it compiles also refuses what is not JSON data where the schema leaves a value free.
+    ajv.addSchema(withJsonChecks(schema), undefined, undefined, false);
   }
   // Records and payloads first, so an error inside one is reported at its own file, not
   // at the first message that references it.

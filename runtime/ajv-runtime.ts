@@ -9,6 +9,8 @@ import equal from "ajv/dist/runtime/equal.js";
 import ucs2length from "ajv/dist/runtime/ucs2length.js";
 import { fullFormats } from "ajv-formats/dist/formats.js";
 import { commonJsDefault } from "./commonjs.js";
+import { isJsonData, isJsonObject, jsonDataKnown, jsonMembersBesides } from "./message.js";
+import type { WellFormedString } from "./trust/canonical-json.js";
 
 /**
  * A format check as ajv-formats defines one: a pattern, a predicate, or both with a comparison
@@ -17,13 +19,60 @@ import { commonJsDefault } from "./commonjs.js";
 export type FormatCheck = boolean | string | RegExp | ((value: never) => boolean) | { type?: string; validate: string | RegExp | ((value: never) => boolean | Promise<boolean>); compare?: (a: never, b: never) => number | undefined; async?: boolean };
 
 /**
- * Runtime helper modules by the name ajv's standalone code uses for them: its keywords call
- * only these two (ajv's `uri` helper resolves schema ids while compiling, never in emitted
- * code, and would bring a URI library into every service's start-up).
+ * The JSON-data checks generated validators call on what their schema leaves free (see
+ * generator/json-checks.ts): a message is JSON data the schema accepts, as `parse()` and
+ * signing take it, so a validator refuses a `Date`, `NaN`, a function, `undefined` in an
+ * array or a lone surrogate wherever the schema would let any value through.
  */
-export const ajvRuntime: { equal: (a: unknown, b: unknown) => boolean; ucs2length: (s: string) => number } = {
+export interface JsonDataChecks {
+  /** Any value: JSON data throughout. */
+  jsonData: (value: unknown) => boolean;
+  /** A plain object (checked apart): every member but those `known` JSON data under a well-formed name. */
+  jsonMembers: (value: object, known: readonly string[]) => boolean;
+  /** An object whose members are each judged by a subschema: plain (or a generated message), under well-formed names. */
+  jsonKeys: (value: object) => boolean;
+  /** An object: plain (of Object.prototype, checked inline first, or of none), or a generated message. */
+  plainObject: (value: object) => boolean;
+  /** An array: every element from `from` on JSON data (none undefined, no hole). */
+  jsonItems: (value: readonly unknown[], from: number) => boolean;
+  /** Set while the data validated is known to be JSON (see message.ts): the inline checks read it too. */
+  jsonDataKnown: { readonly now: boolean };
+}
+
+// Each check but the inline ones (a plain prototype, a well-formed string) answers at once when the
+// data is known to be JSON (jsonDataKnown): walking a free part is what costs.
+
+function jsonKeys(value: object): boolean {
+  if (jsonDataKnown.now) return true;
+  if (!isJsonObject(value)) return false;
+  for (const key of Object.keys(value)) if (!(key as WellFormedString).isWellFormed() && (value as Record<string, unknown>)[key] !== undefined) return false;
+  return true;
+}
+
+function jsonItems(value: readonly unknown[], from: number): boolean {
+  if (jsonDataKnown.now) return true;
+  for (let i = from; i < value.length; i++) {
+    const item = value[i];
+    if (item === undefined || !isJsonData(item, 1)) return false;
+  }
+  return true;
+}
+
+/**
+ * Runtime helper modules by the name ajv's standalone code uses for them: its keywords call
+ * only `equal` and `ucs2length` (ajv's `uri` helper resolves schema ids while compiling, never
+ * in emitted code, and would bring a URI library into every service's start-up), and onex's
+ * `onexJson` keyword calls the JSON-data checks.
+ */
+export const ajvRuntime: { equal: (a: unknown, b: unknown) => boolean; ucs2length: (s: string) => number } & JsonDataChecks = {
   equal: commonJsDefault(equal) as unknown as (a: unknown, b: unknown) => boolean,
   ucs2length: commonJsDefault(ucs2length),
+  jsonData: (value) => jsonDataKnown.now || isJsonData(value),
+  jsonMembers: (value, known) => jsonDataKnown.now || jsonMembersBesides(value, known),
+  jsonKeys,
+  plainObject: isJsonObject,
+  jsonItems,
+  jsonDataKnown,
 };
 
 const fullDateTime = fullFormats["date-time"] as { validate: (value: string) => boolean; compare: (a: string, b: string) => number | undefined };

@@ -9,6 +9,7 @@ export {
   OnexMessage,
   decodeInput,
   decodeMessage,
+  isMessageOf,
   messageClassOf,
   messageTypeOf,
   newMessageId,

@@ -16,7 +16,7 @@ import { ErrorCode, OnexError } from "./errors.js";
 import { setJsonMember } from "./json-member.js";
 import { MAX_JSON_DEPTH, parseJson, stringifyJson } from "./json-text.js";
 import { MESSAGE_DATA, printableSegment, type WellFormedString } from "./trust/canonical-json.js";
-import { assertValid, type StandaloneValidator } from "./validation.js";
+import { assertValid, isValid, type StandaloneValidator, type ValidationContext } from "./validation.js";
 
 /** What `parse()` accepts: UTF-8 bytes, a JSON string, or an already-parsed value. */
 export type MessageInput = Uint8Array | string | object;
@@ -60,6 +60,41 @@ export abstract class OnexMessage {
 // Canonical JSON writes a message held inside other data as its data (its own members).
 Object.defineProperty(OnexMessage.prototype, MESSAGE_DATA, { value: true });
 
+/**
+ * Whether `value` is a message of `cls`: exactly what `cls.parse(value)` accepts (JSON data
+ * the schema accepts, see copyMessageData), without copying a valid message. The validator
+ * alone decides, but for what `parse()` changes before validating: a bigint beyond 2^53 is
+ * judged as a number, an undefined member is dropped. Only a value the validator refuses that
+ * holds one of those is copied and judged again.
+ */
+export function isMessageOf(cls: MessageClass, value: unknown): boolean {
+  if (cls.validate(value)) return true;
+  if (!changedByCopy(value, 0)) return false;
+  let copy: unknown;
+  try {
+    copy = copyJsonData(value, cls.type, 0);
+  } catch (error) {
+    if (error instanceof NotJson || error instanceof OnexError) return false;
+    throw error;
+  }
+  return isValid(cls.validate, copy);
+}
+
+/** Whether `value` holds a bigint or an undefined member, which the copy parse() validates changes. */
+function changedByCopy(value: unknown, depth: number): boolean {
+  if (typeof value === "bigint") return true;
+  if (value === null || typeof value !== "object" || depth > MAX_JSON_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (changedByCopy(item, depth + 1)) return true;
+    return false;
+  }
+  for (const key of Object.keys(value)) {
+    const member = (value as Record<string, unknown>)[key];
+    if (member === undefined || changedByCopy(member, depth + 1)) return true;
+  }
+  return false;
+}
+
 /** Turns bytes or a JSON string into a value (ONEX_E_JSON_SYNTAX, ONEX_E_JSON_DUPLICATE_KEY, ONEX_E_NUMBER_RANGE); objects pass through. */
 export function decodeInput(input: MessageInput, version: string): unknown {
   let text: string;
@@ -93,8 +128,30 @@ export function decodeMessage(cls: MessageClass, input: MessageInput): Record<st
   handedOver = undefined;
   const decoded = decodeInput(input, cls.version);
   const value = decoded !== input || (handed !== undefined && decoded === handed) ? decoded : copyMessageData(decoded, cls.type);
-  assertValid(cls.validate, value, { version: cls.version, type: cls.type, schemaId: cls.schemaId });
+  assertValidJson(cls.validate, value, { version: cls.version, type: cls.type, schemaId: cls.schemaId });
   return value as Record<string, unknown>;
+}
+
+/**
+ * Whether the validator running now judges data the runtime made itself: decoded from JSON
+ * text (parseJson) or copied by copyMessageData, so JSON data throughout. The JSON-data checks
+ * of free parts (ajv-runtime.ts) then need not walk it again: `parse()`, `create()` and
+ * publishing pay nothing for them but the inline checks.
+ */
+export const jsonDataKnown = { now: false };
+
+/**
+ * `assertValid` on `value` that is JSON data by construction (see jsonDataKnown): decoded
+ * from text, copied by copyMessageData, or a message's `toJSON()`.
+ */
+export function assertValidJson(validate: StandaloneValidator, value: unknown, context: ValidationContext): void {
+  const before = jsonDataKnown.now;
+  jsonDataKnown.now = true;
+  try {
+    assertValid(validate, value, context);
+  } finally {
+    jsonDataKnown.now = before;
+  }
 }
 
 // The object the runtime parsed from bytes itself and passes to the very next `parse` (the
@@ -194,6 +251,74 @@ function copyJsonData(value: unknown, what: string, depth: number): unknown {
     setJsonMember(out, key, item);
   }
   return out;
+}
+
+/**
+ * Whether `value` is JSON data as a message holds it: exactly what `copyMessageData` keeps
+ * rather than refuses (an `undefined` member is no member; a bigint beyond 2^53 is kept, which
+ * only signing refuses), without copying. The generated validators call it, and the checks
+ * below, on the parts of a message their schema leaves free (`{}`, an object's members no
+ * `properties` names): everywhere else the schema's own `type` already refuses what JSON
+ * cannot hold. Nesting deeper than a message may hold (or a cycle) is not JSON data.
+ */
+export function isJsonData(value: unknown, depth = 0): boolean {
+  // Most likely first: this runs on every member of a free part of every message validated.
+  if (typeof value === "string") return (value as WellFormedString).isWellFormed();
+  if (typeof value === "number") return Number.isFinite(value);
+  if (typeof value === "object") {
+    if (value === null) return true;
+    if (depth >= MAX_JSON_DEPTH) return false;
+    if (!Array.isArray(value)) return isJsonObject(value) && jsonMembersBesides(value, NO_NAMES, depth);
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (item === undefined || !isJsonData(item, depth + 1)) return false;
+    }
+    return true;
+  }
+  if (typeof value === "boolean") return true;
+  return typeof value === "bigint" && (value < -MAX_SAFE || value > MAX_SAFE);
+}
+
+const NO_NAMES: readonly string[] = [];
+
+/** Whether `value` (an object, not an array) is one a message may hold: a plain object, or a generated message. */
+export function isJsonObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null || value instanceof OnexMessage;
+}
+
+/**
+ * Whether every member of the object `value` but those named in `known` (which the schema's
+ * `properties` judge) is JSON data under a well-formed name; members whose value is undefined
+ * are no members and are passed over, as the copy drops them.
+ */
+export function jsonMembersBesides(value: object, known: readonly string[], depth = 0): boolean {
+  // for-in allocates no key list; it sees exactly the own members while the object's
+  // prototype is Object.prototype and that has no enumerable property (someone may add one).
+  if (Object.getPrototypeOf(value) !== Object.prototype || !plainPrototype()) return jsonMembersOf(value, Object.keys(value), known, depth);
+  for (const key in value) {
+    const member = (value as Record<string, unknown>)[key];
+    if (member === undefined || (known.length !== 0 && known.includes(key))) continue;
+    if (!(key as WellFormedString).isWellFormed() || !isJsonData(member, depth + 1)) return false;
+  }
+  return true;
+}
+
+function jsonMembersOf(value: object, keys: string[], known: readonly string[], depth: number): boolean {
+  for (const key of keys) {
+    const member = (value as Record<string, unknown>)[key];
+    if (member === undefined || known.includes(key)) continue;
+    if (!(key as WellFormedString).isWellFormed() || !isJsonData(member, depth + 1)) return false;
+  }
+  return true;
+}
+
+const EMPTY = {};
+
+/** Whether Object.prototype has no enumerable property, as it has unless someone added one. */
+function plainPrototype(): boolean {
+  for (const _ in EMPTY) return false;
+  return true;
 }
 
 /** Reads the `type` of an undecoded message, or throws ONEX_E_UNKNOWN_TYPE. */

@@ -7,8 +7,9 @@ import { ajvFormats, ajvRuntime, type StandaloneValidator } from "@onex/runtime/
 
 
 const rawAgentKey = validate0;
-const schema0 = {"$id":"https://onex.dev/schemas/v0.0.9/AgentKey.json","description":"Public half of an agent keypair, self-generated or issued at onboarding.","type":"object","additionalProperties":false,"required":["key_id","algorithm","public_key","created_at"],"properties":{"key_id":{"type":"string","minLength":1},"algorithm":{"const":"ed25519"},"public_key":{"description":"Raw public key, base64url.","type":"string","pattern":"^[A-Za-z0-9_-]{43}$"},"created_at":{"type":"string","format":"date-time"},"issued_by":{"description":"Key id of the authority that issued the key at onboarding; absent when self-generated.","type":"string"}}};
+const schema0 = {"$id":"https://onex.dev/schemas/v0.0.9/AgentKey.json","description":"Public half of an agent keypair, self-generated or issued at onboarding.","type":"object","additionalProperties":false,"required":["key_id","algorithm","public_key","created_at"],"properties":{"key_id":{"type":"string","minLength":1,"onexJsonString":true},"algorithm":{"const":"ed25519"},"public_key":{"description":"Raw public key, base64url.","type":"string","pattern":"^[A-Za-z0-9_-]{43}$"},"created_at":{"type":"string","format":"date-time"},"issued_by":{"description":"Key id of the authority that issued the key at onboarding; absent when self-generated.","type":"string","onexJsonString":true}},"onexJsonObject":"plain"};
 const func0 = ajvRuntime.ucs2length;
+const obj0 = ajvRuntime.jsonDataKnown;
 const pattern0 = new RegExp("^[A-Za-z0-9_-]{43}$", "u");
 const formats0 = ajvFormats["date-time"];
 
@@ -52,6 +53,12 @@ validate0.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/propertie
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate0.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -143,12 +150,22 @@ if(valid0){
 if(data.issued_by !== undefined){
 let data4 = data.issued_by;
 const _errs9 = errors;
-if(typeof data4 !== "string"){
+const _errs10 = errors;
+if(errors === _errs9){
+if(typeof data4 === "string"){
+if(!(obj0.now || data4.isWellFormed())){
+validate0.errors = [{instancePath:instancePath+"/issued_by",schemaPath:"#/properties/issued_by/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate0.errors = [{instancePath:instancePath+"/issued_by",schemaPath:"#/properties/issued_by/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs10 = errors;
 if(errors === _errs9){
+}
 }
 var valid0 = _errs9 === errors;
 }
@@ -156,6 +173,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate0.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -177,11 +200,11 @@ return errors === 0;
 validate0.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const rawAgentStarted = validate11;
-const schema11 = {"$id":"https://onex.dev/schemas/v0.0.9/AgentStarted.json","description":"`event.agent.started`: An agent started on a node.","type":"object","additionalProperties":false,"required":["type","id","timestamp","protocol_version","zone","entity_type","entity_id","trust","payload"],"properties":{"type":{"description":"Message type, always `event.agent.started`.","const":"event.agent.started"},"id":{"type":"string","format":"uuid"},"timestamp":{"type":"string","format":"date-time"},"protocol_version":{"const":"0.0.9"},"zone":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},"entity_type":{"type":"string","enum":["node","agent","session","task"]},"entity_id":{"type":"string","minLength":1,"maxLength":256},"trust":{"$ref":"https://onex.dev/schemas/v0.0.9/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.0.9/AgentStartedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.0.9/Residue.json"}}};
+const schema11 = {"$id":"https://onex.dev/schemas/v0.0.9/AgentStarted.json","description":"`event.agent.started`: An agent started on a node.","type":"object","additionalProperties":false,"required":["type","id","timestamp","protocol_version","zone","entity_type","entity_id","trust","payload"],"properties":{"type":{"description":"Message type, always `event.agent.started`.","const":"event.agent.started"},"id":{"type":"string","format":"uuid"},"timestamp":{"type":"string","format":"date-time"},"protocol_version":{"const":"0.0.9"},"zone":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},"entity_type":{"type":"string","enum":["node","agent","session","task"]},"entity_id":{"type":"string","minLength":1,"maxLength":256,"onexJsonString":true},"trust":{"$ref":"https://onex.dev/schemas/v0.0.9/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.0.9/AgentStartedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.0.9/Residue.json"}},"onexJsonObject":"plain"};
 const func21 = Object.prototype.hasOwnProperty;
 const formats12 = /^(?:urn:uuid:)?[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
 const pattern6 = new RegExp("^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$", "u");
-const schema4 = {"$id":"https://onex.dev/schemas/v0.0.9/Trust.json","description":"O.M.N.I. trust metadata carried by every message.","type":"object","additionalProperties":false,"required":["signer","level","zone","expires_at"],"properties":{"signer":{"description":"Key id of the signing key.","type":"string","minLength":1,"maxLength":128},"level":{"type":"string","enum":["none","low","high"]},"signature":{"description":"`ed25519:<base64url>` over the canonical envelope without this field; absent until signed.","type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"},"zone":{"description":"The trust zone the signer vouches for.","type":"string","minLength":1,"maxLength":253},"expires_at":{"type":"string","format":"date-time"}}};
+const schema4 = {"$id":"https://onex.dev/schemas/v0.0.9/Trust.json","description":"O.M.N.I. trust metadata carried by every message.","type":"object","additionalProperties":false,"required":["signer","level","zone","expires_at"],"properties":{"signer":{"description":"Key id of the signing key.","type":"string","minLength":1,"maxLength":128,"onexJsonString":true},"level":{"type":"string","enum":["none","low","high"]},"signature":{"description":"`ed25519:<base64url>` over the canonical envelope without this field; absent until signed.","type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"},"zone":{"description":"The trust zone the signer vouches for.","type":"string","minLength":1,"maxLength":253,"onexJsonString":true},"expires_at":{"type":"string","format":"date-time"}},"onexJsonObject":"plain"};
 const pattern3 = new RegExp("^ed25519:[A-Za-z0-9_-]+$", "u");
 
 function validate4(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -229,6 +252,12 @@ validate4.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/propertie
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate4.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -310,6 +339,12 @@ validate4.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/
 return false;
 }
 else {
+if(!(obj0.now || data3.isWellFormed())){
+validate4.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -356,6 +391,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate4.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -376,7 +417,7 @@ return errors === 0;
 }
 validate4.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema5 = {"$id":"https://onex.dev/schemas/v0.0.9/AgentStartedPayload.json","description":"An agent started on a node.","type":"object","additionalProperties":false,"required":["agent_id","node_id","capability"],"properties":{"agent_id":{"type":"string","minLength":1},"node_id":{"type":"string","minLength":1},"capability":{"type":"string"}}};
+const schema5 = {"$id":"https://onex.dev/schemas/v0.0.9/AgentStartedPayload.json","description":"An agent started on a node.","type":"object","additionalProperties":false,"required":["agent_id","node_id","capability"],"properties":{"agent_id":{"type":"string","minLength":1,"onexJsonString":true},"node_id":{"type":"string","minLength":1,"onexJsonString":true},"capability":{"type":"string","onexJsonString":true}},"onexJsonObject":"plain"};
 
 function validate5(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.0.9/AgentStartedPayload.json" */;
@@ -418,6 +459,12 @@ validate5.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate5.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -444,6 +491,12 @@ validate5.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate5.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -462,12 +515,22 @@ if(valid0){
 if(data.capability !== undefined){
 let data2 = data.capability;
 const _errs6 = errors;
-if(typeof data2 !== "string"){
+const _errs7 = errors;
+if(errors === _errs6){
+if(typeof data2 === "string"){
+if(!(obj0.now || data2.isWellFormed())){
+validate5.errors = [{instancePath:instancePath+"/capability",schemaPath:"#/properties/capability/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate5.errors = [{instancePath:instancePath+"/capability",schemaPath:"#/properties/capability/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs7 = errors;
 if(errors === _errs6){
+}
 }
 var valid0 = _errs6 === errors;
 }
@@ -475,6 +538,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate5.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -493,7 +562,8 @@ return errors === 0;
 }
 validate5.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema3 = {"$id":"https://onex.dev/schemas/v0.0.9/Residue.json","description":"Reserved. Data a version transform could not express in this version, kept so that a round trip back to the version it came from loses nothing. Keyed by that version.","type":"object","additionalProperties":{"type":"object"}};
+const schema3 = {"$id":"https://onex.dev/schemas/v0.0.9/Residue.json","description":"Reserved. Data a version transform could not express in this version, kept so that a round trip back to the version it came from loses nothing. Keyed by that version.","type":"object","additionalProperties":{"type":"object","onexJsonObject":[]},"onexJsonObject":"keys"};
+const obj14 = [];
 
 function validate3(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.0.9/Residue.json" */;
@@ -513,12 +583,22 @@ const _errs1 = errors;
 for(const key0 in data){
 let data0 = data[key0];
 const _errs2 = errors;
-if(!(data0 && typeof data0 == "object" && !Array.isArray(data0))){
+const _errs3 = errors;
+if(errors === _errs2){
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+if(!(obj0.now || Object.getPrototypeOf(data0) === Object.prototype || ajvRuntime.plainObject(data0)) || !ajvRuntime.jsonMembers(data0, obj14)){
+validate3.errors = [{instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate3.errors = [{instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
-const _errs3 = errors;
 if(errors === _errs2){
+}
 }
 var valid0 = _errs2 === errors;
 if(!valid0){
@@ -526,6 +606,12 @@ break;
 }
 }
 if(_errs1 === errors){
+if(!ajvRuntime.jsonKeys(data)){
+validate3.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -741,6 +827,12 @@ validate11.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/prope
 return false;
 }
 else {
+if(!(obj0.now || data6.isWellFormed())){
+validate11.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -802,6 +894,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate11.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -830,8 +928,8 @@ validate11.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawAgentStartedPayload = validate5;
 
 const rawNodeFailed = validate15;
-const schema12 = {"$id":"https://onex.dev/schemas/v0.0.9/NodeFailed.json","description":"`event.node.failed`: A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["type","id","timestamp","protocol_version","zone","entity_type","entity_id","trust","payload"],"properties":{"type":{"description":"Message type, always `event.node.failed`.","const":"event.node.failed"},"id":{"type":"string","format":"uuid"},"timestamp":{"type":"string","format":"date-time"},"protocol_version":{"const":"0.0.9"},"zone":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},"entity_type":{"type":"string","enum":["node","agent","session","task"]},"entity_id":{"type":"string","minLength":1,"maxLength":256},"trust":{"$ref":"https://onex.dev/schemas/v0.0.9/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.0.9/NodeFailedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.0.9/Residue.json"}}};
-const schema6 = {"$id":"https://onex.dev/schemas/v0.0.9/NodeFailedPayload.json","description":"A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["node_id","reason","severity"],"properties":{"node_id":{"type":"string","minLength":1},"reason":{"type":"string"},"severity":{"type":"string","enum":["warning","error","fatal"]}}};
+const schema12 = {"$id":"https://onex.dev/schemas/v0.0.9/NodeFailed.json","description":"`event.node.failed`: A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["type","id","timestamp","protocol_version","zone","entity_type","entity_id","trust","payload"],"properties":{"type":{"description":"Message type, always `event.node.failed`.","const":"event.node.failed"},"id":{"type":"string","format":"uuid"},"timestamp":{"type":"string","format":"date-time"},"protocol_version":{"const":"0.0.9"},"zone":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},"entity_type":{"type":"string","enum":["node","agent","session","task"]},"entity_id":{"type":"string","minLength":1,"maxLength":256,"onexJsonString":true},"trust":{"$ref":"https://onex.dev/schemas/v0.0.9/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.0.9/NodeFailedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.0.9/Residue.json"}},"onexJsonObject":"plain"};
+const schema6 = {"$id":"https://onex.dev/schemas/v0.0.9/NodeFailedPayload.json","description":"A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["node_id","reason","severity"],"properties":{"node_id":{"type":"string","minLength":1,"onexJsonString":true},"reason":{"type":"string","onexJsonString":true},"severity":{"type":"string","enum":["warning","error","fatal"]}},"onexJsonObject":"plain"};
 
 function validate6(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.0.9/NodeFailedPayload.json" */;
@@ -873,6 +971,12 @@ validate6.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate6.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -891,12 +995,22 @@ if(valid0){
 if(data.reason !== undefined){
 let data1 = data.reason;
 const _errs4 = errors;
-if(typeof data1 !== "string"){
+const _errs5 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(!(obj0.now || data1.isWellFormed())){
+validate6.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate6.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs5 = errors;
 if(errors === _errs4){
+}
 }
 var valid0 = _errs4 === errors;
 }
@@ -927,6 +1041,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate6.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -1146,6 +1266,12 @@ validate15.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/prope
 return false;
 }
 else {
+if(!(obj0.now || data6.isWellFormed())){
+validate15.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -1207,6 +1333,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate15.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -1235,7 +1367,7 @@ validate15.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawNodeFailedPayload = validate6;
 
 const rawNodeIdentity = validate1;
-const schema1 = {"$id":"https://onex.dev/schemas/v0.0.9/NodeIdentity.json","description":"Cryptographic node identity tied to a public key, a build fingerprint and a zone.","type":"object","additionalProperties":false,"required":["node_id","public_key","build_fingerprint","zone"],"properties":{"node_id":{"description":"Derived from the public key, build fingerprint and zone.","type":"string","minLength":1},"public_key":{"type":"string","pattern":"^[A-Za-z0-9_-]{43}$"},"build_fingerprint":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"zone":{"type":"string","minLength":1}}};
+const schema1 = {"$id":"https://onex.dev/schemas/v0.0.9/NodeIdentity.json","description":"Cryptographic node identity tied to a public key, a build fingerprint and a zone.","type":"object","additionalProperties":false,"required":["node_id","public_key","build_fingerprint","zone"],"properties":{"node_id":{"description":"Derived from the public key, build fingerprint and zone.","type":"string","minLength":1,"onexJsonString":true},"public_key":{"type":"string","pattern":"^[A-Za-z0-9_-]{43}$"},"build_fingerprint":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"zone":{"type":"string","minLength":1,"onexJsonString":true}},"onexJsonObject":"plain"};
 const pattern2 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
 
 function validate1(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -1278,6 +1410,12 @@ validate1.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate1.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1356,6 +1494,12 @@ validate1.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/
 return false;
 }
 else {
+if(!(obj0.now || data3.isWellFormed())){
+validate1.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1371,6 +1515,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate1.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -1391,8 +1541,8 @@ return errors === 0;
 validate1.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const rawNodeRegister = validate19;
-const schema13 = {"$id":"https://onex.dev/schemas/v0.0.9/NodeRegister.json","description":"`event.node.register`: A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["type","id","timestamp","protocol_version","zone","entity_type","entity_id","trust","payload"],"properties":{"type":{"description":"Message type, always `event.node.register`.","const":"event.node.register"},"id":{"type":"string","format":"uuid"},"timestamp":{"type":"string","format":"date-time"},"protocol_version":{"const":"0.0.9"},"zone":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},"entity_type":{"type":"string","enum":["node","agent","session","task"]},"entity_id":{"type":"string","minLength":1,"maxLength":256},"trust":{"$ref":"https://onex.dev/schemas/v0.0.9/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.0.9/NodeRegisterPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.0.9/Residue.json"}}};
-const schema7 = {"$id":"https://onex.dev/schemas/v0.0.9/NodeRegisterPayload.json","description":"A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["node_id","address","build_fingerprint","capabilities"],"properties":{"node_id":{"type":"string","minLength":1},"address":{"type":"string","minLength":1},"build_fingerprint":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"capabilities":{"type":"array","items":{"type":"string"}},"labels":{"description":"Free-form labels; an open map.","type":"object","additionalProperties":{"type":"string"}}}};
+const schema13 = {"$id":"https://onex.dev/schemas/v0.0.9/NodeRegister.json","description":"`event.node.register`: A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["type","id","timestamp","protocol_version","zone","entity_type","entity_id","trust","payload"],"properties":{"type":{"description":"Message type, always `event.node.register`.","const":"event.node.register"},"id":{"type":"string","format":"uuid"},"timestamp":{"type":"string","format":"date-time"},"protocol_version":{"const":"0.0.9"},"zone":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},"entity_type":{"type":"string","enum":["node","agent","session","task"]},"entity_id":{"type":"string","minLength":1,"maxLength":256,"onexJsonString":true},"trust":{"$ref":"https://onex.dev/schemas/v0.0.9/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.0.9/NodeRegisterPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.0.9/Residue.json"}},"onexJsonObject":"plain"};
+const schema7 = {"$id":"https://onex.dev/schemas/v0.0.9/NodeRegisterPayload.json","description":"A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["node_id","address","build_fingerprint","capabilities"],"properties":{"node_id":{"type":"string","minLength":1,"onexJsonString":true},"address":{"type":"string","minLength":1,"onexJsonString":true},"build_fingerprint":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"capabilities":{"type":"array","items":{"type":"string","onexJsonString":true}},"labels":{"description":"Free-form labels; an open map.","type":"object","additionalProperties":{"type":"string","onexJsonString":true},"onexJsonObject":"keys"}},"onexJsonObject":"plain"};
 
 function validate7(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.0.9/NodeRegisterPayload.json" */;
@@ -1434,6 +1584,12 @@ validate7.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate7.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1460,6 +1616,12 @@ validate7.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate7.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1512,12 +1674,22 @@ const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
 let data4 = data3[i0];
 const _errs10 = errors;
-if(typeof data4 !== "string"){
+const _errs11 = errors;
+if(errors === _errs10){
+if(typeof data4 === "string"){
+if(!(obj0.now || data4.isWellFormed())){
+validate7.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate7.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs11 = errors;
 if(errors === _errs10){
+}
 }
 var valid1 = _errs10 === errors;
 if(!valid1){
@@ -1550,12 +1722,22 @@ const _errs14 = errors;
 for(const key1 in data5){
 let data6 = data5[key1];
 const _errs15 = errors;
-if(typeof data6 !== "string"){
+const _errs16 = errors;
+if(errors === _errs15){
+if(typeof data6 === "string"){
+if(!(obj0.now || data6.isWellFormed())){
+validate7.errors = [{instancePath:instancePath+"/labels/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/additionalProperties/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate7.errors = [{instancePath:instancePath+"/labels/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs16 = errors;
 if(errors === _errs15){
+}
 }
 var valid2 = _errs15 === errors;
 if(!valid2){
@@ -1563,6 +1745,12 @@ break;
 }
 }
 if(_errs14 === errors){
+if(!ajvRuntime.jsonKeys(data5)){
+validate7.errors = [{instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1578,6 +1766,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate7.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -1799,6 +1993,12 @@ validate19.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/prope
 return false;
 }
 else {
+if(!(obj0.now || data6.isWellFormed())){
+validate19.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -1860,6 +2060,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate19.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -1888,7 +2094,7 @@ validate19.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawNodeRegisterPayload = validate7;
 
 const rawRegistryEntry = validate2;
-const schema2 = {"$id":"https://onex.dev/schemas/v0.0.9/RegistryEntry.json","description":"A registry entry, signed by the node it describes.","type":"object","additionalProperties":false,"required":["node_id","address","zone","key_id","health","registered_at"],"properties":{"node_id":{"type":"string","minLength":1},"address":{"description":"Canonical address, for example `onex://zone.trusted.org/node/n-1`.","type":"string","minLength":1},"zone":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"health":{"type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"type":"string","enum":["passing","warning","critical"]},"check_url":{"type":"string","format":"uri"},"interval_ms":{"type":"integer","minimum":100}}},"capabilities":{"type":"array","items":{"type":"string"}},"registered_at":{"type":"string","format":"date-time"},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}}};
+const schema2 = {"$id":"https://onex.dev/schemas/v0.0.9/RegistryEntry.json","description":"A registry entry, signed by the node it describes.","type":"object","additionalProperties":false,"required":["node_id","address","zone","key_id","health","registered_at"],"properties":{"node_id":{"type":"string","minLength":1,"onexJsonString":true},"address":{"description":"Canonical address, for example `onex://zone.trusted.org/node/n-1`.","type":"string","minLength":1,"onexJsonString":true},"zone":{"type":"string","minLength":1,"onexJsonString":true},"key_id":{"type":"string","minLength":1,"onexJsonString":true},"health":{"type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"type":"string","enum":["passing","warning","critical"]},"check_url":{"type":"string","format":"uri"},"interval_ms":{"type":"integer","minimum":100}},"onexJsonObject":"plain"},"capabilities":{"type":"array","items":{"type":"string","onexJsonString":true}},"registered_at":{"type":"string","format":"date-time"},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}},"onexJsonObject":"plain"};
 const formats2 = ajvFormats.uri;
 
 function validate2(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -1931,6 +2137,12 @@ validate2.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate2.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1957,6 +2169,12 @@ validate2.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate2.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1983,6 +2201,12 @@ validate2.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/
 return false;
 }
 else {
+if(!(obj0.now || data2.isWellFormed())){
+validate2.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -2009,6 +2233,12 @@ validate2.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/propertie
 return false;
 }
 else {
+if(!(obj0.now || data3.isWellFormed())){
+validate2.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -2124,6 +2354,12 @@ else {
 var valid1 = true;
 }
 if(valid1){
+if(!(obj0.now || Object.getPrototypeOf(data4) === Object.prototype || ajvRuntime.plainObject(data4))){
+validate2.errors = [{instancePath:instancePath+"/health",schemaPath:"#/properties/health/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -2154,12 +2390,22 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 let data9 = data8[i0];
 const _errs21 = errors;
-if(typeof data9 !== "string"){
+const _errs22 = errors;
+if(errors === _errs21){
+if(typeof data9 === "string"){
+if(!(obj0.now || data9.isWellFormed())){
+validate2.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate2.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs22 = errors;
 if(errors === _errs21){
+}
 }
 var valid2 = _errs21 === errors;
 if(!valid2){
@@ -2238,6 +2484,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate2.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -2264,8 +2516,9 @@ validate2.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawResidue = validate3;
 
 const rawResultReady = validate23;
-const schema14 = {"$id":"https://onex.dev/schemas/v0.0.9/ResultReady.json","description":"`signal.result.ready`: The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["type","id","timestamp","protocol_version","zone","entity_type","entity_id","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.result.ready`.","const":"signal.result.ready"},"id":{"type":"string","format":"uuid"},"timestamp":{"type":"string","format":"date-time"},"protocol_version":{"const":"0.0.9"},"zone":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},"entity_type":{"type":"string","enum":["node","agent","session","task"]},"entity_id":{"type":"string","minLength":1,"maxLength":256},"trust":{"$ref":"https://onex.dev/schemas/v0.0.9/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.0.9/ResultReadyPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.0.9/Residue.json"}}};
-const schema8 = {"$id":"https://onex.dev/schemas/v0.0.9/ResultReadyPayload.json","description":"The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["task_id","status"],"properties":{"task_id":{"type":"string","minLength":1},"status":{"type":"string","enum":["succeeded","failed","cancelled"]},"output":{"type":"object"}}};
+const schema14 = {"$id":"https://onex.dev/schemas/v0.0.9/ResultReady.json","description":"`signal.result.ready`: The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["type","id","timestamp","protocol_version","zone","entity_type","entity_id","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.result.ready`.","const":"signal.result.ready"},"id":{"type":"string","format":"uuid"},"timestamp":{"type":"string","format":"date-time"},"protocol_version":{"const":"0.0.9"},"zone":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},"entity_type":{"type":"string","enum":["node","agent","session","task"]},"entity_id":{"type":"string","minLength":1,"maxLength":256,"onexJsonString":true},"trust":{"$ref":"https://onex.dev/schemas/v0.0.9/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.0.9/ResultReadyPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.0.9/Residue.json"}},"onexJsonObject":"plain"};
+const schema8 = {"$id":"https://onex.dev/schemas/v0.0.9/ResultReadyPayload.json","description":"The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["task_id","status"],"properties":{"task_id":{"type":"string","minLength":1,"onexJsonString":true},"status":{"type":"string","enum":["succeeded","failed","cancelled"]},"output":{"type":"object","onexJsonObject":[]}},"onexJsonObject":"plain"};
+const obj34 = [];
 
 function validate8(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.0.9/ResultReadyPayload.json" */;
@@ -2307,6 +2560,12 @@ validate8.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate8.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -2348,12 +2607,22 @@ if(valid0){
 if(data.output !== undefined){
 let data2 = data.output;
 const _errs6 = errors;
-if(!(data2 && typeof data2 == "object" && !Array.isArray(data2))){
+const _errs7 = errors;
+if(errors === _errs6){
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(!(obj0.now || Object.getPrototypeOf(data2) === Object.prototype || ajvRuntime.plainObject(data2)) || !ajvRuntime.jsonMembers(data2, obj34)){
+validate8.errors = [{instancePath:instancePath+"/output",schemaPath:"#/properties/output/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate8.errors = [{instancePath:instancePath+"/output",schemaPath:"#/properties/output/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
-const _errs7 = errors;
 if(errors === _errs6){
+}
 }
 var valid0 = _errs6 === errors;
 }
@@ -2361,6 +2630,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate8.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -2580,6 +2855,12 @@ validate23.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/prope
 return false;
 }
 else {
+if(!(obj0.now || data6.isWellFormed())){
+validate23.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -2641,6 +2922,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate23.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -2669,8 +2956,8 @@ validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawResultReadyPayload = validate8;
 
 const rawStateUpdate = validate27;
-const schema15 = {"$id":"https://onex.dev/schemas/v0.0.9/StateUpdate.json","description":"`signal.state.update`: An entity reports its state.","type":"object","additionalProperties":false,"required":["type","id","timestamp","protocol_version","zone","entity_type","entity_id","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.state.update`.","const":"signal.state.update"},"id":{"type":"string","format":"uuid"},"timestamp":{"type":"string","format":"date-time"},"protocol_version":{"const":"0.0.9"},"zone":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},"entity_type":{"type":"string","enum":["node","agent","session","task"]},"entity_id":{"type":"string","minLength":1,"maxLength":256},"trust":{"$ref":"https://onex.dev/schemas/v0.0.9/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.0.9/StateUpdatePayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.0.9/Residue.json"}}};
-const schema9 = {"$id":"https://onex.dev/schemas/v0.0.9/StateUpdatePayload.json","description":"An entity reports its state.","type":"object","additionalProperties":false,"required":["state"],"properties":{"state":{"type":"string","enum":["idle","busy","draining","offline"]},"detail":{"type":"string"}}};
+const schema15 = {"$id":"https://onex.dev/schemas/v0.0.9/StateUpdate.json","description":"`signal.state.update`: An entity reports its state.","type":"object","additionalProperties":false,"required":["type","id","timestamp","protocol_version","zone","entity_type","entity_id","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.state.update`.","const":"signal.state.update"},"id":{"type":"string","format":"uuid"},"timestamp":{"type":"string","format":"date-time"},"protocol_version":{"const":"0.0.9"},"zone":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},"entity_type":{"type":"string","enum":["node","agent","session","task"]},"entity_id":{"type":"string","minLength":1,"maxLength":256,"onexJsonString":true},"trust":{"$ref":"https://onex.dev/schemas/v0.0.9/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.0.9/StateUpdatePayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.0.9/Residue.json"}},"onexJsonObject":"plain"};
+const schema9 = {"$id":"https://onex.dev/schemas/v0.0.9/StateUpdatePayload.json","description":"An entity reports its state.","type":"object","additionalProperties":false,"required":["state"],"properties":{"state":{"type":"string","enum":["idle","busy","draining","offline"]},"detail":{"type":"string","onexJsonString":true}},"onexJsonObject":"plain"};
 
 function validate9(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.0.9/StateUpdatePayload.json" */;
@@ -2727,12 +3014,22 @@ if(valid0){
 if(data.detail !== undefined){
 let data1 = data.detail;
 const _errs4 = errors;
-if(typeof data1 !== "string"){
+const _errs5 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(!(obj0.now || data1.isWellFormed())){
+validate9.errors = [{instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate9.errors = [{instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs5 = errors;
 if(errors === _errs4){
+}
 }
 var valid0 = _errs4 === errors;
 }
@@ -2740,6 +3037,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate9.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -2958,6 +3261,12 @@ validate27.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/prope
 return false;
 }
 else {
+if(!(obj0.now || data6.isWellFormed())){
+validate27.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -3019,6 +3328,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate27.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -3047,8 +3362,10 @@ validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawStateUpdatePayload = validate9;
 
 const rawTaskDispatch = validate31;
-const schema16 = {"$id":"https://onex.dev/schemas/v0.0.9/TaskDispatch.json","description":"`signal.task.dispatch`: Dispatch a task to a node or agent.","type":"object","additionalProperties":false,"required":["type","id","timestamp","protocol_version","zone","entity_type","entity_id","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.task.dispatch`.","const":"signal.task.dispatch"},"id":{"type":"string","format":"uuid"},"timestamp":{"type":"string","format":"date-time"},"protocol_version":{"const":"0.0.9"},"zone":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},"entity_type":{"type":"string","enum":["node","agent","session","task"]},"entity_id":{"type":"string","minLength":1,"maxLength":256},"trust":{"$ref":"https://onex.dev/schemas/v0.0.9/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.0.9/TaskDispatchPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.0.9/Residue.json"}}};
-const schema10 = {"$id":"https://onex.dev/schemas/v0.0.9/TaskDispatchPayload.json","description":"Dispatch a task to a node or agent.","type":"object","additionalProperties":false,"required":["task_id","target","action"],"properties":{"task_id":{"type":"string","minLength":1},"target":{"description":"Id of the node or agent that should run the task.","type":"string","minLength":1},"action":{"type":"string","minLength":1},"input":{"type":"object"},"deadline":{"type":"string","format":"date-time"},"fallback":{"description":"Proof context set by a router that falls back: each earlier candidate the task was dispatched to, and why it did not run it (its failure attestation, or the timeout).","type":"array","items":{"type":"object","additionalProperties":false,"required":["node_id","reason","at"],"properties":{"node_id":{"type":"string","minLength":1},"reason":{"type":"string","enum":["timeout","failed","unreachable"]},"detail":{"type":"string"},"attestation":{"description":"The signed ExecutionAttestation of the failed attempt, when the node sent one.","type":"object"},"at":{"type":"string","format":"date-time"}}}}}};
+const schema16 = {"$id":"https://onex.dev/schemas/v0.0.9/TaskDispatch.json","description":"`signal.task.dispatch`: Dispatch a task to a node or agent.","type":"object","additionalProperties":false,"required":["type","id","timestamp","protocol_version","zone","entity_type","entity_id","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.task.dispatch`.","const":"signal.task.dispatch"},"id":{"type":"string","format":"uuid"},"timestamp":{"type":"string","format":"date-time"},"protocol_version":{"const":"0.0.9"},"zone":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},"entity_type":{"type":"string","enum":["node","agent","session","task"]},"entity_id":{"type":"string","minLength":1,"maxLength":256,"onexJsonString":true},"trust":{"$ref":"https://onex.dev/schemas/v0.0.9/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.0.9/TaskDispatchPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.0.9/Residue.json"}},"onexJsonObject":"plain"};
+const schema10 = {"$id":"https://onex.dev/schemas/v0.0.9/TaskDispatchPayload.json","description":"Dispatch a task to a node or agent.","type":"object","additionalProperties":false,"required":["task_id","target","action"],"properties":{"task_id":{"type":"string","minLength":1,"onexJsonString":true},"target":{"description":"Id of the node or agent that should run the task.","type":"string","minLength":1,"onexJsonString":true},"action":{"type":"string","minLength":1,"onexJsonString":true},"input":{"type":"object","onexJsonObject":[]},"deadline":{"type":"string","format":"date-time"},"fallback":{"description":"Proof context set by a router that falls back: each earlier candidate the task was dispatched to, and why it did not run it (its failure attestation, or the timeout).","type":"array","items":{"type":"object","additionalProperties":false,"required":["node_id","reason","at"],"properties":{"node_id":{"type":"string","minLength":1,"onexJsonString":true},"reason":{"type":"string","enum":["timeout","failed","unreachable"]},"detail":{"type":"string","onexJsonString":true},"attestation":{"description":"The signed ExecutionAttestation of the failed attempt, when the node sent one.","type":"object","onexJsonObject":[]},"at":{"type":"string","format":"date-time"}},"onexJsonObject":"plain"}}},"onexJsonObject":"plain"};
+const obj42 = [];
+const obj46 = [];
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.0.9/TaskDispatchPayload.json" */;
@@ -3090,6 +3407,12 @@ validate10.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate10.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3116,6 +3439,12 @@ validate10.errors = [{instancePath:instancePath+"/target",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate10.errors = [{instancePath:instancePath+"/target",schemaPath:"#/properties/target/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3142,6 +3471,12 @@ validate10.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data2.isWellFormed())){
+validate10.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3160,12 +3495,22 @@ if(valid0){
 if(data.input !== undefined){
 let data3 = data.input;
 const _errs8 = errors;
-if(!(data3 && typeof data3 == "object" && !Array.isArray(data3))){
+const _errs9 = errors;
+if(errors === _errs8){
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(!(obj0.now || Object.getPrototypeOf(data3) === Object.prototype || ajvRuntime.plainObject(data3)) || !ajvRuntime.jsonMembers(data3, obj42)){
+validate10.errors = [{instancePath:instancePath+"/input",schemaPath:"#/properties/input/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate10.errors = [{instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
-const _errs9 = errors;
 if(errors === _errs8){
+}
 }
 var valid0 = _errs8 === errors;
 }
@@ -3243,6 +3588,12 @@ validate10.errors = [{instancePath:instancePath+"/fallback/" + i0+"/node_id",sch
 return false;
 }
 else {
+if(!(obj0.now || data7.isWellFormed())){
+validate10.errors = [{instancePath:instancePath+"/fallback/" + i0+"/node_id",schemaPath:"#/properties/fallback/items/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3284,12 +3635,22 @@ if(valid2){
 if(data6.detail !== undefined){
 let data9 = data6.detail;
 const _errs21 = errors;
-if(typeof data9 !== "string"){
+const _errs22 = errors;
+if(errors === _errs21){
+if(typeof data9 === "string"){
+if(!(obj0.now || data9.isWellFormed())){
+validate10.errors = [{instancePath:instancePath+"/fallback/" + i0+"/detail",schemaPath:"#/properties/fallback/items/properties/detail/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate10.errors = [{instancePath:instancePath+"/fallback/" + i0+"/detail",schemaPath:"#/properties/fallback/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs22 = errors;
 if(errors === _errs21){
+}
 }
 var valid2 = _errs21 === errors;
 }
@@ -3300,12 +3661,22 @@ if(valid2){
 if(data6.attestation !== undefined){
 let data10 = data6.attestation;
 const _errs23 = errors;
-if(!(data10 && typeof data10 == "object" && !Array.isArray(data10))){
+const _errs24 = errors;
+if(errors === _errs23){
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(!(obj0.now || Object.getPrototypeOf(data10) === Object.prototype || ajvRuntime.plainObject(data10)) || !ajvRuntime.jsonMembers(data10, obj46)){
+validate10.errors = [{instancePath:instancePath+"/fallback/" + i0+"/attestation",schemaPath:"#/properties/fallback/items/properties/attestation/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate10.errors = [{instancePath:instancePath+"/fallback/" + i0+"/attestation",schemaPath:"#/properties/fallback/items/properties/attestation/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
-const _errs24 = errors;
 if(errors === _errs23){
+}
 }
 var valid2 = _errs23 === errors;
 }
@@ -3343,6 +3714,12 @@ else {
 var valid2 = true;
 }
 if(valid2){
+if(!(obj0.now || Object.getPrototypeOf(data6) === Object.prototype || ajvRuntime.plainObject(data6))){
+validate10.errors = [{instancePath:instancePath+"/fallback/" + i0,schemaPath:"#/properties/fallback/items/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -3379,6 +3756,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate10.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -3601,6 +3984,12 @@ validate31.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/prope
 return false;
 }
 else {
+if(!(obj0.now || data6.isWellFormed())){
+validate31.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -3662,6 +4051,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate31.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }

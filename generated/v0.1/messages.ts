@@ -3,7 +3,7 @@
 // generator: onex 0.1.0; options: runtime-import=@onex/runtime/codegen-v1, templates=bundled
 // Every binding this module imports starts with `$`, which no manifest name can: a message
 // named `Object`, `Partial`, `T` or `OnexMessage` shadows nothing the code below relies on.
-import { OnexMessage as $OnexMessage, decodeMessage as $decodeMessage, newMessageId as $newMessageId, nowTimestamp as $nowTimestamp, type MessageInit as $MessageInit, type MessageInput as $MessageInput } from "@onex/runtime/codegen-v1";
+import { OnexMessage as $OnexMessage, decodeMessage as $decodeMessage, isMessageOf as $isMessageOf, newMessageId as $newMessageId, nowTimestamp as $nowTimestamp, type MessageInit as $MessageInit, type MessageInput as $MessageInput } from "@onex/runtime/codegen-v1";
 import { protocolBlock as $protocolBlock, version as $version } from "./manifest.js";
 import { buildEventSubject as $buildEventSubject, subjectTemplates as $subjectTemplates } from "./subjects.js";
 import type * as $T from "./types.js";
@@ -48,9 +48,9 @@ export class AgentStarted extends $OnexMessage {
     return new AgentStarted($decodeMessage(AgentStarted, input) as unknown as $T.AgentStarted);
   }
 
-  /** True when `value` is a valid `event.agent.started` message of v0.1. */
+  /** True when `value` is a valid `event.agent.started` message of v0.1: exactly when `parse(value)` would accept it. */
   static is(value: unknown): value is $T.AgentStarted {
-    return AgentStarted.validate(value);
+    return $isMessageOf(AgentStarted, value);
   }
 
   /** The subject this message travels on. */
@@ -103,9 +103,9 @@ export class NodeFailed extends $OnexMessage {
     return new NodeFailed($decodeMessage(NodeFailed, input) as unknown as $T.NodeFailed);
   }
 
-  /** True when `value` is a valid `event.node.failed` message of v0.1. */
+  /** True when `value` is a valid `event.node.failed` message of v0.1: exactly when `parse(value)` would accept it. */
   static is(value: unknown): value is $T.NodeFailed {
-    return NodeFailed.validate(value);
+    return $isMessageOf(NodeFailed, value);
   }
 
   /** The subject this message travels on. */
@@ -158,9 +158,9 @@ export class NodeRegister extends $OnexMessage {
     return new NodeRegister($decodeMessage(NodeRegister, input) as unknown as $T.NodeRegister);
   }
 
-  /** True when `value` is a valid `event.node.register` message of v0.1. */
+  /** True when `value` is a valid `event.node.register` message of v0.1: exactly when `parse(value)` would accept it. */
   static is(value: unknown): value is $T.NodeRegister {
-    return NodeRegister.validate(value);
+    return $isMessageOf(NodeRegister, value);
   }
 
   /** The subject this message travels on. */
@@ -213,9 +213,9 @@ export class ResultReady extends $OnexMessage {
     return new ResultReady($decodeMessage(ResultReady, input) as unknown as $T.ResultReady);
   }
 
-  /** True when `value` is a valid `signal.result.ready` message of v0.1. */
+  /** True when `value` is a valid `signal.result.ready` message of v0.1: exactly when `parse(value)` would accept it. */
   static is(value: unknown): value is $T.ResultReady {
-    return ResultReady.validate(value);
+    return $isMessageOf(ResultReady, value);
   }
 
   /** The subject this message travels on. */
@@ -268,9 +268,9 @@ export class StateUpdate extends $OnexMessage {
     return new StateUpdate($decodeMessage(StateUpdate, input) as unknown as $T.StateUpdate);
   }
 
-  /** True when `value` is a valid `signal.state.update` message of v0.1. */
+  /** True when `value` is a valid `signal.state.update` message of v0.1: exactly when `parse(value)` would accept it. */
   static is(value: unknown): value is $T.StateUpdate {
-    return StateUpdate.validate(value);
+    return $isMessageOf(StateUpdate, value);
   }
 
   /** The subject this message travels on. */
@@ -323,9 +323,9 @@ export class TaskDispatch extends $OnexMessage {
     return new TaskDispatch($decodeMessage(TaskDispatch, input) as unknown as $T.TaskDispatch);
   }
 
-  /** True when `value` is a valid `signal.task.dispatch` message of v0.1. */
+  /** True when `value` is a valid `signal.task.dispatch` message of v0.1: exactly when `parse(value)` would accept it. */
   static is(value: unknown): value is $T.TaskDispatch {
-    return TaskDispatch.validate(value);
+    return $isMessageOf(TaskDispatch, value);
   }
 
   /** The subject this message travels on. */

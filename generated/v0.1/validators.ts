@@ -7,9 +7,10 @@ import { ajvFormats, ajvRuntime, type StandaloneValidator } from "@onex/runtime/
 
 
 const rawAddress = validate0;
-const schema0 = {"$id":"https://onex.dev/schemas/v0.1/Address.json","description":"Canonical source address of an entity; builds the subject the message travels on.","type":"object","additionalProperties":false,"required":["zone","entity_type","entity_id"],"properties":{"zone":{"description":"Trust zone id, for example `zone.trusted.org`.","type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},"entity_type":{"type":"string","enum":["node","agent","session","task"]},"entity_id":{"type":"string","minLength":1,"maxLength":256}}};
+const schema0 = {"$id":"https://onex.dev/schemas/v0.1/Address.json","description":"Canonical source address of an entity; builds the subject the message travels on.","type":"object","additionalProperties":false,"required":["zone","entity_type","entity_id"],"properties":{"zone":{"description":"Trust zone id, for example `zone.trusted.org`.","type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},"entity_type":{"type":"string","enum":["node","agent","session","task"]},"entity_id":{"type":"string","minLength":1,"maxLength":256,"onexJsonString":true}},"onexJsonObject":"plain"};
 const func0 = ajvRuntime.ucs2length;
 const pattern0 = new RegExp("^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$", "u");
+const obj0 = ajvRuntime.jsonDataKnown;
 
 function validate0(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.1/Address.json" */;
@@ -117,6 +118,12 @@ validate0.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/proper
 return false;
 }
 else {
+if(!(obj0.now || data2.isWellFormed())){
+validate0.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -133,6 +140,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate0.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -152,7 +165,7 @@ return errors === 0;
 validate0.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const rawAgentKey = validate1;
-const schema1 = {"$id":"https://onex.dev/schemas/v0.1/AgentKey.json","description":"Public half of an agent keypair, self-generated or issued at onboarding.","type":"object","additionalProperties":false,"required":["key_id","algorithm","public_key","created_at"],"properties":{"key_id":{"type":"string","minLength":1},"algorithm":{"const":"ed25519"},"public_key":{"description":"Raw public key, base64url.","type":"string","pattern":"^[A-Za-z0-9_-]{43}$"},"created_at":{"type":"string","format":"date-time"},"issued_by":{"description":"Key id of the authority that issued the key at onboarding; absent when self-generated.","type":"string"}}};
+const schema1 = {"$id":"https://onex.dev/schemas/v0.1/AgentKey.json","description":"Public half of an agent keypair, self-generated or issued at onboarding.","type":"object","additionalProperties":false,"required":["key_id","algorithm","public_key","created_at"],"properties":{"key_id":{"type":"string","minLength":1,"onexJsonString":true},"algorithm":{"const":"ed25519"},"public_key":{"description":"Raw public key, base64url.","type":"string","pattern":"^[A-Za-z0-9_-]{43}$"},"created_at":{"type":"string","format":"date-time"},"issued_by":{"description":"Key id of the authority that issued the key at onboarding; absent when self-generated.","type":"string","onexJsonString":true}},"onexJsonObject":"plain"};
 const pattern1 = new RegExp("^[A-Za-z0-9_-]{43}$", "u");
 const formats0 = ajvFormats["date-time"];
 
@@ -196,6 +209,12 @@ validate1.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/propertie
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate1.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -287,12 +306,22 @@ if(valid0){
 if(data.issued_by !== undefined){
 let data4 = data.issued_by;
 const _errs9 = errors;
-if(typeof data4 !== "string"){
+const _errs10 = errors;
+if(errors === _errs9){
+if(typeof data4 === "string"){
+if(!(obj0.now || data4.isWellFormed())){
+validate1.errors = [{instancePath:instancePath+"/issued_by",schemaPath:"#/properties/issued_by/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate1.errors = [{instancePath:instancePath+"/issued_by",schemaPath:"#/properties/issued_by/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs10 = errors;
 if(errors === _errs9){
+}
 }
 var valid0 = _errs9 === errors;
 }
@@ -300,6 +329,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate1.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -321,9 +356,9 @@ return errors === 0;
 validate1.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const rawAgentStarted = validate16;
-const schema15 = {"$id":"https://onex.dev/schemas/v0.1/AgentStarted.json","description":"`event.agent.started`: An agent started on a node.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.agent.started`.","const":"event.agent.started"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.1/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.1/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.1/AgentStartedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}}};
+const schema15 = {"$id":"https://onex.dev/schemas/v0.1/AgentStarted.json","description":"`event.agent.started`: An agent started on a node.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.agent.started`.","const":"event.agent.started"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.1/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.1/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.1/AgentStartedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}},"onexJsonObject":"plain"};
 const formats18 = /^(?:urn:uuid:)?[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
-const schema4 = {"$id":"https://onex.dev/schemas/v0.1/Protocol.json","description":"The protocol block every message carries for version negotiation.","type":"object","additionalProperties":false,"required":["version","compatible_with","declared_by","schema_manifest_url"],"properties":{"version":{"const":"0.1"},"compatible_with":{"description":"Older versions this sender can still read.","type":"array","items":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+){1,2}$"},"uniqueItems":true},"declared_by":{"description":"Who declared this protocol version (an organisation or deployment).","type":"string","minLength":1},"schema_manifest_url":{"type":"string","format":"uri"}}};
+const schema4 = {"$id":"https://onex.dev/schemas/v0.1/Protocol.json","description":"The protocol block every message carries for version negotiation.","type":"object","additionalProperties":false,"required":["version","compatible_with","declared_by","schema_manifest_url"],"properties":{"version":{"const":"0.1"},"compatible_with":{"description":"Older versions this sender can still read.","type":"array","items":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+){1,2}$"},"uniqueItems":true},"declared_by":{"description":"Who declared this protocol version (an organisation or deployment).","type":"string","minLength":1,"onexJsonString":true},"schema_manifest_url":{"type":"string","format":"uri"}},"onexJsonObject":"plain"};
 const pattern6 = new RegExp("^[0-9]+(\\.[0-9]+){1,2}$", "u");
 const formats2 = ajvFormats.uri;
 
@@ -456,6 +491,12 @@ validate4.errors = [{instancePath:instancePath+"/declared_by",schemaPath:"#/prop
 return false;
 }
 else {
+if(!(obj0.now || data3.isWellFormed())){
+validate4.errors = [{instancePath:instancePath+"/declared_by",schemaPath:"#/properties/declared_by/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -501,6 +542,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate4.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -520,7 +567,7 @@ return errors === 0;
 }
 validate4.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema8 = {"$id":"https://onex.dev/schemas/v0.1/Trust.json","description":"O.M.N.I. trust metadata carried by every message.","type":"object","additionalProperties":false,"required":["signer","level","zone","expires_at"],"properties":{"signer":{"description":"Key id of the signing key.","type":"string","minLength":1,"maxLength":128},"level":{"type":"string","enum":["untrusted","basic","verified","trusted"]},"signature":{"description":"`ed25519:<base64url>` over the canonical envelope without this field; absent until signed.","type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"},"zone":{"description":"The trust zone the signer vouches for.","type":"string","minLength":1,"maxLength":253},"expires_at":{"type":"string","format":"date-time"}}};
+const schema8 = {"$id":"https://onex.dev/schemas/v0.1/Trust.json","description":"O.M.N.I. trust metadata carried by every message.","type":"object","additionalProperties":false,"required":["signer","level","zone","expires_at"],"properties":{"signer":{"description":"Key id of the signing key.","type":"string","minLength":1,"maxLength":128,"onexJsonString":true},"level":{"type":"string","enum":["untrusted","basic","verified","trusted"]},"signature":{"description":"`ed25519:<base64url>` over the canonical envelope without this field; absent until signed.","type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"},"zone":{"description":"The trust zone the signer vouches for.","type":"string","minLength":1,"maxLength":253,"onexJsonString":true},"expires_at":{"type":"string","format":"date-time"}},"onexJsonObject":"plain"};
 const pattern3 = new RegExp("^ed25519:[A-Za-z0-9_-]+$", "u");
 
 function validate8(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -568,6 +615,12 @@ validate8.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/propertie
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate8.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -649,6 +702,12 @@ validate8.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/
 return false;
 }
 else {
+if(!(obj0.now || data3.isWellFormed())){
+validate8.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -695,6 +754,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate8.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -715,7 +780,7 @@ return errors === 0;
 }
 validate8.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema9 = {"$id":"https://onex.dev/schemas/v0.1/AgentStartedPayload.json","description":"An agent started on a node.","type":"object","additionalProperties":false,"required":["agent_id","node_id","capabilities"],"properties":{"agent_id":{"type":"string","minLength":1},"node_id":{"type":"string","minLength":1},"capabilities":{"type":"array","items":{"type":"string"}}}};
+const schema9 = {"$id":"https://onex.dev/schemas/v0.1/AgentStartedPayload.json","description":"An agent started on a node.","type":"object","additionalProperties":false,"required":["agent_id","node_id","capabilities"],"properties":{"agent_id":{"type":"string","minLength":1,"onexJsonString":true},"node_id":{"type":"string","minLength":1,"onexJsonString":true},"capabilities":{"type":"array","items":{"type":"string","onexJsonString":true}}},"onexJsonObject":"plain"};
 
 function validate9(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.1/AgentStartedPayload.json" */;
@@ -757,6 +822,12 @@ validate9.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate9.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -783,6 +854,12 @@ validate9.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate9.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -809,12 +886,22 @@ const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
 let data3 = data2[i0];
 const _errs8 = errors;
-if(typeof data3 !== "string"){
+const _errs9 = errors;
+if(errors === _errs8){
+if(typeof data3 === "string"){
+if(!(obj0.now || data3.isWellFormed())){
+validate9.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate9.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs9 = errors;
 if(errors === _errs8){
+}
 }
 var valid1 = _errs8 === errors;
 if(!valid1){
@@ -837,6 +924,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate9.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -855,7 +948,8 @@ return errors === 0;
 }
 validate9.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema6 = {"$id":"https://onex.dev/schemas/v0.1/Residue.json","description":"Reserved. Data a version transform could not express in this version, kept so that a round trip back to the version it came from loses nothing. Keyed by that version.","type":"object","additionalProperties":{"type":"object"}};
+const schema6 = {"$id":"https://onex.dev/schemas/v0.1/Residue.json","description":"Reserved. Data a version transform could not express in this version, kept so that a round trip back to the version it came from loses nothing. Keyed by that version.","type":"object","additionalProperties":{"type":"object","onexJsonObject":[]},"onexJsonObject":"keys"};
+const obj22 = [];
 
 function validate6(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.1/Residue.json" */;
@@ -875,12 +969,22 @@ const _errs1 = errors;
 for(const key0 in data){
 let data0 = data[key0];
 const _errs2 = errors;
-if(!(data0 && typeof data0 == "object" && !Array.isArray(data0))){
+const _errs3 = errors;
+if(errors === _errs2){
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+if(!(obj0.now || Object.getPrototypeOf(data0) === Object.prototype || ajvRuntime.plainObject(data0)) || !ajvRuntime.jsonMembers(data0, obj22)){
+validate6.errors = [{instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate6.errors = [{instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
-const _errs3 = errors;
 if(errors === _errs2){
+}
 }
 var valid0 = _errs2 === errors;
 if(!valid0){
@@ -888,6 +992,12 @@ break;
 }
 }
 if(_errs1 === errors){
+if(!ajvRuntime.jsonKeys(data)){
+validate6.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1084,6 +1194,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate16.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -1110,7 +1226,7 @@ validate16.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawAgentStartedPayload = validate9;
 
 const rawExecutionAttestation = validate2;
-const schema2 = {"$id":"https://onex.dev/schemas/v0.1/ExecutionAttestation.json","description":"Attests the outcome of a task on a node; the last link of the execution trust chain.","type":"object","additionalProperties":false,"required":["task_id","node","outcome","trace_hash","signer","trust_delta","verified","execution_time"],"properties":{"task_id":{"type":"string","minLength":1},"node":{"type":"string","minLength":1},"outcome":{"type":"string","enum":["succeeded","failed","cancelled"]},"trace_hash":{"description":"`sha256:<hex>` of the canonical task and result.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"signer":{"type":"string","minLength":1},"cost":{"type":"number","minimum":0},"trust_delta":{"type":"number","minimum":-1,"maximum":1},"verified":{"type":"boolean"},"execution_time":{"description":"Wall-clock execution time in milliseconds.","type":"number","minimum":0},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}}};
+const schema2 = {"$id":"https://onex.dev/schemas/v0.1/ExecutionAttestation.json","description":"Attests the outcome of a task on a node; the last link of the execution trust chain.","type":"object","additionalProperties":false,"required":["task_id","node","outcome","trace_hash","signer","trust_delta","verified","execution_time"],"properties":{"task_id":{"type":"string","minLength":1,"onexJsonString":true},"node":{"type":"string","minLength":1,"onexJsonString":true},"outcome":{"type":"string","enum":["succeeded","failed","cancelled"]},"trace_hash":{"description":"`sha256:<hex>` of the canonical task and result.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"signer":{"type":"string","minLength":1,"onexJsonString":true},"cost":{"type":"number","minimum":0},"trust_delta":{"type":"number","minimum":-1,"maximum":1},"verified":{"type":"boolean"},"execution_time":{"description":"Wall-clock execution time in milliseconds.","type":"number","minimum":0},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}},"onexJsonObject":"plain"};
 const func5 = Object.prototype.hasOwnProperty;
 const pattern2 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
 
@@ -1154,6 +1270,12 @@ validate2.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate2.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1180,6 +1302,12 @@ validate2.errors = [{instancePath:instancePath+"/node",schemaPath:"#/properties/
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate2.errors = [{instancePath:instancePath+"/node",schemaPath:"#/properties/node/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1255,6 +1383,12 @@ validate2.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/propertie
 return false;
 }
 else {
+if(!(obj0.now || data4.isWellFormed())){
+validate2.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1396,6 +1530,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate2.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -1422,8 +1562,8 @@ return errors === 0;
 validate2.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const rawNodeFailed = validate22;
-const schema16 = {"$id":"https://onex.dev/schemas/v0.1/NodeFailed.json","description":"`event.node.failed`: A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.node.failed`.","const":"event.node.failed"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.1/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.1/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.1/NodeFailedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}}};
-const schema10 = {"$id":"https://onex.dev/schemas/v0.1/NodeFailedPayload.json","description":"A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["node_id","reason","severity"],"properties":{"node_id":{"type":"string","minLength":1},"reason":{"type":"string"},"severity":{"type":"string","enum":["warning","error","fatal"]}}};
+const schema16 = {"$id":"https://onex.dev/schemas/v0.1/NodeFailed.json","description":"`event.node.failed`: A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.node.failed`.","const":"event.node.failed"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.1/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.1/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.1/NodeFailedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}},"onexJsonObject":"plain"};
+const schema10 = {"$id":"https://onex.dev/schemas/v0.1/NodeFailedPayload.json","description":"A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["node_id","reason","severity"],"properties":{"node_id":{"type":"string","minLength":1,"onexJsonString":true},"reason":{"type":"string","onexJsonString":true},"severity":{"type":"string","enum":["warning","error","fatal"]}},"onexJsonObject":"plain"};
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.1/NodeFailedPayload.json" */;
@@ -1465,6 +1605,12 @@ validate10.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate10.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1483,12 +1629,22 @@ if(valid0){
 if(data.reason !== undefined){
 let data1 = data.reason;
 const _errs4 = errors;
-if(typeof data1 !== "string"){
+const _errs5 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(!(obj0.now || data1.isWellFormed())){
+validate10.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate10.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs5 = errors;
 if(errors === _errs4){
+}
 }
 var valid0 = _errs4 === errors;
 }
@@ -1519,6 +1675,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate10.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -1719,6 +1881,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate22.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -1745,7 +1913,7 @@ validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawNodeFailedPayload = validate10;
 
 const rawNodeIdentity = validate3;
-const schema3 = {"$id":"https://onex.dev/schemas/v0.1/NodeIdentity.json","description":"Cryptographic node identity tied to a public key, a build fingerprint and a zone.","type":"object","additionalProperties":false,"required":["node_id","public_key","build_fingerprint","zone"],"properties":{"node_id":{"description":"Derived from the public key, build fingerprint and zone.","type":"string","minLength":1},"public_key":{"type":"string","pattern":"^[A-Za-z0-9_-]{43}$"},"build_fingerprint":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"zone":{"type":"string","minLength":1}}};
+const schema3 = {"$id":"https://onex.dev/schemas/v0.1/NodeIdentity.json","description":"Cryptographic node identity tied to a public key, a build fingerprint and a zone.","type":"object","additionalProperties":false,"required":["node_id","public_key","build_fingerprint","zone"],"properties":{"node_id":{"description":"Derived from the public key, build fingerprint and zone.","type":"string","minLength":1,"onexJsonString":true},"public_key":{"type":"string","pattern":"^[A-Za-z0-9_-]{43}$"},"build_fingerprint":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"zone":{"type":"string","minLength":1,"onexJsonString":true}},"onexJsonObject":"plain"};
 
 function validate3(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.1/NodeIdentity.json" */;
@@ -1787,6 +1955,12 @@ validate3.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate3.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1865,6 +2039,12 @@ validate3.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/
 return false;
 }
 else {
+if(!(obj0.now || data3.isWellFormed())){
+validate3.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1880,6 +2060,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate3.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -1900,8 +2086,8 @@ return errors === 0;
 validate3.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const rawNodeRegister = validate28;
-const schema17 = {"$id":"https://onex.dev/schemas/v0.1/NodeRegister.json","description":"`event.node.register`: A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.node.register`.","const":"event.node.register"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.1/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.1/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.1/NodeRegisterPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}}};
-const schema11 = {"$id":"https://onex.dev/schemas/v0.1/NodeRegisterPayload.json","description":"A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["node_id","address","build_fingerprint","capabilities"],"properties":{"node_id":{"type":"string","minLength":1},"address":{"type":"string","minLength":1},"build_fingerprint":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"capabilities":{"type":"array","items":{"type":"string"}},"labels":{"description":"Free-form labels; an open map.","type":"object","additionalProperties":{"type":"string"}}}};
+const schema17 = {"$id":"https://onex.dev/schemas/v0.1/NodeRegister.json","description":"`event.node.register`: A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.node.register`.","const":"event.node.register"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.1/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.1/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.1/NodeRegisterPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}},"onexJsonObject":"plain"};
+const schema11 = {"$id":"https://onex.dev/schemas/v0.1/NodeRegisterPayload.json","description":"A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["node_id","address","build_fingerprint","capabilities"],"properties":{"node_id":{"type":"string","minLength":1,"onexJsonString":true},"address":{"type":"string","minLength":1,"onexJsonString":true},"build_fingerprint":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"capabilities":{"type":"array","items":{"type":"string","onexJsonString":true}},"labels":{"description":"Free-form labels; an open map.","type":"object","additionalProperties":{"type":"string","onexJsonString":true},"onexJsonObject":"keys"}},"onexJsonObject":"plain"};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.1/NodeRegisterPayload.json" */;
@@ -1943,6 +2129,12 @@ validate11.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate11.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1969,6 +2161,12 @@ validate11.errors = [{instancePath:instancePath+"/address",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate11.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -2021,12 +2219,22 @@ const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
 let data4 = data3[i0];
 const _errs10 = errors;
-if(typeof data4 !== "string"){
+const _errs11 = errors;
+if(errors === _errs10){
+if(typeof data4 === "string"){
+if(!(obj0.now || data4.isWellFormed())){
+validate11.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate11.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs11 = errors;
 if(errors === _errs10){
+}
 }
 var valid1 = _errs10 === errors;
 if(!valid1){
@@ -2059,12 +2267,22 @@ const _errs14 = errors;
 for(const key1 in data5){
 let data6 = data5[key1];
 const _errs15 = errors;
-if(typeof data6 !== "string"){
+const _errs16 = errors;
+if(errors === _errs15){
+if(typeof data6 === "string"){
+if(!(obj0.now || data6.isWellFormed())){
+validate11.errors = [{instancePath:instancePath+"/labels/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/additionalProperties/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate11.errors = [{instancePath:instancePath+"/labels/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs16 = errors;
 if(errors === _errs15){
+}
 }
 var valid2 = _errs15 === errors;
 if(!valid2){
@@ -2072,6 +2290,12 @@ break;
 }
 }
 if(_errs14 === errors){
+if(!ajvRuntime.jsonKeys(data5)){
+validate11.errors = [{instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -2087,6 +2311,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate11.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -2289,6 +2519,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate28.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -2317,7 +2553,7 @@ const rawNodeRegisterPayload = validate11;
 const rawProtocol = validate4;
 
 const rawRegistryEntry = validate5;
-const schema5 = {"$id":"https://onex.dev/schemas/v0.1/RegistryEntry.json","description":"A registry entry, signed by the node it describes.","type":"object","additionalProperties":false,"required":["node_id","address","zone","key_id","health","registered_at"],"properties":{"node_id":{"type":"string","minLength":1},"address":{"description":"Canonical address, for example `onex://zone.trusted.org/node/n-1`.","type":"string","minLength":1},"zone":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"health":{"type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"type":"string","enum":["passing","warning","critical"]},"check_url":{"type":"string","format":"uri"},"interval_ms":{"type":"integer","minimum":100}}},"capabilities":{"type":"array","items":{"type":"string"}},"registered_at":{"type":"string","format":"date-time"},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}}};
+const schema5 = {"$id":"https://onex.dev/schemas/v0.1/RegistryEntry.json","description":"A registry entry, signed by the node it describes.","type":"object","additionalProperties":false,"required":["node_id","address","zone","key_id","health","registered_at"],"properties":{"node_id":{"type":"string","minLength":1,"onexJsonString":true},"address":{"description":"Canonical address, for example `onex://zone.trusted.org/node/n-1`.","type":"string","minLength":1,"onexJsonString":true},"zone":{"type":"string","minLength":1,"onexJsonString":true},"key_id":{"type":"string","minLength":1,"onexJsonString":true},"health":{"type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"type":"string","enum":["passing","warning","critical"]},"check_url":{"type":"string","format":"uri"},"interval_ms":{"type":"integer","minimum":100}},"onexJsonObject":"plain"},"capabilities":{"type":"array","items":{"type":"string","onexJsonString":true}},"registered_at":{"type":"string","format":"date-time"},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}},"onexJsonObject":"plain"};
 
 function validate5(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.1/RegistryEntry.json" */;
@@ -2359,6 +2595,12 @@ validate5.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate5.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -2385,6 +2627,12 @@ validate5.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate5.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -2411,6 +2659,12 @@ validate5.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/
 return false;
 }
 else {
+if(!(obj0.now || data2.isWellFormed())){
+validate5.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -2437,6 +2691,12 @@ validate5.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/propertie
 return false;
 }
 else {
+if(!(obj0.now || data3.isWellFormed())){
+validate5.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -2552,6 +2812,12 @@ else {
 var valid1 = true;
 }
 if(valid1){
+if(!(obj0.now || Object.getPrototypeOf(data4) === Object.prototype || ajvRuntime.plainObject(data4))){
+validate5.errors = [{instancePath:instancePath+"/health",schemaPath:"#/properties/health/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -2582,12 +2848,22 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 let data9 = data8[i0];
 const _errs21 = errors;
-if(typeof data9 !== "string"){
+const _errs22 = errors;
+if(errors === _errs21){
+if(typeof data9 === "string"){
+if(!(obj0.now || data9.isWellFormed())){
+validate5.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate5.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs22 = errors;
 if(errors === _errs21){
+}
 }
 var valid2 = _errs21 === errors;
 if(!valid2){
@@ -2666,6 +2942,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate5.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -2692,8 +2974,9 @@ validate5.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawResidue = validate6;
 
 const rawResultReady = validate34;
-const schema18 = {"$id":"https://onex.dev/schemas/v0.1/ResultReady.json","description":"`signal.result.ready`: The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.result.ready`.","const":"signal.result.ready"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.1/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.1/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.1/ResultReadyPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}}};
-const schema12 = {"$id":"https://onex.dev/schemas/v0.1/ResultReadyPayload.json","description":"The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["task_id","status"],"properties":{"task_id":{"type":"string","minLength":1},"status":{"type":"string","enum":["succeeded","failed","cancelled"]},"output":{"type":"object"},"attestation":{"$ref":"https://onex.dev/schemas/v0.1/ExecutionAttestation.json"}}};
+const schema18 = {"$id":"https://onex.dev/schemas/v0.1/ResultReady.json","description":"`signal.result.ready`: The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.result.ready`.","const":"signal.result.ready"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.1/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.1/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.1/ResultReadyPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}},"onexJsonObject":"plain"};
+const schema12 = {"$id":"https://onex.dev/schemas/v0.1/ResultReadyPayload.json","description":"The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["task_id","status"],"properties":{"task_id":{"type":"string","minLength":1,"onexJsonString":true},"status":{"type":"string","enum":["succeeded","failed","cancelled"]},"output":{"type":"object","onexJsonObject":[]},"attestation":{"$ref":"https://onex.dev/schemas/v0.1/ExecutionAttestation.json"}},"onexJsonObject":"plain"};
+const obj50 = [];
 
 function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.1/ResultReadyPayload.json" */;
@@ -2735,6 +3018,12 @@ validate12.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate12.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -2776,12 +3065,22 @@ if(valid0){
 if(data.output !== undefined){
 let data2 = data.output;
 const _errs6 = errors;
-if(!(data2 && typeof data2 == "object" && !Array.isArray(data2))){
+const _errs7 = errors;
+if(errors === _errs6){
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(!(obj0.now || Object.getPrototypeOf(data2) === Object.prototype || ajvRuntime.plainObject(data2)) || !ajvRuntime.jsonMembers(data2, obj50)){
+validate12.errors = [{instancePath:instancePath+"/output",schemaPath:"#/properties/output/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate12.errors = [{instancePath:instancePath+"/output",schemaPath:"#/properties/output/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
-const _errs7 = errors;
 if(errors === _errs6){
+}
 }
 var valid0 = _errs6 === errors;
 }
@@ -2804,6 +3103,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate12.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -3005,6 +3310,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate34.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -3031,7 +3342,7 @@ validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawResultReadyPayload = validate12;
 
 const rawSessionGrant = validate7;
-const schema7 = {"$id":"https://onex.dev/schemas/v0.1/SessionGrant.json","description":"A time-bound, revocable grant a zone authority issues to a node or agent.","type":"object","additionalProperties":false,"required":["grant_id","issuer","subject","zone","scopes","not_before","expires_at"],"properties":{"grant_id":{"type":"string","minLength":1},"issuer":{"description":"Key id of the zone authority.","type":"string","minLength":1},"subject":{"description":"Id of the node or agent the grant is for.","type":"string","minLength":1},"zone":{"type":"string","minLength":1},"scopes":{"type":"object","additionalProperties":false,"required":["message_types","zones"],"properties":{"message_types":{"type":"array","items":{"type":"string"}},"zones":{"type":"array","items":{"type":"string"}}}},"not_before":{"type":"string","format":"date-time"},"expires_at":{"type":"string","format":"date-time"},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}}};
+const schema7 = {"$id":"https://onex.dev/schemas/v0.1/SessionGrant.json","description":"A time-bound, revocable grant a zone authority issues to a node or agent.","type":"object","additionalProperties":false,"required":["grant_id","issuer","subject","zone","scopes","not_before","expires_at"],"properties":{"grant_id":{"type":"string","minLength":1,"onexJsonString":true},"issuer":{"description":"Key id of the zone authority.","type":"string","minLength":1,"onexJsonString":true},"subject":{"description":"Id of the node or agent the grant is for.","type":"string","minLength":1,"onexJsonString":true},"zone":{"type":"string","minLength":1,"onexJsonString":true},"scopes":{"type":"object","additionalProperties":false,"required":["message_types","zones"],"properties":{"message_types":{"type":"array","items":{"type":"string","onexJsonString":true}},"zones":{"type":"array","items":{"type":"string","onexJsonString":true}}},"onexJsonObject":"plain"},"not_before":{"type":"string","format":"date-time"},"expires_at":{"type":"string","format":"date-time"},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}},"onexJsonObject":"plain"};
 
 function validate7(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.1/SessionGrant.json" */;
@@ -3073,6 +3384,12 @@ validate7.errors = [{instancePath:instancePath+"/grant_id",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate7.errors = [{instancePath:instancePath+"/grant_id",schemaPath:"#/properties/grant_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3099,6 +3416,12 @@ validate7.errors = [{instancePath:instancePath+"/issuer",schemaPath:"#/propertie
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate7.errors = [{instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3125,6 +3448,12 @@ validate7.errors = [{instancePath:instancePath+"/subject",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data2.isWellFormed())){
+validate7.errors = [{instancePath:instancePath+"/subject",schemaPath:"#/properties/subject/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3151,6 +3480,12 @@ validate7.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/
 return false;
 }
 else {
+if(!(obj0.now || data3.isWellFormed())){
+validate7.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3198,12 +3533,22 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 const _errs15 = errors;
-if(typeof data6 !== "string"){
+const _errs16 = errors;
+if(errors === _errs15){
+if(typeof data6 === "string"){
+if(!(obj0.now || data6.isWellFormed())){
+validate7.errors = [{instancePath:instancePath+"/scopes/message_types/" + i0,schemaPath:"#/properties/scopes/properties/message_types/items/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate7.errors = [{instancePath:instancePath+"/scopes/message_types/" + i0,schemaPath:"#/properties/scopes/properties/message_types/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs16 = errors;
 if(errors === _errs15){
+}
 }
 var valid2 = _errs15 === errors;
 if(!valid2){
@@ -3237,12 +3582,22 @@ const len1 = data7.length;
 for(let i1=0; i1<len1; i1++){
 let data8 = data7[i1];
 const _errs19 = errors;
-if(typeof data8 !== "string"){
+const _errs20 = errors;
+if(errors === _errs19){
+if(typeof data8 === "string"){
+if(!(obj0.now || data8.isWellFormed())){
+validate7.errors = [{instancePath:instancePath+"/scopes/zones/" + i1,schemaPath:"#/properties/scopes/properties/zones/items/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate7.errors = [{instancePath:instancePath+"/scopes/zones/" + i1,schemaPath:"#/properties/scopes/properties/zones/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs20 = errors;
 if(errors === _errs19){
+}
 }
 var valid3 = _errs19 === errors;
 if(!valid3){
@@ -3265,6 +3620,12 @@ else {
 var valid1 = true;
 }
 if(valid1){
+if(!(obj0.now || Object.getPrototypeOf(data4) === Object.prototype || ajvRuntime.plainObject(data4))){
+validate7.errors = [{instancePath:instancePath+"/scopes",schemaPath:"#/properties/scopes/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -3369,6 +3730,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate7.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -3393,8 +3760,8 @@ return errors === 0;
 validate7.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const rawStateUpdate = validate40;
-const schema19 = {"$id":"https://onex.dev/schemas/v0.1/StateUpdate.json","description":"`signal.state.update`: An entity reports its state.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.state.update`.","const":"signal.state.update"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.1/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.1/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.1/StateUpdatePayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}}};
-const schema13 = {"$id":"https://onex.dev/schemas/v0.1/StateUpdatePayload.json","description":"An entity reports its state.","type":"object","additionalProperties":false,"required":["state"],"properties":{"state":{"type":"string","enum":["idle","busy","draining","offline"]},"detail":{"type":"string"}}};
+const schema19 = {"$id":"https://onex.dev/schemas/v0.1/StateUpdate.json","description":"`signal.state.update`: An entity reports its state.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.state.update`.","const":"signal.state.update"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.1/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.1/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.1/StateUpdatePayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}},"onexJsonObject":"plain"};
+const schema13 = {"$id":"https://onex.dev/schemas/v0.1/StateUpdatePayload.json","description":"An entity reports its state.","type":"object","additionalProperties":false,"required":["state"],"properties":{"state":{"type":"string","enum":["idle","busy","draining","offline"]},"detail":{"type":"string","onexJsonString":true}},"onexJsonObject":"plain"};
 
 function validate14(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.1/StateUpdatePayload.json" */;
@@ -3451,12 +3818,22 @@ if(valid0){
 if(data.detail !== undefined){
 let data1 = data.detail;
 const _errs4 = errors;
-if(typeof data1 !== "string"){
+const _errs5 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(!(obj0.now || data1.isWellFormed())){
+validate14.errors = [{instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate14.errors = [{instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs5 = errors;
 if(errors === _errs4){
+}
 }
 var valid0 = _errs4 === errors;
 }
@@ -3464,6 +3841,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate14.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -3663,6 +4046,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate40.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -3689,8 +4078,10 @@ validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawStateUpdatePayload = validate14;
 
 const rawTaskDispatch = validate46;
-const schema20 = {"$id":"https://onex.dev/schemas/v0.1/TaskDispatch.json","description":"`signal.task.dispatch`: Dispatch a task to a node or agent.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.task.dispatch`.","const":"signal.task.dispatch"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.1/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.1/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.1/TaskDispatchPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}}};
-const schema14 = {"$id":"https://onex.dev/schemas/v0.1/TaskDispatchPayload.json","description":"Dispatch a task to a node or agent.","type":"object","additionalProperties":false,"required":["task_id","target","action","priority"],"properties":{"task_id":{"type":"string","minLength":1},"target":{"description":"Id of the node or agent that should run the task.","type":"string","minLength":1},"action":{"type":"string","minLength":1},"input":{"type":"object"},"priority":{"type":"integer","minimum":0,"maximum":9,"default":5},"deadline":{"type":"string","format":"date-time"},"fallback":{"description":"Proof context set by a router that falls back: each earlier candidate the task was dispatched to, and why it did not run it (its failure attestation, or the timeout).","type":"array","items":{"type":"object","additionalProperties":false,"required":["node_id","reason","at"],"properties":{"node_id":{"type":"string","minLength":1},"reason":{"type":"string","enum":["timeout","failed","unreachable"]},"detail":{"type":"string"},"attestation":{"description":"The signed ExecutionAttestation of the failed attempt, when the node sent one.","type":"object"},"at":{"type":"string","format":"date-time"}}}}}};
+const schema20 = {"$id":"https://onex.dev/schemas/v0.1/TaskDispatch.json","description":"`signal.task.dispatch`: Dispatch a task to a node or agent.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.task.dispatch`.","const":"signal.task.dispatch"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.1/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.1/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.1/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.1/TaskDispatchPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.1/Residue.json"}},"onexJsonObject":"plain"};
+const schema14 = {"$id":"https://onex.dev/schemas/v0.1/TaskDispatchPayload.json","description":"Dispatch a task to a node or agent.","type":"object","additionalProperties":false,"required":["task_id","target","action","priority"],"properties":{"task_id":{"type":"string","minLength":1,"onexJsonString":true},"target":{"description":"Id of the node or agent that should run the task.","type":"string","minLength":1,"onexJsonString":true},"action":{"type":"string","minLength":1,"onexJsonString":true},"input":{"type":"object","onexJsonObject":[]},"priority":{"type":"integer","minimum":0,"maximum":9,"default":5},"deadline":{"type":"string","format":"date-time"},"fallback":{"description":"Proof context set by a router that falls back: each earlier candidate the task was dispatched to, and why it did not run it (its failure attestation, or the timeout).","type":"array","items":{"type":"object","additionalProperties":false,"required":["node_id","reason","at"],"properties":{"node_id":{"type":"string","minLength":1,"onexJsonString":true},"reason":{"type":"string","enum":["timeout","failed","unreachable"]},"detail":{"type":"string","onexJsonString":true},"attestation":{"description":"The signed ExecutionAttestation of the failed attempt, when the node sent one.","type":"object","onexJsonObject":[]},"at":{"type":"string","format":"date-time"}},"onexJsonObject":"plain"}}},"onexJsonObject":"plain"};
+const obj58 = [];
+const obj62 = [];
 
 function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.1/TaskDispatchPayload.json" */;
@@ -3732,6 +4123,12 @@ validate15.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate15.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3758,6 +4155,12 @@ validate15.errors = [{instancePath:instancePath+"/target",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate15.errors = [{instancePath:instancePath+"/target",schemaPath:"#/properties/target/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3784,6 +4187,12 @@ validate15.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data2.isWellFormed())){
+validate15.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3802,12 +4211,22 @@ if(valid0){
 if(data.input !== undefined){
 let data3 = data.input;
 const _errs8 = errors;
-if(!(data3 && typeof data3 == "object" && !Array.isArray(data3))){
+const _errs9 = errors;
+if(errors === _errs8){
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(!(obj0.now || Object.getPrototypeOf(data3) === Object.prototype || ajvRuntime.plainObject(data3)) || !ajvRuntime.jsonMembers(data3, obj58)){
+validate15.errors = [{instancePath:instancePath+"/input",schemaPath:"#/properties/input/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate15.errors = [{instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
-const _errs9 = errors;
 if(errors === _errs8){
+}
 }
 var valid0 = _errs8 === errors;
 }
@@ -3917,6 +4336,12 @@ validate15.errors = [{instancePath:instancePath+"/fallback/" + i0+"/node_id",sch
 return false;
 }
 else {
+if(!(obj0.now || data8.isWellFormed())){
+validate15.errors = [{instancePath:instancePath+"/fallback/" + i0+"/node_id",schemaPath:"#/properties/fallback/items/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3958,12 +4383,22 @@ if(valid2){
 if(data7.detail !== undefined){
 let data10 = data7.detail;
 const _errs23 = errors;
-if(typeof data10 !== "string"){
+const _errs24 = errors;
+if(errors === _errs23){
+if(typeof data10 === "string"){
+if(!(obj0.now || data10.isWellFormed())){
+validate15.errors = [{instancePath:instancePath+"/fallback/" + i0+"/detail",schemaPath:"#/properties/fallback/items/properties/detail/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate15.errors = [{instancePath:instancePath+"/fallback/" + i0+"/detail",schemaPath:"#/properties/fallback/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs24 = errors;
 if(errors === _errs23){
+}
 }
 var valid2 = _errs23 === errors;
 }
@@ -3974,12 +4409,22 @@ if(valid2){
 if(data7.attestation !== undefined){
 let data11 = data7.attestation;
 const _errs25 = errors;
-if(!(data11 && typeof data11 == "object" && !Array.isArray(data11))){
+const _errs26 = errors;
+if(errors === _errs25){
+if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
+if(!(obj0.now || Object.getPrototypeOf(data11) === Object.prototype || ajvRuntime.plainObject(data11)) || !ajvRuntime.jsonMembers(data11, obj62)){
+validate15.errors = [{instancePath:instancePath+"/fallback/" + i0+"/attestation",schemaPath:"#/properties/fallback/items/properties/attestation/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate15.errors = [{instancePath:instancePath+"/fallback/" + i0+"/attestation",schemaPath:"#/properties/fallback/items/properties/attestation/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
-const _errs26 = errors;
 if(errors === _errs25){
+}
 }
 var valid2 = _errs25 === errors;
 }
@@ -4017,6 +4462,12 @@ else {
 var valid2 = true;
 }
 if(valid2){
+if(!(obj0.now || Object.getPrototypeOf(data7) === Object.prototype || ajvRuntime.plainObject(data7))){
+validate15.errors = [{instancePath:instancePath+"/fallback/" + i0,schemaPath:"#/properties/fallback/items/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -4053,6 +4504,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate15.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -4257,6 +4714,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate46.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }

@@ -7,9 +7,10 @@ import { ajvFormats, ajvRuntime, type StandaloneValidator } from "@onex/runtime/
 
 
 const rawAddress = validate0;
-const schema0 = {"$id":"https://onex.dev/schemas/v0.2/Address.json","description":"Canonical source address of an entity; builds the subject the message travels on.","type":"object","additionalProperties":false,"required":["zone","entity_type","entity_id"],"properties":{"zone":{"description":"Trust zone id, for example `zone.trusted.org`.","type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},"entity_type":{"type":"string","enum":["node","agent","session","task"]},"entity_id":{"type":"string","minLength":1,"maxLength":256}}};
+const schema0 = {"$id":"https://onex.dev/schemas/v0.2/Address.json","description":"Canonical source address of an entity; builds the subject the message travels on.","type":"object","additionalProperties":false,"required":["zone","entity_type","entity_id"],"properties":{"zone":{"description":"Trust zone id, for example `zone.trusted.org`.","type":"string","minLength":1,"maxLength":253,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"},"entity_type":{"type":"string","enum":["node","agent","session","task"]},"entity_id":{"type":"string","minLength":1,"maxLength":256,"onexJsonString":true}},"onexJsonObject":"plain"};
 const func0 = ajvRuntime.ucs2length;
 const pattern0 = new RegExp("^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$", "u");
+const obj0 = ajvRuntime.jsonDataKnown;
 
 function validate0(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/Address.json" */;
@@ -117,6 +118,12 @@ validate0.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/proper
 return false;
 }
 else {
+if(!(obj0.now || data2.isWellFormed())){
+validate0.errors = [{instancePath:instancePath+"/entity_id",schemaPath:"#/properties/entity_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -133,6 +140,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate0.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -152,7 +165,7 @@ return errors === 0;
 validate0.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const rawAgentKey = validate1;
-const schema1 = {"$id":"https://onex.dev/schemas/v0.2/AgentKey.json","description":"Public half of an agent keypair, self-generated or issued at onboarding.","type":"object","additionalProperties":false,"required":["key_id","algorithm","public_key","created_at"],"properties":{"key_id":{"type":"string","minLength":1},"algorithm":{"const":"ed25519"},"public_key":{"description":"Raw public key, base64url.","type":"string","pattern":"^[A-Za-z0-9_-]{43}$"},"created_at":{"type":"string","format":"date-time"},"issued_by":{"description":"Key id of the authority that issued the key at onboarding; absent when self-generated.","type":"string"}}};
+const schema1 = {"$id":"https://onex.dev/schemas/v0.2/AgentKey.json","description":"Public half of an agent keypair, self-generated or issued at onboarding.","type":"object","additionalProperties":false,"required":["key_id","algorithm","public_key","created_at"],"properties":{"key_id":{"type":"string","minLength":1,"onexJsonString":true},"algorithm":{"const":"ed25519"},"public_key":{"description":"Raw public key, base64url.","type":"string","pattern":"^[A-Za-z0-9_-]{43}$"},"created_at":{"type":"string","format":"date-time"},"issued_by":{"description":"Key id of the authority that issued the key at onboarding; absent when self-generated.","type":"string","onexJsonString":true}},"onexJsonObject":"plain"};
 const pattern1 = new RegExp("^[A-Za-z0-9_-]{43}$", "u");
 const formats0 = ajvFormats["date-time"];
 
@@ -196,6 +209,12 @@ validate1.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/propertie
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate1.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -287,12 +306,22 @@ if(valid0){
 if(data.issued_by !== undefined){
 let data4 = data.issued_by;
 const _errs9 = errors;
-if(typeof data4 !== "string"){
+const _errs10 = errors;
+if(errors === _errs9){
+if(typeof data4 === "string"){
+if(!(obj0.now || data4.isWellFormed())){
+validate1.errors = [{instancePath:instancePath+"/issued_by",schemaPath:"#/properties/issued_by/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate1.errors = [{instancePath:instancePath+"/issued_by",schemaPath:"#/properties/issued_by/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs10 = errors;
 if(errors === _errs9){
+}
 }
 var valid0 = _errs9 === errors;
 }
@@ -300,6 +329,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate1.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -321,9 +356,9 @@ return errors === 0;
 validate1.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const rawAgentStarted = validate22;
-const schema20 = {"$id":"https://onex.dev/schemas/v0.2/AgentStarted.json","description":"`event.agent.started`: An agent started on a node.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.agent.started`.","const":"event.agent.started"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/AgentStartedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
+const schema20 = {"$id":"https://onex.dev/schemas/v0.2/AgentStarted.json","description":"`event.agent.started`: An agent started on a node.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.agent.started`.","const":"event.agent.started"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/AgentStartedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}},"onexJsonObject":"plain"};
 const formats26 = /^(?:urn:uuid:)?[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
-const schema5 = {"$id":"https://onex.dev/schemas/v0.2/Protocol.json","description":"The protocol block every message carries for version negotiation.","type":"object","additionalProperties":false,"required":["version","compatible_with","declared_by","schema_manifest_url"],"properties":{"version":{"const":"0.2"},"compatible_with":{"description":"Older versions this sender can still read.","type":"array","items":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+){1,2}$"},"uniqueItems":true},"declared_by":{"description":"Who declared this protocol version (an organisation or deployment).","type":"string","minLength":1},"schema_manifest_url":{"type":"string","format":"uri"}}};
+const schema5 = {"$id":"https://onex.dev/schemas/v0.2/Protocol.json","description":"The protocol block every message carries for version negotiation.","type":"object","additionalProperties":false,"required":["version","compatible_with","declared_by","schema_manifest_url"],"properties":{"version":{"const":"0.2"},"compatible_with":{"description":"Older versions this sender can still read.","type":"array","items":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+){1,2}$"},"uniqueItems":true},"declared_by":{"description":"Who declared this protocol version (an organisation or deployment).","type":"string","minLength":1,"onexJsonString":true},"schema_manifest_url":{"type":"string","format":"uri"}},"onexJsonObject":"plain"};
 const pattern11 = new RegExp("^[0-9]+(\\.[0-9]+){1,2}$", "u");
 const formats4 = ajvFormats.uri;
 
@@ -456,6 +491,12 @@ validate5.errors = [{instancePath:instancePath+"/declared_by",schemaPath:"#/prop
 return false;
 }
 else {
+if(!(obj0.now || data3.isWellFormed())){
+validate5.errors = [{instancePath:instancePath+"/declared_by",schemaPath:"#/properties/declared_by/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -501,6 +542,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate5.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -520,7 +567,7 @@ return errors === 0;
 }
 validate5.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema9 = {"$id":"https://onex.dev/schemas/v0.2/Trust.json","description":"O.M.N.I. trust metadata carried by every message.","type":"object","additionalProperties":false,"required":["signer","level","zone","expires_at"],"properties":{"signer":{"description":"Key id of the signing key.","type":"string","minLength":1,"maxLength":128},"level":{"type":"string","enum":["untrusted","basic","verified","trusted"]},"signature":{"description":"`ed25519:<base64url>` over the canonical envelope without this field; absent until signed.","type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"},"zone":{"description":"The trust zone the signer vouches for.","type":"string","minLength":1,"maxLength":253},"expires_at":{"type":"string","format":"date-time"}}};
+const schema9 = {"$id":"https://onex.dev/schemas/v0.2/Trust.json","description":"O.M.N.I. trust metadata carried by every message.","type":"object","additionalProperties":false,"required":["signer","level","zone","expires_at"],"properties":{"signer":{"description":"Key id of the signing key.","type":"string","minLength":1,"maxLength":128,"onexJsonString":true},"level":{"type":"string","enum":["untrusted","basic","verified","trusted"]},"signature":{"description":"`ed25519:<base64url>` over the canonical envelope without this field; absent until signed.","type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"},"zone":{"description":"The trust zone the signer vouches for.","type":"string","minLength":1,"maxLength":253,"onexJsonString":true},"expires_at":{"type":"string","format":"date-time"}},"onexJsonObject":"plain"};
 const pattern6 = new RegExp("^ed25519:[A-Za-z0-9_-]+$", "u");
 
 function validate9(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -568,6 +615,12 @@ validate9.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/propertie
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate9.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -649,6 +702,12 @@ validate9.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/
 return false;
 }
 else {
+if(!(obj0.now || data3.isWellFormed())){
+validate9.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -695,6 +754,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate9.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -715,7 +780,7 @@ return errors === 0;
 }
 validate9.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema10 = {"$id":"https://onex.dev/schemas/v0.2/AgentStartedPayload.json","description":"An agent started on a node.","type":"object","additionalProperties":false,"required":["agent_id","node_id","capabilities"],"properties":{"agent_id":{"type":"string","minLength":1},"node_id":{"type":"string","minLength":1},"capabilities":{"type":"array","items":{"type":"string"}}}};
+const schema10 = {"$id":"https://onex.dev/schemas/v0.2/AgentStartedPayload.json","description":"An agent started on a node.","type":"object","additionalProperties":false,"required":["agent_id","node_id","capabilities"],"properties":{"agent_id":{"type":"string","minLength":1,"onexJsonString":true},"node_id":{"type":"string","minLength":1,"onexJsonString":true},"capabilities":{"type":"array","items":{"type":"string","onexJsonString":true}}},"onexJsonObject":"plain"};
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/AgentStartedPayload.json" */;
@@ -757,6 +822,12 @@ validate10.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/proper
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate10.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -783,6 +854,12 @@ validate10.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate10.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -809,12 +886,22 @@ const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
 let data3 = data2[i0];
 const _errs8 = errors;
-if(typeof data3 !== "string"){
+const _errs9 = errors;
+if(errors === _errs8){
+if(typeof data3 === "string"){
+if(!(obj0.now || data3.isWellFormed())){
+validate10.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate10.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs9 = errors;
 if(errors === _errs8){
+}
 }
 var valid1 = _errs8 === errors;
 if(!valid1){
@@ -837,6 +924,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate10.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -855,7 +948,8 @@ return errors === 0;
 }
 validate10.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema7 = {"$id":"https://onex.dev/schemas/v0.2/Residue.json","description":"Reserved. Data a version transform could not express in this version, kept so that a round trip back to the version it came from loses nothing. Keyed by that version.","type":"object","additionalProperties":{"type":"object"}};
+const schema7 = {"$id":"https://onex.dev/schemas/v0.2/Residue.json","description":"Reserved. Data a version transform could not express in this version, kept so that a round trip back to the version it came from loses nothing. Keyed by that version.","type":"object","additionalProperties":{"type":"object","onexJsonObject":[]},"onexJsonObject":"keys"};
+const obj26 = [];
 
 function validate7(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/Residue.json" */;
@@ -875,12 +969,22 @@ const _errs1 = errors;
 for(const key0 in data){
 let data0 = data[key0];
 const _errs2 = errors;
-if(!(data0 && typeof data0 == "object" && !Array.isArray(data0))){
+const _errs3 = errors;
+if(errors === _errs2){
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+if(!(obj0.now || Object.getPrototypeOf(data0) === Object.prototype || ajvRuntime.plainObject(data0)) || !ajvRuntime.jsonMembers(data0, obj26)){
+validate7.errors = [{instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate7.errors = [{instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
-const _errs3 = errors;
 if(errors === _errs2){
+}
 }
 var valid0 = _errs2 === errors;
 if(!valid0){
@@ -888,6 +992,12 @@ break;
 }
 }
 if(_errs1 === errors){
+if(!ajvRuntime.jsonKeys(data)){
+validate7.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1084,6 +1194,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate22.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -1110,8 +1226,8 @@ validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawAgentStartedPayload = validate10;
 
 const rawAgentStopped = validate28;
-const schema21 = {"$id":"https://onex.dev/schemas/v0.2/AgentStopped.json","description":"`event.agent.stopped`: An agent stopped on a node.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.agent.stopped`.","const":"event.agent.stopped"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/AgentStoppedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
-const schema11 = {"$id":"https://onex.dev/schemas/v0.2/AgentStoppedPayload.json","description":"An agent stopped on a node.","type":"object","additionalProperties":false,"required":["agent_id","node_id"],"properties":{"agent_id":{"type":"string","minLength":1},"node_id":{"type":"string","minLength":1},"exit_code":{"type":"integer"},"reason":{"type":"string"}}};
+const schema21 = {"$id":"https://onex.dev/schemas/v0.2/AgentStopped.json","description":"`event.agent.stopped`: An agent stopped on a node.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.agent.stopped`.","const":"event.agent.stopped"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/AgentStoppedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}},"onexJsonObject":"plain"};
+const schema11 = {"$id":"https://onex.dev/schemas/v0.2/AgentStoppedPayload.json","description":"An agent stopped on a node.","type":"object","additionalProperties":false,"required":["agent_id","node_id"],"properties":{"agent_id":{"type":"string","minLength":1,"onexJsonString":true},"node_id":{"type":"string","minLength":1,"onexJsonString":true},"exit_code":{"type":"integer"},"reason":{"type":"string","onexJsonString":true}},"onexJsonObject":"plain"};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/AgentStoppedPayload.json" */;
@@ -1153,6 +1269,12 @@ validate11.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/proper
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate11.errors = [{instancePath:instancePath+"/agent_id",schemaPath:"#/properties/agent_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1179,6 +1301,12 @@ validate11.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate11.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1213,12 +1341,22 @@ if(valid0){
 if(data.reason !== undefined){
 let data3 = data.reason;
 const _errs8 = errors;
-if(typeof data3 !== "string"){
+const _errs9 = errors;
+if(errors === _errs8){
+if(typeof data3 === "string"){
+if(!(obj0.now || data3.isWellFormed())){
+validate11.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate11.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs9 = errors;
 if(errors === _errs8){
+}
 }
 var valid0 = _errs8 === errors;
 }
@@ -1226,6 +1364,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate11.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -1427,6 +1571,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate28.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -1453,9 +1603,9 @@ validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawAgentStoppedPayload = validate11;
 
 const rawArtifactAnnounced = validate34;
-const schema22 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactAnnounced.json","description":"`event.artifact.announced`: A peer serves (some of) an artifact at `endpoint`: the publisher when it starts seeding, and every peer that starts serving what it fetched. Carries the signed descriptor so a fetcher can find the artifact by name and version.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.artifact.announced`.","const":"event.artifact.announced"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/ArtifactAnnouncedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
-const schema12 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactAnnouncedPayload.json","description":"A peer serves (some of) an artifact at `endpoint`: the publisher when it starts seeding, and every peer that starts serving what it fetched. Carries the signed descriptor so a fetcher can find the artifact by name and version.","type":"object","additionalProperties":false,"required":["descriptor","peer_id","endpoint"],"properties":{"descriptor":{"$ref":"https://onex.dev/schemas/v0.2/ArtifactDescriptor.json"},"peer_id":{"description":"Node id of the announcing peer (the message's source entity).","type":"string","minLength":1},"endpoint":{"description":"Base URL of the peer's piece server, for example `http://10.0.0.7:7400`.","type":"string","format":"uri"}}};
-const schema2 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactDescriptor.json","description":"A content-addressed artifact (a model, a data set, an agent bundle) cut into pieces of `piece_size` bytes; the last piece may be shorter. Signed by its publisher over the canonical record without `signature`. The root hash names the artifact in the swarm.","type":"object","additionalProperties":false,"required":["name","version","media_type","size","piece_size","pieces","root_hash","publisher","zone","published_at"],"properties":{"name":{"type":"string","minLength":1,"maxLength":200,"pattern":"^[A-Za-z0-9][A-Za-z0-9._/-]*$"},"version":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"},"media_type":{"description":"IANA media type of the whole artifact, for example `application/octet-stream`.","type":"string","minLength":3,"maxLength":255},"size":{"description":"Total size in bytes.","type":"integer","minimum":0},"piece_size":{"description":"Bytes per piece (a power of two from 16 KiB to 64 MiB); every piece but the last has exactly this size.","type":"integer","minimum":16384,"maximum":67108864},"pieces":{"description":"Lower-case hex SHA-256 of every piece, in order.","type":"array","items":{"type":"string","pattern":"^[0-9a-f]{64}$"}},"root_hash":{"description":"`sha256:<hex>` of the concatenated raw piece digests: the artifact's id in the swarm.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"publisher":{"description":"Key id of the publisher's signing key.","type":"string","minLength":1},"zone":{"description":"The trust zone the publisher vouches for the artifact in.","type":"string","minLength":1,"maxLength":253},"published_at":{"type":"string","format":"date-time"},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}}};
+const schema22 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactAnnounced.json","description":"`event.artifact.announced`: A peer serves (some of) an artifact at `endpoint`: the publisher when it starts seeding, and every peer that starts serving what it fetched. Carries the signed descriptor so a fetcher can find the artifact by name and version.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.artifact.announced`.","const":"event.artifact.announced"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/ArtifactAnnouncedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}},"onexJsonObject":"plain"};
+const schema12 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactAnnouncedPayload.json","description":"A peer serves (some of) an artifact at `endpoint`: the publisher when it starts seeding, and every peer that starts serving what it fetched. Carries the signed descriptor so a fetcher can find the artifact by name and version.","type":"object","additionalProperties":false,"required":["descriptor","peer_id","endpoint"],"properties":{"descriptor":{"$ref":"https://onex.dev/schemas/v0.2/ArtifactDescriptor.json"},"peer_id":{"description":"Node id of the announcing peer (the message's source entity).","type":"string","minLength":1,"onexJsonString":true},"endpoint":{"description":"Base URL of the peer's piece server, for example `http://10.0.0.7:7400`.","type":"string","format":"uri"}},"onexJsonObject":"plain"};
+const schema2 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactDescriptor.json","description":"A content-addressed artifact (a model, a data set, an agent bundle) cut into pieces of `piece_size` bytes; the last piece may be shorter. Signed by its publisher over the canonical record without `signature`. The root hash names the artifact in the swarm.","type":"object","additionalProperties":false,"required":["name","version","media_type","size","piece_size","pieces","root_hash","publisher","zone","published_at"],"properties":{"name":{"type":"string","minLength":1,"maxLength":200,"pattern":"^[A-Za-z0-9][A-Za-z0-9._/-]*$"},"version":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9][A-Za-z0-9._+-]*$"},"media_type":{"description":"IANA media type of the whole artifact, for example `application/octet-stream`.","type":"string","minLength":3,"maxLength":255,"onexJsonString":true},"size":{"description":"Total size in bytes.","type":"integer","minimum":0},"piece_size":{"description":"Bytes per piece (a power of two from 16 KiB to 64 MiB); every piece but the last has exactly this size.","type":"integer","minimum":16384,"maximum":67108864},"pieces":{"description":"Lower-case hex SHA-256 of every piece, in order.","type":"array","items":{"type":"string","pattern":"^[0-9a-f]{64}$"}},"root_hash":{"description":"`sha256:<hex>` of the concatenated raw piece digests: the artifact's id in the swarm.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"publisher":{"description":"Key id of the publisher's signing key.","type":"string","minLength":1,"onexJsonString":true},"zone":{"description":"The trust zone the publisher vouches for the artifact in.","type":"string","minLength":1,"maxLength":253,"onexJsonString":true},"published_at":{"type":"string","format":"date-time"},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}},"onexJsonObject":"plain"};
 const func5 = Object.prototype.hasOwnProperty;
 const pattern2 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._/-]*$", "u");
 const pattern3 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._+-]*$", "u");
@@ -1583,6 +1733,12 @@ validate2.errors = [{instancePath:instancePath+"/media_type",schemaPath:"#/prope
 return false;
 }
 else {
+if(!(obj0.now || data2.isWellFormed())){
+validate2.errors = [{instancePath:instancePath+"/media_type",schemaPath:"#/properties/media_type/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -1743,6 +1899,12 @@ validate2.errors = [{instancePath:instancePath+"/publisher",schemaPath:"#/proper
 return false;
 }
 else {
+if(!(obj0.now || data8.isWellFormed())){
+validate2.errors = [{instancePath:instancePath+"/publisher",schemaPath:"#/properties/publisher/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1774,6 +1936,12 @@ validate2.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/
 return false;
 }
 else {
+if(!(obj0.now || data9.isWellFormed())){
+validate2.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -1846,6 +2014,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate2.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -1928,6 +2102,12 @@ validate12.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate12.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -1973,6 +2153,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate12.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -2173,6 +2359,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate34.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -2201,8 +2393,8 @@ const rawArtifactAnnouncedPayload = validate12;
 const rawArtifactDescriptor = validate2;
 
 const rawArtifactHave = validate40;
-const schema23 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactHave.json","description":"`signal.artifact.have`: The pieces of an artifact a peer holds, verified, and serves at `endpoint`.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.artifact.have`.","const":"signal.artifact.have"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/ArtifactHavePayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
-const schema13 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactHavePayload.json","description":"The pieces of an artifact a peer holds, verified, and serves at `endpoint`.","type":"object","additionalProperties":false,"required":["root_hash","peer_id","endpoint","bitfield","have","complete"],"properties":{"root_hash":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"peer_id":{"type":"string","minLength":1},"endpoint":{"type":"string","format":"uri"},"bitfield":{"description":"base64url of one bit per piece, most significant bit first (piece 0 is the high bit of byte 0).","type":"string","pattern":"^[A-Za-z0-9_-]*$"},"have":{"description":"Number of pieces set in the bitfield.","type":"integer","minimum":0},"complete":{"type":"boolean"}}};
+const schema23 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactHave.json","description":"`signal.artifact.have`: The pieces of an artifact a peer holds, verified, and serves at `endpoint`.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.artifact.have`.","const":"signal.artifact.have"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/ArtifactHavePayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}},"onexJsonObject":"plain"};
+const schema13 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactHavePayload.json","description":"The pieces of an artifact a peer holds, verified, and serves at `endpoint`.","type":"object","additionalProperties":false,"required":["root_hash","peer_id","endpoint","bitfield","have","complete"],"properties":{"root_hash":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"peer_id":{"type":"string","minLength":1,"onexJsonString":true},"endpoint":{"type":"string","format":"uri"},"bitfield":{"description":"base64url of one bit per piece, most significant bit first (piece 0 is the high bit of byte 0).","type":"string","pattern":"^[A-Za-z0-9_-]*$"},"have":{"description":"Number of pieces set in the bitfield.","type":"integer","minimum":0},"complete":{"type":"boolean"}},"onexJsonObject":"plain"};
 const pattern16 = new RegExp("^[A-Za-z0-9_-]*$", "u");
 
 function validate14(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -2271,6 +2463,12 @@ validate14.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate14.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -2384,6 +2582,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate14.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -2587,6 +2791,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate40.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -2613,8 +2823,8 @@ validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawArtifactHavePayload = validate14;
 
 const rawArtifactRequest = validate46;
-const schema24 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactRequest.json","description":"`signal.artifact.request`: A peer wants an artifact, by name and version or by root hash (at least one of the two; the runtime refuses a request naming neither); peers holding pieces of it answer with `signal.artifact.have` (and the publisher re-announces it). Pieces themselves travel between piece servers, never through the broker.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.artifact.request`.","const":"signal.artifact.request"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/ArtifactRequestPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
-const schema14 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactRequestPayload.json","description":"A peer wants an artifact, by name and version or by root hash (at least one of the two; the runtime refuses a request naming neither); peers holding pieces of it answer with `signal.artifact.have` (and the publisher re-announces it). Pieces themselves travel between piece servers, never through the broker.","type":"object","additionalProperties":false,"required":["peer_id"],"dependentRequired":{"name":["version"],"version":["name"]},"properties":{"peer_id":{"type":"string","minLength":1},"name":{"type":"string","minLength":1,"maxLength":200},"version":{"type":"string","minLength":1,"maxLength":64},"root_hash":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"endpoint":{"description":"The requester's own piece server, when it already serves what it fetched.","type":"string","format":"uri"}}};
+const schema24 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactRequest.json","description":"`signal.artifact.request`: A peer wants an artifact, by name and version or by root hash (at least one of the two; the runtime refuses a request naming neither); peers holding pieces of it answer with `signal.artifact.have` (and the publisher re-announces it). Pieces themselves travel between piece servers, never through the broker.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.artifact.request`.","const":"signal.artifact.request"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/ArtifactRequestPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}},"onexJsonObject":"plain"};
+const schema14 = {"$id":"https://onex.dev/schemas/v0.2/ArtifactRequestPayload.json","description":"A peer wants an artifact, by name and version or by root hash (at least one of the two; the runtime refuses a request naming neither); peers holding pieces of it answer with `signal.artifact.have` (and the publisher re-announces it). Pieces themselves travel between piece servers, never through the broker.","type":"object","additionalProperties":false,"required":["peer_id"],"dependentRequired":{"name":["version"],"version":["name"]},"properties":{"peer_id":{"type":"string","minLength":1,"onexJsonString":true},"name":{"type":"string","minLength":1,"maxLength":200,"onexJsonString":true},"version":{"type":"string","minLength":1,"maxLength":64,"onexJsonString":true},"root_hash":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"endpoint":{"description":"The requester's own piece server, when it already serves what it fetched.","type":"string","format":"uri"}},"onexJsonObject":"plain"};
 
 function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/ArtifactRequestPayload.json" */;
@@ -2656,6 +2866,12 @@ validate15.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate15.errors = [{instancePath:instancePath+"/peer_id",schemaPath:"#/properties/peer_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -2687,6 +2903,12 @@ validate15.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate15.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -2719,6 +2941,12 @@ validate15.errors = [{instancePath:instancePath+"/version",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data2.isWellFormed())){
+validate15.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -2808,6 +3036,12 @@ validate15.errors = [{instancePath,schemaPath:"#/dependentRequired",keyword:"dep
 return false;
 }
 else {
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate15.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -3012,6 +3246,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate46.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -3038,7 +3278,7 @@ validate46.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawArtifactRequestPayload = validate15;
 
 const rawExecutionAttestation = validate3;
-const schema3 = {"$id":"https://onex.dev/schemas/v0.2/ExecutionAttestation.json","description":"Attests the outcome of a task on a node; the last link of the execution trust chain.","type":"object","additionalProperties":false,"required":["task_id","node","outcome","trace_hash","signer","trust_delta","verified","execution_time"],"properties":{"task_id":{"type":"string","minLength":1},"node":{"type":"string","minLength":1},"outcome":{"type":"string","enum":["succeeded","failed","cancelled"]},"trace_hash":{"description":"`sha256:<hex>` of the canonical task and result.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"signer":{"type":"string","minLength":1},"cost":{"type":"number","minimum":0},"trust_delta":{"type":"number","minimum":-1,"maximum":1},"verified":{"type":"boolean"},"execution_time":{"description":"Wall-clock execution time in milliseconds.","type":"number","minimum":0},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}}};
+const schema3 = {"$id":"https://onex.dev/schemas/v0.2/ExecutionAttestation.json","description":"Attests the outcome of a task on a node; the last link of the execution trust chain.","type":"object","additionalProperties":false,"required":["task_id","node","outcome","trace_hash","signer","trust_delta","verified","execution_time"],"properties":{"task_id":{"type":"string","minLength":1,"onexJsonString":true},"node":{"type":"string","minLength":1,"onexJsonString":true},"outcome":{"type":"string","enum":["succeeded","failed","cancelled"]},"trace_hash":{"description":"`sha256:<hex>` of the canonical task and result.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"signer":{"type":"string","minLength":1,"onexJsonString":true},"cost":{"type":"number","minimum":0},"trust_delta":{"type":"number","minimum":-1,"maximum":1},"verified":{"type":"boolean"},"execution_time":{"description":"Wall-clock execution time in milliseconds.","type":"number","minimum":0},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}},"onexJsonObject":"plain"};
 
 function validate3(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/ExecutionAttestation.json" */;
@@ -3080,6 +3320,12 @@ validate3.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate3.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3106,6 +3352,12 @@ validate3.errors = [{instancePath:instancePath+"/node",schemaPath:"#/properties/
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate3.errors = [{instancePath:instancePath+"/node",schemaPath:"#/properties/node/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3181,6 +3433,12 @@ validate3.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/propertie
 return false;
 }
 else {
+if(!(obj0.now || data4.isWellFormed())){
+validate3.errors = [{instancePath:instancePath+"/signer",schemaPath:"#/properties/signer/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3322,6 +3580,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate3.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -3348,8 +3612,8 @@ return errors === 0;
 validate3.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const rawNodeFailed = validate52;
-const schema25 = {"$id":"https://onex.dev/schemas/v0.2/NodeFailed.json","description":"`event.node.failed`: A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.node.failed`.","const":"event.node.failed"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/NodeFailedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
-const schema15 = {"$id":"https://onex.dev/schemas/v0.2/NodeFailedPayload.json","description":"A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["node_id","reason","severity"],"properties":{"node_id":{"type":"string","minLength":1},"reason":{"type":"object","additionalProperties":false,"required":["message","code"],"properties":{"message":{"type":"string"},"code":{"type":"string","minLength":1,"default":"unspecified"}}},"severity":{"type":"string","enum":["warning","error","fatal"]}}};
+const schema25 = {"$id":"https://onex.dev/schemas/v0.2/NodeFailed.json","description":"`event.node.failed`: A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.node.failed`.","const":"event.node.failed"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/NodeFailedPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}},"onexJsonObject":"plain"};
+const schema15 = {"$id":"https://onex.dev/schemas/v0.2/NodeFailedPayload.json","description":"A node reports (or is reported) failed.","type":"object","additionalProperties":false,"required":["node_id","reason","severity"],"properties":{"node_id":{"type":"string","minLength":1,"onexJsonString":true},"reason":{"type":"object","additionalProperties":false,"required":["message","code"],"properties":{"message":{"type":"string","onexJsonString":true},"code":{"type":"string","minLength":1,"default":"unspecified","onexJsonString":true}},"onexJsonObject":"plain"},"severity":{"type":"string","enum":["warning","error","fatal"]}},"onexJsonObject":"plain"};
 
 function validate16(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/NodeFailedPayload.json" */;
@@ -3391,6 +3655,12 @@ validate16.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate16.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3430,12 +3700,22 @@ if(_errs6 === errors){
 if(data1.message !== undefined){
 let data2 = data1.message;
 const _errs7 = errors;
-if(typeof data2 !== "string"){
+const _errs8 = errors;
+if(errors === _errs7){
+if(typeof data2 === "string"){
+if(!(obj0.now || data2.isWellFormed())){
+validate16.errors = [{instancePath:instancePath+"/reason/message",schemaPath:"#/properties/reason/properties/message/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate16.errors = [{instancePath:instancePath+"/reason/message",schemaPath:"#/properties/reason/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs8 = errors;
 if(errors === _errs7){
+}
 }
 var valid1 = _errs7 === errors;
 }
@@ -3454,6 +3734,12 @@ validate16.errors = [{instancePath:instancePath+"/reason/code",schemaPath:"#/pro
 return false;
 }
 else {
+if(!(obj0.now || data3.isWellFormed())){
+validate16.errors = [{instancePath:instancePath+"/reason/code",schemaPath:"#/properties/reason/properties/code/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3469,6 +3755,12 @@ else {
 var valid1 = true;
 }
 if(valid1){
+if(!(obj0.now || Object.getPrototypeOf(data1) === Object.prototype || ajvRuntime.plainObject(data1))){
+validate16.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -3510,6 +3802,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate16.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -3710,6 +4008,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate52.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -3736,7 +4040,7 @@ validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawNodeFailedPayload = validate16;
 
 const rawNodeIdentity = validate4;
-const schema4 = {"$id":"https://onex.dev/schemas/v0.2/NodeIdentity.json","description":"Cryptographic node identity tied to a public key, a build fingerprint and a zone.","type":"object","additionalProperties":false,"required":["node_id","public_key","build_fingerprint","zone"],"properties":{"node_id":{"description":"Derived from the public key, build fingerprint and zone.","type":"string","minLength":1},"public_key":{"type":"string","pattern":"^[A-Za-z0-9_-]{43}$"},"build_fingerprint":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"zone":{"type":"string","minLength":1}}};
+const schema4 = {"$id":"https://onex.dev/schemas/v0.2/NodeIdentity.json","description":"Cryptographic node identity tied to a public key, a build fingerprint and a zone.","type":"object","additionalProperties":false,"required":["node_id","public_key","build_fingerprint","zone"],"properties":{"node_id":{"description":"Derived from the public key, build fingerprint and zone.","type":"string","minLength":1,"onexJsonString":true},"public_key":{"type":"string","pattern":"^[A-Za-z0-9_-]{43}$"},"build_fingerprint":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"zone":{"type":"string","minLength":1,"onexJsonString":true}},"onexJsonObject":"plain"};
 
 function validate4(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/NodeIdentity.json" */;
@@ -3778,6 +4082,12 @@ validate4.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate4.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3856,6 +4166,12 @@ validate4.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/
 return false;
 }
 else {
+if(!(obj0.now || data3.isWellFormed())){
+validate4.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3871,6 +4187,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate4.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -3891,8 +4213,8 @@ return errors === 0;
 validate4.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const rawNodeRegister = validate58;
-const schema26 = {"$id":"https://onex.dev/schemas/v0.2/NodeRegister.json","description":"`event.node.register`: A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.node.register`.","const":"event.node.register"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/NodeRegisterPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
-const schema16 = {"$id":"https://onex.dev/schemas/v0.2/NodeRegisterPayload.json","description":"A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["node_id","address","build","capabilities"],"properties":{"node_id":{"type":"string","minLength":1},"address":{"type":"string","minLength":1},"build":{"type":"object","additionalProperties":false,"required":["fingerprint","version"],"properties":{"fingerprint":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"version":{"type":"string","minLength":1,"default":"unknown"}}},"capabilities":{"type":"array","items":{"type":"string"}},"labels":{"description":"Free-form labels; an open map.","type":"object","additionalProperties":{"type":"string"}}}};
+const schema26 = {"$id":"https://onex.dev/schemas/v0.2/NodeRegister.json","description":"`event.node.register`: A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `event.node.register`.","const":"event.node.register"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/NodeRegisterPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}},"onexJsonObject":"plain"};
+const schema16 = {"$id":"https://onex.dev/schemas/v0.2/NodeRegisterPayload.json","description":"A node announces itself to its zone.","type":"object","additionalProperties":false,"required":["node_id","address","build","capabilities"],"properties":{"node_id":{"type":"string","minLength":1,"onexJsonString":true},"address":{"type":"string","minLength":1,"onexJsonString":true},"build":{"type":"object","additionalProperties":false,"required":["fingerprint","version"],"properties":{"fingerprint":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"version":{"type":"string","minLength":1,"default":"unknown","onexJsonString":true}},"onexJsonObject":"plain"},"capabilities":{"type":"array","items":{"type":"string","onexJsonString":true}},"labels":{"description":"Free-form labels; an open map.","type":"object","additionalProperties":{"type":"string","onexJsonString":true},"onexJsonObject":"keys"}},"onexJsonObject":"plain"};
 
 function validate17(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/NodeRegisterPayload.json" */;
@@ -3934,6 +4256,12 @@ validate17.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate17.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -3960,6 +4288,12 @@ validate17.errors = [{instancePath:instancePath+"/address",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate17.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -4033,6 +4367,12 @@ validate17.errors = [{instancePath:instancePath+"/build/version",schemaPath:"#/p
 return false;
 }
 else {
+if(!(obj0.now || data4.isWellFormed())){
+validate17.errors = [{instancePath:instancePath+"/build/version",schemaPath:"#/properties/build/properties/version/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -4048,6 +4388,12 @@ else {
 var valid1 = true;
 }
 if(valid1){
+if(!(obj0.now || Object.getPrototypeOf(data2) === Object.prototype || ajvRuntime.plainObject(data2))){
+validate17.errors = [{instancePath:instancePath+"/build",schemaPath:"#/properties/build/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -4077,12 +4423,22 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 const _errs15 = errors;
-if(typeof data6 !== "string"){
+const _errs16 = errors;
+if(errors === _errs15){
+if(typeof data6 === "string"){
+if(!(obj0.now || data6.isWellFormed())){
+validate17.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate17.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs16 = errors;
 if(errors === _errs15){
+}
 }
 var valid2 = _errs15 === errors;
 if(!valid2){
@@ -4115,12 +4471,22 @@ const _errs19 = errors;
 for(const key2 in data7){
 let data8 = data7[key2];
 const _errs20 = errors;
-if(typeof data8 !== "string"){
+const _errs21 = errors;
+if(errors === _errs20){
+if(typeof data8 === "string"){
+if(!(obj0.now || data8.isWellFormed())){
+validate17.errors = [{instancePath:instancePath+"/labels/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/additionalProperties/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate17.errors = [{instancePath:instancePath+"/labels/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs21 = errors;
 if(errors === _errs20){
+}
 }
 var valid3 = _errs20 === errors;
 if(!valid3){
@@ -4128,6 +4494,12 @@ break;
 }
 }
 if(_errs19 === errors){
+if(!ajvRuntime.jsonKeys(data7)){
+validate17.errors = [{instancePath:instancePath+"/labels",schemaPath:"#/properties/labels/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -4143,6 +4515,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate17.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -4345,6 +4723,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate58.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -4373,7 +4757,7 @@ const rawNodeRegisterPayload = validate17;
 const rawProtocol = validate5;
 
 const rawRegistryEntry = validate6;
-const schema6 = {"$id":"https://onex.dev/schemas/v0.2/RegistryEntry.json","description":"A registry entry, signed by the node it describes.","type":"object","additionalProperties":false,"required":["node_id","address","zone","key_id","health","registered_at"],"properties":{"node_id":{"type":"string","minLength":1},"address":{"description":"Canonical address, for example `onex://zone.trusted.org/node/n-1`.","type":"string","minLength":1},"zone":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"health":{"type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"type":"string","enum":["passing","warning","critical"]},"check_url":{"type":"string","format":"uri"},"interval_ms":{"type":"integer","minimum":100}}},"capabilities":{"type":"array","items":{"type":"string"}},"registered_at":{"type":"string","format":"date-time"},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}}};
+const schema6 = {"$id":"https://onex.dev/schemas/v0.2/RegistryEntry.json","description":"A registry entry, signed by the node it describes.","type":"object","additionalProperties":false,"required":["node_id","address","zone","key_id","health","registered_at"],"properties":{"node_id":{"type":"string","minLength":1,"onexJsonString":true},"address":{"description":"Canonical address, for example `onex://zone.trusted.org/node/n-1`.","type":"string","minLength":1,"onexJsonString":true},"zone":{"type":"string","minLength":1,"onexJsonString":true},"key_id":{"type":"string","minLength":1,"onexJsonString":true},"health":{"type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"type":"string","enum":["passing","warning","critical"]},"check_url":{"type":"string","format":"uri"},"interval_ms":{"type":"integer","minimum":100}},"onexJsonObject":"plain"},"capabilities":{"type":"array","items":{"type":"string","onexJsonString":true}},"registered_at":{"type":"string","format":"date-time"},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}},"onexJsonObject":"plain"};
 
 function validate6(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/RegistryEntry.json" */;
@@ -4415,6 +4799,12 @@ validate6.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate6.errors = [{instancePath:instancePath+"/node_id",schemaPath:"#/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -4441,6 +4831,12 @@ validate6.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate6.errors = [{instancePath:instancePath+"/address",schemaPath:"#/properties/address/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -4467,6 +4863,12 @@ validate6.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/
 return false;
 }
 else {
+if(!(obj0.now || data2.isWellFormed())){
+validate6.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -4493,6 +4895,12 @@ validate6.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/propertie
 return false;
 }
 else {
+if(!(obj0.now || data3.isWellFormed())){
+validate6.errors = [{instancePath:instancePath+"/key_id",schemaPath:"#/properties/key_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -4608,6 +5016,12 @@ else {
 var valid1 = true;
 }
 if(valid1){
+if(!(obj0.now || Object.getPrototypeOf(data4) === Object.prototype || ajvRuntime.plainObject(data4))){
+validate6.errors = [{instancePath:instancePath+"/health",schemaPath:"#/properties/health/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -4638,12 +5052,22 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 let data9 = data8[i0];
 const _errs21 = errors;
-if(typeof data9 !== "string"){
+const _errs22 = errors;
+if(errors === _errs21){
+if(typeof data9 === "string"){
+if(!(obj0.now || data9.isWellFormed())){
+validate6.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate6.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs22 = errors;
 if(errors === _errs21){
+}
 }
 var valid2 = _errs21 === errors;
 if(!valid2){
@@ -4722,6 +5146,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate6.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -4748,8 +5178,9 @@ validate6.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawResidue = validate7;
 
 const rawResultReady = validate64;
-const schema27 = {"$id":"https://onex.dev/schemas/v0.2/ResultReady.json","description":"`signal.result.ready`: The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.result.ready`.","const":"signal.result.ready"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/ResultReadyPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
-const schema17 = {"$id":"https://onex.dev/schemas/v0.2/ResultReadyPayload.json","description":"The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["task_id","status"],"properties":{"task_id":{"type":"string","minLength":1},"status":{"type":"string","enum":["succeeded","failed","cancelled"]},"output":{"type":"object"},"attestation":{"$ref":"https://onex.dev/schemas/v0.2/ExecutionAttestation.json"}}};
+const schema27 = {"$id":"https://onex.dev/schemas/v0.2/ResultReady.json","description":"`signal.result.ready`: The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.result.ready`.","const":"signal.result.ready"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/ResultReadyPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}},"onexJsonObject":"plain"};
+const schema17 = {"$id":"https://onex.dev/schemas/v0.2/ResultReadyPayload.json","description":"The result of a dispatched task is ready.","type":"object","additionalProperties":false,"required":["task_id","status"],"properties":{"task_id":{"type":"string","minLength":1,"onexJsonString":true},"status":{"type":"string","enum":["succeeded","failed","cancelled"]},"output":{"type":"object","onexJsonObject":[]},"attestation":{"$ref":"https://onex.dev/schemas/v0.2/ExecutionAttestation.json"}},"onexJsonObject":"plain"};
+const obj70 = [];
 
 function validate18(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/ResultReadyPayload.json" */;
@@ -4791,6 +5222,12 @@ validate18.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate18.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -4832,12 +5269,22 @@ if(valid0){
 if(data.output !== undefined){
 let data2 = data.output;
 const _errs6 = errors;
-if(!(data2 && typeof data2 == "object" && !Array.isArray(data2))){
+const _errs7 = errors;
+if(errors === _errs6){
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(!(obj0.now || Object.getPrototypeOf(data2) === Object.prototype || ajvRuntime.plainObject(data2)) || !ajvRuntime.jsonMembers(data2, obj70)){
+validate18.errors = [{instancePath:instancePath+"/output",schemaPath:"#/properties/output/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate18.errors = [{instancePath:instancePath+"/output",schemaPath:"#/properties/output/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
-const _errs7 = errors;
 if(errors === _errs6){
+}
 }
 var valid0 = _errs6 === errors;
 }
@@ -4860,6 +5307,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate18.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -5061,6 +5514,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate64.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -5087,7 +5546,7 @@ validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawResultReadyPayload = validate18;
 
 const rawSessionGrant = validate8;
-const schema8 = {"$id":"https://onex.dev/schemas/v0.2/SessionGrant.json","description":"A time-bound, revocable grant a zone authority issues to a node or agent.","type":"object","additionalProperties":false,"required":["grant_id","issuer","subject","zone","scopes","not_before","expires_at"],"properties":{"grant_id":{"type":"string","minLength":1},"issuer":{"description":"Key id of the zone authority.","type":"string","minLength":1},"subject":{"description":"Id of the node or agent the grant is for.","type":"string","minLength":1},"zone":{"type":"string","minLength":1},"scopes":{"type":"object","additionalProperties":false,"required":["message_types","zones"],"properties":{"message_types":{"type":"array","items":{"type":"string"}},"zones":{"type":"array","items":{"type":"string"}}}},"not_before":{"type":"string","format":"date-time"},"expires_at":{"type":"string","format":"date-time"},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}}};
+const schema8 = {"$id":"https://onex.dev/schemas/v0.2/SessionGrant.json","description":"A time-bound, revocable grant a zone authority issues to a node or agent.","type":"object","additionalProperties":false,"required":["grant_id","issuer","subject","zone","scopes","not_before","expires_at"],"properties":{"grant_id":{"type":"string","minLength":1,"onexJsonString":true},"issuer":{"description":"Key id of the zone authority.","type":"string","minLength":1,"onexJsonString":true},"subject":{"description":"Id of the node or agent the grant is for.","type":"string","minLength":1,"onexJsonString":true},"zone":{"type":"string","minLength":1,"onexJsonString":true},"scopes":{"type":"object","additionalProperties":false,"required":["message_types","zones"],"properties":{"message_types":{"type":"array","items":{"type":"string","onexJsonString":true}},"zones":{"type":"array","items":{"type":"string","onexJsonString":true}}},"onexJsonObject":"plain"},"not_before":{"type":"string","format":"date-time"},"expires_at":{"type":"string","format":"date-time"},"signature":{"type":"string","pattern":"^ed25519:[A-Za-z0-9_-]+$"}},"onexJsonObject":"plain"};
 
 function validate8(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/SessionGrant.json" */;
@@ -5129,6 +5588,12 @@ validate8.errors = [{instancePath:instancePath+"/grant_id",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate8.errors = [{instancePath:instancePath+"/grant_id",schemaPath:"#/properties/grant_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -5155,6 +5620,12 @@ validate8.errors = [{instancePath:instancePath+"/issuer",schemaPath:"#/propertie
 return false;
 }
 else {
+if(!(obj0.now || data1.isWellFormed())){
+validate8.errors = [{instancePath:instancePath+"/issuer",schemaPath:"#/properties/issuer/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -5181,6 +5652,12 @@ validate8.errors = [{instancePath:instancePath+"/subject",schemaPath:"#/properti
 return false;
 }
 else {
+if(!(obj0.now || data2.isWellFormed())){
+validate8.errors = [{instancePath:instancePath+"/subject",schemaPath:"#/properties/subject/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -5207,6 +5684,12 @@ validate8.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/
 return false;
 }
 else {
+if(!(obj0.now || data3.isWellFormed())){
+validate8.errors = [{instancePath:instancePath+"/zone",schemaPath:"#/properties/zone/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -5254,12 +5737,22 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 const _errs15 = errors;
-if(typeof data6 !== "string"){
+const _errs16 = errors;
+if(errors === _errs15){
+if(typeof data6 === "string"){
+if(!(obj0.now || data6.isWellFormed())){
+validate8.errors = [{instancePath:instancePath+"/scopes/message_types/" + i0,schemaPath:"#/properties/scopes/properties/message_types/items/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate8.errors = [{instancePath:instancePath+"/scopes/message_types/" + i0,schemaPath:"#/properties/scopes/properties/message_types/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs16 = errors;
 if(errors === _errs15){
+}
 }
 var valid2 = _errs15 === errors;
 if(!valid2){
@@ -5293,12 +5786,22 @@ const len1 = data7.length;
 for(let i1=0; i1<len1; i1++){
 let data8 = data7[i1];
 const _errs19 = errors;
-if(typeof data8 !== "string"){
+const _errs20 = errors;
+if(errors === _errs19){
+if(typeof data8 === "string"){
+if(!(obj0.now || data8.isWellFormed())){
+validate8.errors = [{instancePath:instancePath+"/scopes/zones/" + i1,schemaPath:"#/properties/scopes/properties/zones/items/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate8.errors = [{instancePath:instancePath+"/scopes/zones/" + i1,schemaPath:"#/properties/scopes/properties/zones/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs20 = errors;
 if(errors === _errs19){
+}
 }
 var valid3 = _errs19 === errors;
 if(!valid3){
@@ -5321,6 +5824,12 @@ else {
 var valid1 = true;
 }
 if(valid1){
+if(!(obj0.now || Object.getPrototypeOf(data4) === Object.prototype || ajvRuntime.plainObject(data4))){
+validate8.errors = [{instancePath:instancePath+"/scopes",schemaPath:"#/properties/scopes/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -5425,6 +5934,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate8.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -5449,8 +5964,8 @@ return errors === 0;
 validate8.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const rawStateUpdate = validate70;
-const schema28 = {"$id":"https://onex.dev/schemas/v0.2/StateUpdate.json","description":"`signal.state.update`: An entity reports its state.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.state.update`.","const":"signal.state.update"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/StateUpdatePayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
-const schema18 = {"$id":"https://onex.dev/schemas/v0.2/StateUpdatePayload.json","description":"An entity reports its state.","type":"object","additionalProperties":false,"required":["state"],"properties":{"state":{"type":"string","enum":["idle","running","draining","degraded","offline"]},"detail":{"type":"string"}}};
+const schema28 = {"$id":"https://onex.dev/schemas/v0.2/StateUpdate.json","description":"`signal.state.update`: An entity reports its state.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.state.update`.","const":"signal.state.update"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/StateUpdatePayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}},"onexJsonObject":"plain"};
+const schema18 = {"$id":"https://onex.dev/schemas/v0.2/StateUpdatePayload.json","description":"An entity reports its state.","type":"object","additionalProperties":false,"required":["state"],"properties":{"state":{"type":"string","enum":["idle","running","draining","degraded","offline"]},"detail":{"type":"string","onexJsonString":true}},"onexJsonObject":"plain"};
 
 function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/StateUpdatePayload.json" */;
@@ -5507,12 +6022,22 @@ if(valid0){
 if(data.detail !== undefined){
 let data1 = data.detail;
 const _errs4 = errors;
-if(typeof data1 !== "string"){
+const _errs5 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(!(obj0.now || data1.isWellFormed())){
+validate20.errors = [{instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate20.errors = [{instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs5 = errors;
 if(errors === _errs4){
+}
 }
 var valid0 = _errs4 === errors;
 }
@@ -5520,6 +6045,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate20.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -5719,6 +6250,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate70.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -5745,8 +6282,10 @@ validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const rawStateUpdatePayload = validate20;
 
 const rawTaskDispatch = validate76;
-const schema29 = {"$id":"https://onex.dev/schemas/v0.2/TaskDispatch.json","description":"`signal.task.dispatch`: Dispatch a task to one or more nodes or agents.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.task.dispatch`.","const":"signal.task.dispatch"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/TaskDispatchPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}}};
-const schema19 = {"$id":"https://onex.dev/schemas/v0.2/TaskDispatchPayload.json","description":"Dispatch a task to one or more nodes or agents.","type":"object","additionalProperties":false,"required":["task_id","targets","operation","priority"],"properties":{"task_id":{"type":"string","minLength":1},"targets":{"description":"Ids of the nodes or agents that should run the task.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"operation":{"type":"string","minLength":1},"input":{"type":"object"},"priority":{"type":"integer","minimum":0,"maximum":9,"default":5},"deadline":{"type":"string","format":"date-time"},"retry":{"type":"object","additionalProperties":false,"required":["max_attempts"],"properties":{"max_attempts":{"type":"integer","minimum":1,"maximum":100},"backoff_ms":{"type":"integer","minimum":0}}},"fallback":{"description":"Proof context set by a router that falls back: each earlier candidate the task was dispatched to, and why it did not run it (its failure attestation, or the timeout).","type":"array","items":{"type":"object","additionalProperties":false,"required":["node_id","reason","at"],"properties":{"node_id":{"type":"string","minLength":1},"reason":{"type":"string","enum":["timeout","failed","unreachable"]},"detail":{"type":"string"},"attestation":{"description":"The signed ExecutionAttestation of the failed attempt, when the node sent one.","type":"object"},"at":{"type":"string","format":"date-time"}}}}}};
+const schema29 = {"$id":"https://onex.dev/schemas/v0.2/TaskDispatch.json","description":"`signal.task.dispatch`: Dispatch a task to one or more nodes or agents.","type":"object","additionalProperties":false,"required":["type","id","time","protocol","source","trust","payload"],"properties":{"type":{"description":"Message type, always `signal.task.dispatch`.","const":"signal.task.dispatch"},"id":{"description":"Unique message id; also the JetStream de-duplication id.","type":"string","format":"uuid"},"time":{"description":"When the sender created the message (RFC 3339).","type":"string","format":"date-time"},"protocol":{"$ref":"https://onex.dev/schemas/v0.2/Protocol.json"},"source":{"$ref":"https://onex.dev/schemas/v0.2/Address.json"},"trust":{"$ref":"https://onex.dev/schemas/v0.2/Trust.json"},"payload":{"$ref":"https://onex.dev/schemas/v0.2/TaskDispatchPayload.json"},"_residue":{"$ref":"https://onex.dev/schemas/v0.2/Residue.json"}},"onexJsonObject":"plain"};
+const schema19 = {"$id":"https://onex.dev/schemas/v0.2/TaskDispatchPayload.json","description":"Dispatch a task to one or more nodes or agents.","type":"object","additionalProperties":false,"required":["task_id","targets","operation","priority"],"properties":{"task_id":{"type":"string","minLength":1,"onexJsonString":true},"targets":{"description":"Ids of the nodes or agents that should run the task.","type":"array","minItems":1,"items":{"type":"string","minLength":1,"onexJsonString":true}},"operation":{"type":"string","minLength":1,"onexJsonString":true},"input":{"type":"object","onexJsonObject":[]},"priority":{"type":"integer","minimum":0,"maximum":9,"default":5},"deadline":{"type":"string","format":"date-time"},"retry":{"type":"object","additionalProperties":false,"required":["max_attempts"],"properties":{"max_attempts":{"type":"integer","minimum":1,"maximum":100},"backoff_ms":{"type":"integer","minimum":0}},"onexJsonObject":"plain"},"fallback":{"description":"Proof context set by a router that falls back: each earlier candidate the task was dispatched to, and why it did not run it (its failure attestation, or the timeout).","type":"array","items":{"type":"object","additionalProperties":false,"required":["node_id","reason","at"],"properties":{"node_id":{"type":"string","minLength":1,"onexJsonString":true},"reason":{"type":"string","enum":["timeout","failed","unreachable"]},"detail":{"type":"string","onexJsonString":true},"attestation":{"description":"The signed ExecutionAttestation of the failed attempt, when the node sent one.","type":"object","onexJsonObject":[]},"at":{"type":"string","format":"date-time"}},"onexJsonObject":"plain"}}},"onexJsonObject":"plain"};
+const obj78 = [];
+const obj83 = [];
 
 function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://onex.dev/schemas/v0.2/TaskDispatchPayload.json" */;
@@ -5788,6 +6327,12 @@ validate21.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/propert
 return false;
 }
 else {
+if(!(obj0.now || data0.isWellFormed())){
+validate21.errors = [{instancePath:instancePath+"/task_id",schemaPath:"#/properties/task_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -5827,6 +6372,12 @@ validate21.errors = [{instancePath:instancePath+"/targets/" + i0,schemaPath:"#/p
 return false;
 }
 else {
+if(!(obj0.now || data2.isWellFormed())){
+validate21.errors = [{instancePath:instancePath+"/targets/" + i0,schemaPath:"#/properties/targets/items/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -5869,6 +6420,12 @@ validate21.errors = [{instancePath:instancePath+"/operation",schemaPath:"#/prope
 return false;
 }
 else {
+if(!(obj0.now || data3.isWellFormed())){
+validate21.errors = [{instancePath:instancePath+"/operation",schemaPath:"#/properties/operation/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -5887,12 +6444,22 @@ if(valid0){
 if(data.input !== undefined){
 let data4 = data.input;
 const _errs10 = errors;
-if(!(data4 && typeof data4 == "object" && !Array.isArray(data4))){
+const _errs11 = errors;
+if(errors === _errs10){
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+if(!(obj0.now || Object.getPrototypeOf(data4) === Object.prototype || ajvRuntime.plainObject(data4)) || !ajvRuntime.jsonMembers(data4, obj78)){
+validate21.errors = [{instancePath:instancePath+"/input",schemaPath:"#/properties/input/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate21.errors = [{instancePath:instancePath+"/input",schemaPath:"#/properties/input/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
-const _errs11 = errors;
 if(errors === _errs10){
+}
 }
 var valid0 = _errs10 === errors;
 }
@@ -6041,6 +6608,12 @@ else {
 var valid2 = true;
 }
 if(valid2){
+if(!(obj0.now || Object.getPrototypeOf(data7) === Object.prototype || ajvRuntime.plainObject(data7))){
+validate21.errors = [{instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -6099,6 +6672,12 @@ validate21.errors = [{instancePath:instancePath+"/fallback/" + i1+"/node_id",sch
 return false;
 }
 else {
+if(!(obj0.now || data12.isWellFormed())){
+validate21.errors = [{instancePath:instancePath+"/fallback/" + i1+"/node_id",schemaPath:"#/properties/fallback/items/properties/node_id/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 else {
@@ -6140,12 +6719,22 @@ if(valid4){
 if(data11.detail !== undefined){
 let data14 = data11.detail;
 const _errs32 = errors;
-if(typeof data14 !== "string"){
+const _errs33 = errors;
+if(errors === _errs32){
+if(typeof data14 === "string"){
+if(!(obj0.now || data14.isWellFormed())){
+validate21.errors = [{instancePath:instancePath+"/fallback/" + i1+"/detail",schemaPath:"#/properties/fallback/items/properties/detail/onexJsonString",keyword:"onexJsonString",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate21.errors = [{instancePath:instancePath+"/fallback/" + i1+"/detail",schemaPath:"#/properties/fallback/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-const _errs33 = errors;
 if(errors === _errs32){
+}
 }
 var valid4 = _errs32 === errors;
 }
@@ -6156,12 +6745,22 @@ if(valid4){
 if(data11.attestation !== undefined){
 let data15 = data11.attestation;
 const _errs34 = errors;
-if(!(data15 && typeof data15 == "object" && !Array.isArray(data15))){
+const _errs35 = errors;
+if(errors === _errs34){
+if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
+if(!(obj0.now || Object.getPrototypeOf(data15) === Object.prototype || ajvRuntime.plainObject(data15)) || !ajvRuntime.jsonMembers(data15, obj83)){
+validate21.errors = [{instancePath:instancePath+"/fallback/" + i1+"/attestation",schemaPath:"#/properties/fallback/items/properties/attestation/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
+}
+else {
 validate21.errors = [{instancePath:instancePath+"/fallback/" + i1+"/attestation",schemaPath:"#/properties/fallback/items/properties/attestation/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
-const _errs35 = errors;
 if(errors === _errs34){
+}
 }
 var valid4 = _errs34 === errors;
 }
@@ -6199,6 +6798,12 @@ else {
 var valid4 = true;
 }
 if(valid4){
+if(!(obj0.now || Object.getPrototypeOf(data11) === Object.prototype || ajvRuntime.plainObject(data11))){
+validate21.errors = [{instancePath:instancePath+"/fallback/" + i1,schemaPath:"#/properties/fallback/items/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -6235,6 +6840,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate21.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }
@@ -6440,6 +7051,12 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(!(obj0.now || Object.getPrototypeOf(data) === Object.prototype || ajvRuntime.plainObject(data))){
+validate76.errors = [{instancePath,schemaPath:"#/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
+return false;
+}
+else {
+}
 }
 }
 }

@@ -1,6 +1,7 @@
 /**
  * The JSON Schema 2020-12 test suite, run through the path generated validators take:
- * `createAjv` → ajv standalone code → `standaloneValidatorSource` (requires rewritten to
+ * `createAjv` (with the JSON-data checks emit-validators.ts compiles into every validator,
+ * which must change no answer on JSON data) → ajv standalone code → `standaloneValidatorSource` (requires rewritten to
  * imports of `@onex/runtime/codegen-v1`) → an ES module written to disk and imported, so a
  * defect of the rewrite or of the runtime entry shows up here. A file with failing cases is run
  * through ajv's run-time `ajv.compile` as well, which must fail exactly those. Cases ajv cannot handle are listed in SUITE_EXCEPTIONS with the reason
@@ -14,7 +15,9 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { standaloneValidatorSource } from "../../generator/emit-validators.js";
+import { addJsonCheckKeyword, withJsonChecks } from "../../generator/json-checks.js";
 import { createAjv } from "../../generator/meta-schema.js";
+import type { JsonSchema } from "../../generator/model.js";
 import { SUITE_EXCEPTIONS } from "./suite-exceptions.js";
 
 // Copied into the repository (see corpora/README.md for its source commit), so a fresh clone runs it.
@@ -66,6 +69,7 @@ function suiteAjv(remotes: [string, unknown][]): Ajv2020 {
   const ajv = createAjv({ strict: false });
   // Unknown formats and keywords are part of the suite; ajv's warnings about them are noise here.
   Object.assign(ajv, { logger: { log() {}, warn() {}, error() {} } });
+  addJsonCheckKeyword(ajv);
   for (const [url, schema] of remotes) ajv.addSchema(schema as object, url);
   return ajv;
 }
@@ -82,7 +86,7 @@ async function loadValidators(file: string, cases: SuiteCase[]): Promise<Validat
   const ajv = suiteAjv(remotes);
   const refs: Record<string, string> = {};
   cases.forEach((c, i) => {
-    ajv.addSchema(c.schema as object, `suite:case${i}`);
+    ajv.addSchema(withJsonChecks(c.schema as JsonSchema) as object, `suite:case${i}`);
     refs[`case${i}`] = `suite:case${i}`;
   });
   const source = standaloneValidatorSource(ajv, refs, RUNTIME_IMPORT, { language: "js" });
