@@ -228,3 +228,33 @@ describe("is(), the validators, parse(), create() and signing agree on what a me
     });
   }
 });
+
+describe("a task whose free input holds what JSON cannot", () => {
+  const source = { zone: "zone.trusted.org", entity_type: "node", entity_id: "n-1" } as const;
+  const trust = { signer: "key-1", level: "basic", zone: "zone.trusted.org", expires_at: "2030-01-01T00:00:00Z" } as const;
+  const valid = v0_2.TaskDispatch.create({ source, trust, payload: { task_id: "t", targets: ["n-1"], operation: "op", priority: 1, input: { at: "2030-01-01" } } }).toJSON();
+  const withInput = (input: unknown) => ({ ...valid, payload: { ...valid.payload, input: input as Record<string, unknown> } });
+
+  it("is refused by is() and the validator, as parse() refuses it, naming the member", () => {
+    for (const input of [{ at: new Date(0) }, { n: NaN }, { list: [1, , 2] }, { m: new Map() }, { f: () => 1 }]) {
+      const data = withInput(input);
+      expect(v0_2.TaskDispatch.is(data)).toBe(false);
+      expect(v0_2.validators.TaskDispatch(data)).toBe(false);
+      expect(v0_2.validators.TaskDispatch.errors?.[0]?.instancePath).toMatch(/^\/payload\/input/);
+      let error: unknown;
+      try {
+        v0_2.TaskDispatch.parse(data);
+      } catch (caught) {
+        error = caught;
+      }
+      expect((error as OnexError).code).toBe(ErrorCode.CanonicalJson);
+    }
+  });
+
+  it("is still refused by the validator after parse() refused a message (the checks parse() skips are skipped for it alone)", () => {
+    expect(() => v0_2.TaskDispatch.parse({ ...valid, payload: { ...valid.payload, priority: 99 } })).toThrow(OnexError);
+    expect(v0_2.validators.TaskDispatch(withInput({ at: new Date(0) }))).toBe(false);
+    expect(v0_2.TaskDispatch.parse(JSON.stringify(withInput({ at: "x" }))).payload.input).toEqual({ at: "x" });
+    expect(v0_2.validators.TaskDispatch(withInput({ at: new Date(0) }))).toBe(false);
+  });
+});
