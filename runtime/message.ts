@@ -15,7 +15,7 @@
 import { ErrorCode, OnexError } from "./errors.js";
 import { setJsonMember } from "./json-member.js";
 import { MAX_JSON_DEPTH, parseJson, stringifyJson } from "./json-text.js";
-import { MESSAGE_DATA, printableSegment, type WellFormedString } from "./trust/canonical-json.js";
+import { printableSegment, registerMessagePrototype, type WellFormedString } from "./trust/canonical-json.js";
 import { assertValid, isValid, type StandaloneValidator, type ValidationContext } from "./validation.js";
 
 /** What `parse()` accepts: UTF-8 bytes, a JSON string, or an already-parsed value. */
@@ -58,7 +58,7 @@ export abstract class OnexMessage {
 }
 
 // Canonical JSON writes a message held inside other data as its data (its own members).
-Object.defineProperty(OnexMessage.prototype, MESSAGE_DATA, { value: true });
+registerMessagePrototype(OnexMessage.prototype);
 
 /**
  * Whether `value` is a message of `cls`: exactly what `cls.parse(value)` accepts (JSON data

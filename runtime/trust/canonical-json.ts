@@ -89,16 +89,29 @@ function serializeArray(value: unknown[], walk: Walk): string {
 }
 
 /**
- * Set on the prototype of every generated message (runtime/message.ts, OnexMessage): its own
- * members are its data, so one held inside other data is written as that data, as
- * `parse()` and `create()` copy it, and a value they accept always canonicalizes.
+ * The prototype of every generated message (runtime/message.ts, OnexMessage), registered by
+ * that module: an object of it holds its data as its own members, so one held inside other
+ * data is written as that data, as `parse()` and `create()` copy it, and a value they accept
+ * always canonicalizes. Known by its prototype, as the copy knows it (`instanceof`), never by a
+ * member the object answers for: a proxy or any class may answer for one.
  */
-// Symbol.for: the same symbol should two copies of the runtime be loaded.
-export const MESSAGE_DATA: unique symbol = Symbol.for("onex.messageData") as never;
+let messagePrototype: object | undefined;
+
+/** Registers the prototype generated messages share (done once, by runtime/message.ts). */
+export function registerMessagePrototype(proto: object): void {
+  messagePrototype = proto;
+}
+
+function isMessageObject(proto: unknown): boolean {
+  for (let p = proto; messagePrototype !== undefined && p !== null && p !== undefined; p = Object.getPrototypeOf(p) as unknown) {
+    if (p === messagePrototype) return true;
+  }
+  return false;
+}
 
 function serializeObject(value: object, walk: Walk): string {
   const proto = Object.getPrototypeOf(value) as unknown;
-  if (proto !== Object.prototype && proto !== null && (value as { [MESSAGE_DATA]?: unknown })[MESSAGE_DATA] !== true) {
+  if (proto !== Object.prototype && proto !== null && !isMessageObject(proto)) {
     const name = (value as { constructor?: { name?: string } }).constructor?.name ?? "non-plain";
     throw new CanonicalFailure(`a ${name} object is not a JSON object; pass plain data (toJSON() first)`);
   }

@@ -142,6 +142,21 @@ describe("canonicalize: what JSON cannot represent is rejected with ONEX_E_CANON
     expect(canonicalize(given)).toBe(canonicalize(dispatch.toJSON()));
   });
 
+  it("takes only a generated message for one, as parse() does: not an object that merely answers for the symbol", () => {
+    const isMessage = Symbol.for("onex.messageData");
+    class Lookalike {
+      a = 1;
+    }
+    (Lookalike.prototype as unknown as Record<symbol, unknown>)[isMessage] = true;
+    // A proxy answers any member it is asked for: of a Map, it has no own members at all.
+    const proxy = new Proxy(new Map([["k", 1]]), { get: (target, key) => (typeof key === "symbol" ? true : Reflect.get(target, key)) });
+    const date = Object.assign(new Date(0), { [isMessage]: true });
+    for (const [what, held] of Object.entries({ lookalike: new Lookalike(), proxy, date })) {
+      expect(() => canonicalize({ held }), what).toThrow(expect.objectContaining({ code: ErrorCode.CanonicalJson }));
+      expect(() => v0_2.StateUpdate.parse({ held }), what).toThrow(expect.objectContaining({ code: ErrorCode.CanonicalJson }));
+    }
+  });
+
   it("accepts objects without a prototype", () => {
     const bare = Object.create(null) as Record<string, unknown>;
     bare.k = "v";
