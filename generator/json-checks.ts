@@ -24,6 +24,8 @@
  * on their own and are left as they are: the keyword inside `not` would turn around.
  */
 import { _, Name, stringify, type Ajv2020, type KeywordCxt } from "ajv/dist/2020.js";
+import names from "ajv/dist/compile/names.js";
+import { commonJsDefault } from "@onex/runtime";
 import type { JsonSchema } from "./model.js";
 
 /** What of the value at a subschema the generated code checks, by keyword. */
@@ -131,6 +133,9 @@ function asciiOnlyPattern(pattern: string): boolean {
 }
 
 const RUNTIME = new Name("ajvRuntime");
+const N = commonJsDefault(names);
+/** Where the value is in the message (the checks count nesting from its root): the function's instance path and the levels below it. */
+const at = (cxt: KeywordCxt) => _`${N.instancePath}, ${cxt.it.dataLevel}`;
 /** Stands for the runtime's `jsonDataKnown` while compiling: the emitted code reads the real one. */
 const KNOWN_REF = { now: false };
 
@@ -139,7 +144,7 @@ export function addJsonCheckKeyword(ajv: Ajv2020): void {
   const error = { message: "must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)" };
   // The runtime's flag that the data validated is JSON by construction (parse(), publish): then no check need run.
   const known = (cxt: KeywordCxt) => cxt.gen.scopeValue("obj", { key: "jsonDataKnown", ref: KNOWN_REF, code: _`${RUNTIME}.jsonDataKnown` });
-  ajv.addKeyword({ keyword: "onexJson", schemaType: "boolean", error, code: (cxt: KeywordCxt) => cxt.fail(_`!${RUNTIME}.jsonData(${cxt.data})`) });
+  ajv.addKeyword({ keyword: "onexJson", schemaType: "boolean", error, code: (cxt: KeywordCxt) => cxt.fail(_`!${RUNTIME}.jsonData(${cxt.data}, ${at(cxt)})`) });
   // The typed checks are ajv's keywords of their type: they run only on a value of it, after the `type` check.
   ajv.addKeyword({ keyword: "onexJsonString", type: "string", schemaType: "boolean", error, code: (cxt: KeywordCxt) => cxt.fail(_`!(${known(cxt)}.now || ${cxt.data}.isWellFormed())`) });
   ajv.addKeyword({
@@ -154,8 +159,8 @@ export function addJsonCheckKeyword(ajv: Ajv2020): void {
       const plain = _`(${known(cxt)}.now || Object.getPrototypeOf(${data}) === Object.prototype || ${RUNTIME}.plainObject(${data}))`;
       if (how === "plain") cxt.fail(_`!${plain}`);
       else if (how === "keys") cxt.fail(_`!${RUNTIME}.jsonKeys(${data})`);
-      else cxt.fail(_`!${plain} || !${RUNTIME}.jsonMembers(${data}, ${cxt.gen.scopeValue("obj", { ref: how, code: stringify(how) })})`);
+      else cxt.fail(_`!${plain} || !${RUNTIME}.jsonMembers(${data}, ${cxt.gen.scopeValue("obj", { ref: how, code: stringify(how) })}, ${at(cxt)})`);
     },
   });
-  ajv.addKeyword({ keyword: "onexJsonItems", type: "array", schemaType: "number", error, code: (cxt: KeywordCxt) => cxt.fail(_`!${RUNTIME}.jsonItems(${cxt.data}, ${cxt.schema as number})`) });
+  ajv.addKeyword({ keyword: "onexJsonItems", type: "array", schemaType: "number", error, code: (cxt: KeywordCxt) => cxt.fail(_`!${RUNTIME}.jsonItems(${cxt.data}, ${cxt.schema as number}, ${at(cxt)})`) });
 }

@@ -9,6 +9,7 @@ import equal from "ajv/dist/runtime/equal.js";
 import ucs2length from "ajv/dist/runtime/ucs2length.js";
 import { fullFormats } from "ajv-formats/dist/formats.js";
 import { commonJsDefault } from "./commonjs.js";
+import { MAX_JSON_DEPTH } from "./json-text.js";
 import { isJsonData, isJsonObject, jsonDataKnown, jsonMembersBesides } from "./message.js";
 import type { WellFormedString } from "./trust/canonical-json.js";
 
@@ -26,15 +27,15 @@ export type FormatCheck = boolean | string | RegExp | ((value: never) => boolean
  */
 export interface JsonDataChecks {
   /** Any value: JSON data throughout. */
-  jsonData: (value: unknown) => boolean;
+  jsonData: (value: unknown, path?: string, level?: number) => boolean;
   /** A plain object (checked apart): every member but those `known` JSON data under a well-formed name. */
-  jsonMembers: (value: object, known: readonly string[]) => boolean;
+  jsonMembers: (value: object, known: readonly string[], path?: string, level?: number) => boolean;
   /** An object whose members are each judged by a subschema: plain (or a generated message), under well-formed names. */
   jsonKeys: (value: object) => boolean;
   /** An object: plain (of Object.prototype, checked inline first, or of none), or a generated message. */
   plainObject: (value: object) => boolean;
   /** An array: every element from `from` on JSON data (none undefined, no hole). */
-  jsonItems: (value: readonly unknown[], from: number) => boolean;
+  jsonItems: (value: readonly unknown[], from: number, path?: string, level?: number) => boolean;
   /** Set while the data validated is known to be JSON (see message.ts): the inline checks read it too. */
   jsonDataKnown: { readonly now: boolean };
 }
@@ -49,13 +50,39 @@ function jsonKeys(value: object): boolean {
   return true;
 }
 
-function jsonItems(value: readonly unknown[], from: number): boolean {
+function jsonItems(value: readonly unknown[], from: number, path?: string, level?: number): boolean {
   if (jsonDataKnown.now) return true;
+  const depth = depthAt(path, level);
+  if (depth >= MAX_JSON_DEPTH) return false;
   for (let i = from; i < value.length; i++) {
     const item = value[i];
-    if (item === undefined || !isJsonData(item, 1)) return false;
+    if (item === undefined || !isJsonData(item, depth + 1)) return false;
   }
   return true;
+}
+
+/**
+ * How deep in the message validated a value is: the segments of the instance path of the
+ * validating function (`/payload`, a `/` each; a `/` inside a name is written `~1`) and
+ * `level`, how many levels below it the value is. The nesting a message may hold is counted
+ * from its root, as parse() copies it and signing writes it, not from the free part.
+ */
+function depthAt(path: string | undefined, level: number | undefined): number {
+  let depth = level ?? 0;
+  if (path !== undefined) for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 47) depth++;
+  return depth;
+}
+
+function jsonData(value: unknown, path?: string, level?: number): boolean {
+  if (jsonDataKnown.now) return true;
+  // Only a container's depth matters: a scalar is JSON data at any depth.
+  return value === null || typeof value !== "object" ? isJsonData(value) : isJsonData(value, depthAt(path, level));
+}
+
+function jsonMembers(value: object, known: readonly string[], path?: string, level?: number): boolean {
+  if (jsonDataKnown.now) return true;
+  const depth = depthAt(path, level);
+  return depth < MAX_JSON_DEPTH && jsonMembersBesides(value, known, depth);
 }
 
 /**
@@ -67,8 +94,8 @@ function jsonItems(value: readonly unknown[], from: number): boolean {
 export const ajvRuntime: { equal: (a: unknown, b: unknown) => boolean; ucs2length: (s: string) => number } & JsonDataChecks = {
   equal: commonJsDefault(equal) as unknown as (a: unknown, b: unknown) => boolean,
   ucs2length: commonJsDefault(ucs2length),
-  jsonData: (value) => jsonDataKnown.now || isJsonData(value),
-  jsonMembers: (value, known) => jsonDataKnown.now || jsonMembersBesides(value, known),
+  jsonData,
+  jsonMembers,
   jsonKeys,
   plainObject: isJsonObject,
   jsonItems,

@@ -586,7 +586,7 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs2){
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
-if(!(obj0.now || Object.getPrototypeOf(data0) === Object.prototype || ajvRuntime.plainObject(data0)) || !ajvRuntime.jsonMembers(data0, obj14)){
+if(!(obj0.now || Object.getPrototypeOf(data0) === Object.prototype || ajvRuntime.plainObject(data0)) || !ajvRuntime.jsonMembers(data0, obj14, instancePath, 1)){
 validate3.errors = [{instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
 return false;
 }
@@ -2610,7 +2610,7 @@ const _errs6 = errors;
 const _errs7 = errors;
 if(errors === _errs6){
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
-if(!(obj0.now || Object.getPrototypeOf(data2) === Object.prototype || ajvRuntime.plainObject(data2)) || !ajvRuntime.jsonMembers(data2, obj34)){
+if(!(obj0.now || Object.getPrototypeOf(data2) === Object.prototype || ajvRuntime.plainObject(data2)) || !ajvRuntime.jsonMembers(data2, obj34, instancePath, 1)){
 validate8.errors = [{instancePath:instancePath+"/output",schemaPath:"#/properties/output/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
 return false;
 }
@@ -3498,7 +3498,7 @@ const _errs8 = errors;
 const _errs9 = errors;
 if(errors === _errs8){
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
-if(!(obj0.now || Object.getPrototypeOf(data3) === Object.prototype || ajvRuntime.plainObject(data3)) || !ajvRuntime.jsonMembers(data3, obj42)){
+if(!(obj0.now || Object.getPrototypeOf(data3) === Object.prototype || ajvRuntime.plainObject(data3)) || !ajvRuntime.jsonMembers(data3, obj42, instancePath, 1)){
 validate10.errors = [{instancePath:instancePath+"/input",schemaPath:"#/properties/input/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
 return false;
 }
@@ -3664,7 +3664,7 @@ const _errs23 = errors;
 const _errs24 = errors;
 if(errors === _errs23){
 if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
-if(!(obj0.now || Object.getPrototypeOf(data10) === Object.prototype || ajvRuntime.plainObject(data10)) || !ajvRuntime.jsonMembers(data10, obj46)){
+if(!(obj0.now || Object.getPrototypeOf(data10) === Object.prototype || ajvRuntime.plainObject(data10)) || !ajvRuntime.jsonMembers(data10, obj46, instancePath, 3)){
 validate10.errors = [{instancePath:instancePath+"/fallback/" + i0+"/attestation",schemaPath:"#/properties/fallback/items/properties/attestation/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
 return false;
 }

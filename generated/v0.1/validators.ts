@@ -972,7 +972,7 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs2){
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
-if(!(obj0.now || Object.getPrototypeOf(data0) === Object.prototype || ajvRuntime.plainObject(data0)) || !ajvRuntime.jsonMembers(data0, obj22)){
+if(!(obj0.now || Object.getPrototypeOf(data0) === Object.prototype || ajvRuntime.plainObject(data0)) || !ajvRuntime.jsonMembers(data0, obj22, instancePath, 1)){
 validate6.errors = [{instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
 return false;
 }
@@ -3068,7 +3068,7 @@ const _errs6 = errors;
 const _errs7 = errors;
 if(errors === _errs6){
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
-if(!(obj0.now || Object.getPrototypeOf(data2) === Object.prototype || ajvRuntime.plainObject(data2)) || !ajvRuntime.jsonMembers(data2, obj50)){
+if(!(obj0.now || Object.getPrototypeOf(data2) === Object.prototype || ajvRuntime.plainObject(data2)) || !ajvRuntime.jsonMembers(data2, obj50, instancePath, 1)){
 validate12.errors = [{instancePath:instancePath+"/output",schemaPath:"#/properties/output/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
 return false;
 }
@@ -4214,7 +4214,7 @@ const _errs8 = errors;
 const _errs9 = errors;
 if(errors === _errs8){
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
-if(!(obj0.now || Object.getPrototypeOf(data3) === Object.prototype || ajvRuntime.plainObject(data3)) || !ajvRuntime.jsonMembers(data3, obj58)){
+if(!(obj0.now || Object.getPrototypeOf(data3) === Object.prototype || ajvRuntime.plainObject(data3)) || !ajvRuntime.jsonMembers(data3, obj58, instancePath, 1)){
 validate15.errors = [{instancePath:instancePath+"/input",schemaPath:"#/properties/input/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
 return false;
 }
@@ -4412,7 +4412,7 @@ const _errs25 = errors;
 const _errs26 = errors;
 if(errors === _errs25){
 if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-if(!(obj0.now || Object.getPrototypeOf(data11) === Object.prototype || ajvRuntime.plainObject(data11)) || !ajvRuntime.jsonMembers(data11, obj62)){
+if(!(obj0.now || Object.getPrototypeOf(data11) === Object.prototype || ajvRuntime.plainObject(data11)) || !ajvRuntime.jsonMembers(data11, obj62, instancePath, 3)){
 validate15.errors = [{instancePath:instancePath+"/fallback/" + i0+"/attestation",schemaPath:"#/properties/fallback/items/properties/attestation/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
 return false;
 }

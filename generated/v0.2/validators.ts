@@ -972,7 +972,7 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs2){
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
-if(!(obj0.now || Object.getPrototypeOf(data0) === Object.prototype || ajvRuntime.plainObject(data0)) || !ajvRuntime.jsonMembers(data0, obj26)){
+if(!(obj0.now || Object.getPrototypeOf(data0) === Object.prototype || ajvRuntime.plainObject(data0)) || !ajvRuntime.jsonMembers(data0, obj26, instancePath, 1)){
 validate7.errors = [{instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
 return false;
 }
@@ -5272,7 +5272,7 @@ const _errs6 = errors;
 const _errs7 = errors;
 if(errors === _errs6){
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
-if(!(obj0.now || Object.getPrototypeOf(data2) === Object.prototype || ajvRuntime.plainObject(data2)) || !ajvRuntime.jsonMembers(data2, obj70)){
+if(!(obj0.now || Object.getPrototypeOf(data2) === Object.prototype || ajvRuntime.plainObject(data2)) || !ajvRuntime.jsonMembers(data2, obj70, instancePath, 1)){
 validate18.errors = [{instancePath:instancePath+"/output",schemaPath:"#/properties/output/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
 return false;
 }
@@ -6447,7 +6447,7 @@ const _errs10 = errors;
 const _errs11 = errors;
 if(errors === _errs10){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
-if(!(obj0.now || Object.getPrototypeOf(data4) === Object.prototype || ajvRuntime.plainObject(data4)) || !ajvRuntime.jsonMembers(data4, obj78)){
+if(!(obj0.now || Object.getPrototypeOf(data4) === Object.prototype || ajvRuntime.plainObject(data4)) || !ajvRuntime.jsonMembers(data4, obj78, instancePath, 1)){
 validate21.errors = [{instancePath:instancePath+"/input",schemaPath:"#/properties/input/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
 return false;
 }
@@ -6748,7 +6748,7 @@ const _errs34 = errors;
 const _errs35 = errors;
 if(errors === _errs34){
 if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
-if(!(obj0.now || Object.getPrototypeOf(data15) === Object.prototype || ajvRuntime.plainObject(data15)) || !ajvRuntime.jsonMembers(data15, obj83)){
+if(!(obj0.now || Object.getPrototypeOf(data15) === Object.prototype || ajvRuntime.plainObject(data15)) || !ajvRuntime.jsonMembers(data15, obj83, instancePath, 3)){
 validate21.errors = [{instancePath:instancePath+"/fallback/" + i1+"/attestation",schemaPath:"#/properties/fallback/items/properties/attestation/onexJsonObject",keyword:"onexJsonObject",params:{},message:"must be JSON data (not a Date, Map or other class instance, NaN, a function, undefined in an array or a lone surrogate)"}];
 return false;
 }

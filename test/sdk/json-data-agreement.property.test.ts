@@ -24,6 +24,7 @@ import * as v0_0_9 from "../../generated/v0.0.9/index.js";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import * as v0_2 from "../../generated/v0.2/index.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { MAX_JSON_DEPTH } from "../../runtime/json-text.js";
 import type { MessageClass } from "../../runtime/message.js";
 import { generateKeyPair } from "../../runtime/trust/keys.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
@@ -248,6 +249,20 @@ describe("a task whose free input holds what JSON cannot", () => {
         error = caught;
       }
       expect((error as OnexError).code).toBe(ErrorCode.CanonicalJson);
+    }
+  });
+
+  it("nested as deep as a message may be, counted from the message and not from the input, is judged by is() as by parse()", () => {
+    // The input is at depth 2 (payload, input): a message holds nesting to MAX_JSON_DEPTH levels from its root.
+    for (let levels = MAX_JSON_DEPTH - 6; levels <= MAX_JSON_DEPTH + 2; levels++) {
+      let nested: unknown = 1;
+      for (let i = 0; i < levels; i++) nested = i % 2 === 0 ? { a: nested } : [nested];
+      const data = withInput({ nested });
+      const parsed = accepts(() => v0_2.TaskDispatch.parse(data));
+      expect([levels, v0_2.TaskDispatch.is(data)]).toEqual([levels, parsed]);
+      expect([levels, v0_2.validators.TaskDispatch(data)]).toEqual([levels, parsed]);
+      expect([levels, accepts(() => v0_2.TaskDispatch.parse(JSON.stringify(data)))]).toEqual([levels, parsed]);
+      expect([levels, accepts(() => signMessage(data, key))]).toEqual([levels, parsed]);
     }
   });
 
