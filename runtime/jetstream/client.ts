@@ -424,10 +424,15 @@ export class OnexClient implements ControlPlane {
     if (typeof cls.validate !== "function" || typeof message.subject !== "function") {
       throw new OnexError(ErrorCode.ValidationFailed, "publish() takes a generated message instance (create it with <Class>.create or parse)", {});
     }
-    const data = message.toJSON();
     const context = { version: String(cls.version), type: message.type, schemaId: String(cls.schemaId) };
-    // A generated message's toJSON() is a copy of its data, JSON throughout: the validator need not walk its free parts again.
-    if (message instanceof OnexMessage) assertValidJson(cls.validate, data, context);
+    // A generated message's data is its own members, copied here by the runtime itself (never by
+    // a toJSON the instance was given, which could hand over anything, accessors included): JSON
+    // throughout, so the validator need not walk its free parts again, and no code of the
+    // caller's runs while it skips that walk. An instance of another copy of the runtime is
+    // validated whole.
+    const runtimeCopy = message instanceof OnexMessage;
+    const data = runtimeCopy ? OnexMessage.prototype.toJSON.call(message) : (message as PublishableMessage).toJSON();
+    if (runtimeCopy) assertValidJson(cls.validate, data, context);
     else assertValid(cls.validate, data, context);
     const signed = signMessage(data, this.#options.identity);
     const headers = natsHeaders();

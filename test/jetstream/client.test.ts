@@ -105,6 +105,24 @@ describe("typed, signed publish and subscribe", () => {
     await expect(publisher.publish(msg)).rejects.toMatchObject({ code: ErrorCode.ValidationFailed });
   });
 
+  it("validates what a message holds, not what a toJSON it was given returns, and no other validation skips the JSON-data checks meanwhile", async () => {
+    const msg = taskDispatch("t-own-tojson");
+    const inner: boolean[] = [];
+    const withDate = { ...msg.toJSON(), payload: { ...msg.payload, input: { at: new Date(0) } } };
+    // A member named toJSON is data like any other: here a function, which no message may hold.
+    const given = taskDispatch("t-own-tojson").toJSON();
+    (msg as unknown as Record<string, unknown>).toJSON = () => ({
+      ...given,
+      get id() {
+        inner.push(v0_1.validators.TaskDispatch(withDate));
+        return given.id;
+      },
+    });
+    await expect(publisher.publish(msg)).rejects.toMatchObject({ code: ErrorCode.CanonicalJson });
+    expect(inner).not.toContain(true);
+    expect(v0_1.validators.TaskDispatch(withDate)).toBe(false);
+  });
+
   it("publishMany pipelines acknowledgements in a bounded window and keeps order", async () => {
     const messages = Array.from({ length: 500 }, (_, i) => taskDispatch(`t-many-${i}`));
     const receipts = await publisher.publishMany(messages, { window: 64 });
