@@ -75,6 +75,13 @@ class Point {
   x = 1;
 }
 
+/** A value `levels` objects (or arrays) deep. */
+function deeplyNested(levels: number, as: "object" | "array"): unknown {
+  let value: unknown = 1;
+  for (let i = 0; i < levels; i++) value = as === "object" ? { a: value } : [value];
+  return value;
+}
+
 /** Values JSON cannot hold, values it holds in a way a JavaScript value may not show, and JSON values. Factories: each run gets fresh objects. */
 const odd: fc.Arbitrary<unknown> = fc.oneof(
   fc
@@ -109,6 +116,10 @@ const odd: fc.Arbitrary<unknown> = fc.oneof(
         cyclic.self = cyclic;
         return cyclic;
       },
+      // Nested about as deep as a message may be: whether it fits depends on where it is put.
+      () => deeplyNested(MAX_JSON_DEPTH - 4, "object"),
+      () => deeplyNested(MAX_JSON_DEPTH - 3, "array"),
+      () => deeplyNested(MAX_JSON_DEPTH - 2, "object"),
       // A generated message held as data: parse() copies its data, signing writes its data.
       () => v0_2.StateUpdate.parse(byVersion.get("0.2")!.find((j) => j.cls.type === "signal.state.update")!.example),
     )
