@@ -25,6 +25,8 @@ const OPEN_TIMEOUT_MS = 15_000;
 export class RegistryView {
   readonly #zone: string | undefined;
   readonly #maxEntryAgeMs: number | undefined;
+  /** Whether a node key was retired (Registry.distrust) since its entries were reported: those are listed no more, at once. */
+  readonly #retired: (keyId: string) => boolean;
   readonly #changes: AsyncIterableIterator<RegistryChange>;
   readonly #entries = new Map<string, ResolvedEntry>();
   /** The entries by address, built again on the first `list` after a change. */
@@ -32,8 +34,9 @@ export class RegistryView {
   #failure: OnexError | undefined;
   readonly #following: Promise<void>;
 
-  private constructor(zone: string | undefined, maxEntryAgeMs: number | undefined, changes: AsyncIterableIterator<RegistryChange>) {
+  private constructor(zone: string | undefined, maxEntryAgeMs: number | undefined, changes: AsyncIterableIterator<RegistryChange>, retired: (keyId: string) => boolean) {
     this.#zone = zone;
+    this.#retired = retired;
     this.#maxEntryAgeMs = maxEntryAgeMs;
     this.#changes = changes;
     this.#following = this.#follow();
@@ -46,13 +49,21 @@ export class RegistryView {
    * otherwise) keeps entries the watch never reports gone, and misses those it reports as first
    * state. ONEX_E_REGISTRY_UNAVAILABLE when that first state takes longer than `timeoutMs`
    * (more than 0, Infinity for no limit; anything else is ONEX_E_USAGE before the watch begins).
-   * Used by a registry's `view`, which knows its entry-age limit.
+   * Used by a registry's `view`, which knows its entry-age limit and its retired keys (`retired`:
+   * the watch reports a key's entries tampered a few turns after `distrust` returns, and a
+   * router listing in between was offered the thief's node).
    */
-  static async open(registry: Pick<Registry, "watch">, zone: string | undefined, maxEntryAgeMs: number | undefined, timeoutMs = OPEN_TIMEOUT_MS): Promise<RegistryView> {
+  static async open(
+    registry: Pick<Registry, "watch">,
+    zone: string | undefined,
+    maxEntryAgeMs: number | undefined,
+    timeoutMs = OPEN_TIMEOUT_MS,
+    retired: (keyId: string) => boolean = () => false,
+  ): Promise<RegistryView> {
     checkPositive("RegistryView.open", "timeoutMs", timeoutMs);
     let synced!: () => void;
     const ready = new Promise<void>((resolve) => (synced = resolve));
-    const view = new RegistryView(zone, maxEntryAgeMs, registry.watch(zone === undefined ? {} : { zone }, { onSynced: () => synced() }));
+    const view = new RegistryView(zone, maxEntryAgeMs, registry.watch(zone === undefined ? {} : { zone }, { onSynced: () => synced() }), retired);
     // `after`, not setTimeout: a Node timer fires Infinity (or anything past 24.8 days) at once, and the view failed before its watch could report.
     let timer: Timer | undefined;
     const late = new Promise<void>((resolve) => (timer = after(timeoutMs, resolve)));
@@ -82,7 +93,9 @@ export class RegistryView {
     this.#sorted ??= [...this.#entries.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
     const now = Date.now();
     const maxAge = this.#maxEntryAgeMs;
-    return this.#sorted.filter((entry) => matchesFilter(entry, filter) && (maxAge === undefined || now - parseRfc3339(entry.entry.registered_at) <= maxAge));
+    return this.#sorted.filter(
+      (entry) => matchesFilter(entry, filter) && !this.#retired(entry.key.keyId) && (maxAge === undefined || now - parseRfc3339(entry.entry.registered_at) <= maxAge),
+    );
   }
 
   /** Ends the view's watch; `list` rejects from then on. */

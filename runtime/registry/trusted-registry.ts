@@ -266,7 +266,7 @@ export class TrustedRegistry implements Registry {
   }
 
   view(zone?: string): Promise<RegistryView> {
-    return RegistryView.open(this, zone, this.#options.maxEntryAgeMs);
+    return RegistryView.open(this, zone, this.#options.maxEntryAgeMs, undefined, (keyId) => this.#retired.has(keyId));
   }
 
   async heartbeat(address: string): Promise<void> {
