@@ -211,6 +211,13 @@ export class TrustedRegistry implements Registry {
       const resolved = await this.#readOrReport(value, value.mark);
       if (resolved !== undefined && matchesFilter(resolved, filter)) entries.push(resolved);
     }
+    // Each entry was read in turn: one read before distrust retired its key is not handed out after.
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const { address, key } = entries[i]!;
+      if (!this.#retired.has(key.keyId)) continue;
+      entries.splice(i, 1);
+      this.#report(address, untrusted(address, retiredKey(key.keyId)));
+    }
     return entries.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   }
 
@@ -437,8 +444,10 @@ export class TrustedRegistry implements Registry {
           if (removal !== undefined) yield removal;
           continue;
         }
-        const outcome = await reading;
+        let outcome = await reading;
         if (outcome === undefined) continue;
+        // Verified before distrust retired its key (the read waited for the mark, or the lease): not reported as registered after it.
+        if ("resolved" in outcome && this.#retired.has(outcome.resolved.key.keyId)) outcome = { error: untrusted(address, retiredKey(outcome.resolved.key.keyId)) };
         if ("error" in outcome) {
           const { error } = outcome;
           if (!isOnexError(error, ErrorCode.EntryTampered)) throw error;
@@ -548,6 +557,8 @@ export class TrustedRegistry implements Registry {
       const again = await this.#store.getMark(stored.key);
       mark = again === undefined ? undefined : this.#tryVerifyMark(again, address);
     }
+    // Verified before the mark came: a key distrust retired meanwhile must not be handed out.
+    if (this.#retired.has(resolved.key.keyId)) throw untrusted(address, retiredKey(resolved.key.keyId));
     if (mark === undefined) throw this.#stale(address, entry.registered_at, "the address has no high-water mark that verifies, so the entry was not stored by register");
     if (Date.parse(mark.registered_at) > at) {
       // register writes the mark first: the entry may be changing right now, so look once more.
