@@ -315,6 +315,8 @@ class EtcdStore implements RegistryStore {
     let split = false;
     // Whether the first snapshot's end was told (`synced`).
     let synced = false;
+    // Whether a snapshot was handed to the reader (a start made again restates the next one).
+    let shown = false;
     // Changes are pushed in the order etcd sent them; the snapshot's each wait for the liveness of the one before.
     let chain = Promise.resolve();
     // `initial`: a value of the first snapshot; `restated`: of a snapshot read again after the watch
@@ -380,8 +382,12 @@ class EtcdStore implements RegistryStore {
     const start = async (again = false) => {
       // Snapshot, then watch from the next revision: nothing between the two is missed.
       const snapshot = await this.#readPrefix(scope);
-      if (again) restate(snapshot.kvs);
+      // A start made again after one that handed its snapshot over and then failed to make its
+      // watch (etcd gone in between) compares, too: read as a first state, a key the first
+      // snapshot showed and this one lacks was shown alive for good.
+      if (again || shown) restate(snapshot.kvs);
       else for (const kv of snapshot.kvs) onPut(kv, true);
+      shown = true;
       const from = String(Number(snapshot.revision) + 1);
       // One range over the entries and the marks in scope (whatever else lies between them is
       // skipped), so that etcd sends their events in one revision order. A role granted the two
