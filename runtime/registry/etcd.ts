@@ -259,10 +259,22 @@ class EtcdStore implements RegistryStore {
       // Leases have no batched lookup: LEASE_LOOKUPS at once, where one at a time left the list
       // waiting on 10,000 round trips in turn.
       const alive = await inTurns(listed, LEASE_LOOKUPS, ({ kv }) => this.#alive(kv));
+      // A key whose lease is gone may have been registered again since the range was read: register
+      // revokes the old lease as it writes the new one, and the node, alive, was left out of the
+      // list (a list of 10,000 nodes reads for seconds). Such a key is read again, with its mark.
+      const again = await inTurns(
+        listed.filter((_, i) => !alive[i]),
+        LEASE_LOOKUPS,
+        async ({ kv, key }) => {
+          const slot = await this.read(key);
+          return slot.stored !== undefined && slot.stored.revision !== kv.mod_revision ? { ...slot.stored, mark: Promise.resolve(slot.mark) } : undefined;
+        },
+      );
       const values: (StoredValue & { mark: Promise<StoredMark | undefined> })[] = [];
       for (const [i, { kv, key }] of listed.entries()) {
         if (alive[i]) values.push({ key, value: kv.value.toString(), revision: kv.mod_revision, mark: Promise.resolve(marks[i]) });
       }
+      for (const value of again) if (value !== undefined) values.push(value);
       return values;
     });
   }
