@@ -4,14 +4,13 @@
  * of the gap can no longer be read from the history. The watch must start again from etcd's
  * state and report what changed, or end with a typed error; not stop without a word.
  */
-import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
 import { Etcd3, Range } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
 import type { RegistryChange } from "../../runtime/registry/registry.js";
+import { cuttableProxy } from "../support/cuttable-proxy.js";
 import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
-import { freePort } from "../support/nats-server.js";
 import { makeNode, nextMatching } from "./fixtures.js";
 
 const ZONE = "zone.trusted.org";
@@ -23,37 +22,12 @@ afterAll(async () => {
   await etcd?.stop();
 });
 
-/** A TCP proxy to `port` whose connections can be cut, and new ones refused, until it is let through again. */
-async function cuttableProxy(port: number): Promise<{ url: string; cut(): void; let(): void; close(): void }> {
-  const sockets = new Set<Socket>();
-  let open = true;
-  const server: Server = createServer((client) => {
-    if (!open) return void client.destroy();
-    const upstream = tcpConnect(port, "127.0.0.1");
-    for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
-      sockets.add(from);
-      from.on("data", (data) => to.write(data));
-      from.on("close", () => (sockets.delete(from), to.destroy()));
-      from.on("error", () => to.destroy());
-    }
-  });
-  const proxyPort = await freePort();
-  await new Promise<void>((resolve) => server.listen(proxyPort, "127.0.0.1", resolve));
-  const cutAll = () => sockets.forEach((s) => s.destroy());
-  return {
-    url: `etcd://127.0.0.1:${proxyPort}`,
-    cut: () => ((open = false), cutAll()),
-    let: () => (open = true),
-    close: () => (cutAll(), server.close()),
-  };
-}
-
 describe("an etcd registry watch resumed past a compaction", () => {
   it("reads etcd's state again and reports what changed in the gap", async () => {
     const proxy = await cuttableProxy(Number(new URL(etcd.clientUrl).port));
     const query = `?prefix=/compacted${process.pid}/&ttl=5m`;
     const warns: string[] = [];
-    const watching = await openRegistry(proxy.url + query, { logger: { warn: (m) => warns.push(m) } });
+    const watching = await openRegistry(`etcd://${proxy.host}${query}`, { logger: { warn: (m) => warns.push(m) } });
     const writer = await openRegistry(etcd.url + query, { logger: { warn() {} } });
     const etcdClient = new Etcd3({ hosts: etcd.clientUrl });
     try {
@@ -99,7 +73,7 @@ describe("an etcd registry watch whose permission is revoked while it is cut off
       await plain.user("watcher").addRole("reader");
       await plain.auth.authEnable();
       plain.close();
-      const watching = await openRegistry(`etcd://watcher:watcher-pass@${proxy.url.slice("etcd://".length)}?prefix=${prefix}&ttl=5m`, { logger: { warn() {} } });
+      const watching = await openRegistry(`etcd://watcher:watcher-pass@${proxy.host}?prefix=${prefix}&ttl=5m`, { logger: { warn() {} } });
       const writer = await openRegistry(`etcd://root:root-pass@${secured.clientUrl.replace(/^[a-z]+:\/\//, "")}?prefix=${prefix}&ttl=5m`, { logger: { warn() {} } });
       try {
         const node = makeNode(ZONE);

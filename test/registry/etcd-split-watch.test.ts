@@ -5,13 +5,12 @@
  * through: cut off from etcd while its history is compacted past the revisions it saw, it reads
  * etcd's state again and reports what changed, and goes on reporting.
  */
-import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
 import { Etcd3, Range } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
 import type { RegistryChange } from "../../runtime/registry/registry.js";
+import { cuttableProxy } from "../support/cuttable-proxy.js";
 import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
-import { freePort } from "../support/nats-server.js";
 import { makeNode, nextMatching } from "./fixtures.js";
 
 const ZONE = "zone.trusted.org";
@@ -37,31 +36,6 @@ afterAll(async () => {
   admin?.close();
   await etcd?.stop();
 });
-
-/** A TCP proxy to `port` (`host`, host:port) whose connections can be cut, and new ones refused, until it is let through again. */
-async function cuttableProxy(port: number): Promise<{ host: string; cut(): void; let(): void; close(): void }> {
-  const sockets = new Set<Socket>();
-  let open = true;
-  const server: Server = createServer((client) => {
-    if (!open) return void client.destroy();
-    const upstream = tcpConnect(port, "127.0.0.1");
-    for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
-      sockets.add(from);
-      from.on("data", (data) => to.write(data));
-      from.on("close", () => (sockets.delete(from), to.destroy()));
-      from.on("error", () => to.destroy());
-    }
-  });
-  const proxyPort = await freePort();
-  await new Promise<void>((resolve) => server.listen(proxyPort, "127.0.0.1", resolve));
-  const cutAll = () => sockets.forEach((s) => s.destroy());
-  return {
-    host: `127.0.0.1:${proxyPort}`,
-    cut: () => ((open = false), cutAll()),
-    let: () => (open = true),
-    close: () => (cutAll(), server.close()),
-  };
-}
 
 describe("an etcd registry watch of the two prefixes apart", () => {
   it("resumed past a compaction, reads etcd's state again, reports what changed in the gap, and goes on", async () => {
