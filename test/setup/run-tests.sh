@@ -13,6 +13,9 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v jq >/dev/null 2>&1 || need+=(jq)
 # fonts-liberation is only a Recommends of chromium; without a font the screenshots show boxes.
 command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-liberation)
+# The keygen fault tests make a file immutable and mount a small tmpfs in a namespace of their own.
+command -v chattr >/dev/null 2>&1 || need+=(e2fsprogs)
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "run-tests: missing ${need[*]}; install them (apt-get install -y ${need[*]}) or run as root" >&2
@@ -23,7 +26,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq >/dev/null
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-for bin in nats-server etcd openssl jq chromium; do
+for bin in nats-server etcd openssl jq chromium chattr unshare; do
   command -v "$bin" >/dev/null 2>&1 || { echo "run-tests: $bin is still missing after install" >&2; exit 1; }
 done
 
