@@ -472,6 +472,8 @@ class EtcdStore implements RegistryStore {
           if (signal.aborted || cancelled) return;
           cancelled = true;
           cancel();
+          // This start is over: its watchers are no longer the watch's to stop (each start made anew added one more listener).
+          signal.removeEventListener("abort", cancel);
           if (refusal(error)) return queue.fail(this.unavailable(error, "read", "etcd refused the watch"));
           marks.clear();
           markChars = 0;
@@ -490,7 +492,8 @@ class EtcdStore implements RegistryStore {
           await this.#watchAll([entries, markRange], from, listen);
         }
       }
-      if (signal.aborted) cancel();
+      // Cancelled already (a watcher failed while the next was made): nothing of this start is left to stop.
+      if (signal.aborted || cancelled) cancel();
       else signal.addEventListener("abort", cancel, { once: true });
     };
     // A snapshot read again: each value as a change where it differs from what the watch showed

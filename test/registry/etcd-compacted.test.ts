@@ -4,14 +4,16 @@
  * of the gap can no longer be read from the history. The watch must start again from etcd's
  * state and report what changed, or end with a typed error; not stop without a word.
  */
+import { getEventListeners } from "node:events";
 import { Etcd3, Range } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { openEtcdStore } from "../../runtime/registry/etcd.js";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
 import type { RegistryChange } from "../../runtime/registry/registry.js";
 import { cuttableProxy } from "../support/cuttable-proxy.js";
 import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
-import { makeNode, nextMatching } from "./fixtures.js";
+import { eventually, makeNode, nextMatching } from "./fixtures.js";
 
 const ZONE = "zone.trusted.org";
 let etcd: EtcdServer;
@@ -55,6 +57,50 @@ describe("an etcd registry watch resumed past a compaction", () => {
       await Promise.all([watching.close(), writer.close()]);
     }
   }, 120_000);
+});
+
+describe("an etcd store watch started over after compactions", () => {
+  it("holds one abort listener of its own however often it starts over", async () => {
+    const proxy = await cuttableProxy(Number(new URL(etcd.clientUrl).port));
+    const prefix = `/restarts${process.pid}/`;
+    const warns: string[] = [];
+    const store = await openEtcdStore({ hosts: [`http://${proxy.host}`], prefix, ttlMs: 300_000, logger: { warn: (m) => warns.push(m) } });
+    const writer = await openRegistry(`${etcd.url}?prefix=${prefix}&ttl=5m`, { logger: { warn() {} } });
+    const etcdClient = new Etcd3({ hosts: etcd.clientUrl });
+    const controller = new AbortController();
+    try {
+      const changes = store.watch({}, controller.signal)[Symbol.asyncIterator]();
+      // Registers a fresh node and waits for the store's watch to hand over its entry.
+      const registerAndSee = async (before?: () => Promise<void>) => {
+        const node = makeNode(ZONE);
+        await writer.register(node.entry, node.identity);
+        await before?.();
+        await nextMatching(changes, (c) => c.op === "put" && c.stored.key.id === node.identity.node_id, 60_000);
+      };
+      // Twice: the second comes through the etcd watch, so the first start has made it and listens.
+      await registerAndSee();
+      await registerAndSee();
+      const listening = getEventListeners(controller.signal, "abort").length;
+      for (let round = 1; round <= 3; round++) {
+        proxy.cut();
+        await registerAndSee(async () => {
+          // One write more, so that the revision the watch resumes from is compacted away.
+          const { header } = await etcdClient.put(`/elsewhere${process.pid}`).value(String(round)).exec();
+          await etcdClient.kv.compact({ revision: header.revision, physical: true });
+          proxy.let();
+        });
+        expect(warns.filter((w) => /etcd cancelled the watch/.test(w))).toHaveLength(round);
+        // Each start made anew stopped the one before, and its listener went with it: once the new
+        // start has made its watch, the signal holds as many as before.
+        await eventually(async () => getEventListeners(controller.signal, "abort").length === listening, 30_000, `${listening} abort listeners after start ${round + 1}`);
+      }
+    } finally {
+      controller.abort();
+      etcdClient.close();
+      proxy.close();
+      await Promise.all([store.close(), writer.close()]);
+    }
+  }, 180_000);
 });
 
 describe("an etcd registry watch whose permission is revoked while it is cut off", () => {
