@@ -102,9 +102,14 @@ export interface ZoneAccountLimits {
  */
 export const DEFAULT_ZONE_CONSUMERS = 1000;
 
-/** The NATS account of a zone's members: no JetStream of its own, only imports of its zone's. */
-function membersAccountOf(zone: string): string {
-  return `${accountOf(zone)}_MEMBERS`;
+/**
+ * The NATS account of a zone's members: no JetStream of its own, only imports of its zone's.
+ * Joined with `~M`, which no zone's token holds (a token's `~` is followed by two hex digits):
+ * with `_MEMBERS`, the zone `zone.a_MEMBERS` had this account's name for its own, and
+ * nats-server, given two accounts of one name, kept the last, leaving zone.a's members none.
+ */
+export function membersAccountOf(zone: string): string {
+  return `${accountOf(zone)}~MEMBERS`;
 }
 
 /**

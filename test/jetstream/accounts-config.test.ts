@@ -9,7 +9,7 @@
 import { describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import * as v0_2 from "../../generated/v0.2/index.js";
-import { accountOf, natsAccountsConfig } from "../../runtime/jetstream/authorization.js";
+import { accountOf, membersAccountOf, natsAccountsConfig } from "../../runtime/jetstream/authorization.js";
 import { encodeSubjectToken } from "../../runtime/subject-token.js";
 
 interface Account {
@@ -53,17 +53,17 @@ describe("the accounts nats-auth writes", () => {
   const accounts = accountsOf(config);
 
   it("gives each zone an account with JetStream and one for its members without", () => {
-    expect([...accounts.keys()].sort()).toEqual(zones.flatMap((zone) => [accountOf(zone), `${accountOf(zone)}_MEMBERS`]).sort());
+    expect([...accounts.keys()].sort()).toEqual(zones.flatMap((zone) => [accountOf(zone), membersAccountOf(zone)]).sort());
     for (const zone of zones) {
       expect(accounts.get(accountOf(zone))!.jetstream).toBe(true);
-      expect(accounts.get(`${accountOf(zone)}_MEMBERS`)!.jetstream).toBe(false);
+      expect(accounts.get(membersAccountOf(zone))!.jetstream).toBe(false);
     }
   });
 
   it("exports a zone's services to its own members' account only, and its members import from their zone only what it exports", () => {
     for (const zone of zones) {
       const own = accounts.get(accountOf(zone))!;
-      const members = accounts.get(`${accountOf(zone)}_MEMBERS`)!;
+      const members = accounts.get(membersAccountOf(zone))!;
       expect(own.exports.length).toBeGreaterThan(0);
       for (const e of own.exports) expect([e.subject, e.accounts]).toEqual([e.subject, [members.name]]);
       expect(own.imports).toEqual([]);
