@@ -131,9 +131,9 @@ export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: rea
   checkWhole("natsAccountsConfig", "maxFileBytes", limits.maxFileBytes);
   const storage = limits.maxFileBytes !== undefined ? `max_file: ${limits.maxFileBytes}, max_mem: 0, ` : "";
   const jetstream = `{ ${storage}max_consumers: ${maxConsumers} }`;
-  const list = (subjects: string[]) => `[${subjects.map((s) => JSON.stringify(s)).join(", ")}]`;
+  const list = (subjects: string[]) => `[${subjects.map(natsConfigString).join(", ")}]`;
   const userLine = (identity: AuthIdentity) => {
-    const head = `      { user: ${JSON.stringify(identity.user)}, password: ${JSON.stringify(identity.password)}`;
+    const head = `      { user: ${natsConfigString(identity.user)}, password: ${natsConfigString(identity.password)}`;
     if (identity.role === "admin") return `${head} }`;
     const p = zonePermissions(sdks, identity);
     return `${head},\n        permissions: {\n          publish: { allow: ${list(p.publish)} },\n          subscribe: { allow: ${list(p.subscribe)} }\n        }\n      }`;
@@ -141,15 +141,15 @@ export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: rea
   const accounts = zonesOf(identities).flatMap((zone) => {
     const admins = identities.filter((i) => i.zone === zone && i.role === "admin").map(userLine);
     const members = identities.filter((i) => i.zone === zone && i.role !== "admin");
-    const zoneAccount = [`  ${JSON.stringify(accountOf(zone))}: {`, `    # zone ${JSON.stringify(zone)}: its streams and admins`, `    jetstream: ${jetstream}`, admins.length === 0 ? "    users: []" : `    users: [\n${admins.join(",\n")}\n    ]`];
+    const zoneAccount = [`  ${natsConfigString(accountOf(zone))}: {`, `    # zone ${natsConfigString(zone)}: its streams and admins`, `    jetstream: ${jetstream}`, admins.length === 0 ? "    users: []" : `    users: [\n${admins.join(",\n")}\n    ]`];
     if (members.length === 0) return [[...zoneAccount, "  }"].join("\n")];
     const services = memberServices(sdks, zone);
-    const to = JSON.stringify(membersAccountOf(zone));
-    const exports = services.map(({ subject, stream }) => `      { service: ${JSON.stringify(subject)}, accounts: [${to}]${stream ? `, response_type: stream, response_threshold: "${API_RESPONSE_THRESHOLD}"` : ""} }`);
-    const imports = services.map(({ subject }) => `      { service: { account: ${JSON.stringify(accountOf(zone))}, subject: ${JSON.stringify(subject)} } }`);
+    const to = natsConfigString(membersAccountOf(zone));
+    const exports = services.map(({ subject, stream }) => `      { service: ${natsConfigString(subject)}, accounts: [${to}]${stream ? `, response_type: stream, response_threshold: "${API_RESPONSE_THRESHOLD}"` : ""} }`);
+    const imports = services.map(({ subject }) => `      { service: { account: ${natsConfigString(accountOf(zone))}, subject: ${natsConfigString(subject)} } }`);
     return [
       [...zoneAccount, `    exports: [\n${exports.join(",\n")}\n    ]`, "  }"].join("\n"),
-      [`  ${to}: {`, `    # zone ${JSON.stringify(zone)}: its members, who reach its streams only through these imports`, `    users: [\n${members.map(userLine).join(",\n")}\n    ]`, `    imports: [\n${imports.join(",\n")}\n    ]`, "  }"].join("\n"),
+      [`  ${to}: {`, `    # zone ${natsConfigString(zone)}: its members, who reach its streams only through these imports`, `    users: [\n${members.map(userLine).join(",\n")}\n    ]`, `    imports: [\n${imports.join(",\n")}\n    ]`, "  }"].join("\n"),
     ];
   });
   return [
@@ -166,16 +166,33 @@ export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: rea
 /**
  * Refuses identities nats-server would refuse (an empty user name, one user name twice in the
  * config, whatever accounts they are in) or let in without a password: a user whose password
- * is empty connects with none at all. ONEX_E_USAGE.
+ * is empty connects with none at all; and a name or password with a lone UTF-16 surrogate,
+ * which a config file cannot hold (written as UTF-8 it became U+FFFD, another password).
+ * ONEX_E_USAGE.
  */
 export function assertServableIdentities(identities: readonly AuthIdentity[]): void {
   const users = new Set<string>();
   for (const [index, { user, password }] of identities.entries()) {
     if (user === "") throw new OnexError(ErrorCode.Usage, `identity ${index + 1} has an empty user name, which nats-server refuses`, { index });
+    if (LONE_SURROGATE.test(user)) throw new OnexError(ErrorCode.Usage, `identity ${index + 1} has a user name that is no text (a lone UTF-16 surrogate), which no config file can hold`, { index });
+    if (LONE_SURROGATE.test(password)) throw new OnexError(ErrorCode.Usage, `user ${JSON.stringify(user)} has a password that is no text (a lone UTF-16 surrogate), which no config file can hold`, { user });
     if (password === "") throw new OnexError(ErrorCode.Usage, `user ${JSON.stringify(user)} has an empty password: nats-server would let anyone connect as it without one`, { user });
     if (users.has(user)) throw new OnexError(ErrorCode.Usage, `user ${JSON.stringify(user)} is listed twice: a user name is one identity on the server, which refuses the config otherwise`, { user });
     users.add(user);
   }
+}
+
+/** With the `u` flag a surrogate pair is one character, so this matches only a half without its other. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * `value` as a quoted string of a nats-server config, which reads it back as the same text. The
+ * server's parser takes only \xXX, \t, \n, \r, \" and \\ as escapes: JSON's \u0001, \b and \f
+ * (what JSON.stringify writes for control characters) made it refuse the whole config, so one
+ * identity's password stopped every zone's server. `$` inside quotes is not a variable there.
+ */
+function natsConfigString(value: string): string {
+  return `"${value.replace(/[\u0000-\u001f\u007f"\\]/g, (c) => (c === '"' || c === "\\" ? `\\${c}` : `\\x${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`))}"`;
 }
 
 /**
