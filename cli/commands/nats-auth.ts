@@ -1,6 +1,6 @@
 import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
-import { DEFAULT_ZONE_CONSUMERS, natsAccountsConfig, type ZoneAccountLimits } from "@onex/runtime/jetstream";
+import { DEFAULT_ZONE_CONNECTIONS, DEFAULT_ZONE_CONSUMERS, DEFAULT_ZONE_SUBSCRIPTIONS, natsAccountsConfig, type ZoneAccountLimits } from "@onex/runtime/jetstream";
 import { loadProjectSdks } from "../sdk.js";
 import { OnexCommand } from "../base-command.js";
 import { readIdentities } from "../identities-file.js";
@@ -25,6 +25,16 @@ export default class NatsAuth extends OnexCommand {
       min: 1,
       max: Number.MAX_SAFE_INTEGER,
     }),
+    "zone-connections": Flags.integer({
+      description: `Connections a zone's members may hold at once, all together: the server's own max_connections counts every zone's, so one member opening them without end would leave other zones none. Default ${DEFAULT_ZONE_CONNECTIONS}.`,
+      min: 1,
+      max: Number.MAX_SAFE_INTEGER,
+    }),
+    "zone-subscriptions": Flags.integer({
+      description: `Core subscriptions each connection of a zone's members may hold: each costs the server memory no JetStream limit counts. Default ${DEFAULT_ZONE_SUBSCRIPTIONS}.`,
+      min: 1,
+      max: Number.MAX_SAFE_INTEGER,
+    }),
   };
 
   async run(): Promise<void> {
@@ -37,6 +47,8 @@ export default class NatsAuth extends OnexCommand {
     const limits: ZoneAccountLimits = {
       ...(flags["zone-storage"] !== undefined ? { maxFileBytes: parseByteSize(flags["zone-storage"], "zone-storage") } : {}),
       ...(flags["zone-consumers"] !== undefined ? { maxConsumers: flags["zone-consumers"] } : {}),
+      ...(flags["zone-connections"] !== undefined ? { maxConnections: flags["zone-connections"] } : {}),
+      ...(flags["zone-subscriptions"] !== undefined ? { maxSubscriptions: flags["zone-subscriptions"] } : {}),
     };
     const config = natsAccountsConfig(await loadProjectSdks(flags), identities, limits);
     // Passwords: owner-only from the first byte, written whole, never over an existing file without --force.

@@ -91,6 +91,10 @@ export interface ZoneAccountLimits {
   maxFileBytes?: number;
   /** Consumers each of a zone's streams may have at most (default DEFAULT_ZONE_CONSUMERS): their state is not counted as storage. */
   maxConsumers?: number;
+  /** Connections a zone's members may hold at once, all of them together (default DEFAULT_ZONE_CONNECTIONS). */
+  maxConnections?: number;
+  /** Core subscriptions each connection of a zone's members may hold (default DEFAULT_ZONE_SUBSCRIPTIONS). */
+  maxSubscriptions?: number;
 }
 
 /**
@@ -101,6 +105,21 @@ export interface ZoneAccountLimits {
  * exhaust what every zone shares. A subscription uses one.
  */
 export const DEFAULT_ZONE_CONSUMERS = 1000;
+
+/**
+ * Connections a zone's members may hold by default, all together. The server's own
+ * `max_connections` counts every zone's: without a limit per zone, one member opening
+ * connections without end (a thousand took two seconds) left no other zone a connection.
+ */
+export const DEFAULT_ZONE_CONNECTIONS = 1000;
+
+/**
+ * Core subscriptions each connection of a zone's members may hold by default (nats-server
+ * applies an account's `max_subs` per connection). Each costs the server memory no JetStream
+ * limit counts: 500,000 on distinct subjects of one zone took a test server from 11 to 629 MB.
+ * A client uses one per subscription it runs and a few of its own.
+ */
+export const DEFAULT_ZONE_SUBSCRIPTIONS = 1000;
 
 /**
  * The NATS account of a zone's members: no JetStream of its own, only imports of its zone's.
@@ -127,6 +146,11 @@ export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: rea
   assertServableIdentities(identities);
   const maxConsumers = limits.maxConsumers ?? DEFAULT_ZONE_CONSUMERS;
   if (!Number.isSafeInteger(maxConsumers) || maxConsumers < 1) throw new OnexError(ErrorCode.Usage, `a zone's consumer limit must be a whole number of at least 1, not ${maxConsumers}`);
+  const maxConnections = limits.maxConnections ?? DEFAULT_ZONE_CONNECTIONS;
+  const maxSubscriptions = limits.maxSubscriptions ?? DEFAULT_ZONE_SUBSCRIPTIONS;
+  for (const [what, value] of [["connection", maxConnections], ["subscription", maxSubscriptions]] as const) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new OnexError(ErrorCode.Usage, `a zone's ${what} limit must be a whole number of at least 1, not ${value}`);
+  }
   // nats-server refuses a config with a size past a 64-bit integer or in exponent form (1e+23).
   checkWhole("natsAccountsConfig", "maxFileBytes", limits.maxFileBytes);
   const storage = limits.maxFileBytes !== undefined ? `max_file: ${limits.maxFileBytes}, max_mem: 0, ` : "";
@@ -149,7 +173,7 @@ export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: rea
     const imports = services.map(({ subject }) => `      { service: { account: ${natsConfigString(accountOf(zone))}, subject: ${natsConfigString(subject)} } }`);
     return [
       [...zoneAccount, `    exports: [\n${exports.join(",\n")}\n    ]`, "  }"].join("\n"),
-      [`  ${to}: {`, `    # zone ${natsConfigString(zone)}: its members, who reach its streams only through these imports`, `    users: [\n${members.map(userLine).join(",\n")}\n    ]`, `    imports: [\n${imports.join(",\n")}\n    ]`, "  }"].join("\n"),
+      [`  ${to}: {`, `    # zone ${natsConfigString(zone)}: its members, who reach its streams only through these imports`, `    limits: { max_conn: ${maxConnections}, max_subs: ${maxSubscriptions} }`, `    users: [\n${members.map(userLine).join(",\n")}\n    ]`, `    imports: [\n${imports.join(",\n")}\n    ]`, "  }"].join("\n"),
     ];
   });
   return [

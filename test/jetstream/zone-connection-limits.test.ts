@@ -1,0 +1,80 @@
+/**
+ * Connections and core subscriptions are what every zone on a server shares: the server's own
+ * `max_connections` counts them all, and each subscription costs the server memory (about
+ * 1.2 KB on distinct subjects, nats-server 2.9) that no JetStream limit counts. A zone-A member
+ * opening connections or subscribing without end must be stopped at its zone's limits, with
+ * zone B still connecting. Against a server running the generated config, as the member.
+ */
+import { connect as natsConnect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, describe, expect, it } from "vitest";
+import { DEFAULT_ZONE_CONNECTIONS, DEFAULT_ZONE_SUBSCRIPTIONS, inboxPrefixOf } from "../../runtime/jetstream/authorization.js";
+import { zoneStreamNameOf } from "../../runtime/jetstream/streams.js";
+import { removeTempDirs } from "../support/temp-schemas.js";
+import { ZONE_A, ZONE_B, startTwoZones, update } from "./zones.js";
+
+afterAll(async () => {
+  await removeTempDirs();
+});
+
+/** Polls `check` until it holds or about 10 s pass (then the assertion after it fails). */
+async function eventually(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+describe("a zone's connections", () => {
+  // The server's own limit, as an operator sets one: above the zone's, below what one zone could open.
+  const SERVER_MAX = 60;
+  for (const [flags, limit, serverMax] of [[["--zone-connections", "20"], 20, SERVER_MAX], [[], DEFAULT_ZONE_CONNECTIONS, undefined]] as const) {
+    it(`a member opening connections without end is stopped at its zone's limit (${flags.length ? flags.join(" ") : "the default"}: ${limit}), and zone B still connects`, async () => {
+      const zones = await startTwoZones(serverMax === undefined ? "" : `max_connections: ${serverMax}`, [...flags]);
+      const opened: NatsConnection[] = [];
+      try {
+        let refused = "";
+        // One more than the server holds: without a zone limit the member took every connection.
+        for (let i = 0; i < (serverMax ?? limit + 5) + 1 && refused === ""; i++) {
+          refused = await natsConnect({ servers: zones.server.url, user: "node-a2", pass: "a2-pw", inboxPrefix: inboxPrefixOf("node-a2"), reconnect: false }).then(
+            (nc) => {
+              opened.push(nc);
+              return "";
+            },
+            (error: unknown) => String((error as Error).message),
+          );
+        }
+        // Each refusal is sent before the server closes the socket: read or not, the member has no more.
+        expect(opened.length).toBe(limit);
+        expect(refused).not.toBe("");
+        const b = await zones.member("b");
+        expect((await b.publish(update(ZONE_B, "b-connected"), { retryForMs: 0 })).stream).toBe(zoneStreamNameOf("event", ZONE_B));
+        // The zone's own admin is in the zone's account, not the members': it still connects too.
+        await expect(zones.raw("adminA")).resolves.toBeDefined();
+      } finally {
+        await Promise.all(opened.map((nc) => nc.close()));
+        await zones.stop();
+      }
+    }, 120_000);
+  }
+});
+
+describe("a zone's subscriptions", () => {
+  for (const [flags, limit] of [[["--zone-subscriptions", "30"], 30], [[], DEFAULT_ZONE_SUBSCRIPTIONS]] as const) {
+    it(`a member subscribing without end is refused past its zone's limit per connection (${flags.length ? flags.join(" ") : "the default"}: ${limit}); the connection goes on`, async () => {
+      const zones = await startTwoZones("", [...flags]);
+      try {
+        const { nc } = await zones.raw("a2");
+        const refusals: string[] = [];
+        void (async () => {
+          for await (const status of nc.status()) if (status.type === "error") refusals.push(String((status.error as Error)?.message));
+        })();
+        // Distinct subjects of its own zone, as its permissions allow: each a new entry in the server's subject tree.
+        for (let i = 0; i < limit + 5; i++) nc.subscribe(update(ZONE_A, `n-${i}`).subject());
+        await nc.flush();
+        await eventually(() => refusals.length >= 5);
+        expect(refusals).toEqual(Array(5).fill(expect.stringMatching(/maximum subscriptions exceeded/i)));
+        expect(nc.isClosed()).toBe(false);
+        expect((await (await zones.member("b")).publish(update(ZONE_B, "b-subscribed"), { retryForMs: 0 })).stream).toBe(zoneStreamNameOf("event", ZONE_B));
+      } finally {
+        await zones.stop();
+      }
+    }, 60_000);
+  }
+});
