@@ -7,7 +7,8 @@ import standaloneModule from "ajv/dist/standalone/index.js";
 import { ErrorCode, OnexError, commonJsDefault } from "@onex/runtime";
 import { runtimeImportLine } from "./codegen-symbols.js";
 import type { SchemaSource } from "./load-version.js";
-import { _, Name, type Ajv2020, type KeywordCxt, type ValidateFunction } from "ajv/dist/2020.js";
+import { _, Name, str, type Ajv2020, type KeywordCxt, type ValidateFunction } from "ajv/dist/2020.js";
+import names from "ajv/dist/compile/names.js";
 import { createAjv } from "./meta-schema.js";
 import { schemaIdOf, type JsonSchema, type VersionModel } from "./model.js";
 import { mapSchemaRefs } from "./model-refs.js";
@@ -135,6 +136,8 @@ export function emitValidators(model: VersionModel, sources: Map<string, SchemaS
   ].join("\n");
 }
 
+const N = commonJsDefault(names);
+
 /**
  * Emits step-output-checks.ts: what a migration step into this version checks of its output,
  * by source version and type (runtime/transform.ts, OutputCheck). A module of its own, loaded
@@ -149,7 +152,10 @@ export function emitStepOutputChecks(model: VersionModel, checks: readonly Outpu
     keyword: "onexValidator",
     schemaType: "string",
     // A failed check only sends the output to the full validator, which reports the error.
-    code: (cxt: KeywordCxt) => cxt.fail(_`!${new Name(VALIDATORS)}.${new Name(cxt.schema as string)}(${cxt.data})`),
+    // The member's place goes with it: the JSON-data checks count a free part's nesting from
+    // the message's root (ajv-runtime.ts), so a payload validated as a root of its own allowed
+    // one level more than the full validator and than parseJson reads back.
+    code: (cxt: KeywordCxt) => cxt.fail(_`!${new Name(VALIDATORS)}.${new Name(cxt.schema as string)}(${cxt.data}, {${N.instancePath}: ${str`${N.instancePath}${cxt.it.errorPath}`}})`),
   });
   for (const s of model.schemas) ajv.addSchema({ $id: schemaIdOf(model, s.name), ...toAjvRefs(model, s.schema) }, undefined, undefined, false);
   // Called on its own, a validator starts a dynamic scope of its own: no check is made for a

@@ -185,7 +185,7 @@ if(valid0){
 if(data.trust !== undefined){
 let data5 = data.trust;
 const _errs11 = errors;
-if(!$validators.Trust(data5)){
+if(!$validators.Trust(data5, {instancePath: instancePath+"/trust"})){
 validate0.errors = [{instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -202,7 +202,7 @@ if(valid0){
 if(data.payload !== undefined){
 let data6 = data.payload;
 const _errs12 = errors;
-if(!$validators.AgentStartedPayload(data6)){
+if(!$validators.AgentStartedPayload(data6, {instancePath: instancePath+"/payload"})){
 validate0.errors = [{instancePath:instancePath+"/payload",schemaPath:"#/properties/payload/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -219,7 +219,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data7 = data._residue;
 const _errs13 = errors;
-if(!$validators.Residue(data7)){
+if(!$validators.Residue(data7, {instancePath: instancePath+"/_residue"})){
 validate0.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -431,7 +431,7 @@ if(valid0){
 if(data.trust !== undefined){
 let data5 = data.trust;
 const _errs11 = errors;
-if(!$validators.Trust(data5)){
+if(!$validators.Trust(data5, {instancePath: instancePath+"/trust"})){
 validate1.errors = [{instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -448,7 +448,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data6 = data._residue;
 const _errs12 = errors;
-if(!$validators.Residue(data6)){
+if(!$validators.Residue(data6, {instancePath: instancePath+"/_residue"})){
 validate1.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -659,7 +659,7 @@ if(valid0){
 if(data.trust !== undefined){
 let data5 = data.trust;
 const _errs11 = errors;
-if(!$validators.Trust(data5)){
+if(!$validators.Trust(data5, {instancePath: instancePath+"/trust"})){
 validate2.errors = [{instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -676,7 +676,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data6 = data._residue;
 const _errs12 = errors;
-if(!$validators.Residue(data6)){
+if(!$validators.Residue(data6, {instancePath: instancePath+"/_residue"})){
 validate2.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -887,7 +887,7 @@ if(valid0){
 if(data.trust !== undefined){
 let data5 = data.trust;
 const _errs11 = errors;
-if(!$validators.Trust(data5)){
+if(!$validators.Trust(data5, {instancePath: instancePath+"/trust"})){
 validate3.errors = [{instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -904,7 +904,7 @@ if(valid0){
 if(data.payload !== undefined){
 let data6 = data.payload;
 const _errs12 = errors;
-if(!$validators.ResultReadyPayload(data6)){
+if(!$validators.ResultReadyPayload(data6, {instancePath: instancePath+"/payload"})){
 validate3.errors = [{instancePath:instancePath+"/payload",schemaPath:"#/properties/payload/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -921,7 +921,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data7 = data._residue;
 const _errs13 = errors;
-if(!$validators.Residue(data7)){
+if(!$validators.Residue(data7, {instancePath: instancePath+"/_residue"})){
 validate3.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1133,7 +1133,7 @@ if(valid0){
 if(data.trust !== undefined){
 let data5 = data.trust;
 const _errs11 = errors;
-if(!$validators.Trust(data5)){
+if(!$validators.Trust(data5, {instancePath: instancePath+"/trust"})){
 validate4.errors = [{instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1150,7 +1150,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data6 = data._residue;
 const _errs12 = errors;
-if(!$validators.Residue(data6)){
+if(!$validators.Residue(data6, {instancePath: instancePath+"/_residue"})){
 validate4.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1361,7 +1361,7 @@ if(valid0){
 if(data.trust !== undefined){
 let data5 = data.trust;
 const _errs11 = errors;
-if(!$validators.Trust(data5)){
+if(!$validators.Trust(data5, {instancePath: instancePath+"/trust"})){
 validate5.errors = [{instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1378,7 +1378,7 @@ if(valid0){
 if(data.payload !== undefined){
 let data6 = data.payload;
 const _errs12 = errors;
-if(!$validators.TaskDispatchPayload(data6)){
+if(!$validators.TaskDispatchPayload(data6, {instancePath: instancePath+"/payload"})){
 validate5.errors = [{instancePath:instancePath+"/payload",schemaPath:"#/properties/payload/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1395,7 +1395,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data7 = data._residue;
 const _errs13 = errors;
-if(!$validators.Residue(data7)){
+if(!$validators.Residue(data7, {instancePath: instancePath+"/_residue"})){
 validate5.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }

@@ -72,7 +72,7 @@ if(valid0){
 if(data.protocol !== undefined){
 let data1 = data.protocol;
 const _errs4 = errors;
-if(!$validators.Protocol(data1)){
+if(!$validators.Protocol(data1, {instancePath: instancePath+"/protocol"})){
 validate0.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -89,7 +89,7 @@ if(valid0){
 if(data.source !== undefined){
 let data2 = data.source;
 const _errs5 = errors;
-if(!$validators.Address(data2)){
+if(!$validators.Address(data2, {instancePath: instancePath+"/source"})){
 validate0.errors = [{instancePath:instancePath+"/source",schemaPath:"#/properties/source/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -106,7 +106,7 @@ if(valid0){
 if(data.trust !== undefined){
 let data3 = data.trust;
 const _errs6 = errors;
-if(!$validators.Trust(data3)){
+if(!$validators.Trust(data3, {instancePath: instancePath+"/trust"})){
 validate0.errors = [{instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -123,7 +123,7 @@ if(valid0){
 if(data.payload !== undefined){
 let data4 = data.payload;
 const _errs7 = errors;
-if(!$validators.AgentStartedPayload(data4)){
+if(!$validators.AgentStartedPayload(data4, {instancePath: instancePath+"/payload"})){
 validate0.errors = [{instancePath:instancePath+"/payload",schemaPath:"#/properties/payload/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -140,7 +140,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data5 = data._residue;
 const _errs8 = errors;
-if(!$validators.Residue(data5)){
+if(!$validators.Residue(data5, {instancePath: instancePath+"/_residue"})){
 validate0.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -240,7 +240,7 @@ if(valid0){
 if(data.protocol !== undefined){
 let data1 = data.protocol;
 const _errs4 = errors;
-if(!$validators.Protocol(data1)){
+if(!$validators.Protocol(data1, {instancePath: instancePath+"/protocol"})){
 validate1.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -257,7 +257,7 @@ if(valid0){
 if(data.source !== undefined){
 let data2 = data.source;
 const _errs5 = errors;
-if(!$validators.Address(data2)){
+if(!$validators.Address(data2, {instancePath: instancePath+"/source"})){
 validate1.errors = [{instancePath:instancePath+"/source",schemaPath:"#/properties/source/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -274,7 +274,7 @@ if(valid0){
 if(data.trust !== undefined){
 let data3 = data.trust;
 const _errs6 = errors;
-if(!$validators.Trust(data3)){
+if(!$validators.Trust(data3, {instancePath: instancePath+"/trust"})){
 validate1.errors = [{instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -291,7 +291,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data4 = data._residue;
 const _errs7 = errors;
-if(!$validators.Residue(data4)){
+if(!$validators.Residue(data4, {instancePath: instancePath+"/_residue"})){
 validate1.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -390,7 +390,7 @@ if(valid0){
 if(data.protocol !== undefined){
 let data1 = data.protocol;
 const _errs4 = errors;
-if(!$validators.Protocol(data1)){
+if(!$validators.Protocol(data1, {instancePath: instancePath+"/protocol"})){
 validate2.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -407,7 +407,7 @@ if(valid0){
 if(data.source !== undefined){
 let data2 = data.source;
 const _errs5 = errors;
-if(!$validators.Address(data2)){
+if(!$validators.Address(data2, {instancePath: instancePath+"/source"})){
 validate2.errors = [{instancePath:instancePath+"/source",schemaPath:"#/properties/source/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -424,7 +424,7 @@ if(valid0){
 if(data.trust !== undefined){
 let data3 = data.trust;
 const _errs6 = errors;
-if(!$validators.Trust(data3)){
+if(!$validators.Trust(data3, {instancePath: instancePath+"/trust"})){
 validate2.errors = [{instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -441,7 +441,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data4 = data._residue;
 const _errs7 = errors;
-if(!$validators.Residue(data4)){
+if(!$validators.Residue(data4, {instancePath: instancePath+"/_residue"})){
 validate2.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -540,7 +540,7 @@ if(valid0){
 if(data.protocol !== undefined){
 let data1 = data.protocol;
 const _errs4 = errors;
-if(!$validators.Protocol(data1)){
+if(!$validators.Protocol(data1, {instancePath: instancePath+"/protocol"})){
 validate3.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -557,7 +557,7 @@ if(valid0){
 if(data.source !== undefined){
 let data2 = data.source;
 const _errs5 = errors;
-if(!$validators.Address(data2)){
+if(!$validators.Address(data2, {instancePath: instancePath+"/source"})){
 validate3.errors = [{instancePath:instancePath+"/source",schemaPath:"#/properties/source/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -574,7 +574,7 @@ if(valid0){
 if(data.trust !== undefined){
 let data3 = data.trust;
 const _errs6 = errors;
-if(!$validators.Trust(data3)){
+if(!$validators.Trust(data3, {instancePath: instancePath+"/trust"})){
 validate3.errors = [{instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -591,7 +591,7 @@ if(valid0){
 if(data.payload !== undefined){
 let data4 = data.payload;
 const _errs7 = errors;
-if(!$validators.ResultReadyPayload(data4)){
+if(!$validators.ResultReadyPayload(data4, {instancePath: instancePath+"/payload"})){
 validate3.errors = [{instancePath:instancePath+"/payload",schemaPath:"#/properties/payload/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -608,7 +608,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data5 = data._residue;
 const _errs8 = errors;
-if(!$validators.Residue(data5)){
+if(!$validators.Residue(data5, {instancePath: instancePath+"/_residue"})){
 validate3.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -708,7 +708,7 @@ if(valid0){
 if(data.protocol !== undefined){
 let data1 = data.protocol;
 const _errs4 = errors;
-if(!$validators.Protocol(data1)){
+if(!$validators.Protocol(data1, {instancePath: instancePath+"/protocol"})){
 validate4.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -725,7 +725,7 @@ if(valid0){
 if(data.source !== undefined){
 let data2 = data.source;
 const _errs5 = errors;
-if(!$validators.Address(data2)){
+if(!$validators.Address(data2, {instancePath: instancePath+"/source"})){
 validate4.errors = [{instancePath:instancePath+"/source",schemaPath:"#/properties/source/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -742,7 +742,7 @@ if(valid0){
 if(data.trust !== undefined){
 let data3 = data.trust;
 const _errs6 = errors;
-if(!$validators.Trust(data3)){
+if(!$validators.Trust(data3, {instancePath: instancePath+"/trust"})){
 validate4.errors = [{instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -759,7 +759,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data4 = data._residue;
 const _errs7 = errors;
-if(!$validators.Residue(data4)){
+if(!$validators.Residue(data4, {instancePath: instancePath+"/_residue"})){
 validate4.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -858,7 +858,7 @@ if(valid0){
 if(data.protocol !== undefined){
 let data1 = data.protocol;
 const _errs4 = errors;
-if(!$validators.Protocol(data1)){
+if(!$validators.Protocol(data1, {instancePath: instancePath+"/protocol"})){
 validate5.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -875,7 +875,7 @@ if(valid0){
 if(data.source !== undefined){
 let data2 = data.source;
 const _errs5 = errors;
-if(!$validators.Address(data2)){
+if(!$validators.Address(data2, {instancePath: instancePath+"/source"})){
 validate5.errors = [{instancePath:instancePath+"/source",schemaPath:"#/properties/source/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -892,7 +892,7 @@ if(valid0){
 if(data.trust !== undefined){
 let data3 = data.trust;
 const _errs6 = errors;
-if(!$validators.Trust(data3)){
+if(!$validators.Trust(data3, {instancePath: instancePath+"/trust"})){
 validate5.errors = [{instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -909,7 +909,7 @@ if(valid0){
 if(data.payload !== undefined){
 let data4 = data.payload;
 const _errs7 = errors;
-if(!$validators.TaskDispatchPayload(data4)){
+if(!$validators.TaskDispatchPayload(data4, {instancePath: instancePath+"/payload"})){
 validate5.errors = [{instancePath:instancePath+"/payload",schemaPath:"#/properties/payload/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -926,7 +926,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data5 = data._residue;
 const _errs8 = errors;
-if(!$validators.Residue(data5)){
+if(!$validators.Residue(data5, {instancePath: instancePath+"/_residue"})){
 validate5.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -996,7 +996,7 @@ if(_errs1 === errors){
 if(data.protocol !== undefined){
 let data0 = data.protocol;
 const _errs2 = errors;
-if(!$validators.Protocol(data0)){
+if(!$validators.Protocol(data0, {instancePath: instancePath+"/protocol"})){
 validate6.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1013,7 +1013,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data1 = data._residue;
 const _errs3 = errors;
-if(!$validators.Residue(data1)){
+if(!$validators.Residue(data1, {instancePath: instancePath+"/_residue"})){
 validate6.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1079,7 +1079,7 @@ if(_errs1 === errors){
 if(data.protocol !== undefined){
 let data0 = data.protocol;
 const _errs2 = errors;
-if(!$validators.Protocol(data0)){
+if(!$validators.Protocol(data0, {instancePath: instancePath+"/protocol"})){
 validate7.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1096,7 +1096,7 @@ if(valid0){
 if(data.payload !== undefined){
 let data1 = data.payload;
 const _errs3 = errors;
-if(!$validators.NodeFailedPayload(data1)){
+if(!$validators.NodeFailedPayload(data1, {instancePath: instancePath+"/payload"})){
 validate7.errors = [{instancePath:instancePath+"/payload",schemaPath:"#/properties/payload/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1113,7 +1113,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data2 = data._residue;
 const _errs4 = errors;
-if(!$validators.Residue(data2)){
+if(!$validators.Residue(data2, {instancePath: instancePath+"/_residue"})){
 validate7.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1180,7 +1180,7 @@ if(_errs1 === errors){
 if(data.protocol !== undefined){
 let data0 = data.protocol;
 const _errs2 = errors;
-if(!$validators.Protocol(data0)){
+if(!$validators.Protocol(data0, {instancePath: instancePath+"/protocol"})){
 validate8.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1197,7 +1197,7 @@ if(valid0){
 if(data.payload !== undefined){
 let data1 = data.payload;
 const _errs3 = errors;
-if(!$validators.NodeRegisterPayload(data1)){
+if(!$validators.NodeRegisterPayload(data1, {instancePath: instancePath+"/payload"})){
 validate8.errors = [{instancePath:instancePath+"/payload",schemaPath:"#/properties/payload/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1214,7 +1214,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data2 = data._residue;
 const _errs4 = errors;
-if(!$validators.Residue(data2)){
+if(!$validators.Residue(data2, {instancePath: instancePath+"/_residue"})){
 validate8.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1281,7 +1281,7 @@ if(_errs1 === errors){
 if(data.protocol !== undefined){
 let data0 = data.protocol;
 const _errs2 = errors;
-if(!$validators.Protocol(data0)){
+if(!$validators.Protocol(data0, {instancePath: instancePath+"/protocol"})){
 validate9.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1298,7 +1298,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data1 = data._residue;
 const _errs3 = errors;
-if(!$validators.Residue(data1)){
+if(!$validators.Residue(data1, {instancePath: instancePath+"/_residue"})){
 validate9.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1364,7 +1364,7 @@ if(_errs1 === errors){
 if(data.protocol !== undefined){
 let data0 = data.protocol;
 const _errs2 = errors;
-if(!$validators.Protocol(data0)){
+if(!$validators.Protocol(data0, {instancePath: instancePath+"/protocol"})){
 validate10.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1381,7 +1381,7 @@ if(valid0){
 if(data.payload !== undefined){
 let data1 = data.payload;
 const _errs3 = errors;
-if(!$validators.StateUpdatePayload(data1)){
+if(!$validators.StateUpdatePayload(data1, {instancePath: instancePath+"/payload"})){
 validate10.errors = [{instancePath:instancePath+"/payload",schemaPath:"#/properties/payload/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1398,7 +1398,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data2 = data._residue;
 const _errs4 = errors;
-if(!$validators.Residue(data2)){
+if(!$validators.Residue(data2, {instancePath: instancePath+"/_residue"})){
 validate10.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1465,7 +1465,7 @@ if(_errs1 === errors){
 if(data.protocol !== undefined){
 let data0 = data.protocol;
 const _errs2 = errors;
-if(!$validators.Protocol(data0)){
+if(!$validators.Protocol(data0, {instancePath: instancePath+"/protocol"})){
 validate11.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1482,7 +1482,7 @@ if(valid0){
 if(data.payload !== undefined){
 let data1 = data.payload;
 const _errs3 = errors;
-if(!$validators.TaskDispatchPayload(data1)){
+if(!$validators.TaskDispatchPayload(data1, {instancePath: instancePath+"/payload"})){
 validate11.errors = [{instancePath:instancePath+"/payload",schemaPath:"#/properties/payload/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -1499,7 +1499,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data2 = data._residue;
 const _errs4 = errors;
-if(!$validators.Residue(data2)){
+if(!$validators.Residue(data2, {instancePath: instancePath+"/_residue"})){
 validate11.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }

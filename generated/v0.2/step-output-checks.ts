@@ -41,7 +41,7 @@ if(_errs1 === errors){
 if(data.protocol !== undefined){
 let data0 = data.protocol;
 const _errs2 = errors;
-if(!$validators.Protocol(data0)){
+if(!$validators.Protocol(data0, {instancePath: instancePath+"/protocol"})){
 validate0.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -58,7 +58,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data1 = data._residue;
 const _errs3 = errors;
-if(!$validators.Residue(data1)){
+if(!$validators.Residue(data1, {instancePath: instancePath+"/_residue"})){
 validate0.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -124,7 +124,7 @@ if(_errs1 === errors){
 if(data.protocol !== undefined){
 let data0 = data.protocol;
 const _errs2 = errors;
-if(!$validators.Protocol(data0)){
+if(!$validators.Protocol(data0, {instancePath: instancePath+"/protocol"})){
 validate1.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -141,7 +141,7 @@ if(valid0){
 if(data.payload !== undefined){
 let data1 = data.payload;
 const _errs3 = errors;
-if(!$validators.NodeFailedPayload(data1)){
+if(!$validators.NodeFailedPayload(data1, {instancePath: instancePath+"/payload"})){
 validate1.errors = [{instancePath:instancePath+"/payload",schemaPath:"#/properties/payload/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -158,7 +158,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data2 = data._residue;
 const _errs4 = errors;
-if(!$validators.Residue(data2)){
+if(!$validators.Residue(data2, {instancePath: instancePath+"/_residue"})){
 validate1.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -225,7 +225,7 @@ if(_errs1 === errors){
 if(data.protocol !== undefined){
 let data0 = data.protocol;
 const _errs2 = errors;
-if(!$validators.Protocol(data0)){
+if(!$validators.Protocol(data0, {instancePath: instancePath+"/protocol"})){
 validate2.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -242,7 +242,7 @@ if(valid0){
 if(data.payload !== undefined){
 let data1 = data.payload;
 const _errs3 = errors;
-if(!$validators.NodeRegisterPayload(data1)){
+if(!$validators.NodeRegisterPayload(data1, {instancePath: instancePath+"/payload"})){
 validate2.errors = [{instancePath:instancePath+"/payload",schemaPath:"#/properties/payload/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -259,7 +259,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data2 = data._residue;
 const _errs4 = errors;
-if(!$validators.Residue(data2)){
+if(!$validators.Residue(data2, {instancePath: instancePath+"/_residue"})){
 validate2.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -326,7 +326,7 @@ if(_errs1 === errors){
 if(data.protocol !== undefined){
 let data0 = data.protocol;
 const _errs2 = errors;
-if(!$validators.Protocol(data0)){
+if(!$validators.Protocol(data0, {instancePath: instancePath+"/protocol"})){
 validate3.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -343,7 +343,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data1 = data._residue;
 const _errs3 = errors;
-if(!$validators.Residue(data1)){
+if(!$validators.Residue(data1, {instancePath: instancePath+"/_residue"})){
 validate3.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -409,7 +409,7 @@ if(_errs1 === errors){
 if(data.protocol !== undefined){
 let data0 = data.protocol;
 const _errs2 = errors;
-if(!$validators.Protocol(data0)){
+if(!$validators.Protocol(data0, {instancePath: instancePath+"/protocol"})){
 validate4.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -426,7 +426,7 @@ if(valid0){
 if(data.payload !== undefined){
 let data1 = data.payload;
 const _errs3 = errors;
-if(!$validators.StateUpdatePayload(data1)){
+if(!$validators.StateUpdatePayload(data1, {instancePath: instancePath+"/payload"})){
 validate4.errors = [{instancePath:instancePath+"/payload",schemaPath:"#/properties/payload/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -443,7 +443,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data2 = data._residue;
 const _errs4 = errors;
-if(!$validators.Residue(data2)){
+if(!$validators.Residue(data2, {instancePath: instancePath+"/_residue"})){
 validate4.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -510,7 +510,7 @@ if(_errs1 === errors){
 if(data.protocol !== undefined){
 let data0 = data.protocol;
 const _errs2 = errors;
-if(!$validators.Protocol(data0)){
+if(!$validators.Protocol(data0, {instancePath: instancePath+"/protocol"})){
 validate5.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -527,7 +527,7 @@ if(valid0){
 if(data.payload !== undefined){
 let data1 = data.payload;
 const _errs3 = errors;
-if(!$validators.TaskDispatchPayload(data1)){
+if(!$validators.TaskDispatchPayload(data1, {instancePath: instancePath+"/payload"})){
 validate5.errors = [{instancePath:instancePath+"/payload",schemaPath:"#/properties/payload/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }
@@ -544,7 +544,7 @@ if(valid0){
 if(data._residue !== undefined){
 let data2 = data._residue;
 const _errs4 = errors;
-if(!$validators.Residue(data2)){
+if(!$validators.Residue(data2, {instancePath: instancePath+"/_residue"})){
 validate5.errors = [{instancePath:instancePath+"/_residue",schemaPath:"#/properties/_residue/onexValidator",keyword:"onexValidator",params:{},message:"must pass \"onexValidator\" keyword validation"}];
 return false;
 }

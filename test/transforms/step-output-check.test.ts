@@ -13,6 +13,7 @@ import { loadVersion } from "../../generator/load-version.js";
 import type { NamedSchema, VersionModel } from "../../generator/model.js";
 import { sameSchemaMembers } from "../../generator/transforms/same-schema-members.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { parseJson, stringifyJson } from "../../runtime/json-text.js";
 import { migrateAlongGraph, runTransformStep, type GraphStep, type JsonObject, type VersionGraph } from "../../runtime/transform.js";
 import { PROJECT_ROOT } from "../support/temp-schemas.js";
 
@@ -148,6 +149,27 @@ describe("the output check of a step", () => {
       }),
       { numRuns: 3000, seed: 41 },
     );
+  });
+
+  it("counts a free part's nesting from the message's root, as the full validator and parseJson do", () => {
+    // A step that writes a task's free `input` (at depth 2) holding `levels` arrays: with 997 the
+    // message nests 1000 levels, the most a message may; with 998, 1001. The check called the
+    // payload's validator as a root of its own, so it passed the 1001 levels, and migrate wrote a
+    // message the target's validator refuses and onex's reader cannot read back.
+    const task = examples.find((message) => message.type === "signal.task.dispatch")!;
+    const nest = (levels: number): unknown => (levels === 0 ? 1 : [nest(levels - 1)]);
+    const outcomes = [997, 998].map((levels) => {
+      const graph = writing((output) => ({ ...output, payload: { ...(output.payload as JsonObject), input: { d: nest(levels) } } }));
+      try {
+        const written = stringifyJson(migrateAlongGraph(graph, task, "0.2", "0.1"));
+        parseJson(written);
+        return "written and read back";
+      } catch (error) {
+        if (!(error instanceof OnexError)) throw error;
+        return error.code;
+      }
+    });
+    expect(outcomes).toEqual(["written and read back", ErrorCode.TransformUnsound]);
   });
 
   it("is not used on a path of several steps: what the first step wrote was never checked as read", () => {
