@@ -131,13 +131,17 @@ class ConsulStore implements RegistryStore {
     });
   }
 
-  async delete(key: CanonicalAddress): Promise<boolean> {
+  async delete(key: CanonicalAddress, revision?: string): Promise<boolean> {
     return this.#call(async () => {
       const item = (await this.client.kv.get({ key: this.keyOf(key) })) as KvItem | null;
+      // Of that revision alone: the key's delete is a compare-and-set on it (the service, which has
+      // no revision, is deregistered whatever was written since; not run in CI).
+      if (revision !== undefined && (item === null || String(item.ModifyIndex) !== revision)) return false;
       // Service first: a watcher that then sees the key vanish finds no service and reports a departure.
       await this.client.agent.service.deregister(this.serviceIdOf(key)).catch(() => undefined);
       if (item === null) return false;
-      await this.client.kv.del({ key: this.keyOf(key) });
+      const deleted = (await this.client.kv.del({ key: this.keyOf(key), ...(revision === undefined ? {} : { cas: Number(revision) }) })) as boolean | undefined;
+      if (revision !== undefined && deleted === false) return false;
       if (item.Session) await this.client.session.destroy(item.Session).catch(() => undefined);
       return true;
     });

@@ -229,11 +229,11 @@ class EtcdStore implements RegistryStore {
     return raw === undefined ? undefined : { value: raw.value.toString(), revision: raw.mod_revision };
   }
 
-  async delete(key: CanonicalAddress): Promise<boolean> {
+  async delete(key: CanonicalAddress, revision?: string): Promise<boolean> {
     const k = this.keyOf(key);
     return this.#call("readwrite", async () => {
       const raw = await this.#raw(k);
-      if (raw === undefined) return false;
+      if (raw === undefined || (revision !== undefined && raw.mod_revision !== revision)) return false;
       const { ID: markerLease } = await this.client.leaseClient.leaseGrant({ TTL: DEPARTED_TTL_S, ID: 0 });
       // Marker first, then the delete, in one transaction: watchers see both at one revision, in this order.
       const result = await this.client

@@ -317,13 +317,22 @@ class NatsKvStore implements RegistryStore {
     });
   }
 
-  async delete(key: CanonicalAddress): Promise<boolean> {
+  async delete(key: CanonicalAddress, revision?: string): Promise<boolean> {
     const k = natsKvKey(key);
     return this.#call(async () => {
       const raw = await this.entries.get(k);
-      if (raw === null || raw.operation !== "PUT") return false;
+      if (raw === null || raw.operation !== "PUT" || (revision !== undefined && String(raw.revision) !== revision)) return false;
       // A purge, not a delete: watchers tell a deregistration from any other removal by it.
-      await this.entries.kv.purge(k);
+      if (revision === undefined) await this.entries.kv.purge(k);
+      else {
+        try {
+          // Of that revision alone: a registration written since the read stays.
+          await this.entries.kv.purge(k, { previousSeq: raw.revision });
+        } catch (error) {
+          if (isCasConflict(error)) return false;
+          throw error;
+        }
+      }
       return !this.#stale(raw);
     });
   }

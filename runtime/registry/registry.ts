@@ -245,8 +245,12 @@ export interface RegistryStore {
    * renews by rewriting (NATS KV) writes back without reading it again.
    */
   heartbeat(key: CanonicalAddress, revision: string, read?: StoredValue): Promise<boolean>;
-  /** Deletes the key as a deregistration (watchers see `deregistered`); false when there was none. Any other removal is `expired`. */
-  delete(key: CanonicalAddress): Promise<boolean>;
+  /**
+   * Deletes the key as a deregistration (watchers see `deregistered`); false when there was none.
+   * Any other removal is `expired`. With `revision`, only the value stored at that revision is
+   * deleted (a compare-and-set): one written since, a newer registration, stays, and the answer is false.
+   */
+  delete(key: CanonicalAddress, revision?: string): Promise<boolean>;
   /** Live values under the prefix. */
   /**
    * The live values under `prefix`. An adapter that reads the marks with them (etcd: a

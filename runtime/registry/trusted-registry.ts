@@ -122,9 +122,7 @@ export class TrustedRegistry implements Registry {
     // What is verified is what is stored, byte for byte: objects can serialise otherwise than they read (toJSON, getters).
     const checked = this.#verifyToRegister(value);
     const { address, parts } = checked;
-    if (this.#retired.has(checked.key.keyId)) {
-      throw new OnexError(ErrorCode.SignerUnknown, `${address} is registered with key ${checked.key.keyId}, which this registry was told is retired (retiredKeys)`, { address, keyId: checked.key.keyId, reason: "retired" });
-    }
+    if (this.#retired.has(checked.key.keyId)) throw retiredRegistration(address, checked.key.keyId);
     this.#checkZone(checked.entry.zone);
     const at = Date.parse(checked.entry.registered_at);
     const signature = checked.entry.signature;
@@ -156,6 +154,10 @@ export class TrustedRegistry implements Registry {
         writeMark = mark?.signature !== signature;
       }
       const written = await this.#store.write(parts, value, expected, writeMark);
+      // distrust ran while the write was under way: refused as a register made after it is, and the
+      // entry written taken out again, at its revision alone (one written since stays). Its mark stays:
+      // a mark only ever refuses older entries.
+      if (written !== undefined && this.#retired.has(checked.key.keyId)) throw await this.#retiredWhileWriting(parts, address, checked.key.keyId, written.revision);
       if (written !== undefined) {
         const verified = { address, parts: { ...parts }, key: checked.key, entry: copyJson(checked.entry), identity: copyJson(checked.identity) };
         this.#remember("entry", address, written.revision, value, verified, checked.entry.registered_at);
@@ -168,6 +170,19 @@ export class TrustedRegistry implements Registry {
       }
     }
     throw new OnexError(ErrorCode.RegistryUnavailable, `the entry at ${address} kept changing while it was registered; try again`, { address });
+  }
+
+  /** The refusal of a registration whose key distrust retired while it was written, once what was written is taken out (if it can be). */
+  async #retiredWhileWriting(parts: CanonicalAddress, address: string, keyId: string, revision: string): Promise<OnexError> {
+    let removed: boolean;
+    try {
+      removed = await this.#store.delete(parts, revision);
+    } catch (error) {
+      // Left for its TTL to end: no reader told of the key takes it, and the node is told it is not registered.
+      this.#logger.warn(`onex registry: the entry at ${address}, written as distrust retired its key, could not be taken out (${(error as Error).message}); it lapses at its TTL`, { address, keyId });
+      removed = false;
+    }
+    return retiredRegistration(address, keyId, removed);
   }
 
   /**
@@ -768,6 +783,12 @@ class RetiredNotices {
       next.then(resolve, reject);
     });
   }
+}
+
+/** ONEX_E_SIGNER_UNKNOWN (reason `retired`) from register; `removed` when distrust came during the write and what it wrote was taken out again. */
+function retiredRegistration(address: string, keyId: string, removed?: boolean): OnexError {
+  const during = removed === undefined ? "" : removed ? " (retired while the entry was written; it was taken out again)" : " (retired while the entry was written; not taken out, as it changed since or the store did not answer: no reader told of the key takes it)";
+  return new OnexError(ErrorCode.SignerUnknown, `${address} is registered with key ${keyId}, which this registry was told is retired (retiredKeys)${during}`, { address, keyId, reason: "retired", ...(removed === undefined ? {} : { removed }) });
 }
 
 function retiredKey(keyId: string): OnexError {

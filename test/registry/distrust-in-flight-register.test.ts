@@ -1,0 +1,103 @@
+/**
+ * Registry.distrust called while a register of the key is writing. register checks the retired
+ * keys, then waits for its store write; a key retired during that wait was told "registered" after
+ * distrust returned, though every reader refuses the entry. Such a register must fail as one made
+ * after distrust does (ONEX_E_SIGNER_UNKNOWN, reason `retired`), and take out the entry it wrote:
+ * at that revision alone, so a registration written since stays. register calls its store write
+ * before its first await, so distrust called right after register() lands in the write every time.
+ * Real nats-server and etcd.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { openEtcdStore } from "../../runtime/registry/etcd.js";
+import { openNatsKvStore } from "../../runtime/registry/nats-kv.js";
+import { openRegistry } from "../../runtime/registry/open-registry.js";
+import type { Registry, RegistryStore } from "../../runtime/registry/registry.js";
+import { TrustedRegistry } from "../../runtime/registry/trusted-registry.js";
+import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
+import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { codeOf, makeNode, partsOf, resign } from "./fixtures.js";
+
+const ZONE = "zone.trusted.org";
+let nats: NatsServer;
+let etcd: EtcdServer;
+let counter = 0;
+const open: Registry[] = [];
+
+beforeAll(async () => {
+  [nats, etcd] = await Promise.all([startNatsServer(), startEtcdServer()]);
+});
+afterAll(async () => {
+  await Promise.all(open.map((r) => r.close()));
+  await Promise.all([nats?.stop(), etcd?.stop()]);
+});
+
+const backends = [
+  {
+    name: "NATS KV",
+    url: (ns: string) => `${nats.url}?bucket=${ns}&ttl=30s`,
+    store: (ns: string) => openNatsKvStore({ servers: [nats.url], bucket: ns, ttlMs: 30_000 }),
+  },
+  {
+    name: "etcd",
+    url: (ns: string) => `${etcd.url}?prefix=/${ns}/&ttl=30s`,
+    store: (ns: string) => openEtcdStore({ hosts: [etcd.clientUrl], prefix: `/${ns}/`, ttlMs: 30_000 }),
+  },
+];
+
+async function opened(url: string): Promise<Registry> {
+  const registry = await openRegistry(url, { onTampered: () => {}, logger: { warn: () => {} } });
+  open.push(registry);
+  return registry;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<OnexError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(OnexError);
+  return error as OnexError;
+}
+
+describe.each(backends)("$name: distrust while a register of the key is writing", ({ url: urlOf, store: storeOf }) => {
+  it("the register fails as one made after distrust, and what it wrote is taken out (its mark stays)", async () => {
+    const ns = `inflightreg${++counter}`;
+    const registry = await opened(urlOf(ns));
+    const node = makeNode(ZONE);
+    const registering = registry.register(node.entry, node.identity);
+    expect(registry.distrust(node.key.keyId)).toBe(true);
+    const error = await rejection(registering);
+    expect(error.code).toBe(ErrorCode.SignerUnknown);
+    expect(error.details).toMatchObject({ reason: "retired", keyId: node.key.keyId, address: node.address, removed: true });
+
+    // A process not told of the key finds nothing there, as after a register refused outright.
+    const other = await opened(urlOf(ns));
+    expect(await codeOf(() => other.resolve(node.address))).toBe(ErrorCode.NotFound);
+    expect((await other.list({ zone: ZONE })).map((e) => e.address)).toEqual([]);
+    // The mark of the registration stays: an older entry of the node is still refused as a replay.
+    const older = makeNode(ZONE, { key: node.key, registeredAt: new Date(Date.parse(node.entry.registered_at) - 60_000).toISOString() });
+    expect(older.address).toBe(node.address);
+    expect(await codeOf(() => other.register(older.entry, older.identity))).toBe(ErrorCode.Replay);
+    // And a register made after distrust is refused the same way, writing nothing.
+    const again = await rejection(registry.register(resign(node, {}), node.identity));
+    expect(again.code).toBe(ErrorCode.SignerUnknown);
+    expect(again.details.reason).toBe("retired");
+  });
+
+  it("taking out what was written spares a registration written since (compare-and-set on the revision)", async () => {
+    const ns = `inflightreg${++counter}`;
+    const store: RegistryStore = await storeOf(ns);
+    const registry = new TrustedRegistry(store, { onTampered: () => {}, logger: { warn: () => {} } });
+    open.push(registry);
+    const node = makeNode(ZONE);
+    const first = await registry.register(node.entry, node.identity);
+    const newer = resign(node, { capabilities: ["compute", "gpu"] });
+    const second = await registry.register(newer, node.identity);
+    expect(second.revision).not.toBe(first.revision);
+    expect(await store.delete(partsOf(node), first.revision)).toBe(false);
+    expect((await registry.resolve(node.address)).entry.signature).toBe(newer.signature);
+    expect(await store.delete(partsOf(node), second.revision)).toBe(true);
+    expect(await codeOf(() => registry.resolve(node.address))).toBe(ErrorCode.NotFound);
+  });
+});
