@@ -6,8 +6,18 @@
  * cluster answers again. An entry that lapsed anyway (an outage longer than the TTL) or was
  * removed is registered again. Only a refusal no retry can change — a newer registration of
  * the node elsewhere (ONEX_E_REPLAY), an entry the registry rejects (signature, identity,
- * zone, age) — ends the loop, with that error. Closing the registry ends the loop as aborting
+ * zone, age, a key retired) — ends the loop, with that error. Closing the registry ends the loop as aborting
  * its signal does (it resolves): a closed registry is a shutdown, not an outage to retry.
+ *
+ * A store that refuses the registry's user for want of a grant (ONEX_E_REGISTRY_UNAVAILABLE with
+ * `details.permission`: an etcd role without the prefixes, a NATS user without the bucket's
+ * subjects) is retried too, but at the heartbeat interval, and said once, then again every five
+ * minutes while it goes on, and once when it passes. No retry by itself fixes a missing grant, but
+ * an operator does, without restarting anything: etcd and nats-server both change permissions at
+ * run time, and a loop that ended would leave every node of a fleet unregistered after the grant
+ * came back, each to be restarted by hand. Said at every attempt (as before), it wrote a line
+ * every third of the TTL per node for as long as the grant was missing, burying the one line that
+ * says which grant.
  */
 import { ErrorCode, isOnexError } from "../errors.js";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.js";
@@ -26,6 +36,9 @@ export interface KeepAliveOptions {
   /** Told about every failed attempt, every repair and every recovery (default: console). */
   logger?: { warn(message: string, details?: Record<string, unknown>): void };
 }
+
+/** How often a refusal for want of permission that goes on is said again. */
+const REFUSAL_REPEAT_MS = 5 * 60_000;
 
 /**
  * Heartbeats `entry` (already registered through `registry`) until `options.signal` aborts,
@@ -51,20 +64,35 @@ export async function keepAlive(registry: Registry, registration: { entry: Regis
   const signals = [options.signal, registry.closeSignal].filter((s): s is AbortSignal => s !== undefined);
   const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
   let failures = 0;
+  let wait = interval;
+  // When a refusal for want of permission was last said, while refusals go on.
+  let refusalSaidAt: number | undefined;
   while (!signal?.aborted) {
-    await pause(failures === 0 ? interval : Math.min(interval, firstRetry * 2 ** (failures - 1)), signal);
+    await pause(wait, signal);
     if (signal?.aborted) return;
     try {
       await beat(registry, registration, logger);
       if (failures > 0) logger.warn(`onex registry: heartbeat of ${address} restored after ${failures} failed attempt${failures === 1 ? "" : "s"}`, { address, failures });
       failures = 0;
+      wait = interval;
+      refusalSaidAt = undefined;
     } catch (error) {
       if (signal?.aborted) return;
       if (!retryable(error)) throw error;
       failures++;
       const code = isOnexError(error) ? error.code : "error";
-      const next = Math.min(interval, firstRetry * 2 ** (failures - 1));
-      logger.warn(`onex registry: heartbeat of ${address} failed (attempt ${failures}, ${code}: ${(error as Error).message}); retrying in ${next} ms`, { address, failures, code });
+      const permission = refusedPermission(error);
+      if (permission !== undefined) {
+        // Retried sooner, a missing grant is refused sooner: at the interval, it is retried as a heartbeat would be.
+        wait = interval;
+        const now = Date.now();
+        if (refusalSaidAt !== undefined && now - refusalSaidAt < REFUSAL_REPEAT_MS) continue;
+        refusalSaidAt = now;
+        logger.warn(`onex registry: heartbeat of ${address} refused for want of permission (attempt ${failures}, ${code}: ${(error as Error).message}); retrying every ${interval} ms until the grant is given, said again every ${REFUSAL_REPEAT_MS / 60_000} minutes meanwhile`, { address, failures, code, permission });
+        continue;
+      }
+      wait = Math.min(interval, firstRetry * 2 ** (failures - 1));
+      logger.warn(`onex registry: heartbeat of ${address} failed (attempt ${failures}, ${code}: ${(error as Error).message}); retrying in ${wait} ms`, { address, failures, code });
     }
   }
 }
@@ -80,7 +108,14 @@ async function beat(registry: Registry, registration: { entry: RegistryEntryReco
   }
 }
 
-/** Failures of the connection, not of the entry: they pass when the servers answer again. */
+/** The grant a store refused the registry's user for want of (`details.permission`, as the etcd and NATS KV adapters say), if that is the failure. */
+function refusedPermission(error: unknown): string | undefined {
+  if (!isOnexError(error, ErrorCode.RegistryUnavailable)) return undefined;
+  const permission = error.details.permission;
+  return typeof permission === "string" ? permission : undefined;
+}
+
+/** Failures of the connection, not of the entry: they pass when the servers answer again (a missing grant, once it is given). */
 function retryable(error: unknown): boolean {
   return !isOnexError(error) || error.code === ErrorCode.RegistryUnavailable;
 }

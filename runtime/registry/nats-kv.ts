@@ -204,6 +204,15 @@ function filterOf(prefix: StorePrefix): string {
   return `${prefix.zone === undefined ? "*" : kvToken(prefix.zone)}.${prefix.entityType ?? "*"}.*`;
 }
 
+/** nats.js's PermissionViolationError, found by its class's name (as publish-errors.ts does), itself or as a request's cause. */
+function permissionViolation(error: unknown): { message: string; operation: string; subject: string } | undefined {
+  for (let e = error; typeof e === "object" && e !== null; e = (e as { cause?: unknown }).cause) {
+    const { name, message, operation, subject } = e as { name?: unknown; message?: unknown; operation?: unknown; subject?: unknown };
+    if (name === "PermissionViolationError") return { message: String(message), operation: String(operation), subject: String(subject) };
+  }
+  return undefined;
+}
+
 function isCasConflict(error: unknown): boolean {
   return /wrong last sequence|key exists/i.test((error as Error)?.message ?? "");
 }
@@ -686,6 +695,18 @@ class NatsKvStore implements RegistryStore {
       return await fn();
     } catch (cause) {
       if (cause instanceof OnexError) throw cause;
+      const denied = permissionViolation(cause);
+      if (denied !== undefined) {
+        // Named as etcd's refusals are (`details.permission`): a missing grant is no outage, and
+        // watches and keepAlive tell the two apart by it.
+        const subjects = [`$KV.${this.entries.name}.>`, `$KV.${this.marks.name}.>`, "$JS.API.>"];
+        throw new OnexError(
+          ErrorCode.RegistryUnavailable,
+          `NATS KV request failed: ${denied.message}. The registry's NATS user needs publish and subscribe permission on ${subjects.join(", ")}; see docs/registry.md`,
+          { permission: denied.operation, subject: denied.subject, subjects },
+          { cause },
+        );
+      }
       throw new OnexError(ErrorCode.RegistryUnavailable, `NATS KV request failed: ${(cause as Error).message}`, {}, { cause });
     }
   }
