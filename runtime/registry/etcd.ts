@@ -24,6 +24,9 @@
  * (`details.permission`, `details.prefixes`), and the registry checks the grant as it opens.
  * The marks stay where they are (no migration): a watch of a user granted the two prefixes
  * alone, who may not watch the one range over both, watches each prefix apart.
+ *
+ * etcd3 1.1.2 stalls every later watch of a client once etcd refuses one as it is created: the
+ * watches of such a client start again on a new client of their own (see #giveUpWatchClient).
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { readFileSync } from "node:fs";
@@ -97,7 +100,7 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<Registry
   // Every request but the watch and the lease keep-alive streams answers within the timeout or
   // fails: without a deadline, an etcd that accepts connections and never answers held every
   // command forever.
-  const client = new Etcd3({
+  const clientOptions: IOptions = {
     hosts: options.hosts,
     dialTimeout: callTimeoutMs,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
@@ -105,8 +108,9 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<Registry
     grpcOptions: { "grpc.max_receive_message_length": MAX_ANSWER_BYTES },
     ...(options.user !== undefined ? { auth: { username: options.user, password: options.pass ?? "" } } : {}),
     ...(options.tls !== undefined ? { credentials: tlsCredentials(options.tls) } : {}),
-  });
-  const store = new EtcdStore(client, options.prefix ?? "/onex/registry/", options.ttlMs, callTimeoutMs, options.logger);
+  };
+  const client = new Etcd3(clientOptions);
+  const store = new EtcdStore(client, options.prefix ?? "/onex/registry/", options.ttlMs, callTimeoutMs, options.logger, () => new Etcd3(clientOptions));
   try {
     await store.ping();
   } catch (cause) {
@@ -129,15 +133,30 @@ class EtcdStore implements RegistryStore {
   readonly #logger: EtcdStoreOptions["logger"];
   /** Keys (with their lease) a read was told are not alive, so each is said once. */
   readonly #toldNotAlive = new Set<string>();
+  /**
+   * The client watches are made on: at first the one every request goes through (no second
+   * connection), then, once etcd refused a watch as it was created on it, one of their own. etcd3
+   * 1.1.2 creates a client's watches one after another, and one etcd refuses as it is created (its
+   * answer both "created" and "canceled") is never taken off that queue: the client creates no
+   * other watch for good (#giveUpWatchClient).
+   */
+  #watchClient: Etcd3 | undefined;
+  /** What each start of a watch made on a watch client does when that client is given up. */
+  readonly #onWatchClientLost = new Map<Etcd3, Set<() => void>>();
+  readonly #newClient: () => Etcd3;
+  #closed = false;
 
   constructor(
     readonly client: Etcd3,
     readonly prefix: string,
     readonly ttlMs: number,
     readonly callTimeoutMs: number,
-    logger?: EtcdStoreOptions["logger"],
+    logger: EtcdStoreOptions["logger"],
+    newClient: () => Etcd3,
   ) {
     this.#logger = logger;
+    this.#newClient = newClient;
+    this.#watchClient = client;
     // etcd leases count whole seconds; round up so a node is never expired early.
     this.#ttlSeconds = Math.max(1, Math.ceil(ttlMs / 1_000));
     this.#markPrefix = `${prefix.replace(/\/$/, "")}#marks/`;
@@ -410,7 +429,25 @@ class EtcdStore implements RegistryStore {
       let lost = false;
       let cancelled = false;
       const watchers: Watcher[] = [];
+      const client = this.#watchClientNow();
+      // This start's watchers, on a client given up because a watch was refused as it was created
+      // (its queue of watches to create stalled for good: every watch on it would fall silent), are
+      // made again on a new one, from a new snapshot compared with what the watch showed.
+      const moveOff = () => {
+        if (signal.aborted || cancelled) return;
+        cancelled = true;
+        stop();
+        signal.removeEventListener("abort", stop);
+        marks.clear();
+        markChars = 0;
+        void establish(true);
+      };
+      const release = this.#whenWatchClientLost(client, moveOff);
       const cancel = () => watchers.forEach((w) => void w.cancel().catch(() => undefined));
+      const stop = () => {
+        cancel();
+        release();
+      };
       // Each watcher is listened to as it is created: one created ahead of the next sends its events meanwhile.
       const listen = (watcher: Watcher) => {
         watchers.push(watcher);
@@ -471,9 +508,13 @@ class EtcdStore implements RegistryStore {
           // Split, both watchers are cancelled at a compaction: the watch starts over once, and the other is stopped.
           if (signal.aborted || cancelled) return;
           cancelled = true;
-          cancel();
+          stop();
           // This start is over: its watchers are no longer the watch's to stop (each start made anew added one more listener).
-          signal.removeEventListener("abort", cancel);
+          signal.removeEventListener("abort", stop);
+          // Refused as it was created (no id yet): etcd3 creates a watch's watchers again after a
+          // reconnect, without the read that goes ahead of a creation here, and one refused so (a
+          // grant revoked while the connection was down) stalled every other watch of the client.
+          if (watcher.id === null) this.#giveUpWatchClient(client, error);
           if (refusal(error)) return queue.fail(this.unavailable(error, "read", "etcd refused the watch"));
           marks.clear();
           markChars = 0;
@@ -481,20 +522,32 @@ class EtcdStore implements RegistryStore {
           void establish(true);
         });
       };
-      // The entries' range first: its watcher is the one the snapshot's `synced` waits for.
-      if (split) await this.#watchAll([entries, markRange], from, listen);
-      else {
-        try {
-          await this.#watchAll([union], from, listen);
-        } catch (error) {
-          if (!(error instanceof EtcdPermissionDeniedError)) throw error;
-          split = true;
-          await this.#watchAll([entries, markRange], from, listen);
+      // A creation refused: the client is given up before the error goes on (this start, over, is not moved).
+      const refusedAtCreation = (error: unknown) => {
+        release();
+        this.#giveUpWatchClient(client, error);
+      };
+      try {
+        // The entries' range first: its watcher is the one the snapshot's `synced` waits for.
+        if (split) await this.#watchAll(client, [entries, markRange], from, listen, refusedAtCreation);
+        else {
+          try {
+            await this.#watchAll(client, [union], from, listen, refusedAtCreation);
+          } catch (error) {
+            if (!(error instanceof EtcdPermissionDeniedError) || this.#watchClient !== client) throw error;
+            split = true;
+            await this.#watchAll(client, [entries, markRange], from, listen, refusedAtCreation);
+          }
         }
+      } catch (error) {
+        release();
+        // Moved to a new client meanwhile (its creation waited behind a refused one): the start made there goes on alone.
+        if (cancelled) return;
+        throw error;
       }
       // Cancelled already (a watcher failed while the next was made): nothing of this start is left to stop.
-      if (signal.aborted || cancelled) cancel();
-      else signal.addEventListener("abort", cancel, { once: true });
+      if (signal.aborted || cancelled) stop();
+      else signal.addEventListener("abort", stop, { once: true });
     };
     // A snapshot read again: each value as a change where it differs from what the watch showed
     // (the reader passes over the same bytes), and each key shown alive that it no longer holds
@@ -529,22 +582,66 @@ class EtcdStore implements RegistryStore {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#watchClient !== this.client) this.#watchClient?.close();
     this.client.close();
   }
 
+  #watchClientNow(): Etcd3 {
+    // A watch start that read its snapshot as the store closed must not open a connection no one closes.
+    if (this.#closed) throw new OnexError(ErrorCode.RegistryUnavailable, "the etcd registry is closed");
+    return (this.#watchClient ??= this.#newClient());
+  }
+
+  /** Registers what a start of a watch on `client` does if that client is given up; returns what takes it off again. */
+  #whenWatchClientLost(client: Etcd3, moveOff: () => void): () => void {
+    let starts = this.#onWatchClientLost.get(client);
+    if (starts === undefined) this.#onWatchClientLost.set(client, (starts = new Set()));
+    starts.add(moveOff);
+    return () => {
+      starts.delete(moveOff);
+      if (starts.size === 0 && this.#onWatchClientLost.get(client) === starts) this.#onWatchClientLost.delete(client);
+    };
+  }
+
   /**
-   * Watchers of `ranges` from revision `from`, each created once the one before is and handed to
-   * `listen` at once; none left running when one is refused. Each range is read first (one key name): etcd refuses a watch
-   * as it would a read of its range, and a watch it refuses as it is created stalls etcd3's
-   * queue of watches to create (1.1.2 waits for that one's creation for ever), so that every
-   * later watch of this client waited without a word.
+   * A watch on `client` was refused as it was created: etcd3 creates none of the client's later
+   * watches (nor those waiting behind it as a reconnect makes them again), which fell silent for
+   * good, reporting nothing and no error. The other watches on it start again on a new client of
+   * their own, and it is closed (the client of every other request only stops being used for
+   * watches). The refused one itself ends as before (with the refusal, typed).
    */
-  async #watchAll(ranges: Range[], from: string, listen: (watcher: Watcher) => void): Promise<void> {
+  #giveUpWatchClient(client: Etcd3, cause: unknown): void {
+    if (this.#watchClient !== client) return;
+    this.#watchClient = undefined;
+    const moving = [...(this.#onWatchClientLost.get(client) ?? [])];
+    this.#onWatchClientLost.delete(client);
+    if (this.#logger) warnUnawaited(this.#logger, `onex registry: etcd refused a watch as it was created (${(cause as Error)?.message ?? String(cause)}); etcd3 creates no other watch on that connection, so ${moving.length} other watch start${moving.length === 1 ? "s" : ""} again on a new one`);
+    for (const moveOff of moving) moveOff();
+    if (client !== this.client) client.close();
+  }
+
+  /**
+   * Watchers of `ranges` from revision `from` on `client`, each created once the one before is and
+   * handed to `listen` at once; none left running when one is refused. Each range is read first
+   * (one key name): etcd refuses a watch as it would a read of its range, and a watch it refuses as
+   * it is created stalls etcd3's queue of watches to create (1.1.2 waits for that one's creation
+   * for ever), so that every later watch of this client waited without a word. One refused all the
+   * same (a grant revoked between the read and the creation) is told to `refusedAtCreation`.
+   */
+  async #watchAll(client: Etcd3, ranges: Range[], from: string, listen: (watcher: Watcher) => void, refusedAtCreation: (error: unknown) => void): Promise<void> {
     const watchers: Watcher[] = [];
     try {
       for (const range of ranges) {
-        await this.client.getAll().inRange(range).limit(1).keys();
-        const watcher = await this.client.watch().inRange(range).startRevision(from).create();
+        await client.getAll().inRange(range).limit(1).keys();
+        let watcher: Watcher;
+        try {
+          watcher = await client.watch().inRange(range).startRevision(from).create();
+        } catch (error) {
+          // create() rejects only when etcd refused the watch as it was created (a grant revoked since the read).
+          refusedAtCreation(error);
+          throw error;
+        }
         watchers.push(watcher);
         listen(watcher);
       }
