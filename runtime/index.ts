@@ -11,6 +11,7 @@ export { durationMs } from "./duration-text.js";
 export { addressSecrets, hideSecrets, redactedAddress, withoutSecrets } from "./address-secrets.js";
 export { OnexMessage, type MessageClass, type MessageInput } from "./message.js";
 export { decodeSubjectToken, encodeSubjectToken } from "./subject-token.js";
+export { assertZoneId, isZoneId, ZONE_ID_RULE } from "./zone-id.js";
 export { assertValid, type StandaloneValidator, type ValidationIssue } from "./validation.js";
 
 // O.M.N.I. trust: canonical JSON, keys, signatures, policies and the execution trust chain.

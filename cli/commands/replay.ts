@@ -1,7 +1,7 @@
 import { Flags } from "@oclif/core";
 import { readHistory } from "@onex/runtime/jetstream";
 import { streamNameOf, zoneStreamNameOf } from "@onex/runtime/jetstream";
-import { ErrorCode, isOnexError, OnexError, parseJson } from "@onex/runtime";
+import { ErrorCode, isOnexError, OnexError, parseJson, assertZoneId } from "@onex/runtime";
 import { OnexCommand } from "../base-command.js";
 import { parseTime } from "../key-files.js";
 import { decodeUtf8Text } from "../message-input.js";
@@ -26,6 +26,7 @@ export default class Replay extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Replay);
+    if (flags.zone !== undefined) assertZoneId(flags.zone, "--zone");
     if (flags["from-seq"] === undefined && flags.since === undefined) throw new OnexError(ErrorCode.Usage, "give --from-seq N or --since TIME");
     // Strict RFC 3339, as the flag says: Date's own parser read "0" as the year 2000.
     const fromTime = flags.since !== undefined ? new Date(parseTime(flags.since, "since")) : undefined;

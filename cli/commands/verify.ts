@@ -1,5 +1,5 @@
 import { Args, Flags } from "@oclif/core";
-import { ErrorCode, OnexError } from "@onex/runtime";
+import { ErrorCode, OnexError, assertZoneId } from "@onex/runtime";
 import { keyRing } from "@onex/runtime";
 import { judge, parseTrustPolicy, PolicyMode, type JudgeContext } from "@onex/runtime";
 import { verifyRegistryEntry, type NodeIdentityRecord } from "@onex/runtime";
@@ -47,6 +47,7 @@ export default class Verify extends OnexCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Verify);
+    if (flags.zone !== undefined) assertZoneId(flags.zone, "--zone");
     // The runtime reads each version's zone, source and time through the layout its SDK registers on loading.
     await loadAllSdks();
     const policy = parseTrustPolicy(flags.policy ?? "");

@@ -18,6 +18,7 @@ import { ErrorCode, OnexError } from "../errors.js";
 import type { ProtocolSdk } from "../protocol-sdk.js";
 import { checkWhole } from "../option-check.js";
 import { encodeSubjectToken } from "../subject-token.js";
+import { assertZoneId } from "../zone-id.js";
 import { DEAD_LETTER_STREAM, UNSCOPED_LETTER_ZONE, hasZonePart, zoneFilterOf, zoneStreamNameOf } from "./streams.js";
 
 /** One identity allowed on the NATS server. */
@@ -191,12 +192,14 @@ export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: rea
  * Refuses identities nats-server would refuse (an empty user name, one user name twice in the
  * config, whatever accounts they are in) or let in without a password: a user whose password
  * is empty connects with none at all; and a name or password with a lone UTF-16 surrogate,
- * which a config file cannot hold (written as UTF-8 it became U+FFFD, another password).
- * ONEX_E_USAGE.
+ * which a config file cannot hold (written as UTF-8 it became U+FFFD, another password); and
+ * a zone no message can name (`Zone.A`, `zone_a`), whose accounts and streams would serve
+ * nothing: the operator's mistake, said before any config is written. ONEX_E_USAGE.
  */
 export function assertServableIdentities(identities: readonly AuthIdentity[]): void {
   const users = new Set<string>();
-  for (const [index, { user, password }] of identities.entries()) {
+  for (const [index, { user, password, zone }] of identities.entries()) {
+    assertZoneId(zone, `identity ${index + 1}${typeof user === "string" && user !== "" && !LONE_SURROGATE.test(user) ? ` (user ${JSON.stringify(user)})` : ""}`);
     if (user === "") throw new OnexError(ErrorCode.Usage, `identity ${index + 1} has an empty user name, which nats-server refuses`, { index });
     if (LONE_SURROGATE.test(user)) throw new OnexError(ErrorCode.Usage, `identity ${index + 1} has a user name that is no text (a lone UTF-16 surrogate), which no config file can hold`, { index });
     if (LONE_SURROGATE.test(password)) throw new OnexError(ErrorCode.Usage, `user ${JSON.stringify(user)} has a password that is no text (a lone UTF-16 surrogate), which no config file can hold`, { user });

@@ -19,6 +19,7 @@ import { ErrorCode, OnexError } from "../errors.js";
 import type { ProtocolSdk, SubjectTemplate } from "../protocol-sdk.js";
 import { encodeSubjectToken } from "../subject-token.js";
 import { checkWhole } from "../option-check.js";
+import { assertZoneId } from "../zone-id.js";
 import { jetStreamFailure, UNANSWERED, withRetry } from "./with-retry.js";
 
 /** The dead-letter stream and its subjects; a zoned deployment has one per zone beside it (`ONEX_DLQ~<zone>`). */
@@ -74,6 +75,8 @@ export function zoneFilterOf(template: Pick<SubjectTemplate, "sourceParams" | "f
 export function planStreams(sdks: readonly ProtocolSdk[], limits: StreamLimits = {}, deadLetterLimits: StreamLimits = {}, zones: readonly string[] = []): StreamPlan[] {
   checkLimits(limits);
   checkLimits(deadLetterLimits);
+  // A zone no message can name would get streams nothing is ever published to.
+  for (const zone of zones) assertZoneId(zone, "zone streams");
   const byName = new Map<string, StreamPlan>();
   const add = (name: string, subject: string) => {
     const plan = byName.get(name) ?? { name, subjects: [], limits };

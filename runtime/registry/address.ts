@@ -11,6 +11,7 @@
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
+import { isZoneId, ZONE_ID_RULE } from "../zone-id.js";
 import { Memo, partsKey } from "./memo.js";
 
 /** The entity types an address can name (the `entity_type` enum of the address record). */
@@ -32,16 +33,13 @@ export interface CanonicalAddress {
 /** The URL scheme of canonical addresses. */
 export const ADDRESS_SCHEME = "onex://";
 
-// The zone pattern and length limits of schemas/v0.1/records/address.yaml.
-const ZONE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
-const MAX_ZONE = 253;
 const MAX_ID = 256;
 const ENTITY_TYPES = new Set<string>(Object.values(EntityType));
 
 /** Throws ONEX_E_ADDRESS_INVALID unless `zone` is a protocol zone id. */
 export function assertZone(zone: string): void {
-  if (typeof zone !== "string" || zone.length > MAX_ZONE || !ZONE.test(zone)) {
-    throw new OnexError(ErrorCode.AddressInvalid, `"${String(zone).slice(0, 80)}" is not a zone id (lower-case DNS labels, for example zone.trusted.org)`, { zone: String(zone).slice(0, 80) });
+  if (!isZoneId(zone)) {
+    throw new OnexError(ErrorCode.AddressInvalid, `"${String(zone).slice(0, 80)}" is not a zone id (${ZONE_ID_RULE})`, { zone: String(zone).slice(0, 80) });
   }
 }
 
@@ -88,7 +86,7 @@ function parseAddressOnce(address: string): CanonicalAddress {
   const parts = address.slice(ADDRESS_SCHEME.length).split("/");
   if (parts.length !== 3) throw invalid("it needs exactly three parts");
   const [zone, entityType, token] = parts as [string, string, string];
-  if (zone.length > MAX_ZONE || !ZONE.test(zone)) throw invalid("the zone is not lower-case DNS labels");
+  if (!isZoneId(zone)) throw invalid(`the zone is not ${ZONE_ID_RULE}`);
   if (!ENTITY_TYPES.has(entityType)) throw invalid(`the entity type is not one of ${[...ENTITY_TYPES].join(", ")}`);
   let id: string;
   try {

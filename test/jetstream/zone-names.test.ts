@@ -1,76 +1,90 @@
 /**
- * Zone names are the tenants' own (`zone.trusted.org`), and each names accounts in the config
- * `onex nats-auth` writes. A tenant who picks its zone's name after another zone's accounts
- * must get accounts of its own: were two account blocks named alike, nats-server would keep
- * the last one silently and every identity of the first would be gone. Tested as that tenant,
- * against a server running the generated config.
+ * Zone names are the tenants' own (`zone.trusted.org`), and each names NATS accounts and
+ * streams. A zone no message can name (`Zone.A`, `zone.a_MEMBERS`: the schemas' zones are
+ * lower-case DNS labels) gets accounts and streams that serve nothing, and its spelling
+ * (`_` stands for itself in a token) was the way one zone's account could be named after
+ * another's. Every command that takes a zone refuses one with ONEX_E_USAGE, naming the zone and
+ * the rule, before it writes or connects to anything.
  */
+import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
-import { ErrorCode } from "../../runtime/errors.js";
-import { inboxPrefixOf } from "../../runtime/jetstream/authorization.js";
-import { zoneStreamNameOf } from "../../runtime/jetstream/streams.js";
+import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { natsAccountsConfig } from "../../runtime/jetstream/authorization.js";
+import { planStreams } from "../../runtime/jetstream/streams.js";
+import { ZONE_ID_RULE } from "../../runtime/zone-id.js";
 import { runCli } from "../support/run-cli.js";
-import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { removeTempDirs, tempDir } from "../support/temp-schemas.js";
-import { client, makeKeys } from "./fixtures.js";
 
-const VICTIM = "zone.a";
-/** The name the members' account of zone.a had (`ONEX_ZONE_zone~2Ea_MEMBERS`) as a zone's account: `_` stands for itself in a token. */
+/** The name the members' account of zone.a once had (`ONEX_ZONE_zone~2Ea_MEMBERS`) as a zone's account. */
 const SQUATTER = "zone.a_MEMBERS";
-const keys = makeKeys();
-let server: NatsServer;
-
-function update(zone: string): v0_1.StateUpdate {
-  return v0_1.StateUpdate.create({
-    source: { zone, entity_type: "node", entity_id: "n-1" },
-    trust: { signer: "x", level: "verified", zone, expires_at: new Date(Date.now() + 3_600_000).toISOString() },
-    payload: { state: "idle" },
-  });
-}
-
-beforeAll(async () => {
-  const dir = await tempDir();
-  const identities = join(dir, "identities.yaml");
-  await writeFile(
-    identities,
-    [
-      `- { user: admin-a, password: admin-a-pw, zone: ${VICTIM}, role: admin }`,
-      `- { user: node-a, password: a-pw, zone: ${VICTIM} }`,
-      `- { user: admin-m, password: admin-m-pw, zone: ${SQUATTER}, role: admin }`,
-      `- { user: node-m, password: m-pw, zone: ${SQUATTER} }`,
-    ].join("\n"),
-    { mode: 0o600 },
-  );
-  const generated = runCli(["nats-auth", identities]);
-  expect([generated.status, generated.stderr]).toEqual([0, ""]);
-  server = await startNatsServer({ config: generated.stdout });
-  const applied = runCli(["streams", "apply", "--identities", identities, "--server", server.url]);
-  expect([applied.status, applied.stderr]).toEqual([0, ""]);
-});
+const UNREACHABLE = "nats://127.0.0.1:1";
 
 afterAll(async () => {
-  await server?.stop();
   await removeTempDirs();
 });
 
-const member = (user: string, password: string) => client(server.url, keys.node, [keys.node], { user, pass: password, inboxPrefix: inboxPrefixOf(user), trust: { logger: { warn() {} } } });
+function refusal(run: () => unknown): [string, string] | "accepted" {
+  try {
+    run();
+    return "accepted";
+  } catch (error) {
+    return [(error as OnexError).code, (error as Error).message];
+  }
+}
 
-describe("a zone named after another zone's members' account", () => {
-  it("takes nothing from that zone: its members still connect and publish into their own stream, and the squatter's reach neither", async () => {
-    // The victim's member: with one account block in place of the other, the server refused it ("Authorization Violation").
-    const a = await member("node-a", "a-pw");
-    // The squatter's member and admin (no message can name its zone: the schemas' zones are lower case; `onex nats-auth` took it all the same).
-    const m = await member("node-m", "m-pw");
-    const admin = await member("admin-m", "admin-m-pw");
-    try {
-      expect((await a.publish(update(VICTIM))).stream).toBe(zoneStreamNameOf("event", VICTIM));
-      const across = await Promise.all([m, admin].map((c) => c.publish(update(VICTIM), { retryForMs: 0, timeoutMs: 2_000 }).catch((e: unknown) => e)));
-      expect(across.map((e) => (e as { code?: string }).code)).toEqual([ErrorCode.PermissionDenied, ErrorCode.NoStream]);
-    } finally {
-      await Promise.all([a.close(), m.close(), admin.close()]);
+describe("onex nats-auth and a zone no message can name", () => {
+  it("refuses it with ONEX_E_USAGE (exit 2), naming the identity, the zone and the rule, and writes no config", async () => {
+    const dir = await tempDir();
+    const identities = join(dir, "identities.yaml");
+    await writeFile(identities, [`- { user: admin-a, password: admin-a-pw, zone: zone.a, role: admin }`, `- { user: node-m, password: m-pw, zone: ${SQUATTER} }`].join("\n"), { mode: 0o600 });
+    const out = join(dir, "auth.conf");
+    const result = runCli(["nats-auth", identities, "--out", out]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(`ONEX_E_USAGE: ${identities}: identity 2 (user "node-m"): zone "${SQUATTER}" is no zone a message can name: a zone id is ${ZONE_ID_RULE}`);
+    expect(existsSync(out)).toBe(false);
+    // `streams apply --identities` reads the same file, and refuses it the same way before connecting.
+    const applied = runCli(["streams", "apply", "--identities", identities, "--server", UNREACHABLE]);
+    expect([applied.status, applied.stderr]).toEqual([2, expect.stringContaining(`zone "${SQUATTER}" is no zone a message can name`)]);
+  });
+
+  it("is refused by the runtime functions the commands call, as ONEX_E_USAGE", () => {
+    for (const zone of ["Zone.A", "zone_a", "zone..a", "-zone", "z".repeat(254)]) {
+      expect(refusal(() => natsAccountsConfig([v0_1], [{ user: "u", password: "p", zone }]))).toEqual([ErrorCode.Usage, expect.stringContaining(`identity 1 (user "u"): zone `)]);
+      expect(refusal(() => planStreams([v0_1], {}, {}, [zone]))).toEqual([ErrorCode.Usage, expect.stringContaining(`zone streams: zone `)]);
     }
+    expect(refusal(() => natsAccountsConfig([v0_1], [{ user: "u", password: "p", zone: "zone.trusted.org" }]))).toBe("accepted");
+    expect(refusal(() => planStreams([v0_1], {}, {}, ["zone.trusted.org"]))).toBe("accepted");
+  });
+});
+
+describe("every command that takes --zone", () => {
+  // Each with what else it requires; a key or message file that is not there, a server that is not listening: the zone is refused first.
+  const commands: [string, string[]][] = [
+    ["streams apply", ["streams", "apply", "--server", UNREACHABLE]],
+    ["replay", ["replay", "--server", UNREACHABLE]],
+    ["dlq list", ["dlq", "list", "--server", UNREACHABLE]],
+    ["dlq show", ["dlq", "show", "1", "--server", UNREACHABLE]],
+    ["dlq replay", ["dlq", "replay", "1", "--key", "missing.pub", "--server", UNREACHABLE]],
+    ["registry list", ["registry", "list", "--registry", UNREACHABLE]],
+    ["registry watch", ["registry", "watch", "--registry", UNREACHABLE]],
+    ["verify", ["verify", "missing.json", "--key", "missing.pub"]],
+    ["grant issue", ["grant", "issue", "--key", "missing.key", "--subject", "node-1", "--type", "*", "--expires-in", "1h"]],
+  ];
+  it.each(commands)("%s refuses a zone no message can name with ONEX_E_USAGE (exit 2), and checks a valid one no further", (_name, args) => {
+    const refused = runCli([...args, "--zone", "Zone_A"]);
+    expect([refused.status, refused.stderr]).toEqual([2, expect.stringContaining(`ONEX_E_USAGE: --zone: zone "Zone_A" is no zone a message can name: a zone id is ${ZONE_ID_RULE}`)]);
+    const valid = runCli([...args, "--zone", "zone.a"]);
+    expect(valid.status).not.toBe(0);
+    expect(valid.stderr).not.toContain("is no zone a message can name");
+  });
+
+  it("grant issue refuses an --in-zone no message can name, and takes *", () => {
+    const base = ["grant", "issue", "--key", "missing.key", "--subject", "node-1", "--type", "*", "--expires-in", "1h", "--zone", "zone.a"];
+    const refused = runCli([...base, "--in-zone", "zone.a", "--in-zone", "ZONE.A"]);
+    expect([refused.status, refused.stderr]).toEqual([2, expect.stringContaining(`ONEX_E_USAGE: --in-zone: zone "ZONE.A" is no zone a message can name`)]);
+    expect(runCli([...base, "--in-zone", "*"]).stderr).not.toContain("is no zone a message can name");
   });
 });

@@ -1,4 +1,5 @@
 import { Flags } from "@oclif/core";
+import { assertZoneId } from "@onex/runtime";
 import { readDeadLetters } from "@onex/runtime/jetstream";
 import { loadProjectSdks } from "../../sdk.js";
 import { sdkFlags } from "../../sdk-flags.js";
@@ -22,6 +23,7 @@ export default class DlqList extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(DlqList);
+    if (flags.zone !== undefined) assertZoneId(flags.zone, "--zone");
     const sdks = await loadProjectSdks(flags);
     let shown = 0;
     // Each letter is printed as it is read: gathered first, a long listing held every letter in memory.

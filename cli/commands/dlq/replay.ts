@@ -1,5 +1,5 @@
 import { Args, Flags } from "@oclif/core";
-import { ErrorCode, OnexError, isOnexError } from "@onex/runtime";
+import { ErrorCode, OnexError, isOnexError, assertZoneId } from "@onex/runtime";
 import { getDeadLetter } from "@onex/runtime/jetstream";
 import { planReplay, replayDeadLetter } from "@onex/runtime/jetstream";
 import { keyRing } from "@onex/runtime";
@@ -30,6 +30,7 @@ export default class DlqReplay extends OnexCommand {
 
   async run(): Promise<void> {
     const { argv, flags } = await this.parse(DlqReplay);
+    if (flags.zone !== undefined) assertZoneId(flags.zone, "--zone");
     // Every sequence before any letter is replayed: oclif checks only the first, and a bad later
     // one failed as the server's "bad request" once the letters before it were replayed.
     const sequences = (argv as string[]).map((raw) => {

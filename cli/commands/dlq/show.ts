@@ -1,4 +1,5 @@
 import { Args, Flags } from "@oclif/core";
+import { assertZoneId } from "@onex/runtime";
 import { getDeadLetter } from "@onex/runtime/jetstream";
 import { loadProjectSdks } from "../../sdk.js";
 import { sdkFlags } from "../../sdk-flags.js";
@@ -13,6 +14,7 @@ export default class DlqShow extends OnexCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(DlqShow);
+    if (flags.zone !== undefined) assertZoneId(flags.zone, "--zone");
     const sdks = await loadProjectSdks(flags);
     const letter = await withJetStream(flags, async (_js, jsm) => getDeadLetter(jsm, args.sequence, flags.zone));
     this.log(deadLetterJson(letter, sdks, true));

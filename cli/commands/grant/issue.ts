@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Flags } from "@oclif/core";
-import { ErrorCode, OnexError } from "@onex/runtime";
+import { ErrorCode, OnexError, assertZoneId } from "@onex/runtime";
 import { issueSessionGrant } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
 import { parseDuration } from "../../duration.js";
@@ -42,6 +42,8 @@ export default class GrantIssue extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(GrantIssue);
+    assertZoneId(flags.zone, "--zone");
+    for (const zone of flags["in-zone"] ?? []) if (zone !== "*") assertZoneId(zone, "--in-zone");
     // Even with --force: the authority's key replaced by a grant is every future grant of the zone lost.
     if (flags.out !== undefined && sameFile(flags.out, flags.key)) {
       throw new OnexError(ErrorCode.Usage, `--out names the authority's key file (${flags.key}); the key would be lost: write the grant to another file`, { file: flags.out });

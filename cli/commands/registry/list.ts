@@ -1,4 +1,5 @@
 import { Flags } from "@oclif/core";
+import { assertZoneId } from "@onex/runtime";
 import { EntityType } from "@onex/runtime/registry";
 import { HealthStatus } from "@onex/runtime/registry";
 import { OnexCommand } from "../../base-command.js";
@@ -19,6 +20,7 @@ export default class RegistryList extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(RegistryList);
+    if (flags.zone !== undefined) assertZoneId(flags.zone, "--zone");
     const entries = await withRegistry(flags, (registry) =>
       registry.list({
         ...(flags.zone ? { zone: flags.zone } : {}),

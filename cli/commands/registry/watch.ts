@@ -1,4 +1,5 @@
 import { Flags } from "@oclif/core";
+import { assertZoneId } from "@onex/runtime";
 import { EntityType } from "@onex/runtime/registry";
 import type { RegistryChange } from "@onex/runtime/registry";
 import { OnexCommand } from "../../base-command.js";
@@ -19,6 +20,7 @@ export default class RegistryWatch extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(RegistryWatch);
+    if (flags.zone !== undefined) assertZoneId(flags.zone, "--zone");
     await withRegistry(flags, async (registry) => {
       const changes = registry.watch({ ...(flags.zone ? { zone: flags.zone } : {}), ...(flags.type ? { entityType: flags.type as EntityType } : {}) }, { updatesOnly: flags["updates-only"] });
       const stop = () => void changes.return?.();

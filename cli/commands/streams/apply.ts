@@ -1,5 +1,5 @@
 import { Flags } from "@oclif/core";
-import { ErrorCode, OnexError } from "@onex/runtime";
+import { ErrorCode, OnexError, assertZoneId } from "@onex/runtime";
 import { accountOf, MAX_STREAM_AGE_MS, MIN_STREAM_AGE_MS, zonesOf } from "@onex/runtime/jetstream";
 import { applyStreams, planStreams, type StreamChange, type StreamLimits } from "@onex/runtime/jetstream";
 import { loadProjectSdks } from "../../sdk.js";
@@ -39,6 +39,7 @@ export default class StreamsApply extends OnexCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(StreamsApply);
+    for (const zone of flags.zone ?? []) assertZoneId(zone, "--zone");
     const limits: StreamLimits = {
       ...(flags["max-msgs"] !== undefined ? { maxMessages: flags["max-msgs"] } : {}),
       ...(flags["max-bytes"] !== undefined ? { maxBytes: flags["max-bytes"] } : {}),
