@@ -1,6 +1,6 @@
 import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
-import { DEFAULT_ZONE_CONNECTIONS, DEFAULT_ZONE_CONSUMERS, DEFAULT_ZONE_SUBSCRIPTIONS, natsAccountsConfig, type ZoneAccountLimits } from "@onex/runtime/jetstream";
+import { DEFAULT_ZONE_ADMIN_CONNECTIONS, DEFAULT_ZONE_ADMIN_SUBSCRIPTIONS, DEFAULT_ZONE_CONNECTIONS, DEFAULT_ZONE_CONSUMERS, DEFAULT_ZONE_SUBSCRIPTIONS, natsAccountsConfig, type ZoneAccountLimits } from "@onex/runtime/jetstream";
 import { loadProjectSdks } from "../sdk.js";
 import { OnexCommand } from "../base-command.js";
 import { readIdentities } from "../identities-file.js";
@@ -12,7 +12,7 @@ import { sdkFlags } from "../sdk-flags.js";
 export default class NatsAuth extends OnexCommand {
   static override summary = "Write a NATS accounts config: an account per zone for its streams and admins, one for its members, each member confined to its zone.";
   static override description =
-    "IDENTITIES is a YAML or JSON list of {user, password, zone, role}. Each zone is one NATS account with its own JetStream, so nothing of one zone — subjects, streams, replies — is visible from another. Its members are in an account of their own that reaches the zone's only through imports, so what JetStream sends to a reply subject a member names comes back to the members' account, never into a stream. Within its zone, a member may publish and subscribe only on the zone's subjects, use the JetStream API only on the zone's event streams, write dead letters only under the zone, and read replies only under its own inbox prefix (_INBOX_<user>: connect with `inboxPrefix`). A zone's admins are unrestricted in its account; `onex streams apply --identities IDENTITIES` connects as them to create each zone's streams. Include the output in nats-server's config.";
+    "IDENTITIES is a YAML or JSON list of {user, password, zone, role}. Each zone is one NATS account with its own JetStream, so nothing of one zone — subjects, streams, replies — is visible from another. Its members are in an account of their own that reaches the zone's only through imports, so what JetStream sends to a reply subject a member names comes back to the members' account, never into a stream. Within its zone, a member may publish and subscribe only on the zone's subjects, use the JetStream API only on the zone's event streams, write dead letters only under the zone, and read replies only under its own inbox prefix (_INBOX_<user>: connect with `inboxPrefix`). A zone's admins are unrestricted in its account but for its limits on connections and subscriptions (--zone-admin-connections, --zone-admin-subscriptions); `onex streams apply --identities IDENTITIES` connects as them to create each zone's streams. Include the output in nats-server's config.";
   static override examples = ["<%= config.bin %> nats-auth identities.yaml --out auth.conf"];
   static override args = { identities: Args.string({ description: "YAML or JSON file listing the identities.", required: true }) };
   static override flags = {
@@ -35,6 +35,16 @@ export default class NatsAuth extends OnexCommand {
       min: 1,
       max: Number.MAX_SAFE_INTEGER,
     }),
+    "zone-admin-connections": Flags.integer({
+      description: `Connections a zone's admins may hold at once, all together (apart from its members'): its registry clients and operators' tools count here. Default ${DEFAULT_ZONE_ADMIN_CONNECTIONS}.`,
+      min: 1,
+      max: Number.MAX_SAFE_INTEGER,
+    }),
+    "zone-admin-subscriptions": Flags.integer({
+      description: `Core subscriptions each connection of a zone's admins may hold. Default ${DEFAULT_ZONE_ADMIN_SUBSCRIPTIONS}.`,
+      min: 1,
+      max: Number.MAX_SAFE_INTEGER,
+    }),
   };
 
   async run(): Promise<void> {
@@ -49,6 +59,8 @@ export default class NatsAuth extends OnexCommand {
       ...(flags["zone-consumers"] !== undefined ? { maxConsumers: flags["zone-consumers"] } : {}),
       ...(flags["zone-connections"] !== undefined ? { maxConnections: flags["zone-connections"] } : {}),
       ...(flags["zone-subscriptions"] !== undefined ? { maxSubscriptions: flags["zone-subscriptions"] } : {}),
+      ...(flags["zone-admin-connections"] !== undefined ? { maxAdminConnections: flags["zone-admin-connections"] } : {}),
+      ...(flags["zone-admin-subscriptions"] !== undefined ? { maxAdminSubscriptions: flags["zone-admin-subscriptions"] } : {}),
     };
     const config = natsAccountsConfig(await loadProjectSdks(flags), identities, limits);
     // Passwords: owner-only from the first byte, written whole, never over an existing file without --force.

@@ -12,7 +12,8 @@
  * A member may publish its zone's subjects and subscribe to them, use the JetStream API on its
  * zone's event streams only (consumers, pulls, acks, stream info), write dead letters under
  * its zone's prefix only, and receive replies under its own inbox prefix only. A zone's admin
- * is unrestricted within the zone's account.
+ * is unrestricted within the zone's account, but for the account's limits on connections and
+ * subscriptions.
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import type { ProtocolSdk } from "../protocol-sdk.js";
@@ -96,6 +97,10 @@ export interface ZoneAccountLimits {
   maxConnections?: number;
   /** Core subscriptions each connection of a zone's members may hold (default DEFAULT_ZONE_SUBSCRIPTIONS). */
   maxSubscriptions?: number;
+  /** Connections a zone's admins may hold at once, all of them together (default DEFAULT_ZONE_ADMIN_CONNECTIONS). */
+  maxAdminConnections?: number;
+  /** Core subscriptions each connection of a zone's admins may hold (default DEFAULT_ZONE_ADMIN_SUBSCRIPTIONS). */
+  maxAdminSubscriptions?: number;
 }
 
 /**
@@ -121,6 +126,18 @@ export const DEFAULT_ZONE_CONNECTIONS = 1000;
  * A client uses one per subscription it runs and a few of its own.
  */
 export const DEFAULT_ZONE_SUBSCRIPTIONS = 1000;
+
+/**
+ * Connections a zone's admins may hold by default, all together, in the zone's account. Admins
+ * are trusted, but an admin identity handed to a tenant (or leaked) opening connections without
+ * end would take the server's `max_connections` from every zone, as a member could before its
+ * limit. Apart from the members' limit: a zone's admins are its operators' tools and registry
+ * clients, whose number has nothing to do with how many services its tenant runs.
+ */
+export const DEFAULT_ZONE_ADMIN_CONNECTIONS = 1000;
+
+/** Core subscriptions each connection of a zone's admins may hold by default (as DEFAULT_ZONE_SUBSCRIPTIONS for members). */
+export const DEFAULT_ZONE_ADMIN_SUBSCRIPTIONS = 1000;
 
 /**
  * The NATS account of a zone's members: no JetStream of its own, only imports of its zone's.
@@ -149,7 +166,15 @@ export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: rea
   if (!Number.isSafeInteger(maxConsumers) || maxConsumers < 1) throw new OnexError(ErrorCode.Usage, `a zone's consumer limit must be a whole number of at least 1, not ${maxConsumers}`);
   const maxConnections = limits.maxConnections ?? DEFAULT_ZONE_CONNECTIONS;
   const maxSubscriptions = limits.maxSubscriptions ?? DEFAULT_ZONE_SUBSCRIPTIONS;
-  for (const [what, value] of [["connection", maxConnections], ["subscription", maxSubscriptions]] as const) {
+  const maxAdminConnections = limits.maxAdminConnections ?? DEFAULT_ZONE_ADMIN_CONNECTIONS;
+  const maxAdminSubscriptions = limits.maxAdminSubscriptions ?? DEFAULT_ZONE_ADMIN_SUBSCRIPTIONS;
+  const checked = [
+    ["connection", maxConnections],
+    ["subscription", maxSubscriptions],
+    ["admin connection", maxAdminConnections],
+    ["admin subscription", maxAdminSubscriptions],
+  ] as const;
+  for (const [what, value] of checked) {
     if (!Number.isSafeInteger(value) || value < 1) throw new OnexError(ErrorCode.Usage, `a zone's ${what} limit must be a whole number of at least 1, not ${value}`);
   }
   // nats-server refuses a config with a size past a 64-bit integer or in exponent form (1e+23).
@@ -166,7 +191,7 @@ export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: rea
   const accounts = zonesOf(identities).flatMap((zone) => {
     const admins = identities.filter((i) => i.zone === zone && i.role === "admin").map(userLine);
     const members = identities.filter((i) => i.zone === zone && i.role !== "admin");
-    const zoneAccount = [`  ${natsConfigString(accountOf(zone))}: {`, `    # zone ${natsConfigString(zone)}: its streams and admins`, `    jetstream: ${jetstream}`, admins.length === 0 ? "    users: []" : `    users: [\n${admins.join(",\n")}\n    ]`];
+    const zoneAccount = [`  ${natsConfigString(accountOf(zone))}: {`, `    # zone ${natsConfigString(zone)}: its streams and admins`, `    jetstream: ${jetstream}`, `    limits: { max_conn: ${maxAdminConnections}, max_subs: ${maxAdminSubscriptions} }`, admins.length === 0 ? "    users: []" : `    users: [\n${admins.join(",\n")}\n    ]`];
     if (members.length === 0) return [[...zoneAccount, "  }"].join("\n")];
     const services = memberServices(sdks, zone);
     const to = natsConfigString(membersAccountOf(zone));
