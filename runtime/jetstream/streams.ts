@@ -36,7 +36,7 @@ export interface StreamLimits {
   /** What a full stream does with a new message: refuse it (`new`, the publisher gets ONEX_E_STREAM_FULL) or drop the oldest (`old`). */
   discard?: "old" | "new";
   replicas?: number;
-  /** How long the server remembers message ids for de-duplication (default 2 minutes). */
+  /** How long the server remembers message ids for de-duplication, from MIN_STREAM_AGE_MS to `maxAgeMs` (default 2 minutes, or `maxAgeMs` where that is shorter). */
   duplicateWindowMs?: number;
 }
 
@@ -160,7 +160,8 @@ function checkLimits(l: StreamLimits): void {
   checkWhole("stream limits", "maxBytes", l.maxBytes);
   checkWhole("stream limits", "maxAgeMs", l.maxAgeMs, { max: MAX_STREAM_AGE_MS });
   checkWhole("stream limits", "replicas", l.replicas, { max: 5 });
-  checkWhole("stream limits", "duplicateWindowMs", l.duplicateWindowMs, { max: MAX_STREAM_AGE_MS });
+  // JetStream refuses a window under its shortest age, and refused it only after the streams before this one were made.
+  checkWhole("stream limits", "duplicateWindowMs", l.duplicateWindowMs, { min: MIN_STREAM_AGE_MS, max: MAX_STREAM_AGE_MS });
   // The server's own rules, said before anything is sent: it refuses a shorter age, and ids kept longer than their messages.
   if (l.maxAgeMs !== undefined && l.maxAgeMs < MIN_STREAM_AGE_MS) throw new OnexError(ErrorCode.Usage, `stream limits: maxAgeMs must be at least ${MIN_STREAM_AGE_MS} (JetStream's shortest), not ${l.maxAgeMs}`);
   if (l.maxAgeMs !== undefined && l.duplicateWindowMs !== undefined && l.duplicateWindowMs > l.maxAgeMs) {

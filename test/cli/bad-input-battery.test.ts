@@ -157,6 +157,12 @@ const CASES: Record<string, Case> = {
   // Bounds the SDK holds too, said under the flag's name rather than the option's (maxAgeMs, maxMessages, ...).
   "streams apply: --max-age under JetStream's shortest": { args: ["streams", "apply", "--max-age", "50ms", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--max-age: 50ms is shorter than the 100 ms it must be at least" },
   "streams apply: --dlq-max-age under JetStream's shortest": { args: ["streams", "apply", "--dlq-max-age", "10ms", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--dlq-max-age: 10ms" },
+  // The de-duplication window, as the ages are: JetStream refused one under 100 ms only after the streams before it were made.
+  "streams apply: --duplicate-window that is no duration": { args: ["streams", "apply", "--duplicate-window", "5", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: '--duplicate-window: "5" is not a duration (add a unit: 5ms or 5s)' },
+  "streams apply: --duplicate-window of 0": { args: ["streams", "apply", "--duplicate-window", "0s", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--duplicate-window: 0s is shorter than the 100 ms it must be at least" },
+  "streams apply: --duplicate-window under JetStream's shortest": { args: ["streams", "apply", "--duplicate-window", "50ms", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--duplicate-window: 50ms is shorter than the 100 ms it must be at least" },
+  "streams apply: --duplicate-window past what JetStream holds": { args: ["streams", "apply", "--duplicate-window", "999999999999d", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--duplicate-window: 999999999999d is longer than" },
+  "streams apply: --duplicate-window longer than --max-age": { args: ["streams", "apply", "--max-age", "1h", "--duplicate-window", "2h", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--duplicate-window 2h is longer than --max-age 1h" },
   "streams apply: --max-msgs past an exact number": { args: ["streams", "apply", "--max-msgs", "99999999999999999999", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--max-msgs" },
   "dlq list: --from past an exact number": { args: ["dlq", "list", "--from", "99999999999999999999", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--from" },
   "replay: --from-seq past an exact number": { args: ["replay", "--from-seq", "99999999999999999999", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--from-seq" },

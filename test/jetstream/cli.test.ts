@@ -58,6 +58,25 @@ describe("onex streams, replay and dlq", () => {
     expect(cli("streams", "apply").stdout).toMatch(/updated\s+ONEX_DLQ/);
   });
 
+  it("streams apply --duplicate-window sets the event streams' de-duplication window, and left out again restores JetStream's default", async () => {
+    expect(cli("streams", "apply").status).toBe(0);
+    const windowed = cli("streams", "apply", "--duplicate-window", "10m");
+    expect([windowed.status, windowed.stderr]).toEqual([0, ""]);
+    expect(windowed.stdout).toMatch(/updated\s+ONEX_EVENT\n\s+duplicate_window: 120000000000 -> 600000000000/);
+    // Letters each have an id of their own: the dead-letter stream keeps its window.
+    expect(windowed.stdout).toMatch(/unchanged\s+ONEX_DLQ/);
+    const nc = await natsConnect({ servers: server.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      expect((await jsm.streams.info("ONEX_EVENT")).config.duplicate_window).toBe(600_000_000_000);
+      expect((await jsm.streams.info("ONEX_DLQ")).config.duplicate_window).toBe(120_000_000_000);
+      expect(cli("streams", "apply").stdout).toMatch(/updated\s+ONEX_EVENT\n\s+duplicate_window: 600000000000 -> 120000000000/);
+      expect((await jsm.streams.info("ONEX_EVENT")).config.duplicate_window).toBe(120_000_000_000);
+    } finally {
+      await nc.close();
+    }
+  });
+
   it("replay prints history from a sequence or a time, filtered by type", async () => {
     publisher = await client(server.url, keys.node, [keys.node]);
     const first = await publisher.publish(stateUpdate("n-cli", "idle"));

@@ -673,7 +673,7 @@ describe("streams from the manifest", () => {
   it("a limit the server would misread is ONEX_E_USAGE before anything is sent (0 or NaN made an unlimited stream, a fraction was invalid JSON)", async () => {
     const jsm = await jetstreamManager(raw);
     const before = (await jsm.streams.info("ONEX_EVENT")).config;
-    for (const bad of [{ maxMessages: 0 }, { maxMessages: Number.NaN }, { maxMessages: -5 }, { maxBytes: 1.5 }, { maxAgeMs: Infinity }, { maxAgeMs: Number.NaN }, { maxAgeMs: 99 }, { replicas: 0 }, { duplicateWindowMs: 0.5 }, { duplicateWindowMs: 60_001, maxAgeMs: 60_000 }]) {
+    for (const bad of [{ maxMessages: 0 }, { maxMessages: Number.NaN }, { maxMessages: -5 }, { maxBytes: 1.5 }, { maxAgeMs: Infinity }, { maxAgeMs: Number.NaN }, { maxAgeMs: 99 }, { replicas: 0 }, { duplicateWindowMs: 0.5 }, { duplicateWindowMs: 99 }, { duplicateWindowMs: 60_001, maxAgeMs: 60_000 }]) {
       expect(() => planStreams([v0_1], bad)).toThrow(expect.objectContaining({ code: ErrorCode.Usage, message: expect.stringContaining(Object.keys(bad)[0]!) }));
       expect(() => planStreams([v0_1], {}, bad)).toThrow(expect.objectContaining({ code: ErrorCode.Usage }));
     }

@@ -9,7 +9,7 @@ import { parseDuration } from "../../duration.js";
 import { natsFlags, withJetStream } from "../../nats-flags.js";
 import { sdkFlags } from "../../sdk-flags.js";
 
-/** The ages JetStream keeps a stream's messages for, refused here under the flag's name. */
+/** The ages JetStream keeps a stream's messages (and their ids) for, refused here under the flag's name. */
 const STREAM_AGE = { min: MIN_STREAM_AGE_MS, max: MAX_STREAM_AGE_MS };
 
 export default class StreamsApply extends OnexCommand {
@@ -20,6 +20,7 @@ export default class StreamsApply extends OnexCommand {
     "<%= config.bin %> streams apply --server nats://127.0.0.1:4222",
     "<%= config.bin %> streams apply --identities identities.yaml",
     "<%= config.bin %> streams apply --max-age 7d --discard new --dry-run",
+    "<%= config.bin %> streams apply --max-age 7d --duplicate-window 10m",
   ];
 
   static override flags = {
@@ -29,6 +30,10 @@ export default class StreamsApply extends OnexCommand {
     "max-msgs": Flags.integer({ description: "Messages kept per stream at most.", min: 1, max: Number.MAX_SAFE_INTEGER }),
     "max-bytes": Flags.integer({ description: "Bytes kept per stream at most.", min: 1, max: Number.MAX_SAFE_INTEGER }),
     "max-age": Flags.string({ description: "Age after which messages are removed (e.g. 7d)." }),
+    "duplicate-window": Flags.string({
+      description:
+        "How long each event stream remembers a message's id, to store a second publish of it only once (e.g. 10m; from 100ms, JetStream's shortest, to --max-age; default JetStream's 2m, or --max-age where that is shorter). A longer window catches a retry that comes later, and holds every id published in it in the server's memory.",
+    }),
     discard: Flags.string({ description: "When full: drop the oldest (old) or refuse new messages (new).", options: ["old", "new"] }),
     replicas: Flags.integer({ description: "Replicas per stream (clustered servers).", min: 1, max: 5 }),
     "dlq-max-age": Flags.string({ description: "Age after which dead letters are removed.", default: "30d" }),
@@ -40,10 +45,17 @@ export default class StreamsApply extends OnexCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(StreamsApply);
     for (const zone of flags.zone ?? []) assertZoneId(zone, "--zone");
+    const maxAgeMs = flags["max-age"] !== undefined ? parseDuration(flags["max-age"], "max-age", STREAM_AGE) : undefined;
+    const duplicateWindowMs = flags["duplicate-window"] !== undefined ? parseDuration(flags["duplicate-window"], "duplicate-window", STREAM_AGE) : undefined;
+    // The server's rule, said in the flags' terms (planStreams says it in the SDK options').
+    if (duplicateWindowMs !== undefined && maxAgeMs !== undefined && duplicateWindowMs > maxAgeMs) {
+      throw new OnexError(ErrorCode.Usage, `--duplicate-window ${flags["duplicate-window"]} is longer than --max-age ${flags["max-age"]}: the server keeps no message id longer than its message`);
+    }
     const limits: StreamLimits = {
       ...(flags["max-msgs"] !== undefined ? { maxMessages: flags["max-msgs"] } : {}),
       ...(flags["max-bytes"] !== undefined ? { maxBytes: flags["max-bytes"] } : {}),
-      ...(flags["max-age"] !== undefined ? { maxAgeMs: parseDuration(flags["max-age"], "max-age", STREAM_AGE) } : {}),
+      ...(maxAgeMs !== undefined ? { maxAgeMs } : {}),
+      ...(duplicateWindowMs !== undefined ? { duplicateWindowMs } : {}),
       ...(flags.discard !== undefined ? { discard: flags.discard as "old" | "new" } : {}),
       ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}),
     };
