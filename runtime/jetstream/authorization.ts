@@ -144,6 +144,8 @@ export const DEFAULT_ZONE_ADMIN_SUBSCRIPTIONS = 1000;
  * Joined with `~M`, which no zone's token holds (a token's `~` is followed by two hex digits):
  * with `_MEMBERS`, the zone `zone.a_MEMBERS` had this account's name for its own, and
  * nats-server, given two accounts of one name, kept the last, leaving zone.a's members none.
+ * (Such a zone is refused now as well, being no zone a message can name; the `~M` stays, so no
+ * later change to that rule can bring the clash back.)
  */
 export function membersAccountOf(zone: string): string {
   return `${accountOf(zone)}~MEMBERS`;
