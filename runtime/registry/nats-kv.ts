@@ -530,7 +530,16 @@ class NatsKvStore implements RegistryStore {
           }
         } catch (error) {
           if (signal.aborted || this.nc.isClosed()) break;
-          void error;
+          // The server refused the watch's consumer (or its state) for want of a grant: no retry
+          // changes that, and retried every 250 ms the watch delivered nothing, not even `synced`,
+          // for ever, and said nothing. It ends with the refusal, as etcd's refused watch does; a
+          // watcher resumes once the grant is given. Anything else (an outage, a consumer lost)
+          // is retried as before.
+          const refused = this.#refused(error);
+          if (refused !== undefined) {
+            queue.fail(refused);
+            break;
+          }
         } finally {
           clearInterval(historyCheck);
           historyCheck = undefined;
@@ -690,24 +699,29 @@ class NatsKvStore implements RegistryStore {
     return entry.created.getTime() + this.ttlMs <= Date.now();
   }
 
+  /**
+   * The server's refusal of a request for want of permission (nats.js's PermissionViolationError,
+   * itself or as the cause), typed and named as etcd's refusals are (`details.permission`): a
+   * missing grant is no outage, and watches and keepAlive tell the two apart by it.
+   */
+  #refused(cause: unknown): OnexError | undefined {
+    const denied = permissionViolation(cause);
+    if (denied === undefined) return undefined;
+    const subjects = [`$KV.${this.entries.name}.>`, `$KV.${this.marks.name}.>`, "$JS.API.>"];
+    return new OnexError(
+      ErrorCode.RegistryUnavailable,
+      `NATS KV request failed: ${denied.message}. The registry's NATS user needs publish and subscribe permission on ${subjects.join(", ")}; see docs/registry.md`,
+      { permission: denied.operation, subject: denied.subject, subjects },
+      { cause },
+    );
+  }
+
   async #call<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (cause) {
       if (cause instanceof OnexError) throw cause;
-      const denied = permissionViolation(cause);
-      if (denied !== undefined) {
-        // Named as etcd's refusals are (`details.permission`): a missing grant is no outage, and
-        // watches and keepAlive tell the two apart by it.
-        const subjects = [`$KV.${this.entries.name}.>`, `$KV.${this.marks.name}.>`, "$JS.API.>"];
-        throw new OnexError(
-          ErrorCode.RegistryUnavailable,
-          `NATS KV request failed: ${denied.message}. The registry's NATS user needs publish and subscribe permission on ${subjects.join(", ")}; see docs/registry.md`,
-          { permission: denied.operation, subject: denied.subject, subjects },
-          { cause },
-        );
-      }
-      throw new OnexError(ErrorCode.RegistryUnavailable, `NATS KV request failed: ${(cause as Error).message}`, {}, { cause });
+      throw this.#refused(cause) ?? new OnexError(ErrorCode.RegistryUnavailable, `NATS KV request failed: ${(cause as Error).message}`, {}, { cause });
     }
   }
 }
