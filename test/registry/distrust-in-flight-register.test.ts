@@ -37,11 +37,32 @@ const backends = [
     name: "NATS KV",
     url: (ns: string) => `${nats.url}?bucket=${ns}&ttl=30s`,
     store: (ns: string) => openNatsKvStore({ servers: [nats.url], bucket: ns, ttlMs: 30_000 }),
+    // Runs `meanwhile` once, after delete's read of the entry and before its removal: the store's read of the entry.
+    between: (store: RegistryStore, meanwhile: () => Promise<unknown>) => {
+      const bucket = (store as unknown as { entries: { get: (key: string) => Promise<unknown> } }).entries;
+      const get = bucket.get.bind(bucket);
+      bucket.get = async (key: string) => {
+        bucket.get = get;
+        const read = await get(key);
+        await meanwhile();
+        return read;
+      };
+    },
   },
   {
     name: "etcd",
     url: (ns: string) => `${etcd.url}?prefix=/${ns}/&ttl=30s`,
     store: (ns: string) => openEtcdStore({ hosts: [etcd.clientUrl], prefix: `/${ns}/`, ttlMs: 30_000 }),
+    // delete reads the entry, grants its departure marker's lease, then removes: `meanwhile` runs at that grant.
+    between: (store: RegistryStore, meanwhile: () => Promise<unknown>) => {
+      const leases = (store as unknown as { client: { leaseClient: { leaseGrant: (...args: unknown[]) => Promise<unknown> } } }).client.leaseClient;
+      const grant = leases.leaseGrant.bind(leases);
+      leases.leaseGrant = async (...args: unknown[]) => {
+        leases.leaseGrant = grant;
+        await meanwhile();
+        return grant(...args);
+      };
+    },
   },
 ];
 
@@ -60,7 +81,7 @@ async function rejection(promise: Promise<unknown>): Promise<OnexError> {
   return error as OnexError;
 }
 
-describe.each(backends)("$name: distrust while a register of the key is writing", ({ url: urlOf, store: storeOf }) => {
+describe.each(backends)("$name: distrust while a register of the key is writing", ({ url: urlOf, store: storeOf, between }) => {
   it("the register fails as one made after distrust, and what it wrote is taken out (its mark stays)", async () => {
     const ns = `inflightreg${++counter}`;
     const registry = await opened(urlOf(ns));
@@ -99,5 +120,19 @@ describe.each(backends)("$name: distrust while a register of the key is writing"
     expect((await registry.resolve(node.address)).entry.signature).toBe(newer.signature);
     expect(await store.delete(partsOf(node), second.revision)).toBe(true);
     expect(await codeOf(() => registry.resolve(node.address))).toBe(ErrorCode.NotFound);
+  });
+
+  it("spares a registration written between its read of the entry and its removal (the removal itself compares the revision)", async () => {
+    const ns = `inflightreg${++counter}`;
+    const store: RegistryStore = await storeOf(ns);
+    const registry = new TrustedRegistry(store, { onTampered: () => {}, logger: { warn: () => {} } });
+    open.push(registry);
+    const node = makeNode(ZONE);
+    const first = await registry.register(node.entry, node.identity);
+    const newer = resign(node, { capabilities: ["compute", "gpu"] });
+    // The honest newer registration lands after delete found the first one still there.
+    between(store, () => registry.register(newer, node.identity));
+    expect(await store.delete(partsOf(node), first.revision)).toBe(false);
+    expect((await registry.resolve(node.address)).entry.signature).toBe(newer.signature);
   });
 });
