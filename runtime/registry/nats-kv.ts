@@ -378,9 +378,12 @@ class NatsKvStore implements RegistryStore {
   }
 
   watch(prefix: StorePrefix, caller: AbortSignal, onMarkPublished?: MarkPublished): AsyncIterable<StoreChange> {
-    // Ends when the caller aborts or the store closes.
-    const signal = AbortSignal.any([caller, this.#closing.signal]);
+    // Ends when the caller aborts or the store closes, or once the server refuses the watch's
+    // answers to flow control (#endOnRefusedFlowControl).
+    const refusedFlowControl = new AbortController();
+    const signal = AbortSignal.any([caller, this.#closing.signal, refusedFlowControl.signal]);
     const queue = new ChangeQueue<StoreChange>(signal);
+    this.#endOnRefusedFlowControl(signal, queue, refusedFlowControl);
     // Last write per key, to report an expiry that the server itself never announces, and its
     // value, to tell a heartbeat from a change: not a value longer than a registration may be (no
     // read takes one), or a store writer's megabyte at each of a thousand keys is a gigabyte held here.
@@ -561,6 +564,32 @@ class NatsKvStore implements RegistryStore {
   }
 
   /**
+   * Ends the watch with the refusal when nats-server refuses its answer to a flow-control request
+   * (a user without publish on `$JS.FC.KV_<bucket>.>`). Past a few megabytes in flight the server
+   * delivers nothing more until the answer comes, so the watch stalled, for good and without a
+   * word, its first state never reported. The refusal answers no request: it comes only as the
+   * connection's asynchronous error, which names the subject refused.
+   */
+  #endOnRefusedFlowControl(signal: AbortSignal, queue: ChangeQueue<StoreChange>, end: AbortController): void {
+    const statuses = this.nc.status() as AsyncIterable<{ type: string; error?: unknown }> & { stop?(): void };
+    signal.addEventListener("abort", () => statuses.stop?.(), { once: true });
+    // The bucket's own stream only: `KV_reg.` is not a prefix of `KV_reg_marks.`.
+    const refusedSubject = `$JS.FC.KV_${this.entries.name}.`;
+    void (async () => {
+      for await (const status of statuses) {
+        if (signal.aborted) break;
+        if (status.type !== "error") continue;
+        const denied = permissionViolation(status.error);
+        if (denied === undefined || denied.operation !== "publish" || !denied.subject.startsWith(refusedSubject)) continue;
+        // Failed first: the abort that stops the pump would otherwise end the queue without an error.
+        queue.fail(this.#refused(status.error));
+        end.abort();
+        break;
+      }
+    })();
+  }
+
+  /**
    * Says when a watch's connection is lost and when it is back, one line each. A watch has
    * nothing to say while its server is away (no change can be read), so a watching service fell
    * silent through an outage, on stderr as on stdout, and its owner could not tell an outage
@@ -708,9 +737,11 @@ class NatsKvStore implements RegistryStore {
     const denied = permissionViolation(cause);
     if (denied === undefined) return undefined;
     const subjects = [`$KV.${this.entries.name}.>`, `$KV.${this.marks.name}.>`, "$JS.API.>"];
+    // A watch answers flow control there (publish), and every answer comes to an inbox (subscribe).
+    const flowControl = `$JS.FC.KV_${this.entries.name}.>`;
     return new OnexError(
       ErrorCode.RegistryUnavailable,
-      `NATS KV request failed: ${denied.message}. The registry's NATS user needs publish and subscribe permission on ${subjects.join(", ")}; see docs/registry.md`,
+      `NATS KV request failed: ${denied.message}. The registry's NATS user needs publish and subscribe permission on ${subjects.join(", ")}, publish permission on ${flowControl} and subscribe permission on _INBOX.>; see docs/registry.md`,
       { permission: denied.operation, subject: denied.subject, subjects },
       { cause },
     );
