@@ -76,6 +76,24 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
   };
   const onAbort = () => sub.unsubscribe();
   options.signal.addEventListener("abort", onAbort, { once: true });
+  // The server's refusal of an answer to its flow control (a user without publish on
+  // `$JS.FC.<stream>.>`): past a few megabytes in flight it delivers nothing more until the answer
+  // comes, so the watch (and a list, which reads through one) stalled for good, without a word.
+  // The refusal answers no request: it comes only as the connection's asynchronous error, naming
+  // the subject. Thrown as it is (a PermissionViolationError), for the store to type as refusals.
+  let refused: unknown;
+  const flowControl = `$JS.FC.${stream}.`;
+  const statuses = nc.status() as AsyncIterable<{ type: string; error?: unknown }> & { stop?(): void };
+  void (async () => {
+    for await (const status of statuses) {
+      const error = status.error as { name?: unknown; operation?: unknown; subject?: unknown } | undefined;
+      if (status.type !== "error" || error?.name !== "PermissionViolationError" || error.operation !== "publish") continue;
+      if (typeof error.subject !== "string" || !error.subject.startsWith(flowControl)) continue;
+      refused ??= status.error;
+      interrupt(`the server refused the answer to its flow control on ${error.subject}`);
+      break;
+    }
+  })();
   let heard = performance.now();
   let monitor: NodeJS.Timeout | undefined;
   // Set as the watch ends: an answer about its consumer that comes later says nothing of the next one.
@@ -238,6 +256,7 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
     }
   } finally {
     over = true;
+    statuses.stop?.();
     clearInterval(monitor);
     options.signal.removeEventListener("abort", onAbort);
     sub.unsubscribe();
@@ -248,6 +267,7 @@ export async function* watchKv(nc: NatsConnection, jsm: JetStreamManager, bucket
       if (options.signal.aborted) await deleting;
     }
   }
+  if (refused !== undefined && !options.signal.aborted) throw refused;
   if (interrupted !== undefined && !options.signal.aborted) throw new WatchInterrupted(interrupted);
 }
 

@@ -378,12 +378,9 @@ class NatsKvStore implements RegistryStore {
   }
 
   watch(prefix: StorePrefix, caller: AbortSignal, onMarkPublished?: MarkPublished): AsyncIterable<StoreChange> {
-    // Ends when the caller aborts or the store closes, or once the server refuses the watch's
-    // answers to flow control (#endOnRefusedFlowControl).
-    const refusedFlowControl = new AbortController();
-    const signal = AbortSignal.any([caller, this.#closing.signal, refusedFlowControl.signal]);
+    // Ends when the caller aborts or the store closes.
+    const signal = AbortSignal.any([caller, this.#closing.signal]);
     const queue = new ChangeQueue<StoreChange>(signal);
-    this.#endOnRefusedFlowControl(signal, queue, refusedFlowControl);
     // Last write per key, to report an expiry that the server itself never announces, and its
     // value, to tell a heartbeat from a change: not a value longer than a registration may be (no
     // read takes one), or a store writer's megabyte at each of a thousand keys is a gigabyte held here.
@@ -533,7 +530,8 @@ class NatsKvStore implements RegistryStore {
           }
         } catch (error) {
           if (signal.aborted || this.nc.isClosed()) break;
-          // The server refused the watch's consumer (or its state) for want of a grant: no retry
+          // The server refused the watch's consumer, its state or its answers to flow control
+          // (watchKv) for want of a grant: no retry
           // changes that, and retried every 250 ms the watch delivered nothing, not even `synced`,
           // for ever, and said nothing. It ends with the refusal, as etcd's refused watch does; a
           // watcher resumes once the grant is given. Anything else (an outage, a consumer lost)
@@ -561,32 +559,6 @@ class NatsKvStore implements RegistryStore {
     this.#pumps.add(pumping);
     void pumping.finally(() => this.#pumps.delete(pumping));
     return queue;
-  }
-
-  /**
-   * Ends the watch with the refusal when nats-server refuses its answer to a flow-control request
-   * (a user without publish on `$JS.FC.KV_<bucket>.>`). Past a few megabytes in flight the server
-   * delivers nothing more until the answer comes, so the watch stalled, for good and without a
-   * word, its first state never reported. The refusal answers no request: it comes only as the
-   * connection's asynchronous error, which names the subject refused.
-   */
-  #endOnRefusedFlowControl(signal: AbortSignal, queue: ChangeQueue<StoreChange>, end: AbortController): void {
-    const statuses = this.nc.status() as AsyncIterable<{ type: string; error?: unknown }> & { stop?(): void };
-    signal.addEventListener("abort", () => statuses.stop?.(), { once: true });
-    // The bucket's own stream only: `KV_reg.` is not a prefix of `KV_reg_marks.`.
-    const refusedSubject = `$JS.FC.KV_${this.entries.name}.`;
-    void (async () => {
-      for await (const status of statuses) {
-        if (signal.aborted) break;
-        if (status.type !== "error") continue;
-        const denied = permissionViolation(status.error);
-        if (denied === undefined || denied.operation !== "publish" || !denied.subject.startsWith(refusedSubject)) continue;
-        // Failed first: the abort that stops the pump would otherwise end the queue without an error.
-        queue.fail(this.#refused(status.error));
-        end.abort();
-        break;
-      }
-    })();
   }
 
   /**

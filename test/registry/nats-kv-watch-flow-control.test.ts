@@ -5,8 +5,9 @@
  * docs/registry.md used to name ($KV.<bucket>.>, $KV.<bucket>_marks.>, $JS.API.>, and the
  * replies' _INBOX.>) may not publish there: the server refused each answer (an asynchronous
  * error no request waits for), and the watch stalled, delivering nothing more and never its
- * first state, and said nothing. It now ends with the refusal, typed, naming the grant, as any
- * other refused watch does; with the grant, the same burst is delivered whole.
+ * first state, and said nothing; a list, read through such a consumer, never answered. Both now
+ * end with the refusal, typed, naming the grant, as any other refusal does; with the grant, the
+ * same burst is delivered whole.
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -74,6 +75,19 @@ describe("a NATS KV watch whose answers to flow control the server refuses", () 
     expect((error as OnexError).details).toMatchObject({ permission: "publish" });
     expect(String((error as OnexError).details.subject)).toMatch(/^\$JS\.FC\.KV_reg\./);
     expect((error as OnexError).message).toContain("$JS.FC.KV_reg.>");
+  }, 60_000);
+
+  it("a list, which reads through such a consumer, fails with the refusal rather than never answering", async () => {
+    const registry = await openRegistry(`nats://listed:listed-pass@${nats.url.replace(/^[a-z]+:\/\//, "")}?bucket=reg&ttl=5m`, { onTampered: () => {}, logger: { warn() {} } });
+    try {
+      const listing = registry.list();
+      expect(await settledWithin(listing, 20_000)).toBe(`rejected ${ErrorCode.RegistryUnavailable}`);
+      const error = await listing.catch((e: unknown) => e);
+      expect((error as OnexError).details).toMatchObject({ permission: "publish" });
+      expect(String((error as OnexError).details.subject)).toMatch(/^\$JS\.FC\.KV_reg\./);
+    } finally {
+      await registry.close();
+    }
   }, 60_000);
 
   it("with the grant, delivers the same burst whole", async () => {
