@@ -26,6 +26,33 @@ async function eventually(check: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
+/** Connects as `user` up to `most` times or until the server refuses: the connections opened, and the refusal ("" if none came). */
+async function connectUntilRefused(url: string, user: string, pass: string, most: number, opened: NatsConnection[]): Promise<string> {
+  let refused = "";
+  for (let i = 0; i < most && refused === ""; i++) {
+    refused = await natsConnect({ servers: url, user, pass, inboxPrefix: inboxPrefixOf(user), reconnect: false }).then(
+      (nc) => {
+        opened.push(nc);
+        return "";
+      },
+      (error: unknown) => String((error as Error).message),
+    );
+  }
+  return refused;
+}
+
+/** Subscribes `nc` to `limit + 5` distinct subjects of zone A (each a new entry in the server's subject tree); the errors the server sent back. */
+async function subscribePastLimit(nc: NatsConnection, limit: number): Promise<string[]> {
+  const refusals: string[] = [];
+  void (async () => {
+    for await (const status of nc.status()) if (status.type === "error") refusals.push(String((status.error as Error)?.message));
+  })();
+  for (let i = 0; i < limit + 5; i++) nc.subscribe(update(ZONE_A, `n-${i}`).subject());
+  await nc.flush();
+  await eventually(() => refusals.length >= 5);
+  return refusals;
+}
+
 describe("a zone's connections", () => {
   // The server's own limit, as an operator sets one: above the zone's, below what one zone could open.
   const SERVER_MAX = 60;
@@ -34,17 +61,8 @@ describe("a zone's connections", () => {
       const zones = await startTwoZones(serverMax === undefined ? "" : `max_connections: ${serverMax}`, [...flags]);
       const opened: NatsConnection[] = [];
       try {
-        let refused = "";
         // One more than the server holds: without a zone limit the member took every connection.
-        for (let i = 0; i < (serverMax ?? limit + 5) + 1 && refused === ""; i++) {
-          refused = await natsConnect({ servers: zones.server.url, user: "node-a2", pass: "a2-pw", inboxPrefix: inboxPrefixOf("node-a2"), reconnect: false }).then(
-            (nc) => {
-              opened.push(nc);
-              return "";
-            },
-            (error: unknown) => String((error as Error).message),
-          );
-        }
+        const refused = await connectUntilRefused(zones.server.url, "node-a2", "a2-pw", (serverMax ?? limit + 5) + 1, opened);
         // Each refusal is sent before the server closes the socket: read or not, the member has no more.
         expect(opened.length).toBe(limit);
         expect(refused).not.toBe("");
@@ -66,14 +84,8 @@ describe("a zone's subscriptions", () => {
       const zones = await startTwoZones("", [...flags]);
       try {
         const { nc } = await zones.raw("a2");
-        const refusals: string[] = [];
-        void (async () => {
-          for await (const status of nc.status()) if (status.type === "error") refusals.push(String((status.error as Error)?.message));
-        })();
-        // Distinct subjects of its own zone, as its permissions allow: each a new entry in the server's subject tree.
-        for (let i = 0; i < limit + 5; i++) nc.subscribe(update(ZONE_A, `n-${i}`).subject());
-        await nc.flush();
-        await eventually(() => refusals.length >= 5);
+        // Distinct subjects of its own zone, as its permissions allow.
+        const refusals = await subscribePastLimit(nc, limit);
         expect(refusals).toEqual(Array(5).fill(expect.stringMatching(/maximum subscriptions exceeded/i)));
         expect(nc.isClosed()).toBe(false);
         expect((await (await zones.member("b")).publish(update(ZONE_B, "b-subscribed"), { retryForMs: 0 })).stream).toBe(zoneStreamNameOf("event", ZONE_B));
@@ -91,16 +103,7 @@ describe("a zone's admins", () => {
       const zones = await startTwoZones("", [...flags]);
       const opened: NatsConnection[] = [];
       try {
-        let refused = "";
-        for (let i = 0; i < limit + 5 && refused === ""; i++) {
-          refused = await natsConnect({ servers: zones.server.url, user: "admin-a", pass: "admin-a-pw", reconnect: false }).then(
-            (nc) => {
-              opened.push(nc);
-              return "";
-            },
-            (error: unknown) => String((error as Error).message),
-          );
-        }
+        const refused = await connectUntilRefused(zones.server.url, "admin-a", "admin-a-pw", limit + 5, opened);
         expect(opened.length).toBe(limit);
         expect(refused).not.toBe("");
         // The members' account is another, and their imports into the zone's account are no connections of it.
@@ -119,13 +122,7 @@ describe("a zone's admins", () => {
       const zones = await startTwoZones("", [...flags]);
       try {
         const { nc } = await zones.raw("adminA");
-        const refusals: string[] = [];
-        void (async () => {
-          for await (const status of nc.status()) if (status.type === "error") refusals.push(String((status.error as Error)?.message));
-        })();
-        for (let i = 0; i < limit + 5; i++) nc.subscribe(update(ZONE_A, `n-${i}`).subject());
-        await nc.flush();
-        await eventually(() => refusals.length >= 5);
+        const refusals = await subscribePastLimit(nc, limit);
         expect(refusals).toEqual(Array(5).fill(expect.stringMatching(/maximum subscriptions exceeded/i)));
         expect(nc.isClosed()).toBe(false);
         expect((await (await zones.member("a")).publish(update(ZONE_A, "a-subscribed"), { retryForMs: 0 })).stream).toBe(zoneStreamNameOf("event", ZONE_A));
