@@ -7,36 +7,24 @@
  * before its first await, so distrust called right after register() lands in the write every time.
  * Real nats-server and etcd.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { openEtcdStore } from "../../runtime/registry/etcd.js";
 import { openNatsKvStore } from "../../runtime/registry/nats-kv.js";
-import { openRegistry } from "../../runtime/registry/open-registry.js";
-import type { Registry, RegistryStore } from "../../runtime/registry/registry.js";
+import type { RegistryStore } from "../../runtime/registry/registry.js";
 import { TrustedRegistry } from "../../runtime/registry/trusted-registry.js";
-import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
-import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { bothBackends } from "./both-backends.js";
 import { codeOf, makeNode, partsOf, resign } from "./fixtures.js";
 
 const ZONE = "zone.trusted.org";
-let nats: NatsServer;
-let etcd: EtcdServer;
 let counter = 0;
-const open: Registry[] = [];
-
-beforeAll(async () => {
-  [nats, etcd] = await Promise.all([startNatsServer(), startEtcdServer()]);
-});
-afterAll(async () => {
-  await Promise.all(open.map((r) => r.close()));
-  await Promise.all([nats?.stop(), etcd?.stop()]);
-});
+const both = bothBackends();
+const { opened, keep } = both;
 
 const backends = [
   {
-    name: "NATS KV",
-    url: (ns: string) => `${nats.url}?bucket=${ns}&ttl=30s`,
-    store: (ns: string) => openNatsKvStore({ servers: [nats.url], bucket: ns, ttlMs: 30_000 }),
+    ...both.backends[0]!,
+    store: (ns: string) => openNatsKvStore({ servers: [both.servers().nats.url], bucket: ns, ttlMs: 30_000 }),
     // Runs `meanwhile` once, after delete's read of the entry and before its removal: the store's read of the entry.
     between: (store: RegistryStore, meanwhile: () => Promise<unknown>) => {
       const bucket = (store as unknown as { entries: { get: (key: string) => Promise<unknown> } }).entries;
@@ -50,9 +38,8 @@ const backends = [
     },
   },
   {
-    name: "etcd",
-    url: (ns: string) => `${etcd.url}?prefix=/${ns}/&ttl=30s`,
-    store: (ns: string) => openEtcdStore({ hosts: [etcd.clientUrl], prefix: `/${ns}/`, ttlMs: 30_000 }),
+    ...both.backends[1]!,
+    store: (ns: string) => openEtcdStore({ hosts: [both.servers().etcd.clientUrl], prefix: `/${ns}/`, ttlMs: 30_000 }),
     // delete reads the entry, grants its departure marker's lease, then removes: `meanwhile` runs at that grant.
     between: (store: RegistryStore, meanwhile: () => Promise<unknown>) => {
       const leases = (store as unknown as { client: { leaseClient: { leaseGrant: (...args: unknown[]) => Promise<unknown> } } }).client.leaseClient;
@@ -65,12 +52,6 @@ const backends = [
     },
   },
 ];
-
-async function opened(url: string): Promise<Registry> {
-  const registry = await openRegistry(url, { onTampered: () => {}, logger: { warn: () => {} } });
-  open.push(registry);
-  return registry;
-}
 
 async function rejection(promise: Promise<unknown>): Promise<OnexError> {
   const error = await promise.then(
@@ -110,7 +91,7 @@ describe.each(backends)("$name: distrust while a register of the key is writing"
     const ns = `inflightreg${++counter}`;
     const store: RegistryStore = await storeOf(ns);
     const registry = new TrustedRegistry(store, { onTampered: () => {}, logger: { warn: () => {} } });
-    open.push(registry);
+    keep(registry);
     const node = makeNode(ZONE);
     const first = await registry.register(node.entry, node.identity);
     const newer = resign(node, { capabilities: ["compute", "gpu"] });
@@ -126,7 +107,7 @@ describe.each(backends)("$name: distrust while a register of the key is writing"
     const ns = `inflightreg${++counter}`;
     const store: RegistryStore = await storeOf(ns);
     const registry = new TrustedRegistry(store, { onTampered: () => {}, logger: { warn: () => {} } });
-    open.push(registry);
+    keep(registry);
     const node = makeNode(ZONE);
     const first = await registry.register(node.entry, node.identity);
     const newer = resign(node, { capabilities: ["compute", "gpu"] });

@@ -5,37 +5,14 @@
  * between but the list's own) must not be offered the thief's node. Run on both backends with
  * real servers.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openRegistry } from "../../runtime/registry/open-registry.js";
-import type { Registry } from "../../runtime/registry/registry.js";
-import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
-import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { describe, expect, it } from "vitest";
+import { bothBackends } from "./both-backends.js";
 import { makeNode } from "./fixtures.js";
 
 const ZONE = "zone.trusted.org";
-let nats: NatsServer;
-let etcd: EtcdServer;
 let counter = 0;
-const open: Registry[] = [];
+const { backends, opened } = bothBackends();
 
-beforeAll(async () => {
-  [nats, etcd] = await Promise.all([startNatsServer(), startEtcdServer()]);
-});
-afterAll(async () => {
-  await Promise.all(open.map((r) => r.close()));
-  await Promise.all([nats?.stop(), etcd?.stop()]);
-});
-
-const backends = [
-  { name: "NATS KV", url: (ns: string) => `${nats.url}?bucket=${ns}&ttl=30s` },
-  { name: "etcd", url: (ns: string) => `${etcd.url}?prefix=/${ns}/&ttl=30s` },
-];
-
-async function opened(url: string): Promise<Registry> {
-  const registry = await openRegistry(url, { onTampered: () => {}, logger: { warn: () => {} } });
-  open.push(registry);
-  return registry;
-}
 
 describe.each(backends)("$name: distrust and an open view", ({ url: urlOf }) => {
   it("a view lists no entry signed with a key from the moment distrust returns", async () => {

@@ -6,39 +6,18 @@
  * no retired keys every reader took it (the router listed it, `keyFor` handed out the stolen
  * key, a health watcher announced it). Run on both CI backends with real servers.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ErrorCode, type OnexError } from "../../runtime/errors.js";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
-import type { Registry, RegistryChange } from "../../runtime/registry/registry.js";
+import type { RegistryChange } from "../../runtime/registry/registry.js";
 import { signRegistryEntry } from "../../runtime/trust/registry-entry.js";
-import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
-import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { bothBackends } from "./both-backends.js";
 import { codeOf, eventually, makeNode, nextMatching } from "./fixtures.js";
 
 const ZONE = "zone.trusted.org";
-let nats: NatsServer;
-let etcd: EtcdServer;
 let counter = 0;
-const open: Registry[] = [];
+const { backends, opened, keep } = bothBackends();
 
-beforeAll(async () => {
-  [nats, etcd] = await Promise.all([startNatsServer(), startEtcdServer()]);
-});
-afterAll(async () => {
-  await Promise.all(open.map((r) => r.close()));
-  await Promise.all([nats?.stop(), etcd?.stop()]);
-});
-
-const backends = [
-  { name: "NATS KV", url: (ns: string) => `${nats.url}?bucket=${ns}&ttl=30s` },
-  { name: "etcd", url: (ns: string) => `${etcd.url}?prefix=/${ns}/&ttl=30s` },
-];
-
-async function opened(url: string, retiredKeys?: string[]): Promise<Registry> {
-  const registry = await openRegistry(url, { ...(retiredKeys ? { retiredKeys } : {}), onTampered: () => {}, logger: { warn: () => {} } });
-  open.push(registry);
-  return registry;
-}
 
 describe.each(backends)("$name: a stolen node key, retired", ({ url: urlOf }) => {
   it("the thief's fresh registration of the old node is refused by every reader told of the retired key, and by its register", async () => {
@@ -94,7 +73,7 @@ describe.each(backends)("$name: a stolen node key, retired", ({ url: urlOf }) =>
     // A running router's registry: a view, and a watch of its own, both already showing the thief's node.
     const tampered: string[] = [];
     const reader = await openRegistry(url, { onTampered: (address) => tampered.push(address), logger: { warn: () => {} } });
-    open.push(reader);
+    keep(reader);
     const view = await reader.view(ZONE);
     const watch = reader.watch({ zone: ZONE });
     const changes: RegistryChange[] = [];
