@@ -13,9 +13,9 @@
  * `details.permission`: an etcd role without the prefixes, a NATS user without the bucket's
  * subjects) is retried too, but at the heartbeat interval, and said once, then again every five
  * minutes while it goes on, and once when it passes. No retry by itself fixes a missing grant, but
- * an operator does, without restarting anything: etcd and nats-server both change permissions at
- * run time, and a loop that ended would leave every node of a fleet unregistered after the grant
- * came back, each to be restarted by hand. Said at every attempt (as before), it wrote a line
+ * an operator does, without restarting any node: etcd changes a role's grants at run time (a
+ * nats-server 2.9 needs a restart, docs/registry.md), and a loop that ended would leave every
+ * node of a fleet unregistered after the grant came back, each to be restarted by hand. Said at every attempt (as before), it wrote a line
  * every third of the TTL per node for as long as the grant was missing, burying the one line that
  * says which grant.
  */
