@@ -144,6 +144,8 @@ export interface StreamChange {
   action: "create" | "update" | "unchanged";
   /** Field -> [server, planned], for updates. */
   fields: Record<string, [unknown, unknown]>;
+  /** The server's configuration before an update, which `revertStreams` puts back. */
+  previous?: StreamConfig;
 }
 
 const NANOS_PER_MS = 1_000_000;
@@ -199,11 +201,19 @@ function desiredConfig(plan: StreamPlan): Partial<StreamConfig> {
 /**
  * Creates or updates the planned streams so the server matches the plan; with `dryRun`
  * only reports. Safe to run again and again: an unchanged stream is left alone.
+ *
+ * All or nothing, as far as the server lets it be: every stream is read, and what the server
+ * would refuse and can tell in advance (the account's limits, a change it does not make in
+ * place, subjects another stream holds) is ONEX_E_STREAM_CONFIG before anything is written,
+ * in a dry run too. A write refused after that (a cluster without room for the replicas, a
+ * standalone server asked for replicas) undoes what this run wrote: `revertStreams`.
  */
 export async function applyStreams(jsm: JetStreamManager, plans: readonly StreamPlan[], options: { dryRun?: boolean } = {}): Promise<StreamChange[]> {
   const changes: StreamChange[] = [];
+  const desiredOf = new Map<string, Partial<StreamConfig> & { name: string }>();
   for (const plan of plans) {
     const desired = desiredConfig(plan) as Partial<StreamConfig> & { name: string };
+    desiredOf.set(plan.name, desired);
     const current = await withRetry(() => jsm.streams.info(plan.name)).then(
       (info) => info.config,
       (error: unknown) => {
@@ -213,7 +223,6 @@ export async function applyStreams(jsm: JetStreamManager, plans: readonly Stream
     );
     if (current === undefined) {
       changes.push({ name: plan.name, action: "create", fields: Object.fromEntries(Object.entries(desired).map(([k, v]) => [k, [undefined, v]])) });
-      if (!options.dryRun) await guard(plan.name, () => jsm.streams.add(desired));
       continue;
     }
     const fields: Record<string, [unknown, unknown]> = {};
@@ -222,10 +231,156 @@ export async function applyStreams(jsm: JetStreamManager, plans: readonly Stream
       if (JSON.stringify(have) !== JSON.stringify(value)) fields[key] = [have, value];
     }
     const changed = Object.keys(fields).length > 0;
-    changes.push({ name: plan.name, action: changed ? "update" : "unchanged", fields });
-    if (changed && !options.dryRun) await guard(plan.name, () => jsm.streams.update(plan.name, { ...current, ...desired }));
+    changes.push({ name: plan.name, action: changed ? "update" : "unchanged", fields, ...(changed ? { previous: current } : {}) });
+  }
+  await assertServerTakes(jsm, changes, desiredOf);
+  if (options.dryRun) return changes;
+  const written: StreamChange[] = [];
+  for (const change of changes) {
+    if (change.action === "unchanged") continue;
+    const desired = desiredOf.get(change.name)!;
+    try {
+      if (change.action === "create") await guard(change.name, () => jsm.streams.add(desired));
+      else await guard(change.name, () => jsm.streams.update(change.name, { ...change.previous!, ...desired }));
+    } catch (error) {
+      // A create that went unanswered may still have been made: undo it too (an empty stream is deleted, and one that is absent is nothing to undo).
+      const maybeWritten = error instanceof OnexError && error.code !== ErrorCode.StreamConfig ? [...written, change] : written;
+      throw withUndo(error, change.name, await revertStreams(jsm, maybeWritten));
+    }
+    written.push(change);
   }
   return changes;
+}
+
+/** What `revertStreams` put back and what it could not. */
+export interface StreamRevert {
+  /** Streams deleted (this run created them) or restored to their previous configuration. */
+  undone: string[];
+  /** Streams left as the run made them, each with why. */
+  left: { stream: string; reason: string }[];
+}
+
+/**
+ * Undoes applied changes, last first: a created stream is deleted while it holds no message
+ * and no consumer (otherwise a publisher or subscriber raced in, and deleting would lose what
+ * it stored, or end its subscription: it is left, and said); an updated stream gets its
+ * previous configuration back. Never throws: what could not be undone is in `left`.
+ */
+export async function revertStreams(jsm: JetStreamManager, changes: readonly StreamChange[]): Promise<StreamRevert> {
+  const result: StreamRevert = { undone: [], left: [] };
+  for (const change of [...changes].reverse()) {
+    try {
+      if (change.action === "create") {
+        const info = await withRetry(() => jsm.streams.info(change.name)).catch((error: unknown) => {
+          if (isNotFound(error)) return undefined;
+          throw error;
+        });
+        if (info === undefined) continue;
+        if (info.state.messages > 0 || info.state.consumer_count > 0) {
+          result.left.push({ stream: change.name, reason: `created by this run, and holds ${info.state.messages} message(s) and ${info.state.consumer_count} consumer(s) since, so it was not deleted` });
+          continue;
+        }
+        await withRetry(() => jsm.streams.delete(change.name));
+        result.undone.push(change.name);
+      } else if (change.action === "update" && change.previous !== undefined) {
+        await withRetry(() => jsm.streams.update(change.name, change.previous!));
+        result.undone.push(change.name);
+      }
+    } catch (error) {
+      result.left.push({ stream: change.name, reason: `${change.action === "create" ? "created" : "updated"} by this run, and could not be undone: ${(error as Error)?.message ?? String(error)}` });
+    }
+  }
+  return result;
+}
+
+/**
+ * `error` (a write refused or unanswered) with what was undone after it said, in its message and
+ * details (`undone`, `left`). Given an error it made already, it adds `revert` to what that said.
+ */
+export function withUndo(error: unknown, stream: string, revert: StreamRevert): OnexError {
+  if (error instanceof OnexError && Array.isArray(error.details.undone) && error.cause instanceof OnexError) {
+    const before = error.details as { undone: string[]; left: StreamRevert["left"] };
+    return withUndo(error.cause, stream, { undone: [...before.undone, ...revert.undone], left: [...before.left, ...revert.left] });
+  }
+  const e = error instanceof OnexError ? error : new OnexError(ErrorCode.StreamConfig, `configuring stream ${stream} failed: ${(error as Error)?.message ?? String(error)}`, { stream }, { cause: error });
+  const undone = revert.undone.length > 0 ? `; undone: ${revert.undone.join(", ")}` : "";
+  const left = revert.left.length > 0 ? `; NOT undone: ${revert.left.map((l) => `${l.stream} (${l.reason})`).join("; ")}` : "";
+  const tail = revert.left.length === 0 ? `${undone}; the streams are as they were before this run` : `${undone}${left}`;
+  // The error without the tail is the cause, so a later undo (other zones') can be added to it.
+  return new OnexError(e.code, `${e.message}${tail}`, { ...e.details, undone: revert.undone, left: revert.left }, { cause: e });
+}
+
+/** The account's JetStream limits as `$JS.API.INFO` reports them (-1 or 0: none). */
+interface AccountLimits {
+  max_streams?: number;
+  max_storage?: number;
+  storage_max_stream_bytes?: number;
+  max_bytes_required?: boolean;
+}
+
+/**
+ * ONEX_E_STREAM_CONFIG, before anything is written, for what the server would refuse and
+ * says in advance: a change it does not make in place (nats-server 2.9 refuses to change a
+ * stream's storage type or retention policy), subjects a stream outside the plan holds, and
+ * the account's limits on streams and stored bytes. A user not permitted to list streams or
+ * read the account (a narrowly granted `--zone` user) skips the last two; the undo covers them.
+ */
+async function assertServerTakes(jsm: JetStreamManager, changes: readonly StreamChange[], desiredOf: Map<string, Partial<StreamConfig> & { name: string }>): Promise<void> {
+  const refuse = (stream: string, why: string, extra: Record<string, unknown> = {}): never => {
+    throw new OnexError(ErrorCode.StreamConfig, `stream ${stream} cannot be applied: ${why}. Nothing was changed`, { stream, ...extra });
+  };
+  for (const change of changes) {
+    if (change.action !== "update") continue;
+    for (const field of ["storage", "retention"] as const) {
+      if (change.fields[field] !== undefined) refuse(change.name, `nats-server does not change a stream's ${field} in place (${JSON.stringify(change.fields[field][0])} -> ${JSON.stringify(change.fields[field][1])}); delete the stream (its messages go with it) and apply again`, { field });
+    }
+  }
+  const existing = await readOrSkip(
+    () =>
+      withRetry(async () => {
+        const all: StreamConfig[] = [];
+        for await (const info of jsm.streams.list()) all.push(info.config);
+        return all;
+      }),
+    "listing streams",
+  );
+  if (existing !== undefined) {
+    for (const other of existing.filter((o) => !desiredOf.has(o.name))) {
+      for (const desired of desiredOf.values()) {
+        const shared = desired.subjects!.flatMap((x) => (other.subjects ?? []).filter((y) => filtersIntersect(x, y)).map((y) => [x, y] as const))[0];
+        if (shared !== undefined) refuse(desired.name, `stream ${other.name}, which onex does not plan, holds subjects such as ${shared[1]}, which overlap its ${shared[0]} (the server refuses two streams for one subject); delete or narrow ${other.name}`, { streams: [desired.name, other.name], subjects: [shared[0], shared[1]] });
+      }
+    }
+  }
+  const account = await readOrSkip(() => withRetry(() => jsm.getAccountInfo()), "reading the account's JetStream limits");
+  if (account === undefined || existing === undefined) return;
+  const limits = account.limits as unknown as AccountLimits;
+  const creates = changes.filter((c) => c.action === "create").length;
+  if ((limits.max_streams ?? -1) > 0 && existing.length + creates > limits.max_streams!) {
+    refuse(changes.find((c) => c.action === "create")!.name, `the account may hold ${limits.max_streams} streams, has ${existing.length}, and this would create ${creates} more`, { limit: "max_streams" });
+  }
+  for (const change of changes) {
+    if (change.action === "unchanged") continue;
+    const bytes = desiredOf.get(change.name)!.max_bytes ?? -1;
+    if (limits.max_bytes_required && bytes <= 0) refuse(change.name, `the account requires every stream to have a size limit (--max-bytes, and --dlq-max-bytes for the dead letters)`, { limit: "max_bytes_required" });
+    if ((limits.storage_max_stream_bytes ?? -1) > 0 && bytes > limits.storage_max_stream_bytes!) refuse(change.name, `max_bytes ${bytes} is more than the account's ${limits.storage_max_stream_bytes} per stream`, { limit: "storage_max_stream_bytes" });
+  }
+  // The server reserves each file stream's max_bytes times its replicas against the account's storage.
+  const reserved = (c: Partial<StreamConfig>) => (c.storage === StorageType.File && (c.max_bytes ?? -1) > 0 ? c.max_bytes! * (c.num_replicas ?? 1) : 0);
+  if ((limits.max_storage ?? -1) > 0) {
+    const after = existing.map((o) => reserved(desiredOf.get(o.name) ?? o)).reduce((a, b) => a + b, 0) + changes.filter((c) => c.action === "create").map((c) => reserved(desiredOf.get(c.name)!)).reduce((a, b) => a + b, 0);
+    if (after > limits.max_storage!) refuse(changes.find((c) => c.action !== "unchanged" && reserved(desiredOf.get(c.name)!) > 0)?.name ?? changes[0]!.name, `the streams' size limits (max_bytes times replicas) would reserve ${after} bytes, more than the account's ${limits.max_storage} of file storage`, { limit: "max_storage" });
+  }
+}
+
+/** A read for the pre-checks; undefined where the user may not make it. */
+async function readOrSkip<T>(read: () => Promise<T>, doing: string): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (/permission/i.test((error as Error)?.message ?? "")) return undefined;
+    throw jetStreamFailure(error, doing, {});
+  }
 }
 
 function isNotFound(error: unknown): boolean {

@@ -1,0 +1,125 @@
+/**
+ * `onex streams apply` refused part-way by the server: the server's streams are afterwards
+ * exactly as before (names and configurations), and the error names the cause. Each case
+ * on a server of its own, since each needs other limits.
+ */
+import { jetstreamManager, StorageType, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { connect as natsConnect } from "@nats-io/transport-node";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import * as v0_1 from "../../generated/v0.1/index.js";
+import { applyStreams, planStreams, revertStreams } from "../../runtime/jetstream/streams.js";
+import { runCli } from "../support/run-cli.js";
+import { removeTempDirs } from "../support/temp-schemas.js";
+import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+
+const started: NatsServer[] = [];
+afterEach(async () => {
+  for (const server of started.splice(0)) await server.stop();
+});
+afterAll(removeTempDirs);
+
+async function serve(config = ""): Promise<NatsServer> {
+  const server = await startNatsServer({ config });
+  started.push(server);
+  return server;
+}
+
+/** `fn` with a JetStream manager of `user` (none: the server's default account). */
+async function asUser<T>(server: NatsServer, fn: (jsm: JetStreamManager) => Promise<T>, user?: { user: string; pass: string }): Promise<T> {
+  const nc = await natsConnect({ servers: server.url, ...(user ?? {}) });
+  try {
+    return await fn(await jetstreamManager(nc));
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Every stream of the account, by name, with its configuration. */
+async function streamsOf(server: NatsServer, user?: { user: string; pass: string }): Promise<Record<string, StreamConfig>> {
+  return asUser(
+    server,
+    async (jsm) => {
+      const all: Record<string, StreamConfig> = {};
+      for await (const info of jsm.streams.list()) all[info.config.name] = info.config;
+      return all;
+    },
+    user,
+  );
+}
+
+const A = { user: "a", pass: "a" };
+const apply = (server: NatsServer, ...args: string[]) => runCli(["streams", "apply", "--server", server.url, ...args]);
+const applyAsA = (server: NatsServer, ...args: string[]) => runCli(["streams", "apply", "--server", server.url, "--user", "a", ...args], { env: { NATS_PASSWORD: "a" } });
+
+describe("streams apply refused part-way changes nothing", () => {
+  it("an account allowed fewer streams than the plan: refused before any is made, --dry-run too", async () => {
+    const server = await serve(`accounts { A { jetstream { max_streams: 3 }, users [{ user: a, password: a }] } }`);
+    for (const dryRun of [["--dry-run"], []]) {
+      const result = applyAsA(server, "--zone", "zone.a", "--zone", "zone.b", ...dryRun);
+      expect(result.status).toBe(3);
+      expect(await streamsOf(server, A)).toEqual({});
+      expect(result.stderr).toContain("ONEX_E_STREAM_CONFIG");
+      expect(result.stderr).toContain("the account may hold 3 streams, has 0, and this would create 5 more");
+    }
+  });
+
+  it("an account's file storage too small for the streams' size limits: refused before any is made", async () => {
+    const server = await serve(`accounts { A { jetstream { max_file: 10MB }, users [{ user: a, password: a }] } }`);
+    const result = applyAsA(server, "--max-bytes", "6000000", "--dlq-max-bytes", "6000000");
+    expect(result.status).toBe(3);
+    expect(await streamsOf(server, A)).toEqual({});
+    expect(result.stderr).toContain("would reserve 12000000 bytes, more than the account's 10485760 of file storage");
+  });
+
+  it("an existing stream whose storage type nats-server does not change in place: refused before the dead-letter stream is made", async () => {
+    const server = await serve();
+    await asUser(server, (jsm) => jsm.streams.add({ name: "ONEX_EVENT", subjects: ["jetstream.onex.zone.*.*.*.events"], storage: StorageType.Memory }));
+    const before = await streamsOf(server);
+    const result = apply(server);
+    expect(result.status).toBe(3);
+    expect(await streamsOf(server)).toEqual(before);
+    expect(result.stderr).toContain(`stream ONEX_EVENT cannot be applied: nats-server does not change a stream's storage in place ("memory" -> "file")`);
+  });
+
+  it("a stream onex does not plan holding some of the subjects: refused before the dead-letter stream is made", async () => {
+    const server = await serve();
+    await asUser(server, (jsm) => jsm.streams.add({ name: "AUDIT", subjects: ["jetstream.onex.zone.x.>"] }));
+    const before = await streamsOf(server);
+    const result = apply(server);
+    expect(result.status).toBe(3);
+    expect(await streamsOf(server)).toEqual(before);
+    expect(result.stderr).toContain("stream AUDIT, which onex does not plan, holds subjects such as jetstream.onex.zone.x.>");
+  });
+
+  it("a creation the server refuses on write (its own storage too small): the streams made before it are deleted", async () => {
+    const server = await serve(`jetstream { max_file_store: 10MB }`);
+    const result = apply(server, "--max-bytes", "20000000");
+    expect(result.status).toBe(3);
+    expect(await streamsOf(server)).toEqual({});
+    expect(result.stderr).toContain("the server refused the configuration of stream ONEX_EVENT: insufficient storage resources available; undone: ONEX_DLQ; the streams are as they were before this run");
+  });
+
+  it("an update then a creation refused on write (replicas on a single server): the updated stream gets its configuration back", async () => {
+    const server = await serve();
+    await asUser(server, (jsm) => applyStreams(jsm, planStreams([v0_1]).filter((p) => p.name === "ONEX_DLQ")));
+    const before = await streamsOf(server);
+    // nats-server 2.9 takes replicas 3 in an update on a single server, and refuses it in a creation.
+    const result = apply(server, "--replicas", "3");
+    expect(result.status).toBe(3);
+    expect(await streamsOf(server)).toEqual(before);
+    expect(result.stderr).toContain("the server refused the configuration of stream ONEX_EVENT: replicas > 1 not supported in non-clustered mode; undone: ONEX_DLQ; the streams are as they were before this run");
+  });
+
+  it("undoing leaves a created stream that holds a message since, and says so", async () => {
+    const server = await serve();
+    const revert = await asUser(server, async (jsm) => {
+      const changes = await applyStreams(jsm, planStreams([v0_1]));
+      // A publisher that raced in between the creation and the undo.
+      await jsm.jetstream().publish("onex.dlq.x.y", "letter");
+      return revertStreams(jsm, changes);
+    });
+    expect(revert.undone).toEqual(["ONEX_EVENT"]);
+    expect(revert.left).toEqual([{ stream: "ONEX_DLQ", reason: "created by this run, and holds 1 message(s) and 0 consumer(s) since, so it was not deleted" }]);
+    expect(Object.keys(await streamsOf(server))).toEqual(["ONEX_DLQ"]);
+  });
+});
