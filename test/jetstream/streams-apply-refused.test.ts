@@ -3,13 +3,15 @@
  * exactly as before (names and configurations), and the error names the cause. Each case
  * on a server of its own, since each needs other limits.
  */
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { jetstreamManager, StorageType, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import { applyStreams, planStreams, revertStreams } from "../../runtime/jetstream/streams.js";
 import { runCli } from "../support/run-cli.js";
-import { removeTempDirs } from "../support/temp-schemas.js";
+import { removeTempDirs, tempDir } from "../support/temp-schemas.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 
 const started: NatsServer[] = [];
@@ -121,5 +123,43 @@ describe("streams apply refused part-way changes nothing", () => {
     expect(revert.undone).toEqual(["ONEX_EVENT"]);
     expect(revert.left).toEqual([{ stream: "ONEX_DLQ", reason: "created by this run, and holds 1 message(s) and 0 consumer(s) since, so it was not deleted" }]);
     expect(Object.keys(await streamsOf(server))).toEqual(["ONEX_DLQ"]);
+  });
+});
+
+describe("streams apply --identities refused in the second zone changes neither zone", () => {
+  const ADMINS = [
+    { user: "admin-a", password: "pa", zone: "zone.a", role: "admin" },
+    { user: "admin-b", password: "pb", zone: "zone.b", role: "admin" },
+  ];
+  const adminA = { user: "admin-a", pass: "pa" };
+  const adminB = { user: "admin-b", pass: "pb" };
+
+  async function twoZones(serverConfig: string): Promise<{ server: NatsServer; identities: string }> {
+    const dir = await tempDir();
+    const identities = join(dir, "identities.yaml");
+    await writeFile(identities, ADMINS.map((u) => `- { user: ${u.user}, password: ${u.password}, zone: ${u.zone}, role: ${u.role} }`).join("\n"), { mode: 0o600 });
+    const auth = runCli(["nats-auth", identities]);
+    expect(auth.status).toBe(0);
+    return { server: await serve(`${auth.stdout}\n${serverConfig}`), identities };
+  }
+
+  it("a refusal said in advance in zone B: zone A is not written either", async () => {
+    const { server, identities } = await twoZones("");
+    await asUser(server, (jsm) => jsm.streams.add({ name: "AUDIT", subjects: ["onex.dlq.>"] }), adminB);
+    const before = [await streamsOf(server, adminA), await streamsOf(server, adminB)];
+    const result = apply(server, "--identities", identities);
+    expect(result.status).toBe(3);
+    expect([await streamsOf(server, adminA), await streamsOf(server, adminB)]).toEqual(before);
+    expect(result.stderr).toContain("stream AUDIT, which onex does not plan, holds subjects such as onex.dlq.>");
+  });
+
+  it("a creation refused on write in zone B: zone B's streams made before it and all of zone A's are deleted", async () => {
+    // The server's storage, shared by the zones' accounts: zone A's event stream reserves 6 MB, zone B's does not fit beside it.
+    const { server, identities } = await twoZones("jetstream { max_file_store: 10MB }");
+    const result = apply(server, "--identities", identities, "--max-bytes", "6000000");
+    expect(result.status).toBe(3);
+    expect([await streamsOf(server, adminA), await streamsOf(server, adminB)]).toEqual([{}, {}]);
+    expect(result.stderr).toContain("the server refused the configuration of stream ONEX_EVENT~zone~2Eb: insufficient storage resources available");
+    expect(result.stderr).toContain("undone: ONEX_DLQ~zone~2Eb, ONEX_DLQ, ONEX_EVENT~zone~2Ea, ONEX_DLQ~zone~2Ea, ONEX_DLQ; the streams are as they were before this run");
   });
 });

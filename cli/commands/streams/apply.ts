@@ -1,7 +1,7 @@
 import { Flags } from "@oclif/core";
 import { ErrorCode, OnexError, assertZoneId } from "@onex/runtime";
 import { accountOf, MAX_STREAM_AGE_MS, MIN_STREAM_AGE_MS, zonesOf } from "@onex/runtime/jetstream";
-import { applyStreams, planStreams, type StreamChange, type StreamLimits } from "@onex/runtime/jetstream";
+import { applyStreams, planStreams, revertStreams, withUndo, type StreamChange, type StreamLimits, type StreamRevert } from "@onex/runtime/jetstream";
 import { loadProjectSdks } from "../../sdk.js";
 import { OnexCommand } from "../../base-command.js";
 import { readIdentities } from "../../identities-file.js";
@@ -75,16 +75,44 @@ export default class StreamsApply extends OnexCommand {
     }
     // One account per zone, each reached as one of the zone's admins.
     const identities = await readIdentities(flags.identities);
-    for (const zone of zonesOf(identities)) {
+    const zones = zonesOf(identities).map((zone) => {
       const admin = identities.find((i) => i.zone === zone && i.role === "admin");
       if (admin === undefined) throw new OnexError(ErrorCode.Usage, `zone ${zone} has no admin in ${flags.identities}: its streams are created as one of its admins`, { zone });
       if (admin.password.startsWith("$2")) {
         throw new OnexError(ErrorCode.Usage, `the admin of zone ${zone} has a bcrypt-hashed password in ${flags.identities}; run \`NATS_PASSWORD=… onex streams apply --zone ${zone} --user ${admin.user}\` for that zone (the password in NATS_PASSWORD, not on the command line, where every user of the machine can read it)`, { zone });
       }
-      this.log(`zone ${zone} (account ${accountOf(zone)}, as ${admin.user})`);
-      const plan = planStreams(sdks, limits, deadLetterLimits, [zone]);
-      this.report(await withJetStream({ ...flags, user: admin.user, password: admin.password }, async (_js, jsm) => applyStreams(jsm, plan, { dryRun: flags["dry-run"] })), flags["dry-run"]);
+      return { zone, admin, plan: planStreams(sdks, limits, deadLetterLimits, [zone]), as: { ...flags, user: admin.user, password: admin.password } };
+    });
+    // Every zone is read and checked before any is written, so a refusal the server says in
+    // advance in the last zone leaves the first ones untouched too.
+    const planned = [];
+    for (const z of zones) planned.push(await withJetStream(z.as, async (_js, jsm) => applyStreams(jsm, z.plan, { dryRun: true })));
+    if (flags["dry-run"]) {
+      for (const [i, z] of zones.entries()) this.zoneReport(z.zone, z.admin.user, planned[i]!, true);
+      return;
     }
+    const applied: StreamChange[][] = [];
+    for (const z of zones) {
+      try {
+        applied.push(await withJetStream(z.as, async (_js, jsm) => applyStreams(jsm, z.plan)));
+      } catch (error) {
+        // This zone undid its own writes; the zones before it were applied whole, and go back too.
+        const undone: string[] = [];
+        const left: StreamRevert["left"] = [];
+        for (const [i, done] of applied.entries()) {
+          const revert = await withJetStream(zones[i]!.as, async (_js, jsm) => revertStreams(jsm, done)).catch((e: unknown) => ({ undone: [], left: done.filter((c) => c.action !== "unchanged").map((c) => ({ stream: c.name, reason: `applied by this run, and could not be undone: ${(e as Error)?.message ?? String(e)}` })) }));
+          undone.push(...revert.undone);
+          left.push(...revert.left);
+        }
+        throw withUndo(error, z.zone, { undone, left });
+      }
+    }
+    for (const [i, z] of zones.entries()) this.zoneReport(z.zone, z.admin.user, applied[i]!, false);
+  }
+
+  private zoneReport(zone: string, user: string, changes: StreamChange[], dryRun: boolean): void {
+    this.log(`zone ${zone} (account ${accountOf(zone)}, as ${user})`);
+    this.report(changes, dryRun);
   }
 
   private report(changes: StreamChange[], dryRun: boolean): void {
