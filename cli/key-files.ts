@@ -5,7 +5,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import { Flags } from "@oclif/core";
-import { ErrorCode, OnexError, parseJson } from "@onex/runtime";
+import { ErrorCode, OnexError, assertZoneId, parseJson } from "@onex/runtime";
 import { exportPrivateKey, exportPublicKey, importPrivateKey, importPublicKey, type KeyFormat, type KeyPair, type PublicKey } from "@onex/runtime";
 import { parseRfc3339 } from "@onex/runtime";
 import { ZoneAuthorities } from "@onex/runtime";
@@ -165,6 +165,10 @@ export function readZoneAuthorities(specs: readonly string[], defaultZone: strin
     if (zone === undefined || zone === "") {
       throw new OnexError(ErrorCode.Usage, `--authority ${spec} names no zone: write --authority ZONE=${spec} (an authority speaks for one zone), or give ${defaultZoneFlag}`);
     }
+    // An authority of a zone no message can name counts for no grant a message is judged by; the
+    // zone the user wrote is refused before its key file is read. A bare FILE's zone is
+    // defaultZone's: --zone is checked as given, and a grant's own zone is the grant's to answer for.
+    if (eq > 0) assertZoneId(zone, "--authority");
     for (const key of readPublicKeys([path])) authorities.trust(zone, key);
   }
   return authorities;

@@ -88,3 +88,31 @@ describe("every command that takes --zone", () => {
     expect(runCli([...base, "--in-zone", "*"]).stderr).not.toContain("is no zone a message can name");
   });
 });
+
+describe("every --authority ZONE=FILE", () => {
+  // A real authority key and grant, so that each command reaches its --authority; the zone is refused before the key file is read.
+  async function authority(): Promise<{ dir: string; grant: string; pub: string }> {
+    const dir = await tempDir();
+    const prefix = join(dir, "ca");
+    expect(runCli(["keygen", "--out", prefix]).status).toBe(0);
+    const grant = join(dir, "grant.json");
+    const issued = runCli(["grant", "issue", "--key", `${prefix}.key`, "--subject", "node-1", "--type", "*", "--expires-in", "1h", "--zone", "zone.a", "--out", grant]);
+    expect(issued.status).toBe(0);
+    return { dir, grant, pub: `${prefix}.pub` };
+  }
+
+  // Each with what it prints once it has taken the authority: verify judges its input (here the grant, which is no message), inspect checks the signature.
+  it.each([
+    ["verify", (a: { grant: string; pub: string }) => ["verify", a.grant, "--key", a.pub, "--grants", a.grant], "ONEX_E_VALIDATION: the message has no trust block"],
+    ["grant inspect", (a: { grant: string; pub: string }) => ["grant", "inspect", a.grant], "signature   valid"],
+  ])("%s refuses a ZONE no message can name with ONEX_E_USAGE (exit 2), and takes a zone id", async (_name, argsOf, taken) => {
+    const a = await authority();
+    const refused = runCli([...argsOf(a), "--authority", `Zone_A=${a.pub}`]);
+    expect([refused.status, refused.stderr]).toEqual([2, expect.stringContaining(`ONEX_E_USAGE: --authority: zone "Zone_A" is no zone a message can name: a zone id is ${ZONE_ID_RULE}`)]);
+    // Refused before the key file is read: a missing one is not what is said.
+    expect(runCli([...argsOf(a), "--authority", `zone..a=${join(a.dir, "missing.pub")}`]).stderr).toContain(`ONEX_E_USAGE: --authority: zone "zone..a" is no zone a message can name`);
+    const valid = runCli([...argsOf(a), "--authority", `zone.a=${a.pub}`]);
+    expect(valid.stderr).not.toContain("is no zone a message can name");
+    expect(valid.stdout).toContain(taken);
+  });
+});
