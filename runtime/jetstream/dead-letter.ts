@@ -15,6 +15,7 @@ import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager, JsMsg, StoredMsg } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
 import { checkWhole, describeValue } from "../option-check.js";
+import { assertZoneId } from "../zone-id.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { OnexHeader, readableHeaders } from "./headers.js";
 import { DEAD_LETTER_SUBJECTS, UNSCOPED_LETTER_ZONE } from "./streams.js";
@@ -152,10 +153,9 @@ export async function deadLetterStreams(jsm: JetStreamManager): Promise<string[]
   return names.sort();
 }
 
-/** The dead-letter stream that holds the letters of `zone` (undefined: of unscoped subscriptions). */
+/** The dead-letter stream that holds the letters of `zone` (undefined: of unscoped subscriptions); ONEX_E_USAGE for a zone no message can name. */
 export async function deadLetterStreamOf(jsm: JetStreamManager, zone: string | undefined): Promise<string> {
-  // A zone of 5 (plain JavaScript) was ONEX_E_SUBJECT_TOKEN, which says a string is no valid token.
-  if (zone !== undefined && typeof zone !== "string") throw new OnexError(ErrorCode.Usage, `the dead letters' zone must be a string, not ${describeValue(zone)}`);
+  if (zone !== undefined) assertZoneId(zone, "deadLetterStreamOf");
   const subject = deadLetterSubject(zone, "_", "_");
   return lookUpStream(
     () => jsm.streams.find(subject),
@@ -188,7 +188,7 @@ const READ_AHEAD = 32;
  * at most `limit` per stream, yielded as they are read: a caller printing them holds a few at a
  * time, however many the stream keeps (`onex dlq list --limit 100000` held every letter until the
  * last was read: 257 MiB of a 100,000-letter stream, and as much more per letter as its body).
- * ONEX_E_USAGE for a sequence or limit that is no whole number.
+ * ONEX_E_USAGE for a sequence or limit that is no whole number, or a zone no message can name.
  */
 export async function* readDeadLetters(jsm: JetStreamManager, query: LetterQuery = {}): AsyncGenerator<DeadLetter> {
   // A sequence of NaN listed nothing (no sequence is at least NaN), as did a limit of NaN; 0 keeps its meaning, the first letter.
@@ -196,6 +196,9 @@ export async function* readDeadLetters(jsm: JetStreamManager, query: LetterQuery
   checkWhole("listDeadLetters", "limit", query.limit, { infinity: true });
   if (query.stream !== undefined && typeof query.stream !== "string") throw new OnexError(ErrorCode.Usage, `listDeadLetters: stream must be a stream name, not ${describeValue(query.stream)}`);
   if (query.reason !== undefined && typeof query.reason !== "string") throw new OnexError(ErrorCode.Usage, `listDeadLetters: reason must be a reason code, not ${describeValue(query.reason)}`);
+  // A zone no message can name has no letters, yet its subject falls under the one ONEX_DLQ of a
+  // deployment without zones: its listing was every zone's letters. Checked with a stream named too.
+  if (query.zone !== undefined) assertZoneId(query.zone, "listDeadLetters");
   const streams = query.stream !== undefined ? [query.stream] : query.zone !== undefined ? [await deadLetterStreamOf(jsm, query.zone)] : await deadLetterStreams(jsm);
   for (const stream of streams) {
     const info = await lookUpStream(
@@ -245,10 +248,12 @@ async function* storedInOrder(jsm: JetStreamManager, stream: string, from: numbe
   }
 }
 
-/** One dead letter by its sequence in `ONEX_DLQ`, or in the dead-letter stream of `zone`; ONEX_E_NOT_FOUND when there is none, ONEX_E_USAGE for a sequence that is no whole number from 1. */
+/** One dead letter by its sequence in `ONEX_DLQ`, or in the dead-letter stream of `zone`; ONEX_E_NOT_FOUND when there is none, ONEX_E_USAGE for a sequence that is no whole number from 1 or a zone no message can name. */
 export async function getDeadLetter(jsm: JetStreamManager, sequence: number, zone?: string): Promise<DeadLetter> {
   // The server answers 0 with "bad request" and a fraction with "invalid JSON", which read as a failed connection.
   checkWhole("getDeadLetter", "sequence", sequence);
+  // As in readDeadLetters: under the one ONEX_DLQ, such a zone read another zone's letter.
+  if (zone !== undefined) assertZoneId(zone, "getDeadLetter");
   const stream = await deadLetterStreamOf(jsm, zone);
   const stored = await storedMessage(jsm, stream, sequence);
   if (!stored) throw new OnexError(ErrorCode.NotFound, `no dead letter with sequence ${sequence} in ${stream}`, { sequence, stream });

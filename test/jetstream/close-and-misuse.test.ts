@@ -138,12 +138,12 @@ describe("plain-JavaScript misuse", () => {
     expect(await codeOf(call)).toBe(ErrorCode.Usage);
   });
 
-  it("a dead-letter zone or stream that is no string is ONEX_E_USAGE (a zone of 5 was ONEX_E_SUBJECT_TOKEN)", async () => {
+  it("a dead-letter zone or stream that is no string is ONEX_E_USAGE (a zone of 5 was ONEX_E_SUBJECT_TOKEN), and so is a zone no message can name", async () => {
     const jsm = await c.manager();
     expect(await codeOf(() => getDeadLetter(jsm, 1, 5 as never))).toBe(ErrorCode.Usage);
     expect(await codeOf(() => listDeadLetters(jsm, { zone: 5 as never }))).toBe(ErrorCode.Usage);
     expect(await codeOf(() => listDeadLetters(jsm, { stream: 5 as never }))).toBe(ErrorCode.Usage);
-    expect(await codeOf(() => getDeadLetter(jsm, 1, ""))).toBe(ErrorCode.SubjectToken);
+    expect(await codeOf(() => getDeadLetter(jsm, 1, ""))).toBe(ErrorCode.Usage);
   });
 
   it("a string that is no subject token is still ONEX_E_SUBJECT_TOKEN", async () => {
