@@ -6,15 +6,13 @@
  *   etcd://host:2379[,host2:2379]?prefix=/onex/registry/&ttl=10s
  *   consul://host:8500?prefix=onex/registry/&ttl=10s&token=...
  */
-import { retiredKeySet } from "../trust/retired-keys.js";
 import { addressSecrets, userinfoCredentials, withoutSecrets } from "../address-secrets.js";
 import { checkTlsFiles, type TlsFiles } from "../tls-files.js";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { durationMs } from "../duration-text.js";
-import { checkObject, checkPositive, checkWhole } from "../option-check.js";
-import { PolicyMode } from "../trust/policy.js";
+import { checkObject, checkWhole } from "../option-check.js";
 import type { Registry, RegistryOptions, RegistryStore } from "./registry.js";
-import { DEFAULT_TTL_MS, TrustedRegistry } from "./trusted-registry.js";
+import { checkTrustOptions, DEFAULT_TTL_MS, TrustedRegistry } from "./trusted-registry.js";
 
 /** The URL schemes openRegistry knows. */
 export const REGISTRY_SCHEMES = ["nats", "etcd", "consul"] as const;
@@ -118,23 +116,6 @@ export async function openRegistry(url: string, options: RegistryOptions = {}): 
     // A store that cannot be reached names its servers; a Consul token is the URL's secret too.
     throw isOnexError(error) ? withoutSecrets(error, addressSecrets(String(url))) : error;
   }
-}
-
-/**
- * The options that decide which entries are trusted, checked before anything opens: each used to
- * fail open. `zones: "zone.a"` (a string) matched by substring, so zone "a" passed; a `zoneMatch`
- * of "STRICT" or a typo was advisory; a `maxEntryAgeMs` of NaN or "1m" let any age through.
- */
-function checkTrustOptions(options: RegistryOptions): void {
-  if (options.zones !== undefined && !(Array.isArray(options.zones) && options.zones.every((zone) => typeof zone === "string"))) {
-    throw new OnexError(ErrorCode.Usage, `openRegistry: zones must be an array of zone names, not ${JSON.stringify(options.zones)}`);
-  }
-  const modes: readonly unknown[] = Object.values(PolicyMode);
-  if (options.zoneMatch !== undefined && !modes.includes(options.zoneMatch)) {
-    throw new OnexError(ErrorCode.PolicyInvalid, `openRegistry: zoneMatch must be ${modes.join(", ")}, not ${JSON.stringify(options.zoneMatch)}`, { policy: "zone_match" });
-  }
-  checkPositive("openRegistry", "maxEntryAgeMs", options.maxEntryAgeMs, { finite: true });
-  retiredKeySet("openRegistry", options.retiredKeys);
 }
 
 /**

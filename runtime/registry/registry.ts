@@ -124,7 +124,7 @@ export interface Registry {
 export interface RegistryOptions {
   /** Lifetime of an entry without a heartbeat (default 10 s, or the URL's `ttl`). */
   ttlMs?: number;
-  /** Zones this registry accepts entries for; any zone when absent. */
+  /** Zones this registry accepts entries for, each a zone id (no pattern: `*` is refused, ONEX_E_USAGE); any zone when absent. */
   zones?: readonly string[];
   /** How an entry outside `zones` is treated (`zone_match`); strict by default. */
   zoneMatch?: PolicyMode;

@@ -14,7 +14,7 @@
  * finds its mark already there, and an entry with no mark was not written by `register`.
  */
 import { retiredKeySet } from "../trust/retired-keys.js";
-import { checkObject, checkSignal } from "../option-check.js";
+import { checkObject, checkPositive, checkSignal } from "../option-check.js";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { isKeyId, type PublicKey } from "../trust/keys.js";
 import { PolicyMode } from "../trust/policy.js";
@@ -25,6 +25,7 @@ import { copyJson } from "./copy-json.js";
 import { MAX_REGISTRATION_CHARS, matchesFilter, type Registry, type RegistryChange, type RegistryFilter, type RegistryOptions, type RegistryStore, type ResolvedEntry, type StoreChange, type StoredMark, type StoredValue, type WatchOptions } from "./registry.js";
 import { RegistryView } from "./registry-view.js";
 import { forgetOldest } from "../forget-oldest.js";
+import { assertZoneId } from "../zone-id.js";
 
 /** Default lifetime of an entry without a heartbeat. */
 export const DEFAULT_TTL_MS = 10_000;
@@ -102,6 +103,8 @@ export class TrustedRegistry implements Registry {
   readonly #retired: Set<string>;
 
   constructor(store: RegistryStore, options: RegistryOptions = {}) {
+    // openRegistry checked these before opening the store; a registry built on a store of one's own is held to them too.
+    checkTrustOptions(options);
     this.#store = store;
     this.#options = options;
     this.#retired = new Set(retiredKeySet("openRegistry", options.retiredKeys));
@@ -844,4 +847,27 @@ function handOut(verified: VerifiedRegistration): Omit<ResolvedEntry, "revision"
 
 function sameScope(key: CanonicalAddress, filter: RegistryFilter): boolean {
   return (filter.zone === undefined || key.zone === filter.zone) && (filter.entityType === undefined || key.entityType === filter.entityType);
+}
+
+/**
+ * The options that decide which entries are trusted, checked before anything opens (by
+ * openRegistry) and as a TrustedRegistry is made: each used to fail open or refuse everything.
+ * `zones: "zone.a"` (a string) matched by substring, so zone "a" passed; a zone no message can
+ * name (`Zone.A`, or `*`, which is no pattern: without `zones` every zone is served) matched no
+ * entry, so it served nothing (alone, strict `zone_match` refused every registration); a `zoneMatch` of
+ * "STRICT" or a typo was advisory; a `maxEntryAgeMs` of NaN or "1m" let any age through.
+ */
+export function checkTrustOptions(options: RegistryOptions): void {
+  if (options.zones !== undefined && !(Array.isArray(options.zones) && options.zones.every((zone) => typeof zone === "string"))) {
+    throw new OnexError(ErrorCode.Usage, `openRegistry: zones must be an array of zone names, not ${JSON.stringify(options.zones)}`);
+  }
+  for (const [index, zone] of (options.zones ?? []).entries()) {
+    assertZoneId(zone, `openRegistry: zones[${index}]${zone === "*" ? " (to serve every zone, leave zones out)" : ""}`);
+  }
+  const modes: readonly unknown[] = Object.values(PolicyMode);
+  if (options.zoneMatch !== undefined && !modes.includes(options.zoneMatch)) {
+    throw new OnexError(ErrorCode.PolicyInvalid, `openRegistry: zoneMatch must be ${modes.join(", ")}, not ${JSON.stringify(options.zoneMatch)}`, { policy: "zone_match" });
+  }
+  checkPositive("openRegistry", "maxEntryAgeMs", options.maxEntryAgeMs, { finite: true });
+  retiredKeySet("openRegistry", options.retiredKeys);
 }
