@@ -2,9 +2,8 @@
 import { Flags } from "@oclif/core";
 import { createServer } from "node:net";
 import { DataPlanePeer } from "@onex/runtime/dataplane";
-import { assertZone } from "@onex/runtime/registry";
 import type { FetchProgress } from "@onex/runtime/dataplane";
-import { ErrorCode, OnexError } from "@onex/runtime";
+import { ErrorCode, OnexError, assertZoneId } from "@onex/runtime";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type OnexClient } from "@onex/runtime/jetstream";
 import { deadLetterStreamOf, listDeadLetters } from "@onex/runtime/jetstream";
@@ -76,11 +75,7 @@ export function checkMediaType(mediaType: string): void {
 
 /** ONEX_E_USAGE for a shared flag the swarm's messages could not carry; checks nothing outside the process. */
 function checkPeerFlags(flags: ArtifactFlags): void {
-  try {
-    assertZone(flags.zone);
-  } catch (error) {
-    throw new OnexError(ErrorCode.Usage, `--zone: ${(error as Error).message}`);
-  }
+  assertZoneId(flags.zone, "--zone");
   const peerId = flags["peer-id"];
   if (peerId !== undefined && (peerId === "" || peerId.length > 256)) throw new OnexError(ErrorCode.Usage, `--peer-id must have 1 to 256 characters`);
   const url = flags["public-url"];

@@ -72,6 +72,9 @@ describe("every command that takes --zone", () => {
     ["registry watch", ["registry", "watch", "--registry", UNREACHABLE]],
     ["verify", ["verify", "missing.json", "--key", "missing.pub"]],
     ["grant issue", ["grant", "issue", "--key", "missing.key", "--subject", "node-1", "--type", "*", "--expires-in", "1h"]],
+    ["artifact publish", ["artifact", "publish", "missing.bin", "--name", "model", "--version", "1", "--key", "missing.key", "--server", UNREACHABLE]],
+    ["artifact fetch", ["artifact", "fetch", "model@1", "--out", "missing.out", "--key", "missing.key", "--publisher", "missing.pub", "--server", UNREACHABLE]],
+    ["artifact ls", ["artifact", "ls", "--key", "missing.key", "--server", UNREACHABLE]],
   ];
   it.each(commands)("%s refuses a zone no message can name with ONEX_E_USAGE (exit 2), and checks a valid one no further", (_name, args) => {
     const refused = runCli([...args, "--zone", "Zone_A"]);
