@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { ErrorCode, isOnexError, OnexError } from "../errors.js";
+import { assertZoneId } from "../zone-id.js";
 import { toMillis } from "./envelope.js";
 import type { KeyPair } from "./keys.js";
 import { GRANT_REVOCATION_SCHEMA, SESSION_GRANT_SCHEMA } from "./record-schemas.js";
@@ -37,6 +38,8 @@ export interface IssueGrantOptions {
 export function issueSessionGrant(authority: KeyPair, options: IssueGrantOptions): SessionGrantRecord {
   // No verifier trusts an authority for "*" (ZoneAuthorities refuses it): such a grant was signed and handed out, and refused everywhere.
   if (options.zone === ANY_SCOPE) throw new OnexError(ErrorCode.Usage, `a grant is issued for the one zone its authority speaks for, not "${ANY_SCOPE}" (scope zones may say "${ANY_SCOPE}", meaning that zone)`, { zone: options.zone });
+  // Nor one for a zone no message can name (`Zone.A`): no message's zone would match it.
+  assertZoneId(options.zone, "issueSessionGrant: zone");
   const notBefore = toMillis(options.notBefore, "notBefore");
   const expiresAt = toMillis(options.expiresAt, "expiresAt");
   if (expiresAt <= notBefore) {

@@ -4,6 +4,7 @@
  * only for the zone it is trusted for.
  */
 import { ErrorCode, OnexError } from "../errors.js";
+import { assertZoneId } from "../zone-id.js";
 import { assertUsablePublicKey, type PublicKey } from "./keys.js";
 
 /** One trusted authority: the zone it speaks for and its public key. */
@@ -20,9 +21,11 @@ export class ZoneAuthorities {
     for (const { zone, key } of authorities) this.trust(zone, key);
   }
 
-  /** Trusts `key` as an authority of `zone` (and of no other zone); throws ONEX_E_KEY_WEAK for a weak key. */
+  /** Trusts `key` as an authority of `zone` (and of no other zone); throws ONEX_E_KEY_WEAK for a weak key, ONEX_E_USAGE for a zone no message can name. */
   trust(zone: string, key: PublicKey): this {
-    if (typeof zone !== "string" || zone === "" || zone === "*") throw new OnexError(ErrorCode.Usage, `an authority speaks for one named zone, not "${String(zone)}"`);
+    if (zone === "*") throw new OnexError(ErrorCode.Usage, `an authority speaks for one named zone, not "${String(zone)}"`);
+    // An authority of a zone no message can name (`Zone.A`) counts for no grant any message is judged by.
+    assertZoneId(zone, "ZoneAuthorities: an authority");
     assertUsablePublicKey(key);
     let keys = this.#byZone.get(zone);
     if (keys === undefined) this.#byZone.set(zone, (keys = new Map()));

@@ -7,6 +7,7 @@ import type { SessionGrantRecord } from "../../runtime/trust/records.js";
 import { GrantBook, RevocationList, issueSessionGrant, revokeSessionGrant, verifySessionGrant, type GrantRevocation } from "../../runtime/trust/session-grant.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
 import { ZoneAuthorities } from "../../runtime/trust/zone-authorities.js";
+import { ZONE_ID_RULE } from "../../runtime/zone-id.js";
 import { catchOnexError, ErrorCode, NOW, taskDispatch } from "./fixtures.js";
 
 const authorityA = generateKeyPair();
@@ -131,6 +132,17 @@ describe("zone authorities", () => {
   it("an authority cannot be trusted for * or an empty zone", () => {
     expect(catchOnexError(() => new ZoneAuthorities([{ zone: "*", key: authorityA.publicKey }])).code).toBe(ErrorCode.Usage);
     expect(catchOnexError(() => new ZoneAuthorities([{ zone: "", key: authorityA.publicKey }])).code).toBe(ErrorCode.Usage);
+  });
+
+  it("nor for a zone no message can name, and no grant is issued for one: it would count for no message", () => {
+    // Each was taken: an authority of Zone.A, and a grant of Zone.A that no message's zone could ever match.
+    for (const zone of ["Zone.A", "zone_a", "zone..a", "-zone"]) {
+      const trusted = catchOnexError(() => new ZoneAuthorities().trust(zone, authorityA.publicKey));
+      expect([trusted.code, trusted.message]).toEqual([ErrorCode.Usage, `ZoneAuthorities: an authority: zone ${JSON.stringify(zone)} is no zone a message can name: a zone id is ${ZONE_ID_RULE}`]);
+      const issued = catchOnexError(() => issueSessionGrant(authorityA, { subject: node.keyId, zone, messageTypes: ["*"], ...window }));
+      expect([issued.code, issued.message]).toEqual([ErrorCode.Usage, `issueSessionGrant: zone: zone ${JSON.stringify(zone)} is no zone a message can name: a zone id is ${ZONE_ID_RULE}`]);
+    }
+    expect(new ZoneAuthorities().trust("zone.a", authorityA.publicKey).keyFor(authorityA.keyId, "zone.a")).toBe(authorityA.publicKey);
   });
 
   it("so no grant is issued for the zone *: no verifier could trust its issuer", () => {
