@@ -6,6 +6,7 @@ import { connect as natsConnect, headers as natsHeaders, type NatsConnection } f
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { addressSecrets, withoutSecrets } from "../address-secrets.js";
 import { ErrorCode, OnexError } from "../errors.js";
+import { assertZoneId } from "../zone-id.js";
 import { checkObject, checkPositive, checkWhole, describeValue } from "../option-check.js";
 import { OnexMessage, assertValidJson, type MessageClass } from "../message.js";
 import { toMillis } from "../trust/envelope.js";
@@ -126,8 +127,8 @@ function connectPolicy(policy: TrustPolicy | undefined): TrustPolicy {
 }
 
 /**
- * The rest of the judge context, checked here as the policy is: plain JavaScript's `zone: 5` was
- * taken, and every message then failed zone_match (dead-lettered as ONEX_E_ZONE_MISMATCH); a
+ * The rest of the judge context, checked here as the policy is: plain JavaScript's `zone: 5` (or
+ * a zone no message can name) was taken, and every message then failed zone_match (dead-lettered as ONEX_E_ZONE_MISMATCH); a
  * `keyOfEntity`, `grants`, `replay` or `logger` of the wrong kind failed each message with a
  * TypeError (ONEX_E_INTERNAL), and a `now` that is no time ended the subscription at its first.
  */
@@ -136,7 +137,8 @@ function checkTrust(trust: ConnectOptions["trust"]): void {
   if (trust === undefined) return;
   const { zone, now, keyOfEntity, grants, replay, logger } = trust as Record<string, unknown>;
   const wrong = (name: string, what: string, value: unknown) => new OnexError(ErrorCode.Usage, `connect: trust.${name} must be ${what}, not ${describeValue(value)}`);
-  if (zone !== undefined && (typeof zone !== "string" || zone === "")) throw wrong("zone", "the receiving zone's name (a non-empty string)", zone);
+  // A zone no message can name (`Zone.A`) failed every message's zone_match, as a number did.
+  if (zone !== undefined) assertZoneId(zone, "connect: trust.zone");
   if (now !== undefined) toMillis(now as Date | number, "connect: trust.now");
   if (keyOfEntity !== undefined && typeof keyOfEntity !== "function") throw wrong("keyOfEntity", "a function from an entity id to its key id", keyOfEntity);
   const hasMethod = (value: unknown, method: string) => value !== null && typeof value === "object" && typeof (value as Record<string, unknown>)[method] === "function";

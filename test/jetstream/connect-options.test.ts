@@ -43,6 +43,8 @@ describe("connect's options", () => {
     ["a trust that is no object", { ...good, trust: "zone.a" }],
     ["a trust zone that is a number", { ...good, trust: { zone: 5 } }],
     ["an empty trust zone", { ...good, trust: { zone: "" } }],
+    ["a trust zone no message can name", { ...good, trust: { zone: "Zone.A" } }],
+    ["a trust zone of *, which is no pattern", { ...good, trust: { zone: "*" } }],
     ["a trust now that is no time", { ...good, trust: { now: "yesterday" } }],
     ["a keyOfEntity that is no function", { ...good, trust: { keyOfEntity: { "n-1": "k" } } }],
     ["grants that are no GrantBook", { ...good, trust: { grants: [] } }],
