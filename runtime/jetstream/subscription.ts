@@ -26,6 +26,7 @@ import { OnexHeader, readableHeaders } from "./headers.js";
 import { streamNameOf, zoneStreamNameOf } from "./streams.js";
 import { forgetOldest } from "../forget-oldest.js";
 import { checkObject, checkWhole, describeValue } from "../option-check.js";
+import { assertZoneId } from "../zone-id.js";
 import { callOnRefusal } from "../refusal-callback.js";
 
 /** What a subscription needs of its client. */
@@ -81,7 +82,8 @@ function wholeOption(name: string, value: number, max?: number): number {
  * The subject filters' types, from plain JavaScript: a `zone` of 5 or an `entityId` of 42 was
  * ONEX_E_SUBJECT_TOKEN, which says the value is no valid token, where it is no string at all; a
  * `filter` of "n-1" was spread into params "0", "1", "2", and a `filter` of null subscribed to
- * every source. ONEX_E_SUBJECT_TOKEN stays for a string that cannot be a token ("").
+ * every source. ONEX_E_SUBJECT_TOKEN stays for a string that cannot be a token (""), but for the
+ * zone, which is held to the zone rule (ONEX_E_USAGE) as the subject is built.
  */
 function checkSourceFilters(options: VersionedSubscribeOptions): void {
   for (const field of ["zone", "entityType", "entityId"] as const) {
@@ -110,6 +112,10 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     }
     parts[param] = value;
   }
+  // A zone no message can name (`Zone.A`) filters for messages none is: the subscription opened
+  // and received nothing, or in a zoned deployment read the shared stream in place of a zone's.
+  const zoneParam = sourceParams.zone;
+  if (zoneParam !== undefined && parts[zoneParam] !== undefined) assertZoneId(parts[zoneParam], options.zone !== undefined ? "subscribe: zone" : `subscribe: filter.${zoneParam}`);
   checkDurable(options.durable);
   // Before the consumer is created: a wrong `deliver` was a raw TypeError or a server round trip.
   const deliver = deliverPolicy(options.deliver ?? "all");

@@ -10,6 +10,7 @@ import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { applyBundledStreams, client, makeKeys, stateUpdate } from "./fixtures.js";
 import { settledWithin } from "../support/settled-within.js";
 import { startNatsProxy } from "../support/nats-proxy.js";
+import { ZONE_ID_RULE } from "../../runtime/zone-id.js";
 
 let server: NatsServer;
 const keys = makeKeys();
@@ -31,6 +32,16 @@ async function codeOf(fn: () => unknown): Promise<string> {
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     return typeof code === "string" ? code : `${(error as Error).name}: ${(error as Error).message}`;
+  }
+  return "no error";
+}
+
+/** The code and message `fn` fails with, or "no error". */
+async function messageOf(fn: () => unknown): Promise<[string, string] | "no error"> {
+  try {
+    await fn();
+  } catch (error) {
+    return [(error as OnexError).code, (error as Error).message];
   }
   return "no error";
 }
@@ -147,8 +158,21 @@ describe("plain-JavaScript misuse", () => {
   });
 
   it("a string that is no subject token is still ONEX_E_SUBJECT_TOKEN", async () => {
-    expect(await codeOf(() => c.subscribe([v0_1.StateUpdate], { zone: "" }))).toBe(ErrorCode.SubjectToken);
     expect(await codeOf(() => c.subscribe([v0_1.StateUpdate], { filter: { entity_id: "" } }))).toBe(ErrorCode.SubjectToken);
+  });
+
+  it("a zone no message can name is ONEX_E_USAGE, given as zone or as the filter's zone part, naming which and the rule", async () => {
+    // Each opened a subscription that received nothing: no message's zone is such a string.
+    for (const zone of ["Zone.A", "zone_a", "*", ""]) {
+      const given = `zone ${JSON.stringify(zone)} is no zone a message can name: a zone id is ${ZONE_ID_RULE}`;
+      expect(await messageOf(() => c.subscribe([v0_1.StateUpdate], { zone }))).toEqual([ErrorCode.Usage, `subscribe: zone: ${given}`]);
+      expect(await messageOf(() => c.subscribe([v0_1.StateUpdate], { filter: { zone_id: zone } }))).toEqual([ErrorCode.Usage, `subscribe: filter.zone_id: ${given}`]);
+      expect(await messageOf(() => c.subscribeVersioned({ sdk: v0_2, sources: [v0_1], graph: versionGraph }, { zone }))).toEqual([ErrorCode.Usage, `subscribe: zone: ${given}`]);
+    }
+    // A zone id opens its subscription, on the shared stream of a deployment without zones.
+    const sub = await c.subscribe([v0_1.StateUpdate], { zone: "zone.a" });
+    expect(sub.stream).toBe("ONEX_EVENT");
+    await sub.stop();
   });
 
   it("a valid fromSequence and fromTime still open a subscription", async () => {
