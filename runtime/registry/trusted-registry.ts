@@ -223,6 +223,7 @@ export class TrustedRegistry implements Registry {
 
   async list(filter: RegistryFilter = {}): Promise<ResolvedEntry[]> {
     this.#checkOpen("list");
+    checkFilterZone("list: filter.zone", filter.zone);
     const stored = await this.#store.list({ ...(filter.zone ? { zone: filter.zone } : {}), ...(filter.entityType ? { entityType: filter.entityType } : {}) });
     const entries: ResolvedEntry[] = [];
     for (const value of stored) {
@@ -244,6 +245,7 @@ export class TrustedRegistry implements Registry {
     checkObject("watch", "filter", filter);
     checkObject("watch", "options", options);
     checkSignal("watch", "options.signal", options.signal);
+    checkFilterZone("watch: filter.zone", filter.zone);
     // A watch begun after close() is not one close() ended: on etcd it retried the closed client for ever.
     this.#checkOpen("watch");
     const controller = new AbortController();
@@ -290,7 +292,8 @@ export class TrustedRegistry implements Registry {
     };
   }
 
-  view(zone?: string): Promise<RegistryView> {
+  async view(zone?: string): Promise<RegistryView> {
+    checkFilterZone("view: zone", zone);
     return RegistryView.open(this, zone, this.#options.maxEntryAgeMs, undefined, (keyId) => this.#retired.has(keyId));
   }
 
@@ -847,6 +850,15 @@ function handOut(verified: VerifiedRegistration): Omit<ResolvedEntry, "revision"
 
 function sameScope(key: CanonicalAddress, filter: RegistryFilter): boolean {
   return (filter.zone === undefined || key.zone === filter.zone) && (filter.entityType === undefined || key.entityType === filter.entityType);
+}
+
+/**
+ * A zone to read is a zone id: any other (`Zone.A`) names no entry, so a list was empty and a
+ * watch (a health watcher's, a router's view) silent for good, and `""` read as no zone at all,
+ * listing every zone's entries. Checked as the call is made, not per entry read.
+ */
+function checkFilterZone(where: string, zone: string | undefined): void {
+  if (zone !== undefined) assertZoneId(zone, where);
 }
 
 /**

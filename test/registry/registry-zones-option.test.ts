@@ -65,3 +65,29 @@ describe("a registry's zones", () => {
     expect(await outcome(() => openRegistry(server.url))).toBe("registered");
   });
 });
+
+describe("a zone a registry is asked to read", () => {
+  it.each(["Zone.A", "zone_a", "*", ""])("%j is refused by list, watch and view with ONEX_E_USAGE, naming the call and the rule", async (zone) => {
+    const registry = await openRegistry(server.url);
+    const node = makeNode("zone.a");
+    await registry.register(node.entry, node.identity);
+    const refusal = async (run: () => unknown) => {
+      try {
+        await run();
+        return "taken";
+      } catch (error) {
+        return [(error as OnexError).code, (error as Error).message];
+      }
+    };
+    const given = `zone ${JSON.stringify(zone)} is no zone a message can name: a zone id is ${ZONE_ID_RULE}`;
+    try {
+      // Each was taken: an empty list, a watch (a health watcher's) silent for good, and "" read as no zone, every zone's entries.
+      expect(await refusal(() => registry.list({ zone }))).toEqual([ErrorCode.Usage, `list: filter.zone: ${given}`]);
+      expect(await refusal(() => registry.watch({ zone }))).toEqual([ErrorCode.Usage, `watch: filter.zone: ${given}`]);
+      expect(await refusal(() => registry.view(zone))).toEqual([ErrorCode.Usage, `view: zone: ${given}`]);
+      expect((await registry.list({ zone: "zone.a" })).map((entry) => entry.address)).toContain(node.entry.address);
+    } finally {
+      await registry.close();
+    }
+  });
+});
