@@ -165,10 +165,10 @@ export function readZoneAuthorities(specs: readonly string[], defaultZone: strin
     if (zone === undefined || zone === "") {
       throw new OnexError(ErrorCode.Usage, `--authority ${spec} names no zone: write --authority ZONE=${spec} (an authority speaks for one zone), or give ${defaultZoneFlag}`);
     }
-    // An authority of a zone no message can name counts for no grant a message is judged by; the
-    // zone the user wrote is refused before its key file is read. A bare FILE's zone is
-    // defaultZone's: --zone is checked as given, and a grant's own zone is the grant's to answer for.
-    if (eq > 0) assertZoneId(zone, "--authority");
+    // An authority of a zone no message can name counts for no grant a message is judged by; it is
+    // refused before its key file is read, named as the flag (a bare FILE's zone is --zone's, or
+    // the grant's own, which `grant inspect` otherwise called valid).
+    assertZoneId(zone, eq > 0 ? "--authority" : `--authority ${spec}`);
     for (const key of readPublicKeys([path])) authorities.trust(zone, key);
   }
   return authorities;

@@ -7,7 +7,7 @@
  * the rule, before it writes or connects to anything.
  */
 import { existsSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
@@ -15,6 +15,8 @@ import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { natsAccountsConfig } from "../../runtime/jetstream/authorization.js";
 import { planStreams } from "../../runtime/jetstream/streams.js";
 import { ZONE_ID_RULE } from "../../runtime/zone-id.js";
+import { importPrivateKey } from "../../runtime/trust/keys.js";
+import { signRecord } from "../../runtime/trust/record-signature.js";
 import { runCli } from "../support/run-cli.js";
 import { removeTempDirs, tempDir } from "../support/temp-schemas.js";
 
@@ -117,5 +119,16 @@ describe("every --authority ZONE=FILE", () => {
     const valid = runCli([...argsOf(a), "--authority", `zone.a=${a.pub}`]);
     expect(valid.stderr).not.toContain("is no zone a message can name");
     expect(valid.stdout).toContain(taken);
+  });
+
+  it("grant inspect refuses a bare --authority FILE for a grant whose own zone no message can name, naming the flag", async () => {
+    const a = await authority();
+    // Signed by hand: issueSessionGrant and grant issue refuse such a zone. Inspected, it was "valid".
+    const key = importPrivateKey(await readFile(join(a.dir, "ca.key"), "utf8"));
+    const { signature: _signature, ...issued } = JSON.parse(await readFile(a.grant, "utf8")) as { signature: string; zone: string };
+    const forged = signRecord<{ zone: string; signature?: string }>({ ...issued, zone: "Zone.A" }, key);
+    await writeFile(a.grant, JSON.stringify(forged));
+    const refused = runCli(["grant", "inspect", a.grant, "--authority", a.pub]);
+    expect([refused.status, refused.stderr]).toEqual([2, expect.stringContaining(`ONEX_E_USAGE: --authority ${a.pub}: zone "Zone.A" is no zone a message can name`)]);
   });
 });
