@@ -246,7 +246,7 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
  * identity's password stopped every zone's server. `$` inside quotes is not a variable there.
  */
 function natsConfigString(value: string): string {
-  return `"${value.replace(/[\u0000-\u001f\u007f"\\]/g, (c) => (c === '"' || c === "\\" ? `\\${c}` : `\\x${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`))}"`;
+  return `"${value.replace(/[\u0000-\u001f\u007f\x22\\]/g, (c) => (c === '"' || c === "\\" ? `\\${c}` : `\\x${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`))}"`;
 }
 
 /**
