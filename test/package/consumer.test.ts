@@ -1,14 +1,17 @@
 // Packs the workspace packages as npm would publish them and installs them the way users
 // do: a service installs the generated SDK alone; a platform team installs the toolchain.
 import { execFileSync, spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync, readdirSync } from "node:fs";
+import { cp, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join, sep } from "node:path";
+import { pathToFileURL } from "node:url";
 import { randomBytes } from "node:crypto";
 import { build } from "esbuild";
+import puppeteer from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
 import { identityRSignature } from "../trust/ed25519-points.js";
+import { DRAINED_TYPE, writeGrownV03 } from "../support/grown-v03.js";
 
 const CONSUMER = `
 import { OnexError, isOnexError } from "@onex/runtime";
@@ -61,6 +64,32 @@ console.log(JSON.stringify({
   requireDefined: typeof (globalThis as { require?: unknown }).require !== "undefined", isError: new OnexError("ONEX_E_USAGE", "x") instanceof Error,
 }));
 `;
+
+/** A page's script: docs/sdk.md's browser path, the SDK without the runtime's core. */
+const BROWSER_CONSUMER = `
+import * as v0_2 from "@onex/sdk/v0.2";
+const msg = v0_2.TaskDispatch.create({
+  source: { zone: "zone.trusted.org", entity_type: "task", entity_id: "t-1" },
+  trust: { signer: "k1", level: "verified", zone: "zone.trusted.org", expires_at: "2030-01-01T00:00:00Z" },
+  payload: { task_id: "t-1", targets: ["n-1"], operation: "render", priority: 5 },
+});
+const back = v0_2.TaskDispatch.parse(msg.encode());
+let refused = "none";
+try {
+  v0_2.TaskDispatch.parse("{}");
+} catch (error) {
+  refused = error.code;
+}
+window.RESULT = { type: back.type, subject: back.subject(), is: v0_2.TaskDispatch.is(back.toJSON()), refused, className: back.constructor.name };
+`;
+
+/** The chromium to drive: $CHROMIUM_PATH, else Debian's. Missing is a failure, never a skip. */
+function chromiumPath(): string {
+  const candidates = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"].filter((p): p is string => !!p);
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new Error(`chromium not found (looked at ${candidates.join(", ")}); npm test installs Debian's chromium (test/setup/run-tests.sh), or set CHROMIUM_PATH`);
+  return found;
+}
 
 /** Whether this Node runs require() of an ES module without a flag (from 20.19 and 22.12). */
 const REQUIRE_ESM_UNFLAGGED = (() => {
@@ -233,6 +262,72 @@ describe("a service that installs only the generated SDK", () => {
     expect(text).not.toMatch(/https:\/\/onex\.dev\/schemas\/v0\.(0\.9|2)\//);
   });
 
+  it("refuses a deep import of a file neither package exports as Node refuses any unexported path, and still loads what they export", async () => {
+    const chunk = (await readdir(join(service, "node_modules", "@onex", "sdk", "dist", "chunks")))[0]!;
+    const unexported = [
+      "@onex/sdk/v0.2/index.js",
+      "@onex/sdk/dist/v0.2/index.js",
+      "@onex/sdk/versions.js",
+      "@onex/sdk/transforms/v0.1-v0.2",
+      "@onex/sdk/transforms/v0.1-v0.2.js",
+      `@onex/sdk/chunks/${chunk}`,
+      `@onex/sdk/chunks/${chunk.replace(/\.js$/, "")}`,
+      "@onex/runtime/dist/index.js",
+      "@onex/runtime/codegen-core",
+    ];
+    const script = `const out = {};
+for (const specifier of ${JSON.stringify(unexported)}) out[specifier] = await import(specifier).then(() => "loaded", (error) => error.code);
+out.index = (await import("@onex/sdk/v0.2/index.json", { with: { type: "json" } })).default.version;
+out.sdk = typeof (await import("@onex/sdk/v0.2")).TaskDispatch;
+console.log(JSON.stringify(out));`;
+    const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: service, encoding: "utf8" });
+    expect(result.stderr).toBe("");
+    expect(JSON.parse(result.stdout)).toEqual({ ...Object.fromEntries(unexported.map((specifier) => [specifier, "ERR_PACKAGE_PATH_NOT_EXPORTED"])), index: "0.2", sdk: "function" });
+  });
+
+  it("in a browser: a version's entry point bundles without Node's modules and runs in Chromium; the runtime's core needs node:crypto, as docs/sdk.md says", async () => {
+    const page = join(service, "browser-page");
+    await mkdir(page);
+    await writeFile(join(page, "main.mjs"), BROWSER_CONSUMER);
+    const built = await build({ entryPoints: [join(page, "main.mjs")], bundle: true, platform: "browser", format: "esm", write: false, metafile: true, logLevel: "silent" });
+    expect(Object.keys(built.metafile.inputs).filter((input) => !input.includes("node_modules/@onex/") && !input.endsWith("main.mjs"))).toEqual([]);
+    // Inline: Chromium loads no module script from file://.
+    const script = built.outputFiles[0]!.text.replace(/<\/script/gi, "<\\/script");
+    await writeFile(join(page, "index.html"), `<!doctype html>\n<meta charset="utf-8">\n<script type="module">${script}</script>\n`);
+    const browser = await puppeteer.launch({
+      executablePath: chromiumPath(),
+      headless: true,
+      // --no-sandbox: CI runs the tests as root, where chromium's sandbox refuses to start.
+      args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check"],
+    });
+    try {
+      const tab = await browser.newPage();
+      const errors: string[] = [];
+      tab.on("pageerror", (error) => errors.push(String(error)));
+      tab.on("console", (message) => errors.push(message.text()));
+      // An inline module script runs before the load event.
+      await tab.goto(pathToFileURL(join(page, "index.html")).href, { waitUntil: "load" });
+      expect(errors).toEqual([]);
+      expect(await tab.evaluate("window.RESULT")).toEqual({
+        type: "signal.task.dispatch",
+        subject: "jetstream.onex.zone.zone~2Etrusted~2Eorg.task.t-1.events",
+        is: true,
+        refused: "ONEX_E_VALIDATION",
+        className: "TaskDispatch",
+      });
+    } finally {
+      await browser.close();
+    }
+    const runtime = await build({ stdin: { contents: `import { isOnexError } from "@onex/runtime";\nconsole.log(isOnexError);\n`, resolveDir: service }, bundle: true, platform: "browser", write: false, logLevel: "silent" }).then(
+      () => [],
+      (error: { errors: { text: string }[] }) => error.errors.map((e) => e.text),
+    );
+    expect(runtime).toContain('Could not resolve "node:crypto"');
+    const sdkDoc = (await readFile(join(PROJECT_ROOT, "docs", "sdk.md"), "utf8")).replace(/\s+/g, " ");
+    expect(sdkDoc).toContain("bundled with esbuild for the browser (`--platform=browser`)");
+    expect(sdkDoc).toContain("fails to resolve `node:crypto`");
+  }, 120_000);
+
   it("importing ErrorCode loads the runtime core and nothing else: no transport, no third-party code", async () => {
     const loaded = await modulesLoadedBy(service, `import { ErrorCode } from "@onex/runtime"; if (ErrorCode.ValidationFailed !== "ONEX_E_VALIDATION") process.exit(1);`);
     expect(loaded.length).toBeGreaterThan(0);
@@ -366,6 +461,65 @@ describe("a platform team that installs the toolchain", () => {
     expect(bundled.stderr).toBe("");
     expect(JSON.parse(bundled.stdout)).toEqual({ library: "libsodium", genuine: true });
   });
+
+  it("generates its own protocol into its own project: the code imports the installed @onex/runtime, compiles under strict options and runs", async () => {
+    // A protocol team's project beside the toolchain: its own schemas, grown to a v0.3 the
+    // shipped SDK does not have, generated into its own sources.
+    const project = join(toolchain, "own-protocol");
+    await mkdir(project);
+    await writeFile(join(project, "package.json"), JSON.stringify({ private: true, type: "module" }));
+    await cp(join(PROJECT_ROOT, "schemas"), join(project, "schemas"), { recursive: true });
+    await writeGrownV03(join(project, "schemas"));
+    const onex = (...args: string[]) => spawnSync(process.execPath, [join(toolchain, "node_modules", "onex", "bin", "onex.js"), ...args], { cwd: project, encoding: "utf8" });
+    const generated = onex("generate", "--out", "src/proto");
+    expect(generated.status, generated.stderr).toBe(0);
+    expect(onex("generate", "--out", "src/proto", "--check").status).toBe(0);
+
+    // Every import of the generated code is one of its own files or the runtime's codegen contract.
+    const files = (await readdir(join(project, "src", "proto"), { recursive: true })).map(String).filter((path) => path.endsWith(".ts"));
+    expect(files).toContain(join("v0.3", "index.ts"));
+    const specifiers = new Set<string>();
+    for (const file of files) {
+      const text = await readFile(join(project, "src", "proto", file), "utf8");
+      for (const match of text.matchAll(/(?:^import|^export)[^;]*? from "([^"]+)"|import\("([^"]+)"\)/gm)) specifiers.add(match[1] ?? match[2]!);
+    }
+    expect([...specifiers].filter((specifier) => !specifier.startsWith("./") && !specifier.startsWith("../"))).toEqual(["@onex/runtime/codegen-v1"]);
+
+    await writeFile(
+      join(project, "src", "main.ts"),
+      `import * as v0_3 from "./proto/v0.3/index.js";
+import { migrate } from "./proto/transforms/index.js";
+import { ErrorCode, isOnexError } from "@onex/runtime";
+const drained = v0_3.NodeDrained.create({
+  source: { zone: "zone.trusted.org", entity_type: "node", entity_id: "n-1" },
+  trust: { signer: "k1", level: "verified", zone: "zone.trusted.org", expires_at: "2030-01-01T00:00:00Z" },
+  payload: { node_id: "n-1" },
+});
+let code = "none";
+try {
+  v0_3.NodeDrained.parse("{}");
+} catch (error) {
+  if (isOnexError(error, ErrorCode.ValidationFailed)) code = error.code;
+}
+const down = migrate(v0_3.TaskDispatch.create({
+  source: { zone: "zone.trusted.org", entity_type: "task", entity_id: "t-1" },
+  trust: { signer: "k1", level: "verified", zone: "zone.trusted.org", expires_at: "2030-01-01T00:00:00Z" },
+  payload: { task_id: "t-1", targets: ["n-1"], operation: "render", priority: 5 },
+}).toJSON(), "0.3", "0.2");
+console.log(JSON.stringify({ type: v0_3.NodeDrained.parse(drained.encode()).type, version: drained.protocol.version, code, down: (down["protocol"] as { version: string }).version }));
+`,
+    );
+    const { exactOptionalPropertyTypes: _, ...options } = STRICT_SERVICE;
+    await writeFile(join(project, "tsconfig.json"), JSON.stringify({ compilerOptions: { ...options, module: "NodeNext", moduleResolution: "NodeNext", outDir: "out" }, include: ["src"] }));
+    const compiled = spawnSync(process.execPath, [TSC, "-p", project], { encoding: "utf8" });
+    expect(compiled.stdout + compiled.stderr).toBe("");
+    // It runs on the runtime the project installed, the one package every import of it names.
+    const loaded = await modulesLoadedBy(project, `await import("./out/main.js");`);
+    expect([...new Set(loaded.map(packageOf))]).toEqual(["@onex/runtime"]);
+    const run = spawnSync(process.execPath, [join(project, "out", "main.js")], { cwd: project, encoding: "utf8" });
+    expect(run.stderr).toBe("");
+    expect(JSON.parse(run.stdout)).toEqual({ type: DRAINED_TYPE, version: "0.3", code: "ONEX_E_VALIDATION", down: "0.2" });
+  }, 180_000);
 
   it("ships the onex command", () => {
     const result = spawnSync(process.execPath, [join(toolchain, "node_modules", "onex", "bin", "onex.js"), "--help"], { encoding: "utf8" });
