@@ -197,6 +197,28 @@ describe("a service that installs only the generated SDK", () => {
     expect((await installedPackages(service)).sort()).toEqual(["@onex/runtime", "@onex/sdk"]);
   });
 
+  it("ships each package's licence and built files only, no tests, sources, build info or source maps, at one version with one engines range", async () => {
+    for (const tarball of [tarballs.runtime, tarballs.sdk]) {
+      const files = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).trim().split("\n").map((path) => path.replace(/^package\//, ""));
+      expect(files).toContain("LICENSE");
+      expect(files.filter((path) => /\.(tsbuildinfo|map)$|(^|\/)test\/|\.test\.|(?<!\.d)\.ts$/.test(path)), tarball).toEqual([]);
+    }
+    const manifest = async (name: string) => JSON.parse(await readFile(join(service, "node_modules", "@onex", name, "package.json"), "utf8")) as { version: string; engines: unknown; dependencies?: Record<string, string>; scripts?: unknown };
+    const [runtime, sdk] = [await manifest("runtime"), await manifest("sdk")];
+    expect(sdk.dependencies).toEqual({ "@onex/runtime": runtime.version });
+    expect(sdk.version).toBe(runtime.version);
+    expect(sdk.engines).toEqual(runtime.engines);
+    // Nothing runs at install.
+    expect([runtime.scripts, sdk.scripts]).toEqual([undefined, undefined]);
+    // No shipped script names a source map that is not there.
+    const scripts = [["runtime", await readdir(join(service, "node_modules", "@onex", "runtime", "dist"), { recursive: true })], ["sdk", await readdir(join(service, "node_modules", "@onex", "sdk", "dist"), { recursive: true })]] as const;
+    for (const [name, paths] of scripts) {
+      for (const path of paths.map(String).filter((p) => p.endsWith(".js"))) {
+        expect(await readFile(join(service, "node_modules", "@onex", name, "dist", path), "utf8"), path).not.toMatch(/^\/\/# sourceMappingURL=/m);
+      }
+    }
+  });
+
   it("ships, of the SDK's JavaScript, only the bundled entry points, their chunks and the transforms' headers the CLI reads", async () => {
     const dist = join(service, "node_modules", "@onex", "sdk", "dist");
     const scripts = (await readdir(dist, { recursive: true })).map(String).filter((path) => path.endsWith(".js"));
