@@ -68,6 +68,7 @@ console.log(JSON.stringify({
 /** A page's script: docs/sdk.md's browser path, the SDK without the runtime's core. */
 const BROWSER_CONSUMER = `
 import * as v0_2 from "@onex/sdk/v0.2";
+import { migrate } from "@onex/sdk/transforms";
 const msg = v0_2.TaskDispatch.create({
   source: { zone: "zone.trusted.org", entity_type: "task", entity_id: "t-1" },
   trust: { signer: "k1", level: "verified", zone: "zone.trusted.org", expires_at: "2030-01-01T00:00:00Z" },
@@ -80,7 +81,8 @@ try {
 } catch (error) {
   refused = error.code;
 }
-window.RESULT = { type: back.type, subject: back.subject(), is: v0_2.TaskDispatch.is(back.toJSON()), refused, className: back.constructor.name };
+const down = migrate(back.toJSON(), "0.2", "0.0.9");
+window.RESULT = { type: back.type, subject: back.subject(), is: v0_2.TaskDispatch.is(back.toJSON()), refused, className: back.constructor.name, down: [down.type, down.protocol_version] };
 `;
 
 /** The chromium to drive: $CHROMIUM_PATH, else Debian's. Missing is a failure, never a skip. */
@@ -336,6 +338,7 @@ console.log(JSON.stringify(out));`;
         is: true,
         refused: "ONEX_E_VALIDATION",
         className: "TaskDispatch",
+        down: ["signal.task.dispatch", "0.0.9"],
       });
     } finally {
       await browser.close();
