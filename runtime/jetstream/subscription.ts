@@ -380,11 +380,14 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
           continue;
         }
         const attempts = attemptsOf(msg);
-        if (attempts > maxDeliver) {
+        const outcome = next.prepared === undefined ? pipeline.receive(inboundOf(msg)) : next.prepared.finish(valid);
+        // Judged first: a message no handler may see comes back for as long as its letter cannot
+        // be stored (the zone's storage full), and was then dead-lettered as a handler's failure
+        // once it had come back maxDeliver times, its own fault (a forgery's) unrecorded.
+        if (outcome.kind === "deliver" && attempts > maxDeliver) {
           void toDeadLetter(msg, new OnexError(ErrorCode.HandlerFailed, `delivered ${attempts} times and never acknowledged`, { deliveries: attempts }));
           continue;
         }
-        const outcome = next.prepared === undefined ? pipeline.receive(inboundOf(msg)) : next.prepared.finish(valid);
         if (outcome.kind === "skip") {
           ack(msg);
           stats.skipped++;
