@@ -192,7 +192,8 @@ function desiredConfig(plan: StreamPlan): Partial<StreamConfig> {
     // No purge and no message delete through the API: JetStream sends a publish's
     // acknowledgement to whatever reply subject the publisher chose, with its own authority,
     // so a member could aim one at `$JS.API.STREAM.PURGE.<another zone's stream>`. Limits
-    // (age, size) still remove messages; an operator who must purge updates the stream first.
+    // (age, size) still remove messages: nats-server never lifts deny_purge, so an operator who
+    // must empty a stream applies a small limit for a moment (docs/control-plane.md).
     deny_delete: true,
     deny_purge: true,
   };
