@@ -333,9 +333,31 @@ export class TrustedRegistry implements Registry {
         return;
       }
       // Only the revision just verified is refreshed: bytes written in between are read and verified again.
-      if (await this.#store.heartbeat(parts, stored.revision, stored)) return;
+      if (!(await this.#store.heartbeat(parts, stored.revision, stored))) continue;
+      // distrust ran while the renewal was under way: refused as a heartbeat made after it is, and the
+      // entry it renewed taken out again, as register does with what it wrote.
+      if (this.#retired.has(resolved.key.keyId)) throw await this.#retiredWhileBeating(parts, address, stored.value, resolved.key.keyId, own !== undefined);
+      return;
     }
     throw new OnexError(ErrorCode.RegistryUnavailable, `the entry at ${address} kept changing while it was heart-beaten; try again`, { address });
+  }
+
+  /**
+   * The refusal of a heartbeat whose key distrust retired while it renewed the entry, once the entry
+   * is taken out (if it can be). The renewal may have rewritten it at a revision the store does not
+   * return (NATS KV), so the entry is read again and removed at that revision only if it still holds
+   * the bytes renewed: a registration written since stays.
+   */
+  async #retiredWhileBeating(parts: CanonicalAddress, address: string, bytes: string, keyId: string, own: boolean): Promise<OnexError> {
+    let removed = false;
+    try {
+      const { stored } = await this.#store.read(parts);
+      if (stored?.value === bytes) removed = await this.#store.delete(parts, stored.revision);
+    } catch (error) {
+      this.#logger.warn(`onex registry: the entry at ${address}, renewed as distrust retired its key, could not be taken out (${(error as Error).message}); it lapses at its TTL`, { address, keyId });
+    }
+    // As a heartbeat made after distrust fails: this registry's own registration as register refuses it, another's as a read does.
+    return own ? retiredRegistration(address, keyId, removed) : untrusted(address, retiredKey(keyId));
   }
 
   /** Registers this node's own entry again, its mark included: register skips writing a mark it knows to hold the same bytes. */
