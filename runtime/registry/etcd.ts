@@ -259,7 +259,10 @@ class EtcdStore implements RegistryStore {
         .if(k, "Mod", "==", raw.mod_revision)
         .then(this.client.put(k + DEPARTED).value("").lease(markerLease), this.client.delete().key(k))
         .commit();
-      if (raw.lease !== "0") await this.client.leaseClient.leaseRevoke({ ID: raw.lease }).catch(() => undefined);
+      // A lost compare wrote no marker: its lease is revoked rather than left to run out. The entry's
+      // lease only once the entry was deleted: a value written since may hold that lease still.
+      const revoke = result.succeeded ? raw.lease : markerLease;
+      if (revoke !== "0") await this.client.leaseClient.leaseRevoke({ ID: revoke }).catch(() => undefined);
       return result.succeeded;
     });
   }
