@@ -16,11 +16,19 @@ import { ErrorCode, OnexError } from "../errors.js";
 import { checkObject, checkPositive } from "../option-check.js";
 import { after, type Timer } from "../timer.js";
 import { parseRfc3339 } from "../trust/rfc3339-time.js";
+import { assertZoneId } from "../zone-id.js";
 import type { Registry, RegistryChange, RegistryFilter, ResolvedEntry } from "./registry.js";
 import { matchesFilter } from "./registry.js";
 
 /** How long opening a view may wait for its watch's first state (an unreachable store: a registry call fails sooner). */
 const OPEN_TIMEOUT_MS = 15_000;
+/**
+ * Zones a view's `list` found to be zone ids, kept so the check is made once per zone: made on
+ * every call, it cost a third of a whole `list` of a view of a few entries for a short zone, and
+ * four such lists for one of 251 characters; a zone found here costs a twentieth. Bounded, as the
+ * zones asked for may come from anywhere.
+ */
+const ZONES_CHECKED = 64;
 
 export class RegistryView {
   readonly #zone: string | undefined;
@@ -29,6 +37,7 @@ export class RegistryView {
   readonly #retired: (keyId: string) => boolean;
   readonly #changes: AsyncIterableIterator<RegistryChange>;
   readonly #entries = new Map<string, ResolvedEntry>();
+  readonly #zonesChecked = new Set<string>();
   /** The entries by address, built again on the first `list` after a change. */
   #sorted: ResolvedEntry[] | undefined;
   #failure: OnexError | undefined;
@@ -86,6 +95,7 @@ export class RegistryView {
   async list(filter: RegistryFilter = {}): Promise<ResolvedEntry[]> {
     // From plain JavaScript, null reached `filter.zone` as a raw TypeError.
     checkObject("RegistryView.list", "filter", filter);
+    if (filter.zone !== undefined) this.#checkZone(filter.zone);
     if (this.#failure !== undefined) throw this.#failure;
     if (filter.zone !== undefined && this.#zone !== undefined && filter.zone !== this.#zone) {
       throw new OnexError(ErrorCode.ZoneMismatch, `this registry view holds zone ${this.#zone}, not ${filter.zone}`, { zone: filter.zone, zones: [this.#zone] });
@@ -96,6 +106,17 @@ export class RegistryView {
     return this.#sorted.filter(
       (entry) => matchesFilter(entry, filter) && !this.#retired(entry.key.keyId) && (maxAge === undefined || now - parseRfc3339(entry.entry.registered_at) <= maxAge),
     );
+  }
+
+  /**
+   * ONEX_E_USAGE for a zone no message can name, as the registry's `list` refuses it: such a zone
+   * listed nothing, for good, and `""` nothing either (on a view of one zone, a zone mismatch).
+   */
+  #checkZone(zone: string): void {
+    if (this.#zonesChecked.has(zone)) return;
+    assertZoneId(zone, "RegistryView.list: filter.zone");
+    if (this.#zonesChecked.size >= ZONES_CHECKED) this.#zonesChecked.clear();
+    this.#zonesChecked.add(zone);
   }
 
   /** Ends the view's watch; `list` rejects from then on. */

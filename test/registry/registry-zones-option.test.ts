@@ -85,6 +85,15 @@ describe("a zone a registry is asked to read", () => {
       expect(await refusal(() => registry.list({ zone }))).toEqual([ErrorCode.Usage, `list: filter.zone: ${given}`]);
       expect(await refusal(() => registry.watch({ zone }))).toEqual([ErrorCode.Usage, `watch: filter.zone: ${given}`]);
       expect(await refusal(() => registry.view(zone))).toEqual([ErrorCode.Usage, `view: zone: ${given}`]);
+      // A view's list, which answers from memory, as the registry's does: a view of every zone listed
+      // nothing for such a zone, and a view of one zone called it a zone mismatch.
+      for (const view of [await registry.view(), await registry.view("zone.a")]) {
+        expect(await refusal(() => view.list({ zone }))).toEqual([ErrorCode.Usage, `RegistryView.list: filter.zone: ${given}`]);
+        // Refused each time, not only the first: a refused zone is not remembered as checked.
+        expect(await refusal(() => view.list({ zone }))).toEqual([ErrorCode.Usage, `RegistryView.list: filter.zone: ${given}`]);
+        expect((await view.list({ zone: "zone.a" })).map((entry) => entry.address)).toContain(node.entry.address);
+        await view.close();
+      }
       expect((await registry.list({ zone: "zone.a" })).map((entry) => entry.address)).toContain(node.entry.address);
     } finally {
       await registry.close();
