@@ -785,6 +785,16 @@ class EtcdStore implements RegistryStore {
    */
   unavailable(cause: unknown, need: Permission, what: string): OnexError {
     const message = `${what}: ${(cause as Error).message}`;
+    // etcd's space quota is the whole cluster's, and any user who may write can use it up: every
+    // write of every prefix is then refused until an operator frees space, which no retry does.
+    if (/database space exceeded/.test(message)) {
+      return new OnexError(
+        ErrorCode.RegistryUnavailable,
+        `${message}. etcd's space quota is used up (its NOSPACE alarm is raised): it takes no registration or deregistration, from any user, until an operator frees space (compact, defragment, then \`etcdctl alarm disarm\`); heartbeats and reads go on; see docs/registry.md`,
+        { quota: true },
+        { cause },
+      );
+    }
     if (!(cause instanceof EtcdPermissionDeniedError)) return new OnexError(ErrorCode.RegistryUnavailable, message, {}, { cause });
     const prefixes = [this.prefix, this.#markPrefix];
     const grants = prefixes.map((p) => `etcdctl role grant-permission <role> --prefix=true ${need} '${p}'`).join(" and ");
