@@ -724,7 +724,24 @@ class NatsKvStore implements RegistryStore {
       return await fn();
     } catch (cause) {
       if (cause instanceof OnexError) throw cause;
-      throw this.#refused(cause) ?? new OnexError(ErrorCode.RegistryUnavailable, `NATS KV request failed: ${(cause as Error).message}`, {}, { cause });
+      throw this.#refused(cause) ?? this.#storageFull(cause) ?? new OnexError(ErrorCode.RegistryUnavailable, `NATS KV request failed: ${(cause as Error).message}`, {}, { cause });
     }
+  }
+
+  /**
+   * A write refused because the account's (or the server's) JetStream storage is used up. The
+   * buckets share it with the account's other streams, which a zone's members publish into: with
+   * no size limits on those, their events fill it, and no retry gets a registration through until
+   * space is freed, so the refusal says how (`details.quota`, as etcd's says its own).
+   */
+  #storageFull(cause: unknown): OnexError | undefined {
+    const message = (cause as Error)?.message ?? "";
+    if (!/resource limits exceeded for account|insufficient resources/.test(message)) return undefined;
+    return new OnexError(
+      ErrorCode.RegistryUnavailable,
+      `NATS KV request failed: ${message}. The JetStream storage the registry's buckets share with the account's other streams is used up: no new registration is stored, and heartbeats may be refused too, until space is freed; give the other streams size limits that leave the registry room (\`onex streams apply --max-bytes … --dlq-max-bytes …\`); see docs/registry.md`,
+      { quota: true },
+      { cause },
+    );
   }
 }
