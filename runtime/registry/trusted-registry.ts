@@ -300,6 +300,10 @@ export class TrustedRegistry implements Registry {
   async heartbeat(address: string): Promise<void> {
     this.#checkOpen("heartbeat");
     const parts = parseAddress(address);
+    // This registry's own registration, its key retired: refused as register refuses it. It was read,
+    // refused, logged as "not this node's; registering it again", and then refused by register.
+    const registered = this.#own.get(address);
+    if (registered !== undefined && this.#retired.has(registered.entry.key_id)) throw retiredRegistration(address, registered.entry.key_id);
     for (let attempt = 0; attempt < HEARTBEAT_ATTEMPTS; attempt++) {
       const { stored, mark } = await this.#store.read(parts);
       if (stored === undefined) {

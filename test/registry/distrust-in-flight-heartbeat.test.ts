@@ -48,9 +48,11 @@ async function rejection(promise: Promise<unknown>): Promise<OnexError> {
 }
 
 describe.each(backends)("$name: distrust while a heartbeat of the key is renewing", ({ url: urlOf, store: storeOf }) => {
+  /** What the registries made here logged. */
+  const warnings: string[] = [];
   async function registryOn(ns: string): Promise<{ store: RegistryStore; registry: TrustedRegistry }> {
     const store = await storeOf(ns);
-    return { store, registry: keep(new TrustedRegistry(store, { onTampered: () => {}, logger: { warn: () => {} } })) };
+    return { store, registry: keep(new TrustedRegistry(store, { onTampered: () => {}, logger: { warn: (message) => void warnings.push(message) } })) };
   }
 
   it("the heartbeat fails as one made after distrust, and the entry it renewed is taken out", async () => {
@@ -65,11 +67,12 @@ describe.each(backends)("$name: distrust while a heartbeat of the key is renewin
     // A process not told of the key finds nothing there.
     const other = await opened(urlOf(ns));
     expect(await codeOf(() => other.resolve(node.address))).toBe(ErrorCode.NotFound);
-    // A heartbeat made after distrust fails the same way.
+    // A heartbeat made after distrust fails the same way, without taking the entry for another's.
     await other.register(node.entry, node.identity);
     const after = await rejection(registry.heartbeat(node.address));
     expect(after.code).toBe(ErrorCode.SignerUnknown);
     expect(after.details.reason).toBe("retired");
+    expect(warnings).toEqual([]);
   });
 
   it("a heartbeat of another registry's entry fails as a read does (ONEX_E_ENTRY_TAMPERED), and the entry is taken out", async () => {
