@@ -106,6 +106,14 @@ for (const backend of backends) {
       const error = (await r.resolve(node.address).catch((e: unknown) => e)) as OnexError;
       expect(error).toMatchObject({ code: ErrorCode.EntryTampered, details: { cause: ErrorCode.SignatureInvalid } });
       expect(verifications).toHaveBeenCalledTimes(3);
+      // Refused once per revision too: read again and listed, the forgery is refused as it was, unverified.
+      expect(await r.resolve(node.address).catch((e: unknown) => e)).toMatchObject({ code: ErrorCode.EntryTampered, details: { cause: ErrorCode.SignatureInvalid } });
+      expect(await r.list({ zone: ZONE })).toEqual([]);
+      expect(verifications).toHaveBeenCalledTimes(3);
+      // The same forged bytes written again are a new revision: verified again, once.
+      await writer.put(partsOf(node), JSON.stringify(forged));
+      expect(await codeOf(() => r.resolve(node.address))).toBe(ErrorCode.EntryTampered);
+      expect(verifications).toHaveBeenCalledTimes(4);
     });
 
     it("a warm reader checks the mark again once the entry's revision moves: the entry it knew, written back, is refused", async () => {
