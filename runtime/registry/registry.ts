@@ -138,7 +138,7 @@ export interface RegistryOptions {
    * without this whoever holds an old key can register its old node again, for ever.
    */
   retiredKeys?: readonly string[] | ReadonlySet<string>;
-  /** Told about every stored entry that fails re-verification or freshness (default: console.warn). */
+  /** Told about every stored entry that fails re-verification or freshness (default: console.warn, once per address and reason). */
   onTampered?: (address: string, error: OnexError) => void;
   /** Where advisory zone failures, heartbeat repairs, entries a read skips as not alive by the TTL rule (etcd: on no lease, or a longer one) and a watch losing and regaining its connection (NATS KV, etcd) are logged (default: console). */
   logger?: { warn(message: string, details?: Record<string, unknown>): void };

@@ -104,6 +104,8 @@ export class TrustedRegistry implements Registry {
    * took 2 to 7 times a list of 500 genuine ones, on every call (a router listing for each task).
    */
   readonly #refusedSlots = new Map<string, { revision: string; digest: string; error: unknown }>();
+  /** Refusals the default warning (no `onTampered`) has said, by address and reason. */
+  readonly #warned = new Map<string, true>();
   /** What this registry registered, per address: what a heartbeat keeps alive and repairs. */
   readonly #own = new Map<string, { entry: RegistryEntryRecord; identity: NodeIdentityRecord }>();
 
@@ -802,8 +804,14 @@ export class TrustedRegistry implements Registry {
   }
 
   #report(address: string, error: OnexError): void {
-    if (this.#options.onTampered) this.#options.onTampered(address, error);
-    else console.warn(`onex registry: ${error.code}: ${error.message}`);
+    if (this.#options.onTampered) return this.#options.onTampered(address, error);
+    // Said once per address and reason: a forged entry is refused again by every list (a router's,
+    // for each task), and the default warning repeated it each time, a line per forgery per list.
+    const said = `${address}\n${error.message}`;
+    if (this.#warned.has(said)) return;
+    if (this.#warned.size >= VERIFIED_CACHE) forgetOldest(this.#warned);
+    this.#warned.set(said, true);
+    console.warn(`onex registry: ${error.code}: ${error.message}`);
   }
 }
 
