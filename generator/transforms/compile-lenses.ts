@@ -196,10 +196,16 @@ export function compileConversion(lenses: readonly Lens[], names: CompileNames, 
         emit(depth, "{");
         emit(depth + 1, `const ${value} = ${field(lens.name)};`);
         emit(depth + 1, `if (Array.isArray(${value})) {`);
+        const header = lines.length;
         emit(depth + 2, `${field(lens.name)} = ${value}.map((item: unknown, ${index}: number) => {`);
         emit(depth + 3, `if (!isObject(item)) return item;`);
         emit(depth + 3, `let ${inner}: JsonObject = { ...item };`);
-        compileList(lens.lenses, inner, { dynamic: `${pointerSource(child(pointer, lens.name))} + "/" + ${index}` }, depth + 3);
+        const itemPointer = `${pointerSource(child(pointer, lens.name))} + "/" + ${index}`;
+        compileList(lens.lenses, inner, { dynamic: itemPointer }, depth + 3);
+        // Only lenses that keep residue read an item's pointer; lenses that only move fields
+        // (a rename) do not, and an unread index fails projects that set noUnusedLocals.
+        const indexRead = `"/" + ${index}`;
+        if (!lines.slice(header + 1).some((line) => line.includes(indexRead))) lines[header] = lines[header]!.replace(`, ${index}: number`, "");
         emit(depth + 3, `return ${inner};`);
         emit(depth + 2, "});");
         emit(depth + 1, "}");

@@ -1,9 +1,11 @@
 /**
  * docs/versioning.md "Adding v0.3", done as a protocol team does it, in a temporary copy of
  * the project and with the built CLI (run `npm run build` first): write the v0.3 schemas and
- * the transform from v0.2 — a rename, a field made required with a default, an enum value
- * removed, a new message type — then `onex generate`, `diff`, `check`, `validate`, `versions`,
- * and migrate v0.3 -> v0.0.9 -> v0.3. Nothing but schemas/v0.3 is written by hand: no runtime,
+ * the transform from v0.2 — a rename (in list items too), a field made required with a
+ * default, an enum value removed and one added, a new optional field, a new message type with
+ * a new record, a type moved to a new subject template — then `onex generate`, `diff`,
+ * `check`, `validate`, `versions`, `asyncapi`, `docs`, and migrate v0.3 -> v0.0.9 -> v0.3 (a
+ * type v0.0.9 lacks dead-lettered). Nothing but schemas/v0.3 is written by hand: no runtime,
  * package.json, CI or test file, and no build step.
  */
 import { spawnSync } from "node:child_process";
@@ -50,7 +52,10 @@ async function writeV03(schemas: string): Promise<void> {
     ["`signal.result.ready` payload `output` renamed to `result`.", "Every other payload names its product `result`."],
     ["`signal.state.update` payload `detail` is required, `none` when there is nothing to say.", "Dashboards show it in a column of its own."],
     ["`signal.state.update` state `degraded` removed; such a node reports `running`.", "Nobody could agree when a node is degraded."],
-    ["New message type `event.node.drained`.", "A drain that completes is announced, so schedulers stop waiting."],
+    ["`signal.state.update` state `paused` added.", "An operator may hold a node without draining it."],
+    ["`signal.state.update` moves to a subject template of its own, `state` (`….state`).", "State updates are many; they get a stream of their own."],
+    ["`signal.task.dispatch` payload gained optional `labels`; a fallback's `detail` is now `note`.", "Routers match on labels; `note` says what the text is."],
+    ["New message type `event.node.drained`, with a new record `DrainSummary`.", "A drain that completes is announced, so schedulers stop waiting."],
   ]);
 
   await editFile(join(v03, "manifest.yaml"), (text) =>
@@ -58,6 +63,22 @@ async function writeV03(schemas: string): Promise<void> {
       .replace(
         "messages:\n",
         "messages:\n  - type: event.node.drained\n    name: NodeDrained\n    payload: messages/node-drained.yaml\n    subject: event\n",
+      )
+      .replace("    payload: messages/state-update.yaml\n    subject: event\n", "    payload: messages/state-update.yaml\n    subject: state\n")
+      .replace(
+        "\nrecords:\n",
+        [
+          "  state:",
+          '    template: "jetstream.onex.zone.{zone_id}.{entity_type}.{entity_id}.state"',
+          "    params:",
+          "      zone_id: /source/zone",
+          "      entity_type: /source/entity_type",
+          "      entity_id: /source/entity_id",
+          "",
+          "records:",
+          "  DrainSummary: records/drain-summary.yaml",
+          "",
+        ].join("\n"),
       )
       // The class of a type may be renamed (the type, which is the protocol's, stays).
       .replace("    name: AgentStopped\n", "    name: AgentHalted\n"),
@@ -67,8 +88,28 @@ async function writeV03(schemas: string): Promise<void> {
   await editFile(join(v03, "messages", "state-update.yaml"), (text) =>
     text
       .replace("required: [state]", "required: [state, detail]")
-      .replace("enum: [idle, running, draining, degraded, offline]", "enum: [idle, running, draining, offline]")
+      .replace("enum: [idle, running, draining, degraded, offline]", "enum: [idle, running, draining, offline, paused]")
       .replace("  detail:\n    type: string\n", '  detail:\n    type: string\n    default: "none"\n'),
+  );
+  await editFile(join(v03, "messages", "task-dispatch.yaml"), (text) =>
+    text
+      .replace("  input:\n    type: object\n", "  input:\n    type: object\n  labels:\n    type: array\n    items:\n      type: string\n      minLength: 1\n")
+      .replace("        detail:\n          type: string\n", "        note:\n          type: string\n"),
+  );
+  await writeFile(
+    join(v03, "records", "drain-summary.yaml"),
+    [
+      "$schema: https://json-schema.org/draft/2020-12/schema",
+      "description: What a drain moved elsewhere.",
+      "type: object",
+      "additionalProperties: false",
+      "required: [tasks_moved]",
+      "properties:",
+      "  tasks_moved:",
+      "    type: integer",
+      "    minimum: 0",
+      "",
+    ].join("\n"),
   );
   await writeFile(
     join(v03, "messages", "node-drained.yaml"),
@@ -82,9 +123,8 @@ async function writeV03(schemas: string): Promise<void> {
       "  node_id:",
       "    type: string",
       "    minLength: 1",
-      "  tasks_moved:",
-      "    type: integer",
-      "    minimum: 0",
+      "  summary:",
+      "    $ref: ../records/drain-summary.yaml",
       "",
     ].join("\n"),
   );
@@ -94,7 +134,7 @@ async function writeV03(schemas: string): Promise<void> {
     `# v0.2 -> v0.3, written in the upgrade direction (docs/transforms.md).
 from: "0.2"
 to: "0.3"
-description: Renamed result output, a required state detail, no more degraded state, drained nodes.
+description: Renamed result output, a required state detail, paused instead of degraded, task labels, drained nodes.
 functions: from-v0.2.ts
 
 envelope:
@@ -119,13 +159,23 @@ types:
                 - { old: offline, new: offline }
               fallback: { up: running, down: running }
             lossy: true
-            why: "A degraded node still serves, so v0.3 sees it as running; the exact state travels in the residue."
+            why: "A degraded node still serves, so v0.3 sees it as running; a paused node is running to v0.2. The exact state travels in the residue."
           - escape: { up: detailRequired, down: detailOptional, touches: [detail] }
+  signal.task.dispatch:
+    - in:
+        name: payload
+        lenses:
+          - add: { name: labels, optional: true }
+            lossy: true
+            why: "v0.2 cannot carry labels."
+          - map:
+              name: fallback
+              lenses:
+                - rename: { from: detail, to: note }
   event.node.register: []
   event.agent.started: []
   event.agent.stopped: []
   event.node.failed: []
-  signal.task.dispatch: []
   event.artifact.announced: []
   signal.artifact.have: []
   signal.artifact.request: []
@@ -186,7 +236,9 @@ describe("adding v0.3, as docs/versioning.md says", () => {
     expect(generated.stderr).toMatch(/generated \d+ files for v0\.0\.9, v0\.1, v0\.2, v0\.3/);
     expect(ok(onex(root, ["generate", "--check"])).stderr).toContain("is current");
 
-    // What was generated type-checks (tsc, strict), the class renamed between v0.2 and v0.3 included.
+    // What was generated type-checks with the compiler options the SDK is built with (tsconfig.base.json:
+    // strict, noUnusedLocals...) and noUnusedParameters, which a project compiling its generated SDK
+    // may set: the class renamed between v0.2 and v0.3 and the lenses in list items included.
     const v03Class = (await readFile(join(root, "generated", "v0.3", "index.ts"), "utf8")).match(/\bAgentHalted\b/);
     expect(v03Class).not.toBeNull();
     const checker = await mkdtemp(join(tmpdir(), "onex-tutorial-tsc-"));
@@ -194,8 +246,9 @@ describe("adding v0.3, as docs/versioning.md says", () => {
       await writeFile(
         join(checker, "tsconfig.json"),
         JSON.stringify({
+          extends: join(PROJECT_ROOT, "tsconfig.base.json"),
           compilerOptions: {
-            strict: true, noEmit: true, module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", skipLibCheck: true,
+            noEmit: true, declaration: false, skipLibCheck: true, noUnusedParameters: true,
             types: ["node"], typeRoots: [join(PROJECT_ROOT, "node_modules", "@types")],
             paths: { "@onex/runtime/codegen-v1": [join(PROJECT_ROOT, "runtime", "codegen-v1.ts")] },
           },
@@ -213,6 +266,8 @@ describe("adding v0.3, as docs/versioning.md says", () => {
     expect(all.stderr).toContain("3 adjacent pair(s) diffed: v0.0.9 -> v0.1, v0.1 -> v0.2, v0.2 -> v0.3");
     const report = JSON.parse(ok(onex(root, ["diff", "v0.2", "v0.3", "--json"])).stdout) as {
       types: { type: string; changes: { path: string; breaking: boolean; coveredBy: { lens: string }[] | null }[] }[];
+      records: { added: string[] };
+      moved: { type: string; from: string; to: string }[];
       summary: { uncovered: number };
     };
     expect(report.summary.uncovered).toBe(0);
@@ -221,6 +276,10 @@ describe("adding v0.3, as docs/versioning.md says", () => {
     expect(covers("signal.result.ready", "/payload/output")).toContain("rename output -> result");
     expect(covers("signal.state.update", "/payload/state").join()).toMatch(/^convert state/);
     expect(covers("signal.state.update", "/payload/detail").join()).toMatch(/^escape detailRequired\/detailOptional/);
+    expect(covers("signal.task.dispatch", "/payload/labels")).toContain("add labels (optional)");
+    expect(covers("signal.task.dispatch", "/payload/fallback/-/detail")).toContain("rename detail -> note");
+    expect(report.records.added).toEqual(["DrainSummary"]);
+    expect(report.moved).toEqual([{ type: "signal.state.update", from: expect.stringMatching(/\.events$/), to: expect.stringMatching(/\.state$/) }]);
 
     // check: every transform, v0.2 <-> v0.3 and the composed paths to v0.0.9, validated and round-tripped.
     expect(ok(onex(root, ["check", "--samples", "40", "--seed", "3"])).stderr).toMatch(/transforms sound: .*v0\.0\.9, v0\.1, v0\.2, v0\.3 of schemas/);
@@ -243,7 +302,7 @@ describe("adding v0.3, as docs/versioning.md says", () => {
 
     // validate runs v0.3's own validators: a drained node is a message, a degraded state no longer is.
     const { _residue: _, ...plain } = up[0]!;
-    const drained = { ...plain, type: "event.node.drained", payload: { node_id: "node-7", tasks_moved: 3 } };
+    const drained = { ...plain, type: "event.node.drained", payload: { node_id: "node-7", summary: { tasks_moved: 3 } } };
     expect(ok(onex(root, ["validate", "v0.3", "-"], ndjson([...up, drained]))).stderr).toContain(`${up.length + 1} message(s) checked against v0.3: ${up.length + 1} valid`);
     const degraded = { ...state[0]!, payload: { ...state[0]!.payload, state: "degraded" } };
     const refused = onex(root, ["validate", "v0.3", "-"], ndjson([degraded]));
@@ -252,13 +311,46 @@ describe("adding v0.3, as docs/versioning.md says", () => {
 
     // v0.3 -> v0.0.9 -> v0.3 restores every message v0.0.9 can carry, on one thread and on workers.
     const older = new Set(versions.versions.find((v) => v.version === "0.0.9")!.types);
-    const carried = [...up.filter((m) => older.has(m.type)), { ...state[0]!, payload: { state: "draining", detail: "none" } }];
+    const dispatch = up.find((m) => m.type === "signal.task.dispatch")!;
+    const fellBack = { node_id: "node-3", reason: "timeout", note: "no answer in 30 s", at: "2025-06-01T12:00:01Z" };
+    const carried = [
+      ...up.filter((m) => older.has(m.type)),
+      { ...state[0]!, payload: { state: "draining", detail: "none" } },
+      { ...state[0]!, payload: { state: "paused", detail: "held for maintenance" } },
+      { ...dispatch, payload: { ...dispatch.payload, labels: ["gpu", "eu"], fallback: [fellBack] } },
+    ];
     for (const workers of ["0", "2"]) {
       const oldest = ok(onex(root, ["migrate", "v0.3", "v0.0.9", "-", "--workers", workers], ndjson(carried))).stdout;
       expect(lines(oldest).every((m) => m.protocol_version === "0.0.9")).toBe(true);
       const back = lines(ok(onex(root, ["migrate", "v0.0.9", "v0.3", "-", "--workers", workers], oldest)).stdout);
       expect(back).toEqual(carried);
     }
+
+    // Every example log of the older versions comes up to v0.3 and goes back unchanged.
+    for (const version of ["v0.0.9", "v0.1", "v0.2"]) {
+      const log = await readFile(join(PROJECT_ROOT, "docs", "examples", `${version}.ndjson`), "utf8");
+      const there = ok(onex(root, ["migrate", version, "v0.3", "-"], log)).stdout;
+      expect(lines(ok(onex(root, ["migrate", "v0.3", version, "-"], there)).stdout), version).toEqual(lines(log));
+    }
+
+    // What v0.0.9 cannot carry at all goes to the dead letters, with the rest migrated around it.
+    const letters = join(root, "dead.ndjson");
+    const drainedRun = ok(onex(root, ["migrate", "v0.3", "v0.0.9", "-", "--dead-letter", letters], ndjson([carried[0]!, drained, carried[1]!])));
+    expect(lines(drainedRun.stdout).map((m) => m.id)).toEqual([carried[0]!.id, carried[1]!.id]);
+    expect(lines(await readFile(letters, "utf8"))).toEqual([{ line: 2, code: ErrorCode.NoCounterpart, message: expect.stringContaining("event.node.drained"), input: drained }]);
+    await rm(letters);
+
+    // The AsyncAPI document and the reference site know v0.3: its new template, message and record.
+    const asyncapi = ok(onex(root, ["asyncapi", "v0.3", "--format", "json"])).stdout;
+    const document = JSON.parse(asyncapi) as { channels: Record<string, { address: string; messages: Record<string, unknown> }>; components: { schemas: Record<string, unknown> } };
+    expect(document.channels.state!.address).toBe("jetstream.onex.zone.{zone_id}.{entity_type}.{entity_id}.state");
+    expect(Object.keys(document.channels.state!.messages)).toEqual(["StateUpdate"]);
+    expect(Object.keys(document.channels.event!.messages)).toContain("NodeDrained");
+    expect(document.components.schemas).toHaveProperty("DrainSummary");
+    const site = join(root, "site");
+    ok(onex(root, ["docs", "--out", site]));
+    expect(await readFile(join(site, "v0.3", "event.node.drained.html"), "utf8")).toContain("DrainSummary");
+    await rm(site, { recursive: true });
 
     // Nothing but schemas/v0.3 was written by hand; generate wrote generated/.
     const after = await projectFiles(root);
