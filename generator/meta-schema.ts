@@ -122,9 +122,19 @@ export function shapeProblems(yaml: YamlFile, validate: ValidateFunction, code: 
         const extra = error.keyword === "enum" ? ` ${JSON.stringify(error.params.allowedValues)}` : "";
         const description = typeof (error.parentSchema as { description?: unknown } | undefined)?.description === "string" ? ` (${(error.parentSchema as { description: string }).description})` : "";
         const value = error.data === undefined || typeof error.data === "object" ? "" : ` ${JSON.stringify(error.data)}`;
-        add(yaml.locate(path), `${noun} ${field}${value} ${error.message}${extra}${error.keyword === "pattern" || error.keyword === "enum" ? description : ""}`, error);
+        add(yaml.locate(path), `${noun} ${field}${value} ${error.message}${extra}${error.keyword === "pattern" || error.keyword === "enum" ? description : ""}${emptyHint(error)}`, error);
       }
     }
   }
   return problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+}
+
+/**
+ * What to write instead of a key left empty: YAML reads `new_types:` with nothing after it as
+ * null, which "must be array" alone does not explain (a list emptied by deleting its items).
+ */
+function emptyHint(error: ErrorObject): string {
+  if (error.keyword !== "type" || error.data !== null) return "";
+  const none = error.params.type === "array" ? "; write [] for an empty list" : error.params.type === "object" ? "; write {} for an empty map" : "";
+  return ` (it is empty: YAML reads a key with nothing after it as null${none})`;
 }

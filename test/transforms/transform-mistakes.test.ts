@@ -278,6 +278,15 @@ describe("lenses are checked against the schemas they connect", () => {
     ]);
   });
 
+  it("a type's lens list left empty (YAML's null) says to write [], at the type", async () => {
+    const error = await generateError({ [V02]: (t) => t.replace("  event.agent.started: []", "  event.agent.started:") });
+    expect(error.code).toBe(ErrorCode.TransformInvalid);
+    const line = await lineOf(V02, "  event.agent.started: []");
+    expect(error.message).toContain(
+      `schemas/${V02}:${line}:23: transform /types/event.agent.started must be array (it is empty: YAML reads a key with nothing after it as null; write [] for an empty list)`,
+    );
+  });
+
   it("refuses two transform files for one hop, located at the second one's `from`", async () => {
     const { schemas, out } = await copySchemas();
     await copyFile(join(schemas, V02), join(schemas, "v0.2", "from-v0.1.yml"));
