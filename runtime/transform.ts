@@ -65,7 +65,9 @@ export interface OutputCheck {
 export interface PairSide {
   version: string;
   validate: (value: unknown) => boolean;
-  check?: OutputCheck;
+  // `| undefined`: generated pairs set it from a lookup that may find none, and a project
+  // compiling its generated SDK with exactOptionalPropertyTypes must accept that.
+  check?: OutputCheck | undefined;
 }
 
 /** One adjacent version pair of one message type, as the generator emits it. */

@@ -237,8 +237,9 @@ describe("adding v0.3, as docs/versioning.md says", () => {
     expect(ok(onex(root, ["generate", "--check"])).stderr).toContain("is current");
 
     // What was generated type-checks with the compiler options the SDK is built with (tsconfig.base.json:
-    // strict, noUnusedLocals...) and noUnusedParameters, which a project compiling its generated SDK
-    // may set: the class renamed between v0.2 and v0.3 and the lenses in list items included.
+    // strict, noUnusedLocals...) and those a project compiling its generated SDK may add
+    // (noUnusedParameters, exactOptionalPropertyTypes): the class renamed between v0.2 and v0.3
+    // and the lenses in list items included.
     const v03Class = (await readFile(join(root, "generated", "v0.3", "index.ts"), "utf8")).match(/\bAgentHalted\b/);
     expect(v03Class).not.toBeNull();
     const checker = await mkdtemp(join(tmpdir(), "onex-tutorial-tsc-"));
@@ -248,9 +249,10 @@ describe("adding v0.3, as docs/versioning.md says", () => {
         JSON.stringify({
           extends: join(PROJECT_ROOT, "tsconfig.base.json"),
           compilerOptions: {
-            noEmit: true, declaration: false, skipLibCheck: true, noUnusedParameters: true,
+            noEmit: true, declaration: false, skipLibCheck: true, noUnusedParameters: true, exactOptionalPropertyTypes: true,
             types: ["node"], typeRoots: [join(PROJECT_ROOT, "node_modules", "@types")],
-            paths: { "@onex/runtime/codegen-v1": [join(PROJECT_ROOT, "runtime", "codegen-v1.ts")] },
+            // The runtime as a project installs it, its declarations: its own sources are the runtime's to check.
+            paths: { "@onex/runtime/codegen-v1": [join(PROJECT_ROOT, "runtime", "dist", "codegen-v1.d.ts")] },
           },
           include: [join(root, "generated", "**", "*.ts")],
         }),
