@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { generate } from "../../generator/generate.js";
 import { runCli } from "../support/run-cli.js";
 import { copySchemas, editFile, removeTempDirs } from "../support/temp-schemas.js";
+import { trimToV02 } from "../support/v03-from-v02.js";
 
 afterAll(removeTempDirs);
 
@@ -69,6 +70,7 @@ describe("the escape functions module", () => {
 describe("a version without a transform from the one before", () => {
   it("generates, validates and lists; migrate across the gap says ONEX_E_NO_PATH; a misnamed transform file is refused, not ignored", async () => {
     const { root, schemas } = await copySchemas();
+    await trimToV02(schemas);
     const v03 = join(schemas, "v0.3");
     await cp(join(schemas, "v0.2"), v03, { recursive: true });
     await rm(join(v03, "from-v0.1.yaml"));
