@@ -54,7 +54,7 @@ async function writeV03(schemas: string): Promise<void> {
     ["`signal.state.update` state `degraded` removed; such a node reports `running`.", "Nobody could agree when a node is degraded."],
     ["`signal.state.update` state `paused` added.", "An operator may hold a node without draining it."],
     ["`signal.state.update` moves to a subject template of its own, `state` (`….state`).", "State updates are many; they get a stream of their own."],
-    ["`signal.task.dispatch` payload gained optional `labels`; a fallback's `detail` is now `note`.", "Routers match on labels; `note` says what the text is."],
+    ["`signal.task.dispatch` payload gained optional `labels`; a fallback's `detail` is now `note`, and it may say which `attempt` it was.", "Routers match on labels; `note` says what the text is."],
     ["New message type `event.node.drained`, with a new record `DrainSummary`.", "A drain that completes is announced, so schedulers stop waiting."],
   ]);
 
@@ -94,7 +94,7 @@ async function writeV03(schemas: string): Promise<void> {
   await editFile(join(v03, "messages", "task-dispatch.yaml"), (text) =>
     text
       .replace("  input:\n    type: object\n", "  input:\n    type: object\n  labels:\n    type: array\n    items:\n      type: string\n      minLength: 1\n")
-      .replace("        detail:\n          type: string\n", "        note:\n          type: string\n"),
+      .replace("        detail:\n          type: string\n", "        note:\n          type: string\n        attempt:\n          type: integer\n          minimum: 1\n"),
   );
   await writeFile(
     join(v03, "records", "drain-summary.yaml"),
@@ -168,10 +168,18 @@ types:
           - add: { name: labels, optional: true }
             lossy: true
             why: "v0.2 cannot carry labels."
+          # Two maps, as two authors wrote them: one that only renames (it keeps no residue), one
+          # that keeps each item's residue under that item's own pointer.
           - map:
               name: fallback
               lenses:
                 - rename: { from: detail, to: note }
+          - map:
+              name: fallback
+              lenses:
+                - add: { name: attempt, optional: true }
+                  lossy: true
+                  why: "v0.2 does not count attempts; each item's count travels in the residue."
   event.node.register: []
   event.agent.started: []
   event.agent.stopped: []
@@ -280,6 +288,7 @@ describe("adding v0.3, as docs/versioning.md says", () => {
     expect(covers("signal.state.update", "/payload/detail").join()).toMatch(/^escape detailRequired\/detailOptional/);
     expect(covers("signal.task.dispatch", "/payload/labels")).toContain("add labels (optional)");
     expect(covers("signal.task.dispatch", "/payload/fallback/-/detail")).toContain("rename detail -> note");
+    expect(covers("signal.task.dispatch", "/payload/fallback/-/attempt")).toContain("add attempt (optional)");
     expect(report.records.added).toEqual(["DrainSummary"]);
     expect(report.moved).toEqual([{ type: "signal.state.update", from: expect.stringMatching(/\.events$/), to: expect.stringMatching(/\.state$/) }]);
 
@@ -314,12 +323,12 @@ describe("adding v0.3, as docs/versioning.md says", () => {
     // v0.3 -> v0.0.9 -> v0.3 restores every message v0.0.9 can carry, on one thread and on workers.
     const older = new Set(versions.versions.find((v) => v.version === "0.0.9")!.types);
     const dispatch = up.find((m) => m.type === "signal.task.dispatch")!;
-    const fellBack = { node_id: "node-3", reason: "timeout", note: "no answer in 30 s", at: "2025-06-01T12:00:01Z" };
+    const fellBack = { node_id: "node-3", reason: "timeout", note: "no answer in 30 s", attempt: 2, at: "2025-06-01T12:00:01Z" };
     const carried = [
       ...up.filter((m) => older.has(m.type)),
       { ...state[0]!, payload: { state: "draining", detail: "none" } },
       { ...state[0]!, payload: { state: "paused", detail: "held for maintenance" } },
-      { ...dispatch, payload: { ...dispatch.payload, labels: ["gpu", "eu"], fallback: [fellBack] } },
+      { ...dispatch, payload: { ...dispatch.payload, labels: ["gpu", "eu"], fallback: [{ ...fellBack, attempt: 1 }, fellBack] } },
     ];
     for (const workers of ["0", "2"]) {
       const oldest = ok(onex(root, ["migrate", "v0.3", "v0.0.9", "-", "--workers", workers], ndjson(carried))).stdout;
