@@ -211,7 +211,7 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
     const template = (outgoing.constructor as Partial<TransportMessageClass>).subjectTemplate?.key ?? "(unknown)";
     const refusedBy: PeerRefusal[] = [];
     for (const agreement of this.#book.agreements.values()) {
-      const refusal = refusalFor(this.#options.graph, outgoing.type, sent, agreement) ?? this.#unseen(outgoing.type, sent, template, subject, agreement);
+      const refusal = refusalFor(this.#options.graph, outgoing.type, sent, agreement) ?? unread(sent, agreement) ?? this.#unseen(outgoing.type, sent, template, subject, agreement);
       if (refusal) refusedBy.push(refusal);
     }
     const { to: _to, ...publishOptions } = options;
@@ -336,6 +336,25 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
     const data = migrateAlongGraph(this.#options.graph, (message as unknown as { toJSON(): JsonObject }).toJSON(), from, to);
     return cls.parse(data) as unknown as PublishableMessage;
   }
+}
+
+/**
+ * Why a peer would refuse every message written in `sent`, whatever its type: it is neither
+ * the peer's version nor the one agreed with it, and the peer's adapters do not convert it
+ * (not in `convertedBy`: a deployment on an older SDK, which has never heard of this node's
+ * newer version). It has no path from `sent` (ONEX_E_NO_PATH here; the peer records such a
+ * broadcast as ONEX_E_UNKNOWN_VERSION); sent `to` it, the message is converted here to the
+ * agreed version instead.
+ */
+function unread(sent: string, agreement: Agreement): PeerRefusal | undefined {
+  const peer = agreement.peer.deployment;
+  if (sent === agreement.peer.version || sent === agreement.version || agreement.convertedBy.includes(peer)) return undefined;
+  return {
+    peer,
+    version: agreement.peer.version,
+    code: ErrorCode.NoPath,
+    message: `"${peer}" does not read v${sent}: it is at v${agreement.peer.version} and its adapters do not convert v${sent}; publish it with { to: "${peer}" } to reach it in v${agreement.version}`,
+  };
 }
 
 /** Why a peer at `agreement.peer.version` cannot represent a `type` message of `from`, or undefined when it can. */
