@@ -353,7 +353,8 @@ function unread(sent: string, agreement: Agreement): PeerRefusal | undefined {
     peer,
     version: agreement.peer.version,
     code: ErrorCode.NoPath,
-    message: `"${peer}" does not read v${sent}: it is at v${agreement.peer.version} and its adapters do not convert v${sent}; publish it with { to: "${peer}" } to reach it in v${agreement.version}`,
+    // Not "publish it again": the converted copy has the same id, and the stream keeps one message per id.
+    message: `"${peer}" does not read v${sent}: it is at v${agreement.peer.version} and its adapters do not convert v${sent}; publish messages for it with { to: "${peer}" } to reach it in v${agreement.version}`,
   };
 }
 

@@ -103,7 +103,7 @@ describe("a grown v0.3 beside a deployment on the bundled SDK", () => {
     // A broadcast in v0.3: the old node cannot read it, and the receipt says so, naming the way that reaches it.
     const broadcast = v03.ResultReady.create({ source: source("t-1"), trust, payload: { task_id: "t-1", status: "succeeded", result: { n: 1 } } });
     const receipt = await grown.publish(broadcast);
-    expect(receipt.refusedBy).toEqual([{ peer: "zone-old", version: "0.2", code: ErrorCode.NoPath, message: expect.stringContaining('publish it with { to: "zone-old" }') }]);
+    expect(receipt.refusedBy).toEqual([{ peer: "zone-old", version: "0.2", code: ErrorCode.NoPath, message: expect.stringContaining('publish messages for it with { to: "zone-old" }') }]);
 
     // Sent to it, converted here: the renamed field arrives as v0.2 names it. A type v0.2 lacks is not sent.
     const directed = v03.ResultReady.create({ source: source("t-2"), trust, payload: { task_id: "t-2", status: "failed", result: { why: "disk" } } });
