@@ -1,7 +1,7 @@
 /** `onex generate`: every protocol version in the schemas folder -> the typed SDK in the output folder. */
 import { createHash } from "node:crypto";
 import { ErrorCode, OnexError } from "@onex/runtime";
-import { basename, dirname, relative, resolve, sep } from "node:path";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { DEFAULT_RUNTIME_IMPORT } from "./codegen-symbols.js";
 import { asyncApiDocument, formatAsyncApi, type AsyncApiFormat } from "./asyncapi/asyncapi-document.js";
 import { emitSchemaIndex } from "./emit-schema-index.js";
@@ -17,6 +17,7 @@ import { emitTransforms, TRANSFORM_TEMPLATES } from "./transforms/emit-adapters.
 import { loadTransforms, type TransformModel } from "./transforms/load-transforms.js";
 import { sameSchemaMembers } from "./transforms/same-schema-members.js";
 import { versionView } from "./views.js";
+import { readYamlFile } from "./yaml-file.js";
 import { applyOutput, diffOutput, type FileDifference } from "./writer.js";
 import { isWithin, realPathOf } from "./path-within.js";
 
@@ -74,7 +75,9 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   for (const [i, { model }] of loaded.entries()) {
     const earlier = loaded.slice(0, i).find((other) => other.model.schemaManifestUrl === model.schemaManifestUrl);
     if (earlier !== undefined) {
-      problems.add(ErrorCode.ManifestInvalid, { file: model.manifestFile }, `schema_manifest_url ${model.schemaManifestUrl} is v${earlier.model.version}'s too: give v${model.version} its own (its schema ids are built under it)`, { version: model.version, other: earlier.model.version });
+      // At the URL's own line, as every other manifest mistake is: the manifest is read again only here.
+      const manifest = await readYamlFile(join(schemasDir, model.id, "manifest.yaml"), model.manifestFile);
+      problems.add(ErrorCode.ManifestInvalid, manifest.locate(["schema_manifest_url"]), `schema_manifest_url ${model.schemaManifestUrl} is v${earlier.model.version}'s too: give v${model.version} its own (its schema ids are built under it)`, { version: model.version, other: earlier.model.version });
     }
   }
   // Transforms connect adjacent versions: they can only be checked when every version loaded.

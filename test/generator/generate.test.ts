@@ -226,13 +226,17 @@ describe("onex generate", () => {
     expect(attributes).toMatch(/^generated\/\*\* linguist-generated=true$/m);
   });
 
-  it("a version whose schema_manifest_url is an earlier version's is ONEX_E_MANIFEST_INVALID, and nothing is written", async () => {
+  it("a version whose schema_manifest_url is an earlier version's is ONEX_E_MANIFEST_INVALID at the URL, and nothing is written", async () => {
     const { schemas, out } = await copySchemas();
     // A v0.2 copied from v0.1 with the URL left as it was.
-    await editFile(join(schemas, "v0.2", "manifest.yaml"), (text) => text.replace("https://onex.dev/schemas/v0.2/manifest.yaml", "https://onex.dev/schemas/v0.1/manifest.yaml"));
+    const manifest = join(schemas, "v0.2", "manifest.yaml");
+    await editFile(manifest, (text) => text.replace("https://onex.dev/schemas/v0.2/manifest.yaml", "https://onex.dev/schemas/v0.1/manifest.yaml"));
+    const text = await readFile(manifest, "utf8");
+    const before = text.slice(0, text.indexOf("https://onex.dev/schemas/v0.1/manifest.yaml"));
+    const at = `${before.split("\n").length}:${before.length - before.lastIndexOf("\n")}`;
     await expect(generate({ schemasDir: schemas, outDir: out })).rejects.toMatchObject({
       code: ErrorCode.ManifestInvalid,
-      message: expect.stringContaining("schema_manifest_url https://onex.dev/schemas/v0.1/manifest.yaml is v0.1's too: give v0.2 its own"),
+      message: expect.stringContaining(`schemas/v0.2/manifest.yaml:${at}: schema_manifest_url https://onex.dev/schemas/v0.1/manifest.yaml is v0.1's too: give v0.2 its own`),
     });
     expect(existsSync(out)).toBe(false);
   });
