@@ -43,8 +43,10 @@ export function checkLensFields(transform: TransformModel, yaml: YamlFile, older
     const messageOf = (model: VersionModel) => model.schemas.find((s) => s.name === model.messages.find((m) => m.type === type)!.name)!.schema;
     // One mistake per type: what a wrong lens leaves behind would only be reported again by the lenses after it.
     const found = problems.size;
-    new Player(yaml, problems, type).run(lenses, shapeOf(messageOf(older), oldResolve, 0), "", "up", older);
-    if (problems.size === found) new Player(yaml, problems, type).run(lenses, shapeOf(messageOf(newer), newResolve, 0), "", "down", newer);
+    // What each convert's field holds in the older version, for the way down to compare with the newer one's.
+    const olderValues = new Map<Lens, string[]>();
+    new Player(yaml, problems, type, olderValues).run(lenses, shapeOf(messageOf(older), oldResolve, 0), "", "up", older);
+    if (problems.size === found) new Player(yaml, problems, type, olderValues).run(lenses, shapeOf(messageOf(newer), newResolve, 0), "", "down", newer);
   }
 }
 
@@ -115,6 +117,7 @@ class Player {
     private readonly yaml: YamlFile,
     private readonly problems: Problems,
     private readonly type: string,
+    private readonly olderValues: Map<Lens, string[]>,
   ) {}
 
   /** Set by the first report: the shape after a wrong lens is a guess, so the lenses after it are not judged. */
@@ -259,6 +262,19 @@ class Player {
           if (!allowed.includes(JSON.stringify(fallback))) {
             report(["fallback", fallbackKey], `convert "${lens.name}": fallback.${fallbackKey} ${JSON.stringify(fallback)} is not a value ${where(lens.name)} of ${subject} can hold ${list}`);
             return;
+          }
+          // A value both versions hold that no entry names becomes the fallback each way: an enum
+          // widened by one value, its mapping listing the old values but one, turns that one into
+          // fallback.up for every newer reader. Naming it, even to map it elsewhere, says it is meant.
+          const olderAllowed = this.olderValues.get(lens);
+          if (direction === "up") this.olderValues.set(lens, allowed);
+          else if (olderAllowed !== undefined) {
+            const named = new Set(lens.mapping.flatMap((pair) => pair.map((value) => JSON.stringify(value))));
+            const forgotten = allowed.find((value) => olderAllowed.includes(value) && !named.has(value));
+            if (forgotten !== undefined) {
+              report(["mapping"], `convert "${lens.name}": ${forgotten} is a value of ${where(lens.name)} in both versions, but no mapping entry names it: it would become fallback.up ${JSON.stringify(lens.fallback.up)} on the way up; map it to itself ({ old: ${forgotten}, new: ${forgotten} }) or to what it means now`);
+              return;
+            }
           }
         }
         // What the field holds after the convert is the other version's business.

@@ -123,6 +123,14 @@ const lensCases: LensCase[] = [
     message: /convert "state": "runing" is not a value \/payload\/state of v0\.2 signal\.state\.update can hold/,
   },
   {
+    // `offline` would become fallback.up `idle` for every v0.2 reader, and travel in the residue.
+    what: "a convert mapping that names no entry for a value both versions have",
+    file: V02,
+    edit: (t) => t.replace("                - { old: offline, new: offline }\n", ""),
+    line: lineIn("- { old: idle, new: idle }"),
+    message: /convert "state": "offline" is a value of \/payload\/state in both versions, but no mapping entry names it: it would become fallback\.up "idle" on the way up; map it to itself \(\{ old: "offline", new: "offline" \}\) or to what it means now/,
+  },
+  {
     what: "a convert fallback the older version cannot hold",
     file: V02,
     edit: (t) => t.replace("fallback: { up: idle, down: busy }", "fallback: { up: idle, down: running }"),
