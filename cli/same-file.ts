@@ -20,6 +20,22 @@ export function sameFile(a: string, b: string): boolean {
 }
 
 /**
+ * Whether `path` names the input `input`: that file, or for `-` the file standard input is
+ * redirected from (`onex migrate v0.1 v0.2 - --out log --force < log` replaced the log, and the
+ * messages not written were lost, as with the log named).
+ */
+export function namesInput(path: string, input: string): boolean {
+  if (input !== "-") return sameFile(path, input);
+  try {
+    const stdin = fstatSync(0, { bigint: true });
+    const stat = statSync(path, { bigint: true, throwIfNoEntry: false });
+    return stat !== undefined && stdin.isFile() && stat.dev === stdin.dev && stat.ino === stdin.ino;
+  } catch {
+    return false; // stdin closed, a loop of links: nothing is read from the output's file
+  }
+}
+
+/**
  * Whether standard output is the regular file `file` (bigint stats, as the input reader takes
  * them): `onex sign log >> log` read back what it wrote, without end, until the disk was full,
  * and `> log` emptied the input before the command began, which then read nothing and succeeded.

@@ -13,7 +13,8 @@ export default class Keygen extends OnexCommand {
     out: Flags.string({ description: "Path prefix of the key files (<out>.key and <out>.pub).", default: "onex" }),
     format: Flags.string({ description: "Key file format: PEM (OpenSSL-compatible) or one-line compact text.", options: ["pem", "compact"], default: "pem" }),
     force: Flags.boolean({ description: "Replace existing key files.", default: false }),
-    stdout: Flags.boolean({ description: "Print the private key to stdout instead of writing files.", default: false }),
+    // Exclusive: a key printed where files were asked for (`--stdout --out node-1`) left no file, and said so only on stderr.
+    stdout: Flags.boolean({ description: "Print the private key to stdout instead of writing files.", default: false, exclusive: ["out", "force"] }),
     json: Flags.boolean({ description: "Print the key id and file paths as JSON.", default: false }),
   };
 

@@ -6,7 +6,7 @@ import { OnexCommand } from "../base-command.js";
 import { ExitCode } from "../exit-codes.js";
 import { readInputLineBatches, readNdjsonBytes, type ByteBatch, type InputItem, type InputShape } from "../message-input.js";
 import { closeOutput, type MigratedPiece, type MigrateFn } from "../migrate-batch.js";
-import { pathIsStandardOutput, sameFile } from "../same-file.js";
+import { namesInput, pathIsStandardOutput, sameFile } from "../same-file.js";
 import { MAX_WAIT_MS, parseDuration } from "../duration.js";
 import { BatchBuffers, MigratePool, type MigrateJobResult } from "../migrate-pool.js";
 import { OutputFile } from "../output-file.js";
@@ -88,7 +88,7 @@ export default class Migrate extends OnexCommand {
     for (const [flag, path] of [["--out", flags.out], ["--dead-letter", flags["dead-letter"]]] as const) {
       // Refused before the input is read, not once it all was.
       if (path === "") throw new OnexError(ErrorCode.Usage, `${flag} is empty: name the file to write`);
-      if (path !== undefined && file !== "-" && sameFile(path, file)) throw new OnexError(ErrorCode.Usage, `${flag} names the input file (${file}); the messages not written there would be lost: write to another file`);
+      if (path !== undefined && namesInput(path, file)) throw new OnexError(ErrorCode.Usage, `${flag} names the input file (${file === "-" ? "stdin" : file}); the messages not written there would be lost: write to another file`);
       // `--dead-letter dead.ndjson --force > dead.ndjson`: the file moved into place replaced the one the migrated messages went to, and they were lost.
       if (path !== undefined && pathIsStandardOutput(path)) throw new OnexError(ErrorCode.Usage, `${flag} names the file standard output is redirected to (${path}); what is written to either would be lost: write to another file`);
     }

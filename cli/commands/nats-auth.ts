@@ -6,7 +6,7 @@ import { OnexCommand } from "../base-command.js";
 import { readIdentities } from "../identities-file.js";
 import { writeOutputFile } from "../output-file.js";
 import { parseByteSize } from "../byte-size.js";
-import { sameFile } from "../same-file.js";
+import { namesInput } from "../same-file.js";
 import { sdkFlags } from "../sdk-flags.js";
 
 export default class NatsAuth extends OnexCommand {
@@ -50,8 +50,8 @@ export default class NatsAuth extends OnexCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(NatsAuth);
     // Even with --force: the identities file replaced by the config is the list of users, zones and roles lost.
-    if (flags.out !== undefined && args.identities !== "-" && sameFile(flags.out, args.identities)) {
-      throw new OnexError(ErrorCode.Usage, `--out names the identities file (${args.identities}); the list of identities would be lost: write the config to another file`);
+    if (flags.out !== undefined && namesInput(flags.out, args.identities)) {
+      throw new OnexError(ErrorCode.Usage, `--out names the identities file (${args.identities === "-" ? "stdin" : args.identities}); the list of identities would be lost: write the config to another file`);
     }
     const identities = await readIdentities(args.identities);
     const limits: ZoneAccountLimits = {

@@ -99,6 +99,9 @@ const CASES: Record<string, Case> = {
   "keygen: empty --out": { args: ["keygen", "--out", ""], code: Usage, exit: 2 },
   "keygen: --out a folder path": { args: ["keygen", "--out", "keys/"], code: Usage, exit: 2 },
   "keygen: --stdout --json": { args: ["keygen", "--stdout", "--json"], code: Usage, exit: 2 },
+  // The key was printed and no file written where one was asked for.
+  "keygen: --stdout --out": { args: ["keygen", "--stdout", "--out", "k2"], code: Usage, exit: 2, says: "--out=k2 cannot also be provided when using --stdout", absent: ["k2.key", "k2.pub"] },
+  "keygen: --stdout --force": { args: ["keygen", "--stdout", "--force"], code: Usage, exit: 2, says: "cannot also be provided when using --stdout" },
   "attest: missing task": { args: ["attest", "--key", "k.key", "--task", "nope.json", ...task], code: FileNotFound, exit: 3 },
   "attest: binary task": { args: ["attest", "--key", "k.key", "--task", "binary.dat", ...task], code: JsonSyntax, exit: 1 },
   "attest: RSA key": { args: ["attest", "--key", "rsa.key", "--task", "msgs.ndjson", ...task], code: KeyInvalid, exit: 3 },
