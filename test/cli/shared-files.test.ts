@@ -3,7 +3,7 @@
  * several runs at once, and outputs that must never land on a command's own key.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../trust/fixtures.js";
@@ -74,6 +74,23 @@ describe("a revocation list shared by runs", () => {
     // The next run, with room to write, is not kept waiting by a lock no run holds.
     expect(onex(dir, ["grant", "revoke", "g2.json", "--key", "ca.key", "--list", "limited.json"]).code).toBe(0);
     expect(revokedIds("limited.json")).toHaveLength(1);
+  });
+
+  it("a list that is a folder, a FIFO or a device is refused before it is locked or read, with nothing left behind", () => {
+    mkdirSync(join(dir, "list-folder"));
+    expect(spawnSync("mkfifo", [join(dir, "list-fifo")]).status).toBe(0);
+    const cases = [
+      ["list-folder", 3, `${ErrorCode.FileUnreadable}: cannot read the revocation list list-folder: it is a folder (EISDIR)`],
+      // A FIFO no one writes to waited for ever; the run killed then left its lock behind.
+      ["list-fifo", 73, `${ErrorCode.WriteFailed}: cannot write list-fifo: it is not a regular file`],
+      ["/dev/null", 73, `${ErrorCode.WriteFailed}: cannot write /dev/null: it is not a regular file`],
+    ] as const;
+    for (const [list, exit, says] of cases) {
+      const run = spawnSync(process.execPath, [BIN, "grant", "revoke", "g3.json", "--key", "ca.key", "--list", list], { cwd: dir, encoding: "utf8", timeout: 30_000 });
+      expect(run.status, run.stderr).toBe(exit);
+      expect(run.stderr.startsWith(`error ${says}`), run.stderr).toBe(true);
+    }
+    expect(readdirSync(dir).filter((name) => name.includes(".lock"))).toEqual([]);
   });
 });
 

@@ -4,6 +4,7 @@ import { ErrorCode, OnexError } from "@onex/runtime";
 import { revokeSessionGrant, verifyGrantAuthenticity } from "@onex/runtime";
 import { ZoneAuthorities } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
+import { readFailure, writeFailure } from "../../file-errors.js";
 import { withFileLock } from "../../file-lock.js";
 import { privateKeyFlags, readJsonFile, readPrivateKey } from "../../key-files.js";
 import { writeOutputFile } from "../../output-file.js";
@@ -59,8 +60,13 @@ export default class GrantRevoke extends OnexCommand {
 function listFile(path: string): string {
   if (existsSync(path)) {
     const file = realpathSync(path);
+    // Checked before the lock is taken and the list read: a FIFO waited for a writer for ever (its
+    // lock left behind when the run was killed), and a folder was said to have "2 hard links".
+    const stat = statSync(file);
+    if (stat.isDirectory()) throw readFailure(Object.assign(new Error("is a folder"), { code: "EISDIR" }), path, "revocation list");
+    if (!stat.isFile()) throw writeFailure(new Error("it is not a regular file (a device, a pipe or a socket), and the list is replaced whole with the revocation added: name a file"), path);
     // A file put in its place would leave every other name of a hard-linked list without the revocation.
-    const links = statSync(file).nlink;
+    const links = stat.nlink;
     if (links > 1) throw new OnexError(ErrorCode.WriteFailed, `the revocation list ${path} has ${links} hard links; a new list put in its place would leave the others without the revocation: keep one file, and link to it with symbolic links`, { file: path, nlink: links });
     return file;
   }
