@@ -20,6 +20,7 @@ export abstract class OnexCommand extends Command {
    */
   protected async print(text: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
+      // EPIPE resolves here because stdout's "error" listeners decide what it means (output-file.ts: exit 73 while an output file is pending; else bin/onex.js: exit 0).
       process.stdout.write(`${text}\n`, (error) => (error && (error as NodeJS.ErrnoException).code !== "EPIPE" ? reject(writeFailure(error, "stdout")) : resolve()));
     });
   }

@@ -15,6 +15,7 @@ import { writeFailure } from "./file-errors.js";
 const LOCK_WAIT_MS = 10_000;
 const RETRY_MS = 20;
 
+// Not runtime/dataplane/download-lock.ts: that one is async, held across a download's network waits, and refuses a live holder; this one waits for it, and its update is one synchronous stretch no signal handler can cut.
 /** Runs `update` (synchronous: read, change, write back) holding `<file>.lock`; ONEX_E_WRITE_FAILED when another run holds it past the wait. */
 export function withFileLock<T>(file: string, update: () => T): T {
   const lockPath = `${file}.lock`;

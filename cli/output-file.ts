@@ -275,6 +275,7 @@ function installCleanup(): void {
   // A closed pipe (`| head -1`) ends a run quietly (bin/onex.js), but a run still writing an output
   // file (migrate --dead-letter) has not finished, and exit 0 without the file would tell a script
   // that no message was bad. Ahead of that listener, it fails the run instead.
+  // A listener, not OnexCommand.print's write callback, because stdout is also written without it (this.log, migrate's chunks); print leaves EPIPE to this.
   process.stdout.prependListener("error", (error: NodeJS.ErrnoException) => {
     if (error.code !== "EPIPE" || pending.size === 0) return;
     try {

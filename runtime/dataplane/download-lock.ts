@@ -21,6 +21,7 @@ export interface DownloadLock {
 /** How often a lock that keeps changing under this fetch is looked at again before giving up. */
 const ATTEMPTS = 5;
 
+// Not cli/file-lock.ts: that one is synchronous and waits for a live holder (a revocation list's read and write-back); a download is held across network waits, and a second fetch into one OUT is refused, not queued.
 /** Takes the lock at `lockPath` for `target`, or throws ONEX_E_WRITE_FAILED naming the process that holds it. */
 export async function takeDownloadLock(lockPath: string, target: string): Promise<DownloadLock> {
   const failed = (error: unknown) => new OnexError(ErrorCode.WriteFailed, `cannot lock ${target} for the download (${lockPath}): ${(error as Error).message}`, { file: lockPath, errno: (error as NodeJS.ErrnoException).code });
