@@ -274,17 +274,21 @@ function installCleanup(): void {
   process.once("exit", cleanup);
   // A closed pipe (`| head -1`) ends a run quietly (bin/onex.js), but a run still writing an output
   // file (migrate --dead-letter) has not finished, and exit 0 without the file would tell a script
-  // that no message was bad. Ahead of that listener, it fails the run instead.
+  // that no message was bad. Ahead of that listener, it fails the run instead. So does a closed
+  // standard error (its reader gone): migrate --out with a bad message to report ended with exit 0
+  // and neither its output nor its dead letters written.
   // A listener, not OnexCommand.print's write callback, because stdout is also written without it (this.log, migrate's chunks); print leaves EPIPE to this.
-  process.stdout.prependListener("error", (error: NodeJS.ErrnoException) => {
-    if (error.code !== "EPIPE" || pending.size === 0) return;
-    try {
-      process.stderr.write(`error ${ErrorCode.WriteFailed}: standard output was closed before the run ended (EPIPE), so ${[...pending.values()].join(" and ")} was not written\n`);
-    } catch {
-      // stderr is gone too: the exit status alone tells
-    }
-    process.exit(exitCodeFor(ErrorCode.WriteFailed));
-  });
+  for (const [stream, name] of [[process.stdout, "standard output"], [process.stderr, "standard error"]] as const) {
+    stream.prependListener("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE" || pending.size === 0) return;
+      try {
+        process.stderr.write(`error ${ErrorCode.WriteFailed}: ${name} was closed before the run ended (EPIPE), so ${[...pending.values()].join(" and ")} was not written\n`);
+      } catch {
+        // stderr is gone too: the exit status alone tells
+      }
+      process.exit(exitCodeFor(ErrorCode.WriteFailed));
+    });
+  }
   // Ctrl-C, a kill or a closed terminal during a long migrate or generate: no half-written temporary file stays behind.
   for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129], ["SIGQUIT", 131]] as const) {
     process.once(signal, () => {
