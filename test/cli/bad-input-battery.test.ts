@@ -183,6 +183,10 @@ const CASES: Record<string, Case> = {
   "dlq list: an empty --server": { args: ["dlq", "list", "--server", ""], code: Usage, exit: 2, says: "--server" },
   "artifact ls: --wait of 0": { args: ["artifact", "ls", "--wait", "0s", "--key", "k.key", "--zone", "zone.a", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--wait must be longer than 0" },
   "artifact publish: --upload-limit under the slowest a piece may move": { args: ["artifact", "publish", "msgs.ndjson", "--name", "m/x", "--version", "1", "--upload-limit", "1", "--key", "k.key", "--zone", "zone.a", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: "--upload-limit" },
+  // FILE is checked before anything connects (none listens at this address): a misspelt FILE was ONEX_E_CONNECTION, "try again".
+  "artifact publish: missing file": { args: ["artifact", "publish", "nope.bin", "--name", "m/x", "--version", "1", "--key", "k.key", "--zone", "zone.a", "--server", "nats://127.0.0.1:1"], code: FileNotFound, exit: 3, says: "nope.bin" },
+  "artifact publish: a folder": { args: ["artifact", "publish", "folder", "--name", "m/x", "--version", "1", "--key", "k.key", "--zone", "zone.a", "--server", "nats://127.0.0.1:1"], code: FileUnreadable, exit: 3, says: "it is a folder" },
+  "artifact publish: a device": { args: ["artifact", "publish", "/dev/zero", "--name", "m/x", "--version", "1", "--key", "k.key", "--zone", "zone.a", "--server", "nats://127.0.0.1:1"], code: FileUnreadable, exit: 3, says: "not a regular file" },
   "generate: --schemas missing": { args: ["generate", "--schemas", "nope"], code: FileNotFound, exit: 3 },
   "generate: --out inside --schemas": { args: ["generate", "--schemas", "folder", "--out", "folder/v0.2"], code: Usage, exit: 2 },
   "generate: --out the --schemas folder": { args: ["generate", "--schemas", "folder", "--out", "folder"], code: Usage, exit: 2 },

@@ -1,8 +1,10 @@
+import { closeSync, openSync, statSync } from "node:fs";
 import { Args, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { checkPieceSize } from "@onex/runtime/dataplane";
 import { OnexCommand } from "../../base-command.js";
 import { MAX_WAIT_MS, parseDuration } from "../../duration.js";
+import { readFailure } from "../../file-errors.js";
 import { artifactFlags, checkArtifactName, checkMediaType, seedUntilStopped, stopSignals, withPeer } from "../../artifact-peer.js";
 
 export default class ArtifactPublish extends OnexCommand {
@@ -36,6 +38,7 @@ export default class ArtifactPublish extends OnexCommand {
     checkArtifactName(flags.name, flags.version, { name: "--name", version: "--version" });
     checkMediaType(flags["media-type"]);
     const seedForMs = flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"], "seed-for", { max: MAX_WAIT_MS });
+    checkPublishable(args.file);
     await withPeer(flags, async (peer) => {
       const descriptor = await peer.publish(args.file, { name: flags.name, version: flags.version, mediaType: flags["media-type"], pieceSize: flags["piece-size"] });
       await this.print(JSON.stringify(descriptor));
@@ -49,5 +52,26 @@ export default class ArtifactPublish extends OnexCommand {
       const { piecesServed, bytesSent } = peer.server.stats;
       this.logToStderr(`served ${JSON.stringify({ pieces: piecesServed, bytes: bytesSent })}`);
     });
+  }
+}
+
+/**
+ * FILE is a regular file this user may read, checked before anything connects: a misspelt FILE
+ * was reported as the server it could not reach (ONEX_E_CONNECTION, exit 69: "try again") or
+ * its missing streams, and only with both in order as ONEX_E_FILE_NOT_FOUND. The hashing checks
+ * it again (it may change meanwhile); a FIFO is refused here by its type, never opened.
+ */
+function checkPublishable(file: string): void {
+  let info;
+  try {
+    info = statSync(file);
+  } catch (cause) {
+    throw readFailure(cause, file, "file");
+  }
+  if (!info.isFile()) throw new OnexError(ErrorCode.FileUnreadable, `cannot read the file ${file}: ${info.isDirectory() ? "it is a folder (EISDIR)" : "it is not a regular file (a device, a pipe or a socket)"}`, { file });
+  try {
+    closeSync(openSync(file, "r"));
+  } catch (cause) {
+    throw readFailure(cause, file, "file");
   }
 }
