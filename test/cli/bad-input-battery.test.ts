@@ -187,6 +187,9 @@ const CASES: Record<string, Case> = {
   "artifact publish: missing file": { args: ["artifact", "publish", "nope.bin", "--name", "m/x", "--version", "1", "--key", "k.key", "--zone", "zone.a", "--server", "nats://127.0.0.1:1"], code: FileNotFound, exit: 3, says: "nope.bin" },
   "artifact publish: a folder": { args: ["artifact", "publish", "folder", "--name", "m/x", "--version", "1", "--key", "k.key", "--zone", "zone.a", "--server", "nats://127.0.0.1:1"], code: FileUnreadable, exit: 3, says: "it is a folder" },
   "artifact publish: a device": { args: ["artifact", "publish", "/dev/zero", "--name", "m/x", "--version", "1", "--key", "k.key", "--zone", "zone.a", "--server", "nats://127.0.0.1:1"], code: FileUnreadable, exit: 3, says: "not a regular file" },
+  // So is --out: a missing folder was ONEX_E_CONNECTION here, and with a server, found only after the artifact's announcement.
+  "artifact fetch: --out in a missing folder": { args: ["artifact", "fetch", "m/x@1", "--out", "no/such/x.bin", "--key", "k.key", "--zone", "zone.a", "--server", "nats://127.0.0.1:1"], code: WriteFailed, exit: 73, says: "no such file or folder (ENOENT)" },
+  "artifact fetch: --out under a file": { args: ["artifact", "fetch", "m/x@1", "--out", "msgs.ndjson/x.bin", "--key", "k.key", "--zone", "zone.a", "--server", "nats://127.0.0.1:1"], code: WriteFailed, exit: 73, says: "(ENOTDIR)" },
   "generate: --schemas missing": { args: ["generate", "--schemas", "nope"], code: FileNotFound, exit: 3 },
   "generate: --out inside --schemas": { args: ["generate", "--schemas", "folder", "--out", "folder/v0.2"], code: Usage, exit: 2 },
   "generate: --out the --schemas folder": { args: ["generate", "--schemas", "folder", "--out", "folder"], code: Usage, exit: 2 },

@@ -1,9 +1,10 @@
 import { Args, Flags } from "@oclif/core";
 import { stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
 import { MAX_WAIT_MS, parseDuration } from "../../duration.js";
+import { writeFailure } from "../../file-errors.js";
 import { printableField, printableJson } from "../../terminal-text.js";
 import { artifactFlags, explainNothingAnnounced, formatRate, parseArtifactRef, progressBar, seedUntilStopped, stopSignals, withPeer } from "../../artifact-peer.js";
 
@@ -39,8 +40,17 @@ export default class ArtifactFetch extends OnexCommand {
     const stallTimeoutMs = parseDuration(flags.stall, "stall", { min: 1 });
     const seedForMs = flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"], "seed-for", { max: MAX_WAIT_MS });
     // The store refuses such an --out too (as docs/data-plane.md says), but only once the descriptor is in.
-    const existing = await stat(out).catch(() => undefined);
+    // So is an --out that cannot be made: a missing folder, a loop of links (ONEX_E_CONNECTION
+    // with the server away, and found only after the announcement with it there).
+    const existing = await stat(out).catch((cause: NodeJS.ErrnoException) => {
+      if (cause.code === "ENOENT") return undefined;
+      throw writeFailure(cause, out);
+    });
     if (existing !== undefined && !existing.isFile()) throw new OnexError(ErrorCode.WriteFailed, `cannot write ${out}: it exists and is not a regular file`, { file: out });
+    if (existing === undefined) {
+      const folder = await stat(dirname(out)).catch((cause: unknown) => Promise.reject(writeFailure(cause, out)));
+      if (!folder.isDirectory()) throw writeFailure(Object.assign(new Error("not a folder"), { code: "ENOTDIR" }), out);
+    }
     await withPeer(flags, async (peer, client) => {
       const bar = progressBar();
       // Ctrl-C or a kill stops the fetch as an interruption (ONEX_E_ARTIFACT_INCOMPLETE, resumable),
