@@ -195,7 +195,7 @@ async function* batchesOf(options: ReadInputOptions, handOver: boolean): AsyncGe
         const lines = splitLines(rest);
         let taken = 0;
         const items: InputItem[] = [];
-        while (taken < lines.length && !reader.lineOriented) items.push(...reader.take([lines[taken++]!]));
+        while (taken < lines.length && !reader.lineOriented) append(items, reader.take([lines[taken++]!]));
         if (items.length > 0) yield items;
         if (taken === lines.length) continue;
         rest = rest.subarray(lines[taken]!.byteOffset - rest.byteOffset);
@@ -544,6 +544,15 @@ type DecodedLine = { line: number; text: string } | { line: number; bytes: Buffe
  * first line that is not is either the start of a document or a malformed line, and the next
  * line tells which: if it is a complete value on its own, the input is NDJSON.
  */
+/**
+ * Adds `items` to `out` one by one: `out.push(...items)` passes each as an argument, and an array
+ * of a few hundred thousand messages (on one line, or an array never closed) overflowed the stack,
+ * refusing the whole input as ONEX_E_FILE_UNREADABLE "Maximum call stack size exceeded".
+ */
+function append<T>(out: T[], items: readonly T[]): void {
+  for (const item of items) out.push(item);
+}
+
 class JsonInputReader {
   private lineNo = 0;
   private mode: "start" | "undecided" | "lines" | "document" = "start";
@@ -659,7 +668,8 @@ class JsonInputReader {
         }
         const [first, ...rest] = this.held;
         this.startDocument(first!);
-        this.held.push(...rest, decoded);
+        append(this.held, rest);
+        this.held.push(decoded);
         return;
       }
     }
@@ -703,7 +713,7 @@ class JsonInputReader {
       return;
     }
     const value = outcome.value;
-    if (Array.isArray(value)) out.push(...arrayItems(value, line));
+    if (Array.isArray(value)) append(out, arrayItems(value, line));
     else out.push({ line, value, shape: "ndjson" });
   }
 
@@ -749,7 +759,7 @@ class JsonInputReader {
         const after = items.findIndex((item) => item.line > at);
         items.splice(after === -1 ? items.length : after, 0, { line: at, error, shape: "document" });
       }
-      out.push(...items);
+      append(out, items);
       return;
     }
     out.push({ line: error.details.line ?? this.documentStart, error, shape: "document", raw: text });

@@ -339,6 +339,18 @@ describe("commands share the reader", () => {
     expect(JSON.parse(require_("dead.ndjson").trim())).toMatchObject({ line: 1, code: ErrorCode.JsonSyntax, raw: "{not json" });
   });
 
+  it("an array of half a million elements, on one line or never closed, is read element by element, not refused as unreadable (the stack overflowed)", () => {
+    const elements = 500_000;
+    writeFileSync(join(dir, "wide.json"), `[${Array(elements).fill("{}").join(",")}]\n`);
+    writeFileSync(join(dir, "never-closed.json"), "[\n" + "{},\n".repeat(elements));
+    for (const [file, checked] of [["wide.json", elements], ["never-closed.json", elements + 1]] as const) {
+      // Each element has no type: half a million report lines go to stdout, not kept here.
+      const run = spawnSync(process.execPath, [BIN, "validate", "v0.1", file], { cwd: dir, stdio: ["ignore", "ignore", "pipe"], encoding: "utf8", timeout: 120_000 });
+      expect(run.stderr).toBe(`error ${ErrorCode.ValidationFailed}: ${checked} message(s) checked against v0.1: 0 valid, ${checked} invalid\n`);
+      expect(run.status).toBe(1);
+    }
+  });
+
   it("validate reads a one-line array per element and names the element that fails", () => {
     const bad = { ...six[1], payload: { ...(six[1]!.payload as object), priority: "high" } };
     const run = onex(dir, ["validate", "v0.1", "-"], JSON.stringify([six[0], bad, six[2]]));
