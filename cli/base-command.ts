@@ -25,6 +25,28 @@ export abstract class OnexCommand extends Command {
     });
   }
 
+  /**
+   * oclif reads `--force=false` as `--force` and an argument "false": the flag was set, and
+   * "false" taken as an input file (`migrate v0.1 v0.2 --out old.ndjson --force=false < log`
+   * replaced old.ndjson, from a file named false). A boolean flag is given or left out.
+   */
+  protected override async init(): Promise<void> {
+    await super.init();
+    const flags: Record<string, { type?: string; char?: string } | undefined> = { ...this.ctor.baseFlags, ...this.ctor.flags };
+    for (let i = 0; i < this.argv.length; i++) {
+      const token = this.argv[i]!;
+      if (token === "--") break;
+      const short = /^-([a-zA-Z])$/.exec(token);
+      if (short !== null && Object.values(flags).some((flag) => flag?.char === short[1] && flag?.type === "option")) i++;
+      const named = /^--([^=]+)(=?)/.exec(token);
+      if (named === null) continue;
+      const flag = flags[named[1]!];
+      if (flag?.type === "boolean" && named[2] === "=") throw new OnexError(ErrorCode.Usage, `--${named[1]} takes no value (${printable(token)} was given): give --${named[1]} to set it, or leave it out`);
+      // The next word is this flag's value, whatever it looks like.
+      if (flag?.type === "option" && named[2] === "") i++;
+    }
+  }
+
   protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number }; code?: string; syscall?: string; path?: string }): Promise<void> {
     const debug = this.argv.includes("--debug");
     const failure = error instanceof OnexError ? error : fileSystemFailure(error);

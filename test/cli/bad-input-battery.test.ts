@@ -78,6 +78,9 @@ const CASES: Record<string, Case> = {
   "migrate: unwritable --out": { args: ["migrate", "v0.1", "v0.2", "msgs.ndjson", "--out", "no/such/m4.out"], code: WriteFailed, exit: 73 },
   "migrate: --out is a folder": { args: ["migrate", "v0.1", "v0.2", "msgs.ndjson", "--out", "folder"], code: WriteFailed, exit: 73 },
   "migrate: --out exists": { args: ["migrate", "v0.1", "v0.2", "msgs.ndjson", "--out", "exists.out"], code: FileExists, exit: 2 },
+  // oclif took --force=false for --force and an input file named "false"; exists.out stays as it is.
+  "migrate: --force=false": { args: ["migrate", "v0.1", "v0.2", "--out", "exists.out", "--force=false"], code: Usage, exit: 2, says: "--force takes no value (--force=false was given)" },
+  "keygen: --stdout=true": { args: ["keygen", "--stdout=true"], code: Usage, exit: 2, says: "--stdout takes no value" },
   "migrate: --on-error fail with --dead-letter": { args: ["migrate", "v0.1", "v0.2", "msgs.ndjson", "--on-error", "fail", "--dead-letter", "dl.ndjson"], code: Usage, exit: 2, absent: ["dl.ndjson"] },
   "migrate: unknown version": { args: ["migrate", "v0.1", "v9", "msgs.ndjson"], code: ErrorCode.UnknownVersion, exit: 2 },
   "sign: missing key": { args: ["sign", "msgs.ndjson", "--key", "nope.key"], code: FileNotFound, exit: 3 },
