@@ -197,6 +197,9 @@ const CASES: Record<string, Case> = {
   "generate: --out inside --schemas": { args: ["generate", "--schemas", "folder", "--out", "folder/v0.2"], code: Usage, exit: 2 },
   "generate: --out the --schemas folder": { args: ["generate", "--schemas", "folder", "--out", "folder"], code: Usage, exit: 2 },
   "generate: --out a link into --schemas": { args: ["generate", "--schemas", "folder", "--out", "link-into-folder/generated"], code: Usage, exit: 2 },
+  // Even with --force, as generate and asyncapi: the site went into the version folders, among the schemas.
+  "docs: --out the --schemas folder": { args: ["docs", "--schemas", "schemas-copy", "--out", "schemas-copy", "--force"], code: Usage, exit: 2, says: "is inside the schemas folder" },
+  "docs: --out through a link into --schemas": { args: ["docs", "--schemas", "schemas-copy", "--out", "link-into-schemas/site"], code: Usage, exit: 2, says: "is inside the schemas folder" },
   // Even with --force: the document would replace the version's manifest.
   "asyncapi: --out a manifest of --schemas": { args: ["asyncapi", "v0.2", "--schemas", "schemas-copy", "--out", "schemas-copy/v0.2/manifest.yaml", "--force"], code: Usage, exit: 2, says: "is inside the schemas folder" },
   "asyncapi: --out through a link into --schemas": { args: ["asyncapi", "v0.2", "--schemas", "schemas-copy", "--out", "link-into-schemas/manifest.yaml", "--force"], code: Usage, exit: 2, says: "is inside the schemas folder" },
