@@ -252,6 +252,16 @@ describe("the bad-input battery", () => {
     }
   });
 
+  it("artifact fetch: an --out in a read-only folder is ONEX_E_WRITE_FAILED before anything connects (it was ONEX_E_CONNECTION, exit 69: try again)", () => {
+    mkdirSync(join(dir, "read-only"));
+    // A read-only bind mount of the folder, in a mount namespace of its own: refused to root too.
+    const script = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" && shift && exec "$@"';
+    const run = spawnSync("unshare", [process.getuid?.() === 0 ? "-m" : "-rm", "sh", "-c", script, "sh", join(dir, "read-only"), process.execPath, BIN, "artifact", "fetch", "m/x@1", "--out", "read-only/x.bin", "--key", "k.key", "--zone", "zone.a", "--server", "nats://127.0.0.1:1"], { cwd: dir, encoding: "utf8", timeout: 60_000 });
+    assertNoCrash({ code: run.status, stdout: run.stdout, stderr: run.stderr });
+    expect(run.status, run.stderr).toBe(exitCodeFor(WriteFailed));
+    expect(run.stderr).toMatch(new RegExp(`^error ${WriteFailed}: cannot write \\S*read-only/x\\.bin: read-only file system \\(EROFS\\)`));
+  });
+
   it("validate and migrate: a YAML document whose aliases would expand past the limit is ONEX_E_YAML_SYNTAX at its line", () => {
     for (const args of [["validate", "v0.2", "laughs.yaml"], ["migrate", "v0.2", "v0.1", "laughs.yaml", "--out", "m5.out"]]) {
       const run = onex(dir, args);

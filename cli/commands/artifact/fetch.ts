@@ -1,5 +1,6 @@
 import { Args, Flags } from "@oclif/core";
-import { stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
@@ -51,6 +52,8 @@ export default class ArtifactFetch extends OnexCommand {
       const folder = await stat(dirname(out)).catch((cause: unknown) => Promise.reject(writeFailure(cause, out)));
       if (!folder.isDirectory()) throw writeFailure(Object.assign(new Error("not a folder"), { code: "ENOTDIR" }), out);
     }
+    // OUT.partial and its record are made beside OUT: a folder this user cannot write (or a read-only mount) fails them all.
+    await access(dirname(out), constants.W_OK).catch((cause: unknown) => Promise.reject(writeFailure(cause, out)));
     await withPeer(flags, async (peer, client) => {
       const bar = progressBar();
       // Ctrl-C or a kill stops the fetch as an interruption (ONEX_E_ARTIFACT_INCOMPLETE, resumable),
