@@ -100,12 +100,12 @@ describe("outputs", () => {
 
   it("standard error closed while --out and --dead-letter are still being written fails the run (exit 73): it ended with exit 0 and neither file written", async () => {
     writeFileSync(join(dir, "bad-first-2.ndjson"), "{not json\n" + log);
-    const child = spawn(process.execPath, [BIN, "migrate", "v0.1", "v0.2", "bad-first-2.ndjson", "--out", "kept.ndjson", "--dead-letter", "letters.ndjson"], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [BIN, "migrate", "v0.1", "v0.2", "bad-first-2.ndjson", "--out", "kept-2.ndjson", "--dead-letter", "letters-2.ndjson"], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
     // The reader of standard error gone before the first bad message is reported.
     child.stderr.destroy();
     const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
     expect(code).toBe(73);
-    expect([existsSync(join(dir, "kept.ndjson")), existsSync(join(dir, "letters.ndjson"))]).toEqual([false, false]);
+    expect([existsSync(join(dir, "kept-2.ndjson")), existsSync(join(dir, "letters-2.ndjson"))]).toEqual([false, false]);
     expect(leftovers()).toEqual([]);
   });
 
