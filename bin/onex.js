@@ -19,20 +19,27 @@ settings.enableAutoTranspile = false;
 // A closed pipe (`onex ... | head -1`) ends the command quietly with success, as other Unix tools do.
 // Any other failure to write (a full disk, `> /dev/full`) is ONEX_E_WRITE_FAILED, exit 73, not a
 // stack trace; temporary output files are removed on the way out, as on every exit.
-for (const [stream, name] of [[process.stdout, "standard output"], [process.stderr, "standard error"]]) {
-  // Ahead of @oclif/core's own listener, which rethrows.
-  stream.prependListener("error", (error) => {
-    if (error.code === "EPIPE") process.exit(0);
-    if (stream === process.stdout) {
-      try {
-        process.stderr.write(`error ONEX_E_WRITE_FAILED: cannot write ${name}: ${error.code ?? error.message}\n`);
-      } catch {
-        // stderr is gone too: the exit status alone tells
-      }
-    }
-    process.exit(73);
-  });
-}
+// Ahead of @oclif/core's own listener, which rethrows.
+process.stdout.prependListener("error", (error) => {
+  if (error.code === "EPIPE") process.exit(0);
+  try {
+    process.stderr.write(`error ONEX_E_WRITE_FAILED: cannot write standard output: ${error.code ?? error.message}\n`);
+  } catch {
+    // stderr is gone too: the exit status alone tells
+  }
+  process.exit(73);
+});
+// Standard error carries diagnostics, not results: when it cannot be written (its reader gone,
+// `2>/dev/full`), what would have gone there is dropped and the command ends with its own status.
+// Exiting here made a refused run (a missing input, exit 3) end with 0 as soon as it said why.
+// A run still writing an output file fails instead (output-file.ts): nothing would say it was cut short.
+process.stderr.on("error", () => {
+  process.stderr.write = (_chunk, ...rest) => {
+    const callback = rest.find((arg) => typeof arg === "function");
+    if (callback !== undefined) process.nextTick(callback);
+    return true;
+  };
+});
 
 // oclif flushes standard output with an empty write as a command ends; a device that refuses
 // every write (`> /dev/full`) must not fail a command that printed nothing there.

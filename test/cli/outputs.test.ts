@@ -109,6 +109,15 @@ describe("outputs", () => {
     expect(leftovers()).toEqual([]);
   });
 
+  it("standard error closed or full never decides the exit status: a refused run keeps its own (it ended with 0, or 73)", async () => {
+    const closed = spawn(process.execPath, [BIN, "validate", "v0.1", "missing.json"], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+    closed.stderr.destroy();
+    expect(await new Promise<number | null>((resolve) => closed.on("close", (c) => resolve(c)))).toBe(3);
+    const full = spawnSync("sh", ["-c", `"${process.execPath}" "${BIN}" migrate v0.1 v0.2 log.ndjson --out log.ndjson 2>/dev/full`], { cwd: dir });
+    expect(full.status).toBe(2);
+    expect(leftovers()).toEqual([]);
+  });
+
   it("ordinary file errors have their codes: malformed YAML to nats-auth, diff --schemas nope, a folder as input", () => {
     writeFileSync(join(dir, "ids.yaml"), "- {user: a, password: [\n");
     const yaml = onex(dir, ["nats-auth", "ids.yaml"]);
