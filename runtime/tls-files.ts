@@ -26,8 +26,10 @@ const FIELDS = ["caFile", "certFile", "keyFile"] as const;
 /**
  * `tls` checked before anything connects: each file a readable regular file, a certificate with
  * its key. nats.js reads them only once the server has answered, and a file it could not read
- * failed the connection as if the server were away (ONEX_E_CONNECTION); these are ONEX_E_USAGE,
- * each file named as `names` says (an option path, the CLI's flags, a URL's parameters). The
+ * failed the connection as if the server were away (ONEX_E_CONNECTION). A missing file is
+ * ONEX_E_FILE_NOT_FOUND and one that cannot be read (a folder, no permission) is
+ * ONEX_E_FILE_UNREADABLE, as every other file onex reads; a malformed `tls` is ONEX_E_USAGE.
+ * Each file is named as `names` says (an option path, the CLI's flags, a URL's parameters). The
  * paths come back absolute, resolved against the working folder of this call.
  */
 export function checkTlsFiles(tls: unknown, names: Record<(typeof FIELDS)[number], string> = { caFile: "tls.caFile", certFile: "tls.certFile", keyFile: "tls.keyFile" }): TlsFiles | undefined {
@@ -45,7 +47,8 @@ export function checkTlsFiles(tls: unknown, names: Record<(typeof FIELDS)[number
       accessSync(path, constants.R_OK);
       if (!statSync(path).isFile()) throw new Error("not a regular file");
     } catch (cause) {
-      throw new OnexError(ErrorCode.Usage, `${names[field]}: cannot read ${path} (${(cause as Error).message})`, { path }, { cause });
+      const code = (cause as NodeJS.ErrnoException).code === "ENOENT" ? ErrorCode.FileNotFound : ErrorCode.FileUnreadable;
+      throw new OnexError(code, `${names[field]}: cannot read ${path} (${(cause as Error).message})`, { path }, { cause });
     }
     // Absolute: nats.js reads the files again at every reconnect (a renewed certificate is taken
     // so), and a relative path read after the process changed its working folder failed each one.

@@ -68,13 +68,13 @@ describe("connect over TLS", () => {
   });
 
   it.each([
-    ["a file that does not exist", { caFile: file("missing.pem") }, /tls\.caFile: cannot read/],
-    ["a folder", { caFile: tlsDir }, /tls\.caFile: cannot read/],
-    ["a certificate without its key", { caFile: file("ca.pem"), certFile: file("client.pem") }, /certFile and tls\.keyFile together/],
-    ["a field it does not know", { ca: file("ca.pem") }, /not ca/],
-    ["no object", file("ca.pem"), /tls must be/],
-    ["a path that is no string", { caFile: 5 }, /tls\.caFile must be the path/],
-  ])("%s is ONEX_E_USAGE, before anything connects", async (_name, tls, why) => {
+    ["a file that does not exist", { caFile: file("missing.pem") }, ErrorCode.FileNotFound, /tls\.caFile: cannot read/],
+    ["a folder", { caFile: tlsDir }, ErrorCode.FileUnreadable, /tls\.caFile: cannot read/],
+    ["a certificate without its key", { caFile: file("ca.pem"), certFile: file("client.pem") }, ErrorCode.Usage, /certFile and tls\.keyFile together/],
+    ["a field it does not know", { ca: file("ca.pem") }, ErrorCode.Usage, /not ca/],
+    ["no object", file("ca.pem"), ErrorCode.Usage, /tls must be/],
+    ["a path that is no string", { caFile: 5 }, ErrorCode.Usage, /tls\.caFile must be the path/],
+  ])("%s is %s, before anything connects", async (_name, tls, code, why) => {
     const error = await connect(options(tls)).then(
       async (client) => {
         await client.close();
@@ -82,7 +82,7 @@ describe("connect over TLS", () => {
       },
       (error: { code?: string; message?: string }) => error,
     );
-    expect(error?.code).toBe(ErrorCode.Usage);
+    expect(error?.code).toBe(code);
     expect(error?.message).toMatch(why);
   });
 });
