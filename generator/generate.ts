@@ -53,6 +53,11 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const schemasDir = resolve(options.schemasDir);
   const outDir = resolve(options.outDir);
   const runtimeImport = options.runtimeImport ?? DEFAULT_RUNTIME_IMPORT;
+  if (runtimeImport === "." || runtimeImport.startsWith("./")) {
+    // Written as given into the files that import the runtime, all one folder below the output
+    // (v<version>/, transforms/): "./" named a different file from each of those folders.
+    throw new OnexError(ErrorCode.Usage, `--runtime-import ${runtimeImport} would be resolved from each folder generated code is in (v<version>/, transforms/); a relative specifier starts one folder up: ../${runtimeImport.slice(2)} names ${join(options.outDir, runtimeImport.slice(2))}`, { runtimeImport });
+  }
   if (isWithin(realPathOf(outDir), realPathOf(schemasDir))) {
     // Generated files there would be read back as schema files, or a version folder as a folder of generated code.
     throw new OnexError(ErrorCode.Usage, `the output folder ${options.outDir} is inside the schemas folder ${options.schemasDir}; write the SDK beside it (the default is generated/)`, { out: options.outDir, schemas: options.schemasDir });

@@ -3,8 +3,9 @@
  * only through the table, the runtime's codegen entry point exports exactly the table, and
  * every symbol in it is used by the bundled output, so nothing is promised that no SDK needs.
  */
+import { existsSync } from "node:fs";
 import { cp, readdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, relative, sep } from "node:path";
 import ts from "typescript";
 import { afterAll, describe, expect, it } from "vitest";
 import { CODEGEN_V1_SYMBOLS, DEFAULT_RUNTIME_IMPORT, runtimeImportLine } from "../../generator/codegen-symbols.js";
@@ -17,14 +18,14 @@ afterAll(removeTempDirs);
 const TABLE = Object.keys(CODEGEN_V1_SYMBOLS).sort();
 
 /** The names every `import … from "<runtime import>"` in the TypeScript files under `dir` binds. */
-async function runtimeImportsUnder(dir: string): Promise<{ file: string; names: string[] }[]> {
+async function runtimeImportsUnder(dir: string, specifier = DEFAULT_RUNTIME_IMPORT): Promise<{ file: string; names: string[] }[]> {
   const found: { file: string; names: string[] }[] = [];
   for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile() || !entry.name.endsWith(".ts") || entry.parentPath.includes("dist")) continue;
     const file = join(entry.parentPath, entry.name);
     const source = ts.createSourceFile(file, await readFile(file, "utf8"), ts.ScriptTarget.ES2022);
     for (const statement of source.statements) {
-      if (!ts.isImportDeclaration(statement) || (statement.moduleSpecifier as ts.StringLiteral).text !== DEFAULT_RUNTIME_IMPORT) continue;
+      if (!ts.isImportDeclaration(statement) || (statement.moduleSpecifier as ts.StringLiteral).text !== specifier) continue;
       const bindings = statement.importClause?.namedBindings;
       if (!bindings || !ts.isNamedImports(bindings)) throw new Error(`${file}: a runtime import must name its symbols`);
       found.push({ file, names: bindings.elements.map((e) => (e.propertyName ?? e.name).text) });
@@ -71,5 +72,18 @@ describe("the codegen-v1 symbol table", () => {
     // The same folder with the bundled template generates, so the refusal is the symbol's.
     await cp(join(PROJECT_ROOT, "templates", "subjects.ts.hbs"), join(templates, "subjects.ts.hbs"));
     await expect(generate({ schemasDir: schemas, outDir: out, templatesDir: templates })).resolves.toBeDefined();
+  });
+  it("refuses a --runtime-import that starts with ./ (ONEX_E_USAGE), writing nothing: it named a different file from each generated folder", async () => {
+    const { schemas, out } = await copySchemas();
+    await expect(generate({ schemasDir: schemas, outDir: out, runtimeImport: "./runtime.js" })).rejects.toMatchObject({
+      code: ErrorCode.Usage,
+      message: expect.stringContaining("../runtime.js"),
+    });
+    expect(existsSync(out)).toBe(false);
+    // One folder up names the output folder itself, from every file that imports the runtime.
+    await generate({ schemasDir: schemas, outDir: out, runtimeImport: "../runtime.js" });
+    const imports = await runtimeImportsUnder(out, "../runtime.js");
+    expect(imports.length).toBeGreaterThan(0);
+    expect(imports.filter(({ file }) => relative(out, file).split(sep).length !== 2)).toEqual([]);
   });
 });
