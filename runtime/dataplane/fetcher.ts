@@ -388,9 +388,12 @@ class Fetch {
   async #poll(state: PeerState): Promise<void> {
     const incarnation = state.incarnation;
     try {
-      const { status, body, buffer } = await this.#get(`${state.endpoint}/v1/artifacts/${rootHex(this.#store.descriptor.root_hash)}/bitfield`, bitfieldAnswerBytes(this.#store.descriptor.pieces.length));
-      const text = body.toString("utf8");
-      this.#release(buffer);
+      // A buffer of the answer's size, not a spare piece buffer: every known peer id is polled at
+      // once, and a key announcing a hundred ids at an endpoint that never answers had a fetch of
+      // an artifact with 64 MiB pieces hold 6.4 GiB of piece buffers for their polls.
+      const buffer = Buffer.allocUnsafe(bitfieldAnswerBytes(this.#store.descriptor.pieces.length));
+      const { status, length } = await this.#client.get(`${state.endpoint}/v1/artifacts/${rootHex(this.#store.descriptor.root_hash)}/bitfield`, buffer, buffer.length);
+      const text = buffer.toString("utf8", 0, length);
       if (status !== 200 || state.incarnation !== incarnation) return;
       const parsed = JSON.parse(text) as { bitfield?: unknown };
       if (typeof parsed.bitfield !== "string") return;
@@ -750,10 +753,9 @@ class Fetch {
     if (untried !== undefined) untried.backoffUntil = Date.now() + backoffMs(++untried.failures);
   }
 
-  /** GETs at most `maxBytes` of `url` into a spare buffer; the caller hands `buffer` back with `#release` when done with `body`. */
+  /** GETs at most `maxBytes` (a piece's length at most) of `url` into a spare piece buffer; the caller hands `buffer` back with `#release` when done with `body`. */
   async #get(url: string, maxBytes: number, onBody?: () => void, signal?: AbortSignal): Promise<{ status: number; body: Buffer; buffer: Buffer }> {
-    const pieceSize = this.#store.descriptor.piece_size;
-    const buffer = maxBytes <= pieceSize ? (this.#spareBuffers.pop() ?? Buffer.allocUnsafe(pieceSize)) : Buffer.allocUnsafe(maxBytes);
+    const buffer = this.#spareBuffers.pop() ?? Buffer.allocUnsafe(this.#store.descriptor.piece_size);
     try {
       // Only the status of a refusal (404, 429, 503) matters: its body is read and dropped.
       // A peer sending more than `maxBytes` is lying or broken: the client refuses to read it.
