@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { constants, writeSync } from "node:fs";
-import { link, lstat, mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
+import { link, lstat, mkdir, open, rename, rm, statfs, type FileHandle } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { Readable } from "node:stream";
 import { ErrorCode, OnexError } from "../errors.js";
@@ -138,6 +138,7 @@ export class PieceStore implements PieceSource {
       if (info.nlink > 1) {
         throw new OnexError(ErrorCode.WriteFailed, `cannot download into ${partial}: it has ${info.nlink} names (a hard link to a file elsewhere), and writing it would change that file; remove it, or fetch into a folder of your own`, { file: partial, links: info.nlink });
       }
+      await refuseWithoutRoom(partial, descriptor.size - info.blocks * 512);
       // Sparse: reserves nothing, but lets pieces be written at any offset in any order. Refused
       // when the artifact is larger than a file may be here (the file system's or the process's limit).
       await handle.truncate(descriptor.size).catch((error: unknown) => {
@@ -553,6 +554,22 @@ function checkCompanionNames(path: string): void {
     file: path,
     errno: "ENAMETOOLONG",
   });
+}
+
+/**
+ * ONEX_E_WRITE_FAILED (`errno` ENOSPC) when the file system holding `partial` has fewer than
+ * `needed` bytes free for this user. The partial file is sparse and reserves nothing, so an
+ * artifact larger than the disk (a descriptor's size is its publisher's to choose: a terabyte is
+ * a descriptor of 16,384 digests) used to be downloaded until the disk was full, for this
+ * fetch and for every other writer on it, and to fail only then. Others may still fill the disk
+ * meanwhile: that is a write failure when it happens. A file system that cannot say is not refused.
+ */
+async function refuseWithoutRoom(partial: string, needed: number): Promise<void> {
+  const fs = await statfs(dirname(partial)).catch(() => undefined);
+  if (fs === undefined) return;
+  const free = fs.bavail * fs.bsize;
+  if (needed <= free) return;
+  throw new OnexError(ErrorCode.WriteFailed, `cannot download into ${partial}: the artifact needs ${needed} more bytes and its file system has ${free} free; free some space, or fetch into another file system`, { file: partial, errno: "ENOSPC", needed, free });
 }
 
 /** A local write that failed (a full disk, a removed folder): the fetch stops, it is no peer's fault. */
