@@ -218,7 +218,7 @@ class Fetch {
    */
   readonly #corruptKeys = new Set<string>();
   /** Per key: the peers it announced that have not delivered a piece yet, taken together (#hasRoom). */
-  readonly #untried = new Map<string, { inFlight: number; failures: number; backoffUntil: number }>();
+  readonly #untried = new Map<string, { inFlight: number; polls: number; failures: number; backoffUntil: number }>();
   /**
    * Piece requests whose 200 body is arriving. A fetch stalls once no piece came for the stall
    * time, whatever else is in flight (refusals, a peer answering 429 to everything); while a
@@ -317,11 +317,22 @@ class Fetch {
     const now = Date.now();
     for (const directory of this.#directories) this.#lookUp(directory, now);
     // Announcements can lag or be missing (registry-only peers): ask piece servers directly, in the background.
+    const perPeer = this.#o.maxInFlightPerPeer ?? 4;
     for (const state of this.#peers.values()) {
       if (state.dropped || state.complete || state.polling || state.backoffUntil > now || now - state.lastPoll < POLL_INTERVAL_MS) continue;
+      // A key's peers that have delivered nothing are polled as they are asked for pieces: as one
+      // peer, `perPeer` at a time and not while backed off. Polled each on its own, a key announcing
+      // 3,000 peer ids at addresses that never answer had a fetch hold a connection to each, until
+      // a process limited to 1,024 open files could not write its record (EMFILE) and failed.
+      const untried = this.#untriedOf(state);
+      if (untried !== undefined && (untried.polls >= perPeer || untried.backoffUntil > now)) continue;
       state.lastPoll = now;
       state.polling = true;
-      void this.#poll(state).finally(() => (state.polling = false));
+      if (untried !== undefined) untried.polls++;
+      void this.#poll(state).finally(() => {
+        state.polling = false;
+        if (untried !== undefined) untried.polls--;
+      });
     }
   }
 
@@ -611,10 +622,10 @@ class Fetch {
   }
 
   /** The shared state of `peer`'s key while `peer` has delivered nothing, else undefined. */
-  #untriedOf(peer: PeerState): { inFlight: number; failures: number; backoffUntil: number } | undefined {
+  #untriedOf(peer: PeerState): { inFlight: number; polls: number; failures: number; backoffUntil: number } | undefined {
     if (peer.delivered || peer.signer === undefined) return undefined;
     let untried = this.#untried.get(peer.signer);
-    if (untried === undefined) this.#untried.set(peer.signer, (untried = { inFlight: 0, failures: 0, backoffUntil: 0 }));
+    if (untried === undefined) this.#untried.set(peer.signer, (untried = { inFlight: 0, polls: 0, failures: 0, backoffUntil: 0 }));
     return untried;
   }
 
