@@ -122,8 +122,15 @@ interface Served {
 /** This peer's view of the zone's swarm, and its voice in it. */
 export class Swarm implements PeerDirectory {
   readonly #o: SwarmOptions;
-  /** Accepted descriptors by root hash. */
+  /**
+   * Accepted descriptors by name@version and root hash. One content may be published under
+   * several names (two versions of one file, a publisher of other names copying it under its
+   * own): kept by root hash alone, each such announcement replaced the one before, and the name
+   * it replaced could no longer be fetched or listed.
+   */
   readonly #descriptors = new Map<string, ArtifactDescriptorRecord>();
+  /** One accepted descriptor of each root hash, to read have messages by: all list the same pieces (the root hash is their digest). */
+  readonly #byRoot = new Map<string, ArtifactDescriptorRecord>();
   /** Refused descriptors by name@version, then root hash. */
   readonly #refused = new Map<string, Map<string, RefusedAnnouncement>>();
   /** Root hash -> peers serving it, each keyed by its id and the key that announced it (#peer). */
@@ -352,13 +359,14 @@ export class Swarm implements PeerDirectory {
       }
       const rivals = this.#accepted(p.descriptor.name, p.descriptor.version).filter((d) => d.root_hash !== p.descriptor.root_hash);
       if (rivals.length > 0) this.#warn(`peer ${p.peer_id} announced ${p.descriptor.name}@${p.descriptor.version}`, conflict(p.descriptor.name, p.descriptor.version, [...rivals, p.descriptor]));
-      this.#descriptors.set(p.descriptor.root_hash, p.descriptor);
+      this.#descriptors.set(`${refKey(p.descriptor.name, p.descriptor.version)}\u0000${p.descriptor.root_hash}`, p.descriptor);
+      if (!this.#byRoot.has(p.descriptor.root_hash)) this.#byRoot.set(p.descriptor.root_hash, p.descriptor);
       if (p.peer_id !== this.#o.peerId) this.#peer(p.descriptor.root_hash, p.peer_id, signer, p.endpoint, at);
       return;
     }
     if (message.type === this.#have.cls.type) {
       const p = message.payload as HavePayload;
-      const descriptor = this.#descriptors.get(p.root_hash);
+      const descriptor = this.#byRoot.get(p.root_hash);
       // Pieces of an artifact without an accepted descriptor cannot be checked; ignore them.
       if (!descriptor || p.peer_id === this.#o.peerId) return;
       const record = this.#peer(p.root_hash, p.peer_id, signer, p.endpoint, at);
