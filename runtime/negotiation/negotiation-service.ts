@@ -16,6 +16,7 @@ import type { SchemaIndex } from "./schema-index.js";
 import { MAX_TIMER_MS } from "../timer.js";
 import { ReplyInbox } from "../jetstream/reply-inbox.js";
 import { checkPositive } from "../option-check.js";
+import { MAX_QUEUED_REQUESTS, RequestQueue } from "./request-queue.js";
 
 /** The probe subject of a deployment. */
 export function schemasSubject(deployment: string): string {
@@ -82,20 +83,29 @@ export function serveNegotiation(nc: NatsConnection, options: ServeNegotiationOp
   const documentBytes = json.encode(JSON.stringify(document));
 
   let inFlight = 0;
+  const queue = new RequestQueue();
+  // Unsigned (a signature would cost what shedding saves): an initiator reads it only when no signed answer came, as a reason to try again.
+  const { signature: _signature, signer: _signer, ...unsignedOffer } = offer;
+  const busyBytes = json.encode(JSON.stringify(shortRejection(unsignedOffer, ErrorCode.NegotiationTimeout, `${MAX_QUEUED_REQUESTS} requests are waiting here: try again`)));
   const subs: NatsSubscription[] = [
     nc.subscribe(schemasSubject(options.deployment), {
       callback: (error, msg) => {
-        if (!error) respond(msg, schemasAnswer(msg.data));
+        // A probe over the limit is not answered: the prober times out, and nothing is sent to a reply subject it chose.
+        if (!error && isInboxSubject(msg.reply)) queue.add(() => respond(msg, schemasAnswer(msg.data)));
       },
     }),
     nc.subscribe(negotiateSubject(options.deployment), {
       callback: (error, msg) => {
-        if (error) return;
-        // answerHandshake catches what it can; this is for what it cannot.
-        answerHandshake(msg.data).then(
-          (answer) => respond(msg, answer),
-          () => respond(msg, json.encode(JSON.stringify(shortRejection(offer, ErrorCode.NegotiationInvalid, "the handshake failed on this side")))),
+        if (error || !isInboxSubject(msg.reply)) return;
+        const answered = queue.add(() =>
+          // answerHandshake catches what it can; this is for what it cannot.
+          answerHandshake(msg.data).then(
+            (answer) => respond(msg, answer),
+            () => respond(msg, json.encode(JSON.stringify(shortRejection(offer, ErrorCode.NegotiationInvalid, "the handshake failed on this side")))),
+          ),
         );
+        // Unsigned and prebuilt: turning an offer away costs next to nothing, and tells the initiator to try again.
+        if (!answered) respond(msg, busyBytes);
       },
     }),
   ];
@@ -176,8 +186,20 @@ export function serveNegotiation(nc: NatsConnection, options: ServeNegotiationOp
     rejections: book.rejections,
     async stop() {
       for (const sub of subs) sub.unsubscribe();
+      queue.clear();
     },
   };
+}
+
+/**
+ * Whether `reply` is a reply inbox: `_INBOX.…` (nats.js's default) or `_INBOX_<user>.…` (what
+ * `onex nats-auth` gives each identity). The requester picks the reply subject, and the answer
+ * goes out with this service's permissions: a probe replying to `$JS.API.STREAM.PURGE.<stream>`
+ * had a responder purge that stream, and one replying to a stream's subject had the answer
+ * stored there. A request with another reply subject (or none) is not answered.
+ */
+function isInboxSubject(reply: string | undefined): boolean {
+  return reply !== undefined && /^_INBOX(?:_[^.\s*>]+)?\.[^\s*>]+$/.test(reply);
 }
 
 /** Handshakes one service answers at once; more are turned away at once. */
