@@ -74,7 +74,7 @@ export function checkMediaType(mediaType: string): void {
 }
 
 /** ONEX_E_USAGE for a shared flag the swarm's messages could not carry; checks nothing outside the process. */
-function checkPeerFlags(flags: ArtifactFlags): void {
+export function checkPeerFlags(flags: ArtifactFlags): void {
   assertZoneId(flags.zone, "--zone");
   const peerId = flags["peer-id"];
   if (peerId !== undefined && (peerId === "" || peerId.length > 256)) throw new OnexError(ErrorCode.Usage, `--peer-id must have 1 to 256 characters`);

@@ -5,7 +5,7 @@ import { checkPieceSize } from "@onex/runtime/dataplane";
 import { OnexCommand } from "../../base-command.js";
 import { MAX_WAIT_MS, parseDuration } from "../../duration.js";
 import { readFailure } from "../../file-errors.js";
-import { artifactFlags, checkArtifactName, checkMediaType, seedUntilStopped, stopSignals, withPeer } from "../../artifact-peer.js";
+import { artifactFlags, checkArtifactName, checkMediaType, checkPeerFlags, seedUntilStopped, stopSignals, withPeer } from "../../artifact-peer.js";
 
 export default class ArtifactPublish extends OnexCommand {
   static override summary = "Describe a file as a signed artifact and seed it to the zone's swarm.";
@@ -38,6 +38,8 @@ export default class ArtifactPublish extends OnexCommand {
     checkArtifactName(flags.name, flags.version, { name: "--name", version: "--version" });
     checkMediaType(flags["media-type"]);
     const seedForMs = flags["seed-for"] === undefined ? undefined : parseDuration(flags["seed-for"], "seed-for", { max: MAX_WAIT_MS });
+    // Every flag before FILE: a usage mistake (exit 2) is said before a file one (exit 3), as by every command.
+    checkPeerFlags(flags);
     checkPublishable(args.file);
     await withPeer(flags, async (peer) => {
       const descriptor = await peer.publish(args.file, { name: flags.name, version: flags.version, mediaType: flags["media-type"], pieceSize: flags["piece-size"] });
