@@ -1,5 +1,5 @@
 /** Handlebars templates for the emitted files; a user folder overrides them file by file. */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readlinkSync, statSync, type Stats } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import Handlebars from "handlebars";
@@ -86,6 +86,40 @@ function templateProblem(cause: unknown): string {
   return missing ? `line ${missing[2]}, column ${Number(missing[3]) + 1}: "${missing[1]}" is not a field here (misspelt?)` : message;
 }
 
+/**
+ * Why `dir` is no templates folder, said as what it is rather than as missing (a file given by
+ * mistake, a link that leads nowhere): ONEX_E_FILE_NOT_FOUND when nothing is there, as for any
+ * input, and ONEX_E_FILE_UNREADABLE for something that is there but is not a folder; undefined
+ * for a folder, or a link to one.
+ */
+function notAFolder(dir: string): OnexError | undefined {
+  const errnoOf = (cause: unknown) => (cause as NodeJS.ErrnoException).code;
+  let entry: Stats;
+  try {
+    entry = lstatSync(dir);
+  } catch (cause) {
+    const errno = errnoOf(cause);
+    if (errno === "ENOENT" || errno === "ENOTDIR") return new OnexError(ErrorCode.FileNotFound, `templates folder ${dir} does not exist`, { file: dir, missing: dir, errno }, { cause });
+    return new OnexError(ErrorCode.FileUnreadable, `templates folder ${dir} cannot be read: ${(cause as Error).message}`, { file: dir, ...(errno === undefined ? {} : { errno }) }, { cause });
+  }
+  let target: Stats;
+  try {
+    target = statSync(dir);
+  } catch (cause) {
+    // lstat saw an entry and stat cannot follow it: a symbolic link that does not resolve.
+    const errno = errnoOf(cause);
+    if (errno === "ENOENT" || errno === "ENOTDIR") {
+      return new OnexError(ErrorCode.FileNotFound, `templates folder ${dir} is a symbolic link to ${readlinkSync(dir)}, which does not exist`, { file: dir, missing: dir, errno }, { cause });
+    }
+    const why = errno === "ELOOP" ? "a loop of symbolic links (ELOOP)" : (cause as Error).message;
+    return new OnexError(ErrorCode.FileUnreadable, `templates folder ${dir} is a symbolic link that does not resolve: ${why}`, { file: dir, ...(errno === undefined ? {} : { errno }) }, { cause });
+  }
+  if (target.isDirectory()) return undefined;
+  const what = target.isFile() ? "a file" : "a device, a pipe or a socket";
+  const via = entry.isSymbolicLink() ? ` (through the symbolic link to ${readlinkSync(dir)})` : "";
+  return new OnexError(ErrorCode.FileUnreadable, `templates folder ${dir} is ${what}${via}, not a folder; --templates names a folder of template files`, { file: dir, errno: "ENOTDIR" });
+}
+
 /** Every template file under `dir`, as `/`-separated paths relative to it (dot files left out). */
 async function templateFilesIn(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
@@ -95,11 +129,10 @@ async function templateFilesIn(dir: string): Promise<string[]> {
     .sort();
 }
 
-/** Throws ONEX_E_FILE_NOT_FOUND for a missing folder and ONEX_E_TEMPLATE_UNKNOWN for a file no bundled template is named like. */
+/** Throws what `notAFolder` finds, and ONEX_E_TEMPLATE_UNKNOWN for a file no bundled template is named like. */
 async function checkOverrideDir(dir: string): Promise<void> {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new OnexError(ErrorCode.FileNotFound, `templates folder ${dir} does not exist`, { file: dir, missing: dir });
-  }
+  const problem = notAFolder(dir);
+  if (problem !== undefined) throw problem;
   // Known names are every bundled template, the reference site's included, so one folder can override both.
   const known = await templateFilesIn(DEFAULT_TEMPLATES);
   const unknown = (await templateFilesIn(dir)).filter((f) => !known.includes(f));

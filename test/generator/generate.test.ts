@@ -171,6 +171,33 @@ describe("onex generate", () => {
     await expect(generate({ schemasDir: schemas, outDir: out, templatesDir: missing })).rejects.toMatchObject({ code: ErrorCode.FileNotFound, details: { file: missing } });
   });
 
+  it("--templates says what a path that is no folder is: a file or a link in a loop (ONEX_E_FILE_UNREADABLE), a link to nothing (ONEX_E_FILE_NOT_FOUND); the CLI exits 3", async () => {
+    const { root, schemas, out } = await copySchemas();
+    await writeFile(join(root, "templates.hbs"), "{{> header}}\n");
+    await symlink("loop", join(root, "loop"));
+    await symlink("no-such-folder", join(root, "dangling"));
+    const refusal = (templatesDir: string) => generate({ schemasDir: schemas, outDir: out, templatesDir }).then(() => undefined, (e: unknown) => e);
+    expect(await refusal(join(root, "templates.hbs"))).toMatchObject({
+      code: ErrorCode.FileUnreadable,
+      message: `templates folder ${join(root, "templates.hbs")} is a file, not a folder; --templates names a folder of template files`,
+    });
+    expect(await refusal(join(root, "loop"))).toMatchObject({
+      code: ErrorCode.FileUnreadable,
+      message: `templates folder ${join(root, "loop")} is a symbolic link that does not resolve: a loop of symbolic links (ELOOP)`,
+      details: { errno: "ELOOP" },
+    });
+    expect(await refusal(join(root, "dangling"))).toMatchObject({
+      code: ErrorCode.FileNotFound,
+      message: `templates folder ${join(root, "dangling")} is a symbolic link to no-such-folder, which does not exist`,
+    });
+    // The CLI says the same, exits 3 (an input is broken) and writes nothing.
+    for (const path of ["templates.hbs", "loop"]) {
+      const cli = runCli(["generate", "--schemas", "schemas", "--out", "generated", "--templates", path], { cwd: root });
+      expect([path, cli.status, cli.stderr.startsWith(`error ${ErrorCode.FileUnreadable}: templates folder ${path} is a `)]).toEqual([path, 3, true]);
+    }
+    expect(existsSync(out)).toBe(false);
+  });
+
   it("--templates refuses a file named like no template (ONEX_E_TEMPLATE_UNKNOWN), suggesting the likely one, from the CLI with exit 3", async () => {
     const { root } = await copySchemas();
     const templates = join(root, "my-templates");
