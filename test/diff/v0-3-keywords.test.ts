@@ -10,16 +10,18 @@ import { diffVersions } from "../../generator/diff/diff-versions.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { runCli } from "../support/run-cli.js";
 import { copySchemas, editFile, removeTempDirs } from "../support/temp-schemas.js";
+import { trimToV02 } from "../support/v03-from-v02.js";
 
 afterAll(removeTempDirs);
 
 /**
- * A copy of the schemas with a v0.3 identical to v0.2 (and an empty transform), then `edit`
- * applied to v0.3. The protocol record of both leaves its version unpinned: pinned, each
+ * A copy of the schemas trimmed back to v0.2 (a v0.3 the project bundles is not this one), with
+ * a v0.3 identical to v0.2 (and an empty transform), then `edit` applied to v0.3. The protocol record of both leaves its version unpinned: pinned, each
  * version's would differ (and an unchanged pin is refused by generate).
  */
 async function withV03(edit?: (v03: string) => Promise<void>): Promise<string> {
   const { schemas } = await copySchemas();
+  await trimToV02(schemas);
   const v03 = join(schemas, "v0.3");
   await editFile(join(schemas, "v0.2", "records", "protocol.yaml"), (t) => t.replace('    const: "0.2"\n', "    type: string\n"));
   await cp(join(schemas, "v0.2"), v03, { recursive: true });

@@ -28,6 +28,7 @@ import { generateKeyPair, type KeyPair } from "../../runtime/trust/keys.js";
 import { applyBundledStreams, client as controlPlaneClient } from "../jetstream/fixtures.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { copySchemas, editFile, removeTempDirs } from "../support/temp-schemas.js";
+import { trimToV02 } from "../support/v03-from-v02.js";
 import { eventually, makeNode } from "./fixtures.js";
 
 const ZONE = "zone.trusted.org";
@@ -40,8 +41,9 @@ let root: string;
 const open: Registry[] = [];
 const clients: OnexClient[] = [];
 
-/** The v0.2 schemas as v0.3, with `event.node.failed`'s reason and `signal.artifact.have`'s bitfield renamed, and the transform from v0.2. */
+/** The v0.2 schemas as v0.3 (in place of any v0.3 the project bundles), with `event.node.failed`'s reason and `signal.artifact.have`'s bitfield renamed, and the transform from v0.2. */
 async function writeV03(schemas: string): Promise<void> {
+  await trimToV02(schemas);
   const v03 = join(schemas, "v0.3");
   await cp(join(schemas, "v0.2"), v03, { recursive: true });
   await rm(join(v03, "from-v0.1.yaml"));

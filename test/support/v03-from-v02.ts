@@ -14,8 +14,13 @@ export async function trimToV02(schemas: string): Promise<void> {
   for (const v of await versionsIn(schemas)) if (compareVersions(v, "0.2") > 0) await rm(join(schemas, `v${v}`), { recursive: true });
 }
 
-/** Copies v0.2 as `schemas/v0.3` (without v0.2's transform from v0.1), its manifest naming v0.3 and `changes` as its changelog; returns the folder. */
+/**
+ * Copies v0.2 as `schemas/v0.3` (without v0.2's transform from v0.1), its manifest naming v0.3
+ * and `changes` as its changelog; returns the folder. Trims `schemas` to v0.2 first: a copy
+ * over a v0.3 the project bundles would keep that v0.3's other files.
+ */
 export async function copyV02AsV03(schemas: string, changes: readonly [change: string, why: string][]): Promise<string> {
+  await trimToV02(schemas);
   const v03 = join(schemas, "v0.3");
   await cp(join(schemas, "v0.2"), v03, { recursive: true });
   await rm(join(v03, "from-v0.1.yaml"));
