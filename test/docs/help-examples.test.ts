@@ -12,6 +12,7 @@ import { spawnSync } from "node:child_process";
 import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { BUNDLED_VERSION_FOLDERS } from "../support/bundled-versions.js";
 import { freePort } from "../support/nats-server.js";
 import { runCli } from "../support/run-cli.js";
 import { PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
@@ -34,7 +35,7 @@ async function examples(): Promise<{ command: string; line: string }[]> {
 async function project(): Promise<string> {
   const dir = await tempDir("onex-help-examples-");
   await cp(join(PROJECT_ROOT, "schemas"), join(dir, "schemas"), { recursive: true });
-  for (const part of ["v0.0.9", "v0.1", "v0.2", "transforms", "versions.ts"]) await cp(join(PROJECT_ROOT, "generated", part), join(dir, "generated", part), { recursive: true });
+  for (const part of [...BUNDLED_VERSION_FOLDERS, "transforms", "versions.ts"]) await cp(join(PROJECT_ROOT, "generated", part), join(dir, "generated", part), { recursive: true });
   await cp(join(PROJECT_ROOT, "templates"), join(dir, "my-templates"), { recursive: true });
   await mkdir(join(dir, "docs"));
   await cp(join(PROJECT_ROOT, "docs", "examples"), join(dir, "docs", "examples"), { recursive: true });

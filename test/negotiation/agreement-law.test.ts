@@ -14,6 +14,7 @@ import type { FederationNode } from "../../runtime/negotiation/federation-node.j
 import { serveNegotiation, type NegotiationService } from "../../runtime/negotiation/negotiation-service.js";
 import { contentHashOf, type SchemaIndex } from "../../runtime/negotiation/schema-index.js";
 import { generateKeyPair } from "../../runtime/trust/keys.js";
+import { BUNDLED_VERSION_FOLDERS } from "../support/bundled-versions.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { runCliAsync } from "../support/cli-process.js";
 import { sampleMessage } from "./samples.js";
@@ -123,6 +124,6 @@ describe("an incompatible peer", () => {
     await clients[0]!.nc.flush();
     const error = (await node.negotiate("deployment-v9.9").catch((e: unknown) => e)) as OnexError;
     expect(error.code).toBe(ErrorCode.IncompatiblePeer);
-    expect(error.message).toContain("at one of v0.0.9, v0.1, v0.2, or add a transform");
+    expect(error.message).toContain(`at one of ${BUNDLED_VERSION_FOLDERS.join(", ")}, or add a transform`);
   });
 });

@@ -7,6 +7,7 @@ import { buildReferenceSite, SITE_MARKER } from "../../generator/reference-site/
 import type { SearchEntry } from "../../generator/reference-site/site-views.js";
 import { DEFAULT_TEMPLATES } from "../../generator/templates.js";
 import { ErrorCode } from "../../runtime/errors.js";
+import { BUNDLED_VERSION_FOLDERS } from "../support/bundled-versions.js";
 import { runCli } from "../support/run-cli.js";
 import { PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
 
@@ -154,7 +155,7 @@ describe("onex docs", () => {
   it("writes the site and says where to open it", async () => {
     const out = join(await tempDir(), "site");
     const result = runCli(["docs", "--out", out]);
-    expect(result.stderr).toContain("reference site for v0.0.9, v0.1, v0.2");
+    expect(result.stderr).toContain(`reference site for ${BUNDLED_VERSION_FOLDERS.join(", ")}: `);
     expect(result.stderr).toContain(`file://${out}/index.html`);
     expect(result.status).toBe(0);
     expect(await readFile(join(out, "v0.2", "event.node.register.html"), "utf8")).toBe(files.get("v0.2/event.node.register.html"));
