@@ -9,6 +9,7 @@ import { ErrorCode } from "../../runtime/errors.js";
 import { runCli } from "../support/run-cli.js";
 import { PROJECT_ROOT, copySchemas, editFile, removeTempDirs, tempDir } from "../support/temp-schemas.js";
 import { BUNDLED_VERSIONS, BUNDLED_VERSION_FOLDERS } from "../support/bundled-versions.js";
+import { trimToV02 } from "../support/v03-from-v02.js";
 
 afterAll(removeTempDirs);
 
@@ -141,6 +142,7 @@ describe("onex generate", () => {
 
   it("leaves no folder behind for a version removed from the schemas, and keeps a folder still holding a file of the user's", async () => {
     const { root, schemas } = await copySchemas();
+    await trimToV02(schemas);
     expect(runCli(["generate", "--schemas", "schemas", "--out", "generated"], { cwd: root }).status).toBe(0);
     await writeFile(join(root, "generated", "v0.1", "notes.md"), "mine\n");
     // The newest version, then the one below it, as a protocol team renaming or dropping a folder would.

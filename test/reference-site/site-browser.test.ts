@@ -14,8 +14,10 @@ import { join, relative, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadVersion } from "../../generator/load-version.js";
 import { writeReferenceSite } from "../../generator/reference-site/build-site.js";
 import { DEFAULT_TEMPLATES } from "../../generator/templates.js";
+import { BUNDLED_VERSION_FOLDERS } from "../support/bundled-versions.js";
 import { copySchemas, editFile, PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
 
 const OUTPUT = join(PROJECT_ROOT, ".tmp", "test-output", "reference-site");
@@ -107,8 +109,11 @@ afterAll(async () => {
 describe("the reference site in chromium, from file://", () => {
   it("loads every page with no console error, no failed request and nothing from outside the site", async () => {
     const files = await htmlFiles(SITE);
-    // index + a page per version + a page per message type of each version (6 + 6 + 10).
-    expect(files).toHaveLength(1 + 3 + 22);
+    // index + a page per version + a page per message type of each version (6 + 6 + 10 for v0.0.9 to v0.2).
+    const schemas = join(PROJECT_ROOT, "schemas");
+    const models = await Promise.all(BUNDLED_VERSION_FOLDERS.map(async (version) => (await loadVersion(schemas, version, PROJECT_ROOT)).model));
+    expect(files).toHaveLength(1 + models.length + models.reduce((n, model) => n + model.messages.length, 0));
+    expect(files.length).toBeGreaterThanOrEqual(1 + 3 + 22);
     for (const file of files) {
       const { page, report } = await openPage(file);
       const found = (await page.evaluate(PAGE_FACTS)) as { ids: string[]; links: string[]; title: string; stylesApplied: string; searchReady: boolean };
