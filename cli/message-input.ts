@@ -539,12 +539,6 @@ async function readAllYaml(input: Readable, file: string): Promise<Buffer> {
 type DecodedLine = { line: number; text: string } | { line: number; bytes: Buffer; error: OnexError };
 
 /**
- * Decides the shape from the first lines and reads the rest accordingly. A first line that is
- * a complete JSON value makes the input line-oriented (NDJSON, or an array on one line); a
- * first line that is not is either the start of a document or a malformed line, and the next
- * line tells which: if it is a complete value on its own, the input is NDJSON.
- */
-/**
  * Adds `items` to `out` one by one: `out.push(...items)` passes each as an argument, and an array
  * of a few hundred thousand messages (on one line, or an array never closed) overflowed the stack,
  * refusing the whole input as ONEX_E_FILE_UNREADABLE "Maximum call stack size exceeded".
@@ -553,6 +547,12 @@ function append<T>(out: T[], items: readonly T[]): void {
   for (const item of items) out.push(item);
 }
 
+/**
+ * Decides the shape from the first lines and reads the rest accordingly. A first line that is
+ * a complete JSON value makes the input line-oriented (NDJSON, or an array on one line); a
+ * first line that is not is either the start of a document or a malformed line, and the next
+ * line tells which: if it is a complete value on its own, the input is NDJSON.
+ */
 class JsonInputReader {
   private lineNo = 0;
   private mode: "start" | "undecided" | "lines" | "document" = "start";
