@@ -104,7 +104,7 @@ export class TrustedRegistry implements Registry {
    * took 2 to 7 times a list of 500 genuine ones, on every call (a router listing for each task).
    */
   readonly #refusedSlots = new Map<string, { revision: string; digest: string; error: unknown }>();
-  /** Refusals the default warning (no `onTampered`) has said, by address and reason. */
+  /** Refusals the default warning (no `onTampered`) has said, by address, stored revision and reason. */
   readonly #warned = new Map<string, true>();
   /** What this registry registered, per address: what a heartbeat keeps alive and repairs. */
   readonly #own = new Map<string, { entry: RegistryEntryRecord; identity: NodeIdentityRecord }>();
@@ -245,7 +245,7 @@ export class TrustedRegistry implements Registry {
       const { address, key } = entries[i]!;
       if (!this.#retired.has(key.keyId)) continue;
       entries.splice(i, 1);
-      this.#report(address, untrusted(address, retiredKey(key.keyId)));
+      this.#report(address, untrusted(address, retiredKey(key.keyId)), entries[i]!.revision);
     }
     return entries.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   }
@@ -452,7 +452,7 @@ export class TrustedRegistry implements Registry {
             if (resolved.key.keyId !== keyId) continue;
             last.delete(address);
             const error = untrusted(address, retiredKey(keyId));
-            this.#report(address, error);
+            this.#report(address, error, resolved.revision);
             if (matchesFilter(resolved, filter)) yield { kind: "tampered", address, error };
           }
         }
@@ -512,7 +512,7 @@ export class TrustedRegistry implements Registry {
           // one, say), not put back: that registration comes through the watch.
           if (error.details.cause === ErrorCode.Replay && (await this.#superseded(change.stored))) continue;
           last.delete(address);
-          this.#report(address, error);
+          this.#report(address, error, change.stored.revision);
           yield { kind: "tampered", address, error };
           continue;
         }
@@ -789,7 +789,7 @@ export class TrustedRegistry implements Registry {
       return await this.#read(stored, mark);
     } catch (error) {
       if (!isOnexError(error, ErrorCode.EntryTampered)) throw error;
-      this.#report(buildAddress(stored.key), error);
+      this.#report(buildAddress(stored.key), error, stored.revision);
       return undefined;
     }
   }
@@ -803,11 +803,13 @@ export class TrustedRegistry implements Registry {
     }
   }
 
-  #report(address: string, error: OnexError): void {
+  #report(address: string, error: OnexError, revision: string): void {
     if (this.#options.onTampered) return this.#options.onTampered(address, error);
     // Said once per address and reason: a forged entry is refused again by every list (a router's,
     // for each task), and the default warning repeated it each time, a line per forgery per list.
-    const said = `${address}\n${error.message}`;
+    // Once per stored revision too: a forgery written again after the node repaired its entry is
+    // new, and keyed by address and reason alone it went unsaid, like one never noticed.
+    const said = `${address}\n${revision}\n${error.message}`;
     if (this.#warned.has(said)) return;
     if (this.#warned.size >= VERIFIED_CACHE) forgetOldest(this.#warned);
     this.#warned.set(said, true);
