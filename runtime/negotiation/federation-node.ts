@@ -28,6 +28,7 @@ import { handshake } from "./handshake.js";
 import { serveNegotiation, type NegotiationService } from "./negotiation-service.js";
 import { PeerBook } from "./peer-book.js";
 import { parseRfc3339 } from "../trust/rfc3339-time.js";
+import { compareVersions } from "../version-order.js";
 import type { SchemaIndex } from "./schema-index.js";
 
 /** A generated SDK module with its protocol declaration (`import * as v0_2 from "@onex/sdk/v0.2"`). */
@@ -339,16 +340,17 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
 }
 
 /**
- * Why a peer would refuse every message written in `sent`, whatever its type: it is neither
- * the peer's version nor the one agreed with it, and the peer's adapters do not convert it
+ * Why a peer would refuse every message written in `sent`, whatever its type: it is newer than
+ * the peer's version and not the one agreed with it, and the peer's adapters do not convert it
  * (not in `convertedBy`: a deployment on an older SDK, which has never heard of this node's
  * newer version). It has no path from `sent` (ONEX_E_NO_PATH here; the peer records such a
  * broadcast as ONEX_E_UNKNOWN_VERSION); sent `to` it, the message is converted here to the
- * agreed version instead.
+ * agreed version instead. A version older than the peer's is one its SDK reads and converts up
+ * (a message written in v0.1 broadcast between two v0.2 nodes, whose `convertedBy` is empty).
  */
 function unread(sent: string, agreement: Agreement): PeerRefusal | undefined {
   const peer = agreement.peer.deployment;
-  if (sent === agreement.peer.version || sent === agreement.version || agreement.convertedBy.includes(peer)) return undefined;
+  if (compareVersions(sent, agreement.peer.version) <= 0 || sent === agreement.version || agreement.convertedBy.includes(peer)) return undefined;
   return {
     peer,
     version: agreement.peer.version,
