@@ -566,7 +566,8 @@ function checkCompanionNames(path: string): void {
  */
 async function refuseWithoutRoom(partial: string, needed: number): Promise<void> {
   const fs = await statfs(dirname(partial)).catch(() => undefined);
-  if (fs === undefined) return;
+  // ramfs and some FUSE file systems answer with no blocks at all (0 of 0 free): they cannot say either.
+  if (fs === undefined || fs.blocks === 0) return;
   const free = fs.bavail * fs.bsize;
   if (needed <= free) return;
   throw new OnexError(ErrorCode.WriteFailed, `cannot download into ${partial}: the artifact needs ${needed} more bytes and its file system has ${free} free; free some space, or fetch into another file system`, { file: partial, errno: "ENOSPC", needed, free });
