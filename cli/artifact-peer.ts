@@ -13,7 +13,7 @@ import { parseTrustPolicy, type TrustPolicy } from "@onex/runtime";
 import { DATA_PLANE_TRUST_POLICY, MIN_TRANSFER_BYTES_PER_SECOND, SWARM_MESSAGE_TYPES, type SwarmMessages } from "@onex/runtime/dataplane";
 import { readPrivateKey, readPublicKeys } from "./key-files.js";
 import { printableField } from "./terminal-text.js";
-import { natsFlags, serverFlagFailure, tlsFilesOf, warnPasswordOnCommandLine } from "./nats-flags.js";
+import { inboxOption, natsFlags, serverFlagFailure, tlsFilesOf, warnPasswordOnCommandLine } from "./nats-flags.js";
 import { compareVersions } from "@onex/runtime";
 import { versions } from "@onex/sdk/versions";
 import { definesTypes, sdkSpeaking } from "./protocol-choice.js";
@@ -155,6 +155,7 @@ export async function withPeer<T>(flags: ArtifactFlags, fn: (peer: DataPlanePeer
       verifyThreads: 0,
       ...(flags.user ? { user: flags.user, pass: flags.password } : {}),
       ...(tls !== undefined ? { tls } : {}),
+      ...inboxOption(flags),
     });
   } catch (error) {
     throw serverFlagFailure(error, flags.server);

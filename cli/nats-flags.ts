@@ -4,7 +4,7 @@ import { Flags } from "@oclif/core";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { addressSecrets, ErrorCode, isOnexError, OnexError, redactedAddress, withoutSecrets } from "@onex/runtime";
-import { checkServers, checkTlsFiles, connectFailure, serverCredentials, type TlsFiles } from "@onex/runtime/jetstream";
+import { checkServers, checkTlsFiles, connectFailure, inboxPrefixOf, serverCredentials, type TlsFiles } from "@onex/runtime/jetstream";
 
 export const natsFlags = {
   server: Flags.string({ description: "NATS server URL.", env: "NATS_URL", default: "nats://127.0.0.1:4222" }),
@@ -13,6 +13,10 @@ export const natsFlags = {
   "tls-ca": Flags.string({ description: "CA certificate (PEM file) the server's certificate must chain to, for a server whose CA the system does not trust.", env: "NATS_CA" }),
   "tls-cert": Flags.string({ description: "Client certificate (PEM file), for a server that verifies clients; with --tls-key.", env: "NATS_CERT" }),
   "tls-key": Flags.string({ description: "The client certificate's private key (PEM file).", env: "NATS_KEY" }),
+  "inbox-prefix": Flags.string({
+    description: "Subject prefix of this connection's reply inboxes (default _INBOX). Under the configuration onex nats-auth writes, a zone member reads replies only under _INBOX_<user>: give that.",
+    env: "NATS_INBOX_PREFIX",
+  }),
 };
 
 /**
@@ -33,7 +37,22 @@ export function warnPasswordOnCommandLine(argv: readonly string[] = process.argv
 }
 let warnedOfPassword = false;
 
-type NatsFlags = { server: string; user?: string; password?: string; "tls-ca"?: string; "tls-cert"?: string; "tls-key"?: string };
+type NatsFlags = { server: string; user?: string; password?: string; "tls-ca"?: string; "tls-cert"?: string; "tls-key"?: string; "inbox-prefix"?: string };
+
+/**
+ * --inbox-prefix, checked: a subject without wildcards (nats.js refused another only as a failed
+ * connection). A zone member under the configuration `onex nats-auth` writes may read replies only
+ * under `_INBOX_<user>`, and every request of a command (JetStream's API, a negotiation) waits for
+ * one, so without it each was refused for a subscription to `_INBOX.…`.
+ */
+export function inboxOption(flags: NatsFlags): { inboxPrefix: string } | Record<string, never> {
+  const prefix = flags["inbox-prefix"];
+  if (prefix === undefined) return {};
+  if (!prefix.split(".").every((token) => token !== "" && !/[*>\s]/.test(token))) {
+    throw new OnexError(ErrorCode.Usage, `--inbox-prefix must be a subject without wildcards, like _INBOX_alice, not "${prefix}"`);
+  }
+  return { inboxPrefix: prefix };
+}
 
 /**
  * The TLS files the flags name, checked (ONEX_E_USAGE naming the flag): a file nats.js could not
@@ -55,15 +74,18 @@ export async function withNats<T>(flags: NatsFlags, fn: (nc: NatsConnection) => 
   let nc: NatsConnection;
   warnPasswordOnCommandLine();
   const tls = tlsFilesOf(flags);
+  const inbox = inboxOption(flags);
   try {
     checkServers(flags.server);
     const { servers, user, pass, token } = serverCredentials(flags.server, flags.user ? { user: flags.user, pass: flags.password } : {});
-    nc = await connect({ servers, ...(user !== undefined ? { user, pass } : {}), ...(token !== undefined ? { token } : {}), ...(tls !== undefined ? { tls } : {}), timeout: 5_000 });
+    nc = await connect({ servers, ...(user !== undefined ? { user, pass } : {}), ...(token !== undefined ? { token } : {}), ...(tls !== undefined ? { tls } : {}), ...inbox, timeout: 5_000 });
   } catch (error) {
     throw serverFlagFailure(error, flags.server);
   }
   try {
     return await fn(nc);
+  } catch (error) {
+    throw withInboxHint(error, flags);
   } finally {
     await nc.close();
   }
@@ -92,6 +114,10 @@ export function withJetStream<T>(flags: NatsFlags, fn: (js: JetStreamClient, jsm
       const text = (error as Error)?.message ?? String(error);
       const server = redactedAddress(flags.server);
       const details = { server };
+      // A zone member under the configuration onex nats-auth writes may use the API on its zone's
+      // streams only, not ask for the account's JetStream: its commands go on, and a request it may
+      // not make is refused as it is made.
+      if (/Permissions Violation for Publish to "\$JS\.API\.INFO"/.test(text)) return jetstreamManager(nc, { checkAPI: false });
       if (/permission/i.test(text)) throw new OnexError(ErrorCode.PermissionDenied, `this user may not ask ${server} for JetStream: ${text}`, details, { cause: error });
       const why = /not enabled/i.test(text) ? "has no JetStream for this user (nats-server needs -js, and the user's account JetStream)" : `did not answer a JetStream request: ${text}`;
       throw new OnexError(ErrorCode.ConnectionFailed, `${server} ${why}`, details, { cause: error });
@@ -100,3 +126,9 @@ export function withJetStream<T>(flags: NatsFlags, fn: (js: JetStreamClient, jsm
   });
 }
 
+/** A refusal to read replies under the default inboxes, with what to do: give the prefix `onex nats-auth` grants each user. */
+function withInboxHint(error: unknown, flags: NatsFlags): unknown {
+  if (flags["inbox-prefix"] !== undefined || !isOnexError(error, ErrorCode.PermissionDenied) || !/Subscription to "_INBOX\./.test(error.message)) return error;
+  const prefix = flags.user === undefined ? "_INBOX_<user>" : inboxPrefixOf(flags.user);
+  return new OnexError(error.code, `${error.message}; this user may not read replies under _INBOX (a zone member under the configuration onex nats-auth writes reads them only under _INBOX_<user>): give --inbox-prefix ${prefix}`, error.details, { cause: error });
+}
