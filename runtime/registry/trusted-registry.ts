@@ -242,10 +242,10 @@ export class TrustedRegistry implements Registry {
     }
     // Each entry was read in turn: one read before distrust retired its key is not handed out after.
     for (let i = entries.length - 1; i >= 0; i--) {
-      const { address, key } = entries[i]!;
+      const { address, key, revision } = entries[i]!;
       if (!this.#retired.has(key.keyId)) continue;
       entries.splice(i, 1);
-      this.#report(address, untrusted(address, retiredKey(key.keyId)), entries[i]!.revision);
+      this.#report(address, untrusted(address, retiredKey(key.keyId)), revision);
     }
     return entries.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   }
