@@ -4,7 +4,7 @@
 // message it handed over whether it was stored, failed (with its id) or never sent, and acting on
 // that report stores each message exactly once.
 import { connect as natsConnect } from "@nats-io/transport-node";
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager, type StreamState } from "@nats-io/jetstream";
 import { describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import * as v0_2 from "../../generated/v0.2/index.js";
@@ -29,7 +29,7 @@ async function rejectionOf(publishing: Promise<unknown>): Promise<OnexError> {
 
 /** The ids of the messages a stream holds, with how often each is stored. */
 async function storedIds(jsm: JetStreamManager, stream: string): Promise<Map<string, number>> {
-  const { state } = await jsm.streams.info(stream);
+  const state = await streamState(jsm, stream);
   const ids = new Map<string, number>();
   for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
     const stored = await jsm.streams.getMessage(stream, { seq });
@@ -37,6 +37,21 @@ async function storedIds(jsm: JetStreamManager, stream: string): Promise<Map<str
     ids.set(id, (ids.get(id) ?? 0) + 1);
   }
   return ids;
+}
+
+/**
+ * The stream's state, asked again while the request times out: after a server restart the test's
+ * own connection may still be reconnecting (its back-off grows under load), and its first
+ * request then timed out though the server was back.
+ */
+async function streamState(jsm: JetStreamManager, stream: string): Promise<StreamState> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await jsm.streams.info(stream)).state;
+    } catch (error) {
+      if (attempt === 5 || !/timeout/i.test(String(error))) throw error;
+    }
+  }
 }
 
 async function withServer(run: (server: NatsServer, jsm: JetStreamManager) => Promise<void>): Promise<void> {
