@@ -212,11 +212,15 @@ function desiredConfig(plan: StreamPlan): Partial<StreamConfig> {
 export async function applyStreams(jsm: JetStreamManager, plans: readonly StreamPlan[], options: { dryRun?: boolean } = {}): Promise<StreamChange[]> {
   const changes: StreamChange[] = [];
   const desiredOf = new Map<string, Partial<StreamConfig> & { name: string }>();
+  const unclustered: string[] = [];
   for (const plan of plans) {
     const desired = desiredConfig(plan) as Partial<StreamConfig> & { name: string };
     desiredOf.set(plan.name, desired);
     const current = await withRetry(() => jsm.streams.info(plan.name)).then(
-      (info) => info.config,
+      (info) => {
+        if (info.cluster === undefined) unclustered.push(plan.name);
+        return info.config;
+      },
       (error: unknown) => {
         if (isNotFound(error)) return undefined;
         throw jetStreamFailure(error, `reading stream ${plan.name}`, { stream: plan.name });
@@ -234,7 +238,7 @@ export async function applyStreams(jsm: JetStreamManager, plans: readonly Stream
     const changed = Object.keys(fields).length > 0;
     changes.push({ name: plan.name, action: changed ? "update" : "unchanged", fields, ...(changed ? { previous: current } : {}) });
   }
-  await assertServerTakes(jsm, changes, desiredOf);
+  await assertServerTakes(jsm, changes, desiredOf, unclustered);
   if (options.dryRun) return changes;
   const written: StreamChange[] = [];
   for (const change of changes) {
@@ -322,11 +326,12 @@ interface AccountLimits {
 /**
  * ONEX_E_STREAM_CONFIG, before anything is written, for what the server would refuse and
  * says in advance: a change it does not make in place (nats-server 2.9 refuses to change a
- * stream's storage type or retention policy), subjects a stream outside the plan holds, and
+ * stream's storage type or retention policy), replicas above 1 on a server in no cluster
+ * (`unclustered`: the streams read whose info has no cluster), subjects a stream outside the plan holds, and
  * the account's limits on streams and stored bytes. A user not permitted to list streams or
  * read the account (a narrowly granted `--zone` user) skips the last two; the undo covers them.
  */
-async function assertServerTakes(jsm: JetStreamManager, changes: readonly StreamChange[], desiredOf: Map<string, Partial<StreamConfig> & { name: string }>): Promise<void> {
+async function assertServerTakes(jsm: JetStreamManager, changes: readonly StreamChange[], desiredOf: Map<string, Partial<StreamConfig> & { name: string }>, unclustered: readonly string[]): Promise<void> {
   const refuse = (stream: string, why: string, extra: Record<string, unknown> = {}): never => {
     throw new OnexError(ErrorCode.StreamConfig, `stream ${stream} cannot be applied: ${why}. Nothing was changed`, { stream, ...extra });
   };
@@ -336,15 +341,27 @@ async function assertServerTakes(jsm: JetStreamManager, changes: readonly Stream
       if (change.fields[field] !== undefined) refuse(change.name, `nats-server does not change a stream's ${field} in place (${JSON.stringify(change.fields[field][0])} -> ${JSON.stringify(change.fields[field][1])}); delete the stream (its messages go with it) and apply again`, { field });
     }
   }
+  // A stream the server reports without cluster information, if any: the server is in no cluster.
+  let alone = unclustered[0];
   const existing = await readOrSkip(
     () =>
       withRetry(async () => {
         const all: StreamConfig[] = [];
-        for await (const info of jsm.streams.list()) all.push(info.config);
+        for await (const info of jsm.streams.list()) {
+          all.push(info.config);
+          if (info.cluster === undefined) alone ??= info.config.name;
+        }
         return all;
       }),
     "listing streams",
   );
+  // nats-server 2.9 in no cluster refuses replicas above 1 when a stream is created, but takes
+  // them in an update, and then, at its next start, loads no stream so configured: the stream
+  // and every message it holds were gone from the server after an apply that said "updated".
+  const replicated = changes.find((c) => c.action !== "unchanged" && (desiredOf.get(c.name)!.num_replicas ?? 1) > 1);
+  if (alone !== undefined && replicated !== undefined) {
+    refuse(replicated.name, `the server is in no cluster (it reports stream ${alone} without one) and keeps one copy of a stream; with ${desiredOf.get(replicated.name)!.num_replicas} replicas nats-server would not load the stream at its next start. Apply without --replicas, or to a cluster`, { field: "num_replicas" });
+  }
   if (existing !== undefined) {
     for (const other of existing.filter((o) => !desiredOf.has(o.name))) {
       for (const desired of desiredOf.values()) {

@@ -101,15 +101,31 @@ describe("streams apply refused part-way changes nothing", () => {
     expect(result.stderr).toContain("the server refused the configuration of stream ONEX_EVENT: insufficient storage resources available; undone: ONEX_DLQ; the streams are as they were before this run");
   });
 
-  it("an update then a creation refused on write (replicas on a single server): the updated stream gets its configuration back", async () => {
-    const server = await serve();
+  it("an update then a creation refused on write (the server's storage too small): the updated stream gets its configuration back", async () => {
+    const server = await serve(`jetstream { max_file_store: 10MB }`);
     await asUser(server, (jsm) => applyStreams(jsm, planStreams([v0_1]).filter((p) => p.name === "ONEX_DLQ")));
     const before = await streamsOf(server);
-    // nats-server 2.9 takes replicas 3 in an update on a single server, and refuses it in a creation.
-    const result = apply(server, "--replicas", "3");
+    // The dead letters' age is an update the server takes; the event stream's size one it refuses on creation.
+    const result = apply(server, "--dlq-max-age", "7d", "--max-bytes", "20000000");
     expect(result.status).toBe(3);
     expect(await streamsOf(server)).toEqual(before);
-    expect(result.stderr).toContain("the server refused the configuration of stream ONEX_EVENT: replicas > 1 not supported in non-clustered mode; undone: ONEX_DLQ; the streams are as they were before this run");
+    expect(result.stderr).toContain("the server refused the configuration of stream ONEX_EVENT: insufficient storage resources available; undone: ONEX_DLQ; the streams are as they were before this run");
+  });
+
+  it("replicas above 1 on a single server, which nats-server 2.9 takes in an update and then does not load at its next start: refused before anything is written, --dry-run too", async () => {
+    const server = await serve();
+    expect(apply(server).status).toBe(0);
+    const before = await streamsOf(server);
+    for (const args of [["--replicas", "3", "--dry-run"], ["--replicas", "3"]]) {
+      const result = apply(server, ...args);
+      expect(result.status).toBe(3);
+      expect(result.stderr).toContain("error ONEX_E_STREAM_CONFIG: stream ONEX_DLQ cannot be applied: the server is in no cluster (it reports stream ONEX_DLQ without one) and keeps one copy of a stream; with 3 replicas nats-server would not load the stream at its next start. Apply without --replicas, or to a cluster. Nothing was changed");
+      expect(await streamsOf(server)).toEqual(before);
+    }
+    // Taken, the update left a server that came back without the streams (and their messages).
+    await server.kill();
+    await server.restart();
+    expect(await streamsOf(server)).toEqual(before);
   });
 
   it("undoing leaves a created stream that holds a message since, and says so", async () => {
