@@ -1,0 +1,52 @@
+/**
+ * The changes `onex nats-auth` reports against the config it replaces, over arbitrary
+ * identities: names and passwords with quotes, backslashes and control characters (which the
+ * config escapes), users moving between zones and roles, any order.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import * as v0_1 from "../../generated/v0.1/index.js";
+import { accountsOf, authConfigChanges } from "../../cli/auth-config-changes.js";
+import { accountOf, membersAccountOf, natsAccountsConfig, type AuthIdentity } from "../../runtime/jetstream/authorization.js";
+
+const text = fc.string({ minLength: 1, maxLength: 12, unit: fc.constantFrom("a", "b", '"', "\\", ",", " ", "\n", "\u0001", "{", "}", "é") });
+const identity = fc.record({ user: text, password: text, zone: fc.constantFrom("zone.a", "zone.b"), role: fc.constantFrom("admin" as const, "member" as const) });
+const identities = fc.uniqueArray(identity, { minLength: 1, maxLength: 6, selector: (i) => i.user });
+
+const accountOfIdentity = (i: AuthIdentity) => (i.role === "admin" ? accountOf(i.zone) : membersAccountOf(i.zone));
+const keyed = (list: AuthIdentity[]) => new Map(list.map((i) => [`${accountOfIdentity(i)}\u0000${i.user}`, i]));
+/** Every zone has its account (its admins', perhaps none), and a members' account when it has members. */
+const accountsIn = (list: AuthIdentity[]) => new Set(list.flatMap((i) => [accountOf(i.zone), accountOfIdentity(i)]));
+
+describe("nats-auth's changes against the config it replaces", () => {
+  it("lists exactly the users added, removed and given another password, and nothing for the same identities", () => {
+    fc.assert(
+      fc.property(identities, identities, (before, after) => {
+        const a = accountsOf(natsAccountsConfig([v0_1], before))!;
+        const b = accountsOf(natsAccountsConfig([v0_1], after))!;
+        expect(authConfigChanges(a, accountsOf(natsAccountsConfig([v0_1], [...before].reverse()))!)).toEqual([]);
+        const was = keyed(before);
+        const now = keyed(after);
+        const accountsBefore = accountsIn(before);
+        const accountsAfter = accountsIn(after);
+        // Users of an account that comes or goes are counted in the account's line.
+        const added = [...now.keys()].filter((k) => !was.has(k) && accountsBefore.has(accountOfIdentity(now.get(k)!))).length;
+        const removed = [...was.keys()].filter((k) => !now.has(k) && accountsAfter.has(accountOfIdentity(was.get(k)!))).length;
+        const changed = [...now.keys()].filter((k) => was.has(k) && was.get(k)!.password !== now.get(k)!.password).length;
+        const lines = authConfigChanges(a, b);
+        expect(lines.filter((l) => l.startsWith("added user ")).length).toBe(added);
+        expect(lines.filter((l) => l.startsWith("removed user ")).length).toBe(removed);
+        expect(lines.filter((l) => l.startsWith("changed the password ")).length).toBe(changed);
+        expect(lines.filter((l) => l.startsWith("changed the permissions ")).length).toBe(0);
+        expect(lines.filter((l) => l.startsWith("added account ")).length).toBe([...accountsAfter].filter((x) => !accountsBefore.has(x)).length);
+        expect(lines.filter((l) => l.startsWith("removed account ")).length).toBe([...accountsBefore].filter((x) => !accountsAfter.has(x)).length);
+        for (const line of lines) expect(line).not.toMatch(/[\u0000-\u001f]/);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("a config onex did not write is not read", () => {
+    expect(accountsOf("accounts { A: { users: [ { user: x, password: y } ] } }\n")).toBeUndefined();
+  });
+});
