@@ -95,23 +95,41 @@ export async function planReplay(jsm: JetStreamManager, letter: DeadLetter, chec
 
 /**
  * Publishes a checked letter's original again on its own subject, as a fresh delivery
- * (a new de-duplication id, the message itself unchanged), and returns where it is stored.
+ * (a de-duplication id of the letter's own, the message itself unchanged), and returns where
+ * it is stored. A letter replayed again within the stream's duplicate window — given twice,
+ * replayed by two operators at once, or run again after a run that ended without its
+ * acknowledgement (`ONEX_E_PUBLISH_TIMEOUT`, a server restart) — is stored once: `duplicate`
+ * then says the stored copy is that of an earlier replay.
  */
-export async function replayDeadLetter(js: JetStreamClient, plan: ReplayPlan): Promise<{ stream: string; sequence: number }> {
+export async function replayDeadLetter(js: JetStreamClient, plan: ReplayPlan): Promise<{ stream: string; sequence: number; duplicate?: true }> {
+  const ack = await publishOriginal(js, plan, `replay:${plan.letter.deadLetterStream}:${plan.letter.sequence}`);
+  if (!ack.duplicate) return { stream: ack.stream, sequence: ack.seq };
+  // The letter's id can be foreseen, so a member may have stored something else under it
+  // ahead of time: only the original itself, on its subject with its type and version, is the
+  // earlier replay. Anything else is published again under a random id, as if none were there.
+  const stored = await storedMessage(await js.jetstreamManager(), ack.stream, ack.seq);
+  if (stored !== null && isOriginal(stored, plan)) return { stream: ack.stream, sequence: ack.seq, duplicate: true };
+  const fresh = await publishOriginal(js, plan, `replay:${globalThis.crypto.randomUUID()}`);
+  return { stream: fresh.stream, sequence: fresh.seq };
+}
+
+async function publishOriginal(js: JetStreamClient, plan: ReplayPlan, id: string): Promise<{ stream: string; seq: number; duplicate: boolean }> {
   const h = natsHeaders();
   h.set(OnexHeader.Type, plan.type);
   h.set(OnexHeader.Version, plan.version);
-  // A random de-duplication id: a predictable one could be stored ahead of time, making the replay a silent duplicate.
-  const id = `replay:${globalThis.crypto.randomUUID()}`;
   try {
     // An acknowledgement that does not come is waited for again with the same id: a publish stored
     // whose acknowledgement was lost is stored once (within the stream's duplicate window). No
     // stream for the subject ("no responders"), a refusal or a closed connection is said at once.
-    const ack = await withRetry(() => js.publish(plan.target, plan.data, { headers: h, msgID: id }), isUnanswered);
-    return { stream: ack.stream, sequence: ack.seq };
+    return await withRetry(() => js.publish(plan.target, plan.data, { headers: h, msgID: id }), isUnanswered);
   } catch (error) {
     throw publishError(error, plan.target, id);
   }
+}
+
+/** Whether a stored message is the plan's original as a replay publishes it. */
+function isOriginal(stored: { subject: string; data: Uint8Array; header?: { get(name: string): string } }, plan: ReplayPlan): boolean {
+  return stored.subject === plan.target && stored.header?.get(OnexHeader.Type) === plan.type && stored.header?.get(OnexHeader.Version) === plan.version && Buffer.compare(stored.data, plan.data) === 0;
 }
 
 /** The original body: the letter's, or — when the letter holds only its first bytes — the stored original, checked against the letter's digest. */

@@ -17,6 +17,7 @@ export default class DlqReplay extends OnexCommand {
     "it goes back on the subject its signed source fields build, into its template's event stream only, and only into the zone of the subscriber that wrote the letter.",
     "A letter that fails a check is refused with ONEX_E_DLQ_REFUSED and left in place; the others are replayed. Exits 1 when any letter is refused.",
     "A letter whose body was cut to fit under max_payload is replayed from the original in its stream, when that is still stored and matches the letter's digest.",
+    "A letter replayed again within its event stream's duplicate window (given twice, replayed by another operator at once, or after a run that ended without the server's acknowledgement) is stored once, and said as `already replayed`.",
   ].join(" ");
   static override examples = ["<%= config.bin %> dlq replay 17 18 --key node-1.pub --key node-2.pub"];
   static override strict = false;
@@ -45,7 +46,9 @@ export default class DlqReplay extends OnexCommand {
         try {
           const plan = await planReplay(jsm, letter, check);
           const stored = await replayDeadLetter(js, plan);
-          this.log(printable(`replayed ${letter.sequence} -> ${stored.stream}#${stored.sequence} (${plan.target}, signed by ${plan.signer})`));
+          // A letter an earlier replay (this run's, another's) stored already is not stored twice.
+          const verb = stored.duplicate ? "already replayed" : "replayed";
+          this.log(printable(`${verb} ${letter.sequence} -> ${stored.stream}#${stored.sequence} (${plan.target}, signed by ${plan.signer})`));
         } catch (error) {
           if (!isOnexError(error) || error.code !== ErrorCode.DeadLetterRefused) throw error;
           refused++;
