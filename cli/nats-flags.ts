@@ -108,7 +108,7 @@ export function serverFlagFailure(error: unknown, server: string): OnexError {
  * manager asks the server for JetStream first, so a server or account without it is said so
  * once, rather than as whichever request happens to fail.
  */
-export function withJetStream<T>(flags: NatsFlags, fn: (js: JetStreamClient, jsm: JetStreamManager) => Promise<T>): Promise<T> {
+export function withJetStream<T>(flags: NatsFlags, fn: (js: JetStreamClient, jsm: JetStreamManager, nc: NatsConnection) => Promise<T>): Promise<T> {
   return withNats(flags, async (nc) => {
     const jsm = await jetstreamManager(nc).catch((error: unknown) => {
       const text = (error as Error)?.message ?? String(error);
@@ -122,7 +122,7 @@ export function withJetStream<T>(flags: NatsFlags, fn: (js: JetStreamClient, jsm
       const why = /not enabled/i.test(text) ? "has no JetStream for this user (nats-server needs -js, and the user's account JetStream)" : `did not answer a JetStream request: ${text}`;
       throw new OnexError(ErrorCode.ConnectionFailed, `${server} ${why}`, details, { cause: error });
     });
-    return fn(jetstream(nc), jsm);
+    return fn(jetstream(nc), jsm, nc);
   });
 }
 

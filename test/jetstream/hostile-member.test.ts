@@ -165,7 +165,8 @@ describe("dead letters cannot be turned into commands", () => {
   });
 
   it("a member's flood of letters, past --dlq-max-bytes, pushes out only its own zone's older letters, never zone B's", async () => {
-    const bounded = await startTwoZones();
+    // A max_payload the bound holds with room for a letter's subject (streams apply warns otherwise).
+    const bounded = await startTwoZones("max_payload: 61000");
     try {
       const applied = runCli(["streams", "apply", "--identities", join(bounded.dir, "identities.yaml"), "--server", bounded.server.url, "--dlq-max-bytes", "65536"]);
       expect([applied.status, applied.stderr]).toEqual([0, ""]);

@@ -9,6 +9,12 @@ import { parseDuration } from "../../duration.js";
 import { natsFlags, withJetStream } from "../../nats-flags.js";
 import { sdkFlags } from "../../sdk-flags.js";
 
+/**
+ * What nats-server counts for a stored message beyond its headers and body: 30 bytes of record,
+ * and its subject, which the server's default max_control_line bounds to 4 KiB.
+ */
+const STORED_MESSAGE_ROOM = 30 + 4096;
+
 /** The ages JetStream keeps a stream's messages (and their ids) for, refused here under the flag's name. */
 const STREAM_AGE = { min: MIN_STREAM_AGE_MS, max: MAX_STREAM_AGE_MS };
 
@@ -70,7 +76,13 @@ export default class StreamsApply extends OnexCommand {
     if (flags.identities === undefined) {
       // One account: the shared streams, or the streams of the zones named.
       const plan = planStreams(sdks, limits, deadLetterLimits, flags.zone ?? []);
-      this.report(await withJetStream(flags, async (_js, jsm) => applyStreams(jsm, plan, { dryRun: flags["dry-run"] })), flags["dry-run"]);
+      this.report(
+        await withJetStream(flags, async (_js, jsm, nc) => {
+          this.warnIfTooSmall(limits, deadLetterLimits, nc.info?.max_payload);
+          return applyStreams(jsm, plan, { dryRun: flags["dry-run"] });
+        }),
+        flags["dry-run"],
+      );
       return;
     }
     // One account per zone, each reached as one of the zone's admins.
@@ -86,7 +98,14 @@ export default class StreamsApply extends OnexCommand {
     // Every zone is read and checked before any is written, so a refusal the server says in
     // advance in the last zone leaves the first ones untouched too.
     const planned = [];
-    for (const z of zones) planned.push(await withJetStream(z.as, async (_js, jsm) => applyStreams(jsm, z.plan, { dryRun: true })));
+    for (const [i, z] of zones.entries()) {
+      planned.push(
+        await withJetStream(z.as, async (_js, jsm, nc) => {
+          if (i === 0) this.warnIfTooSmall(limits, deadLetterLimits, nc.info?.max_payload);
+          return applyStreams(jsm, z.plan, { dryRun: true });
+        }),
+      );
+    }
     if (flags["dry-run"]) {
       for (const [i, z] of zones.entries()) this.zoneReport(z.zone, z.admin.user, planned[i]!, true);
       return;
@@ -108,6 +127,24 @@ export default class StreamsApply extends OnexCommand {
       }
     }
     for (const [i, z] of zones.entries()) this.zoneReport(z.zone, z.admin.user, applied[i]!, false);
+  }
+
+  /**
+   * A stream whose size limit is below the largest message the server takes, with its subject:
+   * nats-server stores such a message, acknowledges it, and drops it at once to keep the limit
+   * (discard old, and always for dead letters), so the publisher, or the subscription that wrote
+   * the letter and then acknowledged the message, believes it kept. Said, not refused: a
+   * deployment whose messages are all small loses nothing.
+   */
+  private warnIfTooSmall(limits: StreamLimits, deadLetterLimits: StreamLimits, maxPayload: number | undefined): void {
+    if (maxPayload === undefined) return;
+    const least = maxPayload + STORED_MESSAGE_ROOM;
+    if (limits.maxBytes !== undefined && limits.maxBytes < least && limits.discard !== "new") {
+      this.logToStderr(`warning: --max-bytes ${limits.maxBytes} is less than the largest message the server takes (max_payload ${maxPayload}, and up to ${STORED_MESSAGE_ROOM} bytes of subject and record): an event stream acknowledges a larger message and drops it at once. Give --max-bytes ${least} or more, or lower max_payload in the server's config`);
+    }
+    if (deadLetterLimits.maxBytes !== undefined && deadLetterLimits.maxBytes < least) {
+      this.logToStderr(`warning: --dlq-max-bytes ${deadLetterLimits.maxBytes} is less than the largest letter (cut to fit max_payload ${maxPayload}, and up to ${STORED_MESSAGE_ROOM} bytes of subject and record): a dead-letter stream acknowledges a larger letter and drops it at once, and the message it was written for is gone without a trace. Give --dlq-max-bytes ${least} or more, or lower max_payload in the server's config`);
+    }
   }
 
   private zoneReport(zone: string, user: string, changes: StreamChange[], dryRun: boolean): void {
