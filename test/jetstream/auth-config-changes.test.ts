@@ -2,7 +2,8 @@
  * `onex nats-auth --out auth.conf --force` run again on a live deployment: it says what the new
  * config changes against the one it replaces, and a running nats-server, reloaded, does exactly
  * that. A run without the limit flags of the last one lifted every zone's storage limit without
- * a word.
+ * a word. And `onex streams apply --identities` run before the reload names the zone whose admin
+ * the server does not know yet.
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -15,6 +16,9 @@ import { removeTempDirs, tempDir } from "../support/temp-schemas.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 
 let server: NatsServer | undefined;
+let dir: string;
+let identities: string;
+let auth: string;
 const opened: NatsConnection[] = [];
 afterAll(async () => {
   for (const nc of opened) await nc.close().catch(() => {});
@@ -48,9 +52,9 @@ async function as(s: NatsServer, user: string, pass: string): Promise<NatsConnec
 
 describe("nats-auth run again over its config", () => {
   it("says each change (a limit lifted, a user removed, one added, a password changed), and the reloaded server makes exactly those", async () => {
-    const dir = await tempDir("onex-auth-changes-");
-    const identities = join(dir, "identities.yaml");
-    const auth = join(dir, "auth.conf");
+    dir = await tempDir("onex-auth-changes-");
+    identities = join(dir, "identities.yaml");
+    auth = join(dir, "auth.conf");
     await writeFile(identities, ADMIN + NODE + OTHER, { mode: 0o600 });
     const first = runCli(["nats-auth", identities, "--zone-storage", "10MB", "--zone-connections", "5", "--out", auth]);
     expect(first.status).toBe(0);
@@ -90,5 +94,31 @@ describe("nats-auth run again over its config", () => {
     expect((await (await jetstreamManager(admin)).getAccountInfo()).limits.max_storage).toBe(-1);
     await expect(as(server, "node-d", "pd")).resolves.toBeDefined();
     await expect(as(server, "node-a", "pn-2")).resolves.toBeDefined();
+  }, 60_000);
+
+  it("streams apply for a zone added to the identities before the server reloaded its config: names the zone and its admin, and changes nothing", async () => {
+    const s = server!;
+    const zoneA = ADMIN + NODE.replace("pn", "pn-2");
+    await writeFile(identities, zoneA, { mode: 0o600 });
+    const applyAll = () => runCli(["streams", "apply", "--identities", identities, "--server", s.url]);
+    expect(applyAll().status).toBe(0);
+    const streamsOfA = async () => {
+      const names: string[] = [];
+      for await (const info of (await jetstreamManager(await as(s, "adm-a", "pa"))).streams.list()) names.push(`${info.config.name}:${JSON.stringify(info.config)}`);
+      return names.sort();
+    };
+    const before = await streamsOfA();
+    // Zone B joins the identities; the config is not regenerated and reloaded yet.
+    await writeFile(identities, zoneA + "- { user: adm-b, password: pb, zone: zone.b, role: admin }\n", { mode: 0o600 });
+    const early = runCli(["streams", "apply", "--identities", identities, "--server", s.url, "--max-age", "7d"]);
+    expect(early.status).toBe(69);
+    expect(early.stderr).toContain(`error ONEX_E_CONNECTION: zone zone.b: the server does not let in its admin adm-b (cannot connect to ${s.url}: Authorization Violation); nothing was changed. Is it running the config \`onex nats-auth ${identities}\` writes, reloaded since the identities last changed (nats-server --signal reload)?`);
+    expect(await streamsOfA()).toEqual(before);
+    // Regenerated and reloaded, the same apply goes through.
+    expect(runCli(["nats-auth", identities, "--out", auth, "--force"]).stdout).toContain(`added account "ONEX_ZONE_zone~2Eb" with 1 user(s)`);
+    await reload(s);
+    const late = runCli(["streams", "apply", "--identities", identities, "--server", s.url]);
+    expect([late.status, late.stderr]).toEqual([0, ""]);
+    expect(late.stdout).toContain("zone zone.b (account ONEX_ZONE_zone~2Eb, as adm-b)\ncreated        ONEX_DLQ");
   }, 60_000);
 });

@@ -1,5 +1,5 @@
 import { Flags } from "@oclif/core";
-import { ErrorCode, OnexError, assertZoneId } from "@onex/runtime";
+import { ErrorCode, OnexError, assertZoneId, isOnexError } from "@onex/runtime";
 import { accountOf, MAX_STREAM_AGE_MS, MIN_STREAM_AGE_MS, zonesOf } from "@onex/runtime/jetstream";
 import { applyStreams, planStreams, revertStreams, withUndo, type StreamChange, type StreamLimits, type StreamRevert } from "@onex/runtime/jetstream";
 import { loadProjectSdks } from "../../sdk.js";
@@ -103,6 +103,8 @@ export default class StreamsApply extends OnexCommand {
         await withJetStream(z.as, async (_js, jsm, nc) => {
           if (i === 0) this.warnIfTooSmall(limits, deadLetterLimits, nc.info?.max_payload);
           return applyStreams(jsm, z.plan, { dryRun: true });
+        }).catch((error: unknown) => {
+          throw refusedAdmin(error, z.zone, z.admin.user, flags.identities!);
         }),
       );
     }
@@ -161,4 +163,19 @@ export default class StreamsApply extends OnexCommand {
       }
     }
   }
+}
+
+/**
+ * A zone's admin the server does not let in, said with the zone and user: a zone or admin added
+ * to the identities file (or a password changed) without the server's config regenerated and
+ * reloaded. It said only "cannot connect: Authorization Violation", naming neither.
+ */
+function refusedAdmin(error: unknown, zone: string, user: string, identities: string): unknown {
+  if (!isOnexError(error, ErrorCode.ConnectionFailed) || !/authorization violation/i.test(error.message)) return error;
+  return new OnexError(
+    error.code,
+    `zone ${zone}: the server does not let in its admin ${user} (${error.message}); nothing was changed. Is it running the config \`onex nats-auth ${identities}\` writes, reloaded since the identities last changed (nats-server --signal reload)?`,
+    { ...error.details, zone, user },
+    { cause: error },
+  );
 }
