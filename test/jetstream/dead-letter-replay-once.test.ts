@@ -25,7 +25,7 @@ let server: NatsServer;
 let nodeKey: string;
 /** The dead letters' sequences, one per message the node published. */
 let letters: number[] = [];
-const LETTERS = 6;
+const LETTERS = 8;
 
 const cli = (...args: string[]) => runCli([...args, "--server", server.url]);
 const replay = (...sequences: number[]) => cli("dlq", "replay", ...sequences.map(String), "--key", nodeKey);
@@ -138,4 +138,14 @@ describe("dlq replay stores each letter once", () => {
     expect(after.count).toBe(before.count + 2);
     expect(after.ids[before.count + 1]).toBe(originalOf(f));
   }, 60_000);
+
+  it("a sequence with no letter among others is said, and the letters after it are replayed all the same", async () => {
+    const before = await events();
+    const [g, h] = [letters[6]!, letters[7]!];
+    const run = replay(g, 999_999, h);
+    expect(run.status).toBe(1);
+    expect(run.stdout.trim().split("\n").map((l) => l.split(" -> ")[0])).toEqual([`replayed ${g}`, `replayed ${h}`]);
+    expect(run.stderr).toBe("missing  999999: no dead letter with sequence 999999 in ONEX_DLQ\nerror ONEX_E_NOT_FOUND: 1 of 3 dead letter(s) not found (999999); the others were replayed\n");
+    expect((await events()).count).toBe(before.count + 2);
+  });
 });

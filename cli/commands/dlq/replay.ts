@@ -15,7 +15,7 @@ export default class DlqReplay extends OnexCommand {
   static override description = [
     "Nothing a letter says is obeyed: each original is validated in its own version and its signature verified with --key;",
     "it goes back on the subject its signed source fields build, into its template's event stream only, and only into the zone of the subscriber that wrote the letter.",
-    "A letter that fails a check is refused with ONEX_E_DLQ_REFUSED and left in place; the others are replayed. Exits 1 when any letter is refused.",
+    "A letter that fails a check is refused with ONEX_E_DLQ_REFUSED and left in place, and a sequence with no letter is said (ONEX_E_NOT_FOUND); the others are replayed. Exits 1 when any letter is refused or not found.",
     "A letter whose body was cut to fit under max_payload is replayed from the original in its stream, when that is still stored and matches the letter's digest.",
     "A letter replayed again within its event stream's duplicate window (given twice, replayed by another operator at once, or after a run that ended without the server's acknowledgement) is stored once, and said as `already replayed`.",
   ].join(" ");
@@ -40,9 +40,18 @@ export default class DlqReplay extends OnexCommand {
     });
     const check = { sdks: await loadProjectSdks(flags), keys: keyRing(readPublicKeys(flags.key)) };
     let refused = 0;
+    // A sequence with no letter (mistyped, or removed by the stream's limits) is said and passed
+    // over like a refused letter: it ended the run, and the letters after it were not replayed, unsaid.
+    const missing: number[] = [];
     await withJetStream(flags, async (js, jsm) => {
       for (const sequence of sequences) {
-        const letter = await getDeadLetter(jsm, sequence, flags.zone);
+        const letter = await getDeadLetter(jsm, sequence, flags.zone).catch((error: unknown) => {
+          if (!isOnexError(error, ErrorCode.NotFound)) throw error;
+          missing.push(sequence);
+          this.logToStderr(printable(`missing  ${sequence}: ${error.message}`));
+          return undefined;
+        });
+        if (letter === undefined) continue;
         try {
           const plan = await planReplay(jsm, letter, check);
           const stored = await replayDeadLetter(js, plan);
@@ -56,6 +65,10 @@ export default class DlqReplay extends OnexCommand {
         }
       }
     });
+    if (missing.length > 0) {
+      const andRefused = refused > 0 ? `, and ${refused} refused and left in place` : "";
+      throw new OnexError(refused > 0 ? ErrorCode.DeadLetterRefused : ErrorCode.NotFound, `${missing.length} of ${argv.length} dead letter(s) not found (${missing.join(", ")})${andRefused}; the others were replayed`, { refused, missing });
+    }
     if (refused > 0) throw new OnexError(ErrorCode.DeadLetterRefused, `${refused} of ${argv.length} dead letter(s) refused and left in place`, { refused });
   }
 }
