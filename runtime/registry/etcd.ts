@@ -35,6 +35,7 @@ import { ErrorCode, OnexError } from "../errors.js";
 import type { TlsFiles } from "../tls-files.js";
 import type { CanonicalAddress } from "./address.js";
 import { ChangeQueue } from "./change-queue.js";
+import { dropAnswersForNoWatcher } from "./etcd-watch-answers.js";
 import { parsePathKey, pathKeyOf, pathPrefixOf } from "./store-key.js";
 import { MAX_REGISTRATION_CHARS, type RegistryStore, type StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
 import { forgetOldest } from "../forget-oldest.js";
@@ -109,8 +110,8 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<Registry
     ...(options.user !== undefined ? { auth: { username: options.user, password: options.pass ?? "" } } : {}),
     ...(options.tls !== undefined ? { credentials: tlsCredentials(options.tls) } : {}),
   };
-  const client = new Etcd3(clientOptions);
-  const store = new EtcdStore(client, options.prefix ?? "/onex/registry/", options.ttlMs, callTimeoutMs, options.logger, () => new Etcd3(clientOptions));
+  const client = dropAnswersForNoWatcher(new Etcd3(clientOptions));
+  const store = new EtcdStore(client, options.prefix ?? "/onex/registry/", options.ttlMs, callTimeoutMs, options.logger, () => dropAnswersForNoWatcher(new Etcd3(clientOptions)));
   try {
     await store.ping();
   } catch (cause) {
