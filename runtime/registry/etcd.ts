@@ -22,6 +22,8 @@
  * A role granted the entries' prefix alone has every request touching a mark refused; each
  * such refusal is an ONEX_E_REGISTRY_UNAVAILABLE naming the permission and both prefixes
  * (`details.permission`, `details.prefixes`), and the registry checks the grant as it opens.
+ * A registry told its zones checks, and needs, only each zone's two prefixes: a role can be kept
+ * to one zone's keys, and its nodes off every other zone's entries, marks and leases.
  * The marks stay where they are (no migration): a watch of a user granted the two prefixes
  * alone, who may not watch the one range over both, watches each prefix apart.
  *
@@ -57,6 +59,11 @@ export interface EtcdStoreOptions {
   pass?: string;
   /** PEM files for TLS (hosts `https://`): the CA of etcd's certificate, and a client certificate and key for an etcd that verifies clients. */
   tls?: TlsFiles;
+  /**
+   * The zones the registry serves (`openRegistry`'s `zones`): the check as it opens reads only
+   * their keys, so that a role granted those zones' prefixes alone opens it (docs/registry.md).
+   */
+  zones?: readonly string[];
 }
 
 /**
@@ -111,7 +118,7 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<Registry
     ...(options.tls !== undefined ? { credentials: tlsCredentials(options.tls) } : {}),
   };
   const client = dropAnswersForNoWatcher(new Etcd3(clientOptions));
-  const store = new EtcdStore(client, options.prefix ?? "/onex/registry/", options.ttlMs, callTimeoutMs, options.logger, () => dropAnswersForNoWatcher(new Etcd3(clientOptions)));
+  const store = new EtcdStore(client, options.prefix ?? "/onex/registry/", options.ttlMs, callTimeoutMs, options.logger, () => dropAnswersForNoWatcher(new Etcd3(clientOptions)), options.zones);
   try {
     await store.ping();
   } catch (cause) {
@@ -145,6 +152,8 @@ class EtcdStore implements RegistryStore {
   /** What each start of a watch made on a watch client does when that client is given up. */
   readonly #onWatchClientLost = new Map<Etcd3, Set<() => void>>();
   readonly #newClient: () => Etcd3;
+  /** The zones the registry serves, when it was told them: the keys the open check reads. */
+  readonly #zones: readonly string[] | undefined;
   #closed = false;
 
   constructor(
@@ -154,9 +163,11 @@ class EtcdStore implements RegistryStore {
     readonly callTimeoutMs: number,
     logger: EtcdStoreOptions["logger"],
     newClient: () => Etcd3,
+    zones?: readonly string[],
   ) {
     this.#logger = logger;
     this.#newClient = newClient;
+    this.#zones = zones;
     this.#watchClient = client;
     // etcd leases count whole seconds; round up so a node is never expired early.
     this.#ttlSeconds = Math.max(1, Math.ceil(ttlMs / 1_000));
@@ -166,9 +177,20 @@ class EtcdStore implements RegistryStore {
   /**
    * One read of each prefix (a transaction is refused unless every read in it is allowed): a user
    * whose role lacks either is told as the registry opens, not by one operation after another.
+   * A registry serving given zones reads each zone's two prefixes instead: a role granted those
+   * alone runs its nodes, and is kept out of every other zone's keys.
    */
   async ping(): Promise<void> {
-    await this.client.kv.txn({ compare: [], success: [await this.client.get(this.prefix).op(), await this.client.get(this.#markPrefix).op()], failure: [] });
+    for (const [entries, marks] of this.#checkedPrefixes()) {
+      await this.client.kv.txn({ compare: [], success: [await this.client.get(entries).op(), await this.client.get(marks).op()], failure: [] });
+    }
+  }
+
+  /** The entries' and the marks' prefix of each zone the registry serves, or the whole two. */
+  #checkedPrefixes(): [string, string][] {
+    // No zone at all still asks etcd once: the check is also whether it answers.
+    if (this.#zones === undefined || this.#zones.length === 0) return [[this.prefix, this.#markPrefix]];
+    return this.#zones.map((zone) => [pathPrefixOf(this.prefix, { zone }), pathPrefixOf(this.#markPrefix, { zone })]);
   }
 
   keyOf(key: CanonicalAddress): string {
@@ -798,11 +820,15 @@ class EtcdStore implements RegistryStore {
     }
     if (!(cause instanceof EtcdPermissionDeniedError)) return new OnexError(ErrorCode.RegistryUnavailable, message, {}, { cause });
     const prefixes = [this.prefix, this.#markPrefix];
-    const grants = prefixes.map((p) => `etcdctl role grant-permission <role> --prefix=true ${need} '${p}'`).join(" and ");
+    const grant = (p: string) => `etcdctl role grant-permission <role> --prefix=true ${need} '${p}'`;
+    const grants = prefixes.map(grant).join(" and ");
+    // A registry serving given zones was checked on their prefixes alone, which is all its nodes need.
+    const zonePrefixes = this.#zones === undefined || this.#zones.length === 0 ? undefined : this.#checkedPrefixes().flat();
+    const zoned = zonePrefixes === undefined ? "" : `; a registry opened with \`zones\`, reading and writing only those zones, needs it only on each zone's two prefixes, as \`${zonePrefixes.map(grant).join(" and ")}\` grant`;
     return new OnexError(
       ErrorCode.RegistryUnavailable,
-      `${message}. The registry's etcd user needs ${need} permission on the prefix ${prefixes[0]} (entries) and on the prefix ${prefixes[1]} (high-water marks), as \`${grants}\` grant (read to resolve, list and watch; readwrite to register, heartbeat and deregister); see docs/registry.md`,
-      { permission: need, prefixes },
+      `${message}. The registry's etcd user needs ${need} permission on the prefix ${prefixes[0]} (entries) and on the prefix ${prefixes[1]} (high-water marks), as \`${grants}\` grant (read to resolve, list and watch; readwrite to register, heartbeat and deregister)${zoned}; see docs/registry.md`,
+      { permission: need, prefixes, ...(zonePrefixes === undefined ? {} : { zonePrefixes }) },
       { cause },
     );
   }

@@ -111,7 +111,7 @@ export async function openRegistry(url: string, options: RegistryOptions = {}): 
   checkTrustOptions(options);
   const parsed = parseRegistryUrl(url, options.ttlMs ?? DEFAULT_TTL_MS);
   try {
-    return new TrustedRegistry(await openStore(parsed, options.logger ?? console), options);
+    return new TrustedRegistry(await openStore(parsed, options.logger ?? console, options.zones), options);
   } catch (error) {
     // A store that cannot be reached names its servers; a Consul token is the URL's secret too.
     throw isOnexError(error) ? withoutSecrets(error, addressSecrets(String(url))) : error;
@@ -133,8 +133,8 @@ async function withClient<T>(scheme: string, packages: readonly string[], load: 
   }
 }
 
-/** Opens the bare store of a registry URL, without the trust layer (benchmarks and tests compare against it); `logger` hears what the store says of entries it skips. */
-export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["logger"]): Promise<RegistryStore> {
+/** Opens the bare store of a registry URL, without the trust layer (benchmarks and tests compare against it); `logger` hears what the store says of entries it skips; `zones`, the registry's, are the keys etcd's open check reads. */
+export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["logger"], zones?: RegistryOptions["zones"]): Promise<RegistryStore> {
   switch (parsed.scheme) {
     case "nats": {
       const { openNatsKvStore } = await withClient("nats", ["@nats-io/transport-node", "@nats-io/jetstream", "@nats-io/kv"], () => import("./nats-kv.js"));
@@ -166,6 +166,7 @@ export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["l
         ttlMs: parsed.ttlMs,
         ...(credentials === undefined ? {} : { user: credentials.user, pass: credentials.pass }),
         ...(logger === undefined ? {} : { logger }),
+        ...(zones === undefined ? {} : { zones }),
       });
     }
     case "consul": {
