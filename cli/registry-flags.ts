@@ -1,7 +1,7 @@
 /** The `--registry` and `--retired-key` flags every `onex registry` command shares, and opening the registry they name. */
 import { Flags } from "@oclif/core";
-import { addressSecrets, ErrorCode, hideSecrets, isKeyId, isOnexError, OnexError, withoutSecrets } from "@onex/runtime";
-import { openRegistry } from "@onex/runtime/registry";
+import { addressSecrets, ErrorCode, hideSecrets, isKeyId, isOnexError, isZoneId, OnexError, withoutSecrets } from "@onex/runtime";
+import { openRegistry, parseAddress } from "@onex/runtime/registry";
 import { warnPasswordOnCommandLine } from "./nats-flags.js";
 import type { Registry, ResolvedEntry } from "@onex/runtime/registry";
 import { printableField } from "./terminal-text.js";
@@ -31,8 +31,27 @@ function retiredKeys(values: readonly string[] | string = []): string[] {
   });
 }
 
-/** Opens the registry, runs `fn`, and closes it even when `fn` fails. A password or token in the URL is never said in an error. */
-export async function withRegistry<T>(flags: RegistryFlagValues, fn: (registry: Registry) => Promise<T>): Promise<T> {
+/**
+ * The zone a command reads or writes alone (an address's, an entry's, `--zone`), as `zones` to open
+ * the registry with: on etcd, a role granted that zone's prefixes alone then opens it
+ * (docs/registry.md, etcd permissions). Undefined for no zone id: the registry then says what is
+ * wrong with it, as before.
+ */
+export function onlyZone(zone: unknown): string[] | undefined {
+  return isZoneId(zone) ? [zone] : undefined;
+}
+
+/** The zone of `address`, for `onlyZone`; undefined for no canonical address. */
+export function zoneOfAddress(address: string): string | undefined {
+  try {
+    return parseAddress(address).zone;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Opens the registry (serving `zones` alone when given), runs `fn`, and closes it even when `fn` fails. A password or token in the URL is never said in an error. */
+export async function withRegistry<T>(flags: RegistryFlagValues, fn: (registry: Registry) => Promise<T>, zones?: string[]): Promise<T> {
   const url = flags.registry;
   const retired = retiredKeys(flags["retired-key"]);
   const secrets = addressSecrets(url);
@@ -41,6 +60,7 @@ export async function withRegistry<T>(flags: RegistryFlagValues, fn: (registry: 
   try {
     const registry = await openRegistry(url, {
       retiredKeys: retired,
+      ...(zones === undefined ? {} : { zones }),
       // What a store holds is anyone's text: a tampered value's own bytes are quoted in why it failed.
       onTampered: (address, error) => process.stderr.write(`warning ${error.code}: ${address}: ${printableField(hide(error.message))}\n`),
       logger: { warn: (message) => process.stderr.write(`warning ${printableField(hide(message))}\n`) },

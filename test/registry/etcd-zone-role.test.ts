@@ -12,6 +12,7 @@ import { openRegistry } from "../../runtime/registry/open-registry.js";
 import type { Registry, RegistryChange } from "../../runtime/registry/registry.js";
 import { pathKeyOf, pathPrefixOf } from "../../runtime/registry/store-key.js";
 import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
+import { runCli } from "../support/run-cli.js";
 import { codeOf, makeNode, nextMatching, partsOf } from "./fixtures.js";
 
 const PREFIX = "/onex/registry/";
@@ -98,6 +99,25 @@ describe("a registry opened with zones, on an etcd role granted those zones' pre
     expect(unzoned).toBeInstanceOf(OnexError);
     expect(unzoned).toMatchObject({ code: ErrorCode.RegistryUnavailable, details: { permission: "read", prefixes: [PREFIX, MARKS] } });
   }, 60_000);
+});
+
+describe("the onex registry commands, with a role granted one zone's prefixes alone", () => {
+  it("register, resolve, list --zone, watch --zone and deregister a node of that zone; list of every zone is refused, exit 69", async () => {
+    const { url } = await zoneUser("node-a5", ZONE_A);
+    // The URL with its password from the environment, as the commands ask.
+    const onex = (args: string[], input?: string) => runCli(["registry", ...args], { env: { ONEX_REGISTRY: url }, ...(input === undefined ? {} : { input }) });
+    const node = makeNode(ZONE_A);
+    const registered = onex(["register", "-"], JSON.stringify({ entry: node.entry, identity: node.identity }));
+    expect([registered.status, registered.stderr]).toEqual([0, ""]);
+    expect(JSON.parse(onex(["resolve", node.address]).stdout).address).toBe(node.address);
+    expect(onex(["list", "--zone", ZONE_A]).stdout).toContain(node.address);
+    expect(JSON.parse(onex(["watch", "--zone", ZONE_A, "--count", "1"]).stdout)).toMatchObject({ kind: "registered", address: node.address });
+    const everyZone = onex(["list"]);
+    expect(everyZone.status).toBe(69);
+    expect(everyZone.stderr).toContain(ErrorCode.RegistryUnavailable);
+    expect(onex(["deregister", node.address]).status).toBe(0);
+    expect(onex(["resolve", node.address]).stderr).toContain(ErrorCode.NotFound);
+  }, 120_000);
 });
 
 describe("a hostile zone-A node holding zone A's role, against zone B's entries", () => {

@@ -1,7 +1,7 @@
 import { Args } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { OnexCommand } from "../../base-command.js";
-import { registryFlags, withRegistry } from "../../registry-flags.js";
+import { onlyZone, registryFlags, withRegistry, zoneOfAddress } from "../../registry-flags.js";
 
 export default class RegistryDeregister extends OnexCommand {
   static override summary = "Remove the entry at a canonical address.";
@@ -11,7 +11,7 @@ export default class RegistryDeregister extends OnexCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(RegistryDeregister);
-    const removed = await withRegistry(flags, (registry) => registry.deregister(args.address));
+    const removed = await withRegistry(flags, (registry) => registry.deregister(args.address), onlyZone(zoneOfAddress(args.address)));
     if (!removed) throw new OnexError(ErrorCode.NotFound, `no entry at ${args.address}`, { address: args.address });
     this.logToStderr(`deregistered ${args.address}`);
   }

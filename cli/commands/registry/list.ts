@@ -4,7 +4,7 @@ import { EntityType } from "@onex/runtime/registry";
 import { HealthStatus } from "@onex/runtime/registry";
 import { OnexCommand } from "../../base-command.js";
 import { printableJson } from "../../terminal-text.js";
-import { entryJson, registryFlags, withRegistry } from "../../registry-flags.js";
+import { entryJson, onlyZone, registryFlags, withRegistry } from "../../registry-flags.js";
 
 export default class RegistryList extends OnexCommand {
   static override summary = "List live, verified registry entries.";
@@ -28,6 +28,7 @@ export default class RegistryList extends OnexCommand {
         ...(flags.health ? { health: flags.health as HealthStatus } : {}),
         ...(flags.capability ? { capability: flags.capability } : {}),
       }),
+      onlyZone(flags.zone),
     );
     for (const entry of entries) this.log(printableJson(entryJson(entry)));
     this.logToStderr(`${entries.length} entr${entries.length === 1 ? "y" : "ies"}`);

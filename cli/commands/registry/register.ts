@@ -7,7 +7,7 @@ import { OnexCommand } from "../../base-command.js";
 import { printableField, printableJson } from "../../terminal-text.js";
 import { MAX_SMALL_FILE_BYTES, readJsonFile } from "../../key-files.js";
 import { parseJsonBytes } from "../../message-input.js";
-import { entryJson, registryFlags, withRegistry } from "../../registry-flags.js";
+import { entryJson, onlyZone, registryFlags, withRegistry } from "../../registry-flags.js";
 
 export default class RegistryRegister extends OnexCommand {
   static override summary = "Register a signed registry entry.";
@@ -44,7 +44,7 @@ export default class RegistryRegister extends OnexCommand {
         logger: { warn: (message) => process.stderr.write(`${printableField(message)}\n`) },
       });
       await deregisterOnStop(registry, stored.address);
-    });
+    }, onlyZone(input.entry.zone));
   }
 }
 

@@ -1,7 +1,7 @@
 import { Args } from "@oclif/core";
 import { OnexCommand } from "../../base-command.js";
 import { printableJson } from "../../terminal-text.js";
-import { entryJson, registryFlags, withRegistry } from "../../registry-flags.js";
+import { entryJson, onlyZone, registryFlags, withRegistry, zoneOfAddress } from "../../registry-flags.js";
 
 export default class RegistryResolve extends OnexCommand {
   static override summary = "Resolve a canonical address to its verified registry entry.";
@@ -12,6 +12,6 @@ export default class RegistryResolve extends OnexCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(RegistryResolve);
-    await withRegistry(flags, async (registry) => this.log(printableJson(entryJson(await registry.resolve(args.address)), 2)));
+    await withRegistry(flags, async (registry) => this.log(printableJson(entryJson(await registry.resolve(args.address)), 2)), onlyZone(zoneOfAddress(args.address)));
   }
 }

@@ -4,7 +4,7 @@ import { EntityType } from "@onex/runtime/registry";
 import type { RegistryChange } from "@onex/runtime/registry";
 import { OnexCommand } from "../../base-command.js";
 import { printableJson } from "../../terminal-text.js";
-import { entryJson, registryFlags, withRegistry } from "../../registry-flags.js";
+import { entryJson, onlyZone, registryFlags, withRegistry } from "../../registry-flags.js";
 
 export default class RegistryWatch extends OnexCommand {
   static override summary = "Print registry changes as JSON lines until interrupted.";
@@ -31,7 +31,7 @@ export default class RegistryWatch extends OnexCommand {
         this.log(printableJson(changeJson(change)));
         if (flags.count !== undefined && ++seen >= flags.count) break;
       }
-    });
+    }, onlyZone(flags.zone));
   }
 }
 
