@@ -5,14 +5,17 @@
  * open. etcd3 1.1.2 throws from its stream's data handler for an answer no watcher holds the id
  * of, such as etcd's answer to a cancel of a watcher etcd itself had cancelled: the throw escaped
  * as an unhandled rejection, which Node's default turns into a crash of the watching process.
+ * That answer is also the one the cancel waits for: etcd3 held the dropped watcher, and the whole
+ * state of the watch its listeners hold, until the client's watch stream was made again.
  */
 import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openRegistry } from "../../runtime/registry/open-registry.js";
+import { openRegistry, openStore, parseRegistryUrl } from "../../runtime/registry/open-registry.js";
 import type { RegistryChange } from "../../runtime/registry/registry.js";
+import { TrustedRegistry } from "../../runtime/registry/trusted-registry.js";
 import { cuttableProxy } from "../support/cuttable-proxy.js";
 import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
-import { makeNode, nextMatching } from "./fixtures.js";
+import { eventually, makeNode, nextMatching } from "./fixtures.js";
 
 const ZONE_A = "zone-a.trusted.org";
 const ZONE_B = "zone-b.trusted.org";
@@ -33,7 +36,11 @@ describe("etcd registry watches sharing a client, one resumed past a compaction"
     const proxy = await cuttableProxy(Number(new URL(etcd.clientUrl).port));
     const query = `?prefix=/cancel-answer${process.pid}/&ttl=5m`;
     const warns: string[] = [];
-    const watching = await openRegistry(`etcd://${proxy.host}${query}`, { logger: { warn: (m) => warns.push(m) } });
+    const logger = { warn: (m: string) => void warns.push(m) };
+    const store = (await openStore(parseRegistryUrl(`etcd://${proxy.host}${query}`), logger)) as Awaited<ReturnType<typeof openStore>> & { client: Etcd3 };
+    const watching = new TrustedRegistry(store, { logger });
+    // etcd3 1.1.2's (private) set of watchers whose cancel waits for etcd's answer.
+    const waitingCancels = (store.client as unknown as { watchManager: { expectedClosers: Set<unknown> } }).watchManager.expectedClosers;
     const writer = await openRegistry(etcd.url + query, { logger: { warn() {} } });
     const etcdClient = new Etcd3({ hosts: etcd.clientUrl });
     try {
@@ -74,6 +81,7 @@ describe("etcd registry watches sharing a client, one resumed past a compaction"
       await nextMatching(watchA, (c) => c.kind === "registered" && c.address === laterA.address, 30_000, seenA);
       expect(warns.filter((w) => /etcd cancelled the watch/.test(w))).toHaveLength(1);
       expect(escaped.map((e) => String(e))).toEqual([]);
+      await eventually(async () => waitingCancels.size === 0, 15_000, "no cancel left waiting for etcd's answer");
       await watchA.return?.();
       await watchB.return?.();
     } finally {
