@@ -158,7 +158,9 @@ describe("a hostile zone-A node holding zone A's role, against zone B's entries"
     const lease = (await root.get(key).exec()).kvs[0]!.lease;
     // etcd checks no key permission on listing leases, nor, before 3.4.26 and 3.5.9 (CVE-2023-32082), on a lease's keys.
     expect((await attacker.leaseClient.leaseLeases()).leases.map((l) => l.ID)).toContain(lease);
-    expect((await attacker.leaseClient.leaseTimeToLive({ ID: lease, keys: true })).keys.map((k) => k.toString())).toEqual([key]);
+    const leaseKeys = attacker.leaseClient.leaseTimeToLive({ ID: lease, keys: true }).then((answer) => answer.keys.map((k) => k.toString()));
+    if (leaksLeaseKeys((await root.maintenance.status()).version)) expect(await leaseKeys).toEqual([key]);
+    else expect(await leaseKeys.catch(() => [])).toEqual([]);
     // Nor on a keep-alive: the attacker can hold a zone-B node's entry alive after the node is gone.
     const stream = await attacker.leaseClient.leaseKeepAlive();
     try {
@@ -177,3 +179,10 @@ describe("a hostile zone-A node holding zone A's role, against zone B's entries"
     // Its own zone's keys take any value (1 MiB above): with it, etcd's space quota, which is the whole cluster's.
   }, 60_000);
 });
+
+/** Whether an etcd of `version` names a lease's keys to a user who may read none of them (CVE-2023-32082: fixed in 3.4.26 and 3.5.9). */
+function leaksLeaseKeys(version: string): boolean {
+  const [major = 0, minor = 0, patch = 0] = version.split(".").map(Number);
+  if (major !== 3) return major < 3;
+  return minor < 4 || (minor === 4 && patch < 26) || (minor === 5 && patch < 9);
+}
