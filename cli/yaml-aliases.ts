@@ -13,6 +13,7 @@
  * document is found good, each alias is replaced by the node it names, so the conversion to
  * JavaScript meets no alias at all.
  */
+import { MAX_JSON_DEPTH } from "@onex/runtime";
 import { isAlias, isDocument, isMap, isPair, isSeq, type Alias } from "yaml";
 
 /** The most values (scalars, mappings, sequences) the aliases of one document may stand for. */
@@ -27,6 +28,8 @@ export class YamlAliases {
   readonly #met: { parent: unknown; key: unknown; target: unknown }[] = [];
   /** The values each named node stands for, its aliases expanded: each counted once. */
   readonly #values = new Map<unknown, number>();
+  /** How deep each named collection nests, its aliases expanded. */
+  readonly #depths = new Map<unknown, number>();
   #budget = MAX_YAML_ALIAS_VALUES;
 
   /** A scalar, mapping or sequence met by the visit; it may carry an anchor. */
@@ -41,6 +44,14 @@ export class YamlAliases {
     if (target === undefined) return undefined;
     // An alias inside the value it names (`a: &x [*x]`) makes a value that never ends.
     if (path.includes(target)) return `the alias *${node.source} is inside the value it names, which would never end; write the value out`;
+    // The text nests at most MAX_YAML_DEPTH levels, but an alias nests what it names where it
+    // stands: a chain of anchors, each a few hundred levels inside the next, nested a 42 KB
+    // document 20,000 levels deep, and converting it overflowed the stack, losing the whole input.
+    const nested = this.#depthOf(target);
+    if (nested + path.length > MAX_JSON_DEPTH) {
+      const depth = nested + path.filter((parent) => isSeq(parent) || isMap(parent)).length;
+      if (depth > MAX_JSON_DEPTH) return `the alias *${node.source} nests what it names ${depth.toLocaleString("en")} levels deep, deeper than the ${MAX_JSON_DEPTH.toLocaleString("en")} levels a message may nest; write the message less deeply nested`;
+    }
     this.#targets.set(node, target);
     const values = this.#valuesOf(target);
     this.#values.set(target, values);
@@ -57,6 +68,19 @@ export class YamlAliases {
       else if (isPair(parent)) parent[key as "key" | "value"] = target;
       else if (isDocument(parent)) parent.contents = target as never;
     }
+  }
+
+  /** How many collections deep `node` nests, its aliases expanded (each met before it, so already known). */
+  #depthOf(node: unknown): number {
+    if (isAlias(node)) return this.#targets.has(node) ? this.#depthOf(this.#targets.get(node)) : 0;
+    if (!isSeq(node) && !isMap(node)) return 0;
+    const known = this.#depths.get(node);
+    if (known !== undefined) return known;
+    let deepest = 0;
+    if (isSeq(node)) for (const item of node.items) deepest = Math.max(deepest, this.#depthOf(item));
+    else for (const pair of node.items) deepest = Math.max(deepest, this.#depthOf(pair.key), this.#depthOf(pair.value));
+    this.#depths.set(node, deepest + 1);
+    return deepest + 1;
   }
 
   /** How many values `node` stands for, its aliases expanded (each met before it, so already counted). */

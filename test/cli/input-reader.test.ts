@@ -258,6 +258,23 @@ describe("the input reader", () => {
     expect(summary(await read(laughs + "\n", { format: "yaml" }))).toEqual([{ line: 6, code: ErrorCode.YamlSyntax }]);
   });
 
+  it("a YAML document whose aliases nest what they name deeper than a message may is a YAML error at that alias, and the other documents are read (a chain of anchors overflowed the stack and refused the whole input)", async () => {
+    const nest = (levels: number, inner: string) => "[".repeat(levels) + inner + "]".repeat(levels);
+    // Each anchor holds the one before 250 levels down, within the text's limit of 256.
+    const chain = (last: number) => ["- &a0 " + nest(250, "1"), "- &a1 " + nest(250, "*a0"), "- &a2 " + nest(250, "*a1"), "- " + nest(last, "*a2"), "---", "{type: x}"].join("\n") + "\n";
+    const depth = (value: unknown): number => (Array.isArray(value) ? 1 + Math.max(0, ...value.map(depth)) : 0);
+    // The sequence, 249 levels and the 750 *a2 stands for: 1,000 levels, as JSON input may nest.
+    const atBound = await read(chain(249), { format: "yaml" });
+    expect(summary(atBound)).toEqual([...[0, 1, 2, 3].map((index) => ({ line: index + 1, index })), { line: 5, index: undefined }]);
+    expect(atBound.map((item) => ("value" in item ? depth(item.value) : item.error.code))).toEqual([250, 500, 750, 999, 0]);
+    const past = await read(chain(250), { format: "yaml" });
+    expect(summary(past)).toEqual([{ line: 4, code: ErrorCode.YamlSyntax }, { line: 5, index: undefined }]);
+    expect((past[0] as { error: Error }).error.message).toContain("the alias *a2 nests what it names 1,001 levels deep");
+    // 85 anchors of 240 levels each, 42 KB of text standing for 20,400 levels and 0.98 million values (within that bound).
+    const long = Array.from({ length: 85 }, (_, i) => `x${i}: &a${i} ${nest(240, i === 0 ? "1" : `*a${i - 1}`)}`).join("\n") + "\n---\n{type: x}\n";
+    expect(summary(await read(long, { format: "yaml" }))).toEqual([{ line: 5, code: ErrorCode.YamlSyntax }, { line: 86, index: undefined }]);
+  });
+
   it("a YAML sequence is a list of messages, as a JSON array is, and migrate writes it back as one", async () => {
     const text = "- " + JSON.stringify(six[0]) + "\n-\n  " + Object.entries(six[1]!).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join("\n  ") + "\n";
     const items = await read(`${text}---\n${JSON.stringify(six[2])}\n`, { format: "yaml" });
