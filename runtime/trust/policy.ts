@@ -166,17 +166,18 @@ export function judgeWith(message: EnvelopeInput, context: JudgeContext, policy:
     try {
       checkTrustExpiry(data, now);
       if (context.grants !== undefined) {
-        const signer = String(data.trust.signer);
+        const signer = grantKeyOf(data.trust.signer, "/trust/signer");
         // A grant names a node or agent; it counts only if that entity is registered with the signing key.
         const subjects = [signer];
         if (entity !== undefined && entity !== signer && context.keyOfEntity?.(entity) === signer) subjects.push(entity);
         // The grant must hold in every zone the message claims: the zone its signer vouches for
         // and the zone it comes from (whose subjects and stream carry it). A grant of one zone
         // must not carry a message into another, whatever `zone_match` says of the difference.
-        const zone = String(data.trust.zone);
-        context.grants.authorize(subjects, String(data.type), zone, now);
+        const zone = grantKeyOf(data.trust.zone, "/trust/zone");
+        const type = grantKeyOf(data.type, "/type");
+        context.grants.authorize(subjects, type, zone, now);
         const sourceZone = sourceZoneOf(data);
-        if (sourceZone !== undefined && sourceZone !== zone) context.grants.authorize(subjects, String(data.type), sourceZone, now);
+        if (sourceZone !== undefined && sourceZone !== zone) context.grants.authorize(subjects, type, sourceZone, now);
       }
     } catch (error) {
       if (fail("token_valid", error)) return verdict;
@@ -224,6 +225,16 @@ function checkOrigin(data: Envelope, entity: string | undefined, context: JudgeC
   if (registered !== undefined && registered !== signer) {
     throw new OnexError(ErrorCode.OriginMismatch, `source ${entity} is registered with key ${registered}, but the message is signed by ${String(signer)}`, { entity, signer, registered });
   }
+}
+
+/**
+ * A member of the message a grant is looked up by, which only a string can be. A message judged
+ * before (or without) its schema may carry anything there: String() of an object whose own
+ * `toString` and `valueOf` are no functions threw a TypeError, reported as ONEX_E_INTERNAL.
+ */
+function grantKeyOf(value: unknown, pointer: string): string {
+  if (typeof value === "string") return value;
+  throw new OnexError(ErrorCode.GrantInvalid, `the message's ${pointer.slice(1).replace("/", ".")} is not a string, so no grant can cover it`, { reason: "scope", instancePath: pointer });
 }
 
 function asOnexError(error: unknown): OnexError {

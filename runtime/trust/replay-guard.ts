@@ -151,10 +151,13 @@ class EndHeap {
   }
 }
 
-/** What a message is remembered by: its signer (a key id, which holds no line break) and its id. */
+/** What a message is remembered by: its signer (a key id, which holds no line break) and its id (a message without a string id is never remembered). */
 export function replayKeyOf(message: { id?: unknown; trust?: { signer?: unknown } }): string {
   const signer = message.trust?.signer;
-  return `${typeof signer === "string" ? signer : ""}\n${String(message.id)}`;
+  // Not String(id): a message judged before its schema may hold an object there whose own
+  // `toString` is no function, and String() of it threw a TypeError (ONEX_E_INTERNAL).
+  const id = message.id;
+  return `${typeof signer === "string" ? signer : ""}\n${typeof id === "string" ? id : ""}`;
 }
 
 function replay(message: string, reason: string, id: string | undefined): OnexError {
