@@ -119,16 +119,16 @@ export default class Verify extends OnexCommand {
       const { entry, identity } = (registration ?? {}) as { entry?: unknown; identity?: unknown };
       // A bare entry has a node_id at its top; a registration has it inside `entry`.
       const named = (entry ?? registration) as { node_id?: unknown; key_id?: unknown } | null;
-      const skip = (code: string, why: string) => this.logToStderr(`warning ${code}: ${path}: registry entry ${printable(String(named?.node_id))} skipped: ${printable(why)}`);
+      const skip = (code: string, why: string) => this.logToStderr(`warning ${code}: ${path}: registry entry ${printable(shownMember(named?.node_id))} skipped: ${printable(why)}`);
       if (entry === undefined || identity === undefined) {
-        skip(ErrorCode.IdentityMismatch, `it carries no node identity, so nothing ties node ${String(named?.node_id)} to key ${String(named?.key_id)}; give registrations as \`onex registry list\` prints them ({"entry": ..., "identity": ...})`);
+        skip(ErrorCode.IdentityMismatch, `it carries no node identity, so nothing ties node ${shownMember(named?.node_id)} to key ${shownMember(named?.key_id)}; give registrations as \`onex registry list\` prints them ({"entry": ..., "identity": ...})`);
         continue;
       }
       const keyId = (entry as { key_id?: unknown } | null)?.key_id;
       const key = typeof keyId === "string" ? byKey(keyId) : undefined;
       // An entry that does not verify, is not its identity's, or is signed by an untrusted key ties nothing: it is reported and skipped.
       try {
-        if (key === undefined) throw new OnexError(ErrorCode.SignerUnknown, `key ${printable(String(keyId))} is not one of the --key keys`);
+        if (key === undefined) throw new OnexError(ErrorCode.SignerUnknown, `key ${printable(shownMember(keyId))} is not one of the --key keys`);
         const verified = verifyRegistryEntry(entry, key, { identity: identity as NodeIdentityRecord });
         byNode.set(verified.node_id, verified.key_id);
       } catch (error) {
@@ -150,4 +150,13 @@ export default class Verify extends OnexCommand {
     }
     return book;
   }
+}
+
+/**
+ * A member of a registration as a warning shows it. The file may hold anything there, and
+ * String() of an object whose own `toString` and `valueOf` are no functions threw a TypeError:
+ * the command ended as ONEX_E_INTERNAL instead of skipping the registration.
+ */
+function shownMember(value: unknown): string {
+  return typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
 }

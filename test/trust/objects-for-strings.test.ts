@@ -3,7 +3,8 @@
  * reads, `judge()`, `onex verify`) may hold an object where the envelope holds a string. One
  * whose own `toString` and `valueOf` are no functions makes String() throw a TypeError: each
  * check that read such a member that way failed as ONEX_E_INTERNAL ("a bug in onex", exit 70)
- * instead of with its own code, and a subscription dead-lettered it so.
+ * instead of with its own code, and a subscription dead-lettered it so. `onex verify` met the
+ * same in the registrations it reads (--entries), and ended as ONEX_E_INTERNAL.
  */
 import { createPublicKey } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -106,5 +107,15 @@ describe("onex verify", () => {
     const run = onex(dir, ["verify", "-", "--key", "node.pub", "--zone", ZONE, "--at", new Date(NOW).toISOString(), "--policy", "zone_match=strict,origin_check=off", "--json"], lines);
     const verdicts = run.stdout.trim().split("\n").slice(0, 2).map((line) => JSON.parse(line) as { accepted: boolean; code: string | null });
     expect([run.code, ...verdicts.map((v) => v.code)]).toEqual([1, null, ErrorCode.ZoneMismatch]);
+  });
+
+  it("skips, with a warning, a registration (--entries) whose node id or key id is an object, and judges the messages", () => {
+    writeFileSync(join(dir, "node.pub"), createPublicKey(node.privateKey).export({ type: "spki", format: "pem" }));
+    const registrations = [{ node_id: FORGED, key_id: node.keyId }, { entry: { node_id: "node-dispatcher", key_id: FORGED }, identity: {} }];
+    writeFileSync(join(dir, "entries.ndjson"), registrations.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    const run = onex(dir, ["verify", "-", "--key", "node.pub", "--at", new Date(NOW).toISOString(), "--entries", "entries.ndjson", "--policy", "origin_check=strict", "--json"], JSON.stringify(forged(() => undefined)) + "\n");
+    expect(run.stderr.split("\n").filter((line) => line.startsWith("warning")).map((line) => line.split(":")[0])).toEqual(["warning ONEX_E_IDENTITY_MISMATCH", "warning ONEX_E_SIGNER_UNKNOWN"]);
+    // Neither ties the source node to the key: the message is judged, and fails origin_check.
+    expect([run.code, (JSON.parse(run.stdout.split("\n")[0]!) as { code: string }).code]).toEqual([1, ErrorCode.OriginMismatch]);
   });
 });
