@@ -270,6 +270,15 @@ export const MAX_LINE_BYTES = 64 * 1024 * 1024;
 
 const NO_BYTES = Buffer.alloc(0);
 
+/**
+ * The most a JSON document over many lines may span while it is held to be read (whole, or
+ * line by line when it turns out to be NDJSON after all): past it the input is refused, as YAML
+ * past 64 MiB is. Lines too, since each held line costs a record beyond its text, and a file of
+ * blank lines is small in bytes.
+ */
+const MAX_HELD_BYTES = 4 * MAX_LINE_BYTES;
+const MAX_HELD_LINES = 1 << 22;
+
 function overlongBlock(bytes: number, last: boolean): Block {
   return { bytes: NO_BYTES, own: false, last, overlong: bytes };
 }
@@ -558,6 +567,8 @@ class JsonInputReader {
   private mode: "start" | "undecided" | "lines" | "document" = "start";
   /** Lines held while the shape is undecided, or the lines of a document. */
   private held: DecodedLine[] = [];
+  /** The characters of the held lines, their line ends counted. */
+  private heldSize = 0;
   private documentStart = 0;
   /** The last line parsed alone and its outcome, so a line decided on is not parsed twice (a one-line file may be 100 MB). */
   private parsed: { decoded: DecodedLine; value: unknown } | { decoded: DecodedLine; error: OnexError } | undefined;
@@ -614,6 +625,7 @@ class JsonInputReader {
       this.document(out);
     }
     this.held = [];
+    this.heldSize = 0;
     return out;
   }
 
@@ -635,7 +647,7 @@ class JsonInputReader {
         if (!blank) this.lineItems(decoded, out);
         return;
       case "document":
-        this.held.push(decoded);
+        this.hold(decoded);
         return;
       case "start": {
         if (blank) return;
@@ -650,12 +662,12 @@ class JsonInputReader {
           return;
         }
         this.mode = "undecided";
-        this.held = [decoded];
+        this.holdOnly(decoded);
         return;
       }
       case "undecided": {
         if (blank) {
-          this.held.push(decoded);
+          this.hold(decoded);
           return;
         }
         if (this.parsesAlone(decoded)) {
@@ -663,13 +675,14 @@ class JsonInputReader {
           this.mode = "lines";
           for (const held of this.held) if (!("text" in held && isBlank(held.text))) this.lineItems(held, out);
           this.held = [];
+          this.heldSize = 0;
           this.lineItems(decoded, out);
           return;
         }
         const [first, ...rest] = this.held;
         this.startDocument(first!);
-        append(this.held, rest);
-        this.held.push(decoded);
+        for (const held of rest) this.hold(held);
+        this.hold(decoded);
         return;
       }
     }
@@ -678,7 +691,25 @@ class JsonInputReader {
   private startDocument(first: DecodedLine): void {
     this.mode = "document";
     this.documentStart = first.line;
-    this.held = [first];
+    this.holdOnly(first);
+  }
+
+  /** Holds `decoded` alone, dropping what was held. */
+  private holdOnly(decoded: DecodedLine): void {
+    this.held = [];
+    this.heldSize = 0;
+    this.hold(decoded);
+  }
+
+  /** Holds a line of a document, or of an input whose shape is not yet known; past MAX_HELD_BYTES or MAX_HELD_LINES the input is refused. */
+  private hold(decoded: DecodedLine): void {
+    this.held.push(decoded);
+    this.heldSize += ("text" in decoded ? decoded.text.length : decoded.bytes.length) + 1;
+    if (this.heldSize <= MAX_HELD_BYTES && this.held.length <= MAX_HELD_LINES) return;
+    const name = this.file === "-" ? "stdin" : this.file;
+    const line = this.held[0]!.line;
+    const message = `${name} holds a JSON document of more than ${MAX_HELD_BYTES / 1024 / 1024} MiB or ${MAX_HELD_LINES.toLocaleString("en")} lines from line ${line} on: write a log that large as NDJSON, one message a line`;
+    throw new OnexError(ErrorCode.FileUnreadable, message, { file: name, line });
   }
 
   /** True when the line is one complete JSON value (even one refused for a duplicate name or a big number). */
@@ -719,11 +750,16 @@ class JsonInputReader {
 
   private document(out: InputItem[]): void {
     const broken = this.held.find((held): held is Extract<DecodedLine, { error: OnexError }> => "error" in held);
-    const text = this.held.map((held) => ("text" in held ? held.text : "")).join("\n");
+    // Read whole only up to what one line may hold: a 300 MB JSON array over many lines ended the
+    // process (V8's "invalid size error", growing an array past its limit) after taking 3.5 GB.
+    // A larger document is a broken one, still read line by line when its lines are messages.
+    const tooLarge = this.heldSize > MAX_LINE_BYTES ? this.documentTooLarge() : undefined;
+    const text = tooLarge === undefined ? this.held.map((held) => ("text" in held ? held.text : "")).join("\n") : undefined;
     let parsed;
     try {
       if (broken !== undefined) throw broken.error;
-      parsed = parseJsonWithLines(text, { file: this.file, firstLine: this.documentStart, bigIntegers: this.bigIntegers });
+      if (tooLarge !== undefined) throw tooLarge;
+      parsed = parseJsonWithLines(text!, { file: this.file, firstLine: this.documentStart, bigIntegers: this.bigIntegers });
     } catch (error) {
       if (!(error instanceof OnexError)) throw error;
       this.brokenDocument(error, text, out);
@@ -737,12 +773,19 @@ class JsonInputReader {
     }
   }
 
+  /** ONEX_E_LINE_TOO_LONG for a document over many lines larger than one line may be. */
+  private documentTooLarge(): OnexError {
+    const line = this.documentStart;
+    const message = `the JSON document from line ${line} holds ${this.heldSize} characters over ${this.held.length} lines, more than is read whole (${MAX_LINE_BYTES} bytes, as a line); write a log that large as NDJSON, one message a line`;
+    return new OnexError(ErrorCode.LineTooLong, message, { file: this.file, line, bytes: this.heldSize });
+  }
+
   /**
    * A document that does not parse. If some of its lines are whole JSON objects on their own,
    * it was NDJSON after all (say, behind a malformed first line): every line is read alone.
    * Otherwise it is one broken document, reported once at the line of its first error.
    */
-  private brokenDocument(error: OnexError, text: string, out: InputItem[]): void {
+  private brokenDocument(error: OnexError, text: string | undefined, out: InputItem[]): void {
     // An array with one object per line (`[`, `{...},`, ..., `]`) is read line by line too: its
     // brackets are skipped and each element's trailing comma dropped, so one broken element costs only itself.
     // Only an object's comma: a line like `0,` is no element of such an array, and stays broken.
@@ -762,7 +805,7 @@ class JsonInputReader {
       append(out, items);
       return;
     }
-    out.push({ line: error.details.line ?? this.documentStart, error, shape: "document", raw: text });
+    out.push({ line: error.details.line ?? this.documentStart, error, shape: "document", ...(text === undefined ? {} : { raw: text }) });
   }
 }
 

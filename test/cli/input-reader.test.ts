@@ -258,6 +258,29 @@ describe("the input reader", () => {
     expect(summary(await read(laughs + "\n", { format: "yaml" }))).toEqual([{ line: 6, code: ErrorCode.YamlSyntax }]);
   });
 
+  it("a JSON document over many lines is read whole up to 64 MiB: a larger one is ONEX_E_LINE_TOO_LONG, read line by line if its lines are messages (a 300 MB array ended the process)", async () => {
+    const megabyte = (element: string) => `${element.replace("@", "a".repeat(1024 * 1024 - element.length))},\n`;
+    // 64 lines of a megabyte: past 64 MiB, refused unparsed, and its text is not kept.
+    const strings = await read(`[\n${megabyte('"@"').repeat(64)}""\n]\n`);
+    expect(summary(strings)).toEqual([{ line: 1, code: ErrorCode.LineTooLong }]);
+    expect(strings[0]).not.toHaveProperty("raw");
+    expect((strings[0] as { error: Error }).error.message).toMatch(/^the JSON document from line 1 holds 67108\d{3} characters over 67 lines, more than is read whole/);
+    // Just short of it, read whole.
+    expect(summary(await read(`[\n${megabyte('"@"').repeat(63)}""\n]\n`))).toEqual(Array.from({ length: 64 }, (_, index) => ({ line: index + 2, index })));
+    // An array of one message a line is read line by line past it, with the document's error.
+    const messages = await read(`[\n${megabyte('{"type":"@"}').repeat(65)}{"type":"x"}\n]\n`);
+    expect(summary(messages)).toEqual([{ line: 1, code: ErrorCode.LineTooLong }, ...Array.from({ length: 66 }, (_, i) => ({ line: i + 2, index: undefined }))]);
+  });
+
+  it("a JSON document of more than 4,194,304 lines is the input's ONEX_E_FILE_UNREADABLE, however short its lines", async () => {
+    const refused = await read(`[\n${"0,\n".repeat(1 << 22)}0\n]\n`).then(
+      () => undefined,
+      (error: OnexError) => error,
+    );
+    expect([refused?.code, refused?.message.replace(/^.*? holds/, "holds")]).toEqual([ErrorCode.FileUnreadable, "holds a JSON document of more than 256 MiB or 4,194,304 lines from line 1 on: write a log that large as NDJSON, one message a line"]);
+    expect(await read(`[\n${"0,\n".repeat((1 << 22) - 3)}0\n]\n`)).toHaveLength((1 << 22) - 2);
+  });
+
   it("a YAML document whose aliases nest what they name deeper than a message may is a YAML error at that alias, and the other documents are read (a chain of anchors overflowed the stack and refused the whole input)", async () => {
     const nest = (levels: number, inner: string) => "[".repeat(levels) + inner + "]".repeat(levels);
     // Each anchor holds the one before 250 levels down, within the text's limit of 256.
