@@ -64,6 +64,19 @@ describe("judge: an object where the envelope holds a string", () => {
     });
   }
 
+  it("trust.signer of a message judged unsigned, against the source's registered key: ONEX_E_ORIGIN_MISMATCH", () => {
+    const policy: TrustPolicy = { signature: "off", zone_match: "off", token_valid: "off", origin_check: "strict" };
+    const registered = context({ keyOfEntity: () => node.keyId });
+    expect(judge(forged(() => undefined), registered, policy).accepted).toBe(true);
+    for (const ctx of [registered, context({ keyOfEntity: () => undefined })]) {
+      // Set after signing, which names its own key as the signer.
+      const message = forged(() => undefined) as { trust: Record<string, unknown> };
+      message.trust.signer = FORGED;
+      const verdict = judge(message, ctx, policy);
+      expect([verdict.accepted, verdict.rejection?.code]).toEqual([false, ErrorCode.OriginMismatch]);
+    }
+  });
+
   it("an advisory zone_match warns with the mismatch, not ONEX_E_INTERNAL", () => {
     const verdict = judge(forged((d) => (d.trust.zone = FORGED)), context(), { ...only("signature"), zone_match: "advisory" });
     expect(verdict.accepted).toBe(true);
