@@ -17,6 +17,9 @@ import { sdkFlags } from "../sdk-flags.js";
 /** Output is written in chunks of about this many characters: one write per line is the slowest part of a large log. */
 const CHUNK = 1 << 16;
 
+/** The most messages of a batch read on this thread (the elements of an array) sent to a worker as one job. */
+const ITEMS_PER_JOB = 10_000;
+
 /** More threads than this only add memory: each holds its batches' shared buffers, and the command's one thread reads and writes for all. */
 const MAX_WORKERS = 64;
 
@@ -174,8 +177,13 @@ export default class Migrate extends OnexCommand {
         if (items.length === 0) continue;
         shape ??= items[0]!.shape;
         // Output text is written in the order batches were submitted: this batch's pieces come back before any later one's.
-        pool.submitItems(items, shape, count.written);
-        if (!(await applyResult(await pool.take()))) break reading;
+        // A line holding an array is one batch of all its elements: they go to a worker a slice at a
+        // time, so no thread holds a copy of every element and of every piece made of them at once
+        // (a 4 MB array of 2,000,000 numbers took 2.8 GB and 26 s, all sent as one job).
+        for (let at = 0; at < items.length; at += ITEMS_PER_JOB) {
+          pool.submitItems(items.slice(at, at + ITEMS_PER_JOB), shape, count.written);
+          if (!(await applyResult(await pool.take()))) break reading;
+        }
       }
       while (stoppedBy === undefined && pool?.pending) if (!(await applyResult(await pool.take()))) break;
     } finally {

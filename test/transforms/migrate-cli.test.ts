@@ -1,9 +1,11 @@
 /** `onex migrate` end to end (built CLI): outputs, bad-input codes with their lines, exit statuses. */
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../support/run-cli.js";
+import { onex } from "./migrate-harness.js";
 import { PROJECT_ROOT, removeTempDirs, tempDir } from "../support/temp-schemas.js";
 
 const v02 = readFileSync(join(PROJECT_ROOT, "docs/examples/v0.2.ndjson"), "utf8").trim().split("\n");
@@ -88,6 +90,34 @@ describe("onex migrate", () => {
     expect(result.status).toBe(0);
     const out = JSON.parse(result.stdout) as { protocol_version: string }[];
     expect(out.map((m) => m.protocol_version)).toEqual(["0.0.9", "0.0.9"]);
+  });
+
+  it("sends a long array on one line to its workers a slice at a time: a million numbers migrate within a 160 MB heap (sent as one job, they ran a worker out of memory within 384 MB: ONEX_E_INTERNAL)", async () => {
+    const dir = await tempDir();
+    const file = join(dir, "numbers.json");
+    await writeFile(file, `[${"1,".repeat(1_000_000)}1]\n`);
+    // The error lines go to a file: a million of them are more than a pipe read into memory should hold.
+    const errors = openSync(join(dir, "errors.txt"), "w");
+    const run = spawnSync(process.execPath, [join(PROJECT_ROOT, "bin", "onex.js"), "migrate", "v0.2", "v0.1", file, "--on-error", "skip"], {
+      stdio: ["ignore", "pipe", errors],
+      encoding: "utf8",
+      timeout: 120_000,
+      env: { ...process.env, NODE_OPTIONS: "--max-old-space-size=160" },
+    });
+    closeSync(errors);
+    const stderr = readFileSync(join(dir, "errors.txt"), "utf8").trimEnd().split("\n");
+    expect([run.status, run.stdout, stderr.length, stderr.at(-1)]).toEqual([1, "[]\n", 1_000_002, "migrate v0.2 -> v0.1: 1000001 read, 0 written, 1000001 skipped, 0 dead-lettered"]);
+    expect(stderr[1_000_000]).toBe(`${file}:1: [1000000] - ONEX_E_UNKNOWN_TYPE: message has no string "type" field (v0.2)`);
+  }, 120_000);
+
+  it("writes an array migrated in several slices as one array, in order", () => {
+    const messages = Array.from({ length: 25_000 }, (_, i) => v01[i % v01.length]!);
+    // Several MB of output: more than runCli reads.
+    const result = onex(PROJECT_ROOT, ["migrate", "0.1", "0.0.9"], `[${messages.join(",")}]\n`);
+    expect(result.code).toBe(0);
+    const out = JSON.parse(result.stdout) as { id: string; protocol_version: string }[];
+    expect(out.map((m) => m.id)).toEqual(messages.map((m) => (JSON.parse(m) as { id: string }).id));
+    expect(new Set(out.map((m) => m.protocol_version))).toEqual(new Set(["0.0.9"]));
   });
 
   it.each([
