@@ -110,6 +110,21 @@ describe("a subscription's pipeline: a message of a version no loaded SDK reads 
   });
 });
 
+describe("a stored message's replay check", () => {
+  it("a second stored copy of a message whose id is an object is ONEX_E_REPLAY", () => {
+    const replay = new StoredMessageReplay(new ReplayGuard());
+    const message = forged((d) => (d.id = FORGED)) as { trust: { signature: string } };
+    replay.seed("S#1", "subject", message.trust.signature);
+    let thrown: unknown;
+    try {
+      replay.forStoredMessage("S#2", "subject").accept(message, NOW);
+    } catch (error) {
+      thrown = error;
+    }
+    expect([(thrown as { code?: string }).code, (thrown as Error).message]).toEqual([ErrorCode.Replay, 'message {"toString":1,"valueOf":1} was already stored as S#1']);
+  });
+});
+
 describe("onex verify", () => {
   const { dir, remove } = scratch("objects-for-strings");
   afterAll(remove);
