@@ -255,6 +255,30 @@ describe("dead letters cannot be turned into commands", () => {
     expect(back.subject).toBe(genuine.subject());
     expect(JSON.parse(new TextDecoder().decode(back.data))).toEqual(signedGenuine);
   });
+
+  it("cannot stop a replay with a message stored ahead under the letter's id, with a header nats.js cannot read", async () => {
+    const { js } = await zones.raw("a");
+    const genuine = update(ZONE_A, "a-decoy", "draining");
+    const signed = JSON.stringify(signMessage(genuine.toJSON(), zones.keys.a));
+    const h = letterHeaders(genuine.subject());
+    h.set(OnexHeader.DlqStream, SHARED);
+    // The member writes the letter, and learns its sequence from the acknowledgement.
+    const letter = (await js.publish(deadLetterSubject(ZONE_A, SHARED, "forger"), signed, { headers: h })).seq;
+    // Then it stores, under the id the replay will use, the original with a header name nats.js throws on.
+    const decoyHeaders = natsHeaders();
+    decoyHeaders.set(OnexHeader.Type, "signal.state.update");
+    decoyHeaders.set(OnexHeader.Version, "0.1");
+    (decoyHeaders as unknown as { headers: Map<string, string[]> }).headers.set("Bad Name", ["x"]);
+    const decoy = await js.publish(genuine.subject(), signed, { headers: decoyHeaders, msgID: `replay:${LETTERS_A}:${letter}` });
+    expect(decoy.duplicate).toBe(false);
+
+    const replayed = zones.adminCli(["dlq", "replay", String(letter), "--zone", ZONE_A, "--key", zones.keyFiles[0]!]);
+    expect([replayed.status, replayed.stderr]).toEqual([0, ""]);
+    expect(replayed.stdout).toContain(`replayed ${letter} -> ${STREAM_A}#${decoy.seq + 1} (${genuine.subject()}, signed by ${zones.keys.a.keyId})`);
+    const jsm = await (await zones.raw("adminA")).jsm();
+    const back = (await jsm.streams.getMessage(STREAM_A, { seq: decoy.seq + 1 }))!;
+    expect([back.subject, back.header.get(OnexHeader.Type), new TextDecoder().decode(back.data)]).toEqual([genuine.subject(), "signal.state.update", signed]);
+  });
 });
 
 /** Headers of a dead letter for a message on `subject`, as a member forges them onto a message of its own. */
