@@ -12,7 +12,7 @@ import * as v0_1 from "../../generated/v0.1/index.js";
 import { applyStreams, planStreams, revertStreams } from "../../runtime/jetstream/streams.js";
 import { runCli } from "../support/run-cli.js";
 import { removeTempDirs, tempDir } from "../support/temp-schemas.js";
-import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { freePort, startNatsServer, type NatsServer } from "../support/nats-server.js";
 
 const started: NatsServer[] = [];
 afterEach(async () => {
@@ -126,6 +126,23 @@ describe("streams apply refused part-way changes nothing", () => {
     await server.kill();
     await server.restart();
     expect(await streamsOf(server)).toEqual(before);
+  });
+
+  it("replicas above 1 on a leaf node, whose INFO names a cluster (its own name) though its JetStream is alone: refused as on a single server", async () => {
+    const leafPort = await freePort();
+    await serve(`leafnodes { listen: "127.0.0.1:${leafPort}" }`);
+    const leaf = await serve(`server_name: leafy\nleafnodes { remotes: [{ url: "nats-leaf://127.0.0.1:${leafPort}" }] }\njetstream { domain: leaf }`);
+    expect(apply(leaf).status).toBe(0);
+    // The server's INFO is no sign of a cluster: a leaf node reports its name as its cluster's.
+    const nc = await natsConnect({ servers: leaf.url });
+    const infoCluster = nc.info?.cluster;
+    await nc.close();
+    expect(infoCluster).toBe("leafy");
+    const before = await streamsOf(leaf);
+    const result = apply(leaf, "--replicas", "3");
+    expect(result.status).toBe(3);
+    expect(result.stderr).toContain("the server is in no cluster");
+    expect(await streamsOf(leaf)).toEqual(before);
   });
 
   it("undoing leaves a created stream that holds a message since, and says so", async () => {
