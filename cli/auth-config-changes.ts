@@ -27,7 +27,10 @@ const SETTING = /^ {4}(jetstream|limits): (.*)$/;
 const USER = /^ {6}\{ user: ("(?:[^"\\]|\\.)*"), password: ("(?:[^"\\]|\\.)*")(.*)$/;
 
 /** The accounts of a config `onex nats-auth` wrote; undefined for any other text. */
-export function accountsOf(text: string): Map<string, Account> | undefined {
+export function accountsOf(written: string): Map<string, Account> | undefined {
+  // A config kept where an editor or git (core.autocrlf) writes CRLF and a byte order mark is the
+  // same config: read as written, its every account and user was said to be added.
+  const text = written.replace(/^\uFEFF/, "").replaceAll("\r\n", "\n");
   if (!text.startsWith(HEADER)) return undefined;
   const accounts = new Map<string, Account>();
   let account: Account | undefined;

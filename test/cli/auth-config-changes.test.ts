@@ -46,6 +46,17 @@ describe("nats-auth's changes against the config it replaces", () => {
     );
   });
 
+  it("the config it wrote, kept with CRLF line endings and a byte order mark, is the same config", () => {
+    const identities: AuthIdentity[] = [
+      { user: "adm", password: "p", zone: "zone.a", role: "admin" },
+      { user: "node", password: "q", zone: "zone.a", role: "member" },
+    ];
+    const written = natsAccountsConfig([v0_1], identities);
+    const kept = `\uFEFF${written.replaceAll("\n", "\r\n")}`;
+    expect(authConfigChanges(accountsOf(kept)!, accountsOf(written)!)).toEqual([]);
+    expect(authConfigChanges(accountsOf(kept)!, accountsOf(natsAccountsConfig([v0_1], identities.slice(0, 1)))!)).toEqual([`removed account "ONEX_ZONE_zone~2Ea~MEMBERS" and its 1 user(s)`]);
+  });
+
   it("a config onex did not write is not read", () => {
     expect(accountsOf("accounts { A: { users: [ { user: x, password: y } ] } }\n")).toBeUndefined();
   });
