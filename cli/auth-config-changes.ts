@@ -20,11 +20,14 @@ interface Account {
   settings: Map<string, Map<string, string>>;
   /** User name (as written) -> its password (as written) and the rest of its entry. */
   users: Map<string, { password: string; rest: string }>;
+  /** Its exports or imports, each entry as written: what a zone's members reach of its account. */
+  services: string[];
 }
 
 const ACCOUNT = /^ {2}("(?:[^"\\]|\\.)*"): \{$/;
 const SETTING = /^ {4}(jetstream|limits): (.*)$/;
 const USER = /^ {6}\{ user: ("(?:[^"\\]|\\.)*"), password: ("(?:[^"\\]|\\.)*")(.*)$/;
+const SERVICE = /^ {6}\{ service: /;
 
 /** The accounts of a config `onex nats-auth` wrote; undefined for any other text. */
 export function accountsOf(written: string): Map<string, Account> | undefined {
@@ -39,7 +42,7 @@ export function accountsOf(written: string): Map<string, Account> | undefined {
   for (const line of text.split("\n").map((l) => l.replace(/,$/, ""))) {
     const a = ACCOUNT.exec(line);
     if (a !== null) {
-      account = { settings: new Map(), users: new Map() };
+      account = { settings: new Map(), users: new Map(), services: [] };
       accounts.set(a[1]!, account);
       user = undefined;
       continue;
@@ -48,6 +51,11 @@ export function accountsOf(written: string): Map<string, Account> | undefined {
     const s = SETTING.exec(line);
     if (s !== null) {
       account.settings.set(s[1]!, pairsOf(s[2]!));
+      user = undefined;
+      continue;
+    }
+    if (SERVICE.test(line)) {
+      account.services.push(line);
       user = undefined;
       continue;
     }
@@ -85,6 +93,9 @@ export function authConfigChanges(before: Map<string, Account>, after: Map<strin
         if (from.get(key) !== to.get(key)) lines.push(`account ${name}: ${setting}${key === "" ? "" : ` ${key}`} ${from.get(key) ?? "(unset: no limit)"} -> ${to.get(key) ?? "(unset: no limit)"}`);
       }
     }
+    // A schema's subjects come and go with the members' permissions, said below; an onex of another
+    // version may write the same accounts and users with other exports or imports: a reload changes them.
+    if (was.services.join("\n") !== now.services.join("\n")) lines.push(`account ${name}: its exports or imports changed`);
     for (const user of was.users.keys()) if (!now.users.has(user)) lines.push(`removed user ${user} (account ${name}): a reload closes its connections`);
     for (const [user, entry] of now.users) {
       const old = was.users.get(user);

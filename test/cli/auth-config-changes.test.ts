@@ -54,7 +54,18 @@ describe("nats-auth's changes against the config it replaces", () => {
     const written = natsAccountsConfig([v0_1], identities);
     const kept = `\uFEFF${written.replaceAll("\n", "\r\n")}`;
     expect(authConfigChanges(accountsOf(kept)!, accountsOf(written)!)).toEqual([]);
-    expect(authConfigChanges(accountsOf(kept)!, accountsOf(natsAccountsConfig([v0_1], identities.slice(0, 1)))!)).toEqual([`removed account "ONEX_ZONE_zone~2Ea~MEMBERS" and its 1 user(s)`]);
+    expect(authConfigChanges(accountsOf(kept)!, accountsOf(natsAccountsConfig([v0_1], identities.slice(0, 1)))!)).toEqual([`removed account "ONEX_ZONE_zone~2Ea~MEMBERS" and its 1 user(s)`, `account "ONEX_ZONE_zone~2Ea": its exports or imports changed`]);
+  });
+
+  it("the same accounts and users with other exports or imports (an onex of another version wrote it) are a change", () => {
+    const identities: AuthIdentity[] = [
+      { user: "adm", password: "p", zone: "zone.a", role: "admin" },
+      { user: "node", password: "q", zone: "zone.a", role: "member" },
+    ];
+    const written = natsAccountsConfig([v0_1], identities);
+    const older = written.replace('response_threshold: "3s"', 'response_threshold: "2m"').replace(/ {6}\{ service: \{ account: [^\n]*events" \} \},\n/, "");
+    expect(older).not.toBe(written);
+    expect(authConfigChanges(accountsOf(older)!, accountsOf(written)!)).toEqual([`account "ONEX_ZONE_zone~2Ea": its exports or imports changed`, `account "ONEX_ZONE_zone~2Ea~MEMBERS": its exports or imports changed`]);
   });
 
   it("a config onex did not write is not read", () => {
