@@ -41,13 +41,13 @@ export function onlyZone(zone: unknown): string[] | undefined {
   return isZoneId(zone) ? [zone] : undefined;
 }
 
-/** The zone of `address`, for `onlyZone`; undefined for no canonical address. */
-export function zoneOfAddress(address: string): string | undefined {
-  try {
-    return parseAddress(address).zone;
-  } catch {
-    return undefined;
-  }
+/**
+ * The zone of `address`, for `onlyZone`. An address that is not canonical is ONEX_E_ADDRESS_INVALID
+ * here, before the registry opens: opened without a zone, a role kept to one zone was refused, and
+ * told to grant the whole prefixes, every zone's, for a mistyped address.
+ */
+export function zoneOfAddress(address: string): string {
+  return parseAddress(address).zone;
 }
 
 /** Opens the registry (serving `zones` alone when given), runs `fn`, and closes it even when `fn` fails. A password or token in the URL is never said in an error. */

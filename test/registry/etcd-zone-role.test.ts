@@ -117,6 +117,11 @@ describe("the onex registry commands, with a role granted one zone's prefixes al
     expect(everyZone.stderr).toContain(ErrorCode.RegistryUnavailable);
     expect(onex(["deregister", node.address]).status).toBe(0);
     expect(onex(["resolve", node.address]).stderr).toContain(ErrorCode.NotFound);
+    // An address that is not canonical is said as such, not as a permission the role lacks.
+    for (const command of ["resolve", "deregister"]) {
+      const mistyped = onex([command, node.address.replace(ZONE_A, ZONE_A.toUpperCase())]);
+      expect([command, mistyped.status, mistyped.stderr]).toEqual([command, 2, expect.stringContaining(ErrorCode.AddressInvalid)]);
+    }
   }, 120_000);
 });
 
