@@ -105,8 +105,8 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
     const marks = await openBucket(kvm, `${bucket}_marks`, { history: 1, replicas: status.replicas });
     const inbox = new ReplyInbox(nc);
     const entries = new KvBucket(kv, bucket, direct, inbox, timeoutMs);
-    // One server when the bucket's stream reports no cluster: the server's INFO names a cluster on
-    // a leaf node with a JetStream of its own and none (its own name), which then took it for one.
+    // One server when the bucket's stream reports no cluster. The server's INFO is no sign: a leaf
+    // node with a JetStream of its own and no cluster names its own name there as its cluster's.
     const oneServer = status.streamInfo.cluster === undefined;
     return new NatsKvStore(nc, await js.jetstreamManager(false), entries, new KvBucket(marks.kv, `${bucket}_marks`, marks.direct, inbox, timeoutMs), ttlMs, oneServer, options.logger);
   } catch (cause) {
