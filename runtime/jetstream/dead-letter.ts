@@ -20,6 +20,7 @@ import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { OnexHeader, readableHeaders } from "./headers.js";
 import { DEAD_LETTER_SUBJECTS, UNSCOPED_LETTER_ZONE } from "./streams.js";
 import { jetStreamFailure, lookUpStream, storedMessage, withRetry } from "./with-retry.js";
+import type { LetterLimits, LetterLimitsReader } from "./letter-limits.js";
 
 /** Headers of the original a letter keeps, each cut to at most MAX_HEADER_BYTES: a forger's giant header must not make the letter unsendable. */
 const KEPT_HEADERS = [OnexHeader.Type, OnexHeader.Version, "Nats-Msg-Id"] as const;
@@ -27,6 +28,11 @@ const MAX_HEADER_BYTES = 256;
 const MAX_REASON_BYTES = 1_024;
 /** Room for what the client adds (`Nats-Msg-Id`) and for the truncation headers. */
 const SPARE_BYTES = 512;
+/**
+ * What nats-server 2.9's file store counts for a stored message beside its subject, headers and
+ * body (record header, header length, hash): a stream's max_bytes must hold all of it.
+ */
+const STORED_RECORD_BYTES = 34;
 
 /** A dead-lettered message as `onex dlq` shows it. */
 export interface DeadLetter {
@@ -51,7 +57,7 @@ export interface DeadLetter {
   deliveries: number;
   time: string;
   data: Uint8Array;
-  /** The original body's size when the letter holds only its first bytes (it did not fit under the server's max_payload). */
+  /** The original body's size when the letter holds only its first bytes (it did not fit under the server's max_payload, or the dead-letter stream's max_msg_size or max_bytes). */
   truncatedFrom?: number;
   /** `sha256:<hex>` of the whole original body, for truncated letters. */
   digest?: string;
@@ -65,6 +71,8 @@ export interface LetterWriter {
   consumer: string;
   /** The server's max_payload: a letter never exceeds it. */
   maxPayload: number;
+  /** The dead-letter stream's max_bytes and max_msg_size, read for each letter: a letter never exceeds them either. */
+  limits: LetterLimitsReader;
   /**
    * Random, one per subscription: the letters' de-duplication ids start with it, so nobody
    * can store a letter under an id ahead of time and make the real one a silent duplicate.
@@ -83,8 +91,10 @@ export function deadLetterSubject(zone: string | undefined, stream: string, cons
 /**
  * Moves a delivered message to the dead-letter stream with the reason; the caller then
  * terminates it. Every header is cut to a bounded number of bytes, and a body too large to
- * fit beside them under the server's max_payload is cut, with its size and digest recorded:
- * the original stays in its stream, where `onex dlq replay` finds it.
+ * fit beside them under the server's max_payload, or the dead-letter stream's max_msg_size or
+ * max_bytes, is cut, with its size and digest recorded: the original stays in its stream,
+ * where `onex dlq replay` finds it. ONEX_E_STREAM_FULL, and nothing written, when not even
+ * the letter without a body fits the stream.
  */
 export async function deadLetter(js: JetStreamClient, msg: JsMsg, writer: LetterWriter, reason: OnexError, deliveries: number): Promise<void> {
   const h = natsHeaders();
@@ -101,18 +111,34 @@ export async function deadLetter(js: JetStreamClient, msg: JsMsg, writer: Letter
   h.set(OnexHeader.DlqSubject, msg.subject);
   h.set(OnexHeader.DlqSequence, String(msg.info.streamSequence));
   h.set(OnexHeader.DlqDeliveries, String(deliveries));
+  const subject = deadLetterSubject(writer.zone, msg.info.stream, writer.consumer);
+  // One letter per stored message and subscription, however often the write is retried.
+  const msgID = `dlq:${writer.idPrefix}:${msg.info.streamSequence}`;
+  const most = mostLetterBytes(writer.maxPayload, await writer.limits(subject), subject);
   let data = msg.data;
-  const room = writer.maxPayload - headerBytes(h) - SPARE_BYTES;
+  const room = most - headerBytes(h) - SPARE_BYTES;
   if (data.length > room) {
     h.set(OnexHeader.DlqTruncated, String(data.length));
     h.set(OnexHeader.DlqDigest, digestOf(data));
     data = data.subarray(0, Math.max(0, room));
   }
-  await js.publish(deadLetterSubject(writer.zone, msg.info.stream, writer.consumer), data, {
-    headers: h,
-    // One letter per stored message and subscription, however often the write is retried.
-    msgID: `dlq:${writer.idPrefix}:${msg.info.streamSequence}`,
-  });
+  // The id's header is added by the client.
+  const least = headerBytes(h) + Buffer.byteLength(`Nats-Msg-Id: ${msgID}\r\n`);
+  if (least > most) {
+    throw new OnexError(ErrorCode.StreamFull, `the dead-letter stream for ${subject} cannot hold a letter of ${least} bytes without its body (at most ${most} fit): raise its max_bytes (\`onex streams apply --dlq-max-bytes\`)`, { subject, letterBytes: least, mostBytes: most });
+  }
+  await js.publish(subject, data, { headers: h, msgID });
+}
+
+/**
+ * The most bytes of headers and body a letter to `subject` may have: the server's max_payload,
+ * the stream's max_msg_size, and its max_bytes less what storing the letter adds (with discard
+ * old, a letter larger than the stream is acknowledged and dropped at once).
+ */
+function mostLetterBytes(maxPayload: number, limits: LetterLimits, subject: string): number {
+  let most = Math.min(maxPayload, limits.maxMsgSize ?? Number.POSITIVE_INFINITY);
+  if (limits.maxBytes !== undefined) most = Math.min(most, limits.maxBytes - STORED_RECORD_BYTES - Buffer.byteLength(subject));
+  return most;
 }
 
 /** The encoded size of a header block: `NATS/1.0\r\n`, `Key: Value\r\n` each, `\r\n`. */

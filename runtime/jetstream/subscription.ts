@@ -21,6 +21,7 @@ import { bodyOf } from "./history.js";
 import { readStored } from "./stored-reader.js";
 import { jetStreamFailure, withRetry } from "./with-retry.js";
 import { deadLetter } from "./dead-letter.js";
+import { letterLimitsReader } from "./letter-limits.js";
 import { SILENT_SERVER_MS, settledWithin } from "./silent-server.js";
 import { OnexHeader, readableHeaders } from "./headers.js";
 import { streamNameOf, zoneStreamNameOf } from "./streams.js";
@@ -164,7 +165,8 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     if (options.durable === undefined) await jsm.consumers.delete(stream, consumerName).catch(() => undefined);
     throw jetStreamFailure(error, `opening consumer ${consumerName} of ${stream}`, { stream, consumer: consumerName });
   });
-  const writer = { zone: options.zone, consumer: consumerName, maxPayload: transport.nc.info?.max_payload ?? 1024 * 1024, idPrefix: globalThis.crypto.randomUUID() };
+  const letterLimits = letterLimitsReader(jsm);
+  const writer = { zone: options.zone, consumer: consumerName, maxPayload: transport.nc.info?.max_payload ?? 1024 * 1024, limits: letterLimits.read, idPrefix: globalThis.crypto.randomUUID() };
   const refusals: Refusal[] = [];
   const rememberRefusals = Math.max(0, options.rememberRefusals ?? 1_000);
   const stats: VersionedSubscriptionStats = { delivered: 0, deadLettered: 0, skipped: 0, duplicates: 0, converted: 0, refused: 0 };
@@ -208,7 +210,9 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
         ledger.forget(handBackKey(msg));
       },
       (error: unknown) => {
-        // Not lost: it comes back after the delay and is judged (and dead-lettered) again.
+        // Not lost: it comes back after the delay and is judged (and dead-lettered) again, to
+        // the dead-letter stream's limits as they are then.
+        letterLimits.refused();
         transport.logger.warn(`onex: cannot dead-letter ${storedAsOf(msg)} (${reason.code}): ${(error as Error).message}`, { stream, sequence: msg.info.streamSequence });
         msg.nak(Math.min(ackWaitMs, 5_000));
       },

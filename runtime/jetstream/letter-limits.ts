@@ -1,0 +1,62 @@
+/**
+ * The limits of the dead-letter stream a letter goes to, which the letter must fit beside the
+ * server's max_payload: its `max_msg_size` (a larger letter is refused) and its `max_bytes`
+ * (with discard old, a letter larger than the whole stream is stored, acknowledged and dropped
+ * at once, so the message it was written for was acknowledged and gone without a trace).
+ */
+import type { JetStreamManager } from "@nats-io/jetstream";
+
+/** A dead-letter stream's size limits; left out, none. */
+export interface LetterLimits {
+  maxBytes?: number;
+  maxMsgSize?: number;
+}
+
+/** The limits for a letter to `subject`, as they are when it is written. */
+export type LetterLimitsReader = (subject: string) => Promise<LetterLimits>;
+
+/**
+ * Reads the dead-letter stream's limits for each letter: an operator may lower them at any
+ * time (`onex streams apply --dlq-max-bytes`), and nats-server says nothing to a writer whose
+ * letter was stored and dropped, so limits remembered from before would lose letters silently.
+ * Letters are the exception, not the traffic, and the read is one `STREAM.INFO` request;
+ * letters written at once (a flood of forgeries) share the read in flight. The stream's name
+ * is looked up by subject once, and again after a failed read (the stream deleted or made
+ * again). A writer not permitted to read the stream (a zone's member: only admins may use the
+ * JetStream API on dead-letter streams) has only max_payload to go by, until a letter is
+ * refused and it tries again (`refused`). Any other failure to read fails the letter, which is
+ * then handled as one the stream refused.
+ */
+export function letterLimitsReader(jsm: JetStreamManager): { read: LetterLimitsReader; refused: () => void } {
+  let stream: string | undefined;
+  let reading: Promise<LetterLimits> | undefined;
+  let notPermitted = false;
+  const readNow = async (subject: string): Promise<LetterLimits> => {
+    try {
+      stream ??= await jsm.streams.find(subject);
+      const { config } = await jsm.streams.info(stream);
+      return { ...(config.max_bytes > 0 ? { maxBytes: config.max_bytes } : {}), ...(config.max_msg_size > 0 ? { maxMsgSize: config.max_msg_size } : {}) };
+    } catch (error) {
+      stream = undefined;
+      if (!isPermissionViolation(error)) throw error;
+      notPermitted = true;
+      return {};
+    }
+  };
+  return {
+    read: (subject) => {
+      if (notPermitted) return Promise.resolve({});
+      reading ??= readNow(subject).finally(() => (reading = undefined));
+      return reading;
+    },
+    refused: () => {
+      notPermitted = false;
+    },
+  };
+}
+
+/** nats.js reports a request the connection may not publish as a RequestError caused by a PermissionViolationError. */
+function isPermissionViolation(error: unknown): boolean {
+  const e = error as { name?: unknown; cause?: unknown; message?: unknown } | null | undefined;
+  return e?.name === "PermissionViolationError" || (e?.cause as { name?: unknown } | undefined)?.name === "PermissionViolationError" || /permission/i.test(String(e?.message ?? ""));
+}
