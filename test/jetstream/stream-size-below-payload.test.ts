@@ -28,10 +28,10 @@ describe("streams apply with a stream smaller than the largest message", () => {
       const run = apply("--dlq-max-bytes", "65536", ...dryRun);
       expect(run.status).toBe(0);
       expect(run.stderr).toBe(
-        `warning: --dlq-max-bytes 65536 is less than the largest letter (cut to fit max_payload ${MAX_PAYLOAD}, and up to 4126 bytes of subject and record): a dead-letter stream acknowledges a larger letter and drops it at once, and the message it was written for is gone without a trace. Give --dlq-max-bytes ${MAX_PAYLOAD + 4126} or more, or lower max_payload in the server's config\n`,
+        `warning: --dlq-max-bytes 65536 is less than the largest letter (cut to fit max_payload ${MAX_PAYLOAD}, and up to 4126 bytes of subject and record): a subscription that may read the dead-letter stream cuts its letters to fit it, but a zone member's may not: a dead-letter stream acknowledges such a larger letter and drops it at once, and the message it was written for is gone without a trace. Give --dlq-max-bytes ${MAX_PAYLOAD + 4126} or more, or lower max_payload in the server's config\n`,
       );
     }
-    // What it warns of: a letter of 100 KB is acknowledged, and not kept.
+    // What it warns of: a letter of 100 KB, from a writer that does not cut it to the stream, is acknowledged, and not kept.
     const nc = await natsConnect({ servers: server.url });
     try {
       const ack = await jetstream(nc).publish("onex.dlq.~.ONEX_EVENT.c", new Uint8Array(100_000));

@@ -135,8 +135,10 @@ export default class StreamsApply extends OnexCommand {
    * A stream whose size limit is below the largest message the server takes, with its subject:
    * nats-server stores such a message, acknowledges it, and drops it at once to keep the limit
    * (discard old, and always for dead letters), so the publisher, or the subscription that wrote
-   * the letter and then acknowledged the message, believes it kept. Said, not refused: a
-   * deployment whose messages are all small loses nothing.
+   * the letter and then acknowledged the message, believes it kept. A subscription that may read
+   * the dead-letter stream's limits cuts its letters to fit them; a zone's member may not, and
+   * its letters are cut to max_payload only. Said, not refused: a deployment whose messages are
+   * all small loses nothing.
    */
   private warnIfTooSmall(limits: StreamLimits, deadLetterLimits: StreamLimits, maxPayload: number | undefined): void {
     if (maxPayload === undefined) return;
@@ -145,7 +147,7 @@ export default class StreamsApply extends OnexCommand {
       this.logToStderr(`warning: --max-bytes ${limits.maxBytes} is less than the largest message the server takes (max_payload ${maxPayload}, and up to ${STORED_MESSAGE_ROOM} bytes of subject and record): an event stream acknowledges a larger message and drops it at once. Give --max-bytes ${least} or more, or lower max_payload in the server's config`);
     }
     if (deadLetterLimits.maxBytes !== undefined && deadLetterLimits.maxBytes < least) {
-      this.logToStderr(`warning: --dlq-max-bytes ${deadLetterLimits.maxBytes} is less than the largest letter (cut to fit max_payload ${maxPayload}, and up to ${STORED_MESSAGE_ROOM} bytes of subject and record): a dead-letter stream acknowledges a larger letter and drops it at once, and the message it was written for is gone without a trace. Give --dlq-max-bytes ${least} or more, or lower max_payload in the server's config`);
+      this.logToStderr(`warning: --dlq-max-bytes ${deadLetterLimits.maxBytes} is less than the largest letter (cut to fit max_payload ${maxPayload}, and up to ${STORED_MESSAGE_ROOM} bytes of subject and record): a subscription that may read the dead-letter stream cuts its letters to fit it, but a zone member's may not: a dead-letter stream acknowledges such a larger letter and drops it at once, and the message it was written for is gone without a trace. Give --dlq-max-bytes ${least} or more, or lower max_payload in the server's config`);
     }
   }
 
