@@ -14,7 +14,7 @@ export const OnexHeader = {
   DlqDeliveries: "Onex-Dlq-Deliveries",
   /** The original's `Nats-Msg-Id` (a letter has its own, so the two are never de-duplicated against each other). */
   DlqMsgId: "Onex-Dlq-Msg-Id",
-  /** For a body cut to fit under max_payload: the original size, and `sha256:<hex>` of the whole body. */
+  /** For a body cut to fit under max_payload or into the dead-letter stream: the original size, and `sha256:<hex>` of the whole body. */
   DlqTruncated: "Onex-Dlq-Truncated",
   DlqDigest: "Onex-Dlq-Digest",
 } as const;

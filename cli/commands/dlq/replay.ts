@@ -16,7 +16,7 @@ export default class DlqReplay extends OnexCommand {
     "Nothing a letter says is obeyed: each original is validated in its own version and its signature verified with --key;",
     "it goes back on the subject its signed source fields build, into its template's event stream only, and only into the zone of the subscriber that wrote the letter.",
     "A letter that fails a check is refused with ONEX_E_DLQ_REFUSED and left in place, and a sequence with no letter is said (ONEX_E_NOT_FOUND); the others are replayed. Exits 1 when any letter is refused or not found.",
-    "A letter whose body was cut to fit under max_payload is replayed from the original in its stream, when that is still stored and matches the letter's digest.",
+    "A letter whose body was cut to fit under max_payload, or into its dead-letter stream, is replayed from the original in its stream, when that is still stored and matches the letter's digest.",
     "A letter replayed again within its event stream's duplicate window (given twice, replayed by another operator at once, or after a run that ended without the server's acknowledgement) is stored once, and said as `already replayed`.",
   ].join(" ");
   static override examples = ["<%= config.bin %> dlq replay 17 18 --key node-1.pub --key node-2.pub"];
