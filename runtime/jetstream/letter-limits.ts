@@ -25,7 +25,7 @@ export type LetterLimitsReader = (subject: string) => Promise<LetterLimits>;
  * again). A writer not permitted to read the stream (a zone's member: only admins may use the
  * JetStream API on dead-letter streams) has only max_payload to go by, until a letter is
  * refused and it tries again (`refused`). Any other failure to read fails the letter, which is
- * then handled as one the stream refused.
+ * then handled as one the stream refused. One per subscription, whose letters share a subject.
  */
 export function letterLimitsReader(jsm: JetStreamManager): { read: LetterLimitsReader; refused: () => void } {
   let stream: string | undefined;

@@ -135,4 +135,35 @@ describe("a dead letter larger than its dead-letter stream", () => {
     expect(letter).toMatchObject({ reason: ErrorCode.SignerUnknown });
     expect(letter!.truncatedFrom).toBeUndefined();
   }, 60_000);
+
+  it("with a max_msg_size of its own (set with the nats tools), is cut to it, where it was refused on every attempt", async () => {
+    const applied = cli("streams", "apply");
+    expect(applied.status, applied.stderr).toBe(0);
+    const nc = await natsConnect({ servers: server.url });
+    const jsm = await jetstreamManager(nc);
+    const { config } = await jsm.streams.info("ONEX_DLQ");
+    await jsm.streams.update("ONEX_DLQ", { ...config, max_msg_size: 2_048 });
+    await nc.close();
+    const huge = taskDispatch("t-huge");
+    huge.payload.input = { blob: "y".repeat(10_000) };
+    await publisher.publish(huge);
+    const waiting = (await stored("ONEX_EVENT")).count;
+
+    const warnings: string[] = [];
+    const agent = await receiver(warnings);
+    const sub = await agent.subscribe([v0_1.TaskDispatch], { durable: "sized", ackWaitMs: 2_000 });
+    const consuming = (async () => {
+      for await (const d of sub) await d.ack();
+    })();
+    await eventually(async () => sub.stats.deadLettered === waiting, 20_000, "the letters");
+    await sub.stop();
+    await consuming;
+    await agent.close();
+    expect(warnings.filter((w) => w.includes("cannot dead-letter"))).toEqual([]);
+    const listed = cli("dlq", "list", "--json");
+    expect(listed.status, listed.stderr).toBe(0);
+    const letters = listed.stdout.trim().split("\n").map((line) => JSON.parse(line) as { subject: string; consumer: string; truncatedFrom?: number; body: unknown });
+    const letter = letters.find((l) => l.subject === huge.subject() && l.consumer === "sized");
+    expect(letter!.truncatedFrom).toBeGreaterThan(10_000);
+  }, 60_000);
 });
