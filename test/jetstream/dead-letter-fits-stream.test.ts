@@ -12,7 +12,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
-import type { OnexClient } from "../../runtime/jetstream/client.js";
+import { connect, type OnexClient } from "../../runtime/jetstream/client.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { exportPublicKey, keyRing } from "../../runtime/trust/keys.js";
 import { eventually } from "../registry/fixtures.js";
@@ -20,7 +20,6 @@ import { runCli } from "../support/run-cli.js";
 import { removeTempDirs, tempDir } from "../support/temp-schemas.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { client, makeKeys, taskDispatch, ZONE } from "./fixtures.js";
-import { connect } from "../../runtime/jetstream/client.js";
 
 const keys = makeKeys();
 let server: NatsServer;
@@ -136,7 +135,7 @@ describe("a dead letter larger than its dead-letter stream", () => {
     expect(letter!.truncatedFrom).toBeUndefined();
   }, 60_000);
 
-  it("with a max_msg_size of its own (set with the nats tools), is cut to it, where it was refused on every attempt", async () => {
+  it("with a max_msg_size of its own (set outside onex), is cut to it, where it was refused on every attempt", async () => {
     const applied = cli("streams", "apply");
     expect(applied.status, applied.stderr).toBe(0);
     const nc = await natsConnect({ servers: server.url });
