@@ -236,10 +236,19 @@ function readMember(data: Envelope, member: Member): unknown {
   return undefined;
 }
 
-/** The zone the source address claims, where the message's layout puts it. */
-export function sourceZoneOf(data: Envelope): string | undefined {
-  const zone = readMember(data, "zone");
-  return typeof zone === "string" ? zone : undefined;
+/**
+ * The zone the source address claims, where the message's layout puts it; undefined when absent.
+ * As the message holds it: one judged without its schema may hold an array there (`["b"]`, which
+ * String() makes `b`), and taken for no zone at all it passed zone_match and the grant check of
+ * a signer granted only the trust zone.
+ */
+export function sourceZoneOf(data: Envelope): unknown {
+  return readMember(data, "zone");
+}
+
+/** Where the message's layout puts the source zone, as a JSON Pointer (for error details). */
+export function sourceZonePointerOf(data: Envelope): string | undefined {
+  return compiledLayoutOf(data)?.layout.zone;
 }
 
 /** The id of the source entity, where the message's layout puts it. */

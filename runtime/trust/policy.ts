@@ -5,7 +5,7 @@
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import { describeValue } from "../option-check.js";
-import { envelopeData, sourceEntityOf, sourceEntityPointerOf, sourceZoneOf, toMillis, type Envelope, type EnvelopeInput } from "./envelope.js";
+import { envelopeData, sourceEntityOf, sourceEntityPointerOf, sourceZoneOf, sourceZonePointerOf, toMillis, type Envelope, type EnvelopeInput } from "./envelope.js";
 import type { KeyResolver, PublicKey } from "./keys.js";
 import type { ReplayGuard } from "./replay-guard.js";
 import type { GrantBook } from "./session-grant.js";
@@ -178,7 +178,7 @@ export function judgeWith(message: EnvelopeInput, context: JudgeContext, policy:
         const type = grantKeyOf(data.type, "/type");
         context.grants.authorize(subjects, type, zone, now);
         const sourceZone = sourceZoneOf(data);
-        if (sourceZone !== undefined && sourceZone !== zone) context.grants.authorize(subjects, type, sourceZone, now);
+        if (sourceZone !== undefined && sourceZone !== zone) context.grants.authorize(subjects, type, grantKeyOf(sourceZone, sourceZonePointerOf(data) ?? "/source/zone"), now);
       }
     } catch (error) {
       if (fail("token_valid", error)) return verdict;

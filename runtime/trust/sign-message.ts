@@ -112,7 +112,7 @@ export function checkZone(message: EnvelopeInput, expectedZone?: string): void {
   const zone = data.trust.zone;
   const sourceZone = sourceZoneOf(data);
   if (sourceZone !== undefined && sourceZone !== zone) {
-    throw new OnexError(ErrorCode.ZoneMismatch, `the signer vouches for zone ${zoneText(zone)} but the message comes from zone ${sourceZone}`, { zone, sourceZone });
+    throw new OnexError(ErrorCode.ZoneMismatch, `the signer vouches for zone ${zoneText(zone)} but the message comes from zone ${zoneText(sourceZone)}`, { zone, sourceZone });
   }
   if (expectedZone !== undefined && zone !== expectedZone) {
     throw new OnexError(ErrorCode.ZoneMismatch, `the message is for zone ${zoneText(zone)}, this session is in zone ${expectedZone}`, { zone, expectedZone });

@@ -54,6 +54,10 @@ describe("judge: an object where the envelope holds a string", () => {
     { what: "trust.zone, against the source zone", policy: "zone_match", change: (d) => (d.trust.zone = FORGED), extra: () => ({ zone: undefined }), code: ErrorCode.ZoneMismatch },
     { what: "trust.zone, looked up in the grants", policy: "token_valid", change: (d) => (d.trust.zone = FORGED), extra: () => ({ grants: grants() }), code: ErrorCode.GrantInvalid },
     { what: "type, looked up in the grants", policy: "token_valid", change: (d) => (d.type = FORGED), extra: () => ({ grants: grants() }), code: ErrorCode.GrantInvalid },
+    // An array naming another zone, which String() makes that zone: taken for no source zone, it passed both checks.
+    { what: "source.zone, against the trust zone", policy: "zone_match", change: (d) => (d.source.zone = ["zone.other.org"]), code: ErrorCode.ZoneMismatch },
+    { what: "source.zone, looked up in the grants", policy: "token_valid", change: (d) => (d.source.zone = ["zone.other.org"]), extra: () => ({ grants: grants() }), code: ErrorCode.GrantInvalid },
+    { what: "source.zone null, looked up in the grants", policy: "token_valid", change: (d) => (d.source.zone = null), extra: () => ({ grants: grants() }), code: ErrorCode.GrantInvalid },
   ];
   for (const { what, policy, change, extra, code } of cases) {
     it(`${what}: ${code}`, () => {
