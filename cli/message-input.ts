@@ -9,6 +9,7 @@ import { close, createReadStream, fstat, fstatSync, open, read } from "node:fs";
 import { Socket } from "node:net";
 import { promisify } from "node:util";
 import type { Readable } from "node:stream";
+import type { Pair } from "yaml";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { MAX_JSON_DEPTH, parseJson, parseJsonWithLines, type BigIntegerMode, type JsonParseOptions } from "@onex/runtime";
 import { MAX_YAML_DEPTH, yamlNestingBeyond } from "../generator/yaml-depth.js";
@@ -835,7 +836,7 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
     const message = `not valid YAML for onex: nested deeper than ${MAX_YAML_DEPTH} levels (JSON input may nest ${MAX_JSON_DEPTH})`;
     return [{ line: deep, error: new OnexError(ErrorCode.YamlSyntax, message, { file, line: deep }), shape: "yaml" }];
   }
-  const { LineCounter, isScalar, isSeq, parseAllDocuments, visit } = await import("yaml");
+  const { LineCounter, isMap, isScalar, isSeq, parseAllDocuments, visit } = await import("yaml");
   const { yamlDocumentValue } = await import("../generator/yaml-file.js");
   const { YamlAliases } = await import("./yaml-aliases.js");
   const lineCounter = new LineCounter();
@@ -877,6 +878,8 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
       if (node.tag !== undefined && !JSON_TAGS.has(node.tag)) refuse(ErrorCode.YamlSyntax, node, `the tag ${node.tag} makes a value JSON does not have; write the value plainly`);
     };
     const aliases = new YamlAliases();
+    // The values of `<<` in a YAML 1.1 document, merge keys: checked once their aliases are expanded.
+    const merges: Pair[] = [];
     visit(doc, {
       Alias(key, node, path) {
         const problem = aliases.alias(key, node, path);
@@ -898,6 +901,8 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
             refuse(ErrorCode.YamlSyntax, node, "a mapping key is not a plain value (a collection, or an alias); JSON names are strings");
             continue;
           }
+          // A merge key (`<<` under %YAML 1.1) is the one key the yaml package makes a symbol.
+          if (typeof key.value === "symbol") merges.push(pair);
           // The name toJS gives the key: 1 and "1", true and "true", null and "" are one JSON name.
           const name = key.value === null ? "" : String(key.value);
           if (names.has(name)) refuse(ErrorCode.JsonDuplicateKey, key, `a mapping names the same key twice once keys are JSON names: ${JSON.stringify(name)}`);
@@ -939,6 +944,14 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
     // The lines of a sequence's elements are their own, an alias's too, not those of what it names.
     const elementLines = isSeq(doc.contents) ? doc.contents.items.map((element) => lineOf(element as { range?: [number, number, number] | null })) : [];
     aliases.expand();
+    // The yaml package throws a plain Error for a merge of anything but mappings, which refused the
+    // whole input as ONEX_E_FILE_UNREADABLE: it is this document's error, at the merge.
+    const badMerge = merges.find(({ value }) => !(isMap(value) || (isSeq(value) && value.items.every((item) => isMap(item)))));
+    if (badMerge !== undefined) {
+      const at = lineOf(badMerge.key as { range?: [number, number, number] | null });
+      items.push({ line: at, error: new OnexError(ErrorCode.YamlSyntax, `the merge key << at line ${at} takes only a mapping or a sequence of mappings; write the members out`, { file, line: at }), shape: "yaml", raw });
+      continue;
+    }
     const read = yamlDocumentValue(doc);
     if ("why" in read) {
       items.push({ line, error: new OnexError(ErrorCode.YamlSyntax, `not valid YAML for onex: ${read.why}`, { file, line }), shape: "yaml", raw });

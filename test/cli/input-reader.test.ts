@@ -298,6 +298,16 @@ describe("the input reader", () => {
     expect(summary(await read(long, { format: "yaml" }))).toEqual([{ line: 5, code: ErrorCode.YamlSyntax }, { line: 86, index: undefined }]);
   });
 
+  it("a YAML 1.1 merge key (<<) of anything but mappings is that document's YAML error, and the other documents are read (it refused the whole input as ONEX_E_FILE_UNREADABLE)", async () => {
+    const doc = (merge: string) => `%YAML 1.1\n---\nm: &m {action: render}\ns: &s 5\nmessage: {type: x, ${merge}}\n`;
+    for (const merge of ["<<: 5", "<<: *s", "<<: [*m, *s]", "<<: [1]", "<<: *unknown", "n: &n 1, <<: *n"]) {
+      expect(summary(await read(`${doc(merge)}---\n{type: y}\n`, { format: "yaml" }))).toEqual([{ line: 5, code: ErrorCode.YamlSyntax }, { line: 6, index: undefined }]);
+    }
+    // A merge of mappings, named or written, is read as the yaml package reads it.
+    const merged = await read(doc("<<: [*m, {target: w}]"), { format: "yaml" });
+    expect(merged.map((item) => ("value" in item ? item.value : item.error.code))).toEqual([{ m: { action: "render" }, s: 5, message: { type: "x", action: "render", target: "w" } }]);
+  });
+
   it("a YAML sequence is a list of messages, as a JSON array is, and migrate writes it back as one", async () => {
     const text = "- " + JSON.stringify(six[0]) + "\n-\n  " + Object.entries(six[1]!).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join("\n  ") + "\n";
     const items = await read(`${text}---\n${JSON.stringify(six[2])}\n`, { format: "yaml" });
