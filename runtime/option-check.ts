@@ -44,6 +44,16 @@ export function checkSignal(owner: string, name: string, value: unknown): void {
   throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be an AbortSignal (new AbortController().signal), not ${describeValue(value)}`);
 }
 
+/**
+ * A member of a message as an error message shows it: a string as it is, anything else as
+ * `describeValue` shows it. Not String(): a message judged before (or without) its schema may
+ * hold an object whose own `toString` and `valueOf` are no functions, and String() of it throws
+ * (a check then failed as ONEX_E_INTERNAL instead of with its own code); and `["a"]` is `a` to it.
+ */
+export function memberText(value: unknown): string {
+  return typeof value === "string" ? value : describeValue(value);
+}
+
 /** A value as a usage message shows it: strings quoted, arrays and objects as JSON (short), functions by name. */
 export function describeValue(value: unknown): string {
   if (typeof value === "function") return `function ${value.name || "(anonymous)"}`;

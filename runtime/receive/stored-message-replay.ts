@@ -17,7 +17,7 @@
  * (Ed25519 signatures of one message are unique: malleated ones are refused), so it is caught.
  */
 import { ErrorCode, OnexError } from "../errors.js";
-import { describeValue } from "../option-check.js";
+import { memberText } from "../option-check.js";
 import { signatureOf } from "../trust/envelope.js";
 import { replayKeyOf, type ReplayGuard } from "../trust/replay-guard.js";
 import { forgetOldest } from "../forget-oldest.js";
@@ -61,7 +61,7 @@ export class StoredMessageReplay {
         const signature = this.#storedFirst.size === 0 ? undefined : signatureOf(message);
         const first = typeof signature === "string" ? this.#storedFirst.get(storedKey(subject, signature)) : undefined;
         if (first !== undefined && first !== storedAs) {
-          throw new OnexError(ErrorCode.Replay, `message ${typeof id === "string" ? id : describeValue(id)} was already stored as ${first}`, { reason: "duplicate", messageId: id });
+          throw new OnexError(ErrorCode.Replay, `message ${memberText(id)} was already stored as ${first}`, { reason: "duplicate", messageId: id });
         }
         this.guard.accept(message, now);
         if (typeof id !== "string") return;

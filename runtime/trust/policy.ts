@@ -4,7 +4,7 @@
  * re-implement a check.
  */
 import { ErrorCode, OnexError } from "../errors.js";
-import { describeValue } from "../option-check.js";
+import { memberText } from "../option-check.js";
 import { envelopeData, sourceEntityOf, sourceEntityPointerOf, sourceZoneOf, sourceZonePointerOf, toMillis, type Envelope, type EnvelopeInput } from "./envelope.js";
 import type { KeyResolver, PublicKey } from "./keys.js";
 import type { ReplayGuard } from "./replay-guard.js";
@@ -221,16 +221,11 @@ function checkOrigin(data: Envelope, entity: string | undefined, context: JudgeC
   const registered = context.keyOfEntity?.(entity);
   // The signer may be the entity itself (an agent signing with its own key id as entity id).
   if (registered === undefined && entity !== signer) {
-    throw new OnexError(ErrorCode.OriginMismatch, `source ${entity} is not registered, so signer ${signerText(signer)} cannot be tied to it`, { entity, signer });
+    throw new OnexError(ErrorCode.OriginMismatch, `source ${entity} is not registered, so signer ${memberText(signer)} cannot be tied to it`, { entity, signer });
   }
   if (registered !== undefined && registered !== signer) {
-    throw new OnexError(ErrorCode.OriginMismatch, `source ${entity} is registered with key ${registered}, but the message is signed by ${signerText(signer)}`, { entity, signer, registered });
+    throw new OnexError(ErrorCode.OriginMismatch, `source ${entity} is registered with key ${registered}, but the message is signed by ${memberText(signer)}`, { entity, signer, registered });
   }
-}
-
-/** The signer as an error message shows it: not String(), which throws for an object whose own `toString` is no function (a message judged unsigned, or before its schema). */
-function signerText(signer: unknown): string {
-  return typeof signer === "string" ? signer : describeValue(signer);
 }
 
 /**

@@ -4,7 +4,7 @@
  * block's signer, level, zone and expiry, is bound to the signature, and key order is not.
  */
 import { ErrorCode, OnexError } from "../errors.js";
-import { describeValue } from "../option-check.js";
+import { memberText } from "../option-check.js";
 import { canonicalBytes } from "./canonical-json.js";
 import { createdAtTextOf, envelopeData, envelopeLayouts, sourceZoneOf, toMillis, unsignedEnvelope, type Envelope, type EnvelopeInput, type MessageData } from "./envelope.js";
 import type { KeyPair, KeyResolver, PublicKey } from "./keys.js";
@@ -112,20 +112,11 @@ export function checkZone(message: EnvelopeInput, expectedZone?: string): void {
   const zone = data.trust.zone;
   const sourceZone = sourceZoneOf(data);
   if (sourceZone !== undefined && sourceZone !== zone) {
-    throw new OnexError(ErrorCode.ZoneMismatch, `the signer vouches for zone ${zoneText(zone)} but the message comes from zone ${zoneText(sourceZone)}`, { zone, sourceZone });
+    throw new OnexError(ErrorCode.ZoneMismatch, `the signer vouches for zone ${memberText(zone)} but the message comes from zone ${memberText(sourceZone)}`, { zone, sourceZone });
   }
   if (expectedZone !== undefined && zone !== expectedZone) {
-    throw new OnexError(ErrorCode.ZoneMismatch, `the message is for zone ${zoneText(zone)}, this session is in zone ${expectedZone}`, { zone, expectedZone });
+    throw new OnexError(ErrorCode.ZoneMismatch, `the message is for zone ${memberText(zone)}, this session is in zone ${expectedZone}`, { zone, expectedZone });
   }
-}
-
-/**
- * The trust zone as an error message shows it. A message judged before (or without) its schema
- * may carry anything there: String() of an object whose own `toString` and `valueOf` are no
- * functions throws a TypeError, which was reported as ONEX_E_INTERNAL instead of the mismatch.
- */
-function zoneText(zone: unknown): string {
-  return typeof zone === "string" ? zone : describeValue(zone);
 }
 
 /** What a strict verification needs beyond the message. */
