@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import fc from "fast-check";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { Alias } from "yaml";
+import { Alias, parseDocument } from "yaml";
 import { readInput, type InputItem, type ReadInputOptions } from "../../cli/message-input.js";
 import { ErrorCode } from "../trust/fixtures.js";
 import type { OnexError } from "../../runtime/errors.js";
@@ -296,6 +296,34 @@ describe("the input reader", () => {
     // 85 anchors of 240 levels each, 42 KB of text standing for 20,400 levels and 0.98 million values (within that bound).
     const long = Array.from({ length: 85 }, (_, i) => `x${i}: &a${i} ${nest(240, i === 0 ? "1" : `*a${i - 1}`)}`).join("\n") + "\n---\n{type: x}\n";
     expect(summary(await read(long, { format: "yaml" }))).toEqual([{ line: 5, code: ErrorCode.YamlSyntax }, { line: 86, index: undefined }]);
+  });
+
+  it("fuzz: a chain of anchors (in sequences or mappings, some named again) is read as the yaml package reads it when it nests at most 1,000 levels, and refused at an alias only when it nests deeper", async () => {
+    const depth = (value: unknown): number => (value !== null && typeof value === "object" ? 1 + Math.max(0, ...Object.values(value).map(depth)) : 0);
+    const nest = (levels: number, map: boolean, inner: string) => (map ? "{k: ".repeat(levels) + inner + "}".repeat(levels) : "[".repeat(levels) + inner + "]".repeat(levels));
+    const anchor = fc.record({ levels: fc.integer({ min: 100, max: 250 }), map: fc.boolean(), back: fc.constantFrom(0, 0, 0, 1), again: fc.integer({ min: 0, max: 9 }).map((n) => n === 0) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(anchor, { minLength: 1, maxLength: 8 }), fc.integer({ min: 0, max: 200 }), fc.boolean(), async (anchors, levels, map) => {
+        const lines = anchors.flatMap(({ levels, map, back, again }, i) => {
+          const inner = nest(levels, map, i === 0 ? "1" : `*a${Math.max(0, i - 1 - back)}`);
+          // Named again: an alias names the last node anchored so before it.
+          return [`x${i}: &a${i} ${inner}`, ...(again ? [`y${i}: &a${i} [${inner}]`] : [])];
+        });
+        const text = [...lines, `z: ${nest(levels, map, `*a${anchors.length - 1}`)}`].join("\n") + "\n";
+        const items = await read(text, { format: "yaml" });
+        const expected = parseDocument(text).toJS({ maxAliasCount: -1 }) as unknown;
+        expect(items).toHaveLength(1);
+        const [item] = items;
+        if ("value" in item!) {
+          expect(depth(expected)).toBeLessThanOrEqual(1000);
+          expect(item.value).toEqual(expected);
+        } else {
+          expect([item!.error.code, depth(expected) > 1000]).toEqual([ErrorCode.YamlSyntax, true]);
+          expect(item!.error.message).toMatch(/^the alias \*a\d+ nests what it names [\d,]+ levels deep/);
+        }
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it("a YAML 1.1 merge key (<<) of anything but mappings is that document's YAML error, and the other documents are read (it refused the whole input as ONEX_E_FILE_UNREADABLE)", async () => {
