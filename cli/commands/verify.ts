@@ -119,7 +119,8 @@ export default class Verify extends OnexCommand {
       const { entry, identity } = (registration ?? {}) as { entry?: unknown; identity?: unknown };
       // A bare entry has a node_id at its top; a registration has it inside `entry`.
       const named = (entry ?? registration) as { node_id?: unknown; key_id?: unknown } | null;
-      const skip = (code: string, why: string) => this.logToStderr(`warning ${code}: ${path}: registry entry ${printable(shownMember(named?.node_id))} skipped: ${printable(why)}`);
+      // Cut as a message's fields are: a file of registrations may hold a member of megabytes.
+      const skip = (code: string, why: string) => this.logToStderr(`warning ${code}: ${path}: registry entry ${printableField(shownMember(named?.node_id))} skipped: ${printableField(why)}`);
       if (entry === undefined || identity === undefined) {
         skip(ErrorCode.IdentityMismatch, `it carries no node identity, so nothing ties node ${shownMember(named?.node_id)} to key ${shownMember(named?.key_id)}; give registrations as \`onex registry list\` prints them ({"entry": ..., "identity": ...})`);
         continue;
@@ -128,7 +129,7 @@ export default class Verify extends OnexCommand {
       const key = typeof keyId === "string" ? byKey(keyId) : undefined;
       // An entry that does not verify, is not its identity's, or is signed by an untrusted key ties nothing: it is reported and skipped.
       try {
-        if (key === undefined) throw new OnexError(ErrorCode.SignerUnknown, `key ${printable(shownMember(keyId))} is not one of the --key keys`);
+        if (key === undefined) throw new OnexError(ErrorCode.SignerUnknown, `key ${shownMember(keyId)} is not one of the --key keys`);
         const verified = verifyRegistryEntry(entry, key, { identity: identity as NodeIdentityRecord });
         byNode.set(verified.node_id, verified.key_id);
       } catch (error) {

@@ -150,4 +150,16 @@ describe("onex verify", () => {
     // Neither ties the source node to the key: the message is judged, and fails origin_check.
     expect([run.code, (JSON.parse(run.stdout.split("\n")[0]!) as { code: string }).code]).toEqual([1, ErrorCode.OriginMismatch]);
   });
+
+  it("cuts a registration's member of megabytes in its warning, as a message's field is cut", () => {
+    writeFileSync(join(dir, "node.pub"), createPublicKey(node.privateKey).export({ type: "spki", format: "pem" }));
+    const long = { node_id: "n".repeat(1_000_000), key_id: ["k".repeat(1_000_000)] };
+    writeFileSync(join(dir, "long.ndjson"), [long, { entry: long, identity: {} }].map((r) => JSON.stringify(r)).join("\n") + "\n");
+    const run = onex(dir, ["verify", "-", "--key", "node.pub", "--at", new Date(NOW).toISOString(), "--entries", "long.ndjson", "--policy", "origin_check=strict", "--json"], JSON.stringify(forged(() => undefined)) + "\n");
+    const warnings = run.stderr.split("\n").filter((line) => line.startsWith("warning"));
+    expect(warnings.map((line) => [line.split(":")[0], line.length < 10_000, line.includes("characters not shown")])).toEqual([
+      ["warning ONEX_E_IDENTITY_MISMATCH", true, true],
+      ["warning ONEX_E_SIGNER_UNKNOWN", true, true],
+    ]);
+  });
 });
