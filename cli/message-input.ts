@@ -273,9 +273,10 @@ const NO_BYTES = Buffer.alloc(0);
 
 /**
  * The most a JSON document over many lines may span while it is held to be read (whole, or
- * line by line when it turns out to be NDJSON after all): past it the input is refused, as YAML
- * past 64 MiB is. Lines too, since each held line costs a record beyond its text, and a file of
- * blank lines is small in bytes.
+ * line by line when it turns out to be NDJSON after all): past it, one whose lines are messages
+ * is read on line by line as it comes, and any other refuses the input, as YAML past 64 MiB
+ * does. Lines too, since each held line costs a record beyond its text, and a file of blank
+ * lines is small in bytes.
  */
 const MAX_HELD_BYTES = 4 * MAX_LINE_BYTES;
 const MAX_HELD_LINES = 1 << 22;
@@ -548,6 +549,11 @@ async function readAllYaml(input: Readable, file: string): Promise<Buffer> {
 /** A line as text, or the error that it is not UTF-8. */
 type DecodedLine = { line: number; text: string } | { line: number; bytes: Buffer; error: OnexError };
 
+/** A line of an array with one object a line (`{...},`) as that object alone: its trailing comma dropped. */
+function elementLine(decoded: DecodedLine): DecodedLine {
+  return "text" in decoded && /^\s*\{/.test(decoded.text) ? { ...decoded, text: decoded.text.replace(/,\s*$/, "") } : decoded;
+}
+
 /**
  * Adds `items` to `out` one by one: `out.push(...items)` passes each as an argument, and an array
  * of a few hundred thousand messages (on one line, or an array never closed) overflowed the stack,
@@ -565,7 +571,8 @@ function append<T>(out: T[], items: readonly T[]): void {
  */
 class JsonInputReader {
   private lineNo = 0;
-  private mode: "start" | "undecided" | "lines" | "document" = "start";
+  /** "elements": the rest of a document held past MAX_HELD_BYTES whose lines are messages, each read alone as it comes. */
+  private mode: "start" | "undecided" | "lines" | "document" | "elements" = "start";
   /** Lines held while the shape is undecided, or the lines of a document. */
   private held: DecodedLine[] = [];
   /** The characters of the held lines, their line ends counted. */
@@ -649,6 +656,10 @@ class JsonInputReader {
         return;
       case "document":
         this.hold(decoded);
+        if (this.heldSize > MAX_HELD_BYTES) this.documentPastHolding(out);
+        return;
+      case "elements":
+        if (!("text" in decoded && /^\s*[[\]]?\s*$/.test(decoded.text))) this.lineItems(elementLine(decoded), out);
         return;
       case "start": {
         if (blank) return;
@@ -702,15 +713,38 @@ class JsonInputReader {
     this.hold(decoded);
   }
 
-  /** Holds a line of a document, or of an input whose shape is not yet known; past MAX_HELD_BYTES or MAX_HELD_LINES the input is refused. */
+  /** Holds a line of a document, or of an input whose shape is not yet known; past MAX_HELD_LINES the input is refused (past MAX_HELD_BYTES, see documentPastHolding). */
   private hold(decoded: DecodedLine): void {
     this.held.push(decoded);
     this.heldSize += ("text" in decoded ? decoded.text.length : decoded.bytes.length) + 1;
-    if (this.heldSize <= MAX_HELD_BYTES && this.held.length <= MAX_HELD_LINES) return;
+    if (this.held.length > MAX_HELD_LINES) throw this.pastHolding();
+  }
+
+  /**
+   * A document held past MAX_HELD_BYTES, which is not read whole. When its lines are messages
+   * (an array of one object a line), what is held is read line by line, and the rest as it comes:
+   * a 300 MB array of one message a line refused the whole input as ONEX_E_FILE_UNREADABLE.
+   * Otherwise the input is refused.
+   */
+  private documentPastHolding(out: InputItem[]): void {
+    if (!this.linesAreMessages(this.held.map(elementLine))) throw this.pastHolding();
+    this.document(out);
+    this.mode = "elements";
+    this.held = [];
+    this.heldSize = 0;
+  }
+
+  /** ONEX_E_FILE_UNREADABLE for a document held past MAX_HELD_BYTES or MAX_HELD_LINES. */
+  private pastHolding(): OnexError {
     const name = this.file === "-" ? "stdin" : this.file;
     const line = this.held[0]!.line;
     const message = `${name} holds a JSON document of more than ${MAX_HELD_BYTES / 1024 / 1024} MiB or ${MAX_HELD_LINES.toLocaleString("en")} lines from line ${line} on: write a log that large as NDJSON, one message a line`;
-    throw new OnexError(ErrorCode.FileUnreadable, message, { file: name, line });
+    return new OnexError(ErrorCode.FileUnreadable, message, { file: name, line });
+  }
+
+  /** True when some of `lines` (their trailing commas dropped) is an object on its own: they are NDJSON, or an array of one message a line. */
+  private linesAreMessages(lines: DecodedLine[]): boolean {
+    return lines.some((held) => "text" in held && /^\s*\{/.test(held.text) && this.parsesAlone(held));
   }
 
   /** True when the line is one complete JSON value (even one refused for a duplicate name or a big number). */
@@ -790,9 +824,8 @@ class JsonInputReader {
     // An array with one object per line (`[`, `{...},`, ..., `]`) is read line by line too: its
     // brackets are skipped and each element's trailing comma dropped, so one broken element costs only itself.
     // Only an object's comma: a line like `0,` is no element of such an array, and stays broken.
-    const lines = this.held.map((held) => ("text" in held && /^\s*\{/.test(held.text) ? { ...held, text: held.text.replace(/,\s*$/, "") } : held));
-    const lineWise = lines.some((held) => "text" in held && /^\s*\{/.test(held.text) && this.parsesAlone(held));
-    if (lineWise) {
+    const lines = this.held.map(elementLine);
+    if (this.linesAreMessages(lines)) {
       const items: InputItem[] = [];
       for (const held of lines) if (!("text" in held && /^\s*[[\]]?\s*$/.test(held.text))) this.lineItems(held, items);
       // Every line read, yet the whole is no JSON (a bracket or comma missing or extra, an array

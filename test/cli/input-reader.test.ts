@@ -1,6 +1,6 @@
 /** Findings 8-12: one input reader for every command, linear, losing nothing. */
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import fc from "fast-check";
@@ -271,6 +271,29 @@ describe("the input reader", () => {
     const messages = await read(`[\n${megabyte('{"type":"@"}').repeat(65)}{"type":"x"}\n]\n`);
     expect(summary(messages)).toEqual([{ line: 1, code: ErrorCode.LineTooLong }, ...Array.from({ length: 66 }, (_, i) => ({ line: i + 2, index: undefined }))]);
   });
+
+  it("an array of one message a line past 256 MiB is read on line by line as it comes, not refused as ONEX_E_FILE_UNREADABLE; another document that large still is", async () => {
+    const file = join(dir, "huge-array.json");
+    const element = (text: string) => `${JSON.stringify({ type: text.padEnd(1 << 20, "a") })},\n`;
+    const write = (line: (i: number) => string) => {
+      const fd = openSync(file, "w");
+      writeSync(fd, "[\n");
+      for (let i = 0; i < 260; i++) writeSync(fd, line(i));
+      writeSync(fd, '{"type":"last"}\n]\n');
+      closeSync(fd);
+    };
+    // Summarised as read: the values of 260 MiB are not kept.
+    const summarised = async () => {
+      const out: { line: number; code?: string; type?: string }[] = [];
+      for await (const item of readInput({ file })) out.push("error" in item ? { line: item.line, code: item.error.code } : { line: item.line, type: (item.value as { type: string }).type.slice(0, 8) });
+      return out;
+    };
+    write((i) => element(`m${i}`));
+    expect(await summarised()).toEqual([{ line: 1, code: ErrorCode.LineTooLong }, ...Array.from({ length: 260 }, (_, i) => ({ line: i + 2, type: `m${i}`.padEnd(8, "a") })), { line: 262, type: "last" }]);
+    // Strings, not messages: still refused whole.
+    write((i) => `${JSON.stringify(`s${i}`.padEnd(1 << 20, "a"))},\n`);
+    await expect(summarised()).rejects.toMatchObject({ code: ErrorCode.FileUnreadable });
+  }, 120_000);
 
   it("a JSON document of more than 4,194,304 lines is the input's ONEX_E_FILE_UNREADABLE, however short its lines", async () => {
     const refused = await read(`[\n${"0,\n".repeat(1 << 22)}0\n]\n`).then(
