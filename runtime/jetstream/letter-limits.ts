@@ -5,6 +5,7 @@
  * at once, so the message it was written for was acknowledged and gone without a trace).
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
+import { ErrorCode, OnexError } from "../errors.js";
 
 /** A dead-letter stream's size limits; left out, none. */
 export interface LetterLimits {
@@ -19,29 +20,31 @@ export type LetterLimitsReader = (subject: string) => Promise<LetterLimits>;
  * Reads the dead-letter stream's limits for each letter: an operator may lower them at any
  * time (`onex streams apply --dlq-max-bytes`), and nats-server says nothing to a writer whose
  * letter was stored and dropped, so limits remembered from before would lose letters silently.
- * Letters are the exception, not the traffic, and the read is one `STREAM.INFO` request;
- * letters written at once (a flood of forgeries) share the read in flight. The stream's name
- * is looked up by subject once, and again after a failed read (the stream deleted or made
- * again). A writer not permitted to read the stream (a zone's member: only admins may use the
- * JetStream API on dead-letter streams) has only max_payload to go by, until a letter is
- * refused and it tries again (`refused`). Any other failure to read fails the letter, which is
- * then handled as one the stream refused. One per subscription, whose letters share a subject.
+ * Letters are the exception, not the traffic, and the read is one `STREAM.LIST` request for
+ * the stream holding the letter's subject as it is then: a stream name kept from an earlier
+ * read went on naming a stream that no longer held the subject once the letters were moved to
+ * another (a zone's own), whose limits were then never read. Letters written at once (a flood
+ * of forgeries) share the read in flight. A writer not permitted to read the stream (a zone's
+ * member: only admins may use the JetStream API on dead-letter streams) has only max_payload
+ * to go by, until a letter is refused and it tries again (`refused`). Any other failure to
+ * read, or no stream holding the subject, fails the letter, which is then handled as one the
+ * stream refused. One per subscription, whose letters share a subject.
  */
 export function letterLimitsReader(jsm: JetStreamManager): { read: LetterLimitsReader; refused: () => void } {
-  let stream: string | undefined;
   let reading: Promise<LetterLimits> | undefined;
   let notPermitted = false;
   const readNow = async (subject: string): Promise<LetterLimits> => {
     try {
-      stream ??= await jsm.streams.find(subject);
-      const { config } = await jsm.streams.info(stream);
-      return { ...(config.max_bytes > 0 ? { maxBytes: config.max_bytes } : {}), ...(config.max_msg_size > 0 ? { maxMsgSize: config.max_msg_size } : {}) };
+      // Filtered by the subject, the list holds the one stream that stores the letter, if any.
+      for await (const { config } of jsm.streams.list(subject)) {
+        return { ...(config.max_bytes > 0 ? { maxBytes: config.max_bytes } : {}), ...(config.max_msg_size > 0 ? { maxMsgSize: config.max_msg_size } : {}) };
+      }
     } catch (error) {
-      stream = undefined;
       if (!isPermissionViolation(error)) throw error;
       notPermitted = true;
       return {};
     }
+    throw new OnexError(ErrorCode.NoStream, `no stream holds ${subject}`, { subject });
   };
   return {
     read: (subject) => {

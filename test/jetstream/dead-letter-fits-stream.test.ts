@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import { connect, type OnexClient } from "../../runtime/jetstream/client.js";
 import { ErrorCode } from "../../runtime/errors.js";
+import { UNSCOPED_LETTER_ZONE } from "../../runtime/jetstream/streams.js";
 import { exportPublicKey, keyRing } from "../../runtime/trust/keys.js";
 import { eventually } from "../registry/fixtures.js";
 import { runCli } from "../support/run-cli.js";
@@ -164,5 +165,40 @@ describe("a dead letter larger than its dead-letter stream", () => {
     const letters = listed.stdout.trim().split("\n").map((line) => JSON.parse(line) as { subject: string; consumer: string; truncatedFrom?: number; body: unknown });
     const letter = letters.find((l) => l.subject === huge.subject() && l.consumer === "sized");
     expect(letter!.truncatedFrom).toBeGreaterThan(10_000);
+  }, 60_000);
+  it("moved to another stream under a running subscription, is cut to that stream's limits, not to those of the stream it went to before", async () => {
+    const applied = cli("streams", "apply");
+    expect(applied.status, applied.stderr).toBe(0);
+    const warnings: string[] = [];
+    const agent = await receiver(warnings);
+    const sub = await agent.subscribe([v0_1.TaskDispatch], { durable: "moved", deliver: "new", ackWaitMs: 2_000 });
+    const consuming = (async () => {
+      for await (const d of sub) await d.ack();
+    })();
+    // A first letter, to ONEX_DLQ: its limits have been read once.
+    await publisher.publish(taskDispatch("t-before"));
+    await eventually(async () => sub.stats.deadLettered === 1, 20_000, "the first letter");
+
+    // The operator gives the unscoped letters a stream of their own (as zoning a deployment
+    // does for each zone's), with a max_msg_size of its own; ONEX_DLQ keeps none.
+    const nc = await natsConnect({ servers: server.url });
+    const jsm = await jetstreamManager(nc);
+    const { config } = await jsm.streams.info("ONEX_DLQ");
+    await jsm.streams.update("ONEX_DLQ", { ...config, subjects: ["onex.dlq.elsewhere.>"], max_msg_size: -1 });
+    await jsm.streams.add({ name: "LETTERS", subjects: [`onex.dlq.${UNSCOPED_LETTER_ZONE}.>`], max_msg_size: 2_048 });
+    const moved = taskDispatch("t-moved");
+    moved.payload.input = { blob: "z".repeat(10_000) };
+    await publisher.publish(moved);
+    // Before, ONEX_DLQ's limits were read on, and LETTERS refused the letter on every attempt.
+    await eventually(async () => sub.stats.deadLettered === 2, 20_000, "the letter to the new stream");
+    await sub.stop();
+    await consuming;
+    await agent.close();
+    const { state } = await jsm.streams.info("LETTERS");
+    expect(state.messages).toBe(1);
+    const letter = await jsm.streams.getMessage("LETTERS", { seq: state.first_seq });
+    expect(Number(letter!.header.get("Onex-Dlq-Truncated"))).toBeGreaterThan(10_000);
+    expect(letter!.data.length).toBeLessThan(2_048);
+    await nc.close();
   }, 60_000);
 });
