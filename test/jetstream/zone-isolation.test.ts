@@ -11,6 +11,7 @@ import { readHistory } from "../../runtime/jetstream/history.js";
 import { runCli } from "../support/run-cli.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { removeTempDirs, tempDir } from "../support/temp-schemas.js";
+import { eventually } from "../registry/fixtures.js";
 import { client, makeKeys } from "./fixtures.js";
 
 const keys = makeKeys();
@@ -123,4 +124,29 @@ describe("zone isolation from `onex nats-auth`", () => {
     const cli = runCli(["dlq", "list", "--server", server.url, "--user", "node-a", "--password", "a-pw"]);
     expect([cli.status, cli.stderr]).toEqual([1, expect.stringContaining(`error ${ErrorCode.PermissionDenied}: this user may not ask ${server.url} for JetStream`)]);
   });
+  it("a member's subscription, which may not read its dead-letter stream's limits, still letters what it refuses", async () => {
+    const a = await member("node-a", "a-pw");
+    const forged = update("zone.a", "n-forged");
+    await a.publish(forged);
+    await a.close();
+    // Trusting only a stranger's key: what node-a signed is refused, and lettered.
+    const warnings: string[] = [];
+    const receiver = await client(server.url, keys.agent, [keys.stranger], { user: "node-a", pass: "a-pw", inboxPrefix: inboxPrefixOf("node-a"), trust: { zone: "zone.a", logger: { warn: (text: string) => warnings.push(text) } } });
+    const sub = await receiver.subscribe([v0_1.StateUpdate], { zone: "zone.a", durable: "letters" });
+    const consuming = (async () => {
+      for await (const d of sub) await d.ack();
+    })();
+    await eventually(async () => sub.stats.deadLettered >= 1, 20_000, "the letter");
+    await sub.stop();
+    await consuming;
+    await receiver.close();
+    expect(warnings.filter((w) => w.includes("cannot dead-letter"))).toEqual([]);
+    const nc = await natsConnect({ servers: server.url, user: "admin-a", pass: "admin-a-pw" });
+    try {
+      const letters = await listDeadLetters(await jetstreamManager(nc), { zone: "zone.a" });
+      expect(letters.some((l) => l.writerZone === "zone.a" && l.reason === ErrorCode.SignerUnknown)).toBe(true);
+    } finally {
+      await nc.close();
+    }
+  }, 60_000);
 });
