@@ -58,8 +58,12 @@ export function letterLimitsReader(jsm: JetStreamManager): { read: LetterLimitsR
   };
 }
 
-/** nats.js reports a request the connection may not publish as a RequestError caused by a PermissionViolationError. */
+/**
+ * nats.js reports a request the connection may not publish as a RequestError caused by a
+ * PermissionViolationError. By its name only: any failure whose text said "permission" taken
+ * for one made a writer that may read the limits go by max_payload alone from then on.
+ */
 function isPermissionViolation(error: unknown): boolean {
-  const e = error as { name?: unknown; cause?: unknown; message?: unknown } | null | undefined;
-  return e?.name === "PermissionViolationError" || (e?.cause as { name?: unknown } | undefined)?.name === "PermissionViolationError" || /permission/i.test(String(e?.message ?? ""));
+  const e = error as { name?: unknown; cause?: unknown } | null | undefined;
+  return e?.name === "PermissionViolationError" || (e?.cause as { name?: unknown } | undefined)?.name === "PermissionViolationError";
 }
