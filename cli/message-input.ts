@@ -928,14 +928,22 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
         aliases.anchor(node);
         checkTag(node);
         const names = new Set<string>();
+        let merged = false;
         for (const pair of node.items) {
           const key = pair.key;
           if (!isScalar(key) || (key.value !== null && typeof key.value === "object")) {
             refuse(ErrorCode.YamlSyntax, node, "a mapping key is not a plain value (a collection, or an alias); JSON names are strings");
             continue;
           }
-          // A merge key (`<<` under %YAML 1.1) is the one key the yaml package makes a symbol.
-          if (typeof key.value === "symbol") merges.push(pair);
+          // A merge key (`<<` under %YAML 1.1) is the one key the yaml package makes a symbol. It
+          // names no member, so it is kept out of the names: as String() of it, it was taken for a
+          // key spelled "Symbol(<<)".
+          if (typeof key.value === "symbol") {
+            if (merged) refuse(ErrorCode.JsonDuplicateKey, key, "a mapping has two merge keys (<<); merge a sequence of mappings with one: <<: [*a, *b]");
+            merged = true;
+            merges.push(pair);
+            continue;
+          }
           // The name toJS gives the key: 1 and "1", true and "true", null and "" are one JSON name.
           const name = key.value === null ? "" : String(key.value);
           if (names.has(name)) refuse(ErrorCode.JsonDuplicateKey, key, `a mapping names the same key twice once keys are JSON names: ${JSON.stringify(name)}`);

@@ -359,6 +359,14 @@ describe("the input reader", () => {
     expect(merged.map((item) => ("value" in item ? item.value : item.error.code))).toEqual([{ m: { action: "render" }, s: 5, message: { type: "x", action: "render", target: "w" } }]);
   });
 
+  it("a YAML 1.1 merge key (<<) is no JSON name: a key spelled Symbol(<<) beside it is no duplicate, and two merge keys are named as <<", async () => {
+    const doc = (merge: string) => `%YAML 1.1\n---\nm: &m {action: render}\nmessage: {type: x, ${merge}}\n`;
+    const beside = await read(doc('"Symbol(<<)": 1, <<: *m'), { format: "yaml" });
+    expect(beside.map((item) => ("value" in item ? item.value : item.error.message))).toEqual([{ m: { action: "render" }, message: { type: "x", "Symbol(<<)": 1, action: "render" } }]);
+    const twice = await read(doc("<<: *m, <<: {target: w}"), { format: "yaml" });
+    expect(twice.map((item) => ("error" in item ? [item.error.code, item.error.message] : item.value))).toEqual([[ErrorCode.JsonDuplicateKey, "a mapping has two merge keys (<<); merge a sequence of mappings with one: <<: [*a, *b]"]]);
+  });
+
   it("a YAML sequence is a list of messages, as a JSON array is, and migrate writes it back as one", async () => {
     const text = "- " + JSON.stringify(six[0]) + "\n-\n  " + Object.entries(six[1]!).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join("\n  ") + "\n";
     const items = await read(`${text}---\n${JSON.stringify(six[2])}\n`, { format: "yaml" });
