@@ -17,13 +17,20 @@
  * one (messages 200,000-300,000). The two should be about equal: memory is bounded, and
  * forgetting must not cost more as a subscription runs on.
  *
- * BENCH_ROUNDS (default 9) sets interleaved rounds; BENCH_OPS (default 2000) sign+verify pairs per round.
+ * Then a key's first sighting, what a registry watcher pays once per new node and a subscription
+ * once per new sender: `publicKeyFromRaw` on 32 bytes it has never met (the weak-key check, the
+ * key id, its KeyObject, its memories), against the peer node:crypto offers, `createPublicKey` of
+ * the same bytes as a JWK plus their SHA-256 (OpenSSL checks no point on import: the peer refuses
+ * no weak key, names no key and remembers nothing). Every key is a fresh one.
+ *
+ * BENCH_ROUNDS (default 9) sets interleaved rounds; BENCH_OPS (default 2000) sign+verify pairs per
+ * round; BENCH_KEYS (default 1000) fresh keys per side and round.
  */
-import { sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
+import { createHash, createPublicKey, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
 import { TaskDispatch } from "../generated/v0.1/index.js";
 import { canonicalize } from "../runtime/trust/canonical-json.js";
 import { ed25519Library, libsodiumEd25519 } from "../runtime/trust/ed25519-verify.js";
-import { generateKeyPair, keyRing } from "../runtime/trust/keys.js";
+import { generateKeyPair, keyRing, publicKeyFromRaw } from "../runtime/trust/keys.js";
 import { StoredMessageReplay } from "../runtime/receive/stored-message-replay.js";
 import { judge } from "../runtime/trust/policy.js";
 import { ReplayGuard } from "../runtime/trust/replay-guard.js";
@@ -118,6 +125,42 @@ if (sodium === undefined) console.log("Ed25519 verify alone, libsodium: sodium-n
 else console.log(`${"Ed25519 verify alone, libsodium (sodium-native)".padEnd(52)} ${median(results.sodium).toFixed(0).padStart(9)} ops/s   ${(median(results.sodium) / median(results.openssl)).toFixed(2)}x OpenSSL's rate`);
 console.log(`onex verifies with ${ed25519Library()}; the raw peer signs and verifies with OpenSSL`);
 console.log(`ratio full/raw: ${(rawOps / fullOps).toFixed(3)}x (target <= 1.3x)${sink < 0 ? "" : ""}`);
+
+// A key's first sighting: fresh keys for every side and round, made before any is timed.
+const KEYS = Math.max(100, Number(process.env.BENCH_KEYS ?? 1000));
+const freshKeys = (): Buffer[] =>
+  Array.from({ length: KEYS }, () => generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" }).subarray(12));
+const sighting = {
+  onex: (raw: Buffer) => void (sink += publicKeyFromRaw(raw).keyId.length),
+  peer: (raw: Buffer) => {
+    createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") }, format: "jwk" });
+    sink += createHash("sha256").update(raw).digest("hex").length;
+  },
+};
+type Side = keyof typeof sighting;
+const sides = Object.keys(sighting) as Side[];
+const keysFor = Object.fromEntries(sides.map((side) => [side, Array.from({ length: ROUNDS + 1 }, freshKeys)])) as Record<Side, Buffer[][]>;
+/** µs per key of `side` over its fresh keys of `round`. */
+const sightingTime = (side: Side, round: number): number => {
+  const run = sighting[side];
+  const keysOfRound = keysFor[side][round]!;
+  const start = process.hrtime.bigint();
+  for (const raw of keysOfRound) run(raw);
+  return Number(process.hrtime.bigint() - start) / 1_000 / keysOfRound.length;
+};
+for (const side of sides) sightingTime(side, ROUNDS); // warm-up, on keys of its own
+const sightings = Object.fromEntries(sides.map((side) => [side, [] as number[]])) as Record<Side, number[]>;
+for (let round = 0; round < ROUNDS; round++) {
+  for (let i = 0; i < sides.length; i++) {
+    const side = sides[(round + i) % sides.length]!;
+    sightings[side].push(sightingTime(side, round));
+  }
+}
+const peerSighting = median(sightings.peer);
+const sightingLine = (name: string, us: number) => `${name.padEnd(60)} ${us.toFixed(2).padStart(6)} µs a key   ${(us / peerSighting).toFixed(2)}x the peer`;
+console.log(`a key's first sighting: median of ${ROUNDS} rounds x ${KEYS} fresh keys a side`);
+console.log(sightingLine("node:crypto createPublicKey (JWK) + SHA-256, checks nothing", peerSighting));
+console.log(sightingLine("publicKeyFromRaw (weak-key check, key id, KeyObject, memories)", median(sightings.onex)));
 
 // Replay memories over a long subscription: µs per accepted message, filling and full.
 const replay = new StoredMessageReplay(new ReplayGuard());

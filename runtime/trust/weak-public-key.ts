@@ -22,10 +22,11 @@ const SMALL_ORDER_Y = new Set([0n, 1n, P - 1n, Y8, P - Y8]);
  */
 export function weakPublicKeyReason(raw: Uint8Array): string | undefined {
   if (raw.length !== 32) return `an Ed25519 public key is 32 bytes, not ${raw.length}`;
-  let y = 0n;
-  for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(raw[i]!);
-  const signBit = y >> 255n;
-  y &= (1n << 255n) - 1n;
+  // Four 64-bit reads rather than 32 byte shifts: every BigInt step allocates.
+  const words = new DataView(raw.buffer, raw.byteOffset, 32);
+  const top = words.getBigUint64(24, true);
+  const signBit = top >> 63n;
+  const y = words.getBigUint64(0, true) | (words.getBigUint64(8, true) << 64n) | (words.getBigUint64(16, true) << 128n) | (BigInt.asUintN(63, top) << 192n);
   if (y >= P) return "the key is not canonically encoded (y >= p)";
   const y2 = (y * y) % P;
   const u = (y2 + P - 1n) % P;
@@ -39,22 +40,52 @@ export function weakPublicKeyReason(raw: Uint8Array): string | undefined {
   return undefined;
 }
 
-/** The Jacobi symbol (a/n) for odd n > 0: the Legendre symbol when n is prime (1: a square, -1: not, 0: a ≡ 0). */
+// Below 2^53 the loop goes on in doubles, whose %, / 2 and comparisons are exact there.
+const EXACT_IN_A_DOUBLE = 2n ** 53n;
+const SHIFTS = Array.from({ length: 32 }, (_, i) => BigInt(i));
+
+/**
+ * The Jacobi symbol (a/n) for odd n > 0: the Legendre symbol when n is prime (1: a square, -1: not, 0: a ≡ 0).
+ * The textbook loop, (2/m) for each factor 2 and reciprocity at each swap, with as few BigInt
+ * steps as it can take (each allocates; they were most of a key's first check): the factors 2
+ * come off in one shift, the low bits the signs depend on are read once a turn as a double, and
+ * the last ~53 bits run in doubles.
+ */
 export function jacobi(a: bigint, n: bigint): number {
   let x = ((a % n) + n) % n;
   let m = n;
+  let mLow = Number(BigInt.asUintN(32, m));
   let result = 1;
-  while (x !== 0n) {
-    while ((x & 1n) === 0n) {
-      x >>= 1n;
-      const r = m & 7n;
-      if (r === 3n || r === 5n) result = -result;
+  while (m >= EXACT_IN_A_DOUBLE) {
+    if (x === 0n) return 0; // gcd(0, m) = m > 1
+    let low = Number(BigInt.asUintN(32, x));
+    // 2^32 is a square: dropping it changes no sign.
+    while (low === 0) {
+      x >>= 32n;
+      low = Number(BigInt.asUintN(32, x));
     }
-    [x, m] = [m, x];
-    if ((x & 3n) === 3n && (m & 3n) === 3n) result = -result;
-    x %= m;
+    const twos = 31 - Math.clz32(low & -low);
+    if (twos > 0) {
+      x >>= SHIFTS[twos]!;
+      if ((twos & 1) === 1 && ((mLow & 7) === 3 || (mLow & 7) === 5)) result = -result;
+      // x's low 3 bits, which the next turn's (2/m) needs once x is m: still in `low` unless shifted out.
+      low = twos >= 30 ? Number(BigInt.asUintN(32, x)) : low >>> twos;
+    }
+    if ((low & 3) === 3 && (mLow & 3) === 3) result = -result;
+    [x, m] = [m % x, x];
+    mLow = low;
   }
-  return m === 1n ? result : 0;
+  let xs = Number(x);
+  let ms = Number(m);
+  while (xs !== 0) {
+    while (xs % 2 === 0) {
+      xs /= 2;
+      if (ms % 8 === 3 || ms % 8 === 5) result = -result;
+    }
+    if (xs % 4 === 3 && ms % 4 === 3) result = -result;
+    [xs, ms] = [ms % xs, xs];
+  }
+  return ms === 1 ? result : 0;
 }
 
 /** base^exponent mod m (square and multiply); used once, for the curve constant. */

@@ -7,6 +7,8 @@ import { COMPACT_PUBLIC_PREFIX, generateKeyPair, importPublicKey, keyIdOf, keyRi
 import { signRegistryEntry, verifyRegistryEntry } from "../../runtime/trust/registry-entry.js";
 import { isValidSignature, verifyBytes } from "../../runtime/trust/signature.js";
 import { ZoneAuthorities } from "../../runtime/trust/zone-authorities.js";
+import { jacobi, weakPublicKeyReason } from "../../runtime/trust/weak-public-key.js";
+import * as points from "./ed25519-points.js";
 import { catchOnexError, ErrorCode } from "./fixtures.js";
 
 const P = 2n ** 255n - 19n;
@@ -133,5 +135,103 @@ describe("the on-curve check by Jacobi symbol", () => {
       expect(textbook(raw)).toBe(true);
       expect(weakPublicKeyReason(raw)).toBeUndefined();
     }
+  });
+});
+
+describe("the weak-key check against the textbook, encoding by encoding", () => {
+  const mod = (a: bigint) => ((a % P) + P) % P;
+  const pow = (b: bigint, e: bigint) => {
+    let result = 1n;
+    for (let base = mod(b), k = e; k > 0n; k >>= 1n, base = (base * base) % P) if (k & 1n) result = (result * base) % P;
+    return result;
+  };
+  const D = mod(-121665n * pow(121666n, P - 2n));
+
+  /** The reason, worked out the long way: x² by Fermat's inverse, squareness by Euler's criterion, small order as [8]A = identity. */
+  function textbookReason(raw: Uint8Array): string | undefined {
+    const value = points.littleEndian(raw);
+    const y = value & ((1n << 255n) - 1n);
+    if (y >= P) return "the key is not canonically encoded (y >= p)";
+    const x2 = mod((y * y - 1n) * pow(D * y * y + 1n, P - 2n));
+    if (x2 === 0n && value >> 255n === 1n) return "the key is not canonically encoded (x = 0 with the sign bit set)";
+    if (x2 !== 0n && pow(x2, (P - 1n) / 2n) !== 1n) return "the bytes are not a point on the Ed25519 curve";
+    if (points.equal(points.multiply(8n, points.decode(raw)!), points.IDENTITY)) return "the key is a point of small order, for which anyone can forge signatures";
+    return undefined;
+  }
+
+  /** The Jacobi symbol as first written: one BigInt step a bit and a turn. */
+  function textbookJacobi(a: bigint, n: bigint): number {
+    let x = ((a % n) + n) % n;
+    let m = n;
+    let result = 1;
+    while (x !== 0n) {
+      while ((x & 1n) === 0n) {
+        x >>= 1n;
+        if ((m & 7n) === 3n || (m & 7n) === 5n) result = -result;
+      }
+      [x, m] = [m, x];
+      if ((x & 3n) === 3n && (m & 3n) === 3n) result = -result;
+      x %= m;
+    }
+    return m === 1n ? result : 0;
+  }
+
+  // Every y whose point has order dividing 8, and every y >= p (p .. 2^255 - 1), with either sign bit.
+  const smallOrderY = [0n, 1n, P - 1n, points.littleEndian(points.encode(points.TORSION_8)), P - points.littleEndian(points.encode(points.TORSION_8))];
+  const nonCanonicalY = Array.from({ length: 19 }, (_, i) => P + BigInt(i));
+  const withBothSigns = (ys: bigint[]) => ys.flatMap((y) => [points.toLittleEndian(y), points.toLittleEndian(y | (1n << 255n))]);
+
+  it("the small-order y are the orders 1, 2, 4 and 8", () => {
+    for (const y of smallOrderY) {
+      const point = points.decode(points.toLittleEndian(y))!;
+      expect(points.equal(points.multiply(8n, point), points.IDENTITY)).toBe(true);
+    }
+    expect(new Set(smallOrderY).size).toBe(5);
+  });
+
+  it("gives the textbook's reason for every small-order and non-canonical encoding", () => {
+    const encodings = withBothSigns([...smallOrderY, ...nonCanonicalY]);
+    expect(encodings).toHaveLength(48);
+    for (const raw of encodings) {
+      expect(textbookReason(raw)).toBeDefined();
+      expect(weakPublicKeyReason(raw)).toBe(textbookReason(raw));
+    }
+  });
+
+  it("gives the textbook's reason on random bytes, and on bytes near the edges of the field", () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (raw) => weakPublicKeyReason(raw) === textbookReason(raw)), { numRuns: 400 });
+    const near = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 20n }), fc.bigInt({ min: P - 2n ** 20n, max: 2n ** 255n - 1n }));
+    fc.assert(fc.property(near, fc.boolean(), (y, sign) => {
+      const raw = points.toLittleEndian(sign ? y | (1n << 255n) : y);
+      return weakPublicKeyReason(raw) === textbookReason(raw);
+    }), { numRuns: 300 });
+  });
+
+  it("accepts random valid keys and keys with a small-order part added (mixed order), as the textbook does", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 1n, max: points.L - 1n }), fc.integer({ min: 0, max: 7 }), (a, torsion) => {
+        const raw = points.encode(points.add(points.multiply(a, points.BASE), points.multiply(BigInt(torsion), points.TORSION_8)));
+        return textbookReason(raw) === undefined && weakPublicKeyReason(raw) === undefined;
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("reads a key from a view into a larger buffer at its own offset", () => {
+    const key = generateKeyPair().publicKey.raw;
+    const around = Buffer.concat([Buffer.alloc(3, 0xff), key, Buffer.alloc(5, 0xff)]);
+    expect(weakPublicKeyReason(around.subarray(3, 35))).toBeUndefined();
+    expect(weakPublicKeyReason(new Uint8Array(around.buffer, around.byteOffset + 3, 32))).toBeUndefined();
+    expect(weakPublicKeyReason(Buffer.concat([Buffer.alloc(1), points.toLittleEndian(1n)]).subarray(1))).toBe(textbookReason(points.toLittleEndian(1n)));
+  });
+
+  it("the Jacobi symbol agrees with the textbook loop for any odd modulus, from 1 to 300 bits, and on values with long runs of factors 2", () => {
+    const odd = fc.bigInt({ min: 0n, max: 2n ** 300n }).map((n) => n | 1n);
+    const value = fc.tuple(fc.bigInt({ min: -(2n ** 300n), max: 2n ** 300n }), fc.integer({ min: 0, max: 100 })).map(([a, twos]) => a << BigInt(twos));
+    fc.assert(fc.property(value, odd, (a, n) => jacobi(a, n) === textbookJacobi(a, n)), { numRuns: 2000 });
+    const nearDoubles = fc.bigInt({ min: 2n ** 52n, max: 2n ** 54n }).map((n) => n | 1n);
+    fc.assert(fc.property(value, nearDoubles, (a, n) => jacobi(a, n) === textbookJacobi(a, n)), { numRuns: 500 });
+    for (const n of [1n, 3n, 2n ** 53n - 1n, 2n ** 53n + 1n, P])
+      for (const a of [0n, 1n, -1n, 2n, n - 1n, n, 2n ** 32n, 2n ** 64n, 3n * 2n ** 96n]) expect(jacobi(a, n)).toBe(textbookJacobi(a, n));
   });
 });
