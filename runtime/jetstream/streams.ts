@@ -208,8 +208,17 @@ function desiredConfig(plan: StreamPlan): Partial<StreamConfig> {
  * place, subjects another stream holds) is ONEX_E_STREAM_CONFIG before anything is written,
  * in a dry run too. A write refused after that (a cluster without room for the replicas, a
  * standalone server asked for replicas) undoes what this run wrote: `revertStreams`.
+ *
+ * `signal` aborted (the operator stopped the run) ends it before its next write: the write in
+ * progress finishes, what this run wrote is undone as after a refusal, and the error says which
+ * streams were written and undone (`details.stopped`, `details.written`). `onWritten` hears of
+ * each write as the server takes it.
  */
-export async function applyStreams(jsm: JetStreamManager, plans: readonly StreamPlan[], options: { dryRun?: boolean } = {}): Promise<StreamChange[]> {
+export async function applyStreams(
+  jsm: JetStreamManager,
+  plans: readonly StreamPlan[],
+  options: { dryRun?: boolean; signal?: AbortSignal; onWritten?: (change: StreamChange) => void } = {},
+): Promise<StreamChange[]> {
   const changes: StreamChange[] = [];
   const desiredOf = new Map<string, Partial<StreamConfig> & { name: string }>();
   const unclustered: string[] = [];
@@ -243,6 +252,7 @@ export async function applyStreams(jsm: JetStreamManager, plans: readonly Stream
   const written: StreamChange[] = [];
   for (const change of changes) {
     if (change.action === "unchanged") continue;
+    if (options.signal?.aborted) throw withUndo(stoppedBefore(change.name, written, options.signal), change.name, await revertStreams(jsm, written));
     const desired = desiredOf.get(change.name)!;
     try {
       if (change.action === "create") await guard(change.name, () => jsm.streams.add(desired));
@@ -253,8 +263,16 @@ export async function applyStreams(jsm: JetStreamManager, plans: readonly Stream
       throw withUndo(error, change.name, await revertStreams(jsm, maybeWritten));
     }
     written.push(change);
+    options.onWritten?.(change);
   }
   return changes;
+}
+
+/** The error of a run stopped through `signal` before it wrote `next`, naming what it had written. */
+function stoppedBefore(next: string, written: readonly StreamChange[], signal: AbortSignal): OnexError {
+  const why = signal.reason instanceof Error ? signal.reason.message : "stopped";
+  const done = written.length > 0 ? `it had ${written.map((c) => `${c.action}d ${c.name}`).join(", ")}` : "it had written no stream";
+  return new OnexError(ErrorCode.StreamConfig, `${why} before stream ${next} was written: ${done}`, { stream: next, stopped: true, written: written.map((c) => c.name) });
 }
 
 /** What `revertStreams` put back and what it could not. */

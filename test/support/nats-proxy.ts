@@ -4,7 +4,8 @@
  * connection with it, as a lost delivery is lost), change a text in the next frame holding it
  * (an answer the server might give in a race the test cannot win on purpose), or hold
  * everything the server sends for a while (the client hears nothing and its requests get no
- * answer, as when the node holding its consumer is gone) and then pass it on.
+ * answer, as when the node holding its consumer is gone) and then pass it on; or hold what a
+ * client sends from a request on (its request waits, as at a slow server), until let go.
  */
 import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
 import { freePort } from "./nats-server.js";
@@ -24,6 +25,13 @@ export interface NatsProxy {
   hold(): void;
   /** Passes on what was held, and what comes after. */
   release(): void;
+  /**
+   * Holds what clients send from their next frame holding `marker` on (that frame too), until
+   * `releaseRequests`; `holding()` tells whether such a frame came (matched within one read).
+   */
+  holdRequestsFrom(marker: string): { holding(): boolean };
+  /** Passes on what clients sent that was held, and what they send after. */
+  releaseRequests(): void;
   close(): void;
 }
 
@@ -31,11 +39,16 @@ export async function startNatsProxy(serverPort: number): Promise<NatsProxy> {
   let marker: string | undefined;
   let rewrite: { from: string; to: string; done: boolean } | undefined;
   let held: (() => void)[] | undefined;
+  let requestMarker: { marker: string; held?: (() => void)[] } | undefined;
   const sockets: Socket[] = [];
   const proxy: Server = createServer((client) => {
     const upstream = tcpConnect(serverPort, "127.0.0.1");
     sockets.push(client, upstream);
-    client.on("data", (data) => upstream.write(data));
+    client.on("data", (data) => {
+      if (requestMarker !== undefined && requestMarker.held === undefined && data.toString("latin1").includes(requestMarker.marker)) requestMarker.held = [];
+      if (requestMarker?.held !== undefined) requestMarker.held.push(() => upstream.write(data));
+      else upstream.write(data);
+    });
     upstream.on("data", (data) => {
       if (marker !== undefined && data.toString("latin1").includes(marker)) {
         marker = undefined;
@@ -71,6 +84,16 @@ export async function startNatsProxy(serverPort: number): Promise<NatsProxy> {
     release: () => {
       const writes = held ?? [];
       held = undefined;
+      for (const write of writes) write();
+    },
+    holdRequestsFrom: (marker) => {
+      const wanted: { marker: string; held?: (() => void)[] } = { marker };
+      requestMarker = wanted;
+      return { holding: () => wanted.held !== undefined };
+    },
+    releaseRequests: () => {
+      const writes = requestMarker?.held ?? [];
+      requestMarker = undefined;
       for (const write of writes) write();
     },
     close: () => {

@@ -8,6 +8,8 @@ import { readIdentities } from "../../identities-file.js";
 import { parseDuration } from "../../duration.js";
 import { natsFlags, withJetStream } from "../../nats-flags.js";
 import { sdkFlags } from "../../sdk-flags.js";
+import { printable } from "../../terminal-text.js";
+import { stopOnSignal, type SignalStop } from "../../stop-on-signal.js";
 
 /**
  * What nats-server counts for a stored message beyond its headers and body: 30 bytes of record,
@@ -21,7 +23,7 @@ const STREAM_AGE = { min: MIN_STREAM_AGE_MS, max: MAX_STREAM_AGE_MS };
 export default class StreamsApply extends OnexCommand {
   static override summary = "Create or update the JetStream streams the manifests imply, and the dead-letter stream.";
   static override description =
-    "One stream per subject template (shared by all protocol versions) plus ONEX_DLQ, or, in a zoned deployment, one stream per zone in place of each shared stream that carries the zone, and one dead-letter stream per zone. With --identities (the file of `onex nats-auth`), each zone's streams are created in that zone's NATS account, connecting as one of its admins; --zone names zones for the account connected to. Idempotent: unchanged streams are left alone. --dry-run prints the difference against the server without changing it.";
+    "One stream per subject template (shared by all protocol versions) plus ONEX_DLQ, or, in a zoned deployment, one stream per zone in place of each shared stream that carries the zone, and one dead-letter stream per zone. With --identities (the file of `onex nats-auth`), each zone's streams are created in that zone's NATS account, connecting as one of its admins; --zone names zones for the account connected to. Idempotent: unchanged streams are left alone. --dry-run prints the difference against the server without changing it. A write the server refuses undoes this run's writes; so does SIGINT or SIGTERM, after the write in progress, saying on stderr which streams were written and undone (exit 130, 143; a second signal ends the run at once).";
   static override examples = [
     "<%= config.bin %> streams apply --server nats://127.0.0.1:4222",
     "<%= config.bin %> streams apply --identities identities.yaml",
@@ -76,13 +78,23 @@ export default class StreamsApply extends OnexCommand {
     if (flags.identities === undefined) {
       // One account: the shared streams, or the streams of the zones named.
       const plan = planStreams(sdks, limits, deadLetterLimits, flags.zone ?? []);
-      this.report(
-        await withJetStream(flags, async (_js, jsm, nc) => {
+      if (flags["dry-run"]) {
+        this.report(
+          await withJetStream(flags, async (_js, jsm, nc) => {
+            this.warnIfTooSmall(limits, deadLetterLimits, nc.info?.max_payload);
+            return applyStreams(jsm, plan, { dryRun: true });
+          }),
+          true,
+        );
+        return;
+      }
+      const changes = await this.stoppable((stop, onWritten) =>
+        withJetStream(flags, async (_js, jsm, nc) => {
           this.warnIfTooSmall(limits, deadLetterLimits, nc.info?.max_payload);
-          return applyStreams(jsm, plan, { dryRun: flags["dry-run"] });
+          return applyStreams(jsm, plan, { signal: stop.signal, onWritten });
         }),
-        flags["dry-run"],
       );
+      if (changes !== undefined) this.report(changes, false);
       return;
     }
     // One account per zone, each reached as one of the zone's admins.
@@ -112,23 +124,56 @@ export default class StreamsApply extends OnexCommand {
       for (const [i, z] of zones.entries()) this.zoneReport(z.zone, z.admin.user, planned[i]!, true);
       return;
     }
-    const applied: StreamChange[][] = [];
-    for (const z of zones) {
-      try {
-        applied.push(await withJetStream(z.as, async (_js, jsm) => applyStreams(jsm, z.plan)));
-      } catch (error) {
-        // This zone undid its own writes; the zones before it were applied whole, and go back too.
-        const undone: string[] = [];
-        const left: StreamRevert["left"] = [];
-        for (const [i, done] of applied.entries()) {
-          const revert = await withJetStream(zones[i]!.as, async (_js, jsm) => revertStreams(jsm, done)).catch((e: unknown) => ({ undone: [], left: done.filter((c) => c.action !== "unchanged").map((c) => ({ stream: c.name, reason: `applied by this run, and could not be undone: ${(e as Error)?.message ?? String(e)}` })) }));
-          undone.push(...revert.undone);
-          left.push(...revert.left);
+    const applied = await this.stoppable(async (stop, onWritten) => {
+      const applied: StreamChange[][] = [];
+      for (const z of zones) {
+        try {
+          applied.push(await withJetStream(z.as, async (_js, jsm) => applyStreams(jsm, z.plan, { signal: stop.signal, onWritten })));
+        } catch (error) {
+          // This zone undid its own writes; the zones before it were applied whole, and go back too.
+          const undone: string[] = [];
+          const left: StreamRevert["left"] = [];
+          for (const [i, done] of applied.entries()) {
+            const revert = await withJetStream(zones[i]!.as, async (_js, jsm) => revertStreams(jsm, done)).catch((e: unknown) => ({ undone: [], left: done.filter((c) => c.action !== "unchanged").map((c) => ({ stream: c.name, reason: `applied by this run, and could not be undone: ${(e as Error)?.message ?? String(e)}` })) }));
+            undone.push(...revert.undone);
+            left.push(...revert.left);
+          }
+          throw withUndo(error, z.zone, { undone, left });
         }
-        throw withUndo(error, z.zone, { undone, left });
       }
+      return applied;
+    });
+    if (applied !== undefined) for (const [i, z] of zones.entries()) this.zoneReport(z.zone, z.admin.user, applied[i]!, false);
+  }
+
+  /**
+   * Runs `apply` so that SIGINT, SIGTERM, SIGHUP or SIGQUIT stop it between two stream writes,
+   * not in the middle of them with nothing said: the write in progress finishes, what the run
+   * wrote is undone (as after a refusal), and stderr says what was written, what was undone and
+   * what was not; the exit status is the signal's (130, 143, 129, 131), and undefined is returned.
+   * A second signal ends the run at once, before the undo ends, naming what it had written.
+   */
+  private async stoppable<T>(apply: (stop: SignalStop, onWritten: (change: StreamChange) => void) => Promise<T>): Promise<T | undefined> {
+    const written: StreamChange[] = [];
+    const wrote = () => (written.length > 0 ? written.map((c) => `${c.action}d ${c.name}`).join(", ") : "written no stream");
+    const stop = stopOnSignal(
+      (name) => this.logToStderr(`stopping (${name}): the stream write in progress finishes, then what this run wrote is undone; a second signal ends the run at once, without the undo`),
+      (name) => this.logToStderr(`stopped by ${name} again, during the undo: this run had ${wrote()}; the undo did not finish, so some of these may be left as this run wrote them (onex streams apply --dry-run shows the difference from the plan)`),
+    );
+    try {
+      return await apply(stop, (change) => written.push(change));
+    } catch (error) {
+      const status = stop.status();
+      if (status === undefined || !isOnexError(error) || error.details.stopped !== true) throw error;
+      const undone = (error.details.undone as string[] | undefined) ?? [];
+      const left = (error.details.left as StreamRevert["left"] | undefined) ?? [];
+      const after = left.length > 0 ? `; NOT undone: ${left.map((l) => `${l.stream} (${l.reason})`).join("; ")}; a run again applies the rest of the plan` : `; the streams are as they were before this run, and a run again applies the whole plan`;
+      this.logToStderr(printable(`${(stop.signal.reason as Error).message} before all streams were written: this run had ${wrote()}${undone.length > 0 ? `; undone: ${undone.join(", ")}` : ""}${after}`));
+      process.exitCode = status;
+      return undefined;
+    } finally {
+      stop.release();
     }
-    for (const [i, z] of zones.entries()) this.zoneReport(z.zone, z.admin.user, applied[i]!, false);
   }
 
   /**
