@@ -14,8 +14,9 @@
  *
  * `applyStreams` creates or updates them idempotently and reports what it changed.
  */
+import { randomBytes } from "node:crypto";
 import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
-import { ErrorCode, OnexError } from "../errors.js";
+import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import type { ProtocolSdk, SubjectTemplate } from "../protocol-sdk.js";
 import { encodeSubjectToken } from "../subject-token.js";
 import { checkWhole } from "../option-check.js";
@@ -146,6 +147,8 @@ export interface StreamChange {
   fields: Record<string, [unknown, unknown]>;
   /** The server's configuration before an update, which `revertStreams` puts back. */
   previous?: StreamConfig;
+  /** The configuration this run sent, once sent: `revertStreams` undoes only a stream that still has it. */
+  written?: Partial<StreamConfig>;
 }
 
 const NANOS_PER_MS = 1_000_000;
@@ -200,6 +203,18 @@ function desiredConfig(plan: StreamPlan): Partial<StreamConfig> {
 }
 
 /**
+ * The description a run gives the streams it creates (`created by onex streams apply, run
+ * 3f9a…`): nats-server 2.9 says neither who made a stream nor whether a create made it (it
+ * answers `did_create` to a create of a stream that exists with the same configuration), so a
+ * run tells its own streams by this mark. Another run's create of the same stream differs in
+ * it, and the server refuses that create (the name is in use with another configuration)
+ * rather than answer it as if it had made the stream. An update keeps the description.
+ */
+function creatorMark(): string {
+  return `created by onex streams apply, run ${randomBytes(8).toString("hex")}`;
+}
+
+/**
  * Creates or updates the planned streams so the server matches the plan; with `dryRun`
  * only reports. Safe to run again and again: an unchanged stream is left alone.
  *
@@ -241,8 +256,8 @@ export async function applyStreams(
     }
     const fields: Record<string, [unknown, unknown]> = {};
     for (const [key, value] of Object.entries(desired)) {
-      const have = key === "subjects" ? [...(current.subjects ?? [])].sort() : (current as unknown as Record<string, unknown>)[key];
-      if (JSON.stringify(have) !== JSON.stringify(value)) fields[key] = [have, value];
+      const have = (current as unknown as Record<string, unknown>)[key];
+      if (!sameValue(key, have, value)) fields[key] = [key === "subjects" ? [...((have as string[] | undefined) ?? [])].sort() : have, value];
     }
     const changed = Object.keys(fields).length > 0;
     changes.push({ name: plan.name, action: changed ? "update" : "unchanged", fields, ...(changed ? { previous: current } : {}) });
@@ -250,13 +265,24 @@ export async function applyStreams(
   await assertServerTakes(jsm, changes, desiredOf, unclustered);
   if (options.dryRun) return changes;
   const written: StreamChange[] = [];
+  const mark = creatorMark();
   for (const change of changes) {
     if (change.action === "unchanged") continue;
     if (options.signal?.aborted) throw withUndo(stoppedBefore(change.name, written, options.signal), change.name, await revertStreams(jsm, written));
     const desired = desiredOf.get(change.name)!;
     try {
-      if (change.action === "create") await guard(change.name, () => jsm.streams.add(desired));
-      else await guard(change.name, () => jsm.streams.update(change.name, { ...change.previous!, ...desired }));
+      if (change.action === "create") {
+        const mine = { ...desired, description: mark };
+        change.written = mine;
+        if (!(await guard(change.name, () => jsm.streams.add(mine).then(() => true, (error: unknown) => refusedAsTaken(jsm, error, desired))))) {
+          // Another run created it meanwhile, as this run would have: this run made no change to it, and has nothing of it to undo.
+          Object.assign(change, { action: "unchanged", fields: {}, written: undefined });
+          continue;
+        }
+      } else {
+        change.written = { ...change.previous!, ...desired };
+        await guard(change.name, () => jsm.streams.update(change.name, change.written!));
+      }
     } catch (error) {
       // A create that went unanswered may still have been made: undo it too (an empty stream is deleted, and one that is absent is nothing to undo).
       const maybeWritten = error instanceof OnexError && error.code !== ErrorCode.StreamConfig ? [...written, change] : written;
@@ -266,6 +292,30 @@ export async function applyStreams(
     options.onWritten?.(change);
   }
   return changes;
+}
+
+/**
+ * For a create the server refused: false when the stream exists by now with the configuration
+ * planned (another run created it since this run read the server, its description aside),
+ * else the refusal again. One that exists configured otherwise is ONEX_E_STREAM_CONFIG, said so.
+ */
+async function refusedAsTaken(jsm: JetStreamManager, error: unknown, desired: Partial<StreamConfig> & { name: string }): Promise<false> {
+  if (!/already in use/i.test((error as Error)?.message ?? "")) throw error;
+  const now = (await jsm.streams.info(desired.name)).config;
+  const differ = Object.keys(desired).filter((key) => !sameValue(key, (now as unknown as Record<string, unknown>)[key], (desired as Record<string, unknown>)[key]));
+  if (differ.length === 0) return false;
+  throw new OnexError(
+    ErrorCode.StreamConfig,
+    `stream ${desired.name} was created by another run (another onex streams apply, or an operator) after this run read the server, configured otherwise (${differ.join(", ")}), so this run left it as it is; run onex streams apply again once the other run has ended`,
+    { stream: desired.name, fields: differ },
+    { cause: error },
+  );
+}
+
+/** Whether a stream's configuration field holds `want` (its subjects in any order). */
+function sameValue(key: string, have: unknown, want: unknown): boolean {
+  const sorted = (v: unknown) => (key === "subjects" ? [...((v as string[] | undefined) ?? [])].sort() : v);
+  return JSON.stringify(sorted(have)) === JSON.stringify(sorted(want));
 }
 
 /** The error of a run stopped through `signal` before it wrote `next`, naming what it had written. */
@@ -299,6 +349,11 @@ export async function revertStreams(jsm: JetStreamManager, changes: readonly Str
           throw error;
         });
         if (info === undefined) continue;
+        // Another run's stream of the same name (its create refused this run's), never this run's to delete.
+        if (change.written !== undefined && info.config.description !== change.written.description) {
+          result.left.push({ stream: change.name, reason: `created by another run (its description: ${JSON.stringify(info.config.description ?? "")}), so this run did not delete it` });
+          continue;
+        }
         if (info.state.messages > 0 || info.state.consumer_count > 0) {
           result.left.push({ stream: change.name, reason: `created by this run, and holds ${info.state.messages} message(s) and ${info.state.consumer_count} consumer(s) since, so it was not deleted` });
           continue;
@@ -306,6 +361,19 @@ export async function revertStreams(jsm: JetStreamManager, changes: readonly Str
         await withRetry(() => jsm.streams.delete(change.name));
         result.undone.push(change.name);
       } else if (change.action === "update" && change.previous !== undefined) {
+        // Changed again since (another run, an operator): putting back the configuration before this run would undo that change too.
+        const now = change.written === undefined ? undefined : (await withRetry(() => jsm.streams.info(change.name))).config;
+        const field = (key: string) => (now as unknown as Record<string, unknown>)[key];
+        const changed = now === undefined ? [] : Object.keys(change.fields).filter((key) => !sameValue(key, field(key), (change.written as Record<string, unknown>)[key]));
+        // An update that went unanswered and was never made: the stream is as it was.
+        if (changed.length > 0 && changed.every((key) => sameValue(key, field(key), (change.previous as unknown as Record<string, unknown>)[key]))) {
+          result.undone.push(change.name);
+          continue;
+        }
+        if (changed.length > 0) {
+          result.left.push({ stream: change.name, reason: `updated by this run, and changed again since (${changed.join(", ")}), so it was not put back` });
+          continue;
+        }
         await withRetry(() => jsm.streams.update(change.name, change.previous!));
         result.undone.push(change.name);
       }
@@ -432,6 +500,7 @@ async function guard<T>(stream: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await withRetry(fn);
   } catch (error) {
+    if (isOnexError(error)) throw error;
     const text = (error as Error)?.message ?? "";
     if (/permission/i.test(text) || UNANSWERED.test(text)) throw jetStreamFailure(error, `configuring stream ${stream}`, { stream });
     throw new OnexError(ErrorCode.StreamConfig, `the server refused the configuration of stream ${stream}: ${(error as Error).message}`, { stream }, { cause: error });

@@ -1,12 +1,15 @@
 /**
- * `onex streams apply` stopped by the operator (Ctrl-C, a kill) between two stream writes: the
- * built command against a real nats-server, its requests passing a proxy that holds its first
- * stream create (a slow server), so the signal reaches it while that write is in progress.
+ * `onex streams apply` stopped by the operator (Ctrl-C, a kill) between two stream writes, and
+ * two runs at once: the built command against a real nats-server, its requests passing a proxy
+ * that holds its first stream create (a slow server), so the signal, or the other run, comes
+ * while that write is in progress.
  */
 import { jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { startCli, waitForOutput } from "../support/cli-process.js";
+import * as v0_1 from "../../generated/v0.1/index.js";
+import { applyStreams, planStreams, revertStreams } from "../../runtime/jetstream/streams.js";
+import { runCliAsync, startCli, waitForOutput } from "../support/cli-process.js";
 import { startNatsProxy, type NatsProxy } from "../support/nats-proxy.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { eventually } from "../registry/fixtures.js";
@@ -70,5 +73,61 @@ describe("streams apply stopped part-way", () => {
     expect(await cli.exited).toBe(143);
     expect(cli.stderr()).toContain("stopped by SIGTERM again, during the undo: this run had created ONEX_DLQ; the undo did not finish");
     expect(Object.keys(await streamsOf(server))).toEqual(["ONEX_DLQ"]);
+  });
+});
+
+describe("two streams apply runs at once", () => {
+  /** Run B (through the proxy) has read the server, and waits to send its first create, while run A applies `aArgs` whole. */
+  async function raced(aArgs: string[], bArgs: string[]) {
+    const { server, proxy } = await serverBehindProxy();
+    const held = proxy.holdRequestsFrom("$JS.API.STREAM.CREATE.");
+    const b = startCli(["streams", "apply", "--server", proxy.url, ...bArgs]);
+    started.push({ stop: async () => void (await b.stop()) });
+    await eventually(async () => held.holding(), 30_000, "run B's first create sent");
+    const a = await runCliAsync(["streams", "apply", "--server", server.url, ...aArgs]);
+    proxy.releaseRequests();
+    return { server, a, b: { status: await b.exited, stdout: b.stdout(), stderr: b.stderr() } };
+  }
+
+  it("the run that fails undoes nothing the other created: it names the stream configured otherwise", async () => {
+    const { server, a, b } = await raced(["--max-msgs", "5"], []);
+    expect(a.status).toBe(0);
+    expect(a.stdout).toMatch(/created +ONEX_DLQ\ncreated +ONEX_EVENT\n/);
+    expect(b.status).toBe(3);
+    expect(b.stderr).toContain("error ONEX_E_STREAM_CONFIG: stream ONEX_EVENT was created by another run (another onex streams apply, or an operator) after this run read the server, configured otherwise (max_msgs), so this run left it as it is");
+    expect(b.stderr).toContain("the streams are as they were before this run");
+    const streams = await streamsOf(server);
+    expect(Object.keys(streams).sort()).toEqual(["ONEX_DLQ", "ONEX_EVENT"]);
+    expect(streams.ONEX_EVENT!.max_msgs).toBe(5);
+  });
+
+  it("two runs of one plan both succeed, and only the one that created a stream says it did", async () => {
+    const { server, a, b } = await raced([], []);
+    expect([a.status, b.status]).toEqual([0, 0]);
+    expect(a.stdout).toMatch(/created +ONEX_DLQ\ncreated +ONEX_EVENT\n/);
+    expect(b.stdout).toMatch(/unchanged +ONEX_DLQ\nunchanged +ONEX_EVENT\n/);
+    expect(Object.keys(await streamsOf(server)).sort()).toEqual(["ONEX_DLQ", "ONEX_EVENT"]);
+  });
+});
+
+describe("the undo of an update changed again since", () => {
+  it("is not put back: another run's or an operator's later change stays, and the undo says so", async () => {
+    const server = await startNatsServer();
+    started.push(server);
+    const nc = await natsConnect({ servers: server.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await applyStreams(jsm, planStreams([v0_1]));
+      const changes = await applyStreams(jsm, planStreams([v0_1], { maxMessages: 5 }));
+      expect(changes.find((c) => c.name === "ONEX_EVENT")?.action).toBe("update");
+      // Another run sets its own limit after this one's update.
+      await jsm.streams.update("ONEX_EVENT", { ...(await jsm.streams.info("ONEX_EVENT")).config, max_msgs: 7 });
+      const revert = await revertStreams(jsm, changes);
+      expect(revert.undone).toEqual([]);
+      expect(revert.left).toEqual([{ stream: "ONEX_EVENT", reason: "updated by this run, and changed again since (max_msgs), so it was not put back" }]);
+      expect((await jsm.streams.info("ONEX_EVENT")).config.max_msgs).toBe(7);
+    } finally {
+      await nc.close();
+    }
   });
 });
