@@ -57,6 +57,21 @@ describe("streams apply stopped part-way", () => {
     });
   }
 
+  it("a signal during the last write: the plan is applied whole and kept, and stderr says so; exit 130", async () => {
+    const { server, proxy } = await serverBehindProxy();
+    const held = proxy.holdRequestsFrom("$JS.API.STREAM.CREATE.ONEX_EVENT");
+    const cli = startCli(["streams", "apply", "--server", proxy.url]);
+    started.push({ stop: async () => void (await cli.stop()) });
+    await eventually(async () => held.holding(), 30_000, "the last create sent");
+    cli.child.kill("SIGINT");
+    await waitForOutput(cli, (_out, err) => err.includes("stopping (SIGINT)"));
+    proxy.releaseRequests();
+    expect(await cli.exited).toBe(130);
+    expect(cli.stderr()).toContain("stopped by SIGINT during the last stream write: the run had applied the whole plan (created ONEX_DLQ, created ONEX_EVENT), and nothing is undone");
+    expect(cli.stdout()).toMatch(/created +ONEX_DLQ\ncreated +ONEX_EVENT\n/);
+    expect(Object.keys(await streamsOf(server)).sort()).toEqual(["ONEX_DLQ", "ONEX_EVENT"]);
+  });
+
   it("a second signal during the undo ends the run at once, naming what it had written", async () => {
     const { server, proxy } = await serverBehindProxy();
     let held = proxy.holdRequestsFrom("$JS.API.STREAM.CREATE.");

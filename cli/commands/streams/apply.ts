@@ -150,7 +150,8 @@ export default class StreamsApply extends OnexCommand {
    * Runs `apply` so that SIGINT, SIGTERM, SIGHUP or SIGQUIT stop it between two stream writes,
    * not in the middle of them with nothing said: the write in progress finishes, what the run
    * wrote is undone (as after a refusal), and stderr says what was written, what was undone and
-   * what was not; the exit status is the signal's (130, 143, 129, 131), and undefined is returned.
+   * what was not; the exit status is the signal's (130, 143, 129, 131), and undefined is returned
+   * (a signal during the last write stops nothing: the run's result is returned, with that status).
    * A second signal ends the run at once, before the undo ends, naming what it had written.
    */
   private async stoppable<T>(apply: (stop: SignalStop, onWritten: (change: StreamChange) => void) => Promise<T>): Promise<T | undefined> {
@@ -161,7 +162,14 @@ export default class StreamsApply extends OnexCommand {
       (name) => this.logToStderr(`stopped by ${name} again, during the undo: this run had ${wrote()}; the undo did not finish, so some of these may be left as this run wrote them (onex streams apply --dry-run shows the difference from the plan)`),
     );
     try {
-      return await apply(stop, (change) => written.push(change));
+      const done = await apply(stop, (change) => written.push(change));
+      // The signal came during the last write: nothing was left to stop, and nothing is undone; the exit status still says the run was stopped, as generate's does when it finishes its renames.
+      const status = stop.status();
+      if (status !== undefined) {
+        this.logToStderr(`${(stop.signal.reason as Error).message} during the last stream write: the run had applied the whole plan (${wrote()}), and nothing is undone`);
+        process.exitCode = status;
+      }
+      return done;
     } catch (error) {
       const status = stop.status();
       if (status === undefined || !isOnexError(error) || error.details.stopped !== true) throw error;
