@@ -72,6 +72,21 @@ describe("streams apply stopped part-way", () => {
     expect(Object.keys(await streamsOf(server)).sort()).toEqual(["ONEX_DLQ", "ONEX_EVENT"]);
   });
 
+  it("a signal while the streams are read, all as planned already: stderr says nothing was written; exit 130", async () => {
+    const { server, proxy } = await serverBehindProxy();
+    expect((await runCliAsync(["streams", "apply", "--server", server.url])).status).toBe(0);
+    const held = proxy.holdRequestsFrom("$JS.API.STREAM.INFO.");
+    const cli = startCli(["streams", "apply", "--server", proxy.url]);
+    started.push({ stop: async () => void (await cli.stop()) });
+    await eventually(async () => held.holding(), 30_000, "the first read sent");
+    cli.child.kill("SIGINT");
+    await waitForOutput(cli, (_out, err) => err.includes("stopping (SIGINT)"));
+    proxy.releaseRequests();
+    expect(await cli.exited).toBe(130);
+    expect(cli.stderr()).toContain("stopped by SIGINT: the streams were as planned already, and nothing was written");
+    expect(cli.stdout()).toMatch(/unchanged +ONEX_DLQ\nunchanged +ONEX_EVENT\n/);
+  });
+
   it("a second signal during the undo ends the run at once, naming what it had written", async () => {
     const { server, proxy } = await serverBehindProxy();
     let held = proxy.holdRequestsFrom("$JS.API.STREAM.CREATE.");

@@ -159,14 +159,20 @@ export default class StreamsApply extends OnexCommand {
     const wrote = () => (written.length > 0 ? written.map((c) => `${c.action}d ${c.name}`).join(", ") : "written no stream");
     const stop = stopOnSignal(
       (name) => this.logToStderr(`stopping (${name}): the stream write in progress finishes, then what this run wrote is undone; a second signal ends the run at once, without the undo`),
-      (name) => this.logToStderr(`stopped by ${name} again, during the undo: this run had ${wrote()}; the undo did not finish, so some of these may be left as this run wrote them (onex streams apply --dry-run shows the difference from the plan)`),
+      (name) =>
+        this.logToStderr(
+          written.length === 0
+            ? `stopped by ${name} again: this run had written no stream; the streams are as they were before this run`
+            : `stopped by ${name} again, during the undo: this run had ${wrote()}; the undo did not finish, so some of these may be left as this run wrote them (onex streams apply --dry-run shows the difference from the plan)`,
+        ),
     );
     try {
       const done = await apply(stop, (change) => written.push(change));
       // The signal came during the last write: nothing was left to stop, and nothing is undone; the exit status still says the run was stopped, as generate's does when it finishes its renames.
       const status = stop.status();
       if (status !== undefined) {
-        this.logToStderr(`${(stop.signal.reason as Error).message} during the last stream write: the run had applied the whole plan (${wrote()}), and nothing is undone`);
+        const reason = (stop.signal.reason as Error).message;
+        this.logToStderr(written.length === 0 ? `${reason}: the streams were as planned already, and nothing was written` : `${reason} during the last stream write: the run had applied the whole plan (${wrote()}), and nothing is undone`);
         process.exitCode = status;
       }
       return done;
