@@ -4,11 +4,15 @@
  * that holds its first stream create (a slow server), so the signal, or the other run, comes
  * while that write is in progress.
  */
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
-import { applyStreams, planStreams, revertStreams } from "../../runtime/jetstream/streams.js";
+import { applyStreams, DEAD_LETTER_STREAM, planStreams, revertStreams } from "../../runtime/jetstream/streams.js";
+import { runCli } from "../support/run-cli.js";
+import { removeTempDirs, tempDir } from "../support/temp-schemas.js";
 import { runCliAsync, startCli, waitForOutput } from "../support/cli-process.js";
 import { startNatsProxy, type NatsProxy } from "../support/nats-proxy.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
@@ -18,6 +22,7 @@ const started: { stop(): Promise<void> | void }[] = [];
 afterEach(async () => {
   for (const s of started.splice(0).reverse()) await s.stop();
 });
+afterAll(removeTempDirs);
 
 async function serverBehindProxy(): Promise<{ server: NatsServer; proxy: NatsProxy }> {
   const server = await startNatsServer();
@@ -103,6 +108,45 @@ describe("streams apply stopped part-way", () => {
     expect(await cli.exited).toBe(143);
     expect(cli.stderr()).toContain("stopped by SIGTERM again, during the undo: this run had created ONEX_DLQ; the undo did not finish");
     expect(Object.keys(await streamsOf(server))).toEqual(["ONEX_DLQ"]);
+  });
+});
+
+describe("streams apply --identities stopped in its second zone", () => {
+  it("the second zone's write finishes, and both zones' writes are undone and named; exit 130", async () => {
+    const dir = await tempDir();
+    const identities = join(dir, "identities.yaml");
+    const admins = [
+      { user: "admin-a", password: "admin-a-pw", zone: "zone.a" },
+      { user: "admin-b", password: "admin-b-pw", zone: "zone.b" },
+    ];
+    await writeFile(identities, admins.map((u) => `- { user: ${u.user}, password: ${u.password}, zone: ${u.zone}, role: admin }`).join("\n"), { mode: 0o600 });
+    const server = await startNatsServer({ config: runCli(["nats-auth", identities]).stdout });
+    started.push(server);
+    const proxy = await startNatsProxy(server.port);
+    started.push({ stop: () => proxy.close() });
+    // Zone B's second create (its account's ONEX_DLQ is its first): zone A's streams are written by then.
+    const held = proxy.holdRequestsFrom(`$JS.API.STREAM.CREATE.${DEAD_LETTER_STREAM}~zone~2Eb`);
+    const cli = startCli(["streams", "apply", "--identities", identities, "--server", proxy.url]);
+    started.push({ stop: async () => void (await cli.stop()) });
+    await eventually(async () => held.holding(), 30_000, "zone B's first create sent");
+    cli.child.kill("SIGINT");
+    await waitForOutput(cli, (_out, err) => err.includes("stopping (SIGINT)"));
+    proxy.releaseRequests();
+    expect(await cli.exited).toBe(130);
+    const zoneA = ["ONEX_DLQ", "ONEX_DLQ~zone~2Ea", "ONEX_EVENT~zone~2Ea"];
+    const zoneB = ["ONEX_DLQ", "ONEX_DLQ~zone~2Eb"];
+    expect(cli.stderr()).toContain(`stopped by SIGINT before all streams were written: this run had ${[...zoneA, ...zoneB].map((s) => `created ${s}`).join(", ")}`);
+    expect(cli.stderr()).toContain(`; undone: ${[...zoneB.reverse(), ...zoneA.reverse()].join(", ")}; the streams are as they were before this run, and a run again applies the whole plan`);
+    for (const admin of admins) {
+      const nc = await natsConnect({ servers: server.url, user: admin.user, pass: admin.password });
+      try {
+        const names: string[] = [];
+        for await (const info of (await jetstreamManager(nc)).streams.list()) names.push(info.config.name);
+        expect(names).toEqual([]);
+      } finally {
+        await nc.close();
+      }
+    }
   });
 });
 

@@ -109,22 +109,28 @@ export default class StreamsApply extends OnexCommand {
     });
     // Every zone is read and checked before any is written, so a refusal the server says in
     // advance in the last zone leaves the first ones untouched too.
-    const planned = [];
-    for (const [i, z] of zones.entries()) {
-      planned.push(
-        await withJetStream(z.as, async (_js, jsm, nc) => {
-          if (i === 0) this.warnIfTooSmall(limits, deadLetterLimits, nc.info?.max_payload);
-          return applyStreams(jsm, z.plan, { dryRun: true });
-        }).catch((error: unknown) => {
-          throw refusedAdmin(error, z.zone, z.admin.user, flags.identities!);
-        }),
-      );
-    }
+    const readZones = async () => {
+      const planned = [];
+      for (const [i, z] of zones.entries()) {
+        planned.push(
+          await withJetStream(z.as, async (_js, jsm, nc) => {
+            if (i === 0) this.warnIfTooSmall(limits, deadLetterLimits, nc.info?.max_payload);
+            return applyStreams(jsm, z.plan, { dryRun: true });
+          }).catch((error: unknown) => {
+            throw refusedAdmin(error, z.zone, z.admin.user, flags.identities!);
+          }),
+        );
+      }
+      return planned;
+    };
     if (flags["dry-run"]) {
+      const planned = await readZones();
       for (const [i, z] of zones.entries()) this.zoneReport(z.zone, z.admin.user, planned[i]!, true);
       return;
     }
+    // Stoppable from the reads on, as the one-account run is: a signal while the zones are read ends the run before its first write, said.
     const applied = await this.stoppable(async (stop, onWritten) => {
+      await readZones();
       const applied: StreamChange[][] = [];
       for (const z of zones) {
         try {
