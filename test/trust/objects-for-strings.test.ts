@@ -37,7 +37,8 @@ function forged(change: (data: Record<string, any>) => void): object {
   return signMessage(data, node);
 }
 
-function only(name: PolicyName): TrustPolicy {
+/** The policy that enforces `signature` and `name` alone, so one check at a time is judged. */
+function strictOnly(name: PolicyName): TrustPolicy {
   return { signature: "strict", zone_match: "off", token_valid: "off", origin_check: "off", [name]: "strict" };
 }
 
@@ -62,8 +63,8 @@ describe("judge: an object where the envelope holds a string", () => {
   for (const { what, policy, change, extra, code } of cases) {
     it(`${what}: ${code}`, () => {
       // The same message with the member a string is accepted: only the forged member fails.
-      expect(judge(forged(() => undefined), context(extra?.()), only(policy)).accepted).toBe(true);
-      const verdict = judge(forged(change), context(extra?.()), only(policy));
+      expect(judge(forged(() => undefined), context(extra?.()), strictOnly(policy)).accepted).toBe(true);
+      const verdict = judge(forged(change), context(extra?.()), strictOnly(policy));
       expect([verdict.accepted, verdict.rejection?.code, verdict.rejection?.details.policy]).toEqual([false, code, policy]);
     });
   }
@@ -82,7 +83,7 @@ describe("judge: an object where the envelope holds a string", () => {
   });
 
   it("an advisory zone_match warns with the mismatch, not ONEX_E_INTERNAL", () => {
-    const verdict = judge(forged((d) => (d.trust.zone = FORGED)), context(), { ...only("signature"), zone_match: "advisory" });
+    const verdict = judge(forged((d) => (d.trust.zone = FORGED)), context(), { ...strictOnly("signature"), zone_match: "advisory" });
     expect(verdict.accepted).toBe(true);
     expect(verdict.warnings.map((w) => w.code)).toEqual([ErrorCode.ZoneMismatch]);
   });
