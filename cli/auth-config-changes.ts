@@ -28,26 +28,55 @@ const ACCOUNT = /^ {2}("(?:[^"\\]|\\.)*"): \{$/;
 const SETTING = /^ {4}(jetstream|limits): (.*)$/;
 const USER = /^ {6}\{ user: ("(?:[^"\\]|\\.)*"), password: ("(?:[^"\\]|\\.)*")(.*)$/;
 const SERVICE = /^ {6}\{ service: /;
+/** The lines of onex's layout that hold nothing of their own: a change of what they enclose is said as that change. */
+const LAYOUT = new Set(["accounts {", "}", "  }", "    ]", "    users: [", "    users: []", "    exports: [", "    imports: ["]);
+
+/** A line of a config onex wrote that is none of an account's settings, users or services: its structure, its comments, or a hand edit. */
+interface OtherLine {
+  /** 1-based, in the text as written. */
+  number: number;
+  /** The line without its trailing comma. */
+  text: string;
+  /** The account it is in, if any. */
+  account?: string;
+}
 
 /** The accounts of a config `onex nats-auth` wrote; undefined for any other text. */
 export function accountsOf(written: string): Map<string, Account> | undefined {
+  return scan(written)?.accounts;
+}
+
+function scan(written: string): { accounts: Map<string, Account>; others: OtherLine[] } | undefined {
   // A config kept where an editor or git (core.autocrlf) writes CRLF and a byte order mark is the
   // same config: read as written, its every account and user was said to be added.
   const text = written.replace(/^\uFEFF/, "").replaceAll("\r\n", "\n");
   if (!text.startsWith(HEADER)) return undefined;
   const accounts = new Map<string, Account>();
+  const others: OtherLine[] = [];
   let account: Account | undefined;
+  let accountName: string | undefined;
   let user: { password: string; rest: string } | undefined;
   // A list's last entry has no comma after it: adding a user after it changes nothing of it.
-  for (const line of text.split("\n").map((l) => l.replace(/,$/, ""))) {
+  const lines = text.split("\n").map((l) => l.replace(/,$/, ""));
+  for (const [index, line] of lines.entries()) {
     const a = ACCOUNT.exec(line);
     if (a !== null) {
       account = { settings: new Map(), users: new Map(), services: [] };
-      accounts.set(a[1]!, account);
+      accountName = a[1]!;
+      accounts.set(accountName, account);
       user = undefined;
       continue;
     }
-    if (account === undefined) continue;
+    if (line === "  }") {
+      account = accountName = user = undefined;
+      others.push({ number: index + 1, text: line });
+      continue;
+    }
+    const other = { number: index + 1, text: line, ...(accountName === undefined ? {} : { account: accountName }) };
+    if (account === undefined) {
+      others.push(other);
+      continue;
+    }
     const s = SETTING.exec(line);
     if (s !== null) {
       account.settings.set(s[1]!, pairsOf(s[2]!));
@@ -63,10 +92,40 @@ export function accountsOf(written: string): Map<string, Account> | undefined {
     if (u !== null) {
       user = { password: u[2]!, rest: u[3]! };
       account.users.set(u[1]!, user);
-    } else if (line.startsWith("    ]") || line.startsWith("    imports")) user = undefined;
-    else if (user !== undefined) user.rest += `\n${line}`;
+      continue;
+    }
+    if (line.startsWith("    ]") || line.startsWith("    imports")) user = undefined;
+    else if (user !== undefined) {
+      user.rest += `\n${line}`;
+      continue;
+    }
+    others.push(other);
   }
-  return accounts;
+  return { accounts, others };
+}
+
+/**
+ * What a regeneration drops of the config it replaces besides what authConfigChanges says: lines
+ * in no form onex writes now (a hand edit, such as a `mappings` block or a `system_account`; or
+ * a comment an onex of another version wrote), each said as where it was and what it set, never
+ * its value, which may be a secret. Lines of an account the new config removes are said with it.
+ */
+export function droppedLines(written: string, config: string): string[] {
+  const before = scan(written);
+  const after = scan(config);
+  if (before === undefined || after === undefined) return [];
+  const kept = new Set([...LAYOUT, ...config.split("\n").map((l) => l.replace(/,$/, ""))]);
+  return before.others
+    .filter((line) => line.text.trim() !== "" && !kept.has(line.text) && (line.account === undefined || after.accounts.has(line.account)))
+    .map((line) => printable(`line ${line.number}${line.account === undefined ? "" : ` (account ${line.account})`}: ${whatItSets(line.text)}`));
+}
+
+/** A config line's name (`mappings`, `system_account`) or what it is, without the value it sets. */
+function whatItSets(line: string): string {
+  const trimmed = line.trim();
+  if (trimmed.startsWith("#") || trimmed.startsWith("//")) return "a comment";
+  const name = /^[A-Za-z_$][\w$.-]*|^"(?:[^"\\]|\\.)*"/.exec(trimmed)?.[0];
+  return name === undefined ? `a line beginning ${JSON.stringify(trimmed.slice(0, 1))}` : `${name.slice(0, 64)} …`;
 }
 
 /** `{ max_conn: 5, max_subs: 1000 }` as its pairs; any other value as the one pair "". */
@@ -110,15 +169,15 @@ export function authConfigChanges(before: Map<string, Account>, after: Map<strin
 }
 
 /**
- * The accounts of the config at `file` when it is one `onex nats-auth` wrote: a regular file it
- * can read. Undefined otherwise (no file, another file, unreadable): the write decides what
- * follows, and this only says what changed.
+ * The text of the config at `file` when it is a regular file it can read, or undefined (no file,
+ * not a file, unreadable, larger than any config): the write decides what follows, and this only
+ * says what changed.
  */
-export function previousAccounts(file: string): Map<string, Account> | undefined {
+export function previousConfig(file: string): string | undefined {
   try {
     const info = statSync(file);
     if (!info.isFile() || info.size > MAX_CONFIG_BYTES) return undefined;
-    return accountsOf(readFileSync(file, "utf8"));
+    return readFileSync(file, "utf8");
   } catch {
     return undefined;
   }

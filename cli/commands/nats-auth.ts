@@ -8,13 +8,13 @@ import { writeOutputFile } from "../output-file.js";
 import { parseByteSize } from "../byte-size.js";
 import { namesInput } from "../same-file.js";
 import { sdkFlags } from "../sdk-flags.js";
-import { accountsOf, authConfigChanges, previousAccounts } from "../auth-config-changes.js";
+import { accountsOf, authConfigChanges, droppedLines, previousConfig } from "../auth-config-changes.js";
 import { printable } from "../terminal-text.js";
 
 export default class NatsAuth extends OnexCommand {
   static override summary = "Write a NATS accounts config: an account per zone for its streams and admins, one for its members, each member confined to its zone.";
   static override description =
-    "IDENTITIES is a YAML or JSON list of {user, password, zone, role}. Each zone is one NATS account with its own JetStream, so nothing of one zone — subjects, streams, replies — is visible from another. Its members are in an account of their own that reaches the zone's only through imports, so what JetStream sends to a reply subject a member names comes back to the members' account, never into a stream. Within its zone, a member may publish and subscribe only on the zone's subjects, use the JetStream API only on the zone's event streams, write dead letters only under the zone, and read replies only under its own inbox prefix (_INBOX_<user>: connect with `inboxPrefix`; onex's commands take --inbox-prefix). A zone's admins are unrestricted in its account but for its limits on connections and subscriptions (--zone-admin-connections, --zone-admin-subscriptions); `onex streams apply --identities IDENTITIES` connects as them to create each zone's streams. Include the output in nats-server's config. Over a config it wrote before (--out with --force), it lists what the new one changes: accounts, users, passwords, permissions, limits, exports and imports (the limits are this run's flags: one left out is lifted).";
+    "IDENTITIES is a YAML or JSON list of {user, password, zone, role}. Each zone is one NATS account with its own JetStream, so nothing of one zone — subjects, streams, replies — is visible from another. Its members are in an account of their own that reaches the zone's only through imports, so what JetStream sends to a reply subject a member names comes back to the members' account, never into a stream. Within its zone, a member may publish and subscribe only on the zone's subjects, use the JetStream API only on the zone's event streams, write dead letters only under the zone, and read replies only under its own inbox prefix (_INBOX_<user>: connect with `inboxPrefix`; onex's commands take --inbox-prefix). A zone's admins are unrestricted in its account but for its limits on connections and subscriptions (--zone-admin-connections, --zone-admin-subscriptions); `onex streams apply --identities IDENTITIES` connects as them to create each zone's streams. Include the output in nats-server's config. Over a config it wrote before (--out with --force), it lists what the new one changes: accounts, users, passwords, permissions, limits, exports and imports (the limits are this run's flags: one left out is lifted), and each hand-edited line it drops, by name, never its value.";
   static override examples = ["<%= config.bin %> nats-auth identities.yaml --out auth.conf"];
   static override args = { identities: Args.string({ description: "YAML or JSON file listing the identities.", required: true }) };
   static override flags = {
@@ -70,11 +70,17 @@ export default class NatsAuth extends OnexCommand {
       return;
     }
     // What the config replaced held, to say what the new one changes (a limit flag left out of this run is a limit lifted).
-    const before = flags.force ? previousAccounts(flags.out) : undefined;
+    const previous = flags.force ? previousConfig(flags.out) : undefined;
     // Passwords: owner-only from the first byte, written whole, never over an existing file without --force.
     writeOutputFile(flags.out, config, { force: flags.force, mode: 0o600 });
-    if (before === undefined) return;
-    const changes = authConfigChanges(before, accountsOf(config)!);
+    if (previous === undefined) return;
+    const before = accountsOf(previous);
+    if (before === undefined) {
+      // --force over a server's own config (or any other file) replaced it without a word.
+      this.logToStderr(`warning: ${printable(flags.out)} (${Buffer.byteLength(previous)} bytes) was not written by \`onex nats-auth\`; --force replaced it with the generated config`);
+      return;
+    }
+    const changes = [...authConfigChanges(before, accountsOf(config)!), ...droppedLines(previous, config).map((line) => `dropped ${line}, in no form onex writes (a hand edit?)`)];
     this.log(changes.length === 0 ? `${printable(flags.out)}: no change` : `${printable(flags.out)}: ${changes.length} change(s); reload nats-server (nats-server --signal reload) to apply them`);
     for (const change of changes) this.log(`  ${change}`);
   }

@@ -3,10 +3,14 @@
  * identities: names and passwords with quotes, backslashes and control characters (which the
  * config escapes), users moving between zones and roles, any order.
  */
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
-import { accountsOf, authConfigChanges } from "../../cli/auth-config-changes.js";
+import { accountsOf, authConfigChanges, droppedLines } from "../../cli/auth-config-changes.js";
+import { runCli } from "../support/run-cli.js";
+import { removeTempDirs, tempDir } from "../support/temp-schemas.js";
 import { accountOf, membersAccountOf, natsAccountsConfig, type AuthIdentity } from "../../runtime/jetstream/authorization.js";
 
 const text = fc.string({ minLength: 1, maxLength: 12, unit: fc.constantFrom("a", "b", '"', "\\", ",", " ", "\n", "\u0001", "{", "}", "é") });
@@ -70,5 +74,61 @@ describe("nats-auth's changes against the config it replaces", () => {
 
   it("a config onex did not write is not read", () => {
     expect(accountsOf("accounts { A: { users: [ { user: x, password: y } ] } }\n")).toBeUndefined();
+  });
+
+  it("drops no line of a config it wrote, whatever the identities and limits before and after", () => {
+    const limits = fc.record({ maxFileBytes: fc.option(fc.integer({ min: 1, max: 1e9 }), { nil: undefined }), maxConnections: fc.option(fc.integer({ min: 1, max: 99 }), { nil: undefined }) });
+    fc.assert(
+      fc.property(identities, identities, limits, limits, (before, after, was, now) => {
+        const strip = (l: typeof was) => Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined));
+        expect(droppedLines(natsAccountsConfig([v0_1], before, strip(was)), natsAccountsConfig([v0_1], after, strip(now)))).toEqual([]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("names each hand-added line a regeneration drops, where it was and what it set, never its value", () => {
+    const identities: AuthIdentity[] = [
+      { user: "adm", password: "p", zone: "zone.a", role: "admin" },
+      { user: "node", password: "q", zone: "zone.a", role: "member" },
+    ];
+    const written = natsAccountsConfig([v0_1], identities);
+    const edited = written
+      .replace("accounts {\n", 'system_account: "SYS-secret-1"\naccounts {\n  # kept for the audit: secret-2\n')
+      .replace("    users: [\n      { user: \"adm\"", '    mappings: { "secret-3": "x" }\n    users: [\n      { user: "adm"')
+      .replaceAll("\n", "\r\n");
+    const lines = edited.split("\r\n");
+    const at = (text: string) => lines.findIndex((l) => l.startsWith(text)) + 1;
+    expect(droppedLines(edited, written)).toEqual([
+      `line ${at("system_account")}: system_account …`,
+      `line ${at("  # kept")}: a comment`,
+      `line ${at("    mappings")} (account "ONEX_ZONE_zone~2Ea"): mappings …`,
+    ]);
+    expect(droppedLines(edited, written).join("\n")).not.toMatch(/secret/);
+    // Nothing else changed: the hand edits are all a regeneration loses.
+    expect(authConfigChanges(accountsOf(edited)!, accountsOf(written)!)).toEqual([]);
+  });
+});
+
+describe("onex nats-auth --out FILE --force over a file", () => {
+  afterAll(removeTempDirs);
+
+  it("says what a regeneration drops of a hand-edited config, and warns when the file replaced is not one it wrote", async () => {
+    const dir = await tempDir("onex-auth-dropped-");
+    const ids = join(dir, "identities.yaml");
+    const auth = join(dir, "auth.conf");
+    await writeFile(ids, "- { user: adm, password: pa, zone: zone.a, role: admin }\n", { mode: 0o600 });
+    expect(runCli(["nats-auth", ids, "--out", auth]).status).toBe(0);
+    const written = await readFile(auth, "utf8");
+    await writeFile(auth, written.replace("accounts {\n", "system_account: SYS\naccounts {\n"), { mode: 0o600 });
+    const again = runCli(["nats-auth", ids, "--out", auth, "--force"]);
+    expect([again.status, again.stdout]).toEqual([0, `${auth}: 1 change(s); reload nats-server (nats-server --signal reload) to apply them\n  dropped line 4: system_account …, in no form onex writes (a hand edit?)\n`]);
+    expect(await readFile(auth, "utf8")).toBe(written);
+
+    await writeFile(auth, "port: 4222\naccounts { A: { users: [ { user: x, password: y } ] } }\n", { mode: 0o600 });
+    const over = runCli(["nats-auth", ids, "--out", auth, "--force"]);
+    expect([over.status, over.stdout]).toEqual([0, ""]);
+    expect(over.stderr).toContain(`warning: ${auth} (67 bytes) was not written by \`onex nats-auth\`; --force replaced it with the generated config`);
+    expect(await readFile(auth, "utf8")).toBe(written);
   });
 });
