@@ -124,7 +124,9 @@ export function droppedLines(written: string, config: string): string[] {
 function whatItSets(line: string): string {
   const trimmed = line.trim();
   if (trimmed.startsWith("#") || trimmed.startsWith("//")) return "a comment";
-  const name = /^[A-Za-z_$][\w$.-]*|^"(?:[^"\\]|\\.)*"/.exec(trimmed)?.[0];
+  // A bare word is a key (`port 4222` is a key and its value too); a quoted one only when a key
+  // follows it, as a quoted string alone may be a value (a token in a list).
+  const name = /^[A-Za-z_$][\w$.-]*/.exec(trimmed)?.[0] ?? /^("(?:[^"\\]|\\.)*")\s*[:={]/.exec(trimmed)?.[1];
   return name === undefined ? `a line beginning ${JSON.stringify(trimmed.slice(0, 1))}` : `${name.slice(0, 64)} …`;
 }
 
