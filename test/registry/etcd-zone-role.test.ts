@@ -13,6 +13,8 @@ import type { Registry, RegistryChange } from "../../runtime/registry/registry.j
 import { pathKeyOf, pathPrefixOf } from "../../runtime/registry/store-key.js";
 import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
 import { runCli } from "../support/run-cli.js";
+import { buildFingerprint, createNodeIdentity } from "../../runtime/trust/identity.js";
+import { signRegistryEntry } from "../../runtime/trust/registry-entry.js";
 import { codeOf, makeNode, nextMatching, partsOf } from "./fixtures.js";
 
 const PREFIX = "/onex/registry/";
@@ -123,6 +125,20 @@ describe("the onex registry commands, with a role granted one zone's prefixes al
       expect([command, mistyped.status, mistyped.stderr]).toEqual([command, 2, expect.stringContaining(ErrorCode.AddressInvalid)]);
     }
   }, 120_000);
+  it("register refuses an entry whose zone is no zone id as invalid, with its own code and exit status, before opening the registry", async () => {
+    const { url } = await zoneUser("node-a6", ZONE_A);
+    const register = (registration: unknown) => runCli(["registry", "register", "-"], { env: { ONEX_REGISTRY: url }, input: JSON.stringify(registration) });
+    // The zone changed after signing: the entry no longer names its identity's zone.
+    const node = makeNode(ZONE_A);
+    const moved = register({ entry: { ...node.entry, zone: ZONE_A.toUpperCase() }, identity: node.identity });
+    expect([moved.status, moved.stderr]).toEqual([1, expect.stringContaining(ErrorCode.IdentityMismatch)]);
+    // A node made, identity and all, in a zone that is no zone id: signed and consistent, still not registrable.
+    const key = node.key;
+    const identity = createNodeIdentity(key, buildFingerprint("onex-test-build"), "Zone_A");
+    const entry = signRegistryEntry({ node_id: identity.node_id, address: node.address, zone: "Zone_A", health: { status: "passing", interval_ms: 500 }, capabilities: ["compute"] }, key);
+    const unzoned = register({ entry, identity });
+    expect([unzoned.status, unzoned.stderr]).toEqual([2, expect.stringContaining(`${ErrorCode.AddressInvalid}: "Zone_A" is not a zone id`)]);
+  }, 60_000);
 });
 
 describe("a hostile zone-A node holding zone A's role, against zone B's entries", () => {

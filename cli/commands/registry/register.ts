@@ -1,6 +1,6 @@
 import { Args, Flags } from "@oclif/core";
-import { ErrorCode, OnexError, isOnexError } from "@onex/runtime";
-import { keepAlive } from "@onex/runtime/registry";
+import { ErrorCode, OnexError, isOnexError, isZoneId, verifyRegistryEntry } from "@onex/runtime";
+import { assertZone, keepAlive } from "@onex/runtime/registry";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "@onex/runtime";
 import type { Registry } from "@onex/runtime/registry";
 import { OnexCommand } from "../../base-command.js";
@@ -31,6 +31,7 @@ export default class RegistryRegister extends OnexCommand {
     const fromStdin = args.file === undefined || args.file === "-";
     const input = (fromStdin ? parseJsonBytes(await readStdin(), "-") : readJsonFile(args.file!, "registration")) as { entry?: RegistryEntryRecord; identity?: NodeIdentityRecord } | null;
     if (input?.entry === undefined || input.identity === undefined) throw new OnexError(ErrorCode.Usage, 'the registration must be {"entry": ..., "identity": ...}');
+    refuseUnzonedEntry(input.entry, input.identity);
     await withRegistry(flags, async (registry) => {
       const stored = await registry.register(input.entry!, input.identity!);
       this.log(printableJson(entryJson(stored)));
@@ -46,6 +47,20 @@ export default class RegistryRegister extends OnexCommand {
       await deregisterOnStop(registry, stored.address);
     }, onlyZone(input.entry.zone));
   }
+}
+
+/**
+ * An entry whose zone is no zone id can be registered nowhere, and names no zone to open the
+ * registry with: opened for every zone, a role kept to one zone was refused (exit 69), which said
+ * nothing of the entry. It is checked here, before the registry opens, as the registry checks it:
+ * its signature and identity first (a zone changed after signing is ONEX_E_IDENTITY_MISMATCH),
+ * then the zone itself (ONEX_E_ADDRESS_INVALID).
+ */
+function refuseUnzonedEntry(entry: RegistryEntryRecord, identity: NodeIdentityRecord): void {
+  const zone = (entry as { zone?: unknown } | null)?.zone;
+  if (isZoneId(zone)) return;
+  verifyRegistryEntry(entry, undefined, { identity });
+  assertZone(zone as string);
 }
 
 /**
