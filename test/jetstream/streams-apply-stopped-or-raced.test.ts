@@ -5,6 +5,7 @@
  * while that write is in progress.
  */
 import { writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import { jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
@@ -92,6 +93,21 @@ describe("streams apply stopped part-way", () => {
     expect(cli.stdout()).toMatch(/unchanged +ONEX_DLQ\nunchanged +ONEX_EVENT\n/);
   });
 
+  it("a signal while connecting to a server that does not answer ends the run as stopped, not as a connection failure; exit 130", async () => {
+    // A port that accepts the connection and never speaks NATS: the connect waits for its time-out.
+    const connections: Socket[] = [];
+    const silent = createServer((socket) => void connections.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    started.push({ stop: () => void (connections.forEach((c) => c.destroy()), silent.close()) });
+    const cli = startCli(["streams", "apply", "--server", `nats://127.0.0.1:${(silent.address() as AddressInfo).port}`]);
+    started.push({ stop: async () => void (await cli.stop()) });
+    await eventually(async () => connections.length > 0, 30_000, "the connection made");
+    cli.child.kill("SIGINT");
+    expect(await cli.exited).toBe(130);
+    expect(cli.stderr()).toContain("stopped by SIGINT before all streams were written: this run had written no stream; the streams are as they were before this run, and a run again applies the whole plan");
+    expect(cli.stderr()).not.toContain("ONEX_E_CONNECTION");
+  });
+
   it("a second signal during the undo ends the run at once, naming what it had written", async () => {
     const { server, proxy } = await serverBehindProxy();
     let held = proxy.holdRequestsFrom("$JS.API.STREAM.CREATE.");
@@ -133,8 +149,9 @@ describe("streams apply --identities stopped in its second zone", () => {
     await waitForOutput(cli, (_out, err) => err.includes("stopping (SIGINT)"));
     proxy.releaseRequests();
     expect(await cli.exited).toBe(130);
-    const zoneA = ["ONEX_DLQ", "ONEX_DLQ~zone~2Ea", "ONEX_EVENT~zone~2Ea"];
-    const zoneB = ["ONEX_DLQ", "ONEX_DLQ~zone~2Eb"];
+    // Each zone's account has its own ONEX_DLQ: every stream is named with its zone.
+    const zoneA = ["ONEX_DLQ", "ONEX_DLQ~zone~2Ea", "ONEX_EVENT~zone~2Ea"].map((s) => `${s} (zone zone.a)`);
+    const zoneB = ["ONEX_DLQ", "ONEX_DLQ~zone~2Eb"].map((s) => `${s} (zone zone.b)`);
     expect(cli.stderr()).toContain(`stopped by SIGINT before all streams were written: this run had ${[...zoneA, ...zoneB].map((s) => `created ${s}`).join(", ")}`);
     expect(cli.stderr()).toContain(`; undone: ${[...zoneB.reverse(), ...zoneA.reverse()].join(", ")}; the streams are as they were before this run, and a run again applies the whole plan`);
     for (const admin of admins) {

@@ -1,5 +1,5 @@
 import { Flags } from "@oclif/core";
-import { ErrorCode, OnexError, assertZoneId, isOnexError } from "@onex/runtime";
+import { ErrorCode, OnexError, assertZoneId, isOnexError, redactedAddress } from "@onex/runtime";
 import { accountOf, MAX_STREAM_AGE_MS, MIN_STREAM_AGE_MS, zonesOf } from "@onex/runtime/jetstream";
 import { applyStreams, planStreams, revertStreams, withUndo, type StreamChange, type StreamLimits, type StreamRevert } from "@onex/runtime/jetstream";
 import { loadProjectSdks } from "../../sdk.js";
@@ -89,7 +89,7 @@ export default class StreamsApply extends OnexCommand {
         return;
       }
       const changes = await this.stoppable((stop, onWritten) =>
-        withJetStream(flags, async (_js, jsm, nc) => {
+        withJetStreamUnlessStopped(flags, stop.signal, async (_js, jsm, nc) => {
           this.warnIfTooSmall(limits, deadLetterLimits, nc.info?.max_payload);
           return applyStreams(jsm, plan, { signal: stop.signal, onWritten });
         }),
@@ -109,11 +109,11 @@ export default class StreamsApply extends OnexCommand {
     });
     // Every zone is read and checked before any is written, so a refusal the server says in
     // advance in the last zone leaves the first ones untouched too.
-    const readZones = async () => {
+    const readZones = async (signal?: AbortSignal) => {
       const planned = [];
       for (const [i, z] of zones.entries()) {
         planned.push(
-          await withJetStream(z.as, async (_js, jsm, nc) => {
+          await withJetStreamUnlessStopped(z.as, signal, async (_js, jsm, nc) => {
             if (i === 0) this.warnIfTooSmall(limits, deadLetterLimits, nc.info?.max_payload);
             return applyStreams(jsm, z.plan, { dryRun: true });
           }).catch((error: unknown) => {
@@ -130,21 +130,21 @@ export default class StreamsApply extends OnexCommand {
     }
     // Stoppable from the reads on, as the one-account run is: a signal while the zones are read ends the run before its first write, said.
     const applied = await this.stoppable(async (stop, onWritten) => {
-      await readZones();
+      await readZones(stop.signal);
       const applied: StreamChange[][] = [];
       for (const z of zones) {
         try {
-          applied.push(await withJetStream(z.as, async (_js, jsm) => applyStreams(jsm, z.plan, { signal: stop.signal, onWritten })));
+          applied.push(await withJetStreamUnlessStopped(z.as, stop.signal, async (_js, jsm) => applyStreams(jsm, z.plan, { signal: stop.signal, onWritten: (change) => onWritten({ ...change, name: inZone(change.name, z.zone) }) })));
         } catch (error) {
           // This zone undid its own writes; the zones before it were applied whole, and go back too.
           const undone: string[] = [];
           const left: StreamRevert["left"] = [];
           for (const [i, done] of applied.entries()) {
             const revert = await withJetStream(zones[i]!.as, async (_js, jsm) => revertStreams(jsm, done)).catch((e: unknown) => ({ undone: [], left: done.filter((c) => c.action !== "unchanged").map((c) => ({ stream: c.name, reason: `applied by this run, and could not be undone: ${(e as Error)?.message ?? String(e)}` })) }));
-            undone.push(...revert.undone);
-            left.push(...revert.left);
+            undone.push(...revert.undone.map((name) => inZone(name, zones[i]!.zone)));
+            left.push(...revert.left.map((l) => ({ ...l, stream: inZone(l.stream, zones[i]!.zone) })));
           }
-          throw withUndo(error, z.zone, { undone, left });
+          throw withUndo(undoneInZone(error, z.zone), z.zone, { undone, left });
         }
       }
       return applied;
@@ -230,6 +230,50 @@ export default class StreamsApply extends OnexCommand {
       }
     }
   }
+}
+
+/**
+ * `withJetStream`, given up when `signal` aborts while the connection is being made: nothing was
+ * sent to that server yet, so there is nothing of it to finish or undo. A server that did not
+ * answer (an address whose packets are dropped) kept a stopped run waiting out the connect's
+ * time-out, then ended it as a connection failure (exit 69) rather than as stopped. The stop is
+ * the error `applyStreams` gives for one before its next write (`details.stopped`), so the
+ * streams written before it (an earlier zone's) are undone as after any stop.
+ */
+function withJetStreamUnlessStopped<T>(flags: Parameters<typeof withJetStream>[0], signal: AbortSignal | undefined, fn: Parameters<typeof withJetStream<T>>[1]): Promise<T> {
+  if (signal === undefined) return withJetStream(flags, fn);
+  let state: "connecting" | "connected" | "given up" = "connecting";
+  const stopped = () => new OnexError(ErrorCode.StreamConfig, `${(signal.reason as Error)?.message ?? "stopped"} while connecting to ${redactedAddress(flags.server)}`, { stopped: true, written: [] });
+  const run = withJetStream(flags, async (js, jsm, nc) => {
+    // Connected after all, once the run was given up: it writes nothing.
+    if (state === "given up") throw stopped();
+    state = "connected";
+    return fn(js, jsm, nc);
+  });
+  return new Promise<T>((resolve, reject) => {
+    const giveUp = () => {
+      if (state !== "connecting") return;
+      state = "given up";
+      reject(stopped());
+    };
+    signal.addEventListener("abort", giveUp, { once: true });
+    run.then(resolve, reject).finally(() => signal.removeEventListener("abort", giveUp));
+  });
+}
+
+/**
+ * A stream as a run across zones names it: every zone's account has its own ONEX_DLQ, so
+ * "created ONEX_DLQ" twice said nothing of which zone's to look at.
+ */
+function inZone(stream: string, zone: string): string {
+  return `${stream} (zone ${zone})`;
+}
+
+/** `error`, as `applyStreams` in `zone`'s account undid its writes after it, with the streams it undid (or not) named with the zone. */
+function undoneInZone(error: unknown, zone: string): unknown {
+  if (!(error instanceof OnexError) || !Array.isArray(error.details.undone) || !(error.cause instanceof OnexError)) return error;
+  const { undone, left } = error.details as { undone: string[]; left: StreamRevert["left"] };
+  return withUndo(error.cause, zone, { undone: undone.map((name) => inZone(name, zone)), left: left.map((l) => ({ ...l, stream: inZone(l.stream, zone) })) });
 }
 
 /**
