@@ -16,6 +16,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import type { ProtocolSdk, SubjectTemplate } from "../protocol-sdk.js";
 import { encodeSubjectToken } from "../subject-token.js";
@@ -445,8 +446,14 @@ async function assertServerTakes(jsm: JetStreamManager, changes: readonly Stream
   // them in an update, and then, at its next start, loads no stream so configured: the stream
   // and every message it holds were gone from the server after an apply that said "updated".
   const replicated = changes.find((c) => c.action !== "unchanged" && (desiredOf.get(c.name)!.num_replicas ?? 1) > 1);
-  if (alone !== undefined && replicated !== undefined) {
-    refuse(replicated.name, `the server is in no cluster (it reports stream ${alone} without one) and keeps one copy of a stream; with ${desiredOf.get(replicated.name)!.num_replicas} replicas nats-server would not load the stream at its next start. Apply without --replicas, or to a cluster`, { field: "num_replicas" });
+  let sign = alone === undefined ? undefined : `it reports stream ${alone} without one`;
+  // No stream to read (a fresh server): the server is asked. Without this, a dry run said "would
+  // create" where the apply was refused on its first create and undone.
+  if (sign === undefined && replicated !== undefined && changes.every((c) => c.action === "create") && (existing ?? []).length === 0 && (await inNoCluster(jsm))) {
+    sign = "it answers that its JetStream runs without clustering";
+  }
+  if (sign !== undefined && replicated !== undefined) {
+    refuse(replicated.name, `the server is in no cluster (${sign}) and keeps one copy of a stream; with ${desiredOf.get(replicated.name)!.num_replicas} replicas nats-server would not load the stream at its next start. Apply without --replicas, or to a cluster`, { field: "num_replicas" });
   }
   if (existing !== undefined) {
     for (const other of existing.filter((o) => !desiredOf.has(o.name))) {
@@ -478,6 +485,31 @@ async function assertServerTakes(jsm: JetStreamManager, changes: readonly Stream
 }
 
 /** A read for the pre-checks; undefined where the user may not make it. */
+/**
+ * Whether the server's JetStream runs without clustering, asked without a stream to read: a
+ * stream leader step-down names a stream that cannot exist (a random name), so nothing steps
+ * down; a server in no cluster answers "JetStream clustering support required" (10010) before
+ * it looks for the stream, a cluster "stream not found" (10059). The server's INFO is no sign:
+ * a leaf node with a JetStream of its own names its own name there as its cluster's, and a
+ * server configured with a cluster name and no cluster port names that. False when the answer
+ * says neither (a user not permitted the request, no answer): the write then tells.
+ */
+async function inNoCluster(jsm: JetStreamManager): Promise<boolean> {
+  // nats.js keeps the manager's connection, and its API prefix (the JetStream domain's), with it.
+  const nc = (jsm as Partial<{ getConnection(): NatsConnection }>).getConnection?.();
+  const prefix = jsm.getOptions().apiPrefix;
+  if (nc === undefined || prefix === undefined) return false;
+  try {
+    const answer = await nc.request(`${prefix}.STREAM.LEADER.STEPDOWN.ONEX_NO_STREAM_${randomBytes(8).toString("hex").toUpperCase()}`, undefined, { timeout: jsm.getOptions().timeout ?? 5_000 });
+    return (answer.json() as { error?: { err_code?: number } }).error?.err_code === CLUSTERING_REQUIRED;
+  } catch {
+    return false;
+  }
+}
+
+/** nats-server's error code for a request that needs JetStream clustering, on a server in no cluster. */
+const CLUSTERING_REQUIRED = 10010;
+
 async function readOrSkip<T>(read: () => Promise<T>, doing: string): Promise<T | undefined> {
   try {
     return await read();

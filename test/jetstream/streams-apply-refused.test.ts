@@ -128,6 +128,22 @@ describe("streams apply refused part-way changes nothing", () => {
     expect(await streamsOf(server)).toEqual(before);
   });
 
+  it("replicas above 1 on a fresh single server and a fresh leaf node, with no stream to read: the dry run is refused as the apply is, and nothing is written", async () => {
+    const leafPort = await freePort();
+    const single = await serve();
+    await serve(`leafnodes { listen: "127.0.0.1:${leafPort}" }`);
+    const leaf = await serve(`server_name: leafy\nleafnodes { remotes: [{ url: "nats-leaf://127.0.0.1:${leafPort}" }] }\njetstream { domain: leaf }`);
+    for (const server of [single, leaf]) {
+      for (const args of [["--replicas", "3", "--dry-run"], ["--replicas", "3"]]) {
+        const result = apply(server, ...args);
+        // The dry run said "would create", and the apply created ONEX_DLQ before the server refused it and it was undone.
+        expect([args, result.status, result.stdout]).toEqual([args, 3, ""]);
+        expect(result.stderr).toContain("error ONEX_E_STREAM_CONFIG: stream ONEX_DLQ cannot be applied: the server is in no cluster (it answers that its JetStream runs without clustering) and keeps one copy of a stream; with 3 replicas nats-server would not load the stream at its next start. Apply without --replicas, or to a cluster. Nothing was changed");
+        expect(await streamsOf(server)).toEqual({});
+      }
+    }
+  });
+
   it("replicas above 1 on a leaf node, whose INFO names a cluster (its own name) though its JetStream is alone: refused as on a single server", async () => {
     const leafPort = await freePort();
     await serve(`leafnodes { listen: "127.0.0.1:${leafPort}" }`);
