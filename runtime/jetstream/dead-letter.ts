@@ -122,12 +122,43 @@ export async function deadLetter(js: JetStreamClient, msg: JsMsg, writer: Letter
     h.set(OnexHeader.DlqDigest, digestOf(data));
     data = data.subarray(0, Math.max(0, room));
   }
-  // The id's header is added by the client.
-  const least = headerBytes(h) + Buffer.byteLength(`Nats-Msg-Id: ${msgID}\r\n`);
+  const least = letterBytes(h, msgID);
   if (least > most) {
     throw new OnexError(ErrorCode.StreamFull, `the dead-letter stream for ${subject} cannot hold a letter of ${least} bytes without its body (at most ${most} fit): raise its max_bytes (\`onex streams apply --dlq-max-bytes\`)`, { subject, letterBytes: least, mostBytes: most });
   }
   await js.publish(subject, data, { headers: h, msgID });
+}
+
+/**
+ * ONEX_E_STREAM_FULL when the dead-letter stream for `writer`'s letters of messages of `stream`
+ * cannot hold even the smallest letter it could write: no body, and one byte for each header a
+ * message fills (its reason, subject, sequence, deliveries). Such a stream takes no letter, and
+ * every message the subscription rejects is handed back, again and again, each holding one of its
+ * `maxInFlight` slots: it opened, and then stopped receiving once as many were rejected. Asked
+ * as it opens; a stream missing or unreadable then is left to the letters, as before.
+ */
+export async function assertRoomForLetters(writer: LetterWriter, stream: string): Promise<void> {
+  const subject = deadLetterSubject(writer.zone, stream, writer.consumer);
+  const limits = await writer.limits(subject).catch(() => undefined);
+  if (limits === undefined) return;
+  const h = natsHeaders();
+  for (const key of [OnexHeader.DlqReason, OnexHeader.DlqMessage, OnexHeader.DlqSubject, OnexHeader.DlqSequence, OnexHeader.DlqDeliveries]) h.set(key, "x");
+  h.set(OnexHeader.DlqStream, stream);
+  h.set(OnexHeader.DlqConsumer, writer.consumer);
+  const least = letterBytes(h, `dlq:${writer.idPrefix}:1`);
+  const most = mostLetterBytes(writer.maxPayload, limits, subject);
+  if (least > most) {
+    throw new OnexError(
+      ErrorCode.StreamFull,
+      `the dead-letter stream for ${subject} cannot hold any letter of this subscription (the smallest, without a body, is ${least} bytes; at most ${most} fit), so every message it rejects would be kept and handed back until the stream is raised: raise its max_bytes (\`onex streams apply --dlq-max-bytes\`)`,
+      { subject, letterBytes: least, mostBytes: most },
+    );
+  }
+}
+
+/** A letter's bytes without its body: its headers, and the id's, which the client adds. */
+function letterBytes(h: MsgHdrs, msgID: string): number {
+  return headerBytes(h) + Buffer.byteLength(`Nats-Msg-Id: ${msgID}\r\n`);
 }
 
 /**

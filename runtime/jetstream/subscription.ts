@@ -20,7 +20,7 @@ import { signatureOf } from "../trust/envelope.js";
 import { bodyOf } from "./history.js";
 import { readStored } from "./stored-reader.js";
 import { jetStreamFailure, withRetry } from "./with-retry.js";
-import { deadLetter } from "./dead-letter.js";
+import { assertRoomForLetters, deadLetter } from "./dead-letter.js";
 import { letterLimitsReader } from "./letter-limits.js";
 import { SILENT_SERVER_MS, settledWithin } from "./silent-server.js";
 import { OnexHeader, readableHeaders } from "./headers.js";
@@ -149,6 +149,10 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
           ...(replicas === undefined ? {} : { num_replicas: replicas }),
         }),
   };
+  const letterLimits = letterLimitsReader(jsm);
+  const writer = { zone: options.zone, consumer: options.durable ?? config.name!, maxPayload: transport.nc.info?.max_payload ?? 1024 * 1024, limits: letterLimits.read, idPrefix: globalThis.crypto.randomUUID() };
+  // Before the consumer exists: a subscription whose rejected messages no letter can hold is refused, not left to stall.
+  await assertRoomForLetters(writer, stream);
   const created = await createConsumer(jsm, stream, config, options.durable);
   const info = options.durable === undefined ? created : await resumeDurable(jsm, stream, created, config);
   const consumerName = info.name;
@@ -165,8 +169,6 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     if (options.durable === undefined) await jsm.consumers.delete(stream, consumerName).catch(() => undefined);
     throw jetStreamFailure(error, `opening consumer ${consumerName} of ${stream}`, { stream, consumer: consumerName });
   });
-  const letterLimits = letterLimitsReader(jsm);
-  const writer = { zone: options.zone, consumer: consumerName, maxPayload: transport.nc.info?.max_payload ?? 1024 * 1024, limits: letterLimits.read, idPrefix: globalThis.crypto.randomUUID() };
   const refusals: Refusal[] = [];
   const rememberRefusals = Math.max(0, options.rememberRefusals ?? 1_000);
   const stats: VersionedSubscriptionStats = { delivered: 0, deadLettered: 0, skipped: 0, duplicates: 0, converted: 0, refused: 0 };

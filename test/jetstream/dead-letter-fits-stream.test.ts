@@ -3,8 +3,9 @@
  * --dlq-max-bytes`, discard old as always for letters). nats-server stores a letter larger than
  * the whole stream, acknowledges it and drops it at once: the subscription then terminated the
  * original for a letter nobody could read. A letter is now cut to fit the stream as it is
- * configured when the letter is written, listed and replayed from the stored original; and one
- * that cannot fit even without its body is not written, and its original is kept.
+ * configured when the letter is written, listed and replayed from the stored original; one
+ * that cannot fit even without its body is not written, and its original is kept; and a
+ * subscription whose dead-letter stream cannot hold even that is refused as it opens.
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -102,29 +103,49 @@ describe("a dead letter larger than its dead-letter stream", () => {
     expect(Buffer.from(await after.data(2)).equals(Buffer.from(originalBody))).toBe(true);
   }, 60_000);
 
-  it("too small for even a letter without its body, the original is kept, and lettered whole once the stream is raised", async () => {
+  it("too small for even a letter without its body: a subscription is refused as it opens, before its consumer is made", async () => {
     const applied = cli("streams", "apply", "--dlq-max-bytes", "100");
     expect(applied.status, applied.stderr).toBe(0);
-    // Read by a new consumer from the first message: those of the test before, then this one.
-    const message = taskDispatch("t-small");
-    await publisher.publish(message);
-    const waiting = (await stored("ONEX_EVENT")).count;
+    const agent = await receiver([]);
+    try {
+      // Opened, it kept every message it rejected, handed back again and again, each holding one of its maxInFlight slots.
+      const refused = await agent.subscribe([v0_1.TaskDispatch], { durable: "too-small" }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refused).toMatchObject({ code: ErrorCode.StreamFull, message: expect.stringContaining("cannot hold any letter of this subscription") });
+      const nc = await natsConnect({ servers: server.url });
+      const consumers: string[] = [];
+      for await (const info of (await jetstreamManager(nc)).consumers.list("ONEX_EVENT")) consumers.push(info.name);
+      await nc.close();
+      expect(consumers).not.toContain("too-small");
+    } finally {
+      await agent.close();
+    }
+  }, 60_000);
 
+  it("lowered under a running subscription below even a letter without its body, the original is kept, and lettered whole once the stream is raised", async () => {
+    const roomy = String(1024 * 1024 + 4126);
+    expect(cli("streams", "apply", "--dlq-max-bytes", roomy).status).toBe(0);
     const warnings: string[] = [];
     const agent = await receiver(warnings);
-    const sub = await agent.subscribe([v0_1.TaskDispatch], { durable: "small", ackWaitMs: 2_000 });
+    const sub = await agent.subscribe([v0_1.TaskDispatch], { durable: "small", deliver: "new", ackWaitMs: 2_000 });
     const consuming = (async () => {
       for await (const d of sub) await d.ack();
     })();
+    const lowered = cli("streams", "apply", "--dlq-max-bytes", "100");
+    expect(lowered.status, lowered.stderr).toBe(0);
+    const message = taskDispatch("t-small");
+    await publisher.publish(message);
     // The letter cannot be written, said each time the message comes back: nothing is terminated or stored.
-    await eventually(async () => warnings.filter((w) => w.includes("cannot dead-letter") && w.includes("cannot hold a letter")).length >= waiting + 1, 20_000, "the refused letters");
+    await eventually(async () => warnings.filter((w) => w.includes("cannot dead-letter") && w.includes("cannot hold a letter")).length >= 2, 20_000, "the refused letters");
     expect(sub.stats.deadLettered).toBe(0);
     expect((await stored("ONEX_DLQ")).count).toBe(0);
 
     // The operator raises the limit under the running subscription: the letter is written whole.
-    const raised = cli("streams", "apply", "--dlq-max-bytes", String(1024 * 1024 + 4126));
+    const raised = cli("streams", "apply", "--dlq-max-bytes", roomy);
     expect(raised.status, raised.stderr).toBe(0);
-    await eventually(async () => sub.stats.deadLettered === waiting, 20_000, "the letters once the stream is raised");
+    await eventually(async () => sub.stats.deadLettered === 1, 20_000, "the letter once the stream is raised");
     await sub.stop();
     await consuming;
     await agent.close();
