@@ -484,7 +484,6 @@ async function assertServerTakes(jsm: JetStreamManager, changes: readonly Stream
   }
 }
 
-/** A read for the pre-checks; undefined where the user may not make it. */
 /**
  * Whether the server's JetStream runs without clustering, asked without a stream to read: a
  * stream leader step-down names a stream that cannot exist (a random name), so nothing steps
@@ -510,6 +509,7 @@ async function inNoCluster(jsm: JetStreamManager): Promise<boolean> {
 /** nats-server's error code for a request that needs JetStream clustering, on a server in no cluster. */
 const CLUSTERING_REQUIRED = 10010;
 
+/** A read for the pre-checks; undefined where the user may not make it. */
 async function readOrSkip<T>(read: () => Promise<T>, doing: string): Promise<T | undefined> {
   try {
     return await read();
