@@ -128,12 +128,14 @@ describe("streams apply refused part-way changes nothing", () => {
     expect(await streamsOf(server)).toEqual(before);
   });
 
-  it("replicas above 1 on a fresh single server and a fresh leaf node, with no stream to read: the dry run is refused as the apply is, and nothing is written", async () => {
+  it("replicas above 1 on a fresh single server, leaf node or server naming a cluster it has no port for, with no stream to read: the dry run is refused as the apply is, and nothing is written", async () => {
     const leafPort = await freePort();
     const single = await serve();
     await serve(`leafnodes { listen: "127.0.0.1:${leafPort}" }`);
     const leaf = await serve(`server_name: leafy\nleafnodes { remotes: [{ url: "nats-leaf://127.0.0.1:${leafPort}" }] }\njetstream { domain: leaf }`);
-    for (const server of [single, leaf]) {
+    // Its INFO names the cluster; its JetStream runs alone all the same.
+    const named = await serve(`server_name: solo-1\ncluster { name: solo }`);
+    for (const server of [single, leaf, named]) {
       for (const args of [["--replicas", "3", "--dry-run"], ["--replicas", "3"]]) {
         const result = apply(server, ...args);
         // The dry run said "would create", and the apply created ONEX_DLQ before the server refused it and it was undone.
