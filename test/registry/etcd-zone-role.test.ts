@@ -138,6 +138,9 @@ describe("the onex registry commands, with a role granted one zone's prefixes al
     const entry = signRegistryEntry({ node_id: identity.node_id, address: node.address, zone: "Zone_A", health: { status: "passing", interval_ms: 500 }, capabilities: ["compute"] }, key);
     const unzoned = register({ entry, identity });
     expect([unzoned.status, unzoned.stderr]).toEqual([2, expect.stringContaining(`${ErrorCode.AddressInvalid}: "Zone_A" is not a zone id`)]);
+    // No entry at all: its zone was read before anything checked it (ONEX_E_INTERNAL, exit 70).
+    const nulled = register({ entry: null, identity: node.identity });
+    expect([nulled.status, nulled.stderr]).toEqual([1, expect.stringContaining(ErrorCode.ValidationFailed)]);
   }, 60_000);
 });
 
