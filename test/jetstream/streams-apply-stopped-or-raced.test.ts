@@ -99,13 +99,19 @@ describe("streams apply stopped part-way", () => {
     const silent = createServer((socket) => void connections.push(socket));
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
     started.push({ stop: () => void (connections.forEach((c) => c.destroy()), silent.close()) });
-    const cli = startCli(["streams", "apply", "--server", `nats://127.0.0.1:${(silent.address() as AddressInfo).port}`]);
-    started.push({ stop: async () => void (await cli.stop()) });
-    await eventually(async () => connections.length > 0, 30_000, "the connection made");
-    cli.child.kill("SIGINT");
-    expect(await cli.exited).toBe(130);
-    expect(cli.stderr()).toContain("stopped by SIGINT before all streams were written: this run had written no stream; the streams are as they were before this run, and a run again applies the whole plan");
-    expect(cli.stderr()).not.toContain("ONEX_E_CONNECTION");
+    const identities = join(await tempDir(), "identities.yaml");
+    await writeFile(identities, "- { user: admin-a, password: admin-a-pw, zone: zone.a, role: admin }", { mode: 0o600 });
+    // One account, and each zone's account reached as its admin (the zones are read first).
+    for (const more of [[], ["--identities", identities]]) {
+      const cli = startCli(["streams", "apply", "--server", `nats://127.0.0.1:${(silent.address() as AddressInfo).port}`, ...more]);
+      started.push({ stop: async () => void (await cli.stop()) });
+      const before = connections.length;
+      await eventually(async () => connections.length > before, 30_000, "the connection made");
+      cli.child.kill("SIGINT");
+      expect([more, await cli.exited]).toEqual([more, 130]);
+      expect(cli.stderr()).toContain("stopped by SIGINT before all streams were written: this run had written no stream; the streams are as they were before this run, and a run again applies the whole plan");
+      expect(cli.stderr()).not.toContain("ONEX_E_CONNECTION");
+    }
   });
 
   it("a second signal during the undo ends the run at once, naming what it had written", async () => {
