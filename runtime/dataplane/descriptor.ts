@@ -10,6 +10,7 @@ import { open } from "node:fs/promises";
 import { ErrorCode, OnexError } from "../errors.js";
 import type { KeyPair } from "../trust/keys.js";
 import { DEFAULT_TRUST_POLICY, PolicyMode, type TrustPolicy, type TrustWarning } from "../trust/policy.js";
+import type { WellFormedString } from "../trust/canonical-json.js";
 import { assertRecordShape } from "../trust/record-shape.js";
 import { signRecord, verifyRecordSignature } from "../trust/record-signature.js";
 import { publisherKeyFor, type PublisherGrant } from "./publishers.js";
@@ -90,6 +91,11 @@ export interface DescribeOptions {
 export async function describeFile(path: string, options: DescribeOptions, key: KeyPair): Promise<ArtifactDescriptorRecord> {
   const pieceSize = options.pieceSize ?? DEFAULT_PIECE_SIZE;
   checkPieceSize(pieceSize);
+  const mediaType = options.mediaType ?? "application/octet-stream";
+  // Before the file is read: a name every receiver refuses is refused here, not after hashing it all.
+  checkTextFields({ name: options.name, version: options.version, zone: options.zone, media_type: mediaType });
+  const publishedAt = options.publishedAt ?? new Date();
+  if (!(publishedAt instanceof Date) || Number.isNaN(publishedAt.getTime())) throw new OnexError(ErrorCode.DescriptorInvalid, `publishedAt ${String(publishedAt)} is not a time`, { instancePath: "/published_at" });
   // Non-blocking, so a FIFO does not hold the open until a writer comes; only a regular file is read.
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch((cause: unknown) => {
     const errno = (cause as NodeJS.ErrnoException).code;
@@ -121,14 +127,14 @@ export async function describeFile(path: string, options: DescribeOptions, key: 
   const unsigned: ArtifactDescriptorRecord = {
     name: options.name,
     version: options.version,
-    media_type: options.mediaType ?? "application/octet-stream",
+    media_type: mediaType,
     size,
     piece_size: pieceSize,
     pieces,
     root_hash: rootHashOf(pieces),
     publisher: key.keyId,
     zone: options.zone,
-    published_at: (options.publishedAt ?? new Date()).toISOString(),
+    published_at: publishedAt.toISOString(),
   };
   checkConsistency(unsigned);
   return signRecord(unsigned, key);
@@ -229,7 +235,36 @@ function checkConsistency(d: ArtifactDescriptorRecord): void {
   if (!ROOT_HASH.test(d.root_hash) || d.root_hash !== rootHashOf(d.pieces)) {
     throw new OnexError(ErrorCode.DescriptorInvalid, `root_hash ${d.root_hash} is not the hash of the listed pieces`, { instancePath: "/root_hash" });
   }
-  if (d.name.length === 0 || d.version.length === 0) throw new OnexError(ErrorCode.DescriptorInvalid, "an artifact needs a name and a version", { instancePath: "/name" });
+  checkTextFields(d);
+}
+
+// The text fields as schemas/v0.2/records/artifact-descriptor.yaml allows them (pinned to it by
+// descriptor-fields.test.ts). A descriptor outside them is refused by every receiver's schema
+// check, so describeFile refuses to sign one, and a descriptor handed to a fetch is held to them
+// as an announced one is.
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+const TEXT_FIELDS = [
+  { field: "name", pattern: NAME, minLength: 1, maxLength: 200 },
+  { field: "version", pattern: VERSION, minLength: 1, maxLength: 64 },
+  { field: "zone", pattern: undefined, minLength: 1, maxLength: 253 },
+  { field: "media_type", pattern: undefined, minLength: 3, maxLength: 255 },
+] as const;
+
+function checkTextFields(d: Pick<ArtifactDescriptorRecord, (typeof TEXT_FIELDS)[number]["field"]>): void {
+  for (const { field, pattern, minLength, maxLength } of TEXT_FIELDS) {
+    const value: unknown = d[field];
+    if (typeof value !== "string") throw new OnexError(ErrorCode.DescriptorInvalid, `the artifact's ${field} must be text, not ${value === null ? "null" : typeof value}`, { instancePath: `/${field}` });
+    // Lengths in code points, as the schema counts them.
+    const length = [...value].length;
+    const problem =
+      length < minLength ? `is shorter than ${minLength} characters`
+      : length > maxLength ? `is longer than ${maxLength} characters`
+      : !(value as WellFormedString).isWellFormed() ? "holds a lone UTF-16 surrogate"
+      : pattern !== undefined && !pattern.test(value) ? `does not match ${pattern.source}`
+      : undefined;
+    if (problem !== undefined) throw new OnexError(ErrorCode.DescriptorInvalid, `the artifact's ${field} ${JSON.stringify(value.slice(0, 80))} ${problem}`, { instancePath: `/${field}` });
+  }
 }
 
 function asDescriptorError(error: unknown): OnexError {
