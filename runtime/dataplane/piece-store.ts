@@ -8,13 +8,14 @@
  */
 import { createHash } from "node:crypto";
 import { constants, writeSync } from "node:fs";
-import { link, lstat, mkdir, open, rename, rm, statfs, type FileHandle } from "node:fs/promises";
+import { link, lstat, mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { Readable } from "node:stream";
 import { ErrorCode, OnexError } from "../errors.js";
 import { hardLinksUnsupported } from "./hard-link.js";
 import { Bitfield } from "./bitfield.js";
 import { takeDownloadLock, type DownloadLock } from "./download-lock.js";
+import { claimSpace, type SpaceClaim } from "./space-claims.js";
 import { pieceDigest, pieceLengthOf, rootHashOf, type ArtifactDescriptorRecord } from "./descriptor.js";
 
 /** What a piece server needs from a store: the descriptor, which pieces are verified, and their bytes. */
@@ -56,6 +57,8 @@ export class PieceStore implements PieceSource {
   #syncError: unknown;
   /** Held while this store downloads (download-lock.ts); released once complete or closed. */
   readonly #lock: DownloadLock | undefined;
+  /** The disk space this download claimed and has not written yet (space-claims.ts); released once complete or closed. */
+  readonly #space: SpaceClaim | undefined;
 
   private constructor(
     readonly descriptor: ArtifactDescriptorRecord,
@@ -64,10 +67,12 @@ export class PieceStore implements PieceSource {
     handle: FileHandle | undefined,
     complete: boolean,
     lock?: DownloadLock,
+    space?: SpaceClaim,
   ) {
     this.#handle = handle;
     this.#complete = complete;
     this.#lock = lock;
+    this.#space = space;
   }
 
   /** Where the download is written until it completes. */
@@ -119,6 +124,7 @@ export class PieceStore implements PieceSource {
     const partial = PieceStore.partialPathOf(path);
     const lock = await takeDownloadLock(PieceStore.lockPathOf(path), path);
     let handle: FileHandle | undefined;
+    let space: SpaceClaim | undefined;
     let resuming = false;
     try {
       const record = await readRecord(PieceStore.recordPathOf(path), descriptor);
@@ -138,7 +144,10 @@ export class PieceStore implements PieceSource {
       if (info.nlink > 1) {
         throw new OnexError(ErrorCode.WriteFailed, `cannot download into ${partial}: it has ${info.nlink} names (a hard link to a file elsewhere), and writing it would change that file; remove it, or fetch into a folder of your own`, { file: partial, links: info.nlink });
       }
-      await refuseWithoutRoom(partial, descriptor.size - info.blocks * 512);
+      // What a resumed partial file holds is written already; the rest is claimed, so that
+      // downloads this process opens at once into one file system do not each count the same
+      // free space (space-claims.ts).
+      space = await claimSpace(partial, info.dev, descriptor.size - info.blocks * 512);
       // Sparse: reserves nothing, but lets pieces be written at any offset in any order. Refused
       // when the artifact is larger than a file may be here (the file system's or the process's limit).
       await handle.truncate(descriptor.size).catch((error: unknown) => {
@@ -150,7 +159,7 @@ export class PieceStore implements PieceSource {
         const bytes = await readAt(handle, descriptor, i);
         if (pieceDigest(bytes) === descriptor.pieces[i]) have.set(i);
       }
-      const store = new PieceStore(descriptor, path, have, handle, false, lock);
+      const store = new PieceStore(descriptor, path, have, handle, false, lock, space);
       if (have.complete) await store.#finish();
       return store;
     } catch (error) {
@@ -160,6 +169,7 @@ export class PieceStore implements PieceSource {
         await handle.close().catch(() => undefined);
         if (!resuming) await rm(partial, { force: true }).catch(() => undefined);
       }
+      space?.release();
       await lock.release().catch(() => undefined);
       throw error;
     }
@@ -238,6 +248,7 @@ export class PieceStore implements PieceSource {
     } catch (error) {
       throw writeFailed(PieceStore.partialPathOf(this.path), error);
     }
+    this.#space?.wrote(bytes.length);
     this.#syncInBackground(bytes.length);
     // Set the bit only after the bytes are written: a crash in between loses the piece, never trusts a hole.
     if (!this.have.set(index)) return false;
@@ -290,6 +301,7 @@ export class PieceStore implements PieceSource {
     await this.#persist.catch(() => undefined);
     const handle = this.#handle;
     this.#handle = undefined;
+    this.#space?.release();
     await handle?.close();
     await this.#lock?.release();
   }
@@ -308,6 +320,7 @@ export class PieceStore implements PieceSource {
       if (this.#recordError !== undefined) throw this.#recordError;
       await publishFile(partial, this.path);
       await rm(PieceStore.recordPathOf(this.path), { force: true });
+      this.#space?.release();
       await this.#lock?.release();
       // The handle stays the artifact's: the file it names is the one whose pieces were verified,
       // and OUT, opened again by name, could be another by now.
@@ -554,23 +567,6 @@ function checkCompanionNames(path: string): void {
     file: path,
     errno: "ENAMETOOLONG",
   });
-}
-
-/**
- * ONEX_E_WRITE_FAILED (`errno` ENOSPC) when the file system holding `partial` has fewer than
- * `needed` bytes free for this user. The partial file is sparse and reserves nothing, so an
- * artifact larger than the disk (a descriptor's size is its publisher's to choose: a terabyte is
- * a descriptor of 16,384 digests) used to be downloaded until the disk was full, for this
- * fetch and for every other writer on it, and to fail only then. Others may still fill the disk
- * meanwhile: that is a write failure when it happens. A file system that cannot say is not refused.
- */
-async function refuseWithoutRoom(partial: string, needed: number): Promise<void> {
-  const fs = await statfs(dirname(partial)).catch(() => undefined);
-  // ramfs and some FUSE file systems answer with no blocks at all (0 of 0 free): they cannot say either.
-  if (fs === undefined || fs.blocks === 0) return;
-  const free = fs.bavail * fs.bsize;
-  if (needed <= free) return;
-  throw new OnexError(ErrorCode.WriteFailed, `cannot download into ${partial}: the artifact needs ${needed} more bytes and its file system has ${free} free; free some space, or fetch into another file system`, { file: partial, errno: "ENOSPC", needed, free });
 }
 
 /** A local write that failed (a full disk, a removed folder): the fetch stops, it is no peer's fault. */
