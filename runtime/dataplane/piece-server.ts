@@ -75,6 +75,9 @@ export class PieceServer {
   readonly #options: PieceServerOptions;
   readonly #limiter: RateLimiter | undefined;
   #uploads = 0;
+  // Whole-file uploads in progress: at most half the upload slots (fileSlotsOf), so the rest
+  // are always there for pieces.
+  #fileUploads = 0;
   // Piece buffers by piece size, reused once a piece is handed to the socket: serving
   // allocates one per upload in progress, not one per piece.
   readonly #spareBuffers = new Map<number, Buffer[]>();
@@ -216,6 +219,15 @@ export class PieceServer {
     // An upload like a piece's, in its slots and under a deadline: readers that stop reading
     // would otherwise hold a socket and an open file each, as many as connect, for good. The
     // deadline allows for this server's own rate limit, shared by its uploads, where that is slower.
+    // Whole files take at most half the slots: anyone who reaches the server may ask for the file
+    // as often as they like (no request carries an identity), and 16 of them held every slot, so
+    // the swarm's fetchers got 503 for every piece until they were done.
+    const maxUploads = this.#options.maxUploads ?? 16;
+    if (this.#fileUploads >= fileSlotsOf(maxUploads)) {
+      this.stats.busy++;
+      res.setHeader("retry-after", "1");
+      return sendJson(res, 503, { error: "busy", message: "too many whole-file uploads in progress; the other upload slots are kept for pieces" });
+    }
     if (!this.#takeUploadSlot(res)) return;
     // The file the store verified, read through its handle: the artifact's name, opened again
     // here, was whatever a local user who can write its folder had put there since.
@@ -224,12 +236,14 @@ export class PieceServer {
       this.#uploads--;
       return sendJson(res, 404, { error: ErrorCode.ArtifactIncomplete, message: "the artifact is not complete here" });
     }
-    const shareOfLimit = (this.#limiter?.bytesPerSecond ?? Infinity) / (this.#options.maxUploads ?? 16);
+    this.#fileUploads++;
+    const shareOfLimit = (this.#limiter?.bytesPerSecond ?? Infinity) / maxUploads;
     const deadline = after(transferDeadlineMs(source.descriptor.size, UPLOAD_IDLE_MS, shareOfLimit), () => res.destroy());
     try {
       await this.#streamFile(res, headers, file);
     } finally {
       deadline.cancel();
+      this.#fileUploads--;
       this.#uploads--;
     }
   }
@@ -296,6 +310,11 @@ class SendLedger {
       },
     };
   }
+}
+
+/** Whole-file uploads a server with `maxUploads` upload slots runs at once: half of them (at least one), the rest kept for pieces. */
+export function fileSlotsOf(maxUploads: number): number {
+  return Math.max(1, Math.floor(maxUploads / 2));
 }
 
 /** While some piece has not left a seeder, how long a piece that has is deferred at most. */
