@@ -63,7 +63,8 @@ export async function claimSpace(partial: string, device: number, needed: number
   // ramfs and some FUSE file systems answer with no blocks at all (0 of 0 free): they cannot say either.
   if (fs === undefined || fs.blocks === 0) return undefined;
   // From here to the claim's registration nothing awaits: two downloads opened at once cannot
-  // both count the same free bytes.
+  // both count the same free bytes. (Pieces another download wrote while statfs ran may have left
+  // its claim and not yet be in `free`: a piece or two, less than what other processes can take.)
   const free = fs.bavail * fs.bsize;
   const claimed = claimedOn(device);
   if (needed > free - claimed) {
