@@ -95,7 +95,8 @@ export async function describeFile(path: string, options: DescribeOptions, key: 
   // Before the file is read: a name every receiver refuses is refused here, not after hashing it all.
   checkTextFields({ name: options.name, version: options.version, zone: options.zone, media_type: mediaType });
   const publishedAt = options.publishedAt ?? new Date();
-  if (!(publishedAt instanceof Date) || Number.isNaN(publishedAt.getTime())) throw new OnexError(ErrorCode.DescriptorInvalid, `publishedAt ${String(publishedAt)} is not a time`, { instancePath: "/published_at" });
+  // An invalid Date (new Date("soon")) made toISOString throw a RangeError after the whole file was read.
+  if (typeof publishedAt?.getTime !== "function" || Number.isNaN(publishedAt.getTime())) throw new OnexError(ErrorCode.DescriptorInvalid, `publishedAt ${String(publishedAt)} is not a time`, { instancePath: "/published_at" });
   // Non-blocking, so a FIFO does not hold the open until a writer comes; only a regular file is read.
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch((cause: unknown) => {
     const errno = (cause as NodeJS.ErrnoException).code;

@@ -55,8 +55,10 @@ function claimedOn(device: number): number {
 /**
  * Claims `needed` bytes for the download into `partial` (on file system `device`), or
  * ONEX_E_WRITE_FAILED (`errno` ENOSPC) when the file system has fewer free for this user, less
- * what the other downloads of this process have claimed there. A file system that cannot say
- * how much is free is not refused (and nothing is claimed on it).
+ * what the other downloads of this process have claimed there. Without this check an artifact
+ * larger than the disk (a descriptor's size is its publisher's to choose: a terabyte is a
+ * descriptor of 16,384 digests) was downloaded until the disk was full, and failed only then. A
+ * file system that cannot say how much is free is not refused (and nothing is claimed on it).
  */
 export async function claimSpace(partial: string, device: number, needed: number): Promise<SpaceClaim | undefined> {
   const fs = await statfs(dirname(partial)).catch(() => undefined);

@@ -73,6 +73,11 @@ describe("describeFile holds name, version, zone and media type to the schema", 
     expect(v0_2.validators.ArtifactDescriptor({ ...good, [field]: value })).toBe(false);
   });
 
+  it("refuses a publishedAt that is no time before reading the file (it was a RangeError after hashing it)", async () => {
+    const options = { name: "models/llm", version: "1.0.0", zone: ZONE, publishedAt: new Date("soon") };
+    await expect(describeFile(join(work.dir, "never-read.bin"), options, publisher)).rejects.toMatchObject({ code: ErrorCode.DescriptorInvalid, details: { instancePath: "/published_at" } });
+  });
+
   it("signs what the schema takes, at its limits", async () => {
     const edge = await describeFile(file, { name: "m" + "/._-".repeat(49) + "abc", version: "1" + "._+-".repeat(15) + "abc", zone: "z".repeat(253), mediaType: "a/b", pieceSize: 1 << 14 }, publisher);
     expect(v0_2.validators.ArtifactDescriptor(edge)).toBe(true);
