@@ -95,17 +95,24 @@ function changedByCopy(value: unknown, depth: number): boolean {
   return false;
 }
 
-/** Turns bytes or a JSON string into a value (ONEX_E_JSON_SYNTAX, ONEX_E_JSON_DUPLICATE_KEY, ONEX_E_NUMBER_RANGE); objects pass through. */
+/**
+ * Turns bytes or a JSON string into a value (ONEX_E_JSON_SYNTAX, ONEX_E_JSON_DUPLICATE_KEY, ONEX_E_NUMBER_RANGE); objects pass through.
+ * One leading byte order mark is ignored, in bytes and in a string alike, as RFC 8259 lets a
+ * reader and as `onex validate` and `onex migrate` do: a file read with `readFileSync(f, "utf8")`
+ * keeps the BOM its editor wrote, and was refused as a string where its bytes were accepted.
+ * Anywhere else U+FEFF is a character (outside a JSON string, ONEX_E_JSON_SYNTAX).
+ */
 export function decodeInput(input: MessageInput, version: string): unknown {
   let text: string;
   if (input instanceof Uint8Array) {
     try {
+      // The decoder drops a leading BOM (ignoreBOM is false).
       text = strictUtf8.decode(input);
     } catch (cause) {
       throw new OnexError(ErrorCode.JsonSyntax, "message bytes are not valid UTF-8", { version }, { cause });
     }
   } else if (typeof input === "string") {
-    text = input;
+    text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   } else {
     return input;
   }

@@ -68,6 +68,20 @@ describe("generated message classes", () => {
     expect(catchError(() => v0_1.StateUpdate.parse(new Uint8Array([0xff, 0xfe]))).code).toBe(ErrorCode.JsonSyntax);
   });
 
+  it("parse and parseMessage ignore one leading byte order mark in bytes and in a string alike; a second one, or one elsewhere, is ONEX_E_JSON_SYNTAX", () => {
+    const msg = v0_1.StateUpdate.create({ source, trust, payload: { state: "idle" } });
+    const text = new TextDecoder().decode(msg.encode());
+    const utf8 = (s: string) => new TextEncoder().encode(s);
+    // A file read as text (readFileSync(f, "utf8")) keeps its BOM: it was refused as a string and accepted as bytes.
+    for (const input of [utf8("\ufeff" + text), "\ufeff" + text]) {
+      expect(v0_1.StateUpdate.parse(input).toJSON()).toEqual(msg.toJSON());
+      expect(v0_1.parseMessage(input)).toBeInstanceOf(v0_1.StateUpdate);
+    }
+    for (const bad of ["\ufeff\ufeff" + text, " \ufeff" + text, text.replace(",", ",\ufeff")]) {
+      for (const input of [utf8(bad), bad]) expect(catchError(() => v0_1.StateUpdate.parse(input)).code).toBe(ErrorCode.JsonSyntax);
+    }
+  });
+
   it("parseMessage dispatches on type and rejects unknown types", () => {
     const msg = v0_2.AgentStopped.create({ source, trust: { ...trust, level: "verified" }, payload: { agent_id: "a", node_id: "n" } });
     const parsed = v0_2.parseMessage(msg.encode());
