@@ -575,7 +575,7 @@ class JsonInputReader {
   private mode: "start" | "undecided" | "lines" | "document" | "elements" = "start";
   /** Lines held while the shape is undecided, or the lines of a document. */
   private held: DecodedLine[] = [];
-  /** The characters of the held lines, their line ends counted. */
+  /** The bytes of the held lines as UTF-8, their line ends counted: what MAX_LINE_BYTES and MAX_HELD_BYTES are measured in. */
   private heldSize = 0;
   private documentStart = 0;
   /** The last line parsed alone and its outcome, so a line decided on is not parsed twice (a one-line file may be 100 MB). */
@@ -716,7 +716,8 @@ class JsonInputReader {
   /** Holds a line of a document, or of an input whose shape is not yet known; past MAX_HELD_LINES the input is refused (past MAX_HELD_BYTES, see documentPastHolding). */
   private hold(decoded: DecodedLine): void {
     this.held.push(decoded);
-    this.heldSize += ("text" in decoded ? decoded.text.length : decoded.bytes.length) + 1;
+    // Bytes, not UTF-16 units: a document of 3-byte characters was read whole at three times the limit, and reported in characters called bytes.
+    this.heldSize += ("text" in decoded ? Buffer.byteLength(decoded.text) : decoded.bytes.length) + 1;
     if (this.held.length > MAX_HELD_LINES) throw this.pastHolding();
   }
 
@@ -811,7 +812,7 @@ class JsonInputReader {
   /** ONEX_E_LINE_TOO_LONG for a document over many lines larger than one line may be. */
   private documentTooLarge(): OnexError {
     const line = this.documentStart;
-    const message = `the JSON document from line ${line} holds ${this.heldSize} characters over ${this.held.length} lines, more than is read whole (${MAX_LINE_BYTES} bytes, as a line); write a log that large as NDJSON, one message a line`;
+    const message = `the JSON document from line ${line} holds ${this.heldSize} bytes over ${this.held.length} lines, more than is read whole (${MAX_LINE_BYTES} bytes, as a line); write a log that large as NDJSON, one message a line`;
     return new OnexError(ErrorCode.LineTooLong, message, { file: this.file, line, bytes: this.heldSize });
   }
 

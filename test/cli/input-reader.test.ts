@@ -264,12 +264,23 @@ describe("the input reader", () => {
     const strings = await read(`[\n${megabyte('"@"').repeat(64)}""\n]\n`);
     expect(summary(strings)).toEqual([{ line: 1, code: ErrorCode.LineTooLong }]);
     expect(strings[0]).not.toHaveProperty("raw");
-    expect((strings[0] as { error: Error }).error.message).toMatch(/^the JSON document from line 1 holds 67108\d{3} characters over 67 lines, more than is read whole/);
+    expect((strings[0] as { error: Error }).error.message).toMatch(/^the JSON document from line 1 holds 67108\d{3} bytes over 67 lines, more than is read whole/);
     // Just short of it, read whole.
     expect(summary(await read(`[\n${megabyte('"@"').repeat(63)}""\n]\n`))).toEqual(Array.from({ length: 64 }, (_, index) => ({ line: index + 2, index })));
     // An array of one message a line is read line by line past it, with the document's error.
     const messages = await read(`[\n${megabyte('{"type":"@"}').repeat(65)}{"type":"x"}\n]\n`);
     expect(summary(messages)).toEqual([{ line: 1, code: ErrorCode.LineTooLong }, ...Array.from({ length: 66 }, (_, i) => ({ line: i + 2, index: undefined }))]);
+  });
+
+  it("a document's size is counted in bytes, as its limit and its error say: one of 3-byte characters is refused past 64 MiB of bytes, not read whole up to 64 Mi characters", async () => {
+    // 23 lines of a million euro signs: 69 MB of UTF-8, 23 million characters.
+    const content = `[\n${`"${"\u20ac".repeat(1_000_000)}",\n`.repeat(23)}""\n]\n`;
+    const size = Buffer.byteLength(content);
+    expect(size).toBeGreaterThan(64 << 20);
+    const items = await read(content);
+    expect(summary(items)).toEqual([{ line: 1, code: ErrorCode.LineTooLong }]);
+    const error = (items[0] as { error: OnexError }).error;
+    expect([error.details.bytes, error.message.split(",")[0]]).toEqual([size, `the JSON document from line 1 holds ${size} bytes over 26 lines`]);
   });
 
   it("an array of one message a line past 256 MiB is read on line by line as it comes, not refused as ONEX_E_FILE_UNREADABLE; another document that large still is", async () => {
