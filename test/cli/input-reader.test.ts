@@ -266,7 +266,7 @@ describe("the input reader", () => {
     expect(strings[0]).not.toHaveProperty("raw");
     expect((strings[0] as { error: Error }).error.message).toMatch(/^the JSON document from line 1 holds 67108\d{3} bytes over 67 lines, more than is read whole/);
     // Just short of it, read whole.
-    expect(summary(await read(`[\n${megabyte('"@"').repeat(63)}""\n]\n`))).toEqual(Array.from({ length: 64 }, (_, index) => ({ line: index + 2, index })));
+    expect(summary(await read(`[\n${megabyte('{"type":"@"}').repeat(63)}""\n]\n`))).toEqual(Array.from({ length: 64 }, (_, index) => ({ line: index + 2, index })));
     // An array of one message a line is read line by line past it, with the document's error.
     const messages = await read(`[\n${megabyte('{"type":"@"}').repeat(65)}{"type":"x"}\n]\n`);
     expect(summary(messages)).toEqual([{ line: 1, code: ErrorCode.LineTooLong }, ...Array.from({ length: 66 }, (_, i) => ({ line: i + 2, index: undefined }))]);
@@ -312,7 +312,7 @@ describe("the input reader", () => {
       (error: OnexError) => error,
     );
     expect([refused?.code, refused?.message.replace(/^.*? holds/, "holds")]).toEqual([ErrorCode.FileUnreadable, "holds a JSON document of more than 256 MiB or 4,194,304 lines from line 1 on: write a log that large as NDJSON, one message a line"]);
-    expect(await read(`[\n${"0,\n".repeat((1 << 22) - 3)}0\n]\n`)).toHaveLength((1 << 22) - 2);
+    expect(await read(`[\n${"{},\n".repeat((1 << 22) - 3)}{}\n]\n`)).toHaveLength((1 << 22) - 2);
   });
 
   it("a YAML document whose aliases nest what they name deeper than a message may is a YAML error at that alias, and the other documents are read (a chain of anchors overflowed the stack and refused the whole input)", async () => {
@@ -469,6 +469,29 @@ describe("commands share the reader", () => {
       expect(run.stderr).toBe(`error ${ErrorCode.ValidationFailed}: ${checked} message(s) checked against v0.1: 0 valid, ${checked} invalid\n`);
       expect(run.status).toBe(1);
     }
+  });
+
+  it("a JSON array with no object in it is one ONEX_E_UNKNOWN_TYPE, on one line or many, not one per element; one with an object is read per element", async () => {
+    const none = await read(`${JSON.stringify(six[0])}\n[1,"two",[3],null]\n[]\n[${JSON.stringify(six[1])},4]\n`);
+    expect(summary(none)).toEqual([{ line: 1, index: undefined }, { line: 2, code: ErrorCode.UnknownType }, { line: 4, index: 0 }, { line: 4, index: 1 }]);
+    expect(none[1]).toMatchObject({ raw: '[1,"two",[3],null]', error: { message: 'the JSON array from line 2 holds 4 values and not one object, so no message (a message is a JSON object with a string "type")' } });
+    const pretty = JSON.stringify([1, 2, 3], null, 2);
+    const document = await read(`\n${pretty}\n`);
+    expect(summary(document)).toEqual([{ line: 2, code: ErrorCode.UnknownType }]);
+    expect(document[0]).toMatchObject({ shape: "document", raw: pretty });
+  });
+
+  it("validate of a line of a million numbers reports the line once, not each number (30 million took 274 s and 3.6 GB)", () => {
+    writeFileSync(join(dir, "numbers.json"), `[${Array.from({ length: 1_000_000 }, (_, i) => i % 10).join(",")}]\n`);
+    const run = spawnSync(process.execPath, [BIN, "validate", "v0.1", "numbers.json"], { cwd: dir, encoding: "utf8", timeout: 120_000, maxBuffer: 1 << 30 });
+    expect([run.status, run.stdout, run.stderr]).toEqual([1, `numbers.json:1: - ${ErrorCode.UnknownType}: the JSON array from line 1 holds 1000000 values and not one object, so no message (a message is a JSON object with a string "type")\n`, `error ${ErrorCode.ValidationFailed}: 1 message(s) checked against v0.1: 0 valid, 1 invalid\n`]);
+  });
+
+  it("migrate's workers read an NDJSON line that is an array of no object as one dead letter, keeping its text", () => {
+    writeFileSync(join(dir, "numbers-line.ndjson"), lines([six[0], [1, 2, 3], six[1]]));
+    const run = onex(dir, ["migrate", "v0.1", "v0.2", "numbers-line.ndjson", "--workers", "1", "--out", "numbers-out.ndjson", "--dead-letter", "numbers-dead.ndjson"]);
+    expect([run.code, run.stderr]).toEqual([0, expect.stringContaining("3 read, 2 written, 0 skipped, 1 dead-lettered")]);
+    expect(require_("numbers-dead.ndjson").trim().split("\n").map((letter) => JSON.parse(letter) as unknown)).toEqual([expect.objectContaining({ line: 2, code: ErrorCode.UnknownType, raw: "[1,2,3]" })]);
   });
 
   it("validate reads a one-line array per element and names the element that fails", () => {
