@@ -150,7 +150,7 @@ function arrayItems(elements: unknown[], line: number, raw: string, file: string
 /**
  * ONEX_E_UNKNOWN_TYPE for a JSON array none of whose elements is an object, so none a message:
  * one error for the array rather than one per element, which every element would get alike
- * (`onex validate` of a line of 30 million numbers took 274 s and 3.6 GB to say so 30 million
+ * (`onex validate` of a line of 30 million numbers took over four minutes and 3.7 GB to say so 30 million
  * times). An array with an object in it is a list of messages, each element judged alone.
  */
 function noMessageIn(elements: unknown[], file: string, line: number): OnexError | undefined {
@@ -289,10 +289,11 @@ const NO_BYTES = Buffer.alloc(0);
 
 /**
  * The most a JSON document over many lines may span while it is held to be read (whole, or
- * line by line when it turns out to be NDJSON after all): past it, one whose lines are messages
- * is read on line by line as it comes, and any other refuses the input, as YAML past 64 MiB
- * does. Lines too, since each held line costs a record beyond its text, and a file of blank
- * lines is small in bytes.
+ * line by line when it turns out to be NDJSON after all): past it, one whose lines are not
+ * messages refuses the input, as YAML past 64 MiB does. (One whose lines are messages is read
+ * on line by line as it comes from MAX_LINE_BYTES on, where it can no longer be read whole.)
+ * Lines too, since each held line costs a record beyond its text, and a file of blank lines is
+ * small in bytes.
  */
 const MAX_HELD_BYTES = 4 * MAX_LINE_BYTES;
 const MAX_HELD_LINES = 1 << 22;
@@ -587,13 +588,15 @@ function append<T>(out: T[], items: readonly T[]): void {
  */
 class JsonInputReader {
   private lineNo = 0;
-  /** "elements": the rest of a document held past MAX_HELD_BYTES whose lines are messages, each read alone as it comes. */
+  /** "elements": the rest of a document held past MAX_LINE_BYTES whose lines are messages, each read alone as it comes. */
   private mode: "start" | "undecided" | "lines" | "document" | "elements" = "start";
   /** Lines held while the shape is undecided, or the lines of a document. */
   private held: DecodedLine[] = [];
   /** The bytes of the held lines as UTF-8, their line ends counted: what MAX_LINE_BYTES and MAX_HELD_BYTES are measured in. */
   private heldSize = 0;
   private documentStart = 0;
+  /** The held lines of a document past MAX_LINE_BYTES were looked at for a message: from then on only each new line is. */
+  private pastWholeLooked = false;
   /** The last line parsed alone and its outcome, so a line decided on is not parsed twice (a one-line file may be 100 MB). */
   private parsed: { decoded: DecodedLine; value: unknown } | { decoded: DecodedLine; error: OnexError } | undefined;
 
@@ -672,7 +675,9 @@ class JsonInputReader {
         return;
       case "document":
         this.hold(decoded);
-        if (this.heldSize > MAX_HELD_BYTES) this.documentPastHolding(out);
+        // Every line past MAX_LINE_BYTES was looked at for a message: one held past MAX_HELD_BYTES has none.
+        if (this.heldSize > MAX_HELD_BYTES) throw this.pastHolding();
+        if (this.heldSize > MAX_LINE_BYTES) this.documentPastWhole(decoded, out);
         return;
       case "elements":
         if (!("text" in decoded && /^\s*[[\]]?\s*$/.test(decoded.text))) this.lineItems(elementLine(decoded), out);
@@ -718,6 +723,7 @@ class JsonInputReader {
 
   private startDocument(first: DecodedLine): void {
     this.mode = "document";
+    this.pastWholeLooked = false;
     this.documentStart = first.line;
     this.holdOnly(first);
   }
@@ -729,7 +735,7 @@ class JsonInputReader {
     this.hold(decoded);
   }
 
-  /** Holds a line of a document, or of an input whose shape is not yet known; past MAX_HELD_LINES the input is refused (past MAX_HELD_BYTES, see documentPastHolding). */
+  /** Holds a line of a document, or of an input whose shape is not yet known; past MAX_HELD_LINES the input is refused (past MAX_HELD_BYTES, see documentPastWhole). */
   private hold(decoded: DecodedLine): void {
     this.held.push(decoded);
     // Bytes, not UTF-16 units: a document of 3-byte characters was read whole at three times the limit, and reported in characters called bytes.
@@ -738,14 +744,18 @@ class JsonInputReader {
   }
 
   /**
-   * A document held past MAX_HELD_BYTES, which is not read whole. When its lines are messages
-   * (an array of one object a line), what is held is read line by line, and the rest as it comes:
-   * a 300 MB array of one message a line refused the whole input as ONEX_E_FILE_UNREADABLE.
-   * Otherwise the input is refused.
+   * A document held past MAX_LINE_BYTES, which can no longer be read whole: once some of its
+   * lines is a message (an array of one object a line), what is held is read line by line, and
+   * the rest as it comes (a 300 MB such array refused the whole input as ONEX_E_FILE_UNREADABLE,
+   * then, read on only past MAX_HELD_BYTES, peaked at 1.26 GB in `onex migrate`). The lines held
+   * are looked at once, then each new line alone. One whose lines are not messages is held on,
+   * to be reported whole (ONEX_E_LINE_TOO_LONG), or refused past MAX_HELD_BYTES.
    */
-  private documentPastHolding(out: InputItem[]): void {
-    if (!this.linesAreMessages(this.held.map(elementLine))) throw this.pastHolding();
-    this.document(out);
+  private documentPastWhole(decoded: DecodedLine, out: InputItem[]): void {
+    const messages = this.linesAreMessages(this.pastWholeLooked ? [elementLine(decoded)] : this.held.map(elementLine));
+    this.pastWholeLooked = true;
+    if (!messages) return;
+    this.document(out, true);
     this.mode = "elements";
     this.held = [];
     this.heldSize = 0;
@@ -800,12 +810,13 @@ class JsonInputReader {
     else out.push({ line, value, shape: "ndjson" });
   }
 
-  private document(out: InputItem[]): void {
+  /** `partial`: the lines held are the document's first, the rest to be read on as they come. */
+  private document(out: InputItem[], partial = false): void {
     const broken = this.held.find((held): held is Extract<DecodedLine, { error: OnexError }> => "error" in held);
     // Read whole only up to what one line may hold: a 300 MB JSON array over many lines ended the
     // process (V8's "invalid size error", growing an array past its limit) after taking 3.5 GB.
     // A larger document is a broken one, still read line by line when its lines are messages.
-    const tooLarge = this.heldSize > MAX_LINE_BYTES ? this.documentTooLarge() : undefined;
+    const tooLarge = this.heldSize > MAX_LINE_BYTES ? this.documentTooLarge(partial) : undefined;
     const text = tooLarge === undefined ? this.held.map((held) => ("text" in held ? held.text : "")).join("\n") : undefined;
     let parsed;
     try {
@@ -829,9 +840,9 @@ class JsonInputReader {
   }
 
   /** ONEX_E_LINE_TOO_LONG for a document over many lines larger than one line may be. */
-  private documentTooLarge(): OnexError {
+  private documentTooLarge(partial: boolean): OnexError {
     const line = this.documentStart;
-    const message = `the JSON document from line ${line} holds ${this.heldSize} bytes over ${this.held.length} lines, more than is read whole (${MAX_LINE_BYTES} bytes, as a line); write a log that large as NDJSON, one message a line`;
+    const message = `the JSON document from line ${line} holds ${this.heldSize} bytes ${partial ? "in its first" : "over"} ${this.held.length} lines, more than is read whole (${MAX_LINE_BYTES} bytes, as a line); write a log that large as NDJSON, one message a line`;
     return new OnexError(ErrorCode.LineTooLong, message, { file: this.file, line, bytes: this.heldSize });
   }
 
