@@ -1,8 +1,10 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import * as v0_0_9 from "../../generated/v0.0.9/index.js";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import * as v0_2 from "../../generated/v0.2/index.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
+import { decodeInput } from "../../runtime/message.js";
 
 const trust = { signer: "key-1", level: "basic", zone: "zone.trusted.org", expires_at: "2026-12-01T00:00:00Z" } as const;
 const source = { zone: "zone.trusted.org", entity_type: "node", entity_id: "n-1" } as const;
@@ -80,6 +82,24 @@ describe("generated message classes", () => {
     for (const bad of ["\ufeff\ufeff" + text, " \ufeff" + text, text.replace(",", ",\ufeff")]) {
       for (const input of [utf8(bad), bad]) expect(catchError(() => v0_1.StateUpdate.parse(input)).code).toBe(ErrorCode.JsonSyntax);
     }
+  });
+
+  it("fuzz: a text and its UTF-8 bytes decode alike, byte order marks anywhere in them or not", () => {
+    const outcome = (input: string | Uint8Array) => {
+      try {
+        return { value: decodeInput(input, "0.1") };
+      } catch (error) {
+        return { code: (error as OnexError).code };
+      }
+    };
+    const piece = fc.oneof(fc.json({ maxDepth: 2 }), fc.constantFrom("\ufeff", " ", "{", "}", "[", "]", ",", ":", '"', "1"));
+    fc.assert(
+      fc.property(fc.array(piece, { minLength: 1, maxLength: 4 }), (pieces) => {
+        const text = pieces.join("");
+        expect(outcome(new TextEncoder().encode(text))).toEqual(outcome(text));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("parseMessage dispatches on type and rejects unknown types", () => {
