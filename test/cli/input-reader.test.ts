@@ -307,6 +307,9 @@ describe("the input reader", () => {
     // Strings, not messages: still refused whole.
     write((i) => `${JSON.stringify(`s${i}`.padEnd(1 << 20, "a"))},\n`);
     await expect(summarised()).rejects.toMatchObject({ code: ErrorCode.FileUnreadable });
+    // Strings with one message among them past 64 MiB: from that line on, every line is read alone (each string line broken), none refused whole.
+    write((i) => (i === 99 ? element("late") : `${JSON.stringify(`s${i}`.padEnd(1 << 20, "a"))},\n`));
+    expect(await summarised()).toEqual([...Array.from({ length: 260 }, (_, i) => (i === 99 ? { line: 101, type: "lateaaaa" } : { line: i + 2, code: ErrorCode.JsonSyntax })), { line: 262, type: "last" }]);
   }, 120_000);
 
   it("a JSON document of more than 4,194,304 lines is the input's ONEX_E_FILE_UNREADABLE, however short its lines", async () => {
