@@ -124,10 +124,12 @@ export function droppedLines(written: string, config: string): string[] {
 function whatItSets(line: string): string {
   const trimmed = line.trim();
   if (trimmed.startsWith("#") || trimmed.startsWith("//")) return "a comment";
-  // A bare word is a key (`port 4222` is a key and its value too); a quoted one only when a key
-  // follows it, as a quoted string alone may be a value (a token in a list).
-  const name = /^[A-Za-z_$][\w$.-]*/.exec(trimmed)?.[0] ?? /^("(?:[^"\\]|\\.)*")\s*[:={]/.exec(trimmed)?.[1];
-  return name === undefined ? `a line beginning ${JSON.stringify(trimmed.slice(0, 1))}` : `${name.slice(0, 64)} …`;
+  // A word is a key when something follows it (`port 4222` is a key and its value too), a quoted
+  // one only when a separator or block does: a word alone on its line, quoted or not, may be a
+  // value (a token in a list), and so is not named, nor its first character.
+  const name = /^[A-Za-z_$][\w$.-]*(?=\s*[:={[]|\s+\S)/.exec(trimmed)?.[0] ?? /^("(?:[^"\\]|\\.)*")\s*[:={]/.exec(trimmed)?.[1];
+  if (name !== undefined) return `${name.slice(0, 64)} …`;
+  return /^[\w$]/.test(trimmed) ? "a value alone" : `a line beginning ${JSON.stringify(trimmed.slice(0, 1))}`;
 }
 
 /** `{ max_conn: 5, max_subs: 1000 }` as its pairs; any other value as the one pair "". */

@@ -95,7 +95,7 @@ describe("nats-auth's changes against the config it replaces", () => {
     const written = natsAccountsConfig([v0_1], identities);
     const edited = written
       .replace("accounts {\n", 'system_account: "SYS-secret-1"\naccounts {\n  # kept for the audit: secret-2\n')
-      .replace("    users: [\n      { user: \"adm\"", '    mappings: { "secret-3": "x" }\n    nkeys: [\n      "secret-4"\n    ]\n    "SYS-5": {}\n    users: [\n      { user: "adm"')
+      .replace("    users: [\n      { user: \"adm\"", '    mappings: { "secret-3": "x" }\n    nkeys: [\n      "secret-4"\n      secret-6\n      7secret\n    ]\n    "SYS-5": {}\n    users: [\n      { user: "adm"')
       .replaceAll("\n", "\r\n");
     const lines = edited.split("\r\n");
     const at = (text: string) => lines.findIndex((l) => l.startsWith(text)) + 1;
@@ -105,6 +105,9 @@ describe("nats-auth's changes against the config it replaces", () => {
       `line ${at("    mappings")} (account "ONEX_ZONE_zone~2Ea"): mappings …`,
       `line ${at("    nkeys")} (account "ONEX_ZONE_zone~2Ea"): nkeys …`,
       `line ${at('      "secret-4"')} (account "ONEX_ZONE_zone~2Ea"): a line beginning "\\""`,
+      // Unquoted as well as quoted, a word alone on its line is a value (a list's entry), not a key.
+      `line ${at("      secret-6")} (account "ONEX_ZONE_zone~2Ea"): a value alone`,
+      `line ${at("      7secret")} (account "ONEX_ZONE_zone~2Ea"): a value alone`,
       `line ${at('    "SYS-5"')} (account "ONEX_ZONE_zone~2Ea"): "SYS-5" …`,
     ]);
     expect(droppedLines(edited, written).join("\n")).not.toMatch(/secret/);
