@@ -146,8 +146,10 @@ export class PieceStore implements PieceSource {
       }
       // What a resumed partial file holds is written already; the rest is claimed, so that
       // downloads this process opens at once into one file system do not each count the same
-      // free space (space-claims.ts).
-      space = await claimSpace(partial, info.dev, descriptor.size - info.blocks * 512);
+      // free space (space-claims.ts). Never less than nothing: a partial file holding more than
+      // the artifact (an interrupted download of a larger one into the same path, cut to this
+      // size below) made a negative claim, which the other downloads counted as free space.
+      space = await claimSpace(partial, info.dev, Math.max(0, descriptor.size - info.blocks * 512));
       // Sparse: reserves nothing, but lets pieces be written at any offset in any order. Refused
       // when the artifact is larger than a file may be here (the file system's or the process's limit).
       await handle.truncate(descriptor.size).catch((error: unknown) => {

@@ -8,11 +8,12 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat, statfs, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { pieceCountOf, rootHashOf, type ArtifactDescriptorRecord } from "../../runtime/dataplane/descriptor.js";
+import { pieceCountOf, pieceDigest, rootHashOf, type ArtifactDescriptorRecord } from "../../runtime/dataplane/descriptor.js";
+import { PieceStore } from "../../runtime/dataplane/piece-store.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { generateKeyPair } from "../../runtime/trust/keys.js";
 import { signRecord } from "../../runtime/trust/record-signature.js";
@@ -54,10 +55,10 @@ afterAll(async () => {
   await work?.remove();
 }, 30_000);
 
-/** A 4 MiB descriptor the publisher signed whose bytes nobody serves: a fetch of it waits. */
-function unservedDescriptor(): ArtifactDescriptorRecord {
-  const pieces = Array.from({ length: pieceCountOf(4 * MiB, MiB) }, () => randomBytes(32).toString("hex"));
-  const unsigned: ArtifactDescriptorRecord = { name: "models/unserved", version: "1", media_type: "application/octet-stream", size: 4 * MiB, piece_size: MiB, pieces, root_hash: rootHashOf(pieces), publisher: publisher.keyId, zone: ZONE, published_at: new Date().toISOString() };
+/** A descriptor (4 MiB unless said) the publisher signed whose bytes nobody serves: a fetch of it waits. */
+function unservedDescriptor(size = 4 * MiB): ArtifactDescriptorRecord {
+  const pieces = Array.from({ length: pieceCountOf(size, MiB) }, () => randomBytes(32).toString("hex"));
+  const unsigned: ArtifactDescriptorRecord = { name: "models/unserved", version: "1", media_type: "application/octet-stream", size, piece_size: MiB, pieces, root_hash: rootHashOf(pieces), publisher: publisher.keyId, zone: ZONE, published_at: new Date().toISOString() };
   return signRecord(unsigned, publisher);
 }
 
@@ -138,4 +139,33 @@ describe("fetches started at once into one file system", () => {
       await slow.close();
     }
   }, 60_000);
+});
+
+describe("a resumed download", () => {
+  afterEach(async () => {
+    for (const name of await readdir(disk)) await rm(join(disk, name), { force: true });
+  });
+
+  it("whose partial file is larger than the artifact claims nothing, not less than nothing: a download of more than is free is still refused beside it", async () => {
+    // The partial file of an interrupted 1 MiB download, fetched again into the same path as an
+    // artifact of 20,000 bytes: it is resumed and cut to that size. Its claim was the artifact's
+    // size less the bytes the file held, -1 MiB, which the next download counted as free space.
+    const bytes = randomBytes(20_000);
+    const pieces = [bytes.subarray(0, 16_384), bytes.subarray(16_384)].map((piece) => pieceDigest(piece));
+    const unsigned: ArtifactDescriptorRecord = { name: "models/resumed", version: "1", media_type: "application/octet-stream", size: bytes.length, piece_size: 16_384, pieces, root_hash: rootHashOf(pieces), publisher: publisher.keyId, zone: ZONE, published_at: new Date().toISOString() };
+    await writeFile(join(disk, "resumed.bin.partial"), Buffer.concat([bytes, randomBytes(MiB)]));
+    const resumed = await PieceStore.open(signRecord(unsigned, publisher), join(disk, "resumed.bin"));
+    try {
+      expect([resumed.complete, (await stat(join(disk, "resumed.bin.partial"))).size]).toEqual([false, bytes.length]);
+      const { bavail, bsize } = await statfs(disk);
+      // 64 KiB more than is free (the next download's lock file takes a page of it too).
+      const needed = bavail * bsize + 64 * 1024;
+      // A store opened all the same is closed, so the disk can be unmounted after the failure.
+      const next = await PieceStore.open(unservedDescriptor(needed), join(disk, "next.bin")).then(async (store) => (await store.close(), store), (error: unknown) => error);
+      expect(next).toMatchObject({ code: ErrorCode.WriteFailed, details: { errno: "ENOSPC", needed, claimed: 0 } });
+      await expect(stat(join(disk, "next.bin.partial"))).rejects.toMatchObject({ code: "ENOENT" });
+    } finally {
+      await resumed.close();
+    }
+  });
 });
