@@ -58,7 +58,7 @@ export interface PieceServerStats {
   bytesSent: number;
   piecesServed: number;
   filesServed: number;
-  /** Requests refused with 503 because `maxUploads` were in progress. */
+  /** Requests refused with 503 because `maxUploads` were in progress (for a whole file: half of them were whole files). */
   busy: number;
   /** Requests a seeder deferred with 429: the piece was sent once already and others were not yet. */
   deferred: number;
