@@ -173,6 +173,31 @@ describe("streams apply --identities stopped in its second zone", () => {
   });
 });
 
+describe("streams apply --identities stopped while it reads the first zone", () => {
+  it("ends at the next zone's connect, which is never made, rather than waiting out its time-out as a connection failure; exit 130", async () => {
+    const identities = join(await tempDir(), "identities.yaml");
+    await writeFile(identities, "- { user: admin-a, password: admin-a-pw, zone: zone.a, role: admin }\n- { user: admin-b, password: admin-b-pw, zone: zone.b, role: admin }", { mode: 0o600 });
+    const server = await startNatsServer({ config: runCli(["nats-auth", identities]).stdout });
+    started.push(server);
+    const proxy = await startNatsProxy(server.port);
+    started.push({ stop: () => proxy.close() });
+    // Zone A's first stream read waits at the proxy (a slow server): the signal comes once it is connected.
+    const read = proxy.holdRequestsFrom("$JS.API.STREAM.");
+    const cli = startCli(["streams", "apply", "--identities", identities, "--server", proxy.url]);
+    started.push({ stop: async () => void (await cli.stop()) });
+    await eventually(async () => read.holding(), 30_000, "zone A's first read sent");
+    cli.child.kill("SIGINT");
+    await waitForOutput(cli, (_out, err) => err.includes("stopping (SIGINT)"));
+    proxy.releaseRequests();
+    // A connect from now on (zone B's) gets no answer, as from a server that stopped answering.
+    const connect = proxy.holdRequestsFrom("CONNECT {");
+    expect(await cli.exited).toBe(130);
+    expect(cli.stderr()).toContain("stopped by SIGINT before all streams were written: this run had written no stream; the streams are as they were before this run, and a run again applies the whole plan");
+    expect(cli.stderr()).not.toContain("ONEX_E_CONNECTION");
+    expect(connect.holding()).toBe(false);
+  });
+});
+
 describe("two streams apply runs at once", () => {
   /** Run B (through the proxy) has read the server, and waits to send its first create, while run A applies `aArgs` whole. */
   async function raced(aArgs: string[], bArgs: string[]) {

@@ -244,6 +244,10 @@ function withJetStreamUnlessStopped<T>(flags: Parameters<typeof withJetStream>[0
   if (signal === undefined) return withJetStream(flags, fn);
   let state: "connecting" | "connected" | "given up" = "connecting";
   const stopped = () => new OnexError(ErrorCode.StreamConfig, `${(signal.reason as Error)?.message ?? "stopped"} while connecting to ${redactedAddress(flags.server)}`, { stopped: true, written: [] });
+  // Stopped before this connect began (while an earlier zone was read): no "abort" comes any more,
+  // and the connect would be waited out, a server that does not answer ending the run as a
+  // connection failure (exit 69).
+  if (signal.aborted) return Promise.reject(stopped());
   const run = withJetStream(flags, async (js, jsm, nc) => {
     // Connected after all, once the run was given up: it writes nothing.
     if (state === "given up") throw stopped();
