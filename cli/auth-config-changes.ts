@@ -90,13 +90,17 @@ function scan(written: string): { accounts: Map<string, Account>; others: OtherL
     }
     const u = USER.exec(line);
     if (u !== null) {
-      user = { password: u[2]!, rest: u[3]! };
-      account.users.set(u[1]!, user);
+      const entry = { password: u[2]!, rest: u[3]! };
+      account.users.set(u[1]!, entry);
+      // An admin's entry ends on its line, a member's at the `      }` below its permissions: a
+      // line after it (a user added by hand) is its own, not a change of this user's permissions.
+      user = entry.rest.endsWith("}") ? undefined : entry;
       continue;
     }
     if (line.startsWith("    ]") || line.startsWith("    imports")) user = undefined;
     else if (user !== undefined) {
       user.rest += `\n${line}`;
+      if (line === "      }") user = undefined;
       continue;
     }
     others.push(other);

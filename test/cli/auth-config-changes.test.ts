@@ -96,6 +96,8 @@ describe("nats-auth's changes against the config it replaces", () => {
     const edited = written
       .replace("accounts {\n", 'system_account: "SYS-secret-1"\naccounts {\n  # kept for the audit: secret-2\n')
       .replace("    users: [\n      { user: \"adm\"", '    mappings: { "secret-3": "x" }\n    nkeys: [\n      "secret-4"\n      secret-6\n      7secret\n    ]\n    "SYS-5": {}\n    users: [\n      { user: "adm"')
+      // A user added by hand after one onex wrote: it is dropped, and the user before it is as it was.
+      .replace('{ user: "adm", password: "p" }\n', '{ user: "adm", password: "p" },\n      {user: backup, password: secret-7, permissions: {subscribe: ">"}}\n')
       .replaceAll("\n", "\r\n");
     const lines = edited.split("\r\n");
     const at = (text: string) => lines.findIndex((l) => l.startsWith(text)) + 1;
@@ -109,6 +111,7 @@ describe("nats-auth's changes against the config it replaces", () => {
       `line ${at("      secret-6")} (account "ONEX_ZONE_zone~2Ea"): a value alone`,
       `line ${at("      7secret")} (account "ONEX_ZONE_zone~2Ea"): a value alone`,
       `line ${at('    "SYS-5"')} (account "ONEX_ZONE_zone~2Ea"): "SYS-5" …`,
+      `line ${at("      {user: backup")} (account "ONEX_ZONE_zone~2Ea"): a line beginning "{"`,
     ]);
     expect(droppedLines(edited, written).join("\n")).not.toMatch(/secret/);
     // Nothing else changed: the hand edits are all a regeneration loses.
