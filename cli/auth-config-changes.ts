@@ -177,16 +177,24 @@ export function authConfigChanges(before: Map<string, Account>, after: Map<strin
 }
 
 /**
- * The text of the config at `file` when it is a regular file it can read, or undefined (no file,
- * not a file, unreadable, larger than any config): the write decides what follows, and this only
- * says what changed.
+ * The text of the config at `file` when it is a regular file it can read; null for a regular file
+ * it cannot read or that is larger than any config onex writes; undefined when there is none (or
+ * it is no regular file, which the write refuses to replace). The write decides what follows, and
+ * this only says what changed.
  */
-export function previousConfig(file: string): string | undefined {
+export function previousConfig(file: string): string | null | undefined {
+  let size: number;
   try {
     const info = statSync(file);
-    if (!info.isFile() || info.size > MAX_CONFIG_BYTES) return undefined;
-    return readFileSync(file, "utf8");
+    if (!info.isFile()) return undefined;
+    size = info.size;
   } catch {
     return undefined;
+  }
+  if (size > MAX_CONFIG_BYTES) return null;
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return null;
   }
 }

@@ -74,9 +74,13 @@ export default class NatsAuth extends OnexCommand {
     // Passwords: owner-only from the first byte, written whole, never over an existing file without --force.
     writeOutputFile(flags.out, config, { force: flags.force, mode: 0o600 });
     if (previous === undefined) return;
+    // --force over a server's own config (or any other file) replaced it without a word.
+    if (previous === null) {
+      this.logToStderr(`warning: ${printable(flags.out)} could not be read (unreadable, or larger than any config onex writes); --force replaced it with the generated config`);
+      return;
+    }
     const before = accountsOf(previous);
     if (before === undefined) {
-      // --force over a server's own config (or any other file) replaced it without a word.
       this.logToStderr(`warning: ${printable(flags.out)} (${Buffer.byteLength(previous)} bytes) was not written by \`onex nats-auth\`; --force replaced it with the generated config`);
       return;
     }

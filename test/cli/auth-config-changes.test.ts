@@ -3,7 +3,7 @@
  * identities: names and passwords with quotes, backslashes and control characters (which the
  * config escapes), users moving between zones and roles, any order.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
@@ -138,6 +138,13 @@ describe("onex nats-auth --out FILE --force over a file", () => {
     const over = runCli(["nats-auth", ids, "--out", auth, "--force"]);
     expect([over.status, over.stdout]).toEqual([0, ""]);
     expect(over.stderr).toContain(`warning: ${auth} (67 bytes) was not written by \`onex nats-auth\`; --force replaced it with the generated config`);
+    expect(await readFile(auth, "utf8")).toBe(written);
+
+    // One it cannot read (a server's config owned by another user; root reads past mode 000, so here: larger than any config).
+    await truncate(auth, 65 * 1024 * 1024);
+    const unread = runCli(["nats-auth", ids, "--out", auth, "--force"]);
+    expect([unread.status, unread.stdout]).toEqual([0, ""]);
+    expect(unread.stderr).toContain(`warning: ${auth} could not be read (unreadable, or larger than any config onex writes); --force replaced it with the generated config`);
     expect(await readFile(auth, "utf8")).toBe(written);
   });
 });
