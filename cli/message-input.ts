@@ -675,9 +675,11 @@ class JsonInputReader {
         return;
       case "document":
         this.hold(decoded);
-        // Every line past MAX_LINE_BYTES was looked at for a message: one held past MAX_HELD_BYTES has none.
-        if (this.heldSize > MAX_HELD_BYTES) throw this.pastHolding();
+        // Every line past MAX_LINE_BYTES is looked at for a message, the one that takes the document
+        // past MAX_HELD_BYTES too (refused unlooked at, a message there refused the whole input):
+        // one still held past MAX_HELD_BYTES has none.
         if (this.heldSize > MAX_LINE_BYTES) this.documentPastWhole(decoded, out);
+        if (this.heldSize > MAX_HELD_BYTES) throw this.pastHolding();
         return;
       case "elements":
         if (!("text" in decoded && /^\s*[[\]]?\s*$/.test(decoded.text))) this.lineItems(elementLine(decoded), out);
