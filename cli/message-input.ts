@@ -140,10 +140,14 @@ export function* readNdjsonBytes(bytes: Buffer, firstLine: number, file: string,
   }
 }
 
-/** The messages of an array on one line, each with its index; or the line's one error when the array holds no message at all. */
+/**
+ * The messages of an array on one line, each with its index; or the line's one error when the
+ * array holds no message at all, an array still (a first line's shape is the output's: `onex
+ * migrate` of `[1,2]` writes `[]`, as of an array whose every message is refused).
+ */
 function arrayItems(elements: unknown[], line: number, raw: string, file: string): InputItem[] {
   const none = noMessageIn(elements, file, line);
-  if (none !== undefined) return [{ line, error: none, shape: "ndjson", raw }];
+  if (none !== undefined) return [{ line, error: none, shape: "array", raw }];
   return elements.map((value, index) => ({ line, value, shape: "array", index }));
 }
 
@@ -832,7 +836,7 @@ class JsonInputReader {
     }
     const none = parsed.elementLines === undefined ? undefined : noMessageIn(parsed.value as unknown[], this.file, this.documentStart);
     if (none !== undefined) {
-      out.push({ line: this.documentStart, error: none, shape: "document", raw: text });
+      out.push({ line: this.documentStart, error: none, shape: "array", raw: text });
     } else if (parsed.elementLines !== undefined) {
       const lines = parsed.elementLines;
       (parsed.value as unknown[]).forEach((element, index) => out.push({ line: lines[index]!, value: element, shape: "array", index }));

@@ -487,7 +487,15 @@ describe("commands share the reader", () => {
     const pretty = JSON.stringify([1, 2, 3], null, 2);
     const document = await read(`\n${pretty}\n`);
     expect(summary(document)).toEqual([{ line: 2, code: ErrorCode.UnknownType }]);
-    expect(document[0]).toMatchObject({ shape: "document", raw: pretty });
+    expect(document[0]).toMatchObject({ shape: "array", raw: pretty });
+  });
+
+  it("migrate of a JSON array with no object in it writes an empty array, on one line or many, as of one whose every message is refused", () => {
+    for (const [name, content] of [["no-object-line.json", "[1,2,3]\n"], ["no-object-lines.json", "[\n1,\n2,\n3\n]\n"], ["refused-objects.json", "[\n{},\n{}\n]\n"]] as const) {
+      writeFileSync(join(dir, name), content);
+      const run = onex(dir, ["migrate", "v0.1", "v0.2", name, "--on-error", "skip"]);
+      expect([name, run.code, run.stdout]).toEqual([name, 1, "[]\n"]);
+    }
   });
 
   it("validate of a line of a million numbers reports the line once, not each number (30 million took over four minutes and 3.7 GB)", () => {
