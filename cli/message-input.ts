@@ -871,7 +871,10 @@ class JsonInputReader {
       if (!items.some((item) => "error" in item)) {
         const at = error.details.line ?? this.documentStart;
         const after = items.findIndex((item) => item.line > at);
-        items.splice(after === -1 ? items.length : after, 0, { line: at, error, shape: "document" });
+        // Read line by line, as NDJSON, whatever went first: a first item's shape is the output's, and
+        // `onex migrate` of an array past 64 MiB wrote each message as a document of its own, one
+        // indented object after another, which neither JSON nor NDJSON readers (onex's own) read.
+        items.splice(after === -1 ? items.length : after, 0, { line: at, error, shape: "ndjson" });
       }
       append(out, items);
       return;

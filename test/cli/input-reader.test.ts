@@ -498,6 +498,18 @@ describe("commands share the reader", () => {
     }
   });
 
+  it("migrate of a JSON array of one message a line past 64 MiB, read line by line, writes NDJSON: every message on a line of its own, read back whole", () => {
+    const big = (n: number) => dispatch(n, { input: { pad: "a".repeat(1 << 20) } });
+    writeFileSync(join(dir, "big-array.json"), `[\n${Array.from({ length: 65 }, (_, i) => JSON.stringify(big(i))).join(",\n")}\n]\n`);
+    const run = onex(dir, ["migrate", "v0.1", "v0.2", "big-array.json", "--out", "big-out.ndjson", "--dead-letter", "big-dead.ndjson"]);
+    expect([run.code, run.stderr]).toEqual([0, expect.stringContaining("66 read, 65 written, 0 skipped, 1 dead-lettered")]);
+    const written = require_("big-out.ndjson").split("\n");
+    expect(written.pop()).toBe("");
+    expect(written.map((line) => (JSON.parse(line) as { payload: { task_id: string } }).payload.task_id)).toEqual(Array.from({ length: 65 }, (_, i) => `t-${i}`));
+    const again = onex(dir, ["validate", "v0.2", "big-out.ndjson"]);
+    expect([again.code, again.stderr]).toEqual([0, "65 message(s) checked against v0.2: 65 valid, 0 invalid\n"]);
+  }, 120_000);
+
   it("validate of a line of a million numbers reports the line once, not each number (30 million took over four minutes and 3.7 GB)", () => {
     writeFileSync(join(dir, "numbers.json"), `[${Array.from({ length: 1_000_000 }, (_, i) => i % 10).join(",")}]\n`);
     const run = spawnSync(process.execPath, [BIN, "validate", "v0.1", "numbers.json"], { cwd: dir, encoding: "utf8", timeout: 120_000, maxBuffer: 1 << 30 });
