@@ -29,7 +29,7 @@ const examples = readFileSync(join(PROJECT_ROOT, "docs/examples/v0.2.ndjson"), "
 /** Lines of every kind the reader and the workers must treat alike. */
 const line = fc.oneof(
   { arbitrary: fc.constantFrom(...examples), weight: 6 },
-  fc.constantFrom("", "   ", "{not json", '{"a":1,"a":2}', '{"type":"event.node.sneezed"}', "[1,2]", "\u0000oops", "9007199254740993", '"\\u003a"'),
+  fc.constantFrom("", "   ", "{not json", '{"a":1,"a":2}', '{"type":"event.node.sneezed"}', "[1,2]", "[[{}],[1]]", "[{},1,[2]]", "[]", "\ufeff", "\ufeff[1]", "\ufeff\ufeff{}", "\u0000oops", "9007199254740993", '"\\u003a"'),
   fc.constantFrom(...examples).map((l) => l.replace('"capabilities":[', '"capabilities":["x\\u0041",')),
   fc.integer({ min: 20_000, max: 200_000 }).map((n) => `{"pad":"${"x".repeat(n)}"}`),
 );
