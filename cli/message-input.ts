@@ -680,8 +680,8 @@ class JsonInputReader {
       case "document":
         this.hold(decoded);
         // Every line past MAX_LINE_BYTES is looked at for a message, the one that takes the document
-        // past MAX_HELD_BYTES too (refused unlooked at, a message there refused the whole input):
-        // one still held past MAX_HELD_BYTES has none.
+        // past MAX_HELD_BYTES too (once refused before it was looked at: a message there refused
+        // the whole input). A document still held past MAX_HELD_BYTES has none.
         if (this.heldSize > MAX_LINE_BYTES) this.documentPastWhole(decoded, out);
         if (this.heldSize > MAX_HELD_BYTES) throw this.pastHolding();
         return;
