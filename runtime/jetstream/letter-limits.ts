@@ -28,11 +28,11 @@ export type LetterLimitsReader = (subject: string) => Promise<LetterLimits>;
  * member: only admins may use the JetStream API on dead-letter streams) has only max_payload
  * to go by, until a letter is refused and it tries again (`refused`). Any other failure to
  * read, or no stream holding the subject, fails the letter, which is then handled as one the
- * stream refused. One per subscription, whose letters share a subject.
+ * stream refused. One per subscription, whose letters share a subject; what the writer is not
+ * permitted is known to every subscription of its client.
  */
 export function letterLimitsReader(jsm: JetStreamManager): { read: LetterLimitsReader; refused: () => void } {
   let reading: Promise<LetterLimits> | undefined;
-  let notPermitted = false;
   const readNow = async (subject: string): Promise<LetterLimits> => {
     try {
       // Filtered by the subject, the list holds the one stream that stores the letter, if any.
@@ -41,22 +41,30 @@ export function letterLimitsReader(jsm: JetStreamManager): { read: LetterLimitsR
       }
     } catch (error) {
       if (!isPermissionViolation(error)) throw error;
-      notPermitted = true;
+      notPermitted.add(jsm);
       return {};
     }
     throw new OnexError(ErrorCode.NoStream, `no stream holds ${subject}`, { subject });
   };
   return {
     read: (subject) => {
-      if (notPermitted) return Promise.resolve({});
+      if (notPermitted.has(jsm)) return Promise.resolve({});
       reading ??= readNow(subject).finally(() => (reading = undefined));
       return reading;
     },
     refused: () => {
-      notPermitted = false;
+      notPermitted.delete(jsm);
     },
   };
 }
+
+/**
+ * The managers (one per client) whose connection may not read the dead-letter streams' limits,
+ * shared by their subscriptions: each asks as it opens, and a zone member's every subscription
+ * was one more refused request, a permissions violation in the server's log, where an operator
+ * looks for an attacker's.
+ */
+const notPermitted = new WeakSet<JetStreamManager>();
 
 /**
  * nats.js reports a request the connection may not publish as a RequestError caused by a
