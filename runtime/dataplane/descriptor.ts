@@ -11,6 +11,7 @@ import { ErrorCode, OnexError } from "../errors.js";
 import type { KeyPair } from "../trust/keys.js";
 import { DEFAULT_TRUST_POLICY, PolicyMode, type TrustPolicy, type TrustWarning } from "../trust/policy.js";
 import type { WellFormedString } from "../trust/canonical-json.js";
+import { isRfc3339 } from "../trust/rfc3339-time.js";
 import { assertRecordShape } from "../trust/record-shape.js";
 import { signRecord, verifyRecordSignature } from "../trust/record-signature.js";
 import { publisherKeyFor, type PublisherGrant } from "./publishers.js";
@@ -95,8 +96,10 @@ export async function describeFile(path: string, options: DescribeOptions, key: 
   // Before the file is read: a name every receiver refuses is refused here, not after hashing it all.
   checkTextFields({ name: options.name, version: options.version, zone: options.zone, media_type: mediaType });
   const publishedAt = options.publishedAt ?? new Date();
-  // An invalid Date (new Date("soon")) made toISOString throw a RangeError after the whole file was read.
-  if (typeof publishedAt?.getTime !== "function" || Number.isNaN(publishedAt.getTime())) throw new OnexError(ErrorCode.DescriptorInvalid, `publishedAt ${String(publishedAt)} is not a time`, { instancePath: "/published_at" });
+  // An invalid Date (new Date("soon")) made toISOString throw a RangeError after the whole file was read;
+  // one past the year 9999 or before 0000 is written "+010000-…", no RFC 3339 time: every receiver's schema check refused it.
+  const published = typeof publishedAt?.getTime === "function" && !Number.isNaN(publishedAt.getTime()) ? publishedAt.toISOString() : undefined;
+  if (!isRfc3339(published)) throw new OnexError(ErrorCode.DescriptorInvalid, `publishedAt ${String(publishedAt)} is not a time RFC 3339 writes (years 0000 to 9999)`, { instancePath: "/published_at" });
   // Non-blocking, so a FIFO does not hold the open until a writer comes; only a regular file is read.
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch((cause: unknown) => {
     const errno = (cause as NodeJS.ErrnoException).code;
@@ -135,7 +138,7 @@ export async function describeFile(path: string, options: DescribeOptions, key: 
     root_hash: rootHashOf(pieces),
     publisher: key.keyId,
     zone: options.zone,
-    published_at: publishedAt.toISOString(),
+    published_at: published,
   };
   checkConsistency(unsigned);
   return signRecord(unsigned, key);

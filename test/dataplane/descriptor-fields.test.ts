@@ -78,6 +78,19 @@ describe("describeFile holds name, version, zone and media type to the schema", 
     await expect(describeFile(join(work.dir, "never-read.bin"), options, publisher)).rejects.toMatchObject({ code: ErrorCode.DescriptorInvalid, details: { instancePath: "/published_at" } });
   });
 
+  it("refuses a publishedAt past the year 9999 or before 0000, which no receiver's schema check takes", async () => {
+    for (const publishedAt of [new Date("+010000-01-01T00:00:00Z"), new Date("-000001-12-31T00:00:00Z")]) {
+      expect(v0_2.validators.ArtifactDescriptor({ ...good, published_at: publishedAt.toISOString() })).toBe(false);
+      const options = { name: "models/llm", version: "1.0.0", zone: ZONE, publishedAt };
+      await expect(describeFile(file, options, publisher)).rejects.toMatchObject({ code: ErrorCode.DescriptorInvalid, details: { instancePath: "/published_at" } });
+    }
+    // Its last and first times are written as the schema takes them.
+    for (const publishedAt of [new Date("9999-12-31T23:59:59.999Z"), new Date("0000-01-01T00:00:00Z")]) {
+      const edge = await describeFile(file, { name: "models/llm", version: "1.0.0", zone: ZONE, publishedAt, pieceSize: 1 << 14 }, publisher);
+      expect(v0_2.validators.ArtifactDescriptor(edge)).toBe(true);
+    }
+  });
+
   it("signs what the schema takes, at its limits", async () => {
     const edge = await describeFile(file, { name: "m" + "/._-".repeat(49) + "abc", version: "1" + "._+-".repeat(15) + "abc", zone: "z".repeat(253), mediaType: "a/b", pieceSize: 1 << 14 }, publisher);
     expect(v0_2.validators.ArtifactDescriptor(edge)).toBe(true);
