@@ -160,7 +160,8 @@ function arrayItems(elements: unknown[], line: number, raw: string, file: string
 function noMessageIn(elements: unknown[], file: string, line: number): OnexError | undefined {
   if (elements.length === 0) return undefined;
   for (const element of elements) if (element !== null && typeof element === "object" && !Array.isArray(element)) return undefined;
-  const message = `the JSON array from line ${line} holds ${elements.length} values and not one object, so no message (a message is a JSON object with a string "type")`;
+  const values = elements.length === 1 ? "1 value" : `${elements.length} values`;
+  const message = `the JSON array from line ${line} holds ${values} and not one object, so no message (a message is a JSON object with a string "type")`;
   return new OnexError(ErrorCode.UnknownType, message, { file, line, elements: elements.length });
 }
 

@@ -488,6 +488,8 @@ describe("commands share the reader", () => {
     const document = await read(`\n${pretty}\n`);
     expect(summary(document)).toEqual([{ line: 2, code: ErrorCode.UnknownType }]);
     expect(document[0]).toMatchObject({ shape: "array", raw: pretty });
+    const one = await read("[5]\n");
+    expect(one[0]).toMatchObject({ error: { message: expect.stringContaining("the JSON array from line 1 holds 1 value and not one object") } });
   });
 
   it("migrate of a JSON array with no object in it writes an empty array, on one line or many, as of one whose every message is refused", () => {
