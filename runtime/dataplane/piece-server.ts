@@ -222,21 +222,16 @@ export class PieceServer {
     // Whole files take at most half the slots: anyone who reaches the server may ask for the file
     // as often as they like (no request carries an identity), and 16 of them held every slot, so
     // the swarm's fetchers got 503 for every piece until they were done.
-    const maxUploads = this.#options.maxUploads ?? 16;
-    if (this.#fileUploads >= fileSlotsOf(maxUploads)) {
-      this.stats.busy++;
-      res.setHeader("retry-after", "1");
-      return sendJson(res, 503, { error: "busy", message: "too many whole-file uploads in progress; the other upload slots are kept for pieces" });
-    }
-    if (!this.#takeUploadSlot(res)) return;
+    if (!this.#takeUploadSlot(res, true)) return;
     // The file the store verified, read through its handle: the artifact's name, opened again
     // here, was whatever a local user who can write its folder had put there since.
     const file = source.wholeFile();
     if (file === undefined) {
+      this.#fileUploads--;
       this.#uploads--;
       return sendJson(res, 404, { error: ErrorCode.ArtifactIncomplete, message: "the artifact is not complete here" });
     }
-    this.#fileUploads++;
+    const maxUploads = this.#options.maxUploads ?? 16;
     const shareOfLimit = (this.#limiter?.bytesPerSecond ?? Infinity) / maxUploads;
     const deadline = after(transferDeadlineMs(source.descriptor.size, UPLOAD_IDLE_MS, shareOfLimit), () => res.destroy());
     try {
@@ -248,15 +243,21 @@ export class PieceServer {
     }
   }
 
-  /** Takes one of the `maxUploads` upload slots, or answers 503 (`retry-after`) and says so. */
-  #takeUploadSlot(res: ServerResponse): boolean {
-    if (this.#uploads >= (this.#options.maxUploads ?? 16)) {
+  /** Takes one of the `maxUploads` upload slots (for a whole file, also one of the half of them whole files may hold: fileSlotsOf), or answers 503 (`retry-after`) and says so. */
+  #takeUploadSlot(res: ServerResponse, wholeFile = false): boolean {
+    const maxUploads = this.#options.maxUploads ?? 16;
+    const busy =
+      this.#uploads >= maxUploads ? "too many uploads in progress"
+      : wholeFile && this.#fileUploads >= fileSlotsOf(maxUploads) ? "too many whole-file uploads in progress; the other upload slots are kept for pieces"
+      : undefined;
+    if (busy !== undefined) {
       this.stats.busy++;
       res.setHeader("retry-after", "1");
-      sendJson(res, 503, { error: "busy", message: "too many uploads in progress" });
+      sendJson(res, 503, { error: "busy", message: busy });
       return false;
     }
     this.#uploads++;
+    if (wholeFile) this.#fileUploads++;
     return true;
   }
 
