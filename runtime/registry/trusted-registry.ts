@@ -77,7 +77,7 @@ const VERIFIED_CACHE = 4_096;
 const NEWEST_KEPT = 100_000;
 /** Marks a watch verified as they were published, waiting for their entries. */
 const AHEAD_VERIFIED = 1_024;
-/** Characters of the registrations a watch verified ahead, in all (each is also held parsed). */
+/** Characters of the registrations a watch verified ahead, in all (each is also held parsed, twice). */
 const AHEAD_CHARS = 1_024 * 1_024;
 
 /** A Registry that verifies on the way in and on the way out, over an adapter's store. */
@@ -478,22 +478,24 @@ export class TrustedRegistry implements Registry {
           change.mark?.catch(() => undefined);
           continue;
         }
-        const early = change.markSeen ? ahead.get(address) : undefined;
-        if (early !== undefined) {
-          ahead.delete(address);
-          // Remembered at the entry's revision, as if verified there: #decode takes them.
-          if (early.bytes === change.stored.value) this.#remember("entry", address, change.stored.revision, early.bytes, early.verified, early.registeredAt);
-        }
-        // Verified while the adapter still finds out whether the value is alive (etcd: a lease lookup
-        // of the snapshot's entries); nothing is reported before both are known.
+        const early = change.markSeen ? ahead.take(address) : undefined;
+        const verifiedAhead = early?.bytes === change.stored.value ? early : undefined;
+        // Remembered at the entry's revision, as if verified there: #decode takes them.
+        if (verifiedAhead !== undefined) this.#remember("entry", address, change.stored.revision, verifiedAhead.bytes, verifiedAhead.verified, verifiedAhead.registeredAt);
+        const unchanged = known !== undefined && change.stored.value === known.bytes && !change.recheck;
+        if (unchanged) change.mark?.catch(() => undefined);
+        // An entry reported on its published mark has nothing to read: judged at once, with no
+        // promise between it and its report (each is a wait on the watch's hot path). Any other is
+        // read and verified while the adapter still finds out whether the value is alive (etcd: a
+        // lease lookup of the snapshot's entries); nothing is reported before both are known.
+        const judged = unchanged || !change.markSeen ? undefined : outcomeOf(() => this.#readMarkSeen(change.stored, address, verifiedAhead?.toReport));
         const reading =
-          known !== undefined && change.stored.value === known.bytes && !change.recheck
+          unchanged || judged !== undefined
             ? undefined
-            : (change.markSeen ? this.#readMarkSeen(change.stored) : this.#readThroughOutages(change.stored, signal, change.mark, !change.recheck)).then(
+            : this.#readThroughOutages(change.stored, signal, change.mark, !change.recheck).then(
                 (resolved) => ({ resolved }),
                 (error: unknown) => ({ error }),
               );
-        if (reading === undefined) change.mark?.catch(() => undefined);
         const live = change.live === undefined ? "alive" : await change.live;
         if (live !== "alive") {
           // Not waited for: a read retried through an outage must not hold back the removal.
@@ -501,7 +503,7 @@ export class TrustedRegistry implements Registry {
           if (removal !== undefined) yield removal;
           continue;
         }
-        let outcome = await reading;
+        let outcome = judged ?? (await reading);
         if (outcome === undefined) continue;
         // Verified before distrust retired its key (the read waited for the mark, or the lease): not reported as registered after it.
         if ("resolved" in outcome && this.#retired.has(outcome.resolved.key.keyId)) outcome = { error: untrusted(address, retiredKey(outcome.resolved.key.keyId)) };
@@ -544,8 +546,11 @@ export class TrustedRegistry implements Registry {
       return;
     }
     if (resolved.address !== address) return;
-    // The objects were parsed here and are handed to no one: #decode hands out copies.
-    ahead.set(address, { revision: "", bytes: value, verified: resolved, registeredAt: resolved.entry.registered_at });
+    // Copied now, while the entry is on its way: the parsed objects go to the watch's one report
+    // of the entry, the copies to the cache of verified revisions (#remember), which hands out
+    // copies of them.
+    const verified = { address, parts: { ...resolved.parts }, key: resolved.key, entry: copyJson(resolved.entry), identity: copyJson(resolved.identity) };
+    ahead.set(address, { revision: "", bytes: value, verified, registeredAt: resolved.entry.registered_at, toReport: resolved });
   }
 
   #verify(entry: RegistryEntryRecord, identity: NodeIdentityRecord): Omit<ResolvedEntry, "revision"> {
@@ -634,8 +639,8 @@ export class TrustedRegistry implements Registry {
    * stale. The adapter checks the stored mark after, and sends the entry again if it differs.
    * Not marked fresh: a later read of the revision still reads its mark.
    */
-  async #readMarkSeen(stored: StoredValue): Promise<ResolvedEntry> {
-    const resolved = this.#decode(stored);
+  #readMarkSeen(stored: StoredValue, address: string, verifiedAhead?: VerifiedRegistration): ResolvedEntry {
+    const resolved = this.#decode(stored, address, verifiedAhead);
     this.#assertNotOlderThanSeen(resolved);
     this.#see(resolved.entry);
     return resolved;
@@ -771,9 +776,10 @@ export class TrustedRegistry implements Registry {
   }
 
   /** Re-verifies a stored value's signature, identity and key; anything that fails is ONEX_E_ENTRY_TAMPERED, with the failing check as the cause. */
-  #decode(stored: StoredValue, address = buildAddress(stored.key)): ResolvedEntry {
+  #decode(stored: StoredValue, address = buildAddress(stored.key), verifiedAhead?: VerifiedRegistration): ResolvedEntry {
     try {
-      const resolved = this.#verifyStored(stored.value, "entry", address, stored.revision);
+      // Objects verified from these very bytes and handed to no one (#verifyAhead) are handed out as they are.
+      const resolved = verifiedAhead ?? this.#verifyStored(stored.value, "entry", address, stored.revision);
       // The store key must be the address the entry signs, or a valid entry was copied under another key.
       if (resolved.address !== address) throw new OnexError(ErrorCode.IdentityMismatch, `an entry for ${resolved.address} is stored under ${address}`);
       // After the verdict remembered by revision and bytes: a retired key's registration is refused however often it was verified.
@@ -870,27 +876,43 @@ function untrusted(address: string, cause: unknown): OnexError {
  * and in characters: anyone can mint identities and publish signed marks that are never stored.
  */
 class AheadSlots {
-  readonly #slots = new Map<string, VerifiedSlot>();
+  readonly #slots = new Map<string, AheadSlot>();
   #chars = 0;
 
-  get(address: string): VerifiedSlot | undefined {
+  get(address: string): AheadSlot | undefined {
     return this.#slots.get(address);
   }
 
-  delete(address: string): void {
+  /** The slot at `address`, no longer kept: each is reported at most once. */
+  take(address: string): AheadSlot | undefined {
     const slot = this.#slots.get(address);
-    if (slot === undefined) return;
+    if (slot === undefined) return undefined;
     this.#slots.delete(address);
     this.#chars -= slot.bytes.length;
+    return slot;
   }
 
-  set(address: string, slot: VerifiedSlot): void {
-    this.delete(address);
+  set(address: string, slot: AheadSlot): void {
+    this.take(address);
     while (this.#slots.size > 0 && (this.#slots.size >= AHEAD_VERIFIED || this.#chars + slot.bytes.length > AHEAD_CHARS)) {
       for (const [, forgotten] of forgetOldest(this.#slots)) this.#chars -= forgotten.bytes.length;
     }
     this.#slots.set(address, slot);
     this.#chars += slot.bytes.length;
+  }
+}
+
+/** A registration a watch verified as its mark was published: `verified` for the cache, `toReport` (the same, parsed apart) for the watch's report of the entry. */
+interface AheadSlot extends VerifiedSlot {
+  toReport: VerifiedRegistration;
+}
+
+/** What `judge` returns, or what it throws, as a watch's read settles. */
+function outcomeOf<T>(judge: () => T): { resolved: T } | { error: unknown } {
+  try {
+    return { resolved: judge() };
+  } catch (error) {
+    return { error };
   }
 }
 

@@ -88,6 +88,38 @@ export function createNodeIdentity(key: KeyPair | PublicKey, build: string, zone
  * Throws ONEX_E_IDENTITY_MISMATCH.
  */
 export function verifyNodeIdentity(record: unknown, expected: { build?: string; zone?: string } = {}): PublicKey {
+  const { key, derived } = verifiedBefore(record) ?? checkNodeIdentity(record);
+  const { build_fingerprint: build, zone } = record as NodeIdentityRecord;
+  if (expected.build !== undefined && expected.build !== build) {
+    throw new OnexError(ErrorCode.IdentityMismatch, `node ${derived} runs build ${build}, not the expected ${expected.build}`, { instancePath: "/build_fingerprint" });
+  }
+  if (expected.zone !== undefined && expected.zone !== zone) {
+    throw new OnexError(ErrorCode.IdentityMismatch, `node ${derived} belongs to zone ${zone}, not ${expected.zone}`, { instancePath: "/zone" });
+  }
+  return key;
+}
+
+/** Identities that passed checkNodeIdentity, by node id: a node's next registration carries the same one. */
+const verifiedIdentities = new Map<string, { publicKey: string; build: string; zone: string }>();
+const VERIFIED_IDENTITIES_REMEMBERED = 10_000;
+
+/**
+ * The key of an identity equal to one checked before: its four fields, and no other (the shape
+ * allows no other), the same strings. Checking it again is a pure function of those strings, and
+ * the checks (shape, key text, id derivation) cost a registry watch a tenth of each new entry's
+ * verification between network reads.
+ */
+function verifiedBefore(record: unknown): { key: PublicKey; derived: string } | undefined {
+  if (record === null || typeof record !== "object") return undefined;
+  const fields = record as Record<string, unknown>;
+  const nodeId = fields.node_id;
+  const known = typeof nodeId === "string" ? verifiedIdentities.get(nodeId) : undefined;
+  if (known === undefined || fields.public_key !== known.publicKey || fields.build_fingerprint !== known.build || fields.zone !== known.zone || Object.keys(fields).length !== 4) return undefined;
+  return { key: publicKeyFromRaw(known.publicKey), derived: nodeId as string };
+}
+
+/** Checks an identity's shape, key and node id in full, and remembers it. */
+function checkNodeIdentity(record: unknown): { key: PublicKey; derived: string } {
   const publicKey = ((record ?? {}) as { public_key?: unknown }).public_key;
   // Imported before the shape check, so a weak or malformed key is named as such; imported once,
   // because importing is the costly part (the weak-key check is big-integer arithmetic).
@@ -98,11 +130,11 @@ export function verifyNodeIdentity(record: unknown, expected: { build?: string; 
   if (derived !== record.node_id) {
     throw new OnexError(ErrorCode.IdentityMismatch, `node id ${String(record.node_id)} does not derive from its key, build and zone (expected ${derived})`, { instancePath: "/node_id" });
   }
-  if (expected.build !== undefined && expected.build !== record.build_fingerprint) {
-    throw new OnexError(ErrorCode.IdentityMismatch, `node ${derived} runs build ${String(record.build_fingerprint)}, not the expected ${expected.build}`, { instancePath: "/build_fingerprint" });
+  // Only identities of the sizes a real one has (a zone id, a build fingerprint), as deriveNodeId remembers.
+  const [build, zone] = [record.build_fingerprint as string, record.zone as string];
+  if (build.length + zone.length <= REMEMBERED_INPUT_CHARS) {
+    verifiedIdentities.set(derived, { publicKey: record.public_key as string, build, zone });
+    if (verifiedIdentities.size > VERIFIED_IDENTITIES_REMEMBERED) forgetOldest(verifiedIdentities);
   }
-  if (expected.zone !== undefined && expected.zone !== record.zone) {
-    throw new OnexError(ErrorCode.IdentityMismatch, `node ${derived} belongs to zone ${String(record.zone)}, not ${expected.zone}`, { instancePath: "/zone" });
-  }
-  return key;
+  return { key, derived };
 }

@@ -251,6 +251,30 @@ describe("NATS KV watch on one server: marks seen as they are published", () => 
     expect(seen.map((c) => [c.kind, c.address])).toEqual([...nodes, last].map((n) => ["registered", n.address]));
     await changes.return!();
   });
+
+  it("what a watch reports on a published mark is the caller's own: changing it changes nothing the registry reads later", async () => {
+    const bucket = `tap${process.pid}x${++counter}`;
+    const r = await open(server.url, bucket);
+    const watcher = await open(server.url, bucket);
+    const changes = await liveWatch(watcher, r);
+    const node = makeNode(ZONE);
+    const reported = nextMatching(changes, (c) => c.address === node.address);
+    await r.register(node.entry, node.identity);
+    const change = await reported;
+    if (change.kind !== "registered") throw new Error(`expected a registration, got ${change.kind}`);
+    // The report's objects and the revision the watcher's registry remembers as verified come
+    // from one parse of the mark; the caller scribbles over every part of what it was handed.
+    change.entry.entry.capabilities!.push("scribbled");
+    (change.entry.entry.health as { status: string }).status = "scribbled";
+    change.entry.identity.zone = "scribbled";
+    change.entry.parts.id = "scribbled";
+    const resolved = await watcher.resolve(node.address);
+    expect(resolved.entry.capabilities).toEqual(node.entry.capabilities);
+    expect(resolved.entry.health).toEqual(node.entry.health);
+    expect(resolved.identity).toEqual(node.identity);
+    expect(resolved.parts.id).toBe(node.identity.node_id);
+    await changes.return!();
+  });
 });
 
 describe("NATS KV watch whose user may not subscribe to the marks", () => {
