@@ -536,6 +536,8 @@ export class TrustedRegistry implements Registry {
    * entry's own check.
    */
   #verifyAhead(key: CanonicalAddress, value: string, ahead: AheadSlots): void {
+    // A registry that holds entries to an age judges each as it arrives: its age at the mark is not its age then.
+    if (this.#options.maxEntryAgeMs !== undefined) return;
     let address: string;
     let resolved: Omit<ResolvedEntry, "revision">;
     try {
@@ -778,7 +780,8 @@ export class TrustedRegistry implements Registry {
   /** Re-verifies a stored value's signature, identity and key; anything that fails is ONEX_E_ENTRY_TAMPERED, with the failing check as the cause. */
   #decode(stored: StoredValue, address = buildAddress(stored.key), verifiedAhead?: VerifiedRegistration): ResolvedEntry {
     try {
-      // Objects verified from these very bytes and handed to no one (#verifyAhead) are handed out as they are.
+      // Entry and identity objects verified from these very bytes, and parsed for this one report
+      // (#verifyAhead), are handed out as they are.
       const resolved = verifiedAhead ?? this.#verifyStored(stored.value, "entry", address, stored.revision);
       // The store key must be the address the entry signs, or a valid entry was copied under another key.
       if (resolved.address !== address) throw new OnexError(ErrorCode.IdentityMismatch, `an entry for ${resolved.address} is stored under ${address}`);

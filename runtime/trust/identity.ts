@@ -110,13 +110,18 @@ const VERIFIED_IDENTITIES_REMEMBERED = 10_000;
  * verification between network reads.
  */
 function verifiedBefore(record: unknown): { key: PublicKey; derived: string } | undefined {
-  if (record === null || typeof record !== "object") return undefined;
+  if (record === null || typeof record !== "object" || Array.isArray(record)) return undefined;
+  // Its own fields, as the shape check reads them: not an object whose fields are inherited.
+  const names = Object.keys(record);
+  if (names.length !== IDENTITY_FIELDS.length || !names.every((name) => IDENTITY_FIELDS.includes(name))) return undefined;
   const fields = record as Record<string, unknown>;
   const nodeId = fields.node_id;
   const known = typeof nodeId === "string" ? verifiedIdentities.get(nodeId) : undefined;
-  if (known === undefined || fields.public_key !== known.publicKey || fields.build_fingerprint !== known.build || fields.zone !== known.zone || Object.keys(fields).length !== 4) return undefined;
+  if (known === undefined || fields.public_key !== known.publicKey || fields.build_fingerprint !== known.build || fields.zone !== known.zone) return undefined;
   return { key: publicKeyFromRaw(known.publicKey), derived: nodeId as string };
 }
+
+const IDENTITY_FIELDS: readonly string[] = Object.keys(NODE_IDENTITY_SCHEMA.required);
 
 /** Checks an identity's shape, key and node id in full, and remembers it. */
 function checkNodeIdentity(record: unknown): { key: PublicKey; derived: string } {

@@ -275,6 +275,26 @@ describe("NATS KV watch on one server: marks seen as they are published", () => 
     expect(resolved.parts.id).toBe(node.identity.node_id);
     await changes.return!();
   });
+
+  it("a registry that holds entries to an age judges an entry's age as the entry arrives, not as its mark was published", async () => {
+    const bucket = `tap${process.pid}x${++counter}`;
+    const r = await open(server.url, bucket);
+    const watcher = await openRegistry(`${server.url}?bucket=${bucket}&ttl=30s`, { maxEntryAgeMs: 1_500, onTampered: () => undefined });
+    registries.push(watcher);
+    const changes = await liveWatch(watcher, r);
+    // The store writer stores a fresh registration as the address's mark, keeps it past the age
+    // the watcher allows, then puts it as the entry: its mark, published, is the entry's bytes.
+    const node = makeNode(ZONE);
+    const bytes = JSON.stringify({ format: 1, entry: node.entry, identity: node.identity });
+    const kvm = new Kvm(attacker);
+    await (await kvm.open(`${bucket}_marks`, { bindOnly: true })).put(natsKvKey(partsOf(node)), bytes);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await (await kvm.open(bucket, { bindOnly: true })).put(natsKvKey(partsOf(node)), bytes);
+    const change = await nextMatching(changes, (c) => c.address === node.address);
+    expect(change.kind).toBe("tampered");
+    expect(change.kind === "tampered" && change.error.details.cause).toBe(ErrorCode.TrustExpired);
+    await changes.return!();
+  });
 });
 
 describe("NATS KV watch whose user may not subscribe to the marks", () => {

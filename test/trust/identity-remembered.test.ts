@@ -71,6 +71,12 @@ describe("verifyNodeIdentity of an identity it passed before", () => {
     expect(verdict(record)).toBe(ErrorCode.ValidationFailed);
   });
 
+  it("refuses an array, or an object that inherits the fields, of an identity it passed", () => {
+    verifyNodeIdentity(identity);
+    expect(verdict(Object.assign([], identity))).toBe(ErrorCode.ValidationFailed);
+    expect(verdict(Object.assign(Object.create(identity) as object, { a: 1, b: 2, c: 3, d: 4 }))).toBe(ErrorCode.ValidationFailed);
+  });
+
   it("holds the expected build and zone to a record it knows again", () => {
     verifyNodeIdentity(identity);
     expect(() => verifyNodeIdentity({ ...identity }, { zone: "zone.elsewhere.org" })).toThrow(/belongs to zone zone\.remembered\.org, not zone\.elsewhere\.org/);
