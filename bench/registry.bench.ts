@@ -537,10 +537,11 @@ async function main(): Promise<void> {
   console.log("    registration file or any entry a registry reads back, and verify in full");
   console.log("  resolve warm: revisions this Registry verified before (a router, a health watcher); cold: a Registry that never saw them");
   console.log("  watchers run on connections of their own (as another process's would), the puts on the bench's; all connections configured as onex's");
-  // Every row below verifies keys this process met before the rows (bench/test-nodes.ts). The trust
-  // layer remembers what it found of a key (strong: the weak-key check; its import; the node id
-  // derived from it), so the rows verify without that work; a registry in another process does it
-  // the first time it meets a key. Timed apart on keys made with node:crypto alone.
+  // Every row below verifies keys and identities this process met before the rows
+  // (bench/test-nodes.ts). The trust layer remembers what it found of a key (strong: the weak-key
+  // check; its import; the node id derived from it) and the identities it passed, so the rows
+  // verify without that work, as a watcher verifies a node's next registration; a registry in
+  // another process does it the first time it meets a node. Timed apart on keys made with node:crypto alone.
   const freshKey = () => generateKeyPairSync("ed25519").publicKey.export({ format: "jwk" }).x!;
   const unseen = Array.from({ length: 200 }, () => Buffer.from(freshKey(), "base64url"));
   let start = performance.now();
@@ -556,8 +557,8 @@ async function main(): Promise<void> {
   start = performance.now();
   for (const identity of identities) verifyNodeIdentity(identity);
   const firstSightMs = (performance.now() - start) / identities.length;
-  console.log(`  not in the rows: a key this process never saw adds ${firstSightMs.toFixed(2)} ms to its first verification, once per key (the weak-key check`);
-  console.log(`    ${weakMs.toFixed(2)} ms, the key's import and the node id's derivation the rest); each key is met once before the rows, so they do`);
+  console.log(`  not in the rows: a node this process never saw adds ${firstSightMs.toFixed(2)} ms to its first verification, once per node (the weak-key check`);
+  console.log(`    ${weakMs.toFixed(2)} ms; the key's import, the identity's shape and the node id's derivation the rest); each node is met once before the rows, so they do`);
   console.log("    not pay it; a registry in another process pays it on the first verification of every new node's entry");
   const nats = await startNatsServer();
   const etcd = await startEtcdServer();

@@ -28,9 +28,10 @@ export function makeNode(zone = "zone.trusted.org"): TestNode {
 let worker: Worker | undefined;
 
 /**
- * `count` nodes made and signed on a worker thread. Their keys are met here once before they are
- * handed out (imported, the node id derived), as the bench's rows leave a key's first sighting out
- * and time it apart; their signatures were not made here, so every verification verifies.
+ * `count` nodes made and signed on a worker thread. Their keys and identities are met here once
+ * before they are handed out (imported, the node id derived, the identity checked), as the bench's
+ * rows leave a node's first sighting out and time it apart; their signatures were not made here,
+ * so every verification verifies.
  */
 export async function nodesSignedElsewhere(count: number): Promise<TestNode[]> {
   // A worker thread does not inherit the TypeScript loader the bench runs under: it registers it, then loads this file.
