@@ -157,11 +157,11 @@ function arrayItems(elements: unknown[], line: number, raw: string, file: string
  * (`onex validate` of a line of 30 million numbers took over four minutes and 3.7 GB to say so 30 million
  * times). An array with an object in it is a list of messages, each element judged alone.
  */
-function noMessageIn(elements: unknown[], file: string, line: number): OnexError | undefined {
+function noMessageIn(elements: unknown[], file: string, line: number, list = "JSON array"): OnexError | undefined {
   if (elements.length === 0) return undefined;
   for (const element of elements) if (element !== null && typeof element === "object" && !Array.isArray(element)) return undefined;
   const values = elements.length === 1 ? "1 value" : `${elements.length} values`;
-  const message = `the JSON array from line ${line} holds ${values} and not one object, so no message (a message is a JSON object with a string "type")`;
+  const message = `the ${list} from line ${line} holds ${values} and not one object, so no message (a message is a JSON object with a string "type")`;
   return new OnexError(ErrorCode.UnknownType, message, { file, line, elements: elements.length });
 }
 
@@ -1040,8 +1040,11 @@ async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode
       continue;
     }
     const { value } = read;
-    // A sequence at the top is a list of messages, as a JSON array is: each element on its own line.
-    if (Array.isArray(value) && isSeq(doc.contents)) {
+    // A sequence at the top is a list of messages, as a JSON array is: each element on its own
+    // line, or the document's one error when no element is a mapping (as for a JSON array).
+    const none = Array.isArray(value) && isSeq(doc.contents) ? noMessageIn(value, file, line, "YAML sequence") : undefined;
+    if (none !== undefined) items.push({ line, error: none, shape: "yaml-sequence", raw });
+    else if (Array.isArray(value) && isSeq(doc.contents)) {
       value.forEach((element, index) => items.push({ line: elementLines[index]!, value: element, shape: "yaml-sequence", index }));
     } else items.push({ line, value, shape: "yaml" });
   }

@@ -235,8 +235,9 @@ describe("the input reader", () => {
       const many = await read(pairs(5_000), { format: "yaml" });
       expect(many.filter((item) => "value" in item)).toHaveLength(5_000);
       expect((many[4_999] as { value: { payload: unknown } }).value.payload).toEqual({ task_id: "x4999" });
-      const nested = await read("- &one [1, 2]\n- &two [*one, *one]\n- [*two, *two]\n", { format: "yaml" });
-      expect(nested.map((item) => ("value" in item ? item.value : item.error.code))).toEqual([[1, 2], [[1, 2], [1, 2]], [[[1, 2], [1, 2]], [[1, 2], [1, 2]]]]);
+      // A mapping last, so the sequence is a list of messages, read element by element.
+      const nested = await read("- &one [1, 2]\n- &two [*one, *one]\n- [*two, *two]\n- {type: x}\n", { format: "yaml" });
+      expect(nested.map((item) => ("value" in item ? item.value : item.error.code))).toEqual([[1, 2], [[1, 2], [1, 2]], [[[1, 2], [1, 2]], [[1, 2], [1, 2]]], { type: "x" }]);
       expect(walks).not.toHaveBeenCalled();
     } finally {
       walks.mockRestore();
@@ -248,8 +249,8 @@ describe("the input reader", () => {
     // A sequence of 99,999 values (100,000 with itself) aliased ten times is at the bound, and read;
     // an eleventh alias is refused at its line. The yaml package's own count let a collection be
     // aliased 99 times whatever its size: a 6 MB document took 3 GB, a larger one the whole memory.
-    const wide = (aliases: number) => `- &wide [${"0,".repeat(MAX_YAML_ALIAS_VALUES / 10 - 2)}0]\n${"- *wide\n".repeat(aliases)}`;
-    expect((await read(wide(10), { format: "yaml" })).filter((item) => "value" in item)).toHaveLength(11);
+    const wide = (aliases: number) => `- &wide [${"0,".repeat(MAX_YAML_ALIAS_VALUES / 10 - 2)}0]\n${"- *wide\n".repeat(aliases)}- {type: x}\n`;
+    expect((await read(wide(10), { format: "yaml" })).filter((item) => "value" in item)).toHaveLength(12);
     const past = await read(wide(11), { format: "yaml" });
     expect(summary(past)).toEqual([{ line: 12, code: ErrorCode.YamlSyntax }]);
     expect((past[0] as { error: Error }).error.message).toContain("stand for more than 1,000,000 values");
@@ -327,14 +328,15 @@ describe("the input reader", () => {
   it("a YAML document whose aliases nest what they name deeper than a message may is a YAML error at that alias, and the other documents are read (a chain of anchors overflowed the stack and refused the whole input)", async () => {
     const nest = (levels: number, inner: string) => "[".repeat(levels) + inner + "]".repeat(levels);
     // Each anchor holds the one before 250 levels down, within the text's limit of 256.
-    const chain = (last: number) => ["- &a0 " + nest(250, "1"), "- &a1 " + nest(250, "*a0"), "- &a2 " + nest(250, "*a1"), "- " + nest(last, "*a2"), "---", "{type: x}"].join("\n") + "\n";
+    // A mapping last in the sequence, so it is a list of messages, read element by element.
+    const chain = (last: number) => ["- &a0 " + nest(250, "1"), "- &a1 " + nest(250, "*a0"), "- &a2 " + nest(250, "*a1"), "- " + nest(last, "*a2"), "- {type: y}", "---", "{type: x}"].join("\n") + "\n";
     const depth = (value: unknown): number => (Array.isArray(value) ? 1 + Math.max(0, ...value.map(depth)) : 0);
     // The sequence, 249 levels and the 750 *a2 stands for: 1,000 levels, as JSON input may nest.
     const atBound = await read(chain(249), { format: "yaml" });
-    expect(summary(atBound)).toEqual([...[0, 1, 2, 3].map((index) => ({ line: index + 1, index })), { line: 5, index: undefined }]);
-    expect(atBound.map((item) => ("value" in item ? depth(item.value) : item.error.code))).toEqual([250, 500, 750, 999, 0]);
+    expect(summary(atBound)).toEqual([...[0, 1, 2, 3, 4].map((index) => ({ line: index + 1, index })), { line: 6, index: undefined }]);
+    expect(atBound.map((item) => ("value" in item ? depth(item.value) : item.error.code))).toEqual([250, 500, 750, 999, 0, 0]);
     const past = await read(chain(250), { format: "yaml" });
-    expect(summary(past)).toEqual([{ line: 4, code: ErrorCode.YamlSyntax }, { line: 5, index: undefined }]);
+    expect(summary(past)).toEqual([{ line: 4, code: ErrorCode.YamlSyntax }, { line: 6, index: undefined }]);
     expect((past[0] as { error: Error }).error.message).toContain("the alias *a2 nests what it names 1,001 levels deep");
     // 85 anchors of 240 levels each, 42 KB of text standing for 20,400 levels and 0.98 million values (within that bound).
     const long = Array.from({ length: 85 }, (_, i) => `x${i}: &a${i} ${nest(240, i === 0 ? "1" : `*a${i - 1}`)}`).join("\n") + "\n---\n{type: x}\n";
@@ -402,6 +404,18 @@ describe("the input reader", () => {
     expect(back.code).toBe(0);
     const { parse } = await import("yaml");
     expect(parse(back.stdout)).toEqual(six.slice(0, 2));
+  });
+
+  it("a YAML sequence with no mapping in it is one ONEX_E_UNKNOWN_TYPE, keeping its text, not one per element; migrate writes an empty sequence", async () => {
+    const numbers = `- 1\n- two\n- [3]\n- null\n`;
+    const items = await read(`${numbers}---\n- ${JSON.stringify(six[0])}\n- 4\n`, { format: "yaml" });
+    expect(summary(items)).toEqual([{ line: 1, code: ErrorCode.UnknownType }, { line: 6, index: 0 }, { line: 7, index: 1 }]);
+    expect(items[0]).toMatchObject({ shape: "yaml-sequence", raw: numbers, error: { message: 'the YAML sequence from line 1 holds 4 values and not one object, so no message (a message is a JSON object with a string "type")' } });
+    writeFileSync(join(dir, "numbers.yaml"), `${Array.from({ length: 100_000 }, (_, i) => `- ${i}`).join("\n")}\n`);
+    const validated = onex(dir, ["validate", "v0.1", "numbers.yaml"]);
+    expect([validated.code, validated.stdout.trim().split("\n").length]).toEqual([1, 1]);
+    const migrated = onex(dir, ["migrate", "v0.1", "v0.2", "numbers.yaml", "--on-error", "skip"]);
+    expect([migrated.code, migrated.stdout]).toEqual([1, "[]\n"]);
   });
 
   it("a long line split into many small chunks is read in linear time (the old reader re-split it per chunk and never finished)", async () => {
