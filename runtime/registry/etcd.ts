@@ -30,6 +30,7 @@
  * etcd3 1.1.2 stalls every later watch of a client once etcd refuses one as it is created: the
  * watches of such a client start again on a new client of their own (see #giveUpWatchClient).
  */
+import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { readFileSync } from "node:fs";
 import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, EtcdRoleNotGrantedError, GRPCDeadlineExceededError, GRPCResourceExhastedError, isRecoverableError, Range, type IKeyValue, type IOptions, type Watcher } from "etcd3";
@@ -376,6 +377,22 @@ class EtcdStore implements RegistryStore {
     let shown = false;
     // Changes are pushed in the order etcd sent them; the snapshot's each wait for the liveness of the one before.
     let chain = Promise.resolve();
+    // Whether the logger was told the watch lost etcd, and not yet that it has it back: said once
+    // each way, a watch has nothing to print while etcd is away, and a watching service fell
+    // silent through an outage, which its owner could not tell from a quiet registry. Whatever
+    // the watch was doing when etcd went: streaming, reading a snapshot, or waiting for etcd to
+    // confirm a watcher it asked for (which waits through an outage).
+    let lost = false;
+    const sayLost = (error: unknown) => {
+      if (lost || signal.aborted) return;
+      lost = true;
+      if (this.#logger) warnUnawaited(this.#logger, `onex registry: the watch lost its connection to etcd (${(error as Error)?.message ?? String(error)}); reconnecting, it resumes after the last change it read`);
+    };
+    const sayBack = () => {
+      if (!lost || signal.aborted) return;
+      lost = false;
+      if (this.#logger) warnUnawaited(this.#logger, "onex registry: the watch is connected to etcd again; resuming");
+    };
     // `initial`: a value of the first snapshot; `restated`: of a snapshot read again after the watch
     // lost history (a change where it differs); both wait for their lease to be looked up.
     const onPut = (kv: IKeyValue, initial: boolean, restated = false) => {
@@ -452,7 +469,6 @@ class EtcdStore implements RegistryStore {
       // prefixes are then watched apart, for good (`split`), rather than not at all.
       const [entries, markRange] = [Range.prefix(scope), Range.prefix(markScope)];
       const union = new Range(Buffer.compare(entries.start, markRange.start) < 0 ? entries.start : markRange.start, Buffer.compare(entries.end, markRange.end) > 0 ? entries.end : markRange.end);
-      let lost = false;
       let cancelled = false;
       const watchers: Watcher[] = [];
       const client = this.#watchClientNow();
@@ -474,7 +490,23 @@ class EtcdStore implements RegistryStore {
         cancel();
         release();
       };
-      // Each watcher is listened to as it is created: one created ahead of the next sends its events meanwhile.
+      // Each watcher is listened to for its connection as soon as it is made, before etcd confirms it:
+      // etcd3 tells a watcher still waiting for its creation that the connection went, and one
+      // whose creation waited through an outage (the snapshot already printed) said nothing of it.
+      // etcd3's watch manager reconnects and resumes from the last revision it saw; marks held from
+      // before a break are dropped all the same, in case the resumed watch skipped any.
+      const made = (watcher: Watcher) => {
+        watcher.on("disconnected", (error: Error) => {
+          marks.clear();
+          markChars = 0;
+          // A watcher of a start that is over may still be told, as its cancellation waits for an answer.
+          if (!cancelled) sayLost(error);
+        });
+        watcher.on("connected", () => {
+          if (!cancelled) sayBack();
+        });
+      };
+      // Each watcher is listened to for changes as it is created: one created ahead of the next sends its events meanwhile.
       const listen = (watcher: Watcher) => {
         watchers.push(watcher);
         // The snapshot's changes are all on the chain, ahead of any the watch sends (the entries' watcher is the first).
@@ -483,23 +515,6 @@ class EtcdStore implements RegistryStore {
           synced = true;
           chain = chain.then(() => queue.push({ op: "synced" }));
         }
-        // etcd3's watch manager reconnects and resumes from the last revision it saw; marks held from
-        // before a break are dropped all the same, in case the resumed watch skipped any.
-        // Said on the logger too, one line each way: a watch has nothing to print while etcd is away,
-        // and a watching service fell silent through an outage, which its owner could not tell
-        // from a quiet registry.
-        watcher.on("disconnected", (error: Error) => {
-          marks.clear();
-          markChars = 0;
-          if (lost || signal.aborted) return;
-          lost = true;
-          if (this.#logger) warnUnawaited(this.#logger, `onex registry: the watch lost its connection to etcd (${error?.message ?? String(error)}); reconnecting, it resumes after the last change it read`);
-        });
-        watcher.on("connected", () => {
-          if (!lost) return;
-          lost = false;
-          if (this.#logger) warnUnawaited(this.#logger, "onex registry: the watch is connected to etcd again; resuming");
-        });
         watcher.on("put", (kv: IKeyValue) => {
           const raw = kv.key.toString();
           if (raw.startsWith(markScope)) return onMark(kv, true);
@@ -555,14 +570,14 @@ class EtcdStore implements RegistryStore {
       };
       try {
         // The entries' range first: its watcher is the one the snapshot's `synced` waits for.
-        if (split) await this.#watchAll(client, [entries, markRange], from, listen, refusedAtCreation);
+        if (split) await this.#watchAll(client, [entries, markRange], from, { made, listen, refusedAtCreation });
         else {
           try {
-            await this.#watchAll(client, [union], from, listen, refusedAtCreation);
+            await this.#watchAll(client, [union], from, { made, listen, refusedAtCreation });
           } catch (error) {
             if (!(error instanceof EtcdPermissionDeniedError) || this.#watchClient !== client) throw error;
             split = true;
-            await this.#watchAll(client, [entries, markRange], from, listen, refusedAtCreation);
+            await this.#watchAll(client, [entries, markRange], from, { made, listen, refusedAtCreation });
           }
         }
       } catch (error) {
@@ -599,6 +614,7 @@ class EtcdStore implements RegistryStore {
         } catch (error) {
           // Refused, not unreachable: trying again would be refused every 250 ms, without a word.
           if (refusal(error)) return queue.fail(error instanceof OnexError ? error : this.unavailable(error, "read", "etcd refused the watch"));
+          sayLost(error);
           await new Promise((resolve) => setTimeout(resolve, 250));
         }
       }
@@ -654,22 +670,26 @@ class EtcdStore implements RegistryStore {
    * it is created stalls etcd3's queue of watches to create (1.1.2 waits for that one's creation
    * for ever), so that every later watch of this client waited without a word. One refused all the
    * same (a grant revoked between the read and the creation) is told to `refusedAtCreation`.
+   * Each watcher is handed to `made` as soon as it is made, before etcd confirms it.
    */
-  async #watchAll(client: Etcd3, ranges: Range[], from: string, listen: (watcher: Watcher) => void, refusedAtCreation: (error: unknown) => void): Promise<void> {
+  async #watchAll(client: Etcd3, ranges: Range[], from: string, hooks: { made: (watcher: Watcher) => void; listen: (watcher: Watcher) => void; refusedAtCreation: (error: unknown) => void }): Promise<void> {
     const watchers: Watcher[] = [];
     try {
       for (const range of ranges) {
         await client.getAll().inRange(range).limit(1).keys();
-        let watcher: Watcher;
+        // What etcd3's create() does, with the watcher in hand while it waits: watcher() makes it
+        // and asks etcd for it; create() hands it over only once etcd confirmed it.
+        const watcher = client.watch().inRange(range).startRevision(from).watcher();
+        hooks.made(watcher);
         try {
-          watcher = await client.watch().inRange(range).startRevision(from).create();
+          await once(watcher, "connected");
         } catch (error) {
-          // create() rejects only when etcd refused the watch as it was created (a grant revoked since the read).
-          refusedAtCreation(error);
+          // Rejected only when etcd refused the watch as it was created (a grant revoked since the read).
+          hooks.refusedAtCreation(error);
           throw error;
         }
         watchers.push(watcher);
-        listen(watcher);
+        hooks.listen(watcher);
       }
     } catch (error) {
       for (const w of watchers) void w.cancel().catch(() => undefined);
