@@ -495,12 +495,16 @@ class EtcdStore implements RegistryStore {
       // whose creation waited through an outage (the snapshot already printed) said nothing of it.
       // etcd3's watch manager reconnects and resumes from the last revision it saw; marks held from
       // before a break are dropped all the same, in case the resumed watch skipped any.
+      // Stopped with this start from then on: etcd3 retries a watcher waiting for its creation for
+      // ever, even on a closed client, so one left behind kept a stopped watch's process running.
       const made = (watcher: Watcher) => {
+        watchers.push(watcher);
         watcher.on("disconnected", (error: Error) => {
+          // A watcher of a start that is over may still be told, as its cancellation waits for an answer.
+          if (cancelled) return;
           marks.clear();
           markChars = 0;
-          // A watcher of a start that is over may still be told, as its cancellation waits for an answer.
-          if (!cancelled) sayLost(error);
+          sayLost(error);
         });
         watcher.on("connected", () => {
           if (!cancelled) sayBack();
@@ -508,7 +512,6 @@ class EtcdStore implements RegistryStore {
       };
       // Each watcher is listened to for changes as it is created: one created ahead of the next sends its events meanwhile.
       const listen = (watcher: Watcher) => {
-        watchers.push(watcher);
         // The snapshot's changes are all on the chain, ahead of any the watch sends (the entries' watcher is the first).
         // Once: a start whose second watcher failed to be created is made again, its first with it.
         if (!synced) {
@@ -568,6 +571,7 @@ class EtcdStore implements RegistryStore {
         release();
         this.#giveUpWatchClient(client, error);
       };
+      signal.addEventListener("abort", stop, { once: true });
       try {
         // The entries' range first: its watcher is the one the snapshot's `synced` waits for.
         if (split) await this.#watchAll(client, [entries, markRange], from, { made, listen, refusedAtCreation });
@@ -581,14 +585,14 @@ class EtcdStore implements RegistryStore {
           }
         }
       } catch (error) {
+        signal.removeEventListener("abort", stop);
         release();
         // Moved to a new client meanwhile (its creation waited behind a refused one): the start made there goes on alone.
         if (cancelled) return;
         throw error;
       }
-      // Cancelled already (a watcher failed while the next was made): nothing of this start is left to stop.
+      // Stopped or cancelled while its watchers were made (a watcher failed while the next was made): none of this start is left running.
       if (signal.aborted || cancelled) stop();
-      else signal.addEventListener("abort", stop, { once: true });
     };
     // A snapshot read again: each value as a change where it differs from what the watch showed
     // (the reader passes over the same bytes), and each key shown alive that it no longer holds

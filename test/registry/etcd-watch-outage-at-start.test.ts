@@ -4,10 +4,14 @@
  * etcd is back). `onex registry watch` prints the snapshot before the watcher is confirmed, so a
  * supervisor's log showed the entries and then nothing through the outage, which its owner could
  * not tell from a quiet registry. The watch must say on its logger that it lost etcd and that it
- * has it back, as it does when an established watch loses it, and go on. Real etcd, reached
- * through a proxy the test cuts; the cut is made at the moment the watch asks etcd3 for its
- * watcher, which is where the starting watch was silent.
+ * has it back, as it does when an established watch loses it, and go on; stopped meanwhile, it
+ * must leave nothing of itself running. Real etcd, reached through a proxy the test cuts; the
+ * cut is made at the moment the watch asks etcd3 for its watcher, where the starting watch was
+ * silent.
  */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
 import { WatchBuilder } from "etcd3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
@@ -78,4 +82,18 @@ describe("an etcd registry watch that loses etcd as it starts", () => {
     const warns = await watchThroughOutage(cutAt);
     expect(warns.filter((w) => LOST.test(w) || BACK.test(w))).toEqual([expect.stringMatching(LOST), expect.stringMatching(BACK)]);
   }, 120_000);
+
+  it("stopped while its watcher waits for etcd, with its registry closed, leaves nothing running: the process exits by itself", async () => {
+    // etcd3 retries a watcher waiting for its creation for ever, on timers that keep a process
+    // alive, even once its client is closed: one the stopped watch left behind did so.
+    const script = fileURLToPath(new URL("./etcd-watch-stopped-in-outage.ts", import.meta.url));
+    const child = spawn(process.execPath, ["--import", "tsx", script, new URL(etcd.clientUrl).port], { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const kill = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
+    clearTimeout(kill);
+    expect({ code, signal, output: output.trim() }).toEqual({ code: 0, signal: null, output: "closed" });
+  }, 90_000);
 });
