@@ -30,7 +30,6 @@
  * etcd3 1.1.2 stalls every later watch of a client once etcd refuses one as it is created: the
  * watches of such a client start again on a new client of their own (see #giveUpWatchClient).
  */
-import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { readFileSync } from "node:fs";
 import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, EtcdRoleNotGrantedError, GRPCDeadlineExceededError, GRPCResourceExhastedError, isRecoverableError, Range, type IKeyValue, type IOptions, type Watcher } from "etcd3";
@@ -686,14 +685,15 @@ class EtcdStore implements RegistryStore {
         const watcher = client.watch().inRange(range).startRevision(from).watcher();
         hooks.made(watcher);
         try {
-          await once(watcher, "connected");
+          await created(watcher, () => {
+            watchers.push(watcher);
+            hooks.listen(watcher);
+          });
         } catch (error) {
           // Rejected only when etcd refused the watch as it was created (a grant revoked since the read).
           hooks.refusedAtCreation(error);
           throw error;
         }
-        watchers.push(watcher);
-        hooks.listen(watcher);
       }
     } catch (error) {
       for (const w of watchers) void w.cancel().catch(() => undefined);
@@ -888,4 +888,27 @@ function refusal(error: unknown): boolean {
     if (e instanceof EtcdPermissionDeniedError || e instanceof EtcdAuthenticationFailedError || e instanceof EtcdRoleNotGrantedError) return true;
   }
   return false;
+}
+
+/**
+ * Resolves once etcd confirmed `watcher` (its "connected"), calling `confirmed` as it is told,
+ * in the same turn: etcd may cancel a watch right after confirming it (one resumed at a revision
+ * compacted away), and an "error" in the gap before a listener of it was on was thrown as an
+ * unhandled event (etcd3's create() left a listener on that dropped it instead). Rejects with
+ * the error when etcd refused the watch as it was created.
+ */
+function created(watcher: Watcher, confirmed: () => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onConnected = () => {
+      watcher.off("error", onError);
+      confirmed();
+      resolve();
+    };
+    const onError = (error: Error) => {
+      watcher.off("connected", onConnected);
+      reject(error);
+    };
+    watcher.once("connected", onConnected);
+    watcher.once("error", onError);
+  });
 }

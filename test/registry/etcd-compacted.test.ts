@@ -90,9 +90,12 @@ describe("an etcd store watch started over after compactions", () => {
           proxy.let();
         });
         expect(warns.filter((w) => /etcd cancelled the watch/.test(w))).toHaveLength(round);
-        // Each start made anew stopped the one before, and its listener went with it: once the new
-        // start has made its watch, the signal holds as many as before.
+        // Each start made anew stopped the one before, and its listener went with it: the new start
+        // holds one from its snapshot on, so the signal holds as many as before.
         await eventually(async () => getEventListeners(controller.signal, "abort").length === listening, 30_000, `${listening} abort listeners after start ${round + 1}`);
+        // A change after the new start's snapshot comes only through its watcher: once it is seen,
+        // etcd has confirmed that watcher, and the next cut finds a watch to resume.
+        await registerAndSee();
       }
     } finally {
       controller.abort();
