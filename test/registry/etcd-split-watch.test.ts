@@ -11,7 +11,7 @@ import { openRegistry } from "../../runtime/registry/open-registry.js";
 import type { RegistryChange } from "../../runtime/registry/registry.js";
 import { cuttableProxy } from "../support/cuttable-proxy.js";
 import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
-import { makeNode, nextMatching } from "./fixtures.js";
+import { endOfStoppedWatch, makeNode, nextMatching } from "./fixtures.js";
 
 const ZONE = "zone.trusted.org";
 const PREFIX = "/onex/registry/";
@@ -79,4 +79,12 @@ describe("an etcd registry watch of the two prefixes apart", () => {
       await Promise.all([watching.close(), writer.close()]);
     }
   }, 120_000);
+});
+
+describe("a watch of the two prefixes apart, stopped while it makes its watchers", () => {
+  it("stopped while its first watcher waits for etcd, with its registry closed in an outage, leaves nothing running: the process exits by itself", async () => {
+    // The second watcher is made once the first is confirmed, which the stop waits for: made
+    // after the stop, it was never cancelled, and etcd3 retried it for ever once etcd was away.
+    expect(await endOfStoppedWatch(new URL(etcd.clientUrl).port, "split", "node:node-pass")).toEqual({ code: 0, signal: null, output: "closed" });
+  }, 90_000);
 });

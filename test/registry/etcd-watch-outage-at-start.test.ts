@@ -9,16 +9,13 @@
  * cut is made at the moment the watch asks etcd3 for its watcher, where the starting watch was
  * silent.
  */
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { fileURLToPath } from "node:url";
 import { WatchBuilder } from "etcd3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
 import type { RegistryChange } from "../../runtime/registry/registry.js";
 import { cuttableProxy, type CuttableProxy } from "../support/cuttable-proxy.js";
 import { startEtcdServer, type EtcdServer } from "../support/etcd-server.js";
-import { eventually, makeNode, nextMatching } from "./fixtures.js";
+import { endOfStoppedWatch, eventually, makeNode, nextMatching } from "./fixtures.js";
 
 const ZONE = "zone.trusted.org";
 const LOST = /^onex registry: the watch lost its connection to etcd \(.+\); reconnecting, it resumes after the last change it read$/;
@@ -86,14 +83,6 @@ describe("an etcd registry watch that loses etcd as it starts", () => {
   it("stopped while its watcher waits for etcd, with its registry closed, leaves nothing running: the process exits by itself", async () => {
     // etcd3 retries a watcher waiting for its creation for ever, on timers that keep a process
     // alive, even once its client is closed: one the stopped watch left behind did so.
-    const script = fileURLToPath(new URL("./etcd-watch-stopped-in-outage.ts", import.meta.url));
-    const child = spawn(process.execPath, ["--import", "tsx", script, new URL(etcd.clientUrl).port], { stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const kill = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
-    clearTimeout(kill);
-    expect({ code, signal, output: output.trim() }).toEqual({ code: 0, signal: null, output: "closed" });
+    expect(await endOfStoppedWatch(new URL(etcd.clientUrl).port, "pending")).toEqual({ code: 0, signal: null, output: "closed" });
   }, 90_000);
 });

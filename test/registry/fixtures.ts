@@ -5,6 +5,9 @@ import type { NodeIdentityRecord, RegistryEntryRecord } from "../../runtime/trus
 import { signRegistryEntry } from "../../runtime/trust/registry-entry.js";
 import { nodeAddress } from "../../runtime/registry/address.js";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
 
 export interface TestNode {
@@ -95,4 +98,21 @@ export async function registersAndResolves(url: string): Promise<void> {
   } finally {
     await registry.close();
   }
+}
+
+/**
+ * Runs etcd-watch-stopped-in-outage.ts (see there) against etcd's client `port` in a process of
+ * its own, and gives how that process ended and what it said: a process that stopped its watch
+ * and closed its registry must exit by itself (killed after 60 s otherwise).
+ */
+export async function endOfStoppedWatch(port: string, mode: "pending" | "split", credentials?: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
+  const script = fileURLToPath(new URL("./etcd-watch-stopped-in-outage.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", script, port, mode, ...(credentials === undefined ? [] : [credentials])], { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const kill = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
+  clearTimeout(kill);
+  return { code, signal, output: output.trim() };
 }
