@@ -498,8 +498,8 @@ class EtcdStore implements RegistryStore {
       // ever, even on a closed client, so one left behind kept a stopped watch's process running.
       const made = (watcher: Watcher) => {
         watchers.push(watcher);
-        // Made after the start was stopped (a split start makes its second once its first is
-        // confirmed, which a stop waits for): no stop comes after it.
+        // Made after the start was stopped or cancelled (a split start makes its second once its
+        // first is confirmed, which the stop waits for): the stop has run, so it is cancelled here.
         if (signal.aborted || cancelled) void watcher.cancel().catch(() => undefined);
         watcher.on("disconnected", (error: Error) => {
           // A watcher of a start that is over may still be told, as its cancellation waits for an answer.

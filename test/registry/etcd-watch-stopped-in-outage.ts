@@ -26,7 +26,6 @@ const makeWatcher = WatchBuilder.prototype.watcher;
 let made = 0;
 let lastMade!: () => void;
 const allMade = new Promise<void>((resolve) => (lastMade = resolve));
-const watch = registry.watch({});
 WatchBuilder.prototype.watcher = function (this: WatchBuilder) {
   made++;
   if (mode === "split" && made === 1) {
@@ -37,6 +36,7 @@ WatchBuilder.prototype.watcher = function (this: WatchBuilder) {
   lastMade();
   return makeWatcher.call(this);
 };
+const watch = registry.watch({});
 await allMade;
 // Stopped while the watcher waits through the outage (pending); already stopped as the second was made (split).
 if (mode === "pending") await etcdLost;
