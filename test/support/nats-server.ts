@@ -4,6 +4,7 @@
  * the binary is missing — `npm test` installs it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -27,16 +28,44 @@ export interface NatsServerOptions {
   jetstream?: boolean;
 }
 
-/** A free TCP port on 127.0.0.1. */
+/**
+ * A free TCP port on 127.0.0.1, below the kernel's ephemeral range. A port the kernel hands
+ * out (`listen(0)`) is free only until the server binds it, and in between any outgoing
+ * connection of the run may take it as its local port: a run of hundreds of test files
+ * opening thousands of connections lost that race ("address already in use"). Ports below
+ * the range are never handed to outgoing connections, so only another test's pick can meet
+ * ours: they are drawn at random, and one process never gets the same port twice.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const [low, high] = PORTS_BELOW_EPHEMERAL;
+  for (;;) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await canListen(port)) return port;
+  }
+}
+
+const handedOut = new Set<number>();
+
+/** 10000 up to the start of the ephemeral range (Linux: `ip_local_port_range`, 32768 by default). */
+const PORTS_BELOW_EPHEMERAL: [number, number] = (() => {
+  let ephemeralLow = 32_768;
+  try {
+    ephemeralLow = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || ephemeralLow;
+  } catch {
+    // not Linux: the default range's start
+  }
+  if (ephemeralLow <= 11_000) throw new Error(`the ephemeral port range starts at ${ephemeralLow}: test servers need ports below it`);
+  return [10_000, ephemeralLow];
+})();
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
 }
 
