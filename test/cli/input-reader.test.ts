@@ -323,7 +323,7 @@ describe("the input reader", () => {
     );
     expect([refused?.code, refused?.message.replace(/^.*? holds/, "holds")]).toEqual([ErrorCode.FileUnreadable, "holds a JSON document of more than 256 MiB or 4,194,304 lines from line 1 on: write a log that large as NDJSON, one message a line"]);
     expect(await read(`[\n${"{},\n".repeat((1 << 22) - 3)}{}\n]\n`)).toHaveLength((1 << 22) - 2);
-  });
+  }, 120_000);
 
   it("a YAML document whose aliases nest what they name deeper than a message may is a YAML error at that alias, and the other documents are read (a chain of anchors overflowed the stack and refused the whole input)", async () => {
     const nest = (levels: number, inner: string) => "[".repeat(levels) + inner + "]".repeat(levels);
@@ -496,7 +496,7 @@ describe("commands share the reader", () => {
       expect(run.stderr).toBe(`error ${ErrorCode.ValidationFailed}: ${checked} message(s) checked against v0.1: 0 valid, ${checked} invalid\n`);
       expect(run.status).toBe(1);
     }
-  });
+  }, 120_000);
 
   it("a JSON array with no object in it is one ONEX_E_UNKNOWN_TYPE, on one line or many, not one per element; one with an object is read per element", async () => {
     const none = await read(`${JSON.stringify(six[0])}\n[1,"two",[3],null]\n[]\n[${JSON.stringify(six[1])},4]\n`);

@@ -138,7 +138,7 @@ describe("onex generate", () => {
     expect(runCli(["generate", "--schemas", "schemas", "--out", "generated"], { cwd: root }).status).toBe(0);
     expect(runCli(["generate", "--check", "--schemas", "schemas", "--out", "generated"], { cwd: root }).status).toBe(0);
     expect(await readFile(join(root, "generated", "hand-written.ts"), "utf8")).toBe("export const mine = 1;\n");
-  });
+  }, 120_000);
 
   it("leaves no folder behind for a version removed from the schemas, and keeps a folder still holding a file of the user's", async () => {
     const { root, schemas } = await copySchemas();

@@ -61,7 +61,7 @@ describe("wrap and head of an array that may be empty", () => {
     expect((JSON.parse(down.stdout) as { payload: Record<string, unknown> }).payload.target).toBeUndefined();
     const back = runCli(["migrate", "v0.1", "v0.2", "-", "--schemas", join(root, "schemas")], { input: down.stdout });
     expect(JSON.parse(back.stdout)).toEqual(up);
-  });
+  }, 120_000);
 });
 
 describe("onex migrate on a transform that is wrong for some messages", () => {
