@@ -38,12 +38,13 @@ export interface NatsServerOptions {
  */
 export async function freePort(): Promise<number> {
   const [low, high] = PORTS_BELOW_EPHEMERAL;
-  for (;;) {
+  for (let tries = 0; tries < 1_000; tries++) {
     const port = low + Math.floor(Math.random() * (high - low));
     if (handedOut.has(port)) continue;
     handedOut.add(port);
     if (await canListen(port)) return port;
   }
+  throw new Error(`no free port found between ${low} and ${high} in 1,000 tries`);
 }
 
 const handedOut = new Set<number>();
