@@ -1,8 +1,9 @@
 /**
  * `onex registry register --heartbeat`, as its own process, keeps a node alive while the
- * registry's server is killed and restarted under it (NATS KV and etcd), and while a node
- * of a three-node NATS cluster with an R3 bucket is killed: the bucket's leader, or the one
- * holding the health watcher's watch. A health watcher
+ * registry's server is killed and restarted under it (NATS KV and etcd), while a node
+ * of a three-node NATS cluster with an R3 bucket is killed (the bucket's leader, or the one
+ * holding the health watcher's watch), and while each member of a three-member etcd cluster
+ * in turn is down for longer than the TTL. A health watcher
  * in the test process follows the zone and publishes on a control plane of its own (a
  * second nats-server that stays up); no `event.node.failed` may be published for the
  * heart-beating node. A node registered after the restart, kept alive until the watcher
@@ -18,6 +19,7 @@ import { HealthWatcher } from "../../runtime/registry/health-watcher.js";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
 import { generateKeyPair } from "../../runtime/trust/keys.js";
 import { applyBundledStreams, client as controlPlaneClient } from "../jetstream/fixtures.js";
+import { startEtcdCluster } from "../support/etcd-cluster.js";
 import { startEtcdServer } from "../support/etcd-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import type { ServerProcess } from "../support/server-process.js";
@@ -124,6 +126,27 @@ describe("onex registry register --heartbeat through a server restart", () => {
       await server.stop();
     }
   }, 120_000);
+
+  it("etcd on a three-member cluster: each member in turn, the leader first, is down for longer than the TTL, and the node is never reported failed", async () => {
+    const cluster = await startEtcdCluster(3);
+    const ttlMs = 10_000;
+    try {
+      await survives(`${cluster.url}?prefix=/beat${process.pid}/&ttl=${ttlMs / 1_000}s`, async () => {
+        const leader = await cluster.leader();
+        expect(leader, "a leader").toBeDefined();
+        for (const member of [leader!, ...cluster.members.filter((m) => m !== leader)]) {
+          await member.kill();
+          await eventually(async () => (await cluster.leader()) !== undefined, 30_000, `a leader while ${member.name} is down`);
+          // Down for longer than an entry lives unrenewed: a heartbeat or a watch that stayed with
+          // this member instead of moving to another would have the node reported failed.
+          await new Promise((resolve) => setTimeout(resolve, ttlMs + 2_000));
+          await member.restart();
+        }
+      });
+    } finally {
+      await cluster.stop();
+    }
+  }, 240_000);
 
   it("NATS KV on a three-node cluster: the leader of the bucket is killed, a new one elected, and the node is never reported failed", async () => {
     await onCluster("c", async (jsm, bucket) => (await jsm.streams.info(`KV_${bucket}`)).cluster?.leader);

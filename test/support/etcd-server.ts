@@ -57,7 +57,8 @@ export async function startEtcdServer(options: { tls?: EtcdTls } = {}): Promise<
   return Object.assign(lifecycle, { url: `etcd://127.0.0.1:${clientPort}`, clientUrl, dataDir });
 }
 
-async function waitForHealthy(child: ChildProcess, clientUrl: string, tls?: EtcdTls): Promise<void> {
+/** Waits until the etcd `child` answers healthy at `clientUrl` (it has a leader); fails with its log when it exits or takes over 15 s. */
+export async function waitForHealthy(child: ChildProcess, clientUrl: string, tls?: EtcdTls): Promise<void> {
   let log = "";
   let failure: string | undefined;
   child.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString()));
