@@ -30,7 +30,7 @@ import { KvBucket, type KvRecord } from "./nats-kv-bucket.js";
 import { MarkTap } from "./nats-kv-mark-tap.js";
 import { historyReset } from "./nats-kv-history.js";
 import { watchKv, type WatchedRecord } from "./nats-kv-watch.js";
-import { MAX_REGISTRATION_CHARS, type MarkPublished, type RegistryStore, StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
+import { MAX_REGISTRATION_CHARS, MAX_TTL_MS, MIN_TTL_MS, type MarkPublished, type RegistryStore, StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
 import { warnUnawaited } from "./unawaited-warning.js";
 
 /** Options of the NATS KV adapter. */
@@ -100,6 +100,12 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
         `the KV bucket ${bucket} exists with a max age of ${status.ttl} ms, but the URL asks for ttl=${options.ttlMs} ms; drop ?ttl= to use the bucket's, or use another bucket`,
         { bucket, bucketTtlMs: status.ttl, ttlMs: options.ttlMs },
       );
+    }
+    // Without ?ttl= the bucket's max age is the TTL every entry is judged by. Any registry user
+    // may update the bucket's stream (`$JS.API.>`): a max age of 30 days had every reader opened
+    // after it show a node dead for a month as alive. Held to the bounds a URL's ttl is held to.
+    if (status.ttl > 0 && !(status.ttl >= MIN_TTL_MS && status.ttl <= MAX_TTL_MS)) {
+      throw new OnexError(ErrorCode.RegistryUrl, `the KV bucket ${bucket} has a max age of ${status.ttl} ms, outside the 1s to 24h a registry TTL may be: its entries cannot be judged alive by it; set the bucket's max age back, or use another bucket`, { bucket, bucketTtlMs: status.ttl });
     }
     const ttlMs = status.ttl > 0 ? status.ttl : options.ttlMs;
     const marks = await openBucket(kvm, `${bucket}_marks`, { history: 1, replicas: status.replicas });

@@ -11,7 +11,7 @@ import { checkTlsFiles, type TlsFiles } from "../tls-files.js";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { durationMs } from "../duration-text.js";
 import { checkObject, checkWhole } from "../option-check.js";
-import type { Registry, RegistryOptions, RegistryStore } from "./registry.js";
+import { MAX_TTL_MS, MIN_TTL_MS, type Registry, type RegistryOptions, type RegistryStore } from "./registry.js";
 import { checkTrustOptions, DEFAULT_TTL_MS, TrustedRegistry } from "./trusted-registry.js";
 
 /** The URL schemes openRegistry knows. */
@@ -27,16 +27,6 @@ export interface RegistryUrl {
   /** The URL's user info, percent-decoded: a user and password (NATS, etcd) or a token (NATS). */
   credentials?: { user: string; pass: string } | { token: string };
 }
-
-/**
- * The longest registry TTL: 24 h, the most every adapter keeps. Consul refuses a session TTL
- * above 24h, etcd a lease above its MaxLeaseTTL (9e9 s) and NATS a max age beyond int64
- * nanoseconds (~292 years); past those the server's refusal came back as ONEX_E_REGISTRY_UNAVAILABLE,
- * which promises a retry may help. Heartbeats every TTL/3 also stay within setTimeout's 2^31 ms.
- */
-export const MAX_TTL_MS = 86_400_000;
-/** The shortest TTL every adapter can keep (1 s). */
-const MIN_TTL_MS = 1_000;
 
 /** A `?ttl=`: `10s`, `500ms`, `2m`, `1h` or a plain number of milliseconds, whole milliseconds only (1000.4 was rounded). */
 function ttlMsOf(text: string): number {

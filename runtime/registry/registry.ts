@@ -268,3 +268,13 @@ export interface RegistryStore {
   getMark(key: CanonicalAddress): Promise<StoredMark | undefined>;
   close(): Promise<void>;
 }
+
+/**
+ * The longest registry TTL: 24 h, the most every adapter keeps. Consul refuses a session TTL
+ * above 24h, etcd a lease above its MaxLeaseTTL (9e9 s) and NATS a max age beyond int64
+ * nanoseconds (~292 years); past those the server's refusal came back as ONEX_E_REGISTRY_UNAVAILABLE,
+ * which promises a retry may help. Heartbeats every TTL/3 also stay within setTimeout's 2^31 ms.
+ */
+export const MAX_TTL_MS = 86_400_000;
+/** The shortest TTL every adapter can keep (1 s). */
+export const MIN_TTL_MS = 1_000;

@@ -42,6 +42,7 @@ beforeAll(() => {
   // Identities nats-server would refuse, or would let connect with no password.
   writeFileSync(join(dir, "ids-empty-password.yaml"), '- { user: admin-a, password: "", zone: zone.a, role: admin }\n');
   writeFileSync(join(dir, "ids-empty-user.yaml"), '- { user: "", password: p, zone: zone.a }\n');
+  writeFileSync(join(dir, "ids-empty-list.yaml"), "[]\n");
   writeFileSync(join(dir, "ids-twice.yaml"), "- { user: admin-a, password: p, zone: zone.a, role: admin }\n- { user: admin-a, password: q, zone: zone.b }\n");
   writeFileSync(join(dir, "ids.yaml"), "- { user: admin-a, password: p, zone: zone.a, role: admin }\n");
   writeFileSync(join(dir, "msgs.ndjson"), [1, 2, 3].map((n) => JSON.stringify(dispatch(n))).join("\n") + "\n");
@@ -134,6 +135,7 @@ const CASES: Record<string, Case> = {
   "streams apply: --identities a device that never ends": { args: ["streams", "apply", "--identities", "/dev/zero", "--server", "nats://127.0.0.1:1"], code: FileUnreadable, exit: 3 },
   "nats-auth: an identity with an empty password": { args: ["nats-auth", "ids-empty-password.yaml"], code: Usage, exit: 2, says: 'ids-empty-password.yaml: user "admin-a" has an empty password' },
   "nats-auth: an identity with an empty user name": { args: ["nats-auth", "ids-empty-user.yaml"], code: Usage, exit: 2, says: "identity 1 has an empty user name" },
+  "nats-auth: an empty list of identities": { args: ["nats-auth", "ids-empty-list.yaml"], code: Usage, exit: 2, says: "ids-empty-list.yaml must be a list of {user, password, zone, role?}" },
   "nats-auth: a user name twice": { args: ["nats-auth", "ids-twice.yaml"], code: Usage, exit: 2, says: 'user "admin-a" is listed twice' },
   "streams apply: a user name twice in --identities": { args: ["streams", "apply", "--identities", "ids-twice.yaml", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2, says: 'user "admin-a" is listed twice' },
   // Even with --force: the identities file would be replaced by the config.

@@ -69,4 +69,8 @@ describe("identities whose names and passwords hold any text", () => {
     expect(refusal({ user: "node-s", password: "half \ud800 a pair", zone: "zone.a" })).toEqual([ErrorCode.Usage, expect.stringContaining('user "node-s" has a password that is no text (a lone UTF-16 surrogate)')]);
     expect(refusal({ user: "node-\udc00", password: "pw", zone: "zone.a" })).toEqual([ErrorCode.Usage, expect.stringContaining("a user name that is no text (a lone UTF-16 surrogate)")]);
   });
+
+  it("refuses no identities at all: a config of accounts with no user lets every client in without credentials", () => {
+    expect(() => natsAccountsConfig([v0_1], [])).toThrow(expect.objectContaining({ code: ErrorCode.Usage, message: expect.stringContaining("no identities: a server configured with no users runs without authentication") }));
+  });
 });

@@ -320,6 +320,33 @@ describe("NATS KV buckets", () => {
     }
   });
 
+  it("refuse a bucket whose max age a registry user moved outside 1 s to 24 h (at 30 days, every reader opened without ?ttl= showed a node dead for a month as alive)", async () => {
+    const bucket = `aged${process.pid}`;
+    await (await openRegistry(`${server.url}?bucket=${bucket}&ttl=10s`)).close();
+    // Any registry user may update the bucket's stream: its user needs `$JS.API.>`.
+    const nc = await connect({ servers: server.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const setMaxAge = async (ms: number) => {
+        const { config } = await jsm.streams.info(`KV_${bucket}`);
+        // The server holds the duplicate window within the max age.
+        await jsm.streams.update(`KV_${bucket}`, { ...config, max_age: ms * 1_000_000, duplicate_window: Math.min(config.duplicate_window, ms * 1_000_000) });
+      };
+      for (const ms of [30 * 86_400_000, 86_400_001, 999]) {
+        await setMaxAge(ms);
+        const error = (await openRegistry(`${server.url}?bucket=${bucket}`).catch((e: unknown) => e)) as OnexError;
+        expect([ms, error.code, error.message]).toEqual([ms, ErrorCode.RegistryUrl, expect.stringContaining(`has a max age of ${ms} ms, outside the 1s to 24h`)]);
+      }
+      // Set back, the bucket serves again, by its own max age.
+      await setMaxAge(10_000);
+      const r = await openRegistry(`${server.url}?bucket=${bucket}`);
+      expect(r.ttlMs).toBe(10_000);
+      await r.close();
+    } finally {
+      await nc.close();
+    }
+  });
+
   it("refuse a ttlMs option that is no whole number of milliseconds from 1 s to 24 h as ONEX_E_USAGE before a bucket is made (a fraction reached the server as invalid JSON, ONEX_E_REGISTRY_UNAVAILABLE)", async () => {
     const bucket = `ttlopt${process.pid}`;
     for (const ttlMs of [1_000.3333333333, 1_500.5, Number.NaN, Infinity, 999, 86_400_001]) {
