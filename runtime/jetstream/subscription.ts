@@ -590,6 +590,7 @@ async function seedReplay(transport: SubscriptionTransport, stream: string, filt
   });
   const from = { time: new Date(Date.now() - replay.historyMs) };
   let read = 0;
+  const forgotten = replay.forgotten;
   const averageBytes = state.bytes / Math.max(1, state.messages);
   // The budget ends the read, quietly, before the reader's own patience would fail it.
   for await (const msg of readStored(transport.js, jsm, stream, { filter, from, upTo: state.last_seq, averageBytes, signal, patienceMs: SEED_MS })) {
@@ -600,6 +601,10 @@ async function seedReplay(transport: SubscriptionTransport, stream: string, filt
   }
   if (signal.aborted) {
     transport.logger.warn(`onex: read ${read} messages of the replay window on ${filter} in ${SEED_MS / 1000} s, not all of it; copies of later ones are judged by the replay guard alone`, { stream, filter });
+  }
+  // A member who floods the window after capturing a message pushes the original out of memory.
+  if (replay.forgotten > forgotten) {
+    transport.logger.warn(`onex: the replay window on ${filter} held more than the ${replay.remember} messages remembered: ${replay.forgotten - forgotten} of the oldest were forgotten, and copies of them are judged by the replay guard alone`, { stream, filter });
   }
 }
 

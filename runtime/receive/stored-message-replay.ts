@@ -28,6 +28,7 @@ export class StoredMessageReplay {
   readonly #acceptedAs = new Map<string, string>();
   /** Subject and signature → the first stored message holding that signature on that subject, learnt from the stream's history (see seed). */
   readonly #storedFirst = new Map<string, string>();
+  #forgotten = 0;
 
   constructor(
     readonly guard: Pick<ReplayGuard, "accept">,
@@ -46,7 +47,12 @@ export class StoredMessageReplay {
     const key = storedKey(subject, signature);
     if (this.#storedFirst.has(key)) return;
     this.#storedFirst.set(key, storedAs);
-    if (this.#storedFirst.size > this.remember) forgetOldest(this.#storedFirst);
+    if (this.#storedFirst.size > this.remember) this.#forgotten += forgetOldest(this.#storedFirst).length;
+  }
+
+  /** How many seeded messages were forgotten to keep `remember`: a copy of one is judged by the guard alone. */
+  get forgotten(): number {
+    return this.#forgotten;
   }
 
   /** The guard to judge one delivery of stored message `storedAs` (e.g. `ONEX_EVENT#42`), stored on `subject`, with. */

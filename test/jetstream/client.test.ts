@@ -365,6 +365,32 @@ describe("the dead-letter stream", () => {
     expect(letters.map((l) => l.reason)).toEqual([ErrorCode.Replay, ErrorCode.Replay]);
   });
 
+  it("says, as a subscription opens, that its replay window held more messages than it remembers: copies of those forgotten are judged by the guard alone", async () => {
+    const subject = stateUpdate("n-flood").subject();
+    const h = natsHeaders();
+    h.set("Onex-Type", "signal.state.update");
+    const base = signMessage(stateUpdate("n-flood", "busy").toJSON(), keys.node);
+    // A member's flood after capturing a message: the window is read unverified, so a signature of any text counts.
+    const flood = 100_000 + 2_000;
+    for (let i = 0; i < flood; i++) raw.publish(subject, new TextEncoder().encode(JSON.stringify({ ...base, id: `flood-${i}`, trust: { ...base.trust, signature: `flood-${i}` } })), { headers: h });
+    await raw.flush();
+    const jsm = await jetstreamManager(raw);
+    const stream = (await jsm.streams.find(subject)) as string;
+    const storedOn = async () => (await jsm.streams.info(stream, { subjects_filter: subject })).state.subjects?.[subject] ?? 0;
+    const deadline = Date.now() + 60_000;
+    while ((await storedOn()) < flood && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await storedOn()).toBe(flood);
+    const warnings: string[] = [];
+    const c = await client(server.url, keys.agent, [keys.node], { trust: { zone: ZONE, replay: new ReplayGuard(), keyOfEntity: () => keys.node.keyId, logger: { warn: (message: string) => warnings.push(message) } } });
+    try {
+      const sub = await c.subscribe([v0_1.StateUpdate], { entityId: "n-flood", deliver: "new" });
+      await sub.stop();
+      expect(warnings).toEqual([expect.stringMatching(/^onex: the replay window on \S+\.n-flood\.events held more than the 100000 messages remembered: [1-9]\d* of the oldest were forgotten, and copies of them are judged by the replay guard alone$/)]);
+    } finally {
+      await c.close();
+    }
+  }, 120_000);
+
   it("a copy of a message timed ahead of its store, replayed after a restart late in its window, is refused: the history read reaches back the guard's skew too", async () => {
     const js = jetstream(raw);
     // Timed 1.5 s ahead, within the guard's skew: valid until 5.5 s after it was stored.
