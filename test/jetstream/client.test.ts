@@ -297,6 +297,43 @@ describe("the dead-letter stream", () => {
     }
   });
 
+  for (const verifyThreads of [0, 2]) {
+    it(`a key deleted from connect's own resolver is refused from the next message on, by a running subscription (${verifyThreads} verification threads)`, async () => {
+      const entity = `n-dropped-key-${verifyThreads}`;
+      const known = new Map([[keys.node.keyId, keys.node.publicKey]]);
+      const receiver = await client(server.url, keys.agent, [keys.node], { keys: (keyId) => known.get(keyId), verifyThreads });
+      try {
+        const sub = await receiver.subscribe([v0_1.StateUpdate], { entityId: entity, durable: `dropped-key-${verifyThreads}` });
+        const handled: string[] = [];
+        const handler = (async () => {
+          for await (const d of sub) {
+            handled.push(d.message.id);
+            await d.ack();
+          }
+        })();
+        const waitFor = async (done: () => boolean) => {
+          const deadline = Date.now() + 10_000;
+          while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        };
+        const before = stateUpdate(entity, "busy");
+        await publisher.publish(before);
+        await waitFor(() => handled.length === 1);
+        // The key is stolen: the operator drops it from the map the resolver reads.
+        known.delete(keys.node.keyId);
+        const after = stateUpdate(entity, "idle");
+        await publisher.publish(after);
+        await waitFor(() => sub.stats.deadLettered === 1);
+        await sub.stop();
+        await handler;
+        expect(handled).toEqual([before.id]);
+        const letters = (await listDeadLetters(await jetstreamManager(raw))).filter((l) => l.consumer === `dropped-key-${verifyThreads}`);
+        expect(letters.map((l) => [l.reason, (JSON.parse(new TextDecoder().decode(l.data)) as { id: string }).id])).toEqual([[ErrorCode.SignerUnknown, after.id]]);
+      } finally {
+        await receiver.close();
+      }
+    });
+  }
+
   it("a message is handed out only once the letters of the refused messages before it are stored", async () => {
     const js = jetstream(raw);
     const subject = stateUpdate("n-order").subject();
