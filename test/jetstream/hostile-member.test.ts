@@ -482,6 +482,24 @@ describe("the reply subject of a member's own publish", () => {
     expect(after.map((s) => s.messages)).toEqual([before[0]!.messages + targets.length + 1, before[1]!.messages, before[2]!.messages]);
   });
 
+  it("cannot stall its zone's stream with a Nats-Expected-* header that fails: that publish alone is refused, and no zone stream copies another (a source stops at the first such header)", async () => {
+    const { nc } = await zones.raw("a");
+    const own = update(ZONE_A, "a-expected").subject();
+    const answer = async (header?: [string, string]) => {
+      const h = natsHeaders();
+      if (header !== undefined) h.set(...header);
+      return (await nc.request(own, "x", { headers: h, timeout: 5_000 })).json<{ seq?: number; error?: { err_code: number } }>();
+    };
+    const failing: [string, string][] = [["Nats-Expected-Last-Sequence", "999999999"], ["Nats-Expected-Stream", "SOMEWHERE_ELSE"], ["Nats-Expected-Last-Subject-Sequence", "999999999"]];
+    for (const header of failing) expect([header, (await answer(header)).error?.err_code]).toEqual([header, expect.any(Number)]);
+    // The next publish, the member's own or anyone's, is stored as ever.
+    expect((await answer()).seq).toBeGreaterThan(0);
+    const adminA = await (await zones.raw("adminA")).jsm();
+    const copying: string[] = [];
+    for await (const info of adminA.streams.list()) if ((info.config.sources?.length ?? 0) > 0 || info.config.mirror !== undefined) copying.push(info.config.name);
+    expect(copying).toEqual([]);
+  });
+
   it("reaches nothing of another zone, nor the admins' dead letters of its own", async () => {
     const b = await zones.member("b");
     const sub = await b.subscribe([v0_1.StateUpdate], { zone: ZONE_B, entityId: "b-victim", durable: "b-victim" });
