@@ -219,13 +219,14 @@ export function natsAccountsConfig(sdks: readonly ProtocolSdk[], identities: rea
  * Refuses identities nats-server would refuse (an empty user name, one user name twice in the
  * config, whatever accounts they are in) or let in without a password: a user whose password
  * is empty connects with none at all, and with no user at all every client does; and a name
- * or password with a lone UTF-16 surrogate, which a config file cannot hold (written as UTF-8 it became U+FFFD, another password); and
- * a zone no message can name (`Zone.A`, `zone_a`), whose accounts and streams would serve
- * nothing: the operator's mistake, said before any config is written. ONEX_E_USAGE.
+ * or password with a lone UTF-16 surrogate, which a config file cannot hold (written as UTF-8
+ * it became U+FFFD, another password); and a zone no message can name (`Zone.A`, `zone_a`),
+ * whose accounts and streams would serve nothing: the operator's mistake, said before any
+ * config is written. ONEX_E_USAGE.
  */
 export function assertServableIdentities(identities: readonly AuthIdentity[]): void {
   // A config of accounts with no user in them: nats-server then lets every client in, with no credentials at all.
-  if (identities.length === 0) throw new OnexError(ErrorCode.Usage, "no identities: a server configured with no users runs without authentication", {});
+  if (identities.length === 0) throw new OnexError(ErrorCode.Usage, "no identities: a server configured with no users runs without authentication");
   const users = new Set<string>();
   for (const [index, { user, password, zone }] of identities.entries()) {
     assertZoneId(zone, `identity ${index + 1}${typeof user === "string" && user !== "" && !LONE_SURROGATE.test(user) ? ` (user ${JSON.stringify(user)})` : ""}`);
