@@ -34,9 +34,10 @@ export class AgentStarted extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as AgentStartedInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
+    const { type = AgentStarted.type, ...rest } = given as AgentStartedInit & { type?: unknown };
     return AgentStarted.parse({
-      type: AgentStarted.type,
-      ...given,
+      type,
+      ...rest,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
@@ -89,9 +90,10 @@ export class AgentStopped extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as AgentStoppedInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
+    const { type = AgentStopped.type, ...rest } = given as AgentStoppedInit & { type?: unknown };
     return AgentStopped.parse({
-      type: AgentStopped.type,
-      ...given,
+      type,
+      ...rest,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
@@ -144,9 +146,10 @@ export class ArtifactAnnounced extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as ArtifactAnnouncedInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
+    const { type = ArtifactAnnounced.type, ...rest } = given as ArtifactAnnouncedInit & { type?: unknown };
     return ArtifactAnnounced.parse({
-      type: ArtifactAnnounced.type,
-      ...given,
+      type,
+      ...rest,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
@@ -199,9 +202,10 @@ export class NodeFailed extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as NodeFailedInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
+    const { type = NodeFailed.type, ...rest } = given as NodeFailedInit & { type?: unknown };
     return NodeFailed.parse({
-      type: NodeFailed.type,
-      ...given,
+      type,
+      ...rest,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
@@ -254,9 +258,10 @@ export class NodeRegister extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as NodeRegisterInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
+    const { type = NodeRegister.type, ...rest } = given as NodeRegisterInit & { type?: unknown };
     return NodeRegister.parse({
-      type: NodeRegister.type,
-      ...given,
+      type,
+      ...rest,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
@@ -309,9 +314,10 @@ export class ArtifactHave extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as ArtifactHaveInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
+    const { type = ArtifactHave.type, ...rest } = given as ArtifactHaveInit & { type?: unknown };
     return ArtifactHave.parse({
-      type: ArtifactHave.type,
-      ...given,
+      type,
+      ...rest,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
@@ -364,9 +370,10 @@ export class ArtifactRequest extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as ArtifactRequestInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
+    const { type = ArtifactRequest.type, ...rest } = given as ArtifactRequestInit & { type?: unknown };
     return ArtifactRequest.parse({
-      type: ArtifactRequest.type,
-      ...given,
+      type,
+      ...rest,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
@@ -419,9 +426,10 @@ export class ResultReady extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as ResultReadyInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
+    const { type = ResultReady.type, ...rest } = given as ResultReadyInit & { type?: unknown };
     return ResultReady.parse({
-      type: ResultReady.type,
-      ...given,
+      type,
+      ...rest,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
@@ -474,9 +482,10 @@ export class StateUpdate extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as StateUpdateInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
+    const { type = StateUpdate.type, ...rest } = given as StateUpdateInit & { type?: unknown };
     return StateUpdate.parse({
-      type: StateUpdate.type,
-      ...given,
+      type,
+      ...rest,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
@@ -529,9 +538,10 @@ export class TaskDispatch extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as TaskDispatchInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
+    const { type = TaskDispatch.type, ...rest } = given as TaskDispatchInit & { type?: unknown };
     return TaskDispatch.parse({
-      type: TaskDispatch.type,
-      ...given,
+      type,
+      ...rest,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],

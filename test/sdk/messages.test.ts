@@ -52,6 +52,9 @@ describe("generated message classes", () => {
   it("create fills in a field left out or undefined, but refuses a null one instead of replacing it", () => {
     const filled = v0_2.StateUpdate.create({ source, trust: { ...trust, level: "verified" }, payload: { state: "idle" }, id: undefined });
     expect(filled.id).toMatch(/^[0-9a-f-]{36}$/);
+    // `type` too, as a spread of plain data with it cleared gives it (it overwrote the class's type, and validation refused the message).
+    expect(v0_2.StateUpdate.create({ source, trust: { ...trust, level: "verified" }, payload: { state: "idle" }, type: undefined } as never).type).toBe("signal.state.update");
+    expect(catchError(() => v0_2.StateUpdate.create({ source, trust: { ...trust, level: "verified" }, payload: { state: "idle" }, type: null } as never)).details.instancePath).toBe("/type");
     // A null from a config or a JSON document is the caller's value: it was silently swapped for a fresh one.
     for (const field of ["id", "time", "protocol"] as const) {
       const error = catchError(() => v0_2.StateUpdate.create({ source, trust: { ...trust, level: "verified" }, payload: { state: "idle" }, [field]: null as never }));
