@@ -5,7 +5,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { jetstreamManager, StorageType, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
@@ -73,6 +73,28 @@ describe("streams apply refused part-way changes nothing", () => {
     expect(result.stderr).toContain("would reserve 12000000 bytes, more than the account's 10485760 of file storage");
   });
 
+  it("an account that requires a size limit of every stream, or caps a stream's size below the one asked: refused before any is made, --dry-run too", async () => {
+    const required = await serve(`accounts { A { jetstream { max_file: 100MB, max_bytes_required: true }, users [{ user: a, password: a }] } }`);
+    const capped = await serve(`accounts { A { jetstream { max_file: 100MB, store_max_stream_bytes: 1MB }, users [{ user: a, password: a }] } }`);
+    for (const dryRun of [["--dry-run"], []]) {
+      const unlimited = applyAsA(required, ...dryRun);
+      expect([unlimited.status, unlimited.stderr]).toEqual([3, expect.stringContaining("the account requires every stream to have a size limit (--max-bytes, and --dlq-max-bytes for the dead letters)")]);
+      const large = applyAsA(capped, "--max-bytes", "2000000", "--dlq-max-bytes", "500000", ...dryRun);
+      expect([large.status, large.stderr]).toEqual([3, expect.stringContaining("max_bytes 2000000 is more than the account's 1048576 per stream")]);
+    }
+    expect([await streamsOf(required, A), await streamsOf(capped, A)]).toEqual([{}, {}]);
+  });
+
+  it("an existing stream whose retention policy nats-server does not change in place: refused before the dead-letter stream is made", async () => {
+    const server = await serve();
+    await asUser(server, (jsm) => jsm.streams.add({ name: "ONEX_EVENT", subjects: ["jetstream.onex.zone.*.*.*.events"], retention: RetentionPolicy.Workqueue }));
+    const before = await streamsOf(server);
+    const result = apply(server);
+    expect(result.status).toBe(3);
+    expect(await streamsOf(server)).toEqual(before);
+    expect(result.stderr).toContain(`stream ONEX_EVENT cannot be applied: nats-server does not change a stream's retention in place ("workqueue" -> "limits")`);
+  });
+
   it("an existing stream whose storage type nats-server does not change in place: refused before the dead-letter stream is made", async () => {
     const server = await serve();
     await asUser(server, (jsm) => jsm.streams.add({ name: "ONEX_EVENT", subjects: ["jetstream.onex.zone.*.*.*.events"], storage: StorageType.Memory }));
@@ -110,6 +132,17 @@ describe("streams apply refused part-way changes nothing", () => {
     expect(result.status).toBe(3);
     expect(await streamsOf(server)).toEqual(before);
     expect(result.stderr).toContain("the server refused the configuration of stream ONEX_EVENT: insufficient storage resources available; undone: ONEX_DLQ; the streams are as they were before this run");
+  });
+
+  it("an update the server does not reverse (deny delete and purge set on a stream made without them), then a creation refused on write: the update is named as NOT undone", async () => {
+    const server = await serve(`jetstream { max_file_store: 10MB }`);
+    const letters = planStreams([v0_1]).find((p) => p.name === "ONEX_DLQ")!;
+    await asUser(server, (jsm) => jsm.streams.add({ name: letters.name, subjects: [...letters.subjects] }));
+    const result = apply(server, "--max-bytes", "20000000");
+    expect(result.status).toBe(3);
+    expect(result.stderr).toContain("NOT undone: ONEX_DLQ (updated by this run, and could not be undone: stream configuration update can not cancel deny");
+    const left = (await streamsOf(server)).ONEX_DLQ;
+    expect([left?.deny_delete, left?.deny_purge]).toEqual([true, true]);
   });
 
   it("replicas above 1 on a single server, which nats-server 2.9 takes in an update and then does not load at its next start: refused before anything is written, --dry-run too", async () => {
