@@ -34,14 +34,16 @@ export class AgentStarted extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as AgentStartedInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
-    const { type = AgentStarted.type, ...rest } = given as AgentStartedInit & { type?: unknown };
-    return AgentStarted.parse({
-      type,
-      ...rest,
+    const data = {
+      type: AgentStarted.type,
+      ...given,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
-    });
+    };
+    // `type` too, given as undefined (a spread of data with it cleared), in its place first.
+    if ((data as { type?: unknown }).type === undefined) data.type = AgentStarted.type;
+    return AgentStarted.parse(data);
   }
 
   /** Validates bytes, a JSON string or a value; returns the typed message (owning a copy of its data) or throws OnexError. */
@@ -90,14 +92,16 @@ export class NodeFailed extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as NodeFailedInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
-    const { type = NodeFailed.type, ...rest } = given as NodeFailedInit & { type?: unknown };
-    return NodeFailed.parse({
-      type,
-      ...rest,
+    const data = {
+      type: NodeFailed.type,
+      ...given,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
-    });
+    };
+    // `type` too, given as undefined (a spread of data with it cleared), in its place first.
+    if ((data as { type?: unknown }).type === undefined) data.type = NodeFailed.type;
+    return NodeFailed.parse(data);
   }
 
   /** Validates bytes, a JSON string or a value; returns the typed message (owning a copy of its data) or throws OnexError. */
@@ -146,14 +150,16 @@ export class NodeRegister extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as NodeRegisterInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
-    const { type = NodeRegister.type, ...rest } = given as NodeRegisterInit & { type?: unknown };
-    return NodeRegister.parse({
-      type,
-      ...rest,
+    const data = {
+      type: NodeRegister.type,
+      ...given,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
-    });
+    };
+    // `type` too, given as undefined (a spread of data with it cleared), in its place first.
+    if ((data as { type?: unknown }).type === undefined) data.type = NodeRegister.type;
+    return NodeRegister.parse(data);
   }
 
   /** Validates bytes, a JSON string or a value; returns the typed message (owning a copy of its data) or throws OnexError. */
@@ -202,14 +208,16 @@ export class ResultReady extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as ResultReadyInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
-    const { type = ResultReady.type, ...rest } = given as ResultReadyInit & { type?: unknown };
-    return ResultReady.parse({
-      type,
-      ...rest,
+    const data = {
+      type: ResultReady.type,
+      ...given,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
-    });
+    };
+    // `type` too, given as undefined (a spread of data with it cleared), in its place first.
+    if ((data as { type?: unknown }).type === undefined) data.type = ResultReady.type;
+    return ResultReady.parse(data);
   }
 
   /** Validates bytes, a JSON string or a value; returns the typed message (owning a copy of its data) or throws OnexError. */
@@ -258,14 +266,16 @@ export class StateUpdate extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as StateUpdateInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
-    const { type = StateUpdate.type, ...rest } = given as StateUpdateInit & { type?: unknown };
-    return StateUpdate.parse({
-      type,
-      ...rest,
+    const data = {
+      type: StateUpdate.type,
+      ...given,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
-    });
+    };
+    // `type` too, given as undefined (a spread of data with it cleared), in its place first.
+    if ((data as { type?: unknown }).type === undefined) data.type = StateUpdate.type;
+    return StateUpdate.parse(data);
   }
 
   /** Validates bytes, a JSON string or a value; returns the typed message (owning a copy of its data) or throws OnexError. */
@@ -314,14 +324,16 @@ export class TaskDispatch extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as TaskDispatchInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
-    const { type = TaskDispatch.type, ...rest } = given as TaskDispatchInit & { type?: unknown };
-    return TaskDispatch.parse({
-      type,
-      ...rest,
+    const data = {
+      type: TaskDispatch.type,
+      ...given,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
-    });
+    };
+    // `type` too, given as undefined (a spread of data with it cleared), in its place first.
+    if ((data as { type?: unknown }).type === undefined) data.type = TaskDispatch.type;
+    return TaskDispatch.parse(data);
   }
 
   /** Validates bytes, a JSON string or a value; returns the typed message (owning a copy of its data) or throws OnexError. */

@@ -34,14 +34,16 @@ export class AgentStarted extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as AgentStartedInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
-    const { type = AgentStarted.type, ...rest } = given as AgentStartedInit & { type?: unknown };
-    return AgentStarted.parse({
-      type,
-      ...rest,
+    const data = {
+      type: AgentStarted.type,
+      ...given,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
-    });
+    };
+    // `type` too, given as undefined (a spread of data with it cleared), in its place first.
+    if ((data as { type?: unknown }).type === undefined) data.type = AgentStarted.type;
+    return AgentStarted.parse(data);
   }
 
   /** Validates bytes, a JSON string or a value; returns the typed message (owning a copy of its data) or throws OnexError. */
@@ -90,14 +92,16 @@ export class AgentStopped extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as AgentStoppedInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
-    const { type = AgentStopped.type, ...rest } = given as AgentStoppedInit & { type?: unknown };
-    return AgentStopped.parse({
-      type,
-      ...rest,
+    const data = {
+      type: AgentStopped.type,
+      ...given,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
-    });
+    };
+    // `type` too, given as undefined (a spread of data with it cleared), in its place first.
+    if ((data as { type?: unknown }).type === undefined) data.type = AgentStopped.type;
+    return AgentStopped.parse(data);
   }
 
   /** Validates bytes, a JSON string or a value; returns the typed message (owning a copy of its data) or throws OnexError. */
@@ -146,14 +150,16 @@ export class ArtifactAnnounced extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as ArtifactAnnouncedInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
-    const { type = ArtifactAnnounced.type, ...rest } = given as ArtifactAnnouncedInit & { type?: unknown };
-    return ArtifactAnnounced.parse({
-      type,
-      ...rest,
+    const data = {
+      type: ArtifactAnnounced.type,
+      ...given,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
-    });
+    };
+    // `type` too, given as undefined (a spread of data with it cleared), in its place first.
+    if ((data as { type?: unknown }).type === undefined) data.type = ArtifactAnnounced.type;
+    return ArtifactAnnounced.parse(data);
   }
 
   /** Validates bytes, a JSON string or a value; returns the typed message (owning a copy of its data) or throws OnexError. */
@@ -202,14 +208,16 @@ export class NodeFailed extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as NodeFailedInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
-    const { type = NodeFailed.type, ...rest } = given as NodeFailedInit & { type?: unknown };
-    return NodeFailed.parse({
-      type,
-      ...rest,
+    const data = {
+      type: NodeFailed.type,
+      ...given,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
-    });
+    };
+    // `type` too, given as undefined (a spread of data with it cleared), in its place first.
+    if ((data as { type?: unknown }).type === undefined) data.type = NodeFailed.type;
+    return NodeFailed.parse(data);
   }
 
   /** Validates bytes, a JSON string or a value; returns the typed message (owning a copy of its data) or throws OnexError. */
@@ -258,14 +266,16 @@ export class NodeRegister extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as NodeRegisterInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
-    const { type = NodeRegister.type, ...rest } = given as NodeRegisterInit & { type?: unknown };
-    return NodeRegister.parse({
-      type,
-      ...rest,
+    const data = {
+      type: NodeRegister.type,
+      ...given,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
-    });
+    };
+    // `type` too, given as undefined (a spread of data with it cleared), in its place first.
+    if ((data as { type?: unknown }).type === undefined) data.type = NodeRegister.type;
+    return NodeRegister.parse(data);
   }
 
   /** Validates bytes, a JSON string or a value; returns the typed message (owning a copy of its data) or throws OnexError. */
@@ -314,14 +324,16 @@ export class ArtifactHave extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as ArtifactHaveInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
-    const { type = ArtifactHave.type, ...rest } = given as ArtifactHaveInit & { type?: unknown };
-    return ArtifactHave.parse({
-      type,
-      ...rest,
+    const data = {
+      type: ArtifactHave.type,
+      ...given,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
-    });
+    };
+    // `type` too, given as undefined (a spread of data with it cleared), in its place first.
+    if ((data as { type?: unknown }).type === undefined) data.type = ArtifactHave.type;
+    return ArtifactHave.parse(data);
   }
 
   /** Validates bytes, a JSON string or a value; returns the typed message (owning a copy of its data) or throws OnexError. */
@@ -370,14 +382,16 @@ export class ArtifactRequest extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as ArtifactRequestInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
-    const { type = ArtifactRequest.type, ...rest } = given as ArtifactRequestInit & { type?: unknown };
-    return ArtifactRequest.parse({
-      type,
-      ...rest,
+    const data = {
+      type: ArtifactRequest.type,
+      ...given,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
-    });
+    };
+    // `type` too, given as undefined (a spread of data with it cleared), in its place first.
+    if ((data as { type?: unknown }).type === undefined) data.type = ArtifactRequest.type;
+    return ArtifactRequest.parse(data);
   }
 
   /** Validates bytes, a JSON string or a value; returns the typed message (owning a copy of its data) or throws OnexError. */
@@ -426,14 +440,16 @@ export class ResultReady extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as ResultReadyInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
-    const { type = ResultReady.type, ...rest } = given as ResultReadyInit & { type?: unknown };
-    return ResultReady.parse({
-      type,
-      ...rest,
+    const data = {
+      type: ResultReady.type,
+      ...given,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
-    });
+    };
+    // `type` too, given as undefined (a spread of data with it cleared), in its place first.
+    if ((data as { type?: unknown }).type === undefined) data.type = ResultReady.type;
+    return ResultReady.parse(data);
   }
 
   /** Validates bytes, a JSON string or a value; returns the typed message (owning a copy of its data) or throws OnexError. */
@@ -482,14 +498,16 @@ export class StateUpdate extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as StateUpdateInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
-    const { type = StateUpdate.type, ...rest } = given as StateUpdateInit & { type?: unknown };
-    return StateUpdate.parse({
-      type,
-      ...rest,
+    const data = {
+      type: StateUpdate.type,
+      ...given,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
-    });
+    };
+    // `type` too, given as undefined (a spread of data with it cleared), in its place first.
+    if ((data as { type?: unknown }).type === undefined) data.type = StateUpdate.type;
+    return StateUpdate.parse(data);
   }
 
   /** Validates bytes, a JSON string or a value; returns the typed message (owning a copy of its data) or throws OnexError. */
@@ -538,14 +556,16 @@ export class TaskDispatch extends $OnexMessage {
     const given = (typeof fields === "object" && fields !== null ? fields : {}) as TaskDispatchInit;
     // Only a field left out (or undefined, which JSON drops) is filled in: a null is the caller's
     // value, refused by validation like any other wrong one, never silently replaced.
-    const { type = TaskDispatch.type, ...rest } = given as TaskDispatchInit & { type?: unknown };
-    return TaskDispatch.parse({
-      type,
-      ...rest,
+    const data = {
+      type: TaskDispatch.type,
+      ...given,
       "id": given["id"] === undefined ? $newMessageId() : given["id"],
       "protocol": given["protocol"] === undefined ? $protocolBlock() : given["protocol"],
       "time": given["time"] === undefined ? $nowTimestamp() : given["time"],
-    });
+    };
+    // `type` too, given as undefined (a spread of data with it cleared), in its place first.
+    if ((data as { type?: unknown }).type === undefined) data.type = TaskDispatch.type;
+    return TaskDispatch.parse(data);
   }
 
   /** Validates bytes, a JSON string or a value; returns the typed message (owning a copy of its data) or throws OnexError. */
