@@ -602,9 +602,10 @@ async function seedReplay(transport: SubscriptionTransport, stream: string, filt
   if (signal.aborted) {
     transport.logger.warn(`onex: read ${read} messages of the replay window on ${filter} in ${SEED_MS / 1000} s, not all of it; copies of later ones are judged by the replay guard alone`, { stream, filter });
   }
-  // A member who floods the window after capturing a message pushes the original out of memory.
+  // A member who floods a window after capturing a message pushes the original out of memory.
+  // The memory is the client's, shared by its subscriptions: what was forgotten may be another's.
   if (replay.forgotten > forgotten) {
-    transport.logger.warn(`onex: the replay window on ${filter} held more than the ${replay.remember} messages remembered: ${replay.forgotten - forgotten} of the oldest were forgotten, and copies of them are judged by the replay guard alone`, { stream, filter });
+    transport.logger.warn(`onex: reading the replay window on ${filter}, this client's replay memory (${replay.remember} messages, shared by its subscriptions) forgot the ${replay.forgotten - forgotten} oldest it held; copies of those are judged by the replay guard alone`, { stream, filter });
   }
 }
 

@@ -94,20 +94,22 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
       throw new OnexError(ErrorCode.RegistryUrl, `the KV bucket ${bucket} exists with ${status.replicas} replica(s), but the URL asks for replicas=${replicas}`, { bucket, bucketReplicas: status.replicas, replicas });
     }
     // An existing bucket's max age is the TTL that actually applies; asking for another one is an error, not a silent no-op.
-    if (status.ttl > 0 && status.ttl !== options.ttlMs && options.ttlGiven) {
+    if (status.ttl !== options.ttlMs && options.ttlGiven) {
       throw new OnexError(
         ErrorCode.RegistryUrl,
-        `the KV bucket ${bucket} exists with a max age of ${status.ttl} ms, but the URL asks for ttl=${options.ttlMs} ms; drop ?ttl= to use the bucket's, or use another bucket`,
+        `the KV bucket ${bucket} exists with a max age of ${status.ttl} ms, but ttl=${options.ttlMs} ms was asked for (the URL's ?ttl= or the ttlMs option); leave it out to use the bucket's, or use another bucket`,
         { bucket, bucketTtlMs: status.ttl, ttlMs: options.ttlMs },
       );
     }
-    // Without ?ttl= the bucket's max age is the TTL every entry is judged by. Any registry user
-    // may update the bucket's stream (`$JS.API.>`): a max age of 30 days had every reader opened
-    // after it show a node dead for a month as alive. Held to the bounds a URL's ttl is held to.
-    if (status.ttl > 0 && !(status.ttl >= MIN_TTL_MS && status.ttl <= MAX_TTL_MS)) {
+    // Without a TTL asked for, the bucket's max age is the TTL every entry is judged by. Any
+    // registry user may update the bucket's stream (`$JS.API.>`): a max age of 30 days had every
+    // reader opened after it show a node dead for a month as alive, and none at all (0) had it
+    // judge by the default 10 s, a node heart-beating for a TTL of hours reported failed. Held
+    // to the bounds a URL's ttl is held to.
+    if (!(status.ttl >= MIN_TTL_MS && status.ttl <= MAX_TTL_MS)) {
       throw new OnexError(ErrorCode.RegistryUrl, `the KV bucket ${bucket} has a max age of ${status.ttl} ms, outside the 1s to 24h a registry TTL may be: its entries cannot be judged alive by it; set the bucket's max age back, or use another bucket`, { bucket, bucketTtlMs: status.ttl });
     }
-    const ttlMs = status.ttl > 0 ? status.ttl : options.ttlMs;
+    const ttlMs = status.ttl;
     const marks = await openBucket(kvm, `${bucket}_marks`, { history: 1, replicas: status.replicas });
     const inbox = new ReplyInbox(nc);
     const entries = new KvBucket(kv, bucket, direct, inbox, timeoutMs);

@@ -23,6 +23,8 @@ export interface RegistryUrl {
   /** `host:port` of each server. */
   hosts: string[];
   ttlMs: number;
+  /** Whether the TTL was asked for (a `ttl` in the URL, or openRegistry's `ttlMs`), not the default: an existing NATS KV bucket must then have it as its max age. */
+  ttlGiven: boolean;
   params: URLSearchParams;
   /** The URL's user info, percent-decoded: a user and password (NATS, etcd) or a token (NATS). */
   credentials?: { user: string; pass: string } | { token: string };
@@ -73,7 +75,7 @@ function parseUrl(url: string, defaultTtlMs: number): RegistryUrl {
   if (ttlMs < MIN_TTL_MS) throw new OnexError(ErrorCode.RegistryUrl, `a registry TTL below 1s (${ttlMs} ms) cannot be kept by every adapter`, { url, ttlMs });
   // Written negated so a `ttlMs` option that is no number (NaN) is refused too.
   if (!(ttlMs <= MAX_TTL_MS)) throw new OnexError(ErrorCode.RegistryUrl, `a registry TTL above 24h (1440m, 86400s; ${ttl ?? `${ttlMs} ms`} given) cannot be kept by every adapter (Consul's session TTL is at most 24h)`, { url, ttlMs });
-  return { scheme: scheme as RegistryUrl["scheme"], hosts, ttlMs, params, ...(credentials === undefined ? {} : { credentials }) };
+  return { scheme: scheme as RegistryUrl["scheme"], hosts, ttlMs, ttlGiven: ttl !== null, params, ...(credentials === undefined ? {} : { credentials }) };
 }
 
 /**
@@ -100,6 +102,7 @@ export async function openRegistry(url: string, options: RegistryOptions = {}): 
   checkWhole("openRegistry", "ttlMs", options.ttlMs, { min: MIN_TTL_MS, max: MAX_TTL_MS });
   checkTrustOptions(options);
   const parsed = parseRegistryUrl(url, options.ttlMs ?? DEFAULT_TTL_MS);
+  if (options.ttlMs !== undefined) parsed.ttlGiven = true;
   try {
     return new TrustedRegistry(await openStore(parsed, options.logger ?? console, options.zones), options);
   } catch (error) {
@@ -140,7 +143,7 @@ export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["l
         ...(tls === undefined ? {} : { tls }),
         bucket,
         ttlMs: parsed.ttlMs,
-        ttlGiven: parsed.params.has("ttl"),
+        ttlGiven: parsed.ttlGiven,
         ...(replicas === null ? {} : { replicas: Number(replicas) }),
         ...(logger === undefined ? {} : { logger }),
       });

@@ -122,7 +122,7 @@ export interface Registry {
 
 /** How a registry checks what it stores. */
 export interface RegistryOptions {
-  /** Lifetime of an entry without a heartbeat (default 10 s, or the URL's `ttl`). */
+  /** Lifetime of an entry without a heartbeat (default 10 s, or the URL's `ttl`, which wins). Given, an existing NATS KV bucket with another max age is refused (ONEX_E_REGISTRY_URL); left out, the bucket's applies. */
   ttlMs?: number;
   /** Zones this registry accepts entries for, each a zone id (no pattern: `*` is refused, ONEX_E_USAGE); any zone when absent. */
   zones?: readonly string[];

@@ -402,7 +402,7 @@ describe("the dead-letter stream", () => {
     expect(letters.map((l) => l.reason)).toEqual([ErrorCode.Replay, ErrorCode.Replay]);
   });
 
-  it("says, as a subscription opens, that its replay window held more messages than it remembers: copies of those forgotten are judged by the guard alone", async () => {
+  it("says, as a subscription opens, that reading its replay window made the client forget messages: copies of those are judged by the guard alone", async () => {
     const subject = stateUpdate("n-flood").subject();
     const h = natsHeaders();
     h.set("Onex-Type", "signal.state.update");
@@ -422,7 +422,7 @@ describe("the dead-letter stream", () => {
     try {
       const sub = await c.subscribe([v0_1.StateUpdate], { entityId: "n-flood", deliver: "new" });
       await sub.stop();
-      expect(warnings).toEqual([expect.stringMatching(/^onex: the replay window on \S+\.n-flood\.events held more than the 100000 messages remembered: [1-9]\d* of the oldest were forgotten, and copies of them are judged by the replay guard alone$/)]);
+      expect(warnings).toEqual([expect.stringMatching(/^onex: reading the replay window on \S+\.n-flood\.events, this client's replay memory \(100000 messages, shared by its subscriptions\) forgot the [1-9]\d* oldest it held; copies of those are judged by the replay guard alone$/)]);
     } finally {
       await c.close();
     }

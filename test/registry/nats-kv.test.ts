@@ -329,13 +329,20 @@ describe("NATS KV buckets", () => {
       const jsm = await jetstreamManager(nc);
       const setMaxAge = async (ms: number) => {
         const { config } = await jsm.streams.info(`KV_${bucket}`);
-        // The server holds the duplicate window within the max age.
-        await jsm.streams.update(`KV_${bucket}`, { ...config, max_age: ms * 1_000_000, duplicate_window: Math.min(config.duplicate_window, ms * 1_000_000) });
+        // The server holds the duplicate window within a max age (0: none).
+        await jsm.streams.update(`KV_${bucket}`, { ...config, max_age: ms * 1_000_000, duplicate_window: ms === 0 ? config.duplicate_window : Math.min(config.duplicate_window, ms * 1_000_000) });
       };
-      for (const ms of [30 * 86_400_000, 86_400_001, 999]) {
+      // None at all had every reader judge by the default 10 s: a node heart-beating for a TTL of hours reported failed.
+      for (const ms of [30 * 86_400_000, 86_400_001, 999, 0]) {
         await setMaxAge(ms);
         const error = (await openRegistry(`${server.url}?bucket=${bucket}`).catch((e: unknown) => e)) as OnexError;
         expect([ms, error.code, error.message]).toEqual([ms, ErrorCode.RegistryUrl, expect.stringContaining(`has a max age of ${ms} ms, outside the 1s to 24h`)]);
+      }
+      // Within the bounds, a reader that asks for its TTL, by the URL or by the option, is refused one the bucket was moved from.
+      await setMaxAge(86_400_000);
+      for (const [url, options] of [[`${server.url}?bucket=${bucket}&ttl=10s`, {}], [`${server.url}?bucket=${bucket}`, { ttlMs: 10_000 }]] as const) {
+        const error = (await openRegistry(url, options).catch((e: unknown) => e)) as OnexError;
+        expect([error.code, error.message]).toEqual([ErrorCode.RegistryUrl, expect.stringContaining("exists with a max age of 86400000 ms, but ttl=10000 ms was asked for")]);
       }
       // Set back, the bucket serves again, by its own max age.
       await setMaxAge(10_000);

@@ -33,13 +33,18 @@ export interface NatsServerOptions {
  * out (`listen(0)`) is free only until the server binds it, and in between any outgoing
  * connection of the run may take it as its local port: a run of hundreds of test files
  * opening thousands of connections lost that race ("address already in use"). Ports below
- * the range are never handed to outgoing connections, so only another test's pick can meet
- * ours: they are drawn at random, and one process never gets the same port twice.
+ * the range are never handed to outgoing connections. They are drawn at random in this
+ * process's lane (its vitest worker number modulo LANES is the port's offset from 10000
+ * modulo LANES), so two workers never draw the same one, and one process never gets the same
+ * port twice. A host whose ephemeral
+ * range leaves too few ports below it gets ports from the kernel, as before.
  */
 export async function freePort(): Promise<number> {
-  const [low, high] = PORTS_BELOW_EPHEMERAL;
+  if (BELOW_EPHEMERAL === undefined) return kernelPort();
+  const [low, high] = BELOW_EPHEMERAL;
+  const lane = Number(process.env.VITEST_POOL_ID ?? 0) % LANES;
   for (let tries = 0; tries < 1_000; tries++) {
-    const port = low + Math.floor(Math.random() * (high - low));
+    const port = low + lane + LANES * Math.floor((Math.random() * (high - low - lane)) / LANES);
     if (handedOut.has(port)) continue;
     handedOut.add(port);
     if (await canListen(port)) return port;
@@ -47,19 +52,31 @@ export async function freePort(): Promise<number> {
   throw new Error(`no free port found between ${low} and ${high} in 1,000 tries`);
 }
 
+const LANES = 16;
 const handedOut = new Set<number>();
 
-/** 10000 up to the start of the ephemeral range (Linux: `ip_local_port_range`, 32768 by default). */
-const PORTS_BELOW_EPHEMERAL: [number, number] = (() => {
+/** 10000 up to the start of the ephemeral range (Linux: `ip_local_port_range`, 32768 by default); undefined when that leaves fewer than 1,000 ports. */
+const BELOW_EPHEMERAL: [number, number] | undefined = (() => {
   let ephemeralLow = 32_768;
   try {
     ephemeralLow = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || ephemeralLow;
   } catch {
     // not Linux: the default range's start
   }
-  if (ephemeralLow <= 11_000) throw new Error(`the ephemeral port range starts at ${ephemeralLow}: test servers need ports below it`);
-  return [10_000, ephemeralLow];
+  return ephemeralLow > 11_000 ? [10_000, ephemeralLow] : undefined;
 })();
+
+function kernelPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {

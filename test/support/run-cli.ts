@@ -9,7 +9,7 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `onex ...args` to completion, optionally feeding stdin and with variables added to the environment; throws, with its stderr, if it is ended by a signal or cannot run. */
+/** Runs `onex ...args` to completion, optionally feeding stdin and with variables added to the environment; throws, with its stderr, if it is ended by a signal or does not finish (cannot start, runs past 60 s or prints too much). */
 export function runCli(args: string[], options: { input?: string; cwd?: string; env?: Record<string, string> } = {}): CliResult {
   const result = spawnSync(process.execPath, [join(PROJECT_ROOT, "bin", "onex.js"), ...args], {
     cwd: options.cwd ?? PROJECT_ROOT,
@@ -19,6 +19,6 @@ export function runCli(args: string[], options: { input?: string; cwd?: string; 
     timeout: 60_000,
   });
   // No test expects onex to die by a signal: say which one and what it printed (a bare "expected null" tells nothing).
-  if (result.signal !== null || result.error !== undefined) throw new Error(`onex ${args.join(" ")} ${result.error ? `could not run: ${result.error.message}` : `was ended by ${result.signal}`}\nstderr:\n${result.stderr}`);
+  if (result.signal !== null || result.error !== undefined) throw new Error(`onex ${args.join(" ")} ${result.error ? `did not finish: ${result.error.message}` : `was ended by ${result.signal}`}\nstderr:\n${result.stderr}`);
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
