@@ -85,24 +85,17 @@ describe("streams apply refused part-way changes nothing", () => {
     expect([await streamsOf(required, A), await streamsOf(capped, A)]).toEqual([{}, {}]);
   });
 
-  it("an existing stream whose retention policy nats-server does not change in place: refused before the dead-letter stream is made", async () => {
+  it.each([
+    ["storage type", { storage: StorageType.Memory }, `storage in place ("memory" -> "file")`],
+    ["retention policy", { retention: RetentionPolicy.Workqueue }, `retention in place ("workqueue" -> "limits")`],
+  ] as const)("an existing stream whose %s nats-server does not change in place: refused before the dead-letter stream is made", async (_what, made, says) => {
     const server = await serve();
-    await asUser(server, (jsm) => jsm.streams.add({ name: "ONEX_EVENT", subjects: ["jetstream.onex.zone.*.*.*.events"], retention: RetentionPolicy.Workqueue }));
+    await asUser(server, (jsm) => jsm.streams.add({ name: "ONEX_EVENT", subjects: ["jetstream.onex.zone.*.*.*.events"], ...made }));
     const before = await streamsOf(server);
     const result = apply(server);
     expect(result.status).toBe(3);
     expect(await streamsOf(server)).toEqual(before);
-    expect(result.stderr).toContain(`stream ONEX_EVENT cannot be applied: nats-server does not change a stream's retention in place ("workqueue" -> "limits")`);
-  });
-
-  it("an existing stream whose storage type nats-server does not change in place: refused before the dead-letter stream is made", async () => {
-    const server = await serve();
-    await asUser(server, (jsm) => jsm.streams.add({ name: "ONEX_EVENT", subjects: ["jetstream.onex.zone.*.*.*.events"], storage: StorageType.Memory }));
-    const before = await streamsOf(server);
-    const result = apply(server);
-    expect(result.status).toBe(3);
-    expect(await streamsOf(server)).toEqual(before);
-    expect(result.stderr).toContain(`stream ONEX_EVENT cannot be applied: nats-server does not change a stream's storage in place ("memory" -> "file")`);
+    expect(result.stderr).toContain(`stream ONEX_EVENT cannot be applied: nats-server does not change a stream's ${says}`);
   });
 
   it("a stream onex does not plan holding some of the subjects: refused before the dead-letter stream is made", async () => {
