@@ -486,9 +486,11 @@ class NatsKvStore implements RegistryStore {
           const onCaughtUp = () => {
             caughtUp();
             if (firstState === undefined) return;
-            // Everything up to the bucket's last sequence before the consumer was made, and every
-            // delivery since, is read: a key's older messages are not its state.
-            firstStateUpTo = Math.max(lastRevision, initialUpTo);
+            // Each key's last value is read, and every write after the last one delivered is the
+            // next consumer's. Not the bucket's last sequence: a consumer made on a replica that
+            // lags (one restarted, catching up) delivers that replica's older value of a key, and
+            // the writes after it, below the bucket's last sequence, are still to be read.
+            firstStateUpTo = lastRevision > 0 ? lastRevision : initialUpTo;
             firstState.abort();
           };
           // After the first state or a break, resume right after the last revision seen, so no change is lost or repeated.
@@ -524,10 +526,14 @@ class NatsKvStore implements RegistryStore {
             get: (k) => this.entries.get(k),
           });
           for await (const entry of watcher) {
-            // A consumer started after `after` delivers later revisions only. An earlier one is the
-            // stream numbering its writes from 1 again: the cluster made the stream and this watch's
-            // consumer again on a node that lost its store, and the consumer went on, unbroken.
             if (firstState === undefined && entry.revision <= after) {
+              // nats-server starts a consumer made on a replica that lags (one restarted and
+              // catching up) after that replica's last revision, not the one asked for: it repeats
+              // writes this watch has read, none written after the last one it read. A write at or
+              // below `after` written later is the stream numbering its writes from 1 again: the
+              // cluster made the stream and this watch's consumer again on a node that lost its
+              // store, and the consumer went on, unbroken.
+              if (lastSeen !== undefined && entry.created.getTime() <= lastSeen.at) continue;
               resetFound = `revision ${entry.revision} was delivered after revision ${after}`;
               break;
             }
