@@ -7,8 +7,15 @@
  * is gone, and a dead node says nothing). This reader gives up on a consumer that has sent
  * nothing for a few seconds, and goes on with a new one from right after the last message it
  * read: nothing is skipped or read twice.
+ *
+ * nats-server places such a consumer on any replica of a clustered stream, and one made on a
+ * replica that lags (restarted, catching up) starts after that replica's last message when the
+ * start asked for is past it, and counts as pending only what that replica holds. So what comes
+ * before the start is passed over, and when a consumer says nothing is left before `upTo`, the
+ * stream's leader is asked for the next message: one it holds at or below `upTo` means the
+ * consumer's replica lags, and the read goes on with another consumer.
  */
-import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamClient, type JetStreamManager, type JsMsg, type MsgRequest } from "@nats-io/jetstream";
 import { OnexError } from "../errors.js";
 import { after, type Timer } from "../timer.js";
 import { jetStreamFailure, wentUnanswered } from "./with-retry.js";
@@ -39,7 +46,11 @@ const BATCH_BYTES = 16 * 1024 * 1024;
 export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, stream: string, options: StoredReadOptions): AsyncGenerator<JsMsg> {
   const stallMs = options.stallMs ?? 5_000;
   const patienceMs = options.patienceMs ?? 30_000;
+  // The last sequence read (yielded, or passed over as before the start).
   let last = 0;
+  // With a start time: whether a message stored at or after it was read (from there on, every one is in).
+  let begun = "sequence" in options.from;
+  const beforeStart = (msg: JsMsg) => ("sequence" in options.from ? msg.seq < options.from.sequence : !begun && msg.info.timestampNanos < options.from.time.getTime() * NANOS_PER_MS);
   let progress = Date.now();
   let lastError: unknown;
   let largest = Math.max(1, Math.ceil(options.averageBytes ?? 1));
@@ -48,10 +59,9 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
       throw jetStreamFailure(lastError, `reading ${stream} (no progress for ${patienceMs / 1000} s)`, { stream, lastSequence: last });
     }
     const name = `onex_read_${globalThis.crypto.randomUUID().replace(/-/g, "")}`;
+    const startSeq = last > 0 ? last + 1 : "sequence" in options.from ? options.from.sequence : undefined;
     const start: Partial<ConsumerConfig> =
-      last > 0 || "sequence" in options.from
-        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: last > 0 ? last + 1 : (options.from as { sequence: number }).sequence }
-        : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: options.from.time.toISOString() };
+      startSeq !== undefined ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq } : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: (options.from as { time: Date }).time.toISOString() };
     try {
       const created = await jsm.consumers.add(stream, {
         name,
@@ -62,7 +72,9 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
         num_replicas: 1,
         inactive_threshold: 60_000 * NANOS_PER_MS,
       });
-      if (created.num_pending === 0) return;
+      // Read up to here: the sequence before the start (for a start time, the one the consumer's replica found), or the last read.
+      const readTo = () => Math.max(last, startSeq !== undefined ? startSeq - 1 : created.delivered.stream_seq);
+      if (created.num_pending === 0) return await leaderHasNoMore(jsm, stream, options, readTo());
       const consumer = await js.consumers.get(stream, name);
       // The consumer acknowledges nothing, so what the server sent counts as read even when it
       // never arrived (a connection dropped as slow): a delivery skipped gives the consumer up.
@@ -90,18 +102,21 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
           largest = Math.max(largest, msg.data.length);
           read++;
           if (msg.seq <= last) continue;
+          const early = beforeStart(msg);
+          begun ||= !early;
           last = msg.seq;
           progress = Date.now();
           if (msg.seq > options.upTo) return;
-          yield msg;
-          if (msg.seq === options.upTo || msg.info.pending === 0) return;
+          if (!early) yield msg;
+          if (msg.seq === options.upTo) return;
+          if (msg.info.pending === 0) return await leaderHasNoMore(jsm, stream, options, last);
         }
         // A pull that expired empty: the end of what matches, when the consumer says nothing is
         // left; a consumer that cannot say, or says otherwise, is given up (its node may be gone).
         if (read === 0) {
           const info = await consumer.info();
           if (info.delivered.consumer_seq !== delivered) throw new ConsumerLost(`the consumer sent ${info.delivered.consumer_seq} messages, ${delivered} arrived`);
-          if (info.num_pending === 0) return;
+          if (info.num_pending === 0) return await leaderHasNoMore(jsm, stream, options, readTo());
           throw new ConsumerLost(`the consumer sent nothing with ${info.num_pending} messages pending`);
         }
       }
@@ -117,8 +132,26 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
   }
 }
 
-/** The consumer went silent or lost deliveries: read on with a new one. */
+/** The consumer went silent, lost deliveries or lags the stream: read on with a new one. */
 class ConsumerLost extends Error {}
+
+/**
+ * Returns when the stream's leader holds no message for the read after `readTo` up to `upTo`
+ * (a consumer said nothing is left); throws ConsumerLost when it holds one (the consumer's
+ * replica lags) or does not answer.
+ */
+async function leaderHasNoMore(jsm: JetStreamManager, stream: string, options: StoredReadOptions, readTo: number): Promise<void> {
+  if (readTo >= options.upTo) return;
+  let next: { seq: number } | null;
+  try {
+    // nats-server (2.9 on) answers `next_by_subj` from its own store, the leader's; nats.js types it for direct gets alone.
+    const query = { seq: readTo + 1, next_by_subj: options.filter ?? ">" } as unknown as MsgRequest;
+    next = await jsm.streams.getMessage(stream, query);
+  } catch (error) {
+    throw new ConsumerLost(`the stream's leader did not say what follows sequence ${readTo}: ${(error as Error)?.message ?? error}`);
+  }
+  if (next !== null && next.seq <= options.upTo) throw new ConsumerLost(`the consumer's replica lags: it has nothing after sequence ${readTo}, the stream's leader holds ${next.seq}`);
+}
 
 /** What a consumer lost with its node, or a connection moving to another server, says besides an unanswered request. */
 const CONSUMER_GONE = /heartbeat|consumer not found|connection|disconnect/i;

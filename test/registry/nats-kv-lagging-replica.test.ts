@@ -106,9 +106,10 @@ describe("a NATS KV registry watch on a replica that lags", () => {
       await registry.register(gone.entry, gone.identity);
       const beating = keepAlive(registry, gone, { signal: beat.signal, intervalMs: 250, logger: { warn: () => undefined } }).catch(() => undefined);
       await healed(bucket);
-      // A follower of the bucket: stopping it leaves the leader to take the writes at once.
+      // A follower of the bucket: stopping it leaves the leader to take the writes at once. Not the
+      // node this test's connection is on, whose writes (fill) would wait on the reconnection.
       const leader = (await jsm.streams.info(`KV_${bucket}`)).cluster!.leader;
-      const lagging = cluster.nodes.find((n) => n.name !== leader)!;
+      const lagging = cluster.nodes.find((n) => n.name !== leader && n.name !== nc.info?.server_name)!;
       await lagging.stop();
       beat.abort();
       await beating;
