@@ -32,18 +32,10 @@ export interface SeenHistory {
 export interface StreamNow {
   created: string;
   state: { first_seq: number; last_seq: number; first_ts: string };
-  /** Absent from a lone server's answer; on a cluster, `leader` names the stream's leader. */
-  cluster?: { leader?: string };
 }
 
-/**
- * Why the stream is not the history the watch was reading, or undefined when it still is or the
- * answer cannot tell: while a clustered stream has no leader (an election), nats-server has a
- * replica answer from its own store, which may lag the history the watch read (a replica
- * restarted and catching up). Such an answer names no leader.
- */
+/** Why the stream is not the history the watch was reading, or undefined when it still is. */
 export function historyReset(seen: SeenHistory, now: StreamNow): string | undefined {
-  if (now.cluster !== undefined && !now.cluster.leader) return undefined;
   if (now.created !== seen.created) return `the bucket's stream was created again (at ${now.created}, it was created at ${seen.created})`;
   if (now.state.last_seq < seen.upTo) return `the bucket's last revision is ${now.state.last_seq}, below revision ${seen.upTo} the watch had read`;
   const { last } = seen;

@@ -16,7 +16,7 @@
  * expiry, as etcd reports a delete without its departure marker. High-water marks live in a
  * second bucket, `<bucket>_marks`, without a max age.
  */
-import { jetstream, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstream, type JetStreamManager, type MsgRequest } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError } from "../errors.js";
@@ -28,7 +28,7 @@ import { ChangeQueue } from "./change-queue.js";
 import { Memo, partsKey } from "./memo.js";
 import { KvBucket, type KvRecord } from "./nats-kv-bucket.js";
 import { MarkTap } from "./nats-kv-mark-tap.js";
-import { historyReset } from "./nats-kv-history.js";
+import { historyReset, type SeenHistory, type StreamNow } from "./nats-kv-history.js";
 import { watchKv, type WatchedRecord } from "./nats-kv-watch.js";
 import { MAX_REGISTRATION_CHARS, MAX_TTL_MS, MIN_TTL_MS, type MarkPublished, type RegistryStore, StoreChange, StoredMark, StorePrefix, StoredSlot, StoredValue, WrittenRevisions } from "./registry.js";
 import { warnUnawaited } from "./unawaited-warning.js";
@@ -433,6 +433,9 @@ class NatsKvStore implements RegistryStore {
       // What the watch saw of the stream, to tell when its history was reset under it (nats-kv-history.ts).
       let streamCreated: string | undefined;
       let lastSeen: { revision: number; at: number } | undefined;
+      // The latest server time of a write the watch has read (at first, the bucket's last write):
+      // what a resumed consumer repeats was written no later.
+      let readAt = 0;
       // Set while the watch reads a reset stream's state again: the keys it delivered, so those of
       // the watch's that the store lost are reported gone once it is read.
       let restated: Set<string> | undefined;
@@ -456,18 +459,24 @@ class NatsKvStore implements RegistryStore {
       while (!signal.aborted) {
         // Ends the first state's watch once it is caught up.
         const firstState = lastRevision === 0 && firstStateUpTo === undefined ? new AbortController() : undefined;
+        // The bucket's last revision as the consumer is made, as far as the last answer tells.
+        let bucketLast = initialUpTo;
+        // Set as the consumer ends: an answer about it that comes later says nothing of the next one.
+        let over = false;
         try {
           if (initialUpTo < 0) {
             // Only asked once: asked later (after an outage) it would count later writes as state too.
             initialUpTo = 0;
             const { streamInfo } = await this.entries.kv.status();
-            initialUpTo = streamInfo.state.last_seq;
+            initialUpTo = bucketLast = streamInfo.state.last_seq;
             streamCreated = streamInfo.created;
+            readAt = Date.parse(streamInfo.state.last_ts) || 0;
             if (signal.aborted) break;
           } else if (firstState === undefined) {
             // Resuming after a revision seen: on a stream that still holds that history.
             const { streamInfo } = await this.entries.kv.status();
-            const reset = resetFound ?? historyReset(seenHistory(), streamInfo);
+            bucketLast = streamInfo.state.last_seq;
+            const reset = resetFound ?? (await this.#historyReset(seenHistory(), streamInfo));
             if (signal.aborted) break;
             if (reset !== undefined) {
               if (this.logger !== undefined) warnUnawaited(this.logger, `onex registry: the watch found the KV bucket ${this.entries.name}'s history reset (${reset}); reading its keys again, and reporting what changed and what it lost`, { bucket: this.entries.name });
@@ -483,15 +492,25 @@ class NatsKvStore implements RegistryStore {
               continue;
             }
           }
+          // Once the consumer has sent all it counted: the watch is current, unless the consumer's
+          // replica lags (restarted, catching up). nats-server places the consumer on any replica
+          // and counts what that one holds: its first state is that replica's older value of
+          // each key, and its heartbeats say nothing is left while writes it has yet to receive
+          // (a node's heartbeat) are due, so a sweep would expire live nodes. So the stream's
+          // leader is asked for a write the consumer should have sent; when it holds one, the
+          // consumer is given up and the watch goes on after the last revision it was sent.
           const onCaughtUp = () => {
-            caughtUp();
-            if (firstState === undefined) return;
-            // Each key's last value is read, and every write after the last one delivered is the
-            // next consumer's. Not the bucket's last sequence: a consumer made on a replica that
-            // lags (one restarted, catching up) delivers that replica's older value of a key, and
-            // the writes after it, below the bucket's last sequence, are still to be read.
-            firstStateUpTo = lastRevision > 0 ? lastRevision : initialUpTo;
-            firstState.abort();
+            const upTo = firstState !== undefined ? initialUpTo : bucketLast;
+            void this.#leaderHolds(prefix, lastRevision, upTo).then((more) => {
+              if (over) return;
+              if (!more) caughtUp();
+              if (firstState !== undefined) {
+                // Each key's last value is read; the next consumer starts after it, or after the
+                // last revision sent when the leader holds more.
+                firstStateUpTo = more ? lastRevision : Math.max(lastRevision, initialUpTo);
+                firstState.abort();
+              } else if (more) phase.abort();
+            });
           };
           // After the first state or a break, resume right after the last revision seen, so no change is lost or repeated.
           const after = Math.max(lastRevision, firstStateUpTo ?? 0);
@@ -505,10 +524,11 @@ class NatsKvStore implements RegistryStore {
             const check: NodeJS.Timeout = setInterval(() => {
               const seen = seenHistory();
               this.entries.kv.status().then(
-                ({ streamInfo }) => {
+                async ({ streamInfo }) => {
+                  const reset = await this.#historyReset(seen, streamInfo);
                   // An answer that comes after its consumer ended says nothing of the next one.
                   if (historyCheck !== check) return;
-                  resetFound ??= historyReset(seen, streamInfo);
+                  resetFound ??= reset;
                   if (resetFound !== undefined) phase.abort();
                 },
                 () => undefined, // an outage: the watch's own heartbeats notice it
@@ -529,15 +549,16 @@ class NatsKvStore implements RegistryStore {
             if (firstState === undefined && entry.revision <= after) {
               // nats-server starts a consumer made on a replica that lags (one restarted and
               // catching up) after that replica's last revision, not the one asked for: it repeats
-              // writes this watch has read, none written after the last one it read. A write at or
-              // below `after` written later is the stream numbering its writes from 1 again: the
+              // writes this watch has read, none written after the latest one it read. A write at
+              // or below `after` written later is the stream numbering its writes from 1 again: the
               // cluster made the stream and this watch's consumer again on a node that lost its
               // store, and the consumer went on, unbroken.
-              if (lastSeen !== undefined && entry.created.getTime() <= lastSeen.at) continue;
+              if (entry.created.getTime() <= readAt) continue;
               resetFound = `revision ${entry.revision} was delivered after revision ${after}`;
               break;
             }
             if (entry.revision > lastRevision) lastSeen = { revision: entry.revision, at: entry.created.getTime() };
+            readAt = Math.max(readAt, entry.created.getTime());
             lastRevision = Math.max(lastRevision, entry.revision);
             restated?.add(entry.key);
             // Current state, not a change: present when the watch was established, or written before watch()
@@ -559,6 +580,7 @@ class NatsKvStore implements RegistryStore {
             break;
           }
         } finally {
+          over = true;
           clearInterval(historyCheck);
           historyCheck = undefined;
         }
@@ -706,6 +728,35 @@ class NatsKvStore implements RegistryStore {
     // The same bytes at a later revision (a heartbeat's rewrite) are still this entry.
     if (entry === null || entry.operation !== "PUT" || entry.string() !== stored.value || live.get(k)?.value !== stored.value) return;
     queue.push({ op: "put", stored, initial: false, recheck: true, mark: Promise.resolve(storedMark) }, k);
+  }
+
+  /**
+   * historyReset, confirmed with the bucket's first and last messages as its stream's leader has
+   * them. Stream info can come from a replica's own store, which may lag the history the watch
+   * read (one restarted, catching up): nats-server has a replica answer while the stream has no
+   * leader, and the group's preferred replica for its first 10 s. A message get is the leader's
+   * alone. Undefined while the leader cannot say: the watch asks again.
+   */
+  async #historyReset(seen: SeenHistory, info: StreamNow): Promise<string | undefined> {
+    if (historyReset(seen, info) === undefined) return undefined;
+    const stream = `KV_${this.entries.name}`;
+    const first = { seq: 1, next_by_subj: ">" } as unknown as MsgRequest;
+    const [head, tail] = await Promise.all([this.jsm.streams.getMessage(stream, first), this.jsm.streams.getMessage(stream, { last_by_subj: ">" })]).catch(() => [undefined, undefined]);
+    if (head === undefined || tail === undefined) return undefined;
+    const state = head === null || tail === null ? { first_seq: info.state.last_seq + 1, last_seq: info.state.last_seq, first_ts: "0001-01-01T00:00:00Z" } : { first_seq: head.seq, last_seq: tail.seq, first_ts: head.timestamp };
+    return historyReset(seen, { ...info, state });
+  }
+
+  /**
+   * Whether the bucket's stream leader holds a write under `prefix` after revision `after`, at or
+   * below `upTo` (a message get, which the leader alone answers). A bucket on one replica has no
+   * replica to lag. Taken as holding one when the leader does not answer: the watch asks again.
+   */
+  async #leaderHolds(prefix: StorePrefix, after: number, upTo: number): Promise<boolean> {
+    if (after >= upTo || this.oneServer || this.entries.direct) return false;
+    const query = { seq: after + 1, next_by_subj: `$KV.${this.entries.name}.${filterOf(prefix)}` } as unknown as MsgRequest;
+    const next = await this.jsm.streams.getMessage(`KV_${this.entries.name}`, query).catch(() => undefined);
+    return next === undefined || (next !== null && next.seq <= upTo);
   }
 
   /** A stalled watch (its consumer's node died) is noticed after two missed heartbeats: within a quarter of the TTL. */
