@@ -128,6 +128,8 @@ export async function openNatsKvStore(options: NatsKvStoreOptions): Promise<Regi
 const JS_REPLICAS_NOT_CLUSTERED = 10074;
 /** How many heartbeat intervals apart a watch on a cluster asks whether its stream was made again (at most 20 s). */
 const HISTORY_CHECK_HEARTBEATS = 4;
+/** How many consumers a listing reads through before it says a replica lags (each lands on any replica). */
+const LIST_READS = 10;
 
 /** Opens (or creates) a bucket, and says whether it is read by direct gets; refuses a stream that is not a plain bucket. */
 async function openBucket(kvm: Kvm, name: string, config: { ttl?: number; history: number; replicas: number }): Promise<{ kv: KV; direct: boolean }> {
@@ -375,14 +377,26 @@ class NatsKvStore implements RegistryStore {
   async list(prefix: StorePrefix): Promise<StoredValue[]> {
     return this.#call(async () => {
       const values = new Map<string, StoredValue>();
-      const read = new AbortController();
-      const watching = watchKv(this.nc, this.jsm, this.entries.name, { filter: filterOf(prefix), heartbeatMs: this.#heartbeatMs, signal: read.signal, onCaughtUp: () => read.abort(), get: (k) => this.entries.get(k) });
-      for await (const entry of watching) {
-        // Only an address's own spelling of its key: get and resolve read no other.
-        const key = canonicalKvKey(entry.key);
-        if (key === undefined) continue;
-        if (entry.operation !== "PUT" || this.#stale(entry)) values.delete(entry.key);
-        else values.set(entry.key, { key, value: entry.string(), revision: String(entry.revision), updatedAt: entry.created });
+      // On a cluster the consumer may sit on a replica that lags, and send its older value of a
+      // key as the last (as a watch's may): the writes after the last one read, up to the
+      // bucket's last revision as the listing began, are read on, while the leader holds any.
+      const upTo = this.oneServer || this.entries.direct ? 0 : (await this.entries.kv.status()).streamInfo.state.last_seq;
+      let last = 0;
+      for (let reads = 0; reads === 0 || (await this.#leaderHolds(prefix, last, upTo)); reads++) {
+        if (reads === LIST_READS) throw new OnexError(ErrorCode.RegistryUnavailable, `listing the KV bucket ${this.entries.name}: ${LIST_READS} consumers running stopped short of what its stream's leader holds (a replica lags)`, { bucket: this.entries.name });
+        const read = new AbortController();
+        const from = reads === 0 ? {} : { fromRevision: last + 1 };
+        const watching = watchKv(this.nc, this.jsm, this.entries.name, { filter: filterOf(prefix), ...from, heartbeatMs: this.#heartbeatMs, signal: read.signal, onCaughtUp: () => read.abort(), get: (k) => this.entries.get(k) });
+        for await (const entry of watching) {
+          // What a consumer on a replica that lags repeats, read already.
+          if (reads > 0 && entry.revision <= last) continue;
+          last = Math.max(last, entry.revision);
+          // Only an address's own spelling of its key: get and resolve read no other.
+          const key = canonicalKvKey(entry.key);
+          if (key === undefined) continue;
+          if (entry.operation !== "PUT" || this.#stale(entry)) values.delete(entry.key);
+          else values.set(entry.key, { key, value: entry.string(), revision: String(entry.revision), updatedAt: entry.created });
+        }
       }
       return [...values.values()];
     });
@@ -501,7 +515,8 @@ class NatsKvStore implements RegistryStore {
           // consumer is given up and the watch goes on after the last revision it was sent.
           const onCaughtUp = () => {
             const upTo = firstState !== undefined ? initialUpTo : bucketLast;
-            void this.#leaderHolds(prefix, lastRevision, upTo).then((more) => {
+            // Taken as holding more when the leader does not answer: the watch asks again.
+            void this.#leaderHolds(prefix, lastRevision, upTo).catch(() => true).then((more) => {
               if (over) return;
               if (!more) caughtUp();
               if (firstState !== undefined) {
@@ -735,10 +750,12 @@ class NatsKvStore implements RegistryStore {
    * them. Stream info can come from a replica's own store, which may lag the history the watch
    * read (one restarted, catching up): nats-server has a replica answer while the stream has no
    * leader, and the group's preferred replica for its first 10 s. A message get is the leader's
-   * alone. Undefined while the leader cannot say: the watch asks again.
+   * alone. Undefined while the leader cannot say: the watch asks again. A bucket on one replica
+   * has no other to answer (and its readers may hold a grant for direct gets alone).
    */
   async #historyReset(seen: SeenHistory, info: StreamNow): Promise<string | undefined> {
-    if (historyReset(seen, info) === undefined) return undefined;
+    const verdict = historyReset(seen, info);
+    if (verdict === undefined || this.oneServer || this.entries.direct) return verdict;
     const stream = `KV_${this.entries.name}`;
     const first = { seq: 1, next_by_subj: ">" } as unknown as MsgRequest;
     const [head, tail] = await Promise.all([this.jsm.streams.getMessage(stream, first), this.jsm.streams.getMessage(stream, { last_by_subj: ">" })]).catch(() => [undefined, undefined]);
@@ -750,13 +767,13 @@ class NatsKvStore implements RegistryStore {
   /**
    * Whether the bucket's stream leader holds a write under `prefix` after revision `after`, at or
    * below `upTo` (a message get, which the leader alone answers). A bucket on one replica has no
-   * replica to lag. Taken as holding one when the leader does not answer: the watch asks again.
+   * replica to lag.
    */
   async #leaderHolds(prefix: StorePrefix, after: number, upTo: number): Promise<boolean> {
     if (after >= upTo || this.oneServer || this.entries.direct) return false;
     const query = { seq: after + 1, next_by_subj: `$KV.${this.entries.name}.${filterOf(prefix)}` } as unknown as MsgRequest;
-    const next = await this.jsm.streams.getMessage(`KV_${this.entries.name}`, query).catch(() => undefined);
-    return next === undefined || (next !== null && next.seq <= upTo);
+    const next = await this.jsm.streams.getMessage(`KV_${this.entries.name}`, query);
+    return next !== null && next.seq <= upTo;
   }
 
   /** A stalled watch (its consumer's node died) is noticed after two missed heartbeats: within a quarter of the TTL. */

@@ -128,6 +128,9 @@ describe("a NATS KV registry watch on a replica that lags", () => {
       const reports = Array.from({ length: 12 }, () => [] as RegistryChange[]);
       for (let i = 0; i < 12; i++) watches.push(registry.watch({ zone: ZONE }));
       const draining = watches.map((w, i) => drain(w, reports[i]!));
+      // So does a listing read there, unless it reads on.
+      const listings = await Promise.all(Array.from({ length: 12 }, () => registry.list({ zone: ZONE })));
+      expect(listings.map((l) => l.some((e) => e.address === gone.address))).toEqual(listings.map(() => false));
       await healed(bucket);
       // Every watch that showed the node reports it deregistered, not kept until its TTL.
       const shown = () => reports.filter((r) => r.some((c) => c.kind === "registered" && c.address === gone.address));
