@@ -5,33 +5,22 @@
  * asked for is past it: a resumed watch is handed revisions it has read, and a new watch's first
  * state is that replica's older value of each key.
  */
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { connect as natsConnect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keepAlive } from "../../runtime/registry/keep-alive.js";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
 import type { Registry, RegistryChange } from "../../runtime/registry/registry.js";
-import { startNatsCluster, type NatsCluster } from "../support/nats-cluster.js";
+import { startClusterWithClient, type ClusterWithClient } from "../support/nats-cluster.js";
 import { eventually, makeNode, nextMatching } from "./fixtures.js";
 
 const ZONE = "zone.trusted.org";
-let cluster: NatsCluster;
-let nc: NatsConnection;
-let js: JetStreamClient;
-let jsm: JetStreamManager;
+let own: ClusterWithClient;
 beforeAll(async () => {
-  cluster = await startNatsCluster(3);
-  nc = await natsConnect({ servers: cluster.urls });
-  js = jetstream(nc, { timeout: 30_000 });
-  jsm = await jetstreamManager(nc, { timeout: 30_000 });
+  own = await startClusterWithClient();
 }, 60_000);
-afterAll(async () => {
-  await nc?.close();
-  await cluster?.stop();
-});
+afterAll(() => own?.stop());
 
 async function openBucket(bucket: string, ttl: string, warns: string[]): Promise<Registry> {
-  const url = `nats://${cluster.urls.map((u) => u.replace("nats://", "")).join(",")}?bucket=${bucket}&ttl=${ttl}&replicas=3`;
+  const url = `nats://${own.cluster.urls.map((u) => u.replace("nats://", "")).join(",")}?bucket=${bucket}&ttl=${ttl}&replicas=3`;
   await eventually(() => openRegistry(url).then((r) => r.close().then(() => true), () => false), 60_000, "an R3 bucket");
   return openRegistry(url, { logger: { warn: (m) => warns.push(m) } });
 }
@@ -41,7 +30,7 @@ async function fill(bucket: string): Promise<void> {
   const bytes = new Uint8Array(1024);
   for (let i = 0; i < 20_000; i += 500) {
     // Sent again when the connection was on a node just stopped and moved meanwhile.
-    const batch = () => Promise.all(Array.from({ length: 500 }, (_, j) => js.publish(`$KV.${bucket}.filler.k${i + j}`, bytes)));
+    const batch = () => Promise.all(Array.from({ length: 500 }, (_, j) => own.js.publish(`$KV.${bucket}.filler.k${i + j}`, bytes)));
     await batch().catch(batch);
   }
 }
@@ -56,7 +45,7 @@ async function drain(watch: AsyncIterator<RegistryChange>, into: RegistryChange[
 }
 
 async function healed(bucket: string): Promise<void> {
-  const current = async () => (await jsm.streams.info(`KV_${bucket}`).catch(() => undefined))?.cluster?.replicas?.every((r) => r.current) === true;
+  const current = async () => (await own.jsm.streams.info(`KV_${bucket}`).catch(() => undefined))?.cluster?.replicas?.every((r) => r.current) === true;
   await eventually(current, 60_000, "a leader of the bucket, its replicas current");
 }
 
@@ -76,7 +65,7 @@ describe("a NATS KV registry watch on a replica that lags", () => {
       // A node restarted after 20,000 writes catches up on them; another stopped at once moves the
       // watches whose consumers it held, half of them onto the one catching up.
       for (let round = 0; round < 3; round++) {
-        const [lagging, next] = [cluster.nodes[round]!, cluster.nodes[(round + 1) % 3]!];
+        const [lagging, next] = [own.cluster.nodes[round]!, own.cluster.nodes[(round + 1) % 3]!];
         await lagging.stop();
         await fill(bucket);
         await lagging.start();
@@ -114,8 +103,8 @@ describe("a NATS KV registry watch on a replica that lags", () => {
       await healed(bucket);
       // A follower of the bucket: stopping it leaves the leader to take the writes at once. Not the
       // node this test's connection is on, whose writes (fill) would wait on the reconnection.
-      const leader = (await jsm.streams.info(`KV_${bucket}`)).cluster!.leader;
-      const lagging = cluster.nodes.find((n) => n.name !== leader && n.name !== nc.info?.server_name)!;
+      const leader = (await own.jsm.streams.info(`KV_${bucket}`)).cluster!.leader;
+      const lagging = own.cluster.nodes.find((n) => n.name !== leader && n.name !== own.nc.info?.server_name)!;
       await lagging.stop();
       beat.abort();
       await beating;

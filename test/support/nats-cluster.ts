@@ -8,6 +8,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { connect as natsConnect, type NatsConnection } from "@nats-io/transport-node";
 import { freePort } from "./nats-server.js";
 
 export interface ClusterNode {
@@ -100,6 +102,31 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
     async stop() {
       await Promise.all(nodes.map((n) => n.kill()));
       await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A cluster with one client connection to it, and JetStream on that connection (30 s timeouts: elections take seconds). */
+export interface ClusterWithClient {
+  cluster: NatsCluster;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  /** Closes the connection, then stops the cluster. */
+  stop(): Promise<void>;
+}
+
+export async function startClusterWithClient(size = 3): Promise<ClusterWithClient> {
+  const cluster = await startNatsCluster(size);
+  const nc = await natsConnect({ servers: cluster.urls });
+  return {
+    cluster,
+    nc,
+    js: jetstream(nc, { timeout: 30_000 }),
+    jsm: await jetstreamManager(nc, { timeout: 30_000 }),
+    async stop() {
+      await nc.close();
+      await cluster.stop();
     },
   };
 }
