@@ -72,11 +72,18 @@ function memberSubjects(sdks: readonly ProtocolSdk[], zone: string): { publish: 
   // `$JS.API.INFO`: account-wide counters would show other zones' activity). MSG.GET reads one
   // stored message, which a consumer would deliver too: `publish` checks a duplicate receipt
   // with it, and needs no consumer, of which a member may have made the last allowed.
+  // Consumers are made as durables only (DURABLE.CREATE), never through `CONSUMER.CREATE`, the
+  // subject of ephemeral ones: a push consumer delivers only while a client subscribes to its
+  // subject, but nats-server 2.9 (and its source to this day) recovers an ephemeral one after a
+  // restart with a check that counts a stream's capture of the subject as a listener. A member's ephemeral push
+  // consumer aimed at the admins' dead letters, the registry's buckets or another stream of its
+  // zone then delivered there for good, stored under headers of the member's choosing (and two of
+  // them, between two streams, copied each other's messages without end). A durable's listeners
+  // are clients subscribed to exactly its subject, through restarts too; a consumer meant to be
+  // temporary is a durable with an inactivity threshold (durable-consumer.ts).
   const api = [...zoneStreams].flatMap((s) => [
     `$JS.API.STREAM.INFO.${s}`,
     `$JS.API.STREAM.MSG.GET.${s}`,
-    `$JS.API.CONSUMER.CREATE.${s}`,
-    `$JS.API.CONSUMER.CREATE.${s}.>`,
     `$JS.API.CONSUMER.DURABLE.CREATE.${s}.*`,
     `$JS.API.CONSUMER.INFO.${s}.*`,
     `$JS.API.CONSUMER.DELETE.${s}.*`,

@@ -19,6 +19,7 @@ import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamClient, ty
 import { OnexError } from "../errors.js";
 import { after, type Timer } from "../timer.js";
 import { jetStreamFailure, wentUnanswered } from "./with-retry.js";
+import { putDurableConsumer } from "./durable-consumer.js";
 
 export interface StoredReadOptions {
   /** Only messages on this subject filter. */
@@ -63,8 +64,8 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
     const start: Partial<ConsumerConfig> =
       startSeq !== undefined ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq } : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: (options.from as { time: Date }).time.toISOString() };
     try {
-      const created = await jsm.consumers.add(stream, {
-        name,
+      const created = await putDurableConsumer(jsm, stream, {
+        durable_name: name,
         ack_policy: AckPolicy.None,
         ...start,
         ...(options.filter === undefined ? {} : { filter_subject: options.filter }),

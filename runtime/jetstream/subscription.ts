@@ -19,6 +19,7 @@ import { MAX_TIMER_MS } from "../timer.js";
 import { signatureOf } from "../trust/envelope.js";
 import { bodyOf } from "./history.js";
 import { readStored } from "./stored-reader.js";
+import { putDurableConsumer } from "./durable-consumer.js";
 import { jetStreamFailure, withRetry } from "./with-retry.js";
 import { assertRoomForLetters, deadLetter } from "./dead-letter.js";
 import { letterLimitsReader } from "./letter-limits.js";
@@ -142,7 +143,8 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
     ...(options.durable !== undefined
       ? { durable_name: options.durable }
       : {
-          name: `onex_${globalThis.crypto.randomUUID().replace(/-/g, "")}`,
+          // A durable the server removes once unused, as it would an ephemeral one: a member may make no other (durable-consumer.ts).
+          durable_name: `onex_${globalThis.crypto.randomUUID().replace(/-/g, "")}`,
           inactive_threshold: 60_000 * NANOS_PER_MS,
           // As many copies as the stream has (a durable's default): an ephemeral consumer is
           // otherwise kept on one node, and a subscription whose node dies never hears again.
@@ -150,10 +152,10 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
         }),
   };
   const letterLimits = letterLimitsReader(jsm);
-  const writer = { zone: options.zone, consumer: options.durable ?? config.name!, maxPayload: transport.nc.info?.max_payload ?? 1024 * 1024, limits: letterLimits.read, idPrefix: globalThis.crypto.randomUUID() };
+  const writer = { zone: options.zone, consumer: config.durable_name!, maxPayload: transport.nc.info?.max_payload ?? 1024 * 1024, limits: letterLimits.read, idPrefix: globalThis.crypto.randomUUID() };
   // Before the consumer exists: a subscription whose rejected messages no letter can hold is refused, not left to stall.
   await assertRoomForLetters(writer, stream);
-  const created = await createConsumer(jsm, stream, config, options.durable);
+  const created = await createConsumer(jsm, stream, config as Partial<ConsumerConfig> & { durable_name: string }, options.durable);
   const info = options.durable === undefined ? created : await resumeDurable(jsm, stream, created, config);
   const consumerName = info.name;
   // After the consumer exists, so what is published meanwhile is judged as it arrives.
@@ -639,15 +641,15 @@ async function resumeDurable(jsm: JetStreamManager, stream: string, info: Consum
   const wanted = { ack_wait: config.ack_wait!, max_ack_pending: config.max_ack_pending!, max_deliver: config.max_deliver! };
   if (found.ack_wait === wanted.ack_wait && found.max_ack_pending === wanted.max_ack_pending && found.max_deliver === wanted.max_deliver) return info;
   try {
-    return await withRetry(() => jsm.consumers.update(stream, info.name, wanted));
+    return await withRetry(() => putDurableConsumer(jsm, stream, { ...found, ...wanted, durable_name: info.name }));
   } catch (error) {
     throw consumerError(error, stream);
   }
 }
 
-async function createConsumer(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig>, durable: string | undefined) {
+async function createConsumer(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig> & { durable_name: string }, durable: string | undefined) {
   try {
-    return await withRetry(() => (durable !== undefined ? jsm.consumers.info(stream, durable).catch(() => jsm.consumers.add(stream, config)) : jsm.consumers.add(stream, config)));
+    return await withRetry(() => (durable !== undefined ? jsm.consumers.info(stream, durable).catch(() => putDurableConsumer(jsm, stream, config)) : putDurableConsumer(jsm, stream, config)));
   } catch (error) {
     throw consumerError(error, stream);
   }

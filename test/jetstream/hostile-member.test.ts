@@ -76,6 +76,7 @@ describe("a zone-A member against zone B's consumers", () => {
       // The dead letters of every zone, its own included, stay with the operator.
       ...[DEAD_LETTER_STREAM, LETTERS_A, LETTERS_B].flatMap((letters): [string, string][] => [
         [`$JS.API.CONSUMER.CREATE.${letters}`, JSON.stringify({ stream_name: letters, config: {} })],
+        [`$JS.API.CONSUMER.DURABLE.CREATE.${letters}.any`, JSON.stringify({ stream_name: letters, config: { durable_name: "any" } })],
         [`$JS.API.CONSUMER.MSG.NEXT.${letters}.any`, JSON.stringify({ batch: 1 })],
         [`$JS.API.STREAM.MSG.GET.${letters}`, JSON.stringify({ seq: 1 })],
         [`$JS.API.DIRECT.GET.${letters}`, JSON.stringify({ seq: 1 })],
@@ -295,8 +296,8 @@ function letterHeaders(subject: string) {
 describe("a pull request's reply subject", () => {
   /** A consumer of the member's own zone stream on `subject`, from `from`, acknowledging nothing, pulled once for `batch` with `reply` as the reply subject. */
   async function pullOnce(nc: NatsConnection, name: string, subject: string, from: number, reply: string, batch: number): Promise<void> {
-    const config = { name, ack_policy: AckPolicy.None, deliver_policy: "by_start_sequence", opt_start_seq: from, filter_subject: subject, inactive_threshold: 30e9 };
-    await nc.request(`$JS.API.CONSUMER.CREATE.${STREAM_A}.${name}`, JSON.stringify({ stream_name: STREAM_A, config }));
+    const config = { durable_name: name, ack_policy: AckPolicy.None, deliver_policy: "by_start_sequence", opt_start_seq: from, filter_subject: subject, inactive_threshold: 30e9 };
+    await nc.request(`$JS.API.CONSUMER.DURABLE.CREATE.${STREAM_A}.${name}`, JSON.stringify({ stream_name: STREAM_A, config }));
     nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${STREAM_A}.${name}`, JSON.stringify({ batch, no_wait: true }), { reply });
   }
 
@@ -381,19 +382,23 @@ describe("a push consumer's delivery subject", () => {
     const stored = await js.publish(genuine.subject(), "{}", { headers: h });
     const adminA = await (await zones.raw("adminA")).jsm();
     const before = await Promise.all([DEAD_LETTER_STREAM, STREAM_A].map(async (s) => (await adminA.streams.info(s)).state.messages));
-    const create = async (deliver: string) => {
-      const config = { ack_policy: AckPolicy.None, deliver_policy: "by_start_sequence", opt_start_seq: stored.seq, filter_subject: genuine.subject(), deliver_subject: deliver };
-      return JSON.parse((await nc.request(`$JS.API.CONSUMER.CREATE.${STREAM_A}`, JSON.stringify({ stream_name: STREAM_A, config }))).string()) as { name?: string; error?: { description: string } };
-    };
+    const config = (deliver: string, name?: string) => ({ ...(name === undefined ? {} : { durable_name: name }), ack_policy: AckPolicy.None, deliver_policy: "by_start_sequence", opt_start_seq: stored.seq, filter_subject: genuine.subject(), deliver_subject: deliver });
+    // No ephemeral consumer at all, on either of its subjects: nats-server switches a recovered
+    // ephemeral push consumer on when a stream captures its subject (hostile-member-restart.test.ts).
+    const intoLetters = deadLetterSubject(undefined, SHARED, "billing");
+    expect(await refusedByServer(nc, `$JS.API.CONSUMER.CREATE.${STREAM_A}`, JSON.stringify({ stream_name: STREAM_A, config: config(intoLetters) }))).toBe(true);
+    expect(await refusedByServer(nc, `$JS.API.CONSUMER.CREATE.${STREAM_A}.pushed.${genuine.subject()}`, JSON.stringify({ stream_name: STREAM_A, config: { ...config(intoLetters), name: "pushed" } }))).toBe(true);
+    const durable = async (deliver: string, name: string) =>
+      JSON.parse((await nc.request(`$JS.API.CONSUMER.DURABLE.CREATE.${STREAM_A}.${name}`, JSON.stringify({ stream_name: STREAM_A, config: config(deliver, name) }))).string()) as { name?: string; error?: { description: string } };
     // Into its own stream: the server refuses the consumer.
-    expect((await create(update(ZONE_A, "a-elsewhere").subject())).error?.description).toMatch(/cycle/);
+    expect((await durable(update(ZONE_A, "a-elsewhere").subject(), `own-${process.pid}`)).error?.description).toMatch(/cycle/);
     // Into the admins' letters: made, but a push consumer delivers only while a client subscribes
     // to its subject (a stream's capture does not count), and the member's account cannot; were it
     // delivered, the letter would carry the headers above.
-    const intoLetters = await create(deadLetterSubject(undefined, SHARED, "billing"));
-    expect(intoLetters.error).toBeUndefined();
+    const made = await durable(intoLetters, `letters-${process.pid}`);
+    expect(made.error).toBeUndefined();
     for (let look = 0; look < 20; look++) {
-      const info = JSON.parse((await nc.request(`$JS.API.CONSUMER.INFO.${STREAM_A}.${intoLetters.name}`)).string()) as { delivered: { consumer_seq: number } };
+      const info = JSON.parse((await nc.request(`$JS.API.CONSUMER.INFO.${STREAM_A}.${made.name}`)).string()) as { delivered: { consumer_seq: number } };
       if (info.delivered.consumer_seq > 0) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

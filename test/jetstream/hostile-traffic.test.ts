@@ -23,6 +23,7 @@ import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
 import { GrantBook, issueSessionGrant } from "../../runtime/trust/session-grant.js";
 import { ZoneAuthorities } from "../../runtime/trust/zone-authorities.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
+import { putDurableConsumer } from "../../runtime/jetstream/durable-consumer.js";
 import { removeTempDirs } from "../support/temp-schemas.js";
 import { ZONE_A, ZONE_B, dispatch, startTwoZones, update, type TwoZones } from "./zones.js";
 
@@ -453,7 +454,7 @@ describe("the life cycle of a subscription", () => {
         let refused: unknown;
         let created = 0;
         for (let i = 0; i < limit + 15 && refused === undefined; i++) {
-          refused = await jsm.consumers.add(STREAM_A, { durable_name: `flood-${i}`, ack_policy: AckPolicy.Explicit }).then(
+          refused = await putDurableConsumer(jsm, STREAM_A, { durable_name: `flood-${i}`, ack_policy: AckPolicy.Explicit }).then(
             () => void created++,
             (error: unknown) => error,
           );

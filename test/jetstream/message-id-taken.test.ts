@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { zoneStreamNameOf } from "../../runtime/jetstream/streams.js";
+import { putDurableConsumer } from "../../runtime/jetstream/durable-consumer.js";
 import { removeTempDirs } from "../support/temp-schemas.js";
 import { ZONE_A, startTwoZones, update, type TwoZones } from "./zones.js";
 
@@ -71,7 +72,7 @@ describe("a duplicate receipt is checked against what the stream holds", () => {
     try {
       const { nc, js } = await limited.raw("a2");
       const jsm = await jetstreamManager(nc, { checkAPI: false });
-      for (let i = 0; i < 3; i++) await jsm.consumers.add(zoneStreamNameOf("event", ZONE_A), { durable_name: `flood-${i}`, ack_policy: AckPolicy.Explicit });
+      for (let i = 0; i < 3; i++) await putDurableConsumer(jsm, zoneStreamNameOf("event", ZONE_A), { durable_name: `flood-${i}`, ack_policy: AckPolicy.Explicit });
       const victim = await limited.member("a");
       const message = update(ZONE_A, "node-victim");
       await js.publish(message.subject(), '{"garbage":true}', { msgID: message.id });
