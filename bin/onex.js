@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The onex command: oclif reads the command list from package.json ("oclif" section).
-import { readFileSync } from "node:fs";
+import { readFileSync, writeSync } from "node:fs";
 import Module, { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,6 +29,27 @@ process.stdout.prependListener("error", (error) => {
   }
   process.exit(73);
 });
+// Standard output redirected to a file (or a device such as /dev/full) is Node's SyncWriteStream,
+// whose _write calls fs.writeSync once and ignores how many bytes it wrote: a short write (the file
+// reaching `ulimit -f` or its file system's size limit, the disk filling up) dropped the rest, and
+// when no later write failed, the command ended with 0. Write the rest as write(2) asks; the retry fails with
+// the reason (EFBIG, ENOSPC), which the listener above makes ONEX_E_WRITE_FAILED, exit 73.
+// A pipe or terminal is a net.Socket, whose writes libuv finishes itself.
+if (process.stdout.constructor.name === "SyncWriteStream") {
+  process.stdout._write = function (chunk, _encoding, callback) {
+    try {
+      for (let done = 0; done < chunk.length; ) {
+        const written = writeSync(this.fd, chunk, done, chunk.length - done);
+        if (written <= 0) throw new Error(`only ${done} of ${chunk.length} bytes were written`);
+        done += written;
+      }
+    } catch (error) {
+      callback(error);
+      return;
+    }
+    callback();
+  };
+}
 // Standard error carries diagnostics, not results: when it cannot be written (its reader gone,
 // `2>/dev/full`), what would have gone there is dropped and the command ends with its own status.
 // Exiting here made a refused run (a missing input, exit 3) end with 0 as soon as it said why.
