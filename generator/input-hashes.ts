@@ -18,6 +18,7 @@
 import { createHash } from "node:crypto";
 import { readFile, readdir, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
+import { ErrorCode, OnexError } from "@onex/runtime";
 import { MAX_YAML_DEPTH, yamlNestingBeyond } from "./yaml-depth.js";
 
 /**
@@ -32,9 +33,49 @@ export function canonicalText(text: string): string {
   return unmarked.includes("\r\n") ? unmarked.replace(/\r\n/g, "\n") : unmarked;
 }
 
+// fatal: a file that is not UTF-8 (a Latin-1 "\xe9chec") was read with U+FFFD in place of its
+// bytes, and generated a schema other than the one written, without a word. ignoreBOM: a leading
+// BOM stays in the text, as a "utf8" read kept it, for canonicalText to drop.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * The text of a user-authored input file (manifest, schema, transform, functions module,
+ * template): its bytes must be UTF-8. Otherwise throws `code` at the line and column (as the
+ * YAML parser counts them: UTF-16 units, a leading BOM not counted) of the first byte that is not.
+ */
+export function utf8Text(bytes: Uint8Array, file: string, code: ErrorCode): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch (cause) {
+    const { line, column, at } = firstNonUtf8Byte(bytes);
+    const byte = `0x${bytes[at]!.toString(16).toUpperCase().padStart(2, "0")}`;
+    throw new OnexError(code, `${file}:${line}:${column}: not valid UTF-8 (byte ${byte} at offset ${at}); save the file as UTF-8`, { file, line, column, offset: at }, { cause });
+  }
+}
+
+/** Where the first byte of `bytes` that is not UTF-8 is (only called when there is one). */
+function firstNonUtf8Byte(bytes: Uint8Array): { line: number; column: number; at: number } {
+  // A lenient decoding spells the bytes exactly up to its first U+FFFD that is no EF BF BD of theirs.
+  const lenient = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
+  let at = 0;
+  let line = 1;
+  let column = 1;
+  for (const char of lenient) {
+    const point = char.codePointAt(0)!;
+    if (point === 0xfffd && !(bytes[at] === 0xef && bytes[at + 1] === 0xbf && bytes[at + 2] === 0xbd)) break;
+    at += point < 0x80 ? 1 : point < 0x800 ? 2 : point < 0x10000 ? 3 : 4;
+    if (point === 0x0a) {
+      line++;
+      column = 1;
+    } else if (!(point === 0xfeff && at === 3)) column += char.length;
+  }
+  return { line, column, at };
+}
+
 /** Reads an input file as its hash takes it (canonicalText). */
 async function readText(path: string): Promise<string> {
-  return canonicalText(await readFile(path, "utf8"));
+  // Strictly, as the generator reads it: a file it refuses has no hash (the SDK is not current).
+  return canonicalText(utf8Text(await readFile(path), path, ErrorCode.YamlSyntax));
 }
 
 /** What the headers of one schemas folder's generated SDK should say. */

@@ -6,6 +6,7 @@ import Handlebars from "handlebars";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { runtimeImportLine } from "./codegen-symbols.js";
 import { closestName } from "./did-you-mean.js";
+import { utf8Text } from "./input-hashes.js";
 import { PACKAGE_ROOT } from "./package-root.js";
 
 /** The bundled templates folder. */
@@ -36,7 +37,8 @@ export async function loadTemplates(names: readonly string[], overrideDir?: stri
     const override = overrideDir ? join(overrideDir, name) : undefined;
     const file = override && existsSync(override) ? override : join(DEFAULT_TEMPLATES, name);
     // Synchronously, as the schemas are read (see writer.ts): a dozen small files.
-    const text = readFileSync(file, "utf8");
+    // Strictly: a --templates file is the user's, and a byte that is not UTF-8 would be U+FFFD in every file it emits.
+    const text = utf8Text(readFileSync(file), file, ErrorCode.TemplateError);
     try {
       const template = hbs.compile(text, { noEscape: !options.html, strict: true });
       if (name === "header.hbs") hbs.registerPartial("header", text);

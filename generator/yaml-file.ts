@@ -2,7 +2,7 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { LineCounter, parseDocument, isMap, isNode, isScalar, visit, type Document } from "yaml";
 import { ErrorCode, OnexError } from "@onex/runtime";
-import { canonicalText } from "./input-hashes.js";
+import { canonicalText, utf8Text } from "./input-hashes.js";
 import { MAX_YAML_DEPTH, yamlNestingBeyond } from "./yaml-depth.js";
 
 /** A parsed YAML file that can map a path inside its value back to a line and column. */
@@ -19,7 +19,7 @@ export interface YamlFile {
 
 /** Reads and parses one YAML file; throws ONEX_E_FILE_NOT_FOUND, ONEX_E_FILE_UNREADABLE or ONEX_E_YAML_SYNTAX. */
 export async function readYamlFile(absPath: string, file: string): Promise<YamlFile> {
-  let text: string;
+  let bytes: Buffer;
   let fd: number | undefined;
   try {
     // Read synchronously: schema files are small, and the callers read them one after the
@@ -29,8 +29,7 @@ export async function readYamlFile(absPath: string, file: string): Promise<YamlF
     // that read it, and a folder was reported as missing.
     fd = openSync(absPath, constants.O_RDONLY | constants.O_NONBLOCK);
     if (!fstatSync(fd).isFile()) throw Object.assign(new Error("it is not a regular file"), { code: "ENOTFILE" });
-    // As input-hashes.ts hashes it: a CRLF checkout of the same schemas is the same input.
-    text = canonicalText(readFileSync(fd, "utf8"));
+    bytes = readFileSync(fd);
   } catch (cause) {
     const errno = (cause as NodeJS.ErrnoException).code;
     const code = errno === "ENOENT" || errno === "ENOTDIR" ? ErrorCode.FileNotFound : ErrorCode.FileUnreadable;
@@ -38,7 +37,9 @@ export async function readYamlFile(absPath: string, file: string): Promise<YamlF
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
-  return parseYamlText(text, file);
+  // As input-hashes.ts hashes it: a CRLF checkout of the same schemas is the same input. And
+  // strictly: bytes that are not UTF-8 are ONEX_E_YAML_SYNTAX at the first one, never U+FFFD.
+  return parseYamlText(canonicalText(utf8Text(bytes, file, ErrorCode.YamlSyntax)), file);
 }
 
 /** Throws ONEX_E_YAML_SYNTAX at the line where `text` nests deeper than the parser can follow (yaml-depth.ts). */

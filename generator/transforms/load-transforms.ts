@@ -16,7 +16,7 @@ import { PACKAGE_ROOT } from "../package-root.js";
 import { Problems } from "../problems.js";
 import { didYouMean } from "../did-you-mean.js";
 import { readYamlFile, type YamlFile } from "../yaml-file.js";
-import { canonicalText } from "../input-hashes.js";
+import { canonicalText, utf8Text } from "../input-hashes.js";
 import { outsideFolder } from "../path-within.js";
 import { checkLensFields } from "./check-lens-fields.js";
 import { exportedFunctions } from "./functions-module.js";
@@ -176,8 +176,11 @@ async function checkTransform(
     // The module is copied into generated/: one from elsewhere would publish any file of the build machine.
     const outside = outsideFolder(dir, abs, "version folder");
     if (outside !== undefined) fail(["functions"], `functions module ${show(abs)} ${outside}; a transform may name only a module inside its version folder ${show(dir)}`);
-    else if (existsSync(abs)) functions = { file: show(abs), source: canonicalText(await readFile(abs, "utf8")) };
-    else fail(["functions"], `functions module ${show(abs)} does not exist`);
+    else if (existsSync(abs)) {
+      // Strictly: it is copied into generated/, and a byte that is not UTF-8 would be U+FFFD there.
+      const bytes = await readFile(abs);
+      functions = problems.guard(() => ({ file: show(abs), source: canonicalText(utf8Text(bytes, show(abs), ErrorCode.TransformInvalid)) }));
+    } else fail(["functions"], `functions module ${show(abs)} does not exist`);
   }
   const exported = functions === undefined ? new Set<string>() : await exportedFunctions(functions.file, functions.source);
 
