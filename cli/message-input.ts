@@ -1,7 +1,8 @@
 /**
  * The one reader of message input for every command: NDJSON (streamed, so a log of any size
  * reads in constant memory), one JSON document, a JSON array on one line or many, or YAML
- * documents. A UTF-8 BOM is stripped; invalid UTF-8 is refused with its line; a malformed
+ * documents. A UTF-8 BOM is stripped; invalid UTF-8 is refused with its line (a YAML document
+ * or a JSON document over many lines with it is refused whole, keeping its bytes); a malformed
  * line is that line's problem, never the file's; array elements carry their index and line.
  * Every byte is looked at a constant number of times, so time is linear in the input.
  */
@@ -56,6 +57,8 @@ export interface ReadInputOptions {
 }
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+const LF = Buffer.from([0x0a]);
+const CR = Buffer.from([0x0d]);
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Yields every message of the input. */
@@ -568,8 +571,11 @@ async function readAllYaml(input: Readable, file: string): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** A line as text, or the error that it is not UTF-8. */
-type DecodedLine = { line: number; text: string } | { line: number; bytes: Buffer; error: OnexError };
+/**
+ * A line as text, or the error that it is not UTF-8. `cr`: it ended in "\r\n", whose "\r" was
+ * dropped, so a document's exact bytes can be put back together for a dead letter.
+ */
+type DecodedLine = { line: number; text: string; cr?: true } | { line: number; bytes: Buffer; error: OnexError; cr?: true };
 
 /** A line of an array with one object a line (`{...},`) as that object alone: its trailing comma dropped. */
 function elementLine(decoded: DecodedLine): DecodedLine {
@@ -664,12 +670,16 @@ class JsonInputReader {
   private decode(bytes: Buffer): DecodedLine {
     const line = ++this.lineNo;
     let body = line === 1 && startsWithBom(bytes) ? bytes.subarray(3) : bytes;
-    if (body.length > 0 && body[body.length - 1] === 0x0d) body = body.subarray(0, body.length - 1);
+    const cr = body.length > 0 && body[body.length - 1] === 0x0d;
+    if (cr) body = body.subarray(0, body.length - 1);
+    let decoded: DecodedLine;
     try {
-      return { line, text: strictUtf8.decode(body) };
+      decoded = { line, text: strictUtf8.decode(body) };
     } catch {
-      return { line, bytes: body, error: invalidUtf8(this.file, line) };
+      decoded = { line, bytes: body, error: invalidUtf8(this.file, line) };
     }
+    if (cr) decoded.cr = true;
+    return decoded;
   }
 
   private line(decoded: DecodedLine, out: InputItem[]): void {
@@ -819,20 +829,26 @@ class JsonInputReader {
 
   /** `partial`: the lines held are the document's first, the rest to be read on as they come. */
   private document(out: InputItem[], partial = false): void {
-    const broken = this.held.find((held): held is Extract<DecodedLine, { error: OnexError }> => "error" in held);
     // Read whole only up to what one line may hold: a 300 MB JSON array over many lines ended the
     // process (V8's "invalid size error", growing an array past its limit) after taking 3.5 GB.
     // A larger document is a broken one, still read line by line when its lines are messages.
     const tooLarge = this.heldSize > MAX_LINE_BYTES ? this.documentTooLarge(partial) : undefined;
-    const text = tooLarge === undefined ? this.held.map((held) => ("text" in held ? held.text : "")).join("\n") : undefined;
+    // A line too long to read, skipped unread, goes before one that is not UTF-8: the document's
+    // bytes can then not be kept whole, and a dead letter records only its line (raw: null).
+    const errors = this.held.filter((held): held is Extract<DecodedLine, { error: OnexError }> => "error" in held);
+    const broken = errors.find((held) => held.error.code === ErrorCode.LineTooLong) ?? errors[0];
+    const text = tooLarge === undefined && broken === undefined ? this.held.map((held) => (held as { text: string }).text).join("\n") : undefined;
     let parsed;
     try {
-      if (broken !== undefined) throw broken.error;
       if (tooLarge !== undefined) throw tooLarge;
+      if (broken !== undefined) throw broken.error;
       parsed = parseJsonWithLines(text!, { file: this.file, firstLine: this.documentStart, bigIntegers: this.bigIntegers });
     } catch (error) {
       if (!(error instanceof OnexError)) throw error;
-      this.brokenDocument(error, text, out);
+      // A document with a line that is not UTF-8 has no text: its dead letter keeps its bytes, whole
+      // (its text with that line left out, as it was kept, lost the line and passed for all of it).
+      const bytes = tooLarge === undefined && broken !== undefined && broken.error.code !== ErrorCode.LineTooLong ? this.heldBytes() : undefined;
+      this.brokenDocument(error, text, bytes, out);
       return;
     }
     const none = parsed.elementLines === undefined ? undefined : noMessageIn(parsed.value as unknown[], this.file, this.documentStart);
@@ -844,6 +860,17 @@ class JsonInputReader {
     } else {
       out.push({ line: this.documentStart, value: parsed.value, shape: "document" });
     }
+  }
+
+  /** The held lines' bytes as they were read: each line's own, "\r\n" or "\n" between them (a BOM at line 1 left out, as from its text). */
+  private heldBytes(): Buffer {
+    const parts: Buffer[] = [];
+    this.held.forEach((held, i) => {
+      if (i > 0) parts.push(LF);
+      parts.push("text" in held ? Buffer.from(held.text) : held.bytes);
+      if (held.cr && i < this.held.length - 1) parts.push(CR);
+    });
+    return Buffer.concat(parts);
   }
 
   /** ONEX_E_LINE_TOO_LONG for a document over many lines larger than one line may be. */
@@ -858,7 +885,7 @@ class JsonInputReader {
    * it was NDJSON after all (say, behind a malformed first line): every line is read alone.
    * Otherwise it is one broken document, reported once at the line of its first error.
    */
-  private brokenDocument(error: OnexError, text: string | undefined, out: InputItem[]): void {
+  private brokenDocument(error: OnexError, text: string | undefined, bytes: Buffer | undefined, out: InputItem[]): void {
     // An array with one object per line (`[`, `{...},`, ..., `]`) is read line by line too: its
     // brackets are skipped and each element's trailing comma dropped, so one broken element costs only itself.
     // Only an object's comma: a line like `0,` is no element of such an array, and stays broken.
@@ -868,19 +895,23 @@ class JsonInputReader {
       for (const held of lines) if (!("text" in held && /^\s*[[\]]?\s*$/.test(held.text))) this.lineItems(held, items);
       // Every line read, yet the whole is no JSON (a bracket or comma missing or extra, an array
       // cut short): that is reported too, in line order, or a file cut off after an element would
-      // pass for whole. Its elements are all read, so no text of it is kept for a dead letter.
+      // pass for whole. Its elements are all read, so a dead letter keeps only the text of the line
+      // the fault is at (the whole would repeat the messages written); a document too large to read
+      // whole has none kept (raw: null, as for a line too long).
       if (!items.some((item) => "error" in item)) {
         const at = error.details.line ?? this.documentStart;
         const after = items.findIndex((item) => item.line > at);
+        const faulty = error.code === ErrorCode.LineTooLong ? undefined : this.held.find((held) => held.line === at);
+        const raw = faulty !== undefined && "text" in faulty ? { raw: faulty.text } : {};
         // Read line by line, as NDJSON, whatever went first: a first item's shape is the output's, and
         // `onex migrate` of an array past 64 MiB wrote each message as a document of its own, one
         // indented object after another, which neither JSON nor NDJSON readers (onex's own) read.
-        items.splice(after === -1 ? items.length : after, 0, { line: at, error, shape: "ndjson" });
+        items.splice(after === -1 ? items.length : after, 0, { line: at, error, shape: "ndjson", ...raw });
       }
       append(out, items);
       return;
     }
-    out.push({ line: error.details.line ?? this.documentStart, error, shape: "document", ...(text === undefined ? {} : { raw: text }) });
+    out.push({ line: error.details.line ?? this.documentStart, error, shape: "document", ...(bytes !== undefined ? { rawBytes: bytes } : text === undefined ? {} : { raw: text }) });
   }
 }
 
@@ -890,13 +921,85 @@ class JsonInputReader {
  * each ~35 ms at start-up for input that is never YAML.
  */
 async function readYaml(bytes: Buffer, file: string, bigIntegers: BigIntegerMode): Promise<InputItem[]> {
+  const body = startsWithBom(bytes) ? bytes.subarray(3) : bytes;
   let text: string;
   try {
-    text = decodeUtf8Text(bytes, file);
-  } catch (error) {
-    if (!(error instanceof OnexError)) throw error;
-    return [{ line: error.details.line ?? 1, error, shape: "yaml" }];
+    text = strictUtf8.decode(body);
+  } catch {
+    // Bytes that are not UTF-8 cost only the documents they are in (they refused the whole input,
+    // keeping nothing of it): each such document is an error keeping its bytes, the others are read.
+    const split = undecodableYamlDocuments(body, file);
+    return inLineOrder(await readYamlText(split.text, file, bigIntegers), split.refused);
   }
+  return readYamlText(text, file, bigIntegers);
+}
+
+/**
+ * YAML bytes some of which are not UTF-8, cut into the documents the yaml package finds in them:
+ * a line at the first column of `---` (or after a line of `...`), followed by a space or the
+ * line's end, starts one wherever it stands, since YAML allows no such line inside any value,
+ * so documents are told apart without decoding. (Directives and comments before a `---` go with
+ * the document they precede.) A document that is not UTF-8 is ONEX_E_JSON_SYNTAX at its first
+ * such line, keeping its exact bytes; in `text`, from which the others are read, its lines are
+ * left blank but its markers, so it reads as an empty document and the others keep their lines,
+ * columns and text.
+ */
+function undecodableYamlDocuments(body: Buffer, file: string): { text: string; refused: InputItem[] } {
+  const pieces: string[] = [];
+  const refused: InputItem[] = [];
+  let docStart = 0;
+  let docLine = 1;
+  /** The document so far holds more than directives, comments and blank lines (a `---` line is more). */
+  let content = false;
+  const close = (end: number) => {
+    if (end === docStart) return;
+    const doc = body.subarray(docStart, end);
+    try {
+      pieces.push(strictUtf8.decode(doc));
+    } catch {
+      const line = docLine + firstInvalidLine(doc) - 1;
+      refused.push({ line, error: invalidUtf8(file, line), shape: "yaml", rawBytes: doc });
+      pieces.push(splitLines(doc).map((l) => (yamlMarker(l, 0x2d) ? "---" : yamlMarker(l, 0x2e) ? "..." : "")).join("\n") + (doc[doc.length - 1] === 0x0a ? "\n" : ""));
+    }
+  };
+  let line = 1;
+  for (let start = 0; start < body.length; line++) {
+    const nl = body.indexOf(0x0a, start);
+    const end = nl === -1 ? body.length : nl + 1;
+    const l = body.subarray(start, nl === -1 ? body.length : nl);
+    if (yamlMarker(l, 0x2d) && content) {
+      close(start);
+      [docStart, docLine] = [start, line];
+    }
+    if (yamlMarker(l, 0x2e)) {
+      close(end);
+      [docStart, docLine, content] = [end, line + 1, false];
+    } else if (!content) content = yamlMarker(l, 0x2d) || !/^(?:\s*(?:#.*)?|%.*)$/s.test(l.toString("latin1"));
+    start = end;
+  }
+  close(body.length);
+  return { text: pieces.join(""), refused };
+}
+
+/** The line is a YAML document marker, `---` (`c` 0x2d) or `...` (0x2e), at the first column and followed by a space, a tab or its end. */
+function yamlMarker(line: Buffer, c: number): boolean {
+  return line.length >= 3 && line[0] === c && line[1] === c && line[2] === c && (line.length === 3 || line[3] === 0x20 || line[3] === 0x09 || line[3] === 0x0d);
+}
+
+/** Two lists of items, each in line order, as one. */
+function inLineOrder(items: InputItem[], more: InputItem[]): InputItem[] {
+  const out: InputItem[] = [];
+  let next = 0;
+  for (const item of items) {
+    while (next < more.length && more[next]!.line < item.line) out.push(more[next++]!);
+    out.push(item);
+  }
+  append(out, more.slice(next));
+  return out;
+}
+
+/** The items of YAML text (see readYaml). */
+async function readYamlText(text: string, file: string, bigIntegers: BigIntegerMode): Promise<InputItem[]> {
   const jsonLines = secondTopLevelJsonLine(text);
   if (jsonLines !== undefined) {
     // NDJSON read as YAML is one document with an error on every line: hundreds of thousands of
