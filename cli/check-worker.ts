@@ -7,6 +7,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { isOnexError, type VersionGraph } from "@onex/runtime";
 import { checkVersionGraph } from "../generator/transforms/check-transforms.js";
 import { PROGRESS_CALLS, PROGRESS_HOP, type CheckHop, type CheckWorkerData, type CheckWorkerMessage } from "./check-pool.js";
+import { loadFailure } from "./transforms-load-failure.js";
 
 const setup = workerData as CheckWorkerData;
 const progress = new Int32Array(setup.progress);
@@ -43,7 +44,7 @@ try {
   // Loading the transforms runs their modules' top-level code (escape-function files): timed as a step, at no hop.
   Atomics.store(progress, PROGRESS_HOP, -1);
   Atomics.add(progress, PROGRESS_CALLS, 1);
-  const { versionGraph } = (await import(setup.transforms)) as { versionGraph: VersionGraph };
+  const { versionGraph } = (await import(setup.transforms).catch((error: unknown) => Promise.reject(loadFailure(error)))) as { versionGraph: VersionGraph };
   Atomics.add(progress, PROGRESS_CALLS, 1);
   const hops: CheckHop[] = [];
   const graph = counted(versionGraph, hops);

@@ -30,6 +30,7 @@ import { PACKAGE_ROOT } from "../generator/package-root.js";
 import { loadAllSdks } from "./all-sdks.js";
 import { loadTypeScript } from "../generator/load-typescript.js";
 import { compareVersions, requireVersionsIn } from "../generator/protocol-versions.js";
+import { loadFailure } from "./transforms-load-failure.js";
 
 /** What a generated `transforms/index` module exports. */
 export interface TransformsModule {
@@ -97,7 +98,7 @@ export async function openProjectSdk(flags: SdkFlags): Promise<ProjectSdk> {
     versions,
     resolveVersion: (input) => resolveIn(versions, input, schemasDir),
     load: async (version) => (await import(url(`v${version}/index.js`))) as VersionSdk,
-    transforms: async () => (await import(transformsUrl)) as TransformsModule,
+    transforms: async () => (await import(transformsUrl).catch((error: unknown) => Promise.reject(loadFailure(error)))) as TransformsModule,
     transformsUrl,
     indexes: () => Promise.all(versions.map((v) => readSchemaIndex(join(generatedDir, `v${v}`, "index.json")))),
   };

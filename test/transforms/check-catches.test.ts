@@ -157,6 +157,19 @@ describe("onex check on an escape function that never returns", () => {
     expect(result.stderr).toContain(`error ${ErrorCode.TransformUnsound}: loading the transforms did not finish within 1000 ms`);
   }, 120_000);
 
+  it("says a functions module that throws at its top level is the transforms' fault (ONEX_E_TRANSFORM_UNSOUND, no stack), in check and in migrate", async () => {
+    const { root, schemas } = await copySchemas();
+    await editFile(join(schemas, "v0.2", "from-v0.1.ts"), (t) => `${t}
+throw new Error("boom at load");
+`);
+    expect(runCli(["generate", "--schemas", join(root, "schemas"), "--out", join(root, "generated")]).status).toBe(0);
+    const said = `error ${ErrorCode.TransformUnsound}: loading the transforms ran their functions modules' top-level code, which threw: boom at load\n`;
+    const check = runCli(["check", "--schemas", join(root, "schemas"), "--samples", "1"]);
+    expect([check.status, check.stderr]).toEqual([1, said]);
+    const migrate = runCli(["migrate", "v0.1", "v0.2", "-", "--schemas", join(root, "schemas")], { input: JSON.stringify(dispatch(1)) + "\n" });
+    expect([migrate.status, migrate.stdout, migrate.stderr]).toEqual([1, "", said]);
+  }, 120_000);
+
   it("has the flag migrate has, with its default", () => {
     const help = runCli(["check", "--help"]);
     expect(help.stdout).toMatch(/--message-timeout=<value>\s+\[default: 10s\]/);
