@@ -60,6 +60,60 @@ export function compareSchemas(oldSchema: JsonSchema, newSchema: JsonSchema, old
   return changes;
 }
 
+/**
+ * Compares a value a lens moves: its schema at `oldPath` of the old message schema with its
+ * schema at `newPath` of the new one, by the same walk a property that stays at its path gets,
+ * whether it must be present included. The value is put as one property of a bare object on
+ * each side, required where every field from the two paths' common parent down to it is
+ * required (a field inside an optional object may be absent), so the walk reports
+ * `required-added`/`-removed` and every change of the value's own schema; paths are reported
+ * under `newPath`, where the newer version keeps the value. Paths are names joined with `/`
+ * (`-` for any array item), as lenses name them. When either path is not a field its schema
+ * declares (a lens makes it; a map, a combinator other than allOf), the value cannot be
+ * compared and the move is reported as undecided, never passed over.
+ */
+export function compareMovedValue(oldSchema: JsonSchema, oldPath: string, newSchema: JsonSchema, newPath: string, oldResolve: RefResolver, newResolve: RefResolver): SchemaChange[] {
+  const oldSegments = oldPath.split("/").slice(1);
+  const newSegments = newPath.split("/").slice(1);
+  let common = 0;
+  while (common < Math.min(oldSegments.length, newSegments.length) - 1 && oldSegments[common] === newSegments[common]) common++;
+  const oldValue = valueAt(oldSchema, oldSegments, common, oldResolve);
+  const newValue = valueAt(newSchema, newSegments, common, newResolve);
+  if (!oldValue || !newValue) {
+    const where = !oldValue ? `${oldPath} of the old schema` : `${newPath} of the new schema`;
+    return [{ path: newPath, kind: "keyword-changed", detail: `${where} is not a field it declares (a lens makes it, or it is inside a map or a combinator), so the moved value cannot be compared; ${UNDECIDED}` }];
+  }
+  const name = newSegments.at(-1)!;
+  const holder = (value: { schema: JsonSchema; required: boolean }): JsonSchema => ({ type: "object", properties: { [name]: value.schema }, required: value.required ? [name] : [] });
+  const at = `/${escapePointer(name)}`;
+  return compareSchemas(holder(oldValue), holder(newValue), oldResolve, newResolve).map((change) => ({ ...change, path: newPath + change.path.slice(at.length) }));
+}
+
+/**
+ * The schema at `segments` below `schema`, and whether the value is always there once the
+ * object at `segments[0..from)` is. Follows `properties` (of the schema or of its allOf
+ * members, `$ref`s resolved) and `items` for `-`.
+ */
+function valueAt(schema: JsonSchema, segments: readonly string[], from: number, resolve: RefResolver): { schema: JsonSchema; required: boolean } | undefined {
+  let node = schema;
+  let required = true;
+  for (const [i, segment] of segments.entries()) {
+    const resolved = deref(node, resolve);
+    if (segment === "-") {
+      if (resolved.items === undefined || typeof resolved.items === "boolean") return undefined;
+      node = asSchema(resolved.items);
+      continue;
+    }
+    const members = [resolved, ...(Array.isArray(resolved.allOf) ? (resolved.allOf as unknown[]).map((m) => deref(asSchema(m), resolve)) : [])];
+    const declaring = members.filter((m) => m.properties !== null && typeof m.properties === "object" && Object.hasOwn(m.properties, segment));
+    // Declared by two allOf members, the value must pass both schemas: not one schema to compare.
+    if (declaring.length !== 1) return undefined;
+    node = asSchema((declaring[0]!.properties as Record<string, unknown>)[segment]);
+    if (i >= from) required &&= members.some((m) => Array.isArray(m.required) && (m.required as unknown[]).includes(segment));
+  }
+  return { schema: node, required };
+}
+
 interface WalkContext {
   oldResolve: RefResolver;
   newResolve: RefResolver;

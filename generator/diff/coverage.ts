@@ -3,7 +3,9 @@
  * field's value (add, remove, wrap, head, convert, escape) covers every change at or below
  * that field; a lens that only moves a field (rename, hoist, plunge) covers exactly the
  * paths it moves from and to, because the moved value's own schema changes need lenses of
- * their own.
+ * their own. Those changes are found by comparing the value's schema where it was with its
+ * schema where it went (`movedValuesOf`, then report.ts), and the lenses that moved it never
+ * cover them.
  */
 import type { Lens, TransformModel } from "../transforms/load-transforms.js";
 
@@ -102,4 +104,91 @@ export function coverageOf(transform: TransformModel, type: string): (path: stri
     for (const r of reach) if (r.path.startsWith(`${path}/`) && !found.includes(r.cover)) found.push(r.cover);
     return found;
   };
+}
+
+/**
+ * A value one or more lenses move (rename, hoist, plunge: the lens kinds that take a value from
+ * one path to another) from where the older version keeps it to where the newer one does.
+ * Paths are written as coverage paths are: names joined with `/`, `-` for any array item.
+ */
+export interface MovedValue {
+  /** Where the value is in the older version's message: `/payload/output`. */
+  from: string;
+  /** Where it is in the newer version's message: `/payload/result`. */
+  to: string;
+  /** The lenses that moved it, in order: `rename output -> result`. */
+  movedBy: Cover[];
+  /**
+   * The lenses covering a change of the value's own schema at `path` (`to` or below it): those
+   * that reach the value, or a field holding it, while it is at a path they work on, as
+   * `coverageOf` judges a path. The lenses in `movedBy` are not among them: moving a value
+   * does not change what it holds.
+   */
+  coverage: (path: string) => Cover[];
+}
+
+/** Where a moved value sat, and for which lenses (indices into the reach list, `until` excluded). */
+interface Stay {
+  path: string;
+  since: number;
+  until: number;
+}
+
+/**
+ * Every value the lenses of `type` move, followed through the lenses after the move, in the
+ * order the adapters run them: a value renamed and then plunged into an object (`build_fingerprint`
+ * -> `fingerprint` -> `build/fingerprint`) is one moved value, and a value moved inside a value
+ * moved before it comes from the matching path of that value's origin. A value that ends where it
+ * started is left out: the path-by-path comparison already judges it there.
+ */
+export function movedValuesOf(transform: TransformModel, type: string): MovedValue[] {
+  const reach = reachOf(transform, type);
+  const tracked: { from: string; at: string; movedBy: Cover[]; stays: Stay[] }[] = [];
+  const within = (path: string, root: string) => path === root || path.startsWith(`${root}/`);
+  reach.forEach((r, index) => {
+    if (r.movesTo === undefined) return;
+    if (!tracked.some((t) => t.at === r.path)) {
+      // First moved here: it comes from the older message as it is, or from inside a value moved before.
+      const holder = tracked.filter((t) => r.path.startsWith(`${t.at}/`)).sort((a, b) => b.at.length - a.at.length)[0];
+      const suffix = holder ? r.path.slice(holder.at.length) : "";
+      tracked.push({
+        from: holder ? holder.from + suffix : r.path,
+        at: r.path,
+        movedBy: [],
+        stays: holder ? holder.stays.map((s) => ({ ...s, path: s.path + suffix })) : [{ path: r.path, since: 0, until: Infinity }],
+      });
+    }
+    // The value at the path moves, and every value moved before that now sits inside it moves along.
+    for (const t of tracked) {
+      if (!within(t.at, r.path)) continue;
+      if (t.at === r.path) t.movedBy.push(r.cover);
+      t.at = r.movesTo! + t.at.slice(r.path.length);
+      t.stays.at(-1)!.until = index;
+      t.stays.push({ path: t.at, since: index, until: Infinity });
+    }
+  });
+  return tracked
+    .filter((t) => t.from !== t.at)
+    .map((t) => ({
+      from: t.from,
+      to: t.at,
+      movedBy: t.movedBy,
+      coverage: (path: string) => {
+        const suffix = path.slice(t.at.length);
+        const found: Cover[] = [];
+        const below: Cover[] = [];
+        for (const stay of t.stays) {
+          const at = stay.path + suffix;
+          for (let i = stay.since; i < Math.min(stay.until, reach.length); i++) {
+            const r = reach[i]!;
+            if (t.movedBy.includes(r.cover)) continue;
+            if (r.path === at || (r.subtree && at.startsWith(`${r.path}/`))) {
+              if (!found.includes(r.cover)) found.push(r.cover);
+            } else if (r.path.startsWith(`${at}/`) && !below.includes(r.cover)) below.push(r.cover);
+          }
+        }
+        // As coverageOf: lenses working below the path are listed once the path itself is covered.
+        return found.length === 0 ? found : [...found, ...below.filter((c) => !found.includes(c))];
+      },
+    }));
 }

@@ -3,11 +3,11 @@
  * effect and the lenses covering it, a verdict, and a text rendering for people.
  */
 import { compare } from "../load-version.js";
-import type { VersionModel } from "../model.js";
+import type { JsonSchema, VersionModel } from "../model.js";
 import type { TransformModel } from "../transforms/load-transforms.js";
 import { classify, describeEffect, verdictOf, type ChangeKind, type Effect, type Verdict } from "./classify.js";
-import { compareSchemas, modelResolver } from "./compare-schemas.js";
-import { coverageOf, type Cover } from "./coverage.js";
+import { compareMovedValue, compareSchemas, modelResolver, type RefResolver } from "./compare-schemas.js";
+import { coverageOf, movedValuesOf, type Cover } from "./coverage.js";
 import { resolvedTemplate } from "../subject-template.js";
 
 export interface ChangeReport {
@@ -21,6 +21,12 @@ export interface ChangeReport {
   breaking: boolean;
   /** Lenses covering a breaking change; null when coverage is not judged here (non-adjacent versions: see hops). */
   coveredBy: Cover[] | null;
+  /**
+   * Set on a change of a value a lens moves (rename, hoist, plunge): where the older version
+   * keeps it. Its schema there is compared with its schema at `path`; such changes are about
+   * what the adapters do, so they count as breaking changes to cover but not in the verdict.
+   */
+  movedFrom?: string;
 }
 
 export interface TypeReport {
@@ -87,11 +93,18 @@ export function diffModels(oldModel: VersionModel, newModel: VersionModel, trans
       continue;
     }
     const cover = judgeCoverage ? (transform ? coverageOf(transform, type) : () => []) : undefined;
-    const changes = compareSchemas(schemaOf(oldModel, before.name), schemaOf(newModel, after.name), oldResolve, newResolve).map((change) => {
+    const oldSchema = schemaOf(oldModel, before.name);
+    const newSchema = schemaOf(newModel, after.name);
+    const changes = compareSchemas(oldSchema, newSchema, oldResolve, newResolve).map((change) => {
       const effect = classify(change);
       return toReport(change, effect, cover ? cover(change.path) : null);
     });
-    types.push({ type, status: changes.length > 0 ? "changed" : "unchanged", verdict: verdictOf(changes), changes });
+    // A lens that moves a value covers the property leaving one path and appearing at another,
+    // not what the value holds: without this, `rename output -> result` with `result` a string
+    // where `output` was an object (or required where it was optional) passed as covered, and
+    // only onex check or migrate found every such message failing. Judged where a transform is.
+    const moved = judgeCoverage && transform ? movedValueChanges(transform, type, oldSchema, newSchema, oldResolve, newResolve) : [];
+    types.push({ type, status: changes.length > 0 ? "changed" : "unchanged", verdict: verdictOf(changes), changes: [...changes, ...moved] });
   }
 
   const recordNames = (model: VersionModel) => new Set(model.schemas.filter((s) => s.kind === "record").map((s) => s.name));
@@ -152,6 +165,18 @@ export function chainReport(direct: DiffReport, hops: DiffReport[]): DiffReport 
     summary: { ...direct.summary, uncovered: hops.reduce((n, h) => n + h.summary.uncovered, 0) },
     hops,
   };
+}
+
+/**
+ * The changes of every value the lenses of `type` move: its schema where the older version keeps
+ * it against its schema where the newer one does, covered only by lenses other than the moves
+ * (a `wrap` after `rename target -> targets`, an escape setting a default).
+ */
+function movedValueChanges(transform: TransformModel, type: string, oldSchema: JsonSchema, newSchema: JsonSchema, oldResolve: RefResolver, newResolve: RefResolver): ChangeReport[] {
+  return movedValuesOf(transform, type).flatMap((value) => {
+    const how = `moved from ${value.from} by ${value.movedBy.map((c) => c.lens).join(", ")}`;
+    return compareMovedValue(oldSchema, value.from, newSchema, value.to, oldResolve, newResolve).map((change) => ({ ...toReport({ ...change, detail: `${how}: ${change.detail}` }, classify(change), value.coverage(change.path)), movedFrom: value.from }));
+  });
 }
 
 function toReport(change: { kind: ChangeKind; path: string; detail: string }, effect: Effect, coveredBy: Cover[] | null): ChangeReport {

@@ -41,6 +41,10 @@ describe("onex diff v0.1 v0.2", () => {
     const targets = changeOf(report, "signal.task.dispatch", "/payload/targets", "property-added");
     expect(targets.detail).toContain("array<string>");
     expect(lenses(targets)).toEqual(["types.signal.task.dispatch: rename target -> targets", "types.signal.task.dispatch: wrap targets"]);
+    // What the moved value holds (a string, then a list) is the wrap's to cover, not the rename's.
+    const moved = changeOf(report, "signal.task.dispatch", "/payload/targets", "scalar-to-array");
+    expect(moved).toMatchObject({ movedFrom: "/payload/target", detail: "moved from /payload/target by rename target -> targets: string -> array" });
+    expect(lenses(moved)).toEqual(["types.signal.task.dispatch: wrap targets"]);
   });
 
   it("reports the optional retry added to a closed model as FORWARD-breaking only, covered by its add lens", () => {
@@ -97,7 +101,8 @@ describe("onex diff v0.1 v0.2", () => {
   it("prints a readable report with verdicts and covering lenses", () => {
     const text = runCli(["diff", "0.1", "0.2"]);
     expect(text.status).toBe(0);
-    expect(text.stdout).toContain("signal.task.dispatch  NONE  (changed, 6 changes, 6 breaking)");
+    // Six schema changes and the moved target's string -> array (covered by the wrap).
+    expect(text.stdout).toContain("signal.task.dispatch  NONE  (changed, 7 changes, 7 breaking)");
     expect(text.stdout).toContain("/payload/retry  property-added: optional object{backoff_ms, max_attempts} added to closed content model  [breaks FORWARD]  covered by types.signal.task.dispatch: add retry (optional)");
     expect(text.stdout).toContain("event.agent.stopped  BACKWARD  (added, 1 change, 1 breaking)");
     expect(text.stdout).toContain("every breaking change covered by a transform");
