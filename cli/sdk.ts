@@ -195,10 +195,14 @@ async function assertCurrent(schemasDir: string, generatedDir: string, versions:
     else if (headerHash(text) !== hash) stale.push(`the transform ${hop} is not current (its transform file, or a version it connects, changed)`);
   }
   if (stale.length === 0) return;
-  const again = ["onex generate", ...(flags.schemas === undefined ? [] : [`--schemas ${flags.schemas}`]), ...(flags.generated === undefined ? [] : [`--out ${flags.generated}`])].join(" ");
+  // The schemas folder this run compared with, named whenever it is not the one `onex generate`
+  // reads by default (./schemas): with --generated alone, this run read onex's bundled schemas.
+  const bundled = flags.schemas === undefined && !existsSync("schemas");
+  const schemasFlag = flags.schemas ?? (bundled ? schemasDir : undefined);
+  const again = ["onex generate", ...(schemasFlag === undefined ? [] : [`--schemas ${schemasFlag}`]), ...(flags.generated === undefined ? [] : [`--out ${flags.generated}`])].join(" ");
   throw new OnexError(
     ErrorCode.SdkStale,
-    `the generated SDK in ${generatedDir} is not current with ${schemasDir}: ${stale.join("; ")}. Run \`${again}\`; nothing needs building`,
+    `the generated SDK in ${generatedDir} is not current with ${schemasDir}${bundled ? " (no --schemas given and no ./schemas here: the schemas onex ships)" : ""}: ${stale.join("; ")}. Run \`${again}\`${bundled ? ", or give --schemas the SDK's own schemas" : ""}; nothing needs building`,
     { schemas: schemasDir, generated: generatedDir, stale },
   );
 }

@@ -253,7 +253,10 @@ async function checkTransform(
   const types = new Map<string, Lens[]>();
   for (const type of Object.keys(doc.types).sort(compare)) {
     if (olderTypes.has(type) !== newerTypes.has(type)) {
-      fail(["types", type], `"${type}" is not a message type of both v${doc.from} and v${doc.to}; list it under ${olderTypes.has(type) ? "removed_types" : "new_types"}`);
+      // Listed there already, the fix is to take it out of `types` (which names only types both versions have).
+      const key = olderTypes.has(type) ? "removed_types" : "new_types";
+      const fix = doc[key]?.includes(type) ? `take it out of types (it is listed under ${key}, where it belongs)` : `list it under ${key}`;
+      fail(["types", type], `"${type}" is not a message type of both v${doc.from} and v${doc.to}; ${fix}`);
       continue;
     }
     if (!olderTypes.has(type)) {

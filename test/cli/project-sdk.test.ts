@@ -175,6 +175,24 @@ describe("commands on the user's schemas", () => {
     }
   }, 180_000);
 
+  it("an SDK given with --generated alone, where there is no ./schemas, is compared with the schemas onex ships, and the advice says so and names them", async () => {
+    const own = await mkdtemp(join(tmpdir(), "onex-project-sdk-own-"));
+    const elsewhere = await mkdtemp(join(tmpdir(), "onex-project-sdk-cwd-"));
+    try {
+      await cp(join(PROJECT_ROOT, "schemas"), join(own, "schemas"), { recursive: true });
+      await editFile(join(own, "schemas", "v0.2", "messages", "state-update.yaml"), (t) => t.replace("enum: [idle, running, draining, degraded, offline]", "enum: [idle, running, draining, degraded, offline, paused]"));
+      ok(onex(own, ["generate"]));
+      const stale = onex(elsewhere, ["validate", "v0.2", "-", "--generated", join(own, "generated")], await stateUpdate("paused"));
+      expect(stale.code).toBe(3);
+      expect(stale.stderr).toContain(`not current with ${join(PROJECT_ROOT, "schemas")} (no --schemas given and no ./schemas here: the schemas onex ships)`);
+      // The command it advises reads the schemas it compared with, not ./schemas, which is not there.
+      expect(stale.stderr).toContain(`Run \`onex generate --schemas ${join(PROJECT_ROOT, "schemas")} --out ${join(own, "generated")}\`, or give --schemas the SDK's own schemas`);
+    } finally {
+      await rm(own, { recursive: true, force: true });
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  }, 180_000);
+
   it("a changed transform file is ONEX_E_SDK_STALE for migrate until it is generated", async () => {
     await editFile(join(root, "schemas", "v0.2", "from-v0.1.yaml"), (t) => `${t}\n# reviewed\n`);
     const stale = onex(root, ["migrate", "v0.2", "v0.1", "-"], "");
