@@ -221,6 +221,10 @@ describe("commands on the user's schemas", () => {
       expect(generated.stdout).toContain("removed generated/transforms/v0.1-v0.2.ts");
       expect(await readdir(dirname(built))).toEqual([]);
       expect(ok(onex(root, ["generate", "--check"])).stderr).toContain("note: v0.2 has no transform from v0.1");
+      // check checks what the gap leaves (v0.0.9 <-> v0.1), and says what it does not: it stopped with ONEX_E_NO_PATH.
+      const checked = ok(onex(root, ["check", "--samples", "2"]));
+      expect(checked.stderr).toMatch(/transforms sound: [1-9]\d* type\/direction pairs and 0 type\/composed-path pairs/);
+      expect(checked.stderr).toContain("no transform between v0.1 -> v0.2: no message is migrated across, and no path across is checked");
 
       // A build of another checkout left behind (a branch switched after `npm run build`): the sources decide.
       await build();

@@ -270,6 +270,14 @@ describe("lenses are checked against the schemas they connect", () => {
     expect(error.message).not.toContain("new_types");
   });
 
+  it("tells a type of one version alone that is under types and new_types to leave types, and one under types alone to be listed", async () => {
+    const listed = await generateError({ [V02]: (t) => t.replace("\ntypes:\n", "\ntypes:\n  event.agent.stopped: []\n") });
+    const messages = (listed.details.problems as { message: string }[]).map((p) => p.message);
+    expect(messages).toContainEqual('"event.agent.stopped" is not a message type of both v0.1 and v0.2; take it out of types (it is listed under new_types, where it belongs)');
+    const unlisted = await generateError({ [V02]: (t) => t.replace("new_types: [event.agent.stopped, ", "new_types: [").replace("\ntypes:\n", "\ntypes:\n  event.agent.stopped: []\n") });
+    expect((unlisted.details.problems as { message: string }[]).map((p) => p.message)).toContainEqual('"event.agent.stopped" is not a message type of both v0.1 and v0.2; list it under new_types');
+  });
+
   it("reports every shape mistake of a transform file at once, a misspelt operation at the key with the one meant", async () => {
     const error = await generateError({
       [V02]: (t) => t.replace("- rename: { from: action, to: operation }", "- renmae: { from: action, to: operation }").replace('to: "0.2"', 'to: 0.2').replace("fallback: { up: idle, down: busy }", "fallback: { up: idle, down: [busy] }"),
@@ -354,6 +362,19 @@ describe("onex check proves round trips", () => {
     }
     expect(composed).toBeGreaterThanOrEqual(12);
     expect(result.paths).toBe(composed);
+    expect(result.gaps).toEqual([]);
+  });
+
+  it("checks the versions on each side of a version with no transform from the one before, and names the gap instead of stopping at it", async () => {
+    await load();
+    // v0.2 breaking with v0.1 on purpose: no step between them.
+    const graph: VersionGraph = { ...versionGraph, steps: versionGraph.steps.filter((s) => s.newer !== "0.2") };
+    const result = checkVersionGraph(graph, models, { samples: 5, seed: 3 });
+    expect(result.gaps).toEqual(["v0.1 -> v0.2"]);
+    expect(result.steps).toBe(graph.steps.reduce((n, s) => n + 2 * Object.keys(s.pairs).length, 0));
+    expect(result.steps).toBeGreaterThan(0);
+    // The only composed path, v0.0.9 <-> v0.2, crosses the gap.
+    expect(result.paths).toBe(0);
   });
 
   it("fails an adjacent step whose output is valid but whose way back loses data", async () => {
