@@ -1005,13 +1005,14 @@ async function readYamlText(text: string, file: string, bigIntegers: BigIntegerM
     // NDJSON read as YAML is one document with an error on every line: hundreds of thousands of
     // them, and the YAML parser's memory, for one mistaken format.
     const message = `line ${jsonLines} starts a second JSON value in one YAML document: this looks like NDJSON, one JSON message a line; read it with --format json (or name the file .ndjson)`;
-    return [{ line: jsonLines, error: new OnexError(ErrorCode.YamlSyntax, message, { file, line: jsonLines }), shape: "yaml" }];
+    // Its text kept for a dead letter, as any refused document's: every message in it would be lost otherwise.
+    return [{ line: jsonLines, error: new OnexError(ErrorCode.YamlSyntax, message, { file, line: jsonLines }), shape: "yaml", raw: text }];
   }
   // Counted before the parser sees it: nested a few hundred levels deep, it runs V8 out of stack, fatally.
   const deep = yamlNestingBeyond(text);
   if (deep !== undefined) {
     const message = `not valid YAML for onex: nested deeper than ${MAX_YAML_DEPTH} levels (JSON input may nest ${MAX_JSON_DEPTH})`;
-    return [{ line: deep, error: new OnexError(ErrorCode.YamlSyntax, message, { file, line: deep }), shape: "yaml" }];
+    return [{ line: deep, error: new OnexError(ErrorCode.YamlSyntax, message, { file, line: deep }), shape: "yaml", raw: text }];
   }
   const { LineCounter, isMap, isScalar, isSeq, parseAllDocuments, visit } = await import("yaml");
   const { yamlDocumentValue } = await import("../generator/yaml-file.js");

@@ -115,4 +115,15 @@ describe("undecodable input reaches the dead letter whole", () => {
       expect(letters, what).toEqual([expect.objectContaining({ line: at, code: ErrorCode.JsonSyntax, raw: lines[at - 1] })]);
     }
   });
+
+  it("a YAML input refused whole (NDJSON named .yaml, nesting past the limit) is dead-lettered with its text, not as raw: null", () => {
+    const ndjson = messages.map((m) => JSON.stringify(m)).join("\n") + "\n";
+    const { run, letters } = migrate("lines.yaml", Buffer.from(ndjson));
+    expect(run.code).toBe(0);
+    expect(letters).toHaveLength(1);
+    expect([letters[0]!.code, letters[0]!.raw]).toEqual([ErrorCode.YamlSyntax, ndjson]);
+    const deep = `payload: ${"[".repeat(300)}${"]".repeat(300)}\n`;
+    const nested = migrate("deep.yaml", Buffer.from(deep));
+    expect(nested.letters.map((l) => [l.code, l.raw])).toEqual([[ErrorCode.YamlSyntax, deep]]);
+  });
 });
