@@ -1,6 +1,6 @@
 /** The trust commands, run as users run them: the built `onex` (run `npm run build` first; `npm test` does). */
 import { spawnSync } from "node:child_process";
-import { existsSync, linkSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, linkSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ExitCode } from "../../cli/exit-codes.js";
 
 const BIN = fileURLToPath(new URL("../../bin/onex.js", import.meta.url));
+const PROJECT_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "onex-trust-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -88,6 +89,14 @@ describe("onex grant issue / inspect / revoke", () => {
     // A type of a version not in these schemas yet is issued on request.
     const ahead = onex(["grant", "issue", "--key", "ca.key", "--subject", "node-a", "--zone", "zone.trusted.org", "--type", "signal.task.cancel", "--expires-in", "1h", "--allow-unknown-type"]);
     expect([ahead.code, JSON.parse(ahead.stdout).scopes.message_types]).toEqual([0, ["signal.task.cancel"]]);
+    // Manifests read as generate reads them: a byte that is not UTF-8 is refused where it is, never read as U+FFFD.
+    const latin1 = join(dir, "latin1-schemas");
+    cpSync(join(PROJECT_ROOT, "schemas"), latin1, { recursive: true });
+    const manifest = join(latin1, "v0.2", "manifest.yaml");
+    writeFileSync(manifest, Buffer.concat([Buffer.from("# caf"), Buffer.from([0xe9]), Buffer.from("\n"), readFileSync(manifest)]));
+    const refused = onex(["grant", "issue", "--key", "ca.key", "--subject", "node-a", "--zone", "zone.trusted.org", "--type", "signal.task.dispatch", "--expires-in", "1h", "--schemas", latin1]);
+    expect([refused.code, refused.stdout]).toEqual([ExitCode.BadInput, ""]);
+    expect(refused.stderr).toContain(`${manifest}:1:6: not valid UTF-8 (byte 0xE9 at offset 5)`);
 
     const inspect = onex(["grant", "inspect", "grant.json", "--authority", "ca.pub", "--json"]);
     expect(inspect.code).toBe(0);

@@ -13,6 +13,7 @@ import { requireVersionsIn } from "../../../generator/protocol-versions.js";
 import { sameFile } from "../../same-file.js";
 import { schemasDirOf } from "../../sdk.js";
 import { schemasFlag } from "../../sdk-flags.js";
+import { utf8Text } from "../../../generator/input-hashes.js";
 
 export default class GrantIssue extends OnexCommand {
   static override summary = "Issue a signed session grant as a zone authority.";
@@ -88,7 +89,8 @@ async function assertKnownTypes(types: string[], schemasDir: string): Promise<vo
     const file = join(schemasDir, `v${version}`, "manifest.yaml");
     let manifest: { messages?: { type?: unknown }[] } | null;
     try {
-      manifest = parse(await readFile(file, "utf8")) as typeof manifest;
+      // Strictly UTF-8, as generate reads it: a Latin-1 type name would be another name here.
+      manifest = parse(utf8Text(await readFile(file), file, ErrorCode.YamlSyntax)) as typeof manifest;
     } catch (cause) {
       throw new OnexError(ErrorCode.YamlSyntax, `${file} cannot be read as a manifest (${(cause as Error).message.split("\n")[0]}); ${hint}`, { file }, { cause });
     }
