@@ -124,7 +124,8 @@ export async function inputHashes(schemasDir: string, versions: readonly string[
 async function versionHash(versionDir: string, recorded: string | undefined): Promise<string> {
   const manifestText = await readText(join(versionDir, "manifest.yaml"));
   if (recorded !== undefined) {
-    const hash = await hashOfVersion(versionDir, manifestText, await existing(versionDir, mentionedFiles(manifestText)));
+    // A file the manifest's text merely mentions (a comment's example) may be one the generator never reads: undecodable, it sends this to the full path.
+    const hash = await existing(versionDir, mentionedFiles(manifestText)).then((files) => hashOfVersion(versionDir, manifestText, files)).catch(() => undefined);
     if (hash === recorded) return hash;
   }
   const manifest = (await parseYaml(manifestText)) as {

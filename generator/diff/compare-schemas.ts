@@ -69,8 +69,8 @@ export function compareSchemas(oldSchema: JsonSchema, newSchema: JsonSchema, old
  * `required-added`/`-removed` and every change of the value's own schema; paths are reported
  * under `newPath`, where the newer version keeps the value. Paths are names joined with `/`
  * (`-` for any array item), as lenses name them. When either path is not a field its schema
- * declares (a lens makes it; a map, a combinator other than allOf), the value cannot be
- * compared and the move is reported as undecided, never passed over.
+ * declares (a lens makes it; a map, a combinator other than allOf), no change is reported: the
+ * lens checks accept such a path, and `onex check` tries the move on sampled messages.
  */
 export function compareMovedValue(oldSchema: JsonSchema, oldPath: string, newSchema: JsonSchema, newPath: string, oldResolve: RefResolver, newResolve: RefResolver): SchemaChange[] {
   const oldSegments = oldPath.split("/").slice(1);
@@ -79,10 +79,10 @@ export function compareMovedValue(oldSchema: JsonSchema, oldPath: string, newSch
   while (common < Math.min(oldSegments.length, newSegments.length) - 1 && oldSegments[common] === newSegments[common]) common++;
   const oldValue = valueAt(oldSchema, oldSegments, common, oldResolve);
   const newValue = valueAt(newSchema, newSegments, common, newResolve);
-  if (!oldValue || !newValue) {
-    const where = !oldValue ? `${oldPath} of the old schema` : `${newPath} of the new schema`;
-    return [{ path: newPath, kind: "keyword-changed", detail: `${where} is not a field it declares (a lens makes it, or it is inside a map or a combinator), so the moved value cannot be compared; ${UNDECIDED}` }];
-  }
+  // Not a field the schema declares (a lens makes it; a map, a combinator), as the lens checks
+  // allow: nothing to compare field by field, and no change is said. `onex check` runs the move
+  // on sampled messages of the old schema and validates each against the new.
+  if (!oldValue || !newValue) return [];
   const name = newSegments.at(-1)!;
   const holder = (value: { schema: JsonSchema; required: boolean }): JsonSchema => ({ type: "object", properties: { [name]: value.schema }, required: value.required ? [name] : [] });
   const at = `/${escapePointer(name)}`;

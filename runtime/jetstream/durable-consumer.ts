@@ -9,9 +9,14 @@
  */
 import type { ConsumerConfig, ConsumerInfo, JetStreamManager } from "@nats-io/jetstream";
 
-/** The consumer `config.durable_name` of `stream`, made, or brought to `config` where it exists and the server allows the change. */
-export async function putDurableConsumer(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig> & { durable_name: string }): Promise<ConsumerInfo> {
+/**
+ * The consumer `config.durable_name` of `stream`: made (`create`: refused by a server from 2.10
+ * when one of that name exists with another configuration) or brought to `config` (`update`:
+ * refused when none exists). nats-server 2.9 knows no action: it makes the consumer, or changes
+ * one that exists where it allows the change.
+ */
+export async function putDurableConsumer(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig> & { durable_name: string }, action: "create" | "update" = "create"): Promise<ConsumerInfo> {
   // The manager's own request: its API prefix (a domain's), its timeout, and the server's refusal thrown as nats.js throws it.
   const api = jsm.consumers as unknown as { prefix: string; _request(subject: string, data: unknown): Promise<unknown> };
-  return (await api._request(`${api.prefix}.CONSUMER.DURABLE.CREATE.${stream}.${config.durable_name}`, { stream_name: stream, config })) as ConsumerInfo;
+  return (await api._request(`${api.prefix}.CONSUMER.DURABLE.CREATE.${stream}.${config.durable_name}`, { stream_name: stream, config, action })) as ConsumerInfo;
 }

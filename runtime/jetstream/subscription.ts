@@ -641,7 +641,7 @@ async function resumeDurable(jsm: JetStreamManager, stream: string, info: Consum
   const wanted = { ack_wait: config.ack_wait!, max_ack_pending: config.max_ack_pending!, max_deliver: config.max_deliver! };
   if (found.ack_wait === wanted.ack_wait && found.max_ack_pending === wanted.max_ack_pending && found.max_deliver === wanted.max_deliver) return info;
   try {
-    return await withRetry(() => putDurableConsumer(jsm, stream, { ...found, ...wanted, durable_name: info.name }));
+    return await withRetry(() => putDurableConsumer(jsm, stream, { ...found, ...wanted, durable_name: info.name }, "update"));
   } catch (error) {
     throw consumerError(error, stream);
   }

@@ -5,7 +5,7 @@
  * a description came out as "caf\ufffd" in every output.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { generate } from "../../generator/generate.js";
@@ -104,6 +104,19 @@ describe("input files that are not UTF-8", () => {
     }
     expect(snapshot(join(root, "generated"))).toEqual(before);
     expect(existsSync(join(root, "site"))).toBe(false);
+  }, 120_000);
+
+  it("a file the manifest only mentions (in a comment), not UTF-8 and never read by generate, leaves the generated SDK current", async () => {
+    const { root, schemas } = await copySchemas();
+    const manifest = join(schemas, "v0.2", "manifest.yaml");
+    await writeFile(manifest, `# an example message: examples/sample.json\n${await readFile(manifest, "utf8")}`);
+    // UTF-16 with its byte order mark: no UTF-8.
+    await mkdir(join(schemas, "v0.2", "examples"), { recursive: true });
+    await writeFile(join(schemas, "v0.2", "examples", "sample.json"), Buffer.from([0xff, 0xfe, 0x7b, 0x00, 0x7d, 0x00]));
+    expect(runCli(["generate", "--schemas", "schemas", "--out", "generated"], { cwd: root }).status).toBe(0);
+    // The recorded hash is found again (the mentioned file read strictly failed that quick path, which made it ONEX_E_SDK_STALE for good).
+    const versions = runCli(["versions", "--schemas", "schemas", "--generated", "generated"], { cwd: root });
+    expect([versions.status, versions.stderr]).toEqual([0, ""]);
   }, 120_000);
 });
 
