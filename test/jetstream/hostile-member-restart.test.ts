@@ -8,6 +8,7 @@
  * deliver nothing before the restart or after it. Its own server: the restart would cut every
  * other test's connections.
  */
+import { join } from "node:path";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -17,6 +18,7 @@ import { OnexHeader } from "../../runtime/jetstream/headers.js";
 import { DEAD_LETTER_STREAM, streamNameOf, zoneStreamNameOf } from "../../runtime/jetstream/streams.js";
 import { openRegistry } from "../../runtime/registry/open-registry.js";
 import { makeNode } from "../registry/fixtures.js";
+import { runCli } from "../support/run-cli.js";
 import { removeTempDirs } from "../support/temp-schemas.js";
 import { ZONE_A, refusedByServer, startTwoZones, update, type TwoZones } from "./zones.js";
 
@@ -94,3 +96,21 @@ it("a member's push consumers aimed at the admins' dead letters and the registry
   expect(delivered).toEqual([0, 0, 0]);
   expect(await stored((await zones.raw("adminA")).nc)).toEqual(before);
 });
+
+it("onex streams apply removes the ephemeral push consumers a member could plant before members were held to durables, and leaves every other consumer", async () => {
+  // Made as the admin, who may still make what members could before the config changed.
+  const { nc } = await zones.raw("adminA");
+  const ephemeral = async (config: Record<string, unknown>) =>
+    (JSON.parse((await nc.request(`$JS.API.CONSUMER.CREATE.${STREAM_A}`, JSON.stringify({ stream_name: STREAM_A, config: { ack_policy: AckPolicy.None, inactive_threshold: 24 * 3600e9, ...config } }))).string()) as { name: string }).name;
+  const planted = await ephemeral({ deliver_subject: deadLetterSubject(undefined, streamNameOf("event"), "billing") });
+  const inbox = await ephemeral({ deliver_subject: "_INBOX.watching" });
+  const pulled = await ephemeral({});
+  const applied = runCli(["streams", "apply", "--identities", join(zones.dir, "identities.yaml"), "--server", zones.server.url]);
+  expect(applied.status).toBe(0);
+  expect(applied.stderr).toContain(`removed ${STREAM_A}/${planted} -> onex.dlq.~.ONEX_EVENT.billing: an ephemeral push consumer delivering outside a reply inbox`);
+  const names: string[] = [];
+  for await (const info of (await jetstreamManager(nc)).consumers.list(STREAM_A)) names.push(info.name);
+  expect(names).not.toContain(planted);
+  expect(names).toEqual(expect.arrayContaining([inbox, pulled]));
+});
+

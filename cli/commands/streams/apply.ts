@@ -10,6 +10,7 @@ import { natsFlags, withJetStream } from "../../nats-flags.js";
 import { sdkFlags } from "../../sdk-flags.js";
 import { printable } from "../../terminal-text.js";
 import { stopOnSignal, type SignalStop } from "../../stop-on-signal.js";
+import { removePlantedConsumers } from "../../planted-consumers.js";
 
 /**
  * What nats-server counts for a stored message beyond its headers and body: 30 bytes of record,
@@ -23,7 +24,7 @@ const STREAM_AGE = { min: MIN_STREAM_AGE_MS, max: MAX_STREAM_AGE_MS };
 export default class StreamsApply extends OnexCommand {
   static override summary = "Create or update the JetStream streams the manifests imply, and the dead-letter stream.";
   static override description =
-    "One stream per subject template (shared by all protocol versions) plus ONEX_DLQ, or, in a zoned deployment, one stream per zone in place of each shared stream that carries the zone, and one dead-letter stream per zone. With --identities (the file of `onex nats-auth`), each zone's streams are created in that zone's NATS account, connecting as one of its admins; --zone names zones for the account connected to. Idempotent: unchanged streams are left alone. --dry-run prints the difference against the server without changing it. A write the server refuses undoes this run's writes; so does SIGINT or SIGTERM, after the write in progress, saying on stderr which streams were written and undone (exit 130, 143; a second signal ends the run at once).";
+    "One stream per subject template (shared by all protocol versions) plus ONEX_DLQ, or, in a zoned deployment, one stream per zone in place of each shared stream that carries the zone, and one dead-letter stream per zone. With --identities (the file of `onex nats-auth`), each zone's streams are created in that zone's NATS account, connecting as one of its admins; --zone names zones for the account connected to. Idempotent: unchanged streams are left alone. In a zoned deployment it removes, and names, every ephemeral push consumer of the zone's streams that delivers outside a reply inbox (what zone members could make before they were held to durables; a server restart switches one on). --dry-run prints the difference against the server without changing it. A write the server refuses undoes this run's writes; so does SIGINT or SIGTERM, after the write in progress, saying on stderr which streams were written and undone (exit 130, 143; a second signal ends the run at once).";
   static override examples = [
     "<%= config.bin %> streams apply --server nats://127.0.0.1:4222",
     "<%= config.bin %> streams apply --identities identities.yaml",
@@ -94,7 +95,9 @@ export default class StreamsApply extends OnexCommand {
           return applyStreams(jsm, plan, { signal: stop.signal, onWritten });
         }),
       );
-      if (changes !== undefined) this.report(changes, false);
+      if (changes === undefined) return;
+      this.report(changes, false);
+      if (flags.zone !== undefined) this.reportPlanted(await withJetStream(flags, async (_js, jsm) => removePlantedConsumers(jsm, plan.map((p) => p.name))));
       return;
     }
     // One account per zone, each reached as one of the zone's admins.
@@ -149,7 +152,14 @@ export default class StreamsApply extends OnexCommand {
       }
       return applied;
     });
-    if (applied !== undefined) for (const [i, z] of zones.entries()) this.zoneReport(z.zone, z.admin.user, applied[i]!, false);
+    if (applied === undefined) return;
+    for (const [i, z] of zones.entries()) this.zoneReport(z.zone, z.admin.user, applied[i]!, false);
+    for (const z of zones) this.reportPlanted(await withJetStream(z.as, async (_js, jsm) => removePlantedConsumers(jsm, z.plan.map((p) => p.name))));
+  }
+
+  /** Says which consumers removePlantedConsumers removed, and why. */
+  private reportPlanted(removed: string[]): void {
+    for (const consumer of removed) this.logToStderr(printable(`removed ${consumer}: an ephemeral push consumer delivering outside a reply inbox, which a restart of the server would switch on (zone members may make durable consumers only)`));
   }
 
   /**
