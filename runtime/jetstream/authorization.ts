@@ -75,11 +75,12 @@ function memberSubjects(sdks: readonly ProtocolSdk[], zone: string): { publish: 
   // Consumers are made as durables only (DURABLE.CREATE), never through `CONSUMER.CREATE`, the
   // subject of ephemeral ones: a push consumer delivers only while a client subscribes to its
   // subject, but nats-server 2.9 (and its source to this day) recovers an ephemeral one after a
-  // restart with a check that counts a stream's capture of the subject as a listener. A member's ephemeral push
-  // consumer aimed at the admins' dead letters, the registry's buckets or another stream of its
-  // zone then delivered there for good, stored under headers of the member's choosing (and two of
-  // them, between two streams, copied each other's messages without end). A durable's listeners
-  // are clients subscribed to exactly its subject, through restarts too; a consumer meant to be
+  // restart with a check that counts a stream's capture of the subject as a listener. A member's
+  // ephemeral push consumer aimed at the admins' dead letters, the registry's buckets or another
+  // stream of its zone then delivered there for good, stored under headers of the member's
+  // choosing (and two of them, between two streams, copied each other's messages without end).
+  // A durable's listeners are subscriptions to exactly its subject, through restarts too (a
+  // stream's to a wildcard is none: docs/security.md, Known limits); a consumer meant to be
   // temporary is a durable with an inactivity threshold (durable-consumer.ts).
   const api = [...zoneStreams].flatMap((s) => [
     `$JS.API.STREAM.INFO.${s}`,
