@@ -15,6 +15,7 @@ import type { ZoneAuthorities } from "./zone-authorities.js";
 import { signRecord, verifyRecordSignature } from "./record-signature.js";
 import type { SessionGrantRecord } from "./records.js";
 import { SubjectGrants } from "./subject-grants.js";
+import { forgetOldest } from "../forget-oldest.js";
 
 /** Scope entries matching every message type or zone. */
 export const ANY_SCOPE = "*";
@@ -111,9 +112,18 @@ export function revokeSessionGrant(grant: SessionGrantRecord, authority: KeyPair
   );
 }
 
-/** The revoked grants a verifier knows of, forgotten once the grants would have expired anyway. */
+/**
+ * The revoked grants a verifier knows of. A revocation is kept until the grant it was made from
+ * would have expired; then prune sets it aside, still refusing its id, for up to FORGOTTEN_KEPT ids.
+ */
 export class RevocationList {
   readonly #revoked = new Map<string, GrantRevocation>();
+  /**
+   * Ids revoked whose revocations were pruned. A revocation names a grant by issuer and id, so it
+   * revokes every grant of that id, a renewal too; a renewal issued ahead and handed to a book
+   * after the prune (by the subject, who chooses when) otherwise worked again.
+   */
+  readonly #forgotten = new Map<string, GrantRevocation>();
 
   constructor(private readonly authorities: ZoneAuthorities) {}
 
@@ -132,30 +142,35 @@ export class RevocationList {
 
   /** The revocation of a grant, if its issuer revoked it. */
   revocationOf(grant: Pick<SessionGrantRecord, "grant_id" | "issuer">): GrantRevocation | undefined {
-    return this.#revoked.get(revocationKey(grant.issuer, grant.grant_id));
+    const key = revocationKey(grant.issuer, grant.grant_id);
+    return this.#revoked.get(key) ?? this.#forgotten.get(key);
   }
 
-  /**
-   * Forgets revocations of grants that have expired by `now`, except those of `live` grants: a
-   * revocation names a grant by issuer and id, and a grant renewed under the same id may outlive
-   * the grant the revocation was made from.
-   */
-  prune(now?: Date | number, live: Iterable<Pick<SessionGrantRecord, "grant_id" | "issuer">> = []): void {
+  /** Sets aside the revocations of grants that have expired by `now`; their ids stay revoked. */
+  prune(now?: Date | number): void {
     const at = toMillis(now, "now");
-    const kept = new Set<string>();
-    for (const grant of live) kept.add(revocationKey(grant.issuer, grant.grant_id));
-    for (const [id, revocation] of this.#revoked) if (parseRfc3339(revocation.expires_at) <= at && !kept.has(id)) this.#revoked.delete(id);
+    for (const [key, revocation] of this.#revoked) {
+      if (parseRfc3339(revocation.expires_at) > at) continue;
+      this.#revoked.delete(key);
+      this.#forgotten.delete(key);
+      this.#forgotten.set(key, revocation);
+      if (this.#forgotten.size > FORGOTTEN_KEPT) forgetOldest(this.#forgotten);
+    }
   }
 
-  /** Every remembered revocation. */
+  /** Every revocation not yet pruned. */
   list(): GrantRevocation[] {
     return [...this.#revoked.values()];
   }
 
+  /** How many revocations are not yet pruned. */
   get size(): number {
     return this.#revoked.size;
   }
 }
+
+/** Revocations set aside by prune, still refusing their ids: the oldest forgotten past this many. */
+const FORGOTTEN_KEPT = 65_536;
 
 function revocationKey(issuer: string, grantId: string): string {
   return `${issuer}\u0000${grantId}`;
@@ -267,9 +282,7 @@ export class GrantBook {
     const record = structuredClone(verifyGrantAuthenticity(grant, this.authorities));
     let grants = this.#bySubject.get(record.subject);
     if (grants === undefined) this.#bySubject.set(record.subject, (grants = new SubjectGrants()));
-    // A grant replaces only its own issuer's grant of that id (a re-issue), as a revocation
-    // revokes only its issuer's: grant ids are not secret, and by id alone the authority of one
-    // zone could void another zone's grant by issuing one of its own under that id.
+    // Beside every other grant, those of the same issuer and id included (SubjectGrants).
     grants.add(record);
     return record;
   }
@@ -289,7 +302,7 @@ export class GrantBook {
       const grants = this.#bySubject.get(subject);
       if (grants === undefined) continue;
       // Newest first: a subject whose grants are renewed holds a grant per renewal until pruned,
-      // and the live one is the last added. Oldest first, each message built and caught an error
+      // and the live one is most often the last added. Oldest first, each message built and caught an error
       // for every expired grant before it (5.8 µs each: 139 µs a message after a day of hourly
       // renewals, 956 µs after a week).
       for (const grant of grants.newestFirst()) {
@@ -311,22 +324,15 @@ export class GrantBook {
   }
 
   /**
-   * Forgets grants and revocations expired at `now`. A book that judges live traffic should
-   * call it now and then (hourly, say): a renewed grant stays until pruned, since the book
-   * also judges archived messages as of an earlier time (`onex verify --at`).
+   * Forgets grants and revocations expired at `now` (the ids revoked stay refused). A book that
+   * judges live traffic should call it now and then (hourly, say): a renewed grant stays until
+   * pruned, since the book also judges archived messages as of an earlier time (`onex verify --at`).
    */
   prune(now?: Date | number): void {
     const at = toMillis(now, "now");
     for (const [subject, grants] of this.#bySubject) {
       if (grants.retain((g) => parseRfc3339(g.expires_at) > at) === 0) this.#bySubject.delete(subject);
     }
-    // A revocation outlives the grant it was made from while a grant it revokes lives (renewed
-    // under the same id): forgotten at the first grant's expiry, it let the renewed one work again.
-    this.revocations.prune(at, this.#liveGrants());
-  }
-
-  /** Every grant the book holds, across subjects. */
-  *#liveGrants(): Generator<SessionGrantRecord> {
-    for (const grants of this.#bySubject.values()) yield* grants.values();
+    this.revocations.prune(at);
   }
 }

@@ -124,9 +124,10 @@ describe("zone authorities", () => {
     expect(judge(signMessage(taskDispatch(node.keyId, { zone: "zone.a" }), node), { ...context, zone: "zone.a" }, DEFAULT_TRUST_POLICY).rejection).toBeUndefined();
     // Zone B's own grant counts in zone B, as any grant of its own would.
     expect(judge(signMessage(taskDispatch(node.keyId, { zone: "zone.b" }), node), { ...context, zone: "zone.b" }, DEFAULT_TRUST_POLICY).rejection).toBeUndefined();
-    // A grant of the same issuer and id still replaces the earlier one (a re-issue), here with a narrower scope.
-    book.add(issueSessionGrant(authorityA, { subject: node.keyId, zone: "zone.a", messageTypes: ["signal.result.ready"], grantId: grant.grant_id, ...window }));
-    expect(judge(signMessage(taskDispatch(node.keyId, { zone: "zone.a" }), node), { ...context, zone: "zone.a" }, DEFAULT_TRUST_POLICY).rejection?.code).toBe(ErrorCode.GrantInvalid);
+    // Zone A's own revocation of that id takes its grant away, and only in zone A.
+    book.revoke(revokeSessionGrant(grant, authorityA));
+    expect(judge(signMessage(taskDispatch(node.keyId, { zone: "zone.a" }), node), { ...context, zone: "zone.a" }, DEFAULT_TRUST_POLICY).rejection?.code).toBe(ErrorCode.GrantRevoked);
+    expect(judge(signMessage(taskDispatch(node.keyId, { zone: "zone.b" }), node), { ...context, zone: "zone.b" }, DEFAULT_TRUST_POLICY).rejection).toBeUndefined();
   });
 
   it("an authority cannot be trusted for * or an empty zone", () => {
