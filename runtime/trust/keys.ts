@@ -50,12 +50,12 @@ export function isKeyId(value: unknown): value is string {
   return typeof value === "string" && /^key-[0-9a-f]{32}$/.test(value);
 }
 
-// Importing a key is a JWK parse inside OpenSSL plus a SHA-256 for its id, about 30 µs, and a
-// process meets the same keys again and again: a registry verifies every new revision of a node's
-// entry (each NATS KV heartbeat is one), a node registers with the key it holds. So imported keys
-// are remembered by the text they were imported from (the same text always imports to the same
-// key, or fails). A KeyObject cannot be changed; the raw bytes can, so each caller gets its own.
-const importedKeys = new Map<string, PublicKey>();
+// A key's id is a SHA-256 and its strength check big-integer arithmetic, and a process meets the
+// same keys again and again: a registry verifies every new revision of a node's entry (each NATS
+// KV heartbeat is one), a node registers with the key it holds. So imported keys are remembered by
+// the text they were imported from (the same text always imports to the same key, or fails). The
+// raw bytes can be changed, so each caller gets its own; the key object is shared.
+const importedKeys = new Map<string, { keyId: string; raw: Buffer; keyObject: () => KeyObject }>();
 const IMPORTED_KEYS_REMEMBERED = 10_000;
 
 /** The public key of 32 raw bytes (or their base64url form, as records carry it). */
@@ -63,21 +63,56 @@ export function publicKeyFromRaw(raw: Uint8Array | string): PublicKey {
   if (typeof raw !== "string" && !(raw instanceof Uint8Array)) throw keyError(`a raw public key is 32 bytes or their base64url text, not ${describeKeyInput(raw)}`);
   const text = typeof raw === "string" ? raw : Buffer.from(raw).toString("base64url");
   const known = importedKeys.get(text);
-  if (known !== undefined) return rememberChecked({ keyId: known.keyId, raw: Buffer.from(known.raw), keyObject: known.keyObject });
+  if (known !== undefined) return rememberChecked(lazyPublicKey(known.keyId, Buffer.from(known.raw), known.keyObject));
   const bytes = typeof raw === "string" ? decodeRawKey(raw, "public") : Buffer.from(raw);
   if (bytes.length !== 32) throw keyError(`an Ed25519 public key is 32 bytes, not ${bytes.length}`);
   assertStrongPublicKey(bytes);
-  let keyObject: KeyObject;
-  try {
-    // As a JWK, not DER: the same raw key, imported in about a tenth of the time (no ASN.1 decoder).
-    keyObject = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: bytes.toString("base64url") }, format: "jwk" });
-  } catch (cause) {
-    throw keyError("the bytes are not an Ed25519 public key", cause);
-  }
-  const key = { keyId: keyIdOf(bytes), raw: bytes, keyObject };
-  importedKeys.set(text, { ...key, raw: Buffer.from(bytes) });
+  const imported = { keyId: keyIdOf(bytes), raw: Buffer.from(bytes), keyObject: importOnFirstUse(Buffer.from(bytes)) };
+  importedKeys.set(text, imported);
   if (importedKeys.size > IMPORTED_KEYS_REMEMBERED) forgetOldest(importedKeys);
-  return rememberChecked(key);
+  return rememberChecked(lazyPublicKey(imported.keyId, bytes, imported.keyObject));
+}
+
+// The getters of lazyPublicKey's key objects: one of them in a key's place is the key object of
+// the raw bytes it was made from, without making it to compare (assertUsablePublicKey).
+const keyObjectGetters = new WeakSet<() => KeyObject>();
+
+/**
+ * The OpenSSL key object of raw bytes, imported when first asked for. libsodium verifies with the
+ * raw bytes, and the import (a JWK parse) was the largest part of meeting a new key on a registry
+ * watch: about 15 µs warm, over 100 µs on a thread that had been idle (docs/performance.md).
+ */
+function importOnFirstUse(raw: Buffer): () => KeyObject {
+  let keyObject: KeyObject | undefined;
+  const get = () => {
+    // As a JWK, not DER: the same raw key, imported in about a tenth of the time (no ASN.1 decoder).
+    // Bytes that passed assertStrongPublicKey are a point OpenSSL reads.
+    keyObject ??= createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") }, format: "jwk" });
+    return keyObject;
+  };
+  keyObjectGetters.add(get);
+  return get;
+}
+
+/** A PublicKey whose `keyObject` is `keyObject()`'s until set to another. */
+function lazyPublicKey(keyId: string, raw: Buffer, keyObject: () => KeyObject): PublicKey {
+  const key = { keyId, raw };
+  Object.defineProperty(key, "keyObject", {
+    enumerable: true,
+    configurable: true,
+    get: keyObject,
+    // Assignable, as a plain object's field is: what a key holds is checked, not assumed.
+    set(this: object, value: unknown) {
+      Object.defineProperty(this, "keyObject", { value, writable: true, enumerable: true, configurable: true });
+    },
+  });
+  return key as PublicKey;
+}
+
+/** What stands in a key's `keyObject` place: lazyPublicKey's getter, or the object itself. */
+function keyObjectSlot(key: PublicKey): unknown {
+  const getter = Object.getOwnPropertyDescriptor(key, "keyObject")?.get;
+  return getter !== undefined && keyObjectGetters.has(getter as () => KeyObject) ? getter : key.keyObject;
 }
 
 /** The keypair of a 32-byte Ed25519 seed (the raw private key). */
@@ -163,7 +198,7 @@ export function keyRing(keys: Iterable<PublicKey>): KeyResolver {
 
 // Key objects already found usable (every one publicKeyFromRaw makes is), with what they held
 // then: verification asks per message, and a key object's fields can still be changed after.
-const checkedKeys = new WeakMap<PublicKey, { keyId: string; raw: Buffer; keyObject: KeyObject }>();
+const checkedKeys = new WeakMap<PublicKey, { keyId: string; raw: Buffer; keyObject: unknown }>();
 
 /**
  * Throws unless `key` is strong, its key id is its fingerprint and its key object is the key of
@@ -172,7 +207,7 @@ const checkedKeys = new WeakMap<PublicKey, { keyId: string; raw: Buffer; keyObje
  */
 export function assertUsablePublicKey(key: PublicKey): void {
   const checked = checkedKeys.get(key);
-  if (checked !== undefined && checked.keyId === key.keyId && checked.keyObject === key.keyObject && checked.raw.equals(key.raw)) return;
+  if (checked !== undefined && checked.keyId === key.keyId && checked.keyObject === keyObjectSlot(key) && checked.raw.equals(key.raw)) return;
   assertStrongPublicKey(key.raw);
   if (key.keyId !== keyIdOf(key.raw)) throw keyError(`key id ${key.keyId} is not the fingerprint of its public key (${keyIdOf(key.raw)})`);
   // Signatures are checked with the key object, trust is decided on the raw bytes and the id: one key.
@@ -190,7 +225,7 @@ function isPublicKeyOf(keyObject: KeyObject, raw: Buffer): boolean {
 
 /** Remembers `key` as usable (publicKeyFromRaw's keys are by construction: strong, named by their fingerprint). */
 function rememberChecked(key: PublicKey): PublicKey {
-  checkedKeys.set(key, { keyId: key.keyId, raw: Buffer.from(key.raw), keyObject: key.keyObject });
+  checkedKeys.set(key, { keyId: key.keyId, raw: Buffer.from(key.raw), keyObject: keyObjectSlot(key) });
   return key;
 }
 

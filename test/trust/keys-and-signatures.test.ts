@@ -129,6 +129,24 @@ describe("keys", () => {
     const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     expect(catchOnexError(() => publicKeyFromRaw(text.slice(0, 42) + alphabet[alphabet.indexOf(text[42]!) | 1])).code).toBe(ErrorCode.KeyInvalid);
   });
+
+  it("a key's OpenSSL key object, made when first asked for, is the key of its raw bytes; one put in its place is checked like any other", () => {
+    const pair = generateKeyPair();
+    const other = generateKeyPair();
+    const text = pair.publicKey.raw.toString("base64url");
+    const message = Buffer.from("signed");
+    const signature = signBytes(pair, message);
+    const [first, second] = [publicKeyFromRaw(text), publicKeyFromRaw(text)];
+    expect(first.keyObject).toBe(second.keyObject);
+    expect(first.keyObject.export({ format: "jwk" }).x).toBe(text);
+    // Copied field by field, as a caller building a key ring might: still the same key.
+    expect(isValidSignature({ ...first }, message, signature)).toBe(true);
+    // Another key's object assigned in its place: refused, whichever library verifies.
+    Object.assign(first, { keyObject: other.publicKey.keyObject });
+    expect(first.keyObject).toBe(other.publicKey.keyObject);
+    expect(catchOnexError(() => verifyBytes(first, message, signature)).message).toMatch(/is not the public key of its raw bytes/);
+    expect(isValidSignature(second, message, signature)).toBe(true);
+  });
 });
 
 describe("signature text", () => {
