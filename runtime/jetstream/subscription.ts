@@ -178,25 +178,23 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   // A copy of one delivered again (an ack lost with a server crash, or a copy the server sent
   // while the handler outran ackWaitMs and the subscription had already pulled ahead) is
   // acknowledged and never handed out. Kept by sequence and the time the stream stored the
-  // message (`settledAs`): a stream that lost its store (an R1 stream whose node's disk was
+  // message (`storedMessageName`): a stream that lost its store (an R1 stream whose node's disk was
   // replaced) numbers new messages from 1 again, and a sequence alone took each new message for
   // a copy of a settled one, acknowledging it unseen. A redelivery carries its stored time.
   const finished = new Map<string, true>();
   const rememberAcked = Math.max(0, options.rememberAcked ?? 10_000);
   const ledger = transport.handedBack;
 
-  const storedAsOf = (msg: JsMsg) => `${stream}#${msg.info.streamSequence}`;
   const inboundOf = (msg: JsMsg): Inbound => {
     const headers = readableHeaders(() => msg.headers);
-    if (headers === null) return { data: msg.data, subject: msg.subject, headersUnreadable: true, storedAs: storedAsOf(msg) };
-    return { data: msg.data, subject: msg.subject, typeHeader: headers?.get(OnexHeader.Type) || undefined, versionHeader: headers?.get(OnexHeader.Version) || undefined, storedAs: storedAsOf(msg) };
+    if (headers === null) return { data: msg.data, subject: msg.subject, headersUnreadable: true, storedAs: storedMessageName(stream, msg) };
+    return { data: msg.data, subject: msg.subject, typeHeader: headers?.get(OnexHeader.Type) || undefined, versionHeader: headers?.get(OnexHeader.Version) || undefined, storedAs: storedMessageName(stream, msg) };
   };
-  const settledAs = (msg: JsMsg) => `${storedAsOf(msg)}@${msg.info.timestampNanos}`;
   // Delivery counts are per consumer, so hand-backs are too; with the stored time, as `finished`.
   const handBackKey = (msg: JsMsg) => `${stream}/${consumerName}#${msg.info.streamSequence}@${msg.info.timestampNanos}`;
   const attemptsOf = (msg: JsMsg) => msg.info.deliveryCount - ledger.count(handBackKey(msg));
   const remember = (msg: JsMsg) => {
-    finished.set(settledAs(msg), true);
+    finished.set(storedMessageName(stream, msg), true);
     if (finished.size > rememberAcked) forgetOldest(finished);
   };
 
@@ -217,7 +215,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
         // Not lost: it comes back after the delay and is judged (and dead-lettered) again, to
         // the dead-letter stream's limits as they are then.
         letterLimits.refused();
-        transport.logger.warn(`onex: cannot dead-letter ${storedAsOf(msg)} (${reason.code}): ${(error as Error).message}`, { stream, sequence: msg.info.streamSequence });
+        transport.logger.warn(`onex: cannot dead-letter ${stream}#${msg.info.streamSequence} (${reason.code}): ${(error as Error).message}`, { stream, sequence: msg.info.streamSequence });
         msg.nak(Math.min(ackWaitMs, 5_000));
       },
     );
@@ -382,7 +380,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
           handBack(msg);
           continue;
         }
-        const settledKey = settledAs(msg);
+        const settledKey = storedMessageName(stream, msg);
         if (finished.has(settledKey)) {
           dropCopy(msg);
           continue;
@@ -456,7 +454,7 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   }
 
   function delivery(msg: JsMsg, outcome: DeliverOutcome, attempts: number): VersionedDelivery<unknown> {
-    const settledKey = settledAs(msg);
+    const settledKey = storedMessageName(stream, msg);
     // On the last attempt nothing will deliver the message again if the handler hangs (and
     // its process may be the only subscriber): dead-letter it after ack_wait, unless the
     // handler settles it or reports progress first.
@@ -582,6 +580,16 @@ async function streamFor(jsm: JetStreamManager, templateKey: string, zone: strin
  */
 const SEED_MS = 45_000;
 
+/**
+ * A stored message's name: its stream, sequence and the time the stream stored it. With the time:
+ * a stream made again (deleted and applied, or a node's store lost) numbers messages from 1 again,
+ * and by sequence alone a copy stored at a sequence an accepted message once held passed as its
+ * redelivery (StoredMessageReplay), and a new message as a settled one.
+ */
+function storedMessageName(stream: string, msg: JsMsg): string {
+  return `${stream}#${msg.info.streamSequence}@${msg.info.timestampNanos}`;
+}
+
 async function seedReplay(transport: SubscriptionTransport, stream: string, filter: string, replay: StoredMessageReplay): Promise<void> {
   const signal = AbortSignal.timeout(SEED_MS);
   const jsm = await transport.manager();
@@ -599,7 +607,19 @@ async function seedReplay(transport: SubscriptionTransport, stream: string, filt
     read++;
     const body = bodyOf(msg.data);
     const signature = signatureOf(body);
-    if (typeof signature === "string") replay.seed(`${stream}#${msg.seq}`, msg.subject, signature);
+    if (typeof signature === "string") replay.seed(storedMessageName(stream, msg), msg.subject, signature);
+  }
+  // The stream removed messages stored inside the window (its message or byte limit, or a purge):
+  // a copy of one of those, published again, is the only one stored, and nothing read here names
+  // it a copy. A member could push a captured message out with the stream's size in junk, then
+  // publish it again for a restarted receiver to take as new.
+  const heldFrom = state.messages > 0 ? Date.parse(state.first_ts) : Date.parse(state.last_ts);
+  if (state.first_seq > 1 && heldFrom > from.time.getTime()) {
+    replay.historyLost(stream, heldFrom);
+    transport.logger.warn(
+      `onex: ${stream} no longer holds the whole replay window on ${filter} (it removed messages stored before ${new Date(heldFrom).toISOString()}); messages created before then that it does not hold are refused as replays: keep the stream's limits above the window`,
+      { stream, filter },
+    );
   }
   if (signal.aborted) {
     transport.logger.warn(`onex: read ${read} messages of the replay window on ${filter} in ${SEED_MS / 1000} s, not all of it; copies of later ones are judged by the replay guard alone`, { stream, filter });

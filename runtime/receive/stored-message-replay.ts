@@ -18,7 +18,7 @@
  */
 import { ErrorCode, OnexError } from "../errors.js";
 import { memberText } from "../option-check.js";
-import { signatureOf } from "../trust/envelope.js";
+import { createdAtOf, envelopeData, signatureOf } from "../trust/envelope.js";
 import { replayKeyOf, type ReplayGuard } from "../trust/replay-guard.js";
 import { forgetOldest } from "../forget-oldest.js";
 
@@ -29,6 +29,8 @@ export class StoredMessageReplay {
   /** Subject and signature → the first stored message holding that signature on that subject, learnt from the stream's history (see seed). */
   readonly #storedFirst = new Map<string, string>();
   #forgotten = 0;
+  /** Stream → the time (ms) before which it removed messages of the window: see historyLost. */
+  readonly #lostBefore = new Map<string, number>();
 
   constructor(
     readonly guard: Pick<ReplayGuard, "accept">,
@@ -50,12 +52,26 @@ export class StoredMessageReplay {
     if (this.#storedFirst.size > this.remember) this.#forgotten += forgetOldest(this.#storedFirst).length;
   }
 
+  /**
+   * Says that `stream` had removed messages of the window, those stored before `heldFrom` (ms, its
+   * oldest message's time), when it was read for `seed`. A message created before then may be a
+   * copy of one removed, stored again: the seed then names the copy as the first holder of its
+   * signature. So a message created before then is refused, unless this process accepted it (its
+   * redelivery). By the creation time alone, with no allowance for clock skew, so a message created
+   * since passes; the cost is the few the stream stored just after creating them, around that
+   * time, that this receiver had yet to handle. A removed message whose producer's clock ran ahead
+   * of the server's, by more than it waited to be stored before `heldFrom`, is the copy this misses.
+   */
+  historyLost(stream: string, heldFrom: number): void {
+    this.#lostBefore.set(stream, Math.max(heldFrom, this.#lostBefore.get(stream) ?? heldFrom));
+  }
+
   /** How many seeded messages were forgotten to keep `remember`: a copy of one is judged by the guard alone. */
   get forgotten(): number {
     return this.#forgotten;
   }
 
-  /** The guard to judge one delivery of stored message `storedAs` (e.g. `ONEX_EVENT#42`), stored on `subject`, with. */
+  /** The guard to judge one delivery of stored message `storedAs` (e.g. `ONEX_EVENT#42@<stored time>`), stored on `subject`, with. */
   forStoredMessage(storedAs: string, subject: string): Pick<ReplayGuard, "accept"> {
     return {
       accept: (message, now) => {
@@ -69,6 +85,14 @@ export class StoredMessageReplay {
         if (first !== undefined && first !== storedAs) {
           throw new OnexError(ErrorCode.Replay, `message ${memberText(id)} was already stored as ${first}`, { reason: "duplicate", messageId: id });
         }
+        const lostBefore = this.#lostBefore.get(streamOf(storedAs));
+        if (lostBefore !== undefined && createdAtOf(envelopeData(message)) < lostBefore) {
+          throw new OnexError(
+            ErrorCode.Replay,
+            `message ${memberText(id)} was created before ${new Date(lostBefore).toISOString()}, and its stream no longer holds all it stored then: a copy of a message it removed cannot be told from the original`,
+            { reason: "window-lost", messageId: id },
+          );
+        }
         this.guard.accept(message, now);
         if (typeof id !== "string") return;
         this.#acceptedAs.set(accepted, storedAs);
@@ -76,6 +100,11 @@ export class StoredMessageReplay {
       },
     };
   }
+}
+
+/** The stream of a stored message's name (`<stream>#<sequence>@<stored time>`). */
+function streamOf(storedAs: string): string {
+  return storedAs.slice(0, storedAs.lastIndexOf("#"));
 }
 
 /** A signature as stored on one subject (subjects hold no white space). */
