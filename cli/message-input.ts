@@ -3,7 +3,8 @@
  * reads in constant memory), one JSON document, a JSON array on one line or many, or YAML
  * documents. A UTF-8 BOM is stripped; invalid UTF-8 is refused with its line (a YAML document
  * or a JSON document over many lines with it is refused whole, keeping its bytes); a malformed
- * line is that line's problem, never the file's; array elements carry their index and line.
+ * line is that line's problem, never the file's (several in a row, too: a JSON document over many
+ * lines is only what begins like one); array elements carry their index and line.
  * Every byte is looked at a constant number of times, so time is linear in the input.
  */
 import { close, createReadStream, fstat, fstatSync, open, read } from "node:fs";
@@ -594,8 +595,11 @@ function append<T>(out: T[], items: readonly T[]): void {
 /**
  * Decides the shape from the first lines and reads the rest accordingly. A first line that is
  * a complete JSON value makes the input line-oriented (NDJSON, or an array on one line); a
- * first line that is not is either the start of a document or a malformed line, and the next
- * line tells which: if it is a complete value on its own, the input is NDJSON.
+ * first line that cannot begin a JSON value over many lines either is a malformed line, its own
+ * error, and the line after it decides anew. One that may begin one is either the start of a
+ * document or a malformed line, and the next line tells which: if it is a complete value on its
+ * own, the input is NDJSON. (Blank lines are JSON whitespace only; before the first line that
+ * is not, they are skipped.)
  */
 class JsonInputReader {
   private lineNo = 0;
@@ -657,8 +661,8 @@ class JsonInputReader {
   finish(): InputItem[] {
     const out: InputItem[] = [];
     if (this.mode === "undecided") {
-      // A single non-JSON line with nothing after it: its own error.
-      for (const held of this.held) this.lineItems(held, out);
+      // A single non-JSON line with nothing after it (but blank lines): its own error.
+      for (const held of this.held) if (!("text" in held && isBlank(held.text))) this.lineItems(held, out);
     } else if (this.mode === "document") {
       this.document(out);
     }
@@ -697,17 +701,22 @@ class JsonInputReader {
         if (this.heldSize > MAX_HELD_BYTES) throw this.pastHolding();
         return;
       case "elements":
-        if (!("text" in decoded && /^\s*[[\]]?\s*$/.test(decoded.text))) this.lineItems(elementLine(decoded), out);
+        if (!("text" in decoded && BRACKET_OR_BLANK.test(decoded.text))) this.lineItems(elementLine(decoded), out);
         return;
       case "start": {
         if (blank) return;
-        const trimmed = "text" in decoded ? decoded.text.trim() : "";
-        if (trimmed === "[" || trimmed === "{") {
+        if ("text" in decoded && OPENS_ALONE.test(decoded.text)) {
           this.startDocument(decoded);
           return;
         }
         if (this.parsesAlone(decoded)) {
           this.mode = "lines";
+          this.lineItems(decoded, out);
+          return;
+        }
+        if (this.beginsNoValue(decoded)) {
+          // A malformed line, reported alone (as NDJSON's are); the next line decides the shape anew.
+          // Held with the lines after it as one document, a file of such lines was one error at line 1.
           this.lineItems(decoded, out);
           return;
         }
@@ -789,6 +798,28 @@ class JsonInputReader {
   /** True when some of `lines` (their trailing commas dropped) is an object on its own: they are NDJSON, or an array of one message a line. */
   private linesAreMessages(lines: DecodedLine[]): boolean {
     return lines.some((held) => "text" in held && /^\s*\{/.test(held.text) && this.parsesAlone(held));
+  }
+
+  /**
+   * True when `decoded`, a first line that is no JSON value on its own, cannot begin one over many
+   * lines either: read with its line end after it, it is no JSON before that line end is passed (a
+   * character no value starts or goes on with there, a string the line end leaves open). A value
+   * spans lines only between its tokens, so such a line is a malformed line whatever follows it.
+   * Not said of a line of an array of one object a line (`{...},`), read with the lines after it
+   * (see brokenDocument), nor of one that is not UTF-8 or too long to read, whose document is
+   * refused whole with its bytes (UTF-16 NDJSON is one such broken document, every byte kept).
+   */
+  private beginsNoValue(decoded: DecodedLine): boolean {
+    if (!("text" in decoded)) return false;
+    const element = elementLine(decoded);
+    if ("text" in element && element.text !== decoded.text && this.parsesAlone(element)) return false;
+    try {
+      parseJson(decoded.text + "\n", { file: this.file, bigIntegers: this.bigIntegers });
+    } catch (error) {
+      if (!(error instanceof OnexError)) throw error;
+      return error.code === ErrorCode.JsonSyntax && error.details.line === 1;
+    }
+    return false;
   }
 
   /** True when the line is one complete JSON value (even one refused for a duplicate name or a big number). */
@@ -892,7 +923,7 @@ class JsonInputReader {
     const lines = this.held.map(elementLine);
     if (this.linesAreMessages(lines)) {
       const items: InputItem[] = [];
-      for (const held of lines) if (!("text" in held && /^\s*[[\]]?\s*$/.test(held.text))) this.lineItems(held, items);
+      for (const held of lines) if (!("text" in held && BRACKET_OR_BLANK.test(held.text))) this.lineItems(held, items);
       // Every line read, yet the whole is no JSON (a bracket or comma missing or extra, an array
       // cut short): that is reported too, in line order, or a file cut off after an element would
       // pass for whole. Its elements are all read, so a dead letter keeps only the text of the line
@@ -1200,9 +1231,24 @@ function isJsonValue(text: string): boolean {
   }
 }
 
+/**
+ * A line of JSON whitespace only (space, tab, CR), which holds no message and is skipped. Other
+ * white space (\f, \v, U+00A0, U+2028: what trim() strips) is no JSON whitespace: a line of it is
+ * malformed, as it is before a message on a line.
+ */
 function isBlank(text: string): boolean {
-  return text.trim() === "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) return false;
+  }
+  return true;
 }
+
+/** A line of an array of one object a line that holds no element: blank, or only its `[` or `]` (JSON whitespace around it). */
+const BRACKET_OR_BLANK = /^[ \t\r]*[[\]]?[ \t\r]*$/;
+
+/** A line that only opens an object or an array (JSON whitespace around it): a document over many lines begins. */
+const OPENS_ALONE = /^[ \t\r]*[[{][ \t\r]*$/;
 
 function startsWithBom(bytes: Buffer): boolean {
   return bytes.length >= 3 && bytes.subarray(0, 3).equals(BOM);
