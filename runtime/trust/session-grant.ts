@@ -114,16 +114,19 @@ export function revokeSessionGrant(grant: SessionGrantRecord, authority: KeyPair
 
 /**
  * The revoked grants a verifier knows of. A revocation is kept until the grant it was made from
- * would have expired; then prune sets it aside, still refusing its id, for up to FORGOTTEN_KEPT ids.
+ * would have expired; then prune sets it aside, still refusing its id, for up to FORGOTTEN_KEPT
+ * ids of each issuer.
  */
 export class RevocationList {
   readonly #revoked = new Map<string, GrantRevocation>();
   /**
-   * Ids revoked whose revocations were pruned. A revocation names a grant by issuer and id, so it
-   * revokes every grant of that id, a renewal too; a renewal issued ahead and handed to a book
-   * after the prune (by the subject, who chooses when) otherwise worked again.
+   * Issuer → the revocations of its pruned, by grant id. A revocation names a grant by issuer and
+   * id, so it revokes every grant of that id, a renewal too; a renewal issued ahead and handed to
+   * a book after the prune (by the subject, who chooses when) otherwise worked again. Bounded per
+   * issuer: in one list for all, another zone's authority could push a zone's out by revoking
+   * ids of its own by the thousand.
    */
-  readonly #forgotten = new Map<string, GrantRevocation>();
+  readonly #forgotten = new Map<string, Map<string, GrantRevocation>>();
 
   constructor(private readonly authorities: ZoneAuthorities) {}
 
@@ -142,8 +145,7 @@ export class RevocationList {
 
   /** The revocation of a grant, if its issuer revoked it. */
   revocationOf(grant: Pick<SessionGrantRecord, "grant_id" | "issuer">): GrantRevocation | undefined {
-    const key = revocationKey(grant.issuer, grant.grant_id);
-    return this.#revoked.get(key) ?? this.#forgotten.get(key);
+    return this.#revoked.get(revocationKey(grant.issuer, grant.grant_id)) ?? this.#forgotten.get(grant.issuer)?.get(grant.grant_id);
   }
 
   /** Sets aside the revocations of grants that have expired by `now`; their ids stay revoked. */
@@ -152,9 +154,11 @@ export class RevocationList {
     for (const [key, revocation] of this.#revoked) {
       if (parseRfc3339(revocation.expires_at) > at) continue;
       this.#revoked.delete(key);
-      this.#forgotten.delete(key);
-      this.#forgotten.set(key, revocation);
-      if (this.#forgotten.size > FORGOTTEN_KEPT) forgetOldest(this.#forgotten);
+      let issuers = this.#forgotten.get(revocation.issuer);
+      if (issuers === undefined) this.#forgotten.set(revocation.issuer, (issuers = new Map()));
+      issuers.delete(revocation.grant_id);
+      issuers.set(revocation.grant_id, revocation);
+      if (issuers.size > FORGOTTEN_KEPT) forgetOldest(issuers);
     }
   }
 
@@ -169,7 +173,7 @@ export class RevocationList {
   }
 }
 
-/** Revocations set aside by prune, still refusing their ids: the oldest forgotten past this many. */
+/** Revocations of one issuer set aside by prune, still refusing their ids: its oldest forgotten past this many. */
 const FORGOTTEN_KEPT = 65_536;
 
 function revocationKey(issuer: string, grantId: string): string {

@@ -130,6 +130,21 @@ describe("zone authorities", () => {
     expect(judge(signMessage(taskDispatch(node.keyId, { zone: "zone.b" }), node), { ...context, zone: "zone.b" }, DEFAULT_TRUST_POLICY).rejection).toBeUndefined();
   });
 
+  it("another zone's authority revoking ids of its own by the thousand does not push a zone's pruned revocation out", () => {
+    const DAY = 86_400_000;
+    const first = issueSessionGrant(authorityA, { subject: node.keyId, zone: "zone.a", messageTypes: ["*"], grantId: "g-x", notBefore: new Date(NOW), expiresAt: new Date(NOW + DAY) });
+    const renewal = issueSessionGrant(authorityA, { subject: node.keyId, zone: "zone.a", messageTypes: ["*"], grantId: "g-x", notBefore: new Date(NOW + DAY), expiresAt: new Date(NOW + 2 * DAY) });
+    const book = new GrantBook(both);
+    book.revoke(revokeSessionGrant(first, authorityA, { at: new Date(NOW) }));
+    book.prune(NOW + DAY);
+    // Zone B's authority: 65,537 revocations of made-up ids of its own, already expired, then a prune.
+    const own = issueSessionGrant(authorityB, { subject: node.keyId, zone: "zone.b", messageTypes: ["*"], notBefore: new Date(NOW - DAY), expiresAt: new Date(NOW) });
+    for (let i = 0; i <= 65_536; i++) book.revoke(revokeSessionGrant({ ...own, grant_id: `flood-${i}` }, authorityB, { at: new Date(NOW - DAY) }));
+    book.prune(NOW + DAY + 1);
+    book.add(renewal);
+    expect(catchOnexError(() => book.authorize([node.keyId], "signal.task.dispatch", "zone.a", NOW + DAY + 60_000)).code).toBe(ErrorCode.GrantRevoked);
+  }, 60_000);
+
   it("an authority cannot be trusted for * or an empty zone", () => {
     expect(catchOnexError(() => new ZoneAuthorities([{ zone: "*", key: authorityA.publicKey }])).code).toBe(ErrorCode.Usage);
     expect(catchOnexError(() => new ZoneAuthorities([{ zone: "", key: authorityA.publicKey }])).code).toBe(ErrorCode.Usage);
