@@ -14,7 +14,7 @@ import type { DeliverFrom, Refusal, VersionedDelivery, VersionedSubscribeOptions
 import { ErrorCode, OnexError } from "../errors.js";
 import type { Inbound, Outcome, Prepared, ReceivePipeline } from "../receive/pipeline.js";
 import type { AheadJob, VerifyAhead } from "../receive/verify-ahead.js";
-import type { StoredMessageReplay } from "../receive/stored-message-replay.js";
+import { storedMessageName as nameStoredMessage, type StoredMessageReplay } from "../receive/stored-message-replay.js";
 import { MAX_TIMER_MS } from "../timer.js";
 import { signatureOf } from "../trust/envelope.js";
 import { bodyOf } from "./history.js";
@@ -580,14 +580,9 @@ async function streamFor(jsm: JetStreamManager, templateKey: string, zone: strin
  */
 const SEED_MS = 45_000;
 
-/**
- * A stored message's name: its stream, sequence and the time the stream stored it. With the time:
- * a stream made again (deleted and applied, or a node's store lost) numbers messages from 1 again,
- * and by sequence alone a copy stored at a sequence an accepted message once held passed as its
- * redelivery (StoredMessageReplay), and a new message as a settled one.
- */
+/** A delivery's stored message's name (StoredMessageReplay's `storedMessageName`). */
 function storedMessageName(stream: string, msg: JsMsg): string {
-  return `${stream}#${msg.info.streamSequence}@${msg.info.timestampNanos}`;
+  return nameStoredMessage(stream, msg.info.streamSequence, msg.info.timestampNanos);
 }
 
 async function seedReplay(transport: SubscriptionTransport, stream: string, filter: string, replay: StoredMessageReplay): Promise<void> {
@@ -609,15 +604,18 @@ async function seedReplay(transport: SubscriptionTransport, stream: string, filt
     const signature = signatureOf(body);
     if (typeof signature === "string") replay.seed(storedMessageName(stream, msg), msg.subject, signature);
   }
-  // The stream removed messages stored inside the window (its message or byte limit, or a purge):
-  // a copy of one of those, published again, is the only one stored, and nothing read here names
+  // The stream may have removed messages stored inside the window (its message or byte limit, or
+  // a purge): a copy of one, published again, is the only one stored, and nothing read here names
   // it a copy. A member could push a captured message out with the stream's size in junk, then
-  // publish it again for a restarted receiver to take as new.
-  const heldFrom = state.messages > 0 ? Date.parse(state.first_ts) : Date.parse(state.last_ts);
-  if (state.first_seq > 1 && heldFrom > from.time.getTime()) {
+  // publish it again for a restarted receiver to take as new. Judged by the stream as it is once
+  // the window is read, so a removal during the read shows too. (onex's streams deny purging a
+  // subject or deleting a message, and limit no subject alone: every removal is from the front.)
+  const { state: held } = await withRetry(() => jsm.streams.info(stream)).catch(() => ({ state }));
+  const heldFrom = held.messages > 0 ? Date.parse(held.first_ts) : Date.parse(held.last_ts);
+  if (held.first_seq > 1 && heldFrom > from.time.getTime()) {
     replay.historyLost(stream, heldFrom);
     transport.logger.warn(
-      `onex: ${stream} no longer holds the whole replay window on ${filter} (it removed messages stored before ${new Date(heldFrom).toISOString()}); messages created before then that it does not hold are refused as replays: keep the stream's limits above the window`,
+      `onex: ${stream} may no longer hold the whole replay window on ${filter} (it removed messages, and holds none stored before ${new Date(heldFrom).toISOString()}); messages created before then that it does not hold, stored more than the replay guard's clock skew after they were created, are refused as replays: keep the stream's limits above the window`,
       { stream, filter },
     );
   }

@@ -53,14 +53,15 @@ export class StoredMessageReplay {
   }
 
   /**
-   * Says that `stream` had removed messages of the window, those stored before `heldFrom` (ms, its
-   * oldest message's time), when it was read for `seed`. A message created before then may be a
-   * copy of one removed, stored again: the seed then names the copy as the first holder of its
-   * signature. So a message created before then is refused, unless this process accepted it (its
-   * redelivery). By the creation time alone, with no allowance for clock skew, so a message created
-   * since passes; the cost is the few the stream stored just after creating them, around that
-   * time, that this receiver had yet to handle. A removed message whose producer's clock ran ahead
-   * of the server's, by more than it waited to be stored before `heldFrom`, is the copy this misses.
+   * Says that `stream` may have removed messages of the window, holding none stored before
+   * `heldFrom` (ms), when it was read for `seed`. A message created before then may be a copy of
+   * one removed, stored again, which the seed then names the first holder of its signature. So a
+   * message created before then and stored more than the guard's clock skew after it was created
+   * (published again) is refused, unless this process accepted it (its redelivery). One stored as
+   * it was made passes: the stream's oldest messages, which a receiver behind it has yet to
+   * handle, are such, whether or not anything removed was in the window. The copy this misses is
+   * one stored again within the skew of its making, after the receiver handled the original and
+   * before it restarted.
    */
   historyLost(stream: string, heldFrom: number): void {
     this.#lostBefore.set(stream, Math.max(heldFrom, this.#lostBefore.get(stream) ?? heldFrom));
@@ -85,11 +86,11 @@ export class StoredMessageReplay {
         if (first !== undefined && first !== storedAs) {
           throw new OnexError(ErrorCode.Replay, `message ${memberText(id)} was already stored as ${first}`, { reason: "duplicate", messageId: id });
         }
-        const lostBefore = this.#lostBefore.get(streamOf(storedAs));
-        if (lostBefore !== undefined && createdAtOf(envelopeData(message)) < lostBefore) {
+        const lostBefore = this.#copyOfRemoved(storedAs, message);
+        if (lostBefore !== undefined) {
           throw new OnexError(
             ErrorCode.Replay,
-            `message ${memberText(id)} was created before ${new Date(lostBefore).toISOString()}, and its stream no longer holds all it stored then: a copy of a message it removed cannot be told from the original`,
+            `message ${memberText(id)} was created before ${new Date(lostBefore).toISOString()}, when its stream may have removed what it stored, and stored again long after: a copy of a removed message cannot be told from the original`,
             { reason: "window-lost", messageId: id },
           );
         }
@@ -100,11 +101,34 @@ export class StoredMessageReplay {
       },
     };
   }
+
+  /** historyLost's time, when `message`, stored as `storedAs`, was created before it and stored more than the clock skew after its making. */
+  #copyOfRemoved(storedAs: string, message: unknown): number | undefined {
+    const stored = parseName(storedAs);
+    const lostBefore = stored === undefined ? undefined : this.#lostBefore.get(stored.stream);
+    if (lostBefore === undefined) return undefined;
+    const created = createdAtOf(envelopeData(message as Parameters<typeof envelopeData>[0]));
+    const skewMs = (this.guard as Partial<ReplayGuard>).skewMs ?? 30_000;
+    return created < lostBefore && stored!.at - created > skewMs ? lostBefore : undefined;
+  }
 }
 
-/** The stream of a stored message's name (`<stream>#<sequence>@<stored time>`). */
-function streamOf(storedAs: string): string {
-  return storedAs.slice(0, storedAs.lastIndexOf("#"));
+/**
+ * A stored message's name: its stream, sequence and the time the stream stored it (ns since the
+ * epoch). With the time: a stream made again (deleted and applied, or a node's store lost)
+ * numbers messages from 1 again, and by sequence alone a copy stored at a sequence an accepted
+ * message once held passed as its redelivery, and a new message as a settled one.
+ */
+export function storedMessageName(stream: string, sequence: number, storedNanos: number): string {
+  return `${stream}#${sequence}@${storedNanos}`;
+}
+
+/** The stream and stored time (ms) of a storedMessageName, or undefined for another text. */
+function parseName(storedAs: string): { stream: string; at: number } | undefined {
+  const hash = storedAs.lastIndexOf("#");
+  const at = storedAs.lastIndexOf("@");
+  if (hash < 0 || at < hash) return undefined;
+  return { stream: storedAs.slice(0, hash), at: Number(storedAs.slice(at + 1)) / 1e6 };
 }
 
 /** A signature as stored on one subject (subjects hold no white space). */
