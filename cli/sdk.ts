@@ -25,7 +25,6 @@ import { pathToFileURL } from "node:url";
 import { ErrorCode, OnexError, type ProtocolSdk } from "@onex/runtime";
 import type { JsonObject, VersionGraph } from "@onex/runtime/codegen-v1";
 import { readSchemaIndex, type SchemaIndex } from "@onex/runtime/negotiation";
-import { versions as bundledVersions, type Version } from "@onex/sdk/versions";
 import { PACKAGE_ROOT } from "../generator/package-root.js";
 import { loadAllSdks } from "./all-sdks.js";
 import { loadTypeScript } from "../generator/load-typescript.js";
@@ -374,7 +373,7 @@ function typescriptVersion(): string {
 async function userCacheRoot(): Promise<string | undefined> {
   const base = process.env.ONEX_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "onex", "sdk");
   try {
-    await mkdir(base, { recursive: true, mode: 0o700 });
+    await makeFolder(base);
     // Not a symlink, and ours alone; and no folder above it that another user could swap it
     // out of (writable by others without the sticky bit), as ssh's StrictModes checks.
     const own = await lstat(base);
@@ -390,24 +389,30 @@ async function userCacheRoot(): Promise<string | undefined> {
   }
 }
 
-function ownedByMeOrRoot(info: { uid: number }): boolean {
-  return typeof process.getuid !== "function" || info.uid === process.getuid() || info.uid === 0;
-}
+/** How many missing folders makeFolder makes above (and with) the one asked for, at most. */
+const MAX_MISSING_FOLDERS = 16;
 
-/** Normalises `v0.2` / `0.2` to a version of the bundled SDK (`@onex/sdk`), or throws ONEX_E_UNKNOWN_VERSION. */
-export function resolveVersion(input: string): Version {
-  const version = input.replace(/^v/, "");
-  if (!Object.hasOwn(bundledVersions, version)) {
-    throw new OnexError(ErrorCode.UnknownVersion, `unknown protocol version "${input}" (known: ${Object.keys(bundledVersions).map((v) => `v${v}`).join(", ")})`, {
-      version: input,
+/**
+ * Makes `dir` and the folders missing above it (at most MAX_MISSING_FOLDERS), each for this user
+ * alone, with one plain mkdir each. Not mkdir's `recursive`: Node's loops for ever where a folder
+ * cannot be made although its parent is there (`/proc/1/x` is ENOENT every time), and the command
+ * hung. Throws whatever stops it; a folder another run made meanwhile is taken as made.
+ */
+async function makeFolder(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let at = resolve(dir); !existsSync(at); at = dirname(at)) {
+    if (missing.length === MAX_MISSING_FOLDERS || dirname(at) === at) throw new Error(`too many folders missing above ${dir}`);
+    missing.push(at);
+  }
+  for (const folder of missing.reverse()) {
+    await mkdir(folder, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "EEXIST") throw error;
     });
   }
-  return version as Version;
 }
 
-/** The bundled SDK module of `version`. */
-export async function loadSdk(version: Version) {
-  return bundledVersions[version]();
+function ownedByMeOrRoot(info: { uid: number }): boolean {
+  return typeof process.getuid !== "function" || info.uid === process.getuid() || info.uid === 0;
 }
 
 /**

@@ -5,11 +5,12 @@ import { judge, parseTrustPolicy, PolicyMode, type JudgeContext } from "@onex/ru
 import { verifyRegistryEntry, type NodeIdentityRecord } from "@onex/runtime";
 import { MAX_DATE_MS, ReplayGuard } from "@onex/runtime";
 import { GrantBook } from "@onex/runtime";
-import { loadAllSdks } from "../all-sdks.js";
 import { OnexCommand } from "../base-command.js";
 import { parseDuration } from "../duration.js";
 import { parseTime, readJsonFile, readJsonValues, readPublicKeys, readZoneAuthorities } from "../key-files.js";
 import { readInput } from "../message-input.js";
+import { loadProjectSdks } from "../sdk.js";
+import { sdkFlags } from "../sdk-flags.js";
 import { printable, printableField, printableJson } from "../terminal-text.js";
 
 export default class Verify extends OnexCommand {
@@ -32,6 +33,7 @@ export default class Verify extends OnexCommand {
   };
 
   static override flags = {
+    ...sdkFlags,
     key: Flags.string({ description: "Public key file of a trusted signer (repeatable).", required: true, multiple: true }),
     zone: Flags.string({ description: "The receiving session's zone, for zone_match (and the zone of a bare --authority FILE)." }),
     policy: Flags.string({ description: "Policy overrides, as signature=strict,zone_match=advisory,token_valid=strict,origin_check=off." }),
@@ -48,8 +50,9 @@ export default class Verify extends OnexCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Verify);
     if (flags.zone !== undefined) assertZoneId(flags.zone, "--zone");
-    // The runtime reads each version's zone, source and time through the layout its SDK registers on loading.
-    await loadAllSdks();
+    // The runtime reads each version's zone, source and time through the layout its SDK registers
+    // on loading: the versions of the schemas folder (a project's own too), not only onex's.
+    await loadProjectSdks(flags);
     const policy = parseTrustPolicy(flags.policy ?? "");
     const policyText = flags.policy ?? "";
     if (flags.entries === undefined && !/\borigin_check\s*=/.test(policyText)) policy.origin_check = PolicyMode.Off;
