@@ -301,7 +301,9 @@ export class GrantBook {
    * closest miss (revoked, expired, not yet valid, out of scope) or ONEX_E_GRANT_INVALID when none exists.
    */
   authorize(subjects: readonly string[], messageType: string, zone: string, now?: Date | number): SessionGrantRecord {
-    let closest: OnexError | undefined;
+    // The closest miss, and the signature of its grant: of two misses that rank alike, the one of
+    // the lesser signature, so the error does not depend on the order grants were added in.
+    let closest: { error: OnexError; rank: number; signature: string } | undefined;
     for (const subject of subjects) {
       const grants = this.#bySubject.get(subject);
       if (grants === undefined) continue;
@@ -320,11 +322,13 @@ export class GrantBook {
           return checkGrantValidity(grant, { revocations: this.revocations, now, messageType, zone, subject });
         } catch (error) {
           if (!(error instanceof OnexError)) throw error;
-          if (closest === undefined || (FAILURE_RANK[error.code] ?? 0) > (FAILURE_RANK[closest.code] ?? 0)) closest = error;
+          const rank = FAILURE_RANK[error.code] ?? 0;
+          const signature = grant.signature ?? "";
+          if (closest === undefined || rank > closest.rank || (rank === closest.rank && signature < closest.signature)) closest = { error, rank, signature };
         }
       }
     }
-    throw closest ?? grantInvalid(`no session grant for ${subjects.join(" or ")}`, "missing");
+    throw closest?.error ?? grantInvalid(`no session grant for ${subjects.join(" or ")}`, "missing");
   }
 
   /**

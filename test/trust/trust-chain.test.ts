@@ -262,6 +262,17 @@ describe("link 4: session grant", () => {
     }
   });
 
+  it("of two grants that miss alike, the one named does not depend on the order they were added in", () => {
+    // Both out of scope for the message type asked.
+    const [a, b] = [issue({ messageTypes: ["signal.state.update"] }), issue({ messageTypes: ["event.node.register"] })];
+    const named = [[a, b], [b, a]].map((order) => {
+      const book = new GrantBook(authorities);
+      for (const grant of order) book.add(grant);
+      return catchOnexError(() => book.authorize([identity.node_id], "signal.result.ready", ZONE, NOW)).message;
+    });
+    expect(named[0]).toBe(named[1]);
+  });
+
   it("the same grant added again is held once", () => {
     const grants = new SubjectGrants();
     const other = issue();
