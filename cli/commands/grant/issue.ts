@@ -33,7 +33,7 @@ export default class GrantIssue extends OnexCommand {
     "not-before": Flags.string({ description: "Start of validity (RFC 3339); default now." }),
     "expires-at": Flags.string({ description: "End of validity (RFC 3339).", exclusive: ["expires-in"] }),
     "expires-in": Flags.string({ description: "Validity from --not-before, as 90s, 15m, 12h or 30d.", exclusive: ["expires-at"] }),
-    id: Flags.string({ description: "Grant id; default a fresh UUID." }),
+    id: Flags.string({ description: "Grant id; default a fresh UUID. A renewal under an id already issued is held beside the earlier grants, each counting in its own window (it narrows none of them: revoke, then issue under a new id); a revocation of the id revokes them all." }),
     out: Flags.string({ description: "Write the grant to this file instead of stdout." }),
     force: Flags.boolean({ description: "Replace --out if it exists.", default: false }),
     ...privateKeyFlags,

@@ -13,7 +13,7 @@ import { printable } from "../../terminal-text.js";
 export default class GrantRevoke extends OnexCommand {
   static override summary = "Revoke a session grant as the authority that issued it.";
   static override description =
-    "Signs a revocation of the grant with the issuing authority's key. Prints it as JSON, or with --list adds it to a revocation list file (a JSON array, created if missing) that `onex verify --revocations` and `onex grant inspect --revocations` read. Distribute the list to every verifier: a revocation only takes effect where it is known.";
+    "Signs a revocation of the grant with the issuing authority's key. Prints it as JSON, or with --list adds it to a revocation list file (a JSON array, created if missing) that `onex verify --revocations` and `onex grant inspect --revocations` read. Distribute the list to every verifier: a revocation only takes effect where it is known. It names the grant by issuer and id, so it revokes every grant issued under that id, renewals included.";
   static override examples = ["<%= config.bin %> grant revoke grant.json --key zone-ca.key --reason 'node decommissioned' --list revocations.json"];
 
   static override args = {
