@@ -1052,7 +1052,7 @@ async function readYamlText(text: string, file: string, bigIntegers: BigIntegerM
   const items: InputItem[] = [];
   const lineOf = (node: { range?: [number, number, number] | null }) => lineCounter.linePos(node.range?.[0] ?? 0).line;
   // intAsBigInt: a YAML integer beyond 2^53 must not be rounded before it can be checked.
-  for (const doc of parseAllDocuments(text, { lineCounter, intAsBigInt: true, uniqueKeys: true, prettyErrors: false })) {
+  for (const doc of parseAllDocuments(text, { lineCounter, intAsBigInt: true, uniqueKeys: true, prettyErrors: false, customTags: (tags) => [...tags, FLOAT_WRITTEN_AS_INTEGER] })) {
     const line = lineCounter.linePos(doc.range[0]).line;
     // A refused document's own text (its `---` too), so its dead letter keeps what was refused.
     const raw = text.slice(doc.range[0], doc.range[2]);
@@ -1249,6 +1249,13 @@ const BRACKET_OR_BLANK = /^[ \t\r]*[[\]]?[ \t\r]*$/;
 
 /** A line that only opens an object or an array (JSON whitespace around it): a document over many lines begins. */
 const OPENS_ALONE = /^[ \t\r]*[[{][ \t\r]*$/;
+
+/**
+ * `!!float 5`: YAML 1.2's core schema reads digits alone tagged float as a float, the yaml package
+ * (its float forms have a point or an exponent) as no float, and the document was refused. Only
+ * for a value tagged so: untagged digits stay an integer.
+ */
+const FLOAT_WRITTEN_AS_INTEGER = { tag: "tag:yaml.org,2002:float", default: false, test: /^[-+]?[0-9]+$/, resolve: (text: string) => Number(text) };
 
 function startsWithBom(bytes: Buffer): boolean {
   return bytes.length >= 3 && bytes.subarray(0, 3).equals(BOM);

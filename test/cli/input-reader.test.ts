@@ -197,8 +197,8 @@ describe("the input reader", () => {
     }
     // YAML 1.1 makes a Date of a plain date, with no tag.
     expect(summary(await read("%YAML 1.1\n---\nbuilt: 2025-06-01\n", { format: "yaml" }))).toEqual([{ line: 3, code: ErrorCode.YamlSyntax }]);
-    const [, exact] = await yaml('a: 9.007199254740993e15\nb: !!str 5\nc: 1.5\nd: +.5\ne: 5.\nf: "\\ud83d\\ude00"\ng: !!int 7\n', { bigIntegers: "bigint" });
-    expect((exact as { value: unknown }).value).toEqual({ a: 9007199254740993n, b: "5", c: 1.5, d: 0.5, e: 5, f: "\u{1f600}", g: 7 });
+    const [, exact] = await yaml('a: 9.007199254740993e15\nb: !!str 5\nc: 1.5\nd: +.5\ne: 5.\nf: "\\ud83d\\ude00"\ng: !!int 7\nh: !!float 5\ni: !!float -12\n', { bigIntegers: "bigint" });
+    expect((exact as { value: unknown }).value).toEqual({ a: 9007199254740993n, b: "5", c: 1.5, d: 0.5, e: 5, f: "\u{1f600}", g: 7, h: 5, i: -12 });
   });
 
   it("migrate's dead letter for a refused YAML document keeps the document's text", () => {
