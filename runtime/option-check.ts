@@ -4,13 +4,14 @@
  * fired at once or a stream without limits: these refuse them with ONEX_E_USAGE, naming the option.
  */
 import { ErrorCode, OnexError } from "./errors.js";
+import { isRfc3339, parseRfc3339 } from "./trust/rfc3339-time.js";
 
 /** A count or limit: a whole number from `min` (default 1; 0 where it means something) to `max`; Infinity too where `infinity` says it means "no limit". */
 export function checkWhole(owner: string, name: string, value: number | undefined, options: { min?: number; max?: number; infinity?: boolean } = {}): void {
   const max = options.max ?? Number.MAX_SAFE_INTEGER;
   const min = options.min ?? 1;
   if (value === undefined || (Number.isSafeInteger(value) && value >= min && value <= max) || (options.infinity && value === Infinity)) return;
-  throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be a whole number from ${min} to ${max}${options.infinity ? " (Infinity for no limit)" : ""}, not ${describe(value)}`);
+  throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be a whole number from ${min} to ${max}${options.infinity ? " (Infinity for no limit)" : ""}, not ${describeValue(value)}`);
 }
 
 /** A duration or rate: a number more than 0 (or 0 where `zero` says it means something) and at most `max`; Infinity too unless `finite` or a `max` is given. */
@@ -19,7 +20,7 @@ export function checkPositive(owner: string, name: string, value: number | undef
   // typeof first: a string such as "5000" compares as a number and then concatenates (`Date.now() + "5000"`).
   if (value === undefined || (typeof value === "number" && (value > 0 || (options.zero && value === 0)) && value <= limit)) return;
   const range = options.max !== undefined ? ` and at most ${options.max}` : options.finite ? "" : " (Infinity for no limit)";
-  throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be ${options.zero ? "0 or more" : "more than 0"}${range}, not ${describe(value)}`);
+  throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be ${options.zero ? "0 or more" : "more than 0"}${range}, not ${describeValue(value)}`);
 }
 
 /** A value as the message shows it: a string quoted, so "5000" is not mistaken for 5000. */
@@ -36,6 +37,29 @@ export function checkObject(owner: string, name: string, value: unknown, options
   if (value === undefined && !options.required) return;
   if (value !== null && typeof value === "object" && !Array.isArray(value)) return;
   throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be an object, not ${describeValue(value)}`);
+}
+
+/**
+ * A time to start from: a valid Date, or (where `text` allows) a string parseRfc3339 reads, that
+ * RFC 3339 can write (years 0000 to 9999). Returns it in ms since the epoch. Date's own parser
+ * took "1", "2030" and "Tue, 01 Jan 2030 00:00:00 GMT" (offset-less times as local time), and a
+ * time past 9999 is written "+010000-…", which the server refused as invalid JSON.
+ */
+export function checkTime(owner: string, name: string, value: unknown, options: { text?: boolean } = {}): number {
+  const ms = value instanceof Date ? value.getTime() : options.text && typeof value === "string" ? parseRfc3339(value) : Number.NaN;
+  if (!Number.isNaN(ms) && isRfc3339(new Date(ms).toISOString())) return ms;
+  const shown = !(value instanceof Date) ? describeValue(value) : Number.isNaN(ms) ? "an invalid Date" : new Date(ms).toISOString();
+  throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be ${options.text ? "a Date or an RFC 3339 time" : "a valid Date"} from the year 0000 to 9999, not ${shown}`);
+}
+
+/**
+ * A JetStream stream name: a non-empty string without '.', '*', '>', '/', '\\' or white space
+ * (nats.js's own check). A number reached that check as a raw TypeError (name.indexOf), and a
+ * name it refused was reported as a failed connection.
+ */
+export function checkStreamName(owner: string, name: string, value: unknown): asserts value is string {
+  if (typeof value === "string" && value !== "" && !/[.*>\s\/\\]/.test(value)) return;
+  throw new OnexError(ErrorCode.Usage, `${owner}: ${name} must be a stream name (not empty, without '.', '*', '>', '/', '\\' or white space), not ${describeValue(value)}`);
 }
 
 /** An `AbortSignal` option: any other value was read as "not aborted" and then failed as a TypeError at addEventListener. */

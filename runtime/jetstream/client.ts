@@ -10,7 +10,7 @@ import { assertZoneId } from "../zone-id.js";
 import { checkObject, checkPositive, checkWhole, describeValue } from "../option-check.js";
 import { OnexMessage, assertValidJson, type MessageClass } from "../message.js";
 import { toMillis } from "../trust/envelope.js";
-import { keyRing, publicKeyTextOf, type KeyPair, type KeyResolver } from "../trust/keys.js";
+import { keyIdOf, keyRing, publicKeyTextOf, type KeyPair, type KeyResolver } from "../trust/keys.js";
 import { DEFAULT_TRUST_POLICY, trustPolicy, type JudgeContext, type TrustPolicy } from "../trust/policy.js";
 import { signMessage, verifyMessageSignature } from "../trust/sign-message.js";
 import type { EnvelopeInput } from "../trust/envelope.js";
@@ -156,6 +156,12 @@ export async function connect(options: ConnectOptions): Promise<OnexClient> {
   // (its key id names the client), and a null one or a key ring that is no function connected fine.
   if (typeof options.identity?.keyId !== "string" || publicKeyTextOf(options.identity.privateKey) === undefined) {
     throw new OnexError(ErrorCode.Usage, "connect: identity must be the Ed25519 key pair this client signs with (generateKeyPair, importPrivateKey)");
+  }
+  // An identity whose keyId is another key's signed every message as that key: publish reported
+  // success, and every receiver dead-lettered it as ONEX_E_SIGNATURE_INVALID.
+  const signingKeyId = keyIdOf(Buffer.from(publicKeyTextOf(options.identity.privateKey)!, "base64url"));
+  if (options.identity.keyId !== signingKeyId) {
+    throw new OnexError(ErrorCode.Usage, `connect: identity.keyId ${options.identity.keyId} is not the key id of its private key, ${signingKeyId}: every message it signed would fail verification`, { keyId: options.identity.keyId, privateKeyId: signingKeyId });
   }
   if (typeof options.keys !== "function") throw new OnexError(ErrorCode.Usage, "connect: keys must be a key resolver (keyRing([...]))");
   checkConnectStrings(options);
@@ -422,9 +428,11 @@ export class OnexClient implements ControlPlane {
   }
 
   #prepare(message: PublishableMessage) {
-    const cls = message.constructor as Partial<TransportMessageClass>;
-    if (typeof cls.validate !== "function" || typeof message.subject !== "function") {
-      throw new OnexError(ErrorCode.ValidationFailed, "publish() takes a generated message instance (create it with <Class>.create or parse)", {});
+    // Object.create(null) has no constructor (a raw TypeError reading its validate); {} or plain
+    // message data is no instance either: a misuse (ONEX_E_USAGE), not a message that failed its schema.
+    const cls = message.constructor as Partial<TransportMessageClass> | undefined;
+    if (typeof cls?.validate !== "function" || typeof message.subject !== "function") {
+      throw new OnexError(ErrorCode.Usage, `publish() takes a generated message instance (create it with <Class>.create or parse), not ${describeValue(message)}`);
     }
     const context = { version: String(cls.version), type: message.type, schemaId: String(cls.schemaId) };
     // A generated message's data is its own members, copied here by the runtime itself (never by

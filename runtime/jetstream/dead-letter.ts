@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager, JsMsg, StoredMsg } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
-import { checkWhole, describeValue } from "../option-check.js";
+import { checkObject, checkStreamName, checkWhole, describeValue } from "../option-check.js";
 import { assertZoneId } from "../zone-id.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { OnexHeader, readableHeaders } from "./headers.js";
@@ -248,10 +248,13 @@ const READ_AHEAD = 32;
  * ONEX_E_USAGE for a sequence or limit that is no whole number, or a zone no message can name.
  */
 export async function* readDeadLetters(jsm: JetStreamManager, query: LetterQuery = {}): AsyncGenerator<DeadLetter> {
+  // null (from plain JavaScript) was a raw TypeError: a default parameter replaces only undefined.
+  checkObject("listDeadLetters", "query", query);
   // A sequence of NaN listed nothing (no sequence is at least NaN), as did a limit of NaN; 0 keeps its meaning, the first letter.
   checkWhole("listDeadLetters", "fromSequence", query.fromSequence, { min: 0 });
   checkWhole("listDeadLetters", "limit", query.limit, { infinity: true });
-  if (query.stream !== undefined && typeof query.stream !== "string") throw new OnexError(ErrorCode.Usage, `listDeadLetters: stream must be a stream name, not ${describeValue(query.stream)}`);
+  // One that is no name ("a.b") was refused by nats.js, and reported as ONEX_E_CONNECTION.
+  if (query.stream !== undefined) checkStreamName("listDeadLetters", "stream", query.stream);
   if (query.reason !== undefined && typeof query.reason !== "string") throw new OnexError(ErrorCode.Usage, `listDeadLetters: reason must be a reason code, not ${describeValue(query.reason)}`);
   // A zone no message can name has no letters, yet its subject falls under the one ONEX_DLQ of a
   // deployment without zones: its listing was every zone's letters. Checked with a stream named too.

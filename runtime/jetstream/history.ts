@@ -4,7 +4,7 @@
  */
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
-import { checkObject, checkWhole, describeValue } from "../option-check.js";
+import { checkObject, checkStreamName, checkTime, checkWhole, describeValue } from "../option-check.js";
 import { OnexHeader, readableHeaders } from "./headers.js";
 import { readStored } from "./stored-reader.js";
 import { lookUpStream } from "./with-retry.js";
@@ -29,15 +29,18 @@ export interface HistoryOptions {
   limit?: number;
 }
 
-/** Yields the stream's messages from the start point up to the last one stored when called; ONEX_E_USAGE for a sequence or limit that is no whole number. */
+/** Yields the stream's messages from the start point up to the last one stored when called; ONEX_E_USAGE for a stream that is no stream name, a sequence or limit that is no whole number, or a fromTime that is no valid Date from 0000 to 9999. */
 export async function* readHistory(js: JetStreamClient, jsm: JetStreamManager, stream: string, options: HistoryOptions): AsyncGenerator<HistoryEntry> {
   // Before the stream is asked: a limit of 0 yielded one message, and a sequence of NaN was sent
   // to the server and came back as ONEX_E_CONNECTION. 0 keeps its meaning, the first message.
   // From plain JavaScript: null was a raw TypeError, a fromTime that is no valid Date a raw RangeError
   // or TypeError, and a type that is no string matched nothing, so the history read empty.
+  // A stream of 5 or null was a raw TypeError inside nats.js, and one of "a.b" nats.js's refusal:
+  // both were reported as ONEX_E_CONNECTION. A fromTime past the year 9999 went to the server as
+  // "+010000-…", which it refused as invalid JSON (ONEX_E_CONNECTION too).
+  checkStreamName("readHistory", "stream", stream);
   checkObject("readHistory", "options", options, { required: true });
-  const fromTime: unknown = options.fromTime;
-  if (fromTime !== undefined && !(fromTime instanceof Date && !Number.isNaN(fromTime.getTime()))) throw new OnexError(ErrorCode.Usage, `readHistory: fromTime must be a valid Date, not ${fromTime instanceof Date ? "an invalid Date" : describeValue(fromTime)}`);
+  if (options.fromTime !== undefined) checkTime("readHistory", "fromTime", options.fromTime);
   if (options.type !== undefined && typeof options.type !== "string") throw new OnexError(ErrorCode.Usage, `readHistory: type must be a message type name, not ${describeValue(options.type)}`);
   checkWhole("readHistory", "fromSequence", options.fromSequence, { min: 0 });
   checkWhole("readHistory", "limit", options.limit, { infinity: true });

@@ -27,7 +27,7 @@ import { SILENT_SERVER_MS, settledWithin } from "./silent-server.js";
 import { OnexHeader, readableHeaders } from "./headers.js";
 import { streamNameOf, zoneStreamNameOf } from "./streams.js";
 import { forgetOldest } from "../forget-oldest.js";
-import { checkObject, checkWhole, describeValue } from "../option-check.js";
+import { checkObject, checkTime, checkWhole, describeValue } from "../option-check.js";
 import { assertZoneId } from "../zone-id.js";
 import { callOnRefusal } from "../refusal-callback.js";
 
@@ -120,7 +120,8 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   if (zoneParam !== undefined && parts[zoneParam] !== undefined) assertZoneId(parts[zoneParam], options.zone !== undefined ? "subscribe: zone" : `subscribe: filter.${zoneParam}`);
   checkDurable(options.durable);
   // Before the consumer is created: a wrong `deliver` was a raw TypeError or a server round trip.
-  const deliver = deliverPolicy(options.deliver ?? "all");
+  // Only undefined is the default: null was read as "all" too.
+  const deliver = deliverPolicy(options.deliver === undefined ? "all" : options.deliver);
   // NaN was `Math.max(0, NaN)`: a memory `size > NaN` never trims, so it grew with every message; -1 passed as 0.
   checkWhole("subscribe", "rememberAcked", options.rememberAcked, { min: 0 });
   checkWhole("subscribe", "rememberRefusals", options.rememberRefusals, { min: 0 });
@@ -700,10 +701,10 @@ function deliverPolicy(from: DeliverFrom): Partial<ConsumerConfig> {
     return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from.fromSequence };
   }
   if (from !== null && typeof from === "object" && "fromTime" in from) {
-    const given: unknown = from.fromTime;
-    const time = typeof given === "string" ? new Date(given) : given instanceof Date ? given : undefined;
-    if (time === undefined || Number.isNaN(time.getTime())) throw new OnexError(ErrorCode.Usage, `subscribe: deliver.fromTime must be a Date or an RFC 3339 time, not ${describeValue(given)}`);
-    return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: time.toISOString() };
+    // Strings strictly (new Date took "1", "2030" and offset-less times), and a time RFC 3339 can
+    // write: one past 9999 went to the server as "+010000-…" and came back as invalid JSON.
+    const time = checkTime("subscribe", "deliver.fromTime", from.fromTime, { text: true });
+    return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(time).toISOString() };
   }
   throw new OnexError(ErrorCode.Usage, `subscribe: deliver must be "all", "new", { fromSequence } or { fromTime }, not ${describeValue(from)}`);
 }

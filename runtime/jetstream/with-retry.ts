@@ -80,9 +80,12 @@ export async function lookUpStream<T>(lookup: () => Promise<T>, missing: (cause:
   }
 }
 
-/** A JetStream request's failure as an OnexError: not permitted, no such stream, or no answer. */
+/** A JetStream request's failure as an OnexError: not permitted, no such stream, or no answer; a TypeError is a fault of the code, not of the connection. */
 export function jetStreamFailure(error: unknown, doing: string, details: Record<string, unknown>): OnexError {
   const text = (error as Error)?.message ?? String(error);
+  // A TypeError ("name.indexOf is not a function") is no server's answer: called ONEX_E_CONNECTION,
+  // it read as something a retry could mend. Network failures reach here as nats.js's errors.
+  if (error instanceof TypeError) return new OnexError(ErrorCode.Internal, `${doing} failed: ${text}`, details, { cause: error });
   if (/permission/i.test(text)) return new OnexError(ErrorCode.PermissionDenied, `${doing} is not permitted: ${text}`, details, { cause: error });
   if (/stream not found/i.test(text)) return new OnexError(ErrorCode.NoStream, `${doing} failed, the stream is gone: ${text}`, details, { cause: error });
   return new OnexError(ErrorCode.ConnectionFailed, `${doing} failed: ${text}`, details, { cause: error });
