@@ -28,6 +28,8 @@ export default class Replay extends OnexCommand {
     const { flags } = await this.parse(Replay);
     if (flags.zone !== undefined) assertZoneId(flags.zone, "--zone");
     if (flags["from-seq"] === undefined && flags.since === undefined) throw new OnexError(ErrorCode.Usage, "give --from-seq N or --since TIME");
+    // Named as the flag: a key no stream can be named after was refused as readHistory's stream.
+    if (!/^[a-z][a-z0-9_]*$/.test(flags.subject)) throw new OnexError(ErrorCode.Usage, `--subject must be a subject template key of the manifest (event, signal, ...), not ${JSON.stringify(flags.subject)}`);
     // Strict RFC 3339, as the flag says: Date's own parser read "0" as the year 2000.
     const fromTime = flags.since !== undefined ? new Date(parseTime(flags.since, "since")) : undefined;
     let printed = 0;

@@ -153,6 +153,8 @@ const CASES: Record<string, Case> = {
   // A limit of 0 printed one message (replay) or listed nothing (dlq list); a negative sequence read from the start.
   "replay: --limit 0": { args: ["replay", "--limit", "0", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2 },
   "replay: --from-seq below 0": { args: ["replay", "--from-seq=-5", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2 },
+  // Refused as readHistory's stream, not named as the flag.
+  "replay: --subject that is no template key": { args: ["replay", "--subject", "a.b", "--from-seq", "1", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2 },
   "dlq list: --limit 0": { args: ["dlq", "list", "--limit", "0", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2 },
   "dlq list: --from below 0": { args: ["dlq", "list", "--from=-1", "--server", "nats://127.0.0.1:1"], code: Usage, exit: 2 },
   // Durations that must be more than none, refused by the flag rather than by the option under it.
