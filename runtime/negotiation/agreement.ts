@@ -12,6 +12,7 @@
  *    ONEX_E_SCHEMA_HASH_MISMATCH when only differing schemas stand in the way.
  */
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
+import { checkObject, describeValue } from "../option-check.js";
 import { findMigrationPath, type VersionGraph } from "../transform.js";
 import type { KeyPair, KeyResolver } from "../trust/keys.js";
 import { signRecord, verifyRecordSignature } from "../trust/record-signature.js";
@@ -112,6 +113,7 @@ export interface OfferInput {
 
 /** Builds the offer a deployment sends (and answers with). Throws ONEX_E_USAGE when its own version has no index. */
 export function buildOffer(input: OfferInput): ProtocolOffer {
+  checkOfferInput(input);
   const hashOf = new Map(input.indexes.map((i) => [i.version, i.content_hash]));
   const own = input.protocol.version;
   if (!hashOf.has(own)) throw new OnexError(ErrorCode.Usage, `no schema index for this deployment's own version v${own}`, { version: own });
@@ -126,6 +128,26 @@ export function buildOffer(input: OfferInput): ProtocolOffer {
     converts: converts.map(withHash),
   };
   return input.identity === undefined ? offer : signRecord({ ...offer, signer: input.identity.keyId }, input.identity);
+}
+
+/**
+ * ONEX_E_USAGE for an offer input plain JavaScript can give that buildOffer cannot read: no
+ * object (`null`), no deployment name, a protocol block without its fields (a `compatible_with`
+ * left out) or indexes that are no list of `{ version, content_hash }`. Each failed as a raw TypeError.
+ */
+function checkOfferInput(input: OfferInput): void {
+  checkObject("buildOffer", "input", input, { required: true });
+  const bad = (name: string, what: string, value: unknown): never => {
+    throw new OnexError(ErrorCode.Usage, `buildOffer: ${name} must be ${what}, not ${describeValue(value)}`);
+  };
+  if (typeof input.deployment !== "string" || input.deployment === "") bad("deployment", "a deployment name", input.deployment);
+  if (!isProtocolBlock(input.protocol)) bad("protocol", "a protocol block { version, compatible_with (a list of versions), declared_by, schema_manifest_url }, as the generated protocolBlock() returns", input.protocol);
+  const indexes: unknown = input.indexes;
+  if (!Array.isArray(indexes) || !indexes.every((i: { version?: unknown; content_hash?: unknown } | null) => typeof i?.version === "string" && typeof i.content_hash === "string")) {
+    bad("indexes", "a list of schema indexes ({ version, content_hash, ... })", indexes);
+  }
+  checkObject("buildOffer", "graph", input.graph);
+  checkObject("buildOffer", "identity", input.identity);
 }
 
 /**

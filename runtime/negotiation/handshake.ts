@@ -7,10 +7,10 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError, isOnexError, type ErrorCode as Code } from "../errors.js";
-import { checkPositive } from "../option-check.js";
+import { checkObject, checkPositive } from "../option-check.js";
 import type { KeyResolver } from "../trust/keys.js";
 import { agreeOnVersion, offerSigner, parseOffer, type Agreement, type ProtocolOffer } from "./agreement.js";
-import { negotiateSubject, requestJson } from "./negotiation-service.js";
+import { checkConnection, negotiateSubject, requestJson } from "./negotiation-service.js";
 import { checkPeerOffer, unbacked, withChecks } from "./offer-check.js";
 
 /** Handshake knobs. */
@@ -41,6 +41,10 @@ export async function negotiate(nc: NatsConnection, offer: ProtocolOffer, peer: 
 
 /** `negotiate`, with the offer the peer answered with (a FederationNode records when it was issued). */
 export async function handshake(nc: NatsConnection, offer: ProtocolOffer, peer: string, options: NegotiateOptions = {}): Promise<{ agreement: Agreement; theirs: ProtocolOffer }> {
+  // From plain JavaScript each failed as a raw TypeError, or (a connection that is none) as a timeout.
+  checkConnection("negotiate", "nc", nc);
+  checkObject("negotiate", "offer", offer, { required: true });
+  checkObject("negotiate", "options", options);
   // nats.js takes a request timeout of 0 or NaN as none given and waits its default second.
   checkPositive("negotiate", "timeoutMs", options.timeoutMs);
   const { answer, theirs, signer } = await peersFirstAnswer(nc, offer, peer, options);

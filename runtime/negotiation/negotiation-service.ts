@@ -15,7 +15,7 @@ import { checkPeerOffer, unbacked, withChecks, type CheckedOffer } from "./offer
 import type { SchemaIndex } from "./schema-index.js";
 import { MAX_TIMER_MS } from "../timer.js";
 import { ReplyInbox } from "../jetstream/reply-inbox.js";
-import { checkPositive } from "../option-check.js";
+import { checkFunction, checkObject, checkPositive } from "../option-check.js";
 import { MAX_QUEUED_REQUESTS, RequestQueue } from "./request-queue.js";
 
 /** The probe subject of a deployment. */
@@ -75,6 +75,8 @@ const text = new TextDecoder();
 
 /** Answers probes and handshakes for `options.deployment` on `nc` until stopped. */
 export function serveNegotiation(nc: NatsConnection, options: ServeNegotiationOptions): NegotiationService {
+  checkConnection("serveNegotiation", "nc", nc);
+  checkObject("serveNegotiation", "options", options, { required: true });
   // Before anything is served: nats.js waits its default second for 0 or NaN.
   checkPositive("serveNegotiation", "probeTimeoutMs", options.probeTimeoutMs);
   const offer = buildOffer(options);
@@ -222,6 +224,16 @@ function shortRejection(offer: ProtocolOffer, code: ErrorCode, why: string): Han
 }
 
 /**
+ * ONEX_E_USAGE unless `nc` has the methods of a NATS connection negotiation uses (a reply inbox's,
+ * and a responder's `subscribe`): from plain JavaScript, a connection that was none (null, `{}`)
+ * failed inside the request, which read as a peer that did not answer.
+ */
+export function checkConnection(owner: string, name: string, nc: unknown): void {
+  checkObject(owner, name, nc, { required: true });
+  for (const method of ["publish", "subscribe", "isClosed", "closed", "status"]) checkFunction(owner, `${name}.${method}`, (nc as Record<string, unknown>)[method]);
+}
+
+/**
  * The reply inbox of `nc` for negotiation requests. Not nats.js's `request()`: it reads a
  * reply's headers in the connection's own read loop, and a peer answering with an empty body
  * and a header nats.js cannot read stopped the whole connection reading (ReplyInbox reads them
@@ -236,7 +248,8 @@ function inboxOf(nc: NatsConnection): ReplyInbox {
 
 /**
  * Sends `payload` to `subject` and returns the decoded JSON answer. Throws
- * ONEX_E_NEGOTIATION_TIMEOUT when nobody serves the subject or the answer is late. With
+ * ONEX_E_NEGOTIATION_TIMEOUT when nobody serves the subject or the answer is late, and
+ * whatever else failed as it is (it is no wait for the peer: a timeout said so at once). With
  * `check`, returns what it returns for the first answer it does not throw for: anyone who may
  * subscribe to the subject can answer, and an answer that is not the peer's (a forgery, or the
  * peer's answer to another request) is passed over, not taken for the peer's. When no answer
@@ -273,18 +286,21 @@ export async function requestJson<T>(nc: NatsConnection, subject: string, payloa
   try {
     reply = await inboxOf(nc).request(subject, json.encode(JSON.stringify(payload)), undefined, waitedMs, accept);
   } catch (cause) {
+    // By the error's kind, not its words: a timeout's message names the subject, and a deployment named dc-503 read as "nothing serves".
+    const name = (cause as Error | undefined)?.name;
+    const noResponders = name === "NoResponders" || (cause as { isNoResponders?: () => boolean } | undefined)?.isNoResponders?.() === true;
     // An answer came and was refused: that says more than the timeout (or a forged "no responders").
-    if (refusal !== undefined && ((cause as Error)?.name === "TimeoutError" || (cause as Error)?.name === "NoResponders")) throw refusal;
+    if (refusal !== undefined && (name === "TimeoutError" || name === "NoResponders")) throw refusal;
     // A server that refuses this connection the subject answers at once; a timeout would send the user looking for a peer.
-    if ((cause as Error)?.name === "PermissionViolationError") {
+    if (name === "PermissionViolationError") {
       throw new OnexError(ErrorCode.PermissionDenied, `cannot negotiate with "${peer}": this connection may not use ${subject} (${(cause as Error).message})`, { peer, subject }, { cause });
     }
-    // By the error's kind, not its words: a timeout's message names the subject, and a deployment named dc-503 read as "nothing serves".
-    const name = (cause as Error)?.name;
     if (name === "ClosedConnectionError" || name === "DrainingConnectionError") {
       throw new OnexError(ErrorCode.ConnectionFailed, `cannot negotiate with "${peer}": the NATS connection is closed; connect again`, { peer, subject }, { cause });
     }
-    const noResponders = name === "NoResponders" || (cause as { isNoResponders?: () => boolean }).isNoResponders?.() === true;
+    // Anything else failed here, at once (a payload over max_payload, a connection that breaks its
+    // contract): as a timeout it said "no answer within 30000 ms" after a millisecond.
+    if (name !== "TimeoutError" && !noResponders) throw cause;
     const why = noResponders ? `nothing serves ${subject}` : `no answer on ${subject} within ${waitedMs} ms`;
     throw new OnexError(ErrorCode.NegotiationTimeout, `cannot negotiate with "${peer}": ${why}`, { peer, subject, timeoutMs: waitedMs, noResponders }, { cause });
   }

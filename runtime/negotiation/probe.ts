@@ -7,10 +7,10 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
-import { checkPositive } from "../option-check.js";
+import { checkObject, checkPositive } from "../option-check.js";
 import { isProtocolBlock, type ProtocolBlock } from "./agreement.js";
 import { timeoutSignal } from "../timer.js";
-import { requestJson, schemasSubject } from "./negotiation-service.js";
+import { checkConnection, requestJson, schemasSubject } from "./negotiation-service.js";
 import { differingSchemas, parseSchemaIndex, type SchemaIndex } from "./schema-index.js";
 
 /** One version a peer declares, and how it compares with ours. */
@@ -51,6 +51,7 @@ export interface ProbeOptions {
  * schema index or schemas document file (path or `file://`), or an `http(s)://` URL of one.
  */
 export async function probe(target: string, options: ProbeOptions): Promise<ProbeResult> {
+  checkObject("probe", "options", options, { required: true });
   // Over NATS, nats.js waits its default second for a timeout of 0 or NaN; over HTTP they aborted at once.
   checkPositive("probe", "timeoutMs", options.timeoutMs);
   const timeoutMs = options.timeoutMs ?? 2_000;
@@ -64,6 +65,7 @@ export async function probe(target: string, options: ProbeOptions): Promise<Prob
     document = await readDocument(source, timeoutMs);
   } else {
     if (!options.nc) throw new OnexError(ErrorCode.Usage, `probing deployment "${target}" needs a NATS connection`, { peer: target });
+    checkConnection("probe", "options.nc", options.nc);
     source = `nats:${schemasSubject(target)}`;
     document = await requestJson(options.nc, schemasSubject(target), {}, timeoutMs, target);
   }

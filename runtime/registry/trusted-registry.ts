@@ -15,15 +15,15 @@
  */
 import { createHash } from "node:crypto";
 import { retiredKeySet } from "../trust/retired-keys.js";
-import { checkObject, checkPositive, checkSignal } from "../option-check.js";
+import { checkFunction, checkObject, checkPositive, checkSignal, describeValue } from "../option-check.js";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { isKeyId, type PublicKey } from "../trust/keys.js";
 import { PolicyMode } from "../trust/policy.js";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.js";
 import { verifyRegistryEntryOfNode } from "../trust/registry-entry.js";
-import { buildAddress, parseAddress, type CanonicalAddress } from "./address.js";
+import { buildAddress, EntityType, parseAddress, type CanonicalAddress } from "./address.js";
 import { copyJson } from "./copy-json.js";
-import { MAX_REGISTRATION_CHARS, matchesFilter, type Registry, type RegistryChange, type RegistryFilter, type RegistryOptions, type RegistryStore, type ResolvedEntry, type StoreChange, type StoredMark, type StoredValue, type WatchOptions } from "./registry.js";
+import { HealthStatus, MAX_REGISTRATION_CHARS, matchesFilter, type Registry, type RegistryChange, type RegistryFilter, type RegistryOptions, type RegistryStore, type ResolvedEntry, type StoreChange, type StoredMark, type StoredValue, type WatchOptions } from "./registry.js";
 import { RegistryView } from "./registry-view.js";
 import { forgetOldest } from "../forget-oldest.js";
 import { assertZoneId } from "../zone-id.js";
@@ -128,8 +128,11 @@ export class TrustedRegistry implements Registry {
     return this.#store.ttlMs;
   }
 
-  async register(entry: RegistryEntryRecord, identity: NodeIdentityRecord): Promise<ResolvedEntry> {
-    this.#checkOpen("register");
+  register(entry: RegistryEntryRecord, identity: NodeIdentityRecord): Promise<ResolvedEntry> {
+    return this.#whileOpen("register", () => this.#register(entry, identity));
+  }
+
+  async #register(entry: RegistryEntryRecord, identity: NodeIdentityRecord): Promise<ResolvedEntry> {
     const value = JSON.stringify({ format: STORED_FORMAT, entry, identity } satisfies StoredRegistration);
     if (value.length > MAX_REGISTRATION_CHARS) throw tooLong(value);
     // What is verified is what is stored, byte for byte: objects can serialise otherwise than they read (toJSON, getters).
@@ -217,8 +220,11 @@ export class TrustedRegistry implements Registry {
     return this.#verifyParsed(registration);
   }
 
-  async resolve(address: string): Promise<ResolvedEntry> {
-    this.#checkOpen("resolve");
+  resolve(address: string): Promise<ResolvedEntry> {
+    return this.#whileOpen("resolve", () => this.#resolve(address));
+  }
+
+  async #resolve(address: string): Promise<ResolvedEntry> {
     const parts = parseAddress(address);
     // An address whose entry was found fresh here: read the entry alone, and its mark only if the entry moved.
     if (this.#verified.get(`entry ${address}`)?.fresh) {
@@ -231,9 +237,12 @@ export class TrustedRegistry implements Registry {
     return this.#read(slot.stored, Promise.resolve(slot.mark));
   }
 
-  async list(filter: RegistryFilter = {}): Promise<ResolvedEntry[]> {
-    this.#checkOpen("list");
-    checkFilterZone("list: filter.zone", filter.zone);
+  list(filter: RegistryFilter = {}): Promise<ResolvedEntry[]> {
+    return this.#whileOpen("list", () => this.#list(filter));
+  }
+
+  async #list(filter: RegistryFilter): Promise<ResolvedEntry[]> {
+    checkFilter("list", filter);
     const stored = await this.#store.list({ ...(filter.zone ? { zone: filter.zone } : {}), ...(filter.entityType ? { entityType: filter.entityType } : {}) });
     const entries: ResolvedEntry[] = [];
     for (const value of stored) {
@@ -252,10 +261,11 @@ export class TrustedRegistry implements Registry {
 
   watch(filter: RegistryFilter = {}, options: WatchOptions = {}): AsyncIterableIterator<RegistryChange> {
     // From plain JavaScript a signal that is no AbortSignal read as "not aborted", then failed as a raw TypeError.
-    checkObject("watch", "filter", filter);
+    checkFilter("watch", filter);
     checkObject("watch", "options", options);
     checkSignal("watch", "options.signal", options.signal);
-    checkFilterZone("watch: filter.zone", filter.zone);
+    // Called once the watch has synced: anything else (`true`, a flag) ended the watch then with a raw TypeError.
+    if (options.onSynced !== undefined) checkFunction("watch", "options.onSynced", options.onSynced);
     // A watch begun after close() is not one close() ended: on etcd it retried the closed client for ever.
     this.#checkOpen("watch");
     const controller = new AbortController();
@@ -289,7 +299,7 @@ export class TrustedRegistry implements Registry {
       next: () =>
         changes.next().catch((error: unknown) => {
           stop();
-          throw error;
+          throw this.#closedFailure("watch", error);
         }),
       return: async (value?: unknown) => {
         stop();
@@ -304,11 +314,15 @@ export class TrustedRegistry implements Registry {
 
   async view(zone?: string): Promise<RegistryView> {
     checkFilterZone("view: zone", zone);
-    return RegistryView.open(this, zone, this.#options.maxEntryAgeMs, undefined, (keyId) => this.#retired.has(keyId));
+    // Its own name: the watch it opens said "registry watch: the registry is closed".
+    return this.#whileOpen("view", () => RegistryView.open(this, zone, this.#options.maxEntryAgeMs, undefined, (keyId) => this.#retired.has(keyId)));
   }
 
-  async heartbeat(address: string): Promise<void> {
-    this.#checkOpen("heartbeat");
+  heartbeat(address: string): Promise<void> {
+    return this.#whileOpen("heartbeat", () => this.#heartbeat(address));
+  }
+
+  async #heartbeat(address: string): Promise<void> {
     const parts = parseAddress(address);
     // This registry's own registration, its key retired: refused as register refuses it. It was read,
     // refused, logged as "not this node's; registering it again", and then refused by register.
@@ -380,14 +394,15 @@ export class TrustedRegistry implements Registry {
     await this.register(own.entry, own.identity);
   }
 
-  async deregister(address: string): Promise<boolean> {
-    this.#checkOpen("deregister");
-    this.#own.delete(address);
-    return this.#store.delete(parseAddress(address));
+  deregister(address: string): Promise<boolean> {
+    return this.#whileOpen("deregister", () => {
+      this.#own.delete(address);
+      return this.#store.delete(parseAddress(address));
+    });
   }
 
-  async keyFor(address: string): Promise<PublicKey> {
-    return (await this.resolve(address)).key;
+  keyFor(address: string): Promise<PublicKey> {
+    return this.#whileOpen("keyFor", async () => (await this.#resolve(address)).key);
   }
 
   distrust(keyId: string): boolean {
@@ -424,7 +439,33 @@ export class TrustedRegistry implements Registry {
    * ONEX_E_REGISTRY_UNAVAILABLE, an outage worth retrying, which it is not.
    */
   #checkOpen(operation: string): void {
-    if (this.#closeController.signal.aborted) throw new OnexError(ErrorCode.Usage, `registry ${operation}: the registry is closed`, { operation, closed: true });
+    if (this.#closeController.signal.aborted) throw closedError(operation);
+  }
+
+  /**
+   * `work`, as a call on an open registry: refused at once after close(), and a store failure
+   * once close() was called (a call in flight as it closed the connection: etcd's "the client was
+   * already closed", NATS KV's "connection closed") is the same ONEX_E_USAGE, with the store's
+   * failure as its cause. As ONEX_E_REGISTRY_UNAVAILABLE it promised that a retry might succeed.
+   */
+  async #whileOpen<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    this.#checkOpen(operation);
+    try {
+      return await work();
+    } catch (error) {
+      throw this.#closedFailure(operation, error);
+    }
+  }
+
+  /**
+   * `error`, or the closed registry's ONEX_E_USAGE naming `operation` when close() was called and
+   * it is a store failure (an outage, or no OnexError at all) or the closed registry's refusal of
+   * a call `operation` made (a view's watch, a heartbeat's register).
+   */
+  #closedFailure(operation: string, error: unknown): unknown {
+    if (!this.#closeController.signal.aborted) return error;
+    if (isOnexError(error) && error.code !== ErrorCode.RegistryUnavailable && !(error.code === ErrorCode.Usage && error.details.closed === true)) return error;
+    return closedError(operation, error);
   }
 
   async *#changes(source: AsyncIterable<StoreChange>, filter: RegistryFilter, options: WatchOptions, signal: AbortSignal, ahead: AheadSlots, retired: RetiredNotices): AsyncGenerator<RegistryChange> {
@@ -945,6 +986,36 @@ function sameScope(key: CanonicalAddress, filter: RegistryFilter): boolean {
  */
 function checkFilterZone(where: string, zone: string | undefined): void {
   if (zone !== undefined) assertZoneId(zone, where);
+}
+
+const ENTITY_TYPES: readonly unknown[] = Object.values(EntityType);
+const HEALTH_STATUSES: readonly unknown[] = Object.values(HealthStatus);
+
+/**
+ * A `list` or `watch` filter: an object, whose zone is a zone id, whose entity type and health
+ * are values an entry can have, and whose capability is a string. Any other value (`"nodes"`,
+ * `health: "ok"`) matched no entry: a list was empty and a watch silent for good, as for a zone.
+ */
+function checkFilter(operation: string, filter: RegistryFilter): void {
+  checkObject(operation, "filter", filter);
+  checkFilterZone(`${operation}: filter.zone`, filter.zone);
+  checkOneOf(operation, "filter.entityType", filter.entityType, ENTITY_TYPES, "entity type");
+  checkOneOf(operation, "filter.health", filter.health, HEALTH_STATUSES, "health status");
+  if (filter.capability !== undefined && typeof filter.capability !== "string") {
+    throw new OnexError(ErrorCode.Usage, `${operation}: filter.capability must be a string, not ${describeValue(filter.capability)}`);
+  }
+}
+
+function checkOneOf(operation: string, name: string, value: unknown, allowed: readonly unknown[], what: string): void {
+  if (value === undefined || allowed.includes(value)) return;
+  throw new OnexError(ErrorCode.Usage, `${operation}: ${name} ${describeValue(value)} is no ${what} an entry can have (${allowed.join(", ")}): it would match no entry`, {
+    [name.slice("filter.".length)]: typeof value === "string" ? value.slice(0, 80) : describeValue(value),
+  });
+}
+
+/** ONEX_E_USAGE for a call on a closed registry (`cause`: the store's failure of a call in flight as it closed). */
+function closedError(operation: string, cause?: unknown): OnexError {
+  return new OnexError(ErrorCode.Usage, `registry ${operation}: the registry is closed`, { operation, closed: true }, cause === undefined ? undefined : { cause });
 }
 
 /**
