@@ -18,7 +18,7 @@ import { after, type Timer } from "../timer.js";
 import { parseRfc3339 } from "../trust/rfc3339-time.js";
 import { assertZoneId } from "../zone-id.js";
 import type { Registry, RegistryChange, RegistryFilter, ResolvedEntry } from "./registry.js";
-import { matchesFilter } from "./registry.js";
+import { checkFilterValues, matchesFilter } from "./registry.js";
 
 /** How long opening a view may wait for its watch's first state (an unreachable store: a registry call fails sooner). */
 const OPEN_TIMEOUT_MS = 15_000;
@@ -95,6 +95,7 @@ export class RegistryView {
   async list(filter: RegistryFilter = {}): Promise<ResolvedEntry[]> {
     // From plain JavaScript, null reached `filter.zone` as a raw TypeError.
     checkObject("RegistryView.list", "filter", filter);
+    checkFilterValues("RegistryView.list", filter);
     if (filter.zone !== undefined) this.#checkZone(filter.zone);
     if (this.#failure !== undefined) throw this.#failure;
     if (filter.zone !== undefined && this.#zone !== undefined && filter.zone !== this.#zone) {

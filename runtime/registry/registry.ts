@@ -4,11 +4,12 @@
  * everything about trust (verification on register, re-verification on read, zones) lives
  * once in `trusted-registry.ts`, so no adapter can get it subtly wrong.
  */
-import type { OnexError } from "../errors.js";
+import { ErrorCode, OnexError } from "../errors.js";
+import { describeValue } from "../option-check.js";
 import type { PublicKey } from "../trust/keys.js";
 import type { PolicyMode } from "../trust/policy.js";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.js";
-import type { CanonicalAddress, EntityType } from "./address.js";
+import { EntityType, type CanonicalAddress } from "./address.js";
 import type { RegistryView } from "./registry-view.js";
 
 /** The `health.status` values of a registry entry. */
@@ -50,6 +51,29 @@ export function matchesFilter(resolved: ResolvedEntry, filter: RegistryFilter): 
   if (filter.health !== undefined && resolved.entry.health.status !== filter.health) return false;
   if (filter.capability !== undefined && !(resolved.entry.capabilities ?? []).includes(filter.capability)) return false;
   return true;
+}
+
+const ENTITY_TYPES: readonly unknown[] = Object.values(EntityType);
+const HEALTH_STATUSES: readonly unknown[] = Object.values(HealthStatus);
+
+/**
+ * A filter's entity type and health, values an entry can have, and its capability, a string:
+ * any other value (`"nodes"`, `health: "ok"`) matched no entry, so a list was empty and a watch
+ * silent for good, as for a zone no message can name. ONEX_E_USAGE naming `operation`.
+ */
+export function checkFilterValues(operation: string, filter: RegistryFilter): void {
+  checkOneOf(operation, "filter.entityType", filter.entityType, ENTITY_TYPES, "entity type");
+  checkOneOf(operation, "filter.health", filter.health, HEALTH_STATUSES, "health status");
+  if (filter.capability !== undefined && typeof filter.capability !== "string") {
+    throw new OnexError(ErrorCode.Usage, `${operation}: filter.capability must be a string, not ${describeValue(filter.capability)}`);
+  }
+}
+
+function checkOneOf(operation: string, name: string, value: unknown, allowed: readonly unknown[], what: string): void {
+  if (value === undefined || allowed.includes(value)) return;
+  throw new OnexError(ErrorCode.Usage, `${operation}: ${name} ${describeValue(value)} is no ${what} an entry can have (${allowed.join(", ")}): it would match no entry`, {
+    [name.slice("filter.".length)]: typeof value === "string" ? value.slice(0, 80) : describeValue(value),
+  });
 }
 
 /** One change seen by `watch`. Heartbeats are not changes. */

@@ -15,15 +15,15 @@
  */
 import { createHash } from "node:crypto";
 import { retiredKeySet } from "../trust/retired-keys.js";
-import { checkFunction, checkObject, checkPositive, checkSignal, describeValue } from "../option-check.js";
+import { checkFunction, checkObject, checkPositive, checkSignal } from "../option-check.js";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { isKeyId, type PublicKey } from "../trust/keys.js";
 import { PolicyMode } from "../trust/policy.js";
 import type { NodeIdentityRecord, RegistryEntryRecord } from "../trust/records.js";
 import { verifyRegistryEntryOfNode } from "../trust/registry-entry.js";
-import { buildAddress, EntityType, parseAddress, type CanonicalAddress } from "./address.js";
+import { buildAddress, parseAddress, type CanonicalAddress } from "./address.js";
 import { copyJson } from "./copy-json.js";
-import { HealthStatus, MAX_REGISTRATION_CHARS, matchesFilter, type Registry, type RegistryChange, type RegistryFilter, type RegistryOptions, type RegistryStore, type ResolvedEntry, type StoreChange, type StoredMark, type StoredValue, type WatchOptions } from "./registry.js";
+import { checkFilterValues, MAX_REGISTRATION_CHARS, matchesFilter, type Registry, type RegistryChange, type RegistryFilter, type RegistryOptions, type RegistryStore, type ResolvedEntry, type StoreChange, type StoredMark, type StoredValue, type WatchOptions } from "./registry.js";
 import { RegistryView } from "./registry-view.js";
 import { forgetOldest } from "../forget-oldest.js";
 import { assertZoneId } from "../zone-id.js";
@@ -988,29 +988,11 @@ function checkFilterZone(where: string, zone: string | undefined): void {
   if (zone !== undefined) assertZoneId(zone, where);
 }
 
-const ENTITY_TYPES: readonly unknown[] = Object.values(EntityType);
-const HEALTH_STATUSES: readonly unknown[] = Object.values(HealthStatus);
-
-/**
- * A `list` or `watch` filter: an object, whose zone is a zone id, whose entity type and health
- * are values an entry can have, and whose capability is a string. Any other value (`"nodes"`,
- * `health: "ok"`) matched no entry: a list was empty and a watch silent for good, as for a zone.
- */
+/** A `list` or `watch` filter: an object, whose zone is a zone id, and whose other values an entry can have (checkFilterValues). */
 function checkFilter(operation: string, filter: RegistryFilter): void {
   checkObject(operation, "filter", filter);
   checkFilterZone(`${operation}: filter.zone`, filter.zone);
-  checkOneOf(operation, "filter.entityType", filter.entityType, ENTITY_TYPES, "entity type");
-  checkOneOf(operation, "filter.health", filter.health, HEALTH_STATUSES, "health status");
-  if (filter.capability !== undefined && typeof filter.capability !== "string") {
-    throw new OnexError(ErrorCode.Usage, `${operation}: filter.capability must be a string, not ${describeValue(filter.capability)}`);
-  }
-}
-
-function checkOneOf(operation: string, name: string, value: unknown, allowed: readonly unknown[], what: string): void {
-  if (value === undefined || allowed.includes(value)) return;
-  throw new OnexError(ErrorCode.Usage, `${operation}: ${name} ${describeValue(value)} is no ${what} an entry can have (${allowed.join(", ")}): it would match no entry`, {
-    [name.slice("filter.".length)]: typeof value === "string" ? value.slice(0, 80) : describeValue(value),
-  });
+  checkFilterValues(operation, filter);
 }
 
 /** ONEX_E_USAGE for a call on a closed registry (`cause`: the store's failure of a call in flight as it closed). */

@@ -55,6 +55,13 @@ describe.each(servers.backends)("$name registry, given what the types forbid", (
       expect(listed?.message).toMatch(/^list: filter\.(entityType|health|capability) /);
       expect([JSON.stringify(filter), await codeOf(async () => registry.watch(loose(filter)))]).toEqual([JSON.stringify(filter), ErrorCode.Usage]);
     }
+    // A registry view's list, too.
+    const view = await registry.view("zone.trusted.org");
+    try {
+      for (const filter of refused) expect([JSON.stringify(filter), await codeOf(async () => view.list(loose(filter)))]).toEqual([JSON.stringify(filter), ErrorCode.Usage]);
+    } finally {
+      await view.close();
+    }
     const entityError = await failure(registry.list(loose({ entityType: "nodes" })));
     expect(entityError?.message).toContain("node, agent, session, task");
     // What an entry can have is taken, and filters as before.
