@@ -556,7 +556,7 @@ async function main(): Promise<void> {
   console.log("  watchers run on connections of their own (as another process's would), the puts on the bench's; all connections configured as onex's");
   // Every row below verifies keys and identities this process met before the rows
   // (bench/test-nodes.ts). The trust layer remembers what it found of a key (strong: the weak-key
-  // check; its import; the node id derived from it) and the identities it passed, so the rows
+  // check; its id; the node id derived from it) and the identities it passed, so the rows
   // verify without that work, as a watcher verifies a node's next registration; a registry in
   // another process does it the first time it meets a node. Timed apart on keys made with node:crypto alone.
   const freshKey = () => generateKeyPairSync("ed25519").publicKey.export({ format: "jwk" }).x!;
@@ -575,7 +575,7 @@ async function main(): Promise<void> {
   for (const identity of identities) verifyNodeIdentity(identity);
   const firstSightMs = (performance.now() - start) / identities.length;
   console.log(`  not in the rows: a node this process never saw adds ${firstSightMs.toFixed(2)} ms to its first verification, once per node (the weak-key check`);
-  console.log(`    ${weakMs.toFixed(2)} ms; the key's import, the identity's shape and the node id's derivation the rest); each node is met once before the rows, so they do`);
+  console.log(`    ${weakMs.toFixed(2)} ms; the key's id, the identity's shape and the node id's derivation the rest; OpenSSL imports a key only if asked); each node is met once before the rows, so they do`);
   console.log("    not pay it; a registry in another process pays it on the first verification of every new node's entry");
   const nats = await startNatsServer();
   const etcd = await startEtcdServer();
