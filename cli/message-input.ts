@@ -810,7 +810,9 @@ class JsonInputReader {
    * refused whole with its bytes (UTF-16 NDJSON is one such broken document, every byte kept).
    */
   private beginsNoValue(decoded: DecodedLine): boolean {
-    if (!("text" in decoded)) return false;
+    // A line that opens an object or an array begins a document, however it goes on: a mistake in
+    // it (an unquoted name, NaN, a raw tab in a string) is the document's, one error with its text.
+    if (!("text" in decoded) || OPENS_VALUE.test(decoded.text)) return false;
     const element = elementLine(decoded);
     if ("text" in element && element.text !== decoded.text && this.parsesAlone(element)) return false;
     try {
@@ -1246,6 +1248,12 @@ function isBlank(text: string): boolean {
 
 /** A line of an array of one object a line that holds no element: blank, or only its `[` or `]` (JSON whitespace around it). */
 const BRACKET_OR_BLANK = /^[ \t\r]*[[\]]?[ \t\r]*$/;
+
+/**
+ * A line that opens an object, or an array whose next character can go on one (after JSON
+ * whitespace and a byte order mark): not a log line's `[INFO]`, which no array begins with.
+ */
+const OPENS_VALUE = /^\uFEFF?[ \t\r]*(?:\{|\[[ \t\r]*(?:[[\]{"0-9tfn-]|$))/;
 
 /** A line that only opens an object or an array (JSON whitespace around it): a document over many lines begins. */
 const OPENS_ALONE = /^[ \t\r]*[[{][ \t\r]*$/;

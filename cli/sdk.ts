@@ -16,7 +16,7 @@
  *   `@onex/runtime` are bound to this command's own runtime, so errors and classes are one.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import { lstat, mkdir, mkdtemp, readFile, readdir, realpath, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { homedir, tmpdir } from "node:os";
@@ -71,9 +71,22 @@ const SDK_ROOT = realpathSync(dirname(createRequire(import.meta.url).resolve("@o
 /** The schemas onex ships, which @onex/sdk is generated from. */
 const OWN_SCHEMAS = join(PACKAGE_ROOT, "schemas");
 
-/** The schemas folder a command works on: `flag`, else `./schemas` when there is one (the project's own), else the schemas onex ships. */
+/** The schemas folder a command works on: `flag`, else `./schemas` when it holds a version (the project's own), else the schemas onex ships. */
 export function schemasDirOf(flag: string | undefined): string {
-  return resolve(flag ?? (existsSync("schemas") ? "schemas" : OWN_SCHEMAS));
+  return resolve(flag ?? (existsSync("schemas") && holdsVersions("schemas") ? "schemas" : OWN_SCHEMAS));
+}
+
+/**
+ * Whether `dir` holds a protocol version (`v<version>/manifest.yaml`), or cannot be read (then the
+ * command says so). A `schemas` folder without one is another tool's (JSON Schemas, SQL): taken for
+ * a project, it stopped `onex sign` and `verify` in any repository that had one.
+ */
+function holdsVersions(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((name) => /^v[0-9]/.test(name) && existsSync(join(dir, name, "manifest.yaml")));
+  } catch {
+    return true;
+  }
 }
 
 /** Opens the SDK generated from `flags.schemas` (see the module comment for the defaults); ONEX_E_SDK_STALE when it is not current. */

@@ -300,7 +300,10 @@ export async function requestJson<T>(nc: NatsConnection, subject: string, payloa
     }
     // Anything else failed here, at once (a payload over max_payload, a connection that breaks its
     // contract): as a timeout it said "no answer within 30000 ms" after a millisecond.
-    if (name !== "TimeoutError" && !noResponders) throw cause;
+    if (name !== "TimeoutError" && !noResponders) {
+      if (isOnexError(cause)) throw cause;
+      throw new OnexError(ErrorCode.ConnectionFailed, `cannot negotiate with "${peer}": the request on ${subject} failed: ${(cause as Error | undefined)?.message ?? String(cause)}`, { peer, subject }, { cause });
+    }
     const why = noResponders ? `nothing serves ${subject}` : `no answer on ${subject} within ${waitedMs} ms`;
     throw new OnexError(ErrorCode.NegotiationTimeout, `cannot negotiate with "${peer}": ${why}`, { peer, subject, timeoutMs: waitedMs, noResponders }, { cause });
   }

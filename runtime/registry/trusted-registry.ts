@@ -459,12 +459,13 @@ export class TrustedRegistry implements Registry {
 
   /**
    * `error`, or the closed registry's ONEX_E_USAGE naming `operation` when close() was called and
-   * it is a store failure (an outage, or no OnexError at all) or the closed registry's refusal of
-   * a call `operation` made (a view's watch, a heartbeat's register).
+   * it is a store failure (ONEX_E_REGISTRY_UNAVAILABLE) or the closed registry's refusal of a call
+   * `operation` made (a view's watch, a heartbeat's register).
    */
   #closedFailure(operation: string, error: unknown): unknown {
     if (!this.#closeController.signal.aborted) return error;
-    if (isOnexError(error) && error.code !== ErrorCode.RegistryUnavailable && !(error.code === ErrorCode.Usage && error.details.closed === true)) return error;
+    // Only the store's failures and the closed registry's own refusals: a fault of the code stays as it is.
+    if (!isOnexError(error) || (error.code !== ErrorCode.RegistryUnavailable && !(error.code === ErrorCode.Usage && error.details.closed === true))) return error;
     return closedError(operation, error);
   }
 

@@ -124,6 +124,11 @@ describe("a JSON document over many lines is still one", () => {
     expect(summary(items)).toEqual([{ line: broken.split("\n").findIndex((line) => line.includes("render")) + 1, code: ErrorCode.JsonSyntax, raw: broken }]);
     // A first line that begins a value over many lines (`{"a": 1,`) makes the text one document, broken after it.
     expect(summary(await read('{"a": 1,\nx\ny\n'))).toEqual([{ line: 2, code: ErrorCode.JsonSyntax, raw: '{"a": 1,\nx\ny' }]);
+    // So does one that opens an object with a mistake on that line (an unquoted name, NaN, a raw tab
+    // in a string): one error, with the whole document's text, for its dead letter to be mended.
+    for (const text of ['{ type: "task",\n  "id": "x",\n  "v": 1\n}', '{"a": NaN,\n "b": 1}', '{"s": "a\tb",\n "b": 3\n}']) {
+      expect(summary(await read(`${text}\n`))).toEqual([{ line: 1, code: ErrorCode.JsonSyntax, raw: text }]);
+    }
   });
 });
 

@@ -6,7 +6,7 @@
  * creation time at `/time` (ONEX_E_REPLAY: no readable creation time). Run `npm run build` first:
  * the CLI is run as built.
  */
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -110,6 +110,17 @@ describe("onex sign and verify on a project's own v0.3 (envelope `time` renamed 
     const bundled = onex(elsewhere.dir, ["sign", join(root, "m.json"), "--key", join(root, "k.key"), "--version", "v0.3"]);
     expect(bundled.code).toBe(2);
     expect(bundled.stderr).toContain(ErrorCode.UnknownVersion);
+  });
+
+  it("in a folder whose ./schemas is another tool's (no version in it), work on onex's own versions", async () => {
+    const foreign = join(elsewhere.dir, "foreign");
+    await mkdir(join(foreign, "schemas"), { recursive: true });
+    await writeFile(join(foreign, "schemas", "user.json"), '{"type": "object"}\n');
+    const v01 = (await readFile(join(PROJECT_ROOT, "docs", "examples", "v0.1.ndjson"), "utf8")).split("\n")[2]!;
+    // It was ONEX_E_FILE_NOT_FOUND: "no version folders (v<version>/manifest.yaml)" in that folder.
+    const signed = ok(onex(foreign, ["sign", "-", "--key", join(root, "k.key"), "--version", "v0.1"], v01)).stdout;
+    const verified = ok(onex(foreign, ["verify", "-", "--key", join(root, "k.pub"), "--zone", "zone.trusted.org", "--at", "2025-06-01T12:01:00Z", "--json"], signed));
+    expect(JSON.parse(verified.stdout.split("\n")[0]!)).toMatchObject({ type: "signal.task.dispatch", accepted: true });
   });
 
   it("sign reads the creation time where v0.3 keeps it, without --version too: one receivers would refuse is not signed", async () => {

@@ -44,12 +44,10 @@ describe("negotiation, given what the types forbid", () => {
     const nullOptions = await failure(() => untypedNegotiate(nc, offer, "dc-b", null));
     expect([nullOptions?.code, nullOptions?.message]).toEqual([ErrorCode.Usage, "negotiate: options must be an object, not null"]);
     for (const connection of [null, {}, "nats://127.0.0.1:4222"]) {
-      const started = Date.now();
       const error = await failure(() => untypedNegotiate(connection, offer, "dc-b", { timeoutMs: 30_000 }));
       // It was ONEX_E_NEGOTIATION_TIMEOUT "no answer on onex.negotiate.dc-b within 30000 ms", after a millisecond.
       expect([JSON.stringify(connection), error?.code]).toEqual([JSON.stringify(connection), ErrorCode.Usage]);
       expect(error?.message).toMatch(/^negotiate: nc/);
-      expect(Date.now() - started).toBeLessThan(1_000);
     }
     expect((await failure(() => untypedNegotiate(nc, null, "dc-b")))?.code).toBe(ErrorCode.Usage);
     const probed = await failure(() => probe("dc-b", { nc: {} as NatsConnection, known: [] }));
@@ -81,12 +79,10 @@ describe("negotiation, given what the types forbid", () => {
   it("reports a request that failed here as what failed, not as a peer that did not answer", async () => {
     // Over the server's max_payload: nats.js refuses to send it at once.
     const offer = { ...buildOffer(input()), padding: "x".repeat(2 * nc.info!.max_payload) } as ProtocolOffer;
-    const started = Date.now();
     const error = await failure(() => negotiate(nc, offer, "dc-b", { timeoutMs: 30_000 }));
-    expect(error).toBeDefined();
-    expect(error?.code).not.toBe(ErrorCode.NegotiationTimeout);
-    expect(error?.message).not.toContain("no answer");
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // A request that could not be sent, said so: not a wait for an answer, and an OnexError (nats.js's own error is its cause).
+    expect(error?.code).toBe(ErrorCode.ConnectionFailed);
+    expect(error?.message).toContain("the request on onex.negotiate.dc-b failed");
     // A real silence is still the timeout it was, and nothing serving the subject too.
     const silent = await failure(() => negotiate(nc, buildOffer(input()), "dc-nobody", { timeoutMs: 200 }));
     expect([silent?.code, silent?.details.noResponders]).toEqual([ErrorCode.NegotiationTimeout, true]);
