@@ -16,7 +16,7 @@ import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
 import { sameFastShape } from "../support/hidden-class.js";
 import { startNatsProxy } from "../support/nats-proxy.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { ZONE, applyBundledStreams, client, makeKeys, stateUpdate, taskDispatch } from "./fixtures.js";
+import { ZONE, applyBundledStreams, client, handleUntil, makeKeys, stateUpdate, taskDispatch } from "./fixtures.js";
 
 let server: NatsServer;
 let raw: NatsConnection;
@@ -49,22 +49,6 @@ async function take<M>(sub: Subscription<M>, n: number, ack = true): Promise<Del
     if (out.length === n) break;
   }
   return out;
-}
-
-/** Hands each delivery to a handler that acknowledges it until `done` holds for the stats (or 10 s pass), then stops; returns the ids handled. */
-async function handleUntil<M extends { id: string }>(sub: Subscription<M>, done: (stats: Subscription<M>["stats"]) => boolean): Promise<string[]> {
-  const handled: string[] = [];
-  const handler = (async () => {
-    for await (const d of sub) {
-      handled.push(d.message.id);
-      await d.ack();
-    }
-  })();
-  const deadline = Date.now() + 10_000;
-  while (!done(sub.stats) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  await sub.stop();
-  await handler;
-  return handled;
 }
 
 describe("typed, signed publish and subscribe", () => {

@@ -6,6 +6,7 @@ import * as v0_2 from "../../generated/v0.2/index.js";
 import { connect, type ConnectOptions, type OnexClient } from "../../runtime/jetstream/client.js";
 import { applyStreams, planStreams, type StreamLimits } from "../../runtime/jetstream/streams.js";
 import { generateKeyPair, keyRing, type KeyPair } from "../../runtime/trust/keys.js";
+import type { Subscription } from "../../runtime/control-plane.js";
 
 export const ZONE = "zone.trusted.org";
 
@@ -47,4 +48,20 @@ export function client(url: string | string[], identity: KeyPair, trusted: KeyPa
   // Every source entity counts as registered with the first trusted key (origin_check).
   const keyOfEntity = () => trusted[0]?.keyId;
   return connect({ servers: url, identity, keys: keyRing(trusted.map((k) => k.publicKey)), trust: { zone: ZONE, keyOfEntity, logger: { warn() {} } }, ...extra });
+}
+
+/** Hands each delivery to a handler that acknowledges it until `done` holds for the stats (or 10 s pass), then stops; returns the ids handled. */
+export async function handleUntil<M extends { id: string }>(sub: Subscription<M>, done: (stats: Subscription<M>["stats"]) => boolean): Promise<string[]> {
+  const handled: string[] = [];
+  const handler = (async () => {
+    for await (const d of sub) {
+      handled.push(d.message.id);
+      await d.ack();
+    }
+  })();
+  const deadline = Date.now() + 10_000;
+  while (!done(sub.stats) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  await sub.stop();
+  await handler;
+  return handled;
 }

@@ -15,7 +15,7 @@ import { applyStreams, planStreams } from "../../runtime/jetstream/streams.js";
 import { signMessage } from "../../runtime/trust/sign-message.js";
 import { ReplayGuard } from "../../runtime/trust/replay-guard.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { ZONE, client, makeKeys, stateUpdate } from "./fixtures.js";
+import { ZONE, client, handleUntil, makeKeys, stateUpdate } from "./fixtures.js";
 
 const LIMIT = 50;
 let server: NatsServer;
@@ -53,17 +53,7 @@ const guarded = (warnings: string[] = []) =>
 /** Subscribes `c` to `entityId` on durable `durable` until `expected` is reached (or 10 s pass); returns what was handled and counted. */
 async function handle(c: OnexClient, entityId: string, durable: string, expected: { delivered: number; deadLettered: number }) {
   const sub = await c.subscribe([v0_1.StateUpdate], { entityId, durable });
-  const handled: string[] = [];
-  const handler = (async () => {
-    for await (const d of sub) {
-      handled.push(d.message.id);
-      await d.ack();
-    }
-  })();
-  const deadline = Date.now() + 10_000;
-  while ((sub.stats.delivered < expected.delivered || sub.stats.deadLettered < expected.deadLettered) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  await sub.stop();
-  await handler;
+  const handled = await handleUntil(sub, (stats) => stats.delivered >= expected.delivered && stats.deadLettered >= expected.deadLettered);
   return { handled, delivered: sub.stats.delivered, deadLettered: sub.stats.deadLettered };
 }
 
