@@ -176,10 +176,14 @@ export function natsKvKey(key: CanonicalAddress): string {
   return kvKeys.get(partsKey(key), () => [zoneKvTokens.get(key.zone, () => kvToken(key.zone)), key.entityType, kvToken(key.id)].join("."));
 }
 
-/** The address of a KV key in its address's own spelling (natsKvKey's), or undefined. */
-function canonicalKvKey(key: string): CanonicalAddress | undefined {
-  const address = parseNatsKvKey(key);
-  return address !== undefined && natsKvKey(address) === key ? address : undefined;
+/**
+ * The address of a KV key in its address's own spelling (natsKvKey's), or undefined. natsKvKey
+ * spells every escape `=`; parseNatsKvKey reads `~` there too, and reads no other spelling that
+ * is not canonical, so a key without `~` that it reads is its address's own. Not built again to
+ * compare: a watch asks this of every event, twice for each new node's.
+ */
+export function canonicalKvKey(key: string): CanonicalAddress | undefined {
+  return key.includes("~") ? undefined : parseNatsKvKey(key);
 }
 
 /** The address of a KV key made by natsKvKey, or undefined for any other key. */
@@ -721,25 +725,28 @@ class NatsKvStore implements RegistryStore {
   }
 
   /**
-   * Reads the entry and the stored mark of an entry reported on its published mark. A stored mark
-   * other than the entry's bytes sends the entry back to be checked against it (`recheck`), as
-   * long as the key still holds those bytes (a newer value comes through the watch and is
-   * judged itself); from then on that key's entries are read first. A read that fails leaves the
-   * check to the reader, which reads through the outage.
+   * Reads the stored mark of an entry reported on its published mark. A stored mark other than
+   * the entry's bytes sends the entry back to be checked against it (`recheck`), as long as the
+   * key still holds those bytes (read then: a newer value comes through the watch and is judged
+   * itself); from then on that key's entries are read first. A read that fails leaves the check
+   * to the reader, which reads through the outage. The entry is read only when the mark differs:
+   * every report pays this read, and a second one was as much work again for this process and
+   * the server, on every watch event.
    */
   async #confirmMarkSeen(k: string, stored: StoredValue, tap: MarkTap, live: Map<string, { value: string | undefined }>, queue: ChangeQueue<StoreChange>): Promise<void> {
     let entry: KvRecord | null;
-    let mark: KvRecord | null;
+    let storedMark: StoredMark | undefined;
     try {
-      [entry, mark] = await this.#call(() => Promise.all([this.entries.get(k), this.marks.get(k)]));
+      const mark = await this.#call(() => this.marks.get(k));
+      storedMark = mark !== null && mark.operation === "PUT" ? { value: mark.string(), revision: String(mark.revision) } : undefined;
+      if (storedMark?.value === stored.value) return;
+      tap.distrust(k);
+      entry = await this.#call(() => this.entries.get(k));
     } catch {
       tap.distrust(k);
       if (live.get(k)?.value === stored.value) queue.push({ op: "put", stored, initial: false, recheck: true }, k);
       return;
     }
-    const storedMark = mark !== null && mark.operation === "PUT" ? { value: mark.string(), revision: String(mark.revision) } : undefined;
-    if (storedMark?.value === stored.value) return;
-    tap.distrust(k);
     // The same bytes at a later revision (a heartbeat's rewrite) are still this entry.
     if (entry === null || entry.operation !== "PUT" || entry.string() !== stored.value || live.get(k)?.value !== stored.value) return;
     queue.push({ op: "put", stored, initial: false, recheck: true, mark: Promise.resolve(storedMark) }, k);

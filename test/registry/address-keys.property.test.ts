@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { buildAddress, EntityType, parseAddress, type CanonicalAddress } from "../../runtime/registry/address.js";
-import { natsKvKey, parseNatsKvKey } from "../../runtime/registry/nats-kv.js";
+import { canonicalKvKey, natsKvKey, parseNatsKvKey } from "../../runtime/registry/nats-kv.js";
 import { parsePathKey, pathKeyOf } from "../../runtime/registry/store-key.js";
 
 const RUNS = { numRuns: 2_000 };
@@ -145,6 +145,29 @@ describe("store keys", () => {
           expect(parseAddress(address)).toEqual(parsed);
           expect(parseNatsKvKey(natsKvKey(parsed))).toEqual(parsed);
         }
+      }),
+      RUNS,
+    );
+  });
+
+  it("a NATS KV key is an address's own key exactly when natsKvKey spells that address so", () => {
+    // Keys with `~` where natsKvKey writes `=`, escapes that are not canonical, and keys of no shape.
+    const keyLike = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 50 }),
+      fc.tuple(zone, fc.constantFrom(...ENTITY_TYPES), escapedToken).map(([z, type, token]) => `${natsKvKey({ zone: z, entityType: type as EntityType, id: "x" }).split(".")[0]}.${type}.${token}`),
+      fc.tuple(valid, fc.nat(), fc.constantFrom("~", "=")).map(([p, at, mark]) => {
+        const key = natsKvKey(p);
+        const escapes = [...key.matchAll(/=/g)];
+        if (escapes.length === 0) return key;
+        const i = escapes[at % escapes.length]!.index;
+        return key.slice(0, i) + mark + key.slice(i + 1);
+      }),
+    );
+    fc.assert(
+      fc.property(keyLike, (key) => {
+        const parsed = parseNatsKvKey(key);
+        const own = parsed !== undefined && natsKvKey(parsed) === key;
+        expect(canonicalKvKey(key)).toEqual(own ? parsed : undefined);
       }),
       RUNS,
     );
