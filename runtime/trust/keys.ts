@@ -55,7 +55,7 @@ export function isKeyId(value: unknown): value is string {
 // KV heartbeat is one), a node registers with the key it holds. So imported keys are remembered by
 // the text they were imported from (the same text always imports to the same key, or fails). The
 // raw bytes can be changed, so each caller gets its own; the key object is shared.
-const importedKeys = new Map<string, ImportedKey>();
+const importedKeys = new Map<string, { keyId: string; raw: Buffer; keyObject: () => KeyObject }>();
 const IMPORTED_KEYS_REMEMBERED = 10_000;
 
 /** The public key of 32 raw bytes (or their base64url form, as records carry it). */
@@ -63,28 +63,32 @@ export function publicKeyFromRaw(raw: Uint8Array | string): PublicKey {
   if (typeof raw !== "string" && !(raw instanceof Uint8Array)) throw keyError(`a raw public key is 32 bytes or their base64url text, not ${describeKeyInput(raw)}`);
   const text = typeof raw === "string" ? raw : Buffer.from(raw).toString("base64url");
   const known = importedKeys.get(text);
-  if (known !== undefined) return lazyPublicKey(known, Buffer.from(known.raw));
+  if (known !== undefined) return rememberChecked(lazyPublicKey(known.keyId, Buffer.from(known.raw), known.keyObject));
   const bytes = typeof raw === "string" ? decodeRawKey(raw, "public") : Buffer.from(raw);
   if (bytes.length !== 32) throw keyError(`an Ed25519 public key is 32 bytes, not ${bytes.length}`);
   assertStrongPublicKey(bytes);
-  const imported = { keyId: keyIdOf(bytes), raw: Buffer.from(bytes), keyObject: importOnFirstUse(Buffer.from(bytes)) };
+  // Copies of their own: every later import of this text is made from them.
+  const imported = { keyId: keyIdOf(bytes), raw: ownCopy(bytes), keyObject: importOnFirstUse(ownCopy(bytes)) };
   importedKeys.set(text, imported);
   if (importedKeys.size > IMPORTED_KEYS_REMEMBERED) forgetOldest(importedKeys);
-  keyObjectGetters.set(imported.keyObject, imported);
-  return lazyPublicKey(imported, bytes);
+  return rememberChecked(lazyPublicKey(imported.keyId, bytes, imported.keyObject));
 }
 
-/** A key as publicKeyFromRaw imported it: its id, its raw bytes (never handed out) and its key object's getter. */
-interface ImportedKey {
-  readonly keyId: string;
-  readonly raw: Buffer;
-  readonly keyObject: () => KeyObject;
+/**
+ * A copy of `bytes` in memory of its own. `Buffer.from` cuts a copy this small from a pool of
+ * 8 KiB shared with other buffers, which whoever holds one of them can write through its
+ * `.buffer`: writing another key's bytes over a remembered key's made every later import of that
+ * key's text hand out the other key's bytes under its id.
+ */
+function ownCopy(bytes: Uint8Array): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  copy.set(bytes);
+  return copy;
 }
 
-// The getters of lazyPublicKey's key objects, and the import each belongs to: a key with one of
-// them in its key object's place, and that import's id and bytes, is that import's key, strong and
-// named by its fingerprint (assertUsablePublicKey), without a record of each key handed out.
-const keyObjectGetters = new WeakMap<() => KeyObject, ImportedKey>();
+// The getters of lazyPublicKey's key objects: one of them in a key's place is the key object of
+// the raw bytes it was made from, without making it to compare (assertUsablePublicKey).
+const keyObjectGetters = new WeakSet<() => KeyObject>();
 
 /**
  * The OpenSSL key object of raw bytes, imported when first asked for. libsodium verifies with the
@@ -93,21 +97,23 @@ const keyObjectGetters = new WeakMap<() => KeyObject, ImportedKey>();
  */
 function importOnFirstUse(raw: Buffer): () => KeyObject {
   let keyObject: KeyObject | undefined;
-  // As a JWK, not DER: the same raw key, imported in about a tenth of the time (no ASN.1 decoder).
-  // Bytes that passed assertStrongPublicKey are a point OpenSSL reads.
-  return () => (keyObject ??= createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") }, format: "jwk" }));
+  const get = () => {
+    // As a JWK, not DER: the same raw key, imported in about a tenth of the time (no ASN.1 decoder).
+    // Bytes that passed assertStrongPublicKey are a point OpenSSL reads.
+    keyObject ??= createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") }, format: "jwk" });
+    return keyObject;
+  };
+  keyObjectGetters.add(get);
+  return get;
 }
 
-/**
- * A PublicKey of `imported` holding `raw`, whose `keyObject` is the import's until set to another.
- * An own property, as a plain object's, so a key copied field by field (`{ ...key }`) is the key.
- */
-function lazyPublicKey(imported: ImportedKey, raw: Buffer): PublicKey {
-  const key = { keyId: imported.keyId, raw };
+/** A PublicKey whose `keyObject` is `keyObject()`'s until set to another. */
+function lazyPublicKey(keyId: string, raw: Buffer, keyObject: () => KeyObject): PublicKey {
+  const key = { keyId, raw };
   Object.defineProperty(key, "keyObject", {
     enumerable: true,
     configurable: true,
-    get: imported.keyObject,
+    get: keyObject,
     // Assignable, as a plain object's field is: what a key holds is checked, not assumed.
     set(this: object, value: unknown) {
       Object.defineProperty(this, "keyObject", { value, writable: true, enumerable: true, configurable: true });
@@ -116,14 +122,10 @@ function lazyPublicKey(imported: ImportedKey, raw: Buffer): PublicKey {
   return key as PublicKey;
 }
 
-/**
- * The import whose key `key` still is (lazyPublicKey's getter in its key object's place, and the
- * import's id and bytes), or undefined; the key object is not made to tell.
- */
-function importOf(key: PublicKey): ImportedKey | undefined {
+/** What stands in a key's `keyObject` place: lazyPublicKey's getter, or the object itself. */
+function keyObjectSlot(key: PublicKey): unknown {
   const getter = Object.getOwnPropertyDescriptor(key, "keyObject")?.get;
-  const imported = getter === undefined ? undefined : keyObjectGetters.get(getter as () => KeyObject);
-  return imported !== undefined && key.keyId === imported.keyId && key.raw instanceof Uint8Array && imported.raw.equals(key.raw) ? imported : undefined;
+  return getter !== undefined && keyObjectGetters.has(getter as () => KeyObject) ? getter : key.keyObject;
 }
 
 /** The keypair of a 32-byte Ed25519 seed (the raw private key). */
@@ -207,9 +209,8 @@ export function keyRing(keys: Iterable<PublicKey>): KeyResolver {
   return (keyId) => byId.get(keyId);
 }
 
-// Keys found usable that are not an import's as they stand (built by hand, copied, or changed
-// since), with what they held then: verification asks per message, and a key's fields can still
-// be changed after.
+// Key objects already found usable (every one publicKeyFromRaw makes is), with what they held
+// then: verification asks per message, and a key object's fields can still be changed after.
 const checkedKeys = new WeakMap<PublicKey, { keyId: string; raw: Buffer; keyObject: unknown }>();
 
 /**
@@ -218,9 +219,8 @@ const checkedKeys = new WeakMap<PublicKey, { keyId: string; raw: Buffer; keyObje
  * given here, as a last line of defence.
  */
 export function assertUsablePublicKey(key: PublicKey): void {
-  if (importOf(key) !== undefined) return;
   const checked = checkedKeys.get(key);
-  if (checked !== undefined && checked.keyId === key.keyId && checked.keyObject === key.keyObject && checked.raw.equals(key.raw)) return;
+  if (checked !== undefined && checked.keyId === key.keyId && checked.keyObject === keyObjectSlot(key) && checked.raw.equals(key.raw)) return;
   assertStrongPublicKey(key.raw);
   if (key.keyId !== keyIdOf(key.raw)) throw keyError(`key id ${key.keyId} is not the fingerprint of its public key (${keyIdOf(key.raw)})`);
   // Signatures are checked with the key object, trust is decided on the raw bytes and the id: one key.
@@ -236,9 +236,10 @@ function isPublicKeyOf(keyObject: KeyObject, raw: Buffer): boolean {
   }
 }
 
-/** Remembers `key` as usable. */
-function rememberChecked(key: PublicKey): void {
-  checkedKeys.set(key, { keyId: key.keyId, raw: Buffer.from(key.raw), keyObject: key.keyObject });
+/** Remembers `key` as usable (publicKeyFromRaw's keys are by construction: strong, named by their fingerprint). */
+function rememberChecked(key: PublicKey): PublicKey {
+  checkedKeys.set(key, { keyId: key.keyId, raw: Buffer.from(key.raw), keyObject: keyObjectSlot(key) });
+  return key;
 }
 
 // Strength is a property of the 32 bytes alone, and checking it is big-integer arithmetic

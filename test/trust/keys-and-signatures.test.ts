@@ -130,6 +130,24 @@ describe("keys", () => {
     expect(catchOnexError(() => publicKeyFromRaw(text.slice(0, 42) + alphabet[alphabet.indexOf(text[42]!) | 1])).code).toBe(ErrorCode.KeyInvalid);
   });
 
+  it("a key's bytes written over through the memory its buffer shares with others change no key imported from the same text later", () => {
+    const pair = generateKeyPair();
+    const other = generateKeyPair();
+    const text = pair.publicKey.raw.toString("base64url");
+    const first = publicKeyFromRaw(text);
+    // Every copy of the key's bytes in the memory under its buffer (small buffers share a pool), overwritten with the other key's.
+    // The bytes looked for are kept apart (Buffer.alloc takes no pool memory), or they could be among those written over.
+    const sought = Buffer.alloc(32);
+    sought.set(pair.publicKey.raw);
+    const memory = Buffer.from(first.raw.buffer);
+    for (let at = memory.indexOf(sought); at !== -1; at = memory.indexOf(sought, at + 1)) memory.set(other.publicKey.raw, at);
+    const again = publicKeyFromRaw(text);
+    expect(again.raw.toString("base64url")).toBe(text);
+    const message = Buffer.from("signed");
+    expect(isValidSignature(again, message, signBytes(other, message))).toBe(false);
+    expect(isValidSignature(again, message, signBytes(pair, message))).toBe(true);
+  });
+
   it("a key's OpenSSL key object, made when first asked for, is the key of its raw bytes; one put in its place is checked like any other", () => {
     const pair = generateKeyPair();
     const other = generateKeyPair();
