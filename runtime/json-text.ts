@@ -5,6 +5,7 @@
  * It runs in time linear in its input and reports errors with line and column.
  */
 import { ErrorCode, OnexError } from "./errors.js";
+import { checkObject, describeValue } from "./option-check.js";
 
 /** What to do with an integer beyond ±(2^53 - 1), which a double cannot hold exactly. */
 export type BigIntegerMode = "bigint" | "refuse";
@@ -30,6 +31,7 @@ export const MAX_JSON_DEPTH = 1000;
 
 /** Parses one JSON value; throws ONEX_E_JSON_SYNTAX, ONEX_E_JSON_DUPLICATE_KEY or ONEX_E_NUMBER_RANGE with line and column. */
 export function parseJson(text: string, options: JsonParseOptions = {}): unknown {
+  checkJsonArguments("parseJson", text, options);
   const fast = nativeParse(text);
   return fast !== NOT_SURE ? fast : parseJsonExact(text, options);
 }
@@ -37,6 +39,16 @@ export function parseJson(text: string, options: JsonParseOptions = {}): unknown
 /** The exact reader alone, without the JSON.parse fast path: what `parseJson` must always agree with (tests compare the two). */
 export function parseJsonExact(text: string, options: JsonParseOptions = {}): unknown {
   return new JsonTextReader(text, options).document(false).value;
+}
+
+/**
+ * ONEX_E_USAGE for a text that is no string (undefined failed as a raw TypeError, and a Buffer
+ * too; a number was taken as its JSON text) or options that are no object. Typeof checks alone:
+ * parseJson runs for every message read.
+ */
+function checkJsonArguments(owner: string, text: unknown, options: unknown): void {
+  if (typeof text !== "string") throw new OnexError(ErrorCode.Usage, `${owner}: text must be a string (decode bytes first), not ${describeValue(text)}`);
+  checkObject(owner, "options", options);
 }
 
 /** Texts longer than this (in UTF-16 units) skip the JSON.parse fast path. */
@@ -212,6 +224,7 @@ function countColons(text: string): number {
 
 /** Like `parseJson`, also giving the line of every element when the value is an array. */
 export function parseJsonWithLines(text: string, options: JsonParseOptions = {}): ParsedJson {
+  checkJsonArguments("parseJsonWithLines", text, options);
   return new JsonTextReader(text, options).document(true);
 }
 

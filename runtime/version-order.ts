@@ -2,6 +2,8 @@
  * The one order of protocol versions, shared by the runtime (negotiation, envelope layouts),
  * the generator and the CLI (generator/protocol-versions.ts re-exports it).
  */
+import { ErrorCode, OnexError } from "./errors.js";
+import { describeValue } from "./option-check.js";
 
 /**
  * Orders `0.0.9` < `0.1` < `0.2` < `0.10` (a leading `v` is ignored) by numeric parts; `0.1`
@@ -9,6 +11,10 @@
  * after every number, so the order stays total. Negative when `a` is older.
  */
 export function compareVersions(a: string, b: string): number {
+  // A version left out (undefined) was a raw TypeError at replace.
+  if (typeof a !== "string" || typeof b !== "string") {
+    throw new OnexError(ErrorCode.Usage, `compareVersions: a version must be text like "0.1", not ${describeValue(typeof a !== "string" ? a : b)}`);
+  }
   const pa = a.replace(/^v/, "").split(".");
   const pb = b.replace(/^v/, "").split(".");
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {

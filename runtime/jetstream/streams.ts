@@ -20,7 +20,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import type { ProtocolSdk, SubjectTemplate } from "../protocol-sdk.js";
 import { encodeSubjectToken } from "../subject-token.js";
-import { checkWhole } from "../option-check.js";
+import { checkObject, checkWhole } from "../option-check.js";
 import { assertZoneId } from "../zone-id.js";
 import { jetStreamFailure, UNANSWERED, withRetry } from "./with-retry.js";
 
@@ -75,6 +75,9 @@ export function zoneFilterOf(template: Pick<SubjectTemplate, "sourceParams" | "f
 
 /** The streams the SDKs' subject templates imply, and the dead-letter stream; with `zones`, a zone stream per zone instead of each shared stream that carries the zone. */
 export function planStreams(sdks: readonly ProtocolSdk[], limits: StreamLimits = {}, deadLetterLimits: StreamLimits = {}, zones: readonly string[] = []): StreamPlan[] {
+  // A default parameter replaces undefined alone: null reached checkLimits as a raw TypeError.
+  checkObject("planStreams", "limits", limits);
+  checkObject("planStreams", "deadLetterLimits", deadLetterLimits);
   checkLimits(limits);
   checkLimits(deadLetterLimits);
   // A zone no message can name would get streams nothing is ever published to.

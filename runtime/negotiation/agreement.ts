@@ -179,6 +179,8 @@ function reachable(graph: VersionGraph, from: string, to: string): boolean {
 
 /** Picks how `local` and `peer` talk; throws ONEX_E_INCOMPATIBLE_PEER or ONEX_E_SCHEMA_HASH_MISMATCH. */
 export function agreeOnVersion(local: ProtocolOffer, peer: ProtocolOffer): Agreement {
+  checkAgreeingOffer("local", local);
+  checkAgreeingOffer("peer", peer);
   const ours = hashMap([...local.speaks, ...local.converts]);
   const theirs = hashMap([...peer.speaks, ...peer.converts]);
   const flags: NegotiationFlag[] = [];
@@ -239,6 +241,26 @@ export function agreeOnVersion(local: ProtocolOffer, peer: ProtocolOffer): Agree
 }
 
 /** Deployments whose adapters convert the other's own version (generated from the same schemas), in a stable order. */
+/**
+ * ONEX_E_USAGE for an offer agreeOnVersion cannot read (`{}`, `null`, lists left out): each failed
+ * as a raw TypeError. A peer's offer off the wire is checked by parseOffer before, as
+ * ONEX_E_NEGOTIATION_INVALID; this checks what a caller hands over, and nothing of its bounds.
+ */
+function checkAgreeingOffer(name: string, offer: ProtocolOffer): void {
+  checkObject("agreeOnVersion", name, offer, { required: true });
+  const bad = (field: string, what: string, value: unknown): never => {
+    throw new OnexError(ErrorCode.Usage, `agreeOnVersion: ${name}.${field} must be ${what}, not ${describeValue(value)}`);
+  };
+  if (typeof offer.deployment !== "string") bad("deployment", "a deployment name", offer.deployment);
+  if (!isProtocolBlock(offer.protocol)) bad("protocol", "a protocol block { version, compatible_with, declared_by, schema_manifest_url }", offer.protocol);
+  for (const field of ["speaks", "converts"] as const) {
+    const list: unknown = offer[field];
+    if (!Array.isArray(list) || !list.every((v: Partial<VersionHash> | null) => typeof v?.version === "string" && typeof v.content_hash === "string")) {
+      bad(field, "a list of { version, content_hash }", list);
+    }
+  }
+}
+
 function converters(local: ProtocolOffer, peer: ProtocolOffer): string[] {
   const can = (a: ProtocolOffer, b: ProtocolOffer) => {
     const own = b.speaks.find((v) => v.version === b.protocol.version);

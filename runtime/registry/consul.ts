@@ -16,7 +16,7 @@
  * No Consul agent runs in CI: this adapter is exercised by the conformance suite only when
  * CONSUL_HTTP_ADDR is set (see docs/registry.md).
  */
-import Consul from "consul";
+import type Consul from "consul";
 import { ErrorCode, OnexError } from "../errors.js";
 import { encodeSubjectToken } from "../subject-token.js";
 import type { CanonicalAddress } from "./address.js";
@@ -47,10 +47,19 @@ interface KvItem {
 
 type ConsulClient = InstanceType<typeof Consul>;
 
+/** The Consul client package, loaded when a Consul registry is first opened, not as this module is (as etcd.ts loads etcd3). */
+let ConsulClient: typeof Consul;
+
+/** Loads the Consul client package; fails as its import fails (open-registry.ts names what to install). */
+export async function loadConsulClient(): Promise<void> {
+  ConsulClient ??= (await import("consul")).default;
+}
+
 /** Connects to a Consul agent and checks it answers. */
 export async function openConsulStore(options: ConsulStoreOptions): Promise<RegistryStore> {
+  await loadConsulClient();
   const [host, port] = options.host.split(":");
-  const client = new Consul({ host: host!, port: Number(port ?? 8500), ...(options.token ? { defaults: { token: options.token } } : {}) });
+  const client = new ConsulClient({ host: host!, port: Number(port ?? 8500), ...(options.token ? { defaults: { token: options.token } } : {}) });
   try {
     await client.status.leader();
   } catch (cause) {

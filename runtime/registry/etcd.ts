@@ -32,7 +32,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { readFileSync } from "node:fs";
-import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, EtcdRoleNotGrantedError, GRPCDeadlineExceededError, GRPCResourceExhastedError, isRecoverableError, Range, type IKeyValue, type IOptions, type Watcher } from "etcd3";
+import type { Etcd3, IKeyValue, IOptions, Range, Watcher } from "etcd3";
 import { ErrorCode, OnexError } from "../errors.js";
 import type { TlsFiles } from "../tls-files.js";
 import type { CanonicalAddress } from "./address.js";
@@ -79,7 +79,7 @@ const retryUnlessLate = {
       try {
         return await fn();
       } catch (error) {
-        if (attempt === 3 || !isRecoverableError(error as Error) || error instanceof GRPCDeadlineExceededError || error instanceof GRPCResourceExhastedError) throw error;
+        if (attempt === 3 || !etcd.isRecoverableError(error as Error) || error instanceof etcd.GRPCDeadlineExceededError || error instanceof etcd.GRPCResourceExhastedError) throw error;
       }
     }
   },
@@ -102,8 +102,21 @@ const DEPARTED = "#departed";
 // Long enough for every watcher to see it, short enough not to pile up.
 const DEPARTED_TTL_S = 30;
 
+/**
+ * The etcd client package, loaded when an etcd registry is first opened (loadEtcdClient), not as
+ * this module is: a service that bundles the registry's entry point and reads a nats:// registry
+ * alone neither installs etcd3 nor has a bundle that fails to start without it.
+ */
+let etcd: typeof import("etcd3");
+
+/** Loads the etcd client package; fails as its import fails (open-registry.ts names what to install). */
+export async function loadEtcdClient(): Promise<void> {
+  etcd ??= await import("etcd3");
+}
+
 /** Connects to etcd and checks it answers. */
 export async function openEtcdStore(options: EtcdStoreOptions): Promise<RegistryStore> {
+  await loadEtcdClient();
   const callTimeoutMs = options.callTimeoutMs ?? 5_000;
   // Every request but the watch and the lease keep-alive streams answers within the timeout or
   // fails: without a deadline, an etcd that accepts connections and never answers held every
@@ -117,13 +130,13 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<Registry
     ...(options.user !== undefined ? { auth: { username: options.user, password: options.pass ?? "" } } : {}),
     ...(options.tls !== undefined ? { credentials: tlsCredentials(options.tls) } : {}),
   };
-  const client = dropAnswersForNoWatcher(new Etcd3(clientOptions));
-  const store = new EtcdStore(client, options.prefix ?? "/onex/registry/", options.ttlMs, callTimeoutMs, options.logger, () => dropAnswersForNoWatcher(new Etcd3(clientOptions)), options.zones);
+  const client = dropAnswersForNoWatcher(new etcd.Etcd3(clientOptions));
+  const store = new EtcdStore(client, options.prefix ?? "/onex/registry/", options.ttlMs, callTimeoutMs, options.logger, () => dropAnswersForNoWatcher(new etcd.Etcd3(clientOptions)), options.zones);
   try {
     await store.ping();
   } catch (cause) {
     client.close();
-    if (cause instanceof EtcdPermissionDeniedError) throw store.unavailable(cause, "read", `etcd at ${options.hosts.join(", ")} refused the registry's first read`);
+    if (cause instanceof etcd.EtcdPermissionDeniedError) throw store.unavailable(cause, "read", `etcd at ${options.hosts.join(", ")} refused the registry's first read`);
     throw new OnexError(ErrorCode.RegistryUnavailable, `cannot reach etcd at ${options.hosts.join(", ")}: ${(cause as Error).message}`, { hosts: options.hosts }, { cause });
   }
   return store;
@@ -466,8 +479,8 @@ class EtcdStore implements RegistryStore {
       // skipped), so that etcd sends their events in one revision order. A role granted the two
       // prefixes alone may not watch what lies between them, and etcd refuses that range: the
       // prefixes are then watched apart, for good (`split`), rather than not at all.
-      const [entries, markRange] = [Range.prefix(scope), Range.prefix(markScope)];
-      const union = new Range(Buffer.compare(entries.start, markRange.start) < 0 ? entries.start : markRange.start, Buffer.compare(entries.end, markRange.end) > 0 ? entries.end : markRange.end);
+      const [entries, markRange] = [etcd.Range.prefix(scope), etcd.Range.prefix(markScope)];
+      const union = new etcd.Range(Buffer.compare(entries.start, markRange.start) < 0 ? entries.start : markRange.start, Buffer.compare(entries.end, markRange.end) > 0 ? entries.end : markRange.end);
       let cancelled = false;
       const watchers: Watcher[] = [];
       const client = this.#watchClientNow();
@@ -581,7 +594,7 @@ class EtcdStore implements RegistryStore {
           try {
             await this.#watchAll(client, [union], from, { made, listen, refusedAtCreation });
           } catch (error) {
-            if (!(error instanceof EtcdPermissionDeniedError) || this.#watchClient !== client) throw error;
+            if (!(error instanceof etcd.EtcdPermissionDeniedError) || this.#watchClient !== client) throw error;
             split = true;
             await this.#watchAll(client, [entries, markRange], from, { made, listen, refusedAtCreation });
           }
@@ -794,18 +807,18 @@ class EtcdStore implements RegistryStore {
    * circuit breaker (three failures running) and refuse every request for 5 s.
    */
   async #readPrefix(scope: string): Promise<{ kvs: IKeyValue[]; revision: string }> {
-    const range = Range.prefix(scope);
+    const range = etcd.Range.prefix(scope);
     const kvs: IKeyValue[] = [];
     let revision: string | undefined;
     let from = range.start;
     let pageKeys = PAGE_KEYS;
     for (;;) {
-      const read = this.client.getAll().inRange(new Range(from, range.end)).sort("Key", "Ascend").limit(pageKeys);
+      const read = this.client.getAll().inRange(new etcd.Range(from, range.end)).sort("Key", "Ascend").limit(pageKeys);
       let page;
       try {
         page = await (revision === undefined ? read : read.revision(revision)).exec();
       } catch (error) {
-        if (!(error instanceof GRPCResourceExhastedError) || pageKeys === SMALL_PAGE_KEYS) throw error;
+        if (!(error instanceof etcd.GRPCResourceExhastedError) || pageKeys === SMALL_PAGE_KEYS) throw error;
         pageKeys = SMALL_PAGE_KEYS;
         continue;
       }
@@ -845,7 +858,7 @@ class EtcdStore implements RegistryStore {
         { cause },
       );
     }
-    if (!(cause instanceof EtcdPermissionDeniedError)) return new OnexError(ErrorCode.RegistryUnavailable, message, {}, { cause });
+    if (!(cause instanceof etcd.EtcdPermissionDeniedError)) return new OnexError(ErrorCode.RegistryUnavailable, message, {}, { cause });
     const prefixes = [this.prefix, this.#markPrefix];
     const grant = (p: string) => `etcdctl role grant-permission <role> --prefix=true ${need} '${p}'`;
     const grants = prefixes.map(grant).join(" and ");
@@ -888,7 +901,7 @@ async function inTurns<T, R>(items: readonly T[], limit: number, fn: (item: T) =
 /** Whether etcd refused a request for want of permission or credentials (directly, or as an OnexError's cause). */
 function refusal(error: unknown): boolean {
   for (let e = error; e instanceof Error; e = e.cause) {
-    if (e instanceof EtcdPermissionDeniedError || e instanceof EtcdAuthenticationFailedError || e instanceof EtcdRoleNotGrantedError) return true;
+    if (e instanceof etcd.EtcdPermissionDeniedError || e instanceof etcd.EtcdAuthenticationFailedError || e instanceof etcd.EtcdRoleNotGrantedError) return true;
   }
   return false;
 }

@@ -120,11 +120,24 @@ async function withClient<T>(scheme: string, packages: readonly string[], load: 
   try {
     return await load();
   } catch (cause) {
-    const missing = (cause as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND" ? packages.find((name) => (cause as Error).message.includes(`'${name}'`)) : undefined;
+    // ERR_MODULE_NOT_FOUND from an ES module's import, MODULE_NOT_FOUND from a require (a service bundled as CommonJS).
+    const code = (cause as NodeJS.ErrnoException).code;
+    const missing = code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND" ? packages.find((name) => (cause as Error).message.includes(`'${name}'`)) : undefined;
     if (missing === undefined) throw cause;
-    throw new OnexError(ErrorCode.RegistryUrl, `a ${scheme}:// registry needs ${packages.join(", ")} installed beside @onex/runtime (${missing} is missing): npm install ${packages.join(" ")}`, { scheme, missing }, { cause });
+    // With the runtime's ranges: npm's newest @nats-io/kv asks for a newer @nats-io/jetstream than the runtime's, and the bare install failed (ERESOLVE).
+    const install = packages.map((name) => `${name}@${CLIENT_RANGES[name]}`).join(" ");
+    throw new OnexError(ErrorCode.RegistryUrl, `a registry at ${scheme}:// needs ${packages.join(", ")} installed beside @onex/runtime (${missing} is missing): npm install ${install}`, { scheme, missing }, { cause });
   }
 }
+
+/** The store clients' ranges among runtime/package.json's peerDependencies (test/package holds the two equal). */
+const CLIENT_RANGES: Record<string, string> = {
+  "@nats-io/transport-node": "~3.3.1",
+  "@nats-io/jetstream": "~3.3.1",
+  "@nats-io/kv": "~3.3.1",
+  etcd3: "^1.1.2",
+  consul: "^2.0.1",
+};
 
 /** Opens the bare store of a registry URL, without the trust layer (benchmarks and tests compare against it); `logger` hears what the store says of entries it skips; `zones`, the registry's, are the keys etcd's open check reads. */
 export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["logger"], zones?: RegistryOptions["zones"]): Promise<RegistryStore> {
@@ -149,7 +162,11 @@ export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["l
       });
     }
     case "etcd": {
-      const { openEtcdStore } = await withClient("etcd", ["etcd3"], () => import("./etcd.js"));
+      const { openEtcdStore } = await withClient("etcd", ["etcd3"], async () => {
+        const adapter = await import("./etcd.js");
+        await adapter.loadEtcdClient();
+        return adapter;
+      });
       const credentials = parsed.credentials as { user: string; pass: string } | undefined;
       const tls = tlsFilesOf(parsed.params);
       return openEtcdStore({
@@ -163,7 +180,11 @@ export async function openStore(parsed: RegistryUrl, logger?: RegistryOptions["l
       });
     }
     case "consul": {
-      const { openConsulStore } = await withClient("consul", ["consul"], () => import("./consul.js"));
+      const { openConsulStore } = await withClient("consul", ["consul"], async () => {
+        const adapter = await import("./consul.js");
+        await adapter.loadConsulClient();
+        return adapter;
+      });
       const token = parsed.params.get("token");
       return openConsulStore({ host: parsed.hosts[0]!, prefix: prefixOf(parsed, "onex/registry/"), ttlMs: parsed.ttlMs, ...(token ? { token } : {}) });
     }

@@ -11,11 +11,16 @@ import { AGENT_KEY_SCHEMA, NODE_IDENTITY_SCHEMA } from "./record-schemas.js";
 import { assertRecord } from "./record-shape.js";
 import type { AgentKeyRecord, NodeIdentityRecord } from "./records.js";
 import { forgetOldest } from "../forget-oldest.js";
+import { describeValue } from "../option-check.js";
 
 const BUILD_FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
 
 /** `sha256:<hex>` of build artefact bytes: the build fingerprint a node identity is tied to. */
 export function buildFingerprint(artefact: Uint8Array | string): string {
+  // Anything else reached node:crypto as its own ERR_INVALID_ARG_TYPE.
+  if (typeof artefact !== "string" && !ArrayBuffer.isView(artefact)) {
+    throw new OnexError(ErrorCode.Usage, `buildFingerprint: artefact must be the build's bytes (a Uint8Array) or text, not ${describeValue(artefact)}`);
+  }
   return "sha256:" + createHash("sha256").update(artefact).digest("hex");
 }
 
@@ -77,6 +82,13 @@ const REMEMBERED_INPUT_CHARS = 512;
 
 /** The `NodeIdentity` record of a node key in a zone, running the build with `build` fingerprint. */
 export function createNodeIdentity(key: KeyPair | PublicKey, build: string, zone: string): NodeIdentityRecord {
+  // A build left out was a raw TypeError, a zone left out an identity no verifier takes.
+  if (typeof build !== "string") throw new OnexError(ErrorCode.Usage, `createNodeIdentity: build must be a build fingerprint "sha256:<64 hex>" (buildFingerprint), not ${describeValue(build)}`);
+  if (typeof zone !== "string") throw new OnexError(ErrorCode.Usage, `createNodeIdentity: zone must be a zone id such as "zone.trusted.org", not ${describeValue(zone)}`);
+  const raw = key !== null && typeof key === "object" ? ("publicKey" in key ? key.publicKey : key)?.raw : undefined;
+  if (!(raw instanceof Uint8Array)) {
+    throw new OnexError(ErrorCode.KeyInvalid, `createNodeIdentity: the key must be the node's key pair or public key, not ${key === null ? "null" : typeof key === "object" ? "an object without a public key's raw bytes" : typeof key}`);
+  }
   if (!BUILD_FINGERPRINT.test(build)) throw new OnexError(ErrorCode.ValidationFailed, `a build fingerprint is "sha256:<64 hex>", not "${build.slice(0, 80)}"`);
   const publicKey = "publicKey" in key ? key.publicKey : key;
   return { node_id: deriveNodeId(publicKey, build, zone), public_key: publicKey.raw.toString("base64url"), build_fingerprint: build, zone };

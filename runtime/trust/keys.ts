@@ -6,6 +6,7 @@ import { KeyObject, createHash, createPrivateKey, createPublicKey, generateKeyPa
 import { ErrorCode, OnexError } from "../errors.js";
 import { weakPublicKeyReason } from "./weak-public-key.js";
 import { forgetOldest } from "../forget-oldest.js";
+import { describeValue } from "../option-check.js";
 
 /** A public key with its raw bytes and key id, ready for verification. */
 export interface PublicKey {
@@ -130,6 +131,7 @@ function keyObjectSlot(key: PublicKey): unknown {
 
 /** The keypair of a 32-byte Ed25519 seed (the raw private key). */
 export function keyPairFromSeed(seed: Uint8Array): KeyPair {
+  if (!(seed instanceof Uint8Array)) throw keyError(`an Ed25519 private key seed is 32 bytes (a Uint8Array), not ${describeKeyInput(seed)}`);
   if (seed.length !== 32) throw keyError(`an Ed25519 private key seed is 32 bytes, not ${seed.length}`);
   try {
     return keyPairFromPrivateKey(createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" }));
@@ -183,12 +185,14 @@ export function importPrivateKey(text: string): KeyPair {
 
 /** The public key as PEM (SPKI, what `openssl pkeyutl -pubin` reads) or compact text. */
 export function exportPublicKey(key: PublicKey, format: KeyFormat = "pem"): string {
+  if (!isPublicKeyShaped(key)) throw keyError(`exportPublicKey: the key must be a public key (importPublicKey, publicKeyFromRaw), not ${describeKeyInput(key)}`);
   if (format === "compact") return COMPACT_PUBLIC_PREFIX + key.raw.toString("base64url");
   return key.keyObject.export({ format: "pem", type: "spki" }).toString();
 }
 
 /** The private key as PEM (unencrypted PKCS#8, what `openssl pkeyutl -inkey` reads) or compact text; handle with care. */
 export function exportPrivateKey(pair: KeyPair, format: KeyFormat = "pem"): string {
+  if (!isKeyPairShaped(pair)) throw keyError(`exportPrivateKey: the key must be a key pair (generateKeyPair, importPrivateKey), not ${isPublicKeyShaped(pair) ? "a public key" : describeKeyInput(pair)}`);
   if (format === "compact") {
     const der = pair.privateKey.export({ format: "der", type: "pkcs8" });
     return COMPACT_PRIVATE_PREFIX + der.subarray(der.length - 32).toString("base64url");
@@ -201,6 +205,11 @@ export type KeyFormat = "pem" | "compact";
 
 /** A key resolver over a fixed set of public keys (a key ring); throws ONEX_E_KEY_WEAK or ONEX_E_KEY_INVALID for a key no one should trust. */
 export function keyRing(keys: Iterable<PublicKey>): KeyResolver {
+  // A single key (or a PEM text, whose characters are iterable) is no list of keys.
+  if (keys === null || typeof keys !== "object" || typeof (keys as Partial<Iterable<PublicKey>>)[Symbol.iterator] !== "function") {
+    const given = isPublicKeyShaped(keys) ? `a single public key (${keys.keyId}; give [key])` : typeof keys === "string" ? "a string (read PEM or compact text with importPublicKey)" : describeValue(keys);
+    throw new OnexError(ErrorCode.Usage, `keyRing: keys must be an iterable (such as an array) of public keys, not ${given}`);
+  }
   const byId = new Map<string, PublicKey>();
   for (const key of keys) {
     assertUsablePublicKey(key);
@@ -221,6 +230,8 @@ const checkedKeys = new WeakMap<PublicKey, { keyId: string; raw: Buffer; keyObje
 export function assertUsablePublicKey(key: PublicKey): void {
   const checked = checkedKeys.get(key);
   if (checked !== undefined && checked.keyId === key.keyId && checked.keyObject === keyObjectSlot(key) && checked.raw.equals(key.raw)) return;
+  // A PEM text or a bare { keyId } reached Buffer.from(undefined), Node's own ERR_INVALID_ARG_TYPE.
+  if (!isPublicKeyShaped(key)) throw keyError(`a public key is an object of its keyId and raw bytes (importPublicKey, publicKeyFromRaw), not ${typeof key === "string" ? "a string (read PEM or compact text with importPublicKey)" : describeKeyInput(key)}`);
   assertStrongPublicKey(key.raw);
   if (key.keyId !== keyIdOf(key.raw)) throw keyError(`key id ${key.keyId} is not the fingerprint of its public key (${keyIdOf(key.raw)})`);
   // Signatures are checked with the key object, trust is decided on the raw bytes and the id: one key.
@@ -298,8 +309,18 @@ function decodeRawKey(text: string, half: "public" | "private"): Buffer {
 }
 
 /** What a key input that is neither text nor bytes was, for the message (config values arrive as anything). */
-function describeKeyInput(value: unknown): string {
+export function describeKeyInput(value: unknown): string {
   return value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+}
+
+/** Whether `value` has a public key's fields of their kinds (what it holds is checked by assertUsablePublicKey). */
+function isPublicKeyShaped(value: unknown): value is PublicKey {
+  return value !== null && typeof value === "object" && typeof (value as PublicKey).keyId === "string" && (value as PublicKey).raw instanceof Uint8Array;
+}
+
+/** Whether `value` has a key pair's fields of their kinds: a key id and a private key. */
+function isKeyPairShaped(value: unknown): value is KeyPair {
+  return value !== null && typeof value === "object" && typeof (value as KeyPair).keyId === "string" && (value as KeyPair).privateKey instanceof KeyObject;
 }
 
 function keyError(message: string, cause?: unknown): OnexError {

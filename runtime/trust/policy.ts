@@ -4,7 +4,7 @@
  * re-implement a check.
  */
 import { ErrorCode, OnexError } from "../errors.js";
-import { memberText } from "../option-check.js";
+import { checkObject, memberText } from "../option-check.js";
 import { envelopeData, sourceEntityOf, sourceEntityPointerOf, sourceZoneOf, sourceZonePointerOf, toMillis, type Envelope, type EnvelopeInput } from "./envelope.js";
 import type { KeyResolver, PublicKey } from "./keys.js";
 import type { ReplayGuard } from "./replay-guard.js";
@@ -50,6 +50,8 @@ const MODES = new Set<string>(Object.values(PolicyMode));
 
 /** The defaults with `overrides` applied; throws ONEX_E_POLICY_INVALID for an unknown policy or mode. */
 export function trustPolicy(overrides: Partial<Record<string, string>> | ReadonlyMap<string, string> = {}): TrustPolicy {
+  // null (a config value) was a raw TypeError, and a string's characters were read as policy names.
+  checkObject("trustPolicy", "overrides", overrides);
   const policy: TrustPolicy = { ...DEFAULT_TRUST_POLICY };
   for (const [name, mode] of overrides instanceof Map ? overrides : Object.entries(overrides)) {
     if (mode === undefined) continue;

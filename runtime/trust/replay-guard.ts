@@ -11,7 +11,7 @@
 import { ErrorCode, OnexError } from "../errors.js";
 import { createdAtOf, envelopeData, MAX_DATE_MS, toMillis, type EnvelopeInput } from "./envelope.js";
 import { parseRfc3339 } from "./rfc3339-time.js";
-import { checkPositive, checkWhole } from "../option-check.js";
+import { checkObject, checkPositive, checkWhole } from "../option-check.js";
 
 /** Replay guard bounds. */
 export interface ReplayGuardOptions {
@@ -35,6 +35,7 @@ export class ReplayGuard {
   #lowWater = Number.NEGATIVE_INFINITY;
 
   constructor(options: ReplayGuardOptions = {}) {
+    checkObject("ReplayGuard", "options", options);
     this.windowMs = options.windowMs ?? 5 * 60_000;
     this.skewMs = options.skewMs ?? 30_000;
     this.maxEntries = options.maxEntries ?? 100_000;

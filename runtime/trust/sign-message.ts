@@ -4,10 +4,10 @@
  * block's signer, level, zone and expiry, is bound to the signature, and key order is not.
  */
 import { ErrorCode, OnexError } from "../errors.js";
-import { memberText } from "../option-check.js";
+import { checkObject, describeValue, memberText } from "../option-check.js";
 import { canonicalBytes } from "./canonical-json.js";
 import { createdAtTextOf, envelopeData, envelopeLayouts, sourceZoneOf, toMillis, unsignedEnvelope, type Envelope, type EnvelopeInput, type MessageData } from "./envelope.js";
-import type { KeyPair, KeyResolver, PublicKey } from "./keys.js";
+import { describeKeyInput, type KeyPair, type KeyResolver, type PublicKey } from "./keys.js";
 import { parseRfc3339 } from "./rfc3339-time.js";
 import { verifyEd25519 } from "./ed25519-verify.js";
 import { signBytes, signatureNotVerified, signatureToVerify } from "./signature.js";
@@ -22,6 +22,7 @@ export function messageSigningBytes(message: EnvelopeInput): Buffer {
  * `trust.signer` set to the key's id and `trust.signature` filled in. The input is not changed.
  */
 export function signMessage<T extends object>(message: T, key: KeyPair): MessageData<T> {
+  checkSigningKey(key);
   const data = envelopeData(message);
   checkStrictTimes(data);
   const { signature: _previous, ...trust } = data.trust;
@@ -29,6 +30,19 @@ export function signMessage<T extends object>(message: T, key: KeyPair): Message
   const unsigned: Envelope = { ...data, trust: { ...trust, signer: key.keyId } };
   const signature = signBytes(key, canonicalBytes(unsigned));
   return { ...unsigned, trust: { ...unsigned.trust, signature } } as MessageData<T>;
+}
+
+/**
+ * ONEX_E_USAGE unless `key` is a key pair: without one signMessage read `key.keyId` of undefined
+ * (a raw TypeError), and a PEM text or a public key reached node:crypto without a private key
+ * (ERR_CRYPTO_SIGN_KEY_REQUIRED). Property reads alone: it runs for every message signed.
+ */
+function checkSigningKey(key: KeyPair): void {
+  if (key !== null && typeof key === "object" && typeof key.keyId === "string" && key.privateKey != null) return;
+  // Never the text itself: it may be a private key.
+  const given =
+    typeof key === "string" ? "a string (read PEM or compact text with importPrivateKey)" : key !== null && typeof key === "object" && "raw" in key ? "a public key, which cannot sign" : describeKeyInput(key);
+  throw new OnexError(ErrorCode.Usage, `signMessage: key must be the Ed25519 key pair to sign with (generateKeyPair, importPrivateKey), not ${given}`);
 }
 
 const STRICT_TIME = "a strict RFC 3339 time with offset, like 2027-01-01T00:00:00Z (a \"T\" between date and time, seconds 00-59, a fraction of at most 9 digits)";
@@ -131,6 +145,13 @@ export interface VerifyMessageOptions {
 
 /** Verifies signature, expiry and zone, all strictly; returns the signer's key or throws the failing check's code. */
 export function verifyMessage(message: EnvelopeInput, options: VerifyMessageOptions): PublicKey {
+  // Without options (or with a list of keys) the resolver call was a raw TypeError; typeof alone, per message.
+  if (typeof options?.keys !== "function") {
+    checkObject("verifyMessage", "options", options, { required: true });
+    const keys: unknown = options.keys;
+    const given = typeof keys === "string" ? "a string (read PEM or compact text with importPublicKey)" : Array.isArray(keys) ? "an array (give keyRing(keys))" : describeValue(keys);
+    throw new OnexError(ErrorCode.Usage, `verifyMessage: keys must be a key resolver (keyRing([...])), not ${given}`);
+  }
   const key = verifyMessageSignature(message, options.keys);
   checkTrustExpiry(message, options.now);
   checkZone(message, options.zone);

@@ -2,7 +2,7 @@
 // do: a service installs the generated SDK alone; a platform team installs the toolchain.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { cp, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { randomBytes } from "node:crypto";
@@ -284,6 +284,36 @@ describe("a service that installs only the generated SDK", () => {
     const text = one.outputFiles[0]!.text;
     expect(text).toContain("https://onex.dev/schemas/v0.1/");
     expect(text).not.toMatch(/https:\/\/onex\.dev\/schemas\/v0\.(0\.9|2)\//);
+  });
+
+  it("bundled with the registry's entry point and the store clients it does not install left out (--external), starts in either format and names the client a URL needs", async () => {
+    const source = join(service, "src", "registry-main.mjs");
+    const main = `import { openRegistry } from "@onex/runtime/registry";
+(async () => {
+  for (const url of ["etcd://127.0.0.1:1", "consul://127.0.0.1:1"]) {
+    try { await openRegistry(url); } catch (error) { console.log(JSON.stringify({ code: error.code, missing: error.details?.missing, install: error.message.split(": npm install ")[1] })); }
+  }
+})();
+`;
+    await writeFile(source, main);
+    // Run where the NATS client is installed and neither etcd3 nor consul is: an ES module bundle
+    // loads the NATS packages as it starts (docs/sdk.md), the other two only when a URL names them.
+    const beside = await tempDir("onex-registry-bundle-");
+    await mkdir(join(beside, "node_modules"));
+    await symlink(join(PROJECT_ROOT, "node_modules", "@nats-io"), join(beside, "node_modules", "@nats-io"));
+    for (const format of ["cjs", "esm"] as const) {
+      const outfile = join(beside, `registry-${format}.${format === "cjs" ? "cjs" : "mjs"}`);
+      const built = await build({ entryPoints: [source], outfile, bundle: true, platform: "node", format, external: ["etcd3", "consul", "@nats-io/*"], logLevel: "silent" });
+      expect(built.errors).toEqual([]);
+      const result = spawnSync(process.execPath, [outfile], { cwd: beside, encoding: "utf8" });
+      expect(result.stderr, format).toBe("");
+      // The install it advises asks for the runtime's own ranges of the packages.
+      const { peerDependencies: peers } = JSON.parse(await readFile(join(PROJECT_ROOT, "runtime", "package.json"), "utf8")) as { peerDependencies: Record<string, string> };
+      expect(result.stdout.trim().split("\n").map((line) => JSON.parse(line)), format).toEqual([
+        { code: "ONEX_E_REGISTRY_URL", missing: "etcd3", install: `etcd3@${peers.etcd3}` },
+        { code: "ONEX_E_REGISTRY_URL", missing: "consul", install: `consul@${peers.consul}` },
+      ]);
+    }
   });
 
   it("refuses a deep import of a file neither package exports as Node refuses any unexported path, and still loads what they export", async () => {
