@@ -83,14 +83,16 @@ export interface ByteBatch {
   firstLine: number;
   /** True when these are known to be the input's last lines (a batch that ends exactly at the end of the input may not know). */
   last: boolean;
+  /** True when a pipe had nothing more to read as these were handed over: what is made of them is awaited, not held for more (`tail -f log | onex migrate`). */
+  waiting?: boolean;
 }
 
 /**
  * Like `readInputBatches`, but once the input is known to be NDJSON the remaining lines are
  * handed over unread, so a caller can read them on other threads: a regular file's lines as
  * each read left them (about `READ_BYTES`, in a buffer from `batchBuffer`), a stream's in
- * batches of at least `LINE_BATCH_BYTES` (or the rest). Only counting the lines is left to
- * this thread.
+ * batches of at least `LINE_BATCH_BYTES`, or what it holds when it has nothing more to read
+ * for now (`waiting`), or the rest. Only counting the lines is left to this thread.
  */
 export async function* readInputLineBatches(options: ReadInputOptions): AsyncGenerator<InputItem[] | ByteBatch> {
   yield* batchesOf(options, true);
@@ -194,15 +196,18 @@ async function* batchesOf(options: ReadInputOptions, handOver: boolean): AsyncGe
     let heldBytes = 0;
     let heldFirstLine = 0;
     /** Hands over the lines held so far, counted so the next batch knows its first line. */
-    const handOverHeld = (last: boolean): ByteBatch => {
+    const handOverHeld = (last: boolean, waiting = false): ByteBatch => {
       const bytes = joinInto(held, options.batchBuffer?.(heldBytes) ?? Buffer.from(new ArrayBuffer(heldBytes)));
-      const batch = { bytes, firstLine: heldFirstLine, last };
+      const batch = { bytes, firstLine: heldFirstLine, last, ...(waiting ? { waiting } : {}) };
       reader.skip(countLines(bytes));
       held = [];
       heldBytes = 0;
       return batch;
     };
-    for await (const block of input instanceof FileInput ? input.blocks(buffers) : streamBlocks(input)) {
+    // A pipe's lines are handed over once it has nothing more to read for now, not held until a
+    // batch fills: `tail -f log | onex migrate` showed nothing until 256 KiB had come.
+    const stream = input instanceof FileInput ? undefined : input;
+    for await (const block of stream === undefined ? (input as FileInput).blocks(buffers) : streamBlocks(stream)) {
       if (block.overlong !== undefined) {
         // Its own item, in order: the lines before it go first.
         if (held.length > 0) yield handOverHeld(false);
@@ -237,6 +242,7 @@ async function* batchesOf(options: ReadInputOptions, handOver: boolean): AsyncGe
       held.push(rest);
       heldBytes += rest.length;
       if (heldBytes >= LINE_BATCH_BYTES) yield handOverHeld(false);
+      else if (stream?.readableLength === 0) yield handOverHeld(false, true);
     }
     if (held.length > 0) yield handOverHeld(true);
     const last = reader.finish();

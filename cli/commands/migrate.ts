@@ -168,6 +168,11 @@ export default class Migrate extends OnexCommand {
         if (!Array.isArray(batch) && shape === "ndjson") {
           pool.submit(batch);
           while (pool.full) if (!(await applyResult(await pool.take()))) break reading;
+          if (batch.waiting) {
+            // The pipe has nothing more for now: what it sent is written out, not held for what comes next.
+            while (pool.pending) if (!(await applyResult(await pool.take()))) break reading;
+            await out.flush();
+          }
           continue;
         }
         while (pool.pending) if (!(await applyResult(await pool.take()))) break reading;
@@ -270,7 +275,8 @@ class ChunkedWriter {
     await this.flush();
   }
 
-  private async flush(): Promise<void> {
+  /** Writes what is gathered now. */
+  async flush(): Promise<void> {
     if (this.buffer === "") return;
     const text = this.buffer;
     this.buffer = "";
