@@ -211,7 +211,10 @@ async function assertCurrent(schemasDir: string, generatedDir: string, versions:
   // reads by default (./schemas): with --generated alone, this run read onex's bundled schemas.
   const bundled = flags.schemas === undefined && !existsSync("schemas");
   const schemasFlag = flags.schemas ?? (bundled ? schemasDir : undefined);
-  const again = ["onex generate", ...(schemasFlag === undefined ? [] : [`--schemas ${schemasFlag}`]), ...(flags.generated === undefined ? [] : [`--out ${flags.generated}`])].join(" ");
+  // --out whenever the SDK compared is not where `onex generate` writes by default (./generated):
+  // the advice without it wrote a fresh SDK there, and left this one stale (or overwrote another).
+  const out = flags.generated ?? (resolve(generatedDir) === resolve("generated") ? undefined : generatedDir);
+  const again = ["onex generate", ...(schemasFlag === undefined ? [] : [`--schemas ${schemasFlag}`]), ...(out === undefined ? [] : [`--out ${out}`])].join(" ");
   throw new OnexError(
     ErrorCode.SdkStale,
     `the generated SDK in ${generatedDir} is not current with ${schemasDir}${bundled ? " (no --schemas given and no ./schemas here: the schemas onex ships)" : ""}: ${stale.join("; ")}. Run \`${again}\`${bundled ? ", or give --schemas the SDK's own schemas" : ""}; nothing needs building`,

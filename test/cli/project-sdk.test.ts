@@ -137,6 +137,18 @@ describe("commands on the user's schemas", () => {
       expect(stale.stderr).toContain("v0.2 was generated from other schemas (edited since)");
       expect(stale.stderr).toContain("Run `onex generate`");
     }
+    // From another folder with --schemas alone, the advice names the SDK's folder too, and run as
+    // printed there it makes that SDK current (without --out it wrote a new one in that folder).
+    const elsewhere = await mkdtemp(join(tmpdir(), "onex-project-sdk-advice-"));
+    try {
+      const stale = onex(elsewhere, ["validate", "v0.2", "-", "--schemas", join(root, "schemas")], await stateUpdate("paused"));
+      const advice = /Run `onex ([^`]*)`/.exec(stale.stderr)?.[1];
+      expect(advice).toBe(`generate --schemas ${join(root, "schemas")} --out ${join(root, "generated")}`);
+      ok(onex(elsewhere, advice!.split(" ")));
+      expect(ok(onex(elsewhere, ["validate", "v0.2", "-", "--schemas", join(root, "schemas")], await stateUpdate("paused"))).stderr).toContain("1 valid, 0 invalid");
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
 
     ok(onex(root, ["generate"]));
     // The bundled v0.2 still rejects it: what ran is the user's.
