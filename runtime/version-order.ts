@@ -13,7 +13,7 @@ import { describeValue } from "./option-check.js";
 export function compareVersions(a: string, b: string): number {
   // A version left out (undefined) was a raw TypeError at replace.
   if (typeof a !== "string" || typeof b !== "string") {
-    throw new OnexError(ErrorCode.Usage, `compareVersions: a version must be text like "0.1", not ${describeValue(typeof a !== "string" ? a : b)}`);
+    throw new OnexError(ErrorCode.Usage, `compareVersions: a version must be text (<major>.<minor>[.<patch>], a leading v allowed), not ${describeValue(typeof a !== "string" ? a : b)}`);
   }
   const pa = a.replace(/^v/, "").split(".");
   const pb = b.replace(/^v/, "").split(".");

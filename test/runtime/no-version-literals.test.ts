@@ -26,8 +26,9 @@ async function sources(dir: string): Promise<string[]> {
 
 // A version in a literal: digits, a dot, digits (and maybe one more part), not inside a longer
 // dotted number such as an IP address, nor HTTP's own (`HTTP/1.1`, which the data plane's
-// piece client speaks); optionally written with its `v`.
-const VERSION_IN_TEXT = /(?<![\w.])(?<!HTTP\/)v?\d+\.\d+(?:\.\d+)?(?![\w.]*\d)/;
+// piece client speaks), nor an npm range of a package's versions (`~3.3.1`, `^1.1.2`, which
+// the registry names in the install it advises); optionally written with its `v`.
+const VERSION_IN_TEXT = /(?<![\w.~^])(?<!HTTP\/)v?\d+\.\d+(?:\.\d+)?(?![\w.]*\d)/;
 const VERSION_IDENTIFIER = /^v\d+_\d+(?:_\d+)?$/;
 
 /** Version literals in the code (not the comments) of one TypeScript source. */
@@ -67,8 +68,10 @@ describe("no protocol version in the runtime", () => {
       "import * as v0_1 from 'x';",
       'const ip = "127.0.0.1", offer = "onex.offer/1", ratio = 0.5, path = `v${version}`;',
       'const status = "HTTP/1.1 200 OK", request = `GET ${path} HTTP/1.1`, other = "onex/0.2";',
+      'const ranges = { kv: "~3.3.1", etcd3: "^1.1.2" };',
+      'const spelt = "v0.3.1";',
     ].join("\n");
-    expect(versionLiteralsIn(sample).map((f) => f.line)).toEqual([3, 4, 5, 6, 8]);
+    expect(versionLiteralsIn(sample).map((f) => f.line)).toEqual([3, 4, 5, 6, 8, 10]);
   });
 
   it("runtime/ has none outside comments", async () => {
