@@ -186,6 +186,13 @@ class Player {
             report(["optional"], `${lens.kind} "${lens.name}": ${where(lens.name)} is required in ${subject}, and an optional ${lens.kind} leaves it out of messages from the other version; give the lens a "default" instead`);
             return;
           }
+          // Created with a default, a field its version leaves optional: a message without it comes
+          // back from the other version with the default, so the round trip changes it. (A field an
+          // escape touched, or one a lens before this one created, has no known requiredness: not judged.)
+          if (!lens.optional && fields.get(lens.name)!.required === false) {
+            report(["default"], `${lens.kind} "${lens.name}": ${where(lens.name)} is optional in ${subject}, and ${lens.kind === "add" ? "an" : "a"} ${lens.kind} with a default gives it ${JSON.stringify(lens.default)} in every message without it that goes to the other version and back; make the lens "optional: true" instead`);
+            return;
+          }
           // The default becomes this field's value when the lens creates it: it must be one the field can hold.
           const problem = lens.optional ? undefined : defaultProblem(lens.default, fields.get(lens.name)!);
           if (problem !== undefined) {
@@ -240,7 +247,8 @@ class Player {
           report(["name"], `${lens.kind} "${lens.name}": ${where(lens.name)} of ${subject} is ${toArray ? "already an array" : "not an array"}; ${lens.kind === "wrap" ? "wrap makes an array of a single value" : "head takes the first element of an array"}`);
           return;
         }
-        fields.set(lens.name, toArray ? { kind: "array", items: value } : value.kind === "array" ? value.items : UNKNOWN);
+        // The field stays as required as it was: the lenses after this one judge it by that.
+        fields.set(lens.name, { ...(toArray ? { kind: "array", items: value } : value.kind === "array" ? value.items : UNKNOWN), required: value.required });
         return;
       }
       case "convert": {
@@ -278,7 +286,7 @@ class Player {
           }
         }
         // What the field holds after the convert is the other version's business.
-        fields.set(lens.name, { kind: "scalar" });
+        fields.set(lens.name, { kind: "scalar", required: field.required });
         return;
       }
       case "in":
