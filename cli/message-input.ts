@@ -15,6 +15,7 @@ import type { Pair } from "yaml";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { MAX_JSON_DEPTH, parseJson, parseJsonWithLines, type BigIntegerMode, type JsonParseOptions } from "@onex/runtime";
 import { MAX_YAML_DEPTH, yamlNestingBeyond } from "../generator/yaml-depth.js";
+import { FLOAT_WRITTEN_AS_INTEGER, JSON_TAGS, jsonNumberText } from "../generator/yaml-json.js";
 import { readFailure } from "./file-errors.js";
 import { isStandardOutput } from "./same-file.js";
 
@@ -1194,17 +1195,6 @@ async function readYamlText(text: string, file: string, bigIntegers: BigIntegerM
   return items;
 }
 
-/** The YAML tags of JSON's own values: any other (`!!binary`, `!!timestamp`, `!custom`) would make something else. */
-const JSON_TAGS = new Set(["str", "int", "float", "bool", "null", "map", "seq"].map((t) => `tag:yaml.org,2002:${t}`));
-
-/** A YAML float's text in JSON's syntax (`+.5` is `0.5`, `5.` is `5`, `007.5` is `7.5`); undefined when it has none. */
-function jsonNumberText(source: string): string | undefined {
-  const match = /^([-+]?)([0-9]*)(?:\.([0-9]*))?([eE][-+]?[0-9]+)?$/.exec(source);
-  if (match === null || (match[2] === "" && !match[3])) return undefined;
-  const whole = match[2]!.replace(/^0+(?=[0-9])/, "") || "0";
-  return `${match[1] === "-" ? "-" : ""}${whole}${match[3] ? `.${match[3]}` : ""}${match[4] ?? ""}`;
-}
-
 /**
  * The line of a second JSON value at the first column, after one that is a whole JSON value on
  * its own line, within one YAML document (no `---` between): never valid YAML, and what NDJSON
@@ -1263,13 +1253,6 @@ const OPENS_VALUE = /^\uFEFF?[ \t\r]*(?:\{|\[[ \t\r]*(?:[[\]{"0-9tfn-]|$))/;
 
 /** A line that only opens an object or an array (JSON whitespace around it): a document over many lines begins. */
 const OPENS_ALONE = /^[ \t\r]*[[{][ \t\r]*$/;
-
-/**
- * `!!float 5`: YAML 1.2's core schema reads digits alone tagged float as a float, the yaml package
- * (its float forms have a point or an exponent) as no float, and the document was refused. Only
- * for a value tagged so: untagged digits stay an integer.
- */
-const FLOAT_WRITTEN_AS_INTEGER = { tag: "tag:yaml.org,2002:float", default: false, test: /^[-+]?[0-9]+$/, resolve: (text: string) => Number(text) };
 
 function startsWithBom(bytes: Buffer): boolean {
   return bytes.length >= 3 && bytes.subarray(0, 3).equals(BOM);
