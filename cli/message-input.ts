@@ -9,6 +9,7 @@
  */
 import { close, createReadStream, fstat, fstatSync, open, read } from "node:fs";
 import { Socket } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import type { Readable } from "node:stream";
 import type { Pair } from "yaml";
@@ -84,7 +85,7 @@ export interface ByteBatch {
   firstLine: number;
   /** True when these are known to be the input's last lines (a batch that ends exactly at the end of the input may not know). */
   last: boolean;
-  /** True when a pipe had nothing more to read as these were handed over: what is made of them is awaited, not held for more (`tail -f log | onex migrate`). */
+  /** True when a pipe had sent nothing more for a while as these were handed over (no lines at all, when the lines before filled a batch): what is made of them and the batches before is awaited, not held for more (`tail -f log | onex migrate`). */
   waiting?: boolean;
 }
 
@@ -92,8 +93,8 @@ export interface ByteBatch {
  * Like `readInputBatches`, but once the input is known to be NDJSON the remaining lines are
  * handed over unread, so a caller can read them on other threads: a regular file's lines as
  * each read left them (about `READ_BYTES`, in a buffer from `batchBuffer`), a stream's in
- * batches of at least `LINE_BATCH_BYTES`, or what it holds when it has nothing more to read
- * for now (`waiting`), or the rest. Only counting the lines is left to this thread.
+ * batches of at least `LINE_BATCH_BYTES`, or what it holds when it has sent nothing more for a
+ * while (`waiting`), or the rest. Only counting the lines is left to this thread.
  */
 export async function* readInputLineBatches(options: ReadInputOptions): AsyncGenerator<InputItem[] | ByteBatch> {
   yield* batchesOf(options, true);
@@ -205,10 +206,16 @@ async function* batchesOf(options: ReadInputOptions, handOver: boolean): AsyncGe
       heldBytes = 0;
       return batch;
     };
-    // A pipe's lines are handed over once it has nothing more to read for now, not held until a
+    // A pipe's lines are handed over once it has sent nothing more for QUIET_MS, not held until a
     // batch fills: `tail -f log | onex migrate` showed nothing until 256 KiB had come.
-    const stream = input instanceof FileInput ? undefined : input;
-    for await (const block of stream === undefined ? (input as FileInput).blocks(buffers) : streamBlocks(stream)) {
+    for await (const block of input instanceof FileInput ? input.blocks(buffers) : withQuiet(streamBlocks(input))) {
+      if (block === QUIET) {
+        // With nothing held (the lines sent filled a batch), an empty batch says so: its caller
+        // writes out what it made of the batches before, not waits for the next.
+        if (held.length > 0) yield handOverHeld(false, true);
+        else if (handOver && reader.lineOriented) yield { bytes: Buffer.alloc(0), firstLine: reader.nextLine, last: false, waiting: true };
+        continue;
+      }
       if (block.overlong !== undefined) {
         // Its own item, in order: the lines before it go first.
         if (held.length > 0) yield handOverHeld(false);
@@ -243,7 +250,6 @@ async function* batchesOf(options: ReadInputOptions, handOver: boolean): AsyncGe
       held.push(rest);
       heldBytes += rest.length;
       if (heldBytes >= LINE_BATCH_BYTES) yield handOverHeld(false);
-      else if (stream?.readableLength === 0) yield handOverHeld(false, true);
     }
     if (held.length > 0) yield handOverHeld(true);
     const last = reader.finish();
@@ -486,6 +492,34 @@ function stdinIsFile(): boolean {
     return fstatSync(0, QUIET_STAT).isFile();
   } catch {
     return false;
+  }
+}
+
+/** How long a pipe sends nothing before the lines it sent are handed over (a batch not yet full). */
+const QUIET_MS = 10;
+const QUIET = Symbol("quiet");
+
+/**
+ * `blocks`, with QUIET between two of them when the next took QUIET_MS to come. Node's stream
+ * iterator empties the stream's buffer at each read, so its `readableLength` said nothing of
+ * whether more was on its way: every 64 KiB read of a busy pipe looked quiet.
+ */
+async function* withQuiet<T>(blocks: AsyncIterable<T>): AsyncGenerator<T | typeof QUIET> {
+  const iterator = blocks[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const next = iterator.next();
+      const stop = new AbortController();
+      const first = await Promise.race([next, sleep(QUIET_MS, QUIET, { signal: stop.signal }).catch(() => undefined)]);
+      stop.abort();
+      if (first === QUIET) yield QUIET;
+      const step = await next;
+      if (step.done) return;
+      yield step.value;
+    }
+  } finally {
+    // Not awaited: a pipe that sends nothing more would hold the caller's end; its input is destroyed, which ends the read.
+    iterator.return?.(undefined).catch(() => undefined);
   }
 }
 

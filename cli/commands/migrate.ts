@@ -166,7 +166,7 @@ export default class Migrate extends OnexCommand {
         // The first message (read here: it decided the input is NDJSON) fixes the output's shape; a
         // first line holding an array keeps the output an array, which needs every message in turn.
         if (!Array.isArray(batch) && shape === "ndjson") {
-          pool.submit(batch);
+          if (batch.bytes.length > 0) pool.submit(batch);
           while (pool.full) if (!(await applyResult(await pool.take()))) break reading;
           if (batch.waiting) {
             // The pipe has nothing more for now: what it sent is written out, not held for what comes next.

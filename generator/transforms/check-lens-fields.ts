@@ -57,6 +57,9 @@ interface Located {
   at: Path;
 }
 
+/** Keywords under which an object may require a field its `required` does not name. */
+const CONDITIONAL_REQUIREDNESS = ["dependentRequired", "dependentSchemas", "if", "then", "else", "allOf", "anyOf", "oneOf", "not"] as const;
+
 function shapeOf(raw: JsonSchema, resolve: RefResolver, depth: number): Shape {
   if (depth > MAX_DEPTH) return UNKNOWN;
   let schema = raw;
@@ -67,7 +70,12 @@ function shapeOf(raw: JsonSchema, resolve: RefResolver, depth: number): Shape {
   if (schema.properties !== null && typeof schema.properties === "object") {
     const fields = new Map<string, Shape>();
     const required = new Set(Array.isArray(schema.required) ? (schema.required as unknown[]) : []);
-    for (const [name, sub] of Object.entries(schema.properties as Record<string, JsonSchema>)) fields.set(name, { ...shapeOf(sub, resolve, depth + 1), required: required.has(name) });
+    // A field the object requires only under a condition (dependentRequired, if/then, a
+    // combinator) is neither required nor optional here: no lens is refused for either.
+    const conditional = CONDITIONAL_REQUIREDNESS.some((keyword) => schema[keyword] !== undefined);
+    for (const [name, sub] of Object.entries(schema.properties as Record<string, JsonSchema>)) {
+      fields.set(name, { ...shapeOf(sub, resolve, depth + 1), required: required.has(name) ? true : conditional ? undefined : false });
+    }
     return { kind: "object", fields };
   }
   if (schema.items !== undefined && typeof schema.items === "object") return { kind: "array", items: shapeOf(schema.items as JsonSchema, resolve, depth + 1) };

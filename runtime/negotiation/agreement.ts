@@ -240,7 +240,6 @@ export function agreeOnVersion(local: ProtocolOffer, peer: ProtocolOffer): Agree
   );
 }
 
-/** Deployments whose adapters convert the other's own version (generated from the same schemas), in a stable order. */
 /**
  * ONEX_E_USAGE for an offer agreeOnVersion cannot read (`{}`, `null`, lists left out): each failed
  * as a raw TypeError. A peer's offer off the wire is checked by parseOffer before, as
@@ -261,6 +260,7 @@ function checkAgreeingOffer(name: string, offer: ProtocolOffer): void {
   }
 }
 
+/** Deployments whose adapters convert the other's own version (generated from the same schemas), in a stable order. */
 function converters(local: ProtocolOffer, peer: ProtocolOffer): string[] {
   const can = (a: ProtocolOffer, b: ProtocolOffer) => {
     const own = b.speaks.find((v) => v.version === b.protocol.version);

@@ -64,7 +64,7 @@ export function publicKeyFromRaw(raw: Uint8Array | string): PublicKey {
   if (typeof raw !== "string" && !(raw instanceof Uint8Array)) throw keyError(`a raw public key is 32 bytes or their base64url text, not ${describeKeyInput(raw)}`);
   const text = typeof raw === "string" ? raw : Buffer.from(raw).toString("base64url");
   const known = importedKeys.get(text);
-  if (known !== undefined) return rememberChecked(lazyPublicKey(known.keyId, Buffer.from(known.raw), known.keyObject));
+  if (known !== undefined) return rememberChecked(lazyPublicKey(known.keyId, Buffer.from(known.raw), known.keyObject), known.raw);
   const bytes = typeof raw === "string" ? decodeRawKey(raw, "public") : Buffer.from(raw);
   if (bytes.length !== 32) throw keyError(`an Ed25519 public key is 32 bytes, not ${bytes.length}`);
   assertStrongPublicKey(bytes);
@@ -72,7 +72,7 @@ export function publicKeyFromRaw(raw: Uint8Array | string): PublicKey {
   const imported = { keyId: keyIdOf(bytes), raw: ownCopy(bytes), keyObject: importOnFirstUse(ownCopy(bytes)) };
   importedKeys.set(text, imported);
   if (importedKeys.size > IMPORTED_KEYS_REMEMBERED) forgetOldest(importedKeys);
-  return rememberChecked(lazyPublicKey(imported.keyId, bytes, imported.keyObject));
+  return rememberChecked(lazyPublicKey(imported.keyId, bytes, imported.keyObject), imported.raw);
 }
 
 /**
@@ -247,9 +247,14 @@ function isPublicKeyOf(keyObject: KeyObject, raw: Buffer): boolean {
   }
 }
 
-/** Remembers `key` as usable (publicKeyFromRaw's keys are by construction: strong, named by their fingerprint). */
-function rememberChecked(key: PublicKey): PublicKey {
-  checkedKeys.set(key, { keyId: key.keyId, raw: Buffer.from(key.raw), keyObject: keyObjectSlot(key) });
+/**
+ * Remembers `key` as usable (publicKeyFromRaw's keys are by construction: strong, named by their
+ * fingerprint), with the bytes it was found usable with: `raw`, bytes no caller holds (an
+ * import's own), or a copy in memory of its own (ownCopy), never one cut from the pool the key's
+ * own bytes may share, through which both could be rewritten to another key's alike.
+ */
+function rememberChecked(key: PublicKey, raw: Buffer = ownCopy(key.raw)): PublicKey {
+  checkedKeys.set(key, { keyId: key.keyId, raw, keyObject: keyObjectSlot(key) });
   return key;
 }
 

@@ -70,6 +70,14 @@ describe("a default for a field that is optional where the lens creates it", () 
     );
   });
 
+  it("judges no default of a field its object may require under a condition (dependentRequired): it may be required", async () => {
+    const lens = "add: { name: runtime, default: unknown }";
+    const requiredWithCapabilities = (text: string) => `${addRuntime(text)}dependentRequired:\n  capabilities: [runtime]\n`;
+    const root = await grownProject({ "v0.3/messages/agent-started.yaml": requiredWithCapabilities, [TRANSFORM]: agentStartedLenses(lens) });
+    const run = runCli(["generate", "--out", join(root, "generated")], { cwd: root });
+    expect(run.status, run.stderr).toBe(0);
+  });
+
   it("generates the same changes with `optional: true` lenses", async () => {
     const root = await grownProject({
       "v0.3/messages/state-update.yaml": dropDetail,

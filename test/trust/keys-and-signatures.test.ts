@@ -146,6 +146,8 @@ describe("keys", () => {
     const message = Buffer.from("signed");
     expect(isValidSignature(again, message, signBytes(other, message))).toBe(false);
     expect(isValidSignature(again, message, signBytes(pair, message))).toBe(true);
+    // The key whose memory was written holds the other key's bytes under its id now: refused, not taken for the key it was checked as.
+    expect(catchOnexError(() => verifyBytes(first, message, signBytes(other, message))).code).toBe(ErrorCode.KeyInvalid);
   });
 
   it("a key's OpenSSL key object, made when first asked for, is the key of its raw bytes; one put in its place is checked like any other", () => {
