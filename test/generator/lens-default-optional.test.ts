@@ -45,15 +45,22 @@ async function lineOf(root: string, needle: string): Promise<number> {
   return text.slice(0, index).split("\n").length;
 }
 
+/** Runs generate on `root` and expects the refusal of `lens`, at its line, with `message`. */
+async function expectRefused(root: string, lens: string, message: RegExp): Promise<void> {
+  const run = runCli(["generate", "--out", join(root, "generated")], { cwd: root });
+  expect(run.status, run.stderr).toBe(3);
+  expect(run.stderr).toContain("ONEX_E_TRANSFORM_INVALID");
+  expect(run.stderr).toContain(`schemas/${TRANSFORM}:${await lineOf(root, lens)}:`);
+  expect(run.stderr).toMatch(message);
+}
+
 describe("a default for a field that is optional where the lens creates it", () => {
   it("refuses a remove with a default of a field the older version has as optional, at the lens", async () => {
     const lens = 'remove: { name: detail, default: "n/a" }';
     const root = await grownProject({ "v0.3/messages/state-update.yaml": dropDetail, [TRANSFORM]: stateUpdateLenses(lens) });
-    const run = runCli(["generate", "--out", join(root, "generated")], { cwd: root });
-    expect(run.status, run.stderr).toBe(3);
-    expect(run.stderr).toContain("ONEX_E_TRANSFORM_INVALID");
-    expect(run.stderr).toContain(`schemas/${TRANSFORM}:${await lineOf(root, lens)}:`);
-    expect(run.stderr).toMatch(
+    await expectRefused(
+      root,
+      lens,
       /remove "detail": \/payload\/detail is optional in v0\.2 signal\.state\.update, and a remove with a default gives it "n\/a" in every message without it that goes to the other version and back; make the lens "optional: true" instead/,
     );
   });
@@ -61,11 +68,9 @@ describe("a default for a field that is optional where the lens creates it", () 
   it("refuses an add with a default of a field the newer version has as optional, at the lens", async () => {
     const lens = "add: { name: runtime, default: unknown }";
     const root = await grownProject({ "v0.3/messages/agent-started.yaml": addRuntime, [TRANSFORM]: agentStartedLenses(lens) });
-    const run = runCli(["generate", "--out", join(root, "generated")], { cwd: root });
-    expect(run.status, run.stderr).toBe(3);
-    expect(run.stderr).toContain("ONEX_E_TRANSFORM_INVALID");
-    expect(run.stderr).toContain(`schemas/${TRANSFORM}:${await lineOf(root, lens)}:`);
-    expect(run.stderr).toMatch(
+    await expectRefused(
+      root,
+      lens,
       /add "runtime": \/payload\/runtime is optional in v0\.3 event\.agent\.started, and an add with a default gives it "unknown" in every message without it that goes to the other version and back; make the lens "optional: true" instead/,
     );
   });
