@@ -212,7 +212,11 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
    * The message's trust, judged when finished: its signature check (all but the arithmetic)
    * made now, so that only the arithmetic is left to `finish`, or to a thread before it.
    */
-  const judged = (value: object, { storedAs, subject }: Inbound, then: (verdict: Verdict) => Outcome): Prepared => {
+  // The routes that deliver nothing judge without the replay guard: a copy a member stored on
+  // another subject, read first by such a route, must not be remembered as the accepted holder of
+  // its id, or the genuine message, read later by a subscription that delivers it, is a replay.
+  const { replay: _replay, ...unguarded } = trust.context;
+  const judged = (value: object, { storedAs, subject }: Inbound, then: (verdict: Verdict) => Outcome, guarded = true): Prepared => {
     let check: SignatureCheck | undefined;
     if (trust.policy.signature !== PolicyMode.Off) {
       try {
@@ -224,7 +228,7 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
     // The key's bytes as the check was made with them: a key object changed in place since is another key.
     const keyRaw = check === undefined ? undefined : Buffer.from(check.key.raw);
     return new Judged(check, (valid) => {
-      const context = trust.replay === undefined ? trust.context : { ...trust.context, replay: trust.replay.forStoredMessage(storedAs, subject) };
+      const context = !guarded ? unguarded : trust.replay === undefined ? trust.context : { ...trust.context, replay: trust.replay.forStoredMessage(storedAs, subject) };
       return then(judgeWith(value, context, trust.policy, check === undefined ? verifyMessageSignature : verdictOn(check, keyRaw!, valid)));
     });
   };
@@ -255,7 +259,7 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
     if (where.kind === "reject") return new Settled(where);
     if (where.kind === "skip-if-trusted") {
       // Nobody here can tell whether the type exists: judged, then left to another subscriber.
-      return judged(value, inbound, (verdict) => (verdict.accepted ? { kind: "skip" } : reject(verdict.rejection)));
+      return judged(value, inbound, (verdict) => (verdict.accepted ? { kind: "skip" } : reject(verdict.rejection)), false);
     }
     if (where.kind === "unknown-version") {
       // Not readable, but still judged: a forgery is dead-lettered, a genuine message of a newer version refused.
@@ -263,7 +267,7 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
         if (!verdict.accepted) return reject(verdict.rejection);
         const error = unknownVersion!(version!);
         return { kind: "refuse", refusal: refusalOf(error, value as JsonObject, version!, targetVersion!, verdict.verifiedSigner) };
-      });
+      }, false);
     }
     let message: OnexMessage & { subject(): string; toJSON(): JsonObject };
     try {

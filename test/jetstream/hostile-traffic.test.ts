@@ -11,6 +11,8 @@ import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
+import * as v0_2 from "../../generated/v0.2/index.js";
+import { versionGraph } from "../../generated/transforms/index.js";
 import type { Delivery, Subscription } from "../../runtime/control-plane.js";
 import { ErrorCode, OnexError } from "../../runtime/errors.js";
 import { DEFAULT_ZONE_CONSUMERS } from "../../runtime/jetstream/authorization.js";
@@ -197,6 +199,27 @@ describe("replays and forgeries", () => {
     await sub.stop();
     await other.stop();
     expect(await lettersOf("copied-from")).toEqual([]);
+    expect(d.message.id).toBe(genuine.id);
+  });
+  it("a copy of a genuine newer-version message on another entity's subject, refused first by an older-version reader, leaves the genuine one to the newer reader of the same client", async () => {
+    const node = await zones.member("a");
+    const genuine = v0_2.StateUpdate.parse({ ...update(ZONE_A, "copied-from-v02").toJSON(), protocol: { ...update(ZONE_A, "x").toJSON().protocol, version: "0.2" }, payload: { state: "running" } });
+    await node.publish(genuine);
+    const stored = await (await (await zones.raw("adminA")).jsm()).streams.getMessage(STREAM_A, { last_by_subj: genuine.subject() });
+    await publishRaw(update(ZONE_A, "copied-to-v02").subject(), stored!.data, genuine.type);
+    // One client, one replay guard: a reader still on v0.1 for the copy's entity, a v0.2 reader for the genuine one's.
+    const receiver = await zones.member("a", { trust: { zone: ZONE_A, logger: { warn() {} }, replay: new ReplayGuard() } });
+    let refused: (code: string) => void;
+    const refusal = new Promise<string>((resolve) => (refused = resolve));
+    const old = await receiver.subscribeVersioned({ sdk: v0_1, sources: [v0_1], graph: versionGraph }, { zone: ZONE_A, entityId: "copied-to-v02", durable: "copied-to-v02", onRefusal: (r) => refused(r.code) });
+    void old[Symbol.asyncIterator]().next();
+    expect(await refusal).toBe(ErrorCode.UnknownVersion);
+    const sub = await receiver.subscribe([v0_2.StateUpdate], { zone: ZONE_A, entityId: "copied-from-v02", durable: "copied-from-v02" });
+    const d = await next(sub);
+    await d.ack();
+    await sub.stop();
+    await old.stop();
+    expect(await lettersOf("copied-from-v02")).toEqual([]);
     expect(d.message.id).toBe(genuine.id);
   });
 });

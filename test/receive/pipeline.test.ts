@@ -193,6 +193,37 @@ describe("versionedPipeline", () => {
   });
 });
 
+describe("the replay guard one client's subscriptions share", () => {
+  /** A guard that counts what it is asked to remember. */
+  function countingReplay(): { replay: StoredMessageReplay; remembered: () => number } {
+    const guard = new ReplayGuard();
+    let remembered = 0;
+    const replay = new StoredMessageReplay({ accept: (...args: Parameters<ReplayGuard["accept"]>) => (remembered++, guard.accept(...args)) });
+    return { replay, remembered: () => remembered };
+  }
+  const settings = (replay: StoredMessageReplay): TrustSettings => ({ ...trust(), replay });
+
+  it("a member's copy of a genuine message, stored on another entity's subject and read first by an older-version reader, leaves the genuine one deliverable", () => {
+    const { replay, remembered } = countingReplay();
+    const oldReader = versionedPipeline({ sdk: v0_1, sources: [v0_1], graph: versionGraph }, undefined, settings(replay));
+    const newReader = typedPipeline([v0_2.StateUpdate], settings(replay));
+    const genuine = v0_2.StateUpdate.create({ source: { zone: ZONE, entity_type: "node", entity_id: "copied-from" }, trust: update().toJSON().trust as v0_2.StateUpdate["trust"], payload: { state: "running" } } as Parameters<typeof v0_2.StateUpdate.create>[0]);
+    const copy = inbound(genuine, { subject: update("copied-to").subject(), storedAs: "S#2" });
+    expect(codeOf(oldReader.receive(copy))).toBe(`refuse:${ErrorCode.UnknownVersion}`);
+    expect(remembered()).toBe(0);
+    expect(codeOf(newReader.receive({ ...copy, subject: genuine.subject(), storedAs: "S#1" }))).toBe("deliver");
+    expect(remembered()).toBe(1);
+  });
+
+  it("a message of a version no loaded layout reads is judged and skipped without being remembered", () => {
+    const { replay, remembered } = countingReplay();
+    const m = update();
+    const unreadable = signMessage({ ...m.toJSON(), protocol: { ...(m.toJSON().protocol as object), version: "9.9" } }, key);
+    expect(codeOf(typed([v0_1.StateUpdate], settings(replay)).receive(inbound(m, { body: unreadable, typeHeader: null })))).toBe("skip");
+    expect(remembered()).toBe(0);
+  });
+});
+
 describe("the outcome's shape", () => {
   it("deliveries have fast properties and, signed alike, one hidden class, converted or not", () => {
     const p = typed([v0_1.StateUpdate]);
