@@ -189,9 +189,35 @@ export interface OnexErrorDetails {
   [key: string]: unknown;
 }
 
+/**
+ * The mark every OnexError carries, under a key of the global symbol registry: one service can
+ * hold two copies of @onex/runtime (its own and its SDK's, in two node_modules folders), each
+ * with its own OnexError class, and an error of one copy is no `instanceof` the other's. The mark
+ * is on the class's prototype, not writable and not enumerable (a spread or JSON of an error
+ * leaves it out); `isOnexError` and `instanceof OnexError` accept an error of another copy by it.
+ */
+const ONEX_ERROR_BRAND: unique symbol = Symbol.for("@onex/runtime.OnexError") as never;
+
+/** What every code is spelt as, in every release (codes are added, never changed): a copy of another release's codes are codes too. */
+const CODE_SPELLING = /^ONEX_E_[A-Z0-9_]+$/;
+
+const ownInstance = Function.prototype[Symbol.hasInstance];
+
 /** The error every onex failure is reported with. */
 export class OnexError extends Error {
   override readonly name = "OnexError";
+
+  /**
+   * `error instanceof OnexError` holds for an OnexError of this copy of the runtime, and of any
+   * other copy loaded beside it (see ONEX_ERROR_BRAND): an Error carrying the mark, a string
+   * `code` spelt as codes are and its `details` object. Anything else — a plain object with a
+   * code, an Error without the mark — is none.
+   */
+  static override [Symbol.hasInstance](value: unknown): value is OnexError {
+    // A subclass (none in onex) keeps the ordinary test.
+    if (this !== OnexError) return ownInstance.call(this, value);
+    return isOnexErrorOfAnyCopy(value);
+  }
 
   constructor(
     readonly code: ErrorCode,
@@ -211,7 +237,27 @@ export class OnexError extends Error {
   }
 }
 
-/** True when `error` is an OnexError, optionally with the given code. */
+Object.defineProperty(OnexError.prototype, ONEX_ERROR_BRAND, { value: true, writable: false, enumerable: false, configurable: false });
+
+function isOnexErrorOfAnyCopy(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  // This copy's own: its prototype chain, as instanceof always tested.
+  if (ownInstance.call(OnexError, value)) return true;
+  const e = value as { [ONEX_ERROR_BRAND]?: unknown; code?: unknown; details?: unknown };
+  return (
+    e[ONEX_ERROR_BRAND] === true &&
+    value instanceof Error &&
+    typeof e.code === "string" &&
+    CODE_SPELLING.test(e.code) &&
+    typeof e.details === "object" &&
+    e.details !== null
+  );
+}
+
+/**
+ * True when `error` is an OnexError, optionally with the given code: one made by this copy of
+ * the runtime or by another copy the process loaded too (an SDK's own @onex/runtime).
+ */
 export function isOnexError(error: unknown, code?: ErrorCode): error is OnexError {
-  return error instanceof OnexError && (code === undefined || error.code === code);
+  return isOnexErrorOfAnyCopy(error) && (code === undefined || (error as OnexError).code === code);
 }

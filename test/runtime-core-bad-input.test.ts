@@ -31,6 +31,30 @@ describe("options that are no object", () => {
     expect(planStreams([sdk], { maxMessages: 10 }).length).toBeGreaterThan(1);
   });
 
+  it("planStreams refuses SDKs or zones that are no iterable, and an SDK that is none, naming which", () => {
+    const sdk = v0_1 as unknown as ProtocolSdk;
+    // Each was a raw TypeError: "sdks is not iterable", "Cannot convert undefined or null to object", "zones is not iterable".
+    const cases: [string, () => unknown, RegExp][] = [
+      ["a number", () => planStreams(42 as never), /^planStreams: sdks must be an array of generated SDK modules/],
+      ["null", () => planStreams(null as never), /^planStreams: sdks must be an array/],
+      ["one SDK module alone", () => planStreams(sdk as never), /^planStreams: sdks must be an array .*one alone: \[sdk\]/],
+      ["a string", () => planStreams("v0.1" as never), /^planStreams: sdks must be an array/],
+      ["an array holding null", () => planStreams([sdk, null] as never), /^planStreams: sdks\[1\] must be a generated SDK module/],
+      ["an array holding {}", () => planStreams([{}] as never), /^planStreams: sdks\[0\] must be a generated SDK module/],
+      ["an SDK whose templates are none", () => planStreams([{ subjectTemplates: { event: 5 } }] as never), /^planStreams: sdks\[0\] must be a generated SDK module/],
+      ["zones of a number", () => planStreams([sdk], {}, {}, 42 as never), /^planStreams: zones must be an array of zone ids/],
+      ["zones of one zone alone", () => planStreams([sdk], {}, {}, ZONE as never), /^planStreams: zones must be an array of zone ids/],
+    ];
+    for (const [label, run, message] of cases) {
+      const error = catchOnexError(run);
+      expect([label, error.code]).toEqual([label, ErrorCode.Usage]);
+      expect(error.message).toMatch(message);
+    }
+    // What the types allow still plans: an iterable of SDKs, and zones.
+    expect(planStreams(new Set([sdk]) as never).map((p) => p.name)).toEqual(planStreams([sdk]).map((p) => p.name));
+    expect(planStreams([sdk], {}, {}, [ZONE]).some((p) => p.name.endsWith("~zone~2Etrusted~2Eorg"))).toBe(true);
+  });
+
   it("ReplayGuard refuses options of null", () => {
     expect(codeOf(() => new R.ReplayGuard(null as never))).toBe(ErrorCode.Usage);
     expect(codeOf(() => new R.ReplayGuard(5 as never))).toBe(ErrorCode.Usage);
@@ -86,6 +110,33 @@ describe("signing and verifying messages", () => {
     expect(codeOf(() => R.verifyMessage(signed, null as never))).toBe(ErrorCode.Usage);
     expect(catchOnexError(() => R.verifyMessage(signed, { keys: [pk] } as never)).message).toMatch(/keyRing/);
     expect(R.verifyMessage(signed, { keys: R.keyRing([pk]), now: NOW, zone: ZONE }).keyId).toBe(pair.keyId);
+  });
+
+  it("judge refuses a context whose keys (or other parts) are of the wrong kind as ONEX_E_USAGE, not as every message's ONEX_E_INTERNAL rejection", () => {
+    const keys = R.keyRing([pk]);
+    // Each was judged: a verdict rejecting the message with ONEX_E_INTERNAL ("keys is not a function"), a fault of onex.
+    const contexts: [string, unknown, RegExp][] = [
+      ["keys of a list of keys", { keys: [pk], now: NOW }, /^judge: context\.keys must be a key resolver \(keyRing\(\[\.\.\.\]\)\), not an array/],
+      ["keys of a number", { keys: 42, now: NOW }, /^judge: context\.keys must be a key resolver/],
+      ["keys of a PEM text", { keys: pem, now: NOW }, /^judge: context\.keys must be a key resolver .*not a string/],
+      ["no keys", { now: NOW }, /^judge: context\.keys must be a key resolver/],
+      ["keyOfEntity of a string", { keys, now: NOW, keyOfEntity: "key-1" }, /^judge: context\.keyOfEntity must be a function/],
+      ["grants of {}", { keys, now: NOW, grants: {} }, /^judge: context\.grants must be a GrantBook/],
+      ["replay of true", { keys, now: NOW, replay: true }, /^judge: context\.replay must be a replay guard/],
+      ["logger of a function", { keys, now: NOW, logger: () => undefined }, /^judge: context\.logger must be an object with a warn/],
+    ];
+    for (const [label, context, message] of contexts) {
+      const error = catchOnexError(() => R.judge(signed, context as never));
+      expect([label, error.code]).toEqual([label, ErrorCode.Usage]);
+      expect(error.message).toMatch(message);
+    }
+    expect(codeOf(() => R.judge(signed, null as never))).toBe(ErrorCode.Usage);
+    expect(codeOf(() => R.judge(signed, { keys }, null as never))).toBe(ErrorCode.Usage);
+    // With the signature policy off no keys are asked for; given, they must still be a resolver.
+    const off = { ...R.DEFAULT_TRUST_POLICY, signature: "off" as const };
+    expect(R.judge(signed, { now: NOW } as never, off).accepted).toBe(true);
+    expect(codeOf(() => R.judge(signed, { keys: [pk], now: NOW } as never, off))).toBe(ErrorCode.Usage);
+    expect(R.judge(signed, { keys, now: NOW, zone: ZONE }).accepted).toBe(true);
   });
 
   it("signMessage refuses what is no key pair", () => {

@@ -5,12 +5,12 @@
 import { connect as natsConnect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { addressSecrets, withoutSecrets } from "../address-secrets.js";
-import { ErrorCode, OnexError } from "../errors.js";
+import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import { assertZoneId } from "../zone-id.js";
 import { checkObject, checkPositive, checkWhole, describeValue } from "../option-check.js";
 import { OnexMessage, assertValidJson, type MessageClass } from "../message.js";
 import { toMillis } from "../trust/envelope.js";
-import { keyIdOf, keyRing, publicKeyTextOf, type KeyPair, type KeyResolver } from "../trust/keys.js";
+import { assertUsablePublicKey, keyIdOf, keyRing, publicKeyTextOf, type KeyPair, type KeyResolver, type PublicKey } from "../trust/keys.js";
 import { DEFAULT_TRUST_POLICY, trustPolicy, type JudgeContext, type TrustPolicy } from "../trust/policy.js";
 import { signMessage, verifyMessageSignature } from "../trust/sign-message.js";
 import type { EnvelopeInput } from "../trust/envelope.js";
@@ -19,6 +19,7 @@ import { assertValid } from "../validation.js";
 import { OnexHeader } from "./headers.js";
 import type { ProtocolSdk, PublishableMessage, TransportMessageClass } from "../protocol-sdk.js";
 import { isRetryable, publishError } from "./publish-errors.js";
+import { jetStreamAbsent, noJetStream } from "./jetstream-absent.js";
 import { ReplyInbox } from "./reply-inbox.js";
 import { serverCredentials } from "./server-credentials.js";
 import { checkTlsFiles, type TlsFiles } from "../tls-files.js";
@@ -147,6 +148,31 @@ function checkTrust(trust: ConnectOptions["trust"]): void {
   if (logger !== undefined && !hasMethod(logger, "warn")) throw wrong("logger", "an object with a warn(message, details) method, like console", logger);
 }
 
+/**
+ * An identity's public key must be its private key's, as its key id must: a pair put together
+ * from two keys (`{ ...mine, publicKey: other.publicKey }`) was taken, and the client tells the
+ * messages it signed itself by that key (a duplicate receipt's stored message, #signedHere), so
+ * it would take its own for another's. Something that is no public key there is
+ * ONEX_E_KEY_INVALID (or ONEX_E_KEY_WEAK), as in a key ring.
+ */
+function checkIdentityPublicKey(identity: KeyPair, signingKeyId: string): void {
+  const publicKey: unknown = identity.publicKey;
+  try {
+    assertUsablePublicKey(publicKey as PublicKey);
+  } catch (error) {
+    if (!isOnexError(error)) throw error;
+    throw new OnexError(error.code, `connect: identity.publicKey: ${error.message}`, { ...error.details, privateKeyId: signingKeyId }, { cause: error });
+  }
+  const { keyId } = publicKey as PublicKey;
+  if (keyId !== signingKeyId) {
+    throw new OnexError(
+      ErrorCode.Usage,
+      `connect: identity.publicKey ${keyId} is not the public key of its private key, ${signingKeyId}: give the key pair as generateKeyPair or importPrivateKey made it`,
+      { publicKeyId: keyId, privateKeyId: signingKeyId },
+    );
+  }
+}
+
 /** Connects to NATS and returns the onex client. */
 export async function connect(options: ConnectOptions): Promise<OnexClient> {
   if (options === null || typeof options !== "object") throw new OnexError(ErrorCode.Usage, "connect: give the options (servers, identity, keys)");
@@ -163,6 +189,7 @@ export async function connect(options: ConnectOptions): Promise<OnexClient> {
   if (options.identity.keyId !== signingKeyId) {
     throw new OnexError(ErrorCode.Usage, `connect: identity.keyId ${options.identity.keyId} is not the key id of its private key, ${signingKeyId}: every message it signed would fail verification`, { keyId: options.identity.keyId, privateKeyId: signingKeyId });
   }
+  checkIdentityPublicKey(options.identity, signingKeyId);
   if (typeof options.keys !== "function") throw new OnexError(ErrorCode.Usage, "connect: keys must be a key resolver (keyRing([...]))");
   checkConnectStrings(options);
   connectPolicy(options.policy);
@@ -270,6 +297,10 @@ export class OnexClient implements ControlPlane {
         // timeout: retried until retryForMs, for ever with Infinity. Nothing reopens it.
         this.#checkOpen("publish", error, { subject, messageId: id });
         const failure = publishError(error, subject, id);
+        // "No responders" from a server without JetStream is no missing stream: said at once, not retried.
+        if (failure.code === ErrorCode.NoStream && this.nc.info?.jetstream !== true && (await jetStreamAbsent(this.nc))) {
+          throw noJetStream(this.nc, `message ${id} was not published on ${subject}`, { subject, messageId: id }, error);
+        }
         if (!isRetryable(failure) || Date.now() >= deadline) throw failure;
         await sleep(Math.min(1_000, 50 * 2 ** attempt));
       }

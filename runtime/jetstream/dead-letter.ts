@@ -20,6 +20,7 @@ import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { OnexHeader, readableHeaders } from "./headers.js";
 import { DEAD_LETTER_SUBJECTS, UNSCOPED_LETTER_ZONE } from "./streams.js";
 import { jetStreamFailure, lookUpStream, storedMessage, withRetry } from "./with-retry.js";
+import { APPLY_STREAMS, RAISE_LETTER_BYTES } from "./apply-advice.js";
 import type { LetterLimits, LetterLimitsReader } from "./letter-limits.js";
 
 /** Headers of the original a letter keeps, each cut to at most MAX_HEADER_BYTES: a forger's giant header must not make the letter unsendable. */
@@ -124,7 +125,7 @@ export async function deadLetter(js: JetStreamClient, msg: JsMsg, writer: Letter
   }
   const least = letterBytes(h, msgID);
   if (least > most) {
-    throw new OnexError(ErrorCode.StreamFull, `the dead-letter stream for ${subject} cannot hold a letter of ${least} bytes without its body (at most ${most} fit): raise its max_bytes (\`onex streams apply --dlq-max-bytes\`)`, { subject, letterBytes: least, mostBytes: most });
+    throw new OnexError(ErrorCode.StreamFull, `the dead-letter stream for ${subject} cannot hold a letter of ${least} bytes without its body (at most ${most} fit): raise its max_bytes with ${RAISE_LETTER_BYTES}`, { subject, letterBytes: least, mostBytes: most });
   }
   await js.publish(subject, data, { headers: h, msgID });
 }
@@ -150,7 +151,7 @@ export async function assertRoomForLetters(writer: LetterWriter, stream: string)
   if (least > most) {
     throw new OnexError(
       ErrorCode.StreamFull,
-      `the dead-letter stream for ${subject} cannot hold any letter of this subscription (the smallest, without a body, is ${least} bytes; at most ${most} fit), so every message it rejects would be kept and handed back until the stream is raised: raise its max_bytes (\`onex streams apply --dlq-max-bytes\`)`,
+      `the dead-letter stream for ${subject} cannot hold any letter of this subscription (the smallest, without a body, is ${least} bytes; at most ${most} fit), so every message it rejects would be kept and handed back until the stream is raised: raise its max_bytes with ${RAISE_LETTER_BYTES}`,
       { subject, letterBytes: least, mostBytes: most },
     );
   }
@@ -206,7 +207,7 @@ export async function deadLetterStreams(jsm: JetStreamManager): Promise<string[]
   }).catch((error: unknown) => {
     throw jetStreamFailure(error, "listing the dead-letter streams", {});
   });
-  if (names.length === 0) throw new OnexError(ErrorCode.NoStream, "there is no dead-letter stream; run `onex streams apply`", {});
+  if (names.length === 0) throw new OnexError(ErrorCode.NoStream, `there is no dead-letter stream; ${APPLY_STREAMS}`, {});
   return names.sort();
 }
 
@@ -216,7 +217,7 @@ export async function deadLetterStreamOf(jsm: JetStreamManager, zone: string | u
   const subject = deadLetterSubject(zone, "_", "_");
   return lookUpStream(
     () => jsm.streams.find(subject),
-    (cause) => new OnexError(ErrorCode.NoStream, `no dead-letter stream holds ${subject}; run \`onex streams apply\``, { subject }, { cause }),
+    (cause) => new OnexError(ErrorCode.NoStream, `no dead-letter stream holds ${subject}; ${APPLY_STREAMS}`, { subject }, { cause }),
     `finding the dead-letter stream of ${subject}`,
     { subject },
   );
@@ -263,7 +264,7 @@ export async function* readDeadLetters(jsm: JetStreamManager, query: LetterQuery
   for (const stream of streams) {
     const info = await lookUpStream(
       () => jsm.streams.info(stream),
-      (cause) => new OnexError(ErrorCode.NoStream, `the dead-letter stream ${stream} does not exist; run \`onex streams apply\``, { stream }, { cause }),
+      (cause) => new OnexError(ErrorCode.NoStream, `the dead-letter stream ${stream} does not exist; ${APPLY_STREAMS}`, { stream }, { cause }),
       `reading ${stream}`,
       { stream },
     );

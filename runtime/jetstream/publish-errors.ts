@@ -1,6 +1,7 @@
 /** Turning JetStream publish failures into onex errors a caller can act on. */
 import { JetStreamApiCodes } from "@nats-io/jetstream";
 import { ErrorCode, OnexError } from "../errors.js";
+import { APPLY_STREAMS } from "./apply-advice.js";
 
 /**
  * What went wrong with a publish, read from the kind of error nats.js throws (its classes'
@@ -48,7 +49,7 @@ export function publishError(error: unknown, subject: string, id: string): OnexE
     case "full":
       return new OnexError(ErrorCode.StreamFull, `the stream refused message ${id}: ${message}`, details, { cause: error });
     case "no-stream":
-      return new OnexError(ErrorCode.NoStream, `no stream accepts subject ${subject}; run \`onex streams apply\``, details, { cause: error });
+      return new OnexError(ErrorCode.NoStream, `no stream accepts subject ${subject}; ${APPLY_STREAMS}`, details, { cause: error });
     case "denied":
       return new OnexError(ErrorCode.PermissionDenied, `not permitted to publish on ${subject}: ${message}`, details, { cause: error });
     case "unanswered":

@@ -20,7 +20,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
 import type { ProtocolSdk, SubjectTemplate } from "../protocol-sdk.js";
 import { encodeSubjectToken } from "../subject-token.js";
-import { checkObject, checkWhole } from "../option-check.js";
+import { checkObject, checkWhole, describeValue } from "../option-check.js";
 import { assertZoneId } from "../zone-id.js";
 import { jetStreamFailure, UNANSWERED, withRetry } from "./with-retry.js";
 
@@ -80,6 +80,10 @@ export function planStreams(sdks: readonly ProtocolSdk[], limits: StreamLimits =
   checkObject("planStreams", "deadLetterLimits", deadLetterLimits);
   checkLimits(limits);
   checkLimits(deadLetterLimits);
+  // From plain JavaScript, sdks or zones of 42 (or a single SDK module) were raw TypeErrors ("is not iterable"), as an SDK without subject templates was.
+  const sdkList = listOf("sdks", sdks, "generated SDK modules (import * as sdk from \"@onex/sdk/<version>\"; one alone: [sdk])") as readonly ProtocolSdk[];
+  sdkList.forEach(checkSdk);
+  zones = listOf("zones", zones, "zone ids (one alone: [zone])") as readonly string[];
   // A zone no message can name would get streams nothing is ever published to.
   for (const zone of zones) assertZoneId(zone, "zone streams");
   const byName = new Map<string, StreamPlan>();
@@ -88,7 +92,7 @@ export function planStreams(sdks: readonly ProtocolSdk[], limits: StreamLimits =
     if (!plan.subjects.includes(subject)) plan.subjects.push(subject);
     byName.set(name, plan);
   };
-  for (const sdk of sdks) {
+  for (const sdk of sdkList) {
     for (const [key, template] of Object.entries(sdk.subjectTemplates)) {
       if (zones.length > 0 && hasZonePart(template)) for (const zone of zones) add(zoneStreamNameOf(key, zone), zoneFilterOf(template, zone));
       else add(streamNameOf(key), template.filter());
@@ -107,6 +111,22 @@ export function planStreams(sdks: readonly ProtocolSdk[], limits: StreamLimits =
   // The dead-letter streams too: a template under `onex.dlq.` had its messages stored as letters.
   assertDisjoint([...byName.values()]);
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+/** `value` as an array, or ONEX_E_USAGE naming planStreams' argument `name` when it is no iterable (a string neither: its characters are none of `what`). */
+function listOf(name: string, value: unknown, what: string): readonly unknown[] {
+  if (value !== null && typeof value === "object" && typeof (value as Partial<Iterable<unknown>>)[Symbol.iterator] === "function") return [...(value as Iterable<unknown>)];
+  throw new OnexError(ErrorCode.Usage, `planStreams: ${name} must be an array of ${what}, not ${describeValue(value)}`);
+}
+
+/** ONEX_E_USAGE for an SDK without the subject templates a generated SDK module has (each with its filter and source params). */
+function checkSdk(sdk: unknown, index: number): void {
+  const templates = (sdk as Partial<ProtocolSdk> | null | undefined)?.subjectTemplates as unknown;
+  const usable =
+    templates !== null &&
+    typeof templates === "object" &&
+    Object.values(templates).every((t: Partial<SubjectTemplate> | null) => typeof t?.filter === "function" && t.sourceParams !== null && typeof t.sourceParams === "object");
+  if (!usable) throw new OnexError(ErrorCode.Usage, `planStreams: sdks[${index}] must be a generated SDK module (import * as sdk from "@onex/sdk/<version>"), not ${describeValue(sdk)}`);
 }
 
 /**
@@ -310,7 +330,7 @@ async function refusedAsTaken(jsm: JetStreamManager, error: unknown, desired: Pa
   if (differ.length === 0) return false;
   throw new OnexError(
     ErrorCode.StreamConfig,
-    `stream ${desired.name} was created by another run (another onex streams apply, or an operator) after this run read the server, configured otherwise (${differ.join(", ")}), so this run left it as it is; run onex streams apply again once the other run has ended`,
+    `stream ${desired.name} was created by another run (another onex streams apply, or an operator) after this run read the server, configured otherwise (${differ.join(", ")}), so this run left it as it is; run onex streams apply (in code: applyStreams) again once the other run has ended`,
     { stream: desired.name, fields: differ },
     { cause: error },
   );
@@ -476,7 +496,7 @@ async function assertServerTakes(jsm: JetStreamManager, changes: readonly Stream
   for (const change of changes) {
     if (change.action === "unchanged") continue;
     const bytes = desiredOf.get(change.name)!.max_bytes ?? -1;
-    if (limits.max_bytes_required && bytes <= 0) refuse(change.name, `the account requires every stream to have a size limit (--max-bytes, and --dlq-max-bytes for the dead letters)`, { limit: "max_bytes_required" });
+    if (limits.max_bytes_required && bytes <= 0) refuse(change.name, `the account requires every stream to have a size limit (--max-bytes, and --dlq-max-bytes for the dead letters); in code, planStreams(sdks, { maxBytes }, { maxBytes })`, { limit: "max_bytes_required" });
     if ((limits.storage_max_stream_bytes ?? -1) > 0 && bytes > limits.storage_max_stream_bytes!) refuse(change.name, `max_bytes ${bytes} is more than the account's ${limits.storage_max_stream_bytes} per stream`, { limit: "storage_max_stream_bytes" });
   }
   // The server reserves each file stream's max_bytes times its replicas against the account's storage.

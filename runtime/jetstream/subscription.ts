@@ -21,6 +21,8 @@ import { bodyOf } from "./history.js";
 import { readStored } from "./stored-reader.js";
 import { putDurableConsumer } from "./durable-consumer.js";
 import { jetStreamFailure, withRetry } from "./with-retry.js";
+import { jetStreamAbsent, noJetStream } from "./jetstream-absent.js";
+import { APPLY_STREAMS, APPLY_ZONE_STREAMS } from "./apply-advice.js";
 import { assertRoomForLetters, deadLetter } from "./dead-letter.js";
 import { letterLimitsReader } from "./letter-limits.js";
 import { SILENT_SERVER_MS, settledWithin } from "./silent-server.js";
@@ -131,6 +133,9 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   // dead-lettered the message before its handler could answer.
   const ackWaitMs = wholeOption("ackWaitMs", options.ackWaitMs ?? 30_000, MAX_TIMER_MS);
 
+  // A server without JetStream answered each request with "no responders", retried for 30 s as
+  // a server restarting, then reported as a consumer configuration it refused.
+  if (transport.nc.info?.jetstream !== true && (await jetStreamAbsent(transport.nc))) throw noJetStream(transport.nc, "cannot subscribe", { template: pipeline.template.key });
   const jsm = await transport.manager();
   const { name: stream, replicas } = await streamFor(jsm, pipeline.template.key, options.zone);
   const config: Partial<ConsumerConfig> = {
@@ -679,9 +684,9 @@ function consumerError(error: unknown, stream: string): OnexError {
   const code = /permissions violation/i.test(text) ? ErrorCode.PermissionDenied : /stream not found/i.test(text) ? ErrorCode.NoStream : ErrorCode.StreamConfig;
   const hint =
     code === ErrorCode.PermissionDenied
-      ? " (a zone member may only read its own zone's streams: subscribe with its zone, after `onex streams apply --identities`)"
+      ? ` (a zone member may only read its own zone's streams: subscribe with its zone, after ${APPLY_ZONE_STREAMS})`
       : code === ErrorCode.NoStream
-        ? " (run `onex streams apply`; in a zoned deployment each zone has its own streams, so subscribe with a zone)"
+        ? ` (${APPLY_STREAMS}; in a zoned deployment each zone has its own streams, so subscribe with a zone)`
         : "";
   return new OnexError(code, `cannot create the consumer on ${stream}: ${text}${hint}`, { stream }, { cause: error });
 }

@@ -16,7 +16,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { ErrorCode, OnexError, isOnexError } from "../errors.js";
-import { checkPositive } from "../option-check.js";
+import { checkFunction, checkObject, checkPositive, describeValue } from "../option-check.js";
 import { callOnRefusal } from "../refusal-callback.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { ControlPlane, PublishOptions, PublishReceipt, Refusal, VersionedDelivery, VersionedSubscribeOptions, VersionedSubscription } from "../control-plane.js";
@@ -25,7 +25,7 @@ import { findMigrationPath, migrateAlongGraph, type JsonObject, type VersionGrap
 import type { KeyPair, KeyResolver } from "../trust/keys.js";
 import { freshOffer, type Agreement, type ProtocolBlock, type ProtocolOffer } from "./agreement.js";
 import { handshake } from "./handshake.js";
-import { serveNegotiation, type NegotiationService } from "./negotiation-service.js";
+import { checkConnection, serveNegotiation, type NegotiationService } from "./negotiation-service.js";
 import { PeerBook } from "./peer-book.js";
 import { parseRfc3339 } from "../trust/rfc3339-time.js";
 import { compareVersions } from "../version-order.js";
@@ -71,6 +71,34 @@ export interface FederationNodeOptions<S extends NegotiatingSdk = NegotiatingSdk
   knownPeersOnly?: boolean;
 }
 
+/**
+ * ONEX_E_USAGE, before anything is served, for what plain JavaScript can give `start` that is not
+ * a node's parts: options of null and an `sdk` without its protocol block were raw TypeErrors, and
+ * a connection-like `connection` without `flush` one after the negotiation service had
+ * subscribed; the control-plane client given as the connection (its `nc` is one), or anything else
+ * that is none, was refused in serveNegotiation's words ("nc"), which name no option of `start`.
+ * A `client` that is no control plane, or `keys` that are no resolver, were taken, to fail later.
+ */
+function checkNodeOptions(options: FederationNodeOptions): void {
+  checkObject("FederationNode.start", "options", options, { required: true });
+  const connection: unknown = options.connection;
+  // The control-plane client given as the connection: its NATS connection is its `nc`.
+  if (connection !== null && typeof connection === "object" && typeof (connection as { nc?: unknown }).nc === "object" && typeof (connection as { flush?: unknown }).flush !== "function") {
+    throw new OnexError(ErrorCode.Usage, "FederationNode.start: connection must be a NATS connection (the client's own is client.nc), not the client");
+  }
+  checkConnection("FederationNode.start", "connection", connection);
+  checkFunction("FederationNode.start", "connection.flush", (connection as Record<string, unknown>).flush);
+  checkObject("FederationNode.start", "client", options.client, { required: true });
+  for (const method of ["publish", "subscribeVersioned"]) checkFunction("FederationNode.start", `client.${method}`, (options.client as unknown as Record<string, unknown>)[method]);
+  const sdk = options.sdk as Partial<NegotiatingSdk> | null | undefined;
+  if (sdk === null || typeof sdk !== "object" || typeof sdk.protocolBlock !== "function" || typeof sdk.version !== "string") {
+    throw new OnexError(ErrorCode.Usage, `FederationNode.start: sdk must be a generated SDK module (import * as sdk from "@onex/sdk/<version>"), not ${describeValue(sdk)}`);
+  }
+  // null was taken, to fail only once a peer's offer came to be checked against it.
+  if (typeof options.keys !== "function") throw new OnexError(ErrorCode.Usage, `FederationNode.start: keys must be a key resolver (keyRing([...])), not ${describeValue(options.keys)}`);
+  if (!Array.isArray(options.sources)) throw new OnexError(ErrorCode.Usage, `FederationNode.start: sources must be an array of generated SDK modules, not ${describeValue(options.sources)}`);
+}
+
 /** A peer that will not receive a published message, and why. */
 export interface PeerRefusal {
   peer: string;
@@ -109,6 +137,7 @@ export class FederationNode<S extends NegotiatingSdk = NegotiatingSdk> {
 
   /** Starts serving negotiation for `options.deployment` and returns the node. */
   static async start<S extends NegotiatingSdk>(options: FederationNodeOptions<S>): Promise<FederationNode<S>> {
+    checkNodeOptions(options);
     // Before anything is served, not at the first handshake (nats.js waits its default second for 0 or NaN).
     checkPositive("FederationNode", "timeoutMs", options.timeoutMs);
     const node = new FederationNode(options);

@@ -21,6 +21,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ErrorCode, OnexError } from "../errors.js";
 import { ReplyInbox } from "../jetstream/reply-inbox.js";
+import { LIMIT_STREAM_BYTES } from "../jetstream/apply-advice.js";
 import type { TlsFiles } from "../tls-files.js";
 import { decodeSubjectToken, encodeSubjectToken } from "../subject-token.js";
 import { EntityType, buildAddress, type CanonicalAddress } from "./address.js";
@@ -839,7 +840,7 @@ class NatsKvStore implements RegistryStore {
     if (!/resource limits exceeded for account|insufficient resources/.test(message)) return undefined;
     return new OnexError(
       ErrorCode.RegistryUnavailable,
-      `NATS KV request failed: ${message}. The JetStream storage the registry's buckets share with the account's other streams is used up: no new registration is stored, and heartbeats may be refused too, until space is freed; give the other streams size limits that leave the registry room (\`onex streams apply --max-bytes … --dlq-max-bytes …\`); see docs/registry.md`,
+      `NATS KV request failed: ${message}. The JetStream storage the registry's buckets share with the account's other streams is used up: no new registration is stored, and heartbeats may be refused too, until space is freed; give the other streams size limits that leave the registry room with ${LIMIT_STREAM_BYTES}; see docs/registry.md`,
       { quota: true },
       { cause },
     );

@@ -42,6 +42,8 @@ export class RegistryView {
   #sorted: ResolvedEntry[] | undefined;
   #failure: OnexError | undefined;
   readonly #following: Promise<void>;
+  /** Stops listening for the registry's close (see open). */
+  #unlisten: () => void = () => {};
 
   private constructor(zone: string | undefined, maxEntryAgeMs: number | undefined, changes: AsyncIterableIterator<RegistryChange>, retired: (keyId: string) => boolean) {
     this.#zone = zone;
@@ -63,7 +65,7 @@ export class RegistryView {
    * router listing in between was offered the thief's node).
    */
   static async open(
-    registry: Pick<Registry, "watch">,
+    registry: Pick<Registry, "watch" | "closeSignal">,
     zone: string | undefined,
     maxEntryAgeMs: number | undefined,
     timeoutMs = OPEN_TIMEOUT_MS,
@@ -73,6 +75,17 @@ export class RegistryView {
     let synced!: () => void;
     const ready = new Promise<void>((resolve) => (synced = resolve));
     const view = new RegistryView(zone, maxEntryAgeMs, registry.watch(zone === undefined ? {} : { zone }, { onSynced: () => synced() }), retired);
+    // Refused from the registry's close() on, as its watch's end is: on etcd that end came a while
+    // after close() had returned, and until then `list` answered from the memory of a closed registry.
+    const closed = registry.closeSignal;
+    if (closed !== undefined) {
+      const onClose = () => view.#closedWith(closedRegistry());
+      if (closed.aborted) onClose();
+      else {
+        closed.addEventListener("abort", onClose, { once: true });
+        view.#unlisten = () => closed.removeEventListener("abort", onClose);
+      }
+    }
     // `after`, not setTimeout: a Node timer fires Infinity (or anything past 24.8 days) at once, and the view failed before its watch could report.
     let timer: Timer | undefined;
     const late = new Promise<void>((resolve) => (timer = after(timeoutMs, resolve)));
@@ -122,9 +135,17 @@ export class RegistryView {
 
   /** Ends the view's watch; `list` rejects from then on. */
   async close(): Promise<void> {
+    this.#unlisten();
     this.#failure ??= new OnexError(ErrorCode.RegistryUnavailable, "this registry view was closed");
     await this.#changes.return?.();
     await this.#following;
+  }
+
+  /** Its registry was closed: `list` rejects with `failure` from now on, and the watch is ended. */
+  #closedWith(failure: OnexError): void {
+    this.#unlisten();
+    this.#failure ??= failure;
+    void Promise.resolve(this.#changes.return?.()).catch(() => undefined);
   }
 
   async #follow(): Promise<void> {
@@ -134,7 +155,7 @@ export class RegistryView {
         else this.#entries.delete(change.address);
         this.#sorted = undefined;
       }
-      this.#failure ??= new OnexError(ErrorCode.RegistryUnavailable, "the registry view's watch ended: its registry was closed");
+      this.#failure ??= closedRegistry();
     } catch (error) {
       this.#failure ??=
         error instanceof OnexError ? error : new OnexError(ErrorCode.RegistryUnavailable, `the registry view's watch failed: ${(error as Error)?.message ?? String(error)}`, {}, { cause: error });
@@ -142,6 +163,11 @@ export class RegistryView {
       await this.#changes.return?.().catch(() => undefined);
     }
   }
+}
+
+/** What a view whose registry was closed rejects `list` with. */
+function closedRegistry(): OnexError {
+  return new OnexError(ErrorCode.RegistryUnavailable, "the registry view's watch ended: its registry was closed");
 }
 
 /** `entry` with its records frozen, so no caller can change what the next one is handed. */

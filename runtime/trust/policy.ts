@@ -4,7 +4,7 @@
  * re-implement a check.
  */
 import { ErrorCode, OnexError } from "../errors.js";
-import { checkObject, memberText } from "../option-check.js";
+import { checkObject, describeValue, memberText } from "../option-check.js";
 import { envelopeData, sourceEntityOf, sourceEntityPointerOf, sourceZoneOf, sourceZonePointerOf, toMillis, type Envelope, type EnvelopeInput } from "./envelope.js";
 import type { KeyResolver, PublicKey } from "./keys.js";
 import type { ReplayGuard } from "./replay-guard.js";
@@ -118,10 +118,34 @@ export interface Verdict {
 /**
  * Judges a received message against a policy: checks `signature`, `token_valid`,
  * `zone_match` and `origin_check` as configured, and returns the verdict. Never throws for
- * a bad message; throws only for a malformed policy.
+ * a bad message; throws only for a malformed policy (ONEX_E_POLICY_INVALID) or a context it
+ * cannot work with (ONEX_E_USAGE: see checkJudgeArguments).
  */
 export function judge(message: EnvelopeInput, context: JudgeContext, policy: TrustPolicy = DEFAULT_TRUST_POLICY): Verdict {
+  checkJudgeArguments(context, policy);
   return judgeWith(message, context, policy, verifyMessageSignature);
+}
+
+/**
+ * ONEX_E_USAGE for a context or policy `judge` cannot work with, from plain JavaScript: a `keys`
+ * that is no key resolver (a list of keys, a PEM text), a `keyOfEntity`, `grants`, `replay` or
+ * `logger` of the wrong kind. Each was called on the first message and its TypeError made every
+ * message's rejection ONEX_E_INTERNAL, a fault of onex; a context or policy of null was a raw
+ * TypeError. typeof checks alone: `judge` runs per message.
+ */
+function checkJudgeArguments(context: JudgeContext, policy: TrustPolicy): void {
+  checkObject("judge", "context", context, { required: true });
+  checkObject("judge", "policy", policy, { required: true });
+  const { keys, keyOfEntity, grants, replay, logger } = context as unknown as Record<string, unknown>;
+  // Keys are asked only by the signature check: with it off, none need be given.
+  if (typeof keys !== "function" && (keys !== undefined || policy.signature !== PolicyMode.Off)) {
+    const given = typeof keys === "string" ? "a string (read PEM or compact text with importPublicKey)" : Array.isArray(keys) ? "an array (give keyRing(keys))" : describeValue(keys);
+    throw new OnexError(ErrorCode.Usage, `judge: context.keys must be a key resolver (keyRing([...])), not ${given}`);
+  }
+  if (keyOfEntity !== undefined && typeof keyOfEntity !== "function") throw wrong("keyOfEntity", "a function from an entity id to its key id", keyOfEntity);
+  if (grants !== undefined && !hasMethod(grants, "authorize")) throw wrong("grants", "a GrantBook (new GrantBook(...))", grants);
+  if (replay !== undefined && !hasMethod(replay, "accept")) throw wrong("replay", "a replay guard (new ReplayGuard())", replay);
+  if (logger !== undefined && !hasMethod(logger, "warn")) throw wrong("logger", "an object with a warn(message, details) method, like console", logger);
 }
 
 /**
@@ -212,6 +236,14 @@ export function judgeWith(message: EnvelopeInput, context: JudgeContext, policy:
     }
   }
   return verdict;
+}
+
+function wrong(name: string, what: string, value: unknown): OnexError {
+  return new OnexError(ErrorCode.Usage, `judge: context.${name} must be ${what}, not ${describeValue(value)}`);
+}
+
+function hasMethod(value: unknown, method: string): boolean {
+  return value !== null && typeof value === "object" && typeof (value as Record<string, unknown>)[method] === "function";
 }
 
 function checkOrigin(data: Envelope, entity: string | undefined, context: JudgeContext): void {
