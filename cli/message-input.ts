@@ -12,11 +12,10 @@ import { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import type { Readable } from "node:stream";
-import type { Pair } from "yaml";
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { MAX_JSON_DEPTH, parseJson, parseJsonWithLines, type BigIntegerMode, type JsonParseOptions } from "@onex/runtime";
 import { MAX_YAML_DEPTH, yamlNestingBeyond } from "../generator/yaml-depth.js";
-import { FLOAT_WRITTEN_AS_INTEGER, JSON_TAGS, jsonNumberText } from "../generator/yaml-json.js";
+import type { YamlJsonProblem } from "../generator/yaml-json.js";
 import { readFailure } from "./file-errors.js";
 import { isStandardOutput } from "./same-file.js";
 
@@ -819,6 +818,12 @@ class JsonInputReader {
    * to be reported whole (ONEX_E_LINE_TOO_LONG), or refused past MAX_HELD_BYTES.
    */
   private documentPastWhole(decoded: DecodedLine, out: InputItem[]): void {
+    if (!this.pastWholeLooked) {
+      // JSON values one after another, each over several lines (`jq .` of a log): neither a
+      // document nor lines that are messages, and known now, not once 256 MiB of it is held.
+      const values = jsonValuesOverLines(this.held, true);
+      if (values !== undefined && values.length > 1) throw severalValues(this.file, values, true);
+    }
     const messages = this.linesAreMessages(this.pastWholeLooked ? [elementLine(decoded)] : this.held.map(elementLine));
     this.pastWholeLooked = true;
     if (!messages) return;
@@ -838,7 +843,16 @@ class JsonInputReader {
 
   /** True when some of `lines` (their trailing commas dropped) is an object on its own: they are NDJSON, or an array of one message a line. */
   private linesAreMessages(lines: DecodedLine[]): boolean {
-    return lines.some((held) => "text" in held && /^\s*\{/.test(held.text) && this.parsesAlone(held));
+    return lines.some((held) => this.objectAlone(held));
+  }
+
+  /** True when `lines` (their trailing commas dropped) are an array of one object a line: each an object on its own, or a bracket. */
+  private oneObjectALine(lines: DecodedLine[]): boolean {
+    return this.linesAreMessages(lines) && lines.every((held) => ("text" in held && BRACKET_OR_BLANK.test(held.text)) || this.objectAlone(held));
+  }
+
+  private objectAlone(held: DecodedLine): boolean {
+    return "text" in held && /^\s*\{/.test(held.text) && this.parsesAlone(held);
   }
 
   /**
@@ -960,11 +974,21 @@ class JsonInputReader {
    * Otherwise it is one broken document, reported once at the line of its first error.
    */
   private brokenDocument(error: OnexError, text: string | undefined, bytes: Buffer | undefined, out: InputItem[]): void {
+    // JSON values one after another, each over several lines, are what `jq .` prints of a log: one
+    // error that says so, not each line read alone (an array's `{}` inside a message read as one).
+    const values = text === undefined ? undefined : jsonValuesOverLines(this.held);
+    if (values !== undefined && values.length > 1) {
+      out.push({ line: values[1]!, error: severalValues(this.file, values, false), shape: "document", raw: text });
+      return;
+    }
     // An array with one object per line (`[`, `{...},`, ..., `]`) is read line by line too: its
     // brackets are skipped and each element's trailing comma dropped, so one broken element costs only itself.
     // Only an object's comma: a line like `0,` is no element of such an array, and stays broken.
+    // Text that is one JSON value, refused for what it holds (a name given twice, a lone surrogate),
+    // is read so only when it is such an array: a line of another value that is an object alone
+    // (`{}` in an array of a pretty-printed message) is part of it, never a message.
     const lines = this.held.map(elementLine);
-    if (this.linesAreMessages(lines)) {
+    if (values === undefined ? this.linesAreMessages(lines) : this.oneObjectALine(lines)) {
       const items: InputItem[] = [];
       for (const held of lines) if (!("text" in held && BRACKET_OR_BLANK.test(held.text))) this.lineItems(held, items);
       // Every line read, yet the whole is no JSON (a bracket or comma missing or extra, an array
@@ -987,6 +1011,66 @@ class JsonInputReader {
     }
     out.push({ line: error.details.line ?? this.documentStart, error, shape: "document", ...(bytes !== undefined ? { rawBytes: bytes } : text === undefined ? {} : { raw: text }) });
   }
+}
+
+/**
+ * The lines the JSON values of `lines` begin at, when they are JSON values one after another,
+ * each over several lines (what `jq .` prints): a value ends on the line where its brackets
+ * close, and must parse then. Undefined when the lines are anything else: a value on one line,
+ * text that is no JSON, more text after a value on its line, a line that is not UTF-8. `open`:
+ * more lines are to come, and a last value not yet closed is left out.
+ */
+function jsonValuesOverLines(lines: readonly DecodedLine[], open = false): number[] | undefined {
+  const starts: number[] = [];
+  let depth = 0;
+  let first = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const held = lines[i]!;
+    if (!("text" in held)) return undefined;
+    if (depth === 0) {
+      if (isBlank(held.text)) continue;
+      first = i;
+    }
+    depth = nestingAfter(held.text, depth);
+    if (depth < 0) return undefined;
+    if (depth === 0) {
+      const value = lines.slice(first, i + 1).map((line) => (line as { text: string }).text);
+      if (value.length === 1 || !isJsonValue(value.join("\n"))) return undefined;
+      starts.push(lines[first]!.line);
+    }
+  }
+  return depth === 0 || open ? starts : undefined;
+}
+
+/** How deep in brackets a line of JSON ends, from `depth` before it (no string spans lines); -1 when it closes one never opened. */
+function nestingAfter(text: string, depth: number): number {
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      if (depth === 0) return -1;
+      depth--;
+    }
+  }
+  return depth;
+}
+
+/**
+ * ONEX_E_JSON_SYNTAX for JSON values one after another, each over several lines, beginning at
+ * `starts`. `input`: the error refuses the whole input, found before its end (more values may
+ * follow), so it names the file, as no message's line is printed before it.
+ */
+function severalValues(file: string, starts: readonly number[], input: boolean): OnexError {
+  const [first, second] = starts;
+  const where = input ? `${file === "-" ? "stdin" : file}:${second}: ` : "";
+  const count = `${input ? "at least " : ""}${starts.length} JSON values`;
+  const message = `${where}not valid JSON at line ${second}: a second JSON value begins there, after the one from line ${first} (${count}, each over several lines: what \`jq .\` prints); onex reads one JSON value, or one a line (NDJSON): write one message a line with \`jq -c .\``;
+  return new OnexError(ErrorCode.JsonSyntax, message, { file, line: second });
 }
 
 /**
@@ -1088,128 +1172,40 @@ async function readYamlText(text: string, file: string, bigIntegers: BigIntegerM
     const message = `not valid YAML for onex: nested deeper than ${MAX_YAML_DEPTH} levels (JSON input may nest ${MAX_JSON_DEPTH})`;
     return [{ line: deep, error: new OnexError(ErrorCode.YamlSyntax, message, { file, line: deep }), shape: "yaml", raw: text }];
   }
-  const { LineCounter, isMap, isScalar, isSeq, parseAllDocuments, visit } = await import("yaml");
+  const { LineCounter, isScalar, isSeq, parseAllDocuments } = await import("yaml");
+  const { mergeProblem, YAML_AS_JSON, yamlJsonProblem } = await import("../generator/yaml-json.js");
   const { yamlDocumentValue } = await import("../generator/yaml-file.js");
   const { YamlAliases } = await import("./yaml-aliases.js");
   const lineCounter = new LineCounter();
   const items: InputItem[] = [];
   const lineOf = (node: { range?: [number, number, number] | null }) => lineCounter.linePos(node.range?.[0] ?? 0).line;
-  // intAsBigInt: a YAML integer beyond 2^53 must not be rounded before it can be checked.
-  for (const doc of parseAllDocuments(text, { lineCounter, intAsBigInt: true, uniqueKeys: true, prettyErrors: false, customTags: (tags) => [...tags, FLOAT_WRITTEN_AS_INTEGER] })) {
+  for (const doc of parseAllDocuments(text, { ...YAML_AS_JSON, lineCounter })) {
     const line = lineCounter.linePos(doc.range[0]).line;
     // A refused document's own text (its `---` too), so its dead letter keeps what was refused.
     const raw = text.slice(doc.range[0], doc.range[2]);
-    const problem = doc.errors[0];
-    if (problem) {
-      const pos = lineCounter.linePos(problem.pos[0]);
-      const duplicate = problem.code === "DUPLICATE_KEY";
-      const message = duplicate ? `a mapping names the same key twice: ${problem.message.split("\n")[0]}` : `not valid YAML: ${problem.message.split("\n")[0]}`;
-      items.push({ line: pos.line, error: new OnexError(duplicate ? ErrorCode.JsonDuplicateKey : ErrorCode.YamlSyntax, message, { file, line: pos.line, column: pos.col }), shape: "yaml", raw });
-      continue;
-    }
-    // A JSON tag its value does not fit (`!!int 1.5`, `!!bool maybe`) is only a warning to the
-    // yaml package, which then keeps the text as a string: the value the tag asked for is lost.
-    const unresolved = doc.warnings.find((warning) => warning.code === "TAG_RESOLVE_FAILED");
-    if (unresolved) {
-      const pos = lineCounter.linePos(unresolved.pos[0]);
-      const message = `the value at line ${pos.line} does not fit its tag (${unresolved.message.split(" at line")[0]!.replace(/^Unresolved tag: /, "")}), so it would be read as a string; fix the value or remove the tag`;
-      items.push({ line: pos.line, error: new OnexError(ErrorCode.YamlSyntax, message, { file, line: pos.line, column: pos.col }), shape: "yaml", raw });
+    const refusal = (problem: YamlJsonProblem): InputItem => {
+      const pos = lineCounter.linePos(problem.offset);
+      return { line: pos.line, error: new OnexError(problem.code, problem.message, { file, line: pos.line, column: pos.col }), shape: "yaml", raw };
+    };
+    // A message read from YAML must be what the same message in JSON would be (yaml-json.ts),
+    // its aliases resolved here, never by the yaml package (yaml-aliases.ts).
+    const aliases = new YamlAliases();
+    const { problem, merges } = yamlJsonProblem(doc, { bigIntegers, duplicateKey: ErrorCode.JsonDuplicateKey, aliases });
+    if (problem !== undefined) {
+      items.push(refusal(problem));
       continue;
     }
     // An empty document, e.g. after a trailing `---`: the yaml package gives it no contents or
     // (2.x) a null scalar with no source, where an explicit `null` or `~` has its text.
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null && doc.contents.source === "")) continue;
-    // A message read from YAML must be what the same message in JSON would be: JSON values only,
-    // names that stay distinct as JSON's strings, and numbers carried as the JSON reader carries them.
-    let refused: OnexError | undefined;
-    const refuse = (code: ErrorCode, node: { range?: [number, number, number] | null }, message: string) => {
-      const line = lineOf(node);
-      refused ??= new OnexError(code, message, { file, line });
-    };
-    const checkTag = (node: { tag?: string; range?: [number, number, number] | null }) => {
-      if (node.tag !== undefined && !JSON_TAGS.has(node.tag)) refuse(ErrorCode.YamlSyntax, node, `the tag ${node.tag} makes a value JSON does not have; write the value plainly`);
-    };
-    const aliases = new YamlAliases();
-    // The values of `<<` in a YAML 1.1 document, merge keys: checked once their aliases are expanded.
-    const merges: Pair[] = [];
-    visit(doc, {
-      Alias(key, node, path) {
-        const problem = aliases.alias(key, node, path);
-        if (problem === undefined) return undefined;
-        refuse(ErrorCode.YamlSyntax, node, problem);
-        return visit.BREAK;
-      },
-      Seq(_key, node) {
-        aliases.anchor(node);
-        checkTag(node);
-      },
-      Map(_key, node) {
-        aliases.anchor(node);
-        checkTag(node);
-        const names = new Set<string>();
-        let merged = false;
-        for (const pair of node.items) {
-          const key = pair.key;
-          if (!isScalar(key) || (key.value !== null && typeof key.value === "object")) {
-            refuse(ErrorCode.YamlSyntax, node, "a mapping key is not a plain value (a collection, or an alias); JSON names are strings");
-            continue;
-          }
-          // A merge key (`<<` under %YAML 1.1) is the one key the yaml package makes a symbol. It
-          // names no member, so it is kept out of the names: as String() of it, it was taken for a
-          // key spelled "Symbol(<<)".
-          if (typeof key.value === "symbol") {
-            if (merged) refuse(ErrorCode.JsonDuplicateKey, key, "a mapping has two merge keys (<<); merge a sequence of mappings with one: <<: [*a, *b]");
-            merged = true;
-            merges.push(pair);
-            continue;
-          }
-          // The name toJS gives the key: 1 and "1", true and "true", null and "" are one JSON name.
-          const name = key.value === null ? "" : String(key.value);
-          if (names.has(name)) refuse(ErrorCode.JsonDuplicateKey, key, `a mapping names the same key twice once keys are JSON names: ${JSON.stringify(name)}`);
-          names.add(name);
-        }
-      },
-      Scalar(_key, node) {
-        aliases.anchor(node);
-        checkTag(node);
-        // YAML 1.1 resolves some plain values to objects without a tag (2025-06-01 to a Date).
-        if (node.value !== null && typeof node.value === "object") refuse(ErrorCode.YamlSyntax, node, `${String(node.source).slice(0, 40)} is read as a value JSON does not have; quote it`);
-        // As the JSON reader refuses `"\ud800"` (I-JSON): a YAML escape of a lone surrogate, in a value or a key.
-        else if (typeof node.value === "string" && !(node.value as string & { isWellFormed(): boolean }).isWellFormed()) refuse(ErrorCode.CanonicalJson, node, "a string escapes a lone UTF-16 surrogate (\\ud800-\\udfff without its pair), which JSON data onex reads may not hold");
-        else if (typeof node.value === "bigint") {
-          if (Number.isSafeInteger(Number(node.value))) node.value = Number(node.value);
-          else if (bigIntegers === "refuse") refuse(ErrorCode.NumberRange, node, `integer ${String(node.value).slice(0, 40)} is beyond 2^53 and would be changed by rounding`);
-        } else if (typeof node.value === "number") {
-          if (!Number.isFinite(node.value)) refuse(ErrorCode.NumberRange, node, `number ${String(node.source).slice(0, 40)} is not a finite number, which JSON cannot hold`);
-          else {
-            // Read by the JSON reader, so a number means the same in YAML as in JSON (exact integers, no underflow to 0).
-            const text = typeof node.source === "string" ? jsonNumberText(node.source) : undefined;
-            if (text !== undefined) {
-              try {
-                node.value = parseJson(text, { bigIntegers });
-              } catch (error) {
-                if (!(error instanceof OnexError)) throw error;
-                // The JSON reader's position is within the number's text; the line is the document's.
-                refuse(error.code as ErrorCode, node, error.message.replace(/ at line 1 column \d+:/, ":"));
-              }
-            }
-          }
-        }
-      },
-    });
-    if (refused !== undefined) {
-      items.push({ line: refused.details.line ?? line, error: refused, shape: "yaml", raw });
-      continue;
-    }
     // The lines of a sequence's elements are their own, an alias's too, not those of what it names.
     const elementLines = isSeq(doc.contents) ? doc.contents.items.map((element) => lineOf(element as { range?: [number, number, number] | null })) : [];
     aliases.expand();
     // The yaml package throws a plain Error for a merge of anything but mappings, which refused the
     // whole input as ONEX_E_FILE_UNREADABLE: it is this document's error, at the merge.
-    const badMerge = merges.find(({ value }) => !(isMap(value) || (isSeq(value) && value.items.every((item) => isMap(item)))));
+    const badMerge = mergeProblem(merges);
     if (badMerge !== undefined) {
-      const at = lineOf(badMerge.key as { range?: [number, number, number] | null });
-      items.push({ line: at, error: new OnexError(ErrorCode.YamlSyntax, `the merge key << at line ${at} takes only a mapping or a sequence of mappings; write the members out`, { file, line: at }), shape: "yaml", raw });
+      items.push(refusal(badMerge));
       continue;
     }
     const read = yamlDocumentValue(doc);
