@@ -297,12 +297,17 @@ export class OnexClient implements ControlPlane {
         // timeout: retried until retryForMs, for ever with Infinity. Nothing reopens it.
         this.#checkOpen("publish", error, { subject, messageId: id });
         const failure = publishError(error, subject, id);
-        // "No responders" from a server without JetStream is no missing stream: said at once, not retried.
-        if (failure.code === ErrorCode.NoStream && this.nc.info?.jetstream !== true && (await jetStreamAbsent(this.nc))) {
+        if (isRetryable(failure) && Date.now() < deadline) {
+          await sleep(Math.min(1_000, 50 * 2 ** attempt));
+          continue;
+        }
+        // "No responders" to the last try, from a server without JetStream that reaches none, is
+        // no missing stream. Asked only then: a server whose link to JetStream is down a moment (a
+        // leaf node's hub restarting) answers so too, and the retries ride that out.
+        if (failure.code === ErrorCode.NoStream && (await jetStreamAbsent(this.nc))) {
           throw noJetStream(this.nc, `message ${id} was not published on ${subject}`, { subject, messageId: id }, error);
         }
-        if (!isRetryable(failure) || Date.now() >= deadline) throw failure;
-        await sleep(Math.min(1_000, 50 * 2 ** attempt));
+        throw failure;
       }
     }
   }

@@ -21,7 +21,7 @@ import { bodyOf } from "./history.js";
 import { readStored } from "./stored-reader.js";
 import { putDurableConsumer } from "./durable-consumer.js";
 import { jetStreamFailure, withRetry } from "./with-retry.js";
-import { jetStreamAbsent, noJetStream } from "./jetstream-absent.js";
+import { jetStreamAbsentThroughout, noJetStream } from "./jetstream-absent.js";
 import { APPLY_STREAMS, APPLY_ZONE_STREAMS } from "./apply-advice.js";
 import { assertRoomForLetters, deadLetter } from "./dead-letter.js";
 import { letterLimitsReader } from "./letter-limits.js";
@@ -133,9 +133,9 @@ export async function openSubscription(transport: SubscriptionTransport, pipelin
   // dead-lettered the message before its handler could answer.
   const ackWaitMs = wholeOption("ackWaitMs", options.ackWaitMs ?? 30_000, MAX_TIMER_MS);
 
-  // A server without JetStream answered each request with "no responders", retried for 30 s as
-  // a server restarting, then reported as a consumer configuration it refused.
-  if (transport.nc.info?.jetstream !== true && (await jetStreamAbsent(transport.nc))) throw noJetStream(transport.nc, "cannot subscribe", { template: pipeline.template.key });
+  // A server without JetStream answered each request below with "no responders", retried for
+  // 30 s or more as a server restarting, then reported as a consumer configuration it refused.
+  if (await jetStreamAbsentThroughout(transport.nc)) throw noJetStream(transport.nc, "cannot subscribe", { template: pipeline.template.key });
   const jsm = await transport.manager();
   const { name: stream, replicas } = await streamFor(jsm, pipeline.template.key, options.zone);
   const config: Partial<ConsumerConfig> = {

@@ -23,6 +23,7 @@ import { assertUsablePublicKey, type KeyResolver, type PublicKey } from "../trus
 import { judgeWith, PolicyMode, type JudgeContext, type TrustPolicy, type TrustWarning, type Verdict } from "../trust/policy.js";
 import { messageSignatureCheck, verifyMessageSignature, type SignatureCheck } from "../trust/sign-message.js";
 import { signatureNotVerified } from "../trust/signature.js";
+import type { ReplayGuard } from "../trust/replay-guard.js";
 import type { StoredMessageReplay } from "./stored-message-replay.js";
 
 /** One received message as a transport hands it over. */
@@ -209,14 +210,21 @@ export { declaredVersionOf };
 
 function pipeline(template: SubjectTemplate, route: (type: string, version: string | undefined) => Route, convert: Convert, trust: TrustSettings, unknownVersion?: (version: string) => OnexError, targetVersion?: string): ReceivePipeline {
   /**
+   * The replay guard for one message. The routes that deliver nothing (`record` false) are refused
+   * what a delivery would be, but leave nothing remembered: a copy a member stored on another
+   * subject, read first by such a route, was remembered as the holder of its id, and the genuine
+   * message, read later by a subscription that delivers it, refused as its replay.
+   */
+  const replayFor = (storedAs: string, subject: string, record: boolean): JudgeContext["replay"] => {
+    if (trust.replay !== undefined) return trust.replay.forStoredMessage(storedAs, subject, record);
+    const guard = trust.context.replay as (JudgeContext["replay"] & Partial<Pick<ReplayGuard, "check">>) | undefined;
+    return record || guard === undefined ? guard : { accept: (message, now) => guard.check?.(message, now) };
+  };
+  /**
    * The message's trust, judged when finished: its signature check (all but the arithmetic)
    * made now, so that only the arithmetic is left to `finish`, or to a thread before it.
    */
-  // The routes that deliver nothing judge without the replay guard: a copy a member stored on
-  // another subject, read first by such a route, must not be remembered as the accepted holder of
-  // its id, or the genuine message, read later by a subscription that delivers it, is a replay.
-  const { replay: _replay, ...unguarded } = trust.context;
-  const judged = (value: object, { storedAs, subject }: Inbound, then: (verdict: Verdict) => Outcome, guarded = true): Prepared => {
+  const judged = (value: object, { storedAs, subject }: Inbound, then: (verdict: Verdict) => Outcome, record = true): Prepared => {
     let check: SignatureCheck | undefined;
     if (trust.policy.signature !== PolicyMode.Off) {
       try {
@@ -228,7 +236,7 @@ function pipeline(template: SubjectTemplate, route: (type: string, version: stri
     // The key's bytes as the check was made with them: a key object changed in place since is another key.
     const keyRaw = check === undefined ? undefined : Buffer.from(check.key.raw);
     return new Judged(check, (valid) => {
-      const context = !guarded ? unguarded : trust.replay === undefined ? trust.context : { ...trust.context, replay: trust.replay.forStoredMessage(storedAs, subject) };
+      const context = trust.replay === undefined && record ? trust.context : { ...trust.context, replay: replayFor(storedAs, subject, record) };
       return then(judgeWith(value, context, trust.policy, check === undefined ? verifyMessageSignature : verdictOn(check, keyRaw!, valid)));
     });
   };

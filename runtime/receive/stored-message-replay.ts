@@ -72,8 +72,13 @@ export class StoredMessageReplay {
     return this.#forgotten;
   }
 
-  /** The guard to judge one delivery of stored message `storedAs` (e.g. `ONEX_EVENT#42@<stored time>`), stored on `subject`, with. */
-  forStoredMessage(storedAs: string, subject: string): Pick<ReplayGuard, "accept"> {
+  /**
+   * The guard to judge one delivery of stored message `storedAs` (e.g. `ONEX_EVENT#42@<stored
+   * time>`), stored on `subject`, with. `record: false` for a message judged and not delivered:
+   * it is refused as it would be, and nothing is remembered of it (a guard without `check`, not a
+   * ReplayGuard, is then not asked).
+   */
+  forStoredMessage(storedAs: string, subject: string, record = true): Pick<ReplayGuard, "accept"> {
     return {
       accept: (message, now) => {
         const id = (message as { id?: unknown }).id;
@@ -94,6 +99,7 @@ export class StoredMessageReplay {
             { reason: "window-lost", messageId: id },
           );
         }
+        if (!record) return (this.guard as Partial<Pick<ReplayGuard, "check">>).check?.(message, now);
         this.guard.accept(message, now);
         if (typeof id !== "string") return;
         this.#acceptedAs.set(accepted, storedAs);

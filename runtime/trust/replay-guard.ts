@@ -52,6 +52,20 @@ export class ReplayGuard {
    * already accepted inside its window, or the message is outside the replay window.
    */
   accept(message: EnvelopeInput, now?: Date | number): void {
+    const { key, end } = this.#judge(message, now);
+    this.#remember(key, end);
+  }
+
+  /**
+   * Refuses what `accept` refuses and remembers nothing: for a message judged and not delivered
+   * (a version its subscription does not read), which must not take its id from the message that is.
+   */
+  check(message: EnvelopeInput, now?: Date | number): void {
+    this.#judge(message, now);
+  }
+
+  /** Throws ONEX_E_REPLAY for a message `accept` refuses; its key and the end of its window otherwise. */
+  #judge(message: EnvelopeInput, now: Date | number | undefined): { key: string; end: number } {
     const data = envelopeData(message);
     const id = data.id;
     if (typeof id !== "string" || id === "") throw replay("the message has no id to check for replay", "no-id", undefined);
@@ -70,7 +84,7 @@ export class ReplayGuard {
     const seenEnd = this.#seen.get(key);
     if (seenEnd !== undefined && seenEnd > at) throw replay(`message ${id} was already received`, "duplicate", id);
     if (end <= this.#lowWater) throw replay(`message ${id} is older than what the saturated replay window still remembers`, "saturated", id);
-    this.#remember(key, end);
+    return { key, end };
   }
 
   /** How many ids are remembered. */

@@ -196,10 +196,14 @@ describe("versionedPipeline", () => {
 describe("the replay guard one client's subscriptions share", () => {
   /** A guard that counts what it is asked to remember. */
   function countingReplay(): { replay: StoredMessageReplay; remembered: () => number } {
-    const guard = new ReplayGuard();
     let remembered = 0;
-    const replay = new StoredMessageReplay({ accept: (...args: Parameters<ReplayGuard["accept"]>) => (remembered++, guard.accept(...args)) });
-    return { replay, remembered: () => remembered };
+    class CountingGuard extends ReplayGuard {
+      override accept(...args: Parameters<ReplayGuard["accept"]>): void {
+        remembered++;
+        super.accept(...args);
+      }
+    }
+    return { replay: new StoredMessageReplay(new CountingGuard()), remembered: () => remembered };
   }
   const settings = (replay: StoredMessageReplay): TrustSettings => ({ ...trust(), replay });
 
@@ -212,6 +216,22 @@ describe("the replay guard one client's subscriptions share", () => {
     expect(codeOf(oldReader.receive(copy))).toBe(`refuse:${ErrorCode.UnknownVersion}`);
     expect(remembered()).toBe(0);
     expect(codeOf(newReader.receive({ ...copy, subject: genuine.subject(), storedAs: "S#1" }))).toBe("deliver");
+    expect(remembered()).toBe(1);
+  });
+
+  it("what a delivery would be refused for, a message read by a route that delivers nothing is refused for too: a stale copy, an accepted one stored again", () => {
+    const { replay, remembered } = countingReplay();
+    const oldReader = versionedPipeline({ sdk: v0_1, sources: [v0_1], graph: versionGraph }, undefined, settings(replay));
+    const newReader = typedPipeline([v0_2.StateUpdate], settings(replay));
+    const dayOld = new Date(Date.now() - 86_400_000).toISOString();
+    const stale = v0_2.StateUpdate.parse({ ...(update().toJSON() as object), protocol: { ...(update().toJSON().protocol as object), version: "0.2" }, time: dayOld, payload: { state: "running" } });
+    expect(codeOf(oldReader.receive(inbound(stale, { subject: update("copied-to").subject() })))).toBe(ErrorCode.Replay);
+    const genuine = v0_2.StateUpdate.parse({ ...(update("copied-from").toJSON() as object), protocol: { ...(update().toJSON().protocol as object), version: "0.2" }, payload: { state: "running" } });
+    const signed = inbound(genuine, { storedAs: "S#1" });
+    expect(codeOf(newReader.receive(signed))).toBe("deliver");
+    // The same stored message read again by the old reader is its redelivery; another stored copy a replay.
+    expect(codeOf(oldReader.receive(signed))).toBe(`refuse:${ErrorCode.UnknownVersion}`);
+    expect(codeOf(oldReader.receive({ ...signed, storedAs: "S#3" }))).toBe(ErrorCode.Replay);
     expect(remembered()).toBe(1);
   });
 

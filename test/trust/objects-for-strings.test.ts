@@ -90,7 +90,7 @@ describe("judge: an object where the envelope holds a string", () => {
 });
 
 describe("a subscription's pipeline: a message of a version no loaded SDK reads is judged as it came", () => {
-  it("an object as its trust zone is ONEX_E_ZONE_MISMATCH, dead-lettered; an object as its id is refused as the version, never ONEX_E_INTERNAL", () => {
+  it("an object as its id is ONEX_E_REPLAY, an object as its trust zone ONEX_E_ZONE_MISMATCH, each dead-lettered with its own code", () => {
     const receiver = { sdk: v0_2 as unknown as ProtocolSdk, sources: [v0_1, v0_2] as unknown as ProtocolSdk[], graph: versionGraph };
     const settings = (zoneMatch: "off" | "strict") => ({
       context: { keys: keyRing([node.publicKey]), zone: ZONE, logger: { warn() {} } },
@@ -110,8 +110,7 @@ describe("a subscription's pipeline: a message of a version no loaded SDK reads 
     };
     // Genuine, it is refused as a version this receiver does not read.
     expect(receive(fresh(() => undefined), "strict")).toBe(`refuse:${ErrorCode.UnknownVersion}`);
-    // A message this receiver does not deliver is judged without the replay guard, which alone reads the id.
-    expect(receive(fresh((d) => (d.id = FORGED)), "off")).toBe(`refuse:${ErrorCode.UnknownVersion}`);
+    expect(receive(fresh((d) => (d.id = FORGED)), "off")).toBe(ErrorCode.Replay);
     expect(receive(fresh((d) => (d.trust.zone = FORGED)), "strict")).toBe(ErrorCode.ZoneMismatch);
   });
 });
