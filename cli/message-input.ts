@@ -1175,7 +1175,7 @@ async function readYamlText(text: string, file: string, bigIntegers: BigIntegerM
   const { LineCounter, isScalar, isSeq, parseAllDocuments } = await import("yaml");
   const { mergeProblem, YAML_AS_JSON, yamlJsonProblem } = await import("../generator/yaml-json.js");
   const { yamlDocumentValue } = await import("../generator/yaml-file.js");
-  const { YamlAliases } = await import("./yaml-aliases.js");
+  const { YamlAliases } = await import("../generator/yaml-aliases.js");
   const lineCounter = new LineCounter();
   const items: InputItem[] = [];
   const lineOf = (node: { range?: [number, number, number] | null }) => lineCounter.linePos(node.range?.[0] ?? 0).line;

@@ -4,6 +4,7 @@ import { LineCounter, parseDocument, isMap, isNode, isScalar, visit, type Docume
 import { ErrorCode, OnexError } from "@onex/runtime";
 import { canonicalText, utf8Text } from "./input-hashes.js";
 import { MAX_YAML_DEPTH, yamlNestingBeyond } from "./yaml-depth.js";
+import { YamlAliases } from "./yaml-aliases.js";
 import { mergeProblem, YAML_AS_JSON, yamlJsonProblem } from "./yaml-json.js";
 
 /** A parsed YAML file that can map a path inside its value back to a line and column. */
@@ -64,7 +65,10 @@ export function parseYamlText(text: string, file: string): YamlFile {
   // [9007199254740993]` generated 9007199254740992) and keeps the last of `1:` and `"1":`, each
   // silently; a lone surrogate failed later, as a content hash's error naming no file. Integers
   // are refused beyond 2^53: the generated code holds numbers, never BigInts.
-  const { problem, merges } = yamlJsonProblem(doc, { bigIntegers: "refuse", duplicateKey: ErrorCode.YamlSyntax });
+  // Aliases judged as message input judges them (yaml-aliases.ts), then resolved by the yaml
+  // package within its small count (yamlDocumentValue): an alias inside the value it names (`a:
+  // &a [*a]`) made a cycle the generator's checks recursed into until the stack ran out.
+  const { problem, merges } = yamlJsonProblem(doc, { bigIntegers: "refuse", duplicateKey: ErrorCode.YamlSyntax, aliases: new YamlAliases() });
   const refused = problem ?? mergeProblem(merges, doc);
   if (refused !== undefined) {
     const pos = lineCounter.linePos(refused.offset);

@@ -46,8 +46,8 @@ export interface YamlJsonOptions {
   /** The code of a key given twice, also as two keys that become one JSON name (`1` and `"1"`). */
   duplicateKey: ErrorCode;
   /**
-   * Told of every node in document order, a node before what it holds, by a reader that resolves
-   * aliases itself (cli/yaml-aliases.ts); `alias` says why an alias is refused, if it is.
+   * Told of every node in document order, a node before what it holds, to judge the aliases
+   * (yaml-aliases.ts); `alias` says why an alias is refused, if it is.
    */
   aliases?: {
     anchor(node: { anchor?: string }): void;

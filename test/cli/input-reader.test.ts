@@ -9,7 +9,7 @@ import { Alias, parseDocument } from "yaml";
 import { readInput, type InputItem, type ReadInputOptions } from "../../cli/message-input.js";
 import { ErrorCode } from "../trust/fixtures.js";
 import type { OnexError } from "../../runtime/errors.js";
-import { MAX_YAML_ALIAS_VALUES } from "../../cli/yaml-aliases.js";
+import { MAX_YAML_ALIAS_VALUES } from "../../generator/yaml-aliases.js";
 import { BIN, dispatch, onex, scratch } from "./cli-harness.js";
 import { PROJECT_ROOT } from "../support/temp-schemas.js";
 

@@ -57,6 +57,12 @@ describe("schema YAML that is not JSON is refused at file:line:col", () => {
     expect(parseYamlText("%YAML 1.1\n---\nm: &m {a: 1}\nx: {<<: [*m, {b: 2}], c: 3}\n", "t.yaml").value).toEqual({ m: { a: 1 }, x: { a: 1, b: 2, c: 3 } });
   });
 
+  it("an alias inside what it names (a value nesting itself): ONEX_E_YAML_SYNTAX at the alias, where the generator's checks recursed until the stack ran out (ONEX_E_INTERNAL); aliases of what came before are read", () => {
+    expect(refusal("a: &a [*a]\n")).toEqual({ code: ErrorCode.YamlSyntax, at: "1:8" });
+    expect(refusal("enum: &e\n  - x\n  - *e\n")).toEqual({ code: ErrorCode.YamlSyntax, at: "3:5" });
+    expect(parseYamlText("a: &a [1, 2]\nb: *a\n", "t.yaml").value).toEqual({ a: [1, 2], b: [1, 2] });
+  });
+
   it("onex generate: a schema with two keys of one JSON name is ONEX_E_YAML_SYNTAX (exit 3), one with a lone surrogate ONEX_E_CANONICAL_JSON naming the file", async () => {
     const file = "v0.1/messages/task-dispatch.yaml";
     for (const { edit, needle, code, exit } of [
