@@ -28,6 +28,9 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.LineTooLong]: Findings,
   [ErrorCode.JsonDuplicateKey]: Findings,
   [ErrorCode.NumberRange]: Findings,
+  // A string escaping a lone surrogate is a bad message like any other: validate and migrate
+  // judged it so (exit 1) while sign and verify, ending on its code, exited 3.
+  [ErrorCode.CanonicalJson]: Findings,
   [ErrorCode.UnknownType]: Findings,
   [ErrorCode.NoCounterpart]: Findings,
   [ErrorCode.TransformUnsound]: Findings,

@@ -8,18 +8,7 @@
 import { OnexError, isOnexError } from "@onex/runtime";
 import { stringifyJson } from "@onex/runtime";
 import type { InputItem, InputShape } from "./message-input.js";
-
-/**
- * yaml's stringify, loaded by `loadYamlOutput` only for YAML output: every migrate worker
- * imports this module, and loading the yaml package (a module at a time on a worker, which
- * has no one-file copy) took each ~40 ms of CPU at start-up, before it could take a batch.
- */
-let yamlStringify: ((value: unknown) => string) | undefined;
-
-/** Loads what `migrateBatch` needs to write YAML; call it before migrating messages whose shape is "yaml" or "yaml-sequence". */
-export async function loadYamlOutput(): Promise<void> {
-  yamlStringify ??= (await import("yaml")).stringify;
-}
+import { stringifyYaml } from "./yaml-output.js";
 
 /** Output text of consecutive good messages (UTF-8 bytes when it comes from a worker). */
 export interface WrittenPiece {
@@ -134,13 +123,12 @@ function encodeOutput(value: unknown, shape: InputShape, index: number): string 
       return `${index === 0 ? "[\n" : ",\n"}${indentJson(value)}`;
     case "document":
       return `${stringifyJson(value, 2)}\n`;
+    // YAML every reader reads back as the message, YAML 1.1's too (cli/yaml-output.ts).
     case "yaml":
-      if (yamlStringify === undefined) throw new Error("YAML output before loadYamlOutput()");
-      return `${index === 0 ? "" : "---\n"}${yamlStringify(value)}`;
+      return `${index === 0 ? "" : "---\n"}${stringifyYaml(value)}`;
     case "yaml-sequence":
       // One-element sequences written one after another are one sequence.
-      if (yamlStringify === undefined) throw new Error("YAML output before loadYamlOutput()");
-      return yamlStringify([value]);
+      return stringifyYaml([value]);
     default:
       return `${stringifyJson(value)}\n`;
   }

@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { ErrorCode, OnexError } from "@onex/runtime";
-import { loadYamlOutput, migrateBatch, type MigrateFn } from "./migrate-batch.js";
+import { migrateBatch, type MigrateFn } from "./migrate-batch.js";
 import { OutputBytes } from "./migrate-output-bytes.js";
 import { readNdjsonBytes, type InputItem } from "./message-input.js";
 import { PROGRESS_CALL, PROGRESS_CALLS, PROGRESS_JOB, type MigrateItemsJob, type MigrateJob, type MigrateJobMessage, type MigrateWorkerData, type PostedItem } from "./migrate-pool.js";
@@ -43,14 +43,14 @@ parentPort!.postMessage("ready");
 
 parentPort!.on("message", migrateJob);
 
-/** Starts counting `next`'s migrate calls: just before its messages are migrated, synchronously (a YAML job awaits its stringifier first). */
+/** Starts counting `next`'s migrate calls: just before its messages are migrated, synchronously. */
 function begin(next: MigrateJob): void {
   job = { id: next.id, call: 0, timedOut: next.timedOut ?? [] };
 }
 
 function migrateJob(job: MigrateJob): void {
   if ("items" in job) {
-    void migrateItems(job).then((result) => parentPort!.postMessage(result));
+    parentPort!.postMessage(migrateItems(job));
     return;
   }
   let result: MigrateJobMessage;
@@ -75,9 +75,8 @@ function migrateJob(job: MigrateJob): void {
 }
 
 /** Messages the command's thread read (see MigrateItemsJob): migrated here, their output as text. */
-async function migrateItems(job: MigrateItemsJob): Promise<MigrateJobMessage> {
+function migrateItems(job: MigrateItemsJob): MigrateJobMessage {
   try {
-    if (job.shape === "yaml" || job.shape === "yaml-sequence") await loadYamlOutput();
     const items = job.items.map(receivedItem);
     begin(job);
     return { id: job.id, pieces: migrateBatch(items, setup.from, setup.to, job.shape, job.writtenBefore, migrate) };

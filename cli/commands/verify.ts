@@ -98,6 +98,9 @@ export default class Verify extends OnexCommand {
       }
       const where = `${printable(file)}:${item.line}:${item.index === undefined ? "" : ` [${item.index}]`}`;
       if (verdict.accepted) this.log(`${where} OK ${printableField(type)} ${printableField(id)}${"verifiedSigner" in verdict && verdict.verifiedSigner ? ` signed by ${verdict.verifiedSigner}` : ""}`);
+      // Input that could not be read as a message has no type and no id: one "-" stands for it,
+      // as in validate's and migrate's lines (it was "- -").
+      else if ("error" in item) this.log(`${where} - ${verdict.rejection?.code}: ${printableField(verdict.rejection?.message ?? "")}`);
       else this.log(`${where} ${printableField(type)} ${printableField(id)} ${verdict.rejection?.code}: ${printableField(verdict.rejection?.message ?? "")}`);
       for (const warning of verdict.warnings) this.log(`${where} warning ${warning.code} (${warning.policy}, advisory): ${printableField(warning.message)}`);
     }
