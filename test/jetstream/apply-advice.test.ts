@@ -10,7 +10,8 @@ import { connect as natsConnect, type NatsConnection } from "@nats-io/transport-
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
 import * as v0_2 from "../../generated/v0.2/index.js";
-import { ErrorCode, isOnexError, type OnexError } from "../../runtime/errors.js";
+import { ErrorCode } from "../../runtime/errors.js";
+import { onexFailure as failure } from "../support/onex-failure.js";
 import { natsAccountsConfig } from "../../runtime/jetstream/authorization.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
 import { deadLetterStreamOf, getDeadLetter, listDeadLetters } from "../../runtime/jetstream/dead-letter.js";
@@ -36,16 +37,6 @@ afterAll(async () => {
   await nc?.close();
   await server?.stop();
 });
-
-async function failure(fn: () => Promise<unknown>): Promise<OnexError> {
-  try {
-    await fn();
-  } catch (error) {
-    if (isOnexError(error)) return error;
-    throw error;
-  }
-  throw new Error("no error");
-}
 
 describe("a missing stream", () => {
   it("a publish no stream accepts names the command and applyStreams/planStreams", async () => {

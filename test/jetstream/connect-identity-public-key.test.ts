@@ -6,7 +6,8 @@
  * that is no public key there is refused as no key, as in a key ring.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ErrorCode, isOnexError, type OnexError } from "../../runtime/errors.js";
+import { ErrorCode, type OnexError } from "../../runtime/errors.js";
+import { onexFailure } from "../support/onex-failure.js";
 import { connect, type ConnectOptions } from "../../runtime/jetstream/client.js";
 import { exportPublicKey, generateKeyPair, keyRing, publicKeyFromRaw, type KeyPair } from "../../runtime/trust/keys.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
@@ -22,14 +23,7 @@ const other = generateKeyPair();
 
 async function failure(identity: unknown): Promise<OnexError> {
   const options = { servers: server.url, identity: identity as KeyPair, keys: keyRing([mine.publicKey]) } satisfies ConnectOptions;
-  try {
-    const client = await connect(options);
-    await client.close();
-  } catch (error) {
-    if (isOnexError(error)) return error;
-    throw error;
-  }
-  throw new Error("no error: it connected");
+  return onexFailure(async () => (await connect(options)).close());
 }
 
 describe("connect with an identity whose public key is not its private key's", () => {

@@ -11,7 +11,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v0_1 from "../../generated/v0.1/index.js";
-import { ErrorCode, isOnexError, type OnexError } from "../../runtime/errors.js";
+import { ErrorCode, type OnexError } from "../../runtime/errors.js";
+import { onexFailure as failure } from "../support/onex-failure.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -41,17 +42,6 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));
   await Promise.all(stores.map((dir) => rm(dir, { recursive: true, force: true })));
 });
-
-/** What `fn` rejects with; fails the test for a raw error or none. */
-async function failure(fn: () => Promise<unknown>): Promise<OnexError> {
-  try {
-    await fn();
-  } catch (error) {
-    if (isOnexError(error)) return error;
-    throw error;
-  }
-  throw new Error("no error");
-}
 
 function expectNoJetStream(error: OnexError, server: NatsServer): void {
   expect([error.code, error.details.reason, error.details.server]).toEqual([ErrorCode.ConnectionFailed, "no-jetstream", `127.0.0.1:${server.port}`]);

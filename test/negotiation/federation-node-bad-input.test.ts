@@ -8,7 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { versionGraph } from "../../generated/transforms/index.js";
-import { ErrorCode, isOnexError, type OnexError } from "../../runtime/errors.js";
+import { ErrorCode, type OnexError } from "../../runtime/errors.js";
+import { onexFailure } from "../support/onex-failure.js";
 import type { OnexClient } from "../../runtime/jetstream/client.js";
 import { FederationNode, type FederationNodeOptions } from "../../runtime/negotiation/federation-node.js";
 import type { SchemaIndex } from "../../runtime/negotiation/schema-index.js";
@@ -47,14 +48,7 @@ const options = (): FederationNodeOptions => ({
 });
 
 async function failure(fn: () => Promise<unknown>): Promise<OnexError> {
-  try {
-    const node = (await fn()) as FederationNode;
-    await node.stop();
-  } catch (error) {
-    if (isOnexError(error)) return error;
-    throw error;
-  }
-  throw new Error("no error: the node started");
+  return onexFailure(async () => ((await fn()) as FederationNode).stop());
 }
 
 const start = (given: unknown) => (FederationNode.start as (options: unknown) => Promise<FederationNode>)(given);
