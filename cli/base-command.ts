@@ -1,7 +1,7 @@
 /** What every onex command shares: `--debug`, and errors printed as one clear line with a documented exit code. */
 import { Command, Flags } from "@oclif/core";
 import { ErrorCode, OnexError } from "@onex/runtime";
-import { ExitCode, exitCodeFor } from "./exit-codes.js";
+import { ExitCode, exitCodeFor, schemaExitCodeFor } from "./exit-codes.js";
 import { readFailure, writeFailure } from "./file-errors.js";
 import { printable } from "./terminal-text.js";
 
@@ -12,6 +12,9 @@ export abstract class OnexCommand extends Command {
   static override baseFlags = {
     debug: Flags.boolean({ description: "Print stack traces and error details.", default: false, helpGroup: "GLOBAL" }),
   };
+
+  /** Whether the command's inputs are the schemas, whose broken text exits 3 (exit-codes.ts `schemaExitCodeFor`). */
+  protected readonly readsSchemas: boolean = false;
 
   /**
    * Prints `text` on stdout and waits until it is written, so nothing said after it (a "printed"
@@ -56,7 +59,7 @@ export abstract class OnexCommand extends Command {
       const lines = failure.details.lines;
       if (Array.isArray(lines)) for (const line of lines) this.logToStderr(`  ${printable(String(line))}`);
       if (debug) this.logToStderr(JSON.stringify(failure.details, null, 2) + "\n" + (failure.stack ?? ""));
-      process.exitCode = exitCodeFor(failure.code);
+      process.exitCode = this.readsSchemas ? schemaExitCodeFor(failure.code) : exitCodeFor(failure.code);
       return;
     }
     if (error.oclif?.exit !== undefined || OCLIF_USAGE.test(error.message)) {

@@ -86,3 +86,15 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
 export function exitCodeFor(code: string): number {
   return EXIT_BY_CODE[code as ErrorCode] ?? ExitCode.BadInput;
 }
+
+/**
+ * Codes of text that is no JSON data onex takes: a finding in a message a command checks (exit
+ * 1), a broken input in the schemas a command reads (exit 3). A schema holding a lone surrogate
+ * or an integer beyond 2^53 exited 1 from `generate --check`, the status of a stale file.
+ */
+const TEXT_CODES: ReadonlySet<string> = new Set([ErrorCode.JsonSyntax, ErrorCode.JsonDuplicateKey, ErrorCode.NumberRange, ErrorCode.CanonicalJson, ErrorCode.LineTooLong]);
+
+/** The exit status of `code` for a command whose inputs are the schemas (generate, check, diff, …): their broken text is a broken input. */
+export function schemaExitCodeFor(code: string): number {
+  return TEXT_CODES.has(code) ? ExitCode.BadInput : exitCodeFor(code);
+}

@@ -18,7 +18,7 @@
  * separator characters escaped (`\u2028`), so no reader finds a line break where there was none
  * and no invisible character hides in the text. Nothing is folded: a scalar is on one line.
  */
-import { stringifyJson } from "@onex/runtime";
+import { ErrorCode, OnexError, stringifyJson } from "@onex/runtime";
 
 /** Characters never written raw: controls (C0, DEL, C1: NEL is a YAML 1.1 line break), format and other invisible characters, line and paragraph separators, noncharacters (U+FFFE, U+FFFF are no YAML characters) and lone surrogates. */
 const ESCAPED = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\p{Noncharacter_Code_Point}\p{Cs}]/u;
@@ -48,9 +48,24 @@ const IMPLICIT: readonly RegExp[] = [
  */
 const NOT_PLAIN = /^(?:[?:,[\]{}#&*!|>'"%@`]|-(?:$|[\s-])|\.\.\.)|^\s|\s$|:\s|\s#|:$/u;
 
+/**
+ * Go's YAML readers (yaml.v2, v3) drop every `_` of a plain scalar that starts as a number may (a
+ * sign, a digit, a point) before they try it as one (`0_x10` is 16, `1e_5` 100000), and
+ * SnakeYAML reads `-_1` as -1: such text is tried without its underscores too.
+ */
+const NUMBER_START = /^[-+0-9.]/;
+
+/** Whether some reader resolves plain `text` to another type than a string. */
+function implicit(text: string): boolean {
+  if (IMPLICIT.some((pattern) => pattern.test(text))) return true;
+  if (!NUMBER_START.test(text) || !text.includes("_")) return false;
+  const bare = text.replace(/_/g, "");
+  return /^[-+]_/.test(text) || IMPLICIT.some((pattern) => pattern.test(bare));
+}
+
 /** Whether `text` may be written plain: it reads back as this very string in every YAML reader. */
 export function plainIsSafe(text: string): boolean {
-  return text !== "" && !ESCAPED.test(text) && !NOT_PLAIN.test(text) && !IMPLICIT.some((pattern) => pattern.test(text));
+  return text !== "" && !ESCAPED.test(text) && !NOT_PLAIN.test(text) && !implicit(text);
 }
 
 /** A YAML double-quoted string of `text`: `"` and `\` escaped as JSON escapes them, and every ESCAPED character as `\uXXXX` (`\UXXXXXXXX` beyond the BMP). */
@@ -101,8 +116,8 @@ function inline(value: unknown): string | undefined {
       if (Array.isArray(value)) return value.length === 0 ? "[]" : undefined;
       return members(value as Record<string, unknown>).length === 0 ? "{}" : undefined;
     default:
-      // undefined, a function, a symbol: what JSON cannot hold; stringifyJson says so with its code.
-      return stringifyJson(value);
+      // undefined, a function, a symbol: no JSON data, which migrate validated its output to be.
+      throw new OnexError(ErrorCode.Internal, `YAML output of a ${typeof value}, which is no JSON data`);
   }
 }
 

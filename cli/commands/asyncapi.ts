@@ -10,6 +10,8 @@ import { schemasFlag } from "../sdk-flags.js";
 import { isWithin, realPathOf } from "../../generator/path-within.js";
 
 export default class AsyncApi extends OnexCommand {
+  protected override readonly readsSchemas = true;
+
   static override summary = "Write the AsyncAPI 3.0 document of one protocol version.";
   static override description = [
     "Describes one protocol version in AsyncAPI 3.0: a channel per subject template (parameters and their token encoding),",

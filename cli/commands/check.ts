@@ -14,6 +14,8 @@ import { sdkFlags } from "../sdk-flags.js";
 const MAX_SAMPLES = 100_000;
 
 export default class Check extends OnexCommand {
+  protected override readonly readsSchemas = true;
+
   static override summary = "Prove the version transforms sound on sampled messages.";
   static override description =
     "Samples valid messages of every type of each version from its JSON Schemas (fast-check, residue included), runs every transform in both directions and every composed path between versions further apart, validates each result against the target version and checks that the way back restores the input exactly. Fails with ONEX_E_TRANSFORM_UNSOUND naming the type, the versions, the sample and the failing path. Transforms run on a worker thread: a step that runs past --message-timeout on one sample (an escape function that never returns) ends the check with ONEX_E_TRANSFORM_UNSOUND naming the step and its escape functions. Checks the transforms generated from --schemas (ONEX_E_SDK_STALE when they are not current). Run it in CI after `onex generate --check`.";

@@ -11,6 +11,8 @@ import { schemasDirOf } from "../sdk.js";
 import { schemasFlag } from "../sdk-flags.js";
 
 export default class Diff extends OnexCommand {
+  protected override readonly readsSchemas = true;
+
   static override summary = "Report the breaking changes between two protocol versions.";
   static override description = [
     "Compares the resolved JSON Schemas of every message type of <old> and <new> (envelope and records included) and classifies",

@@ -10,6 +10,8 @@ import { schemasDirOf } from "../sdk.js";
 import { schemasFlag } from "../sdk-flags.js";
 
 export default class Docs extends OnexCommand {
+  protected override readonly readsSchemas = true;
+
   static override summary = "Write the protocol reference site (static HTML) for every version.";
   static override description = [
     "Writes a self-contained reference site: an index, a page per protocol version (message types with every field, records,",

@@ -9,6 +9,8 @@ import { readFailure, writeFailure } from "../file-errors.js";
 import { reportingEachProblem } from "../problem-lines.js";
 
 export default class Generate extends OnexCommand {
+  protected override readonly readsSchemas = true;
+
   static override summary = "Generate the typed SDK from the schema manifests.";
   static override description =
     "Reads every schemas/v<version>/manifest.yaml and writes types, validators, message classes, subject builders and an index per version. With --check, compares instead of writing and exits 1 naming every stale, missing or extra file.";

@@ -5,6 +5,8 @@ import { openProjectSdk } from "../sdk.js";
 import { sdkFlags } from "../sdk-flags.js";
 
 export default class Versions extends OnexCommand {
+  protected override readonly readsSchemas = true;
+
   static override summary = "List the protocol versions of a schemas folder, their compatibility and the transform paths between them.";
   static override description =
     "Reads the SDK generated from --schemas (ONEX_E_SDK_STALE when it is not current). For each version: what it stays compatible with, its schema content hash (what peers compare when they probe), its message types, and which versions the generated adapters convert it to, with the path and the types that have no counterpart there.";

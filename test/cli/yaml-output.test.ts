@@ -70,6 +70,9 @@ describe("YAML output", () => {
     expect(stringifyYaml({ big: 12345678901234567890n, n: 42 })).toBe('big: 12345678901234567890\n"n": 42\n');
     for (const s of ["zone.trusted.org", "7f1c2e4a-0b5d-4c8e-9a61-100000000012", "sha256:ab12", "https://onex.dev/x", "é ok", "😀"]) expect([s, plainIsSafe(s)]).toEqual([s, true]);
     for (const s of ["yes", "2026-12-07", "017", "1_000", "1:20", ".inf", "a\u2028b"]) expect([s, plainIsSafe(s)]).toEqual([s, false]);
+    // Numbers to Go's readers, which drop every underscore first, and to SnakeYAML (-_1 is -1).
+    for (const s of ["0_x10", "0_b1", "0_o7", "1e_5", "-_1", "-_.5", "00e0_", "-_", "+_", "._5"]) expect([s, plainIsSafe(s)]).toEqual([s, false]);
+    for (const s of ["1_abc", "v_1", "_1"]) expect([s, plainIsSafe(s)]).toEqual([s, true]);
     expect(doubleQuoted('a\u2028"b\\\u0085\u{e0041}')).toBe('"a\\u2028\\"b\\\\\\u0085\\U000E0041"');
     expect(stringifyYaml({ a: [{ b: 1, c: [] }, ["p", "q"]], d: {} })).toBe("a:\n  - b: 1\n    c: []\n  - - p\n    - q\nd: {}\n");
   });

@@ -31,7 +31,7 @@ const cases: Case[] = [
   {
     name: "a lens default beyond 2^53",
     code: ErrorCode.NumberRange,
-    exit: 1,
+    exit: 3,
     file: "v0.1/from-v0.0.9.yaml",
     edit: (t) => t.replace("- add: { name: priority, default: 5 }", "- add: { name: priority, default: 12345678901234567890 }"),
     // Unbounded, so the rounded default was valid and generated.
@@ -41,7 +41,7 @@ const cases: Case[] = [
   {
     name: "a schema enum member beyond 2^53",
     code: ErrorCode.NumberRange,
-    exit: 1,
+    exit: 3,
     file: "v0.1/messages/task-dispatch.yaml",
     edit: (t) => t.replace("    minimum: 0\n    maximum: 9\n", "    enum: [9007199254740993, 5]\n"),
     at: "9007199254740993",
@@ -49,7 +49,7 @@ const cases: Case[] = [
   {
     name: "a schema bound of 2^53 (2^53 + 1 would pass it as the same double)",
     code: ErrorCode.NumberRange,
-    exit: 1,
+    exit: 3,
     file: "v0.1/messages/task-dispatch.yaml",
     edit: (t) => t.replace("    maximum: 9\n", "    maximum: 9007199254740992\n"),
     at: "9007199254740992",
@@ -57,7 +57,7 @@ const cases: Case[] = [
   {
     name: "an integer beyond 2^53 written with an exponent",
     code: ErrorCode.NumberRange,
-    exit: 1,
+    exit: 3,
     file: "v0.1/messages/task-dispatch.yaml",
     edit: (t) => t.replace("    maximum: 9\n", "    maximum: 9.007199254740993e15\n"),
     at: "9.007199254740993e15",
