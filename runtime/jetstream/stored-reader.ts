@@ -5,8 +5,8 @@
  * Such a consumer has one copy. When the node holding it dies, nats.js's own readers wait for
  * it for ever (its ordered consumer recreates itself only once the server says the consumer
  * is gone, and a dead node says nothing). This reader gives up on a consumer that has sent
- * nothing for a few seconds, and goes on with a new one from right after the last message it
- * read: nothing is skipped or read twice.
+ * nothing, or left a request about it unanswered, for a few seconds, and goes on with a new
+ * one from right after the last message it read: nothing is skipped or read twice.
  *
  * nats-server places such a consumer on any replica of a clustered stream, and one made on a
  * replica that lags (restarted, catching up) starts after that replica's last message when the
@@ -63,8 +63,16 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
     const startSeq = last > 0 ? last + 1 : "sequence" in options.from ? options.from.sequence : undefined;
     const start: Partial<ConsumerConfig> =
       startSeq !== undefined ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq } : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: (options.from as { time: Date }).time.toISOString() };
+    // A request about the consumer unanswered for stallMs gives it up, whatever the manager's own
+    // timeout: a consumer placed on a server still recovering from a restart can go unanswered
+    // for good, and a manager's 30 s timeout spent the read's whole patience on one request.
+    const answered = async <T>(request: Promise<T>, doing: string): Promise<T> => {
+      const answer = await untilStalled(request, stallMs, options.signal);
+      if (answer === "stalled" || answer === "aborted") throw new ConsumerLost(`${doing}: ${answer === "stalled" ? `no answer in ${stallMs} ms` : "the read was aborted"}`);
+      return answer;
+    };
     try {
-      const created = await putDurableConsumer(jsm, stream, {
+      const created = await answered(putDurableConsumer(jsm, stream, {
         durable_name: name,
         ack_policy: AckPolicy.None,
         ...start,
@@ -72,11 +80,11 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
         mem_storage: true,
         num_replicas: 1,
         inactive_threshold: 60_000 * NANOS_PER_MS,
-      });
+      }), "making the consumer");
       // Read up to here: the sequence before the start (for a start time, the one the consumer's replica found), or the last read.
       const readTo = () => Math.max(last, startSeq !== undefined ? startSeq - 1 : created.delivered.stream_seq);
       if (created.num_pending === 0) return await leaderHasNoMore(jsm, stream, options, readTo());
-      const consumer = await js.consumers.get(stream, name);
+      const consumer = await answered(js.consumers.get(stream, name), "looking the consumer up");
       // The consumer acknowledges nothing, so what the server sent counts as read even when it
       // never arrived (a connection dropped as slow): a delivery skipped gives the consumer up.
       let delivered = 0;
@@ -115,7 +123,7 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
         // A pull that expired empty: the end of what matches, when the consumer says nothing is
         // left; a consumer that cannot say, or says otherwise, is given up (its node may be gone).
         if (read === 0) {
-          const info = await consumer.info();
+          const info = await answered(consumer.info(), "asking the consumer what it sent");
           if (info.delivered.consumer_seq !== delivered) throw new ConsumerLost(`the consumer sent ${info.delivered.consumer_seq} messages, ${delivered} arrived`);
           if (info.num_pending === 0) return await leaderHasNoMore(jsm, stream, options, readTo());
           throw new ConsumerLost(`the consumer sent nothing with ${info.num_pending} messages pending`);
