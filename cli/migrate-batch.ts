@@ -8,7 +8,7 @@
 import { OnexError, isOnexError } from "@onex/runtime";
 import { stringifyJson } from "@onex/runtime";
 import type { InputItem, InputShape } from "./message-input.js";
-import { stringifyYaml } from "./yaml-output.js";
+import { stringifyYaml } from "../generator/yaml-output.js";
 
 /** Output text of consecutive good messages (UTF-8 bytes when it comes from a worker). */
 export interface WrittenPiece {
@@ -123,7 +123,7 @@ function encodeOutput(value: unknown, shape: InputShape, index: number): string 
       return `${index === 0 ? "[\n" : ",\n"}${indentJson(value)}`;
     case "document":
       return `${stringifyJson(value, 2)}\n`;
-    // YAML every reader reads back as the message, YAML 1.1's too (cli/yaml-output.ts).
+    // YAML every reader reads back as the message, YAML 1.1's too (generator/yaml-output.ts).
     case "yaml":
       return `${index === 0 ? "" : "---\n"}${stringifyYaml(value)}`;
     case "yaml-sequence":

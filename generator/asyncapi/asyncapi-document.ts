@@ -5,11 +5,11 @@
  * as a message trait. Built from the version model only, in model order, so the same
  * manifest always gives the same document.
  */
-import { stringify } from "yaml";
 import { exampleMessage } from "../examples/example-message.js";
 import { workedSubject } from "../examples/worked-subject.js";
 import type { JsonSchema, MessageModel, SubjectModel, VersionModel } from "../model.js";
 import { pascalCase } from "../views.js";
+import { stringifyYaml } from "../yaml-output.js";
 import { SCHEMAS_POINTER, toAsyncApiSchema } from "./asyncapi-schema.js";
 
 export type AsyncApiFormat = "yaml" | "json";
@@ -110,11 +110,11 @@ export function asyncApiDocument(model: VersionModel, options: AsyncApiOptions =
 /** The document as text, YAML or JSON, ending in a newline; `x-generated` comes second, where `onex generate` looks for its marker. */
 export function formatAsyncApi(document: Record<string, unknown>, format: AsyncApiFormat): string {
   if (format === "json") return `${JSON.stringify(document, null, 2)}\n`;
-  // No aliases: repeated objects (the protocol block in examples) are written out in full.
-  // compat: a string YAML 1.1 would read as something else (`no`, `on`, `1:20`, `0755`, a
-  // date-time such as the examples' `time`) is quoted, so readers of either YAML version
-  // (PyYAML, Go's yaml.v2, SnakeYAML, js-yaml's timestamps) get the string the schema says.
-  return stringify(document, { lineWidth: 0, aliasDuplicateObjects: false, compat: "yaml-1.1" });
+  // The writer of `onex migrate`'s YAML: every reader, YAML 1.1's (PyYAML, Go's, SnakeYAML) too,
+  // reads back the strings and numbers the schema says, with no aliases. The yaml package's
+  // YAML 1.1 mode wrote U+2028 and NEL raw (line breaks to YAML 1.1; PyYAML refuses NEL) and a
+  // schema's `1e+21` as YAML 1.1 reads a string.
+  return stringifyYaml(document);
 }
 
 function infoDescription(model: VersionModel, example: Record<string, unknown> | undefined): string {

@@ -54,6 +54,24 @@ describe("onex asyncapi", () => {
   });
 });
 
+describe("the YAML document", () => {
+  it("reads back in YAML 1.1 as the JSON document: line separators, NEL, words and dates YAML 1.1 types, and 1e+21", async () => {
+    const { root, schemas } = await copySchemas();
+    const file = join(schemas, "v0.2", "messages", "agent-started.yaml");
+    const schema = (await readFile(file, "utf8"))
+      .replace("description: An agent started on a node.", 'description: "An agent started\\u2028on a node,\\u0085its capabilities\\nlisted below."')
+      .replace("properties:\n", 'properties:\n  weight:\n    type: number\n    maximum: 1e21\n  mood:\n    enum: ["yes", "2026-12-07", "1:20", "017"]\n');
+    await writeFile(file, schema);
+    const yaml = runCli(["asyncapi", "v0.2", "--schemas", schemas], { cwd: root });
+    const json = runCli(["asyncapi", "v0.2", "--schemas", schemas, "--format", "json"], { cwd: root });
+    expect([yaml.status, json.status, yaml.stderr]).toEqual([0, 0, ""]);
+    const expected = JSON.parse(json.stdout) as unknown;
+    expect(JSON.stringify(expected)).toContain('"maximum":1e+21');
+    expect(yaml.stdout).not.toMatch(/[\u2028\u0085]/);
+    for (const version of ["1.1", "1.2"] as const) expect([version, parseYaml(yaml.stdout, { version })]).toEqual([version, expected]);
+  });
+});
+
 describe("a property named __proto__", () => {
   it("is refused with ONEX_E_RESERVED_NAME at its key by asyncapi, docs and generate alike, not dropped by one and failed on by another", async () => {
     const { root, schemas, out } = await copySchemas();

@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
-import { doubleQuoted, plainIsSafe, stringifyYaml } from "../../cli/yaml-output.js";
+import { doubleQuoted, plainIsSafe, stringifyYaml } from "../../generator/yaml-output.js";
 import { assertNoCrash, dispatch, onex, scratch } from "./cli-harness.js";
 
 const { dir, remove } = scratch("yaml-output");
@@ -24,7 +24,9 @@ const TRICKY = [
   ...["0o17", "017", "09", "0x1F", "0b101", "1_000", "1,000", "1:20", "-1:20", "190:20:30.15", "1.2.3", "1.", ".5", "._5", "1e3", "e7", "+e7", "1.5e+3", "+12", "-0", "0x1p-2"],
   ...[".inf", "-.Inf", "+.INF", ".nan", ".NaN", "inf", "+inf", "NaN", "Infinity", "<<", "="],
   ...["-", "--", "---", "...", "- a", "? a", ":a", "a:", "a: b", "a #b", "#a", "@a", "`a", "%YAML 1.1", "!a", "&a", "*a", "|a", ">a", "'a", '"a', "[a", "{a", " a", "a ", "\u00a0a"],
-  ...["a\u2028b", "a\u2029b", "a\u0085b", "a\u007fb", "a\u009bb", "a\nb", "a\r\nb", "\tx", "\u0000", "\u001b[31m", "\u200ex", "\u202ex", "\ufeffx", "\ufffe", "\uffff", "x\u{e0041}"],
+  // Several lines: a literal block, or double-quoted where a reader could read the block otherwise.
+  ...["a\nb", "a\n", "a\n\n", "\na", " a\nb", "a\n  \nb", "a\n\n\nb", "a\n b\n  c", "#a\n- b\n---\n...", "a: b\nc # d", "a\n\tb", "a\nb ", "yes\n017", "\"a\n'b"],
+  ...["a\u2028b", "a\u2029b", "a\u0085b", "a\u007fb", "a\u009bb", "a\r\nb", "\tx", "\u0000", "\u001b[31m", "\u200ex", "\u202ex", "\ufeffx", "\ufffe", "\uffff", "x\u{e0041}"],
   // Plain, and they stay plain: readable output.
   ...["zone.trusted.org", "7f1c2e4a-0b5d-4c8e-9a61-100000000012", "sha256:ab12", "https://onex.dev/x", "task-42", "é ok", "😀", "a#b", "-a", "a-1", "node-7", "1a", "v0.2"],
 ];
@@ -49,6 +51,8 @@ describe("YAML output", () => {
     const value = {
       values: Object.fromEntries(TRICKY.map((s, i) => [`k${i}`, s])),
       keys: Object.fromEntries(TRICKY.map((s, i) => [s, i])),
+      list: TRICKY,
+      lists: TRICKY.map((s) => [s, { [s.slice(0, 3)]: s }]),
       generated: combinations(),
       numbers: [0, 1, -1, 0.5, 1e21, -1.5e300, 5e-7, 2.5e-8, 123456789],
       nested: [[1, [2, []]], {}, [{}], { a: { b: [{ c: null, d: true }] } }],
@@ -75,6 +79,8 @@ describe("YAML output", () => {
     for (const s of ["1_abc", "v_1", "_1"]) expect([s, plainIsSafe(s)]).toEqual([s, true]);
     expect(doubleQuoted('a\u2028"b\\\u0085\u{e0041}')).toBe('"a\\u2028\\"b\\\\\\u0085\\U000E0041"');
     expect(stringifyYaml({ a: [{ b: 1, c: [] }, ["p", "q"]], d: {} })).toBe("a:\n  - b: 1\n    c: []\n  - - p\n    - q\nd: {}\n");
+    // Several lines, readable: a literal block under a key and in a sequence; `|` keeps one final line break.
+    expect(stringifyYaml({ d: "a\n\n# b", l: ["x\n", " y\nz"] })).toBe('d: |-\n  a\n\n  # b\nl:\n  - |\n    x\n  - " y\\nz"\n');
   });
 
   it("onex migrate writes YAML documents and YAML sequences that YAML 1.1 reads as the messages the same run writes as NDJSON", () => {

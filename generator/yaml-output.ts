@@ -1,6 +1,6 @@
 /**
  * YAML that every reader reads back as the JSON data it was written from: `onex migrate`'s
- * output when its input was YAML.
+ * output when its input was YAML, and `onex asyncapi`'s YAML.
  *
  * The yaml package wrote a string plain unless YAML 1.2's core schema would read it as something
  * else, so `yes`, `on`, `n`, `2026-12-07`, `017`, `1_000` and `1:20` went out unquoted, and a
@@ -16,7 +16,8 @@
  * strconv, which yaml.v2 falls back on, all covered, and more: quoting a string in doubt costs two
  * characters); otherwise double-quoted, with control, format, invisible and line or paragraph
  * separator characters escaped (`\u2028`), so no reader finds a line break where there was none
- * and no invisible character hides in the text. Nothing is folded: a scalar is on one line.
+ * and no invisible character hides in the text. Nothing is folded: a string of several lines is
+ * a literal block (`|-`) where every reader reads it line for line, any other scalar one line.
  */
 import { ErrorCode, OnexError, stringifyJson } from "@onex/runtime";
 
@@ -121,6 +122,20 @@ function inline(value: unknown): string | undefined {
   }
 }
 
+/**
+ * A string of several lines as a literal block, `|-` (or `|`, ending in one line break) and its
+ * lines at `indent`; undefined where a reader could read the block otherwise: a character that
+ * is escaped besides the line break, a first line that starts with a space (a block's
+ * indentation is taken from it), a line of spaces alone, or more than one line break at the end.
+ */
+function literalBlock(text: string, indent: string): string | undefined {
+  if (!text.includes("\n") || text.endsWith("\n\n") || ESCAPED.test(text.replace(/\n/g, ""))) return undefined;
+  const endsInBreak = text.endsWith("\n");
+  const lines = (endsInBreak ? text.slice(0, -1) : text).split("\n");
+  if (lines[0] === "" || lines[0]!.startsWith(" ") || lines.some((line) => /^ +$/.test(line))) return undefined;
+  return `${endsInBreak ? "|" : "|-"}\n${lines.map((line) => (line === "" ? "\n" : `${indent}${line}\n`)).join("")}`;
+}
+
 /** An object's members as JSON writes them: those whose value is undefined are left out. */
 function members(object: Record<string, unknown>): [string, unknown][] {
   return Object.entries(object).filter(([, value]) => value !== undefined);
@@ -136,6 +151,11 @@ function block(value: object, indent: string, out: string[]): void {
     // JSON writes an undefined element as null.
     for (const element of value as unknown[]) {
       const item = element === undefined ? null : element;
+      const literal = typeof item === "string" ? literalBlock(item, deeper) : undefined;
+      if (literal !== undefined) {
+        out.push(`${indent}- ${literal}`);
+        continue;
+      }
       const scalar = inline(item);
       if (scalar !== undefined) {
         out.push(`${indent}- ${scalar}\n`);
@@ -154,6 +174,11 @@ function block(value: object, indent: string, out: string[]): void {
     // A key too long for an implicit key is an explicit one: `? key` then `: value`.
     const [keyLine, valueLead] = key.length > IMPLICIT_KEY_MAX ? [`${indent}? ${key}\n`, `${indent}:`] : ["", `${indent}${key}:`];
     if (keyLine !== "") out.push(keyLine);
+    const literal = typeof member === "string" ? literalBlock(member, deeper) : undefined;
+    if (literal !== undefined) {
+      out.push(`${valueLead} ${literal}`);
+      continue;
+    }
     if (scalar !== undefined) {
       out.push(`${valueLead} ${scalar}\n`);
       continue;
