@@ -1,5 +1,6 @@
 /**
- * The aliases of one YAML document of messages, resolved by onex instead of by the yaml package.
+ * The aliases of one YAML document (messages, or a schema file), resolved by onex instead of by
+ * the yaml package.
  *
  * The yaml package resolves each alias by a walk: over the anchors before it, and for an alias
  * inside an aliased collection (its "billion laughs" count) over the whole document. A thousand
@@ -32,6 +33,9 @@ export class YamlAliases {
   readonly #depths = new Map<unknown, number>();
   #budget = MAX_YAML_ALIAS_VALUES;
 
+  /** `holds`: what the document is, for the advice of a refusal. */
+  constructor(private readonly holds: "messages" | "schema" = "messages") {}
+
   /** A scalar, mapping or sequence met by the visit; it may carry an anchor. */
   anchor(node: { anchor?: string }): void {
     if (node.anchor !== undefined) this.#anchored.set(node.anchor, node);
@@ -50,13 +54,13 @@ export class YamlAliases {
     const nested = this.#depthOf(target);
     if (nested + path.length > MAX_JSON_DEPTH) {
       const depth = nested + path.filter((parent) => isSeq(parent) || isMap(parent)).length;
-      if (depth > MAX_JSON_DEPTH) return `the alias *${node.source} nests what it names ${depth.toLocaleString("en")} levels deep, deeper than the ${MAX_JSON_DEPTH.toLocaleString("en")} levels a message may nest; write the message less deeply nested`;
+      if (depth > MAX_JSON_DEPTH) return `the alias *${node.source} nests what it names ${depth.toLocaleString("en")} levels deep, deeper than the ${MAX_JSON_DEPTH.toLocaleString("en")} levels ${this.holds === "schema" ? "a schema may nest; write the schema" : "a message may nest; write the message"} less deeply nested`;
     }
     this.#targets.set(node, target);
     const values = this.#valuesOf(target);
     this.#values.set(target, values);
     this.#budget -= values;
-    if (this.#budget < 0) return `the aliases of a document stand for more than ${MAX_YAML_ALIAS_VALUES.toLocaleString("en")} values, more than onex holds in memory for one; write the values out, or split the messages into documents (---)`;
+    if (this.#budget < 0) return `the aliases of a document stand for more than ${MAX_YAML_ALIAS_VALUES.toLocaleString("en")} values, more than onex holds in memory for one; write the values out${this.holds === "schema" ? "" : ", or split the messages into documents (---)"}`;
     this.#met.push({ parent: path.at(-1), key, target });
     return undefined;
   }

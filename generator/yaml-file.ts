@@ -68,7 +68,7 @@ export function parseYamlText(text: string, file: string): YamlFile {
   // Aliases judged as message input judges them (yaml-aliases.ts), then resolved by the yaml
   // package within its small count (yamlDocumentValue): an alias inside the value it names (`a:
   // &a [*a]`) made a cycle the generator's checks recursed into until the stack ran out.
-  const { problem, merges } = yamlJsonProblem(doc, { bigIntegers: "refuse", duplicateKey: ErrorCode.YamlSyntax, aliases: new YamlAliases() });
+  const { problem, merges } = yamlJsonProblem(doc, { bigIntegers: "refuse", duplicateKey: ErrorCode.YamlSyntax, aliases: new YamlAliases("schema") });
   const refused = problem ?? mergeProblem(merges, doc);
   if (refused !== undefined) {
     const pos = lineCounter.linePos(refused.offset);

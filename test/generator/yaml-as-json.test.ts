@@ -63,6 +63,23 @@ describe("schema YAML that is not JSON is refused at file:line:col", () => {
     expect(parseYamlText("a: &a [1, 2]\nb: *a\n", "t.yaml").value).toEqual({ a: [1, 2], b: [1, 2] });
   });
 
+  it("aliases standing for more values than onex holds, or nesting past its depth: refused with advice for a schema, not for messages", () => {
+    const message = (text: string) => {
+      try {
+        parseYamlText(text, "t.yaml");
+      } catch (error) {
+        return (error as OnexError).message;
+      }
+      return "read";
+    };
+    // Ten anchors, each a list of ten aliases of the one before: 10^10 values.
+    const laughs = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]", ...Array.from({ length: 9 }, (_, i) => `a${i + 1}: &a${i + 1} [${Array(10).fill(`*a${i}`).join(", ")}]`)].join("\n");
+    expect(message(laughs)).toMatch(/stand for more than 1,000,000 values, more than onex holds in memory for one; write the values out$/);
+    // Each anchor nests the one before 100 levels deeper: past the 1,000 levels onex reads.
+    const deep = Array.from({ length: 12 }, (_, i) => `a${i}: &a${i} ${"[".repeat(100)}${i === 0 ? "1" : `*a${i - 1}`}${"]".repeat(100)}`).join("\n");
+    expect(message(deep)).toMatch(/levels a schema may nest; write the schema less deeply nested$/);
+  });
+
   it("onex generate: a schema with two keys of one JSON name is ONEX_E_YAML_SYNTAX, one with a lone surrogate ONEX_E_CANONICAL_JSON naming the file, each exit 3 with --check too (1 is a stale file's)", async () => {
     const file = "v0.1/messages/task-dispatch.yaml";
     for (const { edit, needle, code } of [
