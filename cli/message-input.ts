@@ -977,8 +977,11 @@ class JsonInputReader {
     // JSON values one after another, each over several lines, are what `jq .` prints of a log: one
     // error that says so, not each line read alone (an array's `{}` inside a message read as one).
     const values = text === undefined ? undefined : jsonValuesOverLines(this.held);
-    if (values !== undefined && values.length > 1) {
-      out.push({ line: values[1]!, error: severalValues(this.file, values, false), shape: "document", raw: text });
+    // Such a log cut short, its last value never closed, is the same mistake.
+    const cutShort = text === undefined || values !== undefined ? undefined : jsonValuesOverLines(this.held, true);
+    const several = values ?? cutShort;
+    if (several !== undefined && several.length > 1) {
+      out.push({ line: several[1]!, error: severalValues(this.file, several, false, cutShort !== undefined), shape: "document", raw: text });
       return;
     }
     // An array with one object per line (`[`, `{...},`, ..., `]`) is read line by line too: its
@@ -1063,12 +1066,13 @@ function nestingAfter(text: string, depth: number): number {
 /**
  * ONEX_E_JSON_SYNTAX for JSON values one after another, each over several lines, beginning at
  * `starts`. `input`: the error refuses the whole input, found before its end (more values may
- * follow), so it names the file, as no message's line is printed before it.
+ * follow), so it names the file, as no message's line is printed before it. `cutShort`: another
+ * value follows them, never closed.
  */
-function severalValues(file: string, starts: readonly number[], input: boolean): OnexError {
+function severalValues(file: string, starts: readonly number[], input: boolean, cutShort = false): OnexError {
   const [first, second] = starts;
   const where = input ? `${file === "-" ? "stdin" : file}:${second}: ` : "";
-  const count = `${input ? "at least " : ""}${starts.length} JSON values`;
+  const count = `${input ? "at least " : ""}${starts.length} JSON values${cutShort ? " and one cut short" : ""}`;
   const message = `${where}not valid JSON at line ${second}: a second JSON value begins there, after the one from line ${first} (${count}, each over several lines: what \`jq .\` prints); onex reads one JSON value, or one a line (NDJSON): write one message a line with \`jq -c .\``;
   return new OnexError(ErrorCode.JsonSyntax, message, { file, line: second });
 }

@@ -88,6 +88,14 @@ describe("JSON values one after another, each over several lines (`jq .` of a lo
     expect(items[0]!.raw).toBe(log.trimEnd());
   });
 
+  it("cut short, the last value never closed, are the same one error (it was the generic syntax error)", async () => {
+    const cut = log.slice(0, log.lastIndexOf('"payload"'));
+    const items = await read(fileOf(cut));
+    expect(summary(items)).toEqual([{ line: second, code: ErrorCode.JsonSyntax }]);
+    expect((items[0] as { error: Error }).error.message).toMatch(/\(2 JSON values and one cut short, each over several lines: what `jq .` prints\); .* `jq -c .`$/);
+    expect(items[0]!.raw).toBe(cut);
+  });
+
   it("in validate from a file and from a pipe, and in migrate's dead letter", () => {
     const file = fileOf(log);
     for (const [args, input] of [[["validate", "v0.1", file]], [["validate", "v0.1", "-"], log]] as const) {
