@@ -22,6 +22,7 @@ import type { ProtocolSdk, SubjectTemplate } from "../protocol-sdk.js";
 import { encodeSubjectToken } from "../subject-token.js";
 import { checkObject, checkWhole, describeValue } from "../option-check.js";
 import { assertZoneId } from "../zone-id.js";
+import { APPLY_ONE_REPLICA } from "./apply-advice.js";
 import { jetStreamFailure, UNANSWERED, withRetry } from "./with-retry.js";
 
 /** The dead-letter stream and its subjects; a zoned deployment has one per zone beside it (`ONEX_DLQ~<zone>`). */
@@ -476,7 +477,7 @@ async function assertServerTakes(jsm: JetStreamManager, changes: readonly Stream
     sign = "it answers that its JetStream runs without clustering";
   }
   if (sign !== undefined && replicated !== undefined) {
-    refuse(replicated.name, `the server is in no cluster (${sign}) and keeps one copy of a stream; with ${desiredOf.get(replicated.name)!.num_replicas} replicas nats-server would not load the stream at its next start. Apply without --replicas, or to a cluster`, { field: "num_replicas" });
+    refuse(replicated.name, `the server is in no cluster (${sign}) and keeps one copy of a stream; with ${desiredOf.get(replicated.name)!.num_replicas} replicas nats-server would not load the stream at its next start; ${APPLY_ONE_REPLICA}, or apply to a cluster`, { field: "num_replicas" });
   }
   if (existing !== undefined) {
     for (const other of existing.filter((o) => !desiredOf.has(o.name))) {
