@@ -63,27 +63,21 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
     const startSeq = last > 0 ? last + 1 : "sequence" in options.from ? options.from.sequence : undefined;
     const start: Partial<ConsumerConfig> =
       startSeq !== undefined ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq } : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: (options.from as { time: Date }).time.toISOString() };
-    // A request about the consumer unanswered for stallMs gives it up, whatever the manager's own
-    // timeout: a consumer placed on a server still recovering from a restart can go unanswered
-    // for good, and a manager's 30 s timeout spent the read's whole patience on one request.
-    const answered = async <T>(request: Promise<T>, doing: string): Promise<T> => {
-      const answer = await untilStalled(request, stallMs, options.signal);
-      if (answer === "stalled" || answer === "aborted") throw new ConsumerLost(`${doing}: ${answer === "stalled" ? `no answer in ${stallMs} ms` : "the read was aborted"}`);
-      return answer;
-    };
+    const answered = <T>(request: Promise<T>, doing: string) => answeredWithin(request, stallMs, options.signal, doing);
+    const making = putDurableConsumer(jsm, stream, {
+      durable_name: name,
+      ack_policy: AckPolicy.None,
+      ...start,
+      ...(options.filter === undefined ? {} : { filter_subject: options.filter }),
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: 60_000 * NANOS_PER_MS,
+    });
     try {
-      const created = await answered(putDurableConsumer(jsm, stream, {
-        durable_name: name,
-        ack_policy: AckPolicy.None,
-        ...start,
-        ...(options.filter === undefined ? {} : { filter_subject: options.filter }),
-        mem_storage: true,
-        num_replicas: 1,
-        inactive_threshold: 60_000 * NANOS_PER_MS,
-      }), "making the consumer");
+      const created = await answered(making, "making the consumer");
       // Read up to here: the sequence before the start (for a start time, the one the consumer's replica found), or the last read.
       const readTo = () => Math.max(last, startSeq !== undefined ? startSeq - 1 : created.delivered.stream_seq);
-      if (created.num_pending === 0) return await leaderHasNoMore(jsm, stream, options, readTo());
+      if (created.num_pending === 0) return await leaderHasNoMore(jsm, stream, options, readTo(), answered);
       const consumer = await answered(js.consumers.get(stream, name), "looking the consumer up");
       // The consumer acknowledges nothing, so what the server sent counts as read even when it
       // never arrived (a connection dropped as slow): a delivery skipped gives the consumer up.
@@ -118,14 +112,14 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
           if (msg.seq > options.upTo) return;
           if (!early) yield msg;
           if (msg.seq === options.upTo) return;
-          if (msg.info.pending === 0) return await leaderHasNoMore(jsm, stream, options, last);
+          if (msg.info.pending === 0) return await leaderHasNoMore(jsm, stream, options, last, answered);
         }
         // A pull that expired empty: the end of what matches, when the consumer says nothing is
         // left; a consumer that cannot say, or says otherwise, is given up (its node may be gone).
         if (read === 0) {
           const info = await answered(consumer.info(), "asking the consumer what it sent");
           if (info.delivered.consumer_seq !== delivered) throw new ConsumerLost(`the consumer sent ${info.delivered.consumer_seq} messages, ${delivered} arrived`);
-          if (info.num_pending === 0) return await leaderHasNoMore(jsm, stream, options, readTo());
+          if (info.num_pending === 0) return await leaderHasNoMore(jsm, stream, options, readTo(), answered);
           throw new ConsumerLost(`the consumer sent nothing with ${info.num_pending} messages pending`);
         }
       }
@@ -136,7 +130,10 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
       lastError = error;
       await new Promise((resolve) => setTimeout(resolve, 250));
     } finally {
-      void jsm.consumers.delete(stream, name).catch(() => undefined);
+      // Deleted once its making is answered, either way: a delete sent while that request went
+      // unanswered could reach the server first, find nothing, and leave the consumer made after it.
+      const remove = () => jsm.consumers.delete(stream, name).catch(() => undefined);
+      void making.then(remove, remove);
     }
   }
 }
@@ -145,18 +142,31 @@ export async function* readStored(js: JetStreamClient, jsm: JetStreamManager, st
 class ConsumerLost extends Error {}
 
 /**
+ * `request`'s answer, or ConsumerLost once it has gone unanswered for `stallMs` (or the read is
+ * aborted), whatever the manager's own timeout: a consumer placed on a server still recovering
+ * from a restart can go unanswered for good, and a manager's 30 s timeout spent the read's whole
+ * patience on one request.
+ */
+async function answeredWithin<T>(request: Promise<T>, stallMs: number, signal: AbortSignal | undefined, doing: string): Promise<T> {
+  const answer = await untilStalled(request, stallMs, signal);
+  if (answer === "stalled" || answer === "aborted") throw new ConsumerLost(`${doing}: ${answer === "stalled" ? `no answer in ${stallMs} ms` : "the read was aborted"}`);
+  return answer;
+}
+
+/**
  * Returns when the stream's leader holds no message for the read after `readTo` up to `upTo`
  * (a consumer said nothing is left); throws ConsumerLost when it holds one (the consumer's
  * replica lags) or does not answer.
  */
-async function leaderHasNoMore(jsm: JetStreamManager, stream: string, options: StoredReadOptions, readTo: number): Promise<void> {
+async function leaderHasNoMore(jsm: JetStreamManager, stream: string, options: StoredReadOptions, readTo: number, answered: <T>(request: Promise<T>, doing: string) => Promise<T>): Promise<void> {
   if (readTo >= options.upTo) return;
   let next: { seq: number } | null;
   try {
     // nats-server (2.9 on) answers `next_by_subj` from its own store, the leader's; nats.js types it for direct gets alone.
     const query = { seq: readTo + 1, next_by_subj: options.filter ?? ">" } as unknown as MsgRequest;
-    next = await jsm.streams.getMessage(stream, query);
+    next = await answered(jsm.streams.getMessage(stream, query), "asking the stream's leader");
   } catch (error) {
+    if (error instanceof ConsumerLost) throw error;
     // A user without the grant (outside onex's own authorization, which gives it): the consumer's count stands.
     if (/permission/i.test((error as Error)?.message ?? "")) return;
     throw new ConsumerLost(`the stream's leader did not say what follows sequence ${readTo}: ${(error as Error)?.message ?? error}`);
