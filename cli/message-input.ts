@@ -821,7 +821,7 @@ class JsonInputReader {
     if (!this.pastWholeLooked) {
       // JSON values one after another, each over several lines (`jq .` of a log): neither a
       // document nor lines that are messages, and known now, not once 256 MiB of it is held.
-      const values = jsonValuesOverLines(this.held, true);
+      const values = jsonValuesOverLines(this.held, "more to come");
       if (values !== undefined && values.length > 1) throw severalValues(this.file, values, true);
     }
     const messages = this.linesAreMessages(this.pastWholeLooked ? [elementLine(decoded)] : this.held.map(elementLine));
@@ -978,7 +978,7 @@ class JsonInputReader {
     // error that says so, not each line read alone (an array's `{}` inside a message read as one).
     const values = text === undefined ? undefined : jsonValuesOverLines(this.held);
     // Such a log cut short, its last value never closed, is the same mistake.
-    const cutShort = text === undefined || values !== undefined ? undefined : jsonValuesOverLines(this.held, true);
+    const cutShort = text === undefined || values !== undefined ? undefined : jsonValuesOverLines(this.held, "cut short");
     const several = values ?? cutShort;
     if (several !== undefined && several.length > 1) {
       out.push({ line: several[1]!, error: severalValues(this.file, several, false, cutShort !== undefined), shape: "document", raw: text });
@@ -1020,10 +1020,12 @@ class JsonInputReader {
  * The lines the JSON values of `lines` begin at, when they are JSON values one after another,
  * each over several lines (what `jq .` prints): a value ends on the line where its brackets
  * close, and must parse then. Undefined when the lines are anything else: a value on one line,
- * text that is no JSON, more text after a value on its line, a line that is not UTF-8. `open`:
- * more lines are to come, and a last value not yet closed is left out.
+ * text that is no JSON, more text after a value on its line, a line that is not UTF-8. A last
+ * value not yet closed is left out when `open` is "more to come", and when it is "cut short" and
+ * that value is printed as `jq .` prints one (a bracket alone, then indented lines): never an
+ * NDJSON line left open, whose good lines after it are read one by one.
  */
-function jsonValuesOverLines(lines: readonly DecodedLine[], open = false): number[] | undefined {
+function jsonValuesOverLines(lines: readonly DecodedLine[], open?: "more to come" | "cut short"): number[] | undefined {
   const starts: number[] = [];
   let depth = 0;
   let first = 0;
@@ -1042,7 +1044,13 @@ function jsonValuesOverLines(lines: readonly DecodedLine[], open = false): numbe
       starts.push(lines[first]!.line);
     }
   }
-  return depth === 0 || open ? starts : undefined;
+  if (depth === 0 || open === "more to come") return starts;
+  return open === "cut short" && printedByJq(lines.slice(first) as { text: string }[]) ? starts : undefined;
+}
+
+/** Whether lines are the start of a value as `jq .` prints it: a bracket alone, then indented lines. */
+function printedByJq(lines: readonly { text: string }[]): boolean {
+  return /^[[{]\s*$/.test(lines[0]!.text) && lines.slice(1).every((line) => isBlank(line.text) || /^\s/.test(line.text));
 }
 
 /** How deep in brackets a line of JSON ends, from `depth` before it (no string spans lines); -1 when it closes one never opened. */

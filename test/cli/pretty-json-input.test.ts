@@ -94,6 +94,14 @@ describe("JSON values one after another, each over several lines (`jq .` of a lo
     expect(summary(items)).toEqual([{ line: second, code: ErrorCode.JsonSyntax }]);
     expect((items[0] as { error: Error }).error.message).toMatch(/\(2 JSON values and one cut short, each over several lines: what `jq .` prints\); .* `jq -c .`$/);
     expect(items[0]!.raw).toBe(cut);
+    // What is left open must be printed as jq prints a value: an NDJSON line left open is no
+    // such log, and the good lines after it are still read, each a message.
+    const ndjsonAfter = `${[dispatch(1), dispatch(2)].map(pretty).join("")}{"c": [1,\n${JSON.stringify(dispatch(4))}\n${JSON.stringify(dispatch(5))}\n`;
+    const lines = ndjsonAfter.split("\n").length - 1;
+    expect(summary(await read(fileOf(ndjsonAfter))).slice(-2)).toEqual([
+      { line: lines - 1, shape: "ndjson" },
+      { line: lines, shape: "ndjson" },
+    ]);
   });
 
   it("in validate from a file and from a pipe, and in migrate's dead letter", () => {
