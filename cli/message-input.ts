@@ -976,12 +976,12 @@ class JsonInputReader {
   private brokenDocument(error: OnexError, text: string | undefined, bytes: Buffer | undefined, out: InputItem[]): void {
     // JSON values one after another, each over several lines, are what `jq .` prints of a log: one
     // error that says so, not each line read alone (an array's `{}` inside a message read as one).
-    const values = text === undefined ? undefined : jsonValuesOverLines(this.held);
-    // Such a log cut short, its last value never closed, is the same mistake.
-    const cutShort = text === undefined || values !== undefined ? undefined : jsonValuesOverLines(this.held, "cut short");
-    const several = values ?? cutShort;
-    if (several !== undefined && several.length > 1) {
-      out.push({ line: several[1]!, error: severalValues(this.file, several, false, cutShort !== undefined), shape: "document", raw: text });
+    const whole = text === undefined ? undefined : jsonValuesOverLines(this.held);
+    // Such a log cut short, its last value never closed, is the same mistake; and one value `jq .`
+    // printed, cut short, is one broken document, its `{}` lines never read as messages.
+    const values = whole ?? (text === undefined ? undefined : jsonValuesOverLines(this.held, "cut short"));
+    if (values !== undefined && values.length > 1) {
+      out.push({ line: values[1]!, error: severalValues(this.file, values, false, whole === undefined), shape: "document", raw: text });
       return;
     }
     // An array with one object per line (`[`, `{...},`, ..., `]`) is read line by line too: its

@@ -53,6 +53,15 @@ describe("one JSON value over many lines is one document", () => {
     expect(summary(await read(fileOf(array)))).toEqual([{ line: lineOf(array, '"delete"'), code: ErrorCode.JsonDuplicateKey }]);
   });
 
+  it("a pretty-printed message cut short is one error, not its `{}` lines read as messages", async () => {
+    for (const text of [pretty(withEmptyObjects(1)), pretty(withEmptyObjects(1)) + pretty(withEmptyObjects(2))]) {
+      const cut = text.slice(0, text.lastIndexOf('"a": 1'));
+      const items = await read(fileOf(cut));
+      expect(items.length).toBe(1);
+      expect(items[0]).toMatchObject({ shape: "document", raw: cut, error: { code: ErrorCode.JsonSyntax } });
+    }
+  });
+
   it("validate of it reports one message, invalid, at that line; the same message without the repeated name is valid", () => {
     const text = pretty(withEmptyObjects(5));
     const valid = onex(dir, ["validate", "v0.1", fileOf(text)]);
