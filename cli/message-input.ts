@@ -1022,8 +1022,9 @@ class JsonInputReader {
  * close, and must parse then. Undefined when the lines are anything else: a value on one line,
  * text that is no JSON, more text after a value on its line, a line that is not UTF-8. A last
  * value not yet closed is left out when `open` is "more to come", and when it is "cut short" and
- * that value is printed as `jq .` prints one (a bracket alone, then indented lines): never an
- * NDJSON line left open, whose good lines after it are read one by one.
+ * that value is an object as `jq .` prints a message (`{` alone, then indented lines): never an
+ * NDJSON line left open, nor an array of one object a line cut short, whose good lines are read
+ * one by one.
  */
 function jsonValuesOverLines(lines: readonly DecodedLine[], open?: "more to come" | "cut short"): number[] | undefined {
   const starts: number[] = [];
@@ -1048,9 +1049,9 @@ function jsonValuesOverLines(lines: readonly DecodedLine[], open?: "more to come
   return open === "cut short" && printedByJq(lines.slice(first) as { text: string }[]) ? starts : undefined;
 }
 
-/** Whether lines are the start of a value as `jq .` prints it: a bracket alone, then indented lines. */
+/** Whether lines are the start of an object as `jq .` prints one: `{` alone, then indented lines. */
 function printedByJq(lines: readonly { text: string }[]): boolean {
-  return /^[[{]\s*$/.test(lines[0]!.text) && lines.slice(1).every((line) => isBlank(line.text) || /^\s/.test(line.text));
+  return /^\{\s*$/.test(lines[0]!.text) && lines.slice(1).every((line) => isBlank(line.text) || /^\s/.test(line.text));
 }
 
 /** How deep in brackets a line of JSON ends, from `depth` before it (no string spans lines); -1 when it closes one never opened. */

@@ -123,7 +123,8 @@ export function yamlJsonProblem(doc: Document, options: YamlJsonOptions): { prob
         if (names.has(name)) return refuse(options.duplicateKey, key, `two keys of a mapping are the same JSON name, ${JSON.stringify(name)} (as 1 and "1", true and "true", ~ and "" are), of which the data would keep only the last`);
         names.add(name);
         // Written as its name: the yaml package's merge (`<<: *m`) wrote a merged ~ key as "null".
-        if (key.value === null) key.value = "";
+        // Not a key with an anchor: an alias of it (`&k ~`, then `*k`) is a null value.
+        if (key.value === null && key.anchor === undefined) key.value = "";
       }
       return undefined;
     },

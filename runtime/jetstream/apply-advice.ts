@@ -24,4 +24,4 @@ export const RAISE_LETTER_BYTES = `\`onex streams apply --dlq-max-bytes\` (in co
 export const LIMIT_STREAM_BYTES = `\`onex streams apply --max-bytes … --dlq-max-bytes …\` (in code: ${applyStreamsInCode(", { maxBytes }, { maxBytes })")})`;
 
 /** What applies the streams with one copy each, as a server in no cluster keeps them. */
-export const APPLY_ONE_REPLICA = `apply without \`--replicas\` (in code: planStreams with no \`replicas\` in its limits)`;
+export const APPLY_ONE_REPLICA = `apply without \`--replicas\` (in code: planStreams with no \`replicas\` in its limits or dead-letter limits)`;

@@ -111,6 +111,15 @@ describe("JSON values one after another, each over several lines (`jq .` of a lo
       { line: lines - 1, shape: "ndjson" },
       { line: lines, shape: "ndjson" },
     ]);
+    // Nor is an array of one object a line, indented, cut off mid-write: its whole elements are read.
+    for (const end of ["\n", "\r\n"]) {
+      const array = ["[", `  ${JSON.stringify(dispatch(1))},`, "", `\t${JSON.stringify(dispatch(2))},`, `  ${JSON.stringify(dispatch(3)).slice(0, 40)}`].join(end);
+      expect(summary(await read(fileOf(array)))).toEqual([
+        { line: 2, shape: "ndjson" },
+        { line: 4, shape: "ndjson" },
+        { line: 5, code: ErrorCode.JsonSyntax },
+      ]);
+    }
   });
 
   it("in validate from a file and from a pipe, and in migrate's dead letter", () => {

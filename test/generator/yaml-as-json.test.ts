@@ -55,8 +55,10 @@ describe("schema YAML that is not JSON is refused at file:line:col", () => {
     expect(refusal("%YAML 1.1\n---\nm: 1\n<<: 5\n")).toEqual({ code: ErrorCode.YamlSyntax, at: "4:1" });
     expect(refusal("%YAML 1.1\n---\ns: &s 5\nx: {<<: *s}\n")).toEqual({ code: ErrorCode.YamlSyntax, at: "4:5" });
     expect(parseYamlText("%YAML 1.1\n---\nm: &m {a: 1}\nx: {<<: [*m, {b: 2}], c: 3}\n", "t.yaml").value).toEqual({ m: { a: 1 }, x: { a: 1, b: 2, c: 3 } });
-    // A merged ~ key is the name "" as it is unmerged (it was "null"), and a key of the mapping overrides it.
+    // A merged ~ key is the name "" as it is unmerged (it was "null"), and a key of the mapping
+    // overrides it; an alias of a ~ key is still null.
     expect(parseYamlText("%YAML 1.1\n---\nm: &m {~: 1, 2: 2}\nx: {<<: *m}\nz: {<<: *m, '': 5}\n", "t.yaml").value).toEqual({ m: { "": 1, 2: 2 }, x: { "": 1, 2: 2 }, z: { "": 5, 2: 2 } });
+    expect(parseYamlText("a: {&k ~: 1}\nb: [*k, *k]\n", "t.yaml").value).toEqual({ a: { "": 1 }, b: [null, null] });
   });
 
   it("an alias inside what it names (a value nesting itself): ONEX_E_YAML_SYNTAX at the alias, where the generator's checks recursed until the stack ran out (ONEX_E_INTERNAL); aliases of what came before are read", () => {

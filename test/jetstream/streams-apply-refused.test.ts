@@ -145,7 +145,7 @@ describe("streams apply refused part-way changes nothing", () => {
     for (const args of [["--replicas", "3", "--dry-run"], ["--replicas", "3"]]) {
       const result = apply(server, ...args);
       expect(result.status).toBe(3);
-      expect(result.stderr).toContain("error ONEX_E_STREAM_CONFIG: stream ONEX_DLQ cannot be applied: the server is in no cluster (it reports stream ONEX_DLQ without one) and keeps one copy of a stream; with 3 replicas nats-server would not load the stream at its next start; apply without `--replicas` (in code: planStreams with no `replicas` in its limits), or apply to a cluster. Nothing was changed");
+      expect(result.stderr).toContain("error ONEX_E_STREAM_CONFIG: stream ONEX_DLQ cannot be applied: the server is in no cluster (it reports stream ONEX_DLQ without one) and keeps one copy of a stream; with 3 replicas nats-server would not load the stream at its next start; apply without `--replicas` (in code: planStreams with no `replicas` in its limits or dead-letter limits), or apply to a cluster. Nothing was changed");
       expect(await streamsOf(server)).toEqual(before);
     }
     // Taken, the update left a server that came back without the streams (and their messages).
@@ -166,7 +166,7 @@ describe("streams apply refused part-way changes nothing", () => {
         const result = apply(server, ...args);
         // The dry run said "would create", and the apply created ONEX_DLQ before the server refused it and it was undone.
         expect([args, result.status, result.stdout]).toEqual([args, 3, ""]);
-        expect(result.stderr).toContain("error ONEX_E_STREAM_CONFIG: stream ONEX_DLQ cannot be applied: the server is in no cluster (it answers that its JetStream runs without clustering) and keeps one copy of a stream; with 3 replicas nats-server would not load the stream at its next start; apply without `--replicas` (in code: planStreams with no `replicas` in its limits), or apply to a cluster. Nothing was changed");
+        expect(result.stderr).toContain("error ONEX_E_STREAM_CONFIG: stream ONEX_DLQ cannot be applied: the server is in no cluster (it answers that its JetStream runs without clustering) and keeps one copy of a stream; with 3 replicas nats-server would not load the stream at its next start; apply without `--replicas` (in code: planStreams with no `replicas` in its limits or dead-letter limits), or apply to a cluster. Nothing was changed");
         expect(await streamsOf(server)).toEqual({});
       }
     }
